@@ -8,7 +8,7 @@
 #include "diag.h"
 
 typedef enum {
-    E_INT, E_FLOAT, E_BOOL, E_VAR, E_LIST, E_UNARY, E_BINARY
+    E_INT, E_FLOAT, E_BOOL, E_VAR, E_LIST, E_UNARY, E_BINARY, E_CALL
 } expr_kind;
 
 typedef struct expr {
@@ -16,10 +16,10 @@ typedef struct expr {
     mc_loc at;
     long long i;      /* E_INT, E_BOOL */
     double f;         /* E_FLOAT */
-    const char *name; /* E_VAR */
+    const char *name; /* E_VAR, E_CALL */
     int op;           /* E_UNARY, E_BINARY: a token kind (see parse.c) */
     struct expr *a, *b;
-    struct expr **items; /* E_LIST */
+    struct expr **items; /* E_LIST, E_CALL's arguments */
     int nitems;
 } expr;
 

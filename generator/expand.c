@@ -118,6 +118,7 @@ static void insert(expander *ex, const char *name, int r, mc_loc at)
 /* ---- values ------------------------------------------------------------------ */
 
 static value eval(expander *ex, const scope *sc, const binding *env, const expr *e);
+static value eval_call(expander *ex, const scope *sc, const binding *env, const expr *e);
 
 static long long checked(expander *ex, const scope *sc, const expr *e, long long x, long long y)
 {
@@ -220,6 +221,31 @@ static value eval_binary(expander *ex, const scope *sc, const binding *env, cons
     }
 }
 
+/* Built-in functions: min(a, b, ...), max(a, b, ...) on integers, len(list). */
+static value eval_call(expander *ex, const scope *sc, const binding *env, const expr *e)
+{
+    bool is_min = strcmp(e->name, "min") == 0, is_max = strcmp(e->name, "max") == 0;
+    if (strcmp(e->name, "len") == 0) {
+        if (e->nitems != 1)
+            fail(ex, sc, e->at, "len takes one list; expected as in 'len(kernels)'");
+        value v = eval(ex, sc, env, e->items[0]);
+        want(ex, sc, e->items[0], v, V_LIST, "a list for len");
+        return (value){.kind = V_INT, .i = v.n};
+    }
+    if (!is_min && !is_max)
+        fail(ex, sc, e->at, "unknown function '%s'; expected min, max or len", e->name);
+    if (e->nitems < 1)
+        fail(ex, sc, e->at, "%s needs at least one value", e->name);
+    value r = {.kind = V_INT};
+    for (int i = 0; i < e->nitems; i++) {
+        value v = eval(ex, sc, env, e->items[i]);
+        want(ex, sc, e->items[i], v, V_INT, arena_printf(ex->b->a, "an integer for %s", e->name));
+        if (i == 0 || (is_min ? v.i < r.i : v.i > r.i))
+            r.i = v.i;
+    }
+    return r;
+}
+
 static value eval(expander *ex, const scope *sc, const binding *env, const expr *e)
 {
     switch (e->kind) {
@@ -261,6 +287,7 @@ static value eval(expander *ex, const scope *sc, const binding *env, const expr 
         return a;
     }
     case E_BINARY: return eval_binary(ex, sc, env, e);
+    case E_CALL: return eval_call(ex, sc, env, e);
     }
     return (value){.kind = V_INT};
 }

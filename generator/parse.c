@@ -23,6 +23,7 @@ typedef struct parser {
     const char *file;
     token *toks; /* the current line's tokens, ending with T_EOL */
     int ntoks, cap, pos;
+    int depth; /* expression nesting, bounded so hostile input cannot exhaust the stack */
 } parser;
 
 static const char *const spellings[] = {
@@ -225,8 +226,30 @@ static expr *new_expr(parser *p, expr_kind kind, mc_loc at)
 
 static expr *parse_expr(parser *p);
 
+/* Comma-separated expressions up to `close`: list items, call arguments. */
+static void parse_items(parser *p, expr *e, int close, const char *what)
+{
+    int cap = 0;
+    while (peek(p)->kind != close) {
+        if (e->nitems == cap) {
+            cap = cap ? 2 * cap : 8;
+            expr **items = arena_alloc(p->a, (size_t)cap * sizeof *items);
+            if (e->nitems)
+                memcpy(items, e->items, (size_t)e->nitems * sizeof *items);
+            e->items = items;
+        }
+        e->items[e->nitems++] = parse_expr(p);
+        if (peek(p)->kind != T_COMMA)
+            break;
+        next(p);
+    }
+    expect(p, close, what);
+}
+
 static expr *parse_primary(parser *p)
 {
+    if (p->depth > 64)
+        diag_error(p->d, peek(p)->at, "expression nested too deeply; expected at most 64 levels");
     token *t = next(p);
     switch (t->kind) {
     case T_INT: {
@@ -249,28 +272,16 @@ static expr *parse_primary(parser *p)
     }
     case T_LBRACK: {
         expr *e = new_expr(p, E_LIST, t->at);
-        int cap = 0;
-        while (peek(p)->kind != T_RBRACK) {
-            if (e->nitems == cap) {
-                cap = cap ? 2 * cap : 8;
-                expr **items = arena_alloc(p->a, (size_t)cap * sizeof *items);
-                if (e->nitems)
-                    memcpy(items, e->items, (size_t)e->nitems * sizeof *items);
-                e->items = items;
-            }
-            e->items[e->nitems++] = parse_expr(p);
-            if (peek(p)->kind != T_COMMA)
-                break;
-            next(p);
-        }
-        expect(p, T_RBRACK, "']' to close the list (as in '[3,5,7]')");
+        parse_items(p, e, T_RBRACK, "']' to close the list (as in '[3,5,7]')");
         return e;
     }
     case T_NOT:
     case T_MINUS: {
         expr *e = new_expr(p, E_UNARY, t->at);
         e->op = t->kind;
+        p->depth++;
         e->a = parse_primary(p);
+        p->depth--;
         return e;
     }
     case T_WORD:
@@ -280,8 +291,13 @@ static expr *parse_primary(parser *p)
                 e->i = tok_is(t, "true");
                 return e;
             }
-            expr *e = new_expr(p, E_VAR, t->at);
+            bool call = peek(p)->kind == T_LPAREN && peek(p)->at.col == t->at.col + t->len;
+            expr *e = new_expr(p, call ? E_CALL : E_VAR, t->at);
             e->name = tok_text(p, t);
+            if (call) {
+                next(p);
+                parse_items(p, e, T_RPAREN, "')' to close the call (as in 'min(t - 1, 1)')");
+            }
             return e;
         }
         break;
@@ -306,10 +322,8 @@ static int precedence(int kind)
 
 /* Precedence climbing. Arguments are separated by white space, so an
  * expression ends at the first token that cannot continue it. */
-static expr *parse_binary(parser *p, int min_prec, int depth)
+static expr *parse_binary(parser *p, int min_prec)
 {
-    if (depth > 64)
-        diag_error(p->d, peek(p)->at, "expression nested too deeply; expected at most 64 levels");
     expr *lhs = parse_primary(p);
     for (;;) {
         token *t = peek(p);
@@ -320,12 +334,19 @@ static expr *parse_binary(parser *p, int min_prec, int depth)
         expr *e = new_expr(p, E_BINARY, t->at);
         e->op = t->kind;
         e->a = lhs;
-        e->b = parse_binary(p, prec + 1, depth + 1);
+        e->b = parse_binary(p, prec + 1);
         lhs = e;
     }
 }
 
-static expr *parse_expr(parser *p) { return parse_binary(p, 1, 0); }
+static expr *parse_expr(parser *p)
+{
+    if (++p->depth > 64)
+        diag_error(p->d, peek(p)->at, "expression nested too deeply; expected at most 64 levels");
+    expr *e = parse_binary(p, 1);
+    p->depth--;
+    return e;
+}
 
 /* ---- names with interpolations ------------------------------------------ */
 
