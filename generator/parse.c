@@ -604,7 +604,7 @@ program *parse_program(arena *a, diag *d, const char *file, const char *text, lo
          * a comment could hide them. */
         for (long i = pos; i < end; i++) {
             unsigned char c = (unsigned char)text[i];
-            if (c < 0x20 && c != '\t' && c != '\r')
+            if ((c < 0x20 && c != '\t' && c != '\r') || c == 0x7f)
                 diag_error(d, loc_at(&p, lineno, (int)(i - pos) + 1),
                            "unexpected control byte 0x%02x; expected a text file", c);
         }
