@@ -238,11 +238,16 @@ static int *topo_order(build *b)
             mc_node *n = &m->nodes[v];
             if (next_in[v] < n->ninputs) {
                 int u = n->inputs[next_in[v]++];
-                if (state[u] == 1) {
+                if (state[u] == 1) { /* stack holds u ... v, each reading the one before */
+                    if (u == v)
+                        build_error(b, n, "cycle: '%s' reads itself", n->name);
+                    int k = sp - 1;
+                    while (stack[k] != u)
+                        k--;
                     const char *path = m->nodes[u].name;
-                    for (int k = sp - 1; k >= 0 && stack[k] != u; k--)
+                    for (k++; k < sp; k++)
                         path = arena_printf(b->a, "%s -> %s", path, m->nodes[stack[k]].name);
-                    build_error(b, &m->nodes[u], "cycle: %s -> %s (each reads the next)", path, m->nodes[u].name);
+                    build_error(b, &m->nodes[u], "cycle: %s -> %s (each feeds the next)", path, m->nodes[u].name);
                 }
                 if (state[u] == 0) {
                     state[u] = 1;
