@@ -40,6 +40,19 @@ void arena_free(arena *a)
     free(a);
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+/* Under AddressSanitizer every allocation gets a chunk of its own, so that
+ * reading or writing past an object is caught instead of landing in its
+ * neighbour within a shared chunk. */
+void *arena_alloc(arena *a, size_t size)
+{
+    chunk *c = xcalloc(sizeof(chunk) + size);
+    c->size = c->used = size;
+    c->next = a->head;
+    a->head = c;
+    return c->data;
+}
+#else
 void *arena_alloc(arena *a, size_t size)
 {
     size = (size + ALIGN - 1) & ~(size_t)(ALIGN - 1);
@@ -55,6 +68,7 @@ void *arena_alloc(arena *a, size_t size)
     c->used += size;
     return p;
 }
+#endif
 
 char *arena_strndup(arena *a, const char *s, size_t n)
 {
