@@ -77,6 +77,17 @@ char *arena_strndup(arena *a, const char *s, size_t n)
     return p;
 }
 
+void *arena_grow(arena *a, void *items, int n, int *cap, size_t size)
+{
+    if (n < *cap)
+        return items;
+    *cap = *cap ? 2 * *cap : 16;
+    void *p = arena_alloc(a, (size_t)*cap * size);
+    if (n)
+        memcpy(p, items, (size_t)n * size);
+    return p;
+}
+
 char *arena_strdup(arena *a, const char *s) { return arena_strndup(a, s, strlen(s)); }
 
 char *arena_printf(arena *a, const char *fmt, ...)

@@ -347,13 +347,7 @@ static int input_ref(expander *ex, scope *sc, const binding *env, const namepat 
     if (e)
         return e->ref;
     int r = build_ref(ex->b, -1, full, n->at, sc->where);
-    if (sc->npending == sc->cap) {
-        sc->cap = sc->cap ? 2 * sc->cap : 8;
-        int *p = arena_alloc(ex->b->a, (size_t)sc->cap * sizeof *p);
-        if (sc->npending)
-            memcpy(p, sc->pending, (size_t)sc->npending * sizeof *p);
-        sc->pending = p;
-    }
+    sc->pending = arena_grow(ex->b->a, sc->pending, sc->npending, &sc->cap, sizeof *sc->pending);
     sc->pending[sc->npending++] = r;
     return r;
 }

@@ -21,13 +21,7 @@ int build_node(build *b, const char *name, const mc_op_info *op, mc_loc at, cons
     mc_model *m = b->m;
     if (m->nnodes == MC_MAX_NODES)
         diag_error(b->d, at, "the model has more than %d layers; expected fewer", MC_MAX_NODES);
-    if (m->nnodes == b->node_cap) {
-        b->node_cap = b->node_cap ? 2 * b->node_cap : 64;
-        mc_node *nodes = arena_alloc(b->a, (size_t)b->node_cap * sizeof *nodes);
-        if (m->nnodes)
-            memcpy(nodes, m->nodes, (size_t)m->nnodes * sizeof *nodes);
-        m->nodes = nodes;
-    }
+    m->nodes = arena_grow(b->a, m->nodes, m->nnodes, &b->node_cap, sizeof *m->nodes);
     mc_node *n = &m->nodes[m->nnodes];
     memset(n, 0, sizeof *n);
     n->name = name;
@@ -39,13 +33,7 @@ int build_node(build *b, const char *name, const mc_op_info *op, mc_loc at, cons
 
 int build_ref(build *b, int node, const char *name, mc_loc at, const char *where)
 {
-    if (b->nrefs == b->ref_cap) {
-        b->ref_cap = b->ref_cap ? 2 * b->ref_cap : 128;
-        ref *refs = arena_alloc(b->a, (size_t)b->ref_cap * sizeof *refs);
-        if (b->nrefs)
-            memcpy(refs, b->refs, (size_t)b->nrefs * sizeof *refs);
-        b->refs = refs;
-    }
+    b->refs = arena_grow(b->a, b->refs, b->nrefs, &b->ref_cap, sizeof *b->refs);
     b->refs[b->nrefs] = (ref){node, -1, name, at, where};
     return b->nrefs++;
 }
@@ -76,13 +64,7 @@ void build_tensor(build *b, mc_node *n, const char *suffix, int ndim, const int 
                   mc_dtype dtype, mc_init init)
 {
     mc_model *m = b->m;
-    if (m->ntensors == b->tensor_cap) {
-        b->tensor_cap = b->tensor_cap ? 2 * b->tensor_cap : 256;
-        mc_tensor *t = arena_alloc(b->a, (size_t)b->tensor_cap * sizeof *t);
-        if (m->ntensors)
-            memcpy(t, m->tensors, (size_t)m->ntensors * sizeof *t);
-        m->tensors = t;
-    }
+    m->tensors = arena_grow(b->a, m->tensors, m->ntensors, &b->tensor_cap, sizeof *m->tensors);
     mc_tensor *t = &m->tensors[m->ntensors];
     memset(t, 0, sizeof *t);
     t->name = arena_printf(b->a, "%s.%s", n->name, suffix);

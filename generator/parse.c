@@ -46,14 +46,7 @@ static bool is_word_char(int c) { return isalnum(c) || c == '_' || c == '.' || c
 
 static void push_token(parser *p, int kind, int line, int col, const char *text, int len)
 {
-    if (p->ntoks == p->cap) {
-        int cap = p->cap ? 2 * p->cap : 32;
-        token *t = arena_alloc(p->a, (size_t)cap * sizeof *t);
-        if (p->ntoks)
-            memcpy(t, p->toks, (size_t)p->ntoks * sizeof *t);
-        p->toks = t;
-        p->cap = cap;
-    }
+    p->toks = arena_grow(p->a, p->toks, p->ntoks, &p->cap, sizeof *p->toks);
     p->toks[p->ntoks++] = (token){kind, loc_at(p, line, col), text, len};
 }
 
@@ -231,13 +224,7 @@ static void parse_items(parser *p, expr *e, int close, const char *what)
 {
     int cap = 0;
     while (peek(p)->kind != close) {
-        if (e->nitems == cap) {
-            cap = cap ? 2 * cap : 8;
-            expr **items = arena_alloc(p->a, (size_t)cap * sizeof *items);
-            if (e->nitems)
-                memcpy(items, e->items, (size_t)e->nitems * sizeof *items);
-            e->items = items;
-        }
+        e->items = arena_grow(p->a, e->items, e->nitems, &cap, sizeof *e->items);
         e->items[e->nitems++] = parse_expr(p);
         if (peek(p)->kind != T_COMMA)
             break;
@@ -395,14 +382,7 @@ static namepat *parse_namepat(parser *p, token *t)
 
 static void list_push(parser *p, stmt_list *l, stmt *s)
 {
-    if (l->n == l->cap) {
-        int cap = l->cap ? 2 * l->cap : 8;
-        stmt **items = arena_alloc(p->a, (size_t)cap * sizeof *items);
-        if (l->n)
-            memcpy(items, l->items, (size_t)l->n * sizeof *items);
-        l->items = items;
-        l->cap = cap;
-    }
+    l->items = arena_grow(p->a, l->items, l->n, &l->cap, sizeof *l->items);
     l->items[l->n++] = s;
 }
 
@@ -445,13 +425,7 @@ static stmt *parse_layer(parser *p)
     s->op_at = op->at;
     int cap = 0;
     while (peek(p)->kind != T_EOL && !tok_is(peek(p), "from")) {
-        if (s->nargs == cap) {
-            cap = cap ? 2 * cap : 8;
-            arg *args = arena_alloc(p->a, (size_t)cap * sizeof *args);
-            if (s->nargs)
-                memcpy(args, s->args, (size_t)s->nargs * sizeof *args);
-            s->args = args;
-        }
+        s->args = arena_grow(p->a, s->args, s->nargs, &cap, sizeof *s->args);
         arg *a = &s->args[s->nargs++];
         a->at = peek(p)->at;
         if (is_ident(peek(p)) && p->toks[p->pos + 1].kind == T_ASSIGN) {
