@@ -1,15 +1,19 @@
 /* mcgen: the command line. Each subcommand parses its options, runs the
  * pipeline stages it needs and prints or writes their result. */
-#define _GNU_SOURCE /* getopt_long */
+#define _GNU_SOURCE /* getopt_long, readlink */
 #include <getopt.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "arena.h"
 #include "doc.h"
+#include "emit.h"
 #include "graph.h"
+#include "plan.h"
 #include "summary.h"
+#include "verify.h"
 
 #ifndef MCGEN_VERSION
 #define MCGEN_VERSION "0.1.0"
@@ -23,6 +27,7 @@ static const char usage_main[] =
     "\n"
     "commands:\n"
     "  summary MODEL.mcn   per-layer table: output shapes, parameters, MACs\n"
+    "  emit MODEL.mcn      write the specialized C sources of a model\n"
     "  ops                 the description language's layers and keys (Markdown)\n"
     "\n"
     "Run 'mcgen COMMAND --help' for a command's options. 'mcgen --version' prints the version.\n";
@@ -38,6 +43,21 @@ static const char usage_summary[] =
     "  --input CxHxW    input shape, e.g. 3x96x96 (default: the file's input)\n"
     "  --json           one JSON object: params, macs, layers and the state_dict tensors\n"
     "  -h, --help       this help\n";
+
+static const char usage_emit[] =
+    "usage: mcgen emit MODEL.mcn [--conv TYPE] [--classes N] [--input CxHxW] [--target c] [--no-fuse] -o DIR\n"
+    "\n"
+    "Writes MODEL.h (the descriptor: tensors, layers, entry points), MODEL.c (the\n"
+    "specialized forward and backward steps) and one MODEL_<template>.c per kernel\n"
+    "family into DIR, all or nothing.\n"
+    "\n"
+    "  --conv, --classes, --input   as for summary\n"
+    "  --target c       the C target (the only one so far)\n"
+    "  --no-fuse        a Multiception's kernels as separate depthwise kernels\n"
+    "  -o DIR           the folder to write (created if missing)\n"
+    "  -h, --help       this help\n"
+    "\n"
+    "Environment: MCGEN_M4 (the m4 program), MCGEN_TEMPLATES (the templates folder).\n";
 
 static int usage_error(const char *cmd, const char *fmt, const char *arg)
 {
@@ -67,53 +87,92 @@ static bool parse_shape(const char *s, mc_shape *out)
     return true;
 }
 
-static int cmd_summary(int argc, char **argv)
+/* The options of the commands that read a model. */
+typedef struct model_args {
+    mc_options opt;
+    const char *path, *out, *target;
+    bool json, no_fuse;
+} model_args;
+
+enum { OPT_JSON = 1, OPT_OUT = 2, OPT_TARGET = 4, OPT_NO_FUSE = 8 };
+
+/* Returns -1 when the command should go on, else the exit status. */
+static int parse_model_args(int argc, char **argv, const char *cmd, const char *usage, unsigned allowed,
+                            model_args *ma)
 {
     static const struct option longopts[] = {
         {"conv", required_argument, NULL, 'c'}, {"classes", required_argument, NULL, 'n'},
         {"input", required_argument, NULL, 'i'}, {"json", no_argument, NULL, 'j'},
+        {"target", required_argument, NULL, 't'}, {"no-fuse", no_argument, NULL, 'f'},
         {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
     };
-    mc_options opt = {0};
-    bool json = false;
+    memset(ma, 0, sizeof *ma);
+    ma->target = "c";
     int c;
     long v;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
+        unsigned need = c == 'j' ? OPT_JSON : c == 'o' ? OPT_OUT : c == 't' ? OPT_TARGET : c == 'f' ? OPT_NO_FUSE : 0;
+        if (need && !(allowed & need))
+            return usage_error(cmd, "option '%s' does not apply here", argv[optind - 1]);
         switch (c) {
-        case 'c': opt.conv_type = optarg; break;
+        case 'c': ma->opt.conv_type = optarg; break;
         case 'n':
             if (!parse_int(optarg, 1, 1000000, &v))
-                return usage_error("summary", "bad --classes '%s'; expected an integer from 1 to 1000000", optarg);
-            opt.classes = (int)v;
+                return usage_error(cmd, "bad --classes '%s'; expected an integer from 1 to 1000000", optarg);
+            ma->opt.classes = (int)v;
             break;
         case 'i':
-            if (!parse_shape(optarg, &opt.input))
-                return usage_error("summary", "bad --input '%s'; expected CxHxW, as in 3x32x32", optarg);
+            if (!parse_shape(optarg, &ma->opt.input))
+                return usage_error(cmd, "bad --input '%s'; expected CxHxW, as in 3x32x32", optarg);
             break;
-        case 'j': json = true; break;
-        case 'h': fputs(usage_summary, stdout); return 0;
-        default:
-            return usage_error("summary", "unknown or incomplete option '%s'", argv[optind - 1]);
+        case 'j': ma->json = true; break;
+        case 'o': ma->out = optarg; break;
+        case 't':
+            if (strcmp(optarg, "c") != 0)
+                return usage_error(cmd, "bad --target '%s'; expected c (cuda is not written yet)", optarg);
+            ma->target = optarg;
+            break;
+        case 'f': ma->no_fuse = true; break;
+        case 'h': fputs(usage, stdout); return 0;
+        default: return usage_error(cmd, "unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
     if (optind != argc - 1)
-        return usage_error("summary", "%s", optind >= argc ? "expected one MODEL.mcn" : "expected one MODEL.mcn, got more");
+        return usage_error(cmd, "%s", optind >= argc ? "expected one MODEL.mcn" : "expected one MODEL.mcn, got more");
+    if ((allowed & OPT_OUT) && !ma->out)
+        return usage_error(cmd, "%s", "expected -o DIR, the folder to write");
+    ma->path = argv[optind];
+    return -1;
+}
 
-    arena *a = arena_new();
+static mc_model *load_or_report(arena *a, const model_args *ma)
+{
     char err[1024];
-    mc_model *m = mc_load(a, argv[optind], &opt, err, sizeof err);
-    if (!m) {
+    mc_model *m = mc_load(a, ma->path, &ma->opt, err, sizeof err);
+    if (!m)
         fprintf(stderr, "%s\n", err);
-        arena_free(a);
-        return 1;
+    return m;
+}
+
+static int cmd_summary(int argc, char **argv)
+{
+    model_args ma;
+    int rc = parse_model_args(argc, argv, "summary", usage_summary, OPT_JSON, &ma);
+    if (rc >= 0)
+        return rc;
+    arena *a = arena_new();
+    mc_model *m = load_or_report(a, &ma);
+    if (m) {
+        if (ma.json)
+            summary_json(stdout, m);
+        else
+            summary_table(stdout, m);
     }
-    if (json)
-        summary_json(stdout, m);
-    else
-        summary_table(stdout, m);
     arena_free(a);
+    if (!m)
+        return 1;
     if (fflush(stdout) != 0) {
         perror("mcgen: writing the summary");
         return 1;
@@ -121,10 +180,75 @@ static int cmd_summary(int argc, char **argv)
     return 0;
 }
 
+/* A folder of the installation beside an installed mcgen (<prefix>/bin/mcgen
+ * -> <prefix>/<rel>) if it holds `probe`, else the source tree's. */
+static const char *data_dir(arena *a, const char *rel, const char *probe, const char *source_dir)
+{
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = '\0';
+            const char *dir = arena_printf(a, "%s/../%s", exe, rel);
+            if (access(arena_printf(a, "%s/%s", dir, probe), R_OK) == 0)
+                return dir;
+        }
+    }
+    return source_dir;
+}
+
+/* Templates: $MCGEN_TEMPLATES, else the installed ones, else the source tree's. */
+static const char *template_dir(arena *a, const char *target)
+{
+    const char *env = getenv("MCGEN_TEMPLATES");
+    if (env && *env)
+        return arena_printf(a, "%s/%s", env, target);
+    return arena_printf(a, "%s/%s", data_dir(a, "share/mcgen/templates", "c/common.m4", MCGEN_TEMPLATE_DIR), target);
+}
+
+static int cmd_emit(int argc, char **argv)
+{
+    model_args ma;
+    int rc = parse_model_args(argc, argv, "emit", usage_emit, OPT_OUT | OPT_TARGET | OPT_NO_FUSE, &ma);
+    if (rc >= 0)
+        return rc;
+    arena *a = arena_new();
+    mc_model *m = load_or_report(a, &ma);
+    if (!m) {
+        arena_free(a);
+        return 1;
+    }
+    const char *m4 = getenv("MCGEN_M4");
+    mc_emit_options eo = {
+        .source = ma.path,
+        .m4 = m4 && *m4 ? m4 : MCGEN_M4,
+        .templates = template_dir(a, ma.target),
+    };
+    mc_plan_options po = {.no_fuse = ma.no_fuse};
+    mc_plan *p = mc_plan_model(a, m, &po);
+    char err[1024];
+    mc_staging st;
+    bool ok = mc_staging_begin(a, &st, ma.out, err, sizeof err);
+    if (ok) {
+        const char *runtime = data_dir(a, "include/mcgen", "mc_model.h", MCGEN_RUNTIME_DIR);
+        ok = mc_emit_c(a, m, p, &eo, &st, err, sizeof err) &&
+             mc_verify(a, p, st.dir, ma.out, st.files, st.nfiles, runtime, err, sizeof err) &&
+             mc_staging_commit(&st, err, sizeof err);
+        if (!ok)
+            mc_staging_abort(&st);
+    }
+    if (!ok)
+        fprintf(stderr, "%s\n", err);
+    arena_free(a);
+    return ok ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2)
-        return usage_error(NULL, "%s", "expected a command (summary, ops)");
+        return usage_error(NULL, "%s", "expected a command (summary, emit, ops)");
     const char *cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
         fputs(usage_main, stdout);
@@ -136,6 +260,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "summary") == 0)
         return cmd_summary(argc - 1, argv + 1);
+    if (strcmp(cmd, "emit") == 0)
+        return cmd_emit(argc - 1, argv + 1);
     if (strcmp(cmd, "ops") == 0) {
         if (argc > 2 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
             fputs("usage: mcgen ops\n\nPrints the description language's ops, their keys and the init rules, as "
@@ -147,5 +273,5 @@ int main(int argc, char **argv)
         doc_ops_markdown(stdout);
         return 0;
     }
-    return usage_error(NULL, "unknown command '%s'; expected summary or ops", cmd);
+    return usage_error(NULL, "unknown command '%s'; expected summary, emit or ops", cmd);
 }

@@ -33,6 +33,7 @@ typedef struct mc_op_info {
     const mc_key *keys;
     int min_inputs, max_inputs; /* max_inputs -1: any number */
     bool has_params;            /* its tensors are named after it, so it needs a name */
+    const char *tmpl;           /* its C template, templates/c/<tmpl>.m4 (NULL: no code) */
     /* Composite ops: append the primitive nodes this statement stands for,
      * reading the reference `input`; returns a reference to the output. */
     int (*lower)(build *b, const mc_node *spec, int input);

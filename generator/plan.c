@@ -1,0 +1,132 @@
+/* The plan stage (see plan.h): buffer slots and kernel signatures. */
+#include "plan.h"
+
+#include <string.h>
+
+#include "arena.h"
+#include "ops.h"
+
+void mc_interior(int in, int out, int k, int pad, int stride, int *lo, int *hi)
+{
+    /* Output o reads inputs o*stride - pad .. o*stride - pad + k - 1. */
+    int first = (pad + stride - 1) / stride;
+    int last = in - k + pad >= 0 ? (in - k + pad) / stride : -1;
+    if (last >= out)
+        last = out - 1;
+    *lo = first;
+    *hi = last + 1;
+    if (*hi <= *lo)
+        *lo = *hi = 0;
+}
+
+static const char *kernel_list(struct arena *a, const int *ks, int nks)
+{
+    const char *s = "";
+    for (int j = 0; j < nks; j++)
+        s = arena_printf(a, "%s%s%d", s, j ? "_" : "", ks[j]);
+    return s;
+}
+
+/* The name of the kernel that runs node n (part `k` of an unfused
+ * depthwise, else k = 0): everything the code depends on is in it. */
+static const char *signature(struct arena *a, const mc_model *m, const mc_node *n, int k)
+{
+    mc_shape in = n->ninputs ? m->nodes[n->inputs[0]].shape : n->shape, o = n->shape;
+    long long count = (long long)o.c * o.h * o.w;
+    switch (n->op->code) {
+    case OP_CONV:
+        return arena_printf(a, "conv_k%d_c%d_%d_%dx%d_s%d_p%d%s%s", n->k, in.c, n->out, in.h, in.w, n->stride, n->pad,
+                            n->groups > 1 ? arena_printf(a, "_g%d", n->groups) : "", n->bias ? "_b" : "");
+    case OP_DEPTHWISE:
+        return arena_printf(a, "dw_k%s_c%d_%dx%d_s%d%s", k ? arena_printf(a, "%d", k) : kernel_list(a, n->ks, n->nks),
+                            in.c, in.h, in.w, n->stride, n->bias ? "_b" : "");
+    case OP_MIXCONV:
+        return arena_printf(a, "mixconv_c%d_%d_%dx%d_s%d", in.c, n->out, in.h, in.w, n->stride);
+    case OP_BATCHNORM:
+        if (n->eps != 1e-5 || n->momentum != 0.1)
+            return arena_printf(a, "bn_c%d_%dx%d_e%g_m%g", o.c, o.h, o.w, n->eps, n->momentum);
+        return arena_printf(a, "bn_c%d_%dx%d", o.c, o.h, o.w);
+    case OP_RELU: return arena_printf(a, "relu_n%lld", count);
+    case OP_RELU6: return arena_printf(a, "relu6_n%lld", count);
+    case OP_SIGMOID: return arena_printf(a, "sigmoid_n%lld", count);
+    case OP_ADD: return arena_printf(a, "add%d_n%lld", n->ninputs, count);
+    case OP_CONCAT: {
+        const char *cs = "";
+        for (int i = 0; i < n->ninputs; i++)
+            cs = arena_printf(a, "%s_%d", cs, m->nodes[n->inputs[i]].shape.c);
+        return arena_printf(a, "concat_c%s_%dx%d", cs, o.h, o.w);
+    }
+    case OP_SCALE: return arena_printf(a, "scale_c%d_%dx%d", o.c, o.h, o.w);
+    case OP_AVGPOOL:
+        if (n->k == 0)
+            return arena_printf(a, "gap_c%d_%dx%d", in.c, in.h, in.w);
+        return arena_printf(a, "avgpool_k%d_c%d_%dx%d_s%d", n->k, in.c, in.h, in.w, n->stride);
+    case OP_SUBSAMPLE:
+        return arena_printf(a, "subsample_c%d_%dx%d_s%d_o%d", in.c, in.h, in.w, n->stride, n->offset);
+    case OP_LINEAR:
+        return arena_printf(a, "linear_%lld_%d%s", (long long)in.c * in.h * in.w, n->out, n->bias ? "_b" : "");
+    case OP_DROPOUT: return arena_printf(a, "dropout_n%lld", count);
+    case OP_SHAKE: return arena_printf(a, "shake_n%lld", count);
+    default: return NULL; /* input, identity: no code */
+    }
+}
+
+static int find_or_add_kernel(struct arena *a, mc_plan *p, int *cap, const char *name, int node, int k)
+{
+    for (int i = 0; i < p->nkernels; i++)
+        if (strcmp(p->kernels[i].name, name) == 0) {
+            p->kernels[i].uses++;
+            return i;
+        }
+    p->kernels = arena_grow(a, p->kernels, p->nkernels, cap, sizeof *p->kernels);
+    p->kernels[p->nkernels] = (mc_kernel){name, node, k, 1};
+    return p->nkernels++;
+}
+
+mc_plan *mc_plan_model(struct arena *a, const mc_model *m, const mc_plan_options *opt)
+{
+    mc_plan *p = arena_alloc(a, sizeof *p);
+    p->m = m;
+    if (opt)
+        p->opt = *opt;
+    p->nodes = arena_alloc(a, (size_t)m->nnodes * sizeof *p->nodes);
+    for (int i = 0; i < m->nnodes; i++)
+        p->nodes[i].layer = -1;
+
+    /* Every live node (and the input, for its gradient) gets an output slot;
+     * identity aliases its input. Training keeps every activation for the
+     * backward, so slots are not reused. */
+    int kcap = 0;
+    p->nodes[0].act = 0;
+    p->act_floats = (long long)m->input.c * m->input.h * m->input.w;
+    for (int i = 0; i < m->norder; i++) {
+        int v = m->order[i];
+        const mc_node *n = &m->nodes[v];
+        mc_plan_node *pn = &p->nodes[v];
+        pn->layer = i;
+        if (n->op->code == OP_IDENTITY) {
+            pn->act = p->nodes[n->inputs[0]].act;
+            continue;
+        }
+        pn->act = p->act_floats;
+        p->act_floats += (long long)n->shape.c * n->shape.h * n->shape.w;
+        if (n->op->code == OP_BATCHNORM) {
+            pn->saved = p->saved_floats;
+            p->saved_floats += 2LL * n->shape.c;
+        } else if (n->op->code == OP_DROPOUT) {
+            pn->extra = p->extra_floats;
+            p->extra_floats += (long long)n->shape.c * n->shape.h * n->shape.w;
+        } else if (n->op->code == OP_SHAKE) {
+            pn->extra = p->extra_floats;
+            p->extra_floats += 2;
+        }
+        bool split = p->opt.no_fuse && n->op->code == OP_DEPTHWISE && n->nks > 1;
+        for (int j = 0; j < (split ? n->nks : 1); j++) {
+            int k = split ? n->ks[j] : 0;
+            const char *name = signature(a, m, n, k);
+            if (name)
+                pn->kernels[pn->nkernels++] = find_or_add_kernel(a, p, &kcap, name, v, k);
+        }
+    }
+    return p;
+}

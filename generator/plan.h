@@ -1,0 +1,51 @@
+/* The plan stage: from a checked graph, where every layer's data lives and
+ * which specialized kernel runs it. Layers with the same signature share a
+ * kernel, named by that signature (e.g. "dw_k3_5_7_c16_32x32_s1"). */
+#ifndef MCGEN_PLAN_H
+#define MCGEN_PLAN_H
+
+#include <stdbool.h>
+
+#include "graph.h"
+
+struct arena;
+
+typedef struct mc_kernel {
+    const char *name;
+    int node;  /* the first node with this signature: its attributes define the kernel */
+    int k;     /* for an unfused depthwise part: its kernel size (0 otherwise) */
+    int uses;
+} mc_kernel;
+
+enum { MC_PLAN_MAX_PARTS = MC_MAX_KERNELS };
+
+typedef struct mc_plan_node {
+    int kernels[MC_PLAN_MAX_PARTS]; /* what runs it: one kernel, or one per kernel size unfused */
+    int nkernels;                   /* 0: no code (the input, identity) */
+    int layer;                      /* index in the execution order, -1 for the input and unused nodes */
+    long long act;     /* output slot: per-image floats from the start of the activation area */
+    long long saved;   /* batch-independent floats (BN batch mean and 1/std) */
+    long long extra;   /* per-image floats of random draws (dropout mask, shake a and b) */
+} mc_plan_node;
+
+typedef struct mc_plan_options {
+    bool no_fuse; /* a Multiception's kernels as separate depthwise kernels */
+} mc_plan_options;
+
+typedef struct mc_plan {
+    const mc_model *m;
+    mc_plan_options opt;
+    mc_plan_node *nodes; /* indexed like m->nodes */
+    mc_kernel *kernels;
+    int nkernels;
+    long long act_floats, saved_floats, extra_floats;
+} mc_plan;
+
+mc_plan *mc_plan_model(struct arena *a, const mc_model *m, const mc_plan_options *opt);
+
+/* Interior of a sliding window: the outputs [lo, hi) whose taps all land
+ * inside an input of size `in` (no bounds tests needed there). lo = hi
+ * when there is none. */
+void mc_interior(int in, int out, int k, int pad, int stride, int *lo, int *hi);
+
+#endif

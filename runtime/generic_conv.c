@@ -1,0 +1,238 @@
+/* The generic convolutions: PyTorch's Conv2d (cross-correlation, zero
+ * padding, groups, stride sampling 0, s, 2s, ...) as plain loops over
+ * run-time shapes.
+ *
+ * A depthwise layer with a kernel list and a MixConv layer are both sets of
+ * ordinary grouped convolutions, each reading a channel slice of the input
+ * and writing a channel slice of the output. So one pair of loop nests,
+ * slice_fwd and slice_bwd, serves all three ops; the public functions only
+ * describe their slices. */
+#include "mc_kernels.h"
+
+#include <stddef.h>
+
+/* A grouped convolution that reads channels x0 .. x0+cin-1 of an input with
+ * xc channels and writes channels y0 .. y0+cout-1 of an output with yc
+ * channels. Its weights are [cout, cin/groups, k, k], its bias (if any)
+ * [cout]. */
+typedef struct conv_slice {
+    int n, h, w, hout, wout;
+    int cin, cout, k, stride, pad, groups;
+    int xc, x0;
+    int yc, y0;
+} conv_slice;
+
+/* The offset of plane (b, c) in a tensor with `channels` planes of hw. */
+static size_t plane_at(int b, int channels, int c, int hw)
+{
+    return ((size_t)b * channels + c) * hw;
+}
+
+/* Along one axis, output position o reads input positions first + t for the
+ * taps t = 0 .. k-1, with first = o*stride - pad (returned). Sets [*lo, *hi)
+ * to the taps inside the input; the others read the zero padding and add
+ * nothing. Computing the range once per output position keeps the bounds
+ * checks out of the tap loops. */
+static int tap_range(int o, int stride, int pad, int k, int size, int *lo, int *hi)
+{
+    int first = o * stride - pad;
+    *lo = first < 0 ? -first : 0;
+    *hi = size - first < k ? size - first : k;
+    return first;
+}
+
+static void slice_fwd(const conv_slice *s, const float *x, const float *w, const float *bias, float *y)
+{
+    const int cin_g = s->cin / s->groups, cout_g = s->cout / s->groups;
+    const int hw = s->h * s->w, kk = s->k * s->k;
+
+    for (int b = 0; b < s->n; b++) {
+        for (int oc = 0; oc < s->cout; oc++) {
+            /* The first input plane of oc's group, and oc's filters. */
+            const float *xg = x + plane_at(b, s->xc, s->x0 + oc / cout_g * cin_g, hw);
+            const float *wo = w + (size_t)oc * cin_g * kk;
+            float *yp = y + plane_at(b, s->yc, s->y0 + oc, s->hout * s->wout);
+
+            for (int oy = 0; oy < s->hout; oy++) {
+                int ky0, ky1;
+                int iy = tap_range(oy, s->stride, s->pad, s->k, s->h, &ky0, &ky1);
+                for (int ox = 0; ox < s->wout; ox++) {
+                    int kx0, kx1;
+                    int ix = tap_range(ox, s->stride, s->pad, s->k, s->w, &kx0, &kx1);
+
+                    float sum = bias ? bias[oc] : 0.0f;
+                    for (int ic = 0; ic < cin_g; ic++)
+                        for (int ky = ky0; ky < ky1; ky++)
+                            for (int kx = kx0; kx < kx1; kx++)
+                                sum += xg[(size_t)ic * hw + (iy + ky) * s->w + (ix + kx)] *
+                                       wo[(size_t)ic * kk + ky * s->k + kx];
+                    yp[oy * s->wout + ox] = sum;
+                }
+            }
+        }
+    }
+}
+
+/* The forward's loop nest run backwards: each output gradient g is spread to
+ * the inputs (dx += g * w) and to the weights (dw += g * x) its output read.
+ * dx or dw may be NULL; everything accumulates. */
+static void slice_bwd(const conv_slice *s, const float *x, const float *w, const float *dy, float *dx, float *dw,
+                      float *dbias)
+{
+    const int cin_g = s->cin / s->groups, cout_g = s->cout / s->groups;
+    const int hw = s->h * s->w, kk = s->k * s->k, hwout = s->hout * s->wout;
+
+    for (int b = 0; b < s->n; b++) {
+        for (int oc = 0; oc < s->cout; oc++) {
+            const size_t xg = plane_at(b, s->xc, s->x0 + oc / cout_g * cin_g, hw);
+            const size_t wo = (size_t)oc * cin_g * kk;
+            const float *dyp = dy + plane_at(b, s->yc, s->y0 + oc, hwout);
+
+            if (dbias) {
+                /* One sum per plane, added once: fewer roundings than
+                 * adding every element into dbias. */
+                float sum = 0.0f;
+                for (int i = 0; i < hwout; i++)
+                    sum += dyp[i];
+                dbias[oc] += sum;
+            }
+            if (!dx && !dw)
+                continue;
+
+            for (int oy = 0; oy < s->hout; oy++) {
+                int ky0, ky1;
+                int iy = tap_range(oy, s->stride, s->pad, s->k, s->h, &ky0, &ky1);
+                for (int ox = 0; ox < s->wout; ox++) {
+                    int kx0, kx1;
+                    int ix = tap_range(ox, s->stride, s->pad, s->k, s->w, &kx0, &kx1);
+
+                    const float g = dyp[oy * s->wout + ox];
+                    for (int ic = 0; ic < cin_g; ic++)
+                        for (int ky = ky0; ky < ky1; ky++)
+                            for (int kx = kx0; kx < kx1; kx++) {
+                                size_t xi = xg + (size_t)ic * hw + (iy + ky) * s->w + (ix + kx);
+                                size_t wi = wo + (size_t)ic * kk + ky * s->k + kx;
+                                if (dx)
+                                    dx[xi] += g * w[wi];
+                                if (dw)
+                                    dw[wi] += g * x[xi];
+                            }
+                }
+            }
+        }
+    }
+}
+
+/* ---- dense (grouped) convolution ------------------------------------------ */
+
+static conv_slice conv_whole(const mc_conv_dims *d)
+{
+    return (conv_slice){
+        .n = d->n, .h = d->h, .w = d->w, .hout = d->hout, .wout = d->wout,
+        .cin = d->cin, .cout = d->cout, .k = d->k, .stride = d->stride, .pad = d->pad, .groups = d->groups,
+        .xc = d->cin, .x0 = 0,
+        .yc = d->cout, .y0 = 0,
+    };
+}
+
+void mc_conv_fwd(const mc_conv_dims *d, const float *x, const float *w, const float *bias, float *y)
+{
+    conv_slice s = conv_whole(d);
+    slice_fwd(&s, x, w, bias, y);
+}
+
+void mc_conv_bwd(const mc_conv_dims *d, const float *x, const float *w, const float *dy, float *dx, float *dw,
+                 float *dbias)
+{
+    conv_slice s = conv_whole(d);
+    slice_bwd(&s, x, w, dy, dx, dw, dbias);
+}
+
+/* ---- depthwise with a kernel list ------------------------------------------ */
+
+/* Kernel j: c groups of one channel, all input channels, output channel block
+ * j. */
+static conv_slice depthwise_kernel(const mc_dw_dims *d, int j)
+{
+    return (conv_slice){
+        .n = d->n, .h = d->h, .w = d->w, .hout = d->hout, .wout = d->wout,
+        .cin = d->c, .cout = d->c, .k = d->ks[j], .stride = d->stride, .pad = d->ks[j] / 2, .groups = d->c,
+        .xc = d->c, .x0 = 0,
+        .yc = d->c * d->nk, .y0 = j * d->c,
+    };
+}
+
+/* The bias, as the header allows it only with one kernel, is read as one
+ * value per output channel (c * nk), which is the same thing there. */
+void mc_depthwise_fwd(const mc_dw_dims *d, const float *x, const float *w, const float *bias, float *y)
+{
+    size_t wj = 0; /* kernel j's weights follow kernel j-1's */
+    for (int j = 0; j < d->nk; j++) {
+        conv_slice s = depthwise_kernel(d, j);
+        slice_fwd(&s, x, w + wj, bias ? bias + s.y0 : NULL, y);
+        wj += (size_t)d->c * s.k * s.k;
+    }
+}
+
+void mc_depthwise_bwd(const mc_dw_dims *d, const float *x, const float *w, const float *dy, float *dx, float *dw,
+                      float *dbias)
+{
+    size_t wj = 0;
+    for (int j = 0; j < d->nk; j++) {
+        conv_slice s = depthwise_kernel(d, j);
+        slice_bwd(&s, x, w + wj, dy, dx, dw ? dw + wj : NULL, dbias ? dbias + s.y0 : NULL);
+        wj += (size_t)d->c * s.k * s.k;
+    }
+}
+
+/* ---- MixConv ------------------------------------------------------------------ */
+
+enum { MIXCONV_GROUPS = 3 };
+
+/* The reference's channel split: c/3 per group, the first takes the rest. */
+static int mixconv_part(int c, int i)
+{
+    return c / MIXCONV_GROUPS + (i == 0 ? c % MIXCONV_GROUPS : 0);
+}
+
+static int mixconv_k(int i)
+{
+    return 3 + 2 * i;
+}
+
+/* Group i's slice and the offset of its weights in w, past groups 0 .. i-1. */
+static conv_slice mixconv_group(const mc_mixconv_dims *d, int i, size_t *woffset)
+{
+    conv_slice s = {
+        .n = d->n, .h = d->h, .w = d->w, .hout = d->hout, .wout = d->wout,
+        .cin = mixconv_part(d->cin, i), .cout = mixconv_part(d->cout, i),
+        .k = mixconv_k(i), .stride = d->stride, .pad = mixconv_k(i) / 2, .groups = 1,
+        .xc = d->cin, .yc = d->cout,
+    };
+    *woffset = 0;
+    for (int g = 0; g < i; g++) {
+        int cin = mixconv_part(d->cin, g), cout = mixconv_part(d->cout, g), k = mixconv_k(g);
+        s.x0 += cin;
+        s.y0 += cout;
+        *woffset += (size_t)cout * cin * k * k;
+    }
+    return s;
+}
+
+void mc_mixconv_fwd(const mc_mixconv_dims *d, const float *x, const float *w, float *y)
+{
+    for (int i = 0; i < MIXCONV_GROUPS; i++) {
+        size_t wi;
+        conv_slice s = mixconv_group(d, i, &wi);
+        slice_fwd(&s, x, w + wi, NULL, y);
+    }
+}
+
+void mc_mixconv_bwd(const mc_mixconv_dims *d, const float *x, const float *w, const float *dy, float *dx, float *dw)
+{
+    for (int i = 0; i < MIXCONV_GROUPS; i++) {
+        size_t wi;
+        conv_slice s = mixconv_group(d, i, &wi);
+        slice_bwd(&s, x, w + wi, dy, dx, dw ? dw + wi : NULL, NULL);
+    }
+}

@@ -1,0 +1,106 @@
+/* Where the generated code and the runtime meet: the model descriptor that
+ * `mcgen emit` writes for a model, and the state a step runs on. The runtime
+ * knows nothing of the description language; everything it needs about a
+ * model is in these tables.
+ *
+ * Memory: all parameters in one float area (offsets in the tensor table),
+ * their gradients in another of the same size, BN running statistics in a
+ * buffer area, num_batches_tracked counters in an int64 area. Every layer's
+ * output has a slot in the activation area, `act * batch` floats from its
+ * start (`act` counts per-image floats), and its gradient the same slot in
+ * the gradient-of-activation area. Slot 0 holds the input batch (and its
+ * gradient): the caller writes the images there before a step. */
+#ifndef MC_MODEL_H
+#define MC_MODEL_H
+
+#include <stdint.h>
+
+#include "mc_kernels.h"
+
+typedef enum {
+    MC_L_CONV, MC_L_DEPTHWISE, MC_L_MIXCONV, MC_L_BATCHNORM, MC_L_RELU, MC_L_RELU6, MC_L_SIGMOID,
+    MC_L_IDENTITY, MC_L_ADD, MC_L_CONCAT, MC_L_SCALE, MC_L_AVGPOOL, MC_L_SUBSAMPLE, MC_L_LINEAR,
+    MC_L_DROPOUT, MC_L_SHAKE
+} mc_layer_kind;
+
+typedef enum { MC_AREA_PARAM, MC_AREA_BUFFER, MC_AREA_COUNTER } mc_area;
+typedef enum { MC_INIT_ZEROS, MC_INIT_ONES, MC_INIT_NORMAL, MC_INIT_UNIFORM } mc_init_kind_t;
+
+typedef struct mc_tensor_desc {
+    const char *name; /* the PyTorch state_dict name */
+    int ndim, shape[4];
+    int64_t numel;
+    mc_area area;
+    int64_t offset; /* elements into its area */
+    mc_init_kind_t init;
+    double init_a;  /* NORMAL: std; UNIFORM: bound */
+    int updated;    /* 0 for tensors that are never run (unused layers): no gradient, no decay */
+} mc_tensor_desc;
+
+/* One layer of the execution order; the fields an op does not use are 0. */
+typedef struct mc_layer {
+    const char *name;
+    mc_layer_kind kind;
+    int ninputs;
+    const int *inputs;  /* indices into the layer table; -1 is the model's input */
+    int c, h, w;        /* output shape, per image */
+    int in_c, in_h, in_w; /* first input's shape */
+    int k, stride, pad, groups, offset, bias;
+    int nk, ks[MC_DW_MAX_KERNELS];
+    float eps, momentum, p;
+    int64_t act;        /* output slot, per-image floats from the start of the area */
+    int64_t weight;     /* parameter offsets, -1 if none */
+    int64_t bias_at;
+    int64_t running;    /* BN: running_mean in the buffer area; running_var follows */
+    int counter;        /* BN: its num_batches_tracked */
+    int64_t saved;      /* BN: batch mean and 1/std (2c floats) in the saved area */
+    int64_t extra;      /* per-image floats of random draws: dropout mask (c*h*w), shake (a, b) */
+} mc_layer;
+
+/* What one training or evaluation step works on. The caller allocates the
+ * areas with the sizes the descriptor gives, for `batch` images. */
+typedef struct mc_state {
+    int batch;
+    float *params, *grads;  /* param_floats each */
+    float *buffers;         /* buffer_floats */
+    int64_t *counters;      /* counters */
+    float *acts, *dacts;    /* act_floats x batch each */
+    float *saved;           /* saved_floats */
+    float *extra;           /* extra_floats x batch: random draws, filled by the caller before a step */
+} mc_state;
+
+typedef struct mc_model_desc {
+    const char *name, *conv_type, *source;
+    int classes, c, h, w;
+    int ntensors;
+    const mc_tensor_desc *tensors;
+    int nlayers;
+    const mc_layer *layers; /* execution order; the last is the output (logits) */
+    int64_t param_floats, buffer_floats, counters;
+    int64_t act_floats, saved_floats, extra_floats;
+    /* The generated, specialized step. train != 0: batch statistics, dropout
+     * and shake draws from s->extra; else running statistics, no dropout,
+     * shake 0.5. backward needs a training forward just before it, and
+     * zeroed grads and dacts. */
+    void (*forward)(const mc_state *s, int train);
+    void (*backward)(const mc_state *s);
+    /* Cross-entropy of the logits (the last layer's slot) against labels,
+     * averaged over the batch; probs (batch x classes) keeps the softmax
+     * for loss_backward, which adds d loss / d logits to the output's
+     * gradient slot. */
+    float (*loss)(const mc_state *s, const int32_t *labels, float *probs);
+    void (*loss_backward)(const mc_state *s, const int32_t *labels, const float *probs);
+} mc_model_desc;
+
+/* A convolution layer's shapes for the generic kernels, for a batch of n. */
+mc_conv_dims mc_layer_conv_dims(const mc_layer *l, int n);
+mc_dw_dims mc_layer_dw_dims(const mc_layer *l, int n);
+mc_mixconv_dims mc_layer_mixconv_dims(const mc_layer *l, int n);
+
+/* The same step on the runtime's generic kernels, driven by the tables. */
+void mc_generic_forward(const mc_model_desc *m, const mc_state *s, int train);
+void mc_generic_backward(const mc_model_desc *m, const mc_state *s);
+float mc_generic_loss(const mc_model_desc *m, const mc_state *s, const int32_t *labels, float *probs);
+void mc_generic_loss_backward(const mc_model_desc *m, const mc_state *s, const int32_t *labels, const float *probs);
+
+#endif

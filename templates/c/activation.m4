@@ -1,0 +1,51 @@
+m4_divert(-1)
+# Element-wise activations on C x H x W per image: relu, relu6, sigmoid.
+# The backward gets both the input and the output; each uses what its
+# derivative needs (relu and sigmoid the output, relu6 the input).
+# Constants: NAME, C, H, W.
+
+m4_define(`ACT_COUNT', `(n * m4_eval(C * H * W))')
+
+# ACT_KERNEL(what, y[i] from x[i], dx[i] += ... with x[i], y[i], dy[i])
+m4_define(`ACT_KERNEL',
+`/* NAME: $1 on m4_eval(C * H * W) values per image */
+void NAME`'_fwd(int n, const float *restrict x, float *restrict y)
+{
+    for (long i = 0; i < ACT_COUNT; i++)
+        y[i] = $2;
+}
+
+void NAME`'_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
+    float *restrict dx)
+{
+    (void)x, (void)y;
+    for (long i = 0; i < ACT_COUNT; i++)
+        dx[i] += $3;
+}
+')
+
+m4_define(`MC_RELU_KERNEL', `ACT_KERNEL(`relu', `x[i] > 0 ? x[i] : 0', `y[i] > 0 ? dy[i] : 0')')
+m4_define(`MC_RELU6_KERNEL',
+    `ACT_KERNEL(`relu6', `x[i] > 0 ? (x[i] < 6 ? x[i] : 6) : 0', `x[i] > 0 && x[i] < 6 ? dy[i] : 0')')
+m4_define(`MC_SIGMOID_KERNEL', `ACT_KERNEL(`sigmoid', `1 / (1 + expf(-x[i]))', `dy[i] * y[i] * (1 - y[i])')')
+
+m4_define(`ACT_PROTO',
+`void NAME`'_fwd(int n, const float *restrict x, float *restrict y);
+void NAME`'_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
+    float *restrict dx);
+')
+m4_define(`MC_RELU_PROTO', `ACT_PROTO()')
+m4_define(`MC_RELU6_PROTO', `ACT_PROTO()')
+m4_define(`MC_SIGMOID_PROTO', `ACT_PROTO()')
+
+m4_define(`ACT_CALL_FWD', `    NAME`'_fwd(n, MC_ACT(IN0), MC_ACT(OUT));
+')
+m4_define(`ACT_CALL_BWD', `    NAME`'_bwd(n, MC_ACT(IN0), MC_ACT(OUT), MC_DACT(OUT), MC_DACT(IN0));
+')
+m4_define(`MC_RELU_CALL_FWD', `ACT_CALL_FWD()')
+m4_define(`MC_RELU6_CALL_FWD', `ACT_CALL_FWD()')
+m4_define(`MC_SIGMOID_CALL_FWD', `ACT_CALL_FWD()')
+m4_define(`MC_RELU_CALL_BWD', `ACT_CALL_BWD()')
+m4_define(`MC_RELU6_CALL_BWD', `ACT_CALL_BWD()')
+m4_define(`MC_SIGMOID_CALL_BWD', `ACT_CALL_BWD()')
+m4_divert(0)m4_dnl

@@ -1,0 +1,119 @@
+m4_divert(-1)
+# Batch normalization (PyTorch BatchNorm2d) over C channels of H x W.
+# Training normalizes with the batch mean and biased variance (sums in
+# double), saves mean and 1/std for the backward and updates the running
+# estimates (the variance with its unbiased value); eval uses them.
+# Constants: NAME, C, H, W, EPS, MOMENTUM.
+
+m4_define(`BN_HW', `m4_eval(H * W)')
+
+m4_define(`MC_BATCHNORM_KERNEL',
+`/* NAME: batch norm over C channels of H`'x`'W */
+void NAME`'_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
+    float *restrict save_mean, float *restrict save_invstd)
+{
+    const double m = (double)n * BN_HW;
+    for (int c = 0; c < C; c++) {
+        double sum = 0, sq = 0;
+        for (int b = 0; b < n; b++) {
+            const float *restrict xc = x + ((long)b * C + c) * BN_HW;
+            for (int i = 0; i < BN_HW; i++)
+                sum += xc[i];
+        }
+        const double mean = sum / m;
+        for (int b = 0; b < n; b++) {
+            const float *restrict xc = x + ((long)b * C + c) * BN_HW;
+            for (int i = 0; i < BN_HW; i++)
+                sq += (xc[i] - mean) * (xc[i] - mean);
+        }
+        const double var = sq / m, invstd = 1 / sqrt(var + EPS);
+        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
+        for (int b = 0; b < n; b++) {
+            const float *restrict xc = x + ((long)b * C + c) * BN_HW;
+            float *restrict yc = y + ((long)b * C + c) * BN_HW;
+            for (int i = 0; i < BN_HW; i++)
+                yc[i] = (xc[i] - fmean) * scale + shift;
+        }
+        save_mean[c] = fmean;
+        save_invstd[c] = (float)invstd;
+        /* With one value per channel the unbiased variance is 0/0: keep
+         * the biased one (0), as the generic kernel does. */
+        const double unbiased = m > 1 ? var * m / (m - 1) : var;
+        running_mean[c] = (float)((1 - MOMENTUM) * running_mean[c] + MOMENTUM * mean);
+        running_var[c] = (float)((1 - MOMENTUM) * running_var[c] + MOMENTUM * unbiased);
+    }
+    *count += 1;
+}
+
+void NAME`'_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+    const float *restrict running_mean, const float *restrict running_var, float *restrict y)
+{
+    for (int c = 0; c < C; c++) {
+        const double invstd = 1 / sqrt((double)running_var[c] + EPS);
+        const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
+        for (int b = 0; b < n; b++) {
+            const float *restrict xc = x + ((long)b * C + c) * BN_HW;
+            float *restrict yc = y + ((long)b * C + c) * BN_HW;
+            for (int i = 0; i < BN_HW; i++)
+                yc[i] = (xc[i] - mean) * scale + shift;
+        }
+    }
+}
+
+/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
+ * also flows through the batch mean and variance. */
+void NAME`'_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
+    float *restrict dbeta)
+{
+    const double m = (double)n * BN_HW;
+    for (int c = 0; c < C; c++) {
+        const float mean = save_mean[c], invstd = save_invstd[c];
+        double sum_dy = 0, sum_dy_xhat = 0;
+        for (int b = 0; b < n; b++) {
+            const float *restrict xc = x + ((long)b * C + c) * BN_HW, *restrict gc = dy + ((long)b * C + c) * BN_HW;
+            for (int i = 0; i < BN_HW; i++) {
+                sum_dy += gc[i];
+                sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
+            }
+        }
+        dgamma[c] += (float)sum_dy_xhat;
+        dbeta[c] += (float)sum_dy;
+        const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
+        for (int b = 0; b < n; b++) {
+            const float *restrict xc = x + ((long)b * C + c) * BN_HW, *restrict gc = dy + ((long)b * C + c) * BN_HW;
+            float *restrict dxc = dx + ((long)b * C + c) * BN_HW;
+            for (int i = 0; i < BN_HW; i++)
+                dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+        }
+    }
+}
+')
+
+m4_define(`MC_BATCHNORM_PROTO',
+`void NAME`'_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
+    float *restrict save_mean, float *restrict save_invstd);
+void NAME`'_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+    const float *restrict running_mean, const float *restrict running_var, float *restrict y);
+void NAME`'_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
+    float *restrict dbeta);
+')
+
+# Calls: IN0, OUT, GAMMA, BETA (parameters), RUNNING_MEAN, RUNNING_VAR
+# (buffers), COUNTER, SAVED_MEAN, SAVED_INVSTD.
+m4_define(`MC_BATCHNORM_CALL_FWD',
+`    if (train)
+        NAME`'_fwd_train(n, MC_ACT(IN0), MC_PARAM(GAMMA), MC_PARAM(BETA), MC_BUF(RUNNING_MEAN), MC_BUF(RUNNING_VAR),
+            MC_COUNTER(COUNTER), MC_ACT(OUT), MC_SAVED(SAVED_MEAN), MC_SAVED(SAVED_INVSTD));
+    else
+        NAME`'_fwd_eval(n, MC_ACT(IN0), MC_PARAM(GAMMA), MC_PARAM(BETA), MC_BUF(RUNNING_MEAN), MC_BUF(RUNNING_VAR),
+            MC_ACT(OUT));
+')
+m4_define(`MC_BATCHNORM_CALL_BWD',
+`    NAME`'_bwd(n, MC_ACT(IN0), MC_PARAM(GAMMA), MC_SAVED(SAVED_MEAN), MC_SAVED(SAVED_INVSTD), MC_DACT(OUT),
+        MC_DACT(IN0), MC_GRAD(GAMMA), MC_GRAD(BETA));
+')
+m4_divert(0)m4_dnl

@@ -1,0 +1,213 @@
+m4_divert(-1)
+# Dense or grouped 2-D convolution: y = conv(x, w[CO, C/G, K, K]) + bias.
+#
+# Constants: NAME, C, H, W (input), CO, HO, WO (output), S (stride), BIAS
+# (0 or 1), K, PAD, G (groups), and OY0, OY1, OX0, OX1: the interior
+# [OY0, OY1) x [OX0, OX1) of the output, where the whole window lies inside
+# the input, so no bounds tests (no interior rows: OY0 = OY1 = 0; no
+# interior columns: OX0 = OX1 = WO).
+#
+# The work is split in planes: one input plane read through one K x K
+# filter into one output plane. The plane functions and the channel loops
+# around them are macros with the geometry as arguments, so that MixConv
+# (mixconv.m4) reuses them for its groups. Taps are unrolled everywhere;
+# spatial and channel loops have literal bounds. Backward kernels
+# accumulate, and need dx and dw.
+#
+# mixconv.m4 includes this file unless it is in already, and a driver may
+# include both in either order: the definitions below are read only once,
+# guarded by whether the conv kernel macro exists. (So no comment outside
+# the guard names a macro: a second reading would expand it.)
+
+m4_ifdef(`MC_CONV_KERNEL', `',
+`
+# CV_PLUS(e): " + e", and CV_PLUS2(e): "e + ", or nothing when e is 0
+# (tidier offsets).
+m4_define(`CV_PLUS', `m4_ifelse(`$1', `0', `', ` + $1')')
+m4_define(`CV_PLUS2', `m4_ifelse(`$1', `0', `', `$1 + ')')
+
+# CV_ROWS(at, interior, oy0, oy1, ox0, ox1): the loops over the HO x WO
+# output positions (oy, ox): the interior [oy0, oy1) x [ox0, ox1) runs the
+# statements interior, the border the statement at (bounds tested). Empty
+# loops are left out; an empty interior (oy0 = oy1 or ox0 = ox1, wherever
+# they are) leaves everything to the border.
+m4_define(`CV_BORDER_ROWS', `    for (int oy = $2; oy < $3; oy++)
+        for (int ox = 0; ox < WO; ox++)
+            $1
+')
+m4_define(`CV_BORDER_COLS', `        for (int ox = $2; ox < $3; ox++)
+            $1
+')
+m4_define(`CV_ROWS',
+`m4_ifelse(m4_eval($4 > $3 && $6 > $5), 0, `CV_BORDER_ROWS(`$1', 0, HO)',
+`m4_ifelse(m4_eval($3 > 0), 1, `CV_BORDER_ROWS(`$1', 0, $3)')m4_dnl
+    for (int oy = $3; oy < $4; oy++) {
+m4_ifelse(m4_eval($5 > 0), 1, `CV_BORDER_COLS(`$1', 0, $5)')m4_dnl
+        for (int ox = $5; ox < $6; ox++) {
+$2        }
+m4_ifelse(m4_eval($6 < WO), 1, `CV_BORDER_COLS(`$1', $6, WO)')m4_dnl
+    }
+m4_ifelse(m4_eval($4 < HO), 1, `CV_BORDER_ROWS(`$1', $4, HO)')')')
+
+# CV_BORDER(oy0, oy1, ox0, ox1): 1 when the interior leaves a border (then
+# the plane functions need their bounds-tested helper), else 0.
+m4_define(`CV_BORDER', `m4_eval(!($1 == 0 && $2 == HO && $3 == 0 && $4 == WO))')
+
+# CV_FWD_PLANE(fn, k, pad, oy0, oy1, ox0, ox1): fn_fwd_plane(xp, wp, yp)
+# adds the H x W input plane xp, read through the k x k filter wp with
+# padding pad (stride S), into the HO x WO output plane yp. fn_fwd_at does
+# one border position (only generated where there is a border).
+m4_define(`CV_FWD_PLANE',
+`m4_ifelse(CV_BORDER($4, $5, $6, $7), 1, `static inline void $1_fwd_at(const float *restrict xp, const float *restrict wp, float *restrict yp, int oy, int ox)
+{
+    float s = 0.0f;
+MC_TAPS_CHECKED($2, $3, S, H, W, `s += wp[MC_T] * xp[iy * W + ix];')m4_dnl
+    yp[oy * WO + ox] += s;
+}
+
+')m4_dnl
+static inline void $1_fwd_plane(const float *restrict xp, const float *restrict wp, float *restrict yp)
+{
+CV_ROWS(`$1_fwd_at(xp, wp, yp, oy, ox);',
+`            const float *restrict p = xp + (oy * S - $3) * W + ox * S - $3;
+            yp[oy * WO + ox] +=MC_TAPS($2, $3, $3, W, `
+                m4_ifelse(MC_T, 0, `  ', `+ ')wp[MC_T] * p[MC_OFF]');
+', $4, $5, $6, $7)m4_dnl
+}
+')
+
+# CV_BWD_PLANE(fn, k, pad, oy0, oy1, ox0, ox1): fn_bwd_plane(xp, wp, dyp,
+# dxp, gw), the same pair of planes backwards: scatters the output gradient
+# dyp through the taps into dxp (dx += w * d) and gathers the filter
+# gradient into the k*k accumulator gw (gw += d * x).
+m4_define(`CV_BWD_PLANE',
+`m4_ifelse(CV_BORDER($4, $5, $6, $7), 1, `static inline void $1_bwd_at(const float *restrict xp, const float *restrict wp, const float *restrict dyp,
+    float *restrict dxp, float *restrict gw, int oy, int ox)
+{
+    const float d = dyp[oy * WO + ox];
+MC_TAPS_CHECKED($2, $3, S, H, W, `dxp[iy * W + ix] += wp[MC_T] * d; gw[MC_T] += d * xp[iy * W + ix];')m4_dnl
+}
+
+')m4_dnl
+static inline void $1_bwd_plane(const float *restrict xp, const float *restrict wp, const float *restrict dyp,
+    float *restrict dxp, float *restrict gw)
+{
+CV_ROWS(`$1_bwd_at(xp, wp, dyp, dxp, gw, oy, ox);',
+`            const float d = dyp[oy * WO + ox];
+            const float *restrict p = xp + (oy * S - $3) * W + ox * S - $3;
+            float *restrict q = dxp + (oy * S - $3) * W + ox * S - $3;
+MC_TAPS($2, $3, $3, W, `            q[MC_OFF] += wp[MC_T] * d;
+            gw[MC_T] += d * p[MC_OFF];
+')', $4, $5, $6, $7)m4_dnl
+}
+')
+
+# CV_FWD_DENSE(fn, k, ci, co, xoff, yoff, woff, indent): the statements, for
+# image b, of a dense conv from the ci input channels starting at xoff (of
+# the C of x) to the co output channels starting at yoff (of the CO of y),
+# weights [co, ci, k, k] at w + woff: each output plane gets the sum over
+# its input planes (added: the caller initializes y). The offsets are C
+# expressions; indent prefixes every line.
+m4_define(`CV_FWD_DENSE',
+`$8for (int co = 0; co < $4; co++)
+$8    for (int ci = 0; ci < $3; ci++)
+$8        $1_fwd_plane(x + ((long)b * C`'CV_PLUS(`$5') + ci) * m4_eval(H * W),
+$8            w`'CV_PLUS(`$7') + (co * $3 + ci) * m4_eval($2 * $2),
+$8            y + ((long)b * CO`'CV_PLUS(`$6') + co) * m4_eval(HO * WO));
+')
+
+# CV_BWD_DENSE(fn, k, ci, co, xoff, yoff, woff, indent): the backward of the
+# same, over the whole batch: per filter (co, ci), the planes of every image
+# accumulate into gw, added to dw once.
+m4_define(`CV_BWD_DENSE',
+`$8for (int co = 0; co < $4; co++)
+$8    for (int ci = 0; ci < $3; ci++) {
+$8        float gw[m4_eval($2 * $2)] = {0};
+$8        const long wo = CV_PLUS2(`$7')(co * $3 + ci) * m4_eval($2 * $2);
+$8        for (int b = 0; b < n; b++) {
+$8            const long xo = ((long)b * C`'CV_PLUS(`$5') + ci) * m4_eval(H * W);
+$8            $1_bwd_plane(x + xo, w + wo, dy + ((long)b * CO`'CV_PLUS(`$6') + co) * m4_eval(HO * WO), dx + xo, gw);
+$8        }
+MC_FOR(`t', 0, m4_eval($2 * $2 - 1), `$8        dw[wo + t] += gw[t];
+')m4_dnl
+$8    }
+')
+
+# The conv itself: groups of C/G input and CO/G output channels.
+m4_define(`CV_CIG', `m4_eval(C / G)')
+m4_define(`CV_COG', `m4_eval(CO / G)')
+
+# CV_GROUPS(text, indent): text for each group grp (a C loop when G > 1), with
+# CV_XOFF, CV_YOFF, CV_WOFF its offsets as C expressions, and the
+# indentation CV_IND of the statements inside.
+m4_define(`CV_GROUPS',
+`m4_ifelse(G, 1,
+`m4_pushdef(`CV_XOFF', 0)m4_pushdef(`CV_YOFF', 0)m4_pushdef(`CV_WOFF', 0)m4_pushdef(`CV_IND', `$2')m4_dnl
+$1`'m4_popdef(`CV_XOFF', `CV_YOFF', `CV_WOFF', `CV_IND')',
+`$2for (int grp = 0; grp < G; grp++) {
+m4_pushdef(`CV_XOFF', `grp * CV_CIG')m4_pushdef(`CV_YOFF', `grp * CV_COG')m4_dnl
+m4_pushdef(`CV_WOFF', `grp * m4_eval(CV_COG * CV_CIG * K * K)')m4_pushdef(`CV_IND', `$2    ')m4_dnl
+$1`'m4_popdef(`CV_XOFF', `CV_YOFF', `CV_WOFF', `CV_IND')m4_dnl
+$2}
+')')
+
+m4_define(`CV_DESCRIBE',
+`/* NAME: conv C`'x`'H`'x`'W -> CO`'x`'HO`'x`'WO, kernel K, stride S, padding PAD`'m4_ifelse(G, 1, `', `, G groups')`'m4_ifelse(BIAS, 1, `, bias') */')
+
+m4_define(`MC_CONV_FWD',
+`CV_DESCRIBE
+CV_FWD_PLANE(NAME, K, PAD, OY0, OY1, OX0, OX1)
+void NAME`'_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
+{
+m4_ifelse(BIAS, 1, `', `    (void)bias;
+')m4_dnl
+    for (int b = 0; b < n; b++) {
+        for (int co = 0; co < CO; co++)
+            for (int i = 0; i < m4_eval(HO * WO); i++)
+                y[((long)b * CO + co) * m4_eval(HO * WO) + i] = m4_ifelse(BIAS, 1, `bias[co]', `0.0f');
+CV_GROUPS(`CV_FWD_DENSE(NAME, K, CV_CIG, CV_COG, CV_XOFF, CV_YOFF, CV_WOFF, CV_IND)', `        ')m4_dnl
+    }
+}
+')
+
+# Backward: the bias gradient sums every output gradient of a channel in
+# double and adds it once.
+m4_define(`MC_CONV_BWD',
+`CV_BWD_PLANE(NAME, K, PAD, OY0, OY1, OX0, OX1)
+void NAME`'_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+    float *restrict dw, float *restrict dbias)
+{
+m4_ifelse(BIAS, 1, `    for (int co = 0; co < CO; co++) {
+        double gb = 0;
+        for (int b = 0; b < n; b++) {
+            const float *restrict d = dy + ((long)b * CO + co) * m4_eval(HO * WO);
+            for (int i = 0; i < m4_eval(HO * WO); i++)
+                gb += d[i];
+        }
+        dbias[co] += (float)gb;
+    }
+', `    (void)dbias;
+')m4_dnl
+CV_GROUPS(`CV_BWD_DENSE(NAME, K, CV_CIG, CV_COG, CV_XOFF, CV_YOFF, CV_WOFF, CV_IND)', `    ')m4_dnl
+}
+')
+
+m4_define(`MC_CONV_KERNEL', `MC_CONV_FWD()
+MC_CONV_BWD()')
+
+m4_define(`MC_CONV_PROTO',
+`void NAME`'_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
+void NAME`'_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+    float *restrict dw, float *restrict dbias);
+')
+
+# Calls: IN0, OUT (activation slots), WEIGHT, BIAS_AT (parameters; -1 for
+# none), SHIFT (0 for convs).
+m4_define(`MC_CONV_CALL_FWD',
+`    NAME`'_fwd(n, MC_ACT(IN0), MC_PARAM(WEIGHT), MC_PARAM(BIAS_AT), MC_ACT(OUT, SHIFT));
+')
+m4_define(`MC_CONV_CALL_BWD',
+`    NAME`'_bwd(n, MC_ACT(IN0), MC_PARAM(WEIGHT), MC_DACT(OUT, SHIFT), MC_DACT(IN0), MC_GRAD(WEIGHT), MC_GRAD(BIAS_AT));
+')
+')
+m4_divert(0)m4_dnl

@@ -1,0 +1,123 @@
+m4_divert(-1)
+# The model: its header (descriptor and kernel prototypes) and its source
+# (the specialized forward and backward steps, and the descriptor tables).
+#
+# Model constants: MODEL (C identifier), SOURCE (the .mcn), CONV_TYPE,
+# CLASSES, IN_C, IN_H, IN_W, NTENSORS, NLAYERS, PARAM_FLOATS,
+# BUFFER_FLOATS, COUNTERS, ACT_FLOATS, SAVED_FLOATS, EXTRA_FLOATS,
+# OUTPUT_ACT (the logits slot). The loss comes from loss.m4.
+#
+# Each layer call sees the pointer macros below; offsets are the plan's
+# (activation and extra offsets count per-image floats, so they scale with
+# the batch n).
+
+m4_define(`MC_ACT', `(act + (long)($1) * n`'m4_ifelse(`$2', `', `', ` + $2'))')
+m4_define(`MC_DACT', `(dact + (long)($1) * n`'m4_ifelse(`$2', `', `', ` + $2'))')
+m4_define(`MC_PARAM', `m4_ifelse(m4_eval($1 < 0), 1, `0', `(par + $1)')')
+m4_define(`MC_GRAD', `m4_ifelse(m4_eval($1 < 0), 1, `0', `(grad + $1)')')
+m4_define(`MC_BUF', `(buf + $1)')
+m4_define(`MC_COUNTER', `(cnt + $1)')
+m4_define(`MC_SAVED', `(sav + $1)')
+m4_define(`MC_EXTRA', `(ext + (long)($1) * n)')
+
+m4_define(`MC_HEADER_BEGIN',
+`MC_GENERATED(SOURCE, `model')
+/* MODEL: conv_type CONV_TYPE, CLASSES classes, input IN_C`'x`'IN_H`'x`'IN_W.
+ * MODEL`'_model describes it (tensors in state_dict order, layers in
+ * execution order, area sizes) and points at its specialized step. */
+#ifndef MC_GENERATED_`'MODEL`'_H
+#define MC_GENERATED_`'MODEL`'_H
+
+#include "mc_model.h"
+
+extern const mc_model_desc MODEL`'_model;
+
+/* The specialized kernels, one per distinct layer signature. */
+')
+
+m4_define(`MC_KERNELS_BEGIN',
+`MC_GENERATED(SOURCE, `$1')
+#include <math.h>
+#include <string.h>
+
+#include "MODEL.h"
+')
+
+m4_define(`MC_HEADER_END', `
+#endif
+')
+
+m4_define(`MC_SOURCE_BEGIN',
+`MC_GENERATED(SOURCE, `model')
+#include <math.h>
+
+#include "MODEL.h"
+
+/* The areas of one step (see mc_model.h). */
+#define MC_STEP_POINTERS(s) \
+    const int n = (s)->batch; \
+    float *act = (s)->acts, *dact = (s)->dacts, *par = (s)->params, *grad = (s)->grads, *buf = (s)->buffers; \
+    int64_t *cnt = (s)->counters; \
+    float *sav = (s)->saved, *ext = (s)->extra; \
+    (void)act, (void)dact, (void)par, (void)grad, (void)buf, (void)cnt, (void)sav, (void)ext
+
+static void MODEL`'_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
+')
+
+m4_define(`MC_FORWARD_END',
+`}
+
+/* Layers in reverse; every gradient is accumulated into zeroed slots. */
+static void MODEL`'_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+')
+
+m4_define(`MC_BACKWARD_END', `}
+MC_LOSS()m4_dnl
+')
+
+m4_define(`MC_TENSORS_BEGIN', `
+static const mc_tensor_desc MODEL`'_tensors[NTENSORS] = {
+')
+# MC_TENSOR(name, ndim, s0, s1, s2, s3, numel, area, offset, init, a, updated)
+m4_define(`MC_TENSOR',
+`    {"$1", $2, {$3, $4, $5, $6}, $7, $8, $9, $10, $11, $12},
+')
+m4_define(`MC_TENSORS_END', `};
+')
+
+m4_define(`MC_LAYERS_BEGIN', `
+static const mc_layer MODEL`'_layers[NLAYERS] = {
+')
+# One layer from the constants L_NAME, L_KIND, L_INPUTS (a list), L_NIN,
+# L_C, L_H, L_W, L_IN_C, L_IN_H, L_IN_W, L_K, L_STRIDE, L_PAD, L_GROUPS,
+# L_OFFSET, L_BIAS, L_NK, L_KS (a list), L_EPS, L_MOMENTUM, L_P, L_ACT,
+# L_WEIGHT, L_BIAS_AT, L_RUNNING, L_COUNTER, L_SAVED, L_EXTRA.
+m4_define(`MC_LAYER',
+`    {.name = "L_NAME", .kind = L_KIND, .ninputs = L_NIN, .inputs = (const int[]){L_INPUTS},
+     .c = L_C, .h = L_H, .w = L_W, .in_c = L_IN_C, .in_h = L_IN_H, .in_w = L_IN_W,
+     .k = L_K, .stride = L_STRIDE, .pad = L_PAD, .groups = L_GROUPS, .offset = L_OFFSET, .bias = L_BIAS,
+     .nk = L_NK, .ks = {L_KS}, .eps = L_EPS, .momentum = L_MOMENTUM, .p = L_P,
+     .act = L_ACT, .weight = L_WEIGHT, .bias_at = L_BIAS_AT, .running = L_RUNNING, .counter = L_COUNTER,
+     .saved = L_SAVED, .extra = L_EXTRA},
+')
+m4_define(`MC_LAYERS_END', `};
+')
+
+m4_define(`MC_DESCRIPTOR', `
+const mc_model_desc MODEL`'_model = {
+    .name = "MODEL", .conv_type = "CONV_TYPE", .source = "SOURCE",
+    .classes = CLASSES, .c = IN_C, .h = IN_H, .w = IN_W,
+    .ntensors = NTENSORS, .tensors = MODEL`'_tensors,
+    .nlayers = NLAYERS, .layers = MODEL`'_layers,
+    .param_floats = PARAM_FLOATS, .buffer_floats = BUFFER_FLOATS, .counters = COUNTERS,
+    .act_floats = ACT_FLOATS, .saved_floats = SAVED_FLOATS, .extra_floats = EXTRA_FLOATS,
+    .forward = MODEL`'_forward, .backward = MODEL`'_backward,
+    .loss = MODEL`'_loss, .loss_backward = MODEL`'_loss_backward,
+};
+')
+m4_divert(0)m4_dnl

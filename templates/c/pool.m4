@@ -1,0 +1,93 @@
+m4_divert(-1)
+# Average pooling (global when K is 0, else K x K windows with stride S and
+# no padding, taps unrolled) and subsampling (ShakeNet shifted shortcut:
+# rows and columns OFFSET, OFFSET+S, ..., zero past the edge; VH x VW of
+# the HO x WO outputs read the input). Constants: NAME, C, H, W, HO, WO, S,
+# K (avgpool), OFFSET, VH, VW (subsample).
+
+m4_define(`POOL_IN', `m4_eval(H * W)')
+m4_define(`POOL_OUT', `m4_eval(HO * WO)')
+
+m4_define(`MC_AVGPOOL_KERNEL', `m4_ifelse(K, 0, `POOL_GLOBAL()', `POOL_WINDOW()')')
+
+m4_define(`POOL_GLOBAL',
+`/* NAME: mean over H`'x`'W of C channels */
+void NAME`'_fwd(int n, const float *restrict x, float *restrict y)
+{
+    for (long p = 0; p < n * C; p++) {
+        double s = 0;
+        for (int k = 0; k < POOL_IN; k++)
+            s += x[p * POOL_IN + k];
+        y[p] = (float)(s / POOL_IN);
+    }
+}
+
+void NAME`'_bwd(int n, const float *restrict dy, float *restrict dx)
+{
+    for (long p = 0; p < n * C; p++) {
+        const float g = dy[p] / POOL_IN;
+        for (int k = 0; k < POOL_IN; k++)
+            dx[p * POOL_IN + k] += g;
+    }
+}
+')
+
+m4_define(`POOL_WINDOW',
+`/* NAME: K`'x`'K average pooling, stride S, of C channels of H`'x`'W -> HO`'x`'WO */
+void NAME`'_fwd(int n, const float *restrict x, float *restrict y)
+{
+    for (long p = 0; p < n * C; p++)
+        for (int oy = 0; oy < HO; oy++)
+            for (int ox = 0; ox < WO; ox++) {
+                const float *restrict q = x + p * POOL_IN + oy * m4_eval(S * W) + ox * S;
+                y[p * POOL_OUT + oy * WO + ox] = (0.0f`'MC_TAPS(K, 0, 0, W, ` + q[MC_OFF]')) / m4_eval(K * K);
+            }
+}
+
+void NAME`'_bwd(int n, const float *restrict dy, float *restrict dx)
+{
+    for (long p = 0; p < n * C; p++)
+        for (int oy = 0; oy < HO; oy++)
+            for (int ox = 0; ox < WO; ox++) {
+                float *restrict q = dx + p * POOL_IN + oy * m4_eval(S * W) + ox * S;
+                const float g = dy[p * POOL_OUT + oy * WO + ox] / m4_eval(K * K);
+MC_TAPS(K, 0, 0, W, `                q[MC_OFF] += g;
+')m4_dnl
+            }
+}
+')
+
+m4_define(`MC_SUBSAMPLE_KERNEL',
+`/* NAME: rows and columns OFFSET, OFFSET+S, ... of C channels of H`'x`'W -> HO`'x`'WO */
+void NAME`'_fwd(int n, const float *restrict x, float *restrict y)
+{
+    for (long p = 0; p < n * C; p++)
+        for (int oy = 0; oy < HO; oy++)
+            for (int ox = 0; ox < WO; ox++)
+                y[p * POOL_OUT + oy * WO + ox] = oy < VH && ox < VW ? x[p * POOL_IN + (OFFSET + S * oy) * W + OFFSET + S * ox] : 0;
+}
+
+void NAME`'_bwd(int n, const float *restrict dy, float *restrict dx)
+{
+    for (long p = 0; p < n * C; p++)
+        for (int oy = 0; oy < VH; oy++)
+            for (int ox = 0; ox < VW; ox++)
+                dx[p * POOL_IN + (OFFSET + S * oy) * W + OFFSET + S * ox] += dy[p * POOL_OUT + oy * WO + ox];
+}
+')
+
+m4_define(`POOL_PROTO',
+`void NAME`'_fwd(int n, const float *restrict x, float *restrict y);
+void NAME`'_bwd(int n, const float *restrict dy, float *restrict dx);
+')
+m4_define(`MC_AVGPOOL_PROTO', `POOL_PROTO()')
+m4_define(`MC_SUBSAMPLE_PROTO', `POOL_PROTO()')
+m4_define(`POOL_CALL_FWD', `    NAME`'_fwd(n, MC_ACT(IN0), MC_ACT(OUT));
+')
+m4_define(`POOL_CALL_BWD', `    NAME`'_bwd(n, MC_DACT(OUT), MC_DACT(IN0));
+')
+m4_define(`MC_AVGPOOL_CALL_FWD', `POOL_CALL_FWD()')
+m4_define(`MC_SUBSAMPLE_CALL_FWD', `POOL_CALL_FWD()')
+m4_define(`MC_AVGPOOL_CALL_BWD', `POOL_CALL_BWD()')
+m4_define(`MC_SUBSAMPLE_CALL_BWD', `POOL_CALL_BWD()')
+m4_divert(0)m4_dnl

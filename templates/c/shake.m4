@@ -1,0 +1,39 @@
+m4_divert(-1)
+# Shake-shake blend of two branches: y = a x0 + (1 - a) x1 with one a per
+# image (drawn by the caller into the extra area: a for the forward, then
+# an independent b for the backward, n values each); 0.5 in eval.
+# Constants: NAME, C, H, W.
+
+m4_define(`SHAKE_PER', `m4_eval(C * H * W)')
+
+m4_define(`MC_SHAKE_KERNEL',
+`/* NAME: shake-shake blend of SHAKE_PER values per image */
+void NAME`'_fwd(int n, const float *x0, const float *x1, const float *restrict a, float *restrict y)
+{
+    for (long b = 0; b < n; b++) {
+        const float ab = a ? a[b] : 0.5f;
+        for (int k = 0; k < SHAKE_PER; k++)
+            y[b * SHAKE_PER + k] = ab * x0[b * SHAKE_PER + k] + (1 - ab) * x1[b * SHAKE_PER + k];
+    }
+}
+
+void NAME`'_bwd(int n, const float *restrict beta, const float *restrict dy, float *dx0, float *dx1)
+{
+    for (long b = 0; b < n; b++)
+        for (int k = 0; k < SHAKE_PER; k++) {
+            dx0[b * SHAKE_PER + k] += beta[b] * dy[b * SHAKE_PER + k];
+            dx1[b * SHAKE_PER + k] += (1 - beta[b]) * dy[b * SHAKE_PER + k];
+        }
+}
+')
+
+m4_define(`MC_SHAKE_PROTO',
+`void NAME`'_fwd(int n, const float *x0, const float *x1, const float *restrict a, float *restrict y);
+void NAME`'_bwd(int n, const float *restrict beta, const float *restrict dy, float *dx0, float *dx1);
+')
+
+m4_define(`MC_SHAKE_CALL_FWD', `    NAME`'_fwd(n, MC_ACT(IN0), MC_ACT(IN1), train ? MC_EXTRA(EXTRA) : 0, MC_ACT(OUT));
+')
+m4_define(`MC_SHAKE_CALL_BWD', `    NAME`'_bwd(n, MC_EXTRA(EXTRA) + n, MC_DACT(OUT), MC_DACT(IN0), MC_DACT(IN1));
+')
+m4_divert(0)m4_dnl

@@ -1,0 +1,241 @@
+/* Whole-model check of an emitted model: its generated step against the
+ * runtime's generic step on the same data, slot by slot. Built by
+ * tests/emit_check.sh against one emitted model, with MODEL_HEADER (the
+ * generated header) and MODEL_DESC (its descriptor) defined.
+ *
+ * A training forward, the loss of random labels, the backward, and an eval
+ * forward must agree: every activation and activation gradient, every
+ * parameter gradient, the running statistics and counters, within a
+ * relative error of 1e-4 of each slot's largest magnitude. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include MODEL_HEADER
+#include "numeric.h"
+#include "reference_conv.h"
+
+enum { BATCH = 4 };
+
+static float *zeros(int64_t count)
+{
+    float *p = calloc((size_t)(count ? count : 1), sizeof *p);
+    cr_assert(p, "out of memory");
+    return p;
+}
+
+static void alloc_state(const mc_model_desc *m, mc_state *s)
+{
+    s->batch = BATCH;
+    s->params = zeros(m->param_floats);
+    s->grads = zeros(m->param_floats);
+    s->buffers = zeros(m->buffer_floats);
+    s->counters = calloc((size_t)(m->counters ? m->counters : 1), sizeof *s->counters);
+    s->acts = zeros(m->act_floats * BATCH);
+    s->dacts = zeros(m->act_floats * BATCH);
+    s->saved = zeros(m->saved_floats);
+    s->extra = zeros(m->extra_floats * BATCH);
+}
+
+static void free_state(mc_state *s)
+{
+    free(s->params), free(s->grads), free(s->buffers), free(s->counters);
+    free(s->acts), free(s->dacts), free(s->saved), free(s->extra);
+}
+
+/* Parameters and buffers as the tensor table says they start. */
+static void init_tensors(const mc_model_desc *m, mc_state *s, rng *r)
+{
+    for (int i = 0; i < m->ntensors; i++) {
+        const mc_tensor_desc *t = &m->tensors[i];
+        if (t->area == MC_AREA_COUNTER)
+            continue;
+        float *p = (t->area == MC_AREA_PARAM ? s->params : s->buffers) + t->offset;
+        for (int64_t k = 0; k < t->numel; k++) {
+            switch (t->init) {
+            case MC_INIT_ZEROS: p[k] = 0; break;
+            case MC_INIT_ONES: p[k] = 1; break;
+            case MC_INIT_UNIFORM: p[k] = (float)rng_uniform(r, -t->init_a, t->init_a); break;
+            case MC_INIT_NORMAL: /* a sum of uniforms is close enough to a normal here */
+                p[k] = (float)(t->init_a * (rng_uniform(r, -1, 1) + rng_uniform(r, -1, 1) + rng_uniform(r, -1, 1)));
+                break;
+            }
+        }
+    }
+}
+
+/* The random draws of a training step: dropout masks, shake weights. */
+static void init_extra(const mc_model_desc *m, mc_state *s, rng *r)
+{
+    for (int i = 0; i < m->nlayers; i++) {
+        const mc_layer *l = &m->layers[i];
+        float *e = s->extra + l->extra * BATCH;
+        if (l->kind == MC_L_DROPOUT)
+            for (long k = 0; k < (long)BATCH * l->c * l->h * l->w; k++)
+                e[k] = rng_uniform(r, 0, 1) < l->p ? 0 : 1 / (1 - l->p);
+        else if (l->kind == MC_L_SHAKE)
+            for (int k = 0; k < 2 * BATCH; k++)
+                e[k] = (float)rng_uniform(r, 0, 1);
+    }
+}
+
+static void copy_state(const mc_model_desc *m, const mc_state *from, mc_state *to)
+{
+    memcpy(to->params, from->params, (size_t)m->param_floats * sizeof(float));
+    memcpy(to->buffers, from->buffers, (size_t)m->buffer_floats * sizeof(float));
+    memcpy(to->acts, from->acts, (size_t)(m->act_floats * BATCH) * sizeof(float));
+    memcpy(to->extra, from->extra, (size_t)(m->extra_floats * BATCH) * sizeof(float));
+}
+
+/* Gradients that a train-mode batch norm cancels (the bias of a layer in
+ * front of one) are 0 up to rounding: their noise is compared against this
+ * floor, a hundredth of the largest parameter gradient, instead of their
+ * own magnitude. */
+static double grad_floor = 1e-30;
+
+static double max_abs(const float *a, long count)
+{
+    double m = 0;
+    for (long k = 0; k < count; k++)
+        m = fabs(a[k]) > m ? fabs(a[k]) : m;
+    return m;
+}
+
+static double slot_err(const float *a, const float *b, long count, double floor)
+{
+    double err = 0, scale = floor;
+    for (long k = 0; k < count; k++) {
+        double d = fabs((double)a[k] - b[k]);
+        if (!(d <= err)) /* NaN counts as an error */
+            err = d;
+        scale = fabs(b[k]) > scale ? fabs(b[k]) : scale;
+    }
+    return err / scale;
+}
+
+static void expect_close(const char *what, const char *name, const float *gen, const float *ref, long count,
+                         double floor)
+{
+    double e = slot_err(gen, ref, count, floor);
+    cr_expect(e <= 1e-4, "%s of %s: generated and generic differ by %.3g (relative), seed %llu", what, name, e,
+              (unsigned long long)test_seed());
+}
+
+static void compare_acts(const mc_model_desc *m, const mc_state *g, const mc_state *r, int grads)
+{
+    for (int i = 0; i < m->nlayers; i++) {
+        const mc_layer *l = &m->layers[i];
+        long count = (long)BATCH * l->c * l->h * l->w;
+        const float *a = (grads ? g->dacts : g->acts) + l->act * BATCH, *b = (grads ? r->dacts : r->acts) + l->act * BATCH;
+        expect_close(grads ? "the gradient of the output" : "the output", l->name, a, b, count,
+                     grads ? grad_floor : 1e-30);
+    }
+    if (grads)
+        expect_close("the gradient", "the input", g->dacts, r->dacts, (long)BATCH * m->c * m->h * m->w, grad_floor);
+}
+
+static double *to_double(const float *f, long count)
+{
+    double *d = malloc((size_t)(count ? count : 1) * sizeof *d);
+    cr_assert(d);
+    for (long k = 0; k < count; k++)
+        d[k] = f[k];
+    return d;
+}
+
+/* The convolutions' outputs against the naive double-precision reference. */
+static void compare_reference(const mc_model_desc *m, const mc_state *g)
+{
+    for (int i = 0; i < m->nlayers; i++) {
+        const mc_layer *l = &m->layers[i];
+        if (l->kind != MC_L_CONV && l->kind != MC_L_DEPTHWISE && l->kind != MC_L_MIXCONV)
+            continue;
+        long nin = (long)BATCH * l->in_c * l->in_h * l->in_w, nout = (long)BATCH * l->c * l->h * l->w, nw = 0;
+        if (l->kind == MC_L_CONV)
+            nw = (long)l->c * (l->in_c / l->groups) * l->k * l->k;
+        else if (l->kind == MC_L_DEPTHWISE)
+            for (int j = 0; j < l->nk; j++)
+                nw += (long)l->in_c * l->ks[j] * l->ks[j];
+        else
+            for (int j = 0, ci[3], co[3]; j < 3; j++) {
+                ref_mixconv_split(l->in_c, ci);
+                ref_mixconv_split(l->c, co);
+                nw += (long)ci[j] * co[j] * (3 + 2 * j) * (3 + 2 * j);
+            }
+        const float *xin = g->acts + (l->inputs[0] < 0 ? 0 : m->layers[l->inputs[0]].act) * BATCH;
+        double *x = to_double(xin, nin), *w = to_double(g->params + l->weight, nw), *y = malloc((size_t)nout * 8);
+        double *b = l->bias_at >= 0 ? to_double(g->params + l->bias_at, l->c) : NULL;
+        if (l->kind == MC_L_CONV) {
+            mc_conv_dims d = mc_layer_conv_dims(l, BATCH);
+            ref_conv_fwd(&d, x, w, b, y);
+        } else if (l->kind == MC_L_DEPTHWISE) {
+            mc_dw_dims d = mc_layer_dw_dims(l, BATCH);
+            ref_depthwise_fwd(&d, x, w, b, y);
+        } else {
+            mc_mixconv_dims d = mc_layer_mixconv_dims(l, BATCH);
+            ref_mixconv_fwd(&d, x, w, y);
+        }
+        double e = rel_err(g->acts + l->act * BATCH, y, nout);
+        cr_expect(e <= 1e-5, "%s: generated output differs from the double reference by %.3g, seed %llu", l->name, e,
+                  (unsigned long long)test_seed());
+        free(x), free(w), free(y), free(b);
+    }
+}
+
+Test(model, generated_equals_generic, .timeout = 600)
+{
+    const mc_model_desc *m = &MODEL_DESC;
+    mc_state gen, ref;
+    alloc_state(m, &gen);
+    alloc_state(m, &ref);
+    rng r = rng_new(test_seed());
+    init_tensors(m, &gen, &r);
+    fill_uniform(&r, gen.acts, NULL, (long)BATCH * m->c * m->h * m->w, -2, 2);
+    init_extra(m, &gen, &r);
+    copy_state(m, &gen, &ref);
+
+    m->forward(&gen, 1);
+    mc_generic_forward(m, &ref, 1);
+    compare_acts(m, &gen, &ref, 0);
+    compare_reference(m, &gen);
+    expect_close("running statistics", m->name, gen.buffers, ref.buffers, (long)m->buffer_floats, 1e-30);
+    for (int64_t k = 0; k < m->counters; k++)
+        cr_expect_eq(gen.counters[k], 1, "num_batches_tracked %lld is %lld after one step", (long long)k,
+                     (long long)gen.counters[k]);
+
+    /* The backward of both starts from the generated forward's values, so
+     * that a ReLU input within rounding of 0 cannot send the two gradients
+     * down different paths: each phase compares kernels on equal inputs. */
+    memcpy(ref.acts, gen.acts, (size_t)(m->act_floats * BATCH) * sizeof(float));
+    memcpy(ref.saved, gen.saved, (size_t)m->saved_floats * sizeof(float));
+
+    /* The loss of random labels starts the backward on both sides. */
+    int32_t labels[BATCH];
+    for (int b = 0; b < BATCH; b++)
+        labels[b] = (int32_t)(rng_uniform(&r, 0, m->classes)) % m->classes;
+    float *probs_gen = zeros((int64_t)BATCH * m->classes), *probs_ref = zeros((int64_t)BATCH * m->classes);
+    float loss_gen = m->loss(&gen, labels, probs_gen), loss_ref = mc_generic_loss(m, &ref, labels, probs_ref);
+    cr_expect(fabsf(loss_gen - loss_ref) <= 1e-5f * fabsf(loss_ref) + 1e-6f, "loss %.9g, generic %.9g, seed %llu",
+              loss_gen, loss_ref, (unsigned long long)test_seed());
+    m->loss_backward(&gen, labels, probs_gen);
+    mc_generic_loss_backward(m, &ref, labels, probs_ref);
+    free(probs_gen), free(probs_ref);
+    m->backward(&gen);
+    mc_generic_backward(m, &ref);
+    grad_floor = 1e-2 * max_abs(ref.grads, (long)m->param_floats);
+    compare_acts(m, &gen, &ref, 1);
+    for (int i = 0; i < m->ntensors; i++) {
+        const mc_tensor_desc *t = &m->tensors[i];
+        if (t->area == MC_AREA_PARAM && t->updated)
+            expect_close("the gradient", t->name, gen.grads + t->offset, ref.grads + t->offset, (long)t->numel,
+                         grad_floor);
+    }
+
+    m->forward(&gen, 0);
+    mc_generic_forward(m, &ref, 0);
+    compare_acts(m, &gen, &ref, 0);
+    free_state(&gen);
+    free_state(&ref);
+}
