@@ -70,25 +70,31 @@ static long long tensor_offset(const emitter *e, const mc_node *n, int i)
 
 /* ---- per-op constants of a kernel ---------------------------------------- */
 
-static void interior(emitter *e, const char *y0, const char *y1, int in, int out, int k, int pad, int stride)
+/* The interior of a k x k window (see mc_interior) as OY0, OY1, OX0, OX1
+ * followed by `suffix` (MixConv names its groups' "GOY00" ...). No interior
+ * rows: OY0 = OY1 = 0; rows but no interior columns: OX0 = OX1 = WO. */
+static void window_interior(emitter *e, const char *prefix, const char *suffix, mc_shape in, mc_shape out, int k,
+                            int pad, int stride)
 {
-    int lo, hi;
-    mc_interior(in, out, k, pad, stride, &lo, &hi);
-    if (lo == hi) /* no interior: everything is border */
-        lo = hi = 0;
-    defi(e, y0, lo);
-    defi(e, y1, hi);
+    int y0, y1, x0, x1;
+    mc_interior(in.h, out.h, k, pad, stride, &y0, &y1);
+    mc_interior(in.w, out.w, k, pad, stride, &x0, &x1);
+    if (x0 == x1)
+        x0 = x1 = out.w;
+    defi(e, arena_printf(e->a, "%sOY0%s", prefix, suffix), y0);
+    defi(e, arena_printf(e->a, "%sOY1%s", prefix, suffix), y1);
+    defi(e, arena_printf(e->a, "%sOX0%s", prefix, suffix), x0);
+    defi(e, arena_printf(e->a, "%sOX1%s", prefix, suffix), x1);
 }
 
-static void window_interior(emitter *e, mc_shape in, mc_shape out, int k, int pad, int stride)
+/* How many of `out` subsampled positions offset, offset+stride, ... lie
+ * inside an input of size `in`; the rest read zeros. */
+static int inside(int in, int out, int offset, int stride)
 {
-    interior(e, "OY0", "OY1", in.h, out.h, k, pad, stride);
-    int lo, hi;
-    mc_interior(in.w, out.w, k, pad, stride, &lo, &hi);
-    if (lo == hi) /* rows may have an interior while columns have none */
-        lo = hi = out.w;
-    defi(e, "OX0", lo);
-    defi(e, "OX1", hi);
+    if (offset >= in)
+        return 0;
+    int v = (in - 1 - offset) / stride + 1;
+    return v < out ? v : out;
 }
 
 static void kernel_shapes(emitter *e, const mc_node *n)
@@ -122,7 +128,7 @@ static void kernel_depthwise(emitter *e, const mc_kernel *k, const mc_node *n)
     defi(e, "NK", nks);
     defi(e, "PMAX", kmax / 2);
     defi(e, "YC", (long long)in.c * n->nks);
-    window_interior(e, in, n->shape, kmax, kmax / 2, n->stride);
+    window_interior(e, "", "", in, n->shape, kmax, kmax / 2, n->stride);
 }
 
 /* MixConv's three groups j = 0, 1, 2: kernel GK<j>, input channels
@@ -134,21 +140,14 @@ static void kernel_mixconv(emitter *e, const mc_node *n)
     int ci[3] = {in.c / 3 + in.c % 3, in.c / 3, in.c / 3}, co[3] = {n->out / 3 + n->out % 3, n->out / 3, n->out / 3};
     long long cioff = 0, cooff = 0, woff = 0;
     for (int j = 0; j < 3; j++) {
-        int k = 3 + 2 * j, lo, hi;
+        int k = 3 + 2 * j;
         defi(e, arena_printf(e->a, "GK%d", j), k);
         defi(e, arena_printf(e->a, "GCI%d", j), ci[j]);
         defi(e, arena_printf(e->a, "GCO%d", j), co[j]);
         defi(e, arena_printf(e->a, "GCIOFF%d", j), cioff);
         defi(e, arena_printf(e->a, "GCOOFF%d", j), cooff);
         defi(e, arena_printf(e->a, "GWOFF%d", j), woff);
-        mc_interior(in.h, n->shape.h, k, k / 2, n->stride, &lo, &hi);
-        defi(e, arena_printf(e->a, "GOY0%d", j), lo);
-        defi(e, arena_printf(e->a, "GOY1%d", j), hi);
-        mc_interior(in.w, n->shape.w, k, k / 2, n->stride, &lo, &hi);
-        if (lo == hi)
-            lo = hi = n->shape.w;
-        defi(e, arena_printf(e->a, "GOX0%d", j), lo);
-        defi(e, arena_printf(e->a, "GOX1%d", j), hi);
+        window_interior(e, "G", arena_printf(e->a, "%d", j), in, n->shape, k, k / 2, n->stride);
         cioff += ci[j];
         cooff += co[j];
         woff += (long long)co[j] * ci[j] * k * k;
@@ -166,7 +165,7 @@ static void kernel_constants(emitter *e, const mc_kernel *k)
         defi(e, "K", n->k);
         defi(e, "PAD", n->pad);
         defi(e, "G", n->groups);
-        window_interior(e, in_shape(e, n, 0), n->shape, n->k, n->pad, n->stride);
+        window_interior(e, "", "", in_shape(e, n, 0), n->shape, n->k, n->pad, n->stride);
         break;
     case OP_MIXCONV: kernel_mixconv(e, n); break;
     case OP_BATCHNORM:
@@ -174,11 +173,11 @@ static void kernel_constants(emitter *e, const mc_kernel *k)
         deff(e, "MOMENTUM", n->momentum);
         break;
     case OP_AVGPOOL: defi(e, "K", n->k); break;
-    case OP_SUBSAMPLE: { /* how many outputs read the input, per axis */
+    case OP_SUBSAMPLE: {
         mc_shape in = in_shape(e, n, 0);
         defi(e, "OFFSET", n->offset);
-        defi(e, "VH", in.h > n->offset ? ((in.h - 1 - n->offset) / n->stride + 1 < n->shape.h ? (in.h - 1 - n->offset) / n->stride + 1 : n->shape.h) : 0);
-        defi(e, "VW", in.w > n->offset ? ((in.w - 1 - n->offset) / n->stride + 1 < n->shape.w ? (in.w - 1 - n->offset) / n->stride + 1 : n->shape.w) : 0);
+        defi(e, "VH", inside(in.h, n->shape.h, n->offset, n->stride));
+        defi(e, "VW", inside(in.w, n->shape.w, n->offset, n->stride));
         break;
     }
     case OP_ADD:

@@ -618,6 +618,9 @@ static void exec_layer(expander *ex, scope *sc, const binding *env, const stmt *
             fail(ex, sc, s->from[1]->at, "a block reads one input; expected 'from' and one name");
         out = call_block(ex, sc, env, s, def, local, inputs[0]);
     } else {
+        if (ninputs > MC_MAX_INPUTS)
+            fail(ex, sc, s->from[MC_MAX_INPUTS]->at, "%s reads %d inputs; expected at most %d", op->name, ninputs,
+                 MC_MAX_INPUTS);
         if (ninputs < op->min_inputs || (op->max_inputs >= 0 && ninputs > op->max_inputs))
             fail(ex, sc, s->op_at, "%s reads %s%d input%s, got %d; expected as in '%s'", op->name,
                  op->max_inputs < 0 ? "at least " : "", op->min_inputs, op->min_inputs == 1 ? "" : "s", ninputs,

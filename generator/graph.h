@@ -18,6 +18,7 @@ enum {
     MC_MAX_K = 31,        /* largest kernel size */
     MC_MAX_CHANNELS = 1 << 16,
     MC_MAX_NODES = 1 << 16,
+    MC_MAX_INPUTS = 64,   /* of one layer (add, concat): mc_model.h's MC_LAYER_MAX_INPUTS */
     MC_MAX_DEPTH = 32,    /* nested block instances */
     MC_MAX_STEPS = 1 << 20 /* statements executed while expanding */
 };

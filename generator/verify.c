@@ -18,7 +18,7 @@
 #include "ops.h"
 
 typedef struct fn {
-    const char *name, *type, *file;
+    const char *name, *type;
     bool defined;
 } fn;
 
@@ -84,7 +84,7 @@ static enum CXChildVisitResult collect(CXCursor cur, CXCursor parent, CXClientDa
     if (!f) {
         c->fns = arena_grow(c->a, c->fns, c->nfns, &c->cap, sizeof *c->fns);
         f = &c->fns[c->nfns++];
-        *f = (fn){name, type, NULL, false};
+        *f = (fn){name, type, false};
     } else if (strcmp(f->type, type) != 0) {
         fail(c, cur, "%s is declared and defined with different types (%s)", name, type);
     }
@@ -157,7 +157,8 @@ static enum CXChildVisitResult taps(CXCursor cur, CXCursor parent, CXClientData 
 }
 
 /* Checks one function of a depthwise kernel; `complete`: all taps of every
- * kernel must be written out in it (the main functions, not the helpers). */
+ * kernel must be written out in it (the plane functions, not the border
+ * helpers). */
 static void check_taps(checker *c, CXCursor fn_cursor, bool complete)
 {
     memset(c->seen, 0, (size_t)MC_MAX_KERNELS * 1024);
@@ -207,7 +208,8 @@ static enum CXChildVisitResult scan_kernels(CXCursor cur, CXCursor parent, CXCli
     c->nks = k->k ? 1 : n->nks;
     for (int j = 0; j < c->nks; j++)
         c->ks[j] = k->k ? k->k : n->ks[j];
-    check_taps(c, cur, strcmp(suffix, "_fwd") == 0 || strcmp(suffix, "_bwd") == 0);
+    /* The plane functions hold the interiors: every tap must be there. */
+    check_taps(c, cur, strcmp(suffix, "_fwd_plane") == 0 || strcmp(suffix, "_bwd_plane") == 0);
     return CXChildVisit_Continue;
 }
 

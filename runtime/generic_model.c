@@ -6,8 +6,6 @@
 
 #include "mc_model.h"
 
-enum { MAX_INPUTS = 64 };
-
 static long per_image(const mc_layer *l) { return (long)l->c * l->h * l->w; }
 
 /* The activation (or gradient) slot of input i of layer l. */
@@ -95,16 +93,16 @@ static void forward_layer(const mc_model_desc *m, const mc_state *s, const mc_la
     case MC_L_SIGMOID: mc_sigmoid_fwd(count, x, y); break;
     case MC_L_IDENTITY: break; /* its slot is its input's */
     case MC_L_ADD: {
-        const float *xs[MAX_INPUTS];
-        for (int i = 0; i < l->ninputs && i < MAX_INPUTS; i++)
+        const float *xs[MC_LAYER_MAX_INPUTS];
+        for (int i = 0; i < l->ninputs && i < MC_LAYER_MAX_INPUTS; i++)
             xs[i] = input_slot(m, s->acts, s, l, i);
         mc_add_fwd(count, l->ninputs, xs, y);
         break;
     }
     case MC_L_CONCAT: {
-        const float *xs[MAX_INPUTS];
-        int cs[MAX_INPUTS];
-        for (int i = 0; i < l->ninputs && i < MAX_INPUTS; i++) {
+        const float *xs[MC_LAYER_MAX_INPUTS];
+        int cs[MC_LAYER_MAX_INPUTS];
+        for (int i = 0; i < l->ninputs && i < MC_LAYER_MAX_INPUTS; i++) {
             xs[i] = input_slot(m, s->acts, s, l, i);
             cs[i] = input_channels(m, l, i);
         }
@@ -185,9 +183,9 @@ static void backward_layer(const mc_model_desc *m, const mc_state *s, const mc_l
             mc_accumulate(count, dy, input_slot(m, s->dacts, s, l, i));
         break;
     case MC_L_CONCAT: {
-        float *dxs[MAX_INPUTS];
-        int cs[MAX_INPUTS];
-        for (int i = 0; i < l->ninputs && i < MAX_INPUTS; i++) {
+        float *dxs[MC_LAYER_MAX_INPUTS];
+        int cs[MC_LAYER_MAX_INPUTS];
+        for (int i = 0; i < l->ninputs && i < MC_LAYER_MAX_INPUTS; i++) {
             dxs[i] = input_slot(m, s->dacts, s, l, i);
             cs[i] = input_channels(m, l, i);
         }

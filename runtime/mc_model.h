@@ -37,6 +37,9 @@ typedef struct mc_tensor_desc {
     int updated;    /* 0 for tensors that are never run (unused layers): no gradient, no decay */
 } mc_tensor_desc;
 
+/* The generator never makes a layer with more inputs than this. */
+enum { MC_LAYER_MAX_INPUTS = 64 };
+
 /* One layer of the execution order; the fields an op does not use are 0. */
 typedef struct mc_layer {
     const char *name;

@@ -272,6 +272,12 @@ Test(errors, graph)
     expect_error(HEAD "s: add from in\n" TAIL, "bad.mcn:4:4: error: ", "add reads at least 2 inputs, got 1");
     expect_error(HEAD "m: mixconv 2\n" TAIL, "bad.mcn:4:1: error: ", "expected at least 3 input and output channels");
     expect_error(HEAD, "bad.mcn: error: ", "the model has no layers");
+    char text[4096];
+    int len = snprintf(text, sizeof text, "%sa: conv 4 k=1\ns: add from", HEAD);
+    for (int i = 0; i < 65; i++)
+        len += snprintf(text + len, sizeof text - (size_t)len, " a");
+    snprintf(text + len, sizeof text - (size_t)len, "\n%s", TAIL);
+    expect_error(text, "bad.mcn:5:", "add reads 65 inputs; expected at most 64");
 }
 
 Test(errors, command_line)

@@ -26,39 +26,12 @@ m4_ifdef(`MC_CONV_KERNEL', `',
 m4_define(`CV_PLUS', `m4_ifelse(`$1', `0', `', ` + $1')')
 m4_define(`CV_PLUS2', `m4_ifelse(`$1', `0', `', `$1 + ')')
 
-# CV_ROWS(at, interior, oy0, oy1, ox0, ox1): the loops over the HO x WO
-# output positions (oy, ox): the interior [oy0, oy1) x [ox0, ox1) runs the
-# statements interior, the border the statement at (bounds tested). Empty
-# loops are left out; an empty interior (oy0 = oy1 or ox0 = ox1, wherever
-# they are) leaves everything to the border.
-m4_define(`CV_BORDER_ROWS', `    for (int oy = $2; oy < $3; oy++)
-        for (int ox = 0; ox < WO; ox++)
-            $1
-')
-m4_define(`CV_BORDER_COLS', `        for (int ox = $2; ox < $3; ox++)
-            $1
-')
-m4_define(`CV_ROWS',
-`m4_ifelse(m4_eval($4 > $3 && $6 > $5), 0, `CV_BORDER_ROWS(`$1', 0, HO)',
-`m4_ifelse(m4_eval($3 > 0), 1, `CV_BORDER_ROWS(`$1', 0, $3)')m4_dnl
-    for (int oy = $3; oy < $4; oy++) {
-m4_ifelse(m4_eval($5 > 0), 1, `CV_BORDER_COLS(`$1', 0, $5)')m4_dnl
-        for (int ox = $5; ox < $6; ox++) {
-$2        }
-m4_ifelse(m4_eval($6 < WO), 1, `CV_BORDER_COLS(`$1', $6, WO)')m4_dnl
-    }
-m4_ifelse(m4_eval($4 < HO), 1, `CV_BORDER_ROWS(`$1', $4, HO)')')')
-
-# CV_BORDER(oy0, oy1, ox0, ox1): 1 when the interior leaves a border (then
-# the plane functions need their bounds-tested helper), else 0.
-m4_define(`CV_BORDER', `m4_eval(!($1 == 0 && $2 == HO && $3 == 0 && $4 == WO))')
-
 # CV_FWD_PLANE(fn, k, pad, oy0, oy1, ox0, ox1): fn_fwd_plane(xp, wp, yp)
 # adds the H x W input plane xp, read through the k x k filter wp with
 # padding pad (stride S), into the HO x WO output plane yp. fn_fwd_at does
 # one border position (only generated where there is a border).
 m4_define(`CV_FWD_PLANE',
-`m4_ifelse(CV_BORDER($4, $5, $6, $7), 1, `static inline void $1_fwd_at(const float *restrict xp, const float *restrict wp, float *restrict yp, int oy, int ox)
+`m4_ifelse(MC_HAS_BORDER($4, $5, $6, $7), 1, `static inline void $1_fwd_at(const float *restrict xp, const float *restrict wp, float *restrict yp, int oy, int ox)
 {
     float s = 0.0f;
 MC_TAPS_CHECKED($2, $3, S, H, W, `s += wp[MC_T] * xp[iy * W + ix];')m4_dnl
@@ -68,7 +41,7 @@ MC_TAPS_CHECKED($2, $3, S, H, W, `s += wp[MC_T] * xp[iy * W + ix];')m4_dnl
 ')m4_dnl
 static inline void $1_fwd_plane(const float *restrict xp, const float *restrict wp, float *restrict yp)
 {
-CV_ROWS(`$1_fwd_at(xp, wp, yp, oy, ox);',
+MC_ROWS(`$1_fwd_at(xp, wp, yp, oy, ox);',
 `            const float *restrict p = xp + (oy * S - $3) * W + ox * S - $3;
             yp[oy * WO + ox] +=MC_TAPS($2, $3, $3, W, `
                 m4_ifelse(MC_T, 0, `  ', `+ ')wp[MC_T] * p[MC_OFF]');
@@ -81,7 +54,7 @@ CV_ROWS(`$1_fwd_at(xp, wp, yp, oy, ox);',
 # dyp through the taps into dxp (dx += w * d) and gathers the filter
 # gradient into the k*k accumulator gw (gw += d * x).
 m4_define(`CV_BWD_PLANE',
-`m4_ifelse(CV_BORDER($4, $5, $6, $7), 1, `static inline void $1_bwd_at(const float *restrict xp, const float *restrict wp, const float *restrict dyp,
+`m4_ifelse(MC_HAS_BORDER($4, $5, $6, $7), 1, `static inline void $1_bwd_at(const float *restrict xp, const float *restrict wp, const float *restrict dyp,
     float *restrict dxp, float *restrict gw, int oy, int ox)
 {
     const float d = dyp[oy * WO + ox];
@@ -92,7 +65,7 @@ MC_TAPS_CHECKED($2, $3, S, H, W, `dxp[iy * W + ix] += wp[MC_T] * d; gw[MC_T] += 
 static inline void $1_bwd_plane(const float *restrict xp, const float *restrict wp, const float *restrict dyp,
     float *restrict dxp, float *restrict gw)
 {
-CV_ROWS(`$1_bwd_at(xp, wp, dyp, dxp, gw, oy, ox);',
+MC_ROWS(`$1_bwd_at(xp, wp, dyp, dxp, gw, oy, ox);',
 `            const float d = dyp[oy * WO + ox];
             const float *restrict p = xp + (oy * S - $3) * W + ox * S - $3;
             float *restrict q = dxp + (oy * S - $3) * W + ox * S - $3;

@@ -30,7 +30,7 @@ m4_define(`DW_PTRS', `DW_EACH(`m4_dnl
 
 m4_define(`MC_DEPTHWISE_FWD',
 `/* NAME: depthwise, kernels KLIST on C channels of H`'x`'W, stride S -> m4_eval(NK * C)x`'HO`'x`'WO */
-static inline void NAME`'_fwd_at(const float *restrict xc, const float *restrict w, const float *restrict bias,
+m4_ifelse(MC_HAS_BORDER(OY0, OY1, OX0, OX1), 1, `static inline void NAME`'_fwd_at(const float *restrict xc, const float *restrict w, const float *restrict bias,
     float *restrict y, int b, int c, int oy, int ox)
 {
     (void)bias;
@@ -43,30 +43,25 @@ MC_TAPS_CHECKED(DW_K(j), DW_P(j), S, H, W, `s += w`'j[MC_T] * xc[iy * W + ix];')
 ')m4_dnl
 }
 
+')m4_dnl
+/* Channel c of image b, every kernel. */
+static inline void NAME`'_fwd_plane(const float *restrict xc, const float *restrict w, const float *restrict bias,
+    float *restrict y, int b, int c)
+{
+    (void)bias;
+DW_PTRS(`float', `y', `y')m4_dnl
+MC_ROWS(`NAME`'_fwd_at(xc, w, bias, y, b, c, oy, ox);',
+`            const float *restrict p = xc + (oy * S - PMAX) * W + ox * S - PMAX;
+DW_EACH(`            y`'j[oy * WO + ox] = m4_ifelse(BIAS, 1, `bias[c]', `0.0f')`'MC_TAPS(DW_K(j), DW_P(j), PMAX, W, `
+                + w`'j[MC_T] * p[MC_OFF]');
+')', OY0, OY1, OX0, OX1)m4_dnl
+}
+
 void NAME`'_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     for (int b = 0; b < n; b++)
-        for (int c = 0; c < C; c++) {
-            const float *restrict xc = x + ((long)b * C + c) * m4_eval(H * W);
-DW_PTRS(`float', `y', `y')m4_dnl
-            for (int oy = 0; oy < HO; oy++) {
-                if (oy < OY0 || oy >= OY1) {
-                    for (int ox = 0; ox < WO; ox++)
-                        NAME`'_fwd_at(xc, w, bias, y, b, c, oy, ox);
-                    continue;
-                }
-                for (int ox = 0; ox < OX0; ox++)
-                    NAME`'_fwd_at(xc, w, bias, y, b, c, oy, ox);
-                for (int ox = OX0; ox < OX1; ox++) {
-                    const float *restrict p = xc + (oy * S - PMAX) * W + ox * S - PMAX;
-DW_EACH(`                    y`'j[oy * WO + ox] = m4_ifelse(BIAS, 1, `bias[c]', `0.0f')`'MC_TAPS(DW_K(j), DW_P(j), PMAX, W, `
-                        + w`'j[MC_T] * p[MC_OFF]');
-')m4_dnl
-                }
-                for (int ox = OX1; ox < WO; ox++)
-                    NAME`'_fwd_at(xc, w, bias, y, b, c, oy, ox);
-            }
-        }
+        for (int c = 0; c < C; c++)
+            NAME`'_fwd_plane(x + ((long)b * C + c) * m4_eval(H * W), w, bias, y, b, c);
 }
 ')
 
@@ -78,7 +73,7 @@ m4_define(`DW_GRADS', `DW_EACH(`float *restrict g`'j, ')')
 m4_define(`DW_GRAD_ARGS', `DW_EACH(`g`'j, ')')
 
 m4_define(`MC_DEPTHWISE_BWD',
-`static inline void NAME`'_bwd_at(const float *restrict xc, const float *restrict w, const float *restrict dy,
+`m4_ifelse(MC_HAS_BORDER(OY0, OY1, OX0, OX1), 1, `static inline void NAME`'_bwd_at(const float *restrict xc, const float *restrict w, const float *restrict dy,
     float *restrict dxc, DW_GRADS()int b, int c, int oy, int ox)
 {
 DW_PTRS(`const float', `d', `dy')m4_dnl
@@ -90,6 +85,24 @@ MC_TAPS_CHECKED(DW_K(j), DW_P(j), S, H, W,
 ')m4_dnl
 }
 
+')m4_dnl
+/* Channel c of image b: its gradients go to dxc and the accumulators g. */
+static inline void NAME`'_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
+    float *restrict dxc, DW_GRADS()int b, int c)
+{
+DW_PTRS(`const float', `d', `dy')m4_dnl
+MC_ROWS(`NAME`'_bwd_at(xc, w, dy, dxc, DW_GRAD_ARGS()b, c, oy, ox);',
+`            const float *restrict p = xc + (oy * S - PMAX) * W + ox * S - PMAX;
+            float *restrict q = dxc + (oy * S - PMAX) * W + ox * S - PMAX;
+DW_EACH(`            {
+                const float d = d`'j[oy * WO + ox];
+MC_TAPS(DW_K(j), DW_P(j), PMAX, W, `                q[MC_OFF] += w`'j[MC_T] * d;
+                g`'j[MC_T] += d * p[MC_OFF];
+')m4_dnl
+            }
+')', OY0, OY1, OX0, OX1)m4_dnl
+}
+
 void NAME`'_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias)
 {
@@ -99,34 +112,12 @@ DW_EACH(`        float g`'j[m4_eval(DW_K(j) * DW_K(j))] = {0};
 ')m4_dnl
         double gb = 0; /* the bias gradient, with one kernel */
         for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * C + c) * m4_eval(H * W);
-            float *restrict dxc = dx + ((long)b * C + c) * m4_eval(H * W);
-DW_PTRS(`const float', `d', `dy')m4_dnl
-m4_ifelse(BIAS, 1, `            for (int i = 0; i < m4_eval(HO * WO); i++)
+m4_ifelse(BIAS, 1, `            const float *restrict d0 = dy + ((long)b * YC + c) * m4_eval(HO * WO);
+            for (int i = 0; i < m4_eval(HO * WO); i++)
                 gb += d0[i];
 ')m4_dnl
-            for (int oy = 0; oy < HO; oy++) {
-                if (oy < OY0 || oy >= OY1) {
-                    for (int ox = 0; ox < WO; ox++)
-                        NAME`'_bwd_at(xc, w, dy, dxc, DW_GRAD_ARGS()b, c, oy, ox);
-                    continue;
-                }
-                for (int ox = 0; ox < OX0; ox++)
-                    NAME`'_bwd_at(xc, w, dy, dxc, DW_GRAD_ARGS()b, c, oy, ox);
-                for (int ox = OX0; ox < OX1; ox++) {
-                    const float *restrict p = xc + (oy * S - PMAX) * W + ox * S - PMAX;
-                    float *restrict q = dxc + (oy * S - PMAX) * W + ox * S - PMAX;
-DW_EACH(`                    {
-                        const float d = d`'j[oy * WO + ox];
-MC_TAPS(DW_K(j), DW_P(j), PMAX, W, `                        q[MC_OFF] += w`'j[MC_T] * d;
-                        g`'j[MC_T] += d * p[MC_OFF];
-')m4_dnl
-                    }
-')m4_dnl
-                }
-                for (int ox = OX1; ox < WO; ox++)
-                    NAME`'_bwd_at(xc, w, dy, dxc, DW_GRAD_ARGS()b, c, oy, ox);
-            }
+            NAME`'_bwd_plane(x + ((long)b * C + c) * m4_eval(H * W), w, dy, dx + ((long)b * C + c) * m4_eval(H * W),
+                DW_GRAD_ARGS()b, c);
         }
 DW_EACH(`        {
             float *restrict dw`'j = dw + DW_WOFF(j) + c * m4_eval(DW_K(j) * DW_K(j));

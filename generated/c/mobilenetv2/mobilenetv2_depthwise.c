@@ -187,118 +187,125 @@ static inline void dw_k3_5_7_c32_96x96_s1_fwd_at(const float *restrict xc, const
     }
 }
 
-void dw_k3_5_7_c32_96x96_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
+/* Channel c of image b, every kernel. */
+static inline void dw_k3_5_7_c32_96x96_s1_fwd_plane(const float *restrict xc, const float *restrict w, const float *restrict bias,
+    float *restrict y, int b, int c)
 {
-    for (int b = 0; b < n; b++)
-        for (int c = 0; c < 32; c++) {
-            const float *restrict xc = x + ((long)b * 32 + c) * 9216;
+    (void)bias;
     const float *restrict w0 = w + 0 + c * 9;
     float *restrict y0 = y + ((long)b * 96 + 0 + c) * 9216;
     const float *restrict w1 = w + 288 + c * 25;
     float *restrict y1 = y + ((long)b * 96 + 32 + c) * 9216;
     const float *restrict w2 = w + 1088 + c * 49;
     float *restrict y2 = y + ((long)b * 96 + 64 + c) * 9216;
-            for (int oy = 0; oy < 96; oy++) {
-                if (oy < 3 || oy >= 93) {
-                    for (int ox = 0; ox < 96; ox++)
-                        dw_k3_5_7_c32_96x96_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-                    continue;
-                }
-                for (int ox = 0; ox < 3; ox++)
-                    dw_k3_5_7_c32_96x96_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-                for (int ox = 3; ox < 93; ox++) {
-                    const float *restrict p = xc + (oy * 1 - 3) * 96 + ox * 1 - 3;
-                    y0[oy * 96 + ox] = 0.0f
-                        + w0[0] * p[194]
-                        + w0[1] * p[195]
-                        + w0[2] * p[196]
-                        + w0[3] * p[290]
-                        + w0[4] * p[291]
-                        + w0[5] * p[292]
-                        + w0[6] * p[386]
-                        + w0[7] * p[387]
-                        + w0[8] * p[388];
-                    y1[oy * 96 + ox] = 0.0f
-                        + w1[0] * p[97]
-                        + w1[1] * p[98]
-                        + w1[2] * p[99]
-                        + w1[3] * p[100]
-                        + w1[4] * p[101]
-                        + w1[5] * p[193]
-                        + w1[6] * p[194]
-                        + w1[7] * p[195]
-                        + w1[8] * p[196]
-                        + w1[9] * p[197]
-                        + w1[10] * p[289]
-                        + w1[11] * p[290]
-                        + w1[12] * p[291]
-                        + w1[13] * p[292]
-                        + w1[14] * p[293]
-                        + w1[15] * p[385]
-                        + w1[16] * p[386]
-                        + w1[17] * p[387]
-                        + w1[18] * p[388]
-                        + w1[19] * p[389]
-                        + w1[20] * p[481]
-                        + w1[21] * p[482]
-                        + w1[22] * p[483]
-                        + w1[23] * p[484]
-                        + w1[24] * p[485];
-                    y2[oy * 96 + ox] = 0.0f
-                        + w2[0] * p[0]
-                        + w2[1] * p[1]
-                        + w2[2] * p[2]
-                        + w2[3] * p[3]
-                        + w2[4] * p[4]
-                        + w2[5] * p[5]
-                        + w2[6] * p[6]
-                        + w2[7] * p[96]
-                        + w2[8] * p[97]
-                        + w2[9] * p[98]
-                        + w2[10] * p[99]
-                        + w2[11] * p[100]
-                        + w2[12] * p[101]
-                        + w2[13] * p[102]
-                        + w2[14] * p[192]
-                        + w2[15] * p[193]
-                        + w2[16] * p[194]
-                        + w2[17] * p[195]
-                        + w2[18] * p[196]
-                        + w2[19] * p[197]
-                        + w2[20] * p[198]
-                        + w2[21] * p[288]
-                        + w2[22] * p[289]
-                        + w2[23] * p[290]
-                        + w2[24] * p[291]
-                        + w2[25] * p[292]
-                        + w2[26] * p[293]
-                        + w2[27] * p[294]
-                        + w2[28] * p[384]
-                        + w2[29] * p[385]
-                        + w2[30] * p[386]
-                        + w2[31] * p[387]
-                        + w2[32] * p[388]
-                        + w2[33] * p[389]
-                        + w2[34] * p[390]
-                        + w2[35] * p[480]
-                        + w2[36] * p[481]
-                        + w2[37] * p[482]
-                        + w2[38] * p[483]
-                        + w2[39] * p[484]
-                        + w2[40] * p[485]
-                        + w2[41] * p[486]
-                        + w2[42] * p[576]
-                        + w2[43] * p[577]
-                        + w2[44] * p[578]
-                        + w2[45] * p[579]
-                        + w2[46] * p[580]
-                        + w2[47] * p[581]
-                        + w2[48] * p[582];
-                }
-                for (int ox = 93; ox < 96; ox++)
-                    dw_k3_5_7_c32_96x96_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-            }
+    for (int oy = 0; oy < 3; oy++)
+        for (int ox = 0; ox < 96; ox++)
+            dw_k3_5_7_c32_96x96_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
+    for (int oy = 3; oy < 93; oy++) {
+        for (int ox = 0; ox < 3; ox++)
+            dw_k3_5_7_c32_96x96_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
+        for (int ox = 3; ox < 93; ox++) {
+            const float *restrict p = xc + (oy * 1 - 3) * 96 + ox * 1 - 3;
+            y0[oy * 96 + ox] = 0.0f
+                + w0[0] * p[194]
+                + w0[1] * p[195]
+                + w0[2] * p[196]
+                + w0[3] * p[290]
+                + w0[4] * p[291]
+                + w0[5] * p[292]
+                + w0[6] * p[386]
+                + w0[7] * p[387]
+                + w0[8] * p[388];
+            y1[oy * 96 + ox] = 0.0f
+                + w1[0] * p[97]
+                + w1[1] * p[98]
+                + w1[2] * p[99]
+                + w1[3] * p[100]
+                + w1[4] * p[101]
+                + w1[5] * p[193]
+                + w1[6] * p[194]
+                + w1[7] * p[195]
+                + w1[8] * p[196]
+                + w1[9] * p[197]
+                + w1[10] * p[289]
+                + w1[11] * p[290]
+                + w1[12] * p[291]
+                + w1[13] * p[292]
+                + w1[14] * p[293]
+                + w1[15] * p[385]
+                + w1[16] * p[386]
+                + w1[17] * p[387]
+                + w1[18] * p[388]
+                + w1[19] * p[389]
+                + w1[20] * p[481]
+                + w1[21] * p[482]
+                + w1[22] * p[483]
+                + w1[23] * p[484]
+                + w1[24] * p[485];
+            y2[oy * 96 + ox] = 0.0f
+                + w2[0] * p[0]
+                + w2[1] * p[1]
+                + w2[2] * p[2]
+                + w2[3] * p[3]
+                + w2[4] * p[4]
+                + w2[5] * p[5]
+                + w2[6] * p[6]
+                + w2[7] * p[96]
+                + w2[8] * p[97]
+                + w2[9] * p[98]
+                + w2[10] * p[99]
+                + w2[11] * p[100]
+                + w2[12] * p[101]
+                + w2[13] * p[102]
+                + w2[14] * p[192]
+                + w2[15] * p[193]
+                + w2[16] * p[194]
+                + w2[17] * p[195]
+                + w2[18] * p[196]
+                + w2[19] * p[197]
+                + w2[20] * p[198]
+                + w2[21] * p[288]
+                + w2[22] * p[289]
+                + w2[23] * p[290]
+                + w2[24] * p[291]
+                + w2[25] * p[292]
+                + w2[26] * p[293]
+                + w2[27] * p[294]
+                + w2[28] * p[384]
+                + w2[29] * p[385]
+                + w2[30] * p[386]
+                + w2[31] * p[387]
+                + w2[32] * p[388]
+                + w2[33] * p[389]
+                + w2[34] * p[390]
+                + w2[35] * p[480]
+                + w2[36] * p[481]
+                + w2[37] * p[482]
+                + w2[38] * p[483]
+                + w2[39] * p[484]
+                + w2[40] * p[485]
+                + w2[41] * p[486]
+                + w2[42] * p[576]
+                + w2[43] * p[577]
+                + w2[44] * p[578]
+                + w2[45] * p[579]
+                + w2[46] * p[580]
+                + w2[47] * p[581]
+                + w2[48] * p[582];
         }
+        for (int ox = 93; ox < 96; ox++)
+            dw_k3_5_7_c32_96x96_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
+    }
+    for (int oy = 93; oy < 96; oy++)
+        for (int ox = 0; ox < 96; ox++)
+            dw_k3_5_7_c32_96x96_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
+}
+
+void dw_k3_5_7_c32_96x96_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
+{
+    for (int b = 0; b < n; b++)
+        for (int c = 0; c < 32; c++)
+            dw_k3_5_7_c32_96x96_s1_fwd_plane(x + ((long)b * 32 + c) * 9216, w, bias, y, b, c);
 }
 
 static inline void dw_k3_5_7_c32_96x96_s1_bwd_at(const float *restrict xc, const float *restrict w, const float *restrict dy,
@@ -479,6 +486,209 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_at(const float *restrict xc, const
     }
 }
 
+/* Channel c of image b: its gradients go to dxc and the accumulators g. */
+static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
+    float *restrict dxc, float *restrict g0, float *restrict g1, float *restrict g2, int b, int c)
+{
+    const float *restrict w0 = w + 0 + c * 9;
+    const float *restrict d0 = dy + ((long)b * 96 + 0 + c) * 9216;
+    const float *restrict w1 = w + 288 + c * 25;
+    const float *restrict d1 = dy + ((long)b * 96 + 32 + c) * 9216;
+    const float *restrict w2 = w + 1088 + c * 49;
+    const float *restrict d2 = dy + ((long)b * 96 + 64 + c) * 9216;
+    for (int oy = 0; oy < 3; oy++)
+        for (int ox = 0; ox < 96; ox++)
+            dw_k3_5_7_c32_96x96_s1_bwd_at(xc, w, dy, dxc, g0, g1, g2, b, c, oy, ox);
+    for (int oy = 3; oy < 93; oy++) {
+        for (int ox = 0; ox < 3; ox++)
+            dw_k3_5_7_c32_96x96_s1_bwd_at(xc, w, dy, dxc, g0, g1, g2, b, c, oy, ox);
+        for (int ox = 3; ox < 93; ox++) {
+            const float *restrict p = xc + (oy * 1 - 3) * 96 + ox * 1 - 3;
+            float *restrict q = dxc + (oy * 1 - 3) * 96 + ox * 1 - 3;
+            {
+                const float d = d0[oy * 96 + ox];
+                q[194] += w0[0] * d;
+                g0[0] += d * p[194];
+                q[195] += w0[1] * d;
+                g0[1] += d * p[195];
+                q[196] += w0[2] * d;
+                g0[2] += d * p[196];
+                q[290] += w0[3] * d;
+                g0[3] += d * p[290];
+                q[291] += w0[4] * d;
+                g0[4] += d * p[291];
+                q[292] += w0[5] * d;
+                g0[5] += d * p[292];
+                q[386] += w0[6] * d;
+                g0[6] += d * p[386];
+                q[387] += w0[7] * d;
+                g0[7] += d * p[387];
+                q[388] += w0[8] * d;
+                g0[8] += d * p[388];
+            }
+            {
+                const float d = d1[oy * 96 + ox];
+                q[97] += w1[0] * d;
+                g1[0] += d * p[97];
+                q[98] += w1[1] * d;
+                g1[1] += d * p[98];
+                q[99] += w1[2] * d;
+                g1[2] += d * p[99];
+                q[100] += w1[3] * d;
+                g1[3] += d * p[100];
+                q[101] += w1[4] * d;
+                g1[4] += d * p[101];
+                q[193] += w1[5] * d;
+                g1[5] += d * p[193];
+                q[194] += w1[6] * d;
+                g1[6] += d * p[194];
+                q[195] += w1[7] * d;
+                g1[7] += d * p[195];
+                q[196] += w1[8] * d;
+                g1[8] += d * p[196];
+                q[197] += w1[9] * d;
+                g1[9] += d * p[197];
+                q[289] += w1[10] * d;
+                g1[10] += d * p[289];
+                q[290] += w1[11] * d;
+                g1[11] += d * p[290];
+                q[291] += w1[12] * d;
+                g1[12] += d * p[291];
+                q[292] += w1[13] * d;
+                g1[13] += d * p[292];
+                q[293] += w1[14] * d;
+                g1[14] += d * p[293];
+                q[385] += w1[15] * d;
+                g1[15] += d * p[385];
+                q[386] += w1[16] * d;
+                g1[16] += d * p[386];
+                q[387] += w1[17] * d;
+                g1[17] += d * p[387];
+                q[388] += w1[18] * d;
+                g1[18] += d * p[388];
+                q[389] += w1[19] * d;
+                g1[19] += d * p[389];
+                q[481] += w1[20] * d;
+                g1[20] += d * p[481];
+                q[482] += w1[21] * d;
+                g1[21] += d * p[482];
+                q[483] += w1[22] * d;
+                g1[22] += d * p[483];
+                q[484] += w1[23] * d;
+                g1[23] += d * p[484];
+                q[485] += w1[24] * d;
+                g1[24] += d * p[485];
+            }
+            {
+                const float d = d2[oy * 96 + ox];
+                q[0] += w2[0] * d;
+                g2[0] += d * p[0];
+                q[1] += w2[1] * d;
+                g2[1] += d * p[1];
+                q[2] += w2[2] * d;
+                g2[2] += d * p[2];
+                q[3] += w2[3] * d;
+                g2[3] += d * p[3];
+                q[4] += w2[4] * d;
+                g2[4] += d * p[4];
+                q[5] += w2[5] * d;
+                g2[5] += d * p[5];
+                q[6] += w2[6] * d;
+                g2[6] += d * p[6];
+                q[96] += w2[7] * d;
+                g2[7] += d * p[96];
+                q[97] += w2[8] * d;
+                g2[8] += d * p[97];
+                q[98] += w2[9] * d;
+                g2[9] += d * p[98];
+                q[99] += w2[10] * d;
+                g2[10] += d * p[99];
+                q[100] += w2[11] * d;
+                g2[11] += d * p[100];
+                q[101] += w2[12] * d;
+                g2[12] += d * p[101];
+                q[102] += w2[13] * d;
+                g2[13] += d * p[102];
+                q[192] += w2[14] * d;
+                g2[14] += d * p[192];
+                q[193] += w2[15] * d;
+                g2[15] += d * p[193];
+                q[194] += w2[16] * d;
+                g2[16] += d * p[194];
+                q[195] += w2[17] * d;
+                g2[17] += d * p[195];
+                q[196] += w2[18] * d;
+                g2[18] += d * p[196];
+                q[197] += w2[19] * d;
+                g2[19] += d * p[197];
+                q[198] += w2[20] * d;
+                g2[20] += d * p[198];
+                q[288] += w2[21] * d;
+                g2[21] += d * p[288];
+                q[289] += w2[22] * d;
+                g2[22] += d * p[289];
+                q[290] += w2[23] * d;
+                g2[23] += d * p[290];
+                q[291] += w2[24] * d;
+                g2[24] += d * p[291];
+                q[292] += w2[25] * d;
+                g2[25] += d * p[292];
+                q[293] += w2[26] * d;
+                g2[26] += d * p[293];
+                q[294] += w2[27] * d;
+                g2[27] += d * p[294];
+                q[384] += w2[28] * d;
+                g2[28] += d * p[384];
+                q[385] += w2[29] * d;
+                g2[29] += d * p[385];
+                q[386] += w2[30] * d;
+                g2[30] += d * p[386];
+                q[387] += w2[31] * d;
+                g2[31] += d * p[387];
+                q[388] += w2[32] * d;
+                g2[32] += d * p[388];
+                q[389] += w2[33] * d;
+                g2[33] += d * p[389];
+                q[390] += w2[34] * d;
+                g2[34] += d * p[390];
+                q[480] += w2[35] * d;
+                g2[35] += d * p[480];
+                q[481] += w2[36] * d;
+                g2[36] += d * p[481];
+                q[482] += w2[37] * d;
+                g2[37] += d * p[482];
+                q[483] += w2[38] * d;
+                g2[38] += d * p[483];
+                q[484] += w2[39] * d;
+                g2[39] += d * p[484];
+                q[485] += w2[40] * d;
+                g2[40] += d * p[485];
+                q[486] += w2[41] * d;
+                g2[41] += d * p[486];
+                q[576] += w2[42] * d;
+                g2[42] += d * p[576];
+                q[577] += w2[43] * d;
+                g2[43] += d * p[577];
+                q[578] += w2[44] * d;
+                g2[44] += d * p[578];
+                q[579] += w2[45] * d;
+                g2[45] += d * p[579];
+                q[580] += w2[46] * d;
+                g2[46] += d * p[580];
+                q[581] += w2[47] * d;
+                g2[47] += d * p[581];
+                q[582] += w2[48] * d;
+                g2[48] += d * p[582];
+            }
+        }
+        for (int ox = 93; ox < 96; ox++)
+            dw_k3_5_7_c32_96x96_s1_bwd_at(xc, w, dy, dxc, g0, g1, g2, b, c, oy, ox);
+    }
+    for (int oy = 93; oy < 96; oy++)
+        for (int ox = 0; ox < 96; ox++)
+            dw_k3_5_7_c32_96x96_s1_bwd_at(xc, w, dy, dxc, g0, g1, g2, b, c, oy, ox);
+}
+
 void dw_k3_5_7_c32_96x96_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias)
 {
@@ -489,204 +699,8 @@ void dw_k3_5_7_c32_96x96_s1_bwd(int n, const float *restrict x, const float *res
         float g2[49] = {0};
         double gb = 0; /* the bias gradient, with one kernel */
         for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 32 + c) * 9216;
-            float *restrict dxc = dx + ((long)b * 32 + c) * 9216;
-    const float *restrict w0 = w + 0 + c * 9;
-    const float *restrict d0 = dy + ((long)b * 96 + 0 + c) * 9216;
-    const float *restrict w1 = w + 288 + c * 25;
-    const float *restrict d1 = dy + ((long)b * 96 + 32 + c) * 9216;
-    const float *restrict w2 = w + 1088 + c * 49;
-    const float *restrict d2 = dy + ((long)b * 96 + 64 + c) * 9216;
-            for (int oy = 0; oy < 96; oy++) {
-                if (oy < 3 || oy >= 93) {
-                    for (int ox = 0; ox < 96; ox++)
-                        dw_k3_5_7_c32_96x96_s1_bwd_at(xc, w, dy, dxc, g0, g1, g2, b, c, oy, ox);
-                    continue;
-                }
-                for (int ox = 0; ox < 3; ox++)
-                    dw_k3_5_7_c32_96x96_s1_bwd_at(xc, w, dy, dxc, g0, g1, g2, b, c, oy, ox);
-                for (int ox = 3; ox < 93; ox++) {
-                    const float *restrict p = xc + (oy * 1 - 3) * 96 + ox * 1 - 3;
-                    float *restrict q = dxc + (oy * 1 - 3) * 96 + ox * 1 - 3;
-                    {
-                        const float d = d0[oy * 96 + ox];
-                        q[194] += w0[0] * d;
-                        g0[0] += d * p[194];
-                        q[195] += w0[1] * d;
-                        g0[1] += d * p[195];
-                        q[196] += w0[2] * d;
-                        g0[2] += d * p[196];
-                        q[290] += w0[3] * d;
-                        g0[3] += d * p[290];
-                        q[291] += w0[4] * d;
-                        g0[4] += d * p[291];
-                        q[292] += w0[5] * d;
-                        g0[5] += d * p[292];
-                        q[386] += w0[6] * d;
-                        g0[6] += d * p[386];
-                        q[387] += w0[7] * d;
-                        g0[7] += d * p[387];
-                        q[388] += w0[8] * d;
-                        g0[8] += d * p[388];
-                    }
-                    {
-                        const float d = d1[oy * 96 + ox];
-                        q[97] += w1[0] * d;
-                        g1[0] += d * p[97];
-                        q[98] += w1[1] * d;
-                        g1[1] += d * p[98];
-                        q[99] += w1[2] * d;
-                        g1[2] += d * p[99];
-                        q[100] += w1[3] * d;
-                        g1[3] += d * p[100];
-                        q[101] += w1[4] * d;
-                        g1[4] += d * p[101];
-                        q[193] += w1[5] * d;
-                        g1[5] += d * p[193];
-                        q[194] += w1[6] * d;
-                        g1[6] += d * p[194];
-                        q[195] += w1[7] * d;
-                        g1[7] += d * p[195];
-                        q[196] += w1[8] * d;
-                        g1[8] += d * p[196];
-                        q[197] += w1[9] * d;
-                        g1[9] += d * p[197];
-                        q[289] += w1[10] * d;
-                        g1[10] += d * p[289];
-                        q[290] += w1[11] * d;
-                        g1[11] += d * p[290];
-                        q[291] += w1[12] * d;
-                        g1[12] += d * p[291];
-                        q[292] += w1[13] * d;
-                        g1[13] += d * p[292];
-                        q[293] += w1[14] * d;
-                        g1[14] += d * p[293];
-                        q[385] += w1[15] * d;
-                        g1[15] += d * p[385];
-                        q[386] += w1[16] * d;
-                        g1[16] += d * p[386];
-                        q[387] += w1[17] * d;
-                        g1[17] += d * p[387];
-                        q[388] += w1[18] * d;
-                        g1[18] += d * p[388];
-                        q[389] += w1[19] * d;
-                        g1[19] += d * p[389];
-                        q[481] += w1[20] * d;
-                        g1[20] += d * p[481];
-                        q[482] += w1[21] * d;
-                        g1[21] += d * p[482];
-                        q[483] += w1[22] * d;
-                        g1[22] += d * p[483];
-                        q[484] += w1[23] * d;
-                        g1[23] += d * p[484];
-                        q[485] += w1[24] * d;
-                        g1[24] += d * p[485];
-                    }
-                    {
-                        const float d = d2[oy * 96 + ox];
-                        q[0] += w2[0] * d;
-                        g2[0] += d * p[0];
-                        q[1] += w2[1] * d;
-                        g2[1] += d * p[1];
-                        q[2] += w2[2] * d;
-                        g2[2] += d * p[2];
-                        q[3] += w2[3] * d;
-                        g2[3] += d * p[3];
-                        q[4] += w2[4] * d;
-                        g2[4] += d * p[4];
-                        q[5] += w2[5] * d;
-                        g2[5] += d * p[5];
-                        q[6] += w2[6] * d;
-                        g2[6] += d * p[6];
-                        q[96] += w2[7] * d;
-                        g2[7] += d * p[96];
-                        q[97] += w2[8] * d;
-                        g2[8] += d * p[97];
-                        q[98] += w2[9] * d;
-                        g2[9] += d * p[98];
-                        q[99] += w2[10] * d;
-                        g2[10] += d * p[99];
-                        q[100] += w2[11] * d;
-                        g2[11] += d * p[100];
-                        q[101] += w2[12] * d;
-                        g2[12] += d * p[101];
-                        q[102] += w2[13] * d;
-                        g2[13] += d * p[102];
-                        q[192] += w2[14] * d;
-                        g2[14] += d * p[192];
-                        q[193] += w2[15] * d;
-                        g2[15] += d * p[193];
-                        q[194] += w2[16] * d;
-                        g2[16] += d * p[194];
-                        q[195] += w2[17] * d;
-                        g2[17] += d * p[195];
-                        q[196] += w2[18] * d;
-                        g2[18] += d * p[196];
-                        q[197] += w2[19] * d;
-                        g2[19] += d * p[197];
-                        q[198] += w2[20] * d;
-                        g2[20] += d * p[198];
-                        q[288] += w2[21] * d;
-                        g2[21] += d * p[288];
-                        q[289] += w2[22] * d;
-                        g2[22] += d * p[289];
-                        q[290] += w2[23] * d;
-                        g2[23] += d * p[290];
-                        q[291] += w2[24] * d;
-                        g2[24] += d * p[291];
-                        q[292] += w2[25] * d;
-                        g2[25] += d * p[292];
-                        q[293] += w2[26] * d;
-                        g2[26] += d * p[293];
-                        q[294] += w2[27] * d;
-                        g2[27] += d * p[294];
-                        q[384] += w2[28] * d;
-                        g2[28] += d * p[384];
-                        q[385] += w2[29] * d;
-                        g2[29] += d * p[385];
-                        q[386] += w2[30] * d;
-                        g2[30] += d * p[386];
-                        q[387] += w2[31] * d;
-                        g2[31] += d * p[387];
-                        q[388] += w2[32] * d;
-                        g2[32] += d * p[388];
-                        q[389] += w2[33] * d;
-                        g2[33] += d * p[389];
-                        q[390] += w2[34] * d;
-                        g2[34] += d * p[390];
-                        q[480] += w2[35] * d;
-                        g2[35] += d * p[480];
-                        q[481] += w2[36] * d;
-                        g2[36] += d * p[481];
-                        q[482] += w2[37] * d;
-                        g2[37] += d * p[482];
-                        q[483] += w2[38] * d;
-                        g2[38] += d * p[483];
-                        q[484] += w2[39] * d;
-                        g2[39] += d * p[484];
-                        q[485] += w2[40] * d;
-                        g2[40] += d * p[485];
-                        q[486] += w2[41] * d;
-                        g2[41] += d * p[486];
-                        q[576] += w2[42] * d;
-                        g2[42] += d * p[576];
-                        q[577] += w2[43] * d;
-                        g2[43] += d * p[577];
-                        q[578] += w2[44] * d;
-                        g2[44] += d * p[578];
-                        q[579] += w2[45] * d;
-                        g2[45] += d * p[579];
-                        q[580] += w2[46] * d;
-                        g2[46] += d * p[580];
-                        q[581] += w2[47] * d;
-                        g2[47] += d * p[581];
-                        q[582] += w2[48] * d;
-                        g2[48] += d * p[582];
-                    }
-                }
-                for (int ox = 93; ox < 96; ox++)
-                    dw_k3_5_7_c32_96x96_s1_bwd_at(xc, w, dy, dxc, g0, g1, g2, b, c, oy, ox);
-            }
+            dw_k3_5_7_c32_96x96_s1_bwd_plane(x + ((long)b * 32 + c) * 9216, w, dy, dx + ((long)b * 32 + c) * 9216,
+                g0, g1, g2, b, c);
         }
         {
             float *restrict dw0 = dw + 0 + c * 9;
@@ -877,66 +891,73 @@ static inline void dw_k3_5_c96_96x96_s1_fwd_at(const float *restrict xc, const f
     }
 }
 
-void dw_k3_5_c96_96x96_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
+/* Channel c of image b, every kernel. */
+static inline void dw_k3_5_c96_96x96_s1_fwd_plane(const float *restrict xc, const float *restrict w, const float *restrict bias,
+    float *restrict y, int b, int c)
 {
-    for (int b = 0; b < n; b++)
-        for (int c = 0; c < 96; c++) {
-            const float *restrict xc = x + ((long)b * 96 + c) * 9216;
+    (void)bias;
     const float *restrict w0 = w + 0 + c * 9;
     float *restrict y0 = y + ((long)b * 192 + 0 + c) * 9216;
     const float *restrict w1 = w + 864 + c * 25;
     float *restrict y1 = y + ((long)b * 192 + 96 + c) * 9216;
-            for (int oy = 0; oy < 96; oy++) {
-                if (oy < 2 || oy >= 94) {
-                    for (int ox = 0; ox < 96; ox++)
-                        dw_k3_5_c96_96x96_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-                    continue;
-                }
-                for (int ox = 0; ox < 2; ox++)
-                    dw_k3_5_c96_96x96_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-                for (int ox = 2; ox < 94; ox++) {
-                    const float *restrict p = xc + (oy * 1 - 2) * 96 + ox * 1 - 2;
-                    y0[oy * 96 + ox] = 0.0f
-                        + w0[0] * p[97]
-                        + w0[1] * p[98]
-                        + w0[2] * p[99]
-                        + w0[3] * p[193]
-                        + w0[4] * p[194]
-                        + w0[5] * p[195]
-                        + w0[6] * p[289]
-                        + w0[7] * p[290]
-                        + w0[8] * p[291];
-                    y1[oy * 96 + ox] = 0.0f
-                        + w1[0] * p[0]
-                        + w1[1] * p[1]
-                        + w1[2] * p[2]
-                        + w1[3] * p[3]
-                        + w1[4] * p[4]
-                        + w1[5] * p[96]
-                        + w1[6] * p[97]
-                        + w1[7] * p[98]
-                        + w1[8] * p[99]
-                        + w1[9] * p[100]
-                        + w1[10] * p[192]
-                        + w1[11] * p[193]
-                        + w1[12] * p[194]
-                        + w1[13] * p[195]
-                        + w1[14] * p[196]
-                        + w1[15] * p[288]
-                        + w1[16] * p[289]
-                        + w1[17] * p[290]
-                        + w1[18] * p[291]
-                        + w1[19] * p[292]
-                        + w1[20] * p[384]
-                        + w1[21] * p[385]
-                        + w1[22] * p[386]
-                        + w1[23] * p[387]
-                        + w1[24] * p[388];
-                }
-                for (int ox = 94; ox < 96; ox++)
-                    dw_k3_5_c96_96x96_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-            }
+    for (int oy = 0; oy < 2; oy++)
+        for (int ox = 0; ox < 96; ox++)
+            dw_k3_5_c96_96x96_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
+    for (int oy = 2; oy < 94; oy++) {
+        for (int ox = 0; ox < 2; ox++)
+            dw_k3_5_c96_96x96_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
+        for (int ox = 2; ox < 94; ox++) {
+            const float *restrict p = xc + (oy * 1 - 2) * 96 + ox * 1 - 2;
+            y0[oy * 96 + ox] = 0.0f
+                + w0[0] * p[97]
+                + w0[1] * p[98]
+                + w0[2] * p[99]
+                + w0[3] * p[193]
+                + w0[4] * p[194]
+                + w0[5] * p[195]
+                + w0[6] * p[289]
+                + w0[7] * p[290]
+                + w0[8] * p[291];
+            y1[oy * 96 + ox] = 0.0f
+                + w1[0] * p[0]
+                + w1[1] * p[1]
+                + w1[2] * p[2]
+                + w1[3] * p[3]
+                + w1[4] * p[4]
+                + w1[5] * p[96]
+                + w1[6] * p[97]
+                + w1[7] * p[98]
+                + w1[8] * p[99]
+                + w1[9] * p[100]
+                + w1[10] * p[192]
+                + w1[11] * p[193]
+                + w1[12] * p[194]
+                + w1[13] * p[195]
+                + w1[14] * p[196]
+                + w1[15] * p[288]
+                + w1[16] * p[289]
+                + w1[17] * p[290]
+                + w1[18] * p[291]
+                + w1[19] * p[292]
+                + w1[20] * p[384]
+                + w1[21] * p[385]
+                + w1[22] * p[386]
+                + w1[23] * p[387]
+                + w1[24] * p[388];
         }
+        for (int ox = 94; ox < 96; ox++)
+            dw_k3_5_c96_96x96_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
+    }
+    for (int oy = 94; oy < 96; oy++)
+        for (int ox = 0; ox < 96; ox++)
+            dw_k3_5_c96_96x96_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
+}
+
+void dw_k3_5_c96_96x96_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
+{
+    for (int b = 0; b < n; b++)
+        for (int c = 0; c < 96; c++)
+            dw_k3_5_c96_96x96_s1_fwd_plane(x + ((long)b * 96 + c) * 9216, w, bias, y, b, c);
 }
 
 static inline void dw_k3_5_c96_96x96_s1_bwd_at(const float *restrict xc, const float *restrict w, const float *restrict dy,
@@ -1028,6 +1049,106 @@ static inline void dw_k3_5_c96_96x96_s1_bwd_at(const float *restrict xc, const f
     }
 }
 
+/* Channel c of image b: its gradients go to dxc and the accumulators g. */
+static inline void dw_k3_5_c96_96x96_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
+    float *restrict dxc, float *restrict g0, float *restrict g1, int b, int c)
+{
+    const float *restrict w0 = w + 0 + c * 9;
+    const float *restrict d0 = dy + ((long)b * 192 + 0 + c) * 9216;
+    const float *restrict w1 = w + 864 + c * 25;
+    const float *restrict d1 = dy + ((long)b * 192 + 96 + c) * 9216;
+    for (int oy = 0; oy < 2; oy++)
+        for (int ox = 0; ox < 96; ox++)
+            dw_k3_5_c96_96x96_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
+    for (int oy = 2; oy < 94; oy++) {
+        for (int ox = 0; ox < 2; ox++)
+            dw_k3_5_c96_96x96_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
+        for (int ox = 2; ox < 94; ox++) {
+            const float *restrict p = xc + (oy * 1 - 2) * 96 + ox * 1 - 2;
+            float *restrict q = dxc + (oy * 1 - 2) * 96 + ox * 1 - 2;
+            {
+                const float d = d0[oy * 96 + ox];
+                q[97] += w0[0] * d;
+                g0[0] += d * p[97];
+                q[98] += w0[1] * d;
+                g0[1] += d * p[98];
+                q[99] += w0[2] * d;
+                g0[2] += d * p[99];
+                q[193] += w0[3] * d;
+                g0[3] += d * p[193];
+                q[194] += w0[4] * d;
+                g0[4] += d * p[194];
+                q[195] += w0[5] * d;
+                g0[5] += d * p[195];
+                q[289] += w0[6] * d;
+                g0[6] += d * p[289];
+                q[290] += w0[7] * d;
+                g0[7] += d * p[290];
+                q[291] += w0[8] * d;
+                g0[8] += d * p[291];
+            }
+            {
+                const float d = d1[oy * 96 + ox];
+                q[0] += w1[0] * d;
+                g1[0] += d * p[0];
+                q[1] += w1[1] * d;
+                g1[1] += d * p[1];
+                q[2] += w1[2] * d;
+                g1[2] += d * p[2];
+                q[3] += w1[3] * d;
+                g1[3] += d * p[3];
+                q[4] += w1[4] * d;
+                g1[4] += d * p[4];
+                q[96] += w1[5] * d;
+                g1[5] += d * p[96];
+                q[97] += w1[6] * d;
+                g1[6] += d * p[97];
+                q[98] += w1[7] * d;
+                g1[7] += d * p[98];
+                q[99] += w1[8] * d;
+                g1[8] += d * p[99];
+                q[100] += w1[9] * d;
+                g1[9] += d * p[100];
+                q[192] += w1[10] * d;
+                g1[10] += d * p[192];
+                q[193] += w1[11] * d;
+                g1[11] += d * p[193];
+                q[194] += w1[12] * d;
+                g1[12] += d * p[194];
+                q[195] += w1[13] * d;
+                g1[13] += d * p[195];
+                q[196] += w1[14] * d;
+                g1[14] += d * p[196];
+                q[288] += w1[15] * d;
+                g1[15] += d * p[288];
+                q[289] += w1[16] * d;
+                g1[16] += d * p[289];
+                q[290] += w1[17] * d;
+                g1[17] += d * p[290];
+                q[291] += w1[18] * d;
+                g1[18] += d * p[291];
+                q[292] += w1[19] * d;
+                g1[19] += d * p[292];
+                q[384] += w1[20] * d;
+                g1[20] += d * p[384];
+                q[385] += w1[21] * d;
+                g1[21] += d * p[385];
+                q[386] += w1[22] * d;
+                g1[22] += d * p[386];
+                q[387] += w1[23] * d;
+                g1[23] += d * p[387];
+                q[388] += w1[24] * d;
+                g1[24] += d * p[388];
+            }
+        }
+        for (int ox = 94; ox < 96; ox++)
+            dw_k3_5_c96_96x96_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
+    }
+    for (int oy = 94; oy < 96; oy++)
+        for (int ox = 0; ox < 96; ox++)
+            dw_k3_5_c96_96x96_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
+}
+
 void dw_k3_5_c96_96x96_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias)
 {
@@ -1037,101 +1158,8 @@ void dw_k3_5_c96_96x96_s1_bwd(int n, const float *restrict x, const float *restr
         float g1[25] = {0};
         double gb = 0; /* the bias gradient, with one kernel */
         for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 96 + c) * 9216;
-            float *restrict dxc = dx + ((long)b * 96 + c) * 9216;
-    const float *restrict w0 = w + 0 + c * 9;
-    const float *restrict d0 = dy + ((long)b * 192 + 0 + c) * 9216;
-    const float *restrict w1 = w + 864 + c * 25;
-    const float *restrict d1 = dy + ((long)b * 192 + 96 + c) * 9216;
-            for (int oy = 0; oy < 96; oy++) {
-                if (oy < 2 || oy >= 94) {
-                    for (int ox = 0; ox < 96; ox++)
-                        dw_k3_5_c96_96x96_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
-                    continue;
-                }
-                for (int ox = 0; ox < 2; ox++)
-                    dw_k3_5_c96_96x96_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
-                for (int ox = 2; ox < 94; ox++) {
-                    const float *restrict p = xc + (oy * 1 - 2) * 96 + ox * 1 - 2;
-                    float *restrict q = dxc + (oy * 1 - 2) * 96 + ox * 1 - 2;
-                    {
-                        const float d = d0[oy * 96 + ox];
-                        q[97] += w0[0] * d;
-                        g0[0] += d * p[97];
-                        q[98] += w0[1] * d;
-                        g0[1] += d * p[98];
-                        q[99] += w0[2] * d;
-                        g0[2] += d * p[99];
-                        q[193] += w0[3] * d;
-                        g0[3] += d * p[193];
-                        q[194] += w0[4] * d;
-                        g0[4] += d * p[194];
-                        q[195] += w0[5] * d;
-                        g0[5] += d * p[195];
-                        q[289] += w0[6] * d;
-                        g0[6] += d * p[289];
-                        q[290] += w0[7] * d;
-                        g0[7] += d * p[290];
-                        q[291] += w0[8] * d;
-                        g0[8] += d * p[291];
-                    }
-                    {
-                        const float d = d1[oy * 96 + ox];
-                        q[0] += w1[0] * d;
-                        g1[0] += d * p[0];
-                        q[1] += w1[1] * d;
-                        g1[1] += d * p[1];
-                        q[2] += w1[2] * d;
-                        g1[2] += d * p[2];
-                        q[3] += w1[3] * d;
-                        g1[3] += d * p[3];
-                        q[4] += w1[4] * d;
-                        g1[4] += d * p[4];
-                        q[96] += w1[5] * d;
-                        g1[5] += d * p[96];
-                        q[97] += w1[6] * d;
-                        g1[6] += d * p[97];
-                        q[98] += w1[7] * d;
-                        g1[7] += d * p[98];
-                        q[99] += w1[8] * d;
-                        g1[8] += d * p[99];
-                        q[100] += w1[9] * d;
-                        g1[9] += d * p[100];
-                        q[192] += w1[10] * d;
-                        g1[10] += d * p[192];
-                        q[193] += w1[11] * d;
-                        g1[11] += d * p[193];
-                        q[194] += w1[12] * d;
-                        g1[12] += d * p[194];
-                        q[195] += w1[13] * d;
-                        g1[13] += d * p[195];
-                        q[196] += w1[14] * d;
-                        g1[14] += d * p[196];
-                        q[288] += w1[15] * d;
-                        g1[15] += d * p[288];
-                        q[289] += w1[16] * d;
-                        g1[16] += d * p[289];
-                        q[290] += w1[17] * d;
-                        g1[17] += d * p[290];
-                        q[291] += w1[18] * d;
-                        g1[18] += d * p[291];
-                        q[292] += w1[19] * d;
-                        g1[19] += d * p[292];
-                        q[384] += w1[20] * d;
-                        g1[20] += d * p[384];
-                        q[385] += w1[21] * d;
-                        g1[21] += d * p[385];
-                        q[386] += w1[22] * d;
-                        g1[22] += d * p[386];
-                        q[387] += w1[23] * d;
-                        g1[23] += d * p[387];
-                        q[388] += w1[24] * d;
-                        g1[24] += d * p[388];
-                    }
-                }
-                for (int ox = 94; ox < 96; ox++)
-                    dw_k3_5_c96_96x96_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
-            }
+            dw_k3_5_c96_96x96_s1_bwd_plane(x + ((long)b * 96 + c) * 9216, w, dy, dx + ((long)b * 96 + c) * 9216,
+                g0, g1, b, c);
         }
         {
             float *restrict dw0 = dw + 0 + c * 9;
@@ -1270,66 +1298,73 @@ static inline void dw_k3_5_c144_48x48_s1_fwd_at(const float *restrict xc, const 
     }
 }
 
-void dw_k3_5_c144_48x48_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
+/* Channel c of image b, every kernel. */
+static inline void dw_k3_5_c144_48x48_s1_fwd_plane(const float *restrict xc, const float *restrict w, const float *restrict bias,
+    float *restrict y, int b, int c)
 {
-    for (int b = 0; b < n; b++)
-        for (int c = 0; c < 144; c++) {
-            const float *restrict xc = x + ((long)b * 144 + c) * 2304;
+    (void)bias;
     const float *restrict w0 = w + 0 + c * 9;
     float *restrict y0 = y + ((long)b * 288 + 0 + c) * 2304;
     const float *restrict w1 = w + 1296 + c * 25;
     float *restrict y1 = y + ((long)b * 288 + 144 + c) * 2304;
-            for (int oy = 0; oy < 48; oy++) {
-                if (oy < 2 || oy >= 46) {
-                    for (int ox = 0; ox < 48; ox++)
-                        dw_k3_5_c144_48x48_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-                    continue;
-                }
-                for (int ox = 0; ox < 2; ox++)
-                    dw_k3_5_c144_48x48_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-                for (int ox = 2; ox < 46; ox++) {
-                    const float *restrict p = xc + (oy * 1 - 2) * 48 + ox * 1 - 2;
-                    y0[oy * 48 + ox] = 0.0f
-                        + w0[0] * p[49]
-                        + w0[1] * p[50]
-                        + w0[2] * p[51]
-                        + w0[3] * p[97]
-                        + w0[4] * p[98]
-                        + w0[5] * p[99]
-                        + w0[6] * p[145]
-                        + w0[7] * p[146]
-                        + w0[8] * p[147];
-                    y1[oy * 48 + ox] = 0.0f
-                        + w1[0] * p[0]
-                        + w1[1] * p[1]
-                        + w1[2] * p[2]
-                        + w1[3] * p[3]
-                        + w1[4] * p[4]
-                        + w1[5] * p[48]
-                        + w1[6] * p[49]
-                        + w1[7] * p[50]
-                        + w1[8] * p[51]
-                        + w1[9] * p[52]
-                        + w1[10] * p[96]
-                        + w1[11] * p[97]
-                        + w1[12] * p[98]
-                        + w1[13] * p[99]
-                        + w1[14] * p[100]
-                        + w1[15] * p[144]
-                        + w1[16] * p[145]
-                        + w1[17] * p[146]
-                        + w1[18] * p[147]
-                        + w1[19] * p[148]
-                        + w1[20] * p[192]
-                        + w1[21] * p[193]
-                        + w1[22] * p[194]
-                        + w1[23] * p[195]
-                        + w1[24] * p[196];
-                }
-                for (int ox = 46; ox < 48; ox++)
-                    dw_k3_5_c144_48x48_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-            }
+    for (int oy = 0; oy < 2; oy++)
+        for (int ox = 0; ox < 48; ox++)
+            dw_k3_5_c144_48x48_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
+    for (int oy = 2; oy < 46; oy++) {
+        for (int ox = 0; ox < 2; ox++)
+            dw_k3_5_c144_48x48_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
+        for (int ox = 2; ox < 46; ox++) {
+            const float *restrict p = xc + (oy * 1 - 2) * 48 + ox * 1 - 2;
+            y0[oy * 48 + ox] = 0.0f
+                + w0[0] * p[49]
+                + w0[1] * p[50]
+                + w0[2] * p[51]
+                + w0[3] * p[97]
+                + w0[4] * p[98]
+                + w0[5] * p[99]
+                + w0[6] * p[145]
+                + w0[7] * p[146]
+                + w0[8] * p[147];
+            y1[oy * 48 + ox] = 0.0f
+                + w1[0] * p[0]
+                + w1[1] * p[1]
+                + w1[2] * p[2]
+                + w1[3] * p[3]
+                + w1[4] * p[4]
+                + w1[5] * p[48]
+                + w1[6] * p[49]
+                + w1[7] * p[50]
+                + w1[8] * p[51]
+                + w1[9] * p[52]
+                + w1[10] * p[96]
+                + w1[11] * p[97]
+                + w1[12] * p[98]
+                + w1[13] * p[99]
+                + w1[14] * p[100]
+                + w1[15] * p[144]
+                + w1[16] * p[145]
+                + w1[17] * p[146]
+                + w1[18] * p[147]
+                + w1[19] * p[148]
+                + w1[20] * p[192]
+                + w1[21] * p[193]
+                + w1[22] * p[194]
+                + w1[23] * p[195]
+                + w1[24] * p[196];
         }
+        for (int ox = 46; ox < 48; ox++)
+            dw_k3_5_c144_48x48_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
+    }
+    for (int oy = 46; oy < 48; oy++)
+        for (int ox = 0; ox < 48; ox++)
+            dw_k3_5_c144_48x48_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
+}
+
+void dw_k3_5_c144_48x48_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
+{
+    for (int b = 0; b < n; b++)
+        for (int c = 0; c < 144; c++)
+            dw_k3_5_c144_48x48_s1_fwd_plane(x + ((long)b * 144 + c) * 2304, w, bias, y, b, c);
 }
 
 static inline void dw_k3_5_c144_48x48_s1_bwd_at(const float *restrict xc, const float *restrict w, const float *restrict dy,
@@ -1421,6 +1456,106 @@ static inline void dw_k3_5_c144_48x48_s1_bwd_at(const float *restrict xc, const 
     }
 }
 
+/* Channel c of image b: its gradients go to dxc and the accumulators g. */
+static inline void dw_k3_5_c144_48x48_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
+    float *restrict dxc, float *restrict g0, float *restrict g1, int b, int c)
+{
+    const float *restrict w0 = w + 0 + c * 9;
+    const float *restrict d0 = dy + ((long)b * 288 + 0 + c) * 2304;
+    const float *restrict w1 = w + 1296 + c * 25;
+    const float *restrict d1 = dy + ((long)b * 288 + 144 + c) * 2304;
+    for (int oy = 0; oy < 2; oy++)
+        for (int ox = 0; ox < 48; ox++)
+            dw_k3_5_c144_48x48_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
+    for (int oy = 2; oy < 46; oy++) {
+        for (int ox = 0; ox < 2; ox++)
+            dw_k3_5_c144_48x48_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
+        for (int ox = 2; ox < 46; ox++) {
+            const float *restrict p = xc + (oy * 1 - 2) * 48 + ox * 1 - 2;
+            float *restrict q = dxc + (oy * 1 - 2) * 48 + ox * 1 - 2;
+            {
+                const float d = d0[oy * 48 + ox];
+                q[49] += w0[0] * d;
+                g0[0] += d * p[49];
+                q[50] += w0[1] * d;
+                g0[1] += d * p[50];
+                q[51] += w0[2] * d;
+                g0[2] += d * p[51];
+                q[97] += w0[3] * d;
+                g0[3] += d * p[97];
+                q[98] += w0[4] * d;
+                g0[4] += d * p[98];
+                q[99] += w0[5] * d;
+                g0[5] += d * p[99];
+                q[145] += w0[6] * d;
+                g0[6] += d * p[145];
+                q[146] += w0[7] * d;
+                g0[7] += d * p[146];
+                q[147] += w0[8] * d;
+                g0[8] += d * p[147];
+            }
+            {
+                const float d = d1[oy * 48 + ox];
+                q[0] += w1[0] * d;
+                g1[0] += d * p[0];
+                q[1] += w1[1] * d;
+                g1[1] += d * p[1];
+                q[2] += w1[2] * d;
+                g1[2] += d * p[2];
+                q[3] += w1[3] * d;
+                g1[3] += d * p[3];
+                q[4] += w1[4] * d;
+                g1[4] += d * p[4];
+                q[48] += w1[5] * d;
+                g1[5] += d * p[48];
+                q[49] += w1[6] * d;
+                g1[6] += d * p[49];
+                q[50] += w1[7] * d;
+                g1[7] += d * p[50];
+                q[51] += w1[8] * d;
+                g1[8] += d * p[51];
+                q[52] += w1[9] * d;
+                g1[9] += d * p[52];
+                q[96] += w1[10] * d;
+                g1[10] += d * p[96];
+                q[97] += w1[11] * d;
+                g1[11] += d * p[97];
+                q[98] += w1[12] * d;
+                g1[12] += d * p[98];
+                q[99] += w1[13] * d;
+                g1[13] += d * p[99];
+                q[100] += w1[14] * d;
+                g1[14] += d * p[100];
+                q[144] += w1[15] * d;
+                g1[15] += d * p[144];
+                q[145] += w1[16] * d;
+                g1[16] += d * p[145];
+                q[146] += w1[17] * d;
+                g1[17] += d * p[146];
+                q[147] += w1[18] * d;
+                g1[18] += d * p[147];
+                q[148] += w1[19] * d;
+                g1[19] += d * p[148];
+                q[192] += w1[20] * d;
+                g1[20] += d * p[192];
+                q[193] += w1[21] * d;
+                g1[21] += d * p[193];
+                q[194] += w1[22] * d;
+                g1[22] += d * p[194];
+                q[195] += w1[23] * d;
+                g1[23] += d * p[195];
+                q[196] += w1[24] * d;
+                g1[24] += d * p[196];
+            }
+        }
+        for (int ox = 46; ox < 48; ox++)
+            dw_k3_5_c144_48x48_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
+    }
+    for (int oy = 46; oy < 48; oy++)
+        for (int ox = 0; ox < 48; ox++)
+            dw_k3_5_c144_48x48_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
+}
+
 void dw_k3_5_c144_48x48_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias)
 {
@@ -1430,101 +1565,8 @@ void dw_k3_5_c144_48x48_s1_bwd(int n, const float *restrict x, const float *rest
         float g1[25] = {0};
         double gb = 0; /* the bias gradient, with one kernel */
         for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 144 + c) * 2304;
-            float *restrict dxc = dx + ((long)b * 144 + c) * 2304;
-    const float *restrict w0 = w + 0 + c * 9;
-    const float *restrict d0 = dy + ((long)b * 288 + 0 + c) * 2304;
-    const float *restrict w1 = w + 1296 + c * 25;
-    const float *restrict d1 = dy + ((long)b * 288 + 144 + c) * 2304;
-            for (int oy = 0; oy < 48; oy++) {
-                if (oy < 2 || oy >= 46) {
-                    for (int ox = 0; ox < 48; ox++)
-                        dw_k3_5_c144_48x48_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
-                    continue;
-                }
-                for (int ox = 0; ox < 2; ox++)
-                    dw_k3_5_c144_48x48_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
-                for (int ox = 2; ox < 46; ox++) {
-                    const float *restrict p = xc + (oy * 1 - 2) * 48 + ox * 1 - 2;
-                    float *restrict q = dxc + (oy * 1 - 2) * 48 + ox * 1 - 2;
-                    {
-                        const float d = d0[oy * 48 + ox];
-                        q[49] += w0[0] * d;
-                        g0[0] += d * p[49];
-                        q[50] += w0[1] * d;
-                        g0[1] += d * p[50];
-                        q[51] += w0[2] * d;
-                        g0[2] += d * p[51];
-                        q[97] += w0[3] * d;
-                        g0[3] += d * p[97];
-                        q[98] += w0[4] * d;
-                        g0[4] += d * p[98];
-                        q[99] += w0[5] * d;
-                        g0[5] += d * p[99];
-                        q[145] += w0[6] * d;
-                        g0[6] += d * p[145];
-                        q[146] += w0[7] * d;
-                        g0[7] += d * p[146];
-                        q[147] += w0[8] * d;
-                        g0[8] += d * p[147];
-                    }
-                    {
-                        const float d = d1[oy * 48 + ox];
-                        q[0] += w1[0] * d;
-                        g1[0] += d * p[0];
-                        q[1] += w1[1] * d;
-                        g1[1] += d * p[1];
-                        q[2] += w1[2] * d;
-                        g1[2] += d * p[2];
-                        q[3] += w1[3] * d;
-                        g1[3] += d * p[3];
-                        q[4] += w1[4] * d;
-                        g1[4] += d * p[4];
-                        q[48] += w1[5] * d;
-                        g1[5] += d * p[48];
-                        q[49] += w1[6] * d;
-                        g1[6] += d * p[49];
-                        q[50] += w1[7] * d;
-                        g1[7] += d * p[50];
-                        q[51] += w1[8] * d;
-                        g1[8] += d * p[51];
-                        q[52] += w1[9] * d;
-                        g1[9] += d * p[52];
-                        q[96] += w1[10] * d;
-                        g1[10] += d * p[96];
-                        q[97] += w1[11] * d;
-                        g1[11] += d * p[97];
-                        q[98] += w1[12] * d;
-                        g1[12] += d * p[98];
-                        q[99] += w1[13] * d;
-                        g1[13] += d * p[99];
-                        q[100] += w1[14] * d;
-                        g1[14] += d * p[100];
-                        q[144] += w1[15] * d;
-                        g1[15] += d * p[144];
-                        q[145] += w1[16] * d;
-                        g1[16] += d * p[145];
-                        q[146] += w1[17] * d;
-                        g1[17] += d * p[146];
-                        q[147] += w1[18] * d;
-                        g1[18] += d * p[147];
-                        q[148] += w1[19] * d;
-                        g1[19] += d * p[148];
-                        q[192] += w1[20] * d;
-                        g1[20] += d * p[192];
-                        q[193] += w1[21] * d;
-                        g1[21] += d * p[193];
-                        q[194] += w1[22] * d;
-                        g1[22] += d * p[194];
-                        q[195] += w1[23] * d;
-                        g1[23] += d * p[195];
-                        q[196] += w1[24] * d;
-                        g1[24] += d * p[196];
-                    }
-                }
-                for (int ox = 46; ox < 48; ox++)
-                    dw_k3_5_c144_48x48_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
-            }
+            dw_k3_5_c144_48x48_s1_bwd_plane(x + ((long)b * 144 + c) * 2304, w, dy, dx + ((long)b * 144 + c) * 2304,
+                g0, g1, b, c);
         }
         {
             float *restrict dw0 = dw + 0 + c * 9;
@@ -1607,38 +1649,40 @@ static inline void dw_k3_c144_48x48_s2_fwd_at(const float *restrict xc, const fl
     }
 }
 
+/* Channel c of image b, every kernel. */
+static inline void dw_k3_c144_48x48_s2_fwd_plane(const float *restrict xc, const float *restrict w, const float *restrict bias,
+    float *restrict y, int b, int c)
+{
+    (void)bias;
+    const float *restrict w0 = w + 0 + c * 9;
+    float *restrict y0 = y + ((long)b * 144 + 0 + c) * 576;
+    for (int oy = 0; oy < 1; oy++)
+        for (int ox = 0; ox < 24; ox++)
+            dw_k3_c144_48x48_s2_fwd_at(xc, w, bias, y, b, c, oy, ox);
+    for (int oy = 1; oy < 24; oy++) {
+        for (int ox = 0; ox < 1; ox++)
+            dw_k3_c144_48x48_s2_fwd_at(xc, w, bias, y, b, c, oy, ox);
+        for (int ox = 1; ox < 24; ox++) {
+            const float *restrict p = xc + (oy * 2 - 1) * 48 + ox * 2 - 1;
+            y0[oy * 24 + ox] = 0.0f
+                + w0[0] * p[0]
+                + w0[1] * p[1]
+                + w0[2] * p[2]
+                + w0[3] * p[48]
+                + w0[4] * p[49]
+                + w0[5] * p[50]
+                + w0[6] * p[96]
+                + w0[7] * p[97]
+                + w0[8] * p[98];
+        }
+    }
+}
+
 void dw_k3_c144_48x48_s2_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     for (int b = 0; b < n; b++)
-        for (int c = 0; c < 144; c++) {
-            const float *restrict xc = x + ((long)b * 144 + c) * 2304;
-    const float *restrict w0 = w + 0 + c * 9;
-    float *restrict y0 = y + ((long)b * 144 + 0 + c) * 576;
-            for (int oy = 0; oy < 24; oy++) {
-                if (oy < 1 || oy >= 24) {
-                    for (int ox = 0; ox < 24; ox++)
-                        dw_k3_c144_48x48_s2_fwd_at(xc, w, bias, y, b, c, oy, ox);
-                    continue;
-                }
-                for (int ox = 0; ox < 1; ox++)
-                    dw_k3_c144_48x48_s2_fwd_at(xc, w, bias, y, b, c, oy, ox);
-                for (int ox = 1; ox < 24; ox++) {
-                    const float *restrict p = xc + (oy * 2 - 1) * 48 + ox * 2 - 1;
-                    y0[oy * 24 + ox] = 0.0f
-                        + w0[0] * p[0]
-                        + w0[1] * p[1]
-                        + w0[2] * p[2]
-                        + w0[3] * p[48]
-                        + w0[4] * p[49]
-                        + w0[5] * p[50]
-                        + w0[6] * p[96]
-                        + w0[7] * p[97]
-                        + w0[8] * p[98];
-                }
-                for (int ox = 24; ox < 24; ox++)
-                    dw_k3_c144_48x48_s2_fwd_at(xc, w, bias, y, b, c, oy, ox);
-            }
-        }
+        for (int c = 0; c < 144; c++)
+            dw_k3_c144_48x48_s2_fwd_plane(x + ((long)b * 144 + c) * 2304, w, bias, y, b, c);
 }
 
 static inline void dw_k3_c144_48x48_s2_bwd_at(const float *restrict xc, const float *restrict w, const float *restrict dy,
@@ -1675,6 +1719,46 @@ static inline void dw_k3_c144_48x48_s2_bwd_at(const float *restrict xc, const fl
     }
 }
 
+/* Channel c of image b: its gradients go to dxc and the accumulators g. */
+static inline void dw_k3_c144_48x48_s2_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
+    float *restrict dxc, float *restrict g0, int b, int c)
+{
+    const float *restrict w0 = w + 0 + c * 9;
+    const float *restrict d0 = dy + ((long)b * 144 + 0 + c) * 576;
+    for (int oy = 0; oy < 1; oy++)
+        for (int ox = 0; ox < 24; ox++)
+            dw_k3_c144_48x48_s2_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
+    for (int oy = 1; oy < 24; oy++) {
+        for (int ox = 0; ox < 1; ox++)
+            dw_k3_c144_48x48_s2_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
+        for (int ox = 1; ox < 24; ox++) {
+            const float *restrict p = xc + (oy * 2 - 1) * 48 + ox * 2 - 1;
+            float *restrict q = dxc + (oy * 2 - 1) * 48 + ox * 2 - 1;
+            {
+                const float d = d0[oy * 24 + ox];
+                q[0] += w0[0] * d;
+                g0[0] += d * p[0];
+                q[1] += w0[1] * d;
+                g0[1] += d * p[1];
+                q[2] += w0[2] * d;
+                g0[2] += d * p[2];
+                q[48] += w0[3] * d;
+                g0[3] += d * p[48];
+                q[49] += w0[4] * d;
+                g0[4] += d * p[49];
+                q[50] += w0[5] * d;
+                g0[5] += d * p[50];
+                q[96] += w0[6] * d;
+                g0[6] += d * p[96];
+                q[97] += w0[7] * d;
+                g0[7] += d * p[97];
+                q[98] += w0[8] * d;
+                g0[8] += d * p[98];
+            }
+        }
+    }
+}
+
 void dw_k3_c144_48x48_s2_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias)
 {
@@ -1683,46 +1767,8 @@ void dw_k3_c144_48x48_s2_bwd(int n, const float *restrict x, const float *restri
         float g0[9] = {0};
         double gb = 0; /* the bias gradient, with one kernel */
         for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 144 + c) * 2304;
-            float *restrict dxc = dx + ((long)b * 144 + c) * 2304;
-    const float *restrict w0 = w + 0 + c * 9;
-    const float *restrict d0 = dy + ((long)b * 144 + 0 + c) * 576;
-            for (int oy = 0; oy < 24; oy++) {
-                if (oy < 1 || oy >= 24) {
-                    for (int ox = 0; ox < 24; ox++)
-                        dw_k3_c144_48x48_s2_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
-                    continue;
-                }
-                for (int ox = 0; ox < 1; ox++)
-                    dw_k3_c144_48x48_s2_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
-                for (int ox = 1; ox < 24; ox++) {
-                    const float *restrict p = xc + (oy * 2 - 1) * 48 + ox * 2 - 1;
-                    float *restrict q = dxc + (oy * 2 - 1) * 48 + ox * 2 - 1;
-                    {
-                        const float d = d0[oy * 24 + ox];
-                        q[0] += w0[0] * d;
-                        g0[0] += d * p[0];
-                        q[1] += w0[1] * d;
-                        g0[1] += d * p[1];
-                        q[2] += w0[2] * d;
-                        g0[2] += d * p[2];
-                        q[48] += w0[3] * d;
-                        g0[3] += d * p[48];
-                        q[49] += w0[4] * d;
-                        g0[4] += d * p[49];
-                        q[50] += w0[5] * d;
-                        g0[5] += d * p[50];
-                        q[96] += w0[6] * d;
-                        g0[6] += d * p[96];
-                        q[97] += w0[7] * d;
-                        g0[7] += d * p[97];
-                        q[98] += w0[8] * d;
-                        g0[8] += d * p[98];
-                    }
-                }
-                for (int ox = 24; ox < 24; ox++)
-                    dw_k3_c144_48x48_s2_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
-            }
+            dw_k3_c144_48x48_s2_bwd_plane(x + ((long)b * 144 + c) * 2304, w, dy, dx + ((long)b * 144 + c) * 2304,
+                g0, b, c);
         }
         {
             float *restrict dw0 = dw + 0 + c * 9;
@@ -1777,38 +1823,45 @@ static inline void dw_k3_c192_24x24_s1_fwd_at(const float *restrict xc, const fl
     }
 }
 
+/* Channel c of image b, every kernel. */
+static inline void dw_k3_c192_24x24_s1_fwd_plane(const float *restrict xc, const float *restrict w, const float *restrict bias,
+    float *restrict y, int b, int c)
+{
+    (void)bias;
+    const float *restrict w0 = w + 0 + c * 9;
+    float *restrict y0 = y + ((long)b * 192 + 0 + c) * 576;
+    for (int oy = 0; oy < 1; oy++)
+        for (int ox = 0; ox < 24; ox++)
+            dw_k3_c192_24x24_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
+    for (int oy = 1; oy < 23; oy++) {
+        for (int ox = 0; ox < 1; ox++)
+            dw_k3_c192_24x24_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
+        for (int ox = 1; ox < 23; ox++) {
+            const float *restrict p = xc + (oy * 1 - 1) * 24 + ox * 1 - 1;
+            y0[oy * 24 + ox] = 0.0f
+                + w0[0] * p[0]
+                + w0[1] * p[1]
+                + w0[2] * p[2]
+                + w0[3] * p[24]
+                + w0[4] * p[25]
+                + w0[5] * p[26]
+                + w0[6] * p[48]
+                + w0[7] * p[49]
+                + w0[8] * p[50];
+        }
+        for (int ox = 23; ox < 24; ox++)
+            dw_k3_c192_24x24_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
+    }
+    for (int oy = 23; oy < 24; oy++)
+        for (int ox = 0; ox < 24; ox++)
+            dw_k3_c192_24x24_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
+}
+
 void dw_k3_c192_24x24_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     for (int b = 0; b < n; b++)
-        for (int c = 0; c < 192; c++) {
-            const float *restrict xc = x + ((long)b * 192 + c) * 576;
-    const float *restrict w0 = w + 0 + c * 9;
-    float *restrict y0 = y + ((long)b * 192 + 0 + c) * 576;
-            for (int oy = 0; oy < 24; oy++) {
-                if (oy < 1 || oy >= 23) {
-                    for (int ox = 0; ox < 24; ox++)
-                        dw_k3_c192_24x24_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-                    continue;
-                }
-                for (int ox = 0; ox < 1; ox++)
-                    dw_k3_c192_24x24_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-                for (int ox = 1; ox < 23; ox++) {
-                    const float *restrict p = xc + (oy * 1 - 1) * 24 + ox * 1 - 1;
-                    y0[oy * 24 + ox] = 0.0f
-                        + w0[0] * p[0]
-                        + w0[1] * p[1]
-                        + w0[2] * p[2]
-                        + w0[3] * p[24]
-                        + w0[4] * p[25]
-                        + w0[5] * p[26]
-                        + w0[6] * p[48]
-                        + w0[7] * p[49]
-                        + w0[8] * p[50];
-                }
-                for (int ox = 23; ox < 24; ox++)
-                    dw_k3_c192_24x24_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-            }
-        }
+        for (int c = 0; c < 192; c++)
+            dw_k3_c192_24x24_s1_fwd_plane(x + ((long)b * 192 + c) * 576, w, bias, y, b, c);
 }
 
 static inline void dw_k3_c192_24x24_s1_bwd_at(const float *restrict xc, const float *restrict w, const float *restrict dy,
@@ -1845,6 +1898,51 @@ static inline void dw_k3_c192_24x24_s1_bwd_at(const float *restrict xc, const fl
     }
 }
 
+/* Channel c of image b: its gradients go to dxc and the accumulators g. */
+static inline void dw_k3_c192_24x24_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
+    float *restrict dxc, float *restrict g0, int b, int c)
+{
+    const float *restrict w0 = w + 0 + c * 9;
+    const float *restrict d0 = dy + ((long)b * 192 + 0 + c) * 576;
+    for (int oy = 0; oy < 1; oy++)
+        for (int ox = 0; ox < 24; ox++)
+            dw_k3_c192_24x24_s1_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
+    for (int oy = 1; oy < 23; oy++) {
+        for (int ox = 0; ox < 1; ox++)
+            dw_k3_c192_24x24_s1_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
+        for (int ox = 1; ox < 23; ox++) {
+            const float *restrict p = xc + (oy * 1 - 1) * 24 + ox * 1 - 1;
+            float *restrict q = dxc + (oy * 1 - 1) * 24 + ox * 1 - 1;
+            {
+                const float d = d0[oy * 24 + ox];
+                q[0] += w0[0] * d;
+                g0[0] += d * p[0];
+                q[1] += w0[1] * d;
+                g0[1] += d * p[1];
+                q[2] += w0[2] * d;
+                g0[2] += d * p[2];
+                q[24] += w0[3] * d;
+                g0[3] += d * p[24];
+                q[25] += w0[4] * d;
+                g0[4] += d * p[25];
+                q[26] += w0[5] * d;
+                g0[5] += d * p[26];
+                q[48] += w0[6] * d;
+                g0[6] += d * p[48];
+                q[49] += w0[7] * d;
+                g0[7] += d * p[49];
+                q[50] += w0[8] * d;
+                g0[8] += d * p[50];
+            }
+        }
+        for (int ox = 23; ox < 24; ox++)
+            dw_k3_c192_24x24_s1_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
+    }
+    for (int oy = 23; oy < 24; oy++)
+        for (int ox = 0; ox < 24; ox++)
+            dw_k3_c192_24x24_s1_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
+}
+
 void dw_k3_c192_24x24_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias)
 {
@@ -1853,46 +1951,8 @@ void dw_k3_c192_24x24_s1_bwd(int n, const float *restrict x, const float *restri
         float g0[9] = {0};
         double gb = 0; /* the bias gradient, with one kernel */
         for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 192 + c) * 576;
-            float *restrict dxc = dx + ((long)b * 192 + c) * 576;
-    const float *restrict w0 = w + 0 + c * 9;
-    const float *restrict d0 = dy + ((long)b * 192 + 0 + c) * 576;
-            for (int oy = 0; oy < 24; oy++) {
-                if (oy < 1 || oy >= 23) {
-                    for (int ox = 0; ox < 24; ox++)
-                        dw_k3_c192_24x24_s1_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
-                    continue;
-                }
-                for (int ox = 0; ox < 1; ox++)
-                    dw_k3_c192_24x24_s1_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
-                for (int ox = 1; ox < 23; ox++) {
-                    const float *restrict p = xc + (oy * 1 - 1) * 24 + ox * 1 - 1;
-                    float *restrict q = dxc + (oy * 1 - 1) * 24 + ox * 1 - 1;
-                    {
-                        const float d = d0[oy * 24 + ox];
-                        q[0] += w0[0] * d;
-                        g0[0] += d * p[0];
-                        q[1] += w0[1] * d;
-                        g0[1] += d * p[1];
-                        q[2] += w0[2] * d;
-                        g0[2] += d * p[2];
-                        q[24] += w0[3] * d;
-                        g0[3] += d * p[24];
-                        q[25] += w0[4] * d;
-                        g0[4] += d * p[25];
-                        q[26] += w0[5] * d;
-                        g0[5] += d * p[26];
-                        q[48] += w0[6] * d;
-                        g0[6] += d * p[48];
-                        q[49] += w0[7] * d;
-                        g0[7] += d * p[49];
-                        q[50] += w0[8] * d;
-                        g0[8] += d * p[50];
-                    }
-                }
-                for (int ox = 23; ox < 24; ox++)
-                    dw_k3_c192_24x24_s1_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
-            }
+            dw_k3_c192_24x24_s1_bwd_plane(x + ((long)b * 192 + c) * 576, w, dy, dx + ((long)b * 192 + c) * 576,
+                g0, b, c);
         }
         {
             float *restrict dw0 = dw + 0 + c * 9;
@@ -1947,38 +2007,40 @@ static inline void dw_k3_c192_24x24_s2_fwd_at(const float *restrict xc, const fl
     }
 }
 
+/* Channel c of image b, every kernel. */
+static inline void dw_k3_c192_24x24_s2_fwd_plane(const float *restrict xc, const float *restrict w, const float *restrict bias,
+    float *restrict y, int b, int c)
+{
+    (void)bias;
+    const float *restrict w0 = w + 0 + c * 9;
+    float *restrict y0 = y + ((long)b * 192 + 0 + c) * 144;
+    for (int oy = 0; oy < 1; oy++)
+        for (int ox = 0; ox < 12; ox++)
+            dw_k3_c192_24x24_s2_fwd_at(xc, w, bias, y, b, c, oy, ox);
+    for (int oy = 1; oy < 12; oy++) {
+        for (int ox = 0; ox < 1; ox++)
+            dw_k3_c192_24x24_s2_fwd_at(xc, w, bias, y, b, c, oy, ox);
+        for (int ox = 1; ox < 12; ox++) {
+            const float *restrict p = xc + (oy * 2 - 1) * 24 + ox * 2 - 1;
+            y0[oy * 12 + ox] = 0.0f
+                + w0[0] * p[0]
+                + w0[1] * p[1]
+                + w0[2] * p[2]
+                + w0[3] * p[24]
+                + w0[4] * p[25]
+                + w0[5] * p[26]
+                + w0[6] * p[48]
+                + w0[7] * p[49]
+                + w0[8] * p[50];
+        }
+    }
+}
+
 void dw_k3_c192_24x24_s2_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     for (int b = 0; b < n; b++)
-        for (int c = 0; c < 192; c++) {
-            const float *restrict xc = x + ((long)b * 192 + c) * 576;
-    const float *restrict w0 = w + 0 + c * 9;
-    float *restrict y0 = y + ((long)b * 192 + 0 + c) * 144;
-            for (int oy = 0; oy < 12; oy++) {
-                if (oy < 1 || oy >= 12) {
-                    for (int ox = 0; ox < 12; ox++)
-                        dw_k3_c192_24x24_s2_fwd_at(xc, w, bias, y, b, c, oy, ox);
-                    continue;
-                }
-                for (int ox = 0; ox < 1; ox++)
-                    dw_k3_c192_24x24_s2_fwd_at(xc, w, bias, y, b, c, oy, ox);
-                for (int ox = 1; ox < 12; ox++) {
-                    const float *restrict p = xc + (oy * 2 - 1) * 24 + ox * 2 - 1;
-                    y0[oy * 12 + ox] = 0.0f
-                        + w0[0] * p[0]
-                        + w0[1] * p[1]
-                        + w0[2] * p[2]
-                        + w0[3] * p[24]
-                        + w0[4] * p[25]
-                        + w0[5] * p[26]
-                        + w0[6] * p[48]
-                        + w0[7] * p[49]
-                        + w0[8] * p[50];
-                }
-                for (int ox = 12; ox < 12; ox++)
-                    dw_k3_c192_24x24_s2_fwd_at(xc, w, bias, y, b, c, oy, ox);
-            }
-        }
+        for (int c = 0; c < 192; c++)
+            dw_k3_c192_24x24_s2_fwd_plane(x + ((long)b * 192 + c) * 576, w, bias, y, b, c);
 }
 
 static inline void dw_k3_c192_24x24_s2_bwd_at(const float *restrict xc, const float *restrict w, const float *restrict dy,
@@ -2015,6 +2077,46 @@ static inline void dw_k3_c192_24x24_s2_bwd_at(const float *restrict xc, const fl
     }
 }
 
+/* Channel c of image b: its gradients go to dxc and the accumulators g. */
+static inline void dw_k3_c192_24x24_s2_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
+    float *restrict dxc, float *restrict g0, int b, int c)
+{
+    const float *restrict w0 = w + 0 + c * 9;
+    const float *restrict d0 = dy + ((long)b * 192 + 0 + c) * 144;
+    for (int oy = 0; oy < 1; oy++)
+        for (int ox = 0; ox < 12; ox++)
+            dw_k3_c192_24x24_s2_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
+    for (int oy = 1; oy < 12; oy++) {
+        for (int ox = 0; ox < 1; ox++)
+            dw_k3_c192_24x24_s2_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
+        for (int ox = 1; ox < 12; ox++) {
+            const float *restrict p = xc + (oy * 2 - 1) * 24 + ox * 2 - 1;
+            float *restrict q = dxc + (oy * 2 - 1) * 24 + ox * 2 - 1;
+            {
+                const float d = d0[oy * 12 + ox];
+                q[0] += w0[0] * d;
+                g0[0] += d * p[0];
+                q[1] += w0[1] * d;
+                g0[1] += d * p[1];
+                q[2] += w0[2] * d;
+                g0[2] += d * p[2];
+                q[24] += w0[3] * d;
+                g0[3] += d * p[24];
+                q[25] += w0[4] * d;
+                g0[4] += d * p[25];
+                q[26] += w0[5] * d;
+                g0[5] += d * p[26];
+                q[48] += w0[6] * d;
+                g0[6] += d * p[48];
+                q[49] += w0[7] * d;
+                g0[7] += d * p[49];
+                q[50] += w0[8] * d;
+                g0[8] += d * p[50];
+            }
+        }
+    }
+}
+
 void dw_k3_c192_24x24_s2_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias)
 {
@@ -2023,46 +2125,8 @@ void dw_k3_c192_24x24_s2_bwd(int n, const float *restrict x, const float *restri
         float g0[9] = {0};
         double gb = 0; /* the bias gradient, with one kernel */
         for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 192 + c) * 576;
-            float *restrict dxc = dx + ((long)b * 192 + c) * 576;
-    const float *restrict w0 = w + 0 + c * 9;
-    const float *restrict d0 = dy + ((long)b * 192 + 0 + c) * 144;
-            for (int oy = 0; oy < 12; oy++) {
-                if (oy < 1 || oy >= 12) {
-                    for (int ox = 0; ox < 12; ox++)
-                        dw_k3_c192_24x24_s2_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
-                    continue;
-                }
-                for (int ox = 0; ox < 1; ox++)
-                    dw_k3_c192_24x24_s2_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
-                for (int ox = 1; ox < 12; ox++) {
-                    const float *restrict p = xc + (oy * 2 - 1) * 24 + ox * 2 - 1;
-                    float *restrict q = dxc + (oy * 2 - 1) * 24 + ox * 2 - 1;
-                    {
-                        const float d = d0[oy * 12 + ox];
-                        q[0] += w0[0] * d;
-                        g0[0] += d * p[0];
-                        q[1] += w0[1] * d;
-                        g0[1] += d * p[1];
-                        q[2] += w0[2] * d;
-                        g0[2] += d * p[2];
-                        q[24] += w0[3] * d;
-                        g0[3] += d * p[24];
-                        q[25] += w0[4] * d;
-                        g0[4] += d * p[25];
-                        q[26] += w0[5] * d;
-                        g0[5] += d * p[26];
-                        q[48] += w0[6] * d;
-                        g0[6] += d * p[48];
-                        q[49] += w0[7] * d;
-                        g0[7] += d * p[49];
-                        q[50] += w0[8] * d;
-                        g0[8] += d * p[50];
-                    }
-                }
-                for (int ox = 12; ox < 12; ox++)
-                    dw_k3_c192_24x24_s2_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
-            }
+            dw_k3_c192_24x24_s2_bwd_plane(x + ((long)b * 192 + c) * 576, w, dy, dx + ((long)b * 192 + c) * 576,
+                g0, b, c);
         }
         {
             float *restrict dw0 = dw + 0 + c * 9;
@@ -2117,38 +2181,45 @@ static inline void dw_k3_c384_12x12_s1_fwd_at(const float *restrict xc, const fl
     }
 }
 
+/* Channel c of image b, every kernel. */
+static inline void dw_k3_c384_12x12_s1_fwd_plane(const float *restrict xc, const float *restrict w, const float *restrict bias,
+    float *restrict y, int b, int c)
+{
+    (void)bias;
+    const float *restrict w0 = w + 0 + c * 9;
+    float *restrict y0 = y + ((long)b * 384 + 0 + c) * 144;
+    for (int oy = 0; oy < 1; oy++)
+        for (int ox = 0; ox < 12; ox++)
+            dw_k3_c384_12x12_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
+    for (int oy = 1; oy < 11; oy++) {
+        for (int ox = 0; ox < 1; ox++)
+            dw_k3_c384_12x12_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
+        for (int ox = 1; ox < 11; ox++) {
+            const float *restrict p = xc + (oy * 1 - 1) * 12 + ox * 1 - 1;
+            y0[oy * 12 + ox] = 0.0f
+                + w0[0] * p[0]
+                + w0[1] * p[1]
+                + w0[2] * p[2]
+                + w0[3] * p[12]
+                + w0[4] * p[13]
+                + w0[5] * p[14]
+                + w0[6] * p[24]
+                + w0[7] * p[25]
+                + w0[8] * p[26];
+        }
+        for (int ox = 11; ox < 12; ox++)
+            dw_k3_c384_12x12_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
+    }
+    for (int oy = 11; oy < 12; oy++)
+        for (int ox = 0; ox < 12; ox++)
+            dw_k3_c384_12x12_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
+}
+
 void dw_k3_c384_12x12_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     for (int b = 0; b < n; b++)
-        for (int c = 0; c < 384; c++) {
-            const float *restrict xc = x + ((long)b * 384 + c) * 144;
-    const float *restrict w0 = w + 0 + c * 9;
-    float *restrict y0 = y + ((long)b * 384 + 0 + c) * 144;
-            for (int oy = 0; oy < 12; oy++) {
-                if (oy < 1 || oy >= 11) {
-                    for (int ox = 0; ox < 12; ox++)
-                        dw_k3_c384_12x12_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-                    continue;
-                }
-                for (int ox = 0; ox < 1; ox++)
-                    dw_k3_c384_12x12_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-                for (int ox = 1; ox < 11; ox++) {
-                    const float *restrict p = xc + (oy * 1 - 1) * 12 + ox * 1 - 1;
-                    y0[oy * 12 + ox] = 0.0f
-                        + w0[0] * p[0]
-                        + w0[1] * p[1]
-                        + w0[2] * p[2]
-                        + w0[3] * p[12]
-                        + w0[4] * p[13]
-                        + w0[5] * p[14]
-                        + w0[6] * p[24]
-                        + w0[7] * p[25]
-                        + w0[8] * p[26];
-                }
-                for (int ox = 11; ox < 12; ox++)
-                    dw_k3_c384_12x12_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-            }
-        }
+        for (int c = 0; c < 384; c++)
+            dw_k3_c384_12x12_s1_fwd_plane(x + ((long)b * 384 + c) * 144, w, bias, y, b, c);
 }
 
 static inline void dw_k3_c384_12x12_s1_bwd_at(const float *restrict xc, const float *restrict w, const float *restrict dy,
@@ -2185,6 +2256,51 @@ static inline void dw_k3_c384_12x12_s1_bwd_at(const float *restrict xc, const fl
     }
 }
 
+/* Channel c of image b: its gradients go to dxc and the accumulators g. */
+static inline void dw_k3_c384_12x12_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
+    float *restrict dxc, float *restrict g0, int b, int c)
+{
+    const float *restrict w0 = w + 0 + c * 9;
+    const float *restrict d0 = dy + ((long)b * 384 + 0 + c) * 144;
+    for (int oy = 0; oy < 1; oy++)
+        for (int ox = 0; ox < 12; ox++)
+            dw_k3_c384_12x12_s1_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
+    for (int oy = 1; oy < 11; oy++) {
+        for (int ox = 0; ox < 1; ox++)
+            dw_k3_c384_12x12_s1_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
+        for (int ox = 1; ox < 11; ox++) {
+            const float *restrict p = xc + (oy * 1 - 1) * 12 + ox * 1 - 1;
+            float *restrict q = dxc + (oy * 1 - 1) * 12 + ox * 1 - 1;
+            {
+                const float d = d0[oy * 12 + ox];
+                q[0] += w0[0] * d;
+                g0[0] += d * p[0];
+                q[1] += w0[1] * d;
+                g0[1] += d * p[1];
+                q[2] += w0[2] * d;
+                g0[2] += d * p[2];
+                q[12] += w0[3] * d;
+                g0[3] += d * p[12];
+                q[13] += w0[4] * d;
+                g0[4] += d * p[13];
+                q[14] += w0[5] * d;
+                g0[5] += d * p[14];
+                q[24] += w0[6] * d;
+                g0[6] += d * p[24];
+                q[25] += w0[7] * d;
+                g0[7] += d * p[25];
+                q[26] += w0[8] * d;
+                g0[8] += d * p[26];
+            }
+        }
+        for (int ox = 11; ox < 12; ox++)
+            dw_k3_c384_12x12_s1_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
+    }
+    for (int oy = 11; oy < 12; oy++)
+        for (int ox = 0; ox < 12; ox++)
+            dw_k3_c384_12x12_s1_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
+}
+
 void dw_k3_c384_12x12_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias)
 {
@@ -2193,46 +2309,8 @@ void dw_k3_c384_12x12_s1_bwd(int n, const float *restrict x, const float *restri
         float g0[9] = {0};
         double gb = 0; /* the bias gradient, with one kernel */
         for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 384 + c) * 144;
-            float *restrict dxc = dx + ((long)b * 384 + c) * 144;
-    const float *restrict w0 = w + 0 + c * 9;
-    const float *restrict d0 = dy + ((long)b * 384 + 0 + c) * 144;
-            for (int oy = 0; oy < 12; oy++) {
-                if (oy < 1 || oy >= 11) {
-                    for (int ox = 0; ox < 12; ox++)
-                        dw_k3_c384_12x12_s1_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
-                    continue;
-                }
-                for (int ox = 0; ox < 1; ox++)
-                    dw_k3_c384_12x12_s1_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
-                for (int ox = 1; ox < 11; ox++) {
-                    const float *restrict p = xc + (oy * 1 - 1) * 12 + ox * 1 - 1;
-                    float *restrict q = dxc + (oy * 1 - 1) * 12 + ox * 1 - 1;
-                    {
-                        const float d = d0[oy * 12 + ox];
-                        q[0] += w0[0] * d;
-                        g0[0] += d * p[0];
-                        q[1] += w0[1] * d;
-                        g0[1] += d * p[1];
-                        q[2] += w0[2] * d;
-                        g0[2] += d * p[2];
-                        q[12] += w0[3] * d;
-                        g0[3] += d * p[12];
-                        q[13] += w0[4] * d;
-                        g0[4] += d * p[13];
-                        q[14] += w0[5] * d;
-                        g0[5] += d * p[14];
-                        q[24] += w0[6] * d;
-                        g0[6] += d * p[24];
-                        q[25] += w0[7] * d;
-                        g0[7] += d * p[25];
-                        q[26] += w0[8] * d;
-                        g0[8] += d * p[26];
-                    }
-                }
-                for (int ox = 11; ox < 12; ox++)
-                    dw_k3_c384_12x12_s1_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
-            }
+            dw_k3_c384_12x12_s1_bwd_plane(x + ((long)b * 384 + c) * 144, w, dy, dx + ((long)b * 384 + c) * 144,
+                g0, b, c);
         }
         {
             float *restrict dw0 = dw + 0 + c * 9;
@@ -2287,38 +2365,45 @@ static inline void dw_k3_c576_12x12_s1_fwd_at(const float *restrict xc, const fl
     }
 }
 
+/* Channel c of image b, every kernel. */
+static inline void dw_k3_c576_12x12_s1_fwd_plane(const float *restrict xc, const float *restrict w, const float *restrict bias,
+    float *restrict y, int b, int c)
+{
+    (void)bias;
+    const float *restrict w0 = w + 0 + c * 9;
+    float *restrict y0 = y + ((long)b * 576 + 0 + c) * 144;
+    for (int oy = 0; oy < 1; oy++)
+        for (int ox = 0; ox < 12; ox++)
+            dw_k3_c576_12x12_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
+    for (int oy = 1; oy < 11; oy++) {
+        for (int ox = 0; ox < 1; ox++)
+            dw_k3_c576_12x12_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
+        for (int ox = 1; ox < 11; ox++) {
+            const float *restrict p = xc + (oy * 1 - 1) * 12 + ox * 1 - 1;
+            y0[oy * 12 + ox] = 0.0f
+                + w0[0] * p[0]
+                + w0[1] * p[1]
+                + w0[2] * p[2]
+                + w0[3] * p[12]
+                + w0[4] * p[13]
+                + w0[5] * p[14]
+                + w0[6] * p[24]
+                + w0[7] * p[25]
+                + w0[8] * p[26];
+        }
+        for (int ox = 11; ox < 12; ox++)
+            dw_k3_c576_12x12_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
+    }
+    for (int oy = 11; oy < 12; oy++)
+        for (int ox = 0; ox < 12; ox++)
+            dw_k3_c576_12x12_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
+}
+
 void dw_k3_c576_12x12_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     for (int b = 0; b < n; b++)
-        for (int c = 0; c < 576; c++) {
-            const float *restrict xc = x + ((long)b * 576 + c) * 144;
-    const float *restrict w0 = w + 0 + c * 9;
-    float *restrict y0 = y + ((long)b * 576 + 0 + c) * 144;
-            for (int oy = 0; oy < 12; oy++) {
-                if (oy < 1 || oy >= 11) {
-                    for (int ox = 0; ox < 12; ox++)
-                        dw_k3_c576_12x12_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-                    continue;
-                }
-                for (int ox = 0; ox < 1; ox++)
-                    dw_k3_c576_12x12_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-                for (int ox = 1; ox < 11; ox++) {
-                    const float *restrict p = xc + (oy * 1 - 1) * 12 + ox * 1 - 1;
-                    y0[oy * 12 + ox] = 0.0f
-                        + w0[0] * p[0]
-                        + w0[1] * p[1]
-                        + w0[2] * p[2]
-                        + w0[3] * p[12]
-                        + w0[4] * p[13]
-                        + w0[5] * p[14]
-                        + w0[6] * p[24]
-                        + w0[7] * p[25]
-                        + w0[8] * p[26];
-                }
-                for (int ox = 11; ox < 12; ox++)
-                    dw_k3_c576_12x12_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-            }
-        }
+        for (int c = 0; c < 576; c++)
+            dw_k3_c576_12x12_s1_fwd_plane(x + ((long)b * 576 + c) * 144, w, bias, y, b, c);
 }
 
 static inline void dw_k3_c576_12x12_s1_bwd_at(const float *restrict xc, const float *restrict w, const float *restrict dy,
@@ -2355,6 +2440,51 @@ static inline void dw_k3_c576_12x12_s1_bwd_at(const float *restrict xc, const fl
     }
 }
 
+/* Channel c of image b: its gradients go to dxc and the accumulators g. */
+static inline void dw_k3_c576_12x12_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
+    float *restrict dxc, float *restrict g0, int b, int c)
+{
+    const float *restrict w0 = w + 0 + c * 9;
+    const float *restrict d0 = dy + ((long)b * 576 + 0 + c) * 144;
+    for (int oy = 0; oy < 1; oy++)
+        for (int ox = 0; ox < 12; ox++)
+            dw_k3_c576_12x12_s1_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
+    for (int oy = 1; oy < 11; oy++) {
+        for (int ox = 0; ox < 1; ox++)
+            dw_k3_c576_12x12_s1_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
+        for (int ox = 1; ox < 11; ox++) {
+            const float *restrict p = xc + (oy * 1 - 1) * 12 + ox * 1 - 1;
+            float *restrict q = dxc + (oy * 1 - 1) * 12 + ox * 1 - 1;
+            {
+                const float d = d0[oy * 12 + ox];
+                q[0] += w0[0] * d;
+                g0[0] += d * p[0];
+                q[1] += w0[1] * d;
+                g0[1] += d * p[1];
+                q[2] += w0[2] * d;
+                g0[2] += d * p[2];
+                q[12] += w0[3] * d;
+                g0[3] += d * p[12];
+                q[13] += w0[4] * d;
+                g0[4] += d * p[13];
+                q[14] += w0[5] * d;
+                g0[5] += d * p[14];
+                q[24] += w0[6] * d;
+                g0[6] += d * p[24];
+                q[25] += w0[7] * d;
+                g0[7] += d * p[25];
+                q[26] += w0[8] * d;
+                g0[8] += d * p[26];
+            }
+        }
+        for (int ox = 11; ox < 12; ox++)
+            dw_k3_c576_12x12_s1_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
+    }
+    for (int oy = 11; oy < 12; oy++)
+        for (int ox = 0; ox < 12; ox++)
+            dw_k3_c576_12x12_s1_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
+}
+
 void dw_k3_c576_12x12_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias)
 {
@@ -2363,46 +2493,8 @@ void dw_k3_c576_12x12_s1_bwd(int n, const float *restrict x, const float *restri
         float g0[9] = {0};
         double gb = 0; /* the bias gradient, with one kernel */
         for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 576 + c) * 144;
-            float *restrict dxc = dx + ((long)b * 576 + c) * 144;
-    const float *restrict w0 = w + 0 + c * 9;
-    const float *restrict d0 = dy + ((long)b * 576 + 0 + c) * 144;
-            for (int oy = 0; oy < 12; oy++) {
-                if (oy < 1 || oy >= 11) {
-                    for (int ox = 0; ox < 12; ox++)
-                        dw_k3_c576_12x12_s1_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
-                    continue;
-                }
-                for (int ox = 0; ox < 1; ox++)
-                    dw_k3_c576_12x12_s1_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
-                for (int ox = 1; ox < 11; ox++) {
-                    const float *restrict p = xc + (oy * 1 - 1) * 12 + ox * 1 - 1;
-                    float *restrict q = dxc + (oy * 1 - 1) * 12 + ox * 1 - 1;
-                    {
-                        const float d = d0[oy * 12 + ox];
-                        q[0] += w0[0] * d;
-                        g0[0] += d * p[0];
-                        q[1] += w0[1] * d;
-                        g0[1] += d * p[1];
-                        q[2] += w0[2] * d;
-                        g0[2] += d * p[2];
-                        q[12] += w0[3] * d;
-                        g0[3] += d * p[12];
-                        q[13] += w0[4] * d;
-                        g0[4] += d * p[13];
-                        q[14] += w0[5] * d;
-                        g0[5] += d * p[14];
-                        q[24] += w0[6] * d;
-                        g0[6] += d * p[24];
-                        q[25] += w0[7] * d;
-                        g0[7] += d * p[25];
-                        q[26] += w0[8] * d;
-                        g0[8] += d * p[26];
-                    }
-                }
-                for (int ox = 11; ox < 12; ox++)
-                    dw_k3_c576_12x12_s1_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
-            }
+            dw_k3_c576_12x12_s1_bwd_plane(x + ((long)b * 576 + c) * 144, w, dy, dx + ((long)b * 576 + c) * 144,
+                g0, b, c);
         }
         {
             float *restrict dw0 = dw + 0 + c * 9;
@@ -2457,38 +2549,40 @@ static inline void dw_k3_c576_12x12_s2_fwd_at(const float *restrict xc, const fl
     }
 }
 
+/* Channel c of image b, every kernel. */
+static inline void dw_k3_c576_12x12_s2_fwd_plane(const float *restrict xc, const float *restrict w, const float *restrict bias,
+    float *restrict y, int b, int c)
+{
+    (void)bias;
+    const float *restrict w0 = w + 0 + c * 9;
+    float *restrict y0 = y + ((long)b * 576 + 0 + c) * 36;
+    for (int oy = 0; oy < 1; oy++)
+        for (int ox = 0; ox < 6; ox++)
+            dw_k3_c576_12x12_s2_fwd_at(xc, w, bias, y, b, c, oy, ox);
+    for (int oy = 1; oy < 6; oy++) {
+        for (int ox = 0; ox < 1; ox++)
+            dw_k3_c576_12x12_s2_fwd_at(xc, w, bias, y, b, c, oy, ox);
+        for (int ox = 1; ox < 6; ox++) {
+            const float *restrict p = xc + (oy * 2 - 1) * 12 + ox * 2 - 1;
+            y0[oy * 6 + ox] = 0.0f
+                + w0[0] * p[0]
+                + w0[1] * p[1]
+                + w0[2] * p[2]
+                + w0[3] * p[12]
+                + w0[4] * p[13]
+                + w0[5] * p[14]
+                + w0[6] * p[24]
+                + w0[7] * p[25]
+                + w0[8] * p[26];
+        }
+    }
+}
+
 void dw_k3_c576_12x12_s2_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     for (int b = 0; b < n; b++)
-        for (int c = 0; c < 576; c++) {
-            const float *restrict xc = x + ((long)b * 576 + c) * 144;
-    const float *restrict w0 = w + 0 + c * 9;
-    float *restrict y0 = y + ((long)b * 576 + 0 + c) * 36;
-            for (int oy = 0; oy < 6; oy++) {
-                if (oy < 1 || oy >= 6) {
-                    for (int ox = 0; ox < 6; ox++)
-                        dw_k3_c576_12x12_s2_fwd_at(xc, w, bias, y, b, c, oy, ox);
-                    continue;
-                }
-                for (int ox = 0; ox < 1; ox++)
-                    dw_k3_c576_12x12_s2_fwd_at(xc, w, bias, y, b, c, oy, ox);
-                for (int ox = 1; ox < 6; ox++) {
-                    const float *restrict p = xc + (oy * 2 - 1) * 12 + ox * 2 - 1;
-                    y0[oy * 6 + ox] = 0.0f
-                        + w0[0] * p[0]
-                        + w0[1] * p[1]
-                        + w0[2] * p[2]
-                        + w0[3] * p[12]
-                        + w0[4] * p[13]
-                        + w0[5] * p[14]
-                        + w0[6] * p[24]
-                        + w0[7] * p[25]
-                        + w0[8] * p[26];
-                }
-                for (int ox = 6; ox < 6; ox++)
-                    dw_k3_c576_12x12_s2_fwd_at(xc, w, bias, y, b, c, oy, ox);
-            }
-        }
+        for (int c = 0; c < 576; c++)
+            dw_k3_c576_12x12_s2_fwd_plane(x + ((long)b * 576 + c) * 144, w, bias, y, b, c);
 }
 
 static inline void dw_k3_c576_12x12_s2_bwd_at(const float *restrict xc, const float *restrict w, const float *restrict dy,
@@ -2525,6 +2619,46 @@ static inline void dw_k3_c576_12x12_s2_bwd_at(const float *restrict xc, const fl
     }
 }
 
+/* Channel c of image b: its gradients go to dxc and the accumulators g. */
+static inline void dw_k3_c576_12x12_s2_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
+    float *restrict dxc, float *restrict g0, int b, int c)
+{
+    const float *restrict w0 = w + 0 + c * 9;
+    const float *restrict d0 = dy + ((long)b * 576 + 0 + c) * 36;
+    for (int oy = 0; oy < 1; oy++)
+        for (int ox = 0; ox < 6; ox++)
+            dw_k3_c576_12x12_s2_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
+    for (int oy = 1; oy < 6; oy++) {
+        for (int ox = 0; ox < 1; ox++)
+            dw_k3_c576_12x12_s2_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
+        for (int ox = 1; ox < 6; ox++) {
+            const float *restrict p = xc + (oy * 2 - 1) * 12 + ox * 2 - 1;
+            float *restrict q = dxc + (oy * 2 - 1) * 12 + ox * 2 - 1;
+            {
+                const float d = d0[oy * 6 + ox];
+                q[0] += w0[0] * d;
+                g0[0] += d * p[0];
+                q[1] += w0[1] * d;
+                g0[1] += d * p[1];
+                q[2] += w0[2] * d;
+                g0[2] += d * p[2];
+                q[12] += w0[3] * d;
+                g0[3] += d * p[12];
+                q[13] += w0[4] * d;
+                g0[4] += d * p[13];
+                q[14] += w0[5] * d;
+                g0[5] += d * p[14];
+                q[24] += w0[6] * d;
+                g0[6] += d * p[24];
+                q[25] += w0[7] * d;
+                g0[7] += d * p[25];
+                q[26] += w0[8] * d;
+                g0[8] += d * p[26];
+            }
+        }
+    }
+}
+
 void dw_k3_c576_12x12_s2_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias)
 {
@@ -2533,46 +2667,8 @@ void dw_k3_c576_12x12_s2_bwd(int n, const float *restrict x, const float *restri
         float g0[9] = {0};
         double gb = 0; /* the bias gradient, with one kernel */
         for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 576 + c) * 144;
-            float *restrict dxc = dx + ((long)b * 576 + c) * 144;
-    const float *restrict w0 = w + 0 + c * 9;
-    const float *restrict d0 = dy + ((long)b * 576 + 0 + c) * 36;
-            for (int oy = 0; oy < 6; oy++) {
-                if (oy < 1 || oy >= 6) {
-                    for (int ox = 0; ox < 6; ox++)
-                        dw_k3_c576_12x12_s2_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
-                    continue;
-                }
-                for (int ox = 0; ox < 1; ox++)
-                    dw_k3_c576_12x12_s2_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
-                for (int ox = 1; ox < 6; ox++) {
-                    const float *restrict p = xc + (oy * 2 - 1) * 12 + ox * 2 - 1;
-                    float *restrict q = dxc + (oy * 2 - 1) * 12 + ox * 2 - 1;
-                    {
-                        const float d = d0[oy * 6 + ox];
-                        q[0] += w0[0] * d;
-                        g0[0] += d * p[0];
-                        q[1] += w0[1] * d;
-                        g0[1] += d * p[1];
-                        q[2] += w0[2] * d;
-                        g0[2] += d * p[2];
-                        q[12] += w0[3] * d;
-                        g0[3] += d * p[12];
-                        q[13] += w0[4] * d;
-                        g0[4] += d * p[13];
-                        q[14] += w0[5] * d;
-                        g0[5] += d * p[14];
-                        q[24] += w0[6] * d;
-                        g0[6] += d * p[24];
-                        q[25] += w0[7] * d;
-                        g0[7] += d * p[25];
-                        q[26] += w0[8] * d;
-                        g0[8] += d * p[26];
-                    }
-                }
-                for (int ox = 6; ox < 6; ox++)
-                    dw_k3_c576_12x12_s2_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
-            }
+            dw_k3_c576_12x12_s2_bwd_plane(x + ((long)b * 576 + c) * 144, w, dy, dx + ((long)b * 576 + c) * 144,
+                g0, b, c);
         }
         {
             float *restrict dw0 = dw + 0 + c * 9;
@@ -2627,38 +2723,45 @@ static inline void dw_k3_c960_6x6_s1_fwd_at(const float *restrict xc, const floa
     }
 }
 
+/* Channel c of image b, every kernel. */
+static inline void dw_k3_c960_6x6_s1_fwd_plane(const float *restrict xc, const float *restrict w, const float *restrict bias,
+    float *restrict y, int b, int c)
+{
+    (void)bias;
+    const float *restrict w0 = w + 0 + c * 9;
+    float *restrict y0 = y + ((long)b * 960 + 0 + c) * 36;
+    for (int oy = 0; oy < 1; oy++)
+        for (int ox = 0; ox < 6; ox++)
+            dw_k3_c960_6x6_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
+    for (int oy = 1; oy < 5; oy++) {
+        for (int ox = 0; ox < 1; ox++)
+            dw_k3_c960_6x6_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
+        for (int ox = 1; ox < 5; ox++) {
+            const float *restrict p = xc + (oy * 1 - 1) * 6 + ox * 1 - 1;
+            y0[oy * 6 + ox] = 0.0f
+                + w0[0] * p[0]
+                + w0[1] * p[1]
+                + w0[2] * p[2]
+                + w0[3] * p[6]
+                + w0[4] * p[7]
+                + w0[5] * p[8]
+                + w0[6] * p[12]
+                + w0[7] * p[13]
+                + w0[8] * p[14];
+        }
+        for (int ox = 5; ox < 6; ox++)
+            dw_k3_c960_6x6_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
+    }
+    for (int oy = 5; oy < 6; oy++)
+        for (int ox = 0; ox < 6; ox++)
+            dw_k3_c960_6x6_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
+}
+
 void dw_k3_c960_6x6_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     for (int b = 0; b < n; b++)
-        for (int c = 0; c < 960; c++) {
-            const float *restrict xc = x + ((long)b * 960 + c) * 36;
-    const float *restrict w0 = w + 0 + c * 9;
-    float *restrict y0 = y + ((long)b * 960 + 0 + c) * 36;
-            for (int oy = 0; oy < 6; oy++) {
-                if (oy < 1 || oy >= 5) {
-                    for (int ox = 0; ox < 6; ox++)
-                        dw_k3_c960_6x6_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-                    continue;
-                }
-                for (int ox = 0; ox < 1; ox++)
-                    dw_k3_c960_6x6_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-                for (int ox = 1; ox < 5; ox++) {
-                    const float *restrict p = xc + (oy * 1 - 1) * 6 + ox * 1 - 1;
-                    y0[oy * 6 + ox] = 0.0f
-                        + w0[0] * p[0]
-                        + w0[1] * p[1]
-                        + w0[2] * p[2]
-                        + w0[3] * p[6]
-                        + w0[4] * p[7]
-                        + w0[5] * p[8]
-                        + w0[6] * p[12]
-                        + w0[7] * p[13]
-                        + w0[8] * p[14];
-                }
-                for (int ox = 5; ox < 6; ox++)
-                    dw_k3_c960_6x6_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-            }
-        }
+        for (int c = 0; c < 960; c++)
+            dw_k3_c960_6x6_s1_fwd_plane(x + ((long)b * 960 + c) * 36, w, bias, y, b, c);
 }
 
 static inline void dw_k3_c960_6x6_s1_bwd_at(const float *restrict xc, const float *restrict w, const float *restrict dy,
@@ -2695,6 +2798,51 @@ static inline void dw_k3_c960_6x6_s1_bwd_at(const float *restrict xc, const floa
     }
 }
 
+/* Channel c of image b: its gradients go to dxc and the accumulators g. */
+static inline void dw_k3_c960_6x6_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
+    float *restrict dxc, float *restrict g0, int b, int c)
+{
+    const float *restrict w0 = w + 0 + c * 9;
+    const float *restrict d0 = dy + ((long)b * 960 + 0 + c) * 36;
+    for (int oy = 0; oy < 1; oy++)
+        for (int ox = 0; ox < 6; ox++)
+            dw_k3_c960_6x6_s1_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
+    for (int oy = 1; oy < 5; oy++) {
+        for (int ox = 0; ox < 1; ox++)
+            dw_k3_c960_6x6_s1_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
+        for (int ox = 1; ox < 5; ox++) {
+            const float *restrict p = xc + (oy * 1 - 1) * 6 + ox * 1 - 1;
+            float *restrict q = dxc + (oy * 1 - 1) * 6 + ox * 1 - 1;
+            {
+                const float d = d0[oy * 6 + ox];
+                q[0] += w0[0] * d;
+                g0[0] += d * p[0];
+                q[1] += w0[1] * d;
+                g0[1] += d * p[1];
+                q[2] += w0[2] * d;
+                g0[2] += d * p[2];
+                q[6] += w0[3] * d;
+                g0[3] += d * p[6];
+                q[7] += w0[4] * d;
+                g0[4] += d * p[7];
+                q[8] += w0[5] * d;
+                g0[5] += d * p[8];
+                q[12] += w0[6] * d;
+                g0[6] += d * p[12];
+                q[13] += w0[7] * d;
+                g0[7] += d * p[13];
+                q[14] += w0[8] * d;
+                g0[8] += d * p[14];
+            }
+        }
+        for (int ox = 5; ox < 6; ox++)
+            dw_k3_c960_6x6_s1_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
+    }
+    for (int oy = 5; oy < 6; oy++)
+        for (int ox = 0; ox < 6; ox++)
+            dw_k3_c960_6x6_s1_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
+}
+
 void dw_k3_c960_6x6_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias)
 {
@@ -2703,46 +2851,8 @@ void dw_k3_c960_6x6_s1_bwd(int n, const float *restrict x, const float *restrict
         float g0[9] = {0};
         double gb = 0; /* the bias gradient, with one kernel */
         for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 960 + c) * 36;
-            float *restrict dxc = dx + ((long)b * 960 + c) * 36;
-    const float *restrict w0 = w + 0 + c * 9;
-    const float *restrict d0 = dy + ((long)b * 960 + 0 + c) * 36;
-            for (int oy = 0; oy < 6; oy++) {
-                if (oy < 1 || oy >= 5) {
-                    for (int ox = 0; ox < 6; ox++)
-                        dw_k3_c960_6x6_s1_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
-                    continue;
-                }
-                for (int ox = 0; ox < 1; ox++)
-                    dw_k3_c960_6x6_s1_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
-                for (int ox = 1; ox < 5; ox++) {
-                    const float *restrict p = xc + (oy * 1 - 1) * 6 + ox * 1 - 1;
-                    float *restrict q = dxc + (oy * 1 - 1) * 6 + ox * 1 - 1;
-                    {
-                        const float d = d0[oy * 6 + ox];
-                        q[0] += w0[0] * d;
-                        g0[0] += d * p[0];
-                        q[1] += w0[1] * d;
-                        g0[1] += d * p[1];
-                        q[2] += w0[2] * d;
-                        g0[2] += d * p[2];
-                        q[6] += w0[3] * d;
-                        g0[3] += d * p[6];
-                        q[7] += w0[4] * d;
-                        g0[4] += d * p[7];
-                        q[8] += w0[5] * d;
-                        g0[5] += d * p[8];
-                        q[12] += w0[6] * d;
-                        g0[6] += d * p[12];
-                        q[13] += w0[7] * d;
-                        g0[7] += d * p[13];
-                        q[14] += w0[8] * d;
-                        g0[8] += d * p[14];
-                    }
-                }
-                for (int ox = 5; ox < 6; ox++)
-                    dw_k3_c960_6x6_s1_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
-            }
+            dw_k3_c960_6x6_s1_bwd_plane(x + ((long)b * 960 + c) * 36, w, dy, dx + ((long)b * 960 + c) * 36,
+                g0, b, c);
         }
         {
             float *restrict dw0 = dw + 0 + c * 9;

@@ -187,118 +187,125 @@ static inline void dw_k3_5_7_c16_32x32_s1_fwd_at(const float *restrict xc, const
     }
 }
 
-void dw_k3_5_7_c16_32x32_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
+/* Channel c of image b, every kernel. */
+static inline void dw_k3_5_7_c16_32x32_s1_fwd_plane(const float *restrict xc, const float *restrict w, const float *restrict bias,
+    float *restrict y, int b, int c)
 {
-    for (int b = 0; b < n; b++)
-        for (int c = 0; c < 16; c++) {
-            const float *restrict xc = x + ((long)b * 16 + c) * 1024;
+    (void)bias;
     const float *restrict w0 = w + 0 + c * 9;
     float *restrict y0 = y + ((long)b * 48 + 0 + c) * 1024;
     const float *restrict w1 = w + 144 + c * 25;
     float *restrict y1 = y + ((long)b * 48 + 16 + c) * 1024;
     const float *restrict w2 = w + 544 + c * 49;
     float *restrict y2 = y + ((long)b * 48 + 32 + c) * 1024;
-            for (int oy = 0; oy < 32; oy++) {
-                if (oy < 3 || oy >= 29) {
-                    for (int ox = 0; ox < 32; ox++)
-                        dw_k3_5_7_c16_32x32_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-                    continue;
-                }
-                for (int ox = 0; ox < 3; ox++)
-                    dw_k3_5_7_c16_32x32_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-                for (int ox = 3; ox < 29; ox++) {
-                    const float *restrict p = xc + (oy * 1 - 3) * 32 + ox * 1 - 3;
-                    y0[oy * 32 + ox] = 0.0f
-                        + w0[0] * p[66]
-                        + w0[1] * p[67]
-                        + w0[2] * p[68]
-                        + w0[3] * p[98]
-                        + w0[4] * p[99]
-                        + w0[5] * p[100]
-                        + w0[6] * p[130]
-                        + w0[7] * p[131]
-                        + w0[8] * p[132];
-                    y1[oy * 32 + ox] = 0.0f
-                        + w1[0] * p[33]
-                        + w1[1] * p[34]
-                        + w1[2] * p[35]
-                        + w1[3] * p[36]
-                        + w1[4] * p[37]
-                        + w1[5] * p[65]
-                        + w1[6] * p[66]
-                        + w1[7] * p[67]
-                        + w1[8] * p[68]
-                        + w1[9] * p[69]
-                        + w1[10] * p[97]
-                        + w1[11] * p[98]
-                        + w1[12] * p[99]
-                        + w1[13] * p[100]
-                        + w1[14] * p[101]
-                        + w1[15] * p[129]
-                        + w1[16] * p[130]
-                        + w1[17] * p[131]
-                        + w1[18] * p[132]
-                        + w1[19] * p[133]
-                        + w1[20] * p[161]
-                        + w1[21] * p[162]
-                        + w1[22] * p[163]
-                        + w1[23] * p[164]
-                        + w1[24] * p[165];
-                    y2[oy * 32 + ox] = 0.0f
-                        + w2[0] * p[0]
-                        + w2[1] * p[1]
-                        + w2[2] * p[2]
-                        + w2[3] * p[3]
-                        + w2[4] * p[4]
-                        + w2[5] * p[5]
-                        + w2[6] * p[6]
-                        + w2[7] * p[32]
-                        + w2[8] * p[33]
-                        + w2[9] * p[34]
-                        + w2[10] * p[35]
-                        + w2[11] * p[36]
-                        + w2[12] * p[37]
-                        + w2[13] * p[38]
-                        + w2[14] * p[64]
-                        + w2[15] * p[65]
-                        + w2[16] * p[66]
-                        + w2[17] * p[67]
-                        + w2[18] * p[68]
-                        + w2[19] * p[69]
-                        + w2[20] * p[70]
-                        + w2[21] * p[96]
-                        + w2[22] * p[97]
-                        + w2[23] * p[98]
-                        + w2[24] * p[99]
-                        + w2[25] * p[100]
-                        + w2[26] * p[101]
-                        + w2[27] * p[102]
-                        + w2[28] * p[128]
-                        + w2[29] * p[129]
-                        + w2[30] * p[130]
-                        + w2[31] * p[131]
-                        + w2[32] * p[132]
-                        + w2[33] * p[133]
-                        + w2[34] * p[134]
-                        + w2[35] * p[160]
-                        + w2[36] * p[161]
-                        + w2[37] * p[162]
-                        + w2[38] * p[163]
-                        + w2[39] * p[164]
-                        + w2[40] * p[165]
-                        + w2[41] * p[166]
-                        + w2[42] * p[192]
-                        + w2[43] * p[193]
-                        + w2[44] * p[194]
-                        + w2[45] * p[195]
-                        + w2[46] * p[196]
-                        + w2[47] * p[197]
-                        + w2[48] * p[198];
-                }
-                for (int ox = 29; ox < 32; ox++)
-                    dw_k3_5_7_c16_32x32_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-            }
+    for (int oy = 0; oy < 3; oy++)
+        for (int ox = 0; ox < 32; ox++)
+            dw_k3_5_7_c16_32x32_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
+    for (int oy = 3; oy < 29; oy++) {
+        for (int ox = 0; ox < 3; ox++)
+            dw_k3_5_7_c16_32x32_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
+        for (int ox = 3; ox < 29; ox++) {
+            const float *restrict p = xc + (oy * 1 - 3) * 32 + ox * 1 - 3;
+            y0[oy * 32 + ox] = 0.0f
+                + w0[0] * p[66]
+                + w0[1] * p[67]
+                + w0[2] * p[68]
+                + w0[3] * p[98]
+                + w0[4] * p[99]
+                + w0[5] * p[100]
+                + w0[6] * p[130]
+                + w0[7] * p[131]
+                + w0[8] * p[132];
+            y1[oy * 32 + ox] = 0.0f
+                + w1[0] * p[33]
+                + w1[1] * p[34]
+                + w1[2] * p[35]
+                + w1[3] * p[36]
+                + w1[4] * p[37]
+                + w1[5] * p[65]
+                + w1[6] * p[66]
+                + w1[7] * p[67]
+                + w1[8] * p[68]
+                + w1[9] * p[69]
+                + w1[10] * p[97]
+                + w1[11] * p[98]
+                + w1[12] * p[99]
+                + w1[13] * p[100]
+                + w1[14] * p[101]
+                + w1[15] * p[129]
+                + w1[16] * p[130]
+                + w1[17] * p[131]
+                + w1[18] * p[132]
+                + w1[19] * p[133]
+                + w1[20] * p[161]
+                + w1[21] * p[162]
+                + w1[22] * p[163]
+                + w1[23] * p[164]
+                + w1[24] * p[165];
+            y2[oy * 32 + ox] = 0.0f
+                + w2[0] * p[0]
+                + w2[1] * p[1]
+                + w2[2] * p[2]
+                + w2[3] * p[3]
+                + w2[4] * p[4]
+                + w2[5] * p[5]
+                + w2[6] * p[6]
+                + w2[7] * p[32]
+                + w2[8] * p[33]
+                + w2[9] * p[34]
+                + w2[10] * p[35]
+                + w2[11] * p[36]
+                + w2[12] * p[37]
+                + w2[13] * p[38]
+                + w2[14] * p[64]
+                + w2[15] * p[65]
+                + w2[16] * p[66]
+                + w2[17] * p[67]
+                + w2[18] * p[68]
+                + w2[19] * p[69]
+                + w2[20] * p[70]
+                + w2[21] * p[96]
+                + w2[22] * p[97]
+                + w2[23] * p[98]
+                + w2[24] * p[99]
+                + w2[25] * p[100]
+                + w2[26] * p[101]
+                + w2[27] * p[102]
+                + w2[28] * p[128]
+                + w2[29] * p[129]
+                + w2[30] * p[130]
+                + w2[31] * p[131]
+                + w2[32] * p[132]
+                + w2[33] * p[133]
+                + w2[34] * p[134]
+                + w2[35] * p[160]
+                + w2[36] * p[161]
+                + w2[37] * p[162]
+                + w2[38] * p[163]
+                + w2[39] * p[164]
+                + w2[40] * p[165]
+                + w2[41] * p[166]
+                + w2[42] * p[192]
+                + w2[43] * p[193]
+                + w2[44] * p[194]
+                + w2[45] * p[195]
+                + w2[46] * p[196]
+                + w2[47] * p[197]
+                + w2[48] * p[198];
         }
+        for (int ox = 29; ox < 32; ox++)
+            dw_k3_5_7_c16_32x32_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
+    }
+    for (int oy = 29; oy < 32; oy++)
+        for (int ox = 0; ox < 32; ox++)
+            dw_k3_5_7_c16_32x32_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
+}
+
+void dw_k3_5_7_c16_32x32_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
+{
+    for (int b = 0; b < n; b++)
+        for (int c = 0; c < 16; c++)
+            dw_k3_5_7_c16_32x32_s1_fwd_plane(x + ((long)b * 16 + c) * 1024, w, bias, y, b, c);
 }
 
 static inline void dw_k3_5_7_c16_32x32_s1_bwd_at(const float *restrict xc, const float *restrict w, const float *restrict dy,
@@ -479,6 +486,209 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_at(const float *restrict xc, const
     }
 }
 
+/* Channel c of image b: its gradients go to dxc and the accumulators g. */
+static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
+    float *restrict dxc, float *restrict g0, float *restrict g1, float *restrict g2, int b, int c)
+{
+    const float *restrict w0 = w + 0 + c * 9;
+    const float *restrict d0 = dy + ((long)b * 48 + 0 + c) * 1024;
+    const float *restrict w1 = w + 144 + c * 25;
+    const float *restrict d1 = dy + ((long)b * 48 + 16 + c) * 1024;
+    const float *restrict w2 = w + 544 + c * 49;
+    const float *restrict d2 = dy + ((long)b * 48 + 32 + c) * 1024;
+    for (int oy = 0; oy < 3; oy++)
+        for (int ox = 0; ox < 32; ox++)
+            dw_k3_5_7_c16_32x32_s1_bwd_at(xc, w, dy, dxc, g0, g1, g2, b, c, oy, ox);
+    for (int oy = 3; oy < 29; oy++) {
+        for (int ox = 0; ox < 3; ox++)
+            dw_k3_5_7_c16_32x32_s1_bwd_at(xc, w, dy, dxc, g0, g1, g2, b, c, oy, ox);
+        for (int ox = 3; ox < 29; ox++) {
+            const float *restrict p = xc + (oy * 1 - 3) * 32 + ox * 1 - 3;
+            float *restrict q = dxc + (oy * 1 - 3) * 32 + ox * 1 - 3;
+            {
+                const float d = d0[oy * 32 + ox];
+                q[66] += w0[0] * d;
+                g0[0] += d * p[66];
+                q[67] += w0[1] * d;
+                g0[1] += d * p[67];
+                q[68] += w0[2] * d;
+                g0[2] += d * p[68];
+                q[98] += w0[3] * d;
+                g0[3] += d * p[98];
+                q[99] += w0[4] * d;
+                g0[4] += d * p[99];
+                q[100] += w0[5] * d;
+                g0[5] += d * p[100];
+                q[130] += w0[6] * d;
+                g0[6] += d * p[130];
+                q[131] += w0[7] * d;
+                g0[7] += d * p[131];
+                q[132] += w0[8] * d;
+                g0[8] += d * p[132];
+            }
+            {
+                const float d = d1[oy * 32 + ox];
+                q[33] += w1[0] * d;
+                g1[0] += d * p[33];
+                q[34] += w1[1] * d;
+                g1[1] += d * p[34];
+                q[35] += w1[2] * d;
+                g1[2] += d * p[35];
+                q[36] += w1[3] * d;
+                g1[3] += d * p[36];
+                q[37] += w1[4] * d;
+                g1[4] += d * p[37];
+                q[65] += w1[5] * d;
+                g1[5] += d * p[65];
+                q[66] += w1[6] * d;
+                g1[6] += d * p[66];
+                q[67] += w1[7] * d;
+                g1[7] += d * p[67];
+                q[68] += w1[8] * d;
+                g1[8] += d * p[68];
+                q[69] += w1[9] * d;
+                g1[9] += d * p[69];
+                q[97] += w1[10] * d;
+                g1[10] += d * p[97];
+                q[98] += w1[11] * d;
+                g1[11] += d * p[98];
+                q[99] += w1[12] * d;
+                g1[12] += d * p[99];
+                q[100] += w1[13] * d;
+                g1[13] += d * p[100];
+                q[101] += w1[14] * d;
+                g1[14] += d * p[101];
+                q[129] += w1[15] * d;
+                g1[15] += d * p[129];
+                q[130] += w1[16] * d;
+                g1[16] += d * p[130];
+                q[131] += w1[17] * d;
+                g1[17] += d * p[131];
+                q[132] += w1[18] * d;
+                g1[18] += d * p[132];
+                q[133] += w1[19] * d;
+                g1[19] += d * p[133];
+                q[161] += w1[20] * d;
+                g1[20] += d * p[161];
+                q[162] += w1[21] * d;
+                g1[21] += d * p[162];
+                q[163] += w1[22] * d;
+                g1[22] += d * p[163];
+                q[164] += w1[23] * d;
+                g1[23] += d * p[164];
+                q[165] += w1[24] * d;
+                g1[24] += d * p[165];
+            }
+            {
+                const float d = d2[oy * 32 + ox];
+                q[0] += w2[0] * d;
+                g2[0] += d * p[0];
+                q[1] += w2[1] * d;
+                g2[1] += d * p[1];
+                q[2] += w2[2] * d;
+                g2[2] += d * p[2];
+                q[3] += w2[3] * d;
+                g2[3] += d * p[3];
+                q[4] += w2[4] * d;
+                g2[4] += d * p[4];
+                q[5] += w2[5] * d;
+                g2[5] += d * p[5];
+                q[6] += w2[6] * d;
+                g2[6] += d * p[6];
+                q[32] += w2[7] * d;
+                g2[7] += d * p[32];
+                q[33] += w2[8] * d;
+                g2[8] += d * p[33];
+                q[34] += w2[9] * d;
+                g2[9] += d * p[34];
+                q[35] += w2[10] * d;
+                g2[10] += d * p[35];
+                q[36] += w2[11] * d;
+                g2[11] += d * p[36];
+                q[37] += w2[12] * d;
+                g2[12] += d * p[37];
+                q[38] += w2[13] * d;
+                g2[13] += d * p[38];
+                q[64] += w2[14] * d;
+                g2[14] += d * p[64];
+                q[65] += w2[15] * d;
+                g2[15] += d * p[65];
+                q[66] += w2[16] * d;
+                g2[16] += d * p[66];
+                q[67] += w2[17] * d;
+                g2[17] += d * p[67];
+                q[68] += w2[18] * d;
+                g2[18] += d * p[68];
+                q[69] += w2[19] * d;
+                g2[19] += d * p[69];
+                q[70] += w2[20] * d;
+                g2[20] += d * p[70];
+                q[96] += w2[21] * d;
+                g2[21] += d * p[96];
+                q[97] += w2[22] * d;
+                g2[22] += d * p[97];
+                q[98] += w2[23] * d;
+                g2[23] += d * p[98];
+                q[99] += w2[24] * d;
+                g2[24] += d * p[99];
+                q[100] += w2[25] * d;
+                g2[25] += d * p[100];
+                q[101] += w2[26] * d;
+                g2[26] += d * p[101];
+                q[102] += w2[27] * d;
+                g2[27] += d * p[102];
+                q[128] += w2[28] * d;
+                g2[28] += d * p[128];
+                q[129] += w2[29] * d;
+                g2[29] += d * p[129];
+                q[130] += w2[30] * d;
+                g2[30] += d * p[130];
+                q[131] += w2[31] * d;
+                g2[31] += d * p[131];
+                q[132] += w2[32] * d;
+                g2[32] += d * p[132];
+                q[133] += w2[33] * d;
+                g2[33] += d * p[133];
+                q[134] += w2[34] * d;
+                g2[34] += d * p[134];
+                q[160] += w2[35] * d;
+                g2[35] += d * p[160];
+                q[161] += w2[36] * d;
+                g2[36] += d * p[161];
+                q[162] += w2[37] * d;
+                g2[37] += d * p[162];
+                q[163] += w2[38] * d;
+                g2[38] += d * p[163];
+                q[164] += w2[39] * d;
+                g2[39] += d * p[164];
+                q[165] += w2[40] * d;
+                g2[40] += d * p[165];
+                q[166] += w2[41] * d;
+                g2[41] += d * p[166];
+                q[192] += w2[42] * d;
+                g2[42] += d * p[192];
+                q[193] += w2[43] * d;
+                g2[43] += d * p[193];
+                q[194] += w2[44] * d;
+                g2[44] += d * p[194];
+                q[195] += w2[45] * d;
+                g2[45] += d * p[195];
+                q[196] += w2[46] * d;
+                g2[46] += d * p[196];
+                q[197] += w2[47] * d;
+                g2[47] += d * p[197];
+                q[198] += w2[48] * d;
+                g2[48] += d * p[198];
+            }
+        }
+        for (int ox = 29; ox < 32; ox++)
+            dw_k3_5_7_c16_32x32_s1_bwd_at(xc, w, dy, dxc, g0, g1, g2, b, c, oy, ox);
+    }
+    for (int oy = 29; oy < 32; oy++)
+        for (int ox = 0; ox < 32; ox++)
+            dw_k3_5_7_c16_32x32_s1_bwd_at(xc, w, dy, dxc, g0, g1, g2, b, c, oy, ox);
+}
+
 void dw_k3_5_7_c16_32x32_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias)
 {
@@ -489,204 +699,8 @@ void dw_k3_5_7_c16_32x32_s1_bwd(int n, const float *restrict x, const float *res
         float g2[49] = {0};
         double gb = 0; /* the bias gradient, with one kernel */
         for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 16 + c) * 1024;
-            float *restrict dxc = dx + ((long)b * 16 + c) * 1024;
-    const float *restrict w0 = w + 0 + c * 9;
-    const float *restrict d0 = dy + ((long)b * 48 + 0 + c) * 1024;
-    const float *restrict w1 = w + 144 + c * 25;
-    const float *restrict d1 = dy + ((long)b * 48 + 16 + c) * 1024;
-    const float *restrict w2 = w + 544 + c * 49;
-    const float *restrict d2 = dy + ((long)b * 48 + 32 + c) * 1024;
-            for (int oy = 0; oy < 32; oy++) {
-                if (oy < 3 || oy >= 29) {
-                    for (int ox = 0; ox < 32; ox++)
-                        dw_k3_5_7_c16_32x32_s1_bwd_at(xc, w, dy, dxc, g0, g1, g2, b, c, oy, ox);
-                    continue;
-                }
-                for (int ox = 0; ox < 3; ox++)
-                    dw_k3_5_7_c16_32x32_s1_bwd_at(xc, w, dy, dxc, g0, g1, g2, b, c, oy, ox);
-                for (int ox = 3; ox < 29; ox++) {
-                    const float *restrict p = xc + (oy * 1 - 3) * 32 + ox * 1 - 3;
-                    float *restrict q = dxc + (oy * 1 - 3) * 32 + ox * 1 - 3;
-                    {
-                        const float d = d0[oy * 32 + ox];
-                        q[66] += w0[0] * d;
-                        g0[0] += d * p[66];
-                        q[67] += w0[1] * d;
-                        g0[1] += d * p[67];
-                        q[68] += w0[2] * d;
-                        g0[2] += d * p[68];
-                        q[98] += w0[3] * d;
-                        g0[3] += d * p[98];
-                        q[99] += w0[4] * d;
-                        g0[4] += d * p[99];
-                        q[100] += w0[5] * d;
-                        g0[5] += d * p[100];
-                        q[130] += w0[6] * d;
-                        g0[6] += d * p[130];
-                        q[131] += w0[7] * d;
-                        g0[7] += d * p[131];
-                        q[132] += w0[8] * d;
-                        g0[8] += d * p[132];
-                    }
-                    {
-                        const float d = d1[oy * 32 + ox];
-                        q[33] += w1[0] * d;
-                        g1[0] += d * p[33];
-                        q[34] += w1[1] * d;
-                        g1[1] += d * p[34];
-                        q[35] += w1[2] * d;
-                        g1[2] += d * p[35];
-                        q[36] += w1[3] * d;
-                        g1[3] += d * p[36];
-                        q[37] += w1[4] * d;
-                        g1[4] += d * p[37];
-                        q[65] += w1[5] * d;
-                        g1[5] += d * p[65];
-                        q[66] += w1[6] * d;
-                        g1[6] += d * p[66];
-                        q[67] += w1[7] * d;
-                        g1[7] += d * p[67];
-                        q[68] += w1[8] * d;
-                        g1[8] += d * p[68];
-                        q[69] += w1[9] * d;
-                        g1[9] += d * p[69];
-                        q[97] += w1[10] * d;
-                        g1[10] += d * p[97];
-                        q[98] += w1[11] * d;
-                        g1[11] += d * p[98];
-                        q[99] += w1[12] * d;
-                        g1[12] += d * p[99];
-                        q[100] += w1[13] * d;
-                        g1[13] += d * p[100];
-                        q[101] += w1[14] * d;
-                        g1[14] += d * p[101];
-                        q[129] += w1[15] * d;
-                        g1[15] += d * p[129];
-                        q[130] += w1[16] * d;
-                        g1[16] += d * p[130];
-                        q[131] += w1[17] * d;
-                        g1[17] += d * p[131];
-                        q[132] += w1[18] * d;
-                        g1[18] += d * p[132];
-                        q[133] += w1[19] * d;
-                        g1[19] += d * p[133];
-                        q[161] += w1[20] * d;
-                        g1[20] += d * p[161];
-                        q[162] += w1[21] * d;
-                        g1[21] += d * p[162];
-                        q[163] += w1[22] * d;
-                        g1[22] += d * p[163];
-                        q[164] += w1[23] * d;
-                        g1[23] += d * p[164];
-                        q[165] += w1[24] * d;
-                        g1[24] += d * p[165];
-                    }
-                    {
-                        const float d = d2[oy * 32 + ox];
-                        q[0] += w2[0] * d;
-                        g2[0] += d * p[0];
-                        q[1] += w2[1] * d;
-                        g2[1] += d * p[1];
-                        q[2] += w2[2] * d;
-                        g2[2] += d * p[2];
-                        q[3] += w2[3] * d;
-                        g2[3] += d * p[3];
-                        q[4] += w2[4] * d;
-                        g2[4] += d * p[4];
-                        q[5] += w2[5] * d;
-                        g2[5] += d * p[5];
-                        q[6] += w2[6] * d;
-                        g2[6] += d * p[6];
-                        q[32] += w2[7] * d;
-                        g2[7] += d * p[32];
-                        q[33] += w2[8] * d;
-                        g2[8] += d * p[33];
-                        q[34] += w2[9] * d;
-                        g2[9] += d * p[34];
-                        q[35] += w2[10] * d;
-                        g2[10] += d * p[35];
-                        q[36] += w2[11] * d;
-                        g2[11] += d * p[36];
-                        q[37] += w2[12] * d;
-                        g2[12] += d * p[37];
-                        q[38] += w2[13] * d;
-                        g2[13] += d * p[38];
-                        q[64] += w2[14] * d;
-                        g2[14] += d * p[64];
-                        q[65] += w2[15] * d;
-                        g2[15] += d * p[65];
-                        q[66] += w2[16] * d;
-                        g2[16] += d * p[66];
-                        q[67] += w2[17] * d;
-                        g2[17] += d * p[67];
-                        q[68] += w2[18] * d;
-                        g2[18] += d * p[68];
-                        q[69] += w2[19] * d;
-                        g2[19] += d * p[69];
-                        q[70] += w2[20] * d;
-                        g2[20] += d * p[70];
-                        q[96] += w2[21] * d;
-                        g2[21] += d * p[96];
-                        q[97] += w2[22] * d;
-                        g2[22] += d * p[97];
-                        q[98] += w2[23] * d;
-                        g2[23] += d * p[98];
-                        q[99] += w2[24] * d;
-                        g2[24] += d * p[99];
-                        q[100] += w2[25] * d;
-                        g2[25] += d * p[100];
-                        q[101] += w2[26] * d;
-                        g2[26] += d * p[101];
-                        q[102] += w2[27] * d;
-                        g2[27] += d * p[102];
-                        q[128] += w2[28] * d;
-                        g2[28] += d * p[128];
-                        q[129] += w2[29] * d;
-                        g2[29] += d * p[129];
-                        q[130] += w2[30] * d;
-                        g2[30] += d * p[130];
-                        q[131] += w2[31] * d;
-                        g2[31] += d * p[131];
-                        q[132] += w2[32] * d;
-                        g2[32] += d * p[132];
-                        q[133] += w2[33] * d;
-                        g2[33] += d * p[133];
-                        q[134] += w2[34] * d;
-                        g2[34] += d * p[134];
-                        q[160] += w2[35] * d;
-                        g2[35] += d * p[160];
-                        q[161] += w2[36] * d;
-                        g2[36] += d * p[161];
-                        q[162] += w2[37] * d;
-                        g2[37] += d * p[162];
-                        q[163] += w2[38] * d;
-                        g2[38] += d * p[163];
-                        q[164] += w2[39] * d;
-                        g2[39] += d * p[164];
-                        q[165] += w2[40] * d;
-                        g2[40] += d * p[165];
-                        q[166] += w2[41] * d;
-                        g2[41] += d * p[166];
-                        q[192] += w2[42] * d;
-                        g2[42] += d * p[192];
-                        q[193] += w2[43] * d;
-                        g2[43] += d * p[193];
-                        q[194] += w2[44] * d;
-                        g2[44] += d * p[194];
-                        q[195] += w2[45] * d;
-                        g2[45] += d * p[195];
-                        q[196] += w2[46] * d;
-                        g2[46] += d * p[196];
-                        q[197] += w2[47] * d;
-                        g2[47] += d * p[197];
-                        q[198] += w2[48] * d;
-                        g2[48] += d * p[198];
-                    }
-                }
-                for (int ox = 29; ox < 32; ox++)
-                    dw_k3_5_7_c16_32x32_s1_bwd_at(xc, w, dy, dxc, g0, g1, g2, b, c, oy, ox);
-            }
+            dw_k3_5_7_c16_32x32_s1_bwd_plane(x + ((long)b * 16 + c) * 1024, w, dy, dx + ((long)b * 16 + c) * 1024,
+                g0, g1, g2, b, c);
         }
         {
             float *restrict dw0 = dw + 0 + c * 9;
@@ -877,66 +891,73 @@ static inline void dw_k3_5_c16_32x32_s1_fwd_at(const float *restrict xc, const f
     }
 }
 
-void dw_k3_5_c16_32x32_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
+/* Channel c of image b, every kernel. */
+static inline void dw_k3_5_c16_32x32_s1_fwd_plane(const float *restrict xc, const float *restrict w, const float *restrict bias,
+    float *restrict y, int b, int c)
 {
-    for (int b = 0; b < n; b++)
-        for (int c = 0; c < 16; c++) {
-            const float *restrict xc = x + ((long)b * 16 + c) * 1024;
+    (void)bias;
     const float *restrict w0 = w + 0 + c * 9;
     float *restrict y0 = y + ((long)b * 32 + 0 + c) * 1024;
     const float *restrict w1 = w + 144 + c * 25;
     float *restrict y1 = y + ((long)b * 32 + 16 + c) * 1024;
-            for (int oy = 0; oy < 32; oy++) {
-                if (oy < 2 || oy >= 30) {
-                    for (int ox = 0; ox < 32; ox++)
-                        dw_k3_5_c16_32x32_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-                    continue;
-                }
-                for (int ox = 0; ox < 2; ox++)
-                    dw_k3_5_c16_32x32_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-                for (int ox = 2; ox < 30; ox++) {
-                    const float *restrict p = xc + (oy * 1 - 2) * 32 + ox * 1 - 2;
-                    y0[oy * 32 + ox] = 0.0f
-                        + w0[0] * p[33]
-                        + w0[1] * p[34]
-                        + w0[2] * p[35]
-                        + w0[3] * p[65]
-                        + w0[4] * p[66]
-                        + w0[5] * p[67]
-                        + w0[6] * p[97]
-                        + w0[7] * p[98]
-                        + w0[8] * p[99];
-                    y1[oy * 32 + ox] = 0.0f
-                        + w1[0] * p[0]
-                        + w1[1] * p[1]
-                        + w1[2] * p[2]
-                        + w1[3] * p[3]
-                        + w1[4] * p[4]
-                        + w1[5] * p[32]
-                        + w1[6] * p[33]
-                        + w1[7] * p[34]
-                        + w1[8] * p[35]
-                        + w1[9] * p[36]
-                        + w1[10] * p[64]
-                        + w1[11] * p[65]
-                        + w1[12] * p[66]
-                        + w1[13] * p[67]
-                        + w1[14] * p[68]
-                        + w1[15] * p[96]
-                        + w1[16] * p[97]
-                        + w1[17] * p[98]
-                        + w1[18] * p[99]
-                        + w1[19] * p[100]
-                        + w1[20] * p[128]
-                        + w1[21] * p[129]
-                        + w1[22] * p[130]
-                        + w1[23] * p[131]
-                        + w1[24] * p[132];
-                }
-                for (int ox = 30; ox < 32; ox++)
-                    dw_k3_5_c16_32x32_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-            }
+    for (int oy = 0; oy < 2; oy++)
+        for (int ox = 0; ox < 32; ox++)
+            dw_k3_5_c16_32x32_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
+    for (int oy = 2; oy < 30; oy++) {
+        for (int ox = 0; ox < 2; ox++)
+            dw_k3_5_c16_32x32_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
+        for (int ox = 2; ox < 30; ox++) {
+            const float *restrict p = xc + (oy * 1 - 2) * 32 + ox * 1 - 2;
+            y0[oy * 32 + ox] = 0.0f
+                + w0[0] * p[33]
+                + w0[1] * p[34]
+                + w0[2] * p[35]
+                + w0[3] * p[65]
+                + w0[4] * p[66]
+                + w0[5] * p[67]
+                + w0[6] * p[97]
+                + w0[7] * p[98]
+                + w0[8] * p[99];
+            y1[oy * 32 + ox] = 0.0f
+                + w1[0] * p[0]
+                + w1[1] * p[1]
+                + w1[2] * p[2]
+                + w1[3] * p[3]
+                + w1[4] * p[4]
+                + w1[5] * p[32]
+                + w1[6] * p[33]
+                + w1[7] * p[34]
+                + w1[8] * p[35]
+                + w1[9] * p[36]
+                + w1[10] * p[64]
+                + w1[11] * p[65]
+                + w1[12] * p[66]
+                + w1[13] * p[67]
+                + w1[14] * p[68]
+                + w1[15] * p[96]
+                + w1[16] * p[97]
+                + w1[17] * p[98]
+                + w1[18] * p[99]
+                + w1[19] * p[100]
+                + w1[20] * p[128]
+                + w1[21] * p[129]
+                + w1[22] * p[130]
+                + w1[23] * p[131]
+                + w1[24] * p[132];
         }
+        for (int ox = 30; ox < 32; ox++)
+            dw_k3_5_c16_32x32_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
+    }
+    for (int oy = 30; oy < 32; oy++)
+        for (int ox = 0; ox < 32; ox++)
+            dw_k3_5_c16_32x32_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
+}
+
+void dw_k3_5_c16_32x32_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
+{
+    for (int b = 0; b < n; b++)
+        for (int c = 0; c < 16; c++)
+            dw_k3_5_c16_32x32_s1_fwd_plane(x + ((long)b * 16 + c) * 1024, w, bias, y, b, c);
 }
 
 static inline void dw_k3_5_c16_32x32_s1_bwd_at(const float *restrict xc, const float *restrict w, const float *restrict dy,
@@ -1028,6 +1049,106 @@ static inline void dw_k3_5_c16_32x32_s1_bwd_at(const float *restrict xc, const f
     }
 }
 
+/* Channel c of image b: its gradients go to dxc and the accumulators g. */
+static inline void dw_k3_5_c16_32x32_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
+    float *restrict dxc, float *restrict g0, float *restrict g1, int b, int c)
+{
+    const float *restrict w0 = w + 0 + c * 9;
+    const float *restrict d0 = dy + ((long)b * 32 + 0 + c) * 1024;
+    const float *restrict w1 = w + 144 + c * 25;
+    const float *restrict d1 = dy + ((long)b * 32 + 16 + c) * 1024;
+    for (int oy = 0; oy < 2; oy++)
+        for (int ox = 0; ox < 32; ox++)
+            dw_k3_5_c16_32x32_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
+    for (int oy = 2; oy < 30; oy++) {
+        for (int ox = 0; ox < 2; ox++)
+            dw_k3_5_c16_32x32_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
+        for (int ox = 2; ox < 30; ox++) {
+            const float *restrict p = xc + (oy * 1 - 2) * 32 + ox * 1 - 2;
+            float *restrict q = dxc + (oy * 1 - 2) * 32 + ox * 1 - 2;
+            {
+                const float d = d0[oy * 32 + ox];
+                q[33] += w0[0] * d;
+                g0[0] += d * p[33];
+                q[34] += w0[1] * d;
+                g0[1] += d * p[34];
+                q[35] += w0[2] * d;
+                g0[2] += d * p[35];
+                q[65] += w0[3] * d;
+                g0[3] += d * p[65];
+                q[66] += w0[4] * d;
+                g0[4] += d * p[66];
+                q[67] += w0[5] * d;
+                g0[5] += d * p[67];
+                q[97] += w0[6] * d;
+                g0[6] += d * p[97];
+                q[98] += w0[7] * d;
+                g0[7] += d * p[98];
+                q[99] += w0[8] * d;
+                g0[8] += d * p[99];
+            }
+            {
+                const float d = d1[oy * 32 + ox];
+                q[0] += w1[0] * d;
+                g1[0] += d * p[0];
+                q[1] += w1[1] * d;
+                g1[1] += d * p[1];
+                q[2] += w1[2] * d;
+                g1[2] += d * p[2];
+                q[3] += w1[3] * d;
+                g1[3] += d * p[3];
+                q[4] += w1[4] * d;
+                g1[4] += d * p[4];
+                q[32] += w1[5] * d;
+                g1[5] += d * p[32];
+                q[33] += w1[6] * d;
+                g1[6] += d * p[33];
+                q[34] += w1[7] * d;
+                g1[7] += d * p[34];
+                q[35] += w1[8] * d;
+                g1[8] += d * p[35];
+                q[36] += w1[9] * d;
+                g1[9] += d * p[36];
+                q[64] += w1[10] * d;
+                g1[10] += d * p[64];
+                q[65] += w1[11] * d;
+                g1[11] += d * p[65];
+                q[66] += w1[12] * d;
+                g1[12] += d * p[66];
+                q[67] += w1[13] * d;
+                g1[13] += d * p[67];
+                q[68] += w1[14] * d;
+                g1[14] += d * p[68];
+                q[96] += w1[15] * d;
+                g1[15] += d * p[96];
+                q[97] += w1[16] * d;
+                g1[16] += d * p[97];
+                q[98] += w1[17] * d;
+                g1[17] += d * p[98];
+                q[99] += w1[18] * d;
+                g1[18] += d * p[99];
+                q[100] += w1[19] * d;
+                g1[19] += d * p[100];
+                q[128] += w1[20] * d;
+                g1[20] += d * p[128];
+                q[129] += w1[21] * d;
+                g1[21] += d * p[129];
+                q[130] += w1[22] * d;
+                g1[22] += d * p[130];
+                q[131] += w1[23] * d;
+                g1[23] += d * p[131];
+                q[132] += w1[24] * d;
+                g1[24] += d * p[132];
+            }
+        }
+        for (int ox = 30; ox < 32; ox++)
+            dw_k3_5_c16_32x32_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
+    }
+    for (int oy = 30; oy < 32; oy++)
+        for (int ox = 0; ox < 32; ox++)
+            dw_k3_5_c16_32x32_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
+}
+
 void dw_k3_5_c16_32x32_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias)
 {
@@ -1037,101 +1158,8 @@ void dw_k3_5_c16_32x32_s1_bwd(int n, const float *restrict x, const float *restr
         float g1[25] = {0};
         double gb = 0; /* the bias gradient, with one kernel */
         for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 16 + c) * 1024;
-            float *restrict dxc = dx + ((long)b * 16 + c) * 1024;
-    const float *restrict w0 = w + 0 + c * 9;
-    const float *restrict d0 = dy + ((long)b * 32 + 0 + c) * 1024;
-    const float *restrict w1 = w + 144 + c * 25;
-    const float *restrict d1 = dy + ((long)b * 32 + 16 + c) * 1024;
-            for (int oy = 0; oy < 32; oy++) {
-                if (oy < 2 || oy >= 30) {
-                    for (int ox = 0; ox < 32; ox++)
-                        dw_k3_5_c16_32x32_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
-                    continue;
-                }
-                for (int ox = 0; ox < 2; ox++)
-                    dw_k3_5_c16_32x32_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
-                for (int ox = 2; ox < 30; ox++) {
-                    const float *restrict p = xc + (oy * 1 - 2) * 32 + ox * 1 - 2;
-                    float *restrict q = dxc + (oy * 1 - 2) * 32 + ox * 1 - 2;
-                    {
-                        const float d = d0[oy * 32 + ox];
-                        q[33] += w0[0] * d;
-                        g0[0] += d * p[33];
-                        q[34] += w0[1] * d;
-                        g0[1] += d * p[34];
-                        q[35] += w0[2] * d;
-                        g0[2] += d * p[35];
-                        q[65] += w0[3] * d;
-                        g0[3] += d * p[65];
-                        q[66] += w0[4] * d;
-                        g0[4] += d * p[66];
-                        q[67] += w0[5] * d;
-                        g0[5] += d * p[67];
-                        q[97] += w0[6] * d;
-                        g0[6] += d * p[97];
-                        q[98] += w0[7] * d;
-                        g0[7] += d * p[98];
-                        q[99] += w0[8] * d;
-                        g0[8] += d * p[99];
-                    }
-                    {
-                        const float d = d1[oy * 32 + ox];
-                        q[0] += w1[0] * d;
-                        g1[0] += d * p[0];
-                        q[1] += w1[1] * d;
-                        g1[1] += d * p[1];
-                        q[2] += w1[2] * d;
-                        g1[2] += d * p[2];
-                        q[3] += w1[3] * d;
-                        g1[3] += d * p[3];
-                        q[4] += w1[4] * d;
-                        g1[4] += d * p[4];
-                        q[32] += w1[5] * d;
-                        g1[5] += d * p[32];
-                        q[33] += w1[6] * d;
-                        g1[6] += d * p[33];
-                        q[34] += w1[7] * d;
-                        g1[7] += d * p[34];
-                        q[35] += w1[8] * d;
-                        g1[8] += d * p[35];
-                        q[36] += w1[9] * d;
-                        g1[9] += d * p[36];
-                        q[64] += w1[10] * d;
-                        g1[10] += d * p[64];
-                        q[65] += w1[11] * d;
-                        g1[11] += d * p[65];
-                        q[66] += w1[12] * d;
-                        g1[12] += d * p[66];
-                        q[67] += w1[13] * d;
-                        g1[13] += d * p[67];
-                        q[68] += w1[14] * d;
-                        g1[14] += d * p[68];
-                        q[96] += w1[15] * d;
-                        g1[15] += d * p[96];
-                        q[97] += w1[16] * d;
-                        g1[16] += d * p[97];
-                        q[98] += w1[17] * d;
-                        g1[17] += d * p[98];
-                        q[99] += w1[18] * d;
-                        g1[18] += d * p[99];
-                        q[100] += w1[19] * d;
-                        g1[19] += d * p[100];
-                        q[128] += w1[20] * d;
-                        g1[20] += d * p[128];
-                        q[129] += w1[21] * d;
-                        g1[21] += d * p[129];
-                        q[130] += w1[22] * d;
-                        g1[22] += d * p[130];
-                        q[131] += w1[23] * d;
-                        g1[23] += d * p[131];
-                        q[132] += w1[24] * d;
-                        g1[24] += d * p[132];
-                    }
-                }
-                for (int ox = 30; ox < 32; ox++)
-                    dw_k3_5_c16_32x32_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
-            }
+            dw_k3_5_c16_32x32_s1_bwd_plane(x + ((long)b * 16 + c) * 1024, w, dy, dx + ((long)b * 16 + c) * 1024,
+                g0, g1, b, c);
         }
         {
             float *restrict dw0 = dw + 0 + c * 9;
@@ -1270,66 +1298,73 @@ static inline void dw_k3_5_c32_16x16_s1_fwd_at(const float *restrict xc, const f
     }
 }
 
-void dw_k3_5_c32_16x16_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
+/* Channel c of image b, every kernel. */
+static inline void dw_k3_5_c32_16x16_s1_fwd_plane(const float *restrict xc, const float *restrict w, const float *restrict bias,
+    float *restrict y, int b, int c)
 {
-    for (int b = 0; b < n; b++)
-        for (int c = 0; c < 32; c++) {
-            const float *restrict xc = x + ((long)b * 32 + c) * 256;
+    (void)bias;
     const float *restrict w0 = w + 0 + c * 9;
     float *restrict y0 = y + ((long)b * 64 + 0 + c) * 256;
     const float *restrict w1 = w + 288 + c * 25;
     float *restrict y1 = y + ((long)b * 64 + 32 + c) * 256;
-            for (int oy = 0; oy < 16; oy++) {
-                if (oy < 2 || oy >= 14) {
-                    for (int ox = 0; ox < 16; ox++)
-                        dw_k3_5_c32_16x16_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-                    continue;
-                }
-                for (int ox = 0; ox < 2; ox++)
-                    dw_k3_5_c32_16x16_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-                for (int ox = 2; ox < 14; ox++) {
-                    const float *restrict p = xc + (oy * 1 - 2) * 16 + ox * 1 - 2;
-                    y0[oy * 16 + ox] = 0.0f
-                        + w0[0] * p[17]
-                        + w0[1] * p[18]
-                        + w0[2] * p[19]
-                        + w0[3] * p[33]
-                        + w0[4] * p[34]
-                        + w0[5] * p[35]
-                        + w0[6] * p[49]
-                        + w0[7] * p[50]
-                        + w0[8] * p[51];
-                    y1[oy * 16 + ox] = 0.0f
-                        + w1[0] * p[0]
-                        + w1[1] * p[1]
-                        + w1[2] * p[2]
-                        + w1[3] * p[3]
-                        + w1[4] * p[4]
-                        + w1[5] * p[16]
-                        + w1[6] * p[17]
-                        + w1[7] * p[18]
-                        + w1[8] * p[19]
-                        + w1[9] * p[20]
-                        + w1[10] * p[32]
-                        + w1[11] * p[33]
-                        + w1[12] * p[34]
-                        + w1[13] * p[35]
-                        + w1[14] * p[36]
-                        + w1[15] * p[48]
-                        + w1[16] * p[49]
-                        + w1[17] * p[50]
-                        + w1[18] * p[51]
-                        + w1[19] * p[52]
-                        + w1[20] * p[64]
-                        + w1[21] * p[65]
-                        + w1[22] * p[66]
-                        + w1[23] * p[67]
-                        + w1[24] * p[68];
-                }
-                for (int ox = 14; ox < 16; ox++)
-                    dw_k3_5_c32_16x16_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-            }
+    for (int oy = 0; oy < 2; oy++)
+        for (int ox = 0; ox < 16; ox++)
+            dw_k3_5_c32_16x16_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
+    for (int oy = 2; oy < 14; oy++) {
+        for (int ox = 0; ox < 2; ox++)
+            dw_k3_5_c32_16x16_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
+        for (int ox = 2; ox < 14; ox++) {
+            const float *restrict p = xc + (oy * 1 - 2) * 16 + ox * 1 - 2;
+            y0[oy * 16 + ox] = 0.0f
+                + w0[0] * p[17]
+                + w0[1] * p[18]
+                + w0[2] * p[19]
+                + w0[3] * p[33]
+                + w0[4] * p[34]
+                + w0[5] * p[35]
+                + w0[6] * p[49]
+                + w0[7] * p[50]
+                + w0[8] * p[51];
+            y1[oy * 16 + ox] = 0.0f
+                + w1[0] * p[0]
+                + w1[1] * p[1]
+                + w1[2] * p[2]
+                + w1[3] * p[3]
+                + w1[4] * p[4]
+                + w1[5] * p[16]
+                + w1[6] * p[17]
+                + w1[7] * p[18]
+                + w1[8] * p[19]
+                + w1[9] * p[20]
+                + w1[10] * p[32]
+                + w1[11] * p[33]
+                + w1[12] * p[34]
+                + w1[13] * p[35]
+                + w1[14] * p[36]
+                + w1[15] * p[48]
+                + w1[16] * p[49]
+                + w1[17] * p[50]
+                + w1[18] * p[51]
+                + w1[19] * p[52]
+                + w1[20] * p[64]
+                + w1[21] * p[65]
+                + w1[22] * p[66]
+                + w1[23] * p[67]
+                + w1[24] * p[68];
         }
+        for (int ox = 14; ox < 16; ox++)
+            dw_k3_5_c32_16x16_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
+    }
+    for (int oy = 14; oy < 16; oy++)
+        for (int ox = 0; ox < 16; ox++)
+            dw_k3_5_c32_16x16_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
+}
+
+void dw_k3_5_c32_16x16_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
+{
+    for (int b = 0; b < n; b++)
+        for (int c = 0; c < 32; c++)
+            dw_k3_5_c32_16x16_s1_fwd_plane(x + ((long)b * 32 + c) * 256, w, bias, y, b, c);
 }
 
 static inline void dw_k3_5_c32_16x16_s1_bwd_at(const float *restrict xc, const float *restrict w, const float *restrict dy,
@@ -1421,6 +1456,106 @@ static inline void dw_k3_5_c32_16x16_s1_bwd_at(const float *restrict xc, const f
     }
 }
 
+/* Channel c of image b: its gradients go to dxc and the accumulators g. */
+static inline void dw_k3_5_c32_16x16_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
+    float *restrict dxc, float *restrict g0, float *restrict g1, int b, int c)
+{
+    const float *restrict w0 = w + 0 + c * 9;
+    const float *restrict d0 = dy + ((long)b * 64 + 0 + c) * 256;
+    const float *restrict w1 = w + 288 + c * 25;
+    const float *restrict d1 = dy + ((long)b * 64 + 32 + c) * 256;
+    for (int oy = 0; oy < 2; oy++)
+        for (int ox = 0; ox < 16; ox++)
+            dw_k3_5_c32_16x16_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
+    for (int oy = 2; oy < 14; oy++) {
+        for (int ox = 0; ox < 2; ox++)
+            dw_k3_5_c32_16x16_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
+        for (int ox = 2; ox < 14; ox++) {
+            const float *restrict p = xc + (oy * 1 - 2) * 16 + ox * 1 - 2;
+            float *restrict q = dxc + (oy * 1 - 2) * 16 + ox * 1 - 2;
+            {
+                const float d = d0[oy * 16 + ox];
+                q[17] += w0[0] * d;
+                g0[0] += d * p[17];
+                q[18] += w0[1] * d;
+                g0[1] += d * p[18];
+                q[19] += w0[2] * d;
+                g0[2] += d * p[19];
+                q[33] += w0[3] * d;
+                g0[3] += d * p[33];
+                q[34] += w0[4] * d;
+                g0[4] += d * p[34];
+                q[35] += w0[5] * d;
+                g0[5] += d * p[35];
+                q[49] += w0[6] * d;
+                g0[6] += d * p[49];
+                q[50] += w0[7] * d;
+                g0[7] += d * p[50];
+                q[51] += w0[8] * d;
+                g0[8] += d * p[51];
+            }
+            {
+                const float d = d1[oy * 16 + ox];
+                q[0] += w1[0] * d;
+                g1[0] += d * p[0];
+                q[1] += w1[1] * d;
+                g1[1] += d * p[1];
+                q[2] += w1[2] * d;
+                g1[2] += d * p[2];
+                q[3] += w1[3] * d;
+                g1[3] += d * p[3];
+                q[4] += w1[4] * d;
+                g1[4] += d * p[4];
+                q[16] += w1[5] * d;
+                g1[5] += d * p[16];
+                q[17] += w1[6] * d;
+                g1[6] += d * p[17];
+                q[18] += w1[7] * d;
+                g1[7] += d * p[18];
+                q[19] += w1[8] * d;
+                g1[8] += d * p[19];
+                q[20] += w1[9] * d;
+                g1[9] += d * p[20];
+                q[32] += w1[10] * d;
+                g1[10] += d * p[32];
+                q[33] += w1[11] * d;
+                g1[11] += d * p[33];
+                q[34] += w1[12] * d;
+                g1[12] += d * p[34];
+                q[35] += w1[13] * d;
+                g1[13] += d * p[35];
+                q[36] += w1[14] * d;
+                g1[14] += d * p[36];
+                q[48] += w1[15] * d;
+                g1[15] += d * p[48];
+                q[49] += w1[16] * d;
+                g1[16] += d * p[49];
+                q[50] += w1[17] * d;
+                g1[17] += d * p[50];
+                q[51] += w1[18] * d;
+                g1[18] += d * p[51];
+                q[52] += w1[19] * d;
+                g1[19] += d * p[52];
+                q[64] += w1[20] * d;
+                g1[20] += d * p[64];
+                q[65] += w1[21] * d;
+                g1[21] += d * p[65];
+                q[66] += w1[22] * d;
+                g1[22] += d * p[66];
+                q[67] += w1[23] * d;
+                g1[23] += d * p[67];
+                q[68] += w1[24] * d;
+                g1[24] += d * p[68];
+            }
+        }
+        for (int ox = 14; ox < 16; ox++)
+            dw_k3_5_c32_16x16_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
+    }
+    for (int oy = 14; oy < 16; oy++)
+        for (int ox = 0; ox < 16; ox++)
+            dw_k3_5_c32_16x16_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
+}
+
 void dw_k3_5_c32_16x16_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias)
 {
@@ -1430,101 +1565,8 @@ void dw_k3_5_c32_16x16_s1_bwd(int n, const float *restrict x, const float *restr
         float g1[25] = {0};
         double gb = 0; /* the bias gradient, with one kernel */
         for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 32 + c) * 256;
-            float *restrict dxc = dx + ((long)b * 32 + c) * 256;
-    const float *restrict w0 = w + 0 + c * 9;
-    const float *restrict d0 = dy + ((long)b * 64 + 0 + c) * 256;
-    const float *restrict w1 = w + 288 + c * 25;
-    const float *restrict d1 = dy + ((long)b * 64 + 32 + c) * 256;
-            for (int oy = 0; oy < 16; oy++) {
-                if (oy < 2 || oy >= 14) {
-                    for (int ox = 0; ox < 16; ox++)
-                        dw_k3_5_c32_16x16_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
-                    continue;
-                }
-                for (int ox = 0; ox < 2; ox++)
-                    dw_k3_5_c32_16x16_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
-                for (int ox = 2; ox < 14; ox++) {
-                    const float *restrict p = xc + (oy * 1 - 2) * 16 + ox * 1 - 2;
-                    float *restrict q = dxc + (oy * 1 - 2) * 16 + ox * 1 - 2;
-                    {
-                        const float d = d0[oy * 16 + ox];
-                        q[17] += w0[0] * d;
-                        g0[0] += d * p[17];
-                        q[18] += w0[1] * d;
-                        g0[1] += d * p[18];
-                        q[19] += w0[2] * d;
-                        g0[2] += d * p[19];
-                        q[33] += w0[3] * d;
-                        g0[3] += d * p[33];
-                        q[34] += w0[4] * d;
-                        g0[4] += d * p[34];
-                        q[35] += w0[5] * d;
-                        g0[5] += d * p[35];
-                        q[49] += w0[6] * d;
-                        g0[6] += d * p[49];
-                        q[50] += w0[7] * d;
-                        g0[7] += d * p[50];
-                        q[51] += w0[8] * d;
-                        g0[8] += d * p[51];
-                    }
-                    {
-                        const float d = d1[oy * 16 + ox];
-                        q[0] += w1[0] * d;
-                        g1[0] += d * p[0];
-                        q[1] += w1[1] * d;
-                        g1[1] += d * p[1];
-                        q[2] += w1[2] * d;
-                        g1[2] += d * p[2];
-                        q[3] += w1[3] * d;
-                        g1[3] += d * p[3];
-                        q[4] += w1[4] * d;
-                        g1[4] += d * p[4];
-                        q[16] += w1[5] * d;
-                        g1[5] += d * p[16];
-                        q[17] += w1[6] * d;
-                        g1[6] += d * p[17];
-                        q[18] += w1[7] * d;
-                        g1[7] += d * p[18];
-                        q[19] += w1[8] * d;
-                        g1[8] += d * p[19];
-                        q[20] += w1[9] * d;
-                        g1[9] += d * p[20];
-                        q[32] += w1[10] * d;
-                        g1[10] += d * p[32];
-                        q[33] += w1[11] * d;
-                        g1[11] += d * p[33];
-                        q[34] += w1[12] * d;
-                        g1[12] += d * p[34];
-                        q[35] += w1[13] * d;
-                        g1[13] += d * p[35];
-                        q[36] += w1[14] * d;
-                        g1[14] += d * p[36];
-                        q[48] += w1[15] * d;
-                        g1[15] += d * p[48];
-                        q[49] += w1[16] * d;
-                        g1[16] += d * p[49];
-                        q[50] += w1[17] * d;
-                        g1[17] += d * p[50];
-                        q[51] += w1[18] * d;
-                        g1[18] += d * p[51];
-                        q[52] += w1[19] * d;
-                        g1[19] += d * p[52];
-                        q[64] += w1[20] * d;
-                        g1[20] += d * p[64];
-                        q[65] += w1[21] * d;
-                        g1[21] += d * p[65];
-                        q[66] += w1[22] * d;
-                        g1[22] += d * p[66];
-                        q[67] += w1[23] * d;
-                        g1[23] += d * p[67];
-                        q[68] += w1[24] * d;
-                        g1[24] += d * p[68];
-                    }
-                }
-                for (int ox = 14; ox < 16; ox++)
-                    dw_k3_5_c32_16x16_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
-            }
+            dw_k3_5_c32_16x16_s1_bwd_plane(x + ((long)b * 32 + c) * 256, w, dy, dx + ((long)b * 32 + c) * 256,
+                g0, g1, b, c);
         }
         {
             float *restrict dw0 = dw + 0 + c * 9;
@@ -1637,50 +1679,57 @@ static inline void dw_k3_3_c32_16x16_s1_fwd_at(const float *restrict xc, const f
     }
 }
 
-void dw_k3_3_c32_16x16_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
+/* Channel c of image b, every kernel. */
+static inline void dw_k3_3_c32_16x16_s1_fwd_plane(const float *restrict xc, const float *restrict w, const float *restrict bias,
+    float *restrict y, int b, int c)
 {
-    for (int b = 0; b < n; b++)
-        for (int c = 0; c < 32; c++) {
-            const float *restrict xc = x + ((long)b * 32 + c) * 256;
+    (void)bias;
     const float *restrict w0 = w + 0 + c * 9;
     float *restrict y0 = y + ((long)b * 64 + 0 + c) * 256;
     const float *restrict w1 = w + 288 + c * 9;
     float *restrict y1 = y + ((long)b * 64 + 32 + c) * 256;
-            for (int oy = 0; oy < 16; oy++) {
-                if (oy < 1 || oy >= 15) {
-                    for (int ox = 0; ox < 16; ox++)
-                        dw_k3_3_c32_16x16_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-                    continue;
-                }
-                for (int ox = 0; ox < 1; ox++)
-                    dw_k3_3_c32_16x16_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-                for (int ox = 1; ox < 15; ox++) {
-                    const float *restrict p = xc + (oy * 1 - 1) * 16 + ox * 1 - 1;
-                    y0[oy * 16 + ox] = 0.0f
-                        + w0[0] * p[0]
-                        + w0[1] * p[1]
-                        + w0[2] * p[2]
-                        + w0[3] * p[16]
-                        + w0[4] * p[17]
-                        + w0[5] * p[18]
-                        + w0[6] * p[32]
-                        + w0[7] * p[33]
-                        + w0[8] * p[34];
-                    y1[oy * 16 + ox] = 0.0f
-                        + w1[0] * p[0]
-                        + w1[1] * p[1]
-                        + w1[2] * p[2]
-                        + w1[3] * p[16]
-                        + w1[4] * p[17]
-                        + w1[5] * p[18]
-                        + w1[6] * p[32]
-                        + w1[7] * p[33]
-                        + w1[8] * p[34];
-                }
-                for (int ox = 15; ox < 16; ox++)
-                    dw_k3_3_c32_16x16_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-            }
+    for (int oy = 0; oy < 1; oy++)
+        for (int ox = 0; ox < 16; ox++)
+            dw_k3_3_c32_16x16_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
+    for (int oy = 1; oy < 15; oy++) {
+        for (int ox = 0; ox < 1; ox++)
+            dw_k3_3_c32_16x16_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
+        for (int ox = 1; ox < 15; ox++) {
+            const float *restrict p = xc + (oy * 1 - 1) * 16 + ox * 1 - 1;
+            y0[oy * 16 + ox] = 0.0f
+                + w0[0] * p[0]
+                + w0[1] * p[1]
+                + w0[2] * p[2]
+                + w0[3] * p[16]
+                + w0[4] * p[17]
+                + w0[5] * p[18]
+                + w0[6] * p[32]
+                + w0[7] * p[33]
+                + w0[8] * p[34];
+            y1[oy * 16 + ox] = 0.0f
+                + w1[0] * p[0]
+                + w1[1] * p[1]
+                + w1[2] * p[2]
+                + w1[3] * p[16]
+                + w1[4] * p[17]
+                + w1[5] * p[18]
+                + w1[6] * p[32]
+                + w1[7] * p[33]
+                + w1[8] * p[34];
         }
+        for (int ox = 15; ox < 16; ox++)
+            dw_k3_3_c32_16x16_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
+    }
+    for (int oy = 15; oy < 16; oy++)
+        for (int ox = 0; ox < 16; ox++)
+            dw_k3_3_c32_16x16_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
+}
+
+void dw_k3_3_c32_16x16_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
+{
+    for (int b = 0; b < n; b++)
+        for (int c = 0; c < 32; c++)
+            dw_k3_3_c32_16x16_s1_fwd_plane(x + ((long)b * 32 + c) * 256, w, bias, y, b, c);
 }
 
 static inline void dw_k3_3_c32_16x16_s1_bwd_at(const float *restrict xc, const float *restrict w, const float *restrict dy,
@@ -1746,6 +1795,74 @@ static inline void dw_k3_3_c32_16x16_s1_bwd_at(const float *restrict xc, const f
     }
 }
 
+/* Channel c of image b: its gradients go to dxc and the accumulators g. */
+static inline void dw_k3_3_c32_16x16_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
+    float *restrict dxc, float *restrict g0, float *restrict g1, int b, int c)
+{
+    const float *restrict w0 = w + 0 + c * 9;
+    const float *restrict d0 = dy + ((long)b * 64 + 0 + c) * 256;
+    const float *restrict w1 = w + 288 + c * 9;
+    const float *restrict d1 = dy + ((long)b * 64 + 32 + c) * 256;
+    for (int oy = 0; oy < 1; oy++)
+        for (int ox = 0; ox < 16; ox++)
+            dw_k3_3_c32_16x16_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
+    for (int oy = 1; oy < 15; oy++) {
+        for (int ox = 0; ox < 1; ox++)
+            dw_k3_3_c32_16x16_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
+        for (int ox = 1; ox < 15; ox++) {
+            const float *restrict p = xc + (oy * 1 - 1) * 16 + ox * 1 - 1;
+            float *restrict q = dxc + (oy * 1 - 1) * 16 + ox * 1 - 1;
+            {
+                const float d = d0[oy * 16 + ox];
+                q[0] += w0[0] * d;
+                g0[0] += d * p[0];
+                q[1] += w0[1] * d;
+                g0[1] += d * p[1];
+                q[2] += w0[2] * d;
+                g0[2] += d * p[2];
+                q[16] += w0[3] * d;
+                g0[3] += d * p[16];
+                q[17] += w0[4] * d;
+                g0[4] += d * p[17];
+                q[18] += w0[5] * d;
+                g0[5] += d * p[18];
+                q[32] += w0[6] * d;
+                g0[6] += d * p[32];
+                q[33] += w0[7] * d;
+                g0[7] += d * p[33];
+                q[34] += w0[8] * d;
+                g0[8] += d * p[34];
+            }
+            {
+                const float d = d1[oy * 16 + ox];
+                q[0] += w1[0] * d;
+                g1[0] += d * p[0];
+                q[1] += w1[1] * d;
+                g1[1] += d * p[1];
+                q[2] += w1[2] * d;
+                g1[2] += d * p[2];
+                q[16] += w1[3] * d;
+                g1[3] += d * p[16];
+                q[17] += w1[4] * d;
+                g1[4] += d * p[17];
+                q[18] += w1[5] * d;
+                g1[5] += d * p[18];
+                q[32] += w1[6] * d;
+                g1[6] += d * p[32];
+                q[33] += w1[7] * d;
+                g1[7] += d * p[33];
+                q[34] += w1[8] * d;
+                g1[8] += d * p[34];
+            }
+        }
+        for (int ox = 15; ox < 16; ox++)
+            dw_k3_3_c32_16x16_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
+    }
+    for (int oy = 15; oy < 16; oy++)
+        for (int ox = 0; ox < 16; ox++)
+            dw_k3_3_c32_16x16_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
+}
+
 void dw_k3_3_c32_16x16_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias)
 {
@@ -1755,69 +1872,8 @@ void dw_k3_3_c32_16x16_s1_bwd(int n, const float *restrict x, const float *restr
         float g1[9] = {0};
         double gb = 0; /* the bias gradient, with one kernel */
         for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 32 + c) * 256;
-            float *restrict dxc = dx + ((long)b * 32 + c) * 256;
-    const float *restrict w0 = w + 0 + c * 9;
-    const float *restrict d0 = dy + ((long)b * 64 + 0 + c) * 256;
-    const float *restrict w1 = w + 288 + c * 9;
-    const float *restrict d1 = dy + ((long)b * 64 + 32 + c) * 256;
-            for (int oy = 0; oy < 16; oy++) {
-                if (oy < 1 || oy >= 15) {
-                    for (int ox = 0; ox < 16; ox++)
-                        dw_k3_3_c32_16x16_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
-                    continue;
-                }
-                for (int ox = 0; ox < 1; ox++)
-                    dw_k3_3_c32_16x16_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
-                for (int ox = 1; ox < 15; ox++) {
-                    const float *restrict p = xc + (oy * 1 - 1) * 16 + ox * 1 - 1;
-                    float *restrict q = dxc + (oy * 1 - 1) * 16 + ox * 1 - 1;
-                    {
-                        const float d = d0[oy * 16 + ox];
-                        q[0] += w0[0] * d;
-                        g0[0] += d * p[0];
-                        q[1] += w0[1] * d;
-                        g0[1] += d * p[1];
-                        q[2] += w0[2] * d;
-                        g0[2] += d * p[2];
-                        q[16] += w0[3] * d;
-                        g0[3] += d * p[16];
-                        q[17] += w0[4] * d;
-                        g0[4] += d * p[17];
-                        q[18] += w0[5] * d;
-                        g0[5] += d * p[18];
-                        q[32] += w0[6] * d;
-                        g0[6] += d * p[32];
-                        q[33] += w0[7] * d;
-                        g0[7] += d * p[33];
-                        q[34] += w0[8] * d;
-                        g0[8] += d * p[34];
-                    }
-                    {
-                        const float d = d1[oy * 16 + ox];
-                        q[0] += w1[0] * d;
-                        g1[0] += d * p[0];
-                        q[1] += w1[1] * d;
-                        g1[1] += d * p[1];
-                        q[2] += w1[2] * d;
-                        g1[2] += d * p[2];
-                        q[16] += w1[3] * d;
-                        g1[3] += d * p[16];
-                        q[17] += w1[4] * d;
-                        g1[4] += d * p[17];
-                        q[18] += w1[5] * d;
-                        g1[5] += d * p[18];
-                        q[32] += w1[6] * d;
-                        g1[6] += d * p[32];
-                        q[33] += w1[7] * d;
-                        g1[7] += d * p[33];
-                        q[34] += w1[8] * d;
-                        g1[8] += d * p[34];
-                    }
-                }
-                for (int ox = 15; ox < 16; ox++)
-                    dw_k3_3_c32_16x16_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
-            }
+            dw_k3_3_c32_16x16_s1_bwd_plane(x + ((long)b * 32 + c) * 256, w, dy, dx + ((long)b * 32 + c) * 256,
+                g0, g1, b, c);
         }
         {
             float *restrict dw0 = dw + 0 + c * 9;
@@ -1914,50 +1970,57 @@ static inline void dw_k3_3_c64_8x8_s1_fwd_at(const float *restrict xc, const flo
     }
 }
 
-void dw_k3_3_c64_8x8_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
+/* Channel c of image b, every kernel. */
+static inline void dw_k3_3_c64_8x8_s1_fwd_plane(const float *restrict xc, const float *restrict w, const float *restrict bias,
+    float *restrict y, int b, int c)
 {
-    for (int b = 0; b < n; b++)
-        for (int c = 0; c < 64; c++) {
-            const float *restrict xc = x + ((long)b * 64 + c) * 64;
+    (void)bias;
     const float *restrict w0 = w + 0 + c * 9;
     float *restrict y0 = y + ((long)b * 128 + 0 + c) * 64;
     const float *restrict w1 = w + 576 + c * 9;
     float *restrict y1 = y + ((long)b * 128 + 64 + c) * 64;
-            for (int oy = 0; oy < 8; oy++) {
-                if (oy < 1 || oy >= 7) {
-                    for (int ox = 0; ox < 8; ox++)
-                        dw_k3_3_c64_8x8_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-                    continue;
-                }
-                for (int ox = 0; ox < 1; ox++)
-                    dw_k3_3_c64_8x8_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-                for (int ox = 1; ox < 7; ox++) {
-                    const float *restrict p = xc + (oy * 1 - 1) * 8 + ox * 1 - 1;
-                    y0[oy * 8 + ox] = 0.0f
-                        + w0[0] * p[0]
-                        + w0[1] * p[1]
-                        + w0[2] * p[2]
-                        + w0[3] * p[8]
-                        + w0[4] * p[9]
-                        + w0[5] * p[10]
-                        + w0[6] * p[16]
-                        + w0[7] * p[17]
-                        + w0[8] * p[18];
-                    y1[oy * 8 + ox] = 0.0f
-                        + w1[0] * p[0]
-                        + w1[1] * p[1]
-                        + w1[2] * p[2]
-                        + w1[3] * p[8]
-                        + w1[4] * p[9]
-                        + w1[5] * p[10]
-                        + w1[6] * p[16]
-                        + w1[7] * p[17]
-                        + w1[8] * p[18];
-                }
-                for (int ox = 7; ox < 8; ox++)
-                    dw_k3_3_c64_8x8_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-            }
+    for (int oy = 0; oy < 1; oy++)
+        for (int ox = 0; ox < 8; ox++)
+            dw_k3_3_c64_8x8_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
+    for (int oy = 1; oy < 7; oy++) {
+        for (int ox = 0; ox < 1; ox++)
+            dw_k3_3_c64_8x8_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
+        for (int ox = 1; ox < 7; ox++) {
+            const float *restrict p = xc + (oy * 1 - 1) * 8 + ox * 1 - 1;
+            y0[oy * 8 + ox] = 0.0f
+                + w0[0] * p[0]
+                + w0[1] * p[1]
+                + w0[2] * p[2]
+                + w0[3] * p[8]
+                + w0[4] * p[9]
+                + w0[5] * p[10]
+                + w0[6] * p[16]
+                + w0[7] * p[17]
+                + w0[8] * p[18];
+            y1[oy * 8 + ox] = 0.0f
+                + w1[0] * p[0]
+                + w1[1] * p[1]
+                + w1[2] * p[2]
+                + w1[3] * p[8]
+                + w1[4] * p[9]
+                + w1[5] * p[10]
+                + w1[6] * p[16]
+                + w1[7] * p[17]
+                + w1[8] * p[18];
         }
+        for (int ox = 7; ox < 8; ox++)
+            dw_k3_3_c64_8x8_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
+    }
+    for (int oy = 7; oy < 8; oy++)
+        for (int ox = 0; ox < 8; ox++)
+            dw_k3_3_c64_8x8_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
+}
+
+void dw_k3_3_c64_8x8_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
+{
+    for (int b = 0; b < n; b++)
+        for (int c = 0; c < 64; c++)
+            dw_k3_3_c64_8x8_s1_fwd_plane(x + ((long)b * 64 + c) * 64, w, bias, y, b, c);
 }
 
 static inline void dw_k3_3_c64_8x8_s1_bwd_at(const float *restrict xc, const float *restrict w, const float *restrict dy,
@@ -2023,6 +2086,74 @@ static inline void dw_k3_3_c64_8x8_s1_bwd_at(const float *restrict xc, const flo
     }
 }
 
+/* Channel c of image b: its gradients go to dxc and the accumulators g. */
+static inline void dw_k3_3_c64_8x8_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
+    float *restrict dxc, float *restrict g0, float *restrict g1, int b, int c)
+{
+    const float *restrict w0 = w + 0 + c * 9;
+    const float *restrict d0 = dy + ((long)b * 128 + 0 + c) * 64;
+    const float *restrict w1 = w + 576 + c * 9;
+    const float *restrict d1 = dy + ((long)b * 128 + 64 + c) * 64;
+    for (int oy = 0; oy < 1; oy++)
+        for (int ox = 0; ox < 8; ox++)
+            dw_k3_3_c64_8x8_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
+    for (int oy = 1; oy < 7; oy++) {
+        for (int ox = 0; ox < 1; ox++)
+            dw_k3_3_c64_8x8_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
+        for (int ox = 1; ox < 7; ox++) {
+            const float *restrict p = xc + (oy * 1 - 1) * 8 + ox * 1 - 1;
+            float *restrict q = dxc + (oy * 1 - 1) * 8 + ox * 1 - 1;
+            {
+                const float d = d0[oy * 8 + ox];
+                q[0] += w0[0] * d;
+                g0[0] += d * p[0];
+                q[1] += w0[1] * d;
+                g0[1] += d * p[1];
+                q[2] += w0[2] * d;
+                g0[2] += d * p[2];
+                q[8] += w0[3] * d;
+                g0[3] += d * p[8];
+                q[9] += w0[4] * d;
+                g0[4] += d * p[9];
+                q[10] += w0[5] * d;
+                g0[5] += d * p[10];
+                q[16] += w0[6] * d;
+                g0[6] += d * p[16];
+                q[17] += w0[7] * d;
+                g0[7] += d * p[17];
+                q[18] += w0[8] * d;
+                g0[8] += d * p[18];
+            }
+            {
+                const float d = d1[oy * 8 + ox];
+                q[0] += w1[0] * d;
+                g1[0] += d * p[0];
+                q[1] += w1[1] * d;
+                g1[1] += d * p[1];
+                q[2] += w1[2] * d;
+                g1[2] += d * p[2];
+                q[8] += w1[3] * d;
+                g1[3] += d * p[8];
+                q[9] += w1[4] * d;
+                g1[4] += d * p[9];
+                q[10] += w1[5] * d;
+                g1[5] += d * p[10];
+                q[16] += w1[6] * d;
+                g1[6] += d * p[16];
+                q[17] += w1[7] * d;
+                g1[7] += d * p[17];
+                q[18] += w1[8] * d;
+                g1[8] += d * p[18];
+            }
+        }
+        for (int ox = 7; ox < 8; ox++)
+            dw_k3_3_c64_8x8_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
+    }
+    for (int oy = 7; oy < 8; oy++)
+        for (int ox = 0; ox < 8; ox++)
+            dw_k3_3_c64_8x8_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
+}
+
 void dw_k3_3_c64_8x8_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias)
 {
@@ -2032,69 +2163,8 @@ void dw_k3_3_c64_8x8_s1_bwd(int n, const float *restrict x, const float *restric
         float g1[9] = {0};
         double gb = 0; /* the bias gradient, with one kernel */
         for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 64 + c) * 64;
-            float *restrict dxc = dx + ((long)b * 64 + c) * 64;
-    const float *restrict w0 = w + 0 + c * 9;
-    const float *restrict d0 = dy + ((long)b * 128 + 0 + c) * 64;
-    const float *restrict w1 = w + 576 + c * 9;
-    const float *restrict d1 = dy + ((long)b * 128 + 64 + c) * 64;
-            for (int oy = 0; oy < 8; oy++) {
-                if (oy < 1 || oy >= 7) {
-                    for (int ox = 0; ox < 8; ox++)
-                        dw_k3_3_c64_8x8_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
-                    continue;
-                }
-                for (int ox = 0; ox < 1; ox++)
-                    dw_k3_3_c64_8x8_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
-                for (int ox = 1; ox < 7; ox++) {
-                    const float *restrict p = xc + (oy * 1 - 1) * 8 + ox * 1 - 1;
-                    float *restrict q = dxc + (oy * 1 - 1) * 8 + ox * 1 - 1;
-                    {
-                        const float d = d0[oy * 8 + ox];
-                        q[0] += w0[0] * d;
-                        g0[0] += d * p[0];
-                        q[1] += w0[1] * d;
-                        g0[1] += d * p[1];
-                        q[2] += w0[2] * d;
-                        g0[2] += d * p[2];
-                        q[8] += w0[3] * d;
-                        g0[3] += d * p[8];
-                        q[9] += w0[4] * d;
-                        g0[4] += d * p[9];
-                        q[10] += w0[5] * d;
-                        g0[5] += d * p[10];
-                        q[16] += w0[6] * d;
-                        g0[6] += d * p[16];
-                        q[17] += w0[7] * d;
-                        g0[7] += d * p[17];
-                        q[18] += w0[8] * d;
-                        g0[8] += d * p[18];
-                    }
-                    {
-                        const float d = d1[oy * 8 + ox];
-                        q[0] += w1[0] * d;
-                        g1[0] += d * p[0];
-                        q[1] += w1[1] * d;
-                        g1[1] += d * p[1];
-                        q[2] += w1[2] * d;
-                        g1[2] += d * p[2];
-                        q[8] += w1[3] * d;
-                        g1[3] += d * p[8];
-                        q[9] += w1[4] * d;
-                        g1[4] += d * p[9];
-                        q[10] += w1[5] * d;
-                        g1[5] += d * p[10];
-                        q[16] += w1[6] * d;
-                        g1[6] += d * p[16];
-                        q[17] += w1[7] * d;
-                        g1[7] += d * p[17];
-                        q[18] += w1[8] * d;
-                        g1[8] += d * p[18];
-                    }
-                }
-                for (int ox = 7; ox < 8; ox++)
-                    dw_k3_3_c64_8x8_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
-            }
+            dw_k3_3_c64_8x8_s1_bwd_plane(x + ((long)b * 64 + c) * 64, w, dy, dx + ((long)b * 64 + c) * 64,
+                g0, g1, b, c);
         }
         {
             float *restrict dw0 = dw + 0 + c * 9;
