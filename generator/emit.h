@@ -15,10 +15,14 @@ typedef struct mc_emit_options {
     const char *source;    /* the description's path, as given, for the files' first lines */
     const char *m4;        /* the m4 program */
     const char *templates; /* the target's template folder, e.g. <share>/templates/c */
+    /* mcgen build: also <model>_main.c, the executable's main. */
+    bool main;
+    bool generic;          /* the main runs the runtime's generic kernels */
+    const char *build;     /* how it is built (compiler and flags), shown by `info` */
 } mc_emit_options;
 
-/* Writes <model>.h, <model>.c and <model>_<template>.c into the staging
- * folder. On failure returns false with a one-line message in err. */
+/* Writes <model>.h, <model>.c and <model>_<template>.c (and, with
+ * opt->main, <model>_main.c) into the staging folder. On failure returns false with a one-line message in err. */
 bool mc_emit_c(struct arena *a, const mc_model *m, const mc_plan *p, const mc_emit_options *opt, mc_staging *st,
                char *err, size_t errlen);
 

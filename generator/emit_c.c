@@ -241,6 +241,8 @@ static void model_constants(emitter *e)
     defi(e, "IN_C", m->input.c);
     defi(e, "IN_H", m->input.h);
     defi(e, "IN_W", m->input.w);
+    defi(e, "PARAMS", m->params);
+    defi(e, "MACS", m->macs);
     defi(e, "NTENSORS", m->ntensors);
     defi(e, "NLAYERS", m->norder);
     defi(e, "PARAM_FLOATS", m->param_floats);
@@ -402,6 +404,15 @@ static void header_fn(emitter *e, FILE *f, const char *arg) { (void)arg, write_h
 static void model_fn(emitter *e, FILE *f, const char *arg) { (void)arg, write_model_driver(e, f); }
 static void kernels_fn(emitter *e, FILE *f, const char *arg) { write_kernels_driver(e, f, arg); }
 
+static void main_fn(emitter *e, FILE *f, const char *arg)
+{
+    (void)arg;
+    driver_begin(e, f, "main");
+    defi(e, "GENERIC", e->opt->generic);
+    def(e, "BUILD", "%s", e->opt->build ? e->opt->build : "");
+    fputs("MC_MAIN()m4_dnl\n", f);
+}
+
 /* Writes one driver, runs m4 on it into `out` inside the staging folder. */
 static bool generate(emitter *e, mc_staging *st, const char *out, driver_fn fn, const char *arg, char *err,
                      size_t errlen)
@@ -439,5 +450,5 @@ bool mc_emit_c(arena *a, const mc_model *m, const mc_plan *p, const mc_emit_opti
             return false;
         t += len + (t[len] == ' ');
     }
-    return true;
+    return !opt->main || generate(&e, st, arena_printf(a, "%s_main.c", m->name), main_fn, NULL, err, errlen);
 }

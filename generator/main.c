@@ -1,6 +1,8 @@
 /* mcgen: the command line. Each subcommand parses its options, runs the
  * pipeline stages it needs and prints or writes their result. */
 #define _GNU_SOURCE /* getopt_long, readlink */
+#include <dirent.h>
+#include <errno.h>
 #include <getopt.h>
 #include <unistd.h>
 #include <stdio.h>
@@ -8,6 +10,7 @@
 #include <string.h>
 
 #include "arena.h"
+#include "compile.h"
 #include "doc.h"
 #include "emit.h"
 #include "graph.h"
@@ -28,9 +31,25 @@ static const char usage_main[] =
     "commands:\n"
     "  summary MODEL.mcn   per-layer table: output shapes, parameters, MACs\n"
     "  emit MODEL.mcn      write the specialized C sources of a model\n"
+    "  build MODEL.mcn     emit and compile a standalone classifier executable\n"
     "  ops                 the description language's layers and keys (Markdown)\n"
     "\n"
     "Run 'mcgen COMMAND --help' for a command's options. 'mcgen --version' prints the version.\n";
+
+static const char usage_build[] =
+    "usage: mcgen build MODEL.mcn [--conv TYPE] [--classes N] [--input CxHxW] [--generic] [--no-fuse] -o EXE\n"
+    "\n"
+    "Emits the model's specialized C, compiles it and links it with the runtime into one\n"
+    "executable: EXE train, eval, predict, forward, grad, init, info (EXE --help).\n"
+    "\n"
+    "  --conv, --classes, --input   as for summary\n"
+    "  --generic        run the runtime's generic kernels instead (the baseline)\n"
+    "  --no-fuse        a Multiception's kernels as separate depthwise kernels\n"
+    "  -o EXE           the executable to write (replaced only when the build succeeds)\n"
+    "  -h, --help       this help\n"
+    "\n"
+    "Environment: CC (default cc), MCGEN_CFLAGS (default -std=c11 -O2 -march=native),\n"
+    "TMPDIR (the scratch folder), MCGEN_M4, MCGEN_TEMPLATES.\n";
 
 static const char usage_summary[] =
     "usage: mcgen summary MODEL.mcn [--conv TYPE] [--classes N] [--input CxHxW] [--json]\n"
@@ -91,10 +110,10 @@ static bool parse_shape(const char *s, mc_shape *out)
 typedef struct model_args {
     mc_options opt;
     const char *path, *out, *target;
-    bool json, no_fuse;
+    bool json, no_fuse, generic;
 } model_args;
 
-enum { OPT_JSON = 1, OPT_OUT = 2, OPT_TARGET = 4, OPT_NO_FUSE = 8 };
+enum { OPT_JSON = 1, OPT_OUT = 2, OPT_TARGET = 4, OPT_NO_FUSE = 8, OPT_GENERIC = 16 };
 
 /* Returns -1 when the command should go on, else the exit status. */
 static int parse_model_args(int argc, char **argv, const char *cmd, const char *usage, unsigned allowed,
@@ -104,6 +123,7 @@ static int parse_model_args(int argc, char **argv, const char *cmd, const char *
         {"conv", required_argument, NULL, 'c'}, {"classes", required_argument, NULL, 'n'},
         {"input", required_argument, NULL, 'i'}, {"json", no_argument, NULL, 'j'},
         {"target", required_argument, NULL, 't'}, {"no-fuse", no_argument, NULL, 'f'},
+        {"generic", no_argument, NULL, 'g'},
         {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
     };
     memset(ma, 0, sizeof *ma);
@@ -113,7 +133,8 @@ static int parse_model_args(int argc, char **argv, const char *cmd, const char *
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
-        unsigned need = c == 'j' ? OPT_JSON : c == 'o' ? OPT_OUT : c == 't' ? OPT_TARGET : c == 'f' ? OPT_NO_FUSE : 0;
+        unsigned need = c == 'j' ? OPT_JSON : c == 'o' ? OPT_OUT : c == 't' ? OPT_TARGET : c == 'f' ? OPT_NO_FUSE
+                      : c == 'g' ? OPT_GENERIC : 0;
         if (need && !(allowed & need))
             return usage_error(cmd, "option '%s' does not apply here", argv[optind - 1]);
         switch (c) {
@@ -135,6 +156,7 @@ static int parse_model_args(int argc, char **argv, const char *cmd, const char *
             ma->target = optarg;
             break;
         case 'f': ma->no_fuse = true; break;
+        case 'g': ma->generic = true; break;
         case 'h': fputs(usage, stdout); return 0;
         default: return usage_error(cmd, "unknown or incomplete option '%s'", argv[optind - 1]);
         }
@@ -199,6 +221,14 @@ static const char *data_dir(arena *a, const char *rel, const char *probe, const 
     return source_dir;
 }
 
+/* A file of the installation (<prefix>/<rel>/<name>) if there, else the
+ * build tree's. */
+static const char *data_dir_file(arena *a, const char *rel, const char *name, const char *build_path)
+{
+    const char *dir = data_dir(a, rel, name, NULL);
+    return dir ? arena_printf(a, "%s/%s", dir, name) : build_path;
+}
+
 /* Templates: $MCGEN_TEMPLATES, else the installed ones, else the source tree's. */
 static const char *template_dir(arena *a, const char *target)
 {
@@ -206,6 +236,31 @@ static const char *template_dir(arena *a, const char *target)
     if (env && *env)
         return arena_printf(a, "%s/%s", env, target);
     return arena_printf(a, "%s/%s", data_dir(a, "share/mcgen/templates", "c/common.m4", MCGEN_TEMPLATE_DIR), target);
+}
+
+/* Plans the model, emits its sources into a staging folder, verifies them
+ * and moves them into `out` (shown in messages as `shown`): all or nothing.
+ * The names of the files written end up in *files. */
+static bool emit_sources(arena *a, mc_model *m, const model_args *ma, mc_emit_options *eo, const char *out,
+                         const char *shown, const char *const **files, int *nfiles, char *err, size_t errlen)
+{
+    const char *m4 = getenv("MCGEN_M4");
+    eo->source = ma->path;
+    eo->m4 = m4 && *m4 ? m4 : MCGEN_M4;
+    eo->templates = template_dir(a, ma->target);
+    mc_plan_options po = {.no_fuse = ma->no_fuse};
+    mc_plan *p = mc_plan_model(a, m, &po);
+    mc_staging st;
+    if (!mc_staging_begin(a, &st, out, err, errlen))
+        return false;
+    const char *runtime = data_dir(a, "include/mcgen", "mc_model.h", MCGEN_RUNTIME_DIR);
+    bool ok = mc_emit_c(a, m, p, eo, &st, err, errlen) &&
+              mc_verify(a, p, st.dir, shown, st.files, st.nfiles, runtime, err, errlen);
+    *files = st.files, *nfiles = st.nfiles;
+    ok = ok && mc_staging_commit(&st, err, errlen);
+    if (!ok)
+        mc_staging_abort(&st);
+    return ok;
 }
 
 static int cmd_emit(int argc, char **argv)
@@ -220,27 +275,84 @@ static int cmd_emit(int argc, char **argv)
         arena_free(a);
         return 1;
     }
-    const char *m4 = getenv("MCGEN_M4");
-    mc_emit_options eo = {
-        .source = ma.path,
-        .m4 = m4 && *m4 ? m4 : MCGEN_M4,
-        .templates = template_dir(a, ma.target),
-    };
-    mc_plan_options po = {.no_fuse = ma.no_fuse};
-    mc_plan *p = mc_plan_model(a, m, &po);
     char err[1024];
-    mc_staging st;
-    bool ok = mc_staging_begin(a, &st, ma.out, err, sizeof err);
+    mc_emit_options eo = {0};
+    const char *const *files;
+    int nfiles;
+    bool ok = emit_sources(a, m, &ma, &eo, ma.out, ma.out, &files, &nfiles, err, sizeof err);
+    if (!ok)
+        fprintf(stderr, "%s\n", err);
+    arena_free(a);
+    return ok ? 0 : 1;
+}
+
+/* Removes a folder and the files in it (mcgen build's scratch folders hold
+ * no subfolders but the sources folder). */
+static void remove_tree(arena *a, const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d)))
+            if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+                const char *path = arena_printf(a, "%s/%s", dir, e->d_name);
+                if (remove(path) != 0)
+                    remove_tree(a, path);
+            }
+        closedir(d);
+    }
+    rmdir(dir);
+}
+
+/* What `info` shows of the build, without characters that would need
+ * quoting in the C string it becomes. */
+static const char *build_text(arena *a, const char *cc, const char *cflags, bool generic)
+{
+    char *t = arena_printf(a, "mcgen %s, %s %s%s", MCGEN_VERSION, cc, cflags, generic ? ", --generic" : "");
+    for (char *p = t; *p; p++)
+        if (*p == '"' || *p == '\\' || *p == '`' || *p == '\'' || (unsigned char)*p < 32)
+            *p = '?';
+    return t;
+}
+
+static int cmd_build(int argc, char **argv)
+{
+    model_args ma;
+    int rc = parse_model_args(argc, argv, "build", usage_build, OPT_OUT | OPT_TARGET | OPT_NO_FUSE | OPT_GENERIC, &ma);
+    if (rc >= 0)
+        return rc;
+    arena *a = arena_new();
+    mc_model *m = load_or_report(a, &ma);
+    if (!m) {
+        arena_free(a);
+        return 1;
+    }
+    const char *cc = getenv("CC"), *cflags = getenv("MCGEN_CFLAGS");
+    cc = cc && *cc ? cc : "cc";
+    cflags = cflags ? cflags : "-std=c11 -O2 -march=native";
+    const char *tmpdir = getenv("TMPDIR");
+    char *scratch = arena_printf(a, "%s/mcgen-build.XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+    char err[1024];
+    bool ok = mkdtemp(scratch) != NULL;
+    if (!ok)
+        snprintf(err, sizeof err, "mcgen: error: cannot make a scratch folder %s: %s", scratch, strerror(errno));
+    const char *src = arena_printf(a, "%s/src", scratch);
+    mc_emit_options eo = {.main = true, .generic = ma.generic, .build = build_text(a, cc, cflags, ma.generic)};
+    const char *const *files = NULL;
+    int nfiles = 0;
+    ok = ok && emit_sources(a, m, &ma, &eo, src, src, &files, &nfiles, err, sizeof err);
     if (ok) {
-        const char *runtime = data_dir(a, "include/mcgen", "mc_model.h", MCGEN_RUNTIME_DIR);
-        ok = mc_emit_c(a, m, p, &eo, &st, err, sizeof err) &&
-             mc_verify(a, p, st.dir, ma.out, st.files, st.nfiles, runtime, err, sizeof err) &&
-             mc_staging_commit(&st, err, sizeof err);
-        if (!ok)
-            mc_staging_abort(&st);
+        mc_compile_job job = {
+            .cc = cc, .cflags = cflags, .src_dir = src, .files = files, .nfiles = nfiles,
+            .include_dir = data_dir(a, "include/mcgen", "mc_model.h", MCGEN_RUNTIME_DIR),
+            .runtime_lib = data_dir_file(a, MCGEN_LIB_DIR, "libmcgen_runtime.a", MCGEN_RUNTIME_LIB),
+            .libs = MCGEN_RUNTIME_LIBS, .exe = ma.out,
+        };
+        ok = mc_compile(a, &job, err, sizeof err);
     }
     if (!ok)
         fprintf(stderr, "%s\n", err);
+    remove_tree(a, scratch);
     arena_free(a);
     return ok ? 0 : 1;
 }
@@ -248,7 +360,7 @@ static int cmd_emit(int argc, char **argv)
 int main(int argc, char **argv)
 {
     if (argc < 2)
-        return usage_error(NULL, "%s", "expected a command (summary, emit, ops)");
+        return usage_error(NULL, "%s", "expected a command (summary, emit, build, ops)");
     const char *cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
         fputs(usage_main, stdout);
@@ -262,6 +374,8 @@ int main(int argc, char **argv)
         return cmd_summary(argc - 1, argv + 1);
     if (strcmp(cmd, "emit") == 0)
         return cmd_emit(argc - 1, argv + 1);
+    if (strcmp(cmd, "build") == 0)
+        return cmd_build(argc - 1, argv + 1);
     if (strcmp(cmd, "ops") == 0) {
         if (argc > 2 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
             fputs("usage: mcgen ops\n\nPrints the description language's ops, their keys and the init rules, as "
@@ -273,5 +387,5 @@ int main(int argc, char **argv)
         doc_ops_markdown(stdout);
         return 0;
     }
-    return usage_error(NULL, "unknown command '%s'; expected summary, emit or ops", cmd);
+    return usage_error(NULL, "unknown command '%s'; expected summary, emit, build or ops", cmd);
 }

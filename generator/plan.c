@@ -38,8 +38,11 @@ static const char *signature(struct arena *a, const mc_model *m, const mc_node *
         return arena_printf(a, "conv_k%d_c%d_%d_%dx%d_s%d_p%d%s%s", n->k, in.c, n->out, in.h, in.w, n->stride, n->pad,
                             n->groups > 1 ? arena_printf(a, "_g%d", n->groups) : "", n->bias ? "_b" : "");
     case OP_DEPTHWISE:
-        return arena_printf(a, "dw_k%s_c%d_%dx%d_s%d%s", k ? arena_printf(a, "%d", k) : kernel_list(a, n->ks, n->nks),
-                            in.c, in.h, in.w, n->stride, n->bias ? "_b" : "");
+        /* A part of an unfused list writes into the list's output, whose
+         * channel count (y<C>) is part of its code. */
+        return arena_printf(a, "dw_k%s_c%d_%dx%d_s%d%s%s", k ? arena_printf(a, "%d", k) : kernel_list(a, n->ks, n->nks),
+                            in.c, in.h, in.w, n->stride, n->bias ? "_b" : "",
+                            k && o.c != in.c ? arena_printf(a, "_y%d", o.c) : "");
     case OP_MIXCONV:
         return arena_printf(a, "mixconv_c%d_%d_%dx%d_s%d", in.c, n->out, in.h, in.w, n->stride);
     case OP_BATCHNORM:

@@ -5,8 +5,10 @@
  *   the header gives it, and the descriptor exists;
  * - in each specialized depthwise / Multiception kernel the taps are
  *   unrolled: its weights w0, w1, ... are read only at literal indices, and
- *   every tap 0 .. k*k-1 of every kernel appears (so no loop runs over
- *   taps, whatever its trip count). */
+ *   every tap 0 .. k*k-1 of every kernel appears in its functions (so no
+ *   loop runs over taps, whatever its trip count). The interior (the plane
+ *   function) may lack taps when the input is smaller than the kernel; the
+ *   border helper then holds them all. */
 #include "verify.h"
 
 #include <clang-c/Index.h>
@@ -16,6 +18,8 @@
 
 #include "arena.h"
 #include "ops.h"
+
+enum { MAX_TAPS = MC_MAX_K * MC_MAX_K, KERNEL_SEEN = MC_MAX_KERNELS * MAX_TAPS };
 
 typedef struct fn {
     const char *name, *type;
@@ -34,7 +38,7 @@ typedef struct checker {
     /* the kernel being checked */
     const char *kernel;
     int ks[MC_MAX_KERNELS], nks;
-    unsigned char *seen; /* seen[j * 1024 + t]: tap t of kernel j read at a literal index */
+    unsigned char *seen; /* seen[j * MAX_TAPS + t]: tap t of kernel j read at a literal index */
 } checker;
 
 static const char *str(checker *c, CXString s)
@@ -152,44 +156,37 @@ static enum CXChildVisitResult taps(CXCursor cur, CXCursor parent, CXClientData 
     else if (t < 0 || t >= (long long)c->ks[j] * c->ks[j])
         fail(c, cur, "%s reads %s outside its taps", c->kernel, name);
     else
-        c->seen[j * 1024 + t] = 1;
+        c->seen[j * MAX_TAPS + t] = 1;
     return CXChildVisit_Recurse;
-}
-
-/* Checks one function of a depthwise kernel; `complete`: all taps of every
- * kernel must be written out in it (the plane functions, not the border
- * helpers). */
-static void check_taps(checker *c, CXCursor fn_cursor, bool complete)
-{
-    memset(c->seen, 0, (size_t)MC_MAX_KERNELS * 1024);
-    clang_visitChildren(fn_cursor, taps, c);
-    for (int j = 0; complete && j < c->nks && !c->failed; j++)
-        for (int t = 0; t < c->ks[j] * c->ks[j]; t++)
-            if (!c->seen[j * 1024 + t]) {
-                char what[64];
-                snprintf(what, sizeof what, "w%d[%d]", j, t);
-                fail(c, fn_cursor, "%s never reads tap %s: its taps are not all unrolled", c->kernel, what);
-                break;
-            }
 }
 
 typedef struct kernel_scan {
     checker *c;
     const mc_plan *p;
+    unsigned char *seen; /* per plan kernel: KERNEL_SEEN bytes of taps seen */
+    CXCursor *first;     /* per plan kernel: its first function in this file */
+    bool *found;
 } kernel_scan;
 
 /* The depthwise kernel (and the function suffix) a function belongs to. */
-static const mc_kernel *depthwise_of(const mc_plan *p, const char *name, const char **suffix)
+static int depthwise_of(const mc_plan *p, const char *name)
 {
     for (int i = 0; i < p->nkernels; i++) {
         const mc_kernel *k = &p->kernels[i];
         size_t len = strlen(k->name);
-        if (p->m->nodes[k->node].op->code == OP_DEPTHWISE && strncmp(name, k->name, len) == 0 && name[len] == '_') {
-            *suffix = name + len;
-            return k;
-        }
+        if (p->m->nodes[k->node].op->code == OP_DEPTHWISE && strncmp(name, k->name, len) == 0 && name[len] == '_')
+            return i;
     }
-    return NULL;
+    return -1;
+}
+
+static void kernel_sizes(const mc_plan *p, int kernel, int *ks, int *nks)
+{
+    const mc_kernel *k = &p->kernels[kernel];
+    const mc_node *n = &p->m->nodes[k->node];
+    *nks = k->k ? 1 : n->nks;
+    for (int j = 0; j < *nks; j++)
+        ks[j] = k->k ? k->k : n->ks[j];
 }
 
 static enum CXChildVisitResult scan_kernels(CXCursor cur, CXCursor parent, CXClientData data)
@@ -199,17 +196,17 @@ static enum CXChildVisitResult scan_kernels(CXCursor cur, CXCursor parent, CXCli
     checker *c = ks->c;
     if (clang_getCursorKind(cur) != CXCursor_FunctionDecl || !clang_isCursorDefinition(cur) || c->failed)
         return CXChildVisit_Continue;
-    const char *name = str(c, clang_getCursorSpelling(cur)), *suffix;
-    const mc_kernel *k = depthwise_of(ks->p, name, &suffix);
-    if (!k)
+    const char *name = str(c, clang_getCursorSpelling(cur));
+    int kernel = depthwise_of(ks->p, name);
+    if (kernel < 0)
         return CXChildVisit_Continue;
-    const mc_node *n = &ks->p->m->nodes[k->node];
+    if (!ks->found[kernel])
+        ks->first[kernel] = cur;
+    ks->found[kernel] = true;
     c->kernel = name;
-    c->nks = k->k ? 1 : n->nks;
-    for (int j = 0; j < c->nks; j++)
-        c->ks[j] = k->k ? k->k : n->ks[j];
-    /* The plane functions hold the interiors: every tap must be there. */
-    check_taps(c, cur, strcmp(suffix, "_fwd_plane") == 0 || strcmp(suffix, "_bwd_plane") == 0);
+    kernel_sizes(ks->p, kernel, c->ks, &c->nks);
+    c->seen = ks->seen + (size_t)kernel * KERNEL_SEEN;
+    clang_visitChildren(cur, taps, c);
     return CXChildVisit_Continue;
 }
 
@@ -235,11 +232,35 @@ static bool parse_file(checker *c, CXIndex index, const char *path, const char *
     return true;
 }
 
+/* Every tap of every depthwise kernel defined in this file was read. */
+static void check_all_taps(const kernel_scan *ks)
+{
+    checker *c = ks->c;
+    for (int i = 0; i < ks->p->nkernels && !c->failed; i++) {
+        if (!ks->found[i])
+            continue;
+        int kk[MC_MAX_KERNELS], nks;
+        kernel_sizes(ks->p, i, kk, &nks);
+        const unsigned char *seen = ks->seen + (size_t)i * KERNEL_SEEN;
+        for (int j = 0; j < nks && !c->failed; j++)
+            for (int t = 0; t < kk[j] * kk[j]; t++)
+                if (!seen[j * MAX_TAPS + t]) {
+                    char what[64];
+                    snprintf(what, sizeof what, "w%d[%d]", j, t);
+                    fail(c, ks->first[i], "%s never reads tap %s: its taps are not all unrolled", ks->p->kernels[i].name,
+                         what);
+                    break;
+                }
+    }
+}
+
 bool mc_verify(arena *a, const mc_plan *p, const char *dir, const char *shown, const char *const *files, int nfiles,
                const char *runtime_include, char *err, size_t errlen)
 {
     checker c = {.a = a, .dir = dir, .shown = shown, .err = err, .errlen = errlen};
-    c.seen = arena_alloc(a, (size_t)MC_MAX_KERNELS * 1024);
+    unsigned char *seen = arena_alloc(a, (size_t)p->nkernels * KERNEL_SEEN + 1);
+    CXCursor *first = arena_alloc(a, (size_t)p->nkernels * sizeof *first + 1);
+    bool *found = arena_alloc(a, (size_t)p->nkernels * sizeof *found + 1);
     const char *args[] = {"-std=c11", "-I", runtime_include, "-I", dir};
     CXIndex index = clang_createIndex(0, 0);
     bool ok = true;
@@ -253,8 +274,11 @@ bool mc_verify(arena *a, const mc_plan *p, const char *dir, const char *shown, c
             break;
         CXCursor root = clang_getTranslationUnitCursor(tu);
         clang_visitChildren(root, collect, &c);
-        kernel_scan ks = {&c, p};
+        kernel_scan ks = {&c, p, seen, first, found};
+        memset(seen, 0, (size_t)p->nkernels * KERNEL_SEEN);
+        memset(found, 0, (size_t)p->nkernels * sizeof *found);
         clang_visitChildren(root, scan_kernels, &ks);
+        check_all_taps(&ks);
         clang_disposeTranslationUnit(tu);
         ok = !c.failed;
     }

@@ -89,12 +89,13 @@ static void slice_bwd(const conv_slice *s, const float *x, const float *w, const
             const float *dyp = dy + plane_at(b, s->yc, s->y0 + oc, hwout);
 
             if (dbias) {
-                /* One sum per plane, added once: fewer roundings than
-                 * adding every element into dbias. */
-                float sum = 0.0f;
+                /* A sum in double per plane, added once: the terms often
+                 * cancel (in front of a pooling, say), and a float sum
+                 * would keep only its leading digits. */
+                double sum = 0.0;
                 for (int i = 0; i < hwout; i++)
                     sum += dyp[i];
-                dbias[oc] += sum;
+                dbias[oc] += (float)sum;
             }
             if (!dx && !dw)
                 continue;

@@ -55,8 +55,9 @@ static mc_subsample_dims sub_dims(const mc_layer *l, int n)
     return (mc_subsample_dims){n, l->in_c, l->in_h, l->in_w, l->stride, l->offset, l->h, l->w};
 }
 
-static void forward_layer(const mc_model_desc *m, const mc_state *s, const mc_layer *l, int train)
+void mc_generic_forward_layer(const mc_model_desc *m, const mc_state *s, int layer, int train)
 {
+    const mc_layer *l = &m->layers[layer];
     const int n = s->batch;
     const long count = n * per_image(l);
     const float *x = input_slot(m, s->acts, s, l, 0);
@@ -144,8 +145,9 @@ static void forward_layer(const mc_model_desc *m, const mc_state *s, const mc_la
     }
 }
 
-static void backward_layer(const mc_model_desc *m, const mc_state *s, const mc_layer *l)
+void mc_generic_backward_layer(const mc_model_desc *m, const mc_state *s, int layer)
 {
+    const mc_layer *l = &m->layers[layer];
     const int n = s->batch;
     const long count = n * per_image(l);
     const float *x = input_slot(m, s->acts, s, l, 0), *y = output_slot(s->acts, s, l);
@@ -220,13 +222,13 @@ static void backward_layer(const mc_model_desc *m, const mc_state *s, const mc_l
 void mc_generic_forward(const mc_model_desc *m, const mc_state *s, int train)
 {
     for (int i = 0; i < m->nlayers; i++)
-        forward_layer(m, s, &m->layers[i], train);
+        mc_generic_forward_layer(m, s, i, train);
 }
 
 void mc_generic_backward(const mc_model_desc *m, const mc_state *s)
 {
     for (int i = m->nlayers - 1; i >= 0; i--)
-        backward_layer(m, s, &m->layers[i]);
+        mc_generic_backward_layer(m, s, i);
 }
 
 float mc_generic_loss(const mc_model_desc *m, const mc_state *s, const int32_t *labels, float *probs)

@@ -75,6 +75,7 @@ typedef struct mc_state {
 typedef struct mc_model_desc {
     const char *name, *conv_type, *source;
     int classes, c, h, w;
+    int64_t params, macs; /* parameters as PyTorch counts them; forward multiply-accumulates per image */
     int ntensors;
     const mc_tensor_desc *tensors;
     int nlayers;
@@ -105,5 +106,10 @@ void mc_generic_forward(const mc_model_desc *m, const mc_state *s, int train);
 void mc_generic_backward(const mc_model_desc *m, const mc_state *s);
 float mc_generic_loss(const mc_model_desc *m, const mc_state *s, const int32_t *labels, float *probs);
 void mc_generic_loss_backward(const mc_model_desc *m, const mc_state *s, const int32_t *labels, const float *probs);
+
+/* One layer of it (the tests compare the generated code layer by layer on
+ * equal inputs). The backward accumulates into its inputs' gradient slots. */
+void mc_generic_forward_layer(const mc_model_desc *m, const mc_state *s, int layer, int train);
+void mc_generic_backward_layer(const mc_model_desc *m, const mc_state *s, int layer);
 
 #endif

@@ -89,12 +89,6 @@ static void copy_state(const mc_model_desc *m, const mc_state *from, mc_state *t
     memcpy(to->extra, from->extra, (size_t)(m->extra_floats * BATCH) * sizeof(float));
 }
 
-/* Gradients that a train-mode batch norm cancels (the bias of a layer in
- * front of one) are 0 up to rounding: their noise is compared against this
- * floor, a hundredth of the largest parameter gradient, instead of their
- * own magnitude. */
-static double grad_floor = 1e-30;
-
 static double max_abs(const float *a, long count)
 {
     double m = 0;
@@ -115,12 +109,6 @@ static double slot_err(const float *a, const float *b, long count, double floor)
     return err / scale;
 }
 
-/* The forward runs the whole net on each side, so rounding differences
- * compound with depth (56 layers of SE-ResNet reach ~4e-4 near the end);
- * each kernel alone is held to 1e-5 by the double-reference check. TODO:
- * compare layer by layer on equal inputs and hold every slot to 1e-4. */
-static const double forward_tolerance = 2e-3;
-
 static void expect_close(const char *what, const char *name, const float *gen, const float *ref, long count,
                          double floor, double tolerance)
 {
@@ -129,17 +117,53 @@ static void expect_close(const char *what, const char *name, const float *gen, c
               (unsigned long long)test_seed());
 }
 
-static void compare_acts(const mc_model_desc *m, const mc_state *g, const mc_state *r, int grads)
+static long slot_floats(const mc_layer *l) { return (long)BATCH * l->c * l->h * l->w; }
+
+/* The forward, layer by layer on equal inputs: after the generated forward,
+ * each generic layer reads the generated outputs of its inputs, and its own
+ * output is compared with the generated one. Rounding cannot compound over
+ * depth, so every slot is held to 1e-4. `ref` holds the parameters and the
+ * running statistics as they were before the generated step. */
+static void compare_forward(const mc_model_desc *m, const mc_state *g, const mc_state *r, int train)
 {
+    memcpy(r->acts, g->acts, (size_t)(m->act_floats * BATCH) * sizeof(float));
     for (int i = 0; i < m->nlayers; i++) {
         const mc_layer *l = &m->layers[i];
-        long count = (long)BATCH * l->c * l->h * l->w;
-        const float *a = (grads ? g->dacts : g->acts) + l->act * BATCH, *b = (grads ? r->dacts : r->acts) + l->act * BATCH;
-        expect_close(grads ? "the gradient of the output" : "the output", l->name, a, b, count,
-                     grads ? grad_floor : 1e-30, grads ? 1e-4 : forward_tolerance);
+        if (l->kind == MC_L_IDENTITY)
+            continue;
+        mc_generic_forward_layer(m, r, i, train);
+        float *a = g->acts + l->act * BATCH, *b = r->acts + l->act * BATCH;
+        expect_close("the output", l->name, a, b, slot_floats(l), 1e-30, 1e-4);
+        memcpy(b, a, (size_t)slot_floats(l) * sizeof(float));
     }
-    if (grads)
-        expect_close("the gradient", "the input", g->dacts, r->dacts, (long)BATCH * m->c * m->h * m->w, grad_floor, 1e-4);
+}
+
+/* The backward likewise: when the generic backward reaches a layer, all of
+ * its consumers have added to its output gradient; that is compared with
+ * the generated one, then replaced by it, so the layer runs on equal inputs.
+ * An identity shares its input's slot, which is compared at the input. */
+static void compare_backward(const mc_model_desc *m, const mc_state *g, const mc_state *r)
+{
+    for (int i = m->nlayers - 1; i >= 0; i--) {
+        const mc_layer *l = &m->layers[i];
+        if (l->kind == MC_L_IDENTITY)
+            continue;
+        float *a = g->dacts + l->act * BATCH, *b = r->dacts + l->act * BATCH;
+        expect_close("the gradient of the output", l->name, a, b, slot_floats(l), 1e-30, 1e-4);
+        memcpy(b, a, (size_t)slot_floats(l) * sizeof(float));
+        mc_generic_backward_layer(m, r, i);
+    }
+    expect_close("the gradient", "the input", g->dacts, r->dacts, (long)BATCH * m->c * m->h * m->w, 1e-30, 1e-4);
+    /* Gradients that a train-mode batch norm cancels (the bias of a layer in
+     * front of one) are 0 up to rounding: their noise is compared against
+     * a hundredth of the largest parameter gradient, not their own size. */
+    double grad_floor = 1e-2 * max_abs(r->grads, (long)m->param_floats);
+    for (int i = 0; i < m->ntensors; i++) {
+        const mc_tensor_desc *t = &m->tensors[i];
+        if (t->area == MC_AREA_PARAM && t->updated)
+            expect_close("the gradient", t->name, g->grads + t->offset, r->grads + t->offset, (long)t->numel,
+                         grad_floor, 1e-4);
+    }
 }
 
 static double *to_double(const float *f, long count)
@@ -190,6 +214,21 @@ static void compare_reference(const mc_model_desc *m, const mc_state *g)
     }
 }
 
+/* One training step counts one batch in every batch norm that ran; those
+ * of unused layers (never run) stay at 0. */
+static void check_counters(const mc_model_desc *m, const mc_state *g)
+{
+    int64_t *expected = calloc((size_t)(m->counters ? m->counters : 1), sizeof *expected);
+    cr_assert(expected);
+    for (int i = 0; i < m->nlayers; i++)
+        if (m->layers[i].kind == MC_L_BATCHNORM)
+            expected[m->layers[i].counter] = 1;
+    for (int64_t k = 0; k < m->counters; k++)
+        cr_expect_eq(g->counters[k], expected[k], "num_batches_tracked %lld is %lld after one step, not %lld",
+                     (long long)k, (long long)g->counters[k], (long long)expected[k]);
+    free(expected);
+}
+
 Test(model, generated_equals_generic, .timeout = 600)
 {
     const mc_model_desc *m = &MODEL_DESC;
@@ -203,21 +242,14 @@ Test(model, generated_equals_generic, .timeout = 600)
     copy_state(m, &gen, &ref);
 
     m->forward(&gen, 1);
-    mc_generic_forward(m, &ref, 1);
-    compare_acts(m, &gen, &ref, 0);
+    compare_forward(m, &gen, &ref, 1);
     compare_reference(m, &gen);
-    expect_close("running statistics", m->name, gen.buffers, ref.buffers, (long)m->buffer_floats, 1e-30, forward_tolerance);
-    for (int64_t k = 0; k < m->counters; k++)
-        cr_expect_eq(gen.counters[k], 1, "num_batches_tracked %lld is %lld after one step", (long long)k,
-                     (long long)gen.counters[k]);
+    expect_close("running statistics", m->name, gen.buffers, ref.buffers, (long)m->buffer_floats, 1e-30, 1e-4);
+    check_counters(m, &gen);
 
-    /* The backward of both starts from the generated forward's values, so
-     * that a ReLU input within rounding of 0 cannot send the two gradients
-     * down different paths: each phase compares kernels on equal inputs. */
-    memcpy(ref.acts, gen.acts, (size_t)(m->act_floats * BATCH) * sizeof(float));
+    /* The loss of random labels starts the backward on both sides, from
+     * the generated forward's values (compare_forward left them in `ref`). */
     memcpy(ref.saved, gen.saved, (size_t)m->saved_floats * sizeof(float));
-
-    /* The loss of random labels starts the backward on both sides. */
     int32_t labels[BATCH];
     for (int b = 0; b < BATCH; b++)
         labels[b] = (int32_t)(rng_uniform(&r, 0, m->classes)) % m->classes;
@@ -229,19 +261,12 @@ Test(model, generated_equals_generic, .timeout = 600)
     mc_generic_loss_backward(m, &ref, labels, probs_ref);
     free(probs_gen), free(probs_ref);
     m->backward(&gen);
-    mc_generic_backward(m, &ref);
-    grad_floor = 1e-2 * max_abs(ref.grads, (long)m->param_floats);
-    compare_acts(m, &gen, &ref, 1);
-    for (int i = 0; i < m->ntensors; i++) {
-        const mc_tensor_desc *t = &m->tensors[i];
-        if (t->area == MC_AREA_PARAM && t->updated)
-            expect_close("the gradient", t->name, gen.grads + t->offset, ref.grads + t->offset, (long)t->numel,
-                         grad_floor, 1e-4);
-    }
+    compare_backward(m, &gen, &ref);
 
+    /* Eval mode: running statistics, no dropout. */
+    memcpy(ref.buffers, gen.buffers, (size_t)m->buffer_floats * sizeof(float));
     m->forward(&gen, 0);
-    mc_generic_forward(m, &ref, 0);
-    compare_acts(m, &gen, &ref, 0);
+    compare_forward(m, &gen, &ref, 0);
     free_state(&gen);
     free_state(&ref);
 }

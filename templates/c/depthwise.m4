@@ -49,7 +49,7 @@ static inline void NAME`'_fwd_plane(const float *restrict xc, const float *restr
     float *restrict y, int b, int c)
 {
     (void)bias;
-DW_PTRS(`float', `y', `y')m4_dnl
+MC_IF_INTERIOR(OY0, OY1, OX0, OX1, `DW_PTRS(`float', `y', `y')')m4_dnl
 MC_ROWS(`NAME`'_fwd_at(xc, w, bias, y, b, c, oy, ox);',
 `            const float *restrict p = xc + (oy * S - PMAX) * W + ox * S - PMAX;
 DW_EACH(`            y`'j[oy * WO + ox] = m4_ifelse(BIAS, 1, `bias[c]', `0.0f')`'MC_TAPS(DW_K(j), DW_P(j), PMAX, W, `
@@ -90,7 +90,7 @@ MC_TAPS_CHECKED(DW_K(j), DW_P(j), S, H, W,
 static inline void NAME`'_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
     float *restrict dxc, DW_GRADS()int b, int c)
 {
-DW_PTRS(`const float', `d', `dy')m4_dnl
+MC_IF_INTERIOR(OY0, OY1, OX0, OX1, `DW_PTRS(`const float', `d', `dy')')m4_dnl
 MC_ROWS(`NAME`'_bwd_at(xc, w, dy, dxc, DW_GRAD_ARGS()b, c, oy, ox);',
 `            const float *restrict p = xc + (oy * S - PMAX) * W + ox * S - PMAX;
             float *restrict q = dxc + (oy * S - PMAX) * W + ox * S - PMAX;

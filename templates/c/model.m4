@@ -112,6 +112,7 @@ m4_define(`MC_DESCRIPTOR', `
 const mc_model_desc MODEL`'_model = {
     .name = "MODEL", .conv_type = "CONV_TYPE", .source = "SOURCE",
     .classes = CLASSES, .c = IN_C, .h = IN_H, .w = IN_W,
+    .params = PARAMS, .macs = MACS,
     .ntensors = NTENSORS, .tensors = MODEL`'_tensors,
     .nlayers = NLAYERS, .layers = MODEL`'_layers,
     .param_floats = PARAM_FLOATS, .buffer_floats = BUFFER_FLOATS, .counters = COUNTERS,

@@ -1970,6 +1970,7 @@ static const mc_layer mobilenetv2_layers[155] = {
 const mc_model_desc mobilenetv2_model = {
     .name = "mobilenetv2", .conv_type = "multiception", .source = "models/mobilenetv2.mcn",
     .classes = 10, .c = 3, .h = 96, .w = 96,
+    .params = 2252634, .macs = 300965888,
     .ntensors = 336, .tensors = mobilenetv2_tensors,
     .nlayers = 155, .layers = mobilenetv2_layers,
     .param_floats = 2252634, .buffer_floats = 34848, .counters = 55,

@@ -1167,6 +1167,7 @@ static const mc_layer resnet20_layers[90] = {
 const mc_model_desc resnet20_model = {
     .name = "resnet20", .conv_type = "multiception", .source = "models/resnet20.mcn",
     .classes = 10, .c = 3, .h = 32, .w = 32,
+    .params = 189434, .macs = 32408192,
     .ntensors = 203, .tensors = resnet20_tensors,
     .nlayers = 90, .layers = resnet20_layers,
     .param_floats = 189434, .buffer_floats = 2816, .counters = 30,

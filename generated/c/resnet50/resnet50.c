@@ -2822,6 +2822,7 @@ static const mc_layer resnet50_layers[225] = {
 const mc_model_desc resnet50_model = {
     .name = "resnet50", .conv_type = "multiception", .source = "models/resnet50.mcn",
     .classes = 10, .c = 3, .h = 32, .w = 32,
+    .params = 509434, .macs = 85533312,
     .ntensors = 508, .tensors = resnet50_tensors,
     .nlayers = 225, .layers = resnet50_layers,
     .param_floats = 509434, .buffer_floats = 7456, .counters = 75,

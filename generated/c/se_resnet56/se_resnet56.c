@@ -4503,6 +4503,7 @@ static const mc_layer se_resnet56_layers[414] = {
 const mc_model_desc se_resnet56_model = {
     .name = "se_resnet56", .conv_type = "multiception", .source = "models/se_resnet56.mcn",
     .classes = 10, .c = 3, .h = 32, .w = 32,
+    .params = 585530, .macs = 96170432,
     .ntensors = 623, .tensors = se_resnet56_tensors,
     .nlayers = 414, .layers = se_resnet56_layers,
     .param_floats = 585530, .buffer_floats = 8384, .counters = 84,

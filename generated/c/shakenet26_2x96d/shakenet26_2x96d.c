@@ -3018,6 +3018,7 @@ static const mc_layer shakenet26_2x96d_layers[241] = {
 const mc_model_desc shakenet26_2x96d_model = {
     .name = "shakenet26_2x96d", .conv_type = "multiception", .source = "models/shakenet26_2x96d.mcn",
     .classes = 10, .c = 3, .h = 32, .w = 32,
+    .params = 17565354, .macs = 2566246144,
     .ntensors = 576, .tensors = shakenet26_2x96d_tensors,
     .nlayers = 241, .layers = shakenet26_2x96d_layers,
     .param_floats = 17565354, .buffer_floats = 46656, .counters = 84,

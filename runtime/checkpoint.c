@@ -1,0 +1,202 @@
+#include "mc_checkpoint.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mc_safetensors.h"
+
+static const char optim_prefix[] = "optim.", momentum_prefix[] = "optim.momentum.";
+
+static int tensor_shape(const mc_tensor_desc *t, int64_t *shape)
+{
+    for (int d = 0; d < t->ndim; d++)
+        shape[d] = t->shape[d];
+    return t->ndim;
+}
+
+static const void *tensor_data(const mc_net *net, const mc_tensor_desc *t)
+{
+    switch (t->area) {
+    case MC_AREA_PARAM: return net->s.params + t->offset;
+    case MC_AREA_BUFFER: return net->s.buffers + t->offset;
+    case MC_AREA_COUNTER: return net->s.counters + t->offset;
+    }
+    return NULL;
+}
+
+int mc_checkpoint_save(const char *path, const mc_net *net, const mc_train_state *ts, char *err, size_t errlen)
+{
+    const mc_model_desc *m = net->m;
+    mc_st_writer *w = mc_st_writer_new(); /* it reports its own failures at mc_st_write */
+    int64_t shape[4];
+    for (int i = 0; i < m->ntensors; i++) {
+        const mc_tensor_desc *t = &m->tensors[i];
+        const int ndim = tensor_shape(t, shape);
+        mc_st_add(w, t->name, t->area == MC_AREA_COUNTER ? MC_ST_I64 : MC_ST_F32, ndim, shape, tensor_data(net, t));
+    }
+    char info[64];
+    mc_st_add_metadata(w, "model", m->name);
+    mc_st_add_metadata(w, "conv_type", m->conv_type);
+    snprintf(info, sizeof info, "%dx%dx%d", m->c, m->h, m->w);
+    mc_st_add_metadata(w, "input", info);
+    snprintf(info, sizeof info, "%d", m->classes);
+    mc_st_add_metadata(w, "classes", info);
+    /* Scalars of the training state, as one I64 vector; the generator
+     * state is its raw 64-bit words. */
+    int64_t state[5];
+    const int64_t state_shape[1] = {5}, rng_shape[1] = {4};
+    double hyper[3];
+    const int64_t hyper_shape[1] = {3};
+    if (ts) {
+        for (int i = 0; i < m->ntensors; i++) {
+            const mc_tensor_desc *t = &m->tensors[i];
+            if (t->area != MC_AREA_PARAM || !t->updated)
+                continue;
+            char name[512];
+            snprintf(name, sizeof name, "%s%s", momentum_prefix, t->name);
+            const int ndim = tensor_shape(t, shape);
+            mc_st_add(w, name, MC_ST_F32, ndim, shape, net->momentum + t->offset);
+        }
+        state[0] = ts->epoch, state[1] = ts->epochs, state[2] = ts->batch, state[3] = ts->seed;
+        state[4] = ts->sgd.steps;
+        hyper[0] = ts->sgd.lr, hyper[1] = ts->sgd.momentum, hyper[2] = ts->sgd.weight_decay;
+        mc_st_add(w, "optim.state", MC_ST_I64, 1, state_shape, state);
+        mc_st_add(w, "optim.hyper", MC_ST_F64, 1, hyper_shape, hyper);
+        mc_st_add(w, "optim.rng", MC_ST_I64, 1, rng_shape, ts->rng.s);
+        mc_st_add_metadata(w, "dataset", ts->dataset);
+    }
+    int rc = mc_st_write(w, path, err, errlen);
+    mc_st_writer_free(w);
+    return rc;
+}
+
+/* The file's tensor for a model name, with or without "module.". */
+static const mc_st_tensor *find(const mc_st_file *f, const char *name)
+{
+    const mc_st_tensor *t = mc_st_find(f, name);
+    if (t)
+        return t;
+    char prefixed[512];
+    snprintf(prefixed, sizeof prefixed, "module.%s", name);
+    return mc_st_find(f, prefixed);
+}
+
+static void shape_text(char *buf, size_t len, int ndim, const int64_t *shape)
+{
+    size_t at = (size_t)snprintf(buf, len, "[");
+    for (int d = 0; d < ndim && at < len; d++)
+        at += (size_t)snprintf(buf + at, len - at, "%s%" PRId64, d ? ", " : "", shape[d]);
+    if (at < len)
+        snprintf(buf + at, len - at, "]");
+}
+
+/* t must have this dtype and shape; else a message. */
+static int check(const mc_st_file *f, const mc_st_tensor *t, const char *name, mc_st_dtype dtype, int ndim,
+                 const int64_t *shape, char *err, size_t errlen)
+{
+    int same = t->dtype == dtype && t->ndim == ndim;
+    for (int d = 0; same && d < ndim; d++)
+        same = t->shape[d] == shape[d];
+    if (same)
+        return 0;
+    char want[128], got[128];
+    shape_text(want, sizeof want, ndim, shape);
+    shape_text(got, sizeof got, t->ndim, t->shape);
+    snprintf(err, errlen, "%s: tensor '%s' is %s %s, the model expects %s %s", mc_st_path(f), name,
+             mc_st_dtype_name(t->dtype), got, mc_st_dtype_name(dtype), want);
+    return -1;
+}
+
+static int is_model_tensor(const mc_model_desc *m, const char *name)
+{
+    if (strncmp(name, "module.", 7) == 0)
+        name += 7;
+    for (int i = 0; i < m->ntensors; i++)
+        if (strcmp(m->tensors[i].name, name) == 0)
+            return 1;
+    return 0;
+}
+
+static int load_model_tensors(const mc_st_file *f, mc_net *net, char *err, size_t errlen)
+{
+    const mc_model_desc *m = net->m;
+    for (int i = 0; i < mc_st_count(f); i++) {
+        const char *name = mc_st_at(f, i)->name;
+        if (strncmp(name, optim_prefix, sizeof optim_prefix - 1) != 0 && !is_model_tensor(m, name)) {
+            snprintf(err, errlen, "%s: tensor '%s' is not in %s (%s)", mc_st_path(f), name, m->name, m->conv_type);
+            return -1;
+        }
+    }
+    int64_t shape[4];
+    for (int i = 0; i < m->ntensors; i++) {
+        const mc_tensor_desc *t = &m->tensors[i];
+        const mc_st_tensor *st = find(f, t->name);
+        if (!st) {
+            snprintf(err, errlen, "%s: tensor '%s' of %s (%s) is missing", mc_st_path(f), t->name, m->name,
+                     m->conv_type);
+            return -1;
+        }
+        const int counter = t->area == MC_AREA_COUNTER;
+        const int ndim = tensor_shape(t, shape);
+        if (check(f, st, t->name, counter ? MC_ST_I64 : MC_ST_F32, ndim, shape, err, errlen))
+            return -1;
+        memcpy((void *)tensor_data(net, t), st->data, st->nbytes);
+    }
+    return 0;
+}
+
+static int load_train_state(const mc_st_file *f, mc_net *net, mc_train_state *ts, char *err, size_t errlen)
+{
+    const mc_model_desc *m = net->m;
+    const int64_t state_shape[1] = {5}, hyper_shape[1] = {3}, rng_shape[1] = {4};
+    const mc_st_tensor *state = mc_st_find(f, "optim.state"), *hyper = mc_st_find(f, "optim.hyper"),
+                       *rng = mc_st_find(f, "optim.rng");
+    if (!state || !hyper || !rng) {
+        snprintf(err, errlen, "%s: no training state (optim.state, optim.hyper, optim.rng): not a checkpoint of a "
+                 "training run", mc_st_path(f));
+        return -1;
+    }
+    if (check(f, state, "optim.state", MC_ST_I64, 1, state_shape, err, errlen) ||
+        check(f, hyper, "optim.hyper", MC_ST_F64, 1, hyper_shape, err, errlen) ||
+        check(f, rng, "optim.rng", MC_ST_I64, 1, rng_shape, err, errlen))
+        return -1;
+    const int64_t *s = state->data;
+    const double *h = hyper->data;
+    ts->epoch = s[0], ts->epochs = s[1], ts->batch = s[2], ts->seed = s[3], ts->sgd.steps = s[4];
+    ts->sgd.lr = h[0], ts->sgd.momentum = h[1], ts->sgd.weight_decay = h[2];
+    memcpy(ts->rng.s, rng->data, sizeof ts->rng.s);
+    const char *ds = mc_st_metadata(f, "dataset");
+    snprintf(ts->dataset, sizeof ts->dataset, "%s", ds ? ds : "");
+    int64_t shape[4];
+    char name[512];
+    for (int i = 0; i < m->ntensors; i++) {
+        const mc_tensor_desc *t = &m->tensors[i];
+        if (t->area != MC_AREA_PARAM || !t->updated)
+            continue;
+        snprintf(name, sizeof name, "%s%s", momentum_prefix, t->name);
+        const mc_st_tensor *st = mc_st_find(f, name);
+        if (!st) {
+            snprintf(err, errlen, "%s: momentum '%s' is missing", mc_st_path(f), name);
+            return -1;
+        }
+        const int ndim = tensor_shape(t, shape);
+        if (check(f, st, name, MC_ST_F32, ndim, shape, err, errlen))
+            return -1;
+        memcpy(net->momentum + t->offset, st->data, st->nbytes);
+    }
+    return 0;
+}
+
+int mc_checkpoint_load(const char *path, mc_net *net, mc_train_state *ts, char *err, size_t errlen)
+{
+    mc_st_file *f = mc_st_open(path, err, errlen);
+    if (!f)
+        return -1;
+    int rc = load_model_tensors(f, net, err, errlen);
+    if (rc == 0 && ts)
+        rc = load_train_state(f, net, ts, err, errlen);
+    mc_st_close(f);
+    return rc;
+}

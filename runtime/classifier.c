@@ -1,0 +1,624 @@
+/* A classifier's command line. Every subcommand parses its options here and
+ * calls the runtime: train (train.c), eval, predict, forward and grad (one
+ * batch from a safetensors file, to check against other frameworks), init
+ * and info. Errors are one line on stderr and exit status 1; usage errors
+ * exit 2. */
+#define _GNU_SOURCE /* getopt_long */
+#include "mc_classifier.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mc_batch.h"
+#include "mc_checkpoint.h"
+#include "mc_dataset.h"
+#include "mc_net.h"
+#include "mc_safetensors.h"
+#include "mc_train.h"
+
+typedef struct cli {
+    const mc_model_desc *m;
+    int generic;
+    const char *build, *cmd, *exe;
+} cli;
+
+typedef struct options {
+    mc_train_options train;
+    const char *weights, *input, *output;
+    int train_mode, no_dropout, batch;
+    double shake_alpha, shake_beta;
+    int nargs;
+    char **args; /* positional arguments (predict's images) */
+} options;
+
+enum { O_DATA = 1 << 0, O_DATASET = 1 << 1, O_EPOCHS = 1 << 2, O_BATCH = 1 << 3, O_LR = 1 << 4, O_WD = 1 << 5,
+       O_SEED = 1 << 6, O_RESUME = 1 << 7, O_OUT = 1 << 8, O_LIMIT = 1 << 9, O_WEIGHTS = 1 << 10, O_INPUT = 1 << 11,
+       O_OUTPUT = 1 << 12, O_TRAIN = 1 << 13, O_NO_DROPOUT = 1 << 14, O_SHAKE = 1 << 15, O_ARGS = 1 << 16 };
+
+static int usage_error(const cli *c, const char *fmt, const char *arg)
+{
+    fprintf(stderr, "%s %s: ", c->exe, c->cmd);
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nRun '%s %s --help' for its options.\n", c->exe, c->cmd);
+    return 2;
+}
+
+static int parse_long(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end || v < lo || v > hi)
+        return 0;
+    *out = v;
+    return 1;
+}
+
+static int parse_double(const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end || !(v >= lo && v <= hi))
+        return 0;
+    *out = v;
+    return 1;
+}
+
+/* Parses argv into o; returns -1 to go on, else the exit status. */
+static int parse(const cli *c, int argc, char **argv, unsigned allowed, const char *usage, options *o)
+{
+    static const struct option longopts[] = {
+        {"data", required_argument, NULL, 'd'},       {"dataset", required_argument, NULL, 'D'},
+        {"epochs", required_argument, NULL, 'e'},     {"batch", required_argument, NULL, 'b'},
+        {"lr", required_argument, NULL, 'l'},         {"wd", required_argument, NULL, 'w'},
+        {"seed", required_argument, NULL, 's'},       {"resume", required_argument, NULL, 'r'},
+        {"out", required_argument, NULL, 'o'},        {"limit", required_argument, NULL, 'L'},
+        {"weights", required_argument, NULL, 'W'},    {"input", required_argument, NULL, 'i'},
+        {"output", required_argument, NULL, 'O'},     {"train", no_argument, NULL, 't'},
+        {"no-dropout", no_argument, NULL, 'N'},       {"shake-alpha", required_argument, NULL, 'a'},
+        {"shake-beta", required_argument, NULL, 'B'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    static const struct { int opt; unsigned bit; } bits[] = {
+        {'d', O_DATA}, {'D', O_DATASET}, {'e', O_EPOCHS}, {'b', O_BATCH}, {'l', O_LR}, {'w', O_WD},
+        {'s', O_SEED}, {'r', O_RESUME}, {'o', O_OUT}, {'L', O_LIMIT}, {'W', O_WEIGHTS}, {'i', O_INPUT},
+        {'O', O_OUTPUT}, {'t', O_TRAIN}, {'N', O_NO_DROPOUT}, {'a', O_SHAKE}, {'B', O_SHAKE},
+    };
+    memset(o, 0, sizeof *o);
+    o->train = (mc_train_options){.lr = 0.1, .wd = 2e-4, .seed = 0, .progress = isatty(2)};
+    o->shake_alpha = o->shake_beta = -1;
+    optind = 1;
+    opterr = 0;
+    int ch;
+    long v;
+    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        for (size_t i = 0; i < sizeof bits / sizeof *bits; i++)
+            if (bits[i].opt == ch && !(allowed & bits[i].bit))
+                return usage_error(c, "option '%s' does not apply here", argv[optind - 1]);
+        switch (ch) {
+        case 'd': o->train.data = optarg; break;
+        case 'D': o->train.dataset = optarg; break;
+        case 'e':
+            if (!parse_long(optarg, 1, 100000, &v))
+                return usage_error(c, "bad --epochs '%s'; expected an integer from 1 to 100000", optarg);
+            o->train.epochs = (int)v;
+            break;
+        case 'b':
+            if (!parse_long(optarg, 1, 65536, &v))
+                return usage_error(c, "bad --batch '%s'; expected an integer from 1 to 65536", optarg);
+            o->train.batch = o->batch = (int)v;
+            break;
+        case 'l':
+            if (!parse_double(optarg, 0, 100, &o->train.lr))
+                return usage_error(c, "bad --lr '%s'; expected a number from 0 to 100", optarg);
+            break;
+        case 'w':
+            if (!parse_double(optarg, 0, 1, &o->train.wd))
+                return usage_error(c, "bad --wd '%s'; expected a number from 0 to 1", optarg);
+            break;
+        case 's':
+            if (!parse_long(optarg, 0, INT64_MAX > LONG_MAX ? LONG_MAX : INT64_MAX, &v))
+                return usage_error(c, "bad --seed '%s'; expected a non-negative integer", optarg);
+            o->train.seed = (uint64_t)v;
+            break;
+        case 'r': o->train.resume = optarg; break;
+        case 'o': o->train.out = optarg; break;
+        case 'L':
+            if (!parse_long(optarg, 1, LONG_MAX, &o->train.limit))
+                return usage_error(c, "bad --limit '%s'; expected a positive integer", optarg);
+            break;
+        case 'W': o->weights = optarg; break;
+        case 'i': o->input = optarg; break;
+        case 'O': o->output = optarg; break;
+        case 't': o->train_mode = 1; break;
+        case 'N': o->no_dropout = 1; break;
+        case 'a':
+        case 'B': {
+            double x;
+            if (!parse_double(optarg, 0, 1, &x))
+                return usage_error(c, "bad shake weight '%s'; expected a number from 0 to 1", optarg);
+            *(ch == 'a' ? &o->shake_alpha : &o->shake_beta) = x;
+            break;
+        }
+        case 'h': fputs(usage, stdout); return 0;
+        default: return usage_error(c, "unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    o->nargs = argc - optind;
+    o->args = argv + optind;
+    if (o->nargs && !(allowed & O_ARGS))
+        return usage_error(c, "unexpected argument '%s'", argv[optind]);
+    return -1;
+}
+
+static int need(const cli *c, const char *value, const char *what)
+{
+    if (value)
+        return 0;
+    usage_error(c, "expected %s", what);
+    return 1;
+}
+
+/* ---- info, init ---------------------------------------------------------------- */
+
+static const char usage_info[] = "usage: EXE info\n\nPrints the model, its conv type, input, classes, parameters, "
+                                 "multiply-accumulates per image and how this executable was built.\n";
+
+static int cmd_info(const cli *c, int argc, char **argv)
+{
+    options o;
+    int rc = parse(c, argc, argv, 0, usage_info, &o);
+    if (rc >= 0)
+        return rc;
+    const mc_model_desc *m = c->m;
+    printf("model       %s\nconv type   %s\nsource      %s\ninput       %dx%dx%d\nclasses     %d\n", m->name,
+           m->conv_type, m->source, m->c, m->h, m->w, m->classes);
+    printf("parameters  %" PRId64 "\nMACs/image  %" PRId64 "\nkernels     %s\nbuild       %s\n", m->params, m->macs,
+           c->generic ? "generic (runtime)" : "generated (specialized)", c->build);
+    return 0;
+}
+
+static const char usage_init[] =
+    "usage: EXE init --out CKPT [--seed S]\n\nWrites a checkpoint of the model's initial state (the init rules of "
+    "its description, drawn with seed S, default 0), as train starts from it.\n";
+
+/* A net for up to `capacity` images, honouring the stochastic options. */
+static int open_net(const cli *c, const options *o, int capacity, mc_net *net)
+{
+    if (mc_net_init(net, c->m, capacity, c->generic) != 0) {
+        fprintf(stderr, "error: out of memory for a batch of %d\n", capacity);
+        return -1;
+    }
+    net->no_dropout = o->no_dropout;
+    net->shake_alpha = (float)o->shake_alpha;
+    net->shake_beta = (float)o->shake_beta;
+    return 0;
+}
+
+static int load_weights(mc_net *net, const char *path)
+{
+    char err[1024];
+    if (mc_checkpoint_load(path, net, NULL, err, sizeof err) == 0)
+        return 0;
+    fprintf(stderr, "error: %s\n", err);
+    return -1;
+}
+
+static int cmd_init(const cli *c, int argc, char **argv)
+{
+    options o;
+    int rc = parse(c, argc, argv, O_OUT | O_SEED, usage_init, &o);
+    if (rc >= 0)
+        return rc;
+    if (need(c, o.train.out, "--out CKPT"))
+        return 2;
+    mc_net net;
+    if (open_net(c, &o, 1, &net) != 0)
+        return 1;
+    mc_rng r;
+    mc_rng_seed(&r, o.train.seed);
+    mc_net_init_params(&net, &r);
+    char err[1024];
+    rc = mc_checkpoint_save(o.train.out, &net, NULL, err, sizeof err);
+    if (rc != 0)
+        fprintf(stderr, "error: %s\n", err);
+    mc_net_free(&net);
+    return rc ? 1 : 0;
+}
+
+/* ---- train, eval ----------------------------------------------------------------- */
+
+static const char usage_train[] =
+    "usage: EXE train --data DIR [options]\n"
+    "\n"
+    "Trains the model with the paper's recipe: SGD, Nesterov momentum 0.9, weight decay\n"
+    "on every parameter, a cosine learning rate set per epoch, the dataset's augmentation\n"
+    "(pad 4, random crop, flip) and normalization. After every epoch it evaluates on the\n"
+    "test split, appends to OUT/log.csv and writes OUT/checkpoint.safetensors.\n"
+    "\n"
+    "  --data DIR        the dataset's files as released (CIFAR-10/100 and STL-10 binary,\n"
+    "                    (Fashion-)MNIST IDX, gzipped or not, ImageNet32 npz)\n"
+    "  --dataset NAME    mnist, fashion-mnist, cifar10, cifar100, stl10 or imagenet32\n"
+    "                    (default: recognized from the files)\n"
+    "  --epochs N        default 300 (50 for imagenet32)\n"
+    "  --batch B         default 128 (64 for stl10)\n"
+    "  --lr X            base learning rate, default 0.1\n"
+    "  --wd X            weight decay, default 2e-4\n"
+    "  --seed S          initial weights, shuffles and augmentation, default 0\n"
+    "  --resume CKPT     go on from a checkpoint of this command (its settings are kept;\n"
+    "                    --epochs may extend the run)\n"
+    "  --out DIR         default ./run\n"
+    "  --limit N         the first N training and test images only\n";
+
+static int cmd_train(const cli *c, int argc, char **argv)
+{
+    options o;
+    int rc = parse(c, argc, argv,
+                   O_DATA | O_DATASET | O_EPOCHS | O_BATCH | O_LR | O_WD | O_SEED | O_RESUME | O_OUT | O_LIMIT,
+                   usage_train, &o);
+    if (rc >= 0)
+        return rc;
+    if (need(c, o.train.data, "--data DIR"))
+        return 2;
+    if (!o.train.out)
+        o.train.out = "run";
+    return mc_train(c->m, c->generic, &o.train);
+}
+
+static const char usage_eval[] =
+    "usage: EXE eval --weights CKPT --data DIR [--dataset NAME] [--batch B] [--limit N]\n"
+    "\n"
+    "Prints the test split's loss and accuracy (eval-mode batch norm).\n";
+
+static const mc_dataset_info *dataset_of(const options *o)
+{
+    char err[1024];
+    const mc_dataset_info *info = o->train.dataset ? mc_dataset_info_named(o->train.dataset)
+                                                   : mc_dataset_detect(o->train.data, err, sizeof err);
+    if (!info)
+        fprintf(stderr, "error: %s\n", o->train.dataset ? "unknown --dataset; expected mnist, fashion-mnist, cifar10, "
+                                                          "cifar100, stl10 or imagenet32" : err);
+    return info;
+}
+
+static int cmd_eval(const cli *c, int argc, char **argv)
+{
+    options o;
+    int rc = parse(c, argc, argv, O_WEIGHTS | O_DATA | O_DATASET | O_BATCH | O_LIMIT, usage_eval, &o);
+    if (rc >= 0)
+        return rc;
+    if (need(c, o.weights, "--weights CKPT") || need(c, o.train.data, "--data DIR"))
+        return 2;
+    const mc_dataset_info *info = dataset_of(&o);
+    if (!info)
+        return 1;
+    mc_dataset test;
+    char err[1024];
+    if (mc_dataset_load(o.train.data, info, 1, o.train.limit, &test, err, sizeof err) != 0) {
+        fprintf(stderr, "error: %s\n", err);
+        return 1;
+    }
+    mc_net net;
+    rc = 1;
+    if (test.info->c != c->m->c || test.info->h != c->m->h || test.info->w != c->m->w ||
+        test.info->classes != c->m->classes)
+        fprintf(stderr, "error: %s takes %dx%dx%d images into %d classes, %s has %dx%dx%d in %d\n", c->m->name,
+                c->m->c, c->m->h, c->m->w, c->m->classes, info->name, info->c, info->h, info->w, info->classes);
+    else if (open_net(c, &o, o.batch ? o.batch : 256, &net) == 0) {
+        if (load_weights(&net, o.weights) == 0) {
+            double loss, acc;
+            mc_evaluate(&net, &test, &loss, &acc);
+            printf("%s: %d test images, loss %.4f, accuracy %.2f%%\n", info->name, test.n, loss, 100 * acc);
+            rc = 0;
+        }
+        mc_net_free(&net);
+    }
+    mc_dataset_free(&test);
+    return rc;
+}
+
+/* ---- forward, grad ---------------------------------------------------------------- */
+
+static const char usage_forward[] =
+    "usage: EXE forward --weights CKPT --input IN.safetensors --output OUT.safetensors [--train]\n"
+    "                   [--no-dropout] [--shake-alpha A --shake-beta B]\n"
+    "\n"
+    "Runs one batch: IN holds `input` [N,C,H,W] float32 (and optionally `labels` [N] int64);\n"
+    "OUT gets `logits` [N,classes] float32. Eval-mode batch norm, or with --train batch\n"
+    "statistics (and dropout and shake-shake draws, unless fixed by the options).\n";
+
+static const char usage_grad[] =
+    "usage: EXE grad --weights CKPT --input IN.safetensors --output OUT.safetensors\n"
+    "                [--no-dropout] [--shake-alpha A --shake-beta B] [--seed S]\n"
+    "\n"
+    "One training-mode forward and backward of the batch in IN (`input` [N,C,H,W] float32,\n"
+    "`labels` [N] int64): OUT gets `loss` (float32, shape []) and `grad.<name>` for every\n"
+    "parameter that the step updates.\n";
+
+/* The batch of a forward/grad input file, into a new net. */
+static int load_batch(const cli *c, const options *o, int need_labels, mc_net *net, int32_t **labels)
+{
+    char err[1024];
+    const mc_model_desc *m = c->m;
+    mc_st_file *f = mc_st_open(o->input, err, sizeof err);
+    if (!f) {
+        fprintf(stderr, "error: %s\n", err);
+        return -1;
+    }
+    const mc_st_tensor *x = mc_st_find(f, "input"), *y = mc_st_find(f, "labels");
+    int rc = -1;
+    if (!x || x->dtype != MC_ST_F32 || x->ndim != 4 || x->shape[1] != m->c || x->shape[2] != m->h ||
+        x->shape[3] != m->w || x->shape[0] < 1 || x->shape[0] > 65536)
+        fprintf(stderr, "error: %s: expected a tensor 'input' of float32 [N, %d, %d, %d], 1 <= N <= 65536\n",
+                o->input, m->c, m->h, m->w);
+    else if ((need_labels || y) && (!y || y->dtype != MC_ST_I64 || y->ndim != 1 || y->shape[0] != x->shape[0]))
+        fprintf(stderr, "error: %s: expected a tensor 'labels' of int64 [%" PRId64 "]\n", o->input, x->shape[0]);
+    else if (open_net(c, o, (int)x->shape[0], net) == 0) {
+        const int n = (int)x->shape[0];
+        memcpy(mc_net_input(net, n), x->data, x->nbytes);
+        *labels = calloc((size_t)n, sizeof **labels);
+        rc = *labels ? 0 : -1;
+        for (int b = 0; y && rc == 0 && b < n; b++) {
+            const int64_t label = ((const int64_t *)y->data)[b];
+            if (label < 0 || label >= m->classes) {
+                fprintf(stderr, "error: %s: labels[%d] is %" PRId64 ", expected 0..%d\n", o->input, b, label,
+                        m->classes - 1);
+                rc = -1;
+            } else
+                (*labels)[b] = (int32_t)label;
+        }
+        if (rc != 0)
+            mc_net_free(net), free(*labels);
+    }
+    mc_st_close(f);
+    return rc;
+}
+
+static int write_or_report(mc_st_writer *w, const char *path)
+{
+    char err[1024];
+    int rc = mc_st_write(w, path, err, sizeof err);
+    if (rc != 0)
+        fprintf(stderr, "error: %s\n", err);
+    mc_st_writer_free(w);
+    return rc ? 1 : 0;
+}
+
+static int forward_or_grad(const cli *c, int argc, char **argv, int grad)
+{
+    options o;
+    unsigned allowed = O_WEIGHTS | O_INPUT | O_OUTPUT | O_NO_DROPOUT | O_SHAKE | O_SEED | (grad ? 0 : O_TRAIN);
+    int rc = parse(c, argc, argv, allowed, grad ? usage_grad : usage_forward, &o);
+    if (rc >= 0)
+        return rc;
+    if (need(c, o.weights, "--weights CKPT") || need(c, o.input, "--input IN.safetensors") ||
+        need(c, o.output, "--output OUT.safetensors"))
+        return 2;
+    mc_net net;
+    int32_t *labels = NULL;
+    if (load_batch(c, &o, grad, &net, &labels) != 0)
+        return 1;
+    if (load_weights(&net, o.weights) != 0) {
+        mc_net_free(&net), free(labels);
+        return 1;
+    }
+    mc_rng r;
+    mc_rng_seed(&r, o.train.seed);
+    const mc_model_desc *m = c->m;
+    const int n = net.s.batch;
+    mc_net_forward(&net, grad || o.train_mode, &r);
+    mc_st_writer *w = mc_st_writer_new();
+    float loss = 0;
+    if (!grad) {
+        const int64_t shape[2] = {n, m->classes};
+        mc_st_add(w, "logits", MC_ST_F32, 2, shape, mc_net_logits(&net));
+    } else {
+        loss = mc_net_loss(&net, labels);
+        mc_net_backward(&net, labels);
+        mc_st_add(w, "loss", MC_ST_F32, 0, NULL, &loss);
+        for (int i = 0; i < m->ntensors; i++) {
+            const mc_tensor_desc *t = &m->tensors[i];
+            if (t->area != MC_AREA_PARAM || !t->updated)
+                continue;
+            char name[512];
+            snprintf(name, sizeof name, "grad.%s", t->name);
+            int64_t shape[4];
+            for (int d = 0; d < t->ndim; d++)
+                shape[d] = t->shape[d];
+            mc_st_add(w, name, MC_ST_F32, t->ndim, shape, net.s.grads + t->offset);
+        }
+    }
+    rc = write_or_report(w, o.output);
+    free(labels);
+    mc_net_free(&net);
+    return rc;
+}
+
+/* ---- predict ---------------------------------------------------------------------- */
+
+static const char usage_predict[] =
+    "usage: EXE predict --weights CKPT [--dataset NAME] IMAGE...\n"
+    "       EXE predict --weights CKPT --data DIR [--dataset NAME] [--limit N]\n"
+    "\n"
+    "Prints the class and its probability for each image: binary PGM (P5, gray) or PPM\n"
+    "(P6, RGB) files of the model's input size, or the first N (default 10) records of a\n"
+    "dataset's test split. Images are normalized with the dataset's statistics: --dataset,\n"
+    "else the one the checkpoint was trained on.\n";
+
+/* Reads a binary PGM/PPM of exactly the model's shape into bytes (CHW). */
+static int read_pnm(const char *path, const mc_model_desc *m, uint8_t *out)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "error: %s: cannot open: %s\n", path, strerror(errno));
+        return -1;
+    }
+    char magic[3] = {0};
+    int w = 0, h = 0, maxval = 0, rc = -1;
+    if (fscanf(f, "%2s %d %d %d", magic, &w, &h, &maxval) != 4 || (strcmp(magic, "P5") && strcmp(magic, "P6")) ||
+        fgetc(f) == EOF)
+        fprintf(stderr, "error: %s: not a binary PGM (P5) or PPM (P6) image\n", path);
+    else if (maxval != 255)
+        fprintf(stderr, "error: %s: maximum value %d, expected 255 (8-bit)\n", path, maxval);
+    else if (w != m->w || h != m->h || (magic[1] == '5' ? 1 : 3) != m->c)
+        fprintf(stderr, "error: %s: %dx%d %s, the model takes %dx%d with %d channel%s\n", path, w, h,
+                magic[1] == '5' ? "gray" : "RGB", m->w, m->h, m->c, m->c == 1 ? "" : "s");
+    else {
+        const long plane = (long)w * h;
+        uint8_t *px = malloc((size_t)(plane * m->c));
+        if (px && fread(px, 1, (size_t)(plane * m->c), f) == (size_t)(plane * m->c)) {
+            for (long i = 0; i < plane; i++) /* interleaved -> planar */
+                for (int ch = 0; ch < m->c; ch++)
+                    out[ch * plane + i] = px[i * m->c + ch];
+            rc = 0;
+        } else
+            fprintf(stderr, "error: %s: truncated: expected %ld bytes of pixels\n", path, plane * m->c);
+        free(px);
+    }
+    fclose(f);
+    return rc;
+}
+
+/* The dataset whose statistics normalize the images. */
+static const mc_dataset_info *predict_dataset(const options *o)
+{
+    if (o->train.dataset || o->train.data)
+        return dataset_of(o);
+    char err[1024];
+    mc_st_file *f = mc_st_open(o->weights, err, sizeof err);
+    if (!f) {
+        fprintf(stderr, "error: %s\n", err);
+        return NULL;
+    }
+    const char *name = mc_st_metadata(f, "dataset");
+    const mc_dataset_info *info = name ? mc_dataset_info_named(name) : NULL;
+    if (!info)
+        fprintf(stderr, "error: %s does not say which dataset it was trained on; give --dataset NAME\n", o->weights);
+    mc_st_close(f);
+    return info;
+}
+
+static void print_prediction(const char *what, const float *logits, int classes, int label)
+{
+    int best = 0;
+    for (int k = 1; k < classes; k++)
+        if (logits[k] > logits[best])
+            best = k;
+    double sum = 0;
+    for (int k = 0; k < classes; k++)
+        sum += exp((double)logits[k] - logits[best]);
+    printf("%s: class %d (p=%.4f)", what, best, 1 / sum);
+    if (label >= 0)
+        printf(", label %d", label);
+    printf("\n");
+}
+
+static int cmd_predict(const cli *c, int argc, char **argv)
+{
+    options o;
+    int rc = parse(c, argc, argv, O_WEIGHTS | O_DATASET | O_DATA | O_LIMIT | O_ARGS, usage_predict, &o);
+    if (rc >= 0)
+        return rc;
+    if (need(c, o.weights, "--weights CKPT"))
+        return 2;
+    if (!o.train.data && o.nargs == 0)
+        return usage_error(c, "%s", "expected IMAGE files or --data DIR");
+    const mc_model_desc *m = c->m;
+    const mc_dataset_info *info = predict_dataset(&o);
+    if (!info)
+        return 1;
+    mc_dataset d = {0};
+    char err[1024];
+    if (o.train.data) {
+        if (mc_dataset_load(o.train.data, info, 1, o.train.limit ? o.train.limit : 10, &d, err, sizeof err) != 0) {
+            fprintf(stderr, "error: %s\n", err);
+            return 1;
+        }
+    } else {
+        /* The images as a dataset of their own, normalized like `info`. */
+        d.info = info;
+        d.n = o.nargs;
+        d.images = malloc((size_t)o.nargs * m->c * m->h * m->w);
+        d.labels = calloc((size_t)o.nargs, sizeof *d.labels);
+        if (!d.images || !d.labels) {
+            fprintf(stderr, "error: out of memory\n");
+            return 1;
+        }
+        for (int i = 0; i < o.nargs; i++)
+            if (read_pnm(o.args[i], m, d.images + (long)i * m->c * m->h * m->w) != 0) {
+                mc_dataset_free(&d);
+                return 1;
+            }
+    }
+    mc_net net;
+    rc = 1;
+    if (info->c != m->c || info->h != m->h || info->w != m->w)
+        fprintf(stderr, "error: %s images are %dx%dx%d, %s takes %dx%dx%d\n", info->name, info->c, info->h, info->w,
+                m->name, m->c, m->h, m->w);
+    else if (open_net(c, &o, d.n, &net) == 0) {
+        if (load_weights(&net, o.weights) == 0) {
+            int64_t *order = malloc((size_t)d.n * sizeof *order);
+            int32_t *labels = malloc((size_t)d.n * sizeof *labels);
+            if (order && labels) {
+                for (int i = 0; i < d.n; i++)
+                    order[i] = i;
+                mc_batch_fill(&d, order, d.n, 0, NULL, mc_net_input(&net, d.n), labels);
+                mc_net_forward(&net, 0, NULL);
+                for (int i = 0; i < d.n; i++) {
+                    char what[64];
+                    snprintf(what, sizeof what, "record %d", i);
+                    print_prediction(o.train.data ? what : o.args[i], mc_net_logits(&net) + (long)i * m->classes,
+                                     m->classes, o.train.data ? labels[i] : -1);
+                }
+                rc = 0;
+            }
+            free(order), free(labels);
+        }
+        mc_net_free(&net);
+    }
+    mc_dataset_free(&d);
+    return rc;
+}
+
+/* ---- main --------------------------------------------------------------------------- */
+
+int mc_classifier_main(const mc_model_desc *m, int generic, const char *build, int argc, char **argv)
+{
+    cli c = {.m = m, .generic = generic, .build = build, .exe = argc > 0 ? argv[0] : m->name};
+    static const struct {
+        const char *name;
+        int (*run)(const cli *, int, char **);
+        const char *what;
+    } cmds[] = {
+        {"train", cmd_train, "train on a dataset (the paper's recipe)"},
+        {"eval", cmd_eval, "test loss and accuracy of a checkpoint"},
+        {"predict", cmd_predict, "classify images"},
+        {"forward", NULL, "logits of one batch from a safetensors file"},
+        {"grad", NULL, "loss and parameter gradients of one batch"},
+        {"init", cmd_init, "write the initial weights"},
+        {"info", cmd_info, "the model and this build"},
+    };
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        printf("usage: %s COMMAND [options]\n\n%s (%s), %dx%dx%d -> %d classes, built by mcgen.\n\ncommands:\n",
+               c.exe, m->name, m->conv_type, m->c, m->h, m->w, m->classes);
+        for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
+            printf("  %-9s %s\n", cmds[i].name, cmds[i].what);
+        printf("\nRun '%s COMMAND --help' for a command's options.\n", c.exe);
+        return argc < 2 ? 2 : 0;
+    }
+    c.cmd = argv[1];
+    if (!strcmp(c.cmd, "forward") || !strcmp(c.cmd, "grad"))
+        return forward_or_grad(&c, argc - 1, argv + 1, !strcmp(c.cmd, "grad"));
+    for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
+        if (cmds[i].run && !strcmp(c.cmd, cmds[i].name))
+            return cmds[i].run(&c, argc - 1, argv + 1);
+    fprintf(stderr, "%s: unknown command '%s'; expected train, eval, predict, forward, grad, init or info\n", c.exe,
+            c.cmd);
+    return 2;
+}

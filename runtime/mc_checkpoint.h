@@ -1,0 +1,36 @@
+/* Checkpoints: safetensors files whose tensors carry the PyTorch state_dict
+ * names, shapes and dtypes (so they load into the reference model with
+ * load_state_dict(strict=True)), plus the training state under "optim.",
+ * for an exact resume. */
+#ifndef MC_CHECKPOINT_H
+#define MC_CHECKPOINT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mc_net.h"
+#include "mc_optim.h"
+#include "mc_rng.h"
+
+/* Where a run stands after an epoch, and what it was asked to do. */
+typedef struct mc_train_state {
+    int64_t epoch;  /* epochs completed */
+    int64_t epochs; /* the run's length (the cosine schedule depends on it) */
+    int64_t batch, seed;
+    mc_sgd sgd;     /* sgd.lr: the base rate */
+    mc_rng rng;
+    char dataset[32];
+} mc_train_state;
+
+/* Writes the net's parameters, buffers and counters (and ts, if not NULL)
+ * atomically to path. 0, or -1 with one line in err. */
+int mc_checkpoint_save(const char *path, const mc_net *net, const mc_train_state *ts, char *err, size_t errlen);
+
+/* Reads a checkpoint into the net: every state_dict tensor of the model
+ * must be there with its shape and dtype, and nothing else but "optim."
+ * entries; a "module." prefix is accepted. ts (if not NULL) gets the
+ * training state, which must then be present. 0, or -1 with one line in
+ * err naming the file and the problem. */
+int mc_checkpoint_load(const char *path, mc_net *net, mc_train_state *ts, char *err, size_t errlen);
+
+#endif

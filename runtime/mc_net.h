@@ -1,0 +1,47 @@
+/* A model ready to run: its descriptor, the areas of a step for up to
+ * `capacity` images in one allocation, and the choice between the
+ * generated step and the runtime's generic one (the --generic build). */
+#ifndef MC_NET_H
+#define MC_NET_H
+
+#include <stdint.h>
+
+#include "mc_model.h"
+#include "mc_rng.h"
+
+typedef struct mc_net {
+    const mc_model_desc *m;
+    int generic;        /* run the generic kernels instead of the generated ones */
+    int capacity;       /* images per step at most */
+    mc_state s;         /* s.batch: the images of the current step */
+    float *probs;       /* capacity x classes: the softmax of the last loss */
+    float *momentum;    /* param_floats: SGD momentum buffers */
+    void *block;        /* the one allocation behind all areas */
+    /* What the stochastic layers draw in a training forward: shake-shake
+     * uses fixed weights when set (>= 0), dropout can be turned off; both
+     * for checks against other frameworks. */
+    float shake_alpha, shake_beta;
+    int no_dropout;
+} mc_net;
+
+/* Allocates the areas (zeroed); -1 when out of memory. */
+int mc_net_init(mc_net *net, const mc_model_desc *m, int capacity, int generic);
+void mc_net_free(mc_net *net);
+
+/* Initial parameters and buffers as the descriptor's init rules say. */
+void mc_net_init_params(mc_net *net, mc_rng *r);
+
+/* The input slot of the current step: s.batch x c x h x w floats. */
+float *mc_net_input(mc_net *net, int n);
+const float *mc_net_logits(const mc_net *net);
+
+/* A forward on the n images in the input slot (train: batch statistics
+ * and running-stat updates, dropout and shake draws from r). */
+void mc_net_forward(mc_net *net, int train, mc_rng *r);
+/* Cross-entropy of the logits against labels (mean over the batch). */
+float mc_net_loss(mc_net *net, const int32_t *labels);
+/* After a training forward and its loss: every parameter's gradient into
+ * s.grads (overwritten). */
+void mc_net_backward(mc_net *net, const int32_t *labels);
+
+#endif

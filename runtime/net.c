@@ -1,0 +1,141 @@
+/* One allocation holds every area of a step (llm.c style): parameters,
+ * gradients, momentum, buffers, counters, activations and their gradients,
+ * saved statistics, random draws and the softmax. */
+#include "mc_net.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Areas in the order they are carved out of the block; each is padded to
+ * 64 bytes so that every area starts on a cache line. */
+static size_t padded(size_t bytes) { return (bytes + 63) & ~(size_t)63; }
+
+int mc_net_init(mc_net *net, const mc_model_desc *m, int capacity, int generic)
+{
+    memset(net, 0, sizeof *net);
+    net->m = m, net->capacity = capacity, net->generic = generic;
+    net->shake_alpha = net->shake_beta = -1;
+    const size_t n = (size_t)capacity, f = sizeof(float);
+    const size_t sizes[] = {
+        padded((size_t)m->param_floats * f),      /* params */
+        padded((size_t)m->param_floats * f),      /* grads */
+        padded((size_t)m->param_floats * f),      /* momentum */
+        padded((size_t)m->buffer_floats * f),     /* buffers */
+        padded((size_t)m->counters * sizeof(int64_t)),
+        padded((size_t)m->act_floats * n * f),    /* acts */
+        padded((size_t)m->act_floats * n * f),    /* dacts */
+        padded((size_t)m->saved_floats * f),
+        padded((size_t)m->extra_floats * n * f),
+        padded((size_t)m->classes * n * f),       /* probs */
+    };
+    size_t total = 0;
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++)
+        total += sizes[i];
+    char *p = aligned_alloc(64, total ? total : 64);
+    if (!p)
+        return -1;
+    memset(p, 0, total);
+    net->block = p;
+    void **areas[] = {(void **)&net->s.params, (void **)&net->s.grads, (void **)&net->momentum,
+                      (void **)&net->s.buffers, (void **)&net->s.counters, (void **)&net->s.acts,
+                      (void **)&net->s.dacts, (void **)&net->s.saved, (void **)&net->s.extra,
+                      (void **)&net->probs};
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+        *areas[i] = p;
+        p += sizes[i];
+    }
+    net->s.batch = capacity;
+    return 0;
+}
+
+void mc_net_free(mc_net *net)
+{
+    free(net->block);
+    memset(net, 0, sizeof *net);
+}
+
+void mc_net_init_params(mc_net *net, mc_rng *r)
+{
+    const mc_model_desc *m = net->m;
+    for (int i = 0; i < m->ntensors; i++) {
+        const mc_tensor_desc *t = &m->tensors[i];
+        if (t->area == MC_AREA_COUNTER) {
+            net->s.counters[t->offset] = 0;
+            continue;
+        }
+        float *p = (t->area == MC_AREA_PARAM ? net->s.params : net->s.buffers) + t->offset;
+        for (int64_t k = 0; k < t->numel; k++)
+            switch (t->init) {
+            case MC_INIT_ZEROS: p[k] = 0; break;
+            case MC_INIT_ONES: p[k] = 1; break;
+            case MC_INIT_NORMAL: p[k] = (float)(t->init_a * mc_rng_normal(r)); break;
+            case MC_INIT_UNIFORM: p[k] = (float)(t->init_a * (2.0 * mc_rng_float(r) - 1.0)); break;
+            }
+    }
+}
+
+float *mc_net_input(mc_net *net, int n)
+{
+    net->s.batch = n;
+    return net->s.acts;
+}
+
+const float *mc_net_logits(const mc_net *net)
+{
+    const mc_layer *out = &net->m->layers[net->m->nlayers - 1];
+    return net->s.acts + out->act * net->s.batch;
+}
+
+/* The random draws of a training forward, into the extra area. */
+static void draw_extra(mc_net *net, mc_rng *r)
+{
+    const mc_model_desc *m = net->m;
+    const int n = net->s.batch;
+    for (int i = 0; i < m->nlayers; i++) {
+        const mc_layer *l = &m->layers[i];
+        float *e = net->s.extra + l->extra * n;
+        if (l->kind == MC_L_DROPOUT) {
+            const long count = (long)n * l->c * l->h * l->w;
+            const float keep = 1.0f / (1.0f - l->p);
+            for (long k = 0; k < count; k++)
+                e[k] = net->no_dropout ? 1.0f : mc_rng_float(r) < l->p ? 0.0f : keep;
+        } else if (l->kind == MC_L_SHAKE) {
+            /* a for every image, then b: the layout the kernels read. */
+            for (int k = 0; k < n; k++)
+                e[k] = net->shake_alpha >= 0 ? net->shake_alpha : mc_rng_float(r);
+            for (int k = 0; k < n; k++)
+                e[n + k] = net->shake_beta >= 0 ? net->shake_beta : mc_rng_float(r);
+        }
+    }
+}
+
+void mc_net_forward(mc_net *net, int train, mc_rng *r)
+{
+    if (train)
+        draw_extra(net, r);
+    if (net->generic)
+        mc_generic_forward(net->m, &net->s, train);
+    else
+        net->m->forward(&net->s, train);
+}
+
+float mc_net_loss(mc_net *net, const int32_t *labels)
+{
+    return net->generic ? mc_generic_loss(net->m, &net->s, labels, net->probs)
+                        : net->m->loss(&net->s, labels, net->probs);
+}
+
+void mc_net_backward(mc_net *net, const int32_t *labels)
+{
+    const mc_model_desc *m = net->m;
+    /* The backward accumulates: every gradient starts at 0. */
+    memset(net->s.grads, 0, (size_t)m->param_floats * sizeof(float));
+    memset(net->s.dacts, 0, (size_t)(m->act_floats * net->s.batch) * sizeof(float));
+    if (net->generic) {
+        mc_generic_loss_backward(m, &net->s, labels, net->probs);
+        mc_generic_backward(m, &net->s);
+    } else {
+        m->loss_backward(&net->s, labels, net->probs);
+        m->backward(&net->s);
+    }
+}

@@ -1,0 +1,274 @@
+/* The training loop: the paper's recipe (SPEC 6) around the net's step. */
+#define _POSIX_C_SOURCE 200809L
+#include "mc_train.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mc_batch.h"
+#include "mc_checkpoint.h"
+#include "mc_optim.h"
+#include "mc_progress.h"
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* Correct predictions among the n rows of logits. */
+static int correct(const float *logits, const int32_t *labels, int n, int classes)
+{
+    int hits = 0;
+    for (int b = 0; b < n; b++) {
+        const float *row = logits + (long)b * classes;
+        int best = 0;
+        for (int k = 1; k < classes; k++)
+            if (row[k] > row[best])
+                best = k;
+        hits += best == labels[b];
+    }
+    return hits;
+}
+
+void mc_evaluate(mc_net *net, const mc_dataset *d, double *loss, double *accuracy)
+{
+    int64_t *order = malloc((size_t)(d->n ? d->n : 1) * sizeof *order);
+    int32_t *labels = malloc((size_t)net->capacity * sizeof *labels);
+    double total = 0;
+    long hits = 0;
+    if (!order || !labels) {
+        fprintf(stderr, "error: out of memory\n");
+        exit(1);
+    }
+    for (int64_t i = 0; i < d->n; i++)
+        order[i] = i;
+    for (int at = 0; at < d->n; at += net->capacity) {
+        const int n = d->n - at < net->capacity ? d->n - at : net->capacity;
+        mc_batch_fill(d, order + at, n, 0, NULL, mc_net_input(net, n), labels);
+        mc_net_forward(net, 0, NULL);
+        total += (double)mc_net_loss(net, labels) * n;
+        hits += correct(mc_net_logits(net), labels, n, net->m->classes);
+    }
+    *loss = d->n ? total / d->n : 0;
+    *accuracy = d->n ? (double)hits / d->n : 0;
+    free(order), free(labels);
+}
+
+/* The model must take the dataset's images and labels. */
+static int compatible(const mc_model_desc *m, const mc_dataset_info *in)
+{
+    if (m->c == in->c && m->h == in->h && m->w == in->w && m->classes == in->classes)
+        return 1;
+    fprintf(stderr,
+            "error: %s takes %dx%dx%d images into %d classes, but %s has %dx%dx%d images in %d classes; "
+            "build it with --input %dx%dx%d --classes %d\n",
+            m->name, m->c, m->h, m->w, m->classes, in->name, in->c, in->h, in->w, in->classes, in->c, in->h,
+            in->w, in->classes);
+    return 0;
+}
+
+static int load_split(const char *dir, const mc_dataset_info *info, int test, long limit, mc_dataset *d)
+{
+    char err[1024];
+    if (mc_dataset_load(dir, info, test, limit, d, err, sizeof err) == 0)
+        return 0;
+    fprintf(stderr, "error: %s\n", err);
+    return -1;
+}
+
+static int make_dir(const char *dir)
+{
+    if (mkdir(dir, 0777) == 0 || errno == EEXIST)
+        return 0;
+    fprintf(stderr, "error: %s: cannot create the output folder: %s\n", dir, strerror(errno));
+    return -1;
+}
+
+/* Appends one epoch's row to the CSV log, with a header in a new file. */
+static void log_epoch(const char *path, int epoch, double lr, double tl, double ta, double vl, double va, double secs)
+{
+    FILE *f = fopen(path, "a");
+    if (!f) {
+        fprintf(stderr, "warning: %s: cannot append to the log: %s\n", path, strerror(errno));
+        return;
+    }
+    if (ftell(f) == 0)
+        fprintf(f, "epoch,lr,train_loss,train_acc,test_loss,test_acc,seconds\n");
+    fprintf(f, "%d,%.6g,%.6f,%.6f,%.6f,%.6f,%.3f\n", epoch, lr, tl, ta, vl, va, secs);
+    if (fclose(f) != 0)
+        fprintf(stderr, "warning: %s: cannot write the log: %s\n", path, strerror(errno));
+}
+
+typedef struct run {
+    const mc_model_desc *m;
+    mc_net net;
+    mc_dataset train, test;
+    mc_train_state ts;
+    int64_t *order;
+    int32_t *labels;
+    char *ckpt, *log;
+} run;
+
+static void run_free(run *r)
+{
+    mc_net_free(&r->net);
+    mc_dataset_free(&r->train);
+    mc_dataset_free(&r->test);
+    free(r->order), free(r->labels), free(r->ckpt), free(r->log);
+}
+
+static char *join(const char *dir, const char *name)
+{
+    size_t len = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(len);
+    if (p)
+        snprintf(p, len, "%s/%s", dir, name);
+    return p;
+}
+
+/* Settings, data, net and training state: fresh, or from --resume. */
+static int setup(run *r, int generic, const mc_train_options *o)
+{
+    mc_train_state *ts = &r->ts;
+    char err[1024];
+    const mc_dataset_info *info = NULL;
+    if (o->dataset && !(info = mc_dataset_info_named(o->dataset))) {
+        fprintf(stderr, "error: unknown dataset '%s'; expected mnist, fashion-mnist, cifar10, cifar100, stl10 or "
+                        "imagenet32\n", o->dataset);
+        return -1;
+    }
+    if (!info && !(info = mc_dataset_detect(o->data, err, sizeof err))) {
+        fprintf(stderr, "error: %s\n", err);
+        return -1;
+    }
+    if (!compatible(r->m, info) || load_split(o->data, info, 0, o->limit, &r->train) ||
+        load_split(o->data, info, 1, o->limit, &r->test) || make_dir(o->out))
+        return -1;
+    ts->epochs = o->epochs ? o->epochs : info->epochs;
+    ts->batch = o->batch ? o->batch : info->batch;
+    ts->seed = (int64_t)o->seed;
+    ts->sgd = (mc_sgd){.lr = o->lr, .momentum = 0.9, .weight_decay = o->wd};
+    snprintf(ts->dataset, sizeof ts->dataset, "%s", info->name);
+    if (o->resume) {
+        /* The run goes on as it was started; only --epochs may extend it. */
+        mc_net probe;
+        if (mc_net_init(&probe, r->m, 1, generic) != 0) {
+            fprintf(stderr, "error: out of memory\n");
+            return -1;
+        }
+        int rc = mc_checkpoint_load(o->resume, &probe, ts, err, sizeof err);
+        mc_net_free(&probe);
+        if (rc != 0) {
+            fprintf(stderr, "error: %s\n", err);
+            return -1;
+        }
+    }
+    if (mc_net_init(&r->net, r->m, (int)ts->batch, generic) != 0) {
+        fprintf(stderr, "error: out of memory for a batch of %lld\n", (long long)ts->batch);
+        return -1;
+    }
+    if (o->resume) {
+        if (mc_checkpoint_load(o->resume, &r->net, ts, err, sizeof err) != 0) {
+            fprintf(stderr, "error: %s\n", err);
+            return -1;
+        }
+        if (o->epochs)
+            ts->epochs = o->epochs;
+    } else {
+        mc_rng_seed(&ts->rng, (uint64_t)ts->seed);
+        mc_net_init_params(&r->net, &ts->rng);
+    }
+    r->order = malloc((size_t)(r->train.n ? r->train.n : 1) * sizeof *r->order);
+    r->labels = malloc((size_t)ts->batch * sizeof *r->labels);
+    r->ckpt = join(o->out, "checkpoint.safetensors");
+    r->log = join(o->out, "log.csv");
+    if (!r->order || !r->labels || !r->ckpt || !r->log) {
+        fprintf(stderr, "error: out of memory\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* One epoch of SGD; returns the mean training loss and accuracy. */
+static void train_epoch(run *r, int progress, double *loss, double *accuracy)
+{
+    mc_train_state *ts = &r->ts;
+    mc_net *net = &r->net;
+    const int n = r->train.n, batch = (int)ts->batch;
+    mc_shuffle(r->order, n, &ts->rng);
+    mc_progress bar;
+    mc_progress_start(&bar, progress, (int)ts->epoch + 1, (int)ts->epochs, n);
+    double total = 0;
+    long hits = 0;
+    for (int at = 0; at < n; at += batch) {
+        const int b = n - at < batch ? n - at : batch; /* the last partial batch is kept */
+        mc_batch_fill(&r->train, r->order + at, b, r->train.info->augment, &ts->rng, mc_net_input(net, b), r->labels);
+        mc_net_forward(net, 1, &ts->rng);
+        const float l = mc_net_loss(net, r->labels);
+        hits += correct(mc_net_logits(net), r->labels, b, net->m->classes);
+        total += (double)l * b;
+        mc_net_backward(net, r->labels);
+        mc_sgd_step(&ts->sgd, net);
+        mc_progress_update(&bar, at + b, total / (at + b), (double)hits / (at + b));
+    }
+    mc_progress_end(&bar);
+    *loss = n ? total / n : 0;
+    *accuracy = n ? (double)hits / n : 0;
+}
+
+int mc_train(const mc_model_desc *m, int generic, const mc_train_options *o)
+{
+    run r = {.m = m};
+    if (setup(&r, generic, o) != 0) {
+        run_free(&r);
+        return 1;
+    }
+    mc_train_state *ts = &r.ts;
+    const double base_lr = ts->sgd.lr, start = now();
+    long images = 0;
+    double test_loss = 0, test_acc = 0;
+    if (ts->epoch >= ts->epochs)
+        fprintf(stderr, "note: %s already holds %lld of %lld epochs\n", o->resume, (long long)ts->epoch,
+                (long long)ts->epochs);
+    while (ts->epoch < ts->epochs) {
+        const int e = (int)ts->epoch;
+        ts->sgd.lr = mc_cosine_lr(base_lr, e, (int)ts->epochs);
+        const double t0 = now();
+        double train_loss, train_acc;
+        train_epoch(&r, o->progress, &train_loss, &train_acc);
+        mc_evaluate(&r.net, &r.test, &test_loss, &test_acc);
+        const double secs = now() - t0;
+        images += r.train.n;
+        printf("epoch %d/%lld  lr %.4f  train loss %.4f acc %.2f%%  test loss %.4f acc %.2f%%  %.1f s  %.0f img/s\n",
+               e + 1, (long long)ts->epochs, ts->sgd.lr, train_loss, 100 * train_acc, test_loss, 100 * test_acc, secs,
+               r.train.n / secs);
+        fflush(stdout);
+        log_epoch(r.log, e + 1, ts->sgd.lr, train_loss, train_acc, test_loss, test_acc, secs);
+        ts->epoch++;
+        /* The checkpoint keeps the base rate; each epoch's is derived. */
+        ts->sgd.lr = base_lr;
+        char err[1024];
+        if (mc_checkpoint_save(r.ckpt, &r.net, ts, err, sizeof err) != 0) {
+            fprintf(stderr, "error: %s\n", err);
+            run_free(&r);
+            return 1;
+        }
+    }
+    if (images == 0)
+        mc_evaluate(&r.net, &r.test, &test_loss, &test_acc);
+    const double secs = now() - start;
+    printf("%s (%s): %lld parameters; test accuracy %.2f%% (loss %.4f) after %lld epochs; %.1f s, %.0f images/s; "
+           "checkpoint %s\n",
+           m->name, m->conv_type, (long long)m->params, 100 * test_acc, test_loss, (long long)ts->epoch, secs,
+           secs > 0 ? images / secs : 0, r.ckpt);
+    run_free(&r);
+    return 0;
+}
