@@ -15,6 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#include <png.h>
 
 #include "mc_batch.h"
 #include "mc_checkpoint.h"
@@ -40,7 +44,8 @@ typedef struct options {
 
 enum { O_DATA = 1 << 0, O_DATASET = 1 << 1, O_EPOCHS = 1 << 2, O_BATCH = 1 << 3, O_LR = 1 << 4, O_WD = 1 << 5,
        O_SEED = 1 << 6, O_RESUME = 1 << 7, O_OUT = 1 << 8, O_LIMIT = 1 << 9, O_WEIGHTS = 1 << 10, O_INPUT = 1 << 11,
-       O_OUTPUT = 1 << 12, O_TRAIN = 1 << 13, O_NO_DROPOUT = 1 << 14, O_SHAKE = 1 << 15, O_ARGS = 1 << 16 };
+       O_OUTPUT = 1 << 12, O_TRAIN = 1 << 13, O_NO_DROPOUT = 1 << 14, O_SHAKE = 1 << 15, O_ARGS = 1 << 16,
+       O_THREADS = 1 << 17 };
 
 static int usage_error(const cli *c, const char *fmt, const char *arg)
 {
@@ -70,6 +75,17 @@ static int parse_double(const char *s, double lo, double hi, double *out)
     return 1;
 }
 
+/* Threads of the generated kernels (OpenMP). The kernels give the same
+ * bits for any count; the default is every processor. */
+static void set_threads(int threads)
+{
+#ifdef _OPENMP
+    omp_set_num_threads(threads);
+#else
+    (void)threads;
+#endif
+}
+
 /* Parses argv into o; returns -1 to go on, else the exit status. */
 static int parse(const cli *c, int argc, char **argv, unsigned allowed, const char *usage, options *o)
 {
@@ -82,13 +98,15 @@ static int parse(const cli *c, int argc, char **argv, unsigned allowed, const ch
         {"weights", required_argument, NULL, 'W'},    {"input", required_argument, NULL, 'i'},
         {"output", required_argument, NULL, 'O'},     {"train", no_argument, NULL, 't'},
         {"no-dropout", no_argument, NULL, 'N'},       {"shake-alpha", required_argument, NULL, 'a'},
-        {"shake-beta", required_argument, NULL, 'B'}, {"help", no_argument, NULL, 'h'},
+        {"shake-beta", required_argument, NULL, 'B'}, {"threads", required_argument, NULL, 'T'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     static const struct { int opt; unsigned bit; } bits[] = {
         {'d', O_DATA}, {'D', O_DATASET}, {'e', O_EPOCHS}, {'b', O_BATCH}, {'l', O_LR}, {'w', O_WD},
         {'s', O_SEED}, {'r', O_RESUME}, {'o', O_OUT}, {'L', O_LIMIT}, {'W', O_WEIGHTS}, {'i', O_INPUT},
         {'O', O_OUTPUT}, {'t', O_TRAIN}, {'N', O_NO_DROPOUT}, {'a', O_SHAKE}, {'B', O_SHAKE},
+        {'T', O_THREADS},
     };
     memset(o, 0, sizeof *o);
     o->train = (mc_train_options){.lr = 0.1, .wd = 2e-4, .seed = 0, .progress = isatty(2)};
@@ -146,6 +164,11 @@ static int parse(const cli *c, int argc, char **argv, unsigned allowed, const ch
             *(ch == 'a' ? &o->shake_alpha : &o->shake_beta) = x;
             break;
         }
+        case 'T':
+            if (!parse_long(optarg, 1, 1024, &v))
+                return usage_error(c, "bad --threads '%s'; expected an integer from 1 to 1024", optarg);
+            set_threads((int)v);
+            break;
         case 'h': fputs(usage, stdout); return 0;
         default: return usage_error(c, "unknown or incomplete option '%s'", argv[optind - 1]);
         }
@@ -254,13 +277,15 @@ static const char usage_train[] =
     "  --resume CKPT     go on from a checkpoint of this command (its settings are kept;\n"
     "                    --epochs may extend the run)\n"
     "  --out DIR         default ./run\n"
-    "  --limit N         the first N training and test images only\n";
+    "  --limit N         the first N training and test images only\n"
+    "  --threads T       threads of the kernels (default: every processor; the\n"
+    "                    results do not depend on it)\n";
 
 static int cmd_train(const cli *c, int argc, char **argv)
 {
     options o;
     int rc = parse(c, argc, argv,
-                   O_DATA | O_DATASET | O_EPOCHS | O_BATCH | O_LR | O_WD | O_SEED | O_RESUME | O_OUT | O_LIMIT,
+                   O_DATA | O_DATASET | O_EPOCHS | O_BATCH | O_LR | O_WD | O_SEED | O_RESUME | O_OUT | O_LIMIT | O_THREADS,
                    usage_train, &o);
     if (rc >= 0)
         return rc;
@@ -290,7 +315,7 @@ static const mc_dataset_info *dataset_of(const options *o)
 static int cmd_eval(const cli *c, int argc, char **argv)
 {
     options o;
-    int rc = parse(c, argc, argv, O_WEIGHTS | O_DATA | O_DATASET | O_BATCH | O_LIMIT, usage_eval, &o);
+    int rc = parse(c, argc, argv, O_WEIGHTS | O_DATA | O_DATASET | O_BATCH | O_LIMIT | O_THREADS, usage_eval, &o);
     if (rc >= 0)
         return rc;
     if (need(c, o.weights, "--weights CKPT") || need(c, o.train.data, "--data DIR"))
@@ -393,7 +418,7 @@ static int write_or_report(mc_st_writer *w, const char *path)
 static int forward_or_grad(const cli *c, int argc, char **argv, int grad)
 {
     options o;
-    unsigned allowed = O_WEIGHTS | O_INPUT | O_OUTPUT | O_NO_DROPOUT | O_SHAKE | O_SEED | (grad ? 0 : O_TRAIN);
+    unsigned allowed = O_WEIGHTS | O_INPUT | O_OUTPUT | O_NO_DROPOUT | O_SHAKE | O_SEED | O_THREADS | (grad ? 0 : O_TRAIN);
     int rc = parse(c, argc, argv, allowed, grad ? usage_grad : usage_forward, &o);
     if (rc >= 0)
         return rc;
@@ -446,8 +471,8 @@ static const char usage_predict[] =
     "usage: EXE predict --weights CKPT [--dataset NAME] IMAGE...\n"
     "       EXE predict --weights CKPT --data DIR [--dataset NAME] [--limit N]\n"
     "\n"
-    "Prints the class and its probability for each image: binary PGM (P5, gray) or PPM\n"
-    "(P6, RGB) files of the model's input size, or the first N (default 10) records of a\n"
+    "Prints the class and its probability for each image: PNG, or binary PGM (P5, gray) or\n"
+    "PPM (P6, RGB), of the model's input size, or the first N (default 10) records of a\n"
     "dataset's test split. Images are normalized with the dataset's statistics: --dataset,\n"
     "else the one the checkpoint was trained on.\n";
 
@@ -483,6 +508,56 @@ static int read_pnm(const char *path, const mc_model_desc *m, uint8_t *out)
     }
     fclose(f);
     return rc;
+}
+
+/* Reads a PNG (any bit depth or color type: libpng converts it to 8-bit
+ * gray or RGB, as the model takes) of exactly the model's size into bytes
+ * (CHW). */
+static int read_png(const char *path, const mc_model_desc *m, uint8_t *out)
+{
+    png_image img;
+    memset(&img, 0, sizeof img);
+    img.version = PNG_IMAGE_VERSION;
+    if (!png_image_begin_read_from_file(&img, path)) {
+        fprintf(stderr, "error: %s: not a readable PNG: %s\n", path, img.message);
+        return -1;
+    }
+    if ((int)img.width != m->w || (int)img.height != m->h || (m->c != 1 && m->c != 3)) {
+        fprintf(stderr, "error: %s: %ux%u, the model takes %dx%d with %d channels\n", path, img.width, img.height,
+                m->w, m->h, m->c);
+        png_image_free(&img);
+        return -1;
+    }
+    img.format = m->c == 1 ? PNG_FORMAT_GRAY : PNG_FORMAT_RGB;
+    const long plane = (long)m->w * m->h;
+    uint8_t *px = malloc((size_t)PNG_IMAGE_SIZE(img));
+    if (!px || !png_image_finish_read(&img, NULL, px, 0, NULL)) {
+        fprintf(stderr, "error: %s: cannot decode: %s\n", path, px ? img.message : "out of memory");
+        png_image_free(&img);
+        free(px);
+        return -1;
+    }
+    for (long i = 0; i < plane; i++) /* interleaved -> planar */
+        for (int ch = 0; ch < m->c; ch++)
+            out[ch * plane + i] = px[i * m->c + ch];
+    free(px);
+    return 0;
+}
+
+/* An image file by its first bytes: PNG, else PGM/PPM. */
+static int read_image(const char *path, const mc_model_desc *m, uint8_t *out)
+{
+    unsigned char magic[8] = {0};
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "error: %s: cannot open: %s\n", path, strerror(errno));
+        return -1;
+    }
+    size_t got = fread(magic, 1, sizeof magic, f);
+    fclose(f);
+    if (got == sizeof magic && png_sig_cmp(magic, 0, sizeof magic) == 0)
+        return read_png(path, m, out);
+    return read_pnm(path, m, out);
 }
 
 /* The dataset whose statistics normalize the images. */
@@ -522,7 +597,7 @@ static void print_prediction(const char *what, const float *logits, int classes,
 static int cmd_predict(const cli *c, int argc, char **argv)
 {
     options o;
-    int rc = parse(c, argc, argv, O_WEIGHTS | O_DATASET | O_DATA | O_LIMIT | O_ARGS, usage_predict, &o);
+    int rc = parse(c, argc, argv, O_WEIGHTS | O_DATASET | O_DATA | O_LIMIT | O_ARGS | O_THREADS, usage_predict, &o);
     if (rc >= 0)
         return rc;
     if (need(c, o.weights, "--weights CKPT"))
@@ -551,7 +626,7 @@ static int cmd_predict(const cli *c, int argc, char **argv)
             return 1;
         }
         for (int i = 0; i < o.nargs; i++)
-            if (read_pnm(o.args[i], m, d.images + (long)i * m->c * m->h * m->w) != 0) {
+            if (read_image(o.args[i], m, d.images + (long)i * m->c * m->h * m->w) != 0) {
                 mc_dataset_free(&d);
                 return 1;
             }

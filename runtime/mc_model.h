@@ -17,6 +17,16 @@
 
 #include "mc_kernels.h"
 
+/* The generated kernels split an outer loop over threads where its
+ * iterations write disjoint outputs (compiled with -fopenmp; serial
+ * otherwise). Every output element is computed by one thread in a fixed
+ * order, so the results do not depend on the thread count. */
+#ifdef _OPENMP
+#define MC_OMP_FOR _Pragma("omp parallel for schedule(static)")
+#else
+#define MC_OMP_FOR
+#endif
+
 typedef enum {
     MC_L_CONV, MC_L_DEPTHWISE, MC_L_MIXCONV, MC_L_BATCHNORM, MC_L_RELU, MC_L_RELU6, MC_L_SIGMOID,
     MC_L_IDENTITY, MC_L_ADD, MC_L_CONCAT, MC_L_SCALE, MC_L_AVGPOOL, MC_L_SUBSAMPLE, MC_L_LINEAR,

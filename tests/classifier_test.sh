@@ -38,6 +38,24 @@ got=$("$exe" eval --weights "$tmp/a/checkpoint.safetensors" --data "$data" --lim
 echo "$got"
 case "$got" in *"$want"*) ;; *) fail "eval says '$got', training said '$want'" ;; esac
 
+# 3b. predict: the first test image as PGM and as PNG gives the class that
+#     predicting test record 0 gives.
+{ printf 'P5\n28 28\n255\n'; zcat "$data/t10k-images-idx3-ubyte.gz" 2> /dev/null | head -c 800 | tail -c 784 || true; } \
+  > "$tmp/first.pgm"
+/usr/bin/python3 - "$tmp/first.pgm" "$tmp/first.png" << 'PY'
+import struct, sys, zlib
+pix = open(sys.argv[1], "rb").read()[-784:]
+raw = b"".join(b"\0" + pix[r * 28:(r + 1) * 28] for r in range(28))
+chunk = lambda t, d: struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 28, 28, 8, 0, 0, 0, 0))
+open(sys.argv[2], "wb").write(png + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+PY
+record=$("$exe" predict --weights "$tmp/a/checkpoint.safetensors" --data "$data" --limit 1 | sed 's/.*class \([0-9]*\).*/\1/')
+for f in first.pgm first.png; do
+  got=$("$exe" predict --weights "$tmp/a/checkpoint.safetensors" "$tmp/$f" | sed 's/.*class \([0-9]*\).*/\1/')
+  [ "$got" = "$record" ] || fail "predict $f says class $got, test record 0 says $record"
+done
+
 # 4. Bad files: one-line errors naming the file, exit 1, the checkpoint intact.
 expect_error() { # expect_error PATTERN COMMAND...
   local pattern=$1; shift

@@ -14,6 +14,7 @@ void NAME`'_fwd_train(int n, const float *restrict x, const float *restrict gamm
     float *restrict save_mean, float *restrict save_invstd)
 {
     const double m = (double)n * BN_HW;
+    MC_OMP_FOR
     for (int c = 0; c < C; c++) {
         double sum = 0, sq = 0;
         for (int b = 0; b < n; b++) {
@@ -49,6 +50,7 @@ void NAME`'_fwd_train(int n, const float *restrict x, const float *restrict gamm
 void NAME`'_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y)
 {
+    MC_OMP_FOR
     for (int c = 0; c < C; c++) {
         const double invstd = 1 / sqrt((double)running_var[c] + EPS);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
@@ -68,6 +70,7 @@ void NAME`'_bwd(int n, const float *restrict x, const float *restrict gamma, con
     float *restrict dbeta)
 {
     const double m = (double)n * BN_HW;
+    MC_OMP_FOR
     for (int c = 0; c < C; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
         double sum_dy = 0, sum_dy_xhat = 0;

@@ -20,7 +20,8 @@ m4_divert(-1)
 # the guard names a macro: a second reading would expand it.)
 
 m4_ifdef(`MC_CONV_KERNEL', `',
-`
+`m4_ifdef(`MC_GEMM_NN', `', `m4_include(`gemm.m4')m4_divert(-1)')
+
 # CV_PLUS(e): " + e", and CV_PLUS2(e): "e + ", or nothing when e is 0
 # (tidier offsets).
 m4_define(`CV_PLUS', `m4_ifelse(`$1', `0', `', ` + $1')')
@@ -127,26 +128,140 @@ $2}
 m4_define(`CV_DESCRIBE',
 `/* NAME: conv C`'x`'H`'x`'W -> CO`'x`'HO`'x`'WO, kernel K, stride S, padding PAD`'m4_ifelse(G, 1, `', `, G groups')`'m4_ifelse(BIAS, 1, `, bias') */')
 
+# Without groups, a convolution is a matrix product per image (im2col):
+# y_b[CO x HO*WO] = w[CO x C*K*K] col_b[C*K*K x HO*WO], where row (ci, ky,
+# kx) of col_b is input plane ci shifted by the tap (zeros off the edge).
+# The backward is two more products: dw += dy_b col_b^T (with col_b built
+# transposed, so that both products are of one kind) and dcol = w^T dy_b,
+# scattered back into dx_b (col2im). A 1x1 conv with stride 1 and no
+# padding reads x_b as col_b directly. The scratch matrices are static:
+# no allocation in a step (and one step at a time).
+m4_define(`CV_CKK', `m4_eval(C * K * K)')
+m4_define(`CV_PIX', `m4_eval(HO * WO)')
+m4_define(`CV_DIRECT', `m4_eval(K == 1 && S == 1 && PAD == 0)')
+
+# CV_TAP_ROWS(body): body for every row r = (ci, ky, kx) of col, with
+# xc the input plane ci.
+m4_define(`CV_TAP_ROWS',
+`    MC_OMP_FOR
+    for (int ci = 0; ci < C; ci++)
+        for (int ky = 0; ky < K; ky++)
+            for (int kx = 0; kx < K; kx++) {
+                const int r = (ci * K + ky) * K + kx;
+                (void)r;
+$1            }
+')
+
+m4_define(`CV_GEMM_HELPERS',
+`MC_GEMM_NN(NAME`'_gemm_fwd, CO, CV_PIX, CV_CKK)
+MC_GEMM_NN(NAME`'_gemm_dw, CO, CV_CKK, CV_PIX)
+MC_GEMM_NN(NAME`'_gemm_dx, CV_CKK, CV_PIX, CO)
+MC_TRANSPOSE(NAME`'_transpose_w, CO, CV_CKK)
+
+m4_ifelse(CV_DIRECT, 1, `', `/* Row (ci, ky, kx) of col: input plane ci of xb seen through that tap. */
+static void NAME`'_im2col(const float *restrict xb, float *restrict col)
+{
+CV_TAP_ROWS(`                const float *restrict xc = xb + ci * m4_eval(H * W);
+                float *restrict row = col + r * CV_PIX;
+                for (int oy = 0; oy < HO; oy++) {
+                    const int iy = oy * S - PAD + ky;
+                    for (int ox = 0; ox < WO; ox++) {
+                        const int ix = ox * S - PAD + kx;
+                        row[oy * WO + ox] = iy >= 0 && iy < H && ix >= 0 && ix < W ? xc[iy * W + ix] : 0.0f;
+                    }
+                }
+')m4_dnl
+}
+
+')m4_dnl
+/* The same matrix transposed: one row of C*K*K taps per output pixel. */
+static void NAME`'_im2col_t(const float *restrict xb, float *restrict colt)
+{
+CV_TAP_ROWS(`                const float *restrict xc = xb + ci * m4_eval(H * W);
+                for (int oy = 0; oy < HO; oy++) {
+                    const int iy = oy * S - PAD + ky;
+                    for (int ox = 0; ox < WO; ox++) {
+                        const int ix = ox * S - PAD + kx;
+                        colt[(oy * WO + ox) * CV_CKK + r] =
+                            iy >= 0 && iy < H && ix >= 0 && ix < W ? xc[iy * W + ix] : 0.0f;
+                    }
+                }
+')m4_dnl
+}
+
+m4_ifelse(CV_DIRECT, 1, `', `/* The backward of im2col: every entry of dcol back to its input pixel. */
+static void NAME`'_col2im(const float *restrict dcol, float *restrict dxb)
+{
+CV_TAP_ROWS(`                float *restrict dxc = dxb + ci * m4_eval(H * W);
+                const float *restrict row = dcol + r * CV_PIX;
+                for (int oy = 0; oy < HO; oy++) {
+                    const int iy = oy * S - PAD + ky;
+                    if (iy < 0 || iy >= H)
+                        continue;
+                    for (int ox = 0; ox < WO; ox++) {
+                        const int ix = ox * S - PAD + kx;
+                        if (ix >= 0 && ix < W)
+                            dxc[iy * W + ix] += row[oy * WO + ox];
+                    }
+                }
+')m4_dnl
+}
+')')
+
+m4_define(`CV_FWD_GEMM',
+`m4_ifelse(CV_DIRECT, 1, `', `    static float col[m4_eval(CV_CKK * CV_PIX)];
+')m4_dnl
+    for (int b = 0; b < n; b++) {
+        float *restrict yb = y + (long)b * m4_eval(CO * HO * WO);
+        for (int co = 0; co < CO; co++)
+            for (int i = 0; i < CV_PIX; i++)
+                yb[co * CV_PIX + i] = m4_ifelse(BIAS, 1, `bias[co]', `0.0f');
+m4_ifelse(CV_DIRECT, 1, `        NAME`'_gemm_fwd(w, x + (long)b * m4_eval(C * H * W), yb);
+', `        NAME`'_im2col(x + (long)b * m4_eval(C * H * W), col);
+        NAME`'_gemm_fwd(w, col, yb);
+')m4_dnl
+    }
+')
+
+m4_define(`CV_BWD_GEMM',
+`    static float colt[m4_eval(CV_PIX * CV_CKK)], wt[m4_eval(CV_CKK * CO)];
+m4_ifelse(CV_DIRECT, 1, `', `    static float dcol[m4_eval(CV_CKK * CV_PIX)];
+')m4_dnl
+    NAME`'_transpose_w(w, wt);
+    for (int b = 0; b < n; b++) {
+        const float *restrict dyb = dy + (long)b * m4_eval(CO * HO * WO);
+        float *restrict dxb = dx + (long)b * m4_eval(C * H * W);
+        NAME`'_im2col_t(x + (long)b * m4_eval(C * H * W), colt);
+        NAME`'_gemm_dw(dyb, colt, dw);
+m4_ifelse(CV_DIRECT, 1, `        NAME`'_gemm_dx(wt, dyb, dxb);
+', `        memset(dcol, 0, sizeof dcol);
+        NAME`'_gemm_dx(wt, dyb, dcol);
+        NAME`'_col2im(dcol, dxb);
+')m4_dnl
+    }
+')
+
 m4_define(`MC_CONV_FWD',
 `CV_DESCRIBE
-CV_FWD_PLANE(NAME, K, PAD, OY0, OY1, OX0, OX1)
+m4_ifelse(G, 1, `CV_GEMM_HELPERS()', `CV_FWD_PLANE(NAME, K, PAD, OY0, OY1, OX0, OX1)')
 void NAME`'_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
 m4_ifelse(BIAS, 1, `', `    (void)bias;
 ')m4_dnl
-    for (int b = 0; b < n; b++) {
+m4_ifelse(G, 1, `CV_FWD_GEMM()', `    for (int b = 0; b < n; b++) {
         for (int co = 0; co < CO; co++)
             for (int i = 0; i < m4_eval(HO * WO); i++)
                 y[((long)b * CO + co) * m4_eval(HO * WO) + i] = m4_ifelse(BIAS, 1, `bias[co]', `0.0f');
 CV_GROUPS(`CV_FWD_DENSE(NAME, K, CV_CIG, CV_COG, CV_XOFF, CV_YOFF, CV_WOFF, CV_IND)', `        ')m4_dnl
     }
+')m4_dnl
 }
 ')
 
 # Backward: the bias gradient sums every output gradient of a channel in
 # double and adds it once.
 m4_define(`MC_CONV_BWD',
-`CV_BWD_PLANE(NAME, K, PAD, OY0, OY1, OX0, OX1)
+`m4_ifelse(G, 1, `', `CV_BWD_PLANE(NAME, K, PAD, OY0, OY1, OX0, OX1)')
 void NAME`'_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias)
 {
@@ -161,7 +276,7 @@ m4_ifelse(BIAS, 1, `    for (int co = 0; co < CO; co++) {
     }
 ', `    (void)dbias;
 ')m4_dnl
-CV_GROUPS(`CV_BWD_DENSE(NAME, K, CV_CIG, CV_COG, CV_XOFF, CV_YOFF, CV_WOFF, CV_IND)', `    ')m4_dnl
+m4_ifelse(G, 1, `CV_BWD_GEMM()', `CV_GROUPS(`CV_BWD_DENSE(NAME, K, CV_CIG, CV_COG, CV_XOFF, CV_YOFF, CV_WOFF, CV_IND)', `    ')')m4_dnl
 }
 ')
 

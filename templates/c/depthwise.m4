@@ -59,18 +59,41 @@ DW_EACH(`            y`'j[oy * WO + ox] = m4_ifelse(BIAS, 1, `bias[c]', `0.0f')`
 
 void NAME`'_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
-    for (int b = 0; b < n; b++)
-        for (int c = 0; c < C; c++)
-            NAME`'_fwd_plane(x + ((long)b * C + c) * m4_eval(H * W), w, bias, y, b, c);
+    MC_OMP_FOR
+    for (int bc = 0; bc < n * C; bc++)
+        NAME`'_fwd_plane(x + (long)bc * m4_eval(H * W), w, bias, y, bc / C, bc % C);
 }
 ')
 
-# Backward, one pass over the outputs of all kernels: each output gradient
-# d is scattered into dx through the taps (dx += w * d) while the weight
-# gradients gather d * x in per-channel accumulators (g), added to dw once
-# per channel. Scattering serves every stride alike.
+# Backward. The border positions scatter each output gradient d into dx
+# through the taps (dx += w * d) and gather the weight gradients (g +=
+# d * x), bounds tested. The interior runs tap by tap: for each tap, a pass
+# over the interior rows adds w * dy into the shifted dx rows and d * x into
+# per-column sums, two element-wise loops along the row that vectorize
+# (a per-position scatter would not); the sums are added up once per tap.
 m4_define(`DW_GRADS', `DW_EACH(`float *restrict g`'j, ')')
 m4_define(`DW_GRAD_ARGS', `DW_EACH(`g`'j, ')')
+
+m4_define(`DW_BWD_INTERIOR',
+`DW_EACH(`MC_TAPS(DW_K(j), DW_P(j), PMAX, W, `    {
+        /* kernel j, tap MC_T */
+        const float wt = w`'j[MC_T];
+        float acc[WO] = {0};
+        for (int oy = OY0; oy < OY1; oy++) {
+            const float *restrict drow = d`'j + oy * WO;
+            const long at = (long)(oy * S - PMAX) * W + m4_eval(MC_OFF - PMAX);
+            for (int ox = OX0; ox < OX1; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * S] += wt * d;
+                acc[ox] += d * xc[at + ox * S];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = OX0; ox < OX1; ox++)
+            s += acc[ox];
+        g`'j[MC_T] += s;
+    }
+')')')
 
 m4_define(`MC_DEPTHWISE_BWD',
 `m4_ifelse(MC_HAS_BORDER(OY0, OY1, OX0, OX1), 1, `static inline void NAME`'_bwd_at(const float *restrict xc, const float *restrict w, const float *restrict dy,
@@ -91,22 +114,15 @@ static inline void NAME`'_bwd_plane(const float *restrict xc, const float *restr
     float *restrict dxc, DW_GRADS()int b, int c)
 {
 MC_IF_INTERIOR(OY0, OY1, OX0, OX1, `DW_PTRS(`const float', `d', `dy')')m4_dnl
-MC_ROWS(`NAME`'_bwd_at(xc, w, dy, dxc, DW_GRAD_ARGS()b, c, oy, ox);',
-`            const float *restrict p = xc + (oy * S - PMAX) * W + ox * S - PMAX;
-            float *restrict q = dxc + (oy * S - PMAX) * W + ox * S - PMAX;
-DW_EACH(`            {
-                const float d = d`'j[oy * WO + ox];
-MC_TAPS(DW_K(j), DW_P(j), PMAX, W, `                q[MC_OFF] += w`'j[MC_T] * d;
-                g`'j[MC_T] += d * p[MC_OFF];
-')m4_dnl
-            }
-')', OY0, OY1, OX0, OX1)m4_dnl
+MC_BORDER(`NAME`'_bwd_at(xc, w, dy, dxc, DW_GRAD_ARGS()b, c, oy, ox);', OY0, OY1, OX0, OX1)m4_dnl
+MC_IF_INTERIOR(OY0, OY1, OX0, OX1, `DW_BWD_INTERIOR()')m4_dnl
 }
 
 void NAME`'_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
+    MC_OMP_FOR
     for (int c = 0; c < C; c++) {
 DW_EACH(`        float g`'j[m4_eval(DW_K(j) * DW_K(j))] = {0};
 ')m4_dnl

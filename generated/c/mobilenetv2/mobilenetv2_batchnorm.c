@@ -10,6 +10,7 @@ void bn_c32_96x96_fwd_train(int n, const float *restrict x, const float *restric
     float *restrict save_mean, float *restrict save_invstd)
 {
     const double m = (double)n * 9216;
+    MC_OMP_FOR
     for (int c = 0; c < 32; c++) {
         double sum = 0, sq = 0;
         for (int b = 0; b < n; b++) {
@@ -45,6 +46,7 @@ void bn_c32_96x96_fwd_train(int n, const float *restrict x, const float *restric
 void bn_c32_96x96_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y)
 {
+    MC_OMP_FOR
     for (int c = 0; c < 32; c++) {
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
@@ -64,6 +66,7 @@ void bn_c32_96x96_bwd(int n, const float *restrict x, const float *restrict gamm
     float *restrict dbeta)
 {
     const double m = (double)n * 9216;
+    MC_OMP_FOR
     for (int c = 0; c < 32; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
         double sum_dy = 0, sum_dy_xhat = 0;
@@ -92,6 +95,7 @@ void bn_c96_96x96_fwd_train(int n, const float *restrict x, const float *restric
     float *restrict save_mean, float *restrict save_invstd)
 {
     const double m = (double)n * 9216;
+    MC_OMP_FOR
     for (int c = 0; c < 96; c++) {
         double sum = 0, sq = 0;
         for (int b = 0; b < n; b++) {
@@ -127,6 +131,7 @@ void bn_c96_96x96_fwd_train(int n, const float *restrict x, const float *restric
 void bn_c96_96x96_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y)
 {
+    MC_OMP_FOR
     for (int c = 0; c < 96; c++) {
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
@@ -146,6 +151,7 @@ void bn_c96_96x96_bwd(int n, const float *restrict x, const float *restrict gamm
     float *restrict dbeta)
 {
     const double m = (double)n * 9216;
+    MC_OMP_FOR
     for (int c = 0; c < 96; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
         double sum_dy = 0, sum_dy_xhat = 0;
@@ -174,6 +180,7 @@ void bn_c16_96x96_fwd_train(int n, const float *restrict x, const float *restric
     float *restrict save_mean, float *restrict save_invstd)
 {
     const double m = (double)n * 9216;
+    MC_OMP_FOR
     for (int c = 0; c < 16; c++) {
         double sum = 0, sq = 0;
         for (int b = 0; b < n; b++) {
@@ -209,6 +216,7 @@ void bn_c16_96x96_fwd_train(int n, const float *restrict x, const float *restric
 void bn_c16_96x96_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y)
 {
+    MC_OMP_FOR
     for (int c = 0; c < 16; c++) {
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
@@ -228,6 +236,7 @@ void bn_c16_96x96_bwd(int n, const float *restrict x, const float *restrict gamm
     float *restrict dbeta)
 {
     const double m = (double)n * 9216;
+    MC_OMP_FOR
     for (int c = 0; c < 16; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
         double sum_dy = 0, sum_dy_xhat = 0;
@@ -256,6 +265,7 @@ void bn_c192_96x96_fwd_train(int n, const float *restrict x, const float *restri
     float *restrict save_mean, float *restrict save_invstd)
 {
     const double m = (double)n * 9216;
+    MC_OMP_FOR
     for (int c = 0; c < 192; c++) {
         double sum = 0, sq = 0;
         for (int b = 0; b < n; b++) {
@@ -291,6 +301,7 @@ void bn_c192_96x96_fwd_train(int n, const float *restrict x, const float *restri
 void bn_c192_96x96_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y)
 {
+    MC_OMP_FOR
     for (int c = 0; c < 192; c++) {
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
@@ -310,6 +321,7 @@ void bn_c192_96x96_bwd(int n, const float *restrict x, const float *restrict gam
     float *restrict dbeta)
 {
     const double m = (double)n * 9216;
+    MC_OMP_FOR
     for (int c = 0; c < 192; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
         double sum_dy = 0, sum_dy_xhat = 0;
@@ -338,6 +350,7 @@ void bn_c24_48x48_fwd_train(int n, const float *restrict x, const float *restric
     float *restrict save_mean, float *restrict save_invstd)
 {
     const double m = (double)n * 2304;
+    MC_OMP_FOR
     for (int c = 0; c < 24; c++) {
         double sum = 0, sq = 0;
         for (int b = 0; b < n; b++) {
@@ -373,6 +386,7 @@ void bn_c24_48x48_fwd_train(int n, const float *restrict x, const float *restric
 void bn_c24_48x48_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y)
 {
+    MC_OMP_FOR
     for (int c = 0; c < 24; c++) {
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
@@ -392,6 +406,7 @@ void bn_c24_48x48_bwd(int n, const float *restrict x, const float *restrict gamm
     float *restrict dbeta)
 {
     const double m = (double)n * 2304;
+    MC_OMP_FOR
     for (int c = 0; c < 24; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
         double sum_dy = 0, sum_dy_xhat = 0;
@@ -420,6 +435,7 @@ void bn_c144_48x48_fwd_train(int n, const float *restrict x, const float *restri
     float *restrict save_mean, float *restrict save_invstd)
 {
     const double m = (double)n * 2304;
+    MC_OMP_FOR
     for (int c = 0; c < 144; c++) {
         double sum = 0, sq = 0;
         for (int b = 0; b < n; b++) {
@@ -455,6 +471,7 @@ void bn_c144_48x48_fwd_train(int n, const float *restrict x, const float *restri
 void bn_c144_48x48_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y)
 {
+    MC_OMP_FOR
     for (int c = 0; c < 144; c++) {
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
@@ -474,6 +491,7 @@ void bn_c144_48x48_bwd(int n, const float *restrict x, const float *restrict gam
     float *restrict dbeta)
 {
     const double m = (double)n * 2304;
+    MC_OMP_FOR
     for (int c = 0; c < 144; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
         double sum_dy = 0, sum_dy_xhat = 0;
@@ -502,6 +520,7 @@ void bn_c288_48x48_fwd_train(int n, const float *restrict x, const float *restri
     float *restrict save_mean, float *restrict save_invstd)
 {
     const double m = (double)n * 2304;
+    MC_OMP_FOR
     for (int c = 0; c < 288; c++) {
         double sum = 0, sq = 0;
         for (int b = 0; b < n; b++) {
@@ -537,6 +556,7 @@ void bn_c288_48x48_fwd_train(int n, const float *restrict x, const float *restri
 void bn_c288_48x48_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y)
 {
+    MC_OMP_FOR
     for (int c = 0; c < 288; c++) {
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
@@ -556,6 +576,7 @@ void bn_c288_48x48_bwd(int n, const float *restrict x, const float *restrict gam
     float *restrict dbeta)
 {
     const double m = (double)n * 2304;
+    MC_OMP_FOR
     for (int c = 0; c < 288; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
         double sum_dy = 0, sum_dy_xhat = 0;
@@ -584,6 +605,7 @@ void bn_c144_24x24_fwd_train(int n, const float *restrict x, const float *restri
     float *restrict save_mean, float *restrict save_invstd)
 {
     const double m = (double)n * 576;
+    MC_OMP_FOR
     for (int c = 0; c < 144; c++) {
         double sum = 0, sq = 0;
         for (int b = 0; b < n; b++) {
@@ -619,6 +641,7 @@ void bn_c144_24x24_fwd_train(int n, const float *restrict x, const float *restri
 void bn_c144_24x24_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y)
 {
+    MC_OMP_FOR
     for (int c = 0; c < 144; c++) {
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
@@ -638,6 +661,7 @@ void bn_c144_24x24_bwd(int n, const float *restrict x, const float *restrict gam
     float *restrict dbeta)
 {
     const double m = (double)n * 576;
+    MC_OMP_FOR
     for (int c = 0; c < 144; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
         double sum_dy = 0, sum_dy_xhat = 0;
@@ -666,6 +690,7 @@ void bn_c32_24x24_fwd_train(int n, const float *restrict x, const float *restric
     float *restrict save_mean, float *restrict save_invstd)
 {
     const double m = (double)n * 576;
+    MC_OMP_FOR
     for (int c = 0; c < 32; c++) {
         double sum = 0, sq = 0;
         for (int b = 0; b < n; b++) {
@@ -701,6 +726,7 @@ void bn_c32_24x24_fwd_train(int n, const float *restrict x, const float *restric
 void bn_c32_24x24_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y)
 {
+    MC_OMP_FOR
     for (int c = 0; c < 32; c++) {
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
@@ -720,6 +746,7 @@ void bn_c32_24x24_bwd(int n, const float *restrict x, const float *restrict gamm
     float *restrict dbeta)
 {
     const double m = (double)n * 576;
+    MC_OMP_FOR
     for (int c = 0; c < 32; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
         double sum_dy = 0, sum_dy_xhat = 0;
@@ -748,6 +775,7 @@ void bn_c192_24x24_fwd_train(int n, const float *restrict x, const float *restri
     float *restrict save_mean, float *restrict save_invstd)
 {
     const double m = (double)n * 576;
+    MC_OMP_FOR
     for (int c = 0; c < 192; c++) {
         double sum = 0, sq = 0;
         for (int b = 0; b < n; b++) {
@@ -783,6 +811,7 @@ void bn_c192_24x24_fwd_train(int n, const float *restrict x, const float *restri
 void bn_c192_24x24_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y)
 {
+    MC_OMP_FOR
     for (int c = 0; c < 192; c++) {
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
@@ -802,6 +831,7 @@ void bn_c192_24x24_bwd(int n, const float *restrict x, const float *restrict gam
     float *restrict dbeta)
 {
     const double m = (double)n * 576;
+    MC_OMP_FOR
     for (int c = 0; c < 192; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
         double sum_dy = 0, sum_dy_xhat = 0;
@@ -830,6 +860,7 @@ void bn_c192_12x12_fwd_train(int n, const float *restrict x, const float *restri
     float *restrict save_mean, float *restrict save_invstd)
 {
     const double m = (double)n * 144;
+    MC_OMP_FOR
     for (int c = 0; c < 192; c++) {
         double sum = 0, sq = 0;
         for (int b = 0; b < n; b++) {
@@ -865,6 +896,7 @@ void bn_c192_12x12_fwd_train(int n, const float *restrict x, const float *restri
 void bn_c192_12x12_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y)
 {
+    MC_OMP_FOR
     for (int c = 0; c < 192; c++) {
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
@@ -884,6 +916,7 @@ void bn_c192_12x12_bwd(int n, const float *restrict x, const float *restrict gam
     float *restrict dbeta)
 {
     const double m = (double)n * 144;
+    MC_OMP_FOR
     for (int c = 0; c < 192; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
         double sum_dy = 0, sum_dy_xhat = 0;
@@ -912,6 +945,7 @@ void bn_c64_12x12_fwd_train(int n, const float *restrict x, const float *restric
     float *restrict save_mean, float *restrict save_invstd)
 {
     const double m = (double)n * 144;
+    MC_OMP_FOR
     for (int c = 0; c < 64; c++) {
         double sum = 0, sq = 0;
         for (int b = 0; b < n; b++) {
@@ -947,6 +981,7 @@ void bn_c64_12x12_fwd_train(int n, const float *restrict x, const float *restric
 void bn_c64_12x12_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y)
 {
+    MC_OMP_FOR
     for (int c = 0; c < 64; c++) {
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
@@ -966,6 +1001,7 @@ void bn_c64_12x12_bwd(int n, const float *restrict x, const float *restrict gamm
     float *restrict dbeta)
 {
     const double m = (double)n * 144;
+    MC_OMP_FOR
     for (int c = 0; c < 64; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
         double sum_dy = 0, sum_dy_xhat = 0;
@@ -994,6 +1030,7 @@ void bn_c384_12x12_fwd_train(int n, const float *restrict x, const float *restri
     float *restrict save_mean, float *restrict save_invstd)
 {
     const double m = (double)n * 144;
+    MC_OMP_FOR
     for (int c = 0; c < 384; c++) {
         double sum = 0, sq = 0;
         for (int b = 0; b < n; b++) {
@@ -1029,6 +1066,7 @@ void bn_c384_12x12_fwd_train(int n, const float *restrict x, const float *restri
 void bn_c384_12x12_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y)
 {
+    MC_OMP_FOR
     for (int c = 0; c < 384; c++) {
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
@@ -1048,6 +1086,7 @@ void bn_c384_12x12_bwd(int n, const float *restrict x, const float *restrict gam
     float *restrict dbeta)
 {
     const double m = (double)n * 144;
+    MC_OMP_FOR
     for (int c = 0; c < 384; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
         double sum_dy = 0, sum_dy_xhat = 0;
@@ -1076,6 +1115,7 @@ void bn_c96_12x12_fwd_train(int n, const float *restrict x, const float *restric
     float *restrict save_mean, float *restrict save_invstd)
 {
     const double m = (double)n * 144;
+    MC_OMP_FOR
     for (int c = 0; c < 96; c++) {
         double sum = 0, sq = 0;
         for (int b = 0; b < n; b++) {
@@ -1111,6 +1151,7 @@ void bn_c96_12x12_fwd_train(int n, const float *restrict x, const float *restric
 void bn_c96_12x12_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y)
 {
+    MC_OMP_FOR
     for (int c = 0; c < 96; c++) {
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
@@ -1130,6 +1171,7 @@ void bn_c96_12x12_bwd(int n, const float *restrict x, const float *restrict gamm
     float *restrict dbeta)
 {
     const double m = (double)n * 144;
+    MC_OMP_FOR
     for (int c = 0; c < 96; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
         double sum_dy = 0, sum_dy_xhat = 0;
@@ -1158,6 +1200,7 @@ void bn_c576_12x12_fwd_train(int n, const float *restrict x, const float *restri
     float *restrict save_mean, float *restrict save_invstd)
 {
     const double m = (double)n * 144;
+    MC_OMP_FOR
     for (int c = 0; c < 576; c++) {
         double sum = 0, sq = 0;
         for (int b = 0; b < n; b++) {
@@ -1193,6 +1236,7 @@ void bn_c576_12x12_fwd_train(int n, const float *restrict x, const float *restri
 void bn_c576_12x12_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y)
 {
+    MC_OMP_FOR
     for (int c = 0; c < 576; c++) {
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
@@ -1212,6 +1256,7 @@ void bn_c576_12x12_bwd(int n, const float *restrict x, const float *restrict gam
     float *restrict dbeta)
 {
     const double m = (double)n * 144;
+    MC_OMP_FOR
     for (int c = 0; c < 576; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
         double sum_dy = 0, sum_dy_xhat = 0;
@@ -1240,6 +1285,7 @@ void bn_c576_6x6_fwd_train(int n, const float *restrict x, const float *restrict
     float *restrict save_mean, float *restrict save_invstd)
 {
     const double m = (double)n * 36;
+    MC_OMP_FOR
     for (int c = 0; c < 576; c++) {
         double sum = 0, sq = 0;
         for (int b = 0; b < n; b++) {
@@ -1275,6 +1321,7 @@ void bn_c576_6x6_fwd_train(int n, const float *restrict x, const float *restrict
 void bn_c576_6x6_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y)
 {
+    MC_OMP_FOR
     for (int c = 0; c < 576; c++) {
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
@@ -1294,6 +1341,7 @@ void bn_c576_6x6_bwd(int n, const float *restrict x, const float *restrict gamma
     float *restrict dbeta)
 {
     const double m = (double)n * 36;
+    MC_OMP_FOR
     for (int c = 0; c < 576; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
         double sum_dy = 0, sum_dy_xhat = 0;
@@ -1322,6 +1370,7 @@ void bn_c160_6x6_fwd_train(int n, const float *restrict x, const float *restrict
     float *restrict save_mean, float *restrict save_invstd)
 {
     const double m = (double)n * 36;
+    MC_OMP_FOR
     for (int c = 0; c < 160; c++) {
         double sum = 0, sq = 0;
         for (int b = 0; b < n; b++) {
@@ -1357,6 +1406,7 @@ void bn_c160_6x6_fwd_train(int n, const float *restrict x, const float *restrict
 void bn_c160_6x6_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y)
 {
+    MC_OMP_FOR
     for (int c = 0; c < 160; c++) {
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
@@ -1376,6 +1426,7 @@ void bn_c160_6x6_bwd(int n, const float *restrict x, const float *restrict gamma
     float *restrict dbeta)
 {
     const double m = (double)n * 36;
+    MC_OMP_FOR
     for (int c = 0; c < 160; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
         double sum_dy = 0, sum_dy_xhat = 0;
@@ -1404,6 +1455,7 @@ void bn_c960_6x6_fwd_train(int n, const float *restrict x, const float *restrict
     float *restrict save_mean, float *restrict save_invstd)
 {
     const double m = (double)n * 36;
+    MC_OMP_FOR
     for (int c = 0; c < 960; c++) {
         double sum = 0, sq = 0;
         for (int b = 0; b < n; b++) {
@@ -1439,6 +1491,7 @@ void bn_c960_6x6_fwd_train(int n, const float *restrict x, const float *restrict
 void bn_c960_6x6_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y)
 {
+    MC_OMP_FOR
     for (int c = 0; c < 960; c++) {
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
@@ -1458,6 +1511,7 @@ void bn_c960_6x6_bwd(int n, const float *restrict x, const float *restrict gamma
     float *restrict dbeta)
 {
     const double m = (double)n * 36;
+    MC_OMP_FOR
     for (int c = 0; c < 960; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
         double sum_dy = 0, sum_dy_xhat = 0;
@@ -1486,6 +1540,7 @@ void bn_c320_6x6_fwd_train(int n, const float *restrict x, const float *restrict
     float *restrict save_mean, float *restrict save_invstd)
 {
     const double m = (double)n * 36;
+    MC_OMP_FOR
     for (int c = 0; c < 320; c++) {
         double sum = 0, sq = 0;
         for (int b = 0; b < n; b++) {
@@ -1521,6 +1576,7 @@ void bn_c320_6x6_fwd_train(int n, const float *restrict x, const float *restrict
 void bn_c320_6x6_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y)
 {
+    MC_OMP_FOR
     for (int c = 0; c < 320; c++) {
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
@@ -1540,6 +1596,7 @@ void bn_c320_6x6_bwd(int n, const float *restrict x, const float *restrict gamma
     float *restrict dbeta)
 {
     const double m = (double)n * 36;
+    MC_OMP_FOR
     for (int c = 0; c < 320; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
         double sum_dy = 0, sum_dy_xhat = 0;
@@ -1568,6 +1625,7 @@ void bn_c1280_6x6_fwd_train(int n, const float *restrict x, const float *restric
     float *restrict save_mean, float *restrict save_invstd)
 {
     const double m = (double)n * 36;
+    MC_OMP_FOR
     for (int c = 0; c < 1280; c++) {
         double sum = 0, sq = 0;
         for (int b = 0; b < n; b++) {
@@ -1603,6 +1661,7 @@ void bn_c1280_6x6_fwd_train(int n, const float *restrict x, const float *restric
 void bn_c1280_6x6_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y)
 {
+    MC_OMP_FOR
     for (int c = 0; c < 1280; c++) {
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
@@ -1622,6 +1681,7 @@ void bn_c1280_6x6_bwd(int n, const float *restrict x, const float *restrict gamm
     float *restrict dbeta)
 {
     const double m = (double)n * 36;
+    MC_OMP_FOR
     for (int c = 0; c < 1280; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
         double sum_dy = 0, sum_dy_xhat = 0;

@@ -5,213 +5,283 @@
 #include "mobilenetv2.h"
 
 /* conv_k3_c3_32_96x96_s1_p1: conv 3x96x96 -> 32x96x96, kernel 3, stride 1, padding 1 */
-static inline void conv_k3_c3_32_96x96_s1_p1_fwd_at(const float *restrict xp, const float *restrict wp, float *restrict yp, int oy, int ox)
+static void conv_k3_c3_32_96x96_s1_p1_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    float s = 0.0f;
-        {
-            const int iy = oy * 1 + -1;
-            if (iy >= 0 && iy < 96) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 96) { s += wp[0] * xp[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 96) { s += wp[1] * xp[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 96) { s += wp[2] * xp[iy * 96 + ix]; } }
+    MC_OMP_FOR
+    for (int i = 0; i < 32; i += 4) {
+        float *restrict c0 = c + i * 9216, *restrict c1 = c0 + 9216, *restrict c2 = c1 + 9216, *restrict c3 = c2 + 9216;
+        for (int p = 0; p < 27; p++) {
+            const float a0 = a[i * 27 + p], a1 = a[(i + 1) * 27 + p], a2 = a[(i + 2) * 27 + p],
+                        a3 = a[(i + 3) * 27 + p];
+            const float *restrict bp = b + p * 9216;
+            for (int j = 0; j < 9216; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
             }
         }
-        {
-            const int iy = oy * 1 + 0;
-            if (iy >= 0 && iy < 96) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 96) { s += wp[3] * xp[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 96) { s += wp[4] * xp[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 96) { s += wp[5] * xp[iy * 96 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 1;
-            if (iy >= 0 && iy < 96) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 96) { s += wp[6] * xp[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 96) { s += wp[7] * xp[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 96) { s += wp[8] * xp[iy * 96 + ix]; } }
-            }
-        }
-    yp[oy * 96 + ox] += s;
+    }
 }
 
-static inline void conv_k3_c3_32_96x96_s1_p1_fwd_plane(const float *restrict xp, const float *restrict wp, float *restrict yp)
+static void conv_k3_c3_32_96x96_s1_p1_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    for (int oy = 0; oy < 1; oy++)
-        for (int ox = 0; ox < 96; ox++)
-            conv_k3_c3_32_96x96_s1_p1_fwd_at(xp, wp, yp, oy, ox);
-    for (int oy = 1; oy < 95; oy++) {
-        for (int ox = 0; ox < 1; ox++)
-            conv_k3_c3_32_96x96_s1_p1_fwd_at(xp, wp, yp, oy, ox);
-        for (int ox = 1; ox < 95; ox++) {
-            const float *restrict p = xp + (oy * 1 - 1) * 96 + ox * 1 - 1;
-            yp[oy * 96 + ox] +=
-                  wp[0] * p[0]
-                + wp[1] * p[1]
-                + wp[2] * p[2]
-                + wp[3] * p[96]
-                + wp[4] * p[97]
-                + wp[5] * p[98]
-                + wp[6] * p[192]
-                + wp[7] * p[193]
-                + wp[8] * p[194];
+    MC_OMP_FOR
+    for (int i = 0; i < 32; i += 4) {
+        float *restrict c0 = c + i * 27, *restrict c1 = c0 + 27, *restrict c2 = c1 + 27, *restrict c3 = c2 + 27;
+        for (int p = 0; p < 9216; p++) {
+            const float a0 = a[i * 9216 + p], a1 = a[(i + 1) * 9216 + p], a2 = a[(i + 2) * 9216 + p],
+                        a3 = a[(i + 3) * 9216 + p];
+            const float *restrict bp = b + p * 27;
+            for (int j = 0; j < 27; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
         }
-        for (int ox = 95; ox < 96; ox++)
-            conv_k3_c3_32_96x96_s1_p1_fwd_at(xp, wp, yp, oy, ox);
     }
-    for (int oy = 95; oy < 96; oy++)
-        for (int ox = 0; ox < 96; ox++)
-            conv_k3_c3_32_96x96_s1_p1_fwd_at(xp, wp, yp, oy, ox);
+}
+
+static void conv_k3_c3_32_96x96_s1_p1_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+{
+    MC_OMP_FOR
+    for (int i = 0; i < 24; i += 4) {
+        float *restrict c0 = c + i * 9216, *restrict c1 = c0 + 9216, *restrict c2 = c1 + 9216, *restrict c3 = c2 + 9216;
+        for (int p = 0; p < 32; p++) {
+            const float a0 = a[i * 32 + p], a1 = a[(i + 1) * 32 + p], a2 = a[(i + 2) * 32 + p],
+                        a3 = a[(i + 3) * 32 + p];
+            const float *restrict bp = b + p * 9216;
+            for (int j = 0; j < 9216; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
+        }
+    }
+    for (int i = 24; i < 27; i++)
+        for (int p = 0; p < 32; p++) {
+            const float ai = a[i * 32 + p];
+            const float *restrict bp = b + p * 9216;
+            float *restrict ci = c + i * 9216;
+            for (int j = 0; j < 9216; j++)
+                ci[j] += ai * bp[j];
+        }
+}
+
+static void conv_k3_c3_32_96x96_s1_p1_transpose_w(const float *restrict a, float *restrict t)
+{
+    for (int r = 0; r < 32; r++)
+        for (int q = 0; q < 27; q++)
+            t[q * 32 + r] = a[r * 27 + q];
+}
+
+
+/* Row (ci, ky, kx) of col: input plane ci of xb seen through that tap. */
+static void conv_k3_c3_32_96x96_s1_p1_im2col(const float *restrict xb, float *restrict col)
+{
+    MC_OMP_FOR
+    for (int ci = 0; ci < 3; ci++)
+        for (int ky = 0; ky < 3; ky++)
+            for (int kx = 0; kx < 3; kx++) {
+                const int r = (ci * 3 + ky) * 3 + kx;
+                (void)r;
+                const float *restrict xc = xb + ci * 9216;
+                float *restrict row = col + r * 9216;
+                for (int oy = 0; oy < 96; oy++) {
+                    const int iy = oy * 1 - 1 + ky;
+                    for (int ox = 0; ox < 96; ox++) {
+                        const int ix = ox * 1 - 1 + kx;
+                        row[oy * 96 + ox] = iy >= 0 && iy < 96 && ix >= 0 && ix < 96 ? xc[iy * 96 + ix] : 0.0f;
+                    }
+                }
+            }
+}
+
+/* The same matrix transposed: one row of 3*3*3 taps per output pixel. */
+static void conv_k3_c3_32_96x96_s1_p1_im2col_t(const float *restrict xb, float *restrict colt)
+{
+    MC_OMP_FOR
+    for (int ci = 0; ci < 3; ci++)
+        for (int ky = 0; ky < 3; ky++)
+            for (int kx = 0; kx < 3; kx++) {
+                const int r = (ci * 3 + ky) * 3 + kx;
+                (void)r;
+                const float *restrict xc = xb + ci * 9216;
+                for (int oy = 0; oy < 96; oy++) {
+                    const int iy = oy * 1 - 1 + ky;
+                    for (int ox = 0; ox < 96; ox++) {
+                        const int ix = ox * 1 - 1 + kx;
+                        colt[(oy * 96 + ox) * 27 + r] =
+                            iy >= 0 && iy < 96 && ix >= 0 && ix < 96 ? xc[iy * 96 + ix] : 0.0f;
+                    }
+                }
+            }
+}
+
+/* The backward of im2col: every entry of dcol back to its input pixel. */
+static void conv_k3_c3_32_96x96_s1_p1_col2im(const float *restrict dcol, float *restrict dxb)
+{
+    MC_OMP_FOR
+    for (int ci = 0; ci < 3; ci++)
+        for (int ky = 0; ky < 3; ky++)
+            for (int kx = 0; kx < 3; kx++) {
+                const int r = (ci * 3 + ky) * 3 + kx;
+                (void)r;
+                float *restrict dxc = dxb + ci * 9216;
+                const float *restrict row = dcol + r * 9216;
+                for (int oy = 0; oy < 96; oy++) {
+                    const int iy = oy * 1 - 1 + ky;
+                    if (iy < 0 || iy >= 96)
+                        continue;
+                    for (int ox = 0; ox < 96; ox++) {
+                        const int ix = ox * 1 - 1 + kx;
+                        if (ix >= 0 && ix < 96)
+                            dxc[iy * 96 + ix] += row[oy * 96 + ox];
+                    }
+                }
+            }
 }
 
 void conv_k3_c3_32_96x96_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
+    static float col[248832];
     for (int b = 0; b < n; b++) {
+        float *restrict yb = y + (long)b * 294912;
         for (int co = 0; co < 32; co++)
             for (int i = 0; i < 9216; i++)
-                y[((long)b * 32 + co) * 9216 + i] = 0.0f;
-        for (int co = 0; co < 32; co++)
-            for (int ci = 0; ci < 3; ci++)
-                conv_k3_c3_32_96x96_s1_p1_fwd_plane(x + ((long)b * 3 + ci) * 9216,
-                    w + (co * 3 + ci) * 9,
-                    y + ((long)b * 32 + co) * 9216);
+                yb[co * 9216 + i] = 0.0f;
+        conv_k3_c3_32_96x96_s1_p1_im2col(x + (long)b * 27648, col);
+        conv_k3_c3_32_96x96_s1_p1_gemm_fwd(w, col, yb);
     }
 }
 
-static inline void conv_k3_c3_32_96x96_s1_p1_bwd_at(const float *restrict xp, const float *restrict wp, const float *restrict dyp,
-    float *restrict dxp, float *restrict gw, int oy, int ox)
-{
-    const float d = dyp[oy * 96 + ox];
-        {
-            const int iy = oy * 1 + -1;
-            if (iy >= 0 && iy < 96) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 96) { dxp[iy * 96 + ix] += wp[0] * d; gw[0] += d * xp[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 96) { dxp[iy * 96 + ix] += wp[1] * d; gw[1] += d * xp[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 96) { dxp[iy * 96 + ix] += wp[2] * d; gw[2] += d * xp[iy * 96 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 0;
-            if (iy >= 0 && iy < 96) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 96) { dxp[iy * 96 + ix] += wp[3] * d; gw[3] += d * xp[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 96) { dxp[iy * 96 + ix] += wp[4] * d; gw[4] += d * xp[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 96) { dxp[iy * 96 + ix] += wp[5] * d; gw[5] += d * xp[iy * 96 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 1;
-            if (iy >= 0 && iy < 96) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 96) { dxp[iy * 96 + ix] += wp[6] * d; gw[6] += d * xp[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 96) { dxp[iy * 96 + ix] += wp[7] * d; gw[7] += d * xp[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 96) { dxp[iy * 96 + ix] += wp[8] * d; gw[8] += d * xp[iy * 96 + ix]; } }
-            }
-        }
-}
-
-static inline void conv_k3_c3_32_96x96_s1_p1_bwd_plane(const float *restrict xp, const float *restrict wp, const float *restrict dyp,
-    float *restrict dxp, float *restrict gw)
-{
-    for (int oy = 0; oy < 1; oy++)
-        for (int ox = 0; ox < 96; ox++)
-            conv_k3_c3_32_96x96_s1_p1_bwd_at(xp, wp, dyp, dxp, gw, oy, ox);
-    for (int oy = 1; oy < 95; oy++) {
-        for (int ox = 0; ox < 1; ox++)
-            conv_k3_c3_32_96x96_s1_p1_bwd_at(xp, wp, dyp, dxp, gw, oy, ox);
-        for (int ox = 1; ox < 95; ox++) {
-            const float d = dyp[oy * 96 + ox];
-            const float *restrict p = xp + (oy * 1 - 1) * 96 + ox * 1 - 1;
-            float *restrict q = dxp + (oy * 1 - 1) * 96 + ox * 1 - 1;
-            q[0] += wp[0] * d;
-            gw[0] += d * p[0];
-            q[1] += wp[1] * d;
-            gw[1] += d * p[1];
-            q[2] += wp[2] * d;
-            gw[2] += d * p[2];
-            q[96] += wp[3] * d;
-            gw[3] += d * p[96];
-            q[97] += wp[4] * d;
-            gw[4] += d * p[97];
-            q[98] += wp[5] * d;
-            gw[5] += d * p[98];
-            q[192] += wp[6] * d;
-            gw[6] += d * p[192];
-            q[193] += wp[7] * d;
-            gw[7] += d * p[193];
-            q[194] += wp[8] * d;
-            gw[8] += d * p[194];
-        }
-        for (int ox = 95; ox < 96; ox++)
-            conv_k3_c3_32_96x96_s1_p1_bwd_at(xp, wp, dyp, dxp, gw, oy, ox);
-    }
-    for (int oy = 95; oy < 96; oy++)
-        for (int ox = 0; ox < 96; ox++)
-            conv_k3_c3_32_96x96_s1_p1_bwd_at(xp, wp, dyp, dxp, gw, oy, ox);
-}
 
 void conv_k3_c3_32_96x96_s1_p1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    for (int co = 0; co < 32; co++)
-        for (int ci = 0; ci < 3; ci++) {
-            float gw[9] = {0};
-            const long wo = (co * 3 + ci) * 9;
-            for (int b = 0; b < n; b++) {
-                const long xo = ((long)b * 3 + ci) * 9216;
-                conv_k3_c3_32_96x96_s1_p1_bwd_plane(x + xo, w + wo, dy + ((long)b * 32 + co) * 9216, dx + xo, gw);
-            }
-            dw[wo + 0] += gw[0];
-            dw[wo + 1] += gw[1];
-            dw[wo + 2] += gw[2];
-            dw[wo + 3] += gw[3];
-            dw[wo + 4] += gw[4];
-            dw[wo + 5] += gw[5];
-            dw[wo + 6] += gw[6];
-            dw[wo + 7] += gw[7];
-            dw[wo + 8] += gw[8];
-        }
+    static float colt[248832], wt[864];
+    static float dcol[248832];
+    conv_k3_c3_32_96x96_s1_p1_transpose_w(w, wt);
+    for (int b = 0; b < n; b++) {
+        const float *restrict dyb = dy + (long)b * 294912;
+        float *restrict dxb = dx + (long)b * 27648;
+        conv_k3_c3_32_96x96_s1_p1_im2col_t(x + (long)b * 27648, colt);
+        conv_k3_c3_32_96x96_s1_p1_gemm_dw(dyb, colt, dw);
+        memset(dcol, 0, sizeof dcol);
+        conv_k3_c3_32_96x96_s1_p1_gemm_dx(wt, dyb, dcol);
+        conv_k3_c3_32_96x96_s1_p1_col2im(dcol, dxb);
+    }
 }
 
 /* conv_k1_c96_16_96x96_s1_p0_b: conv 96x96x96 -> 16x96x96, kernel 1, stride 1, padding 0, bias */
-static inline void conv_k1_c96_16_96x96_s1_p0_b_fwd_plane(const float *restrict xp, const float *restrict wp, float *restrict yp)
+static void conv_k1_c96_16_96x96_s1_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    for (int oy = 0; oy < 96; oy++) {
-        for (int ox = 0; ox < 96; ox++) {
-            const float *restrict p = xp + (oy * 1 - 0) * 96 + ox * 1 - 0;
-            yp[oy * 96 + ox] +=
-                  wp[0] * p[0];
+    MC_OMP_FOR
+    for (int i = 0; i < 16; i += 4) {
+        float *restrict c0 = c + i * 9216, *restrict c1 = c0 + 9216, *restrict c2 = c1 + 9216, *restrict c3 = c2 + 9216;
+        for (int p = 0; p < 96; p++) {
+            const float a0 = a[i * 96 + p], a1 = a[(i + 1) * 96 + p], a2 = a[(i + 2) * 96 + p],
+                        a3 = a[(i + 3) * 96 + p];
+            const float *restrict bp = b + p * 9216;
+            for (int j = 0; j < 9216; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
         }
     }
 }
+
+static void conv_k1_c96_16_96x96_s1_p0_b_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+{
+    MC_OMP_FOR
+    for (int i = 0; i < 16; i += 4) {
+        float *restrict c0 = c + i * 96, *restrict c1 = c0 + 96, *restrict c2 = c1 + 96, *restrict c3 = c2 + 96;
+        for (int p = 0; p < 9216; p++) {
+            const float a0 = a[i * 9216 + p], a1 = a[(i + 1) * 9216 + p], a2 = a[(i + 2) * 9216 + p],
+                        a3 = a[(i + 3) * 9216 + p];
+            const float *restrict bp = b + p * 96;
+            for (int j = 0; j < 96; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
+        }
+    }
+}
+
+static void conv_k1_c96_16_96x96_s1_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+{
+    MC_OMP_FOR
+    for (int i = 0; i < 96; i += 4) {
+        float *restrict c0 = c + i * 9216, *restrict c1 = c0 + 9216, *restrict c2 = c1 + 9216, *restrict c3 = c2 + 9216;
+        for (int p = 0; p < 16; p++) {
+            const float a0 = a[i * 16 + p], a1 = a[(i + 1) * 16 + p], a2 = a[(i + 2) * 16 + p],
+                        a3 = a[(i + 3) * 16 + p];
+            const float *restrict bp = b + p * 9216;
+            for (int j = 0; j < 9216; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
+        }
+    }
+}
+
+static void conv_k1_c96_16_96x96_s1_p0_b_transpose_w(const float *restrict a, float *restrict t)
+{
+    for (int r = 0; r < 16; r++)
+        for (int q = 0; q < 96; q++)
+            t[q * 16 + r] = a[r * 96 + q];
+}
+
+
+/* The same matrix transposed: one row of 96*1*1 taps per output pixel. */
+static void conv_k1_c96_16_96x96_s1_p0_b_im2col_t(const float *restrict xb, float *restrict colt)
+{
+    MC_OMP_FOR
+    for (int ci = 0; ci < 96; ci++)
+        for (int ky = 0; ky < 1; ky++)
+            for (int kx = 0; kx < 1; kx++) {
+                const int r = (ci * 1 + ky) * 1 + kx;
+                (void)r;
+                const float *restrict xc = xb + ci * 9216;
+                for (int oy = 0; oy < 96; oy++) {
+                    const int iy = oy * 1 - 0 + ky;
+                    for (int ox = 0; ox < 96; ox++) {
+                        const int ix = ox * 1 - 0 + kx;
+                        colt[(oy * 96 + ox) * 96 + r] =
+                            iy >= 0 && iy < 96 && ix >= 0 && ix < 96 ? xc[iy * 96 + ix] : 0.0f;
+                    }
+                }
+            }
+}
+
 
 void conv_k1_c96_16_96x96_s1_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     for (int b = 0; b < n; b++) {
+        float *restrict yb = y + (long)b * 147456;
         for (int co = 0; co < 16; co++)
             for (int i = 0; i < 9216; i++)
-                y[((long)b * 16 + co) * 9216 + i] = bias[co];
-        for (int co = 0; co < 16; co++)
-            for (int ci = 0; ci < 96; ci++)
-                conv_k1_c96_16_96x96_s1_p0_b_fwd_plane(x + ((long)b * 96 + ci) * 9216,
-                    w + (co * 96 + ci) * 1,
-                    y + ((long)b * 16 + co) * 9216);
+                yb[co * 9216 + i] = bias[co];
+        conv_k1_c96_16_96x96_s1_p0_b_gemm_fwd(w, x + (long)b * 884736, yb);
     }
 }
 
-static inline void conv_k1_c96_16_96x96_s1_p0_b_bwd_plane(const float *restrict xp, const float *restrict wp, const float *restrict dyp,
-    float *restrict dxp, float *restrict gw)
-{
-    for (int oy = 0; oy < 96; oy++) {
-        for (int ox = 0; ox < 96; ox++) {
-            const float d = dyp[oy * 96 + ox];
-            const float *restrict p = xp + (oy * 1 - 0) * 96 + ox * 1 - 0;
-            float *restrict q = dxp + (oy * 1 - 0) * 96 + ox * 1 - 0;
-            q[0] += wp[0] * d;
-            gw[0] += d * p[0];
-        }
-    }
-}
 
 void conv_k1_c96_16_96x96_s1_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias)
@@ -225,114 +295,284 @@ void conv_k1_c96_16_96x96_s1_p0_b_bwd(int n, const float *restrict x, const floa
         }
         dbias[co] += (float)gb;
     }
-    for (int co = 0; co < 16; co++)
-        for (int ci = 0; ci < 96; ci++) {
-            float gw[1] = {0};
-            const long wo = (co * 96 + ci) * 1;
-            for (int b = 0; b < n; b++) {
-                const long xo = ((long)b * 96 + ci) * 9216;
-                conv_k1_c96_16_96x96_s1_p0_b_bwd_plane(x + xo, w + wo, dy + ((long)b * 16 + co) * 9216, dx + xo, gw);
-            }
-            dw[wo + 0] += gw[0];
-        }
+    static float colt[884736], wt[1536];
+    conv_k1_c96_16_96x96_s1_p0_b_transpose_w(w, wt);
+    for (int b = 0; b < n; b++) {
+        const float *restrict dyb = dy + (long)b * 147456;
+        float *restrict dxb = dx + (long)b * 884736;
+        conv_k1_c96_16_96x96_s1_p0_b_im2col_t(x + (long)b * 884736, colt);
+        conv_k1_c96_16_96x96_s1_p0_b_gemm_dw(dyb, colt, dw);
+        conv_k1_c96_16_96x96_s1_p0_b_gemm_dx(wt, dyb, dxb);
+    }
 }
 
 /* conv_k1_c16_96_96x96_s1_p0: conv 16x96x96 -> 96x96x96, kernel 1, stride 1, padding 0 */
-static inline void conv_k1_c16_96_96x96_s1_p0_fwd_plane(const float *restrict xp, const float *restrict wp, float *restrict yp)
+static void conv_k1_c16_96_96x96_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    for (int oy = 0; oy < 96; oy++) {
-        for (int ox = 0; ox < 96; ox++) {
-            const float *restrict p = xp + (oy * 1 - 0) * 96 + ox * 1 - 0;
-            yp[oy * 96 + ox] +=
-                  wp[0] * p[0];
+    MC_OMP_FOR
+    for (int i = 0; i < 96; i += 4) {
+        float *restrict c0 = c + i * 9216, *restrict c1 = c0 + 9216, *restrict c2 = c1 + 9216, *restrict c3 = c2 + 9216;
+        for (int p = 0; p < 16; p++) {
+            const float a0 = a[i * 16 + p], a1 = a[(i + 1) * 16 + p], a2 = a[(i + 2) * 16 + p],
+                        a3 = a[(i + 3) * 16 + p];
+            const float *restrict bp = b + p * 9216;
+            for (int j = 0; j < 9216; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
         }
     }
 }
+
+static void conv_k1_c16_96_96x96_s1_p0_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+{
+    MC_OMP_FOR
+    for (int i = 0; i < 96; i += 4) {
+        float *restrict c0 = c + i * 16, *restrict c1 = c0 + 16, *restrict c2 = c1 + 16, *restrict c3 = c2 + 16;
+        for (int p = 0; p < 9216; p++) {
+            const float a0 = a[i * 9216 + p], a1 = a[(i + 1) * 9216 + p], a2 = a[(i + 2) * 9216 + p],
+                        a3 = a[(i + 3) * 9216 + p];
+            const float *restrict bp = b + p * 16;
+            for (int j = 0; j < 16; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
+        }
+    }
+}
+
+static void conv_k1_c16_96_96x96_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+{
+    MC_OMP_FOR
+    for (int i = 0; i < 16; i += 4) {
+        float *restrict c0 = c + i * 9216, *restrict c1 = c0 + 9216, *restrict c2 = c1 + 9216, *restrict c3 = c2 + 9216;
+        for (int p = 0; p < 96; p++) {
+            const float a0 = a[i * 96 + p], a1 = a[(i + 1) * 96 + p], a2 = a[(i + 2) * 96 + p],
+                        a3 = a[(i + 3) * 96 + p];
+            const float *restrict bp = b + p * 9216;
+            for (int j = 0; j < 9216; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
+        }
+    }
+}
+
+static void conv_k1_c16_96_96x96_s1_p0_transpose_w(const float *restrict a, float *restrict t)
+{
+    for (int r = 0; r < 96; r++)
+        for (int q = 0; q < 16; q++)
+            t[q * 96 + r] = a[r * 16 + q];
+}
+
+
+/* The same matrix transposed: one row of 16*1*1 taps per output pixel. */
+static void conv_k1_c16_96_96x96_s1_p0_im2col_t(const float *restrict xb, float *restrict colt)
+{
+    MC_OMP_FOR
+    for (int ci = 0; ci < 16; ci++)
+        for (int ky = 0; ky < 1; ky++)
+            for (int kx = 0; kx < 1; kx++) {
+                const int r = (ci * 1 + ky) * 1 + kx;
+                (void)r;
+                const float *restrict xc = xb + ci * 9216;
+                for (int oy = 0; oy < 96; oy++) {
+                    const int iy = oy * 1 - 0 + ky;
+                    for (int ox = 0; ox < 96; ox++) {
+                        const int ix = ox * 1 - 0 + kx;
+                        colt[(oy * 96 + ox) * 16 + r] =
+                            iy >= 0 && iy < 96 && ix >= 0 && ix < 96 ? xc[iy * 96 + ix] : 0.0f;
+                    }
+                }
+            }
+}
+
 
 void conv_k1_c16_96_96x96_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
     for (int b = 0; b < n; b++) {
+        float *restrict yb = y + (long)b * 884736;
         for (int co = 0; co < 96; co++)
             for (int i = 0; i < 9216; i++)
-                y[((long)b * 96 + co) * 9216 + i] = 0.0f;
-        for (int co = 0; co < 96; co++)
-            for (int ci = 0; ci < 16; ci++)
-                conv_k1_c16_96_96x96_s1_p0_fwd_plane(x + ((long)b * 16 + ci) * 9216,
-                    w + (co * 16 + ci) * 1,
-                    y + ((long)b * 96 + co) * 9216);
+                yb[co * 9216 + i] = 0.0f;
+        conv_k1_c16_96_96x96_s1_p0_gemm_fwd(w, x + (long)b * 147456, yb);
     }
 }
 
-static inline void conv_k1_c16_96_96x96_s1_p0_bwd_plane(const float *restrict xp, const float *restrict wp, const float *restrict dyp,
-    float *restrict dxp, float *restrict gw)
-{
-    for (int oy = 0; oy < 96; oy++) {
-        for (int ox = 0; ox < 96; ox++) {
-            const float d = dyp[oy * 96 + ox];
-            const float *restrict p = xp + (oy * 1 - 0) * 96 + ox * 1 - 0;
-            float *restrict q = dxp + (oy * 1 - 0) * 96 + ox * 1 - 0;
-            q[0] += wp[0] * d;
-            gw[0] += d * p[0];
-        }
-    }
-}
 
 void conv_k1_c16_96_96x96_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    for (int co = 0; co < 96; co++)
-        for (int ci = 0; ci < 16; ci++) {
-            float gw[1] = {0};
-            const long wo = (co * 16 + ci) * 1;
-            for (int b = 0; b < n; b++) {
-                const long xo = ((long)b * 16 + ci) * 9216;
-                conv_k1_c16_96_96x96_s1_p0_bwd_plane(x + xo, w + wo, dy + ((long)b * 96 + co) * 9216, dx + xo, gw);
-            }
-            dw[wo + 0] += gw[0];
-        }
+    static float colt[147456], wt[1536];
+    conv_k1_c16_96_96x96_s1_p0_transpose_w(w, wt);
+    for (int b = 0; b < n; b++) {
+        const float *restrict dyb = dy + (long)b * 884736;
+        float *restrict dxb = dx + (long)b * 147456;
+        conv_k1_c16_96_96x96_s1_p0_im2col_t(x + (long)b * 147456, colt);
+        conv_k1_c16_96_96x96_s1_p0_gemm_dw(dyb, colt, dw);
+        conv_k1_c16_96_96x96_s1_p0_gemm_dx(wt, dyb, dxb);
+    }
 }
 
 /* conv_k1_c192_24_96x96_s2_p0_b: conv 192x96x96 -> 24x48x48, kernel 1, stride 2, padding 0, bias */
-static inline void conv_k1_c192_24_96x96_s2_p0_b_fwd_plane(const float *restrict xp, const float *restrict wp, float *restrict yp)
+static void conv_k1_c192_24_96x96_s2_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    for (int oy = 0; oy < 48; oy++) {
-        for (int ox = 0; ox < 48; ox++) {
-            const float *restrict p = xp + (oy * 2 - 0) * 96 + ox * 2 - 0;
-            yp[oy * 48 + ox] +=
-                  wp[0] * p[0];
+    MC_OMP_FOR
+    for (int i = 0; i < 24; i += 4) {
+        float *restrict c0 = c + i * 2304, *restrict c1 = c0 + 2304, *restrict c2 = c1 + 2304, *restrict c3 = c2 + 2304;
+        for (int p = 0; p < 192; p++) {
+            const float a0 = a[i * 192 + p], a1 = a[(i + 1) * 192 + p], a2 = a[(i + 2) * 192 + p],
+                        a3 = a[(i + 3) * 192 + p];
+            const float *restrict bp = b + p * 2304;
+            for (int j = 0; j < 2304; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
         }
     }
+}
+
+static void conv_k1_c192_24_96x96_s2_p0_b_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+{
+    MC_OMP_FOR
+    for (int i = 0; i < 24; i += 4) {
+        float *restrict c0 = c + i * 192, *restrict c1 = c0 + 192, *restrict c2 = c1 + 192, *restrict c3 = c2 + 192;
+        for (int p = 0; p < 2304; p++) {
+            const float a0 = a[i * 2304 + p], a1 = a[(i + 1) * 2304 + p], a2 = a[(i + 2) * 2304 + p],
+                        a3 = a[(i + 3) * 2304 + p];
+            const float *restrict bp = b + p * 192;
+            for (int j = 0; j < 192; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
+        }
+    }
+}
+
+static void conv_k1_c192_24_96x96_s2_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+{
+    MC_OMP_FOR
+    for (int i = 0; i < 192; i += 4) {
+        float *restrict c0 = c + i * 2304, *restrict c1 = c0 + 2304, *restrict c2 = c1 + 2304, *restrict c3 = c2 + 2304;
+        for (int p = 0; p < 24; p++) {
+            const float a0 = a[i * 24 + p], a1 = a[(i + 1) * 24 + p], a2 = a[(i + 2) * 24 + p],
+                        a3 = a[(i + 3) * 24 + p];
+            const float *restrict bp = b + p * 2304;
+            for (int j = 0; j < 2304; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
+        }
+    }
+}
+
+static void conv_k1_c192_24_96x96_s2_p0_b_transpose_w(const float *restrict a, float *restrict t)
+{
+    for (int r = 0; r < 24; r++)
+        for (int q = 0; q < 192; q++)
+            t[q * 24 + r] = a[r * 192 + q];
+}
+
+
+/* Row (ci, ky, kx) of col: input plane ci of xb seen through that tap. */
+static void conv_k1_c192_24_96x96_s2_p0_b_im2col(const float *restrict xb, float *restrict col)
+{
+    MC_OMP_FOR
+    for (int ci = 0; ci < 192; ci++)
+        for (int ky = 0; ky < 1; ky++)
+            for (int kx = 0; kx < 1; kx++) {
+                const int r = (ci * 1 + ky) * 1 + kx;
+                (void)r;
+                const float *restrict xc = xb + ci * 9216;
+                float *restrict row = col + r * 2304;
+                for (int oy = 0; oy < 48; oy++) {
+                    const int iy = oy * 2 - 0 + ky;
+                    for (int ox = 0; ox < 48; ox++) {
+                        const int ix = ox * 2 - 0 + kx;
+                        row[oy * 48 + ox] = iy >= 0 && iy < 96 && ix >= 0 && ix < 96 ? xc[iy * 96 + ix] : 0.0f;
+                    }
+                }
+            }
+}
+
+/* The same matrix transposed: one row of 192*1*1 taps per output pixel. */
+static void conv_k1_c192_24_96x96_s2_p0_b_im2col_t(const float *restrict xb, float *restrict colt)
+{
+    MC_OMP_FOR
+    for (int ci = 0; ci < 192; ci++)
+        for (int ky = 0; ky < 1; ky++)
+            for (int kx = 0; kx < 1; kx++) {
+                const int r = (ci * 1 + ky) * 1 + kx;
+                (void)r;
+                const float *restrict xc = xb + ci * 9216;
+                for (int oy = 0; oy < 48; oy++) {
+                    const int iy = oy * 2 - 0 + ky;
+                    for (int ox = 0; ox < 48; ox++) {
+                        const int ix = ox * 2 - 0 + kx;
+                        colt[(oy * 48 + ox) * 192 + r] =
+                            iy >= 0 && iy < 96 && ix >= 0 && ix < 96 ? xc[iy * 96 + ix] : 0.0f;
+                    }
+                }
+            }
+}
+
+/* The backward of im2col: every entry of dcol back to its input pixel. */
+static void conv_k1_c192_24_96x96_s2_p0_b_col2im(const float *restrict dcol, float *restrict dxb)
+{
+    MC_OMP_FOR
+    for (int ci = 0; ci < 192; ci++)
+        for (int ky = 0; ky < 1; ky++)
+            for (int kx = 0; kx < 1; kx++) {
+                const int r = (ci * 1 + ky) * 1 + kx;
+                (void)r;
+                float *restrict dxc = dxb + ci * 9216;
+                const float *restrict row = dcol + r * 2304;
+                for (int oy = 0; oy < 48; oy++) {
+                    const int iy = oy * 2 - 0 + ky;
+                    if (iy < 0 || iy >= 96)
+                        continue;
+                    for (int ox = 0; ox < 48; ox++) {
+                        const int ix = ox * 2 - 0 + kx;
+                        if (ix >= 0 && ix < 96)
+                            dxc[iy * 96 + ix] += row[oy * 48 + ox];
+                    }
+                }
+            }
 }
 
 void conv_k1_c192_24_96x96_s2_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
+    static float col[442368];
     for (int b = 0; b < n; b++) {
+        float *restrict yb = y + (long)b * 55296;
         for (int co = 0; co < 24; co++)
             for (int i = 0; i < 2304; i++)
-                y[((long)b * 24 + co) * 2304 + i] = bias[co];
-        for (int co = 0; co < 24; co++)
-            for (int ci = 0; ci < 192; ci++)
-                conv_k1_c192_24_96x96_s2_p0_b_fwd_plane(x + ((long)b * 192 + ci) * 9216,
-                    w + (co * 192 + ci) * 1,
-                    y + ((long)b * 24 + co) * 2304);
+                yb[co * 2304 + i] = bias[co];
+        conv_k1_c192_24_96x96_s2_p0_b_im2col(x + (long)b * 1769472, col);
+        conv_k1_c192_24_96x96_s2_p0_b_gemm_fwd(w, col, yb);
     }
 }
 
-static inline void conv_k1_c192_24_96x96_s2_p0_b_bwd_plane(const float *restrict xp, const float *restrict wp, const float *restrict dyp,
-    float *restrict dxp, float *restrict gw)
-{
-    for (int oy = 0; oy < 48; oy++) {
-        for (int ox = 0; ox < 48; ox++) {
-            const float d = dyp[oy * 48 + ox];
-            const float *restrict p = xp + (oy * 2 - 0) * 96 + ox * 2 - 0;
-            float *restrict q = dxp + (oy * 2 - 0) * 96 + ox * 2 - 0;
-            q[0] += wp[0] * d;
-            gw[0] += d * p[0];
-        }
-    }
-}
 
 void conv_k1_c192_24_96x96_s2_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias)
@@ -346,114 +586,241 @@ void conv_k1_c192_24_96x96_s2_p0_b_bwd(int n, const float *restrict x, const flo
         }
         dbias[co] += (float)gb;
     }
-    for (int co = 0; co < 24; co++)
-        for (int ci = 0; ci < 192; ci++) {
-            float gw[1] = {0};
-            const long wo = (co * 192 + ci) * 1;
-            for (int b = 0; b < n; b++) {
-                const long xo = ((long)b * 192 + ci) * 9216;
-                conv_k1_c192_24_96x96_s2_p0_b_bwd_plane(x + xo, w + wo, dy + ((long)b * 24 + co) * 2304, dx + xo, gw);
-            }
-            dw[wo + 0] += gw[0];
-        }
+    static float colt[442368], wt[4608];
+    static float dcol[442368];
+    conv_k1_c192_24_96x96_s2_p0_b_transpose_w(w, wt);
+    for (int b = 0; b < n; b++) {
+        const float *restrict dyb = dy + (long)b * 55296;
+        float *restrict dxb = dx + (long)b * 1769472;
+        conv_k1_c192_24_96x96_s2_p0_b_im2col_t(x + (long)b * 1769472, colt);
+        conv_k1_c192_24_96x96_s2_p0_b_gemm_dw(dyb, colt, dw);
+        memset(dcol, 0, sizeof dcol);
+        conv_k1_c192_24_96x96_s2_p0_b_gemm_dx(wt, dyb, dcol);
+        conv_k1_c192_24_96x96_s2_p0_b_col2im(dcol, dxb);
+    }
 }
 
 /* conv_k1_c24_144_48x48_s1_p0: conv 24x48x48 -> 144x48x48, kernel 1, stride 1, padding 0 */
-static inline void conv_k1_c24_144_48x48_s1_p0_fwd_plane(const float *restrict xp, const float *restrict wp, float *restrict yp)
+static void conv_k1_c24_144_48x48_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    for (int oy = 0; oy < 48; oy++) {
-        for (int ox = 0; ox < 48; ox++) {
-            const float *restrict p = xp + (oy * 1 - 0) * 48 + ox * 1 - 0;
-            yp[oy * 48 + ox] +=
-                  wp[0] * p[0];
+    MC_OMP_FOR
+    for (int i = 0; i < 144; i += 4) {
+        float *restrict c0 = c + i * 2304, *restrict c1 = c0 + 2304, *restrict c2 = c1 + 2304, *restrict c3 = c2 + 2304;
+        for (int p = 0; p < 24; p++) {
+            const float a0 = a[i * 24 + p], a1 = a[(i + 1) * 24 + p], a2 = a[(i + 2) * 24 + p],
+                        a3 = a[(i + 3) * 24 + p];
+            const float *restrict bp = b + p * 2304;
+            for (int j = 0; j < 2304; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
         }
     }
 }
+
+static void conv_k1_c24_144_48x48_s1_p0_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+{
+    MC_OMP_FOR
+    for (int i = 0; i < 144; i += 4) {
+        float *restrict c0 = c + i * 24, *restrict c1 = c0 + 24, *restrict c2 = c1 + 24, *restrict c3 = c2 + 24;
+        for (int p = 0; p < 2304; p++) {
+            const float a0 = a[i * 2304 + p], a1 = a[(i + 1) * 2304 + p], a2 = a[(i + 2) * 2304 + p],
+                        a3 = a[(i + 3) * 2304 + p];
+            const float *restrict bp = b + p * 24;
+            for (int j = 0; j < 24; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
+        }
+    }
+}
+
+static void conv_k1_c24_144_48x48_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+{
+    MC_OMP_FOR
+    for (int i = 0; i < 24; i += 4) {
+        float *restrict c0 = c + i * 2304, *restrict c1 = c0 + 2304, *restrict c2 = c1 + 2304, *restrict c3 = c2 + 2304;
+        for (int p = 0; p < 144; p++) {
+            const float a0 = a[i * 144 + p], a1 = a[(i + 1) * 144 + p], a2 = a[(i + 2) * 144 + p],
+                        a3 = a[(i + 3) * 144 + p];
+            const float *restrict bp = b + p * 2304;
+            for (int j = 0; j < 2304; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
+        }
+    }
+}
+
+static void conv_k1_c24_144_48x48_s1_p0_transpose_w(const float *restrict a, float *restrict t)
+{
+    for (int r = 0; r < 144; r++)
+        for (int q = 0; q < 24; q++)
+            t[q * 144 + r] = a[r * 24 + q];
+}
+
+
+/* The same matrix transposed: one row of 24*1*1 taps per output pixel. */
+static void conv_k1_c24_144_48x48_s1_p0_im2col_t(const float *restrict xb, float *restrict colt)
+{
+    MC_OMP_FOR
+    for (int ci = 0; ci < 24; ci++)
+        for (int ky = 0; ky < 1; ky++)
+            for (int kx = 0; kx < 1; kx++) {
+                const int r = (ci * 1 + ky) * 1 + kx;
+                (void)r;
+                const float *restrict xc = xb + ci * 2304;
+                for (int oy = 0; oy < 48; oy++) {
+                    const int iy = oy * 1 - 0 + ky;
+                    for (int ox = 0; ox < 48; ox++) {
+                        const int ix = ox * 1 - 0 + kx;
+                        colt[(oy * 48 + ox) * 24 + r] =
+                            iy >= 0 && iy < 48 && ix >= 0 && ix < 48 ? xc[iy * 48 + ix] : 0.0f;
+                    }
+                }
+            }
+}
+
 
 void conv_k1_c24_144_48x48_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
     for (int b = 0; b < n; b++) {
+        float *restrict yb = y + (long)b * 331776;
         for (int co = 0; co < 144; co++)
             for (int i = 0; i < 2304; i++)
-                y[((long)b * 144 + co) * 2304 + i] = 0.0f;
-        for (int co = 0; co < 144; co++)
-            for (int ci = 0; ci < 24; ci++)
-                conv_k1_c24_144_48x48_s1_p0_fwd_plane(x + ((long)b * 24 + ci) * 2304,
-                    w + (co * 24 + ci) * 1,
-                    y + ((long)b * 144 + co) * 2304);
+                yb[co * 2304 + i] = 0.0f;
+        conv_k1_c24_144_48x48_s1_p0_gemm_fwd(w, x + (long)b * 55296, yb);
     }
 }
 
-static inline void conv_k1_c24_144_48x48_s1_p0_bwd_plane(const float *restrict xp, const float *restrict wp, const float *restrict dyp,
-    float *restrict dxp, float *restrict gw)
-{
-    for (int oy = 0; oy < 48; oy++) {
-        for (int ox = 0; ox < 48; ox++) {
-            const float d = dyp[oy * 48 + ox];
-            const float *restrict p = xp + (oy * 1 - 0) * 48 + ox * 1 - 0;
-            float *restrict q = dxp + (oy * 1 - 0) * 48 + ox * 1 - 0;
-            q[0] += wp[0] * d;
-            gw[0] += d * p[0];
-        }
-    }
-}
 
 void conv_k1_c24_144_48x48_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    for (int co = 0; co < 144; co++)
-        for (int ci = 0; ci < 24; ci++) {
-            float gw[1] = {0};
-            const long wo = (co * 24 + ci) * 1;
-            for (int b = 0; b < n; b++) {
-                const long xo = ((long)b * 24 + ci) * 2304;
-                conv_k1_c24_144_48x48_s1_p0_bwd_plane(x + xo, w + wo, dy + ((long)b * 144 + co) * 2304, dx + xo, gw);
-            }
-            dw[wo + 0] += gw[0];
-        }
+    static float colt[55296], wt[3456];
+    conv_k1_c24_144_48x48_s1_p0_transpose_w(w, wt);
+    for (int b = 0; b < n; b++) {
+        const float *restrict dyb = dy + (long)b * 331776;
+        float *restrict dxb = dx + (long)b * 55296;
+        conv_k1_c24_144_48x48_s1_p0_im2col_t(x + (long)b * 55296, colt);
+        conv_k1_c24_144_48x48_s1_p0_gemm_dw(dyb, colt, dw);
+        conv_k1_c24_144_48x48_s1_p0_gemm_dx(wt, dyb, dxb);
+    }
 }
 
 /* conv_k1_c288_24_48x48_s1_p0_b: conv 288x48x48 -> 24x48x48, kernel 1, stride 1, padding 0, bias */
-static inline void conv_k1_c288_24_48x48_s1_p0_b_fwd_plane(const float *restrict xp, const float *restrict wp, float *restrict yp)
+static void conv_k1_c288_24_48x48_s1_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    for (int oy = 0; oy < 48; oy++) {
-        for (int ox = 0; ox < 48; ox++) {
-            const float *restrict p = xp + (oy * 1 - 0) * 48 + ox * 1 - 0;
-            yp[oy * 48 + ox] +=
-                  wp[0] * p[0];
+    MC_OMP_FOR
+    for (int i = 0; i < 24; i += 4) {
+        float *restrict c0 = c + i * 2304, *restrict c1 = c0 + 2304, *restrict c2 = c1 + 2304, *restrict c3 = c2 + 2304;
+        for (int p = 0; p < 288; p++) {
+            const float a0 = a[i * 288 + p], a1 = a[(i + 1) * 288 + p], a2 = a[(i + 2) * 288 + p],
+                        a3 = a[(i + 3) * 288 + p];
+            const float *restrict bp = b + p * 2304;
+            for (int j = 0; j < 2304; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
         }
     }
 }
+
+static void conv_k1_c288_24_48x48_s1_p0_b_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+{
+    MC_OMP_FOR
+    for (int i = 0; i < 24; i += 4) {
+        float *restrict c0 = c + i * 288, *restrict c1 = c0 + 288, *restrict c2 = c1 + 288, *restrict c3 = c2 + 288;
+        for (int p = 0; p < 2304; p++) {
+            const float a0 = a[i * 2304 + p], a1 = a[(i + 1) * 2304 + p], a2 = a[(i + 2) * 2304 + p],
+                        a3 = a[(i + 3) * 2304 + p];
+            const float *restrict bp = b + p * 288;
+            for (int j = 0; j < 288; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
+        }
+    }
+}
+
+static void conv_k1_c288_24_48x48_s1_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+{
+    MC_OMP_FOR
+    for (int i = 0; i < 288; i += 4) {
+        float *restrict c0 = c + i * 2304, *restrict c1 = c0 + 2304, *restrict c2 = c1 + 2304, *restrict c3 = c2 + 2304;
+        for (int p = 0; p < 24; p++) {
+            const float a0 = a[i * 24 + p], a1 = a[(i + 1) * 24 + p], a2 = a[(i + 2) * 24 + p],
+                        a3 = a[(i + 3) * 24 + p];
+            const float *restrict bp = b + p * 2304;
+            for (int j = 0; j < 2304; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
+        }
+    }
+}
+
+static void conv_k1_c288_24_48x48_s1_p0_b_transpose_w(const float *restrict a, float *restrict t)
+{
+    for (int r = 0; r < 24; r++)
+        for (int q = 0; q < 288; q++)
+            t[q * 24 + r] = a[r * 288 + q];
+}
+
+
+/* The same matrix transposed: one row of 288*1*1 taps per output pixel. */
+static void conv_k1_c288_24_48x48_s1_p0_b_im2col_t(const float *restrict xb, float *restrict colt)
+{
+    MC_OMP_FOR
+    for (int ci = 0; ci < 288; ci++)
+        for (int ky = 0; ky < 1; ky++)
+            for (int kx = 0; kx < 1; kx++) {
+                const int r = (ci * 1 + ky) * 1 + kx;
+                (void)r;
+                const float *restrict xc = xb + ci * 2304;
+                for (int oy = 0; oy < 48; oy++) {
+                    const int iy = oy * 1 - 0 + ky;
+                    for (int ox = 0; ox < 48; ox++) {
+                        const int ix = ox * 1 - 0 + kx;
+                        colt[(oy * 48 + ox) * 288 + r] =
+                            iy >= 0 && iy < 48 && ix >= 0 && ix < 48 ? xc[iy * 48 + ix] : 0.0f;
+                    }
+                }
+            }
+}
+
 
 void conv_k1_c288_24_48x48_s1_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     for (int b = 0; b < n; b++) {
+        float *restrict yb = y + (long)b * 55296;
         for (int co = 0; co < 24; co++)
             for (int i = 0; i < 2304; i++)
-                y[((long)b * 24 + co) * 2304 + i] = bias[co];
-        for (int co = 0; co < 24; co++)
-            for (int ci = 0; ci < 288; ci++)
-                conv_k1_c288_24_48x48_s1_p0_b_fwd_plane(x + ((long)b * 288 + ci) * 2304,
-                    w + (co * 288 + ci) * 1,
-                    y + ((long)b * 24 + co) * 2304);
+                yb[co * 2304 + i] = bias[co];
+        conv_k1_c288_24_48x48_s1_p0_b_gemm_fwd(w, x + (long)b * 663552, yb);
     }
 }
 
-static inline void conv_k1_c288_24_48x48_s1_p0_b_bwd_plane(const float *restrict xp, const float *restrict wp, const float *restrict dyp,
-    float *restrict dxp, float *restrict gw)
-{
-    for (int oy = 0; oy < 48; oy++) {
-        for (int ox = 0; ox < 48; ox++) {
-            const float d = dyp[oy * 48 + ox];
-            const float *restrict p = xp + (oy * 1 - 0) * 48 + ox * 1 - 0;
-            float *restrict q = dxp + (oy * 1 - 0) * 48 + ox * 1 - 0;
-            q[0] += wp[0] * d;
-            gw[0] += d * p[0];
-        }
-    }
-}
 
 void conv_k1_c288_24_48x48_s1_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias)
@@ -467,812 +834,1679 @@ void conv_k1_c288_24_48x48_s1_p0_b_bwd(int n, const float *restrict x, const flo
         }
         dbias[co] += (float)gb;
     }
-    for (int co = 0; co < 24; co++)
-        for (int ci = 0; ci < 288; ci++) {
-            float gw[1] = {0};
-            const long wo = (co * 288 + ci) * 1;
-            for (int b = 0; b < n; b++) {
-                const long xo = ((long)b * 288 + ci) * 2304;
-                conv_k1_c288_24_48x48_s1_p0_b_bwd_plane(x + xo, w + wo, dy + ((long)b * 24 + co) * 2304, dx + xo, gw);
-            }
-            dw[wo + 0] += gw[0];
-        }
+    static float colt[663552], wt[6912];
+    conv_k1_c288_24_48x48_s1_p0_b_transpose_w(w, wt);
+    for (int b = 0; b < n; b++) {
+        const float *restrict dyb = dy + (long)b * 55296;
+        float *restrict dxb = dx + (long)b * 663552;
+        conv_k1_c288_24_48x48_s1_p0_b_im2col_t(x + (long)b * 663552, colt);
+        conv_k1_c288_24_48x48_s1_p0_b_gemm_dw(dyb, colt, dw);
+        conv_k1_c288_24_48x48_s1_p0_b_gemm_dx(wt, dyb, dxb);
+    }
 }
 
 /* conv_k1_c144_32_24x24_s1_p0: conv 144x24x24 -> 32x24x24, kernel 1, stride 1, padding 0 */
-static inline void conv_k1_c144_32_24x24_s1_p0_fwd_plane(const float *restrict xp, const float *restrict wp, float *restrict yp)
+static void conv_k1_c144_32_24x24_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    for (int oy = 0; oy < 24; oy++) {
-        for (int ox = 0; ox < 24; ox++) {
-            const float *restrict p = xp + (oy * 1 - 0) * 24 + ox * 1 - 0;
-            yp[oy * 24 + ox] +=
-                  wp[0] * p[0];
+    MC_OMP_FOR
+    for (int i = 0; i < 32; i += 4) {
+        float *restrict c0 = c + i * 576, *restrict c1 = c0 + 576, *restrict c2 = c1 + 576, *restrict c3 = c2 + 576;
+        for (int p = 0; p < 144; p++) {
+            const float a0 = a[i * 144 + p], a1 = a[(i + 1) * 144 + p], a2 = a[(i + 2) * 144 + p],
+                        a3 = a[(i + 3) * 144 + p];
+            const float *restrict bp = b + p * 576;
+            for (int j = 0; j < 576; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
         }
     }
 }
+
+static void conv_k1_c144_32_24x24_s1_p0_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+{
+    MC_OMP_FOR
+    for (int i = 0; i < 32; i += 4) {
+        float *restrict c0 = c + i * 144, *restrict c1 = c0 + 144, *restrict c2 = c1 + 144, *restrict c3 = c2 + 144;
+        for (int p = 0; p < 576; p++) {
+            const float a0 = a[i * 576 + p], a1 = a[(i + 1) * 576 + p], a2 = a[(i + 2) * 576 + p],
+                        a3 = a[(i + 3) * 576 + p];
+            const float *restrict bp = b + p * 144;
+            for (int j = 0; j < 144; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
+        }
+    }
+}
+
+static void conv_k1_c144_32_24x24_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+{
+    MC_OMP_FOR
+    for (int i = 0; i < 144; i += 4) {
+        float *restrict c0 = c + i * 576, *restrict c1 = c0 + 576, *restrict c2 = c1 + 576, *restrict c3 = c2 + 576;
+        for (int p = 0; p < 32; p++) {
+            const float a0 = a[i * 32 + p], a1 = a[(i + 1) * 32 + p], a2 = a[(i + 2) * 32 + p],
+                        a3 = a[(i + 3) * 32 + p];
+            const float *restrict bp = b + p * 576;
+            for (int j = 0; j < 576; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
+        }
+    }
+}
+
+static void conv_k1_c144_32_24x24_s1_p0_transpose_w(const float *restrict a, float *restrict t)
+{
+    for (int r = 0; r < 32; r++)
+        for (int q = 0; q < 144; q++)
+            t[q * 32 + r] = a[r * 144 + q];
+}
+
+
+/* The same matrix transposed: one row of 144*1*1 taps per output pixel. */
+static void conv_k1_c144_32_24x24_s1_p0_im2col_t(const float *restrict xb, float *restrict colt)
+{
+    MC_OMP_FOR
+    for (int ci = 0; ci < 144; ci++)
+        for (int ky = 0; ky < 1; ky++)
+            for (int kx = 0; kx < 1; kx++) {
+                const int r = (ci * 1 + ky) * 1 + kx;
+                (void)r;
+                const float *restrict xc = xb + ci * 576;
+                for (int oy = 0; oy < 24; oy++) {
+                    const int iy = oy * 1 - 0 + ky;
+                    for (int ox = 0; ox < 24; ox++) {
+                        const int ix = ox * 1 - 0 + kx;
+                        colt[(oy * 24 + ox) * 144 + r] =
+                            iy >= 0 && iy < 24 && ix >= 0 && ix < 24 ? xc[iy * 24 + ix] : 0.0f;
+                    }
+                }
+            }
+}
+
 
 void conv_k1_c144_32_24x24_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
     for (int b = 0; b < n; b++) {
+        float *restrict yb = y + (long)b * 18432;
         for (int co = 0; co < 32; co++)
             for (int i = 0; i < 576; i++)
-                y[((long)b * 32 + co) * 576 + i] = 0.0f;
-        for (int co = 0; co < 32; co++)
-            for (int ci = 0; ci < 144; ci++)
-                conv_k1_c144_32_24x24_s1_p0_fwd_plane(x + ((long)b * 144 + ci) * 576,
-                    w + (co * 144 + ci) * 1,
-                    y + ((long)b * 32 + co) * 576);
+                yb[co * 576 + i] = 0.0f;
+        conv_k1_c144_32_24x24_s1_p0_gemm_fwd(w, x + (long)b * 82944, yb);
     }
 }
 
-static inline void conv_k1_c144_32_24x24_s1_p0_bwd_plane(const float *restrict xp, const float *restrict wp, const float *restrict dyp,
-    float *restrict dxp, float *restrict gw)
-{
-    for (int oy = 0; oy < 24; oy++) {
-        for (int ox = 0; ox < 24; ox++) {
-            const float d = dyp[oy * 24 + ox];
-            const float *restrict p = xp + (oy * 1 - 0) * 24 + ox * 1 - 0;
-            float *restrict q = dxp + (oy * 1 - 0) * 24 + ox * 1 - 0;
-            q[0] += wp[0] * d;
-            gw[0] += d * p[0];
-        }
-    }
-}
 
 void conv_k1_c144_32_24x24_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    for (int co = 0; co < 32; co++)
-        for (int ci = 0; ci < 144; ci++) {
-            float gw[1] = {0};
-            const long wo = (co * 144 + ci) * 1;
-            for (int b = 0; b < n; b++) {
-                const long xo = ((long)b * 144 + ci) * 576;
-                conv_k1_c144_32_24x24_s1_p0_bwd_plane(x + xo, w + wo, dy + ((long)b * 32 + co) * 576, dx + xo, gw);
-            }
-            dw[wo + 0] += gw[0];
-        }
+    static float colt[82944], wt[4608];
+    conv_k1_c144_32_24x24_s1_p0_transpose_w(w, wt);
+    for (int b = 0; b < n; b++) {
+        const float *restrict dyb = dy + (long)b * 18432;
+        float *restrict dxb = dx + (long)b * 82944;
+        conv_k1_c144_32_24x24_s1_p0_im2col_t(x + (long)b * 82944, colt);
+        conv_k1_c144_32_24x24_s1_p0_gemm_dw(dyb, colt, dw);
+        conv_k1_c144_32_24x24_s1_p0_gemm_dx(wt, dyb, dxb);
+    }
 }
 
 /* conv_k1_c32_192_24x24_s1_p0: conv 32x24x24 -> 192x24x24, kernel 1, stride 1, padding 0 */
-static inline void conv_k1_c32_192_24x24_s1_p0_fwd_plane(const float *restrict xp, const float *restrict wp, float *restrict yp)
+static void conv_k1_c32_192_24x24_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    for (int oy = 0; oy < 24; oy++) {
-        for (int ox = 0; ox < 24; ox++) {
-            const float *restrict p = xp + (oy * 1 - 0) * 24 + ox * 1 - 0;
-            yp[oy * 24 + ox] +=
-                  wp[0] * p[0];
+    MC_OMP_FOR
+    for (int i = 0; i < 192; i += 4) {
+        float *restrict c0 = c + i * 576, *restrict c1 = c0 + 576, *restrict c2 = c1 + 576, *restrict c3 = c2 + 576;
+        for (int p = 0; p < 32; p++) {
+            const float a0 = a[i * 32 + p], a1 = a[(i + 1) * 32 + p], a2 = a[(i + 2) * 32 + p],
+                        a3 = a[(i + 3) * 32 + p];
+            const float *restrict bp = b + p * 576;
+            for (int j = 0; j < 576; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
         }
     }
 }
+
+static void conv_k1_c32_192_24x24_s1_p0_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+{
+    MC_OMP_FOR
+    for (int i = 0; i < 192; i += 4) {
+        float *restrict c0 = c + i * 32, *restrict c1 = c0 + 32, *restrict c2 = c1 + 32, *restrict c3 = c2 + 32;
+        for (int p = 0; p < 576; p++) {
+            const float a0 = a[i * 576 + p], a1 = a[(i + 1) * 576 + p], a2 = a[(i + 2) * 576 + p],
+                        a3 = a[(i + 3) * 576 + p];
+            const float *restrict bp = b + p * 32;
+            for (int j = 0; j < 32; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
+        }
+    }
+}
+
+static void conv_k1_c32_192_24x24_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+{
+    MC_OMP_FOR
+    for (int i = 0; i < 32; i += 4) {
+        float *restrict c0 = c + i * 576, *restrict c1 = c0 + 576, *restrict c2 = c1 + 576, *restrict c3 = c2 + 576;
+        for (int p = 0; p < 192; p++) {
+            const float a0 = a[i * 192 + p], a1 = a[(i + 1) * 192 + p], a2 = a[(i + 2) * 192 + p],
+                        a3 = a[(i + 3) * 192 + p];
+            const float *restrict bp = b + p * 576;
+            for (int j = 0; j < 576; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
+        }
+    }
+}
+
+static void conv_k1_c32_192_24x24_s1_p0_transpose_w(const float *restrict a, float *restrict t)
+{
+    for (int r = 0; r < 192; r++)
+        for (int q = 0; q < 32; q++)
+            t[q * 192 + r] = a[r * 32 + q];
+}
+
+
+/* The same matrix transposed: one row of 32*1*1 taps per output pixel. */
+static void conv_k1_c32_192_24x24_s1_p0_im2col_t(const float *restrict xb, float *restrict colt)
+{
+    MC_OMP_FOR
+    for (int ci = 0; ci < 32; ci++)
+        for (int ky = 0; ky < 1; ky++)
+            for (int kx = 0; kx < 1; kx++) {
+                const int r = (ci * 1 + ky) * 1 + kx;
+                (void)r;
+                const float *restrict xc = xb + ci * 576;
+                for (int oy = 0; oy < 24; oy++) {
+                    const int iy = oy * 1 - 0 + ky;
+                    for (int ox = 0; ox < 24; ox++) {
+                        const int ix = ox * 1 - 0 + kx;
+                        colt[(oy * 24 + ox) * 32 + r] =
+                            iy >= 0 && iy < 24 && ix >= 0 && ix < 24 ? xc[iy * 24 + ix] : 0.0f;
+                    }
+                }
+            }
+}
+
 
 void conv_k1_c32_192_24x24_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
     for (int b = 0; b < n; b++) {
+        float *restrict yb = y + (long)b * 110592;
         for (int co = 0; co < 192; co++)
             for (int i = 0; i < 576; i++)
-                y[((long)b * 192 + co) * 576 + i] = 0.0f;
-        for (int co = 0; co < 192; co++)
-            for (int ci = 0; ci < 32; ci++)
-                conv_k1_c32_192_24x24_s1_p0_fwd_plane(x + ((long)b * 32 + ci) * 576,
-                    w + (co * 32 + ci) * 1,
-                    y + ((long)b * 192 + co) * 576);
+                yb[co * 576 + i] = 0.0f;
+        conv_k1_c32_192_24x24_s1_p0_gemm_fwd(w, x + (long)b * 18432, yb);
     }
 }
 
-static inline void conv_k1_c32_192_24x24_s1_p0_bwd_plane(const float *restrict xp, const float *restrict wp, const float *restrict dyp,
-    float *restrict dxp, float *restrict gw)
-{
-    for (int oy = 0; oy < 24; oy++) {
-        for (int ox = 0; ox < 24; ox++) {
-            const float d = dyp[oy * 24 + ox];
-            const float *restrict p = xp + (oy * 1 - 0) * 24 + ox * 1 - 0;
-            float *restrict q = dxp + (oy * 1 - 0) * 24 + ox * 1 - 0;
-            q[0] += wp[0] * d;
-            gw[0] += d * p[0];
-        }
-    }
-}
 
 void conv_k1_c32_192_24x24_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    for (int co = 0; co < 192; co++)
-        for (int ci = 0; ci < 32; ci++) {
-            float gw[1] = {0};
-            const long wo = (co * 32 + ci) * 1;
-            for (int b = 0; b < n; b++) {
-                const long xo = ((long)b * 32 + ci) * 576;
-                conv_k1_c32_192_24x24_s1_p0_bwd_plane(x + xo, w + wo, dy + ((long)b * 192 + co) * 576, dx + xo, gw);
-            }
-            dw[wo + 0] += gw[0];
-        }
+    static float colt[18432], wt[6144];
+    conv_k1_c32_192_24x24_s1_p0_transpose_w(w, wt);
+    for (int b = 0; b < n; b++) {
+        const float *restrict dyb = dy + (long)b * 110592;
+        float *restrict dxb = dx + (long)b * 18432;
+        conv_k1_c32_192_24x24_s1_p0_im2col_t(x + (long)b * 18432, colt);
+        conv_k1_c32_192_24x24_s1_p0_gemm_dw(dyb, colt, dw);
+        conv_k1_c32_192_24x24_s1_p0_gemm_dx(wt, dyb, dxb);
+    }
 }
 
 /* conv_k1_c192_32_24x24_s1_p0: conv 192x24x24 -> 32x24x24, kernel 1, stride 1, padding 0 */
-static inline void conv_k1_c192_32_24x24_s1_p0_fwd_plane(const float *restrict xp, const float *restrict wp, float *restrict yp)
+static void conv_k1_c192_32_24x24_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    for (int oy = 0; oy < 24; oy++) {
-        for (int ox = 0; ox < 24; ox++) {
-            const float *restrict p = xp + (oy * 1 - 0) * 24 + ox * 1 - 0;
-            yp[oy * 24 + ox] +=
-                  wp[0] * p[0];
+    MC_OMP_FOR
+    for (int i = 0; i < 32; i += 4) {
+        float *restrict c0 = c + i * 576, *restrict c1 = c0 + 576, *restrict c2 = c1 + 576, *restrict c3 = c2 + 576;
+        for (int p = 0; p < 192; p++) {
+            const float a0 = a[i * 192 + p], a1 = a[(i + 1) * 192 + p], a2 = a[(i + 2) * 192 + p],
+                        a3 = a[(i + 3) * 192 + p];
+            const float *restrict bp = b + p * 576;
+            for (int j = 0; j < 576; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
         }
     }
 }
+
+static void conv_k1_c192_32_24x24_s1_p0_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+{
+    MC_OMP_FOR
+    for (int i = 0; i < 32; i += 4) {
+        float *restrict c0 = c + i * 192, *restrict c1 = c0 + 192, *restrict c2 = c1 + 192, *restrict c3 = c2 + 192;
+        for (int p = 0; p < 576; p++) {
+            const float a0 = a[i * 576 + p], a1 = a[(i + 1) * 576 + p], a2 = a[(i + 2) * 576 + p],
+                        a3 = a[(i + 3) * 576 + p];
+            const float *restrict bp = b + p * 192;
+            for (int j = 0; j < 192; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
+        }
+    }
+}
+
+static void conv_k1_c192_32_24x24_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+{
+    MC_OMP_FOR
+    for (int i = 0; i < 192; i += 4) {
+        float *restrict c0 = c + i * 576, *restrict c1 = c0 + 576, *restrict c2 = c1 + 576, *restrict c3 = c2 + 576;
+        for (int p = 0; p < 32; p++) {
+            const float a0 = a[i * 32 + p], a1 = a[(i + 1) * 32 + p], a2 = a[(i + 2) * 32 + p],
+                        a3 = a[(i + 3) * 32 + p];
+            const float *restrict bp = b + p * 576;
+            for (int j = 0; j < 576; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
+        }
+    }
+}
+
+static void conv_k1_c192_32_24x24_s1_p0_transpose_w(const float *restrict a, float *restrict t)
+{
+    for (int r = 0; r < 32; r++)
+        for (int q = 0; q < 192; q++)
+            t[q * 32 + r] = a[r * 192 + q];
+}
+
+
+/* The same matrix transposed: one row of 192*1*1 taps per output pixel. */
+static void conv_k1_c192_32_24x24_s1_p0_im2col_t(const float *restrict xb, float *restrict colt)
+{
+    MC_OMP_FOR
+    for (int ci = 0; ci < 192; ci++)
+        for (int ky = 0; ky < 1; ky++)
+            for (int kx = 0; kx < 1; kx++) {
+                const int r = (ci * 1 + ky) * 1 + kx;
+                (void)r;
+                const float *restrict xc = xb + ci * 576;
+                for (int oy = 0; oy < 24; oy++) {
+                    const int iy = oy * 1 - 0 + ky;
+                    for (int ox = 0; ox < 24; ox++) {
+                        const int ix = ox * 1 - 0 + kx;
+                        colt[(oy * 24 + ox) * 192 + r] =
+                            iy >= 0 && iy < 24 && ix >= 0 && ix < 24 ? xc[iy * 24 + ix] : 0.0f;
+                    }
+                }
+            }
+}
+
 
 void conv_k1_c192_32_24x24_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
     for (int b = 0; b < n; b++) {
+        float *restrict yb = y + (long)b * 18432;
         for (int co = 0; co < 32; co++)
             for (int i = 0; i < 576; i++)
-                y[((long)b * 32 + co) * 576 + i] = 0.0f;
-        for (int co = 0; co < 32; co++)
-            for (int ci = 0; ci < 192; ci++)
-                conv_k1_c192_32_24x24_s1_p0_fwd_plane(x + ((long)b * 192 + ci) * 576,
-                    w + (co * 192 + ci) * 1,
-                    y + ((long)b * 32 + co) * 576);
+                yb[co * 576 + i] = 0.0f;
+        conv_k1_c192_32_24x24_s1_p0_gemm_fwd(w, x + (long)b * 110592, yb);
     }
 }
 
-static inline void conv_k1_c192_32_24x24_s1_p0_bwd_plane(const float *restrict xp, const float *restrict wp, const float *restrict dyp,
-    float *restrict dxp, float *restrict gw)
-{
-    for (int oy = 0; oy < 24; oy++) {
-        for (int ox = 0; ox < 24; ox++) {
-            const float d = dyp[oy * 24 + ox];
-            const float *restrict p = xp + (oy * 1 - 0) * 24 + ox * 1 - 0;
-            float *restrict q = dxp + (oy * 1 - 0) * 24 + ox * 1 - 0;
-            q[0] += wp[0] * d;
-            gw[0] += d * p[0];
-        }
-    }
-}
 
 void conv_k1_c192_32_24x24_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    for (int co = 0; co < 32; co++)
-        for (int ci = 0; ci < 192; ci++) {
-            float gw[1] = {0};
-            const long wo = (co * 192 + ci) * 1;
-            for (int b = 0; b < n; b++) {
-                const long xo = ((long)b * 192 + ci) * 576;
-                conv_k1_c192_32_24x24_s1_p0_bwd_plane(x + xo, w + wo, dy + ((long)b * 32 + co) * 576, dx + xo, gw);
-            }
-            dw[wo + 0] += gw[0];
-        }
+    static float colt[110592], wt[6144];
+    conv_k1_c192_32_24x24_s1_p0_transpose_w(w, wt);
+    for (int b = 0; b < n; b++) {
+        const float *restrict dyb = dy + (long)b * 18432;
+        float *restrict dxb = dx + (long)b * 110592;
+        conv_k1_c192_32_24x24_s1_p0_im2col_t(x + (long)b * 110592, colt);
+        conv_k1_c192_32_24x24_s1_p0_gemm_dw(dyb, colt, dw);
+        conv_k1_c192_32_24x24_s1_p0_gemm_dx(wt, dyb, dxb);
+    }
 }
 
 /* conv_k1_c192_64_12x12_s1_p0: conv 192x12x12 -> 64x12x12, kernel 1, stride 1, padding 0 */
-static inline void conv_k1_c192_64_12x12_s1_p0_fwd_plane(const float *restrict xp, const float *restrict wp, float *restrict yp)
+static void conv_k1_c192_64_12x12_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    for (int oy = 0; oy < 12; oy++) {
-        for (int ox = 0; ox < 12; ox++) {
-            const float *restrict p = xp + (oy * 1 - 0) * 12 + ox * 1 - 0;
-            yp[oy * 12 + ox] +=
-                  wp[0] * p[0];
+    MC_OMP_FOR
+    for (int i = 0; i < 64; i += 4) {
+        float *restrict c0 = c + i * 144, *restrict c1 = c0 + 144, *restrict c2 = c1 + 144, *restrict c3 = c2 + 144;
+        for (int p = 0; p < 192; p++) {
+            const float a0 = a[i * 192 + p], a1 = a[(i + 1) * 192 + p], a2 = a[(i + 2) * 192 + p],
+                        a3 = a[(i + 3) * 192 + p];
+            const float *restrict bp = b + p * 144;
+            for (int j = 0; j < 144; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
         }
     }
 }
+
+static void conv_k1_c192_64_12x12_s1_p0_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+{
+    MC_OMP_FOR
+    for (int i = 0; i < 64; i += 4) {
+        float *restrict c0 = c + i * 192, *restrict c1 = c0 + 192, *restrict c2 = c1 + 192, *restrict c3 = c2 + 192;
+        for (int p = 0; p < 144; p++) {
+            const float a0 = a[i * 144 + p], a1 = a[(i + 1) * 144 + p], a2 = a[(i + 2) * 144 + p],
+                        a3 = a[(i + 3) * 144 + p];
+            const float *restrict bp = b + p * 192;
+            for (int j = 0; j < 192; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
+        }
+    }
+}
+
+static void conv_k1_c192_64_12x12_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+{
+    MC_OMP_FOR
+    for (int i = 0; i < 192; i += 4) {
+        float *restrict c0 = c + i * 144, *restrict c1 = c0 + 144, *restrict c2 = c1 + 144, *restrict c3 = c2 + 144;
+        for (int p = 0; p < 64; p++) {
+            const float a0 = a[i * 64 + p], a1 = a[(i + 1) * 64 + p], a2 = a[(i + 2) * 64 + p],
+                        a3 = a[(i + 3) * 64 + p];
+            const float *restrict bp = b + p * 144;
+            for (int j = 0; j < 144; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
+        }
+    }
+}
+
+static void conv_k1_c192_64_12x12_s1_p0_transpose_w(const float *restrict a, float *restrict t)
+{
+    for (int r = 0; r < 64; r++)
+        for (int q = 0; q < 192; q++)
+            t[q * 64 + r] = a[r * 192 + q];
+}
+
+
+/* The same matrix transposed: one row of 192*1*1 taps per output pixel. */
+static void conv_k1_c192_64_12x12_s1_p0_im2col_t(const float *restrict xb, float *restrict colt)
+{
+    MC_OMP_FOR
+    for (int ci = 0; ci < 192; ci++)
+        for (int ky = 0; ky < 1; ky++)
+            for (int kx = 0; kx < 1; kx++) {
+                const int r = (ci * 1 + ky) * 1 + kx;
+                (void)r;
+                const float *restrict xc = xb + ci * 144;
+                for (int oy = 0; oy < 12; oy++) {
+                    const int iy = oy * 1 - 0 + ky;
+                    for (int ox = 0; ox < 12; ox++) {
+                        const int ix = ox * 1 - 0 + kx;
+                        colt[(oy * 12 + ox) * 192 + r] =
+                            iy >= 0 && iy < 12 && ix >= 0 && ix < 12 ? xc[iy * 12 + ix] : 0.0f;
+                    }
+                }
+            }
+}
+
 
 void conv_k1_c192_64_12x12_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
     for (int b = 0; b < n; b++) {
+        float *restrict yb = y + (long)b * 9216;
         for (int co = 0; co < 64; co++)
             for (int i = 0; i < 144; i++)
-                y[((long)b * 64 + co) * 144 + i] = 0.0f;
-        for (int co = 0; co < 64; co++)
-            for (int ci = 0; ci < 192; ci++)
-                conv_k1_c192_64_12x12_s1_p0_fwd_plane(x + ((long)b * 192 + ci) * 144,
-                    w + (co * 192 + ci) * 1,
-                    y + ((long)b * 64 + co) * 144);
+                yb[co * 144 + i] = 0.0f;
+        conv_k1_c192_64_12x12_s1_p0_gemm_fwd(w, x + (long)b * 27648, yb);
     }
 }
 
-static inline void conv_k1_c192_64_12x12_s1_p0_bwd_plane(const float *restrict xp, const float *restrict wp, const float *restrict dyp,
-    float *restrict dxp, float *restrict gw)
-{
-    for (int oy = 0; oy < 12; oy++) {
-        for (int ox = 0; ox < 12; ox++) {
-            const float d = dyp[oy * 12 + ox];
-            const float *restrict p = xp + (oy * 1 - 0) * 12 + ox * 1 - 0;
-            float *restrict q = dxp + (oy * 1 - 0) * 12 + ox * 1 - 0;
-            q[0] += wp[0] * d;
-            gw[0] += d * p[0];
-        }
-    }
-}
 
 void conv_k1_c192_64_12x12_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    for (int co = 0; co < 64; co++)
-        for (int ci = 0; ci < 192; ci++) {
-            float gw[1] = {0};
-            const long wo = (co * 192 + ci) * 1;
-            for (int b = 0; b < n; b++) {
-                const long xo = ((long)b * 192 + ci) * 144;
-                conv_k1_c192_64_12x12_s1_p0_bwd_plane(x + xo, w + wo, dy + ((long)b * 64 + co) * 144, dx + xo, gw);
-            }
-            dw[wo + 0] += gw[0];
-        }
+    static float colt[27648], wt[12288];
+    conv_k1_c192_64_12x12_s1_p0_transpose_w(w, wt);
+    for (int b = 0; b < n; b++) {
+        const float *restrict dyb = dy + (long)b * 9216;
+        float *restrict dxb = dx + (long)b * 27648;
+        conv_k1_c192_64_12x12_s1_p0_im2col_t(x + (long)b * 27648, colt);
+        conv_k1_c192_64_12x12_s1_p0_gemm_dw(dyb, colt, dw);
+        conv_k1_c192_64_12x12_s1_p0_gemm_dx(wt, dyb, dxb);
+    }
 }
 
 /* conv_k1_c64_384_12x12_s1_p0: conv 64x12x12 -> 384x12x12, kernel 1, stride 1, padding 0 */
-static inline void conv_k1_c64_384_12x12_s1_p0_fwd_plane(const float *restrict xp, const float *restrict wp, float *restrict yp)
+static void conv_k1_c64_384_12x12_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    for (int oy = 0; oy < 12; oy++) {
-        for (int ox = 0; ox < 12; ox++) {
-            const float *restrict p = xp + (oy * 1 - 0) * 12 + ox * 1 - 0;
-            yp[oy * 12 + ox] +=
-                  wp[0] * p[0];
+    MC_OMP_FOR
+    for (int i = 0; i < 384; i += 4) {
+        float *restrict c0 = c + i * 144, *restrict c1 = c0 + 144, *restrict c2 = c1 + 144, *restrict c3 = c2 + 144;
+        for (int p = 0; p < 64; p++) {
+            const float a0 = a[i * 64 + p], a1 = a[(i + 1) * 64 + p], a2 = a[(i + 2) * 64 + p],
+                        a3 = a[(i + 3) * 64 + p];
+            const float *restrict bp = b + p * 144;
+            for (int j = 0; j < 144; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
         }
     }
 }
+
+static void conv_k1_c64_384_12x12_s1_p0_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+{
+    MC_OMP_FOR
+    for (int i = 0; i < 384; i += 4) {
+        float *restrict c0 = c + i * 64, *restrict c1 = c0 + 64, *restrict c2 = c1 + 64, *restrict c3 = c2 + 64;
+        for (int p = 0; p < 144; p++) {
+            const float a0 = a[i * 144 + p], a1 = a[(i + 1) * 144 + p], a2 = a[(i + 2) * 144 + p],
+                        a3 = a[(i + 3) * 144 + p];
+            const float *restrict bp = b + p * 64;
+            for (int j = 0; j < 64; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
+        }
+    }
+}
+
+static void conv_k1_c64_384_12x12_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+{
+    MC_OMP_FOR
+    for (int i = 0; i < 64; i += 4) {
+        float *restrict c0 = c + i * 144, *restrict c1 = c0 + 144, *restrict c2 = c1 + 144, *restrict c3 = c2 + 144;
+        for (int p = 0; p < 384; p++) {
+            const float a0 = a[i * 384 + p], a1 = a[(i + 1) * 384 + p], a2 = a[(i + 2) * 384 + p],
+                        a3 = a[(i + 3) * 384 + p];
+            const float *restrict bp = b + p * 144;
+            for (int j = 0; j < 144; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
+        }
+    }
+}
+
+static void conv_k1_c64_384_12x12_s1_p0_transpose_w(const float *restrict a, float *restrict t)
+{
+    for (int r = 0; r < 384; r++)
+        for (int q = 0; q < 64; q++)
+            t[q * 384 + r] = a[r * 64 + q];
+}
+
+
+/* The same matrix transposed: one row of 64*1*1 taps per output pixel. */
+static void conv_k1_c64_384_12x12_s1_p0_im2col_t(const float *restrict xb, float *restrict colt)
+{
+    MC_OMP_FOR
+    for (int ci = 0; ci < 64; ci++)
+        for (int ky = 0; ky < 1; ky++)
+            for (int kx = 0; kx < 1; kx++) {
+                const int r = (ci * 1 + ky) * 1 + kx;
+                (void)r;
+                const float *restrict xc = xb + ci * 144;
+                for (int oy = 0; oy < 12; oy++) {
+                    const int iy = oy * 1 - 0 + ky;
+                    for (int ox = 0; ox < 12; ox++) {
+                        const int ix = ox * 1 - 0 + kx;
+                        colt[(oy * 12 + ox) * 64 + r] =
+                            iy >= 0 && iy < 12 && ix >= 0 && ix < 12 ? xc[iy * 12 + ix] : 0.0f;
+                    }
+                }
+            }
+}
+
 
 void conv_k1_c64_384_12x12_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
     for (int b = 0; b < n; b++) {
+        float *restrict yb = y + (long)b * 55296;
         for (int co = 0; co < 384; co++)
             for (int i = 0; i < 144; i++)
-                y[((long)b * 384 + co) * 144 + i] = 0.0f;
-        for (int co = 0; co < 384; co++)
-            for (int ci = 0; ci < 64; ci++)
-                conv_k1_c64_384_12x12_s1_p0_fwd_plane(x + ((long)b * 64 + ci) * 144,
-                    w + (co * 64 + ci) * 1,
-                    y + ((long)b * 384 + co) * 144);
+                yb[co * 144 + i] = 0.0f;
+        conv_k1_c64_384_12x12_s1_p0_gemm_fwd(w, x + (long)b * 9216, yb);
     }
 }
 
-static inline void conv_k1_c64_384_12x12_s1_p0_bwd_plane(const float *restrict xp, const float *restrict wp, const float *restrict dyp,
-    float *restrict dxp, float *restrict gw)
-{
-    for (int oy = 0; oy < 12; oy++) {
-        for (int ox = 0; ox < 12; ox++) {
-            const float d = dyp[oy * 12 + ox];
-            const float *restrict p = xp + (oy * 1 - 0) * 12 + ox * 1 - 0;
-            float *restrict q = dxp + (oy * 1 - 0) * 12 + ox * 1 - 0;
-            q[0] += wp[0] * d;
-            gw[0] += d * p[0];
-        }
-    }
-}
 
 void conv_k1_c64_384_12x12_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    for (int co = 0; co < 384; co++)
-        for (int ci = 0; ci < 64; ci++) {
-            float gw[1] = {0};
-            const long wo = (co * 64 + ci) * 1;
-            for (int b = 0; b < n; b++) {
-                const long xo = ((long)b * 64 + ci) * 144;
-                conv_k1_c64_384_12x12_s1_p0_bwd_plane(x + xo, w + wo, dy + ((long)b * 384 + co) * 144, dx + xo, gw);
-            }
-            dw[wo + 0] += gw[0];
-        }
+    static float colt[9216], wt[24576];
+    conv_k1_c64_384_12x12_s1_p0_transpose_w(w, wt);
+    for (int b = 0; b < n; b++) {
+        const float *restrict dyb = dy + (long)b * 55296;
+        float *restrict dxb = dx + (long)b * 9216;
+        conv_k1_c64_384_12x12_s1_p0_im2col_t(x + (long)b * 9216, colt);
+        conv_k1_c64_384_12x12_s1_p0_gemm_dw(dyb, colt, dw);
+        conv_k1_c64_384_12x12_s1_p0_gemm_dx(wt, dyb, dxb);
+    }
 }
 
 /* conv_k1_c384_64_12x12_s1_p0: conv 384x12x12 -> 64x12x12, kernel 1, stride 1, padding 0 */
-static inline void conv_k1_c384_64_12x12_s1_p0_fwd_plane(const float *restrict xp, const float *restrict wp, float *restrict yp)
+static void conv_k1_c384_64_12x12_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    for (int oy = 0; oy < 12; oy++) {
-        for (int ox = 0; ox < 12; ox++) {
-            const float *restrict p = xp + (oy * 1 - 0) * 12 + ox * 1 - 0;
-            yp[oy * 12 + ox] +=
-                  wp[0] * p[0];
+    MC_OMP_FOR
+    for (int i = 0; i < 64; i += 4) {
+        float *restrict c0 = c + i * 144, *restrict c1 = c0 + 144, *restrict c2 = c1 + 144, *restrict c3 = c2 + 144;
+        for (int p = 0; p < 384; p++) {
+            const float a0 = a[i * 384 + p], a1 = a[(i + 1) * 384 + p], a2 = a[(i + 2) * 384 + p],
+                        a3 = a[(i + 3) * 384 + p];
+            const float *restrict bp = b + p * 144;
+            for (int j = 0; j < 144; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
         }
     }
 }
+
+static void conv_k1_c384_64_12x12_s1_p0_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+{
+    MC_OMP_FOR
+    for (int i = 0; i < 64; i += 4) {
+        float *restrict c0 = c + i * 384, *restrict c1 = c0 + 384, *restrict c2 = c1 + 384, *restrict c3 = c2 + 384;
+        for (int p = 0; p < 144; p++) {
+            const float a0 = a[i * 144 + p], a1 = a[(i + 1) * 144 + p], a2 = a[(i + 2) * 144 + p],
+                        a3 = a[(i + 3) * 144 + p];
+            const float *restrict bp = b + p * 384;
+            for (int j = 0; j < 384; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
+        }
+    }
+}
+
+static void conv_k1_c384_64_12x12_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+{
+    MC_OMP_FOR
+    for (int i = 0; i < 384; i += 4) {
+        float *restrict c0 = c + i * 144, *restrict c1 = c0 + 144, *restrict c2 = c1 + 144, *restrict c3 = c2 + 144;
+        for (int p = 0; p < 64; p++) {
+            const float a0 = a[i * 64 + p], a1 = a[(i + 1) * 64 + p], a2 = a[(i + 2) * 64 + p],
+                        a3 = a[(i + 3) * 64 + p];
+            const float *restrict bp = b + p * 144;
+            for (int j = 0; j < 144; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
+        }
+    }
+}
+
+static void conv_k1_c384_64_12x12_s1_p0_transpose_w(const float *restrict a, float *restrict t)
+{
+    for (int r = 0; r < 64; r++)
+        for (int q = 0; q < 384; q++)
+            t[q * 64 + r] = a[r * 384 + q];
+}
+
+
+/* The same matrix transposed: one row of 384*1*1 taps per output pixel. */
+static void conv_k1_c384_64_12x12_s1_p0_im2col_t(const float *restrict xb, float *restrict colt)
+{
+    MC_OMP_FOR
+    for (int ci = 0; ci < 384; ci++)
+        for (int ky = 0; ky < 1; ky++)
+            for (int kx = 0; kx < 1; kx++) {
+                const int r = (ci * 1 + ky) * 1 + kx;
+                (void)r;
+                const float *restrict xc = xb + ci * 144;
+                for (int oy = 0; oy < 12; oy++) {
+                    const int iy = oy * 1 - 0 + ky;
+                    for (int ox = 0; ox < 12; ox++) {
+                        const int ix = ox * 1 - 0 + kx;
+                        colt[(oy * 12 + ox) * 384 + r] =
+                            iy >= 0 && iy < 12 && ix >= 0 && ix < 12 ? xc[iy * 12 + ix] : 0.0f;
+                    }
+                }
+            }
+}
+
 
 void conv_k1_c384_64_12x12_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
     for (int b = 0; b < n; b++) {
+        float *restrict yb = y + (long)b * 9216;
         for (int co = 0; co < 64; co++)
             for (int i = 0; i < 144; i++)
-                y[((long)b * 64 + co) * 144 + i] = 0.0f;
-        for (int co = 0; co < 64; co++)
-            for (int ci = 0; ci < 384; ci++)
-                conv_k1_c384_64_12x12_s1_p0_fwd_plane(x + ((long)b * 384 + ci) * 144,
-                    w + (co * 384 + ci) * 1,
-                    y + ((long)b * 64 + co) * 144);
+                yb[co * 144 + i] = 0.0f;
+        conv_k1_c384_64_12x12_s1_p0_gemm_fwd(w, x + (long)b * 55296, yb);
     }
 }
 
-static inline void conv_k1_c384_64_12x12_s1_p0_bwd_plane(const float *restrict xp, const float *restrict wp, const float *restrict dyp,
-    float *restrict dxp, float *restrict gw)
-{
-    for (int oy = 0; oy < 12; oy++) {
-        for (int ox = 0; ox < 12; ox++) {
-            const float d = dyp[oy * 12 + ox];
-            const float *restrict p = xp + (oy * 1 - 0) * 12 + ox * 1 - 0;
-            float *restrict q = dxp + (oy * 1 - 0) * 12 + ox * 1 - 0;
-            q[0] += wp[0] * d;
-            gw[0] += d * p[0];
-        }
-    }
-}
 
 void conv_k1_c384_64_12x12_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    for (int co = 0; co < 64; co++)
-        for (int ci = 0; ci < 384; ci++) {
-            float gw[1] = {0};
-            const long wo = (co * 384 + ci) * 1;
-            for (int b = 0; b < n; b++) {
-                const long xo = ((long)b * 384 + ci) * 144;
-                conv_k1_c384_64_12x12_s1_p0_bwd_plane(x + xo, w + wo, dy + ((long)b * 64 + co) * 144, dx + xo, gw);
-            }
-            dw[wo + 0] += gw[0];
-        }
+    static float colt[55296], wt[24576];
+    conv_k1_c384_64_12x12_s1_p0_transpose_w(w, wt);
+    for (int b = 0; b < n; b++) {
+        const float *restrict dyb = dy + (long)b * 9216;
+        float *restrict dxb = dx + (long)b * 55296;
+        conv_k1_c384_64_12x12_s1_p0_im2col_t(x + (long)b * 55296, colt);
+        conv_k1_c384_64_12x12_s1_p0_gemm_dw(dyb, colt, dw);
+        conv_k1_c384_64_12x12_s1_p0_gemm_dx(wt, dyb, dxb);
+    }
 }
 
 /* conv_k1_c384_96_12x12_s1_p0: conv 384x12x12 -> 96x12x12, kernel 1, stride 1, padding 0 */
-static inline void conv_k1_c384_96_12x12_s1_p0_fwd_plane(const float *restrict xp, const float *restrict wp, float *restrict yp)
+static void conv_k1_c384_96_12x12_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    for (int oy = 0; oy < 12; oy++) {
-        for (int ox = 0; ox < 12; ox++) {
-            const float *restrict p = xp + (oy * 1 - 0) * 12 + ox * 1 - 0;
-            yp[oy * 12 + ox] +=
-                  wp[0] * p[0];
+    MC_OMP_FOR
+    for (int i = 0; i < 96; i += 4) {
+        float *restrict c0 = c + i * 144, *restrict c1 = c0 + 144, *restrict c2 = c1 + 144, *restrict c3 = c2 + 144;
+        for (int p = 0; p < 384; p++) {
+            const float a0 = a[i * 384 + p], a1 = a[(i + 1) * 384 + p], a2 = a[(i + 2) * 384 + p],
+                        a3 = a[(i + 3) * 384 + p];
+            const float *restrict bp = b + p * 144;
+            for (int j = 0; j < 144; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
         }
     }
 }
+
+static void conv_k1_c384_96_12x12_s1_p0_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+{
+    MC_OMP_FOR
+    for (int i = 0; i < 96; i += 4) {
+        float *restrict c0 = c + i * 384, *restrict c1 = c0 + 384, *restrict c2 = c1 + 384, *restrict c3 = c2 + 384;
+        for (int p = 0; p < 144; p++) {
+            const float a0 = a[i * 144 + p], a1 = a[(i + 1) * 144 + p], a2 = a[(i + 2) * 144 + p],
+                        a3 = a[(i + 3) * 144 + p];
+            const float *restrict bp = b + p * 384;
+            for (int j = 0; j < 384; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
+        }
+    }
+}
+
+static void conv_k1_c384_96_12x12_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+{
+    MC_OMP_FOR
+    for (int i = 0; i < 384; i += 4) {
+        float *restrict c0 = c + i * 144, *restrict c1 = c0 + 144, *restrict c2 = c1 + 144, *restrict c3 = c2 + 144;
+        for (int p = 0; p < 96; p++) {
+            const float a0 = a[i * 96 + p], a1 = a[(i + 1) * 96 + p], a2 = a[(i + 2) * 96 + p],
+                        a3 = a[(i + 3) * 96 + p];
+            const float *restrict bp = b + p * 144;
+            for (int j = 0; j < 144; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
+        }
+    }
+}
+
+static void conv_k1_c384_96_12x12_s1_p0_transpose_w(const float *restrict a, float *restrict t)
+{
+    for (int r = 0; r < 96; r++)
+        for (int q = 0; q < 384; q++)
+            t[q * 96 + r] = a[r * 384 + q];
+}
+
+
+/* The same matrix transposed: one row of 384*1*1 taps per output pixel. */
+static void conv_k1_c384_96_12x12_s1_p0_im2col_t(const float *restrict xb, float *restrict colt)
+{
+    MC_OMP_FOR
+    for (int ci = 0; ci < 384; ci++)
+        for (int ky = 0; ky < 1; ky++)
+            for (int kx = 0; kx < 1; kx++) {
+                const int r = (ci * 1 + ky) * 1 + kx;
+                (void)r;
+                const float *restrict xc = xb + ci * 144;
+                for (int oy = 0; oy < 12; oy++) {
+                    const int iy = oy * 1 - 0 + ky;
+                    for (int ox = 0; ox < 12; ox++) {
+                        const int ix = ox * 1 - 0 + kx;
+                        colt[(oy * 12 + ox) * 384 + r] =
+                            iy >= 0 && iy < 12 && ix >= 0 && ix < 12 ? xc[iy * 12 + ix] : 0.0f;
+                    }
+                }
+            }
+}
+
 
 void conv_k1_c384_96_12x12_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
     for (int b = 0; b < n; b++) {
+        float *restrict yb = y + (long)b * 13824;
         for (int co = 0; co < 96; co++)
             for (int i = 0; i < 144; i++)
-                y[((long)b * 96 + co) * 144 + i] = 0.0f;
-        for (int co = 0; co < 96; co++)
-            for (int ci = 0; ci < 384; ci++)
-                conv_k1_c384_96_12x12_s1_p0_fwd_plane(x + ((long)b * 384 + ci) * 144,
-                    w + (co * 384 + ci) * 1,
-                    y + ((long)b * 96 + co) * 144);
+                yb[co * 144 + i] = 0.0f;
+        conv_k1_c384_96_12x12_s1_p0_gemm_fwd(w, x + (long)b * 55296, yb);
     }
 }
 
-static inline void conv_k1_c384_96_12x12_s1_p0_bwd_plane(const float *restrict xp, const float *restrict wp, const float *restrict dyp,
-    float *restrict dxp, float *restrict gw)
-{
-    for (int oy = 0; oy < 12; oy++) {
-        for (int ox = 0; ox < 12; ox++) {
-            const float d = dyp[oy * 12 + ox];
-            const float *restrict p = xp + (oy * 1 - 0) * 12 + ox * 1 - 0;
-            float *restrict q = dxp + (oy * 1 - 0) * 12 + ox * 1 - 0;
-            q[0] += wp[0] * d;
-            gw[0] += d * p[0];
-        }
-    }
-}
 
 void conv_k1_c384_96_12x12_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    for (int co = 0; co < 96; co++)
-        for (int ci = 0; ci < 384; ci++) {
-            float gw[1] = {0};
-            const long wo = (co * 384 + ci) * 1;
-            for (int b = 0; b < n; b++) {
-                const long xo = ((long)b * 384 + ci) * 144;
-                conv_k1_c384_96_12x12_s1_p0_bwd_plane(x + xo, w + wo, dy + ((long)b * 96 + co) * 144, dx + xo, gw);
-            }
-            dw[wo + 0] += gw[0];
-        }
+    static float colt[55296], wt[36864];
+    conv_k1_c384_96_12x12_s1_p0_transpose_w(w, wt);
+    for (int b = 0; b < n; b++) {
+        const float *restrict dyb = dy + (long)b * 13824;
+        float *restrict dxb = dx + (long)b * 55296;
+        conv_k1_c384_96_12x12_s1_p0_im2col_t(x + (long)b * 55296, colt);
+        conv_k1_c384_96_12x12_s1_p0_gemm_dw(dyb, colt, dw);
+        conv_k1_c384_96_12x12_s1_p0_gemm_dx(wt, dyb, dxb);
+    }
 }
 
 /* conv_k1_c96_576_12x12_s1_p0: conv 96x12x12 -> 576x12x12, kernel 1, stride 1, padding 0 */
-static inline void conv_k1_c96_576_12x12_s1_p0_fwd_plane(const float *restrict xp, const float *restrict wp, float *restrict yp)
+static void conv_k1_c96_576_12x12_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    for (int oy = 0; oy < 12; oy++) {
-        for (int ox = 0; ox < 12; ox++) {
-            const float *restrict p = xp + (oy * 1 - 0) * 12 + ox * 1 - 0;
-            yp[oy * 12 + ox] +=
-                  wp[0] * p[0];
+    MC_OMP_FOR
+    for (int i = 0; i < 576; i += 4) {
+        float *restrict c0 = c + i * 144, *restrict c1 = c0 + 144, *restrict c2 = c1 + 144, *restrict c3 = c2 + 144;
+        for (int p = 0; p < 96; p++) {
+            const float a0 = a[i * 96 + p], a1 = a[(i + 1) * 96 + p], a2 = a[(i + 2) * 96 + p],
+                        a3 = a[(i + 3) * 96 + p];
+            const float *restrict bp = b + p * 144;
+            for (int j = 0; j < 144; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
         }
     }
 }
+
+static void conv_k1_c96_576_12x12_s1_p0_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+{
+    MC_OMP_FOR
+    for (int i = 0; i < 576; i += 4) {
+        float *restrict c0 = c + i * 96, *restrict c1 = c0 + 96, *restrict c2 = c1 + 96, *restrict c3 = c2 + 96;
+        for (int p = 0; p < 144; p++) {
+            const float a0 = a[i * 144 + p], a1 = a[(i + 1) * 144 + p], a2 = a[(i + 2) * 144 + p],
+                        a3 = a[(i + 3) * 144 + p];
+            const float *restrict bp = b + p * 96;
+            for (int j = 0; j < 96; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
+        }
+    }
+}
+
+static void conv_k1_c96_576_12x12_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+{
+    MC_OMP_FOR
+    for (int i = 0; i < 96; i += 4) {
+        float *restrict c0 = c + i * 144, *restrict c1 = c0 + 144, *restrict c2 = c1 + 144, *restrict c3 = c2 + 144;
+        for (int p = 0; p < 576; p++) {
+            const float a0 = a[i * 576 + p], a1 = a[(i + 1) * 576 + p], a2 = a[(i + 2) * 576 + p],
+                        a3 = a[(i + 3) * 576 + p];
+            const float *restrict bp = b + p * 144;
+            for (int j = 0; j < 144; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
+        }
+    }
+}
+
+static void conv_k1_c96_576_12x12_s1_p0_transpose_w(const float *restrict a, float *restrict t)
+{
+    for (int r = 0; r < 576; r++)
+        for (int q = 0; q < 96; q++)
+            t[q * 576 + r] = a[r * 96 + q];
+}
+
+
+/* The same matrix transposed: one row of 96*1*1 taps per output pixel. */
+static void conv_k1_c96_576_12x12_s1_p0_im2col_t(const float *restrict xb, float *restrict colt)
+{
+    MC_OMP_FOR
+    for (int ci = 0; ci < 96; ci++)
+        for (int ky = 0; ky < 1; ky++)
+            for (int kx = 0; kx < 1; kx++) {
+                const int r = (ci * 1 + ky) * 1 + kx;
+                (void)r;
+                const float *restrict xc = xb + ci * 144;
+                for (int oy = 0; oy < 12; oy++) {
+                    const int iy = oy * 1 - 0 + ky;
+                    for (int ox = 0; ox < 12; ox++) {
+                        const int ix = ox * 1 - 0 + kx;
+                        colt[(oy * 12 + ox) * 96 + r] =
+                            iy >= 0 && iy < 12 && ix >= 0 && ix < 12 ? xc[iy * 12 + ix] : 0.0f;
+                    }
+                }
+            }
+}
+
 
 void conv_k1_c96_576_12x12_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
     for (int b = 0; b < n; b++) {
+        float *restrict yb = y + (long)b * 82944;
         for (int co = 0; co < 576; co++)
             for (int i = 0; i < 144; i++)
-                y[((long)b * 576 + co) * 144 + i] = 0.0f;
-        for (int co = 0; co < 576; co++)
-            for (int ci = 0; ci < 96; ci++)
-                conv_k1_c96_576_12x12_s1_p0_fwd_plane(x + ((long)b * 96 + ci) * 144,
-                    w + (co * 96 + ci) * 1,
-                    y + ((long)b * 576 + co) * 144);
+                yb[co * 144 + i] = 0.0f;
+        conv_k1_c96_576_12x12_s1_p0_gemm_fwd(w, x + (long)b * 13824, yb);
     }
 }
 
-static inline void conv_k1_c96_576_12x12_s1_p0_bwd_plane(const float *restrict xp, const float *restrict wp, const float *restrict dyp,
-    float *restrict dxp, float *restrict gw)
-{
-    for (int oy = 0; oy < 12; oy++) {
-        for (int ox = 0; ox < 12; ox++) {
-            const float d = dyp[oy * 12 + ox];
-            const float *restrict p = xp + (oy * 1 - 0) * 12 + ox * 1 - 0;
-            float *restrict q = dxp + (oy * 1 - 0) * 12 + ox * 1 - 0;
-            q[0] += wp[0] * d;
-            gw[0] += d * p[0];
-        }
-    }
-}
 
 void conv_k1_c96_576_12x12_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    for (int co = 0; co < 576; co++)
-        for (int ci = 0; ci < 96; ci++) {
-            float gw[1] = {0};
-            const long wo = (co * 96 + ci) * 1;
-            for (int b = 0; b < n; b++) {
-                const long xo = ((long)b * 96 + ci) * 144;
-                conv_k1_c96_576_12x12_s1_p0_bwd_plane(x + xo, w + wo, dy + ((long)b * 576 + co) * 144, dx + xo, gw);
-            }
-            dw[wo + 0] += gw[0];
-        }
+    static float colt[13824], wt[55296];
+    conv_k1_c96_576_12x12_s1_p0_transpose_w(w, wt);
+    for (int b = 0; b < n; b++) {
+        const float *restrict dyb = dy + (long)b * 82944;
+        float *restrict dxb = dx + (long)b * 13824;
+        conv_k1_c96_576_12x12_s1_p0_im2col_t(x + (long)b * 13824, colt);
+        conv_k1_c96_576_12x12_s1_p0_gemm_dw(dyb, colt, dw);
+        conv_k1_c96_576_12x12_s1_p0_gemm_dx(wt, dyb, dxb);
+    }
 }
 
 /* conv_k1_c576_96_12x12_s1_p0: conv 576x12x12 -> 96x12x12, kernel 1, stride 1, padding 0 */
-static inline void conv_k1_c576_96_12x12_s1_p0_fwd_plane(const float *restrict xp, const float *restrict wp, float *restrict yp)
+static void conv_k1_c576_96_12x12_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    for (int oy = 0; oy < 12; oy++) {
-        for (int ox = 0; ox < 12; ox++) {
-            const float *restrict p = xp + (oy * 1 - 0) * 12 + ox * 1 - 0;
-            yp[oy * 12 + ox] +=
-                  wp[0] * p[0];
+    MC_OMP_FOR
+    for (int i = 0; i < 96; i += 4) {
+        float *restrict c0 = c + i * 144, *restrict c1 = c0 + 144, *restrict c2 = c1 + 144, *restrict c3 = c2 + 144;
+        for (int p = 0; p < 576; p++) {
+            const float a0 = a[i * 576 + p], a1 = a[(i + 1) * 576 + p], a2 = a[(i + 2) * 576 + p],
+                        a3 = a[(i + 3) * 576 + p];
+            const float *restrict bp = b + p * 144;
+            for (int j = 0; j < 144; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
         }
     }
 }
+
+static void conv_k1_c576_96_12x12_s1_p0_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+{
+    MC_OMP_FOR
+    for (int i = 0; i < 96; i += 4) {
+        float *restrict c0 = c + i * 576, *restrict c1 = c0 + 576, *restrict c2 = c1 + 576, *restrict c3 = c2 + 576;
+        for (int p = 0; p < 144; p++) {
+            const float a0 = a[i * 144 + p], a1 = a[(i + 1) * 144 + p], a2 = a[(i + 2) * 144 + p],
+                        a3 = a[(i + 3) * 144 + p];
+            const float *restrict bp = b + p * 576;
+            for (int j = 0; j < 576; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
+        }
+    }
+}
+
+static void conv_k1_c576_96_12x12_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+{
+    MC_OMP_FOR
+    for (int i = 0; i < 576; i += 4) {
+        float *restrict c0 = c + i * 144, *restrict c1 = c0 + 144, *restrict c2 = c1 + 144, *restrict c3 = c2 + 144;
+        for (int p = 0; p < 96; p++) {
+            const float a0 = a[i * 96 + p], a1 = a[(i + 1) * 96 + p], a2 = a[(i + 2) * 96 + p],
+                        a3 = a[(i + 3) * 96 + p];
+            const float *restrict bp = b + p * 144;
+            for (int j = 0; j < 144; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
+        }
+    }
+}
+
+static void conv_k1_c576_96_12x12_s1_p0_transpose_w(const float *restrict a, float *restrict t)
+{
+    for (int r = 0; r < 96; r++)
+        for (int q = 0; q < 576; q++)
+            t[q * 96 + r] = a[r * 576 + q];
+}
+
+
+/* The same matrix transposed: one row of 576*1*1 taps per output pixel. */
+static void conv_k1_c576_96_12x12_s1_p0_im2col_t(const float *restrict xb, float *restrict colt)
+{
+    MC_OMP_FOR
+    for (int ci = 0; ci < 576; ci++)
+        for (int ky = 0; ky < 1; ky++)
+            for (int kx = 0; kx < 1; kx++) {
+                const int r = (ci * 1 + ky) * 1 + kx;
+                (void)r;
+                const float *restrict xc = xb + ci * 144;
+                for (int oy = 0; oy < 12; oy++) {
+                    const int iy = oy * 1 - 0 + ky;
+                    for (int ox = 0; ox < 12; ox++) {
+                        const int ix = ox * 1 - 0 + kx;
+                        colt[(oy * 12 + ox) * 576 + r] =
+                            iy >= 0 && iy < 12 && ix >= 0 && ix < 12 ? xc[iy * 12 + ix] : 0.0f;
+                    }
+                }
+            }
+}
+
 
 void conv_k1_c576_96_12x12_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
     for (int b = 0; b < n; b++) {
+        float *restrict yb = y + (long)b * 13824;
         for (int co = 0; co < 96; co++)
             for (int i = 0; i < 144; i++)
-                y[((long)b * 96 + co) * 144 + i] = 0.0f;
-        for (int co = 0; co < 96; co++)
-            for (int ci = 0; ci < 576; ci++)
-                conv_k1_c576_96_12x12_s1_p0_fwd_plane(x + ((long)b * 576 + ci) * 144,
-                    w + (co * 576 + ci) * 1,
-                    y + ((long)b * 96 + co) * 144);
+                yb[co * 144 + i] = 0.0f;
+        conv_k1_c576_96_12x12_s1_p0_gemm_fwd(w, x + (long)b * 82944, yb);
     }
 }
 
-static inline void conv_k1_c576_96_12x12_s1_p0_bwd_plane(const float *restrict xp, const float *restrict wp, const float *restrict dyp,
-    float *restrict dxp, float *restrict gw)
-{
-    for (int oy = 0; oy < 12; oy++) {
-        for (int ox = 0; ox < 12; ox++) {
-            const float d = dyp[oy * 12 + ox];
-            const float *restrict p = xp + (oy * 1 - 0) * 12 + ox * 1 - 0;
-            float *restrict q = dxp + (oy * 1 - 0) * 12 + ox * 1 - 0;
-            q[0] += wp[0] * d;
-            gw[0] += d * p[0];
-        }
-    }
-}
 
 void conv_k1_c576_96_12x12_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    for (int co = 0; co < 96; co++)
-        for (int ci = 0; ci < 576; ci++) {
-            float gw[1] = {0};
-            const long wo = (co * 576 + ci) * 1;
-            for (int b = 0; b < n; b++) {
-                const long xo = ((long)b * 576 + ci) * 144;
-                conv_k1_c576_96_12x12_s1_p0_bwd_plane(x + xo, w + wo, dy + ((long)b * 96 + co) * 144, dx + xo, gw);
-            }
-            dw[wo + 0] += gw[0];
-        }
+    static float colt[82944], wt[55296];
+    conv_k1_c576_96_12x12_s1_p0_transpose_w(w, wt);
+    for (int b = 0; b < n; b++) {
+        const float *restrict dyb = dy + (long)b * 13824;
+        float *restrict dxb = dx + (long)b * 82944;
+        conv_k1_c576_96_12x12_s1_p0_im2col_t(x + (long)b * 82944, colt);
+        conv_k1_c576_96_12x12_s1_p0_gemm_dw(dyb, colt, dw);
+        conv_k1_c576_96_12x12_s1_p0_gemm_dx(wt, dyb, dxb);
+    }
 }
 
 /* conv_k1_c576_160_6x6_s1_p0: conv 576x6x6 -> 160x6x6, kernel 1, stride 1, padding 0 */
-static inline void conv_k1_c576_160_6x6_s1_p0_fwd_plane(const float *restrict xp, const float *restrict wp, float *restrict yp)
+static void conv_k1_c576_160_6x6_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    for (int oy = 0; oy < 6; oy++) {
-        for (int ox = 0; ox < 6; ox++) {
-            const float *restrict p = xp + (oy * 1 - 0) * 6 + ox * 1 - 0;
-            yp[oy * 6 + ox] +=
-                  wp[0] * p[0];
+    MC_OMP_FOR
+    for (int i = 0; i < 160; i += 4) {
+        float *restrict c0 = c + i * 36, *restrict c1 = c0 + 36, *restrict c2 = c1 + 36, *restrict c3 = c2 + 36;
+        for (int p = 0; p < 576; p++) {
+            const float a0 = a[i * 576 + p], a1 = a[(i + 1) * 576 + p], a2 = a[(i + 2) * 576 + p],
+                        a3 = a[(i + 3) * 576 + p];
+            const float *restrict bp = b + p * 36;
+            for (int j = 0; j < 36; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
         }
     }
 }
+
+static void conv_k1_c576_160_6x6_s1_p0_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+{
+    MC_OMP_FOR
+    for (int i = 0; i < 160; i += 4) {
+        float *restrict c0 = c + i * 576, *restrict c1 = c0 + 576, *restrict c2 = c1 + 576, *restrict c3 = c2 + 576;
+        for (int p = 0; p < 36; p++) {
+            const float a0 = a[i * 36 + p], a1 = a[(i + 1) * 36 + p], a2 = a[(i + 2) * 36 + p],
+                        a3 = a[(i + 3) * 36 + p];
+            const float *restrict bp = b + p * 576;
+            for (int j = 0; j < 576; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
+        }
+    }
+}
+
+static void conv_k1_c576_160_6x6_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+{
+    MC_OMP_FOR
+    for (int i = 0; i < 576; i += 4) {
+        float *restrict c0 = c + i * 36, *restrict c1 = c0 + 36, *restrict c2 = c1 + 36, *restrict c3 = c2 + 36;
+        for (int p = 0; p < 160; p++) {
+            const float a0 = a[i * 160 + p], a1 = a[(i + 1) * 160 + p], a2 = a[(i + 2) * 160 + p],
+                        a3 = a[(i + 3) * 160 + p];
+            const float *restrict bp = b + p * 36;
+            for (int j = 0; j < 36; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
+        }
+    }
+}
+
+static void conv_k1_c576_160_6x6_s1_p0_transpose_w(const float *restrict a, float *restrict t)
+{
+    for (int r = 0; r < 160; r++)
+        for (int q = 0; q < 576; q++)
+            t[q * 160 + r] = a[r * 576 + q];
+}
+
+
+/* The same matrix transposed: one row of 576*1*1 taps per output pixel. */
+static void conv_k1_c576_160_6x6_s1_p0_im2col_t(const float *restrict xb, float *restrict colt)
+{
+    MC_OMP_FOR
+    for (int ci = 0; ci < 576; ci++)
+        for (int ky = 0; ky < 1; ky++)
+            for (int kx = 0; kx < 1; kx++) {
+                const int r = (ci * 1 + ky) * 1 + kx;
+                (void)r;
+                const float *restrict xc = xb + ci * 36;
+                for (int oy = 0; oy < 6; oy++) {
+                    const int iy = oy * 1 - 0 + ky;
+                    for (int ox = 0; ox < 6; ox++) {
+                        const int ix = ox * 1 - 0 + kx;
+                        colt[(oy * 6 + ox) * 576 + r] =
+                            iy >= 0 && iy < 6 && ix >= 0 && ix < 6 ? xc[iy * 6 + ix] : 0.0f;
+                    }
+                }
+            }
+}
+
 
 void conv_k1_c576_160_6x6_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
     for (int b = 0; b < n; b++) {
+        float *restrict yb = y + (long)b * 5760;
         for (int co = 0; co < 160; co++)
             for (int i = 0; i < 36; i++)
-                y[((long)b * 160 + co) * 36 + i] = 0.0f;
-        for (int co = 0; co < 160; co++)
-            for (int ci = 0; ci < 576; ci++)
-                conv_k1_c576_160_6x6_s1_p0_fwd_plane(x + ((long)b * 576 + ci) * 36,
-                    w + (co * 576 + ci) * 1,
-                    y + ((long)b * 160 + co) * 36);
+                yb[co * 36 + i] = 0.0f;
+        conv_k1_c576_160_6x6_s1_p0_gemm_fwd(w, x + (long)b * 20736, yb);
     }
 }
 
-static inline void conv_k1_c576_160_6x6_s1_p0_bwd_plane(const float *restrict xp, const float *restrict wp, const float *restrict dyp,
-    float *restrict dxp, float *restrict gw)
-{
-    for (int oy = 0; oy < 6; oy++) {
-        for (int ox = 0; ox < 6; ox++) {
-            const float d = dyp[oy * 6 + ox];
-            const float *restrict p = xp + (oy * 1 - 0) * 6 + ox * 1 - 0;
-            float *restrict q = dxp + (oy * 1 - 0) * 6 + ox * 1 - 0;
-            q[0] += wp[0] * d;
-            gw[0] += d * p[0];
-        }
-    }
-}
 
 void conv_k1_c576_160_6x6_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    for (int co = 0; co < 160; co++)
-        for (int ci = 0; ci < 576; ci++) {
-            float gw[1] = {0};
-            const long wo = (co * 576 + ci) * 1;
-            for (int b = 0; b < n; b++) {
-                const long xo = ((long)b * 576 + ci) * 36;
-                conv_k1_c576_160_6x6_s1_p0_bwd_plane(x + xo, w + wo, dy + ((long)b * 160 + co) * 36, dx + xo, gw);
-            }
-            dw[wo + 0] += gw[0];
-        }
+    static float colt[20736], wt[92160];
+    conv_k1_c576_160_6x6_s1_p0_transpose_w(w, wt);
+    for (int b = 0; b < n; b++) {
+        const float *restrict dyb = dy + (long)b * 5760;
+        float *restrict dxb = dx + (long)b * 20736;
+        conv_k1_c576_160_6x6_s1_p0_im2col_t(x + (long)b * 20736, colt);
+        conv_k1_c576_160_6x6_s1_p0_gemm_dw(dyb, colt, dw);
+        conv_k1_c576_160_6x6_s1_p0_gemm_dx(wt, dyb, dxb);
+    }
 }
 
 /* conv_k1_c160_960_6x6_s1_p0: conv 160x6x6 -> 960x6x6, kernel 1, stride 1, padding 0 */
-static inline void conv_k1_c160_960_6x6_s1_p0_fwd_plane(const float *restrict xp, const float *restrict wp, float *restrict yp)
+static void conv_k1_c160_960_6x6_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    for (int oy = 0; oy < 6; oy++) {
-        for (int ox = 0; ox < 6; ox++) {
-            const float *restrict p = xp + (oy * 1 - 0) * 6 + ox * 1 - 0;
-            yp[oy * 6 + ox] +=
-                  wp[0] * p[0];
+    MC_OMP_FOR
+    for (int i = 0; i < 960; i += 4) {
+        float *restrict c0 = c + i * 36, *restrict c1 = c0 + 36, *restrict c2 = c1 + 36, *restrict c3 = c2 + 36;
+        for (int p = 0; p < 160; p++) {
+            const float a0 = a[i * 160 + p], a1 = a[(i + 1) * 160 + p], a2 = a[(i + 2) * 160 + p],
+                        a3 = a[(i + 3) * 160 + p];
+            const float *restrict bp = b + p * 36;
+            for (int j = 0; j < 36; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
         }
     }
 }
+
+static void conv_k1_c160_960_6x6_s1_p0_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+{
+    MC_OMP_FOR
+    for (int i = 0; i < 960; i += 4) {
+        float *restrict c0 = c + i * 160, *restrict c1 = c0 + 160, *restrict c2 = c1 + 160, *restrict c3 = c2 + 160;
+        for (int p = 0; p < 36; p++) {
+            const float a0 = a[i * 36 + p], a1 = a[(i + 1) * 36 + p], a2 = a[(i + 2) * 36 + p],
+                        a3 = a[(i + 3) * 36 + p];
+            const float *restrict bp = b + p * 160;
+            for (int j = 0; j < 160; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
+        }
+    }
+}
+
+static void conv_k1_c160_960_6x6_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+{
+    MC_OMP_FOR
+    for (int i = 0; i < 160; i += 4) {
+        float *restrict c0 = c + i * 36, *restrict c1 = c0 + 36, *restrict c2 = c1 + 36, *restrict c3 = c2 + 36;
+        for (int p = 0; p < 960; p++) {
+            const float a0 = a[i * 960 + p], a1 = a[(i + 1) * 960 + p], a2 = a[(i + 2) * 960 + p],
+                        a3 = a[(i + 3) * 960 + p];
+            const float *restrict bp = b + p * 36;
+            for (int j = 0; j < 36; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
+        }
+    }
+}
+
+static void conv_k1_c160_960_6x6_s1_p0_transpose_w(const float *restrict a, float *restrict t)
+{
+    for (int r = 0; r < 960; r++)
+        for (int q = 0; q < 160; q++)
+            t[q * 960 + r] = a[r * 160 + q];
+}
+
+
+/* The same matrix transposed: one row of 160*1*1 taps per output pixel. */
+static void conv_k1_c160_960_6x6_s1_p0_im2col_t(const float *restrict xb, float *restrict colt)
+{
+    MC_OMP_FOR
+    for (int ci = 0; ci < 160; ci++)
+        for (int ky = 0; ky < 1; ky++)
+            for (int kx = 0; kx < 1; kx++) {
+                const int r = (ci * 1 + ky) * 1 + kx;
+                (void)r;
+                const float *restrict xc = xb + ci * 36;
+                for (int oy = 0; oy < 6; oy++) {
+                    const int iy = oy * 1 - 0 + ky;
+                    for (int ox = 0; ox < 6; ox++) {
+                        const int ix = ox * 1 - 0 + kx;
+                        colt[(oy * 6 + ox) * 160 + r] =
+                            iy >= 0 && iy < 6 && ix >= 0 && ix < 6 ? xc[iy * 6 + ix] : 0.0f;
+                    }
+                }
+            }
+}
+
 
 void conv_k1_c160_960_6x6_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
     for (int b = 0; b < n; b++) {
+        float *restrict yb = y + (long)b * 34560;
         for (int co = 0; co < 960; co++)
             for (int i = 0; i < 36; i++)
-                y[((long)b * 960 + co) * 36 + i] = 0.0f;
-        for (int co = 0; co < 960; co++)
-            for (int ci = 0; ci < 160; ci++)
-                conv_k1_c160_960_6x6_s1_p0_fwd_plane(x + ((long)b * 160 + ci) * 36,
-                    w + (co * 160 + ci) * 1,
-                    y + ((long)b * 960 + co) * 36);
+                yb[co * 36 + i] = 0.0f;
+        conv_k1_c160_960_6x6_s1_p0_gemm_fwd(w, x + (long)b * 5760, yb);
     }
 }
 
-static inline void conv_k1_c160_960_6x6_s1_p0_bwd_plane(const float *restrict xp, const float *restrict wp, const float *restrict dyp,
-    float *restrict dxp, float *restrict gw)
-{
-    for (int oy = 0; oy < 6; oy++) {
-        for (int ox = 0; ox < 6; ox++) {
-            const float d = dyp[oy * 6 + ox];
-            const float *restrict p = xp + (oy * 1 - 0) * 6 + ox * 1 - 0;
-            float *restrict q = dxp + (oy * 1 - 0) * 6 + ox * 1 - 0;
-            q[0] += wp[0] * d;
-            gw[0] += d * p[0];
-        }
-    }
-}
 
 void conv_k1_c160_960_6x6_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    for (int co = 0; co < 960; co++)
-        for (int ci = 0; ci < 160; ci++) {
-            float gw[1] = {0};
-            const long wo = (co * 160 + ci) * 1;
-            for (int b = 0; b < n; b++) {
-                const long xo = ((long)b * 160 + ci) * 36;
-                conv_k1_c160_960_6x6_s1_p0_bwd_plane(x + xo, w + wo, dy + ((long)b * 960 + co) * 36, dx + xo, gw);
-            }
-            dw[wo + 0] += gw[0];
-        }
+    static float colt[5760], wt[153600];
+    conv_k1_c160_960_6x6_s1_p0_transpose_w(w, wt);
+    for (int b = 0; b < n; b++) {
+        const float *restrict dyb = dy + (long)b * 34560;
+        float *restrict dxb = dx + (long)b * 5760;
+        conv_k1_c160_960_6x6_s1_p0_im2col_t(x + (long)b * 5760, colt);
+        conv_k1_c160_960_6x6_s1_p0_gemm_dw(dyb, colt, dw);
+        conv_k1_c160_960_6x6_s1_p0_gemm_dx(wt, dyb, dxb);
+    }
 }
 
 /* conv_k1_c960_160_6x6_s1_p0: conv 960x6x6 -> 160x6x6, kernel 1, stride 1, padding 0 */
-static inline void conv_k1_c960_160_6x6_s1_p0_fwd_plane(const float *restrict xp, const float *restrict wp, float *restrict yp)
+static void conv_k1_c960_160_6x6_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    for (int oy = 0; oy < 6; oy++) {
-        for (int ox = 0; ox < 6; ox++) {
-            const float *restrict p = xp + (oy * 1 - 0) * 6 + ox * 1 - 0;
-            yp[oy * 6 + ox] +=
-                  wp[0] * p[0];
+    MC_OMP_FOR
+    for (int i = 0; i < 160; i += 4) {
+        float *restrict c0 = c + i * 36, *restrict c1 = c0 + 36, *restrict c2 = c1 + 36, *restrict c3 = c2 + 36;
+        for (int p = 0; p < 960; p++) {
+            const float a0 = a[i * 960 + p], a1 = a[(i + 1) * 960 + p], a2 = a[(i + 2) * 960 + p],
+                        a3 = a[(i + 3) * 960 + p];
+            const float *restrict bp = b + p * 36;
+            for (int j = 0; j < 36; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
         }
     }
 }
+
+static void conv_k1_c960_160_6x6_s1_p0_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+{
+    MC_OMP_FOR
+    for (int i = 0; i < 160; i += 4) {
+        float *restrict c0 = c + i * 960, *restrict c1 = c0 + 960, *restrict c2 = c1 + 960, *restrict c3 = c2 + 960;
+        for (int p = 0; p < 36; p++) {
+            const float a0 = a[i * 36 + p], a1 = a[(i + 1) * 36 + p], a2 = a[(i + 2) * 36 + p],
+                        a3 = a[(i + 3) * 36 + p];
+            const float *restrict bp = b + p * 960;
+            for (int j = 0; j < 960; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
+        }
+    }
+}
+
+static void conv_k1_c960_160_6x6_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+{
+    MC_OMP_FOR
+    for (int i = 0; i < 960; i += 4) {
+        float *restrict c0 = c + i * 36, *restrict c1 = c0 + 36, *restrict c2 = c1 + 36, *restrict c3 = c2 + 36;
+        for (int p = 0; p < 160; p++) {
+            const float a0 = a[i * 160 + p], a1 = a[(i + 1) * 160 + p], a2 = a[(i + 2) * 160 + p],
+                        a3 = a[(i + 3) * 160 + p];
+            const float *restrict bp = b + p * 36;
+            for (int j = 0; j < 36; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
+        }
+    }
+}
+
+static void conv_k1_c960_160_6x6_s1_p0_transpose_w(const float *restrict a, float *restrict t)
+{
+    for (int r = 0; r < 160; r++)
+        for (int q = 0; q < 960; q++)
+            t[q * 160 + r] = a[r * 960 + q];
+}
+
+
+/* The same matrix transposed: one row of 960*1*1 taps per output pixel. */
+static void conv_k1_c960_160_6x6_s1_p0_im2col_t(const float *restrict xb, float *restrict colt)
+{
+    MC_OMP_FOR
+    for (int ci = 0; ci < 960; ci++)
+        for (int ky = 0; ky < 1; ky++)
+            for (int kx = 0; kx < 1; kx++) {
+                const int r = (ci * 1 + ky) * 1 + kx;
+                (void)r;
+                const float *restrict xc = xb + ci * 36;
+                for (int oy = 0; oy < 6; oy++) {
+                    const int iy = oy * 1 - 0 + ky;
+                    for (int ox = 0; ox < 6; ox++) {
+                        const int ix = ox * 1 - 0 + kx;
+                        colt[(oy * 6 + ox) * 960 + r] =
+                            iy >= 0 && iy < 6 && ix >= 0 && ix < 6 ? xc[iy * 6 + ix] : 0.0f;
+                    }
+                }
+            }
+}
+
 
 void conv_k1_c960_160_6x6_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
     for (int b = 0; b < n; b++) {
+        float *restrict yb = y + (long)b * 5760;
         for (int co = 0; co < 160; co++)
             for (int i = 0; i < 36; i++)
-                y[((long)b * 160 + co) * 36 + i] = 0.0f;
-        for (int co = 0; co < 160; co++)
-            for (int ci = 0; ci < 960; ci++)
-                conv_k1_c960_160_6x6_s1_p0_fwd_plane(x + ((long)b * 960 + ci) * 36,
-                    w + (co * 960 + ci) * 1,
-                    y + ((long)b * 160 + co) * 36);
+                yb[co * 36 + i] = 0.0f;
+        conv_k1_c960_160_6x6_s1_p0_gemm_fwd(w, x + (long)b * 34560, yb);
     }
 }
 
-static inline void conv_k1_c960_160_6x6_s1_p0_bwd_plane(const float *restrict xp, const float *restrict wp, const float *restrict dyp,
-    float *restrict dxp, float *restrict gw)
-{
-    for (int oy = 0; oy < 6; oy++) {
-        for (int ox = 0; ox < 6; ox++) {
-            const float d = dyp[oy * 6 + ox];
-            const float *restrict p = xp + (oy * 1 - 0) * 6 + ox * 1 - 0;
-            float *restrict q = dxp + (oy * 1 - 0) * 6 + ox * 1 - 0;
-            q[0] += wp[0] * d;
-            gw[0] += d * p[0];
-        }
-    }
-}
 
 void conv_k1_c960_160_6x6_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    for (int co = 0; co < 160; co++)
-        for (int ci = 0; ci < 960; ci++) {
-            float gw[1] = {0};
-            const long wo = (co * 960 + ci) * 1;
-            for (int b = 0; b < n; b++) {
-                const long xo = ((long)b * 960 + ci) * 36;
-                conv_k1_c960_160_6x6_s1_p0_bwd_plane(x + xo, w + wo, dy + ((long)b * 160 + co) * 36, dx + xo, gw);
-            }
-            dw[wo + 0] += gw[0];
-        }
+    static float colt[34560], wt[153600];
+    conv_k1_c960_160_6x6_s1_p0_transpose_w(w, wt);
+    for (int b = 0; b < n; b++) {
+        const float *restrict dyb = dy + (long)b * 5760;
+        float *restrict dxb = dx + (long)b * 34560;
+        conv_k1_c960_160_6x6_s1_p0_im2col_t(x + (long)b * 34560, colt);
+        conv_k1_c960_160_6x6_s1_p0_gemm_dw(dyb, colt, dw);
+        conv_k1_c960_160_6x6_s1_p0_gemm_dx(wt, dyb, dxb);
+    }
 }
 
 /* conv_k1_c960_320_6x6_s1_p0: conv 960x6x6 -> 320x6x6, kernel 1, stride 1, padding 0 */
-static inline void conv_k1_c960_320_6x6_s1_p0_fwd_plane(const float *restrict xp, const float *restrict wp, float *restrict yp)
+static void conv_k1_c960_320_6x6_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    for (int oy = 0; oy < 6; oy++) {
-        for (int ox = 0; ox < 6; ox++) {
-            const float *restrict p = xp + (oy * 1 - 0) * 6 + ox * 1 - 0;
-            yp[oy * 6 + ox] +=
-                  wp[0] * p[0];
+    MC_OMP_FOR
+    for (int i = 0; i < 320; i += 4) {
+        float *restrict c0 = c + i * 36, *restrict c1 = c0 + 36, *restrict c2 = c1 + 36, *restrict c3 = c2 + 36;
+        for (int p = 0; p < 960; p++) {
+            const float a0 = a[i * 960 + p], a1 = a[(i + 1) * 960 + p], a2 = a[(i + 2) * 960 + p],
+                        a3 = a[(i + 3) * 960 + p];
+            const float *restrict bp = b + p * 36;
+            for (int j = 0; j < 36; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
         }
     }
 }
+
+static void conv_k1_c960_320_6x6_s1_p0_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+{
+    MC_OMP_FOR
+    for (int i = 0; i < 320; i += 4) {
+        float *restrict c0 = c + i * 960, *restrict c1 = c0 + 960, *restrict c2 = c1 + 960, *restrict c3 = c2 + 960;
+        for (int p = 0; p < 36; p++) {
+            const float a0 = a[i * 36 + p], a1 = a[(i + 1) * 36 + p], a2 = a[(i + 2) * 36 + p],
+                        a3 = a[(i + 3) * 36 + p];
+            const float *restrict bp = b + p * 960;
+            for (int j = 0; j < 960; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
+        }
+    }
+}
+
+static void conv_k1_c960_320_6x6_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+{
+    MC_OMP_FOR
+    for (int i = 0; i < 960; i += 4) {
+        float *restrict c0 = c + i * 36, *restrict c1 = c0 + 36, *restrict c2 = c1 + 36, *restrict c3 = c2 + 36;
+        for (int p = 0; p < 320; p++) {
+            const float a0 = a[i * 320 + p], a1 = a[(i + 1) * 320 + p], a2 = a[(i + 2) * 320 + p],
+                        a3 = a[(i + 3) * 320 + p];
+            const float *restrict bp = b + p * 36;
+            for (int j = 0; j < 36; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
+        }
+    }
+}
+
+static void conv_k1_c960_320_6x6_s1_p0_transpose_w(const float *restrict a, float *restrict t)
+{
+    for (int r = 0; r < 320; r++)
+        for (int q = 0; q < 960; q++)
+            t[q * 320 + r] = a[r * 960 + q];
+}
+
+
+/* The same matrix transposed: one row of 960*1*1 taps per output pixel. */
+static void conv_k1_c960_320_6x6_s1_p0_im2col_t(const float *restrict xb, float *restrict colt)
+{
+    MC_OMP_FOR
+    for (int ci = 0; ci < 960; ci++)
+        for (int ky = 0; ky < 1; ky++)
+            for (int kx = 0; kx < 1; kx++) {
+                const int r = (ci * 1 + ky) * 1 + kx;
+                (void)r;
+                const float *restrict xc = xb + ci * 36;
+                for (int oy = 0; oy < 6; oy++) {
+                    const int iy = oy * 1 - 0 + ky;
+                    for (int ox = 0; ox < 6; ox++) {
+                        const int ix = ox * 1 - 0 + kx;
+                        colt[(oy * 6 + ox) * 960 + r] =
+                            iy >= 0 && iy < 6 && ix >= 0 && ix < 6 ? xc[iy * 6 + ix] : 0.0f;
+                    }
+                }
+            }
+}
+
 
 void conv_k1_c960_320_6x6_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
     for (int b = 0; b < n; b++) {
+        float *restrict yb = y + (long)b * 11520;
         for (int co = 0; co < 320; co++)
             for (int i = 0; i < 36; i++)
-                y[((long)b * 320 + co) * 36 + i] = 0.0f;
-        for (int co = 0; co < 320; co++)
-            for (int ci = 0; ci < 960; ci++)
-                conv_k1_c960_320_6x6_s1_p0_fwd_plane(x + ((long)b * 960 + ci) * 36,
-                    w + (co * 960 + ci) * 1,
-                    y + ((long)b * 320 + co) * 36);
+                yb[co * 36 + i] = 0.0f;
+        conv_k1_c960_320_6x6_s1_p0_gemm_fwd(w, x + (long)b * 34560, yb);
     }
 }
 
-static inline void conv_k1_c960_320_6x6_s1_p0_bwd_plane(const float *restrict xp, const float *restrict wp, const float *restrict dyp,
-    float *restrict dxp, float *restrict gw)
-{
-    for (int oy = 0; oy < 6; oy++) {
-        for (int ox = 0; ox < 6; ox++) {
-            const float d = dyp[oy * 6 + ox];
-            const float *restrict p = xp + (oy * 1 - 0) * 6 + ox * 1 - 0;
-            float *restrict q = dxp + (oy * 1 - 0) * 6 + ox * 1 - 0;
-            q[0] += wp[0] * d;
-            gw[0] += d * p[0];
-        }
-    }
-}
 
 void conv_k1_c960_320_6x6_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    for (int co = 0; co < 320; co++)
-        for (int ci = 0; ci < 960; ci++) {
-            float gw[1] = {0};
-            const long wo = (co * 960 + ci) * 1;
-            for (int b = 0; b < n; b++) {
-                const long xo = ((long)b * 960 + ci) * 36;
-                conv_k1_c960_320_6x6_s1_p0_bwd_plane(x + xo, w + wo, dy + ((long)b * 320 + co) * 36, dx + xo, gw);
-            }
-            dw[wo + 0] += gw[0];
-        }
+    static float colt[34560], wt[307200];
+    conv_k1_c960_320_6x6_s1_p0_transpose_w(w, wt);
+    for (int b = 0; b < n; b++) {
+        const float *restrict dyb = dy + (long)b * 11520;
+        float *restrict dxb = dx + (long)b * 34560;
+        conv_k1_c960_320_6x6_s1_p0_im2col_t(x + (long)b * 34560, colt);
+        conv_k1_c960_320_6x6_s1_p0_gemm_dw(dyb, colt, dw);
+        conv_k1_c960_320_6x6_s1_p0_gemm_dx(wt, dyb, dxb);
+    }
 }
 
 /* conv_k1_c320_1280_6x6_s1_p0: conv 320x6x6 -> 1280x6x6, kernel 1, stride 1, padding 0 */
-static inline void conv_k1_c320_1280_6x6_s1_p0_fwd_plane(const float *restrict xp, const float *restrict wp, float *restrict yp)
+static void conv_k1_c320_1280_6x6_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    for (int oy = 0; oy < 6; oy++) {
-        for (int ox = 0; ox < 6; ox++) {
-            const float *restrict p = xp + (oy * 1 - 0) * 6 + ox * 1 - 0;
-            yp[oy * 6 + ox] +=
-                  wp[0] * p[0];
+    MC_OMP_FOR
+    for (int i = 0; i < 1280; i += 4) {
+        float *restrict c0 = c + i * 36, *restrict c1 = c0 + 36, *restrict c2 = c1 + 36, *restrict c3 = c2 + 36;
+        for (int p = 0; p < 320; p++) {
+            const float a0 = a[i * 320 + p], a1 = a[(i + 1) * 320 + p], a2 = a[(i + 2) * 320 + p],
+                        a3 = a[(i + 3) * 320 + p];
+            const float *restrict bp = b + p * 36;
+            for (int j = 0; j < 36; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
         }
     }
 }
+
+static void conv_k1_c320_1280_6x6_s1_p0_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+{
+    MC_OMP_FOR
+    for (int i = 0; i < 1280; i += 4) {
+        float *restrict c0 = c + i * 320, *restrict c1 = c0 + 320, *restrict c2 = c1 + 320, *restrict c3 = c2 + 320;
+        for (int p = 0; p < 36; p++) {
+            const float a0 = a[i * 36 + p], a1 = a[(i + 1) * 36 + p], a2 = a[(i + 2) * 36 + p],
+                        a3 = a[(i + 3) * 36 + p];
+            const float *restrict bp = b + p * 320;
+            for (int j = 0; j < 320; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
+        }
+    }
+}
+
+static void conv_k1_c320_1280_6x6_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+{
+    MC_OMP_FOR
+    for (int i = 0; i < 320; i += 4) {
+        float *restrict c0 = c + i * 36, *restrict c1 = c0 + 36, *restrict c2 = c1 + 36, *restrict c3 = c2 + 36;
+        for (int p = 0; p < 1280; p++) {
+            const float a0 = a[i * 1280 + p], a1 = a[(i + 1) * 1280 + p], a2 = a[(i + 2) * 1280 + p],
+                        a3 = a[(i + 3) * 1280 + p];
+            const float *restrict bp = b + p * 36;
+            for (int j = 0; j < 36; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
+        }
+    }
+}
+
+static void conv_k1_c320_1280_6x6_s1_p0_transpose_w(const float *restrict a, float *restrict t)
+{
+    for (int r = 0; r < 1280; r++)
+        for (int q = 0; q < 320; q++)
+            t[q * 1280 + r] = a[r * 320 + q];
+}
+
+
+/* The same matrix transposed: one row of 320*1*1 taps per output pixel. */
+static void conv_k1_c320_1280_6x6_s1_p0_im2col_t(const float *restrict xb, float *restrict colt)
+{
+    MC_OMP_FOR
+    for (int ci = 0; ci < 320; ci++)
+        for (int ky = 0; ky < 1; ky++)
+            for (int kx = 0; kx < 1; kx++) {
+                const int r = (ci * 1 + ky) * 1 + kx;
+                (void)r;
+                const float *restrict xc = xb + ci * 36;
+                for (int oy = 0; oy < 6; oy++) {
+                    const int iy = oy * 1 - 0 + ky;
+                    for (int ox = 0; ox < 6; ox++) {
+                        const int ix = ox * 1 - 0 + kx;
+                        colt[(oy * 6 + ox) * 320 + r] =
+                            iy >= 0 && iy < 6 && ix >= 0 && ix < 6 ? xc[iy * 6 + ix] : 0.0f;
+                    }
+                }
+            }
+}
+
 
 void conv_k1_c320_1280_6x6_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
     for (int b = 0; b < n; b++) {
+        float *restrict yb = y + (long)b * 46080;
         for (int co = 0; co < 1280; co++)
             for (int i = 0; i < 36; i++)
-                y[((long)b * 1280 + co) * 36 + i] = 0.0f;
-        for (int co = 0; co < 1280; co++)
-            for (int ci = 0; ci < 320; ci++)
-                conv_k1_c320_1280_6x6_s1_p0_fwd_plane(x + ((long)b * 320 + ci) * 36,
-                    w + (co * 320 + ci) * 1,
-                    y + ((long)b * 1280 + co) * 36);
+                yb[co * 36 + i] = 0.0f;
+        conv_k1_c320_1280_6x6_s1_p0_gemm_fwd(w, x + (long)b * 11520, yb);
     }
 }
 
-static inline void conv_k1_c320_1280_6x6_s1_p0_bwd_plane(const float *restrict xp, const float *restrict wp, const float *restrict dyp,
-    float *restrict dxp, float *restrict gw)
-{
-    for (int oy = 0; oy < 6; oy++) {
-        for (int ox = 0; ox < 6; ox++) {
-            const float d = dyp[oy * 6 + ox];
-            const float *restrict p = xp + (oy * 1 - 0) * 6 + ox * 1 - 0;
-            float *restrict q = dxp + (oy * 1 - 0) * 6 + ox * 1 - 0;
-            q[0] += wp[0] * d;
-            gw[0] += d * p[0];
-        }
-    }
-}
 
 void conv_k1_c320_1280_6x6_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    for (int co = 0; co < 1280; co++)
-        for (int ci = 0; ci < 320; ci++) {
-            float gw[1] = {0};
-            const long wo = (co * 320 + ci) * 1;
-            for (int b = 0; b < n; b++) {
-                const long xo = ((long)b * 320 + ci) * 36;
-                conv_k1_c320_1280_6x6_s1_p0_bwd_plane(x + xo, w + wo, dy + ((long)b * 1280 + co) * 36, dx + xo, gw);
-            }
-            dw[wo + 0] += gw[0];
-        }
+    static float colt[11520], wt[409600];
+    conv_k1_c320_1280_6x6_s1_p0_transpose_w(w, wt);
+    for (int b = 0; b < n; b++) {
+        const float *restrict dyb = dy + (long)b * 46080;
+        float *restrict dxb = dx + (long)b * 11520;
+        conv_k1_c320_1280_6x6_s1_p0_im2col_t(x + (long)b * 11520, colt);
+        conv_k1_c320_1280_6x6_s1_p0_gemm_dw(dyb, colt, dw);
+        conv_k1_c320_1280_6x6_s1_p0_gemm_dx(wt, dyb, dxb);
+    }
 }

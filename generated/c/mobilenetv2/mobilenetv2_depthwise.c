@@ -303,9 +303,9 @@ static inline void dw_k3_5_7_c32_96x96_s1_fwd_plane(const float *restrict xc, co
 
 void dw_k3_5_7_c32_96x96_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
-    for (int b = 0; b < n; b++)
-        for (int c = 0; c < 32; c++)
-            dw_k3_5_7_c32_96x96_s1_fwd_plane(x + ((long)b * 32 + c) * 9216, w, bias, y, b, c);
+    MC_OMP_FOR
+    for (int bc = 0; bc < n * 32; bc++)
+        dw_k3_5_7_c32_96x96_s1_fwd_plane(x + (long)bc * 9216, w, bias, y, bc / 32, bc % 32);
 }
 
 static inline void dw_k3_5_7_c32_96x96_s1_bwd_at(const float *restrict xc, const float *restrict w, const float *restrict dy,
@@ -502,197 +502,1513 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
     for (int oy = 3; oy < 93; oy++) {
         for (int ox = 0; ox < 3; ox++)
             dw_k3_5_7_c32_96x96_s1_bwd_at(xc, w, dy, dxc, g0, g1, g2, b, c, oy, ox);
-        for (int ox = 3; ox < 93; ox++) {
-            const float *restrict p = xc + (oy * 1 - 3) * 96 + ox * 1 - 3;
-            float *restrict q = dxc + (oy * 1 - 3) * 96 + ox * 1 - 3;
-            {
-                const float d = d0[oy * 96 + ox];
-                q[194] += w0[0] * d;
-                g0[0] += d * p[194];
-                q[195] += w0[1] * d;
-                g0[1] += d * p[195];
-                q[196] += w0[2] * d;
-                g0[2] += d * p[196];
-                q[290] += w0[3] * d;
-                g0[3] += d * p[290];
-                q[291] += w0[4] * d;
-                g0[4] += d * p[291];
-                q[292] += w0[5] * d;
-                g0[5] += d * p[292];
-                q[386] += w0[6] * d;
-                g0[6] += d * p[386];
-                q[387] += w0[7] * d;
-                g0[7] += d * p[387];
-                q[388] += w0[8] * d;
-                g0[8] += d * p[388];
-            }
-            {
-                const float d = d1[oy * 96 + ox];
-                q[97] += w1[0] * d;
-                g1[0] += d * p[97];
-                q[98] += w1[1] * d;
-                g1[1] += d * p[98];
-                q[99] += w1[2] * d;
-                g1[2] += d * p[99];
-                q[100] += w1[3] * d;
-                g1[3] += d * p[100];
-                q[101] += w1[4] * d;
-                g1[4] += d * p[101];
-                q[193] += w1[5] * d;
-                g1[5] += d * p[193];
-                q[194] += w1[6] * d;
-                g1[6] += d * p[194];
-                q[195] += w1[7] * d;
-                g1[7] += d * p[195];
-                q[196] += w1[8] * d;
-                g1[8] += d * p[196];
-                q[197] += w1[9] * d;
-                g1[9] += d * p[197];
-                q[289] += w1[10] * d;
-                g1[10] += d * p[289];
-                q[290] += w1[11] * d;
-                g1[11] += d * p[290];
-                q[291] += w1[12] * d;
-                g1[12] += d * p[291];
-                q[292] += w1[13] * d;
-                g1[13] += d * p[292];
-                q[293] += w1[14] * d;
-                g1[14] += d * p[293];
-                q[385] += w1[15] * d;
-                g1[15] += d * p[385];
-                q[386] += w1[16] * d;
-                g1[16] += d * p[386];
-                q[387] += w1[17] * d;
-                g1[17] += d * p[387];
-                q[388] += w1[18] * d;
-                g1[18] += d * p[388];
-                q[389] += w1[19] * d;
-                g1[19] += d * p[389];
-                q[481] += w1[20] * d;
-                g1[20] += d * p[481];
-                q[482] += w1[21] * d;
-                g1[21] += d * p[482];
-                q[483] += w1[22] * d;
-                g1[22] += d * p[483];
-                q[484] += w1[23] * d;
-                g1[23] += d * p[484];
-                q[485] += w1[24] * d;
-                g1[24] += d * p[485];
-            }
-            {
-                const float d = d2[oy * 96 + ox];
-                q[0] += w2[0] * d;
-                g2[0] += d * p[0];
-                q[1] += w2[1] * d;
-                g2[1] += d * p[1];
-                q[2] += w2[2] * d;
-                g2[2] += d * p[2];
-                q[3] += w2[3] * d;
-                g2[3] += d * p[3];
-                q[4] += w2[4] * d;
-                g2[4] += d * p[4];
-                q[5] += w2[5] * d;
-                g2[5] += d * p[5];
-                q[6] += w2[6] * d;
-                g2[6] += d * p[6];
-                q[96] += w2[7] * d;
-                g2[7] += d * p[96];
-                q[97] += w2[8] * d;
-                g2[8] += d * p[97];
-                q[98] += w2[9] * d;
-                g2[9] += d * p[98];
-                q[99] += w2[10] * d;
-                g2[10] += d * p[99];
-                q[100] += w2[11] * d;
-                g2[11] += d * p[100];
-                q[101] += w2[12] * d;
-                g2[12] += d * p[101];
-                q[102] += w2[13] * d;
-                g2[13] += d * p[102];
-                q[192] += w2[14] * d;
-                g2[14] += d * p[192];
-                q[193] += w2[15] * d;
-                g2[15] += d * p[193];
-                q[194] += w2[16] * d;
-                g2[16] += d * p[194];
-                q[195] += w2[17] * d;
-                g2[17] += d * p[195];
-                q[196] += w2[18] * d;
-                g2[18] += d * p[196];
-                q[197] += w2[19] * d;
-                g2[19] += d * p[197];
-                q[198] += w2[20] * d;
-                g2[20] += d * p[198];
-                q[288] += w2[21] * d;
-                g2[21] += d * p[288];
-                q[289] += w2[22] * d;
-                g2[22] += d * p[289];
-                q[290] += w2[23] * d;
-                g2[23] += d * p[290];
-                q[291] += w2[24] * d;
-                g2[24] += d * p[291];
-                q[292] += w2[25] * d;
-                g2[25] += d * p[292];
-                q[293] += w2[26] * d;
-                g2[26] += d * p[293];
-                q[294] += w2[27] * d;
-                g2[27] += d * p[294];
-                q[384] += w2[28] * d;
-                g2[28] += d * p[384];
-                q[385] += w2[29] * d;
-                g2[29] += d * p[385];
-                q[386] += w2[30] * d;
-                g2[30] += d * p[386];
-                q[387] += w2[31] * d;
-                g2[31] += d * p[387];
-                q[388] += w2[32] * d;
-                g2[32] += d * p[388];
-                q[389] += w2[33] * d;
-                g2[33] += d * p[389];
-                q[390] += w2[34] * d;
-                g2[34] += d * p[390];
-                q[480] += w2[35] * d;
-                g2[35] += d * p[480];
-                q[481] += w2[36] * d;
-                g2[36] += d * p[481];
-                q[482] += w2[37] * d;
-                g2[37] += d * p[482];
-                q[483] += w2[38] * d;
-                g2[38] += d * p[483];
-                q[484] += w2[39] * d;
-                g2[39] += d * p[484];
-                q[485] += w2[40] * d;
-                g2[40] += d * p[485];
-                q[486] += w2[41] * d;
-                g2[41] += d * p[486];
-                q[576] += w2[42] * d;
-                g2[42] += d * p[576];
-                q[577] += w2[43] * d;
-                g2[43] += d * p[577];
-                q[578] += w2[44] * d;
-                g2[44] += d * p[578];
-                q[579] += w2[45] * d;
-                g2[45] += d * p[579];
-                q[580] += w2[46] * d;
-                g2[46] += d * p[580];
-                q[581] += w2[47] * d;
-                g2[47] += d * p[581];
-                q[582] += w2[48] * d;
-                g2[48] += d * p[582];
-            }
-        }
         for (int ox = 93; ox < 96; ox++)
             dw_k3_5_7_c32_96x96_s1_bwd_at(xc, w, dy, dxc, g0, g1, g2, b, c, oy, ox);
     }
     for (int oy = 93; oy < 96; oy++)
         for (int ox = 0; ox < 96; ox++)
             dw_k3_5_7_c32_96x96_s1_bwd_at(xc, w, dy, dxc, g0, g1, g2, b, c, oy, ox);
+    {
+        /* kernel 0, tap 0 */
+        const float wt = w0[0];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d0 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 191;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g0[0] += s;
+    }
+    {
+        /* kernel 0, tap 1 */
+        const float wt = w0[1];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d0 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 192;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g0[1] += s;
+    }
+    {
+        /* kernel 0, tap 2 */
+        const float wt = w0[2];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d0 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 193;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g0[2] += s;
+    }
+    {
+        /* kernel 0, tap 3 */
+        const float wt = w0[3];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d0 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 287;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g0[3] += s;
+    }
+    {
+        /* kernel 0, tap 4 */
+        const float wt = w0[4];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d0 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 288;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g0[4] += s;
+    }
+    {
+        /* kernel 0, tap 5 */
+        const float wt = w0[5];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d0 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 289;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g0[5] += s;
+    }
+    {
+        /* kernel 0, tap 6 */
+        const float wt = w0[6];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d0 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 383;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g0[6] += s;
+    }
+    {
+        /* kernel 0, tap 7 */
+        const float wt = w0[7];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d0 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 384;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g0[7] += s;
+    }
+    {
+        /* kernel 0, tap 8 */
+        const float wt = w0[8];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d0 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 385;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g0[8] += s;
+    }
+    {
+        /* kernel 1, tap 0 */
+        const float wt = w1[0];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d1 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 94;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g1[0] += s;
+    }
+    {
+        /* kernel 1, tap 1 */
+        const float wt = w1[1];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d1 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 95;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g1[1] += s;
+    }
+    {
+        /* kernel 1, tap 2 */
+        const float wt = w1[2];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d1 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 96;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g1[2] += s;
+    }
+    {
+        /* kernel 1, tap 3 */
+        const float wt = w1[3];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d1 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 97;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g1[3] += s;
+    }
+    {
+        /* kernel 1, tap 4 */
+        const float wt = w1[4];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d1 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 98;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g1[4] += s;
+    }
+    {
+        /* kernel 1, tap 5 */
+        const float wt = w1[5];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d1 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 190;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g1[5] += s;
+    }
+    {
+        /* kernel 1, tap 6 */
+        const float wt = w1[6];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d1 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 191;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g1[6] += s;
+    }
+    {
+        /* kernel 1, tap 7 */
+        const float wt = w1[7];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d1 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 192;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g1[7] += s;
+    }
+    {
+        /* kernel 1, tap 8 */
+        const float wt = w1[8];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d1 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 193;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g1[8] += s;
+    }
+    {
+        /* kernel 1, tap 9 */
+        const float wt = w1[9];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d1 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 194;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g1[9] += s;
+    }
+    {
+        /* kernel 1, tap 10 */
+        const float wt = w1[10];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d1 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 286;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g1[10] += s;
+    }
+    {
+        /* kernel 1, tap 11 */
+        const float wt = w1[11];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d1 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 287;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g1[11] += s;
+    }
+    {
+        /* kernel 1, tap 12 */
+        const float wt = w1[12];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d1 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 288;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g1[12] += s;
+    }
+    {
+        /* kernel 1, tap 13 */
+        const float wt = w1[13];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d1 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 289;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g1[13] += s;
+    }
+    {
+        /* kernel 1, tap 14 */
+        const float wt = w1[14];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d1 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 290;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g1[14] += s;
+    }
+    {
+        /* kernel 1, tap 15 */
+        const float wt = w1[15];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d1 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 382;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g1[15] += s;
+    }
+    {
+        /* kernel 1, tap 16 */
+        const float wt = w1[16];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d1 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 383;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g1[16] += s;
+    }
+    {
+        /* kernel 1, tap 17 */
+        const float wt = w1[17];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d1 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 384;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g1[17] += s;
+    }
+    {
+        /* kernel 1, tap 18 */
+        const float wt = w1[18];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d1 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 385;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g1[18] += s;
+    }
+    {
+        /* kernel 1, tap 19 */
+        const float wt = w1[19];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d1 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 386;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g1[19] += s;
+    }
+    {
+        /* kernel 1, tap 20 */
+        const float wt = w1[20];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d1 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 478;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g1[20] += s;
+    }
+    {
+        /* kernel 1, tap 21 */
+        const float wt = w1[21];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d1 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 479;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g1[21] += s;
+    }
+    {
+        /* kernel 1, tap 22 */
+        const float wt = w1[22];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d1 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 480;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g1[22] += s;
+    }
+    {
+        /* kernel 1, tap 23 */
+        const float wt = w1[23];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d1 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 481;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g1[23] += s;
+    }
+    {
+        /* kernel 1, tap 24 */
+        const float wt = w1[24];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d1 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 482;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g1[24] += s;
+    }
+    {
+        /* kernel 2, tap 0 */
+        const float wt = w2[0];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d2 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + -3;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g2[0] += s;
+    }
+    {
+        /* kernel 2, tap 1 */
+        const float wt = w2[1];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d2 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + -2;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g2[1] += s;
+    }
+    {
+        /* kernel 2, tap 2 */
+        const float wt = w2[2];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d2 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + -1;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g2[2] += s;
+    }
+    {
+        /* kernel 2, tap 3 */
+        const float wt = w2[3];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d2 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 0;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g2[3] += s;
+    }
+    {
+        /* kernel 2, tap 4 */
+        const float wt = w2[4];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d2 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 1;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g2[4] += s;
+    }
+    {
+        /* kernel 2, tap 5 */
+        const float wt = w2[5];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d2 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 2;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g2[5] += s;
+    }
+    {
+        /* kernel 2, tap 6 */
+        const float wt = w2[6];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d2 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 3;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g2[6] += s;
+    }
+    {
+        /* kernel 2, tap 7 */
+        const float wt = w2[7];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d2 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 93;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g2[7] += s;
+    }
+    {
+        /* kernel 2, tap 8 */
+        const float wt = w2[8];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d2 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 94;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g2[8] += s;
+    }
+    {
+        /* kernel 2, tap 9 */
+        const float wt = w2[9];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d2 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 95;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g2[9] += s;
+    }
+    {
+        /* kernel 2, tap 10 */
+        const float wt = w2[10];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d2 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 96;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g2[10] += s;
+    }
+    {
+        /* kernel 2, tap 11 */
+        const float wt = w2[11];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d2 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 97;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g2[11] += s;
+    }
+    {
+        /* kernel 2, tap 12 */
+        const float wt = w2[12];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d2 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 98;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g2[12] += s;
+    }
+    {
+        /* kernel 2, tap 13 */
+        const float wt = w2[13];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d2 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 99;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g2[13] += s;
+    }
+    {
+        /* kernel 2, tap 14 */
+        const float wt = w2[14];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d2 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 189;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g2[14] += s;
+    }
+    {
+        /* kernel 2, tap 15 */
+        const float wt = w2[15];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d2 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 190;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g2[15] += s;
+    }
+    {
+        /* kernel 2, tap 16 */
+        const float wt = w2[16];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d2 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 191;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g2[16] += s;
+    }
+    {
+        /* kernel 2, tap 17 */
+        const float wt = w2[17];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d2 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 192;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g2[17] += s;
+    }
+    {
+        /* kernel 2, tap 18 */
+        const float wt = w2[18];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d2 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 193;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g2[18] += s;
+    }
+    {
+        /* kernel 2, tap 19 */
+        const float wt = w2[19];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d2 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 194;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g2[19] += s;
+    }
+    {
+        /* kernel 2, tap 20 */
+        const float wt = w2[20];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d2 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 195;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g2[20] += s;
+    }
+    {
+        /* kernel 2, tap 21 */
+        const float wt = w2[21];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d2 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 285;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g2[21] += s;
+    }
+    {
+        /* kernel 2, tap 22 */
+        const float wt = w2[22];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d2 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 286;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g2[22] += s;
+    }
+    {
+        /* kernel 2, tap 23 */
+        const float wt = w2[23];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d2 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 287;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g2[23] += s;
+    }
+    {
+        /* kernel 2, tap 24 */
+        const float wt = w2[24];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d2 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 288;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g2[24] += s;
+    }
+    {
+        /* kernel 2, tap 25 */
+        const float wt = w2[25];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d2 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 289;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g2[25] += s;
+    }
+    {
+        /* kernel 2, tap 26 */
+        const float wt = w2[26];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d2 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 290;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g2[26] += s;
+    }
+    {
+        /* kernel 2, tap 27 */
+        const float wt = w2[27];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d2 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 291;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g2[27] += s;
+    }
+    {
+        /* kernel 2, tap 28 */
+        const float wt = w2[28];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d2 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 381;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g2[28] += s;
+    }
+    {
+        /* kernel 2, tap 29 */
+        const float wt = w2[29];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d2 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 382;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g2[29] += s;
+    }
+    {
+        /* kernel 2, tap 30 */
+        const float wt = w2[30];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d2 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 383;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g2[30] += s;
+    }
+    {
+        /* kernel 2, tap 31 */
+        const float wt = w2[31];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d2 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 384;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g2[31] += s;
+    }
+    {
+        /* kernel 2, tap 32 */
+        const float wt = w2[32];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d2 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 385;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g2[32] += s;
+    }
+    {
+        /* kernel 2, tap 33 */
+        const float wt = w2[33];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d2 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 386;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g2[33] += s;
+    }
+    {
+        /* kernel 2, tap 34 */
+        const float wt = w2[34];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d2 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 387;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g2[34] += s;
+    }
+    {
+        /* kernel 2, tap 35 */
+        const float wt = w2[35];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d2 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 477;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g2[35] += s;
+    }
+    {
+        /* kernel 2, tap 36 */
+        const float wt = w2[36];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d2 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 478;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g2[36] += s;
+    }
+    {
+        /* kernel 2, tap 37 */
+        const float wt = w2[37];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d2 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 479;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g2[37] += s;
+    }
+    {
+        /* kernel 2, tap 38 */
+        const float wt = w2[38];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d2 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 480;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g2[38] += s;
+    }
+    {
+        /* kernel 2, tap 39 */
+        const float wt = w2[39];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d2 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 481;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g2[39] += s;
+    }
+    {
+        /* kernel 2, tap 40 */
+        const float wt = w2[40];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d2 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 482;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g2[40] += s;
+    }
+    {
+        /* kernel 2, tap 41 */
+        const float wt = w2[41];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d2 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 483;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g2[41] += s;
+    }
+    {
+        /* kernel 2, tap 42 */
+        const float wt = w2[42];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d2 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 573;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g2[42] += s;
+    }
+    {
+        /* kernel 2, tap 43 */
+        const float wt = w2[43];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d2 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 574;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g2[43] += s;
+    }
+    {
+        /* kernel 2, tap 44 */
+        const float wt = w2[44];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d2 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 575;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g2[44] += s;
+    }
+    {
+        /* kernel 2, tap 45 */
+        const float wt = w2[45];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d2 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 576;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g2[45] += s;
+    }
+    {
+        /* kernel 2, tap 46 */
+        const float wt = w2[46];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d2 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 577;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g2[46] += s;
+    }
+    {
+        /* kernel 2, tap 47 */
+        const float wt = w2[47];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d2 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 578;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g2[47] += s;
+    }
+    {
+        /* kernel 2, tap 48 */
+        const float wt = w2[48];
+        float acc[96] = {0};
+        for (int oy = 3; oy < 93; oy++) {
+            const float *restrict drow = d2 + oy * 96;
+            const long at = (long)(oy * 1 - 3) * 96 + 579;
+            for (int ox = 3; ox < 93; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 93; ox++)
+            s += acc[ox];
+        g2[48] += s;
+    }
 }
 
 void dw_k3_5_7_c32_96x96_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
+    MC_OMP_FOR
     for (int c = 0; c < 32; c++) {
         float g0[9] = {0};
         float g1[25] = {0};
@@ -955,9 +2271,9 @@ static inline void dw_k3_5_c96_96x96_s1_fwd_plane(const float *restrict xc, cons
 
 void dw_k3_5_c96_96x96_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
-    for (int b = 0; b < n; b++)
-        for (int c = 0; c < 96; c++)
-            dw_k3_5_c96_96x96_s1_fwd_plane(x + ((long)b * 96 + c) * 9216, w, bias, y, b, c);
+    MC_OMP_FOR
+    for (int bc = 0; bc < n * 96; bc++)
+        dw_k3_5_c96_96x96_s1_fwd_plane(x + (long)bc * 9216, w, bias, y, bc / 96, bc % 96);
 }
 
 static inline void dw_k3_5_c96_96x96_s1_bwd_at(const float *restrict xc, const float *restrict w, const float *restrict dy,
@@ -1063,96 +2379,631 @@ static inline void dw_k3_5_c96_96x96_s1_bwd_plane(const float *restrict xc, cons
     for (int oy = 2; oy < 94; oy++) {
         for (int ox = 0; ox < 2; ox++)
             dw_k3_5_c96_96x96_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
-        for (int ox = 2; ox < 94; ox++) {
-            const float *restrict p = xc + (oy * 1 - 2) * 96 + ox * 1 - 2;
-            float *restrict q = dxc + (oy * 1 - 2) * 96 + ox * 1 - 2;
-            {
-                const float d = d0[oy * 96 + ox];
-                q[97] += w0[0] * d;
-                g0[0] += d * p[97];
-                q[98] += w0[1] * d;
-                g0[1] += d * p[98];
-                q[99] += w0[2] * d;
-                g0[2] += d * p[99];
-                q[193] += w0[3] * d;
-                g0[3] += d * p[193];
-                q[194] += w0[4] * d;
-                g0[4] += d * p[194];
-                q[195] += w0[5] * d;
-                g0[5] += d * p[195];
-                q[289] += w0[6] * d;
-                g0[6] += d * p[289];
-                q[290] += w0[7] * d;
-                g0[7] += d * p[290];
-                q[291] += w0[8] * d;
-                g0[8] += d * p[291];
-            }
-            {
-                const float d = d1[oy * 96 + ox];
-                q[0] += w1[0] * d;
-                g1[0] += d * p[0];
-                q[1] += w1[1] * d;
-                g1[1] += d * p[1];
-                q[2] += w1[2] * d;
-                g1[2] += d * p[2];
-                q[3] += w1[3] * d;
-                g1[3] += d * p[3];
-                q[4] += w1[4] * d;
-                g1[4] += d * p[4];
-                q[96] += w1[5] * d;
-                g1[5] += d * p[96];
-                q[97] += w1[6] * d;
-                g1[6] += d * p[97];
-                q[98] += w1[7] * d;
-                g1[7] += d * p[98];
-                q[99] += w1[8] * d;
-                g1[8] += d * p[99];
-                q[100] += w1[9] * d;
-                g1[9] += d * p[100];
-                q[192] += w1[10] * d;
-                g1[10] += d * p[192];
-                q[193] += w1[11] * d;
-                g1[11] += d * p[193];
-                q[194] += w1[12] * d;
-                g1[12] += d * p[194];
-                q[195] += w1[13] * d;
-                g1[13] += d * p[195];
-                q[196] += w1[14] * d;
-                g1[14] += d * p[196];
-                q[288] += w1[15] * d;
-                g1[15] += d * p[288];
-                q[289] += w1[16] * d;
-                g1[16] += d * p[289];
-                q[290] += w1[17] * d;
-                g1[17] += d * p[290];
-                q[291] += w1[18] * d;
-                g1[18] += d * p[291];
-                q[292] += w1[19] * d;
-                g1[19] += d * p[292];
-                q[384] += w1[20] * d;
-                g1[20] += d * p[384];
-                q[385] += w1[21] * d;
-                g1[21] += d * p[385];
-                q[386] += w1[22] * d;
-                g1[22] += d * p[386];
-                q[387] += w1[23] * d;
-                g1[23] += d * p[387];
-                q[388] += w1[24] * d;
-                g1[24] += d * p[388];
-            }
-        }
         for (int ox = 94; ox < 96; ox++)
             dw_k3_5_c96_96x96_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
     }
     for (int oy = 94; oy < 96; oy++)
         for (int ox = 0; ox < 96; ox++)
             dw_k3_5_c96_96x96_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
+    {
+        /* kernel 0, tap 0 */
+        const float wt = w0[0];
+        float acc[96] = {0};
+        for (int oy = 2; oy < 94; oy++) {
+            const float *restrict drow = d0 + oy * 96;
+            const long at = (long)(oy * 1 - 2) * 96 + 95;
+            for (int ox = 2; ox < 94; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 94; ox++)
+            s += acc[ox];
+        g0[0] += s;
+    }
+    {
+        /* kernel 0, tap 1 */
+        const float wt = w0[1];
+        float acc[96] = {0};
+        for (int oy = 2; oy < 94; oy++) {
+            const float *restrict drow = d0 + oy * 96;
+            const long at = (long)(oy * 1 - 2) * 96 + 96;
+            for (int ox = 2; ox < 94; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 94; ox++)
+            s += acc[ox];
+        g0[1] += s;
+    }
+    {
+        /* kernel 0, tap 2 */
+        const float wt = w0[2];
+        float acc[96] = {0};
+        for (int oy = 2; oy < 94; oy++) {
+            const float *restrict drow = d0 + oy * 96;
+            const long at = (long)(oy * 1 - 2) * 96 + 97;
+            for (int ox = 2; ox < 94; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 94; ox++)
+            s += acc[ox];
+        g0[2] += s;
+    }
+    {
+        /* kernel 0, tap 3 */
+        const float wt = w0[3];
+        float acc[96] = {0};
+        for (int oy = 2; oy < 94; oy++) {
+            const float *restrict drow = d0 + oy * 96;
+            const long at = (long)(oy * 1 - 2) * 96 + 191;
+            for (int ox = 2; ox < 94; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 94; ox++)
+            s += acc[ox];
+        g0[3] += s;
+    }
+    {
+        /* kernel 0, tap 4 */
+        const float wt = w0[4];
+        float acc[96] = {0};
+        for (int oy = 2; oy < 94; oy++) {
+            const float *restrict drow = d0 + oy * 96;
+            const long at = (long)(oy * 1 - 2) * 96 + 192;
+            for (int ox = 2; ox < 94; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 94; ox++)
+            s += acc[ox];
+        g0[4] += s;
+    }
+    {
+        /* kernel 0, tap 5 */
+        const float wt = w0[5];
+        float acc[96] = {0};
+        for (int oy = 2; oy < 94; oy++) {
+            const float *restrict drow = d0 + oy * 96;
+            const long at = (long)(oy * 1 - 2) * 96 + 193;
+            for (int ox = 2; ox < 94; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 94; ox++)
+            s += acc[ox];
+        g0[5] += s;
+    }
+    {
+        /* kernel 0, tap 6 */
+        const float wt = w0[6];
+        float acc[96] = {0};
+        for (int oy = 2; oy < 94; oy++) {
+            const float *restrict drow = d0 + oy * 96;
+            const long at = (long)(oy * 1 - 2) * 96 + 287;
+            for (int ox = 2; ox < 94; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 94; ox++)
+            s += acc[ox];
+        g0[6] += s;
+    }
+    {
+        /* kernel 0, tap 7 */
+        const float wt = w0[7];
+        float acc[96] = {0};
+        for (int oy = 2; oy < 94; oy++) {
+            const float *restrict drow = d0 + oy * 96;
+            const long at = (long)(oy * 1 - 2) * 96 + 288;
+            for (int ox = 2; ox < 94; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 94; ox++)
+            s += acc[ox];
+        g0[7] += s;
+    }
+    {
+        /* kernel 0, tap 8 */
+        const float wt = w0[8];
+        float acc[96] = {0};
+        for (int oy = 2; oy < 94; oy++) {
+            const float *restrict drow = d0 + oy * 96;
+            const long at = (long)(oy * 1 - 2) * 96 + 289;
+            for (int ox = 2; ox < 94; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 94; ox++)
+            s += acc[ox];
+        g0[8] += s;
+    }
+    {
+        /* kernel 1, tap 0 */
+        const float wt = w1[0];
+        float acc[96] = {0};
+        for (int oy = 2; oy < 94; oy++) {
+            const float *restrict drow = d1 + oy * 96;
+            const long at = (long)(oy * 1 - 2) * 96 + -2;
+            for (int ox = 2; ox < 94; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 94; ox++)
+            s += acc[ox];
+        g1[0] += s;
+    }
+    {
+        /* kernel 1, tap 1 */
+        const float wt = w1[1];
+        float acc[96] = {0};
+        for (int oy = 2; oy < 94; oy++) {
+            const float *restrict drow = d1 + oy * 96;
+            const long at = (long)(oy * 1 - 2) * 96 + -1;
+            for (int ox = 2; ox < 94; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 94; ox++)
+            s += acc[ox];
+        g1[1] += s;
+    }
+    {
+        /* kernel 1, tap 2 */
+        const float wt = w1[2];
+        float acc[96] = {0};
+        for (int oy = 2; oy < 94; oy++) {
+            const float *restrict drow = d1 + oy * 96;
+            const long at = (long)(oy * 1 - 2) * 96 + 0;
+            for (int ox = 2; ox < 94; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 94; ox++)
+            s += acc[ox];
+        g1[2] += s;
+    }
+    {
+        /* kernel 1, tap 3 */
+        const float wt = w1[3];
+        float acc[96] = {0};
+        for (int oy = 2; oy < 94; oy++) {
+            const float *restrict drow = d1 + oy * 96;
+            const long at = (long)(oy * 1 - 2) * 96 + 1;
+            for (int ox = 2; ox < 94; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 94; ox++)
+            s += acc[ox];
+        g1[3] += s;
+    }
+    {
+        /* kernel 1, tap 4 */
+        const float wt = w1[4];
+        float acc[96] = {0};
+        for (int oy = 2; oy < 94; oy++) {
+            const float *restrict drow = d1 + oy * 96;
+            const long at = (long)(oy * 1 - 2) * 96 + 2;
+            for (int ox = 2; ox < 94; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 94; ox++)
+            s += acc[ox];
+        g1[4] += s;
+    }
+    {
+        /* kernel 1, tap 5 */
+        const float wt = w1[5];
+        float acc[96] = {0};
+        for (int oy = 2; oy < 94; oy++) {
+            const float *restrict drow = d1 + oy * 96;
+            const long at = (long)(oy * 1 - 2) * 96 + 94;
+            for (int ox = 2; ox < 94; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 94; ox++)
+            s += acc[ox];
+        g1[5] += s;
+    }
+    {
+        /* kernel 1, tap 6 */
+        const float wt = w1[6];
+        float acc[96] = {0};
+        for (int oy = 2; oy < 94; oy++) {
+            const float *restrict drow = d1 + oy * 96;
+            const long at = (long)(oy * 1 - 2) * 96 + 95;
+            for (int ox = 2; ox < 94; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 94; ox++)
+            s += acc[ox];
+        g1[6] += s;
+    }
+    {
+        /* kernel 1, tap 7 */
+        const float wt = w1[7];
+        float acc[96] = {0};
+        for (int oy = 2; oy < 94; oy++) {
+            const float *restrict drow = d1 + oy * 96;
+            const long at = (long)(oy * 1 - 2) * 96 + 96;
+            for (int ox = 2; ox < 94; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 94; ox++)
+            s += acc[ox];
+        g1[7] += s;
+    }
+    {
+        /* kernel 1, tap 8 */
+        const float wt = w1[8];
+        float acc[96] = {0};
+        for (int oy = 2; oy < 94; oy++) {
+            const float *restrict drow = d1 + oy * 96;
+            const long at = (long)(oy * 1 - 2) * 96 + 97;
+            for (int ox = 2; ox < 94; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 94; ox++)
+            s += acc[ox];
+        g1[8] += s;
+    }
+    {
+        /* kernel 1, tap 9 */
+        const float wt = w1[9];
+        float acc[96] = {0};
+        for (int oy = 2; oy < 94; oy++) {
+            const float *restrict drow = d1 + oy * 96;
+            const long at = (long)(oy * 1 - 2) * 96 + 98;
+            for (int ox = 2; ox < 94; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 94; ox++)
+            s += acc[ox];
+        g1[9] += s;
+    }
+    {
+        /* kernel 1, tap 10 */
+        const float wt = w1[10];
+        float acc[96] = {0};
+        for (int oy = 2; oy < 94; oy++) {
+            const float *restrict drow = d1 + oy * 96;
+            const long at = (long)(oy * 1 - 2) * 96 + 190;
+            for (int ox = 2; ox < 94; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 94; ox++)
+            s += acc[ox];
+        g1[10] += s;
+    }
+    {
+        /* kernel 1, tap 11 */
+        const float wt = w1[11];
+        float acc[96] = {0};
+        for (int oy = 2; oy < 94; oy++) {
+            const float *restrict drow = d1 + oy * 96;
+            const long at = (long)(oy * 1 - 2) * 96 + 191;
+            for (int ox = 2; ox < 94; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 94; ox++)
+            s += acc[ox];
+        g1[11] += s;
+    }
+    {
+        /* kernel 1, tap 12 */
+        const float wt = w1[12];
+        float acc[96] = {0};
+        for (int oy = 2; oy < 94; oy++) {
+            const float *restrict drow = d1 + oy * 96;
+            const long at = (long)(oy * 1 - 2) * 96 + 192;
+            for (int ox = 2; ox < 94; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 94; ox++)
+            s += acc[ox];
+        g1[12] += s;
+    }
+    {
+        /* kernel 1, tap 13 */
+        const float wt = w1[13];
+        float acc[96] = {0};
+        for (int oy = 2; oy < 94; oy++) {
+            const float *restrict drow = d1 + oy * 96;
+            const long at = (long)(oy * 1 - 2) * 96 + 193;
+            for (int ox = 2; ox < 94; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 94; ox++)
+            s += acc[ox];
+        g1[13] += s;
+    }
+    {
+        /* kernel 1, tap 14 */
+        const float wt = w1[14];
+        float acc[96] = {0};
+        for (int oy = 2; oy < 94; oy++) {
+            const float *restrict drow = d1 + oy * 96;
+            const long at = (long)(oy * 1 - 2) * 96 + 194;
+            for (int ox = 2; ox < 94; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 94; ox++)
+            s += acc[ox];
+        g1[14] += s;
+    }
+    {
+        /* kernel 1, tap 15 */
+        const float wt = w1[15];
+        float acc[96] = {0};
+        for (int oy = 2; oy < 94; oy++) {
+            const float *restrict drow = d1 + oy * 96;
+            const long at = (long)(oy * 1 - 2) * 96 + 286;
+            for (int ox = 2; ox < 94; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 94; ox++)
+            s += acc[ox];
+        g1[15] += s;
+    }
+    {
+        /* kernel 1, tap 16 */
+        const float wt = w1[16];
+        float acc[96] = {0};
+        for (int oy = 2; oy < 94; oy++) {
+            const float *restrict drow = d1 + oy * 96;
+            const long at = (long)(oy * 1 - 2) * 96 + 287;
+            for (int ox = 2; ox < 94; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 94; ox++)
+            s += acc[ox];
+        g1[16] += s;
+    }
+    {
+        /* kernel 1, tap 17 */
+        const float wt = w1[17];
+        float acc[96] = {0};
+        for (int oy = 2; oy < 94; oy++) {
+            const float *restrict drow = d1 + oy * 96;
+            const long at = (long)(oy * 1 - 2) * 96 + 288;
+            for (int ox = 2; ox < 94; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 94; ox++)
+            s += acc[ox];
+        g1[17] += s;
+    }
+    {
+        /* kernel 1, tap 18 */
+        const float wt = w1[18];
+        float acc[96] = {0};
+        for (int oy = 2; oy < 94; oy++) {
+            const float *restrict drow = d1 + oy * 96;
+            const long at = (long)(oy * 1 - 2) * 96 + 289;
+            for (int ox = 2; ox < 94; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 94; ox++)
+            s += acc[ox];
+        g1[18] += s;
+    }
+    {
+        /* kernel 1, tap 19 */
+        const float wt = w1[19];
+        float acc[96] = {0};
+        for (int oy = 2; oy < 94; oy++) {
+            const float *restrict drow = d1 + oy * 96;
+            const long at = (long)(oy * 1 - 2) * 96 + 290;
+            for (int ox = 2; ox < 94; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 94; ox++)
+            s += acc[ox];
+        g1[19] += s;
+    }
+    {
+        /* kernel 1, tap 20 */
+        const float wt = w1[20];
+        float acc[96] = {0};
+        for (int oy = 2; oy < 94; oy++) {
+            const float *restrict drow = d1 + oy * 96;
+            const long at = (long)(oy * 1 - 2) * 96 + 382;
+            for (int ox = 2; ox < 94; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 94; ox++)
+            s += acc[ox];
+        g1[20] += s;
+    }
+    {
+        /* kernel 1, tap 21 */
+        const float wt = w1[21];
+        float acc[96] = {0};
+        for (int oy = 2; oy < 94; oy++) {
+            const float *restrict drow = d1 + oy * 96;
+            const long at = (long)(oy * 1 - 2) * 96 + 383;
+            for (int ox = 2; ox < 94; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 94; ox++)
+            s += acc[ox];
+        g1[21] += s;
+    }
+    {
+        /* kernel 1, tap 22 */
+        const float wt = w1[22];
+        float acc[96] = {0};
+        for (int oy = 2; oy < 94; oy++) {
+            const float *restrict drow = d1 + oy * 96;
+            const long at = (long)(oy * 1 - 2) * 96 + 384;
+            for (int ox = 2; ox < 94; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 94; ox++)
+            s += acc[ox];
+        g1[22] += s;
+    }
+    {
+        /* kernel 1, tap 23 */
+        const float wt = w1[23];
+        float acc[96] = {0};
+        for (int oy = 2; oy < 94; oy++) {
+            const float *restrict drow = d1 + oy * 96;
+            const long at = (long)(oy * 1 - 2) * 96 + 385;
+            for (int ox = 2; ox < 94; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 94; ox++)
+            s += acc[ox];
+        g1[23] += s;
+    }
+    {
+        /* kernel 1, tap 24 */
+        const float wt = w1[24];
+        float acc[96] = {0};
+        for (int oy = 2; oy < 94; oy++) {
+            const float *restrict drow = d1 + oy * 96;
+            const long at = (long)(oy * 1 - 2) * 96 + 386;
+            for (int ox = 2; ox < 94; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 94; ox++)
+            s += acc[ox];
+        g1[24] += s;
+    }
 }
 
 void dw_k3_5_c96_96x96_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
+    MC_OMP_FOR
     for (int c = 0; c < 96; c++) {
         float g0[9] = {0};
         float g1[25] = {0};
@@ -1362,9 +3213,9 @@ static inline void dw_k3_5_c144_48x48_s1_fwd_plane(const float *restrict xc, con
 
 void dw_k3_5_c144_48x48_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
-    for (int b = 0; b < n; b++)
-        for (int c = 0; c < 144; c++)
-            dw_k3_5_c144_48x48_s1_fwd_plane(x + ((long)b * 144 + c) * 2304, w, bias, y, b, c);
+    MC_OMP_FOR
+    for (int bc = 0; bc < n * 144; bc++)
+        dw_k3_5_c144_48x48_s1_fwd_plane(x + (long)bc * 2304, w, bias, y, bc / 144, bc % 144);
 }
 
 static inline void dw_k3_5_c144_48x48_s1_bwd_at(const float *restrict xc, const float *restrict w, const float *restrict dy,
@@ -1470,96 +3321,631 @@ static inline void dw_k3_5_c144_48x48_s1_bwd_plane(const float *restrict xc, con
     for (int oy = 2; oy < 46; oy++) {
         for (int ox = 0; ox < 2; ox++)
             dw_k3_5_c144_48x48_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
-        for (int ox = 2; ox < 46; ox++) {
-            const float *restrict p = xc + (oy * 1 - 2) * 48 + ox * 1 - 2;
-            float *restrict q = dxc + (oy * 1 - 2) * 48 + ox * 1 - 2;
-            {
-                const float d = d0[oy * 48 + ox];
-                q[49] += w0[0] * d;
-                g0[0] += d * p[49];
-                q[50] += w0[1] * d;
-                g0[1] += d * p[50];
-                q[51] += w0[2] * d;
-                g0[2] += d * p[51];
-                q[97] += w0[3] * d;
-                g0[3] += d * p[97];
-                q[98] += w0[4] * d;
-                g0[4] += d * p[98];
-                q[99] += w0[5] * d;
-                g0[5] += d * p[99];
-                q[145] += w0[6] * d;
-                g0[6] += d * p[145];
-                q[146] += w0[7] * d;
-                g0[7] += d * p[146];
-                q[147] += w0[8] * d;
-                g0[8] += d * p[147];
-            }
-            {
-                const float d = d1[oy * 48 + ox];
-                q[0] += w1[0] * d;
-                g1[0] += d * p[0];
-                q[1] += w1[1] * d;
-                g1[1] += d * p[1];
-                q[2] += w1[2] * d;
-                g1[2] += d * p[2];
-                q[3] += w1[3] * d;
-                g1[3] += d * p[3];
-                q[4] += w1[4] * d;
-                g1[4] += d * p[4];
-                q[48] += w1[5] * d;
-                g1[5] += d * p[48];
-                q[49] += w1[6] * d;
-                g1[6] += d * p[49];
-                q[50] += w1[7] * d;
-                g1[7] += d * p[50];
-                q[51] += w1[8] * d;
-                g1[8] += d * p[51];
-                q[52] += w1[9] * d;
-                g1[9] += d * p[52];
-                q[96] += w1[10] * d;
-                g1[10] += d * p[96];
-                q[97] += w1[11] * d;
-                g1[11] += d * p[97];
-                q[98] += w1[12] * d;
-                g1[12] += d * p[98];
-                q[99] += w1[13] * d;
-                g1[13] += d * p[99];
-                q[100] += w1[14] * d;
-                g1[14] += d * p[100];
-                q[144] += w1[15] * d;
-                g1[15] += d * p[144];
-                q[145] += w1[16] * d;
-                g1[16] += d * p[145];
-                q[146] += w1[17] * d;
-                g1[17] += d * p[146];
-                q[147] += w1[18] * d;
-                g1[18] += d * p[147];
-                q[148] += w1[19] * d;
-                g1[19] += d * p[148];
-                q[192] += w1[20] * d;
-                g1[20] += d * p[192];
-                q[193] += w1[21] * d;
-                g1[21] += d * p[193];
-                q[194] += w1[22] * d;
-                g1[22] += d * p[194];
-                q[195] += w1[23] * d;
-                g1[23] += d * p[195];
-                q[196] += w1[24] * d;
-                g1[24] += d * p[196];
-            }
-        }
         for (int ox = 46; ox < 48; ox++)
             dw_k3_5_c144_48x48_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
     }
     for (int oy = 46; oy < 48; oy++)
         for (int ox = 0; ox < 48; ox++)
             dw_k3_5_c144_48x48_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
+    {
+        /* kernel 0, tap 0 */
+        const float wt = w0[0];
+        float acc[48] = {0};
+        for (int oy = 2; oy < 46; oy++) {
+            const float *restrict drow = d0 + oy * 48;
+            const long at = (long)(oy * 1 - 2) * 48 + 47;
+            for (int ox = 2; ox < 46; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 46; ox++)
+            s += acc[ox];
+        g0[0] += s;
+    }
+    {
+        /* kernel 0, tap 1 */
+        const float wt = w0[1];
+        float acc[48] = {0};
+        for (int oy = 2; oy < 46; oy++) {
+            const float *restrict drow = d0 + oy * 48;
+            const long at = (long)(oy * 1 - 2) * 48 + 48;
+            for (int ox = 2; ox < 46; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 46; ox++)
+            s += acc[ox];
+        g0[1] += s;
+    }
+    {
+        /* kernel 0, tap 2 */
+        const float wt = w0[2];
+        float acc[48] = {0};
+        for (int oy = 2; oy < 46; oy++) {
+            const float *restrict drow = d0 + oy * 48;
+            const long at = (long)(oy * 1 - 2) * 48 + 49;
+            for (int ox = 2; ox < 46; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 46; ox++)
+            s += acc[ox];
+        g0[2] += s;
+    }
+    {
+        /* kernel 0, tap 3 */
+        const float wt = w0[3];
+        float acc[48] = {0};
+        for (int oy = 2; oy < 46; oy++) {
+            const float *restrict drow = d0 + oy * 48;
+            const long at = (long)(oy * 1 - 2) * 48 + 95;
+            for (int ox = 2; ox < 46; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 46; ox++)
+            s += acc[ox];
+        g0[3] += s;
+    }
+    {
+        /* kernel 0, tap 4 */
+        const float wt = w0[4];
+        float acc[48] = {0};
+        for (int oy = 2; oy < 46; oy++) {
+            const float *restrict drow = d0 + oy * 48;
+            const long at = (long)(oy * 1 - 2) * 48 + 96;
+            for (int ox = 2; ox < 46; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 46; ox++)
+            s += acc[ox];
+        g0[4] += s;
+    }
+    {
+        /* kernel 0, tap 5 */
+        const float wt = w0[5];
+        float acc[48] = {0};
+        for (int oy = 2; oy < 46; oy++) {
+            const float *restrict drow = d0 + oy * 48;
+            const long at = (long)(oy * 1 - 2) * 48 + 97;
+            for (int ox = 2; ox < 46; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 46; ox++)
+            s += acc[ox];
+        g0[5] += s;
+    }
+    {
+        /* kernel 0, tap 6 */
+        const float wt = w0[6];
+        float acc[48] = {0};
+        for (int oy = 2; oy < 46; oy++) {
+            const float *restrict drow = d0 + oy * 48;
+            const long at = (long)(oy * 1 - 2) * 48 + 143;
+            for (int ox = 2; ox < 46; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 46; ox++)
+            s += acc[ox];
+        g0[6] += s;
+    }
+    {
+        /* kernel 0, tap 7 */
+        const float wt = w0[7];
+        float acc[48] = {0};
+        for (int oy = 2; oy < 46; oy++) {
+            const float *restrict drow = d0 + oy * 48;
+            const long at = (long)(oy * 1 - 2) * 48 + 144;
+            for (int ox = 2; ox < 46; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 46; ox++)
+            s += acc[ox];
+        g0[7] += s;
+    }
+    {
+        /* kernel 0, tap 8 */
+        const float wt = w0[8];
+        float acc[48] = {0};
+        for (int oy = 2; oy < 46; oy++) {
+            const float *restrict drow = d0 + oy * 48;
+            const long at = (long)(oy * 1 - 2) * 48 + 145;
+            for (int ox = 2; ox < 46; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 46; ox++)
+            s += acc[ox];
+        g0[8] += s;
+    }
+    {
+        /* kernel 1, tap 0 */
+        const float wt = w1[0];
+        float acc[48] = {0};
+        for (int oy = 2; oy < 46; oy++) {
+            const float *restrict drow = d1 + oy * 48;
+            const long at = (long)(oy * 1 - 2) * 48 + -2;
+            for (int ox = 2; ox < 46; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 46; ox++)
+            s += acc[ox];
+        g1[0] += s;
+    }
+    {
+        /* kernel 1, tap 1 */
+        const float wt = w1[1];
+        float acc[48] = {0};
+        for (int oy = 2; oy < 46; oy++) {
+            const float *restrict drow = d1 + oy * 48;
+            const long at = (long)(oy * 1 - 2) * 48 + -1;
+            for (int ox = 2; ox < 46; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 46; ox++)
+            s += acc[ox];
+        g1[1] += s;
+    }
+    {
+        /* kernel 1, tap 2 */
+        const float wt = w1[2];
+        float acc[48] = {0};
+        for (int oy = 2; oy < 46; oy++) {
+            const float *restrict drow = d1 + oy * 48;
+            const long at = (long)(oy * 1 - 2) * 48 + 0;
+            for (int ox = 2; ox < 46; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 46; ox++)
+            s += acc[ox];
+        g1[2] += s;
+    }
+    {
+        /* kernel 1, tap 3 */
+        const float wt = w1[3];
+        float acc[48] = {0};
+        for (int oy = 2; oy < 46; oy++) {
+            const float *restrict drow = d1 + oy * 48;
+            const long at = (long)(oy * 1 - 2) * 48 + 1;
+            for (int ox = 2; ox < 46; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 46; ox++)
+            s += acc[ox];
+        g1[3] += s;
+    }
+    {
+        /* kernel 1, tap 4 */
+        const float wt = w1[4];
+        float acc[48] = {0};
+        for (int oy = 2; oy < 46; oy++) {
+            const float *restrict drow = d1 + oy * 48;
+            const long at = (long)(oy * 1 - 2) * 48 + 2;
+            for (int ox = 2; ox < 46; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 46; ox++)
+            s += acc[ox];
+        g1[4] += s;
+    }
+    {
+        /* kernel 1, tap 5 */
+        const float wt = w1[5];
+        float acc[48] = {0};
+        for (int oy = 2; oy < 46; oy++) {
+            const float *restrict drow = d1 + oy * 48;
+            const long at = (long)(oy * 1 - 2) * 48 + 46;
+            for (int ox = 2; ox < 46; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 46; ox++)
+            s += acc[ox];
+        g1[5] += s;
+    }
+    {
+        /* kernel 1, tap 6 */
+        const float wt = w1[6];
+        float acc[48] = {0};
+        for (int oy = 2; oy < 46; oy++) {
+            const float *restrict drow = d1 + oy * 48;
+            const long at = (long)(oy * 1 - 2) * 48 + 47;
+            for (int ox = 2; ox < 46; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 46; ox++)
+            s += acc[ox];
+        g1[6] += s;
+    }
+    {
+        /* kernel 1, tap 7 */
+        const float wt = w1[7];
+        float acc[48] = {0};
+        for (int oy = 2; oy < 46; oy++) {
+            const float *restrict drow = d1 + oy * 48;
+            const long at = (long)(oy * 1 - 2) * 48 + 48;
+            for (int ox = 2; ox < 46; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 46; ox++)
+            s += acc[ox];
+        g1[7] += s;
+    }
+    {
+        /* kernel 1, tap 8 */
+        const float wt = w1[8];
+        float acc[48] = {0};
+        for (int oy = 2; oy < 46; oy++) {
+            const float *restrict drow = d1 + oy * 48;
+            const long at = (long)(oy * 1 - 2) * 48 + 49;
+            for (int ox = 2; ox < 46; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 46; ox++)
+            s += acc[ox];
+        g1[8] += s;
+    }
+    {
+        /* kernel 1, tap 9 */
+        const float wt = w1[9];
+        float acc[48] = {0};
+        for (int oy = 2; oy < 46; oy++) {
+            const float *restrict drow = d1 + oy * 48;
+            const long at = (long)(oy * 1 - 2) * 48 + 50;
+            for (int ox = 2; ox < 46; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 46; ox++)
+            s += acc[ox];
+        g1[9] += s;
+    }
+    {
+        /* kernel 1, tap 10 */
+        const float wt = w1[10];
+        float acc[48] = {0};
+        for (int oy = 2; oy < 46; oy++) {
+            const float *restrict drow = d1 + oy * 48;
+            const long at = (long)(oy * 1 - 2) * 48 + 94;
+            for (int ox = 2; ox < 46; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 46; ox++)
+            s += acc[ox];
+        g1[10] += s;
+    }
+    {
+        /* kernel 1, tap 11 */
+        const float wt = w1[11];
+        float acc[48] = {0};
+        for (int oy = 2; oy < 46; oy++) {
+            const float *restrict drow = d1 + oy * 48;
+            const long at = (long)(oy * 1 - 2) * 48 + 95;
+            for (int ox = 2; ox < 46; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 46; ox++)
+            s += acc[ox];
+        g1[11] += s;
+    }
+    {
+        /* kernel 1, tap 12 */
+        const float wt = w1[12];
+        float acc[48] = {0};
+        for (int oy = 2; oy < 46; oy++) {
+            const float *restrict drow = d1 + oy * 48;
+            const long at = (long)(oy * 1 - 2) * 48 + 96;
+            for (int ox = 2; ox < 46; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 46; ox++)
+            s += acc[ox];
+        g1[12] += s;
+    }
+    {
+        /* kernel 1, tap 13 */
+        const float wt = w1[13];
+        float acc[48] = {0};
+        for (int oy = 2; oy < 46; oy++) {
+            const float *restrict drow = d1 + oy * 48;
+            const long at = (long)(oy * 1 - 2) * 48 + 97;
+            for (int ox = 2; ox < 46; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 46; ox++)
+            s += acc[ox];
+        g1[13] += s;
+    }
+    {
+        /* kernel 1, tap 14 */
+        const float wt = w1[14];
+        float acc[48] = {0};
+        for (int oy = 2; oy < 46; oy++) {
+            const float *restrict drow = d1 + oy * 48;
+            const long at = (long)(oy * 1 - 2) * 48 + 98;
+            for (int ox = 2; ox < 46; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 46; ox++)
+            s += acc[ox];
+        g1[14] += s;
+    }
+    {
+        /* kernel 1, tap 15 */
+        const float wt = w1[15];
+        float acc[48] = {0};
+        for (int oy = 2; oy < 46; oy++) {
+            const float *restrict drow = d1 + oy * 48;
+            const long at = (long)(oy * 1 - 2) * 48 + 142;
+            for (int ox = 2; ox < 46; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 46; ox++)
+            s += acc[ox];
+        g1[15] += s;
+    }
+    {
+        /* kernel 1, tap 16 */
+        const float wt = w1[16];
+        float acc[48] = {0};
+        for (int oy = 2; oy < 46; oy++) {
+            const float *restrict drow = d1 + oy * 48;
+            const long at = (long)(oy * 1 - 2) * 48 + 143;
+            for (int ox = 2; ox < 46; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 46; ox++)
+            s += acc[ox];
+        g1[16] += s;
+    }
+    {
+        /* kernel 1, tap 17 */
+        const float wt = w1[17];
+        float acc[48] = {0};
+        for (int oy = 2; oy < 46; oy++) {
+            const float *restrict drow = d1 + oy * 48;
+            const long at = (long)(oy * 1 - 2) * 48 + 144;
+            for (int ox = 2; ox < 46; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 46; ox++)
+            s += acc[ox];
+        g1[17] += s;
+    }
+    {
+        /* kernel 1, tap 18 */
+        const float wt = w1[18];
+        float acc[48] = {0};
+        for (int oy = 2; oy < 46; oy++) {
+            const float *restrict drow = d1 + oy * 48;
+            const long at = (long)(oy * 1 - 2) * 48 + 145;
+            for (int ox = 2; ox < 46; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 46; ox++)
+            s += acc[ox];
+        g1[18] += s;
+    }
+    {
+        /* kernel 1, tap 19 */
+        const float wt = w1[19];
+        float acc[48] = {0};
+        for (int oy = 2; oy < 46; oy++) {
+            const float *restrict drow = d1 + oy * 48;
+            const long at = (long)(oy * 1 - 2) * 48 + 146;
+            for (int ox = 2; ox < 46; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 46; ox++)
+            s += acc[ox];
+        g1[19] += s;
+    }
+    {
+        /* kernel 1, tap 20 */
+        const float wt = w1[20];
+        float acc[48] = {0};
+        for (int oy = 2; oy < 46; oy++) {
+            const float *restrict drow = d1 + oy * 48;
+            const long at = (long)(oy * 1 - 2) * 48 + 190;
+            for (int ox = 2; ox < 46; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 46; ox++)
+            s += acc[ox];
+        g1[20] += s;
+    }
+    {
+        /* kernel 1, tap 21 */
+        const float wt = w1[21];
+        float acc[48] = {0};
+        for (int oy = 2; oy < 46; oy++) {
+            const float *restrict drow = d1 + oy * 48;
+            const long at = (long)(oy * 1 - 2) * 48 + 191;
+            for (int ox = 2; ox < 46; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 46; ox++)
+            s += acc[ox];
+        g1[21] += s;
+    }
+    {
+        /* kernel 1, tap 22 */
+        const float wt = w1[22];
+        float acc[48] = {0};
+        for (int oy = 2; oy < 46; oy++) {
+            const float *restrict drow = d1 + oy * 48;
+            const long at = (long)(oy * 1 - 2) * 48 + 192;
+            for (int ox = 2; ox < 46; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 46; ox++)
+            s += acc[ox];
+        g1[22] += s;
+    }
+    {
+        /* kernel 1, tap 23 */
+        const float wt = w1[23];
+        float acc[48] = {0};
+        for (int oy = 2; oy < 46; oy++) {
+            const float *restrict drow = d1 + oy * 48;
+            const long at = (long)(oy * 1 - 2) * 48 + 193;
+            for (int ox = 2; ox < 46; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 46; ox++)
+            s += acc[ox];
+        g1[23] += s;
+    }
+    {
+        /* kernel 1, tap 24 */
+        const float wt = w1[24];
+        float acc[48] = {0};
+        for (int oy = 2; oy < 46; oy++) {
+            const float *restrict drow = d1 + oy * 48;
+            const long at = (long)(oy * 1 - 2) * 48 + 194;
+            for (int ox = 2; ox < 46; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 46; ox++)
+            s += acc[ox];
+        g1[24] += s;
+    }
 }
 
 void dw_k3_5_c144_48x48_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
+    MC_OMP_FOR
     for (int c = 0; c < 144; c++) {
         float g0[9] = {0};
         float g1[25] = {0};
@@ -1680,9 +4066,9 @@ static inline void dw_k3_c144_48x48_s2_fwd_plane(const float *restrict xc, const
 
 void dw_k3_c144_48x48_s2_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
-    for (int b = 0; b < n; b++)
-        for (int c = 0; c < 144; c++)
-            dw_k3_c144_48x48_s2_fwd_plane(x + ((long)b * 144 + c) * 2304, w, bias, y, b, c);
+    MC_OMP_FOR
+    for (int bc = 0; bc < n * 144; bc++)
+        dw_k3_c144_48x48_s2_fwd_plane(x + (long)bc * 2304, w, bias, y, bc / 144, bc % 144);
 }
 
 static inline void dw_k3_c144_48x48_s2_bwd_at(const float *restrict xc, const float *restrict w, const float *restrict dy,
@@ -1731,31 +4117,168 @@ static inline void dw_k3_c144_48x48_s2_bwd_plane(const float *restrict xc, const
     for (int oy = 1; oy < 24; oy++) {
         for (int ox = 0; ox < 1; ox++)
             dw_k3_c144_48x48_s2_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
-        for (int ox = 1; ox < 24; ox++) {
-            const float *restrict p = xc + (oy * 2 - 1) * 48 + ox * 2 - 1;
-            float *restrict q = dxc + (oy * 2 - 1) * 48 + ox * 2 - 1;
-            {
-                const float d = d0[oy * 24 + ox];
-                q[0] += w0[0] * d;
-                g0[0] += d * p[0];
-                q[1] += w0[1] * d;
-                g0[1] += d * p[1];
-                q[2] += w0[2] * d;
-                g0[2] += d * p[2];
-                q[48] += w0[3] * d;
-                g0[3] += d * p[48];
-                q[49] += w0[4] * d;
-                g0[4] += d * p[49];
-                q[50] += w0[5] * d;
-                g0[5] += d * p[50];
-                q[96] += w0[6] * d;
-                g0[6] += d * p[96];
-                q[97] += w0[7] * d;
-                g0[7] += d * p[97];
-                q[98] += w0[8] * d;
-                g0[8] += d * p[98];
+    }
+    {
+        /* kernel 0, tap 0 */
+        const float wt = w0[0];
+        float acc[24] = {0};
+        for (int oy = 1; oy < 24; oy++) {
+            const float *restrict drow = d0 + oy * 24;
+            const long at = (long)(oy * 2 - 1) * 48 + -1;
+            for (int ox = 1; ox < 24; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 2] += wt * d;
+                acc[ox] += d * xc[at + ox * 2];
             }
         }
+        float s = 0.0f;
+        for (int ox = 1; ox < 24; ox++)
+            s += acc[ox];
+        g0[0] += s;
+    }
+    {
+        /* kernel 0, tap 1 */
+        const float wt = w0[1];
+        float acc[24] = {0};
+        for (int oy = 1; oy < 24; oy++) {
+            const float *restrict drow = d0 + oy * 24;
+            const long at = (long)(oy * 2 - 1) * 48 + 0;
+            for (int ox = 1; ox < 24; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 2] += wt * d;
+                acc[ox] += d * xc[at + ox * 2];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 24; ox++)
+            s += acc[ox];
+        g0[1] += s;
+    }
+    {
+        /* kernel 0, tap 2 */
+        const float wt = w0[2];
+        float acc[24] = {0};
+        for (int oy = 1; oy < 24; oy++) {
+            const float *restrict drow = d0 + oy * 24;
+            const long at = (long)(oy * 2 - 1) * 48 + 1;
+            for (int ox = 1; ox < 24; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 2] += wt * d;
+                acc[ox] += d * xc[at + ox * 2];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 24; ox++)
+            s += acc[ox];
+        g0[2] += s;
+    }
+    {
+        /* kernel 0, tap 3 */
+        const float wt = w0[3];
+        float acc[24] = {0};
+        for (int oy = 1; oy < 24; oy++) {
+            const float *restrict drow = d0 + oy * 24;
+            const long at = (long)(oy * 2 - 1) * 48 + 47;
+            for (int ox = 1; ox < 24; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 2] += wt * d;
+                acc[ox] += d * xc[at + ox * 2];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 24; ox++)
+            s += acc[ox];
+        g0[3] += s;
+    }
+    {
+        /* kernel 0, tap 4 */
+        const float wt = w0[4];
+        float acc[24] = {0};
+        for (int oy = 1; oy < 24; oy++) {
+            const float *restrict drow = d0 + oy * 24;
+            const long at = (long)(oy * 2 - 1) * 48 + 48;
+            for (int ox = 1; ox < 24; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 2] += wt * d;
+                acc[ox] += d * xc[at + ox * 2];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 24; ox++)
+            s += acc[ox];
+        g0[4] += s;
+    }
+    {
+        /* kernel 0, tap 5 */
+        const float wt = w0[5];
+        float acc[24] = {0};
+        for (int oy = 1; oy < 24; oy++) {
+            const float *restrict drow = d0 + oy * 24;
+            const long at = (long)(oy * 2 - 1) * 48 + 49;
+            for (int ox = 1; ox < 24; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 2] += wt * d;
+                acc[ox] += d * xc[at + ox * 2];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 24; ox++)
+            s += acc[ox];
+        g0[5] += s;
+    }
+    {
+        /* kernel 0, tap 6 */
+        const float wt = w0[6];
+        float acc[24] = {0};
+        for (int oy = 1; oy < 24; oy++) {
+            const float *restrict drow = d0 + oy * 24;
+            const long at = (long)(oy * 2 - 1) * 48 + 95;
+            for (int ox = 1; ox < 24; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 2] += wt * d;
+                acc[ox] += d * xc[at + ox * 2];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 24; ox++)
+            s += acc[ox];
+        g0[6] += s;
+    }
+    {
+        /* kernel 0, tap 7 */
+        const float wt = w0[7];
+        float acc[24] = {0};
+        for (int oy = 1; oy < 24; oy++) {
+            const float *restrict drow = d0 + oy * 24;
+            const long at = (long)(oy * 2 - 1) * 48 + 96;
+            for (int ox = 1; ox < 24; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 2] += wt * d;
+                acc[ox] += d * xc[at + ox * 2];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 24; ox++)
+            s += acc[ox];
+        g0[7] += s;
+    }
+    {
+        /* kernel 0, tap 8 */
+        const float wt = w0[8];
+        float acc[24] = {0};
+        for (int oy = 1; oy < 24; oy++) {
+            const float *restrict drow = d0 + oy * 24;
+            const long at = (long)(oy * 2 - 1) * 48 + 97;
+            for (int ox = 1; ox < 24; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 2] += wt * d;
+                acc[ox] += d * xc[at + ox * 2];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 24; ox++)
+            s += acc[ox];
+        g0[8] += s;
     }
 }
 
@@ -1763,6 +4286,7 @@ void dw_k3_c144_48x48_s2_bwd(int n, const float *restrict x, const float *restri
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
+    MC_OMP_FOR
     for (int c = 0; c < 144; c++) {
         float g0[9] = {0};
         double gb = 0; /* the bias gradient, with one kernel */
@@ -1859,9 +4383,9 @@ static inline void dw_k3_c192_24x24_s1_fwd_plane(const float *restrict xc, const
 
 void dw_k3_c192_24x24_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
-    for (int b = 0; b < n; b++)
-        for (int c = 0; c < 192; c++)
-            dw_k3_c192_24x24_s1_fwd_plane(x + ((long)b * 192 + c) * 576, w, bias, y, b, c);
+    MC_OMP_FOR
+    for (int bc = 0; bc < n * 192; bc++)
+        dw_k3_c192_24x24_s1_fwd_plane(x + (long)bc * 576, w, bias, y, bc / 192, bc % 192);
 }
 
 static inline void dw_k3_c192_24x24_s1_bwd_at(const float *restrict xc, const float *restrict w, const float *restrict dy,
@@ -1910,43 +4434,181 @@ static inline void dw_k3_c192_24x24_s1_bwd_plane(const float *restrict xc, const
     for (int oy = 1; oy < 23; oy++) {
         for (int ox = 0; ox < 1; ox++)
             dw_k3_c192_24x24_s1_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
-        for (int ox = 1; ox < 23; ox++) {
-            const float *restrict p = xc + (oy * 1 - 1) * 24 + ox * 1 - 1;
-            float *restrict q = dxc + (oy * 1 - 1) * 24 + ox * 1 - 1;
-            {
-                const float d = d0[oy * 24 + ox];
-                q[0] += w0[0] * d;
-                g0[0] += d * p[0];
-                q[1] += w0[1] * d;
-                g0[1] += d * p[1];
-                q[2] += w0[2] * d;
-                g0[2] += d * p[2];
-                q[24] += w0[3] * d;
-                g0[3] += d * p[24];
-                q[25] += w0[4] * d;
-                g0[4] += d * p[25];
-                q[26] += w0[5] * d;
-                g0[5] += d * p[26];
-                q[48] += w0[6] * d;
-                g0[6] += d * p[48];
-                q[49] += w0[7] * d;
-                g0[7] += d * p[49];
-                q[50] += w0[8] * d;
-                g0[8] += d * p[50];
-            }
-        }
         for (int ox = 23; ox < 24; ox++)
             dw_k3_c192_24x24_s1_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
     }
     for (int oy = 23; oy < 24; oy++)
         for (int ox = 0; ox < 24; ox++)
             dw_k3_c192_24x24_s1_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
+    {
+        /* kernel 0, tap 0 */
+        const float wt = w0[0];
+        float acc[24] = {0};
+        for (int oy = 1; oy < 23; oy++) {
+            const float *restrict drow = d0 + oy * 24;
+            const long at = (long)(oy * 1 - 1) * 24 + -1;
+            for (int ox = 1; ox < 23; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 23; ox++)
+            s += acc[ox];
+        g0[0] += s;
+    }
+    {
+        /* kernel 0, tap 1 */
+        const float wt = w0[1];
+        float acc[24] = {0};
+        for (int oy = 1; oy < 23; oy++) {
+            const float *restrict drow = d0 + oy * 24;
+            const long at = (long)(oy * 1 - 1) * 24 + 0;
+            for (int ox = 1; ox < 23; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 23; ox++)
+            s += acc[ox];
+        g0[1] += s;
+    }
+    {
+        /* kernel 0, tap 2 */
+        const float wt = w0[2];
+        float acc[24] = {0};
+        for (int oy = 1; oy < 23; oy++) {
+            const float *restrict drow = d0 + oy * 24;
+            const long at = (long)(oy * 1 - 1) * 24 + 1;
+            for (int ox = 1; ox < 23; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 23; ox++)
+            s += acc[ox];
+        g0[2] += s;
+    }
+    {
+        /* kernel 0, tap 3 */
+        const float wt = w0[3];
+        float acc[24] = {0};
+        for (int oy = 1; oy < 23; oy++) {
+            const float *restrict drow = d0 + oy * 24;
+            const long at = (long)(oy * 1 - 1) * 24 + 23;
+            for (int ox = 1; ox < 23; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 23; ox++)
+            s += acc[ox];
+        g0[3] += s;
+    }
+    {
+        /* kernel 0, tap 4 */
+        const float wt = w0[4];
+        float acc[24] = {0};
+        for (int oy = 1; oy < 23; oy++) {
+            const float *restrict drow = d0 + oy * 24;
+            const long at = (long)(oy * 1 - 1) * 24 + 24;
+            for (int ox = 1; ox < 23; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 23; ox++)
+            s += acc[ox];
+        g0[4] += s;
+    }
+    {
+        /* kernel 0, tap 5 */
+        const float wt = w0[5];
+        float acc[24] = {0};
+        for (int oy = 1; oy < 23; oy++) {
+            const float *restrict drow = d0 + oy * 24;
+            const long at = (long)(oy * 1 - 1) * 24 + 25;
+            for (int ox = 1; ox < 23; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 23; ox++)
+            s += acc[ox];
+        g0[5] += s;
+    }
+    {
+        /* kernel 0, tap 6 */
+        const float wt = w0[6];
+        float acc[24] = {0};
+        for (int oy = 1; oy < 23; oy++) {
+            const float *restrict drow = d0 + oy * 24;
+            const long at = (long)(oy * 1 - 1) * 24 + 47;
+            for (int ox = 1; ox < 23; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 23; ox++)
+            s += acc[ox];
+        g0[6] += s;
+    }
+    {
+        /* kernel 0, tap 7 */
+        const float wt = w0[7];
+        float acc[24] = {0};
+        for (int oy = 1; oy < 23; oy++) {
+            const float *restrict drow = d0 + oy * 24;
+            const long at = (long)(oy * 1 - 1) * 24 + 48;
+            for (int ox = 1; ox < 23; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 23; ox++)
+            s += acc[ox];
+        g0[7] += s;
+    }
+    {
+        /* kernel 0, tap 8 */
+        const float wt = w0[8];
+        float acc[24] = {0};
+        for (int oy = 1; oy < 23; oy++) {
+            const float *restrict drow = d0 + oy * 24;
+            const long at = (long)(oy * 1 - 1) * 24 + 49;
+            for (int ox = 1; ox < 23; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 23; ox++)
+            s += acc[ox];
+        g0[8] += s;
+    }
 }
 
 void dw_k3_c192_24x24_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
+    MC_OMP_FOR
     for (int c = 0; c < 192; c++) {
         float g0[9] = {0};
         double gb = 0; /* the bias gradient, with one kernel */
@@ -2038,9 +4700,9 @@ static inline void dw_k3_c192_24x24_s2_fwd_plane(const float *restrict xc, const
 
 void dw_k3_c192_24x24_s2_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
-    for (int b = 0; b < n; b++)
-        for (int c = 0; c < 192; c++)
-            dw_k3_c192_24x24_s2_fwd_plane(x + ((long)b * 192 + c) * 576, w, bias, y, b, c);
+    MC_OMP_FOR
+    for (int bc = 0; bc < n * 192; bc++)
+        dw_k3_c192_24x24_s2_fwd_plane(x + (long)bc * 576, w, bias, y, bc / 192, bc % 192);
 }
 
 static inline void dw_k3_c192_24x24_s2_bwd_at(const float *restrict xc, const float *restrict w, const float *restrict dy,
@@ -2089,31 +4751,168 @@ static inline void dw_k3_c192_24x24_s2_bwd_plane(const float *restrict xc, const
     for (int oy = 1; oy < 12; oy++) {
         for (int ox = 0; ox < 1; ox++)
             dw_k3_c192_24x24_s2_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
-        for (int ox = 1; ox < 12; ox++) {
-            const float *restrict p = xc + (oy * 2 - 1) * 24 + ox * 2 - 1;
-            float *restrict q = dxc + (oy * 2 - 1) * 24 + ox * 2 - 1;
-            {
-                const float d = d0[oy * 12 + ox];
-                q[0] += w0[0] * d;
-                g0[0] += d * p[0];
-                q[1] += w0[1] * d;
-                g0[1] += d * p[1];
-                q[2] += w0[2] * d;
-                g0[2] += d * p[2];
-                q[24] += w0[3] * d;
-                g0[3] += d * p[24];
-                q[25] += w0[4] * d;
-                g0[4] += d * p[25];
-                q[26] += w0[5] * d;
-                g0[5] += d * p[26];
-                q[48] += w0[6] * d;
-                g0[6] += d * p[48];
-                q[49] += w0[7] * d;
-                g0[7] += d * p[49];
-                q[50] += w0[8] * d;
-                g0[8] += d * p[50];
+    }
+    {
+        /* kernel 0, tap 0 */
+        const float wt = w0[0];
+        float acc[12] = {0};
+        for (int oy = 1; oy < 12; oy++) {
+            const float *restrict drow = d0 + oy * 12;
+            const long at = (long)(oy * 2 - 1) * 24 + -1;
+            for (int ox = 1; ox < 12; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 2] += wt * d;
+                acc[ox] += d * xc[at + ox * 2];
             }
         }
+        float s = 0.0f;
+        for (int ox = 1; ox < 12; ox++)
+            s += acc[ox];
+        g0[0] += s;
+    }
+    {
+        /* kernel 0, tap 1 */
+        const float wt = w0[1];
+        float acc[12] = {0};
+        for (int oy = 1; oy < 12; oy++) {
+            const float *restrict drow = d0 + oy * 12;
+            const long at = (long)(oy * 2 - 1) * 24 + 0;
+            for (int ox = 1; ox < 12; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 2] += wt * d;
+                acc[ox] += d * xc[at + ox * 2];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 12; ox++)
+            s += acc[ox];
+        g0[1] += s;
+    }
+    {
+        /* kernel 0, tap 2 */
+        const float wt = w0[2];
+        float acc[12] = {0};
+        for (int oy = 1; oy < 12; oy++) {
+            const float *restrict drow = d0 + oy * 12;
+            const long at = (long)(oy * 2 - 1) * 24 + 1;
+            for (int ox = 1; ox < 12; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 2] += wt * d;
+                acc[ox] += d * xc[at + ox * 2];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 12; ox++)
+            s += acc[ox];
+        g0[2] += s;
+    }
+    {
+        /* kernel 0, tap 3 */
+        const float wt = w0[3];
+        float acc[12] = {0};
+        for (int oy = 1; oy < 12; oy++) {
+            const float *restrict drow = d0 + oy * 12;
+            const long at = (long)(oy * 2 - 1) * 24 + 23;
+            for (int ox = 1; ox < 12; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 2] += wt * d;
+                acc[ox] += d * xc[at + ox * 2];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 12; ox++)
+            s += acc[ox];
+        g0[3] += s;
+    }
+    {
+        /* kernel 0, tap 4 */
+        const float wt = w0[4];
+        float acc[12] = {0};
+        for (int oy = 1; oy < 12; oy++) {
+            const float *restrict drow = d0 + oy * 12;
+            const long at = (long)(oy * 2 - 1) * 24 + 24;
+            for (int ox = 1; ox < 12; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 2] += wt * d;
+                acc[ox] += d * xc[at + ox * 2];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 12; ox++)
+            s += acc[ox];
+        g0[4] += s;
+    }
+    {
+        /* kernel 0, tap 5 */
+        const float wt = w0[5];
+        float acc[12] = {0};
+        for (int oy = 1; oy < 12; oy++) {
+            const float *restrict drow = d0 + oy * 12;
+            const long at = (long)(oy * 2 - 1) * 24 + 25;
+            for (int ox = 1; ox < 12; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 2] += wt * d;
+                acc[ox] += d * xc[at + ox * 2];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 12; ox++)
+            s += acc[ox];
+        g0[5] += s;
+    }
+    {
+        /* kernel 0, tap 6 */
+        const float wt = w0[6];
+        float acc[12] = {0};
+        for (int oy = 1; oy < 12; oy++) {
+            const float *restrict drow = d0 + oy * 12;
+            const long at = (long)(oy * 2 - 1) * 24 + 47;
+            for (int ox = 1; ox < 12; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 2] += wt * d;
+                acc[ox] += d * xc[at + ox * 2];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 12; ox++)
+            s += acc[ox];
+        g0[6] += s;
+    }
+    {
+        /* kernel 0, tap 7 */
+        const float wt = w0[7];
+        float acc[12] = {0};
+        for (int oy = 1; oy < 12; oy++) {
+            const float *restrict drow = d0 + oy * 12;
+            const long at = (long)(oy * 2 - 1) * 24 + 48;
+            for (int ox = 1; ox < 12; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 2] += wt * d;
+                acc[ox] += d * xc[at + ox * 2];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 12; ox++)
+            s += acc[ox];
+        g0[7] += s;
+    }
+    {
+        /* kernel 0, tap 8 */
+        const float wt = w0[8];
+        float acc[12] = {0};
+        for (int oy = 1; oy < 12; oy++) {
+            const float *restrict drow = d0 + oy * 12;
+            const long at = (long)(oy * 2 - 1) * 24 + 49;
+            for (int ox = 1; ox < 12; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 2] += wt * d;
+                acc[ox] += d * xc[at + ox * 2];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 12; ox++)
+            s += acc[ox];
+        g0[8] += s;
     }
 }
 
@@ -2121,6 +4920,7 @@ void dw_k3_c192_24x24_s2_bwd(int n, const float *restrict x, const float *restri
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
+    MC_OMP_FOR
     for (int c = 0; c < 192; c++) {
         float g0[9] = {0};
         double gb = 0; /* the bias gradient, with one kernel */
@@ -2217,9 +5017,9 @@ static inline void dw_k3_c384_12x12_s1_fwd_plane(const float *restrict xc, const
 
 void dw_k3_c384_12x12_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
-    for (int b = 0; b < n; b++)
-        for (int c = 0; c < 384; c++)
-            dw_k3_c384_12x12_s1_fwd_plane(x + ((long)b * 384 + c) * 144, w, bias, y, b, c);
+    MC_OMP_FOR
+    for (int bc = 0; bc < n * 384; bc++)
+        dw_k3_c384_12x12_s1_fwd_plane(x + (long)bc * 144, w, bias, y, bc / 384, bc % 384);
 }
 
 static inline void dw_k3_c384_12x12_s1_bwd_at(const float *restrict xc, const float *restrict w, const float *restrict dy,
@@ -2268,43 +5068,181 @@ static inline void dw_k3_c384_12x12_s1_bwd_plane(const float *restrict xc, const
     for (int oy = 1; oy < 11; oy++) {
         for (int ox = 0; ox < 1; ox++)
             dw_k3_c384_12x12_s1_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
-        for (int ox = 1; ox < 11; ox++) {
-            const float *restrict p = xc + (oy * 1 - 1) * 12 + ox * 1 - 1;
-            float *restrict q = dxc + (oy * 1 - 1) * 12 + ox * 1 - 1;
-            {
-                const float d = d0[oy * 12 + ox];
-                q[0] += w0[0] * d;
-                g0[0] += d * p[0];
-                q[1] += w0[1] * d;
-                g0[1] += d * p[1];
-                q[2] += w0[2] * d;
-                g0[2] += d * p[2];
-                q[12] += w0[3] * d;
-                g0[3] += d * p[12];
-                q[13] += w0[4] * d;
-                g0[4] += d * p[13];
-                q[14] += w0[5] * d;
-                g0[5] += d * p[14];
-                q[24] += w0[6] * d;
-                g0[6] += d * p[24];
-                q[25] += w0[7] * d;
-                g0[7] += d * p[25];
-                q[26] += w0[8] * d;
-                g0[8] += d * p[26];
-            }
-        }
         for (int ox = 11; ox < 12; ox++)
             dw_k3_c384_12x12_s1_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
     }
     for (int oy = 11; oy < 12; oy++)
         for (int ox = 0; ox < 12; ox++)
             dw_k3_c384_12x12_s1_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
+    {
+        /* kernel 0, tap 0 */
+        const float wt = w0[0];
+        float acc[12] = {0};
+        for (int oy = 1; oy < 11; oy++) {
+            const float *restrict drow = d0 + oy * 12;
+            const long at = (long)(oy * 1 - 1) * 12 + -1;
+            for (int ox = 1; ox < 11; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 11; ox++)
+            s += acc[ox];
+        g0[0] += s;
+    }
+    {
+        /* kernel 0, tap 1 */
+        const float wt = w0[1];
+        float acc[12] = {0};
+        for (int oy = 1; oy < 11; oy++) {
+            const float *restrict drow = d0 + oy * 12;
+            const long at = (long)(oy * 1 - 1) * 12 + 0;
+            for (int ox = 1; ox < 11; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 11; ox++)
+            s += acc[ox];
+        g0[1] += s;
+    }
+    {
+        /* kernel 0, tap 2 */
+        const float wt = w0[2];
+        float acc[12] = {0};
+        for (int oy = 1; oy < 11; oy++) {
+            const float *restrict drow = d0 + oy * 12;
+            const long at = (long)(oy * 1 - 1) * 12 + 1;
+            for (int ox = 1; ox < 11; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 11; ox++)
+            s += acc[ox];
+        g0[2] += s;
+    }
+    {
+        /* kernel 0, tap 3 */
+        const float wt = w0[3];
+        float acc[12] = {0};
+        for (int oy = 1; oy < 11; oy++) {
+            const float *restrict drow = d0 + oy * 12;
+            const long at = (long)(oy * 1 - 1) * 12 + 11;
+            for (int ox = 1; ox < 11; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 11; ox++)
+            s += acc[ox];
+        g0[3] += s;
+    }
+    {
+        /* kernel 0, tap 4 */
+        const float wt = w0[4];
+        float acc[12] = {0};
+        for (int oy = 1; oy < 11; oy++) {
+            const float *restrict drow = d0 + oy * 12;
+            const long at = (long)(oy * 1 - 1) * 12 + 12;
+            for (int ox = 1; ox < 11; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 11; ox++)
+            s += acc[ox];
+        g0[4] += s;
+    }
+    {
+        /* kernel 0, tap 5 */
+        const float wt = w0[5];
+        float acc[12] = {0};
+        for (int oy = 1; oy < 11; oy++) {
+            const float *restrict drow = d0 + oy * 12;
+            const long at = (long)(oy * 1 - 1) * 12 + 13;
+            for (int ox = 1; ox < 11; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 11; ox++)
+            s += acc[ox];
+        g0[5] += s;
+    }
+    {
+        /* kernel 0, tap 6 */
+        const float wt = w0[6];
+        float acc[12] = {0};
+        for (int oy = 1; oy < 11; oy++) {
+            const float *restrict drow = d0 + oy * 12;
+            const long at = (long)(oy * 1 - 1) * 12 + 23;
+            for (int ox = 1; ox < 11; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 11; ox++)
+            s += acc[ox];
+        g0[6] += s;
+    }
+    {
+        /* kernel 0, tap 7 */
+        const float wt = w0[7];
+        float acc[12] = {0};
+        for (int oy = 1; oy < 11; oy++) {
+            const float *restrict drow = d0 + oy * 12;
+            const long at = (long)(oy * 1 - 1) * 12 + 24;
+            for (int ox = 1; ox < 11; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 11; ox++)
+            s += acc[ox];
+        g0[7] += s;
+    }
+    {
+        /* kernel 0, tap 8 */
+        const float wt = w0[8];
+        float acc[12] = {0};
+        for (int oy = 1; oy < 11; oy++) {
+            const float *restrict drow = d0 + oy * 12;
+            const long at = (long)(oy * 1 - 1) * 12 + 25;
+            for (int ox = 1; ox < 11; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 11; ox++)
+            s += acc[ox];
+        g0[8] += s;
+    }
 }
 
 void dw_k3_c384_12x12_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
+    MC_OMP_FOR
     for (int c = 0; c < 384; c++) {
         float g0[9] = {0};
         double gb = 0; /* the bias gradient, with one kernel */
@@ -2401,9 +5339,9 @@ static inline void dw_k3_c576_12x12_s1_fwd_plane(const float *restrict xc, const
 
 void dw_k3_c576_12x12_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
-    for (int b = 0; b < n; b++)
-        for (int c = 0; c < 576; c++)
-            dw_k3_c576_12x12_s1_fwd_plane(x + ((long)b * 576 + c) * 144, w, bias, y, b, c);
+    MC_OMP_FOR
+    for (int bc = 0; bc < n * 576; bc++)
+        dw_k3_c576_12x12_s1_fwd_plane(x + (long)bc * 144, w, bias, y, bc / 576, bc % 576);
 }
 
 static inline void dw_k3_c576_12x12_s1_bwd_at(const float *restrict xc, const float *restrict w, const float *restrict dy,
@@ -2452,43 +5390,181 @@ static inline void dw_k3_c576_12x12_s1_bwd_plane(const float *restrict xc, const
     for (int oy = 1; oy < 11; oy++) {
         for (int ox = 0; ox < 1; ox++)
             dw_k3_c576_12x12_s1_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
-        for (int ox = 1; ox < 11; ox++) {
-            const float *restrict p = xc + (oy * 1 - 1) * 12 + ox * 1 - 1;
-            float *restrict q = dxc + (oy * 1 - 1) * 12 + ox * 1 - 1;
-            {
-                const float d = d0[oy * 12 + ox];
-                q[0] += w0[0] * d;
-                g0[0] += d * p[0];
-                q[1] += w0[1] * d;
-                g0[1] += d * p[1];
-                q[2] += w0[2] * d;
-                g0[2] += d * p[2];
-                q[12] += w0[3] * d;
-                g0[3] += d * p[12];
-                q[13] += w0[4] * d;
-                g0[4] += d * p[13];
-                q[14] += w0[5] * d;
-                g0[5] += d * p[14];
-                q[24] += w0[6] * d;
-                g0[6] += d * p[24];
-                q[25] += w0[7] * d;
-                g0[7] += d * p[25];
-                q[26] += w0[8] * d;
-                g0[8] += d * p[26];
-            }
-        }
         for (int ox = 11; ox < 12; ox++)
             dw_k3_c576_12x12_s1_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
     }
     for (int oy = 11; oy < 12; oy++)
         for (int ox = 0; ox < 12; ox++)
             dw_k3_c576_12x12_s1_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
+    {
+        /* kernel 0, tap 0 */
+        const float wt = w0[0];
+        float acc[12] = {0};
+        for (int oy = 1; oy < 11; oy++) {
+            const float *restrict drow = d0 + oy * 12;
+            const long at = (long)(oy * 1 - 1) * 12 + -1;
+            for (int ox = 1; ox < 11; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 11; ox++)
+            s += acc[ox];
+        g0[0] += s;
+    }
+    {
+        /* kernel 0, tap 1 */
+        const float wt = w0[1];
+        float acc[12] = {0};
+        for (int oy = 1; oy < 11; oy++) {
+            const float *restrict drow = d0 + oy * 12;
+            const long at = (long)(oy * 1 - 1) * 12 + 0;
+            for (int ox = 1; ox < 11; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 11; ox++)
+            s += acc[ox];
+        g0[1] += s;
+    }
+    {
+        /* kernel 0, tap 2 */
+        const float wt = w0[2];
+        float acc[12] = {0};
+        for (int oy = 1; oy < 11; oy++) {
+            const float *restrict drow = d0 + oy * 12;
+            const long at = (long)(oy * 1 - 1) * 12 + 1;
+            for (int ox = 1; ox < 11; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 11; ox++)
+            s += acc[ox];
+        g0[2] += s;
+    }
+    {
+        /* kernel 0, tap 3 */
+        const float wt = w0[3];
+        float acc[12] = {0};
+        for (int oy = 1; oy < 11; oy++) {
+            const float *restrict drow = d0 + oy * 12;
+            const long at = (long)(oy * 1 - 1) * 12 + 11;
+            for (int ox = 1; ox < 11; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 11; ox++)
+            s += acc[ox];
+        g0[3] += s;
+    }
+    {
+        /* kernel 0, tap 4 */
+        const float wt = w0[4];
+        float acc[12] = {0};
+        for (int oy = 1; oy < 11; oy++) {
+            const float *restrict drow = d0 + oy * 12;
+            const long at = (long)(oy * 1 - 1) * 12 + 12;
+            for (int ox = 1; ox < 11; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 11; ox++)
+            s += acc[ox];
+        g0[4] += s;
+    }
+    {
+        /* kernel 0, tap 5 */
+        const float wt = w0[5];
+        float acc[12] = {0};
+        for (int oy = 1; oy < 11; oy++) {
+            const float *restrict drow = d0 + oy * 12;
+            const long at = (long)(oy * 1 - 1) * 12 + 13;
+            for (int ox = 1; ox < 11; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 11; ox++)
+            s += acc[ox];
+        g0[5] += s;
+    }
+    {
+        /* kernel 0, tap 6 */
+        const float wt = w0[6];
+        float acc[12] = {0};
+        for (int oy = 1; oy < 11; oy++) {
+            const float *restrict drow = d0 + oy * 12;
+            const long at = (long)(oy * 1 - 1) * 12 + 23;
+            for (int ox = 1; ox < 11; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 11; ox++)
+            s += acc[ox];
+        g0[6] += s;
+    }
+    {
+        /* kernel 0, tap 7 */
+        const float wt = w0[7];
+        float acc[12] = {0};
+        for (int oy = 1; oy < 11; oy++) {
+            const float *restrict drow = d0 + oy * 12;
+            const long at = (long)(oy * 1 - 1) * 12 + 24;
+            for (int ox = 1; ox < 11; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 11; ox++)
+            s += acc[ox];
+        g0[7] += s;
+    }
+    {
+        /* kernel 0, tap 8 */
+        const float wt = w0[8];
+        float acc[12] = {0};
+        for (int oy = 1; oy < 11; oy++) {
+            const float *restrict drow = d0 + oy * 12;
+            const long at = (long)(oy * 1 - 1) * 12 + 25;
+            for (int ox = 1; ox < 11; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 11; ox++)
+            s += acc[ox];
+        g0[8] += s;
+    }
 }
 
 void dw_k3_c576_12x12_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
+    MC_OMP_FOR
     for (int c = 0; c < 576; c++) {
         float g0[9] = {0};
         double gb = 0; /* the bias gradient, with one kernel */
@@ -2580,9 +5656,9 @@ static inline void dw_k3_c576_12x12_s2_fwd_plane(const float *restrict xc, const
 
 void dw_k3_c576_12x12_s2_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
-    for (int b = 0; b < n; b++)
-        for (int c = 0; c < 576; c++)
-            dw_k3_c576_12x12_s2_fwd_plane(x + ((long)b * 576 + c) * 144, w, bias, y, b, c);
+    MC_OMP_FOR
+    for (int bc = 0; bc < n * 576; bc++)
+        dw_k3_c576_12x12_s2_fwd_plane(x + (long)bc * 144, w, bias, y, bc / 576, bc % 576);
 }
 
 static inline void dw_k3_c576_12x12_s2_bwd_at(const float *restrict xc, const float *restrict w, const float *restrict dy,
@@ -2631,31 +5707,168 @@ static inline void dw_k3_c576_12x12_s2_bwd_plane(const float *restrict xc, const
     for (int oy = 1; oy < 6; oy++) {
         for (int ox = 0; ox < 1; ox++)
             dw_k3_c576_12x12_s2_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
-        for (int ox = 1; ox < 6; ox++) {
-            const float *restrict p = xc + (oy * 2 - 1) * 12 + ox * 2 - 1;
-            float *restrict q = dxc + (oy * 2 - 1) * 12 + ox * 2 - 1;
-            {
-                const float d = d0[oy * 6 + ox];
-                q[0] += w0[0] * d;
-                g0[0] += d * p[0];
-                q[1] += w0[1] * d;
-                g0[1] += d * p[1];
-                q[2] += w0[2] * d;
-                g0[2] += d * p[2];
-                q[12] += w0[3] * d;
-                g0[3] += d * p[12];
-                q[13] += w0[4] * d;
-                g0[4] += d * p[13];
-                q[14] += w0[5] * d;
-                g0[5] += d * p[14];
-                q[24] += w0[6] * d;
-                g0[6] += d * p[24];
-                q[25] += w0[7] * d;
-                g0[7] += d * p[25];
-                q[26] += w0[8] * d;
-                g0[8] += d * p[26];
+    }
+    {
+        /* kernel 0, tap 0 */
+        const float wt = w0[0];
+        float acc[6] = {0};
+        for (int oy = 1; oy < 6; oy++) {
+            const float *restrict drow = d0 + oy * 6;
+            const long at = (long)(oy * 2 - 1) * 12 + -1;
+            for (int ox = 1; ox < 6; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 2] += wt * d;
+                acc[ox] += d * xc[at + ox * 2];
             }
         }
+        float s = 0.0f;
+        for (int ox = 1; ox < 6; ox++)
+            s += acc[ox];
+        g0[0] += s;
+    }
+    {
+        /* kernel 0, tap 1 */
+        const float wt = w0[1];
+        float acc[6] = {0};
+        for (int oy = 1; oy < 6; oy++) {
+            const float *restrict drow = d0 + oy * 6;
+            const long at = (long)(oy * 2 - 1) * 12 + 0;
+            for (int ox = 1; ox < 6; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 2] += wt * d;
+                acc[ox] += d * xc[at + ox * 2];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 6; ox++)
+            s += acc[ox];
+        g0[1] += s;
+    }
+    {
+        /* kernel 0, tap 2 */
+        const float wt = w0[2];
+        float acc[6] = {0};
+        for (int oy = 1; oy < 6; oy++) {
+            const float *restrict drow = d0 + oy * 6;
+            const long at = (long)(oy * 2 - 1) * 12 + 1;
+            for (int ox = 1; ox < 6; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 2] += wt * d;
+                acc[ox] += d * xc[at + ox * 2];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 6; ox++)
+            s += acc[ox];
+        g0[2] += s;
+    }
+    {
+        /* kernel 0, tap 3 */
+        const float wt = w0[3];
+        float acc[6] = {0};
+        for (int oy = 1; oy < 6; oy++) {
+            const float *restrict drow = d0 + oy * 6;
+            const long at = (long)(oy * 2 - 1) * 12 + 11;
+            for (int ox = 1; ox < 6; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 2] += wt * d;
+                acc[ox] += d * xc[at + ox * 2];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 6; ox++)
+            s += acc[ox];
+        g0[3] += s;
+    }
+    {
+        /* kernel 0, tap 4 */
+        const float wt = w0[4];
+        float acc[6] = {0};
+        for (int oy = 1; oy < 6; oy++) {
+            const float *restrict drow = d0 + oy * 6;
+            const long at = (long)(oy * 2 - 1) * 12 + 12;
+            for (int ox = 1; ox < 6; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 2] += wt * d;
+                acc[ox] += d * xc[at + ox * 2];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 6; ox++)
+            s += acc[ox];
+        g0[4] += s;
+    }
+    {
+        /* kernel 0, tap 5 */
+        const float wt = w0[5];
+        float acc[6] = {0};
+        for (int oy = 1; oy < 6; oy++) {
+            const float *restrict drow = d0 + oy * 6;
+            const long at = (long)(oy * 2 - 1) * 12 + 13;
+            for (int ox = 1; ox < 6; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 2] += wt * d;
+                acc[ox] += d * xc[at + ox * 2];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 6; ox++)
+            s += acc[ox];
+        g0[5] += s;
+    }
+    {
+        /* kernel 0, tap 6 */
+        const float wt = w0[6];
+        float acc[6] = {0};
+        for (int oy = 1; oy < 6; oy++) {
+            const float *restrict drow = d0 + oy * 6;
+            const long at = (long)(oy * 2 - 1) * 12 + 23;
+            for (int ox = 1; ox < 6; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 2] += wt * d;
+                acc[ox] += d * xc[at + ox * 2];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 6; ox++)
+            s += acc[ox];
+        g0[6] += s;
+    }
+    {
+        /* kernel 0, tap 7 */
+        const float wt = w0[7];
+        float acc[6] = {0};
+        for (int oy = 1; oy < 6; oy++) {
+            const float *restrict drow = d0 + oy * 6;
+            const long at = (long)(oy * 2 - 1) * 12 + 24;
+            for (int ox = 1; ox < 6; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 2] += wt * d;
+                acc[ox] += d * xc[at + ox * 2];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 6; ox++)
+            s += acc[ox];
+        g0[7] += s;
+    }
+    {
+        /* kernel 0, tap 8 */
+        const float wt = w0[8];
+        float acc[6] = {0};
+        for (int oy = 1; oy < 6; oy++) {
+            const float *restrict drow = d0 + oy * 6;
+            const long at = (long)(oy * 2 - 1) * 12 + 25;
+            for (int ox = 1; ox < 6; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 2] += wt * d;
+                acc[ox] += d * xc[at + ox * 2];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 6; ox++)
+            s += acc[ox];
+        g0[8] += s;
     }
 }
 
@@ -2663,6 +5876,7 @@ void dw_k3_c576_12x12_s2_bwd(int n, const float *restrict x, const float *restri
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
+    MC_OMP_FOR
     for (int c = 0; c < 576; c++) {
         float g0[9] = {0};
         double gb = 0; /* the bias gradient, with one kernel */
@@ -2759,9 +5973,9 @@ static inline void dw_k3_c960_6x6_s1_fwd_plane(const float *restrict xc, const f
 
 void dw_k3_c960_6x6_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
-    for (int b = 0; b < n; b++)
-        for (int c = 0; c < 960; c++)
-            dw_k3_c960_6x6_s1_fwd_plane(x + ((long)b * 960 + c) * 36, w, bias, y, b, c);
+    MC_OMP_FOR
+    for (int bc = 0; bc < n * 960; bc++)
+        dw_k3_c960_6x6_s1_fwd_plane(x + (long)bc * 36, w, bias, y, bc / 960, bc % 960);
 }
 
 static inline void dw_k3_c960_6x6_s1_bwd_at(const float *restrict xc, const float *restrict w, const float *restrict dy,
@@ -2810,43 +6024,181 @@ static inline void dw_k3_c960_6x6_s1_bwd_plane(const float *restrict xc, const f
     for (int oy = 1; oy < 5; oy++) {
         for (int ox = 0; ox < 1; ox++)
             dw_k3_c960_6x6_s1_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
-        for (int ox = 1; ox < 5; ox++) {
-            const float *restrict p = xc + (oy * 1 - 1) * 6 + ox * 1 - 1;
-            float *restrict q = dxc + (oy * 1 - 1) * 6 + ox * 1 - 1;
-            {
-                const float d = d0[oy * 6 + ox];
-                q[0] += w0[0] * d;
-                g0[0] += d * p[0];
-                q[1] += w0[1] * d;
-                g0[1] += d * p[1];
-                q[2] += w0[2] * d;
-                g0[2] += d * p[2];
-                q[6] += w0[3] * d;
-                g0[3] += d * p[6];
-                q[7] += w0[4] * d;
-                g0[4] += d * p[7];
-                q[8] += w0[5] * d;
-                g0[5] += d * p[8];
-                q[12] += w0[6] * d;
-                g0[6] += d * p[12];
-                q[13] += w0[7] * d;
-                g0[7] += d * p[13];
-                q[14] += w0[8] * d;
-                g0[8] += d * p[14];
-            }
-        }
         for (int ox = 5; ox < 6; ox++)
             dw_k3_c960_6x6_s1_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
     }
     for (int oy = 5; oy < 6; oy++)
         for (int ox = 0; ox < 6; ox++)
             dw_k3_c960_6x6_s1_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
+    {
+        /* kernel 0, tap 0 */
+        const float wt = w0[0];
+        float acc[6] = {0};
+        for (int oy = 1; oy < 5; oy++) {
+            const float *restrict drow = d0 + oy * 6;
+            const long at = (long)(oy * 1 - 1) * 6 + -1;
+            for (int ox = 1; ox < 5; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 5; ox++)
+            s += acc[ox];
+        g0[0] += s;
+    }
+    {
+        /* kernel 0, tap 1 */
+        const float wt = w0[1];
+        float acc[6] = {0};
+        for (int oy = 1; oy < 5; oy++) {
+            const float *restrict drow = d0 + oy * 6;
+            const long at = (long)(oy * 1 - 1) * 6 + 0;
+            for (int ox = 1; ox < 5; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 5; ox++)
+            s += acc[ox];
+        g0[1] += s;
+    }
+    {
+        /* kernel 0, tap 2 */
+        const float wt = w0[2];
+        float acc[6] = {0};
+        for (int oy = 1; oy < 5; oy++) {
+            const float *restrict drow = d0 + oy * 6;
+            const long at = (long)(oy * 1 - 1) * 6 + 1;
+            for (int ox = 1; ox < 5; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 5; ox++)
+            s += acc[ox];
+        g0[2] += s;
+    }
+    {
+        /* kernel 0, tap 3 */
+        const float wt = w0[3];
+        float acc[6] = {0};
+        for (int oy = 1; oy < 5; oy++) {
+            const float *restrict drow = d0 + oy * 6;
+            const long at = (long)(oy * 1 - 1) * 6 + 5;
+            for (int ox = 1; ox < 5; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 5; ox++)
+            s += acc[ox];
+        g0[3] += s;
+    }
+    {
+        /* kernel 0, tap 4 */
+        const float wt = w0[4];
+        float acc[6] = {0};
+        for (int oy = 1; oy < 5; oy++) {
+            const float *restrict drow = d0 + oy * 6;
+            const long at = (long)(oy * 1 - 1) * 6 + 6;
+            for (int ox = 1; ox < 5; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 5; ox++)
+            s += acc[ox];
+        g0[4] += s;
+    }
+    {
+        /* kernel 0, tap 5 */
+        const float wt = w0[5];
+        float acc[6] = {0};
+        for (int oy = 1; oy < 5; oy++) {
+            const float *restrict drow = d0 + oy * 6;
+            const long at = (long)(oy * 1 - 1) * 6 + 7;
+            for (int ox = 1; ox < 5; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 5; ox++)
+            s += acc[ox];
+        g0[5] += s;
+    }
+    {
+        /* kernel 0, tap 6 */
+        const float wt = w0[6];
+        float acc[6] = {0};
+        for (int oy = 1; oy < 5; oy++) {
+            const float *restrict drow = d0 + oy * 6;
+            const long at = (long)(oy * 1 - 1) * 6 + 11;
+            for (int ox = 1; ox < 5; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 5; ox++)
+            s += acc[ox];
+        g0[6] += s;
+    }
+    {
+        /* kernel 0, tap 7 */
+        const float wt = w0[7];
+        float acc[6] = {0};
+        for (int oy = 1; oy < 5; oy++) {
+            const float *restrict drow = d0 + oy * 6;
+            const long at = (long)(oy * 1 - 1) * 6 + 12;
+            for (int ox = 1; ox < 5; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 5; ox++)
+            s += acc[ox];
+        g0[7] += s;
+    }
+    {
+        /* kernel 0, tap 8 */
+        const float wt = w0[8];
+        float acc[6] = {0};
+        for (int oy = 1; oy < 5; oy++) {
+            const float *restrict drow = d0 + oy * 6;
+            const long at = (long)(oy * 1 - 1) * 6 + 13;
+            for (int ox = 1; ox < 5; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 5; ox++)
+            s += acc[ox];
+        g0[8] += s;
+    }
 }
 
 void dw_k3_c960_6x6_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
+    MC_OMP_FOR
     for (int c = 0; c < 960; c++) {
         float g0[9] = {0};
         double gb = 0; /* the bias gradient, with one kernel */

@@ -10,6 +10,7 @@ void bn_c16_32x32_fwd_train(int n, const float *restrict x, const float *restric
     float *restrict save_mean, float *restrict save_invstd)
 {
     const double m = (double)n * 1024;
+    MC_OMP_FOR
     for (int c = 0; c < 16; c++) {
         double sum = 0, sq = 0;
         for (int b = 0; b < n; b++) {
@@ -45,6 +46,7 @@ void bn_c16_32x32_fwd_train(int n, const float *restrict x, const float *restric
 void bn_c16_32x32_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y)
 {
+    MC_OMP_FOR
     for (int c = 0; c < 16; c++) {
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
@@ -64,6 +66,7 @@ void bn_c16_32x32_bwd(int n, const float *restrict x, const float *restrict gamm
     float *restrict dbeta)
 {
     const double m = (double)n * 1024;
+    MC_OMP_FOR
     for (int c = 0; c < 16; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
         double sum_dy = 0, sum_dy_xhat = 0;
@@ -92,6 +95,7 @@ void bn_c48_32x32_fwd_train(int n, const float *restrict x, const float *restric
     float *restrict save_mean, float *restrict save_invstd)
 {
     const double m = (double)n * 1024;
+    MC_OMP_FOR
     for (int c = 0; c < 48; c++) {
         double sum = 0, sq = 0;
         for (int b = 0; b < n; b++) {
@@ -127,6 +131,7 @@ void bn_c48_32x32_fwd_train(int n, const float *restrict x, const float *restric
 void bn_c48_32x32_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y)
 {
+    MC_OMP_FOR
     for (int c = 0; c < 48; c++) {
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
@@ -146,6 +151,7 @@ void bn_c48_32x32_bwd(int n, const float *restrict x, const float *restrict gamm
     float *restrict dbeta)
 {
     const double m = (double)n * 1024;
+    MC_OMP_FOR
     for (int c = 0; c < 48; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
         double sum_dy = 0, sum_dy_xhat = 0;
@@ -174,6 +180,7 @@ void bn_c32_32x32_fwd_train(int n, const float *restrict x, const float *restric
     float *restrict save_mean, float *restrict save_invstd)
 {
     const double m = (double)n * 1024;
+    MC_OMP_FOR
     for (int c = 0; c < 32; c++) {
         double sum = 0, sq = 0;
         for (int b = 0; b < n; b++) {
@@ -209,6 +216,7 @@ void bn_c32_32x32_fwd_train(int n, const float *restrict x, const float *restric
 void bn_c32_32x32_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y)
 {
+    MC_OMP_FOR
     for (int c = 0; c < 32; c++) {
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
@@ -228,6 +236,7 @@ void bn_c32_32x32_bwd(int n, const float *restrict x, const float *restrict gamm
     float *restrict dbeta)
 {
     const double m = (double)n * 1024;
+    MC_OMP_FOR
     for (int c = 0; c < 32; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
         double sum_dy = 0, sum_dy_xhat = 0;
@@ -256,6 +265,7 @@ void bn_c32_16x16_fwd_train(int n, const float *restrict x, const float *restric
     float *restrict save_mean, float *restrict save_invstd)
 {
     const double m = (double)n * 256;
+    MC_OMP_FOR
     for (int c = 0; c < 32; c++) {
         double sum = 0, sq = 0;
         for (int b = 0; b < n; b++) {
@@ -291,6 +301,7 @@ void bn_c32_16x16_fwd_train(int n, const float *restrict x, const float *restric
 void bn_c32_16x16_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y)
 {
+    MC_OMP_FOR
     for (int c = 0; c < 32; c++) {
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
@@ -310,6 +321,7 @@ void bn_c32_16x16_bwd(int n, const float *restrict x, const float *restrict gamm
     float *restrict dbeta)
 {
     const double m = (double)n * 256;
+    MC_OMP_FOR
     for (int c = 0; c < 32; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
         double sum_dy = 0, sum_dy_xhat = 0;
@@ -338,6 +350,7 @@ void bn_c64_16x16_fwd_train(int n, const float *restrict x, const float *restric
     float *restrict save_mean, float *restrict save_invstd)
 {
     const double m = (double)n * 256;
+    MC_OMP_FOR
     for (int c = 0; c < 64; c++) {
         double sum = 0, sq = 0;
         for (int b = 0; b < n; b++) {
@@ -373,6 +386,7 @@ void bn_c64_16x16_fwd_train(int n, const float *restrict x, const float *restric
 void bn_c64_16x16_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y)
 {
+    MC_OMP_FOR
     for (int c = 0; c < 64; c++) {
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
@@ -392,6 +406,7 @@ void bn_c64_16x16_bwd(int n, const float *restrict x, const float *restrict gamm
     float *restrict dbeta)
 {
     const double m = (double)n * 256;
+    MC_OMP_FOR
     for (int c = 0; c < 64; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
         double sum_dy = 0, sum_dy_xhat = 0;
@@ -420,6 +435,7 @@ void bn_c64_8x8_fwd_train(int n, const float *restrict x, const float *restrict 
     float *restrict save_mean, float *restrict save_invstd)
 {
     const double m = (double)n * 64;
+    MC_OMP_FOR
     for (int c = 0; c < 64; c++) {
         double sum = 0, sq = 0;
         for (int b = 0; b < n; b++) {
@@ -455,6 +471,7 @@ void bn_c64_8x8_fwd_train(int n, const float *restrict x, const float *restrict 
 void bn_c64_8x8_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y)
 {
+    MC_OMP_FOR
     for (int c = 0; c < 64; c++) {
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
@@ -474,6 +491,7 @@ void bn_c64_8x8_bwd(int n, const float *restrict x, const float *restrict gamma,
     float *restrict dbeta)
 {
     const double m = (double)n * 64;
+    MC_OMP_FOR
     for (int c = 0; c < 64; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
         double sum_dy = 0, sum_dy_xhat = 0;
@@ -502,6 +520,7 @@ void bn_c128_8x8_fwd_train(int n, const float *restrict x, const float *restrict
     float *restrict save_mean, float *restrict save_invstd)
 {
     const double m = (double)n * 64;
+    MC_OMP_FOR
     for (int c = 0; c < 128; c++) {
         double sum = 0, sq = 0;
         for (int b = 0; b < n; b++) {
@@ -537,6 +556,7 @@ void bn_c128_8x8_fwd_train(int n, const float *restrict x, const float *restrict
 void bn_c128_8x8_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y)
 {
+    MC_OMP_FOR
     for (int c = 0; c < 128; c++) {
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
@@ -556,6 +576,7 @@ void bn_c128_8x8_bwd(int n, const float *restrict x, const float *restrict gamma
     float *restrict dbeta)
 {
     const double m = (double)n * 64;
+    MC_OMP_FOR
     for (int c = 0; c < 128; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
         double sum_dy = 0, sum_dy_xhat = 0;

@@ -5,213 +5,283 @@
 #include "se_resnet56.h"
 
 /* conv_k3_c3_16_32x32_s1_p1: conv 3x32x32 -> 16x32x32, kernel 3, stride 1, padding 1 */
-static inline void conv_k3_c3_16_32x32_s1_p1_fwd_at(const float *restrict xp, const float *restrict wp, float *restrict yp, int oy, int ox)
+static void conv_k3_c3_16_32x32_s1_p1_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    float s = 0.0f;
-        {
-            const int iy = oy * 1 + -1;
-            if (iy >= 0 && iy < 32) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 32) { s += wp[0] * xp[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 32) { s += wp[1] * xp[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 32) { s += wp[2] * xp[iy * 32 + ix]; } }
+    MC_OMP_FOR
+    for (int i = 0; i < 16; i += 4) {
+        float *restrict c0 = c + i * 1024, *restrict c1 = c0 + 1024, *restrict c2 = c1 + 1024, *restrict c3 = c2 + 1024;
+        for (int p = 0; p < 27; p++) {
+            const float a0 = a[i * 27 + p], a1 = a[(i + 1) * 27 + p], a2 = a[(i + 2) * 27 + p],
+                        a3 = a[(i + 3) * 27 + p];
+            const float *restrict bp = b + p * 1024;
+            for (int j = 0; j < 1024; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
             }
         }
-        {
-            const int iy = oy * 1 + 0;
-            if (iy >= 0 && iy < 32) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 32) { s += wp[3] * xp[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 32) { s += wp[4] * xp[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 32) { s += wp[5] * xp[iy * 32 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 1;
-            if (iy >= 0 && iy < 32) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 32) { s += wp[6] * xp[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 32) { s += wp[7] * xp[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 32) { s += wp[8] * xp[iy * 32 + ix]; } }
-            }
-        }
-    yp[oy * 32 + ox] += s;
+    }
 }
 
-static inline void conv_k3_c3_16_32x32_s1_p1_fwd_plane(const float *restrict xp, const float *restrict wp, float *restrict yp)
+static void conv_k3_c3_16_32x32_s1_p1_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    for (int oy = 0; oy < 1; oy++)
-        for (int ox = 0; ox < 32; ox++)
-            conv_k3_c3_16_32x32_s1_p1_fwd_at(xp, wp, yp, oy, ox);
-    for (int oy = 1; oy < 31; oy++) {
-        for (int ox = 0; ox < 1; ox++)
-            conv_k3_c3_16_32x32_s1_p1_fwd_at(xp, wp, yp, oy, ox);
-        for (int ox = 1; ox < 31; ox++) {
-            const float *restrict p = xp + (oy * 1 - 1) * 32 + ox * 1 - 1;
-            yp[oy * 32 + ox] +=
-                  wp[0] * p[0]
-                + wp[1] * p[1]
-                + wp[2] * p[2]
-                + wp[3] * p[32]
-                + wp[4] * p[33]
-                + wp[5] * p[34]
-                + wp[6] * p[64]
-                + wp[7] * p[65]
-                + wp[8] * p[66];
+    MC_OMP_FOR
+    for (int i = 0; i < 16; i += 4) {
+        float *restrict c0 = c + i * 27, *restrict c1 = c0 + 27, *restrict c2 = c1 + 27, *restrict c3 = c2 + 27;
+        for (int p = 0; p < 1024; p++) {
+            const float a0 = a[i * 1024 + p], a1 = a[(i + 1) * 1024 + p], a2 = a[(i + 2) * 1024 + p],
+                        a3 = a[(i + 3) * 1024 + p];
+            const float *restrict bp = b + p * 27;
+            for (int j = 0; j < 27; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
         }
-        for (int ox = 31; ox < 32; ox++)
-            conv_k3_c3_16_32x32_s1_p1_fwd_at(xp, wp, yp, oy, ox);
     }
-    for (int oy = 31; oy < 32; oy++)
-        for (int ox = 0; ox < 32; ox++)
-            conv_k3_c3_16_32x32_s1_p1_fwd_at(xp, wp, yp, oy, ox);
+}
+
+static void conv_k3_c3_16_32x32_s1_p1_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+{
+    MC_OMP_FOR
+    for (int i = 0; i < 24; i += 4) {
+        float *restrict c0 = c + i * 1024, *restrict c1 = c0 + 1024, *restrict c2 = c1 + 1024, *restrict c3 = c2 + 1024;
+        for (int p = 0; p < 16; p++) {
+            const float a0 = a[i * 16 + p], a1 = a[(i + 1) * 16 + p], a2 = a[(i + 2) * 16 + p],
+                        a3 = a[(i + 3) * 16 + p];
+            const float *restrict bp = b + p * 1024;
+            for (int j = 0; j < 1024; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
+        }
+    }
+    for (int i = 24; i < 27; i++)
+        for (int p = 0; p < 16; p++) {
+            const float ai = a[i * 16 + p];
+            const float *restrict bp = b + p * 1024;
+            float *restrict ci = c + i * 1024;
+            for (int j = 0; j < 1024; j++)
+                ci[j] += ai * bp[j];
+        }
+}
+
+static void conv_k3_c3_16_32x32_s1_p1_transpose_w(const float *restrict a, float *restrict t)
+{
+    for (int r = 0; r < 16; r++)
+        for (int q = 0; q < 27; q++)
+            t[q * 16 + r] = a[r * 27 + q];
+}
+
+
+/* Row (ci, ky, kx) of col: input plane ci of xb seen through that tap. */
+static void conv_k3_c3_16_32x32_s1_p1_im2col(const float *restrict xb, float *restrict col)
+{
+    MC_OMP_FOR
+    for (int ci = 0; ci < 3; ci++)
+        for (int ky = 0; ky < 3; ky++)
+            for (int kx = 0; kx < 3; kx++) {
+                const int r = (ci * 3 + ky) * 3 + kx;
+                (void)r;
+                const float *restrict xc = xb + ci * 1024;
+                float *restrict row = col + r * 1024;
+                for (int oy = 0; oy < 32; oy++) {
+                    const int iy = oy * 1 - 1 + ky;
+                    for (int ox = 0; ox < 32; ox++) {
+                        const int ix = ox * 1 - 1 + kx;
+                        row[oy * 32 + ox] = iy >= 0 && iy < 32 && ix >= 0 && ix < 32 ? xc[iy * 32 + ix] : 0.0f;
+                    }
+                }
+            }
+}
+
+/* The same matrix transposed: one row of 3*3*3 taps per output pixel. */
+static void conv_k3_c3_16_32x32_s1_p1_im2col_t(const float *restrict xb, float *restrict colt)
+{
+    MC_OMP_FOR
+    for (int ci = 0; ci < 3; ci++)
+        for (int ky = 0; ky < 3; ky++)
+            for (int kx = 0; kx < 3; kx++) {
+                const int r = (ci * 3 + ky) * 3 + kx;
+                (void)r;
+                const float *restrict xc = xb + ci * 1024;
+                for (int oy = 0; oy < 32; oy++) {
+                    const int iy = oy * 1 - 1 + ky;
+                    for (int ox = 0; ox < 32; ox++) {
+                        const int ix = ox * 1 - 1 + kx;
+                        colt[(oy * 32 + ox) * 27 + r] =
+                            iy >= 0 && iy < 32 && ix >= 0 && ix < 32 ? xc[iy * 32 + ix] : 0.0f;
+                    }
+                }
+            }
+}
+
+/* The backward of im2col: every entry of dcol back to its input pixel. */
+static void conv_k3_c3_16_32x32_s1_p1_col2im(const float *restrict dcol, float *restrict dxb)
+{
+    MC_OMP_FOR
+    for (int ci = 0; ci < 3; ci++)
+        for (int ky = 0; ky < 3; ky++)
+            for (int kx = 0; kx < 3; kx++) {
+                const int r = (ci * 3 + ky) * 3 + kx;
+                (void)r;
+                float *restrict dxc = dxb + ci * 1024;
+                const float *restrict row = dcol + r * 1024;
+                for (int oy = 0; oy < 32; oy++) {
+                    const int iy = oy * 1 - 1 + ky;
+                    if (iy < 0 || iy >= 32)
+                        continue;
+                    for (int ox = 0; ox < 32; ox++) {
+                        const int ix = ox * 1 - 1 + kx;
+                        if (ix >= 0 && ix < 32)
+                            dxc[iy * 32 + ix] += row[oy * 32 + ox];
+                    }
+                }
+            }
 }
 
 void conv_k3_c3_16_32x32_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
+    static float col[27648];
     for (int b = 0; b < n; b++) {
+        float *restrict yb = y + (long)b * 16384;
         for (int co = 0; co < 16; co++)
             for (int i = 0; i < 1024; i++)
-                y[((long)b * 16 + co) * 1024 + i] = 0.0f;
-        for (int co = 0; co < 16; co++)
-            for (int ci = 0; ci < 3; ci++)
-                conv_k3_c3_16_32x32_s1_p1_fwd_plane(x + ((long)b * 3 + ci) * 1024,
-                    w + (co * 3 + ci) * 9,
-                    y + ((long)b * 16 + co) * 1024);
+                yb[co * 1024 + i] = 0.0f;
+        conv_k3_c3_16_32x32_s1_p1_im2col(x + (long)b * 3072, col);
+        conv_k3_c3_16_32x32_s1_p1_gemm_fwd(w, col, yb);
     }
 }
 
-static inline void conv_k3_c3_16_32x32_s1_p1_bwd_at(const float *restrict xp, const float *restrict wp, const float *restrict dyp,
-    float *restrict dxp, float *restrict gw, int oy, int ox)
-{
-    const float d = dyp[oy * 32 + ox];
-        {
-            const int iy = oy * 1 + -1;
-            if (iy >= 0 && iy < 32) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 32) { dxp[iy * 32 + ix] += wp[0] * d; gw[0] += d * xp[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 32) { dxp[iy * 32 + ix] += wp[1] * d; gw[1] += d * xp[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 32) { dxp[iy * 32 + ix] += wp[2] * d; gw[2] += d * xp[iy * 32 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 0;
-            if (iy >= 0 && iy < 32) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 32) { dxp[iy * 32 + ix] += wp[3] * d; gw[3] += d * xp[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 32) { dxp[iy * 32 + ix] += wp[4] * d; gw[4] += d * xp[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 32) { dxp[iy * 32 + ix] += wp[5] * d; gw[5] += d * xp[iy * 32 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 1;
-            if (iy >= 0 && iy < 32) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 32) { dxp[iy * 32 + ix] += wp[6] * d; gw[6] += d * xp[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 32) { dxp[iy * 32 + ix] += wp[7] * d; gw[7] += d * xp[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 32) { dxp[iy * 32 + ix] += wp[8] * d; gw[8] += d * xp[iy * 32 + ix]; } }
-            }
-        }
-}
-
-static inline void conv_k3_c3_16_32x32_s1_p1_bwd_plane(const float *restrict xp, const float *restrict wp, const float *restrict dyp,
-    float *restrict dxp, float *restrict gw)
-{
-    for (int oy = 0; oy < 1; oy++)
-        for (int ox = 0; ox < 32; ox++)
-            conv_k3_c3_16_32x32_s1_p1_bwd_at(xp, wp, dyp, dxp, gw, oy, ox);
-    for (int oy = 1; oy < 31; oy++) {
-        for (int ox = 0; ox < 1; ox++)
-            conv_k3_c3_16_32x32_s1_p1_bwd_at(xp, wp, dyp, dxp, gw, oy, ox);
-        for (int ox = 1; ox < 31; ox++) {
-            const float d = dyp[oy * 32 + ox];
-            const float *restrict p = xp + (oy * 1 - 1) * 32 + ox * 1 - 1;
-            float *restrict q = dxp + (oy * 1 - 1) * 32 + ox * 1 - 1;
-            q[0] += wp[0] * d;
-            gw[0] += d * p[0];
-            q[1] += wp[1] * d;
-            gw[1] += d * p[1];
-            q[2] += wp[2] * d;
-            gw[2] += d * p[2];
-            q[32] += wp[3] * d;
-            gw[3] += d * p[32];
-            q[33] += wp[4] * d;
-            gw[4] += d * p[33];
-            q[34] += wp[5] * d;
-            gw[5] += d * p[34];
-            q[64] += wp[6] * d;
-            gw[6] += d * p[64];
-            q[65] += wp[7] * d;
-            gw[7] += d * p[65];
-            q[66] += wp[8] * d;
-            gw[8] += d * p[66];
-        }
-        for (int ox = 31; ox < 32; ox++)
-            conv_k3_c3_16_32x32_s1_p1_bwd_at(xp, wp, dyp, dxp, gw, oy, ox);
-    }
-    for (int oy = 31; oy < 32; oy++)
-        for (int ox = 0; ox < 32; ox++)
-            conv_k3_c3_16_32x32_s1_p1_bwd_at(xp, wp, dyp, dxp, gw, oy, ox);
-}
 
 void conv_k3_c3_16_32x32_s1_p1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    for (int co = 0; co < 16; co++)
-        for (int ci = 0; ci < 3; ci++) {
-            float gw[9] = {0};
-            const long wo = (co * 3 + ci) * 9;
-            for (int b = 0; b < n; b++) {
-                const long xo = ((long)b * 3 + ci) * 1024;
-                conv_k3_c3_16_32x32_s1_p1_bwd_plane(x + xo, w + wo, dy + ((long)b * 16 + co) * 1024, dx + xo, gw);
-            }
-            dw[wo + 0] += gw[0];
-            dw[wo + 1] += gw[1];
-            dw[wo + 2] += gw[2];
-            dw[wo + 3] += gw[3];
-            dw[wo + 4] += gw[4];
-            dw[wo + 5] += gw[5];
-            dw[wo + 6] += gw[6];
-            dw[wo + 7] += gw[7];
-            dw[wo + 8] += gw[8];
-        }
+    static float colt[27648], wt[432];
+    static float dcol[27648];
+    conv_k3_c3_16_32x32_s1_p1_transpose_w(w, wt);
+    for (int b = 0; b < n; b++) {
+        const float *restrict dyb = dy + (long)b * 16384;
+        float *restrict dxb = dx + (long)b * 3072;
+        conv_k3_c3_16_32x32_s1_p1_im2col_t(x + (long)b * 3072, colt);
+        conv_k3_c3_16_32x32_s1_p1_gemm_dw(dyb, colt, dw);
+        memset(dcol, 0, sizeof dcol);
+        conv_k3_c3_16_32x32_s1_p1_gemm_dx(wt, dyb, dcol);
+        conv_k3_c3_16_32x32_s1_p1_col2im(dcol, dxb);
+    }
 }
 
 /* conv_k1_c48_16_32x32_s1_p0_b: conv 48x32x32 -> 16x32x32, kernel 1, stride 1, padding 0, bias */
-static inline void conv_k1_c48_16_32x32_s1_p0_b_fwd_plane(const float *restrict xp, const float *restrict wp, float *restrict yp)
+static void conv_k1_c48_16_32x32_s1_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    for (int oy = 0; oy < 32; oy++) {
-        for (int ox = 0; ox < 32; ox++) {
-            const float *restrict p = xp + (oy * 1 - 0) * 32 + ox * 1 - 0;
-            yp[oy * 32 + ox] +=
-                  wp[0] * p[0];
+    MC_OMP_FOR
+    for (int i = 0; i < 16; i += 4) {
+        float *restrict c0 = c + i * 1024, *restrict c1 = c0 + 1024, *restrict c2 = c1 + 1024, *restrict c3 = c2 + 1024;
+        for (int p = 0; p < 48; p++) {
+            const float a0 = a[i * 48 + p], a1 = a[(i + 1) * 48 + p], a2 = a[(i + 2) * 48 + p],
+                        a3 = a[(i + 3) * 48 + p];
+            const float *restrict bp = b + p * 1024;
+            for (int j = 0; j < 1024; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
         }
     }
 }
+
+static void conv_k1_c48_16_32x32_s1_p0_b_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+{
+    MC_OMP_FOR
+    for (int i = 0; i < 16; i += 4) {
+        float *restrict c0 = c + i * 48, *restrict c1 = c0 + 48, *restrict c2 = c1 + 48, *restrict c3 = c2 + 48;
+        for (int p = 0; p < 1024; p++) {
+            const float a0 = a[i * 1024 + p], a1 = a[(i + 1) * 1024 + p], a2 = a[(i + 2) * 1024 + p],
+                        a3 = a[(i + 3) * 1024 + p];
+            const float *restrict bp = b + p * 48;
+            for (int j = 0; j < 48; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
+        }
+    }
+}
+
+static void conv_k1_c48_16_32x32_s1_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+{
+    MC_OMP_FOR
+    for (int i = 0; i < 48; i += 4) {
+        float *restrict c0 = c + i * 1024, *restrict c1 = c0 + 1024, *restrict c2 = c1 + 1024, *restrict c3 = c2 + 1024;
+        for (int p = 0; p < 16; p++) {
+            const float a0 = a[i * 16 + p], a1 = a[(i + 1) * 16 + p], a2 = a[(i + 2) * 16 + p],
+                        a3 = a[(i + 3) * 16 + p];
+            const float *restrict bp = b + p * 1024;
+            for (int j = 0; j < 1024; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
+        }
+    }
+}
+
+static void conv_k1_c48_16_32x32_s1_p0_b_transpose_w(const float *restrict a, float *restrict t)
+{
+    for (int r = 0; r < 16; r++)
+        for (int q = 0; q < 48; q++)
+            t[q * 16 + r] = a[r * 48 + q];
+}
+
+
+/* The same matrix transposed: one row of 48*1*1 taps per output pixel. */
+static void conv_k1_c48_16_32x32_s1_p0_b_im2col_t(const float *restrict xb, float *restrict colt)
+{
+    MC_OMP_FOR
+    for (int ci = 0; ci < 48; ci++)
+        for (int ky = 0; ky < 1; ky++)
+            for (int kx = 0; kx < 1; kx++) {
+                const int r = (ci * 1 + ky) * 1 + kx;
+                (void)r;
+                const float *restrict xc = xb + ci * 1024;
+                for (int oy = 0; oy < 32; oy++) {
+                    const int iy = oy * 1 - 0 + ky;
+                    for (int ox = 0; ox < 32; ox++) {
+                        const int ix = ox * 1 - 0 + kx;
+                        colt[(oy * 32 + ox) * 48 + r] =
+                            iy >= 0 && iy < 32 && ix >= 0 && ix < 32 ? xc[iy * 32 + ix] : 0.0f;
+                    }
+                }
+            }
+}
+
 
 void conv_k1_c48_16_32x32_s1_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     for (int b = 0; b < n; b++) {
+        float *restrict yb = y + (long)b * 16384;
         for (int co = 0; co < 16; co++)
             for (int i = 0; i < 1024; i++)
-                y[((long)b * 16 + co) * 1024 + i] = bias[co];
-        for (int co = 0; co < 16; co++)
-            for (int ci = 0; ci < 48; ci++)
-                conv_k1_c48_16_32x32_s1_p0_b_fwd_plane(x + ((long)b * 48 + ci) * 1024,
-                    w + (co * 48 + ci) * 1,
-                    y + ((long)b * 16 + co) * 1024);
+                yb[co * 1024 + i] = bias[co];
+        conv_k1_c48_16_32x32_s1_p0_b_gemm_fwd(w, x + (long)b * 49152, yb);
     }
 }
 
-static inline void conv_k1_c48_16_32x32_s1_p0_b_bwd_plane(const float *restrict xp, const float *restrict wp, const float *restrict dyp,
-    float *restrict dxp, float *restrict gw)
-{
-    for (int oy = 0; oy < 32; oy++) {
-        for (int ox = 0; ox < 32; ox++) {
-            const float d = dyp[oy * 32 + ox];
-            const float *restrict p = xp + (oy * 1 - 0) * 32 + ox * 1 - 0;
-            float *restrict q = dxp + (oy * 1 - 0) * 32 + ox * 1 - 0;
-            q[0] += wp[0] * d;
-            gw[0] += d * p[0];
-        }
-    }
-}
 
 void conv_k1_c48_16_32x32_s1_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias)
@@ -225,226 +295,333 @@ void conv_k1_c48_16_32x32_s1_p0_b_bwd(int n, const float *restrict x, const floa
         }
         dbias[co] += (float)gb;
     }
-    for (int co = 0; co < 16; co++)
-        for (int ci = 0; ci < 48; ci++) {
-            float gw[1] = {0};
-            const long wo = (co * 48 + ci) * 1;
-            for (int b = 0; b < n; b++) {
-                const long xo = ((long)b * 48 + ci) * 1024;
-                conv_k1_c48_16_32x32_s1_p0_b_bwd_plane(x + xo, w + wo, dy + ((long)b * 16 + co) * 1024, dx + xo, gw);
-            }
-            dw[wo + 0] += gw[0];
-        }
+    static float colt[49152], wt[768];
+    conv_k1_c48_16_32x32_s1_p0_b_transpose_w(w, wt);
+    for (int b = 0; b < n; b++) {
+        const float *restrict dyb = dy + (long)b * 16384;
+        float *restrict dxb = dx + (long)b * 49152;
+        conv_k1_c48_16_32x32_s1_p0_b_im2col_t(x + (long)b * 49152, colt);
+        conv_k1_c48_16_32x32_s1_p0_b_gemm_dw(dyb, colt, dw);
+        conv_k1_c48_16_32x32_s1_p0_b_gemm_dx(wt, dyb, dxb);
+    }
 }
 
 /* conv_k3_c16_16_32x32_s1_p1: conv 16x32x32 -> 16x32x32, kernel 3, stride 1, padding 1 */
-static inline void conv_k3_c16_16_32x32_s1_p1_fwd_at(const float *restrict xp, const float *restrict wp, float *restrict yp, int oy, int ox)
+static void conv_k3_c16_16_32x32_s1_p1_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    float s = 0.0f;
-        {
-            const int iy = oy * 1 + -1;
-            if (iy >= 0 && iy < 32) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 32) { s += wp[0] * xp[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 32) { s += wp[1] * xp[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 32) { s += wp[2] * xp[iy * 32 + ix]; } }
+    MC_OMP_FOR
+    for (int i = 0; i < 16; i += 4) {
+        float *restrict c0 = c + i * 1024, *restrict c1 = c0 + 1024, *restrict c2 = c1 + 1024, *restrict c3 = c2 + 1024;
+        for (int p = 0; p < 144; p++) {
+            const float a0 = a[i * 144 + p], a1 = a[(i + 1) * 144 + p], a2 = a[(i + 2) * 144 + p],
+                        a3 = a[(i + 3) * 144 + p];
+            const float *restrict bp = b + p * 1024;
+            for (int j = 0; j < 1024; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
             }
         }
-        {
-            const int iy = oy * 1 + 0;
-            if (iy >= 0 && iy < 32) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 32) { s += wp[3] * xp[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 32) { s += wp[4] * xp[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 32) { s += wp[5] * xp[iy * 32 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 1;
-            if (iy >= 0 && iy < 32) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 32) { s += wp[6] * xp[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 32) { s += wp[7] * xp[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 32) { s += wp[8] * xp[iy * 32 + ix]; } }
-            }
-        }
-    yp[oy * 32 + ox] += s;
+    }
 }
 
-static inline void conv_k3_c16_16_32x32_s1_p1_fwd_plane(const float *restrict xp, const float *restrict wp, float *restrict yp)
+static void conv_k3_c16_16_32x32_s1_p1_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    for (int oy = 0; oy < 1; oy++)
-        for (int ox = 0; ox < 32; ox++)
-            conv_k3_c16_16_32x32_s1_p1_fwd_at(xp, wp, yp, oy, ox);
-    for (int oy = 1; oy < 31; oy++) {
-        for (int ox = 0; ox < 1; ox++)
-            conv_k3_c16_16_32x32_s1_p1_fwd_at(xp, wp, yp, oy, ox);
-        for (int ox = 1; ox < 31; ox++) {
-            const float *restrict p = xp + (oy * 1 - 1) * 32 + ox * 1 - 1;
-            yp[oy * 32 + ox] +=
-                  wp[0] * p[0]
-                + wp[1] * p[1]
-                + wp[2] * p[2]
-                + wp[3] * p[32]
-                + wp[4] * p[33]
-                + wp[5] * p[34]
-                + wp[6] * p[64]
-                + wp[7] * p[65]
-                + wp[8] * p[66];
+    MC_OMP_FOR
+    for (int i = 0; i < 16; i += 4) {
+        float *restrict c0 = c + i * 144, *restrict c1 = c0 + 144, *restrict c2 = c1 + 144, *restrict c3 = c2 + 144;
+        for (int p = 0; p < 1024; p++) {
+            const float a0 = a[i * 1024 + p], a1 = a[(i + 1) * 1024 + p], a2 = a[(i + 2) * 1024 + p],
+                        a3 = a[(i + 3) * 1024 + p];
+            const float *restrict bp = b + p * 144;
+            for (int j = 0; j < 144; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
         }
-        for (int ox = 31; ox < 32; ox++)
-            conv_k3_c16_16_32x32_s1_p1_fwd_at(xp, wp, yp, oy, ox);
     }
-    for (int oy = 31; oy < 32; oy++)
-        for (int ox = 0; ox < 32; ox++)
-            conv_k3_c16_16_32x32_s1_p1_fwd_at(xp, wp, yp, oy, ox);
+}
+
+static void conv_k3_c16_16_32x32_s1_p1_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+{
+    MC_OMP_FOR
+    for (int i = 0; i < 144; i += 4) {
+        float *restrict c0 = c + i * 1024, *restrict c1 = c0 + 1024, *restrict c2 = c1 + 1024, *restrict c3 = c2 + 1024;
+        for (int p = 0; p < 16; p++) {
+            const float a0 = a[i * 16 + p], a1 = a[(i + 1) * 16 + p], a2 = a[(i + 2) * 16 + p],
+                        a3 = a[(i + 3) * 16 + p];
+            const float *restrict bp = b + p * 1024;
+            for (int j = 0; j < 1024; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
+        }
+    }
+}
+
+static void conv_k3_c16_16_32x32_s1_p1_transpose_w(const float *restrict a, float *restrict t)
+{
+    for (int r = 0; r < 16; r++)
+        for (int q = 0; q < 144; q++)
+            t[q * 16 + r] = a[r * 144 + q];
+}
+
+
+/* Row (ci, ky, kx) of col: input plane ci of xb seen through that tap. */
+static void conv_k3_c16_16_32x32_s1_p1_im2col(const float *restrict xb, float *restrict col)
+{
+    MC_OMP_FOR
+    for (int ci = 0; ci < 16; ci++)
+        for (int ky = 0; ky < 3; ky++)
+            for (int kx = 0; kx < 3; kx++) {
+                const int r = (ci * 3 + ky) * 3 + kx;
+                (void)r;
+                const float *restrict xc = xb + ci * 1024;
+                float *restrict row = col + r * 1024;
+                for (int oy = 0; oy < 32; oy++) {
+                    const int iy = oy * 1 - 1 + ky;
+                    for (int ox = 0; ox < 32; ox++) {
+                        const int ix = ox * 1 - 1 + kx;
+                        row[oy * 32 + ox] = iy >= 0 && iy < 32 && ix >= 0 && ix < 32 ? xc[iy * 32 + ix] : 0.0f;
+                    }
+                }
+            }
+}
+
+/* The same matrix transposed: one row of 16*3*3 taps per output pixel. */
+static void conv_k3_c16_16_32x32_s1_p1_im2col_t(const float *restrict xb, float *restrict colt)
+{
+    MC_OMP_FOR
+    for (int ci = 0; ci < 16; ci++)
+        for (int ky = 0; ky < 3; ky++)
+            for (int kx = 0; kx < 3; kx++) {
+                const int r = (ci * 3 + ky) * 3 + kx;
+                (void)r;
+                const float *restrict xc = xb + ci * 1024;
+                for (int oy = 0; oy < 32; oy++) {
+                    const int iy = oy * 1 - 1 + ky;
+                    for (int ox = 0; ox < 32; ox++) {
+                        const int ix = ox * 1 - 1 + kx;
+                        colt[(oy * 32 + ox) * 144 + r] =
+                            iy >= 0 && iy < 32 && ix >= 0 && ix < 32 ? xc[iy * 32 + ix] : 0.0f;
+                    }
+                }
+            }
+}
+
+/* The backward of im2col: every entry of dcol back to its input pixel. */
+static void conv_k3_c16_16_32x32_s1_p1_col2im(const float *restrict dcol, float *restrict dxb)
+{
+    MC_OMP_FOR
+    for (int ci = 0; ci < 16; ci++)
+        for (int ky = 0; ky < 3; ky++)
+            for (int kx = 0; kx < 3; kx++) {
+                const int r = (ci * 3 + ky) * 3 + kx;
+                (void)r;
+                float *restrict dxc = dxb + ci * 1024;
+                const float *restrict row = dcol + r * 1024;
+                for (int oy = 0; oy < 32; oy++) {
+                    const int iy = oy * 1 - 1 + ky;
+                    if (iy < 0 || iy >= 32)
+                        continue;
+                    for (int ox = 0; ox < 32; ox++) {
+                        const int ix = ox * 1 - 1 + kx;
+                        if (ix >= 0 && ix < 32)
+                            dxc[iy * 32 + ix] += row[oy * 32 + ox];
+                    }
+                }
+            }
 }
 
 void conv_k3_c16_16_32x32_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
+    static float col[147456];
     for (int b = 0; b < n; b++) {
+        float *restrict yb = y + (long)b * 16384;
         for (int co = 0; co < 16; co++)
             for (int i = 0; i < 1024; i++)
-                y[((long)b * 16 + co) * 1024 + i] = 0.0f;
-        for (int co = 0; co < 16; co++)
-            for (int ci = 0; ci < 16; ci++)
-                conv_k3_c16_16_32x32_s1_p1_fwd_plane(x + ((long)b * 16 + ci) * 1024,
-                    w + (co * 16 + ci) * 9,
-                    y + ((long)b * 16 + co) * 1024);
+                yb[co * 1024 + i] = 0.0f;
+        conv_k3_c16_16_32x32_s1_p1_im2col(x + (long)b * 16384, col);
+        conv_k3_c16_16_32x32_s1_p1_gemm_fwd(w, col, yb);
     }
 }
 
-static inline void conv_k3_c16_16_32x32_s1_p1_bwd_at(const float *restrict xp, const float *restrict wp, const float *restrict dyp,
-    float *restrict dxp, float *restrict gw, int oy, int ox)
-{
-    const float d = dyp[oy * 32 + ox];
-        {
-            const int iy = oy * 1 + -1;
-            if (iy >= 0 && iy < 32) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 32) { dxp[iy * 32 + ix] += wp[0] * d; gw[0] += d * xp[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 32) { dxp[iy * 32 + ix] += wp[1] * d; gw[1] += d * xp[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 32) { dxp[iy * 32 + ix] += wp[2] * d; gw[2] += d * xp[iy * 32 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 0;
-            if (iy >= 0 && iy < 32) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 32) { dxp[iy * 32 + ix] += wp[3] * d; gw[3] += d * xp[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 32) { dxp[iy * 32 + ix] += wp[4] * d; gw[4] += d * xp[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 32) { dxp[iy * 32 + ix] += wp[5] * d; gw[5] += d * xp[iy * 32 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 1;
-            if (iy >= 0 && iy < 32) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 32) { dxp[iy * 32 + ix] += wp[6] * d; gw[6] += d * xp[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 32) { dxp[iy * 32 + ix] += wp[7] * d; gw[7] += d * xp[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 32) { dxp[iy * 32 + ix] += wp[8] * d; gw[8] += d * xp[iy * 32 + ix]; } }
-            }
-        }
-}
-
-static inline void conv_k3_c16_16_32x32_s1_p1_bwd_plane(const float *restrict xp, const float *restrict wp, const float *restrict dyp,
-    float *restrict dxp, float *restrict gw)
-{
-    for (int oy = 0; oy < 1; oy++)
-        for (int ox = 0; ox < 32; ox++)
-            conv_k3_c16_16_32x32_s1_p1_bwd_at(xp, wp, dyp, dxp, gw, oy, ox);
-    for (int oy = 1; oy < 31; oy++) {
-        for (int ox = 0; ox < 1; ox++)
-            conv_k3_c16_16_32x32_s1_p1_bwd_at(xp, wp, dyp, dxp, gw, oy, ox);
-        for (int ox = 1; ox < 31; ox++) {
-            const float d = dyp[oy * 32 + ox];
-            const float *restrict p = xp + (oy * 1 - 1) * 32 + ox * 1 - 1;
-            float *restrict q = dxp + (oy * 1 - 1) * 32 + ox * 1 - 1;
-            q[0] += wp[0] * d;
-            gw[0] += d * p[0];
-            q[1] += wp[1] * d;
-            gw[1] += d * p[1];
-            q[2] += wp[2] * d;
-            gw[2] += d * p[2];
-            q[32] += wp[3] * d;
-            gw[3] += d * p[32];
-            q[33] += wp[4] * d;
-            gw[4] += d * p[33];
-            q[34] += wp[5] * d;
-            gw[5] += d * p[34];
-            q[64] += wp[6] * d;
-            gw[6] += d * p[64];
-            q[65] += wp[7] * d;
-            gw[7] += d * p[65];
-            q[66] += wp[8] * d;
-            gw[8] += d * p[66];
-        }
-        for (int ox = 31; ox < 32; ox++)
-            conv_k3_c16_16_32x32_s1_p1_bwd_at(xp, wp, dyp, dxp, gw, oy, ox);
-    }
-    for (int oy = 31; oy < 32; oy++)
-        for (int ox = 0; ox < 32; ox++)
-            conv_k3_c16_16_32x32_s1_p1_bwd_at(xp, wp, dyp, dxp, gw, oy, ox);
-}
 
 void conv_k3_c16_16_32x32_s1_p1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    for (int co = 0; co < 16; co++)
-        for (int ci = 0; ci < 16; ci++) {
-            float gw[9] = {0};
-            const long wo = (co * 16 + ci) * 9;
-            for (int b = 0; b < n; b++) {
-                const long xo = ((long)b * 16 + ci) * 1024;
-                conv_k3_c16_16_32x32_s1_p1_bwd_plane(x + xo, w + wo, dy + ((long)b * 16 + co) * 1024, dx + xo, gw);
-            }
-            dw[wo + 0] += gw[0];
-            dw[wo + 1] += gw[1];
-            dw[wo + 2] += gw[2];
-            dw[wo + 3] += gw[3];
-            dw[wo + 4] += gw[4];
-            dw[wo + 5] += gw[5];
-            dw[wo + 6] += gw[6];
-            dw[wo + 7] += gw[7];
-            dw[wo + 8] += gw[8];
-        }
+    static float colt[147456], wt[2304];
+    static float dcol[147456];
+    conv_k3_c16_16_32x32_s1_p1_transpose_w(w, wt);
+    for (int b = 0; b < n; b++) {
+        const float *restrict dyb = dy + (long)b * 16384;
+        float *restrict dxb = dx + (long)b * 16384;
+        conv_k3_c16_16_32x32_s1_p1_im2col_t(x + (long)b * 16384, colt);
+        conv_k3_c16_16_32x32_s1_p1_gemm_dw(dyb, colt, dw);
+        memset(dcol, 0, sizeof dcol);
+        conv_k3_c16_16_32x32_s1_p1_gemm_dx(wt, dyb, dcol);
+        conv_k3_c16_16_32x32_s1_p1_col2im(dcol, dxb);
+    }
 }
 
 /* conv_k1_c32_32_32x32_s2_p0_b: conv 32x32x32 -> 32x16x16, kernel 1, stride 2, padding 0, bias */
-static inline void conv_k1_c32_32_32x32_s2_p0_b_fwd_plane(const float *restrict xp, const float *restrict wp, float *restrict yp)
+static void conv_k1_c32_32_32x32_s2_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    for (int oy = 0; oy < 16; oy++) {
-        for (int ox = 0; ox < 16; ox++) {
-            const float *restrict p = xp + (oy * 2 - 0) * 32 + ox * 2 - 0;
-            yp[oy * 16 + ox] +=
-                  wp[0] * p[0];
+    MC_OMP_FOR
+    for (int i = 0; i < 32; i += 4) {
+        float *restrict c0 = c + i * 256, *restrict c1 = c0 + 256, *restrict c2 = c1 + 256, *restrict c3 = c2 + 256;
+        for (int p = 0; p < 32; p++) {
+            const float a0 = a[i * 32 + p], a1 = a[(i + 1) * 32 + p], a2 = a[(i + 2) * 32 + p],
+                        a3 = a[(i + 3) * 32 + p];
+            const float *restrict bp = b + p * 256;
+            for (int j = 0; j < 256; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
         }
     }
+}
+
+static void conv_k1_c32_32_32x32_s2_p0_b_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+{
+    MC_OMP_FOR
+    for (int i = 0; i < 32; i += 4) {
+        float *restrict c0 = c + i * 32, *restrict c1 = c0 + 32, *restrict c2 = c1 + 32, *restrict c3 = c2 + 32;
+        for (int p = 0; p < 256; p++) {
+            const float a0 = a[i * 256 + p], a1 = a[(i + 1) * 256 + p], a2 = a[(i + 2) * 256 + p],
+                        a3 = a[(i + 3) * 256 + p];
+            const float *restrict bp = b + p * 32;
+            for (int j = 0; j < 32; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
+        }
+    }
+}
+
+static void conv_k1_c32_32_32x32_s2_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+{
+    MC_OMP_FOR
+    for (int i = 0; i < 32; i += 4) {
+        float *restrict c0 = c + i * 256, *restrict c1 = c0 + 256, *restrict c2 = c1 + 256, *restrict c3 = c2 + 256;
+        for (int p = 0; p < 32; p++) {
+            const float a0 = a[i * 32 + p], a1 = a[(i + 1) * 32 + p], a2 = a[(i + 2) * 32 + p],
+                        a3 = a[(i + 3) * 32 + p];
+            const float *restrict bp = b + p * 256;
+            for (int j = 0; j < 256; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
+        }
+    }
+}
+
+static void conv_k1_c32_32_32x32_s2_p0_b_transpose_w(const float *restrict a, float *restrict t)
+{
+    for (int r = 0; r < 32; r++)
+        for (int q = 0; q < 32; q++)
+            t[q * 32 + r] = a[r * 32 + q];
+}
+
+
+/* Row (ci, ky, kx) of col: input plane ci of xb seen through that tap. */
+static void conv_k1_c32_32_32x32_s2_p0_b_im2col(const float *restrict xb, float *restrict col)
+{
+    MC_OMP_FOR
+    for (int ci = 0; ci < 32; ci++)
+        for (int ky = 0; ky < 1; ky++)
+            for (int kx = 0; kx < 1; kx++) {
+                const int r = (ci * 1 + ky) * 1 + kx;
+                (void)r;
+                const float *restrict xc = xb + ci * 1024;
+                float *restrict row = col + r * 256;
+                for (int oy = 0; oy < 16; oy++) {
+                    const int iy = oy * 2 - 0 + ky;
+                    for (int ox = 0; ox < 16; ox++) {
+                        const int ix = ox * 2 - 0 + kx;
+                        row[oy * 16 + ox] = iy >= 0 && iy < 32 && ix >= 0 && ix < 32 ? xc[iy * 32 + ix] : 0.0f;
+                    }
+                }
+            }
+}
+
+/* The same matrix transposed: one row of 32*1*1 taps per output pixel. */
+static void conv_k1_c32_32_32x32_s2_p0_b_im2col_t(const float *restrict xb, float *restrict colt)
+{
+    MC_OMP_FOR
+    for (int ci = 0; ci < 32; ci++)
+        for (int ky = 0; ky < 1; ky++)
+            for (int kx = 0; kx < 1; kx++) {
+                const int r = (ci * 1 + ky) * 1 + kx;
+                (void)r;
+                const float *restrict xc = xb + ci * 1024;
+                for (int oy = 0; oy < 16; oy++) {
+                    const int iy = oy * 2 - 0 + ky;
+                    for (int ox = 0; ox < 16; ox++) {
+                        const int ix = ox * 2 - 0 + kx;
+                        colt[(oy * 16 + ox) * 32 + r] =
+                            iy >= 0 && iy < 32 && ix >= 0 && ix < 32 ? xc[iy * 32 + ix] : 0.0f;
+                    }
+                }
+            }
+}
+
+/* The backward of im2col: every entry of dcol back to its input pixel. */
+static void conv_k1_c32_32_32x32_s2_p0_b_col2im(const float *restrict dcol, float *restrict dxb)
+{
+    MC_OMP_FOR
+    for (int ci = 0; ci < 32; ci++)
+        for (int ky = 0; ky < 1; ky++)
+            for (int kx = 0; kx < 1; kx++) {
+                const int r = (ci * 1 + ky) * 1 + kx;
+                (void)r;
+                float *restrict dxc = dxb + ci * 1024;
+                const float *restrict row = dcol + r * 256;
+                for (int oy = 0; oy < 16; oy++) {
+                    const int iy = oy * 2 - 0 + ky;
+                    if (iy < 0 || iy >= 32)
+                        continue;
+                    for (int ox = 0; ox < 16; ox++) {
+                        const int ix = ox * 2 - 0 + kx;
+                        if (ix >= 0 && ix < 32)
+                            dxc[iy * 32 + ix] += row[oy * 16 + ox];
+                    }
+                }
+            }
 }
 
 void conv_k1_c32_32_32x32_s2_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
+    static float col[8192];
     for (int b = 0; b < n; b++) {
+        float *restrict yb = y + (long)b * 8192;
         for (int co = 0; co < 32; co++)
             for (int i = 0; i < 256; i++)
-                y[((long)b * 32 + co) * 256 + i] = bias[co];
-        for (int co = 0; co < 32; co++)
-            for (int ci = 0; ci < 32; ci++)
-                conv_k1_c32_32_32x32_s2_p0_b_fwd_plane(x + ((long)b * 32 + ci) * 1024,
-                    w + (co * 32 + ci) * 1,
-                    y + ((long)b * 32 + co) * 256);
+                yb[co * 256 + i] = bias[co];
+        conv_k1_c32_32_32x32_s2_p0_b_im2col(x + (long)b * 32768, col);
+        conv_k1_c32_32_32x32_s2_p0_b_gemm_fwd(w, col, yb);
     }
 }
 
-static inline void conv_k1_c32_32_32x32_s2_p0_b_bwd_plane(const float *restrict xp, const float *restrict wp, const float *restrict dyp,
-    float *restrict dxp, float *restrict gw)
-{
-    for (int oy = 0; oy < 16; oy++) {
-        for (int ox = 0; ox < 16; ox++) {
-            const float d = dyp[oy * 16 + ox];
-            const float *restrict p = xp + (oy * 2 - 0) * 32 + ox * 2 - 0;
-            float *restrict q = dxp + (oy * 2 - 0) * 32 + ox * 2 - 0;
-            q[0] += wp[0] * d;
-            gw[0] += d * p[0];
-        }
-    }
-}
 
 void conv_k1_c32_32_32x32_s2_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias)
@@ -458,283 +635,458 @@ void conv_k1_c32_32_32x32_s2_p0_b_bwd(int n, const float *restrict x, const floa
         }
         dbias[co] += (float)gb;
     }
-    for (int co = 0; co < 32; co++)
-        for (int ci = 0; ci < 32; ci++) {
-            float gw[1] = {0};
-            const long wo = (co * 32 + ci) * 1;
-            for (int b = 0; b < n; b++) {
-                const long xo = ((long)b * 32 + ci) * 1024;
-                conv_k1_c32_32_32x32_s2_p0_b_bwd_plane(x + xo, w + wo, dy + ((long)b * 32 + co) * 256, dx + xo, gw);
-            }
-            dw[wo + 0] += gw[0];
-        }
+    static float colt[8192], wt[1024];
+    static float dcol[8192];
+    conv_k1_c32_32_32x32_s2_p0_b_transpose_w(w, wt);
+    for (int b = 0; b < n; b++) {
+        const float *restrict dyb = dy + (long)b * 8192;
+        float *restrict dxb = dx + (long)b * 32768;
+        conv_k1_c32_32_32x32_s2_p0_b_im2col_t(x + (long)b * 32768, colt);
+        conv_k1_c32_32_32x32_s2_p0_b_gemm_dw(dyb, colt, dw);
+        memset(dcol, 0, sizeof dcol);
+        conv_k1_c32_32_32x32_s2_p0_b_gemm_dx(wt, dyb, dcol);
+        conv_k1_c32_32_32x32_s2_p0_b_col2im(dcol, dxb);
+    }
 }
 
 /* conv_k3_c32_32_16x16_s1_p1: conv 32x16x16 -> 32x16x16, kernel 3, stride 1, padding 1 */
-static inline void conv_k3_c32_32_16x16_s1_p1_fwd_at(const float *restrict xp, const float *restrict wp, float *restrict yp, int oy, int ox)
+static void conv_k3_c32_32_16x16_s1_p1_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    float s = 0.0f;
-        {
-            const int iy = oy * 1 + -1;
-            if (iy >= 0 && iy < 16) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 16) { s += wp[0] * xp[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 16) { s += wp[1] * xp[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 16) { s += wp[2] * xp[iy * 16 + ix]; } }
+    MC_OMP_FOR
+    for (int i = 0; i < 32; i += 4) {
+        float *restrict c0 = c + i * 256, *restrict c1 = c0 + 256, *restrict c2 = c1 + 256, *restrict c3 = c2 + 256;
+        for (int p = 0; p < 288; p++) {
+            const float a0 = a[i * 288 + p], a1 = a[(i + 1) * 288 + p], a2 = a[(i + 2) * 288 + p],
+                        a3 = a[(i + 3) * 288 + p];
+            const float *restrict bp = b + p * 256;
+            for (int j = 0; j < 256; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
             }
         }
-        {
-            const int iy = oy * 1 + 0;
-            if (iy >= 0 && iy < 16) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 16) { s += wp[3] * xp[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 16) { s += wp[4] * xp[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 16) { s += wp[5] * xp[iy * 16 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 1;
-            if (iy >= 0 && iy < 16) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 16) { s += wp[6] * xp[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 16) { s += wp[7] * xp[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 16) { s += wp[8] * xp[iy * 16 + ix]; } }
-            }
-        }
-    yp[oy * 16 + ox] += s;
+    }
 }
 
-static inline void conv_k3_c32_32_16x16_s1_p1_fwd_plane(const float *restrict xp, const float *restrict wp, float *restrict yp)
+static void conv_k3_c32_32_16x16_s1_p1_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    for (int oy = 0; oy < 1; oy++)
-        for (int ox = 0; ox < 16; ox++)
-            conv_k3_c32_32_16x16_s1_p1_fwd_at(xp, wp, yp, oy, ox);
-    for (int oy = 1; oy < 15; oy++) {
-        for (int ox = 0; ox < 1; ox++)
-            conv_k3_c32_32_16x16_s1_p1_fwd_at(xp, wp, yp, oy, ox);
-        for (int ox = 1; ox < 15; ox++) {
-            const float *restrict p = xp + (oy * 1 - 1) * 16 + ox * 1 - 1;
-            yp[oy * 16 + ox] +=
-                  wp[0] * p[0]
-                + wp[1] * p[1]
-                + wp[2] * p[2]
-                + wp[3] * p[16]
-                + wp[4] * p[17]
-                + wp[5] * p[18]
-                + wp[6] * p[32]
-                + wp[7] * p[33]
-                + wp[8] * p[34];
+    MC_OMP_FOR
+    for (int i = 0; i < 32; i += 4) {
+        float *restrict c0 = c + i * 288, *restrict c1 = c0 + 288, *restrict c2 = c1 + 288, *restrict c3 = c2 + 288;
+        for (int p = 0; p < 256; p++) {
+            const float a0 = a[i * 256 + p], a1 = a[(i + 1) * 256 + p], a2 = a[(i + 2) * 256 + p],
+                        a3 = a[(i + 3) * 256 + p];
+            const float *restrict bp = b + p * 288;
+            for (int j = 0; j < 288; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
         }
-        for (int ox = 15; ox < 16; ox++)
-            conv_k3_c32_32_16x16_s1_p1_fwd_at(xp, wp, yp, oy, ox);
     }
-    for (int oy = 15; oy < 16; oy++)
-        for (int ox = 0; ox < 16; ox++)
-            conv_k3_c32_32_16x16_s1_p1_fwd_at(xp, wp, yp, oy, ox);
+}
+
+static void conv_k3_c32_32_16x16_s1_p1_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+{
+    MC_OMP_FOR
+    for (int i = 0; i < 288; i += 4) {
+        float *restrict c0 = c + i * 256, *restrict c1 = c0 + 256, *restrict c2 = c1 + 256, *restrict c3 = c2 + 256;
+        for (int p = 0; p < 32; p++) {
+            const float a0 = a[i * 32 + p], a1 = a[(i + 1) * 32 + p], a2 = a[(i + 2) * 32 + p],
+                        a3 = a[(i + 3) * 32 + p];
+            const float *restrict bp = b + p * 256;
+            for (int j = 0; j < 256; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
+        }
+    }
+}
+
+static void conv_k3_c32_32_16x16_s1_p1_transpose_w(const float *restrict a, float *restrict t)
+{
+    for (int r = 0; r < 32; r++)
+        for (int q = 0; q < 288; q++)
+            t[q * 32 + r] = a[r * 288 + q];
+}
+
+
+/* Row (ci, ky, kx) of col: input plane ci of xb seen through that tap. */
+static void conv_k3_c32_32_16x16_s1_p1_im2col(const float *restrict xb, float *restrict col)
+{
+    MC_OMP_FOR
+    for (int ci = 0; ci < 32; ci++)
+        for (int ky = 0; ky < 3; ky++)
+            for (int kx = 0; kx < 3; kx++) {
+                const int r = (ci * 3 + ky) * 3 + kx;
+                (void)r;
+                const float *restrict xc = xb + ci * 256;
+                float *restrict row = col + r * 256;
+                for (int oy = 0; oy < 16; oy++) {
+                    const int iy = oy * 1 - 1 + ky;
+                    for (int ox = 0; ox < 16; ox++) {
+                        const int ix = ox * 1 - 1 + kx;
+                        row[oy * 16 + ox] = iy >= 0 && iy < 16 && ix >= 0 && ix < 16 ? xc[iy * 16 + ix] : 0.0f;
+                    }
+                }
+            }
+}
+
+/* The same matrix transposed: one row of 32*3*3 taps per output pixel. */
+static void conv_k3_c32_32_16x16_s1_p1_im2col_t(const float *restrict xb, float *restrict colt)
+{
+    MC_OMP_FOR
+    for (int ci = 0; ci < 32; ci++)
+        for (int ky = 0; ky < 3; ky++)
+            for (int kx = 0; kx < 3; kx++) {
+                const int r = (ci * 3 + ky) * 3 + kx;
+                (void)r;
+                const float *restrict xc = xb + ci * 256;
+                for (int oy = 0; oy < 16; oy++) {
+                    const int iy = oy * 1 - 1 + ky;
+                    for (int ox = 0; ox < 16; ox++) {
+                        const int ix = ox * 1 - 1 + kx;
+                        colt[(oy * 16 + ox) * 288 + r] =
+                            iy >= 0 && iy < 16 && ix >= 0 && ix < 16 ? xc[iy * 16 + ix] : 0.0f;
+                    }
+                }
+            }
+}
+
+/* The backward of im2col: every entry of dcol back to its input pixel. */
+static void conv_k3_c32_32_16x16_s1_p1_col2im(const float *restrict dcol, float *restrict dxb)
+{
+    MC_OMP_FOR
+    for (int ci = 0; ci < 32; ci++)
+        for (int ky = 0; ky < 3; ky++)
+            for (int kx = 0; kx < 3; kx++) {
+                const int r = (ci * 3 + ky) * 3 + kx;
+                (void)r;
+                float *restrict dxc = dxb + ci * 256;
+                const float *restrict row = dcol + r * 256;
+                for (int oy = 0; oy < 16; oy++) {
+                    const int iy = oy * 1 - 1 + ky;
+                    if (iy < 0 || iy >= 16)
+                        continue;
+                    for (int ox = 0; ox < 16; ox++) {
+                        const int ix = ox * 1 - 1 + kx;
+                        if (ix >= 0 && ix < 16)
+                            dxc[iy * 16 + ix] += row[oy * 16 + ox];
+                    }
+                }
+            }
 }
 
 void conv_k3_c32_32_16x16_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
+    static float col[73728];
     for (int b = 0; b < n; b++) {
+        float *restrict yb = y + (long)b * 8192;
         for (int co = 0; co < 32; co++)
             for (int i = 0; i < 256; i++)
-                y[((long)b * 32 + co) * 256 + i] = 0.0f;
-        for (int co = 0; co < 32; co++)
-            for (int ci = 0; ci < 32; ci++)
-                conv_k3_c32_32_16x16_s1_p1_fwd_plane(x + ((long)b * 32 + ci) * 256,
-                    w + (co * 32 + ci) * 9,
-                    y + ((long)b * 32 + co) * 256);
+                yb[co * 256 + i] = 0.0f;
+        conv_k3_c32_32_16x16_s1_p1_im2col(x + (long)b * 8192, col);
+        conv_k3_c32_32_16x16_s1_p1_gemm_fwd(w, col, yb);
     }
 }
 
-static inline void conv_k3_c32_32_16x16_s1_p1_bwd_at(const float *restrict xp, const float *restrict wp, const float *restrict dyp,
-    float *restrict dxp, float *restrict gw, int oy, int ox)
-{
-    const float d = dyp[oy * 16 + ox];
-        {
-            const int iy = oy * 1 + -1;
-            if (iy >= 0 && iy < 16) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 16) { dxp[iy * 16 + ix] += wp[0] * d; gw[0] += d * xp[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 16) { dxp[iy * 16 + ix] += wp[1] * d; gw[1] += d * xp[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 16) { dxp[iy * 16 + ix] += wp[2] * d; gw[2] += d * xp[iy * 16 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 0;
-            if (iy >= 0 && iy < 16) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 16) { dxp[iy * 16 + ix] += wp[3] * d; gw[3] += d * xp[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 16) { dxp[iy * 16 + ix] += wp[4] * d; gw[4] += d * xp[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 16) { dxp[iy * 16 + ix] += wp[5] * d; gw[5] += d * xp[iy * 16 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 1;
-            if (iy >= 0 && iy < 16) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 16) { dxp[iy * 16 + ix] += wp[6] * d; gw[6] += d * xp[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 16) { dxp[iy * 16 + ix] += wp[7] * d; gw[7] += d * xp[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 16) { dxp[iy * 16 + ix] += wp[8] * d; gw[8] += d * xp[iy * 16 + ix]; } }
-            }
-        }
-}
-
-static inline void conv_k3_c32_32_16x16_s1_p1_bwd_plane(const float *restrict xp, const float *restrict wp, const float *restrict dyp,
-    float *restrict dxp, float *restrict gw)
-{
-    for (int oy = 0; oy < 1; oy++)
-        for (int ox = 0; ox < 16; ox++)
-            conv_k3_c32_32_16x16_s1_p1_bwd_at(xp, wp, dyp, dxp, gw, oy, ox);
-    for (int oy = 1; oy < 15; oy++) {
-        for (int ox = 0; ox < 1; ox++)
-            conv_k3_c32_32_16x16_s1_p1_bwd_at(xp, wp, dyp, dxp, gw, oy, ox);
-        for (int ox = 1; ox < 15; ox++) {
-            const float d = dyp[oy * 16 + ox];
-            const float *restrict p = xp + (oy * 1 - 1) * 16 + ox * 1 - 1;
-            float *restrict q = dxp + (oy * 1 - 1) * 16 + ox * 1 - 1;
-            q[0] += wp[0] * d;
-            gw[0] += d * p[0];
-            q[1] += wp[1] * d;
-            gw[1] += d * p[1];
-            q[2] += wp[2] * d;
-            gw[2] += d * p[2];
-            q[16] += wp[3] * d;
-            gw[3] += d * p[16];
-            q[17] += wp[4] * d;
-            gw[4] += d * p[17];
-            q[18] += wp[5] * d;
-            gw[5] += d * p[18];
-            q[32] += wp[6] * d;
-            gw[6] += d * p[32];
-            q[33] += wp[7] * d;
-            gw[7] += d * p[33];
-            q[34] += wp[8] * d;
-            gw[8] += d * p[34];
-        }
-        for (int ox = 15; ox < 16; ox++)
-            conv_k3_c32_32_16x16_s1_p1_bwd_at(xp, wp, dyp, dxp, gw, oy, ox);
-    }
-    for (int oy = 15; oy < 16; oy++)
-        for (int ox = 0; ox < 16; ox++)
-            conv_k3_c32_32_16x16_s1_p1_bwd_at(xp, wp, dyp, dxp, gw, oy, ox);
-}
 
 void conv_k3_c32_32_16x16_s1_p1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    for (int co = 0; co < 32; co++)
-        for (int ci = 0; ci < 32; ci++) {
-            float gw[9] = {0};
-            const long wo = (co * 32 + ci) * 9;
-            for (int b = 0; b < n; b++) {
-                const long xo = ((long)b * 32 + ci) * 256;
-                conv_k3_c32_32_16x16_s1_p1_bwd_plane(x + xo, w + wo, dy + ((long)b * 32 + co) * 256, dx + xo, gw);
-            }
-            dw[wo + 0] += gw[0];
-            dw[wo + 1] += gw[1];
-            dw[wo + 2] += gw[2];
-            dw[wo + 3] += gw[3];
-            dw[wo + 4] += gw[4];
-            dw[wo + 5] += gw[5];
-            dw[wo + 6] += gw[6];
-            dw[wo + 7] += gw[7];
-            dw[wo + 8] += gw[8];
-        }
+    static float colt[73728], wt[9216];
+    static float dcol[73728];
+    conv_k3_c32_32_16x16_s1_p1_transpose_w(w, wt);
+    for (int b = 0; b < n; b++) {
+        const float *restrict dyb = dy + (long)b * 8192;
+        float *restrict dxb = dx + (long)b * 8192;
+        conv_k3_c32_32_16x16_s1_p1_im2col_t(x + (long)b * 8192, colt);
+        conv_k3_c32_32_16x16_s1_p1_gemm_dw(dyb, colt, dw);
+        memset(dcol, 0, sizeof dcol);
+        conv_k3_c32_32_16x16_s1_p1_gemm_dx(wt, dyb, dcol);
+        conv_k3_c32_32_16x16_s1_p1_col2im(dcol, dxb);
+    }
 }
 
 /* conv_k1_c16_32_32x32_s2_p0: conv 16x32x32 -> 32x16x16, kernel 1, stride 2, padding 0 */
-static inline void conv_k1_c16_32_32x32_s2_p0_fwd_plane(const float *restrict xp, const float *restrict wp, float *restrict yp)
+static void conv_k1_c16_32_32x32_s2_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    for (int oy = 0; oy < 16; oy++) {
-        for (int ox = 0; ox < 16; ox++) {
-            const float *restrict p = xp + (oy * 2 - 0) * 32 + ox * 2 - 0;
-            yp[oy * 16 + ox] +=
-                  wp[0] * p[0];
+    MC_OMP_FOR
+    for (int i = 0; i < 32; i += 4) {
+        float *restrict c0 = c + i * 256, *restrict c1 = c0 + 256, *restrict c2 = c1 + 256, *restrict c3 = c2 + 256;
+        for (int p = 0; p < 16; p++) {
+            const float a0 = a[i * 16 + p], a1 = a[(i + 1) * 16 + p], a2 = a[(i + 2) * 16 + p],
+                        a3 = a[(i + 3) * 16 + p];
+            const float *restrict bp = b + p * 256;
+            for (int j = 0; j < 256; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
         }
     }
+}
+
+static void conv_k1_c16_32_32x32_s2_p0_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+{
+    MC_OMP_FOR
+    for (int i = 0; i < 32; i += 4) {
+        float *restrict c0 = c + i * 16, *restrict c1 = c0 + 16, *restrict c2 = c1 + 16, *restrict c3 = c2 + 16;
+        for (int p = 0; p < 256; p++) {
+            const float a0 = a[i * 256 + p], a1 = a[(i + 1) * 256 + p], a2 = a[(i + 2) * 256 + p],
+                        a3 = a[(i + 3) * 256 + p];
+            const float *restrict bp = b + p * 16;
+            for (int j = 0; j < 16; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
+        }
+    }
+}
+
+static void conv_k1_c16_32_32x32_s2_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+{
+    MC_OMP_FOR
+    for (int i = 0; i < 16; i += 4) {
+        float *restrict c0 = c + i * 256, *restrict c1 = c0 + 256, *restrict c2 = c1 + 256, *restrict c3 = c2 + 256;
+        for (int p = 0; p < 32; p++) {
+            const float a0 = a[i * 32 + p], a1 = a[(i + 1) * 32 + p], a2 = a[(i + 2) * 32 + p],
+                        a3 = a[(i + 3) * 32 + p];
+            const float *restrict bp = b + p * 256;
+            for (int j = 0; j < 256; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
+        }
+    }
+}
+
+static void conv_k1_c16_32_32x32_s2_p0_transpose_w(const float *restrict a, float *restrict t)
+{
+    for (int r = 0; r < 32; r++)
+        for (int q = 0; q < 16; q++)
+            t[q * 32 + r] = a[r * 16 + q];
+}
+
+
+/* Row (ci, ky, kx) of col: input plane ci of xb seen through that tap. */
+static void conv_k1_c16_32_32x32_s2_p0_im2col(const float *restrict xb, float *restrict col)
+{
+    MC_OMP_FOR
+    for (int ci = 0; ci < 16; ci++)
+        for (int ky = 0; ky < 1; ky++)
+            for (int kx = 0; kx < 1; kx++) {
+                const int r = (ci * 1 + ky) * 1 + kx;
+                (void)r;
+                const float *restrict xc = xb + ci * 1024;
+                float *restrict row = col + r * 256;
+                for (int oy = 0; oy < 16; oy++) {
+                    const int iy = oy * 2 - 0 + ky;
+                    for (int ox = 0; ox < 16; ox++) {
+                        const int ix = ox * 2 - 0 + kx;
+                        row[oy * 16 + ox] = iy >= 0 && iy < 32 && ix >= 0 && ix < 32 ? xc[iy * 32 + ix] : 0.0f;
+                    }
+                }
+            }
+}
+
+/* The same matrix transposed: one row of 16*1*1 taps per output pixel. */
+static void conv_k1_c16_32_32x32_s2_p0_im2col_t(const float *restrict xb, float *restrict colt)
+{
+    MC_OMP_FOR
+    for (int ci = 0; ci < 16; ci++)
+        for (int ky = 0; ky < 1; ky++)
+            for (int kx = 0; kx < 1; kx++) {
+                const int r = (ci * 1 + ky) * 1 + kx;
+                (void)r;
+                const float *restrict xc = xb + ci * 1024;
+                for (int oy = 0; oy < 16; oy++) {
+                    const int iy = oy * 2 - 0 + ky;
+                    for (int ox = 0; ox < 16; ox++) {
+                        const int ix = ox * 2 - 0 + kx;
+                        colt[(oy * 16 + ox) * 16 + r] =
+                            iy >= 0 && iy < 32 && ix >= 0 && ix < 32 ? xc[iy * 32 + ix] : 0.0f;
+                    }
+                }
+            }
+}
+
+/* The backward of im2col: every entry of dcol back to its input pixel. */
+static void conv_k1_c16_32_32x32_s2_p0_col2im(const float *restrict dcol, float *restrict dxb)
+{
+    MC_OMP_FOR
+    for (int ci = 0; ci < 16; ci++)
+        for (int ky = 0; ky < 1; ky++)
+            for (int kx = 0; kx < 1; kx++) {
+                const int r = (ci * 1 + ky) * 1 + kx;
+                (void)r;
+                float *restrict dxc = dxb + ci * 1024;
+                const float *restrict row = dcol + r * 256;
+                for (int oy = 0; oy < 16; oy++) {
+                    const int iy = oy * 2 - 0 + ky;
+                    if (iy < 0 || iy >= 32)
+                        continue;
+                    for (int ox = 0; ox < 16; ox++) {
+                        const int ix = ox * 2 - 0 + kx;
+                        if (ix >= 0 && ix < 32)
+                            dxc[iy * 32 + ix] += row[oy * 16 + ox];
+                    }
+                }
+            }
 }
 
 void conv_k1_c16_32_32x32_s2_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
+    static float col[4096];
     for (int b = 0; b < n; b++) {
+        float *restrict yb = y + (long)b * 8192;
         for (int co = 0; co < 32; co++)
             for (int i = 0; i < 256; i++)
-                y[((long)b * 32 + co) * 256 + i] = 0.0f;
-        for (int co = 0; co < 32; co++)
-            for (int ci = 0; ci < 16; ci++)
-                conv_k1_c16_32_32x32_s2_p0_fwd_plane(x + ((long)b * 16 + ci) * 1024,
-                    w + (co * 16 + ci) * 1,
-                    y + ((long)b * 32 + co) * 256);
+                yb[co * 256 + i] = 0.0f;
+        conv_k1_c16_32_32x32_s2_p0_im2col(x + (long)b * 16384, col);
+        conv_k1_c16_32_32x32_s2_p0_gemm_fwd(w, col, yb);
     }
 }
 
-static inline void conv_k1_c16_32_32x32_s2_p0_bwd_plane(const float *restrict xp, const float *restrict wp, const float *restrict dyp,
-    float *restrict dxp, float *restrict gw)
-{
-    for (int oy = 0; oy < 16; oy++) {
-        for (int ox = 0; ox < 16; ox++) {
-            const float d = dyp[oy * 16 + ox];
-            const float *restrict p = xp + (oy * 2 - 0) * 32 + ox * 2 - 0;
-            float *restrict q = dxp + (oy * 2 - 0) * 32 + ox * 2 - 0;
-            q[0] += wp[0] * d;
-            gw[0] += d * p[0];
-        }
-    }
-}
 
 void conv_k1_c16_32_32x32_s2_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    for (int co = 0; co < 32; co++)
-        for (int ci = 0; ci < 16; ci++) {
-            float gw[1] = {0};
-            const long wo = (co * 16 + ci) * 1;
-            for (int b = 0; b < n; b++) {
-                const long xo = ((long)b * 16 + ci) * 1024;
-                conv_k1_c16_32_32x32_s2_p0_bwd_plane(x + xo, w + wo, dy + ((long)b * 32 + co) * 256, dx + xo, gw);
-            }
-            dw[wo + 0] += gw[0];
-        }
+    static float colt[4096], wt[512];
+    static float dcol[4096];
+    conv_k1_c16_32_32x32_s2_p0_transpose_w(w, wt);
+    for (int b = 0; b < n; b++) {
+        const float *restrict dyb = dy + (long)b * 8192;
+        float *restrict dxb = dx + (long)b * 16384;
+        conv_k1_c16_32_32x32_s2_p0_im2col_t(x + (long)b * 16384, colt);
+        conv_k1_c16_32_32x32_s2_p0_gemm_dw(dyb, colt, dw);
+        memset(dcol, 0, sizeof dcol);
+        conv_k1_c16_32_32x32_s2_p0_gemm_dx(wt, dyb, dcol);
+        conv_k1_c16_32_32x32_s2_p0_col2im(dcol, dxb);
+    }
 }
 
 /* conv_k1_c64_32_16x16_s1_p0_b: conv 64x16x16 -> 32x16x16, kernel 1, stride 1, padding 0, bias */
-static inline void conv_k1_c64_32_16x16_s1_p0_b_fwd_plane(const float *restrict xp, const float *restrict wp, float *restrict yp)
+static void conv_k1_c64_32_16x16_s1_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    for (int oy = 0; oy < 16; oy++) {
-        for (int ox = 0; ox < 16; ox++) {
-            const float *restrict p = xp + (oy * 1 - 0) * 16 + ox * 1 - 0;
-            yp[oy * 16 + ox] +=
-                  wp[0] * p[0];
+    MC_OMP_FOR
+    for (int i = 0; i < 32; i += 4) {
+        float *restrict c0 = c + i * 256, *restrict c1 = c0 + 256, *restrict c2 = c1 + 256, *restrict c3 = c2 + 256;
+        for (int p = 0; p < 64; p++) {
+            const float a0 = a[i * 64 + p], a1 = a[(i + 1) * 64 + p], a2 = a[(i + 2) * 64 + p],
+                        a3 = a[(i + 3) * 64 + p];
+            const float *restrict bp = b + p * 256;
+            for (int j = 0; j < 256; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
         }
     }
 }
+
+static void conv_k1_c64_32_16x16_s1_p0_b_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+{
+    MC_OMP_FOR
+    for (int i = 0; i < 32; i += 4) {
+        float *restrict c0 = c + i * 64, *restrict c1 = c0 + 64, *restrict c2 = c1 + 64, *restrict c3 = c2 + 64;
+        for (int p = 0; p < 256; p++) {
+            const float a0 = a[i * 256 + p], a1 = a[(i + 1) * 256 + p], a2 = a[(i + 2) * 256 + p],
+                        a3 = a[(i + 3) * 256 + p];
+            const float *restrict bp = b + p * 64;
+            for (int j = 0; j < 64; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
+        }
+    }
+}
+
+static void conv_k1_c64_32_16x16_s1_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+{
+    MC_OMP_FOR
+    for (int i = 0; i < 64; i += 4) {
+        float *restrict c0 = c + i * 256, *restrict c1 = c0 + 256, *restrict c2 = c1 + 256, *restrict c3 = c2 + 256;
+        for (int p = 0; p < 32; p++) {
+            const float a0 = a[i * 32 + p], a1 = a[(i + 1) * 32 + p], a2 = a[(i + 2) * 32 + p],
+                        a3 = a[(i + 3) * 32 + p];
+            const float *restrict bp = b + p * 256;
+            for (int j = 0; j < 256; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
+        }
+    }
+}
+
+static void conv_k1_c64_32_16x16_s1_p0_b_transpose_w(const float *restrict a, float *restrict t)
+{
+    for (int r = 0; r < 32; r++)
+        for (int q = 0; q < 64; q++)
+            t[q * 32 + r] = a[r * 64 + q];
+}
+
+
+/* The same matrix transposed: one row of 64*1*1 taps per output pixel. */
+static void conv_k1_c64_32_16x16_s1_p0_b_im2col_t(const float *restrict xb, float *restrict colt)
+{
+    MC_OMP_FOR
+    for (int ci = 0; ci < 64; ci++)
+        for (int ky = 0; ky < 1; ky++)
+            for (int kx = 0; kx < 1; kx++) {
+                const int r = (ci * 1 + ky) * 1 + kx;
+                (void)r;
+                const float *restrict xc = xb + ci * 256;
+                for (int oy = 0; oy < 16; oy++) {
+                    const int iy = oy * 1 - 0 + ky;
+                    for (int ox = 0; ox < 16; ox++) {
+                        const int ix = ox * 1 - 0 + kx;
+                        colt[(oy * 16 + ox) * 64 + r] =
+                            iy >= 0 && iy < 16 && ix >= 0 && ix < 16 ? xc[iy * 16 + ix] : 0.0f;
+                    }
+                }
+            }
+}
+
 
 void conv_k1_c64_32_16x16_s1_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     for (int b = 0; b < n; b++) {
+        float *restrict yb = y + (long)b * 8192;
         for (int co = 0; co < 32; co++)
             for (int i = 0; i < 256; i++)
-                y[((long)b * 32 + co) * 256 + i] = bias[co];
-        for (int co = 0; co < 32; co++)
-            for (int ci = 0; ci < 64; ci++)
-                conv_k1_c64_32_16x16_s1_p0_b_fwd_plane(x + ((long)b * 64 + ci) * 256,
-                    w + (co * 64 + ci) * 1,
-                    y + ((long)b * 32 + co) * 256);
+                yb[co * 256 + i] = bias[co];
+        conv_k1_c64_32_16x16_s1_p0_b_gemm_fwd(w, x + (long)b * 16384, yb);
     }
 }
 
-static inline void conv_k1_c64_32_16x16_s1_p0_b_bwd_plane(const float *restrict xp, const float *restrict wp, const float *restrict dyp,
-    float *restrict dxp, float *restrict gw)
-{
-    for (int oy = 0; oy < 16; oy++) {
-        for (int ox = 0; ox < 16; ox++) {
-            const float d = dyp[oy * 16 + ox];
-            const float *restrict p = xp + (oy * 1 - 0) * 16 + ox * 1 - 0;
-            float *restrict q = dxp + (oy * 1 - 0) * 16 + ox * 1 - 0;
-            q[0] += wp[0] * d;
-            gw[0] += d * p[0];
-        }
-    }
-}
 
 void conv_k1_c64_32_16x16_s1_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias)
@@ -748,57 +1100,165 @@ void conv_k1_c64_32_16x16_s1_p0_b_bwd(int n, const float *restrict x, const floa
         }
         dbias[co] += (float)gb;
     }
-    for (int co = 0; co < 32; co++)
-        for (int ci = 0; ci < 64; ci++) {
-            float gw[1] = {0};
-            const long wo = (co * 64 + ci) * 1;
-            for (int b = 0; b < n; b++) {
-                const long xo = ((long)b * 64 + ci) * 256;
-                conv_k1_c64_32_16x16_s1_p0_b_bwd_plane(x + xo, w + wo, dy + ((long)b * 32 + co) * 256, dx + xo, gw);
-            }
-            dw[wo + 0] += gw[0];
-        }
+    static float colt[16384], wt[2048];
+    conv_k1_c64_32_16x16_s1_p0_b_transpose_w(w, wt);
+    for (int b = 0; b < n; b++) {
+        const float *restrict dyb = dy + (long)b * 8192;
+        float *restrict dxb = dx + (long)b * 16384;
+        conv_k1_c64_32_16x16_s1_p0_b_im2col_t(x + (long)b * 16384, colt);
+        conv_k1_c64_32_16x16_s1_p0_b_gemm_dw(dyb, colt, dw);
+        conv_k1_c64_32_16x16_s1_p0_b_gemm_dx(wt, dyb, dxb);
+    }
 }
 
 /* conv_k1_c64_64_16x16_s2_p0_b: conv 64x16x16 -> 64x8x8, kernel 1, stride 2, padding 0, bias */
-static inline void conv_k1_c64_64_16x16_s2_p0_b_fwd_plane(const float *restrict xp, const float *restrict wp, float *restrict yp)
+static void conv_k1_c64_64_16x16_s2_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    for (int oy = 0; oy < 8; oy++) {
-        for (int ox = 0; ox < 8; ox++) {
-            const float *restrict p = xp + (oy * 2 - 0) * 16 + ox * 2 - 0;
-            yp[oy * 8 + ox] +=
-                  wp[0] * p[0];
+    MC_OMP_FOR
+    for (int i = 0; i < 64; i += 4) {
+        float *restrict c0 = c + i * 64, *restrict c1 = c0 + 64, *restrict c2 = c1 + 64, *restrict c3 = c2 + 64;
+        for (int p = 0; p < 64; p++) {
+            const float a0 = a[i * 64 + p], a1 = a[(i + 1) * 64 + p], a2 = a[(i + 2) * 64 + p],
+                        a3 = a[(i + 3) * 64 + p];
+            const float *restrict bp = b + p * 64;
+            for (int j = 0; j < 64; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
         }
     }
+}
+
+static void conv_k1_c64_64_16x16_s2_p0_b_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+{
+    MC_OMP_FOR
+    for (int i = 0; i < 64; i += 4) {
+        float *restrict c0 = c + i * 64, *restrict c1 = c0 + 64, *restrict c2 = c1 + 64, *restrict c3 = c2 + 64;
+        for (int p = 0; p < 64; p++) {
+            const float a0 = a[i * 64 + p], a1 = a[(i + 1) * 64 + p], a2 = a[(i + 2) * 64 + p],
+                        a3 = a[(i + 3) * 64 + p];
+            const float *restrict bp = b + p * 64;
+            for (int j = 0; j < 64; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
+        }
+    }
+}
+
+static void conv_k1_c64_64_16x16_s2_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+{
+    MC_OMP_FOR
+    for (int i = 0; i < 64; i += 4) {
+        float *restrict c0 = c + i * 64, *restrict c1 = c0 + 64, *restrict c2 = c1 + 64, *restrict c3 = c2 + 64;
+        for (int p = 0; p < 64; p++) {
+            const float a0 = a[i * 64 + p], a1 = a[(i + 1) * 64 + p], a2 = a[(i + 2) * 64 + p],
+                        a3 = a[(i + 3) * 64 + p];
+            const float *restrict bp = b + p * 64;
+            for (int j = 0; j < 64; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
+        }
+    }
+}
+
+static void conv_k1_c64_64_16x16_s2_p0_b_transpose_w(const float *restrict a, float *restrict t)
+{
+    for (int r = 0; r < 64; r++)
+        for (int q = 0; q < 64; q++)
+            t[q * 64 + r] = a[r * 64 + q];
+}
+
+
+/* Row (ci, ky, kx) of col: input plane ci of xb seen through that tap. */
+static void conv_k1_c64_64_16x16_s2_p0_b_im2col(const float *restrict xb, float *restrict col)
+{
+    MC_OMP_FOR
+    for (int ci = 0; ci < 64; ci++)
+        for (int ky = 0; ky < 1; ky++)
+            for (int kx = 0; kx < 1; kx++) {
+                const int r = (ci * 1 + ky) * 1 + kx;
+                (void)r;
+                const float *restrict xc = xb + ci * 256;
+                float *restrict row = col + r * 64;
+                for (int oy = 0; oy < 8; oy++) {
+                    const int iy = oy * 2 - 0 + ky;
+                    for (int ox = 0; ox < 8; ox++) {
+                        const int ix = ox * 2 - 0 + kx;
+                        row[oy * 8 + ox] = iy >= 0 && iy < 16 && ix >= 0 && ix < 16 ? xc[iy * 16 + ix] : 0.0f;
+                    }
+                }
+            }
+}
+
+/* The same matrix transposed: one row of 64*1*1 taps per output pixel. */
+static void conv_k1_c64_64_16x16_s2_p0_b_im2col_t(const float *restrict xb, float *restrict colt)
+{
+    MC_OMP_FOR
+    for (int ci = 0; ci < 64; ci++)
+        for (int ky = 0; ky < 1; ky++)
+            for (int kx = 0; kx < 1; kx++) {
+                const int r = (ci * 1 + ky) * 1 + kx;
+                (void)r;
+                const float *restrict xc = xb + ci * 256;
+                for (int oy = 0; oy < 8; oy++) {
+                    const int iy = oy * 2 - 0 + ky;
+                    for (int ox = 0; ox < 8; ox++) {
+                        const int ix = ox * 2 - 0 + kx;
+                        colt[(oy * 8 + ox) * 64 + r] =
+                            iy >= 0 && iy < 16 && ix >= 0 && ix < 16 ? xc[iy * 16 + ix] : 0.0f;
+                    }
+                }
+            }
+}
+
+/* The backward of im2col: every entry of dcol back to its input pixel. */
+static void conv_k1_c64_64_16x16_s2_p0_b_col2im(const float *restrict dcol, float *restrict dxb)
+{
+    MC_OMP_FOR
+    for (int ci = 0; ci < 64; ci++)
+        for (int ky = 0; ky < 1; ky++)
+            for (int kx = 0; kx < 1; kx++) {
+                const int r = (ci * 1 + ky) * 1 + kx;
+                (void)r;
+                float *restrict dxc = dxb + ci * 256;
+                const float *restrict row = dcol + r * 64;
+                for (int oy = 0; oy < 8; oy++) {
+                    const int iy = oy * 2 - 0 + ky;
+                    if (iy < 0 || iy >= 16)
+                        continue;
+                    for (int ox = 0; ox < 8; ox++) {
+                        const int ix = ox * 2 - 0 + kx;
+                        if (ix >= 0 && ix < 16)
+                            dxc[iy * 16 + ix] += row[oy * 8 + ox];
+                    }
+                }
+            }
 }
 
 void conv_k1_c64_64_16x16_s2_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
+    static float col[4096];
     for (int b = 0; b < n; b++) {
+        float *restrict yb = y + (long)b * 4096;
         for (int co = 0; co < 64; co++)
             for (int i = 0; i < 64; i++)
-                y[((long)b * 64 + co) * 64 + i] = bias[co];
-        for (int co = 0; co < 64; co++)
-            for (int ci = 0; ci < 64; ci++)
-                conv_k1_c64_64_16x16_s2_p0_b_fwd_plane(x + ((long)b * 64 + ci) * 256,
-                    w + (co * 64 + ci) * 1,
-                    y + ((long)b * 64 + co) * 64);
+                yb[co * 64 + i] = bias[co];
+        conv_k1_c64_64_16x16_s2_p0_b_im2col(x + (long)b * 16384, col);
+        conv_k1_c64_64_16x16_s2_p0_b_gemm_fwd(w, col, yb);
     }
 }
 
-static inline void conv_k1_c64_64_16x16_s2_p0_b_bwd_plane(const float *restrict xp, const float *restrict wp, const float *restrict dyp,
-    float *restrict dxp, float *restrict gw)
-{
-    for (int oy = 0; oy < 8; oy++) {
-        for (int ox = 0; ox < 8; ox++) {
-            const float d = dyp[oy * 8 + ox];
-            const float *restrict p = xp + (oy * 2 - 0) * 16 + ox * 2 - 0;
-            float *restrict q = dxp + (oy * 2 - 0) * 16 + ox * 2 - 0;
-            q[0] += wp[0] * d;
-            gw[0] += d * p[0];
-        }
-    }
-}
 
 void conv_k1_c64_64_16x16_s2_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias)
@@ -812,283 +1272,458 @@ void conv_k1_c64_64_16x16_s2_p0_b_bwd(int n, const float *restrict x, const floa
         }
         dbias[co] += (float)gb;
     }
-    for (int co = 0; co < 64; co++)
-        for (int ci = 0; ci < 64; ci++) {
-            float gw[1] = {0};
-            const long wo = (co * 64 + ci) * 1;
-            for (int b = 0; b < n; b++) {
-                const long xo = ((long)b * 64 + ci) * 256;
-                conv_k1_c64_64_16x16_s2_p0_b_bwd_plane(x + xo, w + wo, dy + ((long)b * 64 + co) * 64, dx + xo, gw);
-            }
-            dw[wo + 0] += gw[0];
-        }
+    static float colt[4096], wt[4096];
+    static float dcol[4096];
+    conv_k1_c64_64_16x16_s2_p0_b_transpose_w(w, wt);
+    for (int b = 0; b < n; b++) {
+        const float *restrict dyb = dy + (long)b * 4096;
+        float *restrict dxb = dx + (long)b * 16384;
+        conv_k1_c64_64_16x16_s2_p0_b_im2col_t(x + (long)b * 16384, colt);
+        conv_k1_c64_64_16x16_s2_p0_b_gemm_dw(dyb, colt, dw);
+        memset(dcol, 0, sizeof dcol);
+        conv_k1_c64_64_16x16_s2_p0_b_gemm_dx(wt, dyb, dcol);
+        conv_k1_c64_64_16x16_s2_p0_b_col2im(dcol, dxb);
+    }
 }
 
 /* conv_k3_c64_64_8x8_s1_p1: conv 64x8x8 -> 64x8x8, kernel 3, stride 1, padding 1 */
-static inline void conv_k3_c64_64_8x8_s1_p1_fwd_at(const float *restrict xp, const float *restrict wp, float *restrict yp, int oy, int ox)
+static void conv_k3_c64_64_8x8_s1_p1_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    float s = 0.0f;
-        {
-            const int iy = oy * 1 + -1;
-            if (iy >= 0 && iy < 8) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 8) { s += wp[0] * xp[iy * 8 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 8) { s += wp[1] * xp[iy * 8 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 8) { s += wp[2] * xp[iy * 8 + ix]; } }
+    MC_OMP_FOR
+    for (int i = 0; i < 64; i += 4) {
+        float *restrict c0 = c + i * 64, *restrict c1 = c0 + 64, *restrict c2 = c1 + 64, *restrict c3 = c2 + 64;
+        for (int p = 0; p < 576; p++) {
+            const float a0 = a[i * 576 + p], a1 = a[(i + 1) * 576 + p], a2 = a[(i + 2) * 576 + p],
+                        a3 = a[(i + 3) * 576 + p];
+            const float *restrict bp = b + p * 64;
+            for (int j = 0; j < 64; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
             }
         }
-        {
-            const int iy = oy * 1 + 0;
-            if (iy >= 0 && iy < 8) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 8) { s += wp[3] * xp[iy * 8 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 8) { s += wp[4] * xp[iy * 8 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 8) { s += wp[5] * xp[iy * 8 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 1;
-            if (iy >= 0 && iy < 8) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 8) { s += wp[6] * xp[iy * 8 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 8) { s += wp[7] * xp[iy * 8 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 8) { s += wp[8] * xp[iy * 8 + ix]; } }
-            }
-        }
-    yp[oy * 8 + ox] += s;
+    }
 }
 
-static inline void conv_k3_c64_64_8x8_s1_p1_fwd_plane(const float *restrict xp, const float *restrict wp, float *restrict yp)
+static void conv_k3_c64_64_8x8_s1_p1_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    for (int oy = 0; oy < 1; oy++)
-        for (int ox = 0; ox < 8; ox++)
-            conv_k3_c64_64_8x8_s1_p1_fwd_at(xp, wp, yp, oy, ox);
-    for (int oy = 1; oy < 7; oy++) {
-        for (int ox = 0; ox < 1; ox++)
-            conv_k3_c64_64_8x8_s1_p1_fwd_at(xp, wp, yp, oy, ox);
-        for (int ox = 1; ox < 7; ox++) {
-            const float *restrict p = xp + (oy * 1 - 1) * 8 + ox * 1 - 1;
-            yp[oy * 8 + ox] +=
-                  wp[0] * p[0]
-                + wp[1] * p[1]
-                + wp[2] * p[2]
-                + wp[3] * p[8]
-                + wp[4] * p[9]
-                + wp[5] * p[10]
-                + wp[6] * p[16]
-                + wp[7] * p[17]
-                + wp[8] * p[18];
+    MC_OMP_FOR
+    for (int i = 0; i < 64; i += 4) {
+        float *restrict c0 = c + i * 576, *restrict c1 = c0 + 576, *restrict c2 = c1 + 576, *restrict c3 = c2 + 576;
+        for (int p = 0; p < 64; p++) {
+            const float a0 = a[i * 64 + p], a1 = a[(i + 1) * 64 + p], a2 = a[(i + 2) * 64 + p],
+                        a3 = a[(i + 3) * 64 + p];
+            const float *restrict bp = b + p * 576;
+            for (int j = 0; j < 576; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
         }
-        for (int ox = 7; ox < 8; ox++)
-            conv_k3_c64_64_8x8_s1_p1_fwd_at(xp, wp, yp, oy, ox);
     }
-    for (int oy = 7; oy < 8; oy++)
-        for (int ox = 0; ox < 8; ox++)
-            conv_k3_c64_64_8x8_s1_p1_fwd_at(xp, wp, yp, oy, ox);
+}
+
+static void conv_k3_c64_64_8x8_s1_p1_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+{
+    MC_OMP_FOR
+    for (int i = 0; i < 576; i += 4) {
+        float *restrict c0 = c + i * 64, *restrict c1 = c0 + 64, *restrict c2 = c1 + 64, *restrict c3 = c2 + 64;
+        for (int p = 0; p < 64; p++) {
+            const float a0 = a[i * 64 + p], a1 = a[(i + 1) * 64 + p], a2 = a[(i + 2) * 64 + p],
+                        a3 = a[(i + 3) * 64 + p];
+            const float *restrict bp = b + p * 64;
+            for (int j = 0; j < 64; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
+        }
+    }
+}
+
+static void conv_k3_c64_64_8x8_s1_p1_transpose_w(const float *restrict a, float *restrict t)
+{
+    for (int r = 0; r < 64; r++)
+        for (int q = 0; q < 576; q++)
+            t[q * 64 + r] = a[r * 576 + q];
+}
+
+
+/* Row (ci, ky, kx) of col: input plane ci of xb seen through that tap. */
+static void conv_k3_c64_64_8x8_s1_p1_im2col(const float *restrict xb, float *restrict col)
+{
+    MC_OMP_FOR
+    for (int ci = 0; ci < 64; ci++)
+        for (int ky = 0; ky < 3; ky++)
+            for (int kx = 0; kx < 3; kx++) {
+                const int r = (ci * 3 + ky) * 3 + kx;
+                (void)r;
+                const float *restrict xc = xb + ci * 64;
+                float *restrict row = col + r * 64;
+                for (int oy = 0; oy < 8; oy++) {
+                    const int iy = oy * 1 - 1 + ky;
+                    for (int ox = 0; ox < 8; ox++) {
+                        const int ix = ox * 1 - 1 + kx;
+                        row[oy * 8 + ox] = iy >= 0 && iy < 8 && ix >= 0 && ix < 8 ? xc[iy * 8 + ix] : 0.0f;
+                    }
+                }
+            }
+}
+
+/* The same matrix transposed: one row of 64*3*3 taps per output pixel. */
+static void conv_k3_c64_64_8x8_s1_p1_im2col_t(const float *restrict xb, float *restrict colt)
+{
+    MC_OMP_FOR
+    for (int ci = 0; ci < 64; ci++)
+        for (int ky = 0; ky < 3; ky++)
+            for (int kx = 0; kx < 3; kx++) {
+                const int r = (ci * 3 + ky) * 3 + kx;
+                (void)r;
+                const float *restrict xc = xb + ci * 64;
+                for (int oy = 0; oy < 8; oy++) {
+                    const int iy = oy * 1 - 1 + ky;
+                    for (int ox = 0; ox < 8; ox++) {
+                        const int ix = ox * 1 - 1 + kx;
+                        colt[(oy * 8 + ox) * 576 + r] =
+                            iy >= 0 && iy < 8 && ix >= 0 && ix < 8 ? xc[iy * 8 + ix] : 0.0f;
+                    }
+                }
+            }
+}
+
+/* The backward of im2col: every entry of dcol back to its input pixel. */
+static void conv_k3_c64_64_8x8_s1_p1_col2im(const float *restrict dcol, float *restrict dxb)
+{
+    MC_OMP_FOR
+    for (int ci = 0; ci < 64; ci++)
+        for (int ky = 0; ky < 3; ky++)
+            for (int kx = 0; kx < 3; kx++) {
+                const int r = (ci * 3 + ky) * 3 + kx;
+                (void)r;
+                float *restrict dxc = dxb + ci * 64;
+                const float *restrict row = dcol + r * 64;
+                for (int oy = 0; oy < 8; oy++) {
+                    const int iy = oy * 1 - 1 + ky;
+                    if (iy < 0 || iy >= 8)
+                        continue;
+                    for (int ox = 0; ox < 8; ox++) {
+                        const int ix = ox * 1 - 1 + kx;
+                        if (ix >= 0 && ix < 8)
+                            dxc[iy * 8 + ix] += row[oy * 8 + ox];
+                    }
+                }
+            }
 }
 
 void conv_k3_c64_64_8x8_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
+    static float col[36864];
     for (int b = 0; b < n; b++) {
+        float *restrict yb = y + (long)b * 4096;
         for (int co = 0; co < 64; co++)
             for (int i = 0; i < 64; i++)
-                y[((long)b * 64 + co) * 64 + i] = 0.0f;
-        for (int co = 0; co < 64; co++)
-            for (int ci = 0; ci < 64; ci++)
-                conv_k3_c64_64_8x8_s1_p1_fwd_plane(x + ((long)b * 64 + ci) * 64,
-                    w + (co * 64 + ci) * 9,
-                    y + ((long)b * 64 + co) * 64);
+                yb[co * 64 + i] = 0.0f;
+        conv_k3_c64_64_8x8_s1_p1_im2col(x + (long)b * 4096, col);
+        conv_k3_c64_64_8x8_s1_p1_gemm_fwd(w, col, yb);
     }
 }
 
-static inline void conv_k3_c64_64_8x8_s1_p1_bwd_at(const float *restrict xp, const float *restrict wp, const float *restrict dyp,
-    float *restrict dxp, float *restrict gw, int oy, int ox)
-{
-    const float d = dyp[oy * 8 + ox];
-        {
-            const int iy = oy * 1 + -1;
-            if (iy >= 0 && iy < 8) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 8) { dxp[iy * 8 + ix] += wp[0] * d; gw[0] += d * xp[iy * 8 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 8) { dxp[iy * 8 + ix] += wp[1] * d; gw[1] += d * xp[iy * 8 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 8) { dxp[iy * 8 + ix] += wp[2] * d; gw[2] += d * xp[iy * 8 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 0;
-            if (iy >= 0 && iy < 8) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 8) { dxp[iy * 8 + ix] += wp[3] * d; gw[3] += d * xp[iy * 8 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 8) { dxp[iy * 8 + ix] += wp[4] * d; gw[4] += d * xp[iy * 8 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 8) { dxp[iy * 8 + ix] += wp[5] * d; gw[5] += d * xp[iy * 8 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 1;
-            if (iy >= 0 && iy < 8) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 8) { dxp[iy * 8 + ix] += wp[6] * d; gw[6] += d * xp[iy * 8 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 8) { dxp[iy * 8 + ix] += wp[7] * d; gw[7] += d * xp[iy * 8 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 8) { dxp[iy * 8 + ix] += wp[8] * d; gw[8] += d * xp[iy * 8 + ix]; } }
-            }
-        }
-}
-
-static inline void conv_k3_c64_64_8x8_s1_p1_bwd_plane(const float *restrict xp, const float *restrict wp, const float *restrict dyp,
-    float *restrict dxp, float *restrict gw)
-{
-    for (int oy = 0; oy < 1; oy++)
-        for (int ox = 0; ox < 8; ox++)
-            conv_k3_c64_64_8x8_s1_p1_bwd_at(xp, wp, dyp, dxp, gw, oy, ox);
-    for (int oy = 1; oy < 7; oy++) {
-        for (int ox = 0; ox < 1; ox++)
-            conv_k3_c64_64_8x8_s1_p1_bwd_at(xp, wp, dyp, dxp, gw, oy, ox);
-        for (int ox = 1; ox < 7; ox++) {
-            const float d = dyp[oy * 8 + ox];
-            const float *restrict p = xp + (oy * 1 - 1) * 8 + ox * 1 - 1;
-            float *restrict q = dxp + (oy * 1 - 1) * 8 + ox * 1 - 1;
-            q[0] += wp[0] * d;
-            gw[0] += d * p[0];
-            q[1] += wp[1] * d;
-            gw[1] += d * p[1];
-            q[2] += wp[2] * d;
-            gw[2] += d * p[2];
-            q[8] += wp[3] * d;
-            gw[3] += d * p[8];
-            q[9] += wp[4] * d;
-            gw[4] += d * p[9];
-            q[10] += wp[5] * d;
-            gw[5] += d * p[10];
-            q[16] += wp[6] * d;
-            gw[6] += d * p[16];
-            q[17] += wp[7] * d;
-            gw[7] += d * p[17];
-            q[18] += wp[8] * d;
-            gw[8] += d * p[18];
-        }
-        for (int ox = 7; ox < 8; ox++)
-            conv_k3_c64_64_8x8_s1_p1_bwd_at(xp, wp, dyp, dxp, gw, oy, ox);
-    }
-    for (int oy = 7; oy < 8; oy++)
-        for (int ox = 0; ox < 8; ox++)
-            conv_k3_c64_64_8x8_s1_p1_bwd_at(xp, wp, dyp, dxp, gw, oy, ox);
-}
 
 void conv_k3_c64_64_8x8_s1_p1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    for (int co = 0; co < 64; co++)
-        for (int ci = 0; ci < 64; ci++) {
-            float gw[9] = {0};
-            const long wo = (co * 64 + ci) * 9;
-            for (int b = 0; b < n; b++) {
-                const long xo = ((long)b * 64 + ci) * 64;
-                conv_k3_c64_64_8x8_s1_p1_bwd_plane(x + xo, w + wo, dy + ((long)b * 64 + co) * 64, dx + xo, gw);
-            }
-            dw[wo + 0] += gw[0];
-            dw[wo + 1] += gw[1];
-            dw[wo + 2] += gw[2];
-            dw[wo + 3] += gw[3];
-            dw[wo + 4] += gw[4];
-            dw[wo + 5] += gw[5];
-            dw[wo + 6] += gw[6];
-            dw[wo + 7] += gw[7];
-            dw[wo + 8] += gw[8];
-        }
+    static float colt[36864], wt[36864];
+    static float dcol[36864];
+    conv_k3_c64_64_8x8_s1_p1_transpose_w(w, wt);
+    for (int b = 0; b < n; b++) {
+        const float *restrict dyb = dy + (long)b * 4096;
+        float *restrict dxb = dx + (long)b * 4096;
+        conv_k3_c64_64_8x8_s1_p1_im2col_t(x + (long)b * 4096, colt);
+        conv_k3_c64_64_8x8_s1_p1_gemm_dw(dyb, colt, dw);
+        memset(dcol, 0, sizeof dcol);
+        conv_k3_c64_64_8x8_s1_p1_gemm_dx(wt, dyb, dcol);
+        conv_k3_c64_64_8x8_s1_p1_col2im(dcol, dxb);
+    }
 }
 
 /* conv_k1_c32_64_16x16_s2_p0: conv 32x16x16 -> 64x8x8, kernel 1, stride 2, padding 0 */
-static inline void conv_k1_c32_64_16x16_s2_p0_fwd_plane(const float *restrict xp, const float *restrict wp, float *restrict yp)
+static void conv_k1_c32_64_16x16_s2_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    for (int oy = 0; oy < 8; oy++) {
-        for (int ox = 0; ox < 8; ox++) {
-            const float *restrict p = xp + (oy * 2 - 0) * 16 + ox * 2 - 0;
-            yp[oy * 8 + ox] +=
-                  wp[0] * p[0];
+    MC_OMP_FOR
+    for (int i = 0; i < 64; i += 4) {
+        float *restrict c0 = c + i * 64, *restrict c1 = c0 + 64, *restrict c2 = c1 + 64, *restrict c3 = c2 + 64;
+        for (int p = 0; p < 32; p++) {
+            const float a0 = a[i * 32 + p], a1 = a[(i + 1) * 32 + p], a2 = a[(i + 2) * 32 + p],
+                        a3 = a[(i + 3) * 32 + p];
+            const float *restrict bp = b + p * 64;
+            for (int j = 0; j < 64; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
         }
     }
+}
+
+static void conv_k1_c32_64_16x16_s2_p0_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+{
+    MC_OMP_FOR
+    for (int i = 0; i < 64; i += 4) {
+        float *restrict c0 = c + i * 32, *restrict c1 = c0 + 32, *restrict c2 = c1 + 32, *restrict c3 = c2 + 32;
+        for (int p = 0; p < 64; p++) {
+            const float a0 = a[i * 64 + p], a1 = a[(i + 1) * 64 + p], a2 = a[(i + 2) * 64 + p],
+                        a3 = a[(i + 3) * 64 + p];
+            const float *restrict bp = b + p * 32;
+            for (int j = 0; j < 32; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
+        }
+    }
+}
+
+static void conv_k1_c32_64_16x16_s2_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+{
+    MC_OMP_FOR
+    for (int i = 0; i < 32; i += 4) {
+        float *restrict c0 = c + i * 64, *restrict c1 = c0 + 64, *restrict c2 = c1 + 64, *restrict c3 = c2 + 64;
+        for (int p = 0; p < 64; p++) {
+            const float a0 = a[i * 64 + p], a1 = a[(i + 1) * 64 + p], a2 = a[(i + 2) * 64 + p],
+                        a3 = a[(i + 3) * 64 + p];
+            const float *restrict bp = b + p * 64;
+            for (int j = 0; j < 64; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
+        }
+    }
+}
+
+static void conv_k1_c32_64_16x16_s2_p0_transpose_w(const float *restrict a, float *restrict t)
+{
+    for (int r = 0; r < 64; r++)
+        for (int q = 0; q < 32; q++)
+            t[q * 64 + r] = a[r * 32 + q];
+}
+
+
+/* Row (ci, ky, kx) of col: input plane ci of xb seen through that tap. */
+static void conv_k1_c32_64_16x16_s2_p0_im2col(const float *restrict xb, float *restrict col)
+{
+    MC_OMP_FOR
+    for (int ci = 0; ci < 32; ci++)
+        for (int ky = 0; ky < 1; ky++)
+            for (int kx = 0; kx < 1; kx++) {
+                const int r = (ci * 1 + ky) * 1 + kx;
+                (void)r;
+                const float *restrict xc = xb + ci * 256;
+                float *restrict row = col + r * 64;
+                for (int oy = 0; oy < 8; oy++) {
+                    const int iy = oy * 2 - 0 + ky;
+                    for (int ox = 0; ox < 8; ox++) {
+                        const int ix = ox * 2 - 0 + kx;
+                        row[oy * 8 + ox] = iy >= 0 && iy < 16 && ix >= 0 && ix < 16 ? xc[iy * 16 + ix] : 0.0f;
+                    }
+                }
+            }
+}
+
+/* The same matrix transposed: one row of 32*1*1 taps per output pixel. */
+static void conv_k1_c32_64_16x16_s2_p0_im2col_t(const float *restrict xb, float *restrict colt)
+{
+    MC_OMP_FOR
+    for (int ci = 0; ci < 32; ci++)
+        for (int ky = 0; ky < 1; ky++)
+            for (int kx = 0; kx < 1; kx++) {
+                const int r = (ci * 1 + ky) * 1 + kx;
+                (void)r;
+                const float *restrict xc = xb + ci * 256;
+                for (int oy = 0; oy < 8; oy++) {
+                    const int iy = oy * 2 - 0 + ky;
+                    for (int ox = 0; ox < 8; ox++) {
+                        const int ix = ox * 2 - 0 + kx;
+                        colt[(oy * 8 + ox) * 32 + r] =
+                            iy >= 0 && iy < 16 && ix >= 0 && ix < 16 ? xc[iy * 16 + ix] : 0.0f;
+                    }
+                }
+            }
+}
+
+/* The backward of im2col: every entry of dcol back to its input pixel. */
+static void conv_k1_c32_64_16x16_s2_p0_col2im(const float *restrict dcol, float *restrict dxb)
+{
+    MC_OMP_FOR
+    for (int ci = 0; ci < 32; ci++)
+        for (int ky = 0; ky < 1; ky++)
+            for (int kx = 0; kx < 1; kx++) {
+                const int r = (ci * 1 + ky) * 1 + kx;
+                (void)r;
+                float *restrict dxc = dxb + ci * 256;
+                const float *restrict row = dcol + r * 64;
+                for (int oy = 0; oy < 8; oy++) {
+                    const int iy = oy * 2 - 0 + ky;
+                    if (iy < 0 || iy >= 16)
+                        continue;
+                    for (int ox = 0; ox < 8; ox++) {
+                        const int ix = ox * 2 - 0 + kx;
+                        if (ix >= 0 && ix < 16)
+                            dxc[iy * 16 + ix] += row[oy * 8 + ox];
+                    }
+                }
+            }
 }
 
 void conv_k1_c32_64_16x16_s2_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
+    static float col[2048];
     for (int b = 0; b < n; b++) {
+        float *restrict yb = y + (long)b * 4096;
         for (int co = 0; co < 64; co++)
             for (int i = 0; i < 64; i++)
-                y[((long)b * 64 + co) * 64 + i] = 0.0f;
-        for (int co = 0; co < 64; co++)
-            for (int ci = 0; ci < 32; ci++)
-                conv_k1_c32_64_16x16_s2_p0_fwd_plane(x + ((long)b * 32 + ci) * 256,
-                    w + (co * 32 + ci) * 1,
-                    y + ((long)b * 64 + co) * 64);
+                yb[co * 64 + i] = 0.0f;
+        conv_k1_c32_64_16x16_s2_p0_im2col(x + (long)b * 8192, col);
+        conv_k1_c32_64_16x16_s2_p0_gemm_fwd(w, col, yb);
     }
 }
 
-static inline void conv_k1_c32_64_16x16_s2_p0_bwd_plane(const float *restrict xp, const float *restrict wp, const float *restrict dyp,
-    float *restrict dxp, float *restrict gw)
-{
-    for (int oy = 0; oy < 8; oy++) {
-        for (int ox = 0; ox < 8; ox++) {
-            const float d = dyp[oy * 8 + ox];
-            const float *restrict p = xp + (oy * 2 - 0) * 16 + ox * 2 - 0;
-            float *restrict q = dxp + (oy * 2 - 0) * 16 + ox * 2 - 0;
-            q[0] += wp[0] * d;
-            gw[0] += d * p[0];
-        }
-    }
-}
 
 void conv_k1_c32_64_16x16_s2_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    for (int co = 0; co < 64; co++)
-        for (int ci = 0; ci < 32; ci++) {
-            float gw[1] = {0};
-            const long wo = (co * 32 + ci) * 1;
-            for (int b = 0; b < n; b++) {
-                const long xo = ((long)b * 32 + ci) * 256;
-                conv_k1_c32_64_16x16_s2_p0_bwd_plane(x + xo, w + wo, dy + ((long)b * 64 + co) * 64, dx + xo, gw);
-            }
-            dw[wo + 0] += gw[0];
-        }
+    static float colt[2048], wt[2048];
+    static float dcol[2048];
+    conv_k1_c32_64_16x16_s2_p0_transpose_w(w, wt);
+    for (int b = 0; b < n; b++) {
+        const float *restrict dyb = dy + (long)b * 4096;
+        float *restrict dxb = dx + (long)b * 8192;
+        conv_k1_c32_64_16x16_s2_p0_im2col_t(x + (long)b * 8192, colt);
+        conv_k1_c32_64_16x16_s2_p0_gemm_dw(dyb, colt, dw);
+        memset(dcol, 0, sizeof dcol);
+        conv_k1_c32_64_16x16_s2_p0_gemm_dx(wt, dyb, dcol);
+        conv_k1_c32_64_16x16_s2_p0_col2im(dcol, dxb);
+    }
 }
 
 /* conv_k1_c128_64_8x8_s1_p0_b: conv 128x8x8 -> 64x8x8, kernel 1, stride 1, padding 0, bias */
-static inline void conv_k1_c128_64_8x8_s1_p0_b_fwd_plane(const float *restrict xp, const float *restrict wp, float *restrict yp)
+static void conv_k1_c128_64_8x8_s1_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    for (int oy = 0; oy < 8; oy++) {
-        for (int ox = 0; ox < 8; ox++) {
-            const float *restrict p = xp + (oy * 1 - 0) * 8 + ox * 1 - 0;
-            yp[oy * 8 + ox] +=
-                  wp[0] * p[0];
+    MC_OMP_FOR
+    for (int i = 0; i < 64; i += 4) {
+        float *restrict c0 = c + i * 64, *restrict c1 = c0 + 64, *restrict c2 = c1 + 64, *restrict c3 = c2 + 64;
+        for (int p = 0; p < 128; p++) {
+            const float a0 = a[i * 128 + p], a1 = a[(i + 1) * 128 + p], a2 = a[(i + 2) * 128 + p],
+                        a3 = a[(i + 3) * 128 + p];
+            const float *restrict bp = b + p * 64;
+            for (int j = 0; j < 64; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
         }
     }
 }
+
+static void conv_k1_c128_64_8x8_s1_p0_b_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+{
+    MC_OMP_FOR
+    for (int i = 0; i < 64; i += 4) {
+        float *restrict c0 = c + i * 128, *restrict c1 = c0 + 128, *restrict c2 = c1 + 128, *restrict c3 = c2 + 128;
+        for (int p = 0; p < 64; p++) {
+            const float a0 = a[i * 64 + p], a1 = a[(i + 1) * 64 + p], a2 = a[(i + 2) * 64 + p],
+                        a3 = a[(i + 3) * 64 + p];
+            const float *restrict bp = b + p * 128;
+            for (int j = 0; j < 128; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
+        }
+    }
+}
+
+static void conv_k1_c128_64_8x8_s1_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+{
+    MC_OMP_FOR
+    for (int i = 0; i < 128; i += 4) {
+        float *restrict c0 = c + i * 64, *restrict c1 = c0 + 64, *restrict c2 = c1 + 64, *restrict c3 = c2 + 64;
+        for (int p = 0; p < 64; p++) {
+            const float a0 = a[i * 64 + p], a1 = a[(i + 1) * 64 + p], a2 = a[(i + 2) * 64 + p],
+                        a3 = a[(i + 3) * 64 + p];
+            const float *restrict bp = b + p * 64;
+            for (int j = 0; j < 64; j++) {
+                const float v = bp[j];
+                c0[j] += a0 * v;
+                c1[j] += a1 * v;
+                c2[j] += a2 * v;
+                c3[j] += a3 * v;
+            }
+        }
+    }
+}
+
+static void conv_k1_c128_64_8x8_s1_p0_b_transpose_w(const float *restrict a, float *restrict t)
+{
+    for (int r = 0; r < 64; r++)
+        for (int q = 0; q < 128; q++)
+            t[q * 64 + r] = a[r * 128 + q];
+}
+
+
+/* The same matrix transposed: one row of 128*1*1 taps per output pixel. */
+static void conv_k1_c128_64_8x8_s1_p0_b_im2col_t(const float *restrict xb, float *restrict colt)
+{
+    MC_OMP_FOR
+    for (int ci = 0; ci < 128; ci++)
+        for (int ky = 0; ky < 1; ky++)
+            for (int kx = 0; kx < 1; kx++) {
+                const int r = (ci * 1 + ky) * 1 + kx;
+                (void)r;
+                const float *restrict xc = xb + ci * 64;
+                for (int oy = 0; oy < 8; oy++) {
+                    const int iy = oy * 1 - 0 + ky;
+                    for (int ox = 0; ox < 8; ox++) {
+                        const int ix = ox * 1 - 0 + kx;
+                        colt[(oy * 8 + ox) * 128 + r] =
+                            iy >= 0 && iy < 8 && ix >= 0 && ix < 8 ? xc[iy * 8 + ix] : 0.0f;
+                    }
+                }
+            }
+}
+
 
 void conv_k1_c128_64_8x8_s1_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     for (int b = 0; b < n; b++) {
+        float *restrict yb = y + (long)b * 4096;
         for (int co = 0; co < 64; co++)
             for (int i = 0; i < 64; i++)
-                y[((long)b * 64 + co) * 64 + i] = bias[co];
-        for (int co = 0; co < 64; co++)
-            for (int ci = 0; ci < 128; ci++)
-                conv_k1_c128_64_8x8_s1_p0_b_fwd_plane(x + ((long)b * 128 + ci) * 64,
-                    w + (co * 128 + ci) * 1,
-                    y + ((long)b * 64 + co) * 64);
+                yb[co * 64 + i] = bias[co];
+        conv_k1_c128_64_8x8_s1_p0_b_gemm_fwd(w, x + (long)b * 8192, yb);
     }
 }
 
-static inline void conv_k1_c128_64_8x8_s1_p0_b_bwd_plane(const float *restrict xp, const float *restrict wp, const float *restrict dyp,
-    float *restrict dxp, float *restrict gw)
-{
-    for (int oy = 0; oy < 8; oy++) {
-        for (int ox = 0; ox < 8; ox++) {
-            const float d = dyp[oy * 8 + ox];
-            const float *restrict p = xp + (oy * 1 - 0) * 8 + ox * 1 - 0;
-            float *restrict q = dxp + (oy * 1 - 0) * 8 + ox * 1 - 0;
-            q[0] += wp[0] * d;
-            gw[0] += d * p[0];
-        }
-    }
-}
 
 void conv_k1_c128_64_8x8_s1_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias)
@@ -1102,14 +1737,13 @@ void conv_k1_c128_64_8x8_s1_p0_b_bwd(int n, const float *restrict x, const float
         }
         dbias[co] += (float)gb;
     }
-    for (int co = 0; co < 64; co++)
-        for (int ci = 0; ci < 128; ci++) {
-            float gw[1] = {0};
-            const long wo = (co * 128 + ci) * 1;
-            for (int b = 0; b < n; b++) {
-                const long xo = ((long)b * 128 + ci) * 64;
-                conv_k1_c128_64_8x8_s1_p0_b_bwd_plane(x + xo, w + wo, dy + ((long)b * 64 + co) * 64, dx + xo, gw);
-            }
-            dw[wo + 0] += gw[0];
-        }
+    static float colt[8192], wt[8192];
+    conv_k1_c128_64_8x8_s1_p0_b_transpose_w(w, wt);
+    for (int b = 0; b < n; b++) {
+        const float *restrict dyb = dy + (long)b * 4096;
+        float *restrict dxb = dx + (long)b * 8192;
+        conv_k1_c128_64_8x8_s1_p0_b_im2col_t(x + (long)b * 8192, colt);
+        conv_k1_c128_64_8x8_s1_p0_b_gemm_dw(dyb, colt, dw);
+        conv_k1_c128_64_8x8_s1_p0_b_gemm_dx(wt, dyb, dxb);
+    }
 }

@@ -303,9 +303,9 @@ static inline void dw_k3_5_7_c16_32x32_s1_fwd_plane(const float *restrict xc, co
 
 void dw_k3_5_7_c16_32x32_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
-    for (int b = 0; b < n; b++)
-        for (int c = 0; c < 16; c++)
-            dw_k3_5_7_c16_32x32_s1_fwd_plane(x + ((long)b * 16 + c) * 1024, w, bias, y, b, c);
+    MC_OMP_FOR
+    for (int bc = 0; bc < n * 16; bc++)
+        dw_k3_5_7_c16_32x32_s1_fwd_plane(x + (long)bc * 1024, w, bias, y, bc / 16, bc % 16);
 }
 
 static inline void dw_k3_5_7_c16_32x32_s1_bwd_at(const float *restrict xc, const float *restrict w, const float *restrict dy,
@@ -502,197 +502,1513 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
     for (int oy = 3; oy < 29; oy++) {
         for (int ox = 0; ox < 3; ox++)
             dw_k3_5_7_c16_32x32_s1_bwd_at(xc, w, dy, dxc, g0, g1, g2, b, c, oy, ox);
-        for (int ox = 3; ox < 29; ox++) {
-            const float *restrict p = xc + (oy * 1 - 3) * 32 + ox * 1 - 3;
-            float *restrict q = dxc + (oy * 1 - 3) * 32 + ox * 1 - 3;
-            {
-                const float d = d0[oy * 32 + ox];
-                q[66] += w0[0] * d;
-                g0[0] += d * p[66];
-                q[67] += w0[1] * d;
-                g0[1] += d * p[67];
-                q[68] += w0[2] * d;
-                g0[2] += d * p[68];
-                q[98] += w0[3] * d;
-                g0[3] += d * p[98];
-                q[99] += w0[4] * d;
-                g0[4] += d * p[99];
-                q[100] += w0[5] * d;
-                g0[5] += d * p[100];
-                q[130] += w0[6] * d;
-                g0[6] += d * p[130];
-                q[131] += w0[7] * d;
-                g0[7] += d * p[131];
-                q[132] += w0[8] * d;
-                g0[8] += d * p[132];
-            }
-            {
-                const float d = d1[oy * 32 + ox];
-                q[33] += w1[0] * d;
-                g1[0] += d * p[33];
-                q[34] += w1[1] * d;
-                g1[1] += d * p[34];
-                q[35] += w1[2] * d;
-                g1[2] += d * p[35];
-                q[36] += w1[3] * d;
-                g1[3] += d * p[36];
-                q[37] += w1[4] * d;
-                g1[4] += d * p[37];
-                q[65] += w1[5] * d;
-                g1[5] += d * p[65];
-                q[66] += w1[6] * d;
-                g1[6] += d * p[66];
-                q[67] += w1[7] * d;
-                g1[7] += d * p[67];
-                q[68] += w1[8] * d;
-                g1[8] += d * p[68];
-                q[69] += w1[9] * d;
-                g1[9] += d * p[69];
-                q[97] += w1[10] * d;
-                g1[10] += d * p[97];
-                q[98] += w1[11] * d;
-                g1[11] += d * p[98];
-                q[99] += w1[12] * d;
-                g1[12] += d * p[99];
-                q[100] += w1[13] * d;
-                g1[13] += d * p[100];
-                q[101] += w1[14] * d;
-                g1[14] += d * p[101];
-                q[129] += w1[15] * d;
-                g1[15] += d * p[129];
-                q[130] += w1[16] * d;
-                g1[16] += d * p[130];
-                q[131] += w1[17] * d;
-                g1[17] += d * p[131];
-                q[132] += w1[18] * d;
-                g1[18] += d * p[132];
-                q[133] += w1[19] * d;
-                g1[19] += d * p[133];
-                q[161] += w1[20] * d;
-                g1[20] += d * p[161];
-                q[162] += w1[21] * d;
-                g1[21] += d * p[162];
-                q[163] += w1[22] * d;
-                g1[22] += d * p[163];
-                q[164] += w1[23] * d;
-                g1[23] += d * p[164];
-                q[165] += w1[24] * d;
-                g1[24] += d * p[165];
-            }
-            {
-                const float d = d2[oy * 32 + ox];
-                q[0] += w2[0] * d;
-                g2[0] += d * p[0];
-                q[1] += w2[1] * d;
-                g2[1] += d * p[1];
-                q[2] += w2[2] * d;
-                g2[2] += d * p[2];
-                q[3] += w2[3] * d;
-                g2[3] += d * p[3];
-                q[4] += w2[4] * d;
-                g2[4] += d * p[4];
-                q[5] += w2[5] * d;
-                g2[5] += d * p[5];
-                q[6] += w2[6] * d;
-                g2[6] += d * p[6];
-                q[32] += w2[7] * d;
-                g2[7] += d * p[32];
-                q[33] += w2[8] * d;
-                g2[8] += d * p[33];
-                q[34] += w2[9] * d;
-                g2[9] += d * p[34];
-                q[35] += w2[10] * d;
-                g2[10] += d * p[35];
-                q[36] += w2[11] * d;
-                g2[11] += d * p[36];
-                q[37] += w2[12] * d;
-                g2[12] += d * p[37];
-                q[38] += w2[13] * d;
-                g2[13] += d * p[38];
-                q[64] += w2[14] * d;
-                g2[14] += d * p[64];
-                q[65] += w2[15] * d;
-                g2[15] += d * p[65];
-                q[66] += w2[16] * d;
-                g2[16] += d * p[66];
-                q[67] += w2[17] * d;
-                g2[17] += d * p[67];
-                q[68] += w2[18] * d;
-                g2[18] += d * p[68];
-                q[69] += w2[19] * d;
-                g2[19] += d * p[69];
-                q[70] += w2[20] * d;
-                g2[20] += d * p[70];
-                q[96] += w2[21] * d;
-                g2[21] += d * p[96];
-                q[97] += w2[22] * d;
-                g2[22] += d * p[97];
-                q[98] += w2[23] * d;
-                g2[23] += d * p[98];
-                q[99] += w2[24] * d;
-                g2[24] += d * p[99];
-                q[100] += w2[25] * d;
-                g2[25] += d * p[100];
-                q[101] += w2[26] * d;
-                g2[26] += d * p[101];
-                q[102] += w2[27] * d;
-                g2[27] += d * p[102];
-                q[128] += w2[28] * d;
-                g2[28] += d * p[128];
-                q[129] += w2[29] * d;
-                g2[29] += d * p[129];
-                q[130] += w2[30] * d;
-                g2[30] += d * p[130];
-                q[131] += w2[31] * d;
-                g2[31] += d * p[131];
-                q[132] += w2[32] * d;
-                g2[32] += d * p[132];
-                q[133] += w2[33] * d;
-                g2[33] += d * p[133];
-                q[134] += w2[34] * d;
-                g2[34] += d * p[134];
-                q[160] += w2[35] * d;
-                g2[35] += d * p[160];
-                q[161] += w2[36] * d;
-                g2[36] += d * p[161];
-                q[162] += w2[37] * d;
-                g2[37] += d * p[162];
-                q[163] += w2[38] * d;
-                g2[38] += d * p[163];
-                q[164] += w2[39] * d;
-                g2[39] += d * p[164];
-                q[165] += w2[40] * d;
-                g2[40] += d * p[165];
-                q[166] += w2[41] * d;
-                g2[41] += d * p[166];
-                q[192] += w2[42] * d;
-                g2[42] += d * p[192];
-                q[193] += w2[43] * d;
-                g2[43] += d * p[193];
-                q[194] += w2[44] * d;
-                g2[44] += d * p[194];
-                q[195] += w2[45] * d;
-                g2[45] += d * p[195];
-                q[196] += w2[46] * d;
-                g2[46] += d * p[196];
-                q[197] += w2[47] * d;
-                g2[47] += d * p[197];
-                q[198] += w2[48] * d;
-                g2[48] += d * p[198];
-            }
-        }
         for (int ox = 29; ox < 32; ox++)
             dw_k3_5_7_c16_32x32_s1_bwd_at(xc, w, dy, dxc, g0, g1, g2, b, c, oy, ox);
     }
     for (int oy = 29; oy < 32; oy++)
         for (int ox = 0; ox < 32; ox++)
             dw_k3_5_7_c16_32x32_s1_bwd_at(xc, w, dy, dxc, g0, g1, g2, b, c, oy, ox);
+    {
+        /* kernel 0, tap 0 */
+        const float wt = w0[0];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d0 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 63;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g0[0] += s;
+    }
+    {
+        /* kernel 0, tap 1 */
+        const float wt = w0[1];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d0 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 64;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g0[1] += s;
+    }
+    {
+        /* kernel 0, tap 2 */
+        const float wt = w0[2];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d0 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 65;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g0[2] += s;
+    }
+    {
+        /* kernel 0, tap 3 */
+        const float wt = w0[3];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d0 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 95;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g0[3] += s;
+    }
+    {
+        /* kernel 0, tap 4 */
+        const float wt = w0[4];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d0 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 96;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g0[4] += s;
+    }
+    {
+        /* kernel 0, tap 5 */
+        const float wt = w0[5];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d0 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 97;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g0[5] += s;
+    }
+    {
+        /* kernel 0, tap 6 */
+        const float wt = w0[6];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d0 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 127;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g0[6] += s;
+    }
+    {
+        /* kernel 0, tap 7 */
+        const float wt = w0[7];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d0 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 128;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g0[7] += s;
+    }
+    {
+        /* kernel 0, tap 8 */
+        const float wt = w0[8];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d0 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 129;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g0[8] += s;
+    }
+    {
+        /* kernel 1, tap 0 */
+        const float wt = w1[0];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d1 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 30;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g1[0] += s;
+    }
+    {
+        /* kernel 1, tap 1 */
+        const float wt = w1[1];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d1 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 31;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g1[1] += s;
+    }
+    {
+        /* kernel 1, tap 2 */
+        const float wt = w1[2];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d1 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 32;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g1[2] += s;
+    }
+    {
+        /* kernel 1, tap 3 */
+        const float wt = w1[3];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d1 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 33;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g1[3] += s;
+    }
+    {
+        /* kernel 1, tap 4 */
+        const float wt = w1[4];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d1 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 34;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g1[4] += s;
+    }
+    {
+        /* kernel 1, tap 5 */
+        const float wt = w1[5];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d1 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 62;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g1[5] += s;
+    }
+    {
+        /* kernel 1, tap 6 */
+        const float wt = w1[6];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d1 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 63;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g1[6] += s;
+    }
+    {
+        /* kernel 1, tap 7 */
+        const float wt = w1[7];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d1 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 64;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g1[7] += s;
+    }
+    {
+        /* kernel 1, tap 8 */
+        const float wt = w1[8];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d1 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 65;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g1[8] += s;
+    }
+    {
+        /* kernel 1, tap 9 */
+        const float wt = w1[9];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d1 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 66;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g1[9] += s;
+    }
+    {
+        /* kernel 1, tap 10 */
+        const float wt = w1[10];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d1 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 94;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g1[10] += s;
+    }
+    {
+        /* kernel 1, tap 11 */
+        const float wt = w1[11];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d1 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 95;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g1[11] += s;
+    }
+    {
+        /* kernel 1, tap 12 */
+        const float wt = w1[12];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d1 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 96;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g1[12] += s;
+    }
+    {
+        /* kernel 1, tap 13 */
+        const float wt = w1[13];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d1 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 97;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g1[13] += s;
+    }
+    {
+        /* kernel 1, tap 14 */
+        const float wt = w1[14];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d1 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 98;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g1[14] += s;
+    }
+    {
+        /* kernel 1, tap 15 */
+        const float wt = w1[15];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d1 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 126;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g1[15] += s;
+    }
+    {
+        /* kernel 1, tap 16 */
+        const float wt = w1[16];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d1 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 127;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g1[16] += s;
+    }
+    {
+        /* kernel 1, tap 17 */
+        const float wt = w1[17];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d1 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 128;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g1[17] += s;
+    }
+    {
+        /* kernel 1, tap 18 */
+        const float wt = w1[18];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d1 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 129;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g1[18] += s;
+    }
+    {
+        /* kernel 1, tap 19 */
+        const float wt = w1[19];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d1 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 130;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g1[19] += s;
+    }
+    {
+        /* kernel 1, tap 20 */
+        const float wt = w1[20];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d1 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 158;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g1[20] += s;
+    }
+    {
+        /* kernel 1, tap 21 */
+        const float wt = w1[21];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d1 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 159;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g1[21] += s;
+    }
+    {
+        /* kernel 1, tap 22 */
+        const float wt = w1[22];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d1 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 160;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g1[22] += s;
+    }
+    {
+        /* kernel 1, tap 23 */
+        const float wt = w1[23];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d1 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 161;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g1[23] += s;
+    }
+    {
+        /* kernel 1, tap 24 */
+        const float wt = w1[24];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d1 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 162;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g1[24] += s;
+    }
+    {
+        /* kernel 2, tap 0 */
+        const float wt = w2[0];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d2 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + -3;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g2[0] += s;
+    }
+    {
+        /* kernel 2, tap 1 */
+        const float wt = w2[1];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d2 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + -2;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g2[1] += s;
+    }
+    {
+        /* kernel 2, tap 2 */
+        const float wt = w2[2];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d2 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + -1;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g2[2] += s;
+    }
+    {
+        /* kernel 2, tap 3 */
+        const float wt = w2[3];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d2 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 0;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g2[3] += s;
+    }
+    {
+        /* kernel 2, tap 4 */
+        const float wt = w2[4];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d2 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 1;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g2[4] += s;
+    }
+    {
+        /* kernel 2, tap 5 */
+        const float wt = w2[5];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d2 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 2;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g2[5] += s;
+    }
+    {
+        /* kernel 2, tap 6 */
+        const float wt = w2[6];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d2 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 3;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g2[6] += s;
+    }
+    {
+        /* kernel 2, tap 7 */
+        const float wt = w2[7];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d2 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 29;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g2[7] += s;
+    }
+    {
+        /* kernel 2, tap 8 */
+        const float wt = w2[8];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d2 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 30;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g2[8] += s;
+    }
+    {
+        /* kernel 2, tap 9 */
+        const float wt = w2[9];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d2 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 31;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g2[9] += s;
+    }
+    {
+        /* kernel 2, tap 10 */
+        const float wt = w2[10];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d2 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 32;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g2[10] += s;
+    }
+    {
+        /* kernel 2, tap 11 */
+        const float wt = w2[11];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d2 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 33;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g2[11] += s;
+    }
+    {
+        /* kernel 2, tap 12 */
+        const float wt = w2[12];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d2 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 34;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g2[12] += s;
+    }
+    {
+        /* kernel 2, tap 13 */
+        const float wt = w2[13];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d2 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 35;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g2[13] += s;
+    }
+    {
+        /* kernel 2, tap 14 */
+        const float wt = w2[14];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d2 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 61;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g2[14] += s;
+    }
+    {
+        /* kernel 2, tap 15 */
+        const float wt = w2[15];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d2 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 62;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g2[15] += s;
+    }
+    {
+        /* kernel 2, tap 16 */
+        const float wt = w2[16];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d2 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 63;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g2[16] += s;
+    }
+    {
+        /* kernel 2, tap 17 */
+        const float wt = w2[17];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d2 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 64;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g2[17] += s;
+    }
+    {
+        /* kernel 2, tap 18 */
+        const float wt = w2[18];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d2 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 65;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g2[18] += s;
+    }
+    {
+        /* kernel 2, tap 19 */
+        const float wt = w2[19];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d2 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 66;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g2[19] += s;
+    }
+    {
+        /* kernel 2, tap 20 */
+        const float wt = w2[20];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d2 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 67;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g2[20] += s;
+    }
+    {
+        /* kernel 2, tap 21 */
+        const float wt = w2[21];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d2 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 93;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g2[21] += s;
+    }
+    {
+        /* kernel 2, tap 22 */
+        const float wt = w2[22];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d2 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 94;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g2[22] += s;
+    }
+    {
+        /* kernel 2, tap 23 */
+        const float wt = w2[23];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d2 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 95;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g2[23] += s;
+    }
+    {
+        /* kernel 2, tap 24 */
+        const float wt = w2[24];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d2 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 96;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g2[24] += s;
+    }
+    {
+        /* kernel 2, tap 25 */
+        const float wt = w2[25];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d2 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 97;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g2[25] += s;
+    }
+    {
+        /* kernel 2, tap 26 */
+        const float wt = w2[26];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d2 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 98;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g2[26] += s;
+    }
+    {
+        /* kernel 2, tap 27 */
+        const float wt = w2[27];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d2 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 99;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g2[27] += s;
+    }
+    {
+        /* kernel 2, tap 28 */
+        const float wt = w2[28];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d2 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 125;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g2[28] += s;
+    }
+    {
+        /* kernel 2, tap 29 */
+        const float wt = w2[29];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d2 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 126;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g2[29] += s;
+    }
+    {
+        /* kernel 2, tap 30 */
+        const float wt = w2[30];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d2 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 127;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g2[30] += s;
+    }
+    {
+        /* kernel 2, tap 31 */
+        const float wt = w2[31];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d2 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 128;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g2[31] += s;
+    }
+    {
+        /* kernel 2, tap 32 */
+        const float wt = w2[32];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d2 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 129;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g2[32] += s;
+    }
+    {
+        /* kernel 2, tap 33 */
+        const float wt = w2[33];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d2 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 130;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g2[33] += s;
+    }
+    {
+        /* kernel 2, tap 34 */
+        const float wt = w2[34];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d2 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 131;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g2[34] += s;
+    }
+    {
+        /* kernel 2, tap 35 */
+        const float wt = w2[35];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d2 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 157;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g2[35] += s;
+    }
+    {
+        /* kernel 2, tap 36 */
+        const float wt = w2[36];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d2 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 158;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g2[36] += s;
+    }
+    {
+        /* kernel 2, tap 37 */
+        const float wt = w2[37];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d2 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 159;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g2[37] += s;
+    }
+    {
+        /* kernel 2, tap 38 */
+        const float wt = w2[38];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d2 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 160;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g2[38] += s;
+    }
+    {
+        /* kernel 2, tap 39 */
+        const float wt = w2[39];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d2 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 161;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g2[39] += s;
+    }
+    {
+        /* kernel 2, tap 40 */
+        const float wt = w2[40];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d2 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 162;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g2[40] += s;
+    }
+    {
+        /* kernel 2, tap 41 */
+        const float wt = w2[41];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d2 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 163;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g2[41] += s;
+    }
+    {
+        /* kernel 2, tap 42 */
+        const float wt = w2[42];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d2 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 189;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g2[42] += s;
+    }
+    {
+        /* kernel 2, tap 43 */
+        const float wt = w2[43];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d2 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 190;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g2[43] += s;
+    }
+    {
+        /* kernel 2, tap 44 */
+        const float wt = w2[44];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d2 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 191;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g2[44] += s;
+    }
+    {
+        /* kernel 2, tap 45 */
+        const float wt = w2[45];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d2 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 192;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g2[45] += s;
+    }
+    {
+        /* kernel 2, tap 46 */
+        const float wt = w2[46];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d2 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 193;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g2[46] += s;
+    }
+    {
+        /* kernel 2, tap 47 */
+        const float wt = w2[47];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d2 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 194;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g2[47] += s;
+    }
+    {
+        /* kernel 2, tap 48 */
+        const float wt = w2[48];
+        float acc[32] = {0};
+        for (int oy = 3; oy < 29; oy++) {
+            const float *restrict drow = d2 + oy * 32;
+            const long at = (long)(oy * 1 - 3) * 32 + 195;
+            for (int ox = 3; ox < 29; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 3; ox < 29; ox++)
+            s += acc[ox];
+        g2[48] += s;
+    }
 }
 
 void dw_k3_5_7_c16_32x32_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
+    MC_OMP_FOR
     for (int c = 0; c < 16; c++) {
         float g0[9] = {0};
         float g1[25] = {0};
@@ -955,9 +2271,9 @@ static inline void dw_k3_5_c16_32x32_s1_fwd_plane(const float *restrict xc, cons
 
 void dw_k3_5_c16_32x32_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
-    for (int b = 0; b < n; b++)
-        for (int c = 0; c < 16; c++)
-            dw_k3_5_c16_32x32_s1_fwd_plane(x + ((long)b * 16 + c) * 1024, w, bias, y, b, c);
+    MC_OMP_FOR
+    for (int bc = 0; bc < n * 16; bc++)
+        dw_k3_5_c16_32x32_s1_fwd_plane(x + (long)bc * 1024, w, bias, y, bc / 16, bc % 16);
 }
 
 static inline void dw_k3_5_c16_32x32_s1_bwd_at(const float *restrict xc, const float *restrict w, const float *restrict dy,
@@ -1063,96 +2379,631 @@ static inline void dw_k3_5_c16_32x32_s1_bwd_plane(const float *restrict xc, cons
     for (int oy = 2; oy < 30; oy++) {
         for (int ox = 0; ox < 2; ox++)
             dw_k3_5_c16_32x32_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
-        for (int ox = 2; ox < 30; ox++) {
-            const float *restrict p = xc + (oy * 1 - 2) * 32 + ox * 1 - 2;
-            float *restrict q = dxc + (oy * 1 - 2) * 32 + ox * 1 - 2;
-            {
-                const float d = d0[oy * 32 + ox];
-                q[33] += w0[0] * d;
-                g0[0] += d * p[33];
-                q[34] += w0[1] * d;
-                g0[1] += d * p[34];
-                q[35] += w0[2] * d;
-                g0[2] += d * p[35];
-                q[65] += w0[3] * d;
-                g0[3] += d * p[65];
-                q[66] += w0[4] * d;
-                g0[4] += d * p[66];
-                q[67] += w0[5] * d;
-                g0[5] += d * p[67];
-                q[97] += w0[6] * d;
-                g0[6] += d * p[97];
-                q[98] += w0[7] * d;
-                g0[7] += d * p[98];
-                q[99] += w0[8] * d;
-                g0[8] += d * p[99];
-            }
-            {
-                const float d = d1[oy * 32 + ox];
-                q[0] += w1[0] * d;
-                g1[0] += d * p[0];
-                q[1] += w1[1] * d;
-                g1[1] += d * p[1];
-                q[2] += w1[2] * d;
-                g1[2] += d * p[2];
-                q[3] += w1[3] * d;
-                g1[3] += d * p[3];
-                q[4] += w1[4] * d;
-                g1[4] += d * p[4];
-                q[32] += w1[5] * d;
-                g1[5] += d * p[32];
-                q[33] += w1[6] * d;
-                g1[6] += d * p[33];
-                q[34] += w1[7] * d;
-                g1[7] += d * p[34];
-                q[35] += w1[8] * d;
-                g1[8] += d * p[35];
-                q[36] += w1[9] * d;
-                g1[9] += d * p[36];
-                q[64] += w1[10] * d;
-                g1[10] += d * p[64];
-                q[65] += w1[11] * d;
-                g1[11] += d * p[65];
-                q[66] += w1[12] * d;
-                g1[12] += d * p[66];
-                q[67] += w1[13] * d;
-                g1[13] += d * p[67];
-                q[68] += w1[14] * d;
-                g1[14] += d * p[68];
-                q[96] += w1[15] * d;
-                g1[15] += d * p[96];
-                q[97] += w1[16] * d;
-                g1[16] += d * p[97];
-                q[98] += w1[17] * d;
-                g1[17] += d * p[98];
-                q[99] += w1[18] * d;
-                g1[18] += d * p[99];
-                q[100] += w1[19] * d;
-                g1[19] += d * p[100];
-                q[128] += w1[20] * d;
-                g1[20] += d * p[128];
-                q[129] += w1[21] * d;
-                g1[21] += d * p[129];
-                q[130] += w1[22] * d;
-                g1[22] += d * p[130];
-                q[131] += w1[23] * d;
-                g1[23] += d * p[131];
-                q[132] += w1[24] * d;
-                g1[24] += d * p[132];
-            }
-        }
         for (int ox = 30; ox < 32; ox++)
             dw_k3_5_c16_32x32_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
     }
     for (int oy = 30; oy < 32; oy++)
         for (int ox = 0; ox < 32; ox++)
             dw_k3_5_c16_32x32_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
+    {
+        /* kernel 0, tap 0 */
+        const float wt = w0[0];
+        float acc[32] = {0};
+        for (int oy = 2; oy < 30; oy++) {
+            const float *restrict drow = d0 + oy * 32;
+            const long at = (long)(oy * 1 - 2) * 32 + 31;
+            for (int ox = 2; ox < 30; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 30; ox++)
+            s += acc[ox];
+        g0[0] += s;
+    }
+    {
+        /* kernel 0, tap 1 */
+        const float wt = w0[1];
+        float acc[32] = {0};
+        for (int oy = 2; oy < 30; oy++) {
+            const float *restrict drow = d0 + oy * 32;
+            const long at = (long)(oy * 1 - 2) * 32 + 32;
+            for (int ox = 2; ox < 30; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 30; ox++)
+            s += acc[ox];
+        g0[1] += s;
+    }
+    {
+        /* kernel 0, tap 2 */
+        const float wt = w0[2];
+        float acc[32] = {0};
+        for (int oy = 2; oy < 30; oy++) {
+            const float *restrict drow = d0 + oy * 32;
+            const long at = (long)(oy * 1 - 2) * 32 + 33;
+            for (int ox = 2; ox < 30; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 30; ox++)
+            s += acc[ox];
+        g0[2] += s;
+    }
+    {
+        /* kernel 0, tap 3 */
+        const float wt = w0[3];
+        float acc[32] = {0};
+        for (int oy = 2; oy < 30; oy++) {
+            const float *restrict drow = d0 + oy * 32;
+            const long at = (long)(oy * 1 - 2) * 32 + 63;
+            for (int ox = 2; ox < 30; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 30; ox++)
+            s += acc[ox];
+        g0[3] += s;
+    }
+    {
+        /* kernel 0, tap 4 */
+        const float wt = w0[4];
+        float acc[32] = {0};
+        for (int oy = 2; oy < 30; oy++) {
+            const float *restrict drow = d0 + oy * 32;
+            const long at = (long)(oy * 1 - 2) * 32 + 64;
+            for (int ox = 2; ox < 30; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 30; ox++)
+            s += acc[ox];
+        g0[4] += s;
+    }
+    {
+        /* kernel 0, tap 5 */
+        const float wt = w0[5];
+        float acc[32] = {0};
+        for (int oy = 2; oy < 30; oy++) {
+            const float *restrict drow = d0 + oy * 32;
+            const long at = (long)(oy * 1 - 2) * 32 + 65;
+            for (int ox = 2; ox < 30; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 30; ox++)
+            s += acc[ox];
+        g0[5] += s;
+    }
+    {
+        /* kernel 0, tap 6 */
+        const float wt = w0[6];
+        float acc[32] = {0};
+        for (int oy = 2; oy < 30; oy++) {
+            const float *restrict drow = d0 + oy * 32;
+            const long at = (long)(oy * 1 - 2) * 32 + 95;
+            for (int ox = 2; ox < 30; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 30; ox++)
+            s += acc[ox];
+        g0[6] += s;
+    }
+    {
+        /* kernel 0, tap 7 */
+        const float wt = w0[7];
+        float acc[32] = {0};
+        for (int oy = 2; oy < 30; oy++) {
+            const float *restrict drow = d0 + oy * 32;
+            const long at = (long)(oy * 1 - 2) * 32 + 96;
+            for (int ox = 2; ox < 30; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 30; ox++)
+            s += acc[ox];
+        g0[7] += s;
+    }
+    {
+        /* kernel 0, tap 8 */
+        const float wt = w0[8];
+        float acc[32] = {0};
+        for (int oy = 2; oy < 30; oy++) {
+            const float *restrict drow = d0 + oy * 32;
+            const long at = (long)(oy * 1 - 2) * 32 + 97;
+            for (int ox = 2; ox < 30; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 30; ox++)
+            s += acc[ox];
+        g0[8] += s;
+    }
+    {
+        /* kernel 1, tap 0 */
+        const float wt = w1[0];
+        float acc[32] = {0};
+        for (int oy = 2; oy < 30; oy++) {
+            const float *restrict drow = d1 + oy * 32;
+            const long at = (long)(oy * 1 - 2) * 32 + -2;
+            for (int ox = 2; ox < 30; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 30; ox++)
+            s += acc[ox];
+        g1[0] += s;
+    }
+    {
+        /* kernel 1, tap 1 */
+        const float wt = w1[1];
+        float acc[32] = {0};
+        for (int oy = 2; oy < 30; oy++) {
+            const float *restrict drow = d1 + oy * 32;
+            const long at = (long)(oy * 1 - 2) * 32 + -1;
+            for (int ox = 2; ox < 30; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 30; ox++)
+            s += acc[ox];
+        g1[1] += s;
+    }
+    {
+        /* kernel 1, tap 2 */
+        const float wt = w1[2];
+        float acc[32] = {0};
+        for (int oy = 2; oy < 30; oy++) {
+            const float *restrict drow = d1 + oy * 32;
+            const long at = (long)(oy * 1 - 2) * 32 + 0;
+            for (int ox = 2; ox < 30; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 30; ox++)
+            s += acc[ox];
+        g1[2] += s;
+    }
+    {
+        /* kernel 1, tap 3 */
+        const float wt = w1[3];
+        float acc[32] = {0};
+        for (int oy = 2; oy < 30; oy++) {
+            const float *restrict drow = d1 + oy * 32;
+            const long at = (long)(oy * 1 - 2) * 32 + 1;
+            for (int ox = 2; ox < 30; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 30; ox++)
+            s += acc[ox];
+        g1[3] += s;
+    }
+    {
+        /* kernel 1, tap 4 */
+        const float wt = w1[4];
+        float acc[32] = {0};
+        for (int oy = 2; oy < 30; oy++) {
+            const float *restrict drow = d1 + oy * 32;
+            const long at = (long)(oy * 1 - 2) * 32 + 2;
+            for (int ox = 2; ox < 30; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 30; ox++)
+            s += acc[ox];
+        g1[4] += s;
+    }
+    {
+        /* kernel 1, tap 5 */
+        const float wt = w1[5];
+        float acc[32] = {0};
+        for (int oy = 2; oy < 30; oy++) {
+            const float *restrict drow = d1 + oy * 32;
+            const long at = (long)(oy * 1 - 2) * 32 + 30;
+            for (int ox = 2; ox < 30; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 30; ox++)
+            s += acc[ox];
+        g1[5] += s;
+    }
+    {
+        /* kernel 1, tap 6 */
+        const float wt = w1[6];
+        float acc[32] = {0};
+        for (int oy = 2; oy < 30; oy++) {
+            const float *restrict drow = d1 + oy * 32;
+            const long at = (long)(oy * 1 - 2) * 32 + 31;
+            for (int ox = 2; ox < 30; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 30; ox++)
+            s += acc[ox];
+        g1[6] += s;
+    }
+    {
+        /* kernel 1, tap 7 */
+        const float wt = w1[7];
+        float acc[32] = {0};
+        for (int oy = 2; oy < 30; oy++) {
+            const float *restrict drow = d1 + oy * 32;
+            const long at = (long)(oy * 1 - 2) * 32 + 32;
+            for (int ox = 2; ox < 30; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 30; ox++)
+            s += acc[ox];
+        g1[7] += s;
+    }
+    {
+        /* kernel 1, tap 8 */
+        const float wt = w1[8];
+        float acc[32] = {0};
+        for (int oy = 2; oy < 30; oy++) {
+            const float *restrict drow = d1 + oy * 32;
+            const long at = (long)(oy * 1 - 2) * 32 + 33;
+            for (int ox = 2; ox < 30; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 30; ox++)
+            s += acc[ox];
+        g1[8] += s;
+    }
+    {
+        /* kernel 1, tap 9 */
+        const float wt = w1[9];
+        float acc[32] = {0};
+        for (int oy = 2; oy < 30; oy++) {
+            const float *restrict drow = d1 + oy * 32;
+            const long at = (long)(oy * 1 - 2) * 32 + 34;
+            for (int ox = 2; ox < 30; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 30; ox++)
+            s += acc[ox];
+        g1[9] += s;
+    }
+    {
+        /* kernel 1, tap 10 */
+        const float wt = w1[10];
+        float acc[32] = {0};
+        for (int oy = 2; oy < 30; oy++) {
+            const float *restrict drow = d1 + oy * 32;
+            const long at = (long)(oy * 1 - 2) * 32 + 62;
+            for (int ox = 2; ox < 30; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 30; ox++)
+            s += acc[ox];
+        g1[10] += s;
+    }
+    {
+        /* kernel 1, tap 11 */
+        const float wt = w1[11];
+        float acc[32] = {0};
+        for (int oy = 2; oy < 30; oy++) {
+            const float *restrict drow = d1 + oy * 32;
+            const long at = (long)(oy * 1 - 2) * 32 + 63;
+            for (int ox = 2; ox < 30; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 30; ox++)
+            s += acc[ox];
+        g1[11] += s;
+    }
+    {
+        /* kernel 1, tap 12 */
+        const float wt = w1[12];
+        float acc[32] = {0};
+        for (int oy = 2; oy < 30; oy++) {
+            const float *restrict drow = d1 + oy * 32;
+            const long at = (long)(oy * 1 - 2) * 32 + 64;
+            for (int ox = 2; ox < 30; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 30; ox++)
+            s += acc[ox];
+        g1[12] += s;
+    }
+    {
+        /* kernel 1, tap 13 */
+        const float wt = w1[13];
+        float acc[32] = {0};
+        for (int oy = 2; oy < 30; oy++) {
+            const float *restrict drow = d1 + oy * 32;
+            const long at = (long)(oy * 1 - 2) * 32 + 65;
+            for (int ox = 2; ox < 30; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 30; ox++)
+            s += acc[ox];
+        g1[13] += s;
+    }
+    {
+        /* kernel 1, tap 14 */
+        const float wt = w1[14];
+        float acc[32] = {0};
+        for (int oy = 2; oy < 30; oy++) {
+            const float *restrict drow = d1 + oy * 32;
+            const long at = (long)(oy * 1 - 2) * 32 + 66;
+            for (int ox = 2; ox < 30; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 30; ox++)
+            s += acc[ox];
+        g1[14] += s;
+    }
+    {
+        /* kernel 1, tap 15 */
+        const float wt = w1[15];
+        float acc[32] = {0};
+        for (int oy = 2; oy < 30; oy++) {
+            const float *restrict drow = d1 + oy * 32;
+            const long at = (long)(oy * 1 - 2) * 32 + 94;
+            for (int ox = 2; ox < 30; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 30; ox++)
+            s += acc[ox];
+        g1[15] += s;
+    }
+    {
+        /* kernel 1, tap 16 */
+        const float wt = w1[16];
+        float acc[32] = {0};
+        for (int oy = 2; oy < 30; oy++) {
+            const float *restrict drow = d1 + oy * 32;
+            const long at = (long)(oy * 1 - 2) * 32 + 95;
+            for (int ox = 2; ox < 30; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 30; ox++)
+            s += acc[ox];
+        g1[16] += s;
+    }
+    {
+        /* kernel 1, tap 17 */
+        const float wt = w1[17];
+        float acc[32] = {0};
+        for (int oy = 2; oy < 30; oy++) {
+            const float *restrict drow = d1 + oy * 32;
+            const long at = (long)(oy * 1 - 2) * 32 + 96;
+            for (int ox = 2; ox < 30; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 30; ox++)
+            s += acc[ox];
+        g1[17] += s;
+    }
+    {
+        /* kernel 1, tap 18 */
+        const float wt = w1[18];
+        float acc[32] = {0};
+        for (int oy = 2; oy < 30; oy++) {
+            const float *restrict drow = d1 + oy * 32;
+            const long at = (long)(oy * 1 - 2) * 32 + 97;
+            for (int ox = 2; ox < 30; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 30; ox++)
+            s += acc[ox];
+        g1[18] += s;
+    }
+    {
+        /* kernel 1, tap 19 */
+        const float wt = w1[19];
+        float acc[32] = {0};
+        for (int oy = 2; oy < 30; oy++) {
+            const float *restrict drow = d1 + oy * 32;
+            const long at = (long)(oy * 1 - 2) * 32 + 98;
+            for (int ox = 2; ox < 30; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 30; ox++)
+            s += acc[ox];
+        g1[19] += s;
+    }
+    {
+        /* kernel 1, tap 20 */
+        const float wt = w1[20];
+        float acc[32] = {0};
+        for (int oy = 2; oy < 30; oy++) {
+            const float *restrict drow = d1 + oy * 32;
+            const long at = (long)(oy * 1 - 2) * 32 + 126;
+            for (int ox = 2; ox < 30; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 30; ox++)
+            s += acc[ox];
+        g1[20] += s;
+    }
+    {
+        /* kernel 1, tap 21 */
+        const float wt = w1[21];
+        float acc[32] = {0};
+        for (int oy = 2; oy < 30; oy++) {
+            const float *restrict drow = d1 + oy * 32;
+            const long at = (long)(oy * 1 - 2) * 32 + 127;
+            for (int ox = 2; ox < 30; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 30; ox++)
+            s += acc[ox];
+        g1[21] += s;
+    }
+    {
+        /* kernel 1, tap 22 */
+        const float wt = w1[22];
+        float acc[32] = {0};
+        for (int oy = 2; oy < 30; oy++) {
+            const float *restrict drow = d1 + oy * 32;
+            const long at = (long)(oy * 1 - 2) * 32 + 128;
+            for (int ox = 2; ox < 30; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 30; ox++)
+            s += acc[ox];
+        g1[22] += s;
+    }
+    {
+        /* kernel 1, tap 23 */
+        const float wt = w1[23];
+        float acc[32] = {0};
+        for (int oy = 2; oy < 30; oy++) {
+            const float *restrict drow = d1 + oy * 32;
+            const long at = (long)(oy * 1 - 2) * 32 + 129;
+            for (int ox = 2; ox < 30; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 30; ox++)
+            s += acc[ox];
+        g1[23] += s;
+    }
+    {
+        /* kernel 1, tap 24 */
+        const float wt = w1[24];
+        float acc[32] = {0};
+        for (int oy = 2; oy < 30; oy++) {
+            const float *restrict drow = d1 + oy * 32;
+            const long at = (long)(oy * 1 - 2) * 32 + 130;
+            for (int ox = 2; ox < 30; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 30; ox++)
+            s += acc[ox];
+        g1[24] += s;
+    }
 }
 
 void dw_k3_5_c16_32x32_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
+    MC_OMP_FOR
     for (int c = 0; c < 16; c++) {
         float g0[9] = {0};
         float g1[25] = {0};
@@ -1362,9 +3213,9 @@ static inline void dw_k3_5_c32_16x16_s1_fwd_plane(const float *restrict xc, cons
 
 void dw_k3_5_c32_16x16_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
-    for (int b = 0; b < n; b++)
-        for (int c = 0; c < 32; c++)
-            dw_k3_5_c32_16x16_s1_fwd_plane(x + ((long)b * 32 + c) * 256, w, bias, y, b, c);
+    MC_OMP_FOR
+    for (int bc = 0; bc < n * 32; bc++)
+        dw_k3_5_c32_16x16_s1_fwd_plane(x + (long)bc * 256, w, bias, y, bc / 32, bc % 32);
 }
 
 static inline void dw_k3_5_c32_16x16_s1_bwd_at(const float *restrict xc, const float *restrict w, const float *restrict dy,
@@ -1470,96 +3321,631 @@ static inline void dw_k3_5_c32_16x16_s1_bwd_plane(const float *restrict xc, cons
     for (int oy = 2; oy < 14; oy++) {
         for (int ox = 0; ox < 2; ox++)
             dw_k3_5_c32_16x16_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
-        for (int ox = 2; ox < 14; ox++) {
-            const float *restrict p = xc + (oy * 1 - 2) * 16 + ox * 1 - 2;
-            float *restrict q = dxc + (oy * 1 - 2) * 16 + ox * 1 - 2;
-            {
-                const float d = d0[oy * 16 + ox];
-                q[17] += w0[0] * d;
-                g0[0] += d * p[17];
-                q[18] += w0[1] * d;
-                g0[1] += d * p[18];
-                q[19] += w0[2] * d;
-                g0[2] += d * p[19];
-                q[33] += w0[3] * d;
-                g0[3] += d * p[33];
-                q[34] += w0[4] * d;
-                g0[4] += d * p[34];
-                q[35] += w0[5] * d;
-                g0[5] += d * p[35];
-                q[49] += w0[6] * d;
-                g0[6] += d * p[49];
-                q[50] += w0[7] * d;
-                g0[7] += d * p[50];
-                q[51] += w0[8] * d;
-                g0[8] += d * p[51];
-            }
-            {
-                const float d = d1[oy * 16 + ox];
-                q[0] += w1[0] * d;
-                g1[0] += d * p[0];
-                q[1] += w1[1] * d;
-                g1[1] += d * p[1];
-                q[2] += w1[2] * d;
-                g1[2] += d * p[2];
-                q[3] += w1[3] * d;
-                g1[3] += d * p[3];
-                q[4] += w1[4] * d;
-                g1[4] += d * p[4];
-                q[16] += w1[5] * d;
-                g1[5] += d * p[16];
-                q[17] += w1[6] * d;
-                g1[6] += d * p[17];
-                q[18] += w1[7] * d;
-                g1[7] += d * p[18];
-                q[19] += w1[8] * d;
-                g1[8] += d * p[19];
-                q[20] += w1[9] * d;
-                g1[9] += d * p[20];
-                q[32] += w1[10] * d;
-                g1[10] += d * p[32];
-                q[33] += w1[11] * d;
-                g1[11] += d * p[33];
-                q[34] += w1[12] * d;
-                g1[12] += d * p[34];
-                q[35] += w1[13] * d;
-                g1[13] += d * p[35];
-                q[36] += w1[14] * d;
-                g1[14] += d * p[36];
-                q[48] += w1[15] * d;
-                g1[15] += d * p[48];
-                q[49] += w1[16] * d;
-                g1[16] += d * p[49];
-                q[50] += w1[17] * d;
-                g1[17] += d * p[50];
-                q[51] += w1[18] * d;
-                g1[18] += d * p[51];
-                q[52] += w1[19] * d;
-                g1[19] += d * p[52];
-                q[64] += w1[20] * d;
-                g1[20] += d * p[64];
-                q[65] += w1[21] * d;
-                g1[21] += d * p[65];
-                q[66] += w1[22] * d;
-                g1[22] += d * p[66];
-                q[67] += w1[23] * d;
-                g1[23] += d * p[67];
-                q[68] += w1[24] * d;
-                g1[24] += d * p[68];
-            }
-        }
         for (int ox = 14; ox < 16; ox++)
             dw_k3_5_c32_16x16_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
     }
     for (int oy = 14; oy < 16; oy++)
         for (int ox = 0; ox < 16; ox++)
             dw_k3_5_c32_16x16_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
+    {
+        /* kernel 0, tap 0 */
+        const float wt = w0[0];
+        float acc[16] = {0};
+        for (int oy = 2; oy < 14; oy++) {
+            const float *restrict drow = d0 + oy * 16;
+            const long at = (long)(oy * 1 - 2) * 16 + 15;
+            for (int ox = 2; ox < 14; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 14; ox++)
+            s += acc[ox];
+        g0[0] += s;
+    }
+    {
+        /* kernel 0, tap 1 */
+        const float wt = w0[1];
+        float acc[16] = {0};
+        for (int oy = 2; oy < 14; oy++) {
+            const float *restrict drow = d0 + oy * 16;
+            const long at = (long)(oy * 1 - 2) * 16 + 16;
+            for (int ox = 2; ox < 14; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 14; ox++)
+            s += acc[ox];
+        g0[1] += s;
+    }
+    {
+        /* kernel 0, tap 2 */
+        const float wt = w0[2];
+        float acc[16] = {0};
+        for (int oy = 2; oy < 14; oy++) {
+            const float *restrict drow = d0 + oy * 16;
+            const long at = (long)(oy * 1 - 2) * 16 + 17;
+            for (int ox = 2; ox < 14; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 14; ox++)
+            s += acc[ox];
+        g0[2] += s;
+    }
+    {
+        /* kernel 0, tap 3 */
+        const float wt = w0[3];
+        float acc[16] = {0};
+        for (int oy = 2; oy < 14; oy++) {
+            const float *restrict drow = d0 + oy * 16;
+            const long at = (long)(oy * 1 - 2) * 16 + 31;
+            for (int ox = 2; ox < 14; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 14; ox++)
+            s += acc[ox];
+        g0[3] += s;
+    }
+    {
+        /* kernel 0, tap 4 */
+        const float wt = w0[4];
+        float acc[16] = {0};
+        for (int oy = 2; oy < 14; oy++) {
+            const float *restrict drow = d0 + oy * 16;
+            const long at = (long)(oy * 1 - 2) * 16 + 32;
+            for (int ox = 2; ox < 14; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 14; ox++)
+            s += acc[ox];
+        g0[4] += s;
+    }
+    {
+        /* kernel 0, tap 5 */
+        const float wt = w0[5];
+        float acc[16] = {0};
+        for (int oy = 2; oy < 14; oy++) {
+            const float *restrict drow = d0 + oy * 16;
+            const long at = (long)(oy * 1 - 2) * 16 + 33;
+            for (int ox = 2; ox < 14; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 14; ox++)
+            s += acc[ox];
+        g0[5] += s;
+    }
+    {
+        /* kernel 0, tap 6 */
+        const float wt = w0[6];
+        float acc[16] = {0};
+        for (int oy = 2; oy < 14; oy++) {
+            const float *restrict drow = d0 + oy * 16;
+            const long at = (long)(oy * 1 - 2) * 16 + 47;
+            for (int ox = 2; ox < 14; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 14; ox++)
+            s += acc[ox];
+        g0[6] += s;
+    }
+    {
+        /* kernel 0, tap 7 */
+        const float wt = w0[7];
+        float acc[16] = {0};
+        for (int oy = 2; oy < 14; oy++) {
+            const float *restrict drow = d0 + oy * 16;
+            const long at = (long)(oy * 1 - 2) * 16 + 48;
+            for (int ox = 2; ox < 14; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 14; ox++)
+            s += acc[ox];
+        g0[7] += s;
+    }
+    {
+        /* kernel 0, tap 8 */
+        const float wt = w0[8];
+        float acc[16] = {0};
+        for (int oy = 2; oy < 14; oy++) {
+            const float *restrict drow = d0 + oy * 16;
+            const long at = (long)(oy * 1 - 2) * 16 + 49;
+            for (int ox = 2; ox < 14; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 14; ox++)
+            s += acc[ox];
+        g0[8] += s;
+    }
+    {
+        /* kernel 1, tap 0 */
+        const float wt = w1[0];
+        float acc[16] = {0};
+        for (int oy = 2; oy < 14; oy++) {
+            const float *restrict drow = d1 + oy * 16;
+            const long at = (long)(oy * 1 - 2) * 16 + -2;
+            for (int ox = 2; ox < 14; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 14; ox++)
+            s += acc[ox];
+        g1[0] += s;
+    }
+    {
+        /* kernel 1, tap 1 */
+        const float wt = w1[1];
+        float acc[16] = {0};
+        for (int oy = 2; oy < 14; oy++) {
+            const float *restrict drow = d1 + oy * 16;
+            const long at = (long)(oy * 1 - 2) * 16 + -1;
+            for (int ox = 2; ox < 14; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 14; ox++)
+            s += acc[ox];
+        g1[1] += s;
+    }
+    {
+        /* kernel 1, tap 2 */
+        const float wt = w1[2];
+        float acc[16] = {0};
+        for (int oy = 2; oy < 14; oy++) {
+            const float *restrict drow = d1 + oy * 16;
+            const long at = (long)(oy * 1 - 2) * 16 + 0;
+            for (int ox = 2; ox < 14; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 14; ox++)
+            s += acc[ox];
+        g1[2] += s;
+    }
+    {
+        /* kernel 1, tap 3 */
+        const float wt = w1[3];
+        float acc[16] = {0};
+        for (int oy = 2; oy < 14; oy++) {
+            const float *restrict drow = d1 + oy * 16;
+            const long at = (long)(oy * 1 - 2) * 16 + 1;
+            for (int ox = 2; ox < 14; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 14; ox++)
+            s += acc[ox];
+        g1[3] += s;
+    }
+    {
+        /* kernel 1, tap 4 */
+        const float wt = w1[4];
+        float acc[16] = {0};
+        for (int oy = 2; oy < 14; oy++) {
+            const float *restrict drow = d1 + oy * 16;
+            const long at = (long)(oy * 1 - 2) * 16 + 2;
+            for (int ox = 2; ox < 14; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 14; ox++)
+            s += acc[ox];
+        g1[4] += s;
+    }
+    {
+        /* kernel 1, tap 5 */
+        const float wt = w1[5];
+        float acc[16] = {0};
+        for (int oy = 2; oy < 14; oy++) {
+            const float *restrict drow = d1 + oy * 16;
+            const long at = (long)(oy * 1 - 2) * 16 + 14;
+            for (int ox = 2; ox < 14; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 14; ox++)
+            s += acc[ox];
+        g1[5] += s;
+    }
+    {
+        /* kernel 1, tap 6 */
+        const float wt = w1[6];
+        float acc[16] = {0};
+        for (int oy = 2; oy < 14; oy++) {
+            const float *restrict drow = d1 + oy * 16;
+            const long at = (long)(oy * 1 - 2) * 16 + 15;
+            for (int ox = 2; ox < 14; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 14; ox++)
+            s += acc[ox];
+        g1[6] += s;
+    }
+    {
+        /* kernel 1, tap 7 */
+        const float wt = w1[7];
+        float acc[16] = {0};
+        for (int oy = 2; oy < 14; oy++) {
+            const float *restrict drow = d1 + oy * 16;
+            const long at = (long)(oy * 1 - 2) * 16 + 16;
+            for (int ox = 2; ox < 14; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 14; ox++)
+            s += acc[ox];
+        g1[7] += s;
+    }
+    {
+        /* kernel 1, tap 8 */
+        const float wt = w1[8];
+        float acc[16] = {0};
+        for (int oy = 2; oy < 14; oy++) {
+            const float *restrict drow = d1 + oy * 16;
+            const long at = (long)(oy * 1 - 2) * 16 + 17;
+            for (int ox = 2; ox < 14; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 14; ox++)
+            s += acc[ox];
+        g1[8] += s;
+    }
+    {
+        /* kernel 1, tap 9 */
+        const float wt = w1[9];
+        float acc[16] = {0};
+        for (int oy = 2; oy < 14; oy++) {
+            const float *restrict drow = d1 + oy * 16;
+            const long at = (long)(oy * 1 - 2) * 16 + 18;
+            for (int ox = 2; ox < 14; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 14; ox++)
+            s += acc[ox];
+        g1[9] += s;
+    }
+    {
+        /* kernel 1, tap 10 */
+        const float wt = w1[10];
+        float acc[16] = {0};
+        for (int oy = 2; oy < 14; oy++) {
+            const float *restrict drow = d1 + oy * 16;
+            const long at = (long)(oy * 1 - 2) * 16 + 30;
+            for (int ox = 2; ox < 14; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 14; ox++)
+            s += acc[ox];
+        g1[10] += s;
+    }
+    {
+        /* kernel 1, tap 11 */
+        const float wt = w1[11];
+        float acc[16] = {0};
+        for (int oy = 2; oy < 14; oy++) {
+            const float *restrict drow = d1 + oy * 16;
+            const long at = (long)(oy * 1 - 2) * 16 + 31;
+            for (int ox = 2; ox < 14; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 14; ox++)
+            s += acc[ox];
+        g1[11] += s;
+    }
+    {
+        /* kernel 1, tap 12 */
+        const float wt = w1[12];
+        float acc[16] = {0};
+        for (int oy = 2; oy < 14; oy++) {
+            const float *restrict drow = d1 + oy * 16;
+            const long at = (long)(oy * 1 - 2) * 16 + 32;
+            for (int ox = 2; ox < 14; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 14; ox++)
+            s += acc[ox];
+        g1[12] += s;
+    }
+    {
+        /* kernel 1, tap 13 */
+        const float wt = w1[13];
+        float acc[16] = {0};
+        for (int oy = 2; oy < 14; oy++) {
+            const float *restrict drow = d1 + oy * 16;
+            const long at = (long)(oy * 1 - 2) * 16 + 33;
+            for (int ox = 2; ox < 14; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 14; ox++)
+            s += acc[ox];
+        g1[13] += s;
+    }
+    {
+        /* kernel 1, tap 14 */
+        const float wt = w1[14];
+        float acc[16] = {0};
+        for (int oy = 2; oy < 14; oy++) {
+            const float *restrict drow = d1 + oy * 16;
+            const long at = (long)(oy * 1 - 2) * 16 + 34;
+            for (int ox = 2; ox < 14; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 14; ox++)
+            s += acc[ox];
+        g1[14] += s;
+    }
+    {
+        /* kernel 1, tap 15 */
+        const float wt = w1[15];
+        float acc[16] = {0};
+        for (int oy = 2; oy < 14; oy++) {
+            const float *restrict drow = d1 + oy * 16;
+            const long at = (long)(oy * 1 - 2) * 16 + 46;
+            for (int ox = 2; ox < 14; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 14; ox++)
+            s += acc[ox];
+        g1[15] += s;
+    }
+    {
+        /* kernel 1, tap 16 */
+        const float wt = w1[16];
+        float acc[16] = {0};
+        for (int oy = 2; oy < 14; oy++) {
+            const float *restrict drow = d1 + oy * 16;
+            const long at = (long)(oy * 1 - 2) * 16 + 47;
+            for (int ox = 2; ox < 14; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 14; ox++)
+            s += acc[ox];
+        g1[16] += s;
+    }
+    {
+        /* kernel 1, tap 17 */
+        const float wt = w1[17];
+        float acc[16] = {0};
+        for (int oy = 2; oy < 14; oy++) {
+            const float *restrict drow = d1 + oy * 16;
+            const long at = (long)(oy * 1 - 2) * 16 + 48;
+            for (int ox = 2; ox < 14; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 14; ox++)
+            s += acc[ox];
+        g1[17] += s;
+    }
+    {
+        /* kernel 1, tap 18 */
+        const float wt = w1[18];
+        float acc[16] = {0};
+        for (int oy = 2; oy < 14; oy++) {
+            const float *restrict drow = d1 + oy * 16;
+            const long at = (long)(oy * 1 - 2) * 16 + 49;
+            for (int ox = 2; ox < 14; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 14; ox++)
+            s += acc[ox];
+        g1[18] += s;
+    }
+    {
+        /* kernel 1, tap 19 */
+        const float wt = w1[19];
+        float acc[16] = {0};
+        for (int oy = 2; oy < 14; oy++) {
+            const float *restrict drow = d1 + oy * 16;
+            const long at = (long)(oy * 1 - 2) * 16 + 50;
+            for (int ox = 2; ox < 14; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 14; ox++)
+            s += acc[ox];
+        g1[19] += s;
+    }
+    {
+        /* kernel 1, tap 20 */
+        const float wt = w1[20];
+        float acc[16] = {0};
+        for (int oy = 2; oy < 14; oy++) {
+            const float *restrict drow = d1 + oy * 16;
+            const long at = (long)(oy * 1 - 2) * 16 + 62;
+            for (int ox = 2; ox < 14; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 14; ox++)
+            s += acc[ox];
+        g1[20] += s;
+    }
+    {
+        /* kernel 1, tap 21 */
+        const float wt = w1[21];
+        float acc[16] = {0};
+        for (int oy = 2; oy < 14; oy++) {
+            const float *restrict drow = d1 + oy * 16;
+            const long at = (long)(oy * 1 - 2) * 16 + 63;
+            for (int ox = 2; ox < 14; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 14; ox++)
+            s += acc[ox];
+        g1[21] += s;
+    }
+    {
+        /* kernel 1, tap 22 */
+        const float wt = w1[22];
+        float acc[16] = {0};
+        for (int oy = 2; oy < 14; oy++) {
+            const float *restrict drow = d1 + oy * 16;
+            const long at = (long)(oy * 1 - 2) * 16 + 64;
+            for (int ox = 2; ox < 14; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 14; ox++)
+            s += acc[ox];
+        g1[22] += s;
+    }
+    {
+        /* kernel 1, tap 23 */
+        const float wt = w1[23];
+        float acc[16] = {0};
+        for (int oy = 2; oy < 14; oy++) {
+            const float *restrict drow = d1 + oy * 16;
+            const long at = (long)(oy * 1 - 2) * 16 + 65;
+            for (int ox = 2; ox < 14; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 14; ox++)
+            s += acc[ox];
+        g1[23] += s;
+    }
+    {
+        /* kernel 1, tap 24 */
+        const float wt = w1[24];
+        float acc[16] = {0};
+        for (int oy = 2; oy < 14; oy++) {
+            const float *restrict drow = d1 + oy * 16;
+            const long at = (long)(oy * 1 - 2) * 16 + 66;
+            for (int ox = 2; ox < 14; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 2; ox < 14; ox++)
+            s += acc[ox];
+        g1[24] += s;
+    }
 }
 
 void dw_k3_5_c32_16x16_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
+    MC_OMP_FOR
     for (int c = 0; c < 32; c++) {
         float g0[9] = {0};
         float g1[25] = {0};
@@ -1727,9 +4113,9 @@ static inline void dw_k3_3_c32_16x16_s1_fwd_plane(const float *restrict xc, cons
 
 void dw_k3_3_c32_16x16_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
-    for (int b = 0; b < n; b++)
-        for (int c = 0; c < 32; c++)
-            dw_k3_3_c32_16x16_s1_fwd_plane(x + ((long)b * 32 + c) * 256, w, bias, y, b, c);
+    MC_OMP_FOR
+    for (int bc = 0; bc < n * 32; bc++)
+        dw_k3_3_c32_16x16_s1_fwd_plane(x + (long)bc * 256, w, bias, y, bc / 32, bc % 32);
 }
 
 static inline void dw_k3_3_c32_16x16_s1_bwd_at(const float *restrict xc, const float *restrict w, const float *restrict dy,
@@ -1809,64 +4195,343 @@ static inline void dw_k3_3_c32_16x16_s1_bwd_plane(const float *restrict xc, cons
     for (int oy = 1; oy < 15; oy++) {
         for (int ox = 0; ox < 1; ox++)
             dw_k3_3_c32_16x16_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
-        for (int ox = 1; ox < 15; ox++) {
-            const float *restrict p = xc + (oy * 1 - 1) * 16 + ox * 1 - 1;
-            float *restrict q = dxc + (oy * 1 - 1) * 16 + ox * 1 - 1;
-            {
-                const float d = d0[oy * 16 + ox];
-                q[0] += w0[0] * d;
-                g0[0] += d * p[0];
-                q[1] += w0[1] * d;
-                g0[1] += d * p[1];
-                q[2] += w0[2] * d;
-                g0[2] += d * p[2];
-                q[16] += w0[3] * d;
-                g0[3] += d * p[16];
-                q[17] += w0[4] * d;
-                g0[4] += d * p[17];
-                q[18] += w0[5] * d;
-                g0[5] += d * p[18];
-                q[32] += w0[6] * d;
-                g0[6] += d * p[32];
-                q[33] += w0[7] * d;
-                g0[7] += d * p[33];
-                q[34] += w0[8] * d;
-                g0[8] += d * p[34];
-            }
-            {
-                const float d = d1[oy * 16 + ox];
-                q[0] += w1[0] * d;
-                g1[0] += d * p[0];
-                q[1] += w1[1] * d;
-                g1[1] += d * p[1];
-                q[2] += w1[2] * d;
-                g1[2] += d * p[2];
-                q[16] += w1[3] * d;
-                g1[3] += d * p[16];
-                q[17] += w1[4] * d;
-                g1[4] += d * p[17];
-                q[18] += w1[5] * d;
-                g1[5] += d * p[18];
-                q[32] += w1[6] * d;
-                g1[6] += d * p[32];
-                q[33] += w1[7] * d;
-                g1[7] += d * p[33];
-                q[34] += w1[8] * d;
-                g1[8] += d * p[34];
-            }
-        }
         for (int ox = 15; ox < 16; ox++)
             dw_k3_3_c32_16x16_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
     }
     for (int oy = 15; oy < 16; oy++)
         for (int ox = 0; ox < 16; ox++)
             dw_k3_3_c32_16x16_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
+    {
+        /* kernel 0, tap 0 */
+        const float wt = w0[0];
+        float acc[16] = {0};
+        for (int oy = 1; oy < 15; oy++) {
+            const float *restrict drow = d0 + oy * 16;
+            const long at = (long)(oy * 1 - 1) * 16 + -1;
+            for (int ox = 1; ox < 15; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 15; ox++)
+            s += acc[ox];
+        g0[0] += s;
+    }
+    {
+        /* kernel 0, tap 1 */
+        const float wt = w0[1];
+        float acc[16] = {0};
+        for (int oy = 1; oy < 15; oy++) {
+            const float *restrict drow = d0 + oy * 16;
+            const long at = (long)(oy * 1 - 1) * 16 + 0;
+            for (int ox = 1; ox < 15; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 15; ox++)
+            s += acc[ox];
+        g0[1] += s;
+    }
+    {
+        /* kernel 0, tap 2 */
+        const float wt = w0[2];
+        float acc[16] = {0};
+        for (int oy = 1; oy < 15; oy++) {
+            const float *restrict drow = d0 + oy * 16;
+            const long at = (long)(oy * 1 - 1) * 16 + 1;
+            for (int ox = 1; ox < 15; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 15; ox++)
+            s += acc[ox];
+        g0[2] += s;
+    }
+    {
+        /* kernel 0, tap 3 */
+        const float wt = w0[3];
+        float acc[16] = {0};
+        for (int oy = 1; oy < 15; oy++) {
+            const float *restrict drow = d0 + oy * 16;
+            const long at = (long)(oy * 1 - 1) * 16 + 15;
+            for (int ox = 1; ox < 15; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 15; ox++)
+            s += acc[ox];
+        g0[3] += s;
+    }
+    {
+        /* kernel 0, tap 4 */
+        const float wt = w0[4];
+        float acc[16] = {0};
+        for (int oy = 1; oy < 15; oy++) {
+            const float *restrict drow = d0 + oy * 16;
+            const long at = (long)(oy * 1 - 1) * 16 + 16;
+            for (int ox = 1; ox < 15; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 15; ox++)
+            s += acc[ox];
+        g0[4] += s;
+    }
+    {
+        /* kernel 0, tap 5 */
+        const float wt = w0[5];
+        float acc[16] = {0};
+        for (int oy = 1; oy < 15; oy++) {
+            const float *restrict drow = d0 + oy * 16;
+            const long at = (long)(oy * 1 - 1) * 16 + 17;
+            for (int ox = 1; ox < 15; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 15; ox++)
+            s += acc[ox];
+        g0[5] += s;
+    }
+    {
+        /* kernel 0, tap 6 */
+        const float wt = w0[6];
+        float acc[16] = {0};
+        for (int oy = 1; oy < 15; oy++) {
+            const float *restrict drow = d0 + oy * 16;
+            const long at = (long)(oy * 1 - 1) * 16 + 31;
+            for (int ox = 1; ox < 15; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 15; ox++)
+            s += acc[ox];
+        g0[6] += s;
+    }
+    {
+        /* kernel 0, tap 7 */
+        const float wt = w0[7];
+        float acc[16] = {0};
+        for (int oy = 1; oy < 15; oy++) {
+            const float *restrict drow = d0 + oy * 16;
+            const long at = (long)(oy * 1 - 1) * 16 + 32;
+            for (int ox = 1; ox < 15; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 15; ox++)
+            s += acc[ox];
+        g0[7] += s;
+    }
+    {
+        /* kernel 0, tap 8 */
+        const float wt = w0[8];
+        float acc[16] = {0};
+        for (int oy = 1; oy < 15; oy++) {
+            const float *restrict drow = d0 + oy * 16;
+            const long at = (long)(oy * 1 - 1) * 16 + 33;
+            for (int ox = 1; ox < 15; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 15; ox++)
+            s += acc[ox];
+        g0[8] += s;
+    }
+    {
+        /* kernel 1, tap 0 */
+        const float wt = w1[0];
+        float acc[16] = {0};
+        for (int oy = 1; oy < 15; oy++) {
+            const float *restrict drow = d1 + oy * 16;
+            const long at = (long)(oy * 1 - 1) * 16 + -1;
+            for (int ox = 1; ox < 15; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 15; ox++)
+            s += acc[ox];
+        g1[0] += s;
+    }
+    {
+        /* kernel 1, tap 1 */
+        const float wt = w1[1];
+        float acc[16] = {0};
+        for (int oy = 1; oy < 15; oy++) {
+            const float *restrict drow = d1 + oy * 16;
+            const long at = (long)(oy * 1 - 1) * 16 + 0;
+            for (int ox = 1; ox < 15; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 15; ox++)
+            s += acc[ox];
+        g1[1] += s;
+    }
+    {
+        /* kernel 1, tap 2 */
+        const float wt = w1[2];
+        float acc[16] = {0};
+        for (int oy = 1; oy < 15; oy++) {
+            const float *restrict drow = d1 + oy * 16;
+            const long at = (long)(oy * 1 - 1) * 16 + 1;
+            for (int ox = 1; ox < 15; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 15; ox++)
+            s += acc[ox];
+        g1[2] += s;
+    }
+    {
+        /* kernel 1, tap 3 */
+        const float wt = w1[3];
+        float acc[16] = {0};
+        for (int oy = 1; oy < 15; oy++) {
+            const float *restrict drow = d1 + oy * 16;
+            const long at = (long)(oy * 1 - 1) * 16 + 15;
+            for (int ox = 1; ox < 15; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 15; ox++)
+            s += acc[ox];
+        g1[3] += s;
+    }
+    {
+        /* kernel 1, tap 4 */
+        const float wt = w1[4];
+        float acc[16] = {0};
+        for (int oy = 1; oy < 15; oy++) {
+            const float *restrict drow = d1 + oy * 16;
+            const long at = (long)(oy * 1 - 1) * 16 + 16;
+            for (int ox = 1; ox < 15; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 15; ox++)
+            s += acc[ox];
+        g1[4] += s;
+    }
+    {
+        /* kernel 1, tap 5 */
+        const float wt = w1[5];
+        float acc[16] = {0};
+        for (int oy = 1; oy < 15; oy++) {
+            const float *restrict drow = d1 + oy * 16;
+            const long at = (long)(oy * 1 - 1) * 16 + 17;
+            for (int ox = 1; ox < 15; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 15; ox++)
+            s += acc[ox];
+        g1[5] += s;
+    }
+    {
+        /* kernel 1, tap 6 */
+        const float wt = w1[6];
+        float acc[16] = {0};
+        for (int oy = 1; oy < 15; oy++) {
+            const float *restrict drow = d1 + oy * 16;
+            const long at = (long)(oy * 1 - 1) * 16 + 31;
+            for (int ox = 1; ox < 15; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 15; ox++)
+            s += acc[ox];
+        g1[6] += s;
+    }
+    {
+        /* kernel 1, tap 7 */
+        const float wt = w1[7];
+        float acc[16] = {0};
+        for (int oy = 1; oy < 15; oy++) {
+            const float *restrict drow = d1 + oy * 16;
+            const long at = (long)(oy * 1 - 1) * 16 + 32;
+            for (int ox = 1; ox < 15; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 15; ox++)
+            s += acc[ox];
+        g1[7] += s;
+    }
+    {
+        /* kernel 1, tap 8 */
+        const float wt = w1[8];
+        float acc[16] = {0};
+        for (int oy = 1; oy < 15; oy++) {
+            const float *restrict drow = d1 + oy * 16;
+            const long at = (long)(oy * 1 - 1) * 16 + 33;
+            for (int ox = 1; ox < 15; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 15; ox++)
+            s += acc[ox];
+        g1[8] += s;
+    }
 }
 
 void dw_k3_3_c32_16x16_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
+    MC_OMP_FOR
     for (int c = 0; c < 32; c++) {
         float g0[9] = {0};
         float g1[9] = {0};
@@ -2018,9 +4683,9 @@ static inline void dw_k3_3_c64_8x8_s1_fwd_plane(const float *restrict xc, const 
 
 void dw_k3_3_c64_8x8_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
-    for (int b = 0; b < n; b++)
-        for (int c = 0; c < 64; c++)
-            dw_k3_3_c64_8x8_s1_fwd_plane(x + ((long)b * 64 + c) * 64, w, bias, y, b, c);
+    MC_OMP_FOR
+    for (int bc = 0; bc < n * 64; bc++)
+        dw_k3_3_c64_8x8_s1_fwd_plane(x + (long)bc * 64, w, bias, y, bc / 64, bc % 64);
 }
 
 static inline void dw_k3_3_c64_8x8_s1_bwd_at(const float *restrict xc, const float *restrict w, const float *restrict dy,
@@ -2100,64 +4765,343 @@ static inline void dw_k3_3_c64_8x8_s1_bwd_plane(const float *restrict xc, const 
     for (int oy = 1; oy < 7; oy++) {
         for (int ox = 0; ox < 1; ox++)
             dw_k3_3_c64_8x8_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
-        for (int ox = 1; ox < 7; ox++) {
-            const float *restrict p = xc + (oy * 1 - 1) * 8 + ox * 1 - 1;
-            float *restrict q = dxc + (oy * 1 - 1) * 8 + ox * 1 - 1;
-            {
-                const float d = d0[oy * 8 + ox];
-                q[0] += w0[0] * d;
-                g0[0] += d * p[0];
-                q[1] += w0[1] * d;
-                g0[1] += d * p[1];
-                q[2] += w0[2] * d;
-                g0[2] += d * p[2];
-                q[8] += w0[3] * d;
-                g0[3] += d * p[8];
-                q[9] += w0[4] * d;
-                g0[4] += d * p[9];
-                q[10] += w0[5] * d;
-                g0[5] += d * p[10];
-                q[16] += w0[6] * d;
-                g0[6] += d * p[16];
-                q[17] += w0[7] * d;
-                g0[7] += d * p[17];
-                q[18] += w0[8] * d;
-                g0[8] += d * p[18];
-            }
-            {
-                const float d = d1[oy * 8 + ox];
-                q[0] += w1[0] * d;
-                g1[0] += d * p[0];
-                q[1] += w1[1] * d;
-                g1[1] += d * p[1];
-                q[2] += w1[2] * d;
-                g1[2] += d * p[2];
-                q[8] += w1[3] * d;
-                g1[3] += d * p[8];
-                q[9] += w1[4] * d;
-                g1[4] += d * p[9];
-                q[10] += w1[5] * d;
-                g1[5] += d * p[10];
-                q[16] += w1[6] * d;
-                g1[6] += d * p[16];
-                q[17] += w1[7] * d;
-                g1[7] += d * p[17];
-                q[18] += w1[8] * d;
-                g1[8] += d * p[18];
-            }
-        }
         for (int ox = 7; ox < 8; ox++)
             dw_k3_3_c64_8x8_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
     }
     for (int oy = 7; oy < 8; oy++)
         for (int ox = 0; ox < 8; ox++)
             dw_k3_3_c64_8x8_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
+    {
+        /* kernel 0, tap 0 */
+        const float wt = w0[0];
+        float acc[8] = {0};
+        for (int oy = 1; oy < 7; oy++) {
+            const float *restrict drow = d0 + oy * 8;
+            const long at = (long)(oy * 1 - 1) * 8 + -1;
+            for (int ox = 1; ox < 7; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 7; ox++)
+            s += acc[ox];
+        g0[0] += s;
+    }
+    {
+        /* kernel 0, tap 1 */
+        const float wt = w0[1];
+        float acc[8] = {0};
+        for (int oy = 1; oy < 7; oy++) {
+            const float *restrict drow = d0 + oy * 8;
+            const long at = (long)(oy * 1 - 1) * 8 + 0;
+            for (int ox = 1; ox < 7; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 7; ox++)
+            s += acc[ox];
+        g0[1] += s;
+    }
+    {
+        /* kernel 0, tap 2 */
+        const float wt = w0[2];
+        float acc[8] = {0};
+        for (int oy = 1; oy < 7; oy++) {
+            const float *restrict drow = d0 + oy * 8;
+            const long at = (long)(oy * 1 - 1) * 8 + 1;
+            for (int ox = 1; ox < 7; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 7; ox++)
+            s += acc[ox];
+        g0[2] += s;
+    }
+    {
+        /* kernel 0, tap 3 */
+        const float wt = w0[3];
+        float acc[8] = {0};
+        for (int oy = 1; oy < 7; oy++) {
+            const float *restrict drow = d0 + oy * 8;
+            const long at = (long)(oy * 1 - 1) * 8 + 7;
+            for (int ox = 1; ox < 7; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 7; ox++)
+            s += acc[ox];
+        g0[3] += s;
+    }
+    {
+        /* kernel 0, tap 4 */
+        const float wt = w0[4];
+        float acc[8] = {0};
+        for (int oy = 1; oy < 7; oy++) {
+            const float *restrict drow = d0 + oy * 8;
+            const long at = (long)(oy * 1 - 1) * 8 + 8;
+            for (int ox = 1; ox < 7; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 7; ox++)
+            s += acc[ox];
+        g0[4] += s;
+    }
+    {
+        /* kernel 0, tap 5 */
+        const float wt = w0[5];
+        float acc[8] = {0};
+        for (int oy = 1; oy < 7; oy++) {
+            const float *restrict drow = d0 + oy * 8;
+            const long at = (long)(oy * 1 - 1) * 8 + 9;
+            for (int ox = 1; ox < 7; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 7; ox++)
+            s += acc[ox];
+        g0[5] += s;
+    }
+    {
+        /* kernel 0, tap 6 */
+        const float wt = w0[6];
+        float acc[8] = {0};
+        for (int oy = 1; oy < 7; oy++) {
+            const float *restrict drow = d0 + oy * 8;
+            const long at = (long)(oy * 1 - 1) * 8 + 15;
+            for (int ox = 1; ox < 7; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 7; ox++)
+            s += acc[ox];
+        g0[6] += s;
+    }
+    {
+        /* kernel 0, tap 7 */
+        const float wt = w0[7];
+        float acc[8] = {0};
+        for (int oy = 1; oy < 7; oy++) {
+            const float *restrict drow = d0 + oy * 8;
+            const long at = (long)(oy * 1 - 1) * 8 + 16;
+            for (int ox = 1; ox < 7; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 7; ox++)
+            s += acc[ox];
+        g0[7] += s;
+    }
+    {
+        /* kernel 0, tap 8 */
+        const float wt = w0[8];
+        float acc[8] = {0};
+        for (int oy = 1; oy < 7; oy++) {
+            const float *restrict drow = d0 + oy * 8;
+            const long at = (long)(oy * 1 - 1) * 8 + 17;
+            for (int ox = 1; ox < 7; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 7; ox++)
+            s += acc[ox];
+        g0[8] += s;
+    }
+    {
+        /* kernel 1, tap 0 */
+        const float wt = w1[0];
+        float acc[8] = {0};
+        for (int oy = 1; oy < 7; oy++) {
+            const float *restrict drow = d1 + oy * 8;
+            const long at = (long)(oy * 1 - 1) * 8 + -1;
+            for (int ox = 1; ox < 7; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 7; ox++)
+            s += acc[ox];
+        g1[0] += s;
+    }
+    {
+        /* kernel 1, tap 1 */
+        const float wt = w1[1];
+        float acc[8] = {0};
+        for (int oy = 1; oy < 7; oy++) {
+            const float *restrict drow = d1 + oy * 8;
+            const long at = (long)(oy * 1 - 1) * 8 + 0;
+            for (int ox = 1; ox < 7; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 7; ox++)
+            s += acc[ox];
+        g1[1] += s;
+    }
+    {
+        /* kernel 1, tap 2 */
+        const float wt = w1[2];
+        float acc[8] = {0};
+        for (int oy = 1; oy < 7; oy++) {
+            const float *restrict drow = d1 + oy * 8;
+            const long at = (long)(oy * 1 - 1) * 8 + 1;
+            for (int ox = 1; ox < 7; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 7; ox++)
+            s += acc[ox];
+        g1[2] += s;
+    }
+    {
+        /* kernel 1, tap 3 */
+        const float wt = w1[3];
+        float acc[8] = {0};
+        for (int oy = 1; oy < 7; oy++) {
+            const float *restrict drow = d1 + oy * 8;
+            const long at = (long)(oy * 1 - 1) * 8 + 7;
+            for (int ox = 1; ox < 7; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 7; ox++)
+            s += acc[ox];
+        g1[3] += s;
+    }
+    {
+        /* kernel 1, tap 4 */
+        const float wt = w1[4];
+        float acc[8] = {0};
+        for (int oy = 1; oy < 7; oy++) {
+            const float *restrict drow = d1 + oy * 8;
+            const long at = (long)(oy * 1 - 1) * 8 + 8;
+            for (int ox = 1; ox < 7; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 7; ox++)
+            s += acc[ox];
+        g1[4] += s;
+    }
+    {
+        /* kernel 1, tap 5 */
+        const float wt = w1[5];
+        float acc[8] = {0};
+        for (int oy = 1; oy < 7; oy++) {
+            const float *restrict drow = d1 + oy * 8;
+            const long at = (long)(oy * 1 - 1) * 8 + 9;
+            for (int ox = 1; ox < 7; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 7; ox++)
+            s += acc[ox];
+        g1[5] += s;
+    }
+    {
+        /* kernel 1, tap 6 */
+        const float wt = w1[6];
+        float acc[8] = {0};
+        for (int oy = 1; oy < 7; oy++) {
+            const float *restrict drow = d1 + oy * 8;
+            const long at = (long)(oy * 1 - 1) * 8 + 15;
+            for (int ox = 1; ox < 7; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 7; ox++)
+            s += acc[ox];
+        g1[6] += s;
+    }
+    {
+        /* kernel 1, tap 7 */
+        const float wt = w1[7];
+        float acc[8] = {0};
+        for (int oy = 1; oy < 7; oy++) {
+            const float *restrict drow = d1 + oy * 8;
+            const long at = (long)(oy * 1 - 1) * 8 + 16;
+            for (int ox = 1; ox < 7; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 7; ox++)
+            s += acc[ox];
+        g1[7] += s;
+    }
+    {
+        /* kernel 1, tap 8 */
+        const float wt = w1[8];
+        float acc[8] = {0};
+        for (int oy = 1; oy < 7; oy++) {
+            const float *restrict drow = d1 + oy * 8;
+            const long at = (long)(oy * 1 - 1) * 8 + 17;
+            for (int ox = 1; ox < 7; ox++) {
+                const float d = drow[ox];
+                dxc[at + ox * 1] += wt * d;
+                acc[ox] += d * xc[at + ox * 1];
+            }
+        }
+        float s = 0.0f;
+        for (int ox = 1; ox < 7; ox++)
+            s += acc[ox];
+        g1[8] += s;
+    }
 }
 
 void dw_k3_3_c64_8x8_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
+    MC_OMP_FOR
     for (int c = 0; c < 64; c++) {
         float g0[9] = {0};
         float g1[9] = {0};
