@@ -48,7 +48,7 @@ static const char usage_build[] =
     "  -o EXE           the executable to write (replaced only when the build succeeds)\n"
     "  -h, --help       this help\n"
     "\n"
-    "Environment: CC (default cc), MCGEN_CFLAGS (default " MCGEN_CFLAGS_DEFAULT "),\n"
+    "Environment: CC (default " MCGEN_CC_DEFAULT "), MCGEN_CFLAGS (default " MCGEN_CFLAGS_DEFAULT "),\n"
     "TMPDIR (the scratch folder), MCGEN_M4, MCGEN_TEMPLATES.\n";
 
 static const char usage_summary[] =
@@ -328,7 +328,7 @@ static int cmd_build(int argc, char **argv)
         return 1;
     }
     const char *cc = getenv("CC"), *cflags = getenv("MCGEN_CFLAGS");
-    cc = cc && *cc ? cc : "cc";
+    cc = cc && *cc ? cc : MCGEN_CC_DEFAULT; /* the compiler the runtime was built with, its OpenMP flags too */
     cflags = cflags ? cflags : MCGEN_CFLAGS_DEFAULT;
     const char *tmpdir = getenv("TMPDIR");
     char *scratch = arena_printf(a, "%s/mcgen-build.XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
