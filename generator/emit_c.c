@@ -128,7 +128,6 @@ static void kernel_depthwise(emitter *e, const mc_kernel *k, const mc_node *n)
     defi(e, "NK", nks);
     defi(e, "PMAX", kmax / 2);
     defi(e, "YC", (long long)in.c * n->nks);
-    window_interior(e, "", "", in, n->shape, kmax, kmax / 2, n->stride);
 }
 
 /* MixConv's three groups j = 0, 1, 2: kernel GK<j>, input channels

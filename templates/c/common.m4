@@ -68,25 +68,9 @@ m4_ifelse(m4_eval($6 < WO), 1, `MC_BORDER_COLS(`$1', $6, WO)')m4_dnl
     }
 m4_ifelse(m4_eval($4 < HO), 1, `MC_BORDER_ROWS(`$1', $4, HO)')')')
 
-# MC_BORDER(at, oy0, oy1, ox0, ox1): the border loops of the row splitter alone,
-# for kernels that run their interior another way.
-m4_define(`MC_BORDER',
-`m4_ifelse(m4_eval($3 > $2 && $5 > $4), 0, `MC_BORDER_ROWS(`$1', 0, HO)',
-`m4_ifelse(m4_eval($2 > 0), 1, `MC_BORDER_ROWS(`$1', 0, $2)')m4_dnl
-m4_ifelse(m4_eval($4 > 0 || $5 < WO), 1, `    for (int oy = $2; oy < $3; oy++) {
-m4_ifelse(m4_eval($4 > 0), 1, `MC_BORDER_COLS(`$1', 0, $4)')m4_dnl
-m4_ifelse(m4_eval($5 < WO), 1, `MC_BORDER_COLS(`$1', $5, WO)')m4_dnl
-    }
-')m4_dnl
-m4_ifelse(m4_eval($3 < HO), 1, `MC_BORDER_ROWS(`$1', $3, HO)')')')
-
 # MC_HAS_BORDER(oy0, oy1, ox0, ox1): 1 when that interior leaves a border
 # (then a kernel needs its bounds-tested helper for one position), else 0.
 m4_define(`MC_HAS_BORDER', `m4_eval(!($1 == 0 && $2 == HO && $3 == 0 && $4 == WO))')
-
-# MC_IF_INTERIOR(oy0, oy1, ox0, ox1, text): text when that interior is not
-# empty (what only the interior uses, lest it be an unused variable).
-m4_define(`MC_IF_INTERIOR', `m4_ifelse(m4_eval($2 > $1 && $4 > $3), 1, `$5')')
 
 # MC_GENERATED(model, template): the first line of every emitted file.
 m4_define(`MC_GENERATED',

@@ -9,9 +9,7 @@ m4_divert(-1)
 # Constants: NAME, C (channels), H, W (input), HO, WO (output), S (stride),
 # NK (kernels), K0.., WOFF0.. (where kernel j weights start in w), KLIST,
 # PMAX (largest padding), YC (channels per image of y: NK*C, or more for a
-# part of an unfused Multiception), BIAS (0 or 1, one kernel only), and
-# OY0, OY1, OX0, OX1: the interior [OY0, OY1) x [OX0, OX1) of the output,
-# where the largest window lies inside the input, so no bounds tests.
+# part of an unfused Multiception), BIAS (0 or 1, one kernel only).
 # Taps are unrolled everywhere; spatial and channel loops have literal
 # bounds. Backward kernels accumulate, and need dx and dw.
 
@@ -28,33 +26,38 @@ m4_define(`DW_PTRS', `DW_EACH(`m4_dnl
     $1 *restrict $2`'j = $3 + ((long)b * YC + m4_eval(j * C) + c) * m4_eval(HO * WO);
 ')')
 
+# Each input plane is first copied into a zero-padded plane of HP x WP
+# (PMAX on every side), so that every output position reads a whole window
+# and no position needs bounds tests: one loop nest, vectorized along the
+# row, instead of an interior and a bounds-tested border.
+m4_define(`DW_HP', `m4_eval(H + 2 * PMAX)')
+m4_define(`DW_WP', `m4_eval(W + 2 * PMAX)')
+
 m4_define(`MC_DEPTHWISE_FWD',
 `/* NAME: depthwise, kernels KLIST on C channels of H`'x`'W, stride S -> m4_eval(NK * C)x`'HO`'x`'WO */
-m4_ifelse(MC_HAS_BORDER(OY0, OY1, OX0, OX1), 1, `static inline void NAME`'_fwd_at(const float *restrict xc, const float *restrict w, const float *restrict bias,
-    float *restrict y, int b, int c, int oy, int ox)
+static inline void NAME`'_pad(const float *restrict xc, float *restrict xp)
 {
-    (void)bias;
-DW_PTRS(`float', `y', `y')m4_dnl
-DW_EACH(`    {
-        float s = m4_ifelse(BIAS, 1, `bias[c]', `0.0f');
-MC_TAPS_CHECKED(DW_K(j), DW_P(j), S, H, W, `s += w`'j[MC_T] * xc[iy * W + ix];')m4_dnl
-        y`'j[oy * WO + ox] = s;
-    }
-')m4_dnl
+    memset(xp, 0, sizeof(float) * m4_eval(DW_HP * DW_WP));
+    for (int iy = 0; iy < H; iy++)
+        for (int ix = 0; ix < W; ix++)
+            xp[(iy + PMAX) * DW_WP + PMAX + ix] = xc[iy * W + ix];
 }
 
-')m4_dnl
 /* Channel c of image b, every kernel. */
 static inline void NAME`'_fwd_plane(const float *restrict xc, const float *restrict w, const float *restrict bias,
     float *restrict y, int b, int c)
 {
     (void)bias;
-MC_IF_INTERIOR(OY0, OY1, OX0, OX1, `DW_PTRS(`float', `y', `y')')m4_dnl
-MC_ROWS(`NAME`'_fwd_at(xc, w, bias, y, b, c, oy, ox);',
-`            const float *restrict p = xc + (oy * S - PMAX) * W + ox * S - PMAX;
-DW_EACH(`            y`'j[oy * WO + ox] = m4_ifelse(BIAS, 1, `bias[c]', `0.0f')`'MC_TAPS(DW_K(j), DW_P(j), PMAX, W, `
+    float xp[m4_eval(DW_HP * DW_WP)];
+    NAME`'_pad(xc, xp);
+DW_PTRS(`float', `y', `y')m4_dnl
+    for (int oy = 0; oy < HO; oy++)
+        for (int ox = 0; ox < WO; ox++) {
+            const float *restrict p = xp + oy * m4_eval(S * DW_WP) + ox * S;
+DW_EACH(`            y`'j[oy * WO + ox] = m4_ifelse(BIAS, 1, `bias[c]', `0.0f')`'MC_TAPS(DW_K(j), DW_P(j), PMAX, DW_WP, `
                 + w`'j[MC_T] * p[MC_OFF]');
-')', OY0, OY1, OX0, OX1)m4_dnl
+')m4_dnl
+        }
 }
 
 void NAME`'_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -65,57 +68,47 @@ void NAME`'_fwd(int n, const float *restrict x, const float *restrict w, const f
 }
 ')
 
-# Backward. The border positions scatter each output gradient d into dx
-# through the taps (dx += w * d) and gather the weight gradients (g +=
-# d * x), bounds tested. The interior runs tap by tap: for each tap, a pass
-# over the interior rows adds w * dy into the shifted dx rows and d * x into
-# per-column sums, two element-wise loops along the row that vectorize
-# (a per-position scatter would not); the sums are added up once per tap.
+# Backward, on the padded planes, tap by tap: for each tap, a pass over the
+# output rows adds w * dy into the shifted rows of the padded dx and d * x
+# into per-column sums, two element-wise loops along the row that vectorize
+# (a per-position scatter would not); the sums are added up once per tap,
+# and the padded dx, once per plane, into dx.
 m4_define(`DW_GRADS', `DW_EACH(`float *restrict g`'j, ')')
 m4_define(`DW_GRAD_ARGS', `DW_EACH(`g`'j, ')')
 
-m4_define(`DW_BWD_INTERIOR',
-`DW_EACH(`MC_TAPS(DW_K(j), DW_P(j), PMAX, W, `    {
+m4_define(`DW_BWD_TAPS',
+`DW_EACH(`MC_TAPS(DW_K(j), DW_P(j), PMAX, DW_WP, `    {
         /* kernel j, tap MC_T */
         const float wt = w`'j[MC_T];
         float acc[WO] = {0};
-        for (int oy = OY0; oy < OY1; oy++) {
+        for (int oy = 0; oy < HO; oy++) {
             const float *restrict drow = d`'j + oy * WO;
-            const long at = (long)(oy * S - PMAX) * W + m4_eval(MC_OFF - PMAX);
-            for (int ox = OX0; ox < OX1; ox++) {
+            const int at = oy * m4_eval(S * DW_WP) + MC_OFF;
+            for (int ox = 0; ox < WO; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * S] += wt * d;
-                acc[ox] += d * xc[at + ox * S];
+                dxp[at + ox * S] += wt * d;
+                acc[ox] += d * xp[at + ox * S];
             }
         }
         float s = 0.0f;
-        for (int ox = OX0; ox < OX1; ox++)
+        for (int ox = 0; ox < WO; ox++)
             s += acc[ox];
         g`'j[MC_T] += s;
     }
 ')')')
 
 m4_define(`MC_DEPTHWISE_BWD',
-`m4_ifelse(MC_HAS_BORDER(OY0, OY1, OX0, OX1), 1, `static inline void NAME`'_bwd_at(const float *restrict xc, const float *restrict w, const float *restrict dy,
-    float *restrict dxc, DW_GRADS()int b, int c, int oy, int ox)
-{
-DW_PTRS(`const float', `d', `dy')m4_dnl
-DW_EACH(`    {
-        const float d = d`'j[oy * WO + ox];
-MC_TAPS_CHECKED(DW_K(j), DW_P(j), S, H, W,
-    `dxc[iy * W + ix] += w`'j[MC_T] * d; g`'j[MC_T] += d * xc[iy * W + ix];')m4_dnl
-    }
-')m4_dnl
-}
-
-')m4_dnl
-/* Channel c of image b: its gradients go to dxc and the accumulators g. */
+`/* Channel c of image b: its gradients go to dxc and the accumulators g. */
 static inline void NAME`'_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
     float *restrict dxc, DW_GRADS()int b, int c)
 {
-MC_IF_INTERIOR(OY0, OY1, OX0, OX1, `DW_PTRS(`const float', `d', `dy')')m4_dnl
-MC_BORDER(`NAME`'_bwd_at(xc, w, dy, dxc, DW_GRAD_ARGS()b, c, oy, ox);', OY0, OY1, OX0, OX1)m4_dnl
-MC_IF_INTERIOR(OY0, OY1, OX0, OX1, `DW_BWD_INTERIOR()')m4_dnl
+    float xp[m4_eval(DW_HP * DW_WP)], dxp[m4_eval(DW_HP * DW_WP)] = {0};
+    NAME`'_pad(xc, xp);
+DW_PTRS(`const float', `d', `dy')m4_dnl
+DW_BWD_TAPS()m4_dnl
+    for (int iy = 0; iy < H; iy++)
+        for (int ix = 0; ix < W; ix++)
+            dxc[iy * W + ix] += dxp[(iy + PMAX) * DW_WP + PMAX + ix];
 }
 
 void NAME`'_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,

@@ -5,186 +5,12 @@
 #include "mobilenetv2.h"
 
 /* dw_k3_5_7_c32_96x96_s1: depthwise, kernels 3, 5, 7 on 32 channels of 96x96, stride 1 -> 96x96x96 */
-static inline void dw_k3_5_7_c32_96x96_s1_fwd_at(const float *restrict xc, const float *restrict w, const float *restrict bias,
-    float *restrict y, int b, int c, int oy, int ox)
+static inline void dw_k3_5_7_c32_96x96_s1_pad(const float *restrict xc, float *restrict xp)
 {
-    (void)bias;
-    const float *restrict w0 = w + 0 + c * 9;
-    float *restrict y0 = y + ((long)b * 96 + 0 + c) * 9216;
-    const float *restrict w1 = w + 288 + c * 25;
-    float *restrict y1 = y + ((long)b * 96 + 32 + c) * 9216;
-    const float *restrict w2 = w + 1088 + c * 49;
-    float *restrict y2 = y + ((long)b * 96 + 64 + c) * 9216;
-    {
-        float s = 0.0f;
-        {
-            const int iy = oy * 1 + -1;
-            if (iy >= 0 && iy < 96) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 96) { s += w0[0] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 96) { s += w0[1] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 96) { s += w0[2] * xc[iy * 96 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 0;
-            if (iy >= 0 && iy < 96) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 96) { s += w0[3] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 96) { s += w0[4] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 96) { s += w0[5] * xc[iy * 96 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 1;
-            if (iy >= 0 && iy < 96) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 96) { s += w0[6] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 96) { s += w0[7] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 96) { s += w0[8] * xc[iy * 96 + ix]; } }
-            }
-        }
-        y0[oy * 96 + ox] = s;
-    }
-    {
-        float s = 0.0f;
-        {
-            const int iy = oy * 1 + -2;
-            if (iy >= 0 && iy < 96) {
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 96) { s += w1[0] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 96) { s += w1[1] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 96) { s += w1[2] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 96) { s += w1[3] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 96) { s += w1[4] * xc[iy * 96 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + -1;
-            if (iy >= 0 && iy < 96) {
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 96) { s += w1[5] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 96) { s += w1[6] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 96) { s += w1[7] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 96) { s += w1[8] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 96) { s += w1[9] * xc[iy * 96 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 0;
-            if (iy >= 0 && iy < 96) {
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 96) { s += w1[10] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 96) { s += w1[11] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 96) { s += w1[12] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 96) { s += w1[13] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 96) { s += w1[14] * xc[iy * 96 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 1;
-            if (iy >= 0 && iy < 96) {
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 96) { s += w1[15] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 96) { s += w1[16] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 96) { s += w1[17] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 96) { s += w1[18] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 96) { s += w1[19] * xc[iy * 96 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 2;
-            if (iy >= 0 && iy < 96) {
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 96) { s += w1[20] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 96) { s += w1[21] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 96) { s += w1[22] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 96) { s += w1[23] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 96) { s += w1[24] * xc[iy * 96 + ix]; } }
-            }
-        }
-        y1[oy * 96 + ox] = s;
-    }
-    {
-        float s = 0.0f;
-        {
-            const int iy = oy * 1 + -3;
-            if (iy >= 0 && iy < 96) {
-                { const int ix = ox * 1 + -3; if (ix >= 0 && ix < 96) { s += w2[0] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 96) { s += w2[1] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 96) { s += w2[2] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 96) { s += w2[3] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 96) { s += w2[4] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 96) { s += w2[5] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 3; if (ix >= 0 && ix < 96) { s += w2[6] * xc[iy * 96 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + -2;
-            if (iy >= 0 && iy < 96) {
-                { const int ix = ox * 1 + -3; if (ix >= 0 && ix < 96) { s += w2[7] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 96) { s += w2[8] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 96) { s += w2[9] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 96) { s += w2[10] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 96) { s += w2[11] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 96) { s += w2[12] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 3; if (ix >= 0 && ix < 96) { s += w2[13] * xc[iy * 96 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + -1;
-            if (iy >= 0 && iy < 96) {
-                { const int ix = ox * 1 + -3; if (ix >= 0 && ix < 96) { s += w2[14] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 96) { s += w2[15] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 96) { s += w2[16] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 96) { s += w2[17] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 96) { s += w2[18] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 96) { s += w2[19] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 3; if (ix >= 0 && ix < 96) { s += w2[20] * xc[iy * 96 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 0;
-            if (iy >= 0 && iy < 96) {
-                { const int ix = ox * 1 + -3; if (ix >= 0 && ix < 96) { s += w2[21] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 96) { s += w2[22] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 96) { s += w2[23] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 96) { s += w2[24] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 96) { s += w2[25] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 96) { s += w2[26] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 3; if (ix >= 0 && ix < 96) { s += w2[27] * xc[iy * 96 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 1;
-            if (iy >= 0 && iy < 96) {
-                { const int ix = ox * 1 + -3; if (ix >= 0 && ix < 96) { s += w2[28] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 96) { s += w2[29] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 96) { s += w2[30] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 96) { s += w2[31] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 96) { s += w2[32] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 96) { s += w2[33] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 3; if (ix >= 0 && ix < 96) { s += w2[34] * xc[iy * 96 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 2;
-            if (iy >= 0 && iy < 96) {
-                { const int ix = ox * 1 + -3; if (ix >= 0 && ix < 96) { s += w2[35] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 96) { s += w2[36] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 96) { s += w2[37] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 96) { s += w2[38] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 96) { s += w2[39] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 96) { s += w2[40] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 3; if (ix >= 0 && ix < 96) { s += w2[41] * xc[iy * 96 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 3;
-            if (iy >= 0 && iy < 96) {
-                { const int ix = ox * 1 + -3; if (ix >= 0 && ix < 96) { s += w2[42] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 96) { s += w2[43] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 96) { s += w2[44] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 96) { s += w2[45] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 96) { s += w2[46] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 96) { s += w2[47] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 3; if (ix >= 0 && ix < 96) { s += w2[48] * xc[iy * 96 + ix]; } }
-            }
-        }
-        y2[oy * 96 + ox] = s;
-    }
+    memset(xp, 0, sizeof(float) * 10404);
+    for (int iy = 0; iy < 96; iy++)
+        for (int ix = 0; ix < 96; ix++)
+            xp[(iy + 3) * 102 + 3 + ix] = xc[iy * 96 + ix];
 }
 
 /* Channel c of image b, every kernel. */
@@ -192,56 +18,53 @@ static inline void dw_k3_5_7_c32_96x96_s1_fwd_plane(const float *restrict xc, co
     float *restrict y, int b, int c)
 {
     (void)bias;
+    float xp[10404];
+    dw_k3_5_7_c32_96x96_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     float *restrict y0 = y + ((long)b * 96 + 0 + c) * 9216;
     const float *restrict w1 = w + 288 + c * 25;
     float *restrict y1 = y + ((long)b * 96 + 32 + c) * 9216;
     const float *restrict w2 = w + 1088 + c * 49;
     float *restrict y2 = y + ((long)b * 96 + 64 + c) * 9216;
-    for (int oy = 0; oy < 3; oy++)
-        for (int ox = 0; ox < 96; ox++)
-            dw_k3_5_7_c32_96x96_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-    for (int oy = 3; oy < 93; oy++) {
-        for (int ox = 0; ox < 3; ox++)
-            dw_k3_5_7_c32_96x96_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-        for (int ox = 3; ox < 93; ox++) {
-            const float *restrict p = xc + (oy * 1 - 3) * 96 + ox * 1 - 3;
+    for (int oy = 0; oy < 96; oy++)
+        for (int ox = 0; ox < 96; ox++) {
+            const float *restrict p = xp + oy * 102 + ox * 1;
             y0[oy * 96 + ox] = 0.0f
-                + w0[0] * p[194]
-                + w0[1] * p[195]
-                + w0[2] * p[196]
-                + w0[3] * p[290]
-                + w0[4] * p[291]
-                + w0[5] * p[292]
-                + w0[6] * p[386]
-                + w0[7] * p[387]
-                + w0[8] * p[388];
+                + w0[0] * p[206]
+                + w0[1] * p[207]
+                + w0[2] * p[208]
+                + w0[3] * p[308]
+                + w0[4] * p[309]
+                + w0[5] * p[310]
+                + w0[6] * p[410]
+                + w0[7] * p[411]
+                + w0[8] * p[412];
             y1[oy * 96 + ox] = 0.0f
-                + w1[0] * p[97]
-                + w1[1] * p[98]
-                + w1[2] * p[99]
-                + w1[3] * p[100]
-                + w1[4] * p[101]
-                + w1[5] * p[193]
-                + w1[6] * p[194]
-                + w1[7] * p[195]
-                + w1[8] * p[196]
-                + w1[9] * p[197]
-                + w1[10] * p[289]
-                + w1[11] * p[290]
-                + w1[12] * p[291]
-                + w1[13] * p[292]
-                + w1[14] * p[293]
-                + w1[15] * p[385]
-                + w1[16] * p[386]
-                + w1[17] * p[387]
-                + w1[18] * p[388]
-                + w1[19] * p[389]
-                + w1[20] * p[481]
-                + w1[21] * p[482]
-                + w1[22] * p[483]
-                + w1[23] * p[484]
-                + w1[24] * p[485];
+                + w1[0] * p[103]
+                + w1[1] * p[104]
+                + w1[2] * p[105]
+                + w1[3] * p[106]
+                + w1[4] * p[107]
+                + w1[5] * p[205]
+                + w1[6] * p[206]
+                + w1[7] * p[207]
+                + w1[8] * p[208]
+                + w1[9] * p[209]
+                + w1[10] * p[307]
+                + w1[11] * p[308]
+                + w1[12] * p[309]
+                + w1[13] * p[310]
+                + w1[14] * p[311]
+                + w1[15] * p[409]
+                + w1[16] * p[410]
+                + w1[17] * p[411]
+                + w1[18] * p[412]
+                + w1[19] * p[413]
+                + w1[20] * p[511]
+                + w1[21] * p[512]
+                + w1[22] * p[513]
+                + w1[23] * p[514]
+                + w1[24] * p[515];
             y2[oy * 96 + ox] = 0.0f
                 + w2[0] * p[0]
                 + w2[1] * p[1]
@@ -250,55 +73,49 @@ static inline void dw_k3_5_7_c32_96x96_s1_fwd_plane(const float *restrict xc, co
                 + w2[4] * p[4]
                 + w2[5] * p[5]
                 + w2[6] * p[6]
-                + w2[7] * p[96]
-                + w2[8] * p[97]
-                + w2[9] * p[98]
-                + w2[10] * p[99]
-                + w2[11] * p[100]
-                + w2[12] * p[101]
-                + w2[13] * p[102]
-                + w2[14] * p[192]
-                + w2[15] * p[193]
-                + w2[16] * p[194]
-                + w2[17] * p[195]
-                + w2[18] * p[196]
-                + w2[19] * p[197]
-                + w2[20] * p[198]
-                + w2[21] * p[288]
-                + w2[22] * p[289]
-                + w2[23] * p[290]
-                + w2[24] * p[291]
-                + w2[25] * p[292]
-                + w2[26] * p[293]
-                + w2[27] * p[294]
-                + w2[28] * p[384]
-                + w2[29] * p[385]
-                + w2[30] * p[386]
-                + w2[31] * p[387]
-                + w2[32] * p[388]
-                + w2[33] * p[389]
-                + w2[34] * p[390]
-                + w2[35] * p[480]
-                + w2[36] * p[481]
-                + w2[37] * p[482]
-                + w2[38] * p[483]
-                + w2[39] * p[484]
-                + w2[40] * p[485]
-                + w2[41] * p[486]
-                + w2[42] * p[576]
-                + w2[43] * p[577]
-                + w2[44] * p[578]
-                + w2[45] * p[579]
-                + w2[46] * p[580]
-                + w2[47] * p[581]
-                + w2[48] * p[582];
+                + w2[7] * p[102]
+                + w2[8] * p[103]
+                + w2[9] * p[104]
+                + w2[10] * p[105]
+                + w2[11] * p[106]
+                + w2[12] * p[107]
+                + w2[13] * p[108]
+                + w2[14] * p[204]
+                + w2[15] * p[205]
+                + w2[16] * p[206]
+                + w2[17] * p[207]
+                + w2[18] * p[208]
+                + w2[19] * p[209]
+                + w2[20] * p[210]
+                + w2[21] * p[306]
+                + w2[22] * p[307]
+                + w2[23] * p[308]
+                + w2[24] * p[309]
+                + w2[25] * p[310]
+                + w2[26] * p[311]
+                + w2[27] * p[312]
+                + w2[28] * p[408]
+                + w2[29] * p[409]
+                + w2[30] * p[410]
+                + w2[31] * p[411]
+                + w2[32] * p[412]
+                + w2[33] * p[413]
+                + w2[34] * p[414]
+                + w2[35] * p[510]
+                + w2[36] * p[511]
+                + w2[37] * p[512]
+                + w2[38] * p[513]
+                + w2[39] * p[514]
+                + w2[40] * p[515]
+                + w2[41] * p[516]
+                + w2[42] * p[612]
+                + w2[43] * p[613]
+                + w2[44] * p[614]
+                + w2[45] * p[615]
+                + w2[46] * p[616]
+                + w2[47] * p[617]
+                + w2[48] * p[618];
         }
-        for (int ox = 93; ox < 96; ox++)
-            dw_k3_5_7_c32_96x96_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-    }
-    for (int oy = 93; oy < 96; oy++)
-        for (int ox = 0; ox < 96; ox++)
-            dw_k3_5_7_c32_96x96_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
 }
 
 void dw_k3_5_7_c32_96x96_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -308,221 +125,33 @@ void dw_k3_5_7_c32_96x96_s1_fwd(int n, const float *restrict x, const float *res
         dw_k3_5_7_c32_96x96_s1_fwd_plane(x + (long)bc * 9216, w, bias, y, bc / 32, bc % 32);
 }
 
-static inline void dw_k3_5_7_c32_96x96_s1_bwd_at(const float *restrict xc, const float *restrict w, const float *restrict dy,
-    float *restrict dxc, float *restrict g0, float *restrict g1, float *restrict g2, int b, int c, int oy, int ox)
-{
-    const float *restrict w0 = w + 0 + c * 9;
-    const float *restrict d0 = dy + ((long)b * 96 + 0 + c) * 9216;
-    const float *restrict w1 = w + 288 + c * 25;
-    const float *restrict d1 = dy + ((long)b * 96 + 32 + c) * 9216;
-    const float *restrict w2 = w + 1088 + c * 49;
-    const float *restrict d2 = dy + ((long)b * 96 + 64 + c) * 9216;
-    {
-        const float d = d0[oy * 96 + ox];
-        {
-            const int iy = oy * 1 + -1;
-            if (iy >= 0 && iy < 96) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w0[0] * d; g0[0] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w0[1] * d; g0[1] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w0[2] * d; g0[2] += d * xc[iy * 96 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 0;
-            if (iy >= 0 && iy < 96) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w0[3] * d; g0[3] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w0[4] * d; g0[4] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w0[5] * d; g0[5] += d * xc[iy * 96 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 1;
-            if (iy >= 0 && iy < 96) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w0[6] * d; g0[6] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w0[7] * d; g0[7] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w0[8] * d; g0[8] += d * xc[iy * 96 + ix]; } }
-            }
-        }
-    }
-    {
-        const float d = d1[oy * 96 + ox];
-        {
-            const int iy = oy * 1 + -2;
-            if (iy >= 0 && iy < 96) {
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w1[0] * d; g1[0] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w1[1] * d; g1[1] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w1[2] * d; g1[2] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w1[3] * d; g1[3] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w1[4] * d; g1[4] += d * xc[iy * 96 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + -1;
-            if (iy >= 0 && iy < 96) {
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w1[5] * d; g1[5] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w1[6] * d; g1[6] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w1[7] * d; g1[7] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w1[8] * d; g1[8] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w1[9] * d; g1[9] += d * xc[iy * 96 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 0;
-            if (iy >= 0 && iy < 96) {
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w1[10] * d; g1[10] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w1[11] * d; g1[11] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w1[12] * d; g1[12] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w1[13] * d; g1[13] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w1[14] * d; g1[14] += d * xc[iy * 96 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 1;
-            if (iy >= 0 && iy < 96) {
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w1[15] * d; g1[15] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w1[16] * d; g1[16] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w1[17] * d; g1[17] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w1[18] * d; g1[18] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w1[19] * d; g1[19] += d * xc[iy * 96 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 2;
-            if (iy >= 0 && iy < 96) {
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w1[20] * d; g1[20] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w1[21] * d; g1[21] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w1[22] * d; g1[22] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w1[23] * d; g1[23] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w1[24] * d; g1[24] += d * xc[iy * 96 + ix]; } }
-            }
-        }
-    }
-    {
-        const float d = d2[oy * 96 + ox];
-        {
-            const int iy = oy * 1 + -3;
-            if (iy >= 0 && iy < 96) {
-                { const int ix = ox * 1 + -3; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w2[0] * d; g2[0] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w2[1] * d; g2[1] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w2[2] * d; g2[2] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w2[3] * d; g2[3] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w2[4] * d; g2[4] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w2[5] * d; g2[5] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 3; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w2[6] * d; g2[6] += d * xc[iy * 96 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + -2;
-            if (iy >= 0 && iy < 96) {
-                { const int ix = ox * 1 + -3; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w2[7] * d; g2[7] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w2[8] * d; g2[8] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w2[9] * d; g2[9] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w2[10] * d; g2[10] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w2[11] * d; g2[11] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w2[12] * d; g2[12] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 3; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w2[13] * d; g2[13] += d * xc[iy * 96 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + -1;
-            if (iy >= 0 && iy < 96) {
-                { const int ix = ox * 1 + -3; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w2[14] * d; g2[14] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w2[15] * d; g2[15] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w2[16] * d; g2[16] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w2[17] * d; g2[17] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w2[18] * d; g2[18] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w2[19] * d; g2[19] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 3; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w2[20] * d; g2[20] += d * xc[iy * 96 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 0;
-            if (iy >= 0 && iy < 96) {
-                { const int ix = ox * 1 + -3; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w2[21] * d; g2[21] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w2[22] * d; g2[22] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w2[23] * d; g2[23] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w2[24] * d; g2[24] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w2[25] * d; g2[25] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w2[26] * d; g2[26] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 3; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w2[27] * d; g2[27] += d * xc[iy * 96 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 1;
-            if (iy >= 0 && iy < 96) {
-                { const int ix = ox * 1 + -3; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w2[28] * d; g2[28] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w2[29] * d; g2[29] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w2[30] * d; g2[30] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w2[31] * d; g2[31] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w2[32] * d; g2[32] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w2[33] * d; g2[33] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 3; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w2[34] * d; g2[34] += d * xc[iy * 96 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 2;
-            if (iy >= 0 && iy < 96) {
-                { const int ix = ox * 1 + -3; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w2[35] * d; g2[35] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w2[36] * d; g2[36] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w2[37] * d; g2[37] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w2[38] * d; g2[38] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w2[39] * d; g2[39] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w2[40] * d; g2[40] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 3; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w2[41] * d; g2[41] += d * xc[iy * 96 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 3;
-            if (iy >= 0 && iy < 96) {
-                { const int ix = ox * 1 + -3; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w2[42] * d; g2[42] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w2[43] * d; g2[43] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w2[44] * d; g2[44] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w2[45] * d; g2[45] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w2[46] * d; g2[46] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w2[47] * d; g2[47] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 3; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w2[48] * d; g2[48] += d * xc[iy * 96 + ix]; } }
-            }
-        }
-    }
-}
-
 /* Channel c of image b: its gradients go to dxc and the accumulators g. */
 static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
     float *restrict dxc, float *restrict g0, float *restrict g1, float *restrict g2, int b, int c)
 {
+    float xp[10404], dxp[10404] = {0};
+    dw_k3_5_7_c32_96x96_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     const float *restrict d0 = dy + ((long)b * 96 + 0 + c) * 9216;
     const float *restrict w1 = w + 288 + c * 25;
     const float *restrict d1 = dy + ((long)b * 96 + 32 + c) * 9216;
     const float *restrict w2 = w + 1088 + c * 49;
     const float *restrict d2 = dy + ((long)b * 96 + 64 + c) * 9216;
-    for (int oy = 0; oy < 3; oy++)
-        for (int ox = 0; ox < 96; ox++)
-            dw_k3_5_7_c32_96x96_s1_bwd_at(xc, w, dy, dxc, g0, g1, g2, b, c, oy, ox);
-    for (int oy = 3; oy < 93; oy++) {
-        for (int ox = 0; ox < 3; ox++)
-            dw_k3_5_7_c32_96x96_s1_bwd_at(xc, w, dy, dxc, g0, g1, g2, b, c, oy, ox);
-        for (int ox = 93; ox < 96; ox++)
-            dw_k3_5_7_c32_96x96_s1_bwd_at(xc, w, dy, dxc, g0, g1, g2, b, c, oy, ox);
-    }
-    for (int oy = 93; oy < 96; oy++)
-        for (int ox = 0; ox < 96; ox++)
-            dw_k3_5_7_c32_96x96_s1_bwd_at(xc, w, dy, dxc, g0, g1, g2, b, c, oy, ox);
     {
         /* kernel 0, tap 0 */
         const float wt = w0[0];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d0 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 191;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 206;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g0[0] += s;
     }
@@ -530,17 +159,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 0, tap 1 */
         const float wt = w0[1];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d0 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 192;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 207;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g0[1] += s;
     }
@@ -548,17 +177,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 0, tap 2 */
         const float wt = w0[2];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d0 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 193;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 208;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g0[2] += s;
     }
@@ -566,17 +195,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 0, tap 3 */
         const float wt = w0[3];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d0 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 287;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 308;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g0[3] += s;
     }
@@ -584,17 +213,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 0, tap 4 */
         const float wt = w0[4];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d0 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 288;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 309;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g0[4] += s;
     }
@@ -602,17 +231,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 0, tap 5 */
         const float wt = w0[5];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d0 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 289;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 310;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g0[5] += s;
     }
@@ -620,17 +249,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 0, tap 6 */
         const float wt = w0[6];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d0 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 383;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 410;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g0[6] += s;
     }
@@ -638,17 +267,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 0, tap 7 */
         const float wt = w0[7];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d0 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 384;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 411;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g0[7] += s;
     }
@@ -656,17 +285,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 0, tap 8 */
         const float wt = w0[8];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d0 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 385;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 412;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g0[8] += s;
     }
@@ -674,17 +303,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 1, tap 0 */
         const float wt = w1[0];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d1 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 94;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 103;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g1[0] += s;
     }
@@ -692,17 +321,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 1, tap 1 */
         const float wt = w1[1];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d1 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 95;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 104;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g1[1] += s;
     }
@@ -710,17 +339,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 1, tap 2 */
         const float wt = w1[2];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d1 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 96;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 105;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g1[2] += s;
     }
@@ -728,17 +357,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 1, tap 3 */
         const float wt = w1[3];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d1 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 97;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 106;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g1[3] += s;
     }
@@ -746,17 +375,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 1, tap 4 */
         const float wt = w1[4];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d1 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 98;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 107;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g1[4] += s;
     }
@@ -764,17 +393,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 1, tap 5 */
         const float wt = w1[5];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d1 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 190;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 205;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g1[5] += s;
     }
@@ -782,17 +411,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 1, tap 6 */
         const float wt = w1[6];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d1 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 191;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 206;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g1[6] += s;
     }
@@ -800,17 +429,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 1, tap 7 */
         const float wt = w1[7];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d1 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 192;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 207;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g1[7] += s;
     }
@@ -818,17 +447,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 1, tap 8 */
         const float wt = w1[8];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d1 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 193;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 208;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g1[8] += s;
     }
@@ -836,17 +465,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 1, tap 9 */
         const float wt = w1[9];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d1 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 194;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 209;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g1[9] += s;
     }
@@ -854,17 +483,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 1, tap 10 */
         const float wt = w1[10];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d1 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 286;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 307;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g1[10] += s;
     }
@@ -872,17 +501,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 1, tap 11 */
         const float wt = w1[11];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d1 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 287;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 308;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g1[11] += s;
     }
@@ -890,17 +519,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 1, tap 12 */
         const float wt = w1[12];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d1 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 288;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 309;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g1[12] += s;
     }
@@ -908,17 +537,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 1, tap 13 */
         const float wt = w1[13];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d1 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 289;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 310;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g1[13] += s;
     }
@@ -926,17 +555,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 1, tap 14 */
         const float wt = w1[14];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d1 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 290;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 311;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g1[14] += s;
     }
@@ -944,17 +573,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 1, tap 15 */
         const float wt = w1[15];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d1 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 382;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 409;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g1[15] += s;
     }
@@ -962,17 +591,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 1, tap 16 */
         const float wt = w1[16];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d1 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 383;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 410;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g1[16] += s;
     }
@@ -980,17 +609,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 1, tap 17 */
         const float wt = w1[17];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d1 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 384;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 411;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g1[17] += s;
     }
@@ -998,17 +627,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 1, tap 18 */
         const float wt = w1[18];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d1 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 385;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 412;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g1[18] += s;
     }
@@ -1016,17 +645,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 1, tap 19 */
         const float wt = w1[19];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d1 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 386;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 413;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g1[19] += s;
     }
@@ -1034,17 +663,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 1, tap 20 */
         const float wt = w1[20];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d1 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 478;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 511;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g1[20] += s;
     }
@@ -1052,17 +681,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 1, tap 21 */
         const float wt = w1[21];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d1 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 479;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 512;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g1[21] += s;
     }
@@ -1070,17 +699,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 1, tap 22 */
         const float wt = w1[22];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d1 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 480;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 513;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g1[22] += s;
     }
@@ -1088,17 +717,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 1, tap 23 */
         const float wt = w1[23];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d1 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 481;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 514;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g1[23] += s;
     }
@@ -1106,17 +735,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 1, tap 24 */
         const float wt = w1[24];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d1 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 482;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 515;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g1[24] += s;
     }
@@ -1124,17 +753,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 0 */
         const float wt = w2[0];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d2 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + -3;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 0;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g2[0] += s;
     }
@@ -1142,17 +771,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 1 */
         const float wt = w2[1];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d2 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + -2;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 1;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g2[1] += s;
     }
@@ -1160,17 +789,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 2 */
         const float wt = w2[2];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d2 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + -1;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 2;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g2[2] += s;
     }
@@ -1178,17 +807,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 3 */
         const float wt = w2[3];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d2 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 0;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 3;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g2[3] += s;
     }
@@ -1196,17 +825,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 4 */
         const float wt = w2[4];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d2 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 1;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 4;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g2[4] += s;
     }
@@ -1214,17 +843,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 5 */
         const float wt = w2[5];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d2 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 2;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 5;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g2[5] += s;
     }
@@ -1232,17 +861,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 6 */
         const float wt = w2[6];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d2 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 3;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 6;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g2[6] += s;
     }
@@ -1250,17 +879,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 7 */
         const float wt = w2[7];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d2 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 93;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 102;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g2[7] += s;
     }
@@ -1268,17 +897,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 8 */
         const float wt = w2[8];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d2 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 94;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 103;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g2[8] += s;
     }
@@ -1286,17 +915,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 9 */
         const float wt = w2[9];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d2 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 95;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 104;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g2[9] += s;
     }
@@ -1304,17 +933,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 10 */
         const float wt = w2[10];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d2 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 96;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 105;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g2[10] += s;
     }
@@ -1322,17 +951,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 11 */
         const float wt = w2[11];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d2 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 97;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 106;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g2[11] += s;
     }
@@ -1340,17 +969,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 12 */
         const float wt = w2[12];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d2 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 98;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 107;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g2[12] += s;
     }
@@ -1358,17 +987,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 13 */
         const float wt = w2[13];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d2 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 99;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 108;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g2[13] += s;
     }
@@ -1376,17 +1005,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 14 */
         const float wt = w2[14];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d2 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 189;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 204;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g2[14] += s;
     }
@@ -1394,17 +1023,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 15 */
         const float wt = w2[15];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d2 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 190;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 205;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g2[15] += s;
     }
@@ -1412,17 +1041,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 16 */
         const float wt = w2[16];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d2 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 191;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 206;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g2[16] += s;
     }
@@ -1430,17 +1059,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 17 */
         const float wt = w2[17];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d2 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 192;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 207;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g2[17] += s;
     }
@@ -1448,17 +1077,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 18 */
         const float wt = w2[18];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d2 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 193;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 208;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g2[18] += s;
     }
@@ -1466,17 +1095,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 19 */
         const float wt = w2[19];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d2 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 194;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 209;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g2[19] += s;
     }
@@ -1484,17 +1113,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 20 */
         const float wt = w2[20];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d2 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 195;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 210;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g2[20] += s;
     }
@@ -1502,17 +1131,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 21 */
         const float wt = w2[21];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d2 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 285;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 306;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g2[21] += s;
     }
@@ -1520,17 +1149,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 22 */
         const float wt = w2[22];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d2 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 286;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 307;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g2[22] += s;
     }
@@ -1538,17 +1167,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 23 */
         const float wt = w2[23];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d2 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 287;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 308;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g2[23] += s;
     }
@@ -1556,17 +1185,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 24 */
         const float wt = w2[24];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d2 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 288;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 309;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g2[24] += s;
     }
@@ -1574,17 +1203,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 25 */
         const float wt = w2[25];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d2 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 289;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 310;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g2[25] += s;
     }
@@ -1592,17 +1221,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 26 */
         const float wt = w2[26];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d2 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 290;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 311;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g2[26] += s;
     }
@@ -1610,17 +1239,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 27 */
         const float wt = w2[27];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d2 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 291;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 312;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g2[27] += s;
     }
@@ -1628,17 +1257,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 28 */
         const float wt = w2[28];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d2 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 381;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 408;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g2[28] += s;
     }
@@ -1646,17 +1275,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 29 */
         const float wt = w2[29];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d2 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 382;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 409;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g2[29] += s;
     }
@@ -1664,17 +1293,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 30 */
         const float wt = w2[30];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d2 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 383;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 410;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g2[30] += s;
     }
@@ -1682,17 +1311,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 31 */
         const float wt = w2[31];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d2 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 384;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 411;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g2[31] += s;
     }
@@ -1700,17 +1329,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 32 */
         const float wt = w2[32];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d2 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 385;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 412;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g2[32] += s;
     }
@@ -1718,17 +1347,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 33 */
         const float wt = w2[33];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d2 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 386;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 413;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g2[33] += s;
     }
@@ -1736,17 +1365,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 34 */
         const float wt = w2[34];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d2 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 387;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 414;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g2[34] += s;
     }
@@ -1754,17 +1383,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 35 */
         const float wt = w2[35];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d2 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 477;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 510;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g2[35] += s;
     }
@@ -1772,17 +1401,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 36 */
         const float wt = w2[36];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d2 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 478;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 511;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g2[36] += s;
     }
@@ -1790,17 +1419,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 37 */
         const float wt = w2[37];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d2 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 479;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 512;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g2[37] += s;
     }
@@ -1808,17 +1437,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 38 */
         const float wt = w2[38];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d2 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 480;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 513;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g2[38] += s;
     }
@@ -1826,17 +1455,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 39 */
         const float wt = w2[39];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d2 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 481;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 514;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g2[39] += s;
     }
@@ -1844,17 +1473,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 40 */
         const float wt = w2[40];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d2 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 482;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 515;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g2[40] += s;
     }
@@ -1862,17 +1491,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 41 */
         const float wt = w2[41];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d2 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 483;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 516;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g2[41] += s;
     }
@@ -1880,17 +1509,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 42 */
         const float wt = w2[42];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d2 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 573;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 612;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g2[42] += s;
     }
@@ -1898,17 +1527,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 43 */
         const float wt = w2[43];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d2 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 574;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 613;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g2[43] += s;
     }
@@ -1916,17 +1545,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 44 */
         const float wt = w2[44];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d2 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 575;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 614;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g2[44] += s;
     }
@@ -1934,17 +1563,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 45 */
         const float wt = w2[45];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d2 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 576;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 615;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g2[45] += s;
     }
@@ -1952,17 +1581,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 46 */
         const float wt = w2[46];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d2 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 577;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 616;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g2[46] += s;
     }
@@ -1970,17 +1599,17 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 47 */
         const float wt = w2[47];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d2 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 578;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 617;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g2[47] += s;
     }
@@ -1988,20 +1617,23 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 48 */
         const float wt = w2[48];
         float acc[96] = {0};
-        for (int oy = 3; oy < 93; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d2 + oy * 96;
-            const long at = (long)(oy * 1 - 3) * 96 + 579;
-            for (int ox = 3; ox < 93; ox++) {
+            const int at = oy * 102 + 618;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 93; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g2[48] += s;
     }
+    for (int iy = 0; iy < 96; iy++)
+        for (int ix = 0; ix < 96; ix++)
+            dxc[iy * 96 + ix] += dxp[(iy + 3) * 102 + 3 + ix];
 }
 
 void dw_k3_5_7_c32_96x96_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
@@ -2115,96 +1747,12 @@ void dw_k3_5_7_c32_96x96_s1_bwd(int n, const float *restrict x, const float *res
 }
 
 /* dw_k3_5_c96_96x96_s1: depthwise, kernels 3, 5 on 96 channels of 96x96, stride 1 -> 192x96x96 */
-static inline void dw_k3_5_c96_96x96_s1_fwd_at(const float *restrict xc, const float *restrict w, const float *restrict bias,
-    float *restrict y, int b, int c, int oy, int ox)
+static inline void dw_k3_5_c96_96x96_s1_pad(const float *restrict xc, float *restrict xp)
 {
-    (void)bias;
-    const float *restrict w0 = w + 0 + c * 9;
-    float *restrict y0 = y + ((long)b * 192 + 0 + c) * 9216;
-    const float *restrict w1 = w + 864 + c * 25;
-    float *restrict y1 = y + ((long)b * 192 + 96 + c) * 9216;
-    {
-        float s = 0.0f;
-        {
-            const int iy = oy * 1 + -1;
-            if (iy >= 0 && iy < 96) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 96) { s += w0[0] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 96) { s += w0[1] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 96) { s += w0[2] * xc[iy * 96 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 0;
-            if (iy >= 0 && iy < 96) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 96) { s += w0[3] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 96) { s += w0[4] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 96) { s += w0[5] * xc[iy * 96 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 1;
-            if (iy >= 0 && iy < 96) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 96) { s += w0[6] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 96) { s += w0[7] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 96) { s += w0[8] * xc[iy * 96 + ix]; } }
-            }
-        }
-        y0[oy * 96 + ox] = s;
-    }
-    {
-        float s = 0.0f;
-        {
-            const int iy = oy * 1 + -2;
-            if (iy >= 0 && iy < 96) {
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 96) { s += w1[0] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 96) { s += w1[1] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 96) { s += w1[2] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 96) { s += w1[3] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 96) { s += w1[4] * xc[iy * 96 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + -1;
-            if (iy >= 0 && iy < 96) {
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 96) { s += w1[5] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 96) { s += w1[6] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 96) { s += w1[7] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 96) { s += w1[8] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 96) { s += w1[9] * xc[iy * 96 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 0;
-            if (iy >= 0 && iy < 96) {
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 96) { s += w1[10] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 96) { s += w1[11] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 96) { s += w1[12] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 96) { s += w1[13] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 96) { s += w1[14] * xc[iy * 96 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 1;
-            if (iy >= 0 && iy < 96) {
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 96) { s += w1[15] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 96) { s += w1[16] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 96) { s += w1[17] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 96) { s += w1[18] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 96) { s += w1[19] * xc[iy * 96 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 2;
-            if (iy >= 0 && iy < 96) {
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 96) { s += w1[20] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 96) { s += w1[21] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 96) { s += w1[22] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 96) { s += w1[23] * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 96) { s += w1[24] * xc[iy * 96 + ix]; } }
-            }
-        }
-        y1[oy * 96 + ox] = s;
-    }
+    memset(xp, 0, sizeof(float) * 10000);
+    for (int iy = 0; iy < 96; iy++)
+        for (int ix = 0; ix < 96; ix++)
+            xp[(iy + 2) * 100 + 2 + ix] = xc[iy * 96 + ix];
 }
 
 /* Channel c of image b, every kernel. */
@@ -2212,61 +1760,52 @@ static inline void dw_k3_5_c96_96x96_s1_fwd_plane(const float *restrict xc, cons
     float *restrict y, int b, int c)
 {
     (void)bias;
+    float xp[10000];
+    dw_k3_5_c96_96x96_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     float *restrict y0 = y + ((long)b * 192 + 0 + c) * 9216;
     const float *restrict w1 = w + 864 + c * 25;
     float *restrict y1 = y + ((long)b * 192 + 96 + c) * 9216;
-    for (int oy = 0; oy < 2; oy++)
-        for (int ox = 0; ox < 96; ox++)
-            dw_k3_5_c96_96x96_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-    for (int oy = 2; oy < 94; oy++) {
-        for (int ox = 0; ox < 2; ox++)
-            dw_k3_5_c96_96x96_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-        for (int ox = 2; ox < 94; ox++) {
-            const float *restrict p = xc + (oy * 1 - 2) * 96 + ox * 1 - 2;
+    for (int oy = 0; oy < 96; oy++)
+        for (int ox = 0; ox < 96; ox++) {
+            const float *restrict p = xp + oy * 100 + ox * 1;
             y0[oy * 96 + ox] = 0.0f
-                + w0[0] * p[97]
-                + w0[1] * p[98]
-                + w0[2] * p[99]
-                + w0[3] * p[193]
-                + w0[4] * p[194]
-                + w0[5] * p[195]
-                + w0[6] * p[289]
-                + w0[7] * p[290]
-                + w0[8] * p[291];
+                + w0[0] * p[101]
+                + w0[1] * p[102]
+                + w0[2] * p[103]
+                + w0[3] * p[201]
+                + w0[4] * p[202]
+                + w0[5] * p[203]
+                + w0[6] * p[301]
+                + w0[7] * p[302]
+                + w0[8] * p[303];
             y1[oy * 96 + ox] = 0.0f
                 + w1[0] * p[0]
                 + w1[1] * p[1]
                 + w1[2] * p[2]
                 + w1[3] * p[3]
                 + w1[4] * p[4]
-                + w1[5] * p[96]
-                + w1[6] * p[97]
-                + w1[7] * p[98]
-                + w1[8] * p[99]
-                + w1[9] * p[100]
-                + w1[10] * p[192]
-                + w1[11] * p[193]
-                + w1[12] * p[194]
-                + w1[13] * p[195]
-                + w1[14] * p[196]
-                + w1[15] * p[288]
-                + w1[16] * p[289]
-                + w1[17] * p[290]
-                + w1[18] * p[291]
-                + w1[19] * p[292]
-                + w1[20] * p[384]
-                + w1[21] * p[385]
-                + w1[22] * p[386]
-                + w1[23] * p[387]
-                + w1[24] * p[388];
+                + w1[5] * p[100]
+                + w1[6] * p[101]
+                + w1[7] * p[102]
+                + w1[8] * p[103]
+                + w1[9] * p[104]
+                + w1[10] * p[200]
+                + w1[11] * p[201]
+                + w1[12] * p[202]
+                + w1[13] * p[203]
+                + w1[14] * p[204]
+                + w1[15] * p[300]
+                + w1[16] * p[301]
+                + w1[17] * p[302]
+                + w1[18] * p[303]
+                + w1[19] * p[304]
+                + w1[20] * p[400]
+                + w1[21] * p[401]
+                + w1[22] * p[402]
+                + w1[23] * p[403]
+                + w1[24] * p[404];
         }
-        for (int ox = 94; ox < 96; ox++)
-            dw_k3_5_c96_96x96_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-    }
-    for (int oy = 94; oy < 96; oy++)
-        for (int ox = 0; ox < 96; ox++)
-            dw_k3_5_c96_96x96_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
 }
 
 void dw_k3_5_c96_96x96_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -2276,130 +1815,31 @@ void dw_k3_5_c96_96x96_s1_fwd(int n, const float *restrict x, const float *restr
         dw_k3_5_c96_96x96_s1_fwd_plane(x + (long)bc * 9216, w, bias, y, bc / 96, bc % 96);
 }
 
-static inline void dw_k3_5_c96_96x96_s1_bwd_at(const float *restrict xc, const float *restrict w, const float *restrict dy,
-    float *restrict dxc, float *restrict g0, float *restrict g1, int b, int c, int oy, int ox)
-{
-    const float *restrict w0 = w + 0 + c * 9;
-    const float *restrict d0 = dy + ((long)b * 192 + 0 + c) * 9216;
-    const float *restrict w1 = w + 864 + c * 25;
-    const float *restrict d1 = dy + ((long)b * 192 + 96 + c) * 9216;
-    {
-        const float d = d0[oy * 96 + ox];
-        {
-            const int iy = oy * 1 + -1;
-            if (iy >= 0 && iy < 96) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w0[0] * d; g0[0] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w0[1] * d; g0[1] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w0[2] * d; g0[2] += d * xc[iy * 96 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 0;
-            if (iy >= 0 && iy < 96) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w0[3] * d; g0[3] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w0[4] * d; g0[4] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w0[5] * d; g0[5] += d * xc[iy * 96 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 1;
-            if (iy >= 0 && iy < 96) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w0[6] * d; g0[6] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w0[7] * d; g0[7] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w0[8] * d; g0[8] += d * xc[iy * 96 + ix]; } }
-            }
-        }
-    }
-    {
-        const float d = d1[oy * 96 + ox];
-        {
-            const int iy = oy * 1 + -2;
-            if (iy >= 0 && iy < 96) {
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w1[0] * d; g1[0] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w1[1] * d; g1[1] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w1[2] * d; g1[2] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w1[3] * d; g1[3] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w1[4] * d; g1[4] += d * xc[iy * 96 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + -1;
-            if (iy >= 0 && iy < 96) {
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w1[5] * d; g1[5] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w1[6] * d; g1[6] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w1[7] * d; g1[7] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w1[8] * d; g1[8] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w1[9] * d; g1[9] += d * xc[iy * 96 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 0;
-            if (iy >= 0 && iy < 96) {
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w1[10] * d; g1[10] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w1[11] * d; g1[11] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w1[12] * d; g1[12] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w1[13] * d; g1[13] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w1[14] * d; g1[14] += d * xc[iy * 96 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 1;
-            if (iy >= 0 && iy < 96) {
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w1[15] * d; g1[15] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w1[16] * d; g1[16] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w1[17] * d; g1[17] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w1[18] * d; g1[18] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w1[19] * d; g1[19] += d * xc[iy * 96 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 2;
-            if (iy >= 0 && iy < 96) {
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w1[20] * d; g1[20] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w1[21] * d; g1[21] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w1[22] * d; g1[22] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w1[23] * d; g1[23] += d * xc[iy * 96 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 96) { dxc[iy * 96 + ix] += w1[24] * d; g1[24] += d * xc[iy * 96 + ix]; } }
-            }
-        }
-    }
-}
-
 /* Channel c of image b: its gradients go to dxc and the accumulators g. */
 static inline void dw_k3_5_c96_96x96_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
     float *restrict dxc, float *restrict g0, float *restrict g1, int b, int c)
 {
+    float xp[10000], dxp[10000] = {0};
+    dw_k3_5_c96_96x96_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     const float *restrict d0 = dy + ((long)b * 192 + 0 + c) * 9216;
     const float *restrict w1 = w + 864 + c * 25;
     const float *restrict d1 = dy + ((long)b * 192 + 96 + c) * 9216;
-    for (int oy = 0; oy < 2; oy++)
-        for (int ox = 0; ox < 96; ox++)
-            dw_k3_5_c96_96x96_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
-    for (int oy = 2; oy < 94; oy++) {
-        for (int ox = 0; ox < 2; ox++)
-            dw_k3_5_c96_96x96_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
-        for (int ox = 94; ox < 96; ox++)
-            dw_k3_5_c96_96x96_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
-    }
-    for (int oy = 94; oy < 96; oy++)
-        for (int ox = 0; ox < 96; ox++)
-            dw_k3_5_c96_96x96_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
     {
         /* kernel 0, tap 0 */
         const float wt = w0[0];
         float acc[96] = {0};
-        for (int oy = 2; oy < 94; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d0 + oy * 96;
-            const long at = (long)(oy * 1 - 2) * 96 + 95;
-            for (int ox = 2; ox < 94; ox++) {
+            const int at = oy * 100 + 101;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 94; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g0[0] += s;
     }
@@ -2407,17 +1847,17 @@ static inline void dw_k3_5_c96_96x96_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 0, tap 1 */
         const float wt = w0[1];
         float acc[96] = {0};
-        for (int oy = 2; oy < 94; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d0 + oy * 96;
-            const long at = (long)(oy * 1 - 2) * 96 + 96;
-            for (int ox = 2; ox < 94; ox++) {
+            const int at = oy * 100 + 102;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 94; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g0[1] += s;
     }
@@ -2425,17 +1865,17 @@ static inline void dw_k3_5_c96_96x96_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 0, tap 2 */
         const float wt = w0[2];
         float acc[96] = {0};
-        for (int oy = 2; oy < 94; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d0 + oy * 96;
-            const long at = (long)(oy * 1 - 2) * 96 + 97;
-            for (int ox = 2; ox < 94; ox++) {
+            const int at = oy * 100 + 103;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 94; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g0[2] += s;
     }
@@ -2443,17 +1883,17 @@ static inline void dw_k3_5_c96_96x96_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 0, tap 3 */
         const float wt = w0[3];
         float acc[96] = {0};
-        for (int oy = 2; oy < 94; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d0 + oy * 96;
-            const long at = (long)(oy * 1 - 2) * 96 + 191;
-            for (int ox = 2; ox < 94; ox++) {
+            const int at = oy * 100 + 201;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 94; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g0[3] += s;
     }
@@ -2461,17 +1901,17 @@ static inline void dw_k3_5_c96_96x96_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 0, tap 4 */
         const float wt = w0[4];
         float acc[96] = {0};
-        for (int oy = 2; oy < 94; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d0 + oy * 96;
-            const long at = (long)(oy * 1 - 2) * 96 + 192;
-            for (int ox = 2; ox < 94; ox++) {
+            const int at = oy * 100 + 202;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 94; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g0[4] += s;
     }
@@ -2479,17 +1919,17 @@ static inline void dw_k3_5_c96_96x96_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 0, tap 5 */
         const float wt = w0[5];
         float acc[96] = {0};
-        for (int oy = 2; oy < 94; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d0 + oy * 96;
-            const long at = (long)(oy * 1 - 2) * 96 + 193;
-            for (int ox = 2; ox < 94; ox++) {
+            const int at = oy * 100 + 203;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 94; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g0[5] += s;
     }
@@ -2497,17 +1937,17 @@ static inline void dw_k3_5_c96_96x96_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 0, tap 6 */
         const float wt = w0[6];
         float acc[96] = {0};
-        for (int oy = 2; oy < 94; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d0 + oy * 96;
-            const long at = (long)(oy * 1 - 2) * 96 + 287;
-            for (int ox = 2; ox < 94; ox++) {
+            const int at = oy * 100 + 301;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 94; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g0[6] += s;
     }
@@ -2515,17 +1955,17 @@ static inline void dw_k3_5_c96_96x96_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 0, tap 7 */
         const float wt = w0[7];
         float acc[96] = {0};
-        for (int oy = 2; oy < 94; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d0 + oy * 96;
-            const long at = (long)(oy * 1 - 2) * 96 + 288;
-            for (int ox = 2; ox < 94; ox++) {
+            const int at = oy * 100 + 302;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 94; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g0[7] += s;
     }
@@ -2533,17 +1973,17 @@ static inline void dw_k3_5_c96_96x96_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 0, tap 8 */
         const float wt = w0[8];
         float acc[96] = {0};
-        for (int oy = 2; oy < 94; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d0 + oy * 96;
-            const long at = (long)(oy * 1 - 2) * 96 + 289;
-            for (int ox = 2; ox < 94; ox++) {
+            const int at = oy * 100 + 303;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 94; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g0[8] += s;
     }
@@ -2551,17 +1991,17 @@ static inline void dw_k3_5_c96_96x96_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 0 */
         const float wt = w1[0];
         float acc[96] = {0};
-        for (int oy = 2; oy < 94; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d1 + oy * 96;
-            const long at = (long)(oy * 1 - 2) * 96 + -2;
-            for (int ox = 2; ox < 94; ox++) {
+            const int at = oy * 100 + 0;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 94; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g1[0] += s;
     }
@@ -2569,17 +2009,17 @@ static inline void dw_k3_5_c96_96x96_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 1 */
         const float wt = w1[1];
         float acc[96] = {0};
-        for (int oy = 2; oy < 94; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d1 + oy * 96;
-            const long at = (long)(oy * 1 - 2) * 96 + -1;
-            for (int ox = 2; ox < 94; ox++) {
+            const int at = oy * 100 + 1;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 94; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g1[1] += s;
     }
@@ -2587,17 +2027,17 @@ static inline void dw_k3_5_c96_96x96_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 2 */
         const float wt = w1[2];
         float acc[96] = {0};
-        for (int oy = 2; oy < 94; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d1 + oy * 96;
-            const long at = (long)(oy * 1 - 2) * 96 + 0;
-            for (int ox = 2; ox < 94; ox++) {
+            const int at = oy * 100 + 2;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 94; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g1[2] += s;
     }
@@ -2605,17 +2045,17 @@ static inline void dw_k3_5_c96_96x96_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 3 */
         const float wt = w1[3];
         float acc[96] = {0};
-        for (int oy = 2; oy < 94; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d1 + oy * 96;
-            const long at = (long)(oy * 1 - 2) * 96 + 1;
-            for (int ox = 2; ox < 94; ox++) {
+            const int at = oy * 100 + 3;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 94; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g1[3] += s;
     }
@@ -2623,17 +2063,17 @@ static inline void dw_k3_5_c96_96x96_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 4 */
         const float wt = w1[4];
         float acc[96] = {0};
-        for (int oy = 2; oy < 94; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d1 + oy * 96;
-            const long at = (long)(oy * 1 - 2) * 96 + 2;
-            for (int ox = 2; ox < 94; ox++) {
+            const int at = oy * 100 + 4;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 94; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g1[4] += s;
     }
@@ -2641,17 +2081,17 @@ static inline void dw_k3_5_c96_96x96_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 5 */
         const float wt = w1[5];
         float acc[96] = {0};
-        for (int oy = 2; oy < 94; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d1 + oy * 96;
-            const long at = (long)(oy * 1 - 2) * 96 + 94;
-            for (int ox = 2; ox < 94; ox++) {
+            const int at = oy * 100 + 100;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 94; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g1[5] += s;
     }
@@ -2659,17 +2099,17 @@ static inline void dw_k3_5_c96_96x96_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 6 */
         const float wt = w1[6];
         float acc[96] = {0};
-        for (int oy = 2; oy < 94; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d1 + oy * 96;
-            const long at = (long)(oy * 1 - 2) * 96 + 95;
-            for (int ox = 2; ox < 94; ox++) {
+            const int at = oy * 100 + 101;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 94; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g1[6] += s;
     }
@@ -2677,17 +2117,17 @@ static inline void dw_k3_5_c96_96x96_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 7 */
         const float wt = w1[7];
         float acc[96] = {0};
-        for (int oy = 2; oy < 94; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d1 + oy * 96;
-            const long at = (long)(oy * 1 - 2) * 96 + 96;
-            for (int ox = 2; ox < 94; ox++) {
+            const int at = oy * 100 + 102;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 94; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g1[7] += s;
     }
@@ -2695,17 +2135,17 @@ static inline void dw_k3_5_c96_96x96_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 8 */
         const float wt = w1[8];
         float acc[96] = {0};
-        for (int oy = 2; oy < 94; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d1 + oy * 96;
-            const long at = (long)(oy * 1 - 2) * 96 + 97;
-            for (int ox = 2; ox < 94; ox++) {
+            const int at = oy * 100 + 103;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 94; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g1[8] += s;
     }
@@ -2713,17 +2153,17 @@ static inline void dw_k3_5_c96_96x96_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 9 */
         const float wt = w1[9];
         float acc[96] = {0};
-        for (int oy = 2; oy < 94; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d1 + oy * 96;
-            const long at = (long)(oy * 1 - 2) * 96 + 98;
-            for (int ox = 2; ox < 94; ox++) {
+            const int at = oy * 100 + 104;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 94; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g1[9] += s;
     }
@@ -2731,17 +2171,17 @@ static inline void dw_k3_5_c96_96x96_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 10 */
         const float wt = w1[10];
         float acc[96] = {0};
-        for (int oy = 2; oy < 94; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d1 + oy * 96;
-            const long at = (long)(oy * 1 - 2) * 96 + 190;
-            for (int ox = 2; ox < 94; ox++) {
+            const int at = oy * 100 + 200;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 94; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g1[10] += s;
     }
@@ -2749,17 +2189,17 @@ static inline void dw_k3_5_c96_96x96_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 11 */
         const float wt = w1[11];
         float acc[96] = {0};
-        for (int oy = 2; oy < 94; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d1 + oy * 96;
-            const long at = (long)(oy * 1 - 2) * 96 + 191;
-            for (int ox = 2; ox < 94; ox++) {
+            const int at = oy * 100 + 201;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 94; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g1[11] += s;
     }
@@ -2767,17 +2207,17 @@ static inline void dw_k3_5_c96_96x96_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 12 */
         const float wt = w1[12];
         float acc[96] = {0};
-        for (int oy = 2; oy < 94; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d1 + oy * 96;
-            const long at = (long)(oy * 1 - 2) * 96 + 192;
-            for (int ox = 2; ox < 94; ox++) {
+            const int at = oy * 100 + 202;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 94; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g1[12] += s;
     }
@@ -2785,17 +2225,17 @@ static inline void dw_k3_5_c96_96x96_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 13 */
         const float wt = w1[13];
         float acc[96] = {0};
-        for (int oy = 2; oy < 94; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d1 + oy * 96;
-            const long at = (long)(oy * 1 - 2) * 96 + 193;
-            for (int ox = 2; ox < 94; ox++) {
+            const int at = oy * 100 + 203;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 94; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g1[13] += s;
     }
@@ -2803,17 +2243,17 @@ static inline void dw_k3_5_c96_96x96_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 14 */
         const float wt = w1[14];
         float acc[96] = {0};
-        for (int oy = 2; oy < 94; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d1 + oy * 96;
-            const long at = (long)(oy * 1 - 2) * 96 + 194;
-            for (int ox = 2; ox < 94; ox++) {
+            const int at = oy * 100 + 204;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 94; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g1[14] += s;
     }
@@ -2821,17 +2261,17 @@ static inline void dw_k3_5_c96_96x96_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 15 */
         const float wt = w1[15];
         float acc[96] = {0};
-        for (int oy = 2; oy < 94; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d1 + oy * 96;
-            const long at = (long)(oy * 1 - 2) * 96 + 286;
-            for (int ox = 2; ox < 94; ox++) {
+            const int at = oy * 100 + 300;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 94; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g1[15] += s;
     }
@@ -2839,17 +2279,17 @@ static inline void dw_k3_5_c96_96x96_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 16 */
         const float wt = w1[16];
         float acc[96] = {0};
-        for (int oy = 2; oy < 94; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d1 + oy * 96;
-            const long at = (long)(oy * 1 - 2) * 96 + 287;
-            for (int ox = 2; ox < 94; ox++) {
+            const int at = oy * 100 + 301;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 94; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g1[16] += s;
     }
@@ -2857,17 +2297,17 @@ static inline void dw_k3_5_c96_96x96_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 17 */
         const float wt = w1[17];
         float acc[96] = {0};
-        for (int oy = 2; oy < 94; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d1 + oy * 96;
-            const long at = (long)(oy * 1 - 2) * 96 + 288;
-            for (int ox = 2; ox < 94; ox++) {
+            const int at = oy * 100 + 302;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 94; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g1[17] += s;
     }
@@ -2875,17 +2315,17 @@ static inline void dw_k3_5_c96_96x96_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 18 */
         const float wt = w1[18];
         float acc[96] = {0};
-        for (int oy = 2; oy < 94; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d1 + oy * 96;
-            const long at = (long)(oy * 1 - 2) * 96 + 289;
-            for (int ox = 2; ox < 94; ox++) {
+            const int at = oy * 100 + 303;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 94; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g1[18] += s;
     }
@@ -2893,17 +2333,17 @@ static inline void dw_k3_5_c96_96x96_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 19 */
         const float wt = w1[19];
         float acc[96] = {0};
-        for (int oy = 2; oy < 94; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d1 + oy * 96;
-            const long at = (long)(oy * 1 - 2) * 96 + 290;
-            for (int ox = 2; ox < 94; ox++) {
+            const int at = oy * 100 + 304;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 94; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g1[19] += s;
     }
@@ -2911,17 +2351,17 @@ static inline void dw_k3_5_c96_96x96_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 20 */
         const float wt = w1[20];
         float acc[96] = {0};
-        for (int oy = 2; oy < 94; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d1 + oy * 96;
-            const long at = (long)(oy * 1 - 2) * 96 + 382;
-            for (int ox = 2; ox < 94; ox++) {
+            const int at = oy * 100 + 400;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 94; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g1[20] += s;
     }
@@ -2929,17 +2369,17 @@ static inline void dw_k3_5_c96_96x96_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 21 */
         const float wt = w1[21];
         float acc[96] = {0};
-        for (int oy = 2; oy < 94; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d1 + oy * 96;
-            const long at = (long)(oy * 1 - 2) * 96 + 383;
-            for (int ox = 2; ox < 94; ox++) {
+            const int at = oy * 100 + 401;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 94; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g1[21] += s;
     }
@@ -2947,17 +2387,17 @@ static inline void dw_k3_5_c96_96x96_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 22 */
         const float wt = w1[22];
         float acc[96] = {0};
-        for (int oy = 2; oy < 94; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d1 + oy * 96;
-            const long at = (long)(oy * 1 - 2) * 96 + 384;
-            for (int ox = 2; ox < 94; ox++) {
+            const int at = oy * 100 + 402;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 94; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g1[22] += s;
     }
@@ -2965,17 +2405,17 @@ static inline void dw_k3_5_c96_96x96_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 23 */
         const float wt = w1[23];
         float acc[96] = {0};
-        for (int oy = 2; oy < 94; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d1 + oy * 96;
-            const long at = (long)(oy * 1 - 2) * 96 + 385;
-            for (int ox = 2; ox < 94; ox++) {
+            const int at = oy * 100 + 403;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 94; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g1[23] += s;
     }
@@ -2983,20 +2423,23 @@ static inline void dw_k3_5_c96_96x96_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 24 */
         const float wt = w1[24];
         float acc[96] = {0};
-        for (int oy = 2; oy < 94; oy++) {
+        for (int oy = 0; oy < 96; oy++) {
             const float *restrict drow = d1 + oy * 96;
-            const long at = (long)(oy * 1 - 2) * 96 + 386;
-            for (int ox = 2; ox < 94; ox++) {
+            const int at = oy * 100 + 404;
+            for (int ox = 0; ox < 96; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 94; ox++)
+        for (int ox = 0; ox < 96; ox++)
             s += acc[ox];
         g1[24] += s;
     }
+    for (int iy = 0; iy < 96; iy++)
+        for (int ix = 0; ix < 96; ix++)
+            dxc[iy * 96 + ix] += dxp[(iy + 2) * 100 + 2 + ix];
 }
 
 void dw_k3_5_c96_96x96_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
@@ -3057,96 +2500,12 @@ void dw_k3_5_c96_96x96_s1_bwd(int n, const float *restrict x, const float *restr
 }
 
 /* dw_k3_5_c144_48x48_s1: depthwise, kernels 3, 5 on 144 channels of 48x48, stride 1 -> 288x48x48 */
-static inline void dw_k3_5_c144_48x48_s1_fwd_at(const float *restrict xc, const float *restrict w, const float *restrict bias,
-    float *restrict y, int b, int c, int oy, int ox)
+static inline void dw_k3_5_c144_48x48_s1_pad(const float *restrict xc, float *restrict xp)
 {
-    (void)bias;
-    const float *restrict w0 = w + 0 + c * 9;
-    float *restrict y0 = y + ((long)b * 288 + 0 + c) * 2304;
-    const float *restrict w1 = w + 1296 + c * 25;
-    float *restrict y1 = y + ((long)b * 288 + 144 + c) * 2304;
-    {
-        float s = 0.0f;
-        {
-            const int iy = oy * 1 + -1;
-            if (iy >= 0 && iy < 48) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 48) { s += w0[0] * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 48) { s += w0[1] * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 48) { s += w0[2] * xc[iy * 48 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 0;
-            if (iy >= 0 && iy < 48) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 48) { s += w0[3] * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 48) { s += w0[4] * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 48) { s += w0[5] * xc[iy * 48 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 1;
-            if (iy >= 0 && iy < 48) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 48) { s += w0[6] * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 48) { s += w0[7] * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 48) { s += w0[8] * xc[iy * 48 + ix]; } }
-            }
-        }
-        y0[oy * 48 + ox] = s;
-    }
-    {
-        float s = 0.0f;
-        {
-            const int iy = oy * 1 + -2;
-            if (iy >= 0 && iy < 48) {
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 48) { s += w1[0] * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 48) { s += w1[1] * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 48) { s += w1[2] * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 48) { s += w1[3] * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 48) { s += w1[4] * xc[iy * 48 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + -1;
-            if (iy >= 0 && iy < 48) {
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 48) { s += w1[5] * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 48) { s += w1[6] * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 48) { s += w1[7] * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 48) { s += w1[8] * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 48) { s += w1[9] * xc[iy * 48 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 0;
-            if (iy >= 0 && iy < 48) {
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 48) { s += w1[10] * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 48) { s += w1[11] * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 48) { s += w1[12] * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 48) { s += w1[13] * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 48) { s += w1[14] * xc[iy * 48 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 1;
-            if (iy >= 0 && iy < 48) {
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 48) { s += w1[15] * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 48) { s += w1[16] * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 48) { s += w1[17] * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 48) { s += w1[18] * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 48) { s += w1[19] * xc[iy * 48 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 2;
-            if (iy >= 0 && iy < 48) {
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 48) { s += w1[20] * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 48) { s += w1[21] * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 48) { s += w1[22] * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 48) { s += w1[23] * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 48) { s += w1[24] * xc[iy * 48 + ix]; } }
-            }
-        }
-        y1[oy * 48 + ox] = s;
-    }
+    memset(xp, 0, sizeof(float) * 2704);
+    for (int iy = 0; iy < 48; iy++)
+        for (int ix = 0; ix < 48; ix++)
+            xp[(iy + 2) * 52 + 2 + ix] = xc[iy * 48 + ix];
 }
 
 /* Channel c of image b, every kernel. */
@@ -3154,61 +2513,52 @@ static inline void dw_k3_5_c144_48x48_s1_fwd_plane(const float *restrict xc, con
     float *restrict y, int b, int c)
 {
     (void)bias;
+    float xp[2704];
+    dw_k3_5_c144_48x48_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     float *restrict y0 = y + ((long)b * 288 + 0 + c) * 2304;
     const float *restrict w1 = w + 1296 + c * 25;
     float *restrict y1 = y + ((long)b * 288 + 144 + c) * 2304;
-    for (int oy = 0; oy < 2; oy++)
-        for (int ox = 0; ox < 48; ox++)
-            dw_k3_5_c144_48x48_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-    for (int oy = 2; oy < 46; oy++) {
-        for (int ox = 0; ox < 2; ox++)
-            dw_k3_5_c144_48x48_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-        for (int ox = 2; ox < 46; ox++) {
-            const float *restrict p = xc + (oy * 1 - 2) * 48 + ox * 1 - 2;
+    for (int oy = 0; oy < 48; oy++)
+        for (int ox = 0; ox < 48; ox++) {
+            const float *restrict p = xp + oy * 52 + ox * 1;
             y0[oy * 48 + ox] = 0.0f
-                + w0[0] * p[49]
-                + w0[1] * p[50]
-                + w0[2] * p[51]
-                + w0[3] * p[97]
-                + w0[4] * p[98]
-                + w0[5] * p[99]
-                + w0[6] * p[145]
-                + w0[7] * p[146]
-                + w0[8] * p[147];
+                + w0[0] * p[53]
+                + w0[1] * p[54]
+                + w0[2] * p[55]
+                + w0[3] * p[105]
+                + w0[4] * p[106]
+                + w0[5] * p[107]
+                + w0[6] * p[157]
+                + w0[7] * p[158]
+                + w0[8] * p[159];
             y1[oy * 48 + ox] = 0.0f
                 + w1[0] * p[0]
                 + w1[1] * p[1]
                 + w1[2] * p[2]
                 + w1[3] * p[3]
                 + w1[4] * p[4]
-                + w1[5] * p[48]
-                + w1[6] * p[49]
-                + w1[7] * p[50]
-                + w1[8] * p[51]
-                + w1[9] * p[52]
-                + w1[10] * p[96]
-                + w1[11] * p[97]
-                + w1[12] * p[98]
-                + w1[13] * p[99]
-                + w1[14] * p[100]
-                + w1[15] * p[144]
-                + w1[16] * p[145]
-                + w1[17] * p[146]
-                + w1[18] * p[147]
-                + w1[19] * p[148]
-                + w1[20] * p[192]
-                + w1[21] * p[193]
-                + w1[22] * p[194]
-                + w1[23] * p[195]
-                + w1[24] * p[196];
+                + w1[5] * p[52]
+                + w1[6] * p[53]
+                + w1[7] * p[54]
+                + w1[8] * p[55]
+                + w1[9] * p[56]
+                + w1[10] * p[104]
+                + w1[11] * p[105]
+                + w1[12] * p[106]
+                + w1[13] * p[107]
+                + w1[14] * p[108]
+                + w1[15] * p[156]
+                + w1[16] * p[157]
+                + w1[17] * p[158]
+                + w1[18] * p[159]
+                + w1[19] * p[160]
+                + w1[20] * p[208]
+                + w1[21] * p[209]
+                + w1[22] * p[210]
+                + w1[23] * p[211]
+                + w1[24] * p[212];
         }
-        for (int ox = 46; ox < 48; ox++)
-            dw_k3_5_c144_48x48_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-    }
-    for (int oy = 46; oy < 48; oy++)
-        for (int ox = 0; ox < 48; ox++)
-            dw_k3_5_c144_48x48_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
 }
 
 void dw_k3_5_c144_48x48_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -3218,130 +2568,31 @@ void dw_k3_5_c144_48x48_s1_fwd(int n, const float *restrict x, const float *rest
         dw_k3_5_c144_48x48_s1_fwd_plane(x + (long)bc * 2304, w, bias, y, bc / 144, bc % 144);
 }
 
-static inline void dw_k3_5_c144_48x48_s1_bwd_at(const float *restrict xc, const float *restrict w, const float *restrict dy,
-    float *restrict dxc, float *restrict g0, float *restrict g1, int b, int c, int oy, int ox)
-{
-    const float *restrict w0 = w + 0 + c * 9;
-    const float *restrict d0 = dy + ((long)b * 288 + 0 + c) * 2304;
-    const float *restrict w1 = w + 1296 + c * 25;
-    const float *restrict d1 = dy + ((long)b * 288 + 144 + c) * 2304;
-    {
-        const float d = d0[oy * 48 + ox];
-        {
-            const int iy = oy * 1 + -1;
-            if (iy >= 0 && iy < 48) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 48) { dxc[iy * 48 + ix] += w0[0] * d; g0[0] += d * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 48) { dxc[iy * 48 + ix] += w0[1] * d; g0[1] += d * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 48) { dxc[iy * 48 + ix] += w0[2] * d; g0[2] += d * xc[iy * 48 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 0;
-            if (iy >= 0 && iy < 48) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 48) { dxc[iy * 48 + ix] += w0[3] * d; g0[3] += d * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 48) { dxc[iy * 48 + ix] += w0[4] * d; g0[4] += d * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 48) { dxc[iy * 48 + ix] += w0[5] * d; g0[5] += d * xc[iy * 48 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 1;
-            if (iy >= 0 && iy < 48) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 48) { dxc[iy * 48 + ix] += w0[6] * d; g0[6] += d * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 48) { dxc[iy * 48 + ix] += w0[7] * d; g0[7] += d * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 48) { dxc[iy * 48 + ix] += w0[8] * d; g0[8] += d * xc[iy * 48 + ix]; } }
-            }
-        }
-    }
-    {
-        const float d = d1[oy * 48 + ox];
-        {
-            const int iy = oy * 1 + -2;
-            if (iy >= 0 && iy < 48) {
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 48) { dxc[iy * 48 + ix] += w1[0] * d; g1[0] += d * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 48) { dxc[iy * 48 + ix] += w1[1] * d; g1[1] += d * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 48) { dxc[iy * 48 + ix] += w1[2] * d; g1[2] += d * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 48) { dxc[iy * 48 + ix] += w1[3] * d; g1[3] += d * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 48) { dxc[iy * 48 + ix] += w1[4] * d; g1[4] += d * xc[iy * 48 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + -1;
-            if (iy >= 0 && iy < 48) {
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 48) { dxc[iy * 48 + ix] += w1[5] * d; g1[5] += d * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 48) { dxc[iy * 48 + ix] += w1[6] * d; g1[6] += d * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 48) { dxc[iy * 48 + ix] += w1[7] * d; g1[7] += d * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 48) { dxc[iy * 48 + ix] += w1[8] * d; g1[8] += d * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 48) { dxc[iy * 48 + ix] += w1[9] * d; g1[9] += d * xc[iy * 48 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 0;
-            if (iy >= 0 && iy < 48) {
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 48) { dxc[iy * 48 + ix] += w1[10] * d; g1[10] += d * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 48) { dxc[iy * 48 + ix] += w1[11] * d; g1[11] += d * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 48) { dxc[iy * 48 + ix] += w1[12] * d; g1[12] += d * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 48) { dxc[iy * 48 + ix] += w1[13] * d; g1[13] += d * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 48) { dxc[iy * 48 + ix] += w1[14] * d; g1[14] += d * xc[iy * 48 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 1;
-            if (iy >= 0 && iy < 48) {
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 48) { dxc[iy * 48 + ix] += w1[15] * d; g1[15] += d * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 48) { dxc[iy * 48 + ix] += w1[16] * d; g1[16] += d * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 48) { dxc[iy * 48 + ix] += w1[17] * d; g1[17] += d * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 48) { dxc[iy * 48 + ix] += w1[18] * d; g1[18] += d * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 48) { dxc[iy * 48 + ix] += w1[19] * d; g1[19] += d * xc[iy * 48 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 2;
-            if (iy >= 0 && iy < 48) {
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 48) { dxc[iy * 48 + ix] += w1[20] * d; g1[20] += d * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 48) { dxc[iy * 48 + ix] += w1[21] * d; g1[21] += d * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 48) { dxc[iy * 48 + ix] += w1[22] * d; g1[22] += d * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 48) { dxc[iy * 48 + ix] += w1[23] * d; g1[23] += d * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 48) { dxc[iy * 48 + ix] += w1[24] * d; g1[24] += d * xc[iy * 48 + ix]; } }
-            }
-        }
-    }
-}
-
 /* Channel c of image b: its gradients go to dxc and the accumulators g. */
 static inline void dw_k3_5_c144_48x48_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
     float *restrict dxc, float *restrict g0, float *restrict g1, int b, int c)
 {
+    float xp[2704], dxp[2704] = {0};
+    dw_k3_5_c144_48x48_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     const float *restrict d0 = dy + ((long)b * 288 + 0 + c) * 2304;
     const float *restrict w1 = w + 1296 + c * 25;
     const float *restrict d1 = dy + ((long)b * 288 + 144 + c) * 2304;
-    for (int oy = 0; oy < 2; oy++)
-        for (int ox = 0; ox < 48; ox++)
-            dw_k3_5_c144_48x48_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
-    for (int oy = 2; oy < 46; oy++) {
-        for (int ox = 0; ox < 2; ox++)
-            dw_k3_5_c144_48x48_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
-        for (int ox = 46; ox < 48; ox++)
-            dw_k3_5_c144_48x48_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
-    }
-    for (int oy = 46; oy < 48; oy++)
-        for (int ox = 0; ox < 48; ox++)
-            dw_k3_5_c144_48x48_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
     {
         /* kernel 0, tap 0 */
         const float wt = w0[0];
         float acc[48] = {0};
-        for (int oy = 2; oy < 46; oy++) {
+        for (int oy = 0; oy < 48; oy++) {
             const float *restrict drow = d0 + oy * 48;
-            const long at = (long)(oy * 1 - 2) * 48 + 47;
-            for (int ox = 2; ox < 46; ox++) {
+            const int at = oy * 52 + 53;
+            for (int ox = 0; ox < 48; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 46; ox++)
+        for (int ox = 0; ox < 48; ox++)
             s += acc[ox];
         g0[0] += s;
     }
@@ -3349,17 +2600,17 @@ static inline void dw_k3_5_c144_48x48_s1_bwd_plane(const float *restrict xc, con
         /* kernel 0, tap 1 */
         const float wt = w0[1];
         float acc[48] = {0};
-        for (int oy = 2; oy < 46; oy++) {
+        for (int oy = 0; oy < 48; oy++) {
             const float *restrict drow = d0 + oy * 48;
-            const long at = (long)(oy * 1 - 2) * 48 + 48;
-            for (int ox = 2; ox < 46; ox++) {
+            const int at = oy * 52 + 54;
+            for (int ox = 0; ox < 48; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 46; ox++)
+        for (int ox = 0; ox < 48; ox++)
             s += acc[ox];
         g0[1] += s;
     }
@@ -3367,17 +2618,17 @@ static inline void dw_k3_5_c144_48x48_s1_bwd_plane(const float *restrict xc, con
         /* kernel 0, tap 2 */
         const float wt = w0[2];
         float acc[48] = {0};
-        for (int oy = 2; oy < 46; oy++) {
+        for (int oy = 0; oy < 48; oy++) {
             const float *restrict drow = d0 + oy * 48;
-            const long at = (long)(oy * 1 - 2) * 48 + 49;
-            for (int ox = 2; ox < 46; ox++) {
+            const int at = oy * 52 + 55;
+            for (int ox = 0; ox < 48; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 46; ox++)
+        for (int ox = 0; ox < 48; ox++)
             s += acc[ox];
         g0[2] += s;
     }
@@ -3385,17 +2636,17 @@ static inline void dw_k3_5_c144_48x48_s1_bwd_plane(const float *restrict xc, con
         /* kernel 0, tap 3 */
         const float wt = w0[3];
         float acc[48] = {0};
-        for (int oy = 2; oy < 46; oy++) {
+        for (int oy = 0; oy < 48; oy++) {
             const float *restrict drow = d0 + oy * 48;
-            const long at = (long)(oy * 1 - 2) * 48 + 95;
-            for (int ox = 2; ox < 46; ox++) {
+            const int at = oy * 52 + 105;
+            for (int ox = 0; ox < 48; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 46; ox++)
+        for (int ox = 0; ox < 48; ox++)
             s += acc[ox];
         g0[3] += s;
     }
@@ -3403,17 +2654,17 @@ static inline void dw_k3_5_c144_48x48_s1_bwd_plane(const float *restrict xc, con
         /* kernel 0, tap 4 */
         const float wt = w0[4];
         float acc[48] = {0};
-        for (int oy = 2; oy < 46; oy++) {
+        for (int oy = 0; oy < 48; oy++) {
             const float *restrict drow = d0 + oy * 48;
-            const long at = (long)(oy * 1 - 2) * 48 + 96;
-            for (int ox = 2; ox < 46; ox++) {
+            const int at = oy * 52 + 106;
+            for (int ox = 0; ox < 48; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 46; ox++)
+        for (int ox = 0; ox < 48; ox++)
             s += acc[ox];
         g0[4] += s;
     }
@@ -3421,17 +2672,17 @@ static inline void dw_k3_5_c144_48x48_s1_bwd_plane(const float *restrict xc, con
         /* kernel 0, tap 5 */
         const float wt = w0[5];
         float acc[48] = {0};
-        for (int oy = 2; oy < 46; oy++) {
+        for (int oy = 0; oy < 48; oy++) {
             const float *restrict drow = d0 + oy * 48;
-            const long at = (long)(oy * 1 - 2) * 48 + 97;
-            for (int ox = 2; ox < 46; ox++) {
+            const int at = oy * 52 + 107;
+            for (int ox = 0; ox < 48; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 46; ox++)
+        for (int ox = 0; ox < 48; ox++)
             s += acc[ox];
         g0[5] += s;
     }
@@ -3439,17 +2690,17 @@ static inline void dw_k3_5_c144_48x48_s1_bwd_plane(const float *restrict xc, con
         /* kernel 0, tap 6 */
         const float wt = w0[6];
         float acc[48] = {0};
-        for (int oy = 2; oy < 46; oy++) {
+        for (int oy = 0; oy < 48; oy++) {
             const float *restrict drow = d0 + oy * 48;
-            const long at = (long)(oy * 1 - 2) * 48 + 143;
-            for (int ox = 2; ox < 46; ox++) {
+            const int at = oy * 52 + 157;
+            for (int ox = 0; ox < 48; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 46; ox++)
+        for (int ox = 0; ox < 48; ox++)
             s += acc[ox];
         g0[6] += s;
     }
@@ -3457,17 +2708,17 @@ static inline void dw_k3_5_c144_48x48_s1_bwd_plane(const float *restrict xc, con
         /* kernel 0, tap 7 */
         const float wt = w0[7];
         float acc[48] = {0};
-        for (int oy = 2; oy < 46; oy++) {
+        for (int oy = 0; oy < 48; oy++) {
             const float *restrict drow = d0 + oy * 48;
-            const long at = (long)(oy * 1 - 2) * 48 + 144;
-            for (int ox = 2; ox < 46; ox++) {
+            const int at = oy * 52 + 158;
+            for (int ox = 0; ox < 48; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 46; ox++)
+        for (int ox = 0; ox < 48; ox++)
             s += acc[ox];
         g0[7] += s;
     }
@@ -3475,17 +2726,17 @@ static inline void dw_k3_5_c144_48x48_s1_bwd_plane(const float *restrict xc, con
         /* kernel 0, tap 8 */
         const float wt = w0[8];
         float acc[48] = {0};
-        for (int oy = 2; oy < 46; oy++) {
+        for (int oy = 0; oy < 48; oy++) {
             const float *restrict drow = d0 + oy * 48;
-            const long at = (long)(oy * 1 - 2) * 48 + 145;
-            for (int ox = 2; ox < 46; ox++) {
+            const int at = oy * 52 + 159;
+            for (int ox = 0; ox < 48; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 46; ox++)
+        for (int ox = 0; ox < 48; ox++)
             s += acc[ox];
         g0[8] += s;
     }
@@ -3493,17 +2744,17 @@ static inline void dw_k3_5_c144_48x48_s1_bwd_plane(const float *restrict xc, con
         /* kernel 1, tap 0 */
         const float wt = w1[0];
         float acc[48] = {0};
-        for (int oy = 2; oy < 46; oy++) {
+        for (int oy = 0; oy < 48; oy++) {
             const float *restrict drow = d1 + oy * 48;
-            const long at = (long)(oy * 1 - 2) * 48 + -2;
-            for (int ox = 2; ox < 46; ox++) {
+            const int at = oy * 52 + 0;
+            for (int ox = 0; ox < 48; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 46; ox++)
+        for (int ox = 0; ox < 48; ox++)
             s += acc[ox];
         g1[0] += s;
     }
@@ -3511,17 +2762,17 @@ static inline void dw_k3_5_c144_48x48_s1_bwd_plane(const float *restrict xc, con
         /* kernel 1, tap 1 */
         const float wt = w1[1];
         float acc[48] = {0};
-        for (int oy = 2; oy < 46; oy++) {
+        for (int oy = 0; oy < 48; oy++) {
             const float *restrict drow = d1 + oy * 48;
-            const long at = (long)(oy * 1 - 2) * 48 + -1;
-            for (int ox = 2; ox < 46; ox++) {
+            const int at = oy * 52 + 1;
+            for (int ox = 0; ox < 48; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 46; ox++)
+        for (int ox = 0; ox < 48; ox++)
             s += acc[ox];
         g1[1] += s;
     }
@@ -3529,17 +2780,17 @@ static inline void dw_k3_5_c144_48x48_s1_bwd_plane(const float *restrict xc, con
         /* kernel 1, tap 2 */
         const float wt = w1[2];
         float acc[48] = {0};
-        for (int oy = 2; oy < 46; oy++) {
+        for (int oy = 0; oy < 48; oy++) {
             const float *restrict drow = d1 + oy * 48;
-            const long at = (long)(oy * 1 - 2) * 48 + 0;
-            for (int ox = 2; ox < 46; ox++) {
+            const int at = oy * 52 + 2;
+            for (int ox = 0; ox < 48; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 46; ox++)
+        for (int ox = 0; ox < 48; ox++)
             s += acc[ox];
         g1[2] += s;
     }
@@ -3547,17 +2798,17 @@ static inline void dw_k3_5_c144_48x48_s1_bwd_plane(const float *restrict xc, con
         /* kernel 1, tap 3 */
         const float wt = w1[3];
         float acc[48] = {0};
-        for (int oy = 2; oy < 46; oy++) {
+        for (int oy = 0; oy < 48; oy++) {
             const float *restrict drow = d1 + oy * 48;
-            const long at = (long)(oy * 1 - 2) * 48 + 1;
-            for (int ox = 2; ox < 46; ox++) {
+            const int at = oy * 52 + 3;
+            for (int ox = 0; ox < 48; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 46; ox++)
+        for (int ox = 0; ox < 48; ox++)
             s += acc[ox];
         g1[3] += s;
     }
@@ -3565,17 +2816,17 @@ static inline void dw_k3_5_c144_48x48_s1_bwd_plane(const float *restrict xc, con
         /* kernel 1, tap 4 */
         const float wt = w1[4];
         float acc[48] = {0};
-        for (int oy = 2; oy < 46; oy++) {
+        for (int oy = 0; oy < 48; oy++) {
             const float *restrict drow = d1 + oy * 48;
-            const long at = (long)(oy * 1 - 2) * 48 + 2;
-            for (int ox = 2; ox < 46; ox++) {
+            const int at = oy * 52 + 4;
+            for (int ox = 0; ox < 48; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 46; ox++)
+        for (int ox = 0; ox < 48; ox++)
             s += acc[ox];
         g1[4] += s;
     }
@@ -3583,17 +2834,17 @@ static inline void dw_k3_5_c144_48x48_s1_bwd_plane(const float *restrict xc, con
         /* kernel 1, tap 5 */
         const float wt = w1[5];
         float acc[48] = {0};
-        for (int oy = 2; oy < 46; oy++) {
+        for (int oy = 0; oy < 48; oy++) {
             const float *restrict drow = d1 + oy * 48;
-            const long at = (long)(oy * 1 - 2) * 48 + 46;
-            for (int ox = 2; ox < 46; ox++) {
+            const int at = oy * 52 + 52;
+            for (int ox = 0; ox < 48; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 46; ox++)
+        for (int ox = 0; ox < 48; ox++)
             s += acc[ox];
         g1[5] += s;
     }
@@ -3601,17 +2852,17 @@ static inline void dw_k3_5_c144_48x48_s1_bwd_plane(const float *restrict xc, con
         /* kernel 1, tap 6 */
         const float wt = w1[6];
         float acc[48] = {0};
-        for (int oy = 2; oy < 46; oy++) {
+        for (int oy = 0; oy < 48; oy++) {
             const float *restrict drow = d1 + oy * 48;
-            const long at = (long)(oy * 1 - 2) * 48 + 47;
-            for (int ox = 2; ox < 46; ox++) {
+            const int at = oy * 52 + 53;
+            for (int ox = 0; ox < 48; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 46; ox++)
+        for (int ox = 0; ox < 48; ox++)
             s += acc[ox];
         g1[6] += s;
     }
@@ -3619,17 +2870,17 @@ static inline void dw_k3_5_c144_48x48_s1_bwd_plane(const float *restrict xc, con
         /* kernel 1, tap 7 */
         const float wt = w1[7];
         float acc[48] = {0};
-        for (int oy = 2; oy < 46; oy++) {
+        for (int oy = 0; oy < 48; oy++) {
             const float *restrict drow = d1 + oy * 48;
-            const long at = (long)(oy * 1 - 2) * 48 + 48;
-            for (int ox = 2; ox < 46; ox++) {
+            const int at = oy * 52 + 54;
+            for (int ox = 0; ox < 48; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 46; ox++)
+        for (int ox = 0; ox < 48; ox++)
             s += acc[ox];
         g1[7] += s;
     }
@@ -3637,17 +2888,17 @@ static inline void dw_k3_5_c144_48x48_s1_bwd_plane(const float *restrict xc, con
         /* kernel 1, tap 8 */
         const float wt = w1[8];
         float acc[48] = {0};
-        for (int oy = 2; oy < 46; oy++) {
+        for (int oy = 0; oy < 48; oy++) {
             const float *restrict drow = d1 + oy * 48;
-            const long at = (long)(oy * 1 - 2) * 48 + 49;
-            for (int ox = 2; ox < 46; ox++) {
+            const int at = oy * 52 + 55;
+            for (int ox = 0; ox < 48; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 46; ox++)
+        for (int ox = 0; ox < 48; ox++)
             s += acc[ox];
         g1[8] += s;
     }
@@ -3655,17 +2906,17 @@ static inline void dw_k3_5_c144_48x48_s1_bwd_plane(const float *restrict xc, con
         /* kernel 1, tap 9 */
         const float wt = w1[9];
         float acc[48] = {0};
-        for (int oy = 2; oy < 46; oy++) {
+        for (int oy = 0; oy < 48; oy++) {
             const float *restrict drow = d1 + oy * 48;
-            const long at = (long)(oy * 1 - 2) * 48 + 50;
-            for (int ox = 2; ox < 46; ox++) {
+            const int at = oy * 52 + 56;
+            for (int ox = 0; ox < 48; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 46; ox++)
+        for (int ox = 0; ox < 48; ox++)
             s += acc[ox];
         g1[9] += s;
     }
@@ -3673,17 +2924,17 @@ static inline void dw_k3_5_c144_48x48_s1_bwd_plane(const float *restrict xc, con
         /* kernel 1, tap 10 */
         const float wt = w1[10];
         float acc[48] = {0};
-        for (int oy = 2; oy < 46; oy++) {
+        for (int oy = 0; oy < 48; oy++) {
             const float *restrict drow = d1 + oy * 48;
-            const long at = (long)(oy * 1 - 2) * 48 + 94;
-            for (int ox = 2; ox < 46; ox++) {
+            const int at = oy * 52 + 104;
+            for (int ox = 0; ox < 48; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 46; ox++)
+        for (int ox = 0; ox < 48; ox++)
             s += acc[ox];
         g1[10] += s;
     }
@@ -3691,17 +2942,17 @@ static inline void dw_k3_5_c144_48x48_s1_bwd_plane(const float *restrict xc, con
         /* kernel 1, tap 11 */
         const float wt = w1[11];
         float acc[48] = {0};
-        for (int oy = 2; oy < 46; oy++) {
+        for (int oy = 0; oy < 48; oy++) {
             const float *restrict drow = d1 + oy * 48;
-            const long at = (long)(oy * 1 - 2) * 48 + 95;
-            for (int ox = 2; ox < 46; ox++) {
+            const int at = oy * 52 + 105;
+            for (int ox = 0; ox < 48; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 46; ox++)
+        for (int ox = 0; ox < 48; ox++)
             s += acc[ox];
         g1[11] += s;
     }
@@ -3709,17 +2960,17 @@ static inline void dw_k3_5_c144_48x48_s1_bwd_plane(const float *restrict xc, con
         /* kernel 1, tap 12 */
         const float wt = w1[12];
         float acc[48] = {0};
-        for (int oy = 2; oy < 46; oy++) {
+        for (int oy = 0; oy < 48; oy++) {
             const float *restrict drow = d1 + oy * 48;
-            const long at = (long)(oy * 1 - 2) * 48 + 96;
-            for (int ox = 2; ox < 46; ox++) {
+            const int at = oy * 52 + 106;
+            for (int ox = 0; ox < 48; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 46; ox++)
+        for (int ox = 0; ox < 48; ox++)
             s += acc[ox];
         g1[12] += s;
     }
@@ -3727,17 +2978,17 @@ static inline void dw_k3_5_c144_48x48_s1_bwd_plane(const float *restrict xc, con
         /* kernel 1, tap 13 */
         const float wt = w1[13];
         float acc[48] = {0};
-        for (int oy = 2; oy < 46; oy++) {
+        for (int oy = 0; oy < 48; oy++) {
             const float *restrict drow = d1 + oy * 48;
-            const long at = (long)(oy * 1 - 2) * 48 + 97;
-            for (int ox = 2; ox < 46; ox++) {
+            const int at = oy * 52 + 107;
+            for (int ox = 0; ox < 48; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 46; ox++)
+        for (int ox = 0; ox < 48; ox++)
             s += acc[ox];
         g1[13] += s;
     }
@@ -3745,17 +2996,17 @@ static inline void dw_k3_5_c144_48x48_s1_bwd_plane(const float *restrict xc, con
         /* kernel 1, tap 14 */
         const float wt = w1[14];
         float acc[48] = {0};
-        for (int oy = 2; oy < 46; oy++) {
+        for (int oy = 0; oy < 48; oy++) {
             const float *restrict drow = d1 + oy * 48;
-            const long at = (long)(oy * 1 - 2) * 48 + 98;
-            for (int ox = 2; ox < 46; ox++) {
+            const int at = oy * 52 + 108;
+            for (int ox = 0; ox < 48; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 46; ox++)
+        for (int ox = 0; ox < 48; ox++)
             s += acc[ox];
         g1[14] += s;
     }
@@ -3763,17 +3014,17 @@ static inline void dw_k3_5_c144_48x48_s1_bwd_plane(const float *restrict xc, con
         /* kernel 1, tap 15 */
         const float wt = w1[15];
         float acc[48] = {0};
-        for (int oy = 2; oy < 46; oy++) {
+        for (int oy = 0; oy < 48; oy++) {
             const float *restrict drow = d1 + oy * 48;
-            const long at = (long)(oy * 1 - 2) * 48 + 142;
-            for (int ox = 2; ox < 46; ox++) {
+            const int at = oy * 52 + 156;
+            for (int ox = 0; ox < 48; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 46; ox++)
+        for (int ox = 0; ox < 48; ox++)
             s += acc[ox];
         g1[15] += s;
     }
@@ -3781,17 +3032,17 @@ static inline void dw_k3_5_c144_48x48_s1_bwd_plane(const float *restrict xc, con
         /* kernel 1, tap 16 */
         const float wt = w1[16];
         float acc[48] = {0};
-        for (int oy = 2; oy < 46; oy++) {
+        for (int oy = 0; oy < 48; oy++) {
             const float *restrict drow = d1 + oy * 48;
-            const long at = (long)(oy * 1 - 2) * 48 + 143;
-            for (int ox = 2; ox < 46; ox++) {
+            const int at = oy * 52 + 157;
+            for (int ox = 0; ox < 48; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 46; ox++)
+        for (int ox = 0; ox < 48; ox++)
             s += acc[ox];
         g1[16] += s;
     }
@@ -3799,17 +3050,17 @@ static inline void dw_k3_5_c144_48x48_s1_bwd_plane(const float *restrict xc, con
         /* kernel 1, tap 17 */
         const float wt = w1[17];
         float acc[48] = {0};
-        for (int oy = 2; oy < 46; oy++) {
+        for (int oy = 0; oy < 48; oy++) {
             const float *restrict drow = d1 + oy * 48;
-            const long at = (long)(oy * 1 - 2) * 48 + 144;
-            for (int ox = 2; ox < 46; ox++) {
+            const int at = oy * 52 + 158;
+            for (int ox = 0; ox < 48; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 46; ox++)
+        for (int ox = 0; ox < 48; ox++)
             s += acc[ox];
         g1[17] += s;
     }
@@ -3817,17 +3068,17 @@ static inline void dw_k3_5_c144_48x48_s1_bwd_plane(const float *restrict xc, con
         /* kernel 1, tap 18 */
         const float wt = w1[18];
         float acc[48] = {0};
-        for (int oy = 2; oy < 46; oy++) {
+        for (int oy = 0; oy < 48; oy++) {
             const float *restrict drow = d1 + oy * 48;
-            const long at = (long)(oy * 1 - 2) * 48 + 145;
-            for (int ox = 2; ox < 46; ox++) {
+            const int at = oy * 52 + 159;
+            for (int ox = 0; ox < 48; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 46; ox++)
+        for (int ox = 0; ox < 48; ox++)
             s += acc[ox];
         g1[18] += s;
     }
@@ -3835,17 +3086,17 @@ static inline void dw_k3_5_c144_48x48_s1_bwd_plane(const float *restrict xc, con
         /* kernel 1, tap 19 */
         const float wt = w1[19];
         float acc[48] = {0};
-        for (int oy = 2; oy < 46; oy++) {
+        for (int oy = 0; oy < 48; oy++) {
             const float *restrict drow = d1 + oy * 48;
-            const long at = (long)(oy * 1 - 2) * 48 + 146;
-            for (int ox = 2; ox < 46; ox++) {
+            const int at = oy * 52 + 160;
+            for (int ox = 0; ox < 48; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 46; ox++)
+        for (int ox = 0; ox < 48; ox++)
             s += acc[ox];
         g1[19] += s;
     }
@@ -3853,17 +3104,17 @@ static inline void dw_k3_5_c144_48x48_s1_bwd_plane(const float *restrict xc, con
         /* kernel 1, tap 20 */
         const float wt = w1[20];
         float acc[48] = {0};
-        for (int oy = 2; oy < 46; oy++) {
+        for (int oy = 0; oy < 48; oy++) {
             const float *restrict drow = d1 + oy * 48;
-            const long at = (long)(oy * 1 - 2) * 48 + 190;
-            for (int ox = 2; ox < 46; ox++) {
+            const int at = oy * 52 + 208;
+            for (int ox = 0; ox < 48; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 46; ox++)
+        for (int ox = 0; ox < 48; ox++)
             s += acc[ox];
         g1[20] += s;
     }
@@ -3871,17 +3122,17 @@ static inline void dw_k3_5_c144_48x48_s1_bwd_plane(const float *restrict xc, con
         /* kernel 1, tap 21 */
         const float wt = w1[21];
         float acc[48] = {0};
-        for (int oy = 2; oy < 46; oy++) {
+        for (int oy = 0; oy < 48; oy++) {
             const float *restrict drow = d1 + oy * 48;
-            const long at = (long)(oy * 1 - 2) * 48 + 191;
-            for (int ox = 2; ox < 46; ox++) {
+            const int at = oy * 52 + 209;
+            for (int ox = 0; ox < 48; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 46; ox++)
+        for (int ox = 0; ox < 48; ox++)
             s += acc[ox];
         g1[21] += s;
     }
@@ -3889,17 +3140,17 @@ static inline void dw_k3_5_c144_48x48_s1_bwd_plane(const float *restrict xc, con
         /* kernel 1, tap 22 */
         const float wt = w1[22];
         float acc[48] = {0};
-        for (int oy = 2; oy < 46; oy++) {
+        for (int oy = 0; oy < 48; oy++) {
             const float *restrict drow = d1 + oy * 48;
-            const long at = (long)(oy * 1 - 2) * 48 + 192;
-            for (int ox = 2; ox < 46; ox++) {
+            const int at = oy * 52 + 210;
+            for (int ox = 0; ox < 48; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 46; ox++)
+        for (int ox = 0; ox < 48; ox++)
             s += acc[ox];
         g1[22] += s;
     }
@@ -3907,17 +3158,17 @@ static inline void dw_k3_5_c144_48x48_s1_bwd_plane(const float *restrict xc, con
         /* kernel 1, tap 23 */
         const float wt = w1[23];
         float acc[48] = {0};
-        for (int oy = 2; oy < 46; oy++) {
+        for (int oy = 0; oy < 48; oy++) {
             const float *restrict drow = d1 + oy * 48;
-            const long at = (long)(oy * 1 - 2) * 48 + 193;
-            for (int ox = 2; ox < 46; ox++) {
+            const int at = oy * 52 + 211;
+            for (int ox = 0; ox < 48; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 46; ox++)
+        for (int ox = 0; ox < 48; ox++)
             s += acc[ox];
         g1[23] += s;
     }
@@ -3925,20 +3176,23 @@ static inline void dw_k3_5_c144_48x48_s1_bwd_plane(const float *restrict xc, con
         /* kernel 1, tap 24 */
         const float wt = w1[24];
         float acc[48] = {0};
-        for (int oy = 2; oy < 46; oy++) {
+        for (int oy = 0; oy < 48; oy++) {
             const float *restrict drow = d1 + oy * 48;
-            const long at = (long)(oy * 1 - 2) * 48 + 194;
-            for (int ox = 2; ox < 46; ox++) {
+            const int at = oy * 52 + 212;
+            for (int ox = 0; ox < 48; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 46; ox++)
+        for (int ox = 0; ox < 48; ox++)
             s += acc[ox];
         g1[24] += s;
     }
+    for (int iy = 0; iy < 48; iy++)
+        for (int ix = 0; ix < 48; ix++)
+            dxc[iy * 48 + ix] += dxp[(iy + 2) * 52 + 2 + ix];
 }
 
 void dw_k3_5_c144_48x48_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
@@ -3999,40 +3253,12 @@ void dw_k3_5_c144_48x48_s1_bwd(int n, const float *restrict x, const float *rest
 }
 
 /* dw_k3_c144_48x48_s2: depthwise, kernels 3 on 144 channels of 48x48, stride 2 -> 144x24x24 */
-static inline void dw_k3_c144_48x48_s2_fwd_at(const float *restrict xc, const float *restrict w, const float *restrict bias,
-    float *restrict y, int b, int c, int oy, int ox)
+static inline void dw_k3_c144_48x48_s2_pad(const float *restrict xc, float *restrict xp)
 {
-    (void)bias;
-    const float *restrict w0 = w + 0 + c * 9;
-    float *restrict y0 = y + ((long)b * 144 + 0 + c) * 576;
-    {
-        float s = 0.0f;
-        {
-            const int iy = oy * 2 + -1;
-            if (iy >= 0 && iy < 48) {
-                { const int ix = ox * 2 + -1; if (ix >= 0 && ix < 48) { s += w0[0] * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 2 + 0; if (ix >= 0 && ix < 48) { s += w0[1] * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 2 + 1; if (ix >= 0 && ix < 48) { s += w0[2] * xc[iy * 48 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 2 + 0;
-            if (iy >= 0 && iy < 48) {
-                { const int ix = ox * 2 + -1; if (ix >= 0 && ix < 48) { s += w0[3] * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 2 + 0; if (ix >= 0 && ix < 48) { s += w0[4] * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 2 + 1; if (ix >= 0 && ix < 48) { s += w0[5] * xc[iy * 48 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 2 + 1;
-            if (iy >= 0 && iy < 48) {
-                { const int ix = ox * 2 + -1; if (ix >= 0 && ix < 48) { s += w0[6] * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 2 + 0; if (ix >= 0 && ix < 48) { s += w0[7] * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 2 + 1; if (ix >= 0 && ix < 48) { s += w0[8] * xc[iy * 48 + ix]; } }
-            }
-        }
-        y0[oy * 24 + ox] = s;
-    }
+    memset(xp, 0, sizeof(float) * 2500);
+    for (int iy = 0; iy < 48; iy++)
+        for (int ix = 0; ix < 48; ix++)
+            xp[(iy + 1) * 50 + 1 + ix] = xc[iy * 48 + ix];
 }
 
 /* Channel c of image b, every kernel. */
@@ -4040,28 +3266,24 @@ static inline void dw_k3_c144_48x48_s2_fwd_plane(const float *restrict xc, const
     float *restrict y, int b, int c)
 {
     (void)bias;
+    float xp[2500];
+    dw_k3_c144_48x48_s2_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     float *restrict y0 = y + ((long)b * 144 + 0 + c) * 576;
-    for (int oy = 0; oy < 1; oy++)
-        for (int ox = 0; ox < 24; ox++)
-            dw_k3_c144_48x48_s2_fwd_at(xc, w, bias, y, b, c, oy, ox);
-    for (int oy = 1; oy < 24; oy++) {
-        for (int ox = 0; ox < 1; ox++)
-            dw_k3_c144_48x48_s2_fwd_at(xc, w, bias, y, b, c, oy, ox);
-        for (int ox = 1; ox < 24; ox++) {
-            const float *restrict p = xc + (oy * 2 - 1) * 48 + ox * 2 - 1;
+    for (int oy = 0; oy < 24; oy++)
+        for (int ox = 0; ox < 24; ox++) {
+            const float *restrict p = xp + oy * 100 + ox * 2;
             y0[oy * 24 + ox] = 0.0f
                 + w0[0] * p[0]
                 + w0[1] * p[1]
                 + w0[2] * p[2]
-                + w0[3] * p[48]
-                + w0[4] * p[49]
-                + w0[5] * p[50]
-                + w0[6] * p[96]
-                + w0[7] * p[97]
-                + w0[8] * p[98];
+                + w0[3] * p[50]
+                + w0[4] * p[51]
+                + w0[5] * p[52]
+                + w0[6] * p[100]
+                + w0[7] * p[101]
+                + w0[8] * p[102];
         }
-    }
 }
 
 void dw_k3_c144_48x48_s2_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -4071,68 +3293,29 @@ void dw_k3_c144_48x48_s2_fwd(int n, const float *restrict x, const float *restri
         dw_k3_c144_48x48_s2_fwd_plane(x + (long)bc * 2304, w, bias, y, bc / 144, bc % 144);
 }
 
-static inline void dw_k3_c144_48x48_s2_bwd_at(const float *restrict xc, const float *restrict w, const float *restrict dy,
-    float *restrict dxc, float *restrict g0, int b, int c, int oy, int ox)
-{
-    const float *restrict w0 = w + 0 + c * 9;
-    const float *restrict d0 = dy + ((long)b * 144 + 0 + c) * 576;
-    {
-        const float d = d0[oy * 24 + ox];
-        {
-            const int iy = oy * 2 + -1;
-            if (iy >= 0 && iy < 48) {
-                { const int ix = ox * 2 + -1; if (ix >= 0 && ix < 48) { dxc[iy * 48 + ix] += w0[0] * d; g0[0] += d * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 2 + 0; if (ix >= 0 && ix < 48) { dxc[iy * 48 + ix] += w0[1] * d; g0[1] += d * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 2 + 1; if (ix >= 0 && ix < 48) { dxc[iy * 48 + ix] += w0[2] * d; g0[2] += d * xc[iy * 48 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 2 + 0;
-            if (iy >= 0 && iy < 48) {
-                { const int ix = ox * 2 + -1; if (ix >= 0 && ix < 48) { dxc[iy * 48 + ix] += w0[3] * d; g0[3] += d * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 2 + 0; if (ix >= 0 && ix < 48) { dxc[iy * 48 + ix] += w0[4] * d; g0[4] += d * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 2 + 1; if (ix >= 0 && ix < 48) { dxc[iy * 48 + ix] += w0[5] * d; g0[5] += d * xc[iy * 48 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 2 + 1;
-            if (iy >= 0 && iy < 48) {
-                { const int ix = ox * 2 + -1; if (ix >= 0 && ix < 48) { dxc[iy * 48 + ix] += w0[6] * d; g0[6] += d * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 2 + 0; if (ix >= 0 && ix < 48) { dxc[iy * 48 + ix] += w0[7] * d; g0[7] += d * xc[iy * 48 + ix]; } }
-                { const int ix = ox * 2 + 1; if (ix >= 0 && ix < 48) { dxc[iy * 48 + ix] += w0[8] * d; g0[8] += d * xc[iy * 48 + ix]; } }
-            }
-        }
-    }
-}
-
 /* Channel c of image b: its gradients go to dxc and the accumulators g. */
 static inline void dw_k3_c144_48x48_s2_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
     float *restrict dxc, float *restrict g0, int b, int c)
 {
+    float xp[2500], dxp[2500] = {0};
+    dw_k3_c144_48x48_s2_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     const float *restrict d0 = dy + ((long)b * 144 + 0 + c) * 576;
-    for (int oy = 0; oy < 1; oy++)
-        for (int ox = 0; ox < 24; ox++)
-            dw_k3_c144_48x48_s2_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
-    for (int oy = 1; oy < 24; oy++) {
-        for (int ox = 0; ox < 1; ox++)
-            dw_k3_c144_48x48_s2_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
-    }
     {
         /* kernel 0, tap 0 */
         const float wt = w0[0];
         float acc[24] = {0};
-        for (int oy = 1; oy < 24; oy++) {
+        for (int oy = 0; oy < 24; oy++) {
             const float *restrict drow = d0 + oy * 24;
-            const long at = (long)(oy * 2 - 1) * 48 + -1;
-            for (int ox = 1; ox < 24; ox++) {
+            const int at = oy * 100 + 0;
+            for (int ox = 0; ox < 24; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 2] += wt * d;
-                acc[ox] += d * xc[at + ox * 2];
+                dxp[at + ox * 2] += wt * d;
+                acc[ox] += d * xp[at + ox * 2];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 24; ox++)
+        for (int ox = 0; ox < 24; ox++)
             s += acc[ox];
         g0[0] += s;
     }
@@ -4140,17 +3323,17 @@ static inline void dw_k3_c144_48x48_s2_bwd_plane(const float *restrict xc, const
         /* kernel 0, tap 1 */
         const float wt = w0[1];
         float acc[24] = {0};
-        for (int oy = 1; oy < 24; oy++) {
+        for (int oy = 0; oy < 24; oy++) {
             const float *restrict drow = d0 + oy * 24;
-            const long at = (long)(oy * 2 - 1) * 48 + 0;
-            for (int ox = 1; ox < 24; ox++) {
+            const int at = oy * 100 + 1;
+            for (int ox = 0; ox < 24; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 2] += wt * d;
-                acc[ox] += d * xc[at + ox * 2];
+                dxp[at + ox * 2] += wt * d;
+                acc[ox] += d * xp[at + ox * 2];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 24; ox++)
+        for (int ox = 0; ox < 24; ox++)
             s += acc[ox];
         g0[1] += s;
     }
@@ -4158,17 +3341,17 @@ static inline void dw_k3_c144_48x48_s2_bwd_plane(const float *restrict xc, const
         /* kernel 0, tap 2 */
         const float wt = w0[2];
         float acc[24] = {0};
-        for (int oy = 1; oy < 24; oy++) {
+        for (int oy = 0; oy < 24; oy++) {
             const float *restrict drow = d0 + oy * 24;
-            const long at = (long)(oy * 2 - 1) * 48 + 1;
-            for (int ox = 1; ox < 24; ox++) {
+            const int at = oy * 100 + 2;
+            for (int ox = 0; ox < 24; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 2] += wt * d;
-                acc[ox] += d * xc[at + ox * 2];
+                dxp[at + ox * 2] += wt * d;
+                acc[ox] += d * xp[at + ox * 2];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 24; ox++)
+        for (int ox = 0; ox < 24; ox++)
             s += acc[ox];
         g0[2] += s;
     }
@@ -4176,17 +3359,17 @@ static inline void dw_k3_c144_48x48_s2_bwd_plane(const float *restrict xc, const
         /* kernel 0, tap 3 */
         const float wt = w0[3];
         float acc[24] = {0};
-        for (int oy = 1; oy < 24; oy++) {
+        for (int oy = 0; oy < 24; oy++) {
             const float *restrict drow = d0 + oy * 24;
-            const long at = (long)(oy * 2 - 1) * 48 + 47;
-            for (int ox = 1; ox < 24; ox++) {
+            const int at = oy * 100 + 50;
+            for (int ox = 0; ox < 24; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 2] += wt * d;
-                acc[ox] += d * xc[at + ox * 2];
+                dxp[at + ox * 2] += wt * d;
+                acc[ox] += d * xp[at + ox * 2];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 24; ox++)
+        for (int ox = 0; ox < 24; ox++)
             s += acc[ox];
         g0[3] += s;
     }
@@ -4194,17 +3377,17 @@ static inline void dw_k3_c144_48x48_s2_bwd_plane(const float *restrict xc, const
         /* kernel 0, tap 4 */
         const float wt = w0[4];
         float acc[24] = {0};
-        for (int oy = 1; oy < 24; oy++) {
+        for (int oy = 0; oy < 24; oy++) {
             const float *restrict drow = d0 + oy * 24;
-            const long at = (long)(oy * 2 - 1) * 48 + 48;
-            for (int ox = 1; ox < 24; ox++) {
+            const int at = oy * 100 + 51;
+            for (int ox = 0; ox < 24; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 2] += wt * d;
-                acc[ox] += d * xc[at + ox * 2];
+                dxp[at + ox * 2] += wt * d;
+                acc[ox] += d * xp[at + ox * 2];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 24; ox++)
+        for (int ox = 0; ox < 24; ox++)
             s += acc[ox];
         g0[4] += s;
     }
@@ -4212,17 +3395,17 @@ static inline void dw_k3_c144_48x48_s2_bwd_plane(const float *restrict xc, const
         /* kernel 0, tap 5 */
         const float wt = w0[5];
         float acc[24] = {0};
-        for (int oy = 1; oy < 24; oy++) {
+        for (int oy = 0; oy < 24; oy++) {
             const float *restrict drow = d0 + oy * 24;
-            const long at = (long)(oy * 2 - 1) * 48 + 49;
-            for (int ox = 1; ox < 24; ox++) {
+            const int at = oy * 100 + 52;
+            for (int ox = 0; ox < 24; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 2] += wt * d;
-                acc[ox] += d * xc[at + ox * 2];
+                dxp[at + ox * 2] += wt * d;
+                acc[ox] += d * xp[at + ox * 2];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 24; ox++)
+        for (int ox = 0; ox < 24; ox++)
             s += acc[ox];
         g0[5] += s;
     }
@@ -4230,17 +3413,17 @@ static inline void dw_k3_c144_48x48_s2_bwd_plane(const float *restrict xc, const
         /* kernel 0, tap 6 */
         const float wt = w0[6];
         float acc[24] = {0};
-        for (int oy = 1; oy < 24; oy++) {
+        for (int oy = 0; oy < 24; oy++) {
             const float *restrict drow = d0 + oy * 24;
-            const long at = (long)(oy * 2 - 1) * 48 + 95;
-            for (int ox = 1; ox < 24; ox++) {
+            const int at = oy * 100 + 100;
+            for (int ox = 0; ox < 24; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 2] += wt * d;
-                acc[ox] += d * xc[at + ox * 2];
+                dxp[at + ox * 2] += wt * d;
+                acc[ox] += d * xp[at + ox * 2];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 24; ox++)
+        for (int ox = 0; ox < 24; ox++)
             s += acc[ox];
         g0[6] += s;
     }
@@ -4248,17 +3431,17 @@ static inline void dw_k3_c144_48x48_s2_bwd_plane(const float *restrict xc, const
         /* kernel 0, tap 7 */
         const float wt = w0[7];
         float acc[24] = {0};
-        for (int oy = 1; oy < 24; oy++) {
+        for (int oy = 0; oy < 24; oy++) {
             const float *restrict drow = d0 + oy * 24;
-            const long at = (long)(oy * 2 - 1) * 48 + 96;
-            for (int ox = 1; ox < 24; ox++) {
+            const int at = oy * 100 + 101;
+            for (int ox = 0; ox < 24; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 2] += wt * d;
-                acc[ox] += d * xc[at + ox * 2];
+                dxp[at + ox * 2] += wt * d;
+                acc[ox] += d * xp[at + ox * 2];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 24; ox++)
+        for (int ox = 0; ox < 24; ox++)
             s += acc[ox];
         g0[7] += s;
     }
@@ -4266,20 +3449,23 @@ static inline void dw_k3_c144_48x48_s2_bwd_plane(const float *restrict xc, const
         /* kernel 0, tap 8 */
         const float wt = w0[8];
         float acc[24] = {0};
-        for (int oy = 1; oy < 24; oy++) {
+        for (int oy = 0; oy < 24; oy++) {
             const float *restrict drow = d0 + oy * 24;
-            const long at = (long)(oy * 2 - 1) * 48 + 97;
-            for (int ox = 1; ox < 24; ox++) {
+            const int at = oy * 100 + 102;
+            for (int ox = 0; ox < 24; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 2] += wt * d;
-                acc[ox] += d * xc[at + ox * 2];
+                dxp[at + ox * 2] += wt * d;
+                acc[ox] += d * xp[at + ox * 2];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 24; ox++)
+        for (int ox = 0; ox < 24; ox++)
             s += acc[ox];
         g0[8] += s;
     }
+    for (int iy = 0; iy < 48; iy++)
+        for (int ix = 0; ix < 48; ix++)
+            dxc[iy * 48 + ix] += dxp[(iy + 1) * 50 + 1 + ix];
 }
 
 void dw_k3_c144_48x48_s2_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
@@ -4311,40 +3497,12 @@ void dw_k3_c144_48x48_s2_bwd(int n, const float *restrict x, const float *restri
 }
 
 /* dw_k3_c192_24x24_s1: depthwise, kernels 3 on 192 channels of 24x24, stride 1 -> 192x24x24 */
-static inline void dw_k3_c192_24x24_s1_fwd_at(const float *restrict xc, const float *restrict w, const float *restrict bias,
-    float *restrict y, int b, int c, int oy, int ox)
+static inline void dw_k3_c192_24x24_s1_pad(const float *restrict xc, float *restrict xp)
 {
-    (void)bias;
-    const float *restrict w0 = w + 0 + c * 9;
-    float *restrict y0 = y + ((long)b * 192 + 0 + c) * 576;
-    {
-        float s = 0.0f;
-        {
-            const int iy = oy * 1 + -1;
-            if (iy >= 0 && iy < 24) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 24) { s += w0[0] * xc[iy * 24 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 24) { s += w0[1] * xc[iy * 24 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 24) { s += w0[2] * xc[iy * 24 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 0;
-            if (iy >= 0 && iy < 24) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 24) { s += w0[3] * xc[iy * 24 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 24) { s += w0[4] * xc[iy * 24 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 24) { s += w0[5] * xc[iy * 24 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 1;
-            if (iy >= 0 && iy < 24) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 24) { s += w0[6] * xc[iy * 24 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 24) { s += w0[7] * xc[iy * 24 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 24) { s += w0[8] * xc[iy * 24 + ix]; } }
-            }
-        }
-        y0[oy * 24 + ox] = s;
-    }
+    memset(xp, 0, sizeof(float) * 676);
+    for (int iy = 0; iy < 24; iy++)
+        for (int ix = 0; ix < 24; ix++)
+            xp[(iy + 1) * 26 + 1 + ix] = xc[iy * 24 + ix];
 }
 
 /* Channel c of image b, every kernel. */
@@ -4352,33 +3510,24 @@ static inline void dw_k3_c192_24x24_s1_fwd_plane(const float *restrict xc, const
     float *restrict y, int b, int c)
 {
     (void)bias;
+    float xp[676];
+    dw_k3_c192_24x24_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     float *restrict y0 = y + ((long)b * 192 + 0 + c) * 576;
-    for (int oy = 0; oy < 1; oy++)
-        for (int ox = 0; ox < 24; ox++)
-            dw_k3_c192_24x24_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-    for (int oy = 1; oy < 23; oy++) {
-        for (int ox = 0; ox < 1; ox++)
-            dw_k3_c192_24x24_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-        for (int ox = 1; ox < 23; ox++) {
-            const float *restrict p = xc + (oy * 1 - 1) * 24 + ox * 1 - 1;
+    for (int oy = 0; oy < 24; oy++)
+        for (int ox = 0; ox < 24; ox++) {
+            const float *restrict p = xp + oy * 26 + ox * 1;
             y0[oy * 24 + ox] = 0.0f
                 + w0[0] * p[0]
                 + w0[1] * p[1]
                 + w0[2] * p[2]
-                + w0[3] * p[24]
-                + w0[4] * p[25]
-                + w0[5] * p[26]
-                + w0[6] * p[48]
-                + w0[7] * p[49]
-                + w0[8] * p[50];
+                + w0[3] * p[26]
+                + w0[4] * p[27]
+                + w0[5] * p[28]
+                + w0[6] * p[52]
+                + w0[7] * p[53]
+                + w0[8] * p[54];
         }
-        for (int ox = 23; ox < 24; ox++)
-            dw_k3_c192_24x24_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-    }
-    for (int oy = 23; oy < 24; oy++)
-        for (int ox = 0; ox < 24; ox++)
-            dw_k3_c192_24x24_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
 }
 
 void dw_k3_c192_24x24_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -4388,73 +3537,29 @@ void dw_k3_c192_24x24_s1_fwd(int n, const float *restrict x, const float *restri
         dw_k3_c192_24x24_s1_fwd_plane(x + (long)bc * 576, w, bias, y, bc / 192, bc % 192);
 }
 
-static inline void dw_k3_c192_24x24_s1_bwd_at(const float *restrict xc, const float *restrict w, const float *restrict dy,
-    float *restrict dxc, float *restrict g0, int b, int c, int oy, int ox)
-{
-    const float *restrict w0 = w + 0 + c * 9;
-    const float *restrict d0 = dy + ((long)b * 192 + 0 + c) * 576;
-    {
-        const float d = d0[oy * 24 + ox];
-        {
-            const int iy = oy * 1 + -1;
-            if (iy >= 0 && iy < 24) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 24) { dxc[iy * 24 + ix] += w0[0] * d; g0[0] += d * xc[iy * 24 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 24) { dxc[iy * 24 + ix] += w0[1] * d; g0[1] += d * xc[iy * 24 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 24) { dxc[iy * 24 + ix] += w0[2] * d; g0[2] += d * xc[iy * 24 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 0;
-            if (iy >= 0 && iy < 24) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 24) { dxc[iy * 24 + ix] += w0[3] * d; g0[3] += d * xc[iy * 24 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 24) { dxc[iy * 24 + ix] += w0[4] * d; g0[4] += d * xc[iy * 24 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 24) { dxc[iy * 24 + ix] += w0[5] * d; g0[5] += d * xc[iy * 24 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 1;
-            if (iy >= 0 && iy < 24) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 24) { dxc[iy * 24 + ix] += w0[6] * d; g0[6] += d * xc[iy * 24 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 24) { dxc[iy * 24 + ix] += w0[7] * d; g0[7] += d * xc[iy * 24 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 24) { dxc[iy * 24 + ix] += w0[8] * d; g0[8] += d * xc[iy * 24 + ix]; } }
-            }
-        }
-    }
-}
-
 /* Channel c of image b: its gradients go to dxc and the accumulators g. */
 static inline void dw_k3_c192_24x24_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
     float *restrict dxc, float *restrict g0, int b, int c)
 {
+    float xp[676], dxp[676] = {0};
+    dw_k3_c192_24x24_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     const float *restrict d0 = dy + ((long)b * 192 + 0 + c) * 576;
-    for (int oy = 0; oy < 1; oy++)
-        for (int ox = 0; ox < 24; ox++)
-            dw_k3_c192_24x24_s1_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
-    for (int oy = 1; oy < 23; oy++) {
-        for (int ox = 0; ox < 1; ox++)
-            dw_k3_c192_24x24_s1_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
-        for (int ox = 23; ox < 24; ox++)
-            dw_k3_c192_24x24_s1_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
-    }
-    for (int oy = 23; oy < 24; oy++)
-        for (int ox = 0; ox < 24; ox++)
-            dw_k3_c192_24x24_s1_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
     {
         /* kernel 0, tap 0 */
         const float wt = w0[0];
         float acc[24] = {0};
-        for (int oy = 1; oy < 23; oy++) {
+        for (int oy = 0; oy < 24; oy++) {
             const float *restrict drow = d0 + oy * 24;
-            const long at = (long)(oy * 1 - 1) * 24 + -1;
-            for (int ox = 1; ox < 23; ox++) {
+            const int at = oy * 26 + 0;
+            for (int ox = 0; ox < 24; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 23; ox++)
+        for (int ox = 0; ox < 24; ox++)
             s += acc[ox];
         g0[0] += s;
     }
@@ -4462,17 +3567,17 @@ static inline void dw_k3_c192_24x24_s1_bwd_plane(const float *restrict xc, const
         /* kernel 0, tap 1 */
         const float wt = w0[1];
         float acc[24] = {0};
-        for (int oy = 1; oy < 23; oy++) {
+        for (int oy = 0; oy < 24; oy++) {
             const float *restrict drow = d0 + oy * 24;
-            const long at = (long)(oy * 1 - 1) * 24 + 0;
-            for (int ox = 1; ox < 23; ox++) {
+            const int at = oy * 26 + 1;
+            for (int ox = 0; ox < 24; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 23; ox++)
+        for (int ox = 0; ox < 24; ox++)
             s += acc[ox];
         g0[1] += s;
     }
@@ -4480,17 +3585,17 @@ static inline void dw_k3_c192_24x24_s1_bwd_plane(const float *restrict xc, const
         /* kernel 0, tap 2 */
         const float wt = w0[2];
         float acc[24] = {0};
-        for (int oy = 1; oy < 23; oy++) {
+        for (int oy = 0; oy < 24; oy++) {
             const float *restrict drow = d0 + oy * 24;
-            const long at = (long)(oy * 1 - 1) * 24 + 1;
-            for (int ox = 1; ox < 23; ox++) {
+            const int at = oy * 26 + 2;
+            for (int ox = 0; ox < 24; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 23; ox++)
+        for (int ox = 0; ox < 24; ox++)
             s += acc[ox];
         g0[2] += s;
     }
@@ -4498,17 +3603,17 @@ static inline void dw_k3_c192_24x24_s1_bwd_plane(const float *restrict xc, const
         /* kernel 0, tap 3 */
         const float wt = w0[3];
         float acc[24] = {0};
-        for (int oy = 1; oy < 23; oy++) {
+        for (int oy = 0; oy < 24; oy++) {
             const float *restrict drow = d0 + oy * 24;
-            const long at = (long)(oy * 1 - 1) * 24 + 23;
-            for (int ox = 1; ox < 23; ox++) {
+            const int at = oy * 26 + 26;
+            for (int ox = 0; ox < 24; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 23; ox++)
+        for (int ox = 0; ox < 24; ox++)
             s += acc[ox];
         g0[3] += s;
     }
@@ -4516,17 +3621,17 @@ static inline void dw_k3_c192_24x24_s1_bwd_plane(const float *restrict xc, const
         /* kernel 0, tap 4 */
         const float wt = w0[4];
         float acc[24] = {0};
-        for (int oy = 1; oy < 23; oy++) {
+        for (int oy = 0; oy < 24; oy++) {
             const float *restrict drow = d0 + oy * 24;
-            const long at = (long)(oy * 1 - 1) * 24 + 24;
-            for (int ox = 1; ox < 23; ox++) {
+            const int at = oy * 26 + 27;
+            for (int ox = 0; ox < 24; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 23; ox++)
+        for (int ox = 0; ox < 24; ox++)
             s += acc[ox];
         g0[4] += s;
     }
@@ -4534,17 +3639,17 @@ static inline void dw_k3_c192_24x24_s1_bwd_plane(const float *restrict xc, const
         /* kernel 0, tap 5 */
         const float wt = w0[5];
         float acc[24] = {0};
-        for (int oy = 1; oy < 23; oy++) {
+        for (int oy = 0; oy < 24; oy++) {
             const float *restrict drow = d0 + oy * 24;
-            const long at = (long)(oy * 1 - 1) * 24 + 25;
-            for (int ox = 1; ox < 23; ox++) {
+            const int at = oy * 26 + 28;
+            for (int ox = 0; ox < 24; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 23; ox++)
+        for (int ox = 0; ox < 24; ox++)
             s += acc[ox];
         g0[5] += s;
     }
@@ -4552,17 +3657,17 @@ static inline void dw_k3_c192_24x24_s1_bwd_plane(const float *restrict xc, const
         /* kernel 0, tap 6 */
         const float wt = w0[6];
         float acc[24] = {0};
-        for (int oy = 1; oy < 23; oy++) {
+        for (int oy = 0; oy < 24; oy++) {
             const float *restrict drow = d0 + oy * 24;
-            const long at = (long)(oy * 1 - 1) * 24 + 47;
-            for (int ox = 1; ox < 23; ox++) {
+            const int at = oy * 26 + 52;
+            for (int ox = 0; ox < 24; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 23; ox++)
+        for (int ox = 0; ox < 24; ox++)
             s += acc[ox];
         g0[6] += s;
     }
@@ -4570,17 +3675,17 @@ static inline void dw_k3_c192_24x24_s1_bwd_plane(const float *restrict xc, const
         /* kernel 0, tap 7 */
         const float wt = w0[7];
         float acc[24] = {0};
-        for (int oy = 1; oy < 23; oy++) {
+        for (int oy = 0; oy < 24; oy++) {
             const float *restrict drow = d0 + oy * 24;
-            const long at = (long)(oy * 1 - 1) * 24 + 48;
-            for (int ox = 1; ox < 23; ox++) {
+            const int at = oy * 26 + 53;
+            for (int ox = 0; ox < 24; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 23; ox++)
+        for (int ox = 0; ox < 24; ox++)
             s += acc[ox];
         g0[7] += s;
     }
@@ -4588,20 +3693,23 @@ static inline void dw_k3_c192_24x24_s1_bwd_plane(const float *restrict xc, const
         /* kernel 0, tap 8 */
         const float wt = w0[8];
         float acc[24] = {0};
-        for (int oy = 1; oy < 23; oy++) {
+        for (int oy = 0; oy < 24; oy++) {
             const float *restrict drow = d0 + oy * 24;
-            const long at = (long)(oy * 1 - 1) * 24 + 49;
-            for (int ox = 1; ox < 23; ox++) {
+            const int at = oy * 26 + 54;
+            for (int ox = 0; ox < 24; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 23; ox++)
+        for (int ox = 0; ox < 24; ox++)
             s += acc[ox];
         g0[8] += s;
     }
+    for (int iy = 0; iy < 24; iy++)
+        for (int ix = 0; ix < 24; ix++)
+            dxc[iy * 24 + ix] += dxp[(iy + 1) * 26 + 1 + ix];
 }
 
 void dw_k3_c192_24x24_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
@@ -4633,40 +3741,12 @@ void dw_k3_c192_24x24_s1_bwd(int n, const float *restrict x, const float *restri
 }
 
 /* dw_k3_c192_24x24_s2: depthwise, kernels 3 on 192 channels of 24x24, stride 2 -> 192x12x12 */
-static inline void dw_k3_c192_24x24_s2_fwd_at(const float *restrict xc, const float *restrict w, const float *restrict bias,
-    float *restrict y, int b, int c, int oy, int ox)
+static inline void dw_k3_c192_24x24_s2_pad(const float *restrict xc, float *restrict xp)
 {
-    (void)bias;
-    const float *restrict w0 = w + 0 + c * 9;
-    float *restrict y0 = y + ((long)b * 192 + 0 + c) * 144;
-    {
-        float s = 0.0f;
-        {
-            const int iy = oy * 2 + -1;
-            if (iy >= 0 && iy < 24) {
-                { const int ix = ox * 2 + -1; if (ix >= 0 && ix < 24) { s += w0[0] * xc[iy * 24 + ix]; } }
-                { const int ix = ox * 2 + 0; if (ix >= 0 && ix < 24) { s += w0[1] * xc[iy * 24 + ix]; } }
-                { const int ix = ox * 2 + 1; if (ix >= 0 && ix < 24) { s += w0[2] * xc[iy * 24 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 2 + 0;
-            if (iy >= 0 && iy < 24) {
-                { const int ix = ox * 2 + -1; if (ix >= 0 && ix < 24) { s += w0[3] * xc[iy * 24 + ix]; } }
-                { const int ix = ox * 2 + 0; if (ix >= 0 && ix < 24) { s += w0[4] * xc[iy * 24 + ix]; } }
-                { const int ix = ox * 2 + 1; if (ix >= 0 && ix < 24) { s += w0[5] * xc[iy * 24 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 2 + 1;
-            if (iy >= 0 && iy < 24) {
-                { const int ix = ox * 2 + -1; if (ix >= 0 && ix < 24) { s += w0[6] * xc[iy * 24 + ix]; } }
-                { const int ix = ox * 2 + 0; if (ix >= 0 && ix < 24) { s += w0[7] * xc[iy * 24 + ix]; } }
-                { const int ix = ox * 2 + 1; if (ix >= 0 && ix < 24) { s += w0[8] * xc[iy * 24 + ix]; } }
-            }
-        }
-        y0[oy * 12 + ox] = s;
-    }
+    memset(xp, 0, sizeof(float) * 676);
+    for (int iy = 0; iy < 24; iy++)
+        for (int ix = 0; ix < 24; ix++)
+            xp[(iy + 1) * 26 + 1 + ix] = xc[iy * 24 + ix];
 }
 
 /* Channel c of image b, every kernel. */
@@ -4674,28 +3754,24 @@ static inline void dw_k3_c192_24x24_s2_fwd_plane(const float *restrict xc, const
     float *restrict y, int b, int c)
 {
     (void)bias;
+    float xp[676];
+    dw_k3_c192_24x24_s2_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     float *restrict y0 = y + ((long)b * 192 + 0 + c) * 144;
-    for (int oy = 0; oy < 1; oy++)
-        for (int ox = 0; ox < 12; ox++)
-            dw_k3_c192_24x24_s2_fwd_at(xc, w, bias, y, b, c, oy, ox);
-    for (int oy = 1; oy < 12; oy++) {
-        for (int ox = 0; ox < 1; ox++)
-            dw_k3_c192_24x24_s2_fwd_at(xc, w, bias, y, b, c, oy, ox);
-        for (int ox = 1; ox < 12; ox++) {
-            const float *restrict p = xc + (oy * 2 - 1) * 24 + ox * 2 - 1;
+    for (int oy = 0; oy < 12; oy++)
+        for (int ox = 0; ox < 12; ox++) {
+            const float *restrict p = xp + oy * 52 + ox * 2;
             y0[oy * 12 + ox] = 0.0f
                 + w0[0] * p[0]
                 + w0[1] * p[1]
                 + w0[2] * p[2]
-                + w0[3] * p[24]
-                + w0[4] * p[25]
-                + w0[5] * p[26]
-                + w0[6] * p[48]
-                + w0[7] * p[49]
-                + w0[8] * p[50];
+                + w0[3] * p[26]
+                + w0[4] * p[27]
+                + w0[5] * p[28]
+                + w0[6] * p[52]
+                + w0[7] * p[53]
+                + w0[8] * p[54];
         }
-    }
 }
 
 void dw_k3_c192_24x24_s2_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -4705,68 +3781,29 @@ void dw_k3_c192_24x24_s2_fwd(int n, const float *restrict x, const float *restri
         dw_k3_c192_24x24_s2_fwd_plane(x + (long)bc * 576, w, bias, y, bc / 192, bc % 192);
 }
 
-static inline void dw_k3_c192_24x24_s2_bwd_at(const float *restrict xc, const float *restrict w, const float *restrict dy,
-    float *restrict dxc, float *restrict g0, int b, int c, int oy, int ox)
-{
-    const float *restrict w0 = w + 0 + c * 9;
-    const float *restrict d0 = dy + ((long)b * 192 + 0 + c) * 144;
-    {
-        const float d = d0[oy * 12 + ox];
-        {
-            const int iy = oy * 2 + -1;
-            if (iy >= 0 && iy < 24) {
-                { const int ix = ox * 2 + -1; if (ix >= 0 && ix < 24) { dxc[iy * 24 + ix] += w0[0] * d; g0[0] += d * xc[iy * 24 + ix]; } }
-                { const int ix = ox * 2 + 0; if (ix >= 0 && ix < 24) { dxc[iy * 24 + ix] += w0[1] * d; g0[1] += d * xc[iy * 24 + ix]; } }
-                { const int ix = ox * 2 + 1; if (ix >= 0 && ix < 24) { dxc[iy * 24 + ix] += w0[2] * d; g0[2] += d * xc[iy * 24 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 2 + 0;
-            if (iy >= 0 && iy < 24) {
-                { const int ix = ox * 2 + -1; if (ix >= 0 && ix < 24) { dxc[iy * 24 + ix] += w0[3] * d; g0[3] += d * xc[iy * 24 + ix]; } }
-                { const int ix = ox * 2 + 0; if (ix >= 0 && ix < 24) { dxc[iy * 24 + ix] += w0[4] * d; g0[4] += d * xc[iy * 24 + ix]; } }
-                { const int ix = ox * 2 + 1; if (ix >= 0 && ix < 24) { dxc[iy * 24 + ix] += w0[5] * d; g0[5] += d * xc[iy * 24 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 2 + 1;
-            if (iy >= 0 && iy < 24) {
-                { const int ix = ox * 2 + -1; if (ix >= 0 && ix < 24) { dxc[iy * 24 + ix] += w0[6] * d; g0[6] += d * xc[iy * 24 + ix]; } }
-                { const int ix = ox * 2 + 0; if (ix >= 0 && ix < 24) { dxc[iy * 24 + ix] += w0[7] * d; g0[7] += d * xc[iy * 24 + ix]; } }
-                { const int ix = ox * 2 + 1; if (ix >= 0 && ix < 24) { dxc[iy * 24 + ix] += w0[8] * d; g0[8] += d * xc[iy * 24 + ix]; } }
-            }
-        }
-    }
-}
-
 /* Channel c of image b: its gradients go to dxc and the accumulators g. */
 static inline void dw_k3_c192_24x24_s2_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
     float *restrict dxc, float *restrict g0, int b, int c)
 {
+    float xp[676], dxp[676] = {0};
+    dw_k3_c192_24x24_s2_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     const float *restrict d0 = dy + ((long)b * 192 + 0 + c) * 144;
-    for (int oy = 0; oy < 1; oy++)
-        for (int ox = 0; ox < 12; ox++)
-            dw_k3_c192_24x24_s2_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
-    for (int oy = 1; oy < 12; oy++) {
-        for (int ox = 0; ox < 1; ox++)
-            dw_k3_c192_24x24_s2_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
-    }
     {
         /* kernel 0, tap 0 */
         const float wt = w0[0];
         float acc[12] = {0};
-        for (int oy = 1; oy < 12; oy++) {
+        for (int oy = 0; oy < 12; oy++) {
             const float *restrict drow = d0 + oy * 12;
-            const long at = (long)(oy * 2 - 1) * 24 + -1;
-            for (int ox = 1; ox < 12; ox++) {
+            const int at = oy * 52 + 0;
+            for (int ox = 0; ox < 12; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 2] += wt * d;
-                acc[ox] += d * xc[at + ox * 2];
+                dxp[at + ox * 2] += wt * d;
+                acc[ox] += d * xp[at + ox * 2];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 12; ox++)
+        for (int ox = 0; ox < 12; ox++)
             s += acc[ox];
         g0[0] += s;
     }
@@ -4774,17 +3811,17 @@ static inline void dw_k3_c192_24x24_s2_bwd_plane(const float *restrict xc, const
         /* kernel 0, tap 1 */
         const float wt = w0[1];
         float acc[12] = {0};
-        for (int oy = 1; oy < 12; oy++) {
+        for (int oy = 0; oy < 12; oy++) {
             const float *restrict drow = d0 + oy * 12;
-            const long at = (long)(oy * 2 - 1) * 24 + 0;
-            for (int ox = 1; ox < 12; ox++) {
+            const int at = oy * 52 + 1;
+            for (int ox = 0; ox < 12; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 2] += wt * d;
-                acc[ox] += d * xc[at + ox * 2];
+                dxp[at + ox * 2] += wt * d;
+                acc[ox] += d * xp[at + ox * 2];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 12; ox++)
+        for (int ox = 0; ox < 12; ox++)
             s += acc[ox];
         g0[1] += s;
     }
@@ -4792,17 +3829,17 @@ static inline void dw_k3_c192_24x24_s2_bwd_plane(const float *restrict xc, const
         /* kernel 0, tap 2 */
         const float wt = w0[2];
         float acc[12] = {0};
-        for (int oy = 1; oy < 12; oy++) {
+        for (int oy = 0; oy < 12; oy++) {
             const float *restrict drow = d0 + oy * 12;
-            const long at = (long)(oy * 2 - 1) * 24 + 1;
-            for (int ox = 1; ox < 12; ox++) {
+            const int at = oy * 52 + 2;
+            for (int ox = 0; ox < 12; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 2] += wt * d;
-                acc[ox] += d * xc[at + ox * 2];
+                dxp[at + ox * 2] += wt * d;
+                acc[ox] += d * xp[at + ox * 2];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 12; ox++)
+        for (int ox = 0; ox < 12; ox++)
             s += acc[ox];
         g0[2] += s;
     }
@@ -4810,17 +3847,17 @@ static inline void dw_k3_c192_24x24_s2_bwd_plane(const float *restrict xc, const
         /* kernel 0, tap 3 */
         const float wt = w0[3];
         float acc[12] = {0};
-        for (int oy = 1; oy < 12; oy++) {
+        for (int oy = 0; oy < 12; oy++) {
             const float *restrict drow = d0 + oy * 12;
-            const long at = (long)(oy * 2 - 1) * 24 + 23;
-            for (int ox = 1; ox < 12; ox++) {
+            const int at = oy * 52 + 26;
+            for (int ox = 0; ox < 12; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 2] += wt * d;
-                acc[ox] += d * xc[at + ox * 2];
+                dxp[at + ox * 2] += wt * d;
+                acc[ox] += d * xp[at + ox * 2];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 12; ox++)
+        for (int ox = 0; ox < 12; ox++)
             s += acc[ox];
         g0[3] += s;
     }
@@ -4828,17 +3865,17 @@ static inline void dw_k3_c192_24x24_s2_bwd_plane(const float *restrict xc, const
         /* kernel 0, tap 4 */
         const float wt = w0[4];
         float acc[12] = {0};
-        for (int oy = 1; oy < 12; oy++) {
+        for (int oy = 0; oy < 12; oy++) {
             const float *restrict drow = d0 + oy * 12;
-            const long at = (long)(oy * 2 - 1) * 24 + 24;
-            for (int ox = 1; ox < 12; ox++) {
+            const int at = oy * 52 + 27;
+            for (int ox = 0; ox < 12; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 2] += wt * d;
-                acc[ox] += d * xc[at + ox * 2];
+                dxp[at + ox * 2] += wt * d;
+                acc[ox] += d * xp[at + ox * 2];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 12; ox++)
+        for (int ox = 0; ox < 12; ox++)
             s += acc[ox];
         g0[4] += s;
     }
@@ -4846,17 +3883,17 @@ static inline void dw_k3_c192_24x24_s2_bwd_plane(const float *restrict xc, const
         /* kernel 0, tap 5 */
         const float wt = w0[5];
         float acc[12] = {0};
-        for (int oy = 1; oy < 12; oy++) {
+        for (int oy = 0; oy < 12; oy++) {
             const float *restrict drow = d0 + oy * 12;
-            const long at = (long)(oy * 2 - 1) * 24 + 25;
-            for (int ox = 1; ox < 12; ox++) {
+            const int at = oy * 52 + 28;
+            for (int ox = 0; ox < 12; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 2] += wt * d;
-                acc[ox] += d * xc[at + ox * 2];
+                dxp[at + ox * 2] += wt * d;
+                acc[ox] += d * xp[at + ox * 2];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 12; ox++)
+        for (int ox = 0; ox < 12; ox++)
             s += acc[ox];
         g0[5] += s;
     }
@@ -4864,17 +3901,17 @@ static inline void dw_k3_c192_24x24_s2_bwd_plane(const float *restrict xc, const
         /* kernel 0, tap 6 */
         const float wt = w0[6];
         float acc[12] = {0};
-        for (int oy = 1; oy < 12; oy++) {
+        for (int oy = 0; oy < 12; oy++) {
             const float *restrict drow = d0 + oy * 12;
-            const long at = (long)(oy * 2 - 1) * 24 + 47;
-            for (int ox = 1; ox < 12; ox++) {
+            const int at = oy * 52 + 52;
+            for (int ox = 0; ox < 12; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 2] += wt * d;
-                acc[ox] += d * xc[at + ox * 2];
+                dxp[at + ox * 2] += wt * d;
+                acc[ox] += d * xp[at + ox * 2];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 12; ox++)
+        for (int ox = 0; ox < 12; ox++)
             s += acc[ox];
         g0[6] += s;
     }
@@ -4882,17 +3919,17 @@ static inline void dw_k3_c192_24x24_s2_bwd_plane(const float *restrict xc, const
         /* kernel 0, tap 7 */
         const float wt = w0[7];
         float acc[12] = {0};
-        for (int oy = 1; oy < 12; oy++) {
+        for (int oy = 0; oy < 12; oy++) {
             const float *restrict drow = d0 + oy * 12;
-            const long at = (long)(oy * 2 - 1) * 24 + 48;
-            for (int ox = 1; ox < 12; ox++) {
+            const int at = oy * 52 + 53;
+            for (int ox = 0; ox < 12; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 2] += wt * d;
-                acc[ox] += d * xc[at + ox * 2];
+                dxp[at + ox * 2] += wt * d;
+                acc[ox] += d * xp[at + ox * 2];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 12; ox++)
+        for (int ox = 0; ox < 12; ox++)
             s += acc[ox];
         g0[7] += s;
     }
@@ -4900,20 +3937,23 @@ static inline void dw_k3_c192_24x24_s2_bwd_plane(const float *restrict xc, const
         /* kernel 0, tap 8 */
         const float wt = w0[8];
         float acc[12] = {0};
-        for (int oy = 1; oy < 12; oy++) {
+        for (int oy = 0; oy < 12; oy++) {
             const float *restrict drow = d0 + oy * 12;
-            const long at = (long)(oy * 2 - 1) * 24 + 49;
-            for (int ox = 1; ox < 12; ox++) {
+            const int at = oy * 52 + 54;
+            for (int ox = 0; ox < 12; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 2] += wt * d;
-                acc[ox] += d * xc[at + ox * 2];
+                dxp[at + ox * 2] += wt * d;
+                acc[ox] += d * xp[at + ox * 2];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 12; ox++)
+        for (int ox = 0; ox < 12; ox++)
             s += acc[ox];
         g0[8] += s;
     }
+    for (int iy = 0; iy < 24; iy++)
+        for (int ix = 0; ix < 24; ix++)
+            dxc[iy * 24 + ix] += dxp[(iy + 1) * 26 + 1 + ix];
 }
 
 void dw_k3_c192_24x24_s2_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
@@ -4945,40 +3985,12 @@ void dw_k3_c192_24x24_s2_bwd(int n, const float *restrict x, const float *restri
 }
 
 /* dw_k3_c384_12x12_s1: depthwise, kernels 3 on 384 channels of 12x12, stride 1 -> 384x12x12 */
-static inline void dw_k3_c384_12x12_s1_fwd_at(const float *restrict xc, const float *restrict w, const float *restrict bias,
-    float *restrict y, int b, int c, int oy, int ox)
+static inline void dw_k3_c384_12x12_s1_pad(const float *restrict xc, float *restrict xp)
 {
-    (void)bias;
-    const float *restrict w0 = w + 0 + c * 9;
-    float *restrict y0 = y + ((long)b * 384 + 0 + c) * 144;
-    {
-        float s = 0.0f;
-        {
-            const int iy = oy * 1 + -1;
-            if (iy >= 0 && iy < 12) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 12) { s += w0[0] * xc[iy * 12 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 12) { s += w0[1] * xc[iy * 12 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 12) { s += w0[2] * xc[iy * 12 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 0;
-            if (iy >= 0 && iy < 12) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 12) { s += w0[3] * xc[iy * 12 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 12) { s += w0[4] * xc[iy * 12 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 12) { s += w0[5] * xc[iy * 12 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 1;
-            if (iy >= 0 && iy < 12) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 12) { s += w0[6] * xc[iy * 12 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 12) { s += w0[7] * xc[iy * 12 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 12) { s += w0[8] * xc[iy * 12 + ix]; } }
-            }
-        }
-        y0[oy * 12 + ox] = s;
-    }
+    memset(xp, 0, sizeof(float) * 196);
+    for (int iy = 0; iy < 12; iy++)
+        for (int ix = 0; ix < 12; ix++)
+            xp[(iy + 1) * 14 + 1 + ix] = xc[iy * 12 + ix];
 }
 
 /* Channel c of image b, every kernel. */
@@ -4986,33 +3998,24 @@ static inline void dw_k3_c384_12x12_s1_fwd_plane(const float *restrict xc, const
     float *restrict y, int b, int c)
 {
     (void)bias;
+    float xp[196];
+    dw_k3_c384_12x12_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     float *restrict y0 = y + ((long)b * 384 + 0 + c) * 144;
-    for (int oy = 0; oy < 1; oy++)
-        for (int ox = 0; ox < 12; ox++)
-            dw_k3_c384_12x12_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-    for (int oy = 1; oy < 11; oy++) {
-        for (int ox = 0; ox < 1; ox++)
-            dw_k3_c384_12x12_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-        for (int ox = 1; ox < 11; ox++) {
-            const float *restrict p = xc + (oy * 1 - 1) * 12 + ox * 1 - 1;
+    for (int oy = 0; oy < 12; oy++)
+        for (int ox = 0; ox < 12; ox++) {
+            const float *restrict p = xp + oy * 14 + ox * 1;
             y0[oy * 12 + ox] = 0.0f
                 + w0[0] * p[0]
                 + w0[1] * p[1]
                 + w0[2] * p[2]
-                + w0[3] * p[12]
-                + w0[4] * p[13]
-                + w0[5] * p[14]
-                + w0[6] * p[24]
-                + w0[7] * p[25]
-                + w0[8] * p[26];
+                + w0[3] * p[14]
+                + w0[4] * p[15]
+                + w0[5] * p[16]
+                + w0[6] * p[28]
+                + w0[7] * p[29]
+                + w0[8] * p[30];
         }
-        for (int ox = 11; ox < 12; ox++)
-            dw_k3_c384_12x12_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-    }
-    for (int oy = 11; oy < 12; oy++)
-        for (int ox = 0; ox < 12; ox++)
-            dw_k3_c384_12x12_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
 }
 
 void dw_k3_c384_12x12_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -5022,73 +4025,29 @@ void dw_k3_c384_12x12_s1_fwd(int n, const float *restrict x, const float *restri
         dw_k3_c384_12x12_s1_fwd_plane(x + (long)bc * 144, w, bias, y, bc / 384, bc % 384);
 }
 
-static inline void dw_k3_c384_12x12_s1_bwd_at(const float *restrict xc, const float *restrict w, const float *restrict dy,
-    float *restrict dxc, float *restrict g0, int b, int c, int oy, int ox)
-{
-    const float *restrict w0 = w + 0 + c * 9;
-    const float *restrict d0 = dy + ((long)b * 384 + 0 + c) * 144;
-    {
-        const float d = d0[oy * 12 + ox];
-        {
-            const int iy = oy * 1 + -1;
-            if (iy >= 0 && iy < 12) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 12) { dxc[iy * 12 + ix] += w0[0] * d; g0[0] += d * xc[iy * 12 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 12) { dxc[iy * 12 + ix] += w0[1] * d; g0[1] += d * xc[iy * 12 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 12) { dxc[iy * 12 + ix] += w0[2] * d; g0[2] += d * xc[iy * 12 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 0;
-            if (iy >= 0 && iy < 12) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 12) { dxc[iy * 12 + ix] += w0[3] * d; g0[3] += d * xc[iy * 12 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 12) { dxc[iy * 12 + ix] += w0[4] * d; g0[4] += d * xc[iy * 12 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 12) { dxc[iy * 12 + ix] += w0[5] * d; g0[5] += d * xc[iy * 12 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 1;
-            if (iy >= 0 && iy < 12) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 12) { dxc[iy * 12 + ix] += w0[6] * d; g0[6] += d * xc[iy * 12 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 12) { dxc[iy * 12 + ix] += w0[7] * d; g0[7] += d * xc[iy * 12 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 12) { dxc[iy * 12 + ix] += w0[8] * d; g0[8] += d * xc[iy * 12 + ix]; } }
-            }
-        }
-    }
-}
-
 /* Channel c of image b: its gradients go to dxc and the accumulators g. */
 static inline void dw_k3_c384_12x12_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
     float *restrict dxc, float *restrict g0, int b, int c)
 {
+    float xp[196], dxp[196] = {0};
+    dw_k3_c384_12x12_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     const float *restrict d0 = dy + ((long)b * 384 + 0 + c) * 144;
-    for (int oy = 0; oy < 1; oy++)
-        for (int ox = 0; ox < 12; ox++)
-            dw_k3_c384_12x12_s1_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
-    for (int oy = 1; oy < 11; oy++) {
-        for (int ox = 0; ox < 1; ox++)
-            dw_k3_c384_12x12_s1_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
-        for (int ox = 11; ox < 12; ox++)
-            dw_k3_c384_12x12_s1_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
-    }
-    for (int oy = 11; oy < 12; oy++)
-        for (int ox = 0; ox < 12; ox++)
-            dw_k3_c384_12x12_s1_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
     {
         /* kernel 0, tap 0 */
         const float wt = w0[0];
         float acc[12] = {0};
-        for (int oy = 1; oy < 11; oy++) {
+        for (int oy = 0; oy < 12; oy++) {
             const float *restrict drow = d0 + oy * 12;
-            const long at = (long)(oy * 1 - 1) * 12 + -1;
-            for (int ox = 1; ox < 11; ox++) {
+            const int at = oy * 14 + 0;
+            for (int ox = 0; ox < 12; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 11; ox++)
+        for (int ox = 0; ox < 12; ox++)
             s += acc[ox];
         g0[0] += s;
     }
@@ -5096,17 +4055,17 @@ static inline void dw_k3_c384_12x12_s1_bwd_plane(const float *restrict xc, const
         /* kernel 0, tap 1 */
         const float wt = w0[1];
         float acc[12] = {0};
-        for (int oy = 1; oy < 11; oy++) {
+        for (int oy = 0; oy < 12; oy++) {
             const float *restrict drow = d0 + oy * 12;
-            const long at = (long)(oy * 1 - 1) * 12 + 0;
-            for (int ox = 1; ox < 11; ox++) {
+            const int at = oy * 14 + 1;
+            for (int ox = 0; ox < 12; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 11; ox++)
+        for (int ox = 0; ox < 12; ox++)
             s += acc[ox];
         g0[1] += s;
     }
@@ -5114,17 +4073,17 @@ static inline void dw_k3_c384_12x12_s1_bwd_plane(const float *restrict xc, const
         /* kernel 0, tap 2 */
         const float wt = w0[2];
         float acc[12] = {0};
-        for (int oy = 1; oy < 11; oy++) {
+        for (int oy = 0; oy < 12; oy++) {
             const float *restrict drow = d0 + oy * 12;
-            const long at = (long)(oy * 1 - 1) * 12 + 1;
-            for (int ox = 1; ox < 11; ox++) {
+            const int at = oy * 14 + 2;
+            for (int ox = 0; ox < 12; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 11; ox++)
+        for (int ox = 0; ox < 12; ox++)
             s += acc[ox];
         g0[2] += s;
     }
@@ -5132,17 +4091,17 @@ static inline void dw_k3_c384_12x12_s1_bwd_plane(const float *restrict xc, const
         /* kernel 0, tap 3 */
         const float wt = w0[3];
         float acc[12] = {0};
-        for (int oy = 1; oy < 11; oy++) {
+        for (int oy = 0; oy < 12; oy++) {
             const float *restrict drow = d0 + oy * 12;
-            const long at = (long)(oy * 1 - 1) * 12 + 11;
-            for (int ox = 1; ox < 11; ox++) {
+            const int at = oy * 14 + 14;
+            for (int ox = 0; ox < 12; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 11; ox++)
+        for (int ox = 0; ox < 12; ox++)
             s += acc[ox];
         g0[3] += s;
     }
@@ -5150,17 +4109,17 @@ static inline void dw_k3_c384_12x12_s1_bwd_plane(const float *restrict xc, const
         /* kernel 0, tap 4 */
         const float wt = w0[4];
         float acc[12] = {0};
-        for (int oy = 1; oy < 11; oy++) {
+        for (int oy = 0; oy < 12; oy++) {
             const float *restrict drow = d0 + oy * 12;
-            const long at = (long)(oy * 1 - 1) * 12 + 12;
-            for (int ox = 1; ox < 11; ox++) {
+            const int at = oy * 14 + 15;
+            for (int ox = 0; ox < 12; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 11; ox++)
+        for (int ox = 0; ox < 12; ox++)
             s += acc[ox];
         g0[4] += s;
     }
@@ -5168,17 +4127,17 @@ static inline void dw_k3_c384_12x12_s1_bwd_plane(const float *restrict xc, const
         /* kernel 0, tap 5 */
         const float wt = w0[5];
         float acc[12] = {0};
-        for (int oy = 1; oy < 11; oy++) {
+        for (int oy = 0; oy < 12; oy++) {
             const float *restrict drow = d0 + oy * 12;
-            const long at = (long)(oy * 1 - 1) * 12 + 13;
-            for (int ox = 1; ox < 11; ox++) {
+            const int at = oy * 14 + 16;
+            for (int ox = 0; ox < 12; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 11; ox++)
+        for (int ox = 0; ox < 12; ox++)
             s += acc[ox];
         g0[5] += s;
     }
@@ -5186,17 +4145,17 @@ static inline void dw_k3_c384_12x12_s1_bwd_plane(const float *restrict xc, const
         /* kernel 0, tap 6 */
         const float wt = w0[6];
         float acc[12] = {0};
-        for (int oy = 1; oy < 11; oy++) {
+        for (int oy = 0; oy < 12; oy++) {
             const float *restrict drow = d0 + oy * 12;
-            const long at = (long)(oy * 1 - 1) * 12 + 23;
-            for (int ox = 1; ox < 11; ox++) {
+            const int at = oy * 14 + 28;
+            for (int ox = 0; ox < 12; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 11; ox++)
+        for (int ox = 0; ox < 12; ox++)
             s += acc[ox];
         g0[6] += s;
     }
@@ -5204,17 +4163,17 @@ static inline void dw_k3_c384_12x12_s1_bwd_plane(const float *restrict xc, const
         /* kernel 0, tap 7 */
         const float wt = w0[7];
         float acc[12] = {0};
-        for (int oy = 1; oy < 11; oy++) {
+        for (int oy = 0; oy < 12; oy++) {
             const float *restrict drow = d0 + oy * 12;
-            const long at = (long)(oy * 1 - 1) * 12 + 24;
-            for (int ox = 1; ox < 11; ox++) {
+            const int at = oy * 14 + 29;
+            for (int ox = 0; ox < 12; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 11; ox++)
+        for (int ox = 0; ox < 12; ox++)
             s += acc[ox];
         g0[7] += s;
     }
@@ -5222,20 +4181,23 @@ static inline void dw_k3_c384_12x12_s1_bwd_plane(const float *restrict xc, const
         /* kernel 0, tap 8 */
         const float wt = w0[8];
         float acc[12] = {0};
-        for (int oy = 1; oy < 11; oy++) {
+        for (int oy = 0; oy < 12; oy++) {
             const float *restrict drow = d0 + oy * 12;
-            const long at = (long)(oy * 1 - 1) * 12 + 25;
-            for (int ox = 1; ox < 11; ox++) {
+            const int at = oy * 14 + 30;
+            for (int ox = 0; ox < 12; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 11; ox++)
+        for (int ox = 0; ox < 12; ox++)
             s += acc[ox];
         g0[8] += s;
     }
+    for (int iy = 0; iy < 12; iy++)
+        for (int ix = 0; ix < 12; ix++)
+            dxc[iy * 12 + ix] += dxp[(iy + 1) * 14 + 1 + ix];
 }
 
 void dw_k3_c384_12x12_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
@@ -5267,40 +4229,12 @@ void dw_k3_c384_12x12_s1_bwd(int n, const float *restrict x, const float *restri
 }
 
 /* dw_k3_c576_12x12_s1: depthwise, kernels 3 on 576 channels of 12x12, stride 1 -> 576x12x12 */
-static inline void dw_k3_c576_12x12_s1_fwd_at(const float *restrict xc, const float *restrict w, const float *restrict bias,
-    float *restrict y, int b, int c, int oy, int ox)
+static inline void dw_k3_c576_12x12_s1_pad(const float *restrict xc, float *restrict xp)
 {
-    (void)bias;
-    const float *restrict w0 = w + 0 + c * 9;
-    float *restrict y0 = y + ((long)b * 576 + 0 + c) * 144;
-    {
-        float s = 0.0f;
-        {
-            const int iy = oy * 1 + -1;
-            if (iy >= 0 && iy < 12) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 12) { s += w0[0] * xc[iy * 12 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 12) { s += w0[1] * xc[iy * 12 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 12) { s += w0[2] * xc[iy * 12 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 0;
-            if (iy >= 0 && iy < 12) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 12) { s += w0[3] * xc[iy * 12 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 12) { s += w0[4] * xc[iy * 12 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 12) { s += w0[5] * xc[iy * 12 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 1;
-            if (iy >= 0 && iy < 12) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 12) { s += w0[6] * xc[iy * 12 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 12) { s += w0[7] * xc[iy * 12 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 12) { s += w0[8] * xc[iy * 12 + ix]; } }
-            }
-        }
-        y0[oy * 12 + ox] = s;
-    }
+    memset(xp, 0, sizeof(float) * 196);
+    for (int iy = 0; iy < 12; iy++)
+        for (int ix = 0; ix < 12; ix++)
+            xp[(iy + 1) * 14 + 1 + ix] = xc[iy * 12 + ix];
 }
 
 /* Channel c of image b, every kernel. */
@@ -5308,33 +4242,24 @@ static inline void dw_k3_c576_12x12_s1_fwd_plane(const float *restrict xc, const
     float *restrict y, int b, int c)
 {
     (void)bias;
+    float xp[196];
+    dw_k3_c576_12x12_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     float *restrict y0 = y + ((long)b * 576 + 0 + c) * 144;
-    for (int oy = 0; oy < 1; oy++)
-        for (int ox = 0; ox < 12; ox++)
-            dw_k3_c576_12x12_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-    for (int oy = 1; oy < 11; oy++) {
-        for (int ox = 0; ox < 1; ox++)
-            dw_k3_c576_12x12_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-        for (int ox = 1; ox < 11; ox++) {
-            const float *restrict p = xc + (oy * 1 - 1) * 12 + ox * 1 - 1;
+    for (int oy = 0; oy < 12; oy++)
+        for (int ox = 0; ox < 12; ox++) {
+            const float *restrict p = xp + oy * 14 + ox * 1;
             y0[oy * 12 + ox] = 0.0f
                 + w0[0] * p[0]
                 + w0[1] * p[1]
                 + w0[2] * p[2]
-                + w0[3] * p[12]
-                + w0[4] * p[13]
-                + w0[5] * p[14]
-                + w0[6] * p[24]
-                + w0[7] * p[25]
-                + w0[8] * p[26];
+                + w0[3] * p[14]
+                + w0[4] * p[15]
+                + w0[5] * p[16]
+                + w0[6] * p[28]
+                + w0[7] * p[29]
+                + w0[8] * p[30];
         }
-        for (int ox = 11; ox < 12; ox++)
-            dw_k3_c576_12x12_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-    }
-    for (int oy = 11; oy < 12; oy++)
-        for (int ox = 0; ox < 12; ox++)
-            dw_k3_c576_12x12_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
 }
 
 void dw_k3_c576_12x12_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -5344,73 +4269,29 @@ void dw_k3_c576_12x12_s1_fwd(int n, const float *restrict x, const float *restri
         dw_k3_c576_12x12_s1_fwd_plane(x + (long)bc * 144, w, bias, y, bc / 576, bc % 576);
 }
 
-static inline void dw_k3_c576_12x12_s1_bwd_at(const float *restrict xc, const float *restrict w, const float *restrict dy,
-    float *restrict dxc, float *restrict g0, int b, int c, int oy, int ox)
-{
-    const float *restrict w0 = w + 0 + c * 9;
-    const float *restrict d0 = dy + ((long)b * 576 + 0 + c) * 144;
-    {
-        const float d = d0[oy * 12 + ox];
-        {
-            const int iy = oy * 1 + -1;
-            if (iy >= 0 && iy < 12) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 12) { dxc[iy * 12 + ix] += w0[0] * d; g0[0] += d * xc[iy * 12 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 12) { dxc[iy * 12 + ix] += w0[1] * d; g0[1] += d * xc[iy * 12 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 12) { dxc[iy * 12 + ix] += w0[2] * d; g0[2] += d * xc[iy * 12 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 0;
-            if (iy >= 0 && iy < 12) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 12) { dxc[iy * 12 + ix] += w0[3] * d; g0[3] += d * xc[iy * 12 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 12) { dxc[iy * 12 + ix] += w0[4] * d; g0[4] += d * xc[iy * 12 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 12) { dxc[iy * 12 + ix] += w0[5] * d; g0[5] += d * xc[iy * 12 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 1;
-            if (iy >= 0 && iy < 12) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 12) { dxc[iy * 12 + ix] += w0[6] * d; g0[6] += d * xc[iy * 12 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 12) { dxc[iy * 12 + ix] += w0[7] * d; g0[7] += d * xc[iy * 12 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 12) { dxc[iy * 12 + ix] += w0[8] * d; g0[8] += d * xc[iy * 12 + ix]; } }
-            }
-        }
-    }
-}
-
 /* Channel c of image b: its gradients go to dxc and the accumulators g. */
 static inline void dw_k3_c576_12x12_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
     float *restrict dxc, float *restrict g0, int b, int c)
 {
+    float xp[196], dxp[196] = {0};
+    dw_k3_c576_12x12_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     const float *restrict d0 = dy + ((long)b * 576 + 0 + c) * 144;
-    for (int oy = 0; oy < 1; oy++)
-        for (int ox = 0; ox < 12; ox++)
-            dw_k3_c576_12x12_s1_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
-    for (int oy = 1; oy < 11; oy++) {
-        for (int ox = 0; ox < 1; ox++)
-            dw_k3_c576_12x12_s1_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
-        for (int ox = 11; ox < 12; ox++)
-            dw_k3_c576_12x12_s1_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
-    }
-    for (int oy = 11; oy < 12; oy++)
-        for (int ox = 0; ox < 12; ox++)
-            dw_k3_c576_12x12_s1_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
     {
         /* kernel 0, tap 0 */
         const float wt = w0[0];
         float acc[12] = {0};
-        for (int oy = 1; oy < 11; oy++) {
+        for (int oy = 0; oy < 12; oy++) {
             const float *restrict drow = d0 + oy * 12;
-            const long at = (long)(oy * 1 - 1) * 12 + -1;
-            for (int ox = 1; ox < 11; ox++) {
+            const int at = oy * 14 + 0;
+            for (int ox = 0; ox < 12; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 11; ox++)
+        for (int ox = 0; ox < 12; ox++)
             s += acc[ox];
         g0[0] += s;
     }
@@ -5418,17 +4299,17 @@ static inline void dw_k3_c576_12x12_s1_bwd_plane(const float *restrict xc, const
         /* kernel 0, tap 1 */
         const float wt = w0[1];
         float acc[12] = {0};
-        for (int oy = 1; oy < 11; oy++) {
+        for (int oy = 0; oy < 12; oy++) {
             const float *restrict drow = d0 + oy * 12;
-            const long at = (long)(oy * 1 - 1) * 12 + 0;
-            for (int ox = 1; ox < 11; ox++) {
+            const int at = oy * 14 + 1;
+            for (int ox = 0; ox < 12; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 11; ox++)
+        for (int ox = 0; ox < 12; ox++)
             s += acc[ox];
         g0[1] += s;
     }
@@ -5436,17 +4317,17 @@ static inline void dw_k3_c576_12x12_s1_bwd_plane(const float *restrict xc, const
         /* kernel 0, tap 2 */
         const float wt = w0[2];
         float acc[12] = {0};
-        for (int oy = 1; oy < 11; oy++) {
+        for (int oy = 0; oy < 12; oy++) {
             const float *restrict drow = d0 + oy * 12;
-            const long at = (long)(oy * 1 - 1) * 12 + 1;
-            for (int ox = 1; ox < 11; ox++) {
+            const int at = oy * 14 + 2;
+            for (int ox = 0; ox < 12; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 11; ox++)
+        for (int ox = 0; ox < 12; ox++)
             s += acc[ox];
         g0[2] += s;
     }
@@ -5454,17 +4335,17 @@ static inline void dw_k3_c576_12x12_s1_bwd_plane(const float *restrict xc, const
         /* kernel 0, tap 3 */
         const float wt = w0[3];
         float acc[12] = {0};
-        for (int oy = 1; oy < 11; oy++) {
+        for (int oy = 0; oy < 12; oy++) {
             const float *restrict drow = d0 + oy * 12;
-            const long at = (long)(oy * 1 - 1) * 12 + 11;
-            for (int ox = 1; ox < 11; ox++) {
+            const int at = oy * 14 + 14;
+            for (int ox = 0; ox < 12; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 11; ox++)
+        for (int ox = 0; ox < 12; ox++)
             s += acc[ox];
         g0[3] += s;
     }
@@ -5472,17 +4353,17 @@ static inline void dw_k3_c576_12x12_s1_bwd_plane(const float *restrict xc, const
         /* kernel 0, tap 4 */
         const float wt = w0[4];
         float acc[12] = {0};
-        for (int oy = 1; oy < 11; oy++) {
+        for (int oy = 0; oy < 12; oy++) {
             const float *restrict drow = d0 + oy * 12;
-            const long at = (long)(oy * 1 - 1) * 12 + 12;
-            for (int ox = 1; ox < 11; ox++) {
+            const int at = oy * 14 + 15;
+            for (int ox = 0; ox < 12; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 11; ox++)
+        for (int ox = 0; ox < 12; ox++)
             s += acc[ox];
         g0[4] += s;
     }
@@ -5490,17 +4371,17 @@ static inline void dw_k3_c576_12x12_s1_bwd_plane(const float *restrict xc, const
         /* kernel 0, tap 5 */
         const float wt = w0[5];
         float acc[12] = {0};
-        for (int oy = 1; oy < 11; oy++) {
+        for (int oy = 0; oy < 12; oy++) {
             const float *restrict drow = d0 + oy * 12;
-            const long at = (long)(oy * 1 - 1) * 12 + 13;
-            for (int ox = 1; ox < 11; ox++) {
+            const int at = oy * 14 + 16;
+            for (int ox = 0; ox < 12; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 11; ox++)
+        for (int ox = 0; ox < 12; ox++)
             s += acc[ox];
         g0[5] += s;
     }
@@ -5508,17 +4389,17 @@ static inline void dw_k3_c576_12x12_s1_bwd_plane(const float *restrict xc, const
         /* kernel 0, tap 6 */
         const float wt = w0[6];
         float acc[12] = {0};
-        for (int oy = 1; oy < 11; oy++) {
+        for (int oy = 0; oy < 12; oy++) {
             const float *restrict drow = d0 + oy * 12;
-            const long at = (long)(oy * 1 - 1) * 12 + 23;
-            for (int ox = 1; ox < 11; ox++) {
+            const int at = oy * 14 + 28;
+            for (int ox = 0; ox < 12; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 11; ox++)
+        for (int ox = 0; ox < 12; ox++)
             s += acc[ox];
         g0[6] += s;
     }
@@ -5526,17 +4407,17 @@ static inline void dw_k3_c576_12x12_s1_bwd_plane(const float *restrict xc, const
         /* kernel 0, tap 7 */
         const float wt = w0[7];
         float acc[12] = {0};
-        for (int oy = 1; oy < 11; oy++) {
+        for (int oy = 0; oy < 12; oy++) {
             const float *restrict drow = d0 + oy * 12;
-            const long at = (long)(oy * 1 - 1) * 12 + 24;
-            for (int ox = 1; ox < 11; ox++) {
+            const int at = oy * 14 + 29;
+            for (int ox = 0; ox < 12; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 11; ox++)
+        for (int ox = 0; ox < 12; ox++)
             s += acc[ox];
         g0[7] += s;
     }
@@ -5544,20 +4425,23 @@ static inline void dw_k3_c576_12x12_s1_bwd_plane(const float *restrict xc, const
         /* kernel 0, tap 8 */
         const float wt = w0[8];
         float acc[12] = {0};
-        for (int oy = 1; oy < 11; oy++) {
+        for (int oy = 0; oy < 12; oy++) {
             const float *restrict drow = d0 + oy * 12;
-            const long at = (long)(oy * 1 - 1) * 12 + 25;
-            for (int ox = 1; ox < 11; ox++) {
+            const int at = oy * 14 + 30;
+            for (int ox = 0; ox < 12; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 11; ox++)
+        for (int ox = 0; ox < 12; ox++)
             s += acc[ox];
         g0[8] += s;
     }
+    for (int iy = 0; iy < 12; iy++)
+        for (int ix = 0; ix < 12; ix++)
+            dxc[iy * 12 + ix] += dxp[(iy + 1) * 14 + 1 + ix];
 }
 
 void dw_k3_c576_12x12_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
@@ -5589,40 +4473,12 @@ void dw_k3_c576_12x12_s1_bwd(int n, const float *restrict x, const float *restri
 }
 
 /* dw_k3_c576_12x12_s2: depthwise, kernels 3 on 576 channels of 12x12, stride 2 -> 576x6x6 */
-static inline void dw_k3_c576_12x12_s2_fwd_at(const float *restrict xc, const float *restrict w, const float *restrict bias,
-    float *restrict y, int b, int c, int oy, int ox)
+static inline void dw_k3_c576_12x12_s2_pad(const float *restrict xc, float *restrict xp)
 {
-    (void)bias;
-    const float *restrict w0 = w + 0 + c * 9;
-    float *restrict y0 = y + ((long)b * 576 + 0 + c) * 36;
-    {
-        float s = 0.0f;
-        {
-            const int iy = oy * 2 + -1;
-            if (iy >= 0 && iy < 12) {
-                { const int ix = ox * 2 + -1; if (ix >= 0 && ix < 12) { s += w0[0] * xc[iy * 12 + ix]; } }
-                { const int ix = ox * 2 + 0; if (ix >= 0 && ix < 12) { s += w0[1] * xc[iy * 12 + ix]; } }
-                { const int ix = ox * 2 + 1; if (ix >= 0 && ix < 12) { s += w0[2] * xc[iy * 12 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 2 + 0;
-            if (iy >= 0 && iy < 12) {
-                { const int ix = ox * 2 + -1; if (ix >= 0 && ix < 12) { s += w0[3] * xc[iy * 12 + ix]; } }
-                { const int ix = ox * 2 + 0; if (ix >= 0 && ix < 12) { s += w0[4] * xc[iy * 12 + ix]; } }
-                { const int ix = ox * 2 + 1; if (ix >= 0 && ix < 12) { s += w0[5] * xc[iy * 12 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 2 + 1;
-            if (iy >= 0 && iy < 12) {
-                { const int ix = ox * 2 + -1; if (ix >= 0 && ix < 12) { s += w0[6] * xc[iy * 12 + ix]; } }
-                { const int ix = ox * 2 + 0; if (ix >= 0 && ix < 12) { s += w0[7] * xc[iy * 12 + ix]; } }
-                { const int ix = ox * 2 + 1; if (ix >= 0 && ix < 12) { s += w0[8] * xc[iy * 12 + ix]; } }
-            }
-        }
-        y0[oy * 6 + ox] = s;
-    }
+    memset(xp, 0, sizeof(float) * 196);
+    for (int iy = 0; iy < 12; iy++)
+        for (int ix = 0; ix < 12; ix++)
+            xp[(iy + 1) * 14 + 1 + ix] = xc[iy * 12 + ix];
 }
 
 /* Channel c of image b, every kernel. */
@@ -5630,28 +4486,24 @@ static inline void dw_k3_c576_12x12_s2_fwd_plane(const float *restrict xc, const
     float *restrict y, int b, int c)
 {
     (void)bias;
+    float xp[196];
+    dw_k3_c576_12x12_s2_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     float *restrict y0 = y + ((long)b * 576 + 0 + c) * 36;
-    for (int oy = 0; oy < 1; oy++)
-        for (int ox = 0; ox < 6; ox++)
-            dw_k3_c576_12x12_s2_fwd_at(xc, w, bias, y, b, c, oy, ox);
-    for (int oy = 1; oy < 6; oy++) {
-        for (int ox = 0; ox < 1; ox++)
-            dw_k3_c576_12x12_s2_fwd_at(xc, w, bias, y, b, c, oy, ox);
-        for (int ox = 1; ox < 6; ox++) {
-            const float *restrict p = xc + (oy * 2 - 1) * 12 + ox * 2 - 1;
+    for (int oy = 0; oy < 6; oy++)
+        for (int ox = 0; ox < 6; ox++) {
+            const float *restrict p = xp + oy * 28 + ox * 2;
             y0[oy * 6 + ox] = 0.0f
                 + w0[0] * p[0]
                 + w0[1] * p[1]
                 + w0[2] * p[2]
-                + w0[3] * p[12]
-                + w0[4] * p[13]
-                + w0[5] * p[14]
-                + w0[6] * p[24]
-                + w0[7] * p[25]
-                + w0[8] * p[26];
+                + w0[3] * p[14]
+                + w0[4] * p[15]
+                + w0[5] * p[16]
+                + w0[6] * p[28]
+                + w0[7] * p[29]
+                + w0[8] * p[30];
         }
-    }
 }
 
 void dw_k3_c576_12x12_s2_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -5661,68 +4513,29 @@ void dw_k3_c576_12x12_s2_fwd(int n, const float *restrict x, const float *restri
         dw_k3_c576_12x12_s2_fwd_plane(x + (long)bc * 144, w, bias, y, bc / 576, bc % 576);
 }
 
-static inline void dw_k3_c576_12x12_s2_bwd_at(const float *restrict xc, const float *restrict w, const float *restrict dy,
-    float *restrict dxc, float *restrict g0, int b, int c, int oy, int ox)
-{
-    const float *restrict w0 = w + 0 + c * 9;
-    const float *restrict d0 = dy + ((long)b * 576 + 0 + c) * 36;
-    {
-        const float d = d0[oy * 6 + ox];
-        {
-            const int iy = oy * 2 + -1;
-            if (iy >= 0 && iy < 12) {
-                { const int ix = ox * 2 + -1; if (ix >= 0 && ix < 12) { dxc[iy * 12 + ix] += w0[0] * d; g0[0] += d * xc[iy * 12 + ix]; } }
-                { const int ix = ox * 2 + 0; if (ix >= 0 && ix < 12) { dxc[iy * 12 + ix] += w0[1] * d; g0[1] += d * xc[iy * 12 + ix]; } }
-                { const int ix = ox * 2 + 1; if (ix >= 0 && ix < 12) { dxc[iy * 12 + ix] += w0[2] * d; g0[2] += d * xc[iy * 12 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 2 + 0;
-            if (iy >= 0 && iy < 12) {
-                { const int ix = ox * 2 + -1; if (ix >= 0 && ix < 12) { dxc[iy * 12 + ix] += w0[3] * d; g0[3] += d * xc[iy * 12 + ix]; } }
-                { const int ix = ox * 2 + 0; if (ix >= 0 && ix < 12) { dxc[iy * 12 + ix] += w0[4] * d; g0[4] += d * xc[iy * 12 + ix]; } }
-                { const int ix = ox * 2 + 1; if (ix >= 0 && ix < 12) { dxc[iy * 12 + ix] += w0[5] * d; g0[5] += d * xc[iy * 12 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 2 + 1;
-            if (iy >= 0 && iy < 12) {
-                { const int ix = ox * 2 + -1; if (ix >= 0 && ix < 12) { dxc[iy * 12 + ix] += w0[6] * d; g0[6] += d * xc[iy * 12 + ix]; } }
-                { const int ix = ox * 2 + 0; if (ix >= 0 && ix < 12) { dxc[iy * 12 + ix] += w0[7] * d; g0[7] += d * xc[iy * 12 + ix]; } }
-                { const int ix = ox * 2 + 1; if (ix >= 0 && ix < 12) { dxc[iy * 12 + ix] += w0[8] * d; g0[8] += d * xc[iy * 12 + ix]; } }
-            }
-        }
-    }
-}
-
 /* Channel c of image b: its gradients go to dxc and the accumulators g. */
 static inline void dw_k3_c576_12x12_s2_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
     float *restrict dxc, float *restrict g0, int b, int c)
 {
+    float xp[196], dxp[196] = {0};
+    dw_k3_c576_12x12_s2_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     const float *restrict d0 = dy + ((long)b * 576 + 0 + c) * 36;
-    for (int oy = 0; oy < 1; oy++)
-        for (int ox = 0; ox < 6; ox++)
-            dw_k3_c576_12x12_s2_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
-    for (int oy = 1; oy < 6; oy++) {
-        for (int ox = 0; ox < 1; ox++)
-            dw_k3_c576_12x12_s2_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
-    }
     {
         /* kernel 0, tap 0 */
         const float wt = w0[0];
         float acc[6] = {0};
-        for (int oy = 1; oy < 6; oy++) {
+        for (int oy = 0; oy < 6; oy++) {
             const float *restrict drow = d0 + oy * 6;
-            const long at = (long)(oy * 2 - 1) * 12 + -1;
-            for (int ox = 1; ox < 6; ox++) {
+            const int at = oy * 28 + 0;
+            for (int ox = 0; ox < 6; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 2] += wt * d;
-                acc[ox] += d * xc[at + ox * 2];
+                dxp[at + ox * 2] += wt * d;
+                acc[ox] += d * xp[at + ox * 2];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 6; ox++)
+        for (int ox = 0; ox < 6; ox++)
             s += acc[ox];
         g0[0] += s;
     }
@@ -5730,17 +4543,17 @@ static inline void dw_k3_c576_12x12_s2_bwd_plane(const float *restrict xc, const
         /* kernel 0, tap 1 */
         const float wt = w0[1];
         float acc[6] = {0};
-        for (int oy = 1; oy < 6; oy++) {
+        for (int oy = 0; oy < 6; oy++) {
             const float *restrict drow = d0 + oy * 6;
-            const long at = (long)(oy * 2 - 1) * 12 + 0;
-            for (int ox = 1; ox < 6; ox++) {
+            const int at = oy * 28 + 1;
+            for (int ox = 0; ox < 6; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 2] += wt * d;
-                acc[ox] += d * xc[at + ox * 2];
+                dxp[at + ox * 2] += wt * d;
+                acc[ox] += d * xp[at + ox * 2];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 6; ox++)
+        for (int ox = 0; ox < 6; ox++)
             s += acc[ox];
         g0[1] += s;
     }
@@ -5748,17 +4561,17 @@ static inline void dw_k3_c576_12x12_s2_bwd_plane(const float *restrict xc, const
         /* kernel 0, tap 2 */
         const float wt = w0[2];
         float acc[6] = {0};
-        for (int oy = 1; oy < 6; oy++) {
+        for (int oy = 0; oy < 6; oy++) {
             const float *restrict drow = d0 + oy * 6;
-            const long at = (long)(oy * 2 - 1) * 12 + 1;
-            for (int ox = 1; ox < 6; ox++) {
+            const int at = oy * 28 + 2;
+            for (int ox = 0; ox < 6; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 2] += wt * d;
-                acc[ox] += d * xc[at + ox * 2];
+                dxp[at + ox * 2] += wt * d;
+                acc[ox] += d * xp[at + ox * 2];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 6; ox++)
+        for (int ox = 0; ox < 6; ox++)
             s += acc[ox];
         g0[2] += s;
     }
@@ -5766,17 +4579,17 @@ static inline void dw_k3_c576_12x12_s2_bwd_plane(const float *restrict xc, const
         /* kernel 0, tap 3 */
         const float wt = w0[3];
         float acc[6] = {0};
-        for (int oy = 1; oy < 6; oy++) {
+        for (int oy = 0; oy < 6; oy++) {
             const float *restrict drow = d0 + oy * 6;
-            const long at = (long)(oy * 2 - 1) * 12 + 11;
-            for (int ox = 1; ox < 6; ox++) {
+            const int at = oy * 28 + 14;
+            for (int ox = 0; ox < 6; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 2] += wt * d;
-                acc[ox] += d * xc[at + ox * 2];
+                dxp[at + ox * 2] += wt * d;
+                acc[ox] += d * xp[at + ox * 2];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 6; ox++)
+        for (int ox = 0; ox < 6; ox++)
             s += acc[ox];
         g0[3] += s;
     }
@@ -5784,17 +4597,17 @@ static inline void dw_k3_c576_12x12_s2_bwd_plane(const float *restrict xc, const
         /* kernel 0, tap 4 */
         const float wt = w0[4];
         float acc[6] = {0};
-        for (int oy = 1; oy < 6; oy++) {
+        for (int oy = 0; oy < 6; oy++) {
             const float *restrict drow = d0 + oy * 6;
-            const long at = (long)(oy * 2 - 1) * 12 + 12;
-            for (int ox = 1; ox < 6; ox++) {
+            const int at = oy * 28 + 15;
+            for (int ox = 0; ox < 6; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 2] += wt * d;
-                acc[ox] += d * xc[at + ox * 2];
+                dxp[at + ox * 2] += wt * d;
+                acc[ox] += d * xp[at + ox * 2];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 6; ox++)
+        for (int ox = 0; ox < 6; ox++)
             s += acc[ox];
         g0[4] += s;
     }
@@ -5802,17 +4615,17 @@ static inline void dw_k3_c576_12x12_s2_bwd_plane(const float *restrict xc, const
         /* kernel 0, tap 5 */
         const float wt = w0[5];
         float acc[6] = {0};
-        for (int oy = 1; oy < 6; oy++) {
+        for (int oy = 0; oy < 6; oy++) {
             const float *restrict drow = d0 + oy * 6;
-            const long at = (long)(oy * 2 - 1) * 12 + 13;
-            for (int ox = 1; ox < 6; ox++) {
+            const int at = oy * 28 + 16;
+            for (int ox = 0; ox < 6; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 2] += wt * d;
-                acc[ox] += d * xc[at + ox * 2];
+                dxp[at + ox * 2] += wt * d;
+                acc[ox] += d * xp[at + ox * 2];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 6; ox++)
+        for (int ox = 0; ox < 6; ox++)
             s += acc[ox];
         g0[5] += s;
     }
@@ -5820,17 +4633,17 @@ static inline void dw_k3_c576_12x12_s2_bwd_plane(const float *restrict xc, const
         /* kernel 0, tap 6 */
         const float wt = w0[6];
         float acc[6] = {0};
-        for (int oy = 1; oy < 6; oy++) {
+        for (int oy = 0; oy < 6; oy++) {
             const float *restrict drow = d0 + oy * 6;
-            const long at = (long)(oy * 2 - 1) * 12 + 23;
-            for (int ox = 1; ox < 6; ox++) {
+            const int at = oy * 28 + 28;
+            for (int ox = 0; ox < 6; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 2] += wt * d;
-                acc[ox] += d * xc[at + ox * 2];
+                dxp[at + ox * 2] += wt * d;
+                acc[ox] += d * xp[at + ox * 2];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 6; ox++)
+        for (int ox = 0; ox < 6; ox++)
             s += acc[ox];
         g0[6] += s;
     }
@@ -5838,17 +4651,17 @@ static inline void dw_k3_c576_12x12_s2_bwd_plane(const float *restrict xc, const
         /* kernel 0, tap 7 */
         const float wt = w0[7];
         float acc[6] = {0};
-        for (int oy = 1; oy < 6; oy++) {
+        for (int oy = 0; oy < 6; oy++) {
             const float *restrict drow = d0 + oy * 6;
-            const long at = (long)(oy * 2 - 1) * 12 + 24;
-            for (int ox = 1; ox < 6; ox++) {
+            const int at = oy * 28 + 29;
+            for (int ox = 0; ox < 6; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 2] += wt * d;
-                acc[ox] += d * xc[at + ox * 2];
+                dxp[at + ox * 2] += wt * d;
+                acc[ox] += d * xp[at + ox * 2];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 6; ox++)
+        for (int ox = 0; ox < 6; ox++)
             s += acc[ox];
         g0[7] += s;
     }
@@ -5856,20 +4669,23 @@ static inline void dw_k3_c576_12x12_s2_bwd_plane(const float *restrict xc, const
         /* kernel 0, tap 8 */
         const float wt = w0[8];
         float acc[6] = {0};
-        for (int oy = 1; oy < 6; oy++) {
+        for (int oy = 0; oy < 6; oy++) {
             const float *restrict drow = d0 + oy * 6;
-            const long at = (long)(oy * 2 - 1) * 12 + 25;
-            for (int ox = 1; ox < 6; ox++) {
+            const int at = oy * 28 + 30;
+            for (int ox = 0; ox < 6; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 2] += wt * d;
-                acc[ox] += d * xc[at + ox * 2];
+                dxp[at + ox * 2] += wt * d;
+                acc[ox] += d * xp[at + ox * 2];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 6; ox++)
+        for (int ox = 0; ox < 6; ox++)
             s += acc[ox];
         g0[8] += s;
     }
+    for (int iy = 0; iy < 12; iy++)
+        for (int ix = 0; ix < 12; ix++)
+            dxc[iy * 12 + ix] += dxp[(iy + 1) * 14 + 1 + ix];
 }
 
 void dw_k3_c576_12x12_s2_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
@@ -5901,40 +4717,12 @@ void dw_k3_c576_12x12_s2_bwd(int n, const float *restrict x, const float *restri
 }
 
 /* dw_k3_c960_6x6_s1: depthwise, kernels 3 on 960 channels of 6x6, stride 1 -> 960x6x6 */
-static inline void dw_k3_c960_6x6_s1_fwd_at(const float *restrict xc, const float *restrict w, const float *restrict bias,
-    float *restrict y, int b, int c, int oy, int ox)
+static inline void dw_k3_c960_6x6_s1_pad(const float *restrict xc, float *restrict xp)
 {
-    (void)bias;
-    const float *restrict w0 = w + 0 + c * 9;
-    float *restrict y0 = y + ((long)b * 960 + 0 + c) * 36;
-    {
-        float s = 0.0f;
-        {
-            const int iy = oy * 1 + -1;
-            if (iy >= 0 && iy < 6) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 6) { s += w0[0] * xc[iy * 6 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 6) { s += w0[1] * xc[iy * 6 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 6) { s += w0[2] * xc[iy * 6 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 0;
-            if (iy >= 0 && iy < 6) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 6) { s += w0[3] * xc[iy * 6 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 6) { s += w0[4] * xc[iy * 6 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 6) { s += w0[5] * xc[iy * 6 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 1;
-            if (iy >= 0 && iy < 6) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 6) { s += w0[6] * xc[iy * 6 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 6) { s += w0[7] * xc[iy * 6 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 6) { s += w0[8] * xc[iy * 6 + ix]; } }
-            }
-        }
-        y0[oy * 6 + ox] = s;
-    }
+    memset(xp, 0, sizeof(float) * 64);
+    for (int iy = 0; iy < 6; iy++)
+        for (int ix = 0; ix < 6; ix++)
+            xp[(iy + 1) * 8 + 1 + ix] = xc[iy * 6 + ix];
 }
 
 /* Channel c of image b, every kernel. */
@@ -5942,33 +4730,24 @@ static inline void dw_k3_c960_6x6_s1_fwd_plane(const float *restrict xc, const f
     float *restrict y, int b, int c)
 {
     (void)bias;
+    float xp[64];
+    dw_k3_c960_6x6_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     float *restrict y0 = y + ((long)b * 960 + 0 + c) * 36;
-    for (int oy = 0; oy < 1; oy++)
-        for (int ox = 0; ox < 6; ox++)
-            dw_k3_c960_6x6_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-    for (int oy = 1; oy < 5; oy++) {
-        for (int ox = 0; ox < 1; ox++)
-            dw_k3_c960_6x6_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-        for (int ox = 1; ox < 5; ox++) {
-            const float *restrict p = xc + (oy * 1 - 1) * 6 + ox * 1 - 1;
+    for (int oy = 0; oy < 6; oy++)
+        for (int ox = 0; ox < 6; ox++) {
+            const float *restrict p = xp + oy * 8 + ox * 1;
             y0[oy * 6 + ox] = 0.0f
                 + w0[0] * p[0]
                 + w0[1] * p[1]
                 + w0[2] * p[2]
-                + w0[3] * p[6]
-                + w0[4] * p[7]
-                + w0[5] * p[8]
-                + w0[6] * p[12]
-                + w0[7] * p[13]
-                + w0[8] * p[14];
+                + w0[3] * p[8]
+                + w0[4] * p[9]
+                + w0[5] * p[10]
+                + w0[6] * p[16]
+                + w0[7] * p[17]
+                + w0[8] * p[18];
         }
-        for (int ox = 5; ox < 6; ox++)
-            dw_k3_c960_6x6_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-    }
-    for (int oy = 5; oy < 6; oy++)
-        for (int ox = 0; ox < 6; ox++)
-            dw_k3_c960_6x6_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
 }
 
 void dw_k3_c960_6x6_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -5978,73 +4757,29 @@ void dw_k3_c960_6x6_s1_fwd(int n, const float *restrict x, const float *restrict
         dw_k3_c960_6x6_s1_fwd_plane(x + (long)bc * 36, w, bias, y, bc / 960, bc % 960);
 }
 
-static inline void dw_k3_c960_6x6_s1_bwd_at(const float *restrict xc, const float *restrict w, const float *restrict dy,
-    float *restrict dxc, float *restrict g0, int b, int c, int oy, int ox)
-{
-    const float *restrict w0 = w + 0 + c * 9;
-    const float *restrict d0 = dy + ((long)b * 960 + 0 + c) * 36;
-    {
-        const float d = d0[oy * 6 + ox];
-        {
-            const int iy = oy * 1 + -1;
-            if (iy >= 0 && iy < 6) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 6) { dxc[iy * 6 + ix] += w0[0] * d; g0[0] += d * xc[iy * 6 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 6) { dxc[iy * 6 + ix] += w0[1] * d; g0[1] += d * xc[iy * 6 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 6) { dxc[iy * 6 + ix] += w0[2] * d; g0[2] += d * xc[iy * 6 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 0;
-            if (iy >= 0 && iy < 6) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 6) { dxc[iy * 6 + ix] += w0[3] * d; g0[3] += d * xc[iy * 6 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 6) { dxc[iy * 6 + ix] += w0[4] * d; g0[4] += d * xc[iy * 6 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 6) { dxc[iy * 6 + ix] += w0[5] * d; g0[5] += d * xc[iy * 6 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 1;
-            if (iy >= 0 && iy < 6) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 6) { dxc[iy * 6 + ix] += w0[6] * d; g0[6] += d * xc[iy * 6 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 6) { dxc[iy * 6 + ix] += w0[7] * d; g0[7] += d * xc[iy * 6 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 6) { dxc[iy * 6 + ix] += w0[8] * d; g0[8] += d * xc[iy * 6 + ix]; } }
-            }
-        }
-    }
-}
-
 /* Channel c of image b: its gradients go to dxc and the accumulators g. */
 static inline void dw_k3_c960_6x6_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
     float *restrict dxc, float *restrict g0, int b, int c)
 {
+    float xp[64], dxp[64] = {0};
+    dw_k3_c960_6x6_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     const float *restrict d0 = dy + ((long)b * 960 + 0 + c) * 36;
-    for (int oy = 0; oy < 1; oy++)
-        for (int ox = 0; ox < 6; ox++)
-            dw_k3_c960_6x6_s1_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
-    for (int oy = 1; oy < 5; oy++) {
-        for (int ox = 0; ox < 1; ox++)
-            dw_k3_c960_6x6_s1_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
-        for (int ox = 5; ox < 6; ox++)
-            dw_k3_c960_6x6_s1_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
-    }
-    for (int oy = 5; oy < 6; oy++)
-        for (int ox = 0; ox < 6; ox++)
-            dw_k3_c960_6x6_s1_bwd_at(xc, w, dy, dxc, g0, b, c, oy, ox);
     {
         /* kernel 0, tap 0 */
         const float wt = w0[0];
         float acc[6] = {0};
-        for (int oy = 1; oy < 5; oy++) {
+        for (int oy = 0; oy < 6; oy++) {
             const float *restrict drow = d0 + oy * 6;
-            const long at = (long)(oy * 1 - 1) * 6 + -1;
-            for (int ox = 1; ox < 5; ox++) {
+            const int at = oy * 8 + 0;
+            for (int ox = 0; ox < 6; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 5; ox++)
+        for (int ox = 0; ox < 6; ox++)
             s += acc[ox];
         g0[0] += s;
     }
@@ -6052,17 +4787,17 @@ static inline void dw_k3_c960_6x6_s1_bwd_plane(const float *restrict xc, const f
         /* kernel 0, tap 1 */
         const float wt = w0[1];
         float acc[6] = {0};
-        for (int oy = 1; oy < 5; oy++) {
+        for (int oy = 0; oy < 6; oy++) {
             const float *restrict drow = d0 + oy * 6;
-            const long at = (long)(oy * 1 - 1) * 6 + 0;
-            for (int ox = 1; ox < 5; ox++) {
+            const int at = oy * 8 + 1;
+            for (int ox = 0; ox < 6; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 5; ox++)
+        for (int ox = 0; ox < 6; ox++)
             s += acc[ox];
         g0[1] += s;
     }
@@ -6070,17 +4805,17 @@ static inline void dw_k3_c960_6x6_s1_bwd_plane(const float *restrict xc, const f
         /* kernel 0, tap 2 */
         const float wt = w0[2];
         float acc[6] = {0};
-        for (int oy = 1; oy < 5; oy++) {
+        for (int oy = 0; oy < 6; oy++) {
             const float *restrict drow = d0 + oy * 6;
-            const long at = (long)(oy * 1 - 1) * 6 + 1;
-            for (int ox = 1; ox < 5; ox++) {
+            const int at = oy * 8 + 2;
+            for (int ox = 0; ox < 6; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 5; ox++)
+        for (int ox = 0; ox < 6; ox++)
             s += acc[ox];
         g0[2] += s;
     }
@@ -6088,17 +4823,17 @@ static inline void dw_k3_c960_6x6_s1_bwd_plane(const float *restrict xc, const f
         /* kernel 0, tap 3 */
         const float wt = w0[3];
         float acc[6] = {0};
-        for (int oy = 1; oy < 5; oy++) {
+        for (int oy = 0; oy < 6; oy++) {
             const float *restrict drow = d0 + oy * 6;
-            const long at = (long)(oy * 1 - 1) * 6 + 5;
-            for (int ox = 1; ox < 5; ox++) {
+            const int at = oy * 8 + 8;
+            for (int ox = 0; ox < 6; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 5; ox++)
+        for (int ox = 0; ox < 6; ox++)
             s += acc[ox];
         g0[3] += s;
     }
@@ -6106,17 +4841,17 @@ static inline void dw_k3_c960_6x6_s1_bwd_plane(const float *restrict xc, const f
         /* kernel 0, tap 4 */
         const float wt = w0[4];
         float acc[6] = {0};
-        for (int oy = 1; oy < 5; oy++) {
+        for (int oy = 0; oy < 6; oy++) {
             const float *restrict drow = d0 + oy * 6;
-            const long at = (long)(oy * 1 - 1) * 6 + 6;
-            for (int ox = 1; ox < 5; ox++) {
+            const int at = oy * 8 + 9;
+            for (int ox = 0; ox < 6; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 5; ox++)
+        for (int ox = 0; ox < 6; ox++)
             s += acc[ox];
         g0[4] += s;
     }
@@ -6124,17 +4859,17 @@ static inline void dw_k3_c960_6x6_s1_bwd_plane(const float *restrict xc, const f
         /* kernel 0, tap 5 */
         const float wt = w0[5];
         float acc[6] = {0};
-        for (int oy = 1; oy < 5; oy++) {
+        for (int oy = 0; oy < 6; oy++) {
             const float *restrict drow = d0 + oy * 6;
-            const long at = (long)(oy * 1 - 1) * 6 + 7;
-            for (int ox = 1; ox < 5; ox++) {
+            const int at = oy * 8 + 10;
+            for (int ox = 0; ox < 6; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 5; ox++)
+        for (int ox = 0; ox < 6; ox++)
             s += acc[ox];
         g0[5] += s;
     }
@@ -6142,17 +4877,17 @@ static inline void dw_k3_c960_6x6_s1_bwd_plane(const float *restrict xc, const f
         /* kernel 0, tap 6 */
         const float wt = w0[6];
         float acc[6] = {0};
-        for (int oy = 1; oy < 5; oy++) {
+        for (int oy = 0; oy < 6; oy++) {
             const float *restrict drow = d0 + oy * 6;
-            const long at = (long)(oy * 1 - 1) * 6 + 11;
-            for (int ox = 1; ox < 5; ox++) {
+            const int at = oy * 8 + 16;
+            for (int ox = 0; ox < 6; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 5; ox++)
+        for (int ox = 0; ox < 6; ox++)
             s += acc[ox];
         g0[6] += s;
     }
@@ -6160,17 +4895,17 @@ static inline void dw_k3_c960_6x6_s1_bwd_plane(const float *restrict xc, const f
         /* kernel 0, tap 7 */
         const float wt = w0[7];
         float acc[6] = {0};
-        for (int oy = 1; oy < 5; oy++) {
+        for (int oy = 0; oy < 6; oy++) {
             const float *restrict drow = d0 + oy * 6;
-            const long at = (long)(oy * 1 - 1) * 6 + 12;
-            for (int ox = 1; ox < 5; ox++) {
+            const int at = oy * 8 + 17;
+            for (int ox = 0; ox < 6; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 5; ox++)
+        for (int ox = 0; ox < 6; ox++)
             s += acc[ox];
         g0[7] += s;
     }
@@ -6178,20 +4913,23 @@ static inline void dw_k3_c960_6x6_s1_bwd_plane(const float *restrict xc, const f
         /* kernel 0, tap 8 */
         const float wt = w0[8];
         float acc[6] = {0};
-        for (int oy = 1; oy < 5; oy++) {
+        for (int oy = 0; oy < 6; oy++) {
             const float *restrict drow = d0 + oy * 6;
-            const long at = (long)(oy * 1 - 1) * 6 + 13;
-            for (int ox = 1; ox < 5; ox++) {
+            const int at = oy * 8 + 18;
+            for (int ox = 0; ox < 6; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 5; ox++)
+        for (int ox = 0; ox < 6; ox++)
             s += acc[ox];
         g0[8] += s;
     }
+    for (int iy = 0; iy < 6; iy++)
+        for (int ix = 0; ix < 6; ix++)
+            dxc[iy * 6 + ix] += dxp[(iy + 1) * 8 + 1 + ix];
 }
 
 void dw_k3_c960_6x6_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,

@@ -5,186 +5,12 @@
 #include "se_resnet56.h"
 
 /* dw_k3_5_7_c16_32x32_s1: depthwise, kernels 3, 5, 7 on 16 channels of 32x32, stride 1 -> 48x32x32 */
-static inline void dw_k3_5_7_c16_32x32_s1_fwd_at(const float *restrict xc, const float *restrict w, const float *restrict bias,
-    float *restrict y, int b, int c, int oy, int ox)
+static inline void dw_k3_5_7_c16_32x32_s1_pad(const float *restrict xc, float *restrict xp)
 {
-    (void)bias;
-    const float *restrict w0 = w + 0 + c * 9;
-    float *restrict y0 = y + ((long)b * 48 + 0 + c) * 1024;
-    const float *restrict w1 = w + 144 + c * 25;
-    float *restrict y1 = y + ((long)b * 48 + 16 + c) * 1024;
-    const float *restrict w2 = w + 544 + c * 49;
-    float *restrict y2 = y + ((long)b * 48 + 32 + c) * 1024;
-    {
-        float s = 0.0f;
-        {
-            const int iy = oy * 1 + -1;
-            if (iy >= 0 && iy < 32) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 32) { s += w0[0] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 32) { s += w0[1] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 32) { s += w0[2] * xc[iy * 32 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 0;
-            if (iy >= 0 && iy < 32) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 32) { s += w0[3] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 32) { s += w0[4] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 32) { s += w0[5] * xc[iy * 32 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 1;
-            if (iy >= 0 && iy < 32) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 32) { s += w0[6] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 32) { s += w0[7] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 32) { s += w0[8] * xc[iy * 32 + ix]; } }
-            }
-        }
-        y0[oy * 32 + ox] = s;
-    }
-    {
-        float s = 0.0f;
-        {
-            const int iy = oy * 1 + -2;
-            if (iy >= 0 && iy < 32) {
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 32) { s += w1[0] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 32) { s += w1[1] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 32) { s += w1[2] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 32) { s += w1[3] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 32) { s += w1[4] * xc[iy * 32 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + -1;
-            if (iy >= 0 && iy < 32) {
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 32) { s += w1[5] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 32) { s += w1[6] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 32) { s += w1[7] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 32) { s += w1[8] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 32) { s += w1[9] * xc[iy * 32 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 0;
-            if (iy >= 0 && iy < 32) {
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 32) { s += w1[10] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 32) { s += w1[11] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 32) { s += w1[12] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 32) { s += w1[13] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 32) { s += w1[14] * xc[iy * 32 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 1;
-            if (iy >= 0 && iy < 32) {
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 32) { s += w1[15] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 32) { s += w1[16] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 32) { s += w1[17] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 32) { s += w1[18] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 32) { s += w1[19] * xc[iy * 32 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 2;
-            if (iy >= 0 && iy < 32) {
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 32) { s += w1[20] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 32) { s += w1[21] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 32) { s += w1[22] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 32) { s += w1[23] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 32) { s += w1[24] * xc[iy * 32 + ix]; } }
-            }
-        }
-        y1[oy * 32 + ox] = s;
-    }
-    {
-        float s = 0.0f;
-        {
-            const int iy = oy * 1 + -3;
-            if (iy >= 0 && iy < 32) {
-                { const int ix = ox * 1 + -3; if (ix >= 0 && ix < 32) { s += w2[0] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 32) { s += w2[1] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 32) { s += w2[2] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 32) { s += w2[3] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 32) { s += w2[4] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 32) { s += w2[5] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 3; if (ix >= 0 && ix < 32) { s += w2[6] * xc[iy * 32 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + -2;
-            if (iy >= 0 && iy < 32) {
-                { const int ix = ox * 1 + -3; if (ix >= 0 && ix < 32) { s += w2[7] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 32) { s += w2[8] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 32) { s += w2[9] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 32) { s += w2[10] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 32) { s += w2[11] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 32) { s += w2[12] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 3; if (ix >= 0 && ix < 32) { s += w2[13] * xc[iy * 32 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + -1;
-            if (iy >= 0 && iy < 32) {
-                { const int ix = ox * 1 + -3; if (ix >= 0 && ix < 32) { s += w2[14] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 32) { s += w2[15] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 32) { s += w2[16] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 32) { s += w2[17] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 32) { s += w2[18] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 32) { s += w2[19] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 3; if (ix >= 0 && ix < 32) { s += w2[20] * xc[iy * 32 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 0;
-            if (iy >= 0 && iy < 32) {
-                { const int ix = ox * 1 + -3; if (ix >= 0 && ix < 32) { s += w2[21] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 32) { s += w2[22] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 32) { s += w2[23] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 32) { s += w2[24] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 32) { s += w2[25] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 32) { s += w2[26] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 3; if (ix >= 0 && ix < 32) { s += w2[27] * xc[iy * 32 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 1;
-            if (iy >= 0 && iy < 32) {
-                { const int ix = ox * 1 + -3; if (ix >= 0 && ix < 32) { s += w2[28] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 32) { s += w2[29] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 32) { s += w2[30] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 32) { s += w2[31] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 32) { s += w2[32] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 32) { s += w2[33] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 3; if (ix >= 0 && ix < 32) { s += w2[34] * xc[iy * 32 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 2;
-            if (iy >= 0 && iy < 32) {
-                { const int ix = ox * 1 + -3; if (ix >= 0 && ix < 32) { s += w2[35] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 32) { s += w2[36] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 32) { s += w2[37] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 32) { s += w2[38] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 32) { s += w2[39] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 32) { s += w2[40] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 3; if (ix >= 0 && ix < 32) { s += w2[41] * xc[iy * 32 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 3;
-            if (iy >= 0 && iy < 32) {
-                { const int ix = ox * 1 + -3; if (ix >= 0 && ix < 32) { s += w2[42] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 32) { s += w2[43] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 32) { s += w2[44] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 32) { s += w2[45] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 32) { s += w2[46] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 32) { s += w2[47] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 3; if (ix >= 0 && ix < 32) { s += w2[48] * xc[iy * 32 + ix]; } }
-            }
-        }
-        y2[oy * 32 + ox] = s;
-    }
+    memset(xp, 0, sizeof(float) * 1444);
+    for (int iy = 0; iy < 32; iy++)
+        for (int ix = 0; ix < 32; ix++)
+            xp[(iy + 3) * 38 + 3 + ix] = xc[iy * 32 + ix];
 }
 
 /* Channel c of image b, every kernel. */
@@ -192,56 +18,53 @@ static inline void dw_k3_5_7_c16_32x32_s1_fwd_plane(const float *restrict xc, co
     float *restrict y, int b, int c)
 {
     (void)bias;
+    float xp[1444];
+    dw_k3_5_7_c16_32x32_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     float *restrict y0 = y + ((long)b * 48 + 0 + c) * 1024;
     const float *restrict w1 = w + 144 + c * 25;
     float *restrict y1 = y + ((long)b * 48 + 16 + c) * 1024;
     const float *restrict w2 = w + 544 + c * 49;
     float *restrict y2 = y + ((long)b * 48 + 32 + c) * 1024;
-    for (int oy = 0; oy < 3; oy++)
-        for (int ox = 0; ox < 32; ox++)
-            dw_k3_5_7_c16_32x32_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-    for (int oy = 3; oy < 29; oy++) {
-        for (int ox = 0; ox < 3; ox++)
-            dw_k3_5_7_c16_32x32_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-        for (int ox = 3; ox < 29; ox++) {
-            const float *restrict p = xc + (oy * 1 - 3) * 32 + ox * 1 - 3;
+    for (int oy = 0; oy < 32; oy++)
+        for (int ox = 0; ox < 32; ox++) {
+            const float *restrict p = xp + oy * 38 + ox * 1;
             y0[oy * 32 + ox] = 0.0f
-                + w0[0] * p[66]
-                + w0[1] * p[67]
-                + w0[2] * p[68]
-                + w0[3] * p[98]
-                + w0[4] * p[99]
-                + w0[5] * p[100]
-                + w0[6] * p[130]
-                + w0[7] * p[131]
-                + w0[8] * p[132];
+                + w0[0] * p[78]
+                + w0[1] * p[79]
+                + w0[2] * p[80]
+                + w0[3] * p[116]
+                + w0[4] * p[117]
+                + w0[5] * p[118]
+                + w0[6] * p[154]
+                + w0[7] * p[155]
+                + w0[8] * p[156];
             y1[oy * 32 + ox] = 0.0f
-                + w1[0] * p[33]
-                + w1[1] * p[34]
-                + w1[2] * p[35]
-                + w1[3] * p[36]
-                + w1[4] * p[37]
-                + w1[5] * p[65]
-                + w1[6] * p[66]
-                + w1[7] * p[67]
-                + w1[8] * p[68]
-                + w1[9] * p[69]
-                + w1[10] * p[97]
-                + w1[11] * p[98]
-                + w1[12] * p[99]
-                + w1[13] * p[100]
-                + w1[14] * p[101]
-                + w1[15] * p[129]
-                + w1[16] * p[130]
-                + w1[17] * p[131]
-                + w1[18] * p[132]
-                + w1[19] * p[133]
-                + w1[20] * p[161]
-                + w1[21] * p[162]
-                + w1[22] * p[163]
-                + w1[23] * p[164]
-                + w1[24] * p[165];
+                + w1[0] * p[39]
+                + w1[1] * p[40]
+                + w1[2] * p[41]
+                + w1[3] * p[42]
+                + w1[4] * p[43]
+                + w1[5] * p[77]
+                + w1[6] * p[78]
+                + w1[7] * p[79]
+                + w1[8] * p[80]
+                + w1[9] * p[81]
+                + w1[10] * p[115]
+                + w1[11] * p[116]
+                + w1[12] * p[117]
+                + w1[13] * p[118]
+                + w1[14] * p[119]
+                + w1[15] * p[153]
+                + w1[16] * p[154]
+                + w1[17] * p[155]
+                + w1[18] * p[156]
+                + w1[19] * p[157]
+                + w1[20] * p[191]
+                + w1[21] * p[192]
+                + w1[22] * p[193]
+                + w1[23] * p[194]
+                + w1[24] * p[195];
             y2[oy * 32 + ox] = 0.0f
                 + w2[0] * p[0]
                 + w2[1] * p[1]
@@ -250,55 +73,49 @@ static inline void dw_k3_5_7_c16_32x32_s1_fwd_plane(const float *restrict xc, co
                 + w2[4] * p[4]
                 + w2[5] * p[5]
                 + w2[6] * p[6]
-                + w2[7] * p[32]
-                + w2[8] * p[33]
-                + w2[9] * p[34]
-                + w2[10] * p[35]
-                + w2[11] * p[36]
-                + w2[12] * p[37]
-                + w2[13] * p[38]
-                + w2[14] * p[64]
-                + w2[15] * p[65]
-                + w2[16] * p[66]
-                + w2[17] * p[67]
-                + w2[18] * p[68]
-                + w2[19] * p[69]
-                + w2[20] * p[70]
-                + w2[21] * p[96]
-                + w2[22] * p[97]
-                + w2[23] * p[98]
-                + w2[24] * p[99]
-                + w2[25] * p[100]
-                + w2[26] * p[101]
-                + w2[27] * p[102]
-                + w2[28] * p[128]
-                + w2[29] * p[129]
-                + w2[30] * p[130]
-                + w2[31] * p[131]
-                + w2[32] * p[132]
-                + w2[33] * p[133]
-                + w2[34] * p[134]
-                + w2[35] * p[160]
-                + w2[36] * p[161]
-                + w2[37] * p[162]
-                + w2[38] * p[163]
-                + w2[39] * p[164]
-                + w2[40] * p[165]
-                + w2[41] * p[166]
-                + w2[42] * p[192]
-                + w2[43] * p[193]
-                + w2[44] * p[194]
-                + w2[45] * p[195]
-                + w2[46] * p[196]
-                + w2[47] * p[197]
-                + w2[48] * p[198];
+                + w2[7] * p[38]
+                + w2[8] * p[39]
+                + w2[9] * p[40]
+                + w2[10] * p[41]
+                + w2[11] * p[42]
+                + w2[12] * p[43]
+                + w2[13] * p[44]
+                + w2[14] * p[76]
+                + w2[15] * p[77]
+                + w2[16] * p[78]
+                + w2[17] * p[79]
+                + w2[18] * p[80]
+                + w2[19] * p[81]
+                + w2[20] * p[82]
+                + w2[21] * p[114]
+                + w2[22] * p[115]
+                + w2[23] * p[116]
+                + w2[24] * p[117]
+                + w2[25] * p[118]
+                + w2[26] * p[119]
+                + w2[27] * p[120]
+                + w2[28] * p[152]
+                + w2[29] * p[153]
+                + w2[30] * p[154]
+                + w2[31] * p[155]
+                + w2[32] * p[156]
+                + w2[33] * p[157]
+                + w2[34] * p[158]
+                + w2[35] * p[190]
+                + w2[36] * p[191]
+                + w2[37] * p[192]
+                + w2[38] * p[193]
+                + w2[39] * p[194]
+                + w2[40] * p[195]
+                + w2[41] * p[196]
+                + w2[42] * p[228]
+                + w2[43] * p[229]
+                + w2[44] * p[230]
+                + w2[45] * p[231]
+                + w2[46] * p[232]
+                + w2[47] * p[233]
+                + w2[48] * p[234];
         }
-        for (int ox = 29; ox < 32; ox++)
-            dw_k3_5_7_c16_32x32_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-    }
-    for (int oy = 29; oy < 32; oy++)
-        for (int ox = 0; ox < 32; ox++)
-            dw_k3_5_7_c16_32x32_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
 }
 
 void dw_k3_5_7_c16_32x32_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -308,221 +125,33 @@ void dw_k3_5_7_c16_32x32_s1_fwd(int n, const float *restrict x, const float *res
         dw_k3_5_7_c16_32x32_s1_fwd_plane(x + (long)bc * 1024, w, bias, y, bc / 16, bc % 16);
 }
 
-static inline void dw_k3_5_7_c16_32x32_s1_bwd_at(const float *restrict xc, const float *restrict w, const float *restrict dy,
-    float *restrict dxc, float *restrict g0, float *restrict g1, float *restrict g2, int b, int c, int oy, int ox)
-{
-    const float *restrict w0 = w + 0 + c * 9;
-    const float *restrict d0 = dy + ((long)b * 48 + 0 + c) * 1024;
-    const float *restrict w1 = w + 144 + c * 25;
-    const float *restrict d1 = dy + ((long)b * 48 + 16 + c) * 1024;
-    const float *restrict w2 = w + 544 + c * 49;
-    const float *restrict d2 = dy + ((long)b * 48 + 32 + c) * 1024;
-    {
-        const float d = d0[oy * 32 + ox];
-        {
-            const int iy = oy * 1 + -1;
-            if (iy >= 0 && iy < 32) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w0[0] * d; g0[0] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w0[1] * d; g0[1] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w0[2] * d; g0[2] += d * xc[iy * 32 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 0;
-            if (iy >= 0 && iy < 32) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w0[3] * d; g0[3] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w0[4] * d; g0[4] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w0[5] * d; g0[5] += d * xc[iy * 32 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 1;
-            if (iy >= 0 && iy < 32) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w0[6] * d; g0[6] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w0[7] * d; g0[7] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w0[8] * d; g0[8] += d * xc[iy * 32 + ix]; } }
-            }
-        }
-    }
-    {
-        const float d = d1[oy * 32 + ox];
-        {
-            const int iy = oy * 1 + -2;
-            if (iy >= 0 && iy < 32) {
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w1[0] * d; g1[0] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w1[1] * d; g1[1] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w1[2] * d; g1[2] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w1[3] * d; g1[3] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w1[4] * d; g1[4] += d * xc[iy * 32 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + -1;
-            if (iy >= 0 && iy < 32) {
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w1[5] * d; g1[5] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w1[6] * d; g1[6] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w1[7] * d; g1[7] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w1[8] * d; g1[8] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w1[9] * d; g1[9] += d * xc[iy * 32 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 0;
-            if (iy >= 0 && iy < 32) {
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w1[10] * d; g1[10] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w1[11] * d; g1[11] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w1[12] * d; g1[12] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w1[13] * d; g1[13] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w1[14] * d; g1[14] += d * xc[iy * 32 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 1;
-            if (iy >= 0 && iy < 32) {
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w1[15] * d; g1[15] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w1[16] * d; g1[16] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w1[17] * d; g1[17] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w1[18] * d; g1[18] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w1[19] * d; g1[19] += d * xc[iy * 32 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 2;
-            if (iy >= 0 && iy < 32) {
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w1[20] * d; g1[20] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w1[21] * d; g1[21] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w1[22] * d; g1[22] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w1[23] * d; g1[23] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w1[24] * d; g1[24] += d * xc[iy * 32 + ix]; } }
-            }
-        }
-    }
-    {
-        const float d = d2[oy * 32 + ox];
-        {
-            const int iy = oy * 1 + -3;
-            if (iy >= 0 && iy < 32) {
-                { const int ix = ox * 1 + -3; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w2[0] * d; g2[0] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w2[1] * d; g2[1] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w2[2] * d; g2[2] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w2[3] * d; g2[3] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w2[4] * d; g2[4] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w2[5] * d; g2[5] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 3; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w2[6] * d; g2[6] += d * xc[iy * 32 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + -2;
-            if (iy >= 0 && iy < 32) {
-                { const int ix = ox * 1 + -3; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w2[7] * d; g2[7] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w2[8] * d; g2[8] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w2[9] * d; g2[9] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w2[10] * d; g2[10] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w2[11] * d; g2[11] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w2[12] * d; g2[12] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 3; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w2[13] * d; g2[13] += d * xc[iy * 32 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + -1;
-            if (iy >= 0 && iy < 32) {
-                { const int ix = ox * 1 + -3; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w2[14] * d; g2[14] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w2[15] * d; g2[15] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w2[16] * d; g2[16] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w2[17] * d; g2[17] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w2[18] * d; g2[18] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w2[19] * d; g2[19] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 3; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w2[20] * d; g2[20] += d * xc[iy * 32 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 0;
-            if (iy >= 0 && iy < 32) {
-                { const int ix = ox * 1 + -3; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w2[21] * d; g2[21] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w2[22] * d; g2[22] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w2[23] * d; g2[23] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w2[24] * d; g2[24] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w2[25] * d; g2[25] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w2[26] * d; g2[26] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 3; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w2[27] * d; g2[27] += d * xc[iy * 32 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 1;
-            if (iy >= 0 && iy < 32) {
-                { const int ix = ox * 1 + -3; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w2[28] * d; g2[28] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w2[29] * d; g2[29] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w2[30] * d; g2[30] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w2[31] * d; g2[31] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w2[32] * d; g2[32] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w2[33] * d; g2[33] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 3; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w2[34] * d; g2[34] += d * xc[iy * 32 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 2;
-            if (iy >= 0 && iy < 32) {
-                { const int ix = ox * 1 + -3; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w2[35] * d; g2[35] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w2[36] * d; g2[36] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w2[37] * d; g2[37] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w2[38] * d; g2[38] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w2[39] * d; g2[39] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w2[40] * d; g2[40] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 3; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w2[41] * d; g2[41] += d * xc[iy * 32 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 3;
-            if (iy >= 0 && iy < 32) {
-                { const int ix = ox * 1 + -3; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w2[42] * d; g2[42] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w2[43] * d; g2[43] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w2[44] * d; g2[44] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w2[45] * d; g2[45] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w2[46] * d; g2[46] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w2[47] * d; g2[47] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 3; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w2[48] * d; g2[48] += d * xc[iy * 32 + ix]; } }
-            }
-        }
-    }
-}
-
 /* Channel c of image b: its gradients go to dxc and the accumulators g. */
 static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
     float *restrict dxc, float *restrict g0, float *restrict g1, float *restrict g2, int b, int c)
 {
+    float xp[1444], dxp[1444] = {0};
+    dw_k3_5_7_c16_32x32_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     const float *restrict d0 = dy + ((long)b * 48 + 0 + c) * 1024;
     const float *restrict w1 = w + 144 + c * 25;
     const float *restrict d1 = dy + ((long)b * 48 + 16 + c) * 1024;
     const float *restrict w2 = w + 544 + c * 49;
     const float *restrict d2 = dy + ((long)b * 48 + 32 + c) * 1024;
-    for (int oy = 0; oy < 3; oy++)
-        for (int ox = 0; ox < 32; ox++)
-            dw_k3_5_7_c16_32x32_s1_bwd_at(xc, w, dy, dxc, g0, g1, g2, b, c, oy, ox);
-    for (int oy = 3; oy < 29; oy++) {
-        for (int ox = 0; ox < 3; ox++)
-            dw_k3_5_7_c16_32x32_s1_bwd_at(xc, w, dy, dxc, g0, g1, g2, b, c, oy, ox);
-        for (int ox = 29; ox < 32; ox++)
-            dw_k3_5_7_c16_32x32_s1_bwd_at(xc, w, dy, dxc, g0, g1, g2, b, c, oy, ox);
-    }
-    for (int oy = 29; oy < 32; oy++)
-        for (int ox = 0; ox < 32; ox++)
-            dw_k3_5_7_c16_32x32_s1_bwd_at(xc, w, dy, dxc, g0, g1, g2, b, c, oy, ox);
     {
         /* kernel 0, tap 0 */
         const float wt = w0[0];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d0 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 63;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 78;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g0[0] += s;
     }
@@ -530,17 +159,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 0, tap 1 */
         const float wt = w0[1];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d0 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 64;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 79;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g0[1] += s;
     }
@@ -548,17 +177,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 0, tap 2 */
         const float wt = w0[2];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d0 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 65;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 80;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g0[2] += s;
     }
@@ -566,17 +195,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 0, tap 3 */
         const float wt = w0[3];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d0 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 95;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 116;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g0[3] += s;
     }
@@ -584,17 +213,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 0, tap 4 */
         const float wt = w0[4];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d0 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 96;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 117;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g0[4] += s;
     }
@@ -602,17 +231,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 0, tap 5 */
         const float wt = w0[5];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d0 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 97;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 118;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g0[5] += s;
     }
@@ -620,17 +249,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 0, tap 6 */
         const float wt = w0[6];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d0 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 127;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 154;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g0[6] += s;
     }
@@ -638,17 +267,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 0, tap 7 */
         const float wt = w0[7];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d0 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 128;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 155;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g0[7] += s;
     }
@@ -656,17 +285,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 0, tap 8 */
         const float wt = w0[8];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d0 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 129;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 156;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g0[8] += s;
     }
@@ -674,17 +303,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 1, tap 0 */
         const float wt = w1[0];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d1 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 30;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 39;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g1[0] += s;
     }
@@ -692,17 +321,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 1, tap 1 */
         const float wt = w1[1];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d1 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 31;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 40;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g1[1] += s;
     }
@@ -710,17 +339,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 1, tap 2 */
         const float wt = w1[2];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d1 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 32;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 41;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g1[2] += s;
     }
@@ -728,17 +357,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 1, tap 3 */
         const float wt = w1[3];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d1 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 33;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 42;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g1[3] += s;
     }
@@ -746,17 +375,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 1, tap 4 */
         const float wt = w1[4];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d1 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 34;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 43;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g1[4] += s;
     }
@@ -764,17 +393,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 1, tap 5 */
         const float wt = w1[5];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d1 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 62;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 77;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g1[5] += s;
     }
@@ -782,17 +411,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 1, tap 6 */
         const float wt = w1[6];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d1 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 63;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 78;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g1[6] += s;
     }
@@ -800,17 +429,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 1, tap 7 */
         const float wt = w1[7];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d1 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 64;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 79;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g1[7] += s;
     }
@@ -818,17 +447,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 1, tap 8 */
         const float wt = w1[8];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d1 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 65;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 80;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g1[8] += s;
     }
@@ -836,17 +465,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 1, tap 9 */
         const float wt = w1[9];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d1 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 66;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 81;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g1[9] += s;
     }
@@ -854,17 +483,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 1, tap 10 */
         const float wt = w1[10];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d1 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 94;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 115;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g1[10] += s;
     }
@@ -872,17 +501,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 1, tap 11 */
         const float wt = w1[11];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d1 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 95;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 116;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g1[11] += s;
     }
@@ -890,17 +519,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 1, tap 12 */
         const float wt = w1[12];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d1 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 96;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 117;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g1[12] += s;
     }
@@ -908,17 +537,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 1, tap 13 */
         const float wt = w1[13];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d1 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 97;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 118;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g1[13] += s;
     }
@@ -926,17 +555,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 1, tap 14 */
         const float wt = w1[14];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d1 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 98;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 119;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g1[14] += s;
     }
@@ -944,17 +573,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 1, tap 15 */
         const float wt = w1[15];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d1 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 126;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 153;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g1[15] += s;
     }
@@ -962,17 +591,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 1, tap 16 */
         const float wt = w1[16];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d1 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 127;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 154;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g1[16] += s;
     }
@@ -980,17 +609,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 1, tap 17 */
         const float wt = w1[17];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d1 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 128;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 155;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g1[17] += s;
     }
@@ -998,17 +627,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 1, tap 18 */
         const float wt = w1[18];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d1 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 129;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 156;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g1[18] += s;
     }
@@ -1016,17 +645,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 1, tap 19 */
         const float wt = w1[19];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d1 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 130;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 157;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g1[19] += s;
     }
@@ -1034,17 +663,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 1, tap 20 */
         const float wt = w1[20];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d1 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 158;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 191;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g1[20] += s;
     }
@@ -1052,17 +681,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 1, tap 21 */
         const float wt = w1[21];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d1 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 159;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 192;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g1[21] += s;
     }
@@ -1070,17 +699,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 1, tap 22 */
         const float wt = w1[22];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d1 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 160;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 193;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g1[22] += s;
     }
@@ -1088,17 +717,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 1, tap 23 */
         const float wt = w1[23];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d1 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 161;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 194;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g1[23] += s;
     }
@@ -1106,17 +735,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 1, tap 24 */
         const float wt = w1[24];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d1 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 162;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 195;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g1[24] += s;
     }
@@ -1124,17 +753,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 0 */
         const float wt = w2[0];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d2 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + -3;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 0;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g2[0] += s;
     }
@@ -1142,17 +771,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 1 */
         const float wt = w2[1];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d2 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + -2;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 1;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g2[1] += s;
     }
@@ -1160,17 +789,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 2 */
         const float wt = w2[2];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d2 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + -1;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 2;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g2[2] += s;
     }
@@ -1178,17 +807,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 3 */
         const float wt = w2[3];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d2 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 0;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 3;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g2[3] += s;
     }
@@ -1196,17 +825,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 4 */
         const float wt = w2[4];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d2 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 1;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 4;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g2[4] += s;
     }
@@ -1214,17 +843,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 5 */
         const float wt = w2[5];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d2 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 2;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 5;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g2[5] += s;
     }
@@ -1232,17 +861,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 6 */
         const float wt = w2[6];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d2 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 3;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 6;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g2[6] += s;
     }
@@ -1250,17 +879,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 7 */
         const float wt = w2[7];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d2 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 29;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 38;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g2[7] += s;
     }
@@ -1268,17 +897,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 8 */
         const float wt = w2[8];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d2 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 30;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 39;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g2[8] += s;
     }
@@ -1286,17 +915,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 9 */
         const float wt = w2[9];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d2 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 31;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 40;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g2[9] += s;
     }
@@ -1304,17 +933,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 10 */
         const float wt = w2[10];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d2 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 32;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 41;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g2[10] += s;
     }
@@ -1322,17 +951,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 11 */
         const float wt = w2[11];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d2 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 33;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 42;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g2[11] += s;
     }
@@ -1340,17 +969,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 12 */
         const float wt = w2[12];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d2 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 34;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 43;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g2[12] += s;
     }
@@ -1358,17 +987,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 13 */
         const float wt = w2[13];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d2 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 35;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 44;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g2[13] += s;
     }
@@ -1376,17 +1005,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 14 */
         const float wt = w2[14];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d2 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 61;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 76;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g2[14] += s;
     }
@@ -1394,17 +1023,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 15 */
         const float wt = w2[15];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d2 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 62;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 77;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g2[15] += s;
     }
@@ -1412,17 +1041,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 16 */
         const float wt = w2[16];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d2 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 63;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 78;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g2[16] += s;
     }
@@ -1430,17 +1059,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 17 */
         const float wt = w2[17];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d2 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 64;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 79;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g2[17] += s;
     }
@@ -1448,17 +1077,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 18 */
         const float wt = w2[18];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d2 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 65;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 80;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g2[18] += s;
     }
@@ -1466,17 +1095,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 19 */
         const float wt = w2[19];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d2 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 66;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 81;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g2[19] += s;
     }
@@ -1484,17 +1113,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 20 */
         const float wt = w2[20];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d2 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 67;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 82;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g2[20] += s;
     }
@@ -1502,17 +1131,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 21 */
         const float wt = w2[21];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d2 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 93;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 114;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g2[21] += s;
     }
@@ -1520,17 +1149,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 22 */
         const float wt = w2[22];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d2 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 94;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 115;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g2[22] += s;
     }
@@ -1538,17 +1167,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 23 */
         const float wt = w2[23];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d2 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 95;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 116;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g2[23] += s;
     }
@@ -1556,17 +1185,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 24 */
         const float wt = w2[24];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d2 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 96;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 117;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g2[24] += s;
     }
@@ -1574,17 +1203,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 25 */
         const float wt = w2[25];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d2 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 97;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 118;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g2[25] += s;
     }
@@ -1592,17 +1221,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 26 */
         const float wt = w2[26];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d2 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 98;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 119;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g2[26] += s;
     }
@@ -1610,17 +1239,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 27 */
         const float wt = w2[27];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d2 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 99;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 120;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g2[27] += s;
     }
@@ -1628,17 +1257,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 28 */
         const float wt = w2[28];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d2 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 125;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 152;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g2[28] += s;
     }
@@ -1646,17 +1275,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 29 */
         const float wt = w2[29];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d2 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 126;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 153;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g2[29] += s;
     }
@@ -1664,17 +1293,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 30 */
         const float wt = w2[30];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d2 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 127;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 154;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g2[30] += s;
     }
@@ -1682,17 +1311,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 31 */
         const float wt = w2[31];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d2 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 128;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 155;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g2[31] += s;
     }
@@ -1700,17 +1329,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 32 */
         const float wt = w2[32];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d2 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 129;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 156;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g2[32] += s;
     }
@@ -1718,17 +1347,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 33 */
         const float wt = w2[33];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d2 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 130;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 157;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g2[33] += s;
     }
@@ -1736,17 +1365,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 34 */
         const float wt = w2[34];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d2 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 131;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 158;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g2[34] += s;
     }
@@ -1754,17 +1383,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 35 */
         const float wt = w2[35];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d2 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 157;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 190;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g2[35] += s;
     }
@@ -1772,17 +1401,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 36 */
         const float wt = w2[36];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d2 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 158;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 191;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g2[36] += s;
     }
@@ -1790,17 +1419,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 37 */
         const float wt = w2[37];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d2 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 159;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 192;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g2[37] += s;
     }
@@ -1808,17 +1437,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 38 */
         const float wt = w2[38];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d2 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 160;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 193;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g2[38] += s;
     }
@@ -1826,17 +1455,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 39 */
         const float wt = w2[39];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d2 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 161;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 194;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g2[39] += s;
     }
@@ -1844,17 +1473,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 40 */
         const float wt = w2[40];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d2 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 162;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 195;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g2[40] += s;
     }
@@ -1862,17 +1491,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 41 */
         const float wt = w2[41];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d2 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 163;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 196;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g2[41] += s;
     }
@@ -1880,17 +1509,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 42 */
         const float wt = w2[42];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d2 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 189;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 228;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g2[42] += s;
     }
@@ -1898,17 +1527,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 43 */
         const float wt = w2[43];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d2 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 190;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 229;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g2[43] += s;
     }
@@ -1916,17 +1545,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 44 */
         const float wt = w2[44];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d2 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 191;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 230;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g2[44] += s;
     }
@@ -1934,17 +1563,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 45 */
         const float wt = w2[45];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d2 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 192;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 231;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g2[45] += s;
     }
@@ -1952,17 +1581,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 46 */
         const float wt = w2[46];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d2 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 193;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 232;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g2[46] += s;
     }
@@ -1970,17 +1599,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 47 */
         const float wt = w2[47];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d2 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 194;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 233;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g2[47] += s;
     }
@@ -1988,20 +1617,23 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
         /* kernel 2, tap 48 */
         const float wt = w2[48];
         float acc[32] = {0};
-        for (int oy = 3; oy < 29; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d2 + oy * 32;
-            const long at = (long)(oy * 1 - 3) * 32 + 195;
-            for (int ox = 3; ox < 29; ox++) {
+            const int at = oy * 38 + 234;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 3; ox < 29; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g2[48] += s;
     }
+    for (int iy = 0; iy < 32; iy++)
+        for (int ix = 0; ix < 32; ix++)
+            dxc[iy * 32 + ix] += dxp[(iy + 3) * 38 + 3 + ix];
 }
 
 void dw_k3_5_7_c16_32x32_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
@@ -2115,96 +1747,12 @@ void dw_k3_5_7_c16_32x32_s1_bwd(int n, const float *restrict x, const float *res
 }
 
 /* dw_k3_5_c16_32x32_s1: depthwise, kernels 3, 5 on 16 channels of 32x32, stride 1 -> 32x32x32 */
-static inline void dw_k3_5_c16_32x32_s1_fwd_at(const float *restrict xc, const float *restrict w, const float *restrict bias,
-    float *restrict y, int b, int c, int oy, int ox)
+static inline void dw_k3_5_c16_32x32_s1_pad(const float *restrict xc, float *restrict xp)
 {
-    (void)bias;
-    const float *restrict w0 = w + 0 + c * 9;
-    float *restrict y0 = y + ((long)b * 32 + 0 + c) * 1024;
-    const float *restrict w1 = w + 144 + c * 25;
-    float *restrict y1 = y + ((long)b * 32 + 16 + c) * 1024;
-    {
-        float s = 0.0f;
-        {
-            const int iy = oy * 1 + -1;
-            if (iy >= 0 && iy < 32) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 32) { s += w0[0] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 32) { s += w0[1] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 32) { s += w0[2] * xc[iy * 32 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 0;
-            if (iy >= 0 && iy < 32) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 32) { s += w0[3] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 32) { s += w0[4] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 32) { s += w0[5] * xc[iy * 32 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 1;
-            if (iy >= 0 && iy < 32) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 32) { s += w0[6] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 32) { s += w0[7] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 32) { s += w0[8] * xc[iy * 32 + ix]; } }
-            }
-        }
-        y0[oy * 32 + ox] = s;
-    }
-    {
-        float s = 0.0f;
-        {
-            const int iy = oy * 1 + -2;
-            if (iy >= 0 && iy < 32) {
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 32) { s += w1[0] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 32) { s += w1[1] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 32) { s += w1[2] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 32) { s += w1[3] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 32) { s += w1[4] * xc[iy * 32 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + -1;
-            if (iy >= 0 && iy < 32) {
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 32) { s += w1[5] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 32) { s += w1[6] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 32) { s += w1[7] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 32) { s += w1[8] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 32) { s += w1[9] * xc[iy * 32 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 0;
-            if (iy >= 0 && iy < 32) {
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 32) { s += w1[10] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 32) { s += w1[11] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 32) { s += w1[12] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 32) { s += w1[13] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 32) { s += w1[14] * xc[iy * 32 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 1;
-            if (iy >= 0 && iy < 32) {
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 32) { s += w1[15] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 32) { s += w1[16] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 32) { s += w1[17] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 32) { s += w1[18] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 32) { s += w1[19] * xc[iy * 32 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 2;
-            if (iy >= 0 && iy < 32) {
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 32) { s += w1[20] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 32) { s += w1[21] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 32) { s += w1[22] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 32) { s += w1[23] * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 32) { s += w1[24] * xc[iy * 32 + ix]; } }
-            }
-        }
-        y1[oy * 32 + ox] = s;
-    }
+    memset(xp, 0, sizeof(float) * 1296);
+    for (int iy = 0; iy < 32; iy++)
+        for (int ix = 0; ix < 32; ix++)
+            xp[(iy + 2) * 36 + 2 + ix] = xc[iy * 32 + ix];
 }
 
 /* Channel c of image b, every kernel. */
@@ -2212,61 +1760,52 @@ static inline void dw_k3_5_c16_32x32_s1_fwd_plane(const float *restrict xc, cons
     float *restrict y, int b, int c)
 {
     (void)bias;
+    float xp[1296];
+    dw_k3_5_c16_32x32_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     float *restrict y0 = y + ((long)b * 32 + 0 + c) * 1024;
     const float *restrict w1 = w + 144 + c * 25;
     float *restrict y1 = y + ((long)b * 32 + 16 + c) * 1024;
-    for (int oy = 0; oy < 2; oy++)
-        for (int ox = 0; ox < 32; ox++)
-            dw_k3_5_c16_32x32_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-    for (int oy = 2; oy < 30; oy++) {
-        for (int ox = 0; ox < 2; ox++)
-            dw_k3_5_c16_32x32_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-        for (int ox = 2; ox < 30; ox++) {
-            const float *restrict p = xc + (oy * 1 - 2) * 32 + ox * 1 - 2;
+    for (int oy = 0; oy < 32; oy++)
+        for (int ox = 0; ox < 32; ox++) {
+            const float *restrict p = xp + oy * 36 + ox * 1;
             y0[oy * 32 + ox] = 0.0f
-                + w0[0] * p[33]
-                + w0[1] * p[34]
-                + w0[2] * p[35]
-                + w0[3] * p[65]
-                + w0[4] * p[66]
-                + w0[5] * p[67]
-                + w0[6] * p[97]
-                + w0[7] * p[98]
-                + w0[8] * p[99];
+                + w0[0] * p[37]
+                + w0[1] * p[38]
+                + w0[2] * p[39]
+                + w0[3] * p[73]
+                + w0[4] * p[74]
+                + w0[5] * p[75]
+                + w0[6] * p[109]
+                + w0[7] * p[110]
+                + w0[8] * p[111];
             y1[oy * 32 + ox] = 0.0f
                 + w1[0] * p[0]
                 + w1[1] * p[1]
                 + w1[2] * p[2]
                 + w1[3] * p[3]
                 + w1[4] * p[4]
-                + w1[5] * p[32]
-                + w1[6] * p[33]
-                + w1[7] * p[34]
-                + w1[8] * p[35]
-                + w1[9] * p[36]
-                + w1[10] * p[64]
-                + w1[11] * p[65]
-                + w1[12] * p[66]
-                + w1[13] * p[67]
-                + w1[14] * p[68]
-                + w1[15] * p[96]
-                + w1[16] * p[97]
-                + w1[17] * p[98]
-                + w1[18] * p[99]
-                + w1[19] * p[100]
-                + w1[20] * p[128]
-                + w1[21] * p[129]
-                + w1[22] * p[130]
-                + w1[23] * p[131]
-                + w1[24] * p[132];
+                + w1[5] * p[36]
+                + w1[6] * p[37]
+                + w1[7] * p[38]
+                + w1[8] * p[39]
+                + w1[9] * p[40]
+                + w1[10] * p[72]
+                + w1[11] * p[73]
+                + w1[12] * p[74]
+                + w1[13] * p[75]
+                + w1[14] * p[76]
+                + w1[15] * p[108]
+                + w1[16] * p[109]
+                + w1[17] * p[110]
+                + w1[18] * p[111]
+                + w1[19] * p[112]
+                + w1[20] * p[144]
+                + w1[21] * p[145]
+                + w1[22] * p[146]
+                + w1[23] * p[147]
+                + w1[24] * p[148];
         }
-        for (int ox = 30; ox < 32; ox++)
-            dw_k3_5_c16_32x32_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-    }
-    for (int oy = 30; oy < 32; oy++)
-        for (int ox = 0; ox < 32; ox++)
-            dw_k3_5_c16_32x32_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
 }
 
 void dw_k3_5_c16_32x32_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -2276,130 +1815,31 @@ void dw_k3_5_c16_32x32_s1_fwd(int n, const float *restrict x, const float *restr
         dw_k3_5_c16_32x32_s1_fwd_plane(x + (long)bc * 1024, w, bias, y, bc / 16, bc % 16);
 }
 
-static inline void dw_k3_5_c16_32x32_s1_bwd_at(const float *restrict xc, const float *restrict w, const float *restrict dy,
-    float *restrict dxc, float *restrict g0, float *restrict g1, int b, int c, int oy, int ox)
-{
-    const float *restrict w0 = w + 0 + c * 9;
-    const float *restrict d0 = dy + ((long)b * 32 + 0 + c) * 1024;
-    const float *restrict w1 = w + 144 + c * 25;
-    const float *restrict d1 = dy + ((long)b * 32 + 16 + c) * 1024;
-    {
-        const float d = d0[oy * 32 + ox];
-        {
-            const int iy = oy * 1 + -1;
-            if (iy >= 0 && iy < 32) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w0[0] * d; g0[0] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w0[1] * d; g0[1] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w0[2] * d; g0[2] += d * xc[iy * 32 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 0;
-            if (iy >= 0 && iy < 32) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w0[3] * d; g0[3] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w0[4] * d; g0[4] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w0[5] * d; g0[5] += d * xc[iy * 32 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 1;
-            if (iy >= 0 && iy < 32) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w0[6] * d; g0[6] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w0[7] * d; g0[7] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w0[8] * d; g0[8] += d * xc[iy * 32 + ix]; } }
-            }
-        }
-    }
-    {
-        const float d = d1[oy * 32 + ox];
-        {
-            const int iy = oy * 1 + -2;
-            if (iy >= 0 && iy < 32) {
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w1[0] * d; g1[0] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w1[1] * d; g1[1] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w1[2] * d; g1[2] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w1[3] * d; g1[3] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w1[4] * d; g1[4] += d * xc[iy * 32 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + -1;
-            if (iy >= 0 && iy < 32) {
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w1[5] * d; g1[5] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w1[6] * d; g1[6] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w1[7] * d; g1[7] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w1[8] * d; g1[8] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w1[9] * d; g1[9] += d * xc[iy * 32 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 0;
-            if (iy >= 0 && iy < 32) {
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w1[10] * d; g1[10] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w1[11] * d; g1[11] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w1[12] * d; g1[12] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w1[13] * d; g1[13] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w1[14] * d; g1[14] += d * xc[iy * 32 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 1;
-            if (iy >= 0 && iy < 32) {
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w1[15] * d; g1[15] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w1[16] * d; g1[16] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w1[17] * d; g1[17] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w1[18] * d; g1[18] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w1[19] * d; g1[19] += d * xc[iy * 32 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 2;
-            if (iy >= 0 && iy < 32) {
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w1[20] * d; g1[20] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w1[21] * d; g1[21] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w1[22] * d; g1[22] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w1[23] * d; g1[23] += d * xc[iy * 32 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 32) { dxc[iy * 32 + ix] += w1[24] * d; g1[24] += d * xc[iy * 32 + ix]; } }
-            }
-        }
-    }
-}
-
 /* Channel c of image b: its gradients go to dxc and the accumulators g. */
 static inline void dw_k3_5_c16_32x32_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
     float *restrict dxc, float *restrict g0, float *restrict g1, int b, int c)
 {
+    float xp[1296], dxp[1296] = {0};
+    dw_k3_5_c16_32x32_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     const float *restrict d0 = dy + ((long)b * 32 + 0 + c) * 1024;
     const float *restrict w1 = w + 144 + c * 25;
     const float *restrict d1 = dy + ((long)b * 32 + 16 + c) * 1024;
-    for (int oy = 0; oy < 2; oy++)
-        for (int ox = 0; ox < 32; ox++)
-            dw_k3_5_c16_32x32_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
-    for (int oy = 2; oy < 30; oy++) {
-        for (int ox = 0; ox < 2; ox++)
-            dw_k3_5_c16_32x32_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
-        for (int ox = 30; ox < 32; ox++)
-            dw_k3_5_c16_32x32_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
-    }
-    for (int oy = 30; oy < 32; oy++)
-        for (int ox = 0; ox < 32; ox++)
-            dw_k3_5_c16_32x32_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
     {
         /* kernel 0, tap 0 */
         const float wt = w0[0];
         float acc[32] = {0};
-        for (int oy = 2; oy < 30; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d0 + oy * 32;
-            const long at = (long)(oy * 1 - 2) * 32 + 31;
-            for (int ox = 2; ox < 30; ox++) {
+            const int at = oy * 36 + 37;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 30; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g0[0] += s;
     }
@@ -2407,17 +1847,17 @@ static inline void dw_k3_5_c16_32x32_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 0, tap 1 */
         const float wt = w0[1];
         float acc[32] = {0};
-        for (int oy = 2; oy < 30; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d0 + oy * 32;
-            const long at = (long)(oy * 1 - 2) * 32 + 32;
-            for (int ox = 2; ox < 30; ox++) {
+            const int at = oy * 36 + 38;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 30; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g0[1] += s;
     }
@@ -2425,17 +1865,17 @@ static inline void dw_k3_5_c16_32x32_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 0, tap 2 */
         const float wt = w0[2];
         float acc[32] = {0};
-        for (int oy = 2; oy < 30; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d0 + oy * 32;
-            const long at = (long)(oy * 1 - 2) * 32 + 33;
-            for (int ox = 2; ox < 30; ox++) {
+            const int at = oy * 36 + 39;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 30; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g0[2] += s;
     }
@@ -2443,17 +1883,17 @@ static inline void dw_k3_5_c16_32x32_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 0, tap 3 */
         const float wt = w0[3];
         float acc[32] = {0};
-        for (int oy = 2; oy < 30; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d0 + oy * 32;
-            const long at = (long)(oy * 1 - 2) * 32 + 63;
-            for (int ox = 2; ox < 30; ox++) {
+            const int at = oy * 36 + 73;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 30; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g0[3] += s;
     }
@@ -2461,17 +1901,17 @@ static inline void dw_k3_5_c16_32x32_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 0, tap 4 */
         const float wt = w0[4];
         float acc[32] = {0};
-        for (int oy = 2; oy < 30; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d0 + oy * 32;
-            const long at = (long)(oy * 1 - 2) * 32 + 64;
-            for (int ox = 2; ox < 30; ox++) {
+            const int at = oy * 36 + 74;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 30; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g0[4] += s;
     }
@@ -2479,17 +1919,17 @@ static inline void dw_k3_5_c16_32x32_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 0, tap 5 */
         const float wt = w0[5];
         float acc[32] = {0};
-        for (int oy = 2; oy < 30; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d0 + oy * 32;
-            const long at = (long)(oy * 1 - 2) * 32 + 65;
-            for (int ox = 2; ox < 30; ox++) {
+            const int at = oy * 36 + 75;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 30; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g0[5] += s;
     }
@@ -2497,17 +1937,17 @@ static inline void dw_k3_5_c16_32x32_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 0, tap 6 */
         const float wt = w0[6];
         float acc[32] = {0};
-        for (int oy = 2; oy < 30; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d0 + oy * 32;
-            const long at = (long)(oy * 1 - 2) * 32 + 95;
-            for (int ox = 2; ox < 30; ox++) {
+            const int at = oy * 36 + 109;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 30; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g0[6] += s;
     }
@@ -2515,17 +1955,17 @@ static inline void dw_k3_5_c16_32x32_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 0, tap 7 */
         const float wt = w0[7];
         float acc[32] = {0};
-        for (int oy = 2; oy < 30; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d0 + oy * 32;
-            const long at = (long)(oy * 1 - 2) * 32 + 96;
-            for (int ox = 2; ox < 30; ox++) {
+            const int at = oy * 36 + 110;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 30; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g0[7] += s;
     }
@@ -2533,17 +1973,17 @@ static inline void dw_k3_5_c16_32x32_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 0, tap 8 */
         const float wt = w0[8];
         float acc[32] = {0};
-        for (int oy = 2; oy < 30; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d0 + oy * 32;
-            const long at = (long)(oy * 1 - 2) * 32 + 97;
-            for (int ox = 2; ox < 30; ox++) {
+            const int at = oy * 36 + 111;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 30; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g0[8] += s;
     }
@@ -2551,17 +1991,17 @@ static inline void dw_k3_5_c16_32x32_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 0 */
         const float wt = w1[0];
         float acc[32] = {0};
-        for (int oy = 2; oy < 30; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d1 + oy * 32;
-            const long at = (long)(oy * 1 - 2) * 32 + -2;
-            for (int ox = 2; ox < 30; ox++) {
+            const int at = oy * 36 + 0;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 30; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g1[0] += s;
     }
@@ -2569,17 +2009,17 @@ static inline void dw_k3_5_c16_32x32_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 1 */
         const float wt = w1[1];
         float acc[32] = {0};
-        for (int oy = 2; oy < 30; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d1 + oy * 32;
-            const long at = (long)(oy * 1 - 2) * 32 + -1;
-            for (int ox = 2; ox < 30; ox++) {
+            const int at = oy * 36 + 1;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 30; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g1[1] += s;
     }
@@ -2587,17 +2027,17 @@ static inline void dw_k3_5_c16_32x32_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 2 */
         const float wt = w1[2];
         float acc[32] = {0};
-        for (int oy = 2; oy < 30; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d1 + oy * 32;
-            const long at = (long)(oy * 1 - 2) * 32 + 0;
-            for (int ox = 2; ox < 30; ox++) {
+            const int at = oy * 36 + 2;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 30; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g1[2] += s;
     }
@@ -2605,17 +2045,17 @@ static inline void dw_k3_5_c16_32x32_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 3 */
         const float wt = w1[3];
         float acc[32] = {0};
-        for (int oy = 2; oy < 30; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d1 + oy * 32;
-            const long at = (long)(oy * 1 - 2) * 32 + 1;
-            for (int ox = 2; ox < 30; ox++) {
+            const int at = oy * 36 + 3;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 30; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g1[3] += s;
     }
@@ -2623,17 +2063,17 @@ static inline void dw_k3_5_c16_32x32_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 4 */
         const float wt = w1[4];
         float acc[32] = {0};
-        for (int oy = 2; oy < 30; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d1 + oy * 32;
-            const long at = (long)(oy * 1 - 2) * 32 + 2;
-            for (int ox = 2; ox < 30; ox++) {
+            const int at = oy * 36 + 4;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 30; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g1[4] += s;
     }
@@ -2641,17 +2081,17 @@ static inline void dw_k3_5_c16_32x32_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 5 */
         const float wt = w1[5];
         float acc[32] = {0};
-        for (int oy = 2; oy < 30; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d1 + oy * 32;
-            const long at = (long)(oy * 1 - 2) * 32 + 30;
-            for (int ox = 2; ox < 30; ox++) {
+            const int at = oy * 36 + 36;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 30; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g1[5] += s;
     }
@@ -2659,17 +2099,17 @@ static inline void dw_k3_5_c16_32x32_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 6 */
         const float wt = w1[6];
         float acc[32] = {0};
-        for (int oy = 2; oy < 30; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d1 + oy * 32;
-            const long at = (long)(oy * 1 - 2) * 32 + 31;
-            for (int ox = 2; ox < 30; ox++) {
+            const int at = oy * 36 + 37;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 30; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g1[6] += s;
     }
@@ -2677,17 +2117,17 @@ static inline void dw_k3_5_c16_32x32_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 7 */
         const float wt = w1[7];
         float acc[32] = {0};
-        for (int oy = 2; oy < 30; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d1 + oy * 32;
-            const long at = (long)(oy * 1 - 2) * 32 + 32;
-            for (int ox = 2; ox < 30; ox++) {
+            const int at = oy * 36 + 38;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 30; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g1[7] += s;
     }
@@ -2695,17 +2135,17 @@ static inline void dw_k3_5_c16_32x32_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 8 */
         const float wt = w1[8];
         float acc[32] = {0};
-        for (int oy = 2; oy < 30; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d1 + oy * 32;
-            const long at = (long)(oy * 1 - 2) * 32 + 33;
-            for (int ox = 2; ox < 30; ox++) {
+            const int at = oy * 36 + 39;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 30; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g1[8] += s;
     }
@@ -2713,17 +2153,17 @@ static inline void dw_k3_5_c16_32x32_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 9 */
         const float wt = w1[9];
         float acc[32] = {0};
-        for (int oy = 2; oy < 30; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d1 + oy * 32;
-            const long at = (long)(oy * 1 - 2) * 32 + 34;
-            for (int ox = 2; ox < 30; ox++) {
+            const int at = oy * 36 + 40;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 30; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g1[9] += s;
     }
@@ -2731,17 +2171,17 @@ static inline void dw_k3_5_c16_32x32_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 10 */
         const float wt = w1[10];
         float acc[32] = {0};
-        for (int oy = 2; oy < 30; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d1 + oy * 32;
-            const long at = (long)(oy * 1 - 2) * 32 + 62;
-            for (int ox = 2; ox < 30; ox++) {
+            const int at = oy * 36 + 72;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 30; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g1[10] += s;
     }
@@ -2749,17 +2189,17 @@ static inline void dw_k3_5_c16_32x32_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 11 */
         const float wt = w1[11];
         float acc[32] = {0};
-        for (int oy = 2; oy < 30; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d1 + oy * 32;
-            const long at = (long)(oy * 1 - 2) * 32 + 63;
-            for (int ox = 2; ox < 30; ox++) {
+            const int at = oy * 36 + 73;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 30; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g1[11] += s;
     }
@@ -2767,17 +2207,17 @@ static inline void dw_k3_5_c16_32x32_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 12 */
         const float wt = w1[12];
         float acc[32] = {0};
-        for (int oy = 2; oy < 30; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d1 + oy * 32;
-            const long at = (long)(oy * 1 - 2) * 32 + 64;
-            for (int ox = 2; ox < 30; ox++) {
+            const int at = oy * 36 + 74;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 30; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g1[12] += s;
     }
@@ -2785,17 +2225,17 @@ static inline void dw_k3_5_c16_32x32_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 13 */
         const float wt = w1[13];
         float acc[32] = {0};
-        for (int oy = 2; oy < 30; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d1 + oy * 32;
-            const long at = (long)(oy * 1 - 2) * 32 + 65;
-            for (int ox = 2; ox < 30; ox++) {
+            const int at = oy * 36 + 75;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 30; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g1[13] += s;
     }
@@ -2803,17 +2243,17 @@ static inline void dw_k3_5_c16_32x32_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 14 */
         const float wt = w1[14];
         float acc[32] = {0};
-        for (int oy = 2; oy < 30; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d1 + oy * 32;
-            const long at = (long)(oy * 1 - 2) * 32 + 66;
-            for (int ox = 2; ox < 30; ox++) {
+            const int at = oy * 36 + 76;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 30; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g1[14] += s;
     }
@@ -2821,17 +2261,17 @@ static inline void dw_k3_5_c16_32x32_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 15 */
         const float wt = w1[15];
         float acc[32] = {0};
-        for (int oy = 2; oy < 30; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d1 + oy * 32;
-            const long at = (long)(oy * 1 - 2) * 32 + 94;
-            for (int ox = 2; ox < 30; ox++) {
+            const int at = oy * 36 + 108;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 30; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g1[15] += s;
     }
@@ -2839,17 +2279,17 @@ static inline void dw_k3_5_c16_32x32_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 16 */
         const float wt = w1[16];
         float acc[32] = {0};
-        for (int oy = 2; oy < 30; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d1 + oy * 32;
-            const long at = (long)(oy * 1 - 2) * 32 + 95;
-            for (int ox = 2; ox < 30; ox++) {
+            const int at = oy * 36 + 109;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 30; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g1[16] += s;
     }
@@ -2857,17 +2297,17 @@ static inline void dw_k3_5_c16_32x32_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 17 */
         const float wt = w1[17];
         float acc[32] = {0};
-        for (int oy = 2; oy < 30; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d1 + oy * 32;
-            const long at = (long)(oy * 1 - 2) * 32 + 96;
-            for (int ox = 2; ox < 30; ox++) {
+            const int at = oy * 36 + 110;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 30; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g1[17] += s;
     }
@@ -2875,17 +2315,17 @@ static inline void dw_k3_5_c16_32x32_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 18 */
         const float wt = w1[18];
         float acc[32] = {0};
-        for (int oy = 2; oy < 30; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d1 + oy * 32;
-            const long at = (long)(oy * 1 - 2) * 32 + 97;
-            for (int ox = 2; ox < 30; ox++) {
+            const int at = oy * 36 + 111;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 30; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g1[18] += s;
     }
@@ -2893,17 +2333,17 @@ static inline void dw_k3_5_c16_32x32_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 19 */
         const float wt = w1[19];
         float acc[32] = {0};
-        for (int oy = 2; oy < 30; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d1 + oy * 32;
-            const long at = (long)(oy * 1 - 2) * 32 + 98;
-            for (int ox = 2; ox < 30; ox++) {
+            const int at = oy * 36 + 112;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 30; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g1[19] += s;
     }
@@ -2911,17 +2351,17 @@ static inline void dw_k3_5_c16_32x32_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 20 */
         const float wt = w1[20];
         float acc[32] = {0};
-        for (int oy = 2; oy < 30; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d1 + oy * 32;
-            const long at = (long)(oy * 1 - 2) * 32 + 126;
-            for (int ox = 2; ox < 30; ox++) {
+            const int at = oy * 36 + 144;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 30; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g1[20] += s;
     }
@@ -2929,17 +2369,17 @@ static inline void dw_k3_5_c16_32x32_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 21 */
         const float wt = w1[21];
         float acc[32] = {0};
-        for (int oy = 2; oy < 30; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d1 + oy * 32;
-            const long at = (long)(oy * 1 - 2) * 32 + 127;
-            for (int ox = 2; ox < 30; ox++) {
+            const int at = oy * 36 + 145;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 30; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g1[21] += s;
     }
@@ -2947,17 +2387,17 @@ static inline void dw_k3_5_c16_32x32_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 22 */
         const float wt = w1[22];
         float acc[32] = {0};
-        for (int oy = 2; oy < 30; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d1 + oy * 32;
-            const long at = (long)(oy * 1 - 2) * 32 + 128;
-            for (int ox = 2; ox < 30; ox++) {
+            const int at = oy * 36 + 146;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 30; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g1[22] += s;
     }
@@ -2965,17 +2405,17 @@ static inline void dw_k3_5_c16_32x32_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 23 */
         const float wt = w1[23];
         float acc[32] = {0};
-        for (int oy = 2; oy < 30; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d1 + oy * 32;
-            const long at = (long)(oy * 1 - 2) * 32 + 129;
-            for (int ox = 2; ox < 30; ox++) {
+            const int at = oy * 36 + 147;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 30; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g1[23] += s;
     }
@@ -2983,20 +2423,23 @@ static inline void dw_k3_5_c16_32x32_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 24 */
         const float wt = w1[24];
         float acc[32] = {0};
-        for (int oy = 2; oy < 30; oy++) {
+        for (int oy = 0; oy < 32; oy++) {
             const float *restrict drow = d1 + oy * 32;
-            const long at = (long)(oy * 1 - 2) * 32 + 130;
-            for (int ox = 2; ox < 30; ox++) {
+            const int at = oy * 36 + 148;
+            for (int ox = 0; ox < 32; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 30; ox++)
+        for (int ox = 0; ox < 32; ox++)
             s += acc[ox];
         g1[24] += s;
     }
+    for (int iy = 0; iy < 32; iy++)
+        for (int ix = 0; ix < 32; ix++)
+            dxc[iy * 32 + ix] += dxp[(iy + 2) * 36 + 2 + ix];
 }
 
 void dw_k3_5_c16_32x32_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
@@ -3057,96 +2500,12 @@ void dw_k3_5_c16_32x32_s1_bwd(int n, const float *restrict x, const float *restr
 }
 
 /* dw_k3_5_c32_16x16_s1: depthwise, kernels 3, 5 on 32 channels of 16x16, stride 1 -> 64x16x16 */
-static inline void dw_k3_5_c32_16x16_s1_fwd_at(const float *restrict xc, const float *restrict w, const float *restrict bias,
-    float *restrict y, int b, int c, int oy, int ox)
+static inline void dw_k3_5_c32_16x16_s1_pad(const float *restrict xc, float *restrict xp)
 {
-    (void)bias;
-    const float *restrict w0 = w + 0 + c * 9;
-    float *restrict y0 = y + ((long)b * 64 + 0 + c) * 256;
-    const float *restrict w1 = w + 288 + c * 25;
-    float *restrict y1 = y + ((long)b * 64 + 32 + c) * 256;
-    {
-        float s = 0.0f;
-        {
-            const int iy = oy * 1 + -1;
-            if (iy >= 0 && iy < 16) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 16) { s += w0[0] * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 16) { s += w0[1] * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 16) { s += w0[2] * xc[iy * 16 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 0;
-            if (iy >= 0 && iy < 16) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 16) { s += w0[3] * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 16) { s += w0[4] * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 16) { s += w0[5] * xc[iy * 16 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 1;
-            if (iy >= 0 && iy < 16) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 16) { s += w0[6] * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 16) { s += w0[7] * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 16) { s += w0[8] * xc[iy * 16 + ix]; } }
-            }
-        }
-        y0[oy * 16 + ox] = s;
-    }
-    {
-        float s = 0.0f;
-        {
-            const int iy = oy * 1 + -2;
-            if (iy >= 0 && iy < 16) {
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 16) { s += w1[0] * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 16) { s += w1[1] * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 16) { s += w1[2] * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 16) { s += w1[3] * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 16) { s += w1[4] * xc[iy * 16 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + -1;
-            if (iy >= 0 && iy < 16) {
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 16) { s += w1[5] * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 16) { s += w1[6] * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 16) { s += w1[7] * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 16) { s += w1[8] * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 16) { s += w1[9] * xc[iy * 16 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 0;
-            if (iy >= 0 && iy < 16) {
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 16) { s += w1[10] * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 16) { s += w1[11] * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 16) { s += w1[12] * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 16) { s += w1[13] * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 16) { s += w1[14] * xc[iy * 16 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 1;
-            if (iy >= 0 && iy < 16) {
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 16) { s += w1[15] * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 16) { s += w1[16] * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 16) { s += w1[17] * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 16) { s += w1[18] * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 16) { s += w1[19] * xc[iy * 16 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 2;
-            if (iy >= 0 && iy < 16) {
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 16) { s += w1[20] * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 16) { s += w1[21] * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 16) { s += w1[22] * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 16) { s += w1[23] * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 16) { s += w1[24] * xc[iy * 16 + ix]; } }
-            }
-        }
-        y1[oy * 16 + ox] = s;
-    }
+    memset(xp, 0, sizeof(float) * 400);
+    for (int iy = 0; iy < 16; iy++)
+        for (int ix = 0; ix < 16; ix++)
+            xp[(iy + 2) * 20 + 2 + ix] = xc[iy * 16 + ix];
 }
 
 /* Channel c of image b, every kernel. */
@@ -3154,61 +2513,52 @@ static inline void dw_k3_5_c32_16x16_s1_fwd_plane(const float *restrict xc, cons
     float *restrict y, int b, int c)
 {
     (void)bias;
+    float xp[400];
+    dw_k3_5_c32_16x16_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     float *restrict y0 = y + ((long)b * 64 + 0 + c) * 256;
     const float *restrict w1 = w + 288 + c * 25;
     float *restrict y1 = y + ((long)b * 64 + 32 + c) * 256;
-    for (int oy = 0; oy < 2; oy++)
-        for (int ox = 0; ox < 16; ox++)
-            dw_k3_5_c32_16x16_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-    for (int oy = 2; oy < 14; oy++) {
-        for (int ox = 0; ox < 2; ox++)
-            dw_k3_5_c32_16x16_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-        for (int ox = 2; ox < 14; ox++) {
-            const float *restrict p = xc + (oy * 1 - 2) * 16 + ox * 1 - 2;
+    for (int oy = 0; oy < 16; oy++)
+        for (int ox = 0; ox < 16; ox++) {
+            const float *restrict p = xp + oy * 20 + ox * 1;
             y0[oy * 16 + ox] = 0.0f
-                + w0[0] * p[17]
-                + w0[1] * p[18]
-                + w0[2] * p[19]
-                + w0[3] * p[33]
-                + w0[4] * p[34]
-                + w0[5] * p[35]
-                + w0[6] * p[49]
-                + w0[7] * p[50]
-                + w0[8] * p[51];
+                + w0[0] * p[21]
+                + w0[1] * p[22]
+                + w0[2] * p[23]
+                + w0[3] * p[41]
+                + w0[4] * p[42]
+                + w0[5] * p[43]
+                + w0[6] * p[61]
+                + w0[7] * p[62]
+                + w0[8] * p[63];
             y1[oy * 16 + ox] = 0.0f
                 + w1[0] * p[0]
                 + w1[1] * p[1]
                 + w1[2] * p[2]
                 + w1[3] * p[3]
                 + w1[4] * p[4]
-                + w1[5] * p[16]
-                + w1[6] * p[17]
-                + w1[7] * p[18]
-                + w1[8] * p[19]
-                + w1[9] * p[20]
-                + w1[10] * p[32]
-                + w1[11] * p[33]
-                + w1[12] * p[34]
-                + w1[13] * p[35]
-                + w1[14] * p[36]
-                + w1[15] * p[48]
-                + w1[16] * p[49]
-                + w1[17] * p[50]
-                + w1[18] * p[51]
-                + w1[19] * p[52]
-                + w1[20] * p[64]
-                + w1[21] * p[65]
-                + w1[22] * p[66]
-                + w1[23] * p[67]
-                + w1[24] * p[68];
+                + w1[5] * p[20]
+                + w1[6] * p[21]
+                + w1[7] * p[22]
+                + w1[8] * p[23]
+                + w1[9] * p[24]
+                + w1[10] * p[40]
+                + w1[11] * p[41]
+                + w1[12] * p[42]
+                + w1[13] * p[43]
+                + w1[14] * p[44]
+                + w1[15] * p[60]
+                + w1[16] * p[61]
+                + w1[17] * p[62]
+                + w1[18] * p[63]
+                + w1[19] * p[64]
+                + w1[20] * p[80]
+                + w1[21] * p[81]
+                + w1[22] * p[82]
+                + w1[23] * p[83]
+                + w1[24] * p[84];
         }
-        for (int ox = 14; ox < 16; ox++)
-            dw_k3_5_c32_16x16_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-    }
-    for (int oy = 14; oy < 16; oy++)
-        for (int ox = 0; ox < 16; ox++)
-            dw_k3_5_c32_16x16_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
 }
 
 void dw_k3_5_c32_16x16_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -3218,130 +2568,31 @@ void dw_k3_5_c32_16x16_s1_fwd(int n, const float *restrict x, const float *restr
         dw_k3_5_c32_16x16_s1_fwd_plane(x + (long)bc * 256, w, bias, y, bc / 32, bc % 32);
 }
 
-static inline void dw_k3_5_c32_16x16_s1_bwd_at(const float *restrict xc, const float *restrict w, const float *restrict dy,
-    float *restrict dxc, float *restrict g0, float *restrict g1, int b, int c, int oy, int ox)
-{
-    const float *restrict w0 = w + 0 + c * 9;
-    const float *restrict d0 = dy + ((long)b * 64 + 0 + c) * 256;
-    const float *restrict w1 = w + 288 + c * 25;
-    const float *restrict d1 = dy + ((long)b * 64 + 32 + c) * 256;
-    {
-        const float d = d0[oy * 16 + ox];
-        {
-            const int iy = oy * 1 + -1;
-            if (iy >= 0 && iy < 16) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 16) { dxc[iy * 16 + ix] += w0[0] * d; g0[0] += d * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 16) { dxc[iy * 16 + ix] += w0[1] * d; g0[1] += d * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 16) { dxc[iy * 16 + ix] += w0[2] * d; g0[2] += d * xc[iy * 16 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 0;
-            if (iy >= 0 && iy < 16) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 16) { dxc[iy * 16 + ix] += w0[3] * d; g0[3] += d * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 16) { dxc[iy * 16 + ix] += w0[4] * d; g0[4] += d * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 16) { dxc[iy * 16 + ix] += w0[5] * d; g0[5] += d * xc[iy * 16 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 1;
-            if (iy >= 0 && iy < 16) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 16) { dxc[iy * 16 + ix] += w0[6] * d; g0[6] += d * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 16) { dxc[iy * 16 + ix] += w0[7] * d; g0[7] += d * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 16) { dxc[iy * 16 + ix] += w0[8] * d; g0[8] += d * xc[iy * 16 + ix]; } }
-            }
-        }
-    }
-    {
-        const float d = d1[oy * 16 + ox];
-        {
-            const int iy = oy * 1 + -2;
-            if (iy >= 0 && iy < 16) {
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 16) { dxc[iy * 16 + ix] += w1[0] * d; g1[0] += d * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 16) { dxc[iy * 16 + ix] += w1[1] * d; g1[1] += d * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 16) { dxc[iy * 16 + ix] += w1[2] * d; g1[2] += d * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 16) { dxc[iy * 16 + ix] += w1[3] * d; g1[3] += d * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 16) { dxc[iy * 16 + ix] += w1[4] * d; g1[4] += d * xc[iy * 16 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + -1;
-            if (iy >= 0 && iy < 16) {
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 16) { dxc[iy * 16 + ix] += w1[5] * d; g1[5] += d * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 16) { dxc[iy * 16 + ix] += w1[6] * d; g1[6] += d * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 16) { dxc[iy * 16 + ix] += w1[7] * d; g1[7] += d * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 16) { dxc[iy * 16 + ix] += w1[8] * d; g1[8] += d * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 16) { dxc[iy * 16 + ix] += w1[9] * d; g1[9] += d * xc[iy * 16 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 0;
-            if (iy >= 0 && iy < 16) {
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 16) { dxc[iy * 16 + ix] += w1[10] * d; g1[10] += d * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 16) { dxc[iy * 16 + ix] += w1[11] * d; g1[11] += d * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 16) { dxc[iy * 16 + ix] += w1[12] * d; g1[12] += d * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 16) { dxc[iy * 16 + ix] += w1[13] * d; g1[13] += d * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 16) { dxc[iy * 16 + ix] += w1[14] * d; g1[14] += d * xc[iy * 16 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 1;
-            if (iy >= 0 && iy < 16) {
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 16) { dxc[iy * 16 + ix] += w1[15] * d; g1[15] += d * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 16) { dxc[iy * 16 + ix] += w1[16] * d; g1[16] += d * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 16) { dxc[iy * 16 + ix] += w1[17] * d; g1[17] += d * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 16) { dxc[iy * 16 + ix] += w1[18] * d; g1[18] += d * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 16) { dxc[iy * 16 + ix] += w1[19] * d; g1[19] += d * xc[iy * 16 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 2;
-            if (iy >= 0 && iy < 16) {
-                { const int ix = ox * 1 + -2; if (ix >= 0 && ix < 16) { dxc[iy * 16 + ix] += w1[20] * d; g1[20] += d * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 16) { dxc[iy * 16 + ix] += w1[21] * d; g1[21] += d * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 16) { dxc[iy * 16 + ix] += w1[22] * d; g1[22] += d * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 16) { dxc[iy * 16 + ix] += w1[23] * d; g1[23] += d * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 2; if (ix >= 0 && ix < 16) { dxc[iy * 16 + ix] += w1[24] * d; g1[24] += d * xc[iy * 16 + ix]; } }
-            }
-        }
-    }
-}
-
 /* Channel c of image b: its gradients go to dxc and the accumulators g. */
 static inline void dw_k3_5_c32_16x16_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
     float *restrict dxc, float *restrict g0, float *restrict g1, int b, int c)
 {
+    float xp[400], dxp[400] = {0};
+    dw_k3_5_c32_16x16_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     const float *restrict d0 = dy + ((long)b * 64 + 0 + c) * 256;
     const float *restrict w1 = w + 288 + c * 25;
     const float *restrict d1 = dy + ((long)b * 64 + 32 + c) * 256;
-    for (int oy = 0; oy < 2; oy++)
-        for (int ox = 0; ox < 16; ox++)
-            dw_k3_5_c32_16x16_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
-    for (int oy = 2; oy < 14; oy++) {
-        for (int ox = 0; ox < 2; ox++)
-            dw_k3_5_c32_16x16_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
-        for (int ox = 14; ox < 16; ox++)
-            dw_k3_5_c32_16x16_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
-    }
-    for (int oy = 14; oy < 16; oy++)
-        for (int ox = 0; ox < 16; ox++)
-            dw_k3_5_c32_16x16_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
     {
         /* kernel 0, tap 0 */
         const float wt = w0[0];
         float acc[16] = {0};
-        for (int oy = 2; oy < 14; oy++) {
+        for (int oy = 0; oy < 16; oy++) {
             const float *restrict drow = d0 + oy * 16;
-            const long at = (long)(oy * 1 - 2) * 16 + 15;
-            for (int ox = 2; ox < 14; ox++) {
+            const int at = oy * 20 + 21;
+            for (int ox = 0; ox < 16; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 14; ox++)
+        for (int ox = 0; ox < 16; ox++)
             s += acc[ox];
         g0[0] += s;
     }
@@ -3349,17 +2600,17 @@ static inline void dw_k3_5_c32_16x16_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 0, tap 1 */
         const float wt = w0[1];
         float acc[16] = {0};
-        for (int oy = 2; oy < 14; oy++) {
+        for (int oy = 0; oy < 16; oy++) {
             const float *restrict drow = d0 + oy * 16;
-            const long at = (long)(oy * 1 - 2) * 16 + 16;
-            for (int ox = 2; ox < 14; ox++) {
+            const int at = oy * 20 + 22;
+            for (int ox = 0; ox < 16; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 14; ox++)
+        for (int ox = 0; ox < 16; ox++)
             s += acc[ox];
         g0[1] += s;
     }
@@ -3367,17 +2618,17 @@ static inline void dw_k3_5_c32_16x16_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 0, tap 2 */
         const float wt = w0[2];
         float acc[16] = {0};
-        for (int oy = 2; oy < 14; oy++) {
+        for (int oy = 0; oy < 16; oy++) {
             const float *restrict drow = d0 + oy * 16;
-            const long at = (long)(oy * 1 - 2) * 16 + 17;
-            for (int ox = 2; ox < 14; ox++) {
+            const int at = oy * 20 + 23;
+            for (int ox = 0; ox < 16; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 14; ox++)
+        for (int ox = 0; ox < 16; ox++)
             s += acc[ox];
         g0[2] += s;
     }
@@ -3385,17 +2636,17 @@ static inline void dw_k3_5_c32_16x16_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 0, tap 3 */
         const float wt = w0[3];
         float acc[16] = {0};
-        for (int oy = 2; oy < 14; oy++) {
+        for (int oy = 0; oy < 16; oy++) {
             const float *restrict drow = d0 + oy * 16;
-            const long at = (long)(oy * 1 - 2) * 16 + 31;
-            for (int ox = 2; ox < 14; ox++) {
+            const int at = oy * 20 + 41;
+            for (int ox = 0; ox < 16; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 14; ox++)
+        for (int ox = 0; ox < 16; ox++)
             s += acc[ox];
         g0[3] += s;
     }
@@ -3403,17 +2654,17 @@ static inline void dw_k3_5_c32_16x16_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 0, tap 4 */
         const float wt = w0[4];
         float acc[16] = {0};
-        for (int oy = 2; oy < 14; oy++) {
+        for (int oy = 0; oy < 16; oy++) {
             const float *restrict drow = d0 + oy * 16;
-            const long at = (long)(oy * 1 - 2) * 16 + 32;
-            for (int ox = 2; ox < 14; ox++) {
+            const int at = oy * 20 + 42;
+            for (int ox = 0; ox < 16; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 14; ox++)
+        for (int ox = 0; ox < 16; ox++)
             s += acc[ox];
         g0[4] += s;
     }
@@ -3421,17 +2672,17 @@ static inline void dw_k3_5_c32_16x16_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 0, tap 5 */
         const float wt = w0[5];
         float acc[16] = {0};
-        for (int oy = 2; oy < 14; oy++) {
+        for (int oy = 0; oy < 16; oy++) {
             const float *restrict drow = d0 + oy * 16;
-            const long at = (long)(oy * 1 - 2) * 16 + 33;
-            for (int ox = 2; ox < 14; ox++) {
+            const int at = oy * 20 + 43;
+            for (int ox = 0; ox < 16; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 14; ox++)
+        for (int ox = 0; ox < 16; ox++)
             s += acc[ox];
         g0[5] += s;
     }
@@ -3439,17 +2690,17 @@ static inline void dw_k3_5_c32_16x16_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 0, tap 6 */
         const float wt = w0[6];
         float acc[16] = {0};
-        for (int oy = 2; oy < 14; oy++) {
+        for (int oy = 0; oy < 16; oy++) {
             const float *restrict drow = d0 + oy * 16;
-            const long at = (long)(oy * 1 - 2) * 16 + 47;
-            for (int ox = 2; ox < 14; ox++) {
+            const int at = oy * 20 + 61;
+            for (int ox = 0; ox < 16; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 14; ox++)
+        for (int ox = 0; ox < 16; ox++)
             s += acc[ox];
         g0[6] += s;
     }
@@ -3457,17 +2708,17 @@ static inline void dw_k3_5_c32_16x16_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 0, tap 7 */
         const float wt = w0[7];
         float acc[16] = {0};
-        for (int oy = 2; oy < 14; oy++) {
+        for (int oy = 0; oy < 16; oy++) {
             const float *restrict drow = d0 + oy * 16;
-            const long at = (long)(oy * 1 - 2) * 16 + 48;
-            for (int ox = 2; ox < 14; ox++) {
+            const int at = oy * 20 + 62;
+            for (int ox = 0; ox < 16; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 14; ox++)
+        for (int ox = 0; ox < 16; ox++)
             s += acc[ox];
         g0[7] += s;
     }
@@ -3475,17 +2726,17 @@ static inline void dw_k3_5_c32_16x16_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 0, tap 8 */
         const float wt = w0[8];
         float acc[16] = {0};
-        for (int oy = 2; oy < 14; oy++) {
+        for (int oy = 0; oy < 16; oy++) {
             const float *restrict drow = d0 + oy * 16;
-            const long at = (long)(oy * 1 - 2) * 16 + 49;
-            for (int ox = 2; ox < 14; ox++) {
+            const int at = oy * 20 + 63;
+            for (int ox = 0; ox < 16; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 14; ox++)
+        for (int ox = 0; ox < 16; ox++)
             s += acc[ox];
         g0[8] += s;
     }
@@ -3493,17 +2744,17 @@ static inline void dw_k3_5_c32_16x16_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 0 */
         const float wt = w1[0];
         float acc[16] = {0};
-        for (int oy = 2; oy < 14; oy++) {
+        for (int oy = 0; oy < 16; oy++) {
             const float *restrict drow = d1 + oy * 16;
-            const long at = (long)(oy * 1 - 2) * 16 + -2;
-            for (int ox = 2; ox < 14; ox++) {
+            const int at = oy * 20 + 0;
+            for (int ox = 0; ox < 16; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 14; ox++)
+        for (int ox = 0; ox < 16; ox++)
             s += acc[ox];
         g1[0] += s;
     }
@@ -3511,17 +2762,17 @@ static inline void dw_k3_5_c32_16x16_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 1 */
         const float wt = w1[1];
         float acc[16] = {0};
-        for (int oy = 2; oy < 14; oy++) {
+        for (int oy = 0; oy < 16; oy++) {
             const float *restrict drow = d1 + oy * 16;
-            const long at = (long)(oy * 1 - 2) * 16 + -1;
-            for (int ox = 2; ox < 14; ox++) {
+            const int at = oy * 20 + 1;
+            for (int ox = 0; ox < 16; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 14; ox++)
+        for (int ox = 0; ox < 16; ox++)
             s += acc[ox];
         g1[1] += s;
     }
@@ -3529,17 +2780,17 @@ static inline void dw_k3_5_c32_16x16_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 2 */
         const float wt = w1[2];
         float acc[16] = {0};
-        for (int oy = 2; oy < 14; oy++) {
+        for (int oy = 0; oy < 16; oy++) {
             const float *restrict drow = d1 + oy * 16;
-            const long at = (long)(oy * 1 - 2) * 16 + 0;
-            for (int ox = 2; ox < 14; ox++) {
+            const int at = oy * 20 + 2;
+            for (int ox = 0; ox < 16; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 14; ox++)
+        for (int ox = 0; ox < 16; ox++)
             s += acc[ox];
         g1[2] += s;
     }
@@ -3547,17 +2798,17 @@ static inline void dw_k3_5_c32_16x16_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 3 */
         const float wt = w1[3];
         float acc[16] = {0};
-        for (int oy = 2; oy < 14; oy++) {
+        for (int oy = 0; oy < 16; oy++) {
             const float *restrict drow = d1 + oy * 16;
-            const long at = (long)(oy * 1 - 2) * 16 + 1;
-            for (int ox = 2; ox < 14; ox++) {
+            const int at = oy * 20 + 3;
+            for (int ox = 0; ox < 16; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 14; ox++)
+        for (int ox = 0; ox < 16; ox++)
             s += acc[ox];
         g1[3] += s;
     }
@@ -3565,17 +2816,17 @@ static inline void dw_k3_5_c32_16x16_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 4 */
         const float wt = w1[4];
         float acc[16] = {0};
-        for (int oy = 2; oy < 14; oy++) {
+        for (int oy = 0; oy < 16; oy++) {
             const float *restrict drow = d1 + oy * 16;
-            const long at = (long)(oy * 1 - 2) * 16 + 2;
-            for (int ox = 2; ox < 14; ox++) {
+            const int at = oy * 20 + 4;
+            for (int ox = 0; ox < 16; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 14; ox++)
+        for (int ox = 0; ox < 16; ox++)
             s += acc[ox];
         g1[4] += s;
     }
@@ -3583,17 +2834,17 @@ static inline void dw_k3_5_c32_16x16_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 5 */
         const float wt = w1[5];
         float acc[16] = {0};
-        for (int oy = 2; oy < 14; oy++) {
+        for (int oy = 0; oy < 16; oy++) {
             const float *restrict drow = d1 + oy * 16;
-            const long at = (long)(oy * 1 - 2) * 16 + 14;
-            for (int ox = 2; ox < 14; ox++) {
+            const int at = oy * 20 + 20;
+            for (int ox = 0; ox < 16; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 14; ox++)
+        for (int ox = 0; ox < 16; ox++)
             s += acc[ox];
         g1[5] += s;
     }
@@ -3601,17 +2852,17 @@ static inline void dw_k3_5_c32_16x16_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 6 */
         const float wt = w1[6];
         float acc[16] = {0};
-        for (int oy = 2; oy < 14; oy++) {
+        for (int oy = 0; oy < 16; oy++) {
             const float *restrict drow = d1 + oy * 16;
-            const long at = (long)(oy * 1 - 2) * 16 + 15;
-            for (int ox = 2; ox < 14; ox++) {
+            const int at = oy * 20 + 21;
+            for (int ox = 0; ox < 16; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 14; ox++)
+        for (int ox = 0; ox < 16; ox++)
             s += acc[ox];
         g1[6] += s;
     }
@@ -3619,17 +2870,17 @@ static inline void dw_k3_5_c32_16x16_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 7 */
         const float wt = w1[7];
         float acc[16] = {0};
-        for (int oy = 2; oy < 14; oy++) {
+        for (int oy = 0; oy < 16; oy++) {
             const float *restrict drow = d1 + oy * 16;
-            const long at = (long)(oy * 1 - 2) * 16 + 16;
-            for (int ox = 2; ox < 14; ox++) {
+            const int at = oy * 20 + 22;
+            for (int ox = 0; ox < 16; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 14; ox++)
+        for (int ox = 0; ox < 16; ox++)
             s += acc[ox];
         g1[7] += s;
     }
@@ -3637,17 +2888,17 @@ static inline void dw_k3_5_c32_16x16_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 8 */
         const float wt = w1[8];
         float acc[16] = {0};
-        for (int oy = 2; oy < 14; oy++) {
+        for (int oy = 0; oy < 16; oy++) {
             const float *restrict drow = d1 + oy * 16;
-            const long at = (long)(oy * 1 - 2) * 16 + 17;
-            for (int ox = 2; ox < 14; ox++) {
+            const int at = oy * 20 + 23;
+            for (int ox = 0; ox < 16; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 14; ox++)
+        for (int ox = 0; ox < 16; ox++)
             s += acc[ox];
         g1[8] += s;
     }
@@ -3655,17 +2906,17 @@ static inline void dw_k3_5_c32_16x16_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 9 */
         const float wt = w1[9];
         float acc[16] = {0};
-        for (int oy = 2; oy < 14; oy++) {
+        for (int oy = 0; oy < 16; oy++) {
             const float *restrict drow = d1 + oy * 16;
-            const long at = (long)(oy * 1 - 2) * 16 + 18;
-            for (int ox = 2; ox < 14; ox++) {
+            const int at = oy * 20 + 24;
+            for (int ox = 0; ox < 16; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 14; ox++)
+        for (int ox = 0; ox < 16; ox++)
             s += acc[ox];
         g1[9] += s;
     }
@@ -3673,17 +2924,17 @@ static inline void dw_k3_5_c32_16x16_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 10 */
         const float wt = w1[10];
         float acc[16] = {0};
-        for (int oy = 2; oy < 14; oy++) {
+        for (int oy = 0; oy < 16; oy++) {
             const float *restrict drow = d1 + oy * 16;
-            const long at = (long)(oy * 1 - 2) * 16 + 30;
-            for (int ox = 2; ox < 14; ox++) {
+            const int at = oy * 20 + 40;
+            for (int ox = 0; ox < 16; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 14; ox++)
+        for (int ox = 0; ox < 16; ox++)
             s += acc[ox];
         g1[10] += s;
     }
@@ -3691,17 +2942,17 @@ static inline void dw_k3_5_c32_16x16_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 11 */
         const float wt = w1[11];
         float acc[16] = {0};
-        for (int oy = 2; oy < 14; oy++) {
+        for (int oy = 0; oy < 16; oy++) {
             const float *restrict drow = d1 + oy * 16;
-            const long at = (long)(oy * 1 - 2) * 16 + 31;
-            for (int ox = 2; ox < 14; ox++) {
+            const int at = oy * 20 + 41;
+            for (int ox = 0; ox < 16; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 14; ox++)
+        for (int ox = 0; ox < 16; ox++)
             s += acc[ox];
         g1[11] += s;
     }
@@ -3709,17 +2960,17 @@ static inline void dw_k3_5_c32_16x16_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 12 */
         const float wt = w1[12];
         float acc[16] = {0};
-        for (int oy = 2; oy < 14; oy++) {
+        for (int oy = 0; oy < 16; oy++) {
             const float *restrict drow = d1 + oy * 16;
-            const long at = (long)(oy * 1 - 2) * 16 + 32;
-            for (int ox = 2; ox < 14; ox++) {
+            const int at = oy * 20 + 42;
+            for (int ox = 0; ox < 16; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 14; ox++)
+        for (int ox = 0; ox < 16; ox++)
             s += acc[ox];
         g1[12] += s;
     }
@@ -3727,17 +2978,17 @@ static inline void dw_k3_5_c32_16x16_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 13 */
         const float wt = w1[13];
         float acc[16] = {0};
-        for (int oy = 2; oy < 14; oy++) {
+        for (int oy = 0; oy < 16; oy++) {
             const float *restrict drow = d1 + oy * 16;
-            const long at = (long)(oy * 1 - 2) * 16 + 33;
-            for (int ox = 2; ox < 14; ox++) {
+            const int at = oy * 20 + 43;
+            for (int ox = 0; ox < 16; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 14; ox++)
+        for (int ox = 0; ox < 16; ox++)
             s += acc[ox];
         g1[13] += s;
     }
@@ -3745,17 +2996,17 @@ static inline void dw_k3_5_c32_16x16_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 14 */
         const float wt = w1[14];
         float acc[16] = {0};
-        for (int oy = 2; oy < 14; oy++) {
+        for (int oy = 0; oy < 16; oy++) {
             const float *restrict drow = d1 + oy * 16;
-            const long at = (long)(oy * 1 - 2) * 16 + 34;
-            for (int ox = 2; ox < 14; ox++) {
+            const int at = oy * 20 + 44;
+            for (int ox = 0; ox < 16; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 14; ox++)
+        for (int ox = 0; ox < 16; ox++)
             s += acc[ox];
         g1[14] += s;
     }
@@ -3763,17 +3014,17 @@ static inline void dw_k3_5_c32_16x16_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 15 */
         const float wt = w1[15];
         float acc[16] = {0};
-        for (int oy = 2; oy < 14; oy++) {
+        for (int oy = 0; oy < 16; oy++) {
             const float *restrict drow = d1 + oy * 16;
-            const long at = (long)(oy * 1 - 2) * 16 + 46;
-            for (int ox = 2; ox < 14; ox++) {
+            const int at = oy * 20 + 60;
+            for (int ox = 0; ox < 16; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 14; ox++)
+        for (int ox = 0; ox < 16; ox++)
             s += acc[ox];
         g1[15] += s;
     }
@@ -3781,17 +3032,17 @@ static inline void dw_k3_5_c32_16x16_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 16 */
         const float wt = w1[16];
         float acc[16] = {0};
-        for (int oy = 2; oy < 14; oy++) {
+        for (int oy = 0; oy < 16; oy++) {
             const float *restrict drow = d1 + oy * 16;
-            const long at = (long)(oy * 1 - 2) * 16 + 47;
-            for (int ox = 2; ox < 14; ox++) {
+            const int at = oy * 20 + 61;
+            for (int ox = 0; ox < 16; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 14; ox++)
+        for (int ox = 0; ox < 16; ox++)
             s += acc[ox];
         g1[16] += s;
     }
@@ -3799,17 +3050,17 @@ static inline void dw_k3_5_c32_16x16_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 17 */
         const float wt = w1[17];
         float acc[16] = {0};
-        for (int oy = 2; oy < 14; oy++) {
+        for (int oy = 0; oy < 16; oy++) {
             const float *restrict drow = d1 + oy * 16;
-            const long at = (long)(oy * 1 - 2) * 16 + 48;
-            for (int ox = 2; ox < 14; ox++) {
+            const int at = oy * 20 + 62;
+            for (int ox = 0; ox < 16; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 14; ox++)
+        for (int ox = 0; ox < 16; ox++)
             s += acc[ox];
         g1[17] += s;
     }
@@ -3817,17 +3068,17 @@ static inline void dw_k3_5_c32_16x16_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 18 */
         const float wt = w1[18];
         float acc[16] = {0};
-        for (int oy = 2; oy < 14; oy++) {
+        for (int oy = 0; oy < 16; oy++) {
             const float *restrict drow = d1 + oy * 16;
-            const long at = (long)(oy * 1 - 2) * 16 + 49;
-            for (int ox = 2; ox < 14; ox++) {
+            const int at = oy * 20 + 63;
+            for (int ox = 0; ox < 16; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 14; ox++)
+        for (int ox = 0; ox < 16; ox++)
             s += acc[ox];
         g1[18] += s;
     }
@@ -3835,17 +3086,17 @@ static inline void dw_k3_5_c32_16x16_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 19 */
         const float wt = w1[19];
         float acc[16] = {0};
-        for (int oy = 2; oy < 14; oy++) {
+        for (int oy = 0; oy < 16; oy++) {
             const float *restrict drow = d1 + oy * 16;
-            const long at = (long)(oy * 1 - 2) * 16 + 50;
-            for (int ox = 2; ox < 14; ox++) {
+            const int at = oy * 20 + 64;
+            for (int ox = 0; ox < 16; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 14; ox++)
+        for (int ox = 0; ox < 16; ox++)
             s += acc[ox];
         g1[19] += s;
     }
@@ -3853,17 +3104,17 @@ static inline void dw_k3_5_c32_16x16_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 20 */
         const float wt = w1[20];
         float acc[16] = {0};
-        for (int oy = 2; oy < 14; oy++) {
+        for (int oy = 0; oy < 16; oy++) {
             const float *restrict drow = d1 + oy * 16;
-            const long at = (long)(oy * 1 - 2) * 16 + 62;
-            for (int ox = 2; ox < 14; ox++) {
+            const int at = oy * 20 + 80;
+            for (int ox = 0; ox < 16; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 14; ox++)
+        for (int ox = 0; ox < 16; ox++)
             s += acc[ox];
         g1[20] += s;
     }
@@ -3871,17 +3122,17 @@ static inline void dw_k3_5_c32_16x16_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 21 */
         const float wt = w1[21];
         float acc[16] = {0};
-        for (int oy = 2; oy < 14; oy++) {
+        for (int oy = 0; oy < 16; oy++) {
             const float *restrict drow = d1 + oy * 16;
-            const long at = (long)(oy * 1 - 2) * 16 + 63;
-            for (int ox = 2; ox < 14; ox++) {
+            const int at = oy * 20 + 81;
+            for (int ox = 0; ox < 16; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 14; ox++)
+        for (int ox = 0; ox < 16; ox++)
             s += acc[ox];
         g1[21] += s;
     }
@@ -3889,17 +3140,17 @@ static inline void dw_k3_5_c32_16x16_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 22 */
         const float wt = w1[22];
         float acc[16] = {0};
-        for (int oy = 2; oy < 14; oy++) {
+        for (int oy = 0; oy < 16; oy++) {
             const float *restrict drow = d1 + oy * 16;
-            const long at = (long)(oy * 1 - 2) * 16 + 64;
-            for (int ox = 2; ox < 14; ox++) {
+            const int at = oy * 20 + 82;
+            for (int ox = 0; ox < 16; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 14; ox++)
+        for (int ox = 0; ox < 16; ox++)
             s += acc[ox];
         g1[22] += s;
     }
@@ -3907,17 +3158,17 @@ static inline void dw_k3_5_c32_16x16_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 23 */
         const float wt = w1[23];
         float acc[16] = {0};
-        for (int oy = 2; oy < 14; oy++) {
+        for (int oy = 0; oy < 16; oy++) {
             const float *restrict drow = d1 + oy * 16;
-            const long at = (long)(oy * 1 - 2) * 16 + 65;
-            for (int ox = 2; ox < 14; ox++) {
+            const int at = oy * 20 + 83;
+            for (int ox = 0; ox < 16; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 14; ox++)
+        for (int ox = 0; ox < 16; ox++)
             s += acc[ox];
         g1[23] += s;
     }
@@ -3925,20 +3176,23 @@ static inline void dw_k3_5_c32_16x16_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 24 */
         const float wt = w1[24];
         float acc[16] = {0};
-        for (int oy = 2; oy < 14; oy++) {
+        for (int oy = 0; oy < 16; oy++) {
             const float *restrict drow = d1 + oy * 16;
-            const long at = (long)(oy * 1 - 2) * 16 + 66;
-            for (int ox = 2; ox < 14; ox++) {
+            const int at = oy * 20 + 84;
+            for (int ox = 0; ox < 16; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 2; ox < 14; ox++)
+        for (int ox = 0; ox < 16; ox++)
             s += acc[ox];
         g1[24] += s;
     }
+    for (int iy = 0; iy < 16; iy++)
+        for (int ix = 0; ix < 16; ix++)
+            dxc[iy * 16 + ix] += dxp[(iy + 2) * 20 + 2 + ix];
 }
 
 void dw_k3_5_c32_16x16_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
@@ -3999,70 +3253,12 @@ void dw_k3_5_c32_16x16_s1_bwd(int n, const float *restrict x, const float *restr
 }
 
 /* dw_k3_3_c32_16x16_s1: depthwise, kernels 3, 3 on 32 channels of 16x16, stride 1 -> 64x16x16 */
-static inline void dw_k3_3_c32_16x16_s1_fwd_at(const float *restrict xc, const float *restrict w, const float *restrict bias,
-    float *restrict y, int b, int c, int oy, int ox)
+static inline void dw_k3_3_c32_16x16_s1_pad(const float *restrict xc, float *restrict xp)
 {
-    (void)bias;
-    const float *restrict w0 = w + 0 + c * 9;
-    float *restrict y0 = y + ((long)b * 64 + 0 + c) * 256;
-    const float *restrict w1 = w + 288 + c * 9;
-    float *restrict y1 = y + ((long)b * 64 + 32 + c) * 256;
-    {
-        float s = 0.0f;
-        {
-            const int iy = oy * 1 + -1;
-            if (iy >= 0 && iy < 16) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 16) { s += w0[0] * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 16) { s += w0[1] * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 16) { s += w0[2] * xc[iy * 16 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 0;
-            if (iy >= 0 && iy < 16) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 16) { s += w0[3] * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 16) { s += w0[4] * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 16) { s += w0[5] * xc[iy * 16 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 1;
-            if (iy >= 0 && iy < 16) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 16) { s += w0[6] * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 16) { s += w0[7] * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 16) { s += w0[8] * xc[iy * 16 + ix]; } }
-            }
-        }
-        y0[oy * 16 + ox] = s;
-    }
-    {
-        float s = 0.0f;
-        {
-            const int iy = oy * 1 + -1;
-            if (iy >= 0 && iy < 16) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 16) { s += w1[0] * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 16) { s += w1[1] * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 16) { s += w1[2] * xc[iy * 16 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 0;
-            if (iy >= 0 && iy < 16) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 16) { s += w1[3] * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 16) { s += w1[4] * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 16) { s += w1[5] * xc[iy * 16 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 1;
-            if (iy >= 0 && iy < 16) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 16) { s += w1[6] * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 16) { s += w1[7] * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 16) { s += w1[8] * xc[iy * 16 + ix]; } }
-            }
-        }
-        y1[oy * 16 + ox] = s;
-    }
+    memset(xp, 0, sizeof(float) * 324);
+    for (int iy = 0; iy < 16; iy++)
+        for (int ix = 0; ix < 16; ix++)
+            xp[(iy + 1) * 18 + 1 + ix] = xc[iy * 16 + ix];
 }
 
 /* Channel c of image b, every kernel. */
@@ -4070,45 +3266,36 @@ static inline void dw_k3_3_c32_16x16_s1_fwd_plane(const float *restrict xc, cons
     float *restrict y, int b, int c)
 {
     (void)bias;
+    float xp[324];
+    dw_k3_3_c32_16x16_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     float *restrict y0 = y + ((long)b * 64 + 0 + c) * 256;
     const float *restrict w1 = w + 288 + c * 9;
     float *restrict y1 = y + ((long)b * 64 + 32 + c) * 256;
-    for (int oy = 0; oy < 1; oy++)
-        for (int ox = 0; ox < 16; ox++)
-            dw_k3_3_c32_16x16_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-    for (int oy = 1; oy < 15; oy++) {
-        for (int ox = 0; ox < 1; ox++)
-            dw_k3_3_c32_16x16_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-        for (int ox = 1; ox < 15; ox++) {
-            const float *restrict p = xc + (oy * 1 - 1) * 16 + ox * 1 - 1;
+    for (int oy = 0; oy < 16; oy++)
+        for (int ox = 0; ox < 16; ox++) {
+            const float *restrict p = xp + oy * 18 + ox * 1;
             y0[oy * 16 + ox] = 0.0f
                 + w0[0] * p[0]
                 + w0[1] * p[1]
                 + w0[2] * p[2]
-                + w0[3] * p[16]
-                + w0[4] * p[17]
-                + w0[5] * p[18]
-                + w0[6] * p[32]
-                + w0[7] * p[33]
-                + w0[8] * p[34];
+                + w0[3] * p[18]
+                + w0[4] * p[19]
+                + w0[5] * p[20]
+                + w0[6] * p[36]
+                + w0[7] * p[37]
+                + w0[8] * p[38];
             y1[oy * 16 + ox] = 0.0f
                 + w1[0] * p[0]
                 + w1[1] * p[1]
                 + w1[2] * p[2]
-                + w1[3] * p[16]
-                + w1[4] * p[17]
-                + w1[5] * p[18]
-                + w1[6] * p[32]
-                + w1[7] * p[33]
-                + w1[8] * p[34];
+                + w1[3] * p[18]
+                + w1[4] * p[19]
+                + w1[5] * p[20]
+                + w1[6] * p[36]
+                + w1[7] * p[37]
+                + w1[8] * p[38];
         }
-        for (int ox = 15; ox < 16; ox++)
-            dw_k3_3_c32_16x16_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-    }
-    for (int oy = 15; oy < 16; oy++)
-        for (int ox = 0; ox < 16; ox++)
-            dw_k3_3_c32_16x16_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
 }
 
 void dw_k3_3_c32_16x16_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -4118,104 +3305,31 @@ void dw_k3_3_c32_16x16_s1_fwd(int n, const float *restrict x, const float *restr
         dw_k3_3_c32_16x16_s1_fwd_plane(x + (long)bc * 256, w, bias, y, bc / 32, bc % 32);
 }
 
-static inline void dw_k3_3_c32_16x16_s1_bwd_at(const float *restrict xc, const float *restrict w, const float *restrict dy,
-    float *restrict dxc, float *restrict g0, float *restrict g1, int b, int c, int oy, int ox)
-{
-    const float *restrict w0 = w + 0 + c * 9;
-    const float *restrict d0 = dy + ((long)b * 64 + 0 + c) * 256;
-    const float *restrict w1 = w + 288 + c * 9;
-    const float *restrict d1 = dy + ((long)b * 64 + 32 + c) * 256;
-    {
-        const float d = d0[oy * 16 + ox];
-        {
-            const int iy = oy * 1 + -1;
-            if (iy >= 0 && iy < 16) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 16) { dxc[iy * 16 + ix] += w0[0] * d; g0[0] += d * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 16) { dxc[iy * 16 + ix] += w0[1] * d; g0[1] += d * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 16) { dxc[iy * 16 + ix] += w0[2] * d; g0[2] += d * xc[iy * 16 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 0;
-            if (iy >= 0 && iy < 16) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 16) { dxc[iy * 16 + ix] += w0[3] * d; g0[3] += d * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 16) { dxc[iy * 16 + ix] += w0[4] * d; g0[4] += d * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 16) { dxc[iy * 16 + ix] += w0[5] * d; g0[5] += d * xc[iy * 16 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 1;
-            if (iy >= 0 && iy < 16) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 16) { dxc[iy * 16 + ix] += w0[6] * d; g0[6] += d * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 16) { dxc[iy * 16 + ix] += w0[7] * d; g0[7] += d * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 16) { dxc[iy * 16 + ix] += w0[8] * d; g0[8] += d * xc[iy * 16 + ix]; } }
-            }
-        }
-    }
-    {
-        const float d = d1[oy * 16 + ox];
-        {
-            const int iy = oy * 1 + -1;
-            if (iy >= 0 && iy < 16) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 16) { dxc[iy * 16 + ix] += w1[0] * d; g1[0] += d * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 16) { dxc[iy * 16 + ix] += w1[1] * d; g1[1] += d * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 16) { dxc[iy * 16 + ix] += w1[2] * d; g1[2] += d * xc[iy * 16 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 0;
-            if (iy >= 0 && iy < 16) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 16) { dxc[iy * 16 + ix] += w1[3] * d; g1[3] += d * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 16) { dxc[iy * 16 + ix] += w1[4] * d; g1[4] += d * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 16) { dxc[iy * 16 + ix] += w1[5] * d; g1[5] += d * xc[iy * 16 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 1;
-            if (iy >= 0 && iy < 16) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 16) { dxc[iy * 16 + ix] += w1[6] * d; g1[6] += d * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 16) { dxc[iy * 16 + ix] += w1[7] * d; g1[7] += d * xc[iy * 16 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 16) { dxc[iy * 16 + ix] += w1[8] * d; g1[8] += d * xc[iy * 16 + ix]; } }
-            }
-        }
-    }
-}
-
 /* Channel c of image b: its gradients go to dxc and the accumulators g. */
 static inline void dw_k3_3_c32_16x16_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
     float *restrict dxc, float *restrict g0, float *restrict g1, int b, int c)
 {
+    float xp[324], dxp[324] = {0};
+    dw_k3_3_c32_16x16_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     const float *restrict d0 = dy + ((long)b * 64 + 0 + c) * 256;
     const float *restrict w1 = w + 288 + c * 9;
     const float *restrict d1 = dy + ((long)b * 64 + 32 + c) * 256;
-    for (int oy = 0; oy < 1; oy++)
-        for (int ox = 0; ox < 16; ox++)
-            dw_k3_3_c32_16x16_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
-    for (int oy = 1; oy < 15; oy++) {
-        for (int ox = 0; ox < 1; ox++)
-            dw_k3_3_c32_16x16_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
-        for (int ox = 15; ox < 16; ox++)
-            dw_k3_3_c32_16x16_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
-    }
-    for (int oy = 15; oy < 16; oy++)
-        for (int ox = 0; ox < 16; ox++)
-            dw_k3_3_c32_16x16_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
     {
         /* kernel 0, tap 0 */
         const float wt = w0[0];
         float acc[16] = {0};
-        for (int oy = 1; oy < 15; oy++) {
+        for (int oy = 0; oy < 16; oy++) {
             const float *restrict drow = d0 + oy * 16;
-            const long at = (long)(oy * 1 - 1) * 16 + -1;
-            for (int ox = 1; ox < 15; ox++) {
+            const int at = oy * 18 + 0;
+            for (int ox = 0; ox < 16; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 15; ox++)
+        for (int ox = 0; ox < 16; ox++)
             s += acc[ox];
         g0[0] += s;
     }
@@ -4223,17 +3337,17 @@ static inline void dw_k3_3_c32_16x16_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 0, tap 1 */
         const float wt = w0[1];
         float acc[16] = {0};
-        for (int oy = 1; oy < 15; oy++) {
+        for (int oy = 0; oy < 16; oy++) {
             const float *restrict drow = d0 + oy * 16;
-            const long at = (long)(oy * 1 - 1) * 16 + 0;
-            for (int ox = 1; ox < 15; ox++) {
+            const int at = oy * 18 + 1;
+            for (int ox = 0; ox < 16; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 15; ox++)
+        for (int ox = 0; ox < 16; ox++)
             s += acc[ox];
         g0[1] += s;
     }
@@ -4241,17 +3355,17 @@ static inline void dw_k3_3_c32_16x16_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 0, tap 2 */
         const float wt = w0[2];
         float acc[16] = {0};
-        for (int oy = 1; oy < 15; oy++) {
+        for (int oy = 0; oy < 16; oy++) {
             const float *restrict drow = d0 + oy * 16;
-            const long at = (long)(oy * 1 - 1) * 16 + 1;
-            for (int ox = 1; ox < 15; ox++) {
+            const int at = oy * 18 + 2;
+            for (int ox = 0; ox < 16; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 15; ox++)
+        for (int ox = 0; ox < 16; ox++)
             s += acc[ox];
         g0[2] += s;
     }
@@ -4259,17 +3373,17 @@ static inline void dw_k3_3_c32_16x16_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 0, tap 3 */
         const float wt = w0[3];
         float acc[16] = {0};
-        for (int oy = 1; oy < 15; oy++) {
+        for (int oy = 0; oy < 16; oy++) {
             const float *restrict drow = d0 + oy * 16;
-            const long at = (long)(oy * 1 - 1) * 16 + 15;
-            for (int ox = 1; ox < 15; ox++) {
+            const int at = oy * 18 + 18;
+            for (int ox = 0; ox < 16; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 15; ox++)
+        for (int ox = 0; ox < 16; ox++)
             s += acc[ox];
         g0[3] += s;
     }
@@ -4277,17 +3391,17 @@ static inline void dw_k3_3_c32_16x16_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 0, tap 4 */
         const float wt = w0[4];
         float acc[16] = {0};
-        for (int oy = 1; oy < 15; oy++) {
+        for (int oy = 0; oy < 16; oy++) {
             const float *restrict drow = d0 + oy * 16;
-            const long at = (long)(oy * 1 - 1) * 16 + 16;
-            for (int ox = 1; ox < 15; ox++) {
+            const int at = oy * 18 + 19;
+            for (int ox = 0; ox < 16; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 15; ox++)
+        for (int ox = 0; ox < 16; ox++)
             s += acc[ox];
         g0[4] += s;
     }
@@ -4295,17 +3409,17 @@ static inline void dw_k3_3_c32_16x16_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 0, tap 5 */
         const float wt = w0[5];
         float acc[16] = {0};
-        for (int oy = 1; oy < 15; oy++) {
+        for (int oy = 0; oy < 16; oy++) {
             const float *restrict drow = d0 + oy * 16;
-            const long at = (long)(oy * 1 - 1) * 16 + 17;
-            for (int ox = 1; ox < 15; ox++) {
+            const int at = oy * 18 + 20;
+            for (int ox = 0; ox < 16; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 15; ox++)
+        for (int ox = 0; ox < 16; ox++)
             s += acc[ox];
         g0[5] += s;
     }
@@ -4313,17 +3427,17 @@ static inline void dw_k3_3_c32_16x16_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 0, tap 6 */
         const float wt = w0[6];
         float acc[16] = {0};
-        for (int oy = 1; oy < 15; oy++) {
+        for (int oy = 0; oy < 16; oy++) {
             const float *restrict drow = d0 + oy * 16;
-            const long at = (long)(oy * 1 - 1) * 16 + 31;
-            for (int ox = 1; ox < 15; ox++) {
+            const int at = oy * 18 + 36;
+            for (int ox = 0; ox < 16; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 15; ox++)
+        for (int ox = 0; ox < 16; ox++)
             s += acc[ox];
         g0[6] += s;
     }
@@ -4331,17 +3445,17 @@ static inline void dw_k3_3_c32_16x16_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 0, tap 7 */
         const float wt = w0[7];
         float acc[16] = {0};
-        for (int oy = 1; oy < 15; oy++) {
+        for (int oy = 0; oy < 16; oy++) {
             const float *restrict drow = d0 + oy * 16;
-            const long at = (long)(oy * 1 - 1) * 16 + 32;
-            for (int ox = 1; ox < 15; ox++) {
+            const int at = oy * 18 + 37;
+            for (int ox = 0; ox < 16; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 15; ox++)
+        for (int ox = 0; ox < 16; ox++)
             s += acc[ox];
         g0[7] += s;
     }
@@ -4349,17 +3463,17 @@ static inline void dw_k3_3_c32_16x16_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 0, tap 8 */
         const float wt = w0[8];
         float acc[16] = {0};
-        for (int oy = 1; oy < 15; oy++) {
+        for (int oy = 0; oy < 16; oy++) {
             const float *restrict drow = d0 + oy * 16;
-            const long at = (long)(oy * 1 - 1) * 16 + 33;
-            for (int ox = 1; ox < 15; ox++) {
+            const int at = oy * 18 + 38;
+            for (int ox = 0; ox < 16; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 15; ox++)
+        for (int ox = 0; ox < 16; ox++)
             s += acc[ox];
         g0[8] += s;
     }
@@ -4367,17 +3481,17 @@ static inline void dw_k3_3_c32_16x16_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 0 */
         const float wt = w1[0];
         float acc[16] = {0};
-        for (int oy = 1; oy < 15; oy++) {
+        for (int oy = 0; oy < 16; oy++) {
             const float *restrict drow = d1 + oy * 16;
-            const long at = (long)(oy * 1 - 1) * 16 + -1;
-            for (int ox = 1; ox < 15; ox++) {
+            const int at = oy * 18 + 0;
+            for (int ox = 0; ox < 16; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 15; ox++)
+        for (int ox = 0; ox < 16; ox++)
             s += acc[ox];
         g1[0] += s;
     }
@@ -4385,17 +3499,17 @@ static inline void dw_k3_3_c32_16x16_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 1 */
         const float wt = w1[1];
         float acc[16] = {0};
-        for (int oy = 1; oy < 15; oy++) {
+        for (int oy = 0; oy < 16; oy++) {
             const float *restrict drow = d1 + oy * 16;
-            const long at = (long)(oy * 1 - 1) * 16 + 0;
-            for (int ox = 1; ox < 15; ox++) {
+            const int at = oy * 18 + 1;
+            for (int ox = 0; ox < 16; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 15; ox++)
+        for (int ox = 0; ox < 16; ox++)
             s += acc[ox];
         g1[1] += s;
     }
@@ -4403,17 +3517,17 @@ static inline void dw_k3_3_c32_16x16_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 2 */
         const float wt = w1[2];
         float acc[16] = {0};
-        for (int oy = 1; oy < 15; oy++) {
+        for (int oy = 0; oy < 16; oy++) {
             const float *restrict drow = d1 + oy * 16;
-            const long at = (long)(oy * 1 - 1) * 16 + 1;
-            for (int ox = 1; ox < 15; ox++) {
+            const int at = oy * 18 + 2;
+            for (int ox = 0; ox < 16; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 15; ox++)
+        for (int ox = 0; ox < 16; ox++)
             s += acc[ox];
         g1[2] += s;
     }
@@ -4421,17 +3535,17 @@ static inline void dw_k3_3_c32_16x16_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 3 */
         const float wt = w1[3];
         float acc[16] = {0};
-        for (int oy = 1; oy < 15; oy++) {
+        for (int oy = 0; oy < 16; oy++) {
             const float *restrict drow = d1 + oy * 16;
-            const long at = (long)(oy * 1 - 1) * 16 + 15;
-            for (int ox = 1; ox < 15; ox++) {
+            const int at = oy * 18 + 18;
+            for (int ox = 0; ox < 16; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 15; ox++)
+        for (int ox = 0; ox < 16; ox++)
             s += acc[ox];
         g1[3] += s;
     }
@@ -4439,17 +3553,17 @@ static inline void dw_k3_3_c32_16x16_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 4 */
         const float wt = w1[4];
         float acc[16] = {0};
-        for (int oy = 1; oy < 15; oy++) {
+        for (int oy = 0; oy < 16; oy++) {
             const float *restrict drow = d1 + oy * 16;
-            const long at = (long)(oy * 1 - 1) * 16 + 16;
-            for (int ox = 1; ox < 15; ox++) {
+            const int at = oy * 18 + 19;
+            for (int ox = 0; ox < 16; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 15; ox++)
+        for (int ox = 0; ox < 16; ox++)
             s += acc[ox];
         g1[4] += s;
     }
@@ -4457,17 +3571,17 @@ static inline void dw_k3_3_c32_16x16_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 5 */
         const float wt = w1[5];
         float acc[16] = {0};
-        for (int oy = 1; oy < 15; oy++) {
+        for (int oy = 0; oy < 16; oy++) {
             const float *restrict drow = d1 + oy * 16;
-            const long at = (long)(oy * 1 - 1) * 16 + 17;
-            for (int ox = 1; ox < 15; ox++) {
+            const int at = oy * 18 + 20;
+            for (int ox = 0; ox < 16; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 15; ox++)
+        for (int ox = 0; ox < 16; ox++)
             s += acc[ox];
         g1[5] += s;
     }
@@ -4475,17 +3589,17 @@ static inline void dw_k3_3_c32_16x16_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 6 */
         const float wt = w1[6];
         float acc[16] = {0};
-        for (int oy = 1; oy < 15; oy++) {
+        for (int oy = 0; oy < 16; oy++) {
             const float *restrict drow = d1 + oy * 16;
-            const long at = (long)(oy * 1 - 1) * 16 + 31;
-            for (int ox = 1; ox < 15; ox++) {
+            const int at = oy * 18 + 36;
+            for (int ox = 0; ox < 16; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 15; ox++)
+        for (int ox = 0; ox < 16; ox++)
             s += acc[ox];
         g1[6] += s;
     }
@@ -4493,17 +3607,17 @@ static inline void dw_k3_3_c32_16x16_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 7 */
         const float wt = w1[7];
         float acc[16] = {0};
-        for (int oy = 1; oy < 15; oy++) {
+        for (int oy = 0; oy < 16; oy++) {
             const float *restrict drow = d1 + oy * 16;
-            const long at = (long)(oy * 1 - 1) * 16 + 32;
-            for (int ox = 1; ox < 15; ox++) {
+            const int at = oy * 18 + 37;
+            for (int ox = 0; ox < 16; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 15; ox++)
+        for (int ox = 0; ox < 16; ox++)
             s += acc[ox];
         g1[7] += s;
     }
@@ -4511,20 +3625,23 @@ static inline void dw_k3_3_c32_16x16_s1_bwd_plane(const float *restrict xc, cons
         /* kernel 1, tap 8 */
         const float wt = w1[8];
         float acc[16] = {0};
-        for (int oy = 1; oy < 15; oy++) {
+        for (int oy = 0; oy < 16; oy++) {
             const float *restrict drow = d1 + oy * 16;
-            const long at = (long)(oy * 1 - 1) * 16 + 33;
-            for (int ox = 1; ox < 15; ox++) {
+            const int at = oy * 18 + 38;
+            for (int ox = 0; ox < 16; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 15; ox++)
+        for (int ox = 0; ox < 16; ox++)
             s += acc[ox];
         g1[8] += s;
     }
+    for (int iy = 0; iy < 16; iy++)
+        for (int ix = 0; ix < 16; ix++)
+            dxc[iy * 16 + ix] += dxp[(iy + 1) * 18 + 1 + ix];
 }
 
 void dw_k3_3_c32_16x16_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
@@ -4569,70 +3686,12 @@ void dw_k3_3_c32_16x16_s1_bwd(int n, const float *restrict x, const float *restr
 }
 
 /* dw_k3_3_c64_8x8_s1: depthwise, kernels 3, 3 on 64 channels of 8x8, stride 1 -> 128x8x8 */
-static inline void dw_k3_3_c64_8x8_s1_fwd_at(const float *restrict xc, const float *restrict w, const float *restrict bias,
-    float *restrict y, int b, int c, int oy, int ox)
+static inline void dw_k3_3_c64_8x8_s1_pad(const float *restrict xc, float *restrict xp)
 {
-    (void)bias;
-    const float *restrict w0 = w + 0 + c * 9;
-    float *restrict y0 = y + ((long)b * 128 + 0 + c) * 64;
-    const float *restrict w1 = w + 576 + c * 9;
-    float *restrict y1 = y + ((long)b * 128 + 64 + c) * 64;
-    {
-        float s = 0.0f;
-        {
-            const int iy = oy * 1 + -1;
-            if (iy >= 0 && iy < 8) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 8) { s += w0[0] * xc[iy * 8 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 8) { s += w0[1] * xc[iy * 8 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 8) { s += w0[2] * xc[iy * 8 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 0;
-            if (iy >= 0 && iy < 8) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 8) { s += w0[3] * xc[iy * 8 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 8) { s += w0[4] * xc[iy * 8 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 8) { s += w0[5] * xc[iy * 8 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 1;
-            if (iy >= 0 && iy < 8) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 8) { s += w0[6] * xc[iy * 8 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 8) { s += w0[7] * xc[iy * 8 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 8) { s += w0[8] * xc[iy * 8 + ix]; } }
-            }
-        }
-        y0[oy * 8 + ox] = s;
-    }
-    {
-        float s = 0.0f;
-        {
-            const int iy = oy * 1 + -1;
-            if (iy >= 0 && iy < 8) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 8) { s += w1[0] * xc[iy * 8 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 8) { s += w1[1] * xc[iy * 8 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 8) { s += w1[2] * xc[iy * 8 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 0;
-            if (iy >= 0 && iy < 8) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 8) { s += w1[3] * xc[iy * 8 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 8) { s += w1[4] * xc[iy * 8 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 8) { s += w1[5] * xc[iy * 8 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 1;
-            if (iy >= 0 && iy < 8) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 8) { s += w1[6] * xc[iy * 8 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 8) { s += w1[7] * xc[iy * 8 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 8) { s += w1[8] * xc[iy * 8 + ix]; } }
-            }
-        }
-        y1[oy * 8 + ox] = s;
-    }
+    memset(xp, 0, sizeof(float) * 100);
+    for (int iy = 0; iy < 8; iy++)
+        for (int ix = 0; ix < 8; ix++)
+            xp[(iy + 1) * 10 + 1 + ix] = xc[iy * 8 + ix];
 }
 
 /* Channel c of image b, every kernel. */
@@ -4640,45 +3699,36 @@ static inline void dw_k3_3_c64_8x8_s1_fwd_plane(const float *restrict xc, const 
     float *restrict y, int b, int c)
 {
     (void)bias;
+    float xp[100];
+    dw_k3_3_c64_8x8_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     float *restrict y0 = y + ((long)b * 128 + 0 + c) * 64;
     const float *restrict w1 = w + 576 + c * 9;
     float *restrict y1 = y + ((long)b * 128 + 64 + c) * 64;
-    for (int oy = 0; oy < 1; oy++)
-        for (int ox = 0; ox < 8; ox++)
-            dw_k3_3_c64_8x8_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-    for (int oy = 1; oy < 7; oy++) {
-        for (int ox = 0; ox < 1; ox++)
-            dw_k3_3_c64_8x8_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-        for (int ox = 1; ox < 7; ox++) {
-            const float *restrict p = xc + (oy * 1 - 1) * 8 + ox * 1 - 1;
+    for (int oy = 0; oy < 8; oy++)
+        for (int ox = 0; ox < 8; ox++) {
+            const float *restrict p = xp + oy * 10 + ox * 1;
             y0[oy * 8 + ox] = 0.0f
                 + w0[0] * p[0]
                 + w0[1] * p[1]
                 + w0[2] * p[2]
-                + w0[3] * p[8]
-                + w0[4] * p[9]
-                + w0[5] * p[10]
-                + w0[6] * p[16]
-                + w0[7] * p[17]
-                + w0[8] * p[18];
+                + w0[3] * p[10]
+                + w0[4] * p[11]
+                + w0[5] * p[12]
+                + w0[6] * p[20]
+                + w0[7] * p[21]
+                + w0[8] * p[22];
             y1[oy * 8 + ox] = 0.0f
                 + w1[0] * p[0]
                 + w1[1] * p[1]
                 + w1[2] * p[2]
-                + w1[3] * p[8]
-                + w1[4] * p[9]
-                + w1[5] * p[10]
-                + w1[6] * p[16]
-                + w1[7] * p[17]
-                + w1[8] * p[18];
+                + w1[3] * p[10]
+                + w1[4] * p[11]
+                + w1[5] * p[12]
+                + w1[6] * p[20]
+                + w1[7] * p[21]
+                + w1[8] * p[22];
         }
-        for (int ox = 7; ox < 8; ox++)
-            dw_k3_3_c64_8x8_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
-    }
-    for (int oy = 7; oy < 8; oy++)
-        for (int ox = 0; ox < 8; ox++)
-            dw_k3_3_c64_8x8_s1_fwd_at(xc, w, bias, y, b, c, oy, ox);
 }
 
 void dw_k3_3_c64_8x8_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -4688,104 +3738,31 @@ void dw_k3_3_c64_8x8_s1_fwd(int n, const float *restrict x, const float *restric
         dw_k3_3_c64_8x8_s1_fwd_plane(x + (long)bc * 64, w, bias, y, bc / 64, bc % 64);
 }
 
-static inline void dw_k3_3_c64_8x8_s1_bwd_at(const float *restrict xc, const float *restrict w, const float *restrict dy,
-    float *restrict dxc, float *restrict g0, float *restrict g1, int b, int c, int oy, int ox)
-{
-    const float *restrict w0 = w + 0 + c * 9;
-    const float *restrict d0 = dy + ((long)b * 128 + 0 + c) * 64;
-    const float *restrict w1 = w + 576 + c * 9;
-    const float *restrict d1 = dy + ((long)b * 128 + 64 + c) * 64;
-    {
-        const float d = d0[oy * 8 + ox];
-        {
-            const int iy = oy * 1 + -1;
-            if (iy >= 0 && iy < 8) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 8) { dxc[iy * 8 + ix] += w0[0] * d; g0[0] += d * xc[iy * 8 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 8) { dxc[iy * 8 + ix] += w0[1] * d; g0[1] += d * xc[iy * 8 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 8) { dxc[iy * 8 + ix] += w0[2] * d; g0[2] += d * xc[iy * 8 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 0;
-            if (iy >= 0 && iy < 8) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 8) { dxc[iy * 8 + ix] += w0[3] * d; g0[3] += d * xc[iy * 8 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 8) { dxc[iy * 8 + ix] += w0[4] * d; g0[4] += d * xc[iy * 8 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 8) { dxc[iy * 8 + ix] += w0[5] * d; g0[5] += d * xc[iy * 8 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 1;
-            if (iy >= 0 && iy < 8) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 8) { dxc[iy * 8 + ix] += w0[6] * d; g0[6] += d * xc[iy * 8 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 8) { dxc[iy * 8 + ix] += w0[7] * d; g0[7] += d * xc[iy * 8 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 8) { dxc[iy * 8 + ix] += w0[8] * d; g0[8] += d * xc[iy * 8 + ix]; } }
-            }
-        }
-    }
-    {
-        const float d = d1[oy * 8 + ox];
-        {
-            const int iy = oy * 1 + -1;
-            if (iy >= 0 && iy < 8) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 8) { dxc[iy * 8 + ix] += w1[0] * d; g1[0] += d * xc[iy * 8 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 8) { dxc[iy * 8 + ix] += w1[1] * d; g1[1] += d * xc[iy * 8 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 8) { dxc[iy * 8 + ix] += w1[2] * d; g1[2] += d * xc[iy * 8 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 0;
-            if (iy >= 0 && iy < 8) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 8) { dxc[iy * 8 + ix] += w1[3] * d; g1[3] += d * xc[iy * 8 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 8) { dxc[iy * 8 + ix] += w1[4] * d; g1[4] += d * xc[iy * 8 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 8) { dxc[iy * 8 + ix] += w1[5] * d; g1[5] += d * xc[iy * 8 + ix]; } }
-            }
-        }
-        {
-            const int iy = oy * 1 + 1;
-            if (iy >= 0 && iy < 8) {
-                { const int ix = ox * 1 + -1; if (ix >= 0 && ix < 8) { dxc[iy * 8 + ix] += w1[6] * d; g1[6] += d * xc[iy * 8 + ix]; } }
-                { const int ix = ox * 1 + 0; if (ix >= 0 && ix < 8) { dxc[iy * 8 + ix] += w1[7] * d; g1[7] += d * xc[iy * 8 + ix]; } }
-                { const int ix = ox * 1 + 1; if (ix >= 0 && ix < 8) { dxc[iy * 8 + ix] += w1[8] * d; g1[8] += d * xc[iy * 8 + ix]; } }
-            }
-        }
-    }
-}
-
 /* Channel c of image b: its gradients go to dxc and the accumulators g. */
 static inline void dw_k3_3_c64_8x8_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
     float *restrict dxc, float *restrict g0, float *restrict g1, int b, int c)
 {
+    float xp[100], dxp[100] = {0};
+    dw_k3_3_c64_8x8_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     const float *restrict d0 = dy + ((long)b * 128 + 0 + c) * 64;
     const float *restrict w1 = w + 576 + c * 9;
     const float *restrict d1 = dy + ((long)b * 128 + 64 + c) * 64;
-    for (int oy = 0; oy < 1; oy++)
-        for (int ox = 0; ox < 8; ox++)
-            dw_k3_3_c64_8x8_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
-    for (int oy = 1; oy < 7; oy++) {
-        for (int ox = 0; ox < 1; ox++)
-            dw_k3_3_c64_8x8_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
-        for (int ox = 7; ox < 8; ox++)
-            dw_k3_3_c64_8x8_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
-    }
-    for (int oy = 7; oy < 8; oy++)
-        for (int ox = 0; ox < 8; ox++)
-            dw_k3_3_c64_8x8_s1_bwd_at(xc, w, dy, dxc, g0, g1, b, c, oy, ox);
     {
         /* kernel 0, tap 0 */
         const float wt = w0[0];
         float acc[8] = {0};
-        for (int oy = 1; oy < 7; oy++) {
+        for (int oy = 0; oy < 8; oy++) {
             const float *restrict drow = d0 + oy * 8;
-            const long at = (long)(oy * 1 - 1) * 8 + -1;
-            for (int ox = 1; ox < 7; ox++) {
+            const int at = oy * 10 + 0;
+            for (int ox = 0; ox < 8; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 7; ox++)
+        for (int ox = 0; ox < 8; ox++)
             s += acc[ox];
         g0[0] += s;
     }
@@ -4793,17 +3770,17 @@ static inline void dw_k3_3_c64_8x8_s1_bwd_plane(const float *restrict xc, const 
         /* kernel 0, tap 1 */
         const float wt = w0[1];
         float acc[8] = {0};
-        for (int oy = 1; oy < 7; oy++) {
+        for (int oy = 0; oy < 8; oy++) {
             const float *restrict drow = d0 + oy * 8;
-            const long at = (long)(oy * 1 - 1) * 8 + 0;
-            for (int ox = 1; ox < 7; ox++) {
+            const int at = oy * 10 + 1;
+            for (int ox = 0; ox < 8; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 7; ox++)
+        for (int ox = 0; ox < 8; ox++)
             s += acc[ox];
         g0[1] += s;
     }
@@ -4811,17 +3788,17 @@ static inline void dw_k3_3_c64_8x8_s1_bwd_plane(const float *restrict xc, const 
         /* kernel 0, tap 2 */
         const float wt = w0[2];
         float acc[8] = {0};
-        for (int oy = 1; oy < 7; oy++) {
+        for (int oy = 0; oy < 8; oy++) {
             const float *restrict drow = d0 + oy * 8;
-            const long at = (long)(oy * 1 - 1) * 8 + 1;
-            for (int ox = 1; ox < 7; ox++) {
+            const int at = oy * 10 + 2;
+            for (int ox = 0; ox < 8; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 7; ox++)
+        for (int ox = 0; ox < 8; ox++)
             s += acc[ox];
         g0[2] += s;
     }
@@ -4829,17 +3806,17 @@ static inline void dw_k3_3_c64_8x8_s1_bwd_plane(const float *restrict xc, const 
         /* kernel 0, tap 3 */
         const float wt = w0[3];
         float acc[8] = {0};
-        for (int oy = 1; oy < 7; oy++) {
+        for (int oy = 0; oy < 8; oy++) {
             const float *restrict drow = d0 + oy * 8;
-            const long at = (long)(oy * 1 - 1) * 8 + 7;
-            for (int ox = 1; ox < 7; ox++) {
+            const int at = oy * 10 + 10;
+            for (int ox = 0; ox < 8; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 7; ox++)
+        for (int ox = 0; ox < 8; ox++)
             s += acc[ox];
         g0[3] += s;
     }
@@ -4847,17 +3824,17 @@ static inline void dw_k3_3_c64_8x8_s1_bwd_plane(const float *restrict xc, const 
         /* kernel 0, tap 4 */
         const float wt = w0[4];
         float acc[8] = {0};
-        for (int oy = 1; oy < 7; oy++) {
+        for (int oy = 0; oy < 8; oy++) {
             const float *restrict drow = d0 + oy * 8;
-            const long at = (long)(oy * 1 - 1) * 8 + 8;
-            for (int ox = 1; ox < 7; ox++) {
+            const int at = oy * 10 + 11;
+            for (int ox = 0; ox < 8; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 7; ox++)
+        for (int ox = 0; ox < 8; ox++)
             s += acc[ox];
         g0[4] += s;
     }
@@ -4865,17 +3842,17 @@ static inline void dw_k3_3_c64_8x8_s1_bwd_plane(const float *restrict xc, const 
         /* kernel 0, tap 5 */
         const float wt = w0[5];
         float acc[8] = {0};
-        for (int oy = 1; oy < 7; oy++) {
+        for (int oy = 0; oy < 8; oy++) {
             const float *restrict drow = d0 + oy * 8;
-            const long at = (long)(oy * 1 - 1) * 8 + 9;
-            for (int ox = 1; ox < 7; ox++) {
+            const int at = oy * 10 + 12;
+            for (int ox = 0; ox < 8; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 7; ox++)
+        for (int ox = 0; ox < 8; ox++)
             s += acc[ox];
         g0[5] += s;
     }
@@ -4883,17 +3860,17 @@ static inline void dw_k3_3_c64_8x8_s1_bwd_plane(const float *restrict xc, const 
         /* kernel 0, tap 6 */
         const float wt = w0[6];
         float acc[8] = {0};
-        for (int oy = 1; oy < 7; oy++) {
+        for (int oy = 0; oy < 8; oy++) {
             const float *restrict drow = d0 + oy * 8;
-            const long at = (long)(oy * 1 - 1) * 8 + 15;
-            for (int ox = 1; ox < 7; ox++) {
+            const int at = oy * 10 + 20;
+            for (int ox = 0; ox < 8; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 7; ox++)
+        for (int ox = 0; ox < 8; ox++)
             s += acc[ox];
         g0[6] += s;
     }
@@ -4901,17 +3878,17 @@ static inline void dw_k3_3_c64_8x8_s1_bwd_plane(const float *restrict xc, const 
         /* kernel 0, tap 7 */
         const float wt = w0[7];
         float acc[8] = {0};
-        for (int oy = 1; oy < 7; oy++) {
+        for (int oy = 0; oy < 8; oy++) {
             const float *restrict drow = d0 + oy * 8;
-            const long at = (long)(oy * 1 - 1) * 8 + 16;
-            for (int ox = 1; ox < 7; ox++) {
+            const int at = oy * 10 + 21;
+            for (int ox = 0; ox < 8; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 7; ox++)
+        for (int ox = 0; ox < 8; ox++)
             s += acc[ox];
         g0[7] += s;
     }
@@ -4919,17 +3896,17 @@ static inline void dw_k3_3_c64_8x8_s1_bwd_plane(const float *restrict xc, const 
         /* kernel 0, tap 8 */
         const float wt = w0[8];
         float acc[8] = {0};
-        for (int oy = 1; oy < 7; oy++) {
+        for (int oy = 0; oy < 8; oy++) {
             const float *restrict drow = d0 + oy * 8;
-            const long at = (long)(oy * 1 - 1) * 8 + 17;
-            for (int ox = 1; ox < 7; ox++) {
+            const int at = oy * 10 + 22;
+            for (int ox = 0; ox < 8; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 7; ox++)
+        for (int ox = 0; ox < 8; ox++)
             s += acc[ox];
         g0[8] += s;
     }
@@ -4937,17 +3914,17 @@ static inline void dw_k3_3_c64_8x8_s1_bwd_plane(const float *restrict xc, const 
         /* kernel 1, tap 0 */
         const float wt = w1[0];
         float acc[8] = {0};
-        for (int oy = 1; oy < 7; oy++) {
+        for (int oy = 0; oy < 8; oy++) {
             const float *restrict drow = d1 + oy * 8;
-            const long at = (long)(oy * 1 - 1) * 8 + -1;
-            for (int ox = 1; ox < 7; ox++) {
+            const int at = oy * 10 + 0;
+            for (int ox = 0; ox < 8; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 7; ox++)
+        for (int ox = 0; ox < 8; ox++)
             s += acc[ox];
         g1[0] += s;
     }
@@ -4955,17 +3932,17 @@ static inline void dw_k3_3_c64_8x8_s1_bwd_plane(const float *restrict xc, const 
         /* kernel 1, tap 1 */
         const float wt = w1[1];
         float acc[8] = {0};
-        for (int oy = 1; oy < 7; oy++) {
+        for (int oy = 0; oy < 8; oy++) {
             const float *restrict drow = d1 + oy * 8;
-            const long at = (long)(oy * 1 - 1) * 8 + 0;
-            for (int ox = 1; ox < 7; ox++) {
+            const int at = oy * 10 + 1;
+            for (int ox = 0; ox < 8; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 7; ox++)
+        for (int ox = 0; ox < 8; ox++)
             s += acc[ox];
         g1[1] += s;
     }
@@ -4973,17 +3950,17 @@ static inline void dw_k3_3_c64_8x8_s1_bwd_plane(const float *restrict xc, const 
         /* kernel 1, tap 2 */
         const float wt = w1[2];
         float acc[8] = {0};
-        for (int oy = 1; oy < 7; oy++) {
+        for (int oy = 0; oy < 8; oy++) {
             const float *restrict drow = d1 + oy * 8;
-            const long at = (long)(oy * 1 - 1) * 8 + 1;
-            for (int ox = 1; ox < 7; ox++) {
+            const int at = oy * 10 + 2;
+            for (int ox = 0; ox < 8; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 7; ox++)
+        for (int ox = 0; ox < 8; ox++)
             s += acc[ox];
         g1[2] += s;
     }
@@ -4991,17 +3968,17 @@ static inline void dw_k3_3_c64_8x8_s1_bwd_plane(const float *restrict xc, const 
         /* kernel 1, tap 3 */
         const float wt = w1[3];
         float acc[8] = {0};
-        for (int oy = 1; oy < 7; oy++) {
+        for (int oy = 0; oy < 8; oy++) {
             const float *restrict drow = d1 + oy * 8;
-            const long at = (long)(oy * 1 - 1) * 8 + 7;
-            for (int ox = 1; ox < 7; ox++) {
+            const int at = oy * 10 + 10;
+            for (int ox = 0; ox < 8; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 7; ox++)
+        for (int ox = 0; ox < 8; ox++)
             s += acc[ox];
         g1[3] += s;
     }
@@ -5009,17 +3986,17 @@ static inline void dw_k3_3_c64_8x8_s1_bwd_plane(const float *restrict xc, const 
         /* kernel 1, tap 4 */
         const float wt = w1[4];
         float acc[8] = {0};
-        for (int oy = 1; oy < 7; oy++) {
+        for (int oy = 0; oy < 8; oy++) {
             const float *restrict drow = d1 + oy * 8;
-            const long at = (long)(oy * 1 - 1) * 8 + 8;
-            for (int ox = 1; ox < 7; ox++) {
+            const int at = oy * 10 + 11;
+            for (int ox = 0; ox < 8; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 7; ox++)
+        for (int ox = 0; ox < 8; ox++)
             s += acc[ox];
         g1[4] += s;
     }
@@ -5027,17 +4004,17 @@ static inline void dw_k3_3_c64_8x8_s1_bwd_plane(const float *restrict xc, const 
         /* kernel 1, tap 5 */
         const float wt = w1[5];
         float acc[8] = {0};
-        for (int oy = 1; oy < 7; oy++) {
+        for (int oy = 0; oy < 8; oy++) {
             const float *restrict drow = d1 + oy * 8;
-            const long at = (long)(oy * 1 - 1) * 8 + 9;
-            for (int ox = 1; ox < 7; ox++) {
+            const int at = oy * 10 + 12;
+            for (int ox = 0; ox < 8; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 7; ox++)
+        for (int ox = 0; ox < 8; ox++)
             s += acc[ox];
         g1[5] += s;
     }
@@ -5045,17 +4022,17 @@ static inline void dw_k3_3_c64_8x8_s1_bwd_plane(const float *restrict xc, const 
         /* kernel 1, tap 6 */
         const float wt = w1[6];
         float acc[8] = {0};
-        for (int oy = 1; oy < 7; oy++) {
+        for (int oy = 0; oy < 8; oy++) {
             const float *restrict drow = d1 + oy * 8;
-            const long at = (long)(oy * 1 - 1) * 8 + 15;
-            for (int ox = 1; ox < 7; ox++) {
+            const int at = oy * 10 + 20;
+            for (int ox = 0; ox < 8; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 7; ox++)
+        for (int ox = 0; ox < 8; ox++)
             s += acc[ox];
         g1[6] += s;
     }
@@ -5063,17 +4040,17 @@ static inline void dw_k3_3_c64_8x8_s1_bwd_plane(const float *restrict xc, const 
         /* kernel 1, tap 7 */
         const float wt = w1[7];
         float acc[8] = {0};
-        for (int oy = 1; oy < 7; oy++) {
+        for (int oy = 0; oy < 8; oy++) {
             const float *restrict drow = d1 + oy * 8;
-            const long at = (long)(oy * 1 - 1) * 8 + 16;
-            for (int ox = 1; ox < 7; ox++) {
+            const int at = oy * 10 + 21;
+            for (int ox = 0; ox < 8; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 7; ox++)
+        for (int ox = 0; ox < 8; ox++)
             s += acc[ox];
         g1[7] += s;
     }
@@ -5081,20 +4058,23 @@ static inline void dw_k3_3_c64_8x8_s1_bwd_plane(const float *restrict xc, const 
         /* kernel 1, tap 8 */
         const float wt = w1[8];
         float acc[8] = {0};
-        for (int oy = 1; oy < 7; oy++) {
+        for (int oy = 0; oy < 8; oy++) {
             const float *restrict drow = d1 + oy * 8;
-            const long at = (long)(oy * 1 - 1) * 8 + 17;
-            for (int ox = 1; ox < 7; ox++) {
+            const int at = oy * 10 + 22;
+            for (int ox = 0; ox < 8; ox++) {
                 const float d = drow[ox];
-                dxc[at + ox * 1] += wt * d;
-                acc[ox] += d * xc[at + ox * 1];
+                dxp[at + ox * 1] += wt * d;
+                acc[ox] += d * xp[at + ox * 1];
             }
         }
         float s = 0.0f;
-        for (int ox = 1; ox < 7; ox++)
+        for (int ox = 0; ox < 8; ox++)
             s += acc[ox];
         g1[8] += s;
     }
+    for (int iy = 0; iy < 8; iy++)
+        for (int ix = 0; ix < 8; ix++)
+            dxc[iy * 8 + ix] += dxp[(iy + 1) * 10 + 1 + ix];
 }
 
 void dw_k3_3_c64_8x8_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
