@@ -147,9 +147,9 @@ static int load_model_tensors(const mc_st_file *f, mc_net *net, char *err, size_
     return 0;
 }
 
-static int load_train_state(const mc_st_file *f, mc_net *net, mc_train_state *ts, char *err, size_t errlen)
+/* The training state's scalars and generator, without the momentum. */
+static int read_scalars(const mc_st_file *f, mc_train_state *ts, char *err, size_t errlen)
 {
-    const mc_model_desc *m = net->m;
     const int64_t state_shape[1] = {5}, hyper_shape[1] = {3}, rng_shape[1] = {4};
     const mc_st_tensor *state = mc_st_find(f, "optim.state"), *hyper = mc_st_find(f, "optim.hyper"),
                        *rng = mc_st_find(f, "optim.rng");
@@ -169,6 +169,12 @@ static int load_train_state(const mc_st_file *f, mc_net *net, mc_train_state *ts
     memcpy(ts->rng.s, rng->data, sizeof ts->rng.s);
     const char *ds = mc_st_metadata(f, "dataset");
     snprintf(ts->dataset, sizeof ts->dataset, "%s", ds ? ds : "");
+    return 0;
+}
+
+static int load_momentum(const mc_st_file *f, mc_net *net, char *err, size_t errlen)
+{
+    const mc_model_desc *m = net->m;
     int64_t shape[4];
     char name[512];
     for (int i = 0; i < m->ntensors; i++) {
@@ -189,6 +195,16 @@ static int load_train_state(const mc_st_file *f, mc_net *net, mc_train_state *ts
     return 0;
 }
 
+int mc_checkpoint_read_state(const char *path, mc_train_state *ts, char *err, size_t errlen)
+{
+    mc_st_file *f = mc_st_open(path, err, errlen);
+    if (!f)
+        return -1;
+    int rc = read_scalars(f, ts, err, errlen);
+    mc_st_close(f);
+    return rc;
+}
+
 int mc_checkpoint_load(const char *path, mc_net *net, mc_train_state *ts, char *err, size_t errlen)
 {
     mc_st_file *f = mc_st_open(path, err, errlen);
@@ -196,7 +212,7 @@ int mc_checkpoint_load(const char *path, mc_net *net, mc_train_state *ts, char *
         return -1;
     int rc = load_model_tensors(f, net, err, errlen);
     if (rc == 0 && ts)
-        rc = load_train_state(f, net, ts, err, errlen);
+        rc = read_scalars(f, ts, err, errlen) || load_momentum(f, net, err, errlen) ? -1 : 0;
     mc_st_close(f);
     return rc;
 }

@@ -301,17 +301,6 @@ static const char usage_eval[] =
     "\n"
     "Prints the test split's loss and accuracy (eval-mode batch norm).\n";
 
-static const mc_dataset_info *dataset_of(const options *o)
-{
-    char err[1024];
-    const mc_dataset_info *info = o->train.dataset ? mc_dataset_info_named(o->train.dataset)
-                                                   : mc_dataset_detect(o->train.data, err, sizeof err);
-    if (!info)
-        fprintf(stderr, "error: %s\n", o->train.dataset ? "unknown --dataset; expected mnist, fashion-mnist, cifar10, "
-                                                          "cifar100, stl10 or imagenet32" : err);
-    return info;
-}
-
 static int cmd_eval(const cli *c, int argc, char **argv)
 {
     options o;
@@ -320,8 +309,8 @@ static int cmd_eval(const cli *c, int argc, char **argv)
         return rc;
     if (need(c, o.weights, "--weights CKPT") || need(c, o.train.data, "--data DIR"))
         return 2;
-    const mc_dataset_info *info = dataset_of(&o);
-    if (!info)
+    const mc_dataset_info *info = mc_dataset_choose(o.train.data, o.train.dataset);
+    if (!info || !mc_dataset_fits(c->m, info))
         return 1;
     mc_dataset test;
     char err[1024];
@@ -331,11 +320,7 @@ static int cmd_eval(const cli *c, int argc, char **argv)
     }
     mc_net net;
     rc = 1;
-    if (test.info->c != c->m->c || test.info->h != c->m->h || test.info->w != c->m->w ||
-        test.info->classes != c->m->classes)
-        fprintf(stderr, "error: %s takes %dx%dx%d images into %d classes, %s has %dx%dx%d in %d\n", c->m->name,
-                c->m->c, c->m->h, c->m->w, c->m->classes, info->name, info->c, info->h, info->w, info->classes);
-    else if (open_net(c, &o, o.batch ? o.batch : 256, &net) == 0) {
+    if (open_net(c, &o, o.batch ? o.batch : 256, &net) == 0) {
         if (load_weights(&net, o.weights) == 0) {
             double loss, acc;
             mc_evaluate(&net, &test, &loss, &acc);
@@ -564,7 +549,7 @@ static int read_image(const char *path, const mc_model_desc *m, uint8_t *out)
 static const mc_dataset_info *predict_dataset(const options *o)
 {
     if (o->train.dataset || o->train.data)
-        return dataset_of(o);
+        return mc_dataset_choose(o->train.data, o->train.dataset);
     char err[1024];
     mc_st_file *f = mc_st_open(o->weights, err, sizeof err);
     if (!f) {

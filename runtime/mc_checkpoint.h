@@ -33,4 +33,8 @@ int mc_checkpoint_save(const char *path, const mc_net *net, const mc_train_state
  * err naming the file and the problem. */
 int mc_checkpoint_load(const char *path, mc_net *net, mc_train_state *ts, char *err, size_t errlen);
 
+/* The training state alone (what a resumed run needs before it can size
+ * its net): 0, or -1 with one line in err. */
+int mc_checkpoint_read_state(const char *path, mc_train_state *ts, char *err, size_t errlen);
+
 #endif

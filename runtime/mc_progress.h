@@ -10,6 +10,9 @@ typedef struct mc_progress {
     double start, last_draw;
 } mc_progress;
 
+/* Seconds on a monotonic clock (for rates and epoch times). */
+double mc_now(void);
+
 void mc_progress_start(mc_progress *p, int on, int epoch, int epochs, long total);
 void mc_progress_update(mc_progress *p, long done, double loss, double accuracy);
 void mc_progress_end(mc_progress *p);

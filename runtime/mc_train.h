@@ -21,6 +21,14 @@ typedef struct mc_train_options {
  * after printing an error. */
 int mc_train(const mc_model_desc *m, int generic, const mc_train_options *o);
 
+/* The dataset of --dataset NAME, else the one the files under data are;
+ * NULL after printing an error. */
+const mc_dataset_info *mc_dataset_choose(const char *data, const char *name);
+
+/* 1 when the model takes the dataset's images and labels; else 0 after
+ * printing an error that says how to build one that does. */
+int mc_dataset_fits(const mc_model_desc *m, const mc_dataset_info *in);
+
 /* Mean loss and accuracy of net (eval mode) over a dataset, in batches of
  * at most net->capacity. */
 void mc_evaluate(mc_net *net, const mc_dataset *d, double *loss, double *accuracy);

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <time.h>
 
-static double now(void)
+double mc_now(void)
 {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
@@ -14,12 +14,12 @@ static double now(void)
 void mc_progress_start(mc_progress *p, int on, int epoch, int epochs, long total)
 {
     *p = (mc_progress){.on = on, .epoch = epoch, .epochs = epochs, .total = total};
-    p->start = now();
+    p->start = mc_now();
 }
 
 void mc_progress_update(mc_progress *p, long done, double loss, double accuracy)
 {
-    const double t = now();
+    const double t = mc_now();
     if (!p->on || (t - p->last_draw < 0.2 && done < p->total))
         return;
     p->last_draw = t;

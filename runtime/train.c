@@ -8,20 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "mc_batch.h"
 #include "mc_checkpoint.h"
 #include "mc_optim.h"
 #include "mc_progress.h"
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 /* Correct predictions among the n rows of logits. */
 static int correct(const float *logits, const int32_t *labels, int n, int classes)
@@ -62,8 +54,7 @@ void mc_evaluate(mc_net *net, const mc_dataset *d, double *loss, double *accurac
     free(order), free(labels);
 }
 
-/* The model must take the dataset's images and labels. */
-static int compatible(const mc_model_desc *m, const mc_dataset_info *in)
+int mc_dataset_fits(const mc_model_desc *m, const mc_dataset_info *in)
 {
     if (m->c == in->c && m->h == in->h && m->w == in->w && m->classes == in->classes)
         return 1;
@@ -73,6 +64,18 @@ static int compatible(const mc_model_desc *m, const mc_dataset_info *in)
             m->name, m->c, m->h, m->w, m->classes, in->name, in->c, in->h, in->w, in->classes, in->c, in->h,
             in->w, in->classes);
     return 0;
+}
+
+const mc_dataset_info *mc_dataset_choose(const char *data, const char *name)
+{
+    char err[1024];
+    const mc_dataset_info *info = name ? mc_dataset_info_named(name) : mc_dataset_detect(data, err, sizeof err);
+    if (!info && name)
+        fprintf(stderr, "error: unknown dataset '%s'; expected mnist, fashion-mnist, cifar10, cifar100, stl10 or "
+                        "imagenet32\n", name);
+    else if (!info)
+        fprintf(stderr, "error: %s\n", err);
+    return info;
 }
 
 static int load_split(const char *dir, const mc_dataset_info *info, int test, long limit, mc_dataset *d)
@@ -139,17 +142,8 @@ static int setup(run *r, int generic, const mc_train_options *o)
 {
     mc_train_state *ts = &r->ts;
     char err[1024];
-    const mc_dataset_info *info = NULL;
-    if (o->dataset && !(info = mc_dataset_info_named(o->dataset))) {
-        fprintf(stderr, "error: unknown dataset '%s'; expected mnist, fashion-mnist, cifar10, cifar100, stl10 or "
-                        "imagenet32\n", o->dataset);
-        return -1;
-    }
-    if (!info && !(info = mc_dataset_detect(o->data, err, sizeof err))) {
-        fprintf(stderr, "error: %s\n", err);
-        return -1;
-    }
-    if (!compatible(r->m, info) || load_split(o->data, info, 0, o->limit, &r->train) ||
+    const mc_dataset_info *info = mc_dataset_choose(o->data, o->dataset);
+    if (!info || !mc_dataset_fits(r->m, info) || load_split(o->data, info, 0, o->limit, &r->train) ||
         load_split(o->data, info, 1, o->limit, &r->test) || make_dir(o->out))
         return -1;
     ts->epochs = o->epochs ? o->epochs : info->epochs;
@@ -158,15 +152,9 @@ static int setup(run *r, int generic, const mc_train_options *o)
     ts->sgd = (mc_sgd){.lr = o->lr, .momentum = 0.9, .weight_decay = o->wd};
     snprintf(ts->dataset, sizeof ts->dataset, "%s", info->name);
     if (o->resume) {
-        /* The run goes on as it was started; only --epochs may extend it. */
-        mc_net probe;
-        if (mc_net_init(&probe, r->m, 1, generic) != 0) {
-            fprintf(stderr, "error: out of memory\n");
-            return -1;
-        }
-        int rc = mc_checkpoint_load(o->resume, &probe, ts, err, sizeof err);
-        mc_net_free(&probe);
-        if (rc != 0) {
+        /* The run goes on as it was started (its batch sizes the net); only
+         * --epochs may extend it. */
+        if (mc_checkpoint_read_state(o->resume, ts, err, sizeof err) != 0) {
             fprintf(stderr, "error: %s\n", err);
             return -1;
         }
@@ -232,7 +220,7 @@ int mc_train(const mc_model_desc *m, int generic, const mc_train_options *o)
         return 1;
     }
     mc_train_state *ts = &r.ts;
-    const double base_lr = ts->sgd.lr, start = now();
+    const double base_lr = ts->sgd.lr, start = mc_now();
     long images = 0;
     double test_loss = 0, test_acc = 0;
     if (ts->epoch >= ts->epochs)
@@ -241,11 +229,11 @@ int mc_train(const mc_model_desc *m, int generic, const mc_train_options *o)
     while (ts->epoch < ts->epochs) {
         const int e = (int)ts->epoch;
         ts->sgd.lr = mc_cosine_lr(base_lr, e, (int)ts->epochs);
-        const double t0 = now();
+        const double t0 = mc_now();
         double train_loss, train_acc;
         train_epoch(&r, o->progress, &train_loss, &train_acc);
         mc_evaluate(&r.net, &r.test, &test_loss, &test_acc);
-        const double secs = now() - t0;
+        const double secs = mc_now() - t0;
         images += r.train.n;
         printf("epoch %d/%lld  lr %.4f  train loss %.4f acc %.2f%%  test loss %.4f acc %.2f%%  %.1f s  %.0f img/s\n",
                e + 1, (long long)ts->epochs, ts->sgd.lr, train_loss, 100 * train_acc, test_loss, 100 * test_acc, secs,
@@ -264,7 +252,7 @@ int mc_train(const mc_model_desc *m, int generic, const mc_train_options *o)
     }
     if (images == 0)
         mc_evaluate(&r.net, &r.test, &test_loss, &test_acc);
-    const double secs = now() - start;
+    const double secs = mc_now() - start;
     printf("%s (%s): %lld parameters; test accuracy %.2f%% (loss %.4f) after %lld epochs; %.1f s, %.0f images/s; "
            "checkpoint %s\n",
            m->name, m->conv_type, (long long)m->params, 100 * test_acc, test_loss, (long long)ts->epoch, secs,
