@@ -365,21 +365,19 @@ static void write_model_driver(emitter *e, FILE *f)
     for (int i = 0; i < m->norder; i++) {
         const mc_node *n = node(e, m->order[i]);
         const mc_plan_node *pn = &e->p->nodes[m->order[i]];
+        fprintf(f, "MC_LAYER_FWD_BEGIN(%d, %s)m4_dnl\n", i, n->name);
         for (int part = 0; part < pn->nkernels; part++) {
             call_constants(e, n, part);
             fprintf(f, "%s()m4_dnl\n", macro(e, n, "CALL_FWD"));
         }
-    }
-    fputs("MC_FORWARD_END()m4_dnl\n", f);
-    for (int i = m->norder - 1; i >= 0; i--) {
-        const mc_node *n = node(e, m->order[i]);
-        const mc_plan_node *pn = &e->p->nodes[m->order[i]];
+        fprintf(f, "MC_LAYER_END()m4_dnl\nMC_LAYER_BWD_BEGIN(%d, %s)m4_dnl\n", i, n->name);
         for (int part = pn->nkernels - 1; part >= 0; part--) {
             call_constants(e, n, part);
             fprintf(f, "%s()m4_dnl\n", macro(e, n, "CALL_BWD"));
         }
+        fputs("MC_LAYER_END()m4_dnl\n", f);
     }
-    fputs("MC_BACKWARD_END()m4_dnl\nMC_TENSORS_BEGIN()m4_dnl\n", f);
+    fputs("MC_STEP()m4_dnl\nMC_TENSORS_BEGIN()m4_dnl\n", f);
     static const char *const init_kinds[] = {"MC_INIT_ZEROS", "MC_INIT_ONES", "MC_INIT_NORMAL", "MC_INIT_UNIFORM"};
     for (int i = 0; i < m->ntensors; i++) {
         const mc_tensor *t = &m->tensors[i];

@@ -21,6 +21,7 @@
 #include <png.h>
 
 #include "mc_batch.h"
+#include "mc_bench.h"
 #include "mc_checkpoint.h"
 #include "mc_dataset.h"
 #include "mc_net.h"
@@ -36,7 +37,8 @@ typedef struct cli {
 typedef struct options {
     mc_train_options train;
     const char *weights, *input, *output;
-    int train_mode, no_dropout, batch;
+    int train_mode, no_dropout, batch, iters, layers;
+    const char *json;
     double shake_alpha, shake_beta;
     int nargs;
     char **args; /* positional arguments (predict's images) */
@@ -45,7 +47,7 @@ typedef struct options {
 enum { O_DATA = 1 << 0, O_DATASET = 1 << 1, O_EPOCHS = 1 << 2, O_BATCH = 1 << 3, O_LR = 1 << 4, O_WD = 1 << 5,
        O_SEED = 1 << 6, O_RESUME = 1 << 7, O_OUT = 1 << 8, O_LIMIT = 1 << 9, O_WEIGHTS = 1 << 10, O_INPUT = 1 << 11,
        O_OUTPUT = 1 << 12, O_TRAIN = 1 << 13, O_NO_DROPOUT = 1 << 14, O_SHAKE = 1 << 15, O_ARGS = 1 << 16,
-       O_THREADS = 1 << 17 };
+       O_THREADS = 1 << 17, O_ITERS = 1 << 18, O_JSON = 1 << 19, O_LAYERS = 1 << 20 };
 
 static int usage_error(const cli *c, const char *fmt, const char *arg)
 {
@@ -99,14 +101,15 @@ static int parse(const cli *c, int argc, char **argv, unsigned allowed, const ch
         {"output", required_argument, NULL, 'O'},     {"train", no_argument, NULL, 't'},
         {"no-dropout", no_argument, NULL, 'N'},       {"shake-alpha", required_argument, NULL, 'a'},
         {"shake-beta", required_argument, NULL, 'B'}, {"threads", required_argument, NULL, 'T'},
-        {"help", no_argument, NULL, 'h'},
+        {"iters", required_argument, NULL, 'I'},      {"json", required_argument, NULL, 'J'},
+        {"layers", no_argument, NULL, 'Y'},           {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     static const struct { int opt; unsigned bit; } bits[] = {
         {'d', O_DATA}, {'D', O_DATASET}, {'e', O_EPOCHS}, {'b', O_BATCH}, {'l', O_LR}, {'w', O_WD},
         {'s', O_SEED}, {'r', O_RESUME}, {'o', O_OUT}, {'L', O_LIMIT}, {'W', O_WEIGHTS}, {'i', O_INPUT},
         {'O', O_OUTPUT}, {'t', O_TRAIN}, {'N', O_NO_DROPOUT}, {'a', O_SHAKE}, {'B', O_SHAKE},
-        {'T', O_THREADS},
+        {'T', O_THREADS}, {'I', O_ITERS}, {'J', O_JSON}, {'Y', O_LAYERS},
     };
     memset(o, 0, sizeof *o);
     o->train = (mc_train_options){.lr = 0.1, .wd = 2e-4, .seed = 0, .progress = isatty(2)};
@@ -169,6 +172,13 @@ static int parse(const cli *c, int argc, char **argv, unsigned allowed, const ch
                 return usage_error(c, "bad --threads '%s'; expected an integer from 1 to 1024", optarg);
             set_threads((int)v);
             break;
+        case 'I':
+            if (!parse_long(optarg, 1, 100000, &v))
+                return usage_error(c, "bad --iters '%s'; expected an integer from 1 to 100000", optarg);
+            o->iters = (int)v;
+            break;
+        case 'J': o->json = optarg; break;
+        case 'Y': o->layers = 1; break;
         case 'h': fputs(usage, stdout); return 0;
         default: return usage_error(c, "unknown or incomplete option '%s'", argv[optind - 1]);
         }
@@ -646,6 +656,33 @@ static int cmd_predict(const cli *c, int argc, char **argv)
     return rc;
 }
 
+/* ---- bench ---------------------------------------------------------------------------- */
+
+static const char usage_bench[] =
+    "usage: EXE bench [--batch B] [--threads T] [--iters N] [--layers] [--json FILE]\n"
+    "\n"
+    "Times the training step (forward, loss, backward, SGD update) on the generated\n"
+    "kernels and on the runtime's generic ones, alternating, on random data: the\n"
+    "median of N after a warm-up, images per second and the speedup.\n"
+    "\n"
+    "  --batch B     images per step (default 128)\n"
+    "  --threads T   threads of the kernels (default: every processor)\n"
+    "  --iters N     timed repetitions of each measurement (default 7)\n"
+    "  --layers      also every layer's forward and backward, generated and generic\n"
+    "                interleaved, with GFLOP/s and GB/s of compulsory traffic\n"
+    "  --json FILE   write the results as JSON too\n";
+
+static int cmd_bench(const cli *c, int argc, char **argv)
+{
+    options o;
+    int rc = parse(c, argc, argv, O_BATCH | O_THREADS | O_ITERS | O_JSON | O_LAYERS, usage_bench, &o);
+    if (rc >= 0)
+        return rc;
+    mc_bench_options b = {.batch = o.batch ? o.batch : 128, .iters = o.iters ? o.iters : 7, .layers = o.layers,
+                          .json = o.json};
+    return mc_bench(c->m, &b);
+}
+
 /* ---- main --------------------------------------------------------------------------- */
 
 int mc_classifier_main(const mc_model_desc *m, int generic, const char *build, int argc, char **argv)
@@ -661,6 +698,7 @@ int mc_classifier_main(const mc_model_desc *m, int generic, const char *build, i
         {"predict", cmd_predict, "classify images"},
         {"forward", NULL, "logits of one batch from a safetensors file"},
         {"grad", NULL, "loss and parameter gradients of one batch"},
+        {"bench", cmd_bench, "time the generated kernels against the generic ones"},
         {"init", cmd_init, "write the initial weights"},
         {"info", cmd_info, "the model and this build"},
     };
@@ -678,7 +716,7 @@ int mc_classifier_main(const mc_model_desc *m, int generic, const char *build, i
     for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
         if (cmds[i].run && !strcmp(c.cmd, cmds[i].name))
             return cmds[i].run(&c, argc - 1, argv + 1);
-    fprintf(stderr, "%s: unknown command '%s'; expected train, eval, predict, forward, grad, init or info\n", c.exe,
+    fprintf(stderr, "%s: unknown command '%s'; expected train, eval, predict, forward, grad, bench, init or info\n", c.exe,
             c.cmd);
     return 2;
 }

@@ -104,6 +104,11 @@ typedef struct mc_model_desc {
      * gradient slot. */
     float (*loss)(const mc_state *s, const int32_t *labels, float *probs);
     void (*loss_backward)(const mc_state *s, const int32_t *labels, const float *probs);
+    /* The step one layer at a time (index as in layers): what forward and
+     * backward run in turn, for benchmarks. A layer's backward accumulates
+     * into its inputs' gradient slots and its parameters' gradients. */
+    void (*const *layer_forward)(const mc_state *s, int train);
+    void (*const *layer_backward)(const mc_state *s);
 } mc_model_desc;
 
 /* A convolution layer's shapes for the generic kernels, for a batch of n. */

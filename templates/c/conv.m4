@@ -154,7 +154,8 @@ $1            }
 
 m4_define(`CV_GEMM_HELPERS',
 `MC_GEMM_NN(NAME`'_gemm_fwd, CO, CV_PIX, CV_CKK)
-MC_GEMM_NN(NAME`'_gemm_dw, CO, CV_CKK, CV_PIX)
+m4_ifelse(CV_DIRECT, 1, `MC_GEMM_NT_TAPS(NAME`'_gemm_dw, CO, CV_PIX, C, 1, CV_PIX, 0, m4_eval(CO * CV_PIX), m4_eval(C * CV_PIX))',
+`MC_GEMM_NN(NAME`'_gemm_dw, CO, CV_CKK, CV_PIX)')
 MC_GEMM_NN(NAME`'_gemm_dx, CV_CKK, CV_PIX, CO)
 MC_TRANSPOSE(NAME`'_transpose_w, CO, CV_CKK)
 
@@ -174,7 +175,7 @@ CV_TAP_ROWS(`                const float *restrict xc = xb + ci * m4_eval(H * W)
 }
 
 ')m4_dnl
-/* The same matrix transposed: one row of C*K*K taps per output pixel. */
+m4_ifelse(CV_DIRECT, 1, `', `/* The same matrix transposed: one row of C*K*K taps per output pixel. */
 static void NAME`'_im2col_t(const float *restrict xb, float *restrict colt)
 {
 CV_TAP_ROWS(`                const float *restrict xc = xb + ci * m4_eval(H * W);
@@ -188,6 +189,7 @@ CV_TAP_ROWS(`                const float *restrict xc = xb + ci * m4_eval(H * W)
                 }
 ')m4_dnl
 }
+')m4_dnl
 
 m4_ifelse(CV_DIRECT, 1, `', `/* The backward of im2col: every entry of dcol back to its input pixel. */
 static void NAME`'_col2im(const float *restrict dcol, float *restrict dxb)
@@ -224,31 +226,127 @@ m4_ifelse(CV_DIRECT, 1, `        NAME`'_gemm_fwd(w, x + (long)b * m4_eval(C * H 
 ')
 
 m4_define(`CV_BWD_GEMM',
-`    static float colt[m4_eval(CV_PIX * CV_CKK)], wt[m4_eval(CV_CKK * CO)];
-m4_ifelse(CV_DIRECT, 1, `', `    static float dcol[m4_eval(CV_CKK * CV_PIX)];
+`    static float wt[m4_eval(CV_CKK * CO)];
+m4_ifelse(CV_DIRECT, 1, `    NAME`'_gemm_dw(n, dy, x, dw);
+', `    static float colt[m4_eval(CV_PIX * CV_CKK)], dcol[m4_eval(CV_CKK * CV_PIX)];
 ')m4_dnl
     NAME`'_transpose_w(w, wt);
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * m4_eval(CO * HO * WO);
         float *restrict dxb = dx + (long)b * m4_eval(C * H * W);
-        NAME`'_im2col_t(x + (long)b * m4_eval(C * H * W), colt);
-        NAME`'_gemm_dw(dyb, colt, dw);
 m4_ifelse(CV_DIRECT, 1, `        NAME`'_gemm_dx(wt, dyb, dxb);
-', `        memset(dcol, 0, sizeof dcol);
+', `        NAME`'_im2col_t(x + (long)b * m4_eval(C * H * W), colt);
+        NAME`'_gemm_dw(dyb, colt, dw);
+        memset(dcol, 0, sizeof dcol);
         NAME`'_gemm_dx(wt, dyb, dcol);
         NAME`'_col2im(dcol, dxb);
 ')m4_dnl
     }
 ')
 
+# A stride-1 convolution with a window wider than 1 skips im2col: the
+# input image is copied once into a zero-padded (H + 2 PAD) x (W + 2 PAD)
+# image xp, and row (ci, ky, kx) of the im2col matrix is then xp itself,
+# shifted by ci * HP * WP + ky * WP + kx, if the output is computed on the
+# padded width WP (the WP - WO extra columns of each output row are
+# computed and dropped). The products read those rows in place (the tap
+# forms of gemm.m4). The input gradient is the forward
+# of the output gradient, padded by K - 1 - PAD, through the filters
+# flipped and transposed, computed the same way. Grids are rounded up to
+# whole vectors; the padded images have room for the last shifted row.
+m4_define(`CV_SHIFTED', `m4_eval(G == 1 && S == 1 && K > 1 && PAD <= K - 1)')
+m4_define(`CV_HP', `m4_eval(H + 2 * PAD)')
+m4_define(`CV_WP', `m4_eval(W + 2 * PAD)')
+m4_define(`CV_NP', `m4_eval((HO * CV_WP + 15) / 16 * 16)')
+m4_define(`CV_XP', `m4_eval((C - 1) * CV_HP * CV_WP + (K - 1) * CV_WP + K - 1 + CV_NP)')
+m4_define(`CV_Q', `m4_eval(K - 1 - PAD)')
+m4_define(`CV_HQ', `m4_eval(H + K - 1)')
+m4_define(`CV_WQ', `m4_eval(W + K - 1)')
+m4_define(`CV_NQ', `m4_eval((H * CV_WQ + 15) / 16 * 16)')
+m4_define(`CV_DYQ', `m4_eval((CO - 1) * CV_HQ * CV_WQ + (K - 1) * CV_WQ + K - 1 + CV_NQ)')
+# Images per chunk of the filter gradient: up to 16, about 1 MB of padded images.
+m4_define(`CV_NB', `m4_ifelse(m4_eval(CV_XP * 16 <= 262144), 1, 16, m4_eval(CV_XP >= 262144), 1, 1, `m4_eval(262144 / CV_XP)')')
+
+m4_define(`CV_SHIFT_HELPERS',
+`MC_GEMM_NN_TAPS(NAME`'_gemm_fwd, CO, CV_NP, C, K, m4_eval(CV_HP * CV_WP), CV_WP)
+MC_GEMM_NT_TAPS(NAME`'_gemm_dw, CO, CV_NP, C, K, m4_eval(CV_HP * CV_WP), CV_WP, m4_eval(CO * CV_NP), CV_XP)
+MC_GEMM_NN_TAPS(NAME`'_gemm_dx, C, CV_NQ, CO, K, m4_eval(CV_HQ * CV_WQ), CV_WQ)
+
+/* Image xb into the interior of the zero-padded xp (its border stays 0). */
+static void NAME`'_pad(const float *restrict xb, float *restrict xp)
+{
+    for (int ci = 0; ci < C; ci++)
+        for (int iy = 0; iy < H; iy++)
+            memcpy(xp + (ci * CV_HP + iy + PAD) * CV_WP + PAD, xb + (ci * H + iy) * W, W * sizeof(float));
+}
+
+/* The filters of the input gradient: wf[ci][co][ky][kx] = w[co][ci][K-1-ky][K-1-kx]. */
+static void NAME`'_flip(const float *restrict w, float *restrict wf)
+{
+    for (int co = 0; co < CO; co++)
+        for (int ci = 0; ci < C; ci++)
+            for (int t = 0; t < m4_eval(K * K); t++)
+                wf[(ci * CO + co) * m4_eval(K * K) + t] = w[(co * C + ci) * m4_eval(K * K) + m4_eval(K * K - 1) - t];
+}
+')
+
+m4_define(`CV_FWD_SHIFT',
+`    static float xp[CV_XP], yg[m4_eval(CO * CV_NP)];
+    for (int b = 0; b < n; b++) {
+        float *restrict yb = y + (long)b * m4_eval(CO * HO * WO);
+        NAME`'_pad(x + (long)b * m4_eval(C * H * W), xp);
+        for (int co = 0; co < CO; co++)
+            for (int i = 0; i < CV_NP; i++)
+                yg[co * CV_NP + i] = m4_ifelse(BIAS, 1, `bias[co]', `0.0f');
+        NAME`'_gemm_fwd(w, xp, yg);
+        for (int co = 0; co < CO; co++)
+            for (int oy = 0; oy < HO; oy++)
+                memcpy(yb + (co * HO + oy) * WO, yg + co * CV_NP + oy * CV_WP, WO * sizeof(float));
+    }
+')
+
+# The extra columns of dyp and the border of dyq are never written: they
+# stay 0, so the dropped outputs add nothing to dw and the shifted rows
+# read zeros off the edge.
+m4_define(`CV_BWD_SHIFT',
+`    static float xp[m4_eval(CV_NB * CV_XP)], dyp[m4_eval(CV_NB * CO * CV_NP)], dyq[CV_DYQ],
+        wf[m4_eval(C * CO * K * K)], dxg[m4_eval(C * CV_NQ)];
+    NAME`'_flip(w, wf);
+    for (int b0 = 0; b0 < n; b0 += CV_NB) {
+        const int nb = n - b0 < CV_NB ? n - b0 : CV_NB;
+        for (int i = 0; i < nb; i++) {
+            const float *restrict dyb = dy + (long)(b0 + i) * m4_eval(CO * HO * WO);
+            NAME`'_pad(x + (long)(b0 + i) * m4_eval(C * H * W), xp + i * CV_XP);
+            for (int co = 0; co < CO; co++)
+                for (int oy = 0; oy < HO; oy++)
+                    memcpy(dyp + (i * CO + co) * CV_NP + oy * CV_WP, dyb + (co * HO + oy) * WO, WO * sizeof(float));
+        }
+        NAME`'_gemm_dw(nb, dyp, xp, dw);
+        for (int i = 0; i < nb; i++) {
+            const float *restrict dyb = dy + (long)(b0 + i) * m4_eval(CO * HO * WO);
+            float *restrict dxb = dx + (long)(b0 + i) * m4_eval(C * H * W);
+            for (int co = 0; co < CO; co++)
+                for (int oy = 0; oy < HO; oy++)
+                    memcpy(dyq + (co * CV_HQ + oy + CV_Q) * CV_WQ + CV_Q, dyb + (co * HO + oy) * WO,
+                           WO * sizeof(float));
+            memset(dxg, 0, sizeof dxg);
+            NAME`'_gemm_dx(wf, dyq, dxg);
+            for (int ci = 0; ci < C; ci++)
+                for (int iy = 0; iy < H; iy++)
+                    for (int ix = 0; ix < W; ix++)
+                        dxb[(ci * H + iy) * W + ix] += dxg[ci * CV_NQ + iy * CV_WQ + ix];
+        }
+    }
+')
+
 m4_define(`MC_CONV_FWD',
 `CV_DESCRIBE
-m4_ifelse(G, 1, `CV_GEMM_HELPERS()', `CV_FWD_PLANE(NAME, K, PAD, OY0, OY1, OX0, OX1)')
+m4_ifelse(CV_SHIFTED, 1, `CV_SHIFT_HELPERS()', G, 1, `CV_GEMM_HELPERS()', `CV_FWD_PLANE(NAME, K, PAD, OY0, OY1, OX0, OX1)')
 void NAME`'_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
 m4_ifelse(BIAS, 1, `', `    (void)bias;
 ')m4_dnl
-m4_ifelse(G, 1, `CV_FWD_GEMM()', `    for (int b = 0; b < n; b++) {
+m4_ifelse(CV_SHIFTED, 1, `CV_FWD_SHIFT()', G, 1, `CV_FWD_GEMM()', `    for (int b = 0; b < n; b++) {
         for (int co = 0; co < CO; co++)
             for (int i = 0; i < m4_eval(HO * WO); i++)
                 y[((long)b * CO + co) * m4_eval(HO * WO) + i] = m4_ifelse(BIAS, 1, `bias[co]', `0.0f');
@@ -276,7 +374,7 @@ m4_ifelse(BIAS, 1, `    for (int co = 0; co < CO; co++) {
     }
 ', `    (void)dbias;
 ')m4_dnl
-m4_ifelse(G, 1, `CV_BWD_GEMM()', `CV_GROUPS(`CV_BWD_DENSE(NAME, K, CV_CIG, CV_COG, CV_XOFF, CV_YOFF, CV_WOFF, CV_IND)', `    ')')m4_dnl
+m4_ifelse(CV_SHIFTED, 1, `CV_BWD_SHIFT()', G, 1, `CV_BWD_GEMM()', `CV_GROUPS(`CV_BWD_DENSE(NAME, K, CV_CIG, CV_COG, CV_XOFF, CV_YOFF, CV_WOFF, CV_IND)', `    ')')m4_dnl
 }
 ')
 

@@ -1,41 +1,220 @@
 m4_divert(-1)
-# Matrix products with literal sizes, for the dense convolutions (conv.m4
-# includes this file once). Row-major, accumulating: the caller sets c.
+# Matrix products with literal sizes, register-blocked, for the dense
+# convolutions (conv.m4 includes this file once). Row-major, accumulating:
+# the caller sets c.
 #
 # MC_GEMM_NN(fn, M, N, K): static void fn(a, b, c): c[M x N] += a[M x K] b[K x N].
-# Threads take blocks of rows. Four rows of c at a time share each row of b: per element of b, four
-# multiply-adds into four contiguous rows, a loop the compiler vectorizes
-# along N with no reassociation (each c element sums its terms in p order,
-# so results do not depend on the vector width).
-m4_define(`MC_GEMM_NN',
-`static void $1(const float *restrict a, const float *restrict b, float *restrict c)
+# MC_GEMM_NN_TAPS(fn, M, N, C, KS, PLANE, ROW): the same with row p of b
+# not at p * N but at a shifted view of a padded image: p = (ci, ky, kx)
+# over C channels and a KS x KS window, row at ci * PLANE + ky * ROW + kx
+# (the rows of an im2col matrix, never built). N is a multiple of 16.
+# MC_GEMM_NT_TAPS(fn, M, N, C, KS, PLANE, ROW, ASTRIDE, BSTRIDE): static
+# void fn(nb, a, b, c): c[M x C*KS*KS] += the sum over nb images i of
+# a_i[M x N] b_i^T, with a_i at a + i ASTRIDE and the rows of b_i, at
+# b + i BSTRIDE, as above: dot products of rows.
+#
+# A tile of 4 rows x 64 columns of c (16 vectors of 16 floats) stays in
+# registers over the whole sum; per term it loads 4 vectors of b and 4
+# elements of a for 16 vector multiply-adds, so the loop runs at the speed
+# of the multiply-adds, not of loads and stores of c. Columns left over take
+# a narrower tile, then a scalar loop; rows left over a shorter one. Every
+# element of c adds its terms in p order whatever the tile, so results do
+# not depend on the blocking or on the thread count. Threads take blocks
+# of 4 rows.
+m4_define(`MC_GEMM_VL', 16)
+m4_define(`MC_GEMM_MR', 4)
+m4_define(`MC_GEMM_NV', 4)
+
+# The vector type, emitted once per file before the first product: GNU C
+# vectors (gcc and clang) that may sit at any float address.
+m4_define(`MC_GEMM_PRELUDE',
+`typedef float mc_v16 __attribute__((vector_size(64), aligned(4), may_alias));
+
+/* The first count floats at p, zeros after: the tail of a row. (Vectors
+ * go by pointer: by value they would change the ABI without AVX-512.) */
+static inline __attribute__((unused)) void mc_v16_part(mc_v16 *v, const float *p, int count)
 {
-m4_ifelse(m4_eval($2 >= 4), 1, `    MC_OMP_FOR
-    for (int i = 0; i < m4_eval($2 / 4 * 4); i += 4) {
-        float *restrict c0 = c + i * $3, *restrict c1 = c0 + $3, *restrict c2 = c1 + $3, *restrict c3 = c2 + $3;
-        for (int p = 0; p < $4; p++) {
-            const float a0 = a[i * $4 + p], a1 = a[(i + 1) * $4 + p], a2 = a[(i + 2) * $4 + p],
-                        a3 = a[(i + 3) * $4 + p];
-            const float *restrict bp = b + p * $3;
-            for (int j = 0; j < $3; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    *v = (mc_v16){0};
+    for (int l = 0; l < count; l++)
+        (*v)[l] = p[l];
+}
+
+static inline __attribute__((unused)) float mc_v16_sum(const mc_v16 *v)
+{
+    float s = 0.0f;
+    for (int l = 0; l < 16; l++)
+        s += (*v)[l];
+    return s;
+}
+
+m4_define(`MC_GEMM_PRELUDE', `')m4_dnl
+')
+
+# The loop over the terms p of a product: GEMM_TERMS opens it (the brace
+# is closed by the tile), GEMM_BROW is where row p of b starts; each
+# product defines them for its kind of b.
+m4_define(`GEMM_PLAIN_TERMS',
+`m4_define(`GEMM_TERMS', `            for (int p = 0; p < $2; p++) {
+')m4_define(`GEMM_BROW', `p * $1')')
+m4_define(`GEMM_TAP_TERMS',
+`m4_define(`GEMM_TERMS', `            for (int ci = 0, p = 0; ci < $1; ci++)
+            for (int ky = 0; ky < $2; ky++)
+            for (int kx = 0; kx < $2; kx++, p++) {
+')m4_define(`GEMM_BROW', `ci * $3 + ky * $4 + kx')')
+
+# MC_GEMM_TILE(rows, vecs, N, K, j0): c[i0, i0 + rows) x [j0, j0 + 16 vecs).
+m4_define(`MC_GEMM_TILE',
+`        {
+MC_FOR(`GR', 0, m4_eval($1 - 1), `            float *restrict c`'GR = c + (i0 + GR) * $3 + $5;
+            const float *restrict a`'GR = a + (i0 + GR) * $4;
+')m4_dnl
+MC_FOR(`GR', 0, m4_eval($1 - 1), `MC_FOR(`GV', 0, m4_eval($2 - 1), `            mc_v16 s`'GR`'_`'GV = *(const mc_v16 *)(c`'GR + m4_eval(GV * MC_GEMM_VL));
+')')m4_dnl
+GEMM_TERMS()m4_dnl
+                const float *restrict bp = b + GEMM_BROW + $5;
+MC_FOR(`GV', 0, m4_eval($2 - 1), `                const mc_v16 b`'GV = *(const mc_v16 *)(bp + m4_eval(GV * MC_GEMM_VL));
+')m4_dnl
+MC_FOR(`GR', 0, m4_eval($1 - 1), `                const float x`'GR = a`'GR[p];
+')m4_dnl
+MC_FOR(`GR', 0, m4_eval($1 - 1), `MC_FOR(`GV', 0, m4_eval($2 - 1), `                s`'GR`'_`'GV += x`'GR * b`'GV;
+')')m4_dnl
             }
+MC_FOR(`GR', 0, m4_eval($1 - 1), `MC_FOR(`GV', 0, m4_eval($2 - 1), `            *(mc_v16 *)(c`'GR + m4_eval(GV * MC_GEMM_VL)) = s`'GR`'_`'GV;
+')')m4_dnl
         }
+')
+
+# MC_GEMM_ROWS(rows, N, K): every column of the rows i0 .. i0 + rows.
+m4_define(`MC_GEMM_ROWS',
+`m4_pushdef(`GW', m4_eval(MC_GEMM_NV * MC_GEMM_VL))m4_dnl
+m4_pushdef(`GFULL', m4_eval($2 / GW * GW))m4_dnl
+m4_pushdef(`GVECS', m4_eval(($2 - GFULL) / MC_GEMM_VL))m4_dnl
+m4_pushdef(`GTAIL', m4_eval(GFULL + GVECS * MC_GEMM_VL))m4_dnl
+m4_ifelse(m4_eval(GFULL > 0), 1, `        for (int j0 = 0; j0 < GFULL; j0 += GW)
+MC_GEMM_TILE($1, MC_GEMM_NV, $2, $3, j0)')m4_dnl
+m4_ifelse(m4_eval(GVECS > 0), 1, `MC_GEMM_TILE($1, GVECS, $2, $3, GFULL)')m4_dnl
+m4_ifelse(m4_eval(GTAIL < $2), 1, `        for (int i = i0; i < i0 + $1; i++)
+            for (int j = GTAIL; j < $2; j++) {
+                float s = c[i * $2 + j];
+                for (int p = 0; p < $3; p++)
+                    s += a[i * $3 + p] * b[p * $2 + j];
+                c[i * $2 + j] = s;
+            }
+')m4_dnl
+m4_popdef(`GW', `GFULL', `GVECS', `GTAIL')m4_dnl
+')
+
+# GEMM_BODY(M, N, K): the row blocks of a product, threads over the full ones.
+m4_define(`GEMM_BODY',
+`m4_pushdef(`GM', m4_eval($1 / MC_GEMM_MR * MC_GEMM_MR))m4_dnl
+m4_ifelse(m4_eval(GM > 0), 1, `    MC_OMP_FOR
+    for (int i0 = 0; i0 < GM; i0 += MC_GEMM_MR) {
+MC_GEMM_ROWS(MC_GEMM_MR, $2, $3)m4_dnl
     }
 ')m4_dnl
-m4_ifelse(m4_eval($2 % 4 != 0), 1, `    for (int i = m4_eval($2 / 4 * 4); i < $2; i++)
-        for (int p = 0; p < $4; p++) {
-            const float ai = a[i * $4 + p];
-            const float *restrict bp = b + p * $3;
-            float *restrict ci = c + i * $3;
-            for (int j = 0; j < $3; j++)
-                ci[j] += ai * bp[j];
+m4_ifelse(m4_eval(GM < $1), 1, `    {
+        const int i0 = GM;
+MC_GEMM_ROWS(m4_eval($1 - GM), $2, $3)m4_dnl
+    }
+')m4_dnl
+m4_popdef(`GM')m4_dnl
+')
+
+m4_define(`MC_GEMM_NN',
+`MC_GEMM_PRELUDE()m4_dnl
+GEMM_PLAIN_TERMS($3, $4)m4_dnl
+static void $1(const float *restrict a, const float *restrict b, float *restrict c)
+{
+GEMM_BODY($2, $3, $4)m4_dnl
+}
+')
+
+m4_define(`MC_GEMM_NN_TAPS',
+`MC_GEMM_PRELUDE()m4_dnl
+GEMM_TAP_TERMS($4, $5, $6, $7)m4_dnl
+static void $1(const float *restrict a, const float *restrict b, float *restrict c)
+{
+GEMM_BODY($2, $3, m4_eval($4 * $5 * $5))m4_dnl
+}
+')
+
+# The transposed form sums over images too: a tile of 4 rows of a against
+# 4 rows of b keeps 16 vector accumulators over the 16-float chunks of the
+# rows of every image (a short tail as a partial vector), and adds each,
+# summed across its lanes in a fixed order, to c once.
+# GEMM_NT_TILE(rows, cols, N, KK, KS, PLANE, ROW, ASTRIDE, BSTRIDE): c[i0, i0 + rows) x [k0, k0 + cols).
+m4_define(`GEMM_NT_TILE',
+`m4_pushdef(`GN16', m4_eval($3 / MC_GEMM_VL * MC_GEMM_VL))m4_dnl
+        {
+MC_FOR(`GR', 0, m4_eval($1 - 1), `MC_FOR(`GV', 0, m4_eval($2 - 1), `            mc_v16 s`'GR`'_`'GV = {0};
+')')m4_dnl
+            for (int i = 0; i < nb; i++) {
+MC_FOR(`GR', 0, m4_eval($1 - 1), `                const float *restrict a`'GR = a + (long)i * $8 + (i0 + GR) * $3;
+')m4_dnl
+MC_FOR(`GV', 0, m4_eval($2 - 1), `                const float *restrict b`'GV = b + (long)i * $9 + GEMM_NT_ROW(k0 + GV, $5, $6, $7);
+')m4_dnl
+m4_ifelse(m4_eval(GN16 > 0), 1, `                for (int p = 0; p < GN16; p += MC_GEMM_VL) {
+GEMM_NT_TERM($1, $2)m4_dnl
+                }
+')m4_dnl
+m4_ifelse(m4_eval(GN16 < $3), 1, `                {
+GEMM_NT_TERM($1, $2, m4_eval($3 - GN16))m4_dnl
+                }
+')m4_dnl
+            }
+MC_FOR(`GR', 0, m4_eval($1 - 1), `MC_FOR(`GV', 0, m4_eval($2 - 1), `            c[(i0 + GR) * $4 + k0 + GV] += mc_v16_sum(&s`'GR`'_`'GV);
+')')m4_dnl
+        }
+m4_popdef(`GN16')m4_dnl
+')
+
+# GEMM_NT_TERM(rows, cols, tail): one chunk of every pair of the tile: 16
+# floats at p, or the last tail floats.
+m4_define(`GEMM_NT_TERM',
+`m4_ifelse(`$3', `', `MC_FOR(`GR', 0, m4_eval($1 - 1), `                    const mc_v16 x`'GR = *(const mc_v16 *)(a`'GR + p);
+')MC_FOR(`GV', 0, m4_eval($2 - 1), `                    const mc_v16 y`'GV = *(const mc_v16 *)(b`'GV + p);
+')', `MC_FOR(`GR', 0, m4_eval($1 - 1), `                    mc_v16 x`'GR;
+                    mc_v16_part(&x`'GR, a`'GR + GN16, $3);
+')MC_FOR(`GV', 0, m4_eval($2 - 1), `                    mc_v16 y`'GV;
+                    mc_v16_part(&y`'GV, b`'GV + GN16, $3);
+')')m4_dnl
+MC_FOR(`GR', 0, m4_eval($1 - 1), `MC_FOR(`GV', 0, m4_eval($2 - 1), `                    s`'GR`'_`'GV += x`'GR * y`'GV;
+')')m4_dnl
+')
+
+# GEMM_NT_ROW(k, KS, PLANE, ROW): where row k = (ci, ky, kx) of b starts.
+m4_define(`GEMM_NT_ROW', `m4_ifelse($2, 1, `($1) * $3', `(($1) / m4_eval($2 * $2) * $3 + ($1) / $2 % $2 * $4 + ($1) % $2)')')
+
+# GEMM_NT_ROWS(rows, N, KK, KS, PLANE, ROW, ASTRIDE, BSTRIDE): every column of c in the rows i0 .. i0 + rows.
+m4_define(`GEMM_NT_ROWS',
+`m4_pushdef(`GKF', m4_eval($3 / 4 * 4))m4_dnl
+m4_ifelse(m4_eval(GKF > 0), 1, `        for (int k0 = 0; k0 < GKF; k0 += 4)
+GEMM_NT_TILE($1, 4, $2, $3, $4, $5, $6, $7, $8)')m4_dnl
+m4_ifelse(m4_eval(GKF < $3), 1, `        {
+        const int k0 = GKF;
+GEMM_NT_TILE($1, m4_eval($3 - GKF), $2, $3, $4, $5, $6, $7, $8)m4_dnl
         }
 ')m4_dnl
+m4_popdef(`GKF')m4_dnl
+')
+
+m4_define(`MC_GEMM_NT_TAPS',
+`MC_GEMM_PRELUDE()m4_dnl
+static void $1(int nb, const float *restrict a, const float *restrict b, float *restrict c)
+{
+m4_pushdef(`GM', m4_eval($2 / MC_GEMM_MR * MC_GEMM_MR))m4_dnl
+m4_pushdef(`GKK', m4_eval($4 * $5 * $5))m4_dnl
+m4_ifelse(m4_eval(GM > 0), 1, `    MC_OMP_FOR
+    for (int i0 = 0; i0 < GM; i0 += MC_GEMM_MR) {
+GEMM_NT_ROWS(MC_GEMM_MR, $3, GKK, $5, $6, $7, $8, $9)m4_dnl
+    }
+')m4_dnl
+m4_ifelse(m4_eval(GM < $2), 1, `    {
+        const int i0 = GM;
+GEMM_NT_ROWS(m4_eval($2 - GM), $3, GKK, $5, $6, $7, $8, $9)m4_dnl
+    }
+')m4_dnl
+m4_popdef(`GM', `GKK')m4_dnl
 }
 ')
 

@@ -61,24 +61,55 @@ m4_define(`MC_SOURCE_BEGIN',
     float *sav = (s)->saved, *ext = (s)->extra; \
     (void)act, (void)dact, (void)par, (void)grad, (void)buf, (void)cnt, (void)sav, (void)ext
 
-static void MODEL`'_forward(const mc_state *s, int train)
+/* One function per layer (in execution order), forward and backward, so
+ * that a benchmark can time each layer alone; the step runs them in turn. */
+
+')
+
+# MC_LAYER_FWD_BEGIN(i, name) ... the layer calls ... MC_LAYER_END()
+m4_define(`MC_LAYER_FWD_BEGIN',
+`/* $2 */
+static void MODEL`'_layer$1_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
 ')
-
-m4_define(`MC_FORWARD_END',
-`}
-
-/* Layers in reverse; every gradient is accumulated into zeroed slots. */
-static void MODEL`'_backward(const mc_state *s)
+m4_define(`MC_LAYER_BWD_BEGIN',
+`/* $2 */
+static void MODEL`'_layer$1_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
 ')
+m4_define(`MC_LAYER_END', `}
 
-m4_define(`MC_BACKWARD_END', `}
+')
+
+# MC_STEP: the tables of the layer functions, and the step that
+# runs them: layers in order forward, in reverse backward (every gradient
+# is accumulated into zeroed slots).
+m4_define(`MC_LAYER_ENTRY', `MODEL`'_layer$1_$2,
+')
+m4_define(`MC_STEP',
+`static void (*const MODEL`'_layer_forward[NLAYERS])(const mc_state *, int) = {
+MC_FOR(`MC_I', 0, m4_eval(NLAYERS - 1), `    MC_LAYER_ENTRY(MC_I, forward)')};
+
+static void (*const MODEL`'_layer_backward[NLAYERS])(const mc_state *) = {
+MC_FOR(`MC_I', 0, m4_eval(NLAYERS - 1), `    MC_LAYER_ENTRY(MC_I, backward)')};
+
+static void MODEL`'_forward(const mc_state *s, int train)
+{
+    for (int i = 0; i < NLAYERS; i++)
+        MODEL`'_layer_forward[i](s, train);
+}
+
+static void MODEL`'_backward(const mc_state *s)
+{
+    for (int i = NLAYERS - 1; i >= 0; i--)
+        MODEL`'_layer_backward[i](s);
+}
 MC_LOSS()m4_dnl
 ')
+
 
 m4_define(`MC_TENSORS_BEGIN', `
 static const mc_tensor_desc MODEL`'_tensors[NTENSORS] = {
@@ -118,6 +149,7 @@ const mc_model_desc MODEL`'_model = {
     .param_floats = PARAM_FLOATS, .buffer_floats = BUFFER_FLOATS, .counters = COUNTERS,
     .act_floats = ACT_FLOATS, .saved_floats = SAVED_FLOATS, .extra_floats = EXTRA_FLOATS,
     .forward = MODEL`'_forward, .backward = MODEL`'_backward,
+    .layer_forward = MODEL`'_layer_forward, .layer_backward = MODEL`'_layer_backward,
     .loss = MODEL`'_loss, .loss_backward = MODEL`'_loss_backward,
 };
 ')

@@ -11,656 +11,2990 @@
     float *sav = (s)->saved, *ext = (s)->extra; \
     (void)act, (void)dact, (void)par, (void)grad, (void)buf, (void)cnt, (void)sav, (void)ext
 
-static void mobilenetv2_forward(const mc_state *s, int train)
+/* One function per layer (in execution order), forward and backward, so
+ * that a benchmark can time each layer alone; the step runs them in turn. */
+
+/* features.0.0 */
+static void mobilenetv2_layer0_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
     conv_k3_c3_32_96x96_s1_p1_fwd(n, (act + (long)(0) * n), (par + 0), 0, (act + (long)(27648) * n + 0));
+}
+
+/* features.0.0 */
+static void mobilenetv2_layer0_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c3_32_96x96_s1_p1_bwd(n, (act + (long)(0) * n), (par + 0), (dact + (long)(27648) * n + 0), (dact + (long)(0) * n), (grad + 0), 0);
+}
+
+/* features.0.1 */
+static void mobilenetv2_layer1_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c32_96x96_fwd_train(n, (act + (long)(27648) * n), (par + 864), (par + 896), (buf + 0), (buf + 32),
             (cnt + 0), (act + (long)(322560) * n), (sav + 0), (sav + 32));
     else
         bn_c32_96x96_fwd_eval(n, (act + (long)(27648) * n), (par + 864), (par + 896), (buf + 0), (buf + 32),
             (act + (long)(322560) * n));
+}
+
+/* features.0.1 */
+static void mobilenetv2_layer1_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c32_96x96_bwd(n, (act + (long)(27648) * n), (par + 864), (sav + 0), (sav + 32), (dact + (long)(322560) * n),
+        (dact + (long)(27648) * n), (grad + 864), (grad + 896));
+}
+
+/* relu6#1 */
+static void mobilenetv2_layer2_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu6_n294912_fwd(n, (act + (long)(322560) * n), (act + (long)(617472) * n));
+}
+
+/* relu6#1 */
+static void mobilenetv2_layer2_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu6_n294912_bwd(n, (act + (long)(322560) * n), (act + (long)(617472) * n), (dact + (long)(617472) * n), (dact + (long)(322560) * n));
+}
+
+/* features.1.conv.0.seps */
+static void mobilenetv2_layer3_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_5_7_c32_96x96_s1_fwd(n, (act + (long)(617472) * n), (par + 928), 0, (act + (long)(912384) * n + 0));
+}
+
+/* features.1.conv.0.seps */
+static void mobilenetv2_layer3_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_5_7_c32_96x96_s1_bwd(n, (act + (long)(617472) * n), (par + 928), (dact + (long)(912384) * n + 0), (dact + (long)(617472) * n), (grad + 928), 0);
+}
+
+/* features.1.conv.0.bn1 */
+static void mobilenetv2_layer4_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c96_96x96_fwd_train(n, (act + (long)(912384) * n), (par + 3584), (par + 3680), (buf + 64), (buf + 160),
             (cnt + 1), (act + (long)(1797120) * n), (sav + 64), (sav + 160));
     else
         bn_c96_96x96_fwd_eval(n, (act + (long)(912384) * n), (par + 3584), (par + 3680), (buf + 64), (buf + 160),
             (act + (long)(1797120) * n));
+}
+
+/* features.1.conv.0.bn1 */
+static void mobilenetv2_layer4_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c96_96x96_bwd(n, (act + (long)(912384) * n), (par + 3584), (sav + 64), (sav + 160), (dact + (long)(1797120) * n),
+        (dact + (long)(912384) * n), (grad + 3584), (grad + 3680));
+}
+
+/* features.1.conv.0.pointwise */
+static void mobilenetv2_layer5_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c96_16_96x96_s1_p0_b_fwd(n, (act + (long)(1797120) * n), (par + 3776), (par + 5312), (act + (long)(2681856) * n + 0));
+}
+
+/* features.1.conv.0.pointwise */
+static void mobilenetv2_layer5_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c96_16_96x96_s1_p0_b_bwd(n, (act + (long)(1797120) * n), (par + 3776), (dact + (long)(2681856) * n + 0), (dact + (long)(1797120) * n), (grad + 3776), (grad + 5312));
+}
+
+/* features.1.conv.0.bn2 */
+static void mobilenetv2_layer6_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c16_96x96_fwd_train(n, (act + (long)(2681856) * n), (par + 5328), (par + 5344), (buf + 256), (buf + 272),
             (cnt + 2), (act + (long)(2829312) * n), (sav + 256), (sav + 272));
     else
         bn_c16_96x96_fwd_eval(n, (act + (long)(2681856) * n), (par + 5328), (par + 5344), (buf + 256), (buf + 272),
             (act + (long)(2829312) * n));
+}
+
+/* features.1.conv.0.bn2 */
+static void mobilenetv2_layer6_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c16_96x96_bwd(n, (act + (long)(2681856) * n), (par + 5328), (sav + 256), (sav + 272), (dact + (long)(2829312) * n),
+        (dact + (long)(2681856) * n), (grad + 5328), (grad + 5344));
+}
+
+/* features.1.relu#1 */
+static void mobilenetv2_layer7_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n147456_fwd(n, (act + (long)(2829312) * n), (act + (long)(2976768) * n));
+}
+
+/* features.1.relu#1 */
+static void mobilenetv2_layer7_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n147456_bwd(n, (act + (long)(2829312) * n), (act + (long)(2976768) * n), (dact + (long)(2976768) * n), (dact + (long)(2829312) * n));
+}
+
+/* features.1.conv.2 */
+static void mobilenetv2_layer8_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c16_96x96_fwd_train(n, (act + (long)(2976768) * n), (par + 5360), (par + 5376), (buf + 288), (buf + 304),
             (cnt + 3), (act + (long)(3124224) * n), (sav + 288), (sav + 304));
     else
         bn_c16_96x96_fwd_eval(n, (act + (long)(2976768) * n), (par + 5360), (par + 5376), (buf + 288), (buf + 304),
             (act + (long)(3124224) * n));
+}
+
+/* features.1.conv.2 */
+static void mobilenetv2_layer8_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c16_96x96_bwd(n, (act + (long)(2976768) * n), (par + 5360), (sav + 288), (sav + 304), (dact + (long)(3124224) * n),
+        (dact + (long)(2976768) * n), (grad + 5360), (grad + 5376));
+}
+
+/* features.2.conv.0.0 */
+static void mobilenetv2_layer9_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c16_96_96x96_s1_p0_fwd(n, (act + (long)(3124224) * n), (par + 5392), 0, (act + (long)(3271680) * n + 0));
+}
+
+/* features.2.conv.0.0 */
+static void mobilenetv2_layer9_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c16_96_96x96_s1_p0_bwd(n, (act + (long)(3124224) * n), (par + 5392), (dact + (long)(3271680) * n + 0), (dact + (long)(3124224) * n), (grad + 5392), 0);
+}
+
+/* features.2.conv.0.1 */
+static void mobilenetv2_layer10_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c96_96x96_fwd_train(n, (act + (long)(3271680) * n), (par + 6928), (par + 7024), (buf + 320), (buf + 416),
             (cnt + 4), (act + (long)(4156416) * n), (sav + 320), (sav + 416));
     else
         bn_c96_96x96_fwd_eval(n, (act + (long)(3271680) * n), (par + 6928), (par + 7024), (buf + 320), (buf + 416),
             (act + (long)(4156416) * n));
+}
+
+/* features.2.conv.0.1 */
+static void mobilenetv2_layer10_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c96_96x96_bwd(n, (act + (long)(3271680) * n), (par + 6928), (sav + 320), (sav + 416), (dact + (long)(4156416) * n),
+        (dact + (long)(3271680) * n), (grad + 6928), (grad + 7024));
+}
+
+/* features.2.relu6#1 */
+static void mobilenetv2_layer11_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu6_n884736_fwd(n, (act + (long)(4156416) * n), (act + (long)(5041152) * n));
+}
+
+/* features.2.relu6#1 */
+static void mobilenetv2_layer11_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu6_n884736_bwd(n, (act + (long)(4156416) * n), (act + (long)(5041152) * n), (dact + (long)(5041152) * n), (dact + (long)(4156416) * n));
+}
+
+/* features.2.conv.1.seps */
+static void mobilenetv2_layer12_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_5_c96_96x96_s1_fwd(n, (act + (long)(5041152) * n), (par + 7120), 0, (act + (long)(5925888) * n + 0));
+}
+
+/* features.2.conv.1.seps */
+static void mobilenetv2_layer12_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_5_c96_96x96_s1_bwd(n, (act + (long)(5041152) * n), (par + 7120), (dact + (long)(5925888) * n + 0), (dact + (long)(5041152) * n), (grad + 7120), 0);
+}
+
+/* features.2.conv.1.bn1 */
+static void mobilenetv2_layer13_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c192_96x96_fwd_train(n, (act + (long)(5925888) * n), (par + 10384), (par + 10576), (buf + 512), (buf + 704),
             (cnt + 5), (act + (long)(7695360) * n), (sav + 512), (sav + 704));
     else
         bn_c192_96x96_fwd_eval(n, (act + (long)(5925888) * n), (par + 10384), (par + 10576), (buf + 512), (buf + 704),
             (act + (long)(7695360) * n));
+}
+
+/* features.2.conv.1.bn1 */
+static void mobilenetv2_layer13_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c192_96x96_bwd(n, (act + (long)(5925888) * n), (par + 10384), (sav + 512), (sav + 704), (dact + (long)(7695360) * n),
+        (dact + (long)(5925888) * n), (grad + 10384), (grad + 10576));
+}
+
+/* features.2.conv.1.pointwise */
+static void mobilenetv2_layer14_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c192_24_96x96_s2_p0_b_fwd(n, (act + (long)(7695360) * n), (par + 10768), (par + 15376), (act + (long)(9464832) * n + 0));
+}
+
+/* features.2.conv.1.pointwise */
+static void mobilenetv2_layer14_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c192_24_96x96_s2_p0_b_bwd(n, (act + (long)(7695360) * n), (par + 10768), (dact + (long)(9464832) * n + 0), (dact + (long)(7695360) * n), (grad + 10768), (grad + 15376));
+}
+
+/* features.2.conv.1.bn2 */
+static void mobilenetv2_layer15_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c24_48x48_fwd_train(n, (act + (long)(9464832) * n), (par + 15400), (par + 15424), (buf + 896), (buf + 920),
             (cnt + 6), (act + (long)(9520128) * n), (sav + 896), (sav + 920));
     else
         bn_c24_48x48_fwd_eval(n, (act + (long)(9464832) * n), (par + 15400), (par + 15424), (buf + 896), (buf + 920),
             (act + (long)(9520128) * n));
+}
+
+/* features.2.conv.1.bn2 */
+static void mobilenetv2_layer15_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c24_48x48_bwd(n, (act + (long)(9464832) * n), (par + 15400), (sav + 896), (sav + 920), (dact + (long)(9520128) * n),
+        (dact + (long)(9464832) * n), (grad + 15400), (grad + 15424));
+}
+
+/* features.2.relu#2 */
+static void mobilenetv2_layer16_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n55296_fwd(n, (act + (long)(9520128) * n), (act + (long)(9575424) * n));
+}
+
+/* features.2.relu#2 */
+static void mobilenetv2_layer16_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n55296_bwd(n, (act + (long)(9520128) * n), (act + (long)(9575424) * n), (dact + (long)(9575424) * n), (dact + (long)(9520128) * n));
+}
+
+/* features.2.conv.3 */
+static void mobilenetv2_layer17_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c24_48x48_fwd_train(n, (act + (long)(9575424) * n), (par + 15448), (par + 15472), (buf + 944), (buf + 968),
             (cnt + 7), (act + (long)(9630720) * n), (sav + 944), (sav + 968));
     else
         bn_c24_48x48_fwd_eval(n, (act + (long)(9575424) * n), (par + 15448), (par + 15472), (buf + 944), (buf + 968),
             (act + (long)(9630720) * n));
+}
+
+/* features.2.conv.3 */
+static void mobilenetv2_layer17_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c24_48x48_bwd(n, (act + (long)(9575424) * n), (par + 15448), (sav + 944), (sav + 968), (dact + (long)(9630720) * n),
+        (dact + (long)(9575424) * n), (grad + 15448), (grad + 15472));
+}
+
+/* features.3.conv.0.0 */
+static void mobilenetv2_layer18_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c24_144_48x48_s1_p0_fwd(n, (act + (long)(9630720) * n), (par + 15496), 0, (act + (long)(9686016) * n + 0));
+}
+
+/* features.3.conv.0.0 */
+static void mobilenetv2_layer18_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c24_144_48x48_s1_p0_bwd(n, (act + (long)(9630720) * n), (par + 15496), (dact + (long)(9686016) * n + 0), (dact + (long)(9630720) * n), (grad + 15496), 0);
+}
+
+/* features.3.conv.0.1 */
+static void mobilenetv2_layer19_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c144_48x48_fwd_train(n, (act + (long)(9686016) * n), (par + 18952), (par + 19096), (buf + 992), (buf + 1136),
             (cnt + 8), (act + (long)(10017792) * n), (sav + 992), (sav + 1136));
     else
         bn_c144_48x48_fwd_eval(n, (act + (long)(9686016) * n), (par + 18952), (par + 19096), (buf + 992), (buf + 1136),
             (act + (long)(10017792) * n));
+}
+
+/* features.3.conv.0.1 */
+static void mobilenetv2_layer19_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c144_48x48_bwd(n, (act + (long)(9686016) * n), (par + 18952), (sav + 992), (sav + 1136), (dact + (long)(10017792) * n),
+        (dact + (long)(9686016) * n), (grad + 18952), (grad + 19096));
+}
+
+/* features.3.relu6#1 */
+static void mobilenetv2_layer20_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu6_n331776_fwd(n, (act + (long)(10017792) * n), (act + (long)(10349568) * n));
+}
+
+/* features.3.relu6#1 */
+static void mobilenetv2_layer20_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu6_n331776_bwd(n, (act + (long)(10017792) * n), (act + (long)(10349568) * n), (dact + (long)(10349568) * n), (dact + (long)(10017792) * n));
+}
+
+/* features.3.conv.1.seps */
+static void mobilenetv2_layer21_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_5_c144_48x48_s1_fwd(n, (act + (long)(10349568) * n), (par + 19240), 0, (act + (long)(10681344) * n + 0));
+}
+
+/* features.3.conv.1.seps */
+static void mobilenetv2_layer21_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_5_c144_48x48_s1_bwd(n, (act + (long)(10349568) * n), (par + 19240), (dact + (long)(10681344) * n + 0), (dact + (long)(10349568) * n), (grad + 19240), 0);
+}
+
+/* features.3.conv.1.bn1 */
+static void mobilenetv2_layer22_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c288_48x48_fwd_train(n, (act + (long)(10681344) * n), (par + 24136), (par + 24424), (buf + 1280), (buf + 1568),
             (cnt + 9), (act + (long)(11344896) * n), (sav + 1280), (sav + 1568));
     else
         bn_c288_48x48_fwd_eval(n, (act + (long)(10681344) * n), (par + 24136), (par + 24424), (buf + 1280), (buf + 1568),
             (act + (long)(11344896) * n));
+}
+
+/* features.3.conv.1.bn1 */
+static void mobilenetv2_layer22_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c288_48x48_bwd(n, (act + (long)(10681344) * n), (par + 24136), (sav + 1280), (sav + 1568), (dact + (long)(11344896) * n),
+        (dact + (long)(10681344) * n), (grad + 24136), (grad + 24424));
+}
+
+/* features.3.conv.1.pointwise */
+static void mobilenetv2_layer23_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c288_24_48x48_s1_p0_b_fwd(n, (act + (long)(11344896) * n), (par + 24712), (par + 31624), (act + (long)(12008448) * n + 0));
+}
+
+/* features.3.conv.1.pointwise */
+static void mobilenetv2_layer23_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c288_24_48x48_s1_p0_b_bwd(n, (act + (long)(11344896) * n), (par + 24712), (dact + (long)(12008448) * n + 0), (dact + (long)(11344896) * n), (grad + 24712), (grad + 31624));
+}
+
+/* features.3.conv.1.bn2 */
+static void mobilenetv2_layer24_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c24_48x48_fwd_train(n, (act + (long)(12008448) * n), (par + 31648), (par + 31672), (buf + 1856), (buf + 1880),
             (cnt + 10), (act + (long)(12063744) * n), (sav + 1856), (sav + 1880));
     else
         bn_c24_48x48_fwd_eval(n, (act + (long)(12008448) * n), (par + 31648), (par + 31672), (buf + 1856), (buf + 1880),
             (act + (long)(12063744) * n));
+}
+
+/* features.3.conv.1.bn2 */
+static void mobilenetv2_layer24_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c24_48x48_bwd(n, (act + (long)(12008448) * n), (par + 31648), (sav + 1856), (sav + 1880), (dact + (long)(12063744) * n),
+        (dact + (long)(12008448) * n), (grad + 31648), (grad + 31672));
+}
+
+/* features.3.relu#2 */
+static void mobilenetv2_layer25_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n55296_fwd(n, (act + (long)(12063744) * n), (act + (long)(12119040) * n));
+}
+
+/* features.3.relu#2 */
+static void mobilenetv2_layer25_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n55296_bwd(n, (act + (long)(12063744) * n), (act + (long)(12119040) * n), (dact + (long)(12119040) * n), (dact + (long)(12063744) * n));
+}
+
+/* features.3.conv.3 */
+static void mobilenetv2_layer26_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c24_48x48_fwd_train(n, (act + (long)(12119040) * n), (par + 31696), (par + 31720), (buf + 1904), (buf + 1928),
             (cnt + 11), (act + (long)(12174336) * n), (sav + 1904), (sav + 1928));
     else
         bn_c24_48x48_fwd_eval(n, (act + (long)(12119040) * n), (par + 31696), (par + 31720), (buf + 1904), (buf + 1928),
             (act + (long)(12174336) * n));
+}
+
+/* features.3.conv.3 */
+static void mobilenetv2_layer26_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c24_48x48_bwd(n, (act + (long)(12119040) * n), (par + 31696), (sav + 1904), (sav + 1928), (dact + (long)(12174336) * n),
+        (dact + (long)(12119040) * n), (grad + 31696), (grad + 31720));
+}
+
+/* features.3.sum */
+static void mobilenetv2_layer27_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n55296_fwd(n, (act + (long)(9630720) * n), (act + (long)(12174336) * n), (act + (long)(12229632) * n));
+}
+
+/* features.3.sum */
+static void mobilenetv2_layer27_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n55296_bwd(n, (dact + (long)(12229632) * n), (dact + (long)(9630720) * n), (dact + (long)(12174336) * n));
+}
+
+/* features.4.conv.0.0 */
+static void mobilenetv2_layer28_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c24_144_48x48_s1_p0_fwd(n, (act + (long)(12229632) * n), (par + 31744), 0, (act + (long)(12284928) * n + 0));
+}
+
+/* features.4.conv.0.0 */
+static void mobilenetv2_layer28_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c24_144_48x48_s1_p0_bwd(n, (act + (long)(12229632) * n), (par + 31744), (dact + (long)(12284928) * n + 0), (dact + (long)(12229632) * n), (grad + 31744), 0);
+}
+
+/* features.4.conv.0.1 */
+static void mobilenetv2_layer29_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c144_48x48_fwd_train(n, (act + (long)(12284928) * n), (par + 35200), (par + 35344), (buf + 1952), (buf + 2096),
             (cnt + 12), (act + (long)(12616704) * n), (sav + 1952), (sav + 2096));
     else
         bn_c144_48x48_fwd_eval(n, (act + (long)(12284928) * n), (par + 35200), (par + 35344), (buf + 1952), (buf + 2096),
             (act + (long)(12616704) * n));
+}
+
+/* features.4.conv.0.1 */
+static void mobilenetv2_layer29_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c144_48x48_bwd(n, (act + (long)(12284928) * n), (par + 35200), (sav + 1952), (sav + 2096), (dact + (long)(12616704) * n),
+        (dact + (long)(12284928) * n), (grad + 35200), (grad + 35344));
+}
+
+/* features.4.relu6#1 */
+static void mobilenetv2_layer30_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu6_n331776_fwd(n, (act + (long)(12616704) * n), (act + (long)(12948480) * n));
+}
+
+/* features.4.relu6#1 */
+static void mobilenetv2_layer30_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu6_n331776_bwd(n, (act + (long)(12616704) * n), (act + (long)(12948480) * n), (dact + (long)(12948480) * n), (dact + (long)(12616704) * n));
+}
+
+/* features.4.conv.1.0 */
+static void mobilenetv2_layer31_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_c144_48x48_s2_fwd(n, (act + (long)(12948480) * n), (par + 35488), 0, (act + (long)(13280256) * n + 0));
+}
+
+/* features.4.conv.1.0 */
+static void mobilenetv2_layer31_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_c144_48x48_s2_bwd(n, (act + (long)(12948480) * n), (par + 35488), (dact + (long)(13280256) * n + 0), (dact + (long)(12948480) * n), (grad + 35488), 0);
+}
+
+/* features.4.conv.1.1 */
+static void mobilenetv2_layer32_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c144_24x24_fwd_train(n, (act + (long)(13280256) * n), (par + 36784), (par + 36928), (buf + 2240), (buf + 2384),
             (cnt + 13), (act + (long)(13363200) * n), (sav + 2240), (sav + 2384));
     else
         bn_c144_24x24_fwd_eval(n, (act + (long)(13280256) * n), (par + 36784), (par + 36928), (buf + 2240), (buf + 2384),
             (act + (long)(13363200) * n));
+}
+
+/* features.4.conv.1.1 */
+static void mobilenetv2_layer32_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c144_24x24_bwd(n, (act + (long)(13280256) * n), (par + 36784), (sav + 2240), (sav + 2384), (dact + (long)(13363200) * n),
+        (dact + (long)(13280256) * n), (grad + 36784), (grad + 36928));
+}
+
+/* features.4.relu6#2 */
+static void mobilenetv2_layer33_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu6_n82944_fwd(n, (act + (long)(13363200) * n), (act + (long)(13446144) * n));
+}
+
+/* features.4.relu6#2 */
+static void mobilenetv2_layer33_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu6_n82944_bwd(n, (act + (long)(13363200) * n), (act + (long)(13446144) * n), (dact + (long)(13446144) * n), (dact + (long)(13363200) * n));
+}
+
+/* features.4.conv.2 */
+static void mobilenetv2_layer34_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c144_32_24x24_s1_p0_fwd(n, (act + (long)(13446144) * n), (par + 37072), 0, (act + (long)(13529088) * n + 0));
+}
+
+/* features.4.conv.2 */
+static void mobilenetv2_layer34_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c144_32_24x24_s1_p0_bwd(n, (act + (long)(13446144) * n), (par + 37072), (dact + (long)(13529088) * n + 0), (dact + (long)(13446144) * n), (grad + 37072), 0);
+}
+
+/* features.4.conv.3 */
+static void mobilenetv2_layer35_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c32_24x24_fwd_train(n, (act + (long)(13529088) * n), (par + 41680), (par + 41712), (buf + 2528), (buf + 2560),
             (cnt + 14), (act + (long)(13547520) * n), (sav + 2528), (sav + 2560));
     else
         bn_c32_24x24_fwd_eval(n, (act + (long)(13529088) * n), (par + 41680), (par + 41712), (buf + 2528), (buf + 2560),
             (act + (long)(13547520) * n));
+}
+
+/* features.4.conv.3 */
+static void mobilenetv2_layer35_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c32_24x24_bwd(n, (act + (long)(13529088) * n), (par + 41680), (sav + 2528), (sav + 2560), (dact + (long)(13547520) * n),
+        (dact + (long)(13529088) * n), (grad + 41680), (grad + 41712));
+}
+
+/* features.5.conv.0.0 */
+static void mobilenetv2_layer36_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c32_192_24x24_s1_p0_fwd(n, (act + (long)(13547520) * n), (par + 41744), 0, (act + (long)(13565952) * n + 0));
+}
+
+/* features.5.conv.0.0 */
+static void mobilenetv2_layer36_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c32_192_24x24_s1_p0_bwd(n, (act + (long)(13547520) * n), (par + 41744), (dact + (long)(13565952) * n + 0), (dact + (long)(13547520) * n), (grad + 41744), 0);
+}
+
+/* features.5.conv.0.1 */
+static void mobilenetv2_layer37_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c192_24x24_fwd_train(n, (act + (long)(13565952) * n), (par + 47888), (par + 48080), (buf + 2592), (buf + 2784),
             (cnt + 15), (act + (long)(13676544) * n), (sav + 2592), (sav + 2784));
     else
         bn_c192_24x24_fwd_eval(n, (act + (long)(13565952) * n), (par + 47888), (par + 48080), (buf + 2592), (buf + 2784),
             (act + (long)(13676544) * n));
+}
+
+/* features.5.conv.0.1 */
+static void mobilenetv2_layer37_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c192_24x24_bwd(n, (act + (long)(13565952) * n), (par + 47888), (sav + 2592), (sav + 2784), (dact + (long)(13676544) * n),
+        (dact + (long)(13565952) * n), (grad + 47888), (grad + 48080));
+}
+
+/* features.5.relu6#1 */
+static void mobilenetv2_layer38_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu6_n110592_fwd(n, (act + (long)(13676544) * n), (act + (long)(13787136) * n));
+}
+
+/* features.5.relu6#1 */
+static void mobilenetv2_layer38_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu6_n110592_bwd(n, (act + (long)(13676544) * n), (act + (long)(13787136) * n), (dact + (long)(13787136) * n), (dact + (long)(13676544) * n));
+}
+
+/* features.5.conv.1.0 */
+static void mobilenetv2_layer39_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_c192_24x24_s1_fwd(n, (act + (long)(13787136) * n), (par + 48272), 0, (act + (long)(13897728) * n + 0));
+}
+
+/* features.5.conv.1.0 */
+static void mobilenetv2_layer39_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_c192_24x24_s1_bwd(n, (act + (long)(13787136) * n), (par + 48272), (dact + (long)(13897728) * n + 0), (dact + (long)(13787136) * n), (grad + 48272), 0);
+}
+
+/* features.5.conv.1.1 */
+static void mobilenetv2_layer40_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c192_24x24_fwd_train(n, (act + (long)(13897728) * n), (par + 50000), (par + 50192), (buf + 2976), (buf + 3168),
             (cnt + 16), (act + (long)(14008320) * n), (sav + 2976), (sav + 3168));
     else
         bn_c192_24x24_fwd_eval(n, (act + (long)(13897728) * n), (par + 50000), (par + 50192), (buf + 2976), (buf + 3168),
             (act + (long)(14008320) * n));
+}
+
+/* features.5.conv.1.1 */
+static void mobilenetv2_layer40_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c192_24x24_bwd(n, (act + (long)(13897728) * n), (par + 50000), (sav + 2976), (sav + 3168), (dact + (long)(14008320) * n),
+        (dact + (long)(13897728) * n), (grad + 50000), (grad + 50192));
+}
+
+/* features.5.relu6#2 */
+static void mobilenetv2_layer41_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu6_n110592_fwd(n, (act + (long)(14008320) * n), (act + (long)(14118912) * n));
+}
+
+/* features.5.relu6#2 */
+static void mobilenetv2_layer41_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu6_n110592_bwd(n, (act + (long)(14008320) * n), (act + (long)(14118912) * n), (dact + (long)(14118912) * n), (dact + (long)(14008320) * n));
+}
+
+/* features.5.conv.2 */
+static void mobilenetv2_layer42_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c192_32_24x24_s1_p0_fwd(n, (act + (long)(14118912) * n), (par + 50384), 0, (act + (long)(14229504) * n + 0));
+}
+
+/* features.5.conv.2 */
+static void mobilenetv2_layer42_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c192_32_24x24_s1_p0_bwd(n, (act + (long)(14118912) * n), (par + 50384), (dact + (long)(14229504) * n + 0), (dact + (long)(14118912) * n), (grad + 50384), 0);
+}
+
+/* features.5.conv.3 */
+static void mobilenetv2_layer43_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c32_24x24_fwd_train(n, (act + (long)(14229504) * n), (par + 56528), (par + 56560), (buf + 3360), (buf + 3392),
             (cnt + 17), (act + (long)(14247936) * n), (sav + 3360), (sav + 3392));
     else
         bn_c32_24x24_fwd_eval(n, (act + (long)(14229504) * n), (par + 56528), (par + 56560), (buf + 3360), (buf + 3392),
             (act + (long)(14247936) * n));
+}
+
+/* features.5.conv.3 */
+static void mobilenetv2_layer43_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c32_24x24_bwd(n, (act + (long)(14229504) * n), (par + 56528), (sav + 3360), (sav + 3392), (dact + (long)(14247936) * n),
+        (dact + (long)(14229504) * n), (grad + 56528), (grad + 56560));
+}
+
+/* features.5.sum */
+static void mobilenetv2_layer44_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n18432_fwd(n, (act + (long)(13547520) * n), (act + (long)(14247936) * n), (act + (long)(14266368) * n));
+}
+
+/* features.5.sum */
+static void mobilenetv2_layer44_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n18432_bwd(n, (dact + (long)(14266368) * n), (dact + (long)(13547520) * n), (dact + (long)(14247936) * n));
+}
+
+/* features.6.conv.0.0 */
+static void mobilenetv2_layer45_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c32_192_24x24_s1_p0_fwd(n, (act + (long)(14266368) * n), (par + 56592), 0, (act + (long)(14284800) * n + 0));
+}
+
+/* features.6.conv.0.0 */
+static void mobilenetv2_layer45_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c32_192_24x24_s1_p0_bwd(n, (act + (long)(14266368) * n), (par + 56592), (dact + (long)(14284800) * n + 0), (dact + (long)(14266368) * n), (grad + 56592), 0);
+}
+
+/* features.6.conv.0.1 */
+static void mobilenetv2_layer46_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c192_24x24_fwd_train(n, (act + (long)(14284800) * n), (par + 62736), (par + 62928), (buf + 3424), (buf + 3616),
             (cnt + 18), (act + (long)(14395392) * n), (sav + 3424), (sav + 3616));
     else
         bn_c192_24x24_fwd_eval(n, (act + (long)(14284800) * n), (par + 62736), (par + 62928), (buf + 3424), (buf + 3616),
             (act + (long)(14395392) * n));
+}
+
+/* features.6.conv.0.1 */
+static void mobilenetv2_layer46_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c192_24x24_bwd(n, (act + (long)(14284800) * n), (par + 62736), (sav + 3424), (sav + 3616), (dact + (long)(14395392) * n),
+        (dact + (long)(14284800) * n), (grad + 62736), (grad + 62928));
+}
+
+/* features.6.relu6#1 */
+static void mobilenetv2_layer47_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu6_n110592_fwd(n, (act + (long)(14395392) * n), (act + (long)(14505984) * n));
+}
+
+/* features.6.relu6#1 */
+static void mobilenetv2_layer47_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu6_n110592_bwd(n, (act + (long)(14395392) * n), (act + (long)(14505984) * n), (dact + (long)(14505984) * n), (dact + (long)(14395392) * n));
+}
+
+/* features.6.conv.1.0 */
+static void mobilenetv2_layer48_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_c192_24x24_s1_fwd(n, (act + (long)(14505984) * n), (par + 63120), 0, (act + (long)(14616576) * n + 0));
+}
+
+/* features.6.conv.1.0 */
+static void mobilenetv2_layer48_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_c192_24x24_s1_bwd(n, (act + (long)(14505984) * n), (par + 63120), (dact + (long)(14616576) * n + 0), (dact + (long)(14505984) * n), (grad + 63120), 0);
+}
+
+/* features.6.conv.1.1 */
+static void mobilenetv2_layer49_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c192_24x24_fwd_train(n, (act + (long)(14616576) * n), (par + 64848), (par + 65040), (buf + 3808), (buf + 4000),
             (cnt + 19), (act + (long)(14727168) * n), (sav + 3808), (sav + 4000));
     else
         bn_c192_24x24_fwd_eval(n, (act + (long)(14616576) * n), (par + 64848), (par + 65040), (buf + 3808), (buf + 4000),
             (act + (long)(14727168) * n));
+}
+
+/* features.6.conv.1.1 */
+static void mobilenetv2_layer49_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c192_24x24_bwd(n, (act + (long)(14616576) * n), (par + 64848), (sav + 3808), (sav + 4000), (dact + (long)(14727168) * n),
+        (dact + (long)(14616576) * n), (grad + 64848), (grad + 65040));
+}
+
+/* features.6.relu6#2 */
+static void mobilenetv2_layer50_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu6_n110592_fwd(n, (act + (long)(14727168) * n), (act + (long)(14837760) * n));
+}
+
+/* features.6.relu6#2 */
+static void mobilenetv2_layer50_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu6_n110592_bwd(n, (act + (long)(14727168) * n), (act + (long)(14837760) * n), (dact + (long)(14837760) * n), (dact + (long)(14727168) * n));
+}
+
+/* features.6.conv.2 */
+static void mobilenetv2_layer51_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c192_32_24x24_s1_p0_fwd(n, (act + (long)(14837760) * n), (par + 65232), 0, (act + (long)(14948352) * n + 0));
+}
+
+/* features.6.conv.2 */
+static void mobilenetv2_layer51_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c192_32_24x24_s1_p0_bwd(n, (act + (long)(14837760) * n), (par + 65232), (dact + (long)(14948352) * n + 0), (dact + (long)(14837760) * n), (grad + 65232), 0);
+}
+
+/* features.6.conv.3 */
+static void mobilenetv2_layer52_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c32_24x24_fwd_train(n, (act + (long)(14948352) * n), (par + 71376), (par + 71408), (buf + 4192), (buf + 4224),
             (cnt + 20), (act + (long)(14966784) * n), (sav + 4192), (sav + 4224));
     else
         bn_c32_24x24_fwd_eval(n, (act + (long)(14948352) * n), (par + 71376), (par + 71408), (buf + 4192), (buf + 4224),
             (act + (long)(14966784) * n));
+}
+
+/* features.6.conv.3 */
+static void mobilenetv2_layer52_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c32_24x24_bwd(n, (act + (long)(14948352) * n), (par + 71376), (sav + 4192), (sav + 4224), (dact + (long)(14966784) * n),
+        (dact + (long)(14948352) * n), (grad + 71376), (grad + 71408));
+}
+
+/* features.6.sum */
+static void mobilenetv2_layer53_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n18432_fwd(n, (act + (long)(14266368) * n), (act + (long)(14966784) * n), (act + (long)(14985216) * n));
+}
+
+/* features.6.sum */
+static void mobilenetv2_layer53_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n18432_bwd(n, (dact + (long)(14985216) * n), (dact + (long)(14266368) * n), (dact + (long)(14966784) * n));
+}
+
+/* features.7.conv.0.0 */
+static void mobilenetv2_layer54_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c32_192_24x24_s1_p0_fwd(n, (act + (long)(14985216) * n), (par + 71440), 0, (act + (long)(15003648) * n + 0));
+}
+
+/* features.7.conv.0.0 */
+static void mobilenetv2_layer54_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c32_192_24x24_s1_p0_bwd(n, (act + (long)(14985216) * n), (par + 71440), (dact + (long)(15003648) * n + 0), (dact + (long)(14985216) * n), (grad + 71440), 0);
+}
+
+/* features.7.conv.0.1 */
+static void mobilenetv2_layer55_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c192_24x24_fwd_train(n, (act + (long)(15003648) * n), (par + 77584), (par + 77776), (buf + 4256), (buf + 4448),
             (cnt + 21), (act + (long)(15114240) * n), (sav + 4256), (sav + 4448));
     else
         bn_c192_24x24_fwd_eval(n, (act + (long)(15003648) * n), (par + 77584), (par + 77776), (buf + 4256), (buf + 4448),
             (act + (long)(15114240) * n));
+}
+
+/* features.7.conv.0.1 */
+static void mobilenetv2_layer55_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c192_24x24_bwd(n, (act + (long)(15003648) * n), (par + 77584), (sav + 4256), (sav + 4448), (dact + (long)(15114240) * n),
+        (dact + (long)(15003648) * n), (grad + 77584), (grad + 77776));
+}
+
+/* features.7.relu6#1 */
+static void mobilenetv2_layer56_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu6_n110592_fwd(n, (act + (long)(15114240) * n), (act + (long)(15224832) * n));
+}
+
+/* features.7.relu6#1 */
+static void mobilenetv2_layer56_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu6_n110592_bwd(n, (act + (long)(15114240) * n), (act + (long)(15224832) * n), (dact + (long)(15224832) * n), (dact + (long)(15114240) * n));
+}
+
+/* features.7.conv.1.0 */
+static void mobilenetv2_layer57_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_c192_24x24_s2_fwd(n, (act + (long)(15224832) * n), (par + 77968), 0, (act + (long)(15335424) * n + 0));
+}
+
+/* features.7.conv.1.0 */
+static void mobilenetv2_layer57_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_c192_24x24_s2_bwd(n, (act + (long)(15224832) * n), (par + 77968), (dact + (long)(15335424) * n + 0), (dact + (long)(15224832) * n), (grad + 77968), 0);
+}
+
+/* features.7.conv.1.1 */
+static void mobilenetv2_layer58_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c192_12x12_fwd_train(n, (act + (long)(15335424) * n), (par + 79696), (par + 79888), (buf + 4640), (buf + 4832),
             (cnt + 22), (act + (long)(15363072) * n), (sav + 4640), (sav + 4832));
     else
         bn_c192_12x12_fwd_eval(n, (act + (long)(15335424) * n), (par + 79696), (par + 79888), (buf + 4640), (buf + 4832),
             (act + (long)(15363072) * n));
+}
+
+/* features.7.conv.1.1 */
+static void mobilenetv2_layer58_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c192_12x12_bwd(n, (act + (long)(15335424) * n), (par + 79696), (sav + 4640), (sav + 4832), (dact + (long)(15363072) * n),
+        (dact + (long)(15335424) * n), (grad + 79696), (grad + 79888));
+}
+
+/* features.7.relu6#2 */
+static void mobilenetv2_layer59_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu6_n27648_fwd(n, (act + (long)(15363072) * n), (act + (long)(15390720) * n));
+}
+
+/* features.7.relu6#2 */
+static void mobilenetv2_layer59_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu6_n27648_bwd(n, (act + (long)(15363072) * n), (act + (long)(15390720) * n), (dact + (long)(15390720) * n), (dact + (long)(15363072) * n));
+}
+
+/* features.7.conv.2 */
+static void mobilenetv2_layer60_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c192_64_12x12_s1_p0_fwd(n, (act + (long)(15390720) * n), (par + 80080), 0, (act + (long)(15418368) * n + 0));
+}
+
+/* features.7.conv.2 */
+static void mobilenetv2_layer60_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c192_64_12x12_s1_p0_bwd(n, (act + (long)(15390720) * n), (par + 80080), (dact + (long)(15418368) * n + 0), (dact + (long)(15390720) * n), (grad + 80080), 0);
+}
+
+/* features.7.conv.3 */
+static void mobilenetv2_layer61_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_12x12_fwd_train(n, (act + (long)(15418368) * n), (par + 92368), (par + 92432), (buf + 5024), (buf + 5088),
             (cnt + 23), (act + (long)(15427584) * n), (sav + 5024), (sav + 5088));
     else
         bn_c64_12x12_fwd_eval(n, (act + (long)(15418368) * n), (par + 92368), (par + 92432), (buf + 5024), (buf + 5088),
             (act + (long)(15427584) * n));
+}
+
+/* features.7.conv.3 */
+static void mobilenetv2_layer61_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_12x12_bwd(n, (act + (long)(15418368) * n), (par + 92368), (sav + 5024), (sav + 5088), (dact + (long)(15427584) * n),
+        (dact + (long)(15418368) * n), (grad + 92368), (grad + 92432));
+}
+
+/* features.8.conv.0.0 */
+static void mobilenetv2_layer62_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c64_384_12x12_s1_p0_fwd(n, (act + (long)(15427584) * n), (par + 92496), 0, (act + (long)(15436800) * n + 0));
+}
+
+/* features.8.conv.0.0 */
+static void mobilenetv2_layer62_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c64_384_12x12_s1_p0_bwd(n, (act + (long)(15427584) * n), (par + 92496), (dact + (long)(15436800) * n + 0), (dact + (long)(15427584) * n), (grad + 92496), 0);
+}
+
+/* features.8.conv.0.1 */
+static void mobilenetv2_layer63_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c384_12x12_fwd_train(n, (act + (long)(15436800) * n), (par + 117072), (par + 117456), (buf + 5152), (buf + 5536),
             (cnt + 24), (act + (long)(15492096) * n), (sav + 5152), (sav + 5536));
     else
         bn_c384_12x12_fwd_eval(n, (act + (long)(15436800) * n), (par + 117072), (par + 117456), (buf + 5152), (buf + 5536),
             (act + (long)(15492096) * n));
+}
+
+/* features.8.conv.0.1 */
+static void mobilenetv2_layer63_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c384_12x12_bwd(n, (act + (long)(15436800) * n), (par + 117072), (sav + 5152), (sav + 5536), (dact + (long)(15492096) * n),
+        (dact + (long)(15436800) * n), (grad + 117072), (grad + 117456));
+}
+
+/* features.8.relu6#1 */
+static void mobilenetv2_layer64_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu6_n55296_fwd(n, (act + (long)(15492096) * n), (act + (long)(15547392) * n));
+}
+
+/* features.8.relu6#1 */
+static void mobilenetv2_layer64_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu6_n55296_bwd(n, (act + (long)(15492096) * n), (act + (long)(15547392) * n), (dact + (long)(15547392) * n), (dact + (long)(15492096) * n));
+}
+
+/* features.8.conv.1.0 */
+static void mobilenetv2_layer65_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_c384_12x12_s1_fwd(n, (act + (long)(15547392) * n), (par + 117840), 0, (act + (long)(15602688) * n + 0));
+}
+
+/* features.8.conv.1.0 */
+static void mobilenetv2_layer65_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_c384_12x12_s1_bwd(n, (act + (long)(15547392) * n), (par + 117840), (dact + (long)(15602688) * n + 0), (dact + (long)(15547392) * n), (grad + 117840), 0);
+}
+
+/* features.8.conv.1.1 */
+static void mobilenetv2_layer66_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c384_12x12_fwd_train(n, (act + (long)(15602688) * n), (par + 121296), (par + 121680), (buf + 5920), (buf + 6304),
             (cnt + 25), (act + (long)(15657984) * n), (sav + 5920), (sav + 6304));
     else
         bn_c384_12x12_fwd_eval(n, (act + (long)(15602688) * n), (par + 121296), (par + 121680), (buf + 5920), (buf + 6304),
             (act + (long)(15657984) * n));
+}
+
+/* features.8.conv.1.1 */
+static void mobilenetv2_layer66_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c384_12x12_bwd(n, (act + (long)(15602688) * n), (par + 121296), (sav + 5920), (sav + 6304), (dact + (long)(15657984) * n),
+        (dact + (long)(15602688) * n), (grad + 121296), (grad + 121680));
+}
+
+/* features.8.relu6#2 */
+static void mobilenetv2_layer67_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu6_n55296_fwd(n, (act + (long)(15657984) * n), (act + (long)(15713280) * n));
+}
+
+/* features.8.relu6#2 */
+static void mobilenetv2_layer67_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu6_n55296_bwd(n, (act + (long)(15657984) * n), (act + (long)(15713280) * n), (dact + (long)(15713280) * n), (dact + (long)(15657984) * n));
+}
+
+/* features.8.conv.2 */
+static void mobilenetv2_layer68_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c384_64_12x12_s1_p0_fwd(n, (act + (long)(15713280) * n), (par + 122064), 0, (act + (long)(15768576) * n + 0));
+}
+
+/* features.8.conv.2 */
+static void mobilenetv2_layer68_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c384_64_12x12_s1_p0_bwd(n, (act + (long)(15713280) * n), (par + 122064), (dact + (long)(15768576) * n + 0), (dact + (long)(15713280) * n), (grad + 122064), 0);
+}
+
+/* features.8.conv.3 */
+static void mobilenetv2_layer69_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_12x12_fwd_train(n, (act + (long)(15768576) * n), (par + 146640), (par + 146704), (buf + 6688), (buf + 6752),
             (cnt + 26), (act + (long)(15777792) * n), (sav + 6688), (sav + 6752));
     else
         bn_c64_12x12_fwd_eval(n, (act + (long)(15768576) * n), (par + 146640), (par + 146704), (buf + 6688), (buf + 6752),
             (act + (long)(15777792) * n));
+}
+
+/* features.8.conv.3 */
+static void mobilenetv2_layer69_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_12x12_bwd(n, (act + (long)(15768576) * n), (par + 146640), (sav + 6688), (sav + 6752), (dact + (long)(15777792) * n),
+        (dact + (long)(15768576) * n), (grad + 146640), (grad + 146704));
+}
+
+/* features.8.sum */
+static void mobilenetv2_layer70_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n9216_fwd(n, (act + (long)(15427584) * n), (act + (long)(15777792) * n), (act + (long)(15787008) * n));
+}
+
+/* features.8.sum */
+static void mobilenetv2_layer70_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n9216_bwd(n, (dact + (long)(15787008) * n), (dact + (long)(15427584) * n), (dact + (long)(15777792) * n));
+}
+
+/* features.9.conv.0.0 */
+static void mobilenetv2_layer71_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c64_384_12x12_s1_p0_fwd(n, (act + (long)(15787008) * n), (par + 146768), 0, (act + (long)(15796224) * n + 0));
+}
+
+/* features.9.conv.0.0 */
+static void mobilenetv2_layer71_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c64_384_12x12_s1_p0_bwd(n, (act + (long)(15787008) * n), (par + 146768), (dact + (long)(15796224) * n + 0), (dact + (long)(15787008) * n), (grad + 146768), 0);
+}
+
+/* features.9.conv.0.1 */
+static void mobilenetv2_layer72_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c384_12x12_fwd_train(n, (act + (long)(15796224) * n), (par + 171344), (par + 171728), (buf + 6816), (buf + 7200),
             (cnt + 27), (act + (long)(15851520) * n), (sav + 6816), (sav + 7200));
     else
         bn_c384_12x12_fwd_eval(n, (act + (long)(15796224) * n), (par + 171344), (par + 171728), (buf + 6816), (buf + 7200),
             (act + (long)(15851520) * n));
+}
+
+/* features.9.conv.0.1 */
+static void mobilenetv2_layer72_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c384_12x12_bwd(n, (act + (long)(15796224) * n), (par + 171344), (sav + 6816), (sav + 7200), (dact + (long)(15851520) * n),
+        (dact + (long)(15796224) * n), (grad + 171344), (grad + 171728));
+}
+
+/* features.9.relu6#1 */
+static void mobilenetv2_layer73_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu6_n55296_fwd(n, (act + (long)(15851520) * n), (act + (long)(15906816) * n));
+}
+
+/* features.9.relu6#1 */
+static void mobilenetv2_layer73_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu6_n55296_bwd(n, (act + (long)(15851520) * n), (act + (long)(15906816) * n), (dact + (long)(15906816) * n), (dact + (long)(15851520) * n));
+}
+
+/* features.9.conv.1.0 */
+static void mobilenetv2_layer74_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_c384_12x12_s1_fwd(n, (act + (long)(15906816) * n), (par + 172112), 0, (act + (long)(15962112) * n + 0));
+}
+
+/* features.9.conv.1.0 */
+static void mobilenetv2_layer74_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_c384_12x12_s1_bwd(n, (act + (long)(15906816) * n), (par + 172112), (dact + (long)(15962112) * n + 0), (dact + (long)(15906816) * n), (grad + 172112), 0);
+}
+
+/* features.9.conv.1.1 */
+static void mobilenetv2_layer75_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c384_12x12_fwd_train(n, (act + (long)(15962112) * n), (par + 175568), (par + 175952), (buf + 7584), (buf + 7968),
             (cnt + 28), (act + (long)(16017408) * n), (sav + 7584), (sav + 7968));
     else
         bn_c384_12x12_fwd_eval(n, (act + (long)(15962112) * n), (par + 175568), (par + 175952), (buf + 7584), (buf + 7968),
             (act + (long)(16017408) * n));
+}
+
+/* features.9.conv.1.1 */
+static void mobilenetv2_layer75_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c384_12x12_bwd(n, (act + (long)(15962112) * n), (par + 175568), (sav + 7584), (sav + 7968), (dact + (long)(16017408) * n),
+        (dact + (long)(15962112) * n), (grad + 175568), (grad + 175952));
+}
+
+/* features.9.relu6#2 */
+static void mobilenetv2_layer76_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu6_n55296_fwd(n, (act + (long)(16017408) * n), (act + (long)(16072704) * n));
+}
+
+/* features.9.relu6#2 */
+static void mobilenetv2_layer76_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu6_n55296_bwd(n, (act + (long)(16017408) * n), (act + (long)(16072704) * n), (dact + (long)(16072704) * n), (dact + (long)(16017408) * n));
+}
+
+/* features.9.conv.2 */
+static void mobilenetv2_layer77_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c384_64_12x12_s1_p0_fwd(n, (act + (long)(16072704) * n), (par + 176336), 0, (act + (long)(16128000) * n + 0));
+}
+
+/* features.9.conv.2 */
+static void mobilenetv2_layer77_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c384_64_12x12_s1_p0_bwd(n, (act + (long)(16072704) * n), (par + 176336), (dact + (long)(16128000) * n + 0), (dact + (long)(16072704) * n), (grad + 176336), 0);
+}
+
+/* features.9.conv.3 */
+static void mobilenetv2_layer78_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_12x12_fwd_train(n, (act + (long)(16128000) * n), (par + 200912), (par + 200976), (buf + 8352), (buf + 8416),
             (cnt + 29), (act + (long)(16137216) * n), (sav + 8352), (sav + 8416));
     else
         bn_c64_12x12_fwd_eval(n, (act + (long)(16128000) * n), (par + 200912), (par + 200976), (buf + 8352), (buf + 8416),
             (act + (long)(16137216) * n));
+}
+
+/* features.9.conv.3 */
+static void mobilenetv2_layer78_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_12x12_bwd(n, (act + (long)(16128000) * n), (par + 200912), (sav + 8352), (sav + 8416), (dact + (long)(16137216) * n),
+        (dact + (long)(16128000) * n), (grad + 200912), (grad + 200976));
+}
+
+/* features.9.sum */
+static void mobilenetv2_layer79_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n9216_fwd(n, (act + (long)(15787008) * n), (act + (long)(16137216) * n), (act + (long)(16146432) * n));
+}
+
+/* features.9.sum */
+static void mobilenetv2_layer79_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n9216_bwd(n, (dact + (long)(16146432) * n), (dact + (long)(15787008) * n), (dact + (long)(16137216) * n));
+}
+
+/* features.10.conv.0.0 */
+static void mobilenetv2_layer80_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c64_384_12x12_s1_p0_fwd(n, (act + (long)(16146432) * n), (par + 201040), 0, (act + (long)(16155648) * n + 0));
+}
+
+/* features.10.conv.0.0 */
+static void mobilenetv2_layer80_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c64_384_12x12_s1_p0_bwd(n, (act + (long)(16146432) * n), (par + 201040), (dact + (long)(16155648) * n + 0), (dact + (long)(16146432) * n), (grad + 201040), 0);
+}
+
+/* features.10.conv.0.1 */
+static void mobilenetv2_layer81_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c384_12x12_fwd_train(n, (act + (long)(16155648) * n), (par + 225616), (par + 226000), (buf + 8480), (buf + 8864),
             (cnt + 30), (act + (long)(16210944) * n), (sav + 8480), (sav + 8864));
     else
         bn_c384_12x12_fwd_eval(n, (act + (long)(16155648) * n), (par + 225616), (par + 226000), (buf + 8480), (buf + 8864),
             (act + (long)(16210944) * n));
+}
+
+/* features.10.conv.0.1 */
+static void mobilenetv2_layer81_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c384_12x12_bwd(n, (act + (long)(16155648) * n), (par + 225616), (sav + 8480), (sav + 8864), (dact + (long)(16210944) * n),
+        (dact + (long)(16155648) * n), (grad + 225616), (grad + 226000));
+}
+
+/* features.10.relu6#1 */
+static void mobilenetv2_layer82_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu6_n55296_fwd(n, (act + (long)(16210944) * n), (act + (long)(16266240) * n));
+}
+
+/* features.10.relu6#1 */
+static void mobilenetv2_layer82_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu6_n55296_bwd(n, (act + (long)(16210944) * n), (act + (long)(16266240) * n), (dact + (long)(16266240) * n), (dact + (long)(16210944) * n));
+}
+
+/* features.10.conv.1.0 */
+static void mobilenetv2_layer83_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_c384_12x12_s1_fwd(n, (act + (long)(16266240) * n), (par + 226384), 0, (act + (long)(16321536) * n + 0));
+}
+
+/* features.10.conv.1.0 */
+static void mobilenetv2_layer83_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_c384_12x12_s1_bwd(n, (act + (long)(16266240) * n), (par + 226384), (dact + (long)(16321536) * n + 0), (dact + (long)(16266240) * n), (grad + 226384), 0);
+}
+
+/* features.10.conv.1.1 */
+static void mobilenetv2_layer84_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c384_12x12_fwd_train(n, (act + (long)(16321536) * n), (par + 229840), (par + 230224), (buf + 9248), (buf + 9632),
             (cnt + 31), (act + (long)(16376832) * n), (sav + 9248), (sav + 9632));
     else
         bn_c384_12x12_fwd_eval(n, (act + (long)(16321536) * n), (par + 229840), (par + 230224), (buf + 9248), (buf + 9632),
             (act + (long)(16376832) * n));
+}
+
+/* features.10.conv.1.1 */
+static void mobilenetv2_layer84_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c384_12x12_bwd(n, (act + (long)(16321536) * n), (par + 229840), (sav + 9248), (sav + 9632), (dact + (long)(16376832) * n),
+        (dact + (long)(16321536) * n), (grad + 229840), (grad + 230224));
+}
+
+/* features.10.relu6#2 */
+static void mobilenetv2_layer85_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu6_n55296_fwd(n, (act + (long)(16376832) * n), (act + (long)(16432128) * n));
+}
+
+/* features.10.relu6#2 */
+static void mobilenetv2_layer85_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu6_n55296_bwd(n, (act + (long)(16376832) * n), (act + (long)(16432128) * n), (dact + (long)(16432128) * n), (dact + (long)(16376832) * n));
+}
+
+/* features.10.conv.2 */
+static void mobilenetv2_layer86_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c384_64_12x12_s1_p0_fwd(n, (act + (long)(16432128) * n), (par + 230608), 0, (act + (long)(16487424) * n + 0));
+}
+
+/* features.10.conv.2 */
+static void mobilenetv2_layer86_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c384_64_12x12_s1_p0_bwd(n, (act + (long)(16432128) * n), (par + 230608), (dact + (long)(16487424) * n + 0), (dact + (long)(16432128) * n), (grad + 230608), 0);
+}
+
+/* features.10.conv.3 */
+static void mobilenetv2_layer87_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_12x12_fwd_train(n, (act + (long)(16487424) * n), (par + 255184), (par + 255248), (buf + 10016), (buf + 10080),
             (cnt + 32), (act + (long)(16496640) * n), (sav + 10016), (sav + 10080));
     else
         bn_c64_12x12_fwd_eval(n, (act + (long)(16487424) * n), (par + 255184), (par + 255248), (buf + 10016), (buf + 10080),
             (act + (long)(16496640) * n));
+}
+
+/* features.10.conv.3 */
+static void mobilenetv2_layer87_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_12x12_bwd(n, (act + (long)(16487424) * n), (par + 255184), (sav + 10016), (sav + 10080), (dact + (long)(16496640) * n),
+        (dact + (long)(16487424) * n), (grad + 255184), (grad + 255248));
+}
+
+/* features.10.sum */
+static void mobilenetv2_layer88_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n9216_fwd(n, (act + (long)(16146432) * n), (act + (long)(16496640) * n), (act + (long)(16505856) * n));
+}
+
+/* features.10.sum */
+static void mobilenetv2_layer88_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n9216_bwd(n, (dact + (long)(16505856) * n), (dact + (long)(16146432) * n), (dact + (long)(16496640) * n));
+}
+
+/* features.11.conv.0.0 */
+static void mobilenetv2_layer89_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c64_384_12x12_s1_p0_fwd(n, (act + (long)(16505856) * n), (par + 255312), 0, (act + (long)(16515072) * n + 0));
+}
+
+/* features.11.conv.0.0 */
+static void mobilenetv2_layer89_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c64_384_12x12_s1_p0_bwd(n, (act + (long)(16505856) * n), (par + 255312), (dact + (long)(16515072) * n + 0), (dact + (long)(16505856) * n), (grad + 255312), 0);
+}
+
+/* features.11.conv.0.1 */
+static void mobilenetv2_layer90_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c384_12x12_fwd_train(n, (act + (long)(16515072) * n), (par + 279888), (par + 280272), (buf + 10144), (buf + 10528),
             (cnt + 33), (act + (long)(16570368) * n), (sav + 10144), (sav + 10528));
     else
         bn_c384_12x12_fwd_eval(n, (act + (long)(16515072) * n), (par + 279888), (par + 280272), (buf + 10144), (buf + 10528),
             (act + (long)(16570368) * n));
+}
+
+/* features.11.conv.0.1 */
+static void mobilenetv2_layer90_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c384_12x12_bwd(n, (act + (long)(16515072) * n), (par + 279888), (sav + 10144), (sav + 10528), (dact + (long)(16570368) * n),
+        (dact + (long)(16515072) * n), (grad + 279888), (grad + 280272));
+}
+
+/* features.11.relu6#1 */
+static void mobilenetv2_layer91_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu6_n55296_fwd(n, (act + (long)(16570368) * n), (act + (long)(16625664) * n));
+}
+
+/* features.11.relu6#1 */
+static void mobilenetv2_layer91_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu6_n55296_bwd(n, (act + (long)(16570368) * n), (act + (long)(16625664) * n), (dact + (long)(16625664) * n), (dact + (long)(16570368) * n));
+}
+
+/* features.11.conv.1.0 */
+static void mobilenetv2_layer92_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_c384_12x12_s1_fwd(n, (act + (long)(16625664) * n), (par + 280656), 0, (act + (long)(16680960) * n + 0));
+}
+
+/* features.11.conv.1.0 */
+static void mobilenetv2_layer92_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_c384_12x12_s1_bwd(n, (act + (long)(16625664) * n), (par + 280656), (dact + (long)(16680960) * n + 0), (dact + (long)(16625664) * n), (grad + 280656), 0);
+}
+
+/* features.11.conv.1.1 */
+static void mobilenetv2_layer93_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c384_12x12_fwd_train(n, (act + (long)(16680960) * n), (par + 284112), (par + 284496), (buf + 10912), (buf + 11296),
             (cnt + 34), (act + (long)(16736256) * n), (sav + 10912), (sav + 11296));
     else
         bn_c384_12x12_fwd_eval(n, (act + (long)(16680960) * n), (par + 284112), (par + 284496), (buf + 10912), (buf + 11296),
             (act + (long)(16736256) * n));
+}
+
+/* features.11.conv.1.1 */
+static void mobilenetv2_layer93_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c384_12x12_bwd(n, (act + (long)(16680960) * n), (par + 284112), (sav + 10912), (sav + 11296), (dact + (long)(16736256) * n),
+        (dact + (long)(16680960) * n), (grad + 284112), (grad + 284496));
+}
+
+/* features.11.relu6#2 */
+static void mobilenetv2_layer94_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu6_n55296_fwd(n, (act + (long)(16736256) * n), (act + (long)(16791552) * n));
+}
+
+/* features.11.relu6#2 */
+static void mobilenetv2_layer94_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu6_n55296_bwd(n, (act + (long)(16736256) * n), (act + (long)(16791552) * n), (dact + (long)(16791552) * n), (dact + (long)(16736256) * n));
+}
+
+/* features.11.conv.2 */
+static void mobilenetv2_layer95_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c384_96_12x12_s1_p0_fwd(n, (act + (long)(16791552) * n), (par + 284880), 0, (act + (long)(16846848) * n + 0));
+}
+
+/* features.11.conv.2 */
+static void mobilenetv2_layer95_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c384_96_12x12_s1_p0_bwd(n, (act + (long)(16791552) * n), (par + 284880), (dact + (long)(16846848) * n + 0), (dact + (long)(16791552) * n), (grad + 284880), 0);
+}
+
+/* features.11.conv.3 */
+static void mobilenetv2_layer96_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c96_12x12_fwd_train(n, (act + (long)(16846848) * n), (par + 321744), (par + 321840), (buf + 11680), (buf + 11776),
             (cnt + 35), (act + (long)(16860672) * n), (sav + 11680), (sav + 11776));
     else
         bn_c96_12x12_fwd_eval(n, (act + (long)(16846848) * n), (par + 321744), (par + 321840), (buf + 11680), (buf + 11776),
             (act + (long)(16860672) * n));
+}
+
+/* features.11.conv.3 */
+static void mobilenetv2_layer96_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c96_12x12_bwd(n, (act + (long)(16846848) * n), (par + 321744), (sav + 11680), (sav + 11776), (dact + (long)(16860672) * n),
+        (dact + (long)(16846848) * n), (grad + 321744), (grad + 321840));
+}
+
+/* features.12.conv.0.0 */
+static void mobilenetv2_layer97_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c96_576_12x12_s1_p0_fwd(n, (act + (long)(16860672) * n), (par + 321936), 0, (act + (long)(16874496) * n + 0));
+}
+
+/* features.12.conv.0.0 */
+static void mobilenetv2_layer97_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c96_576_12x12_s1_p0_bwd(n, (act + (long)(16860672) * n), (par + 321936), (dact + (long)(16874496) * n + 0), (dact + (long)(16860672) * n), (grad + 321936), 0);
+}
+
+/* features.12.conv.0.1 */
+static void mobilenetv2_layer98_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c576_12x12_fwd_train(n, (act + (long)(16874496) * n), (par + 377232), (par + 377808), (buf + 11872), (buf + 12448),
             (cnt + 36), (act + (long)(16957440) * n), (sav + 11872), (sav + 12448));
     else
         bn_c576_12x12_fwd_eval(n, (act + (long)(16874496) * n), (par + 377232), (par + 377808), (buf + 11872), (buf + 12448),
             (act + (long)(16957440) * n));
+}
+
+/* features.12.conv.0.1 */
+static void mobilenetv2_layer98_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c576_12x12_bwd(n, (act + (long)(16874496) * n), (par + 377232), (sav + 11872), (sav + 12448), (dact + (long)(16957440) * n),
+        (dact + (long)(16874496) * n), (grad + 377232), (grad + 377808));
+}
+
+/* features.12.relu6#1 */
+static void mobilenetv2_layer99_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu6_n82944_fwd(n, (act + (long)(16957440) * n), (act + (long)(17040384) * n));
+}
+
+/* features.12.relu6#1 */
+static void mobilenetv2_layer99_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu6_n82944_bwd(n, (act + (long)(16957440) * n), (act + (long)(17040384) * n), (dact + (long)(17040384) * n), (dact + (long)(16957440) * n));
+}
+
+/* features.12.conv.1.0 */
+static void mobilenetv2_layer100_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_c576_12x12_s1_fwd(n, (act + (long)(17040384) * n), (par + 378384), 0, (act + (long)(17123328) * n + 0));
+}
+
+/* features.12.conv.1.0 */
+static void mobilenetv2_layer100_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_c576_12x12_s1_bwd(n, (act + (long)(17040384) * n), (par + 378384), (dact + (long)(17123328) * n + 0), (dact + (long)(17040384) * n), (grad + 378384), 0);
+}
+
+/* features.12.conv.1.1 */
+static void mobilenetv2_layer101_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c576_12x12_fwd_train(n, (act + (long)(17123328) * n), (par + 383568), (par + 384144), (buf + 13024), (buf + 13600),
             (cnt + 37), (act + (long)(17206272) * n), (sav + 13024), (sav + 13600));
     else
         bn_c576_12x12_fwd_eval(n, (act + (long)(17123328) * n), (par + 383568), (par + 384144), (buf + 13024), (buf + 13600),
             (act + (long)(17206272) * n));
+}
+
+/* features.12.conv.1.1 */
+static void mobilenetv2_layer101_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c576_12x12_bwd(n, (act + (long)(17123328) * n), (par + 383568), (sav + 13024), (sav + 13600), (dact + (long)(17206272) * n),
+        (dact + (long)(17123328) * n), (grad + 383568), (grad + 384144));
+}
+
+/* features.12.relu6#2 */
+static void mobilenetv2_layer102_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu6_n82944_fwd(n, (act + (long)(17206272) * n), (act + (long)(17289216) * n));
+}
+
+/* features.12.relu6#2 */
+static void mobilenetv2_layer102_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu6_n82944_bwd(n, (act + (long)(17206272) * n), (act + (long)(17289216) * n), (dact + (long)(17289216) * n), (dact + (long)(17206272) * n));
+}
+
+/* features.12.conv.2 */
+static void mobilenetv2_layer103_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c576_96_12x12_s1_p0_fwd(n, (act + (long)(17289216) * n), (par + 384720), 0, (act + (long)(17372160) * n + 0));
+}
+
+/* features.12.conv.2 */
+static void mobilenetv2_layer103_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c576_96_12x12_s1_p0_bwd(n, (act + (long)(17289216) * n), (par + 384720), (dact + (long)(17372160) * n + 0), (dact + (long)(17289216) * n), (grad + 384720), 0);
+}
+
+/* features.12.conv.3 */
+static void mobilenetv2_layer104_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c96_12x12_fwd_train(n, (act + (long)(17372160) * n), (par + 440016), (par + 440112), (buf + 14176), (buf + 14272),
             (cnt + 38), (act + (long)(17385984) * n), (sav + 14176), (sav + 14272));
     else
         bn_c96_12x12_fwd_eval(n, (act + (long)(17372160) * n), (par + 440016), (par + 440112), (buf + 14176), (buf + 14272),
             (act + (long)(17385984) * n));
+}
+
+/* features.12.conv.3 */
+static void mobilenetv2_layer104_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c96_12x12_bwd(n, (act + (long)(17372160) * n), (par + 440016), (sav + 14176), (sav + 14272), (dact + (long)(17385984) * n),
+        (dact + (long)(17372160) * n), (grad + 440016), (grad + 440112));
+}
+
+/* features.12.sum */
+static void mobilenetv2_layer105_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n13824_fwd(n, (act + (long)(16860672) * n), (act + (long)(17385984) * n), (act + (long)(17399808) * n));
+}
+
+/* features.12.sum */
+static void mobilenetv2_layer105_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n13824_bwd(n, (dact + (long)(17399808) * n), (dact + (long)(16860672) * n), (dact + (long)(17385984) * n));
+}
+
+/* features.13.conv.0.0 */
+static void mobilenetv2_layer106_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c96_576_12x12_s1_p0_fwd(n, (act + (long)(17399808) * n), (par + 440208), 0, (act + (long)(17413632) * n + 0));
+}
+
+/* features.13.conv.0.0 */
+static void mobilenetv2_layer106_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c96_576_12x12_s1_p0_bwd(n, (act + (long)(17399808) * n), (par + 440208), (dact + (long)(17413632) * n + 0), (dact + (long)(17399808) * n), (grad + 440208), 0);
+}
+
+/* features.13.conv.0.1 */
+static void mobilenetv2_layer107_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c576_12x12_fwd_train(n, (act + (long)(17413632) * n), (par + 495504), (par + 496080), (buf + 14368), (buf + 14944),
             (cnt + 39), (act + (long)(17496576) * n), (sav + 14368), (sav + 14944));
     else
         bn_c576_12x12_fwd_eval(n, (act + (long)(17413632) * n), (par + 495504), (par + 496080), (buf + 14368), (buf + 14944),
             (act + (long)(17496576) * n));
+}
+
+/* features.13.conv.0.1 */
+static void mobilenetv2_layer107_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c576_12x12_bwd(n, (act + (long)(17413632) * n), (par + 495504), (sav + 14368), (sav + 14944), (dact + (long)(17496576) * n),
+        (dact + (long)(17413632) * n), (grad + 495504), (grad + 496080));
+}
+
+/* features.13.relu6#1 */
+static void mobilenetv2_layer108_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu6_n82944_fwd(n, (act + (long)(17496576) * n), (act + (long)(17579520) * n));
+}
+
+/* features.13.relu6#1 */
+static void mobilenetv2_layer108_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu6_n82944_bwd(n, (act + (long)(17496576) * n), (act + (long)(17579520) * n), (dact + (long)(17579520) * n), (dact + (long)(17496576) * n));
+}
+
+/* features.13.conv.1.0 */
+static void mobilenetv2_layer109_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_c576_12x12_s1_fwd(n, (act + (long)(17579520) * n), (par + 496656), 0, (act + (long)(17662464) * n + 0));
+}
+
+/* features.13.conv.1.0 */
+static void mobilenetv2_layer109_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_c576_12x12_s1_bwd(n, (act + (long)(17579520) * n), (par + 496656), (dact + (long)(17662464) * n + 0), (dact + (long)(17579520) * n), (grad + 496656), 0);
+}
+
+/* features.13.conv.1.1 */
+static void mobilenetv2_layer110_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c576_12x12_fwd_train(n, (act + (long)(17662464) * n), (par + 501840), (par + 502416), (buf + 15520), (buf + 16096),
             (cnt + 40), (act + (long)(17745408) * n), (sav + 15520), (sav + 16096));
     else
         bn_c576_12x12_fwd_eval(n, (act + (long)(17662464) * n), (par + 501840), (par + 502416), (buf + 15520), (buf + 16096),
             (act + (long)(17745408) * n));
+}
+
+/* features.13.conv.1.1 */
+static void mobilenetv2_layer110_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c576_12x12_bwd(n, (act + (long)(17662464) * n), (par + 501840), (sav + 15520), (sav + 16096), (dact + (long)(17745408) * n),
+        (dact + (long)(17662464) * n), (grad + 501840), (grad + 502416));
+}
+
+/* features.13.relu6#2 */
+static void mobilenetv2_layer111_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu6_n82944_fwd(n, (act + (long)(17745408) * n), (act + (long)(17828352) * n));
+}
+
+/* features.13.relu6#2 */
+static void mobilenetv2_layer111_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu6_n82944_bwd(n, (act + (long)(17745408) * n), (act + (long)(17828352) * n), (dact + (long)(17828352) * n), (dact + (long)(17745408) * n));
+}
+
+/* features.13.conv.2 */
+static void mobilenetv2_layer112_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c576_96_12x12_s1_p0_fwd(n, (act + (long)(17828352) * n), (par + 502992), 0, (act + (long)(17911296) * n + 0));
+}
+
+/* features.13.conv.2 */
+static void mobilenetv2_layer112_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c576_96_12x12_s1_p0_bwd(n, (act + (long)(17828352) * n), (par + 502992), (dact + (long)(17911296) * n + 0), (dact + (long)(17828352) * n), (grad + 502992), 0);
+}
+
+/* features.13.conv.3 */
+static void mobilenetv2_layer113_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c96_12x12_fwd_train(n, (act + (long)(17911296) * n), (par + 558288), (par + 558384), (buf + 16672), (buf + 16768),
             (cnt + 41), (act + (long)(17925120) * n), (sav + 16672), (sav + 16768));
     else
         bn_c96_12x12_fwd_eval(n, (act + (long)(17911296) * n), (par + 558288), (par + 558384), (buf + 16672), (buf + 16768),
             (act + (long)(17925120) * n));
+}
+
+/* features.13.conv.3 */
+static void mobilenetv2_layer113_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c96_12x12_bwd(n, (act + (long)(17911296) * n), (par + 558288), (sav + 16672), (sav + 16768), (dact + (long)(17925120) * n),
+        (dact + (long)(17911296) * n), (grad + 558288), (grad + 558384));
+}
+
+/* features.13.sum */
+static void mobilenetv2_layer114_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n13824_fwd(n, (act + (long)(17399808) * n), (act + (long)(17925120) * n), (act + (long)(17938944) * n));
+}
+
+/* features.13.sum */
+static void mobilenetv2_layer114_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n13824_bwd(n, (dact + (long)(17938944) * n), (dact + (long)(17399808) * n), (dact + (long)(17925120) * n));
+}
+
+/* features.14.conv.0.0 */
+static void mobilenetv2_layer115_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c96_576_12x12_s1_p0_fwd(n, (act + (long)(17938944) * n), (par + 558480), 0, (act + (long)(17952768) * n + 0));
+}
+
+/* features.14.conv.0.0 */
+static void mobilenetv2_layer115_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c96_576_12x12_s1_p0_bwd(n, (act + (long)(17938944) * n), (par + 558480), (dact + (long)(17952768) * n + 0), (dact + (long)(17938944) * n), (grad + 558480), 0);
+}
+
+/* features.14.conv.0.1 */
+static void mobilenetv2_layer116_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c576_12x12_fwd_train(n, (act + (long)(17952768) * n), (par + 613776), (par + 614352), (buf + 16864), (buf + 17440),
             (cnt + 42), (act + (long)(18035712) * n), (sav + 16864), (sav + 17440));
     else
         bn_c576_12x12_fwd_eval(n, (act + (long)(17952768) * n), (par + 613776), (par + 614352), (buf + 16864), (buf + 17440),
             (act + (long)(18035712) * n));
+}
+
+/* features.14.conv.0.1 */
+static void mobilenetv2_layer116_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c576_12x12_bwd(n, (act + (long)(17952768) * n), (par + 613776), (sav + 16864), (sav + 17440), (dact + (long)(18035712) * n),
+        (dact + (long)(17952768) * n), (grad + 613776), (grad + 614352));
+}
+
+/* features.14.relu6#1 */
+static void mobilenetv2_layer117_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu6_n82944_fwd(n, (act + (long)(18035712) * n), (act + (long)(18118656) * n));
+}
+
+/* features.14.relu6#1 */
+static void mobilenetv2_layer117_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu6_n82944_bwd(n, (act + (long)(18035712) * n), (act + (long)(18118656) * n), (dact + (long)(18118656) * n), (dact + (long)(18035712) * n));
+}
+
+/* features.14.conv.1.0 */
+static void mobilenetv2_layer118_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_c576_12x12_s2_fwd(n, (act + (long)(18118656) * n), (par + 614928), 0, (act + (long)(18201600) * n + 0));
+}
+
+/* features.14.conv.1.0 */
+static void mobilenetv2_layer118_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_c576_12x12_s2_bwd(n, (act + (long)(18118656) * n), (par + 614928), (dact + (long)(18201600) * n + 0), (dact + (long)(18118656) * n), (grad + 614928), 0);
+}
+
+/* features.14.conv.1.1 */
+static void mobilenetv2_layer119_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c576_6x6_fwd_train(n, (act + (long)(18201600) * n), (par + 620112), (par + 620688), (buf + 18016), (buf + 18592),
             (cnt + 43), (act + (long)(18222336) * n), (sav + 18016), (sav + 18592));
     else
         bn_c576_6x6_fwd_eval(n, (act + (long)(18201600) * n), (par + 620112), (par + 620688), (buf + 18016), (buf + 18592),
             (act + (long)(18222336) * n));
+}
+
+/* features.14.conv.1.1 */
+static void mobilenetv2_layer119_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c576_6x6_bwd(n, (act + (long)(18201600) * n), (par + 620112), (sav + 18016), (sav + 18592), (dact + (long)(18222336) * n),
+        (dact + (long)(18201600) * n), (grad + 620112), (grad + 620688));
+}
+
+/* features.14.relu6#2 */
+static void mobilenetv2_layer120_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu6_n20736_fwd(n, (act + (long)(18222336) * n), (act + (long)(18243072) * n));
+}
+
+/* features.14.relu6#2 */
+static void mobilenetv2_layer120_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu6_n20736_bwd(n, (act + (long)(18222336) * n), (act + (long)(18243072) * n), (dact + (long)(18243072) * n), (dact + (long)(18222336) * n));
+}
+
+/* features.14.conv.2 */
+static void mobilenetv2_layer121_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c576_160_6x6_s1_p0_fwd(n, (act + (long)(18243072) * n), (par + 621264), 0, (act + (long)(18263808) * n + 0));
+}
+
+/* features.14.conv.2 */
+static void mobilenetv2_layer121_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c576_160_6x6_s1_p0_bwd(n, (act + (long)(18243072) * n), (par + 621264), (dact + (long)(18263808) * n + 0), (dact + (long)(18243072) * n), (grad + 621264), 0);
+}
+
+/* features.14.conv.3 */
+static void mobilenetv2_layer122_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c160_6x6_fwd_train(n, (act + (long)(18263808) * n), (par + 713424), (par + 713584), (buf + 19168), (buf + 19328),
             (cnt + 44), (act + (long)(18269568) * n), (sav + 19168), (sav + 19328));
     else
         bn_c160_6x6_fwd_eval(n, (act + (long)(18263808) * n), (par + 713424), (par + 713584), (buf + 19168), (buf + 19328),
             (act + (long)(18269568) * n));
+}
+
+/* features.14.conv.3 */
+static void mobilenetv2_layer122_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c160_6x6_bwd(n, (act + (long)(18263808) * n), (par + 713424), (sav + 19168), (sav + 19328), (dact + (long)(18269568) * n),
+        (dact + (long)(18263808) * n), (grad + 713424), (grad + 713584));
+}
+
+/* features.15.conv.0.0 */
+static void mobilenetv2_layer123_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c160_960_6x6_s1_p0_fwd(n, (act + (long)(18269568) * n), (par + 713744), 0, (act + (long)(18275328) * n + 0));
+}
+
+/* features.15.conv.0.0 */
+static void mobilenetv2_layer123_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c160_960_6x6_s1_p0_bwd(n, (act + (long)(18269568) * n), (par + 713744), (dact + (long)(18275328) * n + 0), (dact + (long)(18269568) * n), (grad + 713744), 0);
+}
+
+/* features.15.conv.0.1 */
+static void mobilenetv2_layer124_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c960_6x6_fwd_train(n, (act + (long)(18275328) * n), (par + 867344), (par + 868304), (buf + 19488), (buf + 20448),
             (cnt + 45), (act + (long)(18309888) * n), (sav + 19488), (sav + 20448));
     else
         bn_c960_6x6_fwd_eval(n, (act + (long)(18275328) * n), (par + 867344), (par + 868304), (buf + 19488), (buf + 20448),
             (act + (long)(18309888) * n));
+}
+
+/* features.15.conv.0.1 */
+static void mobilenetv2_layer124_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c960_6x6_bwd(n, (act + (long)(18275328) * n), (par + 867344), (sav + 19488), (sav + 20448), (dact + (long)(18309888) * n),
+        (dact + (long)(18275328) * n), (grad + 867344), (grad + 868304));
+}
+
+/* features.15.relu6#1 */
+static void mobilenetv2_layer125_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu6_n34560_fwd(n, (act + (long)(18309888) * n), (act + (long)(18344448) * n));
+}
+
+/* features.15.relu6#1 */
+static void mobilenetv2_layer125_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu6_n34560_bwd(n, (act + (long)(18309888) * n), (act + (long)(18344448) * n), (dact + (long)(18344448) * n), (dact + (long)(18309888) * n));
+}
+
+/* features.15.conv.1.0 */
+static void mobilenetv2_layer126_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_c960_6x6_s1_fwd(n, (act + (long)(18344448) * n), (par + 869264), 0, (act + (long)(18379008) * n + 0));
+}
+
+/* features.15.conv.1.0 */
+static void mobilenetv2_layer126_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_c960_6x6_s1_bwd(n, (act + (long)(18344448) * n), (par + 869264), (dact + (long)(18379008) * n + 0), (dact + (long)(18344448) * n), (grad + 869264), 0);
+}
+
+/* features.15.conv.1.1 */
+static void mobilenetv2_layer127_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c960_6x6_fwd_train(n, (act + (long)(18379008) * n), (par + 877904), (par + 878864), (buf + 21408), (buf + 22368),
             (cnt + 46), (act + (long)(18413568) * n), (sav + 21408), (sav + 22368));
     else
         bn_c960_6x6_fwd_eval(n, (act + (long)(18379008) * n), (par + 877904), (par + 878864), (buf + 21408), (buf + 22368),
             (act + (long)(18413568) * n));
+}
+
+/* features.15.conv.1.1 */
+static void mobilenetv2_layer127_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c960_6x6_bwd(n, (act + (long)(18379008) * n), (par + 877904), (sav + 21408), (sav + 22368), (dact + (long)(18413568) * n),
+        (dact + (long)(18379008) * n), (grad + 877904), (grad + 878864));
+}
+
+/* features.15.relu6#2 */
+static void mobilenetv2_layer128_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu6_n34560_fwd(n, (act + (long)(18413568) * n), (act + (long)(18448128) * n));
+}
+
+/* features.15.relu6#2 */
+static void mobilenetv2_layer128_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu6_n34560_bwd(n, (act + (long)(18413568) * n), (act + (long)(18448128) * n), (dact + (long)(18448128) * n), (dact + (long)(18413568) * n));
+}
+
+/* features.15.conv.2 */
+static void mobilenetv2_layer129_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c960_160_6x6_s1_p0_fwd(n, (act + (long)(18448128) * n), (par + 879824), 0, (act + (long)(18482688) * n + 0));
+}
+
+/* features.15.conv.2 */
+static void mobilenetv2_layer129_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c960_160_6x6_s1_p0_bwd(n, (act + (long)(18448128) * n), (par + 879824), (dact + (long)(18482688) * n + 0), (dact + (long)(18448128) * n), (grad + 879824), 0);
+}
+
+/* features.15.conv.3 */
+static void mobilenetv2_layer130_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c160_6x6_fwd_train(n, (act + (long)(18482688) * n), (par + 1033424), (par + 1033584), (buf + 23328), (buf + 23488),
             (cnt + 47), (act + (long)(18488448) * n), (sav + 23328), (sav + 23488));
     else
         bn_c160_6x6_fwd_eval(n, (act + (long)(18482688) * n), (par + 1033424), (par + 1033584), (buf + 23328), (buf + 23488),
             (act + (long)(18488448) * n));
+}
+
+/* features.15.conv.3 */
+static void mobilenetv2_layer130_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c160_6x6_bwd(n, (act + (long)(18482688) * n), (par + 1033424), (sav + 23328), (sav + 23488), (dact + (long)(18488448) * n),
+        (dact + (long)(18482688) * n), (grad + 1033424), (grad + 1033584));
+}
+
+/* features.15.sum */
+static void mobilenetv2_layer131_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n5760_fwd(n, (act + (long)(18269568) * n), (act + (long)(18488448) * n), (act + (long)(18494208) * n));
+}
+
+/* features.15.sum */
+static void mobilenetv2_layer131_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n5760_bwd(n, (dact + (long)(18494208) * n), (dact + (long)(18269568) * n), (dact + (long)(18488448) * n));
+}
+
+/* features.16.conv.0.0 */
+static void mobilenetv2_layer132_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c160_960_6x6_s1_p0_fwd(n, (act + (long)(18494208) * n), (par + 1033744), 0, (act + (long)(18499968) * n + 0));
+}
+
+/* features.16.conv.0.0 */
+static void mobilenetv2_layer132_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c160_960_6x6_s1_p0_bwd(n, (act + (long)(18494208) * n), (par + 1033744), (dact + (long)(18499968) * n + 0), (dact + (long)(18494208) * n), (grad + 1033744), 0);
+}
+
+/* features.16.conv.0.1 */
+static void mobilenetv2_layer133_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c960_6x6_fwd_train(n, (act + (long)(18499968) * n), (par + 1187344), (par + 1188304), (buf + 23648), (buf + 24608),
             (cnt + 48), (act + (long)(18534528) * n), (sav + 23648), (sav + 24608));
     else
         bn_c960_6x6_fwd_eval(n, (act + (long)(18499968) * n), (par + 1187344), (par + 1188304), (buf + 23648), (buf + 24608),
             (act + (long)(18534528) * n));
+}
+
+/* features.16.conv.0.1 */
+static void mobilenetv2_layer133_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c960_6x6_bwd(n, (act + (long)(18499968) * n), (par + 1187344), (sav + 23648), (sav + 24608), (dact + (long)(18534528) * n),
+        (dact + (long)(18499968) * n), (grad + 1187344), (grad + 1188304));
+}
+
+/* features.16.relu6#1 */
+static void mobilenetv2_layer134_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu6_n34560_fwd(n, (act + (long)(18534528) * n), (act + (long)(18569088) * n));
+}
+
+/* features.16.relu6#1 */
+static void mobilenetv2_layer134_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu6_n34560_bwd(n, (act + (long)(18534528) * n), (act + (long)(18569088) * n), (dact + (long)(18569088) * n), (dact + (long)(18534528) * n));
+}
+
+/* features.16.conv.1.0 */
+static void mobilenetv2_layer135_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_c960_6x6_s1_fwd(n, (act + (long)(18569088) * n), (par + 1189264), 0, (act + (long)(18603648) * n + 0));
+}
+
+/* features.16.conv.1.0 */
+static void mobilenetv2_layer135_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_c960_6x6_s1_bwd(n, (act + (long)(18569088) * n), (par + 1189264), (dact + (long)(18603648) * n + 0), (dact + (long)(18569088) * n), (grad + 1189264), 0);
+}
+
+/* features.16.conv.1.1 */
+static void mobilenetv2_layer136_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c960_6x6_fwd_train(n, (act + (long)(18603648) * n), (par + 1197904), (par + 1198864), (buf + 25568), (buf + 26528),
             (cnt + 49), (act + (long)(18638208) * n), (sav + 25568), (sav + 26528));
     else
         bn_c960_6x6_fwd_eval(n, (act + (long)(18603648) * n), (par + 1197904), (par + 1198864), (buf + 25568), (buf + 26528),
             (act + (long)(18638208) * n));
+}
+
+/* features.16.conv.1.1 */
+static void mobilenetv2_layer136_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c960_6x6_bwd(n, (act + (long)(18603648) * n), (par + 1197904), (sav + 25568), (sav + 26528), (dact + (long)(18638208) * n),
+        (dact + (long)(18603648) * n), (grad + 1197904), (grad + 1198864));
+}
+
+/* features.16.relu6#2 */
+static void mobilenetv2_layer137_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu6_n34560_fwd(n, (act + (long)(18638208) * n), (act + (long)(18672768) * n));
+}
+
+/* features.16.relu6#2 */
+static void mobilenetv2_layer137_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu6_n34560_bwd(n, (act + (long)(18638208) * n), (act + (long)(18672768) * n), (dact + (long)(18672768) * n), (dact + (long)(18638208) * n));
+}
+
+/* features.16.conv.2 */
+static void mobilenetv2_layer138_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c960_160_6x6_s1_p0_fwd(n, (act + (long)(18672768) * n), (par + 1199824), 0, (act + (long)(18707328) * n + 0));
+}
+
+/* features.16.conv.2 */
+static void mobilenetv2_layer138_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c960_160_6x6_s1_p0_bwd(n, (act + (long)(18672768) * n), (par + 1199824), (dact + (long)(18707328) * n + 0), (dact + (long)(18672768) * n), (grad + 1199824), 0);
+}
+
+/* features.16.conv.3 */
+static void mobilenetv2_layer139_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c160_6x6_fwd_train(n, (act + (long)(18707328) * n), (par + 1353424), (par + 1353584), (buf + 27488), (buf + 27648),
             (cnt + 50), (act + (long)(18713088) * n), (sav + 27488), (sav + 27648));
     else
         bn_c160_6x6_fwd_eval(n, (act + (long)(18707328) * n), (par + 1353424), (par + 1353584), (buf + 27488), (buf + 27648),
             (act + (long)(18713088) * n));
+}
+
+/* features.16.conv.3 */
+static void mobilenetv2_layer139_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c160_6x6_bwd(n, (act + (long)(18707328) * n), (par + 1353424), (sav + 27488), (sav + 27648), (dact + (long)(18713088) * n),
+        (dact + (long)(18707328) * n), (grad + 1353424), (grad + 1353584));
+}
+
+/* features.16.sum */
+static void mobilenetv2_layer140_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n5760_fwd(n, (act + (long)(18494208) * n), (act + (long)(18713088) * n), (act + (long)(18718848) * n));
+}
+
+/* features.16.sum */
+static void mobilenetv2_layer140_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n5760_bwd(n, (dact + (long)(18718848) * n), (dact + (long)(18494208) * n), (dact + (long)(18713088) * n));
+}
+
+/* features.17.conv.0.0 */
+static void mobilenetv2_layer141_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c160_960_6x6_s1_p0_fwd(n, (act + (long)(18718848) * n), (par + 1353744), 0, (act + (long)(18724608) * n + 0));
+}
+
+/* features.17.conv.0.0 */
+static void mobilenetv2_layer141_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c160_960_6x6_s1_p0_bwd(n, (act + (long)(18718848) * n), (par + 1353744), (dact + (long)(18724608) * n + 0), (dact + (long)(18718848) * n), (grad + 1353744), 0);
+}
+
+/* features.17.conv.0.1 */
+static void mobilenetv2_layer142_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c960_6x6_fwd_train(n, (act + (long)(18724608) * n), (par + 1507344), (par + 1508304), (buf + 27808), (buf + 28768),
             (cnt + 51), (act + (long)(18759168) * n), (sav + 27808), (sav + 28768));
     else
         bn_c960_6x6_fwd_eval(n, (act + (long)(18724608) * n), (par + 1507344), (par + 1508304), (buf + 27808), (buf + 28768),
             (act + (long)(18759168) * n));
+}
+
+/* features.17.conv.0.1 */
+static void mobilenetv2_layer142_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c960_6x6_bwd(n, (act + (long)(18724608) * n), (par + 1507344), (sav + 27808), (sav + 28768), (dact + (long)(18759168) * n),
+        (dact + (long)(18724608) * n), (grad + 1507344), (grad + 1508304));
+}
+
+/* features.17.relu6#1 */
+static void mobilenetv2_layer143_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu6_n34560_fwd(n, (act + (long)(18759168) * n), (act + (long)(18793728) * n));
+}
+
+/* features.17.relu6#1 */
+static void mobilenetv2_layer143_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu6_n34560_bwd(n, (act + (long)(18759168) * n), (act + (long)(18793728) * n), (dact + (long)(18793728) * n), (dact + (long)(18759168) * n));
+}
+
+/* features.17.conv.1.0 */
+static void mobilenetv2_layer144_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_c960_6x6_s1_fwd(n, (act + (long)(18793728) * n), (par + 1509264), 0, (act + (long)(18828288) * n + 0));
+}
+
+/* features.17.conv.1.0 */
+static void mobilenetv2_layer144_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_c960_6x6_s1_bwd(n, (act + (long)(18793728) * n), (par + 1509264), (dact + (long)(18828288) * n + 0), (dact + (long)(18793728) * n), (grad + 1509264), 0);
+}
+
+/* features.17.conv.1.1 */
+static void mobilenetv2_layer145_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c960_6x6_fwd_train(n, (act + (long)(18828288) * n), (par + 1517904), (par + 1518864), (buf + 29728), (buf + 30688),
             (cnt + 52), (act + (long)(18862848) * n), (sav + 29728), (sav + 30688));
     else
         bn_c960_6x6_fwd_eval(n, (act + (long)(18828288) * n), (par + 1517904), (par + 1518864), (buf + 29728), (buf + 30688),
             (act + (long)(18862848) * n));
+}
+
+/* features.17.conv.1.1 */
+static void mobilenetv2_layer145_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c960_6x6_bwd(n, (act + (long)(18828288) * n), (par + 1517904), (sav + 29728), (sav + 30688), (dact + (long)(18862848) * n),
+        (dact + (long)(18828288) * n), (grad + 1517904), (grad + 1518864));
+}
+
+/* features.17.relu6#2 */
+static void mobilenetv2_layer146_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu6_n34560_fwd(n, (act + (long)(18862848) * n), (act + (long)(18897408) * n));
+}
+
+/* features.17.relu6#2 */
+static void mobilenetv2_layer146_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu6_n34560_bwd(n, (act + (long)(18862848) * n), (act + (long)(18897408) * n), (dact + (long)(18897408) * n), (dact + (long)(18862848) * n));
+}
+
+/* features.17.conv.2 */
+static void mobilenetv2_layer147_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c960_320_6x6_s1_p0_fwd(n, (act + (long)(18897408) * n), (par + 1519824), 0, (act + (long)(18931968) * n + 0));
+}
+
+/* features.17.conv.2 */
+static void mobilenetv2_layer147_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c960_320_6x6_s1_p0_bwd(n, (act + (long)(18897408) * n), (par + 1519824), (dact + (long)(18931968) * n + 0), (dact + (long)(18897408) * n), (grad + 1519824), 0);
+}
+
+/* features.17.conv.3 */
+static void mobilenetv2_layer148_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c320_6x6_fwd_train(n, (act + (long)(18931968) * n), (par + 1827024), (par + 1827344), (buf + 31648), (buf + 31968),
             (cnt + 53), (act + (long)(18943488) * n), (sav + 31648), (sav + 31968));
     else
         bn_c320_6x6_fwd_eval(n, (act + (long)(18931968) * n), (par + 1827024), (par + 1827344), (buf + 31648), (buf + 31968),
             (act + (long)(18943488) * n));
+}
+
+/* features.17.conv.3 */
+static void mobilenetv2_layer148_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c320_6x6_bwd(n, (act + (long)(18931968) * n), (par + 1827024), (sav + 31648), (sav + 31968), (dact + (long)(18943488) * n),
+        (dact + (long)(18931968) * n), (grad + 1827024), (grad + 1827344));
+}
+
+/* features.18.0 */
+static void mobilenetv2_layer149_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c320_1280_6x6_s1_p0_fwd(n, (act + (long)(18943488) * n), (par + 1827664), 0, (act + (long)(18955008) * n + 0));
+}
+
+/* features.18.0 */
+static void mobilenetv2_layer149_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c320_1280_6x6_s1_p0_bwd(n, (act + (long)(18943488) * n), (par + 1827664), (dact + (long)(18955008) * n + 0), (dact + (long)(18943488) * n), (grad + 1827664), 0);
+}
+
+/* features.18.1 */
+static void mobilenetv2_layer150_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c1280_6x6_fwd_train(n, (act + (long)(18955008) * n), (par + 2237264), (par + 2238544), (buf + 32288), (buf + 33568),
             (cnt + 54), (act + (long)(19001088) * n), (sav + 32288), (sav + 33568));
     else
         bn_c1280_6x6_fwd_eval(n, (act + (long)(18955008) * n), (par + 2237264), (par + 2238544), (buf + 32288), (buf + 33568),
             (act + (long)(19001088) * n));
+}
+
+/* features.18.1 */
+static void mobilenetv2_layer150_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c1280_6x6_bwd(n, (act + (long)(18955008) * n), (par + 2237264), (sav + 32288), (sav + 33568), (dact + (long)(19001088) * n),
+        (dact + (long)(18955008) * n), (grad + 2237264), (grad + 2238544));
+}
+
+/* relu6#2 */
+static void mobilenetv2_layer151_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu6_n46080_fwd(n, (act + (long)(19001088) * n), (act + (long)(19047168) * n));
+}
+
+/* relu6#2 */
+static void mobilenetv2_layer151_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu6_n46080_bwd(n, (act + (long)(19001088) * n), (act + (long)(19047168) * n), (dact + (long)(19047168) * n), (dact + (long)(19001088) * n));
+}
+
+/* pool */
+static void mobilenetv2_layer152_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     gap_c1280_6x6_fwd(n, (act + (long)(19047168) * n), (act + (long)(19093248) * n));
+}
+
+/* pool */
+static void mobilenetv2_layer152_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    gap_c1280_6x6_bwd(n, (dact + (long)(19093248) * n), (dact + (long)(19047168) * n));
+}
+
+/* classifier.0 */
+static void mobilenetv2_layer153_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dropout_n1280_fwd(n, (act + (long)(19093248) * n), train ? (ext + (long)(0) * n) : 0, (act + (long)(19094528) * n));
+}
+
+/* classifier.0 */
+static void mobilenetv2_layer153_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dropout_n1280_bwd(n, (ext + (long)(0) * n), (dact + (long)(19094528) * n), (dact + (long)(19093248) * n));
+}
+
+/* classifier.1 */
+static void mobilenetv2_layer154_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     linear_1280_10_b_fwd(n, (act + (long)(19094528) * n), (par + 2239824), (par + 2252624), (act + (long)(19095808) * n));
 }
 
-/* Layers in reverse; every gradient is accumulated into zeroed slots. */
-static void mobilenetv2_backward(const mc_state *s)
+/* classifier.1 */
+static void mobilenetv2_layer154_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
     linear_1280_10_b_bwd(n, (act + (long)(19094528) * n), (par + 2239824), (dact + (long)(19095808) * n), (dact + (long)(19094528) * n), (grad + 2239824), (grad + 2252624));
-    dropout_n1280_bwd(n, (ext + (long)(0) * n), (dact + (long)(19094528) * n), (dact + (long)(19093248) * n));
-    gap_c1280_6x6_bwd(n, (dact + (long)(19093248) * n), (dact + (long)(19047168) * n));
-    relu6_n46080_bwd(n, (act + (long)(19001088) * n), (act + (long)(19047168) * n), (dact + (long)(19047168) * n), (dact + (long)(19001088) * n));
-    bn_c1280_6x6_bwd(n, (act + (long)(18955008) * n), (par + 2237264), (sav + 32288), (sav + 33568), (dact + (long)(19001088) * n),
-        (dact + (long)(18955008) * n), (grad + 2237264), (grad + 2238544));
-    conv_k1_c320_1280_6x6_s1_p0_bwd(n, (act + (long)(18943488) * n), (par + 1827664), (dact + (long)(18955008) * n + 0), (dact + (long)(18943488) * n), (grad + 1827664), 0);
-    bn_c320_6x6_bwd(n, (act + (long)(18931968) * n), (par + 1827024), (sav + 31648), (sav + 31968), (dact + (long)(18943488) * n),
-        (dact + (long)(18931968) * n), (grad + 1827024), (grad + 1827344));
-    conv_k1_c960_320_6x6_s1_p0_bwd(n, (act + (long)(18897408) * n), (par + 1519824), (dact + (long)(18931968) * n + 0), (dact + (long)(18897408) * n), (grad + 1519824), 0);
-    relu6_n34560_bwd(n, (act + (long)(18862848) * n), (act + (long)(18897408) * n), (dact + (long)(18897408) * n), (dact + (long)(18862848) * n));
-    bn_c960_6x6_bwd(n, (act + (long)(18828288) * n), (par + 1517904), (sav + 29728), (sav + 30688), (dact + (long)(18862848) * n),
-        (dact + (long)(18828288) * n), (grad + 1517904), (grad + 1518864));
-    dw_k3_c960_6x6_s1_bwd(n, (act + (long)(18793728) * n), (par + 1509264), (dact + (long)(18828288) * n + 0), (dact + (long)(18793728) * n), (grad + 1509264), 0);
-    relu6_n34560_bwd(n, (act + (long)(18759168) * n), (act + (long)(18793728) * n), (dact + (long)(18793728) * n), (dact + (long)(18759168) * n));
-    bn_c960_6x6_bwd(n, (act + (long)(18724608) * n), (par + 1507344), (sav + 27808), (sav + 28768), (dact + (long)(18759168) * n),
-        (dact + (long)(18724608) * n), (grad + 1507344), (grad + 1508304));
-    conv_k1_c160_960_6x6_s1_p0_bwd(n, (act + (long)(18718848) * n), (par + 1353744), (dact + (long)(18724608) * n + 0), (dact + (long)(18718848) * n), (grad + 1353744), 0);
-    add2_n5760_bwd(n, (dact + (long)(18718848) * n), (dact + (long)(18494208) * n), (dact + (long)(18713088) * n));
-    bn_c160_6x6_bwd(n, (act + (long)(18707328) * n), (par + 1353424), (sav + 27488), (sav + 27648), (dact + (long)(18713088) * n),
-        (dact + (long)(18707328) * n), (grad + 1353424), (grad + 1353584));
-    conv_k1_c960_160_6x6_s1_p0_bwd(n, (act + (long)(18672768) * n), (par + 1199824), (dact + (long)(18707328) * n + 0), (dact + (long)(18672768) * n), (grad + 1199824), 0);
-    relu6_n34560_bwd(n, (act + (long)(18638208) * n), (act + (long)(18672768) * n), (dact + (long)(18672768) * n), (dact + (long)(18638208) * n));
-    bn_c960_6x6_bwd(n, (act + (long)(18603648) * n), (par + 1197904), (sav + 25568), (sav + 26528), (dact + (long)(18638208) * n),
-        (dact + (long)(18603648) * n), (grad + 1197904), (grad + 1198864));
-    dw_k3_c960_6x6_s1_bwd(n, (act + (long)(18569088) * n), (par + 1189264), (dact + (long)(18603648) * n + 0), (dact + (long)(18569088) * n), (grad + 1189264), 0);
-    relu6_n34560_bwd(n, (act + (long)(18534528) * n), (act + (long)(18569088) * n), (dact + (long)(18569088) * n), (dact + (long)(18534528) * n));
-    bn_c960_6x6_bwd(n, (act + (long)(18499968) * n), (par + 1187344), (sav + 23648), (sav + 24608), (dact + (long)(18534528) * n),
-        (dact + (long)(18499968) * n), (grad + 1187344), (grad + 1188304));
-    conv_k1_c160_960_6x6_s1_p0_bwd(n, (act + (long)(18494208) * n), (par + 1033744), (dact + (long)(18499968) * n + 0), (dact + (long)(18494208) * n), (grad + 1033744), 0);
-    add2_n5760_bwd(n, (dact + (long)(18494208) * n), (dact + (long)(18269568) * n), (dact + (long)(18488448) * n));
-    bn_c160_6x6_bwd(n, (act + (long)(18482688) * n), (par + 1033424), (sav + 23328), (sav + 23488), (dact + (long)(18488448) * n),
-        (dact + (long)(18482688) * n), (grad + 1033424), (grad + 1033584));
-    conv_k1_c960_160_6x6_s1_p0_bwd(n, (act + (long)(18448128) * n), (par + 879824), (dact + (long)(18482688) * n + 0), (dact + (long)(18448128) * n), (grad + 879824), 0);
-    relu6_n34560_bwd(n, (act + (long)(18413568) * n), (act + (long)(18448128) * n), (dact + (long)(18448128) * n), (dact + (long)(18413568) * n));
-    bn_c960_6x6_bwd(n, (act + (long)(18379008) * n), (par + 877904), (sav + 21408), (sav + 22368), (dact + (long)(18413568) * n),
-        (dact + (long)(18379008) * n), (grad + 877904), (grad + 878864));
-    dw_k3_c960_6x6_s1_bwd(n, (act + (long)(18344448) * n), (par + 869264), (dact + (long)(18379008) * n + 0), (dact + (long)(18344448) * n), (grad + 869264), 0);
-    relu6_n34560_bwd(n, (act + (long)(18309888) * n), (act + (long)(18344448) * n), (dact + (long)(18344448) * n), (dact + (long)(18309888) * n));
-    bn_c960_6x6_bwd(n, (act + (long)(18275328) * n), (par + 867344), (sav + 19488), (sav + 20448), (dact + (long)(18309888) * n),
-        (dact + (long)(18275328) * n), (grad + 867344), (grad + 868304));
-    conv_k1_c160_960_6x6_s1_p0_bwd(n, (act + (long)(18269568) * n), (par + 713744), (dact + (long)(18275328) * n + 0), (dact + (long)(18269568) * n), (grad + 713744), 0);
-    bn_c160_6x6_bwd(n, (act + (long)(18263808) * n), (par + 713424), (sav + 19168), (sav + 19328), (dact + (long)(18269568) * n),
-        (dact + (long)(18263808) * n), (grad + 713424), (grad + 713584));
-    conv_k1_c576_160_6x6_s1_p0_bwd(n, (act + (long)(18243072) * n), (par + 621264), (dact + (long)(18263808) * n + 0), (dact + (long)(18243072) * n), (grad + 621264), 0);
-    relu6_n20736_bwd(n, (act + (long)(18222336) * n), (act + (long)(18243072) * n), (dact + (long)(18243072) * n), (dact + (long)(18222336) * n));
-    bn_c576_6x6_bwd(n, (act + (long)(18201600) * n), (par + 620112), (sav + 18016), (sav + 18592), (dact + (long)(18222336) * n),
-        (dact + (long)(18201600) * n), (grad + 620112), (grad + 620688));
-    dw_k3_c576_12x12_s2_bwd(n, (act + (long)(18118656) * n), (par + 614928), (dact + (long)(18201600) * n + 0), (dact + (long)(18118656) * n), (grad + 614928), 0);
-    relu6_n82944_bwd(n, (act + (long)(18035712) * n), (act + (long)(18118656) * n), (dact + (long)(18118656) * n), (dact + (long)(18035712) * n));
-    bn_c576_12x12_bwd(n, (act + (long)(17952768) * n), (par + 613776), (sav + 16864), (sav + 17440), (dact + (long)(18035712) * n),
-        (dact + (long)(17952768) * n), (grad + 613776), (grad + 614352));
-    conv_k1_c96_576_12x12_s1_p0_bwd(n, (act + (long)(17938944) * n), (par + 558480), (dact + (long)(17952768) * n + 0), (dact + (long)(17938944) * n), (grad + 558480), 0);
-    add2_n13824_bwd(n, (dact + (long)(17938944) * n), (dact + (long)(17399808) * n), (dact + (long)(17925120) * n));
-    bn_c96_12x12_bwd(n, (act + (long)(17911296) * n), (par + 558288), (sav + 16672), (sav + 16768), (dact + (long)(17925120) * n),
-        (dact + (long)(17911296) * n), (grad + 558288), (grad + 558384));
-    conv_k1_c576_96_12x12_s1_p0_bwd(n, (act + (long)(17828352) * n), (par + 502992), (dact + (long)(17911296) * n + 0), (dact + (long)(17828352) * n), (grad + 502992), 0);
-    relu6_n82944_bwd(n, (act + (long)(17745408) * n), (act + (long)(17828352) * n), (dact + (long)(17828352) * n), (dact + (long)(17745408) * n));
-    bn_c576_12x12_bwd(n, (act + (long)(17662464) * n), (par + 501840), (sav + 15520), (sav + 16096), (dact + (long)(17745408) * n),
-        (dact + (long)(17662464) * n), (grad + 501840), (grad + 502416));
-    dw_k3_c576_12x12_s1_bwd(n, (act + (long)(17579520) * n), (par + 496656), (dact + (long)(17662464) * n + 0), (dact + (long)(17579520) * n), (grad + 496656), 0);
-    relu6_n82944_bwd(n, (act + (long)(17496576) * n), (act + (long)(17579520) * n), (dact + (long)(17579520) * n), (dact + (long)(17496576) * n));
-    bn_c576_12x12_bwd(n, (act + (long)(17413632) * n), (par + 495504), (sav + 14368), (sav + 14944), (dact + (long)(17496576) * n),
-        (dact + (long)(17413632) * n), (grad + 495504), (grad + 496080));
-    conv_k1_c96_576_12x12_s1_p0_bwd(n, (act + (long)(17399808) * n), (par + 440208), (dact + (long)(17413632) * n + 0), (dact + (long)(17399808) * n), (grad + 440208), 0);
-    add2_n13824_bwd(n, (dact + (long)(17399808) * n), (dact + (long)(16860672) * n), (dact + (long)(17385984) * n));
-    bn_c96_12x12_bwd(n, (act + (long)(17372160) * n), (par + 440016), (sav + 14176), (sav + 14272), (dact + (long)(17385984) * n),
-        (dact + (long)(17372160) * n), (grad + 440016), (grad + 440112));
-    conv_k1_c576_96_12x12_s1_p0_bwd(n, (act + (long)(17289216) * n), (par + 384720), (dact + (long)(17372160) * n + 0), (dact + (long)(17289216) * n), (grad + 384720), 0);
-    relu6_n82944_bwd(n, (act + (long)(17206272) * n), (act + (long)(17289216) * n), (dact + (long)(17289216) * n), (dact + (long)(17206272) * n));
-    bn_c576_12x12_bwd(n, (act + (long)(17123328) * n), (par + 383568), (sav + 13024), (sav + 13600), (dact + (long)(17206272) * n),
-        (dact + (long)(17123328) * n), (grad + 383568), (grad + 384144));
-    dw_k3_c576_12x12_s1_bwd(n, (act + (long)(17040384) * n), (par + 378384), (dact + (long)(17123328) * n + 0), (dact + (long)(17040384) * n), (grad + 378384), 0);
-    relu6_n82944_bwd(n, (act + (long)(16957440) * n), (act + (long)(17040384) * n), (dact + (long)(17040384) * n), (dact + (long)(16957440) * n));
-    bn_c576_12x12_bwd(n, (act + (long)(16874496) * n), (par + 377232), (sav + 11872), (sav + 12448), (dact + (long)(16957440) * n),
-        (dact + (long)(16874496) * n), (grad + 377232), (grad + 377808));
-    conv_k1_c96_576_12x12_s1_p0_bwd(n, (act + (long)(16860672) * n), (par + 321936), (dact + (long)(16874496) * n + 0), (dact + (long)(16860672) * n), (grad + 321936), 0);
-    bn_c96_12x12_bwd(n, (act + (long)(16846848) * n), (par + 321744), (sav + 11680), (sav + 11776), (dact + (long)(16860672) * n),
-        (dact + (long)(16846848) * n), (grad + 321744), (grad + 321840));
-    conv_k1_c384_96_12x12_s1_p0_bwd(n, (act + (long)(16791552) * n), (par + 284880), (dact + (long)(16846848) * n + 0), (dact + (long)(16791552) * n), (grad + 284880), 0);
-    relu6_n55296_bwd(n, (act + (long)(16736256) * n), (act + (long)(16791552) * n), (dact + (long)(16791552) * n), (dact + (long)(16736256) * n));
-    bn_c384_12x12_bwd(n, (act + (long)(16680960) * n), (par + 284112), (sav + 10912), (sav + 11296), (dact + (long)(16736256) * n),
-        (dact + (long)(16680960) * n), (grad + 284112), (grad + 284496));
-    dw_k3_c384_12x12_s1_bwd(n, (act + (long)(16625664) * n), (par + 280656), (dact + (long)(16680960) * n + 0), (dact + (long)(16625664) * n), (grad + 280656), 0);
-    relu6_n55296_bwd(n, (act + (long)(16570368) * n), (act + (long)(16625664) * n), (dact + (long)(16625664) * n), (dact + (long)(16570368) * n));
-    bn_c384_12x12_bwd(n, (act + (long)(16515072) * n), (par + 279888), (sav + 10144), (sav + 10528), (dact + (long)(16570368) * n),
-        (dact + (long)(16515072) * n), (grad + 279888), (grad + 280272));
-    conv_k1_c64_384_12x12_s1_p0_bwd(n, (act + (long)(16505856) * n), (par + 255312), (dact + (long)(16515072) * n + 0), (dact + (long)(16505856) * n), (grad + 255312), 0);
-    add2_n9216_bwd(n, (dact + (long)(16505856) * n), (dact + (long)(16146432) * n), (dact + (long)(16496640) * n));
-    bn_c64_12x12_bwd(n, (act + (long)(16487424) * n), (par + 255184), (sav + 10016), (sav + 10080), (dact + (long)(16496640) * n),
-        (dact + (long)(16487424) * n), (grad + 255184), (grad + 255248));
-    conv_k1_c384_64_12x12_s1_p0_bwd(n, (act + (long)(16432128) * n), (par + 230608), (dact + (long)(16487424) * n + 0), (dact + (long)(16432128) * n), (grad + 230608), 0);
-    relu6_n55296_bwd(n, (act + (long)(16376832) * n), (act + (long)(16432128) * n), (dact + (long)(16432128) * n), (dact + (long)(16376832) * n));
-    bn_c384_12x12_bwd(n, (act + (long)(16321536) * n), (par + 229840), (sav + 9248), (sav + 9632), (dact + (long)(16376832) * n),
-        (dact + (long)(16321536) * n), (grad + 229840), (grad + 230224));
-    dw_k3_c384_12x12_s1_bwd(n, (act + (long)(16266240) * n), (par + 226384), (dact + (long)(16321536) * n + 0), (dact + (long)(16266240) * n), (grad + 226384), 0);
-    relu6_n55296_bwd(n, (act + (long)(16210944) * n), (act + (long)(16266240) * n), (dact + (long)(16266240) * n), (dact + (long)(16210944) * n));
-    bn_c384_12x12_bwd(n, (act + (long)(16155648) * n), (par + 225616), (sav + 8480), (sav + 8864), (dact + (long)(16210944) * n),
-        (dact + (long)(16155648) * n), (grad + 225616), (grad + 226000));
-    conv_k1_c64_384_12x12_s1_p0_bwd(n, (act + (long)(16146432) * n), (par + 201040), (dact + (long)(16155648) * n + 0), (dact + (long)(16146432) * n), (grad + 201040), 0);
-    add2_n9216_bwd(n, (dact + (long)(16146432) * n), (dact + (long)(15787008) * n), (dact + (long)(16137216) * n));
-    bn_c64_12x12_bwd(n, (act + (long)(16128000) * n), (par + 200912), (sav + 8352), (sav + 8416), (dact + (long)(16137216) * n),
-        (dact + (long)(16128000) * n), (grad + 200912), (grad + 200976));
-    conv_k1_c384_64_12x12_s1_p0_bwd(n, (act + (long)(16072704) * n), (par + 176336), (dact + (long)(16128000) * n + 0), (dact + (long)(16072704) * n), (grad + 176336), 0);
-    relu6_n55296_bwd(n, (act + (long)(16017408) * n), (act + (long)(16072704) * n), (dact + (long)(16072704) * n), (dact + (long)(16017408) * n));
-    bn_c384_12x12_bwd(n, (act + (long)(15962112) * n), (par + 175568), (sav + 7584), (sav + 7968), (dact + (long)(16017408) * n),
-        (dact + (long)(15962112) * n), (grad + 175568), (grad + 175952));
-    dw_k3_c384_12x12_s1_bwd(n, (act + (long)(15906816) * n), (par + 172112), (dact + (long)(15962112) * n + 0), (dact + (long)(15906816) * n), (grad + 172112), 0);
-    relu6_n55296_bwd(n, (act + (long)(15851520) * n), (act + (long)(15906816) * n), (dact + (long)(15906816) * n), (dact + (long)(15851520) * n));
-    bn_c384_12x12_bwd(n, (act + (long)(15796224) * n), (par + 171344), (sav + 6816), (sav + 7200), (dact + (long)(15851520) * n),
-        (dact + (long)(15796224) * n), (grad + 171344), (grad + 171728));
-    conv_k1_c64_384_12x12_s1_p0_bwd(n, (act + (long)(15787008) * n), (par + 146768), (dact + (long)(15796224) * n + 0), (dact + (long)(15787008) * n), (grad + 146768), 0);
-    add2_n9216_bwd(n, (dact + (long)(15787008) * n), (dact + (long)(15427584) * n), (dact + (long)(15777792) * n));
-    bn_c64_12x12_bwd(n, (act + (long)(15768576) * n), (par + 146640), (sav + 6688), (sav + 6752), (dact + (long)(15777792) * n),
-        (dact + (long)(15768576) * n), (grad + 146640), (grad + 146704));
-    conv_k1_c384_64_12x12_s1_p0_bwd(n, (act + (long)(15713280) * n), (par + 122064), (dact + (long)(15768576) * n + 0), (dact + (long)(15713280) * n), (grad + 122064), 0);
-    relu6_n55296_bwd(n, (act + (long)(15657984) * n), (act + (long)(15713280) * n), (dact + (long)(15713280) * n), (dact + (long)(15657984) * n));
-    bn_c384_12x12_bwd(n, (act + (long)(15602688) * n), (par + 121296), (sav + 5920), (sav + 6304), (dact + (long)(15657984) * n),
-        (dact + (long)(15602688) * n), (grad + 121296), (grad + 121680));
-    dw_k3_c384_12x12_s1_bwd(n, (act + (long)(15547392) * n), (par + 117840), (dact + (long)(15602688) * n + 0), (dact + (long)(15547392) * n), (grad + 117840), 0);
-    relu6_n55296_bwd(n, (act + (long)(15492096) * n), (act + (long)(15547392) * n), (dact + (long)(15547392) * n), (dact + (long)(15492096) * n));
-    bn_c384_12x12_bwd(n, (act + (long)(15436800) * n), (par + 117072), (sav + 5152), (sav + 5536), (dact + (long)(15492096) * n),
-        (dact + (long)(15436800) * n), (grad + 117072), (grad + 117456));
-    conv_k1_c64_384_12x12_s1_p0_bwd(n, (act + (long)(15427584) * n), (par + 92496), (dact + (long)(15436800) * n + 0), (dact + (long)(15427584) * n), (grad + 92496), 0);
-    bn_c64_12x12_bwd(n, (act + (long)(15418368) * n), (par + 92368), (sav + 5024), (sav + 5088), (dact + (long)(15427584) * n),
-        (dact + (long)(15418368) * n), (grad + 92368), (grad + 92432));
-    conv_k1_c192_64_12x12_s1_p0_bwd(n, (act + (long)(15390720) * n), (par + 80080), (dact + (long)(15418368) * n + 0), (dact + (long)(15390720) * n), (grad + 80080), 0);
-    relu6_n27648_bwd(n, (act + (long)(15363072) * n), (act + (long)(15390720) * n), (dact + (long)(15390720) * n), (dact + (long)(15363072) * n));
-    bn_c192_12x12_bwd(n, (act + (long)(15335424) * n), (par + 79696), (sav + 4640), (sav + 4832), (dact + (long)(15363072) * n),
-        (dact + (long)(15335424) * n), (grad + 79696), (grad + 79888));
-    dw_k3_c192_24x24_s2_bwd(n, (act + (long)(15224832) * n), (par + 77968), (dact + (long)(15335424) * n + 0), (dact + (long)(15224832) * n), (grad + 77968), 0);
-    relu6_n110592_bwd(n, (act + (long)(15114240) * n), (act + (long)(15224832) * n), (dact + (long)(15224832) * n), (dact + (long)(15114240) * n));
-    bn_c192_24x24_bwd(n, (act + (long)(15003648) * n), (par + 77584), (sav + 4256), (sav + 4448), (dact + (long)(15114240) * n),
-        (dact + (long)(15003648) * n), (grad + 77584), (grad + 77776));
-    conv_k1_c32_192_24x24_s1_p0_bwd(n, (act + (long)(14985216) * n), (par + 71440), (dact + (long)(15003648) * n + 0), (dact + (long)(14985216) * n), (grad + 71440), 0);
-    add2_n18432_bwd(n, (dact + (long)(14985216) * n), (dact + (long)(14266368) * n), (dact + (long)(14966784) * n));
-    bn_c32_24x24_bwd(n, (act + (long)(14948352) * n), (par + 71376), (sav + 4192), (sav + 4224), (dact + (long)(14966784) * n),
-        (dact + (long)(14948352) * n), (grad + 71376), (grad + 71408));
-    conv_k1_c192_32_24x24_s1_p0_bwd(n, (act + (long)(14837760) * n), (par + 65232), (dact + (long)(14948352) * n + 0), (dact + (long)(14837760) * n), (grad + 65232), 0);
-    relu6_n110592_bwd(n, (act + (long)(14727168) * n), (act + (long)(14837760) * n), (dact + (long)(14837760) * n), (dact + (long)(14727168) * n));
-    bn_c192_24x24_bwd(n, (act + (long)(14616576) * n), (par + 64848), (sav + 3808), (sav + 4000), (dact + (long)(14727168) * n),
-        (dact + (long)(14616576) * n), (grad + 64848), (grad + 65040));
-    dw_k3_c192_24x24_s1_bwd(n, (act + (long)(14505984) * n), (par + 63120), (dact + (long)(14616576) * n + 0), (dact + (long)(14505984) * n), (grad + 63120), 0);
-    relu6_n110592_bwd(n, (act + (long)(14395392) * n), (act + (long)(14505984) * n), (dact + (long)(14505984) * n), (dact + (long)(14395392) * n));
-    bn_c192_24x24_bwd(n, (act + (long)(14284800) * n), (par + 62736), (sav + 3424), (sav + 3616), (dact + (long)(14395392) * n),
-        (dact + (long)(14284800) * n), (grad + 62736), (grad + 62928));
-    conv_k1_c32_192_24x24_s1_p0_bwd(n, (act + (long)(14266368) * n), (par + 56592), (dact + (long)(14284800) * n + 0), (dact + (long)(14266368) * n), (grad + 56592), 0);
-    add2_n18432_bwd(n, (dact + (long)(14266368) * n), (dact + (long)(13547520) * n), (dact + (long)(14247936) * n));
-    bn_c32_24x24_bwd(n, (act + (long)(14229504) * n), (par + 56528), (sav + 3360), (sav + 3392), (dact + (long)(14247936) * n),
-        (dact + (long)(14229504) * n), (grad + 56528), (grad + 56560));
-    conv_k1_c192_32_24x24_s1_p0_bwd(n, (act + (long)(14118912) * n), (par + 50384), (dact + (long)(14229504) * n + 0), (dact + (long)(14118912) * n), (grad + 50384), 0);
-    relu6_n110592_bwd(n, (act + (long)(14008320) * n), (act + (long)(14118912) * n), (dact + (long)(14118912) * n), (dact + (long)(14008320) * n));
-    bn_c192_24x24_bwd(n, (act + (long)(13897728) * n), (par + 50000), (sav + 2976), (sav + 3168), (dact + (long)(14008320) * n),
-        (dact + (long)(13897728) * n), (grad + 50000), (grad + 50192));
-    dw_k3_c192_24x24_s1_bwd(n, (act + (long)(13787136) * n), (par + 48272), (dact + (long)(13897728) * n + 0), (dact + (long)(13787136) * n), (grad + 48272), 0);
-    relu6_n110592_bwd(n, (act + (long)(13676544) * n), (act + (long)(13787136) * n), (dact + (long)(13787136) * n), (dact + (long)(13676544) * n));
-    bn_c192_24x24_bwd(n, (act + (long)(13565952) * n), (par + 47888), (sav + 2592), (sav + 2784), (dact + (long)(13676544) * n),
-        (dact + (long)(13565952) * n), (grad + 47888), (grad + 48080));
-    conv_k1_c32_192_24x24_s1_p0_bwd(n, (act + (long)(13547520) * n), (par + 41744), (dact + (long)(13565952) * n + 0), (dact + (long)(13547520) * n), (grad + 41744), 0);
-    bn_c32_24x24_bwd(n, (act + (long)(13529088) * n), (par + 41680), (sav + 2528), (sav + 2560), (dact + (long)(13547520) * n),
-        (dact + (long)(13529088) * n), (grad + 41680), (grad + 41712));
-    conv_k1_c144_32_24x24_s1_p0_bwd(n, (act + (long)(13446144) * n), (par + 37072), (dact + (long)(13529088) * n + 0), (dact + (long)(13446144) * n), (grad + 37072), 0);
-    relu6_n82944_bwd(n, (act + (long)(13363200) * n), (act + (long)(13446144) * n), (dact + (long)(13446144) * n), (dact + (long)(13363200) * n));
-    bn_c144_24x24_bwd(n, (act + (long)(13280256) * n), (par + 36784), (sav + 2240), (sav + 2384), (dact + (long)(13363200) * n),
-        (dact + (long)(13280256) * n), (grad + 36784), (grad + 36928));
-    dw_k3_c144_48x48_s2_bwd(n, (act + (long)(12948480) * n), (par + 35488), (dact + (long)(13280256) * n + 0), (dact + (long)(12948480) * n), (grad + 35488), 0);
-    relu6_n331776_bwd(n, (act + (long)(12616704) * n), (act + (long)(12948480) * n), (dact + (long)(12948480) * n), (dact + (long)(12616704) * n));
-    bn_c144_48x48_bwd(n, (act + (long)(12284928) * n), (par + 35200), (sav + 1952), (sav + 2096), (dact + (long)(12616704) * n),
-        (dact + (long)(12284928) * n), (grad + 35200), (grad + 35344));
-    conv_k1_c24_144_48x48_s1_p0_bwd(n, (act + (long)(12229632) * n), (par + 31744), (dact + (long)(12284928) * n + 0), (dact + (long)(12229632) * n), (grad + 31744), 0);
-    add2_n55296_bwd(n, (dact + (long)(12229632) * n), (dact + (long)(9630720) * n), (dact + (long)(12174336) * n));
-    bn_c24_48x48_bwd(n, (act + (long)(12119040) * n), (par + 31696), (sav + 1904), (sav + 1928), (dact + (long)(12174336) * n),
-        (dact + (long)(12119040) * n), (grad + 31696), (grad + 31720));
-    relu_n55296_bwd(n, (act + (long)(12063744) * n), (act + (long)(12119040) * n), (dact + (long)(12119040) * n), (dact + (long)(12063744) * n));
-    bn_c24_48x48_bwd(n, (act + (long)(12008448) * n), (par + 31648), (sav + 1856), (sav + 1880), (dact + (long)(12063744) * n),
-        (dact + (long)(12008448) * n), (grad + 31648), (grad + 31672));
-    conv_k1_c288_24_48x48_s1_p0_b_bwd(n, (act + (long)(11344896) * n), (par + 24712), (dact + (long)(12008448) * n + 0), (dact + (long)(11344896) * n), (grad + 24712), (grad + 31624));
-    bn_c288_48x48_bwd(n, (act + (long)(10681344) * n), (par + 24136), (sav + 1280), (sav + 1568), (dact + (long)(11344896) * n),
-        (dact + (long)(10681344) * n), (grad + 24136), (grad + 24424));
-    dw_k3_5_c144_48x48_s1_bwd(n, (act + (long)(10349568) * n), (par + 19240), (dact + (long)(10681344) * n + 0), (dact + (long)(10349568) * n), (grad + 19240), 0);
-    relu6_n331776_bwd(n, (act + (long)(10017792) * n), (act + (long)(10349568) * n), (dact + (long)(10349568) * n), (dact + (long)(10017792) * n));
-    bn_c144_48x48_bwd(n, (act + (long)(9686016) * n), (par + 18952), (sav + 992), (sav + 1136), (dact + (long)(10017792) * n),
-        (dact + (long)(9686016) * n), (grad + 18952), (grad + 19096));
-    conv_k1_c24_144_48x48_s1_p0_bwd(n, (act + (long)(9630720) * n), (par + 15496), (dact + (long)(9686016) * n + 0), (dact + (long)(9630720) * n), (grad + 15496), 0);
-    bn_c24_48x48_bwd(n, (act + (long)(9575424) * n), (par + 15448), (sav + 944), (sav + 968), (dact + (long)(9630720) * n),
-        (dact + (long)(9575424) * n), (grad + 15448), (grad + 15472));
-    relu_n55296_bwd(n, (act + (long)(9520128) * n), (act + (long)(9575424) * n), (dact + (long)(9575424) * n), (dact + (long)(9520128) * n));
-    bn_c24_48x48_bwd(n, (act + (long)(9464832) * n), (par + 15400), (sav + 896), (sav + 920), (dact + (long)(9520128) * n),
-        (dact + (long)(9464832) * n), (grad + 15400), (grad + 15424));
-    conv_k1_c192_24_96x96_s2_p0_b_bwd(n, (act + (long)(7695360) * n), (par + 10768), (dact + (long)(9464832) * n + 0), (dact + (long)(7695360) * n), (grad + 10768), (grad + 15376));
-    bn_c192_96x96_bwd(n, (act + (long)(5925888) * n), (par + 10384), (sav + 512), (sav + 704), (dact + (long)(7695360) * n),
-        (dact + (long)(5925888) * n), (grad + 10384), (grad + 10576));
-    dw_k3_5_c96_96x96_s1_bwd(n, (act + (long)(5041152) * n), (par + 7120), (dact + (long)(5925888) * n + 0), (dact + (long)(5041152) * n), (grad + 7120), 0);
-    relu6_n884736_bwd(n, (act + (long)(4156416) * n), (act + (long)(5041152) * n), (dact + (long)(5041152) * n), (dact + (long)(4156416) * n));
-    bn_c96_96x96_bwd(n, (act + (long)(3271680) * n), (par + 6928), (sav + 320), (sav + 416), (dact + (long)(4156416) * n),
-        (dact + (long)(3271680) * n), (grad + 6928), (grad + 7024));
-    conv_k1_c16_96_96x96_s1_p0_bwd(n, (act + (long)(3124224) * n), (par + 5392), (dact + (long)(3271680) * n + 0), (dact + (long)(3124224) * n), (grad + 5392), 0);
-    bn_c16_96x96_bwd(n, (act + (long)(2976768) * n), (par + 5360), (sav + 288), (sav + 304), (dact + (long)(3124224) * n),
-        (dact + (long)(2976768) * n), (grad + 5360), (grad + 5376));
-    relu_n147456_bwd(n, (act + (long)(2829312) * n), (act + (long)(2976768) * n), (dact + (long)(2976768) * n), (dact + (long)(2829312) * n));
-    bn_c16_96x96_bwd(n, (act + (long)(2681856) * n), (par + 5328), (sav + 256), (sav + 272), (dact + (long)(2829312) * n),
-        (dact + (long)(2681856) * n), (grad + 5328), (grad + 5344));
-    conv_k1_c96_16_96x96_s1_p0_b_bwd(n, (act + (long)(1797120) * n), (par + 3776), (dact + (long)(2681856) * n + 0), (dact + (long)(1797120) * n), (grad + 3776), (grad + 5312));
-    bn_c96_96x96_bwd(n, (act + (long)(912384) * n), (par + 3584), (sav + 64), (sav + 160), (dact + (long)(1797120) * n),
-        (dact + (long)(912384) * n), (grad + 3584), (grad + 3680));
-    dw_k3_5_7_c32_96x96_s1_bwd(n, (act + (long)(617472) * n), (par + 928), (dact + (long)(912384) * n + 0), (dact + (long)(617472) * n), (grad + 928), 0);
-    relu6_n294912_bwd(n, (act + (long)(322560) * n), (act + (long)(617472) * n), (dact + (long)(617472) * n), (dact + (long)(322560) * n));
-    bn_c32_96x96_bwd(n, (act + (long)(27648) * n), (par + 864), (sav + 0), (sav + 32), (dact + (long)(322560) * n),
-        (dact + (long)(27648) * n), (grad + 864), (grad + 896));
-    conv_k3_c3_32_96x96_s1_p1_bwd(n, (act + (long)(0) * n), (par + 0), (dact + (long)(27648) * n + 0), (dact + (long)(0) * n), (grad + 0), 0);
+}
+
+static void (*const mobilenetv2_layer_forward[155])(const mc_state *, int) = {
+    mobilenetv2_layer0_forward,
+    mobilenetv2_layer1_forward,
+    mobilenetv2_layer2_forward,
+    mobilenetv2_layer3_forward,
+    mobilenetv2_layer4_forward,
+    mobilenetv2_layer5_forward,
+    mobilenetv2_layer6_forward,
+    mobilenetv2_layer7_forward,
+    mobilenetv2_layer8_forward,
+    mobilenetv2_layer9_forward,
+    mobilenetv2_layer10_forward,
+    mobilenetv2_layer11_forward,
+    mobilenetv2_layer12_forward,
+    mobilenetv2_layer13_forward,
+    mobilenetv2_layer14_forward,
+    mobilenetv2_layer15_forward,
+    mobilenetv2_layer16_forward,
+    mobilenetv2_layer17_forward,
+    mobilenetv2_layer18_forward,
+    mobilenetv2_layer19_forward,
+    mobilenetv2_layer20_forward,
+    mobilenetv2_layer21_forward,
+    mobilenetv2_layer22_forward,
+    mobilenetv2_layer23_forward,
+    mobilenetv2_layer24_forward,
+    mobilenetv2_layer25_forward,
+    mobilenetv2_layer26_forward,
+    mobilenetv2_layer27_forward,
+    mobilenetv2_layer28_forward,
+    mobilenetv2_layer29_forward,
+    mobilenetv2_layer30_forward,
+    mobilenetv2_layer31_forward,
+    mobilenetv2_layer32_forward,
+    mobilenetv2_layer33_forward,
+    mobilenetv2_layer34_forward,
+    mobilenetv2_layer35_forward,
+    mobilenetv2_layer36_forward,
+    mobilenetv2_layer37_forward,
+    mobilenetv2_layer38_forward,
+    mobilenetv2_layer39_forward,
+    mobilenetv2_layer40_forward,
+    mobilenetv2_layer41_forward,
+    mobilenetv2_layer42_forward,
+    mobilenetv2_layer43_forward,
+    mobilenetv2_layer44_forward,
+    mobilenetv2_layer45_forward,
+    mobilenetv2_layer46_forward,
+    mobilenetv2_layer47_forward,
+    mobilenetv2_layer48_forward,
+    mobilenetv2_layer49_forward,
+    mobilenetv2_layer50_forward,
+    mobilenetv2_layer51_forward,
+    mobilenetv2_layer52_forward,
+    mobilenetv2_layer53_forward,
+    mobilenetv2_layer54_forward,
+    mobilenetv2_layer55_forward,
+    mobilenetv2_layer56_forward,
+    mobilenetv2_layer57_forward,
+    mobilenetv2_layer58_forward,
+    mobilenetv2_layer59_forward,
+    mobilenetv2_layer60_forward,
+    mobilenetv2_layer61_forward,
+    mobilenetv2_layer62_forward,
+    mobilenetv2_layer63_forward,
+    mobilenetv2_layer64_forward,
+    mobilenetv2_layer65_forward,
+    mobilenetv2_layer66_forward,
+    mobilenetv2_layer67_forward,
+    mobilenetv2_layer68_forward,
+    mobilenetv2_layer69_forward,
+    mobilenetv2_layer70_forward,
+    mobilenetv2_layer71_forward,
+    mobilenetv2_layer72_forward,
+    mobilenetv2_layer73_forward,
+    mobilenetv2_layer74_forward,
+    mobilenetv2_layer75_forward,
+    mobilenetv2_layer76_forward,
+    mobilenetv2_layer77_forward,
+    mobilenetv2_layer78_forward,
+    mobilenetv2_layer79_forward,
+    mobilenetv2_layer80_forward,
+    mobilenetv2_layer81_forward,
+    mobilenetv2_layer82_forward,
+    mobilenetv2_layer83_forward,
+    mobilenetv2_layer84_forward,
+    mobilenetv2_layer85_forward,
+    mobilenetv2_layer86_forward,
+    mobilenetv2_layer87_forward,
+    mobilenetv2_layer88_forward,
+    mobilenetv2_layer89_forward,
+    mobilenetv2_layer90_forward,
+    mobilenetv2_layer91_forward,
+    mobilenetv2_layer92_forward,
+    mobilenetv2_layer93_forward,
+    mobilenetv2_layer94_forward,
+    mobilenetv2_layer95_forward,
+    mobilenetv2_layer96_forward,
+    mobilenetv2_layer97_forward,
+    mobilenetv2_layer98_forward,
+    mobilenetv2_layer99_forward,
+    mobilenetv2_layer100_forward,
+    mobilenetv2_layer101_forward,
+    mobilenetv2_layer102_forward,
+    mobilenetv2_layer103_forward,
+    mobilenetv2_layer104_forward,
+    mobilenetv2_layer105_forward,
+    mobilenetv2_layer106_forward,
+    mobilenetv2_layer107_forward,
+    mobilenetv2_layer108_forward,
+    mobilenetv2_layer109_forward,
+    mobilenetv2_layer110_forward,
+    mobilenetv2_layer111_forward,
+    mobilenetv2_layer112_forward,
+    mobilenetv2_layer113_forward,
+    mobilenetv2_layer114_forward,
+    mobilenetv2_layer115_forward,
+    mobilenetv2_layer116_forward,
+    mobilenetv2_layer117_forward,
+    mobilenetv2_layer118_forward,
+    mobilenetv2_layer119_forward,
+    mobilenetv2_layer120_forward,
+    mobilenetv2_layer121_forward,
+    mobilenetv2_layer122_forward,
+    mobilenetv2_layer123_forward,
+    mobilenetv2_layer124_forward,
+    mobilenetv2_layer125_forward,
+    mobilenetv2_layer126_forward,
+    mobilenetv2_layer127_forward,
+    mobilenetv2_layer128_forward,
+    mobilenetv2_layer129_forward,
+    mobilenetv2_layer130_forward,
+    mobilenetv2_layer131_forward,
+    mobilenetv2_layer132_forward,
+    mobilenetv2_layer133_forward,
+    mobilenetv2_layer134_forward,
+    mobilenetv2_layer135_forward,
+    mobilenetv2_layer136_forward,
+    mobilenetv2_layer137_forward,
+    mobilenetv2_layer138_forward,
+    mobilenetv2_layer139_forward,
+    mobilenetv2_layer140_forward,
+    mobilenetv2_layer141_forward,
+    mobilenetv2_layer142_forward,
+    mobilenetv2_layer143_forward,
+    mobilenetv2_layer144_forward,
+    mobilenetv2_layer145_forward,
+    mobilenetv2_layer146_forward,
+    mobilenetv2_layer147_forward,
+    mobilenetv2_layer148_forward,
+    mobilenetv2_layer149_forward,
+    mobilenetv2_layer150_forward,
+    mobilenetv2_layer151_forward,
+    mobilenetv2_layer152_forward,
+    mobilenetv2_layer153_forward,
+    mobilenetv2_layer154_forward,
+};
+
+static void (*const mobilenetv2_layer_backward[155])(const mc_state *) = {
+    mobilenetv2_layer0_backward,
+    mobilenetv2_layer1_backward,
+    mobilenetv2_layer2_backward,
+    mobilenetv2_layer3_backward,
+    mobilenetv2_layer4_backward,
+    mobilenetv2_layer5_backward,
+    mobilenetv2_layer6_backward,
+    mobilenetv2_layer7_backward,
+    mobilenetv2_layer8_backward,
+    mobilenetv2_layer9_backward,
+    mobilenetv2_layer10_backward,
+    mobilenetv2_layer11_backward,
+    mobilenetv2_layer12_backward,
+    mobilenetv2_layer13_backward,
+    mobilenetv2_layer14_backward,
+    mobilenetv2_layer15_backward,
+    mobilenetv2_layer16_backward,
+    mobilenetv2_layer17_backward,
+    mobilenetv2_layer18_backward,
+    mobilenetv2_layer19_backward,
+    mobilenetv2_layer20_backward,
+    mobilenetv2_layer21_backward,
+    mobilenetv2_layer22_backward,
+    mobilenetv2_layer23_backward,
+    mobilenetv2_layer24_backward,
+    mobilenetv2_layer25_backward,
+    mobilenetv2_layer26_backward,
+    mobilenetv2_layer27_backward,
+    mobilenetv2_layer28_backward,
+    mobilenetv2_layer29_backward,
+    mobilenetv2_layer30_backward,
+    mobilenetv2_layer31_backward,
+    mobilenetv2_layer32_backward,
+    mobilenetv2_layer33_backward,
+    mobilenetv2_layer34_backward,
+    mobilenetv2_layer35_backward,
+    mobilenetv2_layer36_backward,
+    mobilenetv2_layer37_backward,
+    mobilenetv2_layer38_backward,
+    mobilenetv2_layer39_backward,
+    mobilenetv2_layer40_backward,
+    mobilenetv2_layer41_backward,
+    mobilenetv2_layer42_backward,
+    mobilenetv2_layer43_backward,
+    mobilenetv2_layer44_backward,
+    mobilenetv2_layer45_backward,
+    mobilenetv2_layer46_backward,
+    mobilenetv2_layer47_backward,
+    mobilenetv2_layer48_backward,
+    mobilenetv2_layer49_backward,
+    mobilenetv2_layer50_backward,
+    mobilenetv2_layer51_backward,
+    mobilenetv2_layer52_backward,
+    mobilenetv2_layer53_backward,
+    mobilenetv2_layer54_backward,
+    mobilenetv2_layer55_backward,
+    mobilenetv2_layer56_backward,
+    mobilenetv2_layer57_backward,
+    mobilenetv2_layer58_backward,
+    mobilenetv2_layer59_backward,
+    mobilenetv2_layer60_backward,
+    mobilenetv2_layer61_backward,
+    mobilenetv2_layer62_backward,
+    mobilenetv2_layer63_backward,
+    mobilenetv2_layer64_backward,
+    mobilenetv2_layer65_backward,
+    mobilenetv2_layer66_backward,
+    mobilenetv2_layer67_backward,
+    mobilenetv2_layer68_backward,
+    mobilenetv2_layer69_backward,
+    mobilenetv2_layer70_backward,
+    mobilenetv2_layer71_backward,
+    mobilenetv2_layer72_backward,
+    mobilenetv2_layer73_backward,
+    mobilenetv2_layer74_backward,
+    mobilenetv2_layer75_backward,
+    mobilenetv2_layer76_backward,
+    mobilenetv2_layer77_backward,
+    mobilenetv2_layer78_backward,
+    mobilenetv2_layer79_backward,
+    mobilenetv2_layer80_backward,
+    mobilenetv2_layer81_backward,
+    mobilenetv2_layer82_backward,
+    mobilenetv2_layer83_backward,
+    mobilenetv2_layer84_backward,
+    mobilenetv2_layer85_backward,
+    mobilenetv2_layer86_backward,
+    mobilenetv2_layer87_backward,
+    mobilenetv2_layer88_backward,
+    mobilenetv2_layer89_backward,
+    mobilenetv2_layer90_backward,
+    mobilenetv2_layer91_backward,
+    mobilenetv2_layer92_backward,
+    mobilenetv2_layer93_backward,
+    mobilenetv2_layer94_backward,
+    mobilenetv2_layer95_backward,
+    mobilenetv2_layer96_backward,
+    mobilenetv2_layer97_backward,
+    mobilenetv2_layer98_backward,
+    mobilenetv2_layer99_backward,
+    mobilenetv2_layer100_backward,
+    mobilenetv2_layer101_backward,
+    mobilenetv2_layer102_backward,
+    mobilenetv2_layer103_backward,
+    mobilenetv2_layer104_backward,
+    mobilenetv2_layer105_backward,
+    mobilenetv2_layer106_backward,
+    mobilenetv2_layer107_backward,
+    mobilenetv2_layer108_backward,
+    mobilenetv2_layer109_backward,
+    mobilenetv2_layer110_backward,
+    mobilenetv2_layer111_backward,
+    mobilenetv2_layer112_backward,
+    mobilenetv2_layer113_backward,
+    mobilenetv2_layer114_backward,
+    mobilenetv2_layer115_backward,
+    mobilenetv2_layer116_backward,
+    mobilenetv2_layer117_backward,
+    mobilenetv2_layer118_backward,
+    mobilenetv2_layer119_backward,
+    mobilenetv2_layer120_backward,
+    mobilenetv2_layer121_backward,
+    mobilenetv2_layer122_backward,
+    mobilenetv2_layer123_backward,
+    mobilenetv2_layer124_backward,
+    mobilenetv2_layer125_backward,
+    mobilenetv2_layer126_backward,
+    mobilenetv2_layer127_backward,
+    mobilenetv2_layer128_backward,
+    mobilenetv2_layer129_backward,
+    mobilenetv2_layer130_backward,
+    mobilenetv2_layer131_backward,
+    mobilenetv2_layer132_backward,
+    mobilenetv2_layer133_backward,
+    mobilenetv2_layer134_backward,
+    mobilenetv2_layer135_backward,
+    mobilenetv2_layer136_backward,
+    mobilenetv2_layer137_backward,
+    mobilenetv2_layer138_backward,
+    mobilenetv2_layer139_backward,
+    mobilenetv2_layer140_backward,
+    mobilenetv2_layer141_backward,
+    mobilenetv2_layer142_backward,
+    mobilenetv2_layer143_backward,
+    mobilenetv2_layer144_backward,
+    mobilenetv2_layer145_backward,
+    mobilenetv2_layer146_backward,
+    mobilenetv2_layer147_backward,
+    mobilenetv2_layer148_backward,
+    mobilenetv2_layer149_backward,
+    mobilenetv2_layer150_backward,
+    mobilenetv2_layer151_backward,
+    mobilenetv2_layer152_backward,
+    mobilenetv2_layer153_backward,
+    mobilenetv2_layer154_backward,
+};
+
+static void mobilenetv2_forward(const mc_state *s, int train)
+{
+    for (int i = 0; i < 155; i++)
+        mobilenetv2_layer_forward[i](s, train);
+}
+
+static void mobilenetv2_backward(const mc_state *s)
+{
+    for (int i = 155 - 1; i >= 0; i--)
+        mobilenetv2_layer_backward[i](s);
 }
 
 /* Mean cross-entropy of the batch; writes the softmax to probs (n x 10). */
@@ -1976,5 +4310,6 @@ const mc_model_desc mobilenetv2_model = {
     .param_floats = 2252634, .buffer_floats = 34848, .counters = 55,
     .act_floats = 19095818, .saved_floats = 34848, .extra_floats = 1280,
     .forward = mobilenetv2_forward, .backward = mobilenetv2_backward,
+    .layer_forward = mobilenetv2_layer_forward, .layer_backward = mobilenetv2_layer_backward,
     .loss = mobilenetv2_loss, .loss_backward = mobilenetv2_loss_backward,
 };

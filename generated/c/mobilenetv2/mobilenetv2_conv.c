@@ -5,159 +5,337 @@
 #include "mobilenetv2.h"
 
 /* conv_k3_c3_32_96x96_s1_p1: conv 3x96x96 -> 32x96x96, kernel 3, stride 1, padding 1 */
+typedef float mc_v16 __attribute__((vector_size(64), aligned(4), may_alias));
+
+/* The first count floats at p, zeros after: the tail of a row. (Vectors
+ * go by pointer: by value they would change the ABI without AVX-512.) */
+static inline __attribute__((unused)) void mc_v16_part(mc_v16 *v, const float *p, int count)
+{
+    *v = (mc_v16){0};
+    for (int l = 0; l < count; l++)
+        (*v)[l] = p[l];
+}
+
+static inline __attribute__((unused)) float mc_v16_sum(const mc_v16 *v)
+{
+    float s = 0.0f;
+    for (int l = 0; l < 16; l++)
+        s += (*v)[l];
+    return s;
+}
+
 static void conv_k3_c3_32_96x96_s1_p1_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 32; i += 4) {
-        float *restrict c0 = c + i * 9216, *restrict c1 = c0 + 9216, *restrict c2 = c1 + 9216, *restrict c3 = c2 + 9216;
-        for (int p = 0; p < 27; p++) {
-            const float a0 = a[i * 27 + p], a1 = a[(i + 1) * 27 + p], a2 = a[(i + 2) * 27 + p],
-                        a3 = a[(i + 3) * 27 + p];
-            const float *restrict bp = b + p * 9216;
-            for (int j = 0; j < 9216; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 32; i0 += 4) {
+        for (int j0 = 0; j0 < 9408; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 9408 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 27;
+            float *restrict c1 = c + (i0 + 1) * 9408 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 27;
+            float *restrict c2 = c + (i0 + 2) * 9408 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 27;
+            float *restrict c3 = c + (i0 + 3) * 9408 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 27;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int ci = 0, p = 0; ci < 3; ci++)
+            for (int ky = 0; ky < 3; ky++)
+            for (int kx = 0; kx < 3; kx++, p++) {
+                const float *restrict bp = b + ci * 9604 + ky * 98 + kx + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
         }
     }
 }
 
-static void conv_k3_c3_32_96x96_s1_p1_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k3_c3_32_96x96_s1_p1_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 32; i += 4) {
-        float *restrict c0 = c + i * 27, *restrict c1 = c0 + 27, *restrict c2 = c1 + 27, *restrict c3 = c2 + 27;
-        for (int p = 0; p < 9216; p++) {
-            const float a0 = a[i * 9216 + p], a1 = a[(i + 1) * 9216 + p], a2 = a[(i + 2) * 9216 + p],
-                        a3 = a[(i + 3) * 9216 + p];
-            const float *restrict bp = b + p * 27;
-            for (int j = 0; j < 27; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 32; i0 += 4) {
+        for (int k0 = 0; k0 < 24; k0 += 4)
+        {
+            mc_v16 s0_0 = {0};
+            mc_v16 s0_1 = {0};
+            mc_v16 s0_2 = {0};
+            mc_v16 s0_3 = {0};
+            mc_v16 s1_0 = {0};
+            mc_v16 s1_1 = {0};
+            mc_v16 s1_2 = {0};
+            mc_v16 s1_3 = {0};
+            mc_v16 s2_0 = {0};
+            mc_v16 s2_1 = {0};
+            mc_v16 s2_2 = {0};
+            mc_v16 s2_3 = {0};
+            mc_v16 s3_0 = {0};
+            mc_v16 s3_1 = {0};
+            mc_v16 s3_2 = {0};
+            mc_v16 s3_3 = {0};
+            for (int i = 0; i < nb; i++) {
+                const float *restrict a0 = a + (long)i * 301056 + (i0 + 0) * 9408;
+                const float *restrict a1 = a + (long)i * 301056 + (i0 + 1) * 9408;
+                const float *restrict a2 = a + (long)i * 301056 + (i0 + 2) * 9408;
+                const float *restrict a3 = a + (long)i * 301056 + (i0 + 3) * 9408;
+                const float *restrict b0 = b + (long)i * 28814 + ((k0 + 0) / 9 * 9604 + (k0 + 0) / 3 % 3 * 98 + (k0 + 0) % 3);
+                const float *restrict b1 = b + (long)i * 28814 + ((k0 + 1) / 9 * 9604 + (k0 + 1) / 3 % 3 * 98 + (k0 + 1) % 3);
+                const float *restrict b2 = b + (long)i * 28814 + ((k0 + 2) / 9 * 9604 + (k0 + 2) / 3 % 3 * 98 + (k0 + 2) % 3);
+                const float *restrict b3 = b + (long)i * 28814 + ((k0 + 3) / 9 * 9604 + (k0 + 3) / 3 % 3 * 98 + (k0 + 3) % 3);
+                for (int p = 0; p < 9408; p += 16) {
+                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
+                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
+                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
+                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
+                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
+                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
+                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
+                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
+                    s0_0 += x0 * y0;
+                    s0_1 += x0 * y1;
+                    s0_2 += x0 * y2;
+                    s0_3 += x0 * y3;
+                    s1_0 += x1 * y0;
+                    s1_1 += x1 * y1;
+                    s1_2 += x1 * y2;
+                    s1_3 += x1 * y3;
+                    s2_0 += x2 * y0;
+                    s2_1 += x2 * y1;
+                    s2_2 += x2 * y2;
+                    s2_3 += x2 * y3;
+                    s3_0 += x3 * y0;
+                    s3_1 += x3 * y1;
+                    s3_2 += x3 * y2;
+                    s3_3 += x3 * y3;
+                }
             }
+            c[(i0 + 0) * 27 + k0 + 0] += mc_v16_sum(&s0_0);
+            c[(i0 + 0) * 27 + k0 + 1] += mc_v16_sum(&s0_1);
+            c[(i0 + 0) * 27 + k0 + 2] += mc_v16_sum(&s0_2);
+            c[(i0 + 0) * 27 + k0 + 3] += mc_v16_sum(&s0_3);
+            c[(i0 + 1) * 27 + k0 + 0] += mc_v16_sum(&s1_0);
+            c[(i0 + 1) * 27 + k0 + 1] += mc_v16_sum(&s1_1);
+            c[(i0 + 1) * 27 + k0 + 2] += mc_v16_sum(&s1_2);
+            c[(i0 + 1) * 27 + k0 + 3] += mc_v16_sum(&s1_3);
+            c[(i0 + 2) * 27 + k0 + 0] += mc_v16_sum(&s2_0);
+            c[(i0 + 2) * 27 + k0 + 1] += mc_v16_sum(&s2_1);
+            c[(i0 + 2) * 27 + k0 + 2] += mc_v16_sum(&s2_2);
+            c[(i0 + 2) * 27 + k0 + 3] += mc_v16_sum(&s2_3);
+            c[(i0 + 3) * 27 + k0 + 0] += mc_v16_sum(&s3_0);
+            c[(i0 + 3) * 27 + k0 + 1] += mc_v16_sum(&s3_1);
+            c[(i0 + 3) * 27 + k0 + 2] += mc_v16_sum(&s3_2);
+            c[(i0 + 3) * 27 + k0 + 3] += mc_v16_sum(&s3_3);
+        }
+        {
+        const int k0 = 24;
+        {
+            mc_v16 s0_0 = {0};
+            mc_v16 s0_1 = {0};
+            mc_v16 s0_2 = {0};
+            mc_v16 s1_0 = {0};
+            mc_v16 s1_1 = {0};
+            mc_v16 s1_2 = {0};
+            mc_v16 s2_0 = {0};
+            mc_v16 s2_1 = {0};
+            mc_v16 s2_2 = {0};
+            mc_v16 s3_0 = {0};
+            mc_v16 s3_1 = {0};
+            mc_v16 s3_2 = {0};
+            for (int i = 0; i < nb; i++) {
+                const float *restrict a0 = a + (long)i * 301056 + (i0 + 0) * 9408;
+                const float *restrict a1 = a + (long)i * 301056 + (i0 + 1) * 9408;
+                const float *restrict a2 = a + (long)i * 301056 + (i0 + 2) * 9408;
+                const float *restrict a3 = a + (long)i * 301056 + (i0 + 3) * 9408;
+                const float *restrict b0 = b + (long)i * 28814 + ((k0 + 0) / 9 * 9604 + (k0 + 0) / 3 % 3 * 98 + (k0 + 0) % 3);
+                const float *restrict b1 = b + (long)i * 28814 + ((k0 + 1) / 9 * 9604 + (k0 + 1) / 3 % 3 * 98 + (k0 + 1) % 3);
+                const float *restrict b2 = b + (long)i * 28814 + ((k0 + 2) / 9 * 9604 + (k0 + 2) / 3 % 3 * 98 + (k0 + 2) % 3);
+                for (int p = 0; p < 9408; p += 16) {
+                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
+                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
+                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
+                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
+                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
+                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
+                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
+                    s0_0 += x0 * y0;
+                    s0_1 += x0 * y1;
+                    s0_2 += x0 * y2;
+                    s1_0 += x1 * y0;
+                    s1_1 += x1 * y1;
+                    s1_2 += x1 * y2;
+                    s2_0 += x2 * y0;
+                    s2_1 += x2 * y1;
+                    s2_2 += x2 * y2;
+                    s3_0 += x3 * y0;
+                    s3_1 += x3 * y1;
+                    s3_2 += x3 * y2;
+                }
+            }
+            c[(i0 + 0) * 27 + k0 + 0] += mc_v16_sum(&s0_0);
+            c[(i0 + 0) * 27 + k0 + 1] += mc_v16_sum(&s0_1);
+            c[(i0 + 0) * 27 + k0 + 2] += mc_v16_sum(&s0_2);
+            c[(i0 + 1) * 27 + k0 + 0] += mc_v16_sum(&s1_0);
+            c[(i0 + 1) * 27 + k0 + 1] += mc_v16_sum(&s1_1);
+            c[(i0 + 1) * 27 + k0 + 2] += mc_v16_sum(&s1_2);
+            c[(i0 + 2) * 27 + k0 + 0] += mc_v16_sum(&s2_0);
+            c[(i0 + 2) * 27 + k0 + 1] += mc_v16_sum(&s2_1);
+            c[(i0 + 2) * 27 + k0 + 2] += mc_v16_sum(&s2_2);
+            c[(i0 + 3) * 27 + k0 + 0] += mc_v16_sum(&s3_0);
+            c[(i0 + 3) * 27 + k0 + 1] += mc_v16_sum(&s3_1);
+            c[(i0 + 3) * 27 + k0 + 2] += mc_v16_sum(&s3_2);
+        }
         }
     }
 }
 
 static void conv_k3_c3_32_96x96_s1_p1_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
-    for (int i = 0; i < 24; i += 4) {
-        float *restrict c0 = c + i * 9216, *restrict c1 = c0 + 9216, *restrict c2 = c1 + 9216, *restrict c3 = c2 + 9216;
-        for (int p = 0; p < 32; p++) {
-            const float a0 = a[i * 32 + p], a1 = a[(i + 1) * 32 + p], a2 = a[(i + 2) * 32 + p],
-                        a3 = a[(i + 3) * 32 + p];
-            const float *restrict bp = b + p * 9216;
-            for (int j = 0; j < 9216; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    {
+        const int i0 = 0;
+        for (int j0 = 0; j0 < 9408; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 9408 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 288;
+            float *restrict c1 = c + (i0 + 1) * 9408 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 288;
+            float *restrict c2 = c + (i0 + 2) * 9408 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 288;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            for (int ci = 0, p = 0; ci < 32; ci++)
+            for (int ky = 0; ky < 3; ky++)
+            for (int kx = 0; kx < 3; kx++, p++) {
+                const float *restrict bp = b + ci * 9604 + ky * 98 + kx + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
         }
     }
-    for (int i = 24; i < 27; i++)
-        for (int p = 0; p < 32; p++) {
-            const float ai = a[i * 32 + p];
-            const float *restrict bp = b + p * 9216;
-            float *restrict ci = c + i * 9216;
-            for (int j = 0; j < 9216; j++)
-                ci[j] += ai * bp[j];
-        }
-}
-
-static void conv_k3_c3_32_96x96_s1_p1_transpose_w(const float *restrict a, float *restrict t)
-{
-    for (int r = 0; r < 32; r++)
-        for (int q = 0; q < 27; q++)
-            t[q * 32 + r] = a[r * 27 + q];
 }
 
 
-/* Row (ci, ky, kx) of col: input plane ci of xb seen through that tap. */
-static void conv_k3_c3_32_96x96_s1_p1_im2col(const float *restrict xb, float *restrict col)
+/* Image xb into the interior of the zero-padded xp (its border stays 0). */
+static void conv_k3_c3_32_96x96_s1_p1_pad(const float *restrict xb, float *restrict xp)
 {
-    MC_OMP_FOR
     for (int ci = 0; ci < 3; ci++)
-        for (int ky = 0; ky < 3; ky++)
-            for (int kx = 0; kx < 3; kx++) {
-                const int r = (ci * 3 + ky) * 3 + kx;
-                (void)r;
-                const float *restrict xc = xb + ci * 9216;
-                float *restrict row = col + r * 9216;
-                for (int oy = 0; oy < 96; oy++) {
-                    const int iy = oy * 1 - 1 + ky;
-                    for (int ox = 0; ox < 96; ox++) {
-                        const int ix = ox * 1 - 1 + kx;
-                        row[oy * 96 + ox] = iy >= 0 && iy < 96 && ix >= 0 && ix < 96 ? xc[iy * 96 + ix] : 0.0f;
-                    }
-                }
-            }
+        for (int iy = 0; iy < 96; iy++)
+            memcpy(xp + (ci * 98 + iy + 1) * 98 + 1, xb + (ci * 96 + iy) * 96, 96 * sizeof(float));
 }
 
-/* The same matrix transposed: one row of 3*3*3 taps per output pixel. */
-static void conv_k3_c3_32_96x96_s1_p1_im2col_t(const float *restrict xb, float *restrict colt)
+/* The filters of the input gradient: wf[ci][co][ky][kx] = w[co][ci][3-1-ky][3-1-kx]. */
+static void conv_k3_c3_32_96x96_s1_p1_flip(const float *restrict w, float *restrict wf)
 {
-    MC_OMP_FOR
-    for (int ci = 0; ci < 3; ci++)
-        for (int ky = 0; ky < 3; ky++)
-            for (int kx = 0; kx < 3; kx++) {
-                const int r = (ci * 3 + ky) * 3 + kx;
-                (void)r;
-                const float *restrict xc = xb + ci * 9216;
-                for (int oy = 0; oy < 96; oy++) {
-                    const int iy = oy * 1 - 1 + ky;
-                    for (int ox = 0; ox < 96; ox++) {
-                        const int ix = ox * 1 - 1 + kx;
-                        colt[(oy * 96 + ox) * 27 + r] =
-                            iy >= 0 && iy < 96 && ix >= 0 && ix < 96 ? xc[iy * 96 + ix] : 0.0f;
-                    }
-                }
-            }
-}
-
-/* The backward of im2col: every entry of dcol back to its input pixel. */
-static void conv_k3_c3_32_96x96_s1_p1_col2im(const float *restrict dcol, float *restrict dxb)
-{
-    MC_OMP_FOR
-    for (int ci = 0; ci < 3; ci++)
-        for (int ky = 0; ky < 3; ky++)
-            for (int kx = 0; kx < 3; kx++) {
-                const int r = (ci * 3 + ky) * 3 + kx;
-                (void)r;
-                float *restrict dxc = dxb + ci * 9216;
-                const float *restrict row = dcol + r * 9216;
-                for (int oy = 0; oy < 96; oy++) {
-                    const int iy = oy * 1 - 1 + ky;
-                    if (iy < 0 || iy >= 96)
-                        continue;
-                    for (int ox = 0; ox < 96; ox++) {
-                        const int ix = ox * 1 - 1 + kx;
-                        if (ix >= 0 && ix < 96)
-                            dxc[iy * 96 + ix] += row[oy * 96 + ox];
-                    }
-                }
-            }
+    for (int co = 0; co < 32; co++)
+        for (int ci = 0; ci < 3; ci++)
+            for (int t = 0; t < 9; t++)
+                wf[(ci * 32 + co) * 9 + t] = w[(co * 3 + ci) * 9 + 8 - t];
 }
 
 void conv_k3_c3_32_96x96_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    static float col[248832];
+    static float xp[28814], yg[301056];
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 294912;
+        conv_k3_c3_32_96x96_s1_p1_pad(x + (long)b * 27648, xp);
         for (int co = 0; co < 32; co++)
-            for (int i = 0; i < 9216; i++)
-                yb[co * 9216 + i] = 0.0f;
-        conv_k3_c3_32_96x96_s1_p1_im2col(x + (long)b * 27648, col);
-        conv_k3_c3_32_96x96_s1_p1_gemm_fwd(w, col, yb);
+            for (int i = 0; i < 9408; i++)
+                yg[co * 9408 + i] = 0.0f;
+        conv_k3_c3_32_96x96_s1_p1_gemm_fwd(w, xp, yg);
+        for (int co = 0; co < 32; co++)
+            for (int oy = 0; oy < 96; oy++)
+                memcpy(yb + (co * 96 + oy) * 96, yg + co * 9408 + oy * 98, 96 * sizeof(float));
     }
 }
 
@@ -166,17 +344,33 @@ void conv_k3_c3_32_96x96_s1_p1_bwd(int n, const float *restrict x, const float *
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    static float colt[248832], wt[864];
-    static float dcol[248832];
-    conv_k3_c3_32_96x96_s1_p1_transpose_w(w, wt);
-    for (int b = 0; b < n; b++) {
-        const float *restrict dyb = dy + (long)b * 294912;
-        float *restrict dxb = dx + (long)b * 27648;
-        conv_k3_c3_32_96x96_s1_p1_im2col_t(x + (long)b * 27648, colt);
-        conv_k3_c3_32_96x96_s1_p1_gemm_dw(dyb, colt, dw);
-        memset(dcol, 0, sizeof dcol);
-        conv_k3_c3_32_96x96_s1_p1_gemm_dx(wt, dyb, dcol);
-        conv_k3_c3_32_96x96_s1_p1_col2im(dcol, dxb);
+    static float xp[259326], dyp[2709504], dyq[307330],
+        wf[864], dxg[28224];
+    conv_k3_c3_32_96x96_s1_p1_flip(w, wf);
+    for (int b0 = 0; b0 < n; b0 += 9) {
+        const int nb = n - b0 < 9 ? n - b0 : 9;
+        for (int i = 0; i < nb; i++) {
+            const float *restrict dyb = dy + (long)(b0 + i) * 294912;
+            conv_k3_c3_32_96x96_s1_p1_pad(x + (long)(b0 + i) * 27648, xp + i * 28814);
+            for (int co = 0; co < 32; co++)
+                for (int oy = 0; oy < 96; oy++)
+                    memcpy(dyp + (i * 32 + co) * 9408 + oy * 98, dyb + (co * 96 + oy) * 96, 96 * sizeof(float));
+        }
+        conv_k3_c3_32_96x96_s1_p1_gemm_dw(nb, dyp, xp, dw);
+        for (int i = 0; i < nb; i++) {
+            const float *restrict dyb = dy + (long)(b0 + i) * 294912;
+            float *restrict dxb = dx + (long)(b0 + i) * 27648;
+            for (int co = 0; co < 32; co++)
+                for (int oy = 0; oy < 96; oy++)
+                    memcpy(dyq + (co * 98 + oy + 1) * 98 + 1, dyb + (co * 96 + oy) * 96,
+                           96 * sizeof(float));
+            memset(dxg, 0, sizeof dxg);
+            conv_k3_c3_32_96x96_s1_p1_gemm_dx(wf, dyq, dxg);
+            for (int ci = 0; ci < 3; ci++)
+                for (int iy = 0; iy < 96; iy++)
+                    for (int ix = 0; ix < 96; ix++)
+                        dxb[(ci * 96 + iy) * 96 + ix] += dxg[ci * 9408 + iy * 98 + ix];
+        }
     }
 }
 
@@ -184,39 +378,154 @@ void conv_k3_c3_32_96x96_s1_p1_bwd(int n, const float *restrict x, const float *
 static void conv_k1_c96_16_96x96_s1_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 16; i += 4) {
-        float *restrict c0 = c + i * 9216, *restrict c1 = c0 + 9216, *restrict c2 = c1 + 9216, *restrict c3 = c2 + 9216;
-        for (int p = 0; p < 96; p++) {
-            const float a0 = a[i * 96 + p], a1 = a[(i + 1) * 96 + p], a2 = a[(i + 2) * 96 + p],
-                        a3 = a[(i + 3) * 96 + p];
-            const float *restrict bp = b + p * 9216;
-            for (int j = 0; j < 9216; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 16; i0 += 4) {
+        for (int j0 = 0; j0 < 9216; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 9216 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 96;
+            float *restrict c1 = c + (i0 + 1) * 9216 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 96;
+            float *restrict c2 = c + (i0 + 2) * 9216 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 96;
+            float *restrict c3 = c + (i0 + 3) * 9216 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 96;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 96; p++) {
+                const float *restrict bp = b + p * 9216 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
         }
     }
 }
 
-static void conv_k1_c96_16_96x96_s1_p0_b_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c96_16_96x96_s1_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 16; i += 4) {
-        float *restrict c0 = c + i * 96, *restrict c1 = c0 + 96, *restrict c2 = c1 + 96, *restrict c3 = c2 + 96;
-        for (int p = 0; p < 9216; p++) {
-            const float a0 = a[i * 9216 + p], a1 = a[(i + 1) * 9216 + p], a2 = a[(i + 2) * 9216 + p],
-                        a3 = a[(i + 3) * 9216 + p];
-            const float *restrict bp = b + p * 96;
-            for (int j = 0; j < 96; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 16; i0 += 4) {
+        for (int k0 = 0; k0 < 96; k0 += 4)
+        {
+            mc_v16 s0_0 = {0};
+            mc_v16 s0_1 = {0};
+            mc_v16 s0_2 = {0};
+            mc_v16 s0_3 = {0};
+            mc_v16 s1_0 = {0};
+            mc_v16 s1_1 = {0};
+            mc_v16 s1_2 = {0};
+            mc_v16 s1_3 = {0};
+            mc_v16 s2_0 = {0};
+            mc_v16 s2_1 = {0};
+            mc_v16 s2_2 = {0};
+            mc_v16 s2_3 = {0};
+            mc_v16 s3_0 = {0};
+            mc_v16 s3_1 = {0};
+            mc_v16 s3_2 = {0};
+            mc_v16 s3_3 = {0};
+            for (int i = 0; i < nb; i++) {
+                const float *restrict a0 = a + (long)i * 147456 + (i0 + 0) * 9216;
+                const float *restrict a1 = a + (long)i * 147456 + (i0 + 1) * 9216;
+                const float *restrict a2 = a + (long)i * 147456 + (i0 + 2) * 9216;
+                const float *restrict a3 = a + (long)i * 147456 + (i0 + 3) * 9216;
+                const float *restrict b0 = b + (long)i * 884736 + (k0 + 0) * 9216;
+                const float *restrict b1 = b + (long)i * 884736 + (k0 + 1) * 9216;
+                const float *restrict b2 = b + (long)i * 884736 + (k0 + 2) * 9216;
+                const float *restrict b3 = b + (long)i * 884736 + (k0 + 3) * 9216;
+                for (int p = 0; p < 9216; p += 16) {
+                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
+                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
+                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
+                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
+                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
+                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
+                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
+                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
+                    s0_0 += x0 * y0;
+                    s0_1 += x0 * y1;
+                    s0_2 += x0 * y2;
+                    s0_3 += x0 * y3;
+                    s1_0 += x1 * y0;
+                    s1_1 += x1 * y1;
+                    s1_2 += x1 * y2;
+                    s1_3 += x1 * y3;
+                    s2_0 += x2 * y0;
+                    s2_1 += x2 * y1;
+                    s2_2 += x2 * y2;
+                    s2_3 += x2 * y3;
+                    s3_0 += x3 * y0;
+                    s3_1 += x3 * y1;
+                    s3_2 += x3 * y2;
+                    s3_3 += x3 * y3;
+                }
             }
+            c[(i0 + 0) * 96 + k0 + 0] += mc_v16_sum(&s0_0);
+            c[(i0 + 0) * 96 + k0 + 1] += mc_v16_sum(&s0_1);
+            c[(i0 + 0) * 96 + k0 + 2] += mc_v16_sum(&s0_2);
+            c[(i0 + 0) * 96 + k0 + 3] += mc_v16_sum(&s0_3);
+            c[(i0 + 1) * 96 + k0 + 0] += mc_v16_sum(&s1_0);
+            c[(i0 + 1) * 96 + k0 + 1] += mc_v16_sum(&s1_1);
+            c[(i0 + 1) * 96 + k0 + 2] += mc_v16_sum(&s1_2);
+            c[(i0 + 1) * 96 + k0 + 3] += mc_v16_sum(&s1_3);
+            c[(i0 + 2) * 96 + k0 + 0] += mc_v16_sum(&s2_0);
+            c[(i0 + 2) * 96 + k0 + 1] += mc_v16_sum(&s2_1);
+            c[(i0 + 2) * 96 + k0 + 2] += mc_v16_sum(&s2_2);
+            c[(i0 + 2) * 96 + k0 + 3] += mc_v16_sum(&s2_3);
+            c[(i0 + 3) * 96 + k0 + 0] += mc_v16_sum(&s3_0);
+            c[(i0 + 3) * 96 + k0 + 1] += mc_v16_sum(&s3_1);
+            c[(i0 + 3) * 96 + k0 + 2] += mc_v16_sum(&s3_2);
+            c[(i0 + 3) * 96 + k0 + 3] += mc_v16_sum(&s3_3);
         }
     }
 }
@@ -224,19 +533,76 @@ static void conv_k1_c96_16_96x96_s1_p0_b_gemm_dw(const float *restrict a, const 
 static void conv_k1_c96_16_96x96_s1_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 96; i += 4) {
-        float *restrict c0 = c + i * 9216, *restrict c1 = c0 + 9216, *restrict c2 = c1 + 9216, *restrict c3 = c2 + 9216;
-        for (int p = 0; p < 16; p++) {
-            const float a0 = a[i * 16 + p], a1 = a[(i + 1) * 16 + p], a2 = a[(i + 2) * 16 + p],
-                        a3 = a[(i + 3) * 16 + p];
-            const float *restrict bp = b + p * 9216;
-            for (int j = 0; j < 9216; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 96; i0 += 4) {
+        for (int j0 = 0; j0 < 9216; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 9216 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 16;
+            float *restrict c1 = c + (i0 + 1) * 9216 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 16;
+            float *restrict c2 = c + (i0 + 2) * 9216 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 16;
+            float *restrict c3 = c + (i0 + 3) * 9216 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 16;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 16; p++) {
+                const float *restrict bp = b + p * 9216 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
         }
     }
 }
@@ -249,26 +615,6 @@ static void conv_k1_c96_16_96x96_s1_p0_b_transpose_w(const float *restrict a, fl
 }
 
 
-/* The same matrix transposed: one row of 96*1*1 taps per output pixel. */
-static void conv_k1_c96_16_96x96_s1_p0_b_im2col_t(const float *restrict xb, float *restrict colt)
-{
-    MC_OMP_FOR
-    for (int ci = 0; ci < 96; ci++)
-        for (int ky = 0; ky < 1; ky++)
-            for (int kx = 0; kx < 1; kx++) {
-                const int r = (ci * 1 + ky) * 1 + kx;
-                (void)r;
-                const float *restrict xc = xb + ci * 9216;
-                for (int oy = 0; oy < 96; oy++) {
-                    const int iy = oy * 1 - 0 + ky;
-                    for (int ox = 0; ox < 96; ox++) {
-                        const int ix = ox * 1 - 0 + kx;
-                        colt[(oy * 96 + ox) * 96 + r] =
-                            iy >= 0 && iy < 96 && ix >= 0 && ix < 96 ? xc[iy * 96 + ix] : 0.0f;
-                    }
-                }
-            }
-}
 
 
 void conv_k1_c96_16_96x96_s1_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -295,13 +641,12 @@ void conv_k1_c96_16_96x96_s1_p0_b_bwd(int n, const float *restrict x, const floa
         }
         dbias[co] += (float)gb;
     }
-    static float colt[884736], wt[1536];
+    static float wt[1536];
+    conv_k1_c96_16_96x96_s1_p0_b_gemm_dw(n, dy, x, dw);
     conv_k1_c96_16_96x96_s1_p0_b_transpose_w(w, wt);
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 147456;
         float *restrict dxb = dx + (long)b * 884736;
-        conv_k1_c96_16_96x96_s1_p0_b_im2col_t(x + (long)b * 884736, colt);
-        conv_k1_c96_16_96x96_s1_p0_b_gemm_dw(dyb, colt, dw);
         conv_k1_c96_16_96x96_s1_p0_b_gemm_dx(wt, dyb, dxb);
     }
 }
@@ -310,39 +655,154 @@ void conv_k1_c96_16_96x96_s1_p0_b_bwd(int n, const float *restrict x, const floa
 static void conv_k1_c16_96_96x96_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 96; i += 4) {
-        float *restrict c0 = c + i * 9216, *restrict c1 = c0 + 9216, *restrict c2 = c1 + 9216, *restrict c3 = c2 + 9216;
-        for (int p = 0; p < 16; p++) {
-            const float a0 = a[i * 16 + p], a1 = a[(i + 1) * 16 + p], a2 = a[(i + 2) * 16 + p],
-                        a3 = a[(i + 3) * 16 + p];
-            const float *restrict bp = b + p * 9216;
-            for (int j = 0; j < 9216; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 96; i0 += 4) {
+        for (int j0 = 0; j0 < 9216; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 9216 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 16;
+            float *restrict c1 = c + (i0 + 1) * 9216 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 16;
+            float *restrict c2 = c + (i0 + 2) * 9216 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 16;
+            float *restrict c3 = c + (i0 + 3) * 9216 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 16;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 16; p++) {
+                const float *restrict bp = b + p * 9216 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
         }
     }
 }
 
-static void conv_k1_c16_96_96x96_s1_p0_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c16_96_96x96_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 96; i += 4) {
-        float *restrict c0 = c + i * 16, *restrict c1 = c0 + 16, *restrict c2 = c1 + 16, *restrict c3 = c2 + 16;
-        for (int p = 0; p < 9216; p++) {
-            const float a0 = a[i * 9216 + p], a1 = a[(i + 1) * 9216 + p], a2 = a[(i + 2) * 9216 + p],
-                        a3 = a[(i + 3) * 9216 + p];
-            const float *restrict bp = b + p * 16;
-            for (int j = 0; j < 16; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 96; i0 += 4) {
+        for (int k0 = 0; k0 < 16; k0 += 4)
+        {
+            mc_v16 s0_0 = {0};
+            mc_v16 s0_1 = {0};
+            mc_v16 s0_2 = {0};
+            mc_v16 s0_3 = {0};
+            mc_v16 s1_0 = {0};
+            mc_v16 s1_1 = {0};
+            mc_v16 s1_2 = {0};
+            mc_v16 s1_3 = {0};
+            mc_v16 s2_0 = {0};
+            mc_v16 s2_1 = {0};
+            mc_v16 s2_2 = {0};
+            mc_v16 s2_3 = {0};
+            mc_v16 s3_0 = {0};
+            mc_v16 s3_1 = {0};
+            mc_v16 s3_2 = {0};
+            mc_v16 s3_3 = {0};
+            for (int i = 0; i < nb; i++) {
+                const float *restrict a0 = a + (long)i * 884736 + (i0 + 0) * 9216;
+                const float *restrict a1 = a + (long)i * 884736 + (i0 + 1) * 9216;
+                const float *restrict a2 = a + (long)i * 884736 + (i0 + 2) * 9216;
+                const float *restrict a3 = a + (long)i * 884736 + (i0 + 3) * 9216;
+                const float *restrict b0 = b + (long)i * 147456 + (k0 + 0) * 9216;
+                const float *restrict b1 = b + (long)i * 147456 + (k0 + 1) * 9216;
+                const float *restrict b2 = b + (long)i * 147456 + (k0 + 2) * 9216;
+                const float *restrict b3 = b + (long)i * 147456 + (k0 + 3) * 9216;
+                for (int p = 0; p < 9216; p += 16) {
+                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
+                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
+                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
+                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
+                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
+                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
+                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
+                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
+                    s0_0 += x0 * y0;
+                    s0_1 += x0 * y1;
+                    s0_2 += x0 * y2;
+                    s0_3 += x0 * y3;
+                    s1_0 += x1 * y0;
+                    s1_1 += x1 * y1;
+                    s1_2 += x1 * y2;
+                    s1_3 += x1 * y3;
+                    s2_0 += x2 * y0;
+                    s2_1 += x2 * y1;
+                    s2_2 += x2 * y2;
+                    s2_3 += x2 * y3;
+                    s3_0 += x3 * y0;
+                    s3_1 += x3 * y1;
+                    s3_2 += x3 * y2;
+                    s3_3 += x3 * y3;
+                }
             }
+            c[(i0 + 0) * 16 + k0 + 0] += mc_v16_sum(&s0_0);
+            c[(i0 + 0) * 16 + k0 + 1] += mc_v16_sum(&s0_1);
+            c[(i0 + 0) * 16 + k0 + 2] += mc_v16_sum(&s0_2);
+            c[(i0 + 0) * 16 + k0 + 3] += mc_v16_sum(&s0_3);
+            c[(i0 + 1) * 16 + k0 + 0] += mc_v16_sum(&s1_0);
+            c[(i0 + 1) * 16 + k0 + 1] += mc_v16_sum(&s1_1);
+            c[(i0 + 1) * 16 + k0 + 2] += mc_v16_sum(&s1_2);
+            c[(i0 + 1) * 16 + k0 + 3] += mc_v16_sum(&s1_3);
+            c[(i0 + 2) * 16 + k0 + 0] += mc_v16_sum(&s2_0);
+            c[(i0 + 2) * 16 + k0 + 1] += mc_v16_sum(&s2_1);
+            c[(i0 + 2) * 16 + k0 + 2] += mc_v16_sum(&s2_2);
+            c[(i0 + 2) * 16 + k0 + 3] += mc_v16_sum(&s2_3);
+            c[(i0 + 3) * 16 + k0 + 0] += mc_v16_sum(&s3_0);
+            c[(i0 + 3) * 16 + k0 + 1] += mc_v16_sum(&s3_1);
+            c[(i0 + 3) * 16 + k0 + 2] += mc_v16_sum(&s3_2);
+            c[(i0 + 3) * 16 + k0 + 3] += mc_v16_sum(&s3_3);
         }
     }
 }
@@ -350,19 +810,76 @@ static void conv_k1_c16_96_96x96_s1_p0_gemm_dw(const float *restrict a, const fl
 static void conv_k1_c16_96_96x96_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 16; i += 4) {
-        float *restrict c0 = c + i * 9216, *restrict c1 = c0 + 9216, *restrict c2 = c1 + 9216, *restrict c3 = c2 + 9216;
-        for (int p = 0; p < 96; p++) {
-            const float a0 = a[i * 96 + p], a1 = a[(i + 1) * 96 + p], a2 = a[(i + 2) * 96 + p],
-                        a3 = a[(i + 3) * 96 + p];
-            const float *restrict bp = b + p * 9216;
-            for (int j = 0; j < 9216; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 16; i0 += 4) {
+        for (int j0 = 0; j0 < 9216; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 9216 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 96;
+            float *restrict c1 = c + (i0 + 1) * 9216 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 96;
+            float *restrict c2 = c + (i0 + 2) * 9216 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 96;
+            float *restrict c3 = c + (i0 + 3) * 9216 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 96;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 96; p++) {
+                const float *restrict bp = b + p * 9216 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
         }
     }
 }
@@ -375,26 +892,6 @@ static void conv_k1_c16_96_96x96_s1_p0_transpose_w(const float *restrict a, floa
 }
 
 
-/* The same matrix transposed: one row of 16*1*1 taps per output pixel. */
-static void conv_k1_c16_96_96x96_s1_p0_im2col_t(const float *restrict xb, float *restrict colt)
-{
-    MC_OMP_FOR
-    for (int ci = 0; ci < 16; ci++)
-        for (int ky = 0; ky < 1; ky++)
-            for (int kx = 0; kx < 1; kx++) {
-                const int r = (ci * 1 + ky) * 1 + kx;
-                (void)r;
-                const float *restrict xc = xb + ci * 9216;
-                for (int oy = 0; oy < 96; oy++) {
-                    const int iy = oy * 1 - 0 + ky;
-                    for (int ox = 0; ox < 96; ox++) {
-                        const int ix = ox * 1 - 0 + kx;
-                        colt[(oy * 96 + ox) * 16 + r] =
-                            iy >= 0 && iy < 96 && ix >= 0 && ix < 96 ? xc[iy * 96 + ix] : 0.0f;
-                    }
-                }
-            }
-}
 
 
 void conv_k1_c16_96_96x96_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -414,13 +911,12 @@ void conv_k1_c16_96_96x96_s1_p0_bwd(int n, const float *restrict x, const float 
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    static float colt[147456], wt[1536];
+    static float wt[1536];
+    conv_k1_c16_96_96x96_s1_p0_gemm_dw(n, dy, x, dw);
     conv_k1_c16_96_96x96_s1_p0_transpose_w(w, wt);
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 884736;
         float *restrict dxb = dx + (long)b * 147456;
-        conv_k1_c16_96_96x96_s1_p0_im2col_t(x + (long)b * 147456, colt);
-        conv_k1_c16_96_96x96_s1_p0_gemm_dw(dyb, colt, dw);
         conv_k1_c16_96_96x96_s1_p0_gemm_dx(wt, dyb, dxb);
     }
 }
@@ -429,19 +925,76 @@ void conv_k1_c16_96_96x96_s1_p0_bwd(int n, const float *restrict x, const float 
 static void conv_k1_c192_24_96x96_s2_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 24; i += 4) {
-        float *restrict c0 = c + i * 2304, *restrict c1 = c0 + 2304, *restrict c2 = c1 + 2304, *restrict c3 = c2 + 2304;
-        for (int p = 0; p < 192; p++) {
-            const float a0 = a[i * 192 + p], a1 = a[(i + 1) * 192 + p], a2 = a[(i + 2) * 192 + p],
-                        a3 = a[(i + 3) * 192 + p];
-            const float *restrict bp = b + p * 2304;
-            for (int j = 0; j < 2304; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 24; i0 += 4) {
+        for (int j0 = 0; j0 < 2304; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 2304 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 192;
+            float *restrict c1 = c + (i0 + 1) * 2304 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 192;
+            float *restrict c2 = c + (i0 + 2) * 2304 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 192;
+            float *restrict c3 = c + (i0 + 3) * 2304 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 192;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 192; p++) {
+                const float *restrict bp = b + p * 2304 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
         }
     }
 }
@@ -449,19 +1002,76 @@ static void conv_k1_c192_24_96x96_s2_p0_b_gemm_fwd(const float *restrict a, cons
 static void conv_k1_c192_24_96x96_s2_p0_b_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 24; i += 4) {
-        float *restrict c0 = c + i * 192, *restrict c1 = c0 + 192, *restrict c2 = c1 + 192, *restrict c3 = c2 + 192;
-        for (int p = 0; p < 2304; p++) {
-            const float a0 = a[i * 2304 + p], a1 = a[(i + 1) * 2304 + p], a2 = a[(i + 2) * 2304 + p],
-                        a3 = a[(i + 3) * 2304 + p];
-            const float *restrict bp = b + p * 192;
-            for (int j = 0; j < 192; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 24; i0 += 4) {
+        for (int j0 = 0; j0 < 192; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 192 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 2304;
+            float *restrict c1 = c + (i0 + 1) * 192 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 2304;
+            float *restrict c2 = c + (i0 + 2) * 192 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 2304;
+            float *restrict c3 = c + (i0 + 3) * 192 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 2304;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 2304; p++) {
+                const float *restrict bp = b + p * 192 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
         }
     }
 }
@@ -469,19 +1079,76 @@ static void conv_k1_c192_24_96x96_s2_p0_b_gemm_dw(const float *restrict a, const
 static void conv_k1_c192_24_96x96_s2_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 192; i += 4) {
-        float *restrict c0 = c + i * 2304, *restrict c1 = c0 + 2304, *restrict c2 = c1 + 2304, *restrict c3 = c2 + 2304;
-        for (int p = 0; p < 24; p++) {
-            const float a0 = a[i * 24 + p], a1 = a[(i + 1) * 24 + p], a2 = a[(i + 2) * 24 + p],
-                        a3 = a[(i + 3) * 24 + p];
-            const float *restrict bp = b + p * 2304;
-            for (int j = 0; j < 2304; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 192; i0 += 4) {
+        for (int j0 = 0; j0 < 2304; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 2304 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 24;
+            float *restrict c1 = c + (i0 + 1) * 2304 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 24;
+            float *restrict c2 = c + (i0 + 2) * 2304 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 24;
+            float *restrict c3 = c + (i0 + 3) * 2304 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 24;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 24; p++) {
+                const float *restrict bp = b + p * 2304 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
         }
     }
 }
@@ -586,8 +1253,8 @@ void conv_k1_c192_24_96x96_s2_p0_b_bwd(int n, const float *restrict x, const flo
         }
         dbias[co] += (float)gb;
     }
-    static float colt[442368], wt[4608];
-    static float dcol[442368];
+    static float wt[4608];
+    static float colt[442368], dcol[442368];
     conv_k1_c192_24_96x96_s2_p0_b_transpose_w(w, wt);
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 55296;
@@ -604,39 +1271,154 @@ void conv_k1_c192_24_96x96_s2_p0_b_bwd(int n, const float *restrict x, const flo
 static void conv_k1_c24_144_48x48_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 144; i += 4) {
-        float *restrict c0 = c + i * 2304, *restrict c1 = c0 + 2304, *restrict c2 = c1 + 2304, *restrict c3 = c2 + 2304;
-        for (int p = 0; p < 24; p++) {
-            const float a0 = a[i * 24 + p], a1 = a[(i + 1) * 24 + p], a2 = a[(i + 2) * 24 + p],
-                        a3 = a[(i + 3) * 24 + p];
-            const float *restrict bp = b + p * 2304;
-            for (int j = 0; j < 2304; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 144; i0 += 4) {
+        for (int j0 = 0; j0 < 2304; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 2304 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 24;
+            float *restrict c1 = c + (i0 + 1) * 2304 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 24;
+            float *restrict c2 = c + (i0 + 2) * 2304 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 24;
+            float *restrict c3 = c + (i0 + 3) * 2304 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 24;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 24; p++) {
+                const float *restrict bp = b + p * 2304 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
         }
     }
 }
 
-static void conv_k1_c24_144_48x48_s1_p0_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c24_144_48x48_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 144; i += 4) {
-        float *restrict c0 = c + i * 24, *restrict c1 = c0 + 24, *restrict c2 = c1 + 24, *restrict c3 = c2 + 24;
-        for (int p = 0; p < 2304; p++) {
-            const float a0 = a[i * 2304 + p], a1 = a[(i + 1) * 2304 + p], a2 = a[(i + 2) * 2304 + p],
-                        a3 = a[(i + 3) * 2304 + p];
-            const float *restrict bp = b + p * 24;
-            for (int j = 0; j < 24; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 144; i0 += 4) {
+        for (int k0 = 0; k0 < 24; k0 += 4)
+        {
+            mc_v16 s0_0 = {0};
+            mc_v16 s0_1 = {0};
+            mc_v16 s0_2 = {0};
+            mc_v16 s0_3 = {0};
+            mc_v16 s1_0 = {0};
+            mc_v16 s1_1 = {0};
+            mc_v16 s1_2 = {0};
+            mc_v16 s1_3 = {0};
+            mc_v16 s2_0 = {0};
+            mc_v16 s2_1 = {0};
+            mc_v16 s2_2 = {0};
+            mc_v16 s2_3 = {0};
+            mc_v16 s3_0 = {0};
+            mc_v16 s3_1 = {0};
+            mc_v16 s3_2 = {0};
+            mc_v16 s3_3 = {0};
+            for (int i = 0; i < nb; i++) {
+                const float *restrict a0 = a + (long)i * 331776 + (i0 + 0) * 2304;
+                const float *restrict a1 = a + (long)i * 331776 + (i0 + 1) * 2304;
+                const float *restrict a2 = a + (long)i * 331776 + (i0 + 2) * 2304;
+                const float *restrict a3 = a + (long)i * 331776 + (i0 + 3) * 2304;
+                const float *restrict b0 = b + (long)i * 55296 + (k0 + 0) * 2304;
+                const float *restrict b1 = b + (long)i * 55296 + (k0 + 1) * 2304;
+                const float *restrict b2 = b + (long)i * 55296 + (k0 + 2) * 2304;
+                const float *restrict b3 = b + (long)i * 55296 + (k0 + 3) * 2304;
+                for (int p = 0; p < 2304; p += 16) {
+                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
+                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
+                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
+                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
+                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
+                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
+                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
+                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
+                    s0_0 += x0 * y0;
+                    s0_1 += x0 * y1;
+                    s0_2 += x0 * y2;
+                    s0_3 += x0 * y3;
+                    s1_0 += x1 * y0;
+                    s1_1 += x1 * y1;
+                    s1_2 += x1 * y2;
+                    s1_3 += x1 * y3;
+                    s2_0 += x2 * y0;
+                    s2_1 += x2 * y1;
+                    s2_2 += x2 * y2;
+                    s2_3 += x2 * y3;
+                    s3_0 += x3 * y0;
+                    s3_1 += x3 * y1;
+                    s3_2 += x3 * y2;
+                    s3_3 += x3 * y3;
+                }
             }
+            c[(i0 + 0) * 24 + k0 + 0] += mc_v16_sum(&s0_0);
+            c[(i0 + 0) * 24 + k0 + 1] += mc_v16_sum(&s0_1);
+            c[(i0 + 0) * 24 + k0 + 2] += mc_v16_sum(&s0_2);
+            c[(i0 + 0) * 24 + k0 + 3] += mc_v16_sum(&s0_3);
+            c[(i0 + 1) * 24 + k0 + 0] += mc_v16_sum(&s1_0);
+            c[(i0 + 1) * 24 + k0 + 1] += mc_v16_sum(&s1_1);
+            c[(i0 + 1) * 24 + k0 + 2] += mc_v16_sum(&s1_2);
+            c[(i0 + 1) * 24 + k0 + 3] += mc_v16_sum(&s1_3);
+            c[(i0 + 2) * 24 + k0 + 0] += mc_v16_sum(&s2_0);
+            c[(i0 + 2) * 24 + k0 + 1] += mc_v16_sum(&s2_1);
+            c[(i0 + 2) * 24 + k0 + 2] += mc_v16_sum(&s2_2);
+            c[(i0 + 2) * 24 + k0 + 3] += mc_v16_sum(&s2_3);
+            c[(i0 + 3) * 24 + k0 + 0] += mc_v16_sum(&s3_0);
+            c[(i0 + 3) * 24 + k0 + 1] += mc_v16_sum(&s3_1);
+            c[(i0 + 3) * 24 + k0 + 2] += mc_v16_sum(&s3_2);
+            c[(i0 + 3) * 24 + k0 + 3] += mc_v16_sum(&s3_3);
         }
     }
 }
@@ -644,19 +1426,76 @@ static void conv_k1_c24_144_48x48_s1_p0_gemm_dw(const float *restrict a, const f
 static void conv_k1_c24_144_48x48_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 24; i += 4) {
-        float *restrict c0 = c + i * 2304, *restrict c1 = c0 + 2304, *restrict c2 = c1 + 2304, *restrict c3 = c2 + 2304;
-        for (int p = 0; p < 144; p++) {
-            const float a0 = a[i * 144 + p], a1 = a[(i + 1) * 144 + p], a2 = a[(i + 2) * 144 + p],
-                        a3 = a[(i + 3) * 144 + p];
-            const float *restrict bp = b + p * 2304;
-            for (int j = 0; j < 2304; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 24; i0 += 4) {
+        for (int j0 = 0; j0 < 2304; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 2304 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 144;
+            float *restrict c1 = c + (i0 + 1) * 2304 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 144;
+            float *restrict c2 = c + (i0 + 2) * 2304 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 144;
+            float *restrict c3 = c + (i0 + 3) * 2304 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 144;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 144; p++) {
+                const float *restrict bp = b + p * 2304 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
         }
     }
 }
@@ -669,26 +1508,6 @@ static void conv_k1_c24_144_48x48_s1_p0_transpose_w(const float *restrict a, flo
 }
 
 
-/* The same matrix transposed: one row of 24*1*1 taps per output pixel. */
-static void conv_k1_c24_144_48x48_s1_p0_im2col_t(const float *restrict xb, float *restrict colt)
-{
-    MC_OMP_FOR
-    for (int ci = 0; ci < 24; ci++)
-        for (int ky = 0; ky < 1; ky++)
-            for (int kx = 0; kx < 1; kx++) {
-                const int r = (ci * 1 + ky) * 1 + kx;
-                (void)r;
-                const float *restrict xc = xb + ci * 2304;
-                for (int oy = 0; oy < 48; oy++) {
-                    const int iy = oy * 1 - 0 + ky;
-                    for (int ox = 0; ox < 48; ox++) {
-                        const int ix = ox * 1 - 0 + kx;
-                        colt[(oy * 48 + ox) * 24 + r] =
-                            iy >= 0 && iy < 48 && ix >= 0 && ix < 48 ? xc[iy * 48 + ix] : 0.0f;
-                    }
-                }
-            }
-}
 
 
 void conv_k1_c24_144_48x48_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -708,13 +1527,12 @@ void conv_k1_c24_144_48x48_s1_p0_bwd(int n, const float *restrict x, const float
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    static float colt[55296], wt[3456];
+    static float wt[3456];
+    conv_k1_c24_144_48x48_s1_p0_gemm_dw(n, dy, x, dw);
     conv_k1_c24_144_48x48_s1_p0_transpose_w(w, wt);
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 331776;
         float *restrict dxb = dx + (long)b * 55296;
-        conv_k1_c24_144_48x48_s1_p0_im2col_t(x + (long)b * 55296, colt);
-        conv_k1_c24_144_48x48_s1_p0_gemm_dw(dyb, colt, dw);
         conv_k1_c24_144_48x48_s1_p0_gemm_dx(wt, dyb, dxb);
     }
 }
@@ -723,39 +1541,154 @@ void conv_k1_c24_144_48x48_s1_p0_bwd(int n, const float *restrict x, const float
 static void conv_k1_c288_24_48x48_s1_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 24; i += 4) {
-        float *restrict c0 = c + i * 2304, *restrict c1 = c0 + 2304, *restrict c2 = c1 + 2304, *restrict c3 = c2 + 2304;
-        for (int p = 0; p < 288; p++) {
-            const float a0 = a[i * 288 + p], a1 = a[(i + 1) * 288 + p], a2 = a[(i + 2) * 288 + p],
-                        a3 = a[(i + 3) * 288 + p];
-            const float *restrict bp = b + p * 2304;
-            for (int j = 0; j < 2304; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 24; i0 += 4) {
+        for (int j0 = 0; j0 < 2304; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 2304 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 288;
+            float *restrict c1 = c + (i0 + 1) * 2304 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 288;
+            float *restrict c2 = c + (i0 + 2) * 2304 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 288;
+            float *restrict c3 = c + (i0 + 3) * 2304 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 288;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 288; p++) {
+                const float *restrict bp = b + p * 2304 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
         }
     }
 }
 
-static void conv_k1_c288_24_48x48_s1_p0_b_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c288_24_48x48_s1_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 24; i += 4) {
-        float *restrict c0 = c + i * 288, *restrict c1 = c0 + 288, *restrict c2 = c1 + 288, *restrict c3 = c2 + 288;
-        for (int p = 0; p < 2304; p++) {
-            const float a0 = a[i * 2304 + p], a1 = a[(i + 1) * 2304 + p], a2 = a[(i + 2) * 2304 + p],
-                        a3 = a[(i + 3) * 2304 + p];
-            const float *restrict bp = b + p * 288;
-            for (int j = 0; j < 288; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 24; i0 += 4) {
+        for (int k0 = 0; k0 < 288; k0 += 4)
+        {
+            mc_v16 s0_0 = {0};
+            mc_v16 s0_1 = {0};
+            mc_v16 s0_2 = {0};
+            mc_v16 s0_3 = {0};
+            mc_v16 s1_0 = {0};
+            mc_v16 s1_1 = {0};
+            mc_v16 s1_2 = {0};
+            mc_v16 s1_3 = {0};
+            mc_v16 s2_0 = {0};
+            mc_v16 s2_1 = {0};
+            mc_v16 s2_2 = {0};
+            mc_v16 s2_3 = {0};
+            mc_v16 s3_0 = {0};
+            mc_v16 s3_1 = {0};
+            mc_v16 s3_2 = {0};
+            mc_v16 s3_3 = {0};
+            for (int i = 0; i < nb; i++) {
+                const float *restrict a0 = a + (long)i * 55296 + (i0 + 0) * 2304;
+                const float *restrict a1 = a + (long)i * 55296 + (i0 + 1) * 2304;
+                const float *restrict a2 = a + (long)i * 55296 + (i0 + 2) * 2304;
+                const float *restrict a3 = a + (long)i * 55296 + (i0 + 3) * 2304;
+                const float *restrict b0 = b + (long)i * 663552 + (k0 + 0) * 2304;
+                const float *restrict b1 = b + (long)i * 663552 + (k0 + 1) * 2304;
+                const float *restrict b2 = b + (long)i * 663552 + (k0 + 2) * 2304;
+                const float *restrict b3 = b + (long)i * 663552 + (k0 + 3) * 2304;
+                for (int p = 0; p < 2304; p += 16) {
+                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
+                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
+                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
+                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
+                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
+                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
+                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
+                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
+                    s0_0 += x0 * y0;
+                    s0_1 += x0 * y1;
+                    s0_2 += x0 * y2;
+                    s0_3 += x0 * y3;
+                    s1_0 += x1 * y0;
+                    s1_1 += x1 * y1;
+                    s1_2 += x1 * y2;
+                    s1_3 += x1 * y3;
+                    s2_0 += x2 * y0;
+                    s2_1 += x2 * y1;
+                    s2_2 += x2 * y2;
+                    s2_3 += x2 * y3;
+                    s3_0 += x3 * y0;
+                    s3_1 += x3 * y1;
+                    s3_2 += x3 * y2;
+                    s3_3 += x3 * y3;
+                }
             }
+            c[(i0 + 0) * 288 + k0 + 0] += mc_v16_sum(&s0_0);
+            c[(i0 + 0) * 288 + k0 + 1] += mc_v16_sum(&s0_1);
+            c[(i0 + 0) * 288 + k0 + 2] += mc_v16_sum(&s0_2);
+            c[(i0 + 0) * 288 + k0 + 3] += mc_v16_sum(&s0_3);
+            c[(i0 + 1) * 288 + k0 + 0] += mc_v16_sum(&s1_0);
+            c[(i0 + 1) * 288 + k0 + 1] += mc_v16_sum(&s1_1);
+            c[(i0 + 1) * 288 + k0 + 2] += mc_v16_sum(&s1_2);
+            c[(i0 + 1) * 288 + k0 + 3] += mc_v16_sum(&s1_3);
+            c[(i0 + 2) * 288 + k0 + 0] += mc_v16_sum(&s2_0);
+            c[(i0 + 2) * 288 + k0 + 1] += mc_v16_sum(&s2_1);
+            c[(i0 + 2) * 288 + k0 + 2] += mc_v16_sum(&s2_2);
+            c[(i0 + 2) * 288 + k0 + 3] += mc_v16_sum(&s2_3);
+            c[(i0 + 3) * 288 + k0 + 0] += mc_v16_sum(&s3_0);
+            c[(i0 + 3) * 288 + k0 + 1] += mc_v16_sum(&s3_1);
+            c[(i0 + 3) * 288 + k0 + 2] += mc_v16_sum(&s3_2);
+            c[(i0 + 3) * 288 + k0 + 3] += mc_v16_sum(&s3_3);
         }
     }
 }
@@ -763,19 +1696,76 @@ static void conv_k1_c288_24_48x48_s1_p0_b_gemm_dw(const float *restrict a, const
 static void conv_k1_c288_24_48x48_s1_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 288; i += 4) {
-        float *restrict c0 = c + i * 2304, *restrict c1 = c0 + 2304, *restrict c2 = c1 + 2304, *restrict c3 = c2 + 2304;
-        for (int p = 0; p < 24; p++) {
-            const float a0 = a[i * 24 + p], a1 = a[(i + 1) * 24 + p], a2 = a[(i + 2) * 24 + p],
-                        a3 = a[(i + 3) * 24 + p];
-            const float *restrict bp = b + p * 2304;
-            for (int j = 0; j < 2304; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 288; i0 += 4) {
+        for (int j0 = 0; j0 < 2304; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 2304 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 24;
+            float *restrict c1 = c + (i0 + 1) * 2304 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 24;
+            float *restrict c2 = c + (i0 + 2) * 2304 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 24;
+            float *restrict c3 = c + (i0 + 3) * 2304 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 24;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 24; p++) {
+                const float *restrict bp = b + p * 2304 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
         }
     }
 }
@@ -788,26 +1778,6 @@ static void conv_k1_c288_24_48x48_s1_p0_b_transpose_w(const float *restrict a, f
 }
 
 
-/* The same matrix transposed: one row of 288*1*1 taps per output pixel. */
-static void conv_k1_c288_24_48x48_s1_p0_b_im2col_t(const float *restrict xb, float *restrict colt)
-{
-    MC_OMP_FOR
-    for (int ci = 0; ci < 288; ci++)
-        for (int ky = 0; ky < 1; ky++)
-            for (int kx = 0; kx < 1; kx++) {
-                const int r = (ci * 1 + ky) * 1 + kx;
-                (void)r;
-                const float *restrict xc = xb + ci * 2304;
-                for (int oy = 0; oy < 48; oy++) {
-                    const int iy = oy * 1 - 0 + ky;
-                    for (int ox = 0; ox < 48; ox++) {
-                        const int ix = ox * 1 - 0 + kx;
-                        colt[(oy * 48 + ox) * 288 + r] =
-                            iy >= 0 && iy < 48 && ix >= 0 && ix < 48 ? xc[iy * 48 + ix] : 0.0f;
-                    }
-                }
-            }
-}
 
 
 void conv_k1_c288_24_48x48_s1_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -834,13 +1804,12 @@ void conv_k1_c288_24_48x48_s1_p0_b_bwd(int n, const float *restrict x, const flo
         }
         dbias[co] += (float)gb;
     }
-    static float colt[663552], wt[6912];
+    static float wt[6912];
+    conv_k1_c288_24_48x48_s1_p0_b_gemm_dw(n, dy, x, dw);
     conv_k1_c288_24_48x48_s1_p0_b_transpose_w(w, wt);
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 55296;
         float *restrict dxb = dx + (long)b * 663552;
-        conv_k1_c288_24_48x48_s1_p0_b_im2col_t(x + (long)b * 663552, colt);
-        conv_k1_c288_24_48x48_s1_p0_b_gemm_dw(dyb, colt, dw);
         conv_k1_c288_24_48x48_s1_p0_b_gemm_dx(wt, dyb, dxb);
     }
 }
@@ -849,39 +1818,154 @@ void conv_k1_c288_24_48x48_s1_p0_b_bwd(int n, const float *restrict x, const flo
 static void conv_k1_c144_32_24x24_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 32; i += 4) {
-        float *restrict c0 = c + i * 576, *restrict c1 = c0 + 576, *restrict c2 = c1 + 576, *restrict c3 = c2 + 576;
-        for (int p = 0; p < 144; p++) {
-            const float a0 = a[i * 144 + p], a1 = a[(i + 1) * 144 + p], a2 = a[(i + 2) * 144 + p],
-                        a3 = a[(i + 3) * 144 + p];
-            const float *restrict bp = b + p * 576;
-            for (int j = 0; j < 576; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 32; i0 += 4) {
+        for (int j0 = 0; j0 < 576; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 576 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 144;
+            float *restrict c1 = c + (i0 + 1) * 576 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 144;
+            float *restrict c2 = c + (i0 + 2) * 576 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 144;
+            float *restrict c3 = c + (i0 + 3) * 576 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 144;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 144; p++) {
+                const float *restrict bp = b + p * 576 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
         }
     }
 }
 
-static void conv_k1_c144_32_24x24_s1_p0_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c144_32_24x24_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 32; i += 4) {
-        float *restrict c0 = c + i * 144, *restrict c1 = c0 + 144, *restrict c2 = c1 + 144, *restrict c3 = c2 + 144;
-        for (int p = 0; p < 576; p++) {
-            const float a0 = a[i * 576 + p], a1 = a[(i + 1) * 576 + p], a2 = a[(i + 2) * 576 + p],
-                        a3 = a[(i + 3) * 576 + p];
-            const float *restrict bp = b + p * 144;
-            for (int j = 0; j < 144; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 32; i0 += 4) {
+        for (int k0 = 0; k0 < 144; k0 += 4)
+        {
+            mc_v16 s0_0 = {0};
+            mc_v16 s0_1 = {0};
+            mc_v16 s0_2 = {0};
+            mc_v16 s0_3 = {0};
+            mc_v16 s1_0 = {0};
+            mc_v16 s1_1 = {0};
+            mc_v16 s1_2 = {0};
+            mc_v16 s1_3 = {0};
+            mc_v16 s2_0 = {0};
+            mc_v16 s2_1 = {0};
+            mc_v16 s2_2 = {0};
+            mc_v16 s2_3 = {0};
+            mc_v16 s3_0 = {0};
+            mc_v16 s3_1 = {0};
+            mc_v16 s3_2 = {0};
+            mc_v16 s3_3 = {0};
+            for (int i = 0; i < nb; i++) {
+                const float *restrict a0 = a + (long)i * 18432 + (i0 + 0) * 576;
+                const float *restrict a1 = a + (long)i * 18432 + (i0 + 1) * 576;
+                const float *restrict a2 = a + (long)i * 18432 + (i0 + 2) * 576;
+                const float *restrict a3 = a + (long)i * 18432 + (i0 + 3) * 576;
+                const float *restrict b0 = b + (long)i * 82944 + (k0 + 0) * 576;
+                const float *restrict b1 = b + (long)i * 82944 + (k0 + 1) * 576;
+                const float *restrict b2 = b + (long)i * 82944 + (k0 + 2) * 576;
+                const float *restrict b3 = b + (long)i * 82944 + (k0 + 3) * 576;
+                for (int p = 0; p < 576; p += 16) {
+                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
+                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
+                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
+                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
+                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
+                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
+                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
+                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
+                    s0_0 += x0 * y0;
+                    s0_1 += x0 * y1;
+                    s0_2 += x0 * y2;
+                    s0_3 += x0 * y3;
+                    s1_0 += x1 * y0;
+                    s1_1 += x1 * y1;
+                    s1_2 += x1 * y2;
+                    s1_3 += x1 * y3;
+                    s2_0 += x2 * y0;
+                    s2_1 += x2 * y1;
+                    s2_2 += x2 * y2;
+                    s2_3 += x2 * y3;
+                    s3_0 += x3 * y0;
+                    s3_1 += x3 * y1;
+                    s3_2 += x3 * y2;
+                    s3_3 += x3 * y3;
+                }
             }
+            c[(i0 + 0) * 144 + k0 + 0] += mc_v16_sum(&s0_0);
+            c[(i0 + 0) * 144 + k0 + 1] += mc_v16_sum(&s0_1);
+            c[(i0 + 0) * 144 + k0 + 2] += mc_v16_sum(&s0_2);
+            c[(i0 + 0) * 144 + k0 + 3] += mc_v16_sum(&s0_3);
+            c[(i0 + 1) * 144 + k0 + 0] += mc_v16_sum(&s1_0);
+            c[(i0 + 1) * 144 + k0 + 1] += mc_v16_sum(&s1_1);
+            c[(i0 + 1) * 144 + k0 + 2] += mc_v16_sum(&s1_2);
+            c[(i0 + 1) * 144 + k0 + 3] += mc_v16_sum(&s1_3);
+            c[(i0 + 2) * 144 + k0 + 0] += mc_v16_sum(&s2_0);
+            c[(i0 + 2) * 144 + k0 + 1] += mc_v16_sum(&s2_1);
+            c[(i0 + 2) * 144 + k0 + 2] += mc_v16_sum(&s2_2);
+            c[(i0 + 2) * 144 + k0 + 3] += mc_v16_sum(&s2_3);
+            c[(i0 + 3) * 144 + k0 + 0] += mc_v16_sum(&s3_0);
+            c[(i0 + 3) * 144 + k0 + 1] += mc_v16_sum(&s3_1);
+            c[(i0 + 3) * 144 + k0 + 2] += mc_v16_sum(&s3_2);
+            c[(i0 + 3) * 144 + k0 + 3] += mc_v16_sum(&s3_3);
         }
     }
 }
@@ -889,19 +1973,76 @@ static void conv_k1_c144_32_24x24_s1_p0_gemm_dw(const float *restrict a, const f
 static void conv_k1_c144_32_24x24_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 144; i += 4) {
-        float *restrict c0 = c + i * 576, *restrict c1 = c0 + 576, *restrict c2 = c1 + 576, *restrict c3 = c2 + 576;
-        for (int p = 0; p < 32; p++) {
-            const float a0 = a[i * 32 + p], a1 = a[(i + 1) * 32 + p], a2 = a[(i + 2) * 32 + p],
-                        a3 = a[(i + 3) * 32 + p];
-            const float *restrict bp = b + p * 576;
-            for (int j = 0; j < 576; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 144; i0 += 4) {
+        for (int j0 = 0; j0 < 576; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 576 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 32;
+            float *restrict c1 = c + (i0 + 1) * 576 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 32;
+            float *restrict c2 = c + (i0 + 2) * 576 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 32;
+            float *restrict c3 = c + (i0 + 3) * 576 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 32;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 32; p++) {
+                const float *restrict bp = b + p * 576 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
         }
     }
 }
@@ -914,26 +2055,6 @@ static void conv_k1_c144_32_24x24_s1_p0_transpose_w(const float *restrict a, flo
 }
 
 
-/* The same matrix transposed: one row of 144*1*1 taps per output pixel. */
-static void conv_k1_c144_32_24x24_s1_p0_im2col_t(const float *restrict xb, float *restrict colt)
-{
-    MC_OMP_FOR
-    for (int ci = 0; ci < 144; ci++)
-        for (int ky = 0; ky < 1; ky++)
-            for (int kx = 0; kx < 1; kx++) {
-                const int r = (ci * 1 + ky) * 1 + kx;
-                (void)r;
-                const float *restrict xc = xb + ci * 576;
-                for (int oy = 0; oy < 24; oy++) {
-                    const int iy = oy * 1 - 0 + ky;
-                    for (int ox = 0; ox < 24; ox++) {
-                        const int ix = ox * 1 - 0 + kx;
-                        colt[(oy * 24 + ox) * 144 + r] =
-                            iy >= 0 && iy < 24 && ix >= 0 && ix < 24 ? xc[iy * 24 + ix] : 0.0f;
-                    }
-                }
-            }
-}
 
 
 void conv_k1_c144_32_24x24_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -953,13 +2074,12 @@ void conv_k1_c144_32_24x24_s1_p0_bwd(int n, const float *restrict x, const float
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    static float colt[82944], wt[4608];
+    static float wt[4608];
+    conv_k1_c144_32_24x24_s1_p0_gemm_dw(n, dy, x, dw);
     conv_k1_c144_32_24x24_s1_p0_transpose_w(w, wt);
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 18432;
         float *restrict dxb = dx + (long)b * 82944;
-        conv_k1_c144_32_24x24_s1_p0_im2col_t(x + (long)b * 82944, colt);
-        conv_k1_c144_32_24x24_s1_p0_gemm_dw(dyb, colt, dw);
         conv_k1_c144_32_24x24_s1_p0_gemm_dx(wt, dyb, dxb);
     }
 }
@@ -968,39 +2088,154 @@ void conv_k1_c144_32_24x24_s1_p0_bwd(int n, const float *restrict x, const float
 static void conv_k1_c32_192_24x24_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 192; i += 4) {
-        float *restrict c0 = c + i * 576, *restrict c1 = c0 + 576, *restrict c2 = c1 + 576, *restrict c3 = c2 + 576;
-        for (int p = 0; p < 32; p++) {
-            const float a0 = a[i * 32 + p], a1 = a[(i + 1) * 32 + p], a2 = a[(i + 2) * 32 + p],
-                        a3 = a[(i + 3) * 32 + p];
-            const float *restrict bp = b + p * 576;
-            for (int j = 0; j < 576; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 192; i0 += 4) {
+        for (int j0 = 0; j0 < 576; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 576 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 32;
+            float *restrict c1 = c + (i0 + 1) * 576 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 32;
+            float *restrict c2 = c + (i0 + 2) * 576 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 32;
+            float *restrict c3 = c + (i0 + 3) * 576 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 32;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 32; p++) {
+                const float *restrict bp = b + p * 576 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
         }
     }
 }
 
-static void conv_k1_c32_192_24x24_s1_p0_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c32_192_24x24_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 192; i += 4) {
-        float *restrict c0 = c + i * 32, *restrict c1 = c0 + 32, *restrict c2 = c1 + 32, *restrict c3 = c2 + 32;
-        for (int p = 0; p < 576; p++) {
-            const float a0 = a[i * 576 + p], a1 = a[(i + 1) * 576 + p], a2 = a[(i + 2) * 576 + p],
-                        a3 = a[(i + 3) * 576 + p];
-            const float *restrict bp = b + p * 32;
-            for (int j = 0; j < 32; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 192; i0 += 4) {
+        for (int k0 = 0; k0 < 32; k0 += 4)
+        {
+            mc_v16 s0_0 = {0};
+            mc_v16 s0_1 = {0};
+            mc_v16 s0_2 = {0};
+            mc_v16 s0_3 = {0};
+            mc_v16 s1_0 = {0};
+            mc_v16 s1_1 = {0};
+            mc_v16 s1_2 = {0};
+            mc_v16 s1_3 = {0};
+            mc_v16 s2_0 = {0};
+            mc_v16 s2_1 = {0};
+            mc_v16 s2_2 = {0};
+            mc_v16 s2_3 = {0};
+            mc_v16 s3_0 = {0};
+            mc_v16 s3_1 = {0};
+            mc_v16 s3_2 = {0};
+            mc_v16 s3_3 = {0};
+            for (int i = 0; i < nb; i++) {
+                const float *restrict a0 = a + (long)i * 110592 + (i0 + 0) * 576;
+                const float *restrict a1 = a + (long)i * 110592 + (i0 + 1) * 576;
+                const float *restrict a2 = a + (long)i * 110592 + (i0 + 2) * 576;
+                const float *restrict a3 = a + (long)i * 110592 + (i0 + 3) * 576;
+                const float *restrict b0 = b + (long)i * 18432 + (k0 + 0) * 576;
+                const float *restrict b1 = b + (long)i * 18432 + (k0 + 1) * 576;
+                const float *restrict b2 = b + (long)i * 18432 + (k0 + 2) * 576;
+                const float *restrict b3 = b + (long)i * 18432 + (k0 + 3) * 576;
+                for (int p = 0; p < 576; p += 16) {
+                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
+                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
+                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
+                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
+                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
+                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
+                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
+                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
+                    s0_0 += x0 * y0;
+                    s0_1 += x0 * y1;
+                    s0_2 += x0 * y2;
+                    s0_3 += x0 * y3;
+                    s1_0 += x1 * y0;
+                    s1_1 += x1 * y1;
+                    s1_2 += x1 * y2;
+                    s1_3 += x1 * y3;
+                    s2_0 += x2 * y0;
+                    s2_1 += x2 * y1;
+                    s2_2 += x2 * y2;
+                    s2_3 += x2 * y3;
+                    s3_0 += x3 * y0;
+                    s3_1 += x3 * y1;
+                    s3_2 += x3 * y2;
+                    s3_3 += x3 * y3;
+                }
             }
+            c[(i0 + 0) * 32 + k0 + 0] += mc_v16_sum(&s0_0);
+            c[(i0 + 0) * 32 + k0 + 1] += mc_v16_sum(&s0_1);
+            c[(i0 + 0) * 32 + k0 + 2] += mc_v16_sum(&s0_2);
+            c[(i0 + 0) * 32 + k0 + 3] += mc_v16_sum(&s0_3);
+            c[(i0 + 1) * 32 + k0 + 0] += mc_v16_sum(&s1_0);
+            c[(i0 + 1) * 32 + k0 + 1] += mc_v16_sum(&s1_1);
+            c[(i0 + 1) * 32 + k0 + 2] += mc_v16_sum(&s1_2);
+            c[(i0 + 1) * 32 + k0 + 3] += mc_v16_sum(&s1_3);
+            c[(i0 + 2) * 32 + k0 + 0] += mc_v16_sum(&s2_0);
+            c[(i0 + 2) * 32 + k0 + 1] += mc_v16_sum(&s2_1);
+            c[(i0 + 2) * 32 + k0 + 2] += mc_v16_sum(&s2_2);
+            c[(i0 + 2) * 32 + k0 + 3] += mc_v16_sum(&s2_3);
+            c[(i0 + 3) * 32 + k0 + 0] += mc_v16_sum(&s3_0);
+            c[(i0 + 3) * 32 + k0 + 1] += mc_v16_sum(&s3_1);
+            c[(i0 + 3) * 32 + k0 + 2] += mc_v16_sum(&s3_2);
+            c[(i0 + 3) * 32 + k0 + 3] += mc_v16_sum(&s3_3);
         }
     }
 }
@@ -1008,19 +2243,76 @@ static void conv_k1_c32_192_24x24_s1_p0_gemm_dw(const float *restrict a, const f
 static void conv_k1_c32_192_24x24_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 32; i += 4) {
-        float *restrict c0 = c + i * 576, *restrict c1 = c0 + 576, *restrict c2 = c1 + 576, *restrict c3 = c2 + 576;
-        for (int p = 0; p < 192; p++) {
-            const float a0 = a[i * 192 + p], a1 = a[(i + 1) * 192 + p], a2 = a[(i + 2) * 192 + p],
-                        a3 = a[(i + 3) * 192 + p];
-            const float *restrict bp = b + p * 576;
-            for (int j = 0; j < 576; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 32; i0 += 4) {
+        for (int j0 = 0; j0 < 576; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 576 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 192;
+            float *restrict c1 = c + (i0 + 1) * 576 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 192;
+            float *restrict c2 = c + (i0 + 2) * 576 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 192;
+            float *restrict c3 = c + (i0 + 3) * 576 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 192;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 192; p++) {
+                const float *restrict bp = b + p * 576 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
         }
     }
 }
@@ -1033,26 +2325,6 @@ static void conv_k1_c32_192_24x24_s1_p0_transpose_w(const float *restrict a, flo
 }
 
 
-/* The same matrix transposed: one row of 32*1*1 taps per output pixel. */
-static void conv_k1_c32_192_24x24_s1_p0_im2col_t(const float *restrict xb, float *restrict colt)
-{
-    MC_OMP_FOR
-    for (int ci = 0; ci < 32; ci++)
-        for (int ky = 0; ky < 1; ky++)
-            for (int kx = 0; kx < 1; kx++) {
-                const int r = (ci * 1 + ky) * 1 + kx;
-                (void)r;
-                const float *restrict xc = xb + ci * 576;
-                for (int oy = 0; oy < 24; oy++) {
-                    const int iy = oy * 1 - 0 + ky;
-                    for (int ox = 0; ox < 24; ox++) {
-                        const int ix = ox * 1 - 0 + kx;
-                        colt[(oy * 24 + ox) * 32 + r] =
-                            iy >= 0 && iy < 24 && ix >= 0 && ix < 24 ? xc[iy * 24 + ix] : 0.0f;
-                    }
-                }
-            }
-}
 
 
 void conv_k1_c32_192_24x24_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -1072,13 +2344,12 @@ void conv_k1_c32_192_24x24_s1_p0_bwd(int n, const float *restrict x, const float
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    static float colt[18432], wt[6144];
+    static float wt[6144];
+    conv_k1_c32_192_24x24_s1_p0_gemm_dw(n, dy, x, dw);
     conv_k1_c32_192_24x24_s1_p0_transpose_w(w, wt);
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 110592;
         float *restrict dxb = dx + (long)b * 18432;
-        conv_k1_c32_192_24x24_s1_p0_im2col_t(x + (long)b * 18432, colt);
-        conv_k1_c32_192_24x24_s1_p0_gemm_dw(dyb, colt, dw);
         conv_k1_c32_192_24x24_s1_p0_gemm_dx(wt, dyb, dxb);
     }
 }
@@ -1087,39 +2358,154 @@ void conv_k1_c32_192_24x24_s1_p0_bwd(int n, const float *restrict x, const float
 static void conv_k1_c192_32_24x24_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 32; i += 4) {
-        float *restrict c0 = c + i * 576, *restrict c1 = c0 + 576, *restrict c2 = c1 + 576, *restrict c3 = c2 + 576;
-        for (int p = 0; p < 192; p++) {
-            const float a0 = a[i * 192 + p], a1 = a[(i + 1) * 192 + p], a2 = a[(i + 2) * 192 + p],
-                        a3 = a[(i + 3) * 192 + p];
-            const float *restrict bp = b + p * 576;
-            for (int j = 0; j < 576; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 32; i0 += 4) {
+        for (int j0 = 0; j0 < 576; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 576 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 192;
+            float *restrict c1 = c + (i0 + 1) * 576 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 192;
+            float *restrict c2 = c + (i0 + 2) * 576 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 192;
+            float *restrict c3 = c + (i0 + 3) * 576 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 192;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 192; p++) {
+                const float *restrict bp = b + p * 576 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
         }
     }
 }
 
-static void conv_k1_c192_32_24x24_s1_p0_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c192_32_24x24_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 32; i += 4) {
-        float *restrict c0 = c + i * 192, *restrict c1 = c0 + 192, *restrict c2 = c1 + 192, *restrict c3 = c2 + 192;
-        for (int p = 0; p < 576; p++) {
-            const float a0 = a[i * 576 + p], a1 = a[(i + 1) * 576 + p], a2 = a[(i + 2) * 576 + p],
-                        a3 = a[(i + 3) * 576 + p];
-            const float *restrict bp = b + p * 192;
-            for (int j = 0; j < 192; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 32; i0 += 4) {
+        for (int k0 = 0; k0 < 192; k0 += 4)
+        {
+            mc_v16 s0_0 = {0};
+            mc_v16 s0_1 = {0};
+            mc_v16 s0_2 = {0};
+            mc_v16 s0_3 = {0};
+            mc_v16 s1_0 = {0};
+            mc_v16 s1_1 = {0};
+            mc_v16 s1_2 = {0};
+            mc_v16 s1_3 = {0};
+            mc_v16 s2_0 = {0};
+            mc_v16 s2_1 = {0};
+            mc_v16 s2_2 = {0};
+            mc_v16 s2_3 = {0};
+            mc_v16 s3_0 = {0};
+            mc_v16 s3_1 = {0};
+            mc_v16 s3_2 = {0};
+            mc_v16 s3_3 = {0};
+            for (int i = 0; i < nb; i++) {
+                const float *restrict a0 = a + (long)i * 18432 + (i0 + 0) * 576;
+                const float *restrict a1 = a + (long)i * 18432 + (i0 + 1) * 576;
+                const float *restrict a2 = a + (long)i * 18432 + (i0 + 2) * 576;
+                const float *restrict a3 = a + (long)i * 18432 + (i0 + 3) * 576;
+                const float *restrict b0 = b + (long)i * 110592 + (k0 + 0) * 576;
+                const float *restrict b1 = b + (long)i * 110592 + (k0 + 1) * 576;
+                const float *restrict b2 = b + (long)i * 110592 + (k0 + 2) * 576;
+                const float *restrict b3 = b + (long)i * 110592 + (k0 + 3) * 576;
+                for (int p = 0; p < 576; p += 16) {
+                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
+                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
+                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
+                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
+                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
+                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
+                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
+                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
+                    s0_0 += x0 * y0;
+                    s0_1 += x0 * y1;
+                    s0_2 += x0 * y2;
+                    s0_3 += x0 * y3;
+                    s1_0 += x1 * y0;
+                    s1_1 += x1 * y1;
+                    s1_2 += x1 * y2;
+                    s1_3 += x1 * y3;
+                    s2_0 += x2 * y0;
+                    s2_1 += x2 * y1;
+                    s2_2 += x2 * y2;
+                    s2_3 += x2 * y3;
+                    s3_0 += x3 * y0;
+                    s3_1 += x3 * y1;
+                    s3_2 += x3 * y2;
+                    s3_3 += x3 * y3;
+                }
             }
+            c[(i0 + 0) * 192 + k0 + 0] += mc_v16_sum(&s0_0);
+            c[(i0 + 0) * 192 + k0 + 1] += mc_v16_sum(&s0_1);
+            c[(i0 + 0) * 192 + k0 + 2] += mc_v16_sum(&s0_2);
+            c[(i0 + 0) * 192 + k0 + 3] += mc_v16_sum(&s0_3);
+            c[(i0 + 1) * 192 + k0 + 0] += mc_v16_sum(&s1_0);
+            c[(i0 + 1) * 192 + k0 + 1] += mc_v16_sum(&s1_1);
+            c[(i0 + 1) * 192 + k0 + 2] += mc_v16_sum(&s1_2);
+            c[(i0 + 1) * 192 + k0 + 3] += mc_v16_sum(&s1_3);
+            c[(i0 + 2) * 192 + k0 + 0] += mc_v16_sum(&s2_0);
+            c[(i0 + 2) * 192 + k0 + 1] += mc_v16_sum(&s2_1);
+            c[(i0 + 2) * 192 + k0 + 2] += mc_v16_sum(&s2_2);
+            c[(i0 + 2) * 192 + k0 + 3] += mc_v16_sum(&s2_3);
+            c[(i0 + 3) * 192 + k0 + 0] += mc_v16_sum(&s3_0);
+            c[(i0 + 3) * 192 + k0 + 1] += mc_v16_sum(&s3_1);
+            c[(i0 + 3) * 192 + k0 + 2] += mc_v16_sum(&s3_2);
+            c[(i0 + 3) * 192 + k0 + 3] += mc_v16_sum(&s3_3);
         }
     }
 }
@@ -1127,19 +2513,76 @@ static void conv_k1_c192_32_24x24_s1_p0_gemm_dw(const float *restrict a, const f
 static void conv_k1_c192_32_24x24_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 192; i += 4) {
-        float *restrict c0 = c + i * 576, *restrict c1 = c0 + 576, *restrict c2 = c1 + 576, *restrict c3 = c2 + 576;
-        for (int p = 0; p < 32; p++) {
-            const float a0 = a[i * 32 + p], a1 = a[(i + 1) * 32 + p], a2 = a[(i + 2) * 32 + p],
-                        a3 = a[(i + 3) * 32 + p];
-            const float *restrict bp = b + p * 576;
-            for (int j = 0; j < 576; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 192; i0 += 4) {
+        for (int j0 = 0; j0 < 576; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 576 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 32;
+            float *restrict c1 = c + (i0 + 1) * 576 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 32;
+            float *restrict c2 = c + (i0 + 2) * 576 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 32;
+            float *restrict c3 = c + (i0 + 3) * 576 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 32;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 32; p++) {
+                const float *restrict bp = b + p * 576 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
         }
     }
 }
@@ -1152,26 +2595,6 @@ static void conv_k1_c192_32_24x24_s1_p0_transpose_w(const float *restrict a, flo
 }
 
 
-/* The same matrix transposed: one row of 192*1*1 taps per output pixel. */
-static void conv_k1_c192_32_24x24_s1_p0_im2col_t(const float *restrict xb, float *restrict colt)
-{
-    MC_OMP_FOR
-    for (int ci = 0; ci < 192; ci++)
-        for (int ky = 0; ky < 1; ky++)
-            for (int kx = 0; kx < 1; kx++) {
-                const int r = (ci * 1 + ky) * 1 + kx;
-                (void)r;
-                const float *restrict xc = xb + ci * 576;
-                for (int oy = 0; oy < 24; oy++) {
-                    const int iy = oy * 1 - 0 + ky;
-                    for (int ox = 0; ox < 24; ox++) {
-                        const int ix = ox * 1 - 0 + kx;
-                        colt[(oy * 24 + ox) * 192 + r] =
-                            iy >= 0 && iy < 24 && ix >= 0 && ix < 24 ? xc[iy * 24 + ix] : 0.0f;
-                    }
-                }
-            }
-}
 
 
 void conv_k1_c192_32_24x24_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -1191,13 +2614,12 @@ void conv_k1_c192_32_24x24_s1_p0_bwd(int n, const float *restrict x, const float
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    static float colt[110592], wt[6144];
+    static float wt[6144];
+    conv_k1_c192_32_24x24_s1_p0_gemm_dw(n, dy, x, dw);
     conv_k1_c192_32_24x24_s1_p0_transpose_w(w, wt);
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 18432;
         float *restrict dxb = dx + (long)b * 110592;
-        conv_k1_c192_32_24x24_s1_p0_im2col_t(x + (long)b * 110592, colt);
-        conv_k1_c192_32_24x24_s1_p0_gemm_dw(dyb, colt, dw);
         conv_k1_c192_32_24x24_s1_p0_gemm_dx(wt, dyb, dxb);
     }
 }
@@ -1206,39 +2628,184 @@ void conv_k1_c192_32_24x24_s1_p0_bwd(int n, const float *restrict x, const float
 static void conv_k1_c192_64_12x12_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 64; i += 4) {
-        float *restrict c0 = c + i * 144, *restrict c1 = c0 + 144, *restrict c2 = c1 + 144, *restrict c3 = c2 + 144;
-        for (int p = 0; p < 192; p++) {
-            const float a0 = a[i * 192 + p], a1 = a[(i + 1) * 192 + p], a2 = a[(i + 2) * 192 + p],
-                        a3 = a[(i + 3) * 192 + p];
-            const float *restrict bp = b + p * 144;
-            for (int j = 0; j < 144; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 64; i0 += 4) {
+        for (int j0 = 0; j0 < 128; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 144 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 192;
+            float *restrict c1 = c + (i0 + 1) * 144 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 192;
+            float *restrict c2 = c + (i0 + 2) * 144 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 192;
+            float *restrict c3 = c + (i0 + 3) * 144 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 192;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 192; p++) {
+                const float *restrict bp = b + p * 144 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
+        }
+        {
+            float *restrict c0 = c + (i0 + 0) * 144 + 128;
+            const float *restrict a0 = a + (i0 + 0) * 192;
+            float *restrict c1 = c + (i0 + 1) * 144 + 128;
+            const float *restrict a1 = a + (i0 + 1) * 192;
+            float *restrict c2 = c + (i0 + 2) * 144 + 128;
+            const float *restrict a2 = a + (i0 + 2) * 192;
+            float *restrict c3 = c + (i0 + 3) * 144 + 128;
+            const float *restrict a3 = a + (i0 + 3) * 192;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            for (int p = 0; p < 192; p++) {
+                const float *restrict bp = b + p * 144 + 128;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s1_0 += x1 * b0;
+                s2_0 += x2 * b0;
+                s3_0 += x3 * b0;
+            }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c3 + 0) = s3_0;
         }
     }
 }
 
-static void conv_k1_c192_64_12x12_s1_p0_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c192_64_12x12_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 64; i += 4) {
-        float *restrict c0 = c + i * 192, *restrict c1 = c0 + 192, *restrict c2 = c1 + 192, *restrict c3 = c2 + 192;
-        for (int p = 0; p < 144; p++) {
-            const float a0 = a[i * 144 + p], a1 = a[(i + 1) * 144 + p], a2 = a[(i + 2) * 144 + p],
-                        a3 = a[(i + 3) * 144 + p];
-            const float *restrict bp = b + p * 192;
-            for (int j = 0; j < 192; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 64; i0 += 4) {
+        for (int k0 = 0; k0 < 192; k0 += 4)
+        {
+            mc_v16 s0_0 = {0};
+            mc_v16 s0_1 = {0};
+            mc_v16 s0_2 = {0};
+            mc_v16 s0_3 = {0};
+            mc_v16 s1_0 = {0};
+            mc_v16 s1_1 = {0};
+            mc_v16 s1_2 = {0};
+            mc_v16 s1_3 = {0};
+            mc_v16 s2_0 = {0};
+            mc_v16 s2_1 = {0};
+            mc_v16 s2_2 = {0};
+            mc_v16 s2_3 = {0};
+            mc_v16 s3_0 = {0};
+            mc_v16 s3_1 = {0};
+            mc_v16 s3_2 = {0};
+            mc_v16 s3_3 = {0};
+            for (int i = 0; i < nb; i++) {
+                const float *restrict a0 = a + (long)i * 9216 + (i0 + 0) * 144;
+                const float *restrict a1 = a + (long)i * 9216 + (i0 + 1) * 144;
+                const float *restrict a2 = a + (long)i * 9216 + (i0 + 2) * 144;
+                const float *restrict a3 = a + (long)i * 9216 + (i0 + 3) * 144;
+                const float *restrict b0 = b + (long)i * 27648 + (k0 + 0) * 144;
+                const float *restrict b1 = b + (long)i * 27648 + (k0 + 1) * 144;
+                const float *restrict b2 = b + (long)i * 27648 + (k0 + 2) * 144;
+                const float *restrict b3 = b + (long)i * 27648 + (k0 + 3) * 144;
+                for (int p = 0; p < 144; p += 16) {
+                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
+                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
+                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
+                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
+                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
+                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
+                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
+                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
+                    s0_0 += x0 * y0;
+                    s0_1 += x0 * y1;
+                    s0_2 += x0 * y2;
+                    s0_3 += x0 * y3;
+                    s1_0 += x1 * y0;
+                    s1_1 += x1 * y1;
+                    s1_2 += x1 * y2;
+                    s1_3 += x1 * y3;
+                    s2_0 += x2 * y0;
+                    s2_1 += x2 * y1;
+                    s2_2 += x2 * y2;
+                    s2_3 += x2 * y3;
+                    s3_0 += x3 * y0;
+                    s3_1 += x3 * y1;
+                    s3_2 += x3 * y2;
+                    s3_3 += x3 * y3;
+                }
             }
+            c[(i0 + 0) * 192 + k0 + 0] += mc_v16_sum(&s0_0);
+            c[(i0 + 0) * 192 + k0 + 1] += mc_v16_sum(&s0_1);
+            c[(i0 + 0) * 192 + k0 + 2] += mc_v16_sum(&s0_2);
+            c[(i0 + 0) * 192 + k0 + 3] += mc_v16_sum(&s0_3);
+            c[(i0 + 1) * 192 + k0 + 0] += mc_v16_sum(&s1_0);
+            c[(i0 + 1) * 192 + k0 + 1] += mc_v16_sum(&s1_1);
+            c[(i0 + 1) * 192 + k0 + 2] += mc_v16_sum(&s1_2);
+            c[(i0 + 1) * 192 + k0 + 3] += mc_v16_sum(&s1_3);
+            c[(i0 + 2) * 192 + k0 + 0] += mc_v16_sum(&s2_0);
+            c[(i0 + 2) * 192 + k0 + 1] += mc_v16_sum(&s2_1);
+            c[(i0 + 2) * 192 + k0 + 2] += mc_v16_sum(&s2_2);
+            c[(i0 + 2) * 192 + k0 + 3] += mc_v16_sum(&s2_3);
+            c[(i0 + 3) * 192 + k0 + 0] += mc_v16_sum(&s3_0);
+            c[(i0 + 3) * 192 + k0 + 1] += mc_v16_sum(&s3_1);
+            c[(i0 + 3) * 192 + k0 + 2] += mc_v16_sum(&s3_2);
+            c[(i0 + 3) * 192 + k0 + 3] += mc_v16_sum(&s3_3);
         }
     }
 }
@@ -1246,19 +2813,106 @@ static void conv_k1_c192_64_12x12_s1_p0_gemm_dw(const float *restrict a, const f
 static void conv_k1_c192_64_12x12_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 192; i += 4) {
-        float *restrict c0 = c + i * 144, *restrict c1 = c0 + 144, *restrict c2 = c1 + 144, *restrict c3 = c2 + 144;
-        for (int p = 0; p < 64; p++) {
-            const float a0 = a[i * 64 + p], a1 = a[(i + 1) * 64 + p], a2 = a[(i + 2) * 64 + p],
-                        a3 = a[(i + 3) * 64 + p];
-            const float *restrict bp = b + p * 144;
-            for (int j = 0; j < 144; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 192; i0 += 4) {
+        for (int j0 = 0; j0 < 128; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 144 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 64;
+            float *restrict c1 = c + (i0 + 1) * 144 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 64;
+            float *restrict c2 = c + (i0 + 2) * 144 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 64;
+            float *restrict c3 = c + (i0 + 3) * 144 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 64;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 64; p++) {
+                const float *restrict bp = b + p * 144 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
+        }
+        {
+            float *restrict c0 = c + (i0 + 0) * 144 + 128;
+            const float *restrict a0 = a + (i0 + 0) * 64;
+            float *restrict c1 = c + (i0 + 1) * 144 + 128;
+            const float *restrict a1 = a + (i0 + 1) * 64;
+            float *restrict c2 = c + (i0 + 2) * 144 + 128;
+            const float *restrict a2 = a + (i0 + 2) * 64;
+            float *restrict c3 = c + (i0 + 3) * 144 + 128;
+            const float *restrict a3 = a + (i0 + 3) * 64;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            for (int p = 0; p < 64; p++) {
+                const float *restrict bp = b + p * 144 + 128;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s1_0 += x1 * b0;
+                s2_0 += x2 * b0;
+                s3_0 += x3 * b0;
+            }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c3 + 0) = s3_0;
         }
     }
 }
@@ -1271,26 +2925,6 @@ static void conv_k1_c192_64_12x12_s1_p0_transpose_w(const float *restrict a, flo
 }
 
 
-/* The same matrix transposed: one row of 192*1*1 taps per output pixel. */
-static void conv_k1_c192_64_12x12_s1_p0_im2col_t(const float *restrict xb, float *restrict colt)
-{
-    MC_OMP_FOR
-    for (int ci = 0; ci < 192; ci++)
-        for (int ky = 0; ky < 1; ky++)
-            for (int kx = 0; kx < 1; kx++) {
-                const int r = (ci * 1 + ky) * 1 + kx;
-                (void)r;
-                const float *restrict xc = xb + ci * 144;
-                for (int oy = 0; oy < 12; oy++) {
-                    const int iy = oy * 1 - 0 + ky;
-                    for (int ox = 0; ox < 12; ox++) {
-                        const int ix = ox * 1 - 0 + kx;
-                        colt[(oy * 12 + ox) * 192 + r] =
-                            iy >= 0 && iy < 12 && ix >= 0 && ix < 12 ? xc[iy * 12 + ix] : 0.0f;
-                    }
-                }
-            }
-}
 
 
 void conv_k1_c192_64_12x12_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -1310,13 +2944,12 @@ void conv_k1_c192_64_12x12_s1_p0_bwd(int n, const float *restrict x, const float
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    static float colt[27648], wt[12288];
+    static float wt[12288];
+    conv_k1_c192_64_12x12_s1_p0_gemm_dw(n, dy, x, dw);
     conv_k1_c192_64_12x12_s1_p0_transpose_w(w, wt);
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 9216;
         float *restrict dxb = dx + (long)b * 27648;
-        conv_k1_c192_64_12x12_s1_p0_im2col_t(x + (long)b * 27648, colt);
-        conv_k1_c192_64_12x12_s1_p0_gemm_dw(dyb, colt, dw);
         conv_k1_c192_64_12x12_s1_p0_gemm_dx(wt, dyb, dxb);
     }
 }
@@ -1325,39 +2958,184 @@ void conv_k1_c192_64_12x12_s1_p0_bwd(int n, const float *restrict x, const float
 static void conv_k1_c64_384_12x12_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 384; i += 4) {
-        float *restrict c0 = c + i * 144, *restrict c1 = c0 + 144, *restrict c2 = c1 + 144, *restrict c3 = c2 + 144;
-        for (int p = 0; p < 64; p++) {
-            const float a0 = a[i * 64 + p], a1 = a[(i + 1) * 64 + p], a2 = a[(i + 2) * 64 + p],
-                        a3 = a[(i + 3) * 64 + p];
-            const float *restrict bp = b + p * 144;
-            for (int j = 0; j < 144; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 384; i0 += 4) {
+        for (int j0 = 0; j0 < 128; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 144 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 64;
+            float *restrict c1 = c + (i0 + 1) * 144 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 64;
+            float *restrict c2 = c + (i0 + 2) * 144 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 64;
+            float *restrict c3 = c + (i0 + 3) * 144 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 64;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 64; p++) {
+                const float *restrict bp = b + p * 144 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
+        }
+        {
+            float *restrict c0 = c + (i0 + 0) * 144 + 128;
+            const float *restrict a0 = a + (i0 + 0) * 64;
+            float *restrict c1 = c + (i0 + 1) * 144 + 128;
+            const float *restrict a1 = a + (i0 + 1) * 64;
+            float *restrict c2 = c + (i0 + 2) * 144 + 128;
+            const float *restrict a2 = a + (i0 + 2) * 64;
+            float *restrict c3 = c + (i0 + 3) * 144 + 128;
+            const float *restrict a3 = a + (i0 + 3) * 64;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            for (int p = 0; p < 64; p++) {
+                const float *restrict bp = b + p * 144 + 128;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s1_0 += x1 * b0;
+                s2_0 += x2 * b0;
+                s3_0 += x3 * b0;
+            }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c3 + 0) = s3_0;
         }
     }
 }
 
-static void conv_k1_c64_384_12x12_s1_p0_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c64_384_12x12_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 384; i += 4) {
-        float *restrict c0 = c + i * 64, *restrict c1 = c0 + 64, *restrict c2 = c1 + 64, *restrict c3 = c2 + 64;
-        for (int p = 0; p < 144; p++) {
-            const float a0 = a[i * 144 + p], a1 = a[(i + 1) * 144 + p], a2 = a[(i + 2) * 144 + p],
-                        a3 = a[(i + 3) * 144 + p];
-            const float *restrict bp = b + p * 64;
-            for (int j = 0; j < 64; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 384; i0 += 4) {
+        for (int k0 = 0; k0 < 64; k0 += 4)
+        {
+            mc_v16 s0_0 = {0};
+            mc_v16 s0_1 = {0};
+            mc_v16 s0_2 = {0};
+            mc_v16 s0_3 = {0};
+            mc_v16 s1_0 = {0};
+            mc_v16 s1_1 = {0};
+            mc_v16 s1_2 = {0};
+            mc_v16 s1_3 = {0};
+            mc_v16 s2_0 = {0};
+            mc_v16 s2_1 = {0};
+            mc_v16 s2_2 = {0};
+            mc_v16 s2_3 = {0};
+            mc_v16 s3_0 = {0};
+            mc_v16 s3_1 = {0};
+            mc_v16 s3_2 = {0};
+            mc_v16 s3_3 = {0};
+            for (int i = 0; i < nb; i++) {
+                const float *restrict a0 = a + (long)i * 55296 + (i0 + 0) * 144;
+                const float *restrict a1 = a + (long)i * 55296 + (i0 + 1) * 144;
+                const float *restrict a2 = a + (long)i * 55296 + (i0 + 2) * 144;
+                const float *restrict a3 = a + (long)i * 55296 + (i0 + 3) * 144;
+                const float *restrict b0 = b + (long)i * 9216 + (k0 + 0) * 144;
+                const float *restrict b1 = b + (long)i * 9216 + (k0 + 1) * 144;
+                const float *restrict b2 = b + (long)i * 9216 + (k0 + 2) * 144;
+                const float *restrict b3 = b + (long)i * 9216 + (k0 + 3) * 144;
+                for (int p = 0; p < 144; p += 16) {
+                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
+                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
+                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
+                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
+                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
+                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
+                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
+                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
+                    s0_0 += x0 * y0;
+                    s0_1 += x0 * y1;
+                    s0_2 += x0 * y2;
+                    s0_3 += x0 * y3;
+                    s1_0 += x1 * y0;
+                    s1_1 += x1 * y1;
+                    s1_2 += x1 * y2;
+                    s1_3 += x1 * y3;
+                    s2_0 += x2 * y0;
+                    s2_1 += x2 * y1;
+                    s2_2 += x2 * y2;
+                    s2_3 += x2 * y3;
+                    s3_0 += x3 * y0;
+                    s3_1 += x3 * y1;
+                    s3_2 += x3 * y2;
+                    s3_3 += x3 * y3;
+                }
             }
+            c[(i0 + 0) * 64 + k0 + 0] += mc_v16_sum(&s0_0);
+            c[(i0 + 0) * 64 + k0 + 1] += mc_v16_sum(&s0_1);
+            c[(i0 + 0) * 64 + k0 + 2] += mc_v16_sum(&s0_2);
+            c[(i0 + 0) * 64 + k0 + 3] += mc_v16_sum(&s0_3);
+            c[(i0 + 1) * 64 + k0 + 0] += mc_v16_sum(&s1_0);
+            c[(i0 + 1) * 64 + k0 + 1] += mc_v16_sum(&s1_1);
+            c[(i0 + 1) * 64 + k0 + 2] += mc_v16_sum(&s1_2);
+            c[(i0 + 1) * 64 + k0 + 3] += mc_v16_sum(&s1_3);
+            c[(i0 + 2) * 64 + k0 + 0] += mc_v16_sum(&s2_0);
+            c[(i0 + 2) * 64 + k0 + 1] += mc_v16_sum(&s2_1);
+            c[(i0 + 2) * 64 + k0 + 2] += mc_v16_sum(&s2_2);
+            c[(i0 + 2) * 64 + k0 + 3] += mc_v16_sum(&s2_3);
+            c[(i0 + 3) * 64 + k0 + 0] += mc_v16_sum(&s3_0);
+            c[(i0 + 3) * 64 + k0 + 1] += mc_v16_sum(&s3_1);
+            c[(i0 + 3) * 64 + k0 + 2] += mc_v16_sum(&s3_2);
+            c[(i0 + 3) * 64 + k0 + 3] += mc_v16_sum(&s3_3);
         }
     }
 }
@@ -1365,19 +3143,106 @@ static void conv_k1_c64_384_12x12_s1_p0_gemm_dw(const float *restrict a, const f
 static void conv_k1_c64_384_12x12_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 64; i += 4) {
-        float *restrict c0 = c + i * 144, *restrict c1 = c0 + 144, *restrict c2 = c1 + 144, *restrict c3 = c2 + 144;
-        for (int p = 0; p < 384; p++) {
-            const float a0 = a[i * 384 + p], a1 = a[(i + 1) * 384 + p], a2 = a[(i + 2) * 384 + p],
-                        a3 = a[(i + 3) * 384 + p];
-            const float *restrict bp = b + p * 144;
-            for (int j = 0; j < 144; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 64; i0 += 4) {
+        for (int j0 = 0; j0 < 128; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 144 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 384;
+            float *restrict c1 = c + (i0 + 1) * 144 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 384;
+            float *restrict c2 = c + (i0 + 2) * 144 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 384;
+            float *restrict c3 = c + (i0 + 3) * 144 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 384;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 384; p++) {
+                const float *restrict bp = b + p * 144 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
+        }
+        {
+            float *restrict c0 = c + (i0 + 0) * 144 + 128;
+            const float *restrict a0 = a + (i0 + 0) * 384;
+            float *restrict c1 = c + (i0 + 1) * 144 + 128;
+            const float *restrict a1 = a + (i0 + 1) * 384;
+            float *restrict c2 = c + (i0 + 2) * 144 + 128;
+            const float *restrict a2 = a + (i0 + 2) * 384;
+            float *restrict c3 = c + (i0 + 3) * 144 + 128;
+            const float *restrict a3 = a + (i0 + 3) * 384;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            for (int p = 0; p < 384; p++) {
+                const float *restrict bp = b + p * 144 + 128;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s1_0 += x1 * b0;
+                s2_0 += x2 * b0;
+                s3_0 += x3 * b0;
+            }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c3 + 0) = s3_0;
         }
     }
 }
@@ -1390,26 +3255,6 @@ static void conv_k1_c64_384_12x12_s1_p0_transpose_w(const float *restrict a, flo
 }
 
 
-/* The same matrix transposed: one row of 64*1*1 taps per output pixel. */
-static void conv_k1_c64_384_12x12_s1_p0_im2col_t(const float *restrict xb, float *restrict colt)
-{
-    MC_OMP_FOR
-    for (int ci = 0; ci < 64; ci++)
-        for (int ky = 0; ky < 1; ky++)
-            for (int kx = 0; kx < 1; kx++) {
-                const int r = (ci * 1 + ky) * 1 + kx;
-                (void)r;
-                const float *restrict xc = xb + ci * 144;
-                for (int oy = 0; oy < 12; oy++) {
-                    const int iy = oy * 1 - 0 + ky;
-                    for (int ox = 0; ox < 12; ox++) {
-                        const int ix = ox * 1 - 0 + kx;
-                        colt[(oy * 12 + ox) * 64 + r] =
-                            iy >= 0 && iy < 12 && ix >= 0 && ix < 12 ? xc[iy * 12 + ix] : 0.0f;
-                    }
-                }
-            }
-}
 
 
 void conv_k1_c64_384_12x12_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -1429,13 +3274,12 @@ void conv_k1_c64_384_12x12_s1_p0_bwd(int n, const float *restrict x, const float
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    static float colt[9216], wt[24576];
+    static float wt[24576];
+    conv_k1_c64_384_12x12_s1_p0_gemm_dw(n, dy, x, dw);
     conv_k1_c64_384_12x12_s1_p0_transpose_w(w, wt);
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 55296;
         float *restrict dxb = dx + (long)b * 9216;
-        conv_k1_c64_384_12x12_s1_p0_im2col_t(x + (long)b * 9216, colt);
-        conv_k1_c64_384_12x12_s1_p0_gemm_dw(dyb, colt, dw);
         conv_k1_c64_384_12x12_s1_p0_gemm_dx(wt, dyb, dxb);
     }
 }
@@ -1444,39 +3288,184 @@ void conv_k1_c64_384_12x12_s1_p0_bwd(int n, const float *restrict x, const float
 static void conv_k1_c384_64_12x12_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 64; i += 4) {
-        float *restrict c0 = c + i * 144, *restrict c1 = c0 + 144, *restrict c2 = c1 + 144, *restrict c3 = c2 + 144;
-        for (int p = 0; p < 384; p++) {
-            const float a0 = a[i * 384 + p], a1 = a[(i + 1) * 384 + p], a2 = a[(i + 2) * 384 + p],
-                        a3 = a[(i + 3) * 384 + p];
-            const float *restrict bp = b + p * 144;
-            for (int j = 0; j < 144; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 64; i0 += 4) {
+        for (int j0 = 0; j0 < 128; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 144 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 384;
+            float *restrict c1 = c + (i0 + 1) * 144 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 384;
+            float *restrict c2 = c + (i0 + 2) * 144 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 384;
+            float *restrict c3 = c + (i0 + 3) * 144 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 384;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 384; p++) {
+                const float *restrict bp = b + p * 144 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
+        }
+        {
+            float *restrict c0 = c + (i0 + 0) * 144 + 128;
+            const float *restrict a0 = a + (i0 + 0) * 384;
+            float *restrict c1 = c + (i0 + 1) * 144 + 128;
+            const float *restrict a1 = a + (i0 + 1) * 384;
+            float *restrict c2 = c + (i0 + 2) * 144 + 128;
+            const float *restrict a2 = a + (i0 + 2) * 384;
+            float *restrict c3 = c + (i0 + 3) * 144 + 128;
+            const float *restrict a3 = a + (i0 + 3) * 384;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            for (int p = 0; p < 384; p++) {
+                const float *restrict bp = b + p * 144 + 128;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s1_0 += x1 * b0;
+                s2_0 += x2 * b0;
+                s3_0 += x3 * b0;
+            }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c3 + 0) = s3_0;
         }
     }
 }
 
-static void conv_k1_c384_64_12x12_s1_p0_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c384_64_12x12_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 64; i += 4) {
-        float *restrict c0 = c + i * 384, *restrict c1 = c0 + 384, *restrict c2 = c1 + 384, *restrict c3 = c2 + 384;
-        for (int p = 0; p < 144; p++) {
-            const float a0 = a[i * 144 + p], a1 = a[(i + 1) * 144 + p], a2 = a[(i + 2) * 144 + p],
-                        a3 = a[(i + 3) * 144 + p];
-            const float *restrict bp = b + p * 384;
-            for (int j = 0; j < 384; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 64; i0 += 4) {
+        for (int k0 = 0; k0 < 384; k0 += 4)
+        {
+            mc_v16 s0_0 = {0};
+            mc_v16 s0_1 = {0};
+            mc_v16 s0_2 = {0};
+            mc_v16 s0_3 = {0};
+            mc_v16 s1_0 = {0};
+            mc_v16 s1_1 = {0};
+            mc_v16 s1_2 = {0};
+            mc_v16 s1_3 = {0};
+            mc_v16 s2_0 = {0};
+            mc_v16 s2_1 = {0};
+            mc_v16 s2_2 = {0};
+            mc_v16 s2_3 = {0};
+            mc_v16 s3_0 = {0};
+            mc_v16 s3_1 = {0};
+            mc_v16 s3_2 = {0};
+            mc_v16 s3_3 = {0};
+            for (int i = 0; i < nb; i++) {
+                const float *restrict a0 = a + (long)i * 9216 + (i0 + 0) * 144;
+                const float *restrict a1 = a + (long)i * 9216 + (i0 + 1) * 144;
+                const float *restrict a2 = a + (long)i * 9216 + (i0 + 2) * 144;
+                const float *restrict a3 = a + (long)i * 9216 + (i0 + 3) * 144;
+                const float *restrict b0 = b + (long)i * 55296 + (k0 + 0) * 144;
+                const float *restrict b1 = b + (long)i * 55296 + (k0 + 1) * 144;
+                const float *restrict b2 = b + (long)i * 55296 + (k0 + 2) * 144;
+                const float *restrict b3 = b + (long)i * 55296 + (k0 + 3) * 144;
+                for (int p = 0; p < 144; p += 16) {
+                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
+                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
+                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
+                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
+                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
+                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
+                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
+                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
+                    s0_0 += x0 * y0;
+                    s0_1 += x0 * y1;
+                    s0_2 += x0 * y2;
+                    s0_3 += x0 * y3;
+                    s1_0 += x1 * y0;
+                    s1_1 += x1 * y1;
+                    s1_2 += x1 * y2;
+                    s1_3 += x1 * y3;
+                    s2_0 += x2 * y0;
+                    s2_1 += x2 * y1;
+                    s2_2 += x2 * y2;
+                    s2_3 += x2 * y3;
+                    s3_0 += x3 * y0;
+                    s3_1 += x3 * y1;
+                    s3_2 += x3 * y2;
+                    s3_3 += x3 * y3;
+                }
             }
+            c[(i0 + 0) * 384 + k0 + 0] += mc_v16_sum(&s0_0);
+            c[(i0 + 0) * 384 + k0 + 1] += mc_v16_sum(&s0_1);
+            c[(i0 + 0) * 384 + k0 + 2] += mc_v16_sum(&s0_2);
+            c[(i0 + 0) * 384 + k0 + 3] += mc_v16_sum(&s0_3);
+            c[(i0 + 1) * 384 + k0 + 0] += mc_v16_sum(&s1_0);
+            c[(i0 + 1) * 384 + k0 + 1] += mc_v16_sum(&s1_1);
+            c[(i0 + 1) * 384 + k0 + 2] += mc_v16_sum(&s1_2);
+            c[(i0 + 1) * 384 + k0 + 3] += mc_v16_sum(&s1_3);
+            c[(i0 + 2) * 384 + k0 + 0] += mc_v16_sum(&s2_0);
+            c[(i0 + 2) * 384 + k0 + 1] += mc_v16_sum(&s2_1);
+            c[(i0 + 2) * 384 + k0 + 2] += mc_v16_sum(&s2_2);
+            c[(i0 + 2) * 384 + k0 + 3] += mc_v16_sum(&s2_3);
+            c[(i0 + 3) * 384 + k0 + 0] += mc_v16_sum(&s3_0);
+            c[(i0 + 3) * 384 + k0 + 1] += mc_v16_sum(&s3_1);
+            c[(i0 + 3) * 384 + k0 + 2] += mc_v16_sum(&s3_2);
+            c[(i0 + 3) * 384 + k0 + 3] += mc_v16_sum(&s3_3);
         }
     }
 }
@@ -1484,19 +3473,106 @@ static void conv_k1_c384_64_12x12_s1_p0_gemm_dw(const float *restrict a, const f
 static void conv_k1_c384_64_12x12_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 384; i += 4) {
-        float *restrict c0 = c + i * 144, *restrict c1 = c0 + 144, *restrict c2 = c1 + 144, *restrict c3 = c2 + 144;
-        for (int p = 0; p < 64; p++) {
-            const float a0 = a[i * 64 + p], a1 = a[(i + 1) * 64 + p], a2 = a[(i + 2) * 64 + p],
-                        a3 = a[(i + 3) * 64 + p];
-            const float *restrict bp = b + p * 144;
-            for (int j = 0; j < 144; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 384; i0 += 4) {
+        for (int j0 = 0; j0 < 128; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 144 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 64;
+            float *restrict c1 = c + (i0 + 1) * 144 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 64;
+            float *restrict c2 = c + (i0 + 2) * 144 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 64;
+            float *restrict c3 = c + (i0 + 3) * 144 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 64;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 64; p++) {
+                const float *restrict bp = b + p * 144 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
+        }
+        {
+            float *restrict c0 = c + (i0 + 0) * 144 + 128;
+            const float *restrict a0 = a + (i0 + 0) * 64;
+            float *restrict c1 = c + (i0 + 1) * 144 + 128;
+            const float *restrict a1 = a + (i0 + 1) * 64;
+            float *restrict c2 = c + (i0 + 2) * 144 + 128;
+            const float *restrict a2 = a + (i0 + 2) * 64;
+            float *restrict c3 = c + (i0 + 3) * 144 + 128;
+            const float *restrict a3 = a + (i0 + 3) * 64;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            for (int p = 0; p < 64; p++) {
+                const float *restrict bp = b + p * 144 + 128;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s1_0 += x1 * b0;
+                s2_0 += x2 * b0;
+                s3_0 += x3 * b0;
+            }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c3 + 0) = s3_0;
         }
     }
 }
@@ -1509,26 +3585,6 @@ static void conv_k1_c384_64_12x12_s1_p0_transpose_w(const float *restrict a, flo
 }
 
 
-/* The same matrix transposed: one row of 384*1*1 taps per output pixel. */
-static void conv_k1_c384_64_12x12_s1_p0_im2col_t(const float *restrict xb, float *restrict colt)
-{
-    MC_OMP_FOR
-    for (int ci = 0; ci < 384; ci++)
-        for (int ky = 0; ky < 1; ky++)
-            for (int kx = 0; kx < 1; kx++) {
-                const int r = (ci * 1 + ky) * 1 + kx;
-                (void)r;
-                const float *restrict xc = xb + ci * 144;
-                for (int oy = 0; oy < 12; oy++) {
-                    const int iy = oy * 1 - 0 + ky;
-                    for (int ox = 0; ox < 12; ox++) {
-                        const int ix = ox * 1 - 0 + kx;
-                        colt[(oy * 12 + ox) * 384 + r] =
-                            iy >= 0 && iy < 12 && ix >= 0 && ix < 12 ? xc[iy * 12 + ix] : 0.0f;
-                    }
-                }
-            }
-}
 
 
 void conv_k1_c384_64_12x12_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -1548,13 +3604,12 @@ void conv_k1_c384_64_12x12_s1_p0_bwd(int n, const float *restrict x, const float
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    static float colt[55296], wt[24576];
+    static float wt[24576];
+    conv_k1_c384_64_12x12_s1_p0_gemm_dw(n, dy, x, dw);
     conv_k1_c384_64_12x12_s1_p0_transpose_w(w, wt);
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 9216;
         float *restrict dxb = dx + (long)b * 55296;
-        conv_k1_c384_64_12x12_s1_p0_im2col_t(x + (long)b * 55296, colt);
-        conv_k1_c384_64_12x12_s1_p0_gemm_dw(dyb, colt, dw);
         conv_k1_c384_64_12x12_s1_p0_gemm_dx(wt, dyb, dxb);
     }
 }
@@ -1563,39 +3618,184 @@ void conv_k1_c384_64_12x12_s1_p0_bwd(int n, const float *restrict x, const float
 static void conv_k1_c384_96_12x12_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 96; i += 4) {
-        float *restrict c0 = c + i * 144, *restrict c1 = c0 + 144, *restrict c2 = c1 + 144, *restrict c3 = c2 + 144;
-        for (int p = 0; p < 384; p++) {
-            const float a0 = a[i * 384 + p], a1 = a[(i + 1) * 384 + p], a2 = a[(i + 2) * 384 + p],
-                        a3 = a[(i + 3) * 384 + p];
-            const float *restrict bp = b + p * 144;
-            for (int j = 0; j < 144; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 96; i0 += 4) {
+        for (int j0 = 0; j0 < 128; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 144 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 384;
+            float *restrict c1 = c + (i0 + 1) * 144 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 384;
+            float *restrict c2 = c + (i0 + 2) * 144 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 384;
+            float *restrict c3 = c + (i0 + 3) * 144 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 384;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 384; p++) {
+                const float *restrict bp = b + p * 144 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
+        }
+        {
+            float *restrict c0 = c + (i0 + 0) * 144 + 128;
+            const float *restrict a0 = a + (i0 + 0) * 384;
+            float *restrict c1 = c + (i0 + 1) * 144 + 128;
+            const float *restrict a1 = a + (i0 + 1) * 384;
+            float *restrict c2 = c + (i0 + 2) * 144 + 128;
+            const float *restrict a2 = a + (i0 + 2) * 384;
+            float *restrict c3 = c + (i0 + 3) * 144 + 128;
+            const float *restrict a3 = a + (i0 + 3) * 384;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            for (int p = 0; p < 384; p++) {
+                const float *restrict bp = b + p * 144 + 128;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s1_0 += x1 * b0;
+                s2_0 += x2 * b0;
+                s3_0 += x3 * b0;
+            }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c3 + 0) = s3_0;
         }
     }
 }
 
-static void conv_k1_c384_96_12x12_s1_p0_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c384_96_12x12_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 96; i += 4) {
-        float *restrict c0 = c + i * 384, *restrict c1 = c0 + 384, *restrict c2 = c1 + 384, *restrict c3 = c2 + 384;
-        for (int p = 0; p < 144; p++) {
-            const float a0 = a[i * 144 + p], a1 = a[(i + 1) * 144 + p], a2 = a[(i + 2) * 144 + p],
-                        a3 = a[(i + 3) * 144 + p];
-            const float *restrict bp = b + p * 384;
-            for (int j = 0; j < 384; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 96; i0 += 4) {
+        for (int k0 = 0; k0 < 384; k0 += 4)
+        {
+            mc_v16 s0_0 = {0};
+            mc_v16 s0_1 = {0};
+            mc_v16 s0_2 = {0};
+            mc_v16 s0_3 = {0};
+            mc_v16 s1_0 = {0};
+            mc_v16 s1_1 = {0};
+            mc_v16 s1_2 = {0};
+            mc_v16 s1_3 = {0};
+            mc_v16 s2_0 = {0};
+            mc_v16 s2_1 = {0};
+            mc_v16 s2_2 = {0};
+            mc_v16 s2_3 = {0};
+            mc_v16 s3_0 = {0};
+            mc_v16 s3_1 = {0};
+            mc_v16 s3_2 = {0};
+            mc_v16 s3_3 = {0};
+            for (int i = 0; i < nb; i++) {
+                const float *restrict a0 = a + (long)i * 13824 + (i0 + 0) * 144;
+                const float *restrict a1 = a + (long)i * 13824 + (i0 + 1) * 144;
+                const float *restrict a2 = a + (long)i * 13824 + (i0 + 2) * 144;
+                const float *restrict a3 = a + (long)i * 13824 + (i0 + 3) * 144;
+                const float *restrict b0 = b + (long)i * 55296 + (k0 + 0) * 144;
+                const float *restrict b1 = b + (long)i * 55296 + (k0 + 1) * 144;
+                const float *restrict b2 = b + (long)i * 55296 + (k0 + 2) * 144;
+                const float *restrict b3 = b + (long)i * 55296 + (k0 + 3) * 144;
+                for (int p = 0; p < 144; p += 16) {
+                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
+                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
+                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
+                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
+                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
+                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
+                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
+                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
+                    s0_0 += x0 * y0;
+                    s0_1 += x0 * y1;
+                    s0_2 += x0 * y2;
+                    s0_3 += x0 * y3;
+                    s1_0 += x1 * y0;
+                    s1_1 += x1 * y1;
+                    s1_2 += x1 * y2;
+                    s1_3 += x1 * y3;
+                    s2_0 += x2 * y0;
+                    s2_1 += x2 * y1;
+                    s2_2 += x2 * y2;
+                    s2_3 += x2 * y3;
+                    s3_0 += x3 * y0;
+                    s3_1 += x3 * y1;
+                    s3_2 += x3 * y2;
+                    s3_3 += x3 * y3;
+                }
             }
+            c[(i0 + 0) * 384 + k0 + 0] += mc_v16_sum(&s0_0);
+            c[(i0 + 0) * 384 + k0 + 1] += mc_v16_sum(&s0_1);
+            c[(i0 + 0) * 384 + k0 + 2] += mc_v16_sum(&s0_2);
+            c[(i0 + 0) * 384 + k0 + 3] += mc_v16_sum(&s0_3);
+            c[(i0 + 1) * 384 + k0 + 0] += mc_v16_sum(&s1_0);
+            c[(i0 + 1) * 384 + k0 + 1] += mc_v16_sum(&s1_1);
+            c[(i0 + 1) * 384 + k0 + 2] += mc_v16_sum(&s1_2);
+            c[(i0 + 1) * 384 + k0 + 3] += mc_v16_sum(&s1_3);
+            c[(i0 + 2) * 384 + k0 + 0] += mc_v16_sum(&s2_0);
+            c[(i0 + 2) * 384 + k0 + 1] += mc_v16_sum(&s2_1);
+            c[(i0 + 2) * 384 + k0 + 2] += mc_v16_sum(&s2_2);
+            c[(i0 + 2) * 384 + k0 + 3] += mc_v16_sum(&s2_3);
+            c[(i0 + 3) * 384 + k0 + 0] += mc_v16_sum(&s3_0);
+            c[(i0 + 3) * 384 + k0 + 1] += mc_v16_sum(&s3_1);
+            c[(i0 + 3) * 384 + k0 + 2] += mc_v16_sum(&s3_2);
+            c[(i0 + 3) * 384 + k0 + 3] += mc_v16_sum(&s3_3);
         }
     }
 }
@@ -1603,19 +3803,106 @@ static void conv_k1_c384_96_12x12_s1_p0_gemm_dw(const float *restrict a, const f
 static void conv_k1_c384_96_12x12_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 384; i += 4) {
-        float *restrict c0 = c + i * 144, *restrict c1 = c0 + 144, *restrict c2 = c1 + 144, *restrict c3 = c2 + 144;
-        for (int p = 0; p < 96; p++) {
-            const float a0 = a[i * 96 + p], a1 = a[(i + 1) * 96 + p], a2 = a[(i + 2) * 96 + p],
-                        a3 = a[(i + 3) * 96 + p];
-            const float *restrict bp = b + p * 144;
-            for (int j = 0; j < 144; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 384; i0 += 4) {
+        for (int j0 = 0; j0 < 128; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 144 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 96;
+            float *restrict c1 = c + (i0 + 1) * 144 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 96;
+            float *restrict c2 = c + (i0 + 2) * 144 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 96;
+            float *restrict c3 = c + (i0 + 3) * 144 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 96;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 96; p++) {
+                const float *restrict bp = b + p * 144 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
+        }
+        {
+            float *restrict c0 = c + (i0 + 0) * 144 + 128;
+            const float *restrict a0 = a + (i0 + 0) * 96;
+            float *restrict c1 = c + (i0 + 1) * 144 + 128;
+            const float *restrict a1 = a + (i0 + 1) * 96;
+            float *restrict c2 = c + (i0 + 2) * 144 + 128;
+            const float *restrict a2 = a + (i0 + 2) * 96;
+            float *restrict c3 = c + (i0 + 3) * 144 + 128;
+            const float *restrict a3 = a + (i0 + 3) * 96;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            for (int p = 0; p < 96; p++) {
+                const float *restrict bp = b + p * 144 + 128;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s1_0 += x1 * b0;
+                s2_0 += x2 * b0;
+                s3_0 += x3 * b0;
+            }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c3 + 0) = s3_0;
         }
     }
 }
@@ -1628,26 +3915,6 @@ static void conv_k1_c384_96_12x12_s1_p0_transpose_w(const float *restrict a, flo
 }
 
 
-/* The same matrix transposed: one row of 384*1*1 taps per output pixel. */
-static void conv_k1_c384_96_12x12_s1_p0_im2col_t(const float *restrict xb, float *restrict colt)
-{
-    MC_OMP_FOR
-    for (int ci = 0; ci < 384; ci++)
-        for (int ky = 0; ky < 1; ky++)
-            for (int kx = 0; kx < 1; kx++) {
-                const int r = (ci * 1 + ky) * 1 + kx;
-                (void)r;
-                const float *restrict xc = xb + ci * 144;
-                for (int oy = 0; oy < 12; oy++) {
-                    const int iy = oy * 1 - 0 + ky;
-                    for (int ox = 0; ox < 12; ox++) {
-                        const int ix = ox * 1 - 0 + kx;
-                        colt[(oy * 12 + ox) * 384 + r] =
-                            iy >= 0 && iy < 12 && ix >= 0 && ix < 12 ? xc[iy * 12 + ix] : 0.0f;
-                    }
-                }
-            }
-}
 
 
 void conv_k1_c384_96_12x12_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -1667,13 +3934,12 @@ void conv_k1_c384_96_12x12_s1_p0_bwd(int n, const float *restrict x, const float
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    static float colt[55296], wt[36864];
+    static float wt[36864];
+    conv_k1_c384_96_12x12_s1_p0_gemm_dw(n, dy, x, dw);
     conv_k1_c384_96_12x12_s1_p0_transpose_w(w, wt);
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 13824;
         float *restrict dxb = dx + (long)b * 55296;
-        conv_k1_c384_96_12x12_s1_p0_im2col_t(x + (long)b * 55296, colt);
-        conv_k1_c384_96_12x12_s1_p0_gemm_dw(dyb, colt, dw);
         conv_k1_c384_96_12x12_s1_p0_gemm_dx(wt, dyb, dxb);
     }
 }
@@ -1682,39 +3948,184 @@ void conv_k1_c384_96_12x12_s1_p0_bwd(int n, const float *restrict x, const float
 static void conv_k1_c96_576_12x12_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 576; i += 4) {
-        float *restrict c0 = c + i * 144, *restrict c1 = c0 + 144, *restrict c2 = c1 + 144, *restrict c3 = c2 + 144;
-        for (int p = 0; p < 96; p++) {
-            const float a0 = a[i * 96 + p], a1 = a[(i + 1) * 96 + p], a2 = a[(i + 2) * 96 + p],
-                        a3 = a[(i + 3) * 96 + p];
-            const float *restrict bp = b + p * 144;
-            for (int j = 0; j < 144; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 576; i0 += 4) {
+        for (int j0 = 0; j0 < 128; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 144 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 96;
+            float *restrict c1 = c + (i0 + 1) * 144 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 96;
+            float *restrict c2 = c + (i0 + 2) * 144 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 96;
+            float *restrict c3 = c + (i0 + 3) * 144 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 96;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 96; p++) {
+                const float *restrict bp = b + p * 144 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
+        }
+        {
+            float *restrict c0 = c + (i0 + 0) * 144 + 128;
+            const float *restrict a0 = a + (i0 + 0) * 96;
+            float *restrict c1 = c + (i0 + 1) * 144 + 128;
+            const float *restrict a1 = a + (i0 + 1) * 96;
+            float *restrict c2 = c + (i0 + 2) * 144 + 128;
+            const float *restrict a2 = a + (i0 + 2) * 96;
+            float *restrict c3 = c + (i0 + 3) * 144 + 128;
+            const float *restrict a3 = a + (i0 + 3) * 96;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            for (int p = 0; p < 96; p++) {
+                const float *restrict bp = b + p * 144 + 128;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s1_0 += x1 * b0;
+                s2_0 += x2 * b0;
+                s3_0 += x3 * b0;
+            }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c3 + 0) = s3_0;
         }
     }
 }
 
-static void conv_k1_c96_576_12x12_s1_p0_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c96_576_12x12_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 576; i += 4) {
-        float *restrict c0 = c + i * 96, *restrict c1 = c0 + 96, *restrict c2 = c1 + 96, *restrict c3 = c2 + 96;
-        for (int p = 0; p < 144; p++) {
-            const float a0 = a[i * 144 + p], a1 = a[(i + 1) * 144 + p], a2 = a[(i + 2) * 144 + p],
-                        a3 = a[(i + 3) * 144 + p];
-            const float *restrict bp = b + p * 96;
-            for (int j = 0; j < 96; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 576; i0 += 4) {
+        for (int k0 = 0; k0 < 96; k0 += 4)
+        {
+            mc_v16 s0_0 = {0};
+            mc_v16 s0_1 = {0};
+            mc_v16 s0_2 = {0};
+            mc_v16 s0_3 = {0};
+            mc_v16 s1_0 = {0};
+            mc_v16 s1_1 = {0};
+            mc_v16 s1_2 = {0};
+            mc_v16 s1_3 = {0};
+            mc_v16 s2_0 = {0};
+            mc_v16 s2_1 = {0};
+            mc_v16 s2_2 = {0};
+            mc_v16 s2_3 = {0};
+            mc_v16 s3_0 = {0};
+            mc_v16 s3_1 = {0};
+            mc_v16 s3_2 = {0};
+            mc_v16 s3_3 = {0};
+            for (int i = 0; i < nb; i++) {
+                const float *restrict a0 = a + (long)i * 82944 + (i0 + 0) * 144;
+                const float *restrict a1 = a + (long)i * 82944 + (i0 + 1) * 144;
+                const float *restrict a2 = a + (long)i * 82944 + (i0 + 2) * 144;
+                const float *restrict a3 = a + (long)i * 82944 + (i0 + 3) * 144;
+                const float *restrict b0 = b + (long)i * 13824 + (k0 + 0) * 144;
+                const float *restrict b1 = b + (long)i * 13824 + (k0 + 1) * 144;
+                const float *restrict b2 = b + (long)i * 13824 + (k0 + 2) * 144;
+                const float *restrict b3 = b + (long)i * 13824 + (k0 + 3) * 144;
+                for (int p = 0; p < 144; p += 16) {
+                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
+                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
+                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
+                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
+                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
+                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
+                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
+                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
+                    s0_0 += x0 * y0;
+                    s0_1 += x0 * y1;
+                    s0_2 += x0 * y2;
+                    s0_3 += x0 * y3;
+                    s1_0 += x1 * y0;
+                    s1_1 += x1 * y1;
+                    s1_2 += x1 * y2;
+                    s1_3 += x1 * y3;
+                    s2_0 += x2 * y0;
+                    s2_1 += x2 * y1;
+                    s2_2 += x2 * y2;
+                    s2_3 += x2 * y3;
+                    s3_0 += x3 * y0;
+                    s3_1 += x3 * y1;
+                    s3_2 += x3 * y2;
+                    s3_3 += x3 * y3;
+                }
             }
+            c[(i0 + 0) * 96 + k0 + 0] += mc_v16_sum(&s0_0);
+            c[(i0 + 0) * 96 + k0 + 1] += mc_v16_sum(&s0_1);
+            c[(i0 + 0) * 96 + k0 + 2] += mc_v16_sum(&s0_2);
+            c[(i0 + 0) * 96 + k0 + 3] += mc_v16_sum(&s0_3);
+            c[(i0 + 1) * 96 + k0 + 0] += mc_v16_sum(&s1_0);
+            c[(i0 + 1) * 96 + k0 + 1] += mc_v16_sum(&s1_1);
+            c[(i0 + 1) * 96 + k0 + 2] += mc_v16_sum(&s1_2);
+            c[(i0 + 1) * 96 + k0 + 3] += mc_v16_sum(&s1_3);
+            c[(i0 + 2) * 96 + k0 + 0] += mc_v16_sum(&s2_0);
+            c[(i0 + 2) * 96 + k0 + 1] += mc_v16_sum(&s2_1);
+            c[(i0 + 2) * 96 + k0 + 2] += mc_v16_sum(&s2_2);
+            c[(i0 + 2) * 96 + k0 + 3] += mc_v16_sum(&s2_3);
+            c[(i0 + 3) * 96 + k0 + 0] += mc_v16_sum(&s3_0);
+            c[(i0 + 3) * 96 + k0 + 1] += mc_v16_sum(&s3_1);
+            c[(i0 + 3) * 96 + k0 + 2] += mc_v16_sum(&s3_2);
+            c[(i0 + 3) * 96 + k0 + 3] += mc_v16_sum(&s3_3);
         }
     }
 }
@@ -1722,19 +4133,106 @@ static void conv_k1_c96_576_12x12_s1_p0_gemm_dw(const float *restrict a, const f
 static void conv_k1_c96_576_12x12_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 96; i += 4) {
-        float *restrict c0 = c + i * 144, *restrict c1 = c0 + 144, *restrict c2 = c1 + 144, *restrict c3 = c2 + 144;
-        for (int p = 0; p < 576; p++) {
-            const float a0 = a[i * 576 + p], a1 = a[(i + 1) * 576 + p], a2 = a[(i + 2) * 576 + p],
-                        a3 = a[(i + 3) * 576 + p];
-            const float *restrict bp = b + p * 144;
-            for (int j = 0; j < 144; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 96; i0 += 4) {
+        for (int j0 = 0; j0 < 128; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 144 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 576;
+            float *restrict c1 = c + (i0 + 1) * 144 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 576;
+            float *restrict c2 = c + (i0 + 2) * 144 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 576;
+            float *restrict c3 = c + (i0 + 3) * 144 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 576;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 576; p++) {
+                const float *restrict bp = b + p * 144 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
+        }
+        {
+            float *restrict c0 = c + (i0 + 0) * 144 + 128;
+            const float *restrict a0 = a + (i0 + 0) * 576;
+            float *restrict c1 = c + (i0 + 1) * 144 + 128;
+            const float *restrict a1 = a + (i0 + 1) * 576;
+            float *restrict c2 = c + (i0 + 2) * 144 + 128;
+            const float *restrict a2 = a + (i0 + 2) * 576;
+            float *restrict c3 = c + (i0 + 3) * 144 + 128;
+            const float *restrict a3 = a + (i0 + 3) * 576;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            for (int p = 0; p < 576; p++) {
+                const float *restrict bp = b + p * 144 + 128;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s1_0 += x1 * b0;
+                s2_0 += x2 * b0;
+                s3_0 += x3 * b0;
+            }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c3 + 0) = s3_0;
         }
     }
 }
@@ -1747,26 +4245,6 @@ static void conv_k1_c96_576_12x12_s1_p0_transpose_w(const float *restrict a, flo
 }
 
 
-/* The same matrix transposed: one row of 96*1*1 taps per output pixel. */
-static void conv_k1_c96_576_12x12_s1_p0_im2col_t(const float *restrict xb, float *restrict colt)
-{
-    MC_OMP_FOR
-    for (int ci = 0; ci < 96; ci++)
-        for (int ky = 0; ky < 1; ky++)
-            for (int kx = 0; kx < 1; kx++) {
-                const int r = (ci * 1 + ky) * 1 + kx;
-                (void)r;
-                const float *restrict xc = xb + ci * 144;
-                for (int oy = 0; oy < 12; oy++) {
-                    const int iy = oy * 1 - 0 + ky;
-                    for (int ox = 0; ox < 12; ox++) {
-                        const int ix = ox * 1 - 0 + kx;
-                        colt[(oy * 12 + ox) * 96 + r] =
-                            iy >= 0 && iy < 12 && ix >= 0 && ix < 12 ? xc[iy * 12 + ix] : 0.0f;
-                    }
-                }
-            }
-}
 
 
 void conv_k1_c96_576_12x12_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -1786,13 +4264,12 @@ void conv_k1_c96_576_12x12_s1_p0_bwd(int n, const float *restrict x, const float
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    static float colt[13824], wt[55296];
+    static float wt[55296];
+    conv_k1_c96_576_12x12_s1_p0_gemm_dw(n, dy, x, dw);
     conv_k1_c96_576_12x12_s1_p0_transpose_w(w, wt);
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 82944;
         float *restrict dxb = dx + (long)b * 13824;
-        conv_k1_c96_576_12x12_s1_p0_im2col_t(x + (long)b * 13824, colt);
-        conv_k1_c96_576_12x12_s1_p0_gemm_dw(dyb, colt, dw);
         conv_k1_c96_576_12x12_s1_p0_gemm_dx(wt, dyb, dxb);
     }
 }
@@ -1801,39 +4278,184 @@ void conv_k1_c96_576_12x12_s1_p0_bwd(int n, const float *restrict x, const float
 static void conv_k1_c576_96_12x12_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 96; i += 4) {
-        float *restrict c0 = c + i * 144, *restrict c1 = c0 + 144, *restrict c2 = c1 + 144, *restrict c3 = c2 + 144;
-        for (int p = 0; p < 576; p++) {
-            const float a0 = a[i * 576 + p], a1 = a[(i + 1) * 576 + p], a2 = a[(i + 2) * 576 + p],
-                        a3 = a[(i + 3) * 576 + p];
-            const float *restrict bp = b + p * 144;
-            for (int j = 0; j < 144; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 96; i0 += 4) {
+        for (int j0 = 0; j0 < 128; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 144 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 576;
+            float *restrict c1 = c + (i0 + 1) * 144 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 576;
+            float *restrict c2 = c + (i0 + 2) * 144 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 576;
+            float *restrict c3 = c + (i0 + 3) * 144 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 576;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 576; p++) {
+                const float *restrict bp = b + p * 144 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
+        }
+        {
+            float *restrict c0 = c + (i0 + 0) * 144 + 128;
+            const float *restrict a0 = a + (i0 + 0) * 576;
+            float *restrict c1 = c + (i0 + 1) * 144 + 128;
+            const float *restrict a1 = a + (i0 + 1) * 576;
+            float *restrict c2 = c + (i0 + 2) * 144 + 128;
+            const float *restrict a2 = a + (i0 + 2) * 576;
+            float *restrict c3 = c + (i0 + 3) * 144 + 128;
+            const float *restrict a3 = a + (i0 + 3) * 576;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            for (int p = 0; p < 576; p++) {
+                const float *restrict bp = b + p * 144 + 128;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s1_0 += x1 * b0;
+                s2_0 += x2 * b0;
+                s3_0 += x3 * b0;
+            }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c3 + 0) = s3_0;
         }
     }
 }
 
-static void conv_k1_c576_96_12x12_s1_p0_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c576_96_12x12_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 96; i += 4) {
-        float *restrict c0 = c + i * 576, *restrict c1 = c0 + 576, *restrict c2 = c1 + 576, *restrict c3 = c2 + 576;
-        for (int p = 0; p < 144; p++) {
-            const float a0 = a[i * 144 + p], a1 = a[(i + 1) * 144 + p], a2 = a[(i + 2) * 144 + p],
-                        a3 = a[(i + 3) * 144 + p];
-            const float *restrict bp = b + p * 576;
-            for (int j = 0; j < 576; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 96; i0 += 4) {
+        for (int k0 = 0; k0 < 576; k0 += 4)
+        {
+            mc_v16 s0_0 = {0};
+            mc_v16 s0_1 = {0};
+            mc_v16 s0_2 = {0};
+            mc_v16 s0_3 = {0};
+            mc_v16 s1_0 = {0};
+            mc_v16 s1_1 = {0};
+            mc_v16 s1_2 = {0};
+            mc_v16 s1_3 = {0};
+            mc_v16 s2_0 = {0};
+            mc_v16 s2_1 = {0};
+            mc_v16 s2_2 = {0};
+            mc_v16 s2_3 = {0};
+            mc_v16 s3_0 = {0};
+            mc_v16 s3_1 = {0};
+            mc_v16 s3_2 = {0};
+            mc_v16 s3_3 = {0};
+            for (int i = 0; i < nb; i++) {
+                const float *restrict a0 = a + (long)i * 13824 + (i0 + 0) * 144;
+                const float *restrict a1 = a + (long)i * 13824 + (i0 + 1) * 144;
+                const float *restrict a2 = a + (long)i * 13824 + (i0 + 2) * 144;
+                const float *restrict a3 = a + (long)i * 13824 + (i0 + 3) * 144;
+                const float *restrict b0 = b + (long)i * 82944 + (k0 + 0) * 144;
+                const float *restrict b1 = b + (long)i * 82944 + (k0 + 1) * 144;
+                const float *restrict b2 = b + (long)i * 82944 + (k0 + 2) * 144;
+                const float *restrict b3 = b + (long)i * 82944 + (k0 + 3) * 144;
+                for (int p = 0; p < 144; p += 16) {
+                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
+                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
+                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
+                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
+                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
+                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
+                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
+                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
+                    s0_0 += x0 * y0;
+                    s0_1 += x0 * y1;
+                    s0_2 += x0 * y2;
+                    s0_3 += x0 * y3;
+                    s1_0 += x1 * y0;
+                    s1_1 += x1 * y1;
+                    s1_2 += x1 * y2;
+                    s1_3 += x1 * y3;
+                    s2_0 += x2 * y0;
+                    s2_1 += x2 * y1;
+                    s2_2 += x2 * y2;
+                    s2_3 += x2 * y3;
+                    s3_0 += x3 * y0;
+                    s3_1 += x3 * y1;
+                    s3_2 += x3 * y2;
+                    s3_3 += x3 * y3;
+                }
             }
+            c[(i0 + 0) * 576 + k0 + 0] += mc_v16_sum(&s0_0);
+            c[(i0 + 0) * 576 + k0 + 1] += mc_v16_sum(&s0_1);
+            c[(i0 + 0) * 576 + k0 + 2] += mc_v16_sum(&s0_2);
+            c[(i0 + 0) * 576 + k0 + 3] += mc_v16_sum(&s0_3);
+            c[(i0 + 1) * 576 + k0 + 0] += mc_v16_sum(&s1_0);
+            c[(i0 + 1) * 576 + k0 + 1] += mc_v16_sum(&s1_1);
+            c[(i0 + 1) * 576 + k0 + 2] += mc_v16_sum(&s1_2);
+            c[(i0 + 1) * 576 + k0 + 3] += mc_v16_sum(&s1_3);
+            c[(i0 + 2) * 576 + k0 + 0] += mc_v16_sum(&s2_0);
+            c[(i0 + 2) * 576 + k0 + 1] += mc_v16_sum(&s2_1);
+            c[(i0 + 2) * 576 + k0 + 2] += mc_v16_sum(&s2_2);
+            c[(i0 + 2) * 576 + k0 + 3] += mc_v16_sum(&s2_3);
+            c[(i0 + 3) * 576 + k0 + 0] += mc_v16_sum(&s3_0);
+            c[(i0 + 3) * 576 + k0 + 1] += mc_v16_sum(&s3_1);
+            c[(i0 + 3) * 576 + k0 + 2] += mc_v16_sum(&s3_2);
+            c[(i0 + 3) * 576 + k0 + 3] += mc_v16_sum(&s3_3);
         }
     }
 }
@@ -1841,19 +4463,106 @@ static void conv_k1_c576_96_12x12_s1_p0_gemm_dw(const float *restrict a, const f
 static void conv_k1_c576_96_12x12_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 576; i += 4) {
-        float *restrict c0 = c + i * 144, *restrict c1 = c0 + 144, *restrict c2 = c1 + 144, *restrict c3 = c2 + 144;
-        for (int p = 0; p < 96; p++) {
-            const float a0 = a[i * 96 + p], a1 = a[(i + 1) * 96 + p], a2 = a[(i + 2) * 96 + p],
-                        a3 = a[(i + 3) * 96 + p];
-            const float *restrict bp = b + p * 144;
-            for (int j = 0; j < 144; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 576; i0 += 4) {
+        for (int j0 = 0; j0 < 128; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 144 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 96;
+            float *restrict c1 = c + (i0 + 1) * 144 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 96;
+            float *restrict c2 = c + (i0 + 2) * 144 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 96;
+            float *restrict c3 = c + (i0 + 3) * 144 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 96;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 96; p++) {
+                const float *restrict bp = b + p * 144 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
+        }
+        {
+            float *restrict c0 = c + (i0 + 0) * 144 + 128;
+            const float *restrict a0 = a + (i0 + 0) * 96;
+            float *restrict c1 = c + (i0 + 1) * 144 + 128;
+            const float *restrict a1 = a + (i0 + 1) * 96;
+            float *restrict c2 = c + (i0 + 2) * 144 + 128;
+            const float *restrict a2 = a + (i0 + 2) * 96;
+            float *restrict c3 = c + (i0 + 3) * 144 + 128;
+            const float *restrict a3 = a + (i0 + 3) * 96;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            for (int p = 0; p < 96; p++) {
+                const float *restrict bp = b + p * 144 + 128;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s1_0 += x1 * b0;
+                s2_0 += x2 * b0;
+                s3_0 += x3 * b0;
+            }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c3 + 0) = s3_0;
         }
     }
 }
@@ -1866,26 +4575,6 @@ static void conv_k1_c576_96_12x12_s1_p0_transpose_w(const float *restrict a, flo
 }
 
 
-/* The same matrix transposed: one row of 576*1*1 taps per output pixel. */
-static void conv_k1_c576_96_12x12_s1_p0_im2col_t(const float *restrict xb, float *restrict colt)
-{
-    MC_OMP_FOR
-    for (int ci = 0; ci < 576; ci++)
-        for (int ky = 0; ky < 1; ky++)
-            for (int kx = 0; kx < 1; kx++) {
-                const int r = (ci * 1 + ky) * 1 + kx;
-                (void)r;
-                const float *restrict xc = xb + ci * 144;
-                for (int oy = 0; oy < 12; oy++) {
-                    const int iy = oy * 1 - 0 + ky;
-                    for (int ox = 0; ox < 12; ox++) {
-                        const int ix = ox * 1 - 0 + kx;
-                        colt[(oy * 12 + ox) * 576 + r] =
-                            iy >= 0 && iy < 12 && ix >= 0 && ix < 12 ? xc[iy * 12 + ix] : 0.0f;
-                    }
-                }
-            }
-}
 
 
 void conv_k1_c576_96_12x12_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -1905,13 +4594,12 @@ void conv_k1_c576_96_12x12_s1_p0_bwd(int n, const float *restrict x, const float
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    static float colt[82944], wt[55296];
+    static float wt[55296];
+    conv_k1_c576_96_12x12_s1_p0_gemm_dw(n, dy, x, dw);
     conv_k1_c576_96_12x12_s1_p0_transpose_w(w, wt);
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 13824;
         float *restrict dxb = dx + (long)b * 82944;
-        conv_k1_c576_96_12x12_s1_p0_im2col_t(x + (long)b * 82944, colt);
-        conv_k1_c576_96_12x12_s1_p0_gemm_dw(dyb, colt, dw);
         conv_k1_c576_96_12x12_s1_p0_gemm_dx(wt, dyb, dxb);
     }
 }
@@ -1920,39 +4608,168 @@ void conv_k1_c576_96_12x12_s1_p0_bwd(int n, const float *restrict x, const float
 static void conv_k1_c576_160_6x6_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 160; i += 4) {
-        float *restrict c0 = c + i * 36, *restrict c1 = c0 + 36, *restrict c2 = c1 + 36, *restrict c3 = c2 + 36;
-        for (int p = 0; p < 576; p++) {
-            const float a0 = a[i * 576 + p], a1 = a[(i + 1) * 576 + p], a2 = a[(i + 2) * 576 + p],
-                        a3 = a[(i + 3) * 576 + p];
-            const float *restrict bp = b + p * 36;
-            for (int j = 0; j < 36; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 160; i0 += 4) {
+        {
+            float *restrict c0 = c + (i0 + 0) * 36 + 0;
+            const float *restrict a0 = a + (i0 + 0) * 576;
+            float *restrict c1 = c + (i0 + 1) * 36 + 0;
+            const float *restrict a1 = a + (i0 + 1) * 576;
+            float *restrict c2 = c + (i0 + 2) * 36 + 0;
+            const float *restrict a2 = a + (i0 + 2) * 576;
+            float *restrict c3 = c + (i0 + 3) * 36 + 0;
+            const float *restrict a3 = a + (i0 + 3) * 576;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            for (int p = 0; p < 576; p++) {
+                const float *restrict bp = b + p * 36 + 0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
         }
+        for (int i = i0; i < i0 + 4; i++)
+            for (int j = 32; j < 36; j++) {
+                float s = c[i * 36 + j];
+                for (int p = 0; p < 576; p++)
+                    s += a[i * 576 + p] * b[p * 36 + j];
+                c[i * 36 + j] = s;
+            }
     }
 }
 
-static void conv_k1_c576_160_6x6_s1_p0_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c576_160_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 160; i += 4) {
-        float *restrict c0 = c + i * 576, *restrict c1 = c0 + 576, *restrict c2 = c1 + 576, *restrict c3 = c2 + 576;
-        for (int p = 0; p < 36; p++) {
-            const float a0 = a[i * 36 + p], a1 = a[(i + 1) * 36 + p], a2 = a[(i + 2) * 36 + p],
-                        a3 = a[(i + 3) * 36 + p];
-            const float *restrict bp = b + p * 576;
-            for (int j = 0; j < 576; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 160; i0 += 4) {
+        for (int k0 = 0; k0 < 576; k0 += 4)
+        {
+            mc_v16 s0_0 = {0};
+            mc_v16 s0_1 = {0};
+            mc_v16 s0_2 = {0};
+            mc_v16 s0_3 = {0};
+            mc_v16 s1_0 = {0};
+            mc_v16 s1_1 = {0};
+            mc_v16 s1_2 = {0};
+            mc_v16 s1_3 = {0};
+            mc_v16 s2_0 = {0};
+            mc_v16 s2_1 = {0};
+            mc_v16 s2_2 = {0};
+            mc_v16 s2_3 = {0};
+            mc_v16 s3_0 = {0};
+            mc_v16 s3_1 = {0};
+            mc_v16 s3_2 = {0};
+            mc_v16 s3_3 = {0};
+            for (int i = 0; i < nb; i++) {
+                const float *restrict a0 = a + (long)i * 5760 + (i0 + 0) * 36;
+                const float *restrict a1 = a + (long)i * 5760 + (i0 + 1) * 36;
+                const float *restrict a2 = a + (long)i * 5760 + (i0 + 2) * 36;
+                const float *restrict a3 = a + (long)i * 5760 + (i0 + 3) * 36;
+                const float *restrict b0 = b + (long)i * 20736 + (k0 + 0) * 36;
+                const float *restrict b1 = b + (long)i * 20736 + (k0 + 1) * 36;
+                const float *restrict b2 = b + (long)i * 20736 + (k0 + 2) * 36;
+                const float *restrict b3 = b + (long)i * 20736 + (k0 + 3) * 36;
+                for (int p = 0; p < 32; p += 16) {
+                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
+                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
+                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
+                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
+                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
+                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
+                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
+                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
+                    s0_0 += x0 * y0;
+                    s0_1 += x0 * y1;
+                    s0_2 += x0 * y2;
+                    s0_3 += x0 * y3;
+                    s1_0 += x1 * y0;
+                    s1_1 += x1 * y1;
+                    s1_2 += x1 * y2;
+                    s1_3 += x1 * y3;
+                    s2_0 += x2 * y0;
+                    s2_1 += x2 * y1;
+                    s2_2 += x2 * y2;
+                    s2_3 += x2 * y3;
+                    s3_0 += x3 * y0;
+                    s3_1 += x3 * y1;
+                    s3_2 += x3 * y2;
+                    s3_3 += x3 * y3;
+                }
+                {
+                    mc_v16 x0;
+                    mc_v16_part(&x0, a0 + 32, 4);
+                    mc_v16 x1;
+                    mc_v16_part(&x1, a1 + 32, 4);
+                    mc_v16 x2;
+                    mc_v16_part(&x2, a2 + 32, 4);
+                    mc_v16 x3;
+                    mc_v16_part(&x3, a3 + 32, 4);
+                    mc_v16 y0;
+                    mc_v16_part(&y0, b0 + 32, 4);
+                    mc_v16 y1;
+                    mc_v16_part(&y1, b1 + 32, 4);
+                    mc_v16 y2;
+                    mc_v16_part(&y2, b2 + 32, 4);
+                    mc_v16 y3;
+                    mc_v16_part(&y3, b3 + 32, 4);
+                    s0_0 += x0 * y0;
+                    s0_1 += x0 * y1;
+                    s0_2 += x0 * y2;
+                    s0_3 += x0 * y3;
+                    s1_0 += x1 * y0;
+                    s1_1 += x1 * y1;
+                    s1_2 += x1 * y2;
+                    s1_3 += x1 * y3;
+                    s2_0 += x2 * y0;
+                    s2_1 += x2 * y1;
+                    s2_2 += x2 * y2;
+                    s2_3 += x2 * y3;
+                    s3_0 += x3 * y0;
+                    s3_1 += x3 * y1;
+                    s3_2 += x3 * y2;
+                    s3_3 += x3 * y3;
+                }
             }
+            c[(i0 + 0) * 576 + k0 + 0] += mc_v16_sum(&s0_0);
+            c[(i0 + 0) * 576 + k0 + 1] += mc_v16_sum(&s0_1);
+            c[(i0 + 0) * 576 + k0 + 2] += mc_v16_sum(&s0_2);
+            c[(i0 + 0) * 576 + k0 + 3] += mc_v16_sum(&s0_3);
+            c[(i0 + 1) * 576 + k0 + 0] += mc_v16_sum(&s1_0);
+            c[(i0 + 1) * 576 + k0 + 1] += mc_v16_sum(&s1_1);
+            c[(i0 + 1) * 576 + k0 + 2] += mc_v16_sum(&s1_2);
+            c[(i0 + 1) * 576 + k0 + 3] += mc_v16_sum(&s1_3);
+            c[(i0 + 2) * 576 + k0 + 0] += mc_v16_sum(&s2_0);
+            c[(i0 + 2) * 576 + k0 + 1] += mc_v16_sum(&s2_1);
+            c[(i0 + 2) * 576 + k0 + 2] += mc_v16_sum(&s2_2);
+            c[(i0 + 2) * 576 + k0 + 3] += mc_v16_sum(&s2_3);
+            c[(i0 + 3) * 576 + k0 + 0] += mc_v16_sum(&s3_0);
+            c[(i0 + 3) * 576 + k0 + 1] += mc_v16_sum(&s3_1);
+            c[(i0 + 3) * 576 + k0 + 2] += mc_v16_sum(&s3_2);
+            c[(i0 + 3) * 576 + k0 + 3] += mc_v16_sum(&s3_3);
         }
     }
 }
@@ -1960,20 +4777,57 @@ static void conv_k1_c576_160_6x6_s1_p0_gemm_dw(const float *restrict a, const fl
 static void conv_k1_c576_160_6x6_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 576; i += 4) {
-        float *restrict c0 = c + i * 36, *restrict c1 = c0 + 36, *restrict c2 = c1 + 36, *restrict c3 = c2 + 36;
-        for (int p = 0; p < 160; p++) {
-            const float a0 = a[i * 160 + p], a1 = a[(i + 1) * 160 + p], a2 = a[(i + 2) * 160 + p],
-                        a3 = a[(i + 3) * 160 + p];
-            const float *restrict bp = b + p * 36;
-            for (int j = 0; j < 36; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 576; i0 += 4) {
+        {
+            float *restrict c0 = c + (i0 + 0) * 36 + 0;
+            const float *restrict a0 = a + (i0 + 0) * 160;
+            float *restrict c1 = c + (i0 + 1) * 36 + 0;
+            const float *restrict a1 = a + (i0 + 1) * 160;
+            float *restrict c2 = c + (i0 + 2) * 36 + 0;
+            const float *restrict a2 = a + (i0 + 2) * 160;
+            float *restrict c3 = c + (i0 + 3) * 36 + 0;
+            const float *restrict a3 = a + (i0 + 3) * 160;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            for (int p = 0; p < 160; p++) {
+                const float *restrict bp = b + p * 36 + 0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
         }
+        for (int i = i0; i < i0 + 4; i++)
+            for (int j = 32; j < 36; j++) {
+                float s = c[i * 36 + j];
+                for (int p = 0; p < 160; p++)
+                    s += a[i * 160 + p] * b[p * 36 + j];
+                c[i * 36 + j] = s;
+            }
     }
 }
 
@@ -1985,26 +4839,6 @@ static void conv_k1_c576_160_6x6_s1_p0_transpose_w(const float *restrict a, floa
 }
 
 
-/* The same matrix transposed: one row of 576*1*1 taps per output pixel. */
-static void conv_k1_c576_160_6x6_s1_p0_im2col_t(const float *restrict xb, float *restrict colt)
-{
-    MC_OMP_FOR
-    for (int ci = 0; ci < 576; ci++)
-        for (int ky = 0; ky < 1; ky++)
-            for (int kx = 0; kx < 1; kx++) {
-                const int r = (ci * 1 + ky) * 1 + kx;
-                (void)r;
-                const float *restrict xc = xb + ci * 36;
-                for (int oy = 0; oy < 6; oy++) {
-                    const int iy = oy * 1 - 0 + ky;
-                    for (int ox = 0; ox < 6; ox++) {
-                        const int ix = ox * 1 - 0 + kx;
-                        colt[(oy * 6 + ox) * 576 + r] =
-                            iy >= 0 && iy < 6 && ix >= 0 && ix < 6 ? xc[iy * 6 + ix] : 0.0f;
-                    }
-                }
-            }
-}
 
 
 void conv_k1_c576_160_6x6_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -2024,13 +4858,12 @@ void conv_k1_c576_160_6x6_s1_p0_bwd(int n, const float *restrict x, const float 
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    static float colt[20736], wt[92160];
+    static float wt[92160];
+    conv_k1_c576_160_6x6_s1_p0_gemm_dw(n, dy, x, dw);
     conv_k1_c576_160_6x6_s1_p0_transpose_w(w, wt);
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 5760;
         float *restrict dxb = dx + (long)b * 20736;
-        conv_k1_c576_160_6x6_s1_p0_im2col_t(x + (long)b * 20736, colt);
-        conv_k1_c576_160_6x6_s1_p0_gemm_dw(dyb, colt, dw);
         conv_k1_c576_160_6x6_s1_p0_gemm_dx(wt, dyb, dxb);
     }
 }
@@ -2039,39 +4872,168 @@ void conv_k1_c576_160_6x6_s1_p0_bwd(int n, const float *restrict x, const float 
 static void conv_k1_c160_960_6x6_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 960; i += 4) {
-        float *restrict c0 = c + i * 36, *restrict c1 = c0 + 36, *restrict c2 = c1 + 36, *restrict c3 = c2 + 36;
-        for (int p = 0; p < 160; p++) {
-            const float a0 = a[i * 160 + p], a1 = a[(i + 1) * 160 + p], a2 = a[(i + 2) * 160 + p],
-                        a3 = a[(i + 3) * 160 + p];
-            const float *restrict bp = b + p * 36;
-            for (int j = 0; j < 36; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 960; i0 += 4) {
+        {
+            float *restrict c0 = c + (i0 + 0) * 36 + 0;
+            const float *restrict a0 = a + (i0 + 0) * 160;
+            float *restrict c1 = c + (i0 + 1) * 36 + 0;
+            const float *restrict a1 = a + (i0 + 1) * 160;
+            float *restrict c2 = c + (i0 + 2) * 36 + 0;
+            const float *restrict a2 = a + (i0 + 2) * 160;
+            float *restrict c3 = c + (i0 + 3) * 36 + 0;
+            const float *restrict a3 = a + (i0 + 3) * 160;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            for (int p = 0; p < 160; p++) {
+                const float *restrict bp = b + p * 36 + 0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
         }
+        for (int i = i0; i < i0 + 4; i++)
+            for (int j = 32; j < 36; j++) {
+                float s = c[i * 36 + j];
+                for (int p = 0; p < 160; p++)
+                    s += a[i * 160 + p] * b[p * 36 + j];
+                c[i * 36 + j] = s;
+            }
     }
 }
 
-static void conv_k1_c160_960_6x6_s1_p0_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c160_960_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 960; i += 4) {
-        float *restrict c0 = c + i * 160, *restrict c1 = c0 + 160, *restrict c2 = c1 + 160, *restrict c3 = c2 + 160;
-        for (int p = 0; p < 36; p++) {
-            const float a0 = a[i * 36 + p], a1 = a[(i + 1) * 36 + p], a2 = a[(i + 2) * 36 + p],
-                        a3 = a[(i + 3) * 36 + p];
-            const float *restrict bp = b + p * 160;
-            for (int j = 0; j < 160; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 960; i0 += 4) {
+        for (int k0 = 0; k0 < 160; k0 += 4)
+        {
+            mc_v16 s0_0 = {0};
+            mc_v16 s0_1 = {0};
+            mc_v16 s0_2 = {0};
+            mc_v16 s0_3 = {0};
+            mc_v16 s1_0 = {0};
+            mc_v16 s1_1 = {0};
+            mc_v16 s1_2 = {0};
+            mc_v16 s1_3 = {0};
+            mc_v16 s2_0 = {0};
+            mc_v16 s2_1 = {0};
+            mc_v16 s2_2 = {0};
+            mc_v16 s2_3 = {0};
+            mc_v16 s3_0 = {0};
+            mc_v16 s3_1 = {0};
+            mc_v16 s3_2 = {0};
+            mc_v16 s3_3 = {0};
+            for (int i = 0; i < nb; i++) {
+                const float *restrict a0 = a + (long)i * 34560 + (i0 + 0) * 36;
+                const float *restrict a1 = a + (long)i * 34560 + (i0 + 1) * 36;
+                const float *restrict a2 = a + (long)i * 34560 + (i0 + 2) * 36;
+                const float *restrict a3 = a + (long)i * 34560 + (i0 + 3) * 36;
+                const float *restrict b0 = b + (long)i * 5760 + (k0 + 0) * 36;
+                const float *restrict b1 = b + (long)i * 5760 + (k0 + 1) * 36;
+                const float *restrict b2 = b + (long)i * 5760 + (k0 + 2) * 36;
+                const float *restrict b3 = b + (long)i * 5760 + (k0 + 3) * 36;
+                for (int p = 0; p < 32; p += 16) {
+                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
+                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
+                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
+                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
+                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
+                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
+                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
+                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
+                    s0_0 += x0 * y0;
+                    s0_1 += x0 * y1;
+                    s0_2 += x0 * y2;
+                    s0_3 += x0 * y3;
+                    s1_0 += x1 * y0;
+                    s1_1 += x1 * y1;
+                    s1_2 += x1 * y2;
+                    s1_3 += x1 * y3;
+                    s2_0 += x2 * y0;
+                    s2_1 += x2 * y1;
+                    s2_2 += x2 * y2;
+                    s2_3 += x2 * y3;
+                    s3_0 += x3 * y0;
+                    s3_1 += x3 * y1;
+                    s3_2 += x3 * y2;
+                    s3_3 += x3 * y3;
+                }
+                {
+                    mc_v16 x0;
+                    mc_v16_part(&x0, a0 + 32, 4);
+                    mc_v16 x1;
+                    mc_v16_part(&x1, a1 + 32, 4);
+                    mc_v16 x2;
+                    mc_v16_part(&x2, a2 + 32, 4);
+                    mc_v16 x3;
+                    mc_v16_part(&x3, a3 + 32, 4);
+                    mc_v16 y0;
+                    mc_v16_part(&y0, b0 + 32, 4);
+                    mc_v16 y1;
+                    mc_v16_part(&y1, b1 + 32, 4);
+                    mc_v16 y2;
+                    mc_v16_part(&y2, b2 + 32, 4);
+                    mc_v16 y3;
+                    mc_v16_part(&y3, b3 + 32, 4);
+                    s0_0 += x0 * y0;
+                    s0_1 += x0 * y1;
+                    s0_2 += x0 * y2;
+                    s0_3 += x0 * y3;
+                    s1_0 += x1 * y0;
+                    s1_1 += x1 * y1;
+                    s1_2 += x1 * y2;
+                    s1_3 += x1 * y3;
+                    s2_0 += x2 * y0;
+                    s2_1 += x2 * y1;
+                    s2_2 += x2 * y2;
+                    s2_3 += x2 * y3;
+                    s3_0 += x3 * y0;
+                    s3_1 += x3 * y1;
+                    s3_2 += x3 * y2;
+                    s3_3 += x3 * y3;
+                }
             }
+            c[(i0 + 0) * 160 + k0 + 0] += mc_v16_sum(&s0_0);
+            c[(i0 + 0) * 160 + k0 + 1] += mc_v16_sum(&s0_1);
+            c[(i0 + 0) * 160 + k0 + 2] += mc_v16_sum(&s0_2);
+            c[(i0 + 0) * 160 + k0 + 3] += mc_v16_sum(&s0_3);
+            c[(i0 + 1) * 160 + k0 + 0] += mc_v16_sum(&s1_0);
+            c[(i0 + 1) * 160 + k0 + 1] += mc_v16_sum(&s1_1);
+            c[(i0 + 1) * 160 + k0 + 2] += mc_v16_sum(&s1_2);
+            c[(i0 + 1) * 160 + k0 + 3] += mc_v16_sum(&s1_3);
+            c[(i0 + 2) * 160 + k0 + 0] += mc_v16_sum(&s2_0);
+            c[(i0 + 2) * 160 + k0 + 1] += mc_v16_sum(&s2_1);
+            c[(i0 + 2) * 160 + k0 + 2] += mc_v16_sum(&s2_2);
+            c[(i0 + 2) * 160 + k0 + 3] += mc_v16_sum(&s2_3);
+            c[(i0 + 3) * 160 + k0 + 0] += mc_v16_sum(&s3_0);
+            c[(i0 + 3) * 160 + k0 + 1] += mc_v16_sum(&s3_1);
+            c[(i0 + 3) * 160 + k0 + 2] += mc_v16_sum(&s3_2);
+            c[(i0 + 3) * 160 + k0 + 3] += mc_v16_sum(&s3_3);
         }
     }
 }
@@ -2079,20 +5041,57 @@ static void conv_k1_c160_960_6x6_s1_p0_gemm_dw(const float *restrict a, const fl
 static void conv_k1_c160_960_6x6_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 160; i += 4) {
-        float *restrict c0 = c + i * 36, *restrict c1 = c0 + 36, *restrict c2 = c1 + 36, *restrict c3 = c2 + 36;
-        for (int p = 0; p < 960; p++) {
-            const float a0 = a[i * 960 + p], a1 = a[(i + 1) * 960 + p], a2 = a[(i + 2) * 960 + p],
-                        a3 = a[(i + 3) * 960 + p];
-            const float *restrict bp = b + p * 36;
-            for (int j = 0; j < 36; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 160; i0 += 4) {
+        {
+            float *restrict c0 = c + (i0 + 0) * 36 + 0;
+            const float *restrict a0 = a + (i0 + 0) * 960;
+            float *restrict c1 = c + (i0 + 1) * 36 + 0;
+            const float *restrict a1 = a + (i0 + 1) * 960;
+            float *restrict c2 = c + (i0 + 2) * 36 + 0;
+            const float *restrict a2 = a + (i0 + 2) * 960;
+            float *restrict c3 = c + (i0 + 3) * 36 + 0;
+            const float *restrict a3 = a + (i0 + 3) * 960;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            for (int p = 0; p < 960; p++) {
+                const float *restrict bp = b + p * 36 + 0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
         }
+        for (int i = i0; i < i0 + 4; i++)
+            for (int j = 32; j < 36; j++) {
+                float s = c[i * 36 + j];
+                for (int p = 0; p < 960; p++)
+                    s += a[i * 960 + p] * b[p * 36 + j];
+                c[i * 36 + j] = s;
+            }
     }
 }
 
@@ -2104,26 +5103,6 @@ static void conv_k1_c160_960_6x6_s1_p0_transpose_w(const float *restrict a, floa
 }
 
 
-/* The same matrix transposed: one row of 160*1*1 taps per output pixel. */
-static void conv_k1_c160_960_6x6_s1_p0_im2col_t(const float *restrict xb, float *restrict colt)
-{
-    MC_OMP_FOR
-    for (int ci = 0; ci < 160; ci++)
-        for (int ky = 0; ky < 1; ky++)
-            for (int kx = 0; kx < 1; kx++) {
-                const int r = (ci * 1 + ky) * 1 + kx;
-                (void)r;
-                const float *restrict xc = xb + ci * 36;
-                for (int oy = 0; oy < 6; oy++) {
-                    const int iy = oy * 1 - 0 + ky;
-                    for (int ox = 0; ox < 6; ox++) {
-                        const int ix = ox * 1 - 0 + kx;
-                        colt[(oy * 6 + ox) * 160 + r] =
-                            iy >= 0 && iy < 6 && ix >= 0 && ix < 6 ? xc[iy * 6 + ix] : 0.0f;
-                    }
-                }
-            }
-}
 
 
 void conv_k1_c160_960_6x6_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -2143,13 +5122,12 @@ void conv_k1_c160_960_6x6_s1_p0_bwd(int n, const float *restrict x, const float 
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    static float colt[5760], wt[153600];
+    static float wt[153600];
+    conv_k1_c160_960_6x6_s1_p0_gemm_dw(n, dy, x, dw);
     conv_k1_c160_960_6x6_s1_p0_transpose_w(w, wt);
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 34560;
         float *restrict dxb = dx + (long)b * 5760;
-        conv_k1_c160_960_6x6_s1_p0_im2col_t(x + (long)b * 5760, colt);
-        conv_k1_c160_960_6x6_s1_p0_gemm_dw(dyb, colt, dw);
         conv_k1_c160_960_6x6_s1_p0_gemm_dx(wt, dyb, dxb);
     }
 }
@@ -2158,39 +5136,168 @@ void conv_k1_c160_960_6x6_s1_p0_bwd(int n, const float *restrict x, const float 
 static void conv_k1_c960_160_6x6_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 160; i += 4) {
-        float *restrict c0 = c + i * 36, *restrict c1 = c0 + 36, *restrict c2 = c1 + 36, *restrict c3 = c2 + 36;
-        for (int p = 0; p < 960; p++) {
-            const float a0 = a[i * 960 + p], a1 = a[(i + 1) * 960 + p], a2 = a[(i + 2) * 960 + p],
-                        a3 = a[(i + 3) * 960 + p];
-            const float *restrict bp = b + p * 36;
-            for (int j = 0; j < 36; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 160; i0 += 4) {
+        {
+            float *restrict c0 = c + (i0 + 0) * 36 + 0;
+            const float *restrict a0 = a + (i0 + 0) * 960;
+            float *restrict c1 = c + (i0 + 1) * 36 + 0;
+            const float *restrict a1 = a + (i0 + 1) * 960;
+            float *restrict c2 = c + (i0 + 2) * 36 + 0;
+            const float *restrict a2 = a + (i0 + 2) * 960;
+            float *restrict c3 = c + (i0 + 3) * 36 + 0;
+            const float *restrict a3 = a + (i0 + 3) * 960;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            for (int p = 0; p < 960; p++) {
+                const float *restrict bp = b + p * 36 + 0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
         }
+        for (int i = i0; i < i0 + 4; i++)
+            for (int j = 32; j < 36; j++) {
+                float s = c[i * 36 + j];
+                for (int p = 0; p < 960; p++)
+                    s += a[i * 960 + p] * b[p * 36 + j];
+                c[i * 36 + j] = s;
+            }
     }
 }
 
-static void conv_k1_c960_160_6x6_s1_p0_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c960_160_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 160; i += 4) {
-        float *restrict c0 = c + i * 960, *restrict c1 = c0 + 960, *restrict c2 = c1 + 960, *restrict c3 = c2 + 960;
-        for (int p = 0; p < 36; p++) {
-            const float a0 = a[i * 36 + p], a1 = a[(i + 1) * 36 + p], a2 = a[(i + 2) * 36 + p],
-                        a3 = a[(i + 3) * 36 + p];
-            const float *restrict bp = b + p * 960;
-            for (int j = 0; j < 960; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 160; i0 += 4) {
+        for (int k0 = 0; k0 < 960; k0 += 4)
+        {
+            mc_v16 s0_0 = {0};
+            mc_v16 s0_1 = {0};
+            mc_v16 s0_2 = {0};
+            mc_v16 s0_3 = {0};
+            mc_v16 s1_0 = {0};
+            mc_v16 s1_1 = {0};
+            mc_v16 s1_2 = {0};
+            mc_v16 s1_3 = {0};
+            mc_v16 s2_0 = {0};
+            mc_v16 s2_1 = {0};
+            mc_v16 s2_2 = {0};
+            mc_v16 s2_3 = {0};
+            mc_v16 s3_0 = {0};
+            mc_v16 s3_1 = {0};
+            mc_v16 s3_2 = {0};
+            mc_v16 s3_3 = {0};
+            for (int i = 0; i < nb; i++) {
+                const float *restrict a0 = a + (long)i * 5760 + (i0 + 0) * 36;
+                const float *restrict a1 = a + (long)i * 5760 + (i0 + 1) * 36;
+                const float *restrict a2 = a + (long)i * 5760 + (i0 + 2) * 36;
+                const float *restrict a3 = a + (long)i * 5760 + (i0 + 3) * 36;
+                const float *restrict b0 = b + (long)i * 34560 + (k0 + 0) * 36;
+                const float *restrict b1 = b + (long)i * 34560 + (k0 + 1) * 36;
+                const float *restrict b2 = b + (long)i * 34560 + (k0 + 2) * 36;
+                const float *restrict b3 = b + (long)i * 34560 + (k0 + 3) * 36;
+                for (int p = 0; p < 32; p += 16) {
+                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
+                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
+                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
+                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
+                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
+                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
+                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
+                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
+                    s0_0 += x0 * y0;
+                    s0_1 += x0 * y1;
+                    s0_2 += x0 * y2;
+                    s0_3 += x0 * y3;
+                    s1_0 += x1 * y0;
+                    s1_1 += x1 * y1;
+                    s1_2 += x1 * y2;
+                    s1_3 += x1 * y3;
+                    s2_0 += x2 * y0;
+                    s2_1 += x2 * y1;
+                    s2_2 += x2 * y2;
+                    s2_3 += x2 * y3;
+                    s3_0 += x3 * y0;
+                    s3_1 += x3 * y1;
+                    s3_2 += x3 * y2;
+                    s3_3 += x3 * y3;
+                }
+                {
+                    mc_v16 x0;
+                    mc_v16_part(&x0, a0 + 32, 4);
+                    mc_v16 x1;
+                    mc_v16_part(&x1, a1 + 32, 4);
+                    mc_v16 x2;
+                    mc_v16_part(&x2, a2 + 32, 4);
+                    mc_v16 x3;
+                    mc_v16_part(&x3, a3 + 32, 4);
+                    mc_v16 y0;
+                    mc_v16_part(&y0, b0 + 32, 4);
+                    mc_v16 y1;
+                    mc_v16_part(&y1, b1 + 32, 4);
+                    mc_v16 y2;
+                    mc_v16_part(&y2, b2 + 32, 4);
+                    mc_v16 y3;
+                    mc_v16_part(&y3, b3 + 32, 4);
+                    s0_0 += x0 * y0;
+                    s0_1 += x0 * y1;
+                    s0_2 += x0 * y2;
+                    s0_3 += x0 * y3;
+                    s1_0 += x1 * y0;
+                    s1_1 += x1 * y1;
+                    s1_2 += x1 * y2;
+                    s1_3 += x1 * y3;
+                    s2_0 += x2 * y0;
+                    s2_1 += x2 * y1;
+                    s2_2 += x2 * y2;
+                    s2_3 += x2 * y3;
+                    s3_0 += x3 * y0;
+                    s3_1 += x3 * y1;
+                    s3_2 += x3 * y2;
+                    s3_3 += x3 * y3;
+                }
             }
+            c[(i0 + 0) * 960 + k0 + 0] += mc_v16_sum(&s0_0);
+            c[(i0 + 0) * 960 + k0 + 1] += mc_v16_sum(&s0_1);
+            c[(i0 + 0) * 960 + k0 + 2] += mc_v16_sum(&s0_2);
+            c[(i0 + 0) * 960 + k0 + 3] += mc_v16_sum(&s0_3);
+            c[(i0 + 1) * 960 + k0 + 0] += mc_v16_sum(&s1_0);
+            c[(i0 + 1) * 960 + k0 + 1] += mc_v16_sum(&s1_1);
+            c[(i0 + 1) * 960 + k0 + 2] += mc_v16_sum(&s1_2);
+            c[(i0 + 1) * 960 + k0 + 3] += mc_v16_sum(&s1_3);
+            c[(i0 + 2) * 960 + k0 + 0] += mc_v16_sum(&s2_0);
+            c[(i0 + 2) * 960 + k0 + 1] += mc_v16_sum(&s2_1);
+            c[(i0 + 2) * 960 + k0 + 2] += mc_v16_sum(&s2_2);
+            c[(i0 + 2) * 960 + k0 + 3] += mc_v16_sum(&s2_3);
+            c[(i0 + 3) * 960 + k0 + 0] += mc_v16_sum(&s3_0);
+            c[(i0 + 3) * 960 + k0 + 1] += mc_v16_sum(&s3_1);
+            c[(i0 + 3) * 960 + k0 + 2] += mc_v16_sum(&s3_2);
+            c[(i0 + 3) * 960 + k0 + 3] += mc_v16_sum(&s3_3);
         }
     }
 }
@@ -2198,20 +5305,57 @@ static void conv_k1_c960_160_6x6_s1_p0_gemm_dw(const float *restrict a, const fl
 static void conv_k1_c960_160_6x6_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 960; i += 4) {
-        float *restrict c0 = c + i * 36, *restrict c1 = c0 + 36, *restrict c2 = c1 + 36, *restrict c3 = c2 + 36;
-        for (int p = 0; p < 160; p++) {
-            const float a0 = a[i * 160 + p], a1 = a[(i + 1) * 160 + p], a2 = a[(i + 2) * 160 + p],
-                        a3 = a[(i + 3) * 160 + p];
-            const float *restrict bp = b + p * 36;
-            for (int j = 0; j < 36; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 960; i0 += 4) {
+        {
+            float *restrict c0 = c + (i0 + 0) * 36 + 0;
+            const float *restrict a0 = a + (i0 + 0) * 160;
+            float *restrict c1 = c + (i0 + 1) * 36 + 0;
+            const float *restrict a1 = a + (i0 + 1) * 160;
+            float *restrict c2 = c + (i0 + 2) * 36 + 0;
+            const float *restrict a2 = a + (i0 + 2) * 160;
+            float *restrict c3 = c + (i0 + 3) * 36 + 0;
+            const float *restrict a3 = a + (i0 + 3) * 160;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            for (int p = 0; p < 160; p++) {
+                const float *restrict bp = b + p * 36 + 0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
         }
+        for (int i = i0; i < i0 + 4; i++)
+            for (int j = 32; j < 36; j++) {
+                float s = c[i * 36 + j];
+                for (int p = 0; p < 160; p++)
+                    s += a[i * 160 + p] * b[p * 36 + j];
+                c[i * 36 + j] = s;
+            }
     }
 }
 
@@ -2223,26 +5367,6 @@ static void conv_k1_c960_160_6x6_s1_p0_transpose_w(const float *restrict a, floa
 }
 
 
-/* The same matrix transposed: one row of 960*1*1 taps per output pixel. */
-static void conv_k1_c960_160_6x6_s1_p0_im2col_t(const float *restrict xb, float *restrict colt)
-{
-    MC_OMP_FOR
-    for (int ci = 0; ci < 960; ci++)
-        for (int ky = 0; ky < 1; ky++)
-            for (int kx = 0; kx < 1; kx++) {
-                const int r = (ci * 1 + ky) * 1 + kx;
-                (void)r;
-                const float *restrict xc = xb + ci * 36;
-                for (int oy = 0; oy < 6; oy++) {
-                    const int iy = oy * 1 - 0 + ky;
-                    for (int ox = 0; ox < 6; ox++) {
-                        const int ix = ox * 1 - 0 + kx;
-                        colt[(oy * 6 + ox) * 960 + r] =
-                            iy >= 0 && iy < 6 && ix >= 0 && ix < 6 ? xc[iy * 6 + ix] : 0.0f;
-                    }
-                }
-            }
-}
 
 
 void conv_k1_c960_160_6x6_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -2262,13 +5386,12 @@ void conv_k1_c960_160_6x6_s1_p0_bwd(int n, const float *restrict x, const float 
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    static float colt[34560], wt[153600];
+    static float wt[153600];
+    conv_k1_c960_160_6x6_s1_p0_gemm_dw(n, dy, x, dw);
     conv_k1_c960_160_6x6_s1_p0_transpose_w(w, wt);
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 5760;
         float *restrict dxb = dx + (long)b * 34560;
-        conv_k1_c960_160_6x6_s1_p0_im2col_t(x + (long)b * 34560, colt);
-        conv_k1_c960_160_6x6_s1_p0_gemm_dw(dyb, colt, dw);
         conv_k1_c960_160_6x6_s1_p0_gemm_dx(wt, dyb, dxb);
     }
 }
@@ -2277,39 +5400,168 @@ void conv_k1_c960_160_6x6_s1_p0_bwd(int n, const float *restrict x, const float 
 static void conv_k1_c960_320_6x6_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 320; i += 4) {
-        float *restrict c0 = c + i * 36, *restrict c1 = c0 + 36, *restrict c2 = c1 + 36, *restrict c3 = c2 + 36;
-        for (int p = 0; p < 960; p++) {
-            const float a0 = a[i * 960 + p], a1 = a[(i + 1) * 960 + p], a2 = a[(i + 2) * 960 + p],
-                        a3 = a[(i + 3) * 960 + p];
-            const float *restrict bp = b + p * 36;
-            for (int j = 0; j < 36; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 320; i0 += 4) {
+        {
+            float *restrict c0 = c + (i0 + 0) * 36 + 0;
+            const float *restrict a0 = a + (i0 + 0) * 960;
+            float *restrict c1 = c + (i0 + 1) * 36 + 0;
+            const float *restrict a1 = a + (i0 + 1) * 960;
+            float *restrict c2 = c + (i0 + 2) * 36 + 0;
+            const float *restrict a2 = a + (i0 + 2) * 960;
+            float *restrict c3 = c + (i0 + 3) * 36 + 0;
+            const float *restrict a3 = a + (i0 + 3) * 960;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            for (int p = 0; p < 960; p++) {
+                const float *restrict bp = b + p * 36 + 0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
         }
+        for (int i = i0; i < i0 + 4; i++)
+            for (int j = 32; j < 36; j++) {
+                float s = c[i * 36 + j];
+                for (int p = 0; p < 960; p++)
+                    s += a[i * 960 + p] * b[p * 36 + j];
+                c[i * 36 + j] = s;
+            }
     }
 }
 
-static void conv_k1_c960_320_6x6_s1_p0_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c960_320_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 320; i += 4) {
-        float *restrict c0 = c + i * 960, *restrict c1 = c0 + 960, *restrict c2 = c1 + 960, *restrict c3 = c2 + 960;
-        for (int p = 0; p < 36; p++) {
-            const float a0 = a[i * 36 + p], a1 = a[(i + 1) * 36 + p], a2 = a[(i + 2) * 36 + p],
-                        a3 = a[(i + 3) * 36 + p];
-            const float *restrict bp = b + p * 960;
-            for (int j = 0; j < 960; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 320; i0 += 4) {
+        for (int k0 = 0; k0 < 960; k0 += 4)
+        {
+            mc_v16 s0_0 = {0};
+            mc_v16 s0_1 = {0};
+            mc_v16 s0_2 = {0};
+            mc_v16 s0_3 = {0};
+            mc_v16 s1_0 = {0};
+            mc_v16 s1_1 = {0};
+            mc_v16 s1_2 = {0};
+            mc_v16 s1_3 = {0};
+            mc_v16 s2_0 = {0};
+            mc_v16 s2_1 = {0};
+            mc_v16 s2_2 = {0};
+            mc_v16 s2_3 = {0};
+            mc_v16 s3_0 = {0};
+            mc_v16 s3_1 = {0};
+            mc_v16 s3_2 = {0};
+            mc_v16 s3_3 = {0};
+            for (int i = 0; i < nb; i++) {
+                const float *restrict a0 = a + (long)i * 11520 + (i0 + 0) * 36;
+                const float *restrict a1 = a + (long)i * 11520 + (i0 + 1) * 36;
+                const float *restrict a2 = a + (long)i * 11520 + (i0 + 2) * 36;
+                const float *restrict a3 = a + (long)i * 11520 + (i0 + 3) * 36;
+                const float *restrict b0 = b + (long)i * 34560 + (k0 + 0) * 36;
+                const float *restrict b1 = b + (long)i * 34560 + (k0 + 1) * 36;
+                const float *restrict b2 = b + (long)i * 34560 + (k0 + 2) * 36;
+                const float *restrict b3 = b + (long)i * 34560 + (k0 + 3) * 36;
+                for (int p = 0; p < 32; p += 16) {
+                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
+                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
+                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
+                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
+                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
+                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
+                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
+                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
+                    s0_0 += x0 * y0;
+                    s0_1 += x0 * y1;
+                    s0_2 += x0 * y2;
+                    s0_3 += x0 * y3;
+                    s1_0 += x1 * y0;
+                    s1_1 += x1 * y1;
+                    s1_2 += x1 * y2;
+                    s1_3 += x1 * y3;
+                    s2_0 += x2 * y0;
+                    s2_1 += x2 * y1;
+                    s2_2 += x2 * y2;
+                    s2_3 += x2 * y3;
+                    s3_0 += x3 * y0;
+                    s3_1 += x3 * y1;
+                    s3_2 += x3 * y2;
+                    s3_3 += x3 * y3;
+                }
+                {
+                    mc_v16 x0;
+                    mc_v16_part(&x0, a0 + 32, 4);
+                    mc_v16 x1;
+                    mc_v16_part(&x1, a1 + 32, 4);
+                    mc_v16 x2;
+                    mc_v16_part(&x2, a2 + 32, 4);
+                    mc_v16 x3;
+                    mc_v16_part(&x3, a3 + 32, 4);
+                    mc_v16 y0;
+                    mc_v16_part(&y0, b0 + 32, 4);
+                    mc_v16 y1;
+                    mc_v16_part(&y1, b1 + 32, 4);
+                    mc_v16 y2;
+                    mc_v16_part(&y2, b2 + 32, 4);
+                    mc_v16 y3;
+                    mc_v16_part(&y3, b3 + 32, 4);
+                    s0_0 += x0 * y0;
+                    s0_1 += x0 * y1;
+                    s0_2 += x0 * y2;
+                    s0_3 += x0 * y3;
+                    s1_0 += x1 * y0;
+                    s1_1 += x1 * y1;
+                    s1_2 += x1 * y2;
+                    s1_3 += x1 * y3;
+                    s2_0 += x2 * y0;
+                    s2_1 += x2 * y1;
+                    s2_2 += x2 * y2;
+                    s2_3 += x2 * y3;
+                    s3_0 += x3 * y0;
+                    s3_1 += x3 * y1;
+                    s3_2 += x3 * y2;
+                    s3_3 += x3 * y3;
+                }
             }
+            c[(i0 + 0) * 960 + k0 + 0] += mc_v16_sum(&s0_0);
+            c[(i0 + 0) * 960 + k0 + 1] += mc_v16_sum(&s0_1);
+            c[(i0 + 0) * 960 + k0 + 2] += mc_v16_sum(&s0_2);
+            c[(i0 + 0) * 960 + k0 + 3] += mc_v16_sum(&s0_3);
+            c[(i0 + 1) * 960 + k0 + 0] += mc_v16_sum(&s1_0);
+            c[(i0 + 1) * 960 + k0 + 1] += mc_v16_sum(&s1_1);
+            c[(i0 + 1) * 960 + k0 + 2] += mc_v16_sum(&s1_2);
+            c[(i0 + 1) * 960 + k0 + 3] += mc_v16_sum(&s1_3);
+            c[(i0 + 2) * 960 + k0 + 0] += mc_v16_sum(&s2_0);
+            c[(i0 + 2) * 960 + k0 + 1] += mc_v16_sum(&s2_1);
+            c[(i0 + 2) * 960 + k0 + 2] += mc_v16_sum(&s2_2);
+            c[(i0 + 2) * 960 + k0 + 3] += mc_v16_sum(&s2_3);
+            c[(i0 + 3) * 960 + k0 + 0] += mc_v16_sum(&s3_0);
+            c[(i0 + 3) * 960 + k0 + 1] += mc_v16_sum(&s3_1);
+            c[(i0 + 3) * 960 + k0 + 2] += mc_v16_sum(&s3_2);
+            c[(i0 + 3) * 960 + k0 + 3] += mc_v16_sum(&s3_3);
         }
     }
 }
@@ -2317,20 +5569,57 @@ static void conv_k1_c960_320_6x6_s1_p0_gemm_dw(const float *restrict a, const fl
 static void conv_k1_c960_320_6x6_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 960; i += 4) {
-        float *restrict c0 = c + i * 36, *restrict c1 = c0 + 36, *restrict c2 = c1 + 36, *restrict c3 = c2 + 36;
-        for (int p = 0; p < 320; p++) {
-            const float a0 = a[i * 320 + p], a1 = a[(i + 1) * 320 + p], a2 = a[(i + 2) * 320 + p],
-                        a3 = a[(i + 3) * 320 + p];
-            const float *restrict bp = b + p * 36;
-            for (int j = 0; j < 36; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 960; i0 += 4) {
+        {
+            float *restrict c0 = c + (i0 + 0) * 36 + 0;
+            const float *restrict a0 = a + (i0 + 0) * 320;
+            float *restrict c1 = c + (i0 + 1) * 36 + 0;
+            const float *restrict a1 = a + (i0 + 1) * 320;
+            float *restrict c2 = c + (i0 + 2) * 36 + 0;
+            const float *restrict a2 = a + (i0 + 2) * 320;
+            float *restrict c3 = c + (i0 + 3) * 36 + 0;
+            const float *restrict a3 = a + (i0 + 3) * 320;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            for (int p = 0; p < 320; p++) {
+                const float *restrict bp = b + p * 36 + 0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
         }
+        for (int i = i0; i < i0 + 4; i++)
+            for (int j = 32; j < 36; j++) {
+                float s = c[i * 36 + j];
+                for (int p = 0; p < 320; p++)
+                    s += a[i * 320 + p] * b[p * 36 + j];
+                c[i * 36 + j] = s;
+            }
     }
 }
 
@@ -2342,26 +5631,6 @@ static void conv_k1_c960_320_6x6_s1_p0_transpose_w(const float *restrict a, floa
 }
 
 
-/* The same matrix transposed: one row of 960*1*1 taps per output pixel. */
-static void conv_k1_c960_320_6x6_s1_p0_im2col_t(const float *restrict xb, float *restrict colt)
-{
-    MC_OMP_FOR
-    for (int ci = 0; ci < 960; ci++)
-        for (int ky = 0; ky < 1; ky++)
-            for (int kx = 0; kx < 1; kx++) {
-                const int r = (ci * 1 + ky) * 1 + kx;
-                (void)r;
-                const float *restrict xc = xb + ci * 36;
-                for (int oy = 0; oy < 6; oy++) {
-                    const int iy = oy * 1 - 0 + ky;
-                    for (int ox = 0; ox < 6; ox++) {
-                        const int ix = ox * 1 - 0 + kx;
-                        colt[(oy * 6 + ox) * 960 + r] =
-                            iy >= 0 && iy < 6 && ix >= 0 && ix < 6 ? xc[iy * 6 + ix] : 0.0f;
-                    }
-                }
-            }
-}
 
 
 void conv_k1_c960_320_6x6_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -2381,13 +5650,12 @@ void conv_k1_c960_320_6x6_s1_p0_bwd(int n, const float *restrict x, const float 
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    static float colt[34560], wt[307200];
+    static float wt[307200];
+    conv_k1_c960_320_6x6_s1_p0_gemm_dw(n, dy, x, dw);
     conv_k1_c960_320_6x6_s1_p0_transpose_w(w, wt);
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 11520;
         float *restrict dxb = dx + (long)b * 34560;
-        conv_k1_c960_320_6x6_s1_p0_im2col_t(x + (long)b * 34560, colt);
-        conv_k1_c960_320_6x6_s1_p0_gemm_dw(dyb, colt, dw);
         conv_k1_c960_320_6x6_s1_p0_gemm_dx(wt, dyb, dxb);
     }
 }
@@ -2396,39 +5664,168 @@ void conv_k1_c960_320_6x6_s1_p0_bwd(int n, const float *restrict x, const float 
 static void conv_k1_c320_1280_6x6_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 1280; i += 4) {
-        float *restrict c0 = c + i * 36, *restrict c1 = c0 + 36, *restrict c2 = c1 + 36, *restrict c3 = c2 + 36;
-        for (int p = 0; p < 320; p++) {
-            const float a0 = a[i * 320 + p], a1 = a[(i + 1) * 320 + p], a2 = a[(i + 2) * 320 + p],
-                        a3 = a[(i + 3) * 320 + p];
-            const float *restrict bp = b + p * 36;
-            for (int j = 0; j < 36; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 1280; i0 += 4) {
+        {
+            float *restrict c0 = c + (i0 + 0) * 36 + 0;
+            const float *restrict a0 = a + (i0 + 0) * 320;
+            float *restrict c1 = c + (i0 + 1) * 36 + 0;
+            const float *restrict a1 = a + (i0 + 1) * 320;
+            float *restrict c2 = c + (i0 + 2) * 36 + 0;
+            const float *restrict a2 = a + (i0 + 2) * 320;
+            float *restrict c3 = c + (i0 + 3) * 36 + 0;
+            const float *restrict a3 = a + (i0 + 3) * 320;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            for (int p = 0; p < 320; p++) {
+                const float *restrict bp = b + p * 36 + 0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
         }
+        for (int i = i0; i < i0 + 4; i++)
+            for (int j = 32; j < 36; j++) {
+                float s = c[i * 36 + j];
+                for (int p = 0; p < 320; p++)
+                    s += a[i * 320 + p] * b[p * 36 + j];
+                c[i * 36 + j] = s;
+            }
     }
 }
 
-static void conv_k1_c320_1280_6x6_s1_p0_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c320_1280_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 1280; i += 4) {
-        float *restrict c0 = c + i * 320, *restrict c1 = c0 + 320, *restrict c2 = c1 + 320, *restrict c3 = c2 + 320;
-        for (int p = 0; p < 36; p++) {
-            const float a0 = a[i * 36 + p], a1 = a[(i + 1) * 36 + p], a2 = a[(i + 2) * 36 + p],
-                        a3 = a[(i + 3) * 36 + p];
-            const float *restrict bp = b + p * 320;
-            for (int j = 0; j < 320; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 1280; i0 += 4) {
+        for (int k0 = 0; k0 < 320; k0 += 4)
+        {
+            mc_v16 s0_0 = {0};
+            mc_v16 s0_1 = {0};
+            mc_v16 s0_2 = {0};
+            mc_v16 s0_3 = {0};
+            mc_v16 s1_0 = {0};
+            mc_v16 s1_1 = {0};
+            mc_v16 s1_2 = {0};
+            mc_v16 s1_3 = {0};
+            mc_v16 s2_0 = {0};
+            mc_v16 s2_1 = {0};
+            mc_v16 s2_2 = {0};
+            mc_v16 s2_3 = {0};
+            mc_v16 s3_0 = {0};
+            mc_v16 s3_1 = {0};
+            mc_v16 s3_2 = {0};
+            mc_v16 s3_3 = {0};
+            for (int i = 0; i < nb; i++) {
+                const float *restrict a0 = a + (long)i * 46080 + (i0 + 0) * 36;
+                const float *restrict a1 = a + (long)i * 46080 + (i0 + 1) * 36;
+                const float *restrict a2 = a + (long)i * 46080 + (i0 + 2) * 36;
+                const float *restrict a3 = a + (long)i * 46080 + (i0 + 3) * 36;
+                const float *restrict b0 = b + (long)i * 11520 + (k0 + 0) * 36;
+                const float *restrict b1 = b + (long)i * 11520 + (k0 + 1) * 36;
+                const float *restrict b2 = b + (long)i * 11520 + (k0 + 2) * 36;
+                const float *restrict b3 = b + (long)i * 11520 + (k0 + 3) * 36;
+                for (int p = 0; p < 32; p += 16) {
+                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
+                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
+                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
+                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
+                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
+                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
+                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
+                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
+                    s0_0 += x0 * y0;
+                    s0_1 += x0 * y1;
+                    s0_2 += x0 * y2;
+                    s0_3 += x0 * y3;
+                    s1_0 += x1 * y0;
+                    s1_1 += x1 * y1;
+                    s1_2 += x1 * y2;
+                    s1_3 += x1 * y3;
+                    s2_0 += x2 * y0;
+                    s2_1 += x2 * y1;
+                    s2_2 += x2 * y2;
+                    s2_3 += x2 * y3;
+                    s3_0 += x3 * y0;
+                    s3_1 += x3 * y1;
+                    s3_2 += x3 * y2;
+                    s3_3 += x3 * y3;
+                }
+                {
+                    mc_v16 x0;
+                    mc_v16_part(&x0, a0 + 32, 4);
+                    mc_v16 x1;
+                    mc_v16_part(&x1, a1 + 32, 4);
+                    mc_v16 x2;
+                    mc_v16_part(&x2, a2 + 32, 4);
+                    mc_v16 x3;
+                    mc_v16_part(&x3, a3 + 32, 4);
+                    mc_v16 y0;
+                    mc_v16_part(&y0, b0 + 32, 4);
+                    mc_v16 y1;
+                    mc_v16_part(&y1, b1 + 32, 4);
+                    mc_v16 y2;
+                    mc_v16_part(&y2, b2 + 32, 4);
+                    mc_v16 y3;
+                    mc_v16_part(&y3, b3 + 32, 4);
+                    s0_0 += x0 * y0;
+                    s0_1 += x0 * y1;
+                    s0_2 += x0 * y2;
+                    s0_3 += x0 * y3;
+                    s1_0 += x1 * y0;
+                    s1_1 += x1 * y1;
+                    s1_2 += x1 * y2;
+                    s1_3 += x1 * y3;
+                    s2_0 += x2 * y0;
+                    s2_1 += x2 * y1;
+                    s2_2 += x2 * y2;
+                    s2_3 += x2 * y3;
+                    s3_0 += x3 * y0;
+                    s3_1 += x3 * y1;
+                    s3_2 += x3 * y2;
+                    s3_3 += x3 * y3;
+                }
             }
+            c[(i0 + 0) * 320 + k0 + 0] += mc_v16_sum(&s0_0);
+            c[(i0 + 0) * 320 + k0 + 1] += mc_v16_sum(&s0_1);
+            c[(i0 + 0) * 320 + k0 + 2] += mc_v16_sum(&s0_2);
+            c[(i0 + 0) * 320 + k0 + 3] += mc_v16_sum(&s0_3);
+            c[(i0 + 1) * 320 + k0 + 0] += mc_v16_sum(&s1_0);
+            c[(i0 + 1) * 320 + k0 + 1] += mc_v16_sum(&s1_1);
+            c[(i0 + 1) * 320 + k0 + 2] += mc_v16_sum(&s1_2);
+            c[(i0 + 1) * 320 + k0 + 3] += mc_v16_sum(&s1_3);
+            c[(i0 + 2) * 320 + k0 + 0] += mc_v16_sum(&s2_0);
+            c[(i0 + 2) * 320 + k0 + 1] += mc_v16_sum(&s2_1);
+            c[(i0 + 2) * 320 + k0 + 2] += mc_v16_sum(&s2_2);
+            c[(i0 + 2) * 320 + k0 + 3] += mc_v16_sum(&s2_3);
+            c[(i0 + 3) * 320 + k0 + 0] += mc_v16_sum(&s3_0);
+            c[(i0 + 3) * 320 + k0 + 1] += mc_v16_sum(&s3_1);
+            c[(i0 + 3) * 320 + k0 + 2] += mc_v16_sum(&s3_2);
+            c[(i0 + 3) * 320 + k0 + 3] += mc_v16_sum(&s3_3);
         }
     }
 }
@@ -2436,20 +5833,57 @@ static void conv_k1_c320_1280_6x6_s1_p0_gemm_dw(const float *restrict a, const f
 static void conv_k1_c320_1280_6x6_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 320; i += 4) {
-        float *restrict c0 = c + i * 36, *restrict c1 = c0 + 36, *restrict c2 = c1 + 36, *restrict c3 = c2 + 36;
-        for (int p = 0; p < 1280; p++) {
-            const float a0 = a[i * 1280 + p], a1 = a[(i + 1) * 1280 + p], a2 = a[(i + 2) * 1280 + p],
-                        a3 = a[(i + 3) * 1280 + p];
-            const float *restrict bp = b + p * 36;
-            for (int j = 0; j < 36; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 320; i0 += 4) {
+        {
+            float *restrict c0 = c + (i0 + 0) * 36 + 0;
+            const float *restrict a0 = a + (i0 + 0) * 1280;
+            float *restrict c1 = c + (i0 + 1) * 36 + 0;
+            const float *restrict a1 = a + (i0 + 1) * 1280;
+            float *restrict c2 = c + (i0 + 2) * 36 + 0;
+            const float *restrict a2 = a + (i0 + 2) * 1280;
+            float *restrict c3 = c + (i0 + 3) * 36 + 0;
+            const float *restrict a3 = a + (i0 + 3) * 1280;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            for (int p = 0; p < 1280; p++) {
+                const float *restrict bp = b + p * 36 + 0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
         }
+        for (int i = i0; i < i0 + 4; i++)
+            for (int j = 32; j < 36; j++) {
+                float s = c[i * 36 + j];
+                for (int p = 0; p < 1280; p++)
+                    s += a[i * 1280 + p] * b[p * 36 + j];
+                c[i * 36 + j] = s;
+            }
     }
 }
 
@@ -2461,26 +5895,6 @@ static void conv_k1_c320_1280_6x6_s1_p0_transpose_w(const float *restrict a, flo
 }
 
 
-/* The same matrix transposed: one row of 320*1*1 taps per output pixel. */
-static void conv_k1_c320_1280_6x6_s1_p0_im2col_t(const float *restrict xb, float *restrict colt)
-{
-    MC_OMP_FOR
-    for (int ci = 0; ci < 320; ci++)
-        for (int ky = 0; ky < 1; ky++)
-            for (int kx = 0; kx < 1; kx++) {
-                const int r = (ci * 1 + ky) * 1 + kx;
-                (void)r;
-                const float *restrict xc = xb + ci * 36;
-                for (int oy = 0; oy < 6; oy++) {
-                    const int iy = oy * 1 - 0 + ky;
-                    for (int ox = 0; ox < 6; ox++) {
-                        const int ix = ox * 1 - 0 + kx;
-                        colt[(oy * 6 + ox) * 320 + r] =
-                            iy >= 0 && iy < 6 && ix >= 0 && ix < 6 ? xc[iy * 6 + ix] : 0.0f;
-                    }
-                }
-            }
-}
 
 
 void conv_k1_c320_1280_6x6_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -2500,13 +5914,12 @@ void conv_k1_c320_1280_6x6_s1_p0_bwd(int n, const float *restrict x, const float
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    static float colt[11520], wt[409600];
+    static float wt[409600];
+    conv_k1_c320_1280_6x6_s1_p0_gemm_dw(n, dy, x, dw);
     conv_k1_c320_1280_6x6_s1_p0_transpose_w(w, wt);
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 46080;
         float *restrict dxb = dx + (long)b * 11520;
-        conv_k1_c320_1280_6x6_s1_p0_im2col_t(x + (long)b * 11520, colt);
-        conv_k1_c320_1280_6x6_s1_p0_gemm_dw(dyb, colt, dw);
         conv_k1_c320_1280_6x6_s1_p0_gemm_dx(wt, dyb, dxb);
     }
 }

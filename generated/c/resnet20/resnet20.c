@@ -11,376 +11,1735 @@
     float *sav = (s)->saved, *ext = (s)->extra; \
     (void)act, (void)dact, (void)par, (void)grad, (void)buf, (void)cnt, (void)sav, (void)ext
 
-static void resnet20_forward(const mc_state *s, int train)
+/* One function per layer (in execution order), forward and backward, so
+ * that a benchmark can time each layer alone; the step runs them in turn. */
+
+/* conv1 */
+static void resnet20_layer0_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
     conv_k3_c3_16_32x32_s1_p1_fwd(n, (act + (long)(0) * n), (par + 0), 0, (act + (long)(3072) * n + 0));
+}
+
+/* conv1 */
+static void resnet20_layer0_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c3_16_32x32_s1_p1_bwd(n, (act + (long)(0) * n), (par + 0), (dact + (long)(3072) * n + 0), (dact + (long)(0) * n), (grad + 0), 0);
+}
+
+/* bn1 */
+static void resnet20_layer1_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c16_32x32_fwd_train(n, (act + (long)(3072) * n), (par + 432), (par + 448), (buf + 0), (buf + 16),
             (cnt + 0), (act + (long)(19456) * n), (sav + 0), (sav + 16));
     else
         bn_c16_32x32_fwd_eval(n, (act + (long)(3072) * n), (par + 432), (par + 448), (buf + 0), (buf + 16),
             (act + (long)(19456) * n));
+}
+
+/* bn1 */
+static void resnet20_layer1_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c16_32x32_bwd(n, (act + (long)(3072) * n), (par + 432), (sav + 0), (sav + 16), (dact + (long)(19456) * n),
+        (dact + (long)(3072) * n), (grad + 432), (grad + 448));
+}
+
+/* relu#1 */
+static void resnet20_layer2_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n16384_fwd(n, (act + (long)(19456) * n), (act + (long)(35840) * n));
+}
+
+/* relu#1 */
+static void resnet20_layer2_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n16384_bwd(n, (act + (long)(19456) * n), (act + (long)(35840) * n), (dact + (long)(35840) * n), (dact + (long)(19456) * n));
+}
+
+/* layer1.0.conv_bn.seps */
+static void resnet20_layer3_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(35840) * n), (par + 464), 0, (act + (long)(52224) * n + 0));
+}
+
+/* layer1.0.conv_bn.seps */
+static void resnet20_layer3_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(35840) * n), (par + 464), (dact + (long)(52224) * n + 0), (dact + (long)(35840) * n), (grad + 464), 0);
+}
+
+/* layer1.0.conv_bn.bn1 */
+static void resnet20_layer4_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c48_32x32_fwd_train(n, (act + (long)(52224) * n), (par + 1792), (par + 1840), (buf + 32), (buf + 80),
             (cnt + 1), (act + (long)(101376) * n), (sav + 32), (sav + 80));
     else
         bn_c48_32x32_fwd_eval(n, (act + (long)(52224) * n), (par + 1792), (par + 1840), (buf + 32), (buf + 80),
             (act + (long)(101376) * n));
+}
+
+/* layer1.0.conv_bn.bn1 */
+static void resnet20_layer4_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c48_32x32_bwd(n, (act + (long)(52224) * n), (par + 1792), (sav + 32), (sav + 80), (dact + (long)(101376) * n),
+        (dact + (long)(52224) * n), (grad + 1792), (grad + 1840));
+}
+
+/* layer1.0.conv_bn.pointwise */
+static void resnet20_layer5_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(101376) * n), (par + 1888), (par + 2656), (act + (long)(150528) * n + 0));
+}
+
+/* layer1.0.conv_bn.pointwise */
+static void resnet20_layer5_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(101376) * n), (par + 1888), (dact + (long)(150528) * n + 0), (dact + (long)(101376) * n), (grad + 1888), (grad + 2656));
+}
+
+/* layer1.0.conv_bn.bn2 */
+static void resnet20_layer6_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c16_32x32_fwd_train(n, (act + (long)(150528) * n), (par + 2672), (par + 2688), (buf + 128), (buf + 144),
             (cnt + 2), (act + (long)(166912) * n), (sav + 128), (sav + 144));
     else
         bn_c16_32x32_fwd_eval(n, (act + (long)(150528) * n), (par + 2672), (par + 2688), (buf + 128), (buf + 144),
             (act + (long)(166912) * n));
+}
+
+/* layer1.0.conv_bn.bn2 */
+static void resnet20_layer6_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c16_32x32_bwd(n, (act + (long)(150528) * n), (par + 2672), (sav + 128), (sav + 144), (dact + (long)(166912) * n),
+        (dact + (long)(150528) * n), (grad + 2672), (grad + 2688));
+}
+
+/* layer1.0.relu#1 */
+static void resnet20_layer7_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n16384_fwd(n, (act + (long)(166912) * n), (act + (long)(183296) * n));
+}
+
+/* layer1.0.relu#1 */
+static void resnet20_layer7_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n16384_bwd(n, (act + (long)(166912) * n), (act + (long)(183296) * n), (dact + (long)(183296) * n), (dact + (long)(166912) * n));
+}
+
+/* layer1.0.conv2 */
+static void resnet20_layer8_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(183296) * n), (par + 2704), 0, (act + (long)(199680) * n + 0));
+}
+
+/* layer1.0.conv2 */
+static void resnet20_layer8_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(183296) * n), (par + 2704), (dact + (long)(199680) * n + 0), (dact + (long)(183296) * n), (grad + 2704), 0);
+}
+
+/* layer1.0.bn2 */
+static void resnet20_layer9_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c16_32x32_fwd_train(n, (act + (long)(199680) * n), (par + 5008), (par + 5024), (buf + 160), (buf + 176),
             (cnt + 3), (act + (long)(216064) * n), (sav + 160), (sav + 176));
     else
         bn_c16_32x32_fwd_eval(n, (act + (long)(199680) * n), (par + 5008), (par + 5024), (buf + 160), (buf + 176),
             (act + (long)(216064) * n));
+}
+
+/* layer1.0.bn2 */
+static void resnet20_layer9_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c16_32x32_bwd(n, (act + (long)(199680) * n), (par + 5008), (sav + 160), (sav + 176), (dact + (long)(216064) * n),
+        (dact + (long)(199680) * n), (grad + 5008), (grad + 5024));
+}
+
+/* layer1.0.sum */
+static void resnet20_layer10_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n16384_fwd(n, (act + (long)(216064) * n), (act + (long)(35840) * n), (act + (long)(232448) * n));
+}
+
+/* layer1.0.sum */
+static void resnet20_layer10_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n16384_bwd(n, (dact + (long)(232448) * n), (dact + (long)(216064) * n), (dact + (long)(35840) * n));
+}
+
+/* layer1.0.relu#2 */
+static void resnet20_layer11_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n16384_fwd(n, (act + (long)(232448) * n), (act + (long)(248832) * n));
+}
+
+/* layer1.0.relu#2 */
+static void resnet20_layer11_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n16384_bwd(n, (act + (long)(232448) * n), (act + (long)(248832) * n), (dact + (long)(248832) * n), (dact + (long)(232448) * n));
+}
+
+/* layer1.1.conv_bn.seps */
+static void resnet20_layer12_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(248832) * n), (par + 5040), 0, (act + (long)(265216) * n + 0));
+}
+
+/* layer1.1.conv_bn.seps */
+static void resnet20_layer12_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(248832) * n), (par + 5040), (dact + (long)(265216) * n + 0), (dact + (long)(248832) * n), (grad + 5040), 0);
+}
+
+/* layer1.1.conv_bn.bn1 */
+static void resnet20_layer13_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c48_32x32_fwd_train(n, (act + (long)(265216) * n), (par + 6368), (par + 6416), (buf + 192), (buf + 240),
             (cnt + 4), (act + (long)(314368) * n), (sav + 192), (sav + 240));
     else
         bn_c48_32x32_fwd_eval(n, (act + (long)(265216) * n), (par + 6368), (par + 6416), (buf + 192), (buf + 240),
             (act + (long)(314368) * n));
+}
+
+/* layer1.1.conv_bn.bn1 */
+static void resnet20_layer13_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c48_32x32_bwd(n, (act + (long)(265216) * n), (par + 6368), (sav + 192), (sav + 240), (dact + (long)(314368) * n),
+        (dact + (long)(265216) * n), (grad + 6368), (grad + 6416));
+}
+
+/* layer1.1.conv_bn.pointwise */
+static void resnet20_layer14_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(314368) * n), (par + 6464), (par + 7232), (act + (long)(363520) * n + 0));
+}
+
+/* layer1.1.conv_bn.pointwise */
+static void resnet20_layer14_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(314368) * n), (par + 6464), (dact + (long)(363520) * n + 0), (dact + (long)(314368) * n), (grad + 6464), (grad + 7232));
+}
+
+/* layer1.1.conv_bn.bn2 */
+static void resnet20_layer15_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c16_32x32_fwd_train(n, (act + (long)(363520) * n), (par + 7248), (par + 7264), (buf + 288), (buf + 304),
             (cnt + 5), (act + (long)(379904) * n), (sav + 288), (sav + 304));
     else
         bn_c16_32x32_fwd_eval(n, (act + (long)(363520) * n), (par + 7248), (par + 7264), (buf + 288), (buf + 304),
             (act + (long)(379904) * n));
+}
+
+/* layer1.1.conv_bn.bn2 */
+static void resnet20_layer15_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c16_32x32_bwd(n, (act + (long)(363520) * n), (par + 7248), (sav + 288), (sav + 304), (dact + (long)(379904) * n),
+        (dact + (long)(363520) * n), (grad + 7248), (grad + 7264));
+}
+
+/* layer1.1.relu#1 */
+static void resnet20_layer16_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n16384_fwd(n, (act + (long)(379904) * n), (act + (long)(396288) * n));
+}
+
+/* layer1.1.relu#1 */
+static void resnet20_layer16_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n16384_bwd(n, (act + (long)(379904) * n), (act + (long)(396288) * n), (dact + (long)(396288) * n), (dact + (long)(379904) * n));
+}
+
+/* layer1.1.conv2 */
+static void resnet20_layer17_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(396288) * n), (par + 7280), 0, (act + (long)(412672) * n + 0));
+}
+
+/* layer1.1.conv2 */
+static void resnet20_layer17_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(396288) * n), (par + 7280), (dact + (long)(412672) * n + 0), (dact + (long)(396288) * n), (grad + 7280), 0);
+}
+
+/* layer1.1.bn2 */
+static void resnet20_layer18_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c16_32x32_fwd_train(n, (act + (long)(412672) * n), (par + 9584), (par + 9600), (buf + 320), (buf + 336),
             (cnt + 6), (act + (long)(429056) * n), (sav + 320), (sav + 336));
     else
         bn_c16_32x32_fwd_eval(n, (act + (long)(412672) * n), (par + 9584), (par + 9600), (buf + 320), (buf + 336),
             (act + (long)(429056) * n));
+}
+
+/* layer1.1.bn2 */
+static void resnet20_layer18_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c16_32x32_bwd(n, (act + (long)(412672) * n), (par + 9584), (sav + 320), (sav + 336), (dact + (long)(429056) * n),
+        (dact + (long)(412672) * n), (grad + 9584), (grad + 9600));
+}
+
+/* layer1.1.sum */
+static void resnet20_layer19_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n16384_fwd(n, (act + (long)(429056) * n), (act + (long)(248832) * n), (act + (long)(445440) * n));
+}
+
+/* layer1.1.sum */
+static void resnet20_layer19_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n16384_bwd(n, (dact + (long)(445440) * n), (dact + (long)(429056) * n), (dact + (long)(248832) * n));
+}
+
+/* layer1.1.relu#2 */
+static void resnet20_layer20_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n16384_fwd(n, (act + (long)(445440) * n), (act + (long)(461824) * n));
+}
+
+/* layer1.1.relu#2 */
+static void resnet20_layer20_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n16384_bwd(n, (act + (long)(445440) * n), (act + (long)(461824) * n), (dact + (long)(461824) * n), (dact + (long)(445440) * n));
+}
+
+/* layer1.2.conv_bn.seps */
+static void resnet20_layer21_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(461824) * n), (par + 9616), 0, (act + (long)(478208) * n + 0));
+}
+
+/* layer1.2.conv_bn.seps */
+static void resnet20_layer21_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(461824) * n), (par + 9616), (dact + (long)(478208) * n + 0), (dact + (long)(461824) * n), (grad + 9616), 0);
+}
+
+/* layer1.2.conv_bn.bn1 */
+static void resnet20_layer22_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c48_32x32_fwd_train(n, (act + (long)(478208) * n), (par + 10944), (par + 10992), (buf + 352), (buf + 400),
             (cnt + 7), (act + (long)(527360) * n), (sav + 352), (sav + 400));
     else
         bn_c48_32x32_fwd_eval(n, (act + (long)(478208) * n), (par + 10944), (par + 10992), (buf + 352), (buf + 400),
             (act + (long)(527360) * n));
+}
+
+/* layer1.2.conv_bn.bn1 */
+static void resnet20_layer22_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c48_32x32_bwd(n, (act + (long)(478208) * n), (par + 10944), (sav + 352), (sav + 400), (dact + (long)(527360) * n),
+        (dact + (long)(478208) * n), (grad + 10944), (grad + 10992));
+}
+
+/* layer1.2.conv_bn.pointwise */
+static void resnet20_layer23_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(527360) * n), (par + 11040), (par + 11808), (act + (long)(576512) * n + 0));
+}
+
+/* layer1.2.conv_bn.pointwise */
+static void resnet20_layer23_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(527360) * n), (par + 11040), (dact + (long)(576512) * n + 0), (dact + (long)(527360) * n), (grad + 11040), (grad + 11808));
+}
+
+/* layer1.2.conv_bn.bn2 */
+static void resnet20_layer24_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c16_32x32_fwd_train(n, (act + (long)(576512) * n), (par + 11824), (par + 11840), (buf + 448), (buf + 464),
             (cnt + 8), (act + (long)(592896) * n), (sav + 448), (sav + 464));
     else
         bn_c16_32x32_fwd_eval(n, (act + (long)(576512) * n), (par + 11824), (par + 11840), (buf + 448), (buf + 464),
             (act + (long)(592896) * n));
+}
+
+/* layer1.2.conv_bn.bn2 */
+static void resnet20_layer24_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c16_32x32_bwd(n, (act + (long)(576512) * n), (par + 11824), (sav + 448), (sav + 464), (dact + (long)(592896) * n),
+        (dact + (long)(576512) * n), (grad + 11824), (grad + 11840));
+}
+
+/* layer1.2.relu#1 */
+static void resnet20_layer25_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n16384_fwd(n, (act + (long)(592896) * n), (act + (long)(609280) * n));
+}
+
+/* layer1.2.relu#1 */
+static void resnet20_layer25_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n16384_bwd(n, (act + (long)(592896) * n), (act + (long)(609280) * n), (dact + (long)(609280) * n), (dact + (long)(592896) * n));
+}
+
+/* layer1.2.conv2 */
+static void resnet20_layer26_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(609280) * n), (par + 11856), 0, (act + (long)(625664) * n + 0));
+}
+
+/* layer1.2.conv2 */
+static void resnet20_layer26_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(609280) * n), (par + 11856), (dact + (long)(625664) * n + 0), (dact + (long)(609280) * n), (grad + 11856), 0);
+}
+
+/* layer1.2.bn2 */
+static void resnet20_layer27_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c16_32x32_fwd_train(n, (act + (long)(625664) * n), (par + 14160), (par + 14176), (buf + 480), (buf + 496),
             (cnt + 9), (act + (long)(642048) * n), (sav + 480), (sav + 496));
     else
         bn_c16_32x32_fwd_eval(n, (act + (long)(625664) * n), (par + 14160), (par + 14176), (buf + 480), (buf + 496),
             (act + (long)(642048) * n));
+}
+
+/* layer1.2.bn2 */
+static void resnet20_layer27_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c16_32x32_bwd(n, (act + (long)(625664) * n), (par + 14160), (sav + 480), (sav + 496), (dact + (long)(642048) * n),
+        (dact + (long)(625664) * n), (grad + 14160), (grad + 14176));
+}
+
+/* layer1.2.sum */
+static void resnet20_layer28_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n16384_fwd(n, (act + (long)(642048) * n), (act + (long)(461824) * n), (act + (long)(658432) * n));
+}
+
+/* layer1.2.sum */
+static void resnet20_layer28_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n16384_bwd(n, (dact + (long)(658432) * n), (dact + (long)(642048) * n), (dact + (long)(461824) * n));
+}
+
+/* layer1.2.relu#2 */
+static void resnet20_layer29_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n16384_fwd(n, (act + (long)(658432) * n), (act + (long)(674816) * n));
+}
+
+/* layer1.2.relu#2 */
+static void resnet20_layer29_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n16384_bwd(n, (act + (long)(658432) * n), (act + (long)(674816) * n), (dact + (long)(674816) * n), (dact + (long)(658432) * n));
+}
+
+/* layer2.0.conv_bn.seps */
+static void resnet20_layer30_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_5_c16_32x32_s1_fwd(n, (act + (long)(674816) * n), (par + 14192), 0, (act + (long)(691200) * n + 0));
+}
+
+/* layer2.0.conv_bn.seps */
+static void resnet20_layer30_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_5_c16_32x32_s1_bwd(n, (act + (long)(674816) * n), (par + 14192), (dact + (long)(691200) * n + 0), (dact + (long)(674816) * n), (grad + 14192), 0);
+}
+
+/* layer2.0.conv_bn.bn1 */
+static void resnet20_layer31_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c32_32x32_fwd_train(n, (act + (long)(691200) * n), (par + 14736), (par + 14768), (buf + 512), (buf + 544),
             (cnt + 10), (act + (long)(723968) * n), (sav + 512), (sav + 544));
     else
         bn_c32_32x32_fwd_eval(n, (act + (long)(691200) * n), (par + 14736), (par + 14768), (buf + 512), (buf + 544),
             (act + (long)(723968) * n));
+}
+
+/* layer2.0.conv_bn.bn1 */
+static void resnet20_layer31_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c32_32x32_bwd(n, (act + (long)(691200) * n), (par + 14736), (sav + 512), (sav + 544), (dact + (long)(723968) * n),
+        (dact + (long)(691200) * n), (grad + 14736), (grad + 14768));
+}
+
+/* layer2.0.conv_bn.pointwise */
+static void resnet20_layer32_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c32_32_32x32_s2_p0_b_fwd(n, (act + (long)(723968) * n), (par + 14800), (par + 15824), (act + (long)(756736) * n + 0));
+}
+
+/* layer2.0.conv_bn.pointwise */
+static void resnet20_layer32_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c32_32_32x32_s2_p0_b_bwd(n, (act + (long)(723968) * n), (par + 14800), (dact + (long)(756736) * n + 0), (dact + (long)(723968) * n), (grad + 14800), (grad + 15824));
+}
+
+/* layer2.0.conv_bn.bn2 */
+static void resnet20_layer33_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c32_16x16_fwd_train(n, (act + (long)(756736) * n), (par + 15856), (par + 15888), (buf + 576), (buf + 608),
             (cnt + 11), (act + (long)(764928) * n), (sav + 576), (sav + 608));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(756736) * n), (par + 15856), (par + 15888), (buf + 576), (buf + 608),
             (act + (long)(764928) * n));
+}
+
+/* layer2.0.conv_bn.bn2 */
+static void resnet20_layer33_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c32_16x16_bwd(n, (act + (long)(756736) * n), (par + 15856), (sav + 576), (sav + 608), (dact + (long)(764928) * n),
+        (dact + (long)(756736) * n), (grad + 15856), (grad + 15888));
+}
+
+/* layer2.0.relu#1 */
+static void resnet20_layer34_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n8192_fwd(n, (act + (long)(764928) * n), (act + (long)(773120) * n));
+}
+
+/* layer2.0.relu#1 */
+static void resnet20_layer34_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n8192_bwd(n, (act + (long)(764928) * n), (act + (long)(773120) * n), (dact + (long)(773120) * n), (dact + (long)(764928) * n));
+}
+
+/* layer2.0.conv2 */
+static void resnet20_layer35_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(773120) * n), (par + 15920), 0, (act + (long)(781312) * n + 0));
+}
+
+/* layer2.0.conv2 */
+static void resnet20_layer35_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(773120) * n), (par + 15920), (dact + (long)(781312) * n + 0), (dact + (long)(773120) * n), (grad + 15920), 0);
+}
+
+/* layer2.0.bn2 */
+static void resnet20_layer36_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c32_16x16_fwd_train(n, (act + (long)(781312) * n), (par + 25136), (par + 25168), (buf + 640), (buf + 672),
             (cnt + 12), (act + (long)(789504) * n), (sav + 640), (sav + 672));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(781312) * n), (par + 25136), (par + 25168), (buf + 640), (buf + 672),
             (act + (long)(789504) * n));
+}
+
+/* layer2.0.bn2 */
+static void resnet20_layer36_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c32_16x16_bwd(n, (act + (long)(781312) * n), (par + 25136), (sav + 640), (sav + 672), (dact + (long)(789504) * n),
+        (dact + (long)(781312) * n), (grad + 25136), (grad + 25168));
+}
+
+/* layer2.0.downsample.0 */
+static void resnet20_layer37_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c16_32_32x32_s2_p0_fwd(n, (act + (long)(674816) * n), (par + 25200), 0, (act + (long)(797696) * n + 0));
+}
+
+/* layer2.0.downsample.0 */
+static void resnet20_layer37_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c16_32_32x32_s2_p0_bwd(n, (act + (long)(674816) * n), (par + 25200), (dact + (long)(797696) * n + 0), (dact + (long)(674816) * n), (grad + 25200), 0);
+}
+
+/* layer2.0.downsample.1 */
+static void resnet20_layer38_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c32_16x16_fwd_train(n, (act + (long)(797696) * n), (par + 25712), (par + 25744), (buf + 704), (buf + 736),
             (cnt + 13), (act + (long)(805888) * n), (sav + 704), (sav + 736));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(797696) * n), (par + 25712), (par + 25744), (buf + 704), (buf + 736),
             (act + (long)(805888) * n));
+}
+
+/* layer2.0.downsample.1 */
+static void resnet20_layer38_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c32_16x16_bwd(n, (act + (long)(797696) * n), (par + 25712), (sav + 704), (sav + 736), (dact + (long)(805888) * n),
+        (dact + (long)(797696) * n), (grad + 25712), (grad + 25744));
+}
+
+/* layer2.0.sum */
+static void resnet20_layer39_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n8192_fwd(n, (act + (long)(789504) * n), (act + (long)(805888) * n), (act + (long)(814080) * n));
+}
+
+/* layer2.0.sum */
+static void resnet20_layer39_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n8192_bwd(n, (dact + (long)(814080) * n), (dact + (long)(789504) * n), (dact + (long)(805888) * n));
+}
+
+/* layer2.0.relu#2 */
+static void resnet20_layer40_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n8192_fwd(n, (act + (long)(814080) * n), (act + (long)(822272) * n));
+}
+
+/* layer2.0.relu#2 */
+static void resnet20_layer40_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n8192_bwd(n, (act + (long)(814080) * n), (act + (long)(822272) * n), (dact + (long)(822272) * n), (dact + (long)(814080) * n));
+}
+
+/* layer2.1.conv_bn.seps */
+static void resnet20_layer41_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(822272) * n), (par + 25776), 0, (act + (long)(830464) * n + 0));
+}
+
+/* layer2.1.conv_bn.seps */
+static void resnet20_layer41_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(822272) * n), (par + 25776), (dact + (long)(830464) * n + 0), (dact + (long)(822272) * n), (grad + 25776), 0);
+}
+
+/* layer2.1.conv_bn.bn1 */
+static void resnet20_layer42_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_16x16_fwd_train(n, (act + (long)(830464) * n), (par + 26864), (par + 26928), (buf + 768), (buf + 832),
             (cnt + 14), (act + (long)(846848) * n), (sav + 768), (sav + 832));
     else
         bn_c64_16x16_fwd_eval(n, (act + (long)(830464) * n), (par + 26864), (par + 26928), (buf + 768), (buf + 832),
             (act + (long)(846848) * n));
+}
+
+/* layer2.1.conv_bn.bn1 */
+static void resnet20_layer42_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_16x16_bwd(n, (act + (long)(830464) * n), (par + 26864), (sav + 768), (sav + 832), (dact + (long)(846848) * n),
+        (dact + (long)(830464) * n), (grad + 26864), (grad + 26928));
+}
+
+/* layer2.1.conv_bn.pointwise */
+static void resnet20_layer43_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(846848) * n), (par + 26992), (par + 29040), (act + (long)(863232) * n + 0));
+}
+
+/* layer2.1.conv_bn.pointwise */
+static void resnet20_layer43_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(846848) * n), (par + 26992), (dact + (long)(863232) * n + 0), (dact + (long)(846848) * n), (grad + 26992), (grad + 29040));
+}
+
+/* layer2.1.conv_bn.bn2 */
+static void resnet20_layer44_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c32_16x16_fwd_train(n, (act + (long)(863232) * n), (par + 29072), (par + 29104), (buf + 896), (buf + 928),
             (cnt + 15), (act + (long)(871424) * n), (sav + 896), (sav + 928));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(863232) * n), (par + 29072), (par + 29104), (buf + 896), (buf + 928),
             (act + (long)(871424) * n));
+}
+
+/* layer2.1.conv_bn.bn2 */
+static void resnet20_layer44_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c32_16x16_bwd(n, (act + (long)(863232) * n), (par + 29072), (sav + 896), (sav + 928), (dact + (long)(871424) * n),
+        (dact + (long)(863232) * n), (grad + 29072), (grad + 29104));
+}
+
+/* layer2.1.relu#1 */
+static void resnet20_layer45_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n8192_fwd(n, (act + (long)(871424) * n), (act + (long)(879616) * n));
+}
+
+/* layer2.1.relu#1 */
+static void resnet20_layer45_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n8192_bwd(n, (act + (long)(871424) * n), (act + (long)(879616) * n), (dact + (long)(879616) * n), (dact + (long)(871424) * n));
+}
+
+/* layer2.1.conv2 */
+static void resnet20_layer46_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(879616) * n), (par + 29136), 0, (act + (long)(887808) * n + 0));
+}
+
+/* layer2.1.conv2 */
+static void resnet20_layer46_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(879616) * n), (par + 29136), (dact + (long)(887808) * n + 0), (dact + (long)(879616) * n), (grad + 29136), 0);
+}
+
+/* layer2.1.bn2 */
+static void resnet20_layer47_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c32_16x16_fwd_train(n, (act + (long)(887808) * n), (par + 38352), (par + 38384), (buf + 960), (buf + 992),
             (cnt + 16), (act + (long)(896000) * n), (sav + 960), (sav + 992));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(887808) * n), (par + 38352), (par + 38384), (buf + 960), (buf + 992),
             (act + (long)(896000) * n));
+}
+
+/* layer2.1.bn2 */
+static void resnet20_layer47_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c32_16x16_bwd(n, (act + (long)(887808) * n), (par + 38352), (sav + 960), (sav + 992), (dact + (long)(896000) * n),
+        (dact + (long)(887808) * n), (grad + 38352), (grad + 38384));
+}
+
+/* layer2.1.sum */
+static void resnet20_layer48_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n8192_fwd(n, (act + (long)(896000) * n), (act + (long)(822272) * n), (act + (long)(904192) * n));
+}
+
+/* layer2.1.sum */
+static void resnet20_layer48_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n8192_bwd(n, (dact + (long)(904192) * n), (dact + (long)(896000) * n), (dact + (long)(822272) * n));
+}
+
+/* layer2.1.relu#2 */
+static void resnet20_layer49_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n8192_fwd(n, (act + (long)(904192) * n), (act + (long)(912384) * n));
+}
+
+/* layer2.1.relu#2 */
+static void resnet20_layer49_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n8192_bwd(n, (act + (long)(904192) * n), (act + (long)(912384) * n), (dact + (long)(912384) * n), (dact + (long)(904192) * n));
+}
+
+/* layer2.2.conv_bn.seps */
+static void resnet20_layer50_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(912384) * n), (par + 38416), 0, (act + (long)(920576) * n + 0));
+}
+
+/* layer2.2.conv_bn.seps */
+static void resnet20_layer50_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(912384) * n), (par + 38416), (dact + (long)(920576) * n + 0), (dact + (long)(912384) * n), (grad + 38416), 0);
+}
+
+/* layer2.2.conv_bn.bn1 */
+static void resnet20_layer51_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_16x16_fwd_train(n, (act + (long)(920576) * n), (par + 39504), (par + 39568), (buf + 1024), (buf + 1088),
             (cnt + 17), (act + (long)(936960) * n), (sav + 1024), (sav + 1088));
     else
         bn_c64_16x16_fwd_eval(n, (act + (long)(920576) * n), (par + 39504), (par + 39568), (buf + 1024), (buf + 1088),
             (act + (long)(936960) * n));
+}
+
+/* layer2.2.conv_bn.bn1 */
+static void resnet20_layer51_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_16x16_bwd(n, (act + (long)(920576) * n), (par + 39504), (sav + 1024), (sav + 1088), (dact + (long)(936960) * n),
+        (dact + (long)(920576) * n), (grad + 39504), (grad + 39568));
+}
+
+/* layer2.2.conv_bn.pointwise */
+static void resnet20_layer52_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(936960) * n), (par + 39632), (par + 41680), (act + (long)(953344) * n + 0));
+}
+
+/* layer2.2.conv_bn.pointwise */
+static void resnet20_layer52_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(936960) * n), (par + 39632), (dact + (long)(953344) * n + 0), (dact + (long)(936960) * n), (grad + 39632), (grad + 41680));
+}
+
+/* layer2.2.conv_bn.bn2 */
+static void resnet20_layer53_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c32_16x16_fwd_train(n, (act + (long)(953344) * n), (par + 41712), (par + 41744), (buf + 1152), (buf + 1184),
             (cnt + 18), (act + (long)(961536) * n), (sav + 1152), (sav + 1184));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(953344) * n), (par + 41712), (par + 41744), (buf + 1152), (buf + 1184),
             (act + (long)(961536) * n));
+}
+
+/* layer2.2.conv_bn.bn2 */
+static void resnet20_layer53_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c32_16x16_bwd(n, (act + (long)(953344) * n), (par + 41712), (sav + 1152), (sav + 1184), (dact + (long)(961536) * n),
+        (dact + (long)(953344) * n), (grad + 41712), (grad + 41744));
+}
+
+/* layer2.2.relu#1 */
+static void resnet20_layer54_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n8192_fwd(n, (act + (long)(961536) * n), (act + (long)(969728) * n));
+}
+
+/* layer2.2.relu#1 */
+static void resnet20_layer54_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n8192_bwd(n, (act + (long)(961536) * n), (act + (long)(969728) * n), (dact + (long)(969728) * n), (dact + (long)(961536) * n));
+}
+
+/* layer2.2.conv2 */
+static void resnet20_layer55_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(969728) * n), (par + 41776), 0, (act + (long)(977920) * n + 0));
+}
+
+/* layer2.2.conv2 */
+static void resnet20_layer55_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(969728) * n), (par + 41776), (dact + (long)(977920) * n + 0), (dact + (long)(969728) * n), (grad + 41776), 0);
+}
+
+/* layer2.2.bn2 */
+static void resnet20_layer56_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c32_16x16_fwd_train(n, (act + (long)(977920) * n), (par + 50992), (par + 51024), (buf + 1216), (buf + 1248),
             (cnt + 19), (act + (long)(986112) * n), (sav + 1216), (sav + 1248));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(977920) * n), (par + 50992), (par + 51024), (buf + 1216), (buf + 1248),
             (act + (long)(986112) * n));
+}
+
+/* layer2.2.bn2 */
+static void resnet20_layer56_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c32_16x16_bwd(n, (act + (long)(977920) * n), (par + 50992), (sav + 1216), (sav + 1248), (dact + (long)(986112) * n),
+        (dact + (long)(977920) * n), (grad + 50992), (grad + 51024));
+}
+
+/* layer2.2.sum */
+static void resnet20_layer57_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n8192_fwd(n, (act + (long)(986112) * n), (act + (long)(912384) * n), (act + (long)(994304) * n));
+}
+
+/* layer2.2.sum */
+static void resnet20_layer57_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n8192_bwd(n, (dact + (long)(994304) * n), (dact + (long)(986112) * n), (dact + (long)(912384) * n));
+}
+
+/* layer2.2.relu#2 */
+static void resnet20_layer58_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n8192_fwd(n, (act + (long)(994304) * n), (act + (long)(1002496) * n));
+}
+
+/* layer2.2.relu#2 */
+static void resnet20_layer58_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n8192_bwd(n, (act + (long)(994304) * n), (act + (long)(1002496) * n), (dact + (long)(1002496) * n), (dact + (long)(994304) * n));
+}
+
+/* layer3.0.conv_bn.seps */
+static void resnet20_layer59_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_3_c32_16x16_s1_fwd(n, (act + (long)(1002496) * n), (par + 51056), 0, (act + (long)(1010688) * n + 0));
+}
+
+/* layer3.0.conv_bn.seps */
+static void resnet20_layer59_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_3_c32_16x16_s1_bwd(n, (act + (long)(1002496) * n), (par + 51056), (dact + (long)(1010688) * n + 0), (dact + (long)(1002496) * n), (grad + 51056), 0);
+}
+
+/* layer3.0.conv_bn.bn1 */
+static void resnet20_layer60_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_16x16_fwd_train(n, (act + (long)(1010688) * n), (par + 51632), (par + 51696), (buf + 1280), (buf + 1344),
             (cnt + 20), (act + (long)(1027072) * n), (sav + 1280), (sav + 1344));
     else
         bn_c64_16x16_fwd_eval(n, (act + (long)(1010688) * n), (par + 51632), (par + 51696), (buf + 1280), (buf + 1344),
             (act + (long)(1027072) * n));
+}
+
+/* layer3.0.conv_bn.bn1 */
+static void resnet20_layer60_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_16x16_bwd(n, (act + (long)(1010688) * n), (par + 51632), (sav + 1280), (sav + 1344), (dact + (long)(1027072) * n),
+        (dact + (long)(1010688) * n), (grad + 51632), (grad + 51696));
+}
+
+/* layer3.0.conv_bn.pointwise */
+static void resnet20_layer61_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c64_64_16x16_s2_p0_b_fwd(n, (act + (long)(1027072) * n), (par + 51760), (par + 55856), (act + (long)(1043456) * n + 0));
+}
+
+/* layer3.0.conv_bn.pointwise */
+static void resnet20_layer61_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c64_64_16x16_s2_p0_b_bwd(n, (act + (long)(1027072) * n), (par + 51760), (dact + (long)(1043456) * n + 0), (dact + (long)(1027072) * n), (grad + 51760), (grad + 55856));
+}
+
+/* layer3.0.conv_bn.bn2 */
+static void resnet20_layer62_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_8x8_fwd_train(n, (act + (long)(1043456) * n), (par + 55920), (par + 55984), (buf + 1408), (buf + 1472),
             (cnt + 21), (act + (long)(1047552) * n), (sav + 1408), (sav + 1472));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(1043456) * n), (par + 55920), (par + 55984), (buf + 1408), (buf + 1472),
             (act + (long)(1047552) * n));
+}
+
+/* layer3.0.conv_bn.bn2 */
+static void resnet20_layer62_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_8x8_bwd(n, (act + (long)(1043456) * n), (par + 55920), (sav + 1408), (sav + 1472), (dact + (long)(1047552) * n),
+        (dact + (long)(1043456) * n), (grad + 55920), (grad + 55984));
+}
+
+/* layer3.0.relu#1 */
+static void resnet20_layer63_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n4096_fwd(n, (act + (long)(1047552) * n), (act + (long)(1051648) * n));
+}
+
+/* layer3.0.relu#1 */
+static void resnet20_layer63_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n4096_bwd(n, (act + (long)(1047552) * n), (act + (long)(1051648) * n), (dact + (long)(1051648) * n), (dact + (long)(1047552) * n));
+}
+
+/* layer3.0.conv2 */
+static void resnet20_layer64_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(1051648) * n), (par + 56048), 0, (act + (long)(1055744) * n + 0));
+}
+
+/* layer3.0.conv2 */
+static void resnet20_layer64_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(1051648) * n), (par + 56048), (dact + (long)(1055744) * n + 0), (dact + (long)(1051648) * n), (grad + 56048), 0);
+}
+
+/* layer3.0.bn2 */
+static void resnet20_layer65_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_8x8_fwd_train(n, (act + (long)(1055744) * n), (par + 92912), (par + 92976), (buf + 1536), (buf + 1600),
             (cnt + 22), (act + (long)(1059840) * n), (sav + 1536), (sav + 1600));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(1055744) * n), (par + 92912), (par + 92976), (buf + 1536), (buf + 1600),
             (act + (long)(1059840) * n));
+}
+
+/* layer3.0.bn2 */
+static void resnet20_layer65_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_8x8_bwd(n, (act + (long)(1055744) * n), (par + 92912), (sav + 1536), (sav + 1600), (dact + (long)(1059840) * n),
+        (dact + (long)(1055744) * n), (grad + 92912), (grad + 92976));
+}
+
+/* layer3.0.downsample.0 */
+static void resnet20_layer66_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c32_64_16x16_s2_p0_fwd(n, (act + (long)(1002496) * n), (par + 93040), 0, (act + (long)(1063936) * n + 0));
+}
+
+/* layer3.0.downsample.0 */
+static void resnet20_layer66_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c32_64_16x16_s2_p0_bwd(n, (act + (long)(1002496) * n), (par + 93040), (dact + (long)(1063936) * n + 0), (dact + (long)(1002496) * n), (grad + 93040), 0);
+}
+
+/* layer3.0.downsample.1 */
+static void resnet20_layer67_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_8x8_fwd_train(n, (act + (long)(1063936) * n), (par + 95088), (par + 95152), (buf + 1664), (buf + 1728),
             (cnt + 23), (act + (long)(1068032) * n), (sav + 1664), (sav + 1728));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(1063936) * n), (par + 95088), (par + 95152), (buf + 1664), (buf + 1728),
             (act + (long)(1068032) * n));
+}
+
+/* layer3.0.downsample.1 */
+static void resnet20_layer67_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_8x8_bwd(n, (act + (long)(1063936) * n), (par + 95088), (sav + 1664), (sav + 1728), (dact + (long)(1068032) * n),
+        (dact + (long)(1063936) * n), (grad + 95088), (grad + 95152));
+}
+
+/* layer3.0.sum */
+static void resnet20_layer68_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n4096_fwd(n, (act + (long)(1059840) * n), (act + (long)(1068032) * n), (act + (long)(1072128) * n));
+}
+
+/* layer3.0.sum */
+static void resnet20_layer68_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n4096_bwd(n, (dact + (long)(1072128) * n), (dact + (long)(1059840) * n), (dact + (long)(1068032) * n));
+}
+
+/* layer3.0.relu#2 */
+static void resnet20_layer69_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n4096_fwd(n, (act + (long)(1072128) * n), (act + (long)(1076224) * n));
+}
+
+/* layer3.0.relu#2 */
+static void resnet20_layer69_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n4096_bwd(n, (act + (long)(1072128) * n), (act + (long)(1076224) * n), (dact + (long)(1076224) * n), (dact + (long)(1072128) * n));
+}
+
+/* layer3.1.conv_bn.seps */
+static void resnet20_layer70_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(1076224) * n), (par + 95216), 0, (act + (long)(1080320) * n + 0));
+}
+
+/* layer3.1.conv_bn.seps */
+static void resnet20_layer70_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(1076224) * n), (par + 95216), (dact + (long)(1080320) * n + 0), (dact + (long)(1076224) * n), (grad + 95216), 0);
+}
+
+/* layer3.1.conv_bn.bn1 */
+static void resnet20_layer71_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c128_8x8_fwd_train(n, (act + (long)(1080320) * n), (par + 96368), (par + 96496), (buf + 1792), (buf + 1920),
             (cnt + 24), (act + (long)(1088512) * n), (sav + 1792), (sav + 1920));
     else
         bn_c128_8x8_fwd_eval(n, (act + (long)(1080320) * n), (par + 96368), (par + 96496), (buf + 1792), (buf + 1920),
             (act + (long)(1088512) * n));
+}
+
+/* layer3.1.conv_bn.bn1 */
+static void resnet20_layer71_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c128_8x8_bwd(n, (act + (long)(1080320) * n), (par + 96368), (sav + 1792), (sav + 1920), (dact + (long)(1088512) * n),
+        (dact + (long)(1080320) * n), (grad + 96368), (grad + 96496));
+}
+
+/* layer3.1.conv_bn.pointwise */
+static void resnet20_layer72_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(1088512) * n), (par + 96624), (par + 104816), (act + (long)(1096704) * n + 0));
+}
+
+/* layer3.1.conv_bn.pointwise */
+static void resnet20_layer72_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(1088512) * n), (par + 96624), (dact + (long)(1096704) * n + 0), (dact + (long)(1088512) * n), (grad + 96624), (grad + 104816));
+}
+
+/* layer3.1.conv_bn.bn2 */
+static void resnet20_layer73_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_8x8_fwd_train(n, (act + (long)(1096704) * n), (par + 104880), (par + 104944), (buf + 2048), (buf + 2112),
             (cnt + 25), (act + (long)(1100800) * n), (sav + 2048), (sav + 2112));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(1096704) * n), (par + 104880), (par + 104944), (buf + 2048), (buf + 2112),
             (act + (long)(1100800) * n));
+}
+
+/* layer3.1.conv_bn.bn2 */
+static void resnet20_layer73_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_8x8_bwd(n, (act + (long)(1096704) * n), (par + 104880), (sav + 2048), (sav + 2112), (dact + (long)(1100800) * n),
+        (dact + (long)(1096704) * n), (grad + 104880), (grad + 104944));
+}
+
+/* layer3.1.relu#1 */
+static void resnet20_layer74_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n4096_fwd(n, (act + (long)(1100800) * n), (act + (long)(1104896) * n));
+}
+
+/* layer3.1.relu#1 */
+static void resnet20_layer74_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n4096_bwd(n, (act + (long)(1100800) * n), (act + (long)(1104896) * n), (dact + (long)(1104896) * n), (dact + (long)(1100800) * n));
+}
+
+/* layer3.1.conv2 */
+static void resnet20_layer75_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(1104896) * n), (par + 105008), 0, (act + (long)(1108992) * n + 0));
+}
+
+/* layer3.1.conv2 */
+static void resnet20_layer75_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(1104896) * n), (par + 105008), (dact + (long)(1108992) * n + 0), (dact + (long)(1104896) * n), (grad + 105008), 0);
+}
+
+/* layer3.1.bn2 */
+static void resnet20_layer76_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_8x8_fwd_train(n, (act + (long)(1108992) * n), (par + 141872), (par + 141936), (buf + 2176), (buf + 2240),
             (cnt + 26), (act + (long)(1113088) * n), (sav + 2176), (sav + 2240));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(1108992) * n), (par + 141872), (par + 141936), (buf + 2176), (buf + 2240),
             (act + (long)(1113088) * n));
+}
+
+/* layer3.1.bn2 */
+static void resnet20_layer76_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_8x8_bwd(n, (act + (long)(1108992) * n), (par + 141872), (sav + 2176), (sav + 2240), (dact + (long)(1113088) * n),
+        (dact + (long)(1108992) * n), (grad + 141872), (grad + 141936));
+}
+
+/* layer3.1.sum */
+static void resnet20_layer77_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n4096_fwd(n, (act + (long)(1113088) * n), (act + (long)(1076224) * n), (act + (long)(1117184) * n));
+}
+
+/* layer3.1.sum */
+static void resnet20_layer77_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n4096_bwd(n, (dact + (long)(1117184) * n), (dact + (long)(1113088) * n), (dact + (long)(1076224) * n));
+}
+
+/* layer3.1.relu#2 */
+static void resnet20_layer78_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n4096_fwd(n, (act + (long)(1117184) * n), (act + (long)(1121280) * n));
+}
+
+/* layer3.1.relu#2 */
+static void resnet20_layer78_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n4096_bwd(n, (act + (long)(1117184) * n), (act + (long)(1121280) * n), (dact + (long)(1121280) * n), (dact + (long)(1117184) * n));
+}
+
+/* layer3.2.conv_bn.seps */
+static void resnet20_layer79_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(1121280) * n), (par + 142000), 0, (act + (long)(1125376) * n + 0));
+}
+
+/* layer3.2.conv_bn.seps */
+static void resnet20_layer79_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(1121280) * n), (par + 142000), (dact + (long)(1125376) * n + 0), (dact + (long)(1121280) * n), (grad + 142000), 0);
+}
+
+/* layer3.2.conv_bn.bn1 */
+static void resnet20_layer80_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c128_8x8_fwd_train(n, (act + (long)(1125376) * n), (par + 143152), (par + 143280), (buf + 2304), (buf + 2432),
             (cnt + 27), (act + (long)(1133568) * n), (sav + 2304), (sav + 2432));
     else
         bn_c128_8x8_fwd_eval(n, (act + (long)(1125376) * n), (par + 143152), (par + 143280), (buf + 2304), (buf + 2432),
             (act + (long)(1133568) * n));
+}
+
+/* layer3.2.conv_bn.bn1 */
+static void resnet20_layer80_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c128_8x8_bwd(n, (act + (long)(1125376) * n), (par + 143152), (sav + 2304), (sav + 2432), (dact + (long)(1133568) * n),
+        (dact + (long)(1125376) * n), (grad + 143152), (grad + 143280));
+}
+
+/* layer3.2.conv_bn.pointwise */
+static void resnet20_layer81_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(1133568) * n), (par + 143408), (par + 151600), (act + (long)(1141760) * n + 0));
+}
+
+/* layer3.2.conv_bn.pointwise */
+static void resnet20_layer81_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(1133568) * n), (par + 143408), (dact + (long)(1141760) * n + 0), (dact + (long)(1133568) * n), (grad + 143408), (grad + 151600));
+}
+
+/* layer3.2.conv_bn.bn2 */
+static void resnet20_layer82_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_8x8_fwd_train(n, (act + (long)(1141760) * n), (par + 151664), (par + 151728), (buf + 2560), (buf + 2624),
             (cnt + 28), (act + (long)(1145856) * n), (sav + 2560), (sav + 2624));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(1141760) * n), (par + 151664), (par + 151728), (buf + 2560), (buf + 2624),
             (act + (long)(1145856) * n));
+}
+
+/* layer3.2.conv_bn.bn2 */
+static void resnet20_layer82_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_8x8_bwd(n, (act + (long)(1141760) * n), (par + 151664), (sav + 2560), (sav + 2624), (dact + (long)(1145856) * n),
+        (dact + (long)(1141760) * n), (grad + 151664), (grad + 151728));
+}
+
+/* layer3.2.relu#1 */
+static void resnet20_layer83_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n4096_fwd(n, (act + (long)(1145856) * n), (act + (long)(1149952) * n));
+}
+
+/* layer3.2.relu#1 */
+static void resnet20_layer83_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n4096_bwd(n, (act + (long)(1145856) * n), (act + (long)(1149952) * n), (dact + (long)(1149952) * n), (dact + (long)(1145856) * n));
+}
+
+/* layer3.2.conv2 */
+static void resnet20_layer84_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(1149952) * n), (par + 151792), 0, (act + (long)(1154048) * n + 0));
+}
+
+/* layer3.2.conv2 */
+static void resnet20_layer84_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(1149952) * n), (par + 151792), (dact + (long)(1154048) * n + 0), (dact + (long)(1149952) * n), (grad + 151792), 0);
+}
+
+/* layer3.2.bn2 */
+static void resnet20_layer85_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_8x8_fwd_train(n, (act + (long)(1154048) * n), (par + 188656), (par + 188720), (buf + 2688), (buf + 2752),
             (cnt + 29), (act + (long)(1158144) * n), (sav + 2688), (sav + 2752));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(1154048) * n), (par + 188656), (par + 188720), (buf + 2688), (buf + 2752),
             (act + (long)(1158144) * n));
+}
+
+/* layer3.2.bn2 */
+static void resnet20_layer85_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_8x8_bwd(n, (act + (long)(1154048) * n), (par + 188656), (sav + 2688), (sav + 2752), (dact + (long)(1158144) * n),
+        (dact + (long)(1154048) * n), (grad + 188656), (grad + 188720));
+}
+
+/* layer3.2.sum */
+static void resnet20_layer86_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n4096_fwd(n, (act + (long)(1158144) * n), (act + (long)(1121280) * n), (act + (long)(1162240) * n));
+}
+
+/* layer3.2.sum */
+static void resnet20_layer86_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n4096_bwd(n, (dact + (long)(1162240) * n), (dact + (long)(1158144) * n), (dact + (long)(1121280) * n));
+}
+
+/* layer3.2.relu#2 */
+static void resnet20_layer87_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n4096_fwd(n, (act + (long)(1162240) * n), (act + (long)(1166336) * n));
+}
+
+/* layer3.2.relu#2 */
+static void resnet20_layer87_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n4096_bwd(n, (act + (long)(1162240) * n), (act + (long)(1166336) * n), (dact + (long)(1166336) * n), (dact + (long)(1162240) * n));
+}
+
+/* pool */
+static void resnet20_layer88_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     gap_c64_8x8_fwd(n, (act + (long)(1166336) * n), (act + (long)(1170432) * n));
+}
+
+/* pool */
+static void resnet20_layer88_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    gap_c64_8x8_bwd(n, (dact + (long)(1170432) * n), (dact + (long)(1166336) * n));
+}
+
+/* fc */
+static void resnet20_layer89_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     linear_64_10_b_fwd(n, (act + (long)(1170432) * n), (par + 188784), (par + 189424), (act + (long)(1170496) * n));
 }
 
-/* Layers in reverse; every gradient is accumulated into zeroed slots. */
-static void resnet20_backward(const mc_state *s)
+/* fc */
+static void resnet20_layer89_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
     linear_64_10_b_bwd(n, (act + (long)(1170432) * n), (par + 188784), (dact + (long)(1170496) * n), (dact + (long)(1170432) * n), (grad + 188784), (grad + 189424));
-    gap_c64_8x8_bwd(n, (dact + (long)(1170432) * n), (dact + (long)(1166336) * n));
-    relu_n4096_bwd(n, (act + (long)(1162240) * n), (act + (long)(1166336) * n), (dact + (long)(1166336) * n), (dact + (long)(1162240) * n));
-    add2_n4096_bwd(n, (dact + (long)(1162240) * n), (dact + (long)(1158144) * n), (dact + (long)(1121280) * n));
-    bn_c64_8x8_bwd(n, (act + (long)(1154048) * n), (par + 188656), (sav + 2688), (sav + 2752), (dact + (long)(1158144) * n),
-        (dact + (long)(1154048) * n), (grad + 188656), (grad + 188720));
-    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(1149952) * n), (par + 151792), (dact + (long)(1154048) * n + 0), (dact + (long)(1149952) * n), (grad + 151792), 0);
-    relu_n4096_bwd(n, (act + (long)(1145856) * n), (act + (long)(1149952) * n), (dact + (long)(1149952) * n), (dact + (long)(1145856) * n));
-    bn_c64_8x8_bwd(n, (act + (long)(1141760) * n), (par + 151664), (sav + 2560), (sav + 2624), (dact + (long)(1145856) * n),
-        (dact + (long)(1141760) * n), (grad + 151664), (grad + 151728));
-    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(1133568) * n), (par + 143408), (dact + (long)(1141760) * n + 0), (dact + (long)(1133568) * n), (grad + 143408), (grad + 151600));
-    bn_c128_8x8_bwd(n, (act + (long)(1125376) * n), (par + 143152), (sav + 2304), (sav + 2432), (dact + (long)(1133568) * n),
-        (dact + (long)(1125376) * n), (grad + 143152), (grad + 143280));
-    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(1121280) * n), (par + 142000), (dact + (long)(1125376) * n + 0), (dact + (long)(1121280) * n), (grad + 142000), 0);
-    relu_n4096_bwd(n, (act + (long)(1117184) * n), (act + (long)(1121280) * n), (dact + (long)(1121280) * n), (dact + (long)(1117184) * n));
-    add2_n4096_bwd(n, (dact + (long)(1117184) * n), (dact + (long)(1113088) * n), (dact + (long)(1076224) * n));
-    bn_c64_8x8_bwd(n, (act + (long)(1108992) * n), (par + 141872), (sav + 2176), (sav + 2240), (dact + (long)(1113088) * n),
-        (dact + (long)(1108992) * n), (grad + 141872), (grad + 141936));
-    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(1104896) * n), (par + 105008), (dact + (long)(1108992) * n + 0), (dact + (long)(1104896) * n), (grad + 105008), 0);
-    relu_n4096_bwd(n, (act + (long)(1100800) * n), (act + (long)(1104896) * n), (dact + (long)(1104896) * n), (dact + (long)(1100800) * n));
-    bn_c64_8x8_bwd(n, (act + (long)(1096704) * n), (par + 104880), (sav + 2048), (sav + 2112), (dact + (long)(1100800) * n),
-        (dact + (long)(1096704) * n), (grad + 104880), (grad + 104944));
-    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(1088512) * n), (par + 96624), (dact + (long)(1096704) * n + 0), (dact + (long)(1088512) * n), (grad + 96624), (grad + 104816));
-    bn_c128_8x8_bwd(n, (act + (long)(1080320) * n), (par + 96368), (sav + 1792), (sav + 1920), (dact + (long)(1088512) * n),
-        (dact + (long)(1080320) * n), (grad + 96368), (grad + 96496));
-    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(1076224) * n), (par + 95216), (dact + (long)(1080320) * n + 0), (dact + (long)(1076224) * n), (grad + 95216), 0);
-    relu_n4096_bwd(n, (act + (long)(1072128) * n), (act + (long)(1076224) * n), (dact + (long)(1076224) * n), (dact + (long)(1072128) * n));
-    add2_n4096_bwd(n, (dact + (long)(1072128) * n), (dact + (long)(1059840) * n), (dact + (long)(1068032) * n));
-    bn_c64_8x8_bwd(n, (act + (long)(1063936) * n), (par + 95088), (sav + 1664), (sav + 1728), (dact + (long)(1068032) * n),
-        (dact + (long)(1063936) * n), (grad + 95088), (grad + 95152));
-    conv_k1_c32_64_16x16_s2_p0_bwd(n, (act + (long)(1002496) * n), (par + 93040), (dact + (long)(1063936) * n + 0), (dact + (long)(1002496) * n), (grad + 93040), 0);
-    bn_c64_8x8_bwd(n, (act + (long)(1055744) * n), (par + 92912), (sav + 1536), (sav + 1600), (dact + (long)(1059840) * n),
-        (dact + (long)(1055744) * n), (grad + 92912), (grad + 92976));
-    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(1051648) * n), (par + 56048), (dact + (long)(1055744) * n + 0), (dact + (long)(1051648) * n), (grad + 56048), 0);
-    relu_n4096_bwd(n, (act + (long)(1047552) * n), (act + (long)(1051648) * n), (dact + (long)(1051648) * n), (dact + (long)(1047552) * n));
-    bn_c64_8x8_bwd(n, (act + (long)(1043456) * n), (par + 55920), (sav + 1408), (sav + 1472), (dact + (long)(1047552) * n),
-        (dact + (long)(1043456) * n), (grad + 55920), (grad + 55984));
-    conv_k1_c64_64_16x16_s2_p0_b_bwd(n, (act + (long)(1027072) * n), (par + 51760), (dact + (long)(1043456) * n + 0), (dact + (long)(1027072) * n), (grad + 51760), (grad + 55856));
-    bn_c64_16x16_bwd(n, (act + (long)(1010688) * n), (par + 51632), (sav + 1280), (sav + 1344), (dact + (long)(1027072) * n),
-        (dact + (long)(1010688) * n), (grad + 51632), (grad + 51696));
-    dw_k3_3_c32_16x16_s1_bwd(n, (act + (long)(1002496) * n), (par + 51056), (dact + (long)(1010688) * n + 0), (dact + (long)(1002496) * n), (grad + 51056), 0);
-    relu_n8192_bwd(n, (act + (long)(994304) * n), (act + (long)(1002496) * n), (dact + (long)(1002496) * n), (dact + (long)(994304) * n));
-    add2_n8192_bwd(n, (dact + (long)(994304) * n), (dact + (long)(986112) * n), (dact + (long)(912384) * n));
-    bn_c32_16x16_bwd(n, (act + (long)(977920) * n), (par + 50992), (sav + 1216), (sav + 1248), (dact + (long)(986112) * n),
-        (dact + (long)(977920) * n), (grad + 50992), (grad + 51024));
-    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(969728) * n), (par + 41776), (dact + (long)(977920) * n + 0), (dact + (long)(969728) * n), (grad + 41776), 0);
-    relu_n8192_bwd(n, (act + (long)(961536) * n), (act + (long)(969728) * n), (dact + (long)(969728) * n), (dact + (long)(961536) * n));
-    bn_c32_16x16_bwd(n, (act + (long)(953344) * n), (par + 41712), (sav + 1152), (sav + 1184), (dact + (long)(961536) * n),
-        (dact + (long)(953344) * n), (grad + 41712), (grad + 41744));
-    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(936960) * n), (par + 39632), (dact + (long)(953344) * n + 0), (dact + (long)(936960) * n), (grad + 39632), (grad + 41680));
-    bn_c64_16x16_bwd(n, (act + (long)(920576) * n), (par + 39504), (sav + 1024), (sav + 1088), (dact + (long)(936960) * n),
-        (dact + (long)(920576) * n), (grad + 39504), (grad + 39568));
-    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(912384) * n), (par + 38416), (dact + (long)(920576) * n + 0), (dact + (long)(912384) * n), (grad + 38416), 0);
-    relu_n8192_bwd(n, (act + (long)(904192) * n), (act + (long)(912384) * n), (dact + (long)(912384) * n), (dact + (long)(904192) * n));
-    add2_n8192_bwd(n, (dact + (long)(904192) * n), (dact + (long)(896000) * n), (dact + (long)(822272) * n));
-    bn_c32_16x16_bwd(n, (act + (long)(887808) * n), (par + 38352), (sav + 960), (sav + 992), (dact + (long)(896000) * n),
-        (dact + (long)(887808) * n), (grad + 38352), (grad + 38384));
-    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(879616) * n), (par + 29136), (dact + (long)(887808) * n + 0), (dact + (long)(879616) * n), (grad + 29136), 0);
-    relu_n8192_bwd(n, (act + (long)(871424) * n), (act + (long)(879616) * n), (dact + (long)(879616) * n), (dact + (long)(871424) * n));
-    bn_c32_16x16_bwd(n, (act + (long)(863232) * n), (par + 29072), (sav + 896), (sav + 928), (dact + (long)(871424) * n),
-        (dact + (long)(863232) * n), (grad + 29072), (grad + 29104));
-    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(846848) * n), (par + 26992), (dact + (long)(863232) * n + 0), (dact + (long)(846848) * n), (grad + 26992), (grad + 29040));
-    bn_c64_16x16_bwd(n, (act + (long)(830464) * n), (par + 26864), (sav + 768), (sav + 832), (dact + (long)(846848) * n),
-        (dact + (long)(830464) * n), (grad + 26864), (grad + 26928));
-    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(822272) * n), (par + 25776), (dact + (long)(830464) * n + 0), (dact + (long)(822272) * n), (grad + 25776), 0);
-    relu_n8192_bwd(n, (act + (long)(814080) * n), (act + (long)(822272) * n), (dact + (long)(822272) * n), (dact + (long)(814080) * n));
-    add2_n8192_bwd(n, (dact + (long)(814080) * n), (dact + (long)(789504) * n), (dact + (long)(805888) * n));
-    bn_c32_16x16_bwd(n, (act + (long)(797696) * n), (par + 25712), (sav + 704), (sav + 736), (dact + (long)(805888) * n),
-        (dact + (long)(797696) * n), (grad + 25712), (grad + 25744));
-    conv_k1_c16_32_32x32_s2_p0_bwd(n, (act + (long)(674816) * n), (par + 25200), (dact + (long)(797696) * n + 0), (dact + (long)(674816) * n), (grad + 25200), 0);
-    bn_c32_16x16_bwd(n, (act + (long)(781312) * n), (par + 25136), (sav + 640), (sav + 672), (dact + (long)(789504) * n),
-        (dact + (long)(781312) * n), (grad + 25136), (grad + 25168));
-    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(773120) * n), (par + 15920), (dact + (long)(781312) * n + 0), (dact + (long)(773120) * n), (grad + 15920), 0);
-    relu_n8192_bwd(n, (act + (long)(764928) * n), (act + (long)(773120) * n), (dact + (long)(773120) * n), (dact + (long)(764928) * n));
-    bn_c32_16x16_bwd(n, (act + (long)(756736) * n), (par + 15856), (sav + 576), (sav + 608), (dact + (long)(764928) * n),
-        (dact + (long)(756736) * n), (grad + 15856), (grad + 15888));
-    conv_k1_c32_32_32x32_s2_p0_b_bwd(n, (act + (long)(723968) * n), (par + 14800), (dact + (long)(756736) * n + 0), (dact + (long)(723968) * n), (grad + 14800), (grad + 15824));
-    bn_c32_32x32_bwd(n, (act + (long)(691200) * n), (par + 14736), (sav + 512), (sav + 544), (dact + (long)(723968) * n),
-        (dact + (long)(691200) * n), (grad + 14736), (grad + 14768));
-    dw_k3_5_c16_32x32_s1_bwd(n, (act + (long)(674816) * n), (par + 14192), (dact + (long)(691200) * n + 0), (dact + (long)(674816) * n), (grad + 14192), 0);
-    relu_n16384_bwd(n, (act + (long)(658432) * n), (act + (long)(674816) * n), (dact + (long)(674816) * n), (dact + (long)(658432) * n));
-    add2_n16384_bwd(n, (dact + (long)(658432) * n), (dact + (long)(642048) * n), (dact + (long)(461824) * n));
-    bn_c16_32x32_bwd(n, (act + (long)(625664) * n), (par + 14160), (sav + 480), (sav + 496), (dact + (long)(642048) * n),
-        (dact + (long)(625664) * n), (grad + 14160), (grad + 14176));
-    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(609280) * n), (par + 11856), (dact + (long)(625664) * n + 0), (dact + (long)(609280) * n), (grad + 11856), 0);
-    relu_n16384_bwd(n, (act + (long)(592896) * n), (act + (long)(609280) * n), (dact + (long)(609280) * n), (dact + (long)(592896) * n));
-    bn_c16_32x32_bwd(n, (act + (long)(576512) * n), (par + 11824), (sav + 448), (sav + 464), (dact + (long)(592896) * n),
-        (dact + (long)(576512) * n), (grad + 11824), (grad + 11840));
-    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(527360) * n), (par + 11040), (dact + (long)(576512) * n + 0), (dact + (long)(527360) * n), (grad + 11040), (grad + 11808));
-    bn_c48_32x32_bwd(n, (act + (long)(478208) * n), (par + 10944), (sav + 352), (sav + 400), (dact + (long)(527360) * n),
-        (dact + (long)(478208) * n), (grad + 10944), (grad + 10992));
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(461824) * n), (par + 9616), (dact + (long)(478208) * n + 0), (dact + (long)(461824) * n), (grad + 9616), 0);
-    relu_n16384_bwd(n, (act + (long)(445440) * n), (act + (long)(461824) * n), (dact + (long)(461824) * n), (dact + (long)(445440) * n));
-    add2_n16384_bwd(n, (dact + (long)(445440) * n), (dact + (long)(429056) * n), (dact + (long)(248832) * n));
-    bn_c16_32x32_bwd(n, (act + (long)(412672) * n), (par + 9584), (sav + 320), (sav + 336), (dact + (long)(429056) * n),
-        (dact + (long)(412672) * n), (grad + 9584), (grad + 9600));
-    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(396288) * n), (par + 7280), (dact + (long)(412672) * n + 0), (dact + (long)(396288) * n), (grad + 7280), 0);
-    relu_n16384_bwd(n, (act + (long)(379904) * n), (act + (long)(396288) * n), (dact + (long)(396288) * n), (dact + (long)(379904) * n));
-    bn_c16_32x32_bwd(n, (act + (long)(363520) * n), (par + 7248), (sav + 288), (sav + 304), (dact + (long)(379904) * n),
-        (dact + (long)(363520) * n), (grad + 7248), (grad + 7264));
-    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(314368) * n), (par + 6464), (dact + (long)(363520) * n + 0), (dact + (long)(314368) * n), (grad + 6464), (grad + 7232));
-    bn_c48_32x32_bwd(n, (act + (long)(265216) * n), (par + 6368), (sav + 192), (sav + 240), (dact + (long)(314368) * n),
-        (dact + (long)(265216) * n), (grad + 6368), (grad + 6416));
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(248832) * n), (par + 5040), (dact + (long)(265216) * n + 0), (dact + (long)(248832) * n), (grad + 5040), 0);
-    relu_n16384_bwd(n, (act + (long)(232448) * n), (act + (long)(248832) * n), (dact + (long)(248832) * n), (dact + (long)(232448) * n));
-    add2_n16384_bwd(n, (dact + (long)(232448) * n), (dact + (long)(216064) * n), (dact + (long)(35840) * n));
-    bn_c16_32x32_bwd(n, (act + (long)(199680) * n), (par + 5008), (sav + 160), (sav + 176), (dact + (long)(216064) * n),
-        (dact + (long)(199680) * n), (grad + 5008), (grad + 5024));
-    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(183296) * n), (par + 2704), (dact + (long)(199680) * n + 0), (dact + (long)(183296) * n), (grad + 2704), 0);
-    relu_n16384_bwd(n, (act + (long)(166912) * n), (act + (long)(183296) * n), (dact + (long)(183296) * n), (dact + (long)(166912) * n));
-    bn_c16_32x32_bwd(n, (act + (long)(150528) * n), (par + 2672), (sav + 128), (sav + 144), (dact + (long)(166912) * n),
-        (dact + (long)(150528) * n), (grad + 2672), (grad + 2688));
-    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(101376) * n), (par + 1888), (dact + (long)(150528) * n + 0), (dact + (long)(101376) * n), (grad + 1888), (grad + 2656));
-    bn_c48_32x32_bwd(n, (act + (long)(52224) * n), (par + 1792), (sav + 32), (sav + 80), (dact + (long)(101376) * n),
-        (dact + (long)(52224) * n), (grad + 1792), (grad + 1840));
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(35840) * n), (par + 464), (dact + (long)(52224) * n + 0), (dact + (long)(35840) * n), (grad + 464), 0);
-    relu_n16384_bwd(n, (act + (long)(19456) * n), (act + (long)(35840) * n), (dact + (long)(35840) * n), (dact + (long)(19456) * n));
-    bn_c16_32x32_bwd(n, (act + (long)(3072) * n), (par + 432), (sav + 0), (sav + 16), (dact + (long)(19456) * n),
-        (dact + (long)(3072) * n), (grad + 432), (grad + 448));
-    conv_k3_c3_16_32x32_s1_p1_bwd(n, (act + (long)(0) * n), (par + 0), (dact + (long)(3072) * n + 0), (dact + (long)(0) * n), (grad + 0), 0);
+}
+
+static void (*const resnet20_layer_forward[90])(const mc_state *, int) = {
+    resnet20_layer0_forward,
+    resnet20_layer1_forward,
+    resnet20_layer2_forward,
+    resnet20_layer3_forward,
+    resnet20_layer4_forward,
+    resnet20_layer5_forward,
+    resnet20_layer6_forward,
+    resnet20_layer7_forward,
+    resnet20_layer8_forward,
+    resnet20_layer9_forward,
+    resnet20_layer10_forward,
+    resnet20_layer11_forward,
+    resnet20_layer12_forward,
+    resnet20_layer13_forward,
+    resnet20_layer14_forward,
+    resnet20_layer15_forward,
+    resnet20_layer16_forward,
+    resnet20_layer17_forward,
+    resnet20_layer18_forward,
+    resnet20_layer19_forward,
+    resnet20_layer20_forward,
+    resnet20_layer21_forward,
+    resnet20_layer22_forward,
+    resnet20_layer23_forward,
+    resnet20_layer24_forward,
+    resnet20_layer25_forward,
+    resnet20_layer26_forward,
+    resnet20_layer27_forward,
+    resnet20_layer28_forward,
+    resnet20_layer29_forward,
+    resnet20_layer30_forward,
+    resnet20_layer31_forward,
+    resnet20_layer32_forward,
+    resnet20_layer33_forward,
+    resnet20_layer34_forward,
+    resnet20_layer35_forward,
+    resnet20_layer36_forward,
+    resnet20_layer37_forward,
+    resnet20_layer38_forward,
+    resnet20_layer39_forward,
+    resnet20_layer40_forward,
+    resnet20_layer41_forward,
+    resnet20_layer42_forward,
+    resnet20_layer43_forward,
+    resnet20_layer44_forward,
+    resnet20_layer45_forward,
+    resnet20_layer46_forward,
+    resnet20_layer47_forward,
+    resnet20_layer48_forward,
+    resnet20_layer49_forward,
+    resnet20_layer50_forward,
+    resnet20_layer51_forward,
+    resnet20_layer52_forward,
+    resnet20_layer53_forward,
+    resnet20_layer54_forward,
+    resnet20_layer55_forward,
+    resnet20_layer56_forward,
+    resnet20_layer57_forward,
+    resnet20_layer58_forward,
+    resnet20_layer59_forward,
+    resnet20_layer60_forward,
+    resnet20_layer61_forward,
+    resnet20_layer62_forward,
+    resnet20_layer63_forward,
+    resnet20_layer64_forward,
+    resnet20_layer65_forward,
+    resnet20_layer66_forward,
+    resnet20_layer67_forward,
+    resnet20_layer68_forward,
+    resnet20_layer69_forward,
+    resnet20_layer70_forward,
+    resnet20_layer71_forward,
+    resnet20_layer72_forward,
+    resnet20_layer73_forward,
+    resnet20_layer74_forward,
+    resnet20_layer75_forward,
+    resnet20_layer76_forward,
+    resnet20_layer77_forward,
+    resnet20_layer78_forward,
+    resnet20_layer79_forward,
+    resnet20_layer80_forward,
+    resnet20_layer81_forward,
+    resnet20_layer82_forward,
+    resnet20_layer83_forward,
+    resnet20_layer84_forward,
+    resnet20_layer85_forward,
+    resnet20_layer86_forward,
+    resnet20_layer87_forward,
+    resnet20_layer88_forward,
+    resnet20_layer89_forward,
+};
+
+static void (*const resnet20_layer_backward[90])(const mc_state *) = {
+    resnet20_layer0_backward,
+    resnet20_layer1_backward,
+    resnet20_layer2_backward,
+    resnet20_layer3_backward,
+    resnet20_layer4_backward,
+    resnet20_layer5_backward,
+    resnet20_layer6_backward,
+    resnet20_layer7_backward,
+    resnet20_layer8_backward,
+    resnet20_layer9_backward,
+    resnet20_layer10_backward,
+    resnet20_layer11_backward,
+    resnet20_layer12_backward,
+    resnet20_layer13_backward,
+    resnet20_layer14_backward,
+    resnet20_layer15_backward,
+    resnet20_layer16_backward,
+    resnet20_layer17_backward,
+    resnet20_layer18_backward,
+    resnet20_layer19_backward,
+    resnet20_layer20_backward,
+    resnet20_layer21_backward,
+    resnet20_layer22_backward,
+    resnet20_layer23_backward,
+    resnet20_layer24_backward,
+    resnet20_layer25_backward,
+    resnet20_layer26_backward,
+    resnet20_layer27_backward,
+    resnet20_layer28_backward,
+    resnet20_layer29_backward,
+    resnet20_layer30_backward,
+    resnet20_layer31_backward,
+    resnet20_layer32_backward,
+    resnet20_layer33_backward,
+    resnet20_layer34_backward,
+    resnet20_layer35_backward,
+    resnet20_layer36_backward,
+    resnet20_layer37_backward,
+    resnet20_layer38_backward,
+    resnet20_layer39_backward,
+    resnet20_layer40_backward,
+    resnet20_layer41_backward,
+    resnet20_layer42_backward,
+    resnet20_layer43_backward,
+    resnet20_layer44_backward,
+    resnet20_layer45_backward,
+    resnet20_layer46_backward,
+    resnet20_layer47_backward,
+    resnet20_layer48_backward,
+    resnet20_layer49_backward,
+    resnet20_layer50_backward,
+    resnet20_layer51_backward,
+    resnet20_layer52_backward,
+    resnet20_layer53_backward,
+    resnet20_layer54_backward,
+    resnet20_layer55_backward,
+    resnet20_layer56_backward,
+    resnet20_layer57_backward,
+    resnet20_layer58_backward,
+    resnet20_layer59_backward,
+    resnet20_layer60_backward,
+    resnet20_layer61_backward,
+    resnet20_layer62_backward,
+    resnet20_layer63_backward,
+    resnet20_layer64_backward,
+    resnet20_layer65_backward,
+    resnet20_layer66_backward,
+    resnet20_layer67_backward,
+    resnet20_layer68_backward,
+    resnet20_layer69_backward,
+    resnet20_layer70_backward,
+    resnet20_layer71_backward,
+    resnet20_layer72_backward,
+    resnet20_layer73_backward,
+    resnet20_layer74_backward,
+    resnet20_layer75_backward,
+    resnet20_layer76_backward,
+    resnet20_layer77_backward,
+    resnet20_layer78_backward,
+    resnet20_layer79_backward,
+    resnet20_layer80_backward,
+    resnet20_layer81_backward,
+    resnet20_layer82_backward,
+    resnet20_layer83_backward,
+    resnet20_layer84_backward,
+    resnet20_layer85_backward,
+    resnet20_layer86_backward,
+    resnet20_layer87_backward,
+    resnet20_layer88_backward,
+    resnet20_layer89_backward,
+};
+
+static void resnet20_forward(const mc_state *s, int train)
+{
+    for (int i = 0; i < 90; i++)
+        resnet20_layer_forward[i](s, train);
+}
+
+static void resnet20_backward(const mc_state *s)
+{
+    for (int i = 90 - 1; i >= 0; i--)
+        resnet20_layer_backward[i](s);
 }
 
 /* Mean cross-entropy of the batch; writes the softmax to probs (n x 10). */
@@ -1173,5 +2532,6 @@ const mc_model_desc resnet20_model = {
     .param_floats = 189434, .buffer_floats = 2816, .counters = 30,
     .act_floats = 1170506, .saved_floats = 2816, .extra_floats = 0,
     .forward = resnet20_forward, .backward = resnet20_backward,
+    .layer_forward = resnet20_layer_forward, .layer_backward = resnet20_layer_backward,
     .loss = resnet20_loss, .loss_backward = resnet20_loss_backward,
 };

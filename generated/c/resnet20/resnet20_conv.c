@@ -5,159 +5,337 @@
 #include "resnet20.h"
 
 /* conv_k3_c3_16_32x32_s1_p1: conv 3x32x32 -> 16x32x32, kernel 3, stride 1, padding 1 */
+typedef float mc_v16 __attribute__((vector_size(64), aligned(4), may_alias));
+
+/* The first count floats at p, zeros after: the tail of a row. (Vectors
+ * go by pointer: by value they would change the ABI without AVX-512.) */
+static inline __attribute__((unused)) void mc_v16_part(mc_v16 *v, const float *p, int count)
+{
+    *v = (mc_v16){0};
+    for (int l = 0; l < count; l++)
+        (*v)[l] = p[l];
+}
+
+static inline __attribute__((unused)) float mc_v16_sum(const mc_v16 *v)
+{
+    float s = 0.0f;
+    for (int l = 0; l < 16; l++)
+        s += (*v)[l];
+    return s;
+}
+
 static void conv_k3_c3_16_32x32_s1_p1_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 16; i += 4) {
-        float *restrict c0 = c + i * 1024, *restrict c1 = c0 + 1024, *restrict c2 = c1 + 1024, *restrict c3 = c2 + 1024;
-        for (int p = 0; p < 27; p++) {
-            const float a0 = a[i * 27 + p], a1 = a[(i + 1) * 27 + p], a2 = a[(i + 2) * 27 + p],
-                        a3 = a[(i + 3) * 27 + p];
-            const float *restrict bp = b + p * 1024;
-            for (int j = 0; j < 1024; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 16; i0 += 4) {
+        for (int j0 = 0; j0 < 1088; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 1088 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 27;
+            float *restrict c1 = c + (i0 + 1) * 1088 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 27;
+            float *restrict c2 = c + (i0 + 2) * 1088 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 27;
+            float *restrict c3 = c + (i0 + 3) * 1088 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 27;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int ci = 0, p = 0; ci < 3; ci++)
+            for (int ky = 0; ky < 3; ky++)
+            for (int kx = 0; kx < 3; kx++, p++) {
+                const float *restrict bp = b + ci * 1156 + ky * 34 + kx + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
         }
     }
 }
 
-static void conv_k3_c3_16_32x32_s1_p1_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k3_c3_16_32x32_s1_p1_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 16; i += 4) {
-        float *restrict c0 = c + i * 27, *restrict c1 = c0 + 27, *restrict c2 = c1 + 27, *restrict c3 = c2 + 27;
-        for (int p = 0; p < 1024; p++) {
-            const float a0 = a[i * 1024 + p], a1 = a[(i + 1) * 1024 + p], a2 = a[(i + 2) * 1024 + p],
-                        a3 = a[(i + 3) * 1024 + p];
-            const float *restrict bp = b + p * 27;
-            for (int j = 0; j < 27; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 16; i0 += 4) {
+        for (int k0 = 0; k0 < 24; k0 += 4)
+        {
+            mc_v16 s0_0 = {0};
+            mc_v16 s0_1 = {0};
+            mc_v16 s0_2 = {0};
+            mc_v16 s0_3 = {0};
+            mc_v16 s1_0 = {0};
+            mc_v16 s1_1 = {0};
+            mc_v16 s1_2 = {0};
+            mc_v16 s1_3 = {0};
+            mc_v16 s2_0 = {0};
+            mc_v16 s2_1 = {0};
+            mc_v16 s2_2 = {0};
+            mc_v16 s2_3 = {0};
+            mc_v16 s3_0 = {0};
+            mc_v16 s3_1 = {0};
+            mc_v16 s3_2 = {0};
+            mc_v16 s3_3 = {0};
+            for (int i = 0; i < nb; i++) {
+                const float *restrict a0 = a + (long)i * 17408 + (i0 + 0) * 1088;
+                const float *restrict a1 = a + (long)i * 17408 + (i0 + 1) * 1088;
+                const float *restrict a2 = a + (long)i * 17408 + (i0 + 2) * 1088;
+                const float *restrict a3 = a + (long)i * 17408 + (i0 + 3) * 1088;
+                const float *restrict b0 = b + (long)i * 3470 + ((k0 + 0) / 9 * 1156 + (k0 + 0) / 3 % 3 * 34 + (k0 + 0) % 3);
+                const float *restrict b1 = b + (long)i * 3470 + ((k0 + 1) / 9 * 1156 + (k0 + 1) / 3 % 3 * 34 + (k0 + 1) % 3);
+                const float *restrict b2 = b + (long)i * 3470 + ((k0 + 2) / 9 * 1156 + (k0 + 2) / 3 % 3 * 34 + (k0 + 2) % 3);
+                const float *restrict b3 = b + (long)i * 3470 + ((k0 + 3) / 9 * 1156 + (k0 + 3) / 3 % 3 * 34 + (k0 + 3) % 3);
+                for (int p = 0; p < 1088; p += 16) {
+                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
+                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
+                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
+                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
+                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
+                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
+                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
+                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
+                    s0_0 += x0 * y0;
+                    s0_1 += x0 * y1;
+                    s0_2 += x0 * y2;
+                    s0_3 += x0 * y3;
+                    s1_0 += x1 * y0;
+                    s1_1 += x1 * y1;
+                    s1_2 += x1 * y2;
+                    s1_3 += x1 * y3;
+                    s2_0 += x2 * y0;
+                    s2_1 += x2 * y1;
+                    s2_2 += x2 * y2;
+                    s2_3 += x2 * y3;
+                    s3_0 += x3 * y0;
+                    s3_1 += x3 * y1;
+                    s3_2 += x3 * y2;
+                    s3_3 += x3 * y3;
+                }
             }
+            c[(i0 + 0) * 27 + k0 + 0] += mc_v16_sum(&s0_0);
+            c[(i0 + 0) * 27 + k0 + 1] += mc_v16_sum(&s0_1);
+            c[(i0 + 0) * 27 + k0 + 2] += mc_v16_sum(&s0_2);
+            c[(i0 + 0) * 27 + k0 + 3] += mc_v16_sum(&s0_3);
+            c[(i0 + 1) * 27 + k0 + 0] += mc_v16_sum(&s1_0);
+            c[(i0 + 1) * 27 + k0 + 1] += mc_v16_sum(&s1_1);
+            c[(i0 + 1) * 27 + k0 + 2] += mc_v16_sum(&s1_2);
+            c[(i0 + 1) * 27 + k0 + 3] += mc_v16_sum(&s1_3);
+            c[(i0 + 2) * 27 + k0 + 0] += mc_v16_sum(&s2_0);
+            c[(i0 + 2) * 27 + k0 + 1] += mc_v16_sum(&s2_1);
+            c[(i0 + 2) * 27 + k0 + 2] += mc_v16_sum(&s2_2);
+            c[(i0 + 2) * 27 + k0 + 3] += mc_v16_sum(&s2_3);
+            c[(i0 + 3) * 27 + k0 + 0] += mc_v16_sum(&s3_0);
+            c[(i0 + 3) * 27 + k0 + 1] += mc_v16_sum(&s3_1);
+            c[(i0 + 3) * 27 + k0 + 2] += mc_v16_sum(&s3_2);
+            c[(i0 + 3) * 27 + k0 + 3] += mc_v16_sum(&s3_3);
+        }
+        {
+        const int k0 = 24;
+        {
+            mc_v16 s0_0 = {0};
+            mc_v16 s0_1 = {0};
+            mc_v16 s0_2 = {0};
+            mc_v16 s1_0 = {0};
+            mc_v16 s1_1 = {0};
+            mc_v16 s1_2 = {0};
+            mc_v16 s2_0 = {0};
+            mc_v16 s2_1 = {0};
+            mc_v16 s2_2 = {0};
+            mc_v16 s3_0 = {0};
+            mc_v16 s3_1 = {0};
+            mc_v16 s3_2 = {0};
+            for (int i = 0; i < nb; i++) {
+                const float *restrict a0 = a + (long)i * 17408 + (i0 + 0) * 1088;
+                const float *restrict a1 = a + (long)i * 17408 + (i0 + 1) * 1088;
+                const float *restrict a2 = a + (long)i * 17408 + (i0 + 2) * 1088;
+                const float *restrict a3 = a + (long)i * 17408 + (i0 + 3) * 1088;
+                const float *restrict b0 = b + (long)i * 3470 + ((k0 + 0) / 9 * 1156 + (k0 + 0) / 3 % 3 * 34 + (k0 + 0) % 3);
+                const float *restrict b1 = b + (long)i * 3470 + ((k0 + 1) / 9 * 1156 + (k0 + 1) / 3 % 3 * 34 + (k0 + 1) % 3);
+                const float *restrict b2 = b + (long)i * 3470 + ((k0 + 2) / 9 * 1156 + (k0 + 2) / 3 % 3 * 34 + (k0 + 2) % 3);
+                for (int p = 0; p < 1088; p += 16) {
+                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
+                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
+                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
+                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
+                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
+                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
+                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
+                    s0_0 += x0 * y0;
+                    s0_1 += x0 * y1;
+                    s0_2 += x0 * y2;
+                    s1_0 += x1 * y0;
+                    s1_1 += x1 * y1;
+                    s1_2 += x1 * y2;
+                    s2_0 += x2 * y0;
+                    s2_1 += x2 * y1;
+                    s2_2 += x2 * y2;
+                    s3_0 += x3 * y0;
+                    s3_1 += x3 * y1;
+                    s3_2 += x3 * y2;
+                }
+            }
+            c[(i0 + 0) * 27 + k0 + 0] += mc_v16_sum(&s0_0);
+            c[(i0 + 0) * 27 + k0 + 1] += mc_v16_sum(&s0_1);
+            c[(i0 + 0) * 27 + k0 + 2] += mc_v16_sum(&s0_2);
+            c[(i0 + 1) * 27 + k0 + 0] += mc_v16_sum(&s1_0);
+            c[(i0 + 1) * 27 + k0 + 1] += mc_v16_sum(&s1_1);
+            c[(i0 + 1) * 27 + k0 + 2] += mc_v16_sum(&s1_2);
+            c[(i0 + 2) * 27 + k0 + 0] += mc_v16_sum(&s2_0);
+            c[(i0 + 2) * 27 + k0 + 1] += mc_v16_sum(&s2_1);
+            c[(i0 + 2) * 27 + k0 + 2] += mc_v16_sum(&s2_2);
+            c[(i0 + 3) * 27 + k0 + 0] += mc_v16_sum(&s3_0);
+            c[(i0 + 3) * 27 + k0 + 1] += mc_v16_sum(&s3_1);
+            c[(i0 + 3) * 27 + k0 + 2] += mc_v16_sum(&s3_2);
+        }
         }
     }
 }
 
 static void conv_k3_c3_16_32x32_s1_p1_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
-    for (int i = 0; i < 24; i += 4) {
-        float *restrict c0 = c + i * 1024, *restrict c1 = c0 + 1024, *restrict c2 = c1 + 1024, *restrict c3 = c2 + 1024;
-        for (int p = 0; p < 16; p++) {
-            const float a0 = a[i * 16 + p], a1 = a[(i + 1) * 16 + p], a2 = a[(i + 2) * 16 + p],
-                        a3 = a[(i + 3) * 16 + p];
-            const float *restrict bp = b + p * 1024;
-            for (int j = 0; j < 1024; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    {
+        const int i0 = 0;
+        for (int j0 = 0; j0 < 1088; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 1088 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 144;
+            float *restrict c1 = c + (i0 + 1) * 1088 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 144;
+            float *restrict c2 = c + (i0 + 2) * 1088 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 144;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            for (int ci = 0, p = 0; ci < 16; ci++)
+            for (int ky = 0; ky < 3; ky++)
+            for (int kx = 0; kx < 3; kx++, p++) {
+                const float *restrict bp = b + ci * 1156 + ky * 34 + kx + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
         }
     }
-    for (int i = 24; i < 27; i++)
-        for (int p = 0; p < 16; p++) {
-            const float ai = a[i * 16 + p];
-            const float *restrict bp = b + p * 1024;
-            float *restrict ci = c + i * 1024;
-            for (int j = 0; j < 1024; j++)
-                ci[j] += ai * bp[j];
-        }
-}
-
-static void conv_k3_c3_16_32x32_s1_p1_transpose_w(const float *restrict a, float *restrict t)
-{
-    for (int r = 0; r < 16; r++)
-        for (int q = 0; q < 27; q++)
-            t[q * 16 + r] = a[r * 27 + q];
 }
 
 
-/* Row (ci, ky, kx) of col: input plane ci of xb seen through that tap. */
-static void conv_k3_c3_16_32x32_s1_p1_im2col(const float *restrict xb, float *restrict col)
+/* Image xb into the interior of the zero-padded xp (its border stays 0). */
+static void conv_k3_c3_16_32x32_s1_p1_pad(const float *restrict xb, float *restrict xp)
 {
-    MC_OMP_FOR
     for (int ci = 0; ci < 3; ci++)
-        for (int ky = 0; ky < 3; ky++)
-            for (int kx = 0; kx < 3; kx++) {
-                const int r = (ci * 3 + ky) * 3 + kx;
-                (void)r;
-                const float *restrict xc = xb + ci * 1024;
-                float *restrict row = col + r * 1024;
-                for (int oy = 0; oy < 32; oy++) {
-                    const int iy = oy * 1 - 1 + ky;
-                    for (int ox = 0; ox < 32; ox++) {
-                        const int ix = ox * 1 - 1 + kx;
-                        row[oy * 32 + ox] = iy >= 0 && iy < 32 && ix >= 0 && ix < 32 ? xc[iy * 32 + ix] : 0.0f;
-                    }
-                }
-            }
+        for (int iy = 0; iy < 32; iy++)
+            memcpy(xp + (ci * 34 + iy + 1) * 34 + 1, xb + (ci * 32 + iy) * 32, 32 * sizeof(float));
 }
 
-/* The same matrix transposed: one row of 3*3*3 taps per output pixel. */
-static void conv_k3_c3_16_32x32_s1_p1_im2col_t(const float *restrict xb, float *restrict colt)
+/* The filters of the input gradient: wf[ci][co][ky][kx] = w[co][ci][3-1-ky][3-1-kx]. */
+static void conv_k3_c3_16_32x32_s1_p1_flip(const float *restrict w, float *restrict wf)
 {
-    MC_OMP_FOR
-    for (int ci = 0; ci < 3; ci++)
-        for (int ky = 0; ky < 3; ky++)
-            for (int kx = 0; kx < 3; kx++) {
-                const int r = (ci * 3 + ky) * 3 + kx;
-                (void)r;
-                const float *restrict xc = xb + ci * 1024;
-                for (int oy = 0; oy < 32; oy++) {
-                    const int iy = oy * 1 - 1 + ky;
-                    for (int ox = 0; ox < 32; ox++) {
-                        const int ix = ox * 1 - 1 + kx;
-                        colt[(oy * 32 + ox) * 27 + r] =
-                            iy >= 0 && iy < 32 && ix >= 0 && ix < 32 ? xc[iy * 32 + ix] : 0.0f;
-                    }
-                }
-            }
-}
-
-/* The backward of im2col: every entry of dcol back to its input pixel. */
-static void conv_k3_c3_16_32x32_s1_p1_col2im(const float *restrict dcol, float *restrict dxb)
-{
-    MC_OMP_FOR
-    for (int ci = 0; ci < 3; ci++)
-        for (int ky = 0; ky < 3; ky++)
-            for (int kx = 0; kx < 3; kx++) {
-                const int r = (ci * 3 + ky) * 3 + kx;
-                (void)r;
-                float *restrict dxc = dxb + ci * 1024;
-                const float *restrict row = dcol + r * 1024;
-                for (int oy = 0; oy < 32; oy++) {
-                    const int iy = oy * 1 - 1 + ky;
-                    if (iy < 0 || iy >= 32)
-                        continue;
-                    for (int ox = 0; ox < 32; ox++) {
-                        const int ix = ox * 1 - 1 + kx;
-                        if (ix >= 0 && ix < 32)
-                            dxc[iy * 32 + ix] += row[oy * 32 + ox];
-                    }
-                }
-            }
+    for (int co = 0; co < 16; co++)
+        for (int ci = 0; ci < 3; ci++)
+            for (int t = 0; t < 9; t++)
+                wf[(ci * 16 + co) * 9 + t] = w[(co * 3 + ci) * 9 + 8 - t];
 }
 
 void conv_k3_c3_16_32x32_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    static float col[27648];
+    static float xp[3470], yg[17408];
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 16384;
+        conv_k3_c3_16_32x32_s1_p1_pad(x + (long)b * 3072, xp);
         for (int co = 0; co < 16; co++)
-            for (int i = 0; i < 1024; i++)
-                yb[co * 1024 + i] = 0.0f;
-        conv_k3_c3_16_32x32_s1_p1_im2col(x + (long)b * 3072, col);
-        conv_k3_c3_16_32x32_s1_p1_gemm_fwd(w, col, yb);
+            for (int i = 0; i < 1088; i++)
+                yg[co * 1088 + i] = 0.0f;
+        conv_k3_c3_16_32x32_s1_p1_gemm_fwd(w, xp, yg);
+        for (int co = 0; co < 16; co++)
+            for (int oy = 0; oy < 32; oy++)
+                memcpy(yb + (co * 32 + oy) * 32, yg + co * 1088 + oy * 34, 32 * sizeof(float));
     }
 }
 
@@ -166,17 +344,33 @@ void conv_k3_c3_16_32x32_s1_p1_bwd(int n, const float *restrict x, const float *
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    static float colt[27648], wt[432];
-    static float dcol[27648];
-    conv_k3_c3_16_32x32_s1_p1_transpose_w(w, wt);
-    for (int b = 0; b < n; b++) {
-        const float *restrict dyb = dy + (long)b * 16384;
-        float *restrict dxb = dx + (long)b * 3072;
-        conv_k3_c3_16_32x32_s1_p1_im2col_t(x + (long)b * 3072, colt);
-        conv_k3_c3_16_32x32_s1_p1_gemm_dw(dyb, colt, dw);
-        memset(dcol, 0, sizeof dcol);
-        conv_k3_c3_16_32x32_s1_p1_gemm_dx(wt, dyb, dcol);
-        conv_k3_c3_16_32x32_s1_p1_col2im(dcol, dxb);
+    static float xp[55520], dyp[278528], dyq[18498],
+        wf[432], dxg[3264];
+    conv_k3_c3_16_32x32_s1_p1_flip(w, wf);
+    for (int b0 = 0; b0 < n; b0 += 16) {
+        const int nb = n - b0 < 16 ? n - b0 : 16;
+        for (int i = 0; i < nb; i++) {
+            const float *restrict dyb = dy + (long)(b0 + i) * 16384;
+            conv_k3_c3_16_32x32_s1_p1_pad(x + (long)(b0 + i) * 3072, xp + i * 3470);
+            for (int co = 0; co < 16; co++)
+                for (int oy = 0; oy < 32; oy++)
+                    memcpy(dyp + (i * 16 + co) * 1088 + oy * 34, dyb + (co * 32 + oy) * 32, 32 * sizeof(float));
+        }
+        conv_k3_c3_16_32x32_s1_p1_gemm_dw(nb, dyp, xp, dw);
+        for (int i = 0; i < nb; i++) {
+            const float *restrict dyb = dy + (long)(b0 + i) * 16384;
+            float *restrict dxb = dx + (long)(b0 + i) * 3072;
+            for (int co = 0; co < 16; co++)
+                for (int oy = 0; oy < 32; oy++)
+                    memcpy(dyq + (co * 34 + oy + 1) * 34 + 1, dyb + (co * 32 + oy) * 32,
+                           32 * sizeof(float));
+            memset(dxg, 0, sizeof dxg);
+            conv_k3_c3_16_32x32_s1_p1_gemm_dx(wf, dyq, dxg);
+            for (int ci = 0; ci < 3; ci++)
+                for (int iy = 0; iy < 32; iy++)
+                    for (int ix = 0; ix < 32; ix++)
+                        dxb[(ci * 32 + iy) * 32 + ix] += dxg[ci * 1088 + iy * 34 + ix];
+        }
     }
 }
 
@@ -184,39 +378,154 @@ void conv_k3_c3_16_32x32_s1_p1_bwd(int n, const float *restrict x, const float *
 static void conv_k1_c48_16_32x32_s1_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 16; i += 4) {
-        float *restrict c0 = c + i * 1024, *restrict c1 = c0 + 1024, *restrict c2 = c1 + 1024, *restrict c3 = c2 + 1024;
-        for (int p = 0; p < 48; p++) {
-            const float a0 = a[i * 48 + p], a1 = a[(i + 1) * 48 + p], a2 = a[(i + 2) * 48 + p],
-                        a3 = a[(i + 3) * 48 + p];
-            const float *restrict bp = b + p * 1024;
-            for (int j = 0; j < 1024; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 16; i0 += 4) {
+        for (int j0 = 0; j0 < 1024; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 1024 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 48;
+            float *restrict c1 = c + (i0 + 1) * 1024 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 48;
+            float *restrict c2 = c + (i0 + 2) * 1024 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 48;
+            float *restrict c3 = c + (i0 + 3) * 1024 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 48;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 48; p++) {
+                const float *restrict bp = b + p * 1024 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
         }
     }
 }
 
-static void conv_k1_c48_16_32x32_s1_p0_b_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c48_16_32x32_s1_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 16; i += 4) {
-        float *restrict c0 = c + i * 48, *restrict c1 = c0 + 48, *restrict c2 = c1 + 48, *restrict c3 = c2 + 48;
-        for (int p = 0; p < 1024; p++) {
-            const float a0 = a[i * 1024 + p], a1 = a[(i + 1) * 1024 + p], a2 = a[(i + 2) * 1024 + p],
-                        a3 = a[(i + 3) * 1024 + p];
-            const float *restrict bp = b + p * 48;
-            for (int j = 0; j < 48; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 16; i0 += 4) {
+        for (int k0 = 0; k0 < 48; k0 += 4)
+        {
+            mc_v16 s0_0 = {0};
+            mc_v16 s0_1 = {0};
+            mc_v16 s0_2 = {0};
+            mc_v16 s0_3 = {0};
+            mc_v16 s1_0 = {0};
+            mc_v16 s1_1 = {0};
+            mc_v16 s1_2 = {0};
+            mc_v16 s1_3 = {0};
+            mc_v16 s2_0 = {0};
+            mc_v16 s2_1 = {0};
+            mc_v16 s2_2 = {0};
+            mc_v16 s2_3 = {0};
+            mc_v16 s3_0 = {0};
+            mc_v16 s3_1 = {0};
+            mc_v16 s3_2 = {0};
+            mc_v16 s3_3 = {0};
+            for (int i = 0; i < nb; i++) {
+                const float *restrict a0 = a + (long)i * 16384 + (i0 + 0) * 1024;
+                const float *restrict a1 = a + (long)i * 16384 + (i0 + 1) * 1024;
+                const float *restrict a2 = a + (long)i * 16384 + (i0 + 2) * 1024;
+                const float *restrict a3 = a + (long)i * 16384 + (i0 + 3) * 1024;
+                const float *restrict b0 = b + (long)i * 49152 + (k0 + 0) * 1024;
+                const float *restrict b1 = b + (long)i * 49152 + (k0 + 1) * 1024;
+                const float *restrict b2 = b + (long)i * 49152 + (k0 + 2) * 1024;
+                const float *restrict b3 = b + (long)i * 49152 + (k0 + 3) * 1024;
+                for (int p = 0; p < 1024; p += 16) {
+                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
+                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
+                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
+                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
+                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
+                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
+                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
+                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
+                    s0_0 += x0 * y0;
+                    s0_1 += x0 * y1;
+                    s0_2 += x0 * y2;
+                    s0_3 += x0 * y3;
+                    s1_0 += x1 * y0;
+                    s1_1 += x1 * y1;
+                    s1_2 += x1 * y2;
+                    s1_3 += x1 * y3;
+                    s2_0 += x2 * y0;
+                    s2_1 += x2 * y1;
+                    s2_2 += x2 * y2;
+                    s2_3 += x2 * y3;
+                    s3_0 += x3 * y0;
+                    s3_1 += x3 * y1;
+                    s3_2 += x3 * y2;
+                    s3_3 += x3 * y3;
+                }
             }
+            c[(i0 + 0) * 48 + k0 + 0] += mc_v16_sum(&s0_0);
+            c[(i0 + 0) * 48 + k0 + 1] += mc_v16_sum(&s0_1);
+            c[(i0 + 0) * 48 + k0 + 2] += mc_v16_sum(&s0_2);
+            c[(i0 + 0) * 48 + k0 + 3] += mc_v16_sum(&s0_3);
+            c[(i0 + 1) * 48 + k0 + 0] += mc_v16_sum(&s1_0);
+            c[(i0 + 1) * 48 + k0 + 1] += mc_v16_sum(&s1_1);
+            c[(i0 + 1) * 48 + k0 + 2] += mc_v16_sum(&s1_2);
+            c[(i0 + 1) * 48 + k0 + 3] += mc_v16_sum(&s1_3);
+            c[(i0 + 2) * 48 + k0 + 0] += mc_v16_sum(&s2_0);
+            c[(i0 + 2) * 48 + k0 + 1] += mc_v16_sum(&s2_1);
+            c[(i0 + 2) * 48 + k0 + 2] += mc_v16_sum(&s2_2);
+            c[(i0 + 2) * 48 + k0 + 3] += mc_v16_sum(&s2_3);
+            c[(i0 + 3) * 48 + k0 + 0] += mc_v16_sum(&s3_0);
+            c[(i0 + 3) * 48 + k0 + 1] += mc_v16_sum(&s3_1);
+            c[(i0 + 3) * 48 + k0 + 2] += mc_v16_sum(&s3_2);
+            c[(i0 + 3) * 48 + k0 + 3] += mc_v16_sum(&s3_3);
         }
     }
 }
@@ -224,19 +533,76 @@ static void conv_k1_c48_16_32x32_s1_p0_b_gemm_dw(const float *restrict a, const 
 static void conv_k1_c48_16_32x32_s1_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 48; i += 4) {
-        float *restrict c0 = c + i * 1024, *restrict c1 = c0 + 1024, *restrict c2 = c1 + 1024, *restrict c3 = c2 + 1024;
-        for (int p = 0; p < 16; p++) {
-            const float a0 = a[i * 16 + p], a1 = a[(i + 1) * 16 + p], a2 = a[(i + 2) * 16 + p],
-                        a3 = a[(i + 3) * 16 + p];
-            const float *restrict bp = b + p * 1024;
-            for (int j = 0; j < 1024; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 48; i0 += 4) {
+        for (int j0 = 0; j0 < 1024; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 1024 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 16;
+            float *restrict c1 = c + (i0 + 1) * 1024 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 16;
+            float *restrict c2 = c + (i0 + 2) * 1024 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 16;
+            float *restrict c3 = c + (i0 + 3) * 1024 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 16;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 16; p++) {
+                const float *restrict bp = b + p * 1024 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
         }
     }
 }
@@ -249,26 +615,6 @@ static void conv_k1_c48_16_32x32_s1_p0_b_transpose_w(const float *restrict a, fl
 }
 
 
-/* The same matrix transposed: one row of 48*1*1 taps per output pixel. */
-static void conv_k1_c48_16_32x32_s1_p0_b_im2col_t(const float *restrict xb, float *restrict colt)
-{
-    MC_OMP_FOR
-    for (int ci = 0; ci < 48; ci++)
-        for (int ky = 0; ky < 1; ky++)
-            for (int kx = 0; kx < 1; kx++) {
-                const int r = (ci * 1 + ky) * 1 + kx;
-                (void)r;
-                const float *restrict xc = xb + ci * 1024;
-                for (int oy = 0; oy < 32; oy++) {
-                    const int iy = oy * 1 - 0 + ky;
-                    for (int ox = 0; ox < 32; ox++) {
-                        const int ix = ox * 1 - 0 + kx;
-                        colt[(oy * 32 + ox) * 48 + r] =
-                            iy >= 0 && iy < 32 && ix >= 0 && ix < 32 ? xc[iy * 32 + ix] : 0.0f;
-                    }
-                }
-            }
-}
 
 
 void conv_k1_c48_16_32x32_s1_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -295,13 +641,12 @@ void conv_k1_c48_16_32x32_s1_p0_b_bwd(int n, const float *restrict x, const floa
         }
         dbias[co] += (float)gb;
     }
-    static float colt[49152], wt[768];
+    static float wt[768];
+    conv_k1_c48_16_32x32_s1_p0_b_gemm_dw(n, dy, x, dw);
     conv_k1_c48_16_32x32_s1_p0_b_transpose_w(w, wt);
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 16384;
         float *restrict dxb = dx + (long)b * 49152;
-        conv_k1_c48_16_32x32_s1_p0_b_im2col_t(x + (long)b * 49152, colt);
-        conv_k1_c48_16_32x32_s1_p0_b_gemm_dw(dyb, colt, dw);
         conv_k1_c48_16_32x32_s1_p0_b_gemm_dx(wt, dyb, dxb);
     }
 }
@@ -310,39 +655,156 @@ void conv_k1_c48_16_32x32_s1_p0_b_bwd(int n, const float *restrict x, const floa
 static void conv_k3_c16_16_32x32_s1_p1_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 16; i += 4) {
-        float *restrict c0 = c + i * 1024, *restrict c1 = c0 + 1024, *restrict c2 = c1 + 1024, *restrict c3 = c2 + 1024;
-        for (int p = 0; p < 144; p++) {
-            const float a0 = a[i * 144 + p], a1 = a[(i + 1) * 144 + p], a2 = a[(i + 2) * 144 + p],
-                        a3 = a[(i + 3) * 144 + p];
-            const float *restrict bp = b + p * 1024;
-            for (int j = 0; j < 1024; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 16; i0 += 4) {
+        for (int j0 = 0; j0 < 1088; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 1088 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 144;
+            float *restrict c1 = c + (i0 + 1) * 1088 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 144;
+            float *restrict c2 = c + (i0 + 2) * 1088 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 144;
+            float *restrict c3 = c + (i0 + 3) * 1088 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 144;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int ci = 0, p = 0; ci < 16; ci++)
+            for (int ky = 0; ky < 3; ky++)
+            for (int kx = 0; kx < 3; kx++, p++) {
+                const float *restrict bp = b + ci * 1156 + ky * 34 + kx + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
         }
     }
 }
 
-static void conv_k3_c16_16_32x32_s1_p1_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k3_c16_16_32x32_s1_p1_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 16; i += 4) {
-        float *restrict c0 = c + i * 144, *restrict c1 = c0 + 144, *restrict c2 = c1 + 144, *restrict c3 = c2 + 144;
-        for (int p = 0; p < 1024; p++) {
-            const float a0 = a[i * 1024 + p], a1 = a[(i + 1) * 1024 + p], a2 = a[(i + 2) * 1024 + p],
-                        a3 = a[(i + 3) * 1024 + p];
-            const float *restrict bp = b + p * 144;
-            for (int j = 0; j < 144; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 16; i0 += 4) {
+        for (int k0 = 0; k0 < 144; k0 += 4)
+        {
+            mc_v16 s0_0 = {0};
+            mc_v16 s0_1 = {0};
+            mc_v16 s0_2 = {0};
+            mc_v16 s0_3 = {0};
+            mc_v16 s1_0 = {0};
+            mc_v16 s1_1 = {0};
+            mc_v16 s1_2 = {0};
+            mc_v16 s1_3 = {0};
+            mc_v16 s2_0 = {0};
+            mc_v16 s2_1 = {0};
+            mc_v16 s2_2 = {0};
+            mc_v16 s2_3 = {0};
+            mc_v16 s3_0 = {0};
+            mc_v16 s3_1 = {0};
+            mc_v16 s3_2 = {0};
+            mc_v16 s3_3 = {0};
+            for (int i = 0; i < nb; i++) {
+                const float *restrict a0 = a + (long)i * 17408 + (i0 + 0) * 1088;
+                const float *restrict a1 = a + (long)i * 17408 + (i0 + 1) * 1088;
+                const float *restrict a2 = a + (long)i * 17408 + (i0 + 2) * 1088;
+                const float *restrict a3 = a + (long)i * 17408 + (i0 + 3) * 1088;
+                const float *restrict b0 = b + (long)i * 18498 + ((k0 + 0) / 9 * 1156 + (k0 + 0) / 3 % 3 * 34 + (k0 + 0) % 3);
+                const float *restrict b1 = b + (long)i * 18498 + ((k0 + 1) / 9 * 1156 + (k0 + 1) / 3 % 3 * 34 + (k0 + 1) % 3);
+                const float *restrict b2 = b + (long)i * 18498 + ((k0 + 2) / 9 * 1156 + (k0 + 2) / 3 % 3 * 34 + (k0 + 2) % 3);
+                const float *restrict b3 = b + (long)i * 18498 + ((k0 + 3) / 9 * 1156 + (k0 + 3) / 3 % 3 * 34 + (k0 + 3) % 3);
+                for (int p = 0; p < 1088; p += 16) {
+                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
+                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
+                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
+                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
+                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
+                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
+                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
+                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
+                    s0_0 += x0 * y0;
+                    s0_1 += x0 * y1;
+                    s0_2 += x0 * y2;
+                    s0_3 += x0 * y3;
+                    s1_0 += x1 * y0;
+                    s1_1 += x1 * y1;
+                    s1_2 += x1 * y2;
+                    s1_3 += x1 * y3;
+                    s2_0 += x2 * y0;
+                    s2_1 += x2 * y1;
+                    s2_2 += x2 * y2;
+                    s2_3 += x2 * y3;
+                    s3_0 += x3 * y0;
+                    s3_1 += x3 * y1;
+                    s3_2 += x3 * y2;
+                    s3_3 += x3 * y3;
+                }
             }
+            c[(i0 + 0) * 144 + k0 + 0] += mc_v16_sum(&s0_0);
+            c[(i0 + 0) * 144 + k0 + 1] += mc_v16_sum(&s0_1);
+            c[(i0 + 0) * 144 + k0 + 2] += mc_v16_sum(&s0_2);
+            c[(i0 + 0) * 144 + k0 + 3] += mc_v16_sum(&s0_3);
+            c[(i0 + 1) * 144 + k0 + 0] += mc_v16_sum(&s1_0);
+            c[(i0 + 1) * 144 + k0 + 1] += mc_v16_sum(&s1_1);
+            c[(i0 + 1) * 144 + k0 + 2] += mc_v16_sum(&s1_2);
+            c[(i0 + 1) * 144 + k0 + 3] += mc_v16_sum(&s1_3);
+            c[(i0 + 2) * 144 + k0 + 0] += mc_v16_sum(&s2_0);
+            c[(i0 + 2) * 144 + k0 + 1] += mc_v16_sum(&s2_1);
+            c[(i0 + 2) * 144 + k0 + 2] += mc_v16_sum(&s2_2);
+            c[(i0 + 2) * 144 + k0 + 3] += mc_v16_sum(&s2_3);
+            c[(i0 + 3) * 144 + k0 + 0] += mc_v16_sum(&s3_0);
+            c[(i0 + 3) * 144 + k0 + 1] += mc_v16_sum(&s3_1);
+            c[(i0 + 3) * 144 + k0 + 2] += mc_v16_sum(&s3_2);
+            c[(i0 + 3) * 144 + k0 + 3] += mc_v16_sum(&s3_3);
         }
     }
 }
@@ -350,108 +812,114 @@ static void conv_k3_c16_16_32x32_s1_p1_gemm_dw(const float *restrict a, const fl
 static void conv_k3_c16_16_32x32_s1_p1_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 144; i += 4) {
-        float *restrict c0 = c + i * 1024, *restrict c1 = c0 + 1024, *restrict c2 = c1 + 1024, *restrict c3 = c2 + 1024;
-        for (int p = 0; p < 16; p++) {
-            const float a0 = a[i * 16 + p], a1 = a[(i + 1) * 16 + p], a2 = a[(i + 2) * 16 + p],
-                        a3 = a[(i + 3) * 16 + p];
-            const float *restrict bp = b + p * 1024;
-            for (int j = 0; j < 1024; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 16; i0 += 4) {
+        for (int j0 = 0; j0 < 1088; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 1088 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 144;
+            float *restrict c1 = c + (i0 + 1) * 1088 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 144;
+            float *restrict c2 = c + (i0 + 2) * 1088 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 144;
+            float *restrict c3 = c + (i0 + 3) * 1088 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 144;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int ci = 0, p = 0; ci < 16; ci++)
+            for (int ky = 0; ky < 3; ky++)
+            for (int kx = 0; kx < 3; kx++, p++) {
+                const float *restrict bp = b + ci * 1156 + ky * 34 + kx + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
         }
     }
 }
 
-static void conv_k3_c16_16_32x32_s1_p1_transpose_w(const float *restrict a, float *restrict t)
+
+/* Image xb into the interior of the zero-padded xp (its border stays 0). */
+static void conv_k3_c16_16_32x32_s1_p1_pad(const float *restrict xb, float *restrict xp)
 {
-    for (int r = 0; r < 16; r++)
-        for (int q = 0; q < 144; q++)
-            t[q * 16 + r] = a[r * 144 + q];
+    for (int ci = 0; ci < 16; ci++)
+        for (int iy = 0; iy < 32; iy++)
+            memcpy(xp + (ci * 34 + iy + 1) * 34 + 1, xb + (ci * 32 + iy) * 32, 32 * sizeof(float));
 }
 
-
-/* Row (ci, ky, kx) of col: input plane ci of xb seen through that tap. */
-static void conv_k3_c16_16_32x32_s1_p1_im2col(const float *restrict xb, float *restrict col)
+/* The filters of the input gradient: wf[ci][co][ky][kx] = w[co][ci][3-1-ky][3-1-kx]. */
+static void conv_k3_c16_16_32x32_s1_p1_flip(const float *restrict w, float *restrict wf)
 {
-    MC_OMP_FOR
-    for (int ci = 0; ci < 16; ci++)
-        for (int ky = 0; ky < 3; ky++)
-            for (int kx = 0; kx < 3; kx++) {
-                const int r = (ci * 3 + ky) * 3 + kx;
-                (void)r;
-                const float *restrict xc = xb + ci * 1024;
-                float *restrict row = col + r * 1024;
-                for (int oy = 0; oy < 32; oy++) {
-                    const int iy = oy * 1 - 1 + ky;
-                    for (int ox = 0; ox < 32; ox++) {
-                        const int ix = ox * 1 - 1 + kx;
-                        row[oy * 32 + ox] = iy >= 0 && iy < 32 && ix >= 0 && ix < 32 ? xc[iy * 32 + ix] : 0.0f;
-                    }
-                }
-            }
-}
-
-/* The same matrix transposed: one row of 16*3*3 taps per output pixel. */
-static void conv_k3_c16_16_32x32_s1_p1_im2col_t(const float *restrict xb, float *restrict colt)
-{
-    MC_OMP_FOR
-    for (int ci = 0; ci < 16; ci++)
-        for (int ky = 0; ky < 3; ky++)
-            for (int kx = 0; kx < 3; kx++) {
-                const int r = (ci * 3 + ky) * 3 + kx;
-                (void)r;
-                const float *restrict xc = xb + ci * 1024;
-                for (int oy = 0; oy < 32; oy++) {
-                    const int iy = oy * 1 - 1 + ky;
-                    for (int ox = 0; ox < 32; ox++) {
-                        const int ix = ox * 1 - 1 + kx;
-                        colt[(oy * 32 + ox) * 144 + r] =
-                            iy >= 0 && iy < 32 && ix >= 0 && ix < 32 ? xc[iy * 32 + ix] : 0.0f;
-                    }
-                }
-            }
-}
-
-/* The backward of im2col: every entry of dcol back to its input pixel. */
-static void conv_k3_c16_16_32x32_s1_p1_col2im(const float *restrict dcol, float *restrict dxb)
-{
-    MC_OMP_FOR
-    for (int ci = 0; ci < 16; ci++)
-        for (int ky = 0; ky < 3; ky++)
-            for (int kx = 0; kx < 3; kx++) {
-                const int r = (ci * 3 + ky) * 3 + kx;
-                (void)r;
-                float *restrict dxc = dxb + ci * 1024;
-                const float *restrict row = dcol + r * 1024;
-                for (int oy = 0; oy < 32; oy++) {
-                    const int iy = oy * 1 - 1 + ky;
-                    if (iy < 0 || iy >= 32)
-                        continue;
-                    for (int ox = 0; ox < 32; ox++) {
-                        const int ix = ox * 1 - 1 + kx;
-                        if (ix >= 0 && ix < 32)
-                            dxc[iy * 32 + ix] += row[oy * 32 + ox];
-                    }
-                }
-            }
+    for (int co = 0; co < 16; co++)
+        for (int ci = 0; ci < 16; ci++)
+            for (int t = 0; t < 9; t++)
+                wf[(ci * 16 + co) * 9 + t] = w[(co * 16 + ci) * 9 + 8 - t];
 }
 
 void conv_k3_c16_16_32x32_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    static float col[147456];
+    static float xp[18498], yg[17408];
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 16384;
+        conv_k3_c16_16_32x32_s1_p1_pad(x + (long)b * 16384, xp);
         for (int co = 0; co < 16; co++)
-            for (int i = 0; i < 1024; i++)
-                yb[co * 1024 + i] = 0.0f;
-        conv_k3_c16_16_32x32_s1_p1_im2col(x + (long)b * 16384, col);
-        conv_k3_c16_16_32x32_s1_p1_gemm_fwd(w, col, yb);
+            for (int i = 0; i < 1088; i++)
+                yg[co * 1088 + i] = 0.0f;
+        conv_k3_c16_16_32x32_s1_p1_gemm_fwd(w, xp, yg);
+        for (int co = 0; co < 16; co++)
+            for (int oy = 0; oy < 32; oy++)
+                memcpy(yb + (co * 32 + oy) * 32, yg + co * 1088 + oy * 34, 32 * sizeof(float));
     }
 }
 
@@ -460,17 +928,33 @@ void conv_k3_c16_16_32x32_s1_p1_bwd(int n, const float *restrict x, const float 
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    static float colt[147456], wt[2304];
-    static float dcol[147456];
-    conv_k3_c16_16_32x32_s1_p1_transpose_w(w, wt);
-    for (int b = 0; b < n; b++) {
-        const float *restrict dyb = dy + (long)b * 16384;
-        float *restrict dxb = dx + (long)b * 16384;
-        conv_k3_c16_16_32x32_s1_p1_im2col_t(x + (long)b * 16384, colt);
-        conv_k3_c16_16_32x32_s1_p1_gemm_dw(dyb, colt, dw);
-        memset(dcol, 0, sizeof dcol);
-        conv_k3_c16_16_32x32_s1_p1_gemm_dx(wt, dyb, dcol);
-        conv_k3_c16_16_32x32_s1_p1_col2im(dcol, dxb);
+    static float xp[258972], dyp[243712], dyq[18498],
+        wf[2304], dxg[17408];
+    conv_k3_c16_16_32x32_s1_p1_flip(w, wf);
+    for (int b0 = 0; b0 < n; b0 += 14) {
+        const int nb = n - b0 < 14 ? n - b0 : 14;
+        for (int i = 0; i < nb; i++) {
+            const float *restrict dyb = dy + (long)(b0 + i) * 16384;
+            conv_k3_c16_16_32x32_s1_p1_pad(x + (long)(b0 + i) * 16384, xp + i * 18498);
+            for (int co = 0; co < 16; co++)
+                for (int oy = 0; oy < 32; oy++)
+                    memcpy(dyp + (i * 16 + co) * 1088 + oy * 34, dyb + (co * 32 + oy) * 32, 32 * sizeof(float));
+        }
+        conv_k3_c16_16_32x32_s1_p1_gemm_dw(nb, dyp, xp, dw);
+        for (int i = 0; i < nb; i++) {
+            const float *restrict dyb = dy + (long)(b0 + i) * 16384;
+            float *restrict dxb = dx + (long)(b0 + i) * 16384;
+            for (int co = 0; co < 16; co++)
+                for (int oy = 0; oy < 32; oy++)
+                    memcpy(dyq + (co * 34 + oy + 1) * 34 + 1, dyb + (co * 32 + oy) * 32,
+                           32 * sizeof(float));
+            memset(dxg, 0, sizeof dxg);
+            conv_k3_c16_16_32x32_s1_p1_gemm_dx(wf, dyq, dxg);
+            for (int ci = 0; ci < 16; ci++)
+                for (int iy = 0; iy < 32; iy++)
+                    for (int ix = 0; ix < 32; ix++)
+                        dxb[(ci * 32 + iy) * 32 + ix] += dxg[ci * 1088 + iy * 34 + ix];
+        }
     }
 }
 
@@ -478,19 +962,76 @@ void conv_k3_c16_16_32x32_s1_p1_bwd(int n, const float *restrict x, const float 
 static void conv_k1_c32_32_32x32_s2_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 32; i += 4) {
-        float *restrict c0 = c + i * 256, *restrict c1 = c0 + 256, *restrict c2 = c1 + 256, *restrict c3 = c2 + 256;
-        for (int p = 0; p < 32; p++) {
-            const float a0 = a[i * 32 + p], a1 = a[(i + 1) * 32 + p], a2 = a[(i + 2) * 32 + p],
-                        a3 = a[(i + 3) * 32 + p];
-            const float *restrict bp = b + p * 256;
-            for (int j = 0; j < 256; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 32; i0 += 4) {
+        for (int j0 = 0; j0 < 256; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 256 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 32;
+            float *restrict c1 = c + (i0 + 1) * 256 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 32;
+            float *restrict c2 = c + (i0 + 2) * 256 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 32;
+            float *restrict c3 = c + (i0 + 3) * 256 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 32;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 32; p++) {
+                const float *restrict bp = b + p * 256 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
         }
     }
 }
@@ -498,19 +1039,49 @@ static void conv_k1_c32_32_32x32_s2_p0_b_gemm_fwd(const float *restrict a, const
 static void conv_k1_c32_32_32x32_s2_p0_b_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 32; i += 4) {
-        float *restrict c0 = c + i * 32, *restrict c1 = c0 + 32, *restrict c2 = c1 + 32, *restrict c3 = c2 + 32;
-        for (int p = 0; p < 256; p++) {
-            const float a0 = a[i * 256 + p], a1 = a[(i + 1) * 256 + p], a2 = a[(i + 2) * 256 + p],
-                        a3 = a[(i + 3) * 256 + p];
-            const float *restrict bp = b + p * 32;
-            for (int j = 0; j < 32; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 32; i0 += 4) {
+        {
+            float *restrict c0 = c + (i0 + 0) * 32 + 0;
+            const float *restrict a0 = a + (i0 + 0) * 256;
+            float *restrict c1 = c + (i0 + 1) * 32 + 0;
+            const float *restrict a1 = a + (i0 + 1) * 256;
+            float *restrict c2 = c + (i0 + 2) * 32 + 0;
+            const float *restrict a2 = a + (i0 + 2) * 256;
+            float *restrict c3 = c + (i0 + 3) * 32 + 0;
+            const float *restrict a3 = a + (i0 + 3) * 256;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            for (int p = 0; p < 256; p++) {
+                const float *restrict bp = b + p * 32 + 0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
         }
     }
 }
@@ -518,19 +1089,76 @@ static void conv_k1_c32_32_32x32_s2_p0_b_gemm_dw(const float *restrict a, const 
 static void conv_k1_c32_32_32x32_s2_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 32; i += 4) {
-        float *restrict c0 = c + i * 256, *restrict c1 = c0 + 256, *restrict c2 = c1 + 256, *restrict c3 = c2 + 256;
-        for (int p = 0; p < 32; p++) {
-            const float a0 = a[i * 32 + p], a1 = a[(i + 1) * 32 + p], a2 = a[(i + 2) * 32 + p],
-                        a3 = a[(i + 3) * 32 + p];
-            const float *restrict bp = b + p * 256;
-            for (int j = 0; j < 256; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 32; i0 += 4) {
+        for (int j0 = 0; j0 < 256; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 256 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 32;
+            float *restrict c1 = c + (i0 + 1) * 256 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 32;
+            float *restrict c2 = c + (i0 + 2) * 256 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 32;
+            float *restrict c3 = c + (i0 + 3) * 256 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 32;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 32; p++) {
+                const float *restrict bp = b + p * 256 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
         }
     }
 }
@@ -635,8 +1263,8 @@ void conv_k1_c32_32_32x32_s2_p0_b_bwd(int n, const float *restrict x, const floa
         }
         dbias[co] += (float)gb;
     }
-    static float colt[8192], wt[1024];
-    static float dcol[8192];
+    static float wt[1024];
+    static float colt[8192], dcol[8192];
     conv_k1_c32_32_32x32_s2_p0_b_transpose_w(w, wt);
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 8192;
@@ -653,39 +1281,201 @@ void conv_k1_c32_32_32x32_s2_p0_b_bwd(int n, const float *restrict x, const floa
 static void conv_k3_c32_32_16x16_s1_p1_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 32; i += 4) {
-        float *restrict c0 = c + i * 256, *restrict c1 = c0 + 256, *restrict c2 = c1 + 256, *restrict c3 = c2 + 256;
-        for (int p = 0; p < 288; p++) {
-            const float a0 = a[i * 288 + p], a1 = a[(i + 1) * 288 + p], a2 = a[(i + 2) * 288 + p],
-                        a3 = a[(i + 3) * 288 + p];
-            const float *restrict bp = b + p * 256;
-            for (int j = 0; j < 256; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 32; i0 += 4) {
+        for (int j0 = 0; j0 < 256; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 288 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 288;
+            float *restrict c1 = c + (i0 + 1) * 288 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 288;
+            float *restrict c2 = c + (i0 + 2) * 288 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 288;
+            float *restrict c3 = c + (i0 + 3) * 288 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 288;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int ci = 0, p = 0; ci < 32; ci++)
+            for (int ky = 0; ky < 3; ky++)
+            for (int kx = 0; kx < 3; kx++, p++) {
+                const float *restrict bp = b + ci * 324 + ky * 18 + kx + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
+        }
+        {
+            float *restrict c0 = c + (i0 + 0) * 288 + 256;
+            const float *restrict a0 = a + (i0 + 0) * 288;
+            float *restrict c1 = c + (i0 + 1) * 288 + 256;
+            const float *restrict a1 = a + (i0 + 1) * 288;
+            float *restrict c2 = c + (i0 + 2) * 288 + 256;
+            const float *restrict a2 = a + (i0 + 2) * 288;
+            float *restrict c3 = c + (i0 + 3) * 288 + 256;
+            const float *restrict a3 = a + (i0 + 3) * 288;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            for (int ci = 0, p = 0; ci < 32; ci++)
+            for (int ky = 0; ky < 3; ky++)
+            for (int kx = 0; kx < 3; kx++, p++) {
+                const float *restrict bp = b + ci * 324 + ky * 18 + kx + 256;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+            }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
         }
     }
 }
 
-static void conv_k3_c32_32_16x16_s1_p1_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k3_c32_32_16x16_s1_p1_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 32; i += 4) {
-        float *restrict c0 = c + i * 288, *restrict c1 = c0 + 288, *restrict c2 = c1 + 288, *restrict c3 = c2 + 288;
-        for (int p = 0; p < 256; p++) {
-            const float a0 = a[i * 256 + p], a1 = a[(i + 1) * 256 + p], a2 = a[(i + 2) * 256 + p],
-                        a3 = a[(i + 3) * 256 + p];
-            const float *restrict bp = b + p * 288;
-            for (int j = 0; j < 288; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 32; i0 += 4) {
+        for (int k0 = 0; k0 < 288; k0 += 4)
+        {
+            mc_v16 s0_0 = {0};
+            mc_v16 s0_1 = {0};
+            mc_v16 s0_2 = {0};
+            mc_v16 s0_3 = {0};
+            mc_v16 s1_0 = {0};
+            mc_v16 s1_1 = {0};
+            mc_v16 s1_2 = {0};
+            mc_v16 s1_3 = {0};
+            mc_v16 s2_0 = {0};
+            mc_v16 s2_1 = {0};
+            mc_v16 s2_2 = {0};
+            mc_v16 s2_3 = {0};
+            mc_v16 s3_0 = {0};
+            mc_v16 s3_1 = {0};
+            mc_v16 s3_2 = {0};
+            mc_v16 s3_3 = {0};
+            for (int i = 0; i < nb; i++) {
+                const float *restrict a0 = a + (long)i * 9216 + (i0 + 0) * 288;
+                const float *restrict a1 = a + (long)i * 9216 + (i0 + 1) * 288;
+                const float *restrict a2 = a + (long)i * 9216 + (i0 + 2) * 288;
+                const float *restrict a3 = a + (long)i * 9216 + (i0 + 3) * 288;
+                const float *restrict b0 = b + (long)i * 10370 + ((k0 + 0) / 9 * 324 + (k0 + 0) / 3 % 3 * 18 + (k0 + 0) % 3);
+                const float *restrict b1 = b + (long)i * 10370 + ((k0 + 1) / 9 * 324 + (k0 + 1) / 3 % 3 * 18 + (k0 + 1) % 3);
+                const float *restrict b2 = b + (long)i * 10370 + ((k0 + 2) / 9 * 324 + (k0 + 2) / 3 % 3 * 18 + (k0 + 2) % 3);
+                const float *restrict b3 = b + (long)i * 10370 + ((k0 + 3) / 9 * 324 + (k0 + 3) / 3 % 3 * 18 + (k0 + 3) % 3);
+                for (int p = 0; p < 288; p += 16) {
+                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
+                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
+                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
+                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
+                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
+                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
+                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
+                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
+                    s0_0 += x0 * y0;
+                    s0_1 += x0 * y1;
+                    s0_2 += x0 * y2;
+                    s0_3 += x0 * y3;
+                    s1_0 += x1 * y0;
+                    s1_1 += x1 * y1;
+                    s1_2 += x1 * y2;
+                    s1_3 += x1 * y3;
+                    s2_0 += x2 * y0;
+                    s2_1 += x2 * y1;
+                    s2_2 += x2 * y2;
+                    s2_3 += x2 * y3;
+                    s3_0 += x3 * y0;
+                    s3_1 += x3 * y1;
+                    s3_2 += x3 * y2;
+                    s3_3 += x3 * y3;
+                }
             }
+            c[(i0 + 0) * 288 + k0 + 0] += mc_v16_sum(&s0_0);
+            c[(i0 + 0) * 288 + k0 + 1] += mc_v16_sum(&s0_1);
+            c[(i0 + 0) * 288 + k0 + 2] += mc_v16_sum(&s0_2);
+            c[(i0 + 0) * 288 + k0 + 3] += mc_v16_sum(&s0_3);
+            c[(i0 + 1) * 288 + k0 + 0] += mc_v16_sum(&s1_0);
+            c[(i0 + 1) * 288 + k0 + 1] += mc_v16_sum(&s1_1);
+            c[(i0 + 1) * 288 + k0 + 2] += mc_v16_sum(&s1_2);
+            c[(i0 + 1) * 288 + k0 + 3] += mc_v16_sum(&s1_3);
+            c[(i0 + 2) * 288 + k0 + 0] += mc_v16_sum(&s2_0);
+            c[(i0 + 2) * 288 + k0 + 1] += mc_v16_sum(&s2_1);
+            c[(i0 + 2) * 288 + k0 + 2] += mc_v16_sum(&s2_2);
+            c[(i0 + 2) * 288 + k0 + 3] += mc_v16_sum(&s2_3);
+            c[(i0 + 3) * 288 + k0 + 0] += mc_v16_sum(&s3_0);
+            c[(i0 + 3) * 288 + k0 + 1] += mc_v16_sum(&s3_1);
+            c[(i0 + 3) * 288 + k0 + 2] += mc_v16_sum(&s3_2);
+            c[(i0 + 3) * 288 + k0 + 3] += mc_v16_sum(&s3_3);
         }
     }
 }
@@ -693,108 +1483,159 @@ static void conv_k3_c32_32_16x16_s1_p1_gemm_dw(const float *restrict a, const fl
 static void conv_k3_c32_32_16x16_s1_p1_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 288; i += 4) {
-        float *restrict c0 = c + i * 256, *restrict c1 = c0 + 256, *restrict c2 = c1 + 256, *restrict c3 = c2 + 256;
-        for (int p = 0; p < 32; p++) {
-            const float a0 = a[i * 32 + p], a1 = a[(i + 1) * 32 + p], a2 = a[(i + 2) * 32 + p],
-                        a3 = a[(i + 3) * 32 + p];
-            const float *restrict bp = b + p * 256;
-            for (int j = 0; j < 256; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 32; i0 += 4) {
+        for (int j0 = 0; j0 < 256; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 288 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 288;
+            float *restrict c1 = c + (i0 + 1) * 288 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 288;
+            float *restrict c2 = c + (i0 + 2) * 288 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 288;
+            float *restrict c3 = c + (i0 + 3) * 288 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 288;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int ci = 0, p = 0; ci < 32; ci++)
+            for (int ky = 0; ky < 3; ky++)
+            for (int kx = 0; kx < 3; kx++, p++) {
+                const float *restrict bp = b + ci * 324 + ky * 18 + kx + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
+        }
+        {
+            float *restrict c0 = c + (i0 + 0) * 288 + 256;
+            const float *restrict a0 = a + (i0 + 0) * 288;
+            float *restrict c1 = c + (i0 + 1) * 288 + 256;
+            const float *restrict a1 = a + (i0 + 1) * 288;
+            float *restrict c2 = c + (i0 + 2) * 288 + 256;
+            const float *restrict a2 = a + (i0 + 2) * 288;
+            float *restrict c3 = c + (i0 + 3) * 288 + 256;
+            const float *restrict a3 = a + (i0 + 3) * 288;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            for (int ci = 0, p = 0; ci < 32; ci++)
+            for (int ky = 0; ky < 3; ky++)
+            for (int kx = 0; kx < 3; kx++, p++) {
+                const float *restrict bp = b + ci * 324 + ky * 18 + kx + 256;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+            }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
         }
     }
 }
 
-static void conv_k3_c32_32_16x16_s1_p1_transpose_w(const float *restrict a, float *restrict t)
+
+/* Image xb into the interior of the zero-padded xp (its border stays 0). */
+static void conv_k3_c32_32_16x16_s1_p1_pad(const float *restrict xb, float *restrict xp)
 {
-    for (int r = 0; r < 32; r++)
-        for (int q = 0; q < 288; q++)
-            t[q * 32 + r] = a[r * 288 + q];
+    for (int ci = 0; ci < 32; ci++)
+        for (int iy = 0; iy < 16; iy++)
+            memcpy(xp + (ci * 18 + iy + 1) * 18 + 1, xb + (ci * 16 + iy) * 16, 16 * sizeof(float));
 }
 
-
-/* Row (ci, ky, kx) of col: input plane ci of xb seen through that tap. */
-static void conv_k3_c32_32_16x16_s1_p1_im2col(const float *restrict xb, float *restrict col)
+/* The filters of the input gradient: wf[ci][co][ky][kx] = w[co][ci][3-1-ky][3-1-kx]. */
+static void conv_k3_c32_32_16x16_s1_p1_flip(const float *restrict w, float *restrict wf)
 {
-    MC_OMP_FOR
-    for (int ci = 0; ci < 32; ci++)
-        for (int ky = 0; ky < 3; ky++)
-            for (int kx = 0; kx < 3; kx++) {
-                const int r = (ci * 3 + ky) * 3 + kx;
-                (void)r;
-                const float *restrict xc = xb + ci * 256;
-                float *restrict row = col + r * 256;
-                for (int oy = 0; oy < 16; oy++) {
-                    const int iy = oy * 1 - 1 + ky;
-                    for (int ox = 0; ox < 16; ox++) {
-                        const int ix = ox * 1 - 1 + kx;
-                        row[oy * 16 + ox] = iy >= 0 && iy < 16 && ix >= 0 && ix < 16 ? xc[iy * 16 + ix] : 0.0f;
-                    }
-                }
-            }
-}
-
-/* The same matrix transposed: one row of 32*3*3 taps per output pixel. */
-static void conv_k3_c32_32_16x16_s1_p1_im2col_t(const float *restrict xb, float *restrict colt)
-{
-    MC_OMP_FOR
-    for (int ci = 0; ci < 32; ci++)
-        for (int ky = 0; ky < 3; ky++)
-            for (int kx = 0; kx < 3; kx++) {
-                const int r = (ci * 3 + ky) * 3 + kx;
-                (void)r;
-                const float *restrict xc = xb + ci * 256;
-                for (int oy = 0; oy < 16; oy++) {
-                    const int iy = oy * 1 - 1 + ky;
-                    for (int ox = 0; ox < 16; ox++) {
-                        const int ix = ox * 1 - 1 + kx;
-                        colt[(oy * 16 + ox) * 288 + r] =
-                            iy >= 0 && iy < 16 && ix >= 0 && ix < 16 ? xc[iy * 16 + ix] : 0.0f;
-                    }
-                }
-            }
-}
-
-/* The backward of im2col: every entry of dcol back to its input pixel. */
-static void conv_k3_c32_32_16x16_s1_p1_col2im(const float *restrict dcol, float *restrict dxb)
-{
-    MC_OMP_FOR
-    for (int ci = 0; ci < 32; ci++)
-        for (int ky = 0; ky < 3; ky++)
-            for (int kx = 0; kx < 3; kx++) {
-                const int r = (ci * 3 + ky) * 3 + kx;
-                (void)r;
-                float *restrict dxc = dxb + ci * 256;
-                const float *restrict row = dcol + r * 256;
-                for (int oy = 0; oy < 16; oy++) {
-                    const int iy = oy * 1 - 1 + ky;
-                    if (iy < 0 || iy >= 16)
-                        continue;
-                    for (int ox = 0; ox < 16; ox++) {
-                        const int ix = ox * 1 - 1 + kx;
-                        if (ix >= 0 && ix < 16)
-                            dxc[iy * 16 + ix] += row[oy * 16 + ox];
-                    }
-                }
-            }
+    for (int co = 0; co < 32; co++)
+        for (int ci = 0; ci < 32; ci++)
+            for (int t = 0; t < 9; t++)
+                wf[(ci * 32 + co) * 9 + t] = w[(co * 32 + ci) * 9 + 8 - t];
 }
 
 void conv_k3_c32_32_16x16_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    static float col[73728];
+    static float xp[10370], yg[9216];
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 8192;
+        conv_k3_c32_32_16x16_s1_p1_pad(x + (long)b * 8192, xp);
         for (int co = 0; co < 32; co++)
-            for (int i = 0; i < 256; i++)
-                yb[co * 256 + i] = 0.0f;
-        conv_k3_c32_32_16x16_s1_p1_im2col(x + (long)b * 8192, col);
-        conv_k3_c32_32_16x16_s1_p1_gemm_fwd(w, col, yb);
+            for (int i = 0; i < 288; i++)
+                yg[co * 288 + i] = 0.0f;
+        conv_k3_c32_32_16x16_s1_p1_gemm_fwd(w, xp, yg);
+        for (int co = 0; co < 32; co++)
+            for (int oy = 0; oy < 16; oy++)
+                memcpy(yb + (co * 16 + oy) * 16, yg + co * 288 + oy * 18, 16 * sizeof(float));
     }
 }
 
@@ -803,17 +1644,33 @@ void conv_k3_c32_32_16x16_s1_p1_bwd(int n, const float *restrict x, const float 
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    static float colt[73728], wt[9216];
-    static float dcol[73728];
-    conv_k3_c32_32_16x16_s1_p1_transpose_w(w, wt);
-    for (int b = 0; b < n; b++) {
-        const float *restrict dyb = dy + (long)b * 8192;
-        float *restrict dxb = dx + (long)b * 8192;
-        conv_k3_c32_32_16x16_s1_p1_im2col_t(x + (long)b * 8192, colt);
-        conv_k3_c32_32_16x16_s1_p1_gemm_dw(dyb, colt, dw);
-        memset(dcol, 0, sizeof dcol);
-        conv_k3_c32_32_16x16_s1_p1_gemm_dx(wt, dyb, dcol);
-        conv_k3_c32_32_16x16_s1_p1_col2im(dcol, dxb);
+    static float xp[165920], dyp[147456], dyq[10370],
+        wf[9216], dxg[9216];
+    conv_k3_c32_32_16x16_s1_p1_flip(w, wf);
+    for (int b0 = 0; b0 < n; b0 += 16) {
+        const int nb = n - b0 < 16 ? n - b0 : 16;
+        for (int i = 0; i < nb; i++) {
+            const float *restrict dyb = dy + (long)(b0 + i) * 8192;
+            conv_k3_c32_32_16x16_s1_p1_pad(x + (long)(b0 + i) * 8192, xp + i * 10370);
+            for (int co = 0; co < 32; co++)
+                for (int oy = 0; oy < 16; oy++)
+                    memcpy(dyp + (i * 32 + co) * 288 + oy * 18, dyb + (co * 16 + oy) * 16, 16 * sizeof(float));
+        }
+        conv_k3_c32_32_16x16_s1_p1_gemm_dw(nb, dyp, xp, dw);
+        for (int i = 0; i < nb; i++) {
+            const float *restrict dyb = dy + (long)(b0 + i) * 8192;
+            float *restrict dxb = dx + (long)(b0 + i) * 8192;
+            for (int co = 0; co < 32; co++)
+                for (int oy = 0; oy < 16; oy++)
+                    memcpy(dyq + (co * 18 + oy + 1) * 18 + 1, dyb + (co * 16 + oy) * 16,
+                           16 * sizeof(float));
+            memset(dxg, 0, sizeof dxg);
+            conv_k3_c32_32_16x16_s1_p1_gemm_dx(wf, dyq, dxg);
+            for (int ci = 0; ci < 32; ci++)
+                for (int iy = 0; iy < 16; iy++)
+                    for (int ix = 0; ix < 16; ix++)
+                        dxb[(ci * 16 + iy) * 16 + ix] += dxg[ci * 288 + iy * 18 + ix];
+        }
     }
 }
 
@@ -821,19 +1678,76 @@ void conv_k3_c32_32_16x16_s1_p1_bwd(int n, const float *restrict x, const float 
 static void conv_k1_c16_32_32x32_s2_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 32; i += 4) {
-        float *restrict c0 = c + i * 256, *restrict c1 = c0 + 256, *restrict c2 = c1 + 256, *restrict c3 = c2 + 256;
-        for (int p = 0; p < 16; p++) {
-            const float a0 = a[i * 16 + p], a1 = a[(i + 1) * 16 + p], a2 = a[(i + 2) * 16 + p],
-                        a3 = a[(i + 3) * 16 + p];
-            const float *restrict bp = b + p * 256;
-            for (int j = 0; j < 256; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 32; i0 += 4) {
+        for (int j0 = 0; j0 < 256; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 256 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 16;
+            float *restrict c1 = c + (i0 + 1) * 256 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 16;
+            float *restrict c2 = c + (i0 + 2) * 256 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 16;
+            float *restrict c3 = c + (i0 + 3) * 256 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 16;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 16; p++) {
+                const float *restrict bp = b + p * 256 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
         }
     }
 }
@@ -841,19 +1755,36 @@ static void conv_k1_c16_32_32x32_s2_p0_gemm_fwd(const float *restrict a, const f
 static void conv_k1_c16_32_32x32_s2_p0_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 32; i += 4) {
-        float *restrict c0 = c + i * 16, *restrict c1 = c0 + 16, *restrict c2 = c1 + 16, *restrict c3 = c2 + 16;
-        for (int p = 0; p < 256; p++) {
-            const float a0 = a[i * 256 + p], a1 = a[(i + 1) * 256 + p], a2 = a[(i + 2) * 256 + p],
-                        a3 = a[(i + 3) * 256 + p];
-            const float *restrict bp = b + p * 16;
-            for (int j = 0; j < 16; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 32; i0 += 4) {
+        {
+            float *restrict c0 = c + (i0 + 0) * 16 + 0;
+            const float *restrict a0 = a + (i0 + 0) * 256;
+            float *restrict c1 = c + (i0 + 1) * 16 + 0;
+            const float *restrict a1 = a + (i0 + 1) * 256;
+            float *restrict c2 = c + (i0 + 2) * 16 + 0;
+            const float *restrict a2 = a + (i0 + 2) * 256;
+            float *restrict c3 = c + (i0 + 3) * 16 + 0;
+            const float *restrict a3 = a + (i0 + 3) * 256;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            for (int p = 0; p < 256; p++) {
+                const float *restrict bp = b + p * 16 + 0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s1_0 += x1 * b0;
+                s2_0 += x2 * b0;
+                s3_0 += x3 * b0;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c3 + 0) = s3_0;
         }
     }
 }
@@ -861,19 +1792,76 @@ static void conv_k1_c16_32_32x32_s2_p0_gemm_dw(const float *restrict a, const fl
 static void conv_k1_c16_32_32x32_s2_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 16; i += 4) {
-        float *restrict c0 = c + i * 256, *restrict c1 = c0 + 256, *restrict c2 = c1 + 256, *restrict c3 = c2 + 256;
-        for (int p = 0; p < 32; p++) {
-            const float a0 = a[i * 32 + p], a1 = a[(i + 1) * 32 + p], a2 = a[(i + 2) * 32 + p],
-                        a3 = a[(i + 3) * 32 + p];
-            const float *restrict bp = b + p * 256;
-            for (int j = 0; j < 256; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 16; i0 += 4) {
+        for (int j0 = 0; j0 < 256; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 256 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 32;
+            float *restrict c1 = c + (i0 + 1) * 256 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 32;
+            float *restrict c2 = c + (i0 + 2) * 256 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 32;
+            float *restrict c3 = c + (i0 + 3) * 256 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 32;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 32; p++) {
+                const float *restrict bp = b + p * 256 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
         }
     }
 }
@@ -971,8 +1959,8 @@ void conv_k1_c16_32_32x32_s2_p0_bwd(int n, const float *restrict x, const float 
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    static float colt[4096], wt[512];
-    static float dcol[4096];
+    static float wt[512];
+    static float colt[4096], dcol[4096];
     conv_k1_c16_32_32x32_s2_p0_transpose_w(w, wt);
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 8192;
@@ -989,39 +1977,154 @@ void conv_k1_c16_32_32x32_s2_p0_bwd(int n, const float *restrict x, const float 
 static void conv_k1_c64_32_16x16_s1_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 32; i += 4) {
-        float *restrict c0 = c + i * 256, *restrict c1 = c0 + 256, *restrict c2 = c1 + 256, *restrict c3 = c2 + 256;
-        for (int p = 0; p < 64; p++) {
-            const float a0 = a[i * 64 + p], a1 = a[(i + 1) * 64 + p], a2 = a[(i + 2) * 64 + p],
-                        a3 = a[(i + 3) * 64 + p];
-            const float *restrict bp = b + p * 256;
-            for (int j = 0; j < 256; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 32; i0 += 4) {
+        for (int j0 = 0; j0 < 256; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 256 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 64;
+            float *restrict c1 = c + (i0 + 1) * 256 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 64;
+            float *restrict c2 = c + (i0 + 2) * 256 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 64;
+            float *restrict c3 = c + (i0 + 3) * 256 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 64;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 64; p++) {
+                const float *restrict bp = b + p * 256 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
         }
     }
 }
 
-static void conv_k1_c64_32_16x16_s1_p0_b_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c64_32_16x16_s1_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 32; i += 4) {
-        float *restrict c0 = c + i * 64, *restrict c1 = c0 + 64, *restrict c2 = c1 + 64, *restrict c3 = c2 + 64;
-        for (int p = 0; p < 256; p++) {
-            const float a0 = a[i * 256 + p], a1 = a[(i + 1) * 256 + p], a2 = a[(i + 2) * 256 + p],
-                        a3 = a[(i + 3) * 256 + p];
-            const float *restrict bp = b + p * 64;
-            for (int j = 0; j < 64; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 32; i0 += 4) {
+        for (int k0 = 0; k0 < 64; k0 += 4)
+        {
+            mc_v16 s0_0 = {0};
+            mc_v16 s0_1 = {0};
+            mc_v16 s0_2 = {0};
+            mc_v16 s0_3 = {0};
+            mc_v16 s1_0 = {0};
+            mc_v16 s1_1 = {0};
+            mc_v16 s1_2 = {0};
+            mc_v16 s1_3 = {0};
+            mc_v16 s2_0 = {0};
+            mc_v16 s2_1 = {0};
+            mc_v16 s2_2 = {0};
+            mc_v16 s2_3 = {0};
+            mc_v16 s3_0 = {0};
+            mc_v16 s3_1 = {0};
+            mc_v16 s3_2 = {0};
+            mc_v16 s3_3 = {0};
+            for (int i = 0; i < nb; i++) {
+                const float *restrict a0 = a + (long)i * 8192 + (i0 + 0) * 256;
+                const float *restrict a1 = a + (long)i * 8192 + (i0 + 1) * 256;
+                const float *restrict a2 = a + (long)i * 8192 + (i0 + 2) * 256;
+                const float *restrict a3 = a + (long)i * 8192 + (i0 + 3) * 256;
+                const float *restrict b0 = b + (long)i * 16384 + (k0 + 0) * 256;
+                const float *restrict b1 = b + (long)i * 16384 + (k0 + 1) * 256;
+                const float *restrict b2 = b + (long)i * 16384 + (k0 + 2) * 256;
+                const float *restrict b3 = b + (long)i * 16384 + (k0 + 3) * 256;
+                for (int p = 0; p < 256; p += 16) {
+                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
+                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
+                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
+                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
+                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
+                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
+                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
+                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
+                    s0_0 += x0 * y0;
+                    s0_1 += x0 * y1;
+                    s0_2 += x0 * y2;
+                    s0_3 += x0 * y3;
+                    s1_0 += x1 * y0;
+                    s1_1 += x1 * y1;
+                    s1_2 += x1 * y2;
+                    s1_3 += x1 * y3;
+                    s2_0 += x2 * y0;
+                    s2_1 += x2 * y1;
+                    s2_2 += x2 * y2;
+                    s2_3 += x2 * y3;
+                    s3_0 += x3 * y0;
+                    s3_1 += x3 * y1;
+                    s3_2 += x3 * y2;
+                    s3_3 += x3 * y3;
+                }
             }
+            c[(i0 + 0) * 64 + k0 + 0] += mc_v16_sum(&s0_0);
+            c[(i0 + 0) * 64 + k0 + 1] += mc_v16_sum(&s0_1);
+            c[(i0 + 0) * 64 + k0 + 2] += mc_v16_sum(&s0_2);
+            c[(i0 + 0) * 64 + k0 + 3] += mc_v16_sum(&s0_3);
+            c[(i0 + 1) * 64 + k0 + 0] += mc_v16_sum(&s1_0);
+            c[(i0 + 1) * 64 + k0 + 1] += mc_v16_sum(&s1_1);
+            c[(i0 + 1) * 64 + k0 + 2] += mc_v16_sum(&s1_2);
+            c[(i0 + 1) * 64 + k0 + 3] += mc_v16_sum(&s1_3);
+            c[(i0 + 2) * 64 + k0 + 0] += mc_v16_sum(&s2_0);
+            c[(i0 + 2) * 64 + k0 + 1] += mc_v16_sum(&s2_1);
+            c[(i0 + 2) * 64 + k0 + 2] += mc_v16_sum(&s2_2);
+            c[(i0 + 2) * 64 + k0 + 3] += mc_v16_sum(&s2_3);
+            c[(i0 + 3) * 64 + k0 + 0] += mc_v16_sum(&s3_0);
+            c[(i0 + 3) * 64 + k0 + 1] += mc_v16_sum(&s3_1);
+            c[(i0 + 3) * 64 + k0 + 2] += mc_v16_sum(&s3_2);
+            c[(i0 + 3) * 64 + k0 + 3] += mc_v16_sum(&s3_3);
         }
     }
 }
@@ -1029,19 +2132,76 @@ static void conv_k1_c64_32_16x16_s1_p0_b_gemm_dw(const float *restrict a, const 
 static void conv_k1_c64_32_16x16_s1_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 64; i += 4) {
-        float *restrict c0 = c + i * 256, *restrict c1 = c0 + 256, *restrict c2 = c1 + 256, *restrict c3 = c2 + 256;
-        for (int p = 0; p < 32; p++) {
-            const float a0 = a[i * 32 + p], a1 = a[(i + 1) * 32 + p], a2 = a[(i + 2) * 32 + p],
-                        a3 = a[(i + 3) * 32 + p];
-            const float *restrict bp = b + p * 256;
-            for (int j = 0; j < 256; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 64; i0 += 4) {
+        for (int j0 = 0; j0 < 256; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 256 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 32;
+            float *restrict c1 = c + (i0 + 1) * 256 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 32;
+            float *restrict c2 = c + (i0 + 2) * 256 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 32;
+            float *restrict c3 = c + (i0 + 3) * 256 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 32;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 32; p++) {
+                const float *restrict bp = b + p * 256 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
         }
     }
 }
@@ -1054,26 +2214,6 @@ static void conv_k1_c64_32_16x16_s1_p0_b_transpose_w(const float *restrict a, fl
 }
 
 
-/* The same matrix transposed: one row of 64*1*1 taps per output pixel. */
-static void conv_k1_c64_32_16x16_s1_p0_b_im2col_t(const float *restrict xb, float *restrict colt)
-{
-    MC_OMP_FOR
-    for (int ci = 0; ci < 64; ci++)
-        for (int ky = 0; ky < 1; ky++)
-            for (int kx = 0; kx < 1; kx++) {
-                const int r = (ci * 1 + ky) * 1 + kx;
-                (void)r;
-                const float *restrict xc = xb + ci * 256;
-                for (int oy = 0; oy < 16; oy++) {
-                    const int iy = oy * 1 - 0 + ky;
-                    for (int ox = 0; ox < 16; ox++) {
-                        const int ix = ox * 1 - 0 + kx;
-                        colt[(oy * 16 + ox) * 64 + r] =
-                            iy >= 0 && iy < 16 && ix >= 0 && ix < 16 ? xc[iy * 16 + ix] : 0.0f;
-                    }
-                }
-            }
-}
 
 
 void conv_k1_c64_32_16x16_s1_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -1100,13 +2240,12 @@ void conv_k1_c64_32_16x16_s1_p0_b_bwd(int n, const float *restrict x, const floa
         }
         dbias[co] += (float)gb;
     }
-    static float colt[16384], wt[2048];
+    static float wt[2048];
+    conv_k1_c64_32_16x16_s1_p0_b_gemm_dw(n, dy, x, dw);
     conv_k1_c64_32_16x16_s1_p0_b_transpose_w(w, wt);
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 8192;
         float *restrict dxb = dx + (long)b * 16384;
-        conv_k1_c64_32_16x16_s1_p0_b_im2col_t(x + (long)b * 16384, colt);
-        conv_k1_c64_32_16x16_s1_p0_b_gemm_dw(dyb, colt, dw);
         conv_k1_c64_32_16x16_s1_p0_b_gemm_dx(wt, dyb, dxb);
     }
 }
@@ -1115,19 +2254,76 @@ void conv_k1_c64_32_16x16_s1_p0_b_bwd(int n, const float *restrict x, const floa
 static void conv_k1_c64_64_16x16_s2_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 64; i += 4) {
-        float *restrict c0 = c + i * 64, *restrict c1 = c0 + 64, *restrict c2 = c1 + 64, *restrict c3 = c2 + 64;
-        for (int p = 0; p < 64; p++) {
-            const float a0 = a[i * 64 + p], a1 = a[(i + 1) * 64 + p], a2 = a[(i + 2) * 64 + p],
-                        a3 = a[(i + 3) * 64 + p];
-            const float *restrict bp = b + p * 64;
-            for (int j = 0; j < 64; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 64; i0 += 4) {
+        for (int j0 = 0; j0 < 64; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 64 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 64;
+            float *restrict c1 = c + (i0 + 1) * 64 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 64;
+            float *restrict c2 = c + (i0 + 2) * 64 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 64;
+            float *restrict c3 = c + (i0 + 3) * 64 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 64;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 64; p++) {
+                const float *restrict bp = b + p * 64 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
         }
     }
 }
@@ -1135,19 +2331,76 @@ static void conv_k1_c64_64_16x16_s2_p0_b_gemm_fwd(const float *restrict a, const
 static void conv_k1_c64_64_16x16_s2_p0_b_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 64; i += 4) {
-        float *restrict c0 = c + i * 64, *restrict c1 = c0 + 64, *restrict c2 = c1 + 64, *restrict c3 = c2 + 64;
-        for (int p = 0; p < 64; p++) {
-            const float a0 = a[i * 64 + p], a1 = a[(i + 1) * 64 + p], a2 = a[(i + 2) * 64 + p],
-                        a3 = a[(i + 3) * 64 + p];
-            const float *restrict bp = b + p * 64;
-            for (int j = 0; j < 64; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 64; i0 += 4) {
+        for (int j0 = 0; j0 < 64; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 64 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 64;
+            float *restrict c1 = c + (i0 + 1) * 64 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 64;
+            float *restrict c2 = c + (i0 + 2) * 64 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 64;
+            float *restrict c3 = c + (i0 + 3) * 64 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 64;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 64; p++) {
+                const float *restrict bp = b + p * 64 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
         }
     }
 }
@@ -1155,19 +2408,76 @@ static void conv_k1_c64_64_16x16_s2_p0_b_gemm_dw(const float *restrict a, const 
 static void conv_k1_c64_64_16x16_s2_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 64; i += 4) {
-        float *restrict c0 = c + i * 64, *restrict c1 = c0 + 64, *restrict c2 = c1 + 64, *restrict c3 = c2 + 64;
-        for (int p = 0; p < 64; p++) {
-            const float a0 = a[i * 64 + p], a1 = a[(i + 1) * 64 + p], a2 = a[(i + 2) * 64 + p],
-                        a3 = a[(i + 3) * 64 + p];
-            const float *restrict bp = b + p * 64;
-            for (int j = 0; j < 64; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 64; i0 += 4) {
+        for (int j0 = 0; j0 < 64; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 64 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 64;
+            float *restrict c1 = c + (i0 + 1) * 64 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 64;
+            float *restrict c2 = c + (i0 + 2) * 64 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 64;
+            float *restrict c3 = c + (i0 + 3) * 64 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 64;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 64; p++) {
+                const float *restrict bp = b + p * 64 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
         }
     }
 }
@@ -1272,8 +2582,8 @@ void conv_k1_c64_64_16x16_s2_p0_b_bwd(int n, const float *restrict x, const floa
         }
         dbias[co] += (float)gb;
     }
-    static float colt[4096], wt[4096];
-    static float dcol[4096];
+    static float wt[4096];
+    static float colt[4096], dcol[4096];
     conv_k1_c64_64_16x16_s2_p0_b_transpose_w(w, wt);
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 4096;
@@ -1290,39 +2600,188 @@ void conv_k1_c64_64_16x16_s2_p0_b_bwd(int n, const float *restrict x, const floa
 static void conv_k3_c64_64_8x8_s1_p1_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 64; i += 4) {
-        float *restrict c0 = c + i * 64, *restrict c1 = c0 + 64, *restrict c2 = c1 + 64, *restrict c3 = c2 + 64;
-        for (int p = 0; p < 576; p++) {
-            const float a0 = a[i * 576 + p], a1 = a[(i + 1) * 576 + p], a2 = a[(i + 2) * 576 + p],
-                        a3 = a[(i + 3) * 576 + p];
-            const float *restrict bp = b + p * 64;
-            for (int j = 0; j < 64; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 64; i0 += 4) {
+        for (int j0 = 0; j0 < 64; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 80 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 576;
+            float *restrict c1 = c + (i0 + 1) * 80 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 576;
+            float *restrict c2 = c + (i0 + 2) * 80 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 576;
+            float *restrict c3 = c + (i0 + 3) * 80 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 576;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int ci = 0, p = 0; ci < 64; ci++)
+            for (int ky = 0; ky < 3; ky++)
+            for (int kx = 0; kx < 3; kx++, p++) {
+                const float *restrict bp = b + ci * 100 + ky * 10 + kx + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
+        }
+        {
+            float *restrict c0 = c + (i0 + 0) * 80 + 64;
+            const float *restrict a0 = a + (i0 + 0) * 576;
+            float *restrict c1 = c + (i0 + 1) * 80 + 64;
+            const float *restrict a1 = a + (i0 + 1) * 576;
+            float *restrict c2 = c + (i0 + 2) * 80 + 64;
+            const float *restrict a2 = a + (i0 + 2) * 576;
+            float *restrict c3 = c + (i0 + 3) * 80 + 64;
+            const float *restrict a3 = a + (i0 + 3) * 576;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            for (int ci = 0, p = 0; ci < 64; ci++)
+            for (int ky = 0; ky < 3; ky++)
+            for (int kx = 0; kx < 3; kx++, p++) {
+                const float *restrict bp = b + ci * 100 + ky * 10 + kx + 64;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s1_0 += x1 * b0;
+                s2_0 += x2 * b0;
+                s3_0 += x3 * b0;
+            }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c3 + 0) = s3_0;
         }
     }
 }
 
-static void conv_k3_c64_64_8x8_s1_p1_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k3_c64_64_8x8_s1_p1_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 64; i += 4) {
-        float *restrict c0 = c + i * 576, *restrict c1 = c0 + 576, *restrict c2 = c1 + 576, *restrict c3 = c2 + 576;
-        for (int p = 0; p < 64; p++) {
-            const float a0 = a[i * 64 + p], a1 = a[(i + 1) * 64 + p], a2 = a[(i + 2) * 64 + p],
-                        a3 = a[(i + 3) * 64 + p];
-            const float *restrict bp = b + p * 576;
-            for (int j = 0; j < 576; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 64; i0 += 4) {
+        for (int k0 = 0; k0 < 576; k0 += 4)
+        {
+            mc_v16 s0_0 = {0};
+            mc_v16 s0_1 = {0};
+            mc_v16 s0_2 = {0};
+            mc_v16 s0_3 = {0};
+            mc_v16 s1_0 = {0};
+            mc_v16 s1_1 = {0};
+            mc_v16 s1_2 = {0};
+            mc_v16 s1_3 = {0};
+            mc_v16 s2_0 = {0};
+            mc_v16 s2_1 = {0};
+            mc_v16 s2_2 = {0};
+            mc_v16 s2_3 = {0};
+            mc_v16 s3_0 = {0};
+            mc_v16 s3_1 = {0};
+            mc_v16 s3_2 = {0};
+            mc_v16 s3_3 = {0};
+            for (int i = 0; i < nb; i++) {
+                const float *restrict a0 = a + (long)i * 5120 + (i0 + 0) * 80;
+                const float *restrict a1 = a + (long)i * 5120 + (i0 + 1) * 80;
+                const float *restrict a2 = a + (long)i * 5120 + (i0 + 2) * 80;
+                const float *restrict a3 = a + (long)i * 5120 + (i0 + 3) * 80;
+                const float *restrict b0 = b + (long)i * 6402 + ((k0 + 0) / 9 * 100 + (k0 + 0) / 3 % 3 * 10 + (k0 + 0) % 3);
+                const float *restrict b1 = b + (long)i * 6402 + ((k0 + 1) / 9 * 100 + (k0 + 1) / 3 % 3 * 10 + (k0 + 1) % 3);
+                const float *restrict b2 = b + (long)i * 6402 + ((k0 + 2) / 9 * 100 + (k0 + 2) / 3 % 3 * 10 + (k0 + 2) % 3);
+                const float *restrict b3 = b + (long)i * 6402 + ((k0 + 3) / 9 * 100 + (k0 + 3) / 3 % 3 * 10 + (k0 + 3) % 3);
+                for (int p = 0; p < 80; p += 16) {
+                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
+                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
+                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
+                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
+                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
+                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
+                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
+                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
+                    s0_0 += x0 * y0;
+                    s0_1 += x0 * y1;
+                    s0_2 += x0 * y2;
+                    s0_3 += x0 * y3;
+                    s1_0 += x1 * y0;
+                    s1_1 += x1 * y1;
+                    s1_2 += x1 * y2;
+                    s1_3 += x1 * y3;
+                    s2_0 += x2 * y0;
+                    s2_1 += x2 * y1;
+                    s2_2 += x2 * y2;
+                    s2_3 += x2 * y3;
+                    s3_0 += x3 * y0;
+                    s3_1 += x3 * y1;
+                    s3_2 += x3 * y2;
+                    s3_3 += x3 * y3;
+                }
             }
+            c[(i0 + 0) * 576 + k0 + 0] += mc_v16_sum(&s0_0);
+            c[(i0 + 0) * 576 + k0 + 1] += mc_v16_sum(&s0_1);
+            c[(i0 + 0) * 576 + k0 + 2] += mc_v16_sum(&s0_2);
+            c[(i0 + 0) * 576 + k0 + 3] += mc_v16_sum(&s0_3);
+            c[(i0 + 1) * 576 + k0 + 0] += mc_v16_sum(&s1_0);
+            c[(i0 + 1) * 576 + k0 + 1] += mc_v16_sum(&s1_1);
+            c[(i0 + 1) * 576 + k0 + 2] += mc_v16_sum(&s1_2);
+            c[(i0 + 1) * 576 + k0 + 3] += mc_v16_sum(&s1_3);
+            c[(i0 + 2) * 576 + k0 + 0] += mc_v16_sum(&s2_0);
+            c[(i0 + 2) * 576 + k0 + 1] += mc_v16_sum(&s2_1);
+            c[(i0 + 2) * 576 + k0 + 2] += mc_v16_sum(&s2_2);
+            c[(i0 + 2) * 576 + k0 + 3] += mc_v16_sum(&s2_3);
+            c[(i0 + 3) * 576 + k0 + 0] += mc_v16_sum(&s3_0);
+            c[(i0 + 3) * 576 + k0 + 1] += mc_v16_sum(&s3_1);
+            c[(i0 + 3) * 576 + k0 + 2] += mc_v16_sum(&s3_2);
+            c[(i0 + 3) * 576 + k0 + 3] += mc_v16_sum(&s3_3);
         }
     }
 }
@@ -1330,108 +2789,146 @@ static void conv_k3_c64_64_8x8_s1_p1_gemm_dw(const float *restrict a, const floa
 static void conv_k3_c64_64_8x8_s1_p1_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 576; i += 4) {
-        float *restrict c0 = c + i * 64, *restrict c1 = c0 + 64, *restrict c2 = c1 + 64, *restrict c3 = c2 + 64;
-        for (int p = 0; p < 64; p++) {
-            const float a0 = a[i * 64 + p], a1 = a[(i + 1) * 64 + p], a2 = a[(i + 2) * 64 + p],
-                        a3 = a[(i + 3) * 64 + p];
-            const float *restrict bp = b + p * 64;
-            for (int j = 0; j < 64; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 64; i0 += 4) {
+        for (int j0 = 0; j0 < 64; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 80 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 576;
+            float *restrict c1 = c + (i0 + 1) * 80 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 576;
+            float *restrict c2 = c + (i0 + 2) * 80 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 576;
+            float *restrict c3 = c + (i0 + 3) * 80 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 576;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int ci = 0, p = 0; ci < 64; ci++)
+            for (int ky = 0; ky < 3; ky++)
+            for (int kx = 0; kx < 3; kx++, p++) {
+                const float *restrict bp = b + ci * 100 + ky * 10 + kx + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
+        }
+        {
+            float *restrict c0 = c + (i0 + 0) * 80 + 64;
+            const float *restrict a0 = a + (i0 + 0) * 576;
+            float *restrict c1 = c + (i0 + 1) * 80 + 64;
+            const float *restrict a1 = a + (i0 + 1) * 576;
+            float *restrict c2 = c + (i0 + 2) * 80 + 64;
+            const float *restrict a2 = a + (i0 + 2) * 576;
+            float *restrict c3 = c + (i0 + 3) * 80 + 64;
+            const float *restrict a3 = a + (i0 + 3) * 576;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            for (int ci = 0, p = 0; ci < 64; ci++)
+            for (int ky = 0; ky < 3; ky++)
+            for (int kx = 0; kx < 3; kx++, p++) {
+                const float *restrict bp = b + ci * 100 + ky * 10 + kx + 64;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s1_0 += x1 * b0;
+                s2_0 += x2 * b0;
+                s3_0 += x3 * b0;
+            }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c3 + 0) = s3_0;
         }
     }
 }
 
-static void conv_k3_c64_64_8x8_s1_p1_transpose_w(const float *restrict a, float *restrict t)
+
+/* Image xb into the interior of the zero-padded xp (its border stays 0). */
+static void conv_k3_c64_64_8x8_s1_p1_pad(const float *restrict xb, float *restrict xp)
 {
-    for (int r = 0; r < 64; r++)
-        for (int q = 0; q < 576; q++)
-            t[q * 64 + r] = a[r * 576 + q];
+    for (int ci = 0; ci < 64; ci++)
+        for (int iy = 0; iy < 8; iy++)
+            memcpy(xp + (ci * 10 + iy + 1) * 10 + 1, xb + (ci * 8 + iy) * 8, 8 * sizeof(float));
 }
 
-
-/* Row (ci, ky, kx) of col: input plane ci of xb seen through that tap. */
-static void conv_k3_c64_64_8x8_s1_p1_im2col(const float *restrict xb, float *restrict col)
+/* The filters of the input gradient: wf[ci][co][ky][kx] = w[co][ci][3-1-ky][3-1-kx]. */
+static void conv_k3_c64_64_8x8_s1_p1_flip(const float *restrict w, float *restrict wf)
 {
-    MC_OMP_FOR
-    for (int ci = 0; ci < 64; ci++)
-        for (int ky = 0; ky < 3; ky++)
-            for (int kx = 0; kx < 3; kx++) {
-                const int r = (ci * 3 + ky) * 3 + kx;
-                (void)r;
-                const float *restrict xc = xb + ci * 64;
-                float *restrict row = col + r * 64;
-                for (int oy = 0; oy < 8; oy++) {
-                    const int iy = oy * 1 - 1 + ky;
-                    for (int ox = 0; ox < 8; ox++) {
-                        const int ix = ox * 1 - 1 + kx;
-                        row[oy * 8 + ox] = iy >= 0 && iy < 8 && ix >= 0 && ix < 8 ? xc[iy * 8 + ix] : 0.0f;
-                    }
-                }
-            }
-}
-
-/* The same matrix transposed: one row of 64*3*3 taps per output pixel. */
-static void conv_k3_c64_64_8x8_s1_p1_im2col_t(const float *restrict xb, float *restrict colt)
-{
-    MC_OMP_FOR
-    for (int ci = 0; ci < 64; ci++)
-        for (int ky = 0; ky < 3; ky++)
-            for (int kx = 0; kx < 3; kx++) {
-                const int r = (ci * 3 + ky) * 3 + kx;
-                (void)r;
-                const float *restrict xc = xb + ci * 64;
-                for (int oy = 0; oy < 8; oy++) {
-                    const int iy = oy * 1 - 1 + ky;
-                    for (int ox = 0; ox < 8; ox++) {
-                        const int ix = ox * 1 - 1 + kx;
-                        colt[(oy * 8 + ox) * 576 + r] =
-                            iy >= 0 && iy < 8 && ix >= 0 && ix < 8 ? xc[iy * 8 + ix] : 0.0f;
-                    }
-                }
-            }
-}
-
-/* The backward of im2col: every entry of dcol back to its input pixel. */
-static void conv_k3_c64_64_8x8_s1_p1_col2im(const float *restrict dcol, float *restrict dxb)
-{
-    MC_OMP_FOR
-    for (int ci = 0; ci < 64; ci++)
-        for (int ky = 0; ky < 3; ky++)
-            for (int kx = 0; kx < 3; kx++) {
-                const int r = (ci * 3 + ky) * 3 + kx;
-                (void)r;
-                float *restrict dxc = dxb + ci * 64;
-                const float *restrict row = dcol + r * 64;
-                for (int oy = 0; oy < 8; oy++) {
-                    const int iy = oy * 1 - 1 + ky;
-                    if (iy < 0 || iy >= 8)
-                        continue;
-                    for (int ox = 0; ox < 8; ox++) {
-                        const int ix = ox * 1 - 1 + kx;
-                        if (ix >= 0 && ix < 8)
-                            dxc[iy * 8 + ix] += row[oy * 8 + ox];
-                    }
-                }
-            }
+    for (int co = 0; co < 64; co++)
+        for (int ci = 0; ci < 64; ci++)
+            for (int t = 0; t < 9; t++)
+                wf[(ci * 64 + co) * 9 + t] = w[(co * 64 + ci) * 9 + 8 - t];
 }
 
 void conv_k3_c64_64_8x8_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    static float col[36864];
+    static float xp[6402], yg[5120];
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 4096;
+        conv_k3_c64_64_8x8_s1_p1_pad(x + (long)b * 4096, xp);
         for (int co = 0; co < 64; co++)
-            for (int i = 0; i < 64; i++)
-                yb[co * 64 + i] = 0.0f;
-        conv_k3_c64_64_8x8_s1_p1_im2col(x + (long)b * 4096, col);
-        conv_k3_c64_64_8x8_s1_p1_gemm_fwd(w, col, yb);
+            for (int i = 0; i < 80; i++)
+                yg[co * 80 + i] = 0.0f;
+        conv_k3_c64_64_8x8_s1_p1_gemm_fwd(w, xp, yg);
+        for (int co = 0; co < 64; co++)
+            for (int oy = 0; oy < 8; oy++)
+                memcpy(yb + (co * 8 + oy) * 8, yg + co * 80 + oy * 10, 8 * sizeof(float));
     }
 }
 
@@ -1440,17 +2937,33 @@ void conv_k3_c64_64_8x8_s1_p1_bwd(int n, const float *restrict x, const float *r
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    static float colt[36864], wt[36864];
-    static float dcol[36864];
-    conv_k3_c64_64_8x8_s1_p1_transpose_w(w, wt);
-    for (int b = 0; b < n; b++) {
-        const float *restrict dyb = dy + (long)b * 4096;
-        float *restrict dxb = dx + (long)b * 4096;
-        conv_k3_c64_64_8x8_s1_p1_im2col_t(x + (long)b * 4096, colt);
-        conv_k3_c64_64_8x8_s1_p1_gemm_dw(dyb, colt, dw);
-        memset(dcol, 0, sizeof dcol);
-        conv_k3_c64_64_8x8_s1_p1_gemm_dx(wt, dyb, dcol);
-        conv_k3_c64_64_8x8_s1_p1_col2im(dcol, dxb);
+    static float xp[102432], dyp[81920], dyq[6402],
+        wf[36864], dxg[5120];
+    conv_k3_c64_64_8x8_s1_p1_flip(w, wf);
+    for (int b0 = 0; b0 < n; b0 += 16) {
+        const int nb = n - b0 < 16 ? n - b0 : 16;
+        for (int i = 0; i < nb; i++) {
+            const float *restrict dyb = dy + (long)(b0 + i) * 4096;
+            conv_k3_c64_64_8x8_s1_p1_pad(x + (long)(b0 + i) * 4096, xp + i * 6402);
+            for (int co = 0; co < 64; co++)
+                for (int oy = 0; oy < 8; oy++)
+                    memcpy(dyp + (i * 64 + co) * 80 + oy * 10, dyb + (co * 8 + oy) * 8, 8 * sizeof(float));
+        }
+        conv_k3_c64_64_8x8_s1_p1_gemm_dw(nb, dyp, xp, dw);
+        for (int i = 0; i < nb; i++) {
+            const float *restrict dyb = dy + (long)(b0 + i) * 4096;
+            float *restrict dxb = dx + (long)(b0 + i) * 4096;
+            for (int co = 0; co < 64; co++)
+                for (int oy = 0; oy < 8; oy++)
+                    memcpy(dyq + (co * 10 + oy + 1) * 10 + 1, dyb + (co * 8 + oy) * 8,
+                           8 * sizeof(float));
+            memset(dxg, 0, sizeof dxg);
+            conv_k3_c64_64_8x8_s1_p1_gemm_dx(wf, dyq, dxg);
+            for (int ci = 0; ci < 64; ci++)
+                for (int iy = 0; iy < 8; iy++)
+                    for (int ix = 0; ix < 8; ix++)
+                        dxb[(ci * 8 + iy) * 8 + ix] += dxg[ci * 80 + iy * 10 + ix];
+        }
     }
 }
 
@@ -1458,19 +2971,76 @@ void conv_k3_c64_64_8x8_s1_p1_bwd(int n, const float *restrict x, const float *r
 static void conv_k1_c32_64_16x16_s2_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 64; i += 4) {
-        float *restrict c0 = c + i * 64, *restrict c1 = c0 + 64, *restrict c2 = c1 + 64, *restrict c3 = c2 + 64;
-        for (int p = 0; p < 32; p++) {
-            const float a0 = a[i * 32 + p], a1 = a[(i + 1) * 32 + p], a2 = a[(i + 2) * 32 + p],
-                        a3 = a[(i + 3) * 32 + p];
-            const float *restrict bp = b + p * 64;
-            for (int j = 0; j < 64; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 64; i0 += 4) {
+        for (int j0 = 0; j0 < 64; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 64 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 32;
+            float *restrict c1 = c + (i0 + 1) * 64 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 32;
+            float *restrict c2 = c + (i0 + 2) * 64 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 32;
+            float *restrict c3 = c + (i0 + 3) * 64 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 32;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 32; p++) {
+                const float *restrict bp = b + p * 64 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
         }
     }
 }
@@ -1478,19 +3048,49 @@ static void conv_k1_c32_64_16x16_s2_p0_gemm_fwd(const float *restrict a, const f
 static void conv_k1_c32_64_16x16_s2_p0_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 64; i += 4) {
-        float *restrict c0 = c + i * 32, *restrict c1 = c0 + 32, *restrict c2 = c1 + 32, *restrict c3 = c2 + 32;
-        for (int p = 0; p < 64; p++) {
-            const float a0 = a[i * 64 + p], a1 = a[(i + 1) * 64 + p], a2 = a[(i + 2) * 64 + p],
-                        a3 = a[(i + 3) * 64 + p];
-            const float *restrict bp = b + p * 32;
-            for (int j = 0; j < 32; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 64; i0 += 4) {
+        {
+            float *restrict c0 = c + (i0 + 0) * 32 + 0;
+            const float *restrict a0 = a + (i0 + 0) * 64;
+            float *restrict c1 = c + (i0 + 1) * 32 + 0;
+            const float *restrict a1 = a + (i0 + 1) * 64;
+            float *restrict c2 = c + (i0 + 2) * 32 + 0;
+            const float *restrict a2 = a + (i0 + 2) * 64;
+            float *restrict c3 = c + (i0 + 3) * 32 + 0;
+            const float *restrict a3 = a + (i0 + 3) * 64;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            for (int p = 0; p < 64; p++) {
+                const float *restrict bp = b + p * 32 + 0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
         }
     }
 }
@@ -1498,19 +3098,76 @@ static void conv_k1_c32_64_16x16_s2_p0_gemm_dw(const float *restrict a, const fl
 static void conv_k1_c32_64_16x16_s2_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 32; i += 4) {
-        float *restrict c0 = c + i * 64, *restrict c1 = c0 + 64, *restrict c2 = c1 + 64, *restrict c3 = c2 + 64;
-        for (int p = 0; p < 64; p++) {
-            const float a0 = a[i * 64 + p], a1 = a[(i + 1) * 64 + p], a2 = a[(i + 2) * 64 + p],
-                        a3 = a[(i + 3) * 64 + p];
-            const float *restrict bp = b + p * 64;
-            for (int j = 0; j < 64; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 32; i0 += 4) {
+        for (int j0 = 0; j0 < 64; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 64 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 64;
+            float *restrict c1 = c + (i0 + 1) * 64 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 64;
+            float *restrict c2 = c + (i0 + 2) * 64 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 64;
+            float *restrict c3 = c + (i0 + 3) * 64 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 64;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 64; p++) {
+                const float *restrict bp = b + p * 64 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
         }
     }
 }
@@ -1608,8 +3265,8 @@ void conv_k1_c32_64_16x16_s2_p0_bwd(int n, const float *restrict x, const float 
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    static float colt[2048], wt[2048];
-    static float dcol[2048];
+    static float wt[2048];
+    static float colt[2048], dcol[2048];
     conv_k1_c32_64_16x16_s2_p0_transpose_w(w, wt);
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 4096;
@@ -1626,39 +3283,154 @@ void conv_k1_c32_64_16x16_s2_p0_bwd(int n, const float *restrict x, const float 
 static void conv_k1_c128_64_8x8_s1_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 64; i += 4) {
-        float *restrict c0 = c + i * 64, *restrict c1 = c0 + 64, *restrict c2 = c1 + 64, *restrict c3 = c2 + 64;
-        for (int p = 0; p < 128; p++) {
-            const float a0 = a[i * 128 + p], a1 = a[(i + 1) * 128 + p], a2 = a[(i + 2) * 128 + p],
-                        a3 = a[(i + 3) * 128 + p];
-            const float *restrict bp = b + p * 64;
-            for (int j = 0; j < 64; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 64; i0 += 4) {
+        for (int j0 = 0; j0 < 64; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 64 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 128;
+            float *restrict c1 = c + (i0 + 1) * 64 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 128;
+            float *restrict c2 = c + (i0 + 2) * 64 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 128;
+            float *restrict c3 = c + (i0 + 3) * 64 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 128;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 128; p++) {
+                const float *restrict bp = b + p * 64 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
         }
     }
 }
 
-static void conv_k1_c128_64_8x8_s1_p0_b_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c128_64_8x8_s1_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 64; i += 4) {
-        float *restrict c0 = c + i * 128, *restrict c1 = c0 + 128, *restrict c2 = c1 + 128, *restrict c3 = c2 + 128;
-        for (int p = 0; p < 64; p++) {
-            const float a0 = a[i * 64 + p], a1 = a[(i + 1) * 64 + p], a2 = a[(i + 2) * 64 + p],
-                        a3 = a[(i + 3) * 64 + p];
-            const float *restrict bp = b + p * 128;
-            for (int j = 0; j < 128; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 64; i0 += 4) {
+        for (int k0 = 0; k0 < 128; k0 += 4)
+        {
+            mc_v16 s0_0 = {0};
+            mc_v16 s0_1 = {0};
+            mc_v16 s0_2 = {0};
+            mc_v16 s0_3 = {0};
+            mc_v16 s1_0 = {0};
+            mc_v16 s1_1 = {0};
+            mc_v16 s1_2 = {0};
+            mc_v16 s1_3 = {0};
+            mc_v16 s2_0 = {0};
+            mc_v16 s2_1 = {0};
+            mc_v16 s2_2 = {0};
+            mc_v16 s2_3 = {0};
+            mc_v16 s3_0 = {0};
+            mc_v16 s3_1 = {0};
+            mc_v16 s3_2 = {0};
+            mc_v16 s3_3 = {0};
+            for (int i = 0; i < nb; i++) {
+                const float *restrict a0 = a + (long)i * 4096 + (i0 + 0) * 64;
+                const float *restrict a1 = a + (long)i * 4096 + (i0 + 1) * 64;
+                const float *restrict a2 = a + (long)i * 4096 + (i0 + 2) * 64;
+                const float *restrict a3 = a + (long)i * 4096 + (i0 + 3) * 64;
+                const float *restrict b0 = b + (long)i * 8192 + (k0 + 0) * 64;
+                const float *restrict b1 = b + (long)i * 8192 + (k0 + 1) * 64;
+                const float *restrict b2 = b + (long)i * 8192 + (k0 + 2) * 64;
+                const float *restrict b3 = b + (long)i * 8192 + (k0 + 3) * 64;
+                for (int p = 0; p < 64; p += 16) {
+                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
+                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
+                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
+                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
+                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
+                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
+                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
+                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
+                    s0_0 += x0 * y0;
+                    s0_1 += x0 * y1;
+                    s0_2 += x0 * y2;
+                    s0_3 += x0 * y3;
+                    s1_0 += x1 * y0;
+                    s1_1 += x1 * y1;
+                    s1_2 += x1 * y2;
+                    s1_3 += x1 * y3;
+                    s2_0 += x2 * y0;
+                    s2_1 += x2 * y1;
+                    s2_2 += x2 * y2;
+                    s2_3 += x2 * y3;
+                    s3_0 += x3 * y0;
+                    s3_1 += x3 * y1;
+                    s3_2 += x3 * y2;
+                    s3_3 += x3 * y3;
+                }
             }
+            c[(i0 + 0) * 128 + k0 + 0] += mc_v16_sum(&s0_0);
+            c[(i0 + 0) * 128 + k0 + 1] += mc_v16_sum(&s0_1);
+            c[(i0 + 0) * 128 + k0 + 2] += mc_v16_sum(&s0_2);
+            c[(i0 + 0) * 128 + k0 + 3] += mc_v16_sum(&s0_3);
+            c[(i0 + 1) * 128 + k0 + 0] += mc_v16_sum(&s1_0);
+            c[(i0 + 1) * 128 + k0 + 1] += mc_v16_sum(&s1_1);
+            c[(i0 + 1) * 128 + k0 + 2] += mc_v16_sum(&s1_2);
+            c[(i0 + 1) * 128 + k0 + 3] += mc_v16_sum(&s1_3);
+            c[(i0 + 2) * 128 + k0 + 0] += mc_v16_sum(&s2_0);
+            c[(i0 + 2) * 128 + k0 + 1] += mc_v16_sum(&s2_1);
+            c[(i0 + 2) * 128 + k0 + 2] += mc_v16_sum(&s2_2);
+            c[(i0 + 2) * 128 + k0 + 3] += mc_v16_sum(&s2_3);
+            c[(i0 + 3) * 128 + k0 + 0] += mc_v16_sum(&s3_0);
+            c[(i0 + 3) * 128 + k0 + 1] += mc_v16_sum(&s3_1);
+            c[(i0 + 3) * 128 + k0 + 2] += mc_v16_sum(&s3_2);
+            c[(i0 + 3) * 128 + k0 + 3] += mc_v16_sum(&s3_3);
         }
     }
 }
@@ -1666,19 +3438,76 @@ static void conv_k1_c128_64_8x8_s1_p0_b_gemm_dw(const float *restrict a, const f
 static void conv_k1_c128_64_8x8_s1_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 128; i += 4) {
-        float *restrict c0 = c + i * 64, *restrict c1 = c0 + 64, *restrict c2 = c1 + 64, *restrict c3 = c2 + 64;
-        for (int p = 0; p < 64; p++) {
-            const float a0 = a[i * 64 + p], a1 = a[(i + 1) * 64 + p], a2 = a[(i + 2) * 64 + p],
-                        a3 = a[(i + 3) * 64 + p];
-            const float *restrict bp = b + p * 64;
-            for (int j = 0; j < 64; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 128; i0 += 4) {
+        for (int j0 = 0; j0 < 64; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 64 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 64;
+            float *restrict c1 = c + (i0 + 1) * 64 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 64;
+            float *restrict c2 = c + (i0 + 2) * 64 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 64;
+            float *restrict c3 = c + (i0 + 3) * 64 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 64;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 64; p++) {
+                const float *restrict bp = b + p * 64 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
         }
     }
 }
@@ -1691,26 +3520,6 @@ static void conv_k1_c128_64_8x8_s1_p0_b_transpose_w(const float *restrict a, flo
 }
 
 
-/* The same matrix transposed: one row of 128*1*1 taps per output pixel. */
-static void conv_k1_c128_64_8x8_s1_p0_b_im2col_t(const float *restrict xb, float *restrict colt)
-{
-    MC_OMP_FOR
-    for (int ci = 0; ci < 128; ci++)
-        for (int ky = 0; ky < 1; ky++)
-            for (int kx = 0; kx < 1; kx++) {
-                const int r = (ci * 1 + ky) * 1 + kx;
-                (void)r;
-                const float *restrict xc = xb + ci * 64;
-                for (int oy = 0; oy < 8; oy++) {
-                    const int iy = oy * 1 - 0 + ky;
-                    for (int ox = 0; ox < 8; ox++) {
-                        const int ix = ox * 1 - 0 + kx;
-                        colt[(oy * 8 + ox) * 128 + r] =
-                            iy >= 0 && iy < 8 && ix >= 0 && ix < 8 ? xc[iy * 8 + ix] : 0.0f;
-                    }
-                }
-            }
-}
 
 
 void conv_k1_c128_64_8x8_s1_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -1737,13 +3546,12 @@ void conv_k1_c128_64_8x8_s1_p0_b_bwd(int n, const float *restrict x, const float
         }
         dbias[co] += (float)gb;
     }
-    static float colt[8192], wt[8192];
+    static float wt[8192];
+    conv_k1_c128_64_8x8_s1_p0_b_gemm_dw(n, dy, x, dw);
     conv_k1_c128_64_8x8_s1_p0_b_transpose_w(w, wt);
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 4096;
         float *restrict dxb = dx + (long)b * 8192;
-        conv_k1_c128_64_8x8_s1_p0_b_im2col_t(x + (long)b * 8192, colt);
-        conv_k1_c128_64_8x8_s1_p0_b_gemm_dw(dyb, colt, dw);
         conv_k1_c128_64_8x8_s1_p0_b_gemm_dx(wt, dyb, dxb);
     }
 }

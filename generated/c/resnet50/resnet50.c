@@ -11,916 +11,4300 @@
     float *sav = (s)->saved, *ext = (s)->extra; \
     (void)act, (void)dact, (void)par, (void)grad, (void)buf, (void)cnt, (void)sav, (void)ext
 
-static void resnet50_forward(const mc_state *s, int train)
+/* One function per layer (in execution order), forward and backward, so
+ * that a benchmark can time each layer alone; the step runs them in turn. */
+
+/* conv1 */
+static void resnet50_layer0_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
     conv_k3_c3_16_32x32_s1_p1_fwd(n, (act + (long)(0) * n), (par + 0), 0, (act + (long)(3072) * n + 0));
+}
+
+/* conv1 */
+static void resnet50_layer0_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c3_16_32x32_s1_p1_bwd(n, (act + (long)(0) * n), (par + 0), (dact + (long)(3072) * n + 0), (dact + (long)(0) * n), (grad + 0), 0);
+}
+
+/* bn1 */
+static void resnet50_layer1_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c16_32x32_fwd_train(n, (act + (long)(3072) * n), (par + 432), (par + 448), (buf + 0), (buf + 16),
             (cnt + 0), (act + (long)(19456) * n), (sav + 0), (sav + 16));
     else
         bn_c16_32x32_fwd_eval(n, (act + (long)(3072) * n), (par + 432), (par + 448), (buf + 0), (buf + 16),
             (act + (long)(19456) * n));
+}
+
+/* bn1 */
+static void resnet50_layer1_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c16_32x32_bwd(n, (act + (long)(3072) * n), (par + 432), (sav + 0), (sav + 16), (dact + (long)(19456) * n),
+        (dact + (long)(3072) * n), (grad + 432), (grad + 448));
+}
+
+/* relu#1 */
+static void resnet50_layer2_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n16384_fwd(n, (act + (long)(19456) * n), (act + (long)(35840) * n));
+}
+
+/* relu#1 */
+static void resnet50_layer2_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n16384_bwd(n, (act + (long)(19456) * n), (act + (long)(35840) * n), (dact + (long)(35840) * n), (dact + (long)(19456) * n));
+}
+
+/* layer1.0.conv_bn.seps */
+static void resnet50_layer3_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(35840) * n), (par + 464), 0, (act + (long)(52224) * n + 0));
+}
+
+/* layer1.0.conv_bn.seps */
+static void resnet50_layer3_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(35840) * n), (par + 464), (dact + (long)(52224) * n + 0), (dact + (long)(35840) * n), (grad + 464), 0);
+}
+
+/* layer1.0.conv_bn.bn1 */
+static void resnet50_layer4_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c48_32x32_fwd_train(n, (act + (long)(52224) * n), (par + 1792), (par + 1840), (buf + 32), (buf + 80),
             (cnt + 1), (act + (long)(101376) * n), (sav + 32), (sav + 80));
     else
         bn_c48_32x32_fwd_eval(n, (act + (long)(52224) * n), (par + 1792), (par + 1840), (buf + 32), (buf + 80),
             (act + (long)(101376) * n));
+}
+
+/* layer1.0.conv_bn.bn1 */
+static void resnet50_layer4_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c48_32x32_bwd(n, (act + (long)(52224) * n), (par + 1792), (sav + 32), (sav + 80), (dact + (long)(101376) * n),
+        (dact + (long)(52224) * n), (grad + 1792), (grad + 1840));
+}
+
+/* layer1.0.conv_bn.pointwise */
+static void resnet50_layer5_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(101376) * n), (par + 1888), (par + 2656), (act + (long)(150528) * n + 0));
+}
+
+/* layer1.0.conv_bn.pointwise */
+static void resnet50_layer5_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(101376) * n), (par + 1888), (dact + (long)(150528) * n + 0), (dact + (long)(101376) * n), (grad + 1888), (grad + 2656));
+}
+
+/* layer1.0.conv_bn.bn2 */
+static void resnet50_layer6_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c16_32x32_fwd_train(n, (act + (long)(150528) * n), (par + 2672), (par + 2688), (buf + 128), (buf + 144),
             (cnt + 2), (act + (long)(166912) * n), (sav + 128), (sav + 144));
     else
         bn_c16_32x32_fwd_eval(n, (act + (long)(150528) * n), (par + 2672), (par + 2688), (buf + 128), (buf + 144),
             (act + (long)(166912) * n));
+}
+
+/* layer1.0.conv_bn.bn2 */
+static void resnet50_layer6_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c16_32x32_bwd(n, (act + (long)(150528) * n), (par + 2672), (sav + 128), (sav + 144), (dact + (long)(166912) * n),
+        (dact + (long)(150528) * n), (grad + 2672), (grad + 2688));
+}
+
+/* layer1.0.relu#1 */
+static void resnet50_layer7_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n16384_fwd(n, (act + (long)(166912) * n), (act + (long)(183296) * n));
+}
+
+/* layer1.0.relu#1 */
+static void resnet50_layer7_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n16384_bwd(n, (act + (long)(166912) * n), (act + (long)(183296) * n), (dact + (long)(183296) * n), (dact + (long)(166912) * n));
+}
+
+/* layer1.0.conv2 */
+static void resnet50_layer8_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(183296) * n), (par + 2704), 0, (act + (long)(199680) * n + 0));
+}
+
+/* layer1.0.conv2 */
+static void resnet50_layer8_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(183296) * n), (par + 2704), (dact + (long)(199680) * n + 0), (dact + (long)(183296) * n), (grad + 2704), 0);
+}
+
+/* layer1.0.bn2 */
+static void resnet50_layer9_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c16_32x32_fwd_train(n, (act + (long)(199680) * n), (par + 5008), (par + 5024), (buf + 160), (buf + 176),
             (cnt + 3), (act + (long)(216064) * n), (sav + 160), (sav + 176));
     else
         bn_c16_32x32_fwd_eval(n, (act + (long)(199680) * n), (par + 5008), (par + 5024), (buf + 160), (buf + 176),
             (act + (long)(216064) * n));
+}
+
+/* layer1.0.bn2 */
+static void resnet50_layer9_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c16_32x32_bwd(n, (act + (long)(199680) * n), (par + 5008), (sav + 160), (sav + 176), (dact + (long)(216064) * n),
+        (dact + (long)(199680) * n), (grad + 5008), (grad + 5024));
+}
+
+/* layer1.0.sum */
+static void resnet50_layer10_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n16384_fwd(n, (act + (long)(216064) * n), (act + (long)(35840) * n), (act + (long)(232448) * n));
+}
+
+/* layer1.0.sum */
+static void resnet50_layer10_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n16384_bwd(n, (dact + (long)(232448) * n), (dact + (long)(216064) * n), (dact + (long)(35840) * n));
+}
+
+/* layer1.0.relu#2 */
+static void resnet50_layer11_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n16384_fwd(n, (act + (long)(232448) * n), (act + (long)(248832) * n));
+}
+
+/* layer1.0.relu#2 */
+static void resnet50_layer11_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n16384_bwd(n, (act + (long)(232448) * n), (act + (long)(248832) * n), (dact + (long)(248832) * n), (dact + (long)(232448) * n));
+}
+
+/* layer1.1.conv_bn.seps */
+static void resnet50_layer12_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(248832) * n), (par + 5040), 0, (act + (long)(265216) * n + 0));
+}
+
+/* layer1.1.conv_bn.seps */
+static void resnet50_layer12_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(248832) * n), (par + 5040), (dact + (long)(265216) * n + 0), (dact + (long)(248832) * n), (grad + 5040), 0);
+}
+
+/* layer1.1.conv_bn.bn1 */
+static void resnet50_layer13_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c48_32x32_fwd_train(n, (act + (long)(265216) * n), (par + 6368), (par + 6416), (buf + 192), (buf + 240),
             (cnt + 4), (act + (long)(314368) * n), (sav + 192), (sav + 240));
     else
         bn_c48_32x32_fwd_eval(n, (act + (long)(265216) * n), (par + 6368), (par + 6416), (buf + 192), (buf + 240),
             (act + (long)(314368) * n));
+}
+
+/* layer1.1.conv_bn.bn1 */
+static void resnet50_layer13_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c48_32x32_bwd(n, (act + (long)(265216) * n), (par + 6368), (sav + 192), (sav + 240), (dact + (long)(314368) * n),
+        (dact + (long)(265216) * n), (grad + 6368), (grad + 6416));
+}
+
+/* layer1.1.conv_bn.pointwise */
+static void resnet50_layer14_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(314368) * n), (par + 6464), (par + 7232), (act + (long)(363520) * n + 0));
+}
+
+/* layer1.1.conv_bn.pointwise */
+static void resnet50_layer14_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(314368) * n), (par + 6464), (dact + (long)(363520) * n + 0), (dact + (long)(314368) * n), (grad + 6464), (grad + 7232));
+}
+
+/* layer1.1.conv_bn.bn2 */
+static void resnet50_layer15_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c16_32x32_fwd_train(n, (act + (long)(363520) * n), (par + 7248), (par + 7264), (buf + 288), (buf + 304),
             (cnt + 5), (act + (long)(379904) * n), (sav + 288), (sav + 304));
     else
         bn_c16_32x32_fwd_eval(n, (act + (long)(363520) * n), (par + 7248), (par + 7264), (buf + 288), (buf + 304),
             (act + (long)(379904) * n));
+}
+
+/* layer1.1.conv_bn.bn2 */
+static void resnet50_layer15_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c16_32x32_bwd(n, (act + (long)(363520) * n), (par + 7248), (sav + 288), (sav + 304), (dact + (long)(379904) * n),
+        (dact + (long)(363520) * n), (grad + 7248), (grad + 7264));
+}
+
+/* layer1.1.relu#1 */
+static void resnet50_layer16_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n16384_fwd(n, (act + (long)(379904) * n), (act + (long)(396288) * n));
+}
+
+/* layer1.1.relu#1 */
+static void resnet50_layer16_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n16384_bwd(n, (act + (long)(379904) * n), (act + (long)(396288) * n), (dact + (long)(396288) * n), (dact + (long)(379904) * n));
+}
+
+/* layer1.1.conv2 */
+static void resnet50_layer17_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(396288) * n), (par + 7280), 0, (act + (long)(412672) * n + 0));
+}
+
+/* layer1.1.conv2 */
+static void resnet50_layer17_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(396288) * n), (par + 7280), (dact + (long)(412672) * n + 0), (dact + (long)(396288) * n), (grad + 7280), 0);
+}
+
+/* layer1.1.bn2 */
+static void resnet50_layer18_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c16_32x32_fwd_train(n, (act + (long)(412672) * n), (par + 9584), (par + 9600), (buf + 320), (buf + 336),
             (cnt + 6), (act + (long)(429056) * n), (sav + 320), (sav + 336));
     else
         bn_c16_32x32_fwd_eval(n, (act + (long)(412672) * n), (par + 9584), (par + 9600), (buf + 320), (buf + 336),
             (act + (long)(429056) * n));
+}
+
+/* layer1.1.bn2 */
+static void resnet50_layer18_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c16_32x32_bwd(n, (act + (long)(412672) * n), (par + 9584), (sav + 320), (sav + 336), (dact + (long)(429056) * n),
+        (dact + (long)(412672) * n), (grad + 9584), (grad + 9600));
+}
+
+/* layer1.1.sum */
+static void resnet50_layer19_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n16384_fwd(n, (act + (long)(429056) * n), (act + (long)(248832) * n), (act + (long)(445440) * n));
+}
+
+/* layer1.1.sum */
+static void resnet50_layer19_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n16384_bwd(n, (dact + (long)(445440) * n), (dact + (long)(429056) * n), (dact + (long)(248832) * n));
+}
+
+/* layer1.1.relu#2 */
+static void resnet50_layer20_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n16384_fwd(n, (act + (long)(445440) * n), (act + (long)(461824) * n));
+}
+
+/* layer1.1.relu#2 */
+static void resnet50_layer20_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n16384_bwd(n, (act + (long)(445440) * n), (act + (long)(461824) * n), (dact + (long)(461824) * n), (dact + (long)(445440) * n));
+}
+
+/* layer1.2.conv_bn.seps */
+static void resnet50_layer21_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(461824) * n), (par + 9616), 0, (act + (long)(478208) * n + 0));
+}
+
+/* layer1.2.conv_bn.seps */
+static void resnet50_layer21_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(461824) * n), (par + 9616), (dact + (long)(478208) * n + 0), (dact + (long)(461824) * n), (grad + 9616), 0);
+}
+
+/* layer1.2.conv_bn.bn1 */
+static void resnet50_layer22_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c48_32x32_fwd_train(n, (act + (long)(478208) * n), (par + 10944), (par + 10992), (buf + 352), (buf + 400),
             (cnt + 7), (act + (long)(527360) * n), (sav + 352), (sav + 400));
     else
         bn_c48_32x32_fwd_eval(n, (act + (long)(478208) * n), (par + 10944), (par + 10992), (buf + 352), (buf + 400),
             (act + (long)(527360) * n));
+}
+
+/* layer1.2.conv_bn.bn1 */
+static void resnet50_layer22_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c48_32x32_bwd(n, (act + (long)(478208) * n), (par + 10944), (sav + 352), (sav + 400), (dact + (long)(527360) * n),
+        (dact + (long)(478208) * n), (grad + 10944), (grad + 10992));
+}
+
+/* layer1.2.conv_bn.pointwise */
+static void resnet50_layer23_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(527360) * n), (par + 11040), (par + 11808), (act + (long)(576512) * n + 0));
+}
+
+/* layer1.2.conv_bn.pointwise */
+static void resnet50_layer23_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(527360) * n), (par + 11040), (dact + (long)(576512) * n + 0), (dact + (long)(527360) * n), (grad + 11040), (grad + 11808));
+}
+
+/* layer1.2.conv_bn.bn2 */
+static void resnet50_layer24_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c16_32x32_fwd_train(n, (act + (long)(576512) * n), (par + 11824), (par + 11840), (buf + 448), (buf + 464),
             (cnt + 8), (act + (long)(592896) * n), (sav + 448), (sav + 464));
     else
         bn_c16_32x32_fwd_eval(n, (act + (long)(576512) * n), (par + 11824), (par + 11840), (buf + 448), (buf + 464),
             (act + (long)(592896) * n));
+}
+
+/* layer1.2.conv_bn.bn2 */
+static void resnet50_layer24_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c16_32x32_bwd(n, (act + (long)(576512) * n), (par + 11824), (sav + 448), (sav + 464), (dact + (long)(592896) * n),
+        (dact + (long)(576512) * n), (grad + 11824), (grad + 11840));
+}
+
+/* layer1.2.relu#1 */
+static void resnet50_layer25_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n16384_fwd(n, (act + (long)(592896) * n), (act + (long)(609280) * n));
+}
+
+/* layer1.2.relu#1 */
+static void resnet50_layer25_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n16384_bwd(n, (act + (long)(592896) * n), (act + (long)(609280) * n), (dact + (long)(609280) * n), (dact + (long)(592896) * n));
+}
+
+/* layer1.2.conv2 */
+static void resnet50_layer26_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(609280) * n), (par + 11856), 0, (act + (long)(625664) * n + 0));
+}
+
+/* layer1.2.conv2 */
+static void resnet50_layer26_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(609280) * n), (par + 11856), (dact + (long)(625664) * n + 0), (dact + (long)(609280) * n), (grad + 11856), 0);
+}
+
+/* layer1.2.bn2 */
+static void resnet50_layer27_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c16_32x32_fwd_train(n, (act + (long)(625664) * n), (par + 14160), (par + 14176), (buf + 480), (buf + 496),
             (cnt + 9), (act + (long)(642048) * n), (sav + 480), (sav + 496));
     else
         bn_c16_32x32_fwd_eval(n, (act + (long)(625664) * n), (par + 14160), (par + 14176), (buf + 480), (buf + 496),
             (act + (long)(642048) * n));
+}
+
+/* layer1.2.bn2 */
+static void resnet50_layer27_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c16_32x32_bwd(n, (act + (long)(625664) * n), (par + 14160), (sav + 480), (sav + 496), (dact + (long)(642048) * n),
+        (dact + (long)(625664) * n), (grad + 14160), (grad + 14176));
+}
+
+/* layer1.2.sum */
+static void resnet50_layer28_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n16384_fwd(n, (act + (long)(642048) * n), (act + (long)(461824) * n), (act + (long)(658432) * n));
+}
+
+/* layer1.2.sum */
+static void resnet50_layer28_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n16384_bwd(n, (dact + (long)(658432) * n), (dact + (long)(642048) * n), (dact + (long)(461824) * n));
+}
+
+/* layer1.2.relu#2 */
+static void resnet50_layer29_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n16384_fwd(n, (act + (long)(658432) * n), (act + (long)(674816) * n));
+}
+
+/* layer1.2.relu#2 */
+static void resnet50_layer29_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n16384_bwd(n, (act + (long)(658432) * n), (act + (long)(674816) * n), (dact + (long)(674816) * n), (dact + (long)(658432) * n));
+}
+
+/* layer1.3.conv_bn.seps */
+static void resnet50_layer30_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(674816) * n), (par + 14192), 0, (act + (long)(691200) * n + 0));
+}
+
+/* layer1.3.conv_bn.seps */
+static void resnet50_layer30_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(674816) * n), (par + 14192), (dact + (long)(691200) * n + 0), (dact + (long)(674816) * n), (grad + 14192), 0);
+}
+
+/* layer1.3.conv_bn.bn1 */
+static void resnet50_layer31_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c48_32x32_fwd_train(n, (act + (long)(691200) * n), (par + 15520), (par + 15568), (buf + 512), (buf + 560),
             (cnt + 10), (act + (long)(740352) * n), (sav + 512), (sav + 560));
     else
         bn_c48_32x32_fwd_eval(n, (act + (long)(691200) * n), (par + 15520), (par + 15568), (buf + 512), (buf + 560),
             (act + (long)(740352) * n));
+}
+
+/* layer1.3.conv_bn.bn1 */
+static void resnet50_layer31_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c48_32x32_bwd(n, (act + (long)(691200) * n), (par + 15520), (sav + 512), (sav + 560), (dact + (long)(740352) * n),
+        (dact + (long)(691200) * n), (grad + 15520), (grad + 15568));
+}
+
+/* layer1.3.conv_bn.pointwise */
+static void resnet50_layer32_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(740352) * n), (par + 15616), (par + 16384), (act + (long)(789504) * n + 0));
+}
+
+/* layer1.3.conv_bn.pointwise */
+static void resnet50_layer32_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(740352) * n), (par + 15616), (dact + (long)(789504) * n + 0), (dact + (long)(740352) * n), (grad + 15616), (grad + 16384));
+}
+
+/* layer1.3.conv_bn.bn2 */
+static void resnet50_layer33_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c16_32x32_fwd_train(n, (act + (long)(789504) * n), (par + 16400), (par + 16416), (buf + 608), (buf + 624),
             (cnt + 11), (act + (long)(805888) * n), (sav + 608), (sav + 624));
     else
         bn_c16_32x32_fwd_eval(n, (act + (long)(789504) * n), (par + 16400), (par + 16416), (buf + 608), (buf + 624),
             (act + (long)(805888) * n));
+}
+
+/* layer1.3.conv_bn.bn2 */
+static void resnet50_layer33_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c16_32x32_bwd(n, (act + (long)(789504) * n), (par + 16400), (sav + 608), (sav + 624), (dact + (long)(805888) * n),
+        (dact + (long)(789504) * n), (grad + 16400), (grad + 16416));
+}
+
+/* layer1.3.relu#1 */
+static void resnet50_layer34_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n16384_fwd(n, (act + (long)(805888) * n), (act + (long)(822272) * n));
+}
+
+/* layer1.3.relu#1 */
+static void resnet50_layer34_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n16384_bwd(n, (act + (long)(805888) * n), (act + (long)(822272) * n), (dact + (long)(822272) * n), (dact + (long)(805888) * n));
+}
+
+/* layer1.3.conv2 */
+static void resnet50_layer35_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(822272) * n), (par + 16432), 0, (act + (long)(838656) * n + 0));
+}
+
+/* layer1.3.conv2 */
+static void resnet50_layer35_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(822272) * n), (par + 16432), (dact + (long)(838656) * n + 0), (dact + (long)(822272) * n), (grad + 16432), 0);
+}
+
+/* layer1.3.bn2 */
+static void resnet50_layer36_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c16_32x32_fwd_train(n, (act + (long)(838656) * n), (par + 18736), (par + 18752), (buf + 640), (buf + 656),
             (cnt + 12), (act + (long)(855040) * n), (sav + 640), (sav + 656));
     else
         bn_c16_32x32_fwd_eval(n, (act + (long)(838656) * n), (par + 18736), (par + 18752), (buf + 640), (buf + 656),
             (act + (long)(855040) * n));
+}
+
+/* layer1.3.bn2 */
+static void resnet50_layer36_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c16_32x32_bwd(n, (act + (long)(838656) * n), (par + 18736), (sav + 640), (sav + 656), (dact + (long)(855040) * n),
+        (dact + (long)(838656) * n), (grad + 18736), (grad + 18752));
+}
+
+/* layer1.3.sum */
+static void resnet50_layer37_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n16384_fwd(n, (act + (long)(855040) * n), (act + (long)(674816) * n), (act + (long)(871424) * n));
+}
+
+/* layer1.3.sum */
+static void resnet50_layer37_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n16384_bwd(n, (dact + (long)(871424) * n), (dact + (long)(855040) * n), (dact + (long)(674816) * n));
+}
+
+/* layer1.3.relu#2 */
+static void resnet50_layer38_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n16384_fwd(n, (act + (long)(871424) * n), (act + (long)(887808) * n));
+}
+
+/* layer1.3.relu#2 */
+static void resnet50_layer38_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n16384_bwd(n, (act + (long)(871424) * n), (act + (long)(887808) * n), (dact + (long)(887808) * n), (dact + (long)(871424) * n));
+}
+
+/* layer1.4.conv_bn.seps */
+static void resnet50_layer39_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(887808) * n), (par + 18768), 0, (act + (long)(904192) * n + 0));
+}
+
+/* layer1.4.conv_bn.seps */
+static void resnet50_layer39_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(887808) * n), (par + 18768), (dact + (long)(904192) * n + 0), (dact + (long)(887808) * n), (grad + 18768), 0);
+}
+
+/* layer1.4.conv_bn.bn1 */
+static void resnet50_layer40_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c48_32x32_fwd_train(n, (act + (long)(904192) * n), (par + 20096), (par + 20144), (buf + 672), (buf + 720),
             (cnt + 13), (act + (long)(953344) * n), (sav + 672), (sav + 720));
     else
         bn_c48_32x32_fwd_eval(n, (act + (long)(904192) * n), (par + 20096), (par + 20144), (buf + 672), (buf + 720),
             (act + (long)(953344) * n));
+}
+
+/* layer1.4.conv_bn.bn1 */
+static void resnet50_layer40_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c48_32x32_bwd(n, (act + (long)(904192) * n), (par + 20096), (sav + 672), (sav + 720), (dact + (long)(953344) * n),
+        (dact + (long)(904192) * n), (grad + 20096), (grad + 20144));
+}
+
+/* layer1.4.conv_bn.pointwise */
+static void resnet50_layer41_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(953344) * n), (par + 20192), (par + 20960), (act + (long)(1002496) * n + 0));
+}
+
+/* layer1.4.conv_bn.pointwise */
+static void resnet50_layer41_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(953344) * n), (par + 20192), (dact + (long)(1002496) * n + 0), (dact + (long)(953344) * n), (grad + 20192), (grad + 20960));
+}
+
+/* layer1.4.conv_bn.bn2 */
+static void resnet50_layer42_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c16_32x32_fwd_train(n, (act + (long)(1002496) * n), (par + 20976), (par + 20992), (buf + 768), (buf + 784),
             (cnt + 14), (act + (long)(1018880) * n), (sav + 768), (sav + 784));
     else
         bn_c16_32x32_fwd_eval(n, (act + (long)(1002496) * n), (par + 20976), (par + 20992), (buf + 768), (buf + 784),
             (act + (long)(1018880) * n));
+}
+
+/* layer1.4.conv_bn.bn2 */
+static void resnet50_layer42_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c16_32x32_bwd(n, (act + (long)(1002496) * n), (par + 20976), (sav + 768), (sav + 784), (dact + (long)(1018880) * n),
+        (dact + (long)(1002496) * n), (grad + 20976), (grad + 20992));
+}
+
+/* layer1.4.relu#1 */
+static void resnet50_layer43_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n16384_fwd(n, (act + (long)(1018880) * n), (act + (long)(1035264) * n));
+}
+
+/* layer1.4.relu#1 */
+static void resnet50_layer43_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n16384_bwd(n, (act + (long)(1018880) * n), (act + (long)(1035264) * n), (dact + (long)(1035264) * n), (dact + (long)(1018880) * n));
+}
+
+/* layer1.4.conv2 */
+static void resnet50_layer44_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(1035264) * n), (par + 21008), 0, (act + (long)(1051648) * n + 0));
+}
+
+/* layer1.4.conv2 */
+static void resnet50_layer44_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(1035264) * n), (par + 21008), (dact + (long)(1051648) * n + 0), (dact + (long)(1035264) * n), (grad + 21008), 0);
+}
+
+/* layer1.4.bn2 */
+static void resnet50_layer45_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c16_32x32_fwd_train(n, (act + (long)(1051648) * n), (par + 23312), (par + 23328), (buf + 800), (buf + 816),
             (cnt + 15), (act + (long)(1068032) * n), (sav + 800), (sav + 816));
     else
         bn_c16_32x32_fwd_eval(n, (act + (long)(1051648) * n), (par + 23312), (par + 23328), (buf + 800), (buf + 816),
             (act + (long)(1068032) * n));
+}
+
+/* layer1.4.bn2 */
+static void resnet50_layer45_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c16_32x32_bwd(n, (act + (long)(1051648) * n), (par + 23312), (sav + 800), (sav + 816), (dact + (long)(1068032) * n),
+        (dact + (long)(1051648) * n), (grad + 23312), (grad + 23328));
+}
+
+/* layer1.4.sum */
+static void resnet50_layer46_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n16384_fwd(n, (act + (long)(1068032) * n), (act + (long)(887808) * n), (act + (long)(1084416) * n));
+}
+
+/* layer1.4.sum */
+static void resnet50_layer46_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n16384_bwd(n, (dact + (long)(1084416) * n), (dact + (long)(1068032) * n), (dact + (long)(887808) * n));
+}
+
+/* layer1.4.relu#2 */
+static void resnet50_layer47_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n16384_fwd(n, (act + (long)(1084416) * n), (act + (long)(1100800) * n));
+}
+
+/* layer1.4.relu#2 */
+static void resnet50_layer47_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n16384_bwd(n, (act + (long)(1084416) * n), (act + (long)(1100800) * n), (dact + (long)(1100800) * n), (dact + (long)(1084416) * n));
+}
+
+/* layer1.5.conv_bn.seps */
+static void resnet50_layer48_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(1100800) * n), (par + 23344), 0, (act + (long)(1117184) * n + 0));
+}
+
+/* layer1.5.conv_bn.seps */
+static void resnet50_layer48_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(1100800) * n), (par + 23344), (dact + (long)(1117184) * n + 0), (dact + (long)(1100800) * n), (grad + 23344), 0);
+}
+
+/* layer1.5.conv_bn.bn1 */
+static void resnet50_layer49_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c48_32x32_fwd_train(n, (act + (long)(1117184) * n), (par + 24672), (par + 24720), (buf + 832), (buf + 880),
             (cnt + 16), (act + (long)(1166336) * n), (sav + 832), (sav + 880));
     else
         bn_c48_32x32_fwd_eval(n, (act + (long)(1117184) * n), (par + 24672), (par + 24720), (buf + 832), (buf + 880),
             (act + (long)(1166336) * n));
+}
+
+/* layer1.5.conv_bn.bn1 */
+static void resnet50_layer49_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c48_32x32_bwd(n, (act + (long)(1117184) * n), (par + 24672), (sav + 832), (sav + 880), (dact + (long)(1166336) * n),
+        (dact + (long)(1117184) * n), (grad + 24672), (grad + 24720));
+}
+
+/* layer1.5.conv_bn.pointwise */
+static void resnet50_layer50_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(1166336) * n), (par + 24768), (par + 25536), (act + (long)(1215488) * n + 0));
+}
+
+/* layer1.5.conv_bn.pointwise */
+static void resnet50_layer50_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(1166336) * n), (par + 24768), (dact + (long)(1215488) * n + 0), (dact + (long)(1166336) * n), (grad + 24768), (grad + 25536));
+}
+
+/* layer1.5.conv_bn.bn2 */
+static void resnet50_layer51_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c16_32x32_fwd_train(n, (act + (long)(1215488) * n), (par + 25552), (par + 25568), (buf + 928), (buf + 944),
             (cnt + 17), (act + (long)(1231872) * n), (sav + 928), (sav + 944));
     else
         bn_c16_32x32_fwd_eval(n, (act + (long)(1215488) * n), (par + 25552), (par + 25568), (buf + 928), (buf + 944),
             (act + (long)(1231872) * n));
+}
+
+/* layer1.5.conv_bn.bn2 */
+static void resnet50_layer51_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c16_32x32_bwd(n, (act + (long)(1215488) * n), (par + 25552), (sav + 928), (sav + 944), (dact + (long)(1231872) * n),
+        (dact + (long)(1215488) * n), (grad + 25552), (grad + 25568));
+}
+
+/* layer1.5.relu#1 */
+static void resnet50_layer52_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n16384_fwd(n, (act + (long)(1231872) * n), (act + (long)(1248256) * n));
+}
+
+/* layer1.5.relu#1 */
+static void resnet50_layer52_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n16384_bwd(n, (act + (long)(1231872) * n), (act + (long)(1248256) * n), (dact + (long)(1248256) * n), (dact + (long)(1231872) * n));
+}
+
+/* layer1.5.conv2 */
+static void resnet50_layer53_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(1248256) * n), (par + 25584), 0, (act + (long)(1264640) * n + 0));
+}
+
+/* layer1.5.conv2 */
+static void resnet50_layer53_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(1248256) * n), (par + 25584), (dact + (long)(1264640) * n + 0), (dact + (long)(1248256) * n), (grad + 25584), 0);
+}
+
+/* layer1.5.bn2 */
+static void resnet50_layer54_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c16_32x32_fwd_train(n, (act + (long)(1264640) * n), (par + 27888), (par + 27904), (buf + 960), (buf + 976),
             (cnt + 18), (act + (long)(1281024) * n), (sav + 960), (sav + 976));
     else
         bn_c16_32x32_fwd_eval(n, (act + (long)(1264640) * n), (par + 27888), (par + 27904), (buf + 960), (buf + 976),
             (act + (long)(1281024) * n));
+}
+
+/* layer1.5.bn2 */
+static void resnet50_layer54_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c16_32x32_bwd(n, (act + (long)(1264640) * n), (par + 27888), (sav + 960), (sav + 976), (dact + (long)(1281024) * n),
+        (dact + (long)(1264640) * n), (grad + 27888), (grad + 27904));
+}
+
+/* layer1.5.sum */
+static void resnet50_layer55_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n16384_fwd(n, (act + (long)(1281024) * n), (act + (long)(1100800) * n), (act + (long)(1297408) * n));
+}
+
+/* layer1.5.sum */
+static void resnet50_layer55_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n16384_bwd(n, (dact + (long)(1297408) * n), (dact + (long)(1281024) * n), (dact + (long)(1100800) * n));
+}
+
+/* layer1.5.relu#2 */
+static void resnet50_layer56_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n16384_fwd(n, (act + (long)(1297408) * n), (act + (long)(1313792) * n));
+}
+
+/* layer1.5.relu#2 */
+static void resnet50_layer56_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n16384_bwd(n, (act + (long)(1297408) * n), (act + (long)(1313792) * n), (dact + (long)(1313792) * n), (dact + (long)(1297408) * n));
+}
+
+/* layer1.6.conv_bn.seps */
+static void resnet50_layer57_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(1313792) * n), (par + 27920), 0, (act + (long)(1330176) * n + 0));
+}
+
+/* layer1.6.conv_bn.seps */
+static void resnet50_layer57_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(1313792) * n), (par + 27920), (dact + (long)(1330176) * n + 0), (dact + (long)(1313792) * n), (grad + 27920), 0);
+}
+
+/* layer1.6.conv_bn.bn1 */
+static void resnet50_layer58_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c48_32x32_fwd_train(n, (act + (long)(1330176) * n), (par + 29248), (par + 29296), (buf + 992), (buf + 1040),
             (cnt + 19), (act + (long)(1379328) * n), (sav + 992), (sav + 1040));
     else
         bn_c48_32x32_fwd_eval(n, (act + (long)(1330176) * n), (par + 29248), (par + 29296), (buf + 992), (buf + 1040),
             (act + (long)(1379328) * n));
+}
+
+/* layer1.6.conv_bn.bn1 */
+static void resnet50_layer58_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c48_32x32_bwd(n, (act + (long)(1330176) * n), (par + 29248), (sav + 992), (sav + 1040), (dact + (long)(1379328) * n),
+        (dact + (long)(1330176) * n), (grad + 29248), (grad + 29296));
+}
+
+/* layer1.6.conv_bn.pointwise */
+static void resnet50_layer59_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(1379328) * n), (par + 29344), (par + 30112), (act + (long)(1428480) * n + 0));
+}
+
+/* layer1.6.conv_bn.pointwise */
+static void resnet50_layer59_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(1379328) * n), (par + 29344), (dact + (long)(1428480) * n + 0), (dact + (long)(1379328) * n), (grad + 29344), (grad + 30112));
+}
+
+/* layer1.6.conv_bn.bn2 */
+static void resnet50_layer60_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c16_32x32_fwd_train(n, (act + (long)(1428480) * n), (par + 30128), (par + 30144), (buf + 1088), (buf + 1104),
             (cnt + 20), (act + (long)(1444864) * n), (sav + 1088), (sav + 1104));
     else
         bn_c16_32x32_fwd_eval(n, (act + (long)(1428480) * n), (par + 30128), (par + 30144), (buf + 1088), (buf + 1104),
             (act + (long)(1444864) * n));
+}
+
+/* layer1.6.conv_bn.bn2 */
+static void resnet50_layer60_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c16_32x32_bwd(n, (act + (long)(1428480) * n), (par + 30128), (sav + 1088), (sav + 1104), (dact + (long)(1444864) * n),
+        (dact + (long)(1428480) * n), (grad + 30128), (grad + 30144));
+}
+
+/* layer1.6.relu#1 */
+static void resnet50_layer61_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n16384_fwd(n, (act + (long)(1444864) * n), (act + (long)(1461248) * n));
+}
+
+/* layer1.6.relu#1 */
+static void resnet50_layer61_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n16384_bwd(n, (act + (long)(1444864) * n), (act + (long)(1461248) * n), (dact + (long)(1461248) * n), (dact + (long)(1444864) * n));
+}
+
+/* layer1.6.conv2 */
+static void resnet50_layer62_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(1461248) * n), (par + 30160), 0, (act + (long)(1477632) * n + 0));
+}
+
+/* layer1.6.conv2 */
+static void resnet50_layer62_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(1461248) * n), (par + 30160), (dact + (long)(1477632) * n + 0), (dact + (long)(1461248) * n), (grad + 30160), 0);
+}
+
+/* layer1.6.bn2 */
+static void resnet50_layer63_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c16_32x32_fwd_train(n, (act + (long)(1477632) * n), (par + 32464), (par + 32480), (buf + 1120), (buf + 1136),
             (cnt + 21), (act + (long)(1494016) * n), (sav + 1120), (sav + 1136));
     else
         bn_c16_32x32_fwd_eval(n, (act + (long)(1477632) * n), (par + 32464), (par + 32480), (buf + 1120), (buf + 1136),
             (act + (long)(1494016) * n));
+}
+
+/* layer1.6.bn2 */
+static void resnet50_layer63_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c16_32x32_bwd(n, (act + (long)(1477632) * n), (par + 32464), (sav + 1120), (sav + 1136), (dact + (long)(1494016) * n),
+        (dact + (long)(1477632) * n), (grad + 32464), (grad + 32480));
+}
+
+/* layer1.6.sum */
+static void resnet50_layer64_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n16384_fwd(n, (act + (long)(1494016) * n), (act + (long)(1313792) * n), (act + (long)(1510400) * n));
+}
+
+/* layer1.6.sum */
+static void resnet50_layer64_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n16384_bwd(n, (dact + (long)(1510400) * n), (dact + (long)(1494016) * n), (dact + (long)(1313792) * n));
+}
+
+/* layer1.6.relu#2 */
+static void resnet50_layer65_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n16384_fwd(n, (act + (long)(1510400) * n), (act + (long)(1526784) * n));
+}
+
+/* layer1.6.relu#2 */
+static void resnet50_layer65_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n16384_bwd(n, (act + (long)(1510400) * n), (act + (long)(1526784) * n), (dact + (long)(1526784) * n), (dact + (long)(1510400) * n));
+}
+
+/* layer1.7.conv_bn.seps */
+static void resnet50_layer66_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(1526784) * n), (par + 32496), 0, (act + (long)(1543168) * n + 0));
+}
+
+/* layer1.7.conv_bn.seps */
+static void resnet50_layer66_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(1526784) * n), (par + 32496), (dact + (long)(1543168) * n + 0), (dact + (long)(1526784) * n), (grad + 32496), 0);
+}
+
+/* layer1.7.conv_bn.bn1 */
+static void resnet50_layer67_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c48_32x32_fwd_train(n, (act + (long)(1543168) * n), (par + 33824), (par + 33872), (buf + 1152), (buf + 1200),
             (cnt + 22), (act + (long)(1592320) * n), (sav + 1152), (sav + 1200));
     else
         bn_c48_32x32_fwd_eval(n, (act + (long)(1543168) * n), (par + 33824), (par + 33872), (buf + 1152), (buf + 1200),
             (act + (long)(1592320) * n));
+}
+
+/* layer1.7.conv_bn.bn1 */
+static void resnet50_layer67_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c48_32x32_bwd(n, (act + (long)(1543168) * n), (par + 33824), (sav + 1152), (sav + 1200), (dact + (long)(1592320) * n),
+        (dact + (long)(1543168) * n), (grad + 33824), (grad + 33872));
+}
+
+/* layer1.7.conv_bn.pointwise */
+static void resnet50_layer68_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(1592320) * n), (par + 33920), (par + 34688), (act + (long)(1641472) * n + 0));
+}
+
+/* layer1.7.conv_bn.pointwise */
+static void resnet50_layer68_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(1592320) * n), (par + 33920), (dact + (long)(1641472) * n + 0), (dact + (long)(1592320) * n), (grad + 33920), (grad + 34688));
+}
+
+/* layer1.7.conv_bn.bn2 */
+static void resnet50_layer69_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c16_32x32_fwd_train(n, (act + (long)(1641472) * n), (par + 34704), (par + 34720), (buf + 1248), (buf + 1264),
             (cnt + 23), (act + (long)(1657856) * n), (sav + 1248), (sav + 1264));
     else
         bn_c16_32x32_fwd_eval(n, (act + (long)(1641472) * n), (par + 34704), (par + 34720), (buf + 1248), (buf + 1264),
             (act + (long)(1657856) * n));
+}
+
+/* layer1.7.conv_bn.bn2 */
+static void resnet50_layer69_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c16_32x32_bwd(n, (act + (long)(1641472) * n), (par + 34704), (sav + 1248), (sav + 1264), (dact + (long)(1657856) * n),
+        (dact + (long)(1641472) * n), (grad + 34704), (grad + 34720));
+}
+
+/* layer1.7.relu#1 */
+static void resnet50_layer70_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n16384_fwd(n, (act + (long)(1657856) * n), (act + (long)(1674240) * n));
+}
+
+/* layer1.7.relu#1 */
+static void resnet50_layer70_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n16384_bwd(n, (act + (long)(1657856) * n), (act + (long)(1674240) * n), (dact + (long)(1674240) * n), (dact + (long)(1657856) * n));
+}
+
+/* layer1.7.conv2 */
+static void resnet50_layer71_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(1674240) * n), (par + 34736), 0, (act + (long)(1690624) * n + 0));
+}
+
+/* layer1.7.conv2 */
+static void resnet50_layer71_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(1674240) * n), (par + 34736), (dact + (long)(1690624) * n + 0), (dact + (long)(1674240) * n), (grad + 34736), 0);
+}
+
+/* layer1.7.bn2 */
+static void resnet50_layer72_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c16_32x32_fwd_train(n, (act + (long)(1690624) * n), (par + 37040), (par + 37056), (buf + 1280), (buf + 1296),
             (cnt + 24), (act + (long)(1707008) * n), (sav + 1280), (sav + 1296));
     else
         bn_c16_32x32_fwd_eval(n, (act + (long)(1690624) * n), (par + 37040), (par + 37056), (buf + 1280), (buf + 1296),
             (act + (long)(1707008) * n));
+}
+
+/* layer1.7.bn2 */
+static void resnet50_layer72_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c16_32x32_bwd(n, (act + (long)(1690624) * n), (par + 37040), (sav + 1280), (sav + 1296), (dact + (long)(1707008) * n),
+        (dact + (long)(1690624) * n), (grad + 37040), (grad + 37056));
+}
+
+/* layer1.7.sum */
+static void resnet50_layer73_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n16384_fwd(n, (act + (long)(1707008) * n), (act + (long)(1526784) * n), (act + (long)(1723392) * n));
+}
+
+/* layer1.7.sum */
+static void resnet50_layer73_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n16384_bwd(n, (dact + (long)(1723392) * n), (dact + (long)(1707008) * n), (dact + (long)(1526784) * n));
+}
+
+/* layer1.7.relu#2 */
+static void resnet50_layer74_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n16384_fwd(n, (act + (long)(1723392) * n), (act + (long)(1739776) * n));
+}
+
+/* layer1.7.relu#2 */
+static void resnet50_layer74_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n16384_bwd(n, (act + (long)(1723392) * n), (act + (long)(1739776) * n), (dact + (long)(1739776) * n), (dact + (long)(1723392) * n));
+}
+
+/* layer2.0.conv_bn.seps */
+static void resnet50_layer75_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_5_c16_32x32_s1_fwd(n, (act + (long)(1739776) * n), (par + 37072), 0, (act + (long)(1756160) * n + 0));
+}
+
+/* layer2.0.conv_bn.seps */
+static void resnet50_layer75_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_5_c16_32x32_s1_bwd(n, (act + (long)(1739776) * n), (par + 37072), (dact + (long)(1756160) * n + 0), (dact + (long)(1739776) * n), (grad + 37072), 0);
+}
+
+/* layer2.0.conv_bn.bn1 */
+static void resnet50_layer76_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c32_32x32_fwd_train(n, (act + (long)(1756160) * n), (par + 37616), (par + 37648), (buf + 1312), (buf + 1344),
             (cnt + 25), (act + (long)(1788928) * n), (sav + 1312), (sav + 1344));
     else
         bn_c32_32x32_fwd_eval(n, (act + (long)(1756160) * n), (par + 37616), (par + 37648), (buf + 1312), (buf + 1344),
             (act + (long)(1788928) * n));
+}
+
+/* layer2.0.conv_bn.bn1 */
+static void resnet50_layer76_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c32_32x32_bwd(n, (act + (long)(1756160) * n), (par + 37616), (sav + 1312), (sav + 1344), (dact + (long)(1788928) * n),
+        (dact + (long)(1756160) * n), (grad + 37616), (grad + 37648));
+}
+
+/* layer2.0.conv_bn.pointwise */
+static void resnet50_layer77_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c32_32_32x32_s2_p0_b_fwd(n, (act + (long)(1788928) * n), (par + 37680), (par + 38704), (act + (long)(1821696) * n + 0));
+}
+
+/* layer2.0.conv_bn.pointwise */
+static void resnet50_layer77_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c32_32_32x32_s2_p0_b_bwd(n, (act + (long)(1788928) * n), (par + 37680), (dact + (long)(1821696) * n + 0), (dact + (long)(1788928) * n), (grad + 37680), (grad + 38704));
+}
+
+/* layer2.0.conv_bn.bn2 */
+static void resnet50_layer78_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c32_16x16_fwd_train(n, (act + (long)(1821696) * n), (par + 38736), (par + 38768), (buf + 1376), (buf + 1408),
             (cnt + 26), (act + (long)(1829888) * n), (sav + 1376), (sav + 1408));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(1821696) * n), (par + 38736), (par + 38768), (buf + 1376), (buf + 1408),
             (act + (long)(1829888) * n));
+}
+
+/* layer2.0.conv_bn.bn2 */
+static void resnet50_layer78_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c32_16x16_bwd(n, (act + (long)(1821696) * n), (par + 38736), (sav + 1376), (sav + 1408), (dact + (long)(1829888) * n),
+        (dact + (long)(1821696) * n), (grad + 38736), (grad + 38768));
+}
+
+/* layer2.0.relu#1 */
+static void resnet50_layer79_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n8192_fwd(n, (act + (long)(1829888) * n), (act + (long)(1838080) * n));
+}
+
+/* layer2.0.relu#1 */
+static void resnet50_layer79_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n8192_bwd(n, (act + (long)(1829888) * n), (act + (long)(1838080) * n), (dact + (long)(1838080) * n), (dact + (long)(1829888) * n));
+}
+
+/* layer2.0.conv2 */
+static void resnet50_layer80_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(1838080) * n), (par + 38800), 0, (act + (long)(1846272) * n + 0));
+}
+
+/* layer2.0.conv2 */
+static void resnet50_layer80_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(1838080) * n), (par + 38800), (dact + (long)(1846272) * n + 0), (dact + (long)(1838080) * n), (grad + 38800), 0);
+}
+
+/* layer2.0.bn2 */
+static void resnet50_layer81_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c32_16x16_fwd_train(n, (act + (long)(1846272) * n), (par + 48016), (par + 48048), (buf + 1440), (buf + 1472),
             (cnt + 27), (act + (long)(1854464) * n), (sav + 1440), (sav + 1472));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(1846272) * n), (par + 48016), (par + 48048), (buf + 1440), (buf + 1472),
             (act + (long)(1854464) * n));
+}
+
+/* layer2.0.bn2 */
+static void resnet50_layer81_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c32_16x16_bwd(n, (act + (long)(1846272) * n), (par + 48016), (sav + 1440), (sav + 1472), (dact + (long)(1854464) * n),
+        (dact + (long)(1846272) * n), (grad + 48016), (grad + 48048));
+}
+
+/* layer2.0.downsample.0 */
+static void resnet50_layer82_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c16_32_32x32_s2_p0_fwd(n, (act + (long)(1739776) * n), (par + 48080), 0, (act + (long)(1862656) * n + 0));
+}
+
+/* layer2.0.downsample.0 */
+static void resnet50_layer82_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c16_32_32x32_s2_p0_bwd(n, (act + (long)(1739776) * n), (par + 48080), (dact + (long)(1862656) * n + 0), (dact + (long)(1739776) * n), (grad + 48080), 0);
+}
+
+/* layer2.0.downsample.1 */
+static void resnet50_layer83_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c32_16x16_fwd_train(n, (act + (long)(1862656) * n), (par + 48592), (par + 48624), (buf + 1504), (buf + 1536),
             (cnt + 28), (act + (long)(1870848) * n), (sav + 1504), (sav + 1536));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(1862656) * n), (par + 48592), (par + 48624), (buf + 1504), (buf + 1536),
             (act + (long)(1870848) * n));
+}
+
+/* layer2.0.downsample.1 */
+static void resnet50_layer83_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c32_16x16_bwd(n, (act + (long)(1862656) * n), (par + 48592), (sav + 1504), (sav + 1536), (dact + (long)(1870848) * n),
+        (dact + (long)(1862656) * n), (grad + 48592), (grad + 48624));
+}
+
+/* layer2.0.sum */
+static void resnet50_layer84_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n8192_fwd(n, (act + (long)(1854464) * n), (act + (long)(1870848) * n), (act + (long)(1879040) * n));
+}
+
+/* layer2.0.sum */
+static void resnet50_layer84_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n8192_bwd(n, (dact + (long)(1879040) * n), (dact + (long)(1854464) * n), (dact + (long)(1870848) * n));
+}
+
+/* layer2.0.relu#2 */
+static void resnet50_layer85_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n8192_fwd(n, (act + (long)(1879040) * n), (act + (long)(1887232) * n));
+}
+
+/* layer2.0.relu#2 */
+static void resnet50_layer85_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n8192_bwd(n, (act + (long)(1879040) * n), (act + (long)(1887232) * n), (dact + (long)(1887232) * n), (dact + (long)(1879040) * n));
+}
+
+/* layer2.1.conv_bn.seps */
+static void resnet50_layer86_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(1887232) * n), (par + 48656), 0, (act + (long)(1895424) * n + 0));
+}
+
+/* layer2.1.conv_bn.seps */
+static void resnet50_layer86_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(1887232) * n), (par + 48656), (dact + (long)(1895424) * n + 0), (dact + (long)(1887232) * n), (grad + 48656), 0);
+}
+
+/* layer2.1.conv_bn.bn1 */
+static void resnet50_layer87_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_16x16_fwd_train(n, (act + (long)(1895424) * n), (par + 49744), (par + 49808), (buf + 1568), (buf + 1632),
             (cnt + 29), (act + (long)(1911808) * n), (sav + 1568), (sav + 1632));
     else
         bn_c64_16x16_fwd_eval(n, (act + (long)(1895424) * n), (par + 49744), (par + 49808), (buf + 1568), (buf + 1632),
             (act + (long)(1911808) * n));
+}
+
+/* layer2.1.conv_bn.bn1 */
+static void resnet50_layer87_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_16x16_bwd(n, (act + (long)(1895424) * n), (par + 49744), (sav + 1568), (sav + 1632), (dact + (long)(1911808) * n),
+        (dact + (long)(1895424) * n), (grad + 49744), (grad + 49808));
+}
+
+/* layer2.1.conv_bn.pointwise */
+static void resnet50_layer88_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(1911808) * n), (par + 49872), (par + 51920), (act + (long)(1928192) * n + 0));
+}
+
+/* layer2.1.conv_bn.pointwise */
+static void resnet50_layer88_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(1911808) * n), (par + 49872), (dact + (long)(1928192) * n + 0), (dact + (long)(1911808) * n), (grad + 49872), (grad + 51920));
+}
+
+/* layer2.1.conv_bn.bn2 */
+static void resnet50_layer89_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c32_16x16_fwd_train(n, (act + (long)(1928192) * n), (par + 51952), (par + 51984), (buf + 1696), (buf + 1728),
             (cnt + 30), (act + (long)(1936384) * n), (sav + 1696), (sav + 1728));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(1928192) * n), (par + 51952), (par + 51984), (buf + 1696), (buf + 1728),
             (act + (long)(1936384) * n));
+}
+
+/* layer2.1.conv_bn.bn2 */
+static void resnet50_layer89_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c32_16x16_bwd(n, (act + (long)(1928192) * n), (par + 51952), (sav + 1696), (sav + 1728), (dact + (long)(1936384) * n),
+        (dact + (long)(1928192) * n), (grad + 51952), (grad + 51984));
+}
+
+/* layer2.1.relu#1 */
+static void resnet50_layer90_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n8192_fwd(n, (act + (long)(1936384) * n), (act + (long)(1944576) * n));
+}
+
+/* layer2.1.relu#1 */
+static void resnet50_layer90_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n8192_bwd(n, (act + (long)(1936384) * n), (act + (long)(1944576) * n), (dact + (long)(1944576) * n), (dact + (long)(1936384) * n));
+}
+
+/* layer2.1.conv2 */
+static void resnet50_layer91_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(1944576) * n), (par + 52016), 0, (act + (long)(1952768) * n + 0));
+}
+
+/* layer2.1.conv2 */
+static void resnet50_layer91_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(1944576) * n), (par + 52016), (dact + (long)(1952768) * n + 0), (dact + (long)(1944576) * n), (grad + 52016), 0);
+}
+
+/* layer2.1.bn2 */
+static void resnet50_layer92_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c32_16x16_fwd_train(n, (act + (long)(1952768) * n), (par + 61232), (par + 61264), (buf + 1760), (buf + 1792),
             (cnt + 31), (act + (long)(1960960) * n), (sav + 1760), (sav + 1792));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(1952768) * n), (par + 61232), (par + 61264), (buf + 1760), (buf + 1792),
             (act + (long)(1960960) * n));
+}
+
+/* layer2.1.bn2 */
+static void resnet50_layer92_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c32_16x16_bwd(n, (act + (long)(1952768) * n), (par + 61232), (sav + 1760), (sav + 1792), (dact + (long)(1960960) * n),
+        (dact + (long)(1952768) * n), (grad + 61232), (grad + 61264));
+}
+
+/* layer2.1.sum */
+static void resnet50_layer93_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n8192_fwd(n, (act + (long)(1960960) * n), (act + (long)(1887232) * n), (act + (long)(1969152) * n));
+}
+
+/* layer2.1.sum */
+static void resnet50_layer93_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n8192_bwd(n, (dact + (long)(1969152) * n), (dact + (long)(1960960) * n), (dact + (long)(1887232) * n));
+}
+
+/* layer2.1.relu#2 */
+static void resnet50_layer94_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n8192_fwd(n, (act + (long)(1969152) * n), (act + (long)(1977344) * n));
+}
+
+/* layer2.1.relu#2 */
+static void resnet50_layer94_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n8192_bwd(n, (act + (long)(1969152) * n), (act + (long)(1977344) * n), (dact + (long)(1977344) * n), (dact + (long)(1969152) * n));
+}
+
+/* layer2.2.conv_bn.seps */
+static void resnet50_layer95_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(1977344) * n), (par + 61296), 0, (act + (long)(1985536) * n + 0));
+}
+
+/* layer2.2.conv_bn.seps */
+static void resnet50_layer95_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(1977344) * n), (par + 61296), (dact + (long)(1985536) * n + 0), (dact + (long)(1977344) * n), (grad + 61296), 0);
+}
+
+/* layer2.2.conv_bn.bn1 */
+static void resnet50_layer96_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_16x16_fwd_train(n, (act + (long)(1985536) * n), (par + 62384), (par + 62448), (buf + 1824), (buf + 1888),
             (cnt + 32), (act + (long)(2001920) * n), (sav + 1824), (sav + 1888));
     else
         bn_c64_16x16_fwd_eval(n, (act + (long)(1985536) * n), (par + 62384), (par + 62448), (buf + 1824), (buf + 1888),
             (act + (long)(2001920) * n));
+}
+
+/* layer2.2.conv_bn.bn1 */
+static void resnet50_layer96_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_16x16_bwd(n, (act + (long)(1985536) * n), (par + 62384), (sav + 1824), (sav + 1888), (dact + (long)(2001920) * n),
+        (dact + (long)(1985536) * n), (grad + 62384), (grad + 62448));
+}
+
+/* layer2.2.conv_bn.pointwise */
+static void resnet50_layer97_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(2001920) * n), (par + 62512), (par + 64560), (act + (long)(2018304) * n + 0));
+}
+
+/* layer2.2.conv_bn.pointwise */
+static void resnet50_layer97_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(2001920) * n), (par + 62512), (dact + (long)(2018304) * n + 0), (dact + (long)(2001920) * n), (grad + 62512), (grad + 64560));
+}
+
+/* layer2.2.conv_bn.bn2 */
+static void resnet50_layer98_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c32_16x16_fwd_train(n, (act + (long)(2018304) * n), (par + 64592), (par + 64624), (buf + 1952), (buf + 1984),
             (cnt + 33), (act + (long)(2026496) * n), (sav + 1952), (sav + 1984));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(2018304) * n), (par + 64592), (par + 64624), (buf + 1952), (buf + 1984),
             (act + (long)(2026496) * n));
+}
+
+/* layer2.2.conv_bn.bn2 */
+static void resnet50_layer98_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c32_16x16_bwd(n, (act + (long)(2018304) * n), (par + 64592), (sav + 1952), (sav + 1984), (dact + (long)(2026496) * n),
+        (dact + (long)(2018304) * n), (grad + 64592), (grad + 64624));
+}
+
+/* layer2.2.relu#1 */
+static void resnet50_layer99_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n8192_fwd(n, (act + (long)(2026496) * n), (act + (long)(2034688) * n));
+}
+
+/* layer2.2.relu#1 */
+static void resnet50_layer99_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n8192_bwd(n, (act + (long)(2026496) * n), (act + (long)(2034688) * n), (dact + (long)(2034688) * n), (dact + (long)(2026496) * n));
+}
+
+/* layer2.2.conv2 */
+static void resnet50_layer100_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(2034688) * n), (par + 64656), 0, (act + (long)(2042880) * n + 0));
+}
+
+/* layer2.2.conv2 */
+static void resnet50_layer100_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(2034688) * n), (par + 64656), (dact + (long)(2042880) * n + 0), (dact + (long)(2034688) * n), (grad + 64656), 0);
+}
+
+/* layer2.2.bn2 */
+static void resnet50_layer101_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c32_16x16_fwd_train(n, (act + (long)(2042880) * n), (par + 73872), (par + 73904), (buf + 2016), (buf + 2048),
             (cnt + 34), (act + (long)(2051072) * n), (sav + 2016), (sav + 2048));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(2042880) * n), (par + 73872), (par + 73904), (buf + 2016), (buf + 2048),
             (act + (long)(2051072) * n));
+}
+
+/* layer2.2.bn2 */
+static void resnet50_layer101_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c32_16x16_bwd(n, (act + (long)(2042880) * n), (par + 73872), (sav + 2016), (sav + 2048), (dact + (long)(2051072) * n),
+        (dact + (long)(2042880) * n), (grad + 73872), (grad + 73904));
+}
+
+/* layer2.2.sum */
+static void resnet50_layer102_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n8192_fwd(n, (act + (long)(2051072) * n), (act + (long)(1977344) * n), (act + (long)(2059264) * n));
+}
+
+/* layer2.2.sum */
+static void resnet50_layer102_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n8192_bwd(n, (dact + (long)(2059264) * n), (dact + (long)(2051072) * n), (dact + (long)(1977344) * n));
+}
+
+/* layer2.2.relu#2 */
+static void resnet50_layer103_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n8192_fwd(n, (act + (long)(2059264) * n), (act + (long)(2067456) * n));
+}
+
+/* layer2.2.relu#2 */
+static void resnet50_layer103_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n8192_bwd(n, (act + (long)(2059264) * n), (act + (long)(2067456) * n), (dact + (long)(2067456) * n), (dact + (long)(2059264) * n));
+}
+
+/* layer2.3.conv_bn.seps */
+static void resnet50_layer104_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(2067456) * n), (par + 73936), 0, (act + (long)(2075648) * n + 0));
+}
+
+/* layer2.3.conv_bn.seps */
+static void resnet50_layer104_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(2067456) * n), (par + 73936), (dact + (long)(2075648) * n + 0), (dact + (long)(2067456) * n), (grad + 73936), 0);
+}
+
+/* layer2.3.conv_bn.bn1 */
+static void resnet50_layer105_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_16x16_fwd_train(n, (act + (long)(2075648) * n), (par + 75024), (par + 75088), (buf + 2080), (buf + 2144),
             (cnt + 35), (act + (long)(2092032) * n), (sav + 2080), (sav + 2144));
     else
         bn_c64_16x16_fwd_eval(n, (act + (long)(2075648) * n), (par + 75024), (par + 75088), (buf + 2080), (buf + 2144),
             (act + (long)(2092032) * n));
+}
+
+/* layer2.3.conv_bn.bn1 */
+static void resnet50_layer105_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_16x16_bwd(n, (act + (long)(2075648) * n), (par + 75024), (sav + 2080), (sav + 2144), (dact + (long)(2092032) * n),
+        (dact + (long)(2075648) * n), (grad + 75024), (grad + 75088));
+}
+
+/* layer2.3.conv_bn.pointwise */
+static void resnet50_layer106_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(2092032) * n), (par + 75152), (par + 77200), (act + (long)(2108416) * n + 0));
+}
+
+/* layer2.3.conv_bn.pointwise */
+static void resnet50_layer106_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(2092032) * n), (par + 75152), (dact + (long)(2108416) * n + 0), (dact + (long)(2092032) * n), (grad + 75152), (grad + 77200));
+}
+
+/* layer2.3.conv_bn.bn2 */
+static void resnet50_layer107_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c32_16x16_fwd_train(n, (act + (long)(2108416) * n), (par + 77232), (par + 77264), (buf + 2208), (buf + 2240),
             (cnt + 36), (act + (long)(2116608) * n), (sav + 2208), (sav + 2240));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(2108416) * n), (par + 77232), (par + 77264), (buf + 2208), (buf + 2240),
             (act + (long)(2116608) * n));
+}
+
+/* layer2.3.conv_bn.bn2 */
+static void resnet50_layer107_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c32_16x16_bwd(n, (act + (long)(2108416) * n), (par + 77232), (sav + 2208), (sav + 2240), (dact + (long)(2116608) * n),
+        (dact + (long)(2108416) * n), (grad + 77232), (grad + 77264));
+}
+
+/* layer2.3.relu#1 */
+static void resnet50_layer108_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n8192_fwd(n, (act + (long)(2116608) * n), (act + (long)(2124800) * n));
+}
+
+/* layer2.3.relu#1 */
+static void resnet50_layer108_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n8192_bwd(n, (act + (long)(2116608) * n), (act + (long)(2124800) * n), (dact + (long)(2124800) * n), (dact + (long)(2116608) * n));
+}
+
+/* layer2.3.conv2 */
+static void resnet50_layer109_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(2124800) * n), (par + 77296), 0, (act + (long)(2132992) * n + 0));
+}
+
+/* layer2.3.conv2 */
+static void resnet50_layer109_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(2124800) * n), (par + 77296), (dact + (long)(2132992) * n + 0), (dact + (long)(2124800) * n), (grad + 77296), 0);
+}
+
+/* layer2.3.bn2 */
+static void resnet50_layer110_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c32_16x16_fwd_train(n, (act + (long)(2132992) * n), (par + 86512), (par + 86544), (buf + 2272), (buf + 2304),
             (cnt + 37), (act + (long)(2141184) * n), (sav + 2272), (sav + 2304));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(2132992) * n), (par + 86512), (par + 86544), (buf + 2272), (buf + 2304),
             (act + (long)(2141184) * n));
+}
+
+/* layer2.3.bn2 */
+static void resnet50_layer110_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c32_16x16_bwd(n, (act + (long)(2132992) * n), (par + 86512), (sav + 2272), (sav + 2304), (dact + (long)(2141184) * n),
+        (dact + (long)(2132992) * n), (grad + 86512), (grad + 86544));
+}
+
+/* layer2.3.sum */
+static void resnet50_layer111_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n8192_fwd(n, (act + (long)(2141184) * n), (act + (long)(2067456) * n), (act + (long)(2149376) * n));
+}
+
+/* layer2.3.sum */
+static void resnet50_layer111_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n8192_bwd(n, (dact + (long)(2149376) * n), (dact + (long)(2141184) * n), (dact + (long)(2067456) * n));
+}
+
+/* layer2.3.relu#2 */
+static void resnet50_layer112_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n8192_fwd(n, (act + (long)(2149376) * n), (act + (long)(2157568) * n));
+}
+
+/* layer2.3.relu#2 */
+static void resnet50_layer112_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n8192_bwd(n, (act + (long)(2149376) * n), (act + (long)(2157568) * n), (dact + (long)(2157568) * n), (dact + (long)(2149376) * n));
+}
+
+/* layer2.4.conv_bn.seps */
+static void resnet50_layer113_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(2157568) * n), (par + 86576), 0, (act + (long)(2165760) * n + 0));
+}
+
+/* layer2.4.conv_bn.seps */
+static void resnet50_layer113_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(2157568) * n), (par + 86576), (dact + (long)(2165760) * n + 0), (dact + (long)(2157568) * n), (grad + 86576), 0);
+}
+
+/* layer2.4.conv_bn.bn1 */
+static void resnet50_layer114_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_16x16_fwd_train(n, (act + (long)(2165760) * n), (par + 87664), (par + 87728), (buf + 2336), (buf + 2400),
             (cnt + 38), (act + (long)(2182144) * n), (sav + 2336), (sav + 2400));
     else
         bn_c64_16x16_fwd_eval(n, (act + (long)(2165760) * n), (par + 87664), (par + 87728), (buf + 2336), (buf + 2400),
             (act + (long)(2182144) * n));
+}
+
+/* layer2.4.conv_bn.bn1 */
+static void resnet50_layer114_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_16x16_bwd(n, (act + (long)(2165760) * n), (par + 87664), (sav + 2336), (sav + 2400), (dact + (long)(2182144) * n),
+        (dact + (long)(2165760) * n), (grad + 87664), (grad + 87728));
+}
+
+/* layer2.4.conv_bn.pointwise */
+static void resnet50_layer115_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(2182144) * n), (par + 87792), (par + 89840), (act + (long)(2198528) * n + 0));
+}
+
+/* layer2.4.conv_bn.pointwise */
+static void resnet50_layer115_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(2182144) * n), (par + 87792), (dact + (long)(2198528) * n + 0), (dact + (long)(2182144) * n), (grad + 87792), (grad + 89840));
+}
+
+/* layer2.4.conv_bn.bn2 */
+static void resnet50_layer116_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c32_16x16_fwd_train(n, (act + (long)(2198528) * n), (par + 89872), (par + 89904), (buf + 2464), (buf + 2496),
             (cnt + 39), (act + (long)(2206720) * n), (sav + 2464), (sav + 2496));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(2198528) * n), (par + 89872), (par + 89904), (buf + 2464), (buf + 2496),
             (act + (long)(2206720) * n));
+}
+
+/* layer2.4.conv_bn.bn2 */
+static void resnet50_layer116_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c32_16x16_bwd(n, (act + (long)(2198528) * n), (par + 89872), (sav + 2464), (sav + 2496), (dact + (long)(2206720) * n),
+        (dact + (long)(2198528) * n), (grad + 89872), (grad + 89904));
+}
+
+/* layer2.4.relu#1 */
+static void resnet50_layer117_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n8192_fwd(n, (act + (long)(2206720) * n), (act + (long)(2214912) * n));
+}
+
+/* layer2.4.relu#1 */
+static void resnet50_layer117_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n8192_bwd(n, (act + (long)(2206720) * n), (act + (long)(2214912) * n), (dact + (long)(2214912) * n), (dact + (long)(2206720) * n));
+}
+
+/* layer2.4.conv2 */
+static void resnet50_layer118_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(2214912) * n), (par + 89936), 0, (act + (long)(2223104) * n + 0));
+}
+
+/* layer2.4.conv2 */
+static void resnet50_layer118_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(2214912) * n), (par + 89936), (dact + (long)(2223104) * n + 0), (dact + (long)(2214912) * n), (grad + 89936), 0);
+}
+
+/* layer2.4.bn2 */
+static void resnet50_layer119_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c32_16x16_fwd_train(n, (act + (long)(2223104) * n), (par + 99152), (par + 99184), (buf + 2528), (buf + 2560),
             (cnt + 40), (act + (long)(2231296) * n), (sav + 2528), (sav + 2560));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(2223104) * n), (par + 99152), (par + 99184), (buf + 2528), (buf + 2560),
             (act + (long)(2231296) * n));
+}
+
+/* layer2.4.bn2 */
+static void resnet50_layer119_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c32_16x16_bwd(n, (act + (long)(2223104) * n), (par + 99152), (sav + 2528), (sav + 2560), (dact + (long)(2231296) * n),
+        (dact + (long)(2223104) * n), (grad + 99152), (grad + 99184));
+}
+
+/* layer2.4.sum */
+static void resnet50_layer120_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n8192_fwd(n, (act + (long)(2231296) * n), (act + (long)(2157568) * n), (act + (long)(2239488) * n));
+}
+
+/* layer2.4.sum */
+static void resnet50_layer120_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n8192_bwd(n, (dact + (long)(2239488) * n), (dact + (long)(2231296) * n), (dact + (long)(2157568) * n));
+}
+
+/* layer2.4.relu#2 */
+static void resnet50_layer121_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n8192_fwd(n, (act + (long)(2239488) * n), (act + (long)(2247680) * n));
+}
+
+/* layer2.4.relu#2 */
+static void resnet50_layer121_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n8192_bwd(n, (act + (long)(2239488) * n), (act + (long)(2247680) * n), (dact + (long)(2247680) * n), (dact + (long)(2239488) * n));
+}
+
+/* layer2.5.conv_bn.seps */
+static void resnet50_layer122_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(2247680) * n), (par + 99216), 0, (act + (long)(2255872) * n + 0));
+}
+
+/* layer2.5.conv_bn.seps */
+static void resnet50_layer122_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(2247680) * n), (par + 99216), (dact + (long)(2255872) * n + 0), (dact + (long)(2247680) * n), (grad + 99216), 0);
+}
+
+/* layer2.5.conv_bn.bn1 */
+static void resnet50_layer123_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_16x16_fwd_train(n, (act + (long)(2255872) * n), (par + 100304), (par + 100368), (buf + 2592), (buf + 2656),
             (cnt + 41), (act + (long)(2272256) * n), (sav + 2592), (sav + 2656));
     else
         bn_c64_16x16_fwd_eval(n, (act + (long)(2255872) * n), (par + 100304), (par + 100368), (buf + 2592), (buf + 2656),
             (act + (long)(2272256) * n));
+}
+
+/* layer2.5.conv_bn.bn1 */
+static void resnet50_layer123_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_16x16_bwd(n, (act + (long)(2255872) * n), (par + 100304), (sav + 2592), (sav + 2656), (dact + (long)(2272256) * n),
+        (dact + (long)(2255872) * n), (grad + 100304), (grad + 100368));
+}
+
+/* layer2.5.conv_bn.pointwise */
+static void resnet50_layer124_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(2272256) * n), (par + 100432), (par + 102480), (act + (long)(2288640) * n + 0));
+}
+
+/* layer2.5.conv_bn.pointwise */
+static void resnet50_layer124_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(2272256) * n), (par + 100432), (dact + (long)(2288640) * n + 0), (dact + (long)(2272256) * n), (grad + 100432), (grad + 102480));
+}
+
+/* layer2.5.conv_bn.bn2 */
+static void resnet50_layer125_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c32_16x16_fwd_train(n, (act + (long)(2288640) * n), (par + 102512), (par + 102544), (buf + 2720), (buf + 2752),
             (cnt + 42), (act + (long)(2296832) * n), (sav + 2720), (sav + 2752));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(2288640) * n), (par + 102512), (par + 102544), (buf + 2720), (buf + 2752),
             (act + (long)(2296832) * n));
+}
+
+/* layer2.5.conv_bn.bn2 */
+static void resnet50_layer125_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c32_16x16_bwd(n, (act + (long)(2288640) * n), (par + 102512), (sav + 2720), (sav + 2752), (dact + (long)(2296832) * n),
+        (dact + (long)(2288640) * n), (grad + 102512), (grad + 102544));
+}
+
+/* layer2.5.relu#1 */
+static void resnet50_layer126_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n8192_fwd(n, (act + (long)(2296832) * n), (act + (long)(2305024) * n));
+}
+
+/* layer2.5.relu#1 */
+static void resnet50_layer126_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n8192_bwd(n, (act + (long)(2296832) * n), (act + (long)(2305024) * n), (dact + (long)(2305024) * n), (dact + (long)(2296832) * n));
+}
+
+/* layer2.5.conv2 */
+static void resnet50_layer127_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(2305024) * n), (par + 102576), 0, (act + (long)(2313216) * n + 0));
+}
+
+/* layer2.5.conv2 */
+static void resnet50_layer127_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(2305024) * n), (par + 102576), (dact + (long)(2313216) * n + 0), (dact + (long)(2305024) * n), (grad + 102576), 0);
+}
+
+/* layer2.5.bn2 */
+static void resnet50_layer128_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c32_16x16_fwd_train(n, (act + (long)(2313216) * n), (par + 111792), (par + 111824), (buf + 2784), (buf + 2816),
             (cnt + 43), (act + (long)(2321408) * n), (sav + 2784), (sav + 2816));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(2313216) * n), (par + 111792), (par + 111824), (buf + 2784), (buf + 2816),
             (act + (long)(2321408) * n));
+}
+
+/* layer2.5.bn2 */
+static void resnet50_layer128_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c32_16x16_bwd(n, (act + (long)(2313216) * n), (par + 111792), (sav + 2784), (sav + 2816), (dact + (long)(2321408) * n),
+        (dact + (long)(2313216) * n), (grad + 111792), (grad + 111824));
+}
+
+/* layer2.5.sum */
+static void resnet50_layer129_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n8192_fwd(n, (act + (long)(2321408) * n), (act + (long)(2247680) * n), (act + (long)(2329600) * n));
+}
+
+/* layer2.5.sum */
+static void resnet50_layer129_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n8192_bwd(n, (dact + (long)(2329600) * n), (dact + (long)(2321408) * n), (dact + (long)(2247680) * n));
+}
+
+/* layer2.5.relu#2 */
+static void resnet50_layer130_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n8192_fwd(n, (act + (long)(2329600) * n), (act + (long)(2337792) * n));
+}
+
+/* layer2.5.relu#2 */
+static void resnet50_layer130_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n8192_bwd(n, (act + (long)(2329600) * n), (act + (long)(2337792) * n), (dact + (long)(2337792) * n), (dact + (long)(2329600) * n));
+}
+
+/* layer2.6.conv_bn.seps */
+static void resnet50_layer131_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(2337792) * n), (par + 111856), 0, (act + (long)(2345984) * n + 0));
+}
+
+/* layer2.6.conv_bn.seps */
+static void resnet50_layer131_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(2337792) * n), (par + 111856), (dact + (long)(2345984) * n + 0), (dact + (long)(2337792) * n), (grad + 111856), 0);
+}
+
+/* layer2.6.conv_bn.bn1 */
+static void resnet50_layer132_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_16x16_fwd_train(n, (act + (long)(2345984) * n), (par + 112944), (par + 113008), (buf + 2848), (buf + 2912),
             (cnt + 44), (act + (long)(2362368) * n), (sav + 2848), (sav + 2912));
     else
         bn_c64_16x16_fwd_eval(n, (act + (long)(2345984) * n), (par + 112944), (par + 113008), (buf + 2848), (buf + 2912),
             (act + (long)(2362368) * n));
+}
+
+/* layer2.6.conv_bn.bn1 */
+static void resnet50_layer132_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_16x16_bwd(n, (act + (long)(2345984) * n), (par + 112944), (sav + 2848), (sav + 2912), (dact + (long)(2362368) * n),
+        (dact + (long)(2345984) * n), (grad + 112944), (grad + 113008));
+}
+
+/* layer2.6.conv_bn.pointwise */
+static void resnet50_layer133_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(2362368) * n), (par + 113072), (par + 115120), (act + (long)(2378752) * n + 0));
+}
+
+/* layer2.6.conv_bn.pointwise */
+static void resnet50_layer133_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(2362368) * n), (par + 113072), (dact + (long)(2378752) * n + 0), (dact + (long)(2362368) * n), (grad + 113072), (grad + 115120));
+}
+
+/* layer2.6.conv_bn.bn2 */
+static void resnet50_layer134_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c32_16x16_fwd_train(n, (act + (long)(2378752) * n), (par + 115152), (par + 115184), (buf + 2976), (buf + 3008),
             (cnt + 45), (act + (long)(2386944) * n), (sav + 2976), (sav + 3008));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(2378752) * n), (par + 115152), (par + 115184), (buf + 2976), (buf + 3008),
             (act + (long)(2386944) * n));
+}
+
+/* layer2.6.conv_bn.bn2 */
+static void resnet50_layer134_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c32_16x16_bwd(n, (act + (long)(2378752) * n), (par + 115152), (sav + 2976), (sav + 3008), (dact + (long)(2386944) * n),
+        (dact + (long)(2378752) * n), (grad + 115152), (grad + 115184));
+}
+
+/* layer2.6.relu#1 */
+static void resnet50_layer135_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n8192_fwd(n, (act + (long)(2386944) * n), (act + (long)(2395136) * n));
+}
+
+/* layer2.6.relu#1 */
+static void resnet50_layer135_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n8192_bwd(n, (act + (long)(2386944) * n), (act + (long)(2395136) * n), (dact + (long)(2395136) * n), (dact + (long)(2386944) * n));
+}
+
+/* layer2.6.conv2 */
+static void resnet50_layer136_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(2395136) * n), (par + 115216), 0, (act + (long)(2403328) * n + 0));
+}
+
+/* layer2.6.conv2 */
+static void resnet50_layer136_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(2395136) * n), (par + 115216), (dact + (long)(2403328) * n + 0), (dact + (long)(2395136) * n), (grad + 115216), 0);
+}
+
+/* layer2.6.bn2 */
+static void resnet50_layer137_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c32_16x16_fwd_train(n, (act + (long)(2403328) * n), (par + 124432), (par + 124464), (buf + 3040), (buf + 3072),
             (cnt + 46), (act + (long)(2411520) * n), (sav + 3040), (sav + 3072));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(2403328) * n), (par + 124432), (par + 124464), (buf + 3040), (buf + 3072),
             (act + (long)(2411520) * n));
+}
+
+/* layer2.6.bn2 */
+static void resnet50_layer137_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c32_16x16_bwd(n, (act + (long)(2403328) * n), (par + 124432), (sav + 3040), (sav + 3072), (dact + (long)(2411520) * n),
+        (dact + (long)(2403328) * n), (grad + 124432), (grad + 124464));
+}
+
+/* layer2.6.sum */
+static void resnet50_layer138_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n8192_fwd(n, (act + (long)(2411520) * n), (act + (long)(2337792) * n), (act + (long)(2419712) * n));
+}
+
+/* layer2.6.sum */
+static void resnet50_layer138_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n8192_bwd(n, (dact + (long)(2419712) * n), (dact + (long)(2411520) * n), (dact + (long)(2337792) * n));
+}
+
+/* layer2.6.relu#2 */
+static void resnet50_layer139_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n8192_fwd(n, (act + (long)(2419712) * n), (act + (long)(2427904) * n));
+}
+
+/* layer2.6.relu#2 */
+static void resnet50_layer139_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n8192_bwd(n, (act + (long)(2419712) * n), (act + (long)(2427904) * n), (dact + (long)(2427904) * n), (dact + (long)(2419712) * n));
+}
+
+/* layer2.7.conv_bn.seps */
+static void resnet50_layer140_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(2427904) * n), (par + 124496), 0, (act + (long)(2436096) * n + 0));
+}
+
+/* layer2.7.conv_bn.seps */
+static void resnet50_layer140_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(2427904) * n), (par + 124496), (dact + (long)(2436096) * n + 0), (dact + (long)(2427904) * n), (grad + 124496), 0);
+}
+
+/* layer2.7.conv_bn.bn1 */
+static void resnet50_layer141_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_16x16_fwd_train(n, (act + (long)(2436096) * n), (par + 125584), (par + 125648), (buf + 3104), (buf + 3168),
             (cnt + 47), (act + (long)(2452480) * n), (sav + 3104), (sav + 3168));
     else
         bn_c64_16x16_fwd_eval(n, (act + (long)(2436096) * n), (par + 125584), (par + 125648), (buf + 3104), (buf + 3168),
             (act + (long)(2452480) * n));
+}
+
+/* layer2.7.conv_bn.bn1 */
+static void resnet50_layer141_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_16x16_bwd(n, (act + (long)(2436096) * n), (par + 125584), (sav + 3104), (sav + 3168), (dact + (long)(2452480) * n),
+        (dact + (long)(2436096) * n), (grad + 125584), (grad + 125648));
+}
+
+/* layer2.7.conv_bn.pointwise */
+static void resnet50_layer142_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(2452480) * n), (par + 125712), (par + 127760), (act + (long)(2468864) * n + 0));
+}
+
+/* layer2.7.conv_bn.pointwise */
+static void resnet50_layer142_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(2452480) * n), (par + 125712), (dact + (long)(2468864) * n + 0), (dact + (long)(2452480) * n), (grad + 125712), (grad + 127760));
+}
+
+/* layer2.7.conv_bn.bn2 */
+static void resnet50_layer143_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c32_16x16_fwd_train(n, (act + (long)(2468864) * n), (par + 127792), (par + 127824), (buf + 3232), (buf + 3264),
             (cnt + 48), (act + (long)(2477056) * n), (sav + 3232), (sav + 3264));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(2468864) * n), (par + 127792), (par + 127824), (buf + 3232), (buf + 3264),
             (act + (long)(2477056) * n));
+}
+
+/* layer2.7.conv_bn.bn2 */
+static void resnet50_layer143_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c32_16x16_bwd(n, (act + (long)(2468864) * n), (par + 127792), (sav + 3232), (sav + 3264), (dact + (long)(2477056) * n),
+        (dact + (long)(2468864) * n), (grad + 127792), (grad + 127824));
+}
+
+/* layer2.7.relu#1 */
+static void resnet50_layer144_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n8192_fwd(n, (act + (long)(2477056) * n), (act + (long)(2485248) * n));
+}
+
+/* layer2.7.relu#1 */
+static void resnet50_layer144_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n8192_bwd(n, (act + (long)(2477056) * n), (act + (long)(2485248) * n), (dact + (long)(2485248) * n), (dact + (long)(2477056) * n));
+}
+
+/* layer2.7.conv2 */
+static void resnet50_layer145_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(2485248) * n), (par + 127856), 0, (act + (long)(2493440) * n + 0));
+}
+
+/* layer2.7.conv2 */
+static void resnet50_layer145_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(2485248) * n), (par + 127856), (dact + (long)(2493440) * n + 0), (dact + (long)(2485248) * n), (grad + 127856), 0);
+}
+
+/* layer2.7.bn2 */
+static void resnet50_layer146_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c32_16x16_fwd_train(n, (act + (long)(2493440) * n), (par + 137072), (par + 137104), (buf + 3296), (buf + 3328),
             (cnt + 49), (act + (long)(2501632) * n), (sav + 3296), (sav + 3328));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(2493440) * n), (par + 137072), (par + 137104), (buf + 3296), (buf + 3328),
             (act + (long)(2501632) * n));
+}
+
+/* layer2.7.bn2 */
+static void resnet50_layer146_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c32_16x16_bwd(n, (act + (long)(2493440) * n), (par + 137072), (sav + 3296), (sav + 3328), (dact + (long)(2501632) * n),
+        (dact + (long)(2493440) * n), (grad + 137072), (grad + 137104));
+}
+
+/* layer2.7.sum */
+static void resnet50_layer147_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n8192_fwd(n, (act + (long)(2501632) * n), (act + (long)(2427904) * n), (act + (long)(2509824) * n));
+}
+
+/* layer2.7.sum */
+static void resnet50_layer147_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n8192_bwd(n, (dact + (long)(2509824) * n), (dact + (long)(2501632) * n), (dact + (long)(2427904) * n));
+}
+
+/* layer2.7.relu#2 */
+static void resnet50_layer148_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n8192_fwd(n, (act + (long)(2509824) * n), (act + (long)(2518016) * n));
+}
+
+/* layer2.7.relu#2 */
+static void resnet50_layer148_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n8192_bwd(n, (act + (long)(2509824) * n), (act + (long)(2518016) * n), (dact + (long)(2518016) * n), (dact + (long)(2509824) * n));
+}
+
+/* layer3.0.conv_bn.seps */
+static void resnet50_layer149_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_3_c32_16x16_s1_fwd(n, (act + (long)(2518016) * n), (par + 137136), 0, (act + (long)(2526208) * n + 0));
+}
+
+/* layer3.0.conv_bn.seps */
+static void resnet50_layer149_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_3_c32_16x16_s1_bwd(n, (act + (long)(2518016) * n), (par + 137136), (dact + (long)(2526208) * n + 0), (dact + (long)(2518016) * n), (grad + 137136), 0);
+}
+
+/* layer3.0.conv_bn.bn1 */
+static void resnet50_layer150_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_16x16_fwd_train(n, (act + (long)(2526208) * n), (par + 137712), (par + 137776), (buf + 3360), (buf + 3424),
             (cnt + 50), (act + (long)(2542592) * n), (sav + 3360), (sav + 3424));
     else
         bn_c64_16x16_fwd_eval(n, (act + (long)(2526208) * n), (par + 137712), (par + 137776), (buf + 3360), (buf + 3424),
             (act + (long)(2542592) * n));
+}
+
+/* layer3.0.conv_bn.bn1 */
+static void resnet50_layer150_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_16x16_bwd(n, (act + (long)(2526208) * n), (par + 137712), (sav + 3360), (sav + 3424), (dact + (long)(2542592) * n),
+        (dact + (long)(2526208) * n), (grad + 137712), (grad + 137776));
+}
+
+/* layer3.0.conv_bn.pointwise */
+static void resnet50_layer151_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c64_64_16x16_s2_p0_b_fwd(n, (act + (long)(2542592) * n), (par + 137840), (par + 141936), (act + (long)(2558976) * n + 0));
+}
+
+/* layer3.0.conv_bn.pointwise */
+static void resnet50_layer151_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c64_64_16x16_s2_p0_b_bwd(n, (act + (long)(2542592) * n), (par + 137840), (dact + (long)(2558976) * n + 0), (dact + (long)(2542592) * n), (grad + 137840), (grad + 141936));
+}
+
+/* layer3.0.conv_bn.bn2 */
+static void resnet50_layer152_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_8x8_fwd_train(n, (act + (long)(2558976) * n), (par + 142000), (par + 142064), (buf + 3488), (buf + 3552),
             (cnt + 51), (act + (long)(2563072) * n), (sav + 3488), (sav + 3552));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(2558976) * n), (par + 142000), (par + 142064), (buf + 3488), (buf + 3552),
             (act + (long)(2563072) * n));
+}
+
+/* layer3.0.conv_bn.bn2 */
+static void resnet50_layer152_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_8x8_bwd(n, (act + (long)(2558976) * n), (par + 142000), (sav + 3488), (sav + 3552), (dact + (long)(2563072) * n),
+        (dact + (long)(2558976) * n), (grad + 142000), (grad + 142064));
+}
+
+/* layer3.0.relu#1 */
+static void resnet50_layer153_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n4096_fwd(n, (act + (long)(2563072) * n), (act + (long)(2567168) * n));
+}
+
+/* layer3.0.relu#1 */
+static void resnet50_layer153_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n4096_bwd(n, (act + (long)(2563072) * n), (act + (long)(2567168) * n), (dact + (long)(2567168) * n), (dact + (long)(2563072) * n));
+}
+
+/* layer3.0.conv2 */
+static void resnet50_layer154_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(2567168) * n), (par + 142128), 0, (act + (long)(2571264) * n + 0));
+}
+
+/* layer3.0.conv2 */
+static void resnet50_layer154_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(2567168) * n), (par + 142128), (dact + (long)(2571264) * n + 0), (dact + (long)(2567168) * n), (grad + 142128), 0);
+}
+
+/* layer3.0.bn2 */
+static void resnet50_layer155_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_8x8_fwd_train(n, (act + (long)(2571264) * n), (par + 178992), (par + 179056), (buf + 3616), (buf + 3680),
             (cnt + 52), (act + (long)(2575360) * n), (sav + 3616), (sav + 3680));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(2571264) * n), (par + 178992), (par + 179056), (buf + 3616), (buf + 3680),
             (act + (long)(2575360) * n));
+}
+
+/* layer3.0.bn2 */
+static void resnet50_layer155_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_8x8_bwd(n, (act + (long)(2571264) * n), (par + 178992), (sav + 3616), (sav + 3680), (dact + (long)(2575360) * n),
+        (dact + (long)(2571264) * n), (grad + 178992), (grad + 179056));
+}
+
+/* layer3.0.downsample.0 */
+static void resnet50_layer156_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c32_64_16x16_s2_p0_fwd(n, (act + (long)(2518016) * n), (par + 179120), 0, (act + (long)(2579456) * n + 0));
+}
+
+/* layer3.0.downsample.0 */
+static void resnet50_layer156_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c32_64_16x16_s2_p0_bwd(n, (act + (long)(2518016) * n), (par + 179120), (dact + (long)(2579456) * n + 0), (dact + (long)(2518016) * n), (grad + 179120), 0);
+}
+
+/* layer3.0.downsample.1 */
+static void resnet50_layer157_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_8x8_fwd_train(n, (act + (long)(2579456) * n), (par + 181168), (par + 181232), (buf + 3744), (buf + 3808),
             (cnt + 53), (act + (long)(2583552) * n), (sav + 3744), (sav + 3808));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(2579456) * n), (par + 181168), (par + 181232), (buf + 3744), (buf + 3808),
             (act + (long)(2583552) * n));
+}
+
+/* layer3.0.downsample.1 */
+static void resnet50_layer157_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_8x8_bwd(n, (act + (long)(2579456) * n), (par + 181168), (sav + 3744), (sav + 3808), (dact + (long)(2583552) * n),
+        (dact + (long)(2579456) * n), (grad + 181168), (grad + 181232));
+}
+
+/* layer3.0.sum */
+static void resnet50_layer158_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n4096_fwd(n, (act + (long)(2575360) * n), (act + (long)(2583552) * n), (act + (long)(2587648) * n));
+}
+
+/* layer3.0.sum */
+static void resnet50_layer158_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n4096_bwd(n, (dact + (long)(2587648) * n), (dact + (long)(2575360) * n), (dact + (long)(2583552) * n));
+}
+
+/* layer3.0.relu#2 */
+static void resnet50_layer159_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n4096_fwd(n, (act + (long)(2587648) * n), (act + (long)(2591744) * n));
+}
+
+/* layer3.0.relu#2 */
+static void resnet50_layer159_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n4096_bwd(n, (act + (long)(2587648) * n), (act + (long)(2591744) * n), (dact + (long)(2591744) * n), (dact + (long)(2587648) * n));
+}
+
+/* layer3.1.conv_bn.seps */
+static void resnet50_layer160_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(2591744) * n), (par + 181296), 0, (act + (long)(2595840) * n + 0));
+}
+
+/* layer3.1.conv_bn.seps */
+static void resnet50_layer160_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(2591744) * n), (par + 181296), (dact + (long)(2595840) * n + 0), (dact + (long)(2591744) * n), (grad + 181296), 0);
+}
+
+/* layer3.1.conv_bn.bn1 */
+static void resnet50_layer161_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c128_8x8_fwd_train(n, (act + (long)(2595840) * n), (par + 182448), (par + 182576), (buf + 3872), (buf + 4000),
             (cnt + 54), (act + (long)(2604032) * n), (sav + 3872), (sav + 4000));
     else
         bn_c128_8x8_fwd_eval(n, (act + (long)(2595840) * n), (par + 182448), (par + 182576), (buf + 3872), (buf + 4000),
             (act + (long)(2604032) * n));
+}
+
+/* layer3.1.conv_bn.bn1 */
+static void resnet50_layer161_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c128_8x8_bwd(n, (act + (long)(2595840) * n), (par + 182448), (sav + 3872), (sav + 4000), (dact + (long)(2604032) * n),
+        (dact + (long)(2595840) * n), (grad + 182448), (grad + 182576));
+}
+
+/* layer3.1.conv_bn.pointwise */
+static void resnet50_layer162_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(2604032) * n), (par + 182704), (par + 190896), (act + (long)(2612224) * n + 0));
+}
+
+/* layer3.1.conv_bn.pointwise */
+static void resnet50_layer162_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(2604032) * n), (par + 182704), (dact + (long)(2612224) * n + 0), (dact + (long)(2604032) * n), (grad + 182704), (grad + 190896));
+}
+
+/* layer3.1.conv_bn.bn2 */
+static void resnet50_layer163_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_8x8_fwd_train(n, (act + (long)(2612224) * n), (par + 190960), (par + 191024), (buf + 4128), (buf + 4192),
             (cnt + 55), (act + (long)(2616320) * n), (sav + 4128), (sav + 4192));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(2612224) * n), (par + 190960), (par + 191024), (buf + 4128), (buf + 4192),
             (act + (long)(2616320) * n));
+}
+
+/* layer3.1.conv_bn.bn2 */
+static void resnet50_layer163_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_8x8_bwd(n, (act + (long)(2612224) * n), (par + 190960), (sav + 4128), (sav + 4192), (dact + (long)(2616320) * n),
+        (dact + (long)(2612224) * n), (grad + 190960), (grad + 191024));
+}
+
+/* layer3.1.relu#1 */
+static void resnet50_layer164_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n4096_fwd(n, (act + (long)(2616320) * n), (act + (long)(2620416) * n));
+}
+
+/* layer3.1.relu#1 */
+static void resnet50_layer164_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n4096_bwd(n, (act + (long)(2616320) * n), (act + (long)(2620416) * n), (dact + (long)(2620416) * n), (dact + (long)(2616320) * n));
+}
+
+/* layer3.1.conv2 */
+static void resnet50_layer165_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(2620416) * n), (par + 191088), 0, (act + (long)(2624512) * n + 0));
+}
+
+/* layer3.1.conv2 */
+static void resnet50_layer165_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(2620416) * n), (par + 191088), (dact + (long)(2624512) * n + 0), (dact + (long)(2620416) * n), (grad + 191088), 0);
+}
+
+/* layer3.1.bn2 */
+static void resnet50_layer166_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_8x8_fwd_train(n, (act + (long)(2624512) * n), (par + 227952), (par + 228016), (buf + 4256), (buf + 4320),
             (cnt + 56), (act + (long)(2628608) * n), (sav + 4256), (sav + 4320));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(2624512) * n), (par + 227952), (par + 228016), (buf + 4256), (buf + 4320),
             (act + (long)(2628608) * n));
+}
+
+/* layer3.1.bn2 */
+static void resnet50_layer166_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_8x8_bwd(n, (act + (long)(2624512) * n), (par + 227952), (sav + 4256), (sav + 4320), (dact + (long)(2628608) * n),
+        (dact + (long)(2624512) * n), (grad + 227952), (grad + 228016));
+}
+
+/* layer3.1.sum */
+static void resnet50_layer167_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n4096_fwd(n, (act + (long)(2628608) * n), (act + (long)(2591744) * n), (act + (long)(2632704) * n));
+}
+
+/* layer3.1.sum */
+static void resnet50_layer167_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n4096_bwd(n, (dact + (long)(2632704) * n), (dact + (long)(2628608) * n), (dact + (long)(2591744) * n));
+}
+
+/* layer3.1.relu#2 */
+static void resnet50_layer168_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n4096_fwd(n, (act + (long)(2632704) * n), (act + (long)(2636800) * n));
+}
+
+/* layer3.1.relu#2 */
+static void resnet50_layer168_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n4096_bwd(n, (act + (long)(2632704) * n), (act + (long)(2636800) * n), (dact + (long)(2636800) * n), (dact + (long)(2632704) * n));
+}
+
+/* layer3.2.conv_bn.seps */
+static void resnet50_layer169_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(2636800) * n), (par + 228080), 0, (act + (long)(2640896) * n + 0));
+}
+
+/* layer3.2.conv_bn.seps */
+static void resnet50_layer169_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(2636800) * n), (par + 228080), (dact + (long)(2640896) * n + 0), (dact + (long)(2636800) * n), (grad + 228080), 0);
+}
+
+/* layer3.2.conv_bn.bn1 */
+static void resnet50_layer170_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c128_8x8_fwd_train(n, (act + (long)(2640896) * n), (par + 229232), (par + 229360), (buf + 4384), (buf + 4512),
             (cnt + 57), (act + (long)(2649088) * n), (sav + 4384), (sav + 4512));
     else
         bn_c128_8x8_fwd_eval(n, (act + (long)(2640896) * n), (par + 229232), (par + 229360), (buf + 4384), (buf + 4512),
             (act + (long)(2649088) * n));
+}
+
+/* layer3.2.conv_bn.bn1 */
+static void resnet50_layer170_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c128_8x8_bwd(n, (act + (long)(2640896) * n), (par + 229232), (sav + 4384), (sav + 4512), (dact + (long)(2649088) * n),
+        (dact + (long)(2640896) * n), (grad + 229232), (grad + 229360));
+}
+
+/* layer3.2.conv_bn.pointwise */
+static void resnet50_layer171_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(2649088) * n), (par + 229488), (par + 237680), (act + (long)(2657280) * n + 0));
+}
+
+/* layer3.2.conv_bn.pointwise */
+static void resnet50_layer171_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(2649088) * n), (par + 229488), (dact + (long)(2657280) * n + 0), (dact + (long)(2649088) * n), (grad + 229488), (grad + 237680));
+}
+
+/* layer3.2.conv_bn.bn2 */
+static void resnet50_layer172_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_8x8_fwd_train(n, (act + (long)(2657280) * n), (par + 237744), (par + 237808), (buf + 4640), (buf + 4704),
             (cnt + 58), (act + (long)(2661376) * n), (sav + 4640), (sav + 4704));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(2657280) * n), (par + 237744), (par + 237808), (buf + 4640), (buf + 4704),
             (act + (long)(2661376) * n));
+}
+
+/* layer3.2.conv_bn.bn2 */
+static void resnet50_layer172_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_8x8_bwd(n, (act + (long)(2657280) * n), (par + 237744), (sav + 4640), (sav + 4704), (dact + (long)(2661376) * n),
+        (dact + (long)(2657280) * n), (grad + 237744), (grad + 237808));
+}
+
+/* layer3.2.relu#1 */
+static void resnet50_layer173_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n4096_fwd(n, (act + (long)(2661376) * n), (act + (long)(2665472) * n));
+}
+
+/* layer3.2.relu#1 */
+static void resnet50_layer173_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n4096_bwd(n, (act + (long)(2661376) * n), (act + (long)(2665472) * n), (dact + (long)(2665472) * n), (dact + (long)(2661376) * n));
+}
+
+/* layer3.2.conv2 */
+static void resnet50_layer174_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(2665472) * n), (par + 237872), 0, (act + (long)(2669568) * n + 0));
+}
+
+/* layer3.2.conv2 */
+static void resnet50_layer174_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(2665472) * n), (par + 237872), (dact + (long)(2669568) * n + 0), (dact + (long)(2665472) * n), (grad + 237872), 0);
+}
+
+/* layer3.2.bn2 */
+static void resnet50_layer175_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_8x8_fwd_train(n, (act + (long)(2669568) * n), (par + 274736), (par + 274800), (buf + 4768), (buf + 4832),
             (cnt + 59), (act + (long)(2673664) * n), (sav + 4768), (sav + 4832));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(2669568) * n), (par + 274736), (par + 274800), (buf + 4768), (buf + 4832),
             (act + (long)(2673664) * n));
+}
+
+/* layer3.2.bn2 */
+static void resnet50_layer175_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_8x8_bwd(n, (act + (long)(2669568) * n), (par + 274736), (sav + 4768), (sav + 4832), (dact + (long)(2673664) * n),
+        (dact + (long)(2669568) * n), (grad + 274736), (grad + 274800));
+}
+
+/* layer3.2.sum */
+static void resnet50_layer176_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n4096_fwd(n, (act + (long)(2673664) * n), (act + (long)(2636800) * n), (act + (long)(2677760) * n));
+}
+
+/* layer3.2.sum */
+static void resnet50_layer176_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n4096_bwd(n, (dact + (long)(2677760) * n), (dact + (long)(2673664) * n), (dact + (long)(2636800) * n));
+}
+
+/* layer3.2.relu#2 */
+static void resnet50_layer177_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n4096_fwd(n, (act + (long)(2677760) * n), (act + (long)(2681856) * n));
+}
+
+/* layer3.2.relu#2 */
+static void resnet50_layer177_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n4096_bwd(n, (act + (long)(2677760) * n), (act + (long)(2681856) * n), (dact + (long)(2681856) * n), (dact + (long)(2677760) * n));
+}
+
+/* layer3.3.conv_bn.seps */
+static void resnet50_layer178_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(2681856) * n), (par + 274864), 0, (act + (long)(2685952) * n + 0));
+}
+
+/* layer3.3.conv_bn.seps */
+static void resnet50_layer178_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(2681856) * n), (par + 274864), (dact + (long)(2685952) * n + 0), (dact + (long)(2681856) * n), (grad + 274864), 0);
+}
+
+/* layer3.3.conv_bn.bn1 */
+static void resnet50_layer179_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c128_8x8_fwd_train(n, (act + (long)(2685952) * n), (par + 276016), (par + 276144), (buf + 4896), (buf + 5024),
             (cnt + 60), (act + (long)(2694144) * n), (sav + 4896), (sav + 5024));
     else
         bn_c128_8x8_fwd_eval(n, (act + (long)(2685952) * n), (par + 276016), (par + 276144), (buf + 4896), (buf + 5024),
             (act + (long)(2694144) * n));
+}
+
+/* layer3.3.conv_bn.bn1 */
+static void resnet50_layer179_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c128_8x8_bwd(n, (act + (long)(2685952) * n), (par + 276016), (sav + 4896), (sav + 5024), (dact + (long)(2694144) * n),
+        (dact + (long)(2685952) * n), (grad + 276016), (grad + 276144));
+}
+
+/* layer3.3.conv_bn.pointwise */
+static void resnet50_layer180_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(2694144) * n), (par + 276272), (par + 284464), (act + (long)(2702336) * n + 0));
+}
+
+/* layer3.3.conv_bn.pointwise */
+static void resnet50_layer180_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(2694144) * n), (par + 276272), (dact + (long)(2702336) * n + 0), (dact + (long)(2694144) * n), (grad + 276272), (grad + 284464));
+}
+
+/* layer3.3.conv_bn.bn2 */
+static void resnet50_layer181_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_8x8_fwd_train(n, (act + (long)(2702336) * n), (par + 284528), (par + 284592), (buf + 5152), (buf + 5216),
             (cnt + 61), (act + (long)(2706432) * n), (sav + 5152), (sav + 5216));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(2702336) * n), (par + 284528), (par + 284592), (buf + 5152), (buf + 5216),
             (act + (long)(2706432) * n));
+}
+
+/* layer3.3.conv_bn.bn2 */
+static void resnet50_layer181_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_8x8_bwd(n, (act + (long)(2702336) * n), (par + 284528), (sav + 5152), (sav + 5216), (dact + (long)(2706432) * n),
+        (dact + (long)(2702336) * n), (grad + 284528), (grad + 284592));
+}
+
+/* layer3.3.relu#1 */
+static void resnet50_layer182_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n4096_fwd(n, (act + (long)(2706432) * n), (act + (long)(2710528) * n));
+}
+
+/* layer3.3.relu#1 */
+static void resnet50_layer182_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n4096_bwd(n, (act + (long)(2706432) * n), (act + (long)(2710528) * n), (dact + (long)(2710528) * n), (dact + (long)(2706432) * n));
+}
+
+/* layer3.3.conv2 */
+static void resnet50_layer183_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(2710528) * n), (par + 284656), 0, (act + (long)(2714624) * n + 0));
+}
+
+/* layer3.3.conv2 */
+static void resnet50_layer183_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(2710528) * n), (par + 284656), (dact + (long)(2714624) * n + 0), (dact + (long)(2710528) * n), (grad + 284656), 0);
+}
+
+/* layer3.3.bn2 */
+static void resnet50_layer184_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_8x8_fwd_train(n, (act + (long)(2714624) * n), (par + 321520), (par + 321584), (buf + 5280), (buf + 5344),
             (cnt + 62), (act + (long)(2718720) * n), (sav + 5280), (sav + 5344));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(2714624) * n), (par + 321520), (par + 321584), (buf + 5280), (buf + 5344),
             (act + (long)(2718720) * n));
+}
+
+/* layer3.3.bn2 */
+static void resnet50_layer184_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_8x8_bwd(n, (act + (long)(2714624) * n), (par + 321520), (sav + 5280), (sav + 5344), (dact + (long)(2718720) * n),
+        (dact + (long)(2714624) * n), (grad + 321520), (grad + 321584));
+}
+
+/* layer3.3.sum */
+static void resnet50_layer185_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n4096_fwd(n, (act + (long)(2718720) * n), (act + (long)(2681856) * n), (act + (long)(2722816) * n));
+}
+
+/* layer3.3.sum */
+static void resnet50_layer185_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n4096_bwd(n, (dact + (long)(2722816) * n), (dact + (long)(2718720) * n), (dact + (long)(2681856) * n));
+}
+
+/* layer3.3.relu#2 */
+static void resnet50_layer186_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n4096_fwd(n, (act + (long)(2722816) * n), (act + (long)(2726912) * n));
+}
+
+/* layer3.3.relu#2 */
+static void resnet50_layer186_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n4096_bwd(n, (act + (long)(2722816) * n), (act + (long)(2726912) * n), (dact + (long)(2726912) * n), (dact + (long)(2722816) * n));
+}
+
+/* layer3.4.conv_bn.seps */
+static void resnet50_layer187_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(2726912) * n), (par + 321648), 0, (act + (long)(2731008) * n + 0));
+}
+
+/* layer3.4.conv_bn.seps */
+static void resnet50_layer187_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(2726912) * n), (par + 321648), (dact + (long)(2731008) * n + 0), (dact + (long)(2726912) * n), (grad + 321648), 0);
+}
+
+/* layer3.4.conv_bn.bn1 */
+static void resnet50_layer188_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c128_8x8_fwd_train(n, (act + (long)(2731008) * n), (par + 322800), (par + 322928), (buf + 5408), (buf + 5536),
             (cnt + 63), (act + (long)(2739200) * n), (sav + 5408), (sav + 5536));
     else
         bn_c128_8x8_fwd_eval(n, (act + (long)(2731008) * n), (par + 322800), (par + 322928), (buf + 5408), (buf + 5536),
             (act + (long)(2739200) * n));
+}
+
+/* layer3.4.conv_bn.bn1 */
+static void resnet50_layer188_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c128_8x8_bwd(n, (act + (long)(2731008) * n), (par + 322800), (sav + 5408), (sav + 5536), (dact + (long)(2739200) * n),
+        (dact + (long)(2731008) * n), (grad + 322800), (grad + 322928));
+}
+
+/* layer3.4.conv_bn.pointwise */
+static void resnet50_layer189_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(2739200) * n), (par + 323056), (par + 331248), (act + (long)(2747392) * n + 0));
+}
+
+/* layer3.4.conv_bn.pointwise */
+static void resnet50_layer189_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(2739200) * n), (par + 323056), (dact + (long)(2747392) * n + 0), (dact + (long)(2739200) * n), (grad + 323056), (grad + 331248));
+}
+
+/* layer3.4.conv_bn.bn2 */
+static void resnet50_layer190_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_8x8_fwd_train(n, (act + (long)(2747392) * n), (par + 331312), (par + 331376), (buf + 5664), (buf + 5728),
             (cnt + 64), (act + (long)(2751488) * n), (sav + 5664), (sav + 5728));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(2747392) * n), (par + 331312), (par + 331376), (buf + 5664), (buf + 5728),
             (act + (long)(2751488) * n));
+}
+
+/* layer3.4.conv_bn.bn2 */
+static void resnet50_layer190_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_8x8_bwd(n, (act + (long)(2747392) * n), (par + 331312), (sav + 5664), (sav + 5728), (dact + (long)(2751488) * n),
+        (dact + (long)(2747392) * n), (grad + 331312), (grad + 331376));
+}
+
+/* layer3.4.relu#1 */
+static void resnet50_layer191_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n4096_fwd(n, (act + (long)(2751488) * n), (act + (long)(2755584) * n));
+}
+
+/* layer3.4.relu#1 */
+static void resnet50_layer191_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n4096_bwd(n, (act + (long)(2751488) * n), (act + (long)(2755584) * n), (dact + (long)(2755584) * n), (dact + (long)(2751488) * n));
+}
+
+/* layer3.4.conv2 */
+static void resnet50_layer192_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(2755584) * n), (par + 331440), 0, (act + (long)(2759680) * n + 0));
+}
+
+/* layer3.4.conv2 */
+static void resnet50_layer192_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(2755584) * n), (par + 331440), (dact + (long)(2759680) * n + 0), (dact + (long)(2755584) * n), (grad + 331440), 0);
+}
+
+/* layer3.4.bn2 */
+static void resnet50_layer193_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_8x8_fwd_train(n, (act + (long)(2759680) * n), (par + 368304), (par + 368368), (buf + 5792), (buf + 5856),
             (cnt + 65), (act + (long)(2763776) * n), (sav + 5792), (sav + 5856));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(2759680) * n), (par + 368304), (par + 368368), (buf + 5792), (buf + 5856),
             (act + (long)(2763776) * n));
+}
+
+/* layer3.4.bn2 */
+static void resnet50_layer193_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_8x8_bwd(n, (act + (long)(2759680) * n), (par + 368304), (sav + 5792), (sav + 5856), (dact + (long)(2763776) * n),
+        (dact + (long)(2759680) * n), (grad + 368304), (grad + 368368));
+}
+
+/* layer3.4.sum */
+static void resnet50_layer194_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n4096_fwd(n, (act + (long)(2763776) * n), (act + (long)(2726912) * n), (act + (long)(2767872) * n));
+}
+
+/* layer3.4.sum */
+static void resnet50_layer194_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n4096_bwd(n, (dact + (long)(2767872) * n), (dact + (long)(2763776) * n), (dact + (long)(2726912) * n));
+}
+
+/* layer3.4.relu#2 */
+static void resnet50_layer195_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n4096_fwd(n, (act + (long)(2767872) * n), (act + (long)(2771968) * n));
+}
+
+/* layer3.4.relu#2 */
+static void resnet50_layer195_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n4096_bwd(n, (act + (long)(2767872) * n), (act + (long)(2771968) * n), (dact + (long)(2771968) * n), (dact + (long)(2767872) * n));
+}
+
+/* layer3.5.conv_bn.seps */
+static void resnet50_layer196_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(2771968) * n), (par + 368432), 0, (act + (long)(2776064) * n + 0));
+}
+
+/* layer3.5.conv_bn.seps */
+static void resnet50_layer196_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(2771968) * n), (par + 368432), (dact + (long)(2776064) * n + 0), (dact + (long)(2771968) * n), (grad + 368432), 0);
+}
+
+/* layer3.5.conv_bn.bn1 */
+static void resnet50_layer197_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c128_8x8_fwd_train(n, (act + (long)(2776064) * n), (par + 369584), (par + 369712), (buf + 5920), (buf + 6048),
             (cnt + 66), (act + (long)(2784256) * n), (sav + 5920), (sav + 6048));
     else
         bn_c128_8x8_fwd_eval(n, (act + (long)(2776064) * n), (par + 369584), (par + 369712), (buf + 5920), (buf + 6048),
             (act + (long)(2784256) * n));
+}
+
+/* layer3.5.conv_bn.bn1 */
+static void resnet50_layer197_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c128_8x8_bwd(n, (act + (long)(2776064) * n), (par + 369584), (sav + 5920), (sav + 6048), (dact + (long)(2784256) * n),
+        (dact + (long)(2776064) * n), (grad + 369584), (grad + 369712));
+}
+
+/* layer3.5.conv_bn.pointwise */
+static void resnet50_layer198_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(2784256) * n), (par + 369840), (par + 378032), (act + (long)(2792448) * n + 0));
+}
+
+/* layer3.5.conv_bn.pointwise */
+static void resnet50_layer198_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(2784256) * n), (par + 369840), (dact + (long)(2792448) * n + 0), (dact + (long)(2784256) * n), (grad + 369840), (grad + 378032));
+}
+
+/* layer3.5.conv_bn.bn2 */
+static void resnet50_layer199_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_8x8_fwd_train(n, (act + (long)(2792448) * n), (par + 378096), (par + 378160), (buf + 6176), (buf + 6240),
             (cnt + 67), (act + (long)(2796544) * n), (sav + 6176), (sav + 6240));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(2792448) * n), (par + 378096), (par + 378160), (buf + 6176), (buf + 6240),
             (act + (long)(2796544) * n));
+}
+
+/* layer3.5.conv_bn.bn2 */
+static void resnet50_layer199_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_8x8_bwd(n, (act + (long)(2792448) * n), (par + 378096), (sav + 6176), (sav + 6240), (dact + (long)(2796544) * n),
+        (dact + (long)(2792448) * n), (grad + 378096), (grad + 378160));
+}
+
+/* layer3.5.relu#1 */
+static void resnet50_layer200_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n4096_fwd(n, (act + (long)(2796544) * n), (act + (long)(2800640) * n));
+}
+
+/* layer3.5.relu#1 */
+static void resnet50_layer200_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n4096_bwd(n, (act + (long)(2796544) * n), (act + (long)(2800640) * n), (dact + (long)(2800640) * n), (dact + (long)(2796544) * n));
+}
+
+/* layer3.5.conv2 */
+static void resnet50_layer201_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(2800640) * n), (par + 378224), 0, (act + (long)(2804736) * n + 0));
+}
+
+/* layer3.5.conv2 */
+static void resnet50_layer201_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(2800640) * n), (par + 378224), (dact + (long)(2804736) * n + 0), (dact + (long)(2800640) * n), (grad + 378224), 0);
+}
+
+/* layer3.5.bn2 */
+static void resnet50_layer202_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_8x8_fwd_train(n, (act + (long)(2804736) * n), (par + 415088), (par + 415152), (buf + 6304), (buf + 6368),
             (cnt + 68), (act + (long)(2808832) * n), (sav + 6304), (sav + 6368));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(2804736) * n), (par + 415088), (par + 415152), (buf + 6304), (buf + 6368),
             (act + (long)(2808832) * n));
+}
+
+/* layer3.5.bn2 */
+static void resnet50_layer202_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_8x8_bwd(n, (act + (long)(2804736) * n), (par + 415088), (sav + 6304), (sav + 6368), (dact + (long)(2808832) * n),
+        (dact + (long)(2804736) * n), (grad + 415088), (grad + 415152));
+}
+
+/* layer3.5.sum */
+static void resnet50_layer203_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n4096_fwd(n, (act + (long)(2808832) * n), (act + (long)(2771968) * n), (act + (long)(2812928) * n));
+}
+
+/* layer3.5.sum */
+static void resnet50_layer203_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n4096_bwd(n, (dact + (long)(2812928) * n), (dact + (long)(2808832) * n), (dact + (long)(2771968) * n));
+}
+
+/* layer3.5.relu#2 */
+static void resnet50_layer204_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n4096_fwd(n, (act + (long)(2812928) * n), (act + (long)(2817024) * n));
+}
+
+/* layer3.5.relu#2 */
+static void resnet50_layer204_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n4096_bwd(n, (act + (long)(2812928) * n), (act + (long)(2817024) * n), (dact + (long)(2817024) * n), (dact + (long)(2812928) * n));
+}
+
+/* layer3.6.conv_bn.seps */
+static void resnet50_layer205_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(2817024) * n), (par + 415216), 0, (act + (long)(2821120) * n + 0));
+}
+
+/* layer3.6.conv_bn.seps */
+static void resnet50_layer205_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(2817024) * n), (par + 415216), (dact + (long)(2821120) * n + 0), (dact + (long)(2817024) * n), (grad + 415216), 0);
+}
+
+/* layer3.6.conv_bn.bn1 */
+static void resnet50_layer206_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c128_8x8_fwd_train(n, (act + (long)(2821120) * n), (par + 416368), (par + 416496), (buf + 6432), (buf + 6560),
             (cnt + 69), (act + (long)(2829312) * n), (sav + 6432), (sav + 6560));
     else
         bn_c128_8x8_fwd_eval(n, (act + (long)(2821120) * n), (par + 416368), (par + 416496), (buf + 6432), (buf + 6560),
             (act + (long)(2829312) * n));
+}
+
+/* layer3.6.conv_bn.bn1 */
+static void resnet50_layer206_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c128_8x8_bwd(n, (act + (long)(2821120) * n), (par + 416368), (sav + 6432), (sav + 6560), (dact + (long)(2829312) * n),
+        (dact + (long)(2821120) * n), (grad + 416368), (grad + 416496));
+}
+
+/* layer3.6.conv_bn.pointwise */
+static void resnet50_layer207_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(2829312) * n), (par + 416624), (par + 424816), (act + (long)(2837504) * n + 0));
+}
+
+/* layer3.6.conv_bn.pointwise */
+static void resnet50_layer207_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(2829312) * n), (par + 416624), (dact + (long)(2837504) * n + 0), (dact + (long)(2829312) * n), (grad + 416624), (grad + 424816));
+}
+
+/* layer3.6.conv_bn.bn2 */
+static void resnet50_layer208_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_8x8_fwd_train(n, (act + (long)(2837504) * n), (par + 424880), (par + 424944), (buf + 6688), (buf + 6752),
             (cnt + 70), (act + (long)(2841600) * n), (sav + 6688), (sav + 6752));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(2837504) * n), (par + 424880), (par + 424944), (buf + 6688), (buf + 6752),
             (act + (long)(2841600) * n));
+}
+
+/* layer3.6.conv_bn.bn2 */
+static void resnet50_layer208_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_8x8_bwd(n, (act + (long)(2837504) * n), (par + 424880), (sav + 6688), (sav + 6752), (dact + (long)(2841600) * n),
+        (dact + (long)(2837504) * n), (grad + 424880), (grad + 424944));
+}
+
+/* layer3.6.relu#1 */
+static void resnet50_layer209_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n4096_fwd(n, (act + (long)(2841600) * n), (act + (long)(2845696) * n));
+}
+
+/* layer3.6.relu#1 */
+static void resnet50_layer209_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n4096_bwd(n, (act + (long)(2841600) * n), (act + (long)(2845696) * n), (dact + (long)(2845696) * n), (dact + (long)(2841600) * n));
+}
+
+/* layer3.6.conv2 */
+static void resnet50_layer210_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(2845696) * n), (par + 425008), 0, (act + (long)(2849792) * n + 0));
+}
+
+/* layer3.6.conv2 */
+static void resnet50_layer210_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(2845696) * n), (par + 425008), (dact + (long)(2849792) * n + 0), (dact + (long)(2845696) * n), (grad + 425008), 0);
+}
+
+/* layer3.6.bn2 */
+static void resnet50_layer211_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_8x8_fwd_train(n, (act + (long)(2849792) * n), (par + 461872), (par + 461936), (buf + 6816), (buf + 6880),
             (cnt + 71), (act + (long)(2853888) * n), (sav + 6816), (sav + 6880));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(2849792) * n), (par + 461872), (par + 461936), (buf + 6816), (buf + 6880),
             (act + (long)(2853888) * n));
+}
+
+/* layer3.6.bn2 */
+static void resnet50_layer211_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_8x8_bwd(n, (act + (long)(2849792) * n), (par + 461872), (sav + 6816), (sav + 6880), (dact + (long)(2853888) * n),
+        (dact + (long)(2849792) * n), (grad + 461872), (grad + 461936));
+}
+
+/* layer3.6.sum */
+static void resnet50_layer212_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n4096_fwd(n, (act + (long)(2853888) * n), (act + (long)(2817024) * n), (act + (long)(2857984) * n));
+}
+
+/* layer3.6.sum */
+static void resnet50_layer212_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n4096_bwd(n, (dact + (long)(2857984) * n), (dact + (long)(2853888) * n), (dact + (long)(2817024) * n));
+}
+
+/* layer3.6.relu#2 */
+static void resnet50_layer213_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n4096_fwd(n, (act + (long)(2857984) * n), (act + (long)(2862080) * n));
+}
+
+/* layer3.6.relu#2 */
+static void resnet50_layer213_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n4096_bwd(n, (act + (long)(2857984) * n), (act + (long)(2862080) * n), (dact + (long)(2862080) * n), (dact + (long)(2857984) * n));
+}
+
+/* layer3.7.conv_bn.seps */
+static void resnet50_layer214_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(2862080) * n), (par + 462000), 0, (act + (long)(2866176) * n + 0));
+}
+
+/* layer3.7.conv_bn.seps */
+static void resnet50_layer214_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(2862080) * n), (par + 462000), (dact + (long)(2866176) * n + 0), (dact + (long)(2862080) * n), (grad + 462000), 0);
+}
+
+/* layer3.7.conv_bn.bn1 */
+static void resnet50_layer215_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c128_8x8_fwd_train(n, (act + (long)(2866176) * n), (par + 463152), (par + 463280), (buf + 6944), (buf + 7072),
             (cnt + 72), (act + (long)(2874368) * n), (sav + 6944), (sav + 7072));
     else
         bn_c128_8x8_fwd_eval(n, (act + (long)(2866176) * n), (par + 463152), (par + 463280), (buf + 6944), (buf + 7072),
             (act + (long)(2874368) * n));
+}
+
+/* layer3.7.conv_bn.bn1 */
+static void resnet50_layer215_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c128_8x8_bwd(n, (act + (long)(2866176) * n), (par + 463152), (sav + 6944), (sav + 7072), (dact + (long)(2874368) * n),
+        (dact + (long)(2866176) * n), (grad + 463152), (grad + 463280));
+}
+
+/* layer3.7.conv_bn.pointwise */
+static void resnet50_layer216_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(2874368) * n), (par + 463408), (par + 471600), (act + (long)(2882560) * n + 0));
+}
+
+/* layer3.7.conv_bn.pointwise */
+static void resnet50_layer216_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(2874368) * n), (par + 463408), (dact + (long)(2882560) * n + 0), (dact + (long)(2874368) * n), (grad + 463408), (grad + 471600));
+}
+
+/* layer3.7.conv_bn.bn2 */
+static void resnet50_layer217_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_8x8_fwd_train(n, (act + (long)(2882560) * n), (par + 471664), (par + 471728), (buf + 7200), (buf + 7264),
             (cnt + 73), (act + (long)(2886656) * n), (sav + 7200), (sav + 7264));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(2882560) * n), (par + 471664), (par + 471728), (buf + 7200), (buf + 7264),
             (act + (long)(2886656) * n));
+}
+
+/* layer3.7.conv_bn.bn2 */
+static void resnet50_layer217_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_8x8_bwd(n, (act + (long)(2882560) * n), (par + 471664), (sav + 7200), (sav + 7264), (dact + (long)(2886656) * n),
+        (dact + (long)(2882560) * n), (grad + 471664), (grad + 471728));
+}
+
+/* layer3.7.relu#1 */
+static void resnet50_layer218_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n4096_fwd(n, (act + (long)(2886656) * n), (act + (long)(2890752) * n));
+}
+
+/* layer3.7.relu#1 */
+static void resnet50_layer218_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n4096_bwd(n, (act + (long)(2886656) * n), (act + (long)(2890752) * n), (dact + (long)(2890752) * n), (dact + (long)(2886656) * n));
+}
+
+/* layer3.7.conv2 */
+static void resnet50_layer219_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(2890752) * n), (par + 471792), 0, (act + (long)(2894848) * n + 0));
+}
+
+/* layer3.7.conv2 */
+static void resnet50_layer219_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(2890752) * n), (par + 471792), (dact + (long)(2894848) * n + 0), (dact + (long)(2890752) * n), (grad + 471792), 0);
+}
+
+/* layer3.7.bn2 */
+static void resnet50_layer220_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_8x8_fwd_train(n, (act + (long)(2894848) * n), (par + 508656), (par + 508720), (buf + 7328), (buf + 7392),
             (cnt + 74), (act + (long)(2898944) * n), (sav + 7328), (sav + 7392));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(2894848) * n), (par + 508656), (par + 508720), (buf + 7328), (buf + 7392),
             (act + (long)(2898944) * n));
+}
+
+/* layer3.7.bn2 */
+static void resnet50_layer220_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_8x8_bwd(n, (act + (long)(2894848) * n), (par + 508656), (sav + 7328), (sav + 7392), (dact + (long)(2898944) * n),
+        (dact + (long)(2894848) * n), (grad + 508656), (grad + 508720));
+}
+
+/* layer3.7.sum */
+static void resnet50_layer221_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n4096_fwd(n, (act + (long)(2898944) * n), (act + (long)(2862080) * n), (act + (long)(2903040) * n));
+}
+
+/* layer3.7.sum */
+static void resnet50_layer221_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n4096_bwd(n, (dact + (long)(2903040) * n), (dact + (long)(2898944) * n), (dact + (long)(2862080) * n));
+}
+
+/* layer3.7.relu#2 */
+static void resnet50_layer222_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n4096_fwd(n, (act + (long)(2903040) * n), (act + (long)(2907136) * n));
+}
+
+/* layer3.7.relu#2 */
+static void resnet50_layer222_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n4096_bwd(n, (act + (long)(2903040) * n), (act + (long)(2907136) * n), (dact + (long)(2907136) * n), (dact + (long)(2903040) * n));
+}
+
+/* pool */
+static void resnet50_layer223_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     gap_c64_8x8_fwd(n, (act + (long)(2907136) * n), (act + (long)(2911232) * n));
+}
+
+/* pool */
+static void resnet50_layer223_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    gap_c64_8x8_bwd(n, (dact + (long)(2911232) * n), (dact + (long)(2907136) * n));
+}
+
+/* fc */
+static void resnet50_layer224_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     linear_64_10_b_fwd(n, (act + (long)(2911232) * n), (par + 508784), (par + 509424), (act + (long)(2911296) * n));
 }
 
-/* Layers in reverse; every gradient is accumulated into zeroed slots. */
-static void resnet50_backward(const mc_state *s)
+/* fc */
+static void resnet50_layer224_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
     linear_64_10_b_bwd(n, (act + (long)(2911232) * n), (par + 508784), (dact + (long)(2911296) * n), (dact + (long)(2911232) * n), (grad + 508784), (grad + 509424));
-    gap_c64_8x8_bwd(n, (dact + (long)(2911232) * n), (dact + (long)(2907136) * n));
-    relu_n4096_bwd(n, (act + (long)(2903040) * n), (act + (long)(2907136) * n), (dact + (long)(2907136) * n), (dact + (long)(2903040) * n));
-    add2_n4096_bwd(n, (dact + (long)(2903040) * n), (dact + (long)(2898944) * n), (dact + (long)(2862080) * n));
-    bn_c64_8x8_bwd(n, (act + (long)(2894848) * n), (par + 508656), (sav + 7328), (sav + 7392), (dact + (long)(2898944) * n),
-        (dact + (long)(2894848) * n), (grad + 508656), (grad + 508720));
-    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(2890752) * n), (par + 471792), (dact + (long)(2894848) * n + 0), (dact + (long)(2890752) * n), (grad + 471792), 0);
-    relu_n4096_bwd(n, (act + (long)(2886656) * n), (act + (long)(2890752) * n), (dact + (long)(2890752) * n), (dact + (long)(2886656) * n));
-    bn_c64_8x8_bwd(n, (act + (long)(2882560) * n), (par + 471664), (sav + 7200), (sav + 7264), (dact + (long)(2886656) * n),
-        (dact + (long)(2882560) * n), (grad + 471664), (grad + 471728));
-    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(2874368) * n), (par + 463408), (dact + (long)(2882560) * n + 0), (dact + (long)(2874368) * n), (grad + 463408), (grad + 471600));
-    bn_c128_8x8_bwd(n, (act + (long)(2866176) * n), (par + 463152), (sav + 6944), (sav + 7072), (dact + (long)(2874368) * n),
-        (dact + (long)(2866176) * n), (grad + 463152), (grad + 463280));
-    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(2862080) * n), (par + 462000), (dact + (long)(2866176) * n + 0), (dact + (long)(2862080) * n), (grad + 462000), 0);
-    relu_n4096_bwd(n, (act + (long)(2857984) * n), (act + (long)(2862080) * n), (dact + (long)(2862080) * n), (dact + (long)(2857984) * n));
-    add2_n4096_bwd(n, (dact + (long)(2857984) * n), (dact + (long)(2853888) * n), (dact + (long)(2817024) * n));
-    bn_c64_8x8_bwd(n, (act + (long)(2849792) * n), (par + 461872), (sav + 6816), (sav + 6880), (dact + (long)(2853888) * n),
-        (dact + (long)(2849792) * n), (grad + 461872), (grad + 461936));
-    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(2845696) * n), (par + 425008), (dact + (long)(2849792) * n + 0), (dact + (long)(2845696) * n), (grad + 425008), 0);
-    relu_n4096_bwd(n, (act + (long)(2841600) * n), (act + (long)(2845696) * n), (dact + (long)(2845696) * n), (dact + (long)(2841600) * n));
-    bn_c64_8x8_bwd(n, (act + (long)(2837504) * n), (par + 424880), (sav + 6688), (sav + 6752), (dact + (long)(2841600) * n),
-        (dact + (long)(2837504) * n), (grad + 424880), (grad + 424944));
-    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(2829312) * n), (par + 416624), (dact + (long)(2837504) * n + 0), (dact + (long)(2829312) * n), (grad + 416624), (grad + 424816));
-    bn_c128_8x8_bwd(n, (act + (long)(2821120) * n), (par + 416368), (sav + 6432), (sav + 6560), (dact + (long)(2829312) * n),
-        (dact + (long)(2821120) * n), (grad + 416368), (grad + 416496));
-    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(2817024) * n), (par + 415216), (dact + (long)(2821120) * n + 0), (dact + (long)(2817024) * n), (grad + 415216), 0);
-    relu_n4096_bwd(n, (act + (long)(2812928) * n), (act + (long)(2817024) * n), (dact + (long)(2817024) * n), (dact + (long)(2812928) * n));
-    add2_n4096_bwd(n, (dact + (long)(2812928) * n), (dact + (long)(2808832) * n), (dact + (long)(2771968) * n));
-    bn_c64_8x8_bwd(n, (act + (long)(2804736) * n), (par + 415088), (sav + 6304), (sav + 6368), (dact + (long)(2808832) * n),
-        (dact + (long)(2804736) * n), (grad + 415088), (grad + 415152));
-    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(2800640) * n), (par + 378224), (dact + (long)(2804736) * n + 0), (dact + (long)(2800640) * n), (grad + 378224), 0);
-    relu_n4096_bwd(n, (act + (long)(2796544) * n), (act + (long)(2800640) * n), (dact + (long)(2800640) * n), (dact + (long)(2796544) * n));
-    bn_c64_8x8_bwd(n, (act + (long)(2792448) * n), (par + 378096), (sav + 6176), (sav + 6240), (dact + (long)(2796544) * n),
-        (dact + (long)(2792448) * n), (grad + 378096), (grad + 378160));
-    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(2784256) * n), (par + 369840), (dact + (long)(2792448) * n + 0), (dact + (long)(2784256) * n), (grad + 369840), (grad + 378032));
-    bn_c128_8x8_bwd(n, (act + (long)(2776064) * n), (par + 369584), (sav + 5920), (sav + 6048), (dact + (long)(2784256) * n),
-        (dact + (long)(2776064) * n), (grad + 369584), (grad + 369712));
-    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(2771968) * n), (par + 368432), (dact + (long)(2776064) * n + 0), (dact + (long)(2771968) * n), (grad + 368432), 0);
-    relu_n4096_bwd(n, (act + (long)(2767872) * n), (act + (long)(2771968) * n), (dact + (long)(2771968) * n), (dact + (long)(2767872) * n));
-    add2_n4096_bwd(n, (dact + (long)(2767872) * n), (dact + (long)(2763776) * n), (dact + (long)(2726912) * n));
-    bn_c64_8x8_bwd(n, (act + (long)(2759680) * n), (par + 368304), (sav + 5792), (sav + 5856), (dact + (long)(2763776) * n),
-        (dact + (long)(2759680) * n), (grad + 368304), (grad + 368368));
-    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(2755584) * n), (par + 331440), (dact + (long)(2759680) * n + 0), (dact + (long)(2755584) * n), (grad + 331440), 0);
-    relu_n4096_bwd(n, (act + (long)(2751488) * n), (act + (long)(2755584) * n), (dact + (long)(2755584) * n), (dact + (long)(2751488) * n));
-    bn_c64_8x8_bwd(n, (act + (long)(2747392) * n), (par + 331312), (sav + 5664), (sav + 5728), (dact + (long)(2751488) * n),
-        (dact + (long)(2747392) * n), (grad + 331312), (grad + 331376));
-    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(2739200) * n), (par + 323056), (dact + (long)(2747392) * n + 0), (dact + (long)(2739200) * n), (grad + 323056), (grad + 331248));
-    bn_c128_8x8_bwd(n, (act + (long)(2731008) * n), (par + 322800), (sav + 5408), (sav + 5536), (dact + (long)(2739200) * n),
-        (dact + (long)(2731008) * n), (grad + 322800), (grad + 322928));
-    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(2726912) * n), (par + 321648), (dact + (long)(2731008) * n + 0), (dact + (long)(2726912) * n), (grad + 321648), 0);
-    relu_n4096_bwd(n, (act + (long)(2722816) * n), (act + (long)(2726912) * n), (dact + (long)(2726912) * n), (dact + (long)(2722816) * n));
-    add2_n4096_bwd(n, (dact + (long)(2722816) * n), (dact + (long)(2718720) * n), (dact + (long)(2681856) * n));
-    bn_c64_8x8_bwd(n, (act + (long)(2714624) * n), (par + 321520), (sav + 5280), (sav + 5344), (dact + (long)(2718720) * n),
-        (dact + (long)(2714624) * n), (grad + 321520), (grad + 321584));
-    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(2710528) * n), (par + 284656), (dact + (long)(2714624) * n + 0), (dact + (long)(2710528) * n), (grad + 284656), 0);
-    relu_n4096_bwd(n, (act + (long)(2706432) * n), (act + (long)(2710528) * n), (dact + (long)(2710528) * n), (dact + (long)(2706432) * n));
-    bn_c64_8x8_bwd(n, (act + (long)(2702336) * n), (par + 284528), (sav + 5152), (sav + 5216), (dact + (long)(2706432) * n),
-        (dact + (long)(2702336) * n), (grad + 284528), (grad + 284592));
-    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(2694144) * n), (par + 276272), (dact + (long)(2702336) * n + 0), (dact + (long)(2694144) * n), (grad + 276272), (grad + 284464));
-    bn_c128_8x8_bwd(n, (act + (long)(2685952) * n), (par + 276016), (sav + 4896), (sav + 5024), (dact + (long)(2694144) * n),
-        (dact + (long)(2685952) * n), (grad + 276016), (grad + 276144));
-    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(2681856) * n), (par + 274864), (dact + (long)(2685952) * n + 0), (dact + (long)(2681856) * n), (grad + 274864), 0);
-    relu_n4096_bwd(n, (act + (long)(2677760) * n), (act + (long)(2681856) * n), (dact + (long)(2681856) * n), (dact + (long)(2677760) * n));
-    add2_n4096_bwd(n, (dact + (long)(2677760) * n), (dact + (long)(2673664) * n), (dact + (long)(2636800) * n));
-    bn_c64_8x8_bwd(n, (act + (long)(2669568) * n), (par + 274736), (sav + 4768), (sav + 4832), (dact + (long)(2673664) * n),
-        (dact + (long)(2669568) * n), (grad + 274736), (grad + 274800));
-    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(2665472) * n), (par + 237872), (dact + (long)(2669568) * n + 0), (dact + (long)(2665472) * n), (grad + 237872), 0);
-    relu_n4096_bwd(n, (act + (long)(2661376) * n), (act + (long)(2665472) * n), (dact + (long)(2665472) * n), (dact + (long)(2661376) * n));
-    bn_c64_8x8_bwd(n, (act + (long)(2657280) * n), (par + 237744), (sav + 4640), (sav + 4704), (dact + (long)(2661376) * n),
-        (dact + (long)(2657280) * n), (grad + 237744), (grad + 237808));
-    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(2649088) * n), (par + 229488), (dact + (long)(2657280) * n + 0), (dact + (long)(2649088) * n), (grad + 229488), (grad + 237680));
-    bn_c128_8x8_bwd(n, (act + (long)(2640896) * n), (par + 229232), (sav + 4384), (sav + 4512), (dact + (long)(2649088) * n),
-        (dact + (long)(2640896) * n), (grad + 229232), (grad + 229360));
-    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(2636800) * n), (par + 228080), (dact + (long)(2640896) * n + 0), (dact + (long)(2636800) * n), (grad + 228080), 0);
-    relu_n4096_bwd(n, (act + (long)(2632704) * n), (act + (long)(2636800) * n), (dact + (long)(2636800) * n), (dact + (long)(2632704) * n));
-    add2_n4096_bwd(n, (dact + (long)(2632704) * n), (dact + (long)(2628608) * n), (dact + (long)(2591744) * n));
-    bn_c64_8x8_bwd(n, (act + (long)(2624512) * n), (par + 227952), (sav + 4256), (sav + 4320), (dact + (long)(2628608) * n),
-        (dact + (long)(2624512) * n), (grad + 227952), (grad + 228016));
-    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(2620416) * n), (par + 191088), (dact + (long)(2624512) * n + 0), (dact + (long)(2620416) * n), (grad + 191088), 0);
-    relu_n4096_bwd(n, (act + (long)(2616320) * n), (act + (long)(2620416) * n), (dact + (long)(2620416) * n), (dact + (long)(2616320) * n));
-    bn_c64_8x8_bwd(n, (act + (long)(2612224) * n), (par + 190960), (sav + 4128), (sav + 4192), (dact + (long)(2616320) * n),
-        (dact + (long)(2612224) * n), (grad + 190960), (grad + 191024));
-    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(2604032) * n), (par + 182704), (dact + (long)(2612224) * n + 0), (dact + (long)(2604032) * n), (grad + 182704), (grad + 190896));
-    bn_c128_8x8_bwd(n, (act + (long)(2595840) * n), (par + 182448), (sav + 3872), (sav + 4000), (dact + (long)(2604032) * n),
-        (dact + (long)(2595840) * n), (grad + 182448), (grad + 182576));
-    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(2591744) * n), (par + 181296), (dact + (long)(2595840) * n + 0), (dact + (long)(2591744) * n), (grad + 181296), 0);
-    relu_n4096_bwd(n, (act + (long)(2587648) * n), (act + (long)(2591744) * n), (dact + (long)(2591744) * n), (dact + (long)(2587648) * n));
-    add2_n4096_bwd(n, (dact + (long)(2587648) * n), (dact + (long)(2575360) * n), (dact + (long)(2583552) * n));
-    bn_c64_8x8_bwd(n, (act + (long)(2579456) * n), (par + 181168), (sav + 3744), (sav + 3808), (dact + (long)(2583552) * n),
-        (dact + (long)(2579456) * n), (grad + 181168), (grad + 181232));
-    conv_k1_c32_64_16x16_s2_p0_bwd(n, (act + (long)(2518016) * n), (par + 179120), (dact + (long)(2579456) * n + 0), (dact + (long)(2518016) * n), (grad + 179120), 0);
-    bn_c64_8x8_bwd(n, (act + (long)(2571264) * n), (par + 178992), (sav + 3616), (sav + 3680), (dact + (long)(2575360) * n),
-        (dact + (long)(2571264) * n), (grad + 178992), (grad + 179056));
-    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(2567168) * n), (par + 142128), (dact + (long)(2571264) * n + 0), (dact + (long)(2567168) * n), (grad + 142128), 0);
-    relu_n4096_bwd(n, (act + (long)(2563072) * n), (act + (long)(2567168) * n), (dact + (long)(2567168) * n), (dact + (long)(2563072) * n));
-    bn_c64_8x8_bwd(n, (act + (long)(2558976) * n), (par + 142000), (sav + 3488), (sav + 3552), (dact + (long)(2563072) * n),
-        (dact + (long)(2558976) * n), (grad + 142000), (grad + 142064));
-    conv_k1_c64_64_16x16_s2_p0_b_bwd(n, (act + (long)(2542592) * n), (par + 137840), (dact + (long)(2558976) * n + 0), (dact + (long)(2542592) * n), (grad + 137840), (grad + 141936));
-    bn_c64_16x16_bwd(n, (act + (long)(2526208) * n), (par + 137712), (sav + 3360), (sav + 3424), (dact + (long)(2542592) * n),
-        (dact + (long)(2526208) * n), (grad + 137712), (grad + 137776));
-    dw_k3_3_c32_16x16_s1_bwd(n, (act + (long)(2518016) * n), (par + 137136), (dact + (long)(2526208) * n + 0), (dact + (long)(2518016) * n), (grad + 137136), 0);
-    relu_n8192_bwd(n, (act + (long)(2509824) * n), (act + (long)(2518016) * n), (dact + (long)(2518016) * n), (dact + (long)(2509824) * n));
-    add2_n8192_bwd(n, (dact + (long)(2509824) * n), (dact + (long)(2501632) * n), (dact + (long)(2427904) * n));
-    bn_c32_16x16_bwd(n, (act + (long)(2493440) * n), (par + 137072), (sav + 3296), (sav + 3328), (dact + (long)(2501632) * n),
-        (dact + (long)(2493440) * n), (grad + 137072), (grad + 137104));
-    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(2485248) * n), (par + 127856), (dact + (long)(2493440) * n + 0), (dact + (long)(2485248) * n), (grad + 127856), 0);
-    relu_n8192_bwd(n, (act + (long)(2477056) * n), (act + (long)(2485248) * n), (dact + (long)(2485248) * n), (dact + (long)(2477056) * n));
-    bn_c32_16x16_bwd(n, (act + (long)(2468864) * n), (par + 127792), (sav + 3232), (sav + 3264), (dact + (long)(2477056) * n),
-        (dact + (long)(2468864) * n), (grad + 127792), (grad + 127824));
-    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(2452480) * n), (par + 125712), (dact + (long)(2468864) * n + 0), (dact + (long)(2452480) * n), (grad + 125712), (grad + 127760));
-    bn_c64_16x16_bwd(n, (act + (long)(2436096) * n), (par + 125584), (sav + 3104), (sav + 3168), (dact + (long)(2452480) * n),
-        (dact + (long)(2436096) * n), (grad + 125584), (grad + 125648));
-    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(2427904) * n), (par + 124496), (dact + (long)(2436096) * n + 0), (dact + (long)(2427904) * n), (grad + 124496), 0);
-    relu_n8192_bwd(n, (act + (long)(2419712) * n), (act + (long)(2427904) * n), (dact + (long)(2427904) * n), (dact + (long)(2419712) * n));
-    add2_n8192_bwd(n, (dact + (long)(2419712) * n), (dact + (long)(2411520) * n), (dact + (long)(2337792) * n));
-    bn_c32_16x16_bwd(n, (act + (long)(2403328) * n), (par + 124432), (sav + 3040), (sav + 3072), (dact + (long)(2411520) * n),
-        (dact + (long)(2403328) * n), (grad + 124432), (grad + 124464));
-    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(2395136) * n), (par + 115216), (dact + (long)(2403328) * n + 0), (dact + (long)(2395136) * n), (grad + 115216), 0);
-    relu_n8192_bwd(n, (act + (long)(2386944) * n), (act + (long)(2395136) * n), (dact + (long)(2395136) * n), (dact + (long)(2386944) * n));
-    bn_c32_16x16_bwd(n, (act + (long)(2378752) * n), (par + 115152), (sav + 2976), (sav + 3008), (dact + (long)(2386944) * n),
-        (dact + (long)(2378752) * n), (grad + 115152), (grad + 115184));
-    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(2362368) * n), (par + 113072), (dact + (long)(2378752) * n + 0), (dact + (long)(2362368) * n), (grad + 113072), (grad + 115120));
-    bn_c64_16x16_bwd(n, (act + (long)(2345984) * n), (par + 112944), (sav + 2848), (sav + 2912), (dact + (long)(2362368) * n),
-        (dact + (long)(2345984) * n), (grad + 112944), (grad + 113008));
-    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(2337792) * n), (par + 111856), (dact + (long)(2345984) * n + 0), (dact + (long)(2337792) * n), (grad + 111856), 0);
-    relu_n8192_bwd(n, (act + (long)(2329600) * n), (act + (long)(2337792) * n), (dact + (long)(2337792) * n), (dact + (long)(2329600) * n));
-    add2_n8192_bwd(n, (dact + (long)(2329600) * n), (dact + (long)(2321408) * n), (dact + (long)(2247680) * n));
-    bn_c32_16x16_bwd(n, (act + (long)(2313216) * n), (par + 111792), (sav + 2784), (sav + 2816), (dact + (long)(2321408) * n),
-        (dact + (long)(2313216) * n), (grad + 111792), (grad + 111824));
-    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(2305024) * n), (par + 102576), (dact + (long)(2313216) * n + 0), (dact + (long)(2305024) * n), (grad + 102576), 0);
-    relu_n8192_bwd(n, (act + (long)(2296832) * n), (act + (long)(2305024) * n), (dact + (long)(2305024) * n), (dact + (long)(2296832) * n));
-    bn_c32_16x16_bwd(n, (act + (long)(2288640) * n), (par + 102512), (sav + 2720), (sav + 2752), (dact + (long)(2296832) * n),
-        (dact + (long)(2288640) * n), (grad + 102512), (grad + 102544));
-    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(2272256) * n), (par + 100432), (dact + (long)(2288640) * n + 0), (dact + (long)(2272256) * n), (grad + 100432), (grad + 102480));
-    bn_c64_16x16_bwd(n, (act + (long)(2255872) * n), (par + 100304), (sav + 2592), (sav + 2656), (dact + (long)(2272256) * n),
-        (dact + (long)(2255872) * n), (grad + 100304), (grad + 100368));
-    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(2247680) * n), (par + 99216), (dact + (long)(2255872) * n + 0), (dact + (long)(2247680) * n), (grad + 99216), 0);
-    relu_n8192_bwd(n, (act + (long)(2239488) * n), (act + (long)(2247680) * n), (dact + (long)(2247680) * n), (dact + (long)(2239488) * n));
-    add2_n8192_bwd(n, (dact + (long)(2239488) * n), (dact + (long)(2231296) * n), (dact + (long)(2157568) * n));
-    bn_c32_16x16_bwd(n, (act + (long)(2223104) * n), (par + 99152), (sav + 2528), (sav + 2560), (dact + (long)(2231296) * n),
-        (dact + (long)(2223104) * n), (grad + 99152), (grad + 99184));
-    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(2214912) * n), (par + 89936), (dact + (long)(2223104) * n + 0), (dact + (long)(2214912) * n), (grad + 89936), 0);
-    relu_n8192_bwd(n, (act + (long)(2206720) * n), (act + (long)(2214912) * n), (dact + (long)(2214912) * n), (dact + (long)(2206720) * n));
-    bn_c32_16x16_bwd(n, (act + (long)(2198528) * n), (par + 89872), (sav + 2464), (sav + 2496), (dact + (long)(2206720) * n),
-        (dact + (long)(2198528) * n), (grad + 89872), (grad + 89904));
-    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(2182144) * n), (par + 87792), (dact + (long)(2198528) * n + 0), (dact + (long)(2182144) * n), (grad + 87792), (grad + 89840));
-    bn_c64_16x16_bwd(n, (act + (long)(2165760) * n), (par + 87664), (sav + 2336), (sav + 2400), (dact + (long)(2182144) * n),
-        (dact + (long)(2165760) * n), (grad + 87664), (grad + 87728));
-    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(2157568) * n), (par + 86576), (dact + (long)(2165760) * n + 0), (dact + (long)(2157568) * n), (grad + 86576), 0);
-    relu_n8192_bwd(n, (act + (long)(2149376) * n), (act + (long)(2157568) * n), (dact + (long)(2157568) * n), (dact + (long)(2149376) * n));
-    add2_n8192_bwd(n, (dact + (long)(2149376) * n), (dact + (long)(2141184) * n), (dact + (long)(2067456) * n));
-    bn_c32_16x16_bwd(n, (act + (long)(2132992) * n), (par + 86512), (sav + 2272), (sav + 2304), (dact + (long)(2141184) * n),
-        (dact + (long)(2132992) * n), (grad + 86512), (grad + 86544));
-    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(2124800) * n), (par + 77296), (dact + (long)(2132992) * n + 0), (dact + (long)(2124800) * n), (grad + 77296), 0);
-    relu_n8192_bwd(n, (act + (long)(2116608) * n), (act + (long)(2124800) * n), (dact + (long)(2124800) * n), (dact + (long)(2116608) * n));
-    bn_c32_16x16_bwd(n, (act + (long)(2108416) * n), (par + 77232), (sav + 2208), (sav + 2240), (dact + (long)(2116608) * n),
-        (dact + (long)(2108416) * n), (grad + 77232), (grad + 77264));
-    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(2092032) * n), (par + 75152), (dact + (long)(2108416) * n + 0), (dact + (long)(2092032) * n), (grad + 75152), (grad + 77200));
-    bn_c64_16x16_bwd(n, (act + (long)(2075648) * n), (par + 75024), (sav + 2080), (sav + 2144), (dact + (long)(2092032) * n),
-        (dact + (long)(2075648) * n), (grad + 75024), (grad + 75088));
-    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(2067456) * n), (par + 73936), (dact + (long)(2075648) * n + 0), (dact + (long)(2067456) * n), (grad + 73936), 0);
-    relu_n8192_bwd(n, (act + (long)(2059264) * n), (act + (long)(2067456) * n), (dact + (long)(2067456) * n), (dact + (long)(2059264) * n));
-    add2_n8192_bwd(n, (dact + (long)(2059264) * n), (dact + (long)(2051072) * n), (dact + (long)(1977344) * n));
-    bn_c32_16x16_bwd(n, (act + (long)(2042880) * n), (par + 73872), (sav + 2016), (sav + 2048), (dact + (long)(2051072) * n),
-        (dact + (long)(2042880) * n), (grad + 73872), (grad + 73904));
-    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(2034688) * n), (par + 64656), (dact + (long)(2042880) * n + 0), (dact + (long)(2034688) * n), (grad + 64656), 0);
-    relu_n8192_bwd(n, (act + (long)(2026496) * n), (act + (long)(2034688) * n), (dact + (long)(2034688) * n), (dact + (long)(2026496) * n));
-    bn_c32_16x16_bwd(n, (act + (long)(2018304) * n), (par + 64592), (sav + 1952), (sav + 1984), (dact + (long)(2026496) * n),
-        (dact + (long)(2018304) * n), (grad + 64592), (grad + 64624));
-    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(2001920) * n), (par + 62512), (dact + (long)(2018304) * n + 0), (dact + (long)(2001920) * n), (grad + 62512), (grad + 64560));
-    bn_c64_16x16_bwd(n, (act + (long)(1985536) * n), (par + 62384), (sav + 1824), (sav + 1888), (dact + (long)(2001920) * n),
-        (dact + (long)(1985536) * n), (grad + 62384), (grad + 62448));
-    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(1977344) * n), (par + 61296), (dact + (long)(1985536) * n + 0), (dact + (long)(1977344) * n), (grad + 61296), 0);
-    relu_n8192_bwd(n, (act + (long)(1969152) * n), (act + (long)(1977344) * n), (dact + (long)(1977344) * n), (dact + (long)(1969152) * n));
-    add2_n8192_bwd(n, (dact + (long)(1969152) * n), (dact + (long)(1960960) * n), (dact + (long)(1887232) * n));
-    bn_c32_16x16_bwd(n, (act + (long)(1952768) * n), (par + 61232), (sav + 1760), (sav + 1792), (dact + (long)(1960960) * n),
-        (dact + (long)(1952768) * n), (grad + 61232), (grad + 61264));
-    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(1944576) * n), (par + 52016), (dact + (long)(1952768) * n + 0), (dact + (long)(1944576) * n), (grad + 52016), 0);
-    relu_n8192_bwd(n, (act + (long)(1936384) * n), (act + (long)(1944576) * n), (dact + (long)(1944576) * n), (dact + (long)(1936384) * n));
-    bn_c32_16x16_bwd(n, (act + (long)(1928192) * n), (par + 51952), (sav + 1696), (sav + 1728), (dact + (long)(1936384) * n),
-        (dact + (long)(1928192) * n), (grad + 51952), (grad + 51984));
-    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(1911808) * n), (par + 49872), (dact + (long)(1928192) * n + 0), (dact + (long)(1911808) * n), (grad + 49872), (grad + 51920));
-    bn_c64_16x16_bwd(n, (act + (long)(1895424) * n), (par + 49744), (sav + 1568), (sav + 1632), (dact + (long)(1911808) * n),
-        (dact + (long)(1895424) * n), (grad + 49744), (grad + 49808));
-    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(1887232) * n), (par + 48656), (dact + (long)(1895424) * n + 0), (dact + (long)(1887232) * n), (grad + 48656), 0);
-    relu_n8192_bwd(n, (act + (long)(1879040) * n), (act + (long)(1887232) * n), (dact + (long)(1887232) * n), (dact + (long)(1879040) * n));
-    add2_n8192_bwd(n, (dact + (long)(1879040) * n), (dact + (long)(1854464) * n), (dact + (long)(1870848) * n));
-    bn_c32_16x16_bwd(n, (act + (long)(1862656) * n), (par + 48592), (sav + 1504), (sav + 1536), (dact + (long)(1870848) * n),
-        (dact + (long)(1862656) * n), (grad + 48592), (grad + 48624));
-    conv_k1_c16_32_32x32_s2_p0_bwd(n, (act + (long)(1739776) * n), (par + 48080), (dact + (long)(1862656) * n + 0), (dact + (long)(1739776) * n), (grad + 48080), 0);
-    bn_c32_16x16_bwd(n, (act + (long)(1846272) * n), (par + 48016), (sav + 1440), (sav + 1472), (dact + (long)(1854464) * n),
-        (dact + (long)(1846272) * n), (grad + 48016), (grad + 48048));
-    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(1838080) * n), (par + 38800), (dact + (long)(1846272) * n + 0), (dact + (long)(1838080) * n), (grad + 38800), 0);
-    relu_n8192_bwd(n, (act + (long)(1829888) * n), (act + (long)(1838080) * n), (dact + (long)(1838080) * n), (dact + (long)(1829888) * n));
-    bn_c32_16x16_bwd(n, (act + (long)(1821696) * n), (par + 38736), (sav + 1376), (sav + 1408), (dact + (long)(1829888) * n),
-        (dact + (long)(1821696) * n), (grad + 38736), (grad + 38768));
-    conv_k1_c32_32_32x32_s2_p0_b_bwd(n, (act + (long)(1788928) * n), (par + 37680), (dact + (long)(1821696) * n + 0), (dact + (long)(1788928) * n), (grad + 37680), (grad + 38704));
-    bn_c32_32x32_bwd(n, (act + (long)(1756160) * n), (par + 37616), (sav + 1312), (sav + 1344), (dact + (long)(1788928) * n),
-        (dact + (long)(1756160) * n), (grad + 37616), (grad + 37648));
-    dw_k3_5_c16_32x32_s1_bwd(n, (act + (long)(1739776) * n), (par + 37072), (dact + (long)(1756160) * n + 0), (dact + (long)(1739776) * n), (grad + 37072), 0);
-    relu_n16384_bwd(n, (act + (long)(1723392) * n), (act + (long)(1739776) * n), (dact + (long)(1739776) * n), (dact + (long)(1723392) * n));
-    add2_n16384_bwd(n, (dact + (long)(1723392) * n), (dact + (long)(1707008) * n), (dact + (long)(1526784) * n));
-    bn_c16_32x32_bwd(n, (act + (long)(1690624) * n), (par + 37040), (sav + 1280), (sav + 1296), (dact + (long)(1707008) * n),
-        (dact + (long)(1690624) * n), (grad + 37040), (grad + 37056));
-    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(1674240) * n), (par + 34736), (dact + (long)(1690624) * n + 0), (dact + (long)(1674240) * n), (grad + 34736), 0);
-    relu_n16384_bwd(n, (act + (long)(1657856) * n), (act + (long)(1674240) * n), (dact + (long)(1674240) * n), (dact + (long)(1657856) * n));
-    bn_c16_32x32_bwd(n, (act + (long)(1641472) * n), (par + 34704), (sav + 1248), (sav + 1264), (dact + (long)(1657856) * n),
-        (dact + (long)(1641472) * n), (grad + 34704), (grad + 34720));
-    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(1592320) * n), (par + 33920), (dact + (long)(1641472) * n + 0), (dact + (long)(1592320) * n), (grad + 33920), (grad + 34688));
-    bn_c48_32x32_bwd(n, (act + (long)(1543168) * n), (par + 33824), (sav + 1152), (sav + 1200), (dact + (long)(1592320) * n),
-        (dact + (long)(1543168) * n), (grad + 33824), (grad + 33872));
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(1526784) * n), (par + 32496), (dact + (long)(1543168) * n + 0), (dact + (long)(1526784) * n), (grad + 32496), 0);
-    relu_n16384_bwd(n, (act + (long)(1510400) * n), (act + (long)(1526784) * n), (dact + (long)(1526784) * n), (dact + (long)(1510400) * n));
-    add2_n16384_bwd(n, (dact + (long)(1510400) * n), (dact + (long)(1494016) * n), (dact + (long)(1313792) * n));
-    bn_c16_32x32_bwd(n, (act + (long)(1477632) * n), (par + 32464), (sav + 1120), (sav + 1136), (dact + (long)(1494016) * n),
-        (dact + (long)(1477632) * n), (grad + 32464), (grad + 32480));
-    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(1461248) * n), (par + 30160), (dact + (long)(1477632) * n + 0), (dact + (long)(1461248) * n), (grad + 30160), 0);
-    relu_n16384_bwd(n, (act + (long)(1444864) * n), (act + (long)(1461248) * n), (dact + (long)(1461248) * n), (dact + (long)(1444864) * n));
-    bn_c16_32x32_bwd(n, (act + (long)(1428480) * n), (par + 30128), (sav + 1088), (sav + 1104), (dact + (long)(1444864) * n),
-        (dact + (long)(1428480) * n), (grad + 30128), (grad + 30144));
-    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(1379328) * n), (par + 29344), (dact + (long)(1428480) * n + 0), (dact + (long)(1379328) * n), (grad + 29344), (grad + 30112));
-    bn_c48_32x32_bwd(n, (act + (long)(1330176) * n), (par + 29248), (sav + 992), (sav + 1040), (dact + (long)(1379328) * n),
-        (dact + (long)(1330176) * n), (grad + 29248), (grad + 29296));
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(1313792) * n), (par + 27920), (dact + (long)(1330176) * n + 0), (dact + (long)(1313792) * n), (grad + 27920), 0);
-    relu_n16384_bwd(n, (act + (long)(1297408) * n), (act + (long)(1313792) * n), (dact + (long)(1313792) * n), (dact + (long)(1297408) * n));
-    add2_n16384_bwd(n, (dact + (long)(1297408) * n), (dact + (long)(1281024) * n), (dact + (long)(1100800) * n));
-    bn_c16_32x32_bwd(n, (act + (long)(1264640) * n), (par + 27888), (sav + 960), (sav + 976), (dact + (long)(1281024) * n),
-        (dact + (long)(1264640) * n), (grad + 27888), (grad + 27904));
-    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(1248256) * n), (par + 25584), (dact + (long)(1264640) * n + 0), (dact + (long)(1248256) * n), (grad + 25584), 0);
-    relu_n16384_bwd(n, (act + (long)(1231872) * n), (act + (long)(1248256) * n), (dact + (long)(1248256) * n), (dact + (long)(1231872) * n));
-    bn_c16_32x32_bwd(n, (act + (long)(1215488) * n), (par + 25552), (sav + 928), (sav + 944), (dact + (long)(1231872) * n),
-        (dact + (long)(1215488) * n), (grad + 25552), (grad + 25568));
-    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(1166336) * n), (par + 24768), (dact + (long)(1215488) * n + 0), (dact + (long)(1166336) * n), (grad + 24768), (grad + 25536));
-    bn_c48_32x32_bwd(n, (act + (long)(1117184) * n), (par + 24672), (sav + 832), (sav + 880), (dact + (long)(1166336) * n),
-        (dact + (long)(1117184) * n), (grad + 24672), (grad + 24720));
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(1100800) * n), (par + 23344), (dact + (long)(1117184) * n + 0), (dact + (long)(1100800) * n), (grad + 23344), 0);
-    relu_n16384_bwd(n, (act + (long)(1084416) * n), (act + (long)(1100800) * n), (dact + (long)(1100800) * n), (dact + (long)(1084416) * n));
-    add2_n16384_bwd(n, (dact + (long)(1084416) * n), (dact + (long)(1068032) * n), (dact + (long)(887808) * n));
-    bn_c16_32x32_bwd(n, (act + (long)(1051648) * n), (par + 23312), (sav + 800), (sav + 816), (dact + (long)(1068032) * n),
-        (dact + (long)(1051648) * n), (grad + 23312), (grad + 23328));
-    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(1035264) * n), (par + 21008), (dact + (long)(1051648) * n + 0), (dact + (long)(1035264) * n), (grad + 21008), 0);
-    relu_n16384_bwd(n, (act + (long)(1018880) * n), (act + (long)(1035264) * n), (dact + (long)(1035264) * n), (dact + (long)(1018880) * n));
-    bn_c16_32x32_bwd(n, (act + (long)(1002496) * n), (par + 20976), (sav + 768), (sav + 784), (dact + (long)(1018880) * n),
-        (dact + (long)(1002496) * n), (grad + 20976), (grad + 20992));
-    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(953344) * n), (par + 20192), (dact + (long)(1002496) * n + 0), (dact + (long)(953344) * n), (grad + 20192), (grad + 20960));
-    bn_c48_32x32_bwd(n, (act + (long)(904192) * n), (par + 20096), (sav + 672), (sav + 720), (dact + (long)(953344) * n),
-        (dact + (long)(904192) * n), (grad + 20096), (grad + 20144));
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(887808) * n), (par + 18768), (dact + (long)(904192) * n + 0), (dact + (long)(887808) * n), (grad + 18768), 0);
-    relu_n16384_bwd(n, (act + (long)(871424) * n), (act + (long)(887808) * n), (dact + (long)(887808) * n), (dact + (long)(871424) * n));
-    add2_n16384_bwd(n, (dact + (long)(871424) * n), (dact + (long)(855040) * n), (dact + (long)(674816) * n));
-    bn_c16_32x32_bwd(n, (act + (long)(838656) * n), (par + 18736), (sav + 640), (sav + 656), (dact + (long)(855040) * n),
-        (dact + (long)(838656) * n), (grad + 18736), (grad + 18752));
-    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(822272) * n), (par + 16432), (dact + (long)(838656) * n + 0), (dact + (long)(822272) * n), (grad + 16432), 0);
-    relu_n16384_bwd(n, (act + (long)(805888) * n), (act + (long)(822272) * n), (dact + (long)(822272) * n), (dact + (long)(805888) * n));
-    bn_c16_32x32_bwd(n, (act + (long)(789504) * n), (par + 16400), (sav + 608), (sav + 624), (dact + (long)(805888) * n),
-        (dact + (long)(789504) * n), (grad + 16400), (grad + 16416));
-    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(740352) * n), (par + 15616), (dact + (long)(789504) * n + 0), (dact + (long)(740352) * n), (grad + 15616), (grad + 16384));
-    bn_c48_32x32_bwd(n, (act + (long)(691200) * n), (par + 15520), (sav + 512), (sav + 560), (dact + (long)(740352) * n),
-        (dact + (long)(691200) * n), (grad + 15520), (grad + 15568));
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(674816) * n), (par + 14192), (dact + (long)(691200) * n + 0), (dact + (long)(674816) * n), (grad + 14192), 0);
-    relu_n16384_bwd(n, (act + (long)(658432) * n), (act + (long)(674816) * n), (dact + (long)(674816) * n), (dact + (long)(658432) * n));
-    add2_n16384_bwd(n, (dact + (long)(658432) * n), (dact + (long)(642048) * n), (dact + (long)(461824) * n));
-    bn_c16_32x32_bwd(n, (act + (long)(625664) * n), (par + 14160), (sav + 480), (sav + 496), (dact + (long)(642048) * n),
-        (dact + (long)(625664) * n), (grad + 14160), (grad + 14176));
-    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(609280) * n), (par + 11856), (dact + (long)(625664) * n + 0), (dact + (long)(609280) * n), (grad + 11856), 0);
-    relu_n16384_bwd(n, (act + (long)(592896) * n), (act + (long)(609280) * n), (dact + (long)(609280) * n), (dact + (long)(592896) * n));
-    bn_c16_32x32_bwd(n, (act + (long)(576512) * n), (par + 11824), (sav + 448), (sav + 464), (dact + (long)(592896) * n),
-        (dact + (long)(576512) * n), (grad + 11824), (grad + 11840));
-    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(527360) * n), (par + 11040), (dact + (long)(576512) * n + 0), (dact + (long)(527360) * n), (grad + 11040), (grad + 11808));
-    bn_c48_32x32_bwd(n, (act + (long)(478208) * n), (par + 10944), (sav + 352), (sav + 400), (dact + (long)(527360) * n),
-        (dact + (long)(478208) * n), (grad + 10944), (grad + 10992));
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(461824) * n), (par + 9616), (dact + (long)(478208) * n + 0), (dact + (long)(461824) * n), (grad + 9616), 0);
-    relu_n16384_bwd(n, (act + (long)(445440) * n), (act + (long)(461824) * n), (dact + (long)(461824) * n), (dact + (long)(445440) * n));
-    add2_n16384_bwd(n, (dact + (long)(445440) * n), (dact + (long)(429056) * n), (dact + (long)(248832) * n));
-    bn_c16_32x32_bwd(n, (act + (long)(412672) * n), (par + 9584), (sav + 320), (sav + 336), (dact + (long)(429056) * n),
-        (dact + (long)(412672) * n), (grad + 9584), (grad + 9600));
-    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(396288) * n), (par + 7280), (dact + (long)(412672) * n + 0), (dact + (long)(396288) * n), (grad + 7280), 0);
-    relu_n16384_bwd(n, (act + (long)(379904) * n), (act + (long)(396288) * n), (dact + (long)(396288) * n), (dact + (long)(379904) * n));
-    bn_c16_32x32_bwd(n, (act + (long)(363520) * n), (par + 7248), (sav + 288), (sav + 304), (dact + (long)(379904) * n),
-        (dact + (long)(363520) * n), (grad + 7248), (grad + 7264));
-    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(314368) * n), (par + 6464), (dact + (long)(363520) * n + 0), (dact + (long)(314368) * n), (grad + 6464), (grad + 7232));
-    bn_c48_32x32_bwd(n, (act + (long)(265216) * n), (par + 6368), (sav + 192), (sav + 240), (dact + (long)(314368) * n),
-        (dact + (long)(265216) * n), (grad + 6368), (grad + 6416));
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(248832) * n), (par + 5040), (dact + (long)(265216) * n + 0), (dact + (long)(248832) * n), (grad + 5040), 0);
-    relu_n16384_bwd(n, (act + (long)(232448) * n), (act + (long)(248832) * n), (dact + (long)(248832) * n), (dact + (long)(232448) * n));
-    add2_n16384_bwd(n, (dact + (long)(232448) * n), (dact + (long)(216064) * n), (dact + (long)(35840) * n));
-    bn_c16_32x32_bwd(n, (act + (long)(199680) * n), (par + 5008), (sav + 160), (sav + 176), (dact + (long)(216064) * n),
-        (dact + (long)(199680) * n), (grad + 5008), (grad + 5024));
-    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(183296) * n), (par + 2704), (dact + (long)(199680) * n + 0), (dact + (long)(183296) * n), (grad + 2704), 0);
-    relu_n16384_bwd(n, (act + (long)(166912) * n), (act + (long)(183296) * n), (dact + (long)(183296) * n), (dact + (long)(166912) * n));
-    bn_c16_32x32_bwd(n, (act + (long)(150528) * n), (par + 2672), (sav + 128), (sav + 144), (dact + (long)(166912) * n),
-        (dact + (long)(150528) * n), (grad + 2672), (grad + 2688));
-    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(101376) * n), (par + 1888), (dact + (long)(150528) * n + 0), (dact + (long)(101376) * n), (grad + 1888), (grad + 2656));
-    bn_c48_32x32_bwd(n, (act + (long)(52224) * n), (par + 1792), (sav + 32), (sav + 80), (dact + (long)(101376) * n),
-        (dact + (long)(52224) * n), (grad + 1792), (grad + 1840));
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(35840) * n), (par + 464), (dact + (long)(52224) * n + 0), (dact + (long)(35840) * n), (grad + 464), 0);
-    relu_n16384_bwd(n, (act + (long)(19456) * n), (act + (long)(35840) * n), (dact + (long)(35840) * n), (dact + (long)(19456) * n));
-    bn_c16_32x32_bwd(n, (act + (long)(3072) * n), (par + 432), (sav + 0), (sav + 16), (dact + (long)(19456) * n),
-        (dact + (long)(3072) * n), (grad + 432), (grad + 448));
-    conv_k3_c3_16_32x32_s1_p1_bwd(n, (act + (long)(0) * n), (par + 0), (dact + (long)(3072) * n + 0), (dact + (long)(0) * n), (grad + 0), 0);
+}
+
+static void (*const resnet50_layer_forward[225])(const mc_state *, int) = {
+    resnet50_layer0_forward,
+    resnet50_layer1_forward,
+    resnet50_layer2_forward,
+    resnet50_layer3_forward,
+    resnet50_layer4_forward,
+    resnet50_layer5_forward,
+    resnet50_layer6_forward,
+    resnet50_layer7_forward,
+    resnet50_layer8_forward,
+    resnet50_layer9_forward,
+    resnet50_layer10_forward,
+    resnet50_layer11_forward,
+    resnet50_layer12_forward,
+    resnet50_layer13_forward,
+    resnet50_layer14_forward,
+    resnet50_layer15_forward,
+    resnet50_layer16_forward,
+    resnet50_layer17_forward,
+    resnet50_layer18_forward,
+    resnet50_layer19_forward,
+    resnet50_layer20_forward,
+    resnet50_layer21_forward,
+    resnet50_layer22_forward,
+    resnet50_layer23_forward,
+    resnet50_layer24_forward,
+    resnet50_layer25_forward,
+    resnet50_layer26_forward,
+    resnet50_layer27_forward,
+    resnet50_layer28_forward,
+    resnet50_layer29_forward,
+    resnet50_layer30_forward,
+    resnet50_layer31_forward,
+    resnet50_layer32_forward,
+    resnet50_layer33_forward,
+    resnet50_layer34_forward,
+    resnet50_layer35_forward,
+    resnet50_layer36_forward,
+    resnet50_layer37_forward,
+    resnet50_layer38_forward,
+    resnet50_layer39_forward,
+    resnet50_layer40_forward,
+    resnet50_layer41_forward,
+    resnet50_layer42_forward,
+    resnet50_layer43_forward,
+    resnet50_layer44_forward,
+    resnet50_layer45_forward,
+    resnet50_layer46_forward,
+    resnet50_layer47_forward,
+    resnet50_layer48_forward,
+    resnet50_layer49_forward,
+    resnet50_layer50_forward,
+    resnet50_layer51_forward,
+    resnet50_layer52_forward,
+    resnet50_layer53_forward,
+    resnet50_layer54_forward,
+    resnet50_layer55_forward,
+    resnet50_layer56_forward,
+    resnet50_layer57_forward,
+    resnet50_layer58_forward,
+    resnet50_layer59_forward,
+    resnet50_layer60_forward,
+    resnet50_layer61_forward,
+    resnet50_layer62_forward,
+    resnet50_layer63_forward,
+    resnet50_layer64_forward,
+    resnet50_layer65_forward,
+    resnet50_layer66_forward,
+    resnet50_layer67_forward,
+    resnet50_layer68_forward,
+    resnet50_layer69_forward,
+    resnet50_layer70_forward,
+    resnet50_layer71_forward,
+    resnet50_layer72_forward,
+    resnet50_layer73_forward,
+    resnet50_layer74_forward,
+    resnet50_layer75_forward,
+    resnet50_layer76_forward,
+    resnet50_layer77_forward,
+    resnet50_layer78_forward,
+    resnet50_layer79_forward,
+    resnet50_layer80_forward,
+    resnet50_layer81_forward,
+    resnet50_layer82_forward,
+    resnet50_layer83_forward,
+    resnet50_layer84_forward,
+    resnet50_layer85_forward,
+    resnet50_layer86_forward,
+    resnet50_layer87_forward,
+    resnet50_layer88_forward,
+    resnet50_layer89_forward,
+    resnet50_layer90_forward,
+    resnet50_layer91_forward,
+    resnet50_layer92_forward,
+    resnet50_layer93_forward,
+    resnet50_layer94_forward,
+    resnet50_layer95_forward,
+    resnet50_layer96_forward,
+    resnet50_layer97_forward,
+    resnet50_layer98_forward,
+    resnet50_layer99_forward,
+    resnet50_layer100_forward,
+    resnet50_layer101_forward,
+    resnet50_layer102_forward,
+    resnet50_layer103_forward,
+    resnet50_layer104_forward,
+    resnet50_layer105_forward,
+    resnet50_layer106_forward,
+    resnet50_layer107_forward,
+    resnet50_layer108_forward,
+    resnet50_layer109_forward,
+    resnet50_layer110_forward,
+    resnet50_layer111_forward,
+    resnet50_layer112_forward,
+    resnet50_layer113_forward,
+    resnet50_layer114_forward,
+    resnet50_layer115_forward,
+    resnet50_layer116_forward,
+    resnet50_layer117_forward,
+    resnet50_layer118_forward,
+    resnet50_layer119_forward,
+    resnet50_layer120_forward,
+    resnet50_layer121_forward,
+    resnet50_layer122_forward,
+    resnet50_layer123_forward,
+    resnet50_layer124_forward,
+    resnet50_layer125_forward,
+    resnet50_layer126_forward,
+    resnet50_layer127_forward,
+    resnet50_layer128_forward,
+    resnet50_layer129_forward,
+    resnet50_layer130_forward,
+    resnet50_layer131_forward,
+    resnet50_layer132_forward,
+    resnet50_layer133_forward,
+    resnet50_layer134_forward,
+    resnet50_layer135_forward,
+    resnet50_layer136_forward,
+    resnet50_layer137_forward,
+    resnet50_layer138_forward,
+    resnet50_layer139_forward,
+    resnet50_layer140_forward,
+    resnet50_layer141_forward,
+    resnet50_layer142_forward,
+    resnet50_layer143_forward,
+    resnet50_layer144_forward,
+    resnet50_layer145_forward,
+    resnet50_layer146_forward,
+    resnet50_layer147_forward,
+    resnet50_layer148_forward,
+    resnet50_layer149_forward,
+    resnet50_layer150_forward,
+    resnet50_layer151_forward,
+    resnet50_layer152_forward,
+    resnet50_layer153_forward,
+    resnet50_layer154_forward,
+    resnet50_layer155_forward,
+    resnet50_layer156_forward,
+    resnet50_layer157_forward,
+    resnet50_layer158_forward,
+    resnet50_layer159_forward,
+    resnet50_layer160_forward,
+    resnet50_layer161_forward,
+    resnet50_layer162_forward,
+    resnet50_layer163_forward,
+    resnet50_layer164_forward,
+    resnet50_layer165_forward,
+    resnet50_layer166_forward,
+    resnet50_layer167_forward,
+    resnet50_layer168_forward,
+    resnet50_layer169_forward,
+    resnet50_layer170_forward,
+    resnet50_layer171_forward,
+    resnet50_layer172_forward,
+    resnet50_layer173_forward,
+    resnet50_layer174_forward,
+    resnet50_layer175_forward,
+    resnet50_layer176_forward,
+    resnet50_layer177_forward,
+    resnet50_layer178_forward,
+    resnet50_layer179_forward,
+    resnet50_layer180_forward,
+    resnet50_layer181_forward,
+    resnet50_layer182_forward,
+    resnet50_layer183_forward,
+    resnet50_layer184_forward,
+    resnet50_layer185_forward,
+    resnet50_layer186_forward,
+    resnet50_layer187_forward,
+    resnet50_layer188_forward,
+    resnet50_layer189_forward,
+    resnet50_layer190_forward,
+    resnet50_layer191_forward,
+    resnet50_layer192_forward,
+    resnet50_layer193_forward,
+    resnet50_layer194_forward,
+    resnet50_layer195_forward,
+    resnet50_layer196_forward,
+    resnet50_layer197_forward,
+    resnet50_layer198_forward,
+    resnet50_layer199_forward,
+    resnet50_layer200_forward,
+    resnet50_layer201_forward,
+    resnet50_layer202_forward,
+    resnet50_layer203_forward,
+    resnet50_layer204_forward,
+    resnet50_layer205_forward,
+    resnet50_layer206_forward,
+    resnet50_layer207_forward,
+    resnet50_layer208_forward,
+    resnet50_layer209_forward,
+    resnet50_layer210_forward,
+    resnet50_layer211_forward,
+    resnet50_layer212_forward,
+    resnet50_layer213_forward,
+    resnet50_layer214_forward,
+    resnet50_layer215_forward,
+    resnet50_layer216_forward,
+    resnet50_layer217_forward,
+    resnet50_layer218_forward,
+    resnet50_layer219_forward,
+    resnet50_layer220_forward,
+    resnet50_layer221_forward,
+    resnet50_layer222_forward,
+    resnet50_layer223_forward,
+    resnet50_layer224_forward,
+};
+
+static void (*const resnet50_layer_backward[225])(const mc_state *) = {
+    resnet50_layer0_backward,
+    resnet50_layer1_backward,
+    resnet50_layer2_backward,
+    resnet50_layer3_backward,
+    resnet50_layer4_backward,
+    resnet50_layer5_backward,
+    resnet50_layer6_backward,
+    resnet50_layer7_backward,
+    resnet50_layer8_backward,
+    resnet50_layer9_backward,
+    resnet50_layer10_backward,
+    resnet50_layer11_backward,
+    resnet50_layer12_backward,
+    resnet50_layer13_backward,
+    resnet50_layer14_backward,
+    resnet50_layer15_backward,
+    resnet50_layer16_backward,
+    resnet50_layer17_backward,
+    resnet50_layer18_backward,
+    resnet50_layer19_backward,
+    resnet50_layer20_backward,
+    resnet50_layer21_backward,
+    resnet50_layer22_backward,
+    resnet50_layer23_backward,
+    resnet50_layer24_backward,
+    resnet50_layer25_backward,
+    resnet50_layer26_backward,
+    resnet50_layer27_backward,
+    resnet50_layer28_backward,
+    resnet50_layer29_backward,
+    resnet50_layer30_backward,
+    resnet50_layer31_backward,
+    resnet50_layer32_backward,
+    resnet50_layer33_backward,
+    resnet50_layer34_backward,
+    resnet50_layer35_backward,
+    resnet50_layer36_backward,
+    resnet50_layer37_backward,
+    resnet50_layer38_backward,
+    resnet50_layer39_backward,
+    resnet50_layer40_backward,
+    resnet50_layer41_backward,
+    resnet50_layer42_backward,
+    resnet50_layer43_backward,
+    resnet50_layer44_backward,
+    resnet50_layer45_backward,
+    resnet50_layer46_backward,
+    resnet50_layer47_backward,
+    resnet50_layer48_backward,
+    resnet50_layer49_backward,
+    resnet50_layer50_backward,
+    resnet50_layer51_backward,
+    resnet50_layer52_backward,
+    resnet50_layer53_backward,
+    resnet50_layer54_backward,
+    resnet50_layer55_backward,
+    resnet50_layer56_backward,
+    resnet50_layer57_backward,
+    resnet50_layer58_backward,
+    resnet50_layer59_backward,
+    resnet50_layer60_backward,
+    resnet50_layer61_backward,
+    resnet50_layer62_backward,
+    resnet50_layer63_backward,
+    resnet50_layer64_backward,
+    resnet50_layer65_backward,
+    resnet50_layer66_backward,
+    resnet50_layer67_backward,
+    resnet50_layer68_backward,
+    resnet50_layer69_backward,
+    resnet50_layer70_backward,
+    resnet50_layer71_backward,
+    resnet50_layer72_backward,
+    resnet50_layer73_backward,
+    resnet50_layer74_backward,
+    resnet50_layer75_backward,
+    resnet50_layer76_backward,
+    resnet50_layer77_backward,
+    resnet50_layer78_backward,
+    resnet50_layer79_backward,
+    resnet50_layer80_backward,
+    resnet50_layer81_backward,
+    resnet50_layer82_backward,
+    resnet50_layer83_backward,
+    resnet50_layer84_backward,
+    resnet50_layer85_backward,
+    resnet50_layer86_backward,
+    resnet50_layer87_backward,
+    resnet50_layer88_backward,
+    resnet50_layer89_backward,
+    resnet50_layer90_backward,
+    resnet50_layer91_backward,
+    resnet50_layer92_backward,
+    resnet50_layer93_backward,
+    resnet50_layer94_backward,
+    resnet50_layer95_backward,
+    resnet50_layer96_backward,
+    resnet50_layer97_backward,
+    resnet50_layer98_backward,
+    resnet50_layer99_backward,
+    resnet50_layer100_backward,
+    resnet50_layer101_backward,
+    resnet50_layer102_backward,
+    resnet50_layer103_backward,
+    resnet50_layer104_backward,
+    resnet50_layer105_backward,
+    resnet50_layer106_backward,
+    resnet50_layer107_backward,
+    resnet50_layer108_backward,
+    resnet50_layer109_backward,
+    resnet50_layer110_backward,
+    resnet50_layer111_backward,
+    resnet50_layer112_backward,
+    resnet50_layer113_backward,
+    resnet50_layer114_backward,
+    resnet50_layer115_backward,
+    resnet50_layer116_backward,
+    resnet50_layer117_backward,
+    resnet50_layer118_backward,
+    resnet50_layer119_backward,
+    resnet50_layer120_backward,
+    resnet50_layer121_backward,
+    resnet50_layer122_backward,
+    resnet50_layer123_backward,
+    resnet50_layer124_backward,
+    resnet50_layer125_backward,
+    resnet50_layer126_backward,
+    resnet50_layer127_backward,
+    resnet50_layer128_backward,
+    resnet50_layer129_backward,
+    resnet50_layer130_backward,
+    resnet50_layer131_backward,
+    resnet50_layer132_backward,
+    resnet50_layer133_backward,
+    resnet50_layer134_backward,
+    resnet50_layer135_backward,
+    resnet50_layer136_backward,
+    resnet50_layer137_backward,
+    resnet50_layer138_backward,
+    resnet50_layer139_backward,
+    resnet50_layer140_backward,
+    resnet50_layer141_backward,
+    resnet50_layer142_backward,
+    resnet50_layer143_backward,
+    resnet50_layer144_backward,
+    resnet50_layer145_backward,
+    resnet50_layer146_backward,
+    resnet50_layer147_backward,
+    resnet50_layer148_backward,
+    resnet50_layer149_backward,
+    resnet50_layer150_backward,
+    resnet50_layer151_backward,
+    resnet50_layer152_backward,
+    resnet50_layer153_backward,
+    resnet50_layer154_backward,
+    resnet50_layer155_backward,
+    resnet50_layer156_backward,
+    resnet50_layer157_backward,
+    resnet50_layer158_backward,
+    resnet50_layer159_backward,
+    resnet50_layer160_backward,
+    resnet50_layer161_backward,
+    resnet50_layer162_backward,
+    resnet50_layer163_backward,
+    resnet50_layer164_backward,
+    resnet50_layer165_backward,
+    resnet50_layer166_backward,
+    resnet50_layer167_backward,
+    resnet50_layer168_backward,
+    resnet50_layer169_backward,
+    resnet50_layer170_backward,
+    resnet50_layer171_backward,
+    resnet50_layer172_backward,
+    resnet50_layer173_backward,
+    resnet50_layer174_backward,
+    resnet50_layer175_backward,
+    resnet50_layer176_backward,
+    resnet50_layer177_backward,
+    resnet50_layer178_backward,
+    resnet50_layer179_backward,
+    resnet50_layer180_backward,
+    resnet50_layer181_backward,
+    resnet50_layer182_backward,
+    resnet50_layer183_backward,
+    resnet50_layer184_backward,
+    resnet50_layer185_backward,
+    resnet50_layer186_backward,
+    resnet50_layer187_backward,
+    resnet50_layer188_backward,
+    resnet50_layer189_backward,
+    resnet50_layer190_backward,
+    resnet50_layer191_backward,
+    resnet50_layer192_backward,
+    resnet50_layer193_backward,
+    resnet50_layer194_backward,
+    resnet50_layer195_backward,
+    resnet50_layer196_backward,
+    resnet50_layer197_backward,
+    resnet50_layer198_backward,
+    resnet50_layer199_backward,
+    resnet50_layer200_backward,
+    resnet50_layer201_backward,
+    resnet50_layer202_backward,
+    resnet50_layer203_backward,
+    resnet50_layer204_backward,
+    resnet50_layer205_backward,
+    resnet50_layer206_backward,
+    resnet50_layer207_backward,
+    resnet50_layer208_backward,
+    resnet50_layer209_backward,
+    resnet50_layer210_backward,
+    resnet50_layer211_backward,
+    resnet50_layer212_backward,
+    resnet50_layer213_backward,
+    resnet50_layer214_backward,
+    resnet50_layer215_backward,
+    resnet50_layer216_backward,
+    resnet50_layer217_backward,
+    resnet50_layer218_backward,
+    resnet50_layer219_backward,
+    resnet50_layer220_backward,
+    resnet50_layer221_backward,
+    resnet50_layer222_backward,
+    resnet50_layer223_backward,
+    resnet50_layer224_backward,
+};
+
+static void resnet50_forward(const mc_state *s, int train)
+{
+    for (int i = 0; i < 225; i++)
+        resnet50_layer_forward[i](s, train);
+}
+
+static void resnet50_backward(const mc_state *s)
+{
+    for (int i = 225 - 1; i >= 0; i--)
+        resnet50_layer_backward[i](s);
 }
 
 /* Mean cross-entropy of the batch; writes the softmax to probs (n x 10). */
@@ -2828,5 +6212,6 @@ const mc_model_desc resnet50_model = {
     .param_floats = 509434, .buffer_floats = 7456, .counters = 75,
     .act_floats = 2911306, .saved_floats = 7456, .extra_floats = 0,
     .forward = resnet50_forward, .backward = resnet50_backward,
+    .layer_forward = resnet50_layer_forward, .layer_backward = resnet50_layer_backward,
     .loss = resnet50_loss, .loss_backward = resnet50_loss_backward,
 };

@@ -11,1348 +11,7567 @@
     float *sav = (s)->saved, *ext = (s)->extra; \
     (void)act, (void)dact, (void)par, (void)grad, (void)buf, (void)cnt, (void)sav, (void)ext
 
-static void se_resnet56_forward(const mc_state *s, int train)
+/* One function per layer (in execution order), forward and backward, so
+ * that a benchmark can time each layer alone; the step runs them in turn. */
+
+/* conv1 */
+static void se_resnet56_layer0_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
     conv_k3_c3_16_32x32_s1_p1_fwd(n, (act + (long)(0) * n), (par + 0), 0, (act + (long)(3072) * n + 0));
+}
+
+/* conv1 */
+static void se_resnet56_layer0_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c3_16_32x32_s1_p1_bwd(n, (act + (long)(0) * n), (par + 0), (dact + (long)(3072) * n + 0), (dact + (long)(0) * n), (grad + 0), 0);
+}
+
+/* bn1 */
+static void se_resnet56_layer1_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c16_32x32_fwd_train(n, (act + (long)(3072) * n), (par + 432), (par + 448), (buf + 0), (buf + 16),
             (cnt + 0), (act + (long)(19456) * n), (sav + 0), (sav + 16));
     else
         bn_c16_32x32_fwd_eval(n, (act + (long)(3072) * n), (par + 432), (par + 448), (buf + 0), (buf + 16),
             (act + (long)(19456) * n));
+}
+
+/* bn1 */
+static void se_resnet56_layer1_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c16_32x32_bwd(n, (act + (long)(3072) * n), (par + 432), (sav + 0), (sav + 16), (dact + (long)(19456) * n),
+        (dact + (long)(3072) * n), (grad + 432), (grad + 448));
+}
+
+/* relu#1 */
+static void se_resnet56_layer2_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n16384_fwd(n, (act + (long)(19456) * n), (act + (long)(35840) * n));
+}
+
+/* relu#1 */
+static void se_resnet56_layer2_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n16384_bwd(n, (act + (long)(19456) * n), (act + (long)(35840) * n), (dact + (long)(35840) * n), (dact + (long)(19456) * n));
+}
+
+/* layer1.0.conv_bn.seps */
+static void se_resnet56_layer3_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(35840) * n), (par + 464), 0, (act + (long)(52224) * n + 0));
+}
+
+/* layer1.0.conv_bn.seps */
+static void se_resnet56_layer3_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(35840) * n), (par + 464), (dact + (long)(52224) * n + 0), (dact + (long)(35840) * n), (grad + 464), 0);
+}
+
+/* layer1.0.conv_bn.bn1 */
+static void se_resnet56_layer4_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c48_32x32_fwd_train(n, (act + (long)(52224) * n), (par + 1792), (par + 1840), (buf + 32), (buf + 80),
             (cnt + 1), (act + (long)(101376) * n), (sav + 32), (sav + 80));
     else
         bn_c48_32x32_fwd_eval(n, (act + (long)(52224) * n), (par + 1792), (par + 1840), (buf + 32), (buf + 80),
             (act + (long)(101376) * n));
+}
+
+/* layer1.0.conv_bn.bn1 */
+static void se_resnet56_layer4_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c48_32x32_bwd(n, (act + (long)(52224) * n), (par + 1792), (sav + 32), (sav + 80), (dact + (long)(101376) * n),
+        (dact + (long)(52224) * n), (grad + 1792), (grad + 1840));
+}
+
+/* layer1.0.conv_bn.pointwise */
+static void se_resnet56_layer5_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(101376) * n), (par + 1888), (par + 2656), (act + (long)(150528) * n + 0));
+}
+
+/* layer1.0.conv_bn.pointwise */
+static void se_resnet56_layer5_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(101376) * n), (par + 1888), (dact + (long)(150528) * n + 0), (dact + (long)(101376) * n), (grad + 1888), (grad + 2656));
+}
+
+/* layer1.0.conv_bn.bn2 */
+static void se_resnet56_layer6_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c16_32x32_fwd_train(n, (act + (long)(150528) * n), (par + 2672), (par + 2688), (buf + 128), (buf + 144),
             (cnt + 2), (act + (long)(166912) * n), (sav + 128), (sav + 144));
     else
         bn_c16_32x32_fwd_eval(n, (act + (long)(150528) * n), (par + 2672), (par + 2688), (buf + 128), (buf + 144),
             (act + (long)(166912) * n));
+}
+
+/* layer1.0.conv_bn.bn2 */
+static void se_resnet56_layer6_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c16_32x32_bwd(n, (act + (long)(150528) * n), (par + 2672), (sav + 128), (sav + 144), (dact + (long)(166912) * n),
+        (dact + (long)(150528) * n), (grad + 2672), (grad + 2688));
+}
+
+/* layer1.0.relu#1 */
+static void se_resnet56_layer7_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n16384_fwd(n, (act + (long)(166912) * n), (act + (long)(183296) * n));
+}
+
+/* layer1.0.relu#1 */
+static void se_resnet56_layer7_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n16384_bwd(n, (act + (long)(166912) * n), (act + (long)(183296) * n), (dact + (long)(183296) * n), (dact + (long)(166912) * n));
+}
+
+/* layer1.0.conv2 */
+static void se_resnet56_layer8_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(183296) * n), (par + 2704), 0, (act + (long)(199680) * n + 0));
+}
+
+/* layer1.0.conv2 */
+static void se_resnet56_layer8_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(183296) * n), (par + 2704), (dact + (long)(199680) * n + 0), (dact + (long)(183296) * n), (grad + 2704), 0);
+}
+
+/* layer1.0.bn2 */
+static void se_resnet56_layer9_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c16_32x32_fwd_train(n, (act + (long)(199680) * n), (par + 5008), (par + 5024), (buf + 160), (buf + 176),
             (cnt + 3), (act + (long)(216064) * n), (sav + 160), (sav + 176));
     else
         bn_c16_32x32_fwd_eval(n, (act + (long)(199680) * n), (par + 5008), (par + 5024), (buf + 160), (buf + 176),
             (act + (long)(216064) * n));
+}
+
+/* layer1.0.bn2 */
+static void se_resnet56_layer9_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c16_32x32_bwd(n, (act + (long)(199680) * n), (par + 5008), (sav + 160), (sav + 176), (dact + (long)(216064) * n),
+        (dact + (long)(199680) * n), (grad + 5008), (grad + 5024));
+}
+
+/* layer1.0.se.pool */
+static void se_resnet56_layer10_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     gap_c16_32x32_fwd(n, (act + (long)(216064) * n), (act + (long)(232448) * n));
+}
+
+/* layer1.0.se.pool */
+static void se_resnet56_layer10_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    gap_c16_32x32_bwd(n, (dact + (long)(232448) * n), (dact + (long)(216064) * n));
+}
+
+/* layer1.0.se.fc.0 */
+static void se_resnet56_layer11_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     linear_16_2_fwd(n, (act + (long)(232448) * n), (par + 5040), 0, (act + (long)(232464) * n));
+}
+
+/* layer1.0.se.fc.0 */
+static void se_resnet56_layer11_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    linear_16_2_bwd(n, (act + (long)(232448) * n), (par + 5040), (dact + (long)(232464) * n), (dact + (long)(232448) * n), (grad + 5040), 0);
+}
+
+/* layer1.0.se.relu#1 */
+static void se_resnet56_layer12_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n2_fwd(n, (act + (long)(232464) * n), (act + (long)(232466) * n));
+}
+
+/* layer1.0.se.relu#1 */
+static void se_resnet56_layer12_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n2_bwd(n, (act + (long)(232464) * n), (act + (long)(232466) * n), (dact + (long)(232466) * n), (dact + (long)(232464) * n));
+}
+
+/* layer1.0.se.fc.2 */
+static void se_resnet56_layer13_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     linear_2_16_fwd(n, (act + (long)(232466) * n), (par + 5072), 0, (act + (long)(232468) * n));
+}
+
+/* layer1.0.se.fc.2 */
+static void se_resnet56_layer13_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    linear_2_16_bwd(n, (act + (long)(232466) * n), (par + 5072), (dact + (long)(232468) * n), (dact + (long)(232466) * n), (grad + 5072), 0);
+}
+
+/* layer1.0.se.gate */
+static void se_resnet56_layer14_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     sigmoid_n16_fwd(n, (act + (long)(232468) * n), (act + (long)(232484) * n));
+}
+
+/* layer1.0.se.gate */
+static void se_resnet56_layer14_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    sigmoid_n16_bwd(n, (act + (long)(232468) * n), (act + (long)(232484) * n), (dact + (long)(232484) * n), (dact + (long)(232468) * n));
+}
+
+/* layer1.0.se.scale */
+static void se_resnet56_layer15_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     scale_c16_32x32_fwd(n, (act + (long)(216064) * n), (act + (long)(232484) * n), (act + (long)(232500) * n));
+}
+
+/* layer1.0.se.scale */
+static void se_resnet56_layer15_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    scale_c16_32x32_bwd(n, (act + (long)(216064) * n), (act + (long)(232484) * n), (dact + (long)(232500) * n), (dact + (long)(216064) * n), (dact + (long)(232484) * n));
+}
+
+/* layer1.0.sum */
+static void se_resnet56_layer16_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n16384_fwd(n, (act + (long)(232500) * n), (act + (long)(35840) * n), (act + (long)(248884) * n));
+}
+
+/* layer1.0.sum */
+static void se_resnet56_layer16_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n16384_bwd(n, (dact + (long)(248884) * n), (dact + (long)(232500) * n), (dact + (long)(35840) * n));
+}
+
+/* layer1.0.relu#2 */
+static void se_resnet56_layer17_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n16384_fwd(n, (act + (long)(248884) * n), (act + (long)(265268) * n));
+}
+
+/* layer1.0.relu#2 */
+static void se_resnet56_layer17_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n16384_bwd(n, (act + (long)(248884) * n), (act + (long)(265268) * n), (dact + (long)(265268) * n), (dact + (long)(248884) * n));
+}
+
+/* layer1.1.conv_bn.seps */
+static void se_resnet56_layer18_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(265268) * n), (par + 5104), 0, (act + (long)(281652) * n + 0));
+}
+
+/* layer1.1.conv_bn.seps */
+static void se_resnet56_layer18_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(265268) * n), (par + 5104), (dact + (long)(281652) * n + 0), (dact + (long)(265268) * n), (grad + 5104), 0);
+}
+
+/* layer1.1.conv_bn.bn1 */
+static void se_resnet56_layer19_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c48_32x32_fwd_train(n, (act + (long)(281652) * n), (par + 6432), (par + 6480), (buf + 192), (buf + 240),
             (cnt + 4), (act + (long)(330804) * n), (sav + 192), (sav + 240));
     else
         bn_c48_32x32_fwd_eval(n, (act + (long)(281652) * n), (par + 6432), (par + 6480), (buf + 192), (buf + 240),
             (act + (long)(330804) * n));
+}
+
+/* layer1.1.conv_bn.bn1 */
+static void se_resnet56_layer19_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c48_32x32_bwd(n, (act + (long)(281652) * n), (par + 6432), (sav + 192), (sav + 240), (dact + (long)(330804) * n),
+        (dact + (long)(281652) * n), (grad + 6432), (grad + 6480));
+}
+
+/* layer1.1.conv_bn.pointwise */
+static void se_resnet56_layer20_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(330804) * n), (par + 6528), (par + 7296), (act + (long)(379956) * n + 0));
+}
+
+/* layer1.1.conv_bn.pointwise */
+static void se_resnet56_layer20_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(330804) * n), (par + 6528), (dact + (long)(379956) * n + 0), (dact + (long)(330804) * n), (grad + 6528), (grad + 7296));
+}
+
+/* layer1.1.conv_bn.bn2 */
+static void se_resnet56_layer21_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c16_32x32_fwd_train(n, (act + (long)(379956) * n), (par + 7312), (par + 7328), (buf + 288), (buf + 304),
             (cnt + 5), (act + (long)(396340) * n), (sav + 288), (sav + 304));
     else
         bn_c16_32x32_fwd_eval(n, (act + (long)(379956) * n), (par + 7312), (par + 7328), (buf + 288), (buf + 304),
             (act + (long)(396340) * n));
+}
+
+/* layer1.1.conv_bn.bn2 */
+static void se_resnet56_layer21_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c16_32x32_bwd(n, (act + (long)(379956) * n), (par + 7312), (sav + 288), (sav + 304), (dact + (long)(396340) * n),
+        (dact + (long)(379956) * n), (grad + 7312), (grad + 7328));
+}
+
+/* layer1.1.relu#1 */
+static void se_resnet56_layer22_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n16384_fwd(n, (act + (long)(396340) * n), (act + (long)(412724) * n));
+}
+
+/* layer1.1.relu#1 */
+static void se_resnet56_layer22_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n16384_bwd(n, (act + (long)(396340) * n), (act + (long)(412724) * n), (dact + (long)(412724) * n), (dact + (long)(396340) * n));
+}
+
+/* layer1.1.conv2 */
+static void se_resnet56_layer23_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(412724) * n), (par + 7344), 0, (act + (long)(429108) * n + 0));
+}
+
+/* layer1.1.conv2 */
+static void se_resnet56_layer23_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(412724) * n), (par + 7344), (dact + (long)(429108) * n + 0), (dact + (long)(412724) * n), (grad + 7344), 0);
+}
+
+/* layer1.1.bn2 */
+static void se_resnet56_layer24_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c16_32x32_fwd_train(n, (act + (long)(429108) * n), (par + 9648), (par + 9664), (buf + 320), (buf + 336),
             (cnt + 6), (act + (long)(445492) * n), (sav + 320), (sav + 336));
     else
         bn_c16_32x32_fwd_eval(n, (act + (long)(429108) * n), (par + 9648), (par + 9664), (buf + 320), (buf + 336),
             (act + (long)(445492) * n));
+}
+
+/* layer1.1.bn2 */
+static void se_resnet56_layer24_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c16_32x32_bwd(n, (act + (long)(429108) * n), (par + 9648), (sav + 320), (sav + 336), (dact + (long)(445492) * n),
+        (dact + (long)(429108) * n), (grad + 9648), (grad + 9664));
+}
+
+/* layer1.1.se.pool */
+static void se_resnet56_layer25_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     gap_c16_32x32_fwd(n, (act + (long)(445492) * n), (act + (long)(461876) * n));
+}
+
+/* layer1.1.se.pool */
+static void se_resnet56_layer25_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    gap_c16_32x32_bwd(n, (dact + (long)(461876) * n), (dact + (long)(445492) * n));
+}
+
+/* layer1.1.se.fc.0 */
+static void se_resnet56_layer26_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     linear_16_2_fwd(n, (act + (long)(461876) * n), (par + 9680), 0, (act + (long)(461892) * n));
+}
+
+/* layer1.1.se.fc.0 */
+static void se_resnet56_layer26_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    linear_16_2_bwd(n, (act + (long)(461876) * n), (par + 9680), (dact + (long)(461892) * n), (dact + (long)(461876) * n), (grad + 9680), 0);
+}
+
+/* layer1.1.se.relu#1 */
+static void se_resnet56_layer27_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n2_fwd(n, (act + (long)(461892) * n), (act + (long)(461894) * n));
+}
+
+/* layer1.1.se.relu#1 */
+static void se_resnet56_layer27_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n2_bwd(n, (act + (long)(461892) * n), (act + (long)(461894) * n), (dact + (long)(461894) * n), (dact + (long)(461892) * n));
+}
+
+/* layer1.1.se.fc.2 */
+static void se_resnet56_layer28_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     linear_2_16_fwd(n, (act + (long)(461894) * n), (par + 9712), 0, (act + (long)(461896) * n));
+}
+
+/* layer1.1.se.fc.2 */
+static void se_resnet56_layer28_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    linear_2_16_bwd(n, (act + (long)(461894) * n), (par + 9712), (dact + (long)(461896) * n), (dact + (long)(461894) * n), (grad + 9712), 0);
+}
+
+/* layer1.1.se.gate */
+static void se_resnet56_layer29_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     sigmoid_n16_fwd(n, (act + (long)(461896) * n), (act + (long)(461912) * n));
+}
+
+/* layer1.1.se.gate */
+static void se_resnet56_layer29_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    sigmoid_n16_bwd(n, (act + (long)(461896) * n), (act + (long)(461912) * n), (dact + (long)(461912) * n), (dact + (long)(461896) * n));
+}
+
+/* layer1.1.se.scale */
+static void se_resnet56_layer30_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     scale_c16_32x32_fwd(n, (act + (long)(445492) * n), (act + (long)(461912) * n), (act + (long)(461928) * n));
+}
+
+/* layer1.1.se.scale */
+static void se_resnet56_layer30_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    scale_c16_32x32_bwd(n, (act + (long)(445492) * n), (act + (long)(461912) * n), (dact + (long)(461928) * n), (dact + (long)(445492) * n), (dact + (long)(461912) * n));
+}
+
+/* layer1.1.sum */
+static void se_resnet56_layer31_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n16384_fwd(n, (act + (long)(461928) * n), (act + (long)(265268) * n), (act + (long)(478312) * n));
+}
+
+/* layer1.1.sum */
+static void se_resnet56_layer31_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n16384_bwd(n, (dact + (long)(478312) * n), (dact + (long)(461928) * n), (dact + (long)(265268) * n));
+}
+
+/* layer1.1.relu#2 */
+static void se_resnet56_layer32_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n16384_fwd(n, (act + (long)(478312) * n), (act + (long)(494696) * n));
+}
+
+/* layer1.1.relu#2 */
+static void se_resnet56_layer32_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n16384_bwd(n, (act + (long)(478312) * n), (act + (long)(494696) * n), (dact + (long)(494696) * n), (dact + (long)(478312) * n));
+}
+
+/* layer1.2.conv_bn.seps */
+static void se_resnet56_layer33_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(494696) * n), (par + 9744), 0, (act + (long)(511080) * n + 0));
+}
+
+/* layer1.2.conv_bn.seps */
+static void se_resnet56_layer33_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(494696) * n), (par + 9744), (dact + (long)(511080) * n + 0), (dact + (long)(494696) * n), (grad + 9744), 0);
+}
+
+/* layer1.2.conv_bn.bn1 */
+static void se_resnet56_layer34_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c48_32x32_fwd_train(n, (act + (long)(511080) * n), (par + 11072), (par + 11120), (buf + 352), (buf + 400),
             (cnt + 7), (act + (long)(560232) * n), (sav + 352), (sav + 400));
     else
         bn_c48_32x32_fwd_eval(n, (act + (long)(511080) * n), (par + 11072), (par + 11120), (buf + 352), (buf + 400),
             (act + (long)(560232) * n));
+}
+
+/* layer1.2.conv_bn.bn1 */
+static void se_resnet56_layer34_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c48_32x32_bwd(n, (act + (long)(511080) * n), (par + 11072), (sav + 352), (sav + 400), (dact + (long)(560232) * n),
+        (dact + (long)(511080) * n), (grad + 11072), (grad + 11120));
+}
+
+/* layer1.2.conv_bn.pointwise */
+static void se_resnet56_layer35_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(560232) * n), (par + 11168), (par + 11936), (act + (long)(609384) * n + 0));
+}
+
+/* layer1.2.conv_bn.pointwise */
+static void se_resnet56_layer35_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(560232) * n), (par + 11168), (dact + (long)(609384) * n + 0), (dact + (long)(560232) * n), (grad + 11168), (grad + 11936));
+}
+
+/* layer1.2.conv_bn.bn2 */
+static void se_resnet56_layer36_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c16_32x32_fwd_train(n, (act + (long)(609384) * n), (par + 11952), (par + 11968), (buf + 448), (buf + 464),
             (cnt + 8), (act + (long)(625768) * n), (sav + 448), (sav + 464));
     else
         bn_c16_32x32_fwd_eval(n, (act + (long)(609384) * n), (par + 11952), (par + 11968), (buf + 448), (buf + 464),
             (act + (long)(625768) * n));
+}
+
+/* layer1.2.conv_bn.bn2 */
+static void se_resnet56_layer36_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c16_32x32_bwd(n, (act + (long)(609384) * n), (par + 11952), (sav + 448), (sav + 464), (dact + (long)(625768) * n),
+        (dact + (long)(609384) * n), (grad + 11952), (grad + 11968));
+}
+
+/* layer1.2.relu#1 */
+static void se_resnet56_layer37_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n16384_fwd(n, (act + (long)(625768) * n), (act + (long)(642152) * n));
+}
+
+/* layer1.2.relu#1 */
+static void se_resnet56_layer37_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n16384_bwd(n, (act + (long)(625768) * n), (act + (long)(642152) * n), (dact + (long)(642152) * n), (dact + (long)(625768) * n));
+}
+
+/* layer1.2.conv2 */
+static void se_resnet56_layer38_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(642152) * n), (par + 11984), 0, (act + (long)(658536) * n + 0));
+}
+
+/* layer1.2.conv2 */
+static void se_resnet56_layer38_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(642152) * n), (par + 11984), (dact + (long)(658536) * n + 0), (dact + (long)(642152) * n), (grad + 11984), 0);
+}
+
+/* layer1.2.bn2 */
+static void se_resnet56_layer39_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c16_32x32_fwd_train(n, (act + (long)(658536) * n), (par + 14288), (par + 14304), (buf + 480), (buf + 496),
             (cnt + 9), (act + (long)(674920) * n), (sav + 480), (sav + 496));
     else
         bn_c16_32x32_fwd_eval(n, (act + (long)(658536) * n), (par + 14288), (par + 14304), (buf + 480), (buf + 496),
             (act + (long)(674920) * n));
+}
+
+/* layer1.2.bn2 */
+static void se_resnet56_layer39_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c16_32x32_bwd(n, (act + (long)(658536) * n), (par + 14288), (sav + 480), (sav + 496), (dact + (long)(674920) * n),
+        (dact + (long)(658536) * n), (grad + 14288), (grad + 14304));
+}
+
+/* layer1.2.se.pool */
+static void se_resnet56_layer40_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     gap_c16_32x32_fwd(n, (act + (long)(674920) * n), (act + (long)(691304) * n));
+}
+
+/* layer1.2.se.pool */
+static void se_resnet56_layer40_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    gap_c16_32x32_bwd(n, (dact + (long)(691304) * n), (dact + (long)(674920) * n));
+}
+
+/* layer1.2.se.fc.0 */
+static void se_resnet56_layer41_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     linear_16_2_fwd(n, (act + (long)(691304) * n), (par + 14320), 0, (act + (long)(691320) * n));
+}
+
+/* layer1.2.se.fc.0 */
+static void se_resnet56_layer41_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    linear_16_2_bwd(n, (act + (long)(691304) * n), (par + 14320), (dact + (long)(691320) * n), (dact + (long)(691304) * n), (grad + 14320), 0);
+}
+
+/* layer1.2.se.relu#1 */
+static void se_resnet56_layer42_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n2_fwd(n, (act + (long)(691320) * n), (act + (long)(691322) * n));
+}
+
+/* layer1.2.se.relu#1 */
+static void se_resnet56_layer42_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n2_bwd(n, (act + (long)(691320) * n), (act + (long)(691322) * n), (dact + (long)(691322) * n), (dact + (long)(691320) * n));
+}
+
+/* layer1.2.se.fc.2 */
+static void se_resnet56_layer43_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     linear_2_16_fwd(n, (act + (long)(691322) * n), (par + 14352), 0, (act + (long)(691324) * n));
+}
+
+/* layer1.2.se.fc.2 */
+static void se_resnet56_layer43_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    linear_2_16_bwd(n, (act + (long)(691322) * n), (par + 14352), (dact + (long)(691324) * n), (dact + (long)(691322) * n), (grad + 14352), 0);
+}
+
+/* layer1.2.se.gate */
+static void se_resnet56_layer44_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     sigmoid_n16_fwd(n, (act + (long)(691324) * n), (act + (long)(691340) * n));
+}
+
+/* layer1.2.se.gate */
+static void se_resnet56_layer44_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    sigmoid_n16_bwd(n, (act + (long)(691324) * n), (act + (long)(691340) * n), (dact + (long)(691340) * n), (dact + (long)(691324) * n));
+}
+
+/* layer1.2.se.scale */
+static void se_resnet56_layer45_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     scale_c16_32x32_fwd(n, (act + (long)(674920) * n), (act + (long)(691340) * n), (act + (long)(691356) * n));
+}
+
+/* layer1.2.se.scale */
+static void se_resnet56_layer45_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    scale_c16_32x32_bwd(n, (act + (long)(674920) * n), (act + (long)(691340) * n), (dact + (long)(691356) * n), (dact + (long)(674920) * n), (dact + (long)(691340) * n));
+}
+
+/* layer1.2.sum */
+static void se_resnet56_layer46_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n16384_fwd(n, (act + (long)(691356) * n), (act + (long)(494696) * n), (act + (long)(707740) * n));
+}
+
+/* layer1.2.sum */
+static void se_resnet56_layer46_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n16384_bwd(n, (dact + (long)(707740) * n), (dact + (long)(691356) * n), (dact + (long)(494696) * n));
+}
+
+/* layer1.2.relu#2 */
+static void se_resnet56_layer47_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n16384_fwd(n, (act + (long)(707740) * n), (act + (long)(724124) * n));
+}
+
+/* layer1.2.relu#2 */
+static void se_resnet56_layer47_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n16384_bwd(n, (act + (long)(707740) * n), (act + (long)(724124) * n), (dact + (long)(724124) * n), (dact + (long)(707740) * n));
+}
+
+/* layer1.3.conv_bn.seps */
+static void se_resnet56_layer48_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(724124) * n), (par + 14384), 0, (act + (long)(740508) * n + 0));
+}
+
+/* layer1.3.conv_bn.seps */
+static void se_resnet56_layer48_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(724124) * n), (par + 14384), (dact + (long)(740508) * n + 0), (dact + (long)(724124) * n), (grad + 14384), 0);
+}
+
+/* layer1.3.conv_bn.bn1 */
+static void se_resnet56_layer49_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c48_32x32_fwd_train(n, (act + (long)(740508) * n), (par + 15712), (par + 15760), (buf + 512), (buf + 560),
             (cnt + 10), (act + (long)(789660) * n), (sav + 512), (sav + 560));
     else
         bn_c48_32x32_fwd_eval(n, (act + (long)(740508) * n), (par + 15712), (par + 15760), (buf + 512), (buf + 560),
             (act + (long)(789660) * n));
+}
+
+/* layer1.3.conv_bn.bn1 */
+static void se_resnet56_layer49_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c48_32x32_bwd(n, (act + (long)(740508) * n), (par + 15712), (sav + 512), (sav + 560), (dact + (long)(789660) * n),
+        (dact + (long)(740508) * n), (grad + 15712), (grad + 15760));
+}
+
+/* layer1.3.conv_bn.pointwise */
+static void se_resnet56_layer50_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(789660) * n), (par + 15808), (par + 16576), (act + (long)(838812) * n + 0));
+}
+
+/* layer1.3.conv_bn.pointwise */
+static void se_resnet56_layer50_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(789660) * n), (par + 15808), (dact + (long)(838812) * n + 0), (dact + (long)(789660) * n), (grad + 15808), (grad + 16576));
+}
+
+/* layer1.3.conv_bn.bn2 */
+static void se_resnet56_layer51_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c16_32x32_fwd_train(n, (act + (long)(838812) * n), (par + 16592), (par + 16608), (buf + 608), (buf + 624),
             (cnt + 11), (act + (long)(855196) * n), (sav + 608), (sav + 624));
     else
         bn_c16_32x32_fwd_eval(n, (act + (long)(838812) * n), (par + 16592), (par + 16608), (buf + 608), (buf + 624),
             (act + (long)(855196) * n));
+}
+
+/* layer1.3.conv_bn.bn2 */
+static void se_resnet56_layer51_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c16_32x32_bwd(n, (act + (long)(838812) * n), (par + 16592), (sav + 608), (sav + 624), (dact + (long)(855196) * n),
+        (dact + (long)(838812) * n), (grad + 16592), (grad + 16608));
+}
+
+/* layer1.3.relu#1 */
+static void se_resnet56_layer52_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n16384_fwd(n, (act + (long)(855196) * n), (act + (long)(871580) * n));
+}
+
+/* layer1.3.relu#1 */
+static void se_resnet56_layer52_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n16384_bwd(n, (act + (long)(855196) * n), (act + (long)(871580) * n), (dact + (long)(871580) * n), (dact + (long)(855196) * n));
+}
+
+/* layer1.3.conv2 */
+static void se_resnet56_layer53_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(871580) * n), (par + 16624), 0, (act + (long)(887964) * n + 0));
+}
+
+/* layer1.3.conv2 */
+static void se_resnet56_layer53_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(871580) * n), (par + 16624), (dact + (long)(887964) * n + 0), (dact + (long)(871580) * n), (grad + 16624), 0);
+}
+
+/* layer1.3.bn2 */
+static void se_resnet56_layer54_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c16_32x32_fwd_train(n, (act + (long)(887964) * n), (par + 18928), (par + 18944), (buf + 640), (buf + 656),
             (cnt + 12), (act + (long)(904348) * n), (sav + 640), (sav + 656));
     else
         bn_c16_32x32_fwd_eval(n, (act + (long)(887964) * n), (par + 18928), (par + 18944), (buf + 640), (buf + 656),
             (act + (long)(904348) * n));
+}
+
+/* layer1.3.bn2 */
+static void se_resnet56_layer54_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c16_32x32_bwd(n, (act + (long)(887964) * n), (par + 18928), (sav + 640), (sav + 656), (dact + (long)(904348) * n),
+        (dact + (long)(887964) * n), (grad + 18928), (grad + 18944));
+}
+
+/* layer1.3.se.pool */
+static void se_resnet56_layer55_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     gap_c16_32x32_fwd(n, (act + (long)(904348) * n), (act + (long)(920732) * n));
+}
+
+/* layer1.3.se.pool */
+static void se_resnet56_layer55_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    gap_c16_32x32_bwd(n, (dact + (long)(920732) * n), (dact + (long)(904348) * n));
+}
+
+/* layer1.3.se.fc.0 */
+static void se_resnet56_layer56_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     linear_16_2_fwd(n, (act + (long)(920732) * n), (par + 18960), 0, (act + (long)(920748) * n));
+}
+
+/* layer1.3.se.fc.0 */
+static void se_resnet56_layer56_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    linear_16_2_bwd(n, (act + (long)(920732) * n), (par + 18960), (dact + (long)(920748) * n), (dact + (long)(920732) * n), (grad + 18960), 0);
+}
+
+/* layer1.3.se.relu#1 */
+static void se_resnet56_layer57_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n2_fwd(n, (act + (long)(920748) * n), (act + (long)(920750) * n));
+}
+
+/* layer1.3.se.relu#1 */
+static void se_resnet56_layer57_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n2_bwd(n, (act + (long)(920748) * n), (act + (long)(920750) * n), (dact + (long)(920750) * n), (dact + (long)(920748) * n));
+}
+
+/* layer1.3.se.fc.2 */
+static void se_resnet56_layer58_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     linear_2_16_fwd(n, (act + (long)(920750) * n), (par + 18992), 0, (act + (long)(920752) * n));
+}
+
+/* layer1.3.se.fc.2 */
+static void se_resnet56_layer58_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    linear_2_16_bwd(n, (act + (long)(920750) * n), (par + 18992), (dact + (long)(920752) * n), (dact + (long)(920750) * n), (grad + 18992), 0);
+}
+
+/* layer1.3.se.gate */
+static void se_resnet56_layer59_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     sigmoid_n16_fwd(n, (act + (long)(920752) * n), (act + (long)(920768) * n));
+}
+
+/* layer1.3.se.gate */
+static void se_resnet56_layer59_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    sigmoid_n16_bwd(n, (act + (long)(920752) * n), (act + (long)(920768) * n), (dact + (long)(920768) * n), (dact + (long)(920752) * n));
+}
+
+/* layer1.3.se.scale */
+static void se_resnet56_layer60_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     scale_c16_32x32_fwd(n, (act + (long)(904348) * n), (act + (long)(920768) * n), (act + (long)(920784) * n));
+}
+
+/* layer1.3.se.scale */
+static void se_resnet56_layer60_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    scale_c16_32x32_bwd(n, (act + (long)(904348) * n), (act + (long)(920768) * n), (dact + (long)(920784) * n), (dact + (long)(904348) * n), (dact + (long)(920768) * n));
+}
+
+/* layer1.3.sum */
+static void se_resnet56_layer61_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n16384_fwd(n, (act + (long)(920784) * n), (act + (long)(724124) * n), (act + (long)(937168) * n));
+}
+
+/* layer1.3.sum */
+static void se_resnet56_layer61_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n16384_bwd(n, (dact + (long)(937168) * n), (dact + (long)(920784) * n), (dact + (long)(724124) * n));
+}
+
+/* layer1.3.relu#2 */
+static void se_resnet56_layer62_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n16384_fwd(n, (act + (long)(937168) * n), (act + (long)(953552) * n));
+}
+
+/* layer1.3.relu#2 */
+static void se_resnet56_layer62_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n16384_bwd(n, (act + (long)(937168) * n), (act + (long)(953552) * n), (dact + (long)(953552) * n), (dact + (long)(937168) * n));
+}
+
+/* layer1.4.conv_bn.seps */
+static void se_resnet56_layer63_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(953552) * n), (par + 19024), 0, (act + (long)(969936) * n + 0));
+}
+
+/* layer1.4.conv_bn.seps */
+static void se_resnet56_layer63_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(953552) * n), (par + 19024), (dact + (long)(969936) * n + 0), (dact + (long)(953552) * n), (grad + 19024), 0);
+}
+
+/* layer1.4.conv_bn.bn1 */
+static void se_resnet56_layer64_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c48_32x32_fwd_train(n, (act + (long)(969936) * n), (par + 20352), (par + 20400), (buf + 672), (buf + 720),
             (cnt + 13), (act + (long)(1019088) * n), (sav + 672), (sav + 720));
     else
         bn_c48_32x32_fwd_eval(n, (act + (long)(969936) * n), (par + 20352), (par + 20400), (buf + 672), (buf + 720),
             (act + (long)(1019088) * n));
+}
+
+/* layer1.4.conv_bn.bn1 */
+static void se_resnet56_layer64_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c48_32x32_bwd(n, (act + (long)(969936) * n), (par + 20352), (sav + 672), (sav + 720), (dact + (long)(1019088) * n),
+        (dact + (long)(969936) * n), (grad + 20352), (grad + 20400));
+}
+
+/* layer1.4.conv_bn.pointwise */
+static void se_resnet56_layer65_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(1019088) * n), (par + 20448), (par + 21216), (act + (long)(1068240) * n + 0));
+}
+
+/* layer1.4.conv_bn.pointwise */
+static void se_resnet56_layer65_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(1019088) * n), (par + 20448), (dact + (long)(1068240) * n + 0), (dact + (long)(1019088) * n), (grad + 20448), (grad + 21216));
+}
+
+/* layer1.4.conv_bn.bn2 */
+static void se_resnet56_layer66_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c16_32x32_fwd_train(n, (act + (long)(1068240) * n), (par + 21232), (par + 21248), (buf + 768), (buf + 784),
             (cnt + 14), (act + (long)(1084624) * n), (sav + 768), (sav + 784));
     else
         bn_c16_32x32_fwd_eval(n, (act + (long)(1068240) * n), (par + 21232), (par + 21248), (buf + 768), (buf + 784),
             (act + (long)(1084624) * n));
+}
+
+/* layer1.4.conv_bn.bn2 */
+static void se_resnet56_layer66_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c16_32x32_bwd(n, (act + (long)(1068240) * n), (par + 21232), (sav + 768), (sav + 784), (dact + (long)(1084624) * n),
+        (dact + (long)(1068240) * n), (grad + 21232), (grad + 21248));
+}
+
+/* layer1.4.relu#1 */
+static void se_resnet56_layer67_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n16384_fwd(n, (act + (long)(1084624) * n), (act + (long)(1101008) * n));
+}
+
+/* layer1.4.relu#1 */
+static void se_resnet56_layer67_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n16384_bwd(n, (act + (long)(1084624) * n), (act + (long)(1101008) * n), (dact + (long)(1101008) * n), (dact + (long)(1084624) * n));
+}
+
+/* layer1.4.conv2 */
+static void se_resnet56_layer68_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(1101008) * n), (par + 21264), 0, (act + (long)(1117392) * n + 0));
+}
+
+/* layer1.4.conv2 */
+static void se_resnet56_layer68_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(1101008) * n), (par + 21264), (dact + (long)(1117392) * n + 0), (dact + (long)(1101008) * n), (grad + 21264), 0);
+}
+
+/* layer1.4.bn2 */
+static void se_resnet56_layer69_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c16_32x32_fwd_train(n, (act + (long)(1117392) * n), (par + 23568), (par + 23584), (buf + 800), (buf + 816),
             (cnt + 15), (act + (long)(1133776) * n), (sav + 800), (sav + 816));
     else
         bn_c16_32x32_fwd_eval(n, (act + (long)(1117392) * n), (par + 23568), (par + 23584), (buf + 800), (buf + 816),
             (act + (long)(1133776) * n));
+}
+
+/* layer1.4.bn2 */
+static void se_resnet56_layer69_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c16_32x32_bwd(n, (act + (long)(1117392) * n), (par + 23568), (sav + 800), (sav + 816), (dact + (long)(1133776) * n),
+        (dact + (long)(1117392) * n), (grad + 23568), (grad + 23584));
+}
+
+/* layer1.4.se.pool */
+static void se_resnet56_layer70_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     gap_c16_32x32_fwd(n, (act + (long)(1133776) * n), (act + (long)(1150160) * n));
+}
+
+/* layer1.4.se.pool */
+static void se_resnet56_layer70_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    gap_c16_32x32_bwd(n, (dact + (long)(1150160) * n), (dact + (long)(1133776) * n));
+}
+
+/* layer1.4.se.fc.0 */
+static void se_resnet56_layer71_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     linear_16_2_fwd(n, (act + (long)(1150160) * n), (par + 23600), 0, (act + (long)(1150176) * n));
+}
+
+/* layer1.4.se.fc.0 */
+static void se_resnet56_layer71_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    linear_16_2_bwd(n, (act + (long)(1150160) * n), (par + 23600), (dact + (long)(1150176) * n), (dact + (long)(1150160) * n), (grad + 23600), 0);
+}
+
+/* layer1.4.se.relu#1 */
+static void se_resnet56_layer72_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n2_fwd(n, (act + (long)(1150176) * n), (act + (long)(1150178) * n));
+}
+
+/* layer1.4.se.relu#1 */
+static void se_resnet56_layer72_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n2_bwd(n, (act + (long)(1150176) * n), (act + (long)(1150178) * n), (dact + (long)(1150178) * n), (dact + (long)(1150176) * n));
+}
+
+/* layer1.4.se.fc.2 */
+static void se_resnet56_layer73_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     linear_2_16_fwd(n, (act + (long)(1150178) * n), (par + 23632), 0, (act + (long)(1150180) * n));
+}
+
+/* layer1.4.se.fc.2 */
+static void se_resnet56_layer73_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    linear_2_16_bwd(n, (act + (long)(1150178) * n), (par + 23632), (dact + (long)(1150180) * n), (dact + (long)(1150178) * n), (grad + 23632), 0);
+}
+
+/* layer1.4.se.gate */
+static void se_resnet56_layer74_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     sigmoid_n16_fwd(n, (act + (long)(1150180) * n), (act + (long)(1150196) * n));
+}
+
+/* layer1.4.se.gate */
+static void se_resnet56_layer74_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    sigmoid_n16_bwd(n, (act + (long)(1150180) * n), (act + (long)(1150196) * n), (dact + (long)(1150196) * n), (dact + (long)(1150180) * n));
+}
+
+/* layer1.4.se.scale */
+static void se_resnet56_layer75_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     scale_c16_32x32_fwd(n, (act + (long)(1133776) * n), (act + (long)(1150196) * n), (act + (long)(1150212) * n));
+}
+
+/* layer1.4.se.scale */
+static void se_resnet56_layer75_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    scale_c16_32x32_bwd(n, (act + (long)(1133776) * n), (act + (long)(1150196) * n), (dact + (long)(1150212) * n), (dact + (long)(1133776) * n), (dact + (long)(1150196) * n));
+}
+
+/* layer1.4.sum */
+static void se_resnet56_layer76_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n16384_fwd(n, (act + (long)(1150212) * n), (act + (long)(953552) * n), (act + (long)(1166596) * n));
+}
+
+/* layer1.4.sum */
+static void se_resnet56_layer76_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n16384_bwd(n, (dact + (long)(1166596) * n), (dact + (long)(1150212) * n), (dact + (long)(953552) * n));
+}
+
+/* layer1.4.relu#2 */
+static void se_resnet56_layer77_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n16384_fwd(n, (act + (long)(1166596) * n), (act + (long)(1182980) * n));
+}
+
+/* layer1.4.relu#2 */
+static void se_resnet56_layer77_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n16384_bwd(n, (act + (long)(1166596) * n), (act + (long)(1182980) * n), (dact + (long)(1182980) * n), (dact + (long)(1166596) * n));
+}
+
+/* layer1.5.conv_bn.seps */
+static void se_resnet56_layer78_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(1182980) * n), (par + 23664), 0, (act + (long)(1199364) * n + 0));
+}
+
+/* layer1.5.conv_bn.seps */
+static void se_resnet56_layer78_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(1182980) * n), (par + 23664), (dact + (long)(1199364) * n + 0), (dact + (long)(1182980) * n), (grad + 23664), 0);
+}
+
+/* layer1.5.conv_bn.bn1 */
+static void se_resnet56_layer79_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c48_32x32_fwd_train(n, (act + (long)(1199364) * n), (par + 24992), (par + 25040), (buf + 832), (buf + 880),
             (cnt + 16), (act + (long)(1248516) * n), (sav + 832), (sav + 880));
     else
         bn_c48_32x32_fwd_eval(n, (act + (long)(1199364) * n), (par + 24992), (par + 25040), (buf + 832), (buf + 880),
             (act + (long)(1248516) * n));
+}
+
+/* layer1.5.conv_bn.bn1 */
+static void se_resnet56_layer79_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c48_32x32_bwd(n, (act + (long)(1199364) * n), (par + 24992), (sav + 832), (sav + 880), (dact + (long)(1248516) * n),
+        (dact + (long)(1199364) * n), (grad + 24992), (grad + 25040));
+}
+
+/* layer1.5.conv_bn.pointwise */
+static void se_resnet56_layer80_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(1248516) * n), (par + 25088), (par + 25856), (act + (long)(1297668) * n + 0));
+}
+
+/* layer1.5.conv_bn.pointwise */
+static void se_resnet56_layer80_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(1248516) * n), (par + 25088), (dact + (long)(1297668) * n + 0), (dact + (long)(1248516) * n), (grad + 25088), (grad + 25856));
+}
+
+/* layer1.5.conv_bn.bn2 */
+static void se_resnet56_layer81_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c16_32x32_fwd_train(n, (act + (long)(1297668) * n), (par + 25872), (par + 25888), (buf + 928), (buf + 944),
             (cnt + 17), (act + (long)(1314052) * n), (sav + 928), (sav + 944));
     else
         bn_c16_32x32_fwd_eval(n, (act + (long)(1297668) * n), (par + 25872), (par + 25888), (buf + 928), (buf + 944),
             (act + (long)(1314052) * n));
+}
+
+/* layer1.5.conv_bn.bn2 */
+static void se_resnet56_layer81_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c16_32x32_bwd(n, (act + (long)(1297668) * n), (par + 25872), (sav + 928), (sav + 944), (dact + (long)(1314052) * n),
+        (dact + (long)(1297668) * n), (grad + 25872), (grad + 25888));
+}
+
+/* layer1.5.relu#1 */
+static void se_resnet56_layer82_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n16384_fwd(n, (act + (long)(1314052) * n), (act + (long)(1330436) * n));
+}
+
+/* layer1.5.relu#1 */
+static void se_resnet56_layer82_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n16384_bwd(n, (act + (long)(1314052) * n), (act + (long)(1330436) * n), (dact + (long)(1330436) * n), (dact + (long)(1314052) * n));
+}
+
+/* layer1.5.conv2 */
+static void se_resnet56_layer83_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(1330436) * n), (par + 25904), 0, (act + (long)(1346820) * n + 0));
+}
+
+/* layer1.5.conv2 */
+static void se_resnet56_layer83_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(1330436) * n), (par + 25904), (dact + (long)(1346820) * n + 0), (dact + (long)(1330436) * n), (grad + 25904), 0);
+}
+
+/* layer1.5.bn2 */
+static void se_resnet56_layer84_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c16_32x32_fwd_train(n, (act + (long)(1346820) * n), (par + 28208), (par + 28224), (buf + 960), (buf + 976),
             (cnt + 18), (act + (long)(1363204) * n), (sav + 960), (sav + 976));
     else
         bn_c16_32x32_fwd_eval(n, (act + (long)(1346820) * n), (par + 28208), (par + 28224), (buf + 960), (buf + 976),
             (act + (long)(1363204) * n));
+}
+
+/* layer1.5.bn2 */
+static void se_resnet56_layer84_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c16_32x32_bwd(n, (act + (long)(1346820) * n), (par + 28208), (sav + 960), (sav + 976), (dact + (long)(1363204) * n),
+        (dact + (long)(1346820) * n), (grad + 28208), (grad + 28224));
+}
+
+/* layer1.5.se.pool */
+static void se_resnet56_layer85_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     gap_c16_32x32_fwd(n, (act + (long)(1363204) * n), (act + (long)(1379588) * n));
+}
+
+/* layer1.5.se.pool */
+static void se_resnet56_layer85_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    gap_c16_32x32_bwd(n, (dact + (long)(1379588) * n), (dact + (long)(1363204) * n));
+}
+
+/* layer1.5.se.fc.0 */
+static void se_resnet56_layer86_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     linear_16_2_fwd(n, (act + (long)(1379588) * n), (par + 28240), 0, (act + (long)(1379604) * n));
+}
+
+/* layer1.5.se.fc.0 */
+static void se_resnet56_layer86_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    linear_16_2_bwd(n, (act + (long)(1379588) * n), (par + 28240), (dact + (long)(1379604) * n), (dact + (long)(1379588) * n), (grad + 28240), 0);
+}
+
+/* layer1.5.se.relu#1 */
+static void se_resnet56_layer87_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n2_fwd(n, (act + (long)(1379604) * n), (act + (long)(1379606) * n));
+}
+
+/* layer1.5.se.relu#1 */
+static void se_resnet56_layer87_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n2_bwd(n, (act + (long)(1379604) * n), (act + (long)(1379606) * n), (dact + (long)(1379606) * n), (dact + (long)(1379604) * n));
+}
+
+/* layer1.5.se.fc.2 */
+static void se_resnet56_layer88_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     linear_2_16_fwd(n, (act + (long)(1379606) * n), (par + 28272), 0, (act + (long)(1379608) * n));
+}
+
+/* layer1.5.se.fc.2 */
+static void se_resnet56_layer88_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    linear_2_16_bwd(n, (act + (long)(1379606) * n), (par + 28272), (dact + (long)(1379608) * n), (dact + (long)(1379606) * n), (grad + 28272), 0);
+}
+
+/* layer1.5.se.gate */
+static void se_resnet56_layer89_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     sigmoid_n16_fwd(n, (act + (long)(1379608) * n), (act + (long)(1379624) * n));
+}
+
+/* layer1.5.se.gate */
+static void se_resnet56_layer89_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    sigmoid_n16_bwd(n, (act + (long)(1379608) * n), (act + (long)(1379624) * n), (dact + (long)(1379624) * n), (dact + (long)(1379608) * n));
+}
+
+/* layer1.5.se.scale */
+static void se_resnet56_layer90_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     scale_c16_32x32_fwd(n, (act + (long)(1363204) * n), (act + (long)(1379624) * n), (act + (long)(1379640) * n));
+}
+
+/* layer1.5.se.scale */
+static void se_resnet56_layer90_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    scale_c16_32x32_bwd(n, (act + (long)(1363204) * n), (act + (long)(1379624) * n), (dact + (long)(1379640) * n), (dact + (long)(1363204) * n), (dact + (long)(1379624) * n));
+}
+
+/* layer1.5.sum */
+static void se_resnet56_layer91_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n16384_fwd(n, (act + (long)(1379640) * n), (act + (long)(1182980) * n), (act + (long)(1396024) * n));
+}
+
+/* layer1.5.sum */
+static void se_resnet56_layer91_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n16384_bwd(n, (dact + (long)(1396024) * n), (dact + (long)(1379640) * n), (dact + (long)(1182980) * n));
+}
+
+/* layer1.5.relu#2 */
+static void se_resnet56_layer92_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n16384_fwd(n, (act + (long)(1396024) * n), (act + (long)(1412408) * n));
+}
+
+/* layer1.5.relu#2 */
+static void se_resnet56_layer92_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n16384_bwd(n, (act + (long)(1396024) * n), (act + (long)(1412408) * n), (dact + (long)(1412408) * n), (dact + (long)(1396024) * n));
+}
+
+/* layer1.6.conv_bn.seps */
+static void se_resnet56_layer93_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(1412408) * n), (par + 28304), 0, (act + (long)(1428792) * n + 0));
+}
+
+/* layer1.6.conv_bn.seps */
+static void se_resnet56_layer93_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(1412408) * n), (par + 28304), (dact + (long)(1428792) * n + 0), (dact + (long)(1412408) * n), (grad + 28304), 0);
+}
+
+/* layer1.6.conv_bn.bn1 */
+static void se_resnet56_layer94_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c48_32x32_fwd_train(n, (act + (long)(1428792) * n), (par + 29632), (par + 29680), (buf + 992), (buf + 1040),
             (cnt + 19), (act + (long)(1477944) * n), (sav + 992), (sav + 1040));
     else
         bn_c48_32x32_fwd_eval(n, (act + (long)(1428792) * n), (par + 29632), (par + 29680), (buf + 992), (buf + 1040),
             (act + (long)(1477944) * n));
+}
+
+/* layer1.6.conv_bn.bn1 */
+static void se_resnet56_layer94_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c48_32x32_bwd(n, (act + (long)(1428792) * n), (par + 29632), (sav + 992), (sav + 1040), (dact + (long)(1477944) * n),
+        (dact + (long)(1428792) * n), (grad + 29632), (grad + 29680));
+}
+
+/* layer1.6.conv_bn.pointwise */
+static void se_resnet56_layer95_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(1477944) * n), (par + 29728), (par + 30496), (act + (long)(1527096) * n + 0));
+}
+
+/* layer1.6.conv_bn.pointwise */
+static void se_resnet56_layer95_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(1477944) * n), (par + 29728), (dact + (long)(1527096) * n + 0), (dact + (long)(1477944) * n), (grad + 29728), (grad + 30496));
+}
+
+/* layer1.6.conv_bn.bn2 */
+static void se_resnet56_layer96_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c16_32x32_fwd_train(n, (act + (long)(1527096) * n), (par + 30512), (par + 30528), (buf + 1088), (buf + 1104),
             (cnt + 20), (act + (long)(1543480) * n), (sav + 1088), (sav + 1104));
     else
         bn_c16_32x32_fwd_eval(n, (act + (long)(1527096) * n), (par + 30512), (par + 30528), (buf + 1088), (buf + 1104),
             (act + (long)(1543480) * n));
+}
+
+/* layer1.6.conv_bn.bn2 */
+static void se_resnet56_layer96_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c16_32x32_bwd(n, (act + (long)(1527096) * n), (par + 30512), (sav + 1088), (sav + 1104), (dact + (long)(1543480) * n),
+        (dact + (long)(1527096) * n), (grad + 30512), (grad + 30528));
+}
+
+/* layer1.6.relu#1 */
+static void se_resnet56_layer97_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n16384_fwd(n, (act + (long)(1543480) * n), (act + (long)(1559864) * n));
+}
+
+/* layer1.6.relu#1 */
+static void se_resnet56_layer97_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n16384_bwd(n, (act + (long)(1543480) * n), (act + (long)(1559864) * n), (dact + (long)(1559864) * n), (dact + (long)(1543480) * n));
+}
+
+/* layer1.6.conv2 */
+static void se_resnet56_layer98_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(1559864) * n), (par + 30544), 0, (act + (long)(1576248) * n + 0));
+}
+
+/* layer1.6.conv2 */
+static void se_resnet56_layer98_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(1559864) * n), (par + 30544), (dact + (long)(1576248) * n + 0), (dact + (long)(1559864) * n), (grad + 30544), 0);
+}
+
+/* layer1.6.bn2 */
+static void se_resnet56_layer99_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c16_32x32_fwd_train(n, (act + (long)(1576248) * n), (par + 32848), (par + 32864), (buf + 1120), (buf + 1136),
             (cnt + 21), (act + (long)(1592632) * n), (sav + 1120), (sav + 1136));
     else
         bn_c16_32x32_fwd_eval(n, (act + (long)(1576248) * n), (par + 32848), (par + 32864), (buf + 1120), (buf + 1136),
             (act + (long)(1592632) * n));
+}
+
+/* layer1.6.bn2 */
+static void se_resnet56_layer99_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c16_32x32_bwd(n, (act + (long)(1576248) * n), (par + 32848), (sav + 1120), (sav + 1136), (dact + (long)(1592632) * n),
+        (dact + (long)(1576248) * n), (grad + 32848), (grad + 32864));
+}
+
+/* layer1.6.se.pool */
+static void se_resnet56_layer100_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     gap_c16_32x32_fwd(n, (act + (long)(1592632) * n), (act + (long)(1609016) * n));
+}
+
+/* layer1.6.se.pool */
+static void se_resnet56_layer100_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    gap_c16_32x32_bwd(n, (dact + (long)(1609016) * n), (dact + (long)(1592632) * n));
+}
+
+/* layer1.6.se.fc.0 */
+static void se_resnet56_layer101_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     linear_16_2_fwd(n, (act + (long)(1609016) * n), (par + 32880), 0, (act + (long)(1609032) * n));
+}
+
+/* layer1.6.se.fc.0 */
+static void se_resnet56_layer101_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    linear_16_2_bwd(n, (act + (long)(1609016) * n), (par + 32880), (dact + (long)(1609032) * n), (dact + (long)(1609016) * n), (grad + 32880), 0);
+}
+
+/* layer1.6.se.relu#1 */
+static void se_resnet56_layer102_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n2_fwd(n, (act + (long)(1609032) * n), (act + (long)(1609034) * n));
+}
+
+/* layer1.6.se.relu#1 */
+static void se_resnet56_layer102_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n2_bwd(n, (act + (long)(1609032) * n), (act + (long)(1609034) * n), (dact + (long)(1609034) * n), (dact + (long)(1609032) * n));
+}
+
+/* layer1.6.se.fc.2 */
+static void se_resnet56_layer103_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     linear_2_16_fwd(n, (act + (long)(1609034) * n), (par + 32912), 0, (act + (long)(1609036) * n));
+}
+
+/* layer1.6.se.fc.2 */
+static void se_resnet56_layer103_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    linear_2_16_bwd(n, (act + (long)(1609034) * n), (par + 32912), (dact + (long)(1609036) * n), (dact + (long)(1609034) * n), (grad + 32912), 0);
+}
+
+/* layer1.6.se.gate */
+static void se_resnet56_layer104_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     sigmoid_n16_fwd(n, (act + (long)(1609036) * n), (act + (long)(1609052) * n));
+}
+
+/* layer1.6.se.gate */
+static void se_resnet56_layer104_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    sigmoid_n16_bwd(n, (act + (long)(1609036) * n), (act + (long)(1609052) * n), (dact + (long)(1609052) * n), (dact + (long)(1609036) * n));
+}
+
+/* layer1.6.se.scale */
+static void se_resnet56_layer105_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     scale_c16_32x32_fwd(n, (act + (long)(1592632) * n), (act + (long)(1609052) * n), (act + (long)(1609068) * n));
+}
+
+/* layer1.6.se.scale */
+static void se_resnet56_layer105_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    scale_c16_32x32_bwd(n, (act + (long)(1592632) * n), (act + (long)(1609052) * n), (dact + (long)(1609068) * n), (dact + (long)(1592632) * n), (dact + (long)(1609052) * n));
+}
+
+/* layer1.6.sum */
+static void se_resnet56_layer106_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n16384_fwd(n, (act + (long)(1609068) * n), (act + (long)(1412408) * n), (act + (long)(1625452) * n));
+}
+
+/* layer1.6.sum */
+static void se_resnet56_layer106_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n16384_bwd(n, (dact + (long)(1625452) * n), (dact + (long)(1609068) * n), (dact + (long)(1412408) * n));
+}
+
+/* layer1.6.relu#2 */
+static void se_resnet56_layer107_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n16384_fwd(n, (act + (long)(1625452) * n), (act + (long)(1641836) * n));
+}
+
+/* layer1.6.relu#2 */
+static void se_resnet56_layer107_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n16384_bwd(n, (act + (long)(1625452) * n), (act + (long)(1641836) * n), (dact + (long)(1641836) * n), (dact + (long)(1625452) * n));
+}
+
+/* layer1.7.conv_bn.seps */
+static void se_resnet56_layer108_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(1641836) * n), (par + 32944), 0, (act + (long)(1658220) * n + 0));
+}
+
+/* layer1.7.conv_bn.seps */
+static void se_resnet56_layer108_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(1641836) * n), (par + 32944), (dact + (long)(1658220) * n + 0), (dact + (long)(1641836) * n), (grad + 32944), 0);
+}
+
+/* layer1.7.conv_bn.bn1 */
+static void se_resnet56_layer109_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c48_32x32_fwd_train(n, (act + (long)(1658220) * n), (par + 34272), (par + 34320), (buf + 1152), (buf + 1200),
             (cnt + 22), (act + (long)(1707372) * n), (sav + 1152), (sav + 1200));
     else
         bn_c48_32x32_fwd_eval(n, (act + (long)(1658220) * n), (par + 34272), (par + 34320), (buf + 1152), (buf + 1200),
             (act + (long)(1707372) * n));
+}
+
+/* layer1.7.conv_bn.bn1 */
+static void se_resnet56_layer109_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c48_32x32_bwd(n, (act + (long)(1658220) * n), (par + 34272), (sav + 1152), (sav + 1200), (dact + (long)(1707372) * n),
+        (dact + (long)(1658220) * n), (grad + 34272), (grad + 34320));
+}
+
+/* layer1.7.conv_bn.pointwise */
+static void se_resnet56_layer110_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(1707372) * n), (par + 34368), (par + 35136), (act + (long)(1756524) * n + 0));
+}
+
+/* layer1.7.conv_bn.pointwise */
+static void se_resnet56_layer110_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(1707372) * n), (par + 34368), (dact + (long)(1756524) * n + 0), (dact + (long)(1707372) * n), (grad + 34368), (grad + 35136));
+}
+
+/* layer1.7.conv_bn.bn2 */
+static void se_resnet56_layer111_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c16_32x32_fwd_train(n, (act + (long)(1756524) * n), (par + 35152), (par + 35168), (buf + 1248), (buf + 1264),
             (cnt + 23), (act + (long)(1772908) * n), (sav + 1248), (sav + 1264));
     else
         bn_c16_32x32_fwd_eval(n, (act + (long)(1756524) * n), (par + 35152), (par + 35168), (buf + 1248), (buf + 1264),
             (act + (long)(1772908) * n));
+}
+
+/* layer1.7.conv_bn.bn2 */
+static void se_resnet56_layer111_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c16_32x32_bwd(n, (act + (long)(1756524) * n), (par + 35152), (sav + 1248), (sav + 1264), (dact + (long)(1772908) * n),
+        (dact + (long)(1756524) * n), (grad + 35152), (grad + 35168));
+}
+
+/* layer1.7.relu#1 */
+static void se_resnet56_layer112_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n16384_fwd(n, (act + (long)(1772908) * n), (act + (long)(1789292) * n));
+}
+
+/* layer1.7.relu#1 */
+static void se_resnet56_layer112_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n16384_bwd(n, (act + (long)(1772908) * n), (act + (long)(1789292) * n), (dact + (long)(1789292) * n), (dact + (long)(1772908) * n));
+}
+
+/* layer1.7.conv2 */
+static void se_resnet56_layer113_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(1789292) * n), (par + 35184), 0, (act + (long)(1805676) * n + 0));
+}
+
+/* layer1.7.conv2 */
+static void se_resnet56_layer113_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(1789292) * n), (par + 35184), (dact + (long)(1805676) * n + 0), (dact + (long)(1789292) * n), (grad + 35184), 0);
+}
+
+/* layer1.7.bn2 */
+static void se_resnet56_layer114_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c16_32x32_fwd_train(n, (act + (long)(1805676) * n), (par + 37488), (par + 37504), (buf + 1280), (buf + 1296),
             (cnt + 24), (act + (long)(1822060) * n), (sav + 1280), (sav + 1296));
     else
         bn_c16_32x32_fwd_eval(n, (act + (long)(1805676) * n), (par + 37488), (par + 37504), (buf + 1280), (buf + 1296),
             (act + (long)(1822060) * n));
+}
+
+/* layer1.7.bn2 */
+static void se_resnet56_layer114_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c16_32x32_bwd(n, (act + (long)(1805676) * n), (par + 37488), (sav + 1280), (sav + 1296), (dact + (long)(1822060) * n),
+        (dact + (long)(1805676) * n), (grad + 37488), (grad + 37504));
+}
+
+/* layer1.7.se.pool */
+static void se_resnet56_layer115_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     gap_c16_32x32_fwd(n, (act + (long)(1822060) * n), (act + (long)(1838444) * n));
+}
+
+/* layer1.7.se.pool */
+static void se_resnet56_layer115_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    gap_c16_32x32_bwd(n, (dact + (long)(1838444) * n), (dact + (long)(1822060) * n));
+}
+
+/* layer1.7.se.fc.0 */
+static void se_resnet56_layer116_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     linear_16_2_fwd(n, (act + (long)(1838444) * n), (par + 37520), 0, (act + (long)(1838460) * n));
+}
+
+/* layer1.7.se.fc.0 */
+static void se_resnet56_layer116_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    linear_16_2_bwd(n, (act + (long)(1838444) * n), (par + 37520), (dact + (long)(1838460) * n), (dact + (long)(1838444) * n), (grad + 37520), 0);
+}
+
+/* layer1.7.se.relu#1 */
+static void se_resnet56_layer117_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n2_fwd(n, (act + (long)(1838460) * n), (act + (long)(1838462) * n));
+}
+
+/* layer1.7.se.relu#1 */
+static void se_resnet56_layer117_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n2_bwd(n, (act + (long)(1838460) * n), (act + (long)(1838462) * n), (dact + (long)(1838462) * n), (dact + (long)(1838460) * n));
+}
+
+/* layer1.7.se.fc.2 */
+static void se_resnet56_layer118_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     linear_2_16_fwd(n, (act + (long)(1838462) * n), (par + 37552), 0, (act + (long)(1838464) * n));
+}
+
+/* layer1.7.se.fc.2 */
+static void se_resnet56_layer118_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    linear_2_16_bwd(n, (act + (long)(1838462) * n), (par + 37552), (dact + (long)(1838464) * n), (dact + (long)(1838462) * n), (grad + 37552), 0);
+}
+
+/* layer1.7.se.gate */
+static void se_resnet56_layer119_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     sigmoid_n16_fwd(n, (act + (long)(1838464) * n), (act + (long)(1838480) * n));
+}
+
+/* layer1.7.se.gate */
+static void se_resnet56_layer119_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    sigmoid_n16_bwd(n, (act + (long)(1838464) * n), (act + (long)(1838480) * n), (dact + (long)(1838480) * n), (dact + (long)(1838464) * n));
+}
+
+/* layer1.7.se.scale */
+static void se_resnet56_layer120_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     scale_c16_32x32_fwd(n, (act + (long)(1822060) * n), (act + (long)(1838480) * n), (act + (long)(1838496) * n));
+}
+
+/* layer1.7.se.scale */
+static void se_resnet56_layer120_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    scale_c16_32x32_bwd(n, (act + (long)(1822060) * n), (act + (long)(1838480) * n), (dact + (long)(1838496) * n), (dact + (long)(1822060) * n), (dact + (long)(1838480) * n));
+}
+
+/* layer1.7.sum */
+static void se_resnet56_layer121_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n16384_fwd(n, (act + (long)(1838496) * n), (act + (long)(1641836) * n), (act + (long)(1854880) * n));
+}
+
+/* layer1.7.sum */
+static void se_resnet56_layer121_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n16384_bwd(n, (dact + (long)(1854880) * n), (dact + (long)(1838496) * n), (dact + (long)(1641836) * n));
+}
+
+/* layer1.7.relu#2 */
+static void se_resnet56_layer122_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n16384_fwd(n, (act + (long)(1854880) * n), (act + (long)(1871264) * n));
+}
+
+/* layer1.7.relu#2 */
+static void se_resnet56_layer122_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n16384_bwd(n, (act + (long)(1854880) * n), (act + (long)(1871264) * n), (dact + (long)(1871264) * n), (dact + (long)(1854880) * n));
+}
+
+/* layer1.8.conv_bn.seps */
+static void se_resnet56_layer123_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(1871264) * n), (par + 37584), 0, (act + (long)(1887648) * n + 0));
+}
+
+/* layer1.8.conv_bn.seps */
+static void se_resnet56_layer123_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(1871264) * n), (par + 37584), (dact + (long)(1887648) * n + 0), (dact + (long)(1871264) * n), (grad + 37584), 0);
+}
+
+/* layer1.8.conv_bn.bn1 */
+static void se_resnet56_layer124_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c48_32x32_fwd_train(n, (act + (long)(1887648) * n), (par + 38912), (par + 38960), (buf + 1312), (buf + 1360),
             (cnt + 25), (act + (long)(1936800) * n), (sav + 1312), (sav + 1360));
     else
         bn_c48_32x32_fwd_eval(n, (act + (long)(1887648) * n), (par + 38912), (par + 38960), (buf + 1312), (buf + 1360),
             (act + (long)(1936800) * n));
+}
+
+/* layer1.8.conv_bn.bn1 */
+static void se_resnet56_layer124_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c48_32x32_bwd(n, (act + (long)(1887648) * n), (par + 38912), (sav + 1312), (sav + 1360), (dact + (long)(1936800) * n),
+        (dact + (long)(1887648) * n), (grad + 38912), (grad + 38960));
+}
+
+/* layer1.8.conv_bn.pointwise */
+static void se_resnet56_layer125_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(1936800) * n), (par + 39008), (par + 39776), (act + (long)(1985952) * n + 0));
+}
+
+/* layer1.8.conv_bn.pointwise */
+static void se_resnet56_layer125_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(1936800) * n), (par + 39008), (dact + (long)(1985952) * n + 0), (dact + (long)(1936800) * n), (grad + 39008), (grad + 39776));
+}
+
+/* layer1.8.conv_bn.bn2 */
+static void se_resnet56_layer126_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c16_32x32_fwd_train(n, (act + (long)(1985952) * n), (par + 39792), (par + 39808), (buf + 1408), (buf + 1424),
             (cnt + 26), (act + (long)(2002336) * n), (sav + 1408), (sav + 1424));
     else
         bn_c16_32x32_fwd_eval(n, (act + (long)(1985952) * n), (par + 39792), (par + 39808), (buf + 1408), (buf + 1424),
             (act + (long)(2002336) * n));
+}
+
+/* layer1.8.conv_bn.bn2 */
+static void se_resnet56_layer126_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c16_32x32_bwd(n, (act + (long)(1985952) * n), (par + 39792), (sav + 1408), (sav + 1424), (dact + (long)(2002336) * n),
+        (dact + (long)(1985952) * n), (grad + 39792), (grad + 39808));
+}
+
+/* layer1.8.relu#1 */
+static void se_resnet56_layer127_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n16384_fwd(n, (act + (long)(2002336) * n), (act + (long)(2018720) * n));
+}
+
+/* layer1.8.relu#1 */
+static void se_resnet56_layer127_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n16384_bwd(n, (act + (long)(2002336) * n), (act + (long)(2018720) * n), (dact + (long)(2018720) * n), (dact + (long)(2002336) * n));
+}
+
+/* layer1.8.conv2 */
+static void se_resnet56_layer128_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(2018720) * n), (par + 39824), 0, (act + (long)(2035104) * n + 0));
+}
+
+/* layer1.8.conv2 */
+static void se_resnet56_layer128_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(2018720) * n), (par + 39824), (dact + (long)(2035104) * n + 0), (dact + (long)(2018720) * n), (grad + 39824), 0);
+}
+
+/* layer1.8.bn2 */
+static void se_resnet56_layer129_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c16_32x32_fwd_train(n, (act + (long)(2035104) * n), (par + 42128), (par + 42144), (buf + 1440), (buf + 1456),
             (cnt + 27), (act + (long)(2051488) * n), (sav + 1440), (sav + 1456));
     else
         bn_c16_32x32_fwd_eval(n, (act + (long)(2035104) * n), (par + 42128), (par + 42144), (buf + 1440), (buf + 1456),
             (act + (long)(2051488) * n));
+}
+
+/* layer1.8.bn2 */
+static void se_resnet56_layer129_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c16_32x32_bwd(n, (act + (long)(2035104) * n), (par + 42128), (sav + 1440), (sav + 1456), (dact + (long)(2051488) * n),
+        (dact + (long)(2035104) * n), (grad + 42128), (grad + 42144));
+}
+
+/* layer1.8.se.pool */
+static void se_resnet56_layer130_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     gap_c16_32x32_fwd(n, (act + (long)(2051488) * n), (act + (long)(2067872) * n));
+}
+
+/* layer1.8.se.pool */
+static void se_resnet56_layer130_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    gap_c16_32x32_bwd(n, (dact + (long)(2067872) * n), (dact + (long)(2051488) * n));
+}
+
+/* layer1.8.se.fc.0 */
+static void se_resnet56_layer131_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     linear_16_2_fwd(n, (act + (long)(2067872) * n), (par + 42160), 0, (act + (long)(2067888) * n));
+}
+
+/* layer1.8.se.fc.0 */
+static void se_resnet56_layer131_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    linear_16_2_bwd(n, (act + (long)(2067872) * n), (par + 42160), (dact + (long)(2067888) * n), (dact + (long)(2067872) * n), (grad + 42160), 0);
+}
+
+/* layer1.8.se.relu#1 */
+static void se_resnet56_layer132_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n2_fwd(n, (act + (long)(2067888) * n), (act + (long)(2067890) * n));
+}
+
+/* layer1.8.se.relu#1 */
+static void se_resnet56_layer132_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n2_bwd(n, (act + (long)(2067888) * n), (act + (long)(2067890) * n), (dact + (long)(2067890) * n), (dact + (long)(2067888) * n));
+}
+
+/* layer1.8.se.fc.2 */
+static void se_resnet56_layer133_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     linear_2_16_fwd(n, (act + (long)(2067890) * n), (par + 42192), 0, (act + (long)(2067892) * n));
+}
+
+/* layer1.8.se.fc.2 */
+static void se_resnet56_layer133_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    linear_2_16_bwd(n, (act + (long)(2067890) * n), (par + 42192), (dact + (long)(2067892) * n), (dact + (long)(2067890) * n), (grad + 42192), 0);
+}
+
+/* layer1.8.se.gate */
+static void se_resnet56_layer134_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     sigmoid_n16_fwd(n, (act + (long)(2067892) * n), (act + (long)(2067908) * n));
+}
+
+/* layer1.8.se.gate */
+static void se_resnet56_layer134_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    sigmoid_n16_bwd(n, (act + (long)(2067892) * n), (act + (long)(2067908) * n), (dact + (long)(2067908) * n), (dact + (long)(2067892) * n));
+}
+
+/* layer1.8.se.scale */
+static void se_resnet56_layer135_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     scale_c16_32x32_fwd(n, (act + (long)(2051488) * n), (act + (long)(2067908) * n), (act + (long)(2067924) * n));
+}
+
+/* layer1.8.se.scale */
+static void se_resnet56_layer135_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    scale_c16_32x32_bwd(n, (act + (long)(2051488) * n), (act + (long)(2067908) * n), (dact + (long)(2067924) * n), (dact + (long)(2051488) * n), (dact + (long)(2067908) * n));
+}
+
+/* layer1.8.sum */
+static void se_resnet56_layer136_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n16384_fwd(n, (act + (long)(2067924) * n), (act + (long)(1871264) * n), (act + (long)(2084308) * n));
+}
+
+/* layer1.8.sum */
+static void se_resnet56_layer136_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n16384_bwd(n, (dact + (long)(2084308) * n), (dact + (long)(2067924) * n), (dact + (long)(1871264) * n));
+}
+
+/* layer1.8.relu#2 */
+static void se_resnet56_layer137_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n16384_fwd(n, (act + (long)(2084308) * n), (act + (long)(2100692) * n));
+}
+
+/* layer1.8.relu#2 */
+static void se_resnet56_layer137_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n16384_bwd(n, (act + (long)(2084308) * n), (act + (long)(2100692) * n), (dact + (long)(2100692) * n), (dact + (long)(2084308) * n));
+}
+
+/* layer2.0.conv_bn.seps */
+static void se_resnet56_layer138_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_5_c16_32x32_s1_fwd(n, (act + (long)(2100692) * n), (par + 42224), 0, (act + (long)(2117076) * n + 0));
+}
+
+/* layer2.0.conv_bn.seps */
+static void se_resnet56_layer138_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_5_c16_32x32_s1_bwd(n, (act + (long)(2100692) * n), (par + 42224), (dact + (long)(2117076) * n + 0), (dact + (long)(2100692) * n), (grad + 42224), 0);
+}
+
+/* layer2.0.conv_bn.bn1 */
+static void se_resnet56_layer139_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c32_32x32_fwd_train(n, (act + (long)(2117076) * n), (par + 42768), (par + 42800), (buf + 1472), (buf + 1504),
             (cnt + 28), (act + (long)(2149844) * n), (sav + 1472), (sav + 1504));
     else
         bn_c32_32x32_fwd_eval(n, (act + (long)(2117076) * n), (par + 42768), (par + 42800), (buf + 1472), (buf + 1504),
             (act + (long)(2149844) * n));
+}
+
+/* layer2.0.conv_bn.bn1 */
+static void se_resnet56_layer139_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c32_32x32_bwd(n, (act + (long)(2117076) * n), (par + 42768), (sav + 1472), (sav + 1504), (dact + (long)(2149844) * n),
+        (dact + (long)(2117076) * n), (grad + 42768), (grad + 42800));
+}
+
+/* layer2.0.conv_bn.pointwise */
+static void se_resnet56_layer140_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c32_32_32x32_s2_p0_b_fwd(n, (act + (long)(2149844) * n), (par + 42832), (par + 43856), (act + (long)(2182612) * n + 0));
+}
+
+/* layer2.0.conv_bn.pointwise */
+static void se_resnet56_layer140_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c32_32_32x32_s2_p0_b_bwd(n, (act + (long)(2149844) * n), (par + 42832), (dact + (long)(2182612) * n + 0), (dact + (long)(2149844) * n), (grad + 42832), (grad + 43856));
+}
+
+/* layer2.0.conv_bn.bn2 */
+static void se_resnet56_layer141_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c32_16x16_fwd_train(n, (act + (long)(2182612) * n), (par + 43888), (par + 43920), (buf + 1536), (buf + 1568),
             (cnt + 29), (act + (long)(2190804) * n), (sav + 1536), (sav + 1568));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(2182612) * n), (par + 43888), (par + 43920), (buf + 1536), (buf + 1568),
             (act + (long)(2190804) * n));
+}
+
+/* layer2.0.conv_bn.bn2 */
+static void se_resnet56_layer141_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c32_16x16_bwd(n, (act + (long)(2182612) * n), (par + 43888), (sav + 1536), (sav + 1568), (dact + (long)(2190804) * n),
+        (dact + (long)(2182612) * n), (grad + 43888), (grad + 43920));
+}
+
+/* layer2.0.relu#1 */
+static void se_resnet56_layer142_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n8192_fwd(n, (act + (long)(2190804) * n), (act + (long)(2198996) * n));
+}
+
+/* layer2.0.relu#1 */
+static void se_resnet56_layer142_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n8192_bwd(n, (act + (long)(2190804) * n), (act + (long)(2198996) * n), (dact + (long)(2198996) * n), (dact + (long)(2190804) * n));
+}
+
+/* layer2.0.conv2 */
+static void se_resnet56_layer143_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(2198996) * n), (par + 43952), 0, (act + (long)(2207188) * n + 0));
+}
+
+/* layer2.0.conv2 */
+static void se_resnet56_layer143_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(2198996) * n), (par + 43952), (dact + (long)(2207188) * n + 0), (dact + (long)(2198996) * n), (grad + 43952), 0);
+}
+
+/* layer2.0.bn2 */
+static void se_resnet56_layer144_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c32_16x16_fwd_train(n, (act + (long)(2207188) * n), (par + 53168), (par + 53200), (buf + 1600), (buf + 1632),
             (cnt + 30), (act + (long)(2215380) * n), (sav + 1600), (sav + 1632));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(2207188) * n), (par + 53168), (par + 53200), (buf + 1600), (buf + 1632),
             (act + (long)(2215380) * n));
+}
+
+/* layer2.0.bn2 */
+static void se_resnet56_layer144_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c32_16x16_bwd(n, (act + (long)(2207188) * n), (par + 53168), (sav + 1600), (sav + 1632), (dact + (long)(2215380) * n),
+        (dact + (long)(2207188) * n), (grad + 53168), (grad + 53200));
+}
+
+/* layer2.0.se.pool */
+static void se_resnet56_layer145_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     gap_c32_16x16_fwd(n, (act + (long)(2215380) * n), (act + (long)(2223572) * n));
+}
+
+/* layer2.0.se.pool */
+static void se_resnet56_layer145_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    gap_c32_16x16_bwd(n, (dact + (long)(2223572) * n), (dact + (long)(2215380) * n));
+}
+
+/* layer2.0.se.fc.0 */
+static void se_resnet56_layer146_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     linear_32_4_fwd(n, (act + (long)(2223572) * n), (par + 53232), 0, (act + (long)(2223604) * n));
+}
+
+/* layer2.0.se.fc.0 */
+static void se_resnet56_layer146_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    linear_32_4_bwd(n, (act + (long)(2223572) * n), (par + 53232), (dact + (long)(2223604) * n), (dact + (long)(2223572) * n), (grad + 53232), 0);
+}
+
+/* layer2.0.se.relu#1 */
+static void se_resnet56_layer147_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n4_fwd(n, (act + (long)(2223604) * n), (act + (long)(2223608) * n));
+}
+
+/* layer2.0.se.relu#1 */
+static void se_resnet56_layer147_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n4_bwd(n, (act + (long)(2223604) * n), (act + (long)(2223608) * n), (dact + (long)(2223608) * n), (dact + (long)(2223604) * n));
+}
+
+/* layer2.0.se.fc.2 */
+static void se_resnet56_layer148_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     linear_4_32_fwd(n, (act + (long)(2223608) * n), (par + 53360), 0, (act + (long)(2223612) * n));
+}
+
+/* layer2.0.se.fc.2 */
+static void se_resnet56_layer148_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    linear_4_32_bwd(n, (act + (long)(2223608) * n), (par + 53360), (dact + (long)(2223612) * n), (dact + (long)(2223608) * n), (grad + 53360), 0);
+}
+
+/* layer2.0.se.gate */
+static void se_resnet56_layer149_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     sigmoid_n32_fwd(n, (act + (long)(2223612) * n), (act + (long)(2223644) * n));
+}
+
+/* layer2.0.se.gate */
+static void se_resnet56_layer149_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    sigmoid_n32_bwd(n, (act + (long)(2223612) * n), (act + (long)(2223644) * n), (dact + (long)(2223644) * n), (dact + (long)(2223612) * n));
+}
+
+/* layer2.0.se.scale */
+static void se_resnet56_layer150_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     scale_c32_16x16_fwd(n, (act + (long)(2215380) * n), (act + (long)(2223644) * n), (act + (long)(2223676) * n));
+}
+
+/* layer2.0.se.scale */
+static void se_resnet56_layer150_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    scale_c32_16x16_bwd(n, (act + (long)(2215380) * n), (act + (long)(2223644) * n), (dact + (long)(2223676) * n), (dact + (long)(2215380) * n), (dact + (long)(2223644) * n));
+}
+
+/* layer2.0.downsample.0 */
+static void se_resnet56_layer151_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c16_32_32x32_s2_p0_fwd(n, (act + (long)(2100692) * n), (par + 53488), 0, (act + (long)(2231868) * n + 0));
+}
+
+/* layer2.0.downsample.0 */
+static void se_resnet56_layer151_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c16_32_32x32_s2_p0_bwd(n, (act + (long)(2100692) * n), (par + 53488), (dact + (long)(2231868) * n + 0), (dact + (long)(2100692) * n), (grad + 53488), 0);
+}
+
+/* layer2.0.downsample.1 */
+static void se_resnet56_layer152_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c32_16x16_fwd_train(n, (act + (long)(2231868) * n), (par + 54000), (par + 54032), (buf + 1664), (buf + 1696),
             (cnt + 31), (act + (long)(2240060) * n), (sav + 1664), (sav + 1696));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(2231868) * n), (par + 54000), (par + 54032), (buf + 1664), (buf + 1696),
             (act + (long)(2240060) * n));
+}
+
+/* layer2.0.downsample.1 */
+static void se_resnet56_layer152_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c32_16x16_bwd(n, (act + (long)(2231868) * n), (par + 54000), (sav + 1664), (sav + 1696), (dact + (long)(2240060) * n),
+        (dact + (long)(2231868) * n), (grad + 54000), (grad + 54032));
+}
+
+/* layer2.0.sum */
+static void se_resnet56_layer153_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n8192_fwd(n, (act + (long)(2223676) * n), (act + (long)(2240060) * n), (act + (long)(2248252) * n));
+}
+
+/* layer2.0.sum */
+static void se_resnet56_layer153_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n8192_bwd(n, (dact + (long)(2248252) * n), (dact + (long)(2223676) * n), (dact + (long)(2240060) * n));
+}
+
+/* layer2.0.relu#2 */
+static void se_resnet56_layer154_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n8192_fwd(n, (act + (long)(2248252) * n), (act + (long)(2256444) * n));
+}
+
+/* layer2.0.relu#2 */
+static void se_resnet56_layer154_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n8192_bwd(n, (act + (long)(2248252) * n), (act + (long)(2256444) * n), (dact + (long)(2256444) * n), (dact + (long)(2248252) * n));
+}
+
+/* layer2.1.conv_bn.seps */
+static void se_resnet56_layer155_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(2256444) * n), (par + 54064), 0, (act + (long)(2264636) * n + 0));
+}
+
+/* layer2.1.conv_bn.seps */
+static void se_resnet56_layer155_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(2256444) * n), (par + 54064), (dact + (long)(2264636) * n + 0), (dact + (long)(2256444) * n), (grad + 54064), 0);
+}
+
+/* layer2.1.conv_bn.bn1 */
+static void se_resnet56_layer156_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_16x16_fwd_train(n, (act + (long)(2264636) * n), (par + 55152), (par + 55216), (buf + 1728), (buf + 1792),
             (cnt + 32), (act + (long)(2281020) * n), (sav + 1728), (sav + 1792));
     else
         bn_c64_16x16_fwd_eval(n, (act + (long)(2264636) * n), (par + 55152), (par + 55216), (buf + 1728), (buf + 1792),
             (act + (long)(2281020) * n));
+}
+
+/* layer2.1.conv_bn.bn1 */
+static void se_resnet56_layer156_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_16x16_bwd(n, (act + (long)(2264636) * n), (par + 55152), (sav + 1728), (sav + 1792), (dact + (long)(2281020) * n),
+        (dact + (long)(2264636) * n), (grad + 55152), (grad + 55216));
+}
+
+/* layer2.1.conv_bn.pointwise */
+static void se_resnet56_layer157_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(2281020) * n), (par + 55280), (par + 57328), (act + (long)(2297404) * n + 0));
+}
+
+/* layer2.1.conv_bn.pointwise */
+static void se_resnet56_layer157_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(2281020) * n), (par + 55280), (dact + (long)(2297404) * n + 0), (dact + (long)(2281020) * n), (grad + 55280), (grad + 57328));
+}
+
+/* layer2.1.conv_bn.bn2 */
+static void se_resnet56_layer158_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c32_16x16_fwd_train(n, (act + (long)(2297404) * n), (par + 57360), (par + 57392), (buf + 1856), (buf + 1888),
             (cnt + 33), (act + (long)(2305596) * n), (sav + 1856), (sav + 1888));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(2297404) * n), (par + 57360), (par + 57392), (buf + 1856), (buf + 1888),
             (act + (long)(2305596) * n));
+}
+
+/* layer2.1.conv_bn.bn2 */
+static void se_resnet56_layer158_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c32_16x16_bwd(n, (act + (long)(2297404) * n), (par + 57360), (sav + 1856), (sav + 1888), (dact + (long)(2305596) * n),
+        (dact + (long)(2297404) * n), (grad + 57360), (grad + 57392));
+}
+
+/* layer2.1.relu#1 */
+static void se_resnet56_layer159_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n8192_fwd(n, (act + (long)(2305596) * n), (act + (long)(2313788) * n));
+}
+
+/* layer2.1.relu#1 */
+static void se_resnet56_layer159_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n8192_bwd(n, (act + (long)(2305596) * n), (act + (long)(2313788) * n), (dact + (long)(2313788) * n), (dact + (long)(2305596) * n));
+}
+
+/* layer2.1.conv2 */
+static void se_resnet56_layer160_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(2313788) * n), (par + 57424), 0, (act + (long)(2321980) * n + 0));
+}
+
+/* layer2.1.conv2 */
+static void se_resnet56_layer160_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(2313788) * n), (par + 57424), (dact + (long)(2321980) * n + 0), (dact + (long)(2313788) * n), (grad + 57424), 0);
+}
+
+/* layer2.1.bn2 */
+static void se_resnet56_layer161_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c32_16x16_fwd_train(n, (act + (long)(2321980) * n), (par + 66640), (par + 66672), (buf + 1920), (buf + 1952),
             (cnt + 34), (act + (long)(2330172) * n), (sav + 1920), (sav + 1952));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(2321980) * n), (par + 66640), (par + 66672), (buf + 1920), (buf + 1952),
             (act + (long)(2330172) * n));
+}
+
+/* layer2.1.bn2 */
+static void se_resnet56_layer161_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c32_16x16_bwd(n, (act + (long)(2321980) * n), (par + 66640), (sav + 1920), (sav + 1952), (dact + (long)(2330172) * n),
+        (dact + (long)(2321980) * n), (grad + 66640), (grad + 66672));
+}
+
+/* layer2.1.se.pool */
+static void se_resnet56_layer162_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     gap_c32_16x16_fwd(n, (act + (long)(2330172) * n), (act + (long)(2338364) * n));
+}
+
+/* layer2.1.se.pool */
+static void se_resnet56_layer162_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    gap_c32_16x16_bwd(n, (dact + (long)(2338364) * n), (dact + (long)(2330172) * n));
+}
+
+/* layer2.1.se.fc.0 */
+static void se_resnet56_layer163_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     linear_32_4_fwd(n, (act + (long)(2338364) * n), (par + 66704), 0, (act + (long)(2338396) * n));
+}
+
+/* layer2.1.se.fc.0 */
+static void se_resnet56_layer163_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    linear_32_4_bwd(n, (act + (long)(2338364) * n), (par + 66704), (dact + (long)(2338396) * n), (dact + (long)(2338364) * n), (grad + 66704), 0);
+}
+
+/* layer2.1.se.relu#1 */
+static void se_resnet56_layer164_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n4_fwd(n, (act + (long)(2338396) * n), (act + (long)(2338400) * n));
+}
+
+/* layer2.1.se.relu#1 */
+static void se_resnet56_layer164_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n4_bwd(n, (act + (long)(2338396) * n), (act + (long)(2338400) * n), (dact + (long)(2338400) * n), (dact + (long)(2338396) * n));
+}
+
+/* layer2.1.se.fc.2 */
+static void se_resnet56_layer165_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     linear_4_32_fwd(n, (act + (long)(2338400) * n), (par + 66832), 0, (act + (long)(2338404) * n));
+}
+
+/* layer2.1.se.fc.2 */
+static void se_resnet56_layer165_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    linear_4_32_bwd(n, (act + (long)(2338400) * n), (par + 66832), (dact + (long)(2338404) * n), (dact + (long)(2338400) * n), (grad + 66832), 0);
+}
+
+/* layer2.1.se.gate */
+static void se_resnet56_layer166_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     sigmoid_n32_fwd(n, (act + (long)(2338404) * n), (act + (long)(2338436) * n));
+}
+
+/* layer2.1.se.gate */
+static void se_resnet56_layer166_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    sigmoid_n32_bwd(n, (act + (long)(2338404) * n), (act + (long)(2338436) * n), (dact + (long)(2338436) * n), (dact + (long)(2338404) * n));
+}
+
+/* layer2.1.se.scale */
+static void se_resnet56_layer167_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     scale_c32_16x16_fwd(n, (act + (long)(2330172) * n), (act + (long)(2338436) * n), (act + (long)(2338468) * n));
+}
+
+/* layer2.1.se.scale */
+static void se_resnet56_layer167_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    scale_c32_16x16_bwd(n, (act + (long)(2330172) * n), (act + (long)(2338436) * n), (dact + (long)(2338468) * n), (dact + (long)(2330172) * n), (dact + (long)(2338436) * n));
+}
+
+/* layer2.1.sum */
+static void se_resnet56_layer168_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n8192_fwd(n, (act + (long)(2338468) * n), (act + (long)(2256444) * n), (act + (long)(2346660) * n));
+}
+
+/* layer2.1.sum */
+static void se_resnet56_layer168_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n8192_bwd(n, (dact + (long)(2346660) * n), (dact + (long)(2338468) * n), (dact + (long)(2256444) * n));
+}
+
+/* layer2.1.relu#2 */
+static void se_resnet56_layer169_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n8192_fwd(n, (act + (long)(2346660) * n), (act + (long)(2354852) * n));
+}
+
+/* layer2.1.relu#2 */
+static void se_resnet56_layer169_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n8192_bwd(n, (act + (long)(2346660) * n), (act + (long)(2354852) * n), (dact + (long)(2354852) * n), (dact + (long)(2346660) * n));
+}
+
+/* layer2.2.conv_bn.seps */
+static void se_resnet56_layer170_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(2354852) * n), (par + 66960), 0, (act + (long)(2363044) * n + 0));
+}
+
+/* layer2.2.conv_bn.seps */
+static void se_resnet56_layer170_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(2354852) * n), (par + 66960), (dact + (long)(2363044) * n + 0), (dact + (long)(2354852) * n), (grad + 66960), 0);
+}
+
+/* layer2.2.conv_bn.bn1 */
+static void se_resnet56_layer171_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_16x16_fwd_train(n, (act + (long)(2363044) * n), (par + 68048), (par + 68112), (buf + 1984), (buf + 2048),
             (cnt + 35), (act + (long)(2379428) * n), (sav + 1984), (sav + 2048));
     else
         bn_c64_16x16_fwd_eval(n, (act + (long)(2363044) * n), (par + 68048), (par + 68112), (buf + 1984), (buf + 2048),
             (act + (long)(2379428) * n));
+}
+
+/* layer2.2.conv_bn.bn1 */
+static void se_resnet56_layer171_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_16x16_bwd(n, (act + (long)(2363044) * n), (par + 68048), (sav + 1984), (sav + 2048), (dact + (long)(2379428) * n),
+        (dact + (long)(2363044) * n), (grad + 68048), (grad + 68112));
+}
+
+/* layer2.2.conv_bn.pointwise */
+static void se_resnet56_layer172_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(2379428) * n), (par + 68176), (par + 70224), (act + (long)(2395812) * n + 0));
+}
+
+/* layer2.2.conv_bn.pointwise */
+static void se_resnet56_layer172_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(2379428) * n), (par + 68176), (dact + (long)(2395812) * n + 0), (dact + (long)(2379428) * n), (grad + 68176), (grad + 70224));
+}
+
+/* layer2.2.conv_bn.bn2 */
+static void se_resnet56_layer173_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c32_16x16_fwd_train(n, (act + (long)(2395812) * n), (par + 70256), (par + 70288), (buf + 2112), (buf + 2144),
             (cnt + 36), (act + (long)(2404004) * n), (sav + 2112), (sav + 2144));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(2395812) * n), (par + 70256), (par + 70288), (buf + 2112), (buf + 2144),
             (act + (long)(2404004) * n));
+}
+
+/* layer2.2.conv_bn.bn2 */
+static void se_resnet56_layer173_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c32_16x16_bwd(n, (act + (long)(2395812) * n), (par + 70256), (sav + 2112), (sav + 2144), (dact + (long)(2404004) * n),
+        (dact + (long)(2395812) * n), (grad + 70256), (grad + 70288));
+}
+
+/* layer2.2.relu#1 */
+static void se_resnet56_layer174_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n8192_fwd(n, (act + (long)(2404004) * n), (act + (long)(2412196) * n));
+}
+
+/* layer2.2.relu#1 */
+static void se_resnet56_layer174_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n8192_bwd(n, (act + (long)(2404004) * n), (act + (long)(2412196) * n), (dact + (long)(2412196) * n), (dact + (long)(2404004) * n));
+}
+
+/* layer2.2.conv2 */
+static void se_resnet56_layer175_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(2412196) * n), (par + 70320), 0, (act + (long)(2420388) * n + 0));
+}
+
+/* layer2.2.conv2 */
+static void se_resnet56_layer175_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(2412196) * n), (par + 70320), (dact + (long)(2420388) * n + 0), (dact + (long)(2412196) * n), (grad + 70320), 0);
+}
+
+/* layer2.2.bn2 */
+static void se_resnet56_layer176_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c32_16x16_fwd_train(n, (act + (long)(2420388) * n), (par + 79536), (par + 79568), (buf + 2176), (buf + 2208),
             (cnt + 37), (act + (long)(2428580) * n), (sav + 2176), (sav + 2208));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(2420388) * n), (par + 79536), (par + 79568), (buf + 2176), (buf + 2208),
             (act + (long)(2428580) * n));
+}
+
+/* layer2.2.bn2 */
+static void se_resnet56_layer176_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c32_16x16_bwd(n, (act + (long)(2420388) * n), (par + 79536), (sav + 2176), (sav + 2208), (dact + (long)(2428580) * n),
+        (dact + (long)(2420388) * n), (grad + 79536), (grad + 79568));
+}
+
+/* layer2.2.se.pool */
+static void se_resnet56_layer177_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     gap_c32_16x16_fwd(n, (act + (long)(2428580) * n), (act + (long)(2436772) * n));
+}
+
+/* layer2.2.se.pool */
+static void se_resnet56_layer177_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    gap_c32_16x16_bwd(n, (dact + (long)(2436772) * n), (dact + (long)(2428580) * n));
+}
+
+/* layer2.2.se.fc.0 */
+static void se_resnet56_layer178_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     linear_32_4_fwd(n, (act + (long)(2436772) * n), (par + 79600), 0, (act + (long)(2436804) * n));
+}
+
+/* layer2.2.se.fc.0 */
+static void se_resnet56_layer178_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    linear_32_4_bwd(n, (act + (long)(2436772) * n), (par + 79600), (dact + (long)(2436804) * n), (dact + (long)(2436772) * n), (grad + 79600), 0);
+}
+
+/* layer2.2.se.relu#1 */
+static void se_resnet56_layer179_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n4_fwd(n, (act + (long)(2436804) * n), (act + (long)(2436808) * n));
+}
+
+/* layer2.2.se.relu#1 */
+static void se_resnet56_layer179_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n4_bwd(n, (act + (long)(2436804) * n), (act + (long)(2436808) * n), (dact + (long)(2436808) * n), (dact + (long)(2436804) * n));
+}
+
+/* layer2.2.se.fc.2 */
+static void se_resnet56_layer180_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     linear_4_32_fwd(n, (act + (long)(2436808) * n), (par + 79728), 0, (act + (long)(2436812) * n));
+}
+
+/* layer2.2.se.fc.2 */
+static void se_resnet56_layer180_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    linear_4_32_bwd(n, (act + (long)(2436808) * n), (par + 79728), (dact + (long)(2436812) * n), (dact + (long)(2436808) * n), (grad + 79728), 0);
+}
+
+/* layer2.2.se.gate */
+static void se_resnet56_layer181_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     sigmoid_n32_fwd(n, (act + (long)(2436812) * n), (act + (long)(2436844) * n));
+}
+
+/* layer2.2.se.gate */
+static void se_resnet56_layer181_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    sigmoid_n32_bwd(n, (act + (long)(2436812) * n), (act + (long)(2436844) * n), (dact + (long)(2436844) * n), (dact + (long)(2436812) * n));
+}
+
+/* layer2.2.se.scale */
+static void se_resnet56_layer182_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     scale_c32_16x16_fwd(n, (act + (long)(2428580) * n), (act + (long)(2436844) * n), (act + (long)(2436876) * n));
+}
+
+/* layer2.2.se.scale */
+static void se_resnet56_layer182_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    scale_c32_16x16_bwd(n, (act + (long)(2428580) * n), (act + (long)(2436844) * n), (dact + (long)(2436876) * n), (dact + (long)(2428580) * n), (dact + (long)(2436844) * n));
+}
+
+/* layer2.2.sum */
+static void se_resnet56_layer183_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n8192_fwd(n, (act + (long)(2436876) * n), (act + (long)(2354852) * n), (act + (long)(2445068) * n));
+}
+
+/* layer2.2.sum */
+static void se_resnet56_layer183_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n8192_bwd(n, (dact + (long)(2445068) * n), (dact + (long)(2436876) * n), (dact + (long)(2354852) * n));
+}
+
+/* layer2.2.relu#2 */
+static void se_resnet56_layer184_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n8192_fwd(n, (act + (long)(2445068) * n), (act + (long)(2453260) * n));
+}
+
+/* layer2.2.relu#2 */
+static void se_resnet56_layer184_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n8192_bwd(n, (act + (long)(2445068) * n), (act + (long)(2453260) * n), (dact + (long)(2453260) * n), (dact + (long)(2445068) * n));
+}
+
+/* layer2.3.conv_bn.seps */
+static void se_resnet56_layer185_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(2453260) * n), (par + 79856), 0, (act + (long)(2461452) * n + 0));
+}
+
+/* layer2.3.conv_bn.seps */
+static void se_resnet56_layer185_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(2453260) * n), (par + 79856), (dact + (long)(2461452) * n + 0), (dact + (long)(2453260) * n), (grad + 79856), 0);
+}
+
+/* layer2.3.conv_bn.bn1 */
+static void se_resnet56_layer186_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_16x16_fwd_train(n, (act + (long)(2461452) * n), (par + 80944), (par + 81008), (buf + 2240), (buf + 2304),
             (cnt + 38), (act + (long)(2477836) * n), (sav + 2240), (sav + 2304));
     else
         bn_c64_16x16_fwd_eval(n, (act + (long)(2461452) * n), (par + 80944), (par + 81008), (buf + 2240), (buf + 2304),
             (act + (long)(2477836) * n));
+}
+
+/* layer2.3.conv_bn.bn1 */
+static void se_resnet56_layer186_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_16x16_bwd(n, (act + (long)(2461452) * n), (par + 80944), (sav + 2240), (sav + 2304), (dact + (long)(2477836) * n),
+        (dact + (long)(2461452) * n), (grad + 80944), (grad + 81008));
+}
+
+/* layer2.3.conv_bn.pointwise */
+static void se_resnet56_layer187_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(2477836) * n), (par + 81072), (par + 83120), (act + (long)(2494220) * n + 0));
+}
+
+/* layer2.3.conv_bn.pointwise */
+static void se_resnet56_layer187_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(2477836) * n), (par + 81072), (dact + (long)(2494220) * n + 0), (dact + (long)(2477836) * n), (grad + 81072), (grad + 83120));
+}
+
+/* layer2.3.conv_bn.bn2 */
+static void se_resnet56_layer188_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c32_16x16_fwd_train(n, (act + (long)(2494220) * n), (par + 83152), (par + 83184), (buf + 2368), (buf + 2400),
             (cnt + 39), (act + (long)(2502412) * n), (sav + 2368), (sav + 2400));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(2494220) * n), (par + 83152), (par + 83184), (buf + 2368), (buf + 2400),
             (act + (long)(2502412) * n));
+}
+
+/* layer2.3.conv_bn.bn2 */
+static void se_resnet56_layer188_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c32_16x16_bwd(n, (act + (long)(2494220) * n), (par + 83152), (sav + 2368), (sav + 2400), (dact + (long)(2502412) * n),
+        (dact + (long)(2494220) * n), (grad + 83152), (grad + 83184));
+}
+
+/* layer2.3.relu#1 */
+static void se_resnet56_layer189_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n8192_fwd(n, (act + (long)(2502412) * n), (act + (long)(2510604) * n));
+}
+
+/* layer2.3.relu#1 */
+static void se_resnet56_layer189_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n8192_bwd(n, (act + (long)(2502412) * n), (act + (long)(2510604) * n), (dact + (long)(2510604) * n), (dact + (long)(2502412) * n));
+}
+
+/* layer2.3.conv2 */
+static void se_resnet56_layer190_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(2510604) * n), (par + 83216), 0, (act + (long)(2518796) * n + 0));
+}
+
+/* layer2.3.conv2 */
+static void se_resnet56_layer190_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(2510604) * n), (par + 83216), (dact + (long)(2518796) * n + 0), (dact + (long)(2510604) * n), (grad + 83216), 0);
+}
+
+/* layer2.3.bn2 */
+static void se_resnet56_layer191_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c32_16x16_fwd_train(n, (act + (long)(2518796) * n), (par + 92432), (par + 92464), (buf + 2432), (buf + 2464),
             (cnt + 40), (act + (long)(2526988) * n), (sav + 2432), (sav + 2464));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(2518796) * n), (par + 92432), (par + 92464), (buf + 2432), (buf + 2464),
             (act + (long)(2526988) * n));
+}
+
+/* layer2.3.bn2 */
+static void se_resnet56_layer191_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c32_16x16_bwd(n, (act + (long)(2518796) * n), (par + 92432), (sav + 2432), (sav + 2464), (dact + (long)(2526988) * n),
+        (dact + (long)(2518796) * n), (grad + 92432), (grad + 92464));
+}
+
+/* layer2.3.se.pool */
+static void se_resnet56_layer192_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     gap_c32_16x16_fwd(n, (act + (long)(2526988) * n), (act + (long)(2535180) * n));
+}
+
+/* layer2.3.se.pool */
+static void se_resnet56_layer192_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    gap_c32_16x16_bwd(n, (dact + (long)(2535180) * n), (dact + (long)(2526988) * n));
+}
+
+/* layer2.3.se.fc.0 */
+static void se_resnet56_layer193_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     linear_32_4_fwd(n, (act + (long)(2535180) * n), (par + 92496), 0, (act + (long)(2535212) * n));
+}
+
+/* layer2.3.se.fc.0 */
+static void se_resnet56_layer193_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    linear_32_4_bwd(n, (act + (long)(2535180) * n), (par + 92496), (dact + (long)(2535212) * n), (dact + (long)(2535180) * n), (grad + 92496), 0);
+}
+
+/* layer2.3.se.relu#1 */
+static void se_resnet56_layer194_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n4_fwd(n, (act + (long)(2535212) * n), (act + (long)(2535216) * n));
+}
+
+/* layer2.3.se.relu#1 */
+static void se_resnet56_layer194_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n4_bwd(n, (act + (long)(2535212) * n), (act + (long)(2535216) * n), (dact + (long)(2535216) * n), (dact + (long)(2535212) * n));
+}
+
+/* layer2.3.se.fc.2 */
+static void se_resnet56_layer195_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     linear_4_32_fwd(n, (act + (long)(2535216) * n), (par + 92624), 0, (act + (long)(2535220) * n));
+}
+
+/* layer2.3.se.fc.2 */
+static void se_resnet56_layer195_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    linear_4_32_bwd(n, (act + (long)(2535216) * n), (par + 92624), (dact + (long)(2535220) * n), (dact + (long)(2535216) * n), (grad + 92624), 0);
+}
+
+/* layer2.3.se.gate */
+static void se_resnet56_layer196_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     sigmoid_n32_fwd(n, (act + (long)(2535220) * n), (act + (long)(2535252) * n));
+}
+
+/* layer2.3.se.gate */
+static void se_resnet56_layer196_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    sigmoid_n32_bwd(n, (act + (long)(2535220) * n), (act + (long)(2535252) * n), (dact + (long)(2535252) * n), (dact + (long)(2535220) * n));
+}
+
+/* layer2.3.se.scale */
+static void se_resnet56_layer197_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     scale_c32_16x16_fwd(n, (act + (long)(2526988) * n), (act + (long)(2535252) * n), (act + (long)(2535284) * n));
+}
+
+/* layer2.3.se.scale */
+static void se_resnet56_layer197_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    scale_c32_16x16_bwd(n, (act + (long)(2526988) * n), (act + (long)(2535252) * n), (dact + (long)(2535284) * n), (dact + (long)(2526988) * n), (dact + (long)(2535252) * n));
+}
+
+/* layer2.3.sum */
+static void se_resnet56_layer198_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n8192_fwd(n, (act + (long)(2535284) * n), (act + (long)(2453260) * n), (act + (long)(2543476) * n));
+}
+
+/* layer2.3.sum */
+static void se_resnet56_layer198_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n8192_bwd(n, (dact + (long)(2543476) * n), (dact + (long)(2535284) * n), (dact + (long)(2453260) * n));
+}
+
+/* layer2.3.relu#2 */
+static void se_resnet56_layer199_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n8192_fwd(n, (act + (long)(2543476) * n), (act + (long)(2551668) * n));
+}
+
+/* layer2.3.relu#2 */
+static void se_resnet56_layer199_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n8192_bwd(n, (act + (long)(2543476) * n), (act + (long)(2551668) * n), (dact + (long)(2551668) * n), (dact + (long)(2543476) * n));
+}
+
+/* layer2.4.conv_bn.seps */
+static void se_resnet56_layer200_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(2551668) * n), (par + 92752), 0, (act + (long)(2559860) * n + 0));
+}
+
+/* layer2.4.conv_bn.seps */
+static void se_resnet56_layer200_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(2551668) * n), (par + 92752), (dact + (long)(2559860) * n + 0), (dact + (long)(2551668) * n), (grad + 92752), 0);
+}
+
+/* layer2.4.conv_bn.bn1 */
+static void se_resnet56_layer201_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_16x16_fwd_train(n, (act + (long)(2559860) * n), (par + 93840), (par + 93904), (buf + 2496), (buf + 2560),
             (cnt + 41), (act + (long)(2576244) * n), (sav + 2496), (sav + 2560));
     else
         bn_c64_16x16_fwd_eval(n, (act + (long)(2559860) * n), (par + 93840), (par + 93904), (buf + 2496), (buf + 2560),
             (act + (long)(2576244) * n));
+}
+
+/* layer2.4.conv_bn.bn1 */
+static void se_resnet56_layer201_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_16x16_bwd(n, (act + (long)(2559860) * n), (par + 93840), (sav + 2496), (sav + 2560), (dact + (long)(2576244) * n),
+        (dact + (long)(2559860) * n), (grad + 93840), (grad + 93904));
+}
+
+/* layer2.4.conv_bn.pointwise */
+static void se_resnet56_layer202_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(2576244) * n), (par + 93968), (par + 96016), (act + (long)(2592628) * n + 0));
+}
+
+/* layer2.4.conv_bn.pointwise */
+static void se_resnet56_layer202_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(2576244) * n), (par + 93968), (dact + (long)(2592628) * n + 0), (dact + (long)(2576244) * n), (grad + 93968), (grad + 96016));
+}
+
+/* layer2.4.conv_bn.bn2 */
+static void se_resnet56_layer203_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c32_16x16_fwd_train(n, (act + (long)(2592628) * n), (par + 96048), (par + 96080), (buf + 2624), (buf + 2656),
             (cnt + 42), (act + (long)(2600820) * n), (sav + 2624), (sav + 2656));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(2592628) * n), (par + 96048), (par + 96080), (buf + 2624), (buf + 2656),
             (act + (long)(2600820) * n));
+}
+
+/* layer2.4.conv_bn.bn2 */
+static void se_resnet56_layer203_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c32_16x16_bwd(n, (act + (long)(2592628) * n), (par + 96048), (sav + 2624), (sav + 2656), (dact + (long)(2600820) * n),
+        (dact + (long)(2592628) * n), (grad + 96048), (grad + 96080));
+}
+
+/* layer2.4.relu#1 */
+static void se_resnet56_layer204_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n8192_fwd(n, (act + (long)(2600820) * n), (act + (long)(2609012) * n));
+}
+
+/* layer2.4.relu#1 */
+static void se_resnet56_layer204_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n8192_bwd(n, (act + (long)(2600820) * n), (act + (long)(2609012) * n), (dact + (long)(2609012) * n), (dact + (long)(2600820) * n));
+}
+
+/* layer2.4.conv2 */
+static void se_resnet56_layer205_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(2609012) * n), (par + 96112), 0, (act + (long)(2617204) * n + 0));
+}
+
+/* layer2.4.conv2 */
+static void se_resnet56_layer205_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(2609012) * n), (par + 96112), (dact + (long)(2617204) * n + 0), (dact + (long)(2609012) * n), (grad + 96112), 0);
+}
+
+/* layer2.4.bn2 */
+static void se_resnet56_layer206_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c32_16x16_fwd_train(n, (act + (long)(2617204) * n), (par + 105328), (par + 105360), (buf + 2688), (buf + 2720),
             (cnt + 43), (act + (long)(2625396) * n), (sav + 2688), (sav + 2720));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(2617204) * n), (par + 105328), (par + 105360), (buf + 2688), (buf + 2720),
             (act + (long)(2625396) * n));
+}
+
+/* layer2.4.bn2 */
+static void se_resnet56_layer206_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c32_16x16_bwd(n, (act + (long)(2617204) * n), (par + 105328), (sav + 2688), (sav + 2720), (dact + (long)(2625396) * n),
+        (dact + (long)(2617204) * n), (grad + 105328), (grad + 105360));
+}
+
+/* layer2.4.se.pool */
+static void se_resnet56_layer207_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     gap_c32_16x16_fwd(n, (act + (long)(2625396) * n), (act + (long)(2633588) * n));
+}
+
+/* layer2.4.se.pool */
+static void se_resnet56_layer207_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    gap_c32_16x16_bwd(n, (dact + (long)(2633588) * n), (dact + (long)(2625396) * n));
+}
+
+/* layer2.4.se.fc.0 */
+static void se_resnet56_layer208_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     linear_32_4_fwd(n, (act + (long)(2633588) * n), (par + 105392), 0, (act + (long)(2633620) * n));
+}
+
+/* layer2.4.se.fc.0 */
+static void se_resnet56_layer208_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    linear_32_4_bwd(n, (act + (long)(2633588) * n), (par + 105392), (dact + (long)(2633620) * n), (dact + (long)(2633588) * n), (grad + 105392), 0);
+}
+
+/* layer2.4.se.relu#1 */
+static void se_resnet56_layer209_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n4_fwd(n, (act + (long)(2633620) * n), (act + (long)(2633624) * n));
+}
+
+/* layer2.4.se.relu#1 */
+static void se_resnet56_layer209_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n4_bwd(n, (act + (long)(2633620) * n), (act + (long)(2633624) * n), (dact + (long)(2633624) * n), (dact + (long)(2633620) * n));
+}
+
+/* layer2.4.se.fc.2 */
+static void se_resnet56_layer210_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     linear_4_32_fwd(n, (act + (long)(2633624) * n), (par + 105520), 0, (act + (long)(2633628) * n));
+}
+
+/* layer2.4.se.fc.2 */
+static void se_resnet56_layer210_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    linear_4_32_bwd(n, (act + (long)(2633624) * n), (par + 105520), (dact + (long)(2633628) * n), (dact + (long)(2633624) * n), (grad + 105520), 0);
+}
+
+/* layer2.4.se.gate */
+static void se_resnet56_layer211_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     sigmoid_n32_fwd(n, (act + (long)(2633628) * n), (act + (long)(2633660) * n));
+}
+
+/* layer2.4.se.gate */
+static void se_resnet56_layer211_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    sigmoid_n32_bwd(n, (act + (long)(2633628) * n), (act + (long)(2633660) * n), (dact + (long)(2633660) * n), (dact + (long)(2633628) * n));
+}
+
+/* layer2.4.se.scale */
+static void se_resnet56_layer212_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     scale_c32_16x16_fwd(n, (act + (long)(2625396) * n), (act + (long)(2633660) * n), (act + (long)(2633692) * n));
+}
+
+/* layer2.4.se.scale */
+static void se_resnet56_layer212_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    scale_c32_16x16_bwd(n, (act + (long)(2625396) * n), (act + (long)(2633660) * n), (dact + (long)(2633692) * n), (dact + (long)(2625396) * n), (dact + (long)(2633660) * n));
+}
+
+/* layer2.4.sum */
+static void se_resnet56_layer213_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n8192_fwd(n, (act + (long)(2633692) * n), (act + (long)(2551668) * n), (act + (long)(2641884) * n));
+}
+
+/* layer2.4.sum */
+static void se_resnet56_layer213_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n8192_bwd(n, (dact + (long)(2641884) * n), (dact + (long)(2633692) * n), (dact + (long)(2551668) * n));
+}
+
+/* layer2.4.relu#2 */
+static void se_resnet56_layer214_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n8192_fwd(n, (act + (long)(2641884) * n), (act + (long)(2650076) * n));
+}
+
+/* layer2.4.relu#2 */
+static void se_resnet56_layer214_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n8192_bwd(n, (act + (long)(2641884) * n), (act + (long)(2650076) * n), (dact + (long)(2650076) * n), (dact + (long)(2641884) * n));
+}
+
+/* layer2.5.conv_bn.seps */
+static void se_resnet56_layer215_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(2650076) * n), (par + 105648), 0, (act + (long)(2658268) * n + 0));
+}
+
+/* layer2.5.conv_bn.seps */
+static void se_resnet56_layer215_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(2650076) * n), (par + 105648), (dact + (long)(2658268) * n + 0), (dact + (long)(2650076) * n), (grad + 105648), 0);
+}
+
+/* layer2.5.conv_bn.bn1 */
+static void se_resnet56_layer216_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_16x16_fwd_train(n, (act + (long)(2658268) * n), (par + 106736), (par + 106800), (buf + 2752), (buf + 2816),
             (cnt + 44), (act + (long)(2674652) * n), (sav + 2752), (sav + 2816));
     else
         bn_c64_16x16_fwd_eval(n, (act + (long)(2658268) * n), (par + 106736), (par + 106800), (buf + 2752), (buf + 2816),
             (act + (long)(2674652) * n));
+}
+
+/* layer2.5.conv_bn.bn1 */
+static void se_resnet56_layer216_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_16x16_bwd(n, (act + (long)(2658268) * n), (par + 106736), (sav + 2752), (sav + 2816), (dact + (long)(2674652) * n),
+        (dact + (long)(2658268) * n), (grad + 106736), (grad + 106800));
+}
+
+/* layer2.5.conv_bn.pointwise */
+static void se_resnet56_layer217_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(2674652) * n), (par + 106864), (par + 108912), (act + (long)(2691036) * n + 0));
+}
+
+/* layer2.5.conv_bn.pointwise */
+static void se_resnet56_layer217_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(2674652) * n), (par + 106864), (dact + (long)(2691036) * n + 0), (dact + (long)(2674652) * n), (grad + 106864), (grad + 108912));
+}
+
+/* layer2.5.conv_bn.bn2 */
+static void se_resnet56_layer218_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c32_16x16_fwd_train(n, (act + (long)(2691036) * n), (par + 108944), (par + 108976), (buf + 2880), (buf + 2912),
             (cnt + 45), (act + (long)(2699228) * n), (sav + 2880), (sav + 2912));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(2691036) * n), (par + 108944), (par + 108976), (buf + 2880), (buf + 2912),
             (act + (long)(2699228) * n));
+}
+
+/* layer2.5.conv_bn.bn2 */
+static void se_resnet56_layer218_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c32_16x16_bwd(n, (act + (long)(2691036) * n), (par + 108944), (sav + 2880), (sav + 2912), (dact + (long)(2699228) * n),
+        (dact + (long)(2691036) * n), (grad + 108944), (grad + 108976));
+}
+
+/* layer2.5.relu#1 */
+static void se_resnet56_layer219_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n8192_fwd(n, (act + (long)(2699228) * n), (act + (long)(2707420) * n));
+}
+
+/* layer2.5.relu#1 */
+static void se_resnet56_layer219_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n8192_bwd(n, (act + (long)(2699228) * n), (act + (long)(2707420) * n), (dact + (long)(2707420) * n), (dact + (long)(2699228) * n));
+}
+
+/* layer2.5.conv2 */
+static void se_resnet56_layer220_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(2707420) * n), (par + 109008), 0, (act + (long)(2715612) * n + 0));
+}
+
+/* layer2.5.conv2 */
+static void se_resnet56_layer220_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(2707420) * n), (par + 109008), (dact + (long)(2715612) * n + 0), (dact + (long)(2707420) * n), (grad + 109008), 0);
+}
+
+/* layer2.5.bn2 */
+static void se_resnet56_layer221_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c32_16x16_fwd_train(n, (act + (long)(2715612) * n), (par + 118224), (par + 118256), (buf + 2944), (buf + 2976),
             (cnt + 46), (act + (long)(2723804) * n), (sav + 2944), (sav + 2976));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(2715612) * n), (par + 118224), (par + 118256), (buf + 2944), (buf + 2976),
             (act + (long)(2723804) * n));
+}
+
+/* layer2.5.bn2 */
+static void se_resnet56_layer221_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c32_16x16_bwd(n, (act + (long)(2715612) * n), (par + 118224), (sav + 2944), (sav + 2976), (dact + (long)(2723804) * n),
+        (dact + (long)(2715612) * n), (grad + 118224), (grad + 118256));
+}
+
+/* layer2.5.se.pool */
+static void se_resnet56_layer222_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     gap_c32_16x16_fwd(n, (act + (long)(2723804) * n), (act + (long)(2731996) * n));
+}
+
+/* layer2.5.se.pool */
+static void se_resnet56_layer222_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    gap_c32_16x16_bwd(n, (dact + (long)(2731996) * n), (dact + (long)(2723804) * n));
+}
+
+/* layer2.5.se.fc.0 */
+static void se_resnet56_layer223_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     linear_32_4_fwd(n, (act + (long)(2731996) * n), (par + 118288), 0, (act + (long)(2732028) * n));
+}
+
+/* layer2.5.se.fc.0 */
+static void se_resnet56_layer223_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    linear_32_4_bwd(n, (act + (long)(2731996) * n), (par + 118288), (dact + (long)(2732028) * n), (dact + (long)(2731996) * n), (grad + 118288), 0);
+}
+
+/* layer2.5.se.relu#1 */
+static void se_resnet56_layer224_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n4_fwd(n, (act + (long)(2732028) * n), (act + (long)(2732032) * n));
+}
+
+/* layer2.5.se.relu#1 */
+static void se_resnet56_layer224_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n4_bwd(n, (act + (long)(2732028) * n), (act + (long)(2732032) * n), (dact + (long)(2732032) * n), (dact + (long)(2732028) * n));
+}
+
+/* layer2.5.se.fc.2 */
+static void se_resnet56_layer225_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     linear_4_32_fwd(n, (act + (long)(2732032) * n), (par + 118416), 0, (act + (long)(2732036) * n));
+}
+
+/* layer2.5.se.fc.2 */
+static void se_resnet56_layer225_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    linear_4_32_bwd(n, (act + (long)(2732032) * n), (par + 118416), (dact + (long)(2732036) * n), (dact + (long)(2732032) * n), (grad + 118416), 0);
+}
+
+/* layer2.5.se.gate */
+static void se_resnet56_layer226_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     sigmoid_n32_fwd(n, (act + (long)(2732036) * n), (act + (long)(2732068) * n));
+}
+
+/* layer2.5.se.gate */
+static void se_resnet56_layer226_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    sigmoid_n32_bwd(n, (act + (long)(2732036) * n), (act + (long)(2732068) * n), (dact + (long)(2732068) * n), (dact + (long)(2732036) * n));
+}
+
+/* layer2.5.se.scale */
+static void se_resnet56_layer227_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     scale_c32_16x16_fwd(n, (act + (long)(2723804) * n), (act + (long)(2732068) * n), (act + (long)(2732100) * n));
+}
+
+/* layer2.5.se.scale */
+static void se_resnet56_layer227_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    scale_c32_16x16_bwd(n, (act + (long)(2723804) * n), (act + (long)(2732068) * n), (dact + (long)(2732100) * n), (dact + (long)(2723804) * n), (dact + (long)(2732068) * n));
+}
+
+/* layer2.5.sum */
+static void se_resnet56_layer228_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n8192_fwd(n, (act + (long)(2732100) * n), (act + (long)(2650076) * n), (act + (long)(2740292) * n));
+}
+
+/* layer2.5.sum */
+static void se_resnet56_layer228_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n8192_bwd(n, (dact + (long)(2740292) * n), (dact + (long)(2732100) * n), (dact + (long)(2650076) * n));
+}
+
+/* layer2.5.relu#2 */
+static void se_resnet56_layer229_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n8192_fwd(n, (act + (long)(2740292) * n), (act + (long)(2748484) * n));
+}
+
+/* layer2.5.relu#2 */
+static void se_resnet56_layer229_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n8192_bwd(n, (act + (long)(2740292) * n), (act + (long)(2748484) * n), (dact + (long)(2748484) * n), (dact + (long)(2740292) * n));
+}
+
+/* layer2.6.conv_bn.seps */
+static void se_resnet56_layer230_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(2748484) * n), (par + 118544), 0, (act + (long)(2756676) * n + 0));
+}
+
+/* layer2.6.conv_bn.seps */
+static void se_resnet56_layer230_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(2748484) * n), (par + 118544), (dact + (long)(2756676) * n + 0), (dact + (long)(2748484) * n), (grad + 118544), 0);
+}
+
+/* layer2.6.conv_bn.bn1 */
+static void se_resnet56_layer231_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_16x16_fwd_train(n, (act + (long)(2756676) * n), (par + 119632), (par + 119696), (buf + 3008), (buf + 3072),
             (cnt + 47), (act + (long)(2773060) * n), (sav + 3008), (sav + 3072));
     else
         bn_c64_16x16_fwd_eval(n, (act + (long)(2756676) * n), (par + 119632), (par + 119696), (buf + 3008), (buf + 3072),
             (act + (long)(2773060) * n));
+}
+
+/* layer2.6.conv_bn.bn1 */
+static void se_resnet56_layer231_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_16x16_bwd(n, (act + (long)(2756676) * n), (par + 119632), (sav + 3008), (sav + 3072), (dact + (long)(2773060) * n),
+        (dact + (long)(2756676) * n), (grad + 119632), (grad + 119696));
+}
+
+/* layer2.6.conv_bn.pointwise */
+static void se_resnet56_layer232_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(2773060) * n), (par + 119760), (par + 121808), (act + (long)(2789444) * n + 0));
+}
+
+/* layer2.6.conv_bn.pointwise */
+static void se_resnet56_layer232_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(2773060) * n), (par + 119760), (dact + (long)(2789444) * n + 0), (dact + (long)(2773060) * n), (grad + 119760), (grad + 121808));
+}
+
+/* layer2.6.conv_bn.bn2 */
+static void se_resnet56_layer233_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c32_16x16_fwd_train(n, (act + (long)(2789444) * n), (par + 121840), (par + 121872), (buf + 3136), (buf + 3168),
             (cnt + 48), (act + (long)(2797636) * n), (sav + 3136), (sav + 3168));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(2789444) * n), (par + 121840), (par + 121872), (buf + 3136), (buf + 3168),
             (act + (long)(2797636) * n));
+}
+
+/* layer2.6.conv_bn.bn2 */
+static void se_resnet56_layer233_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c32_16x16_bwd(n, (act + (long)(2789444) * n), (par + 121840), (sav + 3136), (sav + 3168), (dact + (long)(2797636) * n),
+        (dact + (long)(2789444) * n), (grad + 121840), (grad + 121872));
+}
+
+/* layer2.6.relu#1 */
+static void se_resnet56_layer234_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n8192_fwd(n, (act + (long)(2797636) * n), (act + (long)(2805828) * n));
+}
+
+/* layer2.6.relu#1 */
+static void se_resnet56_layer234_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n8192_bwd(n, (act + (long)(2797636) * n), (act + (long)(2805828) * n), (dact + (long)(2805828) * n), (dact + (long)(2797636) * n));
+}
+
+/* layer2.6.conv2 */
+static void se_resnet56_layer235_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(2805828) * n), (par + 121904), 0, (act + (long)(2814020) * n + 0));
+}
+
+/* layer2.6.conv2 */
+static void se_resnet56_layer235_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(2805828) * n), (par + 121904), (dact + (long)(2814020) * n + 0), (dact + (long)(2805828) * n), (grad + 121904), 0);
+}
+
+/* layer2.6.bn2 */
+static void se_resnet56_layer236_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c32_16x16_fwd_train(n, (act + (long)(2814020) * n), (par + 131120), (par + 131152), (buf + 3200), (buf + 3232),
             (cnt + 49), (act + (long)(2822212) * n), (sav + 3200), (sav + 3232));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(2814020) * n), (par + 131120), (par + 131152), (buf + 3200), (buf + 3232),
             (act + (long)(2822212) * n));
+}
+
+/* layer2.6.bn2 */
+static void se_resnet56_layer236_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c32_16x16_bwd(n, (act + (long)(2814020) * n), (par + 131120), (sav + 3200), (sav + 3232), (dact + (long)(2822212) * n),
+        (dact + (long)(2814020) * n), (grad + 131120), (grad + 131152));
+}
+
+/* layer2.6.se.pool */
+static void se_resnet56_layer237_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     gap_c32_16x16_fwd(n, (act + (long)(2822212) * n), (act + (long)(2830404) * n));
+}
+
+/* layer2.6.se.pool */
+static void se_resnet56_layer237_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    gap_c32_16x16_bwd(n, (dact + (long)(2830404) * n), (dact + (long)(2822212) * n));
+}
+
+/* layer2.6.se.fc.0 */
+static void se_resnet56_layer238_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     linear_32_4_fwd(n, (act + (long)(2830404) * n), (par + 131184), 0, (act + (long)(2830436) * n));
+}
+
+/* layer2.6.se.fc.0 */
+static void se_resnet56_layer238_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    linear_32_4_bwd(n, (act + (long)(2830404) * n), (par + 131184), (dact + (long)(2830436) * n), (dact + (long)(2830404) * n), (grad + 131184), 0);
+}
+
+/* layer2.6.se.relu#1 */
+static void se_resnet56_layer239_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n4_fwd(n, (act + (long)(2830436) * n), (act + (long)(2830440) * n));
+}
+
+/* layer2.6.se.relu#1 */
+static void se_resnet56_layer239_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n4_bwd(n, (act + (long)(2830436) * n), (act + (long)(2830440) * n), (dact + (long)(2830440) * n), (dact + (long)(2830436) * n));
+}
+
+/* layer2.6.se.fc.2 */
+static void se_resnet56_layer240_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     linear_4_32_fwd(n, (act + (long)(2830440) * n), (par + 131312), 0, (act + (long)(2830444) * n));
+}
+
+/* layer2.6.se.fc.2 */
+static void se_resnet56_layer240_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    linear_4_32_bwd(n, (act + (long)(2830440) * n), (par + 131312), (dact + (long)(2830444) * n), (dact + (long)(2830440) * n), (grad + 131312), 0);
+}
+
+/* layer2.6.se.gate */
+static void se_resnet56_layer241_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     sigmoid_n32_fwd(n, (act + (long)(2830444) * n), (act + (long)(2830476) * n));
+}
+
+/* layer2.6.se.gate */
+static void se_resnet56_layer241_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    sigmoid_n32_bwd(n, (act + (long)(2830444) * n), (act + (long)(2830476) * n), (dact + (long)(2830476) * n), (dact + (long)(2830444) * n));
+}
+
+/* layer2.6.se.scale */
+static void se_resnet56_layer242_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     scale_c32_16x16_fwd(n, (act + (long)(2822212) * n), (act + (long)(2830476) * n), (act + (long)(2830508) * n));
+}
+
+/* layer2.6.se.scale */
+static void se_resnet56_layer242_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    scale_c32_16x16_bwd(n, (act + (long)(2822212) * n), (act + (long)(2830476) * n), (dact + (long)(2830508) * n), (dact + (long)(2822212) * n), (dact + (long)(2830476) * n));
+}
+
+/* layer2.6.sum */
+static void se_resnet56_layer243_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n8192_fwd(n, (act + (long)(2830508) * n), (act + (long)(2748484) * n), (act + (long)(2838700) * n));
+}
+
+/* layer2.6.sum */
+static void se_resnet56_layer243_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n8192_bwd(n, (dact + (long)(2838700) * n), (dact + (long)(2830508) * n), (dact + (long)(2748484) * n));
+}
+
+/* layer2.6.relu#2 */
+static void se_resnet56_layer244_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n8192_fwd(n, (act + (long)(2838700) * n), (act + (long)(2846892) * n));
+}
+
+/* layer2.6.relu#2 */
+static void se_resnet56_layer244_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n8192_bwd(n, (act + (long)(2838700) * n), (act + (long)(2846892) * n), (dact + (long)(2846892) * n), (dact + (long)(2838700) * n));
+}
+
+/* layer2.7.conv_bn.seps */
+static void se_resnet56_layer245_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(2846892) * n), (par + 131440), 0, (act + (long)(2855084) * n + 0));
+}
+
+/* layer2.7.conv_bn.seps */
+static void se_resnet56_layer245_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(2846892) * n), (par + 131440), (dact + (long)(2855084) * n + 0), (dact + (long)(2846892) * n), (grad + 131440), 0);
+}
+
+/* layer2.7.conv_bn.bn1 */
+static void se_resnet56_layer246_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_16x16_fwd_train(n, (act + (long)(2855084) * n), (par + 132528), (par + 132592), (buf + 3264), (buf + 3328),
             (cnt + 50), (act + (long)(2871468) * n), (sav + 3264), (sav + 3328));
     else
         bn_c64_16x16_fwd_eval(n, (act + (long)(2855084) * n), (par + 132528), (par + 132592), (buf + 3264), (buf + 3328),
             (act + (long)(2871468) * n));
+}
+
+/* layer2.7.conv_bn.bn1 */
+static void se_resnet56_layer246_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_16x16_bwd(n, (act + (long)(2855084) * n), (par + 132528), (sav + 3264), (sav + 3328), (dact + (long)(2871468) * n),
+        (dact + (long)(2855084) * n), (grad + 132528), (grad + 132592));
+}
+
+/* layer2.7.conv_bn.pointwise */
+static void se_resnet56_layer247_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(2871468) * n), (par + 132656), (par + 134704), (act + (long)(2887852) * n + 0));
+}
+
+/* layer2.7.conv_bn.pointwise */
+static void se_resnet56_layer247_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(2871468) * n), (par + 132656), (dact + (long)(2887852) * n + 0), (dact + (long)(2871468) * n), (grad + 132656), (grad + 134704));
+}
+
+/* layer2.7.conv_bn.bn2 */
+static void se_resnet56_layer248_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c32_16x16_fwd_train(n, (act + (long)(2887852) * n), (par + 134736), (par + 134768), (buf + 3392), (buf + 3424),
             (cnt + 51), (act + (long)(2896044) * n), (sav + 3392), (sav + 3424));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(2887852) * n), (par + 134736), (par + 134768), (buf + 3392), (buf + 3424),
             (act + (long)(2896044) * n));
+}
+
+/* layer2.7.conv_bn.bn2 */
+static void se_resnet56_layer248_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c32_16x16_bwd(n, (act + (long)(2887852) * n), (par + 134736), (sav + 3392), (sav + 3424), (dact + (long)(2896044) * n),
+        (dact + (long)(2887852) * n), (grad + 134736), (grad + 134768));
+}
+
+/* layer2.7.relu#1 */
+static void se_resnet56_layer249_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n8192_fwd(n, (act + (long)(2896044) * n), (act + (long)(2904236) * n));
+}
+
+/* layer2.7.relu#1 */
+static void se_resnet56_layer249_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n8192_bwd(n, (act + (long)(2896044) * n), (act + (long)(2904236) * n), (dact + (long)(2904236) * n), (dact + (long)(2896044) * n));
+}
+
+/* layer2.7.conv2 */
+static void se_resnet56_layer250_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(2904236) * n), (par + 134800), 0, (act + (long)(2912428) * n + 0));
+}
+
+/* layer2.7.conv2 */
+static void se_resnet56_layer250_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(2904236) * n), (par + 134800), (dact + (long)(2912428) * n + 0), (dact + (long)(2904236) * n), (grad + 134800), 0);
+}
+
+/* layer2.7.bn2 */
+static void se_resnet56_layer251_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c32_16x16_fwd_train(n, (act + (long)(2912428) * n), (par + 144016), (par + 144048), (buf + 3456), (buf + 3488),
             (cnt + 52), (act + (long)(2920620) * n), (sav + 3456), (sav + 3488));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(2912428) * n), (par + 144016), (par + 144048), (buf + 3456), (buf + 3488),
             (act + (long)(2920620) * n));
+}
+
+/* layer2.7.bn2 */
+static void se_resnet56_layer251_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c32_16x16_bwd(n, (act + (long)(2912428) * n), (par + 144016), (sav + 3456), (sav + 3488), (dact + (long)(2920620) * n),
+        (dact + (long)(2912428) * n), (grad + 144016), (grad + 144048));
+}
+
+/* layer2.7.se.pool */
+static void se_resnet56_layer252_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     gap_c32_16x16_fwd(n, (act + (long)(2920620) * n), (act + (long)(2928812) * n));
+}
+
+/* layer2.7.se.pool */
+static void se_resnet56_layer252_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    gap_c32_16x16_bwd(n, (dact + (long)(2928812) * n), (dact + (long)(2920620) * n));
+}
+
+/* layer2.7.se.fc.0 */
+static void se_resnet56_layer253_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     linear_32_4_fwd(n, (act + (long)(2928812) * n), (par + 144080), 0, (act + (long)(2928844) * n));
+}
+
+/* layer2.7.se.fc.0 */
+static void se_resnet56_layer253_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    linear_32_4_bwd(n, (act + (long)(2928812) * n), (par + 144080), (dact + (long)(2928844) * n), (dact + (long)(2928812) * n), (grad + 144080), 0);
+}
+
+/* layer2.7.se.relu#1 */
+static void se_resnet56_layer254_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n4_fwd(n, (act + (long)(2928844) * n), (act + (long)(2928848) * n));
+}
+
+/* layer2.7.se.relu#1 */
+static void se_resnet56_layer254_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n4_bwd(n, (act + (long)(2928844) * n), (act + (long)(2928848) * n), (dact + (long)(2928848) * n), (dact + (long)(2928844) * n));
+}
+
+/* layer2.7.se.fc.2 */
+static void se_resnet56_layer255_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     linear_4_32_fwd(n, (act + (long)(2928848) * n), (par + 144208), 0, (act + (long)(2928852) * n));
+}
+
+/* layer2.7.se.fc.2 */
+static void se_resnet56_layer255_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    linear_4_32_bwd(n, (act + (long)(2928848) * n), (par + 144208), (dact + (long)(2928852) * n), (dact + (long)(2928848) * n), (grad + 144208), 0);
+}
+
+/* layer2.7.se.gate */
+static void se_resnet56_layer256_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     sigmoid_n32_fwd(n, (act + (long)(2928852) * n), (act + (long)(2928884) * n));
+}
+
+/* layer2.7.se.gate */
+static void se_resnet56_layer256_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    sigmoid_n32_bwd(n, (act + (long)(2928852) * n), (act + (long)(2928884) * n), (dact + (long)(2928884) * n), (dact + (long)(2928852) * n));
+}
+
+/* layer2.7.se.scale */
+static void se_resnet56_layer257_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     scale_c32_16x16_fwd(n, (act + (long)(2920620) * n), (act + (long)(2928884) * n), (act + (long)(2928916) * n));
+}
+
+/* layer2.7.se.scale */
+static void se_resnet56_layer257_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    scale_c32_16x16_bwd(n, (act + (long)(2920620) * n), (act + (long)(2928884) * n), (dact + (long)(2928916) * n), (dact + (long)(2920620) * n), (dact + (long)(2928884) * n));
+}
+
+/* layer2.7.sum */
+static void se_resnet56_layer258_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n8192_fwd(n, (act + (long)(2928916) * n), (act + (long)(2846892) * n), (act + (long)(2937108) * n));
+}
+
+/* layer2.7.sum */
+static void se_resnet56_layer258_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n8192_bwd(n, (dact + (long)(2937108) * n), (dact + (long)(2928916) * n), (dact + (long)(2846892) * n));
+}
+
+/* layer2.7.relu#2 */
+static void se_resnet56_layer259_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n8192_fwd(n, (act + (long)(2937108) * n), (act + (long)(2945300) * n));
+}
+
+/* layer2.7.relu#2 */
+static void se_resnet56_layer259_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n8192_bwd(n, (act + (long)(2937108) * n), (act + (long)(2945300) * n), (dact + (long)(2945300) * n), (dact + (long)(2937108) * n));
+}
+
+/* layer2.8.conv_bn.seps */
+static void se_resnet56_layer260_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(2945300) * n), (par + 144336), 0, (act + (long)(2953492) * n + 0));
+}
+
+/* layer2.8.conv_bn.seps */
+static void se_resnet56_layer260_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(2945300) * n), (par + 144336), (dact + (long)(2953492) * n + 0), (dact + (long)(2945300) * n), (grad + 144336), 0);
+}
+
+/* layer2.8.conv_bn.bn1 */
+static void se_resnet56_layer261_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_16x16_fwd_train(n, (act + (long)(2953492) * n), (par + 145424), (par + 145488), (buf + 3520), (buf + 3584),
             (cnt + 53), (act + (long)(2969876) * n), (sav + 3520), (sav + 3584));
     else
         bn_c64_16x16_fwd_eval(n, (act + (long)(2953492) * n), (par + 145424), (par + 145488), (buf + 3520), (buf + 3584),
             (act + (long)(2969876) * n));
+}
+
+/* layer2.8.conv_bn.bn1 */
+static void se_resnet56_layer261_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_16x16_bwd(n, (act + (long)(2953492) * n), (par + 145424), (sav + 3520), (sav + 3584), (dact + (long)(2969876) * n),
+        (dact + (long)(2953492) * n), (grad + 145424), (grad + 145488));
+}
+
+/* layer2.8.conv_bn.pointwise */
+static void se_resnet56_layer262_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(2969876) * n), (par + 145552), (par + 147600), (act + (long)(2986260) * n + 0));
+}
+
+/* layer2.8.conv_bn.pointwise */
+static void se_resnet56_layer262_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(2969876) * n), (par + 145552), (dact + (long)(2986260) * n + 0), (dact + (long)(2969876) * n), (grad + 145552), (grad + 147600));
+}
+
+/* layer2.8.conv_bn.bn2 */
+static void se_resnet56_layer263_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c32_16x16_fwd_train(n, (act + (long)(2986260) * n), (par + 147632), (par + 147664), (buf + 3648), (buf + 3680),
             (cnt + 54), (act + (long)(2994452) * n), (sav + 3648), (sav + 3680));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(2986260) * n), (par + 147632), (par + 147664), (buf + 3648), (buf + 3680),
             (act + (long)(2994452) * n));
+}
+
+/* layer2.8.conv_bn.bn2 */
+static void se_resnet56_layer263_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c32_16x16_bwd(n, (act + (long)(2986260) * n), (par + 147632), (sav + 3648), (sav + 3680), (dact + (long)(2994452) * n),
+        (dact + (long)(2986260) * n), (grad + 147632), (grad + 147664));
+}
+
+/* layer2.8.relu#1 */
+static void se_resnet56_layer264_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n8192_fwd(n, (act + (long)(2994452) * n), (act + (long)(3002644) * n));
+}
+
+/* layer2.8.relu#1 */
+static void se_resnet56_layer264_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n8192_bwd(n, (act + (long)(2994452) * n), (act + (long)(3002644) * n), (dact + (long)(3002644) * n), (dact + (long)(2994452) * n));
+}
+
+/* layer2.8.conv2 */
+static void se_resnet56_layer265_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(3002644) * n), (par + 147696), 0, (act + (long)(3010836) * n + 0));
+}
+
+/* layer2.8.conv2 */
+static void se_resnet56_layer265_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(3002644) * n), (par + 147696), (dact + (long)(3010836) * n + 0), (dact + (long)(3002644) * n), (grad + 147696), 0);
+}
+
+/* layer2.8.bn2 */
+static void se_resnet56_layer266_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c32_16x16_fwd_train(n, (act + (long)(3010836) * n), (par + 156912), (par + 156944), (buf + 3712), (buf + 3744),
             (cnt + 55), (act + (long)(3019028) * n), (sav + 3712), (sav + 3744));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(3010836) * n), (par + 156912), (par + 156944), (buf + 3712), (buf + 3744),
             (act + (long)(3019028) * n));
+}
+
+/* layer2.8.bn2 */
+static void se_resnet56_layer266_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c32_16x16_bwd(n, (act + (long)(3010836) * n), (par + 156912), (sav + 3712), (sav + 3744), (dact + (long)(3019028) * n),
+        (dact + (long)(3010836) * n), (grad + 156912), (grad + 156944));
+}
+
+/* layer2.8.se.pool */
+static void se_resnet56_layer267_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     gap_c32_16x16_fwd(n, (act + (long)(3019028) * n), (act + (long)(3027220) * n));
+}
+
+/* layer2.8.se.pool */
+static void se_resnet56_layer267_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    gap_c32_16x16_bwd(n, (dact + (long)(3027220) * n), (dact + (long)(3019028) * n));
+}
+
+/* layer2.8.se.fc.0 */
+static void se_resnet56_layer268_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     linear_32_4_fwd(n, (act + (long)(3027220) * n), (par + 156976), 0, (act + (long)(3027252) * n));
+}
+
+/* layer2.8.se.fc.0 */
+static void se_resnet56_layer268_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    linear_32_4_bwd(n, (act + (long)(3027220) * n), (par + 156976), (dact + (long)(3027252) * n), (dact + (long)(3027220) * n), (grad + 156976), 0);
+}
+
+/* layer2.8.se.relu#1 */
+static void se_resnet56_layer269_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n4_fwd(n, (act + (long)(3027252) * n), (act + (long)(3027256) * n));
+}
+
+/* layer2.8.se.relu#1 */
+static void se_resnet56_layer269_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n4_bwd(n, (act + (long)(3027252) * n), (act + (long)(3027256) * n), (dact + (long)(3027256) * n), (dact + (long)(3027252) * n));
+}
+
+/* layer2.8.se.fc.2 */
+static void se_resnet56_layer270_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     linear_4_32_fwd(n, (act + (long)(3027256) * n), (par + 157104), 0, (act + (long)(3027260) * n));
+}
+
+/* layer2.8.se.fc.2 */
+static void se_resnet56_layer270_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    linear_4_32_bwd(n, (act + (long)(3027256) * n), (par + 157104), (dact + (long)(3027260) * n), (dact + (long)(3027256) * n), (grad + 157104), 0);
+}
+
+/* layer2.8.se.gate */
+static void se_resnet56_layer271_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     sigmoid_n32_fwd(n, (act + (long)(3027260) * n), (act + (long)(3027292) * n));
+}
+
+/* layer2.8.se.gate */
+static void se_resnet56_layer271_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    sigmoid_n32_bwd(n, (act + (long)(3027260) * n), (act + (long)(3027292) * n), (dact + (long)(3027292) * n), (dact + (long)(3027260) * n));
+}
+
+/* layer2.8.se.scale */
+static void se_resnet56_layer272_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     scale_c32_16x16_fwd(n, (act + (long)(3019028) * n), (act + (long)(3027292) * n), (act + (long)(3027324) * n));
+}
+
+/* layer2.8.se.scale */
+static void se_resnet56_layer272_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    scale_c32_16x16_bwd(n, (act + (long)(3019028) * n), (act + (long)(3027292) * n), (dact + (long)(3027324) * n), (dact + (long)(3019028) * n), (dact + (long)(3027292) * n));
+}
+
+/* layer2.8.sum */
+static void se_resnet56_layer273_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n8192_fwd(n, (act + (long)(3027324) * n), (act + (long)(2945300) * n), (act + (long)(3035516) * n));
+}
+
+/* layer2.8.sum */
+static void se_resnet56_layer273_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n8192_bwd(n, (dact + (long)(3035516) * n), (dact + (long)(3027324) * n), (dact + (long)(2945300) * n));
+}
+
+/* layer2.8.relu#2 */
+static void se_resnet56_layer274_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n8192_fwd(n, (act + (long)(3035516) * n), (act + (long)(3043708) * n));
+}
+
+/* layer2.8.relu#2 */
+static void se_resnet56_layer274_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n8192_bwd(n, (act + (long)(3035516) * n), (act + (long)(3043708) * n), (dact + (long)(3043708) * n), (dact + (long)(3035516) * n));
+}
+
+/* layer3.0.conv_bn.seps */
+static void se_resnet56_layer275_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_3_c32_16x16_s1_fwd(n, (act + (long)(3043708) * n), (par + 157232), 0, (act + (long)(3051900) * n + 0));
+}
+
+/* layer3.0.conv_bn.seps */
+static void se_resnet56_layer275_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_3_c32_16x16_s1_bwd(n, (act + (long)(3043708) * n), (par + 157232), (dact + (long)(3051900) * n + 0), (dact + (long)(3043708) * n), (grad + 157232), 0);
+}
+
+/* layer3.0.conv_bn.bn1 */
+static void se_resnet56_layer276_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_16x16_fwd_train(n, (act + (long)(3051900) * n), (par + 157808), (par + 157872), (buf + 3776), (buf + 3840),
             (cnt + 56), (act + (long)(3068284) * n), (sav + 3776), (sav + 3840));
     else
         bn_c64_16x16_fwd_eval(n, (act + (long)(3051900) * n), (par + 157808), (par + 157872), (buf + 3776), (buf + 3840),
             (act + (long)(3068284) * n));
+}
+
+/* layer3.0.conv_bn.bn1 */
+static void se_resnet56_layer276_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_16x16_bwd(n, (act + (long)(3051900) * n), (par + 157808), (sav + 3776), (sav + 3840), (dact + (long)(3068284) * n),
+        (dact + (long)(3051900) * n), (grad + 157808), (grad + 157872));
+}
+
+/* layer3.0.conv_bn.pointwise */
+static void se_resnet56_layer277_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c64_64_16x16_s2_p0_b_fwd(n, (act + (long)(3068284) * n), (par + 157936), (par + 162032), (act + (long)(3084668) * n + 0));
+}
+
+/* layer3.0.conv_bn.pointwise */
+static void se_resnet56_layer277_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c64_64_16x16_s2_p0_b_bwd(n, (act + (long)(3068284) * n), (par + 157936), (dact + (long)(3084668) * n + 0), (dact + (long)(3068284) * n), (grad + 157936), (grad + 162032));
+}
+
+/* layer3.0.conv_bn.bn2 */
+static void se_resnet56_layer278_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_8x8_fwd_train(n, (act + (long)(3084668) * n), (par + 162096), (par + 162160), (buf + 3904), (buf + 3968),
             (cnt + 57), (act + (long)(3088764) * n), (sav + 3904), (sav + 3968));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(3084668) * n), (par + 162096), (par + 162160), (buf + 3904), (buf + 3968),
             (act + (long)(3088764) * n));
+}
+
+/* layer3.0.conv_bn.bn2 */
+static void se_resnet56_layer278_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_8x8_bwd(n, (act + (long)(3084668) * n), (par + 162096), (sav + 3904), (sav + 3968), (dact + (long)(3088764) * n),
+        (dact + (long)(3084668) * n), (grad + 162096), (grad + 162160));
+}
+
+/* layer3.0.relu#1 */
+static void se_resnet56_layer279_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n4096_fwd(n, (act + (long)(3088764) * n), (act + (long)(3092860) * n));
+}
+
+/* layer3.0.relu#1 */
+static void se_resnet56_layer279_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n4096_bwd(n, (act + (long)(3088764) * n), (act + (long)(3092860) * n), (dact + (long)(3092860) * n), (dact + (long)(3088764) * n));
+}
+
+/* layer3.0.conv2 */
+static void se_resnet56_layer280_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(3092860) * n), (par + 162224), 0, (act + (long)(3096956) * n + 0));
+}
+
+/* layer3.0.conv2 */
+static void se_resnet56_layer280_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(3092860) * n), (par + 162224), (dact + (long)(3096956) * n + 0), (dact + (long)(3092860) * n), (grad + 162224), 0);
+}
+
+/* layer3.0.bn2 */
+static void se_resnet56_layer281_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_8x8_fwd_train(n, (act + (long)(3096956) * n), (par + 199088), (par + 199152), (buf + 4032), (buf + 4096),
             (cnt + 58), (act + (long)(3101052) * n), (sav + 4032), (sav + 4096));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(3096956) * n), (par + 199088), (par + 199152), (buf + 4032), (buf + 4096),
             (act + (long)(3101052) * n));
+}
+
+/* layer3.0.bn2 */
+static void se_resnet56_layer281_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_8x8_bwd(n, (act + (long)(3096956) * n), (par + 199088), (sav + 4032), (sav + 4096), (dact + (long)(3101052) * n),
+        (dact + (long)(3096956) * n), (grad + 199088), (grad + 199152));
+}
+
+/* layer3.0.se.pool */
+static void se_resnet56_layer282_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     gap_c64_8x8_fwd(n, (act + (long)(3101052) * n), (act + (long)(3105148) * n));
+}
+
+/* layer3.0.se.pool */
+static void se_resnet56_layer282_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    gap_c64_8x8_bwd(n, (dact + (long)(3105148) * n), (dact + (long)(3101052) * n));
+}
+
+/* layer3.0.se.fc.0 */
+static void se_resnet56_layer283_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     linear_64_8_fwd(n, (act + (long)(3105148) * n), (par + 199216), 0, (act + (long)(3105212) * n));
+}
+
+/* layer3.0.se.fc.0 */
+static void se_resnet56_layer283_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    linear_64_8_bwd(n, (act + (long)(3105148) * n), (par + 199216), (dact + (long)(3105212) * n), (dact + (long)(3105148) * n), (grad + 199216), 0);
+}
+
+/* layer3.0.se.relu#1 */
+static void se_resnet56_layer284_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n8_fwd(n, (act + (long)(3105212) * n), (act + (long)(3105220) * n));
+}
+
+/* layer3.0.se.relu#1 */
+static void se_resnet56_layer284_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n8_bwd(n, (act + (long)(3105212) * n), (act + (long)(3105220) * n), (dact + (long)(3105220) * n), (dact + (long)(3105212) * n));
+}
+
+/* layer3.0.se.fc.2 */
+static void se_resnet56_layer285_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     linear_8_64_fwd(n, (act + (long)(3105220) * n), (par + 199728), 0, (act + (long)(3105228) * n));
+}
+
+/* layer3.0.se.fc.2 */
+static void se_resnet56_layer285_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    linear_8_64_bwd(n, (act + (long)(3105220) * n), (par + 199728), (dact + (long)(3105228) * n), (dact + (long)(3105220) * n), (grad + 199728), 0);
+}
+
+/* layer3.0.se.gate */
+static void se_resnet56_layer286_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     sigmoid_n64_fwd(n, (act + (long)(3105228) * n), (act + (long)(3105292) * n));
+}
+
+/* layer3.0.se.gate */
+static void se_resnet56_layer286_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    sigmoid_n64_bwd(n, (act + (long)(3105228) * n), (act + (long)(3105292) * n), (dact + (long)(3105292) * n), (dact + (long)(3105228) * n));
+}
+
+/* layer3.0.se.scale */
+static void se_resnet56_layer287_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     scale_c64_8x8_fwd(n, (act + (long)(3101052) * n), (act + (long)(3105292) * n), (act + (long)(3105356) * n));
+}
+
+/* layer3.0.se.scale */
+static void se_resnet56_layer287_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    scale_c64_8x8_bwd(n, (act + (long)(3101052) * n), (act + (long)(3105292) * n), (dact + (long)(3105356) * n), (dact + (long)(3101052) * n), (dact + (long)(3105292) * n));
+}
+
+/* layer3.0.downsample.0 */
+static void se_resnet56_layer288_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c32_64_16x16_s2_p0_fwd(n, (act + (long)(3043708) * n), (par + 200240), 0, (act + (long)(3109452) * n + 0));
+}
+
+/* layer3.0.downsample.0 */
+static void se_resnet56_layer288_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c32_64_16x16_s2_p0_bwd(n, (act + (long)(3043708) * n), (par + 200240), (dact + (long)(3109452) * n + 0), (dact + (long)(3043708) * n), (grad + 200240), 0);
+}
+
+/* layer3.0.downsample.1 */
+static void se_resnet56_layer289_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_8x8_fwd_train(n, (act + (long)(3109452) * n), (par + 202288), (par + 202352), (buf + 4160), (buf + 4224),
             (cnt + 59), (act + (long)(3113548) * n), (sav + 4160), (sav + 4224));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(3109452) * n), (par + 202288), (par + 202352), (buf + 4160), (buf + 4224),
             (act + (long)(3113548) * n));
+}
+
+/* layer3.0.downsample.1 */
+static void se_resnet56_layer289_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_8x8_bwd(n, (act + (long)(3109452) * n), (par + 202288), (sav + 4160), (sav + 4224), (dact + (long)(3113548) * n),
+        (dact + (long)(3109452) * n), (grad + 202288), (grad + 202352));
+}
+
+/* layer3.0.sum */
+static void se_resnet56_layer290_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n4096_fwd(n, (act + (long)(3105356) * n), (act + (long)(3113548) * n), (act + (long)(3117644) * n));
+}
+
+/* layer3.0.sum */
+static void se_resnet56_layer290_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n4096_bwd(n, (dact + (long)(3117644) * n), (dact + (long)(3105356) * n), (dact + (long)(3113548) * n));
+}
+
+/* layer3.0.relu#2 */
+static void se_resnet56_layer291_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n4096_fwd(n, (act + (long)(3117644) * n), (act + (long)(3121740) * n));
+}
+
+/* layer3.0.relu#2 */
+static void se_resnet56_layer291_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n4096_bwd(n, (act + (long)(3117644) * n), (act + (long)(3121740) * n), (dact + (long)(3121740) * n), (dact + (long)(3117644) * n));
+}
+
+/* layer3.1.conv_bn.seps */
+static void se_resnet56_layer292_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(3121740) * n), (par + 202416), 0, (act + (long)(3125836) * n + 0));
+}
+
+/* layer3.1.conv_bn.seps */
+static void se_resnet56_layer292_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(3121740) * n), (par + 202416), (dact + (long)(3125836) * n + 0), (dact + (long)(3121740) * n), (grad + 202416), 0);
+}
+
+/* layer3.1.conv_bn.bn1 */
+static void se_resnet56_layer293_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c128_8x8_fwd_train(n, (act + (long)(3125836) * n), (par + 203568), (par + 203696), (buf + 4288), (buf + 4416),
             (cnt + 60), (act + (long)(3134028) * n), (sav + 4288), (sav + 4416));
     else
         bn_c128_8x8_fwd_eval(n, (act + (long)(3125836) * n), (par + 203568), (par + 203696), (buf + 4288), (buf + 4416),
             (act + (long)(3134028) * n));
+}
+
+/* layer3.1.conv_bn.bn1 */
+static void se_resnet56_layer293_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c128_8x8_bwd(n, (act + (long)(3125836) * n), (par + 203568), (sav + 4288), (sav + 4416), (dact + (long)(3134028) * n),
+        (dact + (long)(3125836) * n), (grad + 203568), (grad + 203696));
+}
+
+/* layer3.1.conv_bn.pointwise */
+static void se_resnet56_layer294_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(3134028) * n), (par + 203824), (par + 212016), (act + (long)(3142220) * n + 0));
+}
+
+/* layer3.1.conv_bn.pointwise */
+static void se_resnet56_layer294_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(3134028) * n), (par + 203824), (dact + (long)(3142220) * n + 0), (dact + (long)(3134028) * n), (grad + 203824), (grad + 212016));
+}
+
+/* layer3.1.conv_bn.bn2 */
+static void se_resnet56_layer295_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_8x8_fwd_train(n, (act + (long)(3142220) * n), (par + 212080), (par + 212144), (buf + 4544), (buf + 4608),
             (cnt + 61), (act + (long)(3146316) * n), (sav + 4544), (sav + 4608));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(3142220) * n), (par + 212080), (par + 212144), (buf + 4544), (buf + 4608),
             (act + (long)(3146316) * n));
+}
+
+/* layer3.1.conv_bn.bn2 */
+static void se_resnet56_layer295_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_8x8_bwd(n, (act + (long)(3142220) * n), (par + 212080), (sav + 4544), (sav + 4608), (dact + (long)(3146316) * n),
+        (dact + (long)(3142220) * n), (grad + 212080), (grad + 212144));
+}
+
+/* layer3.1.relu#1 */
+static void se_resnet56_layer296_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n4096_fwd(n, (act + (long)(3146316) * n), (act + (long)(3150412) * n));
+}
+
+/* layer3.1.relu#1 */
+static void se_resnet56_layer296_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n4096_bwd(n, (act + (long)(3146316) * n), (act + (long)(3150412) * n), (dact + (long)(3150412) * n), (dact + (long)(3146316) * n));
+}
+
+/* layer3.1.conv2 */
+static void se_resnet56_layer297_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(3150412) * n), (par + 212208), 0, (act + (long)(3154508) * n + 0));
+}
+
+/* layer3.1.conv2 */
+static void se_resnet56_layer297_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(3150412) * n), (par + 212208), (dact + (long)(3154508) * n + 0), (dact + (long)(3150412) * n), (grad + 212208), 0);
+}
+
+/* layer3.1.bn2 */
+static void se_resnet56_layer298_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_8x8_fwd_train(n, (act + (long)(3154508) * n), (par + 249072), (par + 249136), (buf + 4672), (buf + 4736),
             (cnt + 62), (act + (long)(3158604) * n), (sav + 4672), (sav + 4736));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(3154508) * n), (par + 249072), (par + 249136), (buf + 4672), (buf + 4736),
             (act + (long)(3158604) * n));
+}
+
+/* layer3.1.bn2 */
+static void se_resnet56_layer298_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_8x8_bwd(n, (act + (long)(3154508) * n), (par + 249072), (sav + 4672), (sav + 4736), (dact + (long)(3158604) * n),
+        (dact + (long)(3154508) * n), (grad + 249072), (grad + 249136));
+}
+
+/* layer3.1.se.pool */
+static void se_resnet56_layer299_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     gap_c64_8x8_fwd(n, (act + (long)(3158604) * n), (act + (long)(3162700) * n));
+}
+
+/* layer3.1.se.pool */
+static void se_resnet56_layer299_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    gap_c64_8x8_bwd(n, (dact + (long)(3162700) * n), (dact + (long)(3158604) * n));
+}
+
+/* layer3.1.se.fc.0 */
+static void se_resnet56_layer300_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     linear_64_8_fwd(n, (act + (long)(3162700) * n), (par + 249200), 0, (act + (long)(3162764) * n));
+}
+
+/* layer3.1.se.fc.0 */
+static void se_resnet56_layer300_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    linear_64_8_bwd(n, (act + (long)(3162700) * n), (par + 249200), (dact + (long)(3162764) * n), (dact + (long)(3162700) * n), (grad + 249200), 0);
+}
+
+/* layer3.1.se.relu#1 */
+static void se_resnet56_layer301_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n8_fwd(n, (act + (long)(3162764) * n), (act + (long)(3162772) * n));
+}
+
+/* layer3.1.se.relu#1 */
+static void se_resnet56_layer301_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n8_bwd(n, (act + (long)(3162764) * n), (act + (long)(3162772) * n), (dact + (long)(3162772) * n), (dact + (long)(3162764) * n));
+}
+
+/* layer3.1.se.fc.2 */
+static void se_resnet56_layer302_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     linear_8_64_fwd(n, (act + (long)(3162772) * n), (par + 249712), 0, (act + (long)(3162780) * n));
+}
+
+/* layer3.1.se.fc.2 */
+static void se_resnet56_layer302_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    linear_8_64_bwd(n, (act + (long)(3162772) * n), (par + 249712), (dact + (long)(3162780) * n), (dact + (long)(3162772) * n), (grad + 249712), 0);
+}
+
+/* layer3.1.se.gate */
+static void se_resnet56_layer303_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     sigmoid_n64_fwd(n, (act + (long)(3162780) * n), (act + (long)(3162844) * n));
+}
+
+/* layer3.1.se.gate */
+static void se_resnet56_layer303_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    sigmoid_n64_bwd(n, (act + (long)(3162780) * n), (act + (long)(3162844) * n), (dact + (long)(3162844) * n), (dact + (long)(3162780) * n));
+}
+
+/* layer3.1.se.scale */
+static void se_resnet56_layer304_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     scale_c64_8x8_fwd(n, (act + (long)(3158604) * n), (act + (long)(3162844) * n), (act + (long)(3162908) * n));
+}
+
+/* layer3.1.se.scale */
+static void se_resnet56_layer304_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    scale_c64_8x8_bwd(n, (act + (long)(3158604) * n), (act + (long)(3162844) * n), (dact + (long)(3162908) * n), (dact + (long)(3158604) * n), (dact + (long)(3162844) * n));
+}
+
+/* layer3.1.sum */
+static void se_resnet56_layer305_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n4096_fwd(n, (act + (long)(3162908) * n), (act + (long)(3121740) * n), (act + (long)(3167004) * n));
+}
+
+/* layer3.1.sum */
+static void se_resnet56_layer305_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n4096_bwd(n, (dact + (long)(3167004) * n), (dact + (long)(3162908) * n), (dact + (long)(3121740) * n));
+}
+
+/* layer3.1.relu#2 */
+static void se_resnet56_layer306_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n4096_fwd(n, (act + (long)(3167004) * n), (act + (long)(3171100) * n));
+}
+
+/* layer3.1.relu#2 */
+static void se_resnet56_layer306_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n4096_bwd(n, (act + (long)(3167004) * n), (act + (long)(3171100) * n), (dact + (long)(3171100) * n), (dact + (long)(3167004) * n));
+}
+
+/* layer3.2.conv_bn.seps */
+static void se_resnet56_layer307_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(3171100) * n), (par + 250224), 0, (act + (long)(3175196) * n + 0));
+}
+
+/* layer3.2.conv_bn.seps */
+static void se_resnet56_layer307_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(3171100) * n), (par + 250224), (dact + (long)(3175196) * n + 0), (dact + (long)(3171100) * n), (grad + 250224), 0);
+}
+
+/* layer3.2.conv_bn.bn1 */
+static void se_resnet56_layer308_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c128_8x8_fwd_train(n, (act + (long)(3175196) * n), (par + 251376), (par + 251504), (buf + 4800), (buf + 4928),
             (cnt + 63), (act + (long)(3183388) * n), (sav + 4800), (sav + 4928));
     else
         bn_c128_8x8_fwd_eval(n, (act + (long)(3175196) * n), (par + 251376), (par + 251504), (buf + 4800), (buf + 4928),
             (act + (long)(3183388) * n));
+}
+
+/* layer3.2.conv_bn.bn1 */
+static void se_resnet56_layer308_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c128_8x8_bwd(n, (act + (long)(3175196) * n), (par + 251376), (sav + 4800), (sav + 4928), (dact + (long)(3183388) * n),
+        (dact + (long)(3175196) * n), (grad + 251376), (grad + 251504));
+}
+
+/* layer3.2.conv_bn.pointwise */
+static void se_resnet56_layer309_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(3183388) * n), (par + 251632), (par + 259824), (act + (long)(3191580) * n + 0));
+}
+
+/* layer3.2.conv_bn.pointwise */
+static void se_resnet56_layer309_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(3183388) * n), (par + 251632), (dact + (long)(3191580) * n + 0), (dact + (long)(3183388) * n), (grad + 251632), (grad + 259824));
+}
+
+/* layer3.2.conv_bn.bn2 */
+static void se_resnet56_layer310_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_8x8_fwd_train(n, (act + (long)(3191580) * n), (par + 259888), (par + 259952), (buf + 5056), (buf + 5120),
             (cnt + 64), (act + (long)(3195676) * n), (sav + 5056), (sav + 5120));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(3191580) * n), (par + 259888), (par + 259952), (buf + 5056), (buf + 5120),
             (act + (long)(3195676) * n));
+}
+
+/* layer3.2.conv_bn.bn2 */
+static void se_resnet56_layer310_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_8x8_bwd(n, (act + (long)(3191580) * n), (par + 259888), (sav + 5056), (sav + 5120), (dact + (long)(3195676) * n),
+        (dact + (long)(3191580) * n), (grad + 259888), (grad + 259952));
+}
+
+/* layer3.2.relu#1 */
+static void se_resnet56_layer311_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n4096_fwd(n, (act + (long)(3195676) * n), (act + (long)(3199772) * n));
+}
+
+/* layer3.2.relu#1 */
+static void se_resnet56_layer311_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n4096_bwd(n, (act + (long)(3195676) * n), (act + (long)(3199772) * n), (dact + (long)(3199772) * n), (dact + (long)(3195676) * n));
+}
+
+/* layer3.2.conv2 */
+static void se_resnet56_layer312_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(3199772) * n), (par + 260016), 0, (act + (long)(3203868) * n + 0));
+}
+
+/* layer3.2.conv2 */
+static void se_resnet56_layer312_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(3199772) * n), (par + 260016), (dact + (long)(3203868) * n + 0), (dact + (long)(3199772) * n), (grad + 260016), 0);
+}
+
+/* layer3.2.bn2 */
+static void se_resnet56_layer313_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_8x8_fwd_train(n, (act + (long)(3203868) * n), (par + 296880), (par + 296944), (buf + 5184), (buf + 5248),
             (cnt + 65), (act + (long)(3207964) * n), (sav + 5184), (sav + 5248));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(3203868) * n), (par + 296880), (par + 296944), (buf + 5184), (buf + 5248),
             (act + (long)(3207964) * n));
+}
+
+/* layer3.2.bn2 */
+static void se_resnet56_layer313_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_8x8_bwd(n, (act + (long)(3203868) * n), (par + 296880), (sav + 5184), (sav + 5248), (dact + (long)(3207964) * n),
+        (dact + (long)(3203868) * n), (grad + 296880), (grad + 296944));
+}
+
+/* layer3.2.se.pool */
+static void se_resnet56_layer314_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     gap_c64_8x8_fwd(n, (act + (long)(3207964) * n), (act + (long)(3212060) * n));
+}
+
+/* layer3.2.se.pool */
+static void se_resnet56_layer314_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    gap_c64_8x8_bwd(n, (dact + (long)(3212060) * n), (dact + (long)(3207964) * n));
+}
+
+/* layer3.2.se.fc.0 */
+static void se_resnet56_layer315_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     linear_64_8_fwd(n, (act + (long)(3212060) * n), (par + 297008), 0, (act + (long)(3212124) * n));
+}
+
+/* layer3.2.se.fc.0 */
+static void se_resnet56_layer315_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    linear_64_8_bwd(n, (act + (long)(3212060) * n), (par + 297008), (dact + (long)(3212124) * n), (dact + (long)(3212060) * n), (grad + 297008), 0);
+}
+
+/* layer3.2.se.relu#1 */
+static void se_resnet56_layer316_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n8_fwd(n, (act + (long)(3212124) * n), (act + (long)(3212132) * n));
+}
+
+/* layer3.2.se.relu#1 */
+static void se_resnet56_layer316_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n8_bwd(n, (act + (long)(3212124) * n), (act + (long)(3212132) * n), (dact + (long)(3212132) * n), (dact + (long)(3212124) * n));
+}
+
+/* layer3.2.se.fc.2 */
+static void se_resnet56_layer317_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     linear_8_64_fwd(n, (act + (long)(3212132) * n), (par + 297520), 0, (act + (long)(3212140) * n));
+}
+
+/* layer3.2.se.fc.2 */
+static void se_resnet56_layer317_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    linear_8_64_bwd(n, (act + (long)(3212132) * n), (par + 297520), (dact + (long)(3212140) * n), (dact + (long)(3212132) * n), (grad + 297520), 0);
+}
+
+/* layer3.2.se.gate */
+static void se_resnet56_layer318_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     sigmoid_n64_fwd(n, (act + (long)(3212140) * n), (act + (long)(3212204) * n));
+}
+
+/* layer3.2.se.gate */
+static void se_resnet56_layer318_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    sigmoid_n64_bwd(n, (act + (long)(3212140) * n), (act + (long)(3212204) * n), (dact + (long)(3212204) * n), (dact + (long)(3212140) * n));
+}
+
+/* layer3.2.se.scale */
+static void se_resnet56_layer319_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     scale_c64_8x8_fwd(n, (act + (long)(3207964) * n), (act + (long)(3212204) * n), (act + (long)(3212268) * n));
+}
+
+/* layer3.2.se.scale */
+static void se_resnet56_layer319_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    scale_c64_8x8_bwd(n, (act + (long)(3207964) * n), (act + (long)(3212204) * n), (dact + (long)(3212268) * n), (dact + (long)(3207964) * n), (dact + (long)(3212204) * n));
+}
+
+/* layer3.2.sum */
+static void se_resnet56_layer320_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n4096_fwd(n, (act + (long)(3212268) * n), (act + (long)(3171100) * n), (act + (long)(3216364) * n));
+}
+
+/* layer3.2.sum */
+static void se_resnet56_layer320_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n4096_bwd(n, (dact + (long)(3216364) * n), (dact + (long)(3212268) * n), (dact + (long)(3171100) * n));
+}
+
+/* layer3.2.relu#2 */
+static void se_resnet56_layer321_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n4096_fwd(n, (act + (long)(3216364) * n), (act + (long)(3220460) * n));
+}
+
+/* layer3.2.relu#2 */
+static void se_resnet56_layer321_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n4096_bwd(n, (act + (long)(3216364) * n), (act + (long)(3220460) * n), (dact + (long)(3220460) * n), (dact + (long)(3216364) * n));
+}
+
+/* layer3.3.conv_bn.seps */
+static void se_resnet56_layer322_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(3220460) * n), (par + 298032), 0, (act + (long)(3224556) * n + 0));
+}
+
+/* layer3.3.conv_bn.seps */
+static void se_resnet56_layer322_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(3220460) * n), (par + 298032), (dact + (long)(3224556) * n + 0), (dact + (long)(3220460) * n), (grad + 298032), 0);
+}
+
+/* layer3.3.conv_bn.bn1 */
+static void se_resnet56_layer323_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c128_8x8_fwd_train(n, (act + (long)(3224556) * n), (par + 299184), (par + 299312), (buf + 5312), (buf + 5440),
             (cnt + 66), (act + (long)(3232748) * n), (sav + 5312), (sav + 5440));
     else
         bn_c128_8x8_fwd_eval(n, (act + (long)(3224556) * n), (par + 299184), (par + 299312), (buf + 5312), (buf + 5440),
             (act + (long)(3232748) * n));
+}
+
+/* layer3.3.conv_bn.bn1 */
+static void se_resnet56_layer323_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c128_8x8_bwd(n, (act + (long)(3224556) * n), (par + 299184), (sav + 5312), (sav + 5440), (dact + (long)(3232748) * n),
+        (dact + (long)(3224556) * n), (grad + 299184), (grad + 299312));
+}
+
+/* layer3.3.conv_bn.pointwise */
+static void se_resnet56_layer324_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(3232748) * n), (par + 299440), (par + 307632), (act + (long)(3240940) * n + 0));
+}
+
+/* layer3.3.conv_bn.pointwise */
+static void se_resnet56_layer324_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(3232748) * n), (par + 299440), (dact + (long)(3240940) * n + 0), (dact + (long)(3232748) * n), (grad + 299440), (grad + 307632));
+}
+
+/* layer3.3.conv_bn.bn2 */
+static void se_resnet56_layer325_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_8x8_fwd_train(n, (act + (long)(3240940) * n), (par + 307696), (par + 307760), (buf + 5568), (buf + 5632),
             (cnt + 67), (act + (long)(3245036) * n), (sav + 5568), (sav + 5632));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(3240940) * n), (par + 307696), (par + 307760), (buf + 5568), (buf + 5632),
             (act + (long)(3245036) * n));
+}
+
+/* layer3.3.conv_bn.bn2 */
+static void se_resnet56_layer325_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_8x8_bwd(n, (act + (long)(3240940) * n), (par + 307696), (sav + 5568), (sav + 5632), (dact + (long)(3245036) * n),
+        (dact + (long)(3240940) * n), (grad + 307696), (grad + 307760));
+}
+
+/* layer3.3.relu#1 */
+static void se_resnet56_layer326_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n4096_fwd(n, (act + (long)(3245036) * n), (act + (long)(3249132) * n));
+}
+
+/* layer3.3.relu#1 */
+static void se_resnet56_layer326_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n4096_bwd(n, (act + (long)(3245036) * n), (act + (long)(3249132) * n), (dact + (long)(3249132) * n), (dact + (long)(3245036) * n));
+}
+
+/* layer3.3.conv2 */
+static void se_resnet56_layer327_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(3249132) * n), (par + 307824), 0, (act + (long)(3253228) * n + 0));
+}
+
+/* layer3.3.conv2 */
+static void se_resnet56_layer327_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(3249132) * n), (par + 307824), (dact + (long)(3253228) * n + 0), (dact + (long)(3249132) * n), (grad + 307824), 0);
+}
+
+/* layer3.3.bn2 */
+static void se_resnet56_layer328_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_8x8_fwd_train(n, (act + (long)(3253228) * n), (par + 344688), (par + 344752), (buf + 5696), (buf + 5760),
             (cnt + 68), (act + (long)(3257324) * n), (sav + 5696), (sav + 5760));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(3253228) * n), (par + 344688), (par + 344752), (buf + 5696), (buf + 5760),
             (act + (long)(3257324) * n));
+}
+
+/* layer3.3.bn2 */
+static void se_resnet56_layer328_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_8x8_bwd(n, (act + (long)(3253228) * n), (par + 344688), (sav + 5696), (sav + 5760), (dact + (long)(3257324) * n),
+        (dact + (long)(3253228) * n), (grad + 344688), (grad + 344752));
+}
+
+/* layer3.3.se.pool */
+static void se_resnet56_layer329_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     gap_c64_8x8_fwd(n, (act + (long)(3257324) * n), (act + (long)(3261420) * n));
+}
+
+/* layer3.3.se.pool */
+static void se_resnet56_layer329_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    gap_c64_8x8_bwd(n, (dact + (long)(3261420) * n), (dact + (long)(3257324) * n));
+}
+
+/* layer3.3.se.fc.0 */
+static void se_resnet56_layer330_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     linear_64_8_fwd(n, (act + (long)(3261420) * n), (par + 344816), 0, (act + (long)(3261484) * n));
+}
+
+/* layer3.3.se.fc.0 */
+static void se_resnet56_layer330_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    linear_64_8_bwd(n, (act + (long)(3261420) * n), (par + 344816), (dact + (long)(3261484) * n), (dact + (long)(3261420) * n), (grad + 344816), 0);
+}
+
+/* layer3.3.se.relu#1 */
+static void se_resnet56_layer331_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n8_fwd(n, (act + (long)(3261484) * n), (act + (long)(3261492) * n));
+}
+
+/* layer3.3.se.relu#1 */
+static void se_resnet56_layer331_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n8_bwd(n, (act + (long)(3261484) * n), (act + (long)(3261492) * n), (dact + (long)(3261492) * n), (dact + (long)(3261484) * n));
+}
+
+/* layer3.3.se.fc.2 */
+static void se_resnet56_layer332_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     linear_8_64_fwd(n, (act + (long)(3261492) * n), (par + 345328), 0, (act + (long)(3261500) * n));
+}
+
+/* layer3.3.se.fc.2 */
+static void se_resnet56_layer332_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    linear_8_64_bwd(n, (act + (long)(3261492) * n), (par + 345328), (dact + (long)(3261500) * n), (dact + (long)(3261492) * n), (grad + 345328), 0);
+}
+
+/* layer3.3.se.gate */
+static void se_resnet56_layer333_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     sigmoid_n64_fwd(n, (act + (long)(3261500) * n), (act + (long)(3261564) * n));
+}
+
+/* layer3.3.se.gate */
+static void se_resnet56_layer333_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    sigmoid_n64_bwd(n, (act + (long)(3261500) * n), (act + (long)(3261564) * n), (dact + (long)(3261564) * n), (dact + (long)(3261500) * n));
+}
+
+/* layer3.3.se.scale */
+static void se_resnet56_layer334_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     scale_c64_8x8_fwd(n, (act + (long)(3257324) * n), (act + (long)(3261564) * n), (act + (long)(3261628) * n));
+}
+
+/* layer3.3.se.scale */
+static void se_resnet56_layer334_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    scale_c64_8x8_bwd(n, (act + (long)(3257324) * n), (act + (long)(3261564) * n), (dact + (long)(3261628) * n), (dact + (long)(3257324) * n), (dact + (long)(3261564) * n));
+}
+
+/* layer3.3.sum */
+static void se_resnet56_layer335_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n4096_fwd(n, (act + (long)(3261628) * n), (act + (long)(3220460) * n), (act + (long)(3265724) * n));
+}
+
+/* layer3.3.sum */
+static void se_resnet56_layer335_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n4096_bwd(n, (dact + (long)(3265724) * n), (dact + (long)(3261628) * n), (dact + (long)(3220460) * n));
+}
+
+/* layer3.3.relu#2 */
+static void se_resnet56_layer336_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n4096_fwd(n, (act + (long)(3265724) * n), (act + (long)(3269820) * n));
+}
+
+/* layer3.3.relu#2 */
+static void se_resnet56_layer336_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n4096_bwd(n, (act + (long)(3265724) * n), (act + (long)(3269820) * n), (dact + (long)(3269820) * n), (dact + (long)(3265724) * n));
+}
+
+/* layer3.4.conv_bn.seps */
+static void se_resnet56_layer337_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(3269820) * n), (par + 345840), 0, (act + (long)(3273916) * n + 0));
+}
+
+/* layer3.4.conv_bn.seps */
+static void se_resnet56_layer337_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(3269820) * n), (par + 345840), (dact + (long)(3273916) * n + 0), (dact + (long)(3269820) * n), (grad + 345840), 0);
+}
+
+/* layer3.4.conv_bn.bn1 */
+static void se_resnet56_layer338_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c128_8x8_fwd_train(n, (act + (long)(3273916) * n), (par + 346992), (par + 347120), (buf + 5824), (buf + 5952),
             (cnt + 69), (act + (long)(3282108) * n), (sav + 5824), (sav + 5952));
     else
         bn_c128_8x8_fwd_eval(n, (act + (long)(3273916) * n), (par + 346992), (par + 347120), (buf + 5824), (buf + 5952),
             (act + (long)(3282108) * n));
+}
+
+/* layer3.4.conv_bn.bn1 */
+static void se_resnet56_layer338_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c128_8x8_bwd(n, (act + (long)(3273916) * n), (par + 346992), (sav + 5824), (sav + 5952), (dact + (long)(3282108) * n),
+        (dact + (long)(3273916) * n), (grad + 346992), (grad + 347120));
+}
+
+/* layer3.4.conv_bn.pointwise */
+static void se_resnet56_layer339_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(3282108) * n), (par + 347248), (par + 355440), (act + (long)(3290300) * n + 0));
+}
+
+/* layer3.4.conv_bn.pointwise */
+static void se_resnet56_layer339_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(3282108) * n), (par + 347248), (dact + (long)(3290300) * n + 0), (dact + (long)(3282108) * n), (grad + 347248), (grad + 355440));
+}
+
+/* layer3.4.conv_bn.bn2 */
+static void se_resnet56_layer340_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_8x8_fwd_train(n, (act + (long)(3290300) * n), (par + 355504), (par + 355568), (buf + 6080), (buf + 6144),
             (cnt + 70), (act + (long)(3294396) * n), (sav + 6080), (sav + 6144));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(3290300) * n), (par + 355504), (par + 355568), (buf + 6080), (buf + 6144),
             (act + (long)(3294396) * n));
+}
+
+/* layer3.4.conv_bn.bn2 */
+static void se_resnet56_layer340_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_8x8_bwd(n, (act + (long)(3290300) * n), (par + 355504), (sav + 6080), (sav + 6144), (dact + (long)(3294396) * n),
+        (dact + (long)(3290300) * n), (grad + 355504), (grad + 355568));
+}
+
+/* layer3.4.relu#1 */
+static void se_resnet56_layer341_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n4096_fwd(n, (act + (long)(3294396) * n), (act + (long)(3298492) * n));
+}
+
+/* layer3.4.relu#1 */
+static void se_resnet56_layer341_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n4096_bwd(n, (act + (long)(3294396) * n), (act + (long)(3298492) * n), (dact + (long)(3298492) * n), (dact + (long)(3294396) * n));
+}
+
+/* layer3.4.conv2 */
+static void se_resnet56_layer342_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(3298492) * n), (par + 355632), 0, (act + (long)(3302588) * n + 0));
+}
+
+/* layer3.4.conv2 */
+static void se_resnet56_layer342_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(3298492) * n), (par + 355632), (dact + (long)(3302588) * n + 0), (dact + (long)(3298492) * n), (grad + 355632), 0);
+}
+
+/* layer3.4.bn2 */
+static void se_resnet56_layer343_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_8x8_fwd_train(n, (act + (long)(3302588) * n), (par + 392496), (par + 392560), (buf + 6208), (buf + 6272),
             (cnt + 71), (act + (long)(3306684) * n), (sav + 6208), (sav + 6272));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(3302588) * n), (par + 392496), (par + 392560), (buf + 6208), (buf + 6272),
             (act + (long)(3306684) * n));
+}
+
+/* layer3.4.bn2 */
+static void se_resnet56_layer343_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_8x8_bwd(n, (act + (long)(3302588) * n), (par + 392496), (sav + 6208), (sav + 6272), (dact + (long)(3306684) * n),
+        (dact + (long)(3302588) * n), (grad + 392496), (grad + 392560));
+}
+
+/* layer3.4.se.pool */
+static void se_resnet56_layer344_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     gap_c64_8x8_fwd(n, (act + (long)(3306684) * n), (act + (long)(3310780) * n));
+}
+
+/* layer3.4.se.pool */
+static void se_resnet56_layer344_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    gap_c64_8x8_bwd(n, (dact + (long)(3310780) * n), (dact + (long)(3306684) * n));
+}
+
+/* layer3.4.se.fc.0 */
+static void se_resnet56_layer345_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     linear_64_8_fwd(n, (act + (long)(3310780) * n), (par + 392624), 0, (act + (long)(3310844) * n));
+}
+
+/* layer3.4.se.fc.0 */
+static void se_resnet56_layer345_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    linear_64_8_bwd(n, (act + (long)(3310780) * n), (par + 392624), (dact + (long)(3310844) * n), (dact + (long)(3310780) * n), (grad + 392624), 0);
+}
+
+/* layer3.4.se.relu#1 */
+static void se_resnet56_layer346_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n8_fwd(n, (act + (long)(3310844) * n), (act + (long)(3310852) * n));
+}
+
+/* layer3.4.se.relu#1 */
+static void se_resnet56_layer346_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n8_bwd(n, (act + (long)(3310844) * n), (act + (long)(3310852) * n), (dact + (long)(3310852) * n), (dact + (long)(3310844) * n));
+}
+
+/* layer3.4.se.fc.2 */
+static void se_resnet56_layer347_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     linear_8_64_fwd(n, (act + (long)(3310852) * n), (par + 393136), 0, (act + (long)(3310860) * n));
+}
+
+/* layer3.4.se.fc.2 */
+static void se_resnet56_layer347_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    linear_8_64_bwd(n, (act + (long)(3310852) * n), (par + 393136), (dact + (long)(3310860) * n), (dact + (long)(3310852) * n), (grad + 393136), 0);
+}
+
+/* layer3.4.se.gate */
+static void se_resnet56_layer348_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     sigmoid_n64_fwd(n, (act + (long)(3310860) * n), (act + (long)(3310924) * n));
+}
+
+/* layer3.4.se.gate */
+static void se_resnet56_layer348_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    sigmoid_n64_bwd(n, (act + (long)(3310860) * n), (act + (long)(3310924) * n), (dact + (long)(3310924) * n), (dact + (long)(3310860) * n));
+}
+
+/* layer3.4.se.scale */
+static void se_resnet56_layer349_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     scale_c64_8x8_fwd(n, (act + (long)(3306684) * n), (act + (long)(3310924) * n), (act + (long)(3310988) * n));
+}
+
+/* layer3.4.se.scale */
+static void se_resnet56_layer349_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    scale_c64_8x8_bwd(n, (act + (long)(3306684) * n), (act + (long)(3310924) * n), (dact + (long)(3310988) * n), (dact + (long)(3306684) * n), (dact + (long)(3310924) * n));
+}
+
+/* layer3.4.sum */
+static void se_resnet56_layer350_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n4096_fwd(n, (act + (long)(3310988) * n), (act + (long)(3269820) * n), (act + (long)(3315084) * n));
+}
+
+/* layer3.4.sum */
+static void se_resnet56_layer350_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n4096_bwd(n, (dact + (long)(3315084) * n), (dact + (long)(3310988) * n), (dact + (long)(3269820) * n));
+}
+
+/* layer3.4.relu#2 */
+static void se_resnet56_layer351_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n4096_fwd(n, (act + (long)(3315084) * n), (act + (long)(3319180) * n));
+}
+
+/* layer3.4.relu#2 */
+static void se_resnet56_layer351_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n4096_bwd(n, (act + (long)(3315084) * n), (act + (long)(3319180) * n), (dact + (long)(3319180) * n), (dact + (long)(3315084) * n));
+}
+
+/* layer3.5.conv_bn.seps */
+static void se_resnet56_layer352_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(3319180) * n), (par + 393648), 0, (act + (long)(3323276) * n + 0));
+}
+
+/* layer3.5.conv_bn.seps */
+static void se_resnet56_layer352_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(3319180) * n), (par + 393648), (dact + (long)(3323276) * n + 0), (dact + (long)(3319180) * n), (grad + 393648), 0);
+}
+
+/* layer3.5.conv_bn.bn1 */
+static void se_resnet56_layer353_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c128_8x8_fwd_train(n, (act + (long)(3323276) * n), (par + 394800), (par + 394928), (buf + 6336), (buf + 6464),
             (cnt + 72), (act + (long)(3331468) * n), (sav + 6336), (sav + 6464));
     else
         bn_c128_8x8_fwd_eval(n, (act + (long)(3323276) * n), (par + 394800), (par + 394928), (buf + 6336), (buf + 6464),
             (act + (long)(3331468) * n));
+}
+
+/* layer3.5.conv_bn.bn1 */
+static void se_resnet56_layer353_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c128_8x8_bwd(n, (act + (long)(3323276) * n), (par + 394800), (sav + 6336), (sav + 6464), (dact + (long)(3331468) * n),
+        (dact + (long)(3323276) * n), (grad + 394800), (grad + 394928));
+}
+
+/* layer3.5.conv_bn.pointwise */
+static void se_resnet56_layer354_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(3331468) * n), (par + 395056), (par + 403248), (act + (long)(3339660) * n + 0));
+}
+
+/* layer3.5.conv_bn.pointwise */
+static void se_resnet56_layer354_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(3331468) * n), (par + 395056), (dact + (long)(3339660) * n + 0), (dact + (long)(3331468) * n), (grad + 395056), (grad + 403248));
+}
+
+/* layer3.5.conv_bn.bn2 */
+static void se_resnet56_layer355_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_8x8_fwd_train(n, (act + (long)(3339660) * n), (par + 403312), (par + 403376), (buf + 6592), (buf + 6656),
             (cnt + 73), (act + (long)(3343756) * n), (sav + 6592), (sav + 6656));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(3339660) * n), (par + 403312), (par + 403376), (buf + 6592), (buf + 6656),
             (act + (long)(3343756) * n));
+}
+
+/* layer3.5.conv_bn.bn2 */
+static void se_resnet56_layer355_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_8x8_bwd(n, (act + (long)(3339660) * n), (par + 403312), (sav + 6592), (sav + 6656), (dact + (long)(3343756) * n),
+        (dact + (long)(3339660) * n), (grad + 403312), (grad + 403376));
+}
+
+/* layer3.5.relu#1 */
+static void se_resnet56_layer356_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n4096_fwd(n, (act + (long)(3343756) * n), (act + (long)(3347852) * n));
+}
+
+/* layer3.5.relu#1 */
+static void se_resnet56_layer356_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n4096_bwd(n, (act + (long)(3343756) * n), (act + (long)(3347852) * n), (dact + (long)(3347852) * n), (dact + (long)(3343756) * n));
+}
+
+/* layer3.5.conv2 */
+static void se_resnet56_layer357_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(3347852) * n), (par + 403440), 0, (act + (long)(3351948) * n + 0));
+}
+
+/* layer3.5.conv2 */
+static void se_resnet56_layer357_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(3347852) * n), (par + 403440), (dact + (long)(3351948) * n + 0), (dact + (long)(3347852) * n), (grad + 403440), 0);
+}
+
+/* layer3.5.bn2 */
+static void se_resnet56_layer358_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_8x8_fwd_train(n, (act + (long)(3351948) * n), (par + 440304), (par + 440368), (buf + 6720), (buf + 6784),
             (cnt + 74), (act + (long)(3356044) * n), (sav + 6720), (sav + 6784));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(3351948) * n), (par + 440304), (par + 440368), (buf + 6720), (buf + 6784),
             (act + (long)(3356044) * n));
+}
+
+/* layer3.5.bn2 */
+static void se_resnet56_layer358_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_8x8_bwd(n, (act + (long)(3351948) * n), (par + 440304), (sav + 6720), (sav + 6784), (dact + (long)(3356044) * n),
+        (dact + (long)(3351948) * n), (grad + 440304), (grad + 440368));
+}
+
+/* layer3.5.se.pool */
+static void se_resnet56_layer359_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     gap_c64_8x8_fwd(n, (act + (long)(3356044) * n), (act + (long)(3360140) * n));
+}
+
+/* layer3.5.se.pool */
+static void se_resnet56_layer359_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    gap_c64_8x8_bwd(n, (dact + (long)(3360140) * n), (dact + (long)(3356044) * n));
+}
+
+/* layer3.5.se.fc.0 */
+static void se_resnet56_layer360_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     linear_64_8_fwd(n, (act + (long)(3360140) * n), (par + 440432), 0, (act + (long)(3360204) * n));
+}
+
+/* layer3.5.se.fc.0 */
+static void se_resnet56_layer360_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    linear_64_8_bwd(n, (act + (long)(3360140) * n), (par + 440432), (dact + (long)(3360204) * n), (dact + (long)(3360140) * n), (grad + 440432), 0);
+}
+
+/* layer3.5.se.relu#1 */
+static void se_resnet56_layer361_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n8_fwd(n, (act + (long)(3360204) * n), (act + (long)(3360212) * n));
+}
+
+/* layer3.5.se.relu#1 */
+static void se_resnet56_layer361_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n8_bwd(n, (act + (long)(3360204) * n), (act + (long)(3360212) * n), (dact + (long)(3360212) * n), (dact + (long)(3360204) * n));
+}
+
+/* layer3.5.se.fc.2 */
+static void se_resnet56_layer362_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     linear_8_64_fwd(n, (act + (long)(3360212) * n), (par + 440944), 0, (act + (long)(3360220) * n));
+}
+
+/* layer3.5.se.fc.2 */
+static void se_resnet56_layer362_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    linear_8_64_bwd(n, (act + (long)(3360212) * n), (par + 440944), (dact + (long)(3360220) * n), (dact + (long)(3360212) * n), (grad + 440944), 0);
+}
+
+/* layer3.5.se.gate */
+static void se_resnet56_layer363_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     sigmoid_n64_fwd(n, (act + (long)(3360220) * n), (act + (long)(3360284) * n));
+}
+
+/* layer3.5.se.gate */
+static void se_resnet56_layer363_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    sigmoid_n64_bwd(n, (act + (long)(3360220) * n), (act + (long)(3360284) * n), (dact + (long)(3360284) * n), (dact + (long)(3360220) * n));
+}
+
+/* layer3.5.se.scale */
+static void se_resnet56_layer364_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     scale_c64_8x8_fwd(n, (act + (long)(3356044) * n), (act + (long)(3360284) * n), (act + (long)(3360348) * n));
+}
+
+/* layer3.5.se.scale */
+static void se_resnet56_layer364_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    scale_c64_8x8_bwd(n, (act + (long)(3356044) * n), (act + (long)(3360284) * n), (dact + (long)(3360348) * n), (dact + (long)(3356044) * n), (dact + (long)(3360284) * n));
+}
+
+/* layer3.5.sum */
+static void se_resnet56_layer365_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n4096_fwd(n, (act + (long)(3360348) * n), (act + (long)(3319180) * n), (act + (long)(3364444) * n));
+}
+
+/* layer3.5.sum */
+static void se_resnet56_layer365_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n4096_bwd(n, (dact + (long)(3364444) * n), (dact + (long)(3360348) * n), (dact + (long)(3319180) * n));
+}
+
+/* layer3.5.relu#2 */
+static void se_resnet56_layer366_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n4096_fwd(n, (act + (long)(3364444) * n), (act + (long)(3368540) * n));
+}
+
+/* layer3.5.relu#2 */
+static void se_resnet56_layer366_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n4096_bwd(n, (act + (long)(3364444) * n), (act + (long)(3368540) * n), (dact + (long)(3368540) * n), (dact + (long)(3364444) * n));
+}
+
+/* layer3.6.conv_bn.seps */
+static void se_resnet56_layer367_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(3368540) * n), (par + 441456), 0, (act + (long)(3372636) * n + 0));
+}
+
+/* layer3.6.conv_bn.seps */
+static void se_resnet56_layer367_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(3368540) * n), (par + 441456), (dact + (long)(3372636) * n + 0), (dact + (long)(3368540) * n), (grad + 441456), 0);
+}
+
+/* layer3.6.conv_bn.bn1 */
+static void se_resnet56_layer368_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c128_8x8_fwd_train(n, (act + (long)(3372636) * n), (par + 442608), (par + 442736), (buf + 6848), (buf + 6976),
             (cnt + 75), (act + (long)(3380828) * n), (sav + 6848), (sav + 6976));
     else
         bn_c128_8x8_fwd_eval(n, (act + (long)(3372636) * n), (par + 442608), (par + 442736), (buf + 6848), (buf + 6976),
             (act + (long)(3380828) * n));
+}
+
+/* layer3.6.conv_bn.bn1 */
+static void se_resnet56_layer368_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c128_8x8_bwd(n, (act + (long)(3372636) * n), (par + 442608), (sav + 6848), (sav + 6976), (dact + (long)(3380828) * n),
+        (dact + (long)(3372636) * n), (grad + 442608), (grad + 442736));
+}
+
+/* layer3.6.conv_bn.pointwise */
+static void se_resnet56_layer369_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(3380828) * n), (par + 442864), (par + 451056), (act + (long)(3389020) * n + 0));
+}
+
+/* layer3.6.conv_bn.pointwise */
+static void se_resnet56_layer369_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(3380828) * n), (par + 442864), (dact + (long)(3389020) * n + 0), (dact + (long)(3380828) * n), (grad + 442864), (grad + 451056));
+}
+
+/* layer3.6.conv_bn.bn2 */
+static void se_resnet56_layer370_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_8x8_fwd_train(n, (act + (long)(3389020) * n), (par + 451120), (par + 451184), (buf + 7104), (buf + 7168),
             (cnt + 76), (act + (long)(3393116) * n), (sav + 7104), (sav + 7168));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(3389020) * n), (par + 451120), (par + 451184), (buf + 7104), (buf + 7168),
             (act + (long)(3393116) * n));
+}
+
+/* layer3.6.conv_bn.bn2 */
+static void se_resnet56_layer370_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_8x8_bwd(n, (act + (long)(3389020) * n), (par + 451120), (sav + 7104), (sav + 7168), (dact + (long)(3393116) * n),
+        (dact + (long)(3389020) * n), (grad + 451120), (grad + 451184));
+}
+
+/* layer3.6.relu#1 */
+static void se_resnet56_layer371_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n4096_fwd(n, (act + (long)(3393116) * n), (act + (long)(3397212) * n));
+}
+
+/* layer3.6.relu#1 */
+static void se_resnet56_layer371_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n4096_bwd(n, (act + (long)(3393116) * n), (act + (long)(3397212) * n), (dact + (long)(3397212) * n), (dact + (long)(3393116) * n));
+}
+
+/* layer3.6.conv2 */
+static void se_resnet56_layer372_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(3397212) * n), (par + 451248), 0, (act + (long)(3401308) * n + 0));
+}
+
+/* layer3.6.conv2 */
+static void se_resnet56_layer372_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(3397212) * n), (par + 451248), (dact + (long)(3401308) * n + 0), (dact + (long)(3397212) * n), (grad + 451248), 0);
+}
+
+/* layer3.6.bn2 */
+static void se_resnet56_layer373_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_8x8_fwd_train(n, (act + (long)(3401308) * n), (par + 488112), (par + 488176), (buf + 7232), (buf + 7296),
             (cnt + 77), (act + (long)(3405404) * n), (sav + 7232), (sav + 7296));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(3401308) * n), (par + 488112), (par + 488176), (buf + 7232), (buf + 7296),
             (act + (long)(3405404) * n));
+}
+
+/* layer3.6.bn2 */
+static void se_resnet56_layer373_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_8x8_bwd(n, (act + (long)(3401308) * n), (par + 488112), (sav + 7232), (sav + 7296), (dact + (long)(3405404) * n),
+        (dact + (long)(3401308) * n), (grad + 488112), (grad + 488176));
+}
+
+/* layer3.6.se.pool */
+static void se_resnet56_layer374_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     gap_c64_8x8_fwd(n, (act + (long)(3405404) * n), (act + (long)(3409500) * n));
+}
+
+/* layer3.6.se.pool */
+static void se_resnet56_layer374_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    gap_c64_8x8_bwd(n, (dact + (long)(3409500) * n), (dact + (long)(3405404) * n));
+}
+
+/* layer3.6.se.fc.0 */
+static void se_resnet56_layer375_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     linear_64_8_fwd(n, (act + (long)(3409500) * n), (par + 488240), 0, (act + (long)(3409564) * n));
+}
+
+/* layer3.6.se.fc.0 */
+static void se_resnet56_layer375_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    linear_64_8_bwd(n, (act + (long)(3409500) * n), (par + 488240), (dact + (long)(3409564) * n), (dact + (long)(3409500) * n), (grad + 488240), 0);
+}
+
+/* layer3.6.se.relu#1 */
+static void se_resnet56_layer376_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n8_fwd(n, (act + (long)(3409564) * n), (act + (long)(3409572) * n));
+}
+
+/* layer3.6.se.relu#1 */
+static void se_resnet56_layer376_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n8_bwd(n, (act + (long)(3409564) * n), (act + (long)(3409572) * n), (dact + (long)(3409572) * n), (dact + (long)(3409564) * n));
+}
+
+/* layer3.6.se.fc.2 */
+static void se_resnet56_layer377_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     linear_8_64_fwd(n, (act + (long)(3409572) * n), (par + 488752), 0, (act + (long)(3409580) * n));
+}
+
+/* layer3.6.se.fc.2 */
+static void se_resnet56_layer377_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    linear_8_64_bwd(n, (act + (long)(3409572) * n), (par + 488752), (dact + (long)(3409580) * n), (dact + (long)(3409572) * n), (grad + 488752), 0);
+}
+
+/* layer3.6.se.gate */
+static void se_resnet56_layer378_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     sigmoid_n64_fwd(n, (act + (long)(3409580) * n), (act + (long)(3409644) * n));
+}
+
+/* layer3.6.se.gate */
+static void se_resnet56_layer378_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    sigmoid_n64_bwd(n, (act + (long)(3409580) * n), (act + (long)(3409644) * n), (dact + (long)(3409644) * n), (dact + (long)(3409580) * n));
+}
+
+/* layer3.6.se.scale */
+static void se_resnet56_layer379_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     scale_c64_8x8_fwd(n, (act + (long)(3405404) * n), (act + (long)(3409644) * n), (act + (long)(3409708) * n));
+}
+
+/* layer3.6.se.scale */
+static void se_resnet56_layer379_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    scale_c64_8x8_bwd(n, (act + (long)(3405404) * n), (act + (long)(3409644) * n), (dact + (long)(3409708) * n), (dact + (long)(3405404) * n), (dact + (long)(3409644) * n));
+}
+
+/* layer3.6.sum */
+static void se_resnet56_layer380_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n4096_fwd(n, (act + (long)(3409708) * n), (act + (long)(3368540) * n), (act + (long)(3413804) * n));
+}
+
+/* layer3.6.sum */
+static void se_resnet56_layer380_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n4096_bwd(n, (dact + (long)(3413804) * n), (dact + (long)(3409708) * n), (dact + (long)(3368540) * n));
+}
+
+/* layer3.6.relu#2 */
+static void se_resnet56_layer381_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n4096_fwd(n, (act + (long)(3413804) * n), (act + (long)(3417900) * n));
+}
+
+/* layer3.6.relu#2 */
+static void se_resnet56_layer381_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n4096_bwd(n, (act + (long)(3413804) * n), (act + (long)(3417900) * n), (dact + (long)(3417900) * n), (dact + (long)(3413804) * n));
+}
+
+/* layer3.7.conv_bn.seps */
+static void se_resnet56_layer382_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(3417900) * n), (par + 489264), 0, (act + (long)(3421996) * n + 0));
+}
+
+/* layer3.7.conv_bn.seps */
+static void se_resnet56_layer382_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(3417900) * n), (par + 489264), (dact + (long)(3421996) * n + 0), (dact + (long)(3417900) * n), (grad + 489264), 0);
+}
+
+/* layer3.7.conv_bn.bn1 */
+static void se_resnet56_layer383_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c128_8x8_fwd_train(n, (act + (long)(3421996) * n), (par + 490416), (par + 490544), (buf + 7360), (buf + 7488),
             (cnt + 78), (act + (long)(3430188) * n), (sav + 7360), (sav + 7488));
     else
         bn_c128_8x8_fwd_eval(n, (act + (long)(3421996) * n), (par + 490416), (par + 490544), (buf + 7360), (buf + 7488),
             (act + (long)(3430188) * n));
+}
+
+/* layer3.7.conv_bn.bn1 */
+static void se_resnet56_layer383_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c128_8x8_bwd(n, (act + (long)(3421996) * n), (par + 490416), (sav + 7360), (sav + 7488), (dact + (long)(3430188) * n),
+        (dact + (long)(3421996) * n), (grad + 490416), (grad + 490544));
+}
+
+/* layer3.7.conv_bn.pointwise */
+static void se_resnet56_layer384_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(3430188) * n), (par + 490672), (par + 498864), (act + (long)(3438380) * n + 0));
+}
+
+/* layer3.7.conv_bn.pointwise */
+static void se_resnet56_layer384_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(3430188) * n), (par + 490672), (dact + (long)(3438380) * n + 0), (dact + (long)(3430188) * n), (grad + 490672), (grad + 498864));
+}
+
+/* layer3.7.conv_bn.bn2 */
+static void se_resnet56_layer385_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_8x8_fwd_train(n, (act + (long)(3438380) * n), (par + 498928), (par + 498992), (buf + 7616), (buf + 7680),
             (cnt + 79), (act + (long)(3442476) * n), (sav + 7616), (sav + 7680));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(3438380) * n), (par + 498928), (par + 498992), (buf + 7616), (buf + 7680),
             (act + (long)(3442476) * n));
+}
+
+/* layer3.7.conv_bn.bn2 */
+static void se_resnet56_layer385_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_8x8_bwd(n, (act + (long)(3438380) * n), (par + 498928), (sav + 7616), (sav + 7680), (dact + (long)(3442476) * n),
+        (dact + (long)(3438380) * n), (grad + 498928), (grad + 498992));
+}
+
+/* layer3.7.relu#1 */
+static void se_resnet56_layer386_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n4096_fwd(n, (act + (long)(3442476) * n), (act + (long)(3446572) * n));
+}
+
+/* layer3.7.relu#1 */
+static void se_resnet56_layer386_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n4096_bwd(n, (act + (long)(3442476) * n), (act + (long)(3446572) * n), (dact + (long)(3446572) * n), (dact + (long)(3442476) * n));
+}
+
+/* layer3.7.conv2 */
+static void se_resnet56_layer387_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(3446572) * n), (par + 499056), 0, (act + (long)(3450668) * n + 0));
+}
+
+/* layer3.7.conv2 */
+static void se_resnet56_layer387_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(3446572) * n), (par + 499056), (dact + (long)(3450668) * n + 0), (dact + (long)(3446572) * n), (grad + 499056), 0);
+}
+
+/* layer3.7.bn2 */
+static void se_resnet56_layer388_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_8x8_fwd_train(n, (act + (long)(3450668) * n), (par + 535920), (par + 535984), (buf + 7744), (buf + 7808),
             (cnt + 80), (act + (long)(3454764) * n), (sav + 7744), (sav + 7808));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(3450668) * n), (par + 535920), (par + 535984), (buf + 7744), (buf + 7808),
             (act + (long)(3454764) * n));
+}
+
+/* layer3.7.bn2 */
+static void se_resnet56_layer388_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_8x8_bwd(n, (act + (long)(3450668) * n), (par + 535920), (sav + 7744), (sav + 7808), (dact + (long)(3454764) * n),
+        (dact + (long)(3450668) * n), (grad + 535920), (grad + 535984));
+}
+
+/* layer3.7.se.pool */
+static void se_resnet56_layer389_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     gap_c64_8x8_fwd(n, (act + (long)(3454764) * n), (act + (long)(3458860) * n));
+}
+
+/* layer3.7.se.pool */
+static void se_resnet56_layer389_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    gap_c64_8x8_bwd(n, (dact + (long)(3458860) * n), (dact + (long)(3454764) * n));
+}
+
+/* layer3.7.se.fc.0 */
+static void se_resnet56_layer390_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     linear_64_8_fwd(n, (act + (long)(3458860) * n), (par + 536048), 0, (act + (long)(3458924) * n));
+}
+
+/* layer3.7.se.fc.0 */
+static void se_resnet56_layer390_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    linear_64_8_bwd(n, (act + (long)(3458860) * n), (par + 536048), (dact + (long)(3458924) * n), (dact + (long)(3458860) * n), (grad + 536048), 0);
+}
+
+/* layer3.7.se.relu#1 */
+static void se_resnet56_layer391_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n8_fwd(n, (act + (long)(3458924) * n), (act + (long)(3458932) * n));
+}
+
+/* layer3.7.se.relu#1 */
+static void se_resnet56_layer391_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n8_bwd(n, (act + (long)(3458924) * n), (act + (long)(3458932) * n), (dact + (long)(3458932) * n), (dact + (long)(3458924) * n));
+}
+
+/* layer3.7.se.fc.2 */
+static void se_resnet56_layer392_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     linear_8_64_fwd(n, (act + (long)(3458932) * n), (par + 536560), 0, (act + (long)(3458940) * n));
+}
+
+/* layer3.7.se.fc.2 */
+static void se_resnet56_layer392_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    linear_8_64_bwd(n, (act + (long)(3458932) * n), (par + 536560), (dact + (long)(3458940) * n), (dact + (long)(3458932) * n), (grad + 536560), 0);
+}
+
+/* layer3.7.se.gate */
+static void se_resnet56_layer393_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     sigmoid_n64_fwd(n, (act + (long)(3458940) * n), (act + (long)(3459004) * n));
+}
+
+/* layer3.7.se.gate */
+static void se_resnet56_layer393_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    sigmoid_n64_bwd(n, (act + (long)(3458940) * n), (act + (long)(3459004) * n), (dact + (long)(3459004) * n), (dact + (long)(3458940) * n));
+}
+
+/* layer3.7.se.scale */
+static void se_resnet56_layer394_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     scale_c64_8x8_fwd(n, (act + (long)(3454764) * n), (act + (long)(3459004) * n), (act + (long)(3459068) * n));
+}
+
+/* layer3.7.se.scale */
+static void se_resnet56_layer394_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    scale_c64_8x8_bwd(n, (act + (long)(3454764) * n), (act + (long)(3459004) * n), (dact + (long)(3459068) * n), (dact + (long)(3454764) * n), (dact + (long)(3459004) * n));
+}
+
+/* layer3.7.sum */
+static void se_resnet56_layer395_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n4096_fwd(n, (act + (long)(3459068) * n), (act + (long)(3417900) * n), (act + (long)(3463164) * n));
+}
+
+/* layer3.7.sum */
+static void se_resnet56_layer395_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n4096_bwd(n, (dact + (long)(3463164) * n), (dact + (long)(3459068) * n), (dact + (long)(3417900) * n));
+}
+
+/* layer3.7.relu#2 */
+static void se_resnet56_layer396_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n4096_fwd(n, (act + (long)(3463164) * n), (act + (long)(3467260) * n));
+}
+
+/* layer3.7.relu#2 */
+static void se_resnet56_layer396_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n4096_bwd(n, (act + (long)(3463164) * n), (act + (long)(3467260) * n), (dact + (long)(3467260) * n), (dact + (long)(3463164) * n));
+}
+
+/* layer3.8.conv_bn.seps */
+static void se_resnet56_layer397_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(3467260) * n), (par + 537072), 0, (act + (long)(3471356) * n + 0));
+}
+
+/* layer3.8.conv_bn.seps */
+static void se_resnet56_layer397_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(3467260) * n), (par + 537072), (dact + (long)(3471356) * n + 0), (dact + (long)(3467260) * n), (grad + 537072), 0);
+}
+
+/* layer3.8.conv_bn.bn1 */
+static void se_resnet56_layer398_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c128_8x8_fwd_train(n, (act + (long)(3471356) * n), (par + 538224), (par + 538352), (buf + 7872), (buf + 8000),
             (cnt + 81), (act + (long)(3479548) * n), (sav + 7872), (sav + 8000));
     else
         bn_c128_8x8_fwd_eval(n, (act + (long)(3471356) * n), (par + 538224), (par + 538352), (buf + 7872), (buf + 8000),
             (act + (long)(3479548) * n));
+}
+
+/* layer3.8.conv_bn.bn1 */
+static void se_resnet56_layer398_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c128_8x8_bwd(n, (act + (long)(3471356) * n), (par + 538224), (sav + 7872), (sav + 8000), (dact + (long)(3479548) * n),
+        (dact + (long)(3471356) * n), (grad + 538224), (grad + 538352));
+}
+
+/* layer3.8.conv_bn.pointwise */
+static void se_resnet56_layer399_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(3479548) * n), (par + 538480), (par + 546672), (act + (long)(3487740) * n + 0));
+}
+
+/* layer3.8.conv_bn.pointwise */
+static void se_resnet56_layer399_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(3479548) * n), (par + 538480), (dact + (long)(3487740) * n + 0), (dact + (long)(3479548) * n), (grad + 538480), (grad + 546672));
+}
+
+/* layer3.8.conv_bn.bn2 */
+static void se_resnet56_layer400_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_8x8_fwd_train(n, (act + (long)(3487740) * n), (par + 546736), (par + 546800), (buf + 8128), (buf + 8192),
             (cnt + 82), (act + (long)(3491836) * n), (sav + 8128), (sav + 8192));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(3487740) * n), (par + 546736), (par + 546800), (buf + 8128), (buf + 8192),
             (act + (long)(3491836) * n));
+}
+
+/* layer3.8.conv_bn.bn2 */
+static void se_resnet56_layer400_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_8x8_bwd(n, (act + (long)(3487740) * n), (par + 546736), (sav + 8128), (sav + 8192), (dact + (long)(3491836) * n),
+        (dact + (long)(3487740) * n), (grad + 546736), (grad + 546800));
+}
+
+/* layer3.8.relu#1 */
+static void se_resnet56_layer401_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n4096_fwd(n, (act + (long)(3491836) * n), (act + (long)(3495932) * n));
+}
+
+/* layer3.8.relu#1 */
+static void se_resnet56_layer401_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n4096_bwd(n, (act + (long)(3491836) * n), (act + (long)(3495932) * n), (dact + (long)(3495932) * n), (dact + (long)(3491836) * n));
+}
+
+/* layer3.8.conv2 */
+static void se_resnet56_layer402_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(3495932) * n), (par + 546864), 0, (act + (long)(3500028) * n + 0));
+}
+
+/* layer3.8.conv2 */
+static void se_resnet56_layer402_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(3495932) * n), (par + 546864), (dact + (long)(3500028) * n + 0), (dact + (long)(3495932) * n), (grad + 546864), 0);
+}
+
+/* layer3.8.bn2 */
+static void se_resnet56_layer403_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c64_8x8_fwd_train(n, (act + (long)(3500028) * n), (par + 583728), (par + 583792), (buf + 8256), (buf + 8320),
             (cnt + 83), (act + (long)(3504124) * n), (sav + 8256), (sav + 8320));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(3500028) * n), (par + 583728), (par + 583792), (buf + 8256), (buf + 8320),
             (act + (long)(3504124) * n));
+}
+
+/* layer3.8.bn2 */
+static void se_resnet56_layer403_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c64_8x8_bwd(n, (act + (long)(3500028) * n), (par + 583728), (sav + 8256), (sav + 8320), (dact + (long)(3504124) * n),
+        (dact + (long)(3500028) * n), (grad + 583728), (grad + 583792));
+}
+
+/* layer3.8.se.pool */
+static void se_resnet56_layer404_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     gap_c64_8x8_fwd(n, (act + (long)(3504124) * n), (act + (long)(3508220) * n));
+}
+
+/* layer3.8.se.pool */
+static void se_resnet56_layer404_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    gap_c64_8x8_bwd(n, (dact + (long)(3508220) * n), (dact + (long)(3504124) * n));
+}
+
+/* layer3.8.se.fc.0 */
+static void se_resnet56_layer405_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     linear_64_8_fwd(n, (act + (long)(3508220) * n), (par + 583856), 0, (act + (long)(3508284) * n));
+}
+
+/* layer3.8.se.fc.0 */
+static void se_resnet56_layer405_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    linear_64_8_bwd(n, (act + (long)(3508220) * n), (par + 583856), (dact + (long)(3508284) * n), (dact + (long)(3508220) * n), (grad + 583856), 0);
+}
+
+/* layer3.8.se.relu#1 */
+static void se_resnet56_layer406_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n8_fwd(n, (act + (long)(3508284) * n), (act + (long)(3508292) * n));
+}
+
+/* layer3.8.se.relu#1 */
+static void se_resnet56_layer406_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n8_bwd(n, (act + (long)(3508284) * n), (act + (long)(3508292) * n), (dact + (long)(3508292) * n), (dact + (long)(3508284) * n));
+}
+
+/* layer3.8.se.fc.2 */
+static void se_resnet56_layer407_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     linear_8_64_fwd(n, (act + (long)(3508292) * n), (par + 584368), 0, (act + (long)(3508300) * n));
+}
+
+/* layer3.8.se.fc.2 */
+static void se_resnet56_layer407_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    linear_8_64_bwd(n, (act + (long)(3508292) * n), (par + 584368), (dact + (long)(3508300) * n), (dact + (long)(3508292) * n), (grad + 584368), 0);
+}
+
+/* layer3.8.se.gate */
+static void se_resnet56_layer408_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     sigmoid_n64_fwd(n, (act + (long)(3508300) * n), (act + (long)(3508364) * n));
+}
+
+/* layer3.8.se.gate */
+static void se_resnet56_layer408_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    sigmoid_n64_bwd(n, (act + (long)(3508300) * n), (act + (long)(3508364) * n), (dact + (long)(3508364) * n), (dact + (long)(3508300) * n));
+}
+
+/* layer3.8.se.scale */
+static void se_resnet56_layer409_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     scale_c64_8x8_fwd(n, (act + (long)(3504124) * n), (act + (long)(3508364) * n), (act + (long)(3508428) * n));
+}
+
+/* layer3.8.se.scale */
+static void se_resnet56_layer409_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    scale_c64_8x8_bwd(n, (act + (long)(3504124) * n), (act + (long)(3508364) * n), (dact + (long)(3508428) * n), (dact + (long)(3504124) * n), (dact + (long)(3508364) * n));
+}
+
+/* layer3.8.sum */
+static void se_resnet56_layer410_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n4096_fwd(n, (act + (long)(3508428) * n), (act + (long)(3467260) * n), (act + (long)(3512524) * n));
+}
+
+/* layer3.8.sum */
+static void se_resnet56_layer410_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n4096_bwd(n, (dact + (long)(3512524) * n), (dact + (long)(3508428) * n), (dact + (long)(3467260) * n));
+}
+
+/* layer3.8.relu#2 */
+static void se_resnet56_layer411_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n4096_fwd(n, (act + (long)(3512524) * n), (act + (long)(3516620) * n));
+}
+
+/* layer3.8.relu#2 */
+static void se_resnet56_layer411_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n4096_bwd(n, (act + (long)(3512524) * n), (act + (long)(3516620) * n), (dact + (long)(3516620) * n), (dact + (long)(3512524) * n));
+}
+
+/* pool */
+static void se_resnet56_layer412_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     gap_c64_8x8_fwd(n, (act + (long)(3516620) * n), (act + (long)(3520716) * n));
+}
+
+/* pool */
+static void se_resnet56_layer412_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    gap_c64_8x8_bwd(n, (dact + (long)(3520716) * n), (dact + (long)(3516620) * n));
+}
+
+/* fc */
+static void se_resnet56_layer413_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     linear_64_10_b_fwd(n, (act + (long)(3520716) * n), (par + 584880), (par + 585520), (act + (long)(3520780) * n));
 }
 
-/* Layers in reverse; every gradient is accumulated into zeroed slots. */
-static void se_resnet56_backward(const mc_state *s)
+/* fc */
+static void se_resnet56_layer413_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
     linear_64_10_b_bwd(n, (act + (long)(3520716) * n), (par + 584880), (dact + (long)(3520780) * n), (dact + (long)(3520716) * n), (grad + 584880), (grad + 585520));
-    gap_c64_8x8_bwd(n, (dact + (long)(3520716) * n), (dact + (long)(3516620) * n));
-    relu_n4096_bwd(n, (act + (long)(3512524) * n), (act + (long)(3516620) * n), (dact + (long)(3516620) * n), (dact + (long)(3512524) * n));
-    add2_n4096_bwd(n, (dact + (long)(3512524) * n), (dact + (long)(3508428) * n), (dact + (long)(3467260) * n));
-    scale_c64_8x8_bwd(n, (act + (long)(3504124) * n), (act + (long)(3508364) * n), (dact + (long)(3508428) * n), (dact + (long)(3504124) * n), (dact + (long)(3508364) * n));
-    sigmoid_n64_bwd(n, (act + (long)(3508300) * n), (act + (long)(3508364) * n), (dact + (long)(3508364) * n), (dact + (long)(3508300) * n));
-    linear_8_64_bwd(n, (act + (long)(3508292) * n), (par + 584368), (dact + (long)(3508300) * n), (dact + (long)(3508292) * n), (grad + 584368), 0);
-    relu_n8_bwd(n, (act + (long)(3508284) * n), (act + (long)(3508292) * n), (dact + (long)(3508292) * n), (dact + (long)(3508284) * n));
-    linear_64_8_bwd(n, (act + (long)(3508220) * n), (par + 583856), (dact + (long)(3508284) * n), (dact + (long)(3508220) * n), (grad + 583856), 0);
-    gap_c64_8x8_bwd(n, (dact + (long)(3508220) * n), (dact + (long)(3504124) * n));
-    bn_c64_8x8_bwd(n, (act + (long)(3500028) * n), (par + 583728), (sav + 8256), (sav + 8320), (dact + (long)(3504124) * n),
-        (dact + (long)(3500028) * n), (grad + 583728), (grad + 583792));
-    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(3495932) * n), (par + 546864), (dact + (long)(3500028) * n + 0), (dact + (long)(3495932) * n), (grad + 546864), 0);
-    relu_n4096_bwd(n, (act + (long)(3491836) * n), (act + (long)(3495932) * n), (dact + (long)(3495932) * n), (dact + (long)(3491836) * n));
-    bn_c64_8x8_bwd(n, (act + (long)(3487740) * n), (par + 546736), (sav + 8128), (sav + 8192), (dact + (long)(3491836) * n),
-        (dact + (long)(3487740) * n), (grad + 546736), (grad + 546800));
-    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(3479548) * n), (par + 538480), (dact + (long)(3487740) * n + 0), (dact + (long)(3479548) * n), (grad + 538480), (grad + 546672));
-    bn_c128_8x8_bwd(n, (act + (long)(3471356) * n), (par + 538224), (sav + 7872), (sav + 8000), (dact + (long)(3479548) * n),
-        (dact + (long)(3471356) * n), (grad + 538224), (grad + 538352));
-    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(3467260) * n), (par + 537072), (dact + (long)(3471356) * n + 0), (dact + (long)(3467260) * n), (grad + 537072), 0);
-    relu_n4096_bwd(n, (act + (long)(3463164) * n), (act + (long)(3467260) * n), (dact + (long)(3467260) * n), (dact + (long)(3463164) * n));
-    add2_n4096_bwd(n, (dact + (long)(3463164) * n), (dact + (long)(3459068) * n), (dact + (long)(3417900) * n));
-    scale_c64_8x8_bwd(n, (act + (long)(3454764) * n), (act + (long)(3459004) * n), (dact + (long)(3459068) * n), (dact + (long)(3454764) * n), (dact + (long)(3459004) * n));
-    sigmoid_n64_bwd(n, (act + (long)(3458940) * n), (act + (long)(3459004) * n), (dact + (long)(3459004) * n), (dact + (long)(3458940) * n));
-    linear_8_64_bwd(n, (act + (long)(3458932) * n), (par + 536560), (dact + (long)(3458940) * n), (dact + (long)(3458932) * n), (grad + 536560), 0);
-    relu_n8_bwd(n, (act + (long)(3458924) * n), (act + (long)(3458932) * n), (dact + (long)(3458932) * n), (dact + (long)(3458924) * n));
-    linear_64_8_bwd(n, (act + (long)(3458860) * n), (par + 536048), (dact + (long)(3458924) * n), (dact + (long)(3458860) * n), (grad + 536048), 0);
-    gap_c64_8x8_bwd(n, (dact + (long)(3458860) * n), (dact + (long)(3454764) * n));
-    bn_c64_8x8_bwd(n, (act + (long)(3450668) * n), (par + 535920), (sav + 7744), (sav + 7808), (dact + (long)(3454764) * n),
-        (dact + (long)(3450668) * n), (grad + 535920), (grad + 535984));
-    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(3446572) * n), (par + 499056), (dact + (long)(3450668) * n + 0), (dact + (long)(3446572) * n), (grad + 499056), 0);
-    relu_n4096_bwd(n, (act + (long)(3442476) * n), (act + (long)(3446572) * n), (dact + (long)(3446572) * n), (dact + (long)(3442476) * n));
-    bn_c64_8x8_bwd(n, (act + (long)(3438380) * n), (par + 498928), (sav + 7616), (sav + 7680), (dact + (long)(3442476) * n),
-        (dact + (long)(3438380) * n), (grad + 498928), (grad + 498992));
-    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(3430188) * n), (par + 490672), (dact + (long)(3438380) * n + 0), (dact + (long)(3430188) * n), (grad + 490672), (grad + 498864));
-    bn_c128_8x8_bwd(n, (act + (long)(3421996) * n), (par + 490416), (sav + 7360), (sav + 7488), (dact + (long)(3430188) * n),
-        (dact + (long)(3421996) * n), (grad + 490416), (grad + 490544));
-    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(3417900) * n), (par + 489264), (dact + (long)(3421996) * n + 0), (dact + (long)(3417900) * n), (grad + 489264), 0);
-    relu_n4096_bwd(n, (act + (long)(3413804) * n), (act + (long)(3417900) * n), (dact + (long)(3417900) * n), (dact + (long)(3413804) * n));
-    add2_n4096_bwd(n, (dact + (long)(3413804) * n), (dact + (long)(3409708) * n), (dact + (long)(3368540) * n));
-    scale_c64_8x8_bwd(n, (act + (long)(3405404) * n), (act + (long)(3409644) * n), (dact + (long)(3409708) * n), (dact + (long)(3405404) * n), (dact + (long)(3409644) * n));
-    sigmoid_n64_bwd(n, (act + (long)(3409580) * n), (act + (long)(3409644) * n), (dact + (long)(3409644) * n), (dact + (long)(3409580) * n));
-    linear_8_64_bwd(n, (act + (long)(3409572) * n), (par + 488752), (dact + (long)(3409580) * n), (dact + (long)(3409572) * n), (grad + 488752), 0);
-    relu_n8_bwd(n, (act + (long)(3409564) * n), (act + (long)(3409572) * n), (dact + (long)(3409572) * n), (dact + (long)(3409564) * n));
-    linear_64_8_bwd(n, (act + (long)(3409500) * n), (par + 488240), (dact + (long)(3409564) * n), (dact + (long)(3409500) * n), (grad + 488240), 0);
-    gap_c64_8x8_bwd(n, (dact + (long)(3409500) * n), (dact + (long)(3405404) * n));
-    bn_c64_8x8_bwd(n, (act + (long)(3401308) * n), (par + 488112), (sav + 7232), (sav + 7296), (dact + (long)(3405404) * n),
-        (dact + (long)(3401308) * n), (grad + 488112), (grad + 488176));
-    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(3397212) * n), (par + 451248), (dact + (long)(3401308) * n + 0), (dact + (long)(3397212) * n), (grad + 451248), 0);
-    relu_n4096_bwd(n, (act + (long)(3393116) * n), (act + (long)(3397212) * n), (dact + (long)(3397212) * n), (dact + (long)(3393116) * n));
-    bn_c64_8x8_bwd(n, (act + (long)(3389020) * n), (par + 451120), (sav + 7104), (sav + 7168), (dact + (long)(3393116) * n),
-        (dact + (long)(3389020) * n), (grad + 451120), (grad + 451184));
-    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(3380828) * n), (par + 442864), (dact + (long)(3389020) * n + 0), (dact + (long)(3380828) * n), (grad + 442864), (grad + 451056));
-    bn_c128_8x8_bwd(n, (act + (long)(3372636) * n), (par + 442608), (sav + 6848), (sav + 6976), (dact + (long)(3380828) * n),
-        (dact + (long)(3372636) * n), (grad + 442608), (grad + 442736));
-    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(3368540) * n), (par + 441456), (dact + (long)(3372636) * n + 0), (dact + (long)(3368540) * n), (grad + 441456), 0);
-    relu_n4096_bwd(n, (act + (long)(3364444) * n), (act + (long)(3368540) * n), (dact + (long)(3368540) * n), (dact + (long)(3364444) * n));
-    add2_n4096_bwd(n, (dact + (long)(3364444) * n), (dact + (long)(3360348) * n), (dact + (long)(3319180) * n));
-    scale_c64_8x8_bwd(n, (act + (long)(3356044) * n), (act + (long)(3360284) * n), (dact + (long)(3360348) * n), (dact + (long)(3356044) * n), (dact + (long)(3360284) * n));
-    sigmoid_n64_bwd(n, (act + (long)(3360220) * n), (act + (long)(3360284) * n), (dact + (long)(3360284) * n), (dact + (long)(3360220) * n));
-    linear_8_64_bwd(n, (act + (long)(3360212) * n), (par + 440944), (dact + (long)(3360220) * n), (dact + (long)(3360212) * n), (grad + 440944), 0);
-    relu_n8_bwd(n, (act + (long)(3360204) * n), (act + (long)(3360212) * n), (dact + (long)(3360212) * n), (dact + (long)(3360204) * n));
-    linear_64_8_bwd(n, (act + (long)(3360140) * n), (par + 440432), (dact + (long)(3360204) * n), (dact + (long)(3360140) * n), (grad + 440432), 0);
-    gap_c64_8x8_bwd(n, (dact + (long)(3360140) * n), (dact + (long)(3356044) * n));
-    bn_c64_8x8_bwd(n, (act + (long)(3351948) * n), (par + 440304), (sav + 6720), (sav + 6784), (dact + (long)(3356044) * n),
-        (dact + (long)(3351948) * n), (grad + 440304), (grad + 440368));
-    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(3347852) * n), (par + 403440), (dact + (long)(3351948) * n + 0), (dact + (long)(3347852) * n), (grad + 403440), 0);
-    relu_n4096_bwd(n, (act + (long)(3343756) * n), (act + (long)(3347852) * n), (dact + (long)(3347852) * n), (dact + (long)(3343756) * n));
-    bn_c64_8x8_bwd(n, (act + (long)(3339660) * n), (par + 403312), (sav + 6592), (sav + 6656), (dact + (long)(3343756) * n),
-        (dact + (long)(3339660) * n), (grad + 403312), (grad + 403376));
-    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(3331468) * n), (par + 395056), (dact + (long)(3339660) * n + 0), (dact + (long)(3331468) * n), (grad + 395056), (grad + 403248));
-    bn_c128_8x8_bwd(n, (act + (long)(3323276) * n), (par + 394800), (sav + 6336), (sav + 6464), (dact + (long)(3331468) * n),
-        (dact + (long)(3323276) * n), (grad + 394800), (grad + 394928));
-    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(3319180) * n), (par + 393648), (dact + (long)(3323276) * n + 0), (dact + (long)(3319180) * n), (grad + 393648), 0);
-    relu_n4096_bwd(n, (act + (long)(3315084) * n), (act + (long)(3319180) * n), (dact + (long)(3319180) * n), (dact + (long)(3315084) * n));
-    add2_n4096_bwd(n, (dact + (long)(3315084) * n), (dact + (long)(3310988) * n), (dact + (long)(3269820) * n));
-    scale_c64_8x8_bwd(n, (act + (long)(3306684) * n), (act + (long)(3310924) * n), (dact + (long)(3310988) * n), (dact + (long)(3306684) * n), (dact + (long)(3310924) * n));
-    sigmoid_n64_bwd(n, (act + (long)(3310860) * n), (act + (long)(3310924) * n), (dact + (long)(3310924) * n), (dact + (long)(3310860) * n));
-    linear_8_64_bwd(n, (act + (long)(3310852) * n), (par + 393136), (dact + (long)(3310860) * n), (dact + (long)(3310852) * n), (grad + 393136), 0);
-    relu_n8_bwd(n, (act + (long)(3310844) * n), (act + (long)(3310852) * n), (dact + (long)(3310852) * n), (dact + (long)(3310844) * n));
-    linear_64_8_bwd(n, (act + (long)(3310780) * n), (par + 392624), (dact + (long)(3310844) * n), (dact + (long)(3310780) * n), (grad + 392624), 0);
-    gap_c64_8x8_bwd(n, (dact + (long)(3310780) * n), (dact + (long)(3306684) * n));
-    bn_c64_8x8_bwd(n, (act + (long)(3302588) * n), (par + 392496), (sav + 6208), (sav + 6272), (dact + (long)(3306684) * n),
-        (dact + (long)(3302588) * n), (grad + 392496), (grad + 392560));
-    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(3298492) * n), (par + 355632), (dact + (long)(3302588) * n + 0), (dact + (long)(3298492) * n), (grad + 355632), 0);
-    relu_n4096_bwd(n, (act + (long)(3294396) * n), (act + (long)(3298492) * n), (dact + (long)(3298492) * n), (dact + (long)(3294396) * n));
-    bn_c64_8x8_bwd(n, (act + (long)(3290300) * n), (par + 355504), (sav + 6080), (sav + 6144), (dact + (long)(3294396) * n),
-        (dact + (long)(3290300) * n), (grad + 355504), (grad + 355568));
-    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(3282108) * n), (par + 347248), (dact + (long)(3290300) * n + 0), (dact + (long)(3282108) * n), (grad + 347248), (grad + 355440));
-    bn_c128_8x8_bwd(n, (act + (long)(3273916) * n), (par + 346992), (sav + 5824), (sav + 5952), (dact + (long)(3282108) * n),
-        (dact + (long)(3273916) * n), (grad + 346992), (grad + 347120));
-    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(3269820) * n), (par + 345840), (dact + (long)(3273916) * n + 0), (dact + (long)(3269820) * n), (grad + 345840), 0);
-    relu_n4096_bwd(n, (act + (long)(3265724) * n), (act + (long)(3269820) * n), (dact + (long)(3269820) * n), (dact + (long)(3265724) * n));
-    add2_n4096_bwd(n, (dact + (long)(3265724) * n), (dact + (long)(3261628) * n), (dact + (long)(3220460) * n));
-    scale_c64_8x8_bwd(n, (act + (long)(3257324) * n), (act + (long)(3261564) * n), (dact + (long)(3261628) * n), (dact + (long)(3257324) * n), (dact + (long)(3261564) * n));
-    sigmoid_n64_bwd(n, (act + (long)(3261500) * n), (act + (long)(3261564) * n), (dact + (long)(3261564) * n), (dact + (long)(3261500) * n));
-    linear_8_64_bwd(n, (act + (long)(3261492) * n), (par + 345328), (dact + (long)(3261500) * n), (dact + (long)(3261492) * n), (grad + 345328), 0);
-    relu_n8_bwd(n, (act + (long)(3261484) * n), (act + (long)(3261492) * n), (dact + (long)(3261492) * n), (dact + (long)(3261484) * n));
-    linear_64_8_bwd(n, (act + (long)(3261420) * n), (par + 344816), (dact + (long)(3261484) * n), (dact + (long)(3261420) * n), (grad + 344816), 0);
-    gap_c64_8x8_bwd(n, (dact + (long)(3261420) * n), (dact + (long)(3257324) * n));
-    bn_c64_8x8_bwd(n, (act + (long)(3253228) * n), (par + 344688), (sav + 5696), (sav + 5760), (dact + (long)(3257324) * n),
-        (dact + (long)(3253228) * n), (grad + 344688), (grad + 344752));
-    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(3249132) * n), (par + 307824), (dact + (long)(3253228) * n + 0), (dact + (long)(3249132) * n), (grad + 307824), 0);
-    relu_n4096_bwd(n, (act + (long)(3245036) * n), (act + (long)(3249132) * n), (dact + (long)(3249132) * n), (dact + (long)(3245036) * n));
-    bn_c64_8x8_bwd(n, (act + (long)(3240940) * n), (par + 307696), (sav + 5568), (sav + 5632), (dact + (long)(3245036) * n),
-        (dact + (long)(3240940) * n), (grad + 307696), (grad + 307760));
-    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(3232748) * n), (par + 299440), (dact + (long)(3240940) * n + 0), (dact + (long)(3232748) * n), (grad + 299440), (grad + 307632));
-    bn_c128_8x8_bwd(n, (act + (long)(3224556) * n), (par + 299184), (sav + 5312), (sav + 5440), (dact + (long)(3232748) * n),
-        (dact + (long)(3224556) * n), (grad + 299184), (grad + 299312));
-    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(3220460) * n), (par + 298032), (dact + (long)(3224556) * n + 0), (dact + (long)(3220460) * n), (grad + 298032), 0);
-    relu_n4096_bwd(n, (act + (long)(3216364) * n), (act + (long)(3220460) * n), (dact + (long)(3220460) * n), (dact + (long)(3216364) * n));
-    add2_n4096_bwd(n, (dact + (long)(3216364) * n), (dact + (long)(3212268) * n), (dact + (long)(3171100) * n));
-    scale_c64_8x8_bwd(n, (act + (long)(3207964) * n), (act + (long)(3212204) * n), (dact + (long)(3212268) * n), (dact + (long)(3207964) * n), (dact + (long)(3212204) * n));
-    sigmoid_n64_bwd(n, (act + (long)(3212140) * n), (act + (long)(3212204) * n), (dact + (long)(3212204) * n), (dact + (long)(3212140) * n));
-    linear_8_64_bwd(n, (act + (long)(3212132) * n), (par + 297520), (dact + (long)(3212140) * n), (dact + (long)(3212132) * n), (grad + 297520), 0);
-    relu_n8_bwd(n, (act + (long)(3212124) * n), (act + (long)(3212132) * n), (dact + (long)(3212132) * n), (dact + (long)(3212124) * n));
-    linear_64_8_bwd(n, (act + (long)(3212060) * n), (par + 297008), (dact + (long)(3212124) * n), (dact + (long)(3212060) * n), (grad + 297008), 0);
-    gap_c64_8x8_bwd(n, (dact + (long)(3212060) * n), (dact + (long)(3207964) * n));
-    bn_c64_8x8_bwd(n, (act + (long)(3203868) * n), (par + 296880), (sav + 5184), (sav + 5248), (dact + (long)(3207964) * n),
-        (dact + (long)(3203868) * n), (grad + 296880), (grad + 296944));
-    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(3199772) * n), (par + 260016), (dact + (long)(3203868) * n + 0), (dact + (long)(3199772) * n), (grad + 260016), 0);
-    relu_n4096_bwd(n, (act + (long)(3195676) * n), (act + (long)(3199772) * n), (dact + (long)(3199772) * n), (dact + (long)(3195676) * n));
-    bn_c64_8x8_bwd(n, (act + (long)(3191580) * n), (par + 259888), (sav + 5056), (sav + 5120), (dact + (long)(3195676) * n),
-        (dact + (long)(3191580) * n), (grad + 259888), (grad + 259952));
-    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(3183388) * n), (par + 251632), (dact + (long)(3191580) * n + 0), (dact + (long)(3183388) * n), (grad + 251632), (grad + 259824));
-    bn_c128_8x8_bwd(n, (act + (long)(3175196) * n), (par + 251376), (sav + 4800), (sav + 4928), (dact + (long)(3183388) * n),
-        (dact + (long)(3175196) * n), (grad + 251376), (grad + 251504));
-    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(3171100) * n), (par + 250224), (dact + (long)(3175196) * n + 0), (dact + (long)(3171100) * n), (grad + 250224), 0);
-    relu_n4096_bwd(n, (act + (long)(3167004) * n), (act + (long)(3171100) * n), (dact + (long)(3171100) * n), (dact + (long)(3167004) * n));
-    add2_n4096_bwd(n, (dact + (long)(3167004) * n), (dact + (long)(3162908) * n), (dact + (long)(3121740) * n));
-    scale_c64_8x8_bwd(n, (act + (long)(3158604) * n), (act + (long)(3162844) * n), (dact + (long)(3162908) * n), (dact + (long)(3158604) * n), (dact + (long)(3162844) * n));
-    sigmoid_n64_bwd(n, (act + (long)(3162780) * n), (act + (long)(3162844) * n), (dact + (long)(3162844) * n), (dact + (long)(3162780) * n));
-    linear_8_64_bwd(n, (act + (long)(3162772) * n), (par + 249712), (dact + (long)(3162780) * n), (dact + (long)(3162772) * n), (grad + 249712), 0);
-    relu_n8_bwd(n, (act + (long)(3162764) * n), (act + (long)(3162772) * n), (dact + (long)(3162772) * n), (dact + (long)(3162764) * n));
-    linear_64_8_bwd(n, (act + (long)(3162700) * n), (par + 249200), (dact + (long)(3162764) * n), (dact + (long)(3162700) * n), (grad + 249200), 0);
-    gap_c64_8x8_bwd(n, (dact + (long)(3162700) * n), (dact + (long)(3158604) * n));
-    bn_c64_8x8_bwd(n, (act + (long)(3154508) * n), (par + 249072), (sav + 4672), (sav + 4736), (dact + (long)(3158604) * n),
-        (dact + (long)(3154508) * n), (grad + 249072), (grad + 249136));
-    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(3150412) * n), (par + 212208), (dact + (long)(3154508) * n + 0), (dact + (long)(3150412) * n), (grad + 212208), 0);
-    relu_n4096_bwd(n, (act + (long)(3146316) * n), (act + (long)(3150412) * n), (dact + (long)(3150412) * n), (dact + (long)(3146316) * n));
-    bn_c64_8x8_bwd(n, (act + (long)(3142220) * n), (par + 212080), (sav + 4544), (sav + 4608), (dact + (long)(3146316) * n),
-        (dact + (long)(3142220) * n), (grad + 212080), (grad + 212144));
-    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(3134028) * n), (par + 203824), (dact + (long)(3142220) * n + 0), (dact + (long)(3134028) * n), (grad + 203824), (grad + 212016));
-    bn_c128_8x8_bwd(n, (act + (long)(3125836) * n), (par + 203568), (sav + 4288), (sav + 4416), (dact + (long)(3134028) * n),
-        (dact + (long)(3125836) * n), (grad + 203568), (grad + 203696));
-    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(3121740) * n), (par + 202416), (dact + (long)(3125836) * n + 0), (dact + (long)(3121740) * n), (grad + 202416), 0);
-    relu_n4096_bwd(n, (act + (long)(3117644) * n), (act + (long)(3121740) * n), (dact + (long)(3121740) * n), (dact + (long)(3117644) * n));
-    add2_n4096_bwd(n, (dact + (long)(3117644) * n), (dact + (long)(3105356) * n), (dact + (long)(3113548) * n));
-    bn_c64_8x8_bwd(n, (act + (long)(3109452) * n), (par + 202288), (sav + 4160), (sav + 4224), (dact + (long)(3113548) * n),
-        (dact + (long)(3109452) * n), (grad + 202288), (grad + 202352));
-    conv_k1_c32_64_16x16_s2_p0_bwd(n, (act + (long)(3043708) * n), (par + 200240), (dact + (long)(3109452) * n + 0), (dact + (long)(3043708) * n), (grad + 200240), 0);
-    scale_c64_8x8_bwd(n, (act + (long)(3101052) * n), (act + (long)(3105292) * n), (dact + (long)(3105356) * n), (dact + (long)(3101052) * n), (dact + (long)(3105292) * n));
-    sigmoid_n64_bwd(n, (act + (long)(3105228) * n), (act + (long)(3105292) * n), (dact + (long)(3105292) * n), (dact + (long)(3105228) * n));
-    linear_8_64_bwd(n, (act + (long)(3105220) * n), (par + 199728), (dact + (long)(3105228) * n), (dact + (long)(3105220) * n), (grad + 199728), 0);
-    relu_n8_bwd(n, (act + (long)(3105212) * n), (act + (long)(3105220) * n), (dact + (long)(3105220) * n), (dact + (long)(3105212) * n));
-    linear_64_8_bwd(n, (act + (long)(3105148) * n), (par + 199216), (dact + (long)(3105212) * n), (dact + (long)(3105148) * n), (grad + 199216), 0);
-    gap_c64_8x8_bwd(n, (dact + (long)(3105148) * n), (dact + (long)(3101052) * n));
-    bn_c64_8x8_bwd(n, (act + (long)(3096956) * n), (par + 199088), (sav + 4032), (sav + 4096), (dact + (long)(3101052) * n),
-        (dact + (long)(3096956) * n), (grad + 199088), (grad + 199152));
-    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(3092860) * n), (par + 162224), (dact + (long)(3096956) * n + 0), (dact + (long)(3092860) * n), (grad + 162224), 0);
-    relu_n4096_bwd(n, (act + (long)(3088764) * n), (act + (long)(3092860) * n), (dact + (long)(3092860) * n), (dact + (long)(3088764) * n));
-    bn_c64_8x8_bwd(n, (act + (long)(3084668) * n), (par + 162096), (sav + 3904), (sav + 3968), (dact + (long)(3088764) * n),
-        (dact + (long)(3084668) * n), (grad + 162096), (grad + 162160));
-    conv_k1_c64_64_16x16_s2_p0_b_bwd(n, (act + (long)(3068284) * n), (par + 157936), (dact + (long)(3084668) * n + 0), (dact + (long)(3068284) * n), (grad + 157936), (grad + 162032));
-    bn_c64_16x16_bwd(n, (act + (long)(3051900) * n), (par + 157808), (sav + 3776), (sav + 3840), (dact + (long)(3068284) * n),
-        (dact + (long)(3051900) * n), (grad + 157808), (grad + 157872));
-    dw_k3_3_c32_16x16_s1_bwd(n, (act + (long)(3043708) * n), (par + 157232), (dact + (long)(3051900) * n + 0), (dact + (long)(3043708) * n), (grad + 157232), 0);
-    relu_n8192_bwd(n, (act + (long)(3035516) * n), (act + (long)(3043708) * n), (dact + (long)(3043708) * n), (dact + (long)(3035516) * n));
-    add2_n8192_bwd(n, (dact + (long)(3035516) * n), (dact + (long)(3027324) * n), (dact + (long)(2945300) * n));
-    scale_c32_16x16_bwd(n, (act + (long)(3019028) * n), (act + (long)(3027292) * n), (dact + (long)(3027324) * n), (dact + (long)(3019028) * n), (dact + (long)(3027292) * n));
-    sigmoid_n32_bwd(n, (act + (long)(3027260) * n), (act + (long)(3027292) * n), (dact + (long)(3027292) * n), (dact + (long)(3027260) * n));
-    linear_4_32_bwd(n, (act + (long)(3027256) * n), (par + 157104), (dact + (long)(3027260) * n), (dact + (long)(3027256) * n), (grad + 157104), 0);
-    relu_n4_bwd(n, (act + (long)(3027252) * n), (act + (long)(3027256) * n), (dact + (long)(3027256) * n), (dact + (long)(3027252) * n));
-    linear_32_4_bwd(n, (act + (long)(3027220) * n), (par + 156976), (dact + (long)(3027252) * n), (dact + (long)(3027220) * n), (grad + 156976), 0);
-    gap_c32_16x16_bwd(n, (dact + (long)(3027220) * n), (dact + (long)(3019028) * n));
-    bn_c32_16x16_bwd(n, (act + (long)(3010836) * n), (par + 156912), (sav + 3712), (sav + 3744), (dact + (long)(3019028) * n),
-        (dact + (long)(3010836) * n), (grad + 156912), (grad + 156944));
-    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(3002644) * n), (par + 147696), (dact + (long)(3010836) * n + 0), (dact + (long)(3002644) * n), (grad + 147696), 0);
-    relu_n8192_bwd(n, (act + (long)(2994452) * n), (act + (long)(3002644) * n), (dact + (long)(3002644) * n), (dact + (long)(2994452) * n));
-    bn_c32_16x16_bwd(n, (act + (long)(2986260) * n), (par + 147632), (sav + 3648), (sav + 3680), (dact + (long)(2994452) * n),
-        (dact + (long)(2986260) * n), (grad + 147632), (grad + 147664));
-    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(2969876) * n), (par + 145552), (dact + (long)(2986260) * n + 0), (dact + (long)(2969876) * n), (grad + 145552), (grad + 147600));
-    bn_c64_16x16_bwd(n, (act + (long)(2953492) * n), (par + 145424), (sav + 3520), (sav + 3584), (dact + (long)(2969876) * n),
-        (dact + (long)(2953492) * n), (grad + 145424), (grad + 145488));
-    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(2945300) * n), (par + 144336), (dact + (long)(2953492) * n + 0), (dact + (long)(2945300) * n), (grad + 144336), 0);
-    relu_n8192_bwd(n, (act + (long)(2937108) * n), (act + (long)(2945300) * n), (dact + (long)(2945300) * n), (dact + (long)(2937108) * n));
-    add2_n8192_bwd(n, (dact + (long)(2937108) * n), (dact + (long)(2928916) * n), (dact + (long)(2846892) * n));
-    scale_c32_16x16_bwd(n, (act + (long)(2920620) * n), (act + (long)(2928884) * n), (dact + (long)(2928916) * n), (dact + (long)(2920620) * n), (dact + (long)(2928884) * n));
-    sigmoid_n32_bwd(n, (act + (long)(2928852) * n), (act + (long)(2928884) * n), (dact + (long)(2928884) * n), (dact + (long)(2928852) * n));
-    linear_4_32_bwd(n, (act + (long)(2928848) * n), (par + 144208), (dact + (long)(2928852) * n), (dact + (long)(2928848) * n), (grad + 144208), 0);
-    relu_n4_bwd(n, (act + (long)(2928844) * n), (act + (long)(2928848) * n), (dact + (long)(2928848) * n), (dact + (long)(2928844) * n));
-    linear_32_4_bwd(n, (act + (long)(2928812) * n), (par + 144080), (dact + (long)(2928844) * n), (dact + (long)(2928812) * n), (grad + 144080), 0);
-    gap_c32_16x16_bwd(n, (dact + (long)(2928812) * n), (dact + (long)(2920620) * n));
-    bn_c32_16x16_bwd(n, (act + (long)(2912428) * n), (par + 144016), (sav + 3456), (sav + 3488), (dact + (long)(2920620) * n),
-        (dact + (long)(2912428) * n), (grad + 144016), (grad + 144048));
-    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(2904236) * n), (par + 134800), (dact + (long)(2912428) * n + 0), (dact + (long)(2904236) * n), (grad + 134800), 0);
-    relu_n8192_bwd(n, (act + (long)(2896044) * n), (act + (long)(2904236) * n), (dact + (long)(2904236) * n), (dact + (long)(2896044) * n));
-    bn_c32_16x16_bwd(n, (act + (long)(2887852) * n), (par + 134736), (sav + 3392), (sav + 3424), (dact + (long)(2896044) * n),
-        (dact + (long)(2887852) * n), (grad + 134736), (grad + 134768));
-    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(2871468) * n), (par + 132656), (dact + (long)(2887852) * n + 0), (dact + (long)(2871468) * n), (grad + 132656), (grad + 134704));
-    bn_c64_16x16_bwd(n, (act + (long)(2855084) * n), (par + 132528), (sav + 3264), (sav + 3328), (dact + (long)(2871468) * n),
-        (dact + (long)(2855084) * n), (grad + 132528), (grad + 132592));
-    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(2846892) * n), (par + 131440), (dact + (long)(2855084) * n + 0), (dact + (long)(2846892) * n), (grad + 131440), 0);
-    relu_n8192_bwd(n, (act + (long)(2838700) * n), (act + (long)(2846892) * n), (dact + (long)(2846892) * n), (dact + (long)(2838700) * n));
-    add2_n8192_bwd(n, (dact + (long)(2838700) * n), (dact + (long)(2830508) * n), (dact + (long)(2748484) * n));
-    scale_c32_16x16_bwd(n, (act + (long)(2822212) * n), (act + (long)(2830476) * n), (dact + (long)(2830508) * n), (dact + (long)(2822212) * n), (dact + (long)(2830476) * n));
-    sigmoid_n32_bwd(n, (act + (long)(2830444) * n), (act + (long)(2830476) * n), (dact + (long)(2830476) * n), (dact + (long)(2830444) * n));
-    linear_4_32_bwd(n, (act + (long)(2830440) * n), (par + 131312), (dact + (long)(2830444) * n), (dact + (long)(2830440) * n), (grad + 131312), 0);
-    relu_n4_bwd(n, (act + (long)(2830436) * n), (act + (long)(2830440) * n), (dact + (long)(2830440) * n), (dact + (long)(2830436) * n));
-    linear_32_4_bwd(n, (act + (long)(2830404) * n), (par + 131184), (dact + (long)(2830436) * n), (dact + (long)(2830404) * n), (grad + 131184), 0);
-    gap_c32_16x16_bwd(n, (dact + (long)(2830404) * n), (dact + (long)(2822212) * n));
-    bn_c32_16x16_bwd(n, (act + (long)(2814020) * n), (par + 131120), (sav + 3200), (sav + 3232), (dact + (long)(2822212) * n),
-        (dact + (long)(2814020) * n), (grad + 131120), (grad + 131152));
-    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(2805828) * n), (par + 121904), (dact + (long)(2814020) * n + 0), (dact + (long)(2805828) * n), (grad + 121904), 0);
-    relu_n8192_bwd(n, (act + (long)(2797636) * n), (act + (long)(2805828) * n), (dact + (long)(2805828) * n), (dact + (long)(2797636) * n));
-    bn_c32_16x16_bwd(n, (act + (long)(2789444) * n), (par + 121840), (sav + 3136), (sav + 3168), (dact + (long)(2797636) * n),
-        (dact + (long)(2789444) * n), (grad + 121840), (grad + 121872));
-    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(2773060) * n), (par + 119760), (dact + (long)(2789444) * n + 0), (dact + (long)(2773060) * n), (grad + 119760), (grad + 121808));
-    bn_c64_16x16_bwd(n, (act + (long)(2756676) * n), (par + 119632), (sav + 3008), (sav + 3072), (dact + (long)(2773060) * n),
-        (dact + (long)(2756676) * n), (grad + 119632), (grad + 119696));
-    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(2748484) * n), (par + 118544), (dact + (long)(2756676) * n + 0), (dact + (long)(2748484) * n), (grad + 118544), 0);
-    relu_n8192_bwd(n, (act + (long)(2740292) * n), (act + (long)(2748484) * n), (dact + (long)(2748484) * n), (dact + (long)(2740292) * n));
-    add2_n8192_bwd(n, (dact + (long)(2740292) * n), (dact + (long)(2732100) * n), (dact + (long)(2650076) * n));
-    scale_c32_16x16_bwd(n, (act + (long)(2723804) * n), (act + (long)(2732068) * n), (dact + (long)(2732100) * n), (dact + (long)(2723804) * n), (dact + (long)(2732068) * n));
-    sigmoid_n32_bwd(n, (act + (long)(2732036) * n), (act + (long)(2732068) * n), (dact + (long)(2732068) * n), (dact + (long)(2732036) * n));
-    linear_4_32_bwd(n, (act + (long)(2732032) * n), (par + 118416), (dact + (long)(2732036) * n), (dact + (long)(2732032) * n), (grad + 118416), 0);
-    relu_n4_bwd(n, (act + (long)(2732028) * n), (act + (long)(2732032) * n), (dact + (long)(2732032) * n), (dact + (long)(2732028) * n));
-    linear_32_4_bwd(n, (act + (long)(2731996) * n), (par + 118288), (dact + (long)(2732028) * n), (dact + (long)(2731996) * n), (grad + 118288), 0);
-    gap_c32_16x16_bwd(n, (dact + (long)(2731996) * n), (dact + (long)(2723804) * n));
-    bn_c32_16x16_bwd(n, (act + (long)(2715612) * n), (par + 118224), (sav + 2944), (sav + 2976), (dact + (long)(2723804) * n),
-        (dact + (long)(2715612) * n), (grad + 118224), (grad + 118256));
-    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(2707420) * n), (par + 109008), (dact + (long)(2715612) * n + 0), (dact + (long)(2707420) * n), (grad + 109008), 0);
-    relu_n8192_bwd(n, (act + (long)(2699228) * n), (act + (long)(2707420) * n), (dact + (long)(2707420) * n), (dact + (long)(2699228) * n));
-    bn_c32_16x16_bwd(n, (act + (long)(2691036) * n), (par + 108944), (sav + 2880), (sav + 2912), (dact + (long)(2699228) * n),
-        (dact + (long)(2691036) * n), (grad + 108944), (grad + 108976));
-    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(2674652) * n), (par + 106864), (dact + (long)(2691036) * n + 0), (dact + (long)(2674652) * n), (grad + 106864), (grad + 108912));
-    bn_c64_16x16_bwd(n, (act + (long)(2658268) * n), (par + 106736), (sav + 2752), (sav + 2816), (dact + (long)(2674652) * n),
-        (dact + (long)(2658268) * n), (grad + 106736), (grad + 106800));
-    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(2650076) * n), (par + 105648), (dact + (long)(2658268) * n + 0), (dact + (long)(2650076) * n), (grad + 105648), 0);
-    relu_n8192_bwd(n, (act + (long)(2641884) * n), (act + (long)(2650076) * n), (dact + (long)(2650076) * n), (dact + (long)(2641884) * n));
-    add2_n8192_bwd(n, (dact + (long)(2641884) * n), (dact + (long)(2633692) * n), (dact + (long)(2551668) * n));
-    scale_c32_16x16_bwd(n, (act + (long)(2625396) * n), (act + (long)(2633660) * n), (dact + (long)(2633692) * n), (dact + (long)(2625396) * n), (dact + (long)(2633660) * n));
-    sigmoid_n32_bwd(n, (act + (long)(2633628) * n), (act + (long)(2633660) * n), (dact + (long)(2633660) * n), (dact + (long)(2633628) * n));
-    linear_4_32_bwd(n, (act + (long)(2633624) * n), (par + 105520), (dact + (long)(2633628) * n), (dact + (long)(2633624) * n), (grad + 105520), 0);
-    relu_n4_bwd(n, (act + (long)(2633620) * n), (act + (long)(2633624) * n), (dact + (long)(2633624) * n), (dact + (long)(2633620) * n));
-    linear_32_4_bwd(n, (act + (long)(2633588) * n), (par + 105392), (dact + (long)(2633620) * n), (dact + (long)(2633588) * n), (grad + 105392), 0);
-    gap_c32_16x16_bwd(n, (dact + (long)(2633588) * n), (dact + (long)(2625396) * n));
-    bn_c32_16x16_bwd(n, (act + (long)(2617204) * n), (par + 105328), (sav + 2688), (sav + 2720), (dact + (long)(2625396) * n),
-        (dact + (long)(2617204) * n), (grad + 105328), (grad + 105360));
-    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(2609012) * n), (par + 96112), (dact + (long)(2617204) * n + 0), (dact + (long)(2609012) * n), (grad + 96112), 0);
-    relu_n8192_bwd(n, (act + (long)(2600820) * n), (act + (long)(2609012) * n), (dact + (long)(2609012) * n), (dact + (long)(2600820) * n));
-    bn_c32_16x16_bwd(n, (act + (long)(2592628) * n), (par + 96048), (sav + 2624), (sav + 2656), (dact + (long)(2600820) * n),
-        (dact + (long)(2592628) * n), (grad + 96048), (grad + 96080));
-    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(2576244) * n), (par + 93968), (dact + (long)(2592628) * n + 0), (dact + (long)(2576244) * n), (grad + 93968), (grad + 96016));
-    bn_c64_16x16_bwd(n, (act + (long)(2559860) * n), (par + 93840), (sav + 2496), (sav + 2560), (dact + (long)(2576244) * n),
-        (dact + (long)(2559860) * n), (grad + 93840), (grad + 93904));
-    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(2551668) * n), (par + 92752), (dact + (long)(2559860) * n + 0), (dact + (long)(2551668) * n), (grad + 92752), 0);
-    relu_n8192_bwd(n, (act + (long)(2543476) * n), (act + (long)(2551668) * n), (dact + (long)(2551668) * n), (dact + (long)(2543476) * n));
-    add2_n8192_bwd(n, (dact + (long)(2543476) * n), (dact + (long)(2535284) * n), (dact + (long)(2453260) * n));
-    scale_c32_16x16_bwd(n, (act + (long)(2526988) * n), (act + (long)(2535252) * n), (dact + (long)(2535284) * n), (dact + (long)(2526988) * n), (dact + (long)(2535252) * n));
-    sigmoid_n32_bwd(n, (act + (long)(2535220) * n), (act + (long)(2535252) * n), (dact + (long)(2535252) * n), (dact + (long)(2535220) * n));
-    linear_4_32_bwd(n, (act + (long)(2535216) * n), (par + 92624), (dact + (long)(2535220) * n), (dact + (long)(2535216) * n), (grad + 92624), 0);
-    relu_n4_bwd(n, (act + (long)(2535212) * n), (act + (long)(2535216) * n), (dact + (long)(2535216) * n), (dact + (long)(2535212) * n));
-    linear_32_4_bwd(n, (act + (long)(2535180) * n), (par + 92496), (dact + (long)(2535212) * n), (dact + (long)(2535180) * n), (grad + 92496), 0);
-    gap_c32_16x16_bwd(n, (dact + (long)(2535180) * n), (dact + (long)(2526988) * n));
-    bn_c32_16x16_bwd(n, (act + (long)(2518796) * n), (par + 92432), (sav + 2432), (sav + 2464), (dact + (long)(2526988) * n),
-        (dact + (long)(2518796) * n), (grad + 92432), (grad + 92464));
-    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(2510604) * n), (par + 83216), (dact + (long)(2518796) * n + 0), (dact + (long)(2510604) * n), (grad + 83216), 0);
-    relu_n8192_bwd(n, (act + (long)(2502412) * n), (act + (long)(2510604) * n), (dact + (long)(2510604) * n), (dact + (long)(2502412) * n));
-    bn_c32_16x16_bwd(n, (act + (long)(2494220) * n), (par + 83152), (sav + 2368), (sav + 2400), (dact + (long)(2502412) * n),
-        (dact + (long)(2494220) * n), (grad + 83152), (grad + 83184));
-    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(2477836) * n), (par + 81072), (dact + (long)(2494220) * n + 0), (dact + (long)(2477836) * n), (grad + 81072), (grad + 83120));
-    bn_c64_16x16_bwd(n, (act + (long)(2461452) * n), (par + 80944), (sav + 2240), (sav + 2304), (dact + (long)(2477836) * n),
-        (dact + (long)(2461452) * n), (grad + 80944), (grad + 81008));
-    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(2453260) * n), (par + 79856), (dact + (long)(2461452) * n + 0), (dact + (long)(2453260) * n), (grad + 79856), 0);
-    relu_n8192_bwd(n, (act + (long)(2445068) * n), (act + (long)(2453260) * n), (dact + (long)(2453260) * n), (dact + (long)(2445068) * n));
-    add2_n8192_bwd(n, (dact + (long)(2445068) * n), (dact + (long)(2436876) * n), (dact + (long)(2354852) * n));
-    scale_c32_16x16_bwd(n, (act + (long)(2428580) * n), (act + (long)(2436844) * n), (dact + (long)(2436876) * n), (dact + (long)(2428580) * n), (dact + (long)(2436844) * n));
-    sigmoid_n32_bwd(n, (act + (long)(2436812) * n), (act + (long)(2436844) * n), (dact + (long)(2436844) * n), (dact + (long)(2436812) * n));
-    linear_4_32_bwd(n, (act + (long)(2436808) * n), (par + 79728), (dact + (long)(2436812) * n), (dact + (long)(2436808) * n), (grad + 79728), 0);
-    relu_n4_bwd(n, (act + (long)(2436804) * n), (act + (long)(2436808) * n), (dact + (long)(2436808) * n), (dact + (long)(2436804) * n));
-    linear_32_4_bwd(n, (act + (long)(2436772) * n), (par + 79600), (dact + (long)(2436804) * n), (dact + (long)(2436772) * n), (grad + 79600), 0);
-    gap_c32_16x16_bwd(n, (dact + (long)(2436772) * n), (dact + (long)(2428580) * n));
-    bn_c32_16x16_bwd(n, (act + (long)(2420388) * n), (par + 79536), (sav + 2176), (sav + 2208), (dact + (long)(2428580) * n),
-        (dact + (long)(2420388) * n), (grad + 79536), (grad + 79568));
-    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(2412196) * n), (par + 70320), (dact + (long)(2420388) * n + 0), (dact + (long)(2412196) * n), (grad + 70320), 0);
-    relu_n8192_bwd(n, (act + (long)(2404004) * n), (act + (long)(2412196) * n), (dact + (long)(2412196) * n), (dact + (long)(2404004) * n));
-    bn_c32_16x16_bwd(n, (act + (long)(2395812) * n), (par + 70256), (sav + 2112), (sav + 2144), (dact + (long)(2404004) * n),
-        (dact + (long)(2395812) * n), (grad + 70256), (grad + 70288));
-    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(2379428) * n), (par + 68176), (dact + (long)(2395812) * n + 0), (dact + (long)(2379428) * n), (grad + 68176), (grad + 70224));
-    bn_c64_16x16_bwd(n, (act + (long)(2363044) * n), (par + 68048), (sav + 1984), (sav + 2048), (dact + (long)(2379428) * n),
-        (dact + (long)(2363044) * n), (grad + 68048), (grad + 68112));
-    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(2354852) * n), (par + 66960), (dact + (long)(2363044) * n + 0), (dact + (long)(2354852) * n), (grad + 66960), 0);
-    relu_n8192_bwd(n, (act + (long)(2346660) * n), (act + (long)(2354852) * n), (dact + (long)(2354852) * n), (dact + (long)(2346660) * n));
-    add2_n8192_bwd(n, (dact + (long)(2346660) * n), (dact + (long)(2338468) * n), (dact + (long)(2256444) * n));
-    scale_c32_16x16_bwd(n, (act + (long)(2330172) * n), (act + (long)(2338436) * n), (dact + (long)(2338468) * n), (dact + (long)(2330172) * n), (dact + (long)(2338436) * n));
-    sigmoid_n32_bwd(n, (act + (long)(2338404) * n), (act + (long)(2338436) * n), (dact + (long)(2338436) * n), (dact + (long)(2338404) * n));
-    linear_4_32_bwd(n, (act + (long)(2338400) * n), (par + 66832), (dact + (long)(2338404) * n), (dact + (long)(2338400) * n), (grad + 66832), 0);
-    relu_n4_bwd(n, (act + (long)(2338396) * n), (act + (long)(2338400) * n), (dact + (long)(2338400) * n), (dact + (long)(2338396) * n));
-    linear_32_4_bwd(n, (act + (long)(2338364) * n), (par + 66704), (dact + (long)(2338396) * n), (dact + (long)(2338364) * n), (grad + 66704), 0);
-    gap_c32_16x16_bwd(n, (dact + (long)(2338364) * n), (dact + (long)(2330172) * n));
-    bn_c32_16x16_bwd(n, (act + (long)(2321980) * n), (par + 66640), (sav + 1920), (sav + 1952), (dact + (long)(2330172) * n),
-        (dact + (long)(2321980) * n), (grad + 66640), (grad + 66672));
-    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(2313788) * n), (par + 57424), (dact + (long)(2321980) * n + 0), (dact + (long)(2313788) * n), (grad + 57424), 0);
-    relu_n8192_bwd(n, (act + (long)(2305596) * n), (act + (long)(2313788) * n), (dact + (long)(2313788) * n), (dact + (long)(2305596) * n));
-    bn_c32_16x16_bwd(n, (act + (long)(2297404) * n), (par + 57360), (sav + 1856), (sav + 1888), (dact + (long)(2305596) * n),
-        (dact + (long)(2297404) * n), (grad + 57360), (grad + 57392));
-    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(2281020) * n), (par + 55280), (dact + (long)(2297404) * n + 0), (dact + (long)(2281020) * n), (grad + 55280), (grad + 57328));
-    bn_c64_16x16_bwd(n, (act + (long)(2264636) * n), (par + 55152), (sav + 1728), (sav + 1792), (dact + (long)(2281020) * n),
-        (dact + (long)(2264636) * n), (grad + 55152), (grad + 55216));
-    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(2256444) * n), (par + 54064), (dact + (long)(2264636) * n + 0), (dact + (long)(2256444) * n), (grad + 54064), 0);
-    relu_n8192_bwd(n, (act + (long)(2248252) * n), (act + (long)(2256444) * n), (dact + (long)(2256444) * n), (dact + (long)(2248252) * n));
-    add2_n8192_bwd(n, (dact + (long)(2248252) * n), (dact + (long)(2223676) * n), (dact + (long)(2240060) * n));
-    bn_c32_16x16_bwd(n, (act + (long)(2231868) * n), (par + 54000), (sav + 1664), (sav + 1696), (dact + (long)(2240060) * n),
-        (dact + (long)(2231868) * n), (grad + 54000), (grad + 54032));
-    conv_k1_c16_32_32x32_s2_p0_bwd(n, (act + (long)(2100692) * n), (par + 53488), (dact + (long)(2231868) * n + 0), (dact + (long)(2100692) * n), (grad + 53488), 0);
-    scale_c32_16x16_bwd(n, (act + (long)(2215380) * n), (act + (long)(2223644) * n), (dact + (long)(2223676) * n), (dact + (long)(2215380) * n), (dact + (long)(2223644) * n));
-    sigmoid_n32_bwd(n, (act + (long)(2223612) * n), (act + (long)(2223644) * n), (dact + (long)(2223644) * n), (dact + (long)(2223612) * n));
-    linear_4_32_bwd(n, (act + (long)(2223608) * n), (par + 53360), (dact + (long)(2223612) * n), (dact + (long)(2223608) * n), (grad + 53360), 0);
-    relu_n4_bwd(n, (act + (long)(2223604) * n), (act + (long)(2223608) * n), (dact + (long)(2223608) * n), (dact + (long)(2223604) * n));
-    linear_32_4_bwd(n, (act + (long)(2223572) * n), (par + 53232), (dact + (long)(2223604) * n), (dact + (long)(2223572) * n), (grad + 53232), 0);
-    gap_c32_16x16_bwd(n, (dact + (long)(2223572) * n), (dact + (long)(2215380) * n));
-    bn_c32_16x16_bwd(n, (act + (long)(2207188) * n), (par + 53168), (sav + 1600), (sav + 1632), (dact + (long)(2215380) * n),
-        (dact + (long)(2207188) * n), (grad + 53168), (grad + 53200));
-    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(2198996) * n), (par + 43952), (dact + (long)(2207188) * n + 0), (dact + (long)(2198996) * n), (grad + 43952), 0);
-    relu_n8192_bwd(n, (act + (long)(2190804) * n), (act + (long)(2198996) * n), (dact + (long)(2198996) * n), (dact + (long)(2190804) * n));
-    bn_c32_16x16_bwd(n, (act + (long)(2182612) * n), (par + 43888), (sav + 1536), (sav + 1568), (dact + (long)(2190804) * n),
-        (dact + (long)(2182612) * n), (grad + 43888), (grad + 43920));
-    conv_k1_c32_32_32x32_s2_p0_b_bwd(n, (act + (long)(2149844) * n), (par + 42832), (dact + (long)(2182612) * n + 0), (dact + (long)(2149844) * n), (grad + 42832), (grad + 43856));
-    bn_c32_32x32_bwd(n, (act + (long)(2117076) * n), (par + 42768), (sav + 1472), (sav + 1504), (dact + (long)(2149844) * n),
-        (dact + (long)(2117076) * n), (grad + 42768), (grad + 42800));
-    dw_k3_5_c16_32x32_s1_bwd(n, (act + (long)(2100692) * n), (par + 42224), (dact + (long)(2117076) * n + 0), (dact + (long)(2100692) * n), (grad + 42224), 0);
-    relu_n16384_bwd(n, (act + (long)(2084308) * n), (act + (long)(2100692) * n), (dact + (long)(2100692) * n), (dact + (long)(2084308) * n));
-    add2_n16384_bwd(n, (dact + (long)(2084308) * n), (dact + (long)(2067924) * n), (dact + (long)(1871264) * n));
-    scale_c16_32x32_bwd(n, (act + (long)(2051488) * n), (act + (long)(2067908) * n), (dact + (long)(2067924) * n), (dact + (long)(2051488) * n), (dact + (long)(2067908) * n));
-    sigmoid_n16_bwd(n, (act + (long)(2067892) * n), (act + (long)(2067908) * n), (dact + (long)(2067908) * n), (dact + (long)(2067892) * n));
-    linear_2_16_bwd(n, (act + (long)(2067890) * n), (par + 42192), (dact + (long)(2067892) * n), (dact + (long)(2067890) * n), (grad + 42192), 0);
-    relu_n2_bwd(n, (act + (long)(2067888) * n), (act + (long)(2067890) * n), (dact + (long)(2067890) * n), (dact + (long)(2067888) * n));
-    linear_16_2_bwd(n, (act + (long)(2067872) * n), (par + 42160), (dact + (long)(2067888) * n), (dact + (long)(2067872) * n), (grad + 42160), 0);
-    gap_c16_32x32_bwd(n, (dact + (long)(2067872) * n), (dact + (long)(2051488) * n));
-    bn_c16_32x32_bwd(n, (act + (long)(2035104) * n), (par + 42128), (sav + 1440), (sav + 1456), (dact + (long)(2051488) * n),
-        (dact + (long)(2035104) * n), (grad + 42128), (grad + 42144));
-    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(2018720) * n), (par + 39824), (dact + (long)(2035104) * n + 0), (dact + (long)(2018720) * n), (grad + 39824), 0);
-    relu_n16384_bwd(n, (act + (long)(2002336) * n), (act + (long)(2018720) * n), (dact + (long)(2018720) * n), (dact + (long)(2002336) * n));
-    bn_c16_32x32_bwd(n, (act + (long)(1985952) * n), (par + 39792), (sav + 1408), (sav + 1424), (dact + (long)(2002336) * n),
-        (dact + (long)(1985952) * n), (grad + 39792), (grad + 39808));
-    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(1936800) * n), (par + 39008), (dact + (long)(1985952) * n + 0), (dact + (long)(1936800) * n), (grad + 39008), (grad + 39776));
-    bn_c48_32x32_bwd(n, (act + (long)(1887648) * n), (par + 38912), (sav + 1312), (sav + 1360), (dact + (long)(1936800) * n),
-        (dact + (long)(1887648) * n), (grad + 38912), (grad + 38960));
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(1871264) * n), (par + 37584), (dact + (long)(1887648) * n + 0), (dact + (long)(1871264) * n), (grad + 37584), 0);
-    relu_n16384_bwd(n, (act + (long)(1854880) * n), (act + (long)(1871264) * n), (dact + (long)(1871264) * n), (dact + (long)(1854880) * n));
-    add2_n16384_bwd(n, (dact + (long)(1854880) * n), (dact + (long)(1838496) * n), (dact + (long)(1641836) * n));
-    scale_c16_32x32_bwd(n, (act + (long)(1822060) * n), (act + (long)(1838480) * n), (dact + (long)(1838496) * n), (dact + (long)(1822060) * n), (dact + (long)(1838480) * n));
-    sigmoid_n16_bwd(n, (act + (long)(1838464) * n), (act + (long)(1838480) * n), (dact + (long)(1838480) * n), (dact + (long)(1838464) * n));
-    linear_2_16_bwd(n, (act + (long)(1838462) * n), (par + 37552), (dact + (long)(1838464) * n), (dact + (long)(1838462) * n), (grad + 37552), 0);
-    relu_n2_bwd(n, (act + (long)(1838460) * n), (act + (long)(1838462) * n), (dact + (long)(1838462) * n), (dact + (long)(1838460) * n));
-    linear_16_2_bwd(n, (act + (long)(1838444) * n), (par + 37520), (dact + (long)(1838460) * n), (dact + (long)(1838444) * n), (grad + 37520), 0);
-    gap_c16_32x32_bwd(n, (dact + (long)(1838444) * n), (dact + (long)(1822060) * n));
-    bn_c16_32x32_bwd(n, (act + (long)(1805676) * n), (par + 37488), (sav + 1280), (sav + 1296), (dact + (long)(1822060) * n),
-        (dact + (long)(1805676) * n), (grad + 37488), (grad + 37504));
-    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(1789292) * n), (par + 35184), (dact + (long)(1805676) * n + 0), (dact + (long)(1789292) * n), (grad + 35184), 0);
-    relu_n16384_bwd(n, (act + (long)(1772908) * n), (act + (long)(1789292) * n), (dact + (long)(1789292) * n), (dact + (long)(1772908) * n));
-    bn_c16_32x32_bwd(n, (act + (long)(1756524) * n), (par + 35152), (sav + 1248), (sav + 1264), (dact + (long)(1772908) * n),
-        (dact + (long)(1756524) * n), (grad + 35152), (grad + 35168));
-    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(1707372) * n), (par + 34368), (dact + (long)(1756524) * n + 0), (dact + (long)(1707372) * n), (grad + 34368), (grad + 35136));
-    bn_c48_32x32_bwd(n, (act + (long)(1658220) * n), (par + 34272), (sav + 1152), (sav + 1200), (dact + (long)(1707372) * n),
-        (dact + (long)(1658220) * n), (grad + 34272), (grad + 34320));
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(1641836) * n), (par + 32944), (dact + (long)(1658220) * n + 0), (dact + (long)(1641836) * n), (grad + 32944), 0);
-    relu_n16384_bwd(n, (act + (long)(1625452) * n), (act + (long)(1641836) * n), (dact + (long)(1641836) * n), (dact + (long)(1625452) * n));
-    add2_n16384_bwd(n, (dact + (long)(1625452) * n), (dact + (long)(1609068) * n), (dact + (long)(1412408) * n));
-    scale_c16_32x32_bwd(n, (act + (long)(1592632) * n), (act + (long)(1609052) * n), (dact + (long)(1609068) * n), (dact + (long)(1592632) * n), (dact + (long)(1609052) * n));
-    sigmoid_n16_bwd(n, (act + (long)(1609036) * n), (act + (long)(1609052) * n), (dact + (long)(1609052) * n), (dact + (long)(1609036) * n));
-    linear_2_16_bwd(n, (act + (long)(1609034) * n), (par + 32912), (dact + (long)(1609036) * n), (dact + (long)(1609034) * n), (grad + 32912), 0);
-    relu_n2_bwd(n, (act + (long)(1609032) * n), (act + (long)(1609034) * n), (dact + (long)(1609034) * n), (dact + (long)(1609032) * n));
-    linear_16_2_bwd(n, (act + (long)(1609016) * n), (par + 32880), (dact + (long)(1609032) * n), (dact + (long)(1609016) * n), (grad + 32880), 0);
-    gap_c16_32x32_bwd(n, (dact + (long)(1609016) * n), (dact + (long)(1592632) * n));
-    bn_c16_32x32_bwd(n, (act + (long)(1576248) * n), (par + 32848), (sav + 1120), (sav + 1136), (dact + (long)(1592632) * n),
-        (dact + (long)(1576248) * n), (grad + 32848), (grad + 32864));
-    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(1559864) * n), (par + 30544), (dact + (long)(1576248) * n + 0), (dact + (long)(1559864) * n), (grad + 30544), 0);
-    relu_n16384_bwd(n, (act + (long)(1543480) * n), (act + (long)(1559864) * n), (dact + (long)(1559864) * n), (dact + (long)(1543480) * n));
-    bn_c16_32x32_bwd(n, (act + (long)(1527096) * n), (par + 30512), (sav + 1088), (sav + 1104), (dact + (long)(1543480) * n),
-        (dact + (long)(1527096) * n), (grad + 30512), (grad + 30528));
-    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(1477944) * n), (par + 29728), (dact + (long)(1527096) * n + 0), (dact + (long)(1477944) * n), (grad + 29728), (grad + 30496));
-    bn_c48_32x32_bwd(n, (act + (long)(1428792) * n), (par + 29632), (sav + 992), (sav + 1040), (dact + (long)(1477944) * n),
-        (dact + (long)(1428792) * n), (grad + 29632), (grad + 29680));
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(1412408) * n), (par + 28304), (dact + (long)(1428792) * n + 0), (dact + (long)(1412408) * n), (grad + 28304), 0);
-    relu_n16384_bwd(n, (act + (long)(1396024) * n), (act + (long)(1412408) * n), (dact + (long)(1412408) * n), (dact + (long)(1396024) * n));
-    add2_n16384_bwd(n, (dact + (long)(1396024) * n), (dact + (long)(1379640) * n), (dact + (long)(1182980) * n));
-    scale_c16_32x32_bwd(n, (act + (long)(1363204) * n), (act + (long)(1379624) * n), (dact + (long)(1379640) * n), (dact + (long)(1363204) * n), (dact + (long)(1379624) * n));
-    sigmoid_n16_bwd(n, (act + (long)(1379608) * n), (act + (long)(1379624) * n), (dact + (long)(1379624) * n), (dact + (long)(1379608) * n));
-    linear_2_16_bwd(n, (act + (long)(1379606) * n), (par + 28272), (dact + (long)(1379608) * n), (dact + (long)(1379606) * n), (grad + 28272), 0);
-    relu_n2_bwd(n, (act + (long)(1379604) * n), (act + (long)(1379606) * n), (dact + (long)(1379606) * n), (dact + (long)(1379604) * n));
-    linear_16_2_bwd(n, (act + (long)(1379588) * n), (par + 28240), (dact + (long)(1379604) * n), (dact + (long)(1379588) * n), (grad + 28240), 0);
-    gap_c16_32x32_bwd(n, (dact + (long)(1379588) * n), (dact + (long)(1363204) * n));
-    bn_c16_32x32_bwd(n, (act + (long)(1346820) * n), (par + 28208), (sav + 960), (sav + 976), (dact + (long)(1363204) * n),
-        (dact + (long)(1346820) * n), (grad + 28208), (grad + 28224));
-    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(1330436) * n), (par + 25904), (dact + (long)(1346820) * n + 0), (dact + (long)(1330436) * n), (grad + 25904), 0);
-    relu_n16384_bwd(n, (act + (long)(1314052) * n), (act + (long)(1330436) * n), (dact + (long)(1330436) * n), (dact + (long)(1314052) * n));
-    bn_c16_32x32_bwd(n, (act + (long)(1297668) * n), (par + 25872), (sav + 928), (sav + 944), (dact + (long)(1314052) * n),
-        (dact + (long)(1297668) * n), (grad + 25872), (grad + 25888));
-    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(1248516) * n), (par + 25088), (dact + (long)(1297668) * n + 0), (dact + (long)(1248516) * n), (grad + 25088), (grad + 25856));
-    bn_c48_32x32_bwd(n, (act + (long)(1199364) * n), (par + 24992), (sav + 832), (sav + 880), (dact + (long)(1248516) * n),
-        (dact + (long)(1199364) * n), (grad + 24992), (grad + 25040));
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(1182980) * n), (par + 23664), (dact + (long)(1199364) * n + 0), (dact + (long)(1182980) * n), (grad + 23664), 0);
-    relu_n16384_bwd(n, (act + (long)(1166596) * n), (act + (long)(1182980) * n), (dact + (long)(1182980) * n), (dact + (long)(1166596) * n));
-    add2_n16384_bwd(n, (dact + (long)(1166596) * n), (dact + (long)(1150212) * n), (dact + (long)(953552) * n));
-    scale_c16_32x32_bwd(n, (act + (long)(1133776) * n), (act + (long)(1150196) * n), (dact + (long)(1150212) * n), (dact + (long)(1133776) * n), (dact + (long)(1150196) * n));
-    sigmoid_n16_bwd(n, (act + (long)(1150180) * n), (act + (long)(1150196) * n), (dact + (long)(1150196) * n), (dact + (long)(1150180) * n));
-    linear_2_16_bwd(n, (act + (long)(1150178) * n), (par + 23632), (dact + (long)(1150180) * n), (dact + (long)(1150178) * n), (grad + 23632), 0);
-    relu_n2_bwd(n, (act + (long)(1150176) * n), (act + (long)(1150178) * n), (dact + (long)(1150178) * n), (dact + (long)(1150176) * n));
-    linear_16_2_bwd(n, (act + (long)(1150160) * n), (par + 23600), (dact + (long)(1150176) * n), (dact + (long)(1150160) * n), (grad + 23600), 0);
-    gap_c16_32x32_bwd(n, (dact + (long)(1150160) * n), (dact + (long)(1133776) * n));
-    bn_c16_32x32_bwd(n, (act + (long)(1117392) * n), (par + 23568), (sav + 800), (sav + 816), (dact + (long)(1133776) * n),
-        (dact + (long)(1117392) * n), (grad + 23568), (grad + 23584));
-    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(1101008) * n), (par + 21264), (dact + (long)(1117392) * n + 0), (dact + (long)(1101008) * n), (grad + 21264), 0);
-    relu_n16384_bwd(n, (act + (long)(1084624) * n), (act + (long)(1101008) * n), (dact + (long)(1101008) * n), (dact + (long)(1084624) * n));
-    bn_c16_32x32_bwd(n, (act + (long)(1068240) * n), (par + 21232), (sav + 768), (sav + 784), (dact + (long)(1084624) * n),
-        (dact + (long)(1068240) * n), (grad + 21232), (grad + 21248));
-    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(1019088) * n), (par + 20448), (dact + (long)(1068240) * n + 0), (dact + (long)(1019088) * n), (grad + 20448), (grad + 21216));
-    bn_c48_32x32_bwd(n, (act + (long)(969936) * n), (par + 20352), (sav + 672), (sav + 720), (dact + (long)(1019088) * n),
-        (dact + (long)(969936) * n), (grad + 20352), (grad + 20400));
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(953552) * n), (par + 19024), (dact + (long)(969936) * n + 0), (dact + (long)(953552) * n), (grad + 19024), 0);
-    relu_n16384_bwd(n, (act + (long)(937168) * n), (act + (long)(953552) * n), (dact + (long)(953552) * n), (dact + (long)(937168) * n));
-    add2_n16384_bwd(n, (dact + (long)(937168) * n), (dact + (long)(920784) * n), (dact + (long)(724124) * n));
-    scale_c16_32x32_bwd(n, (act + (long)(904348) * n), (act + (long)(920768) * n), (dact + (long)(920784) * n), (dact + (long)(904348) * n), (dact + (long)(920768) * n));
-    sigmoid_n16_bwd(n, (act + (long)(920752) * n), (act + (long)(920768) * n), (dact + (long)(920768) * n), (dact + (long)(920752) * n));
-    linear_2_16_bwd(n, (act + (long)(920750) * n), (par + 18992), (dact + (long)(920752) * n), (dact + (long)(920750) * n), (grad + 18992), 0);
-    relu_n2_bwd(n, (act + (long)(920748) * n), (act + (long)(920750) * n), (dact + (long)(920750) * n), (dact + (long)(920748) * n));
-    linear_16_2_bwd(n, (act + (long)(920732) * n), (par + 18960), (dact + (long)(920748) * n), (dact + (long)(920732) * n), (grad + 18960), 0);
-    gap_c16_32x32_bwd(n, (dact + (long)(920732) * n), (dact + (long)(904348) * n));
-    bn_c16_32x32_bwd(n, (act + (long)(887964) * n), (par + 18928), (sav + 640), (sav + 656), (dact + (long)(904348) * n),
-        (dact + (long)(887964) * n), (grad + 18928), (grad + 18944));
-    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(871580) * n), (par + 16624), (dact + (long)(887964) * n + 0), (dact + (long)(871580) * n), (grad + 16624), 0);
-    relu_n16384_bwd(n, (act + (long)(855196) * n), (act + (long)(871580) * n), (dact + (long)(871580) * n), (dact + (long)(855196) * n));
-    bn_c16_32x32_bwd(n, (act + (long)(838812) * n), (par + 16592), (sav + 608), (sav + 624), (dact + (long)(855196) * n),
-        (dact + (long)(838812) * n), (grad + 16592), (grad + 16608));
-    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(789660) * n), (par + 15808), (dact + (long)(838812) * n + 0), (dact + (long)(789660) * n), (grad + 15808), (grad + 16576));
-    bn_c48_32x32_bwd(n, (act + (long)(740508) * n), (par + 15712), (sav + 512), (sav + 560), (dact + (long)(789660) * n),
-        (dact + (long)(740508) * n), (grad + 15712), (grad + 15760));
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(724124) * n), (par + 14384), (dact + (long)(740508) * n + 0), (dact + (long)(724124) * n), (grad + 14384), 0);
-    relu_n16384_bwd(n, (act + (long)(707740) * n), (act + (long)(724124) * n), (dact + (long)(724124) * n), (dact + (long)(707740) * n));
-    add2_n16384_bwd(n, (dact + (long)(707740) * n), (dact + (long)(691356) * n), (dact + (long)(494696) * n));
-    scale_c16_32x32_bwd(n, (act + (long)(674920) * n), (act + (long)(691340) * n), (dact + (long)(691356) * n), (dact + (long)(674920) * n), (dact + (long)(691340) * n));
-    sigmoid_n16_bwd(n, (act + (long)(691324) * n), (act + (long)(691340) * n), (dact + (long)(691340) * n), (dact + (long)(691324) * n));
-    linear_2_16_bwd(n, (act + (long)(691322) * n), (par + 14352), (dact + (long)(691324) * n), (dact + (long)(691322) * n), (grad + 14352), 0);
-    relu_n2_bwd(n, (act + (long)(691320) * n), (act + (long)(691322) * n), (dact + (long)(691322) * n), (dact + (long)(691320) * n));
-    linear_16_2_bwd(n, (act + (long)(691304) * n), (par + 14320), (dact + (long)(691320) * n), (dact + (long)(691304) * n), (grad + 14320), 0);
-    gap_c16_32x32_bwd(n, (dact + (long)(691304) * n), (dact + (long)(674920) * n));
-    bn_c16_32x32_bwd(n, (act + (long)(658536) * n), (par + 14288), (sav + 480), (sav + 496), (dact + (long)(674920) * n),
-        (dact + (long)(658536) * n), (grad + 14288), (grad + 14304));
-    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(642152) * n), (par + 11984), (dact + (long)(658536) * n + 0), (dact + (long)(642152) * n), (grad + 11984), 0);
-    relu_n16384_bwd(n, (act + (long)(625768) * n), (act + (long)(642152) * n), (dact + (long)(642152) * n), (dact + (long)(625768) * n));
-    bn_c16_32x32_bwd(n, (act + (long)(609384) * n), (par + 11952), (sav + 448), (sav + 464), (dact + (long)(625768) * n),
-        (dact + (long)(609384) * n), (grad + 11952), (grad + 11968));
-    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(560232) * n), (par + 11168), (dact + (long)(609384) * n + 0), (dact + (long)(560232) * n), (grad + 11168), (grad + 11936));
-    bn_c48_32x32_bwd(n, (act + (long)(511080) * n), (par + 11072), (sav + 352), (sav + 400), (dact + (long)(560232) * n),
-        (dact + (long)(511080) * n), (grad + 11072), (grad + 11120));
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(494696) * n), (par + 9744), (dact + (long)(511080) * n + 0), (dact + (long)(494696) * n), (grad + 9744), 0);
-    relu_n16384_bwd(n, (act + (long)(478312) * n), (act + (long)(494696) * n), (dact + (long)(494696) * n), (dact + (long)(478312) * n));
-    add2_n16384_bwd(n, (dact + (long)(478312) * n), (dact + (long)(461928) * n), (dact + (long)(265268) * n));
-    scale_c16_32x32_bwd(n, (act + (long)(445492) * n), (act + (long)(461912) * n), (dact + (long)(461928) * n), (dact + (long)(445492) * n), (dact + (long)(461912) * n));
-    sigmoid_n16_bwd(n, (act + (long)(461896) * n), (act + (long)(461912) * n), (dact + (long)(461912) * n), (dact + (long)(461896) * n));
-    linear_2_16_bwd(n, (act + (long)(461894) * n), (par + 9712), (dact + (long)(461896) * n), (dact + (long)(461894) * n), (grad + 9712), 0);
-    relu_n2_bwd(n, (act + (long)(461892) * n), (act + (long)(461894) * n), (dact + (long)(461894) * n), (dact + (long)(461892) * n));
-    linear_16_2_bwd(n, (act + (long)(461876) * n), (par + 9680), (dact + (long)(461892) * n), (dact + (long)(461876) * n), (grad + 9680), 0);
-    gap_c16_32x32_bwd(n, (dact + (long)(461876) * n), (dact + (long)(445492) * n));
-    bn_c16_32x32_bwd(n, (act + (long)(429108) * n), (par + 9648), (sav + 320), (sav + 336), (dact + (long)(445492) * n),
-        (dact + (long)(429108) * n), (grad + 9648), (grad + 9664));
-    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(412724) * n), (par + 7344), (dact + (long)(429108) * n + 0), (dact + (long)(412724) * n), (grad + 7344), 0);
-    relu_n16384_bwd(n, (act + (long)(396340) * n), (act + (long)(412724) * n), (dact + (long)(412724) * n), (dact + (long)(396340) * n));
-    bn_c16_32x32_bwd(n, (act + (long)(379956) * n), (par + 7312), (sav + 288), (sav + 304), (dact + (long)(396340) * n),
-        (dact + (long)(379956) * n), (grad + 7312), (grad + 7328));
-    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(330804) * n), (par + 6528), (dact + (long)(379956) * n + 0), (dact + (long)(330804) * n), (grad + 6528), (grad + 7296));
-    bn_c48_32x32_bwd(n, (act + (long)(281652) * n), (par + 6432), (sav + 192), (sav + 240), (dact + (long)(330804) * n),
-        (dact + (long)(281652) * n), (grad + 6432), (grad + 6480));
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(265268) * n), (par + 5104), (dact + (long)(281652) * n + 0), (dact + (long)(265268) * n), (grad + 5104), 0);
-    relu_n16384_bwd(n, (act + (long)(248884) * n), (act + (long)(265268) * n), (dact + (long)(265268) * n), (dact + (long)(248884) * n));
-    add2_n16384_bwd(n, (dact + (long)(248884) * n), (dact + (long)(232500) * n), (dact + (long)(35840) * n));
-    scale_c16_32x32_bwd(n, (act + (long)(216064) * n), (act + (long)(232484) * n), (dact + (long)(232500) * n), (dact + (long)(216064) * n), (dact + (long)(232484) * n));
-    sigmoid_n16_bwd(n, (act + (long)(232468) * n), (act + (long)(232484) * n), (dact + (long)(232484) * n), (dact + (long)(232468) * n));
-    linear_2_16_bwd(n, (act + (long)(232466) * n), (par + 5072), (dact + (long)(232468) * n), (dact + (long)(232466) * n), (grad + 5072), 0);
-    relu_n2_bwd(n, (act + (long)(232464) * n), (act + (long)(232466) * n), (dact + (long)(232466) * n), (dact + (long)(232464) * n));
-    linear_16_2_bwd(n, (act + (long)(232448) * n), (par + 5040), (dact + (long)(232464) * n), (dact + (long)(232448) * n), (grad + 5040), 0);
-    gap_c16_32x32_bwd(n, (dact + (long)(232448) * n), (dact + (long)(216064) * n));
-    bn_c16_32x32_bwd(n, (act + (long)(199680) * n), (par + 5008), (sav + 160), (sav + 176), (dact + (long)(216064) * n),
-        (dact + (long)(199680) * n), (grad + 5008), (grad + 5024));
-    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(183296) * n), (par + 2704), (dact + (long)(199680) * n + 0), (dact + (long)(183296) * n), (grad + 2704), 0);
-    relu_n16384_bwd(n, (act + (long)(166912) * n), (act + (long)(183296) * n), (dact + (long)(183296) * n), (dact + (long)(166912) * n));
-    bn_c16_32x32_bwd(n, (act + (long)(150528) * n), (par + 2672), (sav + 128), (sav + 144), (dact + (long)(166912) * n),
-        (dact + (long)(150528) * n), (grad + 2672), (grad + 2688));
-    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(101376) * n), (par + 1888), (dact + (long)(150528) * n + 0), (dact + (long)(101376) * n), (grad + 1888), (grad + 2656));
-    bn_c48_32x32_bwd(n, (act + (long)(52224) * n), (par + 1792), (sav + 32), (sav + 80), (dact + (long)(101376) * n),
-        (dact + (long)(52224) * n), (grad + 1792), (grad + 1840));
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(35840) * n), (par + 464), (dact + (long)(52224) * n + 0), (dact + (long)(35840) * n), (grad + 464), 0);
-    relu_n16384_bwd(n, (act + (long)(19456) * n), (act + (long)(35840) * n), (dact + (long)(35840) * n), (dact + (long)(19456) * n));
-    bn_c16_32x32_bwd(n, (act + (long)(3072) * n), (par + 432), (sav + 0), (sav + 16), (dact + (long)(19456) * n),
-        (dact + (long)(3072) * n), (grad + 432), (grad + 448));
-    conv_k3_c3_16_32x32_s1_p1_bwd(n, (act + (long)(0) * n), (par + 0), (dact + (long)(3072) * n + 0), (dact + (long)(0) * n), (grad + 0), 0);
+}
+
+static void (*const se_resnet56_layer_forward[414])(const mc_state *, int) = {
+    se_resnet56_layer0_forward,
+    se_resnet56_layer1_forward,
+    se_resnet56_layer2_forward,
+    se_resnet56_layer3_forward,
+    se_resnet56_layer4_forward,
+    se_resnet56_layer5_forward,
+    se_resnet56_layer6_forward,
+    se_resnet56_layer7_forward,
+    se_resnet56_layer8_forward,
+    se_resnet56_layer9_forward,
+    se_resnet56_layer10_forward,
+    se_resnet56_layer11_forward,
+    se_resnet56_layer12_forward,
+    se_resnet56_layer13_forward,
+    se_resnet56_layer14_forward,
+    se_resnet56_layer15_forward,
+    se_resnet56_layer16_forward,
+    se_resnet56_layer17_forward,
+    se_resnet56_layer18_forward,
+    se_resnet56_layer19_forward,
+    se_resnet56_layer20_forward,
+    se_resnet56_layer21_forward,
+    se_resnet56_layer22_forward,
+    se_resnet56_layer23_forward,
+    se_resnet56_layer24_forward,
+    se_resnet56_layer25_forward,
+    se_resnet56_layer26_forward,
+    se_resnet56_layer27_forward,
+    se_resnet56_layer28_forward,
+    se_resnet56_layer29_forward,
+    se_resnet56_layer30_forward,
+    se_resnet56_layer31_forward,
+    se_resnet56_layer32_forward,
+    se_resnet56_layer33_forward,
+    se_resnet56_layer34_forward,
+    se_resnet56_layer35_forward,
+    se_resnet56_layer36_forward,
+    se_resnet56_layer37_forward,
+    se_resnet56_layer38_forward,
+    se_resnet56_layer39_forward,
+    se_resnet56_layer40_forward,
+    se_resnet56_layer41_forward,
+    se_resnet56_layer42_forward,
+    se_resnet56_layer43_forward,
+    se_resnet56_layer44_forward,
+    se_resnet56_layer45_forward,
+    se_resnet56_layer46_forward,
+    se_resnet56_layer47_forward,
+    se_resnet56_layer48_forward,
+    se_resnet56_layer49_forward,
+    se_resnet56_layer50_forward,
+    se_resnet56_layer51_forward,
+    se_resnet56_layer52_forward,
+    se_resnet56_layer53_forward,
+    se_resnet56_layer54_forward,
+    se_resnet56_layer55_forward,
+    se_resnet56_layer56_forward,
+    se_resnet56_layer57_forward,
+    se_resnet56_layer58_forward,
+    se_resnet56_layer59_forward,
+    se_resnet56_layer60_forward,
+    se_resnet56_layer61_forward,
+    se_resnet56_layer62_forward,
+    se_resnet56_layer63_forward,
+    se_resnet56_layer64_forward,
+    se_resnet56_layer65_forward,
+    se_resnet56_layer66_forward,
+    se_resnet56_layer67_forward,
+    se_resnet56_layer68_forward,
+    se_resnet56_layer69_forward,
+    se_resnet56_layer70_forward,
+    se_resnet56_layer71_forward,
+    se_resnet56_layer72_forward,
+    se_resnet56_layer73_forward,
+    se_resnet56_layer74_forward,
+    se_resnet56_layer75_forward,
+    se_resnet56_layer76_forward,
+    se_resnet56_layer77_forward,
+    se_resnet56_layer78_forward,
+    se_resnet56_layer79_forward,
+    se_resnet56_layer80_forward,
+    se_resnet56_layer81_forward,
+    se_resnet56_layer82_forward,
+    se_resnet56_layer83_forward,
+    se_resnet56_layer84_forward,
+    se_resnet56_layer85_forward,
+    se_resnet56_layer86_forward,
+    se_resnet56_layer87_forward,
+    se_resnet56_layer88_forward,
+    se_resnet56_layer89_forward,
+    se_resnet56_layer90_forward,
+    se_resnet56_layer91_forward,
+    se_resnet56_layer92_forward,
+    se_resnet56_layer93_forward,
+    se_resnet56_layer94_forward,
+    se_resnet56_layer95_forward,
+    se_resnet56_layer96_forward,
+    se_resnet56_layer97_forward,
+    se_resnet56_layer98_forward,
+    se_resnet56_layer99_forward,
+    se_resnet56_layer100_forward,
+    se_resnet56_layer101_forward,
+    se_resnet56_layer102_forward,
+    se_resnet56_layer103_forward,
+    se_resnet56_layer104_forward,
+    se_resnet56_layer105_forward,
+    se_resnet56_layer106_forward,
+    se_resnet56_layer107_forward,
+    se_resnet56_layer108_forward,
+    se_resnet56_layer109_forward,
+    se_resnet56_layer110_forward,
+    se_resnet56_layer111_forward,
+    se_resnet56_layer112_forward,
+    se_resnet56_layer113_forward,
+    se_resnet56_layer114_forward,
+    se_resnet56_layer115_forward,
+    se_resnet56_layer116_forward,
+    se_resnet56_layer117_forward,
+    se_resnet56_layer118_forward,
+    se_resnet56_layer119_forward,
+    se_resnet56_layer120_forward,
+    se_resnet56_layer121_forward,
+    se_resnet56_layer122_forward,
+    se_resnet56_layer123_forward,
+    se_resnet56_layer124_forward,
+    se_resnet56_layer125_forward,
+    se_resnet56_layer126_forward,
+    se_resnet56_layer127_forward,
+    se_resnet56_layer128_forward,
+    se_resnet56_layer129_forward,
+    se_resnet56_layer130_forward,
+    se_resnet56_layer131_forward,
+    se_resnet56_layer132_forward,
+    se_resnet56_layer133_forward,
+    se_resnet56_layer134_forward,
+    se_resnet56_layer135_forward,
+    se_resnet56_layer136_forward,
+    se_resnet56_layer137_forward,
+    se_resnet56_layer138_forward,
+    se_resnet56_layer139_forward,
+    se_resnet56_layer140_forward,
+    se_resnet56_layer141_forward,
+    se_resnet56_layer142_forward,
+    se_resnet56_layer143_forward,
+    se_resnet56_layer144_forward,
+    se_resnet56_layer145_forward,
+    se_resnet56_layer146_forward,
+    se_resnet56_layer147_forward,
+    se_resnet56_layer148_forward,
+    se_resnet56_layer149_forward,
+    se_resnet56_layer150_forward,
+    se_resnet56_layer151_forward,
+    se_resnet56_layer152_forward,
+    se_resnet56_layer153_forward,
+    se_resnet56_layer154_forward,
+    se_resnet56_layer155_forward,
+    se_resnet56_layer156_forward,
+    se_resnet56_layer157_forward,
+    se_resnet56_layer158_forward,
+    se_resnet56_layer159_forward,
+    se_resnet56_layer160_forward,
+    se_resnet56_layer161_forward,
+    se_resnet56_layer162_forward,
+    se_resnet56_layer163_forward,
+    se_resnet56_layer164_forward,
+    se_resnet56_layer165_forward,
+    se_resnet56_layer166_forward,
+    se_resnet56_layer167_forward,
+    se_resnet56_layer168_forward,
+    se_resnet56_layer169_forward,
+    se_resnet56_layer170_forward,
+    se_resnet56_layer171_forward,
+    se_resnet56_layer172_forward,
+    se_resnet56_layer173_forward,
+    se_resnet56_layer174_forward,
+    se_resnet56_layer175_forward,
+    se_resnet56_layer176_forward,
+    se_resnet56_layer177_forward,
+    se_resnet56_layer178_forward,
+    se_resnet56_layer179_forward,
+    se_resnet56_layer180_forward,
+    se_resnet56_layer181_forward,
+    se_resnet56_layer182_forward,
+    se_resnet56_layer183_forward,
+    se_resnet56_layer184_forward,
+    se_resnet56_layer185_forward,
+    se_resnet56_layer186_forward,
+    se_resnet56_layer187_forward,
+    se_resnet56_layer188_forward,
+    se_resnet56_layer189_forward,
+    se_resnet56_layer190_forward,
+    se_resnet56_layer191_forward,
+    se_resnet56_layer192_forward,
+    se_resnet56_layer193_forward,
+    se_resnet56_layer194_forward,
+    se_resnet56_layer195_forward,
+    se_resnet56_layer196_forward,
+    se_resnet56_layer197_forward,
+    se_resnet56_layer198_forward,
+    se_resnet56_layer199_forward,
+    se_resnet56_layer200_forward,
+    se_resnet56_layer201_forward,
+    se_resnet56_layer202_forward,
+    se_resnet56_layer203_forward,
+    se_resnet56_layer204_forward,
+    se_resnet56_layer205_forward,
+    se_resnet56_layer206_forward,
+    se_resnet56_layer207_forward,
+    se_resnet56_layer208_forward,
+    se_resnet56_layer209_forward,
+    se_resnet56_layer210_forward,
+    se_resnet56_layer211_forward,
+    se_resnet56_layer212_forward,
+    se_resnet56_layer213_forward,
+    se_resnet56_layer214_forward,
+    se_resnet56_layer215_forward,
+    se_resnet56_layer216_forward,
+    se_resnet56_layer217_forward,
+    se_resnet56_layer218_forward,
+    se_resnet56_layer219_forward,
+    se_resnet56_layer220_forward,
+    se_resnet56_layer221_forward,
+    se_resnet56_layer222_forward,
+    se_resnet56_layer223_forward,
+    se_resnet56_layer224_forward,
+    se_resnet56_layer225_forward,
+    se_resnet56_layer226_forward,
+    se_resnet56_layer227_forward,
+    se_resnet56_layer228_forward,
+    se_resnet56_layer229_forward,
+    se_resnet56_layer230_forward,
+    se_resnet56_layer231_forward,
+    se_resnet56_layer232_forward,
+    se_resnet56_layer233_forward,
+    se_resnet56_layer234_forward,
+    se_resnet56_layer235_forward,
+    se_resnet56_layer236_forward,
+    se_resnet56_layer237_forward,
+    se_resnet56_layer238_forward,
+    se_resnet56_layer239_forward,
+    se_resnet56_layer240_forward,
+    se_resnet56_layer241_forward,
+    se_resnet56_layer242_forward,
+    se_resnet56_layer243_forward,
+    se_resnet56_layer244_forward,
+    se_resnet56_layer245_forward,
+    se_resnet56_layer246_forward,
+    se_resnet56_layer247_forward,
+    se_resnet56_layer248_forward,
+    se_resnet56_layer249_forward,
+    se_resnet56_layer250_forward,
+    se_resnet56_layer251_forward,
+    se_resnet56_layer252_forward,
+    se_resnet56_layer253_forward,
+    se_resnet56_layer254_forward,
+    se_resnet56_layer255_forward,
+    se_resnet56_layer256_forward,
+    se_resnet56_layer257_forward,
+    se_resnet56_layer258_forward,
+    se_resnet56_layer259_forward,
+    se_resnet56_layer260_forward,
+    se_resnet56_layer261_forward,
+    se_resnet56_layer262_forward,
+    se_resnet56_layer263_forward,
+    se_resnet56_layer264_forward,
+    se_resnet56_layer265_forward,
+    se_resnet56_layer266_forward,
+    se_resnet56_layer267_forward,
+    se_resnet56_layer268_forward,
+    se_resnet56_layer269_forward,
+    se_resnet56_layer270_forward,
+    se_resnet56_layer271_forward,
+    se_resnet56_layer272_forward,
+    se_resnet56_layer273_forward,
+    se_resnet56_layer274_forward,
+    se_resnet56_layer275_forward,
+    se_resnet56_layer276_forward,
+    se_resnet56_layer277_forward,
+    se_resnet56_layer278_forward,
+    se_resnet56_layer279_forward,
+    se_resnet56_layer280_forward,
+    se_resnet56_layer281_forward,
+    se_resnet56_layer282_forward,
+    se_resnet56_layer283_forward,
+    se_resnet56_layer284_forward,
+    se_resnet56_layer285_forward,
+    se_resnet56_layer286_forward,
+    se_resnet56_layer287_forward,
+    se_resnet56_layer288_forward,
+    se_resnet56_layer289_forward,
+    se_resnet56_layer290_forward,
+    se_resnet56_layer291_forward,
+    se_resnet56_layer292_forward,
+    se_resnet56_layer293_forward,
+    se_resnet56_layer294_forward,
+    se_resnet56_layer295_forward,
+    se_resnet56_layer296_forward,
+    se_resnet56_layer297_forward,
+    se_resnet56_layer298_forward,
+    se_resnet56_layer299_forward,
+    se_resnet56_layer300_forward,
+    se_resnet56_layer301_forward,
+    se_resnet56_layer302_forward,
+    se_resnet56_layer303_forward,
+    se_resnet56_layer304_forward,
+    se_resnet56_layer305_forward,
+    se_resnet56_layer306_forward,
+    se_resnet56_layer307_forward,
+    se_resnet56_layer308_forward,
+    se_resnet56_layer309_forward,
+    se_resnet56_layer310_forward,
+    se_resnet56_layer311_forward,
+    se_resnet56_layer312_forward,
+    se_resnet56_layer313_forward,
+    se_resnet56_layer314_forward,
+    se_resnet56_layer315_forward,
+    se_resnet56_layer316_forward,
+    se_resnet56_layer317_forward,
+    se_resnet56_layer318_forward,
+    se_resnet56_layer319_forward,
+    se_resnet56_layer320_forward,
+    se_resnet56_layer321_forward,
+    se_resnet56_layer322_forward,
+    se_resnet56_layer323_forward,
+    se_resnet56_layer324_forward,
+    se_resnet56_layer325_forward,
+    se_resnet56_layer326_forward,
+    se_resnet56_layer327_forward,
+    se_resnet56_layer328_forward,
+    se_resnet56_layer329_forward,
+    se_resnet56_layer330_forward,
+    se_resnet56_layer331_forward,
+    se_resnet56_layer332_forward,
+    se_resnet56_layer333_forward,
+    se_resnet56_layer334_forward,
+    se_resnet56_layer335_forward,
+    se_resnet56_layer336_forward,
+    se_resnet56_layer337_forward,
+    se_resnet56_layer338_forward,
+    se_resnet56_layer339_forward,
+    se_resnet56_layer340_forward,
+    se_resnet56_layer341_forward,
+    se_resnet56_layer342_forward,
+    se_resnet56_layer343_forward,
+    se_resnet56_layer344_forward,
+    se_resnet56_layer345_forward,
+    se_resnet56_layer346_forward,
+    se_resnet56_layer347_forward,
+    se_resnet56_layer348_forward,
+    se_resnet56_layer349_forward,
+    se_resnet56_layer350_forward,
+    se_resnet56_layer351_forward,
+    se_resnet56_layer352_forward,
+    se_resnet56_layer353_forward,
+    se_resnet56_layer354_forward,
+    se_resnet56_layer355_forward,
+    se_resnet56_layer356_forward,
+    se_resnet56_layer357_forward,
+    se_resnet56_layer358_forward,
+    se_resnet56_layer359_forward,
+    se_resnet56_layer360_forward,
+    se_resnet56_layer361_forward,
+    se_resnet56_layer362_forward,
+    se_resnet56_layer363_forward,
+    se_resnet56_layer364_forward,
+    se_resnet56_layer365_forward,
+    se_resnet56_layer366_forward,
+    se_resnet56_layer367_forward,
+    se_resnet56_layer368_forward,
+    se_resnet56_layer369_forward,
+    se_resnet56_layer370_forward,
+    se_resnet56_layer371_forward,
+    se_resnet56_layer372_forward,
+    se_resnet56_layer373_forward,
+    se_resnet56_layer374_forward,
+    se_resnet56_layer375_forward,
+    se_resnet56_layer376_forward,
+    se_resnet56_layer377_forward,
+    se_resnet56_layer378_forward,
+    se_resnet56_layer379_forward,
+    se_resnet56_layer380_forward,
+    se_resnet56_layer381_forward,
+    se_resnet56_layer382_forward,
+    se_resnet56_layer383_forward,
+    se_resnet56_layer384_forward,
+    se_resnet56_layer385_forward,
+    se_resnet56_layer386_forward,
+    se_resnet56_layer387_forward,
+    se_resnet56_layer388_forward,
+    se_resnet56_layer389_forward,
+    se_resnet56_layer390_forward,
+    se_resnet56_layer391_forward,
+    se_resnet56_layer392_forward,
+    se_resnet56_layer393_forward,
+    se_resnet56_layer394_forward,
+    se_resnet56_layer395_forward,
+    se_resnet56_layer396_forward,
+    se_resnet56_layer397_forward,
+    se_resnet56_layer398_forward,
+    se_resnet56_layer399_forward,
+    se_resnet56_layer400_forward,
+    se_resnet56_layer401_forward,
+    se_resnet56_layer402_forward,
+    se_resnet56_layer403_forward,
+    se_resnet56_layer404_forward,
+    se_resnet56_layer405_forward,
+    se_resnet56_layer406_forward,
+    se_resnet56_layer407_forward,
+    se_resnet56_layer408_forward,
+    se_resnet56_layer409_forward,
+    se_resnet56_layer410_forward,
+    se_resnet56_layer411_forward,
+    se_resnet56_layer412_forward,
+    se_resnet56_layer413_forward,
+};
+
+static void (*const se_resnet56_layer_backward[414])(const mc_state *) = {
+    se_resnet56_layer0_backward,
+    se_resnet56_layer1_backward,
+    se_resnet56_layer2_backward,
+    se_resnet56_layer3_backward,
+    se_resnet56_layer4_backward,
+    se_resnet56_layer5_backward,
+    se_resnet56_layer6_backward,
+    se_resnet56_layer7_backward,
+    se_resnet56_layer8_backward,
+    se_resnet56_layer9_backward,
+    se_resnet56_layer10_backward,
+    se_resnet56_layer11_backward,
+    se_resnet56_layer12_backward,
+    se_resnet56_layer13_backward,
+    se_resnet56_layer14_backward,
+    se_resnet56_layer15_backward,
+    se_resnet56_layer16_backward,
+    se_resnet56_layer17_backward,
+    se_resnet56_layer18_backward,
+    se_resnet56_layer19_backward,
+    se_resnet56_layer20_backward,
+    se_resnet56_layer21_backward,
+    se_resnet56_layer22_backward,
+    se_resnet56_layer23_backward,
+    se_resnet56_layer24_backward,
+    se_resnet56_layer25_backward,
+    se_resnet56_layer26_backward,
+    se_resnet56_layer27_backward,
+    se_resnet56_layer28_backward,
+    se_resnet56_layer29_backward,
+    se_resnet56_layer30_backward,
+    se_resnet56_layer31_backward,
+    se_resnet56_layer32_backward,
+    se_resnet56_layer33_backward,
+    se_resnet56_layer34_backward,
+    se_resnet56_layer35_backward,
+    se_resnet56_layer36_backward,
+    se_resnet56_layer37_backward,
+    se_resnet56_layer38_backward,
+    se_resnet56_layer39_backward,
+    se_resnet56_layer40_backward,
+    se_resnet56_layer41_backward,
+    se_resnet56_layer42_backward,
+    se_resnet56_layer43_backward,
+    se_resnet56_layer44_backward,
+    se_resnet56_layer45_backward,
+    se_resnet56_layer46_backward,
+    se_resnet56_layer47_backward,
+    se_resnet56_layer48_backward,
+    se_resnet56_layer49_backward,
+    se_resnet56_layer50_backward,
+    se_resnet56_layer51_backward,
+    se_resnet56_layer52_backward,
+    se_resnet56_layer53_backward,
+    se_resnet56_layer54_backward,
+    se_resnet56_layer55_backward,
+    se_resnet56_layer56_backward,
+    se_resnet56_layer57_backward,
+    se_resnet56_layer58_backward,
+    se_resnet56_layer59_backward,
+    se_resnet56_layer60_backward,
+    se_resnet56_layer61_backward,
+    se_resnet56_layer62_backward,
+    se_resnet56_layer63_backward,
+    se_resnet56_layer64_backward,
+    se_resnet56_layer65_backward,
+    se_resnet56_layer66_backward,
+    se_resnet56_layer67_backward,
+    se_resnet56_layer68_backward,
+    se_resnet56_layer69_backward,
+    se_resnet56_layer70_backward,
+    se_resnet56_layer71_backward,
+    se_resnet56_layer72_backward,
+    se_resnet56_layer73_backward,
+    se_resnet56_layer74_backward,
+    se_resnet56_layer75_backward,
+    se_resnet56_layer76_backward,
+    se_resnet56_layer77_backward,
+    se_resnet56_layer78_backward,
+    se_resnet56_layer79_backward,
+    se_resnet56_layer80_backward,
+    se_resnet56_layer81_backward,
+    se_resnet56_layer82_backward,
+    se_resnet56_layer83_backward,
+    se_resnet56_layer84_backward,
+    se_resnet56_layer85_backward,
+    se_resnet56_layer86_backward,
+    se_resnet56_layer87_backward,
+    se_resnet56_layer88_backward,
+    se_resnet56_layer89_backward,
+    se_resnet56_layer90_backward,
+    se_resnet56_layer91_backward,
+    se_resnet56_layer92_backward,
+    se_resnet56_layer93_backward,
+    se_resnet56_layer94_backward,
+    se_resnet56_layer95_backward,
+    se_resnet56_layer96_backward,
+    se_resnet56_layer97_backward,
+    se_resnet56_layer98_backward,
+    se_resnet56_layer99_backward,
+    se_resnet56_layer100_backward,
+    se_resnet56_layer101_backward,
+    se_resnet56_layer102_backward,
+    se_resnet56_layer103_backward,
+    se_resnet56_layer104_backward,
+    se_resnet56_layer105_backward,
+    se_resnet56_layer106_backward,
+    se_resnet56_layer107_backward,
+    se_resnet56_layer108_backward,
+    se_resnet56_layer109_backward,
+    se_resnet56_layer110_backward,
+    se_resnet56_layer111_backward,
+    se_resnet56_layer112_backward,
+    se_resnet56_layer113_backward,
+    se_resnet56_layer114_backward,
+    se_resnet56_layer115_backward,
+    se_resnet56_layer116_backward,
+    se_resnet56_layer117_backward,
+    se_resnet56_layer118_backward,
+    se_resnet56_layer119_backward,
+    se_resnet56_layer120_backward,
+    se_resnet56_layer121_backward,
+    se_resnet56_layer122_backward,
+    se_resnet56_layer123_backward,
+    se_resnet56_layer124_backward,
+    se_resnet56_layer125_backward,
+    se_resnet56_layer126_backward,
+    se_resnet56_layer127_backward,
+    se_resnet56_layer128_backward,
+    se_resnet56_layer129_backward,
+    se_resnet56_layer130_backward,
+    se_resnet56_layer131_backward,
+    se_resnet56_layer132_backward,
+    se_resnet56_layer133_backward,
+    se_resnet56_layer134_backward,
+    se_resnet56_layer135_backward,
+    se_resnet56_layer136_backward,
+    se_resnet56_layer137_backward,
+    se_resnet56_layer138_backward,
+    se_resnet56_layer139_backward,
+    se_resnet56_layer140_backward,
+    se_resnet56_layer141_backward,
+    se_resnet56_layer142_backward,
+    se_resnet56_layer143_backward,
+    se_resnet56_layer144_backward,
+    se_resnet56_layer145_backward,
+    se_resnet56_layer146_backward,
+    se_resnet56_layer147_backward,
+    se_resnet56_layer148_backward,
+    se_resnet56_layer149_backward,
+    se_resnet56_layer150_backward,
+    se_resnet56_layer151_backward,
+    se_resnet56_layer152_backward,
+    se_resnet56_layer153_backward,
+    se_resnet56_layer154_backward,
+    se_resnet56_layer155_backward,
+    se_resnet56_layer156_backward,
+    se_resnet56_layer157_backward,
+    se_resnet56_layer158_backward,
+    se_resnet56_layer159_backward,
+    se_resnet56_layer160_backward,
+    se_resnet56_layer161_backward,
+    se_resnet56_layer162_backward,
+    se_resnet56_layer163_backward,
+    se_resnet56_layer164_backward,
+    se_resnet56_layer165_backward,
+    se_resnet56_layer166_backward,
+    se_resnet56_layer167_backward,
+    se_resnet56_layer168_backward,
+    se_resnet56_layer169_backward,
+    se_resnet56_layer170_backward,
+    se_resnet56_layer171_backward,
+    se_resnet56_layer172_backward,
+    se_resnet56_layer173_backward,
+    se_resnet56_layer174_backward,
+    se_resnet56_layer175_backward,
+    se_resnet56_layer176_backward,
+    se_resnet56_layer177_backward,
+    se_resnet56_layer178_backward,
+    se_resnet56_layer179_backward,
+    se_resnet56_layer180_backward,
+    se_resnet56_layer181_backward,
+    se_resnet56_layer182_backward,
+    se_resnet56_layer183_backward,
+    se_resnet56_layer184_backward,
+    se_resnet56_layer185_backward,
+    se_resnet56_layer186_backward,
+    se_resnet56_layer187_backward,
+    se_resnet56_layer188_backward,
+    se_resnet56_layer189_backward,
+    se_resnet56_layer190_backward,
+    se_resnet56_layer191_backward,
+    se_resnet56_layer192_backward,
+    se_resnet56_layer193_backward,
+    se_resnet56_layer194_backward,
+    se_resnet56_layer195_backward,
+    se_resnet56_layer196_backward,
+    se_resnet56_layer197_backward,
+    se_resnet56_layer198_backward,
+    se_resnet56_layer199_backward,
+    se_resnet56_layer200_backward,
+    se_resnet56_layer201_backward,
+    se_resnet56_layer202_backward,
+    se_resnet56_layer203_backward,
+    se_resnet56_layer204_backward,
+    se_resnet56_layer205_backward,
+    se_resnet56_layer206_backward,
+    se_resnet56_layer207_backward,
+    se_resnet56_layer208_backward,
+    se_resnet56_layer209_backward,
+    se_resnet56_layer210_backward,
+    se_resnet56_layer211_backward,
+    se_resnet56_layer212_backward,
+    se_resnet56_layer213_backward,
+    se_resnet56_layer214_backward,
+    se_resnet56_layer215_backward,
+    se_resnet56_layer216_backward,
+    se_resnet56_layer217_backward,
+    se_resnet56_layer218_backward,
+    se_resnet56_layer219_backward,
+    se_resnet56_layer220_backward,
+    se_resnet56_layer221_backward,
+    se_resnet56_layer222_backward,
+    se_resnet56_layer223_backward,
+    se_resnet56_layer224_backward,
+    se_resnet56_layer225_backward,
+    se_resnet56_layer226_backward,
+    se_resnet56_layer227_backward,
+    se_resnet56_layer228_backward,
+    se_resnet56_layer229_backward,
+    se_resnet56_layer230_backward,
+    se_resnet56_layer231_backward,
+    se_resnet56_layer232_backward,
+    se_resnet56_layer233_backward,
+    se_resnet56_layer234_backward,
+    se_resnet56_layer235_backward,
+    se_resnet56_layer236_backward,
+    se_resnet56_layer237_backward,
+    se_resnet56_layer238_backward,
+    se_resnet56_layer239_backward,
+    se_resnet56_layer240_backward,
+    se_resnet56_layer241_backward,
+    se_resnet56_layer242_backward,
+    se_resnet56_layer243_backward,
+    se_resnet56_layer244_backward,
+    se_resnet56_layer245_backward,
+    se_resnet56_layer246_backward,
+    se_resnet56_layer247_backward,
+    se_resnet56_layer248_backward,
+    se_resnet56_layer249_backward,
+    se_resnet56_layer250_backward,
+    se_resnet56_layer251_backward,
+    se_resnet56_layer252_backward,
+    se_resnet56_layer253_backward,
+    se_resnet56_layer254_backward,
+    se_resnet56_layer255_backward,
+    se_resnet56_layer256_backward,
+    se_resnet56_layer257_backward,
+    se_resnet56_layer258_backward,
+    se_resnet56_layer259_backward,
+    se_resnet56_layer260_backward,
+    se_resnet56_layer261_backward,
+    se_resnet56_layer262_backward,
+    se_resnet56_layer263_backward,
+    se_resnet56_layer264_backward,
+    se_resnet56_layer265_backward,
+    se_resnet56_layer266_backward,
+    se_resnet56_layer267_backward,
+    se_resnet56_layer268_backward,
+    se_resnet56_layer269_backward,
+    se_resnet56_layer270_backward,
+    se_resnet56_layer271_backward,
+    se_resnet56_layer272_backward,
+    se_resnet56_layer273_backward,
+    se_resnet56_layer274_backward,
+    se_resnet56_layer275_backward,
+    se_resnet56_layer276_backward,
+    se_resnet56_layer277_backward,
+    se_resnet56_layer278_backward,
+    se_resnet56_layer279_backward,
+    se_resnet56_layer280_backward,
+    se_resnet56_layer281_backward,
+    se_resnet56_layer282_backward,
+    se_resnet56_layer283_backward,
+    se_resnet56_layer284_backward,
+    se_resnet56_layer285_backward,
+    se_resnet56_layer286_backward,
+    se_resnet56_layer287_backward,
+    se_resnet56_layer288_backward,
+    se_resnet56_layer289_backward,
+    se_resnet56_layer290_backward,
+    se_resnet56_layer291_backward,
+    se_resnet56_layer292_backward,
+    se_resnet56_layer293_backward,
+    se_resnet56_layer294_backward,
+    se_resnet56_layer295_backward,
+    se_resnet56_layer296_backward,
+    se_resnet56_layer297_backward,
+    se_resnet56_layer298_backward,
+    se_resnet56_layer299_backward,
+    se_resnet56_layer300_backward,
+    se_resnet56_layer301_backward,
+    se_resnet56_layer302_backward,
+    se_resnet56_layer303_backward,
+    se_resnet56_layer304_backward,
+    se_resnet56_layer305_backward,
+    se_resnet56_layer306_backward,
+    se_resnet56_layer307_backward,
+    se_resnet56_layer308_backward,
+    se_resnet56_layer309_backward,
+    se_resnet56_layer310_backward,
+    se_resnet56_layer311_backward,
+    se_resnet56_layer312_backward,
+    se_resnet56_layer313_backward,
+    se_resnet56_layer314_backward,
+    se_resnet56_layer315_backward,
+    se_resnet56_layer316_backward,
+    se_resnet56_layer317_backward,
+    se_resnet56_layer318_backward,
+    se_resnet56_layer319_backward,
+    se_resnet56_layer320_backward,
+    se_resnet56_layer321_backward,
+    se_resnet56_layer322_backward,
+    se_resnet56_layer323_backward,
+    se_resnet56_layer324_backward,
+    se_resnet56_layer325_backward,
+    se_resnet56_layer326_backward,
+    se_resnet56_layer327_backward,
+    se_resnet56_layer328_backward,
+    se_resnet56_layer329_backward,
+    se_resnet56_layer330_backward,
+    se_resnet56_layer331_backward,
+    se_resnet56_layer332_backward,
+    se_resnet56_layer333_backward,
+    se_resnet56_layer334_backward,
+    se_resnet56_layer335_backward,
+    se_resnet56_layer336_backward,
+    se_resnet56_layer337_backward,
+    se_resnet56_layer338_backward,
+    se_resnet56_layer339_backward,
+    se_resnet56_layer340_backward,
+    se_resnet56_layer341_backward,
+    se_resnet56_layer342_backward,
+    se_resnet56_layer343_backward,
+    se_resnet56_layer344_backward,
+    se_resnet56_layer345_backward,
+    se_resnet56_layer346_backward,
+    se_resnet56_layer347_backward,
+    se_resnet56_layer348_backward,
+    se_resnet56_layer349_backward,
+    se_resnet56_layer350_backward,
+    se_resnet56_layer351_backward,
+    se_resnet56_layer352_backward,
+    se_resnet56_layer353_backward,
+    se_resnet56_layer354_backward,
+    se_resnet56_layer355_backward,
+    se_resnet56_layer356_backward,
+    se_resnet56_layer357_backward,
+    se_resnet56_layer358_backward,
+    se_resnet56_layer359_backward,
+    se_resnet56_layer360_backward,
+    se_resnet56_layer361_backward,
+    se_resnet56_layer362_backward,
+    se_resnet56_layer363_backward,
+    se_resnet56_layer364_backward,
+    se_resnet56_layer365_backward,
+    se_resnet56_layer366_backward,
+    se_resnet56_layer367_backward,
+    se_resnet56_layer368_backward,
+    se_resnet56_layer369_backward,
+    se_resnet56_layer370_backward,
+    se_resnet56_layer371_backward,
+    se_resnet56_layer372_backward,
+    se_resnet56_layer373_backward,
+    se_resnet56_layer374_backward,
+    se_resnet56_layer375_backward,
+    se_resnet56_layer376_backward,
+    se_resnet56_layer377_backward,
+    se_resnet56_layer378_backward,
+    se_resnet56_layer379_backward,
+    se_resnet56_layer380_backward,
+    se_resnet56_layer381_backward,
+    se_resnet56_layer382_backward,
+    se_resnet56_layer383_backward,
+    se_resnet56_layer384_backward,
+    se_resnet56_layer385_backward,
+    se_resnet56_layer386_backward,
+    se_resnet56_layer387_backward,
+    se_resnet56_layer388_backward,
+    se_resnet56_layer389_backward,
+    se_resnet56_layer390_backward,
+    se_resnet56_layer391_backward,
+    se_resnet56_layer392_backward,
+    se_resnet56_layer393_backward,
+    se_resnet56_layer394_backward,
+    se_resnet56_layer395_backward,
+    se_resnet56_layer396_backward,
+    se_resnet56_layer397_backward,
+    se_resnet56_layer398_backward,
+    se_resnet56_layer399_backward,
+    se_resnet56_layer400_backward,
+    se_resnet56_layer401_backward,
+    se_resnet56_layer402_backward,
+    se_resnet56_layer403_backward,
+    se_resnet56_layer404_backward,
+    se_resnet56_layer405_backward,
+    se_resnet56_layer406_backward,
+    se_resnet56_layer407_backward,
+    se_resnet56_layer408_backward,
+    se_resnet56_layer409_backward,
+    se_resnet56_layer410_backward,
+    se_resnet56_layer411_backward,
+    se_resnet56_layer412_backward,
+    se_resnet56_layer413_backward,
+};
+
+static void se_resnet56_forward(const mc_state *s, int train)
+{
+    for (int i = 0; i < 414; i++)
+        se_resnet56_layer_forward[i](s, train);
+}
+
+static void se_resnet56_backward(const mc_state *s)
+{
+    for (int i = 414 - 1; i >= 0; i--)
+        se_resnet56_layer_backward[i](s);
 }
 
 /* Mean cross-entropy of the batch; writes the softmax to probs (n x 10). */
@@ -4509,5 +10728,6 @@ const mc_model_desc se_resnet56_model = {
     .param_floats = 585530, .buffer_floats = 8384, .counters = 84,
     .act_floats = 3520790, .saved_floats = 8384, .extra_floats = 0,
     .forward = se_resnet56_forward, .backward = se_resnet56_backward,
+    .layer_forward = se_resnet56_layer_forward, .layer_backward = se_resnet56_layer_backward,
     .loss = se_resnet56_loss, .loss_backward = se_resnet56_loss_backward,
 };

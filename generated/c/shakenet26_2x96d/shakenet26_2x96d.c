@@ -11,948 +11,4572 @@
     float *sav = (s)->saved, *ext = (s)->extra; \
     (void)act, (void)dact, (void)par, (void)grad, (void)buf, (void)cnt, (void)sav, (void)ext
 
-static void shakenet26_2x96d_forward(const mc_state *s, int train)
+/* One function per layer (in execution order), forward and backward, so
+ * that a benchmark can time each layer alone; the step runs them in turn. */
+
+/* c_in */
+static void shakenet26_2x96d_layer0_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
     conv_k3_c3_16_32x32_s1_p1_b_fwd(n, (act + (long)(0) * n), (par + 0), (par + 432), (act + (long)(3072) * n + 0));
+}
+
+/* c_in */
+static void shakenet26_2x96d_layer0_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c3_16_32x32_s1_p1_b_bwd(n, (act + (long)(0) * n), (par + 0), (dact + (long)(3072) * n + 0), (dact + (long)(0) * n), (grad + 0), (grad + 432));
+}
+
+/* layer1.0.shortcut.h */
+static void shakenet26_2x96d_layer1_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n16384_fwd(n, (act + (long)(3072) * n), (act + (long)(19456) * n));
+}
+
+/* layer1.0.shortcut.h */
+static void shakenet26_2x96d_layer1_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n16384_bwd(n, (act + (long)(3072) * n), (act + (long)(19456) * n), (dact + (long)(19456) * n), (dact + (long)(3072) * n));
+}
+
+/* layer1.0.shortcut.path1 */
+static void shakenet26_2x96d_layer2_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     subsample_c16_32x32_s1_o0_fwd(n, (act + (long)(19456) * n), (act + (long)(35840) * n));
+}
+
+/* layer1.0.shortcut.path1 */
+static void shakenet26_2x96d_layer2_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    subsample_c16_32x32_s1_o0_bwd(n, (dact + (long)(35840) * n), (dact + (long)(19456) * n));
+}
+
+/* layer1.0.shortcut.conv1 */
+static void shakenet26_2x96d_layer3_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c16_48_32x32_s1_p0_fwd(n, (act + (long)(35840) * n), (par + 448), 0, (act + (long)(52224) * n + 0));
+}
+
+/* layer1.0.shortcut.conv1 */
+static void shakenet26_2x96d_layer3_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c16_48_32x32_s1_p0_bwd(n, (act + (long)(35840) * n), (par + 448), (dact + (long)(52224) * n + 0), (dact + (long)(35840) * n), (grad + 448), 0);
+}
+
+/* layer1.0.shortcut.path2 */
+static void shakenet26_2x96d_layer4_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     subsample_c16_32x32_s1_o1_fwd(n, (act + (long)(19456) * n), (act + (long)(101376) * n));
+}
+
+/* layer1.0.shortcut.path2 */
+static void shakenet26_2x96d_layer4_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    subsample_c16_32x32_s1_o1_bwd(n, (dact + (long)(101376) * n), (dact + (long)(19456) * n));
+}
+
+/* layer1.0.shortcut.conv2 */
+static void shakenet26_2x96d_layer5_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c16_48_32x32_s1_p0_fwd(n, (act + (long)(101376) * n), (par + 1216), 0, (act + (long)(117760) * n + 0));
+}
+
+/* layer1.0.shortcut.conv2 */
+static void shakenet26_2x96d_layer5_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c16_48_32x32_s1_p0_bwd(n, (act + (long)(101376) * n), (par + 1216), (dact + (long)(117760) * n + 0), (dact + (long)(101376) * n), (grad + 1216), 0);
+}
+
+/* layer1.0.shortcut.cat */
+static void shakenet26_2x96d_layer6_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     concat_c_48_48_32x32_fwd(n, (act + (long)(52224) * n), (act + (long)(117760) * n), (act + (long)(166912) * n));
+}
+
+/* layer1.0.shortcut.cat */
+static void shakenet26_2x96d_layer6_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    concat_c_48_48_32x32_bwd(n, (dact + (long)(166912) * n), (dact + (long)(52224) * n), (dact + (long)(117760) * n));
+}
+
+/* layer1.0.shortcut.bn */
+static void shakenet26_2x96d_layer7_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c96_32x32_fwd_train(n, (act + (long)(166912) * n), (par + 1984), (par + 2080), (buf + 0), (buf + 96),
             (cnt + 0), (act + (long)(265216) * n), (sav + 0), (sav + 96));
     else
         bn_c96_32x32_fwd_eval(n, (act + (long)(166912) * n), (par + 1984), (par + 2080), (buf + 0), (buf + 96),
             (act + (long)(265216) * n));
+}
+
+/* layer1.0.shortcut.bn */
+static void shakenet26_2x96d_layer7_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c96_32x32_bwd(n, (act + (long)(166912) * n), (par + 1984), (sav + 0), (sav + 96), (dact + (long)(265216) * n),
+        (dact + (long)(166912) * n), (grad + 1984), (grad + 2080));
+}
+
+/* layer1.0.branch1.relu#1 */
+static void shakenet26_2x96d_layer8_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n16384_fwd(n, (act + (long)(3072) * n), (act + (long)(363520) * n));
+}
+
+/* layer1.0.branch1.relu#1 */
+static void shakenet26_2x96d_layer8_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n16384_bwd(n, (act + (long)(3072) * n), (act + (long)(363520) * n), (dact + (long)(363520) * n), (dact + (long)(3072) * n));
+}
+
+/* layer1.0.branch1.1.seps */
+static void shakenet26_2x96d_layer9_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(363520) * n), (par + 2176), 0, (act + (long)(379904) * n + 0));
+}
+
+/* layer1.0.branch1.1.seps */
+static void shakenet26_2x96d_layer9_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(363520) * n), (par + 2176), (dact + (long)(379904) * n + 0), (dact + (long)(363520) * n), (grad + 2176), 0);
+}
+
+/* layer1.0.branch1.1.bn1 */
+static void shakenet26_2x96d_layer10_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c48_32x32_fwd_train(n, (act + (long)(379904) * n), (par + 3504), (par + 3552), (buf + 192), (buf + 240),
             (cnt + 1), (act + (long)(429056) * n), (sav + 192), (sav + 240));
     else
         bn_c48_32x32_fwd_eval(n, (act + (long)(379904) * n), (par + 3504), (par + 3552), (buf + 192), (buf + 240),
             (act + (long)(429056) * n));
+}
+
+/* layer1.0.branch1.1.bn1 */
+static void shakenet26_2x96d_layer10_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c48_32x32_bwd(n, (act + (long)(379904) * n), (par + 3504), (sav + 192), (sav + 240), (dact + (long)(429056) * n),
+        (dact + (long)(379904) * n), (grad + 3504), (grad + 3552));
+}
+
+/* layer1.0.branch1.1.pointwise */
+static void shakenet26_2x96d_layer11_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c48_96_32x32_s1_p0_b_fwd(n, (act + (long)(429056) * n), (par + 3600), (par + 8208), (act + (long)(478208) * n + 0));
+}
+
+/* layer1.0.branch1.1.pointwise */
+static void shakenet26_2x96d_layer11_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c48_96_32x32_s1_p0_b_bwd(n, (act + (long)(429056) * n), (par + 3600), (dact + (long)(478208) * n + 0), (dact + (long)(429056) * n), (grad + 3600), (grad + 8208));
+}
+
+/* layer1.0.branch1.1.bn2 */
+static void shakenet26_2x96d_layer12_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c96_32x32_fwd_train(n, (act + (long)(478208) * n), (par + 8304), (par + 8400), (buf + 288), (buf + 384),
             (cnt + 2), (act + (long)(576512) * n), (sav + 288), (sav + 384));
     else
         bn_c96_32x32_fwd_eval(n, (act + (long)(478208) * n), (par + 8304), (par + 8400), (buf + 288), (buf + 384),
             (act + (long)(576512) * n));
+}
+
+/* layer1.0.branch1.1.bn2 */
+static void shakenet26_2x96d_layer12_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c96_32x32_bwd(n, (act + (long)(478208) * n), (par + 8304), (sav + 288), (sav + 384), (dact + (long)(576512) * n),
+        (dact + (long)(478208) * n), (grad + 8304), (grad + 8400));
+}
+
+/* layer1.0.branch1.relu#2 */
+static void shakenet26_2x96d_layer13_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n98304_fwd(n, (act + (long)(576512) * n), (act + (long)(674816) * n));
+}
+
+/* layer1.0.branch1.relu#2 */
+static void shakenet26_2x96d_layer13_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n98304_bwd(n, (act + (long)(576512) * n), (act + (long)(674816) * n), (dact + (long)(674816) * n), (dact + (long)(576512) * n));
+}
+
+/* layer1.0.branch1.3 */
+static void shakenet26_2x96d_layer14_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c96_96_32x32_s1_p1_fwd(n, (act + (long)(674816) * n), (par + 8496), 0, (act + (long)(773120) * n + 0));
+}
+
+/* layer1.0.branch1.3 */
+static void shakenet26_2x96d_layer14_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c96_96_32x32_s1_p1_bwd(n, (act + (long)(674816) * n), (par + 8496), (dact + (long)(773120) * n + 0), (dact + (long)(674816) * n), (grad + 8496), 0);
+}
+
+/* layer1.0.branch1.4 */
+static void shakenet26_2x96d_layer15_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c96_32x32_fwd_train(n, (act + (long)(773120) * n), (par + 91440), (par + 91536), (buf + 480), (buf + 576),
             (cnt + 3), (act + (long)(871424) * n), (sav + 480), (sav + 576));
     else
         bn_c96_32x32_fwd_eval(n, (act + (long)(773120) * n), (par + 91440), (par + 91536), (buf + 480), (buf + 576),
             (act + (long)(871424) * n));
+}
+
+/* layer1.0.branch1.4 */
+static void shakenet26_2x96d_layer15_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c96_32x32_bwd(n, (act + (long)(773120) * n), (par + 91440), (sav + 480), (sav + 576), (dact + (long)(871424) * n),
+        (dact + (long)(773120) * n), (grad + 91440), (grad + 91536));
+}
+
+/* layer1.0.branch2.relu#1 */
+static void shakenet26_2x96d_layer16_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n16384_fwd(n, (act + (long)(3072) * n), (act + (long)(969728) * n));
+}
+
+/* layer1.0.branch2.relu#1 */
+static void shakenet26_2x96d_layer16_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n16384_bwd(n, (act + (long)(3072) * n), (act + (long)(969728) * n), (dact + (long)(969728) * n), (dact + (long)(3072) * n));
+}
+
+/* layer1.0.branch2.1.seps */
+static void shakenet26_2x96d_layer17_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(969728) * n), (par + 91632), 0, (act + (long)(986112) * n + 0));
+}
+
+/* layer1.0.branch2.1.seps */
+static void shakenet26_2x96d_layer17_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(969728) * n), (par + 91632), (dact + (long)(986112) * n + 0), (dact + (long)(969728) * n), (grad + 91632), 0);
+}
+
+/* layer1.0.branch2.1.bn1 */
+static void shakenet26_2x96d_layer18_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c48_32x32_fwd_train(n, (act + (long)(986112) * n), (par + 92960), (par + 93008), (buf + 672), (buf + 720),
             (cnt + 4), (act + (long)(1035264) * n), (sav + 672), (sav + 720));
     else
         bn_c48_32x32_fwd_eval(n, (act + (long)(986112) * n), (par + 92960), (par + 93008), (buf + 672), (buf + 720),
             (act + (long)(1035264) * n));
+}
+
+/* layer1.0.branch2.1.bn1 */
+static void shakenet26_2x96d_layer18_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c48_32x32_bwd(n, (act + (long)(986112) * n), (par + 92960), (sav + 672), (sav + 720), (dact + (long)(1035264) * n),
+        (dact + (long)(986112) * n), (grad + 92960), (grad + 93008));
+}
+
+/* layer1.0.branch2.1.pointwise */
+static void shakenet26_2x96d_layer19_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c48_96_32x32_s1_p0_b_fwd(n, (act + (long)(1035264) * n), (par + 93056), (par + 97664), (act + (long)(1084416) * n + 0));
+}
+
+/* layer1.0.branch2.1.pointwise */
+static void shakenet26_2x96d_layer19_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c48_96_32x32_s1_p0_b_bwd(n, (act + (long)(1035264) * n), (par + 93056), (dact + (long)(1084416) * n + 0), (dact + (long)(1035264) * n), (grad + 93056), (grad + 97664));
+}
+
+/* layer1.0.branch2.1.bn2 */
+static void shakenet26_2x96d_layer20_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c96_32x32_fwd_train(n, (act + (long)(1084416) * n), (par + 97760), (par + 97856), (buf + 768), (buf + 864),
             (cnt + 5), (act + (long)(1182720) * n), (sav + 768), (sav + 864));
     else
         bn_c96_32x32_fwd_eval(n, (act + (long)(1084416) * n), (par + 97760), (par + 97856), (buf + 768), (buf + 864),
             (act + (long)(1182720) * n));
+}
+
+/* layer1.0.branch2.1.bn2 */
+static void shakenet26_2x96d_layer20_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c96_32x32_bwd(n, (act + (long)(1084416) * n), (par + 97760), (sav + 768), (sav + 864), (dact + (long)(1182720) * n),
+        (dact + (long)(1084416) * n), (grad + 97760), (grad + 97856));
+}
+
+/* layer1.0.branch2.relu#2 */
+static void shakenet26_2x96d_layer21_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n98304_fwd(n, (act + (long)(1182720) * n), (act + (long)(1281024) * n));
+}
+
+/* layer1.0.branch2.relu#2 */
+static void shakenet26_2x96d_layer21_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n98304_bwd(n, (act + (long)(1182720) * n), (act + (long)(1281024) * n), (dact + (long)(1281024) * n), (dact + (long)(1182720) * n));
+}
+
+/* layer1.0.branch2.3 */
+static void shakenet26_2x96d_layer22_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c96_96_32x32_s1_p1_fwd(n, (act + (long)(1281024) * n), (par + 97952), 0, (act + (long)(1379328) * n + 0));
+}
+
+/* layer1.0.branch2.3 */
+static void shakenet26_2x96d_layer22_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c96_96_32x32_s1_p1_bwd(n, (act + (long)(1281024) * n), (par + 97952), (dact + (long)(1379328) * n + 0), (dact + (long)(1281024) * n), (grad + 97952), 0);
+}
+
+/* layer1.0.branch2.4 */
+static void shakenet26_2x96d_layer23_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c96_32x32_fwd_train(n, (act + (long)(1379328) * n), (par + 180896), (par + 180992), (buf + 960), (buf + 1056),
             (cnt + 6), (act + (long)(1477632) * n), (sav + 960), (sav + 1056));
     else
         bn_c96_32x32_fwd_eval(n, (act + (long)(1379328) * n), (par + 180896), (par + 180992), (buf + 960), (buf + 1056),
             (act + (long)(1477632) * n));
+}
+
+/* layer1.0.branch2.4 */
+static void shakenet26_2x96d_layer23_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c96_32x32_bwd(n, (act + (long)(1379328) * n), (par + 180896), (sav + 960), (sav + 1056), (dact + (long)(1477632) * n),
+        (dact + (long)(1379328) * n), (grad + 180896), (grad + 180992));
+}
+
+/* layer1.0.blend */
+static void shakenet26_2x96d_layer24_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     shake_n98304_fwd(n, (act + (long)(871424) * n), (act + (long)(1477632) * n), train ? (ext + (long)(0) * n) : 0, (act + (long)(1575936) * n));
+}
+
+/* layer1.0.blend */
+static void shakenet26_2x96d_layer24_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    shake_n98304_bwd(n, (ext + (long)(0) * n) + n, (dact + (long)(1575936) * n), (dact + (long)(871424) * n), (dact + (long)(1477632) * n));
+}
+
+/* layer1.0.sum */
+static void shakenet26_2x96d_layer25_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n98304_fwd(n, (act + (long)(1575936) * n), (act + (long)(265216) * n), (act + (long)(1674240) * n));
+}
+
+/* layer1.0.sum */
+static void shakenet26_2x96d_layer25_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n98304_bwd(n, (dact + (long)(1674240) * n), (dact + (long)(1575936) * n), (dact + (long)(265216) * n));
+}
+
+/* layer1.1.branch1.relu#1 */
+static void shakenet26_2x96d_layer26_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n98304_fwd(n, (act + (long)(1674240) * n), (act + (long)(1772544) * n));
+}
+
+/* layer1.1.branch1.relu#1 */
+static void shakenet26_2x96d_layer26_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n98304_bwd(n, (act + (long)(1674240) * n), (act + (long)(1772544) * n), (dact + (long)(1772544) * n), (dact + (long)(1674240) * n));
+}
+
+/* layer1.1.branch1.1.seps */
+static void shakenet26_2x96d_layer27_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_5_7_c96_32x32_s1_fwd(n, (act + (long)(1772544) * n), (par + 190496), 0, (act + (long)(1870848) * n + 0));
+}
+
+/* layer1.1.branch1.1.seps */
+static void shakenet26_2x96d_layer27_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_5_7_c96_32x32_s1_bwd(n, (act + (long)(1772544) * n), (par + 190496), (dact + (long)(1870848) * n + 0), (dact + (long)(1772544) * n), (grad + 190496), 0);
+}
+
+/* layer1.1.branch1.1.bn1 */
+static void shakenet26_2x96d_layer28_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c288_32x32_fwd_train(n, (act + (long)(1870848) * n), (par + 198464), (par + 198752), (buf + 1344), (buf + 1632),
             (cnt + 8), (act + (long)(2165760) * n), (sav + 1152), (sav + 1440));
     else
         bn_c288_32x32_fwd_eval(n, (act + (long)(1870848) * n), (par + 198464), (par + 198752), (buf + 1344), (buf + 1632),
             (act + (long)(2165760) * n));
+}
+
+/* layer1.1.branch1.1.bn1 */
+static void shakenet26_2x96d_layer28_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c288_32x32_bwd(n, (act + (long)(1870848) * n), (par + 198464), (sav + 1152), (sav + 1440), (dact + (long)(2165760) * n),
+        (dact + (long)(1870848) * n), (grad + 198464), (grad + 198752));
+}
+
+/* layer1.1.branch1.1.pointwise */
+static void shakenet26_2x96d_layer29_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c288_96_32x32_s1_p0_b_fwd(n, (act + (long)(2165760) * n), (par + 199040), (par + 226688), (act + (long)(2460672) * n + 0));
+}
+
+/* layer1.1.branch1.1.pointwise */
+static void shakenet26_2x96d_layer29_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c288_96_32x32_s1_p0_b_bwd(n, (act + (long)(2165760) * n), (par + 199040), (dact + (long)(2460672) * n + 0), (dact + (long)(2165760) * n), (grad + 199040), (grad + 226688));
+}
+
+/* layer1.1.branch1.1.bn2 */
+static void shakenet26_2x96d_layer30_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c96_32x32_fwd_train(n, (act + (long)(2460672) * n), (par + 226784), (par + 226880), (buf + 1920), (buf + 2016),
             (cnt + 9), (act + (long)(2558976) * n), (sav + 1728), (sav + 1824));
     else
         bn_c96_32x32_fwd_eval(n, (act + (long)(2460672) * n), (par + 226784), (par + 226880), (buf + 1920), (buf + 2016),
             (act + (long)(2558976) * n));
+}
+
+/* layer1.1.branch1.1.bn2 */
+static void shakenet26_2x96d_layer30_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c96_32x32_bwd(n, (act + (long)(2460672) * n), (par + 226784), (sav + 1728), (sav + 1824), (dact + (long)(2558976) * n),
+        (dact + (long)(2460672) * n), (grad + 226784), (grad + 226880));
+}
+
+/* layer1.1.branch1.relu#2 */
+static void shakenet26_2x96d_layer31_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n98304_fwd(n, (act + (long)(2558976) * n), (act + (long)(2657280) * n));
+}
+
+/* layer1.1.branch1.relu#2 */
+static void shakenet26_2x96d_layer31_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n98304_bwd(n, (act + (long)(2558976) * n), (act + (long)(2657280) * n), (dact + (long)(2657280) * n), (dact + (long)(2558976) * n));
+}
+
+/* layer1.1.branch1.3 */
+static void shakenet26_2x96d_layer32_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c96_96_32x32_s1_p1_fwd(n, (act + (long)(2657280) * n), (par + 226976), 0, (act + (long)(2755584) * n + 0));
+}
+
+/* layer1.1.branch1.3 */
+static void shakenet26_2x96d_layer32_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c96_96_32x32_s1_p1_bwd(n, (act + (long)(2657280) * n), (par + 226976), (dact + (long)(2755584) * n + 0), (dact + (long)(2657280) * n), (grad + 226976), 0);
+}
+
+/* layer1.1.branch1.4 */
+static void shakenet26_2x96d_layer33_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c96_32x32_fwd_train(n, (act + (long)(2755584) * n), (par + 309920), (par + 310016), (buf + 2112), (buf + 2208),
             (cnt + 10), (act + (long)(2853888) * n), (sav + 1920), (sav + 2016));
     else
         bn_c96_32x32_fwd_eval(n, (act + (long)(2755584) * n), (par + 309920), (par + 310016), (buf + 2112), (buf + 2208),
             (act + (long)(2853888) * n));
+}
+
+/* layer1.1.branch1.4 */
+static void shakenet26_2x96d_layer33_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c96_32x32_bwd(n, (act + (long)(2755584) * n), (par + 309920), (sav + 1920), (sav + 2016), (dact + (long)(2853888) * n),
+        (dact + (long)(2755584) * n), (grad + 309920), (grad + 310016));
+}
+
+/* layer1.1.branch2.relu#1 */
+static void shakenet26_2x96d_layer34_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n98304_fwd(n, (act + (long)(1674240) * n), (act + (long)(2952192) * n));
+}
+
+/* layer1.1.branch2.relu#1 */
+static void shakenet26_2x96d_layer34_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n98304_bwd(n, (act + (long)(1674240) * n), (act + (long)(2952192) * n), (dact + (long)(2952192) * n), (dact + (long)(1674240) * n));
+}
+
+/* layer1.1.branch2.1.seps */
+static void shakenet26_2x96d_layer35_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_5_7_c96_32x32_s1_fwd(n, (act + (long)(2952192) * n), (par + 310112), 0, (act + (long)(3050496) * n + 0));
+}
+
+/* layer1.1.branch2.1.seps */
+static void shakenet26_2x96d_layer35_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_5_7_c96_32x32_s1_bwd(n, (act + (long)(2952192) * n), (par + 310112), (dact + (long)(3050496) * n + 0), (dact + (long)(2952192) * n), (grad + 310112), 0);
+}
+
+/* layer1.1.branch2.1.bn1 */
+static void shakenet26_2x96d_layer36_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c288_32x32_fwd_train(n, (act + (long)(3050496) * n), (par + 318080), (par + 318368), (buf + 2304), (buf + 2592),
             (cnt + 11), (act + (long)(3345408) * n), (sav + 2112), (sav + 2400));
     else
         bn_c288_32x32_fwd_eval(n, (act + (long)(3050496) * n), (par + 318080), (par + 318368), (buf + 2304), (buf + 2592),
             (act + (long)(3345408) * n));
+}
+
+/* layer1.1.branch2.1.bn1 */
+static void shakenet26_2x96d_layer36_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c288_32x32_bwd(n, (act + (long)(3050496) * n), (par + 318080), (sav + 2112), (sav + 2400), (dact + (long)(3345408) * n),
+        (dact + (long)(3050496) * n), (grad + 318080), (grad + 318368));
+}
+
+/* layer1.1.branch2.1.pointwise */
+static void shakenet26_2x96d_layer37_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c288_96_32x32_s1_p0_b_fwd(n, (act + (long)(3345408) * n), (par + 318656), (par + 346304), (act + (long)(3640320) * n + 0));
+}
+
+/* layer1.1.branch2.1.pointwise */
+static void shakenet26_2x96d_layer37_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c288_96_32x32_s1_p0_b_bwd(n, (act + (long)(3345408) * n), (par + 318656), (dact + (long)(3640320) * n + 0), (dact + (long)(3345408) * n), (grad + 318656), (grad + 346304));
+}
+
+/* layer1.1.branch2.1.bn2 */
+static void shakenet26_2x96d_layer38_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c96_32x32_fwd_train(n, (act + (long)(3640320) * n), (par + 346400), (par + 346496), (buf + 2880), (buf + 2976),
             (cnt + 12), (act + (long)(3738624) * n), (sav + 2688), (sav + 2784));
     else
         bn_c96_32x32_fwd_eval(n, (act + (long)(3640320) * n), (par + 346400), (par + 346496), (buf + 2880), (buf + 2976),
             (act + (long)(3738624) * n));
+}
+
+/* layer1.1.branch2.1.bn2 */
+static void shakenet26_2x96d_layer38_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c96_32x32_bwd(n, (act + (long)(3640320) * n), (par + 346400), (sav + 2688), (sav + 2784), (dact + (long)(3738624) * n),
+        (dact + (long)(3640320) * n), (grad + 346400), (grad + 346496));
+}
+
+/* layer1.1.branch2.relu#2 */
+static void shakenet26_2x96d_layer39_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n98304_fwd(n, (act + (long)(3738624) * n), (act + (long)(3836928) * n));
+}
+
+/* layer1.1.branch2.relu#2 */
+static void shakenet26_2x96d_layer39_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n98304_bwd(n, (act + (long)(3738624) * n), (act + (long)(3836928) * n), (dact + (long)(3836928) * n), (dact + (long)(3738624) * n));
+}
+
+/* layer1.1.branch2.3 */
+static void shakenet26_2x96d_layer40_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c96_96_32x32_s1_p1_fwd(n, (act + (long)(3836928) * n), (par + 346592), 0, (act + (long)(3935232) * n + 0));
+}
+
+/* layer1.1.branch2.3 */
+static void shakenet26_2x96d_layer40_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c96_96_32x32_s1_p1_bwd(n, (act + (long)(3836928) * n), (par + 346592), (dact + (long)(3935232) * n + 0), (dact + (long)(3836928) * n), (grad + 346592), 0);
+}
+
+/* layer1.1.branch2.4 */
+static void shakenet26_2x96d_layer41_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c96_32x32_fwd_train(n, (act + (long)(3935232) * n), (par + 429536), (par + 429632), (buf + 3072), (buf + 3168),
             (cnt + 13), (act + (long)(4033536) * n), (sav + 2880), (sav + 2976));
     else
         bn_c96_32x32_fwd_eval(n, (act + (long)(3935232) * n), (par + 429536), (par + 429632), (buf + 3072), (buf + 3168),
             (act + (long)(4033536) * n));
+}
+
+/* layer1.1.branch2.4 */
+static void shakenet26_2x96d_layer41_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c96_32x32_bwd(n, (act + (long)(3935232) * n), (par + 429536), (sav + 2880), (sav + 2976), (dact + (long)(4033536) * n),
+        (dact + (long)(3935232) * n), (grad + 429536), (grad + 429632));
+}
+
+/* layer1.1.blend */
+static void shakenet26_2x96d_layer42_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     shake_n98304_fwd(n, (act + (long)(2853888) * n), (act + (long)(4033536) * n), train ? (ext + (long)(2) * n) : 0, (act + (long)(4131840) * n));
+}
+
+/* layer1.1.blend */
+static void shakenet26_2x96d_layer42_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    shake_n98304_bwd(n, (ext + (long)(2) * n) + n, (dact + (long)(4131840) * n), (dact + (long)(2853888) * n), (dact + (long)(4033536) * n));
+}
+
+/* layer1.1.sum */
+static void shakenet26_2x96d_layer43_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n98304_fwd(n, (act + (long)(4131840) * n), (act + (long)(1674240) * n), (act + (long)(4230144) * n));
+}
+
+/* layer1.1.sum */
+static void shakenet26_2x96d_layer43_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n98304_bwd(n, (dact + (long)(4230144) * n), (dact + (long)(4131840) * n), (dact + (long)(1674240) * n));
+}
+
+/* layer1.2.branch1.relu#1 */
+static void shakenet26_2x96d_layer44_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n98304_fwd(n, (act + (long)(4230144) * n), (act + (long)(4328448) * n));
+}
+
+/* layer1.2.branch1.relu#1 */
+static void shakenet26_2x96d_layer44_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n98304_bwd(n, (act + (long)(4230144) * n), (act + (long)(4328448) * n), (dact + (long)(4328448) * n), (dact + (long)(4230144) * n));
+}
+
+/* layer1.2.branch1.1.seps */
+static void shakenet26_2x96d_layer45_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_5_7_c96_32x32_s1_fwd(n, (act + (long)(4328448) * n), (par + 439136), 0, (act + (long)(4426752) * n + 0));
+}
+
+/* layer1.2.branch1.1.seps */
+static void shakenet26_2x96d_layer45_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_5_7_c96_32x32_s1_bwd(n, (act + (long)(4328448) * n), (par + 439136), (dact + (long)(4426752) * n + 0), (dact + (long)(4328448) * n), (grad + 439136), 0);
+}
+
+/* layer1.2.branch1.1.bn1 */
+static void shakenet26_2x96d_layer46_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c288_32x32_fwd_train(n, (act + (long)(4426752) * n), (par + 447104), (par + 447392), (buf + 3456), (buf + 3744),
             (cnt + 15), (act + (long)(4721664) * n), (sav + 3072), (sav + 3360));
     else
         bn_c288_32x32_fwd_eval(n, (act + (long)(4426752) * n), (par + 447104), (par + 447392), (buf + 3456), (buf + 3744),
             (act + (long)(4721664) * n));
+}
+
+/* layer1.2.branch1.1.bn1 */
+static void shakenet26_2x96d_layer46_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c288_32x32_bwd(n, (act + (long)(4426752) * n), (par + 447104), (sav + 3072), (sav + 3360), (dact + (long)(4721664) * n),
+        (dact + (long)(4426752) * n), (grad + 447104), (grad + 447392));
+}
+
+/* layer1.2.branch1.1.pointwise */
+static void shakenet26_2x96d_layer47_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c288_96_32x32_s1_p0_b_fwd(n, (act + (long)(4721664) * n), (par + 447680), (par + 475328), (act + (long)(5016576) * n + 0));
+}
+
+/* layer1.2.branch1.1.pointwise */
+static void shakenet26_2x96d_layer47_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c288_96_32x32_s1_p0_b_bwd(n, (act + (long)(4721664) * n), (par + 447680), (dact + (long)(5016576) * n + 0), (dact + (long)(4721664) * n), (grad + 447680), (grad + 475328));
+}
+
+/* layer1.2.branch1.1.bn2 */
+static void shakenet26_2x96d_layer48_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c96_32x32_fwd_train(n, (act + (long)(5016576) * n), (par + 475424), (par + 475520), (buf + 4032), (buf + 4128),
             (cnt + 16), (act + (long)(5114880) * n), (sav + 3648), (sav + 3744));
     else
         bn_c96_32x32_fwd_eval(n, (act + (long)(5016576) * n), (par + 475424), (par + 475520), (buf + 4032), (buf + 4128),
             (act + (long)(5114880) * n));
+}
+
+/* layer1.2.branch1.1.bn2 */
+static void shakenet26_2x96d_layer48_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c96_32x32_bwd(n, (act + (long)(5016576) * n), (par + 475424), (sav + 3648), (sav + 3744), (dact + (long)(5114880) * n),
+        (dact + (long)(5016576) * n), (grad + 475424), (grad + 475520));
+}
+
+/* layer1.2.branch1.relu#2 */
+static void shakenet26_2x96d_layer49_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n98304_fwd(n, (act + (long)(5114880) * n), (act + (long)(5213184) * n));
+}
+
+/* layer1.2.branch1.relu#2 */
+static void shakenet26_2x96d_layer49_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n98304_bwd(n, (act + (long)(5114880) * n), (act + (long)(5213184) * n), (dact + (long)(5213184) * n), (dact + (long)(5114880) * n));
+}
+
+/* layer1.2.branch1.3 */
+static void shakenet26_2x96d_layer50_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c96_96_32x32_s1_p1_fwd(n, (act + (long)(5213184) * n), (par + 475616), 0, (act + (long)(5311488) * n + 0));
+}
+
+/* layer1.2.branch1.3 */
+static void shakenet26_2x96d_layer50_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c96_96_32x32_s1_p1_bwd(n, (act + (long)(5213184) * n), (par + 475616), (dact + (long)(5311488) * n + 0), (dact + (long)(5213184) * n), (grad + 475616), 0);
+}
+
+/* layer1.2.branch1.4 */
+static void shakenet26_2x96d_layer51_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c96_32x32_fwd_train(n, (act + (long)(5311488) * n), (par + 558560), (par + 558656), (buf + 4224), (buf + 4320),
             (cnt + 17), (act + (long)(5409792) * n), (sav + 3840), (sav + 3936));
     else
         bn_c96_32x32_fwd_eval(n, (act + (long)(5311488) * n), (par + 558560), (par + 558656), (buf + 4224), (buf + 4320),
             (act + (long)(5409792) * n));
+}
+
+/* layer1.2.branch1.4 */
+static void shakenet26_2x96d_layer51_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c96_32x32_bwd(n, (act + (long)(5311488) * n), (par + 558560), (sav + 3840), (sav + 3936), (dact + (long)(5409792) * n),
+        (dact + (long)(5311488) * n), (grad + 558560), (grad + 558656));
+}
+
+/* layer1.2.branch2.relu#1 */
+static void shakenet26_2x96d_layer52_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n98304_fwd(n, (act + (long)(4230144) * n), (act + (long)(5508096) * n));
+}
+
+/* layer1.2.branch2.relu#1 */
+static void shakenet26_2x96d_layer52_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n98304_bwd(n, (act + (long)(4230144) * n), (act + (long)(5508096) * n), (dact + (long)(5508096) * n), (dact + (long)(4230144) * n));
+}
+
+/* layer1.2.branch2.1.seps */
+static void shakenet26_2x96d_layer53_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_5_7_c96_32x32_s1_fwd(n, (act + (long)(5508096) * n), (par + 558752), 0, (act + (long)(5606400) * n + 0));
+}
+
+/* layer1.2.branch2.1.seps */
+static void shakenet26_2x96d_layer53_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_5_7_c96_32x32_s1_bwd(n, (act + (long)(5508096) * n), (par + 558752), (dact + (long)(5606400) * n + 0), (dact + (long)(5508096) * n), (grad + 558752), 0);
+}
+
+/* layer1.2.branch2.1.bn1 */
+static void shakenet26_2x96d_layer54_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c288_32x32_fwd_train(n, (act + (long)(5606400) * n), (par + 566720), (par + 567008), (buf + 4416), (buf + 4704),
             (cnt + 18), (act + (long)(5901312) * n), (sav + 4032), (sav + 4320));
     else
         bn_c288_32x32_fwd_eval(n, (act + (long)(5606400) * n), (par + 566720), (par + 567008), (buf + 4416), (buf + 4704),
             (act + (long)(5901312) * n));
+}
+
+/* layer1.2.branch2.1.bn1 */
+static void shakenet26_2x96d_layer54_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c288_32x32_bwd(n, (act + (long)(5606400) * n), (par + 566720), (sav + 4032), (sav + 4320), (dact + (long)(5901312) * n),
+        (dact + (long)(5606400) * n), (grad + 566720), (grad + 567008));
+}
+
+/* layer1.2.branch2.1.pointwise */
+static void shakenet26_2x96d_layer55_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c288_96_32x32_s1_p0_b_fwd(n, (act + (long)(5901312) * n), (par + 567296), (par + 594944), (act + (long)(6196224) * n + 0));
+}
+
+/* layer1.2.branch2.1.pointwise */
+static void shakenet26_2x96d_layer55_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c288_96_32x32_s1_p0_b_bwd(n, (act + (long)(5901312) * n), (par + 567296), (dact + (long)(6196224) * n + 0), (dact + (long)(5901312) * n), (grad + 567296), (grad + 594944));
+}
+
+/* layer1.2.branch2.1.bn2 */
+static void shakenet26_2x96d_layer56_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c96_32x32_fwd_train(n, (act + (long)(6196224) * n), (par + 595040), (par + 595136), (buf + 4992), (buf + 5088),
             (cnt + 19), (act + (long)(6294528) * n), (sav + 4608), (sav + 4704));
     else
         bn_c96_32x32_fwd_eval(n, (act + (long)(6196224) * n), (par + 595040), (par + 595136), (buf + 4992), (buf + 5088),
             (act + (long)(6294528) * n));
+}
+
+/* layer1.2.branch2.1.bn2 */
+static void shakenet26_2x96d_layer56_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c96_32x32_bwd(n, (act + (long)(6196224) * n), (par + 595040), (sav + 4608), (sav + 4704), (dact + (long)(6294528) * n),
+        (dact + (long)(6196224) * n), (grad + 595040), (grad + 595136));
+}
+
+/* layer1.2.branch2.relu#2 */
+static void shakenet26_2x96d_layer57_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n98304_fwd(n, (act + (long)(6294528) * n), (act + (long)(6392832) * n));
+}
+
+/* layer1.2.branch2.relu#2 */
+static void shakenet26_2x96d_layer57_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n98304_bwd(n, (act + (long)(6294528) * n), (act + (long)(6392832) * n), (dact + (long)(6392832) * n), (dact + (long)(6294528) * n));
+}
+
+/* layer1.2.branch2.3 */
+static void shakenet26_2x96d_layer58_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c96_96_32x32_s1_p1_fwd(n, (act + (long)(6392832) * n), (par + 595232), 0, (act + (long)(6491136) * n + 0));
+}
+
+/* layer1.2.branch2.3 */
+static void shakenet26_2x96d_layer58_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c96_96_32x32_s1_p1_bwd(n, (act + (long)(6392832) * n), (par + 595232), (dact + (long)(6491136) * n + 0), (dact + (long)(6392832) * n), (grad + 595232), 0);
+}
+
+/* layer1.2.branch2.4 */
+static void shakenet26_2x96d_layer59_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c96_32x32_fwd_train(n, (act + (long)(6491136) * n), (par + 678176), (par + 678272), (buf + 5184), (buf + 5280),
             (cnt + 20), (act + (long)(6589440) * n), (sav + 4800), (sav + 4896));
     else
         bn_c96_32x32_fwd_eval(n, (act + (long)(6491136) * n), (par + 678176), (par + 678272), (buf + 5184), (buf + 5280),
             (act + (long)(6589440) * n));
+}
+
+/* layer1.2.branch2.4 */
+static void shakenet26_2x96d_layer59_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c96_32x32_bwd(n, (act + (long)(6491136) * n), (par + 678176), (sav + 4800), (sav + 4896), (dact + (long)(6589440) * n),
+        (dact + (long)(6491136) * n), (grad + 678176), (grad + 678272));
+}
+
+/* layer1.2.blend */
+static void shakenet26_2x96d_layer60_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     shake_n98304_fwd(n, (act + (long)(5409792) * n), (act + (long)(6589440) * n), train ? (ext + (long)(4) * n) : 0, (act + (long)(6687744) * n));
+}
+
+/* layer1.2.blend */
+static void shakenet26_2x96d_layer60_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    shake_n98304_bwd(n, (ext + (long)(4) * n) + n, (dact + (long)(6687744) * n), (dact + (long)(5409792) * n), (dact + (long)(6589440) * n));
+}
+
+/* layer1.2.sum */
+static void shakenet26_2x96d_layer61_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n98304_fwd(n, (act + (long)(6687744) * n), (act + (long)(4230144) * n), (act + (long)(6786048) * n));
+}
+
+/* layer1.2.sum */
+static void shakenet26_2x96d_layer61_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n98304_bwd(n, (dact + (long)(6786048) * n), (dact + (long)(6687744) * n), (dact + (long)(4230144) * n));
+}
+
+/* layer1.3.branch1.relu#1 */
+static void shakenet26_2x96d_layer62_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n98304_fwd(n, (act + (long)(6786048) * n), (act + (long)(6884352) * n));
+}
+
+/* layer1.3.branch1.relu#1 */
+static void shakenet26_2x96d_layer62_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n98304_bwd(n, (act + (long)(6786048) * n), (act + (long)(6884352) * n), (dact + (long)(6884352) * n), (dact + (long)(6786048) * n));
+}
+
+/* layer1.3.branch1.1.seps */
+static void shakenet26_2x96d_layer63_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_5_7_c96_32x32_s1_fwd(n, (act + (long)(6884352) * n), (par + 687776), 0, (act + (long)(6982656) * n + 0));
+}
+
+/* layer1.3.branch1.1.seps */
+static void shakenet26_2x96d_layer63_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_5_7_c96_32x32_s1_bwd(n, (act + (long)(6884352) * n), (par + 687776), (dact + (long)(6982656) * n + 0), (dact + (long)(6884352) * n), (grad + 687776), 0);
+}
+
+/* layer1.3.branch1.1.bn1 */
+static void shakenet26_2x96d_layer64_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c288_32x32_fwd_train(n, (act + (long)(6982656) * n), (par + 695744), (par + 696032), (buf + 5568), (buf + 5856),
             (cnt + 22), (act + (long)(7277568) * n), (sav + 4992), (sav + 5280));
     else
         bn_c288_32x32_fwd_eval(n, (act + (long)(6982656) * n), (par + 695744), (par + 696032), (buf + 5568), (buf + 5856),
             (act + (long)(7277568) * n));
+}
+
+/* layer1.3.branch1.1.bn1 */
+static void shakenet26_2x96d_layer64_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c288_32x32_bwd(n, (act + (long)(6982656) * n), (par + 695744), (sav + 4992), (sav + 5280), (dact + (long)(7277568) * n),
+        (dact + (long)(6982656) * n), (grad + 695744), (grad + 696032));
+}
+
+/* layer1.3.branch1.1.pointwise */
+static void shakenet26_2x96d_layer65_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c288_96_32x32_s1_p0_b_fwd(n, (act + (long)(7277568) * n), (par + 696320), (par + 723968), (act + (long)(7572480) * n + 0));
+}
+
+/* layer1.3.branch1.1.pointwise */
+static void shakenet26_2x96d_layer65_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c288_96_32x32_s1_p0_b_bwd(n, (act + (long)(7277568) * n), (par + 696320), (dact + (long)(7572480) * n + 0), (dact + (long)(7277568) * n), (grad + 696320), (grad + 723968));
+}
+
+/* layer1.3.branch1.1.bn2 */
+static void shakenet26_2x96d_layer66_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c96_32x32_fwd_train(n, (act + (long)(7572480) * n), (par + 724064), (par + 724160), (buf + 6144), (buf + 6240),
             (cnt + 23), (act + (long)(7670784) * n), (sav + 5568), (sav + 5664));
     else
         bn_c96_32x32_fwd_eval(n, (act + (long)(7572480) * n), (par + 724064), (par + 724160), (buf + 6144), (buf + 6240),
             (act + (long)(7670784) * n));
+}
+
+/* layer1.3.branch1.1.bn2 */
+static void shakenet26_2x96d_layer66_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c96_32x32_bwd(n, (act + (long)(7572480) * n), (par + 724064), (sav + 5568), (sav + 5664), (dact + (long)(7670784) * n),
+        (dact + (long)(7572480) * n), (grad + 724064), (grad + 724160));
+}
+
+/* layer1.3.branch1.relu#2 */
+static void shakenet26_2x96d_layer67_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n98304_fwd(n, (act + (long)(7670784) * n), (act + (long)(7769088) * n));
+}
+
+/* layer1.3.branch1.relu#2 */
+static void shakenet26_2x96d_layer67_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n98304_bwd(n, (act + (long)(7670784) * n), (act + (long)(7769088) * n), (dact + (long)(7769088) * n), (dact + (long)(7670784) * n));
+}
+
+/* layer1.3.branch1.3 */
+static void shakenet26_2x96d_layer68_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c96_96_32x32_s1_p1_fwd(n, (act + (long)(7769088) * n), (par + 724256), 0, (act + (long)(7867392) * n + 0));
+}
+
+/* layer1.3.branch1.3 */
+static void shakenet26_2x96d_layer68_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c96_96_32x32_s1_p1_bwd(n, (act + (long)(7769088) * n), (par + 724256), (dact + (long)(7867392) * n + 0), (dact + (long)(7769088) * n), (grad + 724256), 0);
+}
+
+/* layer1.3.branch1.4 */
+static void shakenet26_2x96d_layer69_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c96_32x32_fwd_train(n, (act + (long)(7867392) * n), (par + 807200), (par + 807296), (buf + 6336), (buf + 6432),
             (cnt + 24), (act + (long)(7965696) * n), (sav + 5760), (sav + 5856));
     else
         bn_c96_32x32_fwd_eval(n, (act + (long)(7867392) * n), (par + 807200), (par + 807296), (buf + 6336), (buf + 6432),
             (act + (long)(7965696) * n));
+}
+
+/* layer1.3.branch1.4 */
+static void shakenet26_2x96d_layer69_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c96_32x32_bwd(n, (act + (long)(7867392) * n), (par + 807200), (sav + 5760), (sav + 5856), (dact + (long)(7965696) * n),
+        (dact + (long)(7867392) * n), (grad + 807200), (grad + 807296));
+}
+
+/* layer1.3.branch2.relu#1 */
+static void shakenet26_2x96d_layer70_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n98304_fwd(n, (act + (long)(6786048) * n), (act + (long)(8064000) * n));
+}
+
+/* layer1.3.branch2.relu#1 */
+static void shakenet26_2x96d_layer70_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n98304_bwd(n, (act + (long)(6786048) * n), (act + (long)(8064000) * n), (dact + (long)(8064000) * n), (dact + (long)(6786048) * n));
+}
+
+/* layer1.3.branch2.1.seps */
+static void shakenet26_2x96d_layer71_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_5_7_c96_32x32_s1_fwd(n, (act + (long)(8064000) * n), (par + 807392), 0, (act + (long)(8162304) * n + 0));
+}
+
+/* layer1.3.branch2.1.seps */
+static void shakenet26_2x96d_layer71_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_5_7_c96_32x32_s1_bwd(n, (act + (long)(8064000) * n), (par + 807392), (dact + (long)(8162304) * n + 0), (dact + (long)(8064000) * n), (grad + 807392), 0);
+}
+
+/* layer1.3.branch2.1.bn1 */
+static void shakenet26_2x96d_layer72_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c288_32x32_fwd_train(n, (act + (long)(8162304) * n), (par + 815360), (par + 815648), (buf + 6528), (buf + 6816),
             (cnt + 25), (act + (long)(8457216) * n), (sav + 5952), (sav + 6240));
     else
         bn_c288_32x32_fwd_eval(n, (act + (long)(8162304) * n), (par + 815360), (par + 815648), (buf + 6528), (buf + 6816),
             (act + (long)(8457216) * n));
+}
+
+/* layer1.3.branch2.1.bn1 */
+static void shakenet26_2x96d_layer72_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c288_32x32_bwd(n, (act + (long)(8162304) * n), (par + 815360), (sav + 5952), (sav + 6240), (dact + (long)(8457216) * n),
+        (dact + (long)(8162304) * n), (grad + 815360), (grad + 815648));
+}
+
+/* layer1.3.branch2.1.pointwise */
+static void shakenet26_2x96d_layer73_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c288_96_32x32_s1_p0_b_fwd(n, (act + (long)(8457216) * n), (par + 815936), (par + 843584), (act + (long)(8752128) * n + 0));
+}
+
+/* layer1.3.branch2.1.pointwise */
+static void shakenet26_2x96d_layer73_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c288_96_32x32_s1_p0_b_bwd(n, (act + (long)(8457216) * n), (par + 815936), (dact + (long)(8752128) * n + 0), (dact + (long)(8457216) * n), (grad + 815936), (grad + 843584));
+}
+
+/* layer1.3.branch2.1.bn2 */
+static void shakenet26_2x96d_layer74_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c96_32x32_fwd_train(n, (act + (long)(8752128) * n), (par + 843680), (par + 843776), (buf + 7104), (buf + 7200),
             (cnt + 26), (act + (long)(8850432) * n), (sav + 6528), (sav + 6624));
     else
         bn_c96_32x32_fwd_eval(n, (act + (long)(8752128) * n), (par + 843680), (par + 843776), (buf + 7104), (buf + 7200),
             (act + (long)(8850432) * n));
+}
+
+/* layer1.3.branch2.1.bn2 */
+static void shakenet26_2x96d_layer74_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c96_32x32_bwd(n, (act + (long)(8752128) * n), (par + 843680), (sav + 6528), (sav + 6624), (dact + (long)(8850432) * n),
+        (dact + (long)(8752128) * n), (grad + 843680), (grad + 843776));
+}
+
+/* layer1.3.branch2.relu#2 */
+static void shakenet26_2x96d_layer75_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n98304_fwd(n, (act + (long)(8850432) * n), (act + (long)(8948736) * n));
+}
+
+/* layer1.3.branch2.relu#2 */
+static void shakenet26_2x96d_layer75_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n98304_bwd(n, (act + (long)(8850432) * n), (act + (long)(8948736) * n), (dact + (long)(8948736) * n), (dact + (long)(8850432) * n));
+}
+
+/* layer1.3.branch2.3 */
+static void shakenet26_2x96d_layer76_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c96_96_32x32_s1_p1_fwd(n, (act + (long)(8948736) * n), (par + 843872), 0, (act + (long)(9047040) * n + 0));
+}
+
+/* layer1.3.branch2.3 */
+static void shakenet26_2x96d_layer76_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c96_96_32x32_s1_p1_bwd(n, (act + (long)(8948736) * n), (par + 843872), (dact + (long)(9047040) * n + 0), (dact + (long)(8948736) * n), (grad + 843872), 0);
+}
+
+/* layer1.3.branch2.4 */
+static void shakenet26_2x96d_layer77_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c96_32x32_fwd_train(n, (act + (long)(9047040) * n), (par + 926816), (par + 926912), (buf + 7296), (buf + 7392),
             (cnt + 27), (act + (long)(9145344) * n), (sav + 6720), (sav + 6816));
     else
         bn_c96_32x32_fwd_eval(n, (act + (long)(9047040) * n), (par + 926816), (par + 926912), (buf + 7296), (buf + 7392),
             (act + (long)(9145344) * n));
+}
+
+/* layer1.3.branch2.4 */
+static void shakenet26_2x96d_layer77_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c96_32x32_bwd(n, (act + (long)(9047040) * n), (par + 926816), (sav + 6720), (sav + 6816), (dact + (long)(9145344) * n),
+        (dact + (long)(9047040) * n), (grad + 926816), (grad + 926912));
+}
+
+/* layer1.3.blend */
+static void shakenet26_2x96d_layer78_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     shake_n98304_fwd(n, (act + (long)(7965696) * n), (act + (long)(9145344) * n), train ? (ext + (long)(6) * n) : 0, (act + (long)(9243648) * n));
+}
+
+/* layer1.3.blend */
+static void shakenet26_2x96d_layer78_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    shake_n98304_bwd(n, (ext + (long)(6) * n) + n, (dact + (long)(9243648) * n), (dact + (long)(7965696) * n), (dact + (long)(9145344) * n));
+}
+
+/* layer1.3.sum */
+static void shakenet26_2x96d_layer79_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n98304_fwd(n, (act + (long)(9243648) * n), (act + (long)(6786048) * n), (act + (long)(9341952) * n));
+}
+
+/* layer1.3.sum */
+static void shakenet26_2x96d_layer79_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n98304_bwd(n, (dact + (long)(9341952) * n), (dact + (long)(9243648) * n), (dact + (long)(6786048) * n));
+}
+
+/* layer2.0.shortcut.h */
+static void shakenet26_2x96d_layer80_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n98304_fwd(n, (act + (long)(9341952) * n), (act + (long)(9440256) * n));
+}
+
+/* layer2.0.shortcut.h */
+static void shakenet26_2x96d_layer80_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n98304_bwd(n, (act + (long)(9341952) * n), (act + (long)(9440256) * n), (dact + (long)(9440256) * n), (dact + (long)(9341952) * n));
+}
+
+/* layer2.0.shortcut.path1 */
+static void shakenet26_2x96d_layer81_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     subsample_c96_32x32_s2_o0_fwd(n, (act + (long)(9440256) * n), (act + (long)(9538560) * n));
+}
+
+/* layer2.0.shortcut.path1 */
+static void shakenet26_2x96d_layer81_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    subsample_c96_32x32_s2_o0_bwd(n, (dact + (long)(9538560) * n), (dact + (long)(9440256) * n));
+}
+
+/* layer2.0.shortcut.conv1 */
+static void shakenet26_2x96d_layer82_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c96_96_16x16_s1_p0_fwd(n, (act + (long)(9538560) * n), (par + 927008), 0, (act + (long)(9563136) * n + 0));
+}
+
+/* layer2.0.shortcut.conv1 */
+static void shakenet26_2x96d_layer82_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c96_96_16x16_s1_p0_bwd(n, (act + (long)(9538560) * n), (par + 927008), (dact + (long)(9563136) * n + 0), (dact + (long)(9538560) * n), (grad + 927008), 0);
+}
+
+/* layer2.0.shortcut.path2 */
+static void shakenet26_2x96d_layer83_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     subsample_c96_32x32_s2_o1_fwd(n, (act + (long)(9440256) * n), (act + (long)(9587712) * n));
+}
+
+/* layer2.0.shortcut.path2 */
+static void shakenet26_2x96d_layer83_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    subsample_c96_32x32_s2_o1_bwd(n, (dact + (long)(9587712) * n), (dact + (long)(9440256) * n));
+}
+
+/* layer2.0.shortcut.conv2 */
+static void shakenet26_2x96d_layer84_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c96_96_16x16_s1_p0_fwd(n, (act + (long)(9587712) * n), (par + 936224), 0, (act + (long)(9612288) * n + 0));
+}
+
+/* layer2.0.shortcut.conv2 */
+static void shakenet26_2x96d_layer84_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c96_96_16x16_s1_p0_bwd(n, (act + (long)(9587712) * n), (par + 936224), (dact + (long)(9612288) * n + 0), (dact + (long)(9587712) * n), (grad + 936224), 0);
+}
+
+/* layer2.0.shortcut.cat */
+static void shakenet26_2x96d_layer85_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     concat_c_96_96_16x16_fwd(n, (act + (long)(9563136) * n), (act + (long)(9612288) * n), (act + (long)(9636864) * n));
+}
+
+/* layer2.0.shortcut.cat */
+static void shakenet26_2x96d_layer85_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    concat_c_96_96_16x16_bwd(n, (dact + (long)(9636864) * n), (dact + (long)(9563136) * n), (dact + (long)(9612288) * n));
+}
+
+/* layer2.0.shortcut.bn */
+static void shakenet26_2x96d_layer86_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c192_16x16_fwd_train(n, (act + (long)(9636864) * n), (par + 945440), (par + 945632), (buf + 7488), (buf + 7680),
             (cnt + 28), (act + (long)(9686016) * n), (sav + 6912), (sav + 7104));
     else
         bn_c192_16x16_fwd_eval(n, (act + (long)(9636864) * n), (par + 945440), (par + 945632), (buf + 7488), (buf + 7680),
             (act + (long)(9686016) * n));
+}
+
+/* layer2.0.shortcut.bn */
+static void shakenet26_2x96d_layer86_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c192_16x16_bwd(n, (act + (long)(9636864) * n), (par + 945440), (sav + 6912), (sav + 7104), (dact + (long)(9686016) * n),
+        (dact + (long)(9636864) * n), (grad + 945440), (grad + 945632));
+}
+
+/* layer2.0.branch1.relu#1 */
+static void shakenet26_2x96d_layer87_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n98304_fwd(n, (act + (long)(9341952) * n), (act + (long)(9735168) * n));
+}
+
+/* layer2.0.branch1.relu#1 */
+static void shakenet26_2x96d_layer87_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n98304_bwd(n, (act + (long)(9341952) * n), (act + (long)(9735168) * n), (dact + (long)(9735168) * n), (dact + (long)(9341952) * n));
+}
+
+/* layer2.0.branch1.1.seps */
+static void shakenet26_2x96d_layer88_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_5_c96_32x32_s1_fwd(n, (act + (long)(9735168) * n), (par + 945824), 0, (act + (long)(9833472) * n + 0));
+}
+
+/* layer2.0.branch1.1.seps */
+static void shakenet26_2x96d_layer88_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_5_c96_32x32_s1_bwd(n, (act + (long)(9735168) * n), (par + 945824), (dact + (long)(9833472) * n + 0), (dact + (long)(9735168) * n), (grad + 945824), 0);
+}
+
+/* layer2.0.branch1.1.bn1 */
+static void shakenet26_2x96d_layer89_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c192_32x32_fwd_train(n, (act + (long)(9833472) * n), (par + 949088), (par + 949280), (buf + 7872), (buf + 8064),
             (cnt + 29), (act + (long)(10030080) * n), (sav + 7296), (sav + 7488));
     else
         bn_c192_32x32_fwd_eval(n, (act + (long)(9833472) * n), (par + 949088), (par + 949280), (buf + 7872), (buf + 8064),
             (act + (long)(10030080) * n));
+}
+
+/* layer2.0.branch1.1.bn1 */
+static void shakenet26_2x96d_layer89_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c192_32x32_bwd(n, (act + (long)(9833472) * n), (par + 949088), (sav + 7296), (sav + 7488), (dact + (long)(10030080) * n),
+        (dact + (long)(9833472) * n), (grad + 949088), (grad + 949280));
+}
+
+/* layer2.0.branch1.1.pointwise */
+static void shakenet26_2x96d_layer90_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c192_192_32x32_s2_p0_b_fwd(n, (act + (long)(10030080) * n), (par + 949472), (par + 986336), (act + (long)(10226688) * n + 0));
+}
+
+/* layer2.0.branch1.1.pointwise */
+static void shakenet26_2x96d_layer90_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c192_192_32x32_s2_p0_b_bwd(n, (act + (long)(10030080) * n), (par + 949472), (dact + (long)(10226688) * n + 0), (dact + (long)(10030080) * n), (grad + 949472), (grad + 986336));
+}
+
+/* layer2.0.branch1.1.bn2 */
+static void shakenet26_2x96d_layer91_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c192_16x16_fwd_train(n, (act + (long)(10226688) * n), (par + 986528), (par + 986720), (buf + 8256), (buf + 8448),
             (cnt + 30), (act + (long)(10275840) * n), (sav + 7680), (sav + 7872));
     else
         bn_c192_16x16_fwd_eval(n, (act + (long)(10226688) * n), (par + 986528), (par + 986720), (buf + 8256), (buf + 8448),
             (act + (long)(10275840) * n));
+}
+
+/* layer2.0.branch1.1.bn2 */
+static void shakenet26_2x96d_layer91_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c192_16x16_bwd(n, (act + (long)(10226688) * n), (par + 986528), (sav + 7680), (sav + 7872), (dact + (long)(10275840) * n),
+        (dact + (long)(10226688) * n), (grad + 986528), (grad + 986720));
+}
+
+/* layer2.0.branch1.relu#2 */
+static void shakenet26_2x96d_layer92_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n49152_fwd(n, (act + (long)(10275840) * n), (act + (long)(10324992) * n));
+}
+
+/* layer2.0.branch1.relu#2 */
+static void shakenet26_2x96d_layer92_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n49152_bwd(n, (act + (long)(10275840) * n), (act + (long)(10324992) * n), (dact + (long)(10324992) * n), (dact + (long)(10275840) * n));
+}
+
+/* layer2.0.branch1.3 */
+static void shakenet26_2x96d_layer93_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c192_192_16x16_s1_p1_fwd(n, (act + (long)(10324992) * n), (par + 986912), 0, (act + (long)(10374144) * n + 0));
+}
+
+/* layer2.0.branch1.3 */
+static void shakenet26_2x96d_layer93_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c192_192_16x16_s1_p1_bwd(n, (act + (long)(10324992) * n), (par + 986912), (dact + (long)(10374144) * n + 0), (dact + (long)(10324992) * n), (grad + 986912), 0);
+}
+
+/* layer2.0.branch1.4 */
+static void shakenet26_2x96d_layer94_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c192_16x16_fwd_train(n, (act + (long)(10374144) * n), (par + 1318688), (par + 1318880), (buf + 8640), (buf + 8832),
             (cnt + 31), (act + (long)(10423296) * n), (sav + 8064), (sav + 8256));
     else
         bn_c192_16x16_fwd_eval(n, (act + (long)(10374144) * n), (par + 1318688), (par + 1318880), (buf + 8640), (buf + 8832),
             (act + (long)(10423296) * n));
+}
+
+/* layer2.0.branch1.4 */
+static void shakenet26_2x96d_layer94_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c192_16x16_bwd(n, (act + (long)(10374144) * n), (par + 1318688), (sav + 8064), (sav + 8256), (dact + (long)(10423296) * n),
+        (dact + (long)(10374144) * n), (grad + 1318688), (grad + 1318880));
+}
+
+/* layer2.0.branch2.relu#1 */
+static void shakenet26_2x96d_layer95_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n98304_fwd(n, (act + (long)(9341952) * n), (act + (long)(10472448) * n));
+}
+
+/* layer2.0.branch2.relu#1 */
+static void shakenet26_2x96d_layer95_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n98304_bwd(n, (act + (long)(9341952) * n), (act + (long)(10472448) * n), (dact + (long)(10472448) * n), (dact + (long)(9341952) * n));
+}
+
+/* layer2.0.branch2.1.seps */
+static void shakenet26_2x96d_layer96_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_5_c96_32x32_s1_fwd(n, (act + (long)(10472448) * n), (par + 1319072), 0, (act + (long)(10570752) * n + 0));
+}
+
+/* layer2.0.branch2.1.seps */
+static void shakenet26_2x96d_layer96_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_5_c96_32x32_s1_bwd(n, (act + (long)(10472448) * n), (par + 1319072), (dact + (long)(10570752) * n + 0), (dact + (long)(10472448) * n), (grad + 1319072), 0);
+}
+
+/* layer2.0.branch2.1.bn1 */
+static void shakenet26_2x96d_layer97_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c192_32x32_fwd_train(n, (act + (long)(10570752) * n), (par + 1322336), (par + 1322528), (buf + 9024), (buf + 9216),
             (cnt + 32), (act + (long)(10767360) * n), (sav + 8448), (sav + 8640));
     else
         bn_c192_32x32_fwd_eval(n, (act + (long)(10570752) * n), (par + 1322336), (par + 1322528), (buf + 9024), (buf + 9216),
             (act + (long)(10767360) * n));
+}
+
+/* layer2.0.branch2.1.bn1 */
+static void shakenet26_2x96d_layer97_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c192_32x32_bwd(n, (act + (long)(10570752) * n), (par + 1322336), (sav + 8448), (sav + 8640), (dact + (long)(10767360) * n),
+        (dact + (long)(10570752) * n), (grad + 1322336), (grad + 1322528));
+}
+
+/* layer2.0.branch2.1.pointwise */
+static void shakenet26_2x96d_layer98_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c192_192_32x32_s2_p0_b_fwd(n, (act + (long)(10767360) * n), (par + 1322720), (par + 1359584), (act + (long)(10963968) * n + 0));
+}
+
+/* layer2.0.branch2.1.pointwise */
+static void shakenet26_2x96d_layer98_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c192_192_32x32_s2_p0_b_bwd(n, (act + (long)(10767360) * n), (par + 1322720), (dact + (long)(10963968) * n + 0), (dact + (long)(10767360) * n), (grad + 1322720), (grad + 1359584));
+}
+
+/* layer2.0.branch2.1.bn2 */
+static void shakenet26_2x96d_layer99_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c192_16x16_fwd_train(n, (act + (long)(10963968) * n), (par + 1359776), (par + 1359968), (buf + 9408), (buf + 9600),
             (cnt + 33), (act + (long)(11013120) * n), (sav + 8832), (sav + 9024));
     else
         bn_c192_16x16_fwd_eval(n, (act + (long)(10963968) * n), (par + 1359776), (par + 1359968), (buf + 9408), (buf + 9600),
             (act + (long)(11013120) * n));
+}
+
+/* layer2.0.branch2.1.bn2 */
+static void shakenet26_2x96d_layer99_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c192_16x16_bwd(n, (act + (long)(10963968) * n), (par + 1359776), (sav + 8832), (sav + 9024), (dact + (long)(11013120) * n),
+        (dact + (long)(10963968) * n), (grad + 1359776), (grad + 1359968));
+}
+
+/* layer2.0.branch2.relu#2 */
+static void shakenet26_2x96d_layer100_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n49152_fwd(n, (act + (long)(11013120) * n), (act + (long)(11062272) * n));
+}
+
+/* layer2.0.branch2.relu#2 */
+static void shakenet26_2x96d_layer100_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n49152_bwd(n, (act + (long)(11013120) * n), (act + (long)(11062272) * n), (dact + (long)(11062272) * n), (dact + (long)(11013120) * n));
+}
+
+/* layer2.0.branch2.3 */
+static void shakenet26_2x96d_layer101_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c192_192_16x16_s1_p1_fwd(n, (act + (long)(11062272) * n), (par + 1360160), 0, (act + (long)(11111424) * n + 0));
+}
+
+/* layer2.0.branch2.3 */
+static void shakenet26_2x96d_layer101_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c192_192_16x16_s1_p1_bwd(n, (act + (long)(11062272) * n), (par + 1360160), (dact + (long)(11111424) * n + 0), (dact + (long)(11062272) * n), (grad + 1360160), 0);
+}
+
+/* layer2.0.branch2.4 */
+static void shakenet26_2x96d_layer102_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c192_16x16_fwd_train(n, (act + (long)(11111424) * n), (par + 1691936), (par + 1692128), (buf + 9792), (buf + 9984),
             (cnt + 34), (act + (long)(11160576) * n), (sav + 9216), (sav + 9408));
     else
         bn_c192_16x16_fwd_eval(n, (act + (long)(11111424) * n), (par + 1691936), (par + 1692128), (buf + 9792), (buf + 9984),
             (act + (long)(11160576) * n));
+}
+
+/* layer2.0.branch2.4 */
+static void shakenet26_2x96d_layer102_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c192_16x16_bwd(n, (act + (long)(11111424) * n), (par + 1691936), (sav + 9216), (sav + 9408), (dact + (long)(11160576) * n),
+        (dact + (long)(11111424) * n), (grad + 1691936), (grad + 1692128));
+}
+
+/* layer2.0.blend */
+static void shakenet26_2x96d_layer103_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     shake_n49152_fwd(n, (act + (long)(10423296) * n), (act + (long)(11160576) * n), train ? (ext + (long)(8) * n) : 0, (act + (long)(11209728) * n));
+}
+
+/* layer2.0.blend */
+static void shakenet26_2x96d_layer103_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    shake_n49152_bwd(n, (ext + (long)(8) * n) + n, (dact + (long)(11209728) * n), (dact + (long)(10423296) * n), (dact + (long)(11160576) * n));
+}
+
+/* layer2.0.sum */
+static void shakenet26_2x96d_layer104_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n49152_fwd(n, (act + (long)(11209728) * n), (act + (long)(9686016) * n), (act + (long)(11258880) * n));
+}
+
+/* layer2.0.sum */
+static void shakenet26_2x96d_layer104_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n49152_bwd(n, (dact + (long)(11258880) * n), (dact + (long)(11209728) * n), (dact + (long)(9686016) * n));
+}
+
+/* layer2.1.branch1.relu#1 */
+static void shakenet26_2x96d_layer105_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n49152_fwd(n, (act + (long)(11258880) * n), (act + (long)(11308032) * n));
+}
+
+/* layer2.1.branch1.relu#1 */
+static void shakenet26_2x96d_layer105_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n49152_bwd(n, (act + (long)(11258880) * n), (act + (long)(11308032) * n), (dact + (long)(11308032) * n), (dact + (long)(11258880) * n));
+}
+
+/* layer2.1.branch1.1.seps */
+static void shakenet26_2x96d_layer106_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_5_c192_16x16_s1_fwd(n, (act + (long)(11308032) * n), (par + 1729568), 0, (act + (long)(11357184) * n + 0));
+}
+
+/* layer2.1.branch1.1.seps */
+static void shakenet26_2x96d_layer106_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_5_c192_16x16_s1_bwd(n, (act + (long)(11308032) * n), (par + 1729568), (dact + (long)(11357184) * n + 0), (dact + (long)(11308032) * n), (grad + 1729568), 0);
+}
+
+/* layer2.1.branch1.1.bn1 */
+static void shakenet26_2x96d_layer107_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c384_16x16_fwd_train(n, (act + (long)(11357184) * n), (par + 1736096), (par + 1736480), (buf + 10560), (buf + 10944),
             (cnt + 36), (act + (long)(11455488) * n), (sav + 9600), (sav + 9984));
     else
         bn_c384_16x16_fwd_eval(n, (act + (long)(11357184) * n), (par + 1736096), (par + 1736480), (buf + 10560), (buf + 10944),
             (act + (long)(11455488) * n));
+}
+
+/* layer2.1.branch1.1.bn1 */
+static void shakenet26_2x96d_layer107_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c384_16x16_bwd(n, (act + (long)(11357184) * n), (par + 1736096), (sav + 9600), (sav + 9984), (dact + (long)(11455488) * n),
+        (dact + (long)(11357184) * n), (grad + 1736096), (grad + 1736480));
+}
+
+/* layer2.1.branch1.1.pointwise */
+static void shakenet26_2x96d_layer108_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c384_192_16x16_s1_p0_b_fwd(n, (act + (long)(11455488) * n), (par + 1736864), (par + 1810592), (act + (long)(11553792) * n + 0));
+}
+
+/* layer2.1.branch1.1.pointwise */
+static void shakenet26_2x96d_layer108_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c384_192_16x16_s1_p0_b_bwd(n, (act + (long)(11455488) * n), (par + 1736864), (dact + (long)(11553792) * n + 0), (dact + (long)(11455488) * n), (grad + 1736864), (grad + 1810592));
+}
+
+/* layer2.1.branch1.1.bn2 */
+static void shakenet26_2x96d_layer109_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c192_16x16_fwd_train(n, (act + (long)(11553792) * n), (par + 1810784), (par + 1810976), (buf + 11328), (buf + 11520),
             (cnt + 37), (act + (long)(11602944) * n), (sav + 10368), (sav + 10560));
     else
         bn_c192_16x16_fwd_eval(n, (act + (long)(11553792) * n), (par + 1810784), (par + 1810976), (buf + 11328), (buf + 11520),
             (act + (long)(11602944) * n));
+}
+
+/* layer2.1.branch1.1.bn2 */
+static void shakenet26_2x96d_layer109_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c192_16x16_bwd(n, (act + (long)(11553792) * n), (par + 1810784), (sav + 10368), (sav + 10560), (dact + (long)(11602944) * n),
+        (dact + (long)(11553792) * n), (grad + 1810784), (grad + 1810976));
+}
+
+/* layer2.1.branch1.relu#2 */
+static void shakenet26_2x96d_layer110_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n49152_fwd(n, (act + (long)(11602944) * n), (act + (long)(11652096) * n));
+}
+
+/* layer2.1.branch1.relu#2 */
+static void shakenet26_2x96d_layer110_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n49152_bwd(n, (act + (long)(11602944) * n), (act + (long)(11652096) * n), (dact + (long)(11652096) * n), (dact + (long)(11602944) * n));
+}
+
+/* layer2.1.branch1.3 */
+static void shakenet26_2x96d_layer111_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c192_192_16x16_s1_p1_fwd(n, (act + (long)(11652096) * n), (par + 1811168), 0, (act + (long)(11701248) * n + 0));
+}
+
+/* layer2.1.branch1.3 */
+static void shakenet26_2x96d_layer111_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c192_192_16x16_s1_p1_bwd(n, (act + (long)(11652096) * n), (par + 1811168), (dact + (long)(11701248) * n + 0), (dact + (long)(11652096) * n), (grad + 1811168), 0);
+}
+
+/* layer2.1.branch1.4 */
+static void shakenet26_2x96d_layer112_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c192_16x16_fwd_train(n, (act + (long)(11701248) * n), (par + 2142944), (par + 2143136), (buf + 11712), (buf + 11904),
             (cnt + 38), (act + (long)(11750400) * n), (sav + 10752), (sav + 10944));
     else
         bn_c192_16x16_fwd_eval(n, (act + (long)(11701248) * n), (par + 2142944), (par + 2143136), (buf + 11712), (buf + 11904),
             (act + (long)(11750400) * n));
+}
+
+/* layer2.1.branch1.4 */
+static void shakenet26_2x96d_layer112_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c192_16x16_bwd(n, (act + (long)(11701248) * n), (par + 2142944), (sav + 10752), (sav + 10944), (dact + (long)(11750400) * n),
+        (dact + (long)(11701248) * n), (grad + 2142944), (grad + 2143136));
+}
+
+/* layer2.1.branch2.relu#1 */
+static void shakenet26_2x96d_layer113_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n49152_fwd(n, (act + (long)(11258880) * n), (act + (long)(11799552) * n));
+}
+
+/* layer2.1.branch2.relu#1 */
+static void shakenet26_2x96d_layer113_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n49152_bwd(n, (act + (long)(11258880) * n), (act + (long)(11799552) * n), (dact + (long)(11799552) * n), (dact + (long)(11258880) * n));
+}
+
+/* layer2.1.branch2.1.seps */
+static void shakenet26_2x96d_layer114_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_5_c192_16x16_s1_fwd(n, (act + (long)(11799552) * n), (par + 2143328), 0, (act + (long)(11848704) * n + 0));
+}
+
+/* layer2.1.branch2.1.seps */
+static void shakenet26_2x96d_layer114_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_5_c192_16x16_s1_bwd(n, (act + (long)(11799552) * n), (par + 2143328), (dact + (long)(11848704) * n + 0), (dact + (long)(11799552) * n), (grad + 2143328), 0);
+}
+
+/* layer2.1.branch2.1.bn1 */
+static void shakenet26_2x96d_layer115_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c384_16x16_fwd_train(n, (act + (long)(11848704) * n), (par + 2149856), (par + 2150240), (buf + 12096), (buf + 12480),
             (cnt + 39), (act + (long)(11947008) * n), (sav + 11136), (sav + 11520));
     else
         bn_c384_16x16_fwd_eval(n, (act + (long)(11848704) * n), (par + 2149856), (par + 2150240), (buf + 12096), (buf + 12480),
             (act + (long)(11947008) * n));
+}
+
+/* layer2.1.branch2.1.bn1 */
+static void shakenet26_2x96d_layer115_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c384_16x16_bwd(n, (act + (long)(11848704) * n), (par + 2149856), (sav + 11136), (sav + 11520), (dact + (long)(11947008) * n),
+        (dact + (long)(11848704) * n), (grad + 2149856), (grad + 2150240));
+}
+
+/* layer2.1.branch2.1.pointwise */
+static void shakenet26_2x96d_layer116_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c384_192_16x16_s1_p0_b_fwd(n, (act + (long)(11947008) * n), (par + 2150624), (par + 2224352), (act + (long)(12045312) * n + 0));
+}
+
+/* layer2.1.branch2.1.pointwise */
+static void shakenet26_2x96d_layer116_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c384_192_16x16_s1_p0_b_bwd(n, (act + (long)(11947008) * n), (par + 2150624), (dact + (long)(12045312) * n + 0), (dact + (long)(11947008) * n), (grad + 2150624), (grad + 2224352));
+}
+
+/* layer2.1.branch2.1.bn2 */
+static void shakenet26_2x96d_layer117_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c192_16x16_fwd_train(n, (act + (long)(12045312) * n), (par + 2224544), (par + 2224736), (buf + 12864), (buf + 13056),
             (cnt + 40), (act + (long)(12094464) * n), (sav + 11904), (sav + 12096));
     else
         bn_c192_16x16_fwd_eval(n, (act + (long)(12045312) * n), (par + 2224544), (par + 2224736), (buf + 12864), (buf + 13056),
             (act + (long)(12094464) * n));
+}
+
+/* layer2.1.branch2.1.bn2 */
+static void shakenet26_2x96d_layer117_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c192_16x16_bwd(n, (act + (long)(12045312) * n), (par + 2224544), (sav + 11904), (sav + 12096), (dact + (long)(12094464) * n),
+        (dact + (long)(12045312) * n), (grad + 2224544), (grad + 2224736));
+}
+
+/* layer2.1.branch2.relu#2 */
+static void shakenet26_2x96d_layer118_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n49152_fwd(n, (act + (long)(12094464) * n), (act + (long)(12143616) * n));
+}
+
+/* layer2.1.branch2.relu#2 */
+static void shakenet26_2x96d_layer118_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n49152_bwd(n, (act + (long)(12094464) * n), (act + (long)(12143616) * n), (dact + (long)(12143616) * n), (dact + (long)(12094464) * n));
+}
+
+/* layer2.1.branch2.3 */
+static void shakenet26_2x96d_layer119_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c192_192_16x16_s1_p1_fwd(n, (act + (long)(12143616) * n), (par + 2224928), 0, (act + (long)(12192768) * n + 0));
+}
+
+/* layer2.1.branch2.3 */
+static void shakenet26_2x96d_layer119_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c192_192_16x16_s1_p1_bwd(n, (act + (long)(12143616) * n), (par + 2224928), (dact + (long)(12192768) * n + 0), (dact + (long)(12143616) * n), (grad + 2224928), 0);
+}
+
+/* layer2.1.branch2.4 */
+static void shakenet26_2x96d_layer120_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c192_16x16_fwd_train(n, (act + (long)(12192768) * n), (par + 2556704), (par + 2556896), (buf + 13248), (buf + 13440),
             (cnt + 41), (act + (long)(12241920) * n), (sav + 12288), (sav + 12480));
     else
         bn_c192_16x16_fwd_eval(n, (act + (long)(12192768) * n), (par + 2556704), (par + 2556896), (buf + 13248), (buf + 13440),
             (act + (long)(12241920) * n));
+}
+
+/* layer2.1.branch2.4 */
+static void shakenet26_2x96d_layer120_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c192_16x16_bwd(n, (act + (long)(12192768) * n), (par + 2556704), (sav + 12288), (sav + 12480), (dact + (long)(12241920) * n),
+        (dact + (long)(12192768) * n), (grad + 2556704), (grad + 2556896));
+}
+
+/* layer2.1.blend */
+static void shakenet26_2x96d_layer121_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     shake_n49152_fwd(n, (act + (long)(11750400) * n), (act + (long)(12241920) * n), train ? (ext + (long)(10) * n) : 0, (act + (long)(12291072) * n));
+}
+
+/* layer2.1.blend */
+static void shakenet26_2x96d_layer121_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    shake_n49152_bwd(n, (ext + (long)(10) * n) + n, (dact + (long)(12291072) * n), (dact + (long)(11750400) * n), (dact + (long)(12241920) * n));
+}
+
+/* layer2.1.sum */
+static void shakenet26_2x96d_layer122_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n49152_fwd(n, (act + (long)(12291072) * n), (act + (long)(11258880) * n), (act + (long)(12340224) * n));
+}
+
+/* layer2.1.sum */
+static void shakenet26_2x96d_layer122_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n49152_bwd(n, (dact + (long)(12340224) * n), (dact + (long)(12291072) * n), (dact + (long)(11258880) * n));
+}
+
+/* layer2.2.branch1.relu#1 */
+static void shakenet26_2x96d_layer123_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n49152_fwd(n, (act + (long)(12340224) * n), (act + (long)(12389376) * n));
+}
+
+/* layer2.2.branch1.relu#1 */
+static void shakenet26_2x96d_layer123_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n49152_bwd(n, (act + (long)(12340224) * n), (act + (long)(12389376) * n), (dact + (long)(12389376) * n), (dact + (long)(12340224) * n));
+}
+
+/* layer2.2.branch1.1.seps */
+static void shakenet26_2x96d_layer124_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_5_c192_16x16_s1_fwd(n, (act + (long)(12389376) * n), (par + 2594336), 0, (act + (long)(12438528) * n + 0));
+}
+
+/* layer2.2.branch1.1.seps */
+static void shakenet26_2x96d_layer124_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_5_c192_16x16_s1_bwd(n, (act + (long)(12389376) * n), (par + 2594336), (dact + (long)(12438528) * n + 0), (dact + (long)(12389376) * n), (grad + 2594336), 0);
+}
+
+/* layer2.2.branch1.1.bn1 */
+static void shakenet26_2x96d_layer125_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c384_16x16_fwd_train(n, (act + (long)(12438528) * n), (par + 2600864), (par + 2601248), (buf + 14016), (buf + 14400),
             (cnt + 43), (act + (long)(12536832) * n), (sav + 12672), (sav + 13056));
     else
         bn_c384_16x16_fwd_eval(n, (act + (long)(12438528) * n), (par + 2600864), (par + 2601248), (buf + 14016), (buf + 14400),
             (act + (long)(12536832) * n));
+}
+
+/* layer2.2.branch1.1.bn1 */
+static void shakenet26_2x96d_layer125_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c384_16x16_bwd(n, (act + (long)(12438528) * n), (par + 2600864), (sav + 12672), (sav + 13056), (dact + (long)(12536832) * n),
+        (dact + (long)(12438528) * n), (grad + 2600864), (grad + 2601248));
+}
+
+/* layer2.2.branch1.1.pointwise */
+static void shakenet26_2x96d_layer126_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c384_192_16x16_s1_p0_b_fwd(n, (act + (long)(12536832) * n), (par + 2601632), (par + 2675360), (act + (long)(12635136) * n + 0));
+}
+
+/* layer2.2.branch1.1.pointwise */
+static void shakenet26_2x96d_layer126_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c384_192_16x16_s1_p0_b_bwd(n, (act + (long)(12536832) * n), (par + 2601632), (dact + (long)(12635136) * n + 0), (dact + (long)(12536832) * n), (grad + 2601632), (grad + 2675360));
+}
+
+/* layer2.2.branch1.1.bn2 */
+static void shakenet26_2x96d_layer127_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c192_16x16_fwd_train(n, (act + (long)(12635136) * n), (par + 2675552), (par + 2675744), (buf + 14784), (buf + 14976),
             (cnt + 44), (act + (long)(12684288) * n), (sav + 13440), (sav + 13632));
     else
         bn_c192_16x16_fwd_eval(n, (act + (long)(12635136) * n), (par + 2675552), (par + 2675744), (buf + 14784), (buf + 14976),
             (act + (long)(12684288) * n));
+}
+
+/* layer2.2.branch1.1.bn2 */
+static void shakenet26_2x96d_layer127_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c192_16x16_bwd(n, (act + (long)(12635136) * n), (par + 2675552), (sav + 13440), (sav + 13632), (dact + (long)(12684288) * n),
+        (dact + (long)(12635136) * n), (grad + 2675552), (grad + 2675744));
+}
+
+/* layer2.2.branch1.relu#2 */
+static void shakenet26_2x96d_layer128_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n49152_fwd(n, (act + (long)(12684288) * n), (act + (long)(12733440) * n));
+}
+
+/* layer2.2.branch1.relu#2 */
+static void shakenet26_2x96d_layer128_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n49152_bwd(n, (act + (long)(12684288) * n), (act + (long)(12733440) * n), (dact + (long)(12733440) * n), (dact + (long)(12684288) * n));
+}
+
+/* layer2.2.branch1.3 */
+static void shakenet26_2x96d_layer129_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c192_192_16x16_s1_p1_fwd(n, (act + (long)(12733440) * n), (par + 2675936), 0, (act + (long)(12782592) * n + 0));
+}
+
+/* layer2.2.branch1.3 */
+static void shakenet26_2x96d_layer129_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c192_192_16x16_s1_p1_bwd(n, (act + (long)(12733440) * n), (par + 2675936), (dact + (long)(12782592) * n + 0), (dact + (long)(12733440) * n), (grad + 2675936), 0);
+}
+
+/* layer2.2.branch1.4 */
+static void shakenet26_2x96d_layer130_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c192_16x16_fwd_train(n, (act + (long)(12782592) * n), (par + 3007712), (par + 3007904), (buf + 15168), (buf + 15360),
             (cnt + 45), (act + (long)(12831744) * n), (sav + 13824), (sav + 14016));
     else
         bn_c192_16x16_fwd_eval(n, (act + (long)(12782592) * n), (par + 3007712), (par + 3007904), (buf + 15168), (buf + 15360),
             (act + (long)(12831744) * n));
+}
+
+/* layer2.2.branch1.4 */
+static void shakenet26_2x96d_layer130_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c192_16x16_bwd(n, (act + (long)(12782592) * n), (par + 3007712), (sav + 13824), (sav + 14016), (dact + (long)(12831744) * n),
+        (dact + (long)(12782592) * n), (grad + 3007712), (grad + 3007904));
+}
+
+/* layer2.2.branch2.relu#1 */
+static void shakenet26_2x96d_layer131_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n49152_fwd(n, (act + (long)(12340224) * n), (act + (long)(12880896) * n));
+}
+
+/* layer2.2.branch2.relu#1 */
+static void shakenet26_2x96d_layer131_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n49152_bwd(n, (act + (long)(12340224) * n), (act + (long)(12880896) * n), (dact + (long)(12880896) * n), (dact + (long)(12340224) * n));
+}
+
+/* layer2.2.branch2.1.seps */
+static void shakenet26_2x96d_layer132_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_5_c192_16x16_s1_fwd(n, (act + (long)(12880896) * n), (par + 3008096), 0, (act + (long)(12930048) * n + 0));
+}
+
+/* layer2.2.branch2.1.seps */
+static void shakenet26_2x96d_layer132_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_5_c192_16x16_s1_bwd(n, (act + (long)(12880896) * n), (par + 3008096), (dact + (long)(12930048) * n + 0), (dact + (long)(12880896) * n), (grad + 3008096), 0);
+}
+
+/* layer2.2.branch2.1.bn1 */
+static void shakenet26_2x96d_layer133_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c384_16x16_fwd_train(n, (act + (long)(12930048) * n), (par + 3014624), (par + 3015008), (buf + 15552), (buf + 15936),
             (cnt + 46), (act + (long)(13028352) * n), (sav + 14208), (sav + 14592));
     else
         bn_c384_16x16_fwd_eval(n, (act + (long)(12930048) * n), (par + 3014624), (par + 3015008), (buf + 15552), (buf + 15936),
             (act + (long)(13028352) * n));
+}
+
+/* layer2.2.branch2.1.bn1 */
+static void shakenet26_2x96d_layer133_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c384_16x16_bwd(n, (act + (long)(12930048) * n), (par + 3014624), (sav + 14208), (sav + 14592), (dact + (long)(13028352) * n),
+        (dact + (long)(12930048) * n), (grad + 3014624), (grad + 3015008));
+}
+
+/* layer2.2.branch2.1.pointwise */
+static void shakenet26_2x96d_layer134_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c384_192_16x16_s1_p0_b_fwd(n, (act + (long)(13028352) * n), (par + 3015392), (par + 3089120), (act + (long)(13126656) * n + 0));
+}
+
+/* layer2.2.branch2.1.pointwise */
+static void shakenet26_2x96d_layer134_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c384_192_16x16_s1_p0_b_bwd(n, (act + (long)(13028352) * n), (par + 3015392), (dact + (long)(13126656) * n + 0), (dact + (long)(13028352) * n), (grad + 3015392), (grad + 3089120));
+}
+
+/* layer2.2.branch2.1.bn2 */
+static void shakenet26_2x96d_layer135_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c192_16x16_fwd_train(n, (act + (long)(13126656) * n), (par + 3089312), (par + 3089504), (buf + 16320), (buf + 16512),
             (cnt + 47), (act + (long)(13175808) * n), (sav + 14976), (sav + 15168));
     else
         bn_c192_16x16_fwd_eval(n, (act + (long)(13126656) * n), (par + 3089312), (par + 3089504), (buf + 16320), (buf + 16512),
             (act + (long)(13175808) * n));
+}
+
+/* layer2.2.branch2.1.bn2 */
+static void shakenet26_2x96d_layer135_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c192_16x16_bwd(n, (act + (long)(13126656) * n), (par + 3089312), (sav + 14976), (sav + 15168), (dact + (long)(13175808) * n),
+        (dact + (long)(13126656) * n), (grad + 3089312), (grad + 3089504));
+}
+
+/* layer2.2.branch2.relu#2 */
+static void shakenet26_2x96d_layer136_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n49152_fwd(n, (act + (long)(13175808) * n), (act + (long)(13224960) * n));
+}
+
+/* layer2.2.branch2.relu#2 */
+static void shakenet26_2x96d_layer136_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n49152_bwd(n, (act + (long)(13175808) * n), (act + (long)(13224960) * n), (dact + (long)(13224960) * n), (dact + (long)(13175808) * n));
+}
+
+/* layer2.2.branch2.3 */
+static void shakenet26_2x96d_layer137_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c192_192_16x16_s1_p1_fwd(n, (act + (long)(13224960) * n), (par + 3089696), 0, (act + (long)(13274112) * n + 0));
+}
+
+/* layer2.2.branch2.3 */
+static void shakenet26_2x96d_layer137_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c192_192_16x16_s1_p1_bwd(n, (act + (long)(13224960) * n), (par + 3089696), (dact + (long)(13274112) * n + 0), (dact + (long)(13224960) * n), (grad + 3089696), 0);
+}
+
+/* layer2.2.branch2.4 */
+static void shakenet26_2x96d_layer138_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c192_16x16_fwd_train(n, (act + (long)(13274112) * n), (par + 3421472), (par + 3421664), (buf + 16704), (buf + 16896),
             (cnt + 48), (act + (long)(13323264) * n), (sav + 15360), (sav + 15552));
     else
         bn_c192_16x16_fwd_eval(n, (act + (long)(13274112) * n), (par + 3421472), (par + 3421664), (buf + 16704), (buf + 16896),
             (act + (long)(13323264) * n));
+}
+
+/* layer2.2.branch2.4 */
+static void shakenet26_2x96d_layer138_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c192_16x16_bwd(n, (act + (long)(13274112) * n), (par + 3421472), (sav + 15360), (sav + 15552), (dact + (long)(13323264) * n),
+        (dact + (long)(13274112) * n), (grad + 3421472), (grad + 3421664));
+}
+
+/* layer2.2.blend */
+static void shakenet26_2x96d_layer139_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     shake_n49152_fwd(n, (act + (long)(12831744) * n), (act + (long)(13323264) * n), train ? (ext + (long)(12) * n) : 0, (act + (long)(13372416) * n));
+}
+
+/* layer2.2.blend */
+static void shakenet26_2x96d_layer139_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    shake_n49152_bwd(n, (ext + (long)(12) * n) + n, (dact + (long)(13372416) * n), (dact + (long)(12831744) * n), (dact + (long)(13323264) * n));
+}
+
+/* layer2.2.sum */
+static void shakenet26_2x96d_layer140_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n49152_fwd(n, (act + (long)(13372416) * n), (act + (long)(12340224) * n), (act + (long)(13421568) * n));
+}
+
+/* layer2.2.sum */
+static void shakenet26_2x96d_layer140_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n49152_bwd(n, (dact + (long)(13421568) * n), (dact + (long)(13372416) * n), (dact + (long)(12340224) * n));
+}
+
+/* layer2.3.branch1.relu#1 */
+static void shakenet26_2x96d_layer141_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n49152_fwd(n, (act + (long)(13421568) * n), (act + (long)(13470720) * n));
+}
+
+/* layer2.3.branch1.relu#1 */
+static void shakenet26_2x96d_layer141_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n49152_bwd(n, (act + (long)(13421568) * n), (act + (long)(13470720) * n), (dact + (long)(13470720) * n), (dact + (long)(13421568) * n));
+}
+
+/* layer2.3.branch1.1.seps */
+static void shakenet26_2x96d_layer142_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_5_c192_16x16_s1_fwd(n, (act + (long)(13470720) * n), (par + 3459104), 0, (act + (long)(13519872) * n + 0));
+}
+
+/* layer2.3.branch1.1.seps */
+static void shakenet26_2x96d_layer142_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_5_c192_16x16_s1_bwd(n, (act + (long)(13470720) * n), (par + 3459104), (dact + (long)(13519872) * n + 0), (dact + (long)(13470720) * n), (grad + 3459104), 0);
+}
+
+/* layer2.3.branch1.1.bn1 */
+static void shakenet26_2x96d_layer143_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c384_16x16_fwd_train(n, (act + (long)(13519872) * n), (par + 3465632), (par + 3466016), (buf + 17472), (buf + 17856),
             (cnt + 50), (act + (long)(13618176) * n), (sav + 15744), (sav + 16128));
     else
         bn_c384_16x16_fwd_eval(n, (act + (long)(13519872) * n), (par + 3465632), (par + 3466016), (buf + 17472), (buf + 17856),
             (act + (long)(13618176) * n));
+}
+
+/* layer2.3.branch1.1.bn1 */
+static void shakenet26_2x96d_layer143_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c384_16x16_bwd(n, (act + (long)(13519872) * n), (par + 3465632), (sav + 15744), (sav + 16128), (dact + (long)(13618176) * n),
+        (dact + (long)(13519872) * n), (grad + 3465632), (grad + 3466016));
+}
+
+/* layer2.3.branch1.1.pointwise */
+static void shakenet26_2x96d_layer144_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c384_192_16x16_s1_p0_b_fwd(n, (act + (long)(13618176) * n), (par + 3466400), (par + 3540128), (act + (long)(13716480) * n + 0));
+}
+
+/* layer2.3.branch1.1.pointwise */
+static void shakenet26_2x96d_layer144_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c384_192_16x16_s1_p0_b_bwd(n, (act + (long)(13618176) * n), (par + 3466400), (dact + (long)(13716480) * n + 0), (dact + (long)(13618176) * n), (grad + 3466400), (grad + 3540128));
+}
+
+/* layer2.3.branch1.1.bn2 */
+static void shakenet26_2x96d_layer145_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c192_16x16_fwd_train(n, (act + (long)(13716480) * n), (par + 3540320), (par + 3540512), (buf + 18240), (buf + 18432),
             (cnt + 51), (act + (long)(13765632) * n), (sav + 16512), (sav + 16704));
     else
         bn_c192_16x16_fwd_eval(n, (act + (long)(13716480) * n), (par + 3540320), (par + 3540512), (buf + 18240), (buf + 18432),
             (act + (long)(13765632) * n));
+}
+
+/* layer2.3.branch1.1.bn2 */
+static void shakenet26_2x96d_layer145_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c192_16x16_bwd(n, (act + (long)(13716480) * n), (par + 3540320), (sav + 16512), (sav + 16704), (dact + (long)(13765632) * n),
+        (dact + (long)(13716480) * n), (grad + 3540320), (grad + 3540512));
+}
+
+/* layer2.3.branch1.relu#2 */
+static void shakenet26_2x96d_layer146_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n49152_fwd(n, (act + (long)(13765632) * n), (act + (long)(13814784) * n));
+}
+
+/* layer2.3.branch1.relu#2 */
+static void shakenet26_2x96d_layer146_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n49152_bwd(n, (act + (long)(13765632) * n), (act + (long)(13814784) * n), (dact + (long)(13814784) * n), (dact + (long)(13765632) * n));
+}
+
+/* layer2.3.branch1.3 */
+static void shakenet26_2x96d_layer147_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c192_192_16x16_s1_p1_fwd(n, (act + (long)(13814784) * n), (par + 3540704), 0, (act + (long)(13863936) * n + 0));
+}
+
+/* layer2.3.branch1.3 */
+static void shakenet26_2x96d_layer147_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c192_192_16x16_s1_p1_bwd(n, (act + (long)(13814784) * n), (par + 3540704), (dact + (long)(13863936) * n + 0), (dact + (long)(13814784) * n), (grad + 3540704), 0);
+}
+
+/* layer2.3.branch1.4 */
+static void shakenet26_2x96d_layer148_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c192_16x16_fwd_train(n, (act + (long)(13863936) * n), (par + 3872480), (par + 3872672), (buf + 18624), (buf + 18816),
             (cnt + 52), (act + (long)(13913088) * n), (sav + 16896), (sav + 17088));
     else
         bn_c192_16x16_fwd_eval(n, (act + (long)(13863936) * n), (par + 3872480), (par + 3872672), (buf + 18624), (buf + 18816),
             (act + (long)(13913088) * n));
+}
+
+/* layer2.3.branch1.4 */
+static void shakenet26_2x96d_layer148_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c192_16x16_bwd(n, (act + (long)(13863936) * n), (par + 3872480), (sav + 16896), (sav + 17088), (dact + (long)(13913088) * n),
+        (dact + (long)(13863936) * n), (grad + 3872480), (grad + 3872672));
+}
+
+/* layer2.3.branch2.relu#1 */
+static void shakenet26_2x96d_layer149_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n49152_fwd(n, (act + (long)(13421568) * n), (act + (long)(13962240) * n));
+}
+
+/* layer2.3.branch2.relu#1 */
+static void shakenet26_2x96d_layer149_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n49152_bwd(n, (act + (long)(13421568) * n), (act + (long)(13962240) * n), (dact + (long)(13962240) * n), (dact + (long)(13421568) * n));
+}
+
+/* layer2.3.branch2.1.seps */
+static void shakenet26_2x96d_layer150_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_5_c192_16x16_s1_fwd(n, (act + (long)(13962240) * n), (par + 3872864), 0, (act + (long)(14011392) * n + 0));
+}
+
+/* layer2.3.branch2.1.seps */
+static void shakenet26_2x96d_layer150_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_5_c192_16x16_s1_bwd(n, (act + (long)(13962240) * n), (par + 3872864), (dact + (long)(14011392) * n + 0), (dact + (long)(13962240) * n), (grad + 3872864), 0);
+}
+
+/* layer2.3.branch2.1.bn1 */
+static void shakenet26_2x96d_layer151_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c384_16x16_fwd_train(n, (act + (long)(14011392) * n), (par + 3879392), (par + 3879776), (buf + 19008), (buf + 19392),
             (cnt + 53), (act + (long)(14109696) * n), (sav + 17280), (sav + 17664));
     else
         bn_c384_16x16_fwd_eval(n, (act + (long)(14011392) * n), (par + 3879392), (par + 3879776), (buf + 19008), (buf + 19392),
             (act + (long)(14109696) * n));
+}
+
+/* layer2.3.branch2.1.bn1 */
+static void shakenet26_2x96d_layer151_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c384_16x16_bwd(n, (act + (long)(14011392) * n), (par + 3879392), (sav + 17280), (sav + 17664), (dact + (long)(14109696) * n),
+        (dact + (long)(14011392) * n), (grad + 3879392), (grad + 3879776));
+}
+
+/* layer2.3.branch2.1.pointwise */
+static void shakenet26_2x96d_layer152_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c384_192_16x16_s1_p0_b_fwd(n, (act + (long)(14109696) * n), (par + 3880160), (par + 3953888), (act + (long)(14208000) * n + 0));
+}
+
+/* layer2.3.branch2.1.pointwise */
+static void shakenet26_2x96d_layer152_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c384_192_16x16_s1_p0_b_bwd(n, (act + (long)(14109696) * n), (par + 3880160), (dact + (long)(14208000) * n + 0), (dact + (long)(14109696) * n), (grad + 3880160), (grad + 3953888));
+}
+
+/* layer2.3.branch2.1.bn2 */
+static void shakenet26_2x96d_layer153_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c192_16x16_fwd_train(n, (act + (long)(14208000) * n), (par + 3954080), (par + 3954272), (buf + 19776), (buf + 19968),
             (cnt + 54), (act + (long)(14257152) * n), (sav + 18048), (sav + 18240));
     else
         bn_c192_16x16_fwd_eval(n, (act + (long)(14208000) * n), (par + 3954080), (par + 3954272), (buf + 19776), (buf + 19968),
             (act + (long)(14257152) * n));
+}
+
+/* layer2.3.branch2.1.bn2 */
+static void shakenet26_2x96d_layer153_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c192_16x16_bwd(n, (act + (long)(14208000) * n), (par + 3954080), (sav + 18048), (sav + 18240), (dact + (long)(14257152) * n),
+        (dact + (long)(14208000) * n), (grad + 3954080), (grad + 3954272));
+}
+
+/* layer2.3.branch2.relu#2 */
+static void shakenet26_2x96d_layer154_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n49152_fwd(n, (act + (long)(14257152) * n), (act + (long)(14306304) * n));
+}
+
+/* layer2.3.branch2.relu#2 */
+static void shakenet26_2x96d_layer154_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n49152_bwd(n, (act + (long)(14257152) * n), (act + (long)(14306304) * n), (dact + (long)(14306304) * n), (dact + (long)(14257152) * n));
+}
+
+/* layer2.3.branch2.3 */
+static void shakenet26_2x96d_layer155_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c192_192_16x16_s1_p1_fwd(n, (act + (long)(14306304) * n), (par + 3954464), 0, (act + (long)(14355456) * n + 0));
+}
+
+/* layer2.3.branch2.3 */
+static void shakenet26_2x96d_layer155_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c192_192_16x16_s1_p1_bwd(n, (act + (long)(14306304) * n), (par + 3954464), (dact + (long)(14355456) * n + 0), (dact + (long)(14306304) * n), (grad + 3954464), 0);
+}
+
+/* layer2.3.branch2.4 */
+static void shakenet26_2x96d_layer156_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c192_16x16_fwd_train(n, (act + (long)(14355456) * n), (par + 4286240), (par + 4286432), (buf + 20160), (buf + 20352),
             (cnt + 55), (act + (long)(14404608) * n), (sav + 18432), (sav + 18624));
     else
         bn_c192_16x16_fwd_eval(n, (act + (long)(14355456) * n), (par + 4286240), (par + 4286432), (buf + 20160), (buf + 20352),
             (act + (long)(14404608) * n));
+}
+
+/* layer2.3.branch2.4 */
+static void shakenet26_2x96d_layer156_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c192_16x16_bwd(n, (act + (long)(14355456) * n), (par + 4286240), (sav + 18432), (sav + 18624), (dact + (long)(14404608) * n),
+        (dact + (long)(14355456) * n), (grad + 4286240), (grad + 4286432));
+}
+
+/* layer2.3.blend */
+static void shakenet26_2x96d_layer157_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     shake_n49152_fwd(n, (act + (long)(13913088) * n), (act + (long)(14404608) * n), train ? (ext + (long)(14) * n) : 0, (act + (long)(14453760) * n));
+}
+
+/* layer2.3.blend */
+static void shakenet26_2x96d_layer157_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    shake_n49152_bwd(n, (ext + (long)(14) * n) + n, (dact + (long)(14453760) * n), (dact + (long)(13913088) * n), (dact + (long)(14404608) * n));
+}
+
+/* layer2.3.sum */
+static void shakenet26_2x96d_layer158_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n49152_fwd(n, (act + (long)(14453760) * n), (act + (long)(13421568) * n), (act + (long)(14502912) * n));
+}
+
+/* layer2.3.sum */
+static void shakenet26_2x96d_layer158_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n49152_bwd(n, (dact + (long)(14502912) * n), (dact + (long)(14453760) * n), (dact + (long)(13421568) * n));
+}
+
+/* layer3.0.shortcut.h */
+static void shakenet26_2x96d_layer159_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n49152_fwd(n, (act + (long)(14502912) * n), (act + (long)(14552064) * n));
+}
+
+/* layer3.0.shortcut.h */
+static void shakenet26_2x96d_layer159_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n49152_bwd(n, (act + (long)(14502912) * n), (act + (long)(14552064) * n), (dact + (long)(14552064) * n), (dact + (long)(14502912) * n));
+}
+
+/* layer3.0.shortcut.path1 */
+static void shakenet26_2x96d_layer160_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     subsample_c192_16x16_s2_o0_fwd(n, (act + (long)(14552064) * n), (act + (long)(14601216) * n));
+}
+
+/* layer3.0.shortcut.path1 */
+static void shakenet26_2x96d_layer160_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    subsample_c192_16x16_s2_o0_bwd(n, (dact + (long)(14601216) * n), (dact + (long)(14552064) * n));
+}
+
+/* layer3.0.shortcut.conv1 */
+static void shakenet26_2x96d_layer161_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c192_192_8x8_s1_p0_fwd(n, (act + (long)(14601216) * n), (par + 4286624), 0, (act + (long)(14613504) * n + 0));
+}
+
+/* layer3.0.shortcut.conv1 */
+static void shakenet26_2x96d_layer161_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c192_192_8x8_s1_p0_bwd(n, (act + (long)(14601216) * n), (par + 4286624), (dact + (long)(14613504) * n + 0), (dact + (long)(14601216) * n), (grad + 4286624), 0);
+}
+
+/* layer3.0.shortcut.path2 */
+static void shakenet26_2x96d_layer162_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     subsample_c192_16x16_s2_o1_fwd(n, (act + (long)(14552064) * n), (act + (long)(14625792) * n));
+}
+
+/* layer3.0.shortcut.path2 */
+static void shakenet26_2x96d_layer162_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    subsample_c192_16x16_s2_o1_bwd(n, (dact + (long)(14625792) * n), (dact + (long)(14552064) * n));
+}
+
+/* layer3.0.shortcut.conv2 */
+static void shakenet26_2x96d_layer163_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c192_192_8x8_s1_p0_fwd(n, (act + (long)(14625792) * n), (par + 4323488), 0, (act + (long)(14638080) * n + 0));
+}
+
+/* layer3.0.shortcut.conv2 */
+static void shakenet26_2x96d_layer163_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c192_192_8x8_s1_p0_bwd(n, (act + (long)(14625792) * n), (par + 4323488), (dact + (long)(14638080) * n + 0), (dact + (long)(14625792) * n), (grad + 4323488), 0);
+}
+
+/* layer3.0.shortcut.cat */
+static void shakenet26_2x96d_layer164_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     concat_c_192_192_8x8_fwd(n, (act + (long)(14613504) * n), (act + (long)(14638080) * n), (act + (long)(14650368) * n));
+}
+
+/* layer3.0.shortcut.cat */
+static void shakenet26_2x96d_layer164_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    concat_c_192_192_8x8_bwd(n, (dact + (long)(14650368) * n), (dact + (long)(14613504) * n), (dact + (long)(14638080) * n));
+}
+
+/* layer3.0.shortcut.bn */
+static void shakenet26_2x96d_layer165_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c384_8x8_fwd_train(n, (act + (long)(14650368) * n), (par + 4360352), (par + 4360736), (buf + 20544), (buf + 20928),
             (cnt + 56), (act + (long)(14674944) * n), (sav + 18816), (sav + 19200));
     else
         bn_c384_8x8_fwd_eval(n, (act + (long)(14650368) * n), (par + 4360352), (par + 4360736), (buf + 20544), (buf + 20928),
             (act + (long)(14674944) * n));
+}
+
+/* layer3.0.shortcut.bn */
+static void shakenet26_2x96d_layer165_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c384_8x8_bwd(n, (act + (long)(14650368) * n), (par + 4360352), (sav + 18816), (sav + 19200), (dact + (long)(14674944) * n),
+        (dact + (long)(14650368) * n), (grad + 4360352), (grad + 4360736));
+}
+
+/* layer3.0.branch1.relu#1 */
+static void shakenet26_2x96d_layer166_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n49152_fwd(n, (act + (long)(14502912) * n), (act + (long)(14699520) * n));
+}
+
+/* layer3.0.branch1.relu#1 */
+static void shakenet26_2x96d_layer166_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n49152_bwd(n, (act + (long)(14502912) * n), (act + (long)(14699520) * n), (dact + (long)(14699520) * n), (dact + (long)(14502912) * n));
+}
+
+/* layer3.0.branch1.1.seps */
+static void shakenet26_2x96d_layer167_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_3_c192_16x16_s1_fwd(n, (act + (long)(14699520) * n), (par + 4361120), 0, (act + (long)(14748672) * n + 0));
+}
+
+/* layer3.0.branch1.1.seps */
+static void shakenet26_2x96d_layer167_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_3_c192_16x16_s1_bwd(n, (act + (long)(14699520) * n), (par + 4361120), (dact + (long)(14748672) * n + 0), (dact + (long)(14699520) * n), (grad + 4361120), 0);
+}
+
+/* layer3.0.branch1.1.bn1 */
+static void shakenet26_2x96d_layer168_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c384_16x16_fwd_train(n, (act + (long)(14748672) * n), (par + 4364576), (par + 4364960), (buf + 21312), (buf + 21696),
             (cnt + 57), (act + (long)(14846976) * n), (sav + 19584), (sav + 19968));
     else
         bn_c384_16x16_fwd_eval(n, (act + (long)(14748672) * n), (par + 4364576), (par + 4364960), (buf + 21312), (buf + 21696),
             (act + (long)(14846976) * n));
+}
+
+/* layer3.0.branch1.1.bn1 */
+static void shakenet26_2x96d_layer168_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c384_16x16_bwd(n, (act + (long)(14748672) * n), (par + 4364576), (sav + 19584), (sav + 19968), (dact + (long)(14846976) * n),
+        (dact + (long)(14748672) * n), (grad + 4364576), (grad + 4364960));
+}
+
+/* layer3.0.branch1.1.pointwise */
+static void shakenet26_2x96d_layer169_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c384_384_16x16_s2_p0_b_fwd(n, (act + (long)(14846976) * n), (par + 4365344), (par + 4512800), (act + (long)(14945280) * n + 0));
+}
+
+/* layer3.0.branch1.1.pointwise */
+static void shakenet26_2x96d_layer169_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c384_384_16x16_s2_p0_b_bwd(n, (act + (long)(14846976) * n), (par + 4365344), (dact + (long)(14945280) * n + 0), (dact + (long)(14846976) * n), (grad + 4365344), (grad + 4512800));
+}
+
+/* layer3.0.branch1.1.bn2 */
+static void shakenet26_2x96d_layer170_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c384_8x8_fwd_train(n, (act + (long)(14945280) * n), (par + 4513184), (par + 4513568), (buf + 22080), (buf + 22464),
             (cnt + 58), (act + (long)(14969856) * n), (sav + 20352), (sav + 20736));
     else
         bn_c384_8x8_fwd_eval(n, (act + (long)(14945280) * n), (par + 4513184), (par + 4513568), (buf + 22080), (buf + 22464),
             (act + (long)(14969856) * n));
+}
+
+/* layer3.0.branch1.1.bn2 */
+static void shakenet26_2x96d_layer170_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c384_8x8_bwd(n, (act + (long)(14945280) * n), (par + 4513184), (sav + 20352), (sav + 20736), (dact + (long)(14969856) * n),
+        (dact + (long)(14945280) * n), (grad + 4513184), (grad + 4513568));
+}
+
+/* layer3.0.branch1.relu#2 */
+static void shakenet26_2x96d_layer171_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n24576_fwd(n, (act + (long)(14969856) * n), (act + (long)(14994432) * n));
+}
+
+/* layer3.0.branch1.relu#2 */
+static void shakenet26_2x96d_layer171_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n24576_bwd(n, (act + (long)(14969856) * n), (act + (long)(14994432) * n), (dact + (long)(14994432) * n), (dact + (long)(14969856) * n));
+}
+
+/* layer3.0.branch1.3 */
+static void shakenet26_2x96d_layer172_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c384_384_8x8_s1_p1_fwd(n, (act + (long)(14994432) * n), (par + 4513952), 0, (act + (long)(15019008) * n + 0));
+}
+
+/* layer3.0.branch1.3 */
+static void shakenet26_2x96d_layer172_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c384_384_8x8_s1_p1_bwd(n, (act + (long)(14994432) * n), (par + 4513952), (dact + (long)(15019008) * n + 0), (dact + (long)(14994432) * n), (grad + 4513952), 0);
+}
+
+/* layer3.0.branch1.4 */
+static void shakenet26_2x96d_layer173_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c384_8x8_fwd_train(n, (act + (long)(15019008) * n), (par + 5841056), (par + 5841440), (buf + 22848), (buf + 23232),
             (cnt + 59), (act + (long)(15043584) * n), (sav + 21120), (sav + 21504));
     else
         bn_c384_8x8_fwd_eval(n, (act + (long)(15019008) * n), (par + 5841056), (par + 5841440), (buf + 22848), (buf + 23232),
             (act + (long)(15043584) * n));
+}
+
+/* layer3.0.branch1.4 */
+static void shakenet26_2x96d_layer173_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c384_8x8_bwd(n, (act + (long)(15019008) * n), (par + 5841056), (sav + 21120), (sav + 21504), (dact + (long)(15043584) * n),
+        (dact + (long)(15019008) * n), (grad + 5841056), (grad + 5841440));
+}
+
+/* layer3.0.branch2.relu#1 */
+static void shakenet26_2x96d_layer174_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n49152_fwd(n, (act + (long)(14502912) * n), (act + (long)(15068160) * n));
+}
+
+/* layer3.0.branch2.relu#1 */
+static void shakenet26_2x96d_layer174_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n49152_bwd(n, (act + (long)(14502912) * n), (act + (long)(15068160) * n), (dact + (long)(15068160) * n), (dact + (long)(14502912) * n));
+}
+
+/* layer3.0.branch2.1.seps */
+static void shakenet26_2x96d_layer175_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_3_c192_16x16_s1_fwd(n, (act + (long)(15068160) * n), (par + 5841824), 0, (act + (long)(15117312) * n + 0));
+}
+
+/* layer3.0.branch2.1.seps */
+static void shakenet26_2x96d_layer175_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_3_c192_16x16_s1_bwd(n, (act + (long)(15068160) * n), (par + 5841824), (dact + (long)(15117312) * n + 0), (dact + (long)(15068160) * n), (grad + 5841824), 0);
+}
+
+/* layer3.0.branch2.1.bn1 */
+static void shakenet26_2x96d_layer176_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c384_16x16_fwd_train(n, (act + (long)(15117312) * n), (par + 5845280), (par + 5845664), (buf + 23616), (buf + 24000),
             (cnt + 60), (act + (long)(15215616) * n), (sav + 21888), (sav + 22272));
     else
         bn_c384_16x16_fwd_eval(n, (act + (long)(15117312) * n), (par + 5845280), (par + 5845664), (buf + 23616), (buf + 24000),
             (act + (long)(15215616) * n));
+}
+
+/* layer3.0.branch2.1.bn1 */
+static void shakenet26_2x96d_layer176_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c384_16x16_bwd(n, (act + (long)(15117312) * n), (par + 5845280), (sav + 21888), (sav + 22272), (dact + (long)(15215616) * n),
+        (dact + (long)(15117312) * n), (grad + 5845280), (grad + 5845664));
+}
+
+/* layer3.0.branch2.1.pointwise */
+static void shakenet26_2x96d_layer177_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c384_384_16x16_s2_p0_b_fwd(n, (act + (long)(15215616) * n), (par + 5846048), (par + 5993504), (act + (long)(15313920) * n + 0));
+}
+
+/* layer3.0.branch2.1.pointwise */
+static void shakenet26_2x96d_layer177_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c384_384_16x16_s2_p0_b_bwd(n, (act + (long)(15215616) * n), (par + 5846048), (dact + (long)(15313920) * n + 0), (dact + (long)(15215616) * n), (grad + 5846048), (grad + 5993504));
+}
+
+/* layer3.0.branch2.1.bn2 */
+static void shakenet26_2x96d_layer178_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c384_8x8_fwd_train(n, (act + (long)(15313920) * n), (par + 5993888), (par + 5994272), (buf + 24384), (buf + 24768),
             (cnt + 61), (act + (long)(15338496) * n), (sav + 22656), (sav + 23040));
     else
         bn_c384_8x8_fwd_eval(n, (act + (long)(15313920) * n), (par + 5993888), (par + 5994272), (buf + 24384), (buf + 24768),
             (act + (long)(15338496) * n));
+}
+
+/* layer3.0.branch2.1.bn2 */
+static void shakenet26_2x96d_layer178_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c384_8x8_bwd(n, (act + (long)(15313920) * n), (par + 5993888), (sav + 22656), (sav + 23040), (dact + (long)(15338496) * n),
+        (dact + (long)(15313920) * n), (grad + 5993888), (grad + 5994272));
+}
+
+/* layer3.0.branch2.relu#2 */
+static void shakenet26_2x96d_layer179_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n24576_fwd(n, (act + (long)(15338496) * n), (act + (long)(15363072) * n));
+}
+
+/* layer3.0.branch2.relu#2 */
+static void shakenet26_2x96d_layer179_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n24576_bwd(n, (act + (long)(15338496) * n), (act + (long)(15363072) * n), (dact + (long)(15363072) * n), (dact + (long)(15338496) * n));
+}
+
+/* layer3.0.branch2.3 */
+static void shakenet26_2x96d_layer180_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c384_384_8x8_s1_p1_fwd(n, (act + (long)(15363072) * n), (par + 5994656), 0, (act + (long)(15387648) * n + 0));
+}
+
+/* layer3.0.branch2.3 */
+static void shakenet26_2x96d_layer180_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c384_384_8x8_s1_p1_bwd(n, (act + (long)(15363072) * n), (par + 5994656), (dact + (long)(15387648) * n + 0), (dact + (long)(15363072) * n), (grad + 5994656), 0);
+}
+
+/* layer3.0.branch2.4 */
+static void shakenet26_2x96d_layer181_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c384_8x8_fwd_train(n, (act + (long)(15387648) * n), (par + 7321760), (par + 7322144), (buf + 25152), (buf + 25536),
             (cnt + 62), (act + (long)(15412224) * n), (sav + 23424), (sav + 23808));
     else
         bn_c384_8x8_fwd_eval(n, (act + (long)(15387648) * n), (par + 7321760), (par + 7322144), (buf + 25152), (buf + 25536),
             (act + (long)(15412224) * n));
+}
+
+/* layer3.0.branch2.4 */
+static void shakenet26_2x96d_layer181_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c384_8x8_bwd(n, (act + (long)(15387648) * n), (par + 7321760), (sav + 23424), (sav + 23808), (dact + (long)(15412224) * n),
+        (dact + (long)(15387648) * n), (grad + 7321760), (grad + 7322144));
+}
+
+/* layer3.0.blend */
+static void shakenet26_2x96d_layer182_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     shake_n24576_fwd(n, (act + (long)(15043584) * n), (act + (long)(15412224) * n), train ? (ext + (long)(16) * n) : 0, (act + (long)(15436800) * n));
+}
+
+/* layer3.0.blend */
+static void shakenet26_2x96d_layer182_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    shake_n24576_bwd(n, (ext + (long)(16) * n) + n, (dact + (long)(15436800) * n), (dact + (long)(15043584) * n), (dact + (long)(15412224) * n));
+}
+
+/* layer3.0.sum */
+static void shakenet26_2x96d_layer183_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n24576_fwd(n, (act + (long)(15436800) * n), (act + (long)(14674944) * n), (act + (long)(15461376) * n));
+}
+
+/* layer3.0.sum */
+static void shakenet26_2x96d_layer183_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n24576_bwd(n, (dact + (long)(15461376) * n), (dact + (long)(15436800) * n), (dact + (long)(14674944) * n));
+}
+
+/* layer3.1.branch1.relu#1 */
+static void shakenet26_2x96d_layer184_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n24576_fwd(n, (act + (long)(15461376) * n), (act + (long)(15485952) * n));
+}
+
+/* layer3.1.branch1.relu#1 */
+static void shakenet26_2x96d_layer184_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n24576_bwd(n, (act + (long)(15461376) * n), (act + (long)(15485952) * n), (dact + (long)(15485952) * n), (dact + (long)(15461376) * n));
+}
+
+/* layer3.1.branch1.1.seps */
+static void shakenet26_2x96d_layer185_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_3_c384_8x8_s1_fwd(n, (act + (long)(15485952) * n), (par + 7470752), 0, (act + (long)(15510528) * n + 0));
+}
+
+/* layer3.1.branch1.1.seps */
+static void shakenet26_2x96d_layer185_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_3_c384_8x8_s1_bwd(n, (act + (long)(15485952) * n), (par + 7470752), (dact + (long)(15510528) * n + 0), (dact + (long)(15485952) * n), (grad + 7470752), 0);
+}
+
+/* layer3.1.branch1.1.bn1 */
+static void shakenet26_2x96d_layer186_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c768_8x8_fwd_train(n, (act + (long)(15510528) * n), (par + 7477664), (par + 7478432), (buf + 26688), (buf + 27456),
             (cnt + 64), (act + (long)(15559680) * n), (sav + 24192), (sav + 24960));
     else
         bn_c768_8x8_fwd_eval(n, (act + (long)(15510528) * n), (par + 7477664), (par + 7478432), (buf + 26688), (buf + 27456),
             (act + (long)(15559680) * n));
+}
+
+/* layer3.1.branch1.1.bn1 */
+static void shakenet26_2x96d_layer186_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c768_8x8_bwd(n, (act + (long)(15510528) * n), (par + 7477664), (sav + 24192), (sav + 24960), (dact + (long)(15559680) * n),
+        (dact + (long)(15510528) * n), (grad + 7477664), (grad + 7478432));
+}
+
+/* layer3.1.branch1.1.pointwise */
+static void shakenet26_2x96d_layer187_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c768_384_8x8_s1_p0_b_fwd(n, (act + (long)(15559680) * n), (par + 7479200), (par + 7774112), (act + (long)(15608832) * n + 0));
+}
+
+/* layer3.1.branch1.1.pointwise */
+static void shakenet26_2x96d_layer187_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c768_384_8x8_s1_p0_b_bwd(n, (act + (long)(15559680) * n), (par + 7479200), (dact + (long)(15608832) * n + 0), (dact + (long)(15559680) * n), (grad + 7479200), (grad + 7774112));
+}
+
+/* layer3.1.branch1.1.bn2 */
+static void shakenet26_2x96d_layer188_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c384_8x8_fwd_train(n, (act + (long)(15608832) * n), (par + 7774496), (par + 7774880), (buf + 28224), (buf + 28608),
             (cnt + 65), (act + (long)(15633408) * n), (sav + 25728), (sav + 26112));
     else
         bn_c384_8x8_fwd_eval(n, (act + (long)(15608832) * n), (par + 7774496), (par + 7774880), (buf + 28224), (buf + 28608),
             (act + (long)(15633408) * n));
+}
+
+/* layer3.1.branch1.1.bn2 */
+static void shakenet26_2x96d_layer188_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c384_8x8_bwd(n, (act + (long)(15608832) * n), (par + 7774496), (sav + 25728), (sav + 26112), (dact + (long)(15633408) * n),
+        (dact + (long)(15608832) * n), (grad + 7774496), (grad + 7774880));
+}
+
+/* layer3.1.branch1.relu#2 */
+static void shakenet26_2x96d_layer189_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n24576_fwd(n, (act + (long)(15633408) * n), (act + (long)(15657984) * n));
+}
+
+/* layer3.1.branch1.relu#2 */
+static void shakenet26_2x96d_layer189_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n24576_bwd(n, (act + (long)(15633408) * n), (act + (long)(15657984) * n), (dact + (long)(15657984) * n), (dact + (long)(15633408) * n));
+}
+
+/* layer3.1.branch1.3 */
+static void shakenet26_2x96d_layer190_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c384_384_8x8_s1_p1_fwd(n, (act + (long)(15657984) * n), (par + 7775264), 0, (act + (long)(15682560) * n + 0));
+}
+
+/* layer3.1.branch1.3 */
+static void shakenet26_2x96d_layer190_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c384_384_8x8_s1_p1_bwd(n, (act + (long)(15657984) * n), (par + 7775264), (dact + (long)(15682560) * n + 0), (dact + (long)(15657984) * n), (grad + 7775264), 0);
+}
+
+/* layer3.1.branch1.4 */
+static void shakenet26_2x96d_layer191_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c384_8x8_fwd_train(n, (act + (long)(15682560) * n), (par + 9102368), (par + 9102752), (buf + 28992), (buf + 29376),
             (cnt + 66), (act + (long)(15707136) * n), (sav + 26496), (sav + 26880));
     else
         bn_c384_8x8_fwd_eval(n, (act + (long)(15682560) * n), (par + 9102368), (par + 9102752), (buf + 28992), (buf + 29376),
             (act + (long)(15707136) * n));
+}
+
+/* layer3.1.branch1.4 */
+static void shakenet26_2x96d_layer191_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c384_8x8_bwd(n, (act + (long)(15682560) * n), (par + 9102368), (sav + 26496), (sav + 26880), (dact + (long)(15707136) * n),
+        (dact + (long)(15682560) * n), (grad + 9102368), (grad + 9102752));
+}
+
+/* layer3.1.branch2.relu#1 */
+static void shakenet26_2x96d_layer192_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n24576_fwd(n, (act + (long)(15461376) * n), (act + (long)(15731712) * n));
+}
+
+/* layer3.1.branch2.relu#1 */
+static void shakenet26_2x96d_layer192_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n24576_bwd(n, (act + (long)(15461376) * n), (act + (long)(15731712) * n), (dact + (long)(15731712) * n), (dact + (long)(15461376) * n));
+}
+
+/* layer3.1.branch2.1.seps */
+static void shakenet26_2x96d_layer193_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_3_c384_8x8_s1_fwd(n, (act + (long)(15731712) * n), (par + 9103136), 0, (act + (long)(15756288) * n + 0));
+}
+
+/* layer3.1.branch2.1.seps */
+static void shakenet26_2x96d_layer193_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_3_c384_8x8_s1_bwd(n, (act + (long)(15731712) * n), (par + 9103136), (dact + (long)(15756288) * n + 0), (dact + (long)(15731712) * n), (grad + 9103136), 0);
+}
+
+/* layer3.1.branch2.1.bn1 */
+static void shakenet26_2x96d_layer194_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c768_8x8_fwd_train(n, (act + (long)(15756288) * n), (par + 9110048), (par + 9110816), (buf + 29760), (buf + 30528),
             (cnt + 67), (act + (long)(15805440) * n), (sav + 27264), (sav + 28032));
     else
         bn_c768_8x8_fwd_eval(n, (act + (long)(15756288) * n), (par + 9110048), (par + 9110816), (buf + 29760), (buf + 30528),
             (act + (long)(15805440) * n));
+}
+
+/* layer3.1.branch2.1.bn1 */
+static void shakenet26_2x96d_layer194_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c768_8x8_bwd(n, (act + (long)(15756288) * n), (par + 9110048), (sav + 27264), (sav + 28032), (dact + (long)(15805440) * n),
+        (dact + (long)(15756288) * n), (grad + 9110048), (grad + 9110816));
+}
+
+/* layer3.1.branch2.1.pointwise */
+static void shakenet26_2x96d_layer195_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c768_384_8x8_s1_p0_b_fwd(n, (act + (long)(15805440) * n), (par + 9111584), (par + 9406496), (act + (long)(15854592) * n + 0));
+}
+
+/* layer3.1.branch2.1.pointwise */
+static void shakenet26_2x96d_layer195_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c768_384_8x8_s1_p0_b_bwd(n, (act + (long)(15805440) * n), (par + 9111584), (dact + (long)(15854592) * n + 0), (dact + (long)(15805440) * n), (grad + 9111584), (grad + 9406496));
+}
+
+/* layer3.1.branch2.1.bn2 */
+static void shakenet26_2x96d_layer196_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c384_8x8_fwd_train(n, (act + (long)(15854592) * n), (par + 9406880), (par + 9407264), (buf + 31296), (buf + 31680),
             (cnt + 68), (act + (long)(15879168) * n), (sav + 28800), (sav + 29184));
     else
         bn_c384_8x8_fwd_eval(n, (act + (long)(15854592) * n), (par + 9406880), (par + 9407264), (buf + 31296), (buf + 31680),
             (act + (long)(15879168) * n));
+}
+
+/* layer3.1.branch2.1.bn2 */
+static void shakenet26_2x96d_layer196_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c384_8x8_bwd(n, (act + (long)(15854592) * n), (par + 9406880), (sav + 28800), (sav + 29184), (dact + (long)(15879168) * n),
+        (dact + (long)(15854592) * n), (grad + 9406880), (grad + 9407264));
+}
+
+/* layer3.1.branch2.relu#2 */
+static void shakenet26_2x96d_layer197_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n24576_fwd(n, (act + (long)(15879168) * n), (act + (long)(15903744) * n));
+}
+
+/* layer3.1.branch2.relu#2 */
+static void shakenet26_2x96d_layer197_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n24576_bwd(n, (act + (long)(15879168) * n), (act + (long)(15903744) * n), (dact + (long)(15903744) * n), (dact + (long)(15879168) * n));
+}
+
+/* layer3.1.branch2.3 */
+static void shakenet26_2x96d_layer198_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c384_384_8x8_s1_p1_fwd(n, (act + (long)(15903744) * n), (par + 9407648), 0, (act + (long)(15928320) * n + 0));
+}
+
+/* layer3.1.branch2.3 */
+static void shakenet26_2x96d_layer198_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c384_384_8x8_s1_p1_bwd(n, (act + (long)(15903744) * n), (par + 9407648), (dact + (long)(15928320) * n + 0), (dact + (long)(15903744) * n), (grad + 9407648), 0);
+}
+
+/* layer3.1.branch2.4 */
+static void shakenet26_2x96d_layer199_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c384_8x8_fwd_train(n, (act + (long)(15928320) * n), (par + 10734752), (par + 10735136), (buf + 32064), (buf + 32448),
             (cnt + 69), (act + (long)(15952896) * n), (sav + 29568), (sav + 29952));
     else
         bn_c384_8x8_fwd_eval(n, (act + (long)(15928320) * n), (par + 10734752), (par + 10735136), (buf + 32064), (buf + 32448),
             (act + (long)(15952896) * n));
+}
+
+/* layer3.1.branch2.4 */
+static void shakenet26_2x96d_layer199_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c384_8x8_bwd(n, (act + (long)(15928320) * n), (par + 10734752), (sav + 29568), (sav + 29952), (dact + (long)(15952896) * n),
+        (dact + (long)(15928320) * n), (grad + 10734752), (grad + 10735136));
+}
+
+/* layer3.1.blend */
+static void shakenet26_2x96d_layer200_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     shake_n24576_fwd(n, (act + (long)(15707136) * n), (act + (long)(15952896) * n), train ? (ext + (long)(18) * n) : 0, (act + (long)(15977472) * n));
+}
+
+/* layer3.1.blend */
+static void shakenet26_2x96d_layer200_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    shake_n24576_bwd(n, (ext + (long)(18) * n) + n, (dact + (long)(15977472) * n), (dact + (long)(15707136) * n), (dact + (long)(15952896) * n));
+}
+
+/* layer3.1.sum */
+static void shakenet26_2x96d_layer201_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n24576_fwd(n, (act + (long)(15977472) * n), (act + (long)(15461376) * n), (act + (long)(16002048) * n));
+}
+
+/* layer3.1.sum */
+static void shakenet26_2x96d_layer201_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n24576_bwd(n, (dact + (long)(16002048) * n), (dact + (long)(15977472) * n), (dact + (long)(15461376) * n));
+}
+
+/* layer3.2.branch1.relu#1 */
+static void shakenet26_2x96d_layer202_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n24576_fwd(n, (act + (long)(16002048) * n), (act + (long)(16026624) * n));
+}
+
+/* layer3.2.branch1.relu#1 */
+static void shakenet26_2x96d_layer202_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n24576_bwd(n, (act + (long)(16002048) * n), (act + (long)(16026624) * n), (dact + (long)(16026624) * n), (dact + (long)(16002048) * n));
+}
+
+/* layer3.2.branch1.1.seps */
+static void shakenet26_2x96d_layer203_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_3_c384_8x8_s1_fwd(n, (act + (long)(16026624) * n), (par + 10883744), 0, (act + (long)(16051200) * n + 0));
+}
+
+/* layer3.2.branch1.1.seps */
+static void shakenet26_2x96d_layer203_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_3_c384_8x8_s1_bwd(n, (act + (long)(16026624) * n), (par + 10883744), (dact + (long)(16051200) * n + 0), (dact + (long)(16026624) * n), (grad + 10883744), 0);
+}
+
+/* layer3.2.branch1.1.bn1 */
+static void shakenet26_2x96d_layer204_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c768_8x8_fwd_train(n, (act + (long)(16051200) * n), (par + 10890656), (par + 10891424), (buf + 33600), (buf + 34368),
             (cnt + 71), (act + (long)(16100352) * n), (sav + 30336), (sav + 31104));
     else
         bn_c768_8x8_fwd_eval(n, (act + (long)(16051200) * n), (par + 10890656), (par + 10891424), (buf + 33600), (buf + 34368),
             (act + (long)(16100352) * n));
+}
+
+/* layer3.2.branch1.1.bn1 */
+static void shakenet26_2x96d_layer204_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c768_8x8_bwd(n, (act + (long)(16051200) * n), (par + 10890656), (sav + 30336), (sav + 31104), (dact + (long)(16100352) * n),
+        (dact + (long)(16051200) * n), (grad + 10890656), (grad + 10891424));
+}
+
+/* layer3.2.branch1.1.pointwise */
+static void shakenet26_2x96d_layer205_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c768_384_8x8_s1_p0_b_fwd(n, (act + (long)(16100352) * n), (par + 10892192), (par + 11187104), (act + (long)(16149504) * n + 0));
+}
+
+/* layer3.2.branch1.1.pointwise */
+static void shakenet26_2x96d_layer205_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c768_384_8x8_s1_p0_b_bwd(n, (act + (long)(16100352) * n), (par + 10892192), (dact + (long)(16149504) * n + 0), (dact + (long)(16100352) * n), (grad + 10892192), (grad + 11187104));
+}
+
+/* layer3.2.branch1.1.bn2 */
+static void shakenet26_2x96d_layer206_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c384_8x8_fwd_train(n, (act + (long)(16149504) * n), (par + 11187488), (par + 11187872), (buf + 35136), (buf + 35520),
             (cnt + 72), (act + (long)(16174080) * n), (sav + 31872), (sav + 32256));
     else
         bn_c384_8x8_fwd_eval(n, (act + (long)(16149504) * n), (par + 11187488), (par + 11187872), (buf + 35136), (buf + 35520),
             (act + (long)(16174080) * n));
+}
+
+/* layer3.2.branch1.1.bn2 */
+static void shakenet26_2x96d_layer206_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c384_8x8_bwd(n, (act + (long)(16149504) * n), (par + 11187488), (sav + 31872), (sav + 32256), (dact + (long)(16174080) * n),
+        (dact + (long)(16149504) * n), (grad + 11187488), (grad + 11187872));
+}
+
+/* layer3.2.branch1.relu#2 */
+static void shakenet26_2x96d_layer207_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n24576_fwd(n, (act + (long)(16174080) * n), (act + (long)(16198656) * n));
+}
+
+/* layer3.2.branch1.relu#2 */
+static void shakenet26_2x96d_layer207_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n24576_bwd(n, (act + (long)(16174080) * n), (act + (long)(16198656) * n), (dact + (long)(16198656) * n), (dact + (long)(16174080) * n));
+}
+
+/* layer3.2.branch1.3 */
+static void shakenet26_2x96d_layer208_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c384_384_8x8_s1_p1_fwd(n, (act + (long)(16198656) * n), (par + 11188256), 0, (act + (long)(16223232) * n + 0));
+}
+
+/* layer3.2.branch1.3 */
+static void shakenet26_2x96d_layer208_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c384_384_8x8_s1_p1_bwd(n, (act + (long)(16198656) * n), (par + 11188256), (dact + (long)(16223232) * n + 0), (dact + (long)(16198656) * n), (grad + 11188256), 0);
+}
+
+/* layer3.2.branch1.4 */
+static void shakenet26_2x96d_layer209_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c384_8x8_fwd_train(n, (act + (long)(16223232) * n), (par + 12515360), (par + 12515744), (buf + 35904), (buf + 36288),
             (cnt + 73), (act + (long)(16247808) * n), (sav + 32640), (sav + 33024));
     else
         bn_c384_8x8_fwd_eval(n, (act + (long)(16223232) * n), (par + 12515360), (par + 12515744), (buf + 35904), (buf + 36288),
             (act + (long)(16247808) * n));
+}
+
+/* layer3.2.branch1.4 */
+static void shakenet26_2x96d_layer209_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c384_8x8_bwd(n, (act + (long)(16223232) * n), (par + 12515360), (sav + 32640), (sav + 33024), (dact + (long)(16247808) * n),
+        (dact + (long)(16223232) * n), (grad + 12515360), (grad + 12515744));
+}
+
+/* layer3.2.branch2.relu#1 */
+static void shakenet26_2x96d_layer210_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n24576_fwd(n, (act + (long)(16002048) * n), (act + (long)(16272384) * n));
+}
+
+/* layer3.2.branch2.relu#1 */
+static void shakenet26_2x96d_layer210_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n24576_bwd(n, (act + (long)(16002048) * n), (act + (long)(16272384) * n), (dact + (long)(16272384) * n), (dact + (long)(16002048) * n));
+}
+
+/* layer3.2.branch2.1.seps */
+static void shakenet26_2x96d_layer211_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_3_c384_8x8_s1_fwd(n, (act + (long)(16272384) * n), (par + 12516128), 0, (act + (long)(16296960) * n + 0));
+}
+
+/* layer3.2.branch2.1.seps */
+static void shakenet26_2x96d_layer211_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_3_c384_8x8_s1_bwd(n, (act + (long)(16272384) * n), (par + 12516128), (dact + (long)(16296960) * n + 0), (dact + (long)(16272384) * n), (grad + 12516128), 0);
+}
+
+/* layer3.2.branch2.1.bn1 */
+static void shakenet26_2x96d_layer212_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c768_8x8_fwd_train(n, (act + (long)(16296960) * n), (par + 12523040), (par + 12523808), (buf + 36672), (buf + 37440),
             (cnt + 74), (act + (long)(16346112) * n), (sav + 33408), (sav + 34176));
     else
         bn_c768_8x8_fwd_eval(n, (act + (long)(16296960) * n), (par + 12523040), (par + 12523808), (buf + 36672), (buf + 37440),
             (act + (long)(16346112) * n));
+}
+
+/* layer3.2.branch2.1.bn1 */
+static void shakenet26_2x96d_layer212_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c768_8x8_bwd(n, (act + (long)(16296960) * n), (par + 12523040), (sav + 33408), (sav + 34176), (dact + (long)(16346112) * n),
+        (dact + (long)(16296960) * n), (grad + 12523040), (grad + 12523808));
+}
+
+/* layer3.2.branch2.1.pointwise */
+static void shakenet26_2x96d_layer213_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c768_384_8x8_s1_p0_b_fwd(n, (act + (long)(16346112) * n), (par + 12524576), (par + 12819488), (act + (long)(16395264) * n + 0));
+}
+
+/* layer3.2.branch2.1.pointwise */
+static void shakenet26_2x96d_layer213_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c768_384_8x8_s1_p0_b_bwd(n, (act + (long)(16346112) * n), (par + 12524576), (dact + (long)(16395264) * n + 0), (dact + (long)(16346112) * n), (grad + 12524576), (grad + 12819488));
+}
+
+/* layer3.2.branch2.1.bn2 */
+static void shakenet26_2x96d_layer214_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c384_8x8_fwd_train(n, (act + (long)(16395264) * n), (par + 12819872), (par + 12820256), (buf + 38208), (buf + 38592),
             (cnt + 75), (act + (long)(16419840) * n), (sav + 34944), (sav + 35328));
     else
         bn_c384_8x8_fwd_eval(n, (act + (long)(16395264) * n), (par + 12819872), (par + 12820256), (buf + 38208), (buf + 38592),
             (act + (long)(16419840) * n));
+}
+
+/* layer3.2.branch2.1.bn2 */
+static void shakenet26_2x96d_layer214_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c384_8x8_bwd(n, (act + (long)(16395264) * n), (par + 12819872), (sav + 34944), (sav + 35328), (dact + (long)(16419840) * n),
+        (dact + (long)(16395264) * n), (grad + 12819872), (grad + 12820256));
+}
+
+/* layer3.2.branch2.relu#2 */
+static void shakenet26_2x96d_layer215_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n24576_fwd(n, (act + (long)(16419840) * n), (act + (long)(16444416) * n));
+}
+
+/* layer3.2.branch2.relu#2 */
+static void shakenet26_2x96d_layer215_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n24576_bwd(n, (act + (long)(16419840) * n), (act + (long)(16444416) * n), (dact + (long)(16444416) * n), (dact + (long)(16419840) * n));
+}
+
+/* layer3.2.branch2.3 */
+static void shakenet26_2x96d_layer216_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c384_384_8x8_s1_p1_fwd(n, (act + (long)(16444416) * n), (par + 12820640), 0, (act + (long)(16468992) * n + 0));
+}
+
+/* layer3.2.branch2.3 */
+static void shakenet26_2x96d_layer216_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c384_384_8x8_s1_p1_bwd(n, (act + (long)(16444416) * n), (par + 12820640), (dact + (long)(16468992) * n + 0), (dact + (long)(16444416) * n), (grad + 12820640), 0);
+}
+
+/* layer3.2.branch2.4 */
+static void shakenet26_2x96d_layer217_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c384_8x8_fwd_train(n, (act + (long)(16468992) * n), (par + 14147744), (par + 14148128), (buf + 38976), (buf + 39360),
             (cnt + 76), (act + (long)(16493568) * n), (sav + 35712), (sav + 36096));
     else
         bn_c384_8x8_fwd_eval(n, (act + (long)(16468992) * n), (par + 14147744), (par + 14148128), (buf + 38976), (buf + 39360),
             (act + (long)(16493568) * n));
+}
+
+/* layer3.2.branch2.4 */
+static void shakenet26_2x96d_layer217_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c384_8x8_bwd(n, (act + (long)(16468992) * n), (par + 14147744), (sav + 35712), (sav + 36096), (dact + (long)(16493568) * n),
+        (dact + (long)(16468992) * n), (grad + 14147744), (grad + 14148128));
+}
+
+/* layer3.2.blend */
+static void shakenet26_2x96d_layer218_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     shake_n24576_fwd(n, (act + (long)(16247808) * n), (act + (long)(16493568) * n), train ? (ext + (long)(20) * n) : 0, (act + (long)(16518144) * n));
+}
+
+/* layer3.2.blend */
+static void shakenet26_2x96d_layer218_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    shake_n24576_bwd(n, (ext + (long)(20) * n) + n, (dact + (long)(16518144) * n), (dact + (long)(16247808) * n), (dact + (long)(16493568) * n));
+}
+
+/* layer3.2.sum */
+static void shakenet26_2x96d_layer219_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n24576_fwd(n, (act + (long)(16518144) * n), (act + (long)(16002048) * n), (act + (long)(16542720) * n));
+}
+
+/* layer3.2.sum */
+static void shakenet26_2x96d_layer219_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n24576_bwd(n, (dact + (long)(16542720) * n), (dact + (long)(16518144) * n), (dact + (long)(16002048) * n));
+}
+
+/* layer3.3.branch1.relu#1 */
+static void shakenet26_2x96d_layer220_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n24576_fwd(n, (act + (long)(16542720) * n), (act + (long)(16567296) * n));
+}
+
+/* layer3.3.branch1.relu#1 */
+static void shakenet26_2x96d_layer220_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n24576_bwd(n, (act + (long)(16542720) * n), (act + (long)(16567296) * n), (dact + (long)(16567296) * n), (dact + (long)(16542720) * n));
+}
+
+/* layer3.3.branch1.1.seps */
+static void shakenet26_2x96d_layer221_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_3_c384_8x8_s1_fwd(n, (act + (long)(16567296) * n), (par + 14296736), 0, (act + (long)(16591872) * n + 0));
+}
+
+/* layer3.3.branch1.1.seps */
+static void shakenet26_2x96d_layer221_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_3_c384_8x8_s1_bwd(n, (act + (long)(16567296) * n), (par + 14296736), (dact + (long)(16591872) * n + 0), (dact + (long)(16567296) * n), (grad + 14296736), 0);
+}
+
+/* layer3.3.branch1.1.bn1 */
+static void shakenet26_2x96d_layer222_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c768_8x8_fwd_train(n, (act + (long)(16591872) * n), (par + 14303648), (par + 14304416), (buf + 40512), (buf + 41280),
             (cnt + 78), (act + (long)(16641024) * n), (sav + 36480), (sav + 37248));
     else
         bn_c768_8x8_fwd_eval(n, (act + (long)(16591872) * n), (par + 14303648), (par + 14304416), (buf + 40512), (buf + 41280),
             (act + (long)(16641024) * n));
+}
+
+/* layer3.3.branch1.1.bn1 */
+static void shakenet26_2x96d_layer222_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c768_8x8_bwd(n, (act + (long)(16591872) * n), (par + 14303648), (sav + 36480), (sav + 37248), (dact + (long)(16641024) * n),
+        (dact + (long)(16591872) * n), (grad + 14303648), (grad + 14304416));
+}
+
+/* layer3.3.branch1.1.pointwise */
+static void shakenet26_2x96d_layer223_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c768_384_8x8_s1_p0_b_fwd(n, (act + (long)(16641024) * n), (par + 14305184), (par + 14600096), (act + (long)(16690176) * n + 0));
+}
+
+/* layer3.3.branch1.1.pointwise */
+static void shakenet26_2x96d_layer223_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c768_384_8x8_s1_p0_b_bwd(n, (act + (long)(16641024) * n), (par + 14305184), (dact + (long)(16690176) * n + 0), (dact + (long)(16641024) * n), (grad + 14305184), (grad + 14600096));
+}
+
+/* layer3.3.branch1.1.bn2 */
+static void shakenet26_2x96d_layer224_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c384_8x8_fwd_train(n, (act + (long)(16690176) * n), (par + 14600480), (par + 14600864), (buf + 42048), (buf + 42432),
             (cnt + 79), (act + (long)(16714752) * n), (sav + 38016), (sav + 38400));
     else
         bn_c384_8x8_fwd_eval(n, (act + (long)(16690176) * n), (par + 14600480), (par + 14600864), (buf + 42048), (buf + 42432),
             (act + (long)(16714752) * n));
+}
+
+/* layer3.3.branch1.1.bn2 */
+static void shakenet26_2x96d_layer224_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c384_8x8_bwd(n, (act + (long)(16690176) * n), (par + 14600480), (sav + 38016), (sav + 38400), (dact + (long)(16714752) * n),
+        (dact + (long)(16690176) * n), (grad + 14600480), (grad + 14600864));
+}
+
+/* layer3.3.branch1.relu#2 */
+static void shakenet26_2x96d_layer225_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n24576_fwd(n, (act + (long)(16714752) * n), (act + (long)(16739328) * n));
+}
+
+/* layer3.3.branch1.relu#2 */
+static void shakenet26_2x96d_layer225_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n24576_bwd(n, (act + (long)(16714752) * n), (act + (long)(16739328) * n), (dact + (long)(16739328) * n), (dact + (long)(16714752) * n));
+}
+
+/* layer3.3.branch1.3 */
+static void shakenet26_2x96d_layer226_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c384_384_8x8_s1_p1_fwd(n, (act + (long)(16739328) * n), (par + 14601248), 0, (act + (long)(16763904) * n + 0));
+}
+
+/* layer3.3.branch1.3 */
+static void shakenet26_2x96d_layer226_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c384_384_8x8_s1_p1_bwd(n, (act + (long)(16739328) * n), (par + 14601248), (dact + (long)(16763904) * n + 0), (dact + (long)(16739328) * n), (grad + 14601248), 0);
+}
+
+/* layer3.3.branch1.4 */
+static void shakenet26_2x96d_layer227_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c384_8x8_fwd_train(n, (act + (long)(16763904) * n), (par + 15928352), (par + 15928736), (buf + 42816), (buf + 43200),
             (cnt + 80), (act + (long)(16788480) * n), (sav + 38784), (sav + 39168));
     else
         bn_c384_8x8_fwd_eval(n, (act + (long)(16763904) * n), (par + 15928352), (par + 15928736), (buf + 42816), (buf + 43200),
             (act + (long)(16788480) * n));
+}
+
+/* layer3.3.branch1.4 */
+static void shakenet26_2x96d_layer227_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c384_8x8_bwd(n, (act + (long)(16763904) * n), (par + 15928352), (sav + 38784), (sav + 39168), (dact + (long)(16788480) * n),
+        (dact + (long)(16763904) * n), (grad + 15928352), (grad + 15928736));
+}
+
+/* layer3.3.branch2.relu#1 */
+static void shakenet26_2x96d_layer228_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n24576_fwd(n, (act + (long)(16542720) * n), (act + (long)(16813056) * n));
+}
+
+/* layer3.3.branch2.relu#1 */
+static void shakenet26_2x96d_layer228_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n24576_bwd(n, (act + (long)(16542720) * n), (act + (long)(16813056) * n), (dact + (long)(16813056) * n), (dact + (long)(16542720) * n));
+}
+
+/* layer3.3.branch2.1.seps */
+static void shakenet26_2x96d_layer229_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     dw_k3_3_c384_8x8_s1_fwd(n, (act + (long)(16813056) * n), (par + 15929120), 0, (act + (long)(16837632) * n + 0));
+}
+
+/* layer3.3.branch2.1.seps */
+static void shakenet26_2x96d_layer229_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    dw_k3_3_c384_8x8_s1_bwd(n, (act + (long)(16813056) * n), (par + 15929120), (dact + (long)(16837632) * n + 0), (dact + (long)(16813056) * n), (grad + 15929120), 0);
+}
+
+/* layer3.3.branch2.1.bn1 */
+static void shakenet26_2x96d_layer230_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c768_8x8_fwd_train(n, (act + (long)(16837632) * n), (par + 15936032), (par + 15936800), (buf + 43584), (buf + 44352),
             (cnt + 81), (act + (long)(16886784) * n), (sav + 39552), (sav + 40320));
     else
         bn_c768_8x8_fwd_eval(n, (act + (long)(16837632) * n), (par + 15936032), (par + 15936800), (buf + 43584), (buf + 44352),
             (act + (long)(16886784) * n));
+}
+
+/* layer3.3.branch2.1.bn1 */
+static void shakenet26_2x96d_layer230_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c768_8x8_bwd(n, (act + (long)(16837632) * n), (par + 15936032), (sav + 39552), (sav + 40320), (dact + (long)(16886784) * n),
+        (dact + (long)(16837632) * n), (grad + 15936032), (grad + 15936800));
+}
+
+/* layer3.3.branch2.1.pointwise */
+static void shakenet26_2x96d_layer231_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k1_c768_384_8x8_s1_p0_b_fwd(n, (act + (long)(16886784) * n), (par + 15937568), (par + 16232480), (act + (long)(16935936) * n + 0));
+}
+
+/* layer3.3.branch2.1.pointwise */
+static void shakenet26_2x96d_layer231_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k1_c768_384_8x8_s1_p0_b_bwd(n, (act + (long)(16886784) * n), (par + 15937568), (dact + (long)(16935936) * n + 0), (dact + (long)(16886784) * n), (grad + 15937568), (grad + 16232480));
+}
+
+/* layer3.3.branch2.1.bn2 */
+static void shakenet26_2x96d_layer232_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c384_8x8_fwd_train(n, (act + (long)(16935936) * n), (par + 16232864), (par + 16233248), (buf + 45120), (buf + 45504),
             (cnt + 82), (act + (long)(16960512) * n), (sav + 41088), (sav + 41472));
     else
         bn_c384_8x8_fwd_eval(n, (act + (long)(16935936) * n), (par + 16232864), (par + 16233248), (buf + 45120), (buf + 45504),
             (act + (long)(16960512) * n));
+}
+
+/* layer3.3.branch2.1.bn2 */
+static void shakenet26_2x96d_layer232_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c384_8x8_bwd(n, (act + (long)(16935936) * n), (par + 16232864), (sav + 41088), (sav + 41472), (dact + (long)(16960512) * n),
+        (dact + (long)(16935936) * n), (grad + 16232864), (grad + 16233248));
+}
+
+/* layer3.3.branch2.relu#2 */
+static void shakenet26_2x96d_layer233_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n24576_fwd(n, (act + (long)(16960512) * n), (act + (long)(16985088) * n));
+}
+
+/* layer3.3.branch2.relu#2 */
+static void shakenet26_2x96d_layer233_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n24576_bwd(n, (act + (long)(16960512) * n), (act + (long)(16985088) * n), (dact + (long)(16985088) * n), (dact + (long)(16960512) * n));
+}
+
+/* layer3.3.branch2.3 */
+static void shakenet26_2x96d_layer234_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     conv_k3_c384_384_8x8_s1_p1_fwd(n, (act + (long)(16985088) * n), (par + 16233632), 0, (act + (long)(17009664) * n + 0));
+}
+
+/* layer3.3.branch2.3 */
+static void shakenet26_2x96d_layer234_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    conv_k3_c384_384_8x8_s1_p1_bwd(n, (act + (long)(16985088) * n), (par + 16233632), (dact + (long)(17009664) * n + 0), (dact + (long)(16985088) * n), (grad + 16233632), 0);
+}
+
+/* layer3.3.branch2.4 */
+static void shakenet26_2x96d_layer235_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     if (train)
         bn_c384_8x8_fwd_train(n, (act + (long)(17009664) * n), (par + 17560736), (par + 17561120), (buf + 45888), (buf + 46272),
             (cnt + 83), (act + (long)(17034240) * n), (sav + 41856), (sav + 42240));
     else
         bn_c384_8x8_fwd_eval(n, (act + (long)(17009664) * n), (par + 17560736), (par + 17561120), (buf + 45888), (buf + 46272),
             (act + (long)(17034240) * n));
+}
+
+/* layer3.3.branch2.4 */
+static void shakenet26_2x96d_layer235_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    bn_c384_8x8_bwd(n, (act + (long)(17009664) * n), (par + 17560736), (sav + 41856), (sav + 42240), (dact + (long)(17034240) * n),
+        (dact + (long)(17009664) * n), (grad + 17560736), (grad + 17561120));
+}
+
+/* layer3.3.blend */
+static void shakenet26_2x96d_layer236_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     shake_n24576_fwd(n, (act + (long)(16788480) * n), (act + (long)(17034240) * n), train ? (ext + (long)(22) * n) : 0, (act + (long)(17058816) * n));
+}
+
+/* layer3.3.blend */
+static void shakenet26_2x96d_layer236_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    shake_n24576_bwd(n, (ext + (long)(22) * n) + n, (dact + (long)(17058816) * n), (dact + (long)(16788480) * n), (dact + (long)(17034240) * n));
+}
+
+/* layer3.3.sum */
+static void shakenet26_2x96d_layer237_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     add2_n24576_fwd(n, (act + (long)(17058816) * n), (act + (long)(16542720) * n), (act + (long)(17083392) * n));
+}
+
+/* layer3.3.sum */
+static void shakenet26_2x96d_layer237_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    add2_n24576_bwd(n, (dact + (long)(17083392) * n), (dact + (long)(17058816) * n), (dact + (long)(16542720) * n));
+}
+
+/* relu#1 */
+static void shakenet26_2x96d_layer238_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     relu_n24576_fwd(n, (act + (long)(17083392) * n), (act + (long)(17107968) * n));
+}
+
+/* relu#1 */
+static void shakenet26_2x96d_layer238_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    relu_n24576_bwd(n, (act + (long)(17083392) * n), (act + (long)(17107968) * n), (dact + (long)(17107968) * n), (dact + (long)(17083392) * n));
+}
+
+/* pool */
+static void shakenet26_2x96d_layer239_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     gap_c384_8x8_fwd(n, (act + (long)(17107968) * n), (act + (long)(17132544) * n));
+}
+
+/* pool */
+static void shakenet26_2x96d_layer239_backward(const mc_state *s)
+{
+    MC_STEP_POINTERS(s);
+    gap_c384_8x8_bwd(n, (dact + (long)(17132544) * n), (dact + (long)(17107968) * n));
+}
+
+/* fc_out */
+static void shakenet26_2x96d_layer240_forward(const mc_state *s, int train)
+{
+    MC_STEP_POINTERS(s);
+    (void)train;
     linear_384_10_b_fwd(n, (act + (long)(17132544) * n), (par + 17561504), (par + 17565344), (act + (long)(17132928) * n));
 }
 
-/* Layers in reverse; every gradient is accumulated into zeroed slots. */
-static void shakenet26_2x96d_backward(const mc_state *s)
+/* fc_out */
+static void shakenet26_2x96d_layer240_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
     linear_384_10_b_bwd(n, (act + (long)(17132544) * n), (par + 17561504), (dact + (long)(17132928) * n), (dact + (long)(17132544) * n), (grad + 17561504), (grad + 17565344));
-    gap_c384_8x8_bwd(n, (dact + (long)(17132544) * n), (dact + (long)(17107968) * n));
-    relu_n24576_bwd(n, (act + (long)(17083392) * n), (act + (long)(17107968) * n), (dact + (long)(17107968) * n), (dact + (long)(17083392) * n));
-    add2_n24576_bwd(n, (dact + (long)(17083392) * n), (dact + (long)(17058816) * n), (dact + (long)(16542720) * n));
-    shake_n24576_bwd(n, (ext + (long)(22) * n) + n, (dact + (long)(17058816) * n), (dact + (long)(16788480) * n), (dact + (long)(17034240) * n));
-    bn_c384_8x8_bwd(n, (act + (long)(17009664) * n), (par + 17560736), (sav + 41856), (sav + 42240), (dact + (long)(17034240) * n),
-        (dact + (long)(17009664) * n), (grad + 17560736), (grad + 17561120));
-    conv_k3_c384_384_8x8_s1_p1_bwd(n, (act + (long)(16985088) * n), (par + 16233632), (dact + (long)(17009664) * n + 0), (dact + (long)(16985088) * n), (grad + 16233632), 0);
-    relu_n24576_bwd(n, (act + (long)(16960512) * n), (act + (long)(16985088) * n), (dact + (long)(16985088) * n), (dact + (long)(16960512) * n));
-    bn_c384_8x8_bwd(n, (act + (long)(16935936) * n), (par + 16232864), (sav + 41088), (sav + 41472), (dact + (long)(16960512) * n),
-        (dact + (long)(16935936) * n), (grad + 16232864), (grad + 16233248));
-    conv_k1_c768_384_8x8_s1_p0_b_bwd(n, (act + (long)(16886784) * n), (par + 15937568), (dact + (long)(16935936) * n + 0), (dact + (long)(16886784) * n), (grad + 15937568), (grad + 16232480));
-    bn_c768_8x8_bwd(n, (act + (long)(16837632) * n), (par + 15936032), (sav + 39552), (sav + 40320), (dact + (long)(16886784) * n),
-        (dact + (long)(16837632) * n), (grad + 15936032), (grad + 15936800));
-    dw_k3_3_c384_8x8_s1_bwd(n, (act + (long)(16813056) * n), (par + 15929120), (dact + (long)(16837632) * n + 0), (dact + (long)(16813056) * n), (grad + 15929120), 0);
-    relu_n24576_bwd(n, (act + (long)(16542720) * n), (act + (long)(16813056) * n), (dact + (long)(16813056) * n), (dact + (long)(16542720) * n));
-    bn_c384_8x8_bwd(n, (act + (long)(16763904) * n), (par + 15928352), (sav + 38784), (sav + 39168), (dact + (long)(16788480) * n),
-        (dact + (long)(16763904) * n), (grad + 15928352), (grad + 15928736));
-    conv_k3_c384_384_8x8_s1_p1_bwd(n, (act + (long)(16739328) * n), (par + 14601248), (dact + (long)(16763904) * n + 0), (dact + (long)(16739328) * n), (grad + 14601248), 0);
-    relu_n24576_bwd(n, (act + (long)(16714752) * n), (act + (long)(16739328) * n), (dact + (long)(16739328) * n), (dact + (long)(16714752) * n));
-    bn_c384_8x8_bwd(n, (act + (long)(16690176) * n), (par + 14600480), (sav + 38016), (sav + 38400), (dact + (long)(16714752) * n),
-        (dact + (long)(16690176) * n), (grad + 14600480), (grad + 14600864));
-    conv_k1_c768_384_8x8_s1_p0_b_bwd(n, (act + (long)(16641024) * n), (par + 14305184), (dact + (long)(16690176) * n + 0), (dact + (long)(16641024) * n), (grad + 14305184), (grad + 14600096));
-    bn_c768_8x8_bwd(n, (act + (long)(16591872) * n), (par + 14303648), (sav + 36480), (sav + 37248), (dact + (long)(16641024) * n),
-        (dact + (long)(16591872) * n), (grad + 14303648), (grad + 14304416));
-    dw_k3_3_c384_8x8_s1_bwd(n, (act + (long)(16567296) * n), (par + 14296736), (dact + (long)(16591872) * n + 0), (dact + (long)(16567296) * n), (grad + 14296736), 0);
-    relu_n24576_bwd(n, (act + (long)(16542720) * n), (act + (long)(16567296) * n), (dact + (long)(16567296) * n), (dact + (long)(16542720) * n));
-    add2_n24576_bwd(n, (dact + (long)(16542720) * n), (dact + (long)(16518144) * n), (dact + (long)(16002048) * n));
-    shake_n24576_bwd(n, (ext + (long)(20) * n) + n, (dact + (long)(16518144) * n), (dact + (long)(16247808) * n), (dact + (long)(16493568) * n));
-    bn_c384_8x8_bwd(n, (act + (long)(16468992) * n), (par + 14147744), (sav + 35712), (sav + 36096), (dact + (long)(16493568) * n),
-        (dact + (long)(16468992) * n), (grad + 14147744), (grad + 14148128));
-    conv_k3_c384_384_8x8_s1_p1_bwd(n, (act + (long)(16444416) * n), (par + 12820640), (dact + (long)(16468992) * n + 0), (dact + (long)(16444416) * n), (grad + 12820640), 0);
-    relu_n24576_bwd(n, (act + (long)(16419840) * n), (act + (long)(16444416) * n), (dact + (long)(16444416) * n), (dact + (long)(16419840) * n));
-    bn_c384_8x8_bwd(n, (act + (long)(16395264) * n), (par + 12819872), (sav + 34944), (sav + 35328), (dact + (long)(16419840) * n),
-        (dact + (long)(16395264) * n), (grad + 12819872), (grad + 12820256));
-    conv_k1_c768_384_8x8_s1_p0_b_bwd(n, (act + (long)(16346112) * n), (par + 12524576), (dact + (long)(16395264) * n + 0), (dact + (long)(16346112) * n), (grad + 12524576), (grad + 12819488));
-    bn_c768_8x8_bwd(n, (act + (long)(16296960) * n), (par + 12523040), (sav + 33408), (sav + 34176), (dact + (long)(16346112) * n),
-        (dact + (long)(16296960) * n), (grad + 12523040), (grad + 12523808));
-    dw_k3_3_c384_8x8_s1_bwd(n, (act + (long)(16272384) * n), (par + 12516128), (dact + (long)(16296960) * n + 0), (dact + (long)(16272384) * n), (grad + 12516128), 0);
-    relu_n24576_bwd(n, (act + (long)(16002048) * n), (act + (long)(16272384) * n), (dact + (long)(16272384) * n), (dact + (long)(16002048) * n));
-    bn_c384_8x8_bwd(n, (act + (long)(16223232) * n), (par + 12515360), (sav + 32640), (sav + 33024), (dact + (long)(16247808) * n),
-        (dact + (long)(16223232) * n), (grad + 12515360), (grad + 12515744));
-    conv_k3_c384_384_8x8_s1_p1_bwd(n, (act + (long)(16198656) * n), (par + 11188256), (dact + (long)(16223232) * n + 0), (dact + (long)(16198656) * n), (grad + 11188256), 0);
-    relu_n24576_bwd(n, (act + (long)(16174080) * n), (act + (long)(16198656) * n), (dact + (long)(16198656) * n), (dact + (long)(16174080) * n));
-    bn_c384_8x8_bwd(n, (act + (long)(16149504) * n), (par + 11187488), (sav + 31872), (sav + 32256), (dact + (long)(16174080) * n),
-        (dact + (long)(16149504) * n), (grad + 11187488), (grad + 11187872));
-    conv_k1_c768_384_8x8_s1_p0_b_bwd(n, (act + (long)(16100352) * n), (par + 10892192), (dact + (long)(16149504) * n + 0), (dact + (long)(16100352) * n), (grad + 10892192), (grad + 11187104));
-    bn_c768_8x8_bwd(n, (act + (long)(16051200) * n), (par + 10890656), (sav + 30336), (sav + 31104), (dact + (long)(16100352) * n),
-        (dact + (long)(16051200) * n), (grad + 10890656), (grad + 10891424));
-    dw_k3_3_c384_8x8_s1_bwd(n, (act + (long)(16026624) * n), (par + 10883744), (dact + (long)(16051200) * n + 0), (dact + (long)(16026624) * n), (grad + 10883744), 0);
-    relu_n24576_bwd(n, (act + (long)(16002048) * n), (act + (long)(16026624) * n), (dact + (long)(16026624) * n), (dact + (long)(16002048) * n));
-    add2_n24576_bwd(n, (dact + (long)(16002048) * n), (dact + (long)(15977472) * n), (dact + (long)(15461376) * n));
-    shake_n24576_bwd(n, (ext + (long)(18) * n) + n, (dact + (long)(15977472) * n), (dact + (long)(15707136) * n), (dact + (long)(15952896) * n));
-    bn_c384_8x8_bwd(n, (act + (long)(15928320) * n), (par + 10734752), (sav + 29568), (sav + 29952), (dact + (long)(15952896) * n),
-        (dact + (long)(15928320) * n), (grad + 10734752), (grad + 10735136));
-    conv_k3_c384_384_8x8_s1_p1_bwd(n, (act + (long)(15903744) * n), (par + 9407648), (dact + (long)(15928320) * n + 0), (dact + (long)(15903744) * n), (grad + 9407648), 0);
-    relu_n24576_bwd(n, (act + (long)(15879168) * n), (act + (long)(15903744) * n), (dact + (long)(15903744) * n), (dact + (long)(15879168) * n));
-    bn_c384_8x8_bwd(n, (act + (long)(15854592) * n), (par + 9406880), (sav + 28800), (sav + 29184), (dact + (long)(15879168) * n),
-        (dact + (long)(15854592) * n), (grad + 9406880), (grad + 9407264));
-    conv_k1_c768_384_8x8_s1_p0_b_bwd(n, (act + (long)(15805440) * n), (par + 9111584), (dact + (long)(15854592) * n + 0), (dact + (long)(15805440) * n), (grad + 9111584), (grad + 9406496));
-    bn_c768_8x8_bwd(n, (act + (long)(15756288) * n), (par + 9110048), (sav + 27264), (sav + 28032), (dact + (long)(15805440) * n),
-        (dact + (long)(15756288) * n), (grad + 9110048), (grad + 9110816));
-    dw_k3_3_c384_8x8_s1_bwd(n, (act + (long)(15731712) * n), (par + 9103136), (dact + (long)(15756288) * n + 0), (dact + (long)(15731712) * n), (grad + 9103136), 0);
-    relu_n24576_bwd(n, (act + (long)(15461376) * n), (act + (long)(15731712) * n), (dact + (long)(15731712) * n), (dact + (long)(15461376) * n));
-    bn_c384_8x8_bwd(n, (act + (long)(15682560) * n), (par + 9102368), (sav + 26496), (sav + 26880), (dact + (long)(15707136) * n),
-        (dact + (long)(15682560) * n), (grad + 9102368), (grad + 9102752));
-    conv_k3_c384_384_8x8_s1_p1_bwd(n, (act + (long)(15657984) * n), (par + 7775264), (dact + (long)(15682560) * n + 0), (dact + (long)(15657984) * n), (grad + 7775264), 0);
-    relu_n24576_bwd(n, (act + (long)(15633408) * n), (act + (long)(15657984) * n), (dact + (long)(15657984) * n), (dact + (long)(15633408) * n));
-    bn_c384_8x8_bwd(n, (act + (long)(15608832) * n), (par + 7774496), (sav + 25728), (sav + 26112), (dact + (long)(15633408) * n),
-        (dact + (long)(15608832) * n), (grad + 7774496), (grad + 7774880));
-    conv_k1_c768_384_8x8_s1_p0_b_bwd(n, (act + (long)(15559680) * n), (par + 7479200), (dact + (long)(15608832) * n + 0), (dact + (long)(15559680) * n), (grad + 7479200), (grad + 7774112));
-    bn_c768_8x8_bwd(n, (act + (long)(15510528) * n), (par + 7477664), (sav + 24192), (sav + 24960), (dact + (long)(15559680) * n),
-        (dact + (long)(15510528) * n), (grad + 7477664), (grad + 7478432));
-    dw_k3_3_c384_8x8_s1_bwd(n, (act + (long)(15485952) * n), (par + 7470752), (dact + (long)(15510528) * n + 0), (dact + (long)(15485952) * n), (grad + 7470752), 0);
-    relu_n24576_bwd(n, (act + (long)(15461376) * n), (act + (long)(15485952) * n), (dact + (long)(15485952) * n), (dact + (long)(15461376) * n));
-    add2_n24576_bwd(n, (dact + (long)(15461376) * n), (dact + (long)(15436800) * n), (dact + (long)(14674944) * n));
-    shake_n24576_bwd(n, (ext + (long)(16) * n) + n, (dact + (long)(15436800) * n), (dact + (long)(15043584) * n), (dact + (long)(15412224) * n));
-    bn_c384_8x8_bwd(n, (act + (long)(15387648) * n), (par + 7321760), (sav + 23424), (sav + 23808), (dact + (long)(15412224) * n),
-        (dact + (long)(15387648) * n), (grad + 7321760), (grad + 7322144));
-    conv_k3_c384_384_8x8_s1_p1_bwd(n, (act + (long)(15363072) * n), (par + 5994656), (dact + (long)(15387648) * n + 0), (dact + (long)(15363072) * n), (grad + 5994656), 0);
-    relu_n24576_bwd(n, (act + (long)(15338496) * n), (act + (long)(15363072) * n), (dact + (long)(15363072) * n), (dact + (long)(15338496) * n));
-    bn_c384_8x8_bwd(n, (act + (long)(15313920) * n), (par + 5993888), (sav + 22656), (sav + 23040), (dact + (long)(15338496) * n),
-        (dact + (long)(15313920) * n), (grad + 5993888), (grad + 5994272));
-    conv_k1_c384_384_16x16_s2_p0_b_bwd(n, (act + (long)(15215616) * n), (par + 5846048), (dact + (long)(15313920) * n + 0), (dact + (long)(15215616) * n), (grad + 5846048), (grad + 5993504));
-    bn_c384_16x16_bwd(n, (act + (long)(15117312) * n), (par + 5845280), (sav + 21888), (sav + 22272), (dact + (long)(15215616) * n),
-        (dact + (long)(15117312) * n), (grad + 5845280), (grad + 5845664));
-    dw_k3_3_c192_16x16_s1_bwd(n, (act + (long)(15068160) * n), (par + 5841824), (dact + (long)(15117312) * n + 0), (dact + (long)(15068160) * n), (grad + 5841824), 0);
-    relu_n49152_bwd(n, (act + (long)(14502912) * n), (act + (long)(15068160) * n), (dact + (long)(15068160) * n), (dact + (long)(14502912) * n));
-    bn_c384_8x8_bwd(n, (act + (long)(15019008) * n), (par + 5841056), (sav + 21120), (sav + 21504), (dact + (long)(15043584) * n),
-        (dact + (long)(15019008) * n), (grad + 5841056), (grad + 5841440));
-    conv_k3_c384_384_8x8_s1_p1_bwd(n, (act + (long)(14994432) * n), (par + 4513952), (dact + (long)(15019008) * n + 0), (dact + (long)(14994432) * n), (grad + 4513952), 0);
-    relu_n24576_bwd(n, (act + (long)(14969856) * n), (act + (long)(14994432) * n), (dact + (long)(14994432) * n), (dact + (long)(14969856) * n));
-    bn_c384_8x8_bwd(n, (act + (long)(14945280) * n), (par + 4513184), (sav + 20352), (sav + 20736), (dact + (long)(14969856) * n),
-        (dact + (long)(14945280) * n), (grad + 4513184), (grad + 4513568));
-    conv_k1_c384_384_16x16_s2_p0_b_bwd(n, (act + (long)(14846976) * n), (par + 4365344), (dact + (long)(14945280) * n + 0), (dact + (long)(14846976) * n), (grad + 4365344), (grad + 4512800));
-    bn_c384_16x16_bwd(n, (act + (long)(14748672) * n), (par + 4364576), (sav + 19584), (sav + 19968), (dact + (long)(14846976) * n),
-        (dact + (long)(14748672) * n), (grad + 4364576), (grad + 4364960));
-    dw_k3_3_c192_16x16_s1_bwd(n, (act + (long)(14699520) * n), (par + 4361120), (dact + (long)(14748672) * n + 0), (dact + (long)(14699520) * n), (grad + 4361120), 0);
-    relu_n49152_bwd(n, (act + (long)(14502912) * n), (act + (long)(14699520) * n), (dact + (long)(14699520) * n), (dact + (long)(14502912) * n));
-    bn_c384_8x8_bwd(n, (act + (long)(14650368) * n), (par + 4360352), (sav + 18816), (sav + 19200), (dact + (long)(14674944) * n),
-        (dact + (long)(14650368) * n), (grad + 4360352), (grad + 4360736));
-    concat_c_192_192_8x8_bwd(n, (dact + (long)(14650368) * n), (dact + (long)(14613504) * n), (dact + (long)(14638080) * n));
-    conv_k1_c192_192_8x8_s1_p0_bwd(n, (act + (long)(14625792) * n), (par + 4323488), (dact + (long)(14638080) * n + 0), (dact + (long)(14625792) * n), (grad + 4323488), 0);
-    subsample_c192_16x16_s2_o1_bwd(n, (dact + (long)(14625792) * n), (dact + (long)(14552064) * n));
-    conv_k1_c192_192_8x8_s1_p0_bwd(n, (act + (long)(14601216) * n), (par + 4286624), (dact + (long)(14613504) * n + 0), (dact + (long)(14601216) * n), (grad + 4286624), 0);
-    subsample_c192_16x16_s2_o0_bwd(n, (dact + (long)(14601216) * n), (dact + (long)(14552064) * n));
-    relu_n49152_bwd(n, (act + (long)(14502912) * n), (act + (long)(14552064) * n), (dact + (long)(14552064) * n), (dact + (long)(14502912) * n));
-    add2_n49152_bwd(n, (dact + (long)(14502912) * n), (dact + (long)(14453760) * n), (dact + (long)(13421568) * n));
-    shake_n49152_bwd(n, (ext + (long)(14) * n) + n, (dact + (long)(14453760) * n), (dact + (long)(13913088) * n), (dact + (long)(14404608) * n));
-    bn_c192_16x16_bwd(n, (act + (long)(14355456) * n), (par + 4286240), (sav + 18432), (sav + 18624), (dact + (long)(14404608) * n),
-        (dact + (long)(14355456) * n), (grad + 4286240), (grad + 4286432));
-    conv_k3_c192_192_16x16_s1_p1_bwd(n, (act + (long)(14306304) * n), (par + 3954464), (dact + (long)(14355456) * n + 0), (dact + (long)(14306304) * n), (grad + 3954464), 0);
-    relu_n49152_bwd(n, (act + (long)(14257152) * n), (act + (long)(14306304) * n), (dact + (long)(14306304) * n), (dact + (long)(14257152) * n));
-    bn_c192_16x16_bwd(n, (act + (long)(14208000) * n), (par + 3954080), (sav + 18048), (sav + 18240), (dact + (long)(14257152) * n),
-        (dact + (long)(14208000) * n), (grad + 3954080), (grad + 3954272));
-    conv_k1_c384_192_16x16_s1_p0_b_bwd(n, (act + (long)(14109696) * n), (par + 3880160), (dact + (long)(14208000) * n + 0), (dact + (long)(14109696) * n), (grad + 3880160), (grad + 3953888));
-    bn_c384_16x16_bwd(n, (act + (long)(14011392) * n), (par + 3879392), (sav + 17280), (sav + 17664), (dact + (long)(14109696) * n),
-        (dact + (long)(14011392) * n), (grad + 3879392), (grad + 3879776));
-    dw_k3_5_c192_16x16_s1_bwd(n, (act + (long)(13962240) * n), (par + 3872864), (dact + (long)(14011392) * n + 0), (dact + (long)(13962240) * n), (grad + 3872864), 0);
-    relu_n49152_bwd(n, (act + (long)(13421568) * n), (act + (long)(13962240) * n), (dact + (long)(13962240) * n), (dact + (long)(13421568) * n));
-    bn_c192_16x16_bwd(n, (act + (long)(13863936) * n), (par + 3872480), (sav + 16896), (sav + 17088), (dact + (long)(13913088) * n),
-        (dact + (long)(13863936) * n), (grad + 3872480), (grad + 3872672));
-    conv_k3_c192_192_16x16_s1_p1_bwd(n, (act + (long)(13814784) * n), (par + 3540704), (dact + (long)(13863936) * n + 0), (dact + (long)(13814784) * n), (grad + 3540704), 0);
-    relu_n49152_bwd(n, (act + (long)(13765632) * n), (act + (long)(13814784) * n), (dact + (long)(13814784) * n), (dact + (long)(13765632) * n));
-    bn_c192_16x16_bwd(n, (act + (long)(13716480) * n), (par + 3540320), (sav + 16512), (sav + 16704), (dact + (long)(13765632) * n),
-        (dact + (long)(13716480) * n), (grad + 3540320), (grad + 3540512));
-    conv_k1_c384_192_16x16_s1_p0_b_bwd(n, (act + (long)(13618176) * n), (par + 3466400), (dact + (long)(13716480) * n + 0), (dact + (long)(13618176) * n), (grad + 3466400), (grad + 3540128));
-    bn_c384_16x16_bwd(n, (act + (long)(13519872) * n), (par + 3465632), (sav + 15744), (sav + 16128), (dact + (long)(13618176) * n),
-        (dact + (long)(13519872) * n), (grad + 3465632), (grad + 3466016));
-    dw_k3_5_c192_16x16_s1_bwd(n, (act + (long)(13470720) * n), (par + 3459104), (dact + (long)(13519872) * n + 0), (dact + (long)(13470720) * n), (grad + 3459104), 0);
-    relu_n49152_bwd(n, (act + (long)(13421568) * n), (act + (long)(13470720) * n), (dact + (long)(13470720) * n), (dact + (long)(13421568) * n));
-    add2_n49152_bwd(n, (dact + (long)(13421568) * n), (dact + (long)(13372416) * n), (dact + (long)(12340224) * n));
-    shake_n49152_bwd(n, (ext + (long)(12) * n) + n, (dact + (long)(13372416) * n), (dact + (long)(12831744) * n), (dact + (long)(13323264) * n));
-    bn_c192_16x16_bwd(n, (act + (long)(13274112) * n), (par + 3421472), (sav + 15360), (sav + 15552), (dact + (long)(13323264) * n),
-        (dact + (long)(13274112) * n), (grad + 3421472), (grad + 3421664));
-    conv_k3_c192_192_16x16_s1_p1_bwd(n, (act + (long)(13224960) * n), (par + 3089696), (dact + (long)(13274112) * n + 0), (dact + (long)(13224960) * n), (grad + 3089696), 0);
-    relu_n49152_bwd(n, (act + (long)(13175808) * n), (act + (long)(13224960) * n), (dact + (long)(13224960) * n), (dact + (long)(13175808) * n));
-    bn_c192_16x16_bwd(n, (act + (long)(13126656) * n), (par + 3089312), (sav + 14976), (sav + 15168), (dact + (long)(13175808) * n),
-        (dact + (long)(13126656) * n), (grad + 3089312), (grad + 3089504));
-    conv_k1_c384_192_16x16_s1_p0_b_bwd(n, (act + (long)(13028352) * n), (par + 3015392), (dact + (long)(13126656) * n + 0), (dact + (long)(13028352) * n), (grad + 3015392), (grad + 3089120));
-    bn_c384_16x16_bwd(n, (act + (long)(12930048) * n), (par + 3014624), (sav + 14208), (sav + 14592), (dact + (long)(13028352) * n),
-        (dact + (long)(12930048) * n), (grad + 3014624), (grad + 3015008));
-    dw_k3_5_c192_16x16_s1_bwd(n, (act + (long)(12880896) * n), (par + 3008096), (dact + (long)(12930048) * n + 0), (dact + (long)(12880896) * n), (grad + 3008096), 0);
-    relu_n49152_bwd(n, (act + (long)(12340224) * n), (act + (long)(12880896) * n), (dact + (long)(12880896) * n), (dact + (long)(12340224) * n));
-    bn_c192_16x16_bwd(n, (act + (long)(12782592) * n), (par + 3007712), (sav + 13824), (sav + 14016), (dact + (long)(12831744) * n),
-        (dact + (long)(12782592) * n), (grad + 3007712), (grad + 3007904));
-    conv_k3_c192_192_16x16_s1_p1_bwd(n, (act + (long)(12733440) * n), (par + 2675936), (dact + (long)(12782592) * n + 0), (dact + (long)(12733440) * n), (grad + 2675936), 0);
-    relu_n49152_bwd(n, (act + (long)(12684288) * n), (act + (long)(12733440) * n), (dact + (long)(12733440) * n), (dact + (long)(12684288) * n));
-    bn_c192_16x16_bwd(n, (act + (long)(12635136) * n), (par + 2675552), (sav + 13440), (sav + 13632), (dact + (long)(12684288) * n),
-        (dact + (long)(12635136) * n), (grad + 2675552), (grad + 2675744));
-    conv_k1_c384_192_16x16_s1_p0_b_bwd(n, (act + (long)(12536832) * n), (par + 2601632), (dact + (long)(12635136) * n + 0), (dact + (long)(12536832) * n), (grad + 2601632), (grad + 2675360));
-    bn_c384_16x16_bwd(n, (act + (long)(12438528) * n), (par + 2600864), (sav + 12672), (sav + 13056), (dact + (long)(12536832) * n),
-        (dact + (long)(12438528) * n), (grad + 2600864), (grad + 2601248));
-    dw_k3_5_c192_16x16_s1_bwd(n, (act + (long)(12389376) * n), (par + 2594336), (dact + (long)(12438528) * n + 0), (dact + (long)(12389376) * n), (grad + 2594336), 0);
-    relu_n49152_bwd(n, (act + (long)(12340224) * n), (act + (long)(12389376) * n), (dact + (long)(12389376) * n), (dact + (long)(12340224) * n));
-    add2_n49152_bwd(n, (dact + (long)(12340224) * n), (dact + (long)(12291072) * n), (dact + (long)(11258880) * n));
-    shake_n49152_bwd(n, (ext + (long)(10) * n) + n, (dact + (long)(12291072) * n), (dact + (long)(11750400) * n), (dact + (long)(12241920) * n));
-    bn_c192_16x16_bwd(n, (act + (long)(12192768) * n), (par + 2556704), (sav + 12288), (sav + 12480), (dact + (long)(12241920) * n),
-        (dact + (long)(12192768) * n), (grad + 2556704), (grad + 2556896));
-    conv_k3_c192_192_16x16_s1_p1_bwd(n, (act + (long)(12143616) * n), (par + 2224928), (dact + (long)(12192768) * n + 0), (dact + (long)(12143616) * n), (grad + 2224928), 0);
-    relu_n49152_bwd(n, (act + (long)(12094464) * n), (act + (long)(12143616) * n), (dact + (long)(12143616) * n), (dact + (long)(12094464) * n));
-    bn_c192_16x16_bwd(n, (act + (long)(12045312) * n), (par + 2224544), (sav + 11904), (sav + 12096), (dact + (long)(12094464) * n),
-        (dact + (long)(12045312) * n), (grad + 2224544), (grad + 2224736));
-    conv_k1_c384_192_16x16_s1_p0_b_bwd(n, (act + (long)(11947008) * n), (par + 2150624), (dact + (long)(12045312) * n + 0), (dact + (long)(11947008) * n), (grad + 2150624), (grad + 2224352));
-    bn_c384_16x16_bwd(n, (act + (long)(11848704) * n), (par + 2149856), (sav + 11136), (sav + 11520), (dact + (long)(11947008) * n),
-        (dact + (long)(11848704) * n), (grad + 2149856), (grad + 2150240));
-    dw_k3_5_c192_16x16_s1_bwd(n, (act + (long)(11799552) * n), (par + 2143328), (dact + (long)(11848704) * n + 0), (dact + (long)(11799552) * n), (grad + 2143328), 0);
-    relu_n49152_bwd(n, (act + (long)(11258880) * n), (act + (long)(11799552) * n), (dact + (long)(11799552) * n), (dact + (long)(11258880) * n));
-    bn_c192_16x16_bwd(n, (act + (long)(11701248) * n), (par + 2142944), (sav + 10752), (sav + 10944), (dact + (long)(11750400) * n),
-        (dact + (long)(11701248) * n), (grad + 2142944), (grad + 2143136));
-    conv_k3_c192_192_16x16_s1_p1_bwd(n, (act + (long)(11652096) * n), (par + 1811168), (dact + (long)(11701248) * n + 0), (dact + (long)(11652096) * n), (grad + 1811168), 0);
-    relu_n49152_bwd(n, (act + (long)(11602944) * n), (act + (long)(11652096) * n), (dact + (long)(11652096) * n), (dact + (long)(11602944) * n));
-    bn_c192_16x16_bwd(n, (act + (long)(11553792) * n), (par + 1810784), (sav + 10368), (sav + 10560), (dact + (long)(11602944) * n),
-        (dact + (long)(11553792) * n), (grad + 1810784), (grad + 1810976));
-    conv_k1_c384_192_16x16_s1_p0_b_bwd(n, (act + (long)(11455488) * n), (par + 1736864), (dact + (long)(11553792) * n + 0), (dact + (long)(11455488) * n), (grad + 1736864), (grad + 1810592));
-    bn_c384_16x16_bwd(n, (act + (long)(11357184) * n), (par + 1736096), (sav + 9600), (sav + 9984), (dact + (long)(11455488) * n),
-        (dact + (long)(11357184) * n), (grad + 1736096), (grad + 1736480));
-    dw_k3_5_c192_16x16_s1_bwd(n, (act + (long)(11308032) * n), (par + 1729568), (dact + (long)(11357184) * n + 0), (dact + (long)(11308032) * n), (grad + 1729568), 0);
-    relu_n49152_bwd(n, (act + (long)(11258880) * n), (act + (long)(11308032) * n), (dact + (long)(11308032) * n), (dact + (long)(11258880) * n));
-    add2_n49152_bwd(n, (dact + (long)(11258880) * n), (dact + (long)(11209728) * n), (dact + (long)(9686016) * n));
-    shake_n49152_bwd(n, (ext + (long)(8) * n) + n, (dact + (long)(11209728) * n), (dact + (long)(10423296) * n), (dact + (long)(11160576) * n));
-    bn_c192_16x16_bwd(n, (act + (long)(11111424) * n), (par + 1691936), (sav + 9216), (sav + 9408), (dact + (long)(11160576) * n),
-        (dact + (long)(11111424) * n), (grad + 1691936), (grad + 1692128));
-    conv_k3_c192_192_16x16_s1_p1_bwd(n, (act + (long)(11062272) * n), (par + 1360160), (dact + (long)(11111424) * n + 0), (dact + (long)(11062272) * n), (grad + 1360160), 0);
-    relu_n49152_bwd(n, (act + (long)(11013120) * n), (act + (long)(11062272) * n), (dact + (long)(11062272) * n), (dact + (long)(11013120) * n));
-    bn_c192_16x16_bwd(n, (act + (long)(10963968) * n), (par + 1359776), (sav + 8832), (sav + 9024), (dact + (long)(11013120) * n),
-        (dact + (long)(10963968) * n), (grad + 1359776), (grad + 1359968));
-    conv_k1_c192_192_32x32_s2_p0_b_bwd(n, (act + (long)(10767360) * n), (par + 1322720), (dact + (long)(10963968) * n + 0), (dact + (long)(10767360) * n), (grad + 1322720), (grad + 1359584));
-    bn_c192_32x32_bwd(n, (act + (long)(10570752) * n), (par + 1322336), (sav + 8448), (sav + 8640), (dact + (long)(10767360) * n),
-        (dact + (long)(10570752) * n), (grad + 1322336), (grad + 1322528));
-    dw_k3_5_c96_32x32_s1_bwd(n, (act + (long)(10472448) * n), (par + 1319072), (dact + (long)(10570752) * n + 0), (dact + (long)(10472448) * n), (grad + 1319072), 0);
-    relu_n98304_bwd(n, (act + (long)(9341952) * n), (act + (long)(10472448) * n), (dact + (long)(10472448) * n), (dact + (long)(9341952) * n));
-    bn_c192_16x16_bwd(n, (act + (long)(10374144) * n), (par + 1318688), (sav + 8064), (sav + 8256), (dact + (long)(10423296) * n),
-        (dact + (long)(10374144) * n), (grad + 1318688), (grad + 1318880));
-    conv_k3_c192_192_16x16_s1_p1_bwd(n, (act + (long)(10324992) * n), (par + 986912), (dact + (long)(10374144) * n + 0), (dact + (long)(10324992) * n), (grad + 986912), 0);
-    relu_n49152_bwd(n, (act + (long)(10275840) * n), (act + (long)(10324992) * n), (dact + (long)(10324992) * n), (dact + (long)(10275840) * n));
-    bn_c192_16x16_bwd(n, (act + (long)(10226688) * n), (par + 986528), (sav + 7680), (sav + 7872), (dact + (long)(10275840) * n),
-        (dact + (long)(10226688) * n), (grad + 986528), (grad + 986720));
-    conv_k1_c192_192_32x32_s2_p0_b_bwd(n, (act + (long)(10030080) * n), (par + 949472), (dact + (long)(10226688) * n + 0), (dact + (long)(10030080) * n), (grad + 949472), (grad + 986336));
-    bn_c192_32x32_bwd(n, (act + (long)(9833472) * n), (par + 949088), (sav + 7296), (sav + 7488), (dact + (long)(10030080) * n),
-        (dact + (long)(9833472) * n), (grad + 949088), (grad + 949280));
-    dw_k3_5_c96_32x32_s1_bwd(n, (act + (long)(9735168) * n), (par + 945824), (dact + (long)(9833472) * n + 0), (dact + (long)(9735168) * n), (grad + 945824), 0);
-    relu_n98304_bwd(n, (act + (long)(9341952) * n), (act + (long)(9735168) * n), (dact + (long)(9735168) * n), (dact + (long)(9341952) * n));
-    bn_c192_16x16_bwd(n, (act + (long)(9636864) * n), (par + 945440), (sav + 6912), (sav + 7104), (dact + (long)(9686016) * n),
-        (dact + (long)(9636864) * n), (grad + 945440), (grad + 945632));
-    concat_c_96_96_16x16_bwd(n, (dact + (long)(9636864) * n), (dact + (long)(9563136) * n), (dact + (long)(9612288) * n));
-    conv_k1_c96_96_16x16_s1_p0_bwd(n, (act + (long)(9587712) * n), (par + 936224), (dact + (long)(9612288) * n + 0), (dact + (long)(9587712) * n), (grad + 936224), 0);
-    subsample_c96_32x32_s2_o1_bwd(n, (dact + (long)(9587712) * n), (dact + (long)(9440256) * n));
-    conv_k1_c96_96_16x16_s1_p0_bwd(n, (act + (long)(9538560) * n), (par + 927008), (dact + (long)(9563136) * n + 0), (dact + (long)(9538560) * n), (grad + 927008), 0);
-    subsample_c96_32x32_s2_o0_bwd(n, (dact + (long)(9538560) * n), (dact + (long)(9440256) * n));
-    relu_n98304_bwd(n, (act + (long)(9341952) * n), (act + (long)(9440256) * n), (dact + (long)(9440256) * n), (dact + (long)(9341952) * n));
-    add2_n98304_bwd(n, (dact + (long)(9341952) * n), (dact + (long)(9243648) * n), (dact + (long)(6786048) * n));
-    shake_n98304_bwd(n, (ext + (long)(6) * n) + n, (dact + (long)(9243648) * n), (dact + (long)(7965696) * n), (dact + (long)(9145344) * n));
-    bn_c96_32x32_bwd(n, (act + (long)(9047040) * n), (par + 926816), (sav + 6720), (sav + 6816), (dact + (long)(9145344) * n),
-        (dact + (long)(9047040) * n), (grad + 926816), (grad + 926912));
-    conv_k3_c96_96_32x32_s1_p1_bwd(n, (act + (long)(8948736) * n), (par + 843872), (dact + (long)(9047040) * n + 0), (dact + (long)(8948736) * n), (grad + 843872), 0);
-    relu_n98304_bwd(n, (act + (long)(8850432) * n), (act + (long)(8948736) * n), (dact + (long)(8948736) * n), (dact + (long)(8850432) * n));
-    bn_c96_32x32_bwd(n, (act + (long)(8752128) * n), (par + 843680), (sav + 6528), (sav + 6624), (dact + (long)(8850432) * n),
-        (dact + (long)(8752128) * n), (grad + 843680), (grad + 843776));
-    conv_k1_c288_96_32x32_s1_p0_b_bwd(n, (act + (long)(8457216) * n), (par + 815936), (dact + (long)(8752128) * n + 0), (dact + (long)(8457216) * n), (grad + 815936), (grad + 843584));
-    bn_c288_32x32_bwd(n, (act + (long)(8162304) * n), (par + 815360), (sav + 5952), (sav + 6240), (dact + (long)(8457216) * n),
-        (dact + (long)(8162304) * n), (grad + 815360), (grad + 815648));
-    dw_k3_5_7_c96_32x32_s1_bwd(n, (act + (long)(8064000) * n), (par + 807392), (dact + (long)(8162304) * n + 0), (dact + (long)(8064000) * n), (grad + 807392), 0);
-    relu_n98304_bwd(n, (act + (long)(6786048) * n), (act + (long)(8064000) * n), (dact + (long)(8064000) * n), (dact + (long)(6786048) * n));
-    bn_c96_32x32_bwd(n, (act + (long)(7867392) * n), (par + 807200), (sav + 5760), (sav + 5856), (dact + (long)(7965696) * n),
-        (dact + (long)(7867392) * n), (grad + 807200), (grad + 807296));
-    conv_k3_c96_96_32x32_s1_p1_bwd(n, (act + (long)(7769088) * n), (par + 724256), (dact + (long)(7867392) * n + 0), (dact + (long)(7769088) * n), (grad + 724256), 0);
-    relu_n98304_bwd(n, (act + (long)(7670784) * n), (act + (long)(7769088) * n), (dact + (long)(7769088) * n), (dact + (long)(7670784) * n));
-    bn_c96_32x32_bwd(n, (act + (long)(7572480) * n), (par + 724064), (sav + 5568), (sav + 5664), (dact + (long)(7670784) * n),
-        (dact + (long)(7572480) * n), (grad + 724064), (grad + 724160));
-    conv_k1_c288_96_32x32_s1_p0_b_bwd(n, (act + (long)(7277568) * n), (par + 696320), (dact + (long)(7572480) * n + 0), (dact + (long)(7277568) * n), (grad + 696320), (grad + 723968));
-    bn_c288_32x32_bwd(n, (act + (long)(6982656) * n), (par + 695744), (sav + 4992), (sav + 5280), (dact + (long)(7277568) * n),
-        (dact + (long)(6982656) * n), (grad + 695744), (grad + 696032));
-    dw_k3_5_7_c96_32x32_s1_bwd(n, (act + (long)(6884352) * n), (par + 687776), (dact + (long)(6982656) * n + 0), (dact + (long)(6884352) * n), (grad + 687776), 0);
-    relu_n98304_bwd(n, (act + (long)(6786048) * n), (act + (long)(6884352) * n), (dact + (long)(6884352) * n), (dact + (long)(6786048) * n));
-    add2_n98304_bwd(n, (dact + (long)(6786048) * n), (dact + (long)(6687744) * n), (dact + (long)(4230144) * n));
-    shake_n98304_bwd(n, (ext + (long)(4) * n) + n, (dact + (long)(6687744) * n), (dact + (long)(5409792) * n), (dact + (long)(6589440) * n));
-    bn_c96_32x32_bwd(n, (act + (long)(6491136) * n), (par + 678176), (sav + 4800), (sav + 4896), (dact + (long)(6589440) * n),
-        (dact + (long)(6491136) * n), (grad + 678176), (grad + 678272));
-    conv_k3_c96_96_32x32_s1_p1_bwd(n, (act + (long)(6392832) * n), (par + 595232), (dact + (long)(6491136) * n + 0), (dact + (long)(6392832) * n), (grad + 595232), 0);
-    relu_n98304_bwd(n, (act + (long)(6294528) * n), (act + (long)(6392832) * n), (dact + (long)(6392832) * n), (dact + (long)(6294528) * n));
-    bn_c96_32x32_bwd(n, (act + (long)(6196224) * n), (par + 595040), (sav + 4608), (sav + 4704), (dact + (long)(6294528) * n),
-        (dact + (long)(6196224) * n), (grad + 595040), (grad + 595136));
-    conv_k1_c288_96_32x32_s1_p0_b_bwd(n, (act + (long)(5901312) * n), (par + 567296), (dact + (long)(6196224) * n + 0), (dact + (long)(5901312) * n), (grad + 567296), (grad + 594944));
-    bn_c288_32x32_bwd(n, (act + (long)(5606400) * n), (par + 566720), (sav + 4032), (sav + 4320), (dact + (long)(5901312) * n),
-        (dact + (long)(5606400) * n), (grad + 566720), (grad + 567008));
-    dw_k3_5_7_c96_32x32_s1_bwd(n, (act + (long)(5508096) * n), (par + 558752), (dact + (long)(5606400) * n + 0), (dact + (long)(5508096) * n), (grad + 558752), 0);
-    relu_n98304_bwd(n, (act + (long)(4230144) * n), (act + (long)(5508096) * n), (dact + (long)(5508096) * n), (dact + (long)(4230144) * n));
-    bn_c96_32x32_bwd(n, (act + (long)(5311488) * n), (par + 558560), (sav + 3840), (sav + 3936), (dact + (long)(5409792) * n),
-        (dact + (long)(5311488) * n), (grad + 558560), (grad + 558656));
-    conv_k3_c96_96_32x32_s1_p1_bwd(n, (act + (long)(5213184) * n), (par + 475616), (dact + (long)(5311488) * n + 0), (dact + (long)(5213184) * n), (grad + 475616), 0);
-    relu_n98304_bwd(n, (act + (long)(5114880) * n), (act + (long)(5213184) * n), (dact + (long)(5213184) * n), (dact + (long)(5114880) * n));
-    bn_c96_32x32_bwd(n, (act + (long)(5016576) * n), (par + 475424), (sav + 3648), (sav + 3744), (dact + (long)(5114880) * n),
-        (dact + (long)(5016576) * n), (grad + 475424), (grad + 475520));
-    conv_k1_c288_96_32x32_s1_p0_b_bwd(n, (act + (long)(4721664) * n), (par + 447680), (dact + (long)(5016576) * n + 0), (dact + (long)(4721664) * n), (grad + 447680), (grad + 475328));
-    bn_c288_32x32_bwd(n, (act + (long)(4426752) * n), (par + 447104), (sav + 3072), (sav + 3360), (dact + (long)(4721664) * n),
-        (dact + (long)(4426752) * n), (grad + 447104), (grad + 447392));
-    dw_k3_5_7_c96_32x32_s1_bwd(n, (act + (long)(4328448) * n), (par + 439136), (dact + (long)(4426752) * n + 0), (dact + (long)(4328448) * n), (grad + 439136), 0);
-    relu_n98304_bwd(n, (act + (long)(4230144) * n), (act + (long)(4328448) * n), (dact + (long)(4328448) * n), (dact + (long)(4230144) * n));
-    add2_n98304_bwd(n, (dact + (long)(4230144) * n), (dact + (long)(4131840) * n), (dact + (long)(1674240) * n));
-    shake_n98304_bwd(n, (ext + (long)(2) * n) + n, (dact + (long)(4131840) * n), (dact + (long)(2853888) * n), (dact + (long)(4033536) * n));
-    bn_c96_32x32_bwd(n, (act + (long)(3935232) * n), (par + 429536), (sav + 2880), (sav + 2976), (dact + (long)(4033536) * n),
-        (dact + (long)(3935232) * n), (grad + 429536), (grad + 429632));
-    conv_k3_c96_96_32x32_s1_p1_bwd(n, (act + (long)(3836928) * n), (par + 346592), (dact + (long)(3935232) * n + 0), (dact + (long)(3836928) * n), (grad + 346592), 0);
-    relu_n98304_bwd(n, (act + (long)(3738624) * n), (act + (long)(3836928) * n), (dact + (long)(3836928) * n), (dact + (long)(3738624) * n));
-    bn_c96_32x32_bwd(n, (act + (long)(3640320) * n), (par + 346400), (sav + 2688), (sav + 2784), (dact + (long)(3738624) * n),
-        (dact + (long)(3640320) * n), (grad + 346400), (grad + 346496));
-    conv_k1_c288_96_32x32_s1_p0_b_bwd(n, (act + (long)(3345408) * n), (par + 318656), (dact + (long)(3640320) * n + 0), (dact + (long)(3345408) * n), (grad + 318656), (grad + 346304));
-    bn_c288_32x32_bwd(n, (act + (long)(3050496) * n), (par + 318080), (sav + 2112), (sav + 2400), (dact + (long)(3345408) * n),
-        (dact + (long)(3050496) * n), (grad + 318080), (grad + 318368));
-    dw_k3_5_7_c96_32x32_s1_bwd(n, (act + (long)(2952192) * n), (par + 310112), (dact + (long)(3050496) * n + 0), (dact + (long)(2952192) * n), (grad + 310112), 0);
-    relu_n98304_bwd(n, (act + (long)(1674240) * n), (act + (long)(2952192) * n), (dact + (long)(2952192) * n), (dact + (long)(1674240) * n));
-    bn_c96_32x32_bwd(n, (act + (long)(2755584) * n), (par + 309920), (sav + 1920), (sav + 2016), (dact + (long)(2853888) * n),
-        (dact + (long)(2755584) * n), (grad + 309920), (grad + 310016));
-    conv_k3_c96_96_32x32_s1_p1_bwd(n, (act + (long)(2657280) * n), (par + 226976), (dact + (long)(2755584) * n + 0), (dact + (long)(2657280) * n), (grad + 226976), 0);
-    relu_n98304_bwd(n, (act + (long)(2558976) * n), (act + (long)(2657280) * n), (dact + (long)(2657280) * n), (dact + (long)(2558976) * n));
-    bn_c96_32x32_bwd(n, (act + (long)(2460672) * n), (par + 226784), (sav + 1728), (sav + 1824), (dact + (long)(2558976) * n),
-        (dact + (long)(2460672) * n), (grad + 226784), (grad + 226880));
-    conv_k1_c288_96_32x32_s1_p0_b_bwd(n, (act + (long)(2165760) * n), (par + 199040), (dact + (long)(2460672) * n + 0), (dact + (long)(2165760) * n), (grad + 199040), (grad + 226688));
-    bn_c288_32x32_bwd(n, (act + (long)(1870848) * n), (par + 198464), (sav + 1152), (sav + 1440), (dact + (long)(2165760) * n),
-        (dact + (long)(1870848) * n), (grad + 198464), (grad + 198752));
-    dw_k3_5_7_c96_32x32_s1_bwd(n, (act + (long)(1772544) * n), (par + 190496), (dact + (long)(1870848) * n + 0), (dact + (long)(1772544) * n), (grad + 190496), 0);
-    relu_n98304_bwd(n, (act + (long)(1674240) * n), (act + (long)(1772544) * n), (dact + (long)(1772544) * n), (dact + (long)(1674240) * n));
-    add2_n98304_bwd(n, (dact + (long)(1674240) * n), (dact + (long)(1575936) * n), (dact + (long)(265216) * n));
-    shake_n98304_bwd(n, (ext + (long)(0) * n) + n, (dact + (long)(1575936) * n), (dact + (long)(871424) * n), (dact + (long)(1477632) * n));
-    bn_c96_32x32_bwd(n, (act + (long)(1379328) * n), (par + 180896), (sav + 960), (sav + 1056), (dact + (long)(1477632) * n),
-        (dact + (long)(1379328) * n), (grad + 180896), (grad + 180992));
-    conv_k3_c96_96_32x32_s1_p1_bwd(n, (act + (long)(1281024) * n), (par + 97952), (dact + (long)(1379328) * n + 0), (dact + (long)(1281024) * n), (grad + 97952), 0);
-    relu_n98304_bwd(n, (act + (long)(1182720) * n), (act + (long)(1281024) * n), (dact + (long)(1281024) * n), (dact + (long)(1182720) * n));
-    bn_c96_32x32_bwd(n, (act + (long)(1084416) * n), (par + 97760), (sav + 768), (sav + 864), (dact + (long)(1182720) * n),
-        (dact + (long)(1084416) * n), (grad + 97760), (grad + 97856));
-    conv_k1_c48_96_32x32_s1_p0_b_bwd(n, (act + (long)(1035264) * n), (par + 93056), (dact + (long)(1084416) * n + 0), (dact + (long)(1035264) * n), (grad + 93056), (grad + 97664));
-    bn_c48_32x32_bwd(n, (act + (long)(986112) * n), (par + 92960), (sav + 672), (sav + 720), (dact + (long)(1035264) * n),
-        (dact + (long)(986112) * n), (grad + 92960), (grad + 93008));
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(969728) * n), (par + 91632), (dact + (long)(986112) * n + 0), (dact + (long)(969728) * n), (grad + 91632), 0);
-    relu_n16384_bwd(n, (act + (long)(3072) * n), (act + (long)(969728) * n), (dact + (long)(969728) * n), (dact + (long)(3072) * n));
-    bn_c96_32x32_bwd(n, (act + (long)(773120) * n), (par + 91440), (sav + 480), (sav + 576), (dact + (long)(871424) * n),
-        (dact + (long)(773120) * n), (grad + 91440), (grad + 91536));
-    conv_k3_c96_96_32x32_s1_p1_bwd(n, (act + (long)(674816) * n), (par + 8496), (dact + (long)(773120) * n + 0), (dact + (long)(674816) * n), (grad + 8496), 0);
-    relu_n98304_bwd(n, (act + (long)(576512) * n), (act + (long)(674816) * n), (dact + (long)(674816) * n), (dact + (long)(576512) * n));
-    bn_c96_32x32_bwd(n, (act + (long)(478208) * n), (par + 8304), (sav + 288), (sav + 384), (dact + (long)(576512) * n),
-        (dact + (long)(478208) * n), (grad + 8304), (grad + 8400));
-    conv_k1_c48_96_32x32_s1_p0_b_bwd(n, (act + (long)(429056) * n), (par + 3600), (dact + (long)(478208) * n + 0), (dact + (long)(429056) * n), (grad + 3600), (grad + 8208));
-    bn_c48_32x32_bwd(n, (act + (long)(379904) * n), (par + 3504), (sav + 192), (sav + 240), (dact + (long)(429056) * n),
-        (dact + (long)(379904) * n), (grad + 3504), (grad + 3552));
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(363520) * n), (par + 2176), (dact + (long)(379904) * n + 0), (dact + (long)(363520) * n), (grad + 2176), 0);
-    relu_n16384_bwd(n, (act + (long)(3072) * n), (act + (long)(363520) * n), (dact + (long)(363520) * n), (dact + (long)(3072) * n));
-    bn_c96_32x32_bwd(n, (act + (long)(166912) * n), (par + 1984), (sav + 0), (sav + 96), (dact + (long)(265216) * n),
-        (dact + (long)(166912) * n), (grad + 1984), (grad + 2080));
-    concat_c_48_48_32x32_bwd(n, (dact + (long)(166912) * n), (dact + (long)(52224) * n), (dact + (long)(117760) * n));
-    conv_k1_c16_48_32x32_s1_p0_bwd(n, (act + (long)(101376) * n), (par + 1216), (dact + (long)(117760) * n + 0), (dact + (long)(101376) * n), (grad + 1216), 0);
-    subsample_c16_32x32_s1_o1_bwd(n, (dact + (long)(101376) * n), (dact + (long)(19456) * n));
-    conv_k1_c16_48_32x32_s1_p0_bwd(n, (act + (long)(35840) * n), (par + 448), (dact + (long)(52224) * n + 0), (dact + (long)(35840) * n), (grad + 448), 0);
-    subsample_c16_32x32_s1_o0_bwd(n, (dact + (long)(35840) * n), (dact + (long)(19456) * n));
-    relu_n16384_bwd(n, (act + (long)(3072) * n), (act + (long)(19456) * n), (dact + (long)(19456) * n), (dact + (long)(3072) * n));
-    conv_k3_c3_16_32x32_s1_p1_b_bwd(n, (act + (long)(0) * n), (par + 0), (dact + (long)(3072) * n + 0), (dact + (long)(0) * n), (grad + 0), (grad + 432));
+}
+
+static void (*const shakenet26_2x96d_layer_forward[241])(const mc_state *, int) = {
+    shakenet26_2x96d_layer0_forward,
+    shakenet26_2x96d_layer1_forward,
+    shakenet26_2x96d_layer2_forward,
+    shakenet26_2x96d_layer3_forward,
+    shakenet26_2x96d_layer4_forward,
+    shakenet26_2x96d_layer5_forward,
+    shakenet26_2x96d_layer6_forward,
+    shakenet26_2x96d_layer7_forward,
+    shakenet26_2x96d_layer8_forward,
+    shakenet26_2x96d_layer9_forward,
+    shakenet26_2x96d_layer10_forward,
+    shakenet26_2x96d_layer11_forward,
+    shakenet26_2x96d_layer12_forward,
+    shakenet26_2x96d_layer13_forward,
+    shakenet26_2x96d_layer14_forward,
+    shakenet26_2x96d_layer15_forward,
+    shakenet26_2x96d_layer16_forward,
+    shakenet26_2x96d_layer17_forward,
+    shakenet26_2x96d_layer18_forward,
+    shakenet26_2x96d_layer19_forward,
+    shakenet26_2x96d_layer20_forward,
+    shakenet26_2x96d_layer21_forward,
+    shakenet26_2x96d_layer22_forward,
+    shakenet26_2x96d_layer23_forward,
+    shakenet26_2x96d_layer24_forward,
+    shakenet26_2x96d_layer25_forward,
+    shakenet26_2x96d_layer26_forward,
+    shakenet26_2x96d_layer27_forward,
+    shakenet26_2x96d_layer28_forward,
+    shakenet26_2x96d_layer29_forward,
+    shakenet26_2x96d_layer30_forward,
+    shakenet26_2x96d_layer31_forward,
+    shakenet26_2x96d_layer32_forward,
+    shakenet26_2x96d_layer33_forward,
+    shakenet26_2x96d_layer34_forward,
+    shakenet26_2x96d_layer35_forward,
+    shakenet26_2x96d_layer36_forward,
+    shakenet26_2x96d_layer37_forward,
+    shakenet26_2x96d_layer38_forward,
+    shakenet26_2x96d_layer39_forward,
+    shakenet26_2x96d_layer40_forward,
+    shakenet26_2x96d_layer41_forward,
+    shakenet26_2x96d_layer42_forward,
+    shakenet26_2x96d_layer43_forward,
+    shakenet26_2x96d_layer44_forward,
+    shakenet26_2x96d_layer45_forward,
+    shakenet26_2x96d_layer46_forward,
+    shakenet26_2x96d_layer47_forward,
+    shakenet26_2x96d_layer48_forward,
+    shakenet26_2x96d_layer49_forward,
+    shakenet26_2x96d_layer50_forward,
+    shakenet26_2x96d_layer51_forward,
+    shakenet26_2x96d_layer52_forward,
+    shakenet26_2x96d_layer53_forward,
+    shakenet26_2x96d_layer54_forward,
+    shakenet26_2x96d_layer55_forward,
+    shakenet26_2x96d_layer56_forward,
+    shakenet26_2x96d_layer57_forward,
+    shakenet26_2x96d_layer58_forward,
+    shakenet26_2x96d_layer59_forward,
+    shakenet26_2x96d_layer60_forward,
+    shakenet26_2x96d_layer61_forward,
+    shakenet26_2x96d_layer62_forward,
+    shakenet26_2x96d_layer63_forward,
+    shakenet26_2x96d_layer64_forward,
+    shakenet26_2x96d_layer65_forward,
+    shakenet26_2x96d_layer66_forward,
+    shakenet26_2x96d_layer67_forward,
+    shakenet26_2x96d_layer68_forward,
+    shakenet26_2x96d_layer69_forward,
+    shakenet26_2x96d_layer70_forward,
+    shakenet26_2x96d_layer71_forward,
+    shakenet26_2x96d_layer72_forward,
+    shakenet26_2x96d_layer73_forward,
+    shakenet26_2x96d_layer74_forward,
+    shakenet26_2x96d_layer75_forward,
+    shakenet26_2x96d_layer76_forward,
+    shakenet26_2x96d_layer77_forward,
+    shakenet26_2x96d_layer78_forward,
+    shakenet26_2x96d_layer79_forward,
+    shakenet26_2x96d_layer80_forward,
+    shakenet26_2x96d_layer81_forward,
+    shakenet26_2x96d_layer82_forward,
+    shakenet26_2x96d_layer83_forward,
+    shakenet26_2x96d_layer84_forward,
+    shakenet26_2x96d_layer85_forward,
+    shakenet26_2x96d_layer86_forward,
+    shakenet26_2x96d_layer87_forward,
+    shakenet26_2x96d_layer88_forward,
+    shakenet26_2x96d_layer89_forward,
+    shakenet26_2x96d_layer90_forward,
+    shakenet26_2x96d_layer91_forward,
+    shakenet26_2x96d_layer92_forward,
+    shakenet26_2x96d_layer93_forward,
+    shakenet26_2x96d_layer94_forward,
+    shakenet26_2x96d_layer95_forward,
+    shakenet26_2x96d_layer96_forward,
+    shakenet26_2x96d_layer97_forward,
+    shakenet26_2x96d_layer98_forward,
+    shakenet26_2x96d_layer99_forward,
+    shakenet26_2x96d_layer100_forward,
+    shakenet26_2x96d_layer101_forward,
+    shakenet26_2x96d_layer102_forward,
+    shakenet26_2x96d_layer103_forward,
+    shakenet26_2x96d_layer104_forward,
+    shakenet26_2x96d_layer105_forward,
+    shakenet26_2x96d_layer106_forward,
+    shakenet26_2x96d_layer107_forward,
+    shakenet26_2x96d_layer108_forward,
+    shakenet26_2x96d_layer109_forward,
+    shakenet26_2x96d_layer110_forward,
+    shakenet26_2x96d_layer111_forward,
+    shakenet26_2x96d_layer112_forward,
+    shakenet26_2x96d_layer113_forward,
+    shakenet26_2x96d_layer114_forward,
+    shakenet26_2x96d_layer115_forward,
+    shakenet26_2x96d_layer116_forward,
+    shakenet26_2x96d_layer117_forward,
+    shakenet26_2x96d_layer118_forward,
+    shakenet26_2x96d_layer119_forward,
+    shakenet26_2x96d_layer120_forward,
+    shakenet26_2x96d_layer121_forward,
+    shakenet26_2x96d_layer122_forward,
+    shakenet26_2x96d_layer123_forward,
+    shakenet26_2x96d_layer124_forward,
+    shakenet26_2x96d_layer125_forward,
+    shakenet26_2x96d_layer126_forward,
+    shakenet26_2x96d_layer127_forward,
+    shakenet26_2x96d_layer128_forward,
+    shakenet26_2x96d_layer129_forward,
+    shakenet26_2x96d_layer130_forward,
+    shakenet26_2x96d_layer131_forward,
+    shakenet26_2x96d_layer132_forward,
+    shakenet26_2x96d_layer133_forward,
+    shakenet26_2x96d_layer134_forward,
+    shakenet26_2x96d_layer135_forward,
+    shakenet26_2x96d_layer136_forward,
+    shakenet26_2x96d_layer137_forward,
+    shakenet26_2x96d_layer138_forward,
+    shakenet26_2x96d_layer139_forward,
+    shakenet26_2x96d_layer140_forward,
+    shakenet26_2x96d_layer141_forward,
+    shakenet26_2x96d_layer142_forward,
+    shakenet26_2x96d_layer143_forward,
+    shakenet26_2x96d_layer144_forward,
+    shakenet26_2x96d_layer145_forward,
+    shakenet26_2x96d_layer146_forward,
+    shakenet26_2x96d_layer147_forward,
+    shakenet26_2x96d_layer148_forward,
+    shakenet26_2x96d_layer149_forward,
+    shakenet26_2x96d_layer150_forward,
+    shakenet26_2x96d_layer151_forward,
+    shakenet26_2x96d_layer152_forward,
+    shakenet26_2x96d_layer153_forward,
+    shakenet26_2x96d_layer154_forward,
+    shakenet26_2x96d_layer155_forward,
+    shakenet26_2x96d_layer156_forward,
+    shakenet26_2x96d_layer157_forward,
+    shakenet26_2x96d_layer158_forward,
+    shakenet26_2x96d_layer159_forward,
+    shakenet26_2x96d_layer160_forward,
+    shakenet26_2x96d_layer161_forward,
+    shakenet26_2x96d_layer162_forward,
+    shakenet26_2x96d_layer163_forward,
+    shakenet26_2x96d_layer164_forward,
+    shakenet26_2x96d_layer165_forward,
+    shakenet26_2x96d_layer166_forward,
+    shakenet26_2x96d_layer167_forward,
+    shakenet26_2x96d_layer168_forward,
+    shakenet26_2x96d_layer169_forward,
+    shakenet26_2x96d_layer170_forward,
+    shakenet26_2x96d_layer171_forward,
+    shakenet26_2x96d_layer172_forward,
+    shakenet26_2x96d_layer173_forward,
+    shakenet26_2x96d_layer174_forward,
+    shakenet26_2x96d_layer175_forward,
+    shakenet26_2x96d_layer176_forward,
+    shakenet26_2x96d_layer177_forward,
+    shakenet26_2x96d_layer178_forward,
+    shakenet26_2x96d_layer179_forward,
+    shakenet26_2x96d_layer180_forward,
+    shakenet26_2x96d_layer181_forward,
+    shakenet26_2x96d_layer182_forward,
+    shakenet26_2x96d_layer183_forward,
+    shakenet26_2x96d_layer184_forward,
+    shakenet26_2x96d_layer185_forward,
+    shakenet26_2x96d_layer186_forward,
+    shakenet26_2x96d_layer187_forward,
+    shakenet26_2x96d_layer188_forward,
+    shakenet26_2x96d_layer189_forward,
+    shakenet26_2x96d_layer190_forward,
+    shakenet26_2x96d_layer191_forward,
+    shakenet26_2x96d_layer192_forward,
+    shakenet26_2x96d_layer193_forward,
+    shakenet26_2x96d_layer194_forward,
+    shakenet26_2x96d_layer195_forward,
+    shakenet26_2x96d_layer196_forward,
+    shakenet26_2x96d_layer197_forward,
+    shakenet26_2x96d_layer198_forward,
+    shakenet26_2x96d_layer199_forward,
+    shakenet26_2x96d_layer200_forward,
+    shakenet26_2x96d_layer201_forward,
+    shakenet26_2x96d_layer202_forward,
+    shakenet26_2x96d_layer203_forward,
+    shakenet26_2x96d_layer204_forward,
+    shakenet26_2x96d_layer205_forward,
+    shakenet26_2x96d_layer206_forward,
+    shakenet26_2x96d_layer207_forward,
+    shakenet26_2x96d_layer208_forward,
+    shakenet26_2x96d_layer209_forward,
+    shakenet26_2x96d_layer210_forward,
+    shakenet26_2x96d_layer211_forward,
+    shakenet26_2x96d_layer212_forward,
+    shakenet26_2x96d_layer213_forward,
+    shakenet26_2x96d_layer214_forward,
+    shakenet26_2x96d_layer215_forward,
+    shakenet26_2x96d_layer216_forward,
+    shakenet26_2x96d_layer217_forward,
+    shakenet26_2x96d_layer218_forward,
+    shakenet26_2x96d_layer219_forward,
+    shakenet26_2x96d_layer220_forward,
+    shakenet26_2x96d_layer221_forward,
+    shakenet26_2x96d_layer222_forward,
+    shakenet26_2x96d_layer223_forward,
+    shakenet26_2x96d_layer224_forward,
+    shakenet26_2x96d_layer225_forward,
+    shakenet26_2x96d_layer226_forward,
+    shakenet26_2x96d_layer227_forward,
+    shakenet26_2x96d_layer228_forward,
+    shakenet26_2x96d_layer229_forward,
+    shakenet26_2x96d_layer230_forward,
+    shakenet26_2x96d_layer231_forward,
+    shakenet26_2x96d_layer232_forward,
+    shakenet26_2x96d_layer233_forward,
+    shakenet26_2x96d_layer234_forward,
+    shakenet26_2x96d_layer235_forward,
+    shakenet26_2x96d_layer236_forward,
+    shakenet26_2x96d_layer237_forward,
+    shakenet26_2x96d_layer238_forward,
+    shakenet26_2x96d_layer239_forward,
+    shakenet26_2x96d_layer240_forward,
+};
+
+static void (*const shakenet26_2x96d_layer_backward[241])(const mc_state *) = {
+    shakenet26_2x96d_layer0_backward,
+    shakenet26_2x96d_layer1_backward,
+    shakenet26_2x96d_layer2_backward,
+    shakenet26_2x96d_layer3_backward,
+    shakenet26_2x96d_layer4_backward,
+    shakenet26_2x96d_layer5_backward,
+    shakenet26_2x96d_layer6_backward,
+    shakenet26_2x96d_layer7_backward,
+    shakenet26_2x96d_layer8_backward,
+    shakenet26_2x96d_layer9_backward,
+    shakenet26_2x96d_layer10_backward,
+    shakenet26_2x96d_layer11_backward,
+    shakenet26_2x96d_layer12_backward,
+    shakenet26_2x96d_layer13_backward,
+    shakenet26_2x96d_layer14_backward,
+    shakenet26_2x96d_layer15_backward,
+    shakenet26_2x96d_layer16_backward,
+    shakenet26_2x96d_layer17_backward,
+    shakenet26_2x96d_layer18_backward,
+    shakenet26_2x96d_layer19_backward,
+    shakenet26_2x96d_layer20_backward,
+    shakenet26_2x96d_layer21_backward,
+    shakenet26_2x96d_layer22_backward,
+    shakenet26_2x96d_layer23_backward,
+    shakenet26_2x96d_layer24_backward,
+    shakenet26_2x96d_layer25_backward,
+    shakenet26_2x96d_layer26_backward,
+    shakenet26_2x96d_layer27_backward,
+    shakenet26_2x96d_layer28_backward,
+    shakenet26_2x96d_layer29_backward,
+    shakenet26_2x96d_layer30_backward,
+    shakenet26_2x96d_layer31_backward,
+    shakenet26_2x96d_layer32_backward,
+    shakenet26_2x96d_layer33_backward,
+    shakenet26_2x96d_layer34_backward,
+    shakenet26_2x96d_layer35_backward,
+    shakenet26_2x96d_layer36_backward,
+    shakenet26_2x96d_layer37_backward,
+    shakenet26_2x96d_layer38_backward,
+    shakenet26_2x96d_layer39_backward,
+    shakenet26_2x96d_layer40_backward,
+    shakenet26_2x96d_layer41_backward,
+    shakenet26_2x96d_layer42_backward,
+    shakenet26_2x96d_layer43_backward,
+    shakenet26_2x96d_layer44_backward,
+    shakenet26_2x96d_layer45_backward,
+    shakenet26_2x96d_layer46_backward,
+    shakenet26_2x96d_layer47_backward,
+    shakenet26_2x96d_layer48_backward,
+    shakenet26_2x96d_layer49_backward,
+    shakenet26_2x96d_layer50_backward,
+    shakenet26_2x96d_layer51_backward,
+    shakenet26_2x96d_layer52_backward,
+    shakenet26_2x96d_layer53_backward,
+    shakenet26_2x96d_layer54_backward,
+    shakenet26_2x96d_layer55_backward,
+    shakenet26_2x96d_layer56_backward,
+    shakenet26_2x96d_layer57_backward,
+    shakenet26_2x96d_layer58_backward,
+    shakenet26_2x96d_layer59_backward,
+    shakenet26_2x96d_layer60_backward,
+    shakenet26_2x96d_layer61_backward,
+    shakenet26_2x96d_layer62_backward,
+    shakenet26_2x96d_layer63_backward,
+    shakenet26_2x96d_layer64_backward,
+    shakenet26_2x96d_layer65_backward,
+    shakenet26_2x96d_layer66_backward,
+    shakenet26_2x96d_layer67_backward,
+    shakenet26_2x96d_layer68_backward,
+    shakenet26_2x96d_layer69_backward,
+    shakenet26_2x96d_layer70_backward,
+    shakenet26_2x96d_layer71_backward,
+    shakenet26_2x96d_layer72_backward,
+    shakenet26_2x96d_layer73_backward,
+    shakenet26_2x96d_layer74_backward,
+    shakenet26_2x96d_layer75_backward,
+    shakenet26_2x96d_layer76_backward,
+    shakenet26_2x96d_layer77_backward,
+    shakenet26_2x96d_layer78_backward,
+    shakenet26_2x96d_layer79_backward,
+    shakenet26_2x96d_layer80_backward,
+    shakenet26_2x96d_layer81_backward,
+    shakenet26_2x96d_layer82_backward,
+    shakenet26_2x96d_layer83_backward,
+    shakenet26_2x96d_layer84_backward,
+    shakenet26_2x96d_layer85_backward,
+    shakenet26_2x96d_layer86_backward,
+    shakenet26_2x96d_layer87_backward,
+    shakenet26_2x96d_layer88_backward,
+    shakenet26_2x96d_layer89_backward,
+    shakenet26_2x96d_layer90_backward,
+    shakenet26_2x96d_layer91_backward,
+    shakenet26_2x96d_layer92_backward,
+    shakenet26_2x96d_layer93_backward,
+    shakenet26_2x96d_layer94_backward,
+    shakenet26_2x96d_layer95_backward,
+    shakenet26_2x96d_layer96_backward,
+    shakenet26_2x96d_layer97_backward,
+    shakenet26_2x96d_layer98_backward,
+    shakenet26_2x96d_layer99_backward,
+    shakenet26_2x96d_layer100_backward,
+    shakenet26_2x96d_layer101_backward,
+    shakenet26_2x96d_layer102_backward,
+    shakenet26_2x96d_layer103_backward,
+    shakenet26_2x96d_layer104_backward,
+    shakenet26_2x96d_layer105_backward,
+    shakenet26_2x96d_layer106_backward,
+    shakenet26_2x96d_layer107_backward,
+    shakenet26_2x96d_layer108_backward,
+    shakenet26_2x96d_layer109_backward,
+    shakenet26_2x96d_layer110_backward,
+    shakenet26_2x96d_layer111_backward,
+    shakenet26_2x96d_layer112_backward,
+    shakenet26_2x96d_layer113_backward,
+    shakenet26_2x96d_layer114_backward,
+    shakenet26_2x96d_layer115_backward,
+    shakenet26_2x96d_layer116_backward,
+    shakenet26_2x96d_layer117_backward,
+    shakenet26_2x96d_layer118_backward,
+    shakenet26_2x96d_layer119_backward,
+    shakenet26_2x96d_layer120_backward,
+    shakenet26_2x96d_layer121_backward,
+    shakenet26_2x96d_layer122_backward,
+    shakenet26_2x96d_layer123_backward,
+    shakenet26_2x96d_layer124_backward,
+    shakenet26_2x96d_layer125_backward,
+    shakenet26_2x96d_layer126_backward,
+    shakenet26_2x96d_layer127_backward,
+    shakenet26_2x96d_layer128_backward,
+    shakenet26_2x96d_layer129_backward,
+    shakenet26_2x96d_layer130_backward,
+    shakenet26_2x96d_layer131_backward,
+    shakenet26_2x96d_layer132_backward,
+    shakenet26_2x96d_layer133_backward,
+    shakenet26_2x96d_layer134_backward,
+    shakenet26_2x96d_layer135_backward,
+    shakenet26_2x96d_layer136_backward,
+    shakenet26_2x96d_layer137_backward,
+    shakenet26_2x96d_layer138_backward,
+    shakenet26_2x96d_layer139_backward,
+    shakenet26_2x96d_layer140_backward,
+    shakenet26_2x96d_layer141_backward,
+    shakenet26_2x96d_layer142_backward,
+    shakenet26_2x96d_layer143_backward,
+    shakenet26_2x96d_layer144_backward,
+    shakenet26_2x96d_layer145_backward,
+    shakenet26_2x96d_layer146_backward,
+    shakenet26_2x96d_layer147_backward,
+    shakenet26_2x96d_layer148_backward,
+    shakenet26_2x96d_layer149_backward,
+    shakenet26_2x96d_layer150_backward,
+    shakenet26_2x96d_layer151_backward,
+    shakenet26_2x96d_layer152_backward,
+    shakenet26_2x96d_layer153_backward,
+    shakenet26_2x96d_layer154_backward,
+    shakenet26_2x96d_layer155_backward,
+    shakenet26_2x96d_layer156_backward,
+    shakenet26_2x96d_layer157_backward,
+    shakenet26_2x96d_layer158_backward,
+    shakenet26_2x96d_layer159_backward,
+    shakenet26_2x96d_layer160_backward,
+    shakenet26_2x96d_layer161_backward,
+    shakenet26_2x96d_layer162_backward,
+    shakenet26_2x96d_layer163_backward,
+    shakenet26_2x96d_layer164_backward,
+    shakenet26_2x96d_layer165_backward,
+    shakenet26_2x96d_layer166_backward,
+    shakenet26_2x96d_layer167_backward,
+    shakenet26_2x96d_layer168_backward,
+    shakenet26_2x96d_layer169_backward,
+    shakenet26_2x96d_layer170_backward,
+    shakenet26_2x96d_layer171_backward,
+    shakenet26_2x96d_layer172_backward,
+    shakenet26_2x96d_layer173_backward,
+    shakenet26_2x96d_layer174_backward,
+    shakenet26_2x96d_layer175_backward,
+    shakenet26_2x96d_layer176_backward,
+    shakenet26_2x96d_layer177_backward,
+    shakenet26_2x96d_layer178_backward,
+    shakenet26_2x96d_layer179_backward,
+    shakenet26_2x96d_layer180_backward,
+    shakenet26_2x96d_layer181_backward,
+    shakenet26_2x96d_layer182_backward,
+    shakenet26_2x96d_layer183_backward,
+    shakenet26_2x96d_layer184_backward,
+    shakenet26_2x96d_layer185_backward,
+    shakenet26_2x96d_layer186_backward,
+    shakenet26_2x96d_layer187_backward,
+    shakenet26_2x96d_layer188_backward,
+    shakenet26_2x96d_layer189_backward,
+    shakenet26_2x96d_layer190_backward,
+    shakenet26_2x96d_layer191_backward,
+    shakenet26_2x96d_layer192_backward,
+    shakenet26_2x96d_layer193_backward,
+    shakenet26_2x96d_layer194_backward,
+    shakenet26_2x96d_layer195_backward,
+    shakenet26_2x96d_layer196_backward,
+    shakenet26_2x96d_layer197_backward,
+    shakenet26_2x96d_layer198_backward,
+    shakenet26_2x96d_layer199_backward,
+    shakenet26_2x96d_layer200_backward,
+    shakenet26_2x96d_layer201_backward,
+    shakenet26_2x96d_layer202_backward,
+    shakenet26_2x96d_layer203_backward,
+    shakenet26_2x96d_layer204_backward,
+    shakenet26_2x96d_layer205_backward,
+    shakenet26_2x96d_layer206_backward,
+    shakenet26_2x96d_layer207_backward,
+    shakenet26_2x96d_layer208_backward,
+    shakenet26_2x96d_layer209_backward,
+    shakenet26_2x96d_layer210_backward,
+    shakenet26_2x96d_layer211_backward,
+    shakenet26_2x96d_layer212_backward,
+    shakenet26_2x96d_layer213_backward,
+    shakenet26_2x96d_layer214_backward,
+    shakenet26_2x96d_layer215_backward,
+    shakenet26_2x96d_layer216_backward,
+    shakenet26_2x96d_layer217_backward,
+    shakenet26_2x96d_layer218_backward,
+    shakenet26_2x96d_layer219_backward,
+    shakenet26_2x96d_layer220_backward,
+    shakenet26_2x96d_layer221_backward,
+    shakenet26_2x96d_layer222_backward,
+    shakenet26_2x96d_layer223_backward,
+    shakenet26_2x96d_layer224_backward,
+    shakenet26_2x96d_layer225_backward,
+    shakenet26_2x96d_layer226_backward,
+    shakenet26_2x96d_layer227_backward,
+    shakenet26_2x96d_layer228_backward,
+    shakenet26_2x96d_layer229_backward,
+    shakenet26_2x96d_layer230_backward,
+    shakenet26_2x96d_layer231_backward,
+    shakenet26_2x96d_layer232_backward,
+    shakenet26_2x96d_layer233_backward,
+    shakenet26_2x96d_layer234_backward,
+    shakenet26_2x96d_layer235_backward,
+    shakenet26_2x96d_layer236_backward,
+    shakenet26_2x96d_layer237_backward,
+    shakenet26_2x96d_layer238_backward,
+    shakenet26_2x96d_layer239_backward,
+    shakenet26_2x96d_layer240_backward,
+};
+
+static void shakenet26_2x96d_forward(const mc_state *s, int train)
+{
+    for (int i = 0; i < 241; i++)
+        shakenet26_2x96d_layer_forward[i](s, train);
+}
+
+static void shakenet26_2x96d_backward(const mc_state *s)
+{
+    for (int i = 241 - 1; i >= 0; i--)
+        shakenet26_2x96d_layer_backward[i](s);
 }
 
 /* Mean cross-entropy of the batch; writes the softmax to probs (n x 10). */
@@ -3024,5 +6648,6 @@ const mc_model_desc shakenet26_2x96d_model = {
     .param_floats = 17565354, .buffer_floats = 46656, .counters = 84,
     .act_floats = 17132938, .saved_floats = 42624, .extra_floats = 24,
     .forward = shakenet26_2x96d_forward, .backward = shakenet26_2x96d_backward,
+    .layer_forward = shakenet26_2x96d_layer_forward, .layer_backward = shakenet26_2x96d_layer_backward,
     .loss = shakenet26_2x96d_loss, .loss_backward = shakenet26_2x96d_loss_backward,
 };

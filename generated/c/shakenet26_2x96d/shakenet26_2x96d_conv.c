@@ -5,158 +5,336 @@
 #include "shakenet26_2x96d.h"
 
 /* conv_k3_c3_16_32x32_s1_p1_b: conv 3x32x32 -> 16x32x32, kernel 3, stride 1, padding 1, bias */
+typedef float mc_v16 __attribute__((vector_size(64), aligned(4), may_alias));
+
+/* The first count floats at p, zeros after: the tail of a row. (Vectors
+ * go by pointer: by value they would change the ABI without AVX-512.) */
+static inline __attribute__((unused)) void mc_v16_part(mc_v16 *v, const float *p, int count)
+{
+    *v = (mc_v16){0};
+    for (int l = 0; l < count; l++)
+        (*v)[l] = p[l];
+}
+
+static inline __attribute__((unused)) float mc_v16_sum(const mc_v16 *v)
+{
+    float s = 0.0f;
+    for (int l = 0; l < 16; l++)
+        s += (*v)[l];
+    return s;
+}
+
 static void conv_k3_c3_16_32x32_s1_p1_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 16; i += 4) {
-        float *restrict c0 = c + i * 1024, *restrict c1 = c0 + 1024, *restrict c2 = c1 + 1024, *restrict c3 = c2 + 1024;
-        for (int p = 0; p < 27; p++) {
-            const float a0 = a[i * 27 + p], a1 = a[(i + 1) * 27 + p], a2 = a[(i + 2) * 27 + p],
-                        a3 = a[(i + 3) * 27 + p];
-            const float *restrict bp = b + p * 1024;
-            for (int j = 0; j < 1024; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 16; i0 += 4) {
+        for (int j0 = 0; j0 < 1088; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 1088 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 27;
+            float *restrict c1 = c + (i0 + 1) * 1088 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 27;
+            float *restrict c2 = c + (i0 + 2) * 1088 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 27;
+            float *restrict c3 = c + (i0 + 3) * 1088 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 27;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int ci = 0, p = 0; ci < 3; ci++)
+            for (int ky = 0; ky < 3; ky++)
+            for (int kx = 0; kx < 3; kx++, p++) {
+                const float *restrict bp = b + ci * 1156 + ky * 34 + kx + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
         }
     }
 }
 
-static void conv_k3_c3_16_32x32_s1_p1_b_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k3_c3_16_32x32_s1_p1_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 16; i += 4) {
-        float *restrict c0 = c + i * 27, *restrict c1 = c0 + 27, *restrict c2 = c1 + 27, *restrict c3 = c2 + 27;
-        for (int p = 0; p < 1024; p++) {
-            const float a0 = a[i * 1024 + p], a1 = a[(i + 1) * 1024 + p], a2 = a[(i + 2) * 1024 + p],
-                        a3 = a[(i + 3) * 1024 + p];
-            const float *restrict bp = b + p * 27;
-            for (int j = 0; j < 27; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 16; i0 += 4) {
+        for (int k0 = 0; k0 < 24; k0 += 4)
+        {
+            mc_v16 s0_0 = {0};
+            mc_v16 s0_1 = {0};
+            mc_v16 s0_2 = {0};
+            mc_v16 s0_3 = {0};
+            mc_v16 s1_0 = {0};
+            mc_v16 s1_1 = {0};
+            mc_v16 s1_2 = {0};
+            mc_v16 s1_3 = {0};
+            mc_v16 s2_0 = {0};
+            mc_v16 s2_1 = {0};
+            mc_v16 s2_2 = {0};
+            mc_v16 s2_3 = {0};
+            mc_v16 s3_0 = {0};
+            mc_v16 s3_1 = {0};
+            mc_v16 s3_2 = {0};
+            mc_v16 s3_3 = {0};
+            for (int i = 0; i < nb; i++) {
+                const float *restrict a0 = a + (long)i * 17408 + (i0 + 0) * 1088;
+                const float *restrict a1 = a + (long)i * 17408 + (i0 + 1) * 1088;
+                const float *restrict a2 = a + (long)i * 17408 + (i0 + 2) * 1088;
+                const float *restrict a3 = a + (long)i * 17408 + (i0 + 3) * 1088;
+                const float *restrict b0 = b + (long)i * 3470 + ((k0 + 0) / 9 * 1156 + (k0 + 0) / 3 % 3 * 34 + (k0 + 0) % 3);
+                const float *restrict b1 = b + (long)i * 3470 + ((k0 + 1) / 9 * 1156 + (k0 + 1) / 3 % 3 * 34 + (k0 + 1) % 3);
+                const float *restrict b2 = b + (long)i * 3470 + ((k0 + 2) / 9 * 1156 + (k0 + 2) / 3 % 3 * 34 + (k0 + 2) % 3);
+                const float *restrict b3 = b + (long)i * 3470 + ((k0 + 3) / 9 * 1156 + (k0 + 3) / 3 % 3 * 34 + (k0 + 3) % 3);
+                for (int p = 0; p < 1088; p += 16) {
+                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
+                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
+                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
+                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
+                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
+                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
+                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
+                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
+                    s0_0 += x0 * y0;
+                    s0_1 += x0 * y1;
+                    s0_2 += x0 * y2;
+                    s0_3 += x0 * y3;
+                    s1_0 += x1 * y0;
+                    s1_1 += x1 * y1;
+                    s1_2 += x1 * y2;
+                    s1_3 += x1 * y3;
+                    s2_0 += x2 * y0;
+                    s2_1 += x2 * y1;
+                    s2_2 += x2 * y2;
+                    s2_3 += x2 * y3;
+                    s3_0 += x3 * y0;
+                    s3_1 += x3 * y1;
+                    s3_2 += x3 * y2;
+                    s3_3 += x3 * y3;
+                }
             }
+            c[(i0 + 0) * 27 + k0 + 0] += mc_v16_sum(&s0_0);
+            c[(i0 + 0) * 27 + k0 + 1] += mc_v16_sum(&s0_1);
+            c[(i0 + 0) * 27 + k0 + 2] += mc_v16_sum(&s0_2);
+            c[(i0 + 0) * 27 + k0 + 3] += mc_v16_sum(&s0_3);
+            c[(i0 + 1) * 27 + k0 + 0] += mc_v16_sum(&s1_0);
+            c[(i0 + 1) * 27 + k0 + 1] += mc_v16_sum(&s1_1);
+            c[(i0 + 1) * 27 + k0 + 2] += mc_v16_sum(&s1_2);
+            c[(i0 + 1) * 27 + k0 + 3] += mc_v16_sum(&s1_3);
+            c[(i0 + 2) * 27 + k0 + 0] += mc_v16_sum(&s2_0);
+            c[(i0 + 2) * 27 + k0 + 1] += mc_v16_sum(&s2_1);
+            c[(i0 + 2) * 27 + k0 + 2] += mc_v16_sum(&s2_2);
+            c[(i0 + 2) * 27 + k0 + 3] += mc_v16_sum(&s2_3);
+            c[(i0 + 3) * 27 + k0 + 0] += mc_v16_sum(&s3_0);
+            c[(i0 + 3) * 27 + k0 + 1] += mc_v16_sum(&s3_1);
+            c[(i0 + 3) * 27 + k0 + 2] += mc_v16_sum(&s3_2);
+            c[(i0 + 3) * 27 + k0 + 3] += mc_v16_sum(&s3_3);
+        }
+        {
+        const int k0 = 24;
+        {
+            mc_v16 s0_0 = {0};
+            mc_v16 s0_1 = {0};
+            mc_v16 s0_2 = {0};
+            mc_v16 s1_0 = {0};
+            mc_v16 s1_1 = {0};
+            mc_v16 s1_2 = {0};
+            mc_v16 s2_0 = {0};
+            mc_v16 s2_1 = {0};
+            mc_v16 s2_2 = {0};
+            mc_v16 s3_0 = {0};
+            mc_v16 s3_1 = {0};
+            mc_v16 s3_2 = {0};
+            for (int i = 0; i < nb; i++) {
+                const float *restrict a0 = a + (long)i * 17408 + (i0 + 0) * 1088;
+                const float *restrict a1 = a + (long)i * 17408 + (i0 + 1) * 1088;
+                const float *restrict a2 = a + (long)i * 17408 + (i0 + 2) * 1088;
+                const float *restrict a3 = a + (long)i * 17408 + (i0 + 3) * 1088;
+                const float *restrict b0 = b + (long)i * 3470 + ((k0 + 0) / 9 * 1156 + (k0 + 0) / 3 % 3 * 34 + (k0 + 0) % 3);
+                const float *restrict b1 = b + (long)i * 3470 + ((k0 + 1) / 9 * 1156 + (k0 + 1) / 3 % 3 * 34 + (k0 + 1) % 3);
+                const float *restrict b2 = b + (long)i * 3470 + ((k0 + 2) / 9 * 1156 + (k0 + 2) / 3 % 3 * 34 + (k0 + 2) % 3);
+                for (int p = 0; p < 1088; p += 16) {
+                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
+                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
+                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
+                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
+                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
+                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
+                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
+                    s0_0 += x0 * y0;
+                    s0_1 += x0 * y1;
+                    s0_2 += x0 * y2;
+                    s1_0 += x1 * y0;
+                    s1_1 += x1 * y1;
+                    s1_2 += x1 * y2;
+                    s2_0 += x2 * y0;
+                    s2_1 += x2 * y1;
+                    s2_2 += x2 * y2;
+                    s3_0 += x3 * y0;
+                    s3_1 += x3 * y1;
+                    s3_2 += x3 * y2;
+                }
+            }
+            c[(i0 + 0) * 27 + k0 + 0] += mc_v16_sum(&s0_0);
+            c[(i0 + 0) * 27 + k0 + 1] += mc_v16_sum(&s0_1);
+            c[(i0 + 0) * 27 + k0 + 2] += mc_v16_sum(&s0_2);
+            c[(i0 + 1) * 27 + k0 + 0] += mc_v16_sum(&s1_0);
+            c[(i0 + 1) * 27 + k0 + 1] += mc_v16_sum(&s1_1);
+            c[(i0 + 1) * 27 + k0 + 2] += mc_v16_sum(&s1_2);
+            c[(i0 + 2) * 27 + k0 + 0] += mc_v16_sum(&s2_0);
+            c[(i0 + 2) * 27 + k0 + 1] += mc_v16_sum(&s2_1);
+            c[(i0 + 2) * 27 + k0 + 2] += mc_v16_sum(&s2_2);
+            c[(i0 + 3) * 27 + k0 + 0] += mc_v16_sum(&s3_0);
+            c[(i0 + 3) * 27 + k0 + 1] += mc_v16_sum(&s3_1);
+            c[(i0 + 3) * 27 + k0 + 2] += mc_v16_sum(&s3_2);
+        }
         }
     }
 }
 
 static void conv_k3_c3_16_32x32_s1_p1_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
-    for (int i = 0; i < 24; i += 4) {
-        float *restrict c0 = c + i * 1024, *restrict c1 = c0 + 1024, *restrict c2 = c1 + 1024, *restrict c3 = c2 + 1024;
-        for (int p = 0; p < 16; p++) {
-            const float a0 = a[i * 16 + p], a1 = a[(i + 1) * 16 + p], a2 = a[(i + 2) * 16 + p],
-                        a3 = a[(i + 3) * 16 + p];
-            const float *restrict bp = b + p * 1024;
-            for (int j = 0; j < 1024; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    {
+        const int i0 = 0;
+        for (int j0 = 0; j0 < 1088; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 1088 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 144;
+            float *restrict c1 = c + (i0 + 1) * 1088 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 144;
+            float *restrict c2 = c + (i0 + 2) * 1088 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 144;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            for (int ci = 0, p = 0; ci < 16; ci++)
+            for (int ky = 0; ky < 3; ky++)
+            for (int kx = 0; kx < 3; kx++, p++) {
+                const float *restrict bp = b + ci * 1156 + ky * 34 + kx + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
         }
     }
-    for (int i = 24; i < 27; i++)
-        for (int p = 0; p < 16; p++) {
-            const float ai = a[i * 16 + p];
-            const float *restrict bp = b + p * 1024;
-            float *restrict ci = c + i * 1024;
-            for (int j = 0; j < 1024; j++)
-                ci[j] += ai * bp[j];
-        }
-}
-
-static void conv_k3_c3_16_32x32_s1_p1_b_transpose_w(const float *restrict a, float *restrict t)
-{
-    for (int r = 0; r < 16; r++)
-        for (int q = 0; q < 27; q++)
-            t[q * 16 + r] = a[r * 27 + q];
 }
 
 
-/* Row (ci, ky, kx) of col: input plane ci of xb seen through that tap. */
-static void conv_k3_c3_16_32x32_s1_p1_b_im2col(const float *restrict xb, float *restrict col)
+/* Image xb into the interior of the zero-padded xp (its border stays 0). */
+static void conv_k3_c3_16_32x32_s1_p1_b_pad(const float *restrict xb, float *restrict xp)
 {
-    MC_OMP_FOR
     for (int ci = 0; ci < 3; ci++)
-        for (int ky = 0; ky < 3; ky++)
-            for (int kx = 0; kx < 3; kx++) {
-                const int r = (ci * 3 + ky) * 3 + kx;
-                (void)r;
-                const float *restrict xc = xb + ci * 1024;
-                float *restrict row = col + r * 1024;
-                for (int oy = 0; oy < 32; oy++) {
-                    const int iy = oy * 1 - 1 + ky;
-                    for (int ox = 0; ox < 32; ox++) {
-                        const int ix = ox * 1 - 1 + kx;
-                        row[oy * 32 + ox] = iy >= 0 && iy < 32 && ix >= 0 && ix < 32 ? xc[iy * 32 + ix] : 0.0f;
-                    }
-                }
-            }
+        for (int iy = 0; iy < 32; iy++)
+            memcpy(xp + (ci * 34 + iy + 1) * 34 + 1, xb + (ci * 32 + iy) * 32, 32 * sizeof(float));
 }
 
-/* The same matrix transposed: one row of 3*3*3 taps per output pixel. */
-static void conv_k3_c3_16_32x32_s1_p1_b_im2col_t(const float *restrict xb, float *restrict colt)
+/* The filters of the input gradient: wf[ci][co][ky][kx] = w[co][ci][3-1-ky][3-1-kx]. */
+static void conv_k3_c3_16_32x32_s1_p1_b_flip(const float *restrict w, float *restrict wf)
 {
-    MC_OMP_FOR
-    for (int ci = 0; ci < 3; ci++)
-        for (int ky = 0; ky < 3; ky++)
-            for (int kx = 0; kx < 3; kx++) {
-                const int r = (ci * 3 + ky) * 3 + kx;
-                (void)r;
-                const float *restrict xc = xb + ci * 1024;
-                for (int oy = 0; oy < 32; oy++) {
-                    const int iy = oy * 1 - 1 + ky;
-                    for (int ox = 0; ox < 32; ox++) {
-                        const int ix = ox * 1 - 1 + kx;
-                        colt[(oy * 32 + ox) * 27 + r] =
-                            iy >= 0 && iy < 32 && ix >= 0 && ix < 32 ? xc[iy * 32 + ix] : 0.0f;
-                    }
-                }
-            }
-}
-
-/* The backward of im2col: every entry of dcol back to its input pixel. */
-static void conv_k3_c3_16_32x32_s1_p1_b_col2im(const float *restrict dcol, float *restrict dxb)
-{
-    MC_OMP_FOR
-    for (int ci = 0; ci < 3; ci++)
-        for (int ky = 0; ky < 3; ky++)
-            for (int kx = 0; kx < 3; kx++) {
-                const int r = (ci * 3 + ky) * 3 + kx;
-                (void)r;
-                float *restrict dxc = dxb + ci * 1024;
-                const float *restrict row = dcol + r * 1024;
-                for (int oy = 0; oy < 32; oy++) {
-                    const int iy = oy * 1 - 1 + ky;
-                    if (iy < 0 || iy >= 32)
-                        continue;
-                    for (int ox = 0; ox < 32; ox++) {
-                        const int ix = ox * 1 - 1 + kx;
-                        if (ix >= 0 && ix < 32)
-                            dxc[iy * 32 + ix] += row[oy * 32 + ox];
-                    }
-                }
-            }
+    for (int co = 0; co < 16; co++)
+        for (int ci = 0; ci < 3; ci++)
+            for (int t = 0; t < 9; t++)
+                wf[(ci * 16 + co) * 9 + t] = w[(co * 3 + ci) * 9 + 8 - t];
 }
 
 void conv_k3_c3_16_32x32_s1_p1_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
-    static float col[27648];
+    static float xp[3470], yg[17408];
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 16384;
+        conv_k3_c3_16_32x32_s1_p1_b_pad(x + (long)b * 3072, xp);
         for (int co = 0; co < 16; co++)
-            for (int i = 0; i < 1024; i++)
-                yb[co * 1024 + i] = bias[co];
-        conv_k3_c3_16_32x32_s1_p1_b_im2col(x + (long)b * 3072, col);
-        conv_k3_c3_16_32x32_s1_p1_b_gemm_fwd(w, col, yb);
+            for (int i = 0; i < 1088; i++)
+                yg[co * 1088 + i] = bias[co];
+        conv_k3_c3_16_32x32_s1_p1_b_gemm_fwd(w, xp, yg);
+        for (int co = 0; co < 16; co++)
+            for (int oy = 0; oy < 32; oy++)
+                memcpy(yb + (co * 32 + oy) * 32, yg + co * 1088 + oy * 34, 32 * sizeof(float));
     }
 }
 
@@ -173,17 +351,33 @@ void conv_k3_c3_16_32x32_s1_p1_b_bwd(int n, const float *restrict x, const float
         }
         dbias[co] += (float)gb;
     }
-    static float colt[27648], wt[432];
-    static float dcol[27648];
-    conv_k3_c3_16_32x32_s1_p1_b_transpose_w(w, wt);
-    for (int b = 0; b < n; b++) {
-        const float *restrict dyb = dy + (long)b * 16384;
-        float *restrict dxb = dx + (long)b * 3072;
-        conv_k3_c3_16_32x32_s1_p1_b_im2col_t(x + (long)b * 3072, colt);
-        conv_k3_c3_16_32x32_s1_p1_b_gemm_dw(dyb, colt, dw);
-        memset(dcol, 0, sizeof dcol);
-        conv_k3_c3_16_32x32_s1_p1_b_gemm_dx(wt, dyb, dcol);
-        conv_k3_c3_16_32x32_s1_p1_b_col2im(dcol, dxb);
+    static float xp[55520], dyp[278528], dyq[18498],
+        wf[432], dxg[3264];
+    conv_k3_c3_16_32x32_s1_p1_b_flip(w, wf);
+    for (int b0 = 0; b0 < n; b0 += 16) {
+        const int nb = n - b0 < 16 ? n - b0 : 16;
+        for (int i = 0; i < nb; i++) {
+            const float *restrict dyb = dy + (long)(b0 + i) * 16384;
+            conv_k3_c3_16_32x32_s1_p1_b_pad(x + (long)(b0 + i) * 3072, xp + i * 3470);
+            for (int co = 0; co < 16; co++)
+                for (int oy = 0; oy < 32; oy++)
+                    memcpy(dyp + (i * 16 + co) * 1088 + oy * 34, dyb + (co * 32 + oy) * 32, 32 * sizeof(float));
+        }
+        conv_k3_c3_16_32x32_s1_p1_b_gemm_dw(nb, dyp, xp, dw);
+        for (int i = 0; i < nb; i++) {
+            const float *restrict dyb = dy + (long)(b0 + i) * 16384;
+            float *restrict dxb = dx + (long)(b0 + i) * 3072;
+            for (int co = 0; co < 16; co++)
+                for (int oy = 0; oy < 32; oy++)
+                    memcpy(dyq + (co * 34 + oy + 1) * 34 + 1, dyb + (co * 32 + oy) * 32,
+                           32 * sizeof(float));
+            memset(dxg, 0, sizeof dxg);
+            conv_k3_c3_16_32x32_s1_p1_b_gemm_dx(wf, dyq, dxg);
+            for (int ci = 0; ci < 3; ci++)
+                for (int iy = 0; iy < 32; iy++)
+                    for (int ix = 0; ix < 32; ix++)
+                        dxb[(ci * 32 + iy) * 32 + ix] += dxg[ci * 1088 + iy * 34 + ix];
+        }
     }
 }
 
@@ -191,39 +385,154 @@ void conv_k3_c3_16_32x32_s1_p1_b_bwd(int n, const float *restrict x, const float
 static void conv_k1_c16_48_32x32_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 48; i += 4) {
-        float *restrict c0 = c + i * 1024, *restrict c1 = c0 + 1024, *restrict c2 = c1 + 1024, *restrict c3 = c2 + 1024;
-        for (int p = 0; p < 16; p++) {
-            const float a0 = a[i * 16 + p], a1 = a[(i + 1) * 16 + p], a2 = a[(i + 2) * 16 + p],
-                        a3 = a[(i + 3) * 16 + p];
-            const float *restrict bp = b + p * 1024;
-            for (int j = 0; j < 1024; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 48; i0 += 4) {
+        for (int j0 = 0; j0 < 1024; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 1024 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 16;
+            float *restrict c1 = c + (i0 + 1) * 1024 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 16;
+            float *restrict c2 = c + (i0 + 2) * 1024 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 16;
+            float *restrict c3 = c + (i0 + 3) * 1024 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 16;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 16; p++) {
+                const float *restrict bp = b + p * 1024 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
         }
     }
 }
 
-static void conv_k1_c16_48_32x32_s1_p0_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c16_48_32x32_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 48; i += 4) {
-        float *restrict c0 = c + i * 16, *restrict c1 = c0 + 16, *restrict c2 = c1 + 16, *restrict c3 = c2 + 16;
-        for (int p = 0; p < 1024; p++) {
-            const float a0 = a[i * 1024 + p], a1 = a[(i + 1) * 1024 + p], a2 = a[(i + 2) * 1024 + p],
-                        a3 = a[(i + 3) * 1024 + p];
-            const float *restrict bp = b + p * 16;
-            for (int j = 0; j < 16; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 48; i0 += 4) {
+        for (int k0 = 0; k0 < 16; k0 += 4)
+        {
+            mc_v16 s0_0 = {0};
+            mc_v16 s0_1 = {0};
+            mc_v16 s0_2 = {0};
+            mc_v16 s0_3 = {0};
+            mc_v16 s1_0 = {0};
+            mc_v16 s1_1 = {0};
+            mc_v16 s1_2 = {0};
+            mc_v16 s1_3 = {0};
+            mc_v16 s2_0 = {0};
+            mc_v16 s2_1 = {0};
+            mc_v16 s2_2 = {0};
+            mc_v16 s2_3 = {0};
+            mc_v16 s3_0 = {0};
+            mc_v16 s3_1 = {0};
+            mc_v16 s3_2 = {0};
+            mc_v16 s3_3 = {0};
+            for (int i = 0; i < nb; i++) {
+                const float *restrict a0 = a + (long)i * 49152 + (i0 + 0) * 1024;
+                const float *restrict a1 = a + (long)i * 49152 + (i0 + 1) * 1024;
+                const float *restrict a2 = a + (long)i * 49152 + (i0 + 2) * 1024;
+                const float *restrict a3 = a + (long)i * 49152 + (i0 + 3) * 1024;
+                const float *restrict b0 = b + (long)i * 16384 + (k0 + 0) * 1024;
+                const float *restrict b1 = b + (long)i * 16384 + (k0 + 1) * 1024;
+                const float *restrict b2 = b + (long)i * 16384 + (k0 + 2) * 1024;
+                const float *restrict b3 = b + (long)i * 16384 + (k0 + 3) * 1024;
+                for (int p = 0; p < 1024; p += 16) {
+                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
+                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
+                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
+                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
+                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
+                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
+                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
+                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
+                    s0_0 += x0 * y0;
+                    s0_1 += x0 * y1;
+                    s0_2 += x0 * y2;
+                    s0_3 += x0 * y3;
+                    s1_0 += x1 * y0;
+                    s1_1 += x1 * y1;
+                    s1_2 += x1 * y2;
+                    s1_3 += x1 * y3;
+                    s2_0 += x2 * y0;
+                    s2_1 += x2 * y1;
+                    s2_2 += x2 * y2;
+                    s2_3 += x2 * y3;
+                    s3_0 += x3 * y0;
+                    s3_1 += x3 * y1;
+                    s3_2 += x3 * y2;
+                    s3_3 += x3 * y3;
+                }
             }
+            c[(i0 + 0) * 16 + k0 + 0] += mc_v16_sum(&s0_0);
+            c[(i0 + 0) * 16 + k0 + 1] += mc_v16_sum(&s0_1);
+            c[(i0 + 0) * 16 + k0 + 2] += mc_v16_sum(&s0_2);
+            c[(i0 + 0) * 16 + k0 + 3] += mc_v16_sum(&s0_3);
+            c[(i0 + 1) * 16 + k0 + 0] += mc_v16_sum(&s1_0);
+            c[(i0 + 1) * 16 + k0 + 1] += mc_v16_sum(&s1_1);
+            c[(i0 + 1) * 16 + k0 + 2] += mc_v16_sum(&s1_2);
+            c[(i0 + 1) * 16 + k0 + 3] += mc_v16_sum(&s1_3);
+            c[(i0 + 2) * 16 + k0 + 0] += mc_v16_sum(&s2_0);
+            c[(i0 + 2) * 16 + k0 + 1] += mc_v16_sum(&s2_1);
+            c[(i0 + 2) * 16 + k0 + 2] += mc_v16_sum(&s2_2);
+            c[(i0 + 2) * 16 + k0 + 3] += mc_v16_sum(&s2_3);
+            c[(i0 + 3) * 16 + k0 + 0] += mc_v16_sum(&s3_0);
+            c[(i0 + 3) * 16 + k0 + 1] += mc_v16_sum(&s3_1);
+            c[(i0 + 3) * 16 + k0 + 2] += mc_v16_sum(&s3_2);
+            c[(i0 + 3) * 16 + k0 + 3] += mc_v16_sum(&s3_3);
         }
     }
 }
@@ -231,19 +540,76 @@ static void conv_k1_c16_48_32x32_s1_p0_gemm_dw(const float *restrict a, const fl
 static void conv_k1_c16_48_32x32_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 16; i += 4) {
-        float *restrict c0 = c + i * 1024, *restrict c1 = c0 + 1024, *restrict c2 = c1 + 1024, *restrict c3 = c2 + 1024;
-        for (int p = 0; p < 48; p++) {
-            const float a0 = a[i * 48 + p], a1 = a[(i + 1) * 48 + p], a2 = a[(i + 2) * 48 + p],
-                        a3 = a[(i + 3) * 48 + p];
-            const float *restrict bp = b + p * 1024;
-            for (int j = 0; j < 1024; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 16; i0 += 4) {
+        for (int j0 = 0; j0 < 1024; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 1024 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 48;
+            float *restrict c1 = c + (i0 + 1) * 1024 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 48;
+            float *restrict c2 = c + (i0 + 2) * 1024 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 48;
+            float *restrict c3 = c + (i0 + 3) * 1024 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 48;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 48; p++) {
+                const float *restrict bp = b + p * 1024 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
         }
     }
 }
@@ -256,26 +622,6 @@ static void conv_k1_c16_48_32x32_s1_p0_transpose_w(const float *restrict a, floa
 }
 
 
-/* The same matrix transposed: one row of 16*1*1 taps per output pixel. */
-static void conv_k1_c16_48_32x32_s1_p0_im2col_t(const float *restrict xb, float *restrict colt)
-{
-    MC_OMP_FOR
-    for (int ci = 0; ci < 16; ci++)
-        for (int ky = 0; ky < 1; ky++)
-            for (int kx = 0; kx < 1; kx++) {
-                const int r = (ci * 1 + ky) * 1 + kx;
-                (void)r;
-                const float *restrict xc = xb + ci * 1024;
-                for (int oy = 0; oy < 32; oy++) {
-                    const int iy = oy * 1 - 0 + ky;
-                    for (int ox = 0; ox < 32; ox++) {
-                        const int ix = ox * 1 - 0 + kx;
-                        colt[(oy * 32 + ox) * 16 + r] =
-                            iy >= 0 && iy < 32 && ix >= 0 && ix < 32 ? xc[iy * 32 + ix] : 0.0f;
-                    }
-                }
-            }
-}
 
 
 void conv_k1_c16_48_32x32_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -295,13 +641,12 @@ void conv_k1_c16_48_32x32_s1_p0_bwd(int n, const float *restrict x, const float 
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    static float colt[16384], wt[768];
+    static float wt[768];
+    conv_k1_c16_48_32x32_s1_p0_gemm_dw(n, dy, x, dw);
     conv_k1_c16_48_32x32_s1_p0_transpose_w(w, wt);
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 49152;
         float *restrict dxb = dx + (long)b * 16384;
-        conv_k1_c16_48_32x32_s1_p0_im2col_t(x + (long)b * 16384, colt);
-        conv_k1_c16_48_32x32_s1_p0_gemm_dw(dyb, colt, dw);
         conv_k1_c16_48_32x32_s1_p0_gemm_dx(wt, dyb, dxb);
     }
 }
@@ -310,39 +655,154 @@ void conv_k1_c16_48_32x32_s1_p0_bwd(int n, const float *restrict x, const float 
 static void conv_k1_c48_96_32x32_s1_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 96; i += 4) {
-        float *restrict c0 = c + i * 1024, *restrict c1 = c0 + 1024, *restrict c2 = c1 + 1024, *restrict c3 = c2 + 1024;
-        for (int p = 0; p < 48; p++) {
-            const float a0 = a[i * 48 + p], a1 = a[(i + 1) * 48 + p], a2 = a[(i + 2) * 48 + p],
-                        a3 = a[(i + 3) * 48 + p];
-            const float *restrict bp = b + p * 1024;
-            for (int j = 0; j < 1024; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 96; i0 += 4) {
+        for (int j0 = 0; j0 < 1024; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 1024 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 48;
+            float *restrict c1 = c + (i0 + 1) * 1024 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 48;
+            float *restrict c2 = c + (i0 + 2) * 1024 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 48;
+            float *restrict c3 = c + (i0 + 3) * 1024 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 48;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 48; p++) {
+                const float *restrict bp = b + p * 1024 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
         }
     }
 }
 
-static void conv_k1_c48_96_32x32_s1_p0_b_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c48_96_32x32_s1_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 96; i += 4) {
-        float *restrict c0 = c + i * 48, *restrict c1 = c0 + 48, *restrict c2 = c1 + 48, *restrict c3 = c2 + 48;
-        for (int p = 0; p < 1024; p++) {
-            const float a0 = a[i * 1024 + p], a1 = a[(i + 1) * 1024 + p], a2 = a[(i + 2) * 1024 + p],
-                        a3 = a[(i + 3) * 1024 + p];
-            const float *restrict bp = b + p * 48;
-            for (int j = 0; j < 48; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 96; i0 += 4) {
+        for (int k0 = 0; k0 < 48; k0 += 4)
+        {
+            mc_v16 s0_0 = {0};
+            mc_v16 s0_1 = {0};
+            mc_v16 s0_2 = {0};
+            mc_v16 s0_3 = {0};
+            mc_v16 s1_0 = {0};
+            mc_v16 s1_1 = {0};
+            mc_v16 s1_2 = {0};
+            mc_v16 s1_3 = {0};
+            mc_v16 s2_0 = {0};
+            mc_v16 s2_1 = {0};
+            mc_v16 s2_2 = {0};
+            mc_v16 s2_3 = {0};
+            mc_v16 s3_0 = {0};
+            mc_v16 s3_1 = {0};
+            mc_v16 s3_2 = {0};
+            mc_v16 s3_3 = {0};
+            for (int i = 0; i < nb; i++) {
+                const float *restrict a0 = a + (long)i * 98304 + (i0 + 0) * 1024;
+                const float *restrict a1 = a + (long)i * 98304 + (i0 + 1) * 1024;
+                const float *restrict a2 = a + (long)i * 98304 + (i0 + 2) * 1024;
+                const float *restrict a3 = a + (long)i * 98304 + (i0 + 3) * 1024;
+                const float *restrict b0 = b + (long)i * 49152 + (k0 + 0) * 1024;
+                const float *restrict b1 = b + (long)i * 49152 + (k0 + 1) * 1024;
+                const float *restrict b2 = b + (long)i * 49152 + (k0 + 2) * 1024;
+                const float *restrict b3 = b + (long)i * 49152 + (k0 + 3) * 1024;
+                for (int p = 0; p < 1024; p += 16) {
+                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
+                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
+                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
+                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
+                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
+                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
+                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
+                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
+                    s0_0 += x0 * y0;
+                    s0_1 += x0 * y1;
+                    s0_2 += x0 * y2;
+                    s0_3 += x0 * y3;
+                    s1_0 += x1 * y0;
+                    s1_1 += x1 * y1;
+                    s1_2 += x1 * y2;
+                    s1_3 += x1 * y3;
+                    s2_0 += x2 * y0;
+                    s2_1 += x2 * y1;
+                    s2_2 += x2 * y2;
+                    s2_3 += x2 * y3;
+                    s3_0 += x3 * y0;
+                    s3_1 += x3 * y1;
+                    s3_2 += x3 * y2;
+                    s3_3 += x3 * y3;
+                }
             }
+            c[(i0 + 0) * 48 + k0 + 0] += mc_v16_sum(&s0_0);
+            c[(i0 + 0) * 48 + k0 + 1] += mc_v16_sum(&s0_1);
+            c[(i0 + 0) * 48 + k0 + 2] += mc_v16_sum(&s0_2);
+            c[(i0 + 0) * 48 + k0 + 3] += mc_v16_sum(&s0_3);
+            c[(i0 + 1) * 48 + k0 + 0] += mc_v16_sum(&s1_0);
+            c[(i0 + 1) * 48 + k0 + 1] += mc_v16_sum(&s1_1);
+            c[(i0 + 1) * 48 + k0 + 2] += mc_v16_sum(&s1_2);
+            c[(i0 + 1) * 48 + k0 + 3] += mc_v16_sum(&s1_3);
+            c[(i0 + 2) * 48 + k0 + 0] += mc_v16_sum(&s2_0);
+            c[(i0 + 2) * 48 + k0 + 1] += mc_v16_sum(&s2_1);
+            c[(i0 + 2) * 48 + k0 + 2] += mc_v16_sum(&s2_2);
+            c[(i0 + 2) * 48 + k0 + 3] += mc_v16_sum(&s2_3);
+            c[(i0 + 3) * 48 + k0 + 0] += mc_v16_sum(&s3_0);
+            c[(i0 + 3) * 48 + k0 + 1] += mc_v16_sum(&s3_1);
+            c[(i0 + 3) * 48 + k0 + 2] += mc_v16_sum(&s3_2);
+            c[(i0 + 3) * 48 + k0 + 3] += mc_v16_sum(&s3_3);
         }
     }
 }
@@ -350,19 +810,76 @@ static void conv_k1_c48_96_32x32_s1_p0_b_gemm_dw(const float *restrict a, const 
 static void conv_k1_c48_96_32x32_s1_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 48; i += 4) {
-        float *restrict c0 = c + i * 1024, *restrict c1 = c0 + 1024, *restrict c2 = c1 + 1024, *restrict c3 = c2 + 1024;
-        for (int p = 0; p < 96; p++) {
-            const float a0 = a[i * 96 + p], a1 = a[(i + 1) * 96 + p], a2 = a[(i + 2) * 96 + p],
-                        a3 = a[(i + 3) * 96 + p];
-            const float *restrict bp = b + p * 1024;
-            for (int j = 0; j < 1024; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 48; i0 += 4) {
+        for (int j0 = 0; j0 < 1024; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 1024 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 96;
+            float *restrict c1 = c + (i0 + 1) * 1024 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 96;
+            float *restrict c2 = c + (i0 + 2) * 1024 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 96;
+            float *restrict c3 = c + (i0 + 3) * 1024 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 96;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 96; p++) {
+                const float *restrict bp = b + p * 1024 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
         }
     }
 }
@@ -375,26 +892,6 @@ static void conv_k1_c48_96_32x32_s1_p0_b_transpose_w(const float *restrict a, fl
 }
 
 
-/* The same matrix transposed: one row of 48*1*1 taps per output pixel. */
-static void conv_k1_c48_96_32x32_s1_p0_b_im2col_t(const float *restrict xb, float *restrict colt)
-{
-    MC_OMP_FOR
-    for (int ci = 0; ci < 48; ci++)
-        for (int ky = 0; ky < 1; ky++)
-            for (int kx = 0; kx < 1; kx++) {
-                const int r = (ci * 1 + ky) * 1 + kx;
-                (void)r;
-                const float *restrict xc = xb + ci * 1024;
-                for (int oy = 0; oy < 32; oy++) {
-                    const int iy = oy * 1 - 0 + ky;
-                    for (int ox = 0; ox < 32; ox++) {
-                        const int ix = ox * 1 - 0 + kx;
-                        colt[(oy * 32 + ox) * 48 + r] =
-                            iy >= 0 && iy < 32 && ix >= 0 && ix < 32 ? xc[iy * 32 + ix] : 0.0f;
-                    }
-                }
-            }
-}
 
 
 void conv_k1_c48_96_32x32_s1_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -421,13 +918,12 @@ void conv_k1_c48_96_32x32_s1_p0_b_bwd(int n, const float *restrict x, const floa
         }
         dbias[co] += (float)gb;
     }
-    static float colt[49152], wt[4608];
+    static float wt[4608];
+    conv_k1_c48_96_32x32_s1_p0_b_gemm_dw(n, dy, x, dw);
     conv_k1_c48_96_32x32_s1_p0_b_transpose_w(w, wt);
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 98304;
         float *restrict dxb = dx + (long)b * 49152;
-        conv_k1_c48_96_32x32_s1_p0_b_im2col_t(x + (long)b * 49152, colt);
-        conv_k1_c48_96_32x32_s1_p0_b_gemm_dw(dyb, colt, dw);
         conv_k1_c48_96_32x32_s1_p0_b_gemm_dx(wt, dyb, dxb);
     }
 }
@@ -436,39 +932,156 @@ void conv_k1_c48_96_32x32_s1_p0_b_bwd(int n, const float *restrict x, const floa
 static void conv_k3_c96_96_32x32_s1_p1_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 96; i += 4) {
-        float *restrict c0 = c + i * 1024, *restrict c1 = c0 + 1024, *restrict c2 = c1 + 1024, *restrict c3 = c2 + 1024;
-        for (int p = 0; p < 864; p++) {
-            const float a0 = a[i * 864 + p], a1 = a[(i + 1) * 864 + p], a2 = a[(i + 2) * 864 + p],
-                        a3 = a[(i + 3) * 864 + p];
-            const float *restrict bp = b + p * 1024;
-            for (int j = 0; j < 1024; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 96; i0 += 4) {
+        for (int j0 = 0; j0 < 1088; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 1088 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 864;
+            float *restrict c1 = c + (i0 + 1) * 1088 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 864;
+            float *restrict c2 = c + (i0 + 2) * 1088 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 864;
+            float *restrict c3 = c + (i0 + 3) * 1088 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 864;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int ci = 0, p = 0; ci < 96; ci++)
+            for (int ky = 0; ky < 3; ky++)
+            for (int kx = 0; kx < 3; kx++, p++) {
+                const float *restrict bp = b + ci * 1156 + ky * 34 + kx + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
         }
     }
 }
 
-static void conv_k3_c96_96_32x32_s1_p1_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k3_c96_96_32x32_s1_p1_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 96; i += 4) {
-        float *restrict c0 = c + i * 864, *restrict c1 = c0 + 864, *restrict c2 = c1 + 864, *restrict c3 = c2 + 864;
-        for (int p = 0; p < 1024; p++) {
-            const float a0 = a[i * 1024 + p], a1 = a[(i + 1) * 1024 + p], a2 = a[(i + 2) * 1024 + p],
-                        a3 = a[(i + 3) * 1024 + p];
-            const float *restrict bp = b + p * 864;
-            for (int j = 0; j < 864; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 96; i0 += 4) {
+        for (int k0 = 0; k0 < 864; k0 += 4)
+        {
+            mc_v16 s0_0 = {0};
+            mc_v16 s0_1 = {0};
+            mc_v16 s0_2 = {0};
+            mc_v16 s0_3 = {0};
+            mc_v16 s1_0 = {0};
+            mc_v16 s1_1 = {0};
+            mc_v16 s1_2 = {0};
+            mc_v16 s1_3 = {0};
+            mc_v16 s2_0 = {0};
+            mc_v16 s2_1 = {0};
+            mc_v16 s2_2 = {0};
+            mc_v16 s2_3 = {0};
+            mc_v16 s3_0 = {0};
+            mc_v16 s3_1 = {0};
+            mc_v16 s3_2 = {0};
+            mc_v16 s3_3 = {0};
+            for (int i = 0; i < nb; i++) {
+                const float *restrict a0 = a + (long)i * 104448 + (i0 + 0) * 1088;
+                const float *restrict a1 = a + (long)i * 104448 + (i0 + 1) * 1088;
+                const float *restrict a2 = a + (long)i * 104448 + (i0 + 2) * 1088;
+                const float *restrict a3 = a + (long)i * 104448 + (i0 + 3) * 1088;
+                const float *restrict b0 = b + (long)i * 110978 + ((k0 + 0) / 9 * 1156 + (k0 + 0) / 3 % 3 * 34 + (k0 + 0) % 3);
+                const float *restrict b1 = b + (long)i * 110978 + ((k0 + 1) / 9 * 1156 + (k0 + 1) / 3 % 3 * 34 + (k0 + 1) % 3);
+                const float *restrict b2 = b + (long)i * 110978 + ((k0 + 2) / 9 * 1156 + (k0 + 2) / 3 % 3 * 34 + (k0 + 2) % 3);
+                const float *restrict b3 = b + (long)i * 110978 + ((k0 + 3) / 9 * 1156 + (k0 + 3) / 3 % 3 * 34 + (k0 + 3) % 3);
+                for (int p = 0; p < 1088; p += 16) {
+                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
+                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
+                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
+                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
+                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
+                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
+                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
+                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
+                    s0_0 += x0 * y0;
+                    s0_1 += x0 * y1;
+                    s0_2 += x0 * y2;
+                    s0_3 += x0 * y3;
+                    s1_0 += x1 * y0;
+                    s1_1 += x1 * y1;
+                    s1_2 += x1 * y2;
+                    s1_3 += x1 * y3;
+                    s2_0 += x2 * y0;
+                    s2_1 += x2 * y1;
+                    s2_2 += x2 * y2;
+                    s2_3 += x2 * y3;
+                    s3_0 += x3 * y0;
+                    s3_1 += x3 * y1;
+                    s3_2 += x3 * y2;
+                    s3_3 += x3 * y3;
+                }
             }
+            c[(i0 + 0) * 864 + k0 + 0] += mc_v16_sum(&s0_0);
+            c[(i0 + 0) * 864 + k0 + 1] += mc_v16_sum(&s0_1);
+            c[(i0 + 0) * 864 + k0 + 2] += mc_v16_sum(&s0_2);
+            c[(i0 + 0) * 864 + k0 + 3] += mc_v16_sum(&s0_3);
+            c[(i0 + 1) * 864 + k0 + 0] += mc_v16_sum(&s1_0);
+            c[(i0 + 1) * 864 + k0 + 1] += mc_v16_sum(&s1_1);
+            c[(i0 + 1) * 864 + k0 + 2] += mc_v16_sum(&s1_2);
+            c[(i0 + 1) * 864 + k0 + 3] += mc_v16_sum(&s1_3);
+            c[(i0 + 2) * 864 + k0 + 0] += mc_v16_sum(&s2_0);
+            c[(i0 + 2) * 864 + k0 + 1] += mc_v16_sum(&s2_1);
+            c[(i0 + 2) * 864 + k0 + 2] += mc_v16_sum(&s2_2);
+            c[(i0 + 2) * 864 + k0 + 3] += mc_v16_sum(&s2_3);
+            c[(i0 + 3) * 864 + k0 + 0] += mc_v16_sum(&s3_0);
+            c[(i0 + 3) * 864 + k0 + 1] += mc_v16_sum(&s3_1);
+            c[(i0 + 3) * 864 + k0 + 2] += mc_v16_sum(&s3_2);
+            c[(i0 + 3) * 864 + k0 + 3] += mc_v16_sum(&s3_3);
         }
     }
 }
@@ -476,108 +1089,114 @@ static void conv_k3_c96_96_32x32_s1_p1_gemm_dw(const float *restrict a, const fl
 static void conv_k3_c96_96_32x32_s1_p1_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 864; i += 4) {
-        float *restrict c0 = c + i * 1024, *restrict c1 = c0 + 1024, *restrict c2 = c1 + 1024, *restrict c3 = c2 + 1024;
-        for (int p = 0; p < 96; p++) {
-            const float a0 = a[i * 96 + p], a1 = a[(i + 1) * 96 + p], a2 = a[(i + 2) * 96 + p],
-                        a3 = a[(i + 3) * 96 + p];
-            const float *restrict bp = b + p * 1024;
-            for (int j = 0; j < 1024; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 96; i0 += 4) {
+        for (int j0 = 0; j0 < 1088; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 1088 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 864;
+            float *restrict c1 = c + (i0 + 1) * 1088 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 864;
+            float *restrict c2 = c + (i0 + 2) * 1088 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 864;
+            float *restrict c3 = c + (i0 + 3) * 1088 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 864;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int ci = 0, p = 0; ci < 96; ci++)
+            for (int ky = 0; ky < 3; ky++)
+            for (int kx = 0; kx < 3; kx++, p++) {
+                const float *restrict bp = b + ci * 1156 + ky * 34 + kx + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
         }
     }
 }
 
-static void conv_k3_c96_96_32x32_s1_p1_transpose_w(const float *restrict a, float *restrict t)
+
+/* Image xb into the interior of the zero-padded xp (its border stays 0). */
+static void conv_k3_c96_96_32x32_s1_p1_pad(const float *restrict xb, float *restrict xp)
 {
-    for (int r = 0; r < 96; r++)
-        for (int q = 0; q < 864; q++)
-            t[q * 96 + r] = a[r * 864 + q];
+    for (int ci = 0; ci < 96; ci++)
+        for (int iy = 0; iy < 32; iy++)
+            memcpy(xp + (ci * 34 + iy + 1) * 34 + 1, xb + (ci * 32 + iy) * 32, 32 * sizeof(float));
 }
 
-
-/* Row (ci, ky, kx) of col: input plane ci of xb seen through that tap. */
-static void conv_k3_c96_96_32x32_s1_p1_im2col(const float *restrict xb, float *restrict col)
+/* The filters of the input gradient: wf[ci][co][ky][kx] = w[co][ci][3-1-ky][3-1-kx]. */
+static void conv_k3_c96_96_32x32_s1_p1_flip(const float *restrict w, float *restrict wf)
 {
-    MC_OMP_FOR
-    for (int ci = 0; ci < 96; ci++)
-        for (int ky = 0; ky < 3; ky++)
-            for (int kx = 0; kx < 3; kx++) {
-                const int r = (ci * 3 + ky) * 3 + kx;
-                (void)r;
-                const float *restrict xc = xb + ci * 1024;
-                float *restrict row = col + r * 1024;
-                for (int oy = 0; oy < 32; oy++) {
-                    const int iy = oy * 1 - 1 + ky;
-                    for (int ox = 0; ox < 32; ox++) {
-                        const int ix = ox * 1 - 1 + kx;
-                        row[oy * 32 + ox] = iy >= 0 && iy < 32 && ix >= 0 && ix < 32 ? xc[iy * 32 + ix] : 0.0f;
-                    }
-                }
-            }
-}
-
-/* The same matrix transposed: one row of 96*3*3 taps per output pixel. */
-static void conv_k3_c96_96_32x32_s1_p1_im2col_t(const float *restrict xb, float *restrict colt)
-{
-    MC_OMP_FOR
-    for (int ci = 0; ci < 96; ci++)
-        for (int ky = 0; ky < 3; ky++)
-            for (int kx = 0; kx < 3; kx++) {
-                const int r = (ci * 3 + ky) * 3 + kx;
-                (void)r;
-                const float *restrict xc = xb + ci * 1024;
-                for (int oy = 0; oy < 32; oy++) {
-                    const int iy = oy * 1 - 1 + ky;
-                    for (int ox = 0; ox < 32; ox++) {
-                        const int ix = ox * 1 - 1 + kx;
-                        colt[(oy * 32 + ox) * 864 + r] =
-                            iy >= 0 && iy < 32 && ix >= 0 && ix < 32 ? xc[iy * 32 + ix] : 0.0f;
-                    }
-                }
-            }
-}
-
-/* The backward of im2col: every entry of dcol back to its input pixel. */
-static void conv_k3_c96_96_32x32_s1_p1_col2im(const float *restrict dcol, float *restrict dxb)
-{
-    MC_OMP_FOR
-    for (int ci = 0; ci < 96; ci++)
-        for (int ky = 0; ky < 3; ky++)
-            for (int kx = 0; kx < 3; kx++) {
-                const int r = (ci * 3 + ky) * 3 + kx;
-                (void)r;
-                float *restrict dxc = dxb + ci * 1024;
-                const float *restrict row = dcol + r * 1024;
-                for (int oy = 0; oy < 32; oy++) {
-                    const int iy = oy * 1 - 1 + ky;
-                    if (iy < 0 || iy >= 32)
-                        continue;
-                    for (int ox = 0; ox < 32; ox++) {
-                        const int ix = ox * 1 - 1 + kx;
-                        if (ix >= 0 && ix < 32)
-                            dxc[iy * 32 + ix] += row[oy * 32 + ox];
-                    }
-                }
-            }
+    for (int co = 0; co < 96; co++)
+        for (int ci = 0; ci < 96; ci++)
+            for (int t = 0; t < 9; t++)
+                wf[(ci * 96 + co) * 9 + t] = w[(co * 96 + ci) * 9 + 8 - t];
 }
 
 void conv_k3_c96_96_32x32_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    static float col[884736];
+    static float xp[110978], yg[104448];
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 98304;
+        conv_k3_c96_96_32x32_s1_p1_pad(x + (long)b * 98304, xp);
         for (int co = 0; co < 96; co++)
-            for (int i = 0; i < 1024; i++)
-                yb[co * 1024 + i] = 0.0f;
-        conv_k3_c96_96_32x32_s1_p1_im2col(x + (long)b * 98304, col);
-        conv_k3_c96_96_32x32_s1_p1_gemm_fwd(w, col, yb);
+            for (int i = 0; i < 1088; i++)
+                yg[co * 1088 + i] = 0.0f;
+        conv_k3_c96_96_32x32_s1_p1_gemm_fwd(w, xp, yg);
+        for (int co = 0; co < 96; co++)
+            for (int oy = 0; oy < 32; oy++)
+                memcpy(yb + (co * 32 + oy) * 32, yg + co * 1088 + oy * 34, 32 * sizeof(float));
     }
 }
 
@@ -586,17 +1205,33 @@ void conv_k3_c96_96_32x32_s1_p1_bwd(int n, const float *restrict x, const float 
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    static float colt[884736], wt[82944];
-    static float dcol[884736];
-    conv_k3_c96_96_32x32_s1_p1_transpose_w(w, wt);
-    for (int b = 0; b < n; b++) {
-        const float *restrict dyb = dy + (long)b * 98304;
-        float *restrict dxb = dx + (long)b * 98304;
-        conv_k3_c96_96_32x32_s1_p1_im2col_t(x + (long)b * 98304, colt);
-        conv_k3_c96_96_32x32_s1_p1_gemm_dw(dyb, colt, dw);
-        memset(dcol, 0, sizeof dcol);
-        conv_k3_c96_96_32x32_s1_p1_gemm_dx(wt, dyb, dcol);
-        conv_k3_c96_96_32x32_s1_p1_col2im(dcol, dxb);
+    static float xp[221956], dyp[208896], dyq[110978],
+        wf[82944], dxg[104448];
+    conv_k3_c96_96_32x32_s1_p1_flip(w, wf);
+    for (int b0 = 0; b0 < n; b0 += 2) {
+        const int nb = n - b0 < 2 ? n - b0 : 2;
+        for (int i = 0; i < nb; i++) {
+            const float *restrict dyb = dy + (long)(b0 + i) * 98304;
+            conv_k3_c96_96_32x32_s1_p1_pad(x + (long)(b0 + i) * 98304, xp + i * 110978);
+            for (int co = 0; co < 96; co++)
+                for (int oy = 0; oy < 32; oy++)
+                    memcpy(dyp + (i * 96 + co) * 1088 + oy * 34, dyb + (co * 32 + oy) * 32, 32 * sizeof(float));
+        }
+        conv_k3_c96_96_32x32_s1_p1_gemm_dw(nb, dyp, xp, dw);
+        for (int i = 0; i < nb; i++) {
+            const float *restrict dyb = dy + (long)(b0 + i) * 98304;
+            float *restrict dxb = dx + (long)(b0 + i) * 98304;
+            for (int co = 0; co < 96; co++)
+                for (int oy = 0; oy < 32; oy++)
+                    memcpy(dyq + (co * 34 + oy + 1) * 34 + 1, dyb + (co * 32 + oy) * 32,
+                           32 * sizeof(float));
+            memset(dxg, 0, sizeof dxg);
+            conv_k3_c96_96_32x32_s1_p1_gemm_dx(wf, dyq, dxg);
+            for (int ci = 0; ci < 96; ci++)
+                for (int iy = 0; iy < 32; iy++)
+                    for (int ix = 0; ix < 32; ix++)
+                        dxb[(ci * 32 + iy) * 32 + ix] += dxg[ci * 1088 + iy * 34 + ix];
+        }
     }
 }
 
@@ -604,39 +1239,154 @@ void conv_k3_c96_96_32x32_s1_p1_bwd(int n, const float *restrict x, const float 
 static void conv_k1_c288_96_32x32_s1_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 96; i += 4) {
-        float *restrict c0 = c + i * 1024, *restrict c1 = c0 + 1024, *restrict c2 = c1 + 1024, *restrict c3 = c2 + 1024;
-        for (int p = 0; p < 288; p++) {
-            const float a0 = a[i * 288 + p], a1 = a[(i + 1) * 288 + p], a2 = a[(i + 2) * 288 + p],
-                        a3 = a[(i + 3) * 288 + p];
-            const float *restrict bp = b + p * 1024;
-            for (int j = 0; j < 1024; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 96; i0 += 4) {
+        for (int j0 = 0; j0 < 1024; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 1024 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 288;
+            float *restrict c1 = c + (i0 + 1) * 1024 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 288;
+            float *restrict c2 = c + (i0 + 2) * 1024 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 288;
+            float *restrict c3 = c + (i0 + 3) * 1024 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 288;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 288; p++) {
+                const float *restrict bp = b + p * 1024 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
         }
     }
 }
 
-static void conv_k1_c288_96_32x32_s1_p0_b_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c288_96_32x32_s1_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 96; i += 4) {
-        float *restrict c0 = c + i * 288, *restrict c1 = c0 + 288, *restrict c2 = c1 + 288, *restrict c3 = c2 + 288;
-        for (int p = 0; p < 1024; p++) {
-            const float a0 = a[i * 1024 + p], a1 = a[(i + 1) * 1024 + p], a2 = a[(i + 2) * 1024 + p],
-                        a3 = a[(i + 3) * 1024 + p];
-            const float *restrict bp = b + p * 288;
-            for (int j = 0; j < 288; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 96; i0 += 4) {
+        for (int k0 = 0; k0 < 288; k0 += 4)
+        {
+            mc_v16 s0_0 = {0};
+            mc_v16 s0_1 = {0};
+            mc_v16 s0_2 = {0};
+            mc_v16 s0_3 = {0};
+            mc_v16 s1_0 = {0};
+            mc_v16 s1_1 = {0};
+            mc_v16 s1_2 = {0};
+            mc_v16 s1_3 = {0};
+            mc_v16 s2_0 = {0};
+            mc_v16 s2_1 = {0};
+            mc_v16 s2_2 = {0};
+            mc_v16 s2_3 = {0};
+            mc_v16 s3_0 = {0};
+            mc_v16 s3_1 = {0};
+            mc_v16 s3_2 = {0};
+            mc_v16 s3_3 = {0};
+            for (int i = 0; i < nb; i++) {
+                const float *restrict a0 = a + (long)i * 98304 + (i0 + 0) * 1024;
+                const float *restrict a1 = a + (long)i * 98304 + (i0 + 1) * 1024;
+                const float *restrict a2 = a + (long)i * 98304 + (i0 + 2) * 1024;
+                const float *restrict a3 = a + (long)i * 98304 + (i0 + 3) * 1024;
+                const float *restrict b0 = b + (long)i * 294912 + (k0 + 0) * 1024;
+                const float *restrict b1 = b + (long)i * 294912 + (k0 + 1) * 1024;
+                const float *restrict b2 = b + (long)i * 294912 + (k0 + 2) * 1024;
+                const float *restrict b3 = b + (long)i * 294912 + (k0 + 3) * 1024;
+                for (int p = 0; p < 1024; p += 16) {
+                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
+                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
+                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
+                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
+                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
+                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
+                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
+                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
+                    s0_0 += x0 * y0;
+                    s0_1 += x0 * y1;
+                    s0_2 += x0 * y2;
+                    s0_3 += x0 * y3;
+                    s1_0 += x1 * y0;
+                    s1_1 += x1 * y1;
+                    s1_2 += x1 * y2;
+                    s1_3 += x1 * y3;
+                    s2_0 += x2 * y0;
+                    s2_1 += x2 * y1;
+                    s2_2 += x2 * y2;
+                    s2_3 += x2 * y3;
+                    s3_0 += x3 * y0;
+                    s3_1 += x3 * y1;
+                    s3_2 += x3 * y2;
+                    s3_3 += x3 * y3;
+                }
             }
+            c[(i0 + 0) * 288 + k0 + 0] += mc_v16_sum(&s0_0);
+            c[(i0 + 0) * 288 + k0 + 1] += mc_v16_sum(&s0_1);
+            c[(i0 + 0) * 288 + k0 + 2] += mc_v16_sum(&s0_2);
+            c[(i0 + 0) * 288 + k0 + 3] += mc_v16_sum(&s0_3);
+            c[(i0 + 1) * 288 + k0 + 0] += mc_v16_sum(&s1_0);
+            c[(i0 + 1) * 288 + k0 + 1] += mc_v16_sum(&s1_1);
+            c[(i0 + 1) * 288 + k0 + 2] += mc_v16_sum(&s1_2);
+            c[(i0 + 1) * 288 + k0 + 3] += mc_v16_sum(&s1_3);
+            c[(i0 + 2) * 288 + k0 + 0] += mc_v16_sum(&s2_0);
+            c[(i0 + 2) * 288 + k0 + 1] += mc_v16_sum(&s2_1);
+            c[(i0 + 2) * 288 + k0 + 2] += mc_v16_sum(&s2_2);
+            c[(i0 + 2) * 288 + k0 + 3] += mc_v16_sum(&s2_3);
+            c[(i0 + 3) * 288 + k0 + 0] += mc_v16_sum(&s3_0);
+            c[(i0 + 3) * 288 + k0 + 1] += mc_v16_sum(&s3_1);
+            c[(i0 + 3) * 288 + k0 + 2] += mc_v16_sum(&s3_2);
+            c[(i0 + 3) * 288 + k0 + 3] += mc_v16_sum(&s3_3);
         }
     }
 }
@@ -644,19 +1394,76 @@ static void conv_k1_c288_96_32x32_s1_p0_b_gemm_dw(const float *restrict a, const
 static void conv_k1_c288_96_32x32_s1_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 288; i += 4) {
-        float *restrict c0 = c + i * 1024, *restrict c1 = c0 + 1024, *restrict c2 = c1 + 1024, *restrict c3 = c2 + 1024;
-        for (int p = 0; p < 96; p++) {
-            const float a0 = a[i * 96 + p], a1 = a[(i + 1) * 96 + p], a2 = a[(i + 2) * 96 + p],
-                        a3 = a[(i + 3) * 96 + p];
-            const float *restrict bp = b + p * 1024;
-            for (int j = 0; j < 1024; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 288; i0 += 4) {
+        for (int j0 = 0; j0 < 1024; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 1024 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 96;
+            float *restrict c1 = c + (i0 + 1) * 1024 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 96;
+            float *restrict c2 = c + (i0 + 2) * 1024 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 96;
+            float *restrict c3 = c + (i0 + 3) * 1024 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 96;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 96; p++) {
+                const float *restrict bp = b + p * 1024 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
         }
     }
 }
@@ -669,26 +1476,6 @@ static void conv_k1_c288_96_32x32_s1_p0_b_transpose_w(const float *restrict a, f
 }
 
 
-/* The same matrix transposed: one row of 288*1*1 taps per output pixel. */
-static void conv_k1_c288_96_32x32_s1_p0_b_im2col_t(const float *restrict xb, float *restrict colt)
-{
-    MC_OMP_FOR
-    for (int ci = 0; ci < 288; ci++)
-        for (int ky = 0; ky < 1; ky++)
-            for (int kx = 0; kx < 1; kx++) {
-                const int r = (ci * 1 + ky) * 1 + kx;
-                (void)r;
-                const float *restrict xc = xb + ci * 1024;
-                for (int oy = 0; oy < 32; oy++) {
-                    const int iy = oy * 1 - 0 + ky;
-                    for (int ox = 0; ox < 32; ox++) {
-                        const int ix = ox * 1 - 0 + kx;
-                        colt[(oy * 32 + ox) * 288 + r] =
-                            iy >= 0 && iy < 32 && ix >= 0 && ix < 32 ? xc[iy * 32 + ix] : 0.0f;
-                    }
-                }
-            }
-}
 
 
 void conv_k1_c288_96_32x32_s1_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -715,13 +1502,12 @@ void conv_k1_c288_96_32x32_s1_p0_b_bwd(int n, const float *restrict x, const flo
         }
         dbias[co] += (float)gb;
     }
-    static float colt[294912], wt[27648];
+    static float wt[27648];
+    conv_k1_c288_96_32x32_s1_p0_b_gemm_dw(n, dy, x, dw);
     conv_k1_c288_96_32x32_s1_p0_b_transpose_w(w, wt);
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 98304;
         float *restrict dxb = dx + (long)b * 294912;
-        conv_k1_c288_96_32x32_s1_p0_b_im2col_t(x + (long)b * 294912, colt);
-        conv_k1_c288_96_32x32_s1_p0_b_gemm_dw(dyb, colt, dw);
         conv_k1_c288_96_32x32_s1_p0_b_gemm_dx(wt, dyb, dxb);
     }
 }
@@ -730,39 +1516,154 @@ void conv_k1_c288_96_32x32_s1_p0_b_bwd(int n, const float *restrict x, const flo
 static void conv_k1_c96_96_16x16_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 96; i += 4) {
-        float *restrict c0 = c + i * 256, *restrict c1 = c0 + 256, *restrict c2 = c1 + 256, *restrict c3 = c2 + 256;
-        for (int p = 0; p < 96; p++) {
-            const float a0 = a[i * 96 + p], a1 = a[(i + 1) * 96 + p], a2 = a[(i + 2) * 96 + p],
-                        a3 = a[(i + 3) * 96 + p];
-            const float *restrict bp = b + p * 256;
-            for (int j = 0; j < 256; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 96; i0 += 4) {
+        for (int j0 = 0; j0 < 256; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 256 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 96;
+            float *restrict c1 = c + (i0 + 1) * 256 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 96;
+            float *restrict c2 = c + (i0 + 2) * 256 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 96;
+            float *restrict c3 = c + (i0 + 3) * 256 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 96;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 96; p++) {
+                const float *restrict bp = b + p * 256 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
         }
     }
 }
 
-static void conv_k1_c96_96_16x16_s1_p0_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c96_96_16x16_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 96; i += 4) {
-        float *restrict c0 = c + i * 96, *restrict c1 = c0 + 96, *restrict c2 = c1 + 96, *restrict c3 = c2 + 96;
-        for (int p = 0; p < 256; p++) {
-            const float a0 = a[i * 256 + p], a1 = a[(i + 1) * 256 + p], a2 = a[(i + 2) * 256 + p],
-                        a3 = a[(i + 3) * 256 + p];
-            const float *restrict bp = b + p * 96;
-            for (int j = 0; j < 96; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 96; i0 += 4) {
+        for (int k0 = 0; k0 < 96; k0 += 4)
+        {
+            mc_v16 s0_0 = {0};
+            mc_v16 s0_1 = {0};
+            mc_v16 s0_2 = {0};
+            mc_v16 s0_3 = {0};
+            mc_v16 s1_0 = {0};
+            mc_v16 s1_1 = {0};
+            mc_v16 s1_2 = {0};
+            mc_v16 s1_3 = {0};
+            mc_v16 s2_0 = {0};
+            mc_v16 s2_1 = {0};
+            mc_v16 s2_2 = {0};
+            mc_v16 s2_3 = {0};
+            mc_v16 s3_0 = {0};
+            mc_v16 s3_1 = {0};
+            mc_v16 s3_2 = {0};
+            mc_v16 s3_3 = {0};
+            for (int i = 0; i < nb; i++) {
+                const float *restrict a0 = a + (long)i * 24576 + (i0 + 0) * 256;
+                const float *restrict a1 = a + (long)i * 24576 + (i0 + 1) * 256;
+                const float *restrict a2 = a + (long)i * 24576 + (i0 + 2) * 256;
+                const float *restrict a3 = a + (long)i * 24576 + (i0 + 3) * 256;
+                const float *restrict b0 = b + (long)i * 24576 + (k0 + 0) * 256;
+                const float *restrict b1 = b + (long)i * 24576 + (k0 + 1) * 256;
+                const float *restrict b2 = b + (long)i * 24576 + (k0 + 2) * 256;
+                const float *restrict b3 = b + (long)i * 24576 + (k0 + 3) * 256;
+                for (int p = 0; p < 256; p += 16) {
+                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
+                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
+                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
+                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
+                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
+                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
+                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
+                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
+                    s0_0 += x0 * y0;
+                    s0_1 += x0 * y1;
+                    s0_2 += x0 * y2;
+                    s0_3 += x0 * y3;
+                    s1_0 += x1 * y0;
+                    s1_1 += x1 * y1;
+                    s1_2 += x1 * y2;
+                    s1_3 += x1 * y3;
+                    s2_0 += x2 * y0;
+                    s2_1 += x2 * y1;
+                    s2_2 += x2 * y2;
+                    s2_3 += x2 * y3;
+                    s3_0 += x3 * y0;
+                    s3_1 += x3 * y1;
+                    s3_2 += x3 * y2;
+                    s3_3 += x3 * y3;
+                }
             }
+            c[(i0 + 0) * 96 + k0 + 0] += mc_v16_sum(&s0_0);
+            c[(i0 + 0) * 96 + k0 + 1] += mc_v16_sum(&s0_1);
+            c[(i0 + 0) * 96 + k0 + 2] += mc_v16_sum(&s0_2);
+            c[(i0 + 0) * 96 + k0 + 3] += mc_v16_sum(&s0_3);
+            c[(i0 + 1) * 96 + k0 + 0] += mc_v16_sum(&s1_0);
+            c[(i0 + 1) * 96 + k0 + 1] += mc_v16_sum(&s1_1);
+            c[(i0 + 1) * 96 + k0 + 2] += mc_v16_sum(&s1_2);
+            c[(i0 + 1) * 96 + k0 + 3] += mc_v16_sum(&s1_3);
+            c[(i0 + 2) * 96 + k0 + 0] += mc_v16_sum(&s2_0);
+            c[(i0 + 2) * 96 + k0 + 1] += mc_v16_sum(&s2_1);
+            c[(i0 + 2) * 96 + k0 + 2] += mc_v16_sum(&s2_2);
+            c[(i0 + 2) * 96 + k0 + 3] += mc_v16_sum(&s2_3);
+            c[(i0 + 3) * 96 + k0 + 0] += mc_v16_sum(&s3_0);
+            c[(i0 + 3) * 96 + k0 + 1] += mc_v16_sum(&s3_1);
+            c[(i0 + 3) * 96 + k0 + 2] += mc_v16_sum(&s3_2);
+            c[(i0 + 3) * 96 + k0 + 3] += mc_v16_sum(&s3_3);
         }
     }
 }
@@ -770,19 +1671,76 @@ static void conv_k1_c96_96_16x16_s1_p0_gemm_dw(const float *restrict a, const fl
 static void conv_k1_c96_96_16x16_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 96; i += 4) {
-        float *restrict c0 = c + i * 256, *restrict c1 = c0 + 256, *restrict c2 = c1 + 256, *restrict c3 = c2 + 256;
-        for (int p = 0; p < 96; p++) {
-            const float a0 = a[i * 96 + p], a1 = a[(i + 1) * 96 + p], a2 = a[(i + 2) * 96 + p],
-                        a3 = a[(i + 3) * 96 + p];
-            const float *restrict bp = b + p * 256;
-            for (int j = 0; j < 256; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 96; i0 += 4) {
+        for (int j0 = 0; j0 < 256; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 256 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 96;
+            float *restrict c1 = c + (i0 + 1) * 256 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 96;
+            float *restrict c2 = c + (i0 + 2) * 256 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 96;
+            float *restrict c3 = c + (i0 + 3) * 256 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 96;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 96; p++) {
+                const float *restrict bp = b + p * 256 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
         }
     }
 }
@@ -795,26 +1753,6 @@ static void conv_k1_c96_96_16x16_s1_p0_transpose_w(const float *restrict a, floa
 }
 
 
-/* The same matrix transposed: one row of 96*1*1 taps per output pixel. */
-static void conv_k1_c96_96_16x16_s1_p0_im2col_t(const float *restrict xb, float *restrict colt)
-{
-    MC_OMP_FOR
-    for (int ci = 0; ci < 96; ci++)
-        for (int ky = 0; ky < 1; ky++)
-            for (int kx = 0; kx < 1; kx++) {
-                const int r = (ci * 1 + ky) * 1 + kx;
-                (void)r;
-                const float *restrict xc = xb + ci * 256;
-                for (int oy = 0; oy < 16; oy++) {
-                    const int iy = oy * 1 - 0 + ky;
-                    for (int ox = 0; ox < 16; ox++) {
-                        const int ix = ox * 1 - 0 + kx;
-                        colt[(oy * 16 + ox) * 96 + r] =
-                            iy >= 0 && iy < 16 && ix >= 0 && ix < 16 ? xc[iy * 16 + ix] : 0.0f;
-                    }
-                }
-            }
-}
 
 
 void conv_k1_c96_96_16x16_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -834,13 +1772,12 @@ void conv_k1_c96_96_16x16_s1_p0_bwd(int n, const float *restrict x, const float 
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    static float colt[24576], wt[9216];
+    static float wt[9216];
+    conv_k1_c96_96_16x16_s1_p0_gemm_dw(n, dy, x, dw);
     conv_k1_c96_96_16x16_s1_p0_transpose_w(w, wt);
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 24576;
         float *restrict dxb = dx + (long)b * 24576;
-        conv_k1_c96_96_16x16_s1_p0_im2col_t(x + (long)b * 24576, colt);
-        conv_k1_c96_96_16x16_s1_p0_gemm_dw(dyb, colt, dw);
         conv_k1_c96_96_16x16_s1_p0_gemm_dx(wt, dyb, dxb);
     }
 }
@@ -849,19 +1786,76 @@ void conv_k1_c96_96_16x16_s1_p0_bwd(int n, const float *restrict x, const float 
 static void conv_k1_c192_192_32x32_s2_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 192; i += 4) {
-        float *restrict c0 = c + i * 256, *restrict c1 = c0 + 256, *restrict c2 = c1 + 256, *restrict c3 = c2 + 256;
-        for (int p = 0; p < 192; p++) {
-            const float a0 = a[i * 192 + p], a1 = a[(i + 1) * 192 + p], a2 = a[(i + 2) * 192 + p],
-                        a3 = a[(i + 3) * 192 + p];
-            const float *restrict bp = b + p * 256;
-            for (int j = 0; j < 256; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 192; i0 += 4) {
+        for (int j0 = 0; j0 < 256; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 256 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 192;
+            float *restrict c1 = c + (i0 + 1) * 256 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 192;
+            float *restrict c2 = c + (i0 + 2) * 256 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 192;
+            float *restrict c3 = c + (i0 + 3) * 256 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 192;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 192; p++) {
+                const float *restrict bp = b + p * 256 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
         }
     }
 }
@@ -869,19 +1863,76 @@ static void conv_k1_c192_192_32x32_s2_p0_b_gemm_fwd(const float *restrict a, con
 static void conv_k1_c192_192_32x32_s2_p0_b_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 192; i += 4) {
-        float *restrict c0 = c + i * 192, *restrict c1 = c0 + 192, *restrict c2 = c1 + 192, *restrict c3 = c2 + 192;
-        for (int p = 0; p < 256; p++) {
-            const float a0 = a[i * 256 + p], a1 = a[(i + 1) * 256 + p], a2 = a[(i + 2) * 256 + p],
-                        a3 = a[(i + 3) * 256 + p];
-            const float *restrict bp = b + p * 192;
-            for (int j = 0; j < 192; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 192; i0 += 4) {
+        for (int j0 = 0; j0 < 192; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 192 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 256;
+            float *restrict c1 = c + (i0 + 1) * 192 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 256;
+            float *restrict c2 = c + (i0 + 2) * 192 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 256;
+            float *restrict c3 = c + (i0 + 3) * 192 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 256;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 256; p++) {
+                const float *restrict bp = b + p * 192 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
         }
     }
 }
@@ -889,19 +1940,76 @@ static void conv_k1_c192_192_32x32_s2_p0_b_gemm_dw(const float *restrict a, cons
 static void conv_k1_c192_192_32x32_s2_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 192; i += 4) {
-        float *restrict c0 = c + i * 256, *restrict c1 = c0 + 256, *restrict c2 = c1 + 256, *restrict c3 = c2 + 256;
-        for (int p = 0; p < 192; p++) {
-            const float a0 = a[i * 192 + p], a1 = a[(i + 1) * 192 + p], a2 = a[(i + 2) * 192 + p],
-                        a3 = a[(i + 3) * 192 + p];
-            const float *restrict bp = b + p * 256;
-            for (int j = 0; j < 256; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 192; i0 += 4) {
+        for (int j0 = 0; j0 < 256; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 256 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 192;
+            float *restrict c1 = c + (i0 + 1) * 256 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 192;
+            float *restrict c2 = c + (i0 + 2) * 256 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 192;
+            float *restrict c3 = c + (i0 + 3) * 256 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 192;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 192; p++) {
+                const float *restrict bp = b + p * 256 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
         }
     }
 }
@@ -1006,8 +2114,8 @@ void conv_k1_c192_192_32x32_s2_p0_b_bwd(int n, const float *restrict x, const fl
         }
         dbias[co] += (float)gb;
     }
-    static float colt[49152], wt[36864];
-    static float dcol[49152];
+    static float wt[36864];
+    static float colt[49152], dcol[49152];
     conv_k1_c192_192_32x32_s2_p0_b_transpose_w(w, wt);
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 49152;
@@ -1024,39 +2132,201 @@ void conv_k1_c192_192_32x32_s2_p0_b_bwd(int n, const float *restrict x, const fl
 static void conv_k3_c192_192_16x16_s1_p1_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 192; i += 4) {
-        float *restrict c0 = c + i * 256, *restrict c1 = c0 + 256, *restrict c2 = c1 + 256, *restrict c3 = c2 + 256;
-        for (int p = 0; p < 1728; p++) {
-            const float a0 = a[i * 1728 + p], a1 = a[(i + 1) * 1728 + p], a2 = a[(i + 2) * 1728 + p],
-                        a3 = a[(i + 3) * 1728 + p];
-            const float *restrict bp = b + p * 256;
-            for (int j = 0; j < 256; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 192; i0 += 4) {
+        for (int j0 = 0; j0 < 256; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 288 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 1728;
+            float *restrict c1 = c + (i0 + 1) * 288 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 1728;
+            float *restrict c2 = c + (i0 + 2) * 288 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 1728;
+            float *restrict c3 = c + (i0 + 3) * 288 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 1728;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int ci = 0, p = 0; ci < 192; ci++)
+            for (int ky = 0; ky < 3; ky++)
+            for (int kx = 0; kx < 3; kx++, p++) {
+                const float *restrict bp = b + ci * 324 + ky * 18 + kx + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
+        }
+        {
+            float *restrict c0 = c + (i0 + 0) * 288 + 256;
+            const float *restrict a0 = a + (i0 + 0) * 1728;
+            float *restrict c1 = c + (i0 + 1) * 288 + 256;
+            const float *restrict a1 = a + (i0 + 1) * 1728;
+            float *restrict c2 = c + (i0 + 2) * 288 + 256;
+            const float *restrict a2 = a + (i0 + 2) * 1728;
+            float *restrict c3 = c + (i0 + 3) * 288 + 256;
+            const float *restrict a3 = a + (i0 + 3) * 1728;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            for (int ci = 0, p = 0; ci < 192; ci++)
+            for (int ky = 0; ky < 3; ky++)
+            for (int kx = 0; kx < 3; kx++, p++) {
+                const float *restrict bp = b + ci * 324 + ky * 18 + kx + 256;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+            }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
         }
     }
 }
 
-static void conv_k3_c192_192_16x16_s1_p1_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k3_c192_192_16x16_s1_p1_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 192; i += 4) {
-        float *restrict c0 = c + i * 1728, *restrict c1 = c0 + 1728, *restrict c2 = c1 + 1728, *restrict c3 = c2 + 1728;
-        for (int p = 0; p < 256; p++) {
-            const float a0 = a[i * 256 + p], a1 = a[(i + 1) * 256 + p], a2 = a[(i + 2) * 256 + p],
-                        a3 = a[(i + 3) * 256 + p];
-            const float *restrict bp = b + p * 1728;
-            for (int j = 0; j < 1728; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 192; i0 += 4) {
+        for (int k0 = 0; k0 < 1728; k0 += 4)
+        {
+            mc_v16 s0_0 = {0};
+            mc_v16 s0_1 = {0};
+            mc_v16 s0_2 = {0};
+            mc_v16 s0_3 = {0};
+            mc_v16 s1_0 = {0};
+            mc_v16 s1_1 = {0};
+            mc_v16 s1_2 = {0};
+            mc_v16 s1_3 = {0};
+            mc_v16 s2_0 = {0};
+            mc_v16 s2_1 = {0};
+            mc_v16 s2_2 = {0};
+            mc_v16 s2_3 = {0};
+            mc_v16 s3_0 = {0};
+            mc_v16 s3_1 = {0};
+            mc_v16 s3_2 = {0};
+            mc_v16 s3_3 = {0};
+            for (int i = 0; i < nb; i++) {
+                const float *restrict a0 = a + (long)i * 55296 + (i0 + 0) * 288;
+                const float *restrict a1 = a + (long)i * 55296 + (i0 + 1) * 288;
+                const float *restrict a2 = a + (long)i * 55296 + (i0 + 2) * 288;
+                const float *restrict a3 = a + (long)i * 55296 + (i0 + 3) * 288;
+                const float *restrict b0 = b + (long)i * 62210 + ((k0 + 0) / 9 * 324 + (k0 + 0) / 3 % 3 * 18 + (k0 + 0) % 3);
+                const float *restrict b1 = b + (long)i * 62210 + ((k0 + 1) / 9 * 324 + (k0 + 1) / 3 % 3 * 18 + (k0 + 1) % 3);
+                const float *restrict b2 = b + (long)i * 62210 + ((k0 + 2) / 9 * 324 + (k0 + 2) / 3 % 3 * 18 + (k0 + 2) % 3);
+                const float *restrict b3 = b + (long)i * 62210 + ((k0 + 3) / 9 * 324 + (k0 + 3) / 3 % 3 * 18 + (k0 + 3) % 3);
+                for (int p = 0; p < 288; p += 16) {
+                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
+                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
+                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
+                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
+                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
+                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
+                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
+                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
+                    s0_0 += x0 * y0;
+                    s0_1 += x0 * y1;
+                    s0_2 += x0 * y2;
+                    s0_3 += x0 * y3;
+                    s1_0 += x1 * y0;
+                    s1_1 += x1 * y1;
+                    s1_2 += x1 * y2;
+                    s1_3 += x1 * y3;
+                    s2_0 += x2 * y0;
+                    s2_1 += x2 * y1;
+                    s2_2 += x2 * y2;
+                    s2_3 += x2 * y3;
+                    s3_0 += x3 * y0;
+                    s3_1 += x3 * y1;
+                    s3_2 += x3 * y2;
+                    s3_3 += x3 * y3;
+                }
             }
+            c[(i0 + 0) * 1728 + k0 + 0] += mc_v16_sum(&s0_0);
+            c[(i0 + 0) * 1728 + k0 + 1] += mc_v16_sum(&s0_1);
+            c[(i0 + 0) * 1728 + k0 + 2] += mc_v16_sum(&s0_2);
+            c[(i0 + 0) * 1728 + k0 + 3] += mc_v16_sum(&s0_3);
+            c[(i0 + 1) * 1728 + k0 + 0] += mc_v16_sum(&s1_0);
+            c[(i0 + 1) * 1728 + k0 + 1] += mc_v16_sum(&s1_1);
+            c[(i0 + 1) * 1728 + k0 + 2] += mc_v16_sum(&s1_2);
+            c[(i0 + 1) * 1728 + k0 + 3] += mc_v16_sum(&s1_3);
+            c[(i0 + 2) * 1728 + k0 + 0] += mc_v16_sum(&s2_0);
+            c[(i0 + 2) * 1728 + k0 + 1] += mc_v16_sum(&s2_1);
+            c[(i0 + 2) * 1728 + k0 + 2] += mc_v16_sum(&s2_2);
+            c[(i0 + 2) * 1728 + k0 + 3] += mc_v16_sum(&s2_3);
+            c[(i0 + 3) * 1728 + k0 + 0] += mc_v16_sum(&s3_0);
+            c[(i0 + 3) * 1728 + k0 + 1] += mc_v16_sum(&s3_1);
+            c[(i0 + 3) * 1728 + k0 + 2] += mc_v16_sum(&s3_2);
+            c[(i0 + 3) * 1728 + k0 + 3] += mc_v16_sum(&s3_3);
         }
     }
 }
@@ -1064,108 +2334,159 @@ static void conv_k3_c192_192_16x16_s1_p1_gemm_dw(const float *restrict a, const 
 static void conv_k3_c192_192_16x16_s1_p1_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 1728; i += 4) {
-        float *restrict c0 = c + i * 256, *restrict c1 = c0 + 256, *restrict c2 = c1 + 256, *restrict c3 = c2 + 256;
-        for (int p = 0; p < 192; p++) {
-            const float a0 = a[i * 192 + p], a1 = a[(i + 1) * 192 + p], a2 = a[(i + 2) * 192 + p],
-                        a3 = a[(i + 3) * 192 + p];
-            const float *restrict bp = b + p * 256;
-            for (int j = 0; j < 256; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 192; i0 += 4) {
+        for (int j0 = 0; j0 < 256; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 288 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 1728;
+            float *restrict c1 = c + (i0 + 1) * 288 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 1728;
+            float *restrict c2 = c + (i0 + 2) * 288 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 1728;
+            float *restrict c3 = c + (i0 + 3) * 288 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 1728;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int ci = 0, p = 0; ci < 192; ci++)
+            for (int ky = 0; ky < 3; ky++)
+            for (int kx = 0; kx < 3; kx++, p++) {
+                const float *restrict bp = b + ci * 324 + ky * 18 + kx + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
+        }
+        {
+            float *restrict c0 = c + (i0 + 0) * 288 + 256;
+            const float *restrict a0 = a + (i0 + 0) * 1728;
+            float *restrict c1 = c + (i0 + 1) * 288 + 256;
+            const float *restrict a1 = a + (i0 + 1) * 1728;
+            float *restrict c2 = c + (i0 + 2) * 288 + 256;
+            const float *restrict a2 = a + (i0 + 2) * 1728;
+            float *restrict c3 = c + (i0 + 3) * 288 + 256;
+            const float *restrict a3 = a + (i0 + 3) * 1728;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            for (int ci = 0, p = 0; ci < 192; ci++)
+            for (int ky = 0; ky < 3; ky++)
+            for (int kx = 0; kx < 3; kx++, p++) {
+                const float *restrict bp = b + ci * 324 + ky * 18 + kx + 256;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+            }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
         }
     }
 }
 
-static void conv_k3_c192_192_16x16_s1_p1_transpose_w(const float *restrict a, float *restrict t)
+
+/* Image xb into the interior of the zero-padded xp (its border stays 0). */
+static void conv_k3_c192_192_16x16_s1_p1_pad(const float *restrict xb, float *restrict xp)
 {
-    for (int r = 0; r < 192; r++)
-        for (int q = 0; q < 1728; q++)
-            t[q * 192 + r] = a[r * 1728 + q];
+    for (int ci = 0; ci < 192; ci++)
+        for (int iy = 0; iy < 16; iy++)
+            memcpy(xp + (ci * 18 + iy + 1) * 18 + 1, xb + (ci * 16 + iy) * 16, 16 * sizeof(float));
 }
 
-
-/* Row (ci, ky, kx) of col: input plane ci of xb seen through that tap. */
-static void conv_k3_c192_192_16x16_s1_p1_im2col(const float *restrict xb, float *restrict col)
+/* The filters of the input gradient: wf[ci][co][ky][kx] = w[co][ci][3-1-ky][3-1-kx]. */
+static void conv_k3_c192_192_16x16_s1_p1_flip(const float *restrict w, float *restrict wf)
 {
-    MC_OMP_FOR
-    for (int ci = 0; ci < 192; ci++)
-        for (int ky = 0; ky < 3; ky++)
-            for (int kx = 0; kx < 3; kx++) {
-                const int r = (ci * 3 + ky) * 3 + kx;
-                (void)r;
-                const float *restrict xc = xb + ci * 256;
-                float *restrict row = col + r * 256;
-                for (int oy = 0; oy < 16; oy++) {
-                    const int iy = oy * 1 - 1 + ky;
-                    for (int ox = 0; ox < 16; ox++) {
-                        const int ix = ox * 1 - 1 + kx;
-                        row[oy * 16 + ox] = iy >= 0 && iy < 16 && ix >= 0 && ix < 16 ? xc[iy * 16 + ix] : 0.0f;
-                    }
-                }
-            }
-}
-
-/* The same matrix transposed: one row of 192*3*3 taps per output pixel. */
-static void conv_k3_c192_192_16x16_s1_p1_im2col_t(const float *restrict xb, float *restrict colt)
-{
-    MC_OMP_FOR
-    for (int ci = 0; ci < 192; ci++)
-        for (int ky = 0; ky < 3; ky++)
-            for (int kx = 0; kx < 3; kx++) {
-                const int r = (ci * 3 + ky) * 3 + kx;
-                (void)r;
-                const float *restrict xc = xb + ci * 256;
-                for (int oy = 0; oy < 16; oy++) {
-                    const int iy = oy * 1 - 1 + ky;
-                    for (int ox = 0; ox < 16; ox++) {
-                        const int ix = ox * 1 - 1 + kx;
-                        colt[(oy * 16 + ox) * 1728 + r] =
-                            iy >= 0 && iy < 16 && ix >= 0 && ix < 16 ? xc[iy * 16 + ix] : 0.0f;
-                    }
-                }
-            }
-}
-
-/* The backward of im2col: every entry of dcol back to its input pixel. */
-static void conv_k3_c192_192_16x16_s1_p1_col2im(const float *restrict dcol, float *restrict dxb)
-{
-    MC_OMP_FOR
-    for (int ci = 0; ci < 192; ci++)
-        for (int ky = 0; ky < 3; ky++)
-            for (int kx = 0; kx < 3; kx++) {
-                const int r = (ci * 3 + ky) * 3 + kx;
-                (void)r;
-                float *restrict dxc = dxb + ci * 256;
-                const float *restrict row = dcol + r * 256;
-                for (int oy = 0; oy < 16; oy++) {
-                    const int iy = oy * 1 - 1 + ky;
-                    if (iy < 0 || iy >= 16)
-                        continue;
-                    for (int ox = 0; ox < 16; ox++) {
-                        const int ix = ox * 1 - 1 + kx;
-                        if (ix >= 0 && ix < 16)
-                            dxc[iy * 16 + ix] += row[oy * 16 + ox];
-                    }
-                }
-            }
+    for (int co = 0; co < 192; co++)
+        for (int ci = 0; ci < 192; ci++)
+            for (int t = 0; t < 9; t++)
+                wf[(ci * 192 + co) * 9 + t] = w[(co * 192 + ci) * 9 + 8 - t];
 }
 
 void conv_k3_c192_192_16x16_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    static float col[442368];
+    static float xp[62210], yg[55296];
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 49152;
+        conv_k3_c192_192_16x16_s1_p1_pad(x + (long)b * 49152, xp);
         for (int co = 0; co < 192; co++)
-            for (int i = 0; i < 256; i++)
-                yb[co * 256 + i] = 0.0f;
-        conv_k3_c192_192_16x16_s1_p1_im2col(x + (long)b * 49152, col);
-        conv_k3_c192_192_16x16_s1_p1_gemm_fwd(w, col, yb);
+            for (int i = 0; i < 288; i++)
+                yg[co * 288 + i] = 0.0f;
+        conv_k3_c192_192_16x16_s1_p1_gemm_fwd(w, xp, yg);
+        for (int co = 0; co < 192; co++)
+            for (int oy = 0; oy < 16; oy++)
+                memcpy(yb + (co * 16 + oy) * 16, yg + co * 288 + oy * 18, 16 * sizeof(float));
     }
 }
 
@@ -1174,17 +2495,33 @@ void conv_k3_c192_192_16x16_s1_p1_bwd(int n, const float *restrict x, const floa
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    static float colt[442368], wt[331776];
-    static float dcol[442368];
-    conv_k3_c192_192_16x16_s1_p1_transpose_w(w, wt);
-    for (int b = 0; b < n; b++) {
-        const float *restrict dyb = dy + (long)b * 49152;
-        float *restrict dxb = dx + (long)b * 49152;
-        conv_k3_c192_192_16x16_s1_p1_im2col_t(x + (long)b * 49152, colt);
-        conv_k3_c192_192_16x16_s1_p1_gemm_dw(dyb, colt, dw);
-        memset(dcol, 0, sizeof dcol);
-        conv_k3_c192_192_16x16_s1_p1_gemm_dx(wt, dyb, dcol);
-        conv_k3_c192_192_16x16_s1_p1_col2im(dcol, dxb);
+    static float xp[248840], dyp[221184], dyq[62210],
+        wf[331776], dxg[55296];
+    conv_k3_c192_192_16x16_s1_p1_flip(w, wf);
+    for (int b0 = 0; b0 < n; b0 += 4) {
+        const int nb = n - b0 < 4 ? n - b0 : 4;
+        for (int i = 0; i < nb; i++) {
+            const float *restrict dyb = dy + (long)(b0 + i) * 49152;
+            conv_k3_c192_192_16x16_s1_p1_pad(x + (long)(b0 + i) * 49152, xp + i * 62210);
+            for (int co = 0; co < 192; co++)
+                for (int oy = 0; oy < 16; oy++)
+                    memcpy(dyp + (i * 192 + co) * 288 + oy * 18, dyb + (co * 16 + oy) * 16, 16 * sizeof(float));
+        }
+        conv_k3_c192_192_16x16_s1_p1_gemm_dw(nb, dyp, xp, dw);
+        for (int i = 0; i < nb; i++) {
+            const float *restrict dyb = dy + (long)(b0 + i) * 49152;
+            float *restrict dxb = dx + (long)(b0 + i) * 49152;
+            for (int co = 0; co < 192; co++)
+                for (int oy = 0; oy < 16; oy++)
+                    memcpy(dyq + (co * 18 + oy + 1) * 18 + 1, dyb + (co * 16 + oy) * 16,
+                           16 * sizeof(float));
+            memset(dxg, 0, sizeof dxg);
+            conv_k3_c192_192_16x16_s1_p1_gemm_dx(wf, dyq, dxg);
+            for (int ci = 0; ci < 192; ci++)
+                for (int iy = 0; iy < 16; iy++)
+                    for (int ix = 0; ix < 16; ix++)
+                        dxb[(ci * 16 + iy) * 16 + ix] += dxg[ci * 288 + iy * 18 + ix];
+        }
     }
 }
 
@@ -1192,39 +2529,154 @@ void conv_k3_c192_192_16x16_s1_p1_bwd(int n, const float *restrict x, const floa
 static void conv_k1_c384_192_16x16_s1_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 192; i += 4) {
-        float *restrict c0 = c + i * 256, *restrict c1 = c0 + 256, *restrict c2 = c1 + 256, *restrict c3 = c2 + 256;
-        for (int p = 0; p < 384; p++) {
-            const float a0 = a[i * 384 + p], a1 = a[(i + 1) * 384 + p], a2 = a[(i + 2) * 384 + p],
-                        a3 = a[(i + 3) * 384 + p];
-            const float *restrict bp = b + p * 256;
-            for (int j = 0; j < 256; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 192; i0 += 4) {
+        for (int j0 = 0; j0 < 256; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 256 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 384;
+            float *restrict c1 = c + (i0 + 1) * 256 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 384;
+            float *restrict c2 = c + (i0 + 2) * 256 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 384;
+            float *restrict c3 = c + (i0 + 3) * 256 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 384;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 384; p++) {
+                const float *restrict bp = b + p * 256 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
         }
     }
 }
 
-static void conv_k1_c384_192_16x16_s1_p0_b_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c384_192_16x16_s1_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 192; i += 4) {
-        float *restrict c0 = c + i * 384, *restrict c1 = c0 + 384, *restrict c2 = c1 + 384, *restrict c3 = c2 + 384;
-        for (int p = 0; p < 256; p++) {
-            const float a0 = a[i * 256 + p], a1 = a[(i + 1) * 256 + p], a2 = a[(i + 2) * 256 + p],
-                        a3 = a[(i + 3) * 256 + p];
-            const float *restrict bp = b + p * 384;
-            for (int j = 0; j < 384; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 192; i0 += 4) {
+        for (int k0 = 0; k0 < 384; k0 += 4)
+        {
+            mc_v16 s0_0 = {0};
+            mc_v16 s0_1 = {0};
+            mc_v16 s0_2 = {0};
+            mc_v16 s0_3 = {0};
+            mc_v16 s1_0 = {0};
+            mc_v16 s1_1 = {0};
+            mc_v16 s1_2 = {0};
+            mc_v16 s1_3 = {0};
+            mc_v16 s2_0 = {0};
+            mc_v16 s2_1 = {0};
+            mc_v16 s2_2 = {0};
+            mc_v16 s2_3 = {0};
+            mc_v16 s3_0 = {0};
+            mc_v16 s3_1 = {0};
+            mc_v16 s3_2 = {0};
+            mc_v16 s3_3 = {0};
+            for (int i = 0; i < nb; i++) {
+                const float *restrict a0 = a + (long)i * 49152 + (i0 + 0) * 256;
+                const float *restrict a1 = a + (long)i * 49152 + (i0 + 1) * 256;
+                const float *restrict a2 = a + (long)i * 49152 + (i0 + 2) * 256;
+                const float *restrict a3 = a + (long)i * 49152 + (i0 + 3) * 256;
+                const float *restrict b0 = b + (long)i * 98304 + (k0 + 0) * 256;
+                const float *restrict b1 = b + (long)i * 98304 + (k0 + 1) * 256;
+                const float *restrict b2 = b + (long)i * 98304 + (k0 + 2) * 256;
+                const float *restrict b3 = b + (long)i * 98304 + (k0 + 3) * 256;
+                for (int p = 0; p < 256; p += 16) {
+                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
+                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
+                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
+                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
+                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
+                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
+                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
+                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
+                    s0_0 += x0 * y0;
+                    s0_1 += x0 * y1;
+                    s0_2 += x0 * y2;
+                    s0_3 += x0 * y3;
+                    s1_0 += x1 * y0;
+                    s1_1 += x1 * y1;
+                    s1_2 += x1 * y2;
+                    s1_3 += x1 * y3;
+                    s2_0 += x2 * y0;
+                    s2_1 += x2 * y1;
+                    s2_2 += x2 * y2;
+                    s2_3 += x2 * y3;
+                    s3_0 += x3 * y0;
+                    s3_1 += x3 * y1;
+                    s3_2 += x3 * y2;
+                    s3_3 += x3 * y3;
+                }
             }
+            c[(i0 + 0) * 384 + k0 + 0] += mc_v16_sum(&s0_0);
+            c[(i0 + 0) * 384 + k0 + 1] += mc_v16_sum(&s0_1);
+            c[(i0 + 0) * 384 + k0 + 2] += mc_v16_sum(&s0_2);
+            c[(i0 + 0) * 384 + k0 + 3] += mc_v16_sum(&s0_3);
+            c[(i0 + 1) * 384 + k0 + 0] += mc_v16_sum(&s1_0);
+            c[(i0 + 1) * 384 + k0 + 1] += mc_v16_sum(&s1_1);
+            c[(i0 + 1) * 384 + k0 + 2] += mc_v16_sum(&s1_2);
+            c[(i0 + 1) * 384 + k0 + 3] += mc_v16_sum(&s1_3);
+            c[(i0 + 2) * 384 + k0 + 0] += mc_v16_sum(&s2_0);
+            c[(i0 + 2) * 384 + k0 + 1] += mc_v16_sum(&s2_1);
+            c[(i0 + 2) * 384 + k0 + 2] += mc_v16_sum(&s2_2);
+            c[(i0 + 2) * 384 + k0 + 3] += mc_v16_sum(&s2_3);
+            c[(i0 + 3) * 384 + k0 + 0] += mc_v16_sum(&s3_0);
+            c[(i0 + 3) * 384 + k0 + 1] += mc_v16_sum(&s3_1);
+            c[(i0 + 3) * 384 + k0 + 2] += mc_v16_sum(&s3_2);
+            c[(i0 + 3) * 384 + k0 + 3] += mc_v16_sum(&s3_3);
         }
     }
 }
@@ -1232,19 +2684,76 @@ static void conv_k1_c384_192_16x16_s1_p0_b_gemm_dw(const float *restrict a, cons
 static void conv_k1_c384_192_16x16_s1_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 384; i += 4) {
-        float *restrict c0 = c + i * 256, *restrict c1 = c0 + 256, *restrict c2 = c1 + 256, *restrict c3 = c2 + 256;
-        for (int p = 0; p < 192; p++) {
-            const float a0 = a[i * 192 + p], a1 = a[(i + 1) * 192 + p], a2 = a[(i + 2) * 192 + p],
-                        a3 = a[(i + 3) * 192 + p];
-            const float *restrict bp = b + p * 256;
-            for (int j = 0; j < 256; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 384; i0 += 4) {
+        for (int j0 = 0; j0 < 256; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 256 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 192;
+            float *restrict c1 = c + (i0 + 1) * 256 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 192;
+            float *restrict c2 = c + (i0 + 2) * 256 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 192;
+            float *restrict c3 = c + (i0 + 3) * 256 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 192;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 192; p++) {
+                const float *restrict bp = b + p * 256 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
         }
     }
 }
@@ -1257,26 +2766,6 @@ static void conv_k1_c384_192_16x16_s1_p0_b_transpose_w(const float *restrict a, 
 }
 
 
-/* The same matrix transposed: one row of 384*1*1 taps per output pixel. */
-static void conv_k1_c384_192_16x16_s1_p0_b_im2col_t(const float *restrict xb, float *restrict colt)
-{
-    MC_OMP_FOR
-    for (int ci = 0; ci < 384; ci++)
-        for (int ky = 0; ky < 1; ky++)
-            for (int kx = 0; kx < 1; kx++) {
-                const int r = (ci * 1 + ky) * 1 + kx;
-                (void)r;
-                const float *restrict xc = xb + ci * 256;
-                for (int oy = 0; oy < 16; oy++) {
-                    const int iy = oy * 1 - 0 + ky;
-                    for (int ox = 0; ox < 16; ox++) {
-                        const int ix = ox * 1 - 0 + kx;
-                        colt[(oy * 16 + ox) * 384 + r] =
-                            iy >= 0 && iy < 16 && ix >= 0 && ix < 16 ? xc[iy * 16 + ix] : 0.0f;
-                    }
-                }
-            }
-}
 
 
 void conv_k1_c384_192_16x16_s1_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -1303,13 +2792,12 @@ void conv_k1_c384_192_16x16_s1_p0_b_bwd(int n, const float *restrict x, const fl
         }
         dbias[co] += (float)gb;
     }
-    static float colt[98304], wt[73728];
+    static float wt[73728];
+    conv_k1_c384_192_16x16_s1_p0_b_gemm_dw(n, dy, x, dw);
     conv_k1_c384_192_16x16_s1_p0_b_transpose_w(w, wt);
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 49152;
         float *restrict dxb = dx + (long)b * 98304;
-        conv_k1_c384_192_16x16_s1_p0_b_im2col_t(x + (long)b * 98304, colt);
-        conv_k1_c384_192_16x16_s1_p0_b_gemm_dw(dyb, colt, dw);
         conv_k1_c384_192_16x16_s1_p0_b_gemm_dx(wt, dyb, dxb);
     }
 }
@@ -1318,39 +2806,154 @@ void conv_k1_c384_192_16x16_s1_p0_b_bwd(int n, const float *restrict x, const fl
 static void conv_k1_c192_192_8x8_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 192; i += 4) {
-        float *restrict c0 = c + i * 64, *restrict c1 = c0 + 64, *restrict c2 = c1 + 64, *restrict c3 = c2 + 64;
-        for (int p = 0; p < 192; p++) {
-            const float a0 = a[i * 192 + p], a1 = a[(i + 1) * 192 + p], a2 = a[(i + 2) * 192 + p],
-                        a3 = a[(i + 3) * 192 + p];
-            const float *restrict bp = b + p * 64;
-            for (int j = 0; j < 64; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 192; i0 += 4) {
+        for (int j0 = 0; j0 < 64; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 64 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 192;
+            float *restrict c1 = c + (i0 + 1) * 64 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 192;
+            float *restrict c2 = c + (i0 + 2) * 64 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 192;
+            float *restrict c3 = c + (i0 + 3) * 64 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 192;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 192; p++) {
+                const float *restrict bp = b + p * 64 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
         }
     }
 }
 
-static void conv_k1_c192_192_8x8_s1_p0_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c192_192_8x8_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 192; i += 4) {
-        float *restrict c0 = c + i * 192, *restrict c1 = c0 + 192, *restrict c2 = c1 + 192, *restrict c3 = c2 + 192;
-        for (int p = 0; p < 64; p++) {
-            const float a0 = a[i * 64 + p], a1 = a[(i + 1) * 64 + p], a2 = a[(i + 2) * 64 + p],
-                        a3 = a[(i + 3) * 64 + p];
-            const float *restrict bp = b + p * 192;
-            for (int j = 0; j < 192; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 192; i0 += 4) {
+        for (int k0 = 0; k0 < 192; k0 += 4)
+        {
+            mc_v16 s0_0 = {0};
+            mc_v16 s0_1 = {0};
+            mc_v16 s0_2 = {0};
+            mc_v16 s0_3 = {0};
+            mc_v16 s1_0 = {0};
+            mc_v16 s1_1 = {0};
+            mc_v16 s1_2 = {0};
+            mc_v16 s1_3 = {0};
+            mc_v16 s2_0 = {0};
+            mc_v16 s2_1 = {0};
+            mc_v16 s2_2 = {0};
+            mc_v16 s2_3 = {0};
+            mc_v16 s3_0 = {0};
+            mc_v16 s3_1 = {0};
+            mc_v16 s3_2 = {0};
+            mc_v16 s3_3 = {0};
+            for (int i = 0; i < nb; i++) {
+                const float *restrict a0 = a + (long)i * 12288 + (i0 + 0) * 64;
+                const float *restrict a1 = a + (long)i * 12288 + (i0 + 1) * 64;
+                const float *restrict a2 = a + (long)i * 12288 + (i0 + 2) * 64;
+                const float *restrict a3 = a + (long)i * 12288 + (i0 + 3) * 64;
+                const float *restrict b0 = b + (long)i * 12288 + (k0 + 0) * 64;
+                const float *restrict b1 = b + (long)i * 12288 + (k0 + 1) * 64;
+                const float *restrict b2 = b + (long)i * 12288 + (k0 + 2) * 64;
+                const float *restrict b3 = b + (long)i * 12288 + (k0 + 3) * 64;
+                for (int p = 0; p < 64; p += 16) {
+                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
+                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
+                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
+                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
+                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
+                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
+                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
+                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
+                    s0_0 += x0 * y0;
+                    s0_1 += x0 * y1;
+                    s0_2 += x0 * y2;
+                    s0_3 += x0 * y3;
+                    s1_0 += x1 * y0;
+                    s1_1 += x1 * y1;
+                    s1_2 += x1 * y2;
+                    s1_3 += x1 * y3;
+                    s2_0 += x2 * y0;
+                    s2_1 += x2 * y1;
+                    s2_2 += x2 * y2;
+                    s2_3 += x2 * y3;
+                    s3_0 += x3 * y0;
+                    s3_1 += x3 * y1;
+                    s3_2 += x3 * y2;
+                    s3_3 += x3 * y3;
+                }
             }
+            c[(i0 + 0) * 192 + k0 + 0] += mc_v16_sum(&s0_0);
+            c[(i0 + 0) * 192 + k0 + 1] += mc_v16_sum(&s0_1);
+            c[(i0 + 0) * 192 + k0 + 2] += mc_v16_sum(&s0_2);
+            c[(i0 + 0) * 192 + k0 + 3] += mc_v16_sum(&s0_3);
+            c[(i0 + 1) * 192 + k0 + 0] += mc_v16_sum(&s1_0);
+            c[(i0 + 1) * 192 + k0 + 1] += mc_v16_sum(&s1_1);
+            c[(i0 + 1) * 192 + k0 + 2] += mc_v16_sum(&s1_2);
+            c[(i0 + 1) * 192 + k0 + 3] += mc_v16_sum(&s1_3);
+            c[(i0 + 2) * 192 + k0 + 0] += mc_v16_sum(&s2_0);
+            c[(i0 + 2) * 192 + k0 + 1] += mc_v16_sum(&s2_1);
+            c[(i0 + 2) * 192 + k0 + 2] += mc_v16_sum(&s2_2);
+            c[(i0 + 2) * 192 + k0 + 3] += mc_v16_sum(&s2_3);
+            c[(i0 + 3) * 192 + k0 + 0] += mc_v16_sum(&s3_0);
+            c[(i0 + 3) * 192 + k0 + 1] += mc_v16_sum(&s3_1);
+            c[(i0 + 3) * 192 + k0 + 2] += mc_v16_sum(&s3_2);
+            c[(i0 + 3) * 192 + k0 + 3] += mc_v16_sum(&s3_3);
         }
     }
 }
@@ -1358,19 +2961,76 @@ static void conv_k1_c192_192_8x8_s1_p0_gemm_dw(const float *restrict a, const fl
 static void conv_k1_c192_192_8x8_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 192; i += 4) {
-        float *restrict c0 = c + i * 64, *restrict c1 = c0 + 64, *restrict c2 = c1 + 64, *restrict c3 = c2 + 64;
-        for (int p = 0; p < 192; p++) {
-            const float a0 = a[i * 192 + p], a1 = a[(i + 1) * 192 + p], a2 = a[(i + 2) * 192 + p],
-                        a3 = a[(i + 3) * 192 + p];
-            const float *restrict bp = b + p * 64;
-            for (int j = 0; j < 64; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 192; i0 += 4) {
+        for (int j0 = 0; j0 < 64; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 64 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 192;
+            float *restrict c1 = c + (i0 + 1) * 64 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 192;
+            float *restrict c2 = c + (i0 + 2) * 64 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 192;
+            float *restrict c3 = c + (i0 + 3) * 64 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 192;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 192; p++) {
+                const float *restrict bp = b + p * 64 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
         }
     }
 }
@@ -1383,26 +3043,6 @@ static void conv_k1_c192_192_8x8_s1_p0_transpose_w(const float *restrict a, floa
 }
 
 
-/* The same matrix transposed: one row of 192*1*1 taps per output pixel. */
-static void conv_k1_c192_192_8x8_s1_p0_im2col_t(const float *restrict xb, float *restrict colt)
-{
-    MC_OMP_FOR
-    for (int ci = 0; ci < 192; ci++)
-        for (int ky = 0; ky < 1; ky++)
-            for (int kx = 0; kx < 1; kx++) {
-                const int r = (ci * 1 + ky) * 1 + kx;
-                (void)r;
-                const float *restrict xc = xb + ci * 64;
-                for (int oy = 0; oy < 8; oy++) {
-                    const int iy = oy * 1 - 0 + ky;
-                    for (int ox = 0; ox < 8; ox++) {
-                        const int ix = ox * 1 - 0 + kx;
-                        colt[(oy * 8 + ox) * 192 + r] =
-                            iy >= 0 && iy < 8 && ix >= 0 && ix < 8 ? xc[iy * 8 + ix] : 0.0f;
-                    }
-                }
-            }
-}
 
 
 void conv_k1_c192_192_8x8_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -1422,13 +3062,12 @@ void conv_k1_c192_192_8x8_s1_p0_bwd(int n, const float *restrict x, const float 
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    static float colt[12288], wt[36864];
+    static float wt[36864];
+    conv_k1_c192_192_8x8_s1_p0_gemm_dw(n, dy, x, dw);
     conv_k1_c192_192_8x8_s1_p0_transpose_w(w, wt);
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 12288;
         float *restrict dxb = dx + (long)b * 12288;
-        conv_k1_c192_192_8x8_s1_p0_im2col_t(x + (long)b * 12288, colt);
-        conv_k1_c192_192_8x8_s1_p0_gemm_dw(dyb, colt, dw);
         conv_k1_c192_192_8x8_s1_p0_gemm_dx(wt, dyb, dxb);
     }
 }
@@ -1437,19 +3076,76 @@ void conv_k1_c192_192_8x8_s1_p0_bwd(int n, const float *restrict x, const float 
 static void conv_k1_c384_384_16x16_s2_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 384; i += 4) {
-        float *restrict c0 = c + i * 64, *restrict c1 = c0 + 64, *restrict c2 = c1 + 64, *restrict c3 = c2 + 64;
-        for (int p = 0; p < 384; p++) {
-            const float a0 = a[i * 384 + p], a1 = a[(i + 1) * 384 + p], a2 = a[(i + 2) * 384 + p],
-                        a3 = a[(i + 3) * 384 + p];
-            const float *restrict bp = b + p * 64;
-            for (int j = 0; j < 64; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 384; i0 += 4) {
+        for (int j0 = 0; j0 < 64; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 64 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 384;
+            float *restrict c1 = c + (i0 + 1) * 64 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 384;
+            float *restrict c2 = c + (i0 + 2) * 64 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 384;
+            float *restrict c3 = c + (i0 + 3) * 64 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 384;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 384; p++) {
+                const float *restrict bp = b + p * 64 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
         }
     }
 }
@@ -1457,19 +3153,76 @@ static void conv_k1_c384_384_16x16_s2_p0_b_gemm_fwd(const float *restrict a, con
 static void conv_k1_c384_384_16x16_s2_p0_b_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 384; i += 4) {
-        float *restrict c0 = c + i * 384, *restrict c1 = c0 + 384, *restrict c2 = c1 + 384, *restrict c3 = c2 + 384;
-        for (int p = 0; p < 64; p++) {
-            const float a0 = a[i * 64 + p], a1 = a[(i + 1) * 64 + p], a2 = a[(i + 2) * 64 + p],
-                        a3 = a[(i + 3) * 64 + p];
-            const float *restrict bp = b + p * 384;
-            for (int j = 0; j < 384; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 384; i0 += 4) {
+        for (int j0 = 0; j0 < 384; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 384 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 64;
+            float *restrict c1 = c + (i0 + 1) * 384 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 64;
+            float *restrict c2 = c + (i0 + 2) * 384 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 64;
+            float *restrict c3 = c + (i0 + 3) * 384 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 64;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 64; p++) {
+                const float *restrict bp = b + p * 384 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
         }
     }
 }
@@ -1477,19 +3230,76 @@ static void conv_k1_c384_384_16x16_s2_p0_b_gemm_dw(const float *restrict a, cons
 static void conv_k1_c384_384_16x16_s2_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 384; i += 4) {
-        float *restrict c0 = c + i * 64, *restrict c1 = c0 + 64, *restrict c2 = c1 + 64, *restrict c3 = c2 + 64;
-        for (int p = 0; p < 384; p++) {
-            const float a0 = a[i * 384 + p], a1 = a[(i + 1) * 384 + p], a2 = a[(i + 2) * 384 + p],
-                        a3 = a[(i + 3) * 384 + p];
-            const float *restrict bp = b + p * 64;
-            for (int j = 0; j < 64; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 384; i0 += 4) {
+        for (int j0 = 0; j0 < 64; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 64 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 384;
+            float *restrict c1 = c + (i0 + 1) * 64 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 384;
+            float *restrict c2 = c + (i0 + 2) * 64 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 384;
+            float *restrict c3 = c + (i0 + 3) * 64 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 384;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 384; p++) {
+                const float *restrict bp = b + p * 64 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
         }
     }
 }
@@ -1594,8 +3404,8 @@ void conv_k1_c384_384_16x16_s2_p0_b_bwd(int n, const float *restrict x, const fl
         }
         dbias[co] += (float)gb;
     }
-    static float colt[24576], wt[147456];
-    static float dcol[24576];
+    static float wt[147456];
+    static float colt[24576], dcol[24576];
     conv_k1_c384_384_16x16_s2_p0_b_transpose_w(w, wt);
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 24576;
@@ -1612,39 +3422,188 @@ void conv_k1_c384_384_16x16_s2_p0_b_bwd(int n, const float *restrict x, const fl
 static void conv_k3_c384_384_8x8_s1_p1_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 384; i += 4) {
-        float *restrict c0 = c + i * 64, *restrict c1 = c0 + 64, *restrict c2 = c1 + 64, *restrict c3 = c2 + 64;
-        for (int p = 0; p < 3456; p++) {
-            const float a0 = a[i * 3456 + p], a1 = a[(i + 1) * 3456 + p], a2 = a[(i + 2) * 3456 + p],
-                        a3 = a[(i + 3) * 3456 + p];
-            const float *restrict bp = b + p * 64;
-            for (int j = 0; j < 64; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 384; i0 += 4) {
+        for (int j0 = 0; j0 < 64; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 80 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 3456;
+            float *restrict c1 = c + (i0 + 1) * 80 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 3456;
+            float *restrict c2 = c + (i0 + 2) * 80 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 3456;
+            float *restrict c3 = c + (i0 + 3) * 80 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 3456;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int ci = 0, p = 0; ci < 384; ci++)
+            for (int ky = 0; ky < 3; ky++)
+            for (int kx = 0; kx < 3; kx++, p++) {
+                const float *restrict bp = b + ci * 100 + ky * 10 + kx + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
+        }
+        {
+            float *restrict c0 = c + (i0 + 0) * 80 + 64;
+            const float *restrict a0 = a + (i0 + 0) * 3456;
+            float *restrict c1 = c + (i0 + 1) * 80 + 64;
+            const float *restrict a1 = a + (i0 + 1) * 3456;
+            float *restrict c2 = c + (i0 + 2) * 80 + 64;
+            const float *restrict a2 = a + (i0 + 2) * 3456;
+            float *restrict c3 = c + (i0 + 3) * 80 + 64;
+            const float *restrict a3 = a + (i0 + 3) * 3456;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            for (int ci = 0, p = 0; ci < 384; ci++)
+            for (int ky = 0; ky < 3; ky++)
+            for (int kx = 0; kx < 3; kx++, p++) {
+                const float *restrict bp = b + ci * 100 + ky * 10 + kx + 64;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s1_0 += x1 * b0;
+                s2_0 += x2 * b0;
+                s3_0 += x3 * b0;
+            }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c3 + 0) = s3_0;
         }
     }
 }
 
-static void conv_k3_c384_384_8x8_s1_p1_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k3_c384_384_8x8_s1_p1_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 384; i += 4) {
-        float *restrict c0 = c + i * 3456, *restrict c1 = c0 + 3456, *restrict c2 = c1 + 3456, *restrict c3 = c2 + 3456;
-        for (int p = 0; p < 64; p++) {
-            const float a0 = a[i * 64 + p], a1 = a[(i + 1) * 64 + p], a2 = a[(i + 2) * 64 + p],
-                        a3 = a[(i + 3) * 64 + p];
-            const float *restrict bp = b + p * 3456;
-            for (int j = 0; j < 3456; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 384; i0 += 4) {
+        for (int k0 = 0; k0 < 3456; k0 += 4)
+        {
+            mc_v16 s0_0 = {0};
+            mc_v16 s0_1 = {0};
+            mc_v16 s0_2 = {0};
+            mc_v16 s0_3 = {0};
+            mc_v16 s1_0 = {0};
+            mc_v16 s1_1 = {0};
+            mc_v16 s1_2 = {0};
+            mc_v16 s1_3 = {0};
+            mc_v16 s2_0 = {0};
+            mc_v16 s2_1 = {0};
+            mc_v16 s2_2 = {0};
+            mc_v16 s2_3 = {0};
+            mc_v16 s3_0 = {0};
+            mc_v16 s3_1 = {0};
+            mc_v16 s3_2 = {0};
+            mc_v16 s3_3 = {0};
+            for (int i = 0; i < nb; i++) {
+                const float *restrict a0 = a + (long)i * 30720 + (i0 + 0) * 80;
+                const float *restrict a1 = a + (long)i * 30720 + (i0 + 1) * 80;
+                const float *restrict a2 = a + (long)i * 30720 + (i0 + 2) * 80;
+                const float *restrict a3 = a + (long)i * 30720 + (i0 + 3) * 80;
+                const float *restrict b0 = b + (long)i * 38402 + ((k0 + 0) / 9 * 100 + (k0 + 0) / 3 % 3 * 10 + (k0 + 0) % 3);
+                const float *restrict b1 = b + (long)i * 38402 + ((k0 + 1) / 9 * 100 + (k0 + 1) / 3 % 3 * 10 + (k0 + 1) % 3);
+                const float *restrict b2 = b + (long)i * 38402 + ((k0 + 2) / 9 * 100 + (k0 + 2) / 3 % 3 * 10 + (k0 + 2) % 3);
+                const float *restrict b3 = b + (long)i * 38402 + ((k0 + 3) / 9 * 100 + (k0 + 3) / 3 % 3 * 10 + (k0 + 3) % 3);
+                for (int p = 0; p < 80; p += 16) {
+                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
+                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
+                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
+                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
+                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
+                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
+                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
+                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
+                    s0_0 += x0 * y0;
+                    s0_1 += x0 * y1;
+                    s0_2 += x0 * y2;
+                    s0_3 += x0 * y3;
+                    s1_0 += x1 * y0;
+                    s1_1 += x1 * y1;
+                    s1_2 += x1 * y2;
+                    s1_3 += x1 * y3;
+                    s2_0 += x2 * y0;
+                    s2_1 += x2 * y1;
+                    s2_2 += x2 * y2;
+                    s2_3 += x2 * y3;
+                    s3_0 += x3 * y0;
+                    s3_1 += x3 * y1;
+                    s3_2 += x3 * y2;
+                    s3_3 += x3 * y3;
+                }
             }
+            c[(i0 + 0) * 3456 + k0 + 0] += mc_v16_sum(&s0_0);
+            c[(i0 + 0) * 3456 + k0 + 1] += mc_v16_sum(&s0_1);
+            c[(i0 + 0) * 3456 + k0 + 2] += mc_v16_sum(&s0_2);
+            c[(i0 + 0) * 3456 + k0 + 3] += mc_v16_sum(&s0_3);
+            c[(i0 + 1) * 3456 + k0 + 0] += mc_v16_sum(&s1_0);
+            c[(i0 + 1) * 3456 + k0 + 1] += mc_v16_sum(&s1_1);
+            c[(i0 + 1) * 3456 + k0 + 2] += mc_v16_sum(&s1_2);
+            c[(i0 + 1) * 3456 + k0 + 3] += mc_v16_sum(&s1_3);
+            c[(i0 + 2) * 3456 + k0 + 0] += mc_v16_sum(&s2_0);
+            c[(i0 + 2) * 3456 + k0 + 1] += mc_v16_sum(&s2_1);
+            c[(i0 + 2) * 3456 + k0 + 2] += mc_v16_sum(&s2_2);
+            c[(i0 + 2) * 3456 + k0 + 3] += mc_v16_sum(&s2_3);
+            c[(i0 + 3) * 3456 + k0 + 0] += mc_v16_sum(&s3_0);
+            c[(i0 + 3) * 3456 + k0 + 1] += mc_v16_sum(&s3_1);
+            c[(i0 + 3) * 3456 + k0 + 2] += mc_v16_sum(&s3_2);
+            c[(i0 + 3) * 3456 + k0 + 3] += mc_v16_sum(&s3_3);
         }
     }
 }
@@ -1652,108 +3611,146 @@ static void conv_k3_c384_384_8x8_s1_p1_gemm_dw(const float *restrict a, const fl
 static void conv_k3_c384_384_8x8_s1_p1_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 3456; i += 4) {
-        float *restrict c0 = c + i * 64, *restrict c1 = c0 + 64, *restrict c2 = c1 + 64, *restrict c3 = c2 + 64;
-        for (int p = 0; p < 384; p++) {
-            const float a0 = a[i * 384 + p], a1 = a[(i + 1) * 384 + p], a2 = a[(i + 2) * 384 + p],
-                        a3 = a[(i + 3) * 384 + p];
-            const float *restrict bp = b + p * 64;
-            for (int j = 0; j < 64; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 384; i0 += 4) {
+        for (int j0 = 0; j0 < 64; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 80 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 3456;
+            float *restrict c1 = c + (i0 + 1) * 80 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 3456;
+            float *restrict c2 = c + (i0 + 2) * 80 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 3456;
+            float *restrict c3 = c + (i0 + 3) * 80 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 3456;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int ci = 0, p = 0; ci < 384; ci++)
+            for (int ky = 0; ky < 3; ky++)
+            for (int kx = 0; kx < 3; kx++, p++) {
+                const float *restrict bp = b + ci * 100 + ky * 10 + kx + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
+        }
+        {
+            float *restrict c0 = c + (i0 + 0) * 80 + 64;
+            const float *restrict a0 = a + (i0 + 0) * 3456;
+            float *restrict c1 = c + (i0 + 1) * 80 + 64;
+            const float *restrict a1 = a + (i0 + 1) * 3456;
+            float *restrict c2 = c + (i0 + 2) * 80 + 64;
+            const float *restrict a2 = a + (i0 + 2) * 3456;
+            float *restrict c3 = c + (i0 + 3) * 80 + 64;
+            const float *restrict a3 = a + (i0 + 3) * 3456;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            for (int ci = 0, p = 0; ci < 384; ci++)
+            for (int ky = 0; ky < 3; ky++)
+            for (int kx = 0; kx < 3; kx++, p++) {
+                const float *restrict bp = b + ci * 100 + ky * 10 + kx + 64;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s1_0 += x1 * b0;
+                s2_0 += x2 * b0;
+                s3_0 += x3 * b0;
+            }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c3 + 0) = s3_0;
         }
     }
 }
 
-static void conv_k3_c384_384_8x8_s1_p1_transpose_w(const float *restrict a, float *restrict t)
+
+/* Image xb into the interior of the zero-padded xp (its border stays 0). */
+static void conv_k3_c384_384_8x8_s1_p1_pad(const float *restrict xb, float *restrict xp)
 {
-    for (int r = 0; r < 384; r++)
-        for (int q = 0; q < 3456; q++)
-            t[q * 384 + r] = a[r * 3456 + q];
+    for (int ci = 0; ci < 384; ci++)
+        for (int iy = 0; iy < 8; iy++)
+            memcpy(xp + (ci * 10 + iy + 1) * 10 + 1, xb + (ci * 8 + iy) * 8, 8 * sizeof(float));
 }
 
-
-/* Row (ci, ky, kx) of col: input plane ci of xb seen through that tap. */
-static void conv_k3_c384_384_8x8_s1_p1_im2col(const float *restrict xb, float *restrict col)
+/* The filters of the input gradient: wf[ci][co][ky][kx] = w[co][ci][3-1-ky][3-1-kx]. */
+static void conv_k3_c384_384_8x8_s1_p1_flip(const float *restrict w, float *restrict wf)
 {
-    MC_OMP_FOR
-    for (int ci = 0; ci < 384; ci++)
-        for (int ky = 0; ky < 3; ky++)
-            for (int kx = 0; kx < 3; kx++) {
-                const int r = (ci * 3 + ky) * 3 + kx;
-                (void)r;
-                const float *restrict xc = xb + ci * 64;
-                float *restrict row = col + r * 64;
-                for (int oy = 0; oy < 8; oy++) {
-                    const int iy = oy * 1 - 1 + ky;
-                    for (int ox = 0; ox < 8; ox++) {
-                        const int ix = ox * 1 - 1 + kx;
-                        row[oy * 8 + ox] = iy >= 0 && iy < 8 && ix >= 0 && ix < 8 ? xc[iy * 8 + ix] : 0.0f;
-                    }
-                }
-            }
-}
-
-/* The same matrix transposed: one row of 384*3*3 taps per output pixel. */
-static void conv_k3_c384_384_8x8_s1_p1_im2col_t(const float *restrict xb, float *restrict colt)
-{
-    MC_OMP_FOR
-    for (int ci = 0; ci < 384; ci++)
-        for (int ky = 0; ky < 3; ky++)
-            for (int kx = 0; kx < 3; kx++) {
-                const int r = (ci * 3 + ky) * 3 + kx;
-                (void)r;
-                const float *restrict xc = xb + ci * 64;
-                for (int oy = 0; oy < 8; oy++) {
-                    const int iy = oy * 1 - 1 + ky;
-                    for (int ox = 0; ox < 8; ox++) {
-                        const int ix = ox * 1 - 1 + kx;
-                        colt[(oy * 8 + ox) * 3456 + r] =
-                            iy >= 0 && iy < 8 && ix >= 0 && ix < 8 ? xc[iy * 8 + ix] : 0.0f;
-                    }
-                }
-            }
-}
-
-/* The backward of im2col: every entry of dcol back to its input pixel. */
-static void conv_k3_c384_384_8x8_s1_p1_col2im(const float *restrict dcol, float *restrict dxb)
-{
-    MC_OMP_FOR
-    for (int ci = 0; ci < 384; ci++)
-        for (int ky = 0; ky < 3; ky++)
-            for (int kx = 0; kx < 3; kx++) {
-                const int r = (ci * 3 + ky) * 3 + kx;
-                (void)r;
-                float *restrict dxc = dxb + ci * 64;
-                const float *restrict row = dcol + r * 64;
-                for (int oy = 0; oy < 8; oy++) {
-                    const int iy = oy * 1 - 1 + ky;
-                    if (iy < 0 || iy >= 8)
-                        continue;
-                    for (int ox = 0; ox < 8; ox++) {
-                        const int ix = ox * 1 - 1 + kx;
-                        if (ix >= 0 && ix < 8)
-                            dxc[iy * 8 + ix] += row[oy * 8 + ox];
-                    }
-                }
-            }
+    for (int co = 0; co < 384; co++)
+        for (int ci = 0; ci < 384; ci++)
+            for (int t = 0; t < 9; t++)
+                wf[(ci * 384 + co) * 9 + t] = w[(co * 384 + ci) * 9 + 8 - t];
 }
 
 void conv_k3_c384_384_8x8_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    static float col[221184];
+    static float xp[38402], yg[30720];
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 24576;
+        conv_k3_c384_384_8x8_s1_p1_pad(x + (long)b * 24576, xp);
         for (int co = 0; co < 384; co++)
-            for (int i = 0; i < 64; i++)
-                yb[co * 64 + i] = 0.0f;
-        conv_k3_c384_384_8x8_s1_p1_im2col(x + (long)b * 24576, col);
-        conv_k3_c384_384_8x8_s1_p1_gemm_fwd(w, col, yb);
+            for (int i = 0; i < 80; i++)
+                yg[co * 80 + i] = 0.0f;
+        conv_k3_c384_384_8x8_s1_p1_gemm_fwd(w, xp, yg);
+        for (int co = 0; co < 384; co++)
+            for (int oy = 0; oy < 8; oy++)
+                memcpy(yb + (co * 8 + oy) * 8, yg + co * 80 + oy * 10, 8 * sizeof(float));
     }
 }
 
@@ -1762,17 +3759,33 @@ void conv_k3_c384_384_8x8_s1_p1_bwd(int n, const float *restrict x, const float 
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    static float colt[221184], wt[1327104];
-    static float dcol[221184];
-    conv_k3_c384_384_8x8_s1_p1_transpose_w(w, wt);
-    for (int b = 0; b < n; b++) {
-        const float *restrict dyb = dy + (long)b * 24576;
-        float *restrict dxb = dx + (long)b * 24576;
-        conv_k3_c384_384_8x8_s1_p1_im2col_t(x + (long)b * 24576, colt);
-        conv_k3_c384_384_8x8_s1_p1_gemm_dw(dyb, colt, dw);
-        memset(dcol, 0, sizeof dcol);
-        conv_k3_c384_384_8x8_s1_p1_gemm_dx(wt, dyb, dcol);
-        conv_k3_c384_384_8x8_s1_p1_col2im(dcol, dxb);
+    static float xp[230412], dyp[184320], dyq[38402],
+        wf[1327104], dxg[30720];
+    conv_k3_c384_384_8x8_s1_p1_flip(w, wf);
+    for (int b0 = 0; b0 < n; b0 += 6) {
+        const int nb = n - b0 < 6 ? n - b0 : 6;
+        for (int i = 0; i < nb; i++) {
+            const float *restrict dyb = dy + (long)(b0 + i) * 24576;
+            conv_k3_c384_384_8x8_s1_p1_pad(x + (long)(b0 + i) * 24576, xp + i * 38402);
+            for (int co = 0; co < 384; co++)
+                for (int oy = 0; oy < 8; oy++)
+                    memcpy(dyp + (i * 384 + co) * 80 + oy * 10, dyb + (co * 8 + oy) * 8, 8 * sizeof(float));
+        }
+        conv_k3_c384_384_8x8_s1_p1_gemm_dw(nb, dyp, xp, dw);
+        for (int i = 0; i < nb; i++) {
+            const float *restrict dyb = dy + (long)(b0 + i) * 24576;
+            float *restrict dxb = dx + (long)(b0 + i) * 24576;
+            for (int co = 0; co < 384; co++)
+                for (int oy = 0; oy < 8; oy++)
+                    memcpy(dyq + (co * 10 + oy + 1) * 10 + 1, dyb + (co * 8 + oy) * 8,
+                           8 * sizeof(float));
+            memset(dxg, 0, sizeof dxg);
+            conv_k3_c384_384_8x8_s1_p1_gemm_dx(wf, dyq, dxg);
+            for (int ci = 0; ci < 384; ci++)
+                for (int iy = 0; iy < 8; iy++)
+                    for (int ix = 0; ix < 8; ix++)
+                        dxb[(ci * 8 + iy) * 8 + ix] += dxg[ci * 80 + iy * 10 + ix];
+        }
     }
 }
 
@@ -1780,39 +3793,154 @@ void conv_k3_c384_384_8x8_s1_p1_bwd(int n, const float *restrict x, const float 
 static void conv_k1_c768_384_8x8_s1_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 384; i += 4) {
-        float *restrict c0 = c + i * 64, *restrict c1 = c0 + 64, *restrict c2 = c1 + 64, *restrict c3 = c2 + 64;
-        for (int p = 0; p < 768; p++) {
-            const float a0 = a[i * 768 + p], a1 = a[(i + 1) * 768 + p], a2 = a[(i + 2) * 768 + p],
-                        a3 = a[(i + 3) * 768 + p];
-            const float *restrict bp = b + p * 64;
-            for (int j = 0; j < 64; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 384; i0 += 4) {
+        for (int j0 = 0; j0 < 64; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 64 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 768;
+            float *restrict c1 = c + (i0 + 1) * 64 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 768;
+            float *restrict c2 = c + (i0 + 2) * 64 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 768;
+            float *restrict c3 = c + (i0 + 3) * 64 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 768;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 768; p++) {
+                const float *restrict bp = b + p * 64 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
         }
     }
 }
 
-static void conv_k1_c768_384_8x8_s1_p0_b_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c768_384_8x8_s1_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 384; i += 4) {
-        float *restrict c0 = c + i * 768, *restrict c1 = c0 + 768, *restrict c2 = c1 + 768, *restrict c3 = c2 + 768;
-        for (int p = 0; p < 64; p++) {
-            const float a0 = a[i * 64 + p], a1 = a[(i + 1) * 64 + p], a2 = a[(i + 2) * 64 + p],
-                        a3 = a[(i + 3) * 64 + p];
-            const float *restrict bp = b + p * 768;
-            for (int j = 0; j < 768; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 384; i0 += 4) {
+        for (int k0 = 0; k0 < 768; k0 += 4)
+        {
+            mc_v16 s0_0 = {0};
+            mc_v16 s0_1 = {0};
+            mc_v16 s0_2 = {0};
+            mc_v16 s0_3 = {0};
+            mc_v16 s1_0 = {0};
+            mc_v16 s1_1 = {0};
+            mc_v16 s1_2 = {0};
+            mc_v16 s1_3 = {0};
+            mc_v16 s2_0 = {0};
+            mc_v16 s2_1 = {0};
+            mc_v16 s2_2 = {0};
+            mc_v16 s2_3 = {0};
+            mc_v16 s3_0 = {0};
+            mc_v16 s3_1 = {0};
+            mc_v16 s3_2 = {0};
+            mc_v16 s3_3 = {0};
+            for (int i = 0; i < nb; i++) {
+                const float *restrict a0 = a + (long)i * 24576 + (i0 + 0) * 64;
+                const float *restrict a1 = a + (long)i * 24576 + (i0 + 1) * 64;
+                const float *restrict a2 = a + (long)i * 24576 + (i0 + 2) * 64;
+                const float *restrict a3 = a + (long)i * 24576 + (i0 + 3) * 64;
+                const float *restrict b0 = b + (long)i * 49152 + (k0 + 0) * 64;
+                const float *restrict b1 = b + (long)i * 49152 + (k0 + 1) * 64;
+                const float *restrict b2 = b + (long)i * 49152 + (k0 + 2) * 64;
+                const float *restrict b3 = b + (long)i * 49152 + (k0 + 3) * 64;
+                for (int p = 0; p < 64; p += 16) {
+                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
+                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
+                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
+                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
+                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
+                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
+                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
+                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
+                    s0_0 += x0 * y0;
+                    s0_1 += x0 * y1;
+                    s0_2 += x0 * y2;
+                    s0_3 += x0 * y3;
+                    s1_0 += x1 * y0;
+                    s1_1 += x1 * y1;
+                    s1_2 += x1 * y2;
+                    s1_3 += x1 * y3;
+                    s2_0 += x2 * y0;
+                    s2_1 += x2 * y1;
+                    s2_2 += x2 * y2;
+                    s2_3 += x2 * y3;
+                    s3_0 += x3 * y0;
+                    s3_1 += x3 * y1;
+                    s3_2 += x3 * y2;
+                    s3_3 += x3 * y3;
+                }
             }
+            c[(i0 + 0) * 768 + k0 + 0] += mc_v16_sum(&s0_0);
+            c[(i0 + 0) * 768 + k0 + 1] += mc_v16_sum(&s0_1);
+            c[(i0 + 0) * 768 + k0 + 2] += mc_v16_sum(&s0_2);
+            c[(i0 + 0) * 768 + k0 + 3] += mc_v16_sum(&s0_3);
+            c[(i0 + 1) * 768 + k0 + 0] += mc_v16_sum(&s1_0);
+            c[(i0 + 1) * 768 + k0 + 1] += mc_v16_sum(&s1_1);
+            c[(i0 + 1) * 768 + k0 + 2] += mc_v16_sum(&s1_2);
+            c[(i0 + 1) * 768 + k0 + 3] += mc_v16_sum(&s1_3);
+            c[(i0 + 2) * 768 + k0 + 0] += mc_v16_sum(&s2_0);
+            c[(i0 + 2) * 768 + k0 + 1] += mc_v16_sum(&s2_1);
+            c[(i0 + 2) * 768 + k0 + 2] += mc_v16_sum(&s2_2);
+            c[(i0 + 2) * 768 + k0 + 3] += mc_v16_sum(&s2_3);
+            c[(i0 + 3) * 768 + k0 + 0] += mc_v16_sum(&s3_0);
+            c[(i0 + 3) * 768 + k0 + 1] += mc_v16_sum(&s3_1);
+            c[(i0 + 3) * 768 + k0 + 2] += mc_v16_sum(&s3_2);
+            c[(i0 + 3) * 768 + k0 + 3] += mc_v16_sum(&s3_3);
         }
     }
 }
@@ -1820,19 +3948,76 @@ static void conv_k1_c768_384_8x8_s1_p0_b_gemm_dw(const float *restrict a, const 
 static void conv_k1_c768_384_8x8_s1_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i = 0; i < 768; i += 4) {
-        float *restrict c0 = c + i * 64, *restrict c1 = c0 + 64, *restrict c2 = c1 + 64, *restrict c3 = c2 + 64;
-        for (int p = 0; p < 384; p++) {
-            const float a0 = a[i * 384 + p], a1 = a[(i + 1) * 384 + p], a2 = a[(i + 2) * 384 + p],
-                        a3 = a[(i + 3) * 384 + p];
-            const float *restrict bp = b + p * 64;
-            for (int j = 0; j < 64; j++) {
-                const float v = bp[j];
-                c0[j] += a0 * v;
-                c1[j] += a1 * v;
-                c2[j] += a2 * v;
-                c3[j] += a3 * v;
+    for (int i0 = 0; i0 < 768; i0 += 4) {
+        for (int j0 = 0; j0 < 64; j0 += 64)
+        {
+            float *restrict c0 = c + (i0 + 0) * 64 + j0;
+            const float *restrict a0 = a + (i0 + 0) * 384;
+            float *restrict c1 = c + (i0 + 1) * 64 + j0;
+            const float *restrict a1 = a + (i0 + 1) * 384;
+            float *restrict c2 = c + (i0 + 2) * 64 + j0;
+            const float *restrict a2 = a + (i0 + 2) * 384;
+            float *restrict c3 = c + (i0 + 3) * 64 + j0;
+            const float *restrict a3 = a + (i0 + 3) * 384;
+            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            for (int p = 0; p < 384; p++) {
+                const float *restrict bp = b + p * 64 + j0;
+                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                s0_0 += x0 * b0;
+                s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
+                s0_3 += x0 * b3;
+                s1_0 += x1 * b0;
+                s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
+                s1_3 += x1 * b3;
+                s2_0 += x2 * b0;
+                s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
+                s2_3 += x2 * b3;
+                s3_0 += x3 * b0;
+                s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
+                s3_3 += x3 * b3;
             }
+            *(mc_v16 *)(c0 + 0) = s0_0;
+            *(mc_v16 *)(c0 + 16) = s0_1;
+            *(mc_v16 *)(c0 + 32) = s0_2;
+            *(mc_v16 *)(c0 + 48) = s0_3;
+            *(mc_v16 *)(c1 + 0) = s1_0;
+            *(mc_v16 *)(c1 + 16) = s1_1;
+            *(mc_v16 *)(c1 + 32) = s1_2;
+            *(mc_v16 *)(c1 + 48) = s1_3;
+            *(mc_v16 *)(c2 + 0) = s2_0;
+            *(mc_v16 *)(c2 + 16) = s2_1;
+            *(mc_v16 *)(c2 + 32) = s2_2;
+            *(mc_v16 *)(c2 + 48) = s2_3;
+            *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c3 + 32) = s3_2;
+            *(mc_v16 *)(c3 + 48) = s3_3;
         }
     }
 }
@@ -1845,26 +4030,6 @@ static void conv_k1_c768_384_8x8_s1_p0_b_transpose_w(const float *restrict a, fl
 }
 
 
-/* The same matrix transposed: one row of 768*1*1 taps per output pixel. */
-static void conv_k1_c768_384_8x8_s1_p0_b_im2col_t(const float *restrict xb, float *restrict colt)
-{
-    MC_OMP_FOR
-    for (int ci = 0; ci < 768; ci++)
-        for (int ky = 0; ky < 1; ky++)
-            for (int kx = 0; kx < 1; kx++) {
-                const int r = (ci * 1 + ky) * 1 + kx;
-                (void)r;
-                const float *restrict xc = xb + ci * 64;
-                for (int oy = 0; oy < 8; oy++) {
-                    const int iy = oy * 1 - 0 + ky;
-                    for (int ox = 0; ox < 8; ox++) {
-                        const int ix = ox * 1 - 0 + kx;
-                        colt[(oy * 8 + ox) * 768 + r] =
-                            iy >= 0 && iy < 8 && ix >= 0 && ix < 8 ? xc[iy * 8 + ix] : 0.0f;
-                    }
-                }
-            }
-}
 
 
 void conv_k1_c768_384_8x8_s1_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -1891,13 +4056,12 @@ void conv_k1_c768_384_8x8_s1_p0_b_bwd(int n, const float *restrict x, const floa
         }
         dbias[co] += (float)gb;
     }
-    static float colt[49152], wt[294912];
+    static float wt[294912];
+    conv_k1_c768_384_8x8_s1_p0_b_gemm_dw(n, dy, x, dw);
     conv_k1_c768_384_8x8_s1_p0_b_transpose_w(w, wt);
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 24576;
         float *restrict dxb = dx + (long)b * 49152;
-        conv_k1_c768_384_8x8_s1_p0_b_im2col_t(x + (long)b * 49152, colt);
-        conv_k1_c768_384_8x8_s1_p0_b_gemm_dw(dyb, colt, dw);
         conv_k1_c768_384_8x8_s1_p0_b_gemm_dx(wt, dyb, dxb);
     }
 }

@@ -1,0 +1,331 @@
+/* The bench command: how fast the generated kernels are, measured against
+ * the runtime's generic ones in the same process on the same data.
+ *
+ * Per layer, each iteration times the generated forward, the generated
+ * backward, the generic forward and the generic backward one after the
+ * other (interleaved, so that a slow moment of the machine hits both
+ * sides alike); the whole training step (forward, loss, backward, SGD
+ * update) alternates the same way. Every figure is the median of the
+ * iterations after one warm-up, with its spread (max - min) / median.
+ *
+ * Rates: FLOP/s count 2 per multiply-accumulate of the convolutions and
+ * linear layers (the paper's MACs; a backward does twice a forward's work:
+ * input and weight gradients). Compulsory traffic is what a layer must
+ * read and write at least, once each, in float32: forward reads its inputs
+ * and parameters and writes its output; backward reads its inputs, the
+ * output gradient and the parameters, and reads and writes the input
+ * gradients (they accumulate) and the parameter gradients. */
+#include "mc_bench.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "mc_net.h"
+#include "mc_optim.h"
+#include "mc_progress.h"
+#include "mc_rng.h"
+
+typedef struct timing {
+    double median, min, max; /* seconds */
+} timing;
+
+typedef struct layer_result {
+    timing fwd[2], bwd[2]; /* [0] generated, [1] generic */
+    double flops_fwd, flops_bwd, bytes_fwd, bytes_bwd;
+} layer_result;
+
+static const char *const kind_names[] = {
+    [MC_L_CONV] = "conv", [MC_L_DEPTHWISE] = "depthwise", [MC_L_MIXCONV] = "mixconv",
+    [MC_L_BATCHNORM] = "batchnorm", [MC_L_RELU] = "relu", [MC_L_RELU6] = "relu6", [MC_L_SIGMOID] = "sigmoid",
+    [MC_L_IDENTITY] = "identity", [MC_L_ADD] = "add", [MC_L_CONCAT] = "concat", [MC_L_SCALE] = "scale",
+    [MC_L_AVGPOOL] = "avgpool", [MC_L_SUBSAMPLE] = "subsample", [MC_L_LINEAR] = "linear",
+    [MC_L_DROPOUT] = "dropout", [MC_L_SHAKE] = "shake",
+};
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static timing summarize(double *t, int n)
+{
+    qsort(t, (size_t)n, sizeof *t, cmp_double);
+    return (timing){n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]), t[0], t[n - 1]};
+}
+
+static double spread(timing t) { return t.median > 0 ? (t.max - t.min) / t.median : 0; }
+
+/* ---- what a layer must compute and move ---------------------------------------- */
+
+static int64_t param_numel(const mc_model_desc *m, int64_t offset)
+{
+    if (offset < 0)
+        return 0;
+    for (int i = 0; i < m->ntensors; i++)
+        if (m->tensors[i].area == MC_AREA_PARAM && m->tensors[i].offset == offset)
+            return m->tensors[i].numel;
+    return 0;
+}
+
+static void layer_cost(const mc_model_desc *m, const mc_layer *l, int n, layer_result *r)
+{
+    const double f = sizeof(float);
+    double in = 0;
+    for (int i = 0; i < l->ninputs; i++) {
+        int j = l->inputs[i];
+        in += j < 0 ? (double)m->c * m->h * m->w : (double)m->layers[j].c * m->layers[j].h * m->layers[j].w;
+    }
+    in *= n;
+    const double out = (double)n * l->c * l->h * l->w;
+    /* A Multiception's kernels are tensors of their own, one after the
+     * other; every other layer keeps its weights in one tensor. */
+    int64_t weight = param_numel(m, l->weight);
+    if (l->kind == MC_L_DEPTHWISE)
+        for (int j = 1; j < l->nk; j++)
+            weight += (int64_t)l->in_c * l->ks[j] * l->ks[j];
+    const double params = (double)(weight + param_numel(m, l->bias_at));
+    /* Every weight of a convolution or linear layer meets every output
+     * position once per image. */
+    const int macs_layer = l->kind == MC_L_CONV || l->kind == MC_L_DEPTHWISE || l->kind == MC_L_MIXCONV ||
+                           l->kind == MC_L_LINEAR;
+    r->flops_fwd = macs_layer ? 2.0 * n * (double)weight * l->h * l->w : 0;
+    r->flops_bwd = 2 * r->flops_fwd;
+    r->bytes_fwd = f * (in + out + params);
+    r->bytes_bwd = f * (in + out + 2 * in + params + 2 * params);
+}
+
+/* ---- timing -------------------------------------------------------------------- */
+
+typedef struct bench {
+    const mc_model_desc *m;
+    mc_net net;
+    mc_sgd sgd;
+    mc_rng rng;
+    int32_t *labels;
+} bench;
+
+static double time_layer(bench *b, int layer, int backward, int generic)
+{
+    const mc_state *s = &b->net.s;
+    double t0 = mc_now();
+    if (generic && backward)
+        mc_generic_backward_layer(b->m, s, layer);
+    else if (generic)
+        mc_generic_forward_layer(b->m, s, layer, 1);
+    else if (backward)
+        b->m->layer_backward[layer](s);
+    else
+        b->m->layer_forward[layer](s, 1);
+    return mc_now() - t0;
+}
+
+static double time_step(bench *b, int generic)
+{
+    b->net.generic = generic;
+    double t0 = mc_now();
+    mc_net_forward(&b->net, 1, &b->rng);
+    mc_net_loss(&b->net, b->labels);
+    mc_net_backward(&b->net, b->labels);
+    mc_sgd_step(&b->sgd, &b->net);
+    return mc_now() - t0;
+}
+
+static void bench_layer(bench *b, int layer, int iters, double *t, layer_result *r)
+{
+    double *samples[4] = {t, t + iters, t + 2 * iters, t + 3 * iters};
+    for (int it = -1; it < iters; it++) /* -1: warm-up */
+        for (int v = 0; v < 4; v++) {
+            double dt = time_layer(b, layer, v & 1, v >> 1);
+            if (it >= 0)
+                samples[v][it] = dt;
+        }
+    r->fwd[0] = summarize(samples[0], iters), r->bwd[0] = summarize(samples[1], iters);
+    r->fwd[1] = summarize(samples[2], iters), r->bwd[1] = summarize(samples[3], iters);
+}
+
+/* ---- reports ------------------------------------------------------------------- */
+
+static double rate(double amount, timing t) { return t.median > 0 ? amount / t.median * 1e-9 : 0; }
+
+static void describe(const mc_layer *l, char *op, size_t oplen)
+{
+    if (l->kind == MC_L_DEPTHWISE || l->kind == MC_L_CONV) {
+        int len = snprintf(op, oplen, "%s k", kind_names[l->kind]);
+        for (int j = 0; j < (l->kind == MC_L_CONV ? 1 : l->nk) && len < (int)oplen; j++)
+            len += snprintf(op + len, oplen - (size_t)len, "%s%d", j ? "," : "", l->kind == MC_L_CONV ? l->k : l->ks[j]);
+        if (l->stride > 1 && len < (int)oplen)
+            snprintf(op + len, oplen - (size_t)len, " s%d", l->stride);
+    } else {
+        snprintf(op, oplen, "%s", kind_names[l->kind]);
+    }
+}
+
+static void print_pass(const char *pass, const timing *t, double flops, double bytes)
+{
+    printf("%-4s %9.3f %4.0f%% %7.1f %6.1f  %9.3f %7.1f  %6.2fx", pass, 1e3 * t[0].median, 100 * spread(t[0]),
+           rate(flops, t[0]), rate(bytes, t[0]), 1e3 * t[1].median, rate(flops, t[1]),
+           t[0].median > 0 ? t[1].median / t[0].median : 0);
+}
+
+static void print_layers(const mc_model_desc *m, const layer_result *res)
+{
+    printf("\n%-3s %-28s %-20s %-10s %-4s %9s %5s %7s %6s  %9s %7s  %7s\n", "#", "layer", "op", "output", "pass",
+           "gen ms", "sprd", "GFLOP/s", "GB/s", "generic ms", "GFLOP/s", "speedup");
+    double total[2][2] = {{0}};
+    for (int i = 0; i < m->nlayers; i++) {
+        const mc_layer *l = &m->layers[i];
+        if (l->kind == MC_L_IDENTITY)
+            continue;
+        const layer_result *r = &res[i];
+        char op[64], shape[32];
+        describe(l, op, sizeof op);
+        snprintf(shape, sizeof shape, "%dx%dx%d", l->c, l->h, l->w);
+        printf("%-3d %-28.28s %-20.20s %-10s ", i, l->name, op, shape);
+        print_pass("fwd", r->fwd, r->flops_fwd, r->bytes_fwd);
+        printf("\n%-3s %-28s %-20s %-10s ", "", "", "", "");
+        print_pass("bwd", r->bwd, r->flops_bwd, r->bytes_bwd);
+        printf("\n");
+        for (int v = 0; v < 2; v++)
+            total[v][0] += r->fwd[v].median, total[v][1] += r->bwd[v].median;
+    }
+    printf("sum of layer medians: forward %.1f ms generated, %.1f ms generic; backward %.1f ms generated, %.1f ms "
+           "generic\n",
+           1e3 * total[0][0], 1e3 * total[1][0], 1e3 * total[0][1], 1e3 * total[1][1]);
+    /* The figure the issue's targets name: forward + backward per op kind. */
+    for (int kind = 0; kind <= MC_L_SHAKE; kind++) {
+        double lo = 0, hi = 0;
+        int count = 0;
+        for (int i = 0; i < m->nlayers; i++) {
+            const layer_result *r = &res[i];
+            if ((int)m->layers[i].kind != kind || kind == MC_L_IDENTITY)
+                continue;
+            double g = r->fwd[0].median + r->bwd[0].median, x = r->fwd[1].median + r->bwd[1].median;
+            double s = g > 0 ? x / g : 0;
+            lo = count ? (s < lo ? s : lo) : s, hi = count ? (s > hi ? s : hi) : s;
+            count++;
+        }
+        if (count)
+            printf("  %-10s %3d layers: forward+backward generated vs generic %.2fx .. %.2fx\n", kind_names[kind],
+                   count, lo, hi);
+    }
+}
+
+static void json_timing(FILE *f, const char *name, timing t, double flops, double bytes)
+{
+    fprintf(f, "\"%s\": {\"median_s\": %.9g, \"min_s\": %.9g, \"max_s\": %.9g, \"gflops\": %.6g, \"gbs\": %.6g}", name,
+            t.median, t.min, t.max, rate(flops, t), rate(bytes, t));
+}
+
+static int write_json(const char *path, const mc_model_desc *m, const mc_bench_options *o, int threads,
+                      const timing step[2], const layer_result *res)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        fprintf(stderr, "error: %s: cannot write: %s\n", tmp, strerror(errno));
+        return 1;
+    }
+    fprintf(f, "{\"model\": \"%s\", \"conv\": \"%s\", \"input\": [%d, %d, %d], \"batch\": %d, \"threads\": %d, "
+               "\"iters\": %d,\n \"step\": {",
+            m->name, m->conv_type, m->c, m->h, m->w, o->batch, threads, o->iters);
+    for (int v = 0; v < 2; v++)
+        fprintf(f, "%s\"%s\": {\"median_s\": %.9g, \"min_s\": %.9g, \"max_s\": %.9g, \"images_per_s\": %.6g}",
+                v ? ", " : "", v ? "generic" : "generated", step[v].median, step[v].min, step[v].max,
+                o->batch / step[v].median);
+    fprintf(f, "},\n \"layers\": [");
+    for (int i = 0, first = 1; res && i < m->nlayers; i++) {
+        const mc_layer *l = &m->layers[i];
+        if (l->kind == MC_L_IDENTITY)
+            continue;
+        const layer_result *r = &res[i];
+        fprintf(f, "%s\n  {\"index\": %d, \"name\": \"%s\", \"op\": \"%s\", \"output\": [%d, %d, %d], ",
+                first ? "" : ",", i, l->name, kind_names[l->kind], l->c, l->h, l->w);
+        if (l->kind == MC_L_DEPTHWISE) {
+            fprintf(f, "\"kernels\": [");
+            for (int j = 0; j < l->nk; j++)
+                fprintf(f, "%s%d", j ? ", " : "", l->ks[j]);
+            fprintf(f, "], ");
+        } else if (l->kind == MC_L_CONV) {
+            fprintf(f, "\"kernels\": [%d], ", l->k);
+        }
+        fprintf(f, "\"stride\": %d, \"flops_fwd\": %.6g, \"flops_bwd\": %.6g, \"bytes_fwd\": %.6g, \"bytes_bwd\": "
+                   "%.6g,\n   ",
+                l->stride, r->flops_fwd, r->flops_bwd, r->bytes_fwd, r->bytes_bwd);
+        json_timing(f, "fwd_generated", r->fwd[0], r->flops_fwd, r->bytes_fwd), fputs(", ", f);
+        json_timing(f, "fwd_generic", r->fwd[1], r->flops_fwd, r->bytes_fwd), fputs(",\n   ", f);
+        json_timing(f, "bwd_generated", r->bwd[0], r->flops_bwd, r->bytes_bwd), fputs(", ", f);
+        json_timing(f, "bwd_generic", r->bwd[1], r->flops_bwd, r->bytes_bwd), fputs("}", f);
+        first = 0;
+    }
+    fprintf(f, "\n ]}\n");
+    int bad = ferror(f) != 0;
+    bad |= fclose(f) != 0;
+    if (bad || rename(tmp, path) != 0) {
+        fprintf(stderr, "error: %s: cannot write: %s\n", path, strerror(errno));
+        remove(tmp);
+        return 1;
+    }
+    return 0;
+}
+
+int mc_bench(const mc_model_desc *m, const mc_bench_options *o)
+{
+    bench b = {.m = m, .sgd = {.lr = 0.01, .momentum = 0.9, .weight_decay = 2e-4}};
+    layer_result *res = o->layers ? calloc((size_t)m->nlayers, sizeof *res) : NULL;
+    double *t = malloc(sizeof(double) * 4 * (size_t)o->iters);
+    b.labels = malloc(sizeof(int32_t) * (size_t)o->batch);
+    if (!t || !b.labels || (o->layers && !res) || mc_net_init(&b.net, m, o->batch, 0) != 0) {
+        fprintf(stderr, "error: out of memory for a batch of %d\n", o->batch);
+        free(res), free(t), free(b.labels);
+        return 1;
+    }
+    int threads = 1;
+#ifdef _OPENMP
+    threads = omp_get_max_threads();
+#endif
+    /* Random weights, images and labels: speed does not depend on them. */
+    mc_rng_seed(&b.rng, 1);
+    mc_net_init_params(&b.net, &b.rng);
+    float *x = mc_net_input(&b.net, o->batch);
+    for (long i = 0; i < (long)o->batch * m->c * m->h * m->w; i++)
+        x[i] = (float)mc_rng_normal(&b.rng);
+    for (int i = 0; i < o->batch; i++)
+        b.labels[i] = (int32_t)mc_rng_below(&b.rng, (uint32_t)m->classes);
+
+    printf("%s (%s), input %dx%dx%d, batch %d, %d thread%s, median of %d after a warm-up "
+           "(sprd: (max - min) / median)\n",
+           m->name, m->conv_type, m->c, m->h, m->w, o->batch, threads, threads == 1 ? "" : "s", o->iters);
+    /* The step first: it also leaves every slot filled for the layers. */
+    timing step[2];
+    for (int it = -1; it < o->iters; it++)
+        for (int v = 0; v < 2; v++) {
+            double dt = time_step(&b, v);
+            if (it >= 0)
+                t[v * o->iters + it] = dt;
+        }
+    step[0] = summarize(t, o->iters), step[1] = summarize(t + o->iters, o->iters);
+    printf("training step: generated %.1f ms (%.0f images/s, sprd %.0f%%), generic %.1f ms (%.0f images/s), "
+           "%.2fx\n",
+           1e3 * step[0].median, o->batch / step[0].median, 100 * spread(step[0]), 1e3 * step[1].median,
+           o->batch / step[1].median, step[1].median / step[0].median);
+    if (o->layers) {
+        b.net.generic = 0;
+        for (int i = 0; i < m->nlayers; i++) {
+            layer_cost(m, &m->layers[i], o->batch, &res[i]);
+            if (m->layers[i].kind != MC_L_IDENTITY)
+                bench_layer(&b, i, o->iters, t, &res[i]);
+        }
+        print_layers(m, res);
+    }
+    int rc = o->json ? write_json(o->json, m, o, threads, step, res) : 0;
+    mc_net_free(&b.net);
+    free(res), free(t), free(b.labels);
+    return rc;
+}

@@ -1,0 +1,18 @@
+/* The classifier's `bench`: every layer's forward and backward on the
+ * generated and the generic kernels side by side, and the whole training
+ * step on each. */
+#ifndef MC_BENCH_H
+#define MC_BENCH_H
+
+#include "mc_model.h"
+
+typedef struct mc_bench_options {
+    int batch, iters;
+    int layers;        /* time every layer, not only the whole step */
+    const char *json;  /* write the results there too (NULL: not) */
+} mc_bench_options;
+
+/* Prints the tables (and writes the JSON); 0, or 1 after printing an error. */
+int mc_bench(const mc_model_desc *m, const mc_bench_options *o);
+
+#endif
