@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -108,12 +109,25 @@ typedef struct bench {
     mc_sgd sgd;
     mc_rng rng;
     int32_t *labels;
+    int sides; /* 2: generated and generic; 1: generated only */
+    int cpu_time;
 } bench;
+
+/* Wall time; or, with --cpu-time, the CPU time of the process (all its
+ * threads), which a busy machine disturbs less. */
+static double clock_now(const bench *b)
+{
+    if (!b->cpu_time)
+        return mc_now();
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
 
 static double time_layer(bench *b, int layer, int backward, int generic)
 {
     const mc_state *s = &b->net.s;
-    double t0 = mc_now();
+    double t0 = clock_now(b);
     if (generic && backward)
         mc_generic_backward_layer(b->m, s, layer);
     else if (generic)
@@ -122,31 +136,32 @@ static double time_layer(bench *b, int layer, int backward, int generic)
         b->m->layer_backward[layer](s);
     else
         b->m->layer_forward[layer](s, 1);
-    return mc_now() - t0;
+    return clock_now(b) - t0;
 }
 
 static double time_step(bench *b, int generic)
 {
     b->net.generic = generic;
-    double t0 = mc_now();
+    double t0 = clock_now(b);
     mc_net_forward(&b->net, 1, &b->rng);
     mc_net_loss(&b->net, b->labels);
     mc_net_backward(&b->net, b->labels);
     mc_sgd_step(&b->sgd, &b->net);
-    return mc_now() - t0;
+    return clock_now(b) - t0;
 }
 
 static void bench_layer(bench *b, int layer, int iters, double *t, layer_result *r)
 {
     double *samples[4] = {t, t + iters, t + 2 * iters, t + 3 * iters};
     for (int it = -1; it < iters; it++) /* -1: warm-up */
-        for (int v = 0; v < 4; v++) {
+        for (int v = 0; v < 2 * b->sides; v++) {
             double dt = time_layer(b, layer, v & 1, v >> 1);
             if (it >= 0)
                 samples[v][it] = dt;
         }
     r->fwd[0] = summarize(samples[0], iters), r->bwd[0] = summarize(samples[1], iters);
-    r->fwd[1] = summarize(samples[2], iters), r->bwd[1] = summarize(samples[3], iters);
+    if (b->sides == 2)
+        r->fwd[1] = summarize(samples[2], iters), r->bwd[1] = summarize(samples[3], iters);
 }
 
 /* ---- reports ------------------------------------------------------------------- */
@@ -168,9 +183,11 @@ static void describe(const mc_layer *l, char *op, size_t oplen)
 
 static void print_pass(const char *pass, const timing *t, double flops, double bytes)
 {
-    printf("%-4s %9.3f %4.0f%% %7.1f %6.1f  %9.3f %7.1f  %6.2fx", pass, 1e3 * t[0].median, 100 * spread(t[0]),
-           rate(flops, t[0]), rate(bytes, t[0]), 1e3 * t[1].median, rate(flops, t[1]),
-           t[0].median > 0 ? t[1].median / t[0].median : 0);
+    printf("%-4s %9.3f %4.0f%% %7.1f %6.1f", pass, 1e3 * t[0].median, 100 * spread(t[0]), rate(flops, t[0]),
+           rate(bytes, t[0]));
+    if (t[1].median > 0) /* not measured: --generated-only */
+        printf("  %9.3f %7.1f  %6.2fx", 1e3 * t[1].median, rate(flops, t[1]),
+               t[0].median > 0 ? t[1].median / t[0].median : 0);
 }
 
 static void print_layers(const mc_model_desc *m, const layer_result *res)
@@ -235,7 +252,7 @@ static int write_json(const char *path, const mc_model_desc *m, const mc_bench_o
     fprintf(f, "{\"model\": \"%s\", \"conv\": \"%s\", \"input\": [%d, %d, %d], \"batch\": %d, \"threads\": %d, "
                "\"iters\": %d,\n \"step\": {",
             m->name, m->conv_type, m->c, m->h, m->w, o->batch, threads, o->iters);
-    for (int v = 0; v < 2; v++)
+    for (int v = 0; v < (o->generated_only ? 1 : 2); v++)
         fprintf(f, "%s\"%s\": {\"median_s\": %.9g, \"min_s\": %.9g, \"max_s\": %.9g, \"images_per_s\": %.6g}",
                 v ? ", " : "", v ? "generic" : "generated", step[v].median, step[v].min, step[v].max,
                 o->batch / step[v].median);
@@ -259,9 +276,13 @@ static int write_json(const char *path, const mc_model_desc *m, const mc_bench_o
                    "%.6g,\n   ",
                 l->stride, r->flops_fwd, r->flops_bwd, r->bytes_fwd, r->bytes_bwd);
         json_timing(f, "fwd_generated", r->fwd[0], r->flops_fwd, r->bytes_fwd), fputs(", ", f);
-        json_timing(f, "fwd_generic", r->fwd[1], r->flops_fwd, r->bytes_fwd), fputs(",\n   ", f);
-        json_timing(f, "bwd_generated", r->bwd[0], r->flops_bwd, r->bytes_bwd), fputs(", ", f);
-        json_timing(f, "bwd_generic", r->bwd[1], r->flops_bwd, r->bytes_bwd), fputs("}", f);
+        json_timing(f, "bwd_generated", r->bwd[0], r->flops_bwd, r->bytes_bwd);
+        if (!o->generated_only) {
+            fputs(",\n   ", f);
+            json_timing(f, "fwd_generic", r->fwd[1], r->flops_fwd, r->bytes_fwd), fputs(", ", f);
+            json_timing(f, "bwd_generic", r->bwd[1], r->flops_bwd, r->bytes_bwd);
+        }
+        fputs("}", f);
         first = 0;
     }
     fprintf(f, "\n ]}\n");
@@ -277,7 +298,8 @@ static int write_json(const char *path, const mc_model_desc *m, const mc_bench_o
 
 int mc_bench(const mc_model_desc *m, const mc_bench_options *o)
 {
-    bench b = {.m = m, .sgd = {.lr = 0.01, .momentum = 0.9, .weight_decay = 2e-4}};
+    bench b = {.m = m, .sgd = {.lr = 0.01, .momentum = 0.9, .weight_decay = 2e-4}, .sides = o->generated_only ? 1 : 2,
+              .cpu_time = o->cpu_time};
     layer_result *res = o->layers ? calloc((size_t)m->nlayers, sizeof *res) : NULL;
     double *t = malloc(sizeof(double) * 4 * (size_t)o->iters);
     b.labels = malloc(sizeof(int32_t) * (size_t)o->batch);
@@ -300,21 +322,24 @@ int mc_bench(const mc_model_desc *m, const mc_bench_options *o)
         b.labels[i] = (int32_t)mc_rng_below(&b.rng, (uint32_t)m->classes);
 
     printf("%s (%s), input %dx%dx%d, batch %d, %d thread%s, median of %d after a warm-up "
-           "(sprd: (max - min) / median)\n",
-           m->name, m->conv_type, m->c, m->h, m->w, o->batch, threads, threads == 1 ? "" : "s", o->iters);
+           "(sprd: (max - min) / median)%s\n",
+           m->name, m->conv_type, m->c, m->h, m->w, o->batch, threads, threads == 1 ? "" : "s", o->iters,
+           o->cpu_time ? ", CPU time" : "");
     /* The step first: it also leaves every slot filled for the layers. */
     timing step[2];
     for (int it = -1; it < o->iters; it++)
-        for (int v = 0; v < 2; v++) {
+        for (int v = 0; v < b.sides; v++) {
             double dt = time_step(&b, v);
             if (it >= 0)
                 t[v * o->iters + it] = dt;
         }
-    step[0] = summarize(t, o->iters), step[1] = summarize(t + o->iters, o->iters);
-    printf("training step: generated %.1f ms (%.0f images/s, sprd %.0f%%), generic %.1f ms (%.0f images/s), "
-           "%.2fx\n",
-           1e3 * step[0].median, o->batch / step[0].median, 100 * spread(step[0]), 1e3 * step[1].median,
-           o->batch / step[1].median, step[1].median / step[0].median);
+    step[0] = summarize(t, o->iters), step[1] = b.sides == 2 ? summarize(t + o->iters, o->iters) : (timing){0};
+    printf("training step: generated %.1f ms (%.0f images/s, sprd %.0f%%)", 1e3 * step[0].median,
+           o->batch / step[0].median, 100 * spread(step[0]));
+    if (b.sides == 2)
+        printf(", generic %.1f ms (%.0f images/s), %.2fx", 1e3 * step[1].median, o->batch / step[1].median,
+               step[1].median / step[0].median);
+    printf("\n");
     if (o->layers) {
         b.net.generic = 0;
         for (int i = 0; i < m->nlayers; i++) {

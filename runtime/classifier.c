@@ -37,7 +37,7 @@ typedef struct cli {
 typedef struct options {
     mc_train_options train;
     const char *weights, *input, *output;
-    int train_mode, no_dropout, batch, iters, layers;
+    int train_mode, no_dropout, batch, iters, layers, generated_only, cpu_time;
     const char *json;
     double shake_alpha, shake_beta;
     int nargs;
@@ -102,14 +102,15 @@ static int parse(const cli *c, int argc, char **argv, unsigned allowed, const ch
         {"no-dropout", no_argument, NULL, 'N'},       {"shake-alpha", required_argument, NULL, 'a'},
         {"shake-beta", required_argument, NULL, 'B'}, {"threads", required_argument, NULL, 'T'},
         {"iters", required_argument, NULL, 'I'},      {"json", required_argument, NULL, 'J'},
-        {"layers", no_argument, NULL, 'Y'},           {"help", no_argument, NULL, 'h'},
+        {"layers", no_argument, NULL, 'Y'},           {"generated-only", no_argument, NULL, 'G'},
+        {"cpu-time", no_argument, NULL, 'C'},         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     static const struct { int opt; unsigned bit; } bits[] = {
         {'d', O_DATA}, {'D', O_DATASET}, {'e', O_EPOCHS}, {'b', O_BATCH}, {'l', O_LR}, {'w', O_WD},
         {'s', O_SEED}, {'r', O_RESUME}, {'o', O_OUT}, {'L', O_LIMIT}, {'W', O_WEIGHTS}, {'i', O_INPUT},
         {'O', O_OUTPUT}, {'t', O_TRAIN}, {'N', O_NO_DROPOUT}, {'a', O_SHAKE}, {'B', O_SHAKE},
-        {'T', O_THREADS}, {'I', O_ITERS}, {'J', O_JSON}, {'Y', O_LAYERS},
+        {'T', O_THREADS}, {'I', O_ITERS}, {'J', O_JSON}, {'Y', O_LAYERS}, {'G', O_LAYERS}, {'C', O_LAYERS},
     };
     memset(o, 0, sizeof *o);
     o->train = (mc_train_options){.lr = 0.1, .wd = 2e-4, .seed = 0, .progress = isatty(2)};
@@ -179,6 +180,8 @@ static int parse(const cli *c, int argc, char **argv, unsigned allowed, const ch
             break;
         case 'J': o->json = optarg; break;
         case 'Y': o->layers = 1; break;
+        case 'G': o->generated_only = 1; break;
+        case 'C': o->cpu_time = 1; break;
         case 'h': fputs(usage, stdout); return 0;
         default: return usage_error(c, "unknown or incomplete option '%s'", argv[optind - 1]);
         }
@@ -659,7 +662,8 @@ static int cmd_predict(const cli *c, int argc, char **argv)
 /* ---- bench ---------------------------------------------------------------------------- */
 
 static const char usage_bench[] =
-    "usage: EXE bench [--batch B] [--threads T] [--iters N] [--layers] [--json FILE]\n"
+    "usage: EXE bench [--batch B] [--threads T] [--iters N] [--layers] [--generated-only] [--cpu-time]\n"
+    "                 [--json FILE]\n"
     "\n"
     "Times the training step (forward, loss, backward, SGD update) on the generated\n"
     "kernels and on the runtime's generic ones, alternating, on random data: the\n"
@@ -670,6 +674,9 @@ static const char usage_bench[] =
     "  --iters N     timed repetitions of each measurement (default 7)\n"
     "  --layers      also every layer's forward and backward, generated and generic\n"
     "                interleaved, with GFLOP/s and GB/s of compulsory traffic\n"
+    "  --generated-only  skip the generic side (it is slow), for a quick look\n"
+    "  --cpu-time    time with the process CPU clock (all threads together), which\n"
+    "                other work on a busy machine disturbs less than the wall clock\n"
     "  --json FILE   write the results as JSON too\n";
 
 static int cmd_bench(const cli *c, int argc, char **argv)
@@ -679,7 +686,7 @@ static int cmd_bench(const cli *c, int argc, char **argv)
     if (rc >= 0)
         return rc;
     mc_bench_options b = {.batch = o.batch ? o.batch : 128, .iters = o.iters ? o.iters : 7, .layers = o.layers,
-                          .json = o.json};
+                          .generated_only = o.generated_only, .cpu_time = o.cpu_time, .json = o.json};
     return mc_bench(c->m, &b);
 }
 

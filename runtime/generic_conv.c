@@ -10,6 +10,8 @@
 #include "mc_kernels.h"
 
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 /* A grouped convolution that reads channels x0 .. x0+cin-1 of an input with
  * xc channels and writes channels y0 .. y0+cout-1 of an output with yc
@@ -81,17 +83,24 @@ static void slice_bwd(const conv_slice *s, const float *x, const float *w, const
 {
     const int cin_g = s->cin / s->groups, cout_g = s->cout / s->groups;
     const int hw = s->h * s->w, kk = s->k * s->k, hwout = s->hout * s->wout;
+    /* A filter's gradient sums terms over every image and position in
+     * double, added once: the terms often cancel, and a float sum would
+     * keep only its leading digits (the generated kernels sum in vectors of
+     * float lanes per image, far shorter sums). */
+    double *gw = dw ? calloc((size_t)cin_g * kk, sizeof *gw) : NULL;
+    if (dw && !gw) {
+        fprintf(stderr, "error: out of memory in the generic conv backward\n");
+        exit(1);
+    }
 
-    for (int b = 0; b < s->n; b++) {
-        for (int oc = 0; oc < s->cout; oc++) {
+    for (int oc = 0; oc < s->cout; oc++) {
+        const size_t wo = (size_t)oc * cin_g * kk;
+        for (int b = 0; b < s->n; b++) {
             const size_t xg = plane_at(b, s->xc, s->x0 + oc / cout_g * cin_g, hw);
-            const size_t wo = (size_t)oc * cin_g * kk;
             const float *dyp = dy + plane_at(b, s->yc, s->y0 + oc, hwout);
 
             if (dbias) {
-                /* A sum in double per plane, added once: the terms often
-                 * cancel (in front of a pooling, say), and a float sum
-                 * would keep only its leading digits. */
+                /* The same for the bias, per plane. */
                 double sum = 0.0;
                 for (int i = 0; i < hwout; i++)
                     sum += dyp[i];
@@ -112,16 +121,22 @@ static void slice_bwd(const conv_slice *s, const float *x, const float *w, const
                         for (int ky = ky0; ky < ky1; ky++)
                             for (int kx = kx0; kx < kx1; kx++) {
                                 size_t xi = xg + (size_t)ic * hw + (iy + ky) * s->w + (ix + kx);
-                                size_t wi = wo + (size_t)ic * kk + ky * s->k + kx;
+                                size_t wi = (size_t)ic * kk + ky * s->k + kx;
                                 if (dx)
-                                    dx[xi] += g * w[wi];
-                                if (dw)
-                                    dw[wi] += g * x[xi];
+                                    dx[xi] += g * w[wo + wi];
+                                if (gw)
+                                    gw[wi] += (double)g * x[xi];
                             }
                 }
             }
         }
+        if (gw)
+            for (int i = 0; i < cin_g * kk; i++) {
+                dw[wo + (size_t)i] += (float)gw[i];
+                gw[i] = 0;
+            }
     }
+    free(gw);
 }
 
 /* ---- dense (grouped) convolution ------------------------------------------ */

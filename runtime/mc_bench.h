@@ -9,6 +9,8 @@
 typedef struct mc_bench_options {
     int batch, iters;
     int layers;        /* time every layer, not only the whole step */
+    int generated_only; /* skip the generic side (slow), for quick looks */
+    int cpu_time;      /* time with the process CPU clock instead of the wall clock */
     const char *json;  /* write the results there too (NULL: not) */
 } mc_bench_options;
 

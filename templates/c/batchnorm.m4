@@ -6,9 +6,62 @@ m4_divert(-1)
 # Constants: NAME, C, H, W, EPS, MOMENTUM.
 
 m4_define(`BN_HW', `m4_eval(H * W)')
+m4_define(`BN_HW16', `m4_eval(H * W / 16 * 16)')
+
+# The per-channel sums go plane by plane: each plane in the 16 float lanes
+# of a vector, the lanes and the tail then added in double, the planes in
+# double.
+m4_define(`BN_PLANE_SUMS',
+`MC_VEC_PRELUDE()m4_dnl
+static inline double NAME`'_sum(const float *restrict p)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < BN_HW16; i += 16)
+        lanes += *(const mc_v16 *)(p + i);
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = BN_HW16; i < BN_HW; i++)
+        s += p[i];
+    return s;
+}
+
+/* The sum of (p - mean)^2. */
+static inline double NAME`'_sum_sq(const float *restrict p, float mean)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < BN_HW16; i += 16) {
+        const mc_v16 d = *(const mc_v16 *)(p + i) - mean;
+        lanes += d * d;
+    }
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = BN_HW16; i < BN_HW; i++)
+        s += (p[i] - mean) * (p[i] - mean);
+    return s;
+}
+
+/* The sums of g and of g * (x - mean) * invstd. */
+static inline void NAME`'_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
+    double *restrict sum_g, double *restrict sum_gx)
+{
+    mc_v16 lanes_g = {0}, lanes_gx = {0};
+    for (int i = 0; i < BN_HW16; i += 16) {
+        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        lanes_g += gv;
+        lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
+    }
+    double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
+    for (int i = BN_HW16; i < BN_HW; i++) {
+        sg += g[i];
+        sgx += g[i] * ((x[i] - mean) * invstd);
+    }
+    *sum_g += sg;
+    *sum_gx += sgx;
+}
+')
 
 m4_define(`MC_BATCHNORM_KERNEL',
 `/* NAME: batch norm over C channels of H`'x`'W */
+BN_PLANE_SUMS()m4_dnl
+
 void NAME`'_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
@@ -17,19 +70,14 @@ void NAME`'_fwd_train(int n, const float *restrict x, const float *restrict gamm
     MC_OMP_FOR
     for (int c = 0; c < C; c++) {
         double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * C + c) * BN_HW;
-            for (int i = 0; i < BN_HW; i++)
-                sum += xc[i];
-        }
+        for (int b = 0; b < n; b++)
+            sum += NAME`'_sum(x + ((long)b * C + c) * BN_HW);
         const double mean = sum / m;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * C + c) * BN_HW;
-            for (int i = 0; i < BN_HW; i++)
-                sq += (xc[i] - mean) * (xc[i] - mean);
-        }
+        const float fmean = (float)mean;
+        for (int b = 0; b < n; b++)
+            sq += NAME`'_sum_sq(x + ((long)b * C + c) * BN_HW, fmean);
         const double var = sq / m, invstd = 1 / sqrt(var + EPS);
-        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * C + c) * BN_HW;
             float *restrict yc = y + ((long)b * C + c) * BN_HW;
@@ -74,13 +122,9 @@ void NAME`'_bwd(int n, const float *restrict x, const float *restrict gamma, con
     for (int c = 0; c < C; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
         double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * C + c) * BN_HW, *restrict gc = dy + ((long)b * C + c) * BN_HW;
-            for (int i = 0; i < BN_HW; i++) {
-                sum_dy += gc[i];
-                sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
-            }
-        }
+        for (int b = 0; b < n; b++)
+            NAME`'_sum_grad(dy + ((long)b * C + c) * BN_HW, x + ((long)b * C + c) * BN_HW, mean, invstd, &sum_dy,
+                &sum_dy_xhat);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);

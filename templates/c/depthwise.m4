@@ -33,11 +33,53 @@ m4_define(`DW_PTRS', `DW_EACH(`m4_dnl
 m4_define(`DW_HP', `m4_eval(H + 2 * PMAX)')
 m4_define(`DW_WP', `m4_eval(W + 2 * PMAX)')
 
+# With stride 1 the planes are also walked flat: output (oy, ox) sits at
+# oy * WP + ox of a grid as wide as the padded plane, so every tap reads
+# the padded plane at one fixed offset from it and a whole plane is one
+# run of 16-float vectors instead of HO short rows (the WP - WO extra
+# columns of each row are computed and dropped, or carry zeros). The
+# padded planes get room for the last vector of the farthest tap.
+m4_define(`DW_FLAT', `m4_eval(S == 1)')
+m4_define(`DW_NG', `m4_eval((HO * DW_WP + 15) / 16 * 16)')
+m4_define(`DW_XPN', `m4_ifelse(DW_FLAT, 1, `m4_eval(DW_NG + 2 * PMAX * DW_WP + 2 * PMAX)', `m4_eval(DW_HP * DW_WP)')')
+
+# The forward on output rows (any stride), and flat (stride 1): one
+# vector of 16 outputs per kernel in registers over all its taps.
+m4_define(`DW_FWD_ROWS',
+`    for (int oy = 0; oy < HO; oy++)
+        for (int ox = 0; ox < WO; ox++) {
+            const float *restrict p = xp + oy * m4_eval(S * DW_WP) + ox * S;
+DW_EACH(`            y`'j[oy * WO + ox] = m4_ifelse(BIAS, 1, `bias[c]', `0.0f')`'MC_TAPS(DW_K(j), DW_P(j), PMAX, DW_WP, `
+                + w`'j[MC_T] * p[MC_OFF]');
+')m4_dnl
+        }
+')
+
+m4_define(`DW_FWD_FLAT',
+`DW_EACH(`    float yg`'j[DW_NG];
+')m4_dnl
+    for (int i = 0; i < DW_NG; i += 16) {
+        const float *restrict p = xp + i;
+DW_EACH(`        {
+            mc_v16 a = (mc_v16){0}`'m4_ifelse(BIAS, 1, ` + bias[c]');
+MC_TAPS(DW_K(j), DW_P(j), PMAX, DW_WP, `            a += w`'j[MC_T] * *(const mc_v16 *)(p + MC_OFF);
+')m4_dnl
+            *(mc_v16 *)(yg`'j + i) = a;
+        }
+')m4_dnl
+    }
+    for (int oy = 0; oy < HO; oy++) {
+DW_EACH(`        memcpy(y`'j + oy * WO, yg`'j + oy * DW_WP, WO * sizeof(float));
+')m4_dnl
+    }
+')
+
 m4_define(`MC_DEPTHWISE_FWD',
 `/* NAME: depthwise, kernels KLIST on C channels of H`'x`'W, stride S -> m4_eval(NK * C)x`'HO`'x`'WO */
+m4_ifelse(DW_FLAT, 1, `MC_VEC_PRELUDE()')m4_dnl
 static inline void NAME`'_pad(const float *restrict xc, float *restrict xp)
 {
-    memset(xp, 0, sizeof(float) * m4_eval(DW_HP * DW_WP));
+    memset(xp, 0, sizeof(float) * DW_XPN);
     for (int iy = 0; iy < H; iy++)
         for (int ix = 0; ix < W; ix++)
             xp[(iy + PMAX) * DW_WP + PMAX + ix] = xc[iy * W + ix];
@@ -48,16 +90,10 @@ static inline void NAME`'_fwd_plane(const float *restrict xc, const float *restr
     float *restrict y, int b, int c)
 {
     (void)bias;
-    float xp[m4_eval(DW_HP * DW_WP)];
+    float xp[DW_XPN];
     NAME`'_pad(xc, xp);
 DW_PTRS(`float', `y', `y')m4_dnl
-    for (int oy = 0; oy < HO; oy++)
-        for (int ox = 0; ox < WO; ox++) {
-            const float *restrict p = xp + oy * m4_eval(S * DW_WP) + ox * S;
-DW_EACH(`            y`'j[oy * WO + ox] = m4_ifelse(BIAS, 1, `bias[c]', `0.0f')`'MC_TAPS(DW_K(j), DW_P(j), PMAX, DW_WP, `
-                + w`'j[MC_T] * p[MC_OFF]');
-')m4_dnl
-        }
+m4_ifelse(DW_FLAT, 1, `DW_FWD_FLAT()', `DW_FWD_ROWS()')m4_dnl
 }
 
 void NAME`'_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -97,15 +133,36 @@ m4_define(`DW_BWD_TAPS',
     }
 ')')')
 
+# Flat (stride 1): the output gradient of kernel j laid on the grid (zeros
+# in the extra columns), then per tap one run of vectors adds w * d into
+# the padded dx at the tap offset and d * x into 16 lanes.
+m4_define(`DW_BWD_FLAT',
+`    float dg[DW_NG] = {0};
+DW_EACH(`    for (int oy = 0; oy < HO; oy++)
+        memcpy(dg + oy * DW_WP, d`'j + oy * WO, WO * sizeof(float));
+MC_TAPS(DW_K(j), DW_P(j), PMAX, DW_WP, `    {
+        /* kernel j, tap MC_T */
+        const float wt = w`'j[MC_T];
+        mc_v16 acc = {0};
+        for (int i = 0; i < DW_NG; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + MC_OFF + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + MC_OFF + i);
+        }
+        g`'j[MC_T] += mc_v16_sum(&acc);
+    }
+')')m4_dnl
+')
+
 m4_define(`MC_DEPTHWISE_BWD',
 `/* Channel c of image b: its gradients go to dxc and the accumulators g. */
 static inline void NAME`'_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
     float *restrict dxc, DW_GRADS()int b, int c)
 {
-    float xp[m4_eval(DW_HP * DW_WP)], dxp[m4_eval(DW_HP * DW_WP)] = {0};
+    float xp[DW_XPN], dxp[DW_XPN] = {0};
     NAME`'_pad(xc, xp);
 DW_PTRS(`const float', `d', `dy')m4_dnl
-DW_BWD_TAPS()m4_dnl
+m4_ifelse(DW_FLAT, 1, `DW_BWD_FLAT()', `DW_BWD_TAPS()')m4_dnl
     for (int iy = 0; iy < H; iy++)
         for (int ix = 0; ix < W; ix++)
             dxc[iy * W + ix] += dxp[(iy + PMAX) * DW_WP + PMAX + ix];

@@ -25,31 +25,6 @@ m4_define(`MC_GEMM_VL', 16)
 m4_define(`MC_GEMM_MR', 4)
 m4_define(`MC_GEMM_NV', 4)
 
-# The vector type, emitted once per file before the first product: GNU C
-# vectors (gcc and clang) that may sit at any float address.
-m4_define(`MC_GEMM_PRELUDE',
-`typedef float mc_v16 __attribute__((vector_size(64), aligned(4), may_alias));
-
-/* The first count floats at p, zeros after: the tail of a row. (Vectors
- * go by pointer: by value they would change the ABI without AVX-512.) */
-static inline __attribute__((unused)) void mc_v16_part(mc_v16 *v, const float *p, int count)
-{
-    *v = (mc_v16){0};
-    for (int l = 0; l < count; l++)
-        (*v)[l] = p[l];
-}
-
-static inline __attribute__((unused)) float mc_v16_sum(const mc_v16 *v)
-{
-    float s = 0.0f;
-    for (int l = 0; l < 16; l++)
-        s += (*v)[l];
-    return s;
-}
-
-m4_define(`MC_GEMM_PRELUDE', `')m4_dnl
-')
-
 # The loop over the terms p of a product: GEMM_TERMS opens it (the brace
 # is closed by the tile), GEMM_BROW is where row p of b starts; each
 # product defines them for its kind of b.
@@ -121,7 +96,7 @@ m4_popdef(`GM')m4_dnl
 ')
 
 m4_define(`MC_GEMM_NN',
-`MC_GEMM_PRELUDE()m4_dnl
+`MC_VEC_PRELUDE()m4_dnl
 GEMM_PLAIN_TERMS($3, $4)m4_dnl
 static void $1(const float *restrict a, const float *restrict b, float *restrict c)
 {
@@ -130,7 +105,7 @@ GEMM_BODY($2, $3, $4)m4_dnl
 ')
 
 m4_define(`MC_GEMM_NN_TAPS',
-`MC_GEMM_PRELUDE()m4_dnl
+`MC_VEC_PRELUDE()m4_dnl
 GEMM_TAP_TERMS($4, $5, $6, $7)m4_dnl
 static void $1(const float *restrict a, const float *restrict b, float *restrict c)
 {
@@ -199,7 +174,7 @@ m4_popdef(`GKF')m4_dnl
 ')
 
 m4_define(`MC_GEMM_NT_TAPS',
-`MC_GEMM_PRELUDE()m4_dnl
+`MC_VEC_PRELUDE()m4_dnl
 static void $1(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
 m4_pushdef(`GM', m4_eval($2 / MC_GEMM_MR * MC_GEMM_MR))m4_dnl

@@ -5,6 +5,78 @@
 #include "mobilenetv2.h"
 
 /* bn_c32_96x96: batch norm over 32 channels of 96x96 */
+typedef float mc_v16 __attribute__((vector_size(64), aligned(4), may_alias));
+
+/* The first count floats at p, zeros after: the tail of a row. (Vectors
+ * go by pointer: by value they would change the ABI without AVX-512.) */
+static inline __attribute__((unused)) void mc_v16_part(mc_v16 *v, const float *p, int count)
+{
+    *v = (mc_v16){0};
+    for (int l = 0; l < count; l++)
+        (*v)[l] = p[l];
+}
+
+/* The lanes added in order, in float and in double. */
+static inline __attribute__((unused)) float mc_v16_sum(const mc_v16 *v)
+{
+    float s = 0.0f;
+    for (int l = 0; l < 16; l++)
+        s += (*v)[l];
+    return s;
+}
+
+static inline __attribute__((unused)) double mc_v16_sum_double(const mc_v16 *v)
+{
+    double s = 0.0;
+    for (int l = 0; l < 16; l++)
+        s += (*v)[l];
+    return s;
+}
+
+static inline double bn_c32_96x96_sum(const float *restrict p)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 9216; i += 16)
+        lanes += *(const mc_v16 *)(p + i);
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 9216; i < 9216; i++)
+        s += p[i];
+    return s;
+}
+
+/* The sum of (p - mean)^2. */
+static inline double bn_c32_96x96_sum_sq(const float *restrict p, float mean)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 9216; i += 16) {
+        const mc_v16 d = *(const mc_v16 *)(p + i) - mean;
+        lanes += d * d;
+    }
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 9216; i < 9216; i++)
+        s += (p[i] - mean) * (p[i] - mean);
+    return s;
+}
+
+/* The sums of g and of g * (x - mean) * invstd. */
+static inline void bn_c32_96x96_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
+    double *restrict sum_g, double *restrict sum_gx)
+{
+    mc_v16 lanes_g = {0}, lanes_gx = {0};
+    for (int i = 0; i < 9216; i += 16) {
+        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        lanes_g += gv;
+        lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
+    }
+    double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
+    for (int i = 9216; i < 9216; i++) {
+        sg += g[i];
+        sgx += g[i] * ((x[i] - mean) * invstd);
+    }
+    *sum_g += sg;
+    *sum_gx += sgx;
+}
+
 void bn_c32_96x96_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
@@ -13,19 +85,14 @@ void bn_c32_96x96_fwd_train(int n, const float *restrict x, const float *restric
     MC_OMP_FOR
     for (int c = 0; c < 32; c++) {
         double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 32 + c) * 9216;
-            for (int i = 0; i < 9216; i++)
-                sum += xc[i];
-        }
+        for (int b = 0; b < n; b++)
+            sum += bn_c32_96x96_sum(x + ((long)b * 32 + c) * 9216);
         const double mean = sum / m;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 32 + c) * 9216;
-            for (int i = 0; i < 9216; i++)
-                sq += (xc[i] - mean) * (xc[i] - mean);
-        }
+        const float fmean = (float)mean;
+        for (int b = 0; b < n; b++)
+            sq += bn_c32_96x96_sum_sq(x + ((long)b * 32 + c) * 9216, fmean);
         const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 32 + c) * 9216;
             float *restrict yc = y + ((long)b * 32 + c) * 9216;
@@ -70,13 +137,9 @@ void bn_c32_96x96_bwd(int n, const float *restrict x, const float *restrict gamm
     for (int c = 0; c < 32; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
         double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 32 + c) * 9216, *restrict gc = dy + ((long)b * 32 + c) * 9216;
-            for (int i = 0; i < 9216; i++) {
-                sum_dy += gc[i];
-                sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
-            }
-        }
+        for (int b = 0; b < n; b++)
+            bn_c32_96x96_sum_grad(dy + ((long)b * 32 + c) * 9216, x + ((long)b * 32 + c) * 9216, mean, invstd, &sum_dy,
+                &sum_dy_xhat);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
@@ -90,6 +153,50 @@ void bn_c32_96x96_bwd(int n, const float *restrict x, const float *restrict gamm
 }
 
 /* bn_c96_96x96: batch norm over 96 channels of 96x96 */
+static inline double bn_c96_96x96_sum(const float *restrict p)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 9216; i += 16)
+        lanes += *(const mc_v16 *)(p + i);
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 9216; i < 9216; i++)
+        s += p[i];
+    return s;
+}
+
+/* The sum of (p - mean)^2. */
+static inline double bn_c96_96x96_sum_sq(const float *restrict p, float mean)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 9216; i += 16) {
+        const mc_v16 d = *(const mc_v16 *)(p + i) - mean;
+        lanes += d * d;
+    }
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 9216; i < 9216; i++)
+        s += (p[i] - mean) * (p[i] - mean);
+    return s;
+}
+
+/* The sums of g and of g * (x - mean) * invstd. */
+static inline void bn_c96_96x96_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
+    double *restrict sum_g, double *restrict sum_gx)
+{
+    mc_v16 lanes_g = {0}, lanes_gx = {0};
+    for (int i = 0; i < 9216; i += 16) {
+        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        lanes_g += gv;
+        lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
+    }
+    double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
+    for (int i = 9216; i < 9216; i++) {
+        sg += g[i];
+        sgx += g[i] * ((x[i] - mean) * invstd);
+    }
+    *sum_g += sg;
+    *sum_gx += sgx;
+}
+
 void bn_c96_96x96_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
@@ -98,19 +205,14 @@ void bn_c96_96x96_fwd_train(int n, const float *restrict x, const float *restric
     MC_OMP_FOR
     for (int c = 0; c < 96; c++) {
         double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 96 + c) * 9216;
-            for (int i = 0; i < 9216; i++)
-                sum += xc[i];
-        }
+        for (int b = 0; b < n; b++)
+            sum += bn_c96_96x96_sum(x + ((long)b * 96 + c) * 9216);
         const double mean = sum / m;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 96 + c) * 9216;
-            for (int i = 0; i < 9216; i++)
-                sq += (xc[i] - mean) * (xc[i] - mean);
-        }
+        const float fmean = (float)mean;
+        for (int b = 0; b < n; b++)
+            sq += bn_c96_96x96_sum_sq(x + ((long)b * 96 + c) * 9216, fmean);
         const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 96 + c) * 9216;
             float *restrict yc = y + ((long)b * 96 + c) * 9216;
@@ -155,13 +257,9 @@ void bn_c96_96x96_bwd(int n, const float *restrict x, const float *restrict gamm
     for (int c = 0; c < 96; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
         double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 96 + c) * 9216, *restrict gc = dy + ((long)b * 96 + c) * 9216;
-            for (int i = 0; i < 9216; i++) {
-                sum_dy += gc[i];
-                sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
-            }
-        }
+        for (int b = 0; b < n; b++)
+            bn_c96_96x96_sum_grad(dy + ((long)b * 96 + c) * 9216, x + ((long)b * 96 + c) * 9216, mean, invstd, &sum_dy,
+                &sum_dy_xhat);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
@@ -175,6 +273,50 @@ void bn_c96_96x96_bwd(int n, const float *restrict x, const float *restrict gamm
 }
 
 /* bn_c16_96x96: batch norm over 16 channels of 96x96 */
+static inline double bn_c16_96x96_sum(const float *restrict p)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 9216; i += 16)
+        lanes += *(const mc_v16 *)(p + i);
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 9216; i < 9216; i++)
+        s += p[i];
+    return s;
+}
+
+/* The sum of (p - mean)^2. */
+static inline double bn_c16_96x96_sum_sq(const float *restrict p, float mean)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 9216; i += 16) {
+        const mc_v16 d = *(const mc_v16 *)(p + i) - mean;
+        lanes += d * d;
+    }
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 9216; i < 9216; i++)
+        s += (p[i] - mean) * (p[i] - mean);
+    return s;
+}
+
+/* The sums of g and of g * (x - mean) * invstd. */
+static inline void bn_c16_96x96_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
+    double *restrict sum_g, double *restrict sum_gx)
+{
+    mc_v16 lanes_g = {0}, lanes_gx = {0};
+    for (int i = 0; i < 9216; i += 16) {
+        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        lanes_g += gv;
+        lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
+    }
+    double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
+    for (int i = 9216; i < 9216; i++) {
+        sg += g[i];
+        sgx += g[i] * ((x[i] - mean) * invstd);
+    }
+    *sum_g += sg;
+    *sum_gx += sgx;
+}
+
 void bn_c16_96x96_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
@@ -183,19 +325,14 @@ void bn_c16_96x96_fwd_train(int n, const float *restrict x, const float *restric
     MC_OMP_FOR
     for (int c = 0; c < 16; c++) {
         double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 16 + c) * 9216;
-            for (int i = 0; i < 9216; i++)
-                sum += xc[i];
-        }
+        for (int b = 0; b < n; b++)
+            sum += bn_c16_96x96_sum(x + ((long)b * 16 + c) * 9216);
         const double mean = sum / m;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 16 + c) * 9216;
-            for (int i = 0; i < 9216; i++)
-                sq += (xc[i] - mean) * (xc[i] - mean);
-        }
+        const float fmean = (float)mean;
+        for (int b = 0; b < n; b++)
+            sq += bn_c16_96x96_sum_sq(x + ((long)b * 16 + c) * 9216, fmean);
         const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 16 + c) * 9216;
             float *restrict yc = y + ((long)b * 16 + c) * 9216;
@@ -240,13 +377,9 @@ void bn_c16_96x96_bwd(int n, const float *restrict x, const float *restrict gamm
     for (int c = 0; c < 16; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
         double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 16 + c) * 9216, *restrict gc = dy + ((long)b * 16 + c) * 9216;
-            for (int i = 0; i < 9216; i++) {
-                sum_dy += gc[i];
-                sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
-            }
-        }
+        for (int b = 0; b < n; b++)
+            bn_c16_96x96_sum_grad(dy + ((long)b * 16 + c) * 9216, x + ((long)b * 16 + c) * 9216, mean, invstd, &sum_dy,
+                &sum_dy_xhat);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
@@ -260,6 +393,50 @@ void bn_c16_96x96_bwd(int n, const float *restrict x, const float *restrict gamm
 }
 
 /* bn_c192_96x96: batch norm over 192 channels of 96x96 */
+static inline double bn_c192_96x96_sum(const float *restrict p)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 9216; i += 16)
+        lanes += *(const mc_v16 *)(p + i);
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 9216; i < 9216; i++)
+        s += p[i];
+    return s;
+}
+
+/* The sum of (p - mean)^2. */
+static inline double bn_c192_96x96_sum_sq(const float *restrict p, float mean)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 9216; i += 16) {
+        const mc_v16 d = *(const mc_v16 *)(p + i) - mean;
+        lanes += d * d;
+    }
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 9216; i < 9216; i++)
+        s += (p[i] - mean) * (p[i] - mean);
+    return s;
+}
+
+/* The sums of g and of g * (x - mean) * invstd. */
+static inline void bn_c192_96x96_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
+    double *restrict sum_g, double *restrict sum_gx)
+{
+    mc_v16 lanes_g = {0}, lanes_gx = {0};
+    for (int i = 0; i < 9216; i += 16) {
+        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        lanes_g += gv;
+        lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
+    }
+    double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
+    for (int i = 9216; i < 9216; i++) {
+        sg += g[i];
+        sgx += g[i] * ((x[i] - mean) * invstd);
+    }
+    *sum_g += sg;
+    *sum_gx += sgx;
+}
+
 void bn_c192_96x96_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
@@ -268,19 +445,14 @@ void bn_c192_96x96_fwd_train(int n, const float *restrict x, const float *restri
     MC_OMP_FOR
     for (int c = 0; c < 192; c++) {
         double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 192 + c) * 9216;
-            for (int i = 0; i < 9216; i++)
-                sum += xc[i];
-        }
+        for (int b = 0; b < n; b++)
+            sum += bn_c192_96x96_sum(x + ((long)b * 192 + c) * 9216);
         const double mean = sum / m;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 192 + c) * 9216;
-            for (int i = 0; i < 9216; i++)
-                sq += (xc[i] - mean) * (xc[i] - mean);
-        }
+        const float fmean = (float)mean;
+        for (int b = 0; b < n; b++)
+            sq += bn_c192_96x96_sum_sq(x + ((long)b * 192 + c) * 9216, fmean);
         const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 192 + c) * 9216;
             float *restrict yc = y + ((long)b * 192 + c) * 9216;
@@ -325,13 +497,9 @@ void bn_c192_96x96_bwd(int n, const float *restrict x, const float *restrict gam
     for (int c = 0; c < 192; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
         double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 192 + c) * 9216, *restrict gc = dy + ((long)b * 192 + c) * 9216;
-            for (int i = 0; i < 9216; i++) {
-                sum_dy += gc[i];
-                sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
-            }
-        }
+        for (int b = 0; b < n; b++)
+            bn_c192_96x96_sum_grad(dy + ((long)b * 192 + c) * 9216, x + ((long)b * 192 + c) * 9216, mean, invstd, &sum_dy,
+                &sum_dy_xhat);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
@@ -345,6 +513,50 @@ void bn_c192_96x96_bwd(int n, const float *restrict x, const float *restrict gam
 }
 
 /* bn_c24_48x48: batch norm over 24 channels of 48x48 */
+static inline double bn_c24_48x48_sum(const float *restrict p)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 2304; i += 16)
+        lanes += *(const mc_v16 *)(p + i);
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 2304; i < 2304; i++)
+        s += p[i];
+    return s;
+}
+
+/* The sum of (p - mean)^2. */
+static inline double bn_c24_48x48_sum_sq(const float *restrict p, float mean)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 2304; i += 16) {
+        const mc_v16 d = *(const mc_v16 *)(p + i) - mean;
+        lanes += d * d;
+    }
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 2304; i < 2304; i++)
+        s += (p[i] - mean) * (p[i] - mean);
+    return s;
+}
+
+/* The sums of g and of g * (x - mean) * invstd. */
+static inline void bn_c24_48x48_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
+    double *restrict sum_g, double *restrict sum_gx)
+{
+    mc_v16 lanes_g = {0}, lanes_gx = {0};
+    for (int i = 0; i < 2304; i += 16) {
+        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        lanes_g += gv;
+        lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
+    }
+    double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
+    for (int i = 2304; i < 2304; i++) {
+        sg += g[i];
+        sgx += g[i] * ((x[i] - mean) * invstd);
+    }
+    *sum_g += sg;
+    *sum_gx += sgx;
+}
+
 void bn_c24_48x48_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
@@ -353,19 +565,14 @@ void bn_c24_48x48_fwd_train(int n, const float *restrict x, const float *restric
     MC_OMP_FOR
     for (int c = 0; c < 24; c++) {
         double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 24 + c) * 2304;
-            for (int i = 0; i < 2304; i++)
-                sum += xc[i];
-        }
+        for (int b = 0; b < n; b++)
+            sum += bn_c24_48x48_sum(x + ((long)b * 24 + c) * 2304);
         const double mean = sum / m;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 24 + c) * 2304;
-            for (int i = 0; i < 2304; i++)
-                sq += (xc[i] - mean) * (xc[i] - mean);
-        }
+        const float fmean = (float)mean;
+        for (int b = 0; b < n; b++)
+            sq += bn_c24_48x48_sum_sq(x + ((long)b * 24 + c) * 2304, fmean);
         const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 24 + c) * 2304;
             float *restrict yc = y + ((long)b * 24 + c) * 2304;
@@ -410,13 +617,9 @@ void bn_c24_48x48_bwd(int n, const float *restrict x, const float *restrict gamm
     for (int c = 0; c < 24; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
         double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 24 + c) * 2304, *restrict gc = dy + ((long)b * 24 + c) * 2304;
-            for (int i = 0; i < 2304; i++) {
-                sum_dy += gc[i];
-                sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
-            }
-        }
+        for (int b = 0; b < n; b++)
+            bn_c24_48x48_sum_grad(dy + ((long)b * 24 + c) * 2304, x + ((long)b * 24 + c) * 2304, mean, invstd, &sum_dy,
+                &sum_dy_xhat);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
@@ -430,6 +633,50 @@ void bn_c24_48x48_bwd(int n, const float *restrict x, const float *restrict gamm
 }
 
 /* bn_c144_48x48: batch norm over 144 channels of 48x48 */
+static inline double bn_c144_48x48_sum(const float *restrict p)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 2304; i += 16)
+        lanes += *(const mc_v16 *)(p + i);
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 2304; i < 2304; i++)
+        s += p[i];
+    return s;
+}
+
+/* The sum of (p - mean)^2. */
+static inline double bn_c144_48x48_sum_sq(const float *restrict p, float mean)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 2304; i += 16) {
+        const mc_v16 d = *(const mc_v16 *)(p + i) - mean;
+        lanes += d * d;
+    }
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 2304; i < 2304; i++)
+        s += (p[i] - mean) * (p[i] - mean);
+    return s;
+}
+
+/* The sums of g and of g * (x - mean) * invstd. */
+static inline void bn_c144_48x48_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
+    double *restrict sum_g, double *restrict sum_gx)
+{
+    mc_v16 lanes_g = {0}, lanes_gx = {0};
+    for (int i = 0; i < 2304; i += 16) {
+        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        lanes_g += gv;
+        lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
+    }
+    double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
+    for (int i = 2304; i < 2304; i++) {
+        sg += g[i];
+        sgx += g[i] * ((x[i] - mean) * invstd);
+    }
+    *sum_g += sg;
+    *sum_gx += sgx;
+}
+
 void bn_c144_48x48_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
@@ -438,19 +685,14 @@ void bn_c144_48x48_fwd_train(int n, const float *restrict x, const float *restri
     MC_OMP_FOR
     for (int c = 0; c < 144; c++) {
         double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 144 + c) * 2304;
-            for (int i = 0; i < 2304; i++)
-                sum += xc[i];
-        }
+        for (int b = 0; b < n; b++)
+            sum += bn_c144_48x48_sum(x + ((long)b * 144 + c) * 2304);
         const double mean = sum / m;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 144 + c) * 2304;
-            for (int i = 0; i < 2304; i++)
-                sq += (xc[i] - mean) * (xc[i] - mean);
-        }
+        const float fmean = (float)mean;
+        for (int b = 0; b < n; b++)
+            sq += bn_c144_48x48_sum_sq(x + ((long)b * 144 + c) * 2304, fmean);
         const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 144 + c) * 2304;
             float *restrict yc = y + ((long)b * 144 + c) * 2304;
@@ -495,13 +737,9 @@ void bn_c144_48x48_bwd(int n, const float *restrict x, const float *restrict gam
     for (int c = 0; c < 144; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
         double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 144 + c) * 2304, *restrict gc = dy + ((long)b * 144 + c) * 2304;
-            for (int i = 0; i < 2304; i++) {
-                sum_dy += gc[i];
-                sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
-            }
-        }
+        for (int b = 0; b < n; b++)
+            bn_c144_48x48_sum_grad(dy + ((long)b * 144 + c) * 2304, x + ((long)b * 144 + c) * 2304, mean, invstd, &sum_dy,
+                &sum_dy_xhat);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
@@ -515,6 +753,50 @@ void bn_c144_48x48_bwd(int n, const float *restrict x, const float *restrict gam
 }
 
 /* bn_c288_48x48: batch norm over 288 channels of 48x48 */
+static inline double bn_c288_48x48_sum(const float *restrict p)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 2304; i += 16)
+        lanes += *(const mc_v16 *)(p + i);
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 2304; i < 2304; i++)
+        s += p[i];
+    return s;
+}
+
+/* The sum of (p - mean)^2. */
+static inline double bn_c288_48x48_sum_sq(const float *restrict p, float mean)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 2304; i += 16) {
+        const mc_v16 d = *(const mc_v16 *)(p + i) - mean;
+        lanes += d * d;
+    }
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 2304; i < 2304; i++)
+        s += (p[i] - mean) * (p[i] - mean);
+    return s;
+}
+
+/* The sums of g and of g * (x - mean) * invstd. */
+static inline void bn_c288_48x48_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
+    double *restrict sum_g, double *restrict sum_gx)
+{
+    mc_v16 lanes_g = {0}, lanes_gx = {0};
+    for (int i = 0; i < 2304; i += 16) {
+        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        lanes_g += gv;
+        lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
+    }
+    double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
+    for (int i = 2304; i < 2304; i++) {
+        sg += g[i];
+        sgx += g[i] * ((x[i] - mean) * invstd);
+    }
+    *sum_g += sg;
+    *sum_gx += sgx;
+}
+
 void bn_c288_48x48_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
@@ -523,19 +805,14 @@ void bn_c288_48x48_fwd_train(int n, const float *restrict x, const float *restri
     MC_OMP_FOR
     for (int c = 0; c < 288; c++) {
         double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 288 + c) * 2304;
-            for (int i = 0; i < 2304; i++)
-                sum += xc[i];
-        }
+        for (int b = 0; b < n; b++)
+            sum += bn_c288_48x48_sum(x + ((long)b * 288 + c) * 2304);
         const double mean = sum / m;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 288 + c) * 2304;
-            for (int i = 0; i < 2304; i++)
-                sq += (xc[i] - mean) * (xc[i] - mean);
-        }
+        const float fmean = (float)mean;
+        for (int b = 0; b < n; b++)
+            sq += bn_c288_48x48_sum_sq(x + ((long)b * 288 + c) * 2304, fmean);
         const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 288 + c) * 2304;
             float *restrict yc = y + ((long)b * 288 + c) * 2304;
@@ -580,13 +857,9 @@ void bn_c288_48x48_bwd(int n, const float *restrict x, const float *restrict gam
     for (int c = 0; c < 288; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
         double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 288 + c) * 2304, *restrict gc = dy + ((long)b * 288 + c) * 2304;
-            for (int i = 0; i < 2304; i++) {
-                sum_dy += gc[i];
-                sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
-            }
-        }
+        for (int b = 0; b < n; b++)
+            bn_c288_48x48_sum_grad(dy + ((long)b * 288 + c) * 2304, x + ((long)b * 288 + c) * 2304, mean, invstd, &sum_dy,
+                &sum_dy_xhat);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
@@ -600,6 +873,50 @@ void bn_c288_48x48_bwd(int n, const float *restrict x, const float *restrict gam
 }
 
 /* bn_c144_24x24: batch norm over 144 channels of 24x24 */
+static inline double bn_c144_24x24_sum(const float *restrict p)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 576; i += 16)
+        lanes += *(const mc_v16 *)(p + i);
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 576; i < 576; i++)
+        s += p[i];
+    return s;
+}
+
+/* The sum of (p - mean)^2. */
+static inline double bn_c144_24x24_sum_sq(const float *restrict p, float mean)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 576; i += 16) {
+        const mc_v16 d = *(const mc_v16 *)(p + i) - mean;
+        lanes += d * d;
+    }
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 576; i < 576; i++)
+        s += (p[i] - mean) * (p[i] - mean);
+    return s;
+}
+
+/* The sums of g and of g * (x - mean) * invstd. */
+static inline void bn_c144_24x24_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
+    double *restrict sum_g, double *restrict sum_gx)
+{
+    mc_v16 lanes_g = {0}, lanes_gx = {0};
+    for (int i = 0; i < 576; i += 16) {
+        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        lanes_g += gv;
+        lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
+    }
+    double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
+    for (int i = 576; i < 576; i++) {
+        sg += g[i];
+        sgx += g[i] * ((x[i] - mean) * invstd);
+    }
+    *sum_g += sg;
+    *sum_gx += sgx;
+}
+
 void bn_c144_24x24_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
@@ -608,19 +925,14 @@ void bn_c144_24x24_fwd_train(int n, const float *restrict x, const float *restri
     MC_OMP_FOR
     for (int c = 0; c < 144; c++) {
         double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 144 + c) * 576;
-            for (int i = 0; i < 576; i++)
-                sum += xc[i];
-        }
+        for (int b = 0; b < n; b++)
+            sum += bn_c144_24x24_sum(x + ((long)b * 144 + c) * 576);
         const double mean = sum / m;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 144 + c) * 576;
-            for (int i = 0; i < 576; i++)
-                sq += (xc[i] - mean) * (xc[i] - mean);
-        }
+        const float fmean = (float)mean;
+        for (int b = 0; b < n; b++)
+            sq += bn_c144_24x24_sum_sq(x + ((long)b * 144 + c) * 576, fmean);
         const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 144 + c) * 576;
             float *restrict yc = y + ((long)b * 144 + c) * 576;
@@ -665,13 +977,9 @@ void bn_c144_24x24_bwd(int n, const float *restrict x, const float *restrict gam
     for (int c = 0; c < 144; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
         double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 144 + c) * 576, *restrict gc = dy + ((long)b * 144 + c) * 576;
-            for (int i = 0; i < 576; i++) {
-                sum_dy += gc[i];
-                sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
-            }
-        }
+        for (int b = 0; b < n; b++)
+            bn_c144_24x24_sum_grad(dy + ((long)b * 144 + c) * 576, x + ((long)b * 144 + c) * 576, mean, invstd, &sum_dy,
+                &sum_dy_xhat);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
@@ -685,6 +993,50 @@ void bn_c144_24x24_bwd(int n, const float *restrict x, const float *restrict gam
 }
 
 /* bn_c32_24x24: batch norm over 32 channels of 24x24 */
+static inline double bn_c32_24x24_sum(const float *restrict p)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 576; i += 16)
+        lanes += *(const mc_v16 *)(p + i);
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 576; i < 576; i++)
+        s += p[i];
+    return s;
+}
+
+/* The sum of (p - mean)^2. */
+static inline double bn_c32_24x24_sum_sq(const float *restrict p, float mean)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 576; i += 16) {
+        const mc_v16 d = *(const mc_v16 *)(p + i) - mean;
+        lanes += d * d;
+    }
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 576; i < 576; i++)
+        s += (p[i] - mean) * (p[i] - mean);
+    return s;
+}
+
+/* The sums of g and of g * (x - mean) * invstd. */
+static inline void bn_c32_24x24_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
+    double *restrict sum_g, double *restrict sum_gx)
+{
+    mc_v16 lanes_g = {0}, lanes_gx = {0};
+    for (int i = 0; i < 576; i += 16) {
+        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        lanes_g += gv;
+        lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
+    }
+    double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
+    for (int i = 576; i < 576; i++) {
+        sg += g[i];
+        sgx += g[i] * ((x[i] - mean) * invstd);
+    }
+    *sum_g += sg;
+    *sum_gx += sgx;
+}
+
 void bn_c32_24x24_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
@@ -693,19 +1045,14 @@ void bn_c32_24x24_fwd_train(int n, const float *restrict x, const float *restric
     MC_OMP_FOR
     for (int c = 0; c < 32; c++) {
         double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 32 + c) * 576;
-            for (int i = 0; i < 576; i++)
-                sum += xc[i];
-        }
+        for (int b = 0; b < n; b++)
+            sum += bn_c32_24x24_sum(x + ((long)b * 32 + c) * 576);
         const double mean = sum / m;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 32 + c) * 576;
-            for (int i = 0; i < 576; i++)
-                sq += (xc[i] - mean) * (xc[i] - mean);
-        }
+        const float fmean = (float)mean;
+        for (int b = 0; b < n; b++)
+            sq += bn_c32_24x24_sum_sq(x + ((long)b * 32 + c) * 576, fmean);
         const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 32 + c) * 576;
             float *restrict yc = y + ((long)b * 32 + c) * 576;
@@ -750,13 +1097,9 @@ void bn_c32_24x24_bwd(int n, const float *restrict x, const float *restrict gamm
     for (int c = 0; c < 32; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
         double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 32 + c) * 576, *restrict gc = dy + ((long)b * 32 + c) * 576;
-            for (int i = 0; i < 576; i++) {
-                sum_dy += gc[i];
-                sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
-            }
-        }
+        for (int b = 0; b < n; b++)
+            bn_c32_24x24_sum_grad(dy + ((long)b * 32 + c) * 576, x + ((long)b * 32 + c) * 576, mean, invstd, &sum_dy,
+                &sum_dy_xhat);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
@@ -770,6 +1113,50 @@ void bn_c32_24x24_bwd(int n, const float *restrict x, const float *restrict gamm
 }
 
 /* bn_c192_24x24: batch norm over 192 channels of 24x24 */
+static inline double bn_c192_24x24_sum(const float *restrict p)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 576; i += 16)
+        lanes += *(const mc_v16 *)(p + i);
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 576; i < 576; i++)
+        s += p[i];
+    return s;
+}
+
+/* The sum of (p - mean)^2. */
+static inline double bn_c192_24x24_sum_sq(const float *restrict p, float mean)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 576; i += 16) {
+        const mc_v16 d = *(const mc_v16 *)(p + i) - mean;
+        lanes += d * d;
+    }
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 576; i < 576; i++)
+        s += (p[i] - mean) * (p[i] - mean);
+    return s;
+}
+
+/* The sums of g and of g * (x - mean) * invstd. */
+static inline void bn_c192_24x24_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
+    double *restrict sum_g, double *restrict sum_gx)
+{
+    mc_v16 lanes_g = {0}, lanes_gx = {0};
+    for (int i = 0; i < 576; i += 16) {
+        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        lanes_g += gv;
+        lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
+    }
+    double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
+    for (int i = 576; i < 576; i++) {
+        sg += g[i];
+        sgx += g[i] * ((x[i] - mean) * invstd);
+    }
+    *sum_g += sg;
+    *sum_gx += sgx;
+}
+
 void bn_c192_24x24_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
@@ -778,19 +1165,14 @@ void bn_c192_24x24_fwd_train(int n, const float *restrict x, const float *restri
     MC_OMP_FOR
     for (int c = 0; c < 192; c++) {
         double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 192 + c) * 576;
-            for (int i = 0; i < 576; i++)
-                sum += xc[i];
-        }
+        for (int b = 0; b < n; b++)
+            sum += bn_c192_24x24_sum(x + ((long)b * 192 + c) * 576);
         const double mean = sum / m;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 192 + c) * 576;
-            for (int i = 0; i < 576; i++)
-                sq += (xc[i] - mean) * (xc[i] - mean);
-        }
+        const float fmean = (float)mean;
+        for (int b = 0; b < n; b++)
+            sq += bn_c192_24x24_sum_sq(x + ((long)b * 192 + c) * 576, fmean);
         const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 192 + c) * 576;
             float *restrict yc = y + ((long)b * 192 + c) * 576;
@@ -835,13 +1217,9 @@ void bn_c192_24x24_bwd(int n, const float *restrict x, const float *restrict gam
     for (int c = 0; c < 192; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
         double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 192 + c) * 576, *restrict gc = dy + ((long)b * 192 + c) * 576;
-            for (int i = 0; i < 576; i++) {
-                sum_dy += gc[i];
-                sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
-            }
-        }
+        for (int b = 0; b < n; b++)
+            bn_c192_24x24_sum_grad(dy + ((long)b * 192 + c) * 576, x + ((long)b * 192 + c) * 576, mean, invstd, &sum_dy,
+                &sum_dy_xhat);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
@@ -855,6 +1233,50 @@ void bn_c192_24x24_bwd(int n, const float *restrict x, const float *restrict gam
 }
 
 /* bn_c192_12x12: batch norm over 192 channels of 12x12 */
+static inline double bn_c192_12x12_sum(const float *restrict p)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 144; i += 16)
+        lanes += *(const mc_v16 *)(p + i);
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 144; i < 144; i++)
+        s += p[i];
+    return s;
+}
+
+/* The sum of (p - mean)^2. */
+static inline double bn_c192_12x12_sum_sq(const float *restrict p, float mean)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 144; i += 16) {
+        const mc_v16 d = *(const mc_v16 *)(p + i) - mean;
+        lanes += d * d;
+    }
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 144; i < 144; i++)
+        s += (p[i] - mean) * (p[i] - mean);
+    return s;
+}
+
+/* The sums of g and of g * (x - mean) * invstd. */
+static inline void bn_c192_12x12_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
+    double *restrict sum_g, double *restrict sum_gx)
+{
+    mc_v16 lanes_g = {0}, lanes_gx = {0};
+    for (int i = 0; i < 144; i += 16) {
+        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        lanes_g += gv;
+        lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
+    }
+    double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
+    for (int i = 144; i < 144; i++) {
+        sg += g[i];
+        sgx += g[i] * ((x[i] - mean) * invstd);
+    }
+    *sum_g += sg;
+    *sum_gx += sgx;
+}
+
 void bn_c192_12x12_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
@@ -863,19 +1285,14 @@ void bn_c192_12x12_fwd_train(int n, const float *restrict x, const float *restri
     MC_OMP_FOR
     for (int c = 0; c < 192; c++) {
         double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 192 + c) * 144;
-            for (int i = 0; i < 144; i++)
-                sum += xc[i];
-        }
+        for (int b = 0; b < n; b++)
+            sum += bn_c192_12x12_sum(x + ((long)b * 192 + c) * 144);
         const double mean = sum / m;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 192 + c) * 144;
-            for (int i = 0; i < 144; i++)
-                sq += (xc[i] - mean) * (xc[i] - mean);
-        }
+        const float fmean = (float)mean;
+        for (int b = 0; b < n; b++)
+            sq += bn_c192_12x12_sum_sq(x + ((long)b * 192 + c) * 144, fmean);
         const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 192 + c) * 144;
             float *restrict yc = y + ((long)b * 192 + c) * 144;
@@ -920,13 +1337,9 @@ void bn_c192_12x12_bwd(int n, const float *restrict x, const float *restrict gam
     for (int c = 0; c < 192; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
         double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 192 + c) * 144, *restrict gc = dy + ((long)b * 192 + c) * 144;
-            for (int i = 0; i < 144; i++) {
-                sum_dy += gc[i];
-                sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
-            }
-        }
+        for (int b = 0; b < n; b++)
+            bn_c192_12x12_sum_grad(dy + ((long)b * 192 + c) * 144, x + ((long)b * 192 + c) * 144, mean, invstd, &sum_dy,
+                &sum_dy_xhat);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
@@ -940,6 +1353,50 @@ void bn_c192_12x12_bwd(int n, const float *restrict x, const float *restrict gam
 }
 
 /* bn_c64_12x12: batch norm over 64 channels of 12x12 */
+static inline double bn_c64_12x12_sum(const float *restrict p)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 144; i += 16)
+        lanes += *(const mc_v16 *)(p + i);
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 144; i < 144; i++)
+        s += p[i];
+    return s;
+}
+
+/* The sum of (p - mean)^2. */
+static inline double bn_c64_12x12_sum_sq(const float *restrict p, float mean)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 144; i += 16) {
+        const mc_v16 d = *(const mc_v16 *)(p + i) - mean;
+        lanes += d * d;
+    }
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 144; i < 144; i++)
+        s += (p[i] - mean) * (p[i] - mean);
+    return s;
+}
+
+/* The sums of g and of g * (x - mean) * invstd. */
+static inline void bn_c64_12x12_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
+    double *restrict sum_g, double *restrict sum_gx)
+{
+    mc_v16 lanes_g = {0}, lanes_gx = {0};
+    for (int i = 0; i < 144; i += 16) {
+        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        lanes_g += gv;
+        lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
+    }
+    double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
+    for (int i = 144; i < 144; i++) {
+        sg += g[i];
+        sgx += g[i] * ((x[i] - mean) * invstd);
+    }
+    *sum_g += sg;
+    *sum_gx += sgx;
+}
+
 void bn_c64_12x12_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
@@ -948,19 +1405,14 @@ void bn_c64_12x12_fwd_train(int n, const float *restrict x, const float *restric
     MC_OMP_FOR
     for (int c = 0; c < 64; c++) {
         double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 64 + c) * 144;
-            for (int i = 0; i < 144; i++)
-                sum += xc[i];
-        }
+        for (int b = 0; b < n; b++)
+            sum += bn_c64_12x12_sum(x + ((long)b * 64 + c) * 144);
         const double mean = sum / m;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 64 + c) * 144;
-            for (int i = 0; i < 144; i++)
-                sq += (xc[i] - mean) * (xc[i] - mean);
-        }
+        const float fmean = (float)mean;
+        for (int b = 0; b < n; b++)
+            sq += bn_c64_12x12_sum_sq(x + ((long)b * 64 + c) * 144, fmean);
         const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 64 + c) * 144;
             float *restrict yc = y + ((long)b * 64 + c) * 144;
@@ -1005,13 +1457,9 @@ void bn_c64_12x12_bwd(int n, const float *restrict x, const float *restrict gamm
     for (int c = 0; c < 64; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
         double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 64 + c) * 144, *restrict gc = dy + ((long)b * 64 + c) * 144;
-            for (int i = 0; i < 144; i++) {
-                sum_dy += gc[i];
-                sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
-            }
-        }
+        for (int b = 0; b < n; b++)
+            bn_c64_12x12_sum_grad(dy + ((long)b * 64 + c) * 144, x + ((long)b * 64 + c) * 144, mean, invstd, &sum_dy,
+                &sum_dy_xhat);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
@@ -1025,6 +1473,50 @@ void bn_c64_12x12_bwd(int n, const float *restrict x, const float *restrict gamm
 }
 
 /* bn_c384_12x12: batch norm over 384 channels of 12x12 */
+static inline double bn_c384_12x12_sum(const float *restrict p)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 144; i += 16)
+        lanes += *(const mc_v16 *)(p + i);
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 144; i < 144; i++)
+        s += p[i];
+    return s;
+}
+
+/* The sum of (p - mean)^2. */
+static inline double bn_c384_12x12_sum_sq(const float *restrict p, float mean)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 144; i += 16) {
+        const mc_v16 d = *(const mc_v16 *)(p + i) - mean;
+        lanes += d * d;
+    }
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 144; i < 144; i++)
+        s += (p[i] - mean) * (p[i] - mean);
+    return s;
+}
+
+/* The sums of g and of g * (x - mean) * invstd. */
+static inline void bn_c384_12x12_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
+    double *restrict sum_g, double *restrict sum_gx)
+{
+    mc_v16 lanes_g = {0}, lanes_gx = {0};
+    for (int i = 0; i < 144; i += 16) {
+        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        lanes_g += gv;
+        lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
+    }
+    double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
+    for (int i = 144; i < 144; i++) {
+        sg += g[i];
+        sgx += g[i] * ((x[i] - mean) * invstd);
+    }
+    *sum_g += sg;
+    *sum_gx += sgx;
+}
+
 void bn_c384_12x12_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
@@ -1033,19 +1525,14 @@ void bn_c384_12x12_fwd_train(int n, const float *restrict x, const float *restri
     MC_OMP_FOR
     for (int c = 0; c < 384; c++) {
         double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 384 + c) * 144;
-            for (int i = 0; i < 144; i++)
-                sum += xc[i];
-        }
+        for (int b = 0; b < n; b++)
+            sum += bn_c384_12x12_sum(x + ((long)b * 384 + c) * 144);
         const double mean = sum / m;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 384 + c) * 144;
-            for (int i = 0; i < 144; i++)
-                sq += (xc[i] - mean) * (xc[i] - mean);
-        }
+        const float fmean = (float)mean;
+        for (int b = 0; b < n; b++)
+            sq += bn_c384_12x12_sum_sq(x + ((long)b * 384 + c) * 144, fmean);
         const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 384 + c) * 144;
             float *restrict yc = y + ((long)b * 384 + c) * 144;
@@ -1090,13 +1577,9 @@ void bn_c384_12x12_bwd(int n, const float *restrict x, const float *restrict gam
     for (int c = 0; c < 384; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
         double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 384 + c) * 144, *restrict gc = dy + ((long)b * 384 + c) * 144;
-            for (int i = 0; i < 144; i++) {
-                sum_dy += gc[i];
-                sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
-            }
-        }
+        for (int b = 0; b < n; b++)
+            bn_c384_12x12_sum_grad(dy + ((long)b * 384 + c) * 144, x + ((long)b * 384 + c) * 144, mean, invstd, &sum_dy,
+                &sum_dy_xhat);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
@@ -1110,6 +1593,50 @@ void bn_c384_12x12_bwd(int n, const float *restrict x, const float *restrict gam
 }
 
 /* bn_c96_12x12: batch norm over 96 channels of 12x12 */
+static inline double bn_c96_12x12_sum(const float *restrict p)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 144; i += 16)
+        lanes += *(const mc_v16 *)(p + i);
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 144; i < 144; i++)
+        s += p[i];
+    return s;
+}
+
+/* The sum of (p - mean)^2. */
+static inline double bn_c96_12x12_sum_sq(const float *restrict p, float mean)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 144; i += 16) {
+        const mc_v16 d = *(const mc_v16 *)(p + i) - mean;
+        lanes += d * d;
+    }
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 144; i < 144; i++)
+        s += (p[i] - mean) * (p[i] - mean);
+    return s;
+}
+
+/* The sums of g and of g * (x - mean) * invstd. */
+static inline void bn_c96_12x12_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
+    double *restrict sum_g, double *restrict sum_gx)
+{
+    mc_v16 lanes_g = {0}, lanes_gx = {0};
+    for (int i = 0; i < 144; i += 16) {
+        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        lanes_g += gv;
+        lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
+    }
+    double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
+    for (int i = 144; i < 144; i++) {
+        sg += g[i];
+        sgx += g[i] * ((x[i] - mean) * invstd);
+    }
+    *sum_g += sg;
+    *sum_gx += sgx;
+}
+
 void bn_c96_12x12_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
@@ -1118,19 +1645,14 @@ void bn_c96_12x12_fwd_train(int n, const float *restrict x, const float *restric
     MC_OMP_FOR
     for (int c = 0; c < 96; c++) {
         double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 96 + c) * 144;
-            for (int i = 0; i < 144; i++)
-                sum += xc[i];
-        }
+        for (int b = 0; b < n; b++)
+            sum += bn_c96_12x12_sum(x + ((long)b * 96 + c) * 144);
         const double mean = sum / m;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 96 + c) * 144;
-            for (int i = 0; i < 144; i++)
-                sq += (xc[i] - mean) * (xc[i] - mean);
-        }
+        const float fmean = (float)mean;
+        for (int b = 0; b < n; b++)
+            sq += bn_c96_12x12_sum_sq(x + ((long)b * 96 + c) * 144, fmean);
         const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 96 + c) * 144;
             float *restrict yc = y + ((long)b * 96 + c) * 144;
@@ -1175,13 +1697,9 @@ void bn_c96_12x12_bwd(int n, const float *restrict x, const float *restrict gamm
     for (int c = 0; c < 96; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
         double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 96 + c) * 144, *restrict gc = dy + ((long)b * 96 + c) * 144;
-            for (int i = 0; i < 144; i++) {
-                sum_dy += gc[i];
-                sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
-            }
-        }
+        for (int b = 0; b < n; b++)
+            bn_c96_12x12_sum_grad(dy + ((long)b * 96 + c) * 144, x + ((long)b * 96 + c) * 144, mean, invstd, &sum_dy,
+                &sum_dy_xhat);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
@@ -1195,6 +1713,50 @@ void bn_c96_12x12_bwd(int n, const float *restrict x, const float *restrict gamm
 }
 
 /* bn_c576_12x12: batch norm over 576 channels of 12x12 */
+static inline double bn_c576_12x12_sum(const float *restrict p)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 144; i += 16)
+        lanes += *(const mc_v16 *)(p + i);
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 144; i < 144; i++)
+        s += p[i];
+    return s;
+}
+
+/* The sum of (p - mean)^2. */
+static inline double bn_c576_12x12_sum_sq(const float *restrict p, float mean)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 144; i += 16) {
+        const mc_v16 d = *(const mc_v16 *)(p + i) - mean;
+        lanes += d * d;
+    }
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 144; i < 144; i++)
+        s += (p[i] - mean) * (p[i] - mean);
+    return s;
+}
+
+/* The sums of g and of g * (x - mean) * invstd. */
+static inline void bn_c576_12x12_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
+    double *restrict sum_g, double *restrict sum_gx)
+{
+    mc_v16 lanes_g = {0}, lanes_gx = {0};
+    for (int i = 0; i < 144; i += 16) {
+        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        lanes_g += gv;
+        lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
+    }
+    double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
+    for (int i = 144; i < 144; i++) {
+        sg += g[i];
+        sgx += g[i] * ((x[i] - mean) * invstd);
+    }
+    *sum_g += sg;
+    *sum_gx += sgx;
+}
+
 void bn_c576_12x12_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
@@ -1203,19 +1765,14 @@ void bn_c576_12x12_fwd_train(int n, const float *restrict x, const float *restri
     MC_OMP_FOR
     for (int c = 0; c < 576; c++) {
         double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 576 + c) * 144;
-            for (int i = 0; i < 144; i++)
-                sum += xc[i];
-        }
+        for (int b = 0; b < n; b++)
+            sum += bn_c576_12x12_sum(x + ((long)b * 576 + c) * 144);
         const double mean = sum / m;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 576 + c) * 144;
-            for (int i = 0; i < 144; i++)
-                sq += (xc[i] - mean) * (xc[i] - mean);
-        }
+        const float fmean = (float)mean;
+        for (int b = 0; b < n; b++)
+            sq += bn_c576_12x12_sum_sq(x + ((long)b * 576 + c) * 144, fmean);
         const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 576 + c) * 144;
             float *restrict yc = y + ((long)b * 576 + c) * 144;
@@ -1260,13 +1817,9 @@ void bn_c576_12x12_bwd(int n, const float *restrict x, const float *restrict gam
     for (int c = 0; c < 576; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
         double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 576 + c) * 144, *restrict gc = dy + ((long)b * 576 + c) * 144;
-            for (int i = 0; i < 144; i++) {
-                sum_dy += gc[i];
-                sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
-            }
-        }
+        for (int b = 0; b < n; b++)
+            bn_c576_12x12_sum_grad(dy + ((long)b * 576 + c) * 144, x + ((long)b * 576 + c) * 144, mean, invstd, &sum_dy,
+                &sum_dy_xhat);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
@@ -1280,6 +1833,50 @@ void bn_c576_12x12_bwd(int n, const float *restrict x, const float *restrict gam
 }
 
 /* bn_c576_6x6: batch norm over 576 channels of 6x6 */
+static inline double bn_c576_6x6_sum(const float *restrict p)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 32; i += 16)
+        lanes += *(const mc_v16 *)(p + i);
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 32; i < 36; i++)
+        s += p[i];
+    return s;
+}
+
+/* The sum of (p - mean)^2. */
+static inline double bn_c576_6x6_sum_sq(const float *restrict p, float mean)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 32; i += 16) {
+        const mc_v16 d = *(const mc_v16 *)(p + i) - mean;
+        lanes += d * d;
+    }
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 32; i < 36; i++)
+        s += (p[i] - mean) * (p[i] - mean);
+    return s;
+}
+
+/* The sums of g and of g * (x - mean) * invstd. */
+static inline void bn_c576_6x6_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
+    double *restrict sum_g, double *restrict sum_gx)
+{
+    mc_v16 lanes_g = {0}, lanes_gx = {0};
+    for (int i = 0; i < 32; i += 16) {
+        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        lanes_g += gv;
+        lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
+    }
+    double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
+    for (int i = 32; i < 36; i++) {
+        sg += g[i];
+        sgx += g[i] * ((x[i] - mean) * invstd);
+    }
+    *sum_g += sg;
+    *sum_gx += sgx;
+}
+
 void bn_c576_6x6_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
@@ -1288,19 +1885,14 @@ void bn_c576_6x6_fwd_train(int n, const float *restrict x, const float *restrict
     MC_OMP_FOR
     for (int c = 0; c < 576; c++) {
         double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 576 + c) * 36;
-            for (int i = 0; i < 36; i++)
-                sum += xc[i];
-        }
+        for (int b = 0; b < n; b++)
+            sum += bn_c576_6x6_sum(x + ((long)b * 576 + c) * 36);
         const double mean = sum / m;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 576 + c) * 36;
-            for (int i = 0; i < 36; i++)
-                sq += (xc[i] - mean) * (xc[i] - mean);
-        }
+        const float fmean = (float)mean;
+        for (int b = 0; b < n; b++)
+            sq += bn_c576_6x6_sum_sq(x + ((long)b * 576 + c) * 36, fmean);
         const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 576 + c) * 36;
             float *restrict yc = y + ((long)b * 576 + c) * 36;
@@ -1345,13 +1937,9 @@ void bn_c576_6x6_bwd(int n, const float *restrict x, const float *restrict gamma
     for (int c = 0; c < 576; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
         double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 576 + c) * 36, *restrict gc = dy + ((long)b * 576 + c) * 36;
-            for (int i = 0; i < 36; i++) {
-                sum_dy += gc[i];
-                sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
-            }
-        }
+        for (int b = 0; b < n; b++)
+            bn_c576_6x6_sum_grad(dy + ((long)b * 576 + c) * 36, x + ((long)b * 576 + c) * 36, mean, invstd, &sum_dy,
+                &sum_dy_xhat);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
@@ -1365,6 +1953,50 @@ void bn_c576_6x6_bwd(int n, const float *restrict x, const float *restrict gamma
 }
 
 /* bn_c160_6x6: batch norm over 160 channels of 6x6 */
+static inline double bn_c160_6x6_sum(const float *restrict p)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 32; i += 16)
+        lanes += *(const mc_v16 *)(p + i);
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 32; i < 36; i++)
+        s += p[i];
+    return s;
+}
+
+/* The sum of (p - mean)^2. */
+static inline double bn_c160_6x6_sum_sq(const float *restrict p, float mean)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 32; i += 16) {
+        const mc_v16 d = *(const mc_v16 *)(p + i) - mean;
+        lanes += d * d;
+    }
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 32; i < 36; i++)
+        s += (p[i] - mean) * (p[i] - mean);
+    return s;
+}
+
+/* The sums of g and of g * (x - mean) * invstd. */
+static inline void bn_c160_6x6_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
+    double *restrict sum_g, double *restrict sum_gx)
+{
+    mc_v16 lanes_g = {0}, lanes_gx = {0};
+    for (int i = 0; i < 32; i += 16) {
+        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        lanes_g += gv;
+        lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
+    }
+    double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
+    for (int i = 32; i < 36; i++) {
+        sg += g[i];
+        sgx += g[i] * ((x[i] - mean) * invstd);
+    }
+    *sum_g += sg;
+    *sum_gx += sgx;
+}
+
 void bn_c160_6x6_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
@@ -1373,19 +2005,14 @@ void bn_c160_6x6_fwd_train(int n, const float *restrict x, const float *restrict
     MC_OMP_FOR
     for (int c = 0; c < 160; c++) {
         double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 160 + c) * 36;
-            for (int i = 0; i < 36; i++)
-                sum += xc[i];
-        }
+        for (int b = 0; b < n; b++)
+            sum += bn_c160_6x6_sum(x + ((long)b * 160 + c) * 36);
         const double mean = sum / m;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 160 + c) * 36;
-            for (int i = 0; i < 36; i++)
-                sq += (xc[i] - mean) * (xc[i] - mean);
-        }
+        const float fmean = (float)mean;
+        for (int b = 0; b < n; b++)
+            sq += bn_c160_6x6_sum_sq(x + ((long)b * 160 + c) * 36, fmean);
         const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 160 + c) * 36;
             float *restrict yc = y + ((long)b * 160 + c) * 36;
@@ -1430,13 +2057,9 @@ void bn_c160_6x6_bwd(int n, const float *restrict x, const float *restrict gamma
     for (int c = 0; c < 160; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
         double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 160 + c) * 36, *restrict gc = dy + ((long)b * 160 + c) * 36;
-            for (int i = 0; i < 36; i++) {
-                sum_dy += gc[i];
-                sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
-            }
-        }
+        for (int b = 0; b < n; b++)
+            bn_c160_6x6_sum_grad(dy + ((long)b * 160 + c) * 36, x + ((long)b * 160 + c) * 36, mean, invstd, &sum_dy,
+                &sum_dy_xhat);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
@@ -1450,6 +2073,50 @@ void bn_c160_6x6_bwd(int n, const float *restrict x, const float *restrict gamma
 }
 
 /* bn_c960_6x6: batch norm over 960 channels of 6x6 */
+static inline double bn_c960_6x6_sum(const float *restrict p)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 32; i += 16)
+        lanes += *(const mc_v16 *)(p + i);
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 32; i < 36; i++)
+        s += p[i];
+    return s;
+}
+
+/* The sum of (p - mean)^2. */
+static inline double bn_c960_6x6_sum_sq(const float *restrict p, float mean)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 32; i += 16) {
+        const mc_v16 d = *(const mc_v16 *)(p + i) - mean;
+        lanes += d * d;
+    }
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 32; i < 36; i++)
+        s += (p[i] - mean) * (p[i] - mean);
+    return s;
+}
+
+/* The sums of g and of g * (x - mean) * invstd. */
+static inline void bn_c960_6x6_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
+    double *restrict sum_g, double *restrict sum_gx)
+{
+    mc_v16 lanes_g = {0}, lanes_gx = {0};
+    for (int i = 0; i < 32; i += 16) {
+        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        lanes_g += gv;
+        lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
+    }
+    double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
+    for (int i = 32; i < 36; i++) {
+        sg += g[i];
+        sgx += g[i] * ((x[i] - mean) * invstd);
+    }
+    *sum_g += sg;
+    *sum_gx += sgx;
+}
+
 void bn_c960_6x6_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
@@ -1458,19 +2125,14 @@ void bn_c960_6x6_fwd_train(int n, const float *restrict x, const float *restrict
     MC_OMP_FOR
     for (int c = 0; c < 960; c++) {
         double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 960 + c) * 36;
-            for (int i = 0; i < 36; i++)
-                sum += xc[i];
-        }
+        for (int b = 0; b < n; b++)
+            sum += bn_c960_6x6_sum(x + ((long)b * 960 + c) * 36);
         const double mean = sum / m;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 960 + c) * 36;
-            for (int i = 0; i < 36; i++)
-                sq += (xc[i] - mean) * (xc[i] - mean);
-        }
+        const float fmean = (float)mean;
+        for (int b = 0; b < n; b++)
+            sq += bn_c960_6x6_sum_sq(x + ((long)b * 960 + c) * 36, fmean);
         const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 960 + c) * 36;
             float *restrict yc = y + ((long)b * 960 + c) * 36;
@@ -1515,13 +2177,9 @@ void bn_c960_6x6_bwd(int n, const float *restrict x, const float *restrict gamma
     for (int c = 0; c < 960; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
         double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 960 + c) * 36, *restrict gc = dy + ((long)b * 960 + c) * 36;
-            for (int i = 0; i < 36; i++) {
-                sum_dy += gc[i];
-                sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
-            }
-        }
+        for (int b = 0; b < n; b++)
+            bn_c960_6x6_sum_grad(dy + ((long)b * 960 + c) * 36, x + ((long)b * 960 + c) * 36, mean, invstd, &sum_dy,
+                &sum_dy_xhat);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
@@ -1535,6 +2193,50 @@ void bn_c960_6x6_bwd(int n, const float *restrict x, const float *restrict gamma
 }
 
 /* bn_c320_6x6: batch norm over 320 channels of 6x6 */
+static inline double bn_c320_6x6_sum(const float *restrict p)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 32; i += 16)
+        lanes += *(const mc_v16 *)(p + i);
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 32; i < 36; i++)
+        s += p[i];
+    return s;
+}
+
+/* The sum of (p - mean)^2. */
+static inline double bn_c320_6x6_sum_sq(const float *restrict p, float mean)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 32; i += 16) {
+        const mc_v16 d = *(const mc_v16 *)(p + i) - mean;
+        lanes += d * d;
+    }
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 32; i < 36; i++)
+        s += (p[i] - mean) * (p[i] - mean);
+    return s;
+}
+
+/* The sums of g and of g * (x - mean) * invstd. */
+static inline void bn_c320_6x6_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
+    double *restrict sum_g, double *restrict sum_gx)
+{
+    mc_v16 lanes_g = {0}, lanes_gx = {0};
+    for (int i = 0; i < 32; i += 16) {
+        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        lanes_g += gv;
+        lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
+    }
+    double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
+    for (int i = 32; i < 36; i++) {
+        sg += g[i];
+        sgx += g[i] * ((x[i] - mean) * invstd);
+    }
+    *sum_g += sg;
+    *sum_gx += sgx;
+}
+
 void bn_c320_6x6_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
@@ -1543,19 +2245,14 @@ void bn_c320_6x6_fwd_train(int n, const float *restrict x, const float *restrict
     MC_OMP_FOR
     for (int c = 0; c < 320; c++) {
         double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 320 + c) * 36;
-            for (int i = 0; i < 36; i++)
-                sum += xc[i];
-        }
+        for (int b = 0; b < n; b++)
+            sum += bn_c320_6x6_sum(x + ((long)b * 320 + c) * 36);
         const double mean = sum / m;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 320 + c) * 36;
-            for (int i = 0; i < 36; i++)
-                sq += (xc[i] - mean) * (xc[i] - mean);
-        }
+        const float fmean = (float)mean;
+        for (int b = 0; b < n; b++)
+            sq += bn_c320_6x6_sum_sq(x + ((long)b * 320 + c) * 36, fmean);
         const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 320 + c) * 36;
             float *restrict yc = y + ((long)b * 320 + c) * 36;
@@ -1600,13 +2297,9 @@ void bn_c320_6x6_bwd(int n, const float *restrict x, const float *restrict gamma
     for (int c = 0; c < 320; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
         double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 320 + c) * 36, *restrict gc = dy + ((long)b * 320 + c) * 36;
-            for (int i = 0; i < 36; i++) {
-                sum_dy += gc[i];
-                sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
-            }
-        }
+        for (int b = 0; b < n; b++)
+            bn_c320_6x6_sum_grad(dy + ((long)b * 320 + c) * 36, x + ((long)b * 320 + c) * 36, mean, invstd, &sum_dy,
+                &sum_dy_xhat);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
@@ -1620,6 +2313,50 @@ void bn_c320_6x6_bwd(int n, const float *restrict x, const float *restrict gamma
 }
 
 /* bn_c1280_6x6: batch norm over 1280 channels of 6x6 */
+static inline double bn_c1280_6x6_sum(const float *restrict p)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 32; i += 16)
+        lanes += *(const mc_v16 *)(p + i);
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 32; i < 36; i++)
+        s += p[i];
+    return s;
+}
+
+/* The sum of (p - mean)^2. */
+static inline double bn_c1280_6x6_sum_sq(const float *restrict p, float mean)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 32; i += 16) {
+        const mc_v16 d = *(const mc_v16 *)(p + i) - mean;
+        lanes += d * d;
+    }
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 32; i < 36; i++)
+        s += (p[i] - mean) * (p[i] - mean);
+    return s;
+}
+
+/* The sums of g and of g * (x - mean) * invstd. */
+static inline void bn_c1280_6x6_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
+    double *restrict sum_g, double *restrict sum_gx)
+{
+    mc_v16 lanes_g = {0}, lanes_gx = {0};
+    for (int i = 0; i < 32; i += 16) {
+        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        lanes_g += gv;
+        lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
+    }
+    double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
+    for (int i = 32; i < 36; i++) {
+        sg += g[i];
+        sgx += g[i] * ((x[i] - mean) * invstd);
+    }
+    *sum_g += sg;
+    *sum_gx += sgx;
+}
+
 void bn_c1280_6x6_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
@@ -1628,19 +2365,14 @@ void bn_c1280_6x6_fwd_train(int n, const float *restrict x, const float *restric
     MC_OMP_FOR
     for (int c = 0; c < 1280; c++) {
         double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 1280 + c) * 36;
-            for (int i = 0; i < 36; i++)
-                sum += xc[i];
-        }
+        for (int b = 0; b < n; b++)
+            sum += bn_c1280_6x6_sum(x + ((long)b * 1280 + c) * 36);
         const double mean = sum / m;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 1280 + c) * 36;
-            for (int i = 0; i < 36; i++)
-                sq += (xc[i] - mean) * (xc[i] - mean);
-        }
+        const float fmean = (float)mean;
+        for (int b = 0; b < n; b++)
+            sq += bn_c1280_6x6_sum_sq(x + ((long)b * 1280 + c) * 36, fmean);
         const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 1280 + c) * 36;
             float *restrict yc = y + ((long)b * 1280 + c) * 36;
@@ -1685,13 +2417,9 @@ void bn_c1280_6x6_bwd(int n, const float *restrict x, const float *restrict gamm
     for (int c = 0; c < 1280; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
         double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 1280 + c) * 36, *restrict gc = dy + ((long)b * 1280 + c) * 36;
-            for (int i = 0; i < 36; i++) {
-                sum_dy += gc[i];
-                sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
-            }
-        }
+        for (int b = 0; b < n; b++)
+            bn_c1280_6x6_sum_grad(dy + ((long)b * 1280 + c) * 36, x + ((long)b * 1280 + c) * 36, mean, invstd, &sum_dy,
+                &sum_dy_xhat);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);

@@ -5,9 +5,37 @@
 #include "mobilenetv2.h"
 
 /* dw_k3_5_7_c32_96x96_s1: depthwise, kernels 3, 5, 7 on 32 channels of 96x96, stride 1 -> 96x96x96 */
+typedef float mc_v16 __attribute__((vector_size(64), aligned(4), may_alias));
+
+/* The first count floats at p, zeros after: the tail of a row. (Vectors
+ * go by pointer: by value they would change the ABI without AVX-512.) */
+static inline __attribute__((unused)) void mc_v16_part(mc_v16 *v, const float *p, int count)
+{
+    *v = (mc_v16){0};
+    for (int l = 0; l < count; l++)
+        (*v)[l] = p[l];
+}
+
+/* The lanes added in order, in float and in double. */
+static inline __attribute__((unused)) float mc_v16_sum(const mc_v16 *v)
+{
+    float s = 0.0f;
+    for (int l = 0; l < 16; l++)
+        s += (*v)[l];
+    return s;
+}
+
+static inline __attribute__((unused)) double mc_v16_sum_double(const mc_v16 *v)
+{
+    double s = 0.0;
+    for (int l = 0; l < 16; l++)
+        s += (*v)[l];
+    return s;
+}
+
 static inline void dw_k3_5_7_c32_96x96_s1_pad(const float *restrict xc, float *restrict xp)
 {
-    memset(xp, 0, sizeof(float) * 10404);
+    memset(xp, 0, sizeof(float) * 10410);
     for (int iy = 0; iy < 96; iy++)
         for (int ix = 0; ix < 96; ix++)
             xp[(iy + 3) * 102 + 3 + ix] = xc[iy * 96 + ix];
@@ -18,7 +46,7 @@ static inline void dw_k3_5_7_c32_96x96_s1_fwd_plane(const float *restrict xc, co
     float *restrict y, int b, int c)
 {
     (void)bias;
-    float xp[10404];
+    float xp[10410];
     dw_k3_5_7_c32_96x96_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     float *restrict y0 = y + ((long)b * 96 + 0 + c) * 9216;
@@ -26,96 +54,112 @@ static inline void dw_k3_5_7_c32_96x96_s1_fwd_plane(const float *restrict xc, co
     float *restrict y1 = y + ((long)b * 96 + 32 + c) * 9216;
     const float *restrict w2 = w + 1088 + c * 49;
     float *restrict y2 = y + ((long)b * 96 + 64 + c) * 9216;
-    for (int oy = 0; oy < 96; oy++)
-        for (int ox = 0; ox < 96; ox++) {
-            const float *restrict p = xp + oy * 102 + ox * 1;
-            y0[oy * 96 + ox] = 0.0f
-                + w0[0] * p[206]
-                + w0[1] * p[207]
-                + w0[2] * p[208]
-                + w0[3] * p[308]
-                + w0[4] * p[309]
-                + w0[5] * p[310]
-                + w0[6] * p[410]
-                + w0[7] * p[411]
-                + w0[8] * p[412];
-            y1[oy * 96 + ox] = 0.0f
-                + w1[0] * p[103]
-                + w1[1] * p[104]
-                + w1[2] * p[105]
-                + w1[3] * p[106]
-                + w1[4] * p[107]
-                + w1[5] * p[205]
-                + w1[6] * p[206]
-                + w1[7] * p[207]
-                + w1[8] * p[208]
-                + w1[9] * p[209]
-                + w1[10] * p[307]
-                + w1[11] * p[308]
-                + w1[12] * p[309]
-                + w1[13] * p[310]
-                + w1[14] * p[311]
-                + w1[15] * p[409]
-                + w1[16] * p[410]
-                + w1[17] * p[411]
-                + w1[18] * p[412]
-                + w1[19] * p[413]
-                + w1[20] * p[511]
-                + w1[21] * p[512]
-                + w1[22] * p[513]
-                + w1[23] * p[514]
-                + w1[24] * p[515];
-            y2[oy * 96 + ox] = 0.0f
-                + w2[0] * p[0]
-                + w2[1] * p[1]
-                + w2[2] * p[2]
-                + w2[3] * p[3]
-                + w2[4] * p[4]
-                + w2[5] * p[5]
-                + w2[6] * p[6]
-                + w2[7] * p[102]
-                + w2[8] * p[103]
-                + w2[9] * p[104]
-                + w2[10] * p[105]
-                + w2[11] * p[106]
-                + w2[12] * p[107]
-                + w2[13] * p[108]
-                + w2[14] * p[204]
-                + w2[15] * p[205]
-                + w2[16] * p[206]
-                + w2[17] * p[207]
-                + w2[18] * p[208]
-                + w2[19] * p[209]
-                + w2[20] * p[210]
-                + w2[21] * p[306]
-                + w2[22] * p[307]
-                + w2[23] * p[308]
-                + w2[24] * p[309]
-                + w2[25] * p[310]
-                + w2[26] * p[311]
-                + w2[27] * p[312]
-                + w2[28] * p[408]
-                + w2[29] * p[409]
-                + w2[30] * p[410]
-                + w2[31] * p[411]
-                + w2[32] * p[412]
-                + w2[33] * p[413]
-                + w2[34] * p[414]
-                + w2[35] * p[510]
-                + w2[36] * p[511]
-                + w2[37] * p[512]
-                + w2[38] * p[513]
-                + w2[39] * p[514]
-                + w2[40] * p[515]
-                + w2[41] * p[516]
-                + w2[42] * p[612]
-                + w2[43] * p[613]
-                + w2[44] * p[614]
-                + w2[45] * p[615]
-                + w2[46] * p[616]
-                + w2[47] * p[617]
-                + w2[48] * p[618];
+    float yg0[9792];
+    float yg1[9792];
+    float yg2[9792];
+    for (int i = 0; i < 9792; i += 16) {
+        const float *restrict p = xp + i;
+        {
+            mc_v16 a = (mc_v16){0};
+            a += w0[0] * *(const mc_v16 *)(p + 206);
+            a += w0[1] * *(const mc_v16 *)(p + 207);
+            a += w0[2] * *(const mc_v16 *)(p + 208);
+            a += w0[3] * *(const mc_v16 *)(p + 308);
+            a += w0[4] * *(const mc_v16 *)(p + 309);
+            a += w0[5] * *(const mc_v16 *)(p + 310);
+            a += w0[6] * *(const mc_v16 *)(p + 410);
+            a += w0[7] * *(const mc_v16 *)(p + 411);
+            a += w0[8] * *(const mc_v16 *)(p + 412);
+            *(mc_v16 *)(yg0 + i) = a;
         }
+        {
+            mc_v16 a = (mc_v16){0};
+            a += w1[0] * *(const mc_v16 *)(p + 103);
+            a += w1[1] * *(const mc_v16 *)(p + 104);
+            a += w1[2] * *(const mc_v16 *)(p + 105);
+            a += w1[3] * *(const mc_v16 *)(p + 106);
+            a += w1[4] * *(const mc_v16 *)(p + 107);
+            a += w1[5] * *(const mc_v16 *)(p + 205);
+            a += w1[6] * *(const mc_v16 *)(p + 206);
+            a += w1[7] * *(const mc_v16 *)(p + 207);
+            a += w1[8] * *(const mc_v16 *)(p + 208);
+            a += w1[9] * *(const mc_v16 *)(p + 209);
+            a += w1[10] * *(const mc_v16 *)(p + 307);
+            a += w1[11] * *(const mc_v16 *)(p + 308);
+            a += w1[12] * *(const mc_v16 *)(p + 309);
+            a += w1[13] * *(const mc_v16 *)(p + 310);
+            a += w1[14] * *(const mc_v16 *)(p + 311);
+            a += w1[15] * *(const mc_v16 *)(p + 409);
+            a += w1[16] * *(const mc_v16 *)(p + 410);
+            a += w1[17] * *(const mc_v16 *)(p + 411);
+            a += w1[18] * *(const mc_v16 *)(p + 412);
+            a += w1[19] * *(const mc_v16 *)(p + 413);
+            a += w1[20] * *(const mc_v16 *)(p + 511);
+            a += w1[21] * *(const mc_v16 *)(p + 512);
+            a += w1[22] * *(const mc_v16 *)(p + 513);
+            a += w1[23] * *(const mc_v16 *)(p + 514);
+            a += w1[24] * *(const mc_v16 *)(p + 515);
+            *(mc_v16 *)(yg1 + i) = a;
+        }
+        {
+            mc_v16 a = (mc_v16){0};
+            a += w2[0] * *(const mc_v16 *)(p + 0);
+            a += w2[1] * *(const mc_v16 *)(p + 1);
+            a += w2[2] * *(const mc_v16 *)(p + 2);
+            a += w2[3] * *(const mc_v16 *)(p + 3);
+            a += w2[4] * *(const mc_v16 *)(p + 4);
+            a += w2[5] * *(const mc_v16 *)(p + 5);
+            a += w2[6] * *(const mc_v16 *)(p + 6);
+            a += w2[7] * *(const mc_v16 *)(p + 102);
+            a += w2[8] * *(const mc_v16 *)(p + 103);
+            a += w2[9] * *(const mc_v16 *)(p + 104);
+            a += w2[10] * *(const mc_v16 *)(p + 105);
+            a += w2[11] * *(const mc_v16 *)(p + 106);
+            a += w2[12] * *(const mc_v16 *)(p + 107);
+            a += w2[13] * *(const mc_v16 *)(p + 108);
+            a += w2[14] * *(const mc_v16 *)(p + 204);
+            a += w2[15] * *(const mc_v16 *)(p + 205);
+            a += w2[16] * *(const mc_v16 *)(p + 206);
+            a += w2[17] * *(const mc_v16 *)(p + 207);
+            a += w2[18] * *(const mc_v16 *)(p + 208);
+            a += w2[19] * *(const mc_v16 *)(p + 209);
+            a += w2[20] * *(const mc_v16 *)(p + 210);
+            a += w2[21] * *(const mc_v16 *)(p + 306);
+            a += w2[22] * *(const mc_v16 *)(p + 307);
+            a += w2[23] * *(const mc_v16 *)(p + 308);
+            a += w2[24] * *(const mc_v16 *)(p + 309);
+            a += w2[25] * *(const mc_v16 *)(p + 310);
+            a += w2[26] * *(const mc_v16 *)(p + 311);
+            a += w2[27] * *(const mc_v16 *)(p + 312);
+            a += w2[28] * *(const mc_v16 *)(p + 408);
+            a += w2[29] * *(const mc_v16 *)(p + 409);
+            a += w2[30] * *(const mc_v16 *)(p + 410);
+            a += w2[31] * *(const mc_v16 *)(p + 411);
+            a += w2[32] * *(const mc_v16 *)(p + 412);
+            a += w2[33] * *(const mc_v16 *)(p + 413);
+            a += w2[34] * *(const mc_v16 *)(p + 414);
+            a += w2[35] * *(const mc_v16 *)(p + 510);
+            a += w2[36] * *(const mc_v16 *)(p + 511);
+            a += w2[37] * *(const mc_v16 *)(p + 512);
+            a += w2[38] * *(const mc_v16 *)(p + 513);
+            a += w2[39] * *(const mc_v16 *)(p + 514);
+            a += w2[40] * *(const mc_v16 *)(p + 515);
+            a += w2[41] * *(const mc_v16 *)(p + 516);
+            a += w2[42] * *(const mc_v16 *)(p + 612);
+            a += w2[43] * *(const mc_v16 *)(p + 613);
+            a += w2[44] * *(const mc_v16 *)(p + 614);
+            a += w2[45] * *(const mc_v16 *)(p + 615);
+            a += w2[46] * *(const mc_v16 *)(p + 616);
+            a += w2[47] * *(const mc_v16 *)(p + 617);
+            a += w2[48] * *(const mc_v16 *)(p + 618);
+            *(mc_v16 *)(yg2 + i) = a;
+        }
+    }
+    for (int oy = 0; oy < 96; oy++) {
+        memcpy(y0 + oy * 96, yg0 + oy * 102, 96 * sizeof(float));
+        memcpy(y1 + oy * 96, yg1 + oy * 102, 96 * sizeof(float));
+        memcpy(y2 + oy * 96, yg2 + oy * 102, 96 * sizeof(float));
+    }
 }
 
 void dw_k3_5_7_c32_96x96_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -129,7 +173,7 @@ void dw_k3_5_7_c32_96x96_s1_fwd(int n, const float *restrict x, const float *res
 static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
     float *restrict dxc, float *restrict g0, float *restrict g1, float *restrict g2, int b, int c)
 {
-    float xp[10404], dxp[10404] = {0};
+    float xp[10410], dxp[10410] = {0};
     dw_k3_5_7_c32_96x96_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     const float *restrict d0 = dy + ((long)b * 96 + 0 + c) * 9216;
@@ -137,1499 +181,925 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
     const float *restrict d1 = dy + ((long)b * 96 + 32 + c) * 9216;
     const float *restrict w2 = w + 1088 + c * 49;
     const float *restrict d2 = dy + ((long)b * 96 + 64 + c) * 9216;
+    float dg[9792] = {0};
+    for (int oy = 0; oy < 96; oy++)
+        memcpy(dg + oy * 102, d0 + oy * 96, 96 * sizeof(float));
     {
         /* kernel 0, tap 0 */
         const float wt = w0[0];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d0 + oy * 96;
-            const int at = oy * 102 + 206;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 206 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 206 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g0[0] += s;
+        g0[0] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 1 */
         const float wt = w0[1];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d0 + oy * 96;
-            const int at = oy * 102 + 207;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 207 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 207 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g0[1] += s;
+        g0[1] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 2 */
         const float wt = w0[2];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d0 + oy * 96;
-            const int at = oy * 102 + 208;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 208 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 208 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g0[2] += s;
+        g0[2] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 3 */
         const float wt = w0[3];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d0 + oy * 96;
-            const int at = oy * 102 + 308;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 308 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 308 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g0[3] += s;
+        g0[3] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 4 */
         const float wt = w0[4];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d0 + oy * 96;
-            const int at = oy * 102 + 309;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 309 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 309 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g0[4] += s;
+        g0[4] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 5 */
         const float wt = w0[5];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d0 + oy * 96;
-            const int at = oy * 102 + 310;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 310 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 310 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g0[5] += s;
+        g0[5] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 6 */
         const float wt = w0[6];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d0 + oy * 96;
-            const int at = oy * 102 + 410;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 410 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 410 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g0[6] += s;
+        g0[6] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 7 */
         const float wt = w0[7];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d0 + oy * 96;
-            const int at = oy * 102 + 411;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 411 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 411 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g0[7] += s;
+        g0[7] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 8 */
         const float wt = w0[8];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d0 + oy * 96;
-            const int at = oy * 102 + 412;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 412 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 412 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g0[8] += s;
+        g0[8] += mc_v16_sum(&acc);
     }
+    for (int oy = 0; oy < 96; oy++)
+        memcpy(dg + oy * 102, d1 + oy * 96, 96 * sizeof(float));
     {
         /* kernel 1, tap 0 */
         const float wt = w1[0];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d1 + oy * 96;
-            const int at = oy * 102 + 103;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 103 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 103 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g1[0] += s;
+        g1[0] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 1 */
         const float wt = w1[1];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d1 + oy * 96;
-            const int at = oy * 102 + 104;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 104 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 104 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g1[1] += s;
+        g1[1] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 2 */
         const float wt = w1[2];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d1 + oy * 96;
-            const int at = oy * 102 + 105;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 105 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 105 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g1[2] += s;
+        g1[2] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 3 */
         const float wt = w1[3];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d1 + oy * 96;
-            const int at = oy * 102 + 106;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 106 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 106 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g1[3] += s;
+        g1[3] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 4 */
         const float wt = w1[4];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d1 + oy * 96;
-            const int at = oy * 102 + 107;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 107 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 107 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g1[4] += s;
+        g1[4] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 5 */
         const float wt = w1[5];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d1 + oy * 96;
-            const int at = oy * 102 + 205;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 205 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 205 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g1[5] += s;
+        g1[5] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 6 */
         const float wt = w1[6];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d1 + oy * 96;
-            const int at = oy * 102 + 206;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 206 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 206 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g1[6] += s;
+        g1[6] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 7 */
         const float wt = w1[7];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d1 + oy * 96;
-            const int at = oy * 102 + 207;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 207 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 207 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g1[7] += s;
+        g1[7] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 8 */
         const float wt = w1[8];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d1 + oy * 96;
-            const int at = oy * 102 + 208;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 208 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 208 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g1[8] += s;
+        g1[8] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 9 */
         const float wt = w1[9];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d1 + oy * 96;
-            const int at = oy * 102 + 209;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 209 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 209 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g1[9] += s;
+        g1[9] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 10 */
         const float wt = w1[10];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d1 + oy * 96;
-            const int at = oy * 102 + 307;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 307 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 307 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g1[10] += s;
+        g1[10] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 11 */
         const float wt = w1[11];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d1 + oy * 96;
-            const int at = oy * 102 + 308;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 308 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 308 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g1[11] += s;
+        g1[11] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 12 */
         const float wt = w1[12];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d1 + oy * 96;
-            const int at = oy * 102 + 309;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 309 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 309 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g1[12] += s;
+        g1[12] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 13 */
         const float wt = w1[13];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d1 + oy * 96;
-            const int at = oy * 102 + 310;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 310 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 310 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g1[13] += s;
+        g1[13] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 14 */
         const float wt = w1[14];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d1 + oy * 96;
-            const int at = oy * 102 + 311;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 311 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 311 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g1[14] += s;
+        g1[14] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 15 */
         const float wt = w1[15];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d1 + oy * 96;
-            const int at = oy * 102 + 409;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 409 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 409 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g1[15] += s;
+        g1[15] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 16 */
         const float wt = w1[16];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d1 + oy * 96;
-            const int at = oy * 102 + 410;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 410 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 410 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g1[16] += s;
+        g1[16] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 17 */
         const float wt = w1[17];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d1 + oy * 96;
-            const int at = oy * 102 + 411;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 411 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 411 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g1[17] += s;
+        g1[17] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 18 */
         const float wt = w1[18];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d1 + oy * 96;
-            const int at = oy * 102 + 412;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 412 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 412 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g1[18] += s;
+        g1[18] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 19 */
         const float wt = w1[19];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d1 + oy * 96;
-            const int at = oy * 102 + 413;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 413 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 413 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g1[19] += s;
+        g1[19] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 20 */
         const float wt = w1[20];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d1 + oy * 96;
-            const int at = oy * 102 + 511;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 511 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 511 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g1[20] += s;
+        g1[20] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 21 */
         const float wt = w1[21];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d1 + oy * 96;
-            const int at = oy * 102 + 512;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 512 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 512 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g1[21] += s;
+        g1[21] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 22 */
         const float wt = w1[22];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d1 + oy * 96;
-            const int at = oy * 102 + 513;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 513 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 513 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g1[22] += s;
+        g1[22] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 23 */
         const float wt = w1[23];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d1 + oy * 96;
-            const int at = oy * 102 + 514;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 514 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 514 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g1[23] += s;
+        g1[23] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 24 */
         const float wt = w1[24];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d1 + oy * 96;
-            const int at = oy * 102 + 515;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 515 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 515 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g1[24] += s;
+        g1[24] += mc_v16_sum(&acc);
     }
+    for (int oy = 0; oy < 96; oy++)
+        memcpy(dg + oy * 102, d2 + oy * 96, 96 * sizeof(float));
     {
         /* kernel 2, tap 0 */
         const float wt = w2[0];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d2 + oy * 96;
-            const int at = oy * 102 + 0;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 0 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 0 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g2[0] += s;
+        g2[0] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 1 */
         const float wt = w2[1];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d2 + oy * 96;
-            const int at = oy * 102 + 1;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 1 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 1 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g2[1] += s;
+        g2[1] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 2 */
         const float wt = w2[2];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d2 + oy * 96;
-            const int at = oy * 102 + 2;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 2 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 2 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g2[2] += s;
+        g2[2] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 3 */
         const float wt = w2[3];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d2 + oy * 96;
-            const int at = oy * 102 + 3;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 3 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 3 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g2[3] += s;
+        g2[3] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 4 */
         const float wt = w2[4];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d2 + oy * 96;
-            const int at = oy * 102 + 4;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 4 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 4 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g2[4] += s;
+        g2[4] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 5 */
         const float wt = w2[5];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d2 + oy * 96;
-            const int at = oy * 102 + 5;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 5 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 5 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g2[5] += s;
+        g2[5] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 6 */
         const float wt = w2[6];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d2 + oy * 96;
-            const int at = oy * 102 + 6;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 6 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 6 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g2[6] += s;
+        g2[6] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 7 */
         const float wt = w2[7];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d2 + oy * 96;
-            const int at = oy * 102 + 102;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 102 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 102 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g2[7] += s;
+        g2[7] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 8 */
         const float wt = w2[8];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d2 + oy * 96;
-            const int at = oy * 102 + 103;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 103 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 103 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g2[8] += s;
+        g2[8] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 9 */
         const float wt = w2[9];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d2 + oy * 96;
-            const int at = oy * 102 + 104;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 104 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 104 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g2[9] += s;
+        g2[9] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 10 */
         const float wt = w2[10];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d2 + oy * 96;
-            const int at = oy * 102 + 105;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 105 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 105 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g2[10] += s;
+        g2[10] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 11 */
         const float wt = w2[11];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d2 + oy * 96;
-            const int at = oy * 102 + 106;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 106 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 106 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g2[11] += s;
+        g2[11] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 12 */
         const float wt = w2[12];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d2 + oy * 96;
-            const int at = oy * 102 + 107;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 107 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 107 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g2[12] += s;
+        g2[12] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 13 */
         const float wt = w2[13];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d2 + oy * 96;
-            const int at = oy * 102 + 108;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 108 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 108 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g2[13] += s;
+        g2[13] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 14 */
         const float wt = w2[14];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d2 + oy * 96;
-            const int at = oy * 102 + 204;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 204 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 204 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g2[14] += s;
+        g2[14] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 15 */
         const float wt = w2[15];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d2 + oy * 96;
-            const int at = oy * 102 + 205;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 205 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 205 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g2[15] += s;
+        g2[15] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 16 */
         const float wt = w2[16];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d2 + oy * 96;
-            const int at = oy * 102 + 206;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 206 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 206 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g2[16] += s;
+        g2[16] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 17 */
         const float wt = w2[17];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d2 + oy * 96;
-            const int at = oy * 102 + 207;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 207 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 207 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g2[17] += s;
+        g2[17] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 18 */
         const float wt = w2[18];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d2 + oy * 96;
-            const int at = oy * 102 + 208;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 208 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 208 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g2[18] += s;
+        g2[18] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 19 */
         const float wt = w2[19];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d2 + oy * 96;
-            const int at = oy * 102 + 209;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 209 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 209 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g2[19] += s;
+        g2[19] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 20 */
         const float wt = w2[20];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d2 + oy * 96;
-            const int at = oy * 102 + 210;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 210 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 210 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g2[20] += s;
+        g2[20] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 21 */
         const float wt = w2[21];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d2 + oy * 96;
-            const int at = oy * 102 + 306;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 306 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 306 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g2[21] += s;
+        g2[21] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 22 */
         const float wt = w2[22];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d2 + oy * 96;
-            const int at = oy * 102 + 307;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 307 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 307 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g2[22] += s;
+        g2[22] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 23 */
         const float wt = w2[23];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d2 + oy * 96;
-            const int at = oy * 102 + 308;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 308 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 308 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g2[23] += s;
+        g2[23] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 24 */
         const float wt = w2[24];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d2 + oy * 96;
-            const int at = oy * 102 + 309;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 309 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 309 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g2[24] += s;
+        g2[24] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 25 */
         const float wt = w2[25];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d2 + oy * 96;
-            const int at = oy * 102 + 310;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 310 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 310 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g2[25] += s;
+        g2[25] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 26 */
         const float wt = w2[26];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d2 + oy * 96;
-            const int at = oy * 102 + 311;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 311 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 311 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g2[26] += s;
+        g2[26] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 27 */
         const float wt = w2[27];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d2 + oy * 96;
-            const int at = oy * 102 + 312;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 312 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 312 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g2[27] += s;
+        g2[27] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 28 */
         const float wt = w2[28];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d2 + oy * 96;
-            const int at = oy * 102 + 408;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 408 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 408 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g2[28] += s;
+        g2[28] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 29 */
         const float wt = w2[29];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d2 + oy * 96;
-            const int at = oy * 102 + 409;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 409 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 409 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g2[29] += s;
+        g2[29] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 30 */
         const float wt = w2[30];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d2 + oy * 96;
-            const int at = oy * 102 + 410;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 410 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 410 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g2[30] += s;
+        g2[30] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 31 */
         const float wt = w2[31];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d2 + oy * 96;
-            const int at = oy * 102 + 411;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 411 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 411 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g2[31] += s;
+        g2[31] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 32 */
         const float wt = w2[32];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d2 + oy * 96;
-            const int at = oy * 102 + 412;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 412 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 412 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g2[32] += s;
+        g2[32] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 33 */
         const float wt = w2[33];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d2 + oy * 96;
-            const int at = oy * 102 + 413;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 413 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 413 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g2[33] += s;
+        g2[33] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 34 */
         const float wt = w2[34];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d2 + oy * 96;
-            const int at = oy * 102 + 414;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 414 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 414 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g2[34] += s;
+        g2[34] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 35 */
         const float wt = w2[35];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d2 + oy * 96;
-            const int at = oy * 102 + 510;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 510 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 510 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g2[35] += s;
+        g2[35] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 36 */
         const float wt = w2[36];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d2 + oy * 96;
-            const int at = oy * 102 + 511;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 511 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 511 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g2[36] += s;
+        g2[36] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 37 */
         const float wt = w2[37];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d2 + oy * 96;
-            const int at = oy * 102 + 512;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 512 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 512 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g2[37] += s;
+        g2[37] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 38 */
         const float wt = w2[38];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d2 + oy * 96;
-            const int at = oy * 102 + 513;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 513 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 513 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g2[38] += s;
+        g2[38] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 39 */
         const float wt = w2[39];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d2 + oy * 96;
-            const int at = oy * 102 + 514;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 514 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 514 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g2[39] += s;
+        g2[39] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 40 */
         const float wt = w2[40];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d2 + oy * 96;
-            const int at = oy * 102 + 515;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 515 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 515 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g2[40] += s;
+        g2[40] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 41 */
         const float wt = w2[41];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d2 + oy * 96;
-            const int at = oy * 102 + 516;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 516 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 516 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g2[41] += s;
+        g2[41] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 42 */
         const float wt = w2[42];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d2 + oy * 96;
-            const int at = oy * 102 + 612;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 612 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 612 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g2[42] += s;
+        g2[42] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 43 */
         const float wt = w2[43];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d2 + oy * 96;
-            const int at = oy * 102 + 613;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 613 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 613 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g2[43] += s;
+        g2[43] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 44 */
         const float wt = w2[44];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d2 + oy * 96;
-            const int at = oy * 102 + 614;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 614 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 614 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g2[44] += s;
+        g2[44] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 45 */
         const float wt = w2[45];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d2 + oy * 96;
-            const int at = oy * 102 + 615;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 615 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 615 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g2[45] += s;
+        g2[45] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 46 */
         const float wt = w2[46];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d2 + oy * 96;
-            const int at = oy * 102 + 616;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 616 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 616 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g2[46] += s;
+        g2[46] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 47 */
         const float wt = w2[47];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d2 + oy * 96;
-            const int at = oy * 102 + 617;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 617 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 617 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g2[47] += s;
+        g2[47] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 48 */
         const float wt = w2[48];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d2 + oy * 96;
-            const int at = oy * 102 + 618;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9792; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 618 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 618 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g2[48] += s;
+        g2[48] += mc_v16_sum(&acc);
     }
     for (int iy = 0; iy < 96; iy++)
         for (int ix = 0; ix < 96; ix++)
@@ -1749,7 +1219,7 @@ void dw_k3_5_7_c32_96x96_s1_bwd(int n, const float *restrict x, const float *res
 /* dw_k3_5_c96_96x96_s1: depthwise, kernels 3, 5 on 96 channels of 96x96, stride 1 -> 192x96x96 */
 static inline void dw_k3_5_c96_96x96_s1_pad(const float *restrict xc, float *restrict xp)
 {
-    memset(xp, 0, sizeof(float) * 10000);
+    memset(xp, 0, sizeof(float) * 10004);
     for (int iy = 0; iy < 96; iy++)
         for (int ix = 0; ix < 96; ix++)
             xp[(iy + 2) * 100 + 2 + ix] = xc[iy * 96 + ix];
@@ -1760,52 +1230,63 @@ static inline void dw_k3_5_c96_96x96_s1_fwd_plane(const float *restrict xc, cons
     float *restrict y, int b, int c)
 {
     (void)bias;
-    float xp[10000];
+    float xp[10004];
     dw_k3_5_c96_96x96_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     float *restrict y0 = y + ((long)b * 192 + 0 + c) * 9216;
     const float *restrict w1 = w + 864 + c * 25;
     float *restrict y1 = y + ((long)b * 192 + 96 + c) * 9216;
-    for (int oy = 0; oy < 96; oy++)
-        for (int ox = 0; ox < 96; ox++) {
-            const float *restrict p = xp + oy * 100 + ox * 1;
-            y0[oy * 96 + ox] = 0.0f
-                + w0[0] * p[101]
-                + w0[1] * p[102]
-                + w0[2] * p[103]
-                + w0[3] * p[201]
-                + w0[4] * p[202]
-                + w0[5] * p[203]
-                + w0[6] * p[301]
-                + w0[7] * p[302]
-                + w0[8] * p[303];
-            y1[oy * 96 + ox] = 0.0f
-                + w1[0] * p[0]
-                + w1[1] * p[1]
-                + w1[2] * p[2]
-                + w1[3] * p[3]
-                + w1[4] * p[4]
-                + w1[5] * p[100]
-                + w1[6] * p[101]
-                + w1[7] * p[102]
-                + w1[8] * p[103]
-                + w1[9] * p[104]
-                + w1[10] * p[200]
-                + w1[11] * p[201]
-                + w1[12] * p[202]
-                + w1[13] * p[203]
-                + w1[14] * p[204]
-                + w1[15] * p[300]
-                + w1[16] * p[301]
-                + w1[17] * p[302]
-                + w1[18] * p[303]
-                + w1[19] * p[304]
-                + w1[20] * p[400]
-                + w1[21] * p[401]
-                + w1[22] * p[402]
-                + w1[23] * p[403]
-                + w1[24] * p[404];
+    float yg0[9600];
+    float yg1[9600];
+    for (int i = 0; i < 9600; i += 16) {
+        const float *restrict p = xp + i;
+        {
+            mc_v16 a = (mc_v16){0};
+            a += w0[0] * *(const mc_v16 *)(p + 101);
+            a += w0[1] * *(const mc_v16 *)(p + 102);
+            a += w0[2] * *(const mc_v16 *)(p + 103);
+            a += w0[3] * *(const mc_v16 *)(p + 201);
+            a += w0[4] * *(const mc_v16 *)(p + 202);
+            a += w0[5] * *(const mc_v16 *)(p + 203);
+            a += w0[6] * *(const mc_v16 *)(p + 301);
+            a += w0[7] * *(const mc_v16 *)(p + 302);
+            a += w0[8] * *(const mc_v16 *)(p + 303);
+            *(mc_v16 *)(yg0 + i) = a;
         }
+        {
+            mc_v16 a = (mc_v16){0};
+            a += w1[0] * *(const mc_v16 *)(p + 0);
+            a += w1[1] * *(const mc_v16 *)(p + 1);
+            a += w1[2] * *(const mc_v16 *)(p + 2);
+            a += w1[3] * *(const mc_v16 *)(p + 3);
+            a += w1[4] * *(const mc_v16 *)(p + 4);
+            a += w1[5] * *(const mc_v16 *)(p + 100);
+            a += w1[6] * *(const mc_v16 *)(p + 101);
+            a += w1[7] * *(const mc_v16 *)(p + 102);
+            a += w1[8] * *(const mc_v16 *)(p + 103);
+            a += w1[9] * *(const mc_v16 *)(p + 104);
+            a += w1[10] * *(const mc_v16 *)(p + 200);
+            a += w1[11] * *(const mc_v16 *)(p + 201);
+            a += w1[12] * *(const mc_v16 *)(p + 202);
+            a += w1[13] * *(const mc_v16 *)(p + 203);
+            a += w1[14] * *(const mc_v16 *)(p + 204);
+            a += w1[15] * *(const mc_v16 *)(p + 300);
+            a += w1[16] * *(const mc_v16 *)(p + 301);
+            a += w1[17] * *(const mc_v16 *)(p + 302);
+            a += w1[18] * *(const mc_v16 *)(p + 303);
+            a += w1[19] * *(const mc_v16 *)(p + 304);
+            a += w1[20] * *(const mc_v16 *)(p + 400);
+            a += w1[21] * *(const mc_v16 *)(p + 401);
+            a += w1[22] * *(const mc_v16 *)(p + 402);
+            a += w1[23] * *(const mc_v16 *)(p + 403);
+            a += w1[24] * *(const mc_v16 *)(p + 404);
+            *(mc_v16 *)(yg1 + i) = a;
+        }
+    }
+    for (int oy = 0; oy < 96; oy++) {
+        memcpy(y0 + oy * 96, yg0 + oy * 100, 96 * sizeof(float));
+        memcpy(y1 + oy * 96, yg1 + oy * 100, 96 * sizeof(float));
+    }
 }
 
 void dw_k3_5_c96_96x96_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -1819,623 +1300,390 @@ void dw_k3_5_c96_96x96_s1_fwd(int n, const float *restrict x, const float *restr
 static inline void dw_k3_5_c96_96x96_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
     float *restrict dxc, float *restrict g0, float *restrict g1, int b, int c)
 {
-    float xp[10000], dxp[10000] = {0};
+    float xp[10004], dxp[10004] = {0};
     dw_k3_5_c96_96x96_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     const float *restrict d0 = dy + ((long)b * 192 + 0 + c) * 9216;
     const float *restrict w1 = w + 864 + c * 25;
     const float *restrict d1 = dy + ((long)b * 192 + 96 + c) * 9216;
+    float dg[9600] = {0};
+    for (int oy = 0; oy < 96; oy++)
+        memcpy(dg + oy * 100, d0 + oy * 96, 96 * sizeof(float));
     {
         /* kernel 0, tap 0 */
         const float wt = w0[0];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d0 + oy * 96;
-            const int at = oy * 100 + 101;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9600; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 101 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 101 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g0[0] += s;
+        g0[0] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 1 */
         const float wt = w0[1];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d0 + oy * 96;
-            const int at = oy * 100 + 102;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9600; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 102 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 102 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g0[1] += s;
+        g0[1] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 2 */
         const float wt = w0[2];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d0 + oy * 96;
-            const int at = oy * 100 + 103;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9600; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 103 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 103 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g0[2] += s;
+        g0[2] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 3 */
         const float wt = w0[3];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d0 + oy * 96;
-            const int at = oy * 100 + 201;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9600; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 201 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 201 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g0[3] += s;
+        g0[3] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 4 */
         const float wt = w0[4];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d0 + oy * 96;
-            const int at = oy * 100 + 202;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9600; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 202 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 202 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g0[4] += s;
+        g0[4] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 5 */
         const float wt = w0[5];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d0 + oy * 96;
-            const int at = oy * 100 + 203;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9600; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 203 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 203 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g0[5] += s;
+        g0[5] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 6 */
         const float wt = w0[6];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d0 + oy * 96;
-            const int at = oy * 100 + 301;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9600; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 301 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 301 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g0[6] += s;
+        g0[6] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 7 */
         const float wt = w0[7];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d0 + oy * 96;
-            const int at = oy * 100 + 302;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9600; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 302 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 302 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g0[7] += s;
+        g0[7] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 8 */
         const float wt = w0[8];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d0 + oy * 96;
-            const int at = oy * 100 + 303;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9600; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 303 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 303 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g0[8] += s;
+        g0[8] += mc_v16_sum(&acc);
     }
+    for (int oy = 0; oy < 96; oy++)
+        memcpy(dg + oy * 100, d1 + oy * 96, 96 * sizeof(float));
     {
         /* kernel 1, tap 0 */
         const float wt = w1[0];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d1 + oy * 96;
-            const int at = oy * 100 + 0;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9600; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 0 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 0 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g1[0] += s;
+        g1[0] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 1 */
         const float wt = w1[1];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d1 + oy * 96;
-            const int at = oy * 100 + 1;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9600; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 1 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 1 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g1[1] += s;
+        g1[1] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 2 */
         const float wt = w1[2];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d1 + oy * 96;
-            const int at = oy * 100 + 2;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9600; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 2 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 2 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g1[2] += s;
+        g1[2] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 3 */
         const float wt = w1[3];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d1 + oy * 96;
-            const int at = oy * 100 + 3;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9600; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 3 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 3 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g1[3] += s;
+        g1[3] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 4 */
         const float wt = w1[4];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d1 + oy * 96;
-            const int at = oy * 100 + 4;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9600; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 4 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 4 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g1[4] += s;
+        g1[4] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 5 */
         const float wt = w1[5];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d1 + oy * 96;
-            const int at = oy * 100 + 100;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9600; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 100 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 100 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g1[5] += s;
+        g1[5] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 6 */
         const float wt = w1[6];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d1 + oy * 96;
-            const int at = oy * 100 + 101;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9600; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 101 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 101 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g1[6] += s;
+        g1[6] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 7 */
         const float wt = w1[7];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d1 + oy * 96;
-            const int at = oy * 100 + 102;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9600; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 102 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 102 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g1[7] += s;
+        g1[7] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 8 */
         const float wt = w1[8];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d1 + oy * 96;
-            const int at = oy * 100 + 103;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9600; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 103 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 103 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g1[8] += s;
+        g1[8] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 9 */
         const float wt = w1[9];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d1 + oy * 96;
-            const int at = oy * 100 + 104;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9600; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 104 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 104 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g1[9] += s;
+        g1[9] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 10 */
         const float wt = w1[10];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d1 + oy * 96;
-            const int at = oy * 100 + 200;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9600; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 200 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 200 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g1[10] += s;
+        g1[10] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 11 */
         const float wt = w1[11];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d1 + oy * 96;
-            const int at = oy * 100 + 201;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9600; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 201 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 201 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g1[11] += s;
+        g1[11] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 12 */
         const float wt = w1[12];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d1 + oy * 96;
-            const int at = oy * 100 + 202;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9600; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 202 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 202 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g1[12] += s;
+        g1[12] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 13 */
         const float wt = w1[13];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d1 + oy * 96;
-            const int at = oy * 100 + 203;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9600; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 203 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 203 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g1[13] += s;
+        g1[13] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 14 */
         const float wt = w1[14];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d1 + oy * 96;
-            const int at = oy * 100 + 204;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9600; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 204 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 204 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g1[14] += s;
+        g1[14] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 15 */
         const float wt = w1[15];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d1 + oy * 96;
-            const int at = oy * 100 + 300;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9600; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 300 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 300 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g1[15] += s;
+        g1[15] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 16 */
         const float wt = w1[16];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d1 + oy * 96;
-            const int at = oy * 100 + 301;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9600; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 301 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 301 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g1[16] += s;
+        g1[16] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 17 */
         const float wt = w1[17];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d1 + oy * 96;
-            const int at = oy * 100 + 302;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9600; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 302 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 302 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g1[17] += s;
+        g1[17] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 18 */
         const float wt = w1[18];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d1 + oy * 96;
-            const int at = oy * 100 + 303;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9600; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 303 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 303 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g1[18] += s;
+        g1[18] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 19 */
         const float wt = w1[19];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d1 + oy * 96;
-            const int at = oy * 100 + 304;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9600; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 304 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 304 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g1[19] += s;
+        g1[19] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 20 */
         const float wt = w1[20];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d1 + oy * 96;
-            const int at = oy * 100 + 400;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9600; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 400 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 400 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g1[20] += s;
+        g1[20] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 21 */
         const float wt = w1[21];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d1 + oy * 96;
-            const int at = oy * 100 + 401;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9600; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 401 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 401 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g1[21] += s;
+        g1[21] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 22 */
         const float wt = w1[22];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d1 + oy * 96;
-            const int at = oy * 100 + 402;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9600; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 402 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 402 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g1[22] += s;
+        g1[22] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 23 */
         const float wt = w1[23];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d1 + oy * 96;
-            const int at = oy * 100 + 403;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9600; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 403 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 403 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g1[23] += s;
+        g1[23] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 24 */
         const float wt = w1[24];
-        float acc[96] = {0};
-        for (int oy = 0; oy < 96; oy++) {
-            const float *restrict drow = d1 + oy * 96;
-            const int at = oy * 100 + 404;
-            for (int ox = 0; ox < 96; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 9600; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 404 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 404 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 96; ox++)
-            s += acc[ox];
-        g1[24] += s;
+        g1[24] += mc_v16_sum(&acc);
     }
     for (int iy = 0; iy < 96; iy++)
         for (int ix = 0; ix < 96; ix++)
@@ -2502,7 +1750,7 @@ void dw_k3_5_c96_96x96_s1_bwd(int n, const float *restrict x, const float *restr
 /* dw_k3_5_c144_48x48_s1: depthwise, kernels 3, 5 on 144 channels of 48x48, stride 1 -> 288x48x48 */
 static inline void dw_k3_5_c144_48x48_s1_pad(const float *restrict xc, float *restrict xp)
 {
-    memset(xp, 0, sizeof(float) * 2704);
+    memset(xp, 0, sizeof(float) * 2708);
     for (int iy = 0; iy < 48; iy++)
         for (int ix = 0; ix < 48; ix++)
             xp[(iy + 2) * 52 + 2 + ix] = xc[iy * 48 + ix];
@@ -2513,52 +1761,63 @@ static inline void dw_k3_5_c144_48x48_s1_fwd_plane(const float *restrict xc, con
     float *restrict y, int b, int c)
 {
     (void)bias;
-    float xp[2704];
+    float xp[2708];
     dw_k3_5_c144_48x48_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     float *restrict y0 = y + ((long)b * 288 + 0 + c) * 2304;
     const float *restrict w1 = w + 1296 + c * 25;
     float *restrict y1 = y + ((long)b * 288 + 144 + c) * 2304;
-    for (int oy = 0; oy < 48; oy++)
-        for (int ox = 0; ox < 48; ox++) {
-            const float *restrict p = xp + oy * 52 + ox * 1;
-            y0[oy * 48 + ox] = 0.0f
-                + w0[0] * p[53]
-                + w0[1] * p[54]
-                + w0[2] * p[55]
-                + w0[3] * p[105]
-                + w0[4] * p[106]
-                + w0[5] * p[107]
-                + w0[6] * p[157]
-                + w0[7] * p[158]
-                + w0[8] * p[159];
-            y1[oy * 48 + ox] = 0.0f
-                + w1[0] * p[0]
-                + w1[1] * p[1]
-                + w1[2] * p[2]
-                + w1[3] * p[3]
-                + w1[4] * p[4]
-                + w1[5] * p[52]
-                + w1[6] * p[53]
-                + w1[7] * p[54]
-                + w1[8] * p[55]
-                + w1[9] * p[56]
-                + w1[10] * p[104]
-                + w1[11] * p[105]
-                + w1[12] * p[106]
-                + w1[13] * p[107]
-                + w1[14] * p[108]
-                + w1[15] * p[156]
-                + w1[16] * p[157]
-                + w1[17] * p[158]
-                + w1[18] * p[159]
-                + w1[19] * p[160]
-                + w1[20] * p[208]
-                + w1[21] * p[209]
-                + w1[22] * p[210]
-                + w1[23] * p[211]
-                + w1[24] * p[212];
+    float yg0[2496];
+    float yg1[2496];
+    for (int i = 0; i < 2496; i += 16) {
+        const float *restrict p = xp + i;
+        {
+            mc_v16 a = (mc_v16){0};
+            a += w0[0] * *(const mc_v16 *)(p + 53);
+            a += w0[1] * *(const mc_v16 *)(p + 54);
+            a += w0[2] * *(const mc_v16 *)(p + 55);
+            a += w0[3] * *(const mc_v16 *)(p + 105);
+            a += w0[4] * *(const mc_v16 *)(p + 106);
+            a += w0[5] * *(const mc_v16 *)(p + 107);
+            a += w0[6] * *(const mc_v16 *)(p + 157);
+            a += w0[7] * *(const mc_v16 *)(p + 158);
+            a += w0[8] * *(const mc_v16 *)(p + 159);
+            *(mc_v16 *)(yg0 + i) = a;
         }
+        {
+            mc_v16 a = (mc_v16){0};
+            a += w1[0] * *(const mc_v16 *)(p + 0);
+            a += w1[1] * *(const mc_v16 *)(p + 1);
+            a += w1[2] * *(const mc_v16 *)(p + 2);
+            a += w1[3] * *(const mc_v16 *)(p + 3);
+            a += w1[4] * *(const mc_v16 *)(p + 4);
+            a += w1[5] * *(const mc_v16 *)(p + 52);
+            a += w1[6] * *(const mc_v16 *)(p + 53);
+            a += w1[7] * *(const mc_v16 *)(p + 54);
+            a += w1[8] * *(const mc_v16 *)(p + 55);
+            a += w1[9] * *(const mc_v16 *)(p + 56);
+            a += w1[10] * *(const mc_v16 *)(p + 104);
+            a += w1[11] * *(const mc_v16 *)(p + 105);
+            a += w1[12] * *(const mc_v16 *)(p + 106);
+            a += w1[13] * *(const mc_v16 *)(p + 107);
+            a += w1[14] * *(const mc_v16 *)(p + 108);
+            a += w1[15] * *(const mc_v16 *)(p + 156);
+            a += w1[16] * *(const mc_v16 *)(p + 157);
+            a += w1[17] * *(const mc_v16 *)(p + 158);
+            a += w1[18] * *(const mc_v16 *)(p + 159);
+            a += w1[19] * *(const mc_v16 *)(p + 160);
+            a += w1[20] * *(const mc_v16 *)(p + 208);
+            a += w1[21] * *(const mc_v16 *)(p + 209);
+            a += w1[22] * *(const mc_v16 *)(p + 210);
+            a += w1[23] * *(const mc_v16 *)(p + 211);
+            a += w1[24] * *(const mc_v16 *)(p + 212);
+            *(mc_v16 *)(yg1 + i) = a;
+        }
+    }
+    for (int oy = 0; oy < 48; oy++) {
+        memcpy(y0 + oy * 48, yg0 + oy * 52, 48 * sizeof(float));
+        memcpy(y1 + oy * 48, yg1 + oy * 52, 48 * sizeof(float));
+    }
 }
 
 void dw_k3_5_c144_48x48_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -2572,623 +1831,390 @@ void dw_k3_5_c144_48x48_s1_fwd(int n, const float *restrict x, const float *rest
 static inline void dw_k3_5_c144_48x48_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
     float *restrict dxc, float *restrict g0, float *restrict g1, int b, int c)
 {
-    float xp[2704], dxp[2704] = {0};
+    float xp[2708], dxp[2708] = {0};
     dw_k3_5_c144_48x48_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     const float *restrict d0 = dy + ((long)b * 288 + 0 + c) * 2304;
     const float *restrict w1 = w + 1296 + c * 25;
     const float *restrict d1 = dy + ((long)b * 288 + 144 + c) * 2304;
+    float dg[2496] = {0};
+    for (int oy = 0; oy < 48; oy++)
+        memcpy(dg + oy * 52, d0 + oy * 48, 48 * sizeof(float));
     {
         /* kernel 0, tap 0 */
         const float wt = w0[0];
-        float acc[48] = {0};
-        for (int oy = 0; oy < 48; oy++) {
-            const float *restrict drow = d0 + oy * 48;
-            const int at = oy * 52 + 53;
-            for (int ox = 0; ox < 48; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 2496; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 53 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 53 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 48; ox++)
-            s += acc[ox];
-        g0[0] += s;
+        g0[0] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 1 */
         const float wt = w0[1];
-        float acc[48] = {0};
-        for (int oy = 0; oy < 48; oy++) {
-            const float *restrict drow = d0 + oy * 48;
-            const int at = oy * 52 + 54;
-            for (int ox = 0; ox < 48; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 2496; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 54 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 54 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 48; ox++)
-            s += acc[ox];
-        g0[1] += s;
+        g0[1] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 2 */
         const float wt = w0[2];
-        float acc[48] = {0};
-        for (int oy = 0; oy < 48; oy++) {
-            const float *restrict drow = d0 + oy * 48;
-            const int at = oy * 52 + 55;
-            for (int ox = 0; ox < 48; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 2496; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 55 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 55 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 48; ox++)
-            s += acc[ox];
-        g0[2] += s;
+        g0[2] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 3 */
         const float wt = w0[3];
-        float acc[48] = {0};
-        for (int oy = 0; oy < 48; oy++) {
-            const float *restrict drow = d0 + oy * 48;
-            const int at = oy * 52 + 105;
-            for (int ox = 0; ox < 48; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 2496; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 105 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 105 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 48; ox++)
-            s += acc[ox];
-        g0[3] += s;
+        g0[3] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 4 */
         const float wt = w0[4];
-        float acc[48] = {0};
-        for (int oy = 0; oy < 48; oy++) {
-            const float *restrict drow = d0 + oy * 48;
-            const int at = oy * 52 + 106;
-            for (int ox = 0; ox < 48; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 2496; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 106 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 106 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 48; ox++)
-            s += acc[ox];
-        g0[4] += s;
+        g0[4] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 5 */
         const float wt = w0[5];
-        float acc[48] = {0};
-        for (int oy = 0; oy < 48; oy++) {
-            const float *restrict drow = d0 + oy * 48;
-            const int at = oy * 52 + 107;
-            for (int ox = 0; ox < 48; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 2496; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 107 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 107 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 48; ox++)
-            s += acc[ox];
-        g0[5] += s;
+        g0[5] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 6 */
         const float wt = w0[6];
-        float acc[48] = {0};
-        for (int oy = 0; oy < 48; oy++) {
-            const float *restrict drow = d0 + oy * 48;
-            const int at = oy * 52 + 157;
-            for (int ox = 0; ox < 48; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 2496; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 157 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 157 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 48; ox++)
-            s += acc[ox];
-        g0[6] += s;
+        g0[6] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 7 */
         const float wt = w0[7];
-        float acc[48] = {0};
-        for (int oy = 0; oy < 48; oy++) {
-            const float *restrict drow = d0 + oy * 48;
-            const int at = oy * 52 + 158;
-            for (int ox = 0; ox < 48; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 2496; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 158 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 158 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 48; ox++)
-            s += acc[ox];
-        g0[7] += s;
+        g0[7] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 8 */
         const float wt = w0[8];
-        float acc[48] = {0};
-        for (int oy = 0; oy < 48; oy++) {
-            const float *restrict drow = d0 + oy * 48;
-            const int at = oy * 52 + 159;
-            for (int ox = 0; ox < 48; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 2496; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 159 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 159 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 48; ox++)
-            s += acc[ox];
-        g0[8] += s;
+        g0[8] += mc_v16_sum(&acc);
     }
+    for (int oy = 0; oy < 48; oy++)
+        memcpy(dg + oy * 52, d1 + oy * 48, 48 * sizeof(float));
     {
         /* kernel 1, tap 0 */
         const float wt = w1[0];
-        float acc[48] = {0};
-        for (int oy = 0; oy < 48; oy++) {
-            const float *restrict drow = d1 + oy * 48;
-            const int at = oy * 52 + 0;
-            for (int ox = 0; ox < 48; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 2496; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 0 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 0 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 48; ox++)
-            s += acc[ox];
-        g1[0] += s;
+        g1[0] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 1 */
         const float wt = w1[1];
-        float acc[48] = {0};
-        for (int oy = 0; oy < 48; oy++) {
-            const float *restrict drow = d1 + oy * 48;
-            const int at = oy * 52 + 1;
-            for (int ox = 0; ox < 48; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 2496; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 1 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 1 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 48; ox++)
-            s += acc[ox];
-        g1[1] += s;
+        g1[1] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 2 */
         const float wt = w1[2];
-        float acc[48] = {0};
-        for (int oy = 0; oy < 48; oy++) {
-            const float *restrict drow = d1 + oy * 48;
-            const int at = oy * 52 + 2;
-            for (int ox = 0; ox < 48; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 2496; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 2 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 2 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 48; ox++)
-            s += acc[ox];
-        g1[2] += s;
+        g1[2] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 3 */
         const float wt = w1[3];
-        float acc[48] = {0};
-        for (int oy = 0; oy < 48; oy++) {
-            const float *restrict drow = d1 + oy * 48;
-            const int at = oy * 52 + 3;
-            for (int ox = 0; ox < 48; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 2496; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 3 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 3 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 48; ox++)
-            s += acc[ox];
-        g1[3] += s;
+        g1[3] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 4 */
         const float wt = w1[4];
-        float acc[48] = {0};
-        for (int oy = 0; oy < 48; oy++) {
-            const float *restrict drow = d1 + oy * 48;
-            const int at = oy * 52 + 4;
-            for (int ox = 0; ox < 48; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 2496; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 4 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 4 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 48; ox++)
-            s += acc[ox];
-        g1[4] += s;
+        g1[4] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 5 */
         const float wt = w1[5];
-        float acc[48] = {0};
-        for (int oy = 0; oy < 48; oy++) {
-            const float *restrict drow = d1 + oy * 48;
-            const int at = oy * 52 + 52;
-            for (int ox = 0; ox < 48; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 2496; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 52 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 52 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 48; ox++)
-            s += acc[ox];
-        g1[5] += s;
+        g1[5] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 6 */
         const float wt = w1[6];
-        float acc[48] = {0};
-        for (int oy = 0; oy < 48; oy++) {
-            const float *restrict drow = d1 + oy * 48;
-            const int at = oy * 52 + 53;
-            for (int ox = 0; ox < 48; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 2496; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 53 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 53 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 48; ox++)
-            s += acc[ox];
-        g1[6] += s;
+        g1[6] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 7 */
         const float wt = w1[7];
-        float acc[48] = {0};
-        for (int oy = 0; oy < 48; oy++) {
-            const float *restrict drow = d1 + oy * 48;
-            const int at = oy * 52 + 54;
-            for (int ox = 0; ox < 48; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 2496; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 54 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 54 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 48; ox++)
-            s += acc[ox];
-        g1[7] += s;
+        g1[7] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 8 */
         const float wt = w1[8];
-        float acc[48] = {0};
-        for (int oy = 0; oy < 48; oy++) {
-            const float *restrict drow = d1 + oy * 48;
-            const int at = oy * 52 + 55;
-            for (int ox = 0; ox < 48; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 2496; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 55 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 55 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 48; ox++)
-            s += acc[ox];
-        g1[8] += s;
+        g1[8] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 9 */
         const float wt = w1[9];
-        float acc[48] = {0};
-        for (int oy = 0; oy < 48; oy++) {
-            const float *restrict drow = d1 + oy * 48;
-            const int at = oy * 52 + 56;
-            for (int ox = 0; ox < 48; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 2496; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 56 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 56 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 48; ox++)
-            s += acc[ox];
-        g1[9] += s;
+        g1[9] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 10 */
         const float wt = w1[10];
-        float acc[48] = {0};
-        for (int oy = 0; oy < 48; oy++) {
-            const float *restrict drow = d1 + oy * 48;
-            const int at = oy * 52 + 104;
-            for (int ox = 0; ox < 48; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 2496; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 104 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 104 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 48; ox++)
-            s += acc[ox];
-        g1[10] += s;
+        g1[10] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 11 */
         const float wt = w1[11];
-        float acc[48] = {0};
-        for (int oy = 0; oy < 48; oy++) {
-            const float *restrict drow = d1 + oy * 48;
-            const int at = oy * 52 + 105;
-            for (int ox = 0; ox < 48; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 2496; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 105 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 105 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 48; ox++)
-            s += acc[ox];
-        g1[11] += s;
+        g1[11] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 12 */
         const float wt = w1[12];
-        float acc[48] = {0};
-        for (int oy = 0; oy < 48; oy++) {
-            const float *restrict drow = d1 + oy * 48;
-            const int at = oy * 52 + 106;
-            for (int ox = 0; ox < 48; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 2496; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 106 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 106 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 48; ox++)
-            s += acc[ox];
-        g1[12] += s;
+        g1[12] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 13 */
         const float wt = w1[13];
-        float acc[48] = {0};
-        for (int oy = 0; oy < 48; oy++) {
-            const float *restrict drow = d1 + oy * 48;
-            const int at = oy * 52 + 107;
-            for (int ox = 0; ox < 48; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 2496; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 107 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 107 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 48; ox++)
-            s += acc[ox];
-        g1[13] += s;
+        g1[13] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 14 */
         const float wt = w1[14];
-        float acc[48] = {0};
-        for (int oy = 0; oy < 48; oy++) {
-            const float *restrict drow = d1 + oy * 48;
-            const int at = oy * 52 + 108;
-            for (int ox = 0; ox < 48; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 2496; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 108 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 108 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 48; ox++)
-            s += acc[ox];
-        g1[14] += s;
+        g1[14] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 15 */
         const float wt = w1[15];
-        float acc[48] = {0};
-        for (int oy = 0; oy < 48; oy++) {
-            const float *restrict drow = d1 + oy * 48;
-            const int at = oy * 52 + 156;
-            for (int ox = 0; ox < 48; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 2496; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 156 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 156 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 48; ox++)
-            s += acc[ox];
-        g1[15] += s;
+        g1[15] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 16 */
         const float wt = w1[16];
-        float acc[48] = {0};
-        for (int oy = 0; oy < 48; oy++) {
-            const float *restrict drow = d1 + oy * 48;
-            const int at = oy * 52 + 157;
-            for (int ox = 0; ox < 48; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 2496; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 157 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 157 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 48; ox++)
-            s += acc[ox];
-        g1[16] += s;
+        g1[16] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 17 */
         const float wt = w1[17];
-        float acc[48] = {0};
-        for (int oy = 0; oy < 48; oy++) {
-            const float *restrict drow = d1 + oy * 48;
-            const int at = oy * 52 + 158;
-            for (int ox = 0; ox < 48; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 2496; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 158 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 158 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 48; ox++)
-            s += acc[ox];
-        g1[17] += s;
+        g1[17] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 18 */
         const float wt = w1[18];
-        float acc[48] = {0};
-        for (int oy = 0; oy < 48; oy++) {
-            const float *restrict drow = d1 + oy * 48;
-            const int at = oy * 52 + 159;
-            for (int ox = 0; ox < 48; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 2496; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 159 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 159 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 48; ox++)
-            s += acc[ox];
-        g1[18] += s;
+        g1[18] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 19 */
         const float wt = w1[19];
-        float acc[48] = {0};
-        for (int oy = 0; oy < 48; oy++) {
-            const float *restrict drow = d1 + oy * 48;
-            const int at = oy * 52 + 160;
-            for (int ox = 0; ox < 48; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 2496; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 160 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 160 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 48; ox++)
-            s += acc[ox];
-        g1[19] += s;
+        g1[19] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 20 */
         const float wt = w1[20];
-        float acc[48] = {0};
-        for (int oy = 0; oy < 48; oy++) {
-            const float *restrict drow = d1 + oy * 48;
-            const int at = oy * 52 + 208;
-            for (int ox = 0; ox < 48; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 2496; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 208 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 208 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 48; ox++)
-            s += acc[ox];
-        g1[20] += s;
+        g1[20] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 21 */
         const float wt = w1[21];
-        float acc[48] = {0};
-        for (int oy = 0; oy < 48; oy++) {
-            const float *restrict drow = d1 + oy * 48;
-            const int at = oy * 52 + 209;
-            for (int ox = 0; ox < 48; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 2496; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 209 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 209 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 48; ox++)
-            s += acc[ox];
-        g1[21] += s;
+        g1[21] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 22 */
         const float wt = w1[22];
-        float acc[48] = {0};
-        for (int oy = 0; oy < 48; oy++) {
-            const float *restrict drow = d1 + oy * 48;
-            const int at = oy * 52 + 210;
-            for (int ox = 0; ox < 48; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 2496; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 210 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 210 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 48; ox++)
-            s += acc[ox];
-        g1[22] += s;
+        g1[22] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 23 */
         const float wt = w1[23];
-        float acc[48] = {0};
-        for (int oy = 0; oy < 48; oy++) {
-            const float *restrict drow = d1 + oy * 48;
-            const int at = oy * 52 + 211;
-            for (int ox = 0; ox < 48; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 2496; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 211 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 211 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 48; ox++)
-            s += acc[ox];
-        g1[23] += s;
+        g1[23] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 24 */
         const float wt = w1[24];
-        float acc[48] = {0};
-        for (int oy = 0; oy < 48; oy++) {
-            const float *restrict drow = d1 + oy * 48;
-            const int at = oy * 52 + 212;
-            for (int ox = 0; ox < 48; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 2496; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 212 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 212 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 48; ox++)
-            s += acc[ox];
-        g1[24] += s;
+        g1[24] += mc_v16_sum(&acc);
     }
     for (int iy = 0; iy < 48; iy++)
         for (int ix = 0; ix < 48; ix++)
@@ -3499,7 +2525,7 @@ void dw_k3_c144_48x48_s2_bwd(int n, const float *restrict x, const float *restri
 /* dw_k3_c192_24x24_s1: depthwise, kernels 3 on 192 channels of 24x24, stride 1 -> 192x24x24 */
 static inline void dw_k3_c192_24x24_s1_pad(const float *restrict xc, float *restrict xp)
 {
-    memset(xp, 0, sizeof(float) * 676);
+    memset(xp, 0, sizeof(float) * 678);
     for (int iy = 0; iy < 24; iy++)
         for (int ix = 0; ix < 24; ix++)
             xp[(iy + 1) * 26 + 1 + ix] = xc[iy * 24 + ix];
@@ -3510,24 +2536,30 @@ static inline void dw_k3_c192_24x24_s1_fwd_plane(const float *restrict xc, const
     float *restrict y, int b, int c)
 {
     (void)bias;
-    float xp[676];
+    float xp[678];
     dw_k3_c192_24x24_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     float *restrict y0 = y + ((long)b * 192 + 0 + c) * 576;
-    for (int oy = 0; oy < 24; oy++)
-        for (int ox = 0; ox < 24; ox++) {
-            const float *restrict p = xp + oy * 26 + ox * 1;
-            y0[oy * 24 + ox] = 0.0f
-                + w0[0] * p[0]
-                + w0[1] * p[1]
-                + w0[2] * p[2]
-                + w0[3] * p[26]
-                + w0[4] * p[27]
-                + w0[5] * p[28]
-                + w0[6] * p[52]
-                + w0[7] * p[53]
-                + w0[8] * p[54];
+    float yg0[624];
+    for (int i = 0; i < 624; i += 16) {
+        const float *restrict p = xp + i;
+        {
+            mc_v16 a = (mc_v16){0};
+            a += w0[0] * *(const mc_v16 *)(p + 0);
+            a += w0[1] * *(const mc_v16 *)(p + 1);
+            a += w0[2] * *(const mc_v16 *)(p + 2);
+            a += w0[3] * *(const mc_v16 *)(p + 26);
+            a += w0[4] * *(const mc_v16 *)(p + 27);
+            a += w0[5] * *(const mc_v16 *)(p + 28);
+            a += w0[6] * *(const mc_v16 *)(p + 52);
+            a += w0[7] * *(const mc_v16 *)(p + 53);
+            a += w0[8] * *(const mc_v16 *)(p + 54);
+            *(mc_v16 *)(yg0 + i) = a;
         }
+    }
+    for (int oy = 0; oy < 24; oy++) {
+        memcpy(y0 + oy * 24, yg0 + oy * 26, 24 * sizeof(float));
+    }
 }
 
 void dw_k3_c192_24x24_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -3541,171 +2573,111 @@ void dw_k3_c192_24x24_s1_fwd(int n, const float *restrict x, const float *restri
 static inline void dw_k3_c192_24x24_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
     float *restrict dxc, float *restrict g0, int b, int c)
 {
-    float xp[676], dxp[676] = {0};
+    float xp[678], dxp[678] = {0};
     dw_k3_c192_24x24_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     const float *restrict d0 = dy + ((long)b * 192 + 0 + c) * 576;
+    float dg[624] = {0};
+    for (int oy = 0; oy < 24; oy++)
+        memcpy(dg + oy * 26, d0 + oy * 24, 24 * sizeof(float));
     {
         /* kernel 0, tap 0 */
         const float wt = w0[0];
-        float acc[24] = {0};
-        for (int oy = 0; oy < 24; oy++) {
-            const float *restrict drow = d0 + oy * 24;
-            const int at = oy * 26 + 0;
-            for (int ox = 0; ox < 24; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 624; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 0 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 0 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 24; ox++)
-            s += acc[ox];
-        g0[0] += s;
+        g0[0] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 1 */
         const float wt = w0[1];
-        float acc[24] = {0};
-        for (int oy = 0; oy < 24; oy++) {
-            const float *restrict drow = d0 + oy * 24;
-            const int at = oy * 26 + 1;
-            for (int ox = 0; ox < 24; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 624; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 1 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 1 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 24; ox++)
-            s += acc[ox];
-        g0[1] += s;
+        g0[1] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 2 */
         const float wt = w0[2];
-        float acc[24] = {0};
-        for (int oy = 0; oy < 24; oy++) {
-            const float *restrict drow = d0 + oy * 24;
-            const int at = oy * 26 + 2;
-            for (int ox = 0; ox < 24; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 624; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 2 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 2 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 24; ox++)
-            s += acc[ox];
-        g0[2] += s;
+        g0[2] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 3 */
         const float wt = w0[3];
-        float acc[24] = {0};
-        for (int oy = 0; oy < 24; oy++) {
-            const float *restrict drow = d0 + oy * 24;
-            const int at = oy * 26 + 26;
-            for (int ox = 0; ox < 24; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 624; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 26 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 26 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 24; ox++)
-            s += acc[ox];
-        g0[3] += s;
+        g0[3] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 4 */
         const float wt = w0[4];
-        float acc[24] = {0};
-        for (int oy = 0; oy < 24; oy++) {
-            const float *restrict drow = d0 + oy * 24;
-            const int at = oy * 26 + 27;
-            for (int ox = 0; ox < 24; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 624; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 27 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 27 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 24; ox++)
-            s += acc[ox];
-        g0[4] += s;
+        g0[4] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 5 */
         const float wt = w0[5];
-        float acc[24] = {0};
-        for (int oy = 0; oy < 24; oy++) {
-            const float *restrict drow = d0 + oy * 24;
-            const int at = oy * 26 + 28;
-            for (int ox = 0; ox < 24; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 624; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 28 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 28 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 24; ox++)
-            s += acc[ox];
-        g0[5] += s;
+        g0[5] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 6 */
         const float wt = w0[6];
-        float acc[24] = {0};
-        for (int oy = 0; oy < 24; oy++) {
-            const float *restrict drow = d0 + oy * 24;
-            const int at = oy * 26 + 52;
-            for (int ox = 0; ox < 24; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 624; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 52 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 52 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 24; ox++)
-            s += acc[ox];
-        g0[6] += s;
+        g0[6] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 7 */
         const float wt = w0[7];
-        float acc[24] = {0};
-        for (int oy = 0; oy < 24; oy++) {
-            const float *restrict drow = d0 + oy * 24;
-            const int at = oy * 26 + 53;
-            for (int ox = 0; ox < 24; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 624; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 53 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 53 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 24; ox++)
-            s += acc[ox];
-        g0[7] += s;
+        g0[7] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 8 */
         const float wt = w0[8];
-        float acc[24] = {0};
-        for (int oy = 0; oy < 24; oy++) {
-            const float *restrict drow = d0 + oy * 24;
-            const int at = oy * 26 + 54;
-            for (int ox = 0; ox < 24; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 624; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 54 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 54 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 24; ox++)
-            s += acc[ox];
-        g0[8] += s;
+        g0[8] += mc_v16_sum(&acc);
     }
     for (int iy = 0; iy < 24; iy++)
         for (int ix = 0; ix < 24; ix++)
@@ -3987,7 +2959,7 @@ void dw_k3_c192_24x24_s2_bwd(int n, const float *restrict x, const float *restri
 /* dw_k3_c384_12x12_s1: depthwise, kernels 3 on 384 channels of 12x12, stride 1 -> 384x12x12 */
 static inline void dw_k3_c384_12x12_s1_pad(const float *restrict xc, float *restrict xp)
 {
-    memset(xp, 0, sizeof(float) * 196);
+    memset(xp, 0, sizeof(float) * 206);
     for (int iy = 0; iy < 12; iy++)
         for (int ix = 0; ix < 12; ix++)
             xp[(iy + 1) * 14 + 1 + ix] = xc[iy * 12 + ix];
@@ -3998,24 +2970,30 @@ static inline void dw_k3_c384_12x12_s1_fwd_plane(const float *restrict xc, const
     float *restrict y, int b, int c)
 {
     (void)bias;
-    float xp[196];
+    float xp[206];
     dw_k3_c384_12x12_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     float *restrict y0 = y + ((long)b * 384 + 0 + c) * 144;
-    for (int oy = 0; oy < 12; oy++)
-        for (int ox = 0; ox < 12; ox++) {
-            const float *restrict p = xp + oy * 14 + ox * 1;
-            y0[oy * 12 + ox] = 0.0f
-                + w0[0] * p[0]
-                + w0[1] * p[1]
-                + w0[2] * p[2]
-                + w0[3] * p[14]
-                + w0[4] * p[15]
-                + w0[5] * p[16]
-                + w0[6] * p[28]
-                + w0[7] * p[29]
-                + w0[8] * p[30];
+    float yg0[176];
+    for (int i = 0; i < 176; i += 16) {
+        const float *restrict p = xp + i;
+        {
+            mc_v16 a = (mc_v16){0};
+            a += w0[0] * *(const mc_v16 *)(p + 0);
+            a += w0[1] * *(const mc_v16 *)(p + 1);
+            a += w0[2] * *(const mc_v16 *)(p + 2);
+            a += w0[3] * *(const mc_v16 *)(p + 14);
+            a += w0[4] * *(const mc_v16 *)(p + 15);
+            a += w0[5] * *(const mc_v16 *)(p + 16);
+            a += w0[6] * *(const mc_v16 *)(p + 28);
+            a += w0[7] * *(const mc_v16 *)(p + 29);
+            a += w0[8] * *(const mc_v16 *)(p + 30);
+            *(mc_v16 *)(yg0 + i) = a;
         }
+    }
+    for (int oy = 0; oy < 12; oy++) {
+        memcpy(y0 + oy * 12, yg0 + oy * 14, 12 * sizeof(float));
+    }
 }
 
 void dw_k3_c384_12x12_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -4029,171 +3007,111 @@ void dw_k3_c384_12x12_s1_fwd(int n, const float *restrict x, const float *restri
 static inline void dw_k3_c384_12x12_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
     float *restrict dxc, float *restrict g0, int b, int c)
 {
-    float xp[196], dxp[196] = {0};
+    float xp[206], dxp[206] = {0};
     dw_k3_c384_12x12_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     const float *restrict d0 = dy + ((long)b * 384 + 0 + c) * 144;
+    float dg[176] = {0};
+    for (int oy = 0; oy < 12; oy++)
+        memcpy(dg + oy * 14, d0 + oy * 12, 12 * sizeof(float));
     {
         /* kernel 0, tap 0 */
         const float wt = w0[0];
-        float acc[12] = {0};
-        for (int oy = 0; oy < 12; oy++) {
-            const float *restrict drow = d0 + oy * 12;
-            const int at = oy * 14 + 0;
-            for (int ox = 0; ox < 12; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 176; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 0 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 0 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 12; ox++)
-            s += acc[ox];
-        g0[0] += s;
+        g0[0] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 1 */
         const float wt = w0[1];
-        float acc[12] = {0};
-        for (int oy = 0; oy < 12; oy++) {
-            const float *restrict drow = d0 + oy * 12;
-            const int at = oy * 14 + 1;
-            for (int ox = 0; ox < 12; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 176; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 1 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 1 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 12; ox++)
-            s += acc[ox];
-        g0[1] += s;
+        g0[1] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 2 */
         const float wt = w0[2];
-        float acc[12] = {0};
-        for (int oy = 0; oy < 12; oy++) {
-            const float *restrict drow = d0 + oy * 12;
-            const int at = oy * 14 + 2;
-            for (int ox = 0; ox < 12; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 176; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 2 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 2 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 12; ox++)
-            s += acc[ox];
-        g0[2] += s;
+        g0[2] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 3 */
         const float wt = w0[3];
-        float acc[12] = {0};
-        for (int oy = 0; oy < 12; oy++) {
-            const float *restrict drow = d0 + oy * 12;
-            const int at = oy * 14 + 14;
-            for (int ox = 0; ox < 12; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 176; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 14 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 14 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 12; ox++)
-            s += acc[ox];
-        g0[3] += s;
+        g0[3] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 4 */
         const float wt = w0[4];
-        float acc[12] = {0};
-        for (int oy = 0; oy < 12; oy++) {
-            const float *restrict drow = d0 + oy * 12;
-            const int at = oy * 14 + 15;
-            for (int ox = 0; ox < 12; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 176; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 15 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 15 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 12; ox++)
-            s += acc[ox];
-        g0[4] += s;
+        g0[4] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 5 */
         const float wt = w0[5];
-        float acc[12] = {0};
-        for (int oy = 0; oy < 12; oy++) {
-            const float *restrict drow = d0 + oy * 12;
-            const int at = oy * 14 + 16;
-            for (int ox = 0; ox < 12; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 176; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 16 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 16 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 12; ox++)
-            s += acc[ox];
-        g0[5] += s;
+        g0[5] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 6 */
         const float wt = w0[6];
-        float acc[12] = {0};
-        for (int oy = 0; oy < 12; oy++) {
-            const float *restrict drow = d0 + oy * 12;
-            const int at = oy * 14 + 28;
-            for (int ox = 0; ox < 12; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 176; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 28 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 28 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 12; ox++)
-            s += acc[ox];
-        g0[6] += s;
+        g0[6] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 7 */
         const float wt = w0[7];
-        float acc[12] = {0};
-        for (int oy = 0; oy < 12; oy++) {
-            const float *restrict drow = d0 + oy * 12;
-            const int at = oy * 14 + 29;
-            for (int ox = 0; ox < 12; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 176; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 29 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 29 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 12; ox++)
-            s += acc[ox];
-        g0[7] += s;
+        g0[7] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 8 */
         const float wt = w0[8];
-        float acc[12] = {0};
-        for (int oy = 0; oy < 12; oy++) {
-            const float *restrict drow = d0 + oy * 12;
-            const int at = oy * 14 + 30;
-            for (int ox = 0; ox < 12; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 176; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 30 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 30 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 12; ox++)
-            s += acc[ox];
-        g0[8] += s;
+        g0[8] += mc_v16_sum(&acc);
     }
     for (int iy = 0; iy < 12; iy++)
         for (int ix = 0; ix < 12; ix++)
@@ -4231,7 +3149,7 @@ void dw_k3_c384_12x12_s1_bwd(int n, const float *restrict x, const float *restri
 /* dw_k3_c576_12x12_s1: depthwise, kernels 3 on 576 channels of 12x12, stride 1 -> 576x12x12 */
 static inline void dw_k3_c576_12x12_s1_pad(const float *restrict xc, float *restrict xp)
 {
-    memset(xp, 0, sizeof(float) * 196);
+    memset(xp, 0, sizeof(float) * 206);
     for (int iy = 0; iy < 12; iy++)
         for (int ix = 0; ix < 12; ix++)
             xp[(iy + 1) * 14 + 1 + ix] = xc[iy * 12 + ix];
@@ -4242,24 +3160,30 @@ static inline void dw_k3_c576_12x12_s1_fwd_plane(const float *restrict xc, const
     float *restrict y, int b, int c)
 {
     (void)bias;
-    float xp[196];
+    float xp[206];
     dw_k3_c576_12x12_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     float *restrict y0 = y + ((long)b * 576 + 0 + c) * 144;
-    for (int oy = 0; oy < 12; oy++)
-        for (int ox = 0; ox < 12; ox++) {
-            const float *restrict p = xp + oy * 14 + ox * 1;
-            y0[oy * 12 + ox] = 0.0f
-                + w0[0] * p[0]
-                + w0[1] * p[1]
-                + w0[2] * p[2]
-                + w0[3] * p[14]
-                + w0[4] * p[15]
-                + w0[5] * p[16]
-                + w0[6] * p[28]
-                + w0[7] * p[29]
-                + w0[8] * p[30];
+    float yg0[176];
+    for (int i = 0; i < 176; i += 16) {
+        const float *restrict p = xp + i;
+        {
+            mc_v16 a = (mc_v16){0};
+            a += w0[0] * *(const mc_v16 *)(p + 0);
+            a += w0[1] * *(const mc_v16 *)(p + 1);
+            a += w0[2] * *(const mc_v16 *)(p + 2);
+            a += w0[3] * *(const mc_v16 *)(p + 14);
+            a += w0[4] * *(const mc_v16 *)(p + 15);
+            a += w0[5] * *(const mc_v16 *)(p + 16);
+            a += w0[6] * *(const mc_v16 *)(p + 28);
+            a += w0[7] * *(const mc_v16 *)(p + 29);
+            a += w0[8] * *(const mc_v16 *)(p + 30);
+            *(mc_v16 *)(yg0 + i) = a;
         }
+    }
+    for (int oy = 0; oy < 12; oy++) {
+        memcpy(y0 + oy * 12, yg0 + oy * 14, 12 * sizeof(float));
+    }
 }
 
 void dw_k3_c576_12x12_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -4273,171 +3197,111 @@ void dw_k3_c576_12x12_s1_fwd(int n, const float *restrict x, const float *restri
 static inline void dw_k3_c576_12x12_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
     float *restrict dxc, float *restrict g0, int b, int c)
 {
-    float xp[196], dxp[196] = {0};
+    float xp[206], dxp[206] = {0};
     dw_k3_c576_12x12_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     const float *restrict d0 = dy + ((long)b * 576 + 0 + c) * 144;
+    float dg[176] = {0};
+    for (int oy = 0; oy < 12; oy++)
+        memcpy(dg + oy * 14, d0 + oy * 12, 12 * sizeof(float));
     {
         /* kernel 0, tap 0 */
         const float wt = w0[0];
-        float acc[12] = {0};
-        for (int oy = 0; oy < 12; oy++) {
-            const float *restrict drow = d0 + oy * 12;
-            const int at = oy * 14 + 0;
-            for (int ox = 0; ox < 12; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 176; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 0 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 0 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 12; ox++)
-            s += acc[ox];
-        g0[0] += s;
+        g0[0] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 1 */
         const float wt = w0[1];
-        float acc[12] = {0};
-        for (int oy = 0; oy < 12; oy++) {
-            const float *restrict drow = d0 + oy * 12;
-            const int at = oy * 14 + 1;
-            for (int ox = 0; ox < 12; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 176; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 1 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 1 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 12; ox++)
-            s += acc[ox];
-        g0[1] += s;
+        g0[1] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 2 */
         const float wt = w0[2];
-        float acc[12] = {0};
-        for (int oy = 0; oy < 12; oy++) {
-            const float *restrict drow = d0 + oy * 12;
-            const int at = oy * 14 + 2;
-            for (int ox = 0; ox < 12; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 176; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 2 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 2 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 12; ox++)
-            s += acc[ox];
-        g0[2] += s;
+        g0[2] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 3 */
         const float wt = w0[3];
-        float acc[12] = {0};
-        for (int oy = 0; oy < 12; oy++) {
-            const float *restrict drow = d0 + oy * 12;
-            const int at = oy * 14 + 14;
-            for (int ox = 0; ox < 12; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 176; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 14 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 14 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 12; ox++)
-            s += acc[ox];
-        g0[3] += s;
+        g0[3] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 4 */
         const float wt = w0[4];
-        float acc[12] = {0};
-        for (int oy = 0; oy < 12; oy++) {
-            const float *restrict drow = d0 + oy * 12;
-            const int at = oy * 14 + 15;
-            for (int ox = 0; ox < 12; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 176; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 15 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 15 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 12; ox++)
-            s += acc[ox];
-        g0[4] += s;
+        g0[4] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 5 */
         const float wt = w0[5];
-        float acc[12] = {0};
-        for (int oy = 0; oy < 12; oy++) {
-            const float *restrict drow = d0 + oy * 12;
-            const int at = oy * 14 + 16;
-            for (int ox = 0; ox < 12; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 176; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 16 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 16 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 12; ox++)
-            s += acc[ox];
-        g0[5] += s;
+        g0[5] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 6 */
         const float wt = w0[6];
-        float acc[12] = {0};
-        for (int oy = 0; oy < 12; oy++) {
-            const float *restrict drow = d0 + oy * 12;
-            const int at = oy * 14 + 28;
-            for (int ox = 0; ox < 12; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 176; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 28 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 28 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 12; ox++)
-            s += acc[ox];
-        g0[6] += s;
+        g0[6] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 7 */
         const float wt = w0[7];
-        float acc[12] = {0};
-        for (int oy = 0; oy < 12; oy++) {
-            const float *restrict drow = d0 + oy * 12;
-            const int at = oy * 14 + 29;
-            for (int ox = 0; ox < 12; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 176; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 29 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 29 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 12; ox++)
-            s += acc[ox];
-        g0[7] += s;
+        g0[7] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 8 */
         const float wt = w0[8];
-        float acc[12] = {0};
-        for (int oy = 0; oy < 12; oy++) {
-            const float *restrict drow = d0 + oy * 12;
-            const int at = oy * 14 + 30;
-            for (int ox = 0; ox < 12; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 176; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 30 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 30 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 12; ox++)
-            s += acc[ox];
-        g0[8] += s;
+        g0[8] += mc_v16_sum(&acc);
     }
     for (int iy = 0; iy < 12; iy++)
         for (int ix = 0; ix < 12; ix++)
@@ -4719,7 +3583,7 @@ void dw_k3_c576_12x12_s2_bwd(int n, const float *restrict x, const float *restri
 /* dw_k3_c960_6x6_s1: depthwise, kernels 3 on 960 channels of 6x6, stride 1 -> 960x6x6 */
 static inline void dw_k3_c960_6x6_s1_pad(const float *restrict xc, float *restrict xp)
 {
-    memset(xp, 0, sizeof(float) * 64);
+    memset(xp, 0, sizeof(float) * 66);
     for (int iy = 0; iy < 6; iy++)
         for (int ix = 0; ix < 6; ix++)
             xp[(iy + 1) * 8 + 1 + ix] = xc[iy * 6 + ix];
@@ -4730,24 +3594,30 @@ static inline void dw_k3_c960_6x6_s1_fwd_plane(const float *restrict xc, const f
     float *restrict y, int b, int c)
 {
     (void)bias;
-    float xp[64];
+    float xp[66];
     dw_k3_c960_6x6_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     float *restrict y0 = y + ((long)b * 960 + 0 + c) * 36;
-    for (int oy = 0; oy < 6; oy++)
-        for (int ox = 0; ox < 6; ox++) {
-            const float *restrict p = xp + oy * 8 + ox * 1;
-            y0[oy * 6 + ox] = 0.0f
-                + w0[0] * p[0]
-                + w0[1] * p[1]
-                + w0[2] * p[2]
-                + w0[3] * p[8]
-                + w0[4] * p[9]
-                + w0[5] * p[10]
-                + w0[6] * p[16]
-                + w0[7] * p[17]
-                + w0[8] * p[18];
+    float yg0[48];
+    for (int i = 0; i < 48; i += 16) {
+        const float *restrict p = xp + i;
+        {
+            mc_v16 a = (mc_v16){0};
+            a += w0[0] * *(const mc_v16 *)(p + 0);
+            a += w0[1] * *(const mc_v16 *)(p + 1);
+            a += w0[2] * *(const mc_v16 *)(p + 2);
+            a += w0[3] * *(const mc_v16 *)(p + 8);
+            a += w0[4] * *(const mc_v16 *)(p + 9);
+            a += w0[5] * *(const mc_v16 *)(p + 10);
+            a += w0[6] * *(const mc_v16 *)(p + 16);
+            a += w0[7] * *(const mc_v16 *)(p + 17);
+            a += w0[8] * *(const mc_v16 *)(p + 18);
+            *(mc_v16 *)(yg0 + i) = a;
         }
+    }
+    for (int oy = 0; oy < 6; oy++) {
+        memcpy(y0 + oy * 6, yg0 + oy * 8, 6 * sizeof(float));
+    }
 }
 
 void dw_k3_c960_6x6_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -4761,171 +3631,111 @@ void dw_k3_c960_6x6_s1_fwd(int n, const float *restrict x, const float *restrict
 static inline void dw_k3_c960_6x6_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
     float *restrict dxc, float *restrict g0, int b, int c)
 {
-    float xp[64], dxp[64] = {0};
+    float xp[66], dxp[66] = {0};
     dw_k3_c960_6x6_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     const float *restrict d0 = dy + ((long)b * 960 + 0 + c) * 36;
+    float dg[48] = {0};
+    for (int oy = 0; oy < 6; oy++)
+        memcpy(dg + oy * 8, d0 + oy * 6, 6 * sizeof(float));
     {
         /* kernel 0, tap 0 */
         const float wt = w0[0];
-        float acc[6] = {0};
-        for (int oy = 0; oy < 6; oy++) {
-            const float *restrict drow = d0 + oy * 6;
-            const int at = oy * 8 + 0;
-            for (int ox = 0; ox < 6; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 48; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 0 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 0 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 6; ox++)
-            s += acc[ox];
-        g0[0] += s;
+        g0[0] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 1 */
         const float wt = w0[1];
-        float acc[6] = {0};
-        for (int oy = 0; oy < 6; oy++) {
-            const float *restrict drow = d0 + oy * 6;
-            const int at = oy * 8 + 1;
-            for (int ox = 0; ox < 6; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 48; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 1 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 1 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 6; ox++)
-            s += acc[ox];
-        g0[1] += s;
+        g0[1] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 2 */
         const float wt = w0[2];
-        float acc[6] = {0};
-        for (int oy = 0; oy < 6; oy++) {
-            const float *restrict drow = d0 + oy * 6;
-            const int at = oy * 8 + 2;
-            for (int ox = 0; ox < 6; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 48; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 2 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 2 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 6; ox++)
-            s += acc[ox];
-        g0[2] += s;
+        g0[2] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 3 */
         const float wt = w0[3];
-        float acc[6] = {0};
-        for (int oy = 0; oy < 6; oy++) {
-            const float *restrict drow = d0 + oy * 6;
-            const int at = oy * 8 + 8;
-            for (int ox = 0; ox < 6; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 48; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 8 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 8 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 6; ox++)
-            s += acc[ox];
-        g0[3] += s;
+        g0[3] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 4 */
         const float wt = w0[4];
-        float acc[6] = {0};
-        for (int oy = 0; oy < 6; oy++) {
-            const float *restrict drow = d0 + oy * 6;
-            const int at = oy * 8 + 9;
-            for (int ox = 0; ox < 6; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 48; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 9 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 9 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 6; ox++)
-            s += acc[ox];
-        g0[4] += s;
+        g0[4] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 5 */
         const float wt = w0[5];
-        float acc[6] = {0};
-        for (int oy = 0; oy < 6; oy++) {
-            const float *restrict drow = d0 + oy * 6;
-            const int at = oy * 8 + 10;
-            for (int ox = 0; ox < 6; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 48; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 10 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 10 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 6; ox++)
-            s += acc[ox];
-        g0[5] += s;
+        g0[5] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 6 */
         const float wt = w0[6];
-        float acc[6] = {0};
-        for (int oy = 0; oy < 6; oy++) {
-            const float *restrict drow = d0 + oy * 6;
-            const int at = oy * 8 + 16;
-            for (int ox = 0; ox < 6; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 48; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 16 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 16 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 6; ox++)
-            s += acc[ox];
-        g0[6] += s;
+        g0[6] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 7 */
         const float wt = w0[7];
-        float acc[6] = {0};
-        for (int oy = 0; oy < 6; oy++) {
-            const float *restrict drow = d0 + oy * 6;
-            const int at = oy * 8 + 17;
-            for (int ox = 0; ox < 6; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 48; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 17 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 17 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 6; ox++)
-            s += acc[ox];
-        g0[7] += s;
+        g0[7] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 8 */
         const float wt = w0[8];
-        float acc[6] = {0};
-        for (int oy = 0; oy < 6; oy++) {
-            const float *restrict drow = d0 + oy * 6;
-            const int at = oy * 8 + 18;
-            for (int ox = 0; ox < 6; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 48; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 18 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 18 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 6; ox++)
-            s += acc[ox];
-        g0[8] += s;
+        g0[8] += mc_v16_sum(&acc);
     }
     for (int iy = 0; iy < 6; iy++)
         for (int ix = 0; ix < 6; ix++)

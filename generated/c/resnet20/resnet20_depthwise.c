@@ -5,9 +5,37 @@
 #include "resnet20.h"
 
 /* dw_k3_5_7_c16_32x32_s1: depthwise, kernels 3, 5, 7 on 16 channels of 32x32, stride 1 -> 48x32x32 */
+typedef float mc_v16 __attribute__((vector_size(64), aligned(4), may_alias));
+
+/* The first count floats at p, zeros after: the tail of a row. (Vectors
+ * go by pointer: by value they would change the ABI without AVX-512.) */
+static inline __attribute__((unused)) void mc_v16_part(mc_v16 *v, const float *p, int count)
+{
+    *v = (mc_v16){0};
+    for (int l = 0; l < count; l++)
+        (*v)[l] = p[l];
+}
+
+/* The lanes added in order, in float and in double. */
+static inline __attribute__((unused)) float mc_v16_sum(const mc_v16 *v)
+{
+    float s = 0.0f;
+    for (int l = 0; l < 16; l++)
+        s += (*v)[l];
+    return s;
+}
+
+static inline __attribute__((unused)) double mc_v16_sum_double(const mc_v16 *v)
+{
+    double s = 0.0;
+    for (int l = 0; l < 16; l++)
+        s += (*v)[l];
+    return s;
+}
+
 static inline void dw_k3_5_7_c16_32x32_s1_pad(const float *restrict xc, float *restrict xp)
 {
-    memset(xp, 0, sizeof(float) * 1444);
+    memset(xp, 0, sizeof(float) * 1450);
     for (int iy = 0; iy < 32; iy++)
         for (int ix = 0; ix < 32; ix++)
             xp[(iy + 3) * 38 + 3 + ix] = xc[iy * 32 + ix];
@@ -18,7 +46,7 @@ static inline void dw_k3_5_7_c16_32x32_s1_fwd_plane(const float *restrict xc, co
     float *restrict y, int b, int c)
 {
     (void)bias;
-    float xp[1444];
+    float xp[1450];
     dw_k3_5_7_c16_32x32_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     float *restrict y0 = y + ((long)b * 48 + 0 + c) * 1024;
@@ -26,96 +54,112 @@ static inline void dw_k3_5_7_c16_32x32_s1_fwd_plane(const float *restrict xc, co
     float *restrict y1 = y + ((long)b * 48 + 16 + c) * 1024;
     const float *restrict w2 = w + 544 + c * 49;
     float *restrict y2 = y + ((long)b * 48 + 32 + c) * 1024;
-    for (int oy = 0; oy < 32; oy++)
-        for (int ox = 0; ox < 32; ox++) {
-            const float *restrict p = xp + oy * 38 + ox * 1;
-            y0[oy * 32 + ox] = 0.0f
-                + w0[0] * p[78]
-                + w0[1] * p[79]
-                + w0[2] * p[80]
-                + w0[3] * p[116]
-                + w0[4] * p[117]
-                + w0[5] * p[118]
-                + w0[6] * p[154]
-                + w0[7] * p[155]
-                + w0[8] * p[156];
-            y1[oy * 32 + ox] = 0.0f
-                + w1[0] * p[39]
-                + w1[1] * p[40]
-                + w1[2] * p[41]
-                + w1[3] * p[42]
-                + w1[4] * p[43]
-                + w1[5] * p[77]
-                + w1[6] * p[78]
-                + w1[7] * p[79]
-                + w1[8] * p[80]
-                + w1[9] * p[81]
-                + w1[10] * p[115]
-                + w1[11] * p[116]
-                + w1[12] * p[117]
-                + w1[13] * p[118]
-                + w1[14] * p[119]
-                + w1[15] * p[153]
-                + w1[16] * p[154]
-                + w1[17] * p[155]
-                + w1[18] * p[156]
-                + w1[19] * p[157]
-                + w1[20] * p[191]
-                + w1[21] * p[192]
-                + w1[22] * p[193]
-                + w1[23] * p[194]
-                + w1[24] * p[195];
-            y2[oy * 32 + ox] = 0.0f
-                + w2[0] * p[0]
-                + w2[1] * p[1]
-                + w2[2] * p[2]
-                + w2[3] * p[3]
-                + w2[4] * p[4]
-                + w2[5] * p[5]
-                + w2[6] * p[6]
-                + w2[7] * p[38]
-                + w2[8] * p[39]
-                + w2[9] * p[40]
-                + w2[10] * p[41]
-                + w2[11] * p[42]
-                + w2[12] * p[43]
-                + w2[13] * p[44]
-                + w2[14] * p[76]
-                + w2[15] * p[77]
-                + w2[16] * p[78]
-                + w2[17] * p[79]
-                + w2[18] * p[80]
-                + w2[19] * p[81]
-                + w2[20] * p[82]
-                + w2[21] * p[114]
-                + w2[22] * p[115]
-                + w2[23] * p[116]
-                + w2[24] * p[117]
-                + w2[25] * p[118]
-                + w2[26] * p[119]
-                + w2[27] * p[120]
-                + w2[28] * p[152]
-                + w2[29] * p[153]
-                + w2[30] * p[154]
-                + w2[31] * p[155]
-                + w2[32] * p[156]
-                + w2[33] * p[157]
-                + w2[34] * p[158]
-                + w2[35] * p[190]
-                + w2[36] * p[191]
-                + w2[37] * p[192]
-                + w2[38] * p[193]
-                + w2[39] * p[194]
-                + w2[40] * p[195]
-                + w2[41] * p[196]
-                + w2[42] * p[228]
-                + w2[43] * p[229]
-                + w2[44] * p[230]
-                + w2[45] * p[231]
-                + w2[46] * p[232]
-                + w2[47] * p[233]
-                + w2[48] * p[234];
+    float yg0[1216];
+    float yg1[1216];
+    float yg2[1216];
+    for (int i = 0; i < 1216; i += 16) {
+        const float *restrict p = xp + i;
+        {
+            mc_v16 a = (mc_v16){0};
+            a += w0[0] * *(const mc_v16 *)(p + 78);
+            a += w0[1] * *(const mc_v16 *)(p + 79);
+            a += w0[2] * *(const mc_v16 *)(p + 80);
+            a += w0[3] * *(const mc_v16 *)(p + 116);
+            a += w0[4] * *(const mc_v16 *)(p + 117);
+            a += w0[5] * *(const mc_v16 *)(p + 118);
+            a += w0[6] * *(const mc_v16 *)(p + 154);
+            a += w0[7] * *(const mc_v16 *)(p + 155);
+            a += w0[8] * *(const mc_v16 *)(p + 156);
+            *(mc_v16 *)(yg0 + i) = a;
         }
+        {
+            mc_v16 a = (mc_v16){0};
+            a += w1[0] * *(const mc_v16 *)(p + 39);
+            a += w1[1] * *(const mc_v16 *)(p + 40);
+            a += w1[2] * *(const mc_v16 *)(p + 41);
+            a += w1[3] * *(const mc_v16 *)(p + 42);
+            a += w1[4] * *(const mc_v16 *)(p + 43);
+            a += w1[5] * *(const mc_v16 *)(p + 77);
+            a += w1[6] * *(const mc_v16 *)(p + 78);
+            a += w1[7] * *(const mc_v16 *)(p + 79);
+            a += w1[8] * *(const mc_v16 *)(p + 80);
+            a += w1[9] * *(const mc_v16 *)(p + 81);
+            a += w1[10] * *(const mc_v16 *)(p + 115);
+            a += w1[11] * *(const mc_v16 *)(p + 116);
+            a += w1[12] * *(const mc_v16 *)(p + 117);
+            a += w1[13] * *(const mc_v16 *)(p + 118);
+            a += w1[14] * *(const mc_v16 *)(p + 119);
+            a += w1[15] * *(const mc_v16 *)(p + 153);
+            a += w1[16] * *(const mc_v16 *)(p + 154);
+            a += w1[17] * *(const mc_v16 *)(p + 155);
+            a += w1[18] * *(const mc_v16 *)(p + 156);
+            a += w1[19] * *(const mc_v16 *)(p + 157);
+            a += w1[20] * *(const mc_v16 *)(p + 191);
+            a += w1[21] * *(const mc_v16 *)(p + 192);
+            a += w1[22] * *(const mc_v16 *)(p + 193);
+            a += w1[23] * *(const mc_v16 *)(p + 194);
+            a += w1[24] * *(const mc_v16 *)(p + 195);
+            *(mc_v16 *)(yg1 + i) = a;
+        }
+        {
+            mc_v16 a = (mc_v16){0};
+            a += w2[0] * *(const mc_v16 *)(p + 0);
+            a += w2[1] * *(const mc_v16 *)(p + 1);
+            a += w2[2] * *(const mc_v16 *)(p + 2);
+            a += w2[3] * *(const mc_v16 *)(p + 3);
+            a += w2[4] * *(const mc_v16 *)(p + 4);
+            a += w2[5] * *(const mc_v16 *)(p + 5);
+            a += w2[6] * *(const mc_v16 *)(p + 6);
+            a += w2[7] * *(const mc_v16 *)(p + 38);
+            a += w2[8] * *(const mc_v16 *)(p + 39);
+            a += w2[9] * *(const mc_v16 *)(p + 40);
+            a += w2[10] * *(const mc_v16 *)(p + 41);
+            a += w2[11] * *(const mc_v16 *)(p + 42);
+            a += w2[12] * *(const mc_v16 *)(p + 43);
+            a += w2[13] * *(const mc_v16 *)(p + 44);
+            a += w2[14] * *(const mc_v16 *)(p + 76);
+            a += w2[15] * *(const mc_v16 *)(p + 77);
+            a += w2[16] * *(const mc_v16 *)(p + 78);
+            a += w2[17] * *(const mc_v16 *)(p + 79);
+            a += w2[18] * *(const mc_v16 *)(p + 80);
+            a += w2[19] * *(const mc_v16 *)(p + 81);
+            a += w2[20] * *(const mc_v16 *)(p + 82);
+            a += w2[21] * *(const mc_v16 *)(p + 114);
+            a += w2[22] * *(const mc_v16 *)(p + 115);
+            a += w2[23] * *(const mc_v16 *)(p + 116);
+            a += w2[24] * *(const mc_v16 *)(p + 117);
+            a += w2[25] * *(const mc_v16 *)(p + 118);
+            a += w2[26] * *(const mc_v16 *)(p + 119);
+            a += w2[27] * *(const mc_v16 *)(p + 120);
+            a += w2[28] * *(const mc_v16 *)(p + 152);
+            a += w2[29] * *(const mc_v16 *)(p + 153);
+            a += w2[30] * *(const mc_v16 *)(p + 154);
+            a += w2[31] * *(const mc_v16 *)(p + 155);
+            a += w2[32] * *(const mc_v16 *)(p + 156);
+            a += w2[33] * *(const mc_v16 *)(p + 157);
+            a += w2[34] * *(const mc_v16 *)(p + 158);
+            a += w2[35] * *(const mc_v16 *)(p + 190);
+            a += w2[36] * *(const mc_v16 *)(p + 191);
+            a += w2[37] * *(const mc_v16 *)(p + 192);
+            a += w2[38] * *(const mc_v16 *)(p + 193);
+            a += w2[39] * *(const mc_v16 *)(p + 194);
+            a += w2[40] * *(const mc_v16 *)(p + 195);
+            a += w2[41] * *(const mc_v16 *)(p + 196);
+            a += w2[42] * *(const mc_v16 *)(p + 228);
+            a += w2[43] * *(const mc_v16 *)(p + 229);
+            a += w2[44] * *(const mc_v16 *)(p + 230);
+            a += w2[45] * *(const mc_v16 *)(p + 231);
+            a += w2[46] * *(const mc_v16 *)(p + 232);
+            a += w2[47] * *(const mc_v16 *)(p + 233);
+            a += w2[48] * *(const mc_v16 *)(p + 234);
+            *(mc_v16 *)(yg2 + i) = a;
+        }
+    }
+    for (int oy = 0; oy < 32; oy++) {
+        memcpy(y0 + oy * 32, yg0 + oy * 38, 32 * sizeof(float));
+        memcpy(y1 + oy * 32, yg1 + oy * 38, 32 * sizeof(float));
+        memcpy(y2 + oy * 32, yg2 + oy * 38, 32 * sizeof(float));
+    }
 }
 
 void dw_k3_5_7_c16_32x32_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -129,7 +173,7 @@ void dw_k3_5_7_c16_32x32_s1_fwd(int n, const float *restrict x, const float *res
 static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
     float *restrict dxc, float *restrict g0, float *restrict g1, float *restrict g2, int b, int c)
 {
-    float xp[1444], dxp[1444] = {0};
+    float xp[1450], dxp[1450] = {0};
     dw_k3_5_7_c16_32x32_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     const float *restrict d0 = dy + ((long)b * 48 + 0 + c) * 1024;
@@ -137,1499 +181,925 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
     const float *restrict d1 = dy + ((long)b * 48 + 16 + c) * 1024;
     const float *restrict w2 = w + 544 + c * 49;
     const float *restrict d2 = dy + ((long)b * 48 + 32 + c) * 1024;
+    float dg[1216] = {0};
+    for (int oy = 0; oy < 32; oy++)
+        memcpy(dg + oy * 38, d0 + oy * 32, 32 * sizeof(float));
     {
         /* kernel 0, tap 0 */
         const float wt = w0[0];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d0 + oy * 32;
-            const int at = oy * 38 + 78;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 78 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 78 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g0[0] += s;
+        g0[0] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 1 */
         const float wt = w0[1];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d0 + oy * 32;
-            const int at = oy * 38 + 79;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 79 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 79 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g0[1] += s;
+        g0[1] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 2 */
         const float wt = w0[2];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d0 + oy * 32;
-            const int at = oy * 38 + 80;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 80 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 80 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g0[2] += s;
+        g0[2] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 3 */
         const float wt = w0[3];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d0 + oy * 32;
-            const int at = oy * 38 + 116;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 116 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 116 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g0[3] += s;
+        g0[3] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 4 */
         const float wt = w0[4];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d0 + oy * 32;
-            const int at = oy * 38 + 117;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 117 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 117 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g0[4] += s;
+        g0[4] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 5 */
         const float wt = w0[5];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d0 + oy * 32;
-            const int at = oy * 38 + 118;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 118 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 118 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g0[5] += s;
+        g0[5] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 6 */
         const float wt = w0[6];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d0 + oy * 32;
-            const int at = oy * 38 + 154;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 154 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 154 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g0[6] += s;
+        g0[6] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 7 */
         const float wt = w0[7];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d0 + oy * 32;
-            const int at = oy * 38 + 155;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 155 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 155 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g0[7] += s;
+        g0[7] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 8 */
         const float wt = w0[8];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d0 + oy * 32;
-            const int at = oy * 38 + 156;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 156 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 156 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g0[8] += s;
+        g0[8] += mc_v16_sum(&acc);
     }
+    for (int oy = 0; oy < 32; oy++)
+        memcpy(dg + oy * 38, d1 + oy * 32, 32 * sizeof(float));
     {
         /* kernel 1, tap 0 */
         const float wt = w1[0];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d1 + oy * 32;
-            const int at = oy * 38 + 39;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 39 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 39 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g1[0] += s;
+        g1[0] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 1 */
         const float wt = w1[1];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d1 + oy * 32;
-            const int at = oy * 38 + 40;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 40 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 40 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g1[1] += s;
+        g1[1] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 2 */
         const float wt = w1[2];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d1 + oy * 32;
-            const int at = oy * 38 + 41;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 41 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 41 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g1[2] += s;
+        g1[2] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 3 */
         const float wt = w1[3];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d1 + oy * 32;
-            const int at = oy * 38 + 42;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 42 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 42 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g1[3] += s;
+        g1[3] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 4 */
         const float wt = w1[4];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d1 + oy * 32;
-            const int at = oy * 38 + 43;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 43 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 43 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g1[4] += s;
+        g1[4] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 5 */
         const float wt = w1[5];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d1 + oy * 32;
-            const int at = oy * 38 + 77;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 77 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 77 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g1[5] += s;
+        g1[5] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 6 */
         const float wt = w1[6];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d1 + oy * 32;
-            const int at = oy * 38 + 78;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 78 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 78 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g1[6] += s;
+        g1[6] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 7 */
         const float wt = w1[7];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d1 + oy * 32;
-            const int at = oy * 38 + 79;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 79 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 79 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g1[7] += s;
+        g1[7] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 8 */
         const float wt = w1[8];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d1 + oy * 32;
-            const int at = oy * 38 + 80;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 80 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 80 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g1[8] += s;
+        g1[8] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 9 */
         const float wt = w1[9];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d1 + oy * 32;
-            const int at = oy * 38 + 81;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 81 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 81 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g1[9] += s;
+        g1[9] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 10 */
         const float wt = w1[10];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d1 + oy * 32;
-            const int at = oy * 38 + 115;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 115 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 115 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g1[10] += s;
+        g1[10] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 11 */
         const float wt = w1[11];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d1 + oy * 32;
-            const int at = oy * 38 + 116;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 116 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 116 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g1[11] += s;
+        g1[11] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 12 */
         const float wt = w1[12];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d1 + oy * 32;
-            const int at = oy * 38 + 117;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 117 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 117 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g1[12] += s;
+        g1[12] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 13 */
         const float wt = w1[13];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d1 + oy * 32;
-            const int at = oy * 38 + 118;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 118 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 118 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g1[13] += s;
+        g1[13] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 14 */
         const float wt = w1[14];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d1 + oy * 32;
-            const int at = oy * 38 + 119;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 119 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 119 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g1[14] += s;
+        g1[14] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 15 */
         const float wt = w1[15];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d1 + oy * 32;
-            const int at = oy * 38 + 153;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 153 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 153 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g1[15] += s;
+        g1[15] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 16 */
         const float wt = w1[16];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d1 + oy * 32;
-            const int at = oy * 38 + 154;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 154 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 154 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g1[16] += s;
+        g1[16] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 17 */
         const float wt = w1[17];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d1 + oy * 32;
-            const int at = oy * 38 + 155;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 155 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 155 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g1[17] += s;
+        g1[17] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 18 */
         const float wt = w1[18];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d1 + oy * 32;
-            const int at = oy * 38 + 156;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 156 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 156 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g1[18] += s;
+        g1[18] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 19 */
         const float wt = w1[19];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d1 + oy * 32;
-            const int at = oy * 38 + 157;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 157 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 157 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g1[19] += s;
+        g1[19] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 20 */
         const float wt = w1[20];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d1 + oy * 32;
-            const int at = oy * 38 + 191;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 191 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 191 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g1[20] += s;
+        g1[20] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 21 */
         const float wt = w1[21];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d1 + oy * 32;
-            const int at = oy * 38 + 192;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 192 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 192 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g1[21] += s;
+        g1[21] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 22 */
         const float wt = w1[22];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d1 + oy * 32;
-            const int at = oy * 38 + 193;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 193 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 193 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g1[22] += s;
+        g1[22] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 23 */
         const float wt = w1[23];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d1 + oy * 32;
-            const int at = oy * 38 + 194;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 194 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 194 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g1[23] += s;
+        g1[23] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 24 */
         const float wt = w1[24];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d1 + oy * 32;
-            const int at = oy * 38 + 195;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 195 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 195 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g1[24] += s;
+        g1[24] += mc_v16_sum(&acc);
     }
+    for (int oy = 0; oy < 32; oy++)
+        memcpy(dg + oy * 38, d2 + oy * 32, 32 * sizeof(float));
     {
         /* kernel 2, tap 0 */
         const float wt = w2[0];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d2 + oy * 32;
-            const int at = oy * 38 + 0;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 0 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 0 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g2[0] += s;
+        g2[0] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 1 */
         const float wt = w2[1];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d2 + oy * 32;
-            const int at = oy * 38 + 1;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 1 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 1 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g2[1] += s;
+        g2[1] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 2 */
         const float wt = w2[2];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d2 + oy * 32;
-            const int at = oy * 38 + 2;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 2 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 2 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g2[2] += s;
+        g2[2] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 3 */
         const float wt = w2[3];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d2 + oy * 32;
-            const int at = oy * 38 + 3;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 3 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 3 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g2[3] += s;
+        g2[3] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 4 */
         const float wt = w2[4];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d2 + oy * 32;
-            const int at = oy * 38 + 4;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 4 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 4 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g2[4] += s;
+        g2[4] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 5 */
         const float wt = w2[5];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d2 + oy * 32;
-            const int at = oy * 38 + 5;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 5 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 5 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g2[5] += s;
+        g2[5] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 6 */
         const float wt = w2[6];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d2 + oy * 32;
-            const int at = oy * 38 + 6;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 6 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 6 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g2[6] += s;
+        g2[6] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 7 */
         const float wt = w2[7];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d2 + oy * 32;
-            const int at = oy * 38 + 38;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 38 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 38 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g2[7] += s;
+        g2[7] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 8 */
         const float wt = w2[8];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d2 + oy * 32;
-            const int at = oy * 38 + 39;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 39 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 39 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g2[8] += s;
+        g2[8] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 9 */
         const float wt = w2[9];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d2 + oy * 32;
-            const int at = oy * 38 + 40;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 40 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 40 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g2[9] += s;
+        g2[9] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 10 */
         const float wt = w2[10];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d2 + oy * 32;
-            const int at = oy * 38 + 41;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 41 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 41 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g2[10] += s;
+        g2[10] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 11 */
         const float wt = w2[11];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d2 + oy * 32;
-            const int at = oy * 38 + 42;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 42 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 42 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g2[11] += s;
+        g2[11] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 12 */
         const float wt = w2[12];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d2 + oy * 32;
-            const int at = oy * 38 + 43;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 43 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 43 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g2[12] += s;
+        g2[12] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 13 */
         const float wt = w2[13];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d2 + oy * 32;
-            const int at = oy * 38 + 44;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 44 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 44 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g2[13] += s;
+        g2[13] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 14 */
         const float wt = w2[14];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d2 + oy * 32;
-            const int at = oy * 38 + 76;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 76 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 76 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g2[14] += s;
+        g2[14] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 15 */
         const float wt = w2[15];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d2 + oy * 32;
-            const int at = oy * 38 + 77;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 77 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 77 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g2[15] += s;
+        g2[15] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 16 */
         const float wt = w2[16];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d2 + oy * 32;
-            const int at = oy * 38 + 78;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 78 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 78 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g2[16] += s;
+        g2[16] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 17 */
         const float wt = w2[17];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d2 + oy * 32;
-            const int at = oy * 38 + 79;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 79 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 79 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g2[17] += s;
+        g2[17] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 18 */
         const float wt = w2[18];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d2 + oy * 32;
-            const int at = oy * 38 + 80;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 80 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 80 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g2[18] += s;
+        g2[18] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 19 */
         const float wt = w2[19];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d2 + oy * 32;
-            const int at = oy * 38 + 81;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 81 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 81 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g2[19] += s;
+        g2[19] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 20 */
         const float wt = w2[20];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d2 + oy * 32;
-            const int at = oy * 38 + 82;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 82 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 82 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g2[20] += s;
+        g2[20] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 21 */
         const float wt = w2[21];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d2 + oy * 32;
-            const int at = oy * 38 + 114;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 114 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 114 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g2[21] += s;
+        g2[21] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 22 */
         const float wt = w2[22];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d2 + oy * 32;
-            const int at = oy * 38 + 115;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 115 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 115 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g2[22] += s;
+        g2[22] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 23 */
         const float wt = w2[23];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d2 + oy * 32;
-            const int at = oy * 38 + 116;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 116 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 116 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g2[23] += s;
+        g2[23] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 24 */
         const float wt = w2[24];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d2 + oy * 32;
-            const int at = oy * 38 + 117;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 117 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 117 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g2[24] += s;
+        g2[24] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 25 */
         const float wt = w2[25];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d2 + oy * 32;
-            const int at = oy * 38 + 118;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 118 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 118 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g2[25] += s;
+        g2[25] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 26 */
         const float wt = w2[26];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d2 + oy * 32;
-            const int at = oy * 38 + 119;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 119 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 119 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g2[26] += s;
+        g2[26] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 27 */
         const float wt = w2[27];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d2 + oy * 32;
-            const int at = oy * 38 + 120;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 120 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 120 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g2[27] += s;
+        g2[27] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 28 */
         const float wt = w2[28];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d2 + oy * 32;
-            const int at = oy * 38 + 152;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 152 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 152 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g2[28] += s;
+        g2[28] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 29 */
         const float wt = w2[29];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d2 + oy * 32;
-            const int at = oy * 38 + 153;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 153 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 153 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g2[29] += s;
+        g2[29] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 30 */
         const float wt = w2[30];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d2 + oy * 32;
-            const int at = oy * 38 + 154;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 154 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 154 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g2[30] += s;
+        g2[30] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 31 */
         const float wt = w2[31];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d2 + oy * 32;
-            const int at = oy * 38 + 155;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 155 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 155 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g2[31] += s;
+        g2[31] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 32 */
         const float wt = w2[32];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d2 + oy * 32;
-            const int at = oy * 38 + 156;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 156 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 156 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g2[32] += s;
+        g2[32] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 33 */
         const float wt = w2[33];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d2 + oy * 32;
-            const int at = oy * 38 + 157;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 157 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 157 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g2[33] += s;
+        g2[33] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 34 */
         const float wt = w2[34];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d2 + oy * 32;
-            const int at = oy * 38 + 158;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 158 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 158 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g2[34] += s;
+        g2[34] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 35 */
         const float wt = w2[35];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d2 + oy * 32;
-            const int at = oy * 38 + 190;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 190 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 190 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g2[35] += s;
+        g2[35] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 36 */
         const float wt = w2[36];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d2 + oy * 32;
-            const int at = oy * 38 + 191;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 191 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 191 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g2[36] += s;
+        g2[36] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 37 */
         const float wt = w2[37];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d2 + oy * 32;
-            const int at = oy * 38 + 192;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 192 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 192 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g2[37] += s;
+        g2[37] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 38 */
         const float wt = w2[38];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d2 + oy * 32;
-            const int at = oy * 38 + 193;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 193 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 193 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g2[38] += s;
+        g2[38] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 39 */
         const float wt = w2[39];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d2 + oy * 32;
-            const int at = oy * 38 + 194;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 194 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 194 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g2[39] += s;
+        g2[39] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 40 */
         const float wt = w2[40];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d2 + oy * 32;
-            const int at = oy * 38 + 195;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 195 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 195 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g2[40] += s;
+        g2[40] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 41 */
         const float wt = w2[41];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d2 + oy * 32;
-            const int at = oy * 38 + 196;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 196 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 196 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g2[41] += s;
+        g2[41] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 42 */
         const float wt = w2[42];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d2 + oy * 32;
-            const int at = oy * 38 + 228;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 228 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 228 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g2[42] += s;
+        g2[42] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 43 */
         const float wt = w2[43];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d2 + oy * 32;
-            const int at = oy * 38 + 229;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 229 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 229 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g2[43] += s;
+        g2[43] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 44 */
         const float wt = w2[44];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d2 + oy * 32;
-            const int at = oy * 38 + 230;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 230 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 230 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g2[44] += s;
+        g2[44] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 45 */
         const float wt = w2[45];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d2 + oy * 32;
-            const int at = oy * 38 + 231;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 231 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 231 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g2[45] += s;
+        g2[45] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 46 */
         const float wt = w2[46];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d2 + oy * 32;
-            const int at = oy * 38 + 232;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 232 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 232 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g2[46] += s;
+        g2[46] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 47 */
         const float wt = w2[47];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d2 + oy * 32;
-            const int at = oy * 38 + 233;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 233 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 233 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g2[47] += s;
+        g2[47] += mc_v16_sum(&acc);
     }
     {
         /* kernel 2, tap 48 */
         const float wt = w2[48];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d2 + oy * 32;
-            const int at = oy * 38 + 234;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1216; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 234 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 234 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g2[48] += s;
+        g2[48] += mc_v16_sum(&acc);
     }
     for (int iy = 0; iy < 32; iy++)
         for (int ix = 0; ix < 32; ix++)
@@ -1749,7 +1219,7 @@ void dw_k3_5_7_c16_32x32_s1_bwd(int n, const float *restrict x, const float *res
 /* dw_k3_5_c16_32x32_s1: depthwise, kernels 3, 5 on 16 channels of 32x32, stride 1 -> 32x32x32 */
 static inline void dw_k3_5_c16_32x32_s1_pad(const float *restrict xc, float *restrict xp)
 {
-    memset(xp, 0, sizeof(float) * 1296);
+    memset(xp, 0, sizeof(float) * 1300);
     for (int iy = 0; iy < 32; iy++)
         for (int ix = 0; ix < 32; ix++)
             xp[(iy + 2) * 36 + 2 + ix] = xc[iy * 32 + ix];
@@ -1760,52 +1230,63 @@ static inline void dw_k3_5_c16_32x32_s1_fwd_plane(const float *restrict xc, cons
     float *restrict y, int b, int c)
 {
     (void)bias;
-    float xp[1296];
+    float xp[1300];
     dw_k3_5_c16_32x32_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     float *restrict y0 = y + ((long)b * 32 + 0 + c) * 1024;
     const float *restrict w1 = w + 144 + c * 25;
     float *restrict y1 = y + ((long)b * 32 + 16 + c) * 1024;
-    for (int oy = 0; oy < 32; oy++)
-        for (int ox = 0; ox < 32; ox++) {
-            const float *restrict p = xp + oy * 36 + ox * 1;
-            y0[oy * 32 + ox] = 0.0f
-                + w0[0] * p[37]
-                + w0[1] * p[38]
-                + w0[2] * p[39]
-                + w0[3] * p[73]
-                + w0[4] * p[74]
-                + w0[5] * p[75]
-                + w0[6] * p[109]
-                + w0[7] * p[110]
-                + w0[8] * p[111];
-            y1[oy * 32 + ox] = 0.0f
-                + w1[0] * p[0]
-                + w1[1] * p[1]
-                + w1[2] * p[2]
-                + w1[3] * p[3]
-                + w1[4] * p[4]
-                + w1[5] * p[36]
-                + w1[6] * p[37]
-                + w1[7] * p[38]
-                + w1[8] * p[39]
-                + w1[9] * p[40]
-                + w1[10] * p[72]
-                + w1[11] * p[73]
-                + w1[12] * p[74]
-                + w1[13] * p[75]
-                + w1[14] * p[76]
-                + w1[15] * p[108]
-                + w1[16] * p[109]
-                + w1[17] * p[110]
-                + w1[18] * p[111]
-                + w1[19] * p[112]
-                + w1[20] * p[144]
-                + w1[21] * p[145]
-                + w1[22] * p[146]
-                + w1[23] * p[147]
-                + w1[24] * p[148];
+    float yg0[1152];
+    float yg1[1152];
+    for (int i = 0; i < 1152; i += 16) {
+        const float *restrict p = xp + i;
+        {
+            mc_v16 a = (mc_v16){0};
+            a += w0[0] * *(const mc_v16 *)(p + 37);
+            a += w0[1] * *(const mc_v16 *)(p + 38);
+            a += w0[2] * *(const mc_v16 *)(p + 39);
+            a += w0[3] * *(const mc_v16 *)(p + 73);
+            a += w0[4] * *(const mc_v16 *)(p + 74);
+            a += w0[5] * *(const mc_v16 *)(p + 75);
+            a += w0[6] * *(const mc_v16 *)(p + 109);
+            a += w0[7] * *(const mc_v16 *)(p + 110);
+            a += w0[8] * *(const mc_v16 *)(p + 111);
+            *(mc_v16 *)(yg0 + i) = a;
         }
+        {
+            mc_v16 a = (mc_v16){0};
+            a += w1[0] * *(const mc_v16 *)(p + 0);
+            a += w1[1] * *(const mc_v16 *)(p + 1);
+            a += w1[2] * *(const mc_v16 *)(p + 2);
+            a += w1[3] * *(const mc_v16 *)(p + 3);
+            a += w1[4] * *(const mc_v16 *)(p + 4);
+            a += w1[5] * *(const mc_v16 *)(p + 36);
+            a += w1[6] * *(const mc_v16 *)(p + 37);
+            a += w1[7] * *(const mc_v16 *)(p + 38);
+            a += w1[8] * *(const mc_v16 *)(p + 39);
+            a += w1[9] * *(const mc_v16 *)(p + 40);
+            a += w1[10] * *(const mc_v16 *)(p + 72);
+            a += w1[11] * *(const mc_v16 *)(p + 73);
+            a += w1[12] * *(const mc_v16 *)(p + 74);
+            a += w1[13] * *(const mc_v16 *)(p + 75);
+            a += w1[14] * *(const mc_v16 *)(p + 76);
+            a += w1[15] * *(const mc_v16 *)(p + 108);
+            a += w1[16] * *(const mc_v16 *)(p + 109);
+            a += w1[17] * *(const mc_v16 *)(p + 110);
+            a += w1[18] * *(const mc_v16 *)(p + 111);
+            a += w1[19] * *(const mc_v16 *)(p + 112);
+            a += w1[20] * *(const mc_v16 *)(p + 144);
+            a += w1[21] * *(const mc_v16 *)(p + 145);
+            a += w1[22] * *(const mc_v16 *)(p + 146);
+            a += w1[23] * *(const mc_v16 *)(p + 147);
+            a += w1[24] * *(const mc_v16 *)(p + 148);
+            *(mc_v16 *)(yg1 + i) = a;
+        }
+    }
+    for (int oy = 0; oy < 32; oy++) {
+        memcpy(y0 + oy * 32, yg0 + oy * 36, 32 * sizeof(float));
+        memcpy(y1 + oy * 32, yg1 + oy * 36, 32 * sizeof(float));
+    }
 }
 
 void dw_k3_5_c16_32x32_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -1819,623 +1300,390 @@ void dw_k3_5_c16_32x32_s1_fwd(int n, const float *restrict x, const float *restr
 static inline void dw_k3_5_c16_32x32_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
     float *restrict dxc, float *restrict g0, float *restrict g1, int b, int c)
 {
-    float xp[1296], dxp[1296] = {0};
+    float xp[1300], dxp[1300] = {0};
     dw_k3_5_c16_32x32_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     const float *restrict d0 = dy + ((long)b * 32 + 0 + c) * 1024;
     const float *restrict w1 = w + 144 + c * 25;
     const float *restrict d1 = dy + ((long)b * 32 + 16 + c) * 1024;
+    float dg[1152] = {0};
+    for (int oy = 0; oy < 32; oy++)
+        memcpy(dg + oy * 36, d0 + oy * 32, 32 * sizeof(float));
     {
         /* kernel 0, tap 0 */
         const float wt = w0[0];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d0 + oy * 32;
-            const int at = oy * 36 + 37;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1152; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 37 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 37 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g0[0] += s;
+        g0[0] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 1 */
         const float wt = w0[1];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d0 + oy * 32;
-            const int at = oy * 36 + 38;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1152; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 38 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 38 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g0[1] += s;
+        g0[1] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 2 */
         const float wt = w0[2];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d0 + oy * 32;
-            const int at = oy * 36 + 39;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1152; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 39 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 39 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g0[2] += s;
+        g0[2] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 3 */
         const float wt = w0[3];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d0 + oy * 32;
-            const int at = oy * 36 + 73;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1152; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 73 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 73 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g0[3] += s;
+        g0[3] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 4 */
         const float wt = w0[4];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d0 + oy * 32;
-            const int at = oy * 36 + 74;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1152; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 74 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 74 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g0[4] += s;
+        g0[4] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 5 */
         const float wt = w0[5];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d0 + oy * 32;
-            const int at = oy * 36 + 75;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1152; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 75 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 75 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g0[5] += s;
+        g0[5] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 6 */
         const float wt = w0[6];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d0 + oy * 32;
-            const int at = oy * 36 + 109;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1152; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 109 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 109 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g0[6] += s;
+        g0[6] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 7 */
         const float wt = w0[7];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d0 + oy * 32;
-            const int at = oy * 36 + 110;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1152; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 110 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 110 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g0[7] += s;
+        g0[7] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 8 */
         const float wt = w0[8];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d0 + oy * 32;
-            const int at = oy * 36 + 111;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1152; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 111 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 111 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g0[8] += s;
+        g0[8] += mc_v16_sum(&acc);
     }
+    for (int oy = 0; oy < 32; oy++)
+        memcpy(dg + oy * 36, d1 + oy * 32, 32 * sizeof(float));
     {
         /* kernel 1, tap 0 */
         const float wt = w1[0];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d1 + oy * 32;
-            const int at = oy * 36 + 0;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1152; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 0 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 0 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g1[0] += s;
+        g1[0] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 1 */
         const float wt = w1[1];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d1 + oy * 32;
-            const int at = oy * 36 + 1;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1152; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 1 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 1 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g1[1] += s;
+        g1[1] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 2 */
         const float wt = w1[2];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d1 + oy * 32;
-            const int at = oy * 36 + 2;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1152; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 2 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 2 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g1[2] += s;
+        g1[2] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 3 */
         const float wt = w1[3];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d1 + oy * 32;
-            const int at = oy * 36 + 3;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1152; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 3 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 3 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g1[3] += s;
+        g1[3] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 4 */
         const float wt = w1[4];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d1 + oy * 32;
-            const int at = oy * 36 + 4;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1152; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 4 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 4 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g1[4] += s;
+        g1[4] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 5 */
         const float wt = w1[5];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d1 + oy * 32;
-            const int at = oy * 36 + 36;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1152; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 36 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 36 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g1[5] += s;
+        g1[5] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 6 */
         const float wt = w1[6];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d1 + oy * 32;
-            const int at = oy * 36 + 37;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1152; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 37 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 37 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g1[6] += s;
+        g1[6] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 7 */
         const float wt = w1[7];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d1 + oy * 32;
-            const int at = oy * 36 + 38;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1152; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 38 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 38 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g1[7] += s;
+        g1[7] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 8 */
         const float wt = w1[8];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d1 + oy * 32;
-            const int at = oy * 36 + 39;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1152; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 39 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 39 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g1[8] += s;
+        g1[8] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 9 */
         const float wt = w1[9];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d1 + oy * 32;
-            const int at = oy * 36 + 40;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1152; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 40 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 40 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g1[9] += s;
+        g1[9] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 10 */
         const float wt = w1[10];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d1 + oy * 32;
-            const int at = oy * 36 + 72;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1152; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 72 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 72 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g1[10] += s;
+        g1[10] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 11 */
         const float wt = w1[11];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d1 + oy * 32;
-            const int at = oy * 36 + 73;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1152; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 73 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 73 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g1[11] += s;
+        g1[11] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 12 */
         const float wt = w1[12];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d1 + oy * 32;
-            const int at = oy * 36 + 74;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1152; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 74 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 74 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g1[12] += s;
+        g1[12] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 13 */
         const float wt = w1[13];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d1 + oy * 32;
-            const int at = oy * 36 + 75;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1152; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 75 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 75 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g1[13] += s;
+        g1[13] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 14 */
         const float wt = w1[14];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d1 + oy * 32;
-            const int at = oy * 36 + 76;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1152; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 76 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 76 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g1[14] += s;
+        g1[14] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 15 */
         const float wt = w1[15];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d1 + oy * 32;
-            const int at = oy * 36 + 108;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1152; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 108 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 108 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g1[15] += s;
+        g1[15] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 16 */
         const float wt = w1[16];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d1 + oy * 32;
-            const int at = oy * 36 + 109;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1152; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 109 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 109 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g1[16] += s;
+        g1[16] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 17 */
         const float wt = w1[17];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d1 + oy * 32;
-            const int at = oy * 36 + 110;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1152; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 110 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 110 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g1[17] += s;
+        g1[17] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 18 */
         const float wt = w1[18];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d1 + oy * 32;
-            const int at = oy * 36 + 111;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1152; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 111 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 111 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g1[18] += s;
+        g1[18] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 19 */
         const float wt = w1[19];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d1 + oy * 32;
-            const int at = oy * 36 + 112;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1152; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 112 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 112 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g1[19] += s;
+        g1[19] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 20 */
         const float wt = w1[20];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d1 + oy * 32;
-            const int at = oy * 36 + 144;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1152; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 144 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 144 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g1[20] += s;
+        g1[20] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 21 */
         const float wt = w1[21];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d1 + oy * 32;
-            const int at = oy * 36 + 145;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1152; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 145 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 145 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g1[21] += s;
+        g1[21] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 22 */
         const float wt = w1[22];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d1 + oy * 32;
-            const int at = oy * 36 + 146;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1152; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 146 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 146 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g1[22] += s;
+        g1[22] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 23 */
         const float wt = w1[23];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d1 + oy * 32;
-            const int at = oy * 36 + 147;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1152; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 147 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 147 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g1[23] += s;
+        g1[23] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 24 */
         const float wt = w1[24];
-        float acc[32] = {0};
-        for (int oy = 0; oy < 32; oy++) {
-            const float *restrict drow = d1 + oy * 32;
-            const int at = oy * 36 + 148;
-            for (int ox = 0; ox < 32; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 1152; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 148 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 148 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 32; ox++)
-            s += acc[ox];
-        g1[24] += s;
+        g1[24] += mc_v16_sum(&acc);
     }
     for (int iy = 0; iy < 32; iy++)
         for (int ix = 0; ix < 32; ix++)
@@ -2502,7 +1750,7 @@ void dw_k3_5_c16_32x32_s1_bwd(int n, const float *restrict x, const float *restr
 /* dw_k3_5_c32_16x16_s1: depthwise, kernels 3, 5 on 32 channels of 16x16, stride 1 -> 64x16x16 */
 static inline void dw_k3_5_c32_16x16_s1_pad(const float *restrict xc, float *restrict xp)
 {
-    memset(xp, 0, sizeof(float) * 400);
+    memset(xp, 0, sizeof(float) * 404);
     for (int iy = 0; iy < 16; iy++)
         for (int ix = 0; ix < 16; ix++)
             xp[(iy + 2) * 20 + 2 + ix] = xc[iy * 16 + ix];
@@ -2513,52 +1761,63 @@ static inline void dw_k3_5_c32_16x16_s1_fwd_plane(const float *restrict xc, cons
     float *restrict y, int b, int c)
 {
     (void)bias;
-    float xp[400];
+    float xp[404];
     dw_k3_5_c32_16x16_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     float *restrict y0 = y + ((long)b * 64 + 0 + c) * 256;
     const float *restrict w1 = w + 288 + c * 25;
     float *restrict y1 = y + ((long)b * 64 + 32 + c) * 256;
-    for (int oy = 0; oy < 16; oy++)
-        for (int ox = 0; ox < 16; ox++) {
-            const float *restrict p = xp + oy * 20 + ox * 1;
-            y0[oy * 16 + ox] = 0.0f
-                + w0[0] * p[21]
-                + w0[1] * p[22]
-                + w0[2] * p[23]
-                + w0[3] * p[41]
-                + w0[4] * p[42]
-                + w0[5] * p[43]
-                + w0[6] * p[61]
-                + w0[7] * p[62]
-                + w0[8] * p[63];
-            y1[oy * 16 + ox] = 0.0f
-                + w1[0] * p[0]
-                + w1[1] * p[1]
-                + w1[2] * p[2]
-                + w1[3] * p[3]
-                + w1[4] * p[4]
-                + w1[5] * p[20]
-                + w1[6] * p[21]
-                + w1[7] * p[22]
-                + w1[8] * p[23]
-                + w1[9] * p[24]
-                + w1[10] * p[40]
-                + w1[11] * p[41]
-                + w1[12] * p[42]
-                + w1[13] * p[43]
-                + w1[14] * p[44]
-                + w1[15] * p[60]
-                + w1[16] * p[61]
-                + w1[17] * p[62]
-                + w1[18] * p[63]
-                + w1[19] * p[64]
-                + w1[20] * p[80]
-                + w1[21] * p[81]
-                + w1[22] * p[82]
-                + w1[23] * p[83]
-                + w1[24] * p[84];
+    float yg0[320];
+    float yg1[320];
+    for (int i = 0; i < 320; i += 16) {
+        const float *restrict p = xp + i;
+        {
+            mc_v16 a = (mc_v16){0};
+            a += w0[0] * *(const mc_v16 *)(p + 21);
+            a += w0[1] * *(const mc_v16 *)(p + 22);
+            a += w0[2] * *(const mc_v16 *)(p + 23);
+            a += w0[3] * *(const mc_v16 *)(p + 41);
+            a += w0[4] * *(const mc_v16 *)(p + 42);
+            a += w0[5] * *(const mc_v16 *)(p + 43);
+            a += w0[6] * *(const mc_v16 *)(p + 61);
+            a += w0[7] * *(const mc_v16 *)(p + 62);
+            a += w0[8] * *(const mc_v16 *)(p + 63);
+            *(mc_v16 *)(yg0 + i) = a;
         }
+        {
+            mc_v16 a = (mc_v16){0};
+            a += w1[0] * *(const mc_v16 *)(p + 0);
+            a += w1[1] * *(const mc_v16 *)(p + 1);
+            a += w1[2] * *(const mc_v16 *)(p + 2);
+            a += w1[3] * *(const mc_v16 *)(p + 3);
+            a += w1[4] * *(const mc_v16 *)(p + 4);
+            a += w1[5] * *(const mc_v16 *)(p + 20);
+            a += w1[6] * *(const mc_v16 *)(p + 21);
+            a += w1[7] * *(const mc_v16 *)(p + 22);
+            a += w1[8] * *(const mc_v16 *)(p + 23);
+            a += w1[9] * *(const mc_v16 *)(p + 24);
+            a += w1[10] * *(const mc_v16 *)(p + 40);
+            a += w1[11] * *(const mc_v16 *)(p + 41);
+            a += w1[12] * *(const mc_v16 *)(p + 42);
+            a += w1[13] * *(const mc_v16 *)(p + 43);
+            a += w1[14] * *(const mc_v16 *)(p + 44);
+            a += w1[15] * *(const mc_v16 *)(p + 60);
+            a += w1[16] * *(const mc_v16 *)(p + 61);
+            a += w1[17] * *(const mc_v16 *)(p + 62);
+            a += w1[18] * *(const mc_v16 *)(p + 63);
+            a += w1[19] * *(const mc_v16 *)(p + 64);
+            a += w1[20] * *(const mc_v16 *)(p + 80);
+            a += w1[21] * *(const mc_v16 *)(p + 81);
+            a += w1[22] * *(const mc_v16 *)(p + 82);
+            a += w1[23] * *(const mc_v16 *)(p + 83);
+            a += w1[24] * *(const mc_v16 *)(p + 84);
+            *(mc_v16 *)(yg1 + i) = a;
+        }
+    }
+    for (int oy = 0; oy < 16; oy++) {
+        memcpy(y0 + oy * 16, yg0 + oy * 20, 16 * sizeof(float));
+        memcpy(y1 + oy * 16, yg1 + oy * 20, 16 * sizeof(float));
+    }
 }
 
 void dw_k3_5_c32_16x16_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -2572,623 +1831,390 @@ void dw_k3_5_c32_16x16_s1_fwd(int n, const float *restrict x, const float *restr
 static inline void dw_k3_5_c32_16x16_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
     float *restrict dxc, float *restrict g0, float *restrict g1, int b, int c)
 {
-    float xp[400], dxp[400] = {0};
+    float xp[404], dxp[404] = {0};
     dw_k3_5_c32_16x16_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     const float *restrict d0 = dy + ((long)b * 64 + 0 + c) * 256;
     const float *restrict w1 = w + 288 + c * 25;
     const float *restrict d1 = dy + ((long)b * 64 + 32 + c) * 256;
+    float dg[320] = {0};
+    for (int oy = 0; oy < 16; oy++)
+        memcpy(dg + oy * 20, d0 + oy * 16, 16 * sizeof(float));
     {
         /* kernel 0, tap 0 */
         const float wt = w0[0];
-        float acc[16] = {0};
-        for (int oy = 0; oy < 16; oy++) {
-            const float *restrict drow = d0 + oy * 16;
-            const int at = oy * 20 + 21;
-            for (int ox = 0; ox < 16; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 320; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 21 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 21 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 16; ox++)
-            s += acc[ox];
-        g0[0] += s;
+        g0[0] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 1 */
         const float wt = w0[1];
-        float acc[16] = {0};
-        for (int oy = 0; oy < 16; oy++) {
-            const float *restrict drow = d0 + oy * 16;
-            const int at = oy * 20 + 22;
-            for (int ox = 0; ox < 16; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 320; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 22 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 22 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 16; ox++)
-            s += acc[ox];
-        g0[1] += s;
+        g0[1] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 2 */
         const float wt = w0[2];
-        float acc[16] = {0};
-        for (int oy = 0; oy < 16; oy++) {
-            const float *restrict drow = d0 + oy * 16;
-            const int at = oy * 20 + 23;
-            for (int ox = 0; ox < 16; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 320; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 23 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 23 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 16; ox++)
-            s += acc[ox];
-        g0[2] += s;
+        g0[2] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 3 */
         const float wt = w0[3];
-        float acc[16] = {0};
-        for (int oy = 0; oy < 16; oy++) {
-            const float *restrict drow = d0 + oy * 16;
-            const int at = oy * 20 + 41;
-            for (int ox = 0; ox < 16; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 320; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 41 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 41 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 16; ox++)
-            s += acc[ox];
-        g0[3] += s;
+        g0[3] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 4 */
         const float wt = w0[4];
-        float acc[16] = {0};
-        for (int oy = 0; oy < 16; oy++) {
-            const float *restrict drow = d0 + oy * 16;
-            const int at = oy * 20 + 42;
-            for (int ox = 0; ox < 16; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 320; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 42 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 42 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 16; ox++)
-            s += acc[ox];
-        g0[4] += s;
+        g0[4] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 5 */
         const float wt = w0[5];
-        float acc[16] = {0};
-        for (int oy = 0; oy < 16; oy++) {
-            const float *restrict drow = d0 + oy * 16;
-            const int at = oy * 20 + 43;
-            for (int ox = 0; ox < 16; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 320; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 43 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 43 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 16; ox++)
-            s += acc[ox];
-        g0[5] += s;
+        g0[5] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 6 */
         const float wt = w0[6];
-        float acc[16] = {0};
-        for (int oy = 0; oy < 16; oy++) {
-            const float *restrict drow = d0 + oy * 16;
-            const int at = oy * 20 + 61;
-            for (int ox = 0; ox < 16; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 320; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 61 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 61 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 16; ox++)
-            s += acc[ox];
-        g0[6] += s;
+        g0[6] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 7 */
         const float wt = w0[7];
-        float acc[16] = {0};
-        for (int oy = 0; oy < 16; oy++) {
-            const float *restrict drow = d0 + oy * 16;
-            const int at = oy * 20 + 62;
-            for (int ox = 0; ox < 16; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 320; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 62 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 62 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 16; ox++)
-            s += acc[ox];
-        g0[7] += s;
+        g0[7] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 8 */
         const float wt = w0[8];
-        float acc[16] = {0};
-        for (int oy = 0; oy < 16; oy++) {
-            const float *restrict drow = d0 + oy * 16;
-            const int at = oy * 20 + 63;
-            for (int ox = 0; ox < 16; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 320; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 63 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 63 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 16; ox++)
-            s += acc[ox];
-        g0[8] += s;
+        g0[8] += mc_v16_sum(&acc);
     }
+    for (int oy = 0; oy < 16; oy++)
+        memcpy(dg + oy * 20, d1 + oy * 16, 16 * sizeof(float));
     {
         /* kernel 1, tap 0 */
         const float wt = w1[0];
-        float acc[16] = {0};
-        for (int oy = 0; oy < 16; oy++) {
-            const float *restrict drow = d1 + oy * 16;
-            const int at = oy * 20 + 0;
-            for (int ox = 0; ox < 16; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 320; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 0 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 0 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 16; ox++)
-            s += acc[ox];
-        g1[0] += s;
+        g1[0] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 1 */
         const float wt = w1[1];
-        float acc[16] = {0};
-        for (int oy = 0; oy < 16; oy++) {
-            const float *restrict drow = d1 + oy * 16;
-            const int at = oy * 20 + 1;
-            for (int ox = 0; ox < 16; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 320; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 1 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 1 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 16; ox++)
-            s += acc[ox];
-        g1[1] += s;
+        g1[1] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 2 */
         const float wt = w1[2];
-        float acc[16] = {0};
-        for (int oy = 0; oy < 16; oy++) {
-            const float *restrict drow = d1 + oy * 16;
-            const int at = oy * 20 + 2;
-            for (int ox = 0; ox < 16; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 320; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 2 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 2 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 16; ox++)
-            s += acc[ox];
-        g1[2] += s;
+        g1[2] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 3 */
         const float wt = w1[3];
-        float acc[16] = {0};
-        for (int oy = 0; oy < 16; oy++) {
-            const float *restrict drow = d1 + oy * 16;
-            const int at = oy * 20 + 3;
-            for (int ox = 0; ox < 16; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 320; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 3 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 3 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 16; ox++)
-            s += acc[ox];
-        g1[3] += s;
+        g1[3] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 4 */
         const float wt = w1[4];
-        float acc[16] = {0};
-        for (int oy = 0; oy < 16; oy++) {
-            const float *restrict drow = d1 + oy * 16;
-            const int at = oy * 20 + 4;
-            for (int ox = 0; ox < 16; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 320; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 4 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 4 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 16; ox++)
-            s += acc[ox];
-        g1[4] += s;
+        g1[4] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 5 */
         const float wt = w1[5];
-        float acc[16] = {0};
-        for (int oy = 0; oy < 16; oy++) {
-            const float *restrict drow = d1 + oy * 16;
-            const int at = oy * 20 + 20;
-            for (int ox = 0; ox < 16; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 320; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 20 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 20 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 16; ox++)
-            s += acc[ox];
-        g1[5] += s;
+        g1[5] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 6 */
         const float wt = w1[6];
-        float acc[16] = {0};
-        for (int oy = 0; oy < 16; oy++) {
-            const float *restrict drow = d1 + oy * 16;
-            const int at = oy * 20 + 21;
-            for (int ox = 0; ox < 16; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 320; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 21 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 21 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 16; ox++)
-            s += acc[ox];
-        g1[6] += s;
+        g1[6] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 7 */
         const float wt = w1[7];
-        float acc[16] = {0};
-        for (int oy = 0; oy < 16; oy++) {
-            const float *restrict drow = d1 + oy * 16;
-            const int at = oy * 20 + 22;
-            for (int ox = 0; ox < 16; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 320; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 22 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 22 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 16; ox++)
-            s += acc[ox];
-        g1[7] += s;
+        g1[7] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 8 */
         const float wt = w1[8];
-        float acc[16] = {0};
-        for (int oy = 0; oy < 16; oy++) {
-            const float *restrict drow = d1 + oy * 16;
-            const int at = oy * 20 + 23;
-            for (int ox = 0; ox < 16; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 320; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 23 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 23 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 16; ox++)
-            s += acc[ox];
-        g1[8] += s;
+        g1[8] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 9 */
         const float wt = w1[9];
-        float acc[16] = {0};
-        for (int oy = 0; oy < 16; oy++) {
-            const float *restrict drow = d1 + oy * 16;
-            const int at = oy * 20 + 24;
-            for (int ox = 0; ox < 16; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 320; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 24 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 24 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 16; ox++)
-            s += acc[ox];
-        g1[9] += s;
+        g1[9] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 10 */
         const float wt = w1[10];
-        float acc[16] = {0};
-        for (int oy = 0; oy < 16; oy++) {
-            const float *restrict drow = d1 + oy * 16;
-            const int at = oy * 20 + 40;
-            for (int ox = 0; ox < 16; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 320; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 40 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 40 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 16; ox++)
-            s += acc[ox];
-        g1[10] += s;
+        g1[10] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 11 */
         const float wt = w1[11];
-        float acc[16] = {0};
-        for (int oy = 0; oy < 16; oy++) {
-            const float *restrict drow = d1 + oy * 16;
-            const int at = oy * 20 + 41;
-            for (int ox = 0; ox < 16; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 320; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 41 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 41 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 16; ox++)
-            s += acc[ox];
-        g1[11] += s;
+        g1[11] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 12 */
         const float wt = w1[12];
-        float acc[16] = {0};
-        for (int oy = 0; oy < 16; oy++) {
-            const float *restrict drow = d1 + oy * 16;
-            const int at = oy * 20 + 42;
-            for (int ox = 0; ox < 16; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 320; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 42 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 42 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 16; ox++)
-            s += acc[ox];
-        g1[12] += s;
+        g1[12] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 13 */
         const float wt = w1[13];
-        float acc[16] = {0};
-        for (int oy = 0; oy < 16; oy++) {
-            const float *restrict drow = d1 + oy * 16;
-            const int at = oy * 20 + 43;
-            for (int ox = 0; ox < 16; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 320; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 43 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 43 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 16; ox++)
-            s += acc[ox];
-        g1[13] += s;
+        g1[13] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 14 */
         const float wt = w1[14];
-        float acc[16] = {0};
-        for (int oy = 0; oy < 16; oy++) {
-            const float *restrict drow = d1 + oy * 16;
-            const int at = oy * 20 + 44;
-            for (int ox = 0; ox < 16; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 320; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 44 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 44 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 16; ox++)
-            s += acc[ox];
-        g1[14] += s;
+        g1[14] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 15 */
         const float wt = w1[15];
-        float acc[16] = {0};
-        for (int oy = 0; oy < 16; oy++) {
-            const float *restrict drow = d1 + oy * 16;
-            const int at = oy * 20 + 60;
-            for (int ox = 0; ox < 16; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 320; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 60 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 60 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 16; ox++)
-            s += acc[ox];
-        g1[15] += s;
+        g1[15] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 16 */
         const float wt = w1[16];
-        float acc[16] = {0};
-        for (int oy = 0; oy < 16; oy++) {
-            const float *restrict drow = d1 + oy * 16;
-            const int at = oy * 20 + 61;
-            for (int ox = 0; ox < 16; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 320; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 61 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 61 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 16; ox++)
-            s += acc[ox];
-        g1[16] += s;
+        g1[16] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 17 */
         const float wt = w1[17];
-        float acc[16] = {0};
-        for (int oy = 0; oy < 16; oy++) {
-            const float *restrict drow = d1 + oy * 16;
-            const int at = oy * 20 + 62;
-            for (int ox = 0; ox < 16; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 320; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 62 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 62 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 16; ox++)
-            s += acc[ox];
-        g1[17] += s;
+        g1[17] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 18 */
         const float wt = w1[18];
-        float acc[16] = {0};
-        for (int oy = 0; oy < 16; oy++) {
-            const float *restrict drow = d1 + oy * 16;
-            const int at = oy * 20 + 63;
-            for (int ox = 0; ox < 16; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 320; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 63 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 63 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 16; ox++)
-            s += acc[ox];
-        g1[18] += s;
+        g1[18] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 19 */
         const float wt = w1[19];
-        float acc[16] = {0};
-        for (int oy = 0; oy < 16; oy++) {
-            const float *restrict drow = d1 + oy * 16;
-            const int at = oy * 20 + 64;
-            for (int ox = 0; ox < 16; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 320; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 64 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 64 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 16; ox++)
-            s += acc[ox];
-        g1[19] += s;
+        g1[19] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 20 */
         const float wt = w1[20];
-        float acc[16] = {0};
-        for (int oy = 0; oy < 16; oy++) {
-            const float *restrict drow = d1 + oy * 16;
-            const int at = oy * 20 + 80;
-            for (int ox = 0; ox < 16; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 320; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 80 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 80 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 16; ox++)
-            s += acc[ox];
-        g1[20] += s;
+        g1[20] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 21 */
         const float wt = w1[21];
-        float acc[16] = {0};
-        for (int oy = 0; oy < 16; oy++) {
-            const float *restrict drow = d1 + oy * 16;
-            const int at = oy * 20 + 81;
-            for (int ox = 0; ox < 16; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 320; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 81 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 81 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 16; ox++)
-            s += acc[ox];
-        g1[21] += s;
+        g1[21] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 22 */
         const float wt = w1[22];
-        float acc[16] = {0};
-        for (int oy = 0; oy < 16; oy++) {
-            const float *restrict drow = d1 + oy * 16;
-            const int at = oy * 20 + 82;
-            for (int ox = 0; ox < 16; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 320; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 82 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 82 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 16; ox++)
-            s += acc[ox];
-        g1[22] += s;
+        g1[22] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 23 */
         const float wt = w1[23];
-        float acc[16] = {0};
-        for (int oy = 0; oy < 16; oy++) {
-            const float *restrict drow = d1 + oy * 16;
-            const int at = oy * 20 + 83;
-            for (int ox = 0; ox < 16; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 320; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 83 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 83 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 16; ox++)
-            s += acc[ox];
-        g1[23] += s;
+        g1[23] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 24 */
         const float wt = w1[24];
-        float acc[16] = {0};
-        for (int oy = 0; oy < 16; oy++) {
-            const float *restrict drow = d1 + oy * 16;
-            const int at = oy * 20 + 84;
-            for (int ox = 0; ox < 16; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 320; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 84 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 84 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 16; ox++)
-            s += acc[ox];
-        g1[24] += s;
+        g1[24] += mc_v16_sum(&acc);
     }
     for (int iy = 0; iy < 16; iy++)
         for (int ix = 0; ix < 16; ix++)
@@ -3255,7 +2281,7 @@ void dw_k3_5_c32_16x16_s1_bwd(int n, const float *restrict x, const float *restr
 /* dw_k3_3_c32_16x16_s1: depthwise, kernels 3, 3 on 32 channels of 16x16, stride 1 -> 64x16x16 */
 static inline void dw_k3_3_c32_16x16_s1_pad(const float *restrict xc, float *restrict xp)
 {
-    memset(xp, 0, sizeof(float) * 324);
+    memset(xp, 0, sizeof(float) * 326);
     for (int iy = 0; iy < 16; iy++)
         for (int ix = 0; ix < 16; ix++)
             xp[(iy + 1) * 18 + 1 + ix] = xc[iy * 16 + ix];
@@ -3266,36 +2292,47 @@ static inline void dw_k3_3_c32_16x16_s1_fwd_plane(const float *restrict xc, cons
     float *restrict y, int b, int c)
 {
     (void)bias;
-    float xp[324];
+    float xp[326];
     dw_k3_3_c32_16x16_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     float *restrict y0 = y + ((long)b * 64 + 0 + c) * 256;
     const float *restrict w1 = w + 288 + c * 9;
     float *restrict y1 = y + ((long)b * 64 + 32 + c) * 256;
-    for (int oy = 0; oy < 16; oy++)
-        for (int ox = 0; ox < 16; ox++) {
-            const float *restrict p = xp + oy * 18 + ox * 1;
-            y0[oy * 16 + ox] = 0.0f
-                + w0[0] * p[0]
-                + w0[1] * p[1]
-                + w0[2] * p[2]
-                + w0[3] * p[18]
-                + w0[4] * p[19]
-                + w0[5] * p[20]
-                + w0[6] * p[36]
-                + w0[7] * p[37]
-                + w0[8] * p[38];
-            y1[oy * 16 + ox] = 0.0f
-                + w1[0] * p[0]
-                + w1[1] * p[1]
-                + w1[2] * p[2]
-                + w1[3] * p[18]
-                + w1[4] * p[19]
-                + w1[5] * p[20]
-                + w1[6] * p[36]
-                + w1[7] * p[37]
-                + w1[8] * p[38];
+    float yg0[288];
+    float yg1[288];
+    for (int i = 0; i < 288; i += 16) {
+        const float *restrict p = xp + i;
+        {
+            mc_v16 a = (mc_v16){0};
+            a += w0[0] * *(const mc_v16 *)(p + 0);
+            a += w0[1] * *(const mc_v16 *)(p + 1);
+            a += w0[2] * *(const mc_v16 *)(p + 2);
+            a += w0[3] * *(const mc_v16 *)(p + 18);
+            a += w0[4] * *(const mc_v16 *)(p + 19);
+            a += w0[5] * *(const mc_v16 *)(p + 20);
+            a += w0[6] * *(const mc_v16 *)(p + 36);
+            a += w0[7] * *(const mc_v16 *)(p + 37);
+            a += w0[8] * *(const mc_v16 *)(p + 38);
+            *(mc_v16 *)(yg0 + i) = a;
         }
+        {
+            mc_v16 a = (mc_v16){0};
+            a += w1[0] * *(const mc_v16 *)(p + 0);
+            a += w1[1] * *(const mc_v16 *)(p + 1);
+            a += w1[2] * *(const mc_v16 *)(p + 2);
+            a += w1[3] * *(const mc_v16 *)(p + 18);
+            a += w1[4] * *(const mc_v16 *)(p + 19);
+            a += w1[5] * *(const mc_v16 *)(p + 20);
+            a += w1[6] * *(const mc_v16 *)(p + 36);
+            a += w1[7] * *(const mc_v16 *)(p + 37);
+            a += w1[8] * *(const mc_v16 *)(p + 38);
+            *(mc_v16 *)(yg1 + i) = a;
+        }
+    }
+    for (int oy = 0; oy < 16; oy++) {
+        memcpy(y0 + oy * 16, yg0 + oy * 18, 16 * sizeof(float));
+        memcpy(y1 + oy * 16, yg1 + oy * 18, 16 * sizeof(float));
+    }
 }
 
 void dw_k3_3_c32_16x16_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -3309,335 +2346,214 @@ void dw_k3_3_c32_16x16_s1_fwd(int n, const float *restrict x, const float *restr
 static inline void dw_k3_3_c32_16x16_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
     float *restrict dxc, float *restrict g0, float *restrict g1, int b, int c)
 {
-    float xp[324], dxp[324] = {0};
+    float xp[326], dxp[326] = {0};
     dw_k3_3_c32_16x16_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     const float *restrict d0 = dy + ((long)b * 64 + 0 + c) * 256;
     const float *restrict w1 = w + 288 + c * 9;
     const float *restrict d1 = dy + ((long)b * 64 + 32 + c) * 256;
+    float dg[288] = {0};
+    for (int oy = 0; oy < 16; oy++)
+        memcpy(dg + oy * 18, d0 + oy * 16, 16 * sizeof(float));
     {
         /* kernel 0, tap 0 */
         const float wt = w0[0];
-        float acc[16] = {0};
-        for (int oy = 0; oy < 16; oy++) {
-            const float *restrict drow = d0 + oy * 16;
-            const int at = oy * 18 + 0;
-            for (int ox = 0; ox < 16; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 288; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 0 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 0 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 16; ox++)
-            s += acc[ox];
-        g0[0] += s;
+        g0[0] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 1 */
         const float wt = w0[1];
-        float acc[16] = {0};
-        for (int oy = 0; oy < 16; oy++) {
-            const float *restrict drow = d0 + oy * 16;
-            const int at = oy * 18 + 1;
-            for (int ox = 0; ox < 16; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 288; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 1 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 1 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 16; ox++)
-            s += acc[ox];
-        g0[1] += s;
+        g0[1] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 2 */
         const float wt = w0[2];
-        float acc[16] = {0};
-        for (int oy = 0; oy < 16; oy++) {
-            const float *restrict drow = d0 + oy * 16;
-            const int at = oy * 18 + 2;
-            for (int ox = 0; ox < 16; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 288; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 2 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 2 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 16; ox++)
-            s += acc[ox];
-        g0[2] += s;
+        g0[2] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 3 */
         const float wt = w0[3];
-        float acc[16] = {0};
-        for (int oy = 0; oy < 16; oy++) {
-            const float *restrict drow = d0 + oy * 16;
-            const int at = oy * 18 + 18;
-            for (int ox = 0; ox < 16; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 288; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 18 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 18 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 16; ox++)
-            s += acc[ox];
-        g0[3] += s;
+        g0[3] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 4 */
         const float wt = w0[4];
-        float acc[16] = {0};
-        for (int oy = 0; oy < 16; oy++) {
-            const float *restrict drow = d0 + oy * 16;
-            const int at = oy * 18 + 19;
-            for (int ox = 0; ox < 16; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 288; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 19 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 19 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 16; ox++)
-            s += acc[ox];
-        g0[4] += s;
+        g0[4] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 5 */
         const float wt = w0[5];
-        float acc[16] = {0};
-        for (int oy = 0; oy < 16; oy++) {
-            const float *restrict drow = d0 + oy * 16;
-            const int at = oy * 18 + 20;
-            for (int ox = 0; ox < 16; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 288; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 20 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 20 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 16; ox++)
-            s += acc[ox];
-        g0[5] += s;
+        g0[5] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 6 */
         const float wt = w0[6];
-        float acc[16] = {0};
-        for (int oy = 0; oy < 16; oy++) {
-            const float *restrict drow = d0 + oy * 16;
-            const int at = oy * 18 + 36;
-            for (int ox = 0; ox < 16; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 288; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 36 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 36 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 16; ox++)
-            s += acc[ox];
-        g0[6] += s;
+        g0[6] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 7 */
         const float wt = w0[7];
-        float acc[16] = {0};
-        for (int oy = 0; oy < 16; oy++) {
-            const float *restrict drow = d0 + oy * 16;
-            const int at = oy * 18 + 37;
-            for (int ox = 0; ox < 16; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 288; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 37 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 37 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 16; ox++)
-            s += acc[ox];
-        g0[7] += s;
+        g0[7] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 8 */
         const float wt = w0[8];
-        float acc[16] = {0};
-        for (int oy = 0; oy < 16; oy++) {
-            const float *restrict drow = d0 + oy * 16;
-            const int at = oy * 18 + 38;
-            for (int ox = 0; ox < 16; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 288; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 38 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 38 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 16; ox++)
-            s += acc[ox];
-        g0[8] += s;
+        g0[8] += mc_v16_sum(&acc);
     }
+    for (int oy = 0; oy < 16; oy++)
+        memcpy(dg + oy * 18, d1 + oy * 16, 16 * sizeof(float));
     {
         /* kernel 1, tap 0 */
         const float wt = w1[0];
-        float acc[16] = {0};
-        for (int oy = 0; oy < 16; oy++) {
-            const float *restrict drow = d1 + oy * 16;
-            const int at = oy * 18 + 0;
-            for (int ox = 0; ox < 16; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 288; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 0 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 0 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 16; ox++)
-            s += acc[ox];
-        g1[0] += s;
+        g1[0] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 1 */
         const float wt = w1[1];
-        float acc[16] = {0};
-        for (int oy = 0; oy < 16; oy++) {
-            const float *restrict drow = d1 + oy * 16;
-            const int at = oy * 18 + 1;
-            for (int ox = 0; ox < 16; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 288; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 1 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 1 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 16; ox++)
-            s += acc[ox];
-        g1[1] += s;
+        g1[1] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 2 */
         const float wt = w1[2];
-        float acc[16] = {0};
-        for (int oy = 0; oy < 16; oy++) {
-            const float *restrict drow = d1 + oy * 16;
-            const int at = oy * 18 + 2;
-            for (int ox = 0; ox < 16; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 288; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 2 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 2 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 16; ox++)
-            s += acc[ox];
-        g1[2] += s;
+        g1[2] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 3 */
         const float wt = w1[3];
-        float acc[16] = {0};
-        for (int oy = 0; oy < 16; oy++) {
-            const float *restrict drow = d1 + oy * 16;
-            const int at = oy * 18 + 18;
-            for (int ox = 0; ox < 16; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 288; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 18 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 18 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 16; ox++)
-            s += acc[ox];
-        g1[3] += s;
+        g1[3] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 4 */
         const float wt = w1[4];
-        float acc[16] = {0};
-        for (int oy = 0; oy < 16; oy++) {
-            const float *restrict drow = d1 + oy * 16;
-            const int at = oy * 18 + 19;
-            for (int ox = 0; ox < 16; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 288; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 19 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 19 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 16; ox++)
-            s += acc[ox];
-        g1[4] += s;
+        g1[4] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 5 */
         const float wt = w1[5];
-        float acc[16] = {0};
-        for (int oy = 0; oy < 16; oy++) {
-            const float *restrict drow = d1 + oy * 16;
-            const int at = oy * 18 + 20;
-            for (int ox = 0; ox < 16; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 288; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 20 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 20 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 16; ox++)
-            s += acc[ox];
-        g1[5] += s;
+        g1[5] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 6 */
         const float wt = w1[6];
-        float acc[16] = {0};
-        for (int oy = 0; oy < 16; oy++) {
-            const float *restrict drow = d1 + oy * 16;
-            const int at = oy * 18 + 36;
-            for (int ox = 0; ox < 16; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 288; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 36 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 36 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 16; ox++)
-            s += acc[ox];
-        g1[6] += s;
+        g1[6] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 7 */
         const float wt = w1[7];
-        float acc[16] = {0};
-        for (int oy = 0; oy < 16; oy++) {
-            const float *restrict drow = d1 + oy * 16;
-            const int at = oy * 18 + 37;
-            for (int ox = 0; ox < 16; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 288; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 37 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 37 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 16; ox++)
-            s += acc[ox];
-        g1[7] += s;
+        g1[7] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 8 */
         const float wt = w1[8];
-        float acc[16] = {0};
-        for (int oy = 0; oy < 16; oy++) {
-            const float *restrict drow = d1 + oy * 16;
-            const int at = oy * 18 + 38;
-            for (int ox = 0; ox < 16; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 288; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 38 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 38 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 16; ox++)
-            s += acc[ox];
-        g1[8] += s;
+        g1[8] += mc_v16_sum(&acc);
     }
     for (int iy = 0; iy < 16; iy++)
         for (int ix = 0; ix < 16; ix++)
@@ -3688,7 +2604,7 @@ void dw_k3_3_c32_16x16_s1_bwd(int n, const float *restrict x, const float *restr
 /* dw_k3_3_c64_8x8_s1: depthwise, kernels 3, 3 on 64 channels of 8x8, stride 1 -> 128x8x8 */
 static inline void dw_k3_3_c64_8x8_s1_pad(const float *restrict xc, float *restrict xp)
 {
-    memset(xp, 0, sizeof(float) * 100);
+    memset(xp, 0, sizeof(float) * 102);
     for (int iy = 0; iy < 8; iy++)
         for (int ix = 0; ix < 8; ix++)
             xp[(iy + 1) * 10 + 1 + ix] = xc[iy * 8 + ix];
@@ -3699,36 +2615,47 @@ static inline void dw_k3_3_c64_8x8_s1_fwd_plane(const float *restrict xc, const 
     float *restrict y, int b, int c)
 {
     (void)bias;
-    float xp[100];
+    float xp[102];
     dw_k3_3_c64_8x8_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     float *restrict y0 = y + ((long)b * 128 + 0 + c) * 64;
     const float *restrict w1 = w + 576 + c * 9;
     float *restrict y1 = y + ((long)b * 128 + 64 + c) * 64;
-    for (int oy = 0; oy < 8; oy++)
-        for (int ox = 0; ox < 8; ox++) {
-            const float *restrict p = xp + oy * 10 + ox * 1;
-            y0[oy * 8 + ox] = 0.0f
-                + w0[0] * p[0]
-                + w0[1] * p[1]
-                + w0[2] * p[2]
-                + w0[3] * p[10]
-                + w0[4] * p[11]
-                + w0[5] * p[12]
-                + w0[6] * p[20]
-                + w0[7] * p[21]
-                + w0[8] * p[22];
-            y1[oy * 8 + ox] = 0.0f
-                + w1[0] * p[0]
-                + w1[1] * p[1]
-                + w1[2] * p[2]
-                + w1[3] * p[10]
-                + w1[4] * p[11]
-                + w1[5] * p[12]
-                + w1[6] * p[20]
-                + w1[7] * p[21]
-                + w1[8] * p[22];
+    float yg0[80];
+    float yg1[80];
+    for (int i = 0; i < 80; i += 16) {
+        const float *restrict p = xp + i;
+        {
+            mc_v16 a = (mc_v16){0};
+            a += w0[0] * *(const mc_v16 *)(p + 0);
+            a += w0[1] * *(const mc_v16 *)(p + 1);
+            a += w0[2] * *(const mc_v16 *)(p + 2);
+            a += w0[3] * *(const mc_v16 *)(p + 10);
+            a += w0[4] * *(const mc_v16 *)(p + 11);
+            a += w0[5] * *(const mc_v16 *)(p + 12);
+            a += w0[6] * *(const mc_v16 *)(p + 20);
+            a += w0[7] * *(const mc_v16 *)(p + 21);
+            a += w0[8] * *(const mc_v16 *)(p + 22);
+            *(mc_v16 *)(yg0 + i) = a;
         }
+        {
+            mc_v16 a = (mc_v16){0};
+            a += w1[0] * *(const mc_v16 *)(p + 0);
+            a += w1[1] * *(const mc_v16 *)(p + 1);
+            a += w1[2] * *(const mc_v16 *)(p + 2);
+            a += w1[3] * *(const mc_v16 *)(p + 10);
+            a += w1[4] * *(const mc_v16 *)(p + 11);
+            a += w1[5] * *(const mc_v16 *)(p + 12);
+            a += w1[6] * *(const mc_v16 *)(p + 20);
+            a += w1[7] * *(const mc_v16 *)(p + 21);
+            a += w1[8] * *(const mc_v16 *)(p + 22);
+            *(mc_v16 *)(yg1 + i) = a;
+        }
+    }
+    for (int oy = 0; oy < 8; oy++) {
+        memcpy(y0 + oy * 8, yg0 + oy * 10, 8 * sizeof(float));
+        memcpy(y1 + oy * 8, yg1 + oy * 10, 8 * sizeof(float));
+    }
 }
 
 void dw_k3_3_c64_8x8_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -3742,335 +2669,214 @@ void dw_k3_3_c64_8x8_s1_fwd(int n, const float *restrict x, const float *restric
 static inline void dw_k3_3_c64_8x8_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
     float *restrict dxc, float *restrict g0, float *restrict g1, int b, int c)
 {
-    float xp[100], dxp[100] = {0};
+    float xp[102], dxp[102] = {0};
     dw_k3_3_c64_8x8_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     const float *restrict d0 = dy + ((long)b * 128 + 0 + c) * 64;
     const float *restrict w1 = w + 576 + c * 9;
     const float *restrict d1 = dy + ((long)b * 128 + 64 + c) * 64;
+    float dg[80] = {0};
+    for (int oy = 0; oy < 8; oy++)
+        memcpy(dg + oy * 10, d0 + oy * 8, 8 * sizeof(float));
     {
         /* kernel 0, tap 0 */
         const float wt = w0[0];
-        float acc[8] = {0};
-        for (int oy = 0; oy < 8; oy++) {
-            const float *restrict drow = d0 + oy * 8;
-            const int at = oy * 10 + 0;
-            for (int ox = 0; ox < 8; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 80; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 0 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 0 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 8; ox++)
-            s += acc[ox];
-        g0[0] += s;
+        g0[0] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 1 */
         const float wt = w0[1];
-        float acc[8] = {0};
-        for (int oy = 0; oy < 8; oy++) {
-            const float *restrict drow = d0 + oy * 8;
-            const int at = oy * 10 + 1;
-            for (int ox = 0; ox < 8; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 80; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 1 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 1 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 8; ox++)
-            s += acc[ox];
-        g0[1] += s;
+        g0[1] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 2 */
         const float wt = w0[2];
-        float acc[8] = {0};
-        for (int oy = 0; oy < 8; oy++) {
-            const float *restrict drow = d0 + oy * 8;
-            const int at = oy * 10 + 2;
-            for (int ox = 0; ox < 8; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 80; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 2 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 2 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 8; ox++)
-            s += acc[ox];
-        g0[2] += s;
+        g0[2] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 3 */
         const float wt = w0[3];
-        float acc[8] = {0};
-        for (int oy = 0; oy < 8; oy++) {
-            const float *restrict drow = d0 + oy * 8;
-            const int at = oy * 10 + 10;
-            for (int ox = 0; ox < 8; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 80; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 10 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 10 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 8; ox++)
-            s += acc[ox];
-        g0[3] += s;
+        g0[3] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 4 */
         const float wt = w0[4];
-        float acc[8] = {0};
-        for (int oy = 0; oy < 8; oy++) {
-            const float *restrict drow = d0 + oy * 8;
-            const int at = oy * 10 + 11;
-            for (int ox = 0; ox < 8; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 80; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 11 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 11 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 8; ox++)
-            s += acc[ox];
-        g0[4] += s;
+        g0[4] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 5 */
         const float wt = w0[5];
-        float acc[8] = {0};
-        for (int oy = 0; oy < 8; oy++) {
-            const float *restrict drow = d0 + oy * 8;
-            const int at = oy * 10 + 12;
-            for (int ox = 0; ox < 8; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 80; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 12 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 12 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 8; ox++)
-            s += acc[ox];
-        g0[5] += s;
+        g0[5] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 6 */
         const float wt = w0[6];
-        float acc[8] = {0};
-        for (int oy = 0; oy < 8; oy++) {
-            const float *restrict drow = d0 + oy * 8;
-            const int at = oy * 10 + 20;
-            for (int ox = 0; ox < 8; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 80; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 20 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 20 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 8; ox++)
-            s += acc[ox];
-        g0[6] += s;
+        g0[6] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 7 */
         const float wt = w0[7];
-        float acc[8] = {0};
-        for (int oy = 0; oy < 8; oy++) {
-            const float *restrict drow = d0 + oy * 8;
-            const int at = oy * 10 + 21;
-            for (int ox = 0; ox < 8; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 80; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 21 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 21 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 8; ox++)
-            s += acc[ox];
-        g0[7] += s;
+        g0[7] += mc_v16_sum(&acc);
     }
     {
         /* kernel 0, tap 8 */
         const float wt = w0[8];
-        float acc[8] = {0};
-        for (int oy = 0; oy < 8; oy++) {
-            const float *restrict drow = d0 + oy * 8;
-            const int at = oy * 10 + 22;
-            for (int ox = 0; ox < 8; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 80; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 22 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 22 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 8; ox++)
-            s += acc[ox];
-        g0[8] += s;
+        g0[8] += mc_v16_sum(&acc);
     }
+    for (int oy = 0; oy < 8; oy++)
+        memcpy(dg + oy * 10, d1 + oy * 8, 8 * sizeof(float));
     {
         /* kernel 1, tap 0 */
         const float wt = w1[0];
-        float acc[8] = {0};
-        for (int oy = 0; oy < 8; oy++) {
-            const float *restrict drow = d1 + oy * 8;
-            const int at = oy * 10 + 0;
-            for (int ox = 0; ox < 8; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 80; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 0 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 0 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 8; ox++)
-            s += acc[ox];
-        g1[0] += s;
+        g1[0] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 1 */
         const float wt = w1[1];
-        float acc[8] = {0};
-        for (int oy = 0; oy < 8; oy++) {
-            const float *restrict drow = d1 + oy * 8;
-            const int at = oy * 10 + 1;
-            for (int ox = 0; ox < 8; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 80; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 1 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 1 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 8; ox++)
-            s += acc[ox];
-        g1[1] += s;
+        g1[1] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 2 */
         const float wt = w1[2];
-        float acc[8] = {0};
-        for (int oy = 0; oy < 8; oy++) {
-            const float *restrict drow = d1 + oy * 8;
-            const int at = oy * 10 + 2;
-            for (int ox = 0; ox < 8; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 80; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 2 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 2 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 8; ox++)
-            s += acc[ox];
-        g1[2] += s;
+        g1[2] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 3 */
         const float wt = w1[3];
-        float acc[8] = {0};
-        for (int oy = 0; oy < 8; oy++) {
-            const float *restrict drow = d1 + oy * 8;
-            const int at = oy * 10 + 10;
-            for (int ox = 0; ox < 8; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 80; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 10 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 10 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 8; ox++)
-            s += acc[ox];
-        g1[3] += s;
+        g1[3] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 4 */
         const float wt = w1[4];
-        float acc[8] = {0};
-        for (int oy = 0; oy < 8; oy++) {
-            const float *restrict drow = d1 + oy * 8;
-            const int at = oy * 10 + 11;
-            for (int ox = 0; ox < 8; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 80; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 11 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 11 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 8; ox++)
-            s += acc[ox];
-        g1[4] += s;
+        g1[4] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 5 */
         const float wt = w1[5];
-        float acc[8] = {0};
-        for (int oy = 0; oy < 8; oy++) {
-            const float *restrict drow = d1 + oy * 8;
-            const int at = oy * 10 + 12;
-            for (int ox = 0; ox < 8; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 80; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 12 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 12 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 8; ox++)
-            s += acc[ox];
-        g1[5] += s;
+        g1[5] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 6 */
         const float wt = w1[6];
-        float acc[8] = {0};
-        for (int oy = 0; oy < 8; oy++) {
-            const float *restrict drow = d1 + oy * 8;
-            const int at = oy * 10 + 20;
-            for (int ox = 0; ox < 8; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 80; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 20 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 20 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 8; ox++)
-            s += acc[ox];
-        g1[6] += s;
+        g1[6] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 7 */
         const float wt = w1[7];
-        float acc[8] = {0};
-        for (int oy = 0; oy < 8; oy++) {
-            const float *restrict drow = d1 + oy * 8;
-            const int at = oy * 10 + 21;
-            for (int ox = 0; ox < 8; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 80; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 21 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 21 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 8; ox++)
-            s += acc[ox];
-        g1[7] += s;
+        g1[7] += mc_v16_sum(&acc);
     }
     {
         /* kernel 1, tap 8 */
         const float wt = w1[8];
-        float acc[8] = {0};
-        for (int oy = 0; oy < 8; oy++) {
-            const float *restrict drow = d1 + oy * 8;
-            const int at = oy * 10 + 22;
-            for (int ox = 0; ox < 8; ox++) {
-                const float d = drow[ox];
-                dxp[at + ox * 1] += wt * d;
-                acc[ox] += d * xp[at + ox * 1];
-            }
+        mc_v16 acc = {0};
+        for (int i = 0; i < 80; i += 16) {
+            const mc_v16 d = *(const mc_v16 *)(dg + i);
+            *(mc_v16 *)(dxp + 22 + i) += wt * d;
+            acc += d * *(const mc_v16 *)(xp + 22 + i);
         }
-        float s = 0.0f;
-        for (int ox = 0; ox < 8; ox++)
-            s += acc[ox];
-        g1[8] += s;
+        g1[8] += mc_v16_sum(&acc);
     }
     for (int iy = 0; iy < 8; iy++)
         for (int ix = 0; ix < 8; ix++)

@@ -5,6 +5,78 @@
 #include "se_resnet56.h"
 
 /* bn_c16_32x32: batch norm over 16 channels of 32x32 */
+typedef float mc_v16 __attribute__((vector_size(64), aligned(4), may_alias));
+
+/* The first count floats at p, zeros after: the tail of a row. (Vectors
+ * go by pointer: by value they would change the ABI without AVX-512.) */
+static inline __attribute__((unused)) void mc_v16_part(mc_v16 *v, const float *p, int count)
+{
+    *v = (mc_v16){0};
+    for (int l = 0; l < count; l++)
+        (*v)[l] = p[l];
+}
+
+/* The lanes added in order, in float and in double. */
+static inline __attribute__((unused)) float mc_v16_sum(const mc_v16 *v)
+{
+    float s = 0.0f;
+    for (int l = 0; l < 16; l++)
+        s += (*v)[l];
+    return s;
+}
+
+static inline __attribute__((unused)) double mc_v16_sum_double(const mc_v16 *v)
+{
+    double s = 0.0;
+    for (int l = 0; l < 16; l++)
+        s += (*v)[l];
+    return s;
+}
+
+static inline double bn_c16_32x32_sum(const float *restrict p)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 1024; i += 16)
+        lanes += *(const mc_v16 *)(p + i);
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 1024; i < 1024; i++)
+        s += p[i];
+    return s;
+}
+
+/* The sum of (p - mean)^2. */
+static inline double bn_c16_32x32_sum_sq(const float *restrict p, float mean)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 1024; i += 16) {
+        const mc_v16 d = *(const mc_v16 *)(p + i) - mean;
+        lanes += d * d;
+    }
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 1024; i < 1024; i++)
+        s += (p[i] - mean) * (p[i] - mean);
+    return s;
+}
+
+/* The sums of g and of g * (x - mean) * invstd. */
+static inline void bn_c16_32x32_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
+    double *restrict sum_g, double *restrict sum_gx)
+{
+    mc_v16 lanes_g = {0}, lanes_gx = {0};
+    for (int i = 0; i < 1024; i += 16) {
+        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        lanes_g += gv;
+        lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
+    }
+    double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
+    for (int i = 1024; i < 1024; i++) {
+        sg += g[i];
+        sgx += g[i] * ((x[i] - mean) * invstd);
+    }
+    *sum_g += sg;
+    *sum_gx += sgx;
+}
+
 void bn_c16_32x32_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
@@ -13,19 +85,14 @@ void bn_c16_32x32_fwd_train(int n, const float *restrict x, const float *restric
     MC_OMP_FOR
     for (int c = 0; c < 16; c++) {
         double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 16 + c) * 1024;
-            for (int i = 0; i < 1024; i++)
-                sum += xc[i];
-        }
+        for (int b = 0; b < n; b++)
+            sum += bn_c16_32x32_sum(x + ((long)b * 16 + c) * 1024);
         const double mean = sum / m;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 16 + c) * 1024;
-            for (int i = 0; i < 1024; i++)
-                sq += (xc[i] - mean) * (xc[i] - mean);
-        }
+        const float fmean = (float)mean;
+        for (int b = 0; b < n; b++)
+            sq += bn_c16_32x32_sum_sq(x + ((long)b * 16 + c) * 1024, fmean);
         const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 16 + c) * 1024;
             float *restrict yc = y + ((long)b * 16 + c) * 1024;
@@ -70,13 +137,9 @@ void bn_c16_32x32_bwd(int n, const float *restrict x, const float *restrict gamm
     for (int c = 0; c < 16; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
         double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 16 + c) * 1024, *restrict gc = dy + ((long)b * 16 + c) * 1024;
-            for (int i = 0; i < 1024; i++) {
-                sum_dy += gc[i];
-                sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
-            }
-        }
+        for (int b = 0; b < n; b++)
+            bn_c16_32x32_sum_grad(dy + ((long)b * 16 + c) * 1024, x + ((long)b * 16 + c) * 1024, mean, invstd, &sum_dy,
+                &sum_dy_xhat);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
@@ -90,6 +153,50 @@ void bn_c16_32x32_bwd(int n, const float *restrict x, const float *restrict gamm
 }
 
 /* bn_c48_32x32: batch norm over 48 channels of 32x32 */
+static inline double bn_c48_32x32_sum(const float *restrict p)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 1024; i += 16)
+        lanes += *(const mc_v16 *)(p + i);
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 1024; i < 1024; i++)
+        s += p[i];
+    return s;
+}
+
+/* The sum of (p - mean)^2. */
+static inline double bn_c48_32x32_sum_sq(const float *restrict p, float mean)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 1024; i += 16) {
+        const mc_v16 d = *(const mc_v16 *)(p + i) - mean;
+        lanes += d * d;
+    }
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 1024; i < 1024; i++)
+        s += (p[i] - mean) * (p[i] - mean);
+    return s;
+}
+
+/* The sums of g and of g * (x - mean) * invstd. */
+static inline void bn_c48_32x32_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
+    double *restrict sum_g, double *restrict sum_gx)
+{
+    mc_v16 lanes_g = {0}, lanes_gx = {0};
+    for (int i = 0; i < 1024; i += 16) {
+        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        lanes_g += gv;
+        lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
+    }
+    double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
+    for (int i = 1024; i < 1024; i++) {
+        sg += g[i];
+        sgx += g[i] * ((x[i] - mean) * invstd);
+    }
+    *sum_g += sg;
+    *sum_gx += sgx;
+}
+
 void bn_c48_32x32_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
@@ -98,19 +205,14 @@ void bn_c48_32x32_fwd_train(int n, const float *restrict x, const float *restric
     MC_OMP_FOR
     for (int c = 0; c < 48; c++) {
         double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 48 + c) * 1024;
-            for (int i = 0; i < 1024; i++)
-                sum += xc[i];
-        }
+        for (int b = 0; b < n; b++)
+            sum += bn_c48_32x32_sum(x + ((long)b * 48 + c) * 1024);
         const double mean = sum / m;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 48 + c) * 1024;
-            for (int i = 0; i < 1024; i++)
-                sq += (xc[i] - mean) * (xc[i] - mean);
-        }
+        const float fmean = (float)mean;
+        for (int b = 0; b < n; b++)
+            sq += bn_c48_32x32_sum_sq(x + ((long)b * 48 + c) * 1024, fmean);
         const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 48 + c) * 1024;
             float *restrict yc = y + ((long)b * 48 + c) * 1024;
@@ -155,13 +257,9 @@ void bn_c48_32x32_bwd(int n, const float *restrict x, const float *restrict gamm
     for (int c = 0; c < 48; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
         double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 48 + c) * 1024, *restrict gc = dy + ((long)b * 48 + c) * 1024;
-            for (int i = 0; i < 1024; i++) {
-                sum_dy += gc[i];
-                sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
-            }
-        }
+        for (int b = 0; b < n; b++)
+            bn_c48_32x32_sum_grad(dy + ((long)b * 48 + c) * 1024, x + ((long)b * 48 + c) * 1024, mean, invstd, &sum_dy,
+                &sum_dy_xhat);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
@@ -175,6 +273,50 @@ void bn_c48_32x32_bwd(int n, const float *restrict x, const float *restrict gamm
 }
 
 /* bn_c32_32x32: batch norm over 32 channels of 32x32 */
+static inline double bn_c32_32x32_sum(const float *restrict p)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 1024; i += 16)
+        lanes += *(const mc_v16 *)(p + i);
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 1024; i < 1024; i++)
+        s += p[i];
+    return s;
+}
+
+/* The sum of (p - mean)^2. */
+static inline double bn_c32_32x32_sum_sq(const float *restrict p, float mean)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 1024; i += 16) {
+        const mc_v16 d = *(const mc_v16 *)(p + i) - mean;
+        lanes += d * d;
+    }
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 1024; i < 1024; i++)
+        s += (p[i] - mean) * (p[i] - mean);
+    return s;
+}
+
+/* The sums of g and of g * (x - mean) * invstd. */
+static inline void bn_c32_32x32_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
+    double *restrict sum_g, double *restrict sum_gx)
+{
+    mc_v16 lanes_g = {0}, lanes_gx = {0};
+    for (int i = 0; i < 1024; i += 16) {
+        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        lanes_g += gv;
+        lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
+    }
+    double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
+    for (int i = 1024; i < 1024; i++) {
+        sg += g[i];
+        sgx += g[i] * ((x[i] - mean) * invstd);
+    }
+    *sum_g += sg;
+    *sum_gx += sgx;
+}
+
 void bn_c32_32x32_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
@@ -183,19 +325,14 @@ void bn_c32_32x32_fwd_train(int n, const float *restrict x, const float *restric
     MC_OMP_FOR
     for (int c = 0; c < 32; c++) {
         double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 32 + c) * 1024;
-            for (int i = 0; i < 1024; i++)
-                sum += xc[i];
-        }
+        for (int b = 0; b < n; b++)
+            sum += bn_c32_32x32_sum(x + ((long)b * 32 + c) * 1024);
         const double mean = sum / m;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 32 + c) * 1024;
-            for (int i = 0; i < 1024; i++)
-                sq += (xc[i] - mean) * (xc[i] - mean);
-        }
+        const float fmean = (float)mean;
+        for (int b = 0; b < n; b++)
+            sq += bn_c32_32x32_sum_sq(x + ((long)b * 32 + c) * 1024, fmean);
         const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 32 + c) * 1024;
             float *restrict yc = y + ((long)b * 32 + c) * 1024;
@@ -240,13 +377,9 @@ void bn_c32_32x32_bwd(int n, const float *restrict x, const float *restrict gamm
     for (int c = 0; c < 32; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
         double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 32 + c) * 1024, *restrict gc = dy + ((long)b * 32 + c) * 1024;
-            for (int i = 0; i < 1024; i++) {
-                sum_dy += gc[i];
-                sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
-            }
-        }
+        for (int b = 0; b < n; b++)
+            bn_c32_32x32_sum_grad(dy + ((long)b * 32 + c) * 1024, x + ((long)b * 32 + c) * 1024, mean, invstd, &sum_dy,
+                &sum_dy_xhat);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
@@ -260,6 +393,50 @@ void bn_c32_32x32_bwd(int n, const float *restrict x, const float *restrict gamm
 }
 
 /* bn_c32_16x16: batch norm over 32 channels of 16x16 */
+static inline double bn_c32_16x16_sum(const float *restrict p)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 256; i += 16)
+        lanes += *(const mc_v16 *)(p + i);
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 256; i < 256; i++)
+        s += p[i];
+    return s;
+}
+
+/* The sum of (p - mean)^2. */
+static inline double bn_c32_16x16_sum_sq(const float *restrict p, float mean)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 256; i += 16) {
+        const mc_v16 d = *(const mc_v16 *)(p + i) - mean;
+        lanes += d * d;
+    }
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 256; i < 256; i++)
+        s += (p[i] - mean) * (p[i] - mean);
+    return s;
+}
+
+/* The sums of g and of g * (x - mean) * invstd. */
+static inline void bn_c32_16x16_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
+    double *restrict sum_g, double *restrict sum_gx)
+{
+    mc_v16 lanes_g = {0}, lanes_gx = {0};
+    for (int i = 0; i < 256; i += 16) {
+        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        lanes_g += gv;
+        lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
+    }
+    double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
+    for (int i = 256; i < 256; i++) {
+        sg += g[i];
+        sgx += g[i] * ((x[i] - mean) * invstd);
+    }
+    *sum_g += sg;
+    *sum_gx += sgx;
+}
+
 void bn_c32_16x16_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
@@ -268,19 +445,14 @@ void bn_c32_16x16_fwd_train(int n, const float *restrict x, const float *restric
     MC_OMP_FOR
     for (int c = 0; c < 32; c++) {
         double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 32 + c) * 256;
-            for (int i = 0; i < 256; i++)
-                sum += xc[i];
-        }
+        for (int b = 0; b < n; b++)
+            sum += bn_c32_16x16_sum(x + ((long)b * 32 + c) * 256);
         const double mean = sum / m;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 32 + c) * 256;
-            for (int i = 0; i < 256; i++)
-                sq += (xc[i] - mean) * (xc[i] - mean);
-        }
+        const float fmean = (float)mean;
+        for (int b = 0; b < n; b++)
+            sq += bn_c32_16x16_sum_sq(x + ((long)b * 32 + c) * 256, fmean);
         const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 32 + c) * 256;
             float *restrict yc = y + ((long)b * 32 + c) * 256;
@@ -325,13 +497,9 @@ void bn_c32_16x16_bwd(int n, const float *restrict x, const float *restrict gamm
     for (int c = 0; c < 32; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
         double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 32 + c) * 256, *restrict gc = dy + ((long)b * 32 + c) * 256;
-            for (int i = 0; i < 256; i++) {
-                sum_dy += gc[i];
-                sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
-            }
-        }
+        for (int b = 0; b < n; b++)
+            bn_c32_16x16_sum_grad(dy + ((long)b * 32 + c) * 256, x + ((long)b * 32 + c) * 256, mean, invstd, &sum_dy,
+                &sum_dy_xhat);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
@@ -345,6 +513,50 @@ void bn_c32_16x16_bwd(int n, const float *restrict x, const float *restrict gamm
 }
 
 /* bn_c64_16x16: batch norm over 64 channels of 16x16 */
+static inline double bn_c64_16x16_sum(const float *restrict p)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 256; i += 16)
+        lanes += *(const mc_v16 *)(p + i);
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 256; i < 256; i++)
+        s += p[i];
+    return s;
+}
+
+/* The sum of (p - mean)^2. */
+static inline double bn_c64_16x16_sum_sq(const float *restrict p, float mean)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 256; i += 16) {
+        const mc_v16 d = *(const mc_v16 *)(p + i) - mean;
+        lanes += d * d;
+    }
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 256; i < 256; i++)
+        s += (p[i] - mean) * (p[i] - mean);
+    return s;
+}
+
+/* The sums of g and of g * (x - mean) * invstd. */
+static inline void bn_c64_16x16_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
+    double *restrict sum_g, double *restrict sum_gx)
+{
+    mc_v16 lanes_g = {0}, lanes_gx = {0};
+    for (int i = 0; i < 256; i += 16) {
+        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        lanes_g += gv;
+        lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
+    }
+    double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
+    for (int i = 256; i < 256; i++) {
+        sg += g[i];
+        sgx += g[i] * ((x[i] - mean) * invstd);
+    }
+    *sum_g += sg;
+    *sum_gx += sgx;
+}
+
 void bn_c64_16x16_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
@@ -353,19 +565,14 @@ void bn_c64_16x16_fwd_train(int n, const float *restrict x, const float *restric
     MC_OMP_FOR
     for (int c = 0; c < 64; c++) {
         double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 64 + c) * 256;
-            for (int i = 0; i < 256; i++)
-                sum += xc[i];
-        }
+        for (int b = 0; b < n; b++)
+            sum += bn_c64_16x16_sum(x + ((long)b * 64 + c) * 256);
         const double mean = sum / m;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 64 + c) * 256;
-            for (int i = 0; i < 256; i++)
-                sq += (xc[i] - mean) * (xc[i] - mean);
-        }
+        const float fmean = (float)mean;
+        for (int b = 0; b < n; b++)
+            sq += bn_c64_16x16_sum_sq(x + ((long)b * 64 + c) * 256, fmean);
         const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 64 + c) * 256;
             float *restrict yc = y + ((long)b * 64 + c) * 256;
@@ -410,13 +617,9 @@ void bn_c64_16x16_bwd(int n, const float *restrict x, const float *restrict gamm
     for (int c = 0; c < 64; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
         double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 64 + c) * 256, *restrict gc = dy + ((long)b * 64 + c) * 256;
-            for (int i = 0; i < 256; i++) {
-                sum_dy += gc[i];
-                sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
-            }
-        }
+        for (int b = 0; b < n; b++)
+            bn_c64_16x16_sum_grad(dy + ((long)b * 64 + c) * 256, x + ((long)b * 64 + c) * 256, mean, invstd, &sum_dy,
+                &sum_dy_xhat);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
@@ -430,6 +633,50 @@ void bn_c64_16x16_bwd(int n, const float *restrict x, const float *restrict gamm
 }
 
 /* bn_c64_8x8: batch norm over 64 channels of 8x8 */
+static inline double bn_c64_8x8_sum(const float *restrict p)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 64; i += 16)
+        lanes += *(const mc_v16 *)(p + i);
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 64; i < 64; i++)
+        s += p[i];
+    return s;
+}
+
+/* The sum of (p - mean)^2. */
+static inline double bn_c64_8x8_sum_sq(const float *restrict p, float mean)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 64; i += 16) {
+        const mc_v16 d = *(const mc_v16 *)(p + i) - mean;
+        lanes += d * d;
+    }
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 64; i < 64; i++)
+        s += (p[i] - mean) * (p[i] - mean);
+    return s;
+}
+
+/* The sums of g and of g * (x - mean) * invstd. */
+static inline void bn_c64_8x8_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
+    double *restrict sum_g, double *restrict sum_gx)
+{
+    mc_v16 lanes_g = {0}, lanes_gx = {0};
+    for (int i = 0; i < 64; i += 16) {
+        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        lanes_g += gv;
+        lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
+    }
+    double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
+    for (int i = 64; i < 64; i++) {
+        sg += g[i];
+        sgx += g[i] * ((x[i] - mean) * invstd);
+    }
+    *sum_g += sg;
+    *sum_gx += sgx;
+}
+
 void bn_c64_8x8_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
@@ -438,19 +685,14 @@ void bn_c64_8x8_fwd_train(int n, const float *restrict x, const float *restrict 
     MC_OMP_FOR
     for (int c = 0; c < 64; c++) {
         double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 64 + c) * 64;
-            for (int i = 0; i < 64; i++)
-                sum += xc[i];
-        }
+        for (int b = 0; b < n; b++)
+            sum += bn_c64_8x8_sum(x + ((long)b * 64 + c) * 64);
         const double mean = sum / m;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 64 + c) * 64;
-            for (int i = 0; i < 64; i++)
-                sq += (xc[i] - mean) * (xc[i] - mean);
-        }
+        const float fmean = (float)mean;
+        for (int b = 0; b < n; b++)
+            sq += bn_c64_8x8_sum_sq(x + ((long)b * 64 + c) * 64, fmean);
         const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 64 + c) * 64;
             float *restrict yc = y + ((long)b * 64 + c) * 64;
@@ -495,13 +737,9 @@ void bn_c64_8x8_bwd(int n, const float *restrict x, const float *restrict gamma,
     for (int c = 0; c < 64; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
         double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 64 + c) * 64, *restrict gc = dy + ((long)b * 64 + c) * 64;
-            for (int i = 0; i < 64; i++) {
-                sum_dy += gc[i];
-                sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
-            }
-        }
+        for (int b = 0; b < n; b++)
+            bn_c64_8x8_sum_grad(dy + ((long)b * 64 + c) * 64, x + ((long)b * 64 + c) * 64, mean, invstd, &sum_dy,
+                &sum_dy_xhat);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
@@ -515,6 +753,50 @@ void bn_c64_8x8_bwd(int n, const float *restrict x, const float *restrict gamma,
 }
 
 /* bn_c128_8x8: batch norm over 128 channels of 8x8 */
+static inline double bn_c128_8x8_sum(const float *restrict p)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 64; i += 16)
+        lanes += *(const mc_v16 *)(p + i);
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 64; i < 64; i++)
+        s += p[i];
+    return s;
+}
+
+/* The sum of (p - mean)^2. */
+static inline double bn_c128_8x8_sum_sq(const float *restrict p, float mean)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 64; i += 16) {
+        const mc_v16 d = *(const mc_v16 *)(p + i) - mean;
+        lanes += d * d;
+    }
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 64; i < 64; i++)
+        s += (p[i] - mean) * (p[i] - mean);
+    return s;
+}
+
+/* The sums of g and of g * (x - mean) * invstd. */
+static inline void bn_c128_8x8_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
+    double *restrict sum_g, double *restrict sum_gx)
+{
+    mc_v16 lanes_g = {0}, lanes_gx = {0};
+    for (int i = 0; i < 64; i += 16) {
+        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        lanes_g += gv;
+        lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
+    }
+    double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
+    for (int i = 64; i < 64; i++) {
+        sg += g[i];
+        sgx += g[i] * ((x[i] - mean) * invstd);
+    }
+    *sum_g += sg;
+    *sum_gx += sgx;
+}
+
 void bn_c128_8x8_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
@@ -523,19 +805,14 @@ void bn_c128_8x8_fwd_train(int n, const float *restrict x, const float *restrict
     MC_OMP_FOR
     for (int c = 0; c < 128; c++) {
         double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 128 + c) * 64;
-            for (int i = 0; i < 64; i++)
-                sum += xc[i];
-        }
+        for (int b = 0; b < n; b++)
+            sum += bn_c128_8x8_sum(x + ((long)b * 128 + c) * 64);
         const double mean = sum / m;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 128 + c) * 64;
-            for (int i = 0; i < 64; i++)
-                sq += (xc[i] - mean) * (xc[i] - mean);
-        }
+        const float fmean = (float)mean;
+        for (int b = 0; b < n; b++)
+            sq += bn_c128_8x8_sum_sq(x + ((long)b * 128 + c) * 64, fmean);
         const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 128 + c) * 64;
             float *restrict yc = y + ((long)b * 128 + c) * 64;
@@ -580,13 +857,9 @@ void bn_c128_8x8_bwd(int n, const float *restrict x, const float *restrict gamma
     for (int c = 0; c < 128; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
         double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 128 + c) * 64, *restrict gc = dy + ((long)b * 128 + c) * 64;
-            for (int i = 0; i < 64; i++) {
-                sum_dy += gc[i];
-                sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
-            }
-        }
+        for (int b = 0; b < n; b++)
+            bn_c128_8x8_sum_grad(dy + ((long)b * 128 + c) * 64, x + ((long)b * 128 + c) * 64, mean, invstd, &sum_dy,
+                &sum_dy_xhat);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);

@@ -16,9 +16,18 @@ static inline __attribute__((unused)) void mc_v16_part(mc_v16 *v, const float *p
         (*v)[l] = p[l];
 }
 
+/* The lanes added in order, in float and in double. */
 static inline __attribute__((unused)) float mc_v16_sum(const mc_v16 *v)
 {
     float s = 0.0f;
+    for (int l = 0; l < 16; l++)
+        s += (*v)[l];
+    return s;
+}
+
+static inline __attribute__((unused)) double mc_v16_sum_double(const mc_v16 *v)
+{
+    double s = 0.0;
     for (int l = 0; l < 16; l++)
         s += (*v)[l];
     return s;
