@@ -5,26 +5,59 @@
 #include "mobilenetv2.h"
 
 /* bn_c32_96x96: batch norm over 32 channels of 96x96 */
+static double bn_c32_96x96_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++) {
+        const float *restrict xc = x + ((long)b * 32 + c) * 9216;
+        for (int i = 0; i < 9216; i++)
+            sum += xc[i];
+    }
+    return sum;
+}
+
+static double bn_c32_96x96_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++) {
+        const float *restrict xc = x + ((long)b * 32 + c) * 9216;
+        for (int i = 0; i < 9216; i++)
+            sq += (xc[i] - mean) * (xc[i] - mean);
+    }
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c32_96x96_synced_stats(int n, const float *restrict x, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 32; c++)
+        stats[c] = bn_c32_96x96_sum(n, x, c);
+    const double m = mc_bn_allreduce(stats, 32, (double)n * 9216);
+    MC_OMP_FOR
+    for (int c = 0; c < 32; c++) {
+        stats[c] /= m;
+        stats[32 + c] = bn_c32_96x96_sqdev(n, x, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 32, 32, m);
+    for (int c = 0; c < 32; c++)
+        stats[32 + c] /= m;
+    return m;
+}
+
 void bn_c32_96x96_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
 {
-    const double m = (double)n * 9216;
+    double stats[2 * 32];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c32_96x96_synced_stats(n, x, stats) : (double)n * 9216;
     MC_OMP_FOR
     for (int c = 0; c < 32; c++) {
-        double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 32 + c) * 9216;
-            for (int i = 0; i < 9216; i++)
-                sum += xc[i];
-        }
-        const double mean = sum / m;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 32 + c) * 9216;
-            for (int i = 0; i < 9216; i++)
-                sq += (xc[i] - mean) * (xc[i] - mean);
-        }
-        const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
+        const double mean = synced ? stats[c] : bn_c32_96x96_sum(n, x, c) / m;
+        const double var = synced ? stats[32 + c] : bn_c32_96x96_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 32 + c) * 9216;
@@ -59,27 +92,51 @@ void bn_c32_96x96_fwd_eval(int n, const float *restrict x, const float *restrict
     }
 }
 
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c32_96x96_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++) {
+        const float *restrict xc = x + ((long)b * 32 + c) * 9216, *restrict gc = dy + ((long)b * 32 + c) * 9216;
+        for (int i = 0; i < 9216; i++) {
+            sum_dy += gc[i];
+            sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
+        }
+    }
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. */
+ * also flows through the batch mean and variance. Synchronized batch norm
+ * takes the means over all processes: every channel first, one reduction
+ * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c32_96x96_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
     float *restrict dbeta)
 {
-    const double m = (double)n * 9216;
+    double sums[2 * 32];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 9216;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 32; c++)
+            bn_c32_96x96_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 32, m);
+    }
     MC_OMP_FOR
     for (int c = 0; c < 32; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
-        double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 32 + c) * 9216, *restrict gc = dy + ((long)b * 32 + c) * 9216;
-            for (int i = 0; i < 9216; i++) {
-                sum_dy += gc[i];
-                sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
-            }
-        }
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
-        const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c32_96x96_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 32 + c) * 9216, *restrict gc = dy + ((long)b * 32 + c) * 9216;
             float *restrict dxc = dx + ((long)b * 32 + c) * 9216;
@@ -90,26 +147,59 @@ void bn_c32_96x96_bwd(int n, const float *restrict x, const float *restrict gamm
 }
 
 /* bn_c96_96x96: batch norm over 96 channels of 96x96 */
+static double bn_c96_96x96_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++) {
+        const float *restrict xc = x + ((long)b * 96 + c) * 9216;
+        for (int i = 0; i < 9216; i++)
+            sum += xc[i];
+    }
+    return sum;
+}
+
+static double bn_c96_96x96_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++) {
+        const float *restrict xc = x + ((long)b * 96 + c) * 9216;
+        for (int i = 0; i < 9216; i++)
+            sq += (xc[i] - mean) * (xc[i] - mean);
+    }
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c96_96x96_synced_stats(int n, const float *restrict x, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 96; c++)
+        stats[c] = bn_c96_96x96_sum(n, x, c);
+    const double m = mc_bn_allreduce(stats, 96, (double)n * 9216);
+    MC_OMP_FOR
+    for (int c = 0; c < 96; c++) {
+        stats[c] /= m;
+        stats[96 + c] = bn_c96_96x96_sqdev(n, x, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 96, 96, m);
+    for (int c = 0; c < 96; c++)
+        stats[96 + c] /= m;
+    return m;
+}
+
 void bn_c96_96x96_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
 {
-    const double m = (double)n * 9216;
+    double stats[2 * 96];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c96_96x96_synced_stats(n, x, stats) : (double)n * 9216;
     MC_OMP_FOR
     for (int c = 0; c < 96; c++) {
-        double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 96 + c) * 9216;
-            for (int i = 0; i < 9216; i++)
-                sum += xc[i];
-        }
-        const double mean = sum / m;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 96 + c) * 9216;
-            for (int i = 0; i < 9216; i++)
-                sq += (xc[i] - mean) * (xc[i] - mean);
-        }
-        const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
+        const double mean = synced ? stats[c] : bn_c96_96x96_sum(n, x, c) / m;
+        const double var = synced ? stats[96 + c] : bn_c96_96x96_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 96 + c) * 9216;
@@ -144,27 +234,51 @@ void bn_c96_96x96_fwd_eval(int n, const float *restrict x, const float *restrict
     }
 }
 
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c96_96x96_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++) {
+        const float *restrict xc = x + ((long)b * 96 + c) * 9216, *restrict gc = dy + ((long)b * 96 + c) * 9216;
+        for (int i = 0; i < 9216; i++) {
+            sum_dy += gc[i];
+            sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
+        }
+    }
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. */
+ * also flows through the batch mean and variance. Synchronized batch norm
+ * takes the means over all processes: every channel first, one reduction
+ * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c96_96x96_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
     float *restrict dbeta)
 {
-    const double m = (double)n * 9216;
+    double sums[2 * 96];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 9216;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 96; c++)
+            bn_c96_96x96_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 96, m);
+    }
     MC_OMP_FOR
     for (int c = 0; c < 96; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
-        double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 96 + c) * 9216, *restrict gc = dy + ((long)b * 96 + c) * 9216;
-            for (int i = 0; i < 9216; i++) {
-                sum_dy += gc[i];
-                sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
-            }
-        }
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
-        const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c96_96x96_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 96 + c) * 9216, *restrict gc = dy + ((long)b * 96 + c) * 9216;
             float *restrict dxc = dx + ((long)b * 96 + c) * 9216;
@@ -175,26 +289,59 @@ void bn_c96_96x96_bwd(int n, const float *restrict x, const float *restrict gamm
 }
 
 /* bn_c16_96x96: batch norm over 16 channels of 96x96 */
+static double bn_c16_96x96_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++) {
+        const float *restrict xc = x + ((long)b * 16 + c) * 9216;
+        for (int i = 0; i < 9216; i++)
+            sum += xc[i];
+    }
+    return sum;
+}
+
+static double bn_c16_96x96_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++) {
+        const float *restrict xc = x + ((long)b * 16 + c) * 9216;
+        for (int i = 0; i < 9216; i++)
+            sq += (xc[i] - mean) * (xc[i] - mean);
+    }
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c16_96x96_synced_stats(int n, const float *restrict x, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 16; c++)
+        stats[c] = bn_c16_96x96_sum(n, x, c);
+    const double m = mc_bn_allreduce(stats, 16, (double)n * 9216);
+    MC_OMP_FOR
+    for (int c = 0; c < 16; c++) {
+        stats[c] /= m;
+        stats[16 + c] = bn_c16_96x96_sqdev(n, x, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 16, 16, m);
+    for (int c = 0; c < 16; c++)
+        stats[16 + c] /= m;
+    return m;
+}
+
 void bn_c16_96x96_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
 {
-    const double m = (double)n * 9216;
+    double stats[2 * 16];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c16_96x96_synced_stats(n, x, stats) : (double)n * 9216;
     MC_OMP_FOR
     for (int c = 0; c < 16; c++) {
-        double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 16 + c) * 9216;
-            for (int i = 0; i < 9216; i++)
-                sum += xc[i];
-        }
-        const double mean = sum / m;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 16 + c) * 9216;
-            for (int i = 0; i < 9216; i++)
-                sq += (xc[i] - mean) * (xc[i] - mean);
-        }
-        const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
+        const double mean = synced ? stats[c] : bn_c16_96x96_sum(n, x, c) / m;
+        const double var = synced ? stats[16 + c] : bn_c16_96x96_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 16 + c) * 9216;
@@ -229,27 +376,51 @@ void bn_c16_96x96_fwd_eval(int n, const float *restrict x, const float *restrict
     }
 }
 
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c16_96x96_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++) {
+        const float *restrict xc = x + ((long)b * 16 + c) * 9216, *restrict gc = dy + ((long)b * 16 + c) * 9216;
+        for (int i = 0; i < 9216; i++) {
+            sum_dy += gc[i];
+            sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
+        }
+    }
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. */
+ * also flows through the batch mean and variance. Synchronized batch norm
+ * takes the means over all processes: every channel first, one reduction
+ * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c16_96x96_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
     float *restrict dbeta)
 {
-    const double m = (double)n * 9216;
+    double sums[2 * 16];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 9216;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 16; c++)
+            bn_c16_96x96_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 16, m);
+    }
     MC_OMP_FOR
     for (int c = 0; c < 16; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
-        double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 16 + c) * 9216, *restrict gc = dy + ((long)b * 16 + c) * 9216;
-            for (int i = 0; i < 9216; i++) {
-                sum_dy += gc[i];
-                sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
-            }
-        }
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
-        const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c16_96x96_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 16 + c) * 9216, *restrict gc = dy + ((long)b * 16 + c) * 9216;
             float *restrict dxc = dx + ((long)b * 16 + c) * 9216;
@@ -260,26 +431,59 @@ void bn_c16_96x96_bwd(int n, const float *restrict x, const float *restrict gamm
 }
 
 /* bn_c192_96x96: batch norm over 192 channels of 96x96 */
+static double bn_c192_96x96_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++) {
+        const float *restrict xc = x + ((long)b * 192 + c) * 9216;
+        for (int i = 0; i < 9216; i++)
+            sum += xc[i];
+    }
+    return sum;
+}
+
+static double bn_c192_96x96_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++) {
+        const float *restrict xc = x + ((long)b * 192 + c) * 9216;
+        for (int i = 0; i < 9216; i++)
+            sq += (xc[i] - mean) * (xc[i] - mean);
+    }
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c192_96x96_synced_stats(int n, const float *restrict x, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 192; c++)
+        stats[c] = bn_c192_96x96_sum(n, x, c);
+    const double m = mc_bn_allreduce(stats, 192, (double)n * 9216);
+    MC_OMP_FOR
+    for (int c = 0; c < 192; c++) {
+        stats[c] /= m;
+        stats[192 + c] = bn_c192_96x96_sqdev(n, x, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 192, 192, m);
+    for (int c = 0; c < 192; c++)
+        stats[192 + c] /= m;
+    return m;
+}
+
 void bn_c192_96x96_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
 {
-    const double m = (double)n * 9216;
+    double stats[2 * 192];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c192_96x96_synced_stats(n, x, stats) : (double)n * 9216;
     MC_OMP_FOR
     for (int c = 0; c < 192; c++) {
-        double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 192 + c) * 9216;
-            for (int i = 0; i < 9216; i++)
-                sum += xc[i];
-        }
-        const double mean = sum / m;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 192 + c) * 9216;
-            for (int i = 0; i < 9216; i++)
-                sq += (xc[i] - mean) * (xc[i] - mean);
-        }
-        const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
+        const double mean = synced ? stats[c] : bn_c192_96x96_sum(n, x, c) / m;
+        const double var = synced ? stats[192 + c] : bn_c192_96x96_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 192 + c) * 9216;
@@ -314,27 +518,51 @@ void bn_c192_96x96_fwd_eval(int n, const float *restrict x, const float *restric
     }
 }
 
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c192_96x96_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++) {
+        const float *restrict xc = x + ((long)b * 192 + c) * 9216, *restrict gc = dy + ((long)b * 192 + c) * 9216;
+        for (int i = 0; i < 9216; i++) {
+            sum_dy += gc[i];
+            sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
+        }
+    }
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. */
+ * also flows through the batch mean and variance. Synchronized batch norm
+ * takes the means over all processes: every channel first, one reduction
+ * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c192_96x96_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
     float *restrict dbeta)
 {
-    const double m = (double)n * 9216;
+    double sums[2 * 192];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 9216;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 192; c++)
+            bn_c192_96x96_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 192, m);
+    }
     MC_OMP_FOR
     for (int c = 0; c < 192; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
-        double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 192 + c) * 9216, *restrict gc = dy + ((long)b * 192 + c) * 9216;
-            for (int i = 0; i < 9216; i++) {
-                sum_dy += gc[i];
-                sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
-            }
-        }
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
-        const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c192_96x96_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 192 + c) * 9216, *restrict gc = dy + ((long)b * 192 + c) * 9216;
             float *restrict dxc = dx + ((long)b * 192 + c) * 9216;
@@ -345,26 +573,59 @@ void bn_c192_96x96_bwd(int n, const float *restrict x, const float *restrict gam
 }
 
 /* bn_c24_48x48: batch norm over 24 channels of 48x48 */
+static double bn_c24_48x48_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++) {
+        const float *restrict xc = x + ((long)b * 24 + c) * 2304;
+        for (int i = 0; i < 2304; i++)
+            sum += xc[i];
+    }
+    return sum;
+}
+
+static double bn_c24_48x48_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++) {
+        const float *restrict xc = x + ((long)b * 24 + c) * 2304;
+        for (int i = 0; i < 2304; i++)
+            sq += (xc[i] - mean) * (xc[i] - mean);
+    }
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c24_48x48_synced_stats(int n, const float *restrict x, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 24; c++)
+        stats[c] = bn_c24_48x48_sum(n, x, c);
+    const double m = mc_bn_allreduce(stats, 24, (double)n * 2304);
+    MC_OMP_FOR
+    for (int c = 0; c < 24; c++) {
+        stats[c] /= m;
+        stats[24 + c] = bn_c24_48x48_sqdev(n, x, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 24, 24, m);
+    for (int c = 0; c < 24; c++)
+        stats[24 + c] /= m;
+    return m;
+}
+
 void bn_c24_48x48_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
 {
-    const double m = (double)n * 2304;
+    double stats[2 * 24];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c24_48x48_synced_stats(n, x, stats) : (double)n * 2304;
     MC_OMP_FOR
     for (int c = 0; c < 24; c++) {
-        double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 24 + c) * 2304;
-            for (int i = 0; i < 2304; i++)
-                sum += xc[i];
-        }
-        const double mean = sum / m;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 24 + c) * 2304;
-            for (int i = 0; i < 2304; i++)
-                sq += (xc[i] - mean) * (xc[i] - mean);
-        }
-        const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
+        const double mean = synced ? stats[c] : bn_c24_48x48_sum(n, x, c) / m;
+        const double var = synced ? stats[24 + c] : bn_c24_48x48_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 24 + c) * 2304;
@@ -399,27 +660,51 @@ void bn_c24_48x48_fwd_eval(int n, const float *restrict x, const float *restrict
     }
 }
 
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c24_48x48_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++) {
+        const float *restrict xc = x + ((long)b * 24 + c) * 2304, *restrict gc = dy + ((long)b * 24 + c) * 2304;
+        for (int i = 0; i < 2304; i++) {
+            sum_dy += gc[i];
+            sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
+        }
+    }
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. */
+ * also flows through the batch mean and variance. Synchronized batch norm
+ * takes the means over all processes: every channel first, one reduction
+ * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c24_48x48_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
     float *restrict dbeta)
 {
-    const double m = (double)n * 2304;
+    double sums[2 * 24];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 2304;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 24; c++)
+            bn_c24_48x48_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 24, m);
+    }
     MC_OMP_FOR
     for (int c = 0; c < 24; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
-        double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 24 + c) * 2304, *restrict gc = dy + ((long)b * 24 + c) * 2304;
-            for (int i = 0; i < 2304; i++) {
-                sum_dy += gc[i];
-                sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
-            }
-        }
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
-        const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c24_48x48_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 24 + c) * 2304, *restrict gc = dy + ((long)b * 24 + c) * 2304;
             float *restrict dxc = dx + ((long)b * 24 + c) * 2304;
@@ -430,26 +715,59 @@ void bn_c24_48x48_bwd(int n, const float *restrict x, const float *restrict gamm
 }
 
 /* bn_c144_48x48: batch norm over 144 channels of 48x48 */
+static double bn_c144_48x48_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++) {
+        const float *restrict xc = x + ((long)b * 144 + c) * 2304;
+        for (int i = 0; i < 2304; i++)
+            sum += xc[i];
+    }
+    return sum;
+}
+
+static double bn_c144_48x48_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++) {
+        const float *restrict xc = x + ((long)b * 144 + c) * 2304;
+        for (int i = 0; i < 2304; i++)
+            sq += (xc[i] - mean) * (xc[i] - mean);
+    }
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c144_48x48_synced_stats(int n, const float *restrict x, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 144; c++)
+        stats[c] = bn_c144_48x48_sum(n, x, c);
+    const double m = mc_bn_allreduce(stats, 144, (double)n * 2304);
+    MC_OMP_FOR
+    for (int c = 0; c < 144; c++) {
+        stats[c] /= m;
+        stats[144 + c] = bn_c144_48x48_sqdev(n, x, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 144, 144, m);
+    for (int c = 0; c < 144; c++)
+        stats[144 + c] /= m;
+    return m;
+}
+
 void bn_c144_48x48_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
 {
-    const double m = (double)n * 2304;
+    double stats[2 * 144];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c144_48x48_synced_stats(n, x, stats) : (double)n * 2304;
     MC_OMP_FOR
     for (int c = 0; c < 144; c++) {
-        double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 144 + c) * 2304;
-            for (int i = 0; i < 2304; i++)
-                sum += xc[i];
-        }
-        const double mean = sum / m;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 144 + c) * 2304;
-            for (int i = 0; i < 2304; i++)
-                sq += (xc[i] - mean) * (xc[i] - mean);
-        }
-        const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
+        const double mean = synced ? stats[c] : bn_c144_48x48_sum(n, x, c) / m;
+        const double var = synced ? stats[144 + c] : bn_c144_48x48_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 144 + c) * 2304;
@@ -484,27 +802,51 @@ void bn_c144_48x48_fwd_eval(int n, const float *restrict x, const float *restric
     }
 }
 
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c144_48x48_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++) {
+        const float *restrict xc = x + ((long)b * 144 + c) * 2304, *restrict gc = dy + ((long)b * 144 + c) * 2304;
+        for (int i = 0; i < 2304; i++) {
+            sum_dy += gc[i];
+            sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
+        }
+    }
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. */
+ * also flows through the batch mean and variance. Synchronized batch norm
+ * takes the means over all processes: every channel first, one reduction
+ * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c144_48x48_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
     float *restrict dbeta)
 {
-    const double m = (double)n * 2304;
+    double sums[2 * 144];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 2304;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 144; c++)
+            bn_c144_48x48_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 144, m);
+    }
     MC_OMP_FOR
     for (int c = 0; c < 144; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
-        double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 144 + c) * 2304, *restrict gc = dy + ((long)b * 144 + c) * 2304;
-            for (int i = 0; i < 2304; i++) {
-                sum_dy += gc[i];
-                sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
-            }
-        }
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
-        const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c144_48x48_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 144 + c) * 2304, *restrict gc = dy + ((long)b * 144 + c) * 2304;
             float *restrict dxc = dx + ((long)b * 144 + c) * 2304;
@@ -515,26 +857,59 @@ void bn_c144_48x48_bwd(int n, const float *restrict x, const float *restrict gam
 }
 
 /* bn_c288_48x48: batch norm over 288 channels of 48x48 */
+static double bn_c288_48x48_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++) {
+        const float *restrict xc = x + ((long)b * 288 + c) * 2304;
+        for (int i = 0; i < 2304; i++)
+            sum += xc[i];
+    }
+    return sum;
+}
+
+static double bn_c288_48x48_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++) {
+        const float *restrict xc = x + ((long)b * 288 + c) * 2304;
+        for (int i = 0; i < 2304; i++)
+            sq += (xc[i] - mean) * (xc[i] - mean);
+    }
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c288_48x48_synced_stats(int n, const float *restrict x, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 288; c++)
+        stats[c] = bn_c288_48x48_sum(n, x, c);
+    const double m = mc_bn_allreduce(stats, 288, (double)n * 2304);
+    MC_OMP_FOR
+    for (int c = 0; c < 288; c++) {
+        stats[c] /= m;
+        stats[288 + c] = bn_c288_48x48_sqdev(n, x, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 288, 288, m);
+    for (int c = 0; c < 288; c++)
+        stats[288 + c] /= m;
+    return m;
+}
+
 void bn_c288_48x48_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
 {
-    const double m = (double)n * 2304;
+    double stats[2 * 288];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c288_48x48_synced_stats(n, x, stats) : (double)n * 2304;
     MC_OMP_FOR
     for (int c = 0; c < 288; c++) {
-        double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 288 + c) * 2304;
-            for (int i = 0; i < 2304; i++)
-                sum += xc[i];
-        }
-        const double mean = sum / m;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 288 + c) * 2304;
-            for (int i = 0; i < 2304; i++)
-                sq += (xc[i] - mean) * (xc[i] - mean);
-        }
-        const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
+        const double mean = synced ? stats[c] : bn_c288_48x48_sum(n, x, c) / m;
+        const double var = synced ? stats[288 + c] : bn_c288_48x48_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 288 + c) * 2304;
@@ -569,27 +944,51 @@ void bn_c288_48x48_fwd_eval(int n, const float *restrict x, const float *restric
     }
 }
 
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c288_48x48_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++) {
+        const float *restrict xc = x + ((long)b * 288 + c) * 2304, *restrict gc = dy + ((long)b * 288 + c) * 2304;
+        for (int i = 0; i < 2304; i++) {
+            sum_dy += gc[i];
+            sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
+        }
+    }
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. */
+ * also flows through the batch mean and variance. Synchronized batch norm
+ * takes the means over all processes: every channel first, one reduction
+ * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c288_48x48_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
     float *restrict dbeta)
 {
-    const double m = (double)n * 2304;
+    double sums[2 * 288];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 2304;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 288; c++)
+            bn_c288_48x48_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 288, m);
+    }
     MC_OMP_FOR
     for (int c = 0; c < 288; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
-        double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 288 + c) * 2304, *restrict gc = dy + ((long)b * 288 + c) * 2304;
-            for (int i = 0; i < 2304; i++) {
-                sum_dy += gc[i];
-                sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
-            }
-        }
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
-        const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c288_48x48_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 288 + c) * 2304, *restrict gc = dy + ((long)b * 288 + c) * 2304;
             float *restrict dxc = dx + ((long)b * 288 + c) * 2304;
@@ -600,26 +999,59 @@ void bn_c288_48x48_bwd(int n, const float *restrict x, const float *restrict gam
 }
 
 /* bn_c144_24x24: batch norm over 144 channels of 24x24 */
+static double bn_c144_24x24_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++) {
+        const float *restrict xc = x + ((long)b * 144 + c) * 576;
+        for (int i = 0; i < 576; i++)
+            sum += xc[i];
+    }
+    return sum;
+}
+
+static double bn_c144_24x24_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++) {
+        const float *restrict xc = x + ((long)b * 144 + c) * 576;
+        for (int i = 0; i < 576; i++)
+            sq += (xc[i] - mean) * (xc[i] - mean);
+    }
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c144_24x24_synced_stats(int n, const float *restrict x, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 144; c++)
+        stats[c] = bn_c144_24x24_sum(n, x, c);
+    const double m = mc_bn_allreduce(stats, 144, (double)n * 576);
+    MC_OMP_FOR
+    for (int c = 0; c < 144; c++) {
+        stats[c] /= m;
+        stats[144 + c] = bn_c144_24x24_sqdev(n, x, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 144, 144, m);
+    for (int c = 0; c < 144; c++)
+        stats[144 + c] /= m;
+    return m;
+}
+
 void bn_c144_24x24_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
 {
-    const double m = (double)n * 576;
+    double stats[2 * 144];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c144_24x24_synced_stats(n, x, stats) : (double)n * 576;
     MC_OMP_FOR
     for (int c = 0; c < 144; c++) {
-        double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 144 + c) * 576;
-            for (int i = 0; i < 576; i++)
-                sum += xc[i];
-        }
-        const double mean = sum / m;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 144 + c) * 576;
-            for (int i = 0; i < 576; i++)
-                sq += (xc[i] - mean) * (xc[i] - mean);
-        }
-        const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
+        const double mean = synced ? stats[c] : bn_c144_24x24_sum(n, x, c) / m;
+        const double var = synced ? stats[144 + c] : bn_c144_24x24_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 144 + c) * 576;
@@ -654,27 +1086,51 @@ void bn_c144_24x24_fwd_eval(int n, const float *restrict x, const float *restric
     }
 }
 
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c144_24x24_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++) {
+        const float *restrict xc = x + ((long)b * 144 + c) * 576, *restrict gc = dy + ((long)b * 144 + c) * 576;
+        for (int i = 0; i < 576; i++) {
+            sum_dy += gc[i];
+            sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
+        }
+    }
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. */
+ * also flows through the batch mean and variance. Synchronized batch norm
+ * takes the means over all processes: every channel first, one reduction
+ * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c144_24x24_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
     float *restrict dbeta)
 {
-    const double m = (double)n * 576;
+    double sums[2 * 144];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 576;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 144; c++)
+            bn_c144_24x24_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 144, m);
+    }
     MC_OMP_FOR
     for (int c = 0; c < 144; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
-        double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 144 + c) * 576, *restrict gc = dy + ((long)b * 144 + c) * 576;
-            for (int i = 0; i < 576; i++) {
-                sum_dy += gc[i];
-                sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
-            }
-        }
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
-        const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c144_24x24_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 144 + c) * 576, *restrict gc = dy + ((long)b * 144 + c) * 576;
             float *restrict dxc = dx + ((long)b * 144 + c) * 576;
@@ -685,26 +1141,59 @@ void bn_c144_24x24_bwd(int n, const float *restrict x, const float *restrict gam
 }
 
 /* bn_c32_24x24: batch norm over 32 channels of 24x24 */
+static double bn_c32_24x24_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++) {
+        const float *restrict xc = x + ((long)b * 32 + c) * 576;
+        for (int i = 0; i < 576; i++)
+            sum += xc[i];
+    }
+    return sum;
+}
+
+static double bn_c32_24x24_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++) {
+        const float *restrict xc = x + ((long)b * 32 + c) * 576;
+        for (int i = 0; i < 576; i++)
+            sq += (xc[i] - mean) * (xc[i] - mean);
+    }
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c32_24x24_synced_stats(int n, const float *restrict x, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 32; c++)
+        stats[c] = bn_c32_24x24_sum(n, x, c);
+    const double m = mc_bn_allreduce(stats, 32, (double)n * 576);
+    MC_OMP_FOR
+    for (int c = 0; c < 32; c++) {
+        stats[c] /= m;
+        stats[32 + c] = bn_c32_24x24_sqdev(n, x, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 32, 32, m);
+    for (int c = 0; c < 32; c++)
+        stats[32 + c] /= m;
+    return m;
+}
+
 void bn_c32_24x24_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
 {
-    const double m = (double)n * 576;
+    double stats[2 * 32];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c32_24x24_synced_stats(n, x, stats) : (double)n * 576;
     MC_OMP_FOR
     for (int c = 0; c < 32; c++) {
-        double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 32 + c) * 576;
-            for (int i = 0; i < 576; i++)
-                sum += xc[i];
-        }
-        const double mean = sum / m;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 32 + c) * 576;
-            for (int i = 0; i < 576; i++)
-                sq += (xc[i] - mean) * (xc[i] - mean);
-        }
-        const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
+        const double mean = synced ? stats[c] : bn_c32_24x24_sum(n, x, c) / m;
+        const double var = synced ? stats[32 + c] : bn_c32_24x24_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 32 + c) * 576;
@@ -739,27 +1228,51 @@ void bn_c32_24x24_fwd_eval(int n, const float *restrict x, const float *restrict
     }
 }
 
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c32_24x24_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++) {
+        const float *restrict xc = x + ((long)b * 32 + c) * 576, *restrict gc = dy + ((long)b * 32 + c) * 576;
+        for (int i = 0; i < 576; i++) {
+            sum_dy += gc[i];
+            sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
+        }
+    }
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. */
+ * also flows through the batch mean and variance. Synchronized batch norm
+ * takes the means over all processes: every channel first, one reduction
+ * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c32_24x24_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
     float *restrict dbeta)
 {
-    const double m = (double)n * 576;
+    double sums[2 * 32];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 576;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 32; c++)
+            bn_c32_24x24_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 32, m);
+    }
     MC_OMP_FOR
     for (int c = 0; c < 32; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
-        double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 32 + c) * 576, *restrict gc = dy + ((long)b * 32 + c) * 576;
-            for (int i = 0; i < 576; i++) {
-                sum_dy += gc[i];
-                sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
-            }
-        }
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
-        const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c32_24x24_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 32 + c) * 576, *restrict gc = dy + ((long)b * 32 + c) * 576;
             float *restrict dxc = dx + ((long)b * 32 + c) * 576;
@@ -770,26 +1283,59 @@ void bn_c32_24x24_bwd(int n, const float *restrict x, const float *restrict gamm
 }
 
 /* bn_c192_24x24: batch norm over 192 channels of 24x24 */
+static double bn_c192_24x24_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++) {
+        const float *restrict xc = x + ((long)b * 192 + c) * 576;
+        for (int i = 0; i < 576; i++)
+            sum += xc[i];
+    }
+    return sum;
+}
+
+static double bn_c192_24x24_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++) {
+        const float *restrict xc = x + ((long)b * 192 + c) * 576;
+        for (int i = 0; i < 576; i++)
+            sq += (xc[i] - mean) * (xc[i] - mean);
+    }
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c192_24x24_synced_stats(int n, const float *restrict x, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 192; c++)
+        stats[c] = bn_c192_24x24_sum(n, x, c);
+    const double m = mc_bn_allreduce(stats, 192, (double)n * 576);
+    MC_OMP_FOR
+    for (int c = 0; c < 192; c++) {
+        stats[c] /= m;
+        stats[192 + c] = bn_c192_24x24_sqdev(n, x, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 192, 192, m);
+    for (int c = 0; c < 192; c++)
+        stats[192 + c] /= m;
+    return m;
+}
+
 void bn_c192_24x24_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
 {
-    const double m = (double)n * 576;
+    double stats[2 * 192];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c192_24x24_synced_stats(n, x, stats) : (double)n * 576;
     MC_OMP_FOR
     for (int c = 0; c < 192; c++) {
-        double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 192 + c) * 576;
-            for (int i = 0; i < 576; i++)
-                sum += xc[i];
-        }
-        const double mean = sum / m;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 192 + c) * 576;
-            for (int i = 0; i < 576; i++)
-                sq += (xc[i] - mean) * (xc[i] - mean);
-        }
-        const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
+        const double mean = synced ? stats[c] : bn_c192_24x24_sum(n, x, c) / m;
+        const double var = synced ? stats[192 + c] : bn_c192_24x24_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 192 + c) * 576;
@@ -824,27 +1370,51 @@ void bn_c192_24x24_fwd_eval(int n, const float *restrict x, const float *restric
     }
 }
 
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c192_24x24_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++) {
+        const float *restrict xc = x + ((long)b * 192 + c) * 576, *restrict gc = dy + ((long)b * 192 + c) * 576;
+        for (int i = 0; i < 576; i++) {
+            sum_dy += gc[i];
+            sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
+        }
+    }
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. */
+ * also flows through the batch mean and variance. Synchronized batch norm
+ * takes the means over all processes: every channel first, one reduction
+ * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c192_24x24_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
     float *restrict dbeta)
 {
-    const double m = (double)n * 576;
+    double sums[2 * 192];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 576;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 192; c++)
+            bn_c192_24x24_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 192, m);
+    }
     MC_OMP_FOR
     for (int c = 0; c < 192; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
-        double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 192 + c) * 576, *restrict gc = dy + ((long)b * 192 + c) * 576;
-            for (int i = 0; i < 576; i++) {
-                sum_dy += gc[i];
-                sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
-            }
-        }
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
-        const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c192_24x24_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 192 + c) * 576, *restrict gc = dy + ((long)b * 192 + c) * 576;
             float *restrict dxc = dx + ((long)b * 192 + c) * 576;
@@ -855,26 +1425,59 @@ void bn_c192_24x24_bwd(int n, const float *restrict x, const float *restrict gam
 }
 
 /* bn_c192_12x12: batch norm over 192 channels of 12x12 */
+static double bn_c192_12x12_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++) {
+        const float *restrict xc = x + ((long)b * 192 + c) * 144;
+        for (int i = 0; i < 144; i++)
+            sum += xc[i];
+    }
+    return sum;
+}
+
+static double bn_c192_12x12_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++) {
+        const float *restrict xc = x + ((long)b * 192 + c) * 144;
+        for (int i = 0; i < 144; i++)
+            sq += (xc[i] - mean) * (xc[i] - mean);
+    }
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c192_12x12_synced_stats(int n, const float *restrict x, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 192; c++)
+        stats[c] = bn_c192_12x12_sum(n, x, c);
+    const double m = mc_bn_allreduce(stats, 192, (double)n * 144);
+    MC_OMP_FOR
+    for (int c = 0; c < 192; c++) {
+        stats[c] /= m;
+        stats[192 + c] = bn_c192_12x12_sqdev(n, x, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 192, 192, m);
+    for (int c = 0; c < 192; c++)
+        stats[192 + c] /= m;
+    return m;
+}
+
 void bn_c192_12x12_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
 {
-    const double m = (double)n * 144;
+    double stats[2 * 192];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c192_12x12_synced_stats(n, x, stats) : (double)n * 144;
     MC_OMP_FOR
     for (int c = 0; c < 192; c++) {
-        double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 192 + c) * 144;
-            for (int i = 0; i < 144; i++)
-                sum += xc[i];
-        }
-        const double mean = sum / m;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 192 + c) * 144;
-            for (int i = 0; i < 144; i++)
-                sq += (xc[i] - mean) * (xc[i] - mean);
-        }
-        const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
+        const double mean = synced ? stats[c] : bn_c192_12x12_sum(n, x, c) / m;
+        const double var = synced ? stats[192 + c] : bn_c192_12x12_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 192 + c) * 144;
@@ -909,27 +1512,51 @@ void bn_c192_12x12_fwd_eval(int n, const float *restrict x, const float *restric
     }
 }
 
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c192_12x12_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++) {
+        const float *restrict xc = x + ((long)b * 192 + c) * 144, *restrict gc = dy + ((long)b * 192 + c) * 144;
+        for (int i = 0; i < 144; i++) {
+            sum_dy += gc[i];
+            sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
+        }
+    }
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. */
+ * also flows through the batch mean and variance. Synchronized batch norm
+ * takes the means over all processes: every channel first, one reduction
+ * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c192_12x12_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
     float *restrict dbeta)
 {
-    const double m = (double)n * 144;
+    double sums[2 * 192];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 144;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 192; c++)
+            bn_c192_12x12_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 192, m);
+    }
     MC_OMP_FOR
     for (int c = 0; c < 192; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
-        double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 192 + c) * 144, *restrict gc = dy + ((long)b * 192 + c) * 144;
-            for (int i = 0; i < 144; i++) {
-                sum_dy += gc[i];
-                sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
-            }
-        }
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
-        const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c192_12x12_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 192 + c) * 144, *restrict gc = dy + ((long)b * 192 + c) * 144;
             float *restrict dxc = dx + ((long)b * 192 + c) * 144;
@@ -940,26 +1567,59 @@ void bn_c192_12x12_bwd(int n, const float *restrict x, const float *restrict gam
 }
 
 /* bn_c64_12x12: batch norm over 64 channels of 12x12 */
+static double bn_c64_12x12_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++) {
+        const float *restrict xc = x + ((long)b * 64 + c) * 144;
+        for (int i = 0; i < 144; i++)
+            sum += xc[i];
+    }
+    return sum;
+}
+
+static double bn_c64_12x12_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++) {
+        const float *restrict xc = x + ((long)b * 64 + c) * 144;
+        for (int i = 0; i < 144; i++)
+            sq += (xc[i] - mean) * (xc[i] - mean);
+    }
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c64_12x12_synced_stats(int n, const float *restrict x, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 64; c++)
+        stats[c] = bn_c64_12x12_sum(n, x, c);
+    const double m = mc_bn_allreduce(stats, 64, (double)n * 144);
+    MC_OMP_FOR
+    for (int c = 0; c < 64; c++) {
+        stats[c] /= m;
+        stats[64 + c] = bn_c64_12x12_sqdev(n, x, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 64, 64, m);
+    for (int c = 0; c < 64; c++)
+        stats[64 + c] /= m;
+    return m;
+}
+
 void bn_c64_12x12_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
 {
-    const double m = (double)n * 144;
+    double stats[2 * 64];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c64_12x12_synced_stats(n, x, stats) : (double)n * 144;
     MC_OMP_FOR
     for (int c = 0; c < 64; c++) {
-        double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 64 + c) * 144;
-            for (int i = 0; i < 144; i++)
-                sum += xc[i];
-        }
-        const double mean = sum / m;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 64 + c) * 144;
-            for (int i = 0; i < 144; i++)
-                sq += (xc[i] - mean) * (xc[i] - mean);
-        }
-        const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
+        const double mean = synced ? stats[c] : bn_c64_12x12_sum(n, x, c) / m;
+        const double var = synced ? stats[64 + c] : bn_c64_12x12_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 64 + c) * 144;
@@ -994,27 +1654,51 @@ void bn_c64_12x12_fwd_eval(int n, const float *restrict x, const float *restrict
     }
 }
 
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c64_12x12_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++) {
+        const float *restrict xc = x + ((long)b * 64 + c) * 144, *restrict gc = dy + ((long)b * 64 + c) * 144;
+        for (int i = 0; i < 144; i++) {
+            sum_dy += gc[i];
+            sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
+        }
+    }
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. */
+ * also flows through the batch mean and variance. Synchronized batch norm
+ * takes the means over all processes: every channel first, one reduction
+ * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c64_12x12_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
     float *restrict dbeta)
 {
-    const double m = (double)n * 144;
+    double sums[2 * 64];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 144;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 64; c++)
+            bn_c64_12x12_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 64, m);
+    }
     MC_OMP_FOR
     for (int c = 0; c < 64; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
-        double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 64 + c) * 144, *restrict gc = dy + ((long)b * 64 + c) * 144;
-            for (int i = 0; i < 144; i++) {
-                sum_dy += gc[i];
-                sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
-            }
-        }
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
-        const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c64_12x12_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 64 + c) * 144, *restrict gc = dy + ((long)b * 64 + c) * 144;
             float *restrict dxc = dx + ((long)b * 64 + c) * 144;
@@ -1025,26 +1709,59 @@ void bn_c64_12x12_bwd(int n, const float *restrict x, const float *restrict gamm
 }
 
 /* bn_c384_12x12: batch norm over 384 channels of 12x12 */
+static double bn_c384_12x12_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++) {
+        const float *restrict xc = x + ((long)b * 384 + c) * 144;
+        for (int i = 0; i < 144; i++)
+            sum += xc[i];
+    }
+    return sum;
+}
+
+static double bn_c384_12x12_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++) {
+        const float *restrict xc = x + ((long)b * 384 + c) * 144;
+        for (int i = 0; i < 144; i++)
+            sq += (xc[i] - mean) * (xc[i] - mean);
+    }
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c384_12x12_synced_stats(int n, const float *restrict x, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 384; c++)
+        stats[c] = bn_c384_12x12_sum(n, x, c);
+    const double m = mc_bn_allreduce(stats, 384, (double)n * 144);
+    MC_OMP_FOR
+    for (int c = 0; c < 384; c++) {
+        stats[c] /= m;
+        stats[384 + c] = bn_c384_12x12_sqdev(n, x, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 384, 384, m);
+    for (int c = 0; c < 384; c++)
+        stats[384 + c] /= m;
+    return m;
+}
+
 void bn_c384_12x12_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
 {
-    const double m = (double)n * 144;
+    double stats[2 * 384];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c384_12x12_synced_stats(n, x, stats) : (double)n * 144;
     MC_OMP_FOR
     for (int c = 0; c < 384; c++) {
-        double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 384 + c) * 144;
-            for (int i = 0; i < 144; i++)
-                sum += xc[i];
-        }
-        const double mean = sum / m;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 384 + c) * 144;
-            for (int i = 0; i < 144; i++)
-                sq += (xc[i] - mean) * (xc[i] - mean);
-        }
-        const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
+        const double mean = synced ? stats[c] : bn_c384_12x12_sum(n, x, c) / m;
+        const double var = synced ? stats[384 + c] : bn_c384_12x12_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 384 + c) * 144;
@@ -1079,27 +1796,51 @@ void bn_c384_12x12_fwd_eval(int n, const float *restrict x, const float *restric
     }
 }
 
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c384_12x12_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++) {
+        const float *restrict xc = x + ((long)b * 384 + c) * 144, *restrict gc = dy + ((long)b * 384 + c) * 144;
+        for (int i = 0; i < 144; i++) {
+            sum_dy += gc[i];
+            sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
+        }
+    }
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. */
+ * also flows through the batch mean and variance. Synchronized batch norm
+ * takes the means over all processes: every channel first, one reduction
+ * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c384_12x12_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
     float *restrict dbeta)
 {
-    const double m = (double)n * 144;
+    double sums[2 * 384];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 144;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 384; c++)
+            bn_c384_12x12_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 384, m);
+    }
     MC_OMP_FOR
     for (int c = 0; c < 384; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
-        double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 384 + c) * 144, *restrict gc = dy + ((long)b * 384 + c) * 144;
-            for (int i = 0; i < 144; i++) {
-                sum_dy += gc[i];
-                sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
-            }
-        }
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
-        const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c384_12x12_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 384 + c) * 144, *restrict gc = dy + ((long)b * 384 + c) * 144;
             float *restrict dxc = dx + ((long)b * 384 + c) * 144;
@@ -1110,26 +1851,59 @@ void bn_c384_12x12_bwd(int n, const float *restrict x, const float *restrict gam
 }
 
 /* bn_c96_12x12: batch norm over 96 channels of 12x12 */
+static double bn_c96_12x12_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++) {
+        const float *restrict xc = x + ((long)b * 96 + c) * 144;
+        for (int i = 0; i < 144; i++)
+            sum += xc[i];
+    }
+    return sum;
+}
+
+static double bn_c96_12x12_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++) {
+        const float *restrict xc = x + ((long)b * 96 + c) * 144;
+        for (int i = 0; i < 144; i++)
+            sq += (xc[i] - mean) * (xc[i] - mean);
+    }
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c96_12x12_synced_stats(int n, const float *restrict x, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 96; c++)
+        stats[c] = bn_c96_12x12_sum(n, x, c);
+    const double m = mc_bn_allreduce(stats, 96, (double)n * 144);
+    MC_OMP_FOR
+    for (int c = 0; c < 96; c++) {
+        stats[c] /= m;
+        stats[96 + c] = bn_c96_12x12_sqdev(n, x, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 96, 96, m);
+    for (int c = 0; c < 96; c++)
+        stats[96 + c] /= m;
+    return m;
+}
+
 void bn_c96_12x12_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
 {
-    const double m = (double)n * 144;
+    double stats[2 * 96];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c96_12x12_synced_stats(n, x, stats) : (double)n * 144;
     MC_OMP_FOR
     for (int c = 0; c < 96; c++) {
-        double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 96 + c) * 144;
-            for (int i = 0; i < 144; i++)
-                sum += xc[i];
-        }
-        const double mean = sum / m;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 96 + c) * 144;
-            for (int i = 0; i < 144; i++)
-                sq += (xc[i] - mean) * (xc[i] - mean);
-        }
-        const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
+        const double mean = synced ? stats[c] : bn_c96_12x12_sum(n, x, c) / m;
+        const double var = synced ? stats[96 + c] : bn_c96_12x12_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 96 + c) * 144;
@@ -1164,27 +1938,51 @@ void bn_c96_12x12_fwd_eval(int n, const float *restrict x, const float *restrict
     }
 }
 
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c96_12x12_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++) {
+        const float *restrict xc = x + ((long)b * 96 + c) * 144, *restrict gc = dy + ((long)b * 96 + c) * 144;
+        for (int i = 0; i < 144; i++) {
+            sum_dy += gc[i];
+            sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
+        }
+    }
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. */
+ * also flows through the batch mean and variance. Synchronized batch norm
+ * takes the means over all processes: every channel first, one reduction
+ * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c96_12x12_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
     float *restrict dbeta)
 {
-    const double m = (double)n * 144;
+    double sums[2 * 96];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 144;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 96; c++)
+            bn_c96_12x12_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 96, m);
+    }
     MC_OMP_FOR
     for (int c = 0; c < 96; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
-        double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 96 + c) * 144, *restrict gc = dy + ((long)b * 96 + c) * 144;
-            for (int i = 0; i < 144; i++) {
-                sum_dy += gc[i];
-                sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
-            }
-        }
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
-        const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c96_12x12_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 96 + c) * 144, *restrict gc = dy + ((long)b * 96 + c) * 144;
             float *restrict dxc = dx + ((long)b * 96 + c) * 144;
@@ -1195,26 +1993,59 @@ void bn_c96_12x12_bwd(int n, const float *restrict x, const float *restrict gamm
 }
 
 /* bn_c576_12x12: batch norm over 576 channels of 12x12 */
+static double bn_c576_12x12_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++) {
+        const float *restrict xc = x + ((long)b * 576 + c) * 144;
+        for (int i = 0; i < 144; i++)
+            sum += xc[i];
+    }
+    return sum;
+}
+
+static double bn_c576_12x12_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++) {
+        const float *restrict xc = x + ((long)b * 576 + c) * 144;
+        for (int i = 0; i < 144; i++)
+            sq += (xc[i] - mean) * (xc[i] - mean);
+    }
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c576_12x12_synced_stats(int n, const float *restrict x, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 576; c++)
+        stats[c] = bn_c576_12x12_sum(n, x, c);
+    const double m = mc_bn_allreduce(stats, 576, (double)n * 144);
+    MC_OMP_FOR
+    for (int c = 0; c < 576; c++) {
+        stats[c] /= m;
+        stats[576 + c] = bn_c576_12x12_sqdev(n, x, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 576, 576, m);
+    for (int c = 0; c < 576; c++)
+        stats[576 + c] /= m;
+    return m;
+}
+
 void bn_c576_12x12_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
 {
-    const double m = (double)n * 144;
+    double stats[2 * 576];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c576_12x12_synced_stats(n, x, stats) : (double)n * 144;
     MC_OMP_FOR
     for (int c = 0; c < 576; c++) {
-        double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 576 + c) * 144;
-            for (int i = 0; i < 144; i++)
-                sum += xc[i];
-        }
-        const double mean = sum / m;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 576 + c) * 144;
-            for (int i = 0; i < 144; i++)
-                sq += (xc[i] - mean) * (xc[i] - mean);
-        }
-        const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
+        const double mean = synced ? stats[c] : bn_c576_12x12_sum(n, x, c) / m;
+        const double var = synced ? stats[576 + c] : bn_c576_12x12_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 576 + c) * 144;
@@ -1249,27 +2080,51 @@ void bn_c576_12x12_fwd_eval(int n, const float *restrict x, const float *restric
     }
 }
 
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c576_12x12_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++) {
+        const float *restrict xc = x + ((long)b * 576 + c) * 144, *restrict gc = dy + ((long)b * 576 + c) * 144;
+        for (int i = 0; i < 144; i++) {
+            sum_dy += gc[i];
+            sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
+        }
+    }
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. */
+ * also flows through the batch mean and variance. Synchronized batch norm
+ * takes the means over all processes: every channel first, one reduction
+ * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c576_12x12_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
     float *restrict dbeta)
 {
-    const double m = (double)n * 144;
+    double sums[2 * 576];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 144;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 576; c++)
+            bn_c576_12x12_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 576, m);
+    }
     MC_OMP_FOR
     for (int c = 0; c < 576; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
-        double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 576 + c) * 144, *restrict gc = dy + ((long)b * 576 + c) * 144;
-            for (int i = 0; i < 144; i++) {
-                sum_dy += gc[i];
-                sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
-            }
-        }
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
-        const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c576_12x12_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 576 + c) * 144, *restrict gc = dy + ((long)b * 576 + c) * 144;
             float *restrict dxc = dx + ((long)b * 576 + c) * 144;
@@ -1280,26 +2135,59 @@ void bn_c576_12x12_bwd(int n, const float *restrict x, const float *restrict gam
 }
 
 /* bn_c576_6x6: batch norm over 576 channels of 6x6 */
+static double bn_c576_6x6_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++) {
+        const float *restrict xc = x + ((long)b * 576 + c) * 36;
+        for (int i = 0; i < 36; i++)
+            sum += xc[i];
+    }
+    return sum;
+}
+
+static double bn_c576_6x6_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++) {
+        const float *restrict xc = x + ((long)b * 576 + c) * 36;
+        for (int i = 0; i < 36; i++)
+            sq += (xc[i] - mean) * (xc[i] - mean);
+    }
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c576_6x6_synced_stats(int n, const float *restrict x, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 576; c++)
+        stats[c] = bn_c576_6x6_sum(n, x, c);
+    const double m = mc_bn_allreduce(stats, 576, (double)n * 36);
+    MC_OMP_FOR
+    for (int c = 0; c < 576; c++) {
+        stats[c] /= m;
+        stats[576 + c] = bn_c576_6x6_sqdev(n, x, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 576, 576, m);
+    for (int c = 0; c < 576; c++)
+        stats[576 + c] /= m;
+    return m;
+}
+
 void bn_c576_6x6_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
 {
-    const double m = (double)n * 36;
+    double stats[2 * 576];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c576_6x6_synced_stats(n, x, stats) : (double)n * 36;
     MC_OMP_FOR
     for (int c = 0; c < 576; c++) {
-        double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 576 + c) * 36;
-            for (int i = 0; i < 36; i++)
-                sum += xc[i];
-        }
-        const double mean = sum / m;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 576 + c) * 36;
-            for (int i = 0; i < 36; i++)
-                sq += (xc[i] - mean) * (xc[i] - mean);
-        }
-        const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
+        const double mean = synced ? stats[c] : bn_c576_6x6_sum(n, x, c) / m;
+        const double var = synced ? stats[576 + c] : bn_c576_6x6_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 576 + c) * 36;
@@ -1334,27 +2222,51 @@ void bn_c576_6x6_fwd_eval(int n, const float *restrict x, const float *restrict 
     }
 }
 
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c576_6x6_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++) {
+        const float *restrict xc = x + ((long)b * 576 + c) * 36, *restrict gc = dy + ((long)b * 576 + c) * 36;
+        for (int i = 0; i < 36; i++) {
+            sum_dy += gc[i];
+            sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
+        }
+    }
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. */
+ * also flows through the batch mean and variance. Synchronized batch norm
+ * takes the means over all processes: every channel first, one reduction
+ * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c576_6x6_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
     float *restrict dbeta)
 {
-    const double m = (double)n * 36;
+    double sums[2 * 576];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 36;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 576; c++)
+            bn_c576_6x6_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 576, m);
+    }
     MC_OMP_FOR
     for (int c = 0; c < 576; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
-        double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 576 + c) * 36, *restrict gc = dy + ((long)b * 576 + c) * 36;
-            for (int i = 0; i < 36; i++) {
-                sum_dy += gc[i];
-                sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
-            }
-        }
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
-        const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c576_6x6_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 576 + c) * 36, *restrict gc = dy + ((long)b * 576 + c) * 36;
             float *restrict dxc = dx + ((long)b * 576 + c) * 36;
@@ -1365,26 +2277,59 @@ void bn_c576_6x6_bwd(int n, const float *restrict x, const float *restrict gamma
 }
 
 /* bn_c160_6x6: batch norm over 160 channels of 6x6 */
+static double bn_c160_6x6_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++) {
+        const float *restrict xc = x + ((long)b * 160 + c) * 36;
+        for (int i = 0; i < 36; i++)
+            sum += xc[i];
+    }
+    return sum;
+}
+
+static double bn_c160_6x6_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++) {
+        const float *restrict xc = x + ((long)b * 160 + c) * 36;
+        for (int i = 0; i < 36; i++)
+            sq += (xc[i] - mean) * (xc[i] - mean);
+    }
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c160_6x6_synced_stats(int n, const float *restrict x, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 160; c++)
+        stats[c] = bn_c160_6x6_sum(n, x, c);
+    const double m = mc_bn_allreduce(stats, 160, (double)n * 36);
+    MC_OMP_FOR
+    for (int c = 0; c < 160; c++) {
+        stats[c] /= m;
+        stats[160 + c] = bn_c160_6x6_sqdev(n, x, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 160, 160, m);
+    for (int c = 0; c < 160; c++)
+        stats[160 + c] /= m;
+    return m;
+}
+
 void bn_c160_6x6_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
 {
-    const double m = (double)n * 36;
+    double stats[2 * 160];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c160_6x6_synced_stats(n, x, stats) : (double)n * 36;
     MC_OMP_FOR
     for (int c = 0; c < 160; c++) {
-        double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 160 + c) * 36;
-            for (int i = 0; i < 36; i++)
-                sum += xc[i];
-        }
-        const double mean = sum / m;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 160 + c) * 36;
-            for (int i = 0; i < 36; i++)
-                sq += (xc[i] - mean) * (xc[i] - mean);
-        }
-        const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
+        const double mean = synced ? stats[c] : bn_c160_6x6_sum(n, x, c) / m;
+        const double var = synced ? stats[160 + c] : bn_c160_6x6_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 160 + c) * 36;
@@ -1419,27 +2364,51 @@ void bn_c160_6x6_fwd_eval(int n, const float *restrict x, const float *restrict 
     }
 }
 
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c160_6x6_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++) {
+        const float *restrict xc = x + ((long)b * 160 + c) * 36, *restrict gc = dy + ((long)b * 160 + c) * 36;
+        for (int i = 0; i < 36; i++) {
+            sum_dy += gc[i];
+            sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
+        }
+    }
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. */
+ * also flows through the batch mean and variance. Synchronized batch norm
+ * takes the means over all processes: every channel first, one reduction
+ * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c160_6x6_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
     float *restrict dbeta)
 {
-    const double m = (double)n * 36;
+    double sums[2 * 160];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 36;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 160; c++)
+            bn_c160_6x6_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 160, m);
+    }
     MC_OMP_FOR
     for (int c = 0; c < 160; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
-        double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 160 + c) * 36, *restrict gc = dy + ((long)b * 160 + c) * 36;
-            for (int i = 0; i < 36; i++) {
-                sum_dy += gc[i];
-                sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
-            }
-        }
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
-        const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c160_6x6_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 160 + c) * 36, *restrict gc = dy + ((long)b * 160 + c) * 36;
             float *restrict dxc = dx + ((long)b * 160 + c) * 36;
@@ -1450,26 +2419,59 @@ void bn_c160_6x6_bwd(int n, const float *restrict x, const float *restrict gamma
 }
 
 /* bn_c960_6x6: batch norm over 960 channels of 6x6 */
+static double bn_c960_6x6_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++) {
+        const float *restrict xc = x + ((long)b * 960 + c) * 36;
+        for (int i = 0; i < 36; i++)
+            sum += xc[i];
+    }
+    return sum;
+}
+
+static double bn_c960_6x6_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++) {
+        const float *restrict xc = x + ((long)b * 960 + c) * 36;
+        for (int i = 0; i < 36; i++)
+            sq += (xc[i] - mean) * (xc[i] - mean);
+    }
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c960_6x6_synced_stats(int n, const float *restrict x, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 960; c++)
+        stats[c] = bn_c960_6x6_sum(n, x, c);
+    const double m = mc_bn_allreduce(stats, 960, (double)n * 36);
+    MC_OMP_FOR
+    for (int c = 0; c < 960; c++) {
+        stats[c] /= m;
+        stats[960 + c] = bn_c960_6x6_sqdev(n, x, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 960, 960, m);
+    for (int c = 0; c < 960; c++)
+        stats[960 + c] /= m;
+    return m;
+}
+
 void bn_c960_6x6_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
 {
-    const double m = (double)n * 36;
+    double stats[2 * 960];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c960_6x6_synced_stats(n, x, stats) : (double)n * 36;
     MC_OMP_FOR
     for (int c = 0; c < 960; c++) {
-        double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 960 + c) * 36;
-            for (int i = 0; i < 36; i++)
-                sum += xc[i];
-        }
-        const double mean = sum / m;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 960 + c) * 36;
-            for (int i = 0; i < 36; i++)
-                sq += (xc[i] - mean) * (xc[i] - mean);
-        }
-        const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
+        const double mean = synced ? stats[c] : bn_c960_6x6_sum(n, x, c) / m;
+        const double var = synced ? stats[960 + c] : bn_c960_6x6_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 960 + c) * 36;
@@ -1504,27 +2506,51 @@ void bn_c960_6x6_fwd_eval(int n, const float *restrict x, const float *restrict 
     }
 }
 
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c960_6x6_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++) {
+        const float *restrict xc = x + ((long)b * 960 + c) * 36, *restrict gc = dy + ((long)b * 960 + c) * 36;
+        for (int i = 0; i < 36; i++) {
+            sum_dy += gc[i];
+            sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
+        }
+    }
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. */
+ * also flows through the batch mean and variance. Synchronized batch norm
+ * takes the means over all processes: every channel first, one reduction
+ * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c960_6x6_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
     float *restrict dbeta)
 {
-    const double m = (double)n * 36;
+    double sums[2 * 960];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 36;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 960; c++)
+            bn_c960_6x6_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 960, m);
+    }
     MC_OMP_FOR
     for (int c = 0; c < 960; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
-        double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 960 + c) * 36, *restrict gc = dy + ((long)b * 960 + c) * 36;
-            for (int i = 0; i < 36; i++) {
-                sum_dy += gc[i];
-                sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
-            }
-        }
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
-        const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c960_6x6_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 960 + c) * 36, *restrict gc = dy + ((long)b * 960 + c) * 36;
             float *restrict dxc = dx + ((long)b * 960 + c) * 36;
@@ -1535,26 +2561,59 @@ void bn_c960_6x6_bwd(int n, const float *restrict x, const float *restrict gamma
 }
 
 /* bn_c320_6x6: batch norm over 320 channels of 6x6 */
+static double bn_c320_6x6_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++) {
+        const float *restrict xc = x + ((long)b * 320 + c) * 36;
+        for (int i = 0; i < 36; i++)
+            sum += xc[i];
+    }
+    return sum;
+}
+
+static double bn_c320_6x6_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++) {
+        const float *restrict xc = x + ((long)b * 320 + c) * 36;
+        for (int i = 0; i < 36; i++)
+            sq += (xc[i] - mean) * (xc[i] - mean);
+    }
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c320_6x6_synced_stats(int n, const float *restrict x, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 320; c++)
+        stats[c] = bn_c320_6x6_sum(n, x, c);
+    const double m = mc_bn_allreduce(stats, 320, (double)n * 36);
+    MC_OMP_FOR
+    for (int c = 0; c < 320; c++) {
+        stats[c] /= m;
+        stats[320 + c] = bn_c320_6x6_sqdev(n, x, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 320, 320, m);
+    for (int c = 0; c < 320; c++)
+        stats[320 + c] /= m;
+    return m;
+}
+
 void bn_c320_6x6_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
 {
-    const double m = (double)n * 36;
+    double stats[2 * 320];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c320_6x6_synced_stats(n, x, stats) : (double)n * 36;
     MC_OMP_FOR
     for (int c = 0; c < 320; c++) {
-        double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 320 + c) * 36;
-            for (int i = 0; i < 36; i++)
-                sum += xc[i];
-        }
-        const double mean = sum / m;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 320 + c) * 36;
-            for (int i = 0; i < 36; i++)
-                sq += (xc[i] - mean) * (xc[i] - mean);
-        }
-        const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
+        const double mean = synced ? stats[c] : bn_c320_6x6_sum(n, x, c) / m;
+        const double var = synced ? stats[320 + c] : bn_c320_6x6_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 320 + c) * 36;
@@ -1589,27 +2648,51 @@ void bn_c320_6x6_fwd_eval(int n, const float *restrict x, const float *restrict 
     }
 }
 
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c320_6x6_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++) {
+        const float *restrict xc = x + ((long)b * 320 + c) * 36, *restrict gc = dy + ((long)b * 320 + c) * 36;
+        for (int i = 0; i < 36; i++) {
+            sum_dy += gc[i];
+            sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
+        }
+    }
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. */
+ * also flows through the batch mean and variance. Synchronized batch norm
+ * takes the means over all processes: every channel first, one reduction
+ * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c320_6x6_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
     float *restrict dbeta)
 {
-    const double m = (double)n * 36;
+    double sums[2 * 320];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 36;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 320; c++)
+            bn_c320_6x6_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 320, m);
+    }
     MC_OMP_FOR
     for (int c = 0; c < 320; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
-        double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 320 + c) * 36, *restrict gc = dy + ((long)b * 320 + c) * 36;
-            for (int i = 0; i < 36; i++) {
-                sum_dy += gc[i];
-                sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
-            }
-        }
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
-        const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c320_6x6_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 320 + c) * 36, *restrict gc = dy + ((long)b * 320 + c) * 36;
             float *restrict dxc = dx + ((long)b * 320 + c) * 36;
@@ -1620,26 +2703,59 @@ void bn_c320_6x6_bwd(int n, const float *restrict x, const float *restrict gamma
 }
 
 /* bn_c1280_6x6: batch norm over 1280 channels of 6x6 */
+static double bn_c1280_6x6_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++) {
+        const float *restrict xc = x + ((long)b * 1280 + c) * 36;
+        for (int i = 0; i < 36; i++)
+            sum += xc[i];
+    }
+    return sum;
+}
+
+static double bn_c1280_6x6_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++) {
+        const float *restrict xc = x + ((long)b * 1280 + c) * 36;
+        for (int i = 0; i < 36; i++)
+            sq += (xc[i] - mean) * (xc[i] - mean);
+    }
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c1280_6x6_synced_stats(int n, const float *restrict x, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 1280; c++)
+        stats[c] = bn_c1280_6x6_sum(n, x, c);
+    const double m = mc_bn_allreduce(stats, 1280, (double)n * 36);
+    MC_OMP_FOR
+    for (int c = 0; c < 1280; c++) {
+        stats[c] /= m;
+        stats[1280 + c] = bn_c1280_6x6_sqdev(n, x, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 1280, 1280, m);
+    for (int c = 0; c < 1280; c++)
+        stats[1280 + c] /= m;
+    return m;
+}
+
 void bn_c1280_6x6_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
 {
-    const double m = (double)n * 36;
+    double stats[2 * 1280];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c1280_6x6_synced_stats(n, x, stats) : (double)n * 36;
     MC_OMP_FOR
     for (int c = 0; c < 1280; c++) {
-        double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 1280 + c) * 36;
-            for (int i = 0; i < 36; i++)
-                sum += xc[i];
-        }
-        const double mean = sum / m;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 1280 + c) * 36;
-            for (int i = 0; i < 36; i++)
-                sq += (xc[i] - mean) * (xc[i] - mean);
-        }
-        const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
+        const double mean = synced ? stats[c] : bn_c1280_6x6_sum(n, x, c) / m;
+        const double var = synced ? stats[1280 + c] : bn_c1280_6x6_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 1280 + c) * 36;
@@ -1674,27 +2790,51 @@ void bn_c1280_6x6_fwd_eval(int n, const float *restrict x, const float *restrict
     }
 }
 
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c1280_6x6_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++) {
+        const float *restrict xc = x + ((long)b * 1280 + c) * 36, *restrict gc = dy + ((long)b * 1280 + c) * 36;
+        for (int i = 0; i < 36; i++) {
+            sum_dy += gc[i];
+            sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
+        }
+    }
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. */
+ * also flows through the batch mean and variance. Synchronized batch norm
+ * takes the means over all processes: every channel first, one reduction
+ * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c1280_6x6_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
     float *restrict dbeta)
 {
-    const double m = (double)n * 36;
+    double sums[2 * 1280];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 36;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 1280; c++)
+            bn_c1280_6x6_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 1280, m);
+    }
     MC_OMP_FOR
     for (int c = 0; c < 1280; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
-        double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 1280 + c) * 36, *restrict gc = dy + ((long)b * 1280 + c) * 36;
-            for (int i = 0; i < 36; i++) {
-                sum_dy += gc[i];
-                sum_dy_xhat += (double)gc[i] * ((xc[i] - mean) * invstd);
-            }
-        }
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
-        const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c1280_6x6_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 1280 + c) * 36, *restrict gc = dy + ((long)b * 1280 + c) * 36;
             float *restrict dxc = dx + ((long)b * 1280 + c) * 36;
