@@ -16,15 +16,7 @@
 # tolerance (the running variances are the most sensitive).
 set -euo pipefail
 build=$1 compare=$2 mpiexec=$3
-exe=$build/classifiers/resnet20_multiception
-data=${FASHION_MNIST:-/usr/share/datasets/fashion-mnist}
-if [ ! -e "$data/train-images-idx3-ubyte.gz" ]; then
-  echo "SKIP: no Fashion-MNIST in $data (apt-get install dataset-fashion-mnist)"
-  exit 77
-fi
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+source "$(dirname "$0")/classifier_env.sh"
 # Root in CI, more ranks than cores, shared memory without the
 # single-copy mechanism (containers often forbid it), and a rank that waits
 # yields its core (CI runs other tests beside this one).
