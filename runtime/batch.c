@@ -23,12 +23,12 @@ static void fill_one(const mc_dataset *d, const uint8_t *img, int dy, int dx, in
     }
 }
 
-void mc_batch_fill(const mc_dataset *d, const int64_t *order, int n, int augment, mc_rng *r, float *x,
-                   int32_t *labels)
+void mc_batch_fill_part(const mc_dataset *d, const int64_t *order, int total, int first, int n, int augment,
+                        mc_rng *r, float *x, int32_t *labels)
 {
     const mc_dataset_info *in = d->info;
     const long per_image = (long)in->c * in->h * in->w;
-    for (int b = 0; b < n; b++) {
+    for (int b = 0; b < total; b++) {
         int dy = 0, dx = 0, flip = 0;
         if (augment) {
             /* A crop at (i, j) of the padded image reads source pixel
@@ -37,9 +37,17 @@ void mc_batch_fill(const mc_dataset *d, const int64_t *order, int n, int augment
             dx = (int)mc_rng_below(r, 2 * PAD + 1) - PAD;
             flip = (int)mc_rng_below(r, 2);
         }
-        fill_one(d, d->images + order[b] * per_image, dy, dx, flip, x + b * per_image);
-        labels[b] = d->labels[order[b]];
+        if (b < first || b >= first + n)
+            continue;
+        fill_one(d, d->images + order[b] * per_image, dy, dx, flip, x + (b - first) * per_image);
+        labels[b - first] = d->labels[order[b]];
     }
+}
+
+void mc_batch_fill(const mc_dataset *d, const int64_t *order, int n, int augment, mc_rng *r, float *x,
+                   int32_t *labels)
+{
+    mc_batch_fill_part(d, order, n, 0, n, augment, r, x, labels);
 }
 
 void mc_shuffle(int64_t *order, int64_t n, mc_rng *r)

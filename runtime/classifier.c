@@ -24,6 +24,7 @@
 #include "mc_bench.h"
 #include "mc_checkpoint.h"
 #include "mc_dataset.h"
+#include "mc_dist.h"
 #include "mc_net.h"
 #include "mc_safetensors.h"
 #include "mc_train.h"
@@ -47,7 +48,7 @@ typedef struct options {
 enum { O_DATA = 1 << 0, O_DATASET = 1 << 1, O_EPOCHS = 1 << 2, O_BATCH = 1 << 3, O_LR = 1 << 4, O_WD = 1 << 5,
        O_SEED = 1 << 6, O_RESUME = 1 << 7, O_OUT = 1 << 8, O_LIMIT = 1 << 9, O_WEIGHTS = 1 << 10, O_INPUT = 1 << 11,
        O_OUTPUT = 1 << 12, O_TRAIN = 1 << 13, O_NO_DROPOUT = 1 << 14, O_SHAKE = 1 << 15, O_ARGS = 1 << 16,
-       O_THREADS = 1 << 17, O_ITERS = 1 << 18, O_JSON = 1 << 19, O_LAYERS = 1 << 20 };
+       O_THREADS = 1 << 17, O_ITERS = 1 << 18, O_JSON = 1 << 19, O_LAYERS = 1 << 20, O_SYNC_BN = 1 << 21 };
 
 static int usage_error(const cli *c, const char *fmt, const char *arg)
 {
@@ -103,7 +104,8 @@ static int parse(const cli *c, int argc, char **argv, unsigned allowed, const ch
         {"shake-beta", required_argument, NULL, 'B'}, {"threads", required_argument, NULL, 'T'},
         {"iters", required_argument, NULL, 'I'},      {"json", required_argument, NULL, 'J'},
         {"layers", no_argument, NULL, 'Y'},           {"generated-only", no_argument, NULL, 'G'},
-        {"cpu-time", no_argument, NULL, 'C'},         {"help", no_argument, NULL, 'h'},
+        {"cpu-time", no_argument, NULL, 'C'},         {"sync-bn", no_argument, NULL, 'S'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     static const struct { int opt; unsigned bit; } bits[] = {
@@ -111,6 +113,7 @@ static int parse(const cli *c, int argc, char **argv, unsigned allowed, const ch
         {'s', O_SEED}, {'r', O_RESUME}, {'o', O_OUT}, {'L', O_LIMIT}, {'W', O_WEIGHTS}, {'i', O_INPUT},
         {'O', O_OUTPUT}, {'t', O_TRAIN}, {'N', O_NO_DROPOUT}, {'a', O_SHAKE}, {'B', O_SHAKE},
         {'T', O_THREADS}, {'I', O_ITERS}, {'J', O_JSON}, {'Y', O_LAYERS}, {'G', O_LAYERS}, {'C', O_LAYERS},
+        {'S', O_SYNC_BN},
     };
     memset(o, 0, sizeof *o);
     o->train = (mc_train_options){.lr = 0.1, .wd = 2e-4, .seed = 0, .progress = isatty(2)};
@@ -160,6 +163,7 @@ static int parse(const cli *c, int argc, char **argv, unsigned allowed, const ch
         case 'O': o->output = optarg; break;
         case 't': o->train_mode = 1; break;
         case 'N': o->no_dropout = 1; break;
+        case 'S': o->train.sync_bn = 1; break;
         case 'a':
         case 'B': {
             double x;
@@ -292,13 +296,20 @@ static const char usage_train[] =
     "  --out DIR         default ./run\n"
     "  --limit N         the first N training and test images only\n"
     "  --threads T       threads of the kernels (default: every processor; the\n"
-    "                    results do not depend on it)\n";
+    "                    results do not depend on it)\n"
+    "  --sync-bn         under mpirun: batch norm takes its statistics over the\n"
+    "                    global batch of every rank (default: each rank's own shard)\n"
+    "\n"
+    "Data-parallel: 'mpirun -np N EXE train ...' splits every batch of B images\n"
+    "over N processes (B/N each), sums their gradients and makes one update;\n"
+    "rank 0 prints and writes. Every rank needs the data and any --resume file.\n";
 
 static int cmd_train(const cli *c, int argc, char **argv)
 {
     options o;
     int rc = parse(c, argc, argv,
-                   O_DATA | O_DATASET | O_EPOCHS | O_BATCH | O_LR | O_WD | O_SEED | O_RESUME | O_OUT | O_LIMIT | O_THREADS,
+                   O_DATA | O_DATASET | O_EPOCHS | O_BATCH | O_LR | O_WD | O_SEED | O_RESUME | O_OUT | O_LIMIT | O_THREADS |
+                       O_SYNC_BN,
                    usage_train, &o);
     if (rc >= 0)
         return rc;
@@ -306,7 +317,13 @@ static int cmd_train(const cli *c, int argc, char **argv)
         return 2;
     if (!o.train.out)
         o.train.out = "run";
-    return mc_train(c->m, c->generic, &o.train);
+    if (mc_dist_init(NULL, NULL) != 0)
+        return 1;
+    rc = mc_train(c->m, c->generic, &o.train);
+    if (rc != 0 && mc_dist_size() > 1)
+        mc_dist_abort(); /* the other ranks may be waiting for this one */
+    mc_dist_finalize();
+    return rc;
 }
 
 static const char usage_eval[] =

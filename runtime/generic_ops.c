@@ -12,6 +12,8 @@
 #include "mc_kernels.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- shared loops ---------------------------------------------------------- */
@@ -46,24 +48,60 @@ static double bn_count(const mc_bn_dims *d)
     return (double)d->n * d->hw;
 }
 
-/* Batch mean and biased variance of channel c. Two passes: the one-pass
- * E[x^2] - E[x]^2 cancels catastrophically when |mean| >> std. */
-static void bn_batch_stats(const mc_bn_dims *d, const float *x, int c, double *mean, double *var)
+/* The sum of channel c over the batch. */
+static double bn_sum(const mc_bn_dims *d, const float *x, int c)
 {
-    double sum = 0, sq = 0;
+    double sum = 0;
     for (int i = 0; i < d->n; i++) {
         const float *p = x + bn_plane(d, i, c);
         for (int j = 0; j < d->hw; j++)
             sum += p[j];
     }
-    double m = sum / bn_count(d);
+    return sum;
+}
+
+/* The sum of channel c's squared deviations from mean. Two passes: the
+ * one-pass E[x^2] - E[x]^2 cancels catastrophically when |mean| >> std. */
+static double bn_sqdev(const mc_bn_dims *d, const float *x, int c, double mean)
+{
+    double sq = 0;
     for (int i = 0; i < d->n; i++) {
         const float *p = x + bn_plane(d, i, c);
         for (int j = 0; j < d->hw; j++)
-            sq += ((double)p[j] - m) * ((double)p[j] - m);
+            sq += ((double)p[j] - mean) * ((double)p[j] - mean);
     }
-    *mean = m;
-    *var = sq / bn_count(d);
+    return sq;
+}
+
+double (*mc_bn_allreduce)(double *sums, int n, double count) = NULL;
+
+/* 2c doubles for the statistics of every channel at once (synchronized
+ * batch norm only: one reduction for all channels, not one per channel). */
+static double *bn_scratch(int c)
+{
+    double *p = malloc(2 * (size_t)c * sizeof *p);
+    if (!p) {
+        fprintf(stderr, "error: out of memory\n");
+        exit(1);
+    }
+    return p;
+}
+
+/* Every channel's batch mean and biased variance over the global batch of
+ * all processes; returns its count of values per channel. */
+static double bn_synced_stats(const mc_bn_dims *d, const float *x, double *mean, double *var)
+{
+    for (int c = 0; c < d->c; c++)
+        mean[c] = bn_sum(d, x, c);
+    const double count = mc_bn_allreduce(mean, d->c, bn_count(d));
+    for (int c = 0; c < d->c; c++) {
+        mean[c] /= count;
+        var[c] = bn_sqdev(d, x, c, mean[c]);
+    }
+    mc_bn_allreduce(var, d->c, count);
+    for (int c = 0; c < d->c; c++)
+        var[c] /= count;
+    return count;
 }
 
 /* y = (x - mean) * scale + shift over channel c: the normalization of both
@@ -84,10 +122,11 @@ void mc_batchnorm_fwd_train(const mc_bn_dims *d, const float *x, const float *ga
                             float *running_mean, float *running_var, int64_t *num_batches, float *y,
                             float *save_mean, float *save_invstd)
 {
-    double count = bn_count(d), m = d->momentum;
+    double *synced = mc_bn_allreduce ? bn_scratch(d->c) : NULL;
+    double count = synced ? bn_synced_stats(d, x, synced, synced + d->c) : bn_count(d), m = d->momentum;
     for (int c = 0; c < d->c; c++) {
-        double mean, var;
-        bn_batch_stats(d, x, c, &mean, &var);
+        double mean = synced ? synced[c] : bn_sum(d, x, c) / count;
+        double var = synced ? synced[d->c + c] : bn_sqdev(d, x, c, mean) / count;
         double invstd = 1 / sqrt(var + d->eps);
         bn_normalize(d, x, c, mean, gamma[c] * invstd, beta[c], y);
         save_mean[c] = (float)mean;
@@ -100,6 +139,7 @@ void mc_batchnorm_fwd_train(const mc_bn_dims *d, const float *x, const float *ga
         running_var[c] = (float)((1 - m) * running_var[c] + m * unbiased);
     }
     *num_batches += 1;
+    free(synced);
 }
 
 void mc_batchnorm_fwd_eval(const mc_bn_dims *d, const float *x, const float *gamma, const float *beta,
@@ -111,10 +151,12 @@ void mc_batchnorm_fwd_eval(const mc_bn_dims *d, const float *x, const float *gam
     }
 }
 
-/* Sums over channel c of dy and of dy * xhat, xhat = (x - mean) * invstd. */
-static void bn_grad_sums(const mc_bn_dims *d, const float *x, const float *dy, int c, float mean, float invstd,
-                         double *sum_dy, double *sum_dy_xhat)
+/* Sums over channel c of dy and of dy * xhat, xhat = (x - mean) * invstd,
+ * also added to dgamma[c] and dbeta[c] (this process's share of them). */
+static void bn_grad_sums(const mc_bn_dims *d, const float *x, const float *dy, int c, const float *save_mean,
+                         const float *save_invstd, float *dgamma, float *dbeta, double *sum_dy, double *sum_dy_xhat)
 {
+    const float mean = save_mean[c], invstd = save_invstd[c];
     double s = 0, sx = 0;
     for (int i = 0; i < d->n; i++) {
         const float *p = x + bn_plane(d, i, c), *g = dy + bn_plane(d, i, c);
@@ -123,6 +165,10 @@ static void bn_grad_sums(const mc_bn_dims *d, const float *x, const float *dy, i
             sx += (double)g[j] * ((p[j] - mean) * invstd);
         }
     }
+    if (dgamma)
+        dgamma[c] += (float)sx;
+    if (dbeta)
+        dbeta[c] += (float)s;
     *sum_dy = s;
     *sum_dy_xhat = sx;
 }
@@ -133,14 +179,21 @@ void mc_batchnorm_bwd(const mc_bn_dims *d, const float *x, const float *gamma, c
                       const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
     double count = bn_count(d);
+    double *synced = mc_bn_allreduce ? bn_scratch(d->c) : NULL;
+    if (synced) {
+        /* dx takes the means over the global batch; the parameters' own
+         * sums stay local, the gradient all-reduce adds them up. */
+        for (int c = 0; c < d->c; c++)
+            bn_grad_sums(d, x, dy, c, save_mean, save_invstd, dgamma, dbeta, &synced[c], &synced[d->c + c]);
+        count = mc_bn_allreduce(synced, 2 * d->c, count);
+    }
     for (int c = 0; c < d->c; c++) {
         float mean = save_mean[c], invstd = save_invstd[c];
         double sum_dy, sum_dy_xhat;
-        bn_grad_sums(d, x, dy, c, mean, invstd, &sum_dy, &sum_dy_xhat);
-        if (dgamma)
-            dgamma[c] += (float)sum_dy_xhat;
-        if (dbeta)
-            dbeta[c] += (float)sum_dy;
+        if (synced)
+            sum_dy = synced[c], sum_dy_xhat = synced[d->c + c];
+        else
+            bn_grad_sums(d, x, dy, c, save_mean, save_invstd, dgamma, dbeta, &sum_dy, &sum_dy_xhat);
         if (!dx)
             continue;
         /* dx = gamma * invstd * (dy - mean(dy) - xhat * mean(dy * xhat)) */
@@ -152,6 +205,7 @@ void mc_batchnorm_bwd(const mc_bn_dims *d, const float *x, const float *gamma, c
                 q[j] += k * (g[j] - mean_dy - (p[j] - mean) * invstd * mean_dy_xhat);
         }
     }
+    free(synced);
 }
 
 /* ---- element-wise --------------------------------------------------------- */

@@ -16,6 +16,12 @@
 void mc_batch_fill(const mc_dataset *d, const int64_t *order, int n, int augment, mc_rng *r, float *x,
                    int32_t *labels);
 
+/* The part [first, first + n) of the batch order[0..total): r draws for
+ * every image of the batch, so it ends where mc_batch_fill of the whole
+ * batch leaves it (a rank's shard of a global batch, data-parallel). */
+void mc_batch_fill_part(const mc_dataset *d, const int64_t *order, int total, int first, int n, int augment,
+                        mc_rng *r, float *x, int32_t *labels);
+
 /* A random permutation of 0..n-1 (Fisher-Yates). */
 void mc_shuffle(int64_t *order, int64_t n, mc_rng *r);
 

@@ -82,6 +82,16 @@ void mc_batchnorm_fwd_eval(const mc_bn_dims *d, const float *x, const float *gam
 void mc_batchnorm_bwd(const mc_bn_dims *d, const float *x, const float *gamma, const float *save_mean,
                       const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta);
 
+/* Synchronized batch norm (--sync-bn across processes): NULL in one process.
+ * Else the training-mode kernels (generic and generated) compute every
+ * channel's sums first and pass them here: it sums n of them over every
+ * process, in place, and returns the sum of count, the values per channel
+ * of the global batch. The forward reduces its sums, then its squared
+ * deviations from the global mean; the backward its sums of dy and dy*xhat
+ * (after adding the local ones to dgamma and dbeta, which the gradient
+ * all-reduce sums later). */
+extern double (*mc_bn_allreduce)(double *sums, int n, double count);
+
 /* ---- element-wise --------------------------------------------------------- */
 
 void mc_relu_fwd(long count, const float *x, float *y);

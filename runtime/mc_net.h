@@ -22,6 +22,16 @@ typedef struct mc_net {
      * for checks against other frameworks. */
     float shake_alpha, shake_beta;
     int no_dropout;
+    /* A data-parallel step (one rank's shard of a global batch): the images
+     * here are [shard_first, shard_first + s.batch) of a global batch of
+     * shard_total (0: the whole batch is here). Random draws are made for
+     * the whole global batch, so that every rank's generator stays where
+     * one process's would. The loss's gradient is scaled by loss_scale,
+     * this shard's share of the global batch (1 in one process), so that
+     * the ranks' gradients sum to the gradient of the global batch's mean
+     * loss. */
+    int shard_first, shard_total;
+    float loss_scale;
 } mc_net;
 
 /* Allocates the areas (zeroed); -1 when out of memory. */

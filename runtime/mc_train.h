@@ -14,11 +14,13 @@ typedef struct mc_train_options {
     uint64_t seed;
     long limit;            /* > 0: the first `limit` training and test images only */
     int progress;          /* a progress bar (on a terminal) instead of one line per epoch */
+    int sync_bn;           /* data-parallel: batch statistics over the global batch */
 } mc_train_options;
 
-/* Trains net (allocated by the caller for up to the batch size) and writes
- * out/checkpoint.safetensors after every epoch and out/log.csv. 0, or 1
- * after printing an error. */
+/* Trains the model and writes out/checkpoint.safetensors after every epoch
+ * and out/log.csv. Data-parallel over the ranks of mc_dist.h when there are
+ * several (rank 0 alone prints, logs and writes). 0, or 1 after printing an
+ * error. */
 int mc_train(const mc_model_desc *m, int generic, const mc_train_options *o);
 
 /* The dataset of --dataset NAME, else the one the files under data are;

@@ -15,6 +15,7 @@ int mc_net_init(mc_net *net, const mc_model_desc *m, int capacity, int generic)
     memset(net, 0, sizeof *net);
     net->m = m, net->capacity = capacity, net->generic = generic;
     net->shake_alpha = net->shake_beta = -1;
+    net->loss_scale = 1;
     const size_t n = (size_t)capacity, f = sizeof(float);
     const size_t sizes[] = {
         padded((size_t)m->param_floats * f),      /* params */
@@ -86,25 +87,41 @@ const float *mc_net_logits(const mc_net *net)
     return net->s.acts + out->act * net->s.batch;
 }
 
+/* Where draw k of a layer (per draws an image, image-major over the global
+ * batch) goes in this shard's part of its slot e; NULL for another rank's
+ * image. */
+static float *shard_slot(const mc_net *net, float *e, long k, long per)
+{
+    const long at = k - (long)net->shard_first * per;
+    return at >= 0 && at < (long)net->s.batch * per ? e + at : NULL;
+}
+
 /* The random draws of a training forward, into the extra area. */
 static void draw_extra(mc_net *net, mc_rng *r)
 {
     const mc_model_desc *m = net->m;
-    const int n = net->s.batch;
+    const int n = net->s.batch, total = net->shard_total ? net->shard_total : n;
     for (int i = 0; i < m->nlayers; i++) {
         const mc_layer *l = &m->layers[i];
-        float *e = net->s.extra + l->extra * n;
+        float *e = net->s.extra + l->extra * n, *slot;
         if (l->kind == MC_L_DROPOUT) {
-            const long count = (long)n * l->c * l->h * l->w;
+            const long per = (long)l->c * l->h * l->w;
             const float keep = 1.0f / (1.0f - l->p);
-            for (long k = 0; k < count; k++)
-                e[k] = net->no_dropout ? 1.0f : mc_rng_float(r) < l->p ? 0.0f : keep;
+            for (long k = 0; k < total * per; k++) {
+                const float v = net->no_dropout ? 1.0f : mc_rng_float(r) < l->p ? 0.0f : keep;
+                if ((slot = shard_slot(net, e, k, per)))
+                    *slot = v;
+            }
         } else if (l->kind == MC_L_SHAKE) {
             /* a for every image, then b: the layout the kernels read. */
-            for (int k = 0; k < n; k++)
-                e[k] = net->shake_alpha >= 0 ? net->shake_alpha : mc_rng_float(r);
-            for (int k = 0; k < n; k++)
-                e[n + k] = net->shake_beta >= 0 ? net->shake_beta : mc_rng_float(r);
+            for (int half = 0; half < 2; half++) {
+                const float fixed = half ? net->shake_beta : net->shake_alpha;
+                for (int k = 0; k < total; k++) {
+                    const float v = fixed >= 0 ? fixed : mc_rng_float(r);
+                    if ((slot = shard_slot(net, e + half * n, k, 1)))
+                        *slot = v;
+                }
+            }
         }
     }
 }
@@ -131,11 +148,18 @@ void mc_net_backward(mc_net *net, const int32_t *labels)
     /* The backward accumulates: every gradient starts at 0. */
     memset(net->s.grads, 0, (size_t)m->param_floats * sizeof(float));
     memset(net->s.dacts, 0, (size_t)(m->act_floats * net->s.batch) * sizeof(float));
-    if (net->generic) {
+    if (net->generic)
         mc_generic_loss_backward(m, &net->s, labels, net->probs);
-        mc_generic_backward(m, &net->s);
-    } else {
+    else
         m->loss_backward(&net->s, labels, net->probs);
-        m->backward(&net->s);
+    if (net->loss_scale != 1) {
+        const mc_layer *out = &m->layers[m->nlayers - 1];
+        float *dlogits = net->s.dacts + out->act * net->s.batch;
+        for (long k = 0; k < (long)net->s.batch * m->classes; k++)
+            dlogits[k] *= net->loss_scale;
     }
+    if (net->generic)
+        mc_generic_backward(m, &net->s);
+    else
+        m->backward(&net->s);
 }

@@ -12,6 +12,7 @@
 
 #include "mc_batch.h"
 #include "mc_checkpoint.h"
+#include "mc_dist.h"
 #include "mc_optim.h"
 #include "mc_progress.h"
 
@@ -32,6 +33,9 @@ static int correct(const float *logits, const int32_t *labels, int n, int classe
 
 void mc_evaluate(mc_net *net, const mc_dataset *d, double *loss, double *accuracy)
 {
+    /* Data-parallel, every rank evaluates its part of the split. */
+    const int lo = (int)((long)d->n * mc_dist_rank() / mc_dist_size());
+    const int hi = (int)((long)d->n * (mc_dist_rank() + 1) / mc_dist_size());
     int64_t *order = malloc((size_t)(d->n ? d->n : 1) * sizeof *order);
     int32_t *labels = malloc((size_t)net->capacity * sizeof *labels);
     double total = 0;
@@ -42,15 +46,17 @@ void mc_evaluate(mc_net *net, const mc_dataset *d, double *loss, double *accurac
     }
     for (int64_t i = 0; i < d->n; i++)
         order[i] = i;
-    for (int at = 0; at < d->n; at += net->capacity) {
-        const int n = d->n - at < net->capacity ? d->n - at : net->capacity;
+    for (int at = lo; at < hi; at += net->capacity) {
+        const int n = hi - at < net->capacity ? hi - at : net->capacity;
         mc_batch_fill(d, order + at, n, 0, NULL, mc_net_input(net, n), labels);
         mc_net_forward(net, 0, NULL);
         total += (double)mc_net_loss(net, labels) * n;
         hits += correct(mc_net_logits(net), labels, n, net->m->classes);
     }
-    *loss = d->n ? total / d->n : 0;
-    *accuracy = d->n ? (double)hits / d->n : 0;
+    double sums[2] = {total, (double)hits};
+    mc_dist_sum(sums, 2);
+    *loss = d->n ? sums[0] / d->n : 0;
+    *accuracy = d->n ? sums[1] / d->n : 0;
     free(order), free(labels);
 }
 
@@ -144,7 +150,7 @@ static int setup(run *r, int generic, const mc_train_options *o)
     char err[1024];
     const mc_dataset_info *info = mc_dataset_choose(o->data, o->dataset);
     if (!info || !mc_dataset_fits(r->m, info) || load_split(o->data, info, 0, o->limit, &r->train) ||
-        load_split(o->data, info, 1, o->limit, &r->test) || make_dir(o->out))
+        load_split(o->data, info, 1, o->limit, &r->test) || (mc_dist_rank() == 0 && make_dir(o->out)))
         return -1;
     ts->epochs = o->epochs ? o->epochs : info->epochs;
     ts->batch = o->batch ? o->batch : info->batch;
@@ -159,8 +165,14 @@ static int setup(run *r, int generic, const mc_train_options *o)
             return -1;
         }
     }
-    if (mc_net_init(&r->net, r->m, (int)ts->batch, generic) != 0) {
-        fprintf(stderr, "error: out of memory for a batch of %lld\n", (long long)ts->batch);
+    const int ranks = mc_dist_size(), shard = (int)((ts->batch + ranks - 1) / ranks);
+    if (ts->batch < ranks) {
+        fprintf(stderr, "error: a batch of %lld cannot be shared by %d ranks; give --batch %d or more\n",
+                (long long)ts->batch, ranks, ranks);
+        return -1;
+    }
+    if (mc_net_init(&r->net, r->m, shard, generic) != 0) {
+        fprintf(stderr, "error: out of memory for a batch of %d\n", shard);
         return -1;
     }
     if (o->resume) {
@@ -175,7 +187,7 @@ static int setup(run *r, int generic, const mc_train_options *o)
         mc_net_init_params(&r->net, &ts->rng);
     }
     r->order = malloc((size_t)(r->train.n ? r->train.n : 1) * sizeof *r->order);
-    r->labels = malloc((size_t)ts->batch * sizeof *r->labels);
+    r->labels = malloc((size_t)shard * sizeof *r->labels);
     r->ckpt = join(o->out, "checkpoint.safetensors");
     r->log = join(o->out, "log.csv");
     if (!r->order || !r->labels || !r->ckpt || !r->log) {
@@ -185,31 +197,110 @@ static int setup(run *r, int generic, const mc_train_options *o)
     return 0;
 }
 
-/* One epoch of SGD; returns the mean training loss and accuracy. */
+/* Rank `rank`'s part of a global batch of b images: [*first, *first + *n),
+ * b / ranks images each, the first b % ranks ranks one more. */
+static void shard_of(int b, int *first, int *n)
+{
+    const int ranks = mc_dist_size(), rank = mc_dist_rank(), q = b / ranks, extra = b % ranks;
+    *n = q + (rank < extra);
+    *first = rank * q + (rank < extra ? rank : extra);
+}
+
+/* The images of an epoch that train: all, but for a last partial batch too
+ * small to give every rank an image (then left out). */
+static int epoch_images(const run *r)
+{
+    const int n = r->train.n, tail = n % (int)r->ts.batch;
+    return tail && tail < mc_dist_size() ? n - tail : n;
+}
+
+/* One epoch of SGD, data-parallel: every rank draws the same order and
+ * takes its shard of each global batch; the gradients of the shards,
+ * summed over the ranks, are the global batch's, so every rank makes the
+ * same update. Returns the mean training loss and accuracy. */
 static void train_epoch(run *r, int progress, double *loss, double *accuracy)
 {
     mc_train_state *ts = &r->ts;
     mc_net *net = &r->net;
-    const int n = r->train.n, batch = (int)ts->batch;
-    mc_shuffle(r->order, n, &ts->rng);
+    const int n = epoch_images(r), batch = (int)ts->batch;
+    mc_shuffle(r->order, r->train.n, &ts->rng);
     mc_progress bar;
     mc_progress_start(&bar, progress, (int)ts->epoch + 1, (int)ts->epochs, n);
     double total = 0;
-    long hits = 0;
+    long hits = 0, seen = 0;
     for (int at = 0; at < n; at += batch) {
         const int b = n - at < batch ? n - at : batch; /* the last partial batch is kept */
-        mc_batch_fill(&r->train, r->order + at, b, r->train.info->augment, &ts->rng, mc_net_input(net, b), r->labels);
+        int first, local;
+        shard_of(b, &first, &local);
+        net->shard_first = first, net->shard_total = b;
+        net->loss_scale = (float)local / (float)b;
+        mc_batch_fill_part(&r->train, r->order + at, b, first, local, r->train.info->augment, &ts->rng,
+                           mc_net_input(net, local), r->labels);
         mc_net_forward(net, 1, &ts->rng);
         const float l = mc_net_loss(net, r->labels);
-        hits += correct(mc_net_logits(net), r->labels, b, net->m->classes);
-        total += (double)l * b;
+        hits += correct(mc_net_logits(net), r->labels, local, net->m->classes);
+        total += (double)l * local;
         mc_net_backward(net, r->labels);
+        mc_dist_sum_floats(net->s.grads, net->m->param_floats);
         mc_sgd_step(&ts->sgd, net);
-        mc_progress_update(&bar, at + b, total / (at + b), (double)hits / (at + b));
+        seen += local;
+        /* The bar shows this rank's running loss and accuracy. */
+        mc_progress_update(&bar, at + b, total / seen, (double)hits / seen);
     }
     mc_progress_end(&bar);
-    *loss = n ? total / n : 0;
-    *accuracy = n ? (double)hits / n : 0;
+    double sums[2] = {total, (double)hits};
+    mc_dist_sum(sums, 2);
+    *loss = n ? sums[0] / n : 0;
+    *accuracy = n ? sums[1] / n : 0;
+}
+
+/* FNV-1a of bytes, continuing from h. */
+static uint64_t fnv1a(uint64_t h, const void *p, size_t bytes)
+{
+    const unsigned char *c = p;
+    for (size_t i = 0; i < bytes; i++)
+        h = (h ^ c[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+/* Everything a rank's next epoch depends on. */
+static uint64_t state_checksum(const run *r)
+{
+    const mc_model_desc *m = r->m;
+    const mc_net *net = &r->net;
+    uint64_t h = 0xcbf29ce484222325ULL;
+    h = fnv1a(h, net->s.params, (size_t)m->param_floats * sizeof(float));
+    h = fnv1a(h, net->momentum, (size_t)m->param_floats * sizeof(float));
+    h = fnv1a(h, net->s.buffers, (size_t)m->buffer_floats * sizeof(float));
+    h = fnv1a(h, net->s.counters, (size_t)m->counters * sizeof(int64_t));
+    return fnv1a(h, &r->ts.rng, sizeof r->ts.rng);
+}
+
+/* After an epoch: with local batch norm every rank's running statistics
+ * saw only its shards, so they are averaged (the checkpoint holds one
+ * model); then every rank must hold the same state, bit for bit. 0, or -1
+ * after printing an error. */
+static int sync_ranks(run *r, int sync_bn)
+{
+    const int ranks = mc_dist_size();
+    mc_net *net = &r->net;
+    if (ranks == 1)
+        return 0;
+    if (!sync_bn) {
+        mc_dist_sum_floats(net->s.buffers, r->m->buffer_floats);
+        for (int64_t k = 0; k < r->m->buffer_floats; k++)
+            net->s.buffers[k] /= (float)ranks;
+    }
+    /* MCGEN_TEST_DRIFT makes the last rank's weights drift: the test of
+     * this check. */
+    if (getenv("MCGEN_TEST_DRIFT") && mc_dist_rank() == ranks - 1 && r->m->param_floats)
+        net->s.params[0] = nextafterf(net->s.params[0], INFINITY);
+    if (mc_dist_agree(state_checksum(r)))
+        return 0;
+    if (mc_dist_rank() == 0)
+        fprintf(stderr, "error: after epoch %lld the %d ranks no longer hold the same weights (their checksums "
+                        "differ); stopping\n", (long long)r->ts.epoch + 1, ranks);
+    return -1;
 }
 
 int mc_train(const mc_model_desc *m, int generic, const mc_train_options *o)
@@ -220,43 +311,64 @@ int mc_train(const mc_model_desc *m, int generic, const mc_train_options *o)
         return 1;
     }
     mc_train_state *ts = &r.ts;
+    const int lead = mc_dist_rank() == 0, ranks = mc_dist_size();
     const double base_lr = ts->sgd.lr, start = mc_now();
     long images = 0;
-    double test_loss = 0, test_acc = 0;
-    if (ts->epoch >= ts->epochs)
+    double test_loss = 0, test_acc = 0, train_secs = 0;
+    int rc = 0;
+    if (lead && ts->epoch >= ts->epochs)
         fprintf(stderr, "note: %s already holds %lld of %lld epochs\n", o->resume, (long long)ts->epoch,
                 (long long)ts->epochs);
-    while (ts->epoch < ts->epochs) {
+    if (lead && epoch_images(&r) < r.train.n)
+        fprintf(stderr, "note: the last %d images of every epoch are fewer than the %d ranks and are left out\n",
+                r.train.n - epoch_images(&r), ranks);
+    mc_dist_sync_bn(o->sync_bn);
+    while (rc == 0 && ts->epoch < ts->epochs) {
         const int e = (int)ts->epoch;
         ts->sgd.lr = mc_cosine_lr(base_lr, e, (int)ts->epochs);
         const double t0 = mc_now();
         double train_loss, train_acc;
-        train_epoch(&r, o->progress, &train_loss, &train_acc);
+        train_epoch(&r, o->progress && lead, &train_loss, &train_acc);
+        train_secs += mc_now() - t0;
+        if (sync_ranks(&r, o->sync_bn) != 0) {
+            rc = 1;
+            break;
+        }
         mc_evaluate(&r.net, &r.test, &test_loss, &test_acc);
         const double secs = mc_now() - t0;
-        images += r.train.n;
+        images += epoch_images(&r);
+        ts->epoch++;
+        if (!lead) {
+            ts->sgd.lr = base_lr;
+            continue;
+        }
         printf("epoch %d/%lld  lr %.4f  train loss %.4f acc %.2f%%  test loss %.4f acc %.2f%%  %.1f s  %.0f img/s\n",
                e + 1, (long long)ts->epochs, ts->sgd.lr, train_loss, 100 * train_acc, test_loss, 100 * test_acc, secs,
-               r.train.n / secs);
+               epoch_images(&r) / secs);
         fflush(stdout);
         log_epoch(r.log, e + 1, ts->sgd.lr, train_loss, train_acc, test_loss, test_acc, secs);
-        ts->epoch++;
         /* The checkpoint keeps the base rate; each epoch's is derived. */
         ts->sgd.lr = base_lr;
         char err[1024];
         if (mc_checkpoint_save(r.ckpt, &r.net, ts, err, sizeof err) != 0) {
             fprintf(stderr, "error: %s\n", err);
-            run_free(&r);
-            return 1;
+            rc = 1;
         }
     }
-    if (images == 0)
+    if (rc == 0 && images == 0)
         mc_evaluate(&r.net, &r.test, &test_loss, &test_acc);
+    mc_dist_sync_bn(0);
     const double secs = mc_now() - start;
-    printf("%s (%s): %lld parameters; test accuracy %.2f%% (loss %.4f) after %lld epochs; %.1f s, %.0f images/s; "
-           "checkpoint %s\n",
-           m->name, m->conv_type, (long long)m->params, 100 * test_acc, test_loss, (long long)ts->epoch, secs,
-           secs > 0 ? images / secs : 0, r.ckpt);
+    if (rc == 0 && lead) {
+        printf("%s (%s): %lld parameters; test accuracy %.2f%% (loss %.4f) after %lld epochs; %.1f s, %.0f images/s; "
+               "checkpoint %s",
+               m->name, m->conv_type, (long long)m->params, 100 * test_acc, test_loss, (long long)ts->epoch, secs,
+               secs > 0 ? images / secs : 0, r.ckpt);
+        if (ranks > 1)
+            printf("; %d ranks, all-reduce %.1f s (%.1f%% of the training steps)", ranks, mc_dist_seconds(),
+                   train_secs > 0 ? 100 * mc_dist_seconds() / train_secs : 0);
+        printf("\n");
+    }
     run_free(&r);
-    return 0;
+    return rc;
 }

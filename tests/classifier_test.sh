@@ -8,15 +8,7 @@
 # last checkpoint, and a SIGKILL during training never leaves a broken one.
 set -euo pipefail
 build=$1
-exe=$build/classifiers/resnet20_multiception
-data=${FASHION_MNIST:-/usr/share/datasets/fashion-mnist}
-if [ ! -e "$data/train-images-idx3-ubyte.gz" ]; then
-  echo "SKIP: no Fashion-MNIST in $data (apt-get install dataset-fashion-mnist)"
-  exit 77
-fi
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+source "$(dirname "$0")/classifier_env.sh"
 
 # 1. 512 images, 2 epochs: the loss falls and the test accuracy beats chance.
 "$exe" train --data "$data" --limit 512 --epochs 2 --batch 32 --out "$tmp/a" > "$tmp/a.out"

@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "mc_kernels.h"
 #include "numeric.h"
@@ -1029,4 +1030,59 @@ Test(backward, softmax_xent)
         check_grad_case(&gc);
         release_all();
     }
+}
+
+/* ---- synchronized batch norm ------------------------------------------------ */
+
+/* The kernels' hook as one rank sees it: alone (its sums are the global
+ * ones), or beside a rank with the very same shard (every sum and the count
+ * doubled, exactly). Both must give what the unsynchronized kernels give,
+ * bit for bit, dgamma and dbeta (the local sums) included. */
+static double sync_alone(double *sums, int n, double count)
+{
+    (void)sums, (void)n;
+    return count;
+}
+
+static double sync_twin(double *sums, int n, double count)
+{
+    for (int i = 0; i < n; i++)
+        sums[i] *= 2;
+    return 2 * count;
+}
+
+enum { SN = 3, SC = 5, SHW = 7, SCOUNT = SN * SC * SHW };
+typedef struct bn_step_out {
+    float y[SCOUNT], dx[SCOUNT], mean[SC], invstd[SC], dgamma[SC], dbeta[SC];
+} bn_step_out;
+
+static void bn_step(double (*hook)(double *, int, double), bn_step_out *o)
+{
+    float x[SCOUNT], dy[SCOUNT], gamma[SC], beta[SC], rmean[SC] = {0}, rvar[SC];
+    int64_t batches = 0;
+    unsigned s = 12345;
+    for (int i = 0; i < SCOUNT; i++) {
+        s = s * 1103515245u + 12345u;
+        x[i] = (float)((s >> 16) & 1023) / 256.0f - 1.5f;
+        s = s * 1103515245u + 12345u;
+        dy[i] = (float)((s >> 16) & 1023) / 1024.0f - 0.5f;
+    }
+    for (int c = 0; c < SC; c++)
+        gamma[c] = 0.5f + 0.25f * c, beta[c] = 0.1f * c, rvar[c] = 1;
+    memset(o, 0, sizeof *o);
+    mc_bn_dims d = bn_dims(SN, SC, SHW);
+    mc_bn_allreduce = hook;
+    mc_batchnorm_fwd_train(&d, x, gamma, beta, rmean, rvar, &batches, o->y, o->mean, o->invstd);
+    mc_batchnorm_bwd(&d, x, gamma, o->mean, o->invstd, dy, o->dx, o->dgamma, o->dbeta);
+    mc_bn_allreduce = NULL;
+}
+
+Test(sync_bn, alone_or_beside_an_equal_rank)
+{
+    bn_step_out plain, alone, twin;
+    bn_step(NULL, &plain);
+    bn_step(sync_alone, &alone);
+    bn_step(sync_twin, &twin);
+    cr_expect(memcmp(&plain, &alone, sizeof plain) == 0, "synchronized batch norm of one rank differs");
+    cr_expect(memcmp(&plain, &twin, sizeof plain) == 0, "synchronized batch norm beside an equal rank differs");
 }

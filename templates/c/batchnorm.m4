@@ -13,7 +13,7 @@ m4_define(`BN_HW16', `m4_eval(H * W / 16 * 16)')
 # double.
 m4_define(`BN_PLANE_SUMS',
 `MC_VEC_PRELUDE()m4_dnl
-static inline double NAME`'_sum(const float *restrict p)
+static inline double NAME`'_plane_sum(const float *restrict p)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < BN_HW16; i += 16)
@@ -25,7 +25,7 @@ static inline double NAME`'_sum(const float *restrict p)
 }
 
 /* The sum of (p - mean)^2. */
-static inline double NAME`'_sum_sq(const float *restrict p, float mean)
+static inline double NAME`'_plane_sum_sq(const float *restrict p, float mean)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < BN_HW16; i += 16) {
@@ -39,7 +39,7 @@ static inline double NAME`'_sum_sq(const float *restrict p, float mean)
 }
 
 /* The sums of g and of g * (x - mean) * invstd. */
-static inline void NAME`'_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
+static inline void NAME`'_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
     double *restrict sum_g, double *restrict sum_gx)
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
@@ -58,26 +58,59 @@ static inline void NAME`'_sum_grad(const float *restrict g, const float *restric
 }
 ')
 
+
 m4_define(`MC_BATCHNORM_KERNEL',
 `/* NAME: batch norm over C channels of H`'x`'W */
 BN_PLANE_SUMS()m4_dnl
+
+static double NAME`'_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++)
+        sum += NAME`'_plane_sum(x + ((long)b * C + c) * BN_HW);
+    return sum;
+}
+
+static double NAME`'_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++)
+        sq += NAME`'_plane_sum_sq(x + ((long)b * C + c) * BN_HW, (float)mean);
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double NAME`'_synced_stats(int n, const float *restrict x, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < C; c++)
+        stats[c] = NAME`'_sum(n, x, c);
+    const double m = mc_bn_allreduce(stats, C, (double)n * BN_HW);
+    MC_OMP_FOR
+    for (int c = 0; c < C; c++) {
+        stats[c] /= m;
+        stats[C + c] = NAME`'_sqdev(n, x, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + C, C, m);
+    for (int c = 0; c < C; c++)
+        stats[C + c] /= m;
+    return m;
+}
 
 void NAME`'_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
 {
-    const double m = (double)n * BN_HW;
+    double stats[2 * C];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? NAME`'_synced_stats(n, x, stats) : (double)n * BN_HW;
     MC_OMP_FOR
     for (int c = 0; c < C; c++) {
-        double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++)
-            sum += NAME`'_sum(x + ((long)b * C + c) * BN_HW);
-        const double mean = sum / m;
-        const float fmean = (float)mean;
-        for (int b = 0; b < n; b++)
-            sq += NAME`'_sum_sq(x + ((long)b * C + c) * BN_HW, fmean);
-        const double var = sq / m, invstd = 1 / sqrt(var + EPS);
-        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const double mean = synced ? stats[c] : NAME`'_sum(n, x, c) / m;
+        const double var = synced ? stats[C + c] : NAME`'_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + EPS);
+        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * C + c) * BN_HW;
             float *restrict yc = y + ((long)b * C + c) * BN_HW;
@@ -111,23 +144,47 @@ void NAME`'_fwd_eval(int n, const float *restrict x, const float *restrict gamma
     }
 }
 
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void NAME`'_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++)
+        NAME`'_plane_sum_grad(dy + ((long)b * C + c) * BN_HW, x + ((long)b * C + c) * BN_HW, mean, invstd, &sum_dy,
+            &sum_dy_xhat);
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. */
+ * also flows through the batch mean and variance. Synchronized batch norm
+ * takes the means over all processes: every channel first, one reduction
+ * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void NAME`'_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
     float *restrict dbeta)
 {
-    const double m = (double)n * BN_HW;
+    double sums[2 * C];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * BN_HW;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < C; c++)
+            NAME`'_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * C, m);
+    }
     MC_OMP_FOR
     for (int c = 0; c < C; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
-        double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++)
-            NAME`'_sum_grad(dy + ((long)b * C + c) * BN_HW, x + ((long)b * C + c) * BN_HW, mean, invstd, &sum_dy,
-                &sum_dy_xhat);
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
-        const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            NAME`'_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * C + c) * BN_HW, *restrict gc = dy + ((long)b * C + c) * BN_HW;
             float *restrict dxc = dx + ((long)b * C + c) * BN_HW;

@@ -33,7 +33,7 @@ static inline __attribute__((unused)) double mc_v16_sum_double(const mc_v16 *v)
     return s;
 }
 
-static inline double bn_c32_96x96_sum(const float *restrict p)
+static inline double bn_c32_96x96_plane_sum(const float *restrict p)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 9216; i += 16)
@@ -45,7 +45,7 @@ static inline double bn_c32_96x96_sum(const float *restrict p)
 }
 
 /* The sum of (p - mean)^2. */
-static inline double bn_c32_96x96_sum_sq(const float *restrict p, float mean)
+static inline double bn_c32_96x96_plane_sum_sq(const float *restrict p, float mean)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 9216; i += 16) {
@@ -59,7 +59,7 @@ static inline double bn_c32_96x96_sum_sq(const float *restrict p, float mean)
 }
 
 /* The sums of g and of g * (x - mean) * invstd. */
-static inline void bn_c32_96x96_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
+static inline void bn_c32_96x96_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
     double *restrict sum_g, double *restrict sum_gx)
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
@@ -77,22 +77,54 @@ static inline void bn_c32_96x96_sum_grad(const float *restrict g, const float *r
     *sum_gx += sgx;
 }
 
+static double bn_c32_96x96_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++)
+        sum += bn_c32_96x96_plane_sum(x + ((long)b * 32 + c) * 9216);
+    return sum;
+}
+
+static double bn_c32_96x96_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++)
+        sq += bn_c32_96x96_plane_sum_sq(x + ((long)b * 32 + c) * 9216, (float)mean);
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c32_96x96_synced_stats(int n, const float *restrict x, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 32; c++)
+        stats[c] = bn_c32_96x96_sum(n, x, c);
+    const double m = mc_bn_allreduce(stats, 32, (double)n * 9216);
+    MC_OMP_FOR
+    for (int c = 0; c < 32; c++) {
+        stats[c] /= m;
+        stats[32 + c] = bn_c32_96x96_sqdev(n, x, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 32, 32, m);
+    for (int c = 0; c < 32; c++)
+        stats[32 + c] /= m;
+    return m;
+}
+
 void bn_c32_96x96_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
 {
-    const double m = (double)n * 9216;
+    double stats[2 * 32];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c32_96x96_synced_stats(n, x, stats) : (double)n * 9216;
     MC_OMP_FOR
     for (int c = 0; c < 32; c++) {
-        double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++)
-            sum += bn_c32_96x96_sum(x + ((long)b * 32 + c) * 9216);
-        const double mean = sum / m;
-        const float fmean = (float)mean;
-        for (int b = 0; b < n; b++)
-            sq += bn_c32_96x96_sum_sq(x + ((long)b * 32 + c) * 9216, fmean);
-        const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const double mean = synced ? stats[c] : bn_c32_96x96_sum(n, x, c) / m;
+        const double var = synced ? stats[32 + c] : bn_c32_96x96_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 32 + c) * 9216;
             float *restrict yc = y + ((long)b * 32 + c) * 9216;
@@ -126,23 +158,47 @@ void bn_c32_96x96_fwd_eval(int n, const float *restrict x, const float *restrict
     }
 }
 
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c32_96x96_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++)
+        bn_c32_96x96_plane_sum_grad(dy + ((long)b * 32 + c) * 9216, x + ((long)b * 32 + c) * 9216, mean, invstd, &sum_dy,
+            &sum_dy_xhat);
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. */
+ * also flows through the batch mean and variance. Synchronized batch norm
+ * takes the means over all processes: every channel first, one reduction
+ * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c32_96x96_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
     float *restrict dbeta)
 {
-    const double m = (double)n * 9216;
+    double sums[2 * 32];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 9216;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 32; c++)
+            bn_c32_96x96_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 32, m);
+    }
     MC_OMP_FOR
     for (int c = 0; c < 32; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
-        double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++)
-            bn_c32_96x96_sum_grad(dy + ((long)b * 32 + c) * 9216, x + ((long)b * 32 + c) * 9216, mean, invstd, &sum_dy,
-                &sum_dy_xhat);
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
-        const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c32_96x96_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 32 + c) * 9216, *restrict gc = dy + ((long)b * 32 + c) * 9216;
             float *restrict dxc = dx + ((long)b * 32 + c) * 9216;
@@ -153,7 +209,7 @@ void bn_c32_96x96_bwd(int n, const float *restrict x, const float *restrict gamm
 }
 
 /* bn_c96_96x96: batch norm over 96 channels of 96x96 */
-static inline double bn_c96_96x96_sum(const float *restrict p)
+static inline double bn_c96_96x96_plane_sum(const float *restrict p)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 9216; i += 16)
@@ -165,7 +221,7 @@ static inline double bn_c96_96x96_sum(const float *restrict p)
 }
 
 /* The sum of (p - mean)^2. */
-static inline double bn_c96_96x96_sum_sq(const float *restrict p, float mean)
+static inline double bn_c96_96x96_plane_sum_sq(const float *restrict p, float mean)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 9216; i += 16) {
@@ -179,7 +235,7 @@ static inline double bn_c96_96x96_sum_sq(const float *restrict p, float mean)
 }
 
 /* The sums of g and of g * (x - mean) * invstd. */
-static inline void bn_c96_96x96_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
+static inline void bn_c96_96x96_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
     double *restrict sum_g, double *restrict sum_gx)
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
@@ -197,22 +253,54 @@ static inline void bn_c96_96x96_sum_grad(const float *restrict g, const float *r
     *sum_gx += sgx;
 }
 
+static double bn_c96_96x96_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++)
+        sum += bn_c96_96x96_plane_sum(x + ((long)b * 96 + c) * 9216);
+    return sum;
+}
+
+static double bn_c96_96x96_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++)
+        sq += bn_c96_96x96_plane_sum_sq(x + ((long)b * 96 + c) * 9216, (float)mean);
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c96_96x96_synced_stats(int n, const float *restrict x, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 96; c++)
+        stats[c] = bn_c96_96x96_sum(n, x, c);
+    const double m = mc_bn_allreduce(stats, 96, (double)n * 9216);
+    MC_OMP_FOR
+    for (int c = 0; c < 96; c++) {
+        stats[c] /= m;
+        stats[96 + c] = bn_c96_96x96_sqdev(n, x, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 96, 96, m);
+    for (int c = 0; c < 96; c++)
+        stats[96 + c] /= m;
+    return m;
+}
+
 void bn_c96_96x96_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
 {
-    const double m = (double)n * 9216;
+    double stats[2 * 96];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c96_96x96_synced_stats(n, x, stats) : (double)n * 9216;
     MC_OMP_FOR
     for (int c = 0; c < 96; c++) {
-        double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++)
-            sum += bn_c96_96x96_sum(x + ((long)b * 96 + c) * 9216);
-        const double mean = sum / m;
-        const float fmean = (float)mean;
-        for (int b = 0; b < n; b++)
-            sq += bn_c96_96x96_sum_sq(x + ((long)b * 96 + c) * 9216, fmean);
-        const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const double mean = synced ? stats[c] : bn_c96_96x96_sum(n, x, c) / m;
+        const double var = synced ? stats[96 + c] : bn_c96_96x96_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 96 + c) * 9216;
             float *restrict yc = y + ((long)b * 96 + c) * 9216;
@@ -246,23 +334,47 @@ void bn_c96_96x96_fwd_eval(int n, const float *restrict x, const float *restrict
     }
 }
 
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c96_96x96_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++)
+        bn_c96_96x96_plane_sum_grad(dy + ((long)b * 96 + c) * 9216, x + ((long)b * 96 + c) * 9216, mean, invstd, &sum_dy,
+            &sum_dy_xhat);
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. */
+ * also flows through the batch mean and variance. Synchronized batch norm
+ * takes the means over all processes: every channel first, one reduction
+ * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c96_96x96_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
     float *restrict dbeta)
 {
-    const double m = (double)n * 9216;
+    double sums[2 * 96];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 9216;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 96; c++)
+            bn_c96_96x96_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 96, m);
+    }
     MC_OMP_FOR
     for (int c = 0; c < 96; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
-        double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++)
-            bn_c96_96x96_sum_grad(dy + ((long)b * 96 + c) * 9216, x + ((long)b * 96 + c) * 9216, mean, invstd, &sum_dy,
-                &sum_dy_xhat);
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
-        const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c96_96x96_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 96 + c) * 9216, *restrict gc = dy + ((long)b * 96 + c) * 9216;
             float *restrict dxc = dx + ((long)b * 96 + c) * 9216;
@@ -273,7 +385,7 @@ void bn_c96_96x96_bwd(int n, const float *restrict x, const float *restrict gamm
 }
 
 /* bn_c16_96x96: batch norm over 16 channels of 96x96 */
-static inline double bn_c16_96x96_sum(const float *restrict p)
+static inline double bn_c16_96x96_plane_sum(const float *restrict p)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 9216; i += 16)
@@ -285,7 +397,7 @@ static inline double bn_c16_96x96_sum(const float *restrict p)
 }
 
 /* The sum of (p - mean)^2. */
-static inline double bn_c16_96x96_sum_sq(const float *restrict p, float mean)
+static inline double bn_c16_96x96_plane_sum_sq(const float *restrict p, float mean)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 9216; i += 16) {
@@ -299,7 +411,7 @@ static inline double bn_c16_96x96_sum_sq(const float *restrict p, float mean)
 }
 
 /* The sums of g and of g * (x - mean) * invstd. */
-static inline void bn_c16_96x96_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
+static inline void bn_c16_96x96_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
     double *restrict sum_g, double *restrict sum_gx)
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
@@ -317,22 +429,54 @@ static inline void bn_c16_96x96_sum_grad(const float *restrict g, const float *r
     *sum_gx += sgx;
 }
 
+static double bn_c16_96x96_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++)
+        sum += bn_c16_96x96_plane_sum(x + ((long)b * 16 + c) * 9216);
+    return sum;
+}
+
+static double bn_c16_96x96_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++)
+        sq += bn_c16_96x96_plane_sum_sq(x + ((long)b * 16 + c) * 9216, (float)mean);
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c16_96x96_synced_stats(int n, const float *restrict x, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 16; c++)
+        stats[c] = bn_c16_96x96_sum(n, x, c);
+    const double m = mc_bn_allreduce(stats, 16, (double)n * 9216);
+    MC_OMP_FOR
+    for (int c = 0; c < 16; c++) {
+        stats[c] /= m;
+        stats[16 + c] = bn_c16_96x96_sqdev(n, x, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 16, 16, m);
+    for (int c = 0; c < 16; c++)
+        stats[16 + c] /= m;
+    return m;
+}
+
 void bn_c16_96x96_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
 {
-    const double m = (double)n * 9216;
+    double stats[2 * 16];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c16_96x96_synced_stats(n, x, stats) : (double)n * 9216;
     MC_OMP_FOR
     for (int c = 0; c < 16; c++) {
-        double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++)
-            sum += bn_c16_96x96_sum(x + ((long)b * 16 + c) * 9216);
-        const double mean = sum / m;
-        const float fmean = (float)mean;
-        for (int b = 0; b < n; b++)
-            sq += bn_c16_96x96_sum_sq(x + ((long)b * 16 + c) * 9216, fmean);
-        const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const double mean = synced ? stats[c] : bn_c16_96x96_sum(n, x, c) / m;
+        const double var = synced ? stats[16 + c] : bn_c16_96x96_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 16 + c) * 9216;
             float *restrict yc = y + ((long)b * 16 + c) * 9216;
@@ -366,23 +510,47 @@ void bn_c16_96x96_fwd_eval(int n, const float *restrict x, const float *restrict
     }
 }
 
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c16_96x96_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++)
+        bn_c16_96x96_plane_sum_grad(dy + ((long)b * 16 + c) * 9216, x + ((long)b * 16 + c) * 9216, mean, invstd, &sum_dy,
+            &sum_dy_xhat);
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. */
+ * also flows through the batch mean and variance. Synchronized batch norm
+ * takes the means over all processes: every channel first, one reduction
+ * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c16_96x96_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
     float *restrict dbeta)
 {
-    const double m = (double)n * 9216;
+    double sums[2 * 16];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 9216;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 16; c++)
+            bn_c16_96x96_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 16, m);
+    }
     MC_OMP_FOR
     for (int c = 0; c < 16; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
-        double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++)
-            bn_c16_96x96_sum_grad(dy + ((long)b * 16 + c) * 9216, x + ((long)b * 16 + c) * 9216, mean, invstd, &sum_dy,
-                &sum_dy_xhat);
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
-        const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c16_96x96_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 16 + c) * 9216, *restrict gc = dy + ((long)b * 16 + c) * 9216;
             float *restrict dxc = dx + ((long)b * 16 + c) * 9216;
@@ -393,7 +561,7 @@ void bn_c16_96x96_bwd(int n, const float *restrict x, const float *restrict gamm
 }
 
 /* bn_c192_96x96: batch norm over 192 channels of 96x96 */
-static inline double bn_c192_96x96_sum(const float *restrict p)
+static inline double bn_c192_96x96_plane_sum(const float *restrict p)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 9216; i += 16)
@@ -405,7 +573,7 @@ static inline double bn_c192_96x96_sum(const float *restrict p)
 }
 
 /* The sum of (p - mean)^2. */
-static inline double bn_c192_96x96_sum_sq(const float *restrict p, float mean)
+static inline double bn_c192_96x96_plane_sum_sq(const float *restrict p, float mean)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 9216; i += 16) {
@@ -419,7 +587,7 @@ static inline double bn_c192_96x96_sum_sq(const float *restrict p, float mean)
 }
 
 /* The sums of g and of g * (x - mean) * invstd. */
-static inline void bn_c192_96x96_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
+static inline void bn_c192_96x96_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
     double *restrict sum_g, double *restrict sum_gx)
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
@@ -437,22 +605,54 @@ static inline void bn_c192_96x96_sum_grad(const float *restrict g, const float *
     *sum_gx += sgx;
 }
 
+static double bn_c192_96x96_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++)
+        sum += bn_c192_96x96_plane_sum(x + ((long)b * 192 + c) * 9216);
+    return sum;
+}
+
+static double bn_c192_96x96_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++)
+        sq += bn_c192_96x96_plane_sum_sq(x + ((long)b * 192 + c) * 9216, (float)mean);
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c192_96x96_synced_stats(int n, const float *restrict x, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 192; c++)
+        stats[c] = bn_c192_96x96_sum(n, x, c);
+    const double m = mc_bn_allreduce(stats, 192, (double)n * 9216);
+    MC_OMP_FOR
+    for (int c = 0; c < 192; c++) {
+        stats[c] /= m;
+        stats[192 + c] = bn_c192_96x96_sqdev(n, x, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 192, 192, m);
+    for (int c = 0; c < 192; c++)
+        stats[192 + c] /= m;
+    return m;
+}
+
 void bn_c192_96x96_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
 {
-    const double m = (double)n * 9216;
+    double stats[2 * 192];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c192_96x96_synced_stats(n, x, stats) : (double)n * 9216;
     MC_OMP_FOR
     for (int c = 0; c < 192; c++) {
-        double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++)
-            sum += bn_c192_96x96_sum(x + ((long)b * 192 + c) * 9216);
-        const double mean = sum / m;
-        const float fmean = (float)mean;
-        for (int b = 0; b < n; b++)
-            sq += bn_c192_96x96_sum_sq(x + ((long)b * 192 + c) * 9216, fmean);
-        const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const double mean = synced ? stats[c] : bn_c192_96x96_sum(n, x, c) / m;
+        const double var = synced ? stats[192 + c] : bn_c192_96x96_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 192 + c) * 9216;
             float *restrict yc = y + ((long)b * 192 + c) * 9216;
@@ -486,23 +686,47 @@ void bn_c192_96x96_fwd_eval(int n, const float *restrict x, const float *restric
     }
 }
 
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c192_96x96_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++)
+        bn_c192_96x96_plane_sum_grad(dy + ((long)b * 192 + c) * 9216, x + ((long)b * 192 + c) * 9216, mean, invstd, &sum_dy,
+            &sum_dy_xhat);
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. */
+ * also flows through the batch mean and variance. Synchronized batch norm
+ * takes the means over all processes: every channel first, one reduction
+ * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c192_96x96_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
     float *restrict dbeta)
 {
-    const double m = (double)n * 9216;
+    double sums[2 * 192];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 9216;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 192; c++)
+            bn_c192_96x96_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 192, m);
+    }
     MC_OMP_FOR
     for (int c = 0; c < 192; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
-        double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++)
-            bn_c192_96x96_sum_grad(dy + ((long)b * 192 + c) * 9216, x + ((long)b * 192 + c) * 9216, mean, invstd, &sum_dy,
-                &sum_dy_xhat);
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
-        const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c192_96x96_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 192 + c) * 9216, *restrict gc = dy + ((long)b * 192 + c) * 9216;
             float *restrict dxc = dx + ((long)b * 192 + c) * 9216;
@@ -513,7 +737,7 @@ void bn_c192_96x96_bwd(int n, const float *restrict x, const float *restrict gam
 }
 
 /* bn_c24_48x48: batch norm over 24 channels of 48x48 */
-static inline double bn_c24_48x48_sum(const float *restrict p)
+static inline double bn_c24_48x48_plane_sum(const float *restrict p)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 2304; i += 16)
@@ -525,7 +749,7 @@ static inline double bn_c24_48x48_sum(const float *restrict p)
 }
 
 /* The sum of (p - mean)^2. */
-static inline double bn_c24_48x48_sum_sq(const float *restrict p, float mean)
+static inline double bn_c24_48x48_plane_sum_sq(const float *restrict p, float mean)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 2304; i += 16) {
@@ -539,7 +763,7 @@ static inline double bn_c24_48x48_sum_sq(const float *restrict p, float mean)
 }
 
 /* The sums of g and of g * (x - mean) * invstd. */
-static inline void bn_c24_48x48_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
+static inline void bn_c24_48x48_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
     double *restrict sum_g, double *restrict sum_gx)
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
@@ -557,22 +781,54 @@ static inline void bn_c24_48x48_sum_grad(const float *restrict g, const float *r
     *sum_gx += sgx;
 }
 
+static double bn_c24_48x48_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++)
+        sum += bn_c24_48x48_plane_sum(x + ((long)b * 24 + c) * 2304);
+    return sum;
+}
+
+static double bn_c24_48x48_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++)
+        sq += bn_c24_48x48_plane_sum_sq(x + ((long)b * 24 + c) * 2304, (float)mean);
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c24_48x48_synced_stats(int n, const float *restrict x, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 24; c++)
+        stats[c] = bn_c24_48x48_sum(n, x, c);
+    const double m = mc_bn_allreduce(stats, 24, (double)n * 2304);
+    MC_OMP_FOR
+    for (int c = 0; c < 24; c++) {
+        stats[c] /= m;
+        stats[24 + c] = bn_c24_48x48_sqdev(n, x, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 24, 24, m);
+    for (int c = 0; c < 24; c++)
+        stats[24 + c] /= m;
+    return m;
+}
+
 void bn_c24_48x48_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
 {
-    const double m = (double)n * 2304;
+    double stats[2 * 24];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c24_48x48_synced_stats(n, x, stats) : (double)n * 2304;
     MC_OMP_FOR
     for (int c = 0; c < 24; c++) {
-        double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++)
-            sum += bn_c24_48x48_sum(x + ((long)b * 24 + c) * 2304);
-        const double mean = sum / m;
-        const float fmean = (float)mean;
-        for (int b = 0; b < n; b++)
-            sq += bn_c24_48x48_sum_sq(x + ((long)b * 24 + c) * 2304, fmean);
-        const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const double mean = synced ? stats[c] : bn_c24_48x48_sum(n, x, c) / m;
+        const double var = synced ? stats[24 + c] : bn_c24_48x48_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 24 + c) * 2304;
             float *restrict yc = y + ((long)b * 24 + c) * 2304;
@@ -606,23 +862,47 @@ void bn_c24_48x48_fwd_eval(int n, const float *restrict x, const float *restrict
     }
 }
 
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c24_48x48_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++)
+        bn_c24_48x48_plane_sum_grad(dy + ((long)b * 24 + c) * 2304, x + ((long)b * 24 + c) * 2304, mean, invstd, &sum_dy,
+            &sum_dy_xhat);
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. */
+ * also flows through the batch mean and variance. Synchronized batch norm
+ * takes the means over all processes: every channel first, one reduction
+ * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c24_48x48_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
     float *restrict dbeta)
 {
-    const double m = (double)n * 2304;
+    double sums[2 * 24];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 2304;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 24; c++)
+            bn_c24_48x48_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 24, m);
+    }
     MC_OMP_FOR
     for (int c = 0; c < 24; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
-        double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++)
-            bn_c24_48x48_sum_grad(dy + ((long)b * 24 + c) * 2304, x + ((long)b * 24 + c) * 2304, mean, invstd, &sum_dy,
-                &sum_dy_xhat);
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
-        const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c24_48x48_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 24 + c) * 2304, *restrict gc = dy + ((long)b * 24 + c) * 2304;
             float *restrict dxc = dx + ((long)b * 24 + c) * 2304;
@@ -633,7 +913,7 @@ void bn_c24_48x48_bwd(int n, const float *restrict x, const float *restrict gamm
 }
 
 /* bn_c144_48x48: batch norm over 144 channels of 48x48 */
-static inline double bn_c144_48x48_sum(const float *restrict p)
+static inline double bn_c144_48x48_plane_sum(const float *restrict p)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 2304; i += 16)
@@ -645,7 +925,7 @@ static inline double bn_c144_48x48_sum(const float *restrict p)
 }
 
 /* The sum of (p - mean)^2. */
-static inline double bn_c144_48x48_sum_sq(const float *restrict p, float mean)
+static inline double bn_c144_48x48_plane_sum_sq(const float *restrict p, float mean)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 2304; i += 16) {
@@ -659,7 +939,7 @@ static inline double bn_c144_48x48_sum_sq(const float *restrict p, float mean)
 }
 
 /* The sums of g and of g * (x - mean) * invstd. */
-static inline void bn_c144_48x48_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
+static inline void bn_c144_48x48_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
     double *restrict sum_g, double *restrict sum_gx)
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
@@ -677,22 +957,54 @@ static inline void bn_c144_48x48_sum_grad(const float *restrict g, const float *
     *sum_gx += sgx;
 }
 
+static double bn_c144_48x48_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++)
+        sum += bn_c144_48x48_plane_sum(x + ((long)b * 144 + c) * 2304);
+    return sum;
+}
+
+static double bn_c144_48x48_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++)
+        sq += bn_c144_48x48_plane_sum_sq(x + ((long)b * 144 + c) * 2304, (float)mean);
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c144_48x48_synced_stats(int n, const float *restrict x, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 144; c++)
+        stats[c] = bn_c144_48x48_sum(n, x, c);
+    const double m = mc_bn_allreduce(stats, 144, (double)n * 2304);
+    MC_OMP_FOR
+    for (int c = 0; c < 144; c++) {
+        stats[c] /= m;
+        stats[144 + c] = bn_c144_48x48_sqdev(n, x, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 144, 144, m);
+    for (int c = 0; c < 144; c++)
+        stats[144 + c] /= m;
+    return m;
+}
+
 void bn_c144_48x48_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
 {
-    const double m = (double)n * 2304;
+    double stats[2 * 144];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c144_48x48_synced_stats(n, x, stats) : (double)n * 2304;
     MC_OMP_FOR
     for (int c = 0; c < 144; c++) {
-        double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++)
-            sum += bn_c144_48x48_sum(x + ((long)b * 144 + c) * 2304);
-        const double mean = sum / m;
-        const float fmean = (float)mean;
-        for (int b = 0; b < n; b++)
-            sq += bn_c144_48x48_sum_sq(x + ((long)b * 144 + c) * 2304, fmean);
-        const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const double mean = synced ? stats[c] : bn_c144_48x48_sum(n, x, c) / m;
+        const double var = synced ? stats[144 + c] : bn_c144_48x48_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 144 + c) * 2304;
             float *restrict yc = y + ((long)b * 144 + c) * 2304;
@@ -726,23 +1038,47 @@ void bn_c144_48x48_fwd_eval(int n, const float *restrict x, const float *restric
     }
 }
 
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c144_48x48_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++)
+        bn_c144_48x48_plane_sum_grad(dy + ((long)b * 144 + c) * 2304, x + ((long)b * 144 + c) * 2304, mean, invstd, &sum_dy,
+            &sum_dy_xhat);
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. */
+ * also flows through the batch mean and variance. Synchronized batch norm
+ * takes the means over all processes: every channel first, one reduction
+ * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c144_48x48_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
     float *restrict dbeta)
 {
-    const double m = (double)n * 2304;
+    double sums[2 * 144];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 2304;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 144; c++)
+            bn_c144_48x48_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 144, m);
+    }
     MC_OMP_FOR
     for (int c = 0; c < 144; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
-        double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++)
-            bn_c144_48x48_sum_grad(dy + ((long)b * 144 + c) * 2304, x + ((long)b * 144 + c) * 2304, mean, invstd, &sum_dy,
-                &sum_dy_xhat);
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
-        const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c144_48x48_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 144 + c) * 2304, *restrict gc = dy + ((long)b * 144 + c) * 2304;
             float *restrict dxc = dx + ((long)b * 144 + c) * 2304;
@@ -753,7 +1089,7 @@ void bn_c144_48x48_bwd(int n, const float *restrict x, const float *restrict gam
 }
 
 /* bn_c288_48x48: batch norm over 288 channels of 48x48 */
-static inline double bn_c288_48x48_sum(const float *restrict p)
+static inline double bn_c288_48x48_plane_sum(const float *restrict p)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 2304; i += 16)
@@ -765,7 +1101,7 @@ static inline double bn_c288_48x48_sum(const float *restrict p)
 }
 
 /* The sum of (p - mean)^2. */
-static inline double bn_c288_48x48_sum_sq(const float *restrict p, float mean)
+static inline double bn_c288_48x48_plane_sum_sq(const float *restrict p, float mean)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 2304; i += 16) {
@@ -779,7 +1115,7 @@ static inline double bn_c288_48x48_sum_sq(const float *restrict p, float mean)
 }
 
 /* The sums of g and of g * (x - mean) * invstd. */
-static inline void bn_c288_48x48_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
+static inline void bn_c288_48x48_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
     double *restrict sum_g, double *restrict sum_gx)
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
@@ -797,22 +1133,54 @@ static inline void bn_c288_48x48_sum_grad(const float *restrict g, const float *
     *sum_gx += sgx;
 }
 
+static double bn_c288_48x48_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++)
+        sum += bn_c288_48x48_plane_sum(x + ((long)b * 288 + c) * 2304);
+    return sum;
+}
+
+static double bn_c288_48x48_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++)
+        sq += bn_c288_48x48_plane_sum_sq(x + ((long)b * 288 + c) * 2304, (float)mean);
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c288_48x48_synced_stats(int n, const float *restrict x, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 288; c++)
+        stats[c] = bn_c288_48x48_sum(n, x, c);
+    const double m = mc_bn_allreduce(stats, 288, (double)n * 2304);
+    MC_OMP_FOR
+    for (int c = 0; c < 288; c++) {
+        stats[c] /= m;
+        stats[288 + c] = bn_c288_48x48_sqdev(n, x, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 288, 288, m);
+    for (int c = 0; c < 288; c++)
+        stats[288 + c] /= m;
+    return m;
+}
+
 void bn_c288_48x48_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
 {
-    const double m = (double)n * 2304;
+    double stats[2 * 288];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c288_48x48_synced_stats(n, x, stats) : (double)n * 2304;
     MC_OMP_FOR
     for (int c = 0; c < 288; c++) {
-        double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++)
-            sum += bn_c288_48x48_sum(x + ((long)b * 288 + c) * 2304);
-        const double mean = sum / m;
-        const float fmean = (float)mean;
-        for (int b = 0; b < n; b++)
-            sq += bn_c288_48x48_sum_sq(x + ((long)b * 288 + c) * 2304, fmean);
-        const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const double mean = synced ? stats[c] : bn_c288_48x48_sum(n, x, c) / m;
+        const double var = synced ? stats[288 + c] : bn_c288_48x48_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 288 + c) * 2304;
             float *restrict yc = y + ((long)b * 288 + c) * 2304;
@@ -846,23 +1214,47 @@ void bn_c288_48x48_fwd_eval(int n, const float *restrict x, const float *restric
     }
 }
 
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c288_48x48_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++)
+        bn_c288_48x48_plane_sum_grad(dy + ((long)b * 288 + c) * 2304, x + ((long)b * 288 + c) * 2304, mean, invstd, &sum_dy,
+            &sum_dy_xhat);
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. */
+ * also flows through the batch mean and variance. Synchronized batch norm
+ * takes the means over all processes: every channel first, one reduction
+ * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c288_48x48_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
     float *restrict dbeta)
 {
-    const double m = (double)n * 2304;
+    double sums[2 * 288];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 2304;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 288; c++)
+            bn_c288_48x48_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 288, m);
+    }
     MC_OMP_FOR
     for (int c = 0; c < 288; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
-        double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++)
-            bn_c288_48x48_sum_grad(dy + ((long)b * 288 + c) * 2304, x + ((long)b * 288 + c) * 2304, mean, invstd, &sum_dy,
-                &sum_dy_xhat);
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
-        const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c288_48x48_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 288 + c) * 2304, *restrict gc = dy + ((long)b * 288 + c) * 2304;
             float *restrict dxc = dx + ((long)b * 288 + c) * 2304;
@@ -873,7 +1265,7 @@ void bn_c288_48x48_bwd(int n, const float *restrict x, const float *restrict gam
 }
 
 /* bn_c144_24x24: batch norm over 144 channels of 24x24 */
-static inline double bn_c144_24x24_sum(const float *restrict p)
+static inline double bn_c144_24x24_plane_sum(const float *restrict p)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 576; i += 16)
@@ -885,7 +1277,7 @@ static inline double bn_c144_24x24_sum(const float *restrict p)
 }
 
 /* The sum of (p - mean)^2. */
-static inline double bn_c144_24x24_sum_sq(const float *restrict p, float mean)
+static inline double bn_c144_24x24_plane_sum_sq(const float *restrict p, float mean)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 576; i += 16) {
@@ -899,7 +1291,7 @@ static inline double bn_c144_24x24_sum_sq(const float *restrict p, float mean)
 }
 
 /* The sums of g and of g * (x - mean) * invstd. */
-static inline void bn_c144_24x24_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
+static inline void bn_c144_24x24_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
     double *restrict sum_g, double *restrict sum_gx)
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
@@ -917,22 +1309,54 @@ static inline void bn_c144_24x24_sum_grad(const float *restrict g, const float *
     *sum_gx += sgx;
 }
 
+static double bn_c144_24x24_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++)
+        sum += bn_c144_24x24_plane_sum(x + ((long)b * 144 + c) * 576);
+    return sum;
+}
+
+static double bn_c144_24x24_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++)
+        sq += bn_c144_24x24_plane_sum_sq(x + ((long)b * 144 + c) * 576, (float)mean);
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c144_24x24_synced_stats(int n, const float *restrict x, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 144; c++)
+        stats[c] = bn_c144_24x24_sum(n, x, c);
+    const double m = mc_bn_allreduce(stats, 144, (double)n * 576);
+    MC_OMP_FOR
+    for (int c = 0; c < 144; c++) {
+        stats[c] /= m;
+        stats[144 + c] = bn_c144_24x24_sqdev(n, x, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 144, 144, m);
+    for (int c = 0; c < 144; c++)
+        stats[144 + c] /= m;
+    return m;
+}
+
 void bn_c144_24x24_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
 {
-    const double m = (double)n * 576;
+    double stats[2 * 144];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c144_24x24_synced_stats(n, x, stats) : (double)n * 576;
     MC_OMP_FOR
     for (int c = 0; c < 144; c++) {
-        double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++)
-            sum += bn_c144_24x24_sum(x + ((long)b * 144 + c) * 576);
-        const double mean = sum / m;
-        const float fmean = (float)mean;
-        for (int b = 0; b < n; b++)
-            sq += bn_c144_24x24_sum_sq(x + ((long)b * 144 + c) * 576, fmean);
-        const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const double mean = synced ? stats[c] : bn_c144_24x24_sum(n, x, c) / m;
+        const double var = synced ? stats[144 + c] : bn_c144_24x24_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 144 + c) * 576;
             float *restrict yc = y + ((long)b * 144 + c) * 576;
@@ -966,23 +1390,47 @@ void bn_c144_24x24_fwd_eval(int n, const float *restrict x, const float *restric
     }
 }
 
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c144_24x24_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++)
+        bn_c144_24x24_plane_sum_grad(dy + ((long)b * 144 + c) * 576, x + ((long)b * 144 + c) * 576, mean, invstd, &sum_dy,
+            &sum_dy_xhat);
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. */
+ * also flows through the batch mean and variance. Synchronized batch norm
+ * takes the means over all processes: every channel first, one reduction
+ * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c144_24x24_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
     float *restrict dbeta)
 {
-    const double m = (double)n * 576;
+    double sums[2 * 144];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 576;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 144; c++)
+            bn_c144_24x24_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 144, m);
+    }
     MC_OMP_FOR
     for (int c = 0; c < 144; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
-        double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++)
-            bn_c144_24x24_sum_grad(dy + ((long)b * 144 + c) * 576, x + ((long)b * 144 + c) * 576, mean, invstd, &sum_dy,
-                &sum_dy_xhat);
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
-        const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c144_24x24_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 144 + c) * 576, *restrict gc = dy + ((long)b * 144 + c) * 576;
             float *restrict dxc = dx + ((long)b * 144 + c) * 576;
@@ -993,7 +1441,7 @@ void bn_c144_24x24_bwd(int n, const float *restrict x, const float *restrict gam
 }
 
 /* bn_c32_24x24: batch norm over 32 channels of 24x24 */
-static inline double bn_c32_24x24_sum(const float *restrict p)
+static inline double bn_c32_24x24_plane_sum(const float *restrict p)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 576; i += 16)
@@ -1005,7 +1453,7 @@ static inline double bn_c32_24x24_sum(const float *restrict p)
 }
 
 /* The sum of (p - mean)^2. */
-static inline double bn_c32_24x24_sum_sq(const float *restrict p, float mean)
+static inline double bn_c32_24x24_plane_sum_sq(const float *restrict p, float mean)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 576; i += 16) {
@@ -1019,7 +1467,7 @@ static inline double bn_c32_24x24_sum_sq(const float *restrict p, float mean)
 }
 
 /* The sums of g and of g * (x - mean) * invstd. */
-static inline void bn_c32_24x24_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
+static inline void bn_c32_24x24_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
     double *restrict sum_g, double *restrict sum_gx)
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
@@ -1037,22 +1485,54 @@ static inline void bn_c32_24x24_sum_grad(const float *restrict g, const float *r
     *sum_gx += sgx;
 }
 
+static double bn_c32_24x24_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++)
+        sum += bn_c32_24x24_plane_sum(x + ((long)b * 32 + c) * 576);
+    return sum;
+}
+
+static double bn_c32_24x24_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++)
+        sq += bn_c32_24x24_plane_sum_sq(x + ((long)b * 32 + c) * 576, (float)mean);
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c32_24x24_synced_stats(int n, const float *restrict x, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 32; c++)
+        stats[c] = bn_c32_24x24_sum(n, x, c);
+    const double m = mc_bn_allreduce(stats, 32, (double)n * 576);
+    MC_OMP_FOR
+    for (int c = 0; c < 32; c++) {
+        stats[c] /= m;
+        stats[32 + c] = bn_c32_24x24_sqdev(n, x, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 32, 32, m);
+    for (int c = 0; c < 32; c++)
+        stats[32 + c] /= m;
+    return m;
+}
+
 void bn_c32_24x24_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
 {
-    const double m = (double)n * 576;
+    double stats[2 * 32];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c32_24x24_synced_stats(n, x, stats) : (double)n * 576;
     MC_OMP_FOR
     for (int c = 0; c < 32; c++) {
-        double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++)
-            sum += bn_c32_24x24_sum(x + ((long)b * 32 + c) * 576);
-        const double mean = sum / m;
-        const float fmean = (float)mean;
-        for (int b = 0; b < n; b++)
-            sq += bn_c32_24x24_sum_sq(x + ((long)b * 32 + c) * 576, fmean);
-        const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const double mean = synced ? stats[c] : bn_c32_24x24_sum(n, x, c) / m;
+        const double var = synced ? stats[32 + c] : bn_c32_24x24_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 32 + c) * 576;
             float *restrict yc = y + ((long)b * 32 + c) * 576;
@@ -1086,23 +1566,47 @@ void bn_c32_24x24_fwd_eval(int n, const float *restrict x, const float *restrict
     }
 }
 
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c32_24x24_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++)
+        bn_c32_24x24_plane_sum_grad(dy + ((long)b * 32 + c) * 576, x + ((long)b * 32 + c) * 576, mean, invstd, &sum_dy,
+            &sum_dy_xhat);
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. */
+ * also flows through the batch mean and variance. Synchronized batch norm
+ * takes the means over all processes: every channel first, one reduction
+ * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c32_24x24_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
     float *restrict dbeta)
 {
-    const double m = (double)n * 576;
+    double sums[2 * 32];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 576;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 32; c++)
+            bn_c32_24x24_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 32, m);
+    }
     MC_OMP_FOR
     for (int c = 0; c < 32; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
-        double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++)
-            bn_c32_24x24_sum_grad(dy + ((long)b * 32 + c) * 576, x + ((long)b * 32 + c) * 576, mean, invstd, &sum_dy,
-                &sum_dy_xhat);
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
-        const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c32_24x24_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 32 + c) * 576, *restrict gc = dy + ((long)b * 32 + c) * 576;
             float *restrict dxc = dx + ((long)b * 32 + c) * 576;
@@ -1113,7 +1617,7 @@ void bn_c32_24x24_bwd(int n, const float *restrict x, const float *restrict gamm
 }
 
 /* bn_c192_24x24: batch norm over 192 channels of 24x24 */
-static inline double bn_c192_24x24_sum(const float *restrict p)
+static inline double bn_c192_24x24_plane_sum(const float *restrict p)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 576; i += 16)
@@ -1125,7 +1629,7 @@ static inline double bn_c192_24x24_sum(const float *restrict p)
 }
 
 /* The sum of (p - mean)^2. */
-static inline double bn_c192_24x24_sum_sq(const float *restrict p, float mean)
+static inline double bn_c192_24x24_plane_sum_sq(const float *restrict p, float mean)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 576; i += 16) {
@@ -1139,7 +1643,7 @@ static inline double bn_c192_24x24_sum_sq(const float *restrict p, float mean)
 }
 
 /* The sums of g and of g * (x - mean) * invstd. */
-static inline void bn_c192_24x24_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
+static inline void bn_c192_24x24_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
     double *restrict sum_g, double *restrict sum_gx)
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
@@ -1157,22 +1661,54 @@ static inline void bn_c192_24x24_sum_grad(const float *restrict g, const float *
     *sum_gx += sgx;
 }
 
+static double bn_c192_24x24_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++)
+        sum += bn_c192_24x24_plane_sum(x + ((long)b * 192 + c) * 576);
+    return sum;
+}
+
+static double bn_c192_24x24_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++)
+        sq += bn_c192_24x24_plane_sum_sq(x + ((long)b * 192 + c) * 576, (float)mean);
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c192_24x24_synced_stats(int n, const float *restrict x, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 192; c++)
+        stats[c] = bn_c192_24x24_sum(n, x, c);
+    const double m = mc_bn_allreduce(stats, 192, (double)n * 576);
+    MC_OMP_FOR
+    for (int c = 0; c < 192; c++) {
+        stats[c] /= m;
+        stats[192 + c] = bn_c192_24x24_sqdev(n, x, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 192, 192, m);
+    for (int c = 0; c < 192; c++)
+        stats[192 + c] /= m;
+    return m;
+}
+
 void bn_c192_24x24_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
 {
-    const double m = (double)n * 576;
+    double stats[2 * 192];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c192_24x24_synced_stats(n, x, stats) : (double)n * 576;
     MC_OMP_FOR
     for (int c = 0; c < 192; c++) {
-        double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++)
-            sum += bn_c192_24x24_sum(x + ((long)b * 192 + c) * 576);
-        const double mean = sum / m;
-        const float fmean = (float)mean;
-        for (int b = 0; b < n; b++)
-            sq += bn_c192_24x24_sum_sq(x + ((long)b * 192 + c) * 576, fmean);
-        const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const double mean = synced ? stats[c] : bn_c192_24x24_sum(n, x, c) / m;
+        const double var = synced ? stats[192 + c] : bn_c192_24x24_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 192 + c) * 576;
             float *restrict yc = y + ((long)b * 192 + c) * 576;
@@ -1206,23 +1742,47 @@ void bn_c192_24x24_fwd_eval(int n, const float *restrict x, const float *restric
     }
 }
 
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c192_24x24_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++)
+        bn_c192_24x24_plane_sum_grad(dy + ((long)b * 192 + c) * 576, x + ((long)b * 192 + c) * 576, mean, invstd, &sum_dy,
+            &sum_dy_xhat);
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. */
+ * also flows through the batch mean and variance. Synchronized batch norm
+ * takes the means over all processes: every channel first, one reduction
+ * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c192_24x24_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
     float *restrict dbeta)
 {
-    const double m = (double)n * 576;
+    double sums[2 * 192];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 576;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 192; c++)
+            bn_c192_24x24_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 192, m);
+    }
     MC_OMP_FOR
     for (int c = 0; c < 192; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
-        double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++)
-            bn_c192_24x24_sum_grad(dy + ((long)b * 192 + c) * 576, x + ((long)b * 192 + c) * 576, mean, invstd, &sum_dy,
-                &sum_dy_xhat);
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
-        const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c192_24x24_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 192 + c) * 576, *restrict gc = dy + ((long)b * 192 + c) * 576;
             float *restrict dxc = dx + ((long)b * 192 + c) * 576;
@@ -1233,7 +1793,7 @@ void bn_c192_24x24_bwd(int n, const float *restrict x, const float *restrict gam
 }
 
 /* bn_c192_12x12: batch norm over 192 channels of 12x12 */
-static inline double bn_c192_12x12_sum(const float *restrict p)
+static inline double bn_c192_12x12_plane_sum(const float *restrict p)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 144; i += 16)
@@ -1245,7 +1805,7 @@ static inline double bn_c192_12x12_sum(const float *restrict p)
 }
 
 /* The sum of (p - mean)^2. */
-static inline double bn_c192_12x12_sum_sq(const float *restrict p, float mean)
+static inline double bn_c192_12x12_plane_sum_sq(const float *restrict p, float mean)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 144; i += 16) {
@@ -1259,7 +1819,7 @@ static inline double bn_c192_12x12_sum_sq(const float *restrict p, float mean)
 }
 
 /* The sums of g and of g * (x - mean) * invstd. */
-static inline void bn_c192_12x12_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
+static inline void bn_c192_12x12_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
     double *restrict sum_g, double *restrict sum_gx)
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
@@ -1277,22 +1837,54 @@ static inline void bn_c192_12x12_sum_grad(const float *restrict g, const float *
     *sum_gx += sgx;
 }
 
+static double bn_c192_12x12_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++)
+        sum += bn_c192_12x12_plane_sum(x + ((long)b * 192 + c) * 144);
+    return sum;
+}
+
+static double bn_c192_12x12_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++)
+        sq += bn_c192_12x12_plane_sum_sq(x + ((long)b * 192 + c) * 144, (float)mean);
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c192_12x12_synced_stats(int n, const float *restrict x, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 192; c++)
+        stats[c] = bn_c192_12x12_sum(n, x, c);
+    const double m = mc_bn_allreduce(stats, 192, (double)n * 144);
+    MC_OMP_FOR
+    for (int c = 0; c < 192; c++) {
+        stats[c] /= m;
+        stats[192 + c] = bn_c192_12x12_sqdev(n, x, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 192, 192, m);
+    for (int c = 0; c < 192; c++)
+        stats[192 + c] /= m;
+    return m;
+}
+
 void bn_c192_12x12_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
 {
-    const double m = (double)n * 144;
+    double stats[2 * 192];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c192_12x12_synced_stats(n, x, stats) : (double)n * 144;
     MC_OMP_FOR
     for (int c = 0; c < 192; c++) {
-        double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++)
-            sum += bn_c192_12x12_sum(x + ((long)b * 192 + c) * 144);
-        const double mean = sum / m;
-        const float fmean = (float)mean;
-        for (int b = 0; b < n; b++)
-            sq += bn_c192_12x12_sum_sq(x + ((long)b * 192 + c) * 144, fmean);
-        const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const double mean = synced ? stats[c] : bn_c192_12x12_sum(n, x, c) / m;
+        const double var = synced ? stats[192 + c] : bn_c192_12x12_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 192 + c) * 144;
             float *restrict yc = y + ((long)b * 192 + c) * 144;
@@ -1326,23 +1918,47 @@ void bn_c192_12x12_fwd_eval(int n, const float *restrict x, const float *restric
     }
 }
 
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c192_12x12_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++)
+        bn_c192_12x12_plane_sum_grad(dy + ((long)b * 192 + c) * 144, x + ((long)b * 192 + c) * 144, mean, invstd, &sum_dy,
+            &sum_dy_xhat);
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. */
+ * also flows through the batch mean and variance. Synchronized batch norm
+ * takes the means over all processes: every channel first, one reduction
+ * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c192_12x12_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
     float *restrict dbeta)
 {
-    const double m = (double)n * 144;
+    double sums[2 * 192];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 144;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 192; c++)
+            bn_c192_12x12_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 192, m);
+    }
     MC_OMP_FOR
     for (int c = 0; c < 192; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
-        double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++)
-            bn_c192_12x12_sum_grad(dy + ((long)b * 192 + c) * 144, x + ((long)b * 192 + c) * 144, mean, invstd, &sum_dy,
-                &sum_dy_xhat);
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
-        const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c192_12x12_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 192 + c) * 144, *restrict gc = dy + ((long)b * 192 + c) * 144;
             float *restrict dxc = dx + ((long)b * 192 + c) * 144;
@@ -1353,7 +1969,7 @@ void bn_c192_12x12_bwd(int n, const float *restrict x, const float *restrict gam
 }
 
 /* bn_c64_12x12: batch norm over 64 channels of 12x12 */
-static inline double bn_c64_12x12_sum(const float *restrict p)
+static inline double bn_c64_12x12_plane_sum(const float *restrict p)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 144; i += 16)
@@ -1365,7 +1981,7 @@ static inline double bn_c64_12x12_sum(const float *restrict p)
 }
 
 /* The sum of (p - mean)^2. */
-static inline double bn_c64_12x12_sum_sq(const float *restrict p, float mean)
+static inline double bn_c64_12x12_plane_sum_sq(const float *restrict p, float mean)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 144; i += 16) {
@@ -1379,7 +1995,7 @@ static inline double bn_c64_12x12_sum_sq(const float *restrict p, float mean)
 }
 
 /* The sums of g and of g * (x - mean) * invstd. */
-static inline void bn_c64_12x12_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
+static inline void bn_c64_12x12_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
     double *restrict sum_g, double *restrict sum_gx)
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
@@ -1397,22 +2013,54 @@ static inline void bn_c64_12x12_sum_grad(const float *restrict g, const float *r
     *sum_gx += sgx;
 }
 
+static double bn_c64_12x12_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++)
+        sum += bn_c64_12x12_plane_sum(x + ((long)b * 64 + c) * 144);
+    return sum;
+}
+
+static double bn_c64_12x12_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++)
+        sq += bn_c64_12x12_plane_sum_sq(x + ((long)b * 64 + c) * 144, (float)mean);
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c64_12x12_synced_stats(int n, const float *restrict x, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 64; c++)
+        stats[c] = bn_c64_12x12_sum(n, x, c);
+    const double m = mc_bn_allreduce(stats, 64, (double)n * 144);
+    MC_OMP_FOR
+    for (int c = 0; c < 64; c++) {
+        stats[c] /= m;
+        stats[64 + c] = bn_c64_12x12_sqdev(n, x, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 64, 64, m);
+    for (int c = 0; c < 64; c++)
+        stats[64 + c] /= m;
+    return m;
+}
+
 void bn_c64_12x12_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
 {
-    const double m = (double)n * 144;
+    double stats[2 * 64];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c64_12x12_synced_stats(n, x, stats) : (double)n * 144;
     MC_OMP_FOR
     for (int c = 0; c < 64; c++) {
-        double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++)
-            sum += bn_c64_12x12_sum(x + ((long)b * 64 + c) * 144);
-        const double mean = sum / m;
-        const float fmean = (float)mean;
-        for (int b = 0; b < n; b++)
-            sq += bn_c64_12x12_sum_sq(x + ((long)b * 64 + c) * 144, fmean);
-        const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const double mean = synced ? stats[c] : bn_c64_12x12_sum(n, x, c) / m;
+        const double var = synced ? stats[64 + c] : bn_c64_12x12_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 64 + c) * 144;
             float *restrict yc = y + ((long)b * 64 + c) * 144;
@@ -1446,23 +2094,47 @@ void bn_c64_12x12_fwd_eval(int n, const float *restrict x, const float *restrict
     }
 }
 
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c64_12x12_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++)
+        bn_c64_12x12_plane_sum_grad(dy + ((long)b * 64 + c) * 144, x + ((long)b * 64 + c) * 144, mean, invstd, &sum_dy,
+            &sum_dy_xhat);
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. */
+ * also flows through the batch mean and variance. Synchronized batch norm
+ * takes the means over all processes: every channel first, one reduction
+ * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c64_12x12_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
     float *restrict dbeta)
 {
-    const double m = (double)n * 144;
+    double sums[2 * 64];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 144;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 64; c++)
+            bn_c64_12x12_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 64, m);
+    }
     MC_OMP_FOR
     for (int c = 0; c < 64; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
-        double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++)
-            bn_c64_12x12_sum_grad(dy + ((long)b * 64 + c) * 144, x + ((long)b * 64 + c) * 144, mean, invstd, &sum_dy,
-                &sum_dy_xhat);
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
-        const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c64_12x12_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 64 + c) * 144, *restrict gc = dy + ((long)b * 64 + c) * 144;
             float *restrict dxc = dx + ((long)b * 64 + c) * 144;
@@ -1473,7 +2145,7 @@ void bn_c64_12x12_bwd(int n, const float *restrict x, const float *restrict gamm
 }
 
 /* bn_c384_12x12: batch norm over 384 channels of 12x12 */
-static inline double bn_c384_12x12_sum(const float *restrict p)
+static inline double bn_c384_12x12_plane_sum(const float *restrict p)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 144; i += 16)
@@ -1485,7 +2157,7 @@ static inline double bn_c384_12x12_sum(const float *restrict p)
 }
 
 /* The sum of (p - mean)^2. */
-static inline double bn_c384_12x12_sum_sq(const float *restrict p, float mean)
+static inline double bn_c384_12x12_plane_sum_sq(const float *restrict p, float mean)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 144; i += 16) {
@@ -1499,7 +2171,7 @@ static inline double bn_c384_12x12_sum_sq(const float *restrict p, float mean)
 }
 
 /* The sums of g and of g * (x - mean) * invstd. */
-static inline void bn_c384_12x12_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
+static inline void bn_c384_12x12_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
     double *restrict sum_g, double *restrict sum_gx)
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
@@ -1517,22 +2189,54 @@ static inline void bn_c384_12x12_sum_grad(const float *restrict g, const float *
     *sum_gx += sgx;
 }
 
+static double bn_c384_12x12_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++)
+        sum += bn_c384_12x12_plane_sum(x + ((long)b * 384 + c) * 144);
+    return sum;
+}
+
+static double bn_c384_12x12_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++)
+        sq += bn_c384_12x12_plane_sum_sq(x + ((long)b * 384 + c) * 144, (float)mean);
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c384_12x12_synced_stats(int n, const float *restrict x, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 384; c++)
+        stats[c] = bn_c384_12x12_sum(n, x, c);
+    const double m = mc_bn_allreduce(stats, 384, (double)n * 144);
+    MC_OMP_FOR
+    for (int c = 0; c < 384; c++) {
+        stats[c] /= m;
+        stats[384 + c] = bn_c384_12x12_sqdev(n, x, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 384, 384, m);
+    for (int c = 0; c < 384; c++)
+        stats[384 + c] /= m;
+    return m;
+}
+
 void bn_c384_12x12_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
 {
-    const double m = (double)n * 144;
+    double stats[2 * 384];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c384_12x12_synced_stats(n, x, stats) : (double)n * 144;
     MC_OMP_FOR
     for (int c = 0; c < 384; c++) {
-        double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++)
-            sum += bn_c384_12x12_sum(x + ((long)b * 384 + c) * 144);
-        const double mean = sum / m;
-        const float fmean = (float)mean;
-        for (int b = 0; b < n; b++)
-            sq += bn_c384_12x12_sum_sq(x + ((long)b * 384 + c) * 144, fmean);
-        const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const double mean = synced ? stats[c] : bn_c384_12x12_sum(n, x, c) / m;
+        const double var = synced ? stats[384 + c] : bn_c384_12x12_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 384 + c) * 144;
             float *restrict yc = y + ((long)b * 384 + c) * 144;
@@ -1566,23 +2270,47 @@ void bn_c384_12x12_fwd_eval(int n, const float *restrict x, const float *restric
     }
 }
 
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c384_12x12_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++)
+        bn_c384_12x12_plane_sum_grad(dy + ((long)b * 384 + c) * 144, x + ((long)b * 384 + c) * 144, mean, invstd, &sum_dy,
+            &sum_dy_xhat);
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. */
+ * also flows through the batch mean and variance. Synchronized batch norm
+ * takes the means over all processes: every channel first, one reduction
+ * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c384_12x12_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
     float *restrict dbeta)
 {
-    const double m = (double)n * 144;
+    double sums[2 * 384];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 144;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 384; c++)
+            bn_c384_12x12_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 384, m);
+    }
     MC_OMP_FOR
     for (int c = 0; c < 384; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
-        double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++)
-            bn_c384_12x12_sum_grad(dy + ((long)b * 384 + c) * 144, x + ((long)b * 384 + c) * 144, mean, invstd, &sum_dy,
-                &sum_dy_xhat);
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
-        const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c384_12x12_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 384 + c) * 144, *restrict gc = dy + ((long)b * 384 + c) * 144;
             float *restrict dxc = dx + ((long)b * 384 + c) * 144;
@@ -1593,7 +2321,7 @@ void bn_c384_12x12_bwd(int n, const float *restrict x, const float *restrict gam
 }
 
 /* bn_c96_12x12: batch norm over 96 channels of 12x12 */
-static inline double bn_c96_12x12_sum(const float *restrict p)
+static inline double bn_c96_12x12_plane_sum(const float *restrict p)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 144; i += 16)
@@ -1605,7 +2333,7 @@ static inline double bn_c96_12x12_sum(const float *restrict p)
 }
 
 /* The sum of (p - mean)^2. */
-static inline double bn_c96_12x12_sum_sq(const float *restrict p, float mean)
+static inline double bn_c96_12x12_plane_sum_sq(const float *restrict p, float mean)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 144; i += 16) {
@@ -1619,7 +2347,7 @@ static inline double bn_c96_12x12_sum_sq(const float *restrict p, float mean)
 }
 
 /* The sums of g and of g * (x - mean) * invstd. */
-static inline void bn_c96_12x12_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
+static inline void bn_c96_12x12_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
     double *restrict sum_g, double *restrict sum_gx)
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
@@ -1637,22 +2365,54 @@ static inline void bn_c96_12x12_sum_grad(const float *restrict g, const float *r
     *sum_gx += sgx;
 }
 
+static double bn_c96_12x12_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++)
+        sum += bn_c96_12x12_plane_sum(x + ((long)b * 96 + c) * 144);
+    return sum;
+}
+
+static double bn_c96_12x12_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++)
+        sq += bn_c96_12x12_plane_sum_sq(x + ((long)b * 96 + c) * 144, (float)mean);
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c96_12x12_synced_stats(int n, const float *restrict x, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 96; c++)
+        stats[c] = bn_c96_12x12_sum(n, x, c);
+    const double m = mc_bn_allreduce(stats, 96, (double)n * 144);
+    MC_OMP_FOR
+    for (int c = 0; c < 96; c++) {
+        stats[c] /= m;
+        stats[96 + c] = bn_c96_12x12_sqdev(n, x, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 96, 96, m);
+    for (int c = 0; c < 96; c++)
+        stats[96 + c] /= m;
+    return m;
+}
+
 void bn_c96_12x12_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
 {
-    const double m = (double)n * 144;
+    double stats[2 * 96];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c96_12x12_synced_stats(n, x, stats) : (double)n * 144;
     MC_OMP_FOR
     for (int c = 0; c < 96; c++) {
-        double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++)
-            sum += bn_c96_12x12_sum(x + ((long)b * 96 + c) * 144);
-        const double mean = sum / m;
-        const float fmean = (float)mean;
-        for (int b = 0; b < n; b++)
-            sq += bn_c96_12x12_sum_sq(x + ((long)b * 96 + c) * 144, fmean);
-        const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const double mean = synced ? stats[c] : bn_c96_12x12_sum(n, x, c) / m;
+        const double var = synced ? stats[96 + c] : bn_c96_12x12_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 96 + c) * 144;
             float *restrict yc = y + ((long)b * 96 + c) * 144;
@@ -1686,23 +2446,47 @@ void bn_c96_12x12_fwd_eval(int n, const float *restrict x, const float *restrict
     }
 }
 
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c96_12x12_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++)
+        bn_c96_12x12_plane_sum_grad(dy + ((long)b * 96 + c) * 144, x + ((long)b * 96 + c) * 144, mean, invstd, &sum_dy,
+            &sum_dy_xhat);
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. */
+ * also flows through the batch mean and variance. Synchronized batch norm
+ * takes the means over all processes: every channel first, one reduction
+ * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c96_12x12_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
     float *restrict dbeta)
 {
-    const double m = (double)n * 144;
+    double sums[2 * 96];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 144;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 96; c++)
+            bn_c96_12x12_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 96, m);
+    }
     MC_OMP_FOR
     for (int c = 0; c < 96; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
-        double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++)
-            bn_c96_12x12_sum_grad(dy + ((long)b * 96 + c) * 144, x + ((long)b * 96 + c) * 144, mean, invstd, &sum_dy,
-                &sum_dy_xhat);
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
-        const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c96_12x12_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 96 + c) * 144, *restrict gc = dy + ((long)b * 96 + c) * 144;
             float *restrict dxc = dx + ((long)b * 96 + c) * 144;
@@ -1713,7 +2497,7 @@ void bn_c96_12x12_bwd(int n, const float *restrict x, const float *restrict gamm
 }
 
 /* bn_c576_12x12: batch norm over 576 channels of 12x12 */
-static inline double bn_c576_12x12_sum(const float *restrict p)
+static inline double bn_c576_12x12_plane_sum(const float *restrict p)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 144; i += 16)
@@ -1725,7 +2509,7 @@ static inline double bn_c576_12x12_sum(const float *restrict p)
 }
 
 /* The sum of (p - mean)^2. */
-static inline double bn_c576_12x12_sum_sq(const float *restrict p, float mean)
+static inline double bn_c576_12x12_plane_sum_sq(const float *restrict p, float mean)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 144; i += 16) {
@@ -1739,7 +2523,7 @@ static inline double bn_c576_12x12_sum_sq(const float *restrict p, float mean)
 }
 
 /* The sums of g and of g * (x - mean) * invstd. */
-static inline void bn_c576_12x12_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
+static inline void bn_c576_12x12_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
     double *restrict sum_g, double *restrict sum_gx)
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
@@ -1757,22 +2541,54 @@ static inline void bn_c576_12x12_sum_grad(const float *restrict g, const float *
     *sum_gx += sgx;
 }
 
+static double bn_c576_12x12_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++)
+        sum += bn_c576_12x12_plane_sum(x + ((long)b * 576 + c) * 144);
+    return sum;
+}
+
+static double bn_c576_12x12_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++)
+        sq += bn_c576_12x12_plane_sum_sq(x + ((long)b * 576 + c) * 144, (float)mean);
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c576_12x12_synced_stats(int n, const float *restrict x, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 576; c++)
+        stats[c] = bn_c576_12x12_sum(n, x, c);
+    const double m = mc_bn_allreduce(stats, 576, (double)n * 144);
+    MC_OMP_FOR
+    for (int c = 0; c < 576; c++) {
+        stats[c] /= m;
+        stats[576 + c] = bn_c576_12x12_sqdev(n, x, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 576, 576, m);
+    for (int c = 0; c < 576; c++)
+        stats[576 + c] /= m;
+    return m;
+}
+
 void bn_c576_12x12_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
 {
-    const double m = (double)n * 144;
+    double stats[2 * 576];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c576_12x12_synced_stats(n, x, stats) : (double)n * 144;
     MC_OMP_FOR
     for (int c = 0; c < 576; c++) {
-        double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++)
-            sum += bn_c576_12x12_sum(x + ((long)b * 576 + c) * 144);
-        const double mean = sum / m;
-        const float fmean = (float)mean;
-        for (int b = 0; b < n; b++)
-            sq += bn_c576_12x12_sum_sq(x + ((long)b * 576 + c) * 144, fmean);
-        const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const double mean = synced ? stats[c] : bn_c576_12x12_sum(n, x, c) / m;
+        const double var = synced ? stats[576 + c] : bn_c576_12x12_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 576 + c) * 144;
             float *restrict yc = y + ((long)b * 576 + c) * 144;
@@ -1806,23 +2622,47 @@ void bn_c576_12x12_fwd_eval(int n, const float *restrict x, const float *restric
     }
 }
 
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c576_12x12_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++)
+        bn_c576_12x12_plane_sum_grad(dy + ((long)b * 576 + c) * 144, x + ((long)b * 576 + c) * 144, mean, invstd, &sum_dy,
+            &sum_dy_xhat);
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. */
+ * also flows through the batch mean and variance. Synchronized batch norm
+ * takes the means over all processes: every channel first, one reduction
+ * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c576_12x12_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
     float *restrict dbeta)
 {
-    const double m = (double)n * 144;
+    double sums[2 * 576];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 144;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 576; c++)
+            bn_c576_12x12_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 576, m);
+    }
     MC_OMP_FOR
     for (int c = 0; c < 576; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
-        double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++)
-            bn_c576_12x12_sum_grad(dy + ((long)b * 576 + c) * 144, x + ((long)b * 576 + c) * 144, mean, invstd, &sum_dy,
-                &sum_dy_xhat);
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
-        const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c576_12x12_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 576 + c) * 144, *restrict gc = dy + ((long)b * 576 + c) * 144;
             float *restrict dxc = dx + ((long)b * 576 + c) * 144;
@@ -1833,7 +2673,7 @@ void bn_c576_12x12_bwd(int n, const float *restrict x, const float *restrict gam
 }
 
 /* bn_c576_6x6: batch norm over 576 channels of 6x6 */
-static inline double bn_c576_6x6_sum(const float *restrict p)
+static inline double bn_c576_6x6_plane_sum(const float *restrict p)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 32; i += 16)
@@ -1845,7 +2685,7 @@ static inline double bn_c576_6x6_sum(const float *restrict p)
 }
 
 /* The sum of (p - mean)^2. */
-static inline double bn_c576_6x6_sum_sq(const float *restrict p, float mean)
+static inline double bn_c576_6x6_plane_sum_sq(const float *restrict p, float mean)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 32; i += 16) {
@@ -1859,7 +2699,7 @@ static inline double bn_c576_6x6_sum_sq(const float *restrict p, float mean)
 }
 
 /* The sums of g and of g * (x - mean) * invstd. */
-static inline void bn_c576_6x6_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
+static inline void bn_c576_6x6_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
     double *restrict sum_g, double *restrict sum_gx)
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
@@ -1877,22 +2717,54 @@ static inline void bn_c576_6x6_sum_grad(const float *restrict g, const float *re
     *sum_gx += sgx;
 }
 
+static double bn_c576_6x6_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++)
+        sum += bn_c576_6x6_plane_sum(x + ((long)b * 576 + c) * 36);
+    return sum;
+}
+
+static double bn_c576_6x6_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++)
+        sq += bn_c576_6x6_plane_sum_sq(x + ((long)b * 576 + c) * 36, (float)mean);
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c576_6x6_synced_stats(int n, const float *restrict x, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 576; c++)
+        stats[c] = bn_c576_6x6_sum(n, x, c);
+    const double m = mc_bn_allreduce(stats, 576, (double)n * 36);
+    MC_OMP_FOR
+    for (int c = 0; c < 576; c++) {
+        stats[c] /= m;
+        stats[576 + c] = bn_c576_6x6_sqdev(n, x, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 576, 576, m);
+    for (int c = 0; c < 576; c++)
+        stats[576 + c] /= m;
+    return m;
+}
+
 void bn_c576_6x6_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
 {
-    const double m = (double)n * 36;
+    double stats[2 * 576];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c576_6x6_synced_stats(n, x, stats) : (double)n * 36;
     MC_OMP_FOR
     for (int c = 0; c < 576; c++) {
-        double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++)
-            sum += bn_c576_6x6_sum(x + ((long)b * 576 + c) * 36);
-        const double mean = sum / m;
-        const float fmean = (float)mean;
-        for (int b = 0; b < n; b++)
-            sq += bn_c576_6x6_sum_sq(x + ((long)b * 576 + c) * 36, fmean);
-        const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const double mean = synced ? stats[c] : bn_c576_6x6_sum(n, x, c) / m;
+        const double var = synced ? stats[576 + c] : bn_c576_6x6_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 576 + c) * 36;
             float *restrict yc = y + ((long)b * 576 + c) * 36;
@@ -1926,23 +2798,47 @@ void bn_c576_6x6_fwd_eval(int n, const float *restrict x, const float *restrict 
     }
 }
 
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c576_6x6_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++)
+        bn_c576_6x6_plane_sum_grad(dy + ((long)b * 576 + c) * 36, x + ((long)b * 576 + c) * 36, mean, invstd, &sum_dy,
+            &sum_dy_xhat);
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. */
+ * also flows through the batch mean and variance. Synchronized batch norm
+ * takes the means over all processes: every channel first, one reduction
+ * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c576_6x6_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
     float *restrict dbeta)
 {
-    const double m = (double)n * 36;
+    double sums[2 * 576];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 36;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 576; c++)
+            bn_c576_6x6_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 576, m);
+    }
     MC_OMP_FOR
     for (int c = 0; c < 576; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
-        double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++)
-            bn_c576_6x6_sum_grad(dy + ((long)b * 576 + c) * 36, x + ((long)b * 576 + c) * 36, mean, invstd, &sum_dy,
-                &sum_dy_xhat);
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
-        const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c576_6x6_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 576 + c) * 36, *restrict gc = dy + ((long)b * 576 + c) * 36;
             float *restrict dxc = dx + ((long)b * 576 + c) * 36;
@@ -1953,7 +2849,7 @@ void bn_c576_6x6_bwd(int n, const float *restrict x, const float *restrict gamma
 }
 
 /* bn_c160_6x6: batch norm over 160 channels of 6x6 */
-static inline double bn_c160_6x6_sum(const float *restrict p)
+static inline double bn_c160_6x6_plane_sum(const float *restrict p)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 32; i += 16)
@@ -1965,7 +2861,7 @@ static inline double bn_c160_6x6_sum(const float *restrict p)
 }
 
 /* The sum of (p - mean)^2. */
-static inline double bn_c160_6x6_sum_sq(const float *restrict p, float mean)
+static inline double bn_c160_6x6_plane_sum_sq(const float *restrict p, float mean)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 32; i += 16) {
@@ -1979,7 +2875,7 @@ static inline double bn_c160_6x6_sum_sq(const float *restrict p, float mean)
 }
 
 /* The sums of g and of g * (x - mean) * invstd. */
-static inline void bn_c160_6x6_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
+static inline void bn_c160_6x6_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
     double *restrict sum_g, double *restrict sum_gx)
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
@@ -1997,22 +2893,54 @@ static inline void bn_c160_6x6_sum_grad(const float *restrict g, const float *re
     *sum_gx += sgx;
 }
 
+static double bn_c160_6x6_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++)
+        sum += bn_c160_6x6_plane_sum(x + ((long)b * 160 + c) * 36);
+    return sum;
+}
+
+static double bn_c160_6x6_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++)
+        sq += bn_c160_6x6_plane_sum_sq(x + ((long)b * 160 + c) * 36, (float)mean);
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c160_6x6_synced_stats(int n, const float *restrict x, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 160; c++)
+        stats[c] = bn_c160_6x6_sum(n, x, c);
+    const double m = mc_bn_allreduce(stats, 160, (double)n * 36);
+    MC_OMP_FOR
+    for (int c = 0; c < 160; c++) {
+        stats[c] /= m;
+        stats[160 + c] = bn_c160_6x6_sqdev(n, x, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 160, 160, m);
+    for (int c = 0; c < 160; c++)
+        stats[160 + c] /= m;
+    return m;
+}
+
 void bn_c160_6x6_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
 {
-    const double m = (double)n * 36;
+    double stats[2 * 160];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c160_6x6_synced_stats(n, x, stats) : (double)n * 36;
     MC_OMP_FOR
     for (int c = 0; c < 160; c++) {
-        double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++)
-            sum += bn_c160_6x6_sum(x + ((long)b * 160 + c) * 36);
-        const double mean = sum / m;
-        const float fmean = (float)mean;
-        for (int b = 0; b < n; b++)
-            sq += bn_c160_6x6_sum_sq(x + ((long)b * 160 + c) * 36, fmean);
-        const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const double mean = synced ? stats[c] : bn_c160_6x6_sum(n, x, c) / m;
+        const double var = synced ? stats[160 + c] : bn_c160_6x6_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 160 + c) * 36;
             float *restrict yc = y + ((long)b * 160 + c) * 36;
@@ -2046,23 +2974,47 @@ void bn_c160_6x6_fwd_eval(int n, const float *restrict x, const float *restrict 
     }
 }
 
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c160_6x6_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++)
+        bn_c160_6x6_plane_sum_grad(dy + ((long)b * 160 + c) * 36, x + ((long)b * 160 + c) * 36, mean, invstd, &sum_dy,
+            &sum_dy_xhat);
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. */
+ * also flows through the batch mean and variance. Synchronized batch norm
+ * takes the means over all processes: every channel first, one reduction
+ * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c160_6x6_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
     float *restrict dbeta)
 {
-    const double m = (double)n * 36;
+    double sums[2 * 160];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 36;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 160; c++)
+            bn_c160_6x6_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 160, m);
+    }
     MC_OMP_FOR
     for (int c = 0; c < 160; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
-        double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++)
-            bn_c160_6x6_sum_grad(dy + ((long)b * 160 + c) * 36, x + ((long)b * 160 + c) * 36, mean, invstd, &sum_dy,
-                &sum_dy_xhat);
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
-        const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c160_6x6_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 160 + c) * 36, *restrict gc = dy + ((long)b * 160 + c) * 36;
             float *restrict dxc = dx + ((long)b * 160 + c) * 36;
@@ -2073,7 +3025,7 @@ void bn_c160_6x6_bwd(int n, const float *restrict x, const float *restrict gamma
 }
 
 /* bn_c960_6x6: batch norm over 960 channels of 6x6 */
-static inline double bn_c960_6x6_sum(const float *restrict p)
+static inline double bn_c960_6x6_plane_sum(const float *restrict p)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 32; i += 16)
@@ -2085,7 +3037,7 @@ static inline double bn_c960_6x6_sum(const float *restrict p)
 }
 
 /* The sum of (p - mean)^2. */
-static inline double bn_c960_6x6_sum_sq(const float *restrict p, float mean)
+static inline double bn_c960_6x6_plane_sum_sq(const float *restrict p, float mean)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 32; i += 16) {
@@ -2099,7 +3051,7 @@ static inline double bn_c960_6x6_sum_sq(const float *restrict p, float mean)
 }
 
 /* The sums of g and of g * (x - mean) * invstd. */
-static inline void bn_c960_6x6_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
+static inline void bn_c960_6x6_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
     double *restrict sum_g, double *restrict sum_gx)
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
@@ -2117,22 +3069,54 @@ static inline void bn_c960_6x6_sum_grad(const float *restrict g, const float *re
     *sum_gx += sgx;
 }
 
+static double bn_c960_6x6_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++)
+        sum += bn_c960_6x6_plane_sum(x + ((long)b * 960 + c) * 36);
+    return sum;
+}
+
+static double bn_c960_6x6_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++)
+        sq += bn_c960_6x6_plane_sum_sq(x + ((long)b * 960 + c) * 36, (float)mean);
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c960_6x6_synced_stats(int n, const float *restrict x, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 960; c++)
+        stats[c] = bn_c960_6x6_sum(n, x, c);
+    const double m = mc_bn_allreduce(stats, 960, (double)n * 36);
+    MC_OMP_FOR
+    for (int c = 0; c < 960; c++) {
+        stats[c] /= m;
+        stats[960 + c] = bn_c960_6x6_sqdev(n, x, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 960, 960, m);
+    for (int c = 0; c < 960; c++)
+        stats[960 + c] /= m;
+    return m;
+}
+
 void bn_c960_6x6_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
 {
-    const double m = (double)n * 36;
+    double stats[2 * 960];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c960_6x6_synced_stats(n, x, stats) : (double)n * 36;
     MC_OMP_FOR
     for (int c = 0; c < 960; c++) {
-        double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++)
-            sum += bn_c960_6x6_sum(x + ((long)b * 960 + c) * 36);
-        const double mean = sum / m;
-        const float fmean = (float)mean;
-        for (int b = 0; b < n; b++)
-            sq += bn_c960_6x6_sum_sq(x + ((long)b * 960 + c) * 36, fmean);
-        const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const double mean = synced ? stats[c] : bn_c960_6x6_sum(n, x, c) / m;
+        const double var = synced ? stats[960 + c] : bn_c960_6x6_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 960 + c) * 36;
             float *restrict yc = y + ((long)b * 960 + c) * 36;
@@ -2166,23 +3150,47 @@ void bn_c960_6x6_fwd_eval(int n, const float *restrict x, const float *restrict 
     }
 }
 
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c960_6x6_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++)
+        bn_c960_6x6_plane_sum_grad(dy + ((long)b * 960 + c) * 36, x + ((long)b * 960 + c) * 36, mean, invstd, &sum_dy,
+            &sum_dy_xhat);
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. */
+ * also flows through the batch mean and variance. Synchronized batch norm
+ * takes the means over all processes: every channel first, one reduction
+ * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c960_6x6_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
     float *restrict dbeta)
 {
-    const double m = (double)n * 36;
+    double sums[2 * 960];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 36;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 960; c++)
+            bn_c960_6x6_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 960, m);
+    }
     MC_OMP_FOR
     for (int c = 0; c < 960; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
-        double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++)
-            bn_c960_6x6_sum_grad(dy + ((long)b * 960 + c) * 36, x + ((long)b * 960 + c) * 36, mean, invstd, &sum_dy,
-                &sum_dy_xhat);
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
-        const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c960_6x6_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 960 + c) * 36, *restrict gc = dy + ((long)b * 960 + c) * 36;
             float *restrict dxc = dx + ((long)b * 960 + c) * 36;
@@ -2193,7 +3201,7 @@ void bn_c960_6x6_bwd(int n, const float *restrict x, const float *restrict gamma
 }
 
 /* bn_c320_6x6: batch norm over 320 channels of 6x6 */
-static inline double bn_c320_6x6_sum(const float *restrict p)
+static inline double bn_c320_6x6_plane_sum(const float *restrict p)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 32; i += 16)
@@ -2205,7 +3213,7 @@ static inline double bn_c320_6x6_sum(const float *restrict p)
 }
 
 /* The sum of (p - mean)^2. */
-static inline double bn_c320_6x6_sum_sq(const float *restrict p, float mean)
+static inline double bn_c320_6x6_plane_sum_sq(const float *restrict p, float mean)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 32; i += 16) {
@@ -2219,7 +3227,7 @@ static inline double bn_c320_6x6_sum_sq(const float *restrict p, float mean)
 }
 
 /* The sums of g and of g * (x - mean) * invstd. */
-static inline void bn_c320_6x6_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
+static inline void bn_c320_6x6_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
     double *restrict sum_g, double *restrict sum_gx)
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
@@ -2237,22 +3245,54 @@ static inline void bn_c320_6x6_sum_grad(const float *restrict g, const float *re
     *sum_gx += sgx;
 }
 
+static double bn_c320_6x6_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++)
+        sum += bn_c320_6x6_plane_sum(x + ((long)b * 320 + c) * 36);
+    return sum;
+}
+
+static double bn_c320_6x6_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++)
+        sq += bn_c320_6x6_plane_sum_sq(x + ((long)b * 320 + c) * 36, (float)mean);
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c320_6x6_synced_stats(int n, const float *restrict x, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 320; c++)
+        stats[c] = bn_c320_6x6_sum(n, x, c);
+    const double m = mc_bn_allreduce(stats, 320, (double)n * 36);
+    MC_OMP_FOR
+    for (int c = 0; c < 320; c++) {
+        stats[c] /= m;
+        stats[320 + c] = bn_c320_6x6_sqdev(n, x, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 320, 320, m);
+    for (int c = 0; c < 320; c++)
+        stats[320 + c] /= m;
+    return m;
+}
+
 void bn_c320_6x6_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
 {
-    const double m = (double)n * 36;
+    double stats[2 * 320];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c320_6x6_synced_stats(n, x, stats) : (double)n * 36;
     MC_OMP_FOR
     for (int c = 0; c < 320; c++) {
-        double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++)
-            sum += bn_c320_6x6_sum(x + ((long)b * 320 + c) * 36);
-        const double mean = sum / m;
-        const float fmean = (float)mean;
-        for (int b = 0; b < n; b++)
-            sq += bn_c320_6x6_sum_sq(x + ((long)b * 320 + c) * 36, fmean);
-        const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const double mean = synced ? stats[c] : bn_c320_6x6_sum(n, x, c) / m;
+        const double var = synced ? stats[320 + c] : bn_c320_6x6_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 320 + c) * 36;
             float *restrict yc = y + ((long)b * 320 + c) * 36;
@@ -2286,23 +3326,47 @@ void bn_c320_6x6_fwd_eval(int n, const float *restrict x, const float *restrict 
     }
 }
 
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c320_6x6_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++)
+        bn_c320_6x6_plane_sum_grad(dy + ((long)b * 320 + c) * 36, x + ((long)b * 320 + c) * 36, mean, invstd, &sum_dy,
+            &sum_dy_xhat);
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. */
+ * also flows through the batch mean and variance. Synchronized batch norm
+ * takes the means over all processes: every channel first, one reduction
+ * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c320_6x6_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
     float *restrict dbeta)
 {
-    const double m = (double)n * 36;
+    double sums[2 * 320];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 36;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 320; c++)
+            bn_c320_6x6_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 320, m);
+    }
     MC_OMP_FOR
     for (int c = 0; c < 320; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
-        double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++)
-            bn_c320_6x6_sum_grad(dy + ((long)b * 320 + c) * 36, x + ((long)b * 320 + c) * 36, mean, invstd, &sum_dy,
-                &sum_dy_xhat);
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
-        const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c320_6x6_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 320 + c) * 36, *restrict gc = dy + ((long)b * 320 + c) * 36;
             float *restrict dxc = dx + ((long)b * 320 + c) * 36;
@@ -2313,7 +3377,7 @@ void bn_c320_6x6_bwd(int n, const float *restrict x, const float *restrict gamma
 }
 
 /* bn_c1280_6x6: batch norm over 1280 channels of 6x6 */
-static inline double bn_c1280_6x6_sum(const float *restrict p)
+static inline double bn_c1280_6x6_plane_sum(const float *restrict p)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 32; i += 16)
@@ -2325,7 +3389,7 @@ static inline double bn_c1280_6x6_sum(const float *restrict p)
 }
 
 /* The sum of (p - mean)^2. */
-static inline double bn_c1280_6x6_sum_sq(const float *restrict p, float mean)
+static inline double bn_c1280_6x6_plane_sum_sq(const float *restrict p, float mean)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 32; i += 16) {
@@ -2339,7 +3403,7 @@ static inline double bn_c1280_6x6_sum_sq(const float *restrict p, float mean)
 }
 
 /* The sums of g and of g * (x - mean) * invstd. */
-static inline void bn_c1280_6x6_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
+static inline void bn_c1280_6x6_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
     double *restrict sum_g, double *restrict sum_gx)
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
@@ -2357,22 +3421,54 @@ static inline void bn_c1280_6x6_sum_grad(const float *restrict g, const float *r
     *sum_gx += sgx;
 }
 
+static double bn_c1280_6x6_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++)
+        sum += bn_c1280_6x6_plane_sum(x + ((long)b * 1280 + c) * 36);
+    return sum;
+}
+
+static double bn_c1280_6x6_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++)
+        sq += bn_c1280_6x6_plane_sum_sq(x + ((long)b * 1280 + c) * 36, (float)mean);
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c1280_6x6_synced_stats(int n, const float *restrict x, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 1280; c++)
+        stats[c] = bn_c1280_6x6_sum(n, x, c);
+    const double m = mc_bn_allreduce(stats, 1280, (double)n * 36);
+    MC_OMP_FOR
+    for (int c = 0; c < 1280; c++) {
+        stats[c] /= m;
+        stats[1280 + c] = bn_c1280_6x6_sqdev(n, x, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 1280, 1280, m);
+    for (int c = 0; c < 1280; c++)
+        stats[1280 + c] /= m;
+    return m;
+}
+
 void bn_c1280_6x6_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
 {
-    const double m = (double)n * 36;
+    double stats[2 * 1280];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c1280_6x6_synced_stats(n, x, stats) : (double)n * 36;
     MC_OMP_FOR
     for (int c = 0; c < 1280; c++) {
-        double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++)
-            sum += bn_c1280_6x6_sum(x + ((long)b * 1280 + c) * 36);
-        const double mean = sum / m;
-        const float fmean = (float)mean;
-        for (int b = 0; b < n; b++)
-            sq += bn_c1280_6x6_sum_sq(x + ((long)b * 1280 + c) * 36, fmean);
-        const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const double mean = synced ? stats[c] : bn_c1280_6x6_sum(n, x, c) / m;
+        const double var = synced ? stats[1280 + c] : bn_c1280_6x6_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 1280 + c) * 36;
             float *restrict yc = y + ((long)b * 1280 + c) * 36;
@@ -2406,23 +3502,47 @@ void bn_c1280_6x6_fwd_eval(int n, const float *restrict x, const float *restrict
     }
 }
 
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c1280_6x6_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++)
+        bn_c1280_6x6_plane_sum_grad(dy + ((long)b * 1280 + c) * 36, x + ((long)b * 1280 + c) * 36, mean, invstd, &sum_dy,
+            &sum_dy_xhat);
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. */
+ * also flows through the batch mean and variance. Synchronized batch norm
+ * takes the means over all processes: every channel first, one reduction
+ * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c1280_6x6_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
     float *restrict dbeta)
 {
-    const double m = (double)n * 36;
+    double sums[2 * 1280];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 36;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 1280; c++)
+            bn_c1280_6x6_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 1280, m);
+    }
     MC_OMP_FOR
     for (int c = 0; c < 1280; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
-        double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++)
-            bn_c1280_6x6_sum_grad(dy + ((long)b * 1280 + c) * 36, x + ((long)b * 1280 + c) * 36, mean, invstd, &sum_dy,
-                &sum_dy_xhat);
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
-        const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c1280_6x6_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 1280 + c) * 36, *restrict gc = dy + ((long)b * 1280 + c) * 36;
             float *restrict dxc = dx + ((long)b * 1280 + c) * 36;

@@ -33,7 +33,7 @@ static inline __attribute__((unused)) double mc_v16_sum_double(const mc_v16 *v)
     return s;
 }
 
-static inline double bn_c96_32x32_sum(const float *restrict p)
+static inline double bn_c96_32x32_plane_sum(const float *restrict p)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 1024; i += 16)
@@ -45,7 +45,7 @@ static inline double bn_c96_32x32_sum(const float *restrict p)
 }
 
 /* The sum of (p - mean)^2. */
-static inline double bn_c96_32x32_sum_sq(const float *restrict p, float mean)
+static inline double bn_c96_32x32_plane_sum_sq(const float *restrict p, float mean)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 1024; i += 16) {
@@ -59,7 +59,7 @@ static inline double bn_c96_32x32_sum_sq(const float *restrict p, float mean)
 }
 
 /* The sums of g and of g * (x - mean) * invstd. */
-static inline void bn_c96_32x32_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
+static inline void bn_c96_32x32_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
     double *restrict sum_g, double *restrict sum_gx)
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
@@ -77,22 +77,54 @@ static inline void bn_c96_32x32_sum_grad(const float *restrict g, const float *r
     *sum_gx += sgx;
 }
 
+static double bn_c96_32x32_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++)
+        sum += bn_c96_32x32_plane_sum(x + ((long)b * 96 + c) * 1024);
+    return sum;
+}
+
+static double bn_c96_32x32_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++)
+        sq += bn_c96_32x32_plane_sum_sq(x + ((long)b * 96 + c) * 1024, (float)mean);
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c96_32x32_synced_stats(int n, const float *restrict x, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 96; c++)
+        stats[c] = bn_c96_32x32_sum(n, x, c);
+    const double m = mc_bn_allreduce(stats, 96, (double)n * 1024);
+    MC_OMP_FOR
+    for (int c = 0; c < 96; c++) {
+        stats[c] /= m;
+        stats[96 + c] = bn_c96_32x32_sqdev(n, x, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 96, 96, m);
+    for (int c = 0; c < 96; c++)
+        stats[96 + c] /= m;
+    return m;
+}
+
 void bn_c96_32x32_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
 {
-    const double m = (double)n * 1024;
+    double stats[2 * 96];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c96_32x32_synced_stats(n, x, stats) : (double)n * 1024;
     MC_OMP_FOR
     for (int c = 0; c < 96; c++) {
-        double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++)
-            sum += bn_c96_32x32_sum(x + ((long)b * 96 + c) * 1024);
-        const double mean = sum / m;
-        const float fmean = (float)mean;
-        for (int b = 0; b < n; b++)
-            sq += bn_c96_32x32_sum_sq(x + ((long)b * 96 + c) * 1024, fmean);
-        const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const double mean = synced ? stats[c] : bn_c96_32x32_sum(n, x, c) / m;
+        const double var = synced ? stats[96 + c] : bn_c96_32x32_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 96 + c) * 1024;
             float *restrict yc = y + ((long)b * 96 + c) * 1024;
@@ -126,23 +158,47 @@ void bn_c96_32x32_fwd_eval(int n, const float *restrict x, const float *restrict
     }
 }
 
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c96_32x32_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++)
+        bn_c96_32x32_plane_sum_grad(dy + ((long)b * 96 + c) * 1024, x + ((long)b * 96 + c) * 1024, mean, invstd, &sum_dy,
+            &sum_dy_xhat);
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. */
+ * also flows through the batch mean and variance. Synchronized batch norm
+ * takes the means over all processes: every channel first, one reduction
+ * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c96_32x32_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
     float *restrict dbeta)
 {
-    const double m = (double)n * 1024;
+    double sums[2 * 96];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 1024;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 96; c++)
+            bn_c96_32x32_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 96, m);
+    }
     MC_OMP_FOR
     for (int c = 0; c < 96; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
-        double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++)
-            bn_c96_32x32_sum_grad(dy + ((long)b * 96 + c) * 1024, x + ((long)b * 96 + c) * 1024, mean, invstd, &sum_dy,
-                &sum_dy_xhat);
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
-        const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c96_32x32_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 96 + c) * 1024, *restrict gc = dy + ((long)b * 96 + c) * 1024;
             float *restrict dxc = dx + ((long)b * 96 + c) * 1024;
@@ -153,7 +209,7 @@ void bn_c96_32x32_bwd(int n, const float *restrict x, const float *restrict gamm
 }
 
 /* bn_c48_32x32: batch norm over 48 channels of 32x32 */
-static inline double bn_c48_32x32_sum(const float *restrict p)
+static inline double bn_c48_32x32_plane_sum(const float *restrict p)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 1024; i += 16)
@@ -165,7 +221,7 @@ static inline double bn_c48_32x32_sum(const float *restrict p)
 }
 
 /* The sum of (p - mean)^2. */
-static inline double bn_c48_32x32_sum_sq(const float *restrict p, float mean)
+static inline double bn_c48_32x32_plane_sum_sq(const float *restrict p, float mean)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 1024; i += 16) {
@@ -179,7 +235,7 @@ static inline double bn_c48_32x32_sum_sq(const float *restrict p, float mean)
 }
 
 /* The sums of g and of g * (x - mean) * invstd. */
-static inline void bn_c48_32x32_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
+static inline void bn_c48_32x32_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
     double *restrict sum_g, double *restrict sum_gx)
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
@@ -197,22 +253,54 @@ static inline void bn_c48_32x32_sum_grad(const float *restrict g, const float *r
     *sum_gx += sgx;
 }
 
+static double bn_c48_32x32_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++)
+        sum += bn_c48_32x32_plane_sum(x + ((long)b * 48 + c) * 1024);
+    return sum;
+}
+
+static double bn_c48_32x32_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++)
+        sq += bn_c48_32x32_plane_sum_sq(x + ((long)b * 48 + c) * 1024, (float)mean);
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c48_32x32_synced_stats(int n, const float *restrict x, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 48; c++)
+        stats[c] = bn_c48_32x32_sum(n, x, c);
+    const double m = mc_bn_allreduce(stats, 48, (double)n * 1024);
+    MC_OMP_FOR
+    for (int c = 0; c < 48; c++) {
+        stats[c] /= m;
+        stats[48 + c] = bn_c48_32x32_sqdev(n, x, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 48, 48, m);
+    for (int c = 0; c < 48; c++)
+        stats[48 + c] /= m;
+    return m;
+}
+
 void bn_c48_32x32_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
 {
-    const double m = (double)n * 1024;
+    double stats[2 * 48];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c48_32x32_synced_stats(n, x, stats) : (double)n * 1024;
     MC_OMP_FOR
     for (int c = 0; c < 48; c++) {
-        double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++)
-            sum += bn_c48_32x32_sum(x + ((long)b * 48 + c) * 1024);
-        const double mean = sum / m;
-        const float fmean = (float)mean;
-        for (int b = 0; b < n; b++)
-            sq += bn_c48_32x32_sum_sq(x + ((long)b * 48 + c) * 1024, fmean);
-        const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const double mean = synced ? stats[c] : bn_c48_32x32_sum(n, x, c) / m;
+        const double var = synced ? stats[48 + c] : bn_c48_32x32_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 48 + c) * 1024;
             float *restrict yc = y + ((long)b * 48 + c) * 1024;
@@ -246,23 +334,47 @@ void bn_c48_32x32_fwd_eval(int n, const float *restrict x, const float *restrict
     }
 }
 
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c48_32x32_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++)
+        bn_c48_32x32_plane_sum_grad(dy + ((long)b * 48 + c) * 1024, x + ((long)b * 48 + c) * 1024, mean, invstd, &sum_dy,
+            &sum_dy_xhat);
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. */
+ * also flows through the batch mean and variance. Synchronized batch norm
+ * takes the means over all processes: every channel first, one reduction
+ * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c48_32x32_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
     float *restrict dbeta)
 {
-    const double m = (double)n * 1024;
+    double sums[2 * 48];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 1024;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 48; c++)
+            bn_c48_32x32_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 48, m);
+    }
     MC_OMP_FOR
     for (int c = 0; c < 48; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
-        double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++)
-            bn_c48_32x32_sum_grad(dy + ((long)b * 48 + c) * 1024, x + ((long)b * 48 + c) * 1024, mean, invstd, &sum_dy,
-                &sum_dy_xhat);
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
-        const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c48_32x32_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 48 + c) * 1024, *restrict gc = dy + ((long)b * 48 + c) * 1024;
             float *restrict dxc = dx + ((long)b * 48 + c) * 1024;
@@ -273,7 +385,7 @@ void bn_c48_32x32_bwd(int n, const float *restrict x, const float *restrict gamm
 }
 
 /* bn_c288_32x32: batch norm over 288 channels of 32x32 */
-static inline double bn_c288_32x32_sum(const float *restrict p)
+static inline double bn_c288_32x32_plane_sum(const float *restrict p)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 1024; i += 16)
@@ -285,7 +397,7 @@ static inline double bn_c288_32x32_sum(const float *restrict p)
 }
 
 /* The sum of (p - mean)^2. */
-static inline double bn_c288_32x32_sum_sq(const float *restrict p, float mean)
+static inline double bn_c288_32x32_plane_sum_sq(const float *restrict p, float mean)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 1024; i += 16) {
@@ -299,7 +411,7 @@ static inline double bn_c288_32x32_sum_sq(const float *restrict p, float mean)
 }
 
 /* The sums of g and of g * (x - mean) * invstd. */
-static inline void bn_c288_32x32_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
+static inline void bn_c288_32x32_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
     double *restrict sum_g, double *restrict sum_gx)
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
@@ -317,22 +429,54 @@ static inline void bn_c288_32x32_sum_grad(const float *restrict g, const float *
     *sum_gx += sgx;
 }
 
+static double bn_c288_32x32_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++)
+        sum += bn_c288_32x32_plane_sum(x + ((long)b * 288 + c) * 1024);
+    return sum;
+}
+
+static double bn_c288_32x32_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++)
+        sq += bn_c288_32x32_plane_sum_sq(x + ((long)b * 288 + c) * 1024, (float)mean);
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c288_32x32_synced_stats(int n, const float *restrict x, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 288; c++)
+        stats[c] = bn_c288_32x32_sum(n, x, c);
+    const double m = mc_bn_allreduce(stats, 288, (double)n * 1024);
+    MC_OMP_FOR
+    for (int c = 0; c < 288; c++) {
+        stats[c] /= m;
+        stats[288 + c] = bn_c288_32x32_sqdev(n, x, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 288, 288, m);
+    for (int c = 0; c < 288; c++)
+        stats[288 + c] /= m;
+    return m;
+}
+
 void bn_c288_32x32_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
 {
-    const double m = (double)n * 1024;
+    double stats[2 * 288];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c288_32x32_synced_stats(n, x, stats) : (double)n * 1024;
     MC_OMP_FOR
     for (int c = 0; c < 288; c++) {
-        double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++)
-            sum += bn_c288_32x32_sum(x + ((long)b * 288 + c) * 1024);
-        const double mean = sum / m;
-        const float fmean = (float)mean;
-        for (int b = 0; b < n; b++)
-            sq += bn_c288_32x32_sum_sq(x + ((long)b * 288 + c) * 1024, fmean);
-        const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const double mean = synced ? stats[c] : bn_c288_32x32_sum(n, x, c) / m;
+        const double var = synced ? stats[288 + c] : bn_c288_32x32_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 288 + c) * 1024;
             float *restrict yc = y + ((long)b * 288 + c) * 1024;
@@ -366,23 +510,47 @@ void bn_c288_32x32_fwd_eval(int n, const float *restrict x, const float *restric
     }
 }
 
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c288_32x32_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++)
+        bn_c288_32x32_plane_sum_grad(dy + ((long)b * 288 + c) * 1024, x + ((long)b * 288 + c) * 1024, mean, invstd, &sum_dy,
+            &sum_dy_xhat);
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. */
+ * also flows through the batch mean and variance. Synchronized batch norm
+ * takes the means over all processes: every channel first, one reduction
+ * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c288_32x32_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
     float *restrict dbeta)
 {
-    const double m = (double)n * 1024;
+    double sums[2 * 288];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 1024;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 288; c++)
+            bn_c288_32x32_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 288, m);
+    }
     MC_OMP_FOR
     for (int c = 0; c < 288; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
-        double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++)
-            bn_c288_32x32_sum_grad(dy + ((long)b * 288 + c) * 1024, x + ((long)b * 288 + c) * 1024, mean, invstd, &sum_dy,
-                &sum_dy_xhat);
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
-        const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c288_32x32_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 288 + c) * 1024, *restrict gc = dy + ((long)b * 288 + c) * 1024;
             float *restrict dxc = dx + ((long)b * 288 + c) * 1024;
@@ -393,7 +561,7 @@ void bn_c288_32x32_bwd(int n, const float *restrict x, const float *restrict gam
 }
 
 /* bn_c192_16x16: batch norm over 192 channels of 16x16 */
-static inline double bn_c192_16x16_sum(const float *restrict p)
+static inline double bn_c192_16x16_plane_sum(const float *restrict p)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 256; i += 16)
@@ -405,7 +573,7 @@ static inline double bn_c192_16x16_sum(const float *restrict p)
 }
 
 /* The sum of (p - mean)^2. */
-static inline double bn_c192_16x16_sum_sq(const float *restrict p, float mean)
+static inline double bn_c192_16x16_plane_sum_sq(const float *restrict p, float mean)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 256; i += 16) {
@@ -419,7 +587,7 @@ static inline double bn_c192_16x16_sum_sq(const float *restrict p, float mean)
 }
 
 /* The sums of g and of g * (x - mean) * invstd. */
-static inline void bn_c192_16x16_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
+static inline void bn_c192_16x16_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
     double *restrict sum_g, double *restrict sum_gx)
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
@@ -437,22 +605,54 @@ static inline void bn_c192_16x16_sum_grad(const float *restrict g, const float *
     *sum_gx += sgx;
 }
 
+static double bn_c192_16x16_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++)
+        sum += bn_c192_16x16_plane_sum(x + ((long)b * 192 + c) * 256);
+    return sum;
+}
+
+static double bn_c192_16x16_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++)
+        sq += bn_c192_16x16_plane_sum_sq(x + ((long)b * 192 + c) * 256, (float)mean);
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c192_16x16_synced_stats(int n, const float *restrict x, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 192; c++)
+        stats[c] = bn_c192_16x16_sum(n, x, c);
+    const double m = mc_bn_allreduce(stats, 192, (double)n * 256);
+    MC_OMP_FOR
+    for (int c = 0; c < 192; c++) {
+        stats[c] /= m;
+        stats[192 + c] = bn_c192_16x16_sqdev(n, x, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 192, 192, m);
+    for (int c = 0; c < 192; c++)
+        stats[192 + c] /= m;
+    return m;
+}
+
 void bn_c192_16x16_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
 {
-    const double m = (double)n * 256;
+    double stats[2 * 192];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c192_16x16_synced_stats(n, x, stats) : (double)n * 256;
     MC_OMP_FOR
     for (int c = 0; c < 192; c++) {
-        double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++)
-            sum += bn_c192_16x16_sum(x + ((long)b * 192 + c) * 256);
-        const double mean = sum / m;
-        const float fmean = (float)mean;
-        for (int b = 0; b < n; b++)
-            sq += bn_c192_16x16_sum_sq(x + ((long)b * 192 + c) * 256, fmean);
-        const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const double mean = synced ? stats[c] : bn_c192_16x16_sum(n, x, c) / m;
+        const double var = synced ? stats[192 + c] : bn_c192_16x16_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 192 + c) * 256;
             float *restrict yc = y + ((long)b * 192 + c) * 256;
@@ -486,23 +686,47 @@ void bn_c192_16x16_fwd_eval(int n, const float *restrict x, const float *restric
     }
 }
 
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c192_16x16_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++)
+        bn_c192_16x16_plane_sum_grad(dy + ((long)b * 192 + c) * 256, x + ((long)b * 192 + c) * 256, mean, invstd, &sum_dy,
+            &sum_dy_xhat);
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. */
+ * also flows through the batch mean and variance. Synchronized batch norm
+ * takes the means over all processes: every channel first, one reduction
+ * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c192_16x16_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
     float *restrict dbeta)
 {
-    const double m = (double)n * 256;
+    double sums[2 * 192];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 256;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 192; c++)
+            bn_c192_16x16_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 192, m);
+    }
     MC_OMP_FOR
     for (int c = 0; c < 192; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
-        double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++)
-            bn_c192_16x16_sum_grad(dy + ((long)b * 192 + c) * 256, x + ((long)b * 192 + c) * 256, mean, invstd, &sum_dy,
-                &sum_dy_xhat);
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
-        const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c192_16x16_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 192 + c) * 256, *restrict gc = dy + ((long)b * 192 + c) * 256;
             float *restrict dxc = dx + ((long)b * 192 + c) * 256;
@@ -513,7 +737,7 @@ void bn_c192_16x16_bwd(int n, const float *restrict x, const float *restrict gam
 }
 
 /* bn_c192_32x32: batch norm over 192 channels of 32x32 */
-static inline double bn_c192_32x32_sum(const float *restrict p)
+static inline double bn_c192_32x32_plane_sum(const float *restrict p)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 1024; i += 16)
@@ -525,7 +749,7 @@ static inline double bn_c192_32x32_sum(const float *restrict p)
 }
 
 /* The sum of (p - mean)^2. */
-static inline double bn_c192_32x32_sum_sq(const float *restrict p, float mean)
+static inline double bn_c192_32x32_plane_sum_sq(const float *restrict p, float mean)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 1024; i += 16) {
@@ -539,7 +763,7 @@ static inline double bn_c192_32x32_sum_sq(const float *restrict p, float mean)
 }
 
 /* The sums of g and of g * (x - mean) * invstd. */
-static inline void bn_c192_32x32_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
+static inline void bn_c192_32x32_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
     double *restrict sum_g, double *restrict sum_gx)
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
@@ -557,22 +781,54 @@ static inline void bn_c192_32x32_sum_grad(const float *restrict g, const float *
     *sum_gx += sgx;
 }
 
+static double bn_c192_32x32_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++)
+        sum += bn_c192_32x32_plane_sum(x + ((long)b * 192 + c) * 1024);
+    return sum;
+}
+
+static double bn_c192_32x32_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++)
+        sq += bn_c192_32x32_plane_sum_sq(x + ((long)b * 192 + c) * 1024, (float)mean);
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c192_32x32_synced_stats(int n, const float *restrict x, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 192; c++)
+        stats[c] = bn_c192_32x32_sum(n, x, c);
+    const double m = mc_bn_allreduce(stats, 192, (double)n * 1024);
+    MC_OMP_FOR
+    for (int c = 0; c < 192; c++) {
+        stats[c] /= m;
+        stats[192 + c] = bn_c192_32x32_sqdev(n, x, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 192, 192, m);
+    for (int c = 0; c < 192; c++)
+        stats[192 + c] /= m;
+    return m;
+}
+
 void bn_c192_32x32_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
 {
-    const double m = (double)n * 1024;
+    double stats[2 * 192];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c192_32x32_synced_stats(n, x, stats) : (double)n * 1024;
     MC_OMP_FOR
     for (int c = 0; c < 192; c++) {
-        double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++)
-            sum += bn_c192_32x32_sum(x + ((long)b * 192 + c) * 1024);
-        const double mean = sum / m;
-        const float fmean = (float)mean;
-        for (int b = 0; b < n; b++)
-            sq += bn_c192_32x32_sum_sq(x + ((long)b * 192 + c) * 1024, fmean);
-        const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const double mean = synced ? stats[c] : bn_c192_32x32_sum(n, x, c) / m;
+        const double var = synced ? stats[192 + c] : bn_c192_32x32_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 192 + c) * 1024;
             float *restrict yc = y + ((long)b * 192 + c) * 1024;
@@ -606,23 +862,47 @@ void bn_c192_32x32_fwd_eval(int n, const float *restrict x, const float *restric
     }
 }
 
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c192_32x32_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++)
+        bn_c192_32x32_plane_sum_grad(dy + ((long)b * 192 + c) * 1024, x + ((long)b * 192 + c) * 1024, mean, invstd, &sum_dy,
+            &sum_dy_xhat);
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. */
+ * also flows through the batch mean and variance. Synchronized batch norm
+ * takes the means over all processes: every channel first, one reduction
+ * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c192_32x32_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
     float *restrict dbeta)
 {
-    const double m = (double)n * 1024;
+    double sums[2 * 192];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 1024;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 192; c++)
+            bn_c192_32x32_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 192, m);
+    }
     MC_OMP_FOR
     for (int c = 0; c < 192; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
-        double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++)
-            bn_c192_32x32_sum_grad(dy + ((long)b * 192 + c) * 1024, x + ((long)b * 192 + c) * 1024, mean, invstd, &sum_dy,
-                &sum_dy_xhat);
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
-        const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c192_32x32_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 192 + c) * 1024, *restrict gc = dy + ((long)b * 192 + c) * 1024;
             float *restrict dxc = dx + ((long)b * 192 + c) * 1024;
@@ -633,7 +913,7 @@ void bn_c192_32x32_bwd(int n, const float *restrict x, const float *restrict gam
 }
 
 /* bn_c384_16x16: batch norm over 384 channels of 16x16 */
-static inline double bn_c384_16x16_sum(const float *restrict p)
+static inline double bn_c384_16x16_plane_sum(const float *restrict p)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 256; i += 16)
@@ -645,7 +925,7 @@ static inline double bn_c384_16x16_sum(const float *restrict p)
 }
 
 /* The sum of (p - mean)^2. */
-static inline double bn_c384_16x16_sum_sq(const float *restrict p, float mean)
+static inline double bn_c384_16x16_plane_sum_sq(const float *restrict p, float mean)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 256; i += 16) {
@@ -659,7 +939,7 @@ static inline double bn_c384_16x16_sum_sq(const float *restrict p, float mean)
 }
 
 /* The sums of g and of g * (x - mean) * invstd. */
-static inline void bn_c384_16x16_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
+static inline void bn_c384_16x16_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
     double *restrict sum_g, double *restrict sum_gx)
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
@@ -677,22 +957,54 @@ static inline void bn_c384_16x16_sum_grad(const float *restrict g, const float *
     *sum_gx += sgx;
 }
 
+static double bn_c384_16x16_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++)
+        sum += bn_c384_16x16_plane_sum(x + ((long)b * 384 + c) * 256);
+    return sum;
+}
+
+static double bn_c384_16x16_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++)
+        sq += bn_c384_16x16_plane_sum_sq(x + ((long)b * 384 + c) * 256, (float)mean);
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c384_16x16_synced_stats(int n, const float *restrict x, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 384; c++)
+        stats[c] = bn_c384_16x16_sum(n, x, c);
+    const double m = mc_bn_allreduce(stats, 384, (double)n * 256);
+    MC_OMP_FOR
+    for (int c = 0; c < 384; c++) {
+        stats[c] /= m;
+        stats[384 + c] = bn_c384_16x16_sqdev(n, x, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 384, 384, m);
+    for (int c = 0; c < 384; c++)
+        stats[384 + c] /= m;
+    return m;
+}
+
 void bn_c384_16x16_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
 {
-    const double m = (double)n * 256;
+    double stats[2 * 384];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c384_16x16_synced_stats(n, x, stats) : (double)n * 256;
     MC_OMP_FOR
     for (int c = 0; c < 384; c++) {
-        double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++)
-            sum += bn_c384_16x16_sum(x + ((long)b * 384 + c) * 256);
-        const double mean = sum / m;
-        const float fmean = (float)mean;
-        for (int b = 0; b < n; b++)
-            sq += bn_c384_16x16_sum_sq(x + ((long)b * 384 + c) * 256, fmean);
-        const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const double mean = synced ? stats[c] : bn_c384_16x16_sum(n, x, c) / m;
+        const double var = synced ? stats[384 + c] : bn_c384_16x16_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 384 + c) * 256;
             float *restrict yc = y + ((long)b * 384 + c) * 256;
@@ -726,23 +1038,47 @@ void bn_c384_16x16_fwd_eval(int n, const float *restrict x, const float *restric
     }
 }
 
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c384_16x16_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++)
+        bn_c384_16x16_plane_sum_grad(dy + ((long)b * 384 + c) * 256, x + ((long)b * 384 + c) * 256, mean, invstd, &sum_dy,
+            &sum_dy_xhat);
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. */
+ * also flows through the batch mean and variance. Synchronized batch norm
+ * takes the means over all processes: every channel first, one reduction
+ * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c384_16x16_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
     float *restrict dbeta)
 {
-    const double m = (double)n * 256;
+    double sums[2 * 384];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 256;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 384; c++)
+            bn_c384_16x16_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 384, m);
+    }
     MC_OMP_FOR
     for (int c = 0; c < 384; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
-        double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++)
-            bn_c384_16x16_sum_grad(dy + ((long)b * 384 + c) * 256, x + ((long)b * 384 + c) * 256, mean, invstd, &sum_dy,
-                &sum_dy_xhat);
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
-        const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c384_16x16_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 384 + c) * 256, *restrict gc = dy + ((long)b * 384 + c) * 256;
             float *restrict dxc = dx + ((long)b * 384 + c) * 256;
@@ -753,7 +1089,7 @@ void bn_c384_16x16_bwd(int n, const float *restrict x, const float *restrict gam
 }
 
 /* bn_c384_8x8: batch norm over 384 channels of 8x8 */
-static inline double bn_c384_8x8_sum(const float *restrict p)
+static inline double bn_c384_8x8_plane_sum(const float *restrict p)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 64; i += 16)
@@ -765,7 +1101,7 @@ static inline double bn_c384_8x8_sum(const float *restrict p)
 }
 
 /* The sum of (p - mean)^2. */
-static inline double bn_c384_8x8_sum_sq(const float *restrict p, float mean)
+static inline double bn_c384_8x8_plane_sum_sq(const float *restrict p, float mean)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 64; i += 16) {
@@ -779,7 +1115,7 @@ static inline double bn_c384_8x8_sum_sq(const float *restrict p, float mean)
 }
 
 /* The sums of g and of g * (x - mean) * invstd. */
-static inline void bn_c384_8x8_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
+static inline void bn_c384_8x8_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
     double *restrict sum_g, double *restrict sum_gx)
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
@@ -797,22 +1133,54 @@ static inline void bn_c384_8x8_sum_grad(const float *restrict g, const float *re
     *sum_gx += sgx;
 }
 
+static double bn_c384_8x8_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++)
+        sum += bn_c384_8x8_plane_sum(x + ((long)b * 384 + c) * 64);
+    return sum;
+}
+
+static double bn_c384_8x8_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++)
+        sq += bn_c384_8x8_plane_sum_sq(x + ((long)b * 384 + c) * 64, (float)mean);
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c384_8x8_synced_stats(int n, const float *restrict x, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 384; c++)
+        stats[c] = bn_c384_8x8_sum(n, x, c);
+    const double m = mc_bn_allreduce(stats, 384, (double)n * 64);
+    MC_OMP_FOR
+    for (int c = 0; c < 384; c++) {
+        stats[c] /= m;
+        stats[384 + c] = bn_c384_8x8_sqdev(n, x, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 384, 384, m);
+    for (int c = 0; c < 384; c++)
+        stats[384 + c] /= m;
+    return m;
+}
+
 void bn_c384_8x8_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
 {
-    const double m = (double)n * 64;
+    double stats[2 * 384];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c384_8x8_synced_stats(n, x, stats) : (double)n * 64;
     MC_OMP_FOR
     for (int c = 0; c < 384; c++) {
-        double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++)
-            sum += bn_c384_8x8_sum(x + ((long)b * 384 + c) * 64);
-        const double mean = sum / m;
-        const float fmean = (float)mean;
-        for (int b = 0; b < n; b++)
-            sq += bn_c384_8x8_sum_sq(x + ((long)b * 384 + c) * 64, fmean);
-        const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const double mean = synced ? stats[c] : bn_c384_8x8_sum(n, x, c) / m;
+        const double var = synced ? stats[384 + c] : bn_c384_8x8_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 384 + c) * 64;
             float *restrict yc = y + ((long)b * 384 + c) * 64;
@@ -846,23 +1214,47 @@ void bn_c384_8x8_fwd_eval(int n, const float *restrict x, const float *restrict 
     }
 }
 
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c384_8x8_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++)
+        bn_c384_8x8_plane_sum_grad(dy + ((long)b * 384 + c) * 64, x + ((long)b * 384 + c) * 64, mean, invstd, &sum_dy,
+            &sum_dy_xhat);
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. */
+ * also flows through the batch mean and variance. Synchronized batch norm
+ * takes the means over all processes: every channel first, one reduction
+ * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c384_8x8_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
     float *restrict dbeta)
 {
-    const double m = (double)n * 64;
+    double sums[2 * 384];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 64;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 384; c++)
+            bn_c384_8x8_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 384, m);
+    }
     MC_OMP_FOR
     for (int c = 0; c < 384; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
-        double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++)
-            bn_c384_8x8_sum_grad(dy + ((long)b * 384 + c) * 64, x + ((long)b * 384 + c) * 64, mean, invstd, &sum_dy,
-                &sum_dy_xhat);
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
-        const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c384_8x8_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 384 + c) * 64, *restrict gc = dy + ((long)b * 384 + c) * 64;
             float *restrict dxc = dx + ((long)b * 384 + c) * 64;
@@ -873,7 +1265,7 @@ void bn_c384_8x8_bwd(int n, const float *restrict x, const float *restrict gamma
 }
 
 /* bn_c768_8x8: batch norm over 768 channels of 8x8 */
-static inline double bn_c768_8x8_sum(const float *restrict p)
+static inline double bn_c768_8x8_plane_sum(const float *restrict p)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 64; i += 16)
@@ -885,7 +1277,7 @@ static inline double bn_c768_8x8_sum(const float *restrict p)
 }
 
 /* The sum of (p - mean)^2. */
-static inline double bn_c768_8x8_sum_sq(const float *restrict p, float mean)
+static inline double bn_c768_8x8_plane_sum_sq(const float *restrict p, float mean)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 64; i += 16) {
@@ -899,7 +1291,7 @@ static inline double bn_c768_8x8_sum_sq(const float *restrict p, float mean)
 }
 
 /* The sums of g and of g * (x - mean) * invstd. */
-static inline void bn_c768_8x8_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
+static inline void bn_c768_8x8_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
     double *restrict sum_g, double *restrict sum_gx)
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
@@ -917,22 +1309,54 @@ static inline void bn_c768_8x8_sum_grad(const float *restrict g, const float *re
     *sum_gx += sgx;
 }
 
+static double bn_c768_8x8_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++)
+        sum += bn_c768_8x8_plane_sum(x + ((long)b * 768 + c) * 64);
+    return sum;
+}
+
+static double bn_c768_8x8_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++)
+        sq += bn_c768_8x8_plane_sum_sq(x + ((long)b * 768 + c) * 64, (float)mean);
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c768_8x8_synced_stats(int n, const float *restrict x, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 768; c++)
+        stats[c] = bn_c768_8x8_sum(n, x, c);
+    const double m = mc_bn_allreduce(stats, 768, (double)n * 64);
+    MC_OMP_FOR
+    for (int c = 0; c < 768; c++) {
+        stats[c] /= m;
+        stats[768 + c] = bn_c768_8x8_sqdev(n, x, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 768, 768, m);
+    for (int c = 0; c < 768; c++)
+        stats[768 + c] /= m;
+    return m;
+}
+
 void bn_c768_8x8_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
 {
-    const double m = (double)n * 64;
+    double stats[2 * 768];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c768_8x8_synced_stats(n, x, stats) : (double)n * 64;
     MC_OMP_FOR
     for (int c = 0; c < 768; c++) {
-        double sum = 0, sq = 0;
-        for (int b = 0; b < n; b++)
-            sum += bn_c768_8x8_sum(x + ((long)b * 768 + c) * 64);
-        const double mean = sum / m;
-        const float fmean = (float)mean;
-        for (int b = 0; b < n; b++)
-            sq += bn_c768_8x8_sum_sq(x + ((long)b * 768 + c) * 64, fmean);
-        const double var = sq / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const double mean = synced ? stats[c] : bn_c768_8x8_sum(n, x, c) / m;
+        const double var = synced ? stats[768 + c] : bn_c768_8x8_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 768 + c) * 64;
             float *restrict yc = y + ((long)b * 768 + c) * 64;
@@ -966,23 +1390,47 @@ void bn_c768_8x8_fwd_eval(int n, const float *restrict x, const float *restrict 
     }
 }
 
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c768_8x8_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++)
+        bn_c768_8x8_plane_sum_grad(dy + ((long)b * 768 + c) * 64, x + ((long)b * 768 + c) * 64, mean, invstd, &sum_dy,
+            &sum_dy_xhat);
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. */
+ * also flows through the batch mean and variance. Synchronized batch norm
+ * takes the means over all processes: every channel first, one reduction
+ * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c768_8x8_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
     float *restrict dbeta)
 {
-    const double m = (double)n * 64;
+    double sums[2 * 768];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 64;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 768; c++)
+            bn_c768_8x8_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 768, m);
+    }
     MC_OMP_FOR
     for (int c = 0; c < 768; c++) {
         const float mean = save_mean[c], invstd = save_invstd[c];
-        double sum_dy = 0, sum_dy_xhat = 0;
-        for (int b = 0; b < n; b++)
-            bn_c768_8x8_sum_grad(dy + ((long)b * 768 + c) * 64, x + ((long)b * 768 + c) * 64, mean, invstd, &sum_dy,
-                &sum_dy_xhat);
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
-        const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c768_8x8_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 768 + c) * 64, *restrict gc = dy + ((long)b * 768 + c) * 64;
             float *restrict dxc = dx + ((long)b * 768 + c) * 64;
