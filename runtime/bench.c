@@ -262,8 +262,10 @@ static int write_json(const char *path, const mc_model_desc *m, const mc_bench_o
         if (l->kind == MC_L_IDENTITY)
             continue;
         const layer_result *r = &res[i];
-        fprintf(f, "%s\n  {\"index\": %d, \"name\": \"%s\", \"op\": \"%s\", \"output\": [%d, %d, %d], ",
-                first ? "" : ",", i, l->name, kind_names[l->kind], l->c, l->h, l->w);
+        fprintf(f, "%s\n  {\"index\": %d, \"name\": \"%s\", \"op\": \"%s\", \"input\": [%d, %d, %d], \"output\": [%d, %d, %d], "
+                   "\"pad\": %d, \"groups\": %d, ",
+                first ? "" : ",", i, l->name, kind_names[l->kind], l->in_c, l->in_h, l->in_w, l->c, l->h, l->w, l->pad,
+                l->groups);
         if (l->kind == MC_L_DEPTHWISE) {
             fprintf(f, "\"kernels\": [");
             for (int j = 0; j < l->nk; j++)

@@ -23,8 +23,14 @@
  * order, so the results do not depend on the thread count. */
 #ifdef _OPENMP
 #define MC_OMP_FOR _Pragma("omp parallel for schedule(static)")
+/* A team whose threads each set up their own scratch once, then share a
+ * loop (MC_OMP_FOR_IN inside MC_OMP_PARALLEL). */
+#define MC_OMP_PARALLEL _Pragma("omp parallel")
+#define MC_OMP_FOR_IN _Pragma("omp for schedule(static)")
 #else
 #define MC_OMP_FOR
+#define MC_OMP_PARALLEL
+#define MC_OMP_FOR_IN
 #endif
 
 typedef enum {

@@ -211,7 +211,8 @@ CV_TAP_ROWS(`                float *restrict dxc = dxb + ci * m4_eval(H * W);
 ')')
 
 m4_define(`CV_FWD_GEMM',
-`m4_ifelse(CV_DIRECT, 1, `', `    static float col[m4_eval(CV_CKK * CV_PIX)];
+`m4_ifelse(CV_DIRECT, 1, `    MC_OMP_FOR
+', `    static float col[m4_eval(CV_CKK * CV_PIX)];
 ')m4_dnl
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * m4_eval(CO * HO * WO);
@@ -231,6 +232,8 @@ m4_ifelse(CV_DIRECT, 1, `    NAME`'_gemm_dw(n, dy, x, dw);
 ', `    static float colt[m4_eval(CV_PIX * CV_CKK)], dcol[m4_eval(CV_CKK * CV_PIX)];
 ')m4_dnl
     NAME`'_transpose_w(w, wt);
+m4_ifelse(CV_DIRECT, 1, `    MC_OMP_FOR
+')m4_dnl
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * m4_eval(CO * HO * WO);
         float *restrict dxb = dx + (long)b * m4_eval(C * H * W);
@@ -290,9 +293,24 @@ static void NAME`'_flip(const float *restrict w, float *restrict wf)
 }
 ')
 
+# Images run in parallel, each thread with its own padded image and grid
+# on its stack (zeroed once per call, so the borders stay 0) when they are
+# small (up to 256 KB); larger ones are static and the images take turns,
+# the products split over threads instead.
+m4_define(`CV_FWD_SCRATCH', `m4_eval(CV_XP + CO * CV_NP)')
+m4_define(`CV_DX_SCRATCH', `m4_eval(CV_DYQ + C * CV_NQ)')
+m4_define(`CV_IMAGES',
+`m4_ifelse(m4_eval($1 <= 65536), 1, `    MC_OMP_PARALLEL
+    {
+        $2
+        MC_OMP_FOR_IN
+$3    }
+', `    static $2
+$3')')
+
 m4_define(`CV_FWD_SHIFT',
-`    static float xp[CV_XP], yg[m4_eval(CO * CV_NP)];
-    for (int b = 0; b < n; b++) {
+`CV_IMAGES(CV_FWD_SCRATCH, `float xp[CV_XP] = {0}, yg[m4_eval(CO * CV_NP)];',
+`    for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * m4_eval(CO * HO * WO);
         NAME`'_pad(x + (long)b * m4_eval(C * H * W), xp);
         for (int co = 0; co < CO; co++)
@@ -303,17 +321,19 @@ m4_define(`CV_FWD_SHIFT',
             for (int oy = 0; oy < HO; oy++)
                 memcpy(yb + (co * HO + oy) * WO, yg + co * CV_NP + oy * CV_WP, WO * sizeof(float));
     }
+')m4_dnl
 ')
 
 # The extra columns of dyp and the border of dyq are never written: they
 # stay 0, so the dropped outputs add nothing to dw and the shifted rows
-# read zeros off the edge.
+# read zeros off the edge. The filter gradient goes by chunks of images
+# (the product splits over threads), the input gradient image by image.
 m4_define(`CV_BWD_SHIFT',
-`    static float xp[m4_eval(CV_NB * CV_XP)], dyp[m4_eval(CV_NB * CO * CV_NP)], dyq[CV_DYQ],
-        wf[m4_eval(C * CO * K * K)], dxg[m4_eval(C * CV_NQ)];
+`    static float xp[m4_eval(CV_NB * CV_XP)], dyp[m4_eval(CV_NB * CO * CV_NP)], wf[m4_eval(C * CO * K * K)];
     NAME`'_flip(w, wf);
     for (int b0 = 0; b0 < n; b0 += CV_NB) {
         const int nb = n - b0 < CV_NB ? n - b0 : CV_NB;
+        MC_OMP_FOR
         for (int i = 0; i < nb; i++) {
             const float *restrict dyb = dy + (long)(b0 + i) * m4_eval(CO * HO * WO);
             NAME`'_pad(x + (long)(b0 + i) * m4_eval(C * H * W), xp + i * CV_XP);
@@ -322,21 +342,22 @@ m4_define(`CV_BWD_SHIFT',
                     memcpy(dyp + (i * CO + co) * CV_NP + oy * CV_WP, dyb + (co * HO + oy) * WO, WO * sizeof(float));
         }
         NAME`'_gemm_dw(nb, dyp, xp, dw);
-        for (int i = 0; i < nb; i++) {
-            const float *restrict dyb = dy + (long)(b0 + i) * m4_eval(CO * HO * WO);
-            float *restrict dxb = dx + (long)(b0 + i) * m4_eval(C * H * W);
-            for (int co = 0; co < CO; co++)
-                for (int oy = 0; oy < HO; oy++)
-                    memcpy(dyq + (co * CV_HQ + oy + CV_Q) * CV_WQ + CV_Q, dyb + (co * HO + oy) * WO,
-                           WO * sizeof(float));
-            memset(dxg, 0, sizeof dxg);
-            NAME`'_gemm_dx(wf, dyq, dxg);
-            for (int ci = 0; ci < C; ci++)
-                for (int iy = 0; iy < H; iy++)
-                    for (int ix = 0; ix < W; ix++)
-                        dxb[(ci * H + iy) * W + ix] += dxg[ci * CV_NQ + iy * CV_WQ + ix];
-        }
     }
+CV_IMAGES(CV_DX_SCRATCH, `float dyq[CV_DYQ] = {0}, dxg[m4_eval(C * CV_NQ)];',
+`    for (int b = 0; b < n; b++) {
+        const float *restrict dyb = dy + (long)b * m4_eval(CO * HO * WO);
+        float *restrict dxb = dx + (long)b * m4_eval(C * H * W);
+        for (int co = 0; co < CO; co++)
+            for (int oy = 0; oy < HO; oy++)
+                memcpy(dyq + (co * CV_HQ + oy + CV_Q) * CV_WQ + CV_Q, dyb + (co * HO + oy) * WO, WO * sizeof(float));
+        memset(dxg, 0, sizeof dxg);
+        NAME`'_gemm_dx(wf, dyq, dxg);
+        for (int ci = 0; ci < C; ci++)
+            for (int iy = 0; iy < H; iy++)
+                for (int ix = 0; ix < W; ix++)
+                    dxb[(ci * H + iy) * W + ix] += dxg[ci * CV_NQ + iy * CV_WQ + ix];
+    }
+')m4_dnl
 ')
 
 m4_define(`MC_CONV_FWD',

@@ -334,7 +334,7 @@ static void conv_k3_c3_32_96x96_s1_p1_flip(const float *restrict w, float *restr
 void conv_k3_c3_32_96x96_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    static float xp[28814], yg[301056];
+    static float xp[28814] = {0}, yg[301056];
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 294912;
         conv_k3_c3_32_96x96_s1_p1_pad(x + (long)b * 27648, xp);
@@ -353,11 +353,11 @@ void conv_k3_c3_32_96x96_s1_p1_bwd(int n, const float *restrict x, const float *
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    static float xp[259326], dyp[2709504], dyq[307330],
-        wf[864], dxg[28224];
+    static float xp[259326], dyp[2709504], wf[864];
     conv_k3_c3_32_96x96_s1_p1_flip(w, wf);
     for (int b0 = 0; b0 < n; b0 += 9) {
         const int nb = n - b0 < 9 ? n - b0 : 9;
+        MC_OMP_FOR
         for (int i = 0; i < nb; i++) {
             const float *restrict dyb = dy + (long)(b0 + i) * 294912;
             conv_k3_c3_32_96x96_s1_p1_pad(x + (long)(b0 + i) * 27648, xp + i * 28814);
@@ -366,20 +366,20 @@ void conv_k3_c3_32_96x96_s1_p1_bwd(int n, const float *restrict x, const float *
                     memcpy(dyp + (i * 32 + co) * 9408 + oy * 98, dyb + (co * 96 + oy) * 96, 96 * sizeof(float));
         }
         conv_k3_c3_32_96x96_s1_p1_gemm_dw(nb, dyp, xp, dw);
-        for (int i = 0; i < nb; i++) {
-            const float *restrict dyb = dy + (long)(b0 + i) * 294912;
-            float *restrict dxb = dx + (long)(b0 + i) * 27648;
-            for (int co = 0; co < 32; co++)
-                for (int oy = 0; oy < 96; oy++)
-                    memcpy(dyq + (co * 98 + oy + 1) * 98 + 1, dyb + (co * 96 + oy) * 96,
-                           96 * sizeof(float));
-            memset(dxg, 0, sizeof dxg);
-            conv_k3_c3_32_96x96_s1_p1_gemm_dx(wf, dyq, dxg);
-            for (int ci = 0; ci < 3; ci++)
-                for (int iy = 0; iy < 96; iy++)
-                    for (int ix = 0; ix < 96; ix++)
-                        dxb[(ci * 96 + iy) * 96 + ix] += dxg[ci * 9408 + iy * 98 + ix];
-        }
+    }
+    static float dyq[307330] = {0}, dxg[28224];
+    for (int b = 0; b < n; b++) {
+        const float *restrict dyb = dy + (long)b * 294912;
+        float *restrict dxb = dx + (long)b * 27648;
+        for (int co = 0; co < 32; co++)
+            for (int oy = 0; oy < 96; oy++)
+                memcpy(dyq + (co * 98 + oy + 1) * 98 + 1, dyb + (co * 96 + oy) * 96, 96 * sizeof(float));
+        memset(dxg, 0, sizeof dxg);
+        conv_k3_c3_32_96x96_s1_p1_gemm_dx(wf, dyq, dxg);
+        for (int ci = 0; ci < 3; ci++)
+            for (int iy = 0; iy < 96; iy++)
+                for (int ix = 0; ix < 96; ix++)
+                    dxb[(ci * 96 + iy) * 96 + ix] += dxg[ci * 9408 + iy * 98 + ix];
     }
 }
 
@@ -628,6 +628,7 @@ static void conv_k1_c96_16_96x96_s1_p0_b_transpose_w(const float *restrict a, fl
 
 void conv_k1_c96_16_96x96_s1_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
+    MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 147456;
         for (int co = 0; co < 16; co++)
@@ -653,6 +654,7 @@ void conv_k1_c96_16_96x96_s1_p0_b_bwd(int n, const float *restrict x, const floa
     static float wt[1536];
     conv_k1_c96_16_96x96_s1_p0_b_gemm_dw(n, dy, x, dw);
     conv_k1_c96_16_96x96_s1_p0_b_transpose_w(w, wt);
+    MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 147456;
         float *restrict dxb = dx + (long)b * 884736;
@@ -906,6 +908,7 @@ static void conv_k1_c16_96_96x96_s1_p0_transpose_w(const float *restrict a, floa
 void conv_k1_c16_96_96x96_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
+    MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 884736;
         for (int co = 0; co < 96; co++)
@@ -923,6 +926,7 @@ void conv_k1_c16_96_96x96_s1_p0_bwd(int n, const float *restrict x, const float 
     static float wt[1536];
     conv_k1_c16_96_96x96_s1_p0_gemm_dw(n, dy, x, dw);
     conv_k1_c16_96_96x96_s1_p0_transpose_w(w, wt);
+    MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 884736;
         float *restrict dxb = dx + (long)b * 147456;
@@ -1522,6 +1526,7 @@ static void conv_k1_c24_144_48x48_s1_p0_transpose_w(const float *restrict a, flo
 void conv_k1_c24_144_48x48_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
+    MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 331776;
         for (int co = 0; co < 144; co++)
@@ -1539,6 +1544,7 @@ void conv_k1_c24_144_48x48_s1_p0_bwd(int n, const float *restrict x, const float
     static float wt[3456];
     conv_k1_c24_144_48x48_s1_p0_gemm_dw(n, dy, x, dw);
     conv_k1_c24_144_48x48_s1_p0_transpose_w(w, wt);
+    MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 331776;
         float *restrict dxb = dx + (long)b * 55296;
@@ -1791,6 +1797,7 @@ static void conv_k1_c288_24_48x48_s1_p0_b_transpose_w(const float *restrict a, f
 
 void conv_k1_c288_24_48x48_s1_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
+    MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 55296;
         for (int co = 0; co < 24; co++)
@@ -1816,6 +1823,7 @@ void conv_k1_c288_24_48x48_s1_p0_b_bwd(int n, const float *restrict x, const flo
     static float wt[6912];
     conv_k1_c288_24_48x48_s1_p0_b_gemm_dw(n, dy, x, dw);
     conv_k1_c288_24_48x48_s1_p0_b_transpose_w(w, wt);
+    MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 55296;
         float *restrict dxb = dx + (long)b * 663552;
@@ -2069,6 +2077,7 @@ static void conv_k1_c144_32_24x24_s1_p0_transpose_w(const float *restrict a, flo
 void conv_k1_c144_32_24x24_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
+    MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 18432;
         for (int co = 0; co < 32; co++)
@@ -2086,6 +2095,7 @@ void conv_k1_c144_32_24x24_s1_p0_bwd(int n, const float *restrict x, const float
     static float wt[4608];
     conv_k1_c144_32_24x24_s1_p0_gemm_dw(n, dy, x, dw);
     conv_k1_c144_32_24x24_s1_p0_transpose_w(w, wt);
+    MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 18432;
         float *restrict dxb = dx + (long)b * 82944;
@@ -2339,6 +2349,7 @@ static void conv_k1_c32_192_24x24_s1_p0_transpose_w(const float *restrict a, flo
 void conv_k1_c32_192_24x24_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
+    MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 110592;
         for (int co = 0; co < 192; co++)
@@ -2356,6 +2367,7 @@ void conv_k1_c32_192_24x24_s1_p0_bwd(int n, const float *restrict x, const float
     static float wt[6144];
     conv_k1_c32_192_24x24_s1_p0_gemm_dw(n, dy, x, dw);
     conv_k1_c32_192_24x24_s1_p0_transpose_w(w, wt);
+    MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 110592;
         float *restrict dxb = dx + (long)b * 18432;
@@ -2609,6 +2621,7 @@ static void conv_k1_c192_32_24x24_s1_p0_transpose_w(const float *restrict a, flo
 void conv_k1_c192_32_24x24_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
+    MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 18432;
         for (int co = 0; co < 32; co++)
@@ -2626,6 +2639,7 @@ void conv_k1_c192_32_24x24_s1_p0_bwd(int n, const float *restrict x, const float
     static float wt[6144];
     conv_k1_c192_32_24x24_s1_p0_gemm_dw(n, dy, x, dw);
     conv_k1_c192_32_24x24_s1_p0_transpose_w(w, wt);
+    MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 18432;
         float *restrict dxb = dx + (long)b * 110592;
@@ -2939,6 +2953,7 @@ static void conv_k1_c192_64_12x12_s1_p0_transpose_w(const float *restrict a, flo
 void conv_k1_c192_64_12x12_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
+    MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 9216;
         for (int co = 0; co < 64; co++)
@@ -2956,6 +2971,7 @@ void conv_k1_c192_64_12x12_s1_p0_bwd(int n, const float *restrict x, const float
     static float wt[12288];
     conv_k1_c192_64_12x12_s1_p0_gemm_dw(n, dy, x, dw);
     conv_k1_c192_64_12x12_s1_p0_transpose_w(w, wt);
+    MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 9216;
         float *restrict dxb = dx + (long)b * 27648;
@@ -3269,6 +3285,7 @@ static void conv_k1_c64_384_12x12_s1_p0_transpose_w(const float *restrict a, flo
 void conv_k1_c64_384_12x12_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
+    MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 55296;
         for (int co = 0; co < 384; co++)
@@ -3286,6 +3303,7 @@ void conv_k1_c64_384_12x12_s1_p0_bwd(int n, const float *restrict x, const float
     static float wt[24576];
     conv_k1_c64_384_12x12_s1_p0_gemm_dw(n, dy, x, dw);
     conv_k1_c64_384_12x12_s1_p0_transpose_w(w, wt);
+    MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 55296;
         float *restrict dxb = dx + (long)b * 9216;
@@ -3599,6 +3617,7 @@ static void conv_k1_c384_64_12x12_s1_p0_transpose_w(const float *restrict a, flo
 void conv_k1_c384_64_12x12_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
+    MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 9216;
         for (int co = 0; co < 64; co++)
@@ -3616,6 +3635,7 @@ void conv_k1_c384_64_12x12_s1_p0_bwd(int n, const float *restrict x, const float
     static float wt[24576];
     conv_k1_c384_64_12x12_s1_p0_gemm_dw(n, dy, x, dw);
     conv_k1_c384_64_12x12_s1_p0_transpose_w(w, wt);
+    MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 9216;
         float *restrict dxb = dx + (long)b * 55296;
@@ -3929,6 +3949,7 @@ static void conv_k1_c384_96_12x12_s1_p0_transpose_w(const float *restrict a, flo
 void conv_k1_c384_96_12x12_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
+    MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 13824;
         for (int co = 0; co < 96; co++)
@@ -3946,6 +3967,7 @@ void conv_k1_c384_96_12x12_s1_p0_bwd(int n, const float *restrict x, const float
     static float wt[36864];
     conv_k1_c384_96_12x12_s1_p0_gemm_dw(n, dy, x, dw);
     conv_k1_c384_96_12x12_s1_p0_transpose_w(w, wt);
+    MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 13824;
         float *restrict dxb = dx + (long)b * 55296;
@@ -4259,6 +4281,7 @@ static void conv_k1_c96_576_12x12_s1_p0_transpose_w(const float *restrict a, flo
 void conv_k1_c96_576_12x12_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
+    MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 82944;
         for (int co = 0; co < 576; co++)
@@ -4276,6 +4299,7 @@ void conv_k1_c96_576_12x12_s1_p0_bwd(int n, const float *restrict x, const float
     static float wt[55296];
     conv_k1_c96_576_12x12_s1_p0_gemm_dw(n, dy, x, dw);
     conv_k1_c96_576_12x12_s1_p0_transpose_w(w, wt);
+    MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 82944;
         float *restrict dxb = dx + (long)b * 13824;
@@ -4589,6 +4613,7 @@ static void conv_k1_c576_96_12x12_s1_p0_transpose_w(const float *restrict a, flo
 void conv_k1_c576_96_12x12_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
+    MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 13824;
         for (int co = 0; co < 96; co++)
@@ -4606,6 +4631,7 @@ void conv_k1_c576_96_12x12_s1_p0_bwd(int n, const float *restrict x, const float
     static float wt[55296];
     conv_k1_c576_96_12x12_s1_p0_gemm_dw(n, dy, x, dw);
     conv_k1_c576_96_12x12_s1_p0_transpose_w(w, wt);
+    MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 13824;
         float *restrict dxb = dx + (long)b * 82944;
@@ -4853,6 +4879,7 @@ static void conv_k1_c576_160_6x6_s1_p0_transpose_w(const float *restrict a, floa
 void conv_k1_c576_160_6x6_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
+    MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 5760;
         for (int co = 0; co < 160; co++)
@@ -4870,6 +4897,7 @@ void conv_k1_c576_160_6x6_s1_p0_bwd(int n, const float *restrict x, const float 
     static float wt[92160];
     conv_k1_c576_160_6x6_s1_p0_gemm_dw(n, dy, x, dw);
     conv_k1_c576_160_6x6_s1_p0_transpose_w(w, wt);
+    MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 5760;
         float *restrict dxb = dx + (long)b * 20736;
@@ -5117,6 +5145,7 @@ static void conv_k1_c160_960_6x6_s1_p0_transpose_w(const float *restrict a, floa
 void conv_k1_c160_960_6x6_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
+    MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 34560;
         for (int co = 0; co < 960; co++)
@@ -5134,6 +5163,7 @@ void conv_k1_c160_960_6x6_s1_p0_bwd(int n, const float *restrict x, const float 
     static float wt[153600];
     conv_k1_c160_960_6x6_s1_p0_gemm_dw(n, dy, x, dw);
     conv_k1_c160_960_6x6_s1_p0_transpose_w(w, wt);
+    MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 34560;
         float *restrict dxb = dx + (long)b * 5760;
@@ -5381,6 +5411,7 @@ static void conv_k1_c960_160_6x6_s1_p0_transpose_w(const float *restrict a, floa
 void conv_k1_c960_160_6x6_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
+    MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 5760;
         for (int co = 0; co < 160; co++)
@@ -5398,6 +5429,7 @@ void conv_k1_c960_160_6x6_s1_p0_bwd(int n, const float *restrict x, const float 
     static float wt[153600];
     conv_k1_c960_160_6x6_s1_p0_gemm_dw(n, dy, x, dw);
     conv_k1_c960_160_6x6_s1_p0_transpose_w(w, wt);
+    MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 5760;
         float *restrict dxb = dx + (long)b * 34560;
@@ -5645,6 +5677,7 @@ static void conv_k1_c960_320_6x6_s1_p0_transpose_w(const float *restrict a, floa
 void conv_k1_c960_320_6x6_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
+    MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 11520;
         for (int co = 0; co < 320; co++)
@@ -5662,6 +5695,7 @@ void conv_k1_c960_320_6x6_s1_p0_bwd(int n, const float *restrict x, const float 
     static float wt[307200];
     conv_k1_c960_320_6x6_s1_p0_gemm_dw(n, dy, x, dw);
     conv_k1_c960_320_6x6_s1_p0_transpose_w(w, wt);
+    MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 11520;
         float *restrict dxb = dx + (long)b * 34560;
@@ -5909,6 +5943,7 @@ static void conv_k1_c320_1280_6x6_s1_p0_transpose_w(const float *restrict a, flo
 void conv_k1_c320_1280_6x6_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
+    MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 46080;
         for (int co = 0; co < 1280; co++)
@@ -5926,6 +5961,7 @@ void conv_k1_c320_1280_6x6_s1_p0_bwd(int n, const float *restrict x, const float
     static float wt[409600];
     conv_k1_c320_1280_6x6_s1_p0_gemm_dw(n, dy, x, dw);
     conv_k1_c320_1280_6x6_s1_p0_transpose_w(w, wt);
+    MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 46080;
         float *restrict dxb = dx + (long)b * 11520;

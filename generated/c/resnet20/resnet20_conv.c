@@ -334,7 +334,10 @@ static void conv_k3_c3_16_32x32_s1_p1_flip(const float *restrict w, float *restr
 void conv_k3_c3_16_32x32_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    static float xp[3470], yg[17408];
+    MC_OMP_PARALLEL
+    {
+        float xp[3470] = {0}, yg[17408];
+        MC_OMP_FOR_IN
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 16384;
         conv_k3_c3_16_32x32_s1_p1_pad(x + (long)b * 3072, xp);
@@ -346,6 +349,7 @@ void conv_k3_c3_16_32x32_s1_p1_fwd(int n, const float *restrict x, const float *
             for (int oy = 0; oy < 32; oy++)
                 memcpy(yb + (co * 32 + oy) * 32, yg + co * 1088 + oy * 34, 32 * sizeof(float));
     }
+    }
 }
 
 
@@ -353,11 +357,11 @@ void conv_k3_c3_16_32x32_s1_p1_bwd(int n, const float *restrict x, const float *
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    static float xp[55520], dyp[278528], dyq[18498],
-        wf[432], dxg[3264];
+    static float xp[55520], dyp[278528], wf[432];
     conv_k3_c3_16_32x32_s1_p1_flip(w, wf);
     for (int b0 = 0; b0 < n; b0 += 16) {
         const int nb = n - b0 < 16 ? n - b0 : 16;
+        MC_OMP_FOR
         for (int i = 0; i < nb; i++) {
             const float *restrict dyb = dy + (long)(b0 + i) * 16384;
             conv_k3_c3_16_32x32_s1_p1_pad(x + (long)(b0 + i) * 3072, xp + i * 3470);
@@ -366,20 +370,24 @@ void conv_k3_c3_16_32x32_s1_p1_bwd(int n, const float *restrict x, const float *
                     memcpy(dyp + (i * 16 + co) * 1088 + oy * 34, dyb + (co * 32 + oy) * 32, 32 * sizeof(float));
         }
         conv_k3_c3_16_32x32_s1_p1_gemm_dw(nb, dyp, xp, dw);
-        for (int i = 0; i < nb; i++) {
-            const float *restrict dyb = dy + (long)(b0 + i) * 16384;
-            float *restrict dxb = dx + (long)(b0 + i) * 3072;
-            for (int co = 0; co < 16; co++)
-                for (int oy = 0; oy < 32; oy++)
-                    memcpy(dyq + (co * 34 + oy + 1) * 34 + 1, dyb + (co * 32 + oy) * 32,
-                           32 * sizeof(float));
-            memset(dxg, 0, sizeof dxg);
-            conv_k3_c3_16_32x32_s1_p1_gemm_dx(wf, dyq, dxg);
-            for (int ci = 0; ci < 3; ci++)
-                for (int iy = 0; iy < 32; iy++)
-                    for (int ix = 0; ix < 32; ix++)
-                        dxb[(ci * 32 + iy) * 32 + ix] += dxg[ci * 1088 + iy * 34 + ix];
-        }
+    }
+    MC_OMP_PARALLEL
+    {
+        float dyq[18498] = {0}, dxg[3264];
+        MC_OMP_FOR_IN
+    for (int b = 0; b < n; b++) {
+        const float *restrict dyb = dy + (long)b * 16384;
+        float *restrict dxb = dx + (long)b * 3072;
+        for (int co = 0; co < 16; co++)
+            for (int oy = 0; oy < 32; oy++)
+                memcpy(dyq + (co * 34 + oy + 1) * 34 + 1, dyb + (co * 32 + oy) * 32, 32 * sizeof(float));
+        memset(dxg, 0, sizeof dxg);
+        conv_k3_c3_16_32x32_s1_p1_gemm_dx(wf, dyq, dxg);
+        for (int ci = 0; ci < 3; ci++)
+            for (int iy = 0; iy < 32; iy++)
+                for (int ix = 0; ix < 32; ix++)
+                    dxb[(ci * 32 + iy) * 32 + ix] += dxg[ci * 1088 + iy * 34 + ix];
+    }
     }
 }
 
@@ -628,6 +636,7 @@ static void conv_k1_c48_16_32x32_s1_p0_b_transpose_w(const float *restrict a, fl
 
 void conv_k1_c48_16_32x32_s1_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
+    MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 16384;
         for (int co = 0; co < 16; co++)
@@ -653,6 +662,7 @@ void conv_k1_c48_16_32x32_s1_p0_b_bwd(int n, const float *restrict x, const floa
     static float wt[768];
     conv_k1_c48_16_32x32_s1_p0_b_gemm_dw(n, dy, x, dw);
     conv_k1_c48_16_32x32_s1_p0_b_transpose_w(w, wt);
+    MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 16384;
         float *restrict dxb = dx + (long)b * 49152;
@@ -918,7 +928,10 @@ static void conv_k3_c16_16_32x32_s1_p1_flip(const float *restrict w, float *rest
 void conv_k3_c16_16_32x32_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    static float xp[18498], yg[17408];
+    MC_OMP_PARALLEL
+    {
+        float xp[18498] = {0}, yg[17408];
+        MC_OMP_FOR_IN
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 16384;
         conv_k3_c16_16_32x32_s1_p1_pad(x + (long)b * 16384, xp);
@@ -930,6 +943,7 @@ void conv_k3_c16_16_32x32_s1_p1_fwd(int n, const float *restrict x, const float 
             for (int oy = 0; oy < 32; oy++)
                 memcpy(yb + (co * 32 + oy) * 32, yg + co * 1088 + oy * 34, 32 * sizeof(float));
     }
+    }
 }
 
 
@@ -937,11 +951,11 @@ void conv_k3_c16_16_32x32_s1_p1_bwd(int n, const float *restrict x, const float 
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    static float xp[258972], dyp[243712], dyq[18498],
-        wf[2304], dxg[17408];
+    static float xp[258972], dyp[243712], wf[2304];
     conv_k3_c16_16_32x32_s1_p1_flip(w, wf);
     for (int b0 = 0; b0 < n; b0 += 14) {
         const int nb = n - b0 < 14 ? n - b0 : 14;
+        MC_OMP_FOR
         for (int i = 0; i < nb; i++) {
             const float *restrict dyb = dy + (long)(b0 + i) * 16384;
             conv_k3_c16_16_32x32_s1_p1_pad(x + (long)(b0 + i) * 16384, xp + i * 18498);
@@ -950,20 +964,24 @@ void conv_k3_c16_16_32x32_s1_p1_bwd(int n, const float *restrict x, const float 
                     memcpy(dyp + (i * 16 + co) * 1088 + oy * 34, dyb + (co * 32 + oy) * 32, 32 * sizeof(float));
         }
         conv_k3_c16_16_32x32_s1_p1_gemm_dw(nb, dyp, xp, dw);
-        for (int i = 0; i < nb; i++) {
-            const float *restrict dyb = dy + (long)(b0 + i) * 16384;
-            float *restrict dxb = dx + (long)(b0 + i) * 16384;
-            for (int co = 0; co < 16; co++)
-                for (int oy = 0; oy < 32; oy++)
-                    memcpy(dyq + (co * 34 + oy + 1) * 34 + 1, dyb + (co * 32 + oy) * 32,
-                           32 * sizeof(float));
-            memset(dxg, 0, sizeof dxg);
-            conv_k3_c16_16_32x32_s1_p1_gemm_dx(wf, dyq, dxg);
-            for (int ci = 0; ci < 16; ci++)
-                for (int iy = 0; iy < 32; iy++)
-                    for (int ix = 0; ix < 32; ix++)
-                        dxb[(ci * 32 + iy) * 32 + ix] += dxg[ci * 1088 + iy * 34 + ix];
-        }
+    }
+    MC_OMP_PARALLEL
+    {
+        float dyq[18498] = {0}, dxg[17408];
+        MC_OMP_FOR_IN
+    for (int b = 0; b < n; b++) {
+        const float *restrict dyb = dy + (long)b * 16384;
+        float *restrict dxb = dx + (long)b * 16384;
+        for (int co = 0; co < 16; co++)
+            for (int oy = 0; oy < 32; oy++)
+                memcpy(dyq + (co * 34 + oy + 1) * 34 + 1, dyb + (co * 32 + oy) * 32, 32 * sizeof(float));
+        memset(dxg, 0, sizeof dxg);
+        conv_k3_c16_16_32x32_s1_p1_gemm_dx(wf, dyq, dxg);
+        for (int ci = 0; ci < 16; ci++)
+            for (int iy = 0; iy < 32; iy++)
+                for (int ix = 0; ix < 32; ix++)
+                    dxb[(ci * 32 + iy) * 32 + ix] += dxg[ci * 1088 + iy * 34 + ix];
+    }
     }
 }
 
@@ -1634,7 +1652,10 @@ static void conv_k3_c32_32_16x16_s1_p1_flip(const float *restrict w, float *rest
 void conv_k3_c32_32_16x16_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    static float xp[10370], yg[9216];
+    MC_OMP_PARALLEL
+    {
+        float xp[10370] = {0}, yg[9216];
+        MC_OMP_FOR_IN
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 8192;
         conv_k3_c32_32_16x16_s1_p1_pad(x + (long)b * 8192, xp);
@@ -1646,6 +1667,7 @@ void conv_k3_c32_32_16x16_s1_p1_fwd(int n, const float *restrict x, const float 
             for (int oy = 0; oy < 16; oy++)
                 memcpy(yb + (co * 16 + oy) * 16, yg + co * 288 + oy * 18, 16 * sizeof(float));
     }
+    }
 }
 
 
@@ -1653,11 +1675,11 @@ void conv_k3_c32_32_16x16_s1_p1_bwd(int n, const float *restrict x, const float 
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    static float xp[165920], dyp[147456], dyq[10370],
-        wf[9216], dxg[9216];
+    static float xp[165920], dyp[147456], wf[9216];
     conv_k3_c32_32_16x16_s1_p1_flip(w, wf);
     for (int b0 = 0; b0 < n; b0 += 16) {
         const int nb = n - b0 < 16 ? n - b0 : 16;
+        MC_OMP_FOR
         for (int i = 0; i < nb; i++) {
             const float *restrict dyb = dy + (long)(b0 + i) * 8192;
             conv_k3_c32_32_16x16_s1_p1_pad(x + (long)(b0 + i) * 8192, xp + i * 10370);
@@ -1666,20 +1688,24 @@ void conv_k3_c32_32_16x16_s1_p1_bwd(int n, const float *restrict x, const float 
                     memcpy(dyp + (i * 32 + co) * 288 + oy * 18, dyb + (co * 16 + oy) * 16, 16 * sizeof(float));
         }
         conv_k3_c32_32_16x16_s1_p1_gemm_dw(nb, dyp, xp, dw);
-        for (int i = 0; i < nb; i++) {
-            const float *restrict dyb = dy + (long)(b0 + i) * 8192;
-            float *restrict dxb = dx + (long)(b0 + i) * 8192;
-            for (int co = 0; co < 32; co++)
-                for (int oy = 0; oy < 16; oy++)
-                    memcpy(dyq + (co * 18 + oy + 1) * 18 + 1, dyb + (co * 16 + oy) * 16,
-                           16 * sizeof(float));
-            memset(dxg, 0, sizeof dxg);
-            conv_k3_c32_32_16x16_s1_p1_gemm_dx(wf, dyq, dxg);
-            for (int ci = 0; ci < 32; ci++)
-                for (int iy = 0; iy < 16; iy++)
-                    for (int ix = 0; ix < 16; ix++)
-                        dxb[(ci * 16 + iy) * 16 + ix] += dxg[ci * 288 + iy * 18 + ix];
-        }
+    }
+    MC_OMP_PARALLEL
+    {
+        float dyq[10370] = {0}, dxg[9216];
+        MC_OMP_FOR_IN
+    for (int b = 0; b < n; b++) {
+        const float *restrict dyb = dy + (long)b * 8192;
+        float *restrict dxb = dx + (long)b * 8192;
+        for (int co = 0; co < 32; co++)
+            for (int oy = 0; oy < 16; oy++)
+                memcpy(dyq + (co * 18 + oy + 1) * 18 + 1, dyb + (co * 16 + oy) * 16, 16 * sizeof(float));
+        memset(dxg, 0, sizeof dxg);
+        conv_k3_c32_32_16x16_s1_p1_gemm_dx(wf, dyq, dxg);
+        for (int ci = 0; ci < 32; ci++)
+            for (int iy = 0; iy < 16; iy++)
+                for (int ix = 0; ix < 16; ix++)
+                    dxb[(ci * 16 + iy) * 16 + ix] += dxg[ci * 288 + iy * 18 + ix];
+    }
     }
 }
 
@@ -2227,6 +2253,7 @@ static void conv_k1_c64_32_16x16_s1_p0_b_transpose_w(const float *restrict a, fl
 
 void conv_k1_c64_32_16x16_s1_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
+    MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 8192;
         for (int co = 0; co < 32; co++)
@@ -2252,6 +2279,7 @@ void conv_k1_c64_32_16x16_s1_p0_b_bwd(int n, const float *restrict x, const floa
     static float wt[2048];
     conv_k1_c64_32_16x16_s1_p0_b_gemm_dw(n, dy, x, dw);
     conv_k1_c64_32_16x16_s1_p0_b_transpose_w(w, wt);
+    MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 8192;
         float *restrict dxb = dx + (long)b * 16384;
@@ -2927,7 +2955,10 @@ static void conv_k3_c64_64_8x8_s1_p1_flip(const float *restrict w, float *restri
 void conv_k3_c64_64_8x8_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    static float xp[6402], yg[5120];
+    MC_OMP_PARALLEL
+    {
+        float xp[6402] = {0}, yg[5120];
+        MC_OMP_FOR_IN
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 4096;
         conv_k3_c64_64_8x8_s1_p1_pad(x + (long)b * 4096, xp);
@@ -2939,6 +2970,7 @@ void conv_k3_c64_64_8x8_s1_p1_fwd(int n, const float *restrict x, const float *r
             for (int oy = 0; oy < 8; oy++)
                 memcpy(yb + (co * 8 + oy) * 8, yg + co * 80 + oy * 10, 8 * sizeof(float));
     }
+    }
 }
 
 
@@ -2946,11 +2978,11 @@ void conv_k3_c64_64_8x8_s1_p1_bwd(int n, const float *restrict x, const float *r
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    static float xp[102432], dyp[81920], dyq[6402],
-        wf[36864], dxg[5120];
+    static float xp[102432], dyp[81920], wf[36864];
     conv_k3_c64_64_8x8_s1_p1_flip(w, wf);
     for (int b0 = 0; b0 < n; b0 += 16) {
         const int nb = n - b0 < 16 ? n - b0 : 16;
+        MC_OMP_FOR
         for (int i = 0; i < nb; i++) {
             const float *restrict dyb = dy + (long)(b0 + i) * 4096;
             conv_k3_c64_64_8x8_s1_p1_pad(x + (long)(b0 + i) * 4096, xp + i * 6402);
@@ -2959,20 +2991,24 @@ void conv_k3_c64_64_8x8_s1_p1_bwd(int n, const float *restrict x, const float *r
                     memcpy(dyp + (i * 64 + co) * 80 + oy * 10, dyb + (co * 8 + oy) * 8, 8 * sizeof(float));
         }
         conv_k3_c64_64_8x8_s1_p1_gemm_dw(nb, dyp, xp, dw);
-        for (int i = 0; i < nb; i++) {
-            const float *restrict dyb = dy + (long)(b0 + i) * 4096;
-            float *restrict dxb = dx + (long)(b0 + i) * 4096;
-            for (int co = 0; co < 64; co++)
-                for (int oy = 0; oy < 8; oy++)
-                    memcpy(dyq + (co * 10 + oy + 1) * 10 + 1, dyb + (co * 8 + oy) * 8,
-                           8 * sizeof(float));
-            memset(dxg, 0, sizeof dxg);
-            conv_k3_c64_64_8x8_s1_p1_gemm_dx(wf, dyq, dxg);
-            for (int ci = 0; ci < 64; ci++)
-                for (int iy = 0; iy < 8; iy++)
-                    for (int ix = 0; ix < 8; ix++)
-                        dxb[(ci * 8 + iy) * 8 + ix] += dxg[ci * 80 + iy * 10 + ix];
-        }
+    }
+    MC_OMP_PARALLEL
+    {
+        float dyq[6402] = {0}, dxg[5120];
+        MC_OMP_FOR_IN
+    for (int b = 0; b < n; b++) {
+        const float *restrict dyb = dy + (long)b * 4096;
+        float *restrict dxb = dx + (long)b * 4096;
+        for (int co = 0; co < 64; co++)
+            for (int oy = 0; oy < 8; oy++)
+                memcpy(dyq + (co * 10 + oy + 1) * 10 + 1, dyb + (co * 8 + oy) * 8, 8 * sizeof(float));
+        memset(dxg, 0, sizeof dxg);
+        conv_k3_c64_64_8x8_s1_p1_gemm_dx(wf, dyq, dxg);
+        for (int ci = 0; ci < 64; ci++)
+            for (int iy = 0; iy < 8; iy++)
+                for (int ix = 0; ix < 8; ix++)
+                    dxb[(ci * 8 + iy) * 8 + ix] += dxg[ci * 80 + iy * 10 + ix];
+    }
     }
 }
 
@@ -3533,6 +3569,7 @@ static void conv_k1_c128_64_8x8_s1_p0_b_transpose_w(const float *restrict a, flo
 
 void conv_k1_c128_64_8x8_s1_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
+    MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 4096;
         for (int co = 0; co < 64; co++)
@@ -3558,6 +3595,7 @@ void conv_k1_c128_64_8x8_s1_p0_b_bwd(int n, const float *restrict x, const float
     static float wt[8192];
     conv_k1_c128_64_8x8_s1_p0_b_gemm_dw(n, dy, x, dw);
     conv_k1_c128_64_8x8_s1_p0_b_transpose_w(w, wt);
+    MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 4096;
         float *restrict dxb = dx + (long)b * 8192;

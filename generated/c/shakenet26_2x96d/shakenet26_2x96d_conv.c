@@ -333,7 +333,10 @@ static void conv_k3_c3_16_32x32_s1_p1_b_flip(const float *restrict w, float *res
 
 void conv_k3_c3_16_32x32_s1_p1_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
-    static float xp[3470], yg[17408];
+    MC_OMP_PARALLEL
+    {
+        float xp[3470] = {0}, yg[17408];
+        MC_OMP_FOR_IN
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 16384;
         conv_k3_c3_16_32x32_s1_p1_b_pad(x + (long)b * 3072, xp);
@@ -344,6 +347,7 @@ void conv_k3_c3_16_32x32_s1_p1_b_fwd(int n, const float *restrict x, const float
         for (int co = 0; co < 16; co++)
             for (int oy = 0; oy < 32; oy++)
                 memcpy(yb + (co * 32 + oy) * 32, yg + co * 1088 + oy * 34, 32 * sizeof(float));
+    }
     }
 }
 
@@ -360,11 +364,11 @@ void conv_k3_c3_16_32x32_s1_p1_b_bwd(int n, const float *restrict x, const float
         }
         dbias[co] += (float)gb;
     }
-    static float xp[55520], dyp[278528], dyq[18498],
-        wf[432], dxg[3264];
+    static float xp[55520], dyp[278528], wf[432];
     conv_k3_c3_16_32x32_s1_p1_b_flip(w, wf);
     for (int b0 = 0; b0 < n; b0 += 16) {
         const int nb = n - b0 < 16 ? n - b0 : 16;
+        MC_OMP_FOR
         for (int i = 0; i < nb; i++) {
             const float *restrict dyb = dy + (long)(b0 + i) * 16384;
             conv_k3_c3_16_32x32_s1_p1_b_pad(x + (long)(b0 + i) * 3072, xp + i * 3470);
@@ -373,20 +377,24 @@ void conv_k3_c3_16_32x32_s1_p1_b_bwd(int n, const float *restrict x, const float
                     memcpy(dyp + (i * 16 + co) * 1088 + oy * 34, dyb + (co * 32 + oy) * 32, 32 * sizeof(float));
         }
         conv_k3_c3_16_32x32_s1_p1_b_gemm_dw(nb, dyp, xp, dw);
-        for (int i = 0; i < nb; i++) {
-            const float *restrict dyb = dy + (long)(b0 + i) * 16384;
-            float *restrict dxb = dx + (long)(b0 + i) * 3072;
-            for (int co = 0; co < 16; co++)
-                for (int oy = 0; oy < 32; oy++)
-                    memcpy(dyq + (co * 34 + oy + 1) * 34 + 1, dyb + (co * 32 + oy) * 32,
-                           32 * sizeof(float));
-            memset(dxg, 0, sizeof dxg);
-            conv_k3_c3_16_32x32_s1_p1_b_gemm_dx(wf, dyq, dxg);
-            for (int ci = 0; ci < 3; ci++)
-                for (int iy = 0; iy < 32; iy++)
-                    for (int ix = 0; ix < 32; ix++)
-                        dxb[(ci * 32 + iy) * 32 + ix] += dxg[ci * 1088 + iy * 34 + ix];
-        }
+    }
+    MC_OMP_PARALLEL
+    {
+        float dyq[18498] = {0}, dxg[3264];
+        MC_OMP_FOR_IN
+    for (int b = 0; b < n; b++) {
+        const float *restrict dyb = dy + (long)b * 16384;
+        float *restrict dxb = dx + (long)b * 3072;
+        for (int co = 0; co < 16; co++)
+            for (int oy = 0; oy < 32; oy++)
+                memcpy(dyq + (co * 34 + oy + 1) * 34 + 1, dyb + (co * 32 + oy) * 32, 32 * sizeof(float));
+        memset(dxg, 0, sizeof dxg);
+        conv_k3_c3_16_32x32_s1_p1_b_gemm_dx(wf, dyq, dxg);
+        for (int ci = 0; ci < 3; ci++)
+            for (int iy = 0; iy < 32; iy++)
+                for (int ix = 0; ix < 32; ix++)
+                    dxb[(ci * 32 + iy) * 32 + ix] += dxg[ci * 1088 + iy * 34 + ix];
+    }
     }
 }
 
@@ -636,6 +644,7 @@ static void conv_k1_c16_48_32x32_s1_p0_transpose_w(const float *restrict a, floa
 void conv_k1_c16_48_32x32_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
+    MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 49152;
         for (int co = 0; co < 48; co++)
@@ -653,6 +662,7 @@ void conv_k1_c16_48_32x32_s1_p0_bwd(int n, const float *restrict x, const float 
     static float wt[768];
     conv_k1_c16_48_32x32_s1_p0_gemm_dw(n, dy, x, dw);
     conv_k1_c16_48_32x32_s1_p0_transpose_w(w, wt);
+    MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 49152;
         float *restrict dxb = dx + (long)b * 16384;
@@ -905,6 +915,7 @@ static void conv_k1_c48_96_32x32_s1_p0_b_transpose_w(const float *restrict a, fl
 
 void conv_k1_c48_96_32x32_s1_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
+    MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 98304;
         for (int co = 0; co < 96; co++)
@@ -930,6 +941,7 @@ void conv_k1_c48_96_32x32_s1_p0_b_bwd(int n, const float *restrict x, const floa
     static float wt[4608];
     conv_k1_c48_96_32x32_s1_p0_b_gemm_dw(n, dy, x, dw);
     conv_k1_c48_96_32x32_s1_p0_b_transpose_w(w, wt);
+    MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 98304;
         float *restrict dxb = dx + (long)b * 49152;
@@ -1195,7 +1207,7 @@ static void conv_k3_c96_96_32x32_s1_p1_flip(const float *restrict w, float *rest
 void conv_k3_c96_96_32x32_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    static float xp[110978], yg[104448];
+    static float xp[110978] = {0}, yg[104448];
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 98304;
         conv_k3_c96_96_32x32_s1_p1_pad(x + (long)b * 98304, xp);
@@ -1214,11 +1226,11 @@ void conv_k3_c96_96_32x32_s1_p1_bwd(int n, const float *restrict x, const float 
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    static float xp[221956], dyp[208896], dyq[110978],
-        wf[82944], dxg[104448];
+    static float xp[221956], dyp[208896], wf[82944];
     conv_k3_c96_96_32x32_s1_p1_flip(w, wf);
     for (int b0 = 0; b0 < n; b0 += 2) {
         const int nb = n - b0 < 2 ? n - b0 : 2;
+        MC_OMP_FOR
         for (int i = 0; i < nb; i++) {
             const float *restrict dyb = dy + (long)(b0 + i) * 98304;
             conv_k3_c96_96_32x32_s1_p1_pad(x + (long)(b0 + i) * 98304, xp + i * 110978);
@@ -1227,20 +1239,20 @@ void conv_k3_c96_96_32x32_s1_p1_bwd(int n, const float *restrict x, const float 
                     memcpy(dyp + (i * 96 + co) * 1088 + oy * 34, dyb + (co * 32 + oy) * 32, 32 * sizeof(float));
         }
         conv_k3_c96_96_32x32_s1_p1_gemm_dw(nb, dyp, xp, dw);
-        for (int i = 0; i < nb; i++) {
-            const float *restrict dyb = dy + (long)(b0 + i) * 98304;
-            float *restrict dxb = dx + (long)(b0 + i) * 98304;
-            for (int co = 0; co < 96; co++)
-                for (int oy = 0; oy < 32; oy++)
-                    memcpy(dyq + (co * 34 + oy + 1) * 34 + 1, dyb + (co * 32 + oy) * 32,
-                           32 * sizeof(float));
-            memset(dxg, 0, sizeof dxg);
-            conv_k3_c96_96_32x32_s1_p1_gemm_dx(wf, dyq, dxg);
-            for (int ci = 0; ci < 96; ci++)
-                for (int iy = 0; iy < 32; iy++)
-                    for (int ix = 0; ix < 32; ix++)
-                        dxb[(ci * 32 + iy) * 32 + ix] += dxg[ci * 1088 + iy * 34 + ix];
-        }
+    }
+    static float dyq[110978] = {0}, dxg[104448];
+    for (int b = 0; b < n; b++) {
+        const float *restrict dyb = dy + (long)b * 98304;
+        float *restrict dxb = dx + (long)b * 98304;
+        for (int co = 0; co < 96; co++)
+            for (int oy = 0; oy < 32; oy++)
+                memcpy(dyq + (co * 34 + oy + 1) * 34 + 1, dyb + (co * 32 + oy) * 32, 32 * sizeof(float));
+        memset(dxg, 0, sizeof dxg);
+        conv_k3_c96_96_32x32_s1_p1_gemm_dx(wf, dyq, dxg);
+        for (int ci = 0; ci < 96; ci++)
+            for (int iy = 0; iy < 32; iy++)
+                for (int ix = 0; ix < 32; ix++)
+                    dxb[(ci * 32 + iy) * 32 + ix] += dxg[ci * 1088 + iy * 34 + ix];
     }
 }
 
@@ -1489,6 +1501,7 @@ static void conv_k1_c288_96_32x32_s1_p0_b_transpose_w(const float *restrict a, f
 
 void conv_k1_c288_96_32x32_s1_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
+    MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 98304;
         for (int co = 0; co < 96; co++)
@@ -1514,6 +1527,7 @@ void conv_k1_c288_96_32x32_s1_p0_b_bwd(int n, const float *restrict x, const flo
     static float wt[27648];
     conv_k1_c288_96_32x32_s1_p0_b_gemm_dw(n, dy, x, dw);
     conv_k1_c288_96_32x32_s1_p0_b_transpose_w(w, wt);
+    MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 98304;
         float *restrict dxb = dx + (long)b * 294912;
@@ -1767,6 +1781,7 @@ static void conv_k1_c96_96_16x16_s1_p0_transpose_w(const float *restrict a, floa
 void conv_k1_c96_96_16x16_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
+    MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 24576;
         for (int co = 0; co < 96; co++)
@@ -1784,6 +1799,7 @@ void conv_k1_c96_96_16x16_s1_p0_bwd(int n, const float *restrict x, const float 
     static float wt[9216];
     conv_k1_c96_96_16x16_s1_p0_gemm_dw(n, dy, x, dw);
     conv_k1_c96_96_16x16_s1_p0_transpose_w(w, wt);
+    MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 24576;
         float *restrict dxb = dx + (long)b * 24576;
@@ -2485,7 +2501,7 @@ static void conv_k3_c192_192_16x16_s1_p1_flip(const float *restrict w, float *re
 void conv_k3_c192_192_16x16_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    static float xp[62210], yg[55296];
+    static float xp[62210] = {0}, yg[55296];
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 49152;
         conv_k3_c192_192_16x16_s1_p1_pad(x + (long)b * 49152, xp);
@@ -2504,11 +2520,11 @@ void conv_k3_c192_192_16x16_s1_p1_bwd(int n, const float *restrict x, const floa
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    static float xp[248840], dyp[221184], dyq[62210],
-        wf[331776], dxg[55296];
+    static float xp[248840], dyp[221184], wf[331776];
     conv_k3_c192_192_16x16_s1_p1_flip(w, wf);
     for (int b0 = 0; b0 < n; b0 += 4) {
         const int nb = n - b0 < 4 ? n - b0 : 4;
+        MC_OMP_FOR
         for (int i = 0; i < nb; i++) {
             const float *restrict dyb = dy + (long)(b0 + i) * 49152;
             conv_k3_c192_192_16x16_s1_p1_pad(x + (long)(b0 + i) * 49152, xp + i * 62210);
@@ -2517,20 +2533,20 @@ void conv_k3_c192_192_16x16_s1_p1_bwd(int n, const float *restrict x, const floa
                     memcpy(dyp + (i * 192 + co) * 288 + oy * 18, dyb + (co * 16 + oy) * 16, 16 * sizeof(float));
         }
         conv_k3_c192_192_16x16_s1_p1_gemm_dw(nb, dyp, xp, dw);
-        for (int i = 0; i < nb; i++) {
-            const float *restrict dyb = dy + (long)(b0 + i) * 49152;
-            float *restrict dxb = dx + (long)(b0 + i) * 49152;
-            for (int co = 0; co < 192; co++)
-                for (int oy = 0; oy < 16; oy++)
-                    memcpy(dyq + (co * 18 + oy + 1) * 18 + 1, dyb + (co * 16 + oy) * 16,
-                           16 * sizeof(float));
-            memset(dxg, 0, sizeof dxg);
-            conv_k3_c192_192_16x16_s1_p1_gemm_dx(wf, dyq, dxg);
-            for (int ci = 0; ci < 192; ci++)
-                for (int iy = 0; iy < 16; iy++)
-                    for (int ix = 0; ix < 16; ix++)
-                        dxb[(ci * 16 + iy) * 16 + ix] += dxg[ci * 288 + iy * 18 + ix];
-        }
+    }
+    static float dyq[62210] = {0}, dxg[55296];
+    for (int b = 0; b < n; b++) {
+        const float *restrict dyb = dy + (long)b * 49152;
+        float *restrict dxb = dx + (long)b * 49152;
+        for (int co = 0; co < 192; co++)
+            for (int oy = 0; oy < 16; oy++)
+                memcpy(dyq + (co * 18 + oy + 1) * 18 + 1, dyb + (co * 16 + oy) * 16, 16 * sizeof(float));
+        memset(dxg, 0, sizeof dxg);
+        conv_k3_c192_192_16x16_s1_p1_gemm_dx(wf, dyq, dxg);
+        for (int ci = 0; ci < 192; ci++)
+            for (int iy = 0; iy < 16; iy++)
+                for (int ix = 0; ix < 16; ix++)
+                    dxb[(ci * 16 + iy) * 16 + ix] += dxg[ci * 288 + iy * 18 + ix];
     }
 }
 
@@ -2779,6 +2795,7 @@ static void conv_k1_c384_192_16x16_s1_p0_b_transpose_w(const float *restrict a, 
 
 void conv_k1_c384_192_16x16_s1_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
+    MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 49152;
         for (int co = 0; co < 192; co++)
@@ -2804,6 +2821,7 @@ void conv_k1_c384_192_16x16_s1_p0_b_bwd(int n, const float *restrict x, const fl
     static float wt[73728];
     conv_k1_c384_192_16x16_s1_p0_b_gemm_dw(n, dy, x, dw);
     conv_k1_c384_192_16x16_s1_p0_b_transpose_w(w, wt);
+    MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 49152;
         float *restrict dxb = dx + (long)b * 98304;
@@ -3057,6 +3075,7 @@ static void conv_k1_c192_192_8x8_s1_p0_transpose_w(const float *restrict a, floa
 void conv_k1_c192_192_8x8_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
+    MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 12288;
         for (int co = 0; co < 192; co++)
@@ -3074,6 +3093,7 @@ void conv_k1_c192_192_8x8_s1_p0_bwd(int n, const float *restrict x, const float 
     static float wt[36864];
     conv_k1_c192_192_8x8_s1_p0_gemm_dw(n, dy, x, dw);
     conv_k1_c192_192_8x8_s1_p0_transpose_w(w, wt);
+    MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 12288;
         float *restrict dxb = dx + (long)b * 12288;
@@ -3749,7 +3769,7 @@ static void conv_k3_c384_384_8x8_s1_p1_flip(const float *restrict w, float *rest
 void conv_k3_c384_384_8x8_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    static float xp[38402], yg[30720];
+    static float xp[38402] = {0}, yg[30720];
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 24576;
         conv_k3_c384_384_8x8_s1_p1_pad(x + (long)b * 24576, xp);
@@ -3768,11 +3788,11 @@ void conv_k3_c384_384_8x8_s1_p1_bwd(int n, const float *restrict x, const float 
     float *restrict dw, float *restrict dbias)
 {
     (void)dbias;
-    static float xp[230412], dyp[184320], dyq[38402],
-        wf[1327104], dxg[30720];
+    static float xp[230412], dyp[184320], wf[1327104];
     conv_k3_c384_384_8x8_s1_p1_flip(w, wf);
     for (int b0 = 0; b0 < n; b0 += 6) {
         const int nb = n - b0 < 6 ? n - b0 : 6;
+        MC_OMP_FOR
         for (int i = 0; i < nb; i++) {
             const float *restrict dyb = dy + (long)(b0 + i) * 24576;
             conv_k3_c384_384_8x8_s1_p1_pad(x + (long)(b0 + i) * 24576, xp + i * 38402);
@@ -3781,20 +3801,20 @@ void conv_k3_c384_384_8x8_s1_p1_bwd(int n, const float *restrict x, const float 
                     memcpy(dyp + (i * 384 + co) * 80 + oy * 10, dyb + (co * 8 + oy) * 8, 8 * sizeof(float));
         }
         conv_k3_c384_384_8x8_s1_p1_gemm_dw(nb, dyp, xp, dw);
-        for (int i = 0; i < nb; i++) {
-            const float *restrict dyb = dy + (long)(b0 + i) * 24576;
-            float *restrict dxb = dx + (long)(b0 + i) * 24576;
-            for (int co = 0; co < 384; co++)
-                for (int oy = 0; oy < 8; oy++)
-                    memcpy(dyq + (co * 10 + oy + 1) * 10 + 1, dyb + (co * 8 + oy) * 8,
-                           8 * sizeof(float));
-            memset(dxg, 0, sizeof dxg);
-            conv_k3_c384_384_8x8_s1_p1_gemm_dx(wf, dyq, dxg);
-            for (int ci = 0; ci < 384; ci++)
-                for (int iy = 0; iy < 8; iy++)
-                    for (int ix = 0; ix < 8; ix++)
-                        dxb[(ci * 8 + iy) * 8 + ix] += dxg[ci * 80 + iy * 10 + ix];
-        }
+    }
+    static float dyq[38402] = {0}, dxg[30720];
+    for (int b = 0; b < n; b++) {
+        const float *restrict dyb = dy + (long)b * 24576;
+        float *restrict dxb = dx + (long)b * 24576;
+        for (int co = 0; co < 384; co++)
+            for (int oy = 0; oy < 8; oy++)
+                memcpy(dyq + (co * 10 + oy + 1) * 10 + 1, dyb + (co * 8 + oy) * 8, 8 * sizeof(float));
+        memset(dxg, 0, sizeof dxg);
+        conv_k3_c384_384_8x8_s1_p1_gemm_dx(wf, dyq, dxg);
+        for (int ci = 0; ci < 384; ci++)
+            for (int iy = 0; iy < 8; iy++)
+                for (int ix = 0; ix < 8; ix++)
+                    dxb[(ci * 8 + iy) * 8 + ix] += dxg[ci * 80 + iy * 10 + ix];
     }
 }
 
@@ -4043,6 +4063,7 @@ static void conv_k1_c768_384_8x8_s1_p0_b_transpose_w(const float *restrict a, fl
 
 void conv_k1_c768_384_8x8_s1_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
+    MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 24576;
         for (int co = 0; co < 384; co++)
@@ -4068,6 +4089,7 @@ void conv_k1_c768_384_8x8_s1_p0_b_bwd(int n, const float *restrict x, const floa
     static float wt[294912];
     conv_k1_c768_384_8x8_s1_p0_b_gemm_dw(n, dy, x, dw);
     conv_k1_c768_384_8x8_s1_p0_b_transpose_w(w, wt);
+    MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 24576;
         float *restrict dxb = dx + (long)b * 49152;
