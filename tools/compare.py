@@ -423,7 +423,7 @@ def print_table(bench, probe, threads, rows, totals, step):
         "op", "pass", "layers", "gen ms", "generic", "pytorch", "roof ms", "vs torch", "vs gener", "gen/roof")
     print(head)
     print("-" * len(head))
-    for t in sorted(totals, key=lambda t: (-t["generated_ms"] - 0 * t["layers"], t["pass"])):
+    for t in sorted(totals, key=lambda t: -t["generated_ms"]):
         print("%-9s %-4s %6d %9.3f %s %s %9.3f %s %s %s" % (
             t["op"], t["pass"], t["layers"], t["generated_ms"], fmt(t["generic_ms"], "9.3f", 9),
             fmt(t["pytorch_ms"], "9.3f", 9), t["roofline_ms"],
@@ -478,7 +478,8 @@ def write_png(path, rows):
             f.write("set terminal pngcairo size 1200,600 noenhanced\n" if has_pngcairo() else
                     "set terminal png size 1200,600 noenhanced\n")
             f.write("set output '%s'\n" % os.path.abspath(path).replace("'", "''"))
-            f.write("set logscale y\nset grid\nset key top left\n")
+            f.write("set logscale y\nset grid\nset key below\n")
+            f.write("set xrange [-1:%d]\n" % (max(layers) + 1))
             f.write("set xlabel 'layer index'\nset ylabel 'speedup, forward + backward (x, log)'\n")
             f.write("set title 'per-layer speedup of the generated code'\n")
             f.write("plot " + ", \\\n     ".join(plots) + "\n")
@@ -517,7 +518,7 @@ def main(argv):
         import torch
         import torch.nn.functional as F
     except ImportError as e:
-        die("PyTorch is needed (apt-get install python3-torch): %s" % e)
+        die("PyTorch is needed (Debian's python3-torch, i.e. run /usr/bin/python3): %s" % e)
     torch.set_num_threads(threads)
     torch.manual_seed(0)
 

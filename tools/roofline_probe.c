@@ -14,9 +14,9 @@
  *   traffic, as STREAM does), best of several repetitions.
  * The whole run takes about 1-3 seconds.
  */
+#define _POSIX_C_SOURCE 199309L /* clock_gettime under -std=c11 */
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <time.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -97,6 +97,7 @@ static double peak_gflops(int threads, float m0, float a0)
 /* Best triad GB/s of T threads over 3 arrays of n floats each. */
 static double triad_gbs(int threads, long n, float s)
 {
+    (void)threads; /* unused without OpenMP */
     float *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b), *c = malloc(n * sizeof *c);
     if (!a || !b || !c) {
         fprintf(stderr, "roofline_probe: cannot allocate %ld MB\n", 3 * n * 4 >> 20);
