@@ -15,6 +15,10 @@
 
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" { /* the CUDA step (C++) includes this header too */
+#endif
+
 #include "mc_kernels.h"
 
 /* The generated kernels split an outer loop over threads where its
@@ -121,5 +125,17 @@ void mc_generic_loss_backward(const mc_model_desc *m, const mc_state *s, const i
  * equal inputs). The backward accumulates into its inputs' gradient slots. */
 void mc_generic_forward_layer(const mc_model_desc *m, const mc_state *s, int layer, int train);
 void mc_generic_backward_layer(const mc_model_desc *m, const mc_state *s, int layer);
+
+/* The areas of one step as the generated steps name them (C and CUDA). */
+#define MC_STEP_POINTERS(s) \
+    const int n = (s)->batch; \
+    float *act = (s)->acts, *dact = (s)->dacts, *par = (s)->params, *grad = (s)->grads, *buf = (s)->buffers; \
+    int64_t *cnt = (s)->counters; \
+    float *sav = (s)->saved, *ext = (s)->extra; \
+    (void)act, (void)dact, (void)par, (void)grad, (void)buf, (void)cnt, (void)sav, (void)ext
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

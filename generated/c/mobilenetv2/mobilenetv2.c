@@ -3,14 +3,6 @@
 
 #include "mobilenetv2.h"
 
-/* The areas of one step (see mc_model.h). */
-#define MC_STEP_POINTERS(s) \
-    const int n = (s)->batch; \
-    float *act = (s)->acts, *dact = (s)->dacts, *par = (s)->params, *grad = (s)->grads, *buf = (s)->buffers; \
-    int64_t *cnt = (s)->counters; \
-    float *sav = (s)->saved, *ext = (s)->extra; \
-    (void)act, (void)dact, (void)par, (void)grad, (void)buf, (void)cnt, (void)sav, (void)ext
-
 static void mobilenetv2_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
