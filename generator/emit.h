@@ -26,4 +26,10 @@ typedef struct mc_emit_options {
 bool mc_emit_c(struct arena *a, const mc_model *m, const mc_plan *p, const mc_emit_options *opt, mc_staging *st,
                char *err, size_t errlen);
 
+/* Writes <model>_cuda.h, <model>_cuda.cu and <model>_cuda_<template>.cu
+ * (opt->templates: the CUDA templates); they link with the C target's
+ * <model>.c, which holds the descriptor. */
+bool mc_emit_cuda(struct arena *a, const mc_model *m, const mc_plan *p, const mc_emit_options *opt, mc_staging *st,
+                  char *err, size_t errlen);
+
 #endif

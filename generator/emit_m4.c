@@ -118,6 +118,12 @@ static void kernel_depthwise(emitter *e, const mc_kernel *k, const mc_node *n)
     em_def(e, "KLIST", "%s", list);
     em_defi(e, "NK", nks);
     em_defi(e, "PMAX", kmax / 2);
+    /* What a window spans from PMAX before its output position (kmax with
+     * odd sizes; an even kernel reaches one further). */
+    int kext = 0;
+    for (int j = 0; j < nks; j++)
+        kext = kmax / 2 - ks[j] / 2 + ks[j] > kext ? kmax / 2 - ks[j] / 2 + ks[j] : kext;
+    em_defi(e, "KEXT", kext);
     em_defi(e, "YC", (long long)in.c * n->nks);
 }
 

@@ -30,7 +30,7 @@ static const char usage_main[] =
     "\n"
     "commands:\n"
     "  summary MODEL.mcn   per-layer table: output shapes, parameters, MACs\n"
-    "  emit MODEL.mcn      write the specialized C sources of a model\n"
+    "  emit MODEL.mcn      write the specialized C (and CUDA) sources of a model\n"
     "  build MODEL.mcn     emit and compile a standalone classifier executable\n"
     "  ops                 the description language's layers and keys (Markdown)\n"
     "\n"
@@ -64,14 +64,17 @@ static const char usage_summary[] =
     "  -h, --help       this help\n";
 
 static const char usage_emit[] =
-    "usage: mcgen emit MODEL.mcn [--conv TYPE] [--classes N] [--input CxHxW] [--target c] [--no-fuse] -o DIR\n"
+    "usage: mcgen emit MODEL.mcn [--conv TYPE] [--classes N] [--input CxHxW] [--target c|cuda|all] [--no-fuse]\n"
+    "                  -o DIR\n"
     "\n"
     "Writes MODEL.h (the descriptor: tensors, layers, entry points), MODEL.c (the\n"
     "specialized forward and backward steps) and one MODEL_<template>.c per kernel\n"
-    "family into DIR, all or nothing.\n"
+    "family into DIR, all or nothing; for CUDA, MODEL_cuda.h (the launchers),\n"
+    "MODEL_cuda.cu (the steps and the entry table) and MODEL_cuda_<template>.cu,\n"
+    "which link with the C target's MODEL.c (the descriptor).\n"
     "\n"
     "  --conv, --classes, --input   as for summary\n"
-    "  --target c       the C target (the only one so far)\n"
+    "  --target T       c (default), cuda, or all (both)\n"
     "  --no-fuse        a Multiception's kernels as separate depthwise kernels\n"
     "  -o DIR           the folder to write (created if missing)\n"
     "  -h, --help       this help\n"
@@ -151,8 +154,8 @@ static int parse_model_args(int argc, char **argv, const char *cmd, const char *
         case 'j': ma->json = true; break;
         case 'o': ma->out = optarg; break;
         case 't':
-            if (strcmp(optarg, "c") != 0)
-                return usage_error(cmd, "bad --target '%s'; expected c (cuda is not written yet)", optarg);
+            if (strcmp(optarg, "c") != 0 && strcmp(optarg, "cuda") != 0 && strcmp(optarg, "all") != 0)
+                return usage_error(cmd, "bad --target '%s'; expected c, cuda or all", optarg);
             ma->target = optarg;
             break;
         case 'f': ma->no_fuse = true; break;
@@ -247,15 +250,22 @@ static bool emit_sources(arena *a, mc_model *m, const model_args *ma, mc_emit_op
     const char *m4 = getenv("MCGEN_M4");
     eo->source = ma->path;
     eo->m4 = m4 && *m4 ? m4 : MCGEN_M4;
-    eo->templates = template_dir(a, ma->target);
     mc_plan_options po = {.no_fuse = ma->no_fuse};
     mc_plan *p = mc_plan_model(a, m, &po);
     mc_staging st;
     if (!mc_staging_begin(a, &st, out, err, errlen))
         return false;
     const char *runtime = data_dir(a, "include/mcgen", "mc_model.h", MCGEN_RUNTIME_DIR);
-    bool ok = mc_emit_c(a, m, p, eo, &st, err, errlen) &&
-              mc_verify(a, p, st.dir, shown, st.files, st.nfiles, runtime, err, errlen);
+    bool ok = true;
+    if (strcmp(ma->target, "cuda") != 0) {
+        eo->templates = template_dir(a, "c");
+        ok = mc_emit_c(a, m, p, eo, &st, err, errlen);
+    }
+    if (ok && strcmp(ma->target, "c") != 0) {
+        eo->templates = template_dir(a, "cuda");
+        ok = mc_emit_cuda(a, m, p, eo, &st, err, errlen);
+    }
+    ok = ok && mc_verify(a, p, st.dir, shown, st.files, st.nfiles, runtime, err, errlen);
     *files = st.files, *nfiles = st.nfiles;
     ok = ok && mc_staging_commit(&st, err, errlen);
     if (!ok)

@@ -126,13 +126,15 @@ void mc_generic_loss_backward(const mc_model_desc *m, const mc_state *s, const i
 void mc_generic_forward_layer(const mc_model_desc *m, const mc_state *s, int layer, int train);
 void mc_generic_backward_layer(const mc_model_desc *m, const mc_state *s, int layer);
 
-/* The areas of one step as the generated steps name them (C and CUDA). */
+/* The areas of one step as the generated steps name them (C and CUDA);
+ * a layer uses some of them (nvcc takes no cast to void as a use). */
+#define MC_UNUSED __attribute__((unused))
 #define MC_STEP_POINTERS(s) \
-    const int n = (s)->batch; \
-    float *act = (s)->acts, *dact = (s)->dacts, *par = (s)->params, *grad = (s)->grads, *buf = (s)->buffers; \
-    int64_t *cnt = (s)->counters; \
-    float *sav = (s)->saved, *ext = (s)->extra; \
-    (void)act, (void)dact, (void)par, (void)grad, (void)buf, (void)cnt, (void)sav, (void)ext
+    const int n MC_UNUSED = (s)->batch; \
+    float *act MC_UNUSED = (s)->acts, *dact MC_UNUSED = (s)->dacts, *par MC_UNUSED = (s)->params; \
+    float *grad MC_UNUSED = (s)->grads, *buf MC_UNUSED = (s)->buffers; \
+    int64_t *cnt MC_UNUSED = (s)->counters; \
+    float *sav MC_UNUSED = (s)->saved, *ext MC_UNUSED = (s)->extra
 
 #ifdef __cplusplus
 }

@@ -915,24 +915,27 @@ static void resnet50_backward(const mc_state *s)
     conv_k3_c3_16_32x32_s1_p1_bwd(n, (act + (long)(0) * n), (par + 0), (dact + (long)(3072) * n + 0), (dact + (long)(0) * n), (grad + 0), 0);
 }
 
+static inline double resnet50_loss_image(const float *zb, int32_t label, float *pb)
+{
+    float max = zb[0];
+    for (int j = 1; j < 10; j++)
+        max = zb[j] > max ? zb[j] : max;
+    double sum = 0;
+    for (int j = 0; j < 10; j++)
+        sum += exp((double)zb[j] - max);
+    for (int j = 0; j < 10; j++)
+        pb[j] = (float)(exp((double)zb[j] - max) / sum);
+    return log(sum) - ((double)zb[label] - max);
+}
+
 /* Mean cross-entropy of the batch; writes the softmax to probs (n x 10). */
 static float resnet50_loss(const mc_state *s, const int32_t *labels, float *probs)
 {
     const int n = s->batch;
     const float *z = s->acts + (long)2911296 * n;
     double total = 0;
-    for (long b = 0; b < n; b++) {
-        const float *zb = z + b * 10;
-        float *pb = probs + b * 10, max = zb[0];
-        for (int j = 1; j < 10; j++)
-            max = zb[j] > max ? zb[j] : max;
-        double sum = 0;
-        for (int j = 0; j < 10; j++)
-            sum += exp((double)zb[j] - max);
-        for (int j = 0; j < 10; j++)
-            pb[j] = (float)(exp((double)zb[j] - max) / sum);
-        total += log(sum) - ((double)zb[labels[b]] - max);
-    }
+    for (long b = 0; b < n; b++)
+        total += resnet50_loss_image(z + b * 10, labels[b], probs + b * 10);
     return (float)(total / n);
 }
 
