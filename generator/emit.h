@@ -18,6 +18,7 @@ typedef struct mc_emit_options {
     /* mcgen build: also <model>_main.c, the executable's main. */
     bool main;
     bool generic;          /* the main runs the runtime's generic kernels */
+    bool cuda;             /* the main also hands the runtime the CUDA step (--device cuda) */
     const char *build;     /* how it is built (compiler and flags), shown by `info` */
 } mc_emit_options;
 

@@ -109,6 +109,7 @@ static void main_fn(emitter *e, FILE *f, const char *arg)
     (void)arg;
     em_driver_begin(e, f, "main");
     em_defi(e, "GENERIC", e->opt->generic);
+    em_defi(e, "CUDA", e->opt->cuda);
     em_def(e, "BUILD", "%s", e->opt->build ? e->opt->build : "");
     fputs("MC_MAIN()m4_dnl\n", f);
 }

@@ -37,18 +37,22 @@ static const char usage_main[] =
     "Run 'mcgen COMMAND --help' for a command's options. 'mcgen --version' prints the version.\n";
 
 static const char usage_build[] =
-    "usage: mcgen build MODEL.mcn [--conv TYPE] [--classes N] [--input CxHxW] [--generic] [--no-fuse] -o EXE\n"
+    "usage: mcgen build MODEL.mcn [--conv TYPE] [--classes N] [--input CxHxW] [--target c|cuda] [--generic]\n"
+    "                   [--no-fuse] -o EXE\n"
     "\n"
     "Emits the model's specialized C, compiles it and links it with the runtime into one\n"
     "executable: EXE train, eval, predict, forward, grad, init, info (EXE --help).\n"
     "\n"
     "  --conv, --classes, --input   as for summary\n"
+    "  --target cuda    also the CUDA sources (nvcc), linked with cuBLAS: EXE takes\n"
+    "                   --device cuda (cpu stays the default)\n"
     "  --generic        run the runtime's generic kernels instead (the baseline)\n"
     "  --no-fuse        a Multiception's kernels as separate depthwise kernels\n"
     "  -o EXE           the executable to write (replaced only when the build succeeds)\n"
     "  -h, --help       this help\n"
     "\n"
     "Environment: CC (default " MCGEN_CC_DEFAULT "), MCGEN_CFLAGS (default " MCGEN_CFLAGS_DEFAULT "),\n"
+    "MCGEN_NVFLAGS (nvcc's, default " MCGEN_NVFLAGS_DEFAULT "),\n"
     "TMPDIR (the scratch folder), MCGEN_M4, MCGEN_TEMPLATES.\n";
 
 static const char usage_summary[] =
@@ -331,6 +335,11 @@ static int cmd_build(int argc, char **argv)
     int rc = parse_model_args(argc, argv, "build", usage_build, OPT_OUT | OPT_TARGET | OPT_NO_FUSE | OPT_GENERIC, &ma);
     if (rc >= 0)
         return rc;
+    if (strcmp(ma.target, "c") != 0 && !*MCGEN_NVCC) {
+        fprintf(stderr, "mcgen build: error: --target %s: this mcgen was built without CUDA (no nvcc found)\n",
+                ma.target);
+        return 1;
+    }
     arena *a = arena_new();
     mc_model *m = load_or_report(a, &ma);
     if (!m) {
@@ -347,7 +356,11 @@ static int cmd_build(int argc, char **argv)
     if (!ok)
         snprintf(err, sizeof err, "mcgen: error: cannot make a scratch folder %s: %s", scratch, strerror(errno));
     const char *src = arena_printf(a, "%s/src", scratch);
-    mc_emit_options eo = {.main = true, .generic = ma.generic, .build = build_text(a, cc, cflags, ma.generic)};
+    /* A CUDA build holds both targets: the C step is its --device cpu. */
+    const bool cuda = strcmp(ma.target, "c") != 0;
+    if (cuda)
+        ma.target = "all";
+    mc_emit_options eo = {.main = true, .generic = ma.generic, .cuda = cuda, .build = build_text(a, cc, cflags, ma.generic)};
     const char *const *files = NULL;
     int nfiles = 0;
     ok = ok && emit_sources(a, m, &ma, &eo, src, src, &files, &nfiles, err, sizeof err);
@@ -358,6 +371,14 @@ static int cmd_build(int argc, char **argv)
             .runtime_lib = data_dir_file(a, MCGEN_LIB_DIR, "libmcgen_runtime.a", MCGEN_RUNTIME_LIB),
             .libs = MCGEN_RUNTIME_LIBS, .exe = ma.out,
         };
+        if (cuda) {
+            const char *nvflags = getenv("MCGEN_NVFLAGS");
+            job.nvcc = MCGEN_NVCC;
+            job.nvflags = nvflags ? nvflags : MCGEN_NVFLAGS_DEFAULT;
+            job.cuda_include_dir = data_dir(a, "include/mcgen", "mc_cuda.h", MCGEN_RUNTIME_DIR "/cuda");
+            job.cuda_lib = data_dir_file(a, MCGEN_LIB_DIR, "libmcgen_cuda.a", MCGEN_CUDA_LIB);
+            job.cuda_libs = MCGEN_CUDA_LIBS;
+        }
         ok = mc_compile(a, &job, err, sizeof err);
     }
     if (!ok)

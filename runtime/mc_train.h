@@ -14,6 +14,7 @@ typedef struct mc_train_options {
     uint64_t seed;
     long limit;            /* > 0: the first `limit` training and test images only */
     int progress;          /* a progress bar (on a terminal) instead of one line per epoch */
+    const mc_device *device; /* where the steps run (NULL: here) */
 } mc_train_options;
 
 /* Trains net (allocated by the caller for up to the batch size) and writes

@@ -163,6 +163,7 @@ static int setup(run *r, int generic, const mc_train_options *o)
         fprintf(stderr, "error: out of memory for a batch of %lld\n", (long long)ts->batch);
         return -1;
     }
+    mc_net_set_device(&r->net, o->device);
     if (o->resume) {
         if (mc_checkpoint_load(o->resume, &r->net, ts, err, sizeof err) != 0) {
             fprintf(stderr, "error: %s\n", err);

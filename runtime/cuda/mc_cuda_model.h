@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "mc_model.h"
+#include "mc_net.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -33,6 +34,9 @@ typedef struct mc_cuda_model {
     const mc_cuda_layer_fwd *layer_forward;
     const mc_cuda_layer_bwd *layer_backward;
 } mc_cuda_model;
+
+/* The GPU as the device of an mc_net (--device cuda) for this model. */
+mc_device mc_cuda_device(const mc_cuda_model *m);
 
 /* Device memory for a step of up to `batch` images, laid out as the
  * descriptor says; zeroed. 0 on success, -1 with a message on stderr. */

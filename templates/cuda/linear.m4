@@ -11,10 +11,10 @@ m4_define(`MC_LINEAR_KERNEL',
 CU_MAP(NAME`'_init, n * (long)CO, `int n, const float *bias, float *y', `n, bias, y',
 `        y[i] = bias ? bias[i % CO] : 0.0f;
 ')
-CU_MAP(NAME`'_dbias, (long)CO, `int n, const float *dy, float *dbias', `n, dy, dbias',
+m4_ifelse(BIAS, 1, `CU_MAP(NAME`'_dbias, (long)CO, `int n, const float *dy, float *dbias', `n, dy, dbias',
 `        for (long b = 0; b < n; b++)
             dbias[i] += dy[b * CO + i];
-')
+')')
 void NAME`'_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y)
 {
     CU_MAP_RUN(NAME`'_init, n * (long)CO, `n, bias, y');

@@ -19,21 +19,6 @@ static __global__ void __launch_bounds__(256) linear_16_2_init_kernel(int n, con
     linear_16_2_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
 }
 
-MC_CU_HD static inline void linear_16_2_dbias_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, float *dbias)
-{
-    (void)shm;
-    const long first = block * 256, last = first + 256 < ((long)2) ? first + 256 : ((long)2);
-    for (long i = first + tid; i < last; i += nthreads) {
-        for (long b = 0; b < n; b++)
-            dbias[i] += dy[b * 2 + i];
-    }
-}
-
-static __global__ void __launch_bounds__(256) linear_16_2_dbias_kernel(int n, const float *dy, float *dbias)
-{
-    extern __shared__ float mc_shm[];
-    linear_16_2_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, dbias);
-}
 
 void linear_16_2_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y)
 {
@@ -65,21 +50,6 @@ static __global__ void __launch_bounds__(256) linear_2_16_init_kernel(int n, con
     linear_2_16_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
 }
 
-MC_CU_HD static inline void linear_2_16_dbias_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, float *dbias)
-{
-    (void)shm;
-    const long first = block * 256, last = first + 256 < ((long)16) ? first + 256 : ((long)16);
-    for (long i = first + tid; i < last; i += nthreads) {
-        for (long b = 0; b < n; b++)
-            dbias[i] += dy[b * 16 + i];
-    }
-}
-
-static __global__ void __launch_bounds__(256) linear_2_16_dbias_kernel(int n, const float *dy, float *dbias)
-{
-    extern __shared__ float mc_shm[];
-    linear_2_16_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, dbias);
-}
 
 void linear_2_16_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y)
 {
@@ -111,21 +81,6 @@ static __global__ void __launch_bounds__(256) linear_32_4_init_kernel(int n, con
     linear_32_4_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
 }
 
-MC_CU_HD static inline void linear_32_4_dbias_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, float *dbias)
-{
-    (void)shm;
-    const long first = block * 256, last = first + 256 < ((long)4) ? first + 256 : ((long)4);
-    for (long i = first + tid; i < last; i += nthreads) {
-        for (long b = 0; b < n; b++)
-            dbias[i] += dy[b * 4 + i];
-    }
-}
-
-static __global__ void __launch_bounds__(256) linear_32_4_dbias_kernel(int n, const float *dy, float *dbias)
-{
-    extern __shared__ float mc_shm[];
-    linear_32_4_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, dbias);
-}
 
 void linear_32_4_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y)
 {
@@ -157,21 +112,6 @@ static __global__ void __launch_bounds__(256) linear_4_32_init_kernel(int n, con
     linear_4_32_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
 }
 
-MC_CU_HD static inline void linear_4_32_dbias_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, float *dbias)
-{
-    (void)shm;
-    const long first = block * 256, last = first + 256 < ((long)32) ? first + 256 : ((long)32);
-    for (long i = first + tid; i < last; i += nthreads) {
-        for (long b = 0; b < n; b++)
-            dbias[i] += dy[b * 32 + i];
-    }
-}
-
-static __global__ void __launch_bounds__(256) linear_4_32_dbias_kernel(int n, const float *dy, float *dbias)
-{
-    extern __shared__ float mc_shm[];
-    linear_4_32_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, dbias);
-}
 
 void linear_4_32_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y)
 {
@@ -203,21 +143,6 @@ static __global__ void __launch_bounds__(256) linear_64_8_init_kernel(int n, con
     linear_64_8_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
 }
 
-MC_CU_HD static inline void linear_64_8_dbias_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, float *dbias)
-{
-    (void)shm;
-    const long first = block * 256, last = first + 256 < ((long)8) ? first + 256 : ((long)8);
-    for (long i = first + tid; i < last; i += nthreads) {
-        for (long b = 0; b < n; b++)
-            dbias[i] += dy[b * 8 + i];
-    }
-}
-
-static __global__ void __launch_bounds__(256) linear_64_8_dbias_kernel(int n, const float *dy, float *dbias)
-{
-    extern __shared__ float mc_shm[];
-    linear_64_8_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, dbias);
-}
 
 void linear_64_8_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y)
 {
@@ -249,21 +174,6 @@ static __global__ void __launch_bounds__(256) linear_8_64_init_kernel(int n, con
     linear_8_64_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
 }
 
-MC_CU_HD static inline void linear_8_64_dbias_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, float *dbias)
-{
-    (void)shm;
-    const long first = block * 256, last = first + 256 < ((long)64) ? first + 256 : ((long)64);
-    for (long i = first + tid; i < last; i += nthreads) {
-        for (long b = 0; b < n; b++)
-            dbias[i] += dy[b * 64 + i];
-    }
-}
-
-static __global__ void __launch_bounds__(256) linear_8_64_dbias_kernel(int n, const float *dy, float *dbias)
-{
-    extern __shared__ float mc_shm[];
-    linear_8_64_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, dbias);
-}
 
 void linear_8_64_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y)
 {
