@@ -663,7 +663,7 @@ static int cmd_predict(const cli *c, int argc, char **argv)
 
 /* ---- main --------------------------------------------------------------------------- */
 
-int mc_classifier_main(const mc_model_desc *m, const mc_device *cuda, int generic, const char *build, int argc,
+int mc_classifier_main(const mc_model_desc *m, const struct mc_device *cuda, int generic, const char *build, int argc,
                        char **argv)
 {
     cli c = {.m = m, .cuda = cuda, .generic = generic, .build = build, .exe = argc > 0 ? argv[0] : m->name};

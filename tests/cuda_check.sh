@@ -6,7 +6,11 @@
 # warnings as errors), fails if ptxas reports a spill in a layer kernel, and
 # runs tests/model_check.c on the CUDA step emulated on the host (the
 # kernels' own per-element functions over the whole index space) against
-# the generic C step, layer by layer, within 1e-5 relative.
+# the generic C step, layer by layer, within 1e-5 relative. Parameter
+# gradients within 1e-3: the generic kernels sum them in float over the
+# whole batch, and behind a batch norm those sums cancel to a small
+# remainder whose rounding (on the reference side) reaches 2e-4
+# (mobilenetv2); an indexing error is of order 1.
 # Run from the source tree's root (CTest does).
 set -euo pipefail
 build=$1 nvcc=$2 model=$3
@@ -42,7 +46,7 @@ flags=(-std=c11 -Wall -Wextra -Werror -O1 "${inc[@]}" -I "$src/tests")
 for f in "$out"/gen/*.c "$src/tests/numeric.c" "$src/tests/reference_conv.c"; do
   gcc "${flags[@]}" -c "$f" -o "$out/$(basename "$f" .c).c.o"
 done
-gcc "${flags[@]}" -DMODEL_HEADER="\"${name}_cuda.h\"" -DMODEL_DESC="${name}_cuda_host_model" -DMODEL_TOLERANCE=1e-5 \
+gcc "${flags[@]}" -DMODEL_HEADER="\"${name}_cuda.h\"" -DMODEL_DESC="${name}_cuda_host_model" -DMODEL_TOLERANCE=1e-5 -DMODEL_GRAD_TOLERANCE=1e-3 \
   $(pkg-config --cflags criterion) -c "$src/tests/model_check.c" -o "$out/model_check.c.o"
 "$nvcc" "$out"/*.o "$build/libmcgen_runtime.a" "$build/libmcgen_cuda.a" -lcublas \
   $(pkg-config --libs criterion) -lgomp -lpng16 -lz -lm -o "$out/check"

@@ -88,11 +88,13 @@ void mc_cuda_gemm(int host, int trans_a, int trans_b, int m, int n, int k, const
             float *cp = c + p * stride_c;
             for (int j = 0; j < n; j++)
                 for (int i = 0; i < m; i++) {
-                    float s = 0.0f;
+                    /* in double: the checks compare the layout of the products,
+                     * not the rounding of one summation order */
+                    double s = 0;
                     for (int q = 0; q < k; q++)
-                        s += at(ap, trans_a, lda, i, q) * at(bp, trans_b, ldb, q, j);
+                        s += (double)at(ap, trans_a, lda, i, q) * at(bp, trans_b, ldb, q, j);
                     float *o = cp + i + (long)j * ldc;
-                    *o = beta == 0.0f ? s : beta * *o + s;
+                    *o = (float)(beta == 0.0f ? s : beta * *o + s);
                 }
         }
         return;
