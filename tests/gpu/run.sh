@@ -34,21 +34,17 @@ name=$(sed -n 's/^model[[:space:]]\{1,\}\([A-Za-z0-9_]*\).*/\1/p' "$model" | hea
 inc=(-I runtime -I runtime/cuda -I "$out/gen")
 nv=("$cuda/bin/nvcc" -std=c++17 -O3 -gencode arch=compute_90,code=[sm_90,compute_90] "${inc[@]}")
 
-# The model's sources and the check, as many at once as there are processors.
-objs=()
-compile() { # SOURCE OBJECT
-  case $1 in
-    *.cu) "${nv[@]}" -DMODEL="$name" -c "$1" -o "$2" ;;
-    *) cc -std=c11 -O3 -march=native -fopenmp "${inc[@]}" -c "$1" -o "$2" ;;
-  esac
-}
-for f in "$out"/gen/*.cu "$out"/gen/*.c tests/gpu/gpu_check.cu; do
-  o="$out/$(basename "$f").o"
-  objs+=("$o")
-  compile "$f" "$o" &
-  while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
+# The model's CUDA in one nvcc run (as CI compiles it), its C sources and
+# the check beside it.
+bash tests/cuda_compile.sh "$cuda/bin/nvcc" "$out" "$out/gen" &
+cu=$!
+objs=("$out/$name.o" "$out/gpu_check.o")
+for f in "$out"/gen/*.c; do
+  objs+=("$out/$(basename "$f").o")
+  cc -std=c11 -O3 -march=native -fopenmp "${inc[@]}" -c "$f" -o "$out/$(basename "$f").o"
 done
-while [ "$(jobs -rp | wc -l)" -gt 0 ]; do wait -n; done
+"${nv[@]}" -DMODEL="$name" -c tests/gpu/gpu_check.cu -o "$out/gpu_check.o"
+wait $cu
 "${nv[@]}" "${objs[@]}" "$build/libmcgen_runtime.a" "$build/libmcgen_cuda.a" -L"$cuda/lib64" -lcudnn -lcublas \
   -lgomp -lpng16 -lz -lm -o "$out/gpu_check"
 echo "built $out/gpu_check for $name"
