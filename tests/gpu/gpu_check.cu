@@ -3,7 +3,9 @@
  * name) defined.
  *
  * 1. Every layer's forward on the GPU, on the inputs the C forward gave it,
- *    against the C output (relative to the slot's largest value).
+ *    against the C output, and its backward on the gradients the generic
+ *    C backward hands it, against the generic layer's (relative to each
+ *    slot's largest value, 1e-4).
  * 2. The whole training step, GPU against C from equal states: logits,
  *    loss and every parameter gradient within 1e-4 (relative).
  * 3. Per layer, forward and backward: the generated kernels, a generic
@@ -320,14 +322,52 @@ int main(int argc, char **argv)
     printf("whole step, GPU against C: logits %.2g, loss %.2g, gradients %.2g (relative; at most 1e-4) %s\n",
            e_logits, e_loss, e_grads, e_logits > 1e-4 || e_grads > 1e-4 || e_loss > 1e-4 ? "FAIL" : "ok");
 
-    /* 1: each layer on the C forward's inputs (h holds them). */
+    /* 1b: each layer's backward on the gradients the generic C backward
+     * hands it, from the C forward's activations (in h): its input
+     * gradients and the parameter gradients against the generic layer. */
+    double *bwd_err = (double *)zalloc((size_t)M->nlayers * sizeof *bwd_err);
+    {
+        mc_state r;
+        host_state(&r, n);
+        copy_state(&h, &r);
+        memcpy(r.saved, h.saved, (size_t)M->saved_floats * 4);
+        mc_generic_loss_backward(M, &r, labels, probs);
+        for (int i = M->nlayers - 1; i >= 0; i--) {
+            const mc_layer *l = &M->layers[i];
+            if (l->kind == MC_L_IDENTITY)
+                continue;
+            CK(cudaMemcpy(d.acts, r.acts, act_bytes, cudaMemcpyHostToDevice));
+            CK(cudaMemcpy(d.dacts, r.dacts, act_bytes, cudaMemcpyHostToDevice));
+            CK(cudaMemcpy(d.grads, r.grads, (size_t)M->param_floats * 4, cudaMemcpyHostToDevice));
+            CK(cudaMemcpy(d.saved, r.saved, (size_t)M->saved_floats * 4, cudaMemcpyHostToDevice));
+            CK(cudaMemcpy(d.extra, r.extra, (size_t)(M->extra_floats * n) * 4, cudaMemcpyHostToDevice));
+            G->layer_backward[i](&d, 0);
+            mc_generic_backward_layer(M, &r, i);
+            for (int j = 0; j < l->ninputs; j++) {
+                const mc_layer *in = l->inputs[j] < 0 ? NULL : &M->layers[l->inputs[j]];
+                const long at = in ? in->act * n : 0, count = in ? (long)n * in->c * in->h * in->w
+                                                              : (long)n * M->c * M->h * M->w;
+                float *g = download(d.dacts + at, count);
+                const double e = rel_err(g, r.dacts + at, count);
+                bwd_err[i] = e > bwd_err[i] ? e : bwd_err[i];
+                free(g);
+            }
+            float *g = download(d.grads, M->param_floats);
+            const double e = rel_err(g, r.grads, M->param_floats);
+            bwd_err[i] = e > bwd_err[i] ? e : bwd_err[i];
+            free(g);
+            failed |= bwd_err[i] > 1e-4;
+        }
+    }
+
+    /* 1: each layer on the C forward's inputs (h holds them), and timings. */
     cudnnHandle_t dnn;
     DNN(cudnnCreate(&dnn));
     float *scratch;
     CK(cudaMalloc(&scratch, act_bytes));
-    printf("\n%-34s %-10s %-12s %9s %9s %9s %9s %9s %9s\n", "layer", "op", "output", "fwd err", "gen fwd",
-           "gen bwd", "generic", "cudnn", "gen/cudnn");
-    printf("%-34s %-10s %-12s %9s %9s %9s %9s %9s %9s\n", "", "", "", "", "ms", "ms", "fwd ms", "fwd ms", "");
+    printf("\n%-34s %-10s %-12s %9s %9s %9s %9s %9s %9s %9s\n", "layer", "op", "output", "fwd err", "bwd err",
+           "gen fwd", "gen bwd", "generic", "cudnn", "gen/cudnn");
+    printf("%-34s %-10s %-12s %9s %9s %9s %9s %9s %9s %9s\n", "", "", "", "", "", "ms", "ms", "fwd ms", "fwd ms", "");
     double total_fwd = 0, total_bwd = 0;
     for (int i = 0; i < M->nlayers; i++) {
         const mc_layer *l = &M->layers[i];
@@ -356,10 +396,10 @@ int main(int argc, char **argv)
             snprintf(dn, sizeof dn, "%.4f", c);
             snprintf(ratio, sizeof ratio, "%.2f", fwd / c);
         }
-        printf("%-34s %-10s %-12s %9.1e %9.4f %9.4f %9s %9s %9s%s\n", l->name, kind_name(l->kind), shape, e, fwd, bwd,
-               gen, dn, ratio, e > 1e-4 ? "  FAIL" : "");
+        printf("%-34s %-10s %-12s %9.1e %9.1e %9.4f %9.4f %9s %9s %9s%s\n", l->name, kind_name(l->kind), shape, e,
+               bwd_err[i], fwd, bwd, gen, dn, ratio, e > 1e-4 || bwd_err[i] > 1e-4 ? "  FAIL" : "");
     }
-    printf("%-34s %-10s %-12s %9s %9.4f %9.4f\n", "all layers", "", "", "", total_fwd, total_bwd);
+    printf("%-34s %-10s %-12s %9s %9s %9.4f %9.4f\n", "all layers", "", "", "", "", total_fwd, total_bwd);
 
     /* 3: the training step on the GPU. */
     float *momentum;

@@ -5,9 +5,9 @@
 # /usr/local/cuda): configures and builds mcgen with CUDA in build-gpu/,
 # emits the model (default: resnet20, Multiception, CIFAR-sized 3x32x32)
 # for both targets, builds tests/gpu/gpu_check.cu against it, and runs it:
-# every layer GPU against C, the whole training step GPU against C (1e-4),
-# and one table of timings per layer (generated CUDA, a generic CUDA
-# kernel, cuDNN) and per training step. --compile-only stops before
+# every layer (forward and backward) GPU against C, the whole training step
+# GPU against C (1e-4), and one table of timings per layer (generated CUDA,
+# a generic CUDA kernel, cuDNN) and per training step. --compile-only stops before
 # running (what CI does, without a GPU); MCGEN_GPU_BUILD names a build
 # folder configured already (CI's), which is then only built.
 # MCGEN_GPU_BATCH: the batch (default 128). Run from the source tree's root.
