@@ -42,6 +42,17 @@ $5    }
 CU_KERNEL(`$1', `$3', `$4')')
 m4_define(`CU_MAP_RUN', `CU_RUN(`$1', (($2) + CU_THREADS - 1) / CU_THREADS, 0, `$3')')
 
+# CU_IMAGE_SUM(fn, count): a kernel adding count floats of per-image
+# partial gradients (n of them, count apart) into a gradient, in image
+# order (the same bits every run; no atomics).
+m4_define(`CU_IMAGE_SUM',
+`CU_MAP($1, $2L, `int n, const float *part, float *grad', `n, part, grad',
+`        double s = 0;
+        for (int b = 0; b < n; b++)
+            s += part[(long)b * $2 + i];
+        grad[i] += (float)s;
+')')
+
 # CU_GATHER(K, P, S, HO, WO, term): the transpose of a K x K window read
 # with padding P and stride S, at input position (iy, ix): for every tap
 # whose window covers it, term with MC_T (the tap) and oy, ox (the output

@@ -3,7 +3,7 @@ m4_divert(-1)
 # + bias, as matrix products on cuBLAS. Per image, the input seen through
 # every tap (im2col: row (ci, ky, kx), column (oy, ox)) times the weights;
 # a 1x1 stride-1 conv without padding reads the input itself. Backward:
-# the weight gradient adds dy col^T image by image (in order), dcol = w^T
+# the weight gradient of each image, dy col^T, added up in image order, dcol = w^T
 # dy, and each input gradient gathers its taps from dcol (col2im, taps
 # unrolled). Constants as for the C template: NAME, C, H, W, CO, HO, WO,
 # S, BIAS, K, PAD, G.
@@ -61,7 +61,9 @@ m4_ifelse(CCV_DIRECT($2, $3), 1, `    const float *a = x + m4_eval($5 * H * W);
 m4_popdef(`R', `CG')')
 
 # CCV_BWD(fn, k, pad, ci, cioff, co, cooff, woff, groups): the same
-# backwards, into dx and dw; col and dcol are scratch.
+# backwards, into dx and dw: each image its weight gradient into part (one
+# batched product), added up in image order by fn_dw_sum; col, dcol and
+# part are scratch.
 m4_define(`CCV_BWD',
 `m4_pushdef(`R', m4_eval($4 / $9 * $2 * $2))m4_pushdef(`CG', m4_eval($6 / $9))m4_dnl
 m4_ifelse(CCV_DIRECT($2, $3), 1, `    const float *a = x + m4_eval($5 * H * W);
@@ -71,9 +73,9 @@ m4_ifelse(CCV_DIRECT($2, $3), 1, `    const float *a = x + m4_eval($5 * H * W);
     const long sa = m4_eval($4 * $2 * $2 * CCV_P);
 ')m4_dnl
     for (int g = 0; g < $9; g++) {
-        for (int b = 0; b < n; b++)
-            mc_cuda_gemm(host, 1, 0, R, CG, CCV_P, a + b * sa + (long)g * R * CCV_P, CCV_P, 0,
-                dy + ((long)b * CO + $7 + g * CG) * CCV_P, CCV_P, 0, 1.0f, dw + $8 + (long)g * CG * R, R, 0, 1);
+        mc_cuda_gemm(host, 1, 0, R, CG, CCV_P, a + (long)g * R * CCV_P, CCV_P, sa, dy + ($7 + g * CG) * CCV_P, CCV_P,
+            m4_eval(CO * CCV_P), 0.0f, part, R, m4_eval(CG * R), n);
+        CU_MAP_RUN($1_dw_sum, m4_eval(CG * R)L, `n, part, dw + $8 + (long)g * CG * R');
 m4_ifelse(CCV_DIRECT($2, $3), 1, `        mc_cuda_gemm(host, 0, 1, CCV_P, R, CG, dy + ($7 + g * CG) * CCV_P, CCV_P, m4_eval(CO * CCV_P),
             w + $8 + (long)g * CG * R, R, 0, 1.0f, dx + ($5 + (long)g * R) * CCV_P, CCV_P, m4_eval(C * H * W), n);
 ', `        mc_cuda_gemm(host, 0, 1, CCV_P, R, CG, dy + ($7 + g * CG) * CCV_P, CCV_P, m4_eval(CO * CCV_P),
@@ -86,6 +88,8 @@ m4_popdef(`R', `CG')')
 
 # CCV_SCRATCH(k, ci, pad): floats of col for the batch (0 when direct).
 m4_define(`CCV_SCRATCH', `m4_ifelse(CCV_DIRECT($1, $3), 1, `0', `(size_t)n * m4_eval($2 * $1 * $1 * CCV_P)')')
+# CCV_PARTS(k, ci, co, groups): floats of the per-image weight gradients of a group.
+m4_define(`CCV_PARTS', `(size_t)n * m4_eval($3 / $4 * ($2 / $4) * $1 * $1)')
 
 # The shared start of a forward: y = bias or 0; and the bias gradient.
 m4_define(`CCV_INIT',
@@ -106,6 +110,7 @@ m4_define(`MC_CONV_KERNEL',
 m4_ifelse(CCV_DIRECT(K, PAD), 1, `', `CCV_PART(NAME, K, PAD, C, 0)')
 CCV_INIT()
 m4_ifelse(BIAS, 1, `CCV_DBIAS()')
+CU_IMAGE_SUM(NAME`'_dw_sum, m4_eval(CO / G * (C / G) * K * K))
 void NAME`'_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y)
 {
 m4_ifelse(CCV_DIRECT(K, PAD), 1, `', `    float *col = mc_cuda_scratch(host, CCV_SCRATCH(K, C, PAD));
@@ -117,7 +122,9 @@ CCV_FWD(NAME, K, PAD, C, 0, CO, 0, 0, G)m4_dnl
 void NAME`'_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias)
 {
-m4_ifelse(CCV_DIRECT(K, PAD), 1, `', `    float *col = mc_cuda_scratch(host, 2 * CCV_SCRATCH(K, C, PAD)), *dcol = col + CCV_SCRATCH(K, C, PAD);
+m4_ifelse(CCV_DIRECT(K, PAD), 1, `    float *part = mc_cuda_scratch(host, CCV_PARTS(K, C, CO, G));
+', `    float *col = mc_cuda_scratch(host, 2 * CCV_SCRATCH(K, C, PAD) + CCV_PARTS(K, C, CO, G));
+    float *dcol = col + CCV_SCRATCH(K, C, PAD), *part = dcol + CCV_SCRATCH(K, C, PAD);
 ')m4_dnl
 m4_ifelse(BIAS, 1, `    CU_MAP_RUN(NAME`'_dbias, (long)CO, `n, dy, dbias');
 ', `    (void)dbias;

@@ -119,12 +119,7 @@ MC_FOR(`tt', 0, m4_eval(CDW_KK(j) - 1), `        {
 }
 
 CU_KERNEL(NAME`'_dw, `int n, const float *x, const float *dy, float *part', `n, x, dy, part')
-CU_MAP(NAME`'_dw_sum, CDW_WTOTAL`'L, `int n, const float *part, float *dw', `n, part, dw',
-`        double s = 0;
-        for (int b = 0; b < n; b++)
-            s += part[(long)b * CDW_WTOTAL + i];
-        dw[i] += (float)s;
-')
+CU_IMAGE_SUM(NAME`'_dw_sum, CDW_WTOTAL)
 m4_ifelse(BIAS, 1, `CU_MAP(NAME`'_dbias, (long)C, `int n, const float *dy, float *dbias', `n, dy, dbias',
 `        double gb = 0;
         for (int b = 0; b < n; b++)

@@ -90,6 +90,24 @@ static __global__ void __launch_bounds__(256) conv_k3_c3_32_96x96_s1_p1_init_ker
 }
 
 
+MC_CU_HD static inline void conv_k3_c3_32_96x96_s1_p1_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (864L) ? first + 256 : (864L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        double s = 0;
+        for (int b = 0; b < n; b++)
+            s += part[(long)b * 864 + i];
+        grad[i] += (float)s;
+    }
+}
+
+static __global__ void __launch_bounds__(256) conv_k3_c3_32_96x96_s1_p1_dw_sum_kernel(int n, const float *part, float *grad)
+{
+    extern __shared__ float mc_shm[];
+    conv_k3_c3_32_96x96_s1_p1_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
+}
+
 void conv_k3_c3_32_96x96_s1_p1_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y)
 {
     float *col = mc_cuda_scratch(host, (size_t)n * 248832);
@@ -105,15 +123,16 @@ void conv_k3_c3_32_96x96_s1_p1_cu_fwd(int host, int n, const float *x, const flo
 void conv_k3_c3_32_96x96_s1_p1_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias)
 {
-    float *col = mc_cuda_scratch(host, 2 * (size_t)n * 248832), *dcol = col + (size_t)n * 248832;
+    float *col = mc_cuda_scratch(host, 2 * (size_t)n * 248832 + (size_t)n * 864);
+    float *dcol = col + (size_t)n * 248832, *part = dcol + (size_t)n * 248832;
     (void)dbias;
     MC_CU_RUN(host, conv_k3_c3_32_96x96_s1_p1_col_kernel, conv_k3_c3_32_96x96_s1_p1_col_body, ((n * 248832L) + 256 - 1) / 256, 256, 0, n, x, col);
     const float *a = col;
     const long sa = 248832;
     for (int g = 0; g < 1; g++) {
-        for (int b = 0; b < n; b++)
-            mc_cuda_gemm(host, 1, 0, 27, 32, 9216, a + b * sa + (long)g * 27 * 9216, 9216, 0,
-                dy + ((long)b * 32 + 0 + g * 32) * 9216, 9216, 0, 1.0f, dw + 0 + (long)g * 32 * 27, 27, 0, 1);
+        mc_cuda_gemm(host, 1, 0, 27, 32, 9216, a + (long)g * 27 * 9216, 9216, sa, dy + (0 + g * 32) * 9216, 9216,
+            294912, 0.0f, part, 27, 864, n);
+        MC_CU_RUN(host, conv_k3_c3_32_96x96_s1_p1_dw_sum_kernel, conv_k3_c3_32_96x96_s1_p1_dw_sum_body, ((864L) + 256 - 1) / 256, 256, 0, n, part, dw + 0 + (long)g * 32 * 27);
         mc_cuda_gemm(host, 0, 1, 9216, 27, 32, dy + (0 + g * 32) * 9216, 9216, 294912,
             w + 0 + (long)g * 32 * 27, 27, 0, 0.0f, dcol + (long)g * 27 * 9216, 9216, sa, n);
     }
@@ -156,6 +175,24 @@ static __global__ void __launch_bounds__(256) conv_k1_c96_16_96x96_s1_p0_b_dbias
     conv_k1_c96_16_96x96_s1_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, dbias);
 }
 
+MC_CU_HD static inline void conv_k1_c96_16_96x96_s1_p0_b_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (1536L) ? first + 256 : (1536L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        double s = 0;
+        for (int b = 0; b < n; b++)
+            s += part[(long)b * 1536 + i];
+        grad[i] += (float)s;
+    }
+}
+
+static __global__ void __launch_bounds__(256) conv_k1_c96_16_96x96_s1_p0_b_dw_sum_kernel(int n, const float *part, float *grad)
+{
+    extern __shared__ float mc_shm[];
+    conv_k1_c96_16_96x96_s1_p0_b_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
+}
+
 void conv_k1_c96_16_96x96_s1_p0_b_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y)
 {
     MC_CU_RUN(host, conv_k1_c96_16_96x96_s1_p0_b_init_kernel, conv_k1_c96_16_96x96_s1_p0_b_init_body, ((n * 147456L) + 256 - 1) / 256, 256, 0, n, bias, y);
@@ -169,13 +206,14 @@ void conv_k1_c96_16_96x96_s1_p0_b_cu_fwd(int host, int n, const float *x, const 
 void conv_k1_c96_16_96x96_s1_p0_b_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias)
 {
+    float *part = mc_cuda_scratch(host, (size_t)n * 1536);
     MC_CU_RUN(host, conv_k1_c96_16_96x96_s1_p0_b_dbias_kernel, conv_k1_c96_16_96x96_s1_p0_b_dbias_body, (((long)16) + 256 - 1) / 256, 256, 0, n, dy, dbias);
     const float *a = x + 0;
     const long sa = 884736;
     for (int g = 0; g < 1; g++) {
-        for (int b = 0; b < n; b++)
-            mc_cuda_gemm(host, 1, 0, 96, 16, 9216, a + b * sa + (long)g * 96 * 9216, 9216, 0,
-                dy + ((long)b * 16 + 0 + g * 16) * 9216, 9216, 0, 1.0f, dw + 0 + (long)g * 16 * 96, 96, 0, 1);
+        mc_cuda_gemm(host, 1, 0, 96, 16, 9216, a + (long)g * 96 * 9216, 9216, sa, dy + (0 + g * 16) * 9216, 9216,
+            147456, 0.0f, part, 96, 1536, n);
+        MC_CU_RUN(host, conv_k1_c96_16_96x96_s1_p0_b_dw_sum_kernel, conv_k1_c96_16_96x96_s1_p0_b_dw_sum_body, ((1536L) + 256 - 1) / 256, 256, 0, n, part, dw + 0 + (long)g * 16 * 96);
         mc_cuda_gemm(host, 0, 1, 9216, 96, 16, dy + (0 + g * 16) * 9216, 9216, 147456,
             w + 0 + (long)g * 16 * 96, 96, 0, 1.0f, dx + (0 + (long)g * 96) * 9216, 9216, 884736, n);
     }
@@ -199,6 +237,24 @@ static __global__ void __launch_bounds__(256) conv_k1_c16_96_96x96_s1_p0_init_ke
 }
 
 
+MC_CU_HD static inline void conv_k1_c16_96_96x96_s1_p0_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (1536L) ? first + 256 : (1536L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        double s = 0;
+        for (int b = 0; b < n; b++)
+            s += part[(long)b * 1536 + i];
+        grad[i] += (float)s;
+    }
+}
+
+static __global__ void __launch_bounds__(256) conv_k1_c16_96_96x96_s1_p0_dw_sum_kernel(int n, const float *part, float *grad)
+{
+    extern __shared__ float mc_shm[];
+    conv_k1_c16_96_96x96_s1_p0_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
+}
+
 void conv_k1_c16_96_96x96_s1_p0_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y)
 {
     MC_CU_RUN(host, conv_k1_c16_96_96x96_s1_p0_init_kernel, conv_k1_c16_96_96x96_s1_p0_init_body, ((n * 884736L) + 256 - 1) / 256, 256, 0, n, bias, y);
@@ -212,13 +268,14 @@ void conv_k1_c16_96_96x96_s1_p0_cu_fwd(int host, int n, const float *x, const fl
 void conv_k1_c16_96_96x96_s1_p0_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias)
 {
+    float *part = mc_cuda_scratch(host, (size_t)n * 1536);
     (void)dbias;
     const float *a = x + 0;
     const long sa = 147456;
     for (int g = 0; g < 1; g++) {
-        for (int b = 0; b < n; b++)
-            mc_cuda_gemm(host, 1, 0, 16, 96, 9216, a + b * sa + (long)g * 16 * 9216, 9216, 0,
-                dy + ((long)b * 96 + 0 + g * 96) * 9216, 9216, 0, 1.0f, dw + 0 + (long)g * 96 * 16, 16, 0, 1);
+        mc_cuda_gemm(host, 1, 0, 16, 96, 9216, a + (long)g * 16 * 9216, 9216, sa, dy + (0 + g * 96) * 9216, 9216,
+            884736, 0.0f, part, 16, 1536, n);
+        MC_CU_RUN(host, conv_k1_c16_96_96x96_s1_p0_dw_sum_kernel, conv_k1_c16_96_96x96_s1_p0_dw_sum_body, ((1536L) + 256 - 1) / 256, 256, 0, n, part, dw + 0 + (long)g * 96 * 16);
         mc_cuda_gemm(host, 0, 1, 9216, 16, 96, dy + (0 + g * 96) * 9216, 9216, 884736,
             w + 0 + (long)g * 96 * 16, 16, 0, 1.0f, dx + (0 + (long)g * 16) * 9216, 9216, 147456, n);
     }
@@ -309,6 +366,24 @@ static __global__ void __launch_bounds__(256) conv_k1_c192_24_96x96_s2_p0_b_dbia
     conv_k1_c192_24_96x96_s2_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, dbias);
 }
 
+MC_CU_HD static inline void conv_k1_c192_24_96x96_s2_p0_b_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (4608L) ? first + 256 : (4608L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        double s = 0;
+        for (int b = 0; b < n; b++)
+            s += part[(long)b * 4608 + i];
+        grad[i] += (float)s;
+    }
+}
+
+static __global__ void __launch_bounds__(256) conv_k1_c192_24_96x96_s2_p0_b_dw_sum_kernel(int n, const float *part, float *grad)
+{
+    extern __shared__ float mc_shm[];
+    conv_k1_c192_24_96x96_s2_p0_b_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
+}
+
 void conv_k1_c192_24_96x96_s2_p0_b_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y)
 {
     float *col = mc_cuda_scratch(host, (size_t)n * 442368);
@@ -324,15 +399,16 @@ void conv_k1_c192_24_96x96_s2_p0_b_cu_fwd(int host, int n, const float *x, const
 void conv_k1_c192_24_96x96_s2_p0_b_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias)
 {
-    float *col = mc_cuda_scratch(host, 2 * (size_t)n * 442368), *dcol = col + (size_t)n * 442368;
+    float *col = mc_cuda_scratch(host, 2 * (size_t)n * 442368 + (size_t)n * 4608);
+    float *dcol = col + (size_t)n * 442368, *part = dcol + (size_t)n * 442368;
     MC_CU_RUN(host, conv_k1_c192_24_96x96_s2_p0_b_dbias_kernel, conv_k1_c192_24_96x96_s2_p0_b_dbias_body, (((long)24) + 256 - 1) / 256, 256, 0, n, dy, dbias);
     MC_CU_RUN(host, conv_k1_c192_24_96x96_s2_p0_b_col_kernel, conv_k1_c192_24_96x96_s2_p0_b_col_body, ((n * 442368L) + 256 - 1) / 256, 256, 0, n, x, col);
     const float *a = col;
     const long sa = 442368;
     for (int g = 0; g < 1; g++) {
-        for (int b = 0; b < n; b++)
-            mc_cuda_gemm(host, 1, 0, 192, 24, 2304, a + b * sa + (long)g * 192 * 2304, 2304, 0,
-                dy + ((long)b * 24 + 0 + g * 24) * 2304, 2304, 0, 1.0f, dw + 0 + (long)g * 24 * 192, 192, 0, 1);
+        mc_cuda_gemm(host, 1, 0, 192, 24, 2304, a + (long)g * 192 * 2304, 2304, sa, dy + (0 + g * 24) * 2304, 2304,
+            55296, 0.0f, part, 192, 4608, n);
+        MC_CU_RUN(host, conv_k1_c192_24_96x96_s2_p0_b_dw_sum_kernel, conv_k1_c192_24_96x96_s2_p0_b_dw_sum_body, ((4608L) + 256 - 1) / 256, 256, 0, n, part, dw + 0 + (long)g * 24 * 192);
         mc_cuda_gemm(host, 0, 1, 2304, 192, 24, dy + (0 + g * 24) * 2304, 2304, 55296,
             w + 0 + (long)g * 24 * 192, 192, 0, 0.0f, dcol + (long)g * 192 * 2304, 2304, sa, n);
     }
@@ -357,6 +433,24 @@ static __global__ void __launch_bounds__(256) conv_k1_c24_144_48x48_s1_p0_init_k
 }
 
 
+MC_CU_HD static inline void conv_k1_c24_144_48x48_s1_p0_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (3456L) ? first + 256 : (3456L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        double s = 0;
+        for (int b = 0; b < n; b++)
+            s += part[(long)b * 3456 + i];
+        grad[i] += (float)s;
+    }
+}
+
+static __global__ void __launch_bounds__(256) conv_k1_c24_144_48x48_s1_p0_dw_sum_kernel(int n, const float *part, float *grad)
+{
+    extern __shared__ float mc_shm[];
+    conv_k1_c24_144_48x48_s1_p0_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
+}
+
 void conv_k1_c24_144_48x48_s1_p0_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y)
 {
     MC_CU_RUN(host, conv_k1_c24_144_48x48_s1_p0_init_kernel, conv_k1_c24_144_48x48_s1_p0_init_body, ((n * 331776L) + 256 - 1) / 256, 256, 0, n, bias, y);
@@ -370,13 +464,14 @@ void conv_k1_c24_144_48x48_s1_p0_cu_fwd(int host, int n, const float *x, const f
 void conv_k1_c24_144_48x48_s1_p0_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias)
 {
+    float *part = mc_cuda_scratch(host, (size_t)n * 3456);
     (void)dbias;
     const float *a = x + 0;
     const long sa = 55296;
     for (int g = 0; g < 1; g++) {
-        for (int b = 0; b < n; b++)
-            mc_cuda_gemm(host, 1, 0, 24, 144, 2304, a + b * sa + (long)g * 24 * 2304, 2304, 0,
-                dy + ((long)b * 144 + 0 + g * 144) * 2304, 2304, 0, 1.0f, dw + 0 + (long)g * 144 * 24, 24, 0, 1);
+        mc_cuda_gemm(host, 1, 0, 24, 144, 2304, a + (long)g * 24 * 2304, 2304, sa, dy + (0 + g * 144) * 2304, 2304,
+            331776, 0.0f, part, 24, 3456, n);
+        MC_CU_RUN(host, conv_k1_c24_144_48x48_s1_p0_dw_sum_kernel, conv_k1_c24_144_48x48_s1_p0_dw_sum_body, ((3456L) + 256 - 1) / 256, 256, 0, n, part, dw + 0 + (long)g * 144 * 24);
         mc_cuda_gemm(host, 0, 1, 2304, 24, 144, dy + (0 + g * 144) * 2304, 2304, 331776,
             w + 0 + (long)g * 144 * 24, 24, 0, 1.0f, dx + (0 + (long)g * 24) * 2304, 2304, 55296, n);
     }
@@ -418,6 +513,24 @@ static __global__ void __launch_bounds__(256) conv_k1_c288_24_48x48_s1_p0_b_dbia
     conv_k1_c288_24_48x48_s1_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, dbias);
 }
 
+MC_CU_HD static inline void conv_k1_c288_24_48x48_s1_p0_b_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (6912L) ? first + 256 : (6912L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        double s = 0;
+        for (int b = 0; b < n; b++)
+            s += part[(long)b * 6912 + i];
+        grad[i] += (float)s;
+    }
+}
+
+static __global__ void __launch_bounds__(256) conv_k1_c288_24_48x48_s1_p0_b_dw_sum_kernel(int n, const float *part, float *grad)
+{
+    extern __shared__ float mc_shm[];
+    conv_k1_c288_24_48x48_s1_p0_b_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
+}
+
 void conv_k1_c288_24_48x48_s1_p0_b_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y)
 {
     MC_CU_RUN(host, conv_k1_c288_24_48x48_s1_p0_b_init_kernel, conv_k1_c288_24_48x48_s1_p0_b_init_body, ((n * 55296L) + 256 - 1) / 256, 256, 0, n, bias, y);
@@ -431,13 +544,14 @@ void conv_k1_c288_24_48x48_s1_p0_b_cu_fwd(int host, int n, const float *x, const
 void conv_k1_c288_24_48x48_s1_p0_b_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias)
 {
+    float *part = mc_cuda_scratch(host, (size_t)n * 6912);
     MC_CU_RUN(host, conv_k1_c288_24_48x48_s1_p0_b_dbias_kernel, conv_k1_c288_24_48x48_s1_p0_b_dbias_body, (((long)24) + 256 - 1) / 256, 256, 0, n, dy, dbias);
     const float *a = x + 0;
     const long sa = 663552;
     for (int g = 0; g < 1; g++) {
-        for (int b = 0; b < n; b++)
-            mc_cuda_gemm(host, 1, 0, 288, 24, 2304, a + b * sa + (long)g * 288 * 2304, 2304, 0,
-                dy + ((long)b * 24 + 0 + g * 24) * 2304, 2304, 0, 1.0f, dw + 0 + (long)g * 24 * 288, 288, 0, 1);
+        mc_cuda_gemm(host, 1, 0, 288, 24, 2304, a + (long)g * 288 * 2304, 2304, sa, dy + (0 + g * 24) * 2304, 2304,
+            55296, 0.0f, part, 288, 6912, n);
+        MC_CU_RUN(host, conv_k1_c288_24_48x48_s1_p0_b_dw_sum_kernel, conv_k1_c288_24_48x48_s1_p0_b_dw_sum_body, ((6912L) + 256 - 1) / 256, 256, 0, n, part, dw + 0 + (long)g * 24 * 288);
         mc_cuda_gemm(host, 0, 1, 2304, 288, 24, dy + (0 + g * 24) * 2304, 2304, 55296,
             w + 0 + (long)g * 24 * 288, 288, 0, 1.0f, dx + (0 + (long)g * 288) * 2304, 2304, 663552, n);
     }
@@ -461,6 +575,24 @@ static __global__ void __launch_bounds__(256) conv_k1_c144_32_24x24_s1_p0_init_k
 }
 
 
+MC_CU_HD static inline void conv_k1_c144_32_24x24_s1_p0_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (4608L) ? first + 256 : (4608L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        double s = 0;
+        for (int b = 0; b < n; b++)
+            s += part[(long)b * 4608 + i];
+        grad[i] += (float)s;
+    }
+}
+
+static __global__ void __launch_bounds__(256) conv_k1_c144_32_24x24_s1_p0_dw_sum_kernel(int n, const float *part, float *grad)
+{
+    extern __shared__ float mc_shm[];
+    conv_k1_c144_32_24x24_s1_p0_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
+}
+
 void conv_k1_c144_32_24x24_s1_p0_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y)
 {
     MC_CU_RUN(host, conv_k1_c144_32_24x24_s1_p0_init_kernel, conv_k1_c144_32_24x24_s1_p0_init_body, ((n * 18432L) + 256 - 1) / 256, 256, 0, n, bias, y);
@@ -474,13 +606,14 @@ void conv_k1_c144_32_24x24_s1_p0_cu_fwd(int host, int n, const float *x, const f
 void conv_k1_c144_32_24x24_s1_p0_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias)
 {
+    float *part = mc_cuda_scratch(host, (size_t)n * 4608);
     (void)dbias;
     const float *a = x + 0;
     const long sa = 82944;
     for (int g = 0; g < 1; g++) {
-        for (int b = 0; b < n; b++)
-            mc_cuda_gemm(host, 1, 0, 144, 32, 576, a + b * sa + (long)g * 144 * 576, 576, 0,
-                dy + ((long)b * 32 + 0 + g * 32) * 576, 576, 0, 1.0f, dw + 0 + (long)g * 32 * 144, 144, 0, 1);
+        mc_cuda_gemm(host, 1, 0, 144, 32, 576, a + (long)g * 144 * 576, 576, sa, dy + (0 + g * 32) * 576, 576,
+            18432, 0.0f, part, 144, 4608, n);
+        MC_CU_RUN(host, conv_k1_c144_32_24x24_s1_p0_dw_sum_kernel, conv_k1_c144_32_24x24_s1_p0_dw_sum_body, ((4608L) + 256 - 1) / 256, 256, 0, n, part, dw + 0 + (long)g * 32 * 144);
         mc_cuda_gemm(host, 0, 1, 576, 144, 32, dy + (0 + g * 32) * 576, 576, 18432,
             w + 0 + (long)g * 32 * 144, 144, 0, 1.0f, dx + (0 + (long)g * 144) * 576, 576, 82944, n);
     }
@@ -504,6 +637,24 @@ static __global__ void __launch_bounds__(256) conv_k1_c32_192_24x24_s1_p0_init_k
 }
 
 
+MC_CU_HD static inline void conv_k1_c32_192_24x24_s1_p0_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (6144L) ? first + 256 : (6144L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        double s = 0;
+        for (int b = 0; b < n; b++)
+            s += part[(long)b * 6144 + i];
+        grad[i] += (float)s;
+    }
+}
+
+static __global__ void __launch_bounds__(256) conv_k1_c32_192_24x24_s1_p0_dw_sum_kernel(int n, const float *part, float *grad)
+{
+    extern __shared__ float mc_shm[];
+    conv_k1_c32_192_24x24_s1_p0_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
+}
+
 void conv_k1_c32_192_24x24_s1_p0_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y)
 {
     MC_CU_RUN(host, conv_k1_c32_192_24x24_s1_p0_init_kernel, conv_k1_c32_192_24x24_s1_p0_init_body, ((n * 110592L) + 256 - 1) / 256, 256, 0, n, bias, y);
@@ -517,13 +668,14 @@ void conv_k1_c32_192_24x24_s1_p0_cu_fwd(int host, int n, const float *x, const f
 void conv_k1_c32_192_24x24_s1_p0_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias)
 {
+    float *part = mc_cuda_scratch(host, (size_t)n * 6144);
     (void)dbias;
     const float *a = x + 0;
     const long sa = 18432;
     for (int g = 0; g < 1; g++) {
-        for (int b = 0; b < n; b++)
-            mc_cuda_gemm(host, 1, 0, 32, 192, 576, a + b * sa + (long)g * 32 * 576, 576, 0,
-                dy + ((long)b * 192 + 0 + g * 192) * 576, 576, 0, 1.0f, dw + 0 + (long)g * 192 * 32, 32, 0, 1);
+        mc_cuda_gemm(host, 1, 0, 32, 192, 576, a + (long)g * 32 * 576, 576, sa, dy + (0 + g * 192) * 576, 576,
+            110592, 0.0f, part, 32, 6144, n);
+        MC_CU_RUN(host, conv_k1_c32_192_24x24_s1_p0_dw_sum_kernel, conv_k1_c32_192_24x24_s1_p0_dw_sum_body, ((6144L) + 256 - 1) / 256, 256, 0, n, part, dw + 0 + (long)g * 192 * 32);
         mc_cuda_gemm(host, 0, 1, 576, 32, 192, dy + (0 + g * 192) * 576, 576, 110592,
             w + 0 + (long)g * 192 * 32, 32, 0, 1.0f, dx + (0 + (long)g * 32) * 576, 576, 18432, n);
     }
@@ -547,6 +699,24 @@ static __global__ void __launch_bounds__(256) conv_k1_c192_32_24x24_s1_p0_init_k
 }
 
 
+MC_CU_HD static inline void conv_k1_c192_32_24x24_s1_p0_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (6144L) ? first + 256 : (6144L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        double s = 0;
+        for (int b = 0; b < n; b++)
+            s += part[(long)b * 6144 + i];
+        grad[i] += (float)s;
+    }
+}
+
+static __global__ void __launch_bounds__(256) conv_k1_c192_32_24x24_s1_p0_dw_sum_kernel(int n, const float *part, float *grad)
+{
+    extern __shared__ float mc_shm[];
+    conv_k1_c192_32_24x24_s1_p0_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
+}
+
 void conv_k1_c192_32_24x24_s1_p0_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y)
 {
     MC_CU_RUN(host, conv_k1_c192_32_24x24_s1_p0_init_kernel, conv_k1_c192_32_24x24_s1_p0_init_body, ((n * 18432L) + 256 - 1) / 256, 256, 0, n, bias, y);
@@ -560,13 +730,14 @@ void conv_k1_c192_32_24x24_s1_p0_cu_fwd(int host, int n, const float *x, const f
 void conv_k1_c192_32_24x24_s1_p0_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias)
 {
+    float *part = mc_cuda_scratch(host, (size_t)n * 6144);
     (void)dbias;
     const float *a = x + 0;
     const long sa = 110592;
     for (int g = 0; g < 1; g++) {
-        for (int b = 0; b < n; b++)
-            mc_cuda_gemm(host, 1, 0, 192, 32, 576, a + b * sa + (long)g * 192 * 576, 576, 0,
-                dy + ((long)b * 32 + 0 + g * 32) * 576, 576, 0, 1.0f, dw + 0 + (long)g * 32 * 192, 192, 0, 1);
+        mc_cuda_gemm(host, 1, 0, 192, 32, 576, a + (long)g * 192 * 576, 576, sa, dy + (0 + g * 32) * 576, 576,
+            18432, 0.0f, part, 192, 6144, n);
+        MC_CU_RUN(host, conv_k1_c192_32_24x24_s1_p0_dw_sum_kernel, conv_k1_c192_32_24x24_s1_p0_dw_sum_body, ((6144L) + 256 - 1) / 256, 256, 0, n, part, dw + 0 + (long)g * 32 * 192);
         mc_cuda_gemm(host, 0, 1, 576, 192, 32, dy + (0 + g * 32) * 576, 576, 18432,
             w + 0 + (long)g * 32 * 192, 192, 0, 1.0f, dx + (0 + (long)g * 192) * 576, 576, 110592, n);
     }
@@ -590,6 +761,24 @@ static __global__ void __launch_bounds__(256) conv_k1_c192_64_12x12_s1_p0_init_k
 }
 
 
+MC_CU_HD static inline void conv_k1_c192_64_12x12_s1_p0_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (12288L) ? first + 256 : (12288L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        double s = 0;
+        for (int b = 0; b < n; b++)
+            s += part[(long)b * 12288 + i];
+        grad[i] += (float)s;
+    }
+}
+
+static __global__ void __launch_bounds__(256) conv_k1_c192_64_12x12_s1_p0_dw_sum_kernel(int n, const float *part, float *grad)
+{
+    extern __shared__ float mc_shm[];
+    conv_k1_c192_64_12x12_s1_p0_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
+}
+
 void conv_k1_c192_64_12x12_s1_p0_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y)
 {
     MC_CU_RUN(host, conv_k1_c192_64_12x12_s1_p0_init_kernel, conv_k1_c192_64_12x12_s1_p0_init_body, ((n * 9216L) + 256 - 1) / 256, 256, 0, n, bias, y);
@@ -603,13 +792,14 @@ void conv_k1_c192_64_12x12_s1_p0_cu_fwd(int host, int n, const float *x, const f
 void conv_k1_c192_64_12x12_s1_p0_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias)
 {
+    float *part = mc_cuda_scratch(host, (size_t)n * 12288);
     (void)dbias;
     const float *a = x + 0;
     const long sa = 27648;
     for (int g = 0; g < 1; g++) {
-        for (int b = 0; b < n; b++)
-            mc_cuda_gemm(host, 1, 0, 192, 64, 144, a + b * sa + (long)g * 192 * 144, 144, 0,
-                dy + ((long)b * 64 + 0 + g * 64) * 144, 144, 0, 1.0f, dw + 0 + (long)g * 64 * 192, 192, 0, 1);
+        mc_cuda_gemm(host, 1, 0, 192, 64, 144, a + (long)g * 192 * 144, 144, sa, dy + (0 + g * 64) * 144, 144,
+            9216, 0.0f, part, 192, 12288, n);
+        MC_CU_RUN(host, conv_k1_c192_64_12x12_s1_p0_dw_sum_kernel, conv_k1_c192_64_12x12_s1_p0_dw_sum_body, ((12288L) + 256 - 1) / 256, 256, 0, n, part, dw + 0 + (long)g * 64 * 192);
         mc_cuda_gemm(host, 0, 1, 144, 192, 64, dy + (0 + g * 64) * 144, 144, 9216,
             w + 0 + (long)g * 64 * 192, 192, 0, 1.0f, dx + (0 + (long)g * 192) * 144, 144, 27648, n);
     }
@@ -633,6 +823,24 @@ static __global__ void __launch_bounds__(256) conv_k1_c64_384_12x12_s1_p0_init_k
 }
 
 
+MC_CU_HD static inline void conv_k1_c64_384_12x12_s1_p0_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (24576L) ? first + 256 : (24576L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        double s = 0;
+        for (int b = 0; b < n; b++)
+            s += part[(long)b * 24576 + i];
+        grad[i] += (float)s;
+    }
+}
+
+static __global__ void __launch_bounds__(256) conv_k1_c64_384_12x12_s1_p0_dw_sum_kernel(int n, const float *part, float *grad)
+{
+    extern __shared__ float mc_shm[];
+    conv_k1_c64_384_12x12_s1_p0_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
+}
+
 void conv_k1_c64_384_12x12_s1_p0_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y)
 {
     MC_CU_RUN(host, conv_k1_c64_384_12x12_s1_p0_init_kernel, conv_k1_c64_384_12x12_s1_p0_init_body, ((n * 55296L) + 256 - 1) / 256, 256, 0, n, bias, y);
@@ -646,13 +854,14 @@ void conv_k1_c64_384_12x12_s1_p0_cu_fwd(int host, int n, const float *x, const f
 void conv_k1_c64_384_12x12_s1_p0_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias)
 {
+    float *part = mc_cuda_scratch(host, (size_t)n * 24576);
     (void)dbias;
     const float *a = x + 0;
     const long sa = 9216;
     for (int g = 0; g < 1; g++) {
-        for (int b = 0; b < n; b++)
-            mc_cuda_gemm(host, 1, 0, 64, 384, 144, a + b * sa + (long)g * 64 * 144, 144, 0,
-                dy + ((long)b * 384 + 0 + g * 384) * 144, 144, 0, 1.0f, dw + 0 + (long)g * 384 * 64, 64, 0, 1);
+        mc_cuda_gemm(host, 1, 0, 64, 384, 144, a + (long)g * 64 * 144, 144, sa, dy + (0 + g * 384) * 144, 144,
+            55296, 0.0f, part, 64, 24576, n);
+        MC_CU_RUN(host, conv_k1_c64_384_12x12_s1_p0_dw_sum_kernel, conv_k1_c64_384_12x12_s1_p0_dw_sum_body, ((24576L) + 256 - 1) / 256, 256, 0, n, part, dw + 0 + (long)g * 384 * 64);
         mc_cuda_gemm(host, 0, 1, 144, 64, 384, dy + (0 + g * 384) * 144, 144, 55296,
             w + 0 + (long)g * 384 * 64, 64, 0, 1.0f, dx + (0 + (long)g * 64) * 144, 144, 9216, n);
     }
@@ -676,6 +885,24 @@ static __global__ void __launch_bounds__(256) conv_k1_c384_64_12x12_s1_p0_init_k
 }
 
 
+MC_CU_HD static inline void conv_k1_c384_64_12x12_s1_p0_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (24576L) ? first + 256 : (24576L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        double s = 0;
+        for (int b = 0; b < n; b++)
+            s += part[(long)b * 24576 + i];
+        grad[i] += (float)s;
+    }
+}
+
+static __global__ void __launch_bounds__(256) conv_k1_c384_64_12x12_s1_p0_dw_sum_kernel(int n, const float *part, float *grad)
+{
+    extern __shared__ float mc_shm[];
+    conv_k1_c384_64_12x12_s1_p0_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
+}
+
 void conv_k1_c384_64_12x12_s1_p0_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y)
 {
     MC_CU_RUN(host, conv_k1_c384_64_12x12_s1_p0_init_kernel, conv_k1_c384_64_12x12_s1_p0_init_body, ((n * 9216L) + 256 - 1) / 256, 256, 0, n, bias, y);
@@ -689,13 +916,14 @@ void conv_k1_c384_64_12x12_s1_p0_cu_fwd(int host, int n, const float *x, const f
 void conv_k1_c384_64_12x12_s1_p0_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias)
 {
+    float *part = mc_cuda_scratch(host, (size_t)n * 24576);
     (void)dbias;
     const float *a = x + 0;
     const long sa = 55296;
     for (int g = 0; g < 1; g++) {
-        for (int b = 0; b < n; b++)
-            mc_cuda_gemm(host, 1, 0, 384, 64, 144, a + b * sa + (long)g * 384 * 144, 144, 0,
-                dy + ((long)b * 64 + 0 + g * 64) * 144, 144, 0, 1.0f, dw + 0 + (long)g * 64 * 384, 384, 0, 1);
+        mc_cuda_gemm(host, 1, 0, 384, 64, 144, a + (long)g * 384 * 144, 144, sa, dy + (0 + g * 64) * 144, 144,
+            9216, 0.0f, part, 384, 24576, n);
+        MC_CU_RUN(host, conv_k1_c384_64_12x12_s1_p0_dw_sum_kernel, conv_k1_c384_64_12x12_s1_p0_dw_sum_body, ((24576L) + 256 - 1) / 256, 256, 0, n, part, dw + 0 + (long)g * 64 * 384);
         mc_cuda_gemm(host, 0, 1, 144, 384, 64, dy + (0 + g * 64) * 144, 144, 9216,
             w + 0 + (long)g * 64 * 384, 384, 0, 1.0f, dx + (0 + (long)g * 384) * 144, 144, 55296, n);
     }
@@ -719,6 +947,24 @@ static __global__ void __launch_bounds__(256) conv_k1_c384_96_12x12_s1_p0_init_k
 }
 
 
+MC_CU_HD static inline void conv_k1_c384_96_12x12_s1_p0_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (36864L) ? first + 256 : (36864L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        double s = 0;
+        for (int b = 0; b < n; b++)
+            s += part[(long)b * 36864 + i];
+        grad[i] += (float)s;
+    }
+}
+
+static __global__ void __launch_bounds__(256) conv_k1_c384_96_12x12_s1_p0_dw_sum_kernel(int n, const float *part, float *grad)
+{
+    extern __shared__ float mc_shm[];
+    conv_k1_c384_96_12x12_s1_p0_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
+}
+
 void conv_k1_c384_96_12x12_s1_p0_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y)
 {
     MC_CU_RUN(host, conv_k1_c384_96_12x12_s1_p0_init_kernel, conv_k1_c384_96_12x12_s1_p0_init_body, ((n * 13824L) + 256 - 1) / 256, 256, 0, n, bias, y);
@@ -732,13 +978,14 @@ void conv_k1_c384_96_12x12_s1_p0_cu_fwd(int host, int n, const float *x, const f
 void conv_k1_c384_96_12x12_s1_p0_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias)
 {
+    float *part = mc_cuda_scratch(host, (size_t)n * 36864);
     (void)dbias;
     const float *a = x + 0;
     const long sa = 55296;
     for (int g = 0; g < 1; g++) {
-        for (int b = 0; b < n; b++)
-            mc_cuda_gemm(host, 1, 0, 384, 96, 144, a + b * sa + (long)g * 384 * 144, 144, 0,
-                dy + ((long)b * 96 + 0 + g * 96) * 144, 144, 0, 1.0f, dw + 0 + (long)g * 96 * 384, 384, 0, 1);
+        mc_cuda_gemm(host, 1, 0, 384, 96, 144, a + (long)g * 384 * 144, 144, sa, dy + (0 + g * 96) * 144, 144,
+            13824, 0.0f, part, 384, 36864, n);
+        MC_CU_RUN(host, conv_k1_c384_96_12x12_s1_p0_dw_sum_kernel, conv_k1_c384_96_12x12_s1_p0_dw_sum_body, ((36864L) + 256 - 1) / 256, 256, 0, n, part, dw + 0 + (long)g * 96 * 384);
         mc_cuda_gemm(host, 0, 1, 144, 384, 96, dy + (0 + g * 96) * 144, 144, 13824,
             w + 0 + (long)g * 96 * 384, 384, 0, 1.0f, dx + (0 + (long)g * 384) * 144, 144, 55296, n);
     }
@@ -762,6 +1009,24 @@ static __global__ void __launch_bounds__(256) conv_k1_c96_576_12x12_s1_p0_init_k
 }
 
 
+MC_CU_HD static inline void conv_k1_c96_576_12x12_s1_p0_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (55296L) ? first + 256 : (55296L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        double s = 0;
+        for (int b = 0; b < n; b++)
+            s += part[(long)b * 55296 + i];
+        grad[i] += (float)s;
+    }
+}
+
+static __global__ void __launch_bounds__(256) conv_k1_c96_576_12x12_s1_p0_dw_sum_kernel(int n, const float *part, float *grad)
+{
+    extern __shared__ float mc_shm[];
+    conv_k1_c96_576_12x12_s1_p0_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
+}
+
 void conv_k1_c96_576_12x12_s1_p0_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y)
 {
     MC_CU_RUN(host, conv_k1_c96_576_12x12_s1_p0_init_kernel, conv_k1_c96_576_12x12_s1_p0_init_body, ((n * 82944L) + 256 - 1) / 256, 256, 0, n, bias, y);
@@ -775,13 +1040,14 @@ void conv_k1_c96_576_12x12_s1_p0_cu_fwd(int host, int n, const float *x, const f
 void conv_k1_c96_576_12x12_s1_p0_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias)
 {
+    float *part = mc_cuda_scratch(host, (size_t)n * 55296);
     (void)dbias;
     const float *a = x + 0;
     const long sa = 13824;
     for (int g = 0; g < 1; g++) {
-        for (int b = 0; b < n; b++)
-            mc_cuda_gemm(host, 1, 0, 96, 576, 144, a + b * sa + (long)g * 96 * 144, 144, 0,
-                dy + ((long)b * 576 + 0 + g * 576) * 144, 144, 0, 1.0f, dw + 0 + (long)g * 576 * 96, 96, 0, 1);
+        mc_cuda_gemm(host, 1, 0, 96, 576, 144, a + (long)g * 96 * 144, 144, sa, dy + (0 + g * 576) * 144, 144,
+            82944, 0.0f, part, 96, 55296, n);
+        MC_CU_RUN(host, conv_k1_c96_576_12x12_s1_p0_dw_sum_kernel, conv_k1_c96_576_12x12_s1_p0_dw_sum_body, ((55296L) + 256 - 1) / 256, 256, 0, n, part, dw + 0 + (long)g * 576 * 96);
         mc_cuda_gemm(host, 0, 1, 144, 96, 576, dy + (0 + g * 576) * 144, 144, 82944,
             w + 0 + (long)g * 576 * 96, 96, 0, 1.0f, dx + (0 + (long)g * 96) * 144, 144, 13824, n);
     }
@@ -805,6 +1071,24 @@ static __global__ void __launch_bounds__(256) conv_k1_c576_96_12x12_s1_p0_init_k
 }
 
 
+MC_CU_HD static inline void conv_k1_c576_96_12x12_s1_p0_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (55296L) ? first + 256 : (55296L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        double s = 0;
+        for (int b = 0; b < n; b++)
+            s += part[(long)b * 55296 + i];
+        grad[i] += (float)s;
+    }
+}
+
+static __global__ void __launch_bounds__(256) conv_k1_c576_96_12x12_s1_p0_dw_sum_kernel(int n, const float *part, float *grad)
+{
+    extern __shared__ float mc_shm[];
+    conv_k1_c576_96_12x12_s1_p0_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
+}
+
 void conv_k1_c576_96_12x12_s1_p0_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y)
 {
     MC_CU_RUN(host, conv_k1_c576_96_12x12_s1_p0_init_kernel, conv_k1_c576_96_12x12_s1_p0_init_body, ((n * 13824L) + 256 - 1) / 256, 256, 0, n, bias, y);
@@ -818,13 +1102,14 @@ void conv_k1_c576_96_12x12_s1_p0_cu_fwd(int host, int n, const float *x, const f
 void conv_k1_c576_96_12x12_s1_p0_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias)
 {
+    float *part = mc_cuda_scratch(host, (size_t)n * 55296);
     (void)dbias;
     const float *a = x + 0;
     const long sa = 82944;
     for (int g = 0; g < 1; g++) {
-        for (int b = 0; b < n; b++)
-            mc_cuda_gemm(host, 1, 0, 576, 96, 144, a + b * sa + (long)g * 576 * 144, 144, 0,
-                dy + ((long)b * 96 + 0 + g * 96) * 144, 144, 0, 1.0f, dw + 0 + (long)g * 96 * 576, 576, 0, 1);
+        mc_cuda_gemm(host, 1, 0, 576, 96, 144, a + (long)g * 576 * 144, 144, sa, dy + (0 + g * 96) * 144, 144,
+            13824, 0.0f, part, 576, 55296, n);
+        MC_CU_RUN(host, conv_k1_c576_96_12x12_s1_p0_dw_sum_kernel, conv_k1_c576_96_12x12_s1_p0_dw_sum_body, ((55296L) + 256 - 1) / 256, 256, 0, n, part, dw + 0 + (long)g * 96 * 576);
         mc_cuda_gemm(host, 0, 1, 144, 576, 96, dy + (0 + g * 96) * 144, 144, 13824,
             w + 0 + (long)g * 96 * 576, 576, 0, 1.0f, dx + (0 + (long)g * 576) * 144, 144, 82944, n);
     }
@@ -848,6 +1133,24 @@ static __global__ void __launch_bounds__(256) conv_k1_c576_160_6x6_s1_p0_init_ke
 }
 
 
+MC_CU_HD static inline void conv_k1_c576_160_6x6_s1_p0_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (92160L) ? first + 256 : (92160L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        double s = 0;
+        for (int b = 0; b < n; b++)
+            s += part[(long)b * 92160 + i];
+        grad[i] += (float)s;
+    }
+}
+
+static __global__ void __launch_bounds__(256) conv_k1_c576_160_6x6_s1_p0_dw_sum_kernel(int n, const float *part, float *grad)
+{
+    extern __shared__ float mc_shm[];
+    conv_k1_c576_160_6x6_s1_p0_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
+}
+
 void conv_k1_c576_160_6x6_s1_p0_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y)
 {
     MC_CU_RUN(host, conv_k1_c576_160_6x6_s1_p0_init_kernel, conv_k1_c576_160_6x6_s1_p0_init_body, ((n * 5760L) + 256 - 1) / 256, 256, 0, n, bias, y);
@@ -861,13 +1164,14 @@ void conv_k1_c576_160_6x6_s1_p0_cu_fwd(int host, int n, const float *x, const fl
 void conv_k1_c576_160_6x6_s1_p0_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias)
 {
+    float *part = mc_cuda_scratch(host, (size_t)n * 92160);
     (void)dbias;
     const float *a = x + 0;
     const long sa = 20736;
     for (int g = 0; g < 1; g++) {
-        for (int b = 0; b < n; b++)
-            mc_cuda_gemm(host, 1, 0, 576, 160, 36, a + b * sa + (long)g * 576 * 36, 36, 0,
-                dy + ((long)b * 160 + 0 + g * 160) * 36, 36, 0, 1.0f, dw + 0 + (long)g * 160 * 576, 576, 0, 1);
+        mc_cuda_gemm(host, 1, 0, 576, 160, 36, a + (long)g * 576 * 36, 36, sa, dy + (0 + g * 160) * 36, 36,
+            5760, 0.0f, part, 576, 92160, n);
+        MC_CU_RUN(host, conv_k1_c576_160_6x6_s1_p0_dw_sum_kernel, conv_k1_c576_160_6x6_s1_p0_dw_sum_body, ((92160L) + 256 - 1) / 256, 256, 0, n, part, dw + 0 + (long)g * 160 * 576);
         mc_cuda_gemm(host, 0, 1, 36, 576, 160, dy + (0 + g * 160) * 36, 36, 5760,
             w + 0 + (long)g * 160 * 576, 576, 0, 1.0f, dx + (0 + (long)g * 576) * 36, 36, 20736, n);
     }
@@ -891,6 +1195,24 @@ static __global__ void __launch_bounds__(256) conv_k1_c160_960_6x6_s1_p0_init_ke
 }
 
 
+MC_CU_HD static inline void conv_k1_c160_960_6x6_s1_p0_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (153600L) ? first + 256 : (153600L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        double s = 0;
+        for (int b = 0; b < n; b++)
+            s += part[(long)b * 153600 + i];
+        grad[i] += (float)s;
+    }
+}
+
+static __global__ void __launch_bounds__(256) conv_k1_c160_960_6x6_s1_p0_dw_sum_kernel(int n, const float *part, float *grad)
+{
+    extern __shared__ float mc_shm[];
+    conv_k1_c160_960_6x6_s1_p0_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
+}
+
 void conv_k1_c160_960_6x6_s1_p0_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y)
 {
     MC_CU_RUN(host, conv_k1_c160_960_6x6_s1_p0_init_kernel, conv_k1_c160_960_6x6_s1_p0_init_body, ((n * 34560L) + 256 - 1) / 256, 256, 0, n, bias, y);
@@ -904,13 +1226,14 @@ void conv_k1_c160_960_6x6_s1_p0_cu_fwd(int host, int n, const float *x, const fl
 void conv_k1_c160_960_6x6_s1_p0_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias)
 {
+    float *part = mc_cuda_scratch(host, (size_t)n * 153600);
     (void)dbias;
     const float *a = x + 0;
     const long sa = 5760;
     for (int g = 0; g < 1; g++) {
-        for (int b = 0; b < n; b++)
-            mc_cuda_gemm(host, 1, 0, 160, 960, 36, a + b * sa + (long)g * 160 * 36, 36, 0,
-                dy + ((long)b * 960 + 0 + g * 960) * 36, 36, 0, 1.0f, dw + 0 + (long)g * 960 * 160, 160, 0, 1);
+        mc_cuda_gemm(host, 1, 0, 160, 960, 36, a + (long)g * 160 * 36, 36, sa, dy + (0 + g * 960) * 36, 36,
+            34560, 0.0f, part, 160, 153600, n);
+        MC_CU_RUN(host, conv_k1_c160_960_6x6_s1_p0_dw_sum_kernel, conv_k1_c160_960_6x6_s1_p0_dw_sum_body, ((153600L) + 256 - 1) / 256, 256, 0, n, part, dw + 0 + (long)g * 960 * 160);
         mc_cuda_gemm(host, 0, 1, 36, 160, 960, dy + (0 + g * 960) * 36, 36, 34560,
             w + 0 + (long)g * 960 * 160, 160, 0, 1.0f, dx + (0 + (long)g * 160) * 36, 36, 5760, n);
     }
@@ -934,6 +1257,24 @@ static __global__ void __launch_bounds__(256) conv_k1_c960_160_6x6_s1_p0_init_ke
 }
 
 
+MC_CU_HD static inline void conv_k1_c960_160_6x6_s1_p0_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (153600L) ? first + 256 : (153600L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        double s = 0;
+        for (int b = 0; b < n; b++)
+            s += part[(long)b * 153600 + i];
+        grad[i] += (float)s;
+    }
+}
+
+static __global__ void __launch_bounds__(256) conv_k1_c960_160_6x6_s1_p0_dw_sum_kernel(int n, const float *part, float *grad)
+{
+    extern __shared__ float mc_shm[];
+    conv_k1_c960_160_6x6_s1_p0_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
+}
+
 void conv_k1_c960_160_6x6_s1_p0_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y)
 {
     MC_CU_RUN(host, conv_k1_c960_160_6x6_s1_p0_init_kernel, conv_k1_c960_160_6x6_s1_p0_init_body, ((n * 5760L) + 256 - 1) / 256, 256, 0, n, bias, y);
@@ -947,13 +1288,14 @@ void conv_k1_c960_160_6x6_s1_p0_cu_fwd(int host, int n, const float *x, const fl
 void conv_k1_c960_160_6x6_s1_p0_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias)
 {
+    float *part = mc_cuda_scratch(host, (size_t)n * 153600);
     (void)dbias;
     const float *a = x + 0;
     const long sa = 34560;
     for (int g = 0; g < 1; g++) {
-        for (int b = 0; b < n; b++)
-            mc_cuda_gemm(host, 1, 0, 960, 160, 36, a + b * sa + (long)g * 960 * 36, 36, 0,
-                dy + ((long)b * 160 + 0 + g * 160) * 36, 36, 0, 1.0f, dw + 0 + (long)g * 160 * 960, 960, 0, 1);
+        mc_cuda_gemm(host, 1, 0, 960, 160, 36, a + (long)g * 960 * 36, 36, sa, dy + (0 + g * 160) * 36, 36,
+            5760, 0.0f, part, 960, 153600, n);
+        MC_CU_RUN(host, conv_k1_c960_160_6x6_s1_p0_dw_sum_kernel, conv_k1_c960_160_6x6_s1_p0_dw_sum_body, ((153600L) + 256 - 1) / 256, 256, 0, n, part, dw + 0 + (long)g * 160 * 960);
         mc_cuda_gemm(host, 0, 1, 36, 960, 160, dy + (0 + g * 160) * 36, 36, 5760,
             w + 0 + (long)g * 160 * 960, 960, 0, 1.0f, dx + (0 + (long)g * 960) * 36, 36, 34560, n);
     }
@@ -977,6 +1319,24 @@ static __global__ void __launch_bounds__(256) conv_k1_c960_320_6x6_s1_p0_init_ke
 }
 
 
+MC_CU_HD static inline void conv_k1_c960_320_6x6_s1_p0_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (307200L) ? first + 256 : (307200L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        double s = 0;
+        for (int b = 0; b < n; b++)
+            s += part[(long)b * 307200 + i];
+        grad[i] += (float)s;
+    }
+}
+
+static __global__ void __launch_bounds__(256) conv_k1_c960_320_6x6_s1_p0_dw_sum_kernel(int n, const float *part, float *grad)
+{
+    extern __shared__ float mc_shm[];
+    conv_k1_c960_320_6x6_s1_p0_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
+}
+
 void conv_k1_c960_320_6x6_s1_p0_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y)
 {
     MC_CU_RUN(host, conv_k1_c960_320_6x6_s1_p0_init_kernel, conv_k1_c960_320_6x6_s1_p0_init_body, ((n * 11520L) + 256 - 1) / 256, 256, 0, n, bias, y);
@@ -990,13 +1350,14 @@ void conv_k1_c960_320_6x6_s1_p0_cu_fwd(int host, int n, const float *x, const fl
 void conv_k1_c960_320_6x6_s1_p0_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias)
 {
+    float *part = mc_cuda_scratch(host, (size_t)n * 307200);
     (void)dbias;
     const float *a = x + 0;
     const long sa = 34560;
     for (int g = 0; g < 1; g++) {
-        for (int b = 0; b < n; b++)
-            mc_cuda_gemm(host, 1, 0, 960, 320, 36, a + b * sa + (long)g * 960 * 36, 36, 0,
-                dy + ((long)b * 320 + 0 + g * 320) * 36, 36, 0, 1.0f, dw + 0 + (long)g * 320 * 960, 960, 0, 1);
+        mc_cuda_gemm(host, 1, 0, 960, 320, 36, a + (long)g * 960 * 36, 36, sa, dy + (0 + g * 320) * 36, 36,
+            11520, 0.0f, part, 960, 307200, n);
+        MC_CU_RUN(host, conv_k1_c960_320_6x6_s1_p0_dw_sum_kernel, conv_k1_c960_320_6x6_s1_p0_dw_sum_body, ((307200L) + 256 - 1) / 256, 256, 0, n, part, dw + 0 + (long)g * 320 * 960);
         mc_cuda_gemm(host, 0, 1, 36, 960, 320, dy + (0 + g * 320) * 36, 36, 11520,
             w + 0 + (long)g * 320 * 960, 960, 0, 1.0f, dx + (0 + (long)g * 960) * 36, 36, 34560, n);
     }
@@ -1020,6 +1381,24 @@ static __global__ void __launch_bounds__(256) conv_k1_c320_1280_6x6_s1_p0_init_k
 }
 
 
+MC_CU_HD static inline void conv_k1_c320_1280_6x6_s1_p0_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (409600L) ? first + 256 : (409600L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        double s = 0;
+        for (int b = 0; b < n; b++)
+            s += part[(long)b * 409600 + i];
+        grad[i] += (float)s;
+    }
+}
+
+static __global__ void __launch_bounds__(256) conv_k1_c320_1280_6x6_s1_p0_dw_sum_kernel(int n, const float *part, float *grad)
+{
+    extern __shared__ float mc_shm[];
+    conv_k1_c320_1280_6x6_s1_p0_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
+}
+
 void conv_k1_c320_1280_6x6_s1_p0_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y)
 {
     MC_CU_RUN(host, conv_k1_c320_1280_6x6_s1_p0_init_kernel, conv_k1_c320_1280_6x6_s1_p0_init_body, ((n * 46080L) + 256 - 1) / 256, 256, 0, n, bias, y);
@@ -1033,13 +1412,14 @@ void conv_k1_c320_1280_6x6_s1_p0_cu_fwd(int host, int n, const float *x, const f
 void conv_k1_c320_1280_6x6_s1_p0_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias)
 {
+    float *part = mc_cuda_scratch(host, (size_t)n * 409600);
     (void)dbias;
     const float *a = x + 0;
     const long sa = 11520;
     for (int g = 0; g < 1; g++) {
-        for (int b = 0; b < n; b++)
-            mc_cuda_gemm(host, 1, 0, 320, 1280, 36, a + b * sa + (long)g * 320 * 36, 36, 0,
-                dy + ((long)b * 1280 + 0 + g * 1280) * 36, 36, 0, 1.0f, dw + 0 + (long)g * 1280 * 320, 320, 0, 1);
+        mc_cuda_gemm(host, 1, 0, 320, 1280, 36, a + (long)g * 320 * 36, 36, sa, dy + (0 + g * 1280) * 36, 36,
+            46080, 0.0f, part, 320, 409600, n);
+        MC_CU_RUN(host, conv_k1_c320_1280_6x6_s1_p0_dw_sum_kernel, conv_k1_c320_1280_6x6_s1_p0_dw_sum_body, ((409600L) + 256 - 1) / 256, 256, 0, n, part, dw + 0 + (long)g * 1280 * 320);
         mc_cuda_gemm(host, 0, 1, 36, 320, 1280, dy + (0 + g * 1280) * 36, 36, 46080,
             w + 0 + (long)g * 1280 * 320, 320, 0, 1.0f, dx + (0 + (long)g * 320) * 36, 36, 11520, n);
     }

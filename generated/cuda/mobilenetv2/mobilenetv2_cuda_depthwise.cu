@@ -968,7 +968,7 @@ static __global__ void __launch_bounds__(256) dw_k3_5_7_c32_96x96_s1_dw_kernel(i
     dw_k3_5_7_c32_96x96_s1_dw_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, dy, part);
 }
 
-MC_CU_HD static inline void dw_k3_5_7_c32_96x96_s1_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *dw)
+MC_CU_HD static inline void dw_k3_5_7_c32_96x96_s1_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (2656L) ? first + 256 : (2656L);
@@ -976,14 +976,14 @@ MC_CU_HD static inline void dw_k3_5_7_c32_96x96_s1_dw_sum_body(long block, int t
         double s = 0;
         for (int b = 0; b < n; b++)
             s += part[(long)b * 2656 + i];
-        dw[i] += (float)s;
+        grad[i] += (float)s;
     }
 }
 
-static __global__ void __launch_bounds__(256) dw_k3_5_7_c32_96x96_s1_dw_sum_kernel(int n, const float *part, float *dw)
+static __global__ void __launch_bounds__(256) dw_k3_5_7_c32_96x96_s1_dw_sum_kernel(int n, const float *part, float *grad)
 {
     extern __shared__ float mc_shm[];
-    dw_k3_5_7_c32_96x96_s1_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, dw);
+    dw_k3_5_7_c32_96x96_s1_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
 }
 
 
@@ -1473,7 +1473,7 @@ static __global__ void __launch_bounds__(256) dw_k3_5_c96_96x96_s1_dw_kernel(int
     dw_k3_5_c96_96x96_s1_dw_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, dy, part);
 }
 
-MC_CU_HD static inline void dw_k3_5_c96_96x96_s1_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *dw)
+MC_CU_HD static inline void dw_k3_5_c96_96x96_s1_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (3264L) ? first + 256 : (3264L);
@@ -1481,14 +1481,14 @@ MC_CU_HD static inline void dw_k3_5_c96_96x96_s1_dw_sum_body(long block, int tid
         double s = 0;
         for (int b = 0; b < n; b++)
             s += part[(long)b * 3264 + i];
-        dw[i] += (float)s;
+        grad[i] += (float)s;
     }
 }
 
-static __global__ void __launch_bounds__(256) dw_k3_5_c96_96x96_s1_dw_sum_kernel(int n, const float *part, float *dw)
+static __global__ void __launch_bounds__(256) dw_k3_5_c96_96x96_s1_dw_sum_kernel(int n, const float *part, float *grad)
 {
     extern __shared__ float mc_shm[];
-    dw_k3_5_c96_96x96_s1_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, dw);
+    dw_k3_5_c96_96x96_s1_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
 }
 
 
@@ -1978,7 +1978,7 @@ static __global__ void __launch_bounds__(256) dw_k3_5_c144_48x48_s1_dw_kernel(in
     dw_k3_5_c144_48x48_s1_dw_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, dy, part);
 }
 
-MC_CU_HD static inline void dw_k3_5_c144_48x48_s1_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *dw)
+MC_CU_HD static inline void dw_k3_5_c144_48x48_s1_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (4896L) ? first + 256 : (4896L);
@@ -1986,14 +1986,14 @@ MC_CU_HD static inline void dw_k3_5_c144_48x48_s1_dw_sum_body(long block, int ti
         double s = 0;
         for (int b = 0; b < n; b++)
             s += part[(long)b * 4896 + i];
-        dw[i] += (float)s;
+        grad[i] += (float)s;
     }
 }
 
-static __global__ void __launch_bounds__(256) dw_k3_5_c144_48x48_s1_dw_sum_kernel(int n, const float *part, float *dw)
+static __global__ void __launch_bounds__(256) dw_k3_5_c144_48x48_s1_dw_sum_kernel(int n, const float *part, float *grad)
 {
     extern __shared__ float mc_shm[];
-    dw_k3_5_c144_48x48_s1_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, dw);
+    dw_k3_5_c144_48x48_s1_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
 }
 
 
@@ -2208,7 +2208,7 @@ static __global__ void __launch_bounds__(256) dw_k3_c144_48x48_s2_dw_kernel(int 
     dw_k3_c144_48x48_s2_dw_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, dy, part);
 }
 
-MC_CU_HD static inline void dw_k3_c144_48x48_s2_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *dw)
+MC_CU_HD static inline void dw_k3_c144_48x48_s2_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (1296L) ? first + 256 : (1296L);
@@ -2216,14 +2216,14 @@ MC_CU_HD static inline void dw_k3_c144_48x48_s2_dw_sum_body(long block, int tid,
         double s = 0;
         for (int b = 0; b < n; b++)
             s += part[(long)b * 1296 + i];
-        dw[i] += (float)s;
+        grad[i] += (float)s;
     }
 }
 
-static __global__ void __launch_bounds__(256) dw_k3_c144_48x48_s2_dw_sum_kernel(int n, const float *part, float *dw)
+static __global__ void __launch_bounds__(256) dw_k3_c144_48x48_s2_dw_sum_kernel(int n, const float *part, float *grad)
 {
     extern __shared__ float mc_shm[];
-    dw_k3_c144_48x48_s2_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, dw);
+    dw_k3_c144_48x48_s2_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
 }
 
 
@@ -2438,7 +2438,7 @@ static __global__ void __launch_bounds__(256) dw_k3_c192_24x24_s1_dw_kernel(int 
     dw_k3_c192_24x24_s1_dw_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, dy, part);
 }
 
-MC_CU_HD static inline void dw_k3_c192_24x24_s1_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *dw)
+MC_CU_HD static inline void dw_k3_c192_24x24_s1_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (1728L) ? first + 256 : (1728L);
@@ -2446,14 +2446,14 @@ MC_CU_HD static inline void dw_k3_c192_24x24_s1_dw_sum_body(long block, int tid,
         double s = 0;
         for (int b = 0; b < n; b++)
             s += part[(long)b * 1728 + i];
-        dw[i] += (float)s;
+        grad[i] += (float)s;
     }
 }
 
-static __global__ void __launch_bounds__(256) dw_k3_c192_24x24_s1_dw_sum_kernel(int n, const float *part, float *dw)
+static __global__ void __launch_bounds__(256) dw_k3_c192_24x24_s1_dw_sum_kernel(int n, const float *part, float *grad)
 {
     extern __shared__ float mc_shm[];
-    dw_k3_c192_24x24_s1_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, dw);
+    dw_k3_c192_24x24_s1_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
 }
 
 
@@ -2668,7 +2668,7 @@ static __global__ void __launch_bounds__(256) dw_k3_c192_24x24_s2_dw_kernel(int 
     dw_k3_c192_24x24_s2_dw_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, dy, part);
 }
 
-MC_CU_HD static inline void dw_k3_c192_24x24_s2_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *dw)
+MC_CU_HD static inline void dw_k3_c192_24x24_s2_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (1728L) ? first + 256 : (1728L);
@@ -2676,14 +2676,14 @@ MC_CU_HD static inline void dw_k3_c192_24x24_s2_dw_sum_body(long block, int tid,
         double s = 0;
         for (int b = 0; b < n; b++)
             s += part[(long)b * 1728 + i];
-        dw[i] += (float)s;
+        grad[i] += (float)s;
     }
 }
 
-static __global__ void __launch_bounds__(256) dw_k3_c192_24x24_s2_dw_sum_kernel(int n, const float *part, float *dw)
+static __global__ void __launch_bounds__(256) dw_k3_c192_24x24_s2_dw_sum_kernel(int n, const float *part, float *grad)
 {
     extern __shared__ float mc_shm[];
-    dw_k3_c192_24x24_s2_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, dw);
+    dw_k3_c192_24x24_s2_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
 }
 
 
@@ -2898,7 +2898,7 @@ static __global__ void __launch_bounds__(256) dw_k3_c384_12x12_s1_dw_kernel(int 
     dw_k3_c384_12x12_s1_dw_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, dy, part);
 }
 
-MC_CU_HD static inline void dw_k3_c384_12x12_s1_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *dw)
+MC_CU_HD static inline void dw_k3_c384_12x12_s1_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (3456L) ? first + 256 : (3456L);
@@ -2906,14 +2906,14 @@ MC_CU_HD static inline void dw_k3_c384_12x12_s1_dw_sum_body(long block, int tid,
         double s = 0;
         for (int b = 0; b < n; b++)
             s += part[(long)b * 3456 + i];
-        dw[i] += (float)s;
+        grad[i] += (float)s;
     }
 }
 
-static __global__ void __launch_bounds__(256) dw_k3_c384_12x12_s1_dw_sum_kernel(int n, const float *part, float *dw)
+static __global__ void __launch_bounds__(256) dw_k3_c384_12x12_s1_dw_sum_kernel(int n, const float *part, float *grad)
 {
     extern __shared__ float mc_shm[];
-    dw_k3_c384_12x12_s1_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, dw);
+    dw_k3_c384_12x12_s1_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
 }
 
 
@@ -3128,7 +3128,7 @@ static __global__ void __launch_bounds__(256) dw_k3_c576_12x12_s1_dw_kernel(int 
     dw_k3_c576_12x12_s1_dw_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, dy, part);
 }
 
-MC_CU_HD static inline void dw_k3_c576_12x12_s1_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *dw)
+MC_CU_HD static inline void dw_k3_c576_12x12_s1_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (5184L) ? first + 256 : (5184L);
@@ -3136,14 +3136,14 @@ MC_CU_HD static inline void dw_k3_c576_12x12_s1_dw_sum_body(long block, int tid,
         double s = 0;
         for (int b = 0; b < n; b++)
             s += part[(long)b * 5184 + i];
-        dw[i] += (float)s;
+        grad[i] += (float)s;
     }
 }
 
-static __global__ void __launch_bounds__(256) dw_k3_c576_12x12_s1_dw_sum_kernel(int n, const float *part, float *dw)
+static __global__ void __launch_bounds__(256) dw_k3_c576_12x12_s1_dw_sum_kernel(int n, const float *part, float *grad)
 {
     extern __shared__ float mc_shm[];
-    dw_k3_c576_12x12_s1_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, dw);
+    dw_k3_c576_12x12_s1_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
 }
 
 
@@ -3358,7 +3358,7 @@ static __global__ void __launch_bounds__(256) dw_k3_c576_12x12_s2_dw_kernel(int 
     dw_k3_c576_12x12_s2_dw_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, dy, part);
 }
 
-MC_CU_HD static inline void dw_k3_c576_12x12_s2_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *dw)
+MC_CU_HD static inline void dw_k3_c576_12x12_s2_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (5184L) ? first + 256 : (5184L);
@@ -3366,14 +3366,14 @@ MC_CU_HD static inline void dw_k3_c576_12x12_s2_dw_sum_body(long block, int tid,
         double s = 0;
         for (int b = 0; b < n; b++)
             s += part[(long)b * 5184 + i];
-        dw[i] += (float)s;
+        grad[i] += (float)s;
     }
 }
 
-static __global__ void __launch_bounds__(256) dw_k3_c576_12x12_s2_dw_sum_kernel(int n, const float *part, float *dw)
+static __global__ void __launch_bounds__(256) dw_k3_c576_12x12_s2_dw_sum_kernel(int n, const float *part, float *grad)
 {
     extern __shared__ float mc_shm[];
-    dw_k3_c576_12x12_s2_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, dw);
+    dw_k3_c576_12x12_s2_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
 }
 
 
@@ -3588,7 +3588,7 @@ static __global__ void __launch_bounds__(256) dw_k3_c960_6x6_s1_dw_kernel(int n,
     dw_k3_c960_6x6_s1_dw_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, dy, part);
 }
 
-MC_CU_HD static inline void dw_k3_c960_6x6_s1_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *dw)
+MC_CU_HD static inline void dw_k3_c960_6x6_s1_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (8640L) ? first + 256 : (8640L);
@@ -3596,14 +3596,14 @@ MC_CU_HD static inline void dw_k3_c960_6x6_s1_dw_sum_body(long block, int tid, i
         double s = 0;
         for (int b = 0; b < n; b++)
             s += part[(long)b * 8640 + i];
-        dw[i] += (float)s;
+        grad[i] += (float)s;
     }
 }
 
-static __global__ void __launch_bounds__(256) dw_k3_c960_6x6_s1_dw_sum_kernel(int n, const float *part, float *dw)
+static __global__ void __launch_bounds__(256) dw_k3_c960_6x6_s1_dw_sum_kernel(int n, const float *part, float *grad)
 {
     extern __shared__ float mc_shm[];
-    dw_k3_c960_6x6_s1_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, dw);
+    dw_k3_c960_6x6_s1_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
 }
 
 

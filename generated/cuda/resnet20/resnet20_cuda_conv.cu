@@ -90,6 +90,24 @@ static __global__ void __launch_bounds__(256) conv_k3_c3_16_32x32_s1_p1_init_ker
 }
 
 
+MC_CU_HD static inline void conv_k3_c3_16_32x32_s1_p1_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (432L) ? first + 256 : (432L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        double s = 0;
+        for (int b = 0; b < n; b++)
+            s += part[(long)b * 432 + i];
+        grad[i] += (float)s;
+    }
+}
+
+static __global__ void __launch_bounds__(256) conv_k3_c3_16_32x32_s1_p1_dw_sum_kernel(int n, const float *part, float *grad)
+{
+    extern __shared__ float mc_shm[];
+    conv_k3_c3_16_32x32_s1_p1_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
+}
+
 void conv_k3_c3_16_32x32_s1_p1_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y)
 {
     float *col = mc_cuda_scratch(host, (size_t)n * 27648);
@@ -105,15 +123,16 @@ void conv_k3_c3_16_32x32_s1_p1_cu_fwd(int host, int n, const float *x, const flo
 void conv_k3_c3_16_32x32_s1_p1_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias)
 {
-    float *col = mc_cuda_scratch(host, 2 * (size_t)n * 27648), *dcol = col + (size_t)n * 27648;
+    float *col = mc_cuda_scratch(host, 2 * (size_t)n * 27648 + (size_t)n * 432);
+    float *dcol = col + (size_t)n * 27648, *part = dcol + (size_t)n * 27648;
     (void)dbias;
     MC_CU_RUN(host, conv_k3_c3_16_32x32_s1_p1_col_kernel, conv_k3_c3_16_32x32_s1_p1_col_body, ((n * 27648L) + 256 - 1) / 256, 256, 0, n, x, col);
     const float *a = col;
     const long sa = 27648;
     for (int g = 0; g < 1; g++) {
-        for (int b = 0; b < n; b++)
-            mc_cuda_gemm(host, 1, 0, 27, 16, 1024, a + b * sa + (long)g * 27 * 1024, 1024, 0,
-                dy + ((long)b * 16 + 0 + g * 16) * 1024, 1024, 0, 1.0f, dw + 0 + (long)g * 16 * 27, 27, 0, 1);
+        mc_cuda_gemm(host, 1, 0, 27, 16, 1024, a + (long)g * 27 * 1024, 1024, sa, dy + (0 + g * 16) * 1024, 1024,
+            16384, 0.0f, part, 27, 432, n);
+        MC_CU_RUN(host, conv_k3_c3_16_32x32_s1_p1_dw_sum_kernel, conv_k3_c3_16_32x32_s1_p1_dw_sum_body, ((432L) + 256 - 1) / 256, 256, 0, n, part, dw + 0 + (long)g * 16 * 27);
         mc_cuda_gemm(host, 0, 1, 1024, 27, 16, dy + (0 + g * 16) * 1024, 1024, 16384,
             w + 0 + (long)g * 16 * 27, 27, 0, 0.0f, dcol + (long)g * 27 * 1024, 1024, sa, n);
     }
@@ -156,6 +175,24 @@ static __global__ void __launch_bounds__(256) conv_k1_c48_16_32x32_s1_p0_b_dbias
     conv_k1_c48_16_32x32_s1_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, dbias);
 }
 
+MC_CU_HD static inline void conv_k1_c48_16_32x32_s1_p0_b_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (768L) ? first + 256 : (768L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        double s = 0;
+        for (int b = 0; b < n; b++)
+            s += part[(long)b * 768 + i];
+        grad[i] += (float)s;
+    }
+}
+
+static __global__ void __launch_bounds__(256) conv_k1_c48_16_32x32_s1_p0_b_dw_sum_kernel(int n, const float *part, float *grad)
+{
+    extern __shared__ float mc_shm[];
+    conv_k1_c48_16_32x32_s1_p0_b_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
+}
+
 void conv_k1_c48_16_32x32_s1_p0_b_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y)
 {
     MC_CU_RUN(host, conv_k1_c48_16_32x32_s1_p0_b_init_kernel, conv_k1_c48_16_32x32_s1_p0_b_init_body, ((n * 16384L) + 256 - 1) / 256, 256, 0, n, bias, y);
@@ -169,13 +206,14 @@ void conv_k1_c48_16_32x32_s1_p0_b_cu_fwd(int host, int n, const float *x, const 
 void conv_k1_c48_16_32x32_s1_p0_b_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias)
 {
+    float *part = mc_cuda_scratch(host, (size_t)n * 768);
     MC_CU_RUN(host, conv_k1_c48_16_32x32_s1_p0_b_dbias_kernel, conv_k1_c48_16_32x32_s1_p0_b_dbias_body, (((long)16) + 256 - 1) / 256, 256, 0, n, dy, dbias);
     const float *a = x + 0;
     const long sa = 49152;
     for (int g = 0; g < 1; g++) {
-        for (int b = 0; b < n; b++)
-            mc_cuda_gemm(host, 1, 0, 48, 16, 1024, a + b * sa + (long)g * 48 * 1024, 1024, 0,
-                dy + ((long)b * 16 + 0 + g * 16) * 1024, 1024, 0, 1.0f, dw + 0 + (long)g * 16 * 48, 48, 0, 1);
+        mc_cuda_gemm(host, 1, 0, 48, 16, 1024, a + (long)g * 48 * 1024, 1024, sa, dy + (0 + g * 16) * 1024, 1024,
+            16384, 0.0f, part, 48, 768, n);
+        MC_CU_RUN(host, conv_k1_c48_16_32x32_s1_p0_b_dw_sum_kernel, conv_k1_c48_16_32x32_s1_p0_b_dw_sum_body, ((768L) + 256 - 1) / 256, 256, 0, n, part, dw + 0 + (long)g * 16 * 48);
         mc_cuda_gemm(host, 0, 1, 1024, 48, 16, dy + (0 + g * 16) * 1024, 1024, 16384,
             w + 0 + (long)g * 16 * 48, 48, 0, 1.0f, dx + (0 + (long)g * 48) * 1024, 1024, 49152, n);
     }
@@ -268,6 +306,24 @@ static __global__ void __launch_bounds__(256) conv_k3_c16_16_32x32_s1_p1_init_ke
 }
 
 
+MC_CU_HD static inline void conv_k3_c16_16_32x32_s1_p1_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (2304L) ? first + 256 : (2304L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        double s = 0;
+        for (int b = 0; b < n; b++)
+            s += part[(long)b * 2304 + i];
+        grad[i] += (float)s;
+    }
+}
+
+static __global__ void __launch_bounds__(256) conv_k3_c16_16_32x32_s1_p1_dw_sum_kernel(int n, const float *part, float *grad)
+{
+    extern __shared__ float mc_shm[];
+    conv_k3_c16_16_32x32_s1_p1_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
+}
+
 void conv_k3_c16_16_32x32_s1_p1_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y)
 {
     float *col = mc_cuda_scratch(host, (size_t)n * 147456);
@@ -283,15 +339,16 @@ void conv_k3_c16_16_32x32_s1_p1_cu_fwd(int host, int n, const float *x, const fl
 void conv_k3_c16_16_32x32_s1_p1_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias)
 {
-    float *col = mc_cuda_scratch(host, 2 * (size_t)n * 147456), *dcol = col + (size_t)n * 147456;
+    float *col = mc_cuda_scratch(host, 2 * (size_t)n * 147456 + (size_t)n * 2304);
+    float *dcol = col + (size_t)n * 147456, *part = dcol + (size_t)n * 147456;
     (void)dbias;
     MC_CU_RUN(host, conv_k3_c16_16_32x32_s1_p1_col_kernel, conv_k3_c16_16_32x32_s1_p1_col_body, ((n * 147456L) + 256 - 1) / 256, 256, 0, n, x, col);
     const float *a = col;
     const long sa = 147456;
     for (int g = 0; g < 1; g++) {
-        for (int b = 0; b < n; b++)
-            mc_cuda_gemm(host, 1, 0, 144, 16, 1024, a + b * sa + (long)g * 144 * 1024, 1024, 0,
-                dy + ((long)b * 16 + 0 + g * 16) * 1024, 1024, 0, 1.0f, dw + 0 + (long)g * 16 * 144, 144, 0, 1);
+        mc_cuda_gemm(host, 1, 0, 144, 16, 1024, a + (long)g * 144 * 1024, 1024, sa, dy + (0 + g * 16) * 1024, 1024,
+            16384, 0.0f, part, 144, 2304, n);
+        MC_CU_RUN(host, conv_k3_c16_16_32x32_s1_p1_dw_sum_kernel, conv_k3_c16_16_32x32_s1_p1_dw_sum_body, ((2304L) + 256 - 1) / 256, 256, 0, n, part, dw + 0 + (long)g * 16 * 144);
         mc_cuda_gemm(host, 0, 1, 1024, 144, 16, dy + (0 + g * 16) * 1024, 1024, 16384,
             w + 0 + (long)g * 16 * 144, 144, 0, 0.0f, dcol + (long)g * 144 * 1024, 1024, sa, n);
     }
@@ -383,6 +440,24 @@ static __global__ void __launch_bounds__(256) conv_k1_c32_32_32x32_s2_p0_b_dbias
     conv_k1_c32_32_32x32_s2_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, dbias);
 }
 
+MC_CU_HD static inline void conv_k1_c32_32_32x32_s2_p0_b_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (1024L) ? first + 256 : (1024L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        double s = 0;
+        for (int b = 0; b < n; b++)
+            s += part[(long)b * 1024 + i];
+        grad[i] += (float)s;
+    }
+}
+
+static __global__ void __launch_bounds__(256) conv_k1_c32_32_32x32_s2_p0_b_dw_sum_kernel(int n, const float *part, float *grad)
+{
+    extern __shared__ float mc_shm[];
+    conv_k1_c32_32_32x32_s2_p0_b_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
+}
+
 void conv_k1_c32_32_32x32_s2_p0_b_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y)
 {
     float *col = mc_cuda_scratch(host, (size_t)n * 8192);
@@ -398,15 +473,16 @@ void conv_k1_c32_32_32x32_s2_p0_b_cu_fwd(int host, int n, const float *x, const 
 void conv_k1_c32_32_32x32_s2_p0_b_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias)
 {
-    float *col = mc_cuda_scratch(host, 2 * (size_t)n * 8192), *dcol = col + (size_t)n * 8192;
+    float *col = mc_cuda_scratch(host, 2 * (size_t)n * 8192 + (size_t)n * 1024);
+    float *dcol = col + (size_t)n * 8192, *part = dcol + (size_t)n * 8192;
     MC_CU_RUN(host, conv_k1_c32_32_32x32_s2_p0_b_dbias_kernel, conv_k1_c32_32_32x32_s2_p0_b_dbias_body, (((long)32) + 256 - 1) / 256, 256, 0, n, dy, dbias);
     MC_CU_RUN(host, conv_k1_c32_32_32x32_s2_p0_b_col_kernel, conv_k1_c32_32_32x32_s2_p0_b_col_body, ((n * 8192L) + 256 - 1) / 256, 256, 0, n, x, col);
     const float *a = col;
     const long sa = 8192;
     for (int g = 0; g < 1; g++) {
-        for (int b = 0; b < n; b++)
-            mc_cuda_gemm(host, 1, 0, 32, 32, 256, a + b * sa + (long)g * 32 * 256, 256, 0,
-                dy + ((long)b * 32 + 0 + g * 32) * 256, 256, 0, 1.0f, dw + 0 + (long)g * 32 * 32, 32, 0, 1);
+        mc_cuda_gemm(host, 1, 0, 32, 32, 256, a + (long)g * 32 * 256, 256, sa, dy + (0 + g * 32) * 256, 256,
+            8192, 0.0f, part, 32, 1024, n);
+        MC_CU_RUN(host, conv_k1_c32_32_32x32_s2_p0_b_dw_sum_kernel, conv_k1_c32_32_32x32_s2_p0_b_dw_sum_body, ((1024L) + 256 - 1) / 256, 256, 0, n, part, dw + 0 + (long)g * 32 * 32);
         mc_cuda_gemm(host, 0, 1, 256, 32, 32, dy + (0 + g * 32) * 256, 256, 8192,
             w + 0 + (long)g * 32 * 32, 32, 0, 0.0f, dcol + (long)g * 32 * 256, 256, sa, n);
     }
@@ -500,6 +576,24 @@ static __global__ void __launch_bounds__(256) conv_k3_c32_32_16x16_s1_p1_init_ke
 }
 
 
+MC_CU_HD static inline void conv_k3_c32_32_16x16_s1_p1_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (9216L) ? first + 256 : (9216L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        double s = 0;
+        for (int b = 0; b < n; b++)
+            s += part[(long)b * 9216 + i];
+        grad[i] += (float)s;
+    }
+}
+
+static __global__ void __launch_bounds__(256) conv_k3_c32_32_16x16_s1_p1_dw_sum_kernel(int n, const float *part, float *grad)
+{
+    extern __shared__ float mc_shm[];
+    conv_k3_c32_32_16x16_s1_p1_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
+}
+
 void conv_k3_c32_32_16x16_s1_p1_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y)
 {
     float *col = mc_cuda_scratch(host, (size_t)n * 73728);
@@ -515,15 +609,16 @@ void conv_k3_c32_32_16x16_s1_p1_cu_fwd(int host, int n, const float *x, const fl
 void conv_k3_c32_32_16x16_s1_p1_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias)
 {
-    float *col = mc_cuda_scratch(host, 2 * (size_t)n * 73728), *dcol = col + (size_t)n * 73728;
+    float *col = mc_cuda_scratch(host, 2 * (size_t)n * 73728 + (size_t)n * 9216);
+    float *dcol = col + (size_t)n * 73728, *part = dcol + (size_t)n * 73728;
     (void)dbias;
     MC_CU_RUN(host, conv_k3_c32_32_16x16_s1_p1_col_kernel, conv_k3_c32_32_16x16_s1_p1_col_body, ((n * 73728L) + 256 - 1) / 256, 256, 0, n, x, col);
     const float *a = col;
     const long sa = 73728;
     for (int g = 0; g < 1; g++) {
-        for (int b = 0; b < n; b++)
-            mc_cuda_gemm(host, 1, 0, 288, 32, 256, a + b * sa + (long)g * 288 * 256, 256, 0,
-                dy + ((long)b * 32 + 0 + g * 32) * 256, 256, 0, 1.0f, dw + 0 + (long)g * 32 * 288, 288, 0, 1);
+        mc_cuda_gemm(host, 1, 0, 288, 32, 256, a + (long)g * 288 * 256, 256, sa, dy + (0 + g * 32) * 256, 256,
+            8192, 0.0f, part, 288, 9216, n);
+        MC_CU_RUN(host, conv_k3_c32_32_16x16_s1_p1_dw_sum_kernel, conv_k3_c32_32_16x16_s1_p1_dw_sum_body, ((9216L) + 256 - 1) / 256, 256, 0, n, part, dw + 0 + (long)g * 32 * 288);
         mc_cuda_gemm(host, 0, 1, 256, 288, 32, dy + (0 + g * 32) * 256, 256, 8192,
             w + 0 + (long)g * 32 * 288, 288, 0, 0.0f, dcol + (long)g * 288 * 256, 256, sa, n);
     }
@@ -597,6 +692,24 @@ static __global__ void __launch_bounds__(256) conv_k1_c16_32_32x32_s2_p0_init_ke
 }
 
 
+MC_CU_HD static inline void conv_k1_c16_32_32x32_s2_p0_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (512L) ? first + 256 : (512L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        double s = 0;
+        for (int b = 0; b < n; b++)
+            s += part[(long)b * 512 + i];
+        grad[i] += (float)s;
+    }
+}
+
+static __global__ void __launch_bounds__(256) conv_k1_c16_32_32x32_s2_p0_dw_sum_kernel(int n, const float *part, float *grad)
+{
+    extern __shared__ float mc_shm[];
+    conv_k1_c16_32_32x32_s2_p0_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
+}
+
 void conv_k1_c16_32_32x32_s2_p0_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y)
 {
     float *col = mc_cuda_scratch(host, (size_t)n * 4096);
@@ -612,15 +725,16 @@ void conv_k1_c16_32_32x32_s2_p0_cu_fwd(int host, int n, const float *x, const fl
 void conv_k1_c16_32_32x32_s2_p0_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias)
 {
-    float *col = mc_cuda_scratch(host, 2 * (size_t)n * 4096), *dcol = col + (size_t)n * 4096;
+    float *col = mc_cuda_scratch(host, 2 * (size_t)n * 4096 + (size_t)n * 512);
+    float *dcol = col + (size_t)n * 4096, *part = dcol + (size_t)n * 4096;
     (void)dbias;
     MC_CU_RUN(host, conv_k1_c16_32_32x32_s2_p0_col_kernel, conv_k1_c16_32_32x32_s2_p0_col_body, ((n * 4096L) + 256 - 1) / 256, 256, 0, n, x, col);
     const float *a = col;
     const long sa = 4096;
     for (int g = 0; g < 1; g++) {
-        for (int b = 0; b < n; b++)
-            mc_cuda_gemm(host, 1, 0, 16, 32, 256, a + b * sa + (long)g * 16 * 256, 256, 0,
-                dy + ((long)b * 32 + 0 + g * 32) * 256, 256, 0, 1.0f, dw + 0 + (long)g * 32 * 16, 16, 0, 1);
+        mc_cuda_gemm(host, 1, 0, 16, 32, 256, a + (long)g * 16 * 256, 256, sa, dy + (0 + g * 32) * 256, 256,
+            8192, 0.0f, part, 16, 512, n);
+        MC_CU_RUN(host, conv_k1_c16_32_32x32_s2_p0_dw_sum_kernel, conv_k1_c16_32_32x32_s2_p0_dw_sum_body, ((512L) + 256 - 1) / 256, 256, 0, n, part, dw + 0 + (long)g * 32 * 16);
         mc_cuda_gemm(host, 0, 1, 256, 16, 32, dy + (0 + g * 32) * 256, 256, 8192,
             w + 0 + (long)g * 32 * 16, 16, 0, 0.0f, dcol + (long)g * 16 * 256, 256, sa, n);
     }
@@ -663,6 +777,24 @@ static __global__ void __launch_bounds__(256) conv_k1_c64_32_16x16_s1_p0_b_dbias
     conv_k1_c64_32_16x16_s1_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, dbias);
 }
 
+MC_CU_HD static inline void conv_k1_c64_32_16x16_s1_p0_b_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (2048L) ? first + 256 : (2048L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        double s = 0;
+        for (int b = 0; b < n; b++)
+            s += part[(long)b * 2048 + i];
+        grad[i] += (float)s;
+    }
+}
+
+static __global__ void __launch_bounds__(256) conv_k1_c64_32_16x16_s1_p0_b_dw_sum_kernel(int n, const float *part, float *grad)
+{
+    extern __shared__ float mc_shm[];
+    conv_k1_c64_32_16x16_s1_p0_b_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
+}
+
 void conv_k1_c64_32_16x16_s1_p0_b_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y)
 {
     MC_CU_RUN(host, conv_k1_c64_32_16x16_s1_p0_b_init_kernel, conv_k1_c64_32_16x16_s1_p0_b_init_body, ((n * 8192L) + 256 - 1) / 256, 256, 0, n, bias, y);
@@ -676,13 +808,14 @@ void conv_k1_c64_32_16x16_s1_p0_b_cu_fwd(int host, int n, const float *x, const 
 void conv_k1_c64_32_16x16_s1_p0_b_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias)
 {
+    float *part = mc_cuda_scratch(host, (size_t)n * 2048);
     MC_CU_RUN(host, conv_k1_c64_32_16x16_s1_p0_b_dbias_kernel, conv_k1_c64_32_16x16_s1_p0_b_dbias_body, (((long)32) + 256 - 1) / 256, 256, 0, n, dy, dbias);
     const float *a = x + 0;
     const long sa = 16384;
     for (int g = 0; g < 1; g++) {
-        for (int b = 0; b < n; b++)
-            mc_cuda_gemm(host, 1, 0, 64, 32, 256, a + b * sa + (long)g * 64 * 256, 256, 0,
-                dy + ((long)b * 32 + 0 + g * 32) * 256, 256, 0, 1.0f, dw + 0 + (long)g * 32 * 64, 64, 0, 1);
+        mc_cuda_gemm(host, 1, 0, 64, 32, 256, a + (long)g * 64 * 256, 256, sa, dy + (0 + g * 32) * 256, 256,
+            8192, 0.0f, part, 64, 2048, n);
+        MC_CU_RUN(host, conv_k1_c64_32_16x16_s1_p0_b_dw_sum_kernel, conv_k1_c64_32_16x16_s1_p0_b_dw_sum_body, ((2048L) + 256 - 1) / 256, 256, 0, n, part, dw + 0 + (long)g * 32 * 64);
         mc_cuda_gemm(host, 0, 1, 256, 64, 32, dy + (0 + g * 32) * 256, 256, 8192,
             w + 0 + (long)g * 32 * 64, 64, 0, 1.0f, dx + (0 + (long)g * 64) * 256, 256, 16384, n);
     }
@@ -773,6 +906,24 @@ static __global__ void __launch_bounds__(256) conv_k1_c64_64_16x16_s2_p0_b_dbias
     conv_k1_c64_64_16x16_s2_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, dbias);
 }
 
+MC_CU_HD static inline void conv_k1_c64_64_16x16_s2_p0_b_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (4096L) ? first + 256 : (4096L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        double s = 0;
+        for (int b = 0; b < n; b++)
+            s += part[(long)b * 4096 + i];
+        grad[i] += (float)s;
+    }
+}
+
+static __global__ void __launch_bounds__(256) conv_k1_c64_64_16x16_s2_p0_b_dw_sum_kernel(int n, const float *part, float *grad)
+{
+    extern __shared__ float mc_shm[];
+    conv_k1_c64_64_16x16_s2_p0_b_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
+}
+
 void conv_k1_c64_64_16x16_s2_p0_b_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y)
 {
     float *col = mc_cuda_scratch(host, (size_t)n * 4096);
@@ -788,15 +939,16 @@ void conv_k1_c64_64_16x16_s2_p0_b_cu_fwd(int host, int n, const float *x, const 
 void conv_k1_c64_64_16x16_s2_p0_b_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias)
 {
-    float *col = mc_cuda_scratch(host, 2 * (size_t)n * 4096), *dcol = col + (size_t)n * 4096;
+    float *col = mc_cuda_scratch(host, 2 * (size_t)n * 4096 + (size_t)n * 4096);
+    float *dcol = col + (size_t)n * 4096, *part = dcol + (size_t)n * 4096;
     MC_CU_RUN(host, conv_k1_c64_64_16x16_s2_p0_b_dbias_kernel, conv_k1_c64_64_16x16_s2_p0_b_dbias_body, (((long)64) + 256 - 1) / 256, 256, 0, n, dy, dbias);
     MC_CU_RUN(host, conv_k1_c64_64_16x16_s2_p0_b_col_kernel, conv_k1_c64_64_16x16_s2_p0_b_col_body, ((n * 4096L) + 256 - 1) / 256, 256, 0, n, x, col);
     const float *a = col;
     const long sa = 4096;
     for (int g = 0; g < 1; g++) {
-        for (int b = 0; b < n; b++)
-            mc_cuda_gemm(host, 1, 0, 64, 64, 64, a + b * sa + (long)g * 64 * 64, 64, 0,
-                dy + ((long)b * 64 + 0 + g * 64) * 64, 64, 0, 1.0f, dw + 0 + (long)g * 64 * 64, 64, 0, 1);
+        mc_cuda_gemm(host, 1, 0, 64, 64, 64, a + (long)g * 64 * 64, 64, sa, dy + (0 + g * 64) * 64, 64,
+            4096, 0.0f, part, 64, 4096, n);
+        MC_CU_RUN(host, conv_k1_c64_64_16x16_s2_p0_b_dw_sum_kernel, conv_k1_c64_64_16x16_s2_p0_b_dw_sum_body, ((4096L) + 256 - 1) / 256, 256, 0, n, part, dw + 0 + (long)g * 64 * 64);
         mc_cuda_gemm(host, 0, 1, 64, 64, 64, dy + (0 + g * 64) * 64, 64, 4096,
             w + 0 + (long)g * 64 * 64, 64, 0, 0.0f, dcol + (long)g * 64 * 64, 64, sa, n);
     }
@@ -890,6 +1042,24 @@ static __global__ void __launch_bounds__(256) conv_k3_c64_64_8x8_s1_p1_init_kern
 }
 
 
+MC_CU_HD static inline void conv_k3_c64_64_8x8_s1_p1_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (36864L) ? first + 256 : (36864L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        double s = 0;
+        for (int b = 0; b < n; b++)
+            s += part[(long)b * 36864 + i];
+        grad[i] += (float)s;
+    }
+}
+
+static __global__ void __launch_bounds__(256) conv_k3_c64_64_8x8_s1_p1_dw_sum_kernel(int n, const float *part, float *grad)
+{
+    extern __shared__ float mc_shm[];
+    conv_k3_c64_64_8x8_s1_p1_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
+}
+
 void conv_k3_c64_64_8x8_s1_p1_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y)
 {
     float *col = mc_cuda_scratch(host, (size_t)n * 36864);
@@ -905,15 +1075,16 @@ void conv_k3_c64_64_8x8_s1_p1_cu_fwd(int host, int n, const float *x, const floa
 void conv_k3_c64_64_8x8_s1_p1_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias)
 {
-    float *col = mc_cuda_scratch(host, 2 * (size_t)n * 36864), *dcol = col + (size_t)n * 36864;
+    float *col = mc_cuda_scratch(host, 2 * (size_t)n * 36864 + (size_t)n * 36864);
+    float *dcol = col + (size_t)n * 36864, *part = dcol + (size_t)n * 36864;
     (void)dbias;
     MC_CU_RUN(host, conv_k3_c64_64_8x8_s1_p1_col_kernel, conv_k3_c64_64_8x8_s1_p1_col_body, ((n * 36864L) + 256 - 1) / 256, 256, 0, n, x, col);
     const float *a = col;
     const long sa = 36864;
     for (int g = 0; g < 1; g++) {
-        for (int b = 0; b < n; b++)
-            mc_cuda_gemm(host, 1, 0, 576, 64, 64, a + b * sa + (long)g * 576 * 64, 64, 0,
-                dy + ((long)b * 64 + 0 + g * 64) * 64, 64, 0, 1.0f, dw + 0 + (long)g * 64 * 576, 576, 0, 1);
+        mc_cuda_gemm(host, 1, 0, 576, 64, 64, a + (long)g * 576 * 64, 64, sa, dy + (0 + g * 64) * 64, 64,
+            4096, 0.0f, part, 576, 36864, n);
+        MC_CU_RUN(host, conv_k3_c64_64_8x8_s1_p1_dw_sum_kernel, conv_k3_c64_64_8x8_s1_p1_dw_sum_body, ((36864L) + 256 - 1) / 256, 256, 0, n, part, dw + 0 + (long)g * 64 * 576);
         mc_cuda_gemm(host, 0, 1, 64, 576, 64, dy + (0 + g * 64) * 64, 64, 4096,
             w + 0 + (long)g * 64 * 576, 576, 0, 0.0f, dcol + (long)g * 576 * 64, 64, sa, n);
     }
@@ -987,6 +1158,24 @@ static __global__ void __launch_bounds__(256) conv_k1_c32_64_16x16_s2_p0_init_ke
 }
 
 
+MC_CU_HD static inline void conv_k1_c32_64_16x16_s2_p0_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (2048L) ? first + 256 : (2048L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        double s = 0;
+        for (int b = 0; b < n; b++)
+            s += part[(long)b * 2048 + i];
+        grad[i] += (float)s;
+    }
+}
+
+static __global__ void __launch_bounds__(256) conv_k1_c32_64_16x16_s2_p0_dw_sum_kernel(int n, const float *part, float *grad)
+{
+    extern __shared__ float mc_shm[];
+    conv_k1_c32_64_16x16_s2_p0_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
+}
+
 void conv_k1_c32_64_16x16_s2_p0_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y)
 {
     float *col = mc_cuda_scratch(host, (size_t)n * 2048);
@@ -1002,15 +1191,16 @@ void conv_k1_c32_64_16x16_s2_p0_cu_fwd(int host, int n, const float *x, const fl
 void conv_k1_c32_64_16x16_s2_p0_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias)
 {
-    float *col = mc_cuda_scratch(host, 2 * (size_t)n * 2048), *dcol = col + (size_t)n * 2048;
+    float *col = mc_cuda_scratch(host, 2 * (size_t)n * 2048 + (size_t)n * 2048);
+    float *dcol = col + (size_t)n * 2048, *part = dcol + (size_t)n * 2048;
     (void)dbias;
     MC_CU_RUN(host, conv_k1_c32_64_16x16_s2_p0_col_kernel, conv_k1_c32_64_16x16_s2_p0_col_body, ((n * 2048L) + 256 - 1) / 256, 256, 0, n, x, col);
     const float *a = col;
     const long sa = 2048;
     for (int g = 0; g < 1; g++) {
-        for (int b = 0; b < n; b++)
-            mc_cuda_gemm(host, 1, 0, 32, 64, 64, a + b * sa + (long)g * 32 * 64, 64, 0,
-                dy + ((long)b * 64 + 0 + g * 64) * 64, 64, 0, 1.0f, dw + 0 + (long)g * 64 * 32, 32, 0, 1);
+        mc_cuda_gemm(host, 1, 0, 32, 64, 64, a + (long)g * 32 * 64, 64, sa, dy + (0 + g * 64) * 64, 64,
+            4096, 0.0f, part, 32, 2048, n);
+        MC_CU_RUN(host, conv_k1_c32_64_16x16_s2_p0_dw_sum_kernel, conv_k1_c32_64_16x16_s2_p0_dw_sum_body, ((2048L) + 256 - 1) / 256, 256, 0, n, part, dw + 0 + (long)g * 64 * 32);
         mc_cuda_gemm(host, 0, 1, 64, 32, 64, dy + (0 + g * 64) * 64, 64, 4096,
             w + 0 + (long)g * 64 * 32, 32, 0, 0.0f, dcol + (long)g * 32 * 64, 64, sa, n);
     }
@@ -1053,6 +1243,24 @@ static __global__ void __launch_bounds__(256) conv_k1_c128_64_8x8_s1_p0_b_dbias_
     conv_k1_c128_64_8x8_s1_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, dbias);
 }
 
+MC_CU_HD static inline void conv_k1_c128_64_8x8_s1_p0_b_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (8192L) ? first + 256 : (8192L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        double s = 0;
+        for (int b = 0; b < n; b++)
+            s += part[(long)b * 8192 + i];
+        grad[i] += (float)s;
+    }
+}
+
+static __global__ void __launch_bounds__(256) conv_k1_c128_64_8x8_s1_p0_b_dw_sum_kernel(int n, const float *part, float *grad)
+{
+    extern __shared__ float mc_shm[];
+    conv_k1_c128_64_8x8_s1_p0_b_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
+}
+
 void conv_k1_c128_64_8x8_s1_p0_b_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y)
 {
     MC_CU_RUN(host, conv_k1_c128_64_8x8_s1_p0_b_init_kernel, conv_k1_c128_64_8x8_s1_p0_b_init_body, ((n * 4096L) + 256 - 1) / 256, 256, 0, n, bias, y);
@@ -1066,13 +1274,14 @@ void conv_k1_c128_64_8x8_s1_p0_b_cu_fwd(int host, int n, const float *x, const f
 void conv_k1_c128_64_8x8_s1_p0_b_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias)
 {
+    float *part = mc_cuda_scratch(host, (size_t)n * 8192);
     MC_CU_RUN(host, conv_k1_c128_64_8x8_s1_p0_b_dbias_kernel, conv_k1_c128_64_8x8_s1_p0_b_dbias_body, (((long)64) + 256 - 1) / 256, 256, 0, n, dy, dbias);
     const float *a = x + 0;
     const long sa = 8192;
     for (int g = 0; g < 1; g++) {
-        for (int b = 0; b < n; b++)
-            mc_cuda_gemm(host, 1, 0, 128, 64, 64, a + b * sa + (long)g * 128 * 64, 64, 0,
-                dy + ((long)b * 64 + 0 + g * 64) * 64, 64, 0, 1.0f, dw + 0 + (long)g * 64 * 128, 128, 0, 1);
+        mc_cuda_gemm(host, 1, 0, 128, 64, 64, a + (long)g * 128 * 64, 64, sa, dy + (0 + g * 64) * 64, 64,
+            4096, 0.0f, part, 128, 8192, n);
+        MC_CU_RUN(host, conv_k1_c128_64_8x8_s1_p0_b_dw_sum_kernel, conv_k1_c128_64_8x8_s1_p0_b_dw_sum_body, ((8192L) + 256 - 1) / 256, 256, 0, n, part, dw + 0 + (long)g * 64 * 128);
         mc_cuda_gemm(host, 0, 1, 64, 128, 64, dy + (0 + g * 64) * 64, 64, 4096,
             w + 0 + (long)g * 64 * 128, 128, 0, 1.0f, dx + (0 + (long)g * 128) * 64, 64, 8192, n);
     }

@@ -968,7 +968,7 @@ static __global__ void __launch_bounds__(256) dw_k3_5_7_c16_32x32_s1_dw_kernel(i
     dw_k3_5_7_c16_32x32_s1_dw_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, dy, part);
 }
 
-MC_CU_HD static inline void dw_k3_5_7_c16_32x32_s1_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *dw)
+MC_CU_HD static inline void dw_k3_5_7_c16_32x32_s1_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (1328L) ? first + 256 : (1328L);
@@ -976,14 +976,14 @@ MC_CU_HD static inline void dw_k3_5_7_c16_32x32_s1_dw_sum_body(long block, int t
         double s = 0;
         for (int b = 0; b < n; b++)
             s += part[(long)b * 1328 + i];
-        dw[i] += (float)s;
+        grad[i] += (float)s;
     }
 }
 
-static __global__ void __launch_bounds__(256) dw_k3_5_7_c16_32x32_s1_dw_sum_kernel(int n, const float *part, float *dw)
+static __global__ void __launch_bounds__(256) dw_k3_5_7_c16_32x32_s1_dw_sum_kernel(int n, const float *part, float *grad)
 {
     extern __shared__ float mc_shm[];
-    dw_k3_5_7_c16_32x32_s1_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, dw);
+    dw_k3_5_7_c16_32x32_s1_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
 }
 
 
@@ -1473,7 +1473,7 @@ static __global__ void __launch_bounds__(256) dw_k3_5_c16_32x32_s1_dw_kernel(int
     dw_k3_5_c16_32x32_s1_dw_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, dy, part);
 }
 
-MC_CU_HD static inline void dw_k3_5_c16_32x32_s1_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *dw)
+MC_CU_HD static inline void dw_k3_5_c16_32x32_s1_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (544L) ? first + 256 : (544L);
@@ -1481,14 +1481,14 @@ MC_CU_HD static inline void dw_k3_5_c16_32x32_s1_dw_sum_body(long block, int tid
         double s = 0;
         for (int b = 0; b < n; b++)
             s += part[(long)b * 544 + i];
-        dw[i] += (float)s;
+        grad[i] += (float)s;
     }
 }
 
-static __global__ void __launch_bounds__(256) dw_k3_5_c16_32x32_s1_dw_sum_kernel(int n, const float *part, float *dw)
+static __global__ void __launch_bounds__(256) dw_k3_5_c16_32x32_s1_dw_sum_kernel(int n, const float *part, float *grad)
 {
     extern __shared__ float mc_shm[];
-    dw_k3_5_c16_32x32_s1_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, dw);
+    dw_k3_5_c16_32x32_s1_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
 }
 
 
@@ -1978,7 +1978,7 @@ static __global__ void __launch_bounds__(256) dw_k3_5_c32_16x16_s1_dw_kernel(int
     dw_k3_5_c32_16x16_s1_dw_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, dy, part);
 }
 
-MC_CU_HD static inline void dw_k3_5_c32_16x16_s1_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *dw)
+MC_CU_HD static inline void dw_k3_5_c32_16x16_s1_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (1088L) ? first + 256 : (1088L);
@@ -1986,14 +1986,14 @@ MC_CU_HD static inline void dw_k3_5_c32_16x16_s1_dw_sum_body(long block, int tid
         double s = 0;
         for (int b = 0; b < n; b++)
             s += part[(long)b * 1088 + i];
-        dw[i] += (float)s;
+        grad[i] += (float)s;
     }
 }
 
-static __global__ void __launch_bounds__(256) dw_k3_5_c32_16x16_s1_dw_sum_kernel(int n, const float *part, float *dw)
+static __global__ void __launch_bounds__(256) dw_k3_5_c32_16x16_s1_dw_sum_kernel(int n, const float *part, float *grad)
 {
     extern __shared__ float mc_shm[];
-    dw_k3_5_c32_16x16_s1_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, dw);
+    dw_k3_5_c32_16x16_s1_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
 }
 
 
@@ -2333,7 +2333,7 @@ static __global__ void __launch_bounds__(256) dw_k3_3_c32_16x16_s1_dw_kernel(int
     dw_k3_3_c32_16x16_s1_dw_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, dy, part);
 }
 
-MC_CU_HD static inline void dw_k3_3_c32_16x16_s1_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *dw)
+MC_CU_HD static inline void dw_k3_3_c32_16x16_s1_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (576L) ? first + 256 : (576L);
@@ -2341,14 +2341,14 @@ MC_CU_HD static inline void dw_k3_3_c32_16x16_s1_dw_sum_body(long block, int tid
         double s = 0;
         for (int b = 0; b < n; b++)
             s += part[(long)b * 576 + i];
-        dw[i] += (float)s;
+        grad[i] += (float)s;
     }
 }
 
-static __global__ void __launch_bounds__(256) dw_k3_3_c32_16x16_s1_dw_sum_kernel(int n, const float *part, float *dw)
+static __global__ void __launch_bounds__(256) dw_k3_3_c32_16x16_s1_dw_sum_kernel(int n, const float *part, float *grad)
 {
     extern __shared__ float mc_shm[];
-    dw_k3_3_c32_16x16_s1_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, dw);
+    dw_k3_3_c32_16x16_s1_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
 }
 
 
@@ -2688,7 +2688,7 @@ static __global__ void __launch_bounds__(256) dw_k3_3_c64_8x8_s1_dw_kernel(int n
     dw_k3_3_c64_8x8_s1_dw_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, dy, part);
 }
 
-MC_CU_HD static inline void dw_k3_3_c64_8x8_s1_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *dw)
+MC_CU_HD static inline void dw_k3_3_c64_8x8_s1_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (1152L) ? first + 256 : (1152L);
@@ -2696,14 +2696,14 @@ MC_CU_HD static inline void dw_k3_3_c64_8x8_s1_dw_sum_body(long block, int tid, 
         double s = 0;
         for (int b = 0; b < n; b++)
             s += part[(long)b * 1152 + i];
-        dw[i] += (float)s;
+        grad[i] += (float)s;
     }
 }
 
-static __global__ void __launch_bounds__(256) dw_k3_3_c64_8x8_s1_dw_sum_kernel(int n, const float *part, float *dw)
+static __global__ void __launch_bounds__(256) dw_k3_3_c64_8x8_s1_dw_sum_kernel(int n, const float *part, float *grad)
 {
     extern __shared__ float mc_shm[];
-    dw_k3_3_c64_8x8_s1_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, dw);
+    dw_k3_3_c64_8x8_s1_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
 }
 
 

@@ -108,6 +108,24 @@ static __global__ void __launch_bounds__(256) conv_k3_c3_16_32x32_s1_p1_b_dbias_
     conv_k3_c3_16_32x32_s1_p1_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, dbias);
 }
 
+MC_CU_HD static inline void conv_k3_c3_16_32x32_s1_p1_b_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (432L) ? first + 256 : (432L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        double s = 0;
+        for (int b = 0; b < n; b++)
+            s += part[(long)b * 432 + i];
+        grad[i] += (float)s;
+    }
+}
+
+static __global__ void __launch_bounds__(256) conv_k3_c3_16_32x32_s1_p1_b_dw_sum_kernel(int n, const float *part, float *grad)
+{
+    extern __shared__ float mc_shm[];
+    conv_k3_c3_16_32x32_s1_p1_b_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
+}
+
 void conv_k3_c3_16_32x32_s1_p1_b_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y)
 {
     float *col = mc_cuda_scratch(host, (size_t)n * 27648);
@@ -123,15 +141,16 @@ void conv_k3_c3_16_32x32_s1_p1_b_cu_fwd(int host, int n, const float *x, const f
 void conv_k3_c3_16_32x32_s1_p1_b_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias)
 {
-    float *col = mc_cuda_scratch(host, 2 * (size_t)n * 27648), *dcol = col + (size_t)n * 27648;
+    float *col = mc_cuda_scratch(host, 2 * (size_t)n * 27648 + (size_t)n * 432);
+    float *dcol = col + (size_t)n * 27648, *part = dcol + (size_t)n * 27648;
     MC_CU_RUN(host, conv_k3_c3_16_32x32_s1_p1_b_dbias_kernel, conv_k3_c3_16_32x32_s1_p1_b_dbias_body, (((long)16) + 256 - 1) / 256, 256, 0, n, dy, dbias);
     MC_CU_RUN(host, conv_k3_c3_16_32x32_s1_p1_b_col_kernel, conv_k3_c3_16_32x32_s1_p1_b_col_body, ((n * 27648L) + 256 - 1) / 256, 256, 0, n, x, col);
     const float *a = col;
     const long sa = 27648;
     for (int g = 0; g < 1; g++) {
-        for (int b = 0; b < n; b++)
-            mc_cuda_gemm(host, 1, 0, 27, 16, 1024, a + b * sa + (long)g * 27 * 1024, 1024, 0,
-                dy + ((long)b * 16 + 0 + g * 16) * 1024, 1024, 0, 1.0f, dw + 0 + (long)g * 16 * 27, 27, 0, 1);
+        mc_cuda_gemm(host, 1, 0, 27, 16, 1024, a + (long)g * 27 * 1024, 1024, sa, dy + (0 + g * 16) * 1024, 1024,
+            16384, 0.0f, part, 27, 432, n);
+        MC_CU_RUN(host, conv_k3_c3_16_32x32_s1_p1_b_dw_sum_kernel, conv_k3_c3_16_32x32_s1_p1_b_dw_sum_body, ((432L) + 256 - 1) / 256, 256, 0, n, part, dw + 0 + (long)g * 16 * 27);
         mc_cuda_gemm(host, 0, 1, 1024, 27, 16, dy + (0 + g * 16) * 1024, 1024, 16384,
             w + 0 + (long)g * 16 * 27, 27, 0, 0.0f, dcol + (long)g * 27 * 1024, 1024, sa, n);
     }
@@ -156,6 +175,24 @@ static __global__ void __launch_bounds__(256) conv_k1_c16_48_32x32_s1_p0_init_ke
 }
 
 
+MC_CU_HD static inline void conv_k1_c16_48_32x32_s1_p0_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (768L) ? first + 256 : (768L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        double s = 0;
+        for (int b = 0; b < n; b++)
+            s += part[(long)b * 768 + i];
+        grad[i] += (float)s;
+    }
+}
+
+static __global__ void __launch_bounds__(256) conv_k1_c16_48_32x32_s1_p0_dw_sum_kernel(int n, const float *part, float *grad)
+{
+    extern __shared__ float mc_shm[];
+    conv_k1_c16_48_32x32_s1_p0_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
+}
+
 void conv_k1_c16_48_32x32_s1_p0_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y)
 {
     MC_CU_RUN(host, conv_k1_c16_48_32x32_s1_p0_init_kernel, conv_k1_c16_48_32x32_s1_p0_init_body, ((n * 49152L) + 256 - 1) / 256, 256, 0, n, bias, y);
@@ -169,13 +206,14 @@ void conv_k1_c16_48_32x32_s1_p0_cu_fwd(int host, int n, const float *x, const fl
 void conv_k1_c16_48_32x32_s1_p0_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias)
 {
+    float *part = mc_cuda_scratch(host, (size_t)n * 768);
     (void)dbias;
     const float *a = x + 0;
     const long sa = 16384;
     for (int g = 0; g < 1; g++) {
-        for (int b = 0; b < n; b++)
-            mc_cuda_gemm(host, 1, 0, 16, 48, 1024, a + b * sa + (long)g * 16 * 1024, 1024, 0,
-                dy + ((long)b * 48 + 0 + g * 48) * 1024, 1024, 0, 1.0f, dw + 0 + (long)g * 48 * 16, 16, 0, 1);
+        mc_cuda_gemm(host, 1, 0, 16, 48, 1024, a + (long)g * 16 * 1024, 1024, sa, dy + (0 + g * 48) * 1024, 1024,
+            49152, 0.0f, part, 16, 768, n);
+        MC_CU_RUN(host, conv_k1_c16_48_32x32_s1_p0_dw_sum_kernel, conv_k1_c16_48_32x32_s1_p0_dw_sum_body, ((768L) + 256 - 1) / 256, 256, 0, n, part, dw + 0 + (long)g * 48 * 16);
         mc_cuda_gemm(host, 0, 1, 1024, 16, 48, dy + (0 + g * 48) * 1024, 1024, 49152,
             w + 0 + (long)g * 48 * 16, 16, 0, 1.0f, dx + (0 + (long)g * 16) * 1024, 1024, 16384, n);
     }
@@ -217,6 +255,24 @@ static __global__ void __launch_bounds__(256) conv_k1_c48_96_32x32_s1_p0_b_dbias
     conv_k1_c48_96_32x32_s1_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, dbias);
 }
 
+MC_CU_HD static inline void conv_k1_c48_96_32x32_s1_p0_b_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (4608L) ? first + 256 : (4608L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        double s = 0;
+        for (int b = 0; b < n; b++)
+            s += part[(long)b * 4608 + i];
+        grad[i] += (float)s;
+    }
+}
+
+static __global__ void __launch_bounds__(256) conv_k1_c48_96_32x32_s1_p0_b_dw_sum_kernel(int n, const float *part, float *grad)
+{
+    extern __shared__ float mc_shm[];
+    conv_k1_c48_96_32x32_s1_p0_b_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
+}
+
 void conv_k1_c48_96_32x32_s1_p0_b_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y)
 {
     MC_CU_RUN(host, conv_k1_c48_96_32x32_s1_p0_b_init_kernel, conv_k1_c48_96_32x32_s1_p0_b_init_body, ((n * 98304L) + 256 - 1) / 256, 256, 0, n, bias, y);
@@ -230,13 +286,14 @@ void conv_k1_c48_96_32x32_s1_p0_b_cu_fwd(int host, int n, const float *x, const 
 void conv_k1_c48_96_32x32_s1_p0_b_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias)
 {
+    float *part = mc_cuda_scratch(host, (size_t)n * 4608);
     MC_CU_RUN(host, conv_k1_c48_96_32x32_s1_p0_b_dbias_kernel, conv_k1_c48_96_32x32_s1_p0_b_dbias_body, (((long)96) + 256 - 1) / 256, 256, 0, n, dy, dbias);
     const float *a = x + 0;
     const long sa = 49152;
     for (int g = 0; g < 1; g++) {
-        for (int b = 0; b < n; b++)
-            mc_cuda_gemm(host, 1, 0, 48, 96, 1024, a + b * sa + (long)g * 48 * 1024, 1024, 0,
-                dy + ((long)b * 96 + 0 + g * 96) * 1024, 1024, 0, 1.0f, dw + 0 + (long)g * 96 * 48, 48, 0, 1);
+        mc_cuda_gemm(host, 1, 0, 48, 96, 1024, a + (long)g * 48 * 1024, 1024, sa, dy + (0 + g * 96) * 1024, 1024,
+            98304, 0.0f, part, 48, 4608, n);
+        MC_CU_RUN(host, conv_k1_c48_96_32x32_s1_p0_b_dw_sum_kernel, conv_k1_c48_96_32x32_s1_p0_b_dw_sum_body, ((4608L) + 256 - 1) / 256, 256, 0, n, part, dw + 0 + (long)g * 96 * 48);
         mc_cuda_gemm(host, 0, 1, 1024, 48, 96, dy + (0 + g * 96) * 1024, 1024, 98304,
             w + 0 + (long)g * 96 * 48, 48, 0, 1.0f, dx + (0 + (long)g * 48) * 1024, 1024, 49152, n);
     }
@@ -329,6 +386,24 @@ static __global__ void __launch_bounds__(256) conv_k3_c96_96_32x32_s1_p1_init_ke
 }
 
 
+MC_CU_HD static inline void conv_k3_c96_96_32x32_s1_p1_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (82944L) ? first + 256 : (82944L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        double s = 0;
+        for (int b = 0; b < n; b++)
+            s += part[(long)b * 82944 + i];
+        grad[i] += (float)s;
+    }
+}
+
+static __global__ void __launch_bounds__(256) conv_k3_c96_96_32x32_s1_p1_dw_sum_kernel(int n, const float *part, float *grad)
+{
+    extern __shared__ float mc_shm[];
+    conv_k3_c96_96_32x32_s1_p1_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
+}
+
 void conv_k3_c96_96_32x32_s1_p1_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y)
 {
     float *col = mc_cuda_scratch(host, (size_t)n * 884736);
@@ -344,15 +419,16 @@ void conv_k3_c96_96_32x32_s1_p1_cu_fwd(int host, int n, const float *x, const fl
 void conv_k3_c96_96_32x32_s1_p1_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias)
 {
-    float *col = mc_cuda_scratch(host, 2 * (size_t)n * 884736), *dcol = col + (size_t)n * 884736;
+    float *col = mc_cuda_scratch(host, 2 * (size_t)n * 884736 + (size_t)n * 82944);
+    float *dcol = col + (size_t)n * 884736, *part = dcol + (size_t)n * 884736;
     (void)dbias;
     MC_CU_RUN(host, conv_k3_c96_96_32x32_s1_p1_col_kernel, conv_k3_c96_96_32x32_s1_p1_col_body, ((n * 884736L) + 256 - 1) / 256, 256, 0, n, x, col);
     const float *a = col;
     const long sa = 884736;
     for (int g = 0; g < 1; g++) {
-        for (int b = 0; b < n; b++)
-            mc_cuda_gemm(host, 1, 0, 864, 96, 1024, a + b * sa + (long)g * 864 * 1024, 1024, 0,
-                dy + ((long)b * 96 + 0 + g * 96) * 1024, 1024, 0, 1.0f, dw + 0 + (long)g * 96 * 864, 864, 0, 1);
+        mc_cuda_gemm(host, 1, 0, 864, 96, 1024, a + (long)g * 864 * 1024, 1024, sa, dy + (0 + g * 96) * 1024, 1024,
+            98304, 0.0f, part, 864, 82944, n);
+        MC_CU_RUN(host, conv_k3_c96_96_32x32_s1_p1_dw_sum_kernel, conv_k3_c96_96_32x32_s1_p1_dw_sum_body, ((82944L) + 256 - 1) / 256, 256, 0, n, part, dw + 0 + (long)g * 96 * 864);
         mc_cuda_gemm(host, 0, 1, 1024, 864, 96, dy + (0 + g * 96) * 1024, 1024, 98304,
             w + 0 + (long)g * 96 * 864, 864, 0, 0.0f, dcol + (long)g * 864 * 1024, 1024, sa, n);
     }
@@ -395,6 +471,24 @@ static __global__ void __launch_bounds__(256) conv_k1_c288_96_32x32_s1_p0_b_dbia
     conv_k1_c288_96_32x32_s1_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, dbias);
 }
 
+MC_CU_HD static inline void conv_k1_c288_96_32x32_s1_p0_b_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (27648L) ? first + 256 : (27648L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        double s = 0;
+        for (int b = 0; b < n; b++)
+            s += part[(long)b * 27648 + i];
+        grad[i] += (float)s;
+    }
+}
+
+static __global__ void __launch_bounds__(256) conv_k1_c288_96_32x32_s1_p0_b_dw_sum_kernel(int n, const float *part, float *grad)
+{
+    extern __shared__ float mc_shm[];
+    conv_k1_c288_96_32x32_s1_p0_b_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
+}
+
 void conv_k1_c288_96_32x32_s1_p0_b_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y)
 {
     MC_CU_RUN(host, conv_k1_c288_96_32x32_s1_p0_b_init_kernel, conv_k1_c288_96_32x32_s1_p0_b_init_body, ((n * 98304L) + 256 - 1) / 256, 256, 0, n, bias, y);
@@ -408,13 +502,14 @@ void conv_k1_c288_96_32x32_s1_p0_b_cu_fwd(int host, int n, const float *x, const
 void conv_k1_c288_96_32x32_s1_p0_b_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias)
 {
+    float *part = mc_cuda_scratch(host, (size_t)n * 27648);
     MC_CU_RUN(host, conv_k1_c288_96_32x32_s1_p0_b_dbias_kernel, conv_k1_c288_96_32x32_s1_p0_b_dbias_body, (((long)96) + 256 - 1) / 256, 256, 0, n, dy, dbias);
     const float *a = x + 0;
     const long sa = 294912;
     for (int g = 0; g < 1; g++) {
-        for (int b = 0; b < n; b++)
-            mc_cuda_gemm(host, 1, 0, 288, 96, 1024, a + b * sa + (long)g * 288 * 1024, 1024, 0,
-                dy + ((long)b * 96 + 0 + g * 96) * 1024, 1024, 0, 1.0f, dw + 0 + (long)g * 96 * 288, 288, 0, 1);
+        mc_cuda_gemm(host, 1, 0, 288, 96, 1024, a + (long)g * 288 * 1024, 1024, sa, dy + (0 + g * 96) * 1024, 1024,
+            98304, 0.0f, part, 288, 27648, n);
+        MC_CU_RUN(host, conv_k1_c288_96_32x32_s1_p0_b_dw_sum_kernel, conv_k1_c288_96_32x32_s1_p0_b_dw_sum_body, ((27648L) + 256 - 1) / 256, 256, 0, n, part, dw + 0 + (long)g * 96 * 288);
         mc_cuda_gemm(host, 0, 1, 1024, 288, 96, dy + (0 + g * 96) * 1024, 1024, 98304,
             w + 0 + (long)g * 96 * 288, 288, 0, 1.0f, dx + (0 + (long)g * 288) * 1024, 1024, 294912, n);
     }
@@ -438,6 +533,24 @@ static __global__ void __launch_bounds__(256) conv_k1_c96_96_16x16_s1_p0_init_ke
 }
 
 
+MC_CU_HD static inline void conv_k1_c96_96_16x16_s1_p0_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (9216L) ? first + 256 : (9216L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        double s = 0;
+        for (int b = 0; b < n; b++)
+            s += part[(long)b * 9216 + i];
+        grad[i] += (float)s;
+    }
+}
+
+static __global__ void __launch_bounds__(256) conv_k1_c96_96_16x16_s1_p0_dw_sum_kernel(int n, const float *part, float *grad)
+{
+    extern __shared__ float mc_shm[];
+    conv_k1_c96_96_16x16_s1_p0_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
+}
+
 void conv_k1_c96_96_16x16_s1_p0_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y)
 {
     MC_CU_RUN(host, conv_k1_c96_96_16x16_s1_p0_init_kernel, conv_k1_c96_96_16x16_s1_p0_init_body, ((n * 24576L) + 256 - 1) / 256, 256, 0, n, bias, y);
@@ -451,13 +564,14 @@ void conv_k1_c96_96_16x16_s1_p0_cu_fwd(int host, int n, const float *x, const fl
 void conv_k1_c96_96_16x16_s1_p0_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias)
 {
+    float *part = mc_cuda_scratch(host, (size_t)n * 9216);
     (void)dbias;
     const float *a = x + 0;
     const long sa = 24576;
     for (int g = 0; g < 1; g++) {
-        for (int b = 0; b < n; b++)
-            mc_cuda_gemm(host, 1, 0, 96, 96, 256, a + b * sa + (long)g * 96 * 256, 256, 0,
-                dy + ((long)b * 96 + 0 + g * 96) * 256, 256, 0, 1.0f, dw + 0 + (long)g * 96 * 96, 96, 0, 1);
+        mc_cuda_gemm(host, 1, 0, 96, 96, 256, a + (long)g * 96 * 256, 256, sa, dy + (0 + g * 96) * 256, 256,
+            24576, 0.0f, part, 96, 9216, n);
+        MC_CU_RUN(host, conv_k1_c96_96_16x16_s1_p0_dw_sum_kernel, conv_k1_c96_96_16x16_s1_p0_dw_sum_body, ((9216L) + 256 - 1) / 256, 256, 0, n, part, dw + 0 + (long)g * 96 * 96);
         mc_cuda_gemm(host, 0, 1, 256, 96, 96, dy + (0 + g * 96) * 256, 256, 24576,
             w + 0 + (long)g * 96 * 96, 96, 0, 1.0f, dx + (0 + (long)g * 96) * 256, 256, 24576, n);
     }
@@ -548,6 +662,24 @@ static __global__ void __launch_bounds__(256) conv_k1_c192_192_32x32_s2_p0_b_dbi
     conv_k1_c192_192_32x32_s2_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, dbias);
 }
 
+MC_CU_HD static inline void conv_k1_c192_192_32x32_s2_p0_b_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (36864L) ? first + 256 : (36864L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        double s = 0;
+        for (int b = 0; b < n; b++)
+            s += part[(long)b * 36864 + i];
+        grad[i] += (float)s;
+    }
+}
+
+static __global__ void __launch_bounds__(256) conv_k1_c192_192_32x32_s2_p0_b_dw_sum_kernel(int n, const float *part, float *grad)
+{
+    extern __shared__ float mc_shm[];
+    conv_k1_c192_192_32x32_s2_p0_b_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
+}
+
 void conv_k1_c192_192_32x32_s2_p0_b_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y)
 {
     float *col = mc_cuda_scratch(host, (size_t)n * 49152);
@@ -563,15 +695,16 @@ void conv_k1_c192_192_32x32_s2_p0_b_cu_fwd(int host, int n, const float *x, cons
 void conv_k1_c192_192_32x32_s2_p0_b_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias)
 {
-    float *col = mc_cuda_scratch(host, 2 * (size_t)n * 49152), *dcol = col + (size_t)n * 49152;
+    float *col = mc_cuda_scratch(host, 2 * (size_t)n * 49152 + (size_t)n * 36864);
+    float *dcol = col + (size_t)n * 49152, *part = dcol + (size_t)n * 49152;
     MC_CU_RUN(host, conv_k1_c192_192_32x32_s2_p0_b_dbias_kernel, conv_k1_c192_192_32x32_s2_p0_b_dbias_body, (((long)192) + 256 - 1) / 256, 256, 0, n, dy, dbias);
     MC_CU_RUN(host, conv_k1_c192_192_32x32_s2_p0_b_col_kernel, conv_k1_c192_192_32x32_s2_p0_b_col_body, ((n * 49152L) + 256 - 1) / 256, 256, 0, n, x, col);
     const float *a = col;
     const long sa = 49152;
     for (int g = 0; g < 1; g++) {
-        for (int b = 0; b < n; b++)
-            mc_cuda_gemm(host, 1, 0, 192, 192, 256, a + b * sa + (long)g * 192 * 256, 256, 0,
-                dy + ((long)b * 192 + 0 + g * 192) * 256, 256, 0, 1.0f, dw + 0 + (long)g * 192 * 192, 192, 0, 1);
+        mc_cuda_gemm(host, 1, 0, 192, 192, 256, a + (long)g * 192 * 256, 256, sa, dy + (0 + g * 192) * 256, 256,
+            49152, 0.0f, part, 192, 36864, n);
+        MC_CU_RUN(host, conv_k1_c192_192_32x32_s2_p0_b_dw_sum_kernel, conv_k1_c192_192_32x32_s2_p0_b_dw_sum_body, ((36864L) + 256 - 1) / 256, 256, 0, n, part, dw + 0 + (long)g * 192 * 192);
         mc_cuda_gemm(host, 0, 1, 256, 192, 192, dy + (0 + g * 192) * 256, 256, 49152,
             w + 0 + (long)g * 192 * 192, 192, 0, 0.0f, dcol + (long)g * 192 * 256, 256, sa, n);
     }
@@ -665,6 +798,24 @@ static __global__ void __launch_bounds__(256) conv_k3_c192_192_16x16_s1_p1_init_
 }
 
 
+MC_CU_HD static inline void conv_k3_c192_192_16x16_s1_p1_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (331776L) ? first + 256 : (331776L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        double s = 0;
+        for (int b = 0; b < n; b++)
+            s += part[(long)b * 331776 + i];
+        grad[i] += (float)s;
+    }
+}
+
+static __global__ void __launch_bounds__(256) conv_k3_c192_192_16x16_s1_p1_dw_sum_kernel(int n, const float *part, float *grad)
+{
+    extern __shared__ float mc_shm[];
+    conv_k3_c192_192_16x16_s1_p1_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
+}
+
 void conv_k3_c192_192_16x16_s1_p1_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y)
 {
     float *col = mc_cuda_scratch(host, (size_t)n * 442368);
@@ -680,15 +831,16 @@ void conv_k3_c192_192_16x16_s1_p1_cu_fwd(int host, int n, const float *x, const 
 void conv_k3_c192_192_16x16_s1_p1_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias)
 {
-    float *col = mc_cuda_scratch(host, 2 * (size_t)n * 442368), *dcol = col + (size_t)n * 442368;
+    float *col = mc_cuda_scratch(host, 2 * (size_t)n * 442368 + (size_t)n * 331776);
+    float *dcol = col + (size_t)n * 442368, *part = dcol + (size_t)n * 442368;
     (void)dbias;
     MC_CU_RUN(host, conv_k3_c192_192_16x16_s1_p1_col_kernel, conv_k3_c192_192_16x16_s1_p1_col_body, ((n * 442368L) + 256 - 1) / 256, 256, 0, n, x, col);
     const float *a = col;
     const long sa = 442368;
     for (int g = 0; g < 1; g++) {
-        for (int b = 0; b < n; b++)
-            mc_cuda_gemm(host, 1, 0, 1728, 192, 256, a + b * sa + (long)g * 1728 * 256, 256, 0,
-                dy + ((long)b * 192 + 0 + g * 192) * 256, 256, 0, 1.0f, dw + 0 + (long)g * 192 * 1728, 1728, 0, 1);
+        mc_cuda_gemm(host, 1, 0, 1728, 192, 256, a + (long)g * 1728 * 256, 256, sa, dy + (0 + g * 192) * 256, 256,
+            49152, 0.0f, part, 1728, 331776, n);
+        MC_CU_RUN(host, conv_k3_c192_192_16x16_s1_p1_dw_sum_kernel, conv_k3_c192_192_16x16_s1_p1_dw_sum_body, ((331776L) + 256 - 1) / 256, 256, 0, n, part, dw + 0 + (long)g * 192 * 1728);
         mc_cuda_gemm(host, 0, 1, 256, 1728, 192, dy + (0 + g * 192) * 256, 256, 49152,
             w + 0 + (long)g * 192 * 1728, 1728, 0, 0.0f, dcol + (long)g * 1728 * 256, 256, sa, n);
     }
@@ -731,6 +883,24 @@ static __global__ void __launch_bounds__(256) conv_k1_c384_192_16x16_s1_p0_b_dbi
     conv_k1_c384_192_16x16_s1_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, dbias);
 }
 
+MC_CU_HD static inline void conv_k1_c384_192_16x16_s1_p0_b_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (73728L) ? first + 256 : (73728L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        double s = 0;
+        for (int b = 0; b < n; b++)
+            s += part[(long)b * 73728 + i];
+        grad[i] += (float)s;
+    }
+}
+
+static __global__ void __launch_bounds__(256) conv_k1_c384_192_16x16_s1_p0_b_dw_sum_kernel(int n, const float *part, float *grad)
+{
+    extern __shared__ float mc_shm[];
+    conv_k1_c384_192_16x16_s1_p0_b_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
+}
+
 void conv_k1_c384_192_16x16_s1_p0_b_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y)
 {
     MC_CU_RUN(host, conv_k1_c384_192_16x16_s1_p0_b_init_kernel, conv_k1_c384_192_16x16_s1_p0_b_init_body, ((n * 49152L) + 256 - 1) / 256, 256, 0, n, bias, y);
@@ -744,13 +914,14 @@ void conv_k1_c384_192_16x16_s1_p0_b_cu_fwd(int host, int n, const float *x, cons
 void conv_k1_c384_192_16x16_s1_p0_b_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias)
 {
+    float *part = mc_cuda_scratch(host, (size_t)n * 73728);
     MC_CU_RUN(host, conv_k1_c384_192_16x16_s1_p0_b_dbias_kernel, conv_k1_c384_192_16x16_s1_p0_b_dbias_body, (((long)192) + 256 - 1) / 256, 256, 0, n, dy, dbias);
     const float *a = x + 0;
     const long sa = 98304;
     for (int g = 0; g < 1; g++) {
-        for (int b = 0; b < n; b++)
-            mc_cuda_gemm(host, 1, 0, 384, 192, 256, a + b * sa + (long)g * 384 * 256, 256, 0,
-                dy + ((long)b * 192 + 0 + g * 192) * 256, 256, 0, 1.0f, dw + 0 + (long)g * 192 * 384, 384, 0, 1);
+        mc_cuda_gemm(host, 1, 0, 384, 192, 256, a + (long)g * 384 * 256, 256, sa, dy + (0 + g * 192) * 256, 256,
+            49152, 0.0f, part, 384, 73728, n);
+        MC_CU_RUN(host, conv_k1_c384_192_16x16_s1_p0_b_dw_sum_kernel, conv_k1_c384_192_16x16_s1_p0_b_dw_sum_body, ((73728L) + 256 - 1) / 256, 256, 0, n, part, dw + 0 + (long)g * 192 * 384);
         mc_cuda_gemm(host, 0, 1, 256, 384, 192, dy + (0 + g * 192) * 256, 256, 49152,
             w + 0 + (long)g * 192 * 384, 384, 0, 1.0f, dx + (0 + (long)g * 384) * 256, 256, 98304, n);
     }
@@ -774,6 +945,24 @@ static __global__ void __launch_bounds__(256) conv_k1_c192_192_8x8_s1_p0_init_ke
 }
 
 
+MC_CU_HD static inline void conv_k1_c192_192_8x8_s1_p0_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (36864L) ? first + 256 : (36864L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        double s = 0;
+        for (int b = 0; b < n; b++)
+            s += part[(long)b * 36864 + i];
+        grad[i] += (float)s;
+    }
+}
+
+static __global__ void __launch_bounds__(256) conv_k1_c192_192_8x8_s1_p0_dw_sum_kernel(int n, const float *part, float *grad)
+{
+    extern __shared__ float mc_shm[];
+    conv_k1_c192_192_8x8_s1_p0_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
+}
+
 void conv_k1_c192_192_8x8_s1_p0_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y)
 {
     MC_CU_RUN(host, conv_k1_c192_192_8x8_s1_p0_init_kernel, conv_k1_c192_192_8x8_s1_p0_init_body, ((n * 12288L) + 256 - 1) / 256, 256, 0, n, bias, y);
@@ -787,13 +976,14 @@ void conv_k1_c192_192_8x8_s1_p0_cu_fwd(int host, int n, const float *x, const fl
 void conv_k1_c192_192_8x8_s1_p0_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias)
 {
+    float *part = mc_cuda_scratch(host, (size_t)n * 36864);
     (void)dbias;
     const float *a = x + 0;
     const long sa = 12288;
     for (int g = 0; g < 1; g++) {
-        for (int b = 0; b < n; b++)
-            mc_cuda_gemm(host, 1, 0, 192, 192, 64, a + b * sa + (long)g * 192 * 64, 64, 0,
-                dy + ((long)b * 192 + 0 + g * 192) * 64, 64, 0, 1.0f, dw + 0 + (long)g * 192 * 192, 192, 0, 1);
+        mc_cuda_gemm(host, 1, 0, 192, 192, 64, a + (long)g * 192 * 64, 64, sa, dy + (0 + g * 192) * 64, 64,
+            12288, 0.0f, part, 192, 36864, n);
+        MC_CU_RUN(host, conv_k1_c192_192_8x8_s1_p0_dw_sum_kernel, conv_k1_c192_192_8x8_s1_p0_dw_sum_body, ((36864L) + 256 - 1) / 256, 256, 0, n, part, dw + 0 + (long)g * 192 * 192);
         mc_cuda_gemm(host, 0, 1, 64, 192, 192, dy + (0 + g * 192) * 64, 64, 12288,
             w + 0 + (long)g * 192 * 192, 192, 0, 1.0f, dx + (0 + (long)g * 192) * 64, 64, 12288, n);
     }
@@ -884,6 +1074,24 @@ static __global__ void __launch_bounds__(256) conv_k1_c384_384_16x16_s2_p0_b_dbi
     conv_k1_c384_384_16x16_s2_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, dbias);
 }
 
+MC_CU_HD static inline void conv_k1_c384_384_16x16_s2_p0_b_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (147456L) ? first + 256 : (147456L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        double s = 0;
+        for (int b = 0; b < n; b++)
+            s += part[(long)b * 147456 + i];
+        grad[i] += (float)s;
+    }
+}
+
+static __global__ void __launch_bounds__(256) conv_k1_c384_384_16x16_s2_p0_b_dw_sum_kernel(int n, const float *part, float *grad)
+{
+    extern __shared__ float mc_shm[];
+    conv_k1_c384_384_16x16_s2_p0_b_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
+}
+
 void conv_k1_c384_384_16x16_s2_p0_b_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y)
 {
     float *col = mc_cuda_scratch(host, (size_t)n * 24576);
@@ -899,15 +1107,16 @@ void conv_k1_c384_384_16x16_s2_p0_b_cu_fwd(int host, int n, const float *x, cons
 void conv_k1_c384_384_16x16_s2_p0_b_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias)
 {
-    float *col = mc_cuda_scratch(host, 2 * (size_t)n * 24576), *dcol = col + (size_t)n * 24576;
+    float *col = mc_cuda_scratch(host, 2 * (size_t)n * 24576 + (size_t)n * 147456);
+    float *dcol = col + (size_t)n * 24576, *part = dcol + (size_t)n * 24576;
     MC_CU_RUN(host, conv_k1_c384_384_16x16_s2_p0_b_dbias_kernel, conv_k1_c384_384_16x16_s2_p0_b_dbias_body, (((long)384) + 256 - 1) / 256, 256, 0, n, dy, dbias);
     MC_CU_RUN(host, conv_k1_c384_384_16x16_s2_p0_b_col_kernel, conv_k1_c384_384_16x16_s2_p0_b_col_body, ((n * 24576L) + 256 - 1) / 256, 256, 0, n, x, col);
     const float *a = col;
     const long sa = 24576;
     for (int g = 0; g < 1; g++) {
-        for (int b = 0; b < n; b++)
-            mc_cuda_gemm(host, 1, 0, 384, 384, 64, a + b * sa + (long)g * 384 * 64, 64, 0,
-                dy + ((long)b * 384 + 0 + g * 384) * 64, 64, 0, 1.0f, dw + 0 + (long)g * 384 * 384, 384, 0, 1);
+        mc_cuda_gemm(host, 1, 0, 384, 384, 64, a + (long)g * 384 * 64, 64, sa, dy + (0 + g * 384) * 64, 64,
+            24576, 0.0f, part, 384, 147456, n);
+        MC_CU_RUN(host, conv_k1_c384_384_16x16_s2_p0_b_dw_sum_kernel, conv_k1_c384_384_16x16_s2_p0_b_dw_sum_body, ((147456L) + 256 - 1) / 256, 256, 0, n, part, dw + 0 + (long)g * 384 * 384);
         mc_cuda_gemm(host, 0, 1, 64, 384, 384, dy + (0 + g * 384) * 64, 64, 24576,
             w + 0 + (long)g * 384 * 384, 384, 0, 0.0f, dcol + (long)g * 384 * 64, 64, sa, n);
     }
@@ -1001,6 +1210,24 @@ static __global__ void __launch_bounds__(256) conv_k3_c384_384_8x8_s1_p1_init_ke
 }
 
 
+MC_CU_HD static inline void conv_k3_c384_384_8x8_s1_p1_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (1327104L) ? first + 256 : (1327104L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        double s = 0;
+        for (int b = 0; b < n; b++)
+            s += part[(long)b * 1327104 + i];
+        grad[i] += (float)s;
+    }
+}
+
+static __global__ void __launch_bounds__(256) conv_k3_c384_384_8x8_s1_p1_dw_sum_kernel(int n, const float *part, float *grad)
+{
+    extern __shared__ float mc_shm[];
+    conv_k3_c384_384_8x8_s1_p1_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
+}
+
 void conv_k3_c384_384_8x8_s1_p1_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y)
 {
     float *col = mc_cuda_scratch(host, (size_t)n * 221184);
@@ -1016,15 +1243,16 @@ void conv_k3_c384_384_8x8_s1_p1_cu_fwd(int host, int n, const float *x, const fl
 void conv_k3_c384_384_8x8_s1_p1_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias)
 {
-    float *col = mc_cuda_scratch(host, 2 * (size_t)n * 221184), *dcol = col + (size_t)n * 221184;
+    float *col = mc_cuda_scratch(host, 2 * (size_t)n * 221184 + (size_t)n * 1327104);
+    float *dcol = col + (size_t)n * 221184, *part = dcol + (size_t)n * 221184;
     (void)dbias;
     MC_CU_RUN(host, conv_k3_c384_384_8x8_s1_p1_col_kernel, conv_k3_c384_384_8x8_s1_p1_col_body, ((n * 221184L) + 256 - 1) / 256, 256, 0, n, x, col);
     const float *a = col;
     const long sa = 221184;
     for (int g = 0; g < 1; g++) {
-        for (int b = 0; b < n; b++)
-            mc_cuda_gemm(host, 1, 0, 3456, 384, 64, a + b * sa + (long)g * 3456 * 64, 64, 0,
-                dy + ((long)b * 384 + 0 + g * 384) * 64, 64, 0, 1.0f, dw + 0 + (long)g * 384 * 3456, 3456, 0, 1);
+        mc_cuda_gemm(host, 1, 0, 3456, 384, 64, a + (long)g * 3456 * 64, 64, sa, dy + (0 + g * 384) * 64, 64,
+            24576, 0.0f, part, 3456, 1327104, n);
+        MC_CU_RUN(host, conv_k3_c384_384_8x8_s1_p1_dw_sum_kernel, conv_k3_c384_384_8x8_s1_p1_dw_sum_body, ((1327104L) + 256 - 1) / 256, 256, 0, n, part, dw + 0 + (long)g * 384 * 3456);
         mc_cuda_gemm(host, 0, 1, 64, 3456, 384, dy + (0 + g * 384) * 64, 64, 24576,
             w + 0 + (long)g * 384 * 3456, 3456, 0, 0.0f, dcol + (long)g * 3456 * 64, 64, sa, n);
     }
@@ -1067,6 +1295,24 @@ static __global__ void __launch_bounds__(256) conv_k1_c768_384_8x8_s1_p0_b_dbias
     conv_k1_c768_384_8x8_s1_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, dbias);
 }
 
+MC_CU_HD static inline void conv_k1_c768_384_8x8_s1_p0_b_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (294912L) ? first + 256 : (294912L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        double s = 0;
+        for (int b = 0; b < n; b++)
+            s += part[(long)b * 294912 + i];
+        grad[i] += (float)s;
+    }
+}
+
+static __global__ void __launch_bounds__(256) conv_k1_c768_384_8x8_s1_p0_b_dw_sum_kernel(int n, const float *part, float *grad)
+{
+    extern __shared__ float mc_shm[];
+    conv_k1_c768_384_8x8_s1_p0_b_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
+}
+
 void conv_k1_c768_384_8x8_s1_p0_b_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y)
 {
     MC_CU_RUN(host, conv_k1_c768_384_8x8_s1_p0_b_init_kernel, conv_k1_c768_384_8x8_s1_p0_b_init_body, ((n * 24576L) + 256 - 1) / 256, 256, 0, n, bias, y);
@@ -1080,13 +1326,14 @@ void conv_k1_c768_384_8x8_s1_p0_b_cu_fwd(int host, int n, const float *x, const 
 void conv_k1_c768_384_8x8_s1_p0_b_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias)
 {
+    float *part = mc_cuda_scratch(host, (size_t)n * 294912);
     MC_CU_RUN(host, conv_k1_c768_384_8x8_s1_p0_b_dbias_kernel, conv_k1_c768_384_8x8_s1_p0_b_dbias_body, (((long)384) + 256 - 1) / 256, 256, 0, n, dy, dbias);
     const float *a = x + 0;
     const long sa = 49152;
     for (int g = 0; g < 1; g++) {
-        for (int b = 0; b < n; b++)
-            mc_cuda_gemm(host, 1, 0, 768, 384, 64, a + b * sa + (long)g * 768 * 64, 64, 0,
-                dy + ((long)b * 384 + 0 + g * 384) * 64, 64, 0, 1.0f, dw + 0 + (long)g * 384 * 768, 768, 0, 1);
+        mc_cuda_gemm(host, 1, 0, 768, 384, 64, a + (long)g * 768 * 64, 64, sa, dy + (0 + g * 384) * 64, 64,
+            24576, 0.0f, part, 768, 294912, n);
+        MC_CU_RUN(host, conv_k1_c768_384_8x8_s1_p0_b_dw_sum_kernel, conv_k1_c768_384_8x8_s1_p0_b_dw_sum_body, ((294912L) + 256 - 1) / 256, 256, 0, n, part, dw + 0 + (long)g * 384 * 768);
         mc_cuda_gemm(host, 0, 1, 64, 768, 384, dy + (0 + g * 384) * 64, 64, 24576,
             w + 0 + (long)g * 384 * 768, 768, 0, 1.0f, dx + (0 + (long)g * 768) * 64, 64, 49152, n);
     }

@@ -968,7 +968,7 @@ static __global__ void __launch_bounds__(256) dw_k3_5_7_c16_32x32_s1_dw_kernel(i
     dw_k3_5_7_c16_32x32_s1_dw_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, dy, part);
 }
 
-MC_CU_HD static inline void dw_k3_5_7_c16_32x32_s1_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *dw)
+MC_CU_HD static inline void dw_k3_5_7_c16_32x32_s1_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (1328L) ? first + 256 : (1328L);
@@ -976,14 +976,14 @@ MC_CU_HD static inline void dw_k3_5_7_c16_32x32_s1_dw_sum_body(long block, int t
         double s = 0;
         for (int b = 0; b < n; b++)
             s += part[(long)b * 1328 + i];
-        dw[i] += (float)s;
+        grad[i] += (float)s;
     }
 }
 
-static __global__ void __launch_bounds__(256) dw_k3_5_7_c16_32x32_s1_dw_sum_kernel(int n, const float *part, float *dw)
+static __global__ void __launch_bounds__(256) dw_k3_5_7_c16_32x32_s1_dw_sum_kernel(int n, const float *part, float *grad)
 {
     extern __shared__ float mc_shm[];
-    dw_k3_5_7_c16_32x32_s1_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, dw);
+    dw_k3_5_7_c16_32x32_s1_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
 }
 
 
@@ -1962,7 +1962,7 @@ static __global__ void __launch_bounds__(256) dw_k3_5_7_c96_32x32_s1_dw_kernel(i
     dw_k3_5_7_c96_32x32_s1_dw_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, dy, part);
 }
 
-MC_CU_HD static inline void dw_k3_5_7_c96_32x32_s1_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *dw)
+MC_CU_HD static inline void dw_k3_5_7_c96_32x32_s1_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (7968L) ? first + 256 : (7968L);
@@ -1970,14 +1970,14 @@ MC_CU_HD static inline void dw_k3_5_7_c96_32x32_s1_dw_sum_body(long block, int t
         double s = 0;
         for (int b = 0; b < n; b++)
             s += part[(long)b * 7968 + i];
-        dw[i] += (float)s;
+        grad[i] += (float)s;
     }
 }
 
-static __global__ void __launch_bounds__(256) dw_k3_5_7_c96_32x32_s1_dw_sum_kernel(int n, const float *part, float *dw)
+static __global__ void __launch_bounds__(256) dw_k3_5_7_c96_32x32_s1_dw_sum_kernel(int n, const float *part, float *grad)
 {
     extern __shared__ float mc_shm[];
-    dw_k3_5_7_c96_32x32_s1_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, dw);
+    dw_k3_5_7_c96_32x32_s1_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
 }
 
 
@@ -2467,7 +2467,7 @@ static __global__ void __launch_bounds__(256) dw_k3_5_c96_32x32_s1_dw_kernel(int
     dw_k3_5_c96_32x32_s1_dw_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, dy, part);
 }
 
-MC_CU_HD static inline void dw_k3_5_c96_32x32_s1_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *dw)
+MC_CU_HD static inline void dw_k3_5_c96_32x32_s1_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (3264L) ? first + 256 : (3264L);
@@ -2475,14 +2475,14 @@ MC_CU_HD static inline void dw_k3_5_c96_32x32_s1_dw_sum_body(long block, int tid
         double s = 0;
         for (int b = 0; b < n; b++)
             s += part[(long)b * 3264 + i];
-        dw[i] += (float)s;
+        grad[i] += (float)s;
     }
 }
 
-static __global__ void __launch_bounds__(256) dw_k3_5_c96_32x32_s1_dw_sum_kernel(int n, const float *part, float *dw)
+static __global__ void __launch_bounds__(256) dw_k3_5_c96_32x32_s1_dw_sum_kernel(int n, const float *part, float *grad)
 {
     extern __shared__ float mc_shm[];
-    dw_k3_5_c96_32x32_s1_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, dw);
+    dw_k3_5_c96_32x32_s1_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
 }
 
 
@@ -2972,7 +2972,7 @@ static __global__ void __launch_bounds__(256) dw_k3_5_c192_16x16_s1_dw_kernel(in
     dw_k3_5_c192_16x16_s1_dw_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, dy, part);
 }
 
-MC_CU_HD static inline void dw_k3_5_c192_16x16_s1_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *dw)
+MC_CU_HD static inline void dw_k3_5_c192_16x16_s1_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (6528L) ? first + 256 : (6528L);
@@ -2980,14 +2980,14 @@ MC_CU_HD static inline void dw_k3_5_c192_16x16_s1_dw_sum_body(long block, int ti
         double s = 0;
         for (int b = 0; b < n; b++)
             s += part[(long)b * 6528 + i];
-        dw[i] += (float)s;
+        grad[i] += (float)s;
     }
 }
 
-static __global__ void __launch_bounds__(256) dw_k3_5_c192_16x16_s1_dw_sum_kernel(int n, const float *part, float *dw)
+static __global__ void __launch_bounds__(256) dw_k3_5_c192_16x16_s1_dw_sum_kernel(int n, const float *part, float *grad)
 {
     extern __shared__ float mc_shm[];
-    dw_k3_5_c192_16x16_s1_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, dw);
+    dw_k3_5_c192_16x16_s1_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
 }
 
 
@@ -3327,7 +3327,7 @@ static __global__ void __launch_bounds__(256) dw_k3_3_c192_16x16_s1_dw_kernel(in
     dw_k3_3_c192_16x16_s1_dw_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, dy, part);
 }
 
-MC_CU_HD static inline void dw_k3_3_c192_16x16_s1_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *dw)
+MC_CU_HD static inline void dw_k3_3_c192_16x16_s1_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (3456L) ? first + 256 : (3456L);
@@ -3335,14 +3335,14 @@ MC_CU_HD static inline void dw_k3_3_c192_16x16_s1_dw_sum_body(long block, int ti
         double s = 0;
         for (int b = 0; b < n; b++)
             s += part[(long)b * 3456 + i];
-        dw[i] += (float)s;
+        grad[i] += (float)s;
     }
 }
 
-static __global__ void __launch_bounds__(256) dw_k3_3_c192_16x16_s1_dw_sum_kernel(int n, const float *part, float *dw)
+static __global__ void __launch_bounds__(256) dw_k3_3_c192_16x16_s1_dw_sum_kernel(int n, const float *part, float *grad)
 {
     extern __shared__ float mc_shm[];
-    dw_k3_3_c192_16x16_s1_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, dw);
+    dw_k3_3_c192_16x16_s1_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
 }
 
 
@@ -3682,7 +3682,7 @@ static __global__ void __launch_bounds__(256) dw_k3_3_c384_8x8_s1_dw_kernel(int 
     dw_k3_3_c384_8x8_s1_dw_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, dy, part);
 }
 
-MC_CU_HD static inline void dw_k3_3_c384_8x8_s1_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *dw)
+MC_CU_HD static inline void dw_k3_3_c384_8x8_s1_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (6912L) ? first + 256 : (6912L);
@@ -3690,14 +3690,14 @@ MC_CU_HD static inline void dw_k3_3_c384_8x8_s1_dw_sum_body(long block, int tid,
         double s = 0;
         for (int b = 0; b < n; b++)
             s += part[(long)b * 6912 + i];
-        dw[i] += (float)s;
+        grad[i] += (float)s;
     }
 }
 
-static __global__ void __launch_bounds__(256) dw_k3_3_c384_8x8_s1_dw_sum_kernel(int n, const float *part, float *dw)
+static __global__ void __launch_bounds__(256) dw_k3_3_c384_8x8_s1_dw_sum_kernel(int n, const float *part, float *grad)
 {
     extern __shared__ float mc_shm[];
-    dw_k3_3_c384_8x8_s1_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, dw);
+    dw_k3_3_c384_8x8_s1_dw_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, grad);
 }
 
 
