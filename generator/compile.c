@@ -70,12 +70,19 @@ static bool finish(pid_t pid, const char *what, char *err, size_t errlen)
     return false;
 }
 
-static args compiler(arena *a, const mc_compile_job *job)
+static args compiler(arena *a, const char *program, const char *flags)
 {
     args g = {.a = a};
-    push_words(&g, job->cc);
-    push_words(&g, job->cflags);
+    push_words(&g, program);
+    push_words(&g, flags);
     return g;
+}
+
+/* Whether file f ends with ext. */
+static bool ends_with(const char *f, const char *ext)
+{
+    size_t len = strlen(f), n = strlen(ext);
+    return len > n && strcmp(f + len - n, ext) == 0;
 }
 
 bool mc_compile(arena *a, const mc_compile_job *job, char *err, size_t errlen)
@@ -90,14 +97,16 @@ bool mc_compile(arena *a, const mc_compile_job *job, char *err, size_t errlen)
     while (done < started || (ok && started < job->nfiles)) {
         while (ok && started < job->nfiles && started - done < parallel) {
             const char *f = job->files[started];
-            size_t len = strlen(f);
-            if (len < 2 || strcmp(f + len - 2, ".c") != 0) {
+            const bool cu = job->nvcc && ends_with(f, ".cu");
+            if (!cu && !ends_with(f, ".c")) {
                 pids[started++] = 0;
                 continue;
             }
-            const char *obj = arena_printf(a, "%s/%.*s.o", job->src_dir, (int)(len - 2), f);
-            args g = compiler(a, job);
+            const char *obj = arena_printf(a, "%s/%s.o", job->src_dir, f);
+            args g = cu ? compiler(a, job->nvcc, job->nvflags) : compiler(a, job->cc, job->cflags);
             push(&g, "-I"), push(&g, job->src_dir), push(&g, "-I"), push(&g, job->include_dir);
+            if (job->nvcc)
+                push(&g, "-I"), push(&g, job->cuda_include_dir);
             push(&g, "-c"), push(&g, arena_printf(a, "%s/%s", job->src_dir, f)), push(&g, "-o"), push(&g, obj);
             objs[nobj++] = obj;
             pids[started] = start(&g, err, errlen);
@@ -114,10 +123,12 @@ bool mc_compile(arena *a, const mc_compile_job *job, char *err, size_t errlen)
         return false;
     /* Link beside the target, then rename: never a half-written executable. */
     const char *tmp = arena_printf(a, "%s.tmp.%ld", job->exe, (long)getpid());
-    args g = compiler(a, job);
+    args g = compiler(a, job->cc, job->cflags);
     for (int i = 0; i < nobj; i++)
         push(&g, objs[i]);
     push(&g, job->runtime_lib);
+    if (job->nvcc)
+        push(&g, job->cuda_lib), push_words(&g, job->cuda_libs);
     push_words(&g, job->libs);
     push(&g, "-o"), push(&g, tmp);
     pid_t pid = start(&g, err, errlen);

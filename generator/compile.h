@@ -18,9 +18,12 @@ typedef struct mc_compile_job {
     const char *runtime_lib; /* libmcgen_runtime.a */
     const char *libs;        /* what the runtime links against, space-separated */
     const char *exe;         /* the executable to write (atomically) */
+    /* CUDA (nvcc NULL: none): .cu files compile with nvcc and nvflags,
+     * the link adds cuda_lib (libmcgen_cuda.a) and cuda_libs. */
+    const char *nvcc, *nvflags, *cuda_include_dir, *cuda_lib, *cuda_libs;
 } mc_compile_job;
 
-/* Compiles every .c (as many at once as there are processors) and links.
+/* Compiles every .c and .cu (as many at once as there are processors) and links.
  * The compiler's own messages go to stderr; err gets one line. */
 bool mc_compile(struct arena *a, const mc_compile_job *job, char *err, size_t errlen);
 

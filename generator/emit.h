@@ -18,6 +18,7 @@ typedef struct mc_emit_options {
     /* mcgen build: also <model>_main.c, the executable's main. */
     bool main;
     bool generic;          /* the main runs the runtime's generic kernels */
+    bool cuda;             /* the main also hands the runtime the CUDA step (--device cuda) */
     const char *build;     /* how it is built (compiler and flags), shown by `info` */
 } mc_emit_options;
 
@@ -25,5 +26,11 @@ typedef struct mc_emit_options {
  * opt->main, <model>_main.c) into the staging folder. On failure returns false with a one-line message in err. */
 bool mc_emit_c(struct arena *a, const mc_model *m, const mc_plan *p, const mc_emit_options *opt, mc_staging *st,
                char *err, size_t errlen);
+
+/* Writes <model>_cuda.h, <model>_cuda.cu and <model>_cuda_<template>.cu
+ * (opt->templates: the CUDA templates); they link with the C target's
+ * <model>.c, which holds the descriptor. */
+bool mc_emit_cuda(struct arena *a, const mc_model *m, const mc_plan *p, const mc_emit_options *opt, mc_staging *st,
+                  char *err, size_t errlen);
 
 #endif

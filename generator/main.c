@@ -30,25 +30,29 @@ static const char usage_main[] =
     "\n"
     "commands:\n"
     "  summary MODEL.mcn   per-layer table: output shapes, parameters, MACs\n"
-    "  emit MODEL.mcn      write the specialized C sources of a model\n"
+    "  emit MODEL.mcn      write the specialized C (and CUDA) sources of a model\n"
     "  build MODEL.mcn     emit and compile a standalone classifier executable\n"
     "  ops                 the description language's layers and keys (Markdown)\n"
     "\n"
     "Run 'mcgen COMMAND --help' for a command's options. 'mcgen --version' prints the version.\n";
 
 static const char usage_build[] =
-    "usage: mcgen build MODEL.mcn [--conv TYPE] [--classes N] [--input CxHxW] [--generic] [--no-fuse] -o EXE\n"
+    "usage: mcgen build MODEL.mcn [--conv TYPE] [--classes N] [--input CxHxW] [--target c|cuda] [--generic]\n"
+    "                   [--no-fuse] -o EXE\n"
     "\n"
     "Emits the model's specialized C, compiles it and links it with the runtime into one\n"
     "executable: EXE train, eval, predict, forward, grad, init, info (EXE --help).\n"
     "\n"
     "  --conv, --classes, --input   as for summary\n"
+    "  --target cuda    also the CUDA sources (nvcc), linked with cuBLAS: EXE takes\n"
+    "                   --device cuda (cpu stays the default)\n"
     "  --generic        run the runtime's generic kernels instead (the baseline)\n"
     "  --no-fuse        a Multiception's kernels as separate depthwise kernels\n"
     "  -o EXE           the executable to write (replaced only when the build succeeds)\n"
     "  -h, --help       this help\n"
     "\n"
     "Environment: CC (default " MCGEN_CC_DEFAULT "), MCGEN_CFLAGS (default " MCGEN_CFLAGS_DEFAULT "),\n"
+    "MCGEN_NVFLAGS (nvcc's, default " MCGEN_NVFLAGS_DEFAULT "),\n"
     "TMPDIR (the scratch folder), MCGEN_M4, MCGEN_TEMPLATES.\n";
 
 static const char usage_summary[] =
@@ -64,14 +68,17 @@ static const char usage_summary[] =
     "  -h, --help       this help\n";
 
 static const char usage_emit[] =
-    "usage: mcgen emit MODEL.mcn [--conv TYPE] [--classes N] [--input CxHxW] [--target c] [--no-fuse] -o DIR\n"
+    "usage: mcgen emit MODEL.mcn [--conv TYPE] [--classes N] [--input CxHxW] [--target c|cuda|all] [--no-fuse]\n"
+    "                  -o DIR\n"
     "\n"
     "Writes MODEL.h (the descriptor: tensors, layers, entry points), MODEL.c (the\n"
     "specialized forward and backward steps) and one MODEL_<template>.c per kernel\n"
-    "family into DIR, all or nothing.\n"
+    "family into DIR, all or nothing; for CUDA, MODEL_cuda.h (the launchers),\n"
+    "MODEL_cuda.cu (the steps and the entry table) and MODEL_cuda_<template>.cu,\n"
+    "which link with the C target's MODEL.c (the descriptor).\n"
     "\n"
     "  --conv, --classes, --input   as for summary\n"
-    "  --target c       the C target (the only one so far)\n"
+    "  --target T       c (default), cuda, or all (both)\n"
     "  --no-fuse        a Multiception's kernels as separate depthwise kernels\n"
     "  -o DIR           the folder to write (created if missing)\n"
     "  -h, --help       this help\n"
@@ -151,8 +158,8 @@ static int parse_model_args(int argc, char **argv, const char *cmd, const char *
         case 'j': ma->json = true; break;
         case 'o': ma->out = optarg; break;
         case 't':
-            if (strcmp(optarg, "c") != 0)
-                return usage_error(cmd, "bad --target '%s'; expected c (cuda is not written yet)", optarg);
+            if (strcmp(optarg, "c") != 0 && strcmp(optarg, "cuda") != 0 && strcmp(optarg, "all") != 0)
+                return usage_error(cmd, "bad --target '%s'; expected c, cuda or all", optarg);
             ma->target = optarg;
             break;
         case 'f': ma->no_fuse = true; break;
@@ -247,15 +254,22 @@ static bool emit_sources(arena *a, mc_model *m, const model_args *ma, mc_emit_op
     const char *m4 = getenv("MCGEN_M4");
     eo->source = ma->path;
     eo->m4 = m4 && *m4 ? m4 : MCGEN_M4;
-    eo->templates = template_dir(a, ma->target);
     mc_plan_options po = {.no_fuse = ma->no_fuse};
     mc_plan *p = mc_plan_model(a, m, &po);
     mc_staging st;
     if (!mc_staging_begin(a, &st, out, err, errlen))
         return false;
     const char *runtime = data_dir(a, "include/mcgen", "mc_model.h", MCGEN_RUNTIME_DIR);
-    bool ok = mc_emit_c(a, m, p, eo, &st, err, errlen) &&
-              mc_verify(a, p, st.dir, shown, st.files, st.nfiles, runtime, err, errlen);
+    bool ok = true;
+    if (strcmp(ma->target, "cuda") != 0) {
+        eo->templates = template_dir(a, "c");
+        ok = mc_emit_c(a, m, p, eo, &st, err, errlen);
+    }
+    if (ok && strcmp(ma->target, "c") != 0) {
+        eo->templates = template_dir(a, "cuda");
+        ok = mc_emit_cuda(a, m, p, eo, &st, err, errlen);
+    }
+    ok = ok && mc_verify(a, p, st.dir, shown, st.files, st.nfiles, runtime, err, errlen);
     *files = st.files, *nfiles = st.nfiles;
     ok = ok && mc_staging_commit(&st, err, errlen);
     if (!ok)
@@ -321,6 +335,11 @@ static int cmd_build(int argc, char **argv)
     int rc = parse_model_args(argc, argv, "build", usage_build, OPT_OUT | OPT_TARGET | OPT_NO_FUSE | OPT_GENERIC, &ma);
     if (rc >= 0)
         return rc;
+    if (strcmp(ma.target, "c") != 0 && !*MCGEN_NVCC) {
+        fprintf(stderr, "mcgen build: error: --target %s: this mcgen was built without CUDA (no nvcc found)\n",
+                ma.target);
+        return 1;
+    }
     arena *a = arena_new();
     mc_model *m = load_or_report(a, &ma);
     if (!m) {
@@ -337,7 +356,11 @@ static int cmd_build(int argc, char **argv)
     if (!ok)
         snprintf(err, sizeof err, "mcgen: error: cannot make a scratch folder %s: %s", scratch, strerror(errno));
     const char *src = arena_printf(a, "%s/src", scratch);
-    mc_emit_options eo = {.main = true, .generic = ma.generic, .build = build_text(a, cc, cflags, ma.generic)};
+    /* A CUDA build holds both targets: the C step is its --device cpu. */
+    const bool cuda = strcmp(ma.target, "c") != 0;
+    if (cuda)
+        ma.target = "all";
+    mc_emit_options eo = {.main = true, .generic = ma.generic, .cuda = cuda, .build = build_text(a, cc, cflags, ma.generic)};
     const char *const *files = NULL;
     int nfiles = 0;
     ok = ok && emit_sources(a, m, &ma, &eo, src, src, &files, &nfiles, err, sizeof err);
@@ -348,6 +371,14 @@ static int cmd_build(int argc, char **argv)
             .runtime_lib = data_dir_file(a, MCGEN_LIB_DIR, "libmcgen_runtime.a", MCGEN_RUNTIME_LIB),
             .libs = MCGEN_RUNTIME_LIBS, .exe = ma.out,
         };
+        if (cuda) {
+            const char *nvflags = getenv("MCGEN_NVFLAGS");
+            job.nvcc = MCGEN_NVCC;
+            job.nvflags = nvflags ? nvflags : MCGEN_NVFLAGS_DEFAULT;
+            job.cuda_include_dir = data_dir(a, "include/mcgen", "mc_cuda.h", MCGEN_RUNTIME_DIR "/cuda");
+            job.cuda_lib = data_dir_file(a, MCGEN_LIB_DIR, "libmcgen_cuda.a", MCGEN_CUDA_LIB);
+            job.cuda_libs = MCGEN_CUDA_LIBS;
+        }
         ok = mc_compile(a, &job, err, sizeof err);
     }
     if (!ok)

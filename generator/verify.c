@@ -261,7 +261,9 @@ bool mc_verify(arena *a, const mc_plan *p, const char *dir, const char *shown, c
     unsigned char *seen = arena_alloc(a, (size_t)p->nkernels * KERNEL_SEEN + 1);
     CXCursor *first = arena_alloc(a, (size_t)p->nkernels * sizeof *first + 1);
     bool *found = arena_alloc(a, (size_t)p->nkernels * sizeof *found + 1);
-    const char *args[] = {"-std=c11", "-I", runtime_include, "-I", dir};
+    /* The CUDA runtime headers sit in cuda/ in the source tree (a main
+     * of a CUDA build includes them); installed, beside the others. */
+    const char *args[] = {"-std=c11", "-I", runtime_include, "-I", arena_printf(a, "%s/cuda", runtime_include), "-I", dir};
     CXIndex index = clang_createIndex(0, 0);
     bool ok = true;
     for (int i = 0; i < nfiles && ok; i++) {
@@ -269,7 +271,7 @@ bool mc_verify(arena *a, const mc_plan *p, const char *dir, const char *shown, c
         if (len < 2 || strcmp(files[i] + len - 2, ".c") != 0)
             continue;
         CXTranslationUnit tu;
-        ok = parse_file(&c, index, arena_printf(a, "%s/%s", dir, files[i]), args, 5, &tu);
+        ok = parse_file(&c, index, arena_printf(a, "%s/%s", dir, files[i]), args, 7, &tu);
         if (!ok)
             break;
         CXCursor root = clang_getTranslationUnitCursor(tu);

@@ -26,8 +26,9 @@ static const void *tensor_data(const mc_net *net, const mc_tensor_desc *t)
     return NULL;
 }
 
-int mc_checkpoint_save(const char *path, const mc_net *net, const mc_train_state *ts, char *err, size_t errlen)
+int mc_checkpoint_save(const char *path, mc_net *net, const mc_train_state *ts, char *err, size_t errlen)
 {
+    mc_net_to_host(net);
     const mc_model_desc *m = net->m;
     mc_st_writer *w = mc_st_writer_new(); /* it reports its own failures at mc_st_write */
     int64_t shape[4];
@@ -207,6 +208,7 @@ int mc_checkpoint_read_state(const char *path, mc_train_state *ts, char *err, si
 
 int mc_checkpoint_load(const char *path, mc_net *net, mc_train_state *ts, char *err, size_t errlen)
 {
+    mc_net_to_host(net); /* the file overwrites the host areas, which then hold the truth */
     mc_st_file *f = mc_st_open(path, err, errlen);
     if (!f)
         return -1;

@@ -31,6 +31,7 @@
 
 typedef struct cli {
     const mc_model_desc *m;
+    const mc_device *cuda; /* NULL: built without CUDA */
     int generic;
     const char *build, *cmd, *exe;
 } cli;
@@ -48,7 +49,8 @@ typedef struct options {
 enum { O_DATA = 1 << 0, O_DATASET = 1 << 1, O_EPOCHS = 1 << 2, O_BATCH = 1 << 3, O_LR = 1 << 4, O_WD = 1 << 5,
        O_SEED = 1 << 6, O_RESUME = 1 << 7, O_OUT = 1 << 8, O_LIMIT = 1 << 9, O_WEIGHTS = 1 << 10, O_INPUT = 1 << 11,
        O_OUTPUT = 1 << 12, O_TRAIN = 1 << 13, O_NO_DROPOUT = 1 << 14, O_SHAKE = 1 << 15, O_ARGS = 1 << 16,
-       O_THREADS = 1 << 17, O_ITERS = 1 << 18, O_JSON = 1 << 19, O_LAYERS = 1 << 20, O_SYNC_BN = 1 << 21 };
+       O_THREADS = 1 << 17, O_ITERS = 1 << 18, O_JSON = 1 << 19, O_LAYERS = 1 << 20, O_SYNC_BN = 1 << 21,
+       O_DEVICE = 1 << 22 };
 
 static int usage_error(const cli *c, const char *fmt, const char *arg)
 {
@@ -105,7 +107,7 @@ static int parse(const cli *c, int argc, char **argv, unsigned allowed, const ch
         {"iters", required_argument, NULL, 'I'},      {"json", required_argument, NULL, 'J'},
         {"layers", no_argument, NULL, 'Y'},           {"generated-only", no_argument, NULL, 'G'},
         {"cpu-time", no_argument, NULL, 'C'},         {"sync-bn", no_argument, NULL, 'S'},
-        {"help", no_argument, NULL, 'h'},
+        {"device", required_argument, NULL, 'v'},     {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     static const struct { int opt; unsigned bit; } bits[] = {
@@ -113,7 +115,7 @@ static int parse(const cli *c, int argc, char **argv, unsigned allowed, const ch
         {'s', O_SEED}, {'r', O_RESUME}, {'o', O_OUT}, {'L', O_LIMIT}, {'W', O_WEIGHTS}, {'i', O_INPUT},
         {'O', O_OUTPUT}, {'t', O_TRAIN}, {'N', O_NO_DROPOUT}, {'a', O_SHAKE}, {'B', O_SHAKE},
         {'T', O_THREADS}, {'I', O_ITERS}, {'J', O_JSON}, {'Y', O_LAYERS}, {'G', O_LAYERS}, {'C', O_LAYERS},
-        {'S', O_SYNC_BN},
+        {'S', O_SYNC_BN}, {'v', O_DEVICE},
     };
     memset(o, 0, sizeof *o);
     o->train = (mc_train_options){.lr = 0.1, .wd = 2e-4, .seed = 0, .progress = isatty(2)};
@@ -186,6 +188,15 @@ static int parse(const cli *c, int argc, char **argv, unsigned allowed, const ch
         case 'Y': o->layers = 1; break;
         case 'G': o->generated_only = 1; break;
         case 'C': o->cpu_time = 1; break;
+        case 'v':
+            if (strcmp(optarg, "cpu") != 0 && strcmp(optarg, "cuda") != 0)
+                return usage_error(c, "bad --device '%s'; expected cpu or cuda", optarg);
+            if (!strcmp(optarg, "cuda") && !c->cuda)
+                return usage_error(c, "%s", "--device cuda: this executable was built without CUDA (mcgen build --target cuda)");
+            if (!strcmp(optarg, "cuda") && c->generic)
+                return usage_error(c, "%s", "--device cuda: a --generic build runs the generic C kernels only");
+            o->train.device = !strcmp(optarg, "cuda") ? c->cuda : NULL;
+            break;
         case 'h': fputs(usage, stdout); return 0;
         default: return usage_error(c, "unknown or incomplete option '%s'", argv[optind - 1]);
         }
@@ -221,6 +232,7 @@ static int cmd_info(const cli *c, int argc, char **argv)
            m->conv_type, m->source, m->c, m->h, m->w, m->classes);
     printf("parameters  %" PRId64 "\nMACs/image  %" PRId64 "\nkernels     %s\nbuild       %s\n", m->params, m->macs,
            c->generic ? "generic (runtime)" : "generated (specialized)", c->build);
+    printf("devices     cpu%s\n", c->cuda ? ", cuda" : "");
     return 0;
 }
 
@@ -235,6 +247,7 @@ static int open_net(const cli *c, const options *o, int capacity, mc_net *net)
         fprintf(stderr, "error: out of memory for a batch of %d\n", capacity);
         return -1;
     }
+    mc_net_set_device(net, o->train.device);
     net->no_dropout = o->no_dropout;
     net->shake_alpha = (float)o->shake_alpha;
     net->shake_beta = (float)o->shake_beta;
@@ -297,6 +310,8 @@ static const char usage_train[] =
     "  --limit N         the first N training and test images only\n"
     "  --threads T       threads of the kernels (default: every processor; the\n"
     "                    results do not depend on it)\n"
+    "  --device D        cpu (default) or cuda (an executable of mcgen build --target cuda;\n"
+    "                    eval, predict, forward and grad take it too)\n"
     "  --sync-bn         under mpirun: batch norm takes its statistics over the\n"
     "                    global batch of every rank (default: each rank's own shard)\n"
     "\n"
@@ -309,7 +324,7 @@ static int cmd_train(const cli *c, int argc, char **argv)
     options o;
     int rc = parse(c, argc, argv,
                    O_DATA | O_DATASET | O_EPOCHS | O_BATCH | O_LR | O_WD | O_SEED | O_RESUME | O_OUT | O_LIMIT | O_THREADS |
-                       O_SYNC_BN,
+                       O_SYNC_BN | O_DEVICE,
                    usage_train, &o);
     if (rc >= 0)
         return rc;
@@ -334,7 +349,7 @@ static const char usage_eval[] =
 static int cmd_eval(const cli *c, int argc, char **argv)
 {
     options o;
-    int rc = parse(c, argc, argv, O_WEIGHTS | O_DATA | O_DATASET | O_BATCH | O_LIMIT | O_THREADS, usage_eval, &o);
+    int rc = parse(c, argc, argv, O_WEIGHTS | O_DATA | O_DATASET | O_BATCH | O_LIMIT | O_THREADS | O_DEVICE, usage_eval, &o);
     if (rc >= 0)
         return rc;
     if (need(c, o.weights, "--weights CKPT") || need(c, o.train.data, "--data DIR"))
@@ -433,7 +448,7 @@ static int write_or_report(mc_st_writer *w, const char *path)
 static int forward_or_grad(const cli *c, int argc, char **argv, int grad)
 {
     options o;
-    unsigned allowed = O_WEIGHTS | O_INPUT | O_OUTPUT | O_NO_DROPOUT | O_SHAKE | O_SEED | O_THREADS | (grad ? 0 : O_TRAIN);
+    unsigned allowed = O_WEIGHTS | O_INPUT | O_OUTPUT | O_NO_DROPOUT | O_SHAKE | O_SEED | O_THREADS | O_DEVICE | (grad ? 0 : O_TRAIN);
     int rc = parse(c, argc, argv, allowed, grad ? usage_grad : usage_forward, &o);
     if (rc >= 0)
         return rc;
@@ -462,6 +477,7 @@ static int forward_or_grad(const cli *c, int argc, char **argv, int grad)
         loss = mc_net_loss(&net, labels);
         mc_net_backward(&net, labels);
         mc_st_add(w, "loss", MC_ST_F32, 0, NULL, &loss);
+        mc_net_to_host(&net);
         for (int i = 0; i < m->ntensors; i++) {
             const mc_tensor_desc *t = &m->tensors[i];
             if (t->area != MC_AREA_PARAM || !t->updated)
@@ -612,7 +628,7 @@ static void print_prediction(const char *what, const float *logits, int classes,
 static int cmd_predict(const cli *c, int argc, char **argv)
 {
     options o;
-    int rc = parse(c, argc, argv, O_WEIGHTS | O_DATASET | O_DATA | O_LIMIT | O_ARGS | O_THREADS, usage_predict, &o);
+    int rc = parse(c, argc, argv, O_WEIGHTS | O_DATASET | O_DATA | O_LIMIT | O_ARGS | O_THREADS | O_DEVICE, usage_predict, &o);
     if (rc >= 0)
         return rc;
     if (need(c, o.weights, "--weights CKPT"))
@@ -709,9 +725,10 @@ static int cmd_bench(const cli *c, int argc, char **argv)
 
 /* ---- main --------------------------------------------------------------------------- */
 
-int mc_classifier_main(const mc_model_desc *m, int generic, const char *build, int argc, char **argv)
+int mc_classifier_main(const mc_model_desc *m, const struct mc_device *cuda, int generic, const char *build, int argc,
+                       char **argv)
 {
-    cli c = {.m = m, .generic = generic, .build = build, .exe = argc > 0 ? argv[0] : m->name};
+    cli c = {.m = m, .cuda = cuda, .generic = generic, .build = build, .exe = argc > 0 ? argv[0] : m->name};
     static const struct {
         const char *name;
         int (*run)(const cli *, int, char **);

@@ -24,7 +24,7 @@ typedef struct mc_train_state {
 
 /* Writes the net's parameters, buffers and counters (and ts, if not NULL)
  * atomically to path. 0, or -1 with one line in err. */
-int mc_checkpoint_save(const char *path, const mc_net *net, const mc_train_state *ts, char *err, size_t errlen);
+int mc_checkpoint_save(const char *path, mc_net *net, const mc_train_state *ts, char *err, size_t errlen);
 
 /* Reads a checkpoint into the net: every state_dict tensor of the model
  * must be there with its shape and dtype, and nothing else but "optim."

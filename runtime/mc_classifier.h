@@ -6,8 +6,12 @@
 
 #include "mc_model.h"
 
-/* generic: run the runtime's generic kernels (the --generic build);
+struct mc_device; /* mc_net.h */
+
+/* cuda: the GPU that --device cuda runs on (NULL: built without CUDA);
+ * generic: run the runtime's generic kernels (the --generic build);
  * build: how it was built, for `info`. */
-int mc_classifier_main(const mc_model_desc *m, int generic, const char *build, int argc, char **argv);
+int mc_classifier_main(const mc_model_desc *m, const struct mc_device *cuda, int generic, const char *build, int argc,
+                       char **argv);
 
 #endif

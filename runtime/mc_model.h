@@ -15,6 +15,10 @@
 
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" { /* the CUDA step (C++) includes this header too */
+#endif
+
 #include "mc_kernels.h"
 
 /* The generated kernels split an outer loop over threads where its
@@ -132,5 +136,19 @@ void mc_generic_loss_backward(const mc_model_desc *m, const mc_state *s, const i
  * equal inputs). The backward accumulates into its inputs' gradient slots. */
 void mc_generic_forward_layer(const mc_model_desc *m, const mc_state *s, int layer, int train);
 void mc_generic_backward_layer(const mc_model_desc *m, const mc_state *s, int layer);
+
+/* The areas of one step as the generated steps name them (C and CUDA);
+ * a layer uses some of them (nvcc takes no cast to void as a use). */
+#define MC_UNUSED __attribute__((unused))
+#define MC_STEP_POINTERS(s) \
+    const int n MC_UNUSED = (s)->batch; \
+    float *act MC_UNUSED = (s)->acts, *dact MC_UNUSED = (s)->dacts, *par MC_UNUSED = (s)->params; \
+    float *grad MC_UNUSED = (s)->grads, *buf MC_UNUSED = (s)->buffers; \
+    int64_t *cnt MC_UNUSED = (s)->counters; \
+    float *sav MC_UNUSED = (s)->saved, *ext MC_UNUSED = (s)->extra
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

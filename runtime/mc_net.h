@@ -9,6 +9,28 @@
 #include "mc_model.h"
 #include "mc_rng.h"
 
+struct mc_net;
+
+/* Another processor that runs the step (the CUDA runtime provides one:
+ * mc_cuda_device). The net keeps its areas on the host as well; whichever
+ * side was written last holds the truth, and the net moves them across
+ * only when the other side needs them (mc_net_to_host). */
+typedef struct mc_device {
+    const char *name;
+    const void *model;                     /* the device's own model table */
+    void *(*open)(struct mc_net *net);     /* its areas for net->capacity images; NULL after an error */
+    void (*close)(struct mc_net *net);
+    void (*push)(struct mc_net *net);      /* parameters, buffers, counters, momentum to the device */
+    void (*pull)(struct mc_net *net);      /* the same and the gradients back */
+    /* forward: the input slot and the random draws of the batch up, the
+     * logits back; loss: the labels up, one float back; backward: zeroed
+     * gradients, then the loss gradient and the step, all on the device. */
+    void (*forward)(struct mc_net *net, int train);
+    float (*loss)(struct mc_net *net, const int32_t *labels);
+    void (*backward)(struct mc_net *net);
+    void (*sgd)(struct mc_net *net, float lr, float momentum, float wd, int first);
+} mc_device;
+
 typedef struct mc_net {
     const mc_model_desc *m;
     int generic;        /* run the generic kernels instead of the generated ones */
@@ -32,11 +54,21 @@ typedef struct mc_net {
      * loss. */
     int shard_first, shard_total;
     float loss_scale;
+    const mc_device *device; /* NULL: the step runs here */
+    void *dev;               /* the device's state of this net */
+    int on_device;           /* the device holds the current parameters */
 } mc_net;
 
 /* Allocates the areas (zeroed); -1 when out of memory. */
 int mc_net_init(mc_net *net, const mc_model_desc *m, int capacity, int generic);
 void mc_net_free(mc_net *net);
+/* Runs the steps of net on device (NULL: here) from now on. */
+void mc_net_set_device(mc_net *net, const mc_device *device);
+/* Before the host reads or writes parameters, buffers, counters, momentum
+ * or gradients: brings them back from the device if it holds them. */
+void mc_net_to_host(mc_net *net);
+/* The device with the current areas (opened on first use); 0 or -1. */
+int mc_net_on_device(mc_net *net);
 
 /* Initial parameters and buffers as the descriptor's init rules say. */
 void mc_net_init_params(mc_net *net, mc_rng *r);

@@ -15,6 +15,7 @@ typedef struct mc_train_options {
     long limit;            /* > 0: the first `limit` training and test images only */
     int progress;          /* a progress bar (on a terminal) instead of one line per epoch */
     int sync_bn;           /* data-parallel: batch statistics over the global batch */
+    const mc_device *device; /* where the steps run (NULL: here) */
 } mc_train_options;
 
 /* Trains the model and writes out/checkpoint.safetensors after every epoch

@@ -51,6 +51,8 @@ int mc_net_init(mc_net *net, const mc_model_desc *m, int capacity, int generic)
 
 void mc_net_free(mc_net *net)
 {
+    if (net->dev)
+        net->device->close(net);
     free(net->block);
     memset(net, 0, sizeof *net);
 }
@@ -126,11 +128,35 @@ static void draw_extra(mc_net *net, mc_rng *r)
     }
 }
 
+void mc_net_set_device(mc_net *net, const mc_device *device) { net->device = device; }
+
+int mc_net_on_device(mc_net *net)
+{
+    if (!net->dev && !(net->dev = net->device->open(net)))
+        exit(1); /* the device said why */
+    if (!net->on_device) {
+        net->device->push(net);
+        net->on_device = 1;
+    }
+    return 0;
+}
+
+void mc_net_to_host(mc_net *net)
+{
+    if (net->device && net->on_device) {
+        net->device->pull(net);
+        net->on_device = 0;
+    }
+}
+
 void mc_net_forward(mc_net *net, int train, mc_rng *r)
 {
     if (train)
         draw_extra(net, r);
-    if (net->generic)
+    if (net->device) {
+        mc_net_on_device(net);
+        net->device->forward(net, train);
+    } else if (net->generic)
         mc_generic_forward(net->m, &net->s, train);
     else
         net->m->forward(&net->s, train);
@@ -138,6 +164,8 @@ void mc_net_forward(mc_net *net, int train, mc_rng *r)
 
 float mc_net_loss(mc_net *net, const int32_t *labels)
 {
+    if (net->device)
+        return net->device->loss(net, labels);
     return net->generic ? mc_generic_loss(net->m, &net->s, labels, net->probs)
                         : net->m->loss(&net->s, labels, net->probs);
 }
@@ -145,6 +173,11 @@ float mc_net_loss(mc_net *net, const int32_t *labels)
 void mc_net_backward(mc_net *net, const int32_t *labels)
 {
     const mc_model_desc *m = net->m;
+    if (net->device) {
+        (void)labels; /* the device kept those of the loss */
+        net->device->backward(net);
+        return;
+    }
     /* The backward accumulates: every gradient starts at 0. */
     memset(net->s.grads, 0, (size_t)m->param_floats * sizeof(float));
     memset(net->s.dacts, 0, (size_t)(m->act_floats * net->s.batch) * sizeof(float));

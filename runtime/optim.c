@@ -7,6 +7,12 @@ void mc_sgd_step(mc_sgd *o, mc_net *net)
     const mc_model_desc *m = net->m;
     const float lr = (float)o->lr, mom = (float)o->momentum, wd = (float)o->weight_decay;
     const int first = o->steps == 0;
+    if (net->device) {
+        mc_net_on_device(net);
+        net->device->sgd(net, lr, mom, wd, first);
+        o->steps++;
+        return;
+    }
     for (int i = 0; i < m->ntensors; i++) {
         const mc_tensor_desc *t = &m->tensors[i];
         if (t->area != MC_AREA_PARAM || !t->updated)

@@ -171,10 +171,17 @@ static int setup(run *r, int generic, const mc_train_options *o)
                 (long long)ts->batch, ranks, ranks);
         return -1;
     }
+    /* The device step neither scales a shard's loss gradient nor sums
+     * gradients across ranks (that is NCCL's job, not written yet). */
+    if (o->device && ranks > 1) {
+        fprintf(stderr, "error: --device cuda trains in one process only for now; run it without mpirun\n");
+        return -1;
+    }
     if (mc_net_init(&r->net, r->m, shard, generic) != 0) {
         fprintf(stderr, "error: out of memory for a batch of %d\n", shard);
         return -1;
     }
+    mc_net_set_device(&r->net, o->device);
     if (o->resume) {
         if (mc_checkpoint_load(o->resume, &r->net, ts, err, sizeof err) != 0) {
             fprintf(stderr, "error: %s\n", err);

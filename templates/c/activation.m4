@@ -24,10 +24,15 @@ void NAME`'_bwd(int n, const float *restrict x, const float *restrict y, const f
 }
 ')
 
-m4_define(`MC_RELU_KERNEL', `ACT_KERNEL(`relu', `x[i] > 0 ? x[i] : 0', `y[i] > 0 ? dy[i] : 0')')
-m4_define(`MC_RELU6_KERNEL',
-    `ACT_KERNEL(`relu6', `x[i] > 0 ? (x[i] < 6 ? x[i] : 6) : 0', `x[i] > 0 && x[i] < 6 ? dy[i] : 0')')
-m4_define(`MC_SIGMOID_KERNEL', `ACT_KERNEL(`sigmoid', `1 / (1 + expf(-x[i]))', `dy[i] * y[i] * (1 - y[i])')')
+# Each activation: the output of x[i], and the gradient term of x[i], y[i], dy[i]
+# (the CUDA templates use the same expressions).
+m4_define(`ACT_RELU', ``x[i] > 0 ? x[i] : 0', `y[i] > 0 ? dy[i] : 0'')
+m4_define(`ACT_RELU6', ``x[i] > 0 ? (x[i] < 6 ? x[i] : 6) : 0', `x[i] > 0 && x[i] < 6 ? dy[i] : 0'')
+m4_define(`ACT_SIGMOID', ``1 / (1 + expf(-x[i]))', `dy[i] * y[i] * (1 - y[i])'')
+
+m4_define(`MC_RELU_KERNEL', `ACT_KERNEL(`relu', ACT_RELU)')
+m4_define(`MC_RELU6_KERNEL', `ACT_KERNEL(`relu6', ACT_RELU6)')
+m4_define(`MC_SIGMOID_KERNEL', `ACT_KERNEL(`sigmoid', ACT_SIGMOID)')
 
 m4_define(`ACT_PROTO',
 `void NAME`'_fwd(int n, const float *restrict x, float *restrict y);

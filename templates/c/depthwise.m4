@@ -33,6 +33,13 @@ m4_define(`DW_PTRS', `DW_EACH(`m4_dnl
 m4_define(`DW_HP', `m4_eval(H + 2 * PMAX)')
 m4_define(`DW_WP', `m4_eval(W + 2 * PMAX)')
 
+# DW_TAP_SUM(j, pitch): the taps of kernel j added up, each a weight of wj
+# times the window p, whose rows are pitch apart and start PMAX rows and
+# columns before the output position (the CUDA template reads its
+# shared-memory tile with the same expression).
+m4_define(`DW_TAP_SUM', `MC_TAPS(DW_K($1), DW_P($1), PMAX, $2, `
+                + w`'$1[MC_T] * p[MC_OFF]')')
+
 # With stride 1 the planes are also walked flat: output (oy, ox) sits at
 # oy * WP + ox of a grid as wide as the padded plane, so every tap reads
 # the padded plane at one fixed offset from it and a whole plane is one
@@ -49,8 +56,7 @@ m4_define(`DW_FWD_ROWS',
 `    for (int oy = 0; oy < HO; oy++)
         for (int ox = 0; ox < WO; ox++) {
             const float *restrict p = xp + oy * m4_eval(S * DW_WP) + ox * S;
-DW_EACH(`            y`'j[oy * WO + ox] = m4_ifelse(BIAS, 1, `bias[c]', `0.0f')`'MC_TAPS(DW_K(j), DW_P(j), PMAX, DW_WP, `
-                + w`'j[MC_T] * p[MC_OFF]');
+DW_EACH(`            y`'j[oy * WO + ox] = m4_ifelse(BIAS, 1, `bias[c]', `0.0f')`'DW_TAP_SUM(j, DW_WP);
 ')m4_dnl
         }
 ')

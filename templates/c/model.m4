@@ -7,18 +7,7 @@ m4_divert(-1)
 # BUFFER_FLOATS, COUNTERS, ACT_FLOATS, SAVED_FLOATS, EXTRA_FLOATS,
 # OUTPUT_ACT (the logits slot). The loss comes from loss.m4.
 #
-# Each layer call sees the pointer macros below; offsets are the plan's
-# (activation and extra offsets count per-image floats, so they scale with
-# the batch n).
-
-m4_define(`MC_ACT', `(act + (long)($1) * n`'m4_ifelse(`$2', `', `', ` + $2'))')
-m4_define(`MC_DACT', `(dact + (long)($1) * n`'m4_ifelse(`$2', `', `', ` + $2'))')
-m4_define(`MC_PARAM', `m4_ifelse(m4_eval($1 < 0), 1, `0', `(par + $1)')')
-m4_define(`MC_GRAD', `m4_ifelse(m4_eval($1 < 0), 1, `0', `(grad + $1)')')
-m4_define(`MC_BUF', `(buf + $1)')
-m4_define(`MC_COUNTER', `(cnt + $1)')
-m4_define(`MC_SAVED', `(sav + $1)')
-m4_define(`MC_EXTRA', `(ext + (long)($1) * n)')
+# Each layer call sees the pointer macros of common.m4.
 
 m4_define(`MC_HEADER_BEGIN',
 `MC_GENERATED(SOURCE, `model')
@@ -52,14 +41,6 @@ m4_define(`MC_SOURCE_BEGIN',
 #include <math.h>
 
 #include "MODEL.h"
-
-/* The areas of one step (see mc_model.h). */
-#define MC_STEP_POINTERS(s) \
-    const int n = (s)->batch; \
-    float *act = (s)->acts, *dact = (s)->dacts, *par = (s)->params, *grad = (s)->grads, *buf = (s)->buffers; \
-    int64_t *cnt = (s)->counters; \
-    float *sav = (s)->saved, *ext = (s)->extra; \
-    (void)act, (void)dact, (void)par, (void)grad, (void)buf, (void)cnt, (void)sav, (void)ext
 
 /* One function per layer (in execution order), forward and backward, so
  * that a benchmark can time each layer alone; the step runs them in turn. */

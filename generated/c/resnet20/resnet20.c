@@ -3,14 +3,6 @@
 
 #include "resnet20.h"
 
-/* The areas of one step (see mc_model.h). */
-#define MC_STEP_POINTERS(s) \
-    const int n = (s)->batch; \
-    float *act = (s)->acts, *dact = (s)->dacts, *par = (s)->params, *grad = (s)->grads, *buf = (s)->buffers; \
-    int64_t *cnt = (s)->counters; \
-    float *sav = (s)->saved, *ext = (s)->extra; \
-    (void)act, (void)dact, (void)par, (void)grad, (void)buf, (void)cnt, (void)sav, (void)ext
-
 /* One function per layer (in execution order), forward and backward, so
  * that a benchmark can time each layer alone; the step runs them in turn. */
 
@@ -1742,24 +1734,27 @@ static void resnet20_backward(const mc_state *s)
         resnet20_layer_backward[i](s);
 }
 
+static inline double resnet20_loss_image(const float *zb, int32_t label, float *pb)
+{
+    float max = zb[0];
+    for (int j = 1; j < 10; j++)
+        max = zb[j] > max ? zb[j] : max;
+    double sum = 0;
+    for (int j = 0; j < 10; j++)
+        sum += exp((double)zb[j] - max);
+    for (int j = 0; j < 10; j++)
+        pb[j] = (float)(exp((double)zb[j] - max) / sum);
+    return log(sum) - ((double)zb[label] - max);
+}
+
 /* Mean cross-entropy of the batch; writes the softmax to probs (n x 10). */
 static float resnet20_loss(const mc_state *s, const int32_t *labels, float *probs)
 {
     const int n = s->batch;
     const float *z = s->acts + (long)1170496 * n;
     double total = 0;
-    for (long b = 0; b < n; b++) {
-        const float *zb = z + b * 10;
-        float *pb = probs + b * 10, max = zb[0];
-        for (int j = 1; j < 10; j++)
-            max = zb[j] > max ? zb[j] : max;
-        double sum = 0;
-        for (int j = 0; j < 10; j++)
-            sum += exp((double)zb[j] - max);
-        for (int j = 0; j < 10; j++)
-            pb[j] = (float)(exp((double)zb[j] - max) / sum);
-        total += log(sum) - ((double)zb[labels[b]] - max);
-    }
+    for (long b = 0; b < n; b++)
+        total += resnet20_loss_image(z + b * 10, labels[b], probs + b * 10);
     return (float)(total / n);
 }
 

@@ -1,0 +1,72 @@
+m4_divert(-1)
+# Shared macros of the CUDA templates, on top of those of the C templates
+# (the unrolled taps, loops and area pointers of ../c/common.m4, read
+# here so that both targets write the same tap expressions).
+m4_define(`MC_TARGET', `cuda')
+m4_include(`../c/common.m4')m4_divert(-1)
+
+# Threads of a block, and the elements of a block in the element-wise kernels.
+m4_define(`CU_THREADS', 256)
+
+# CU_BODY(fn, params): the head of the block body fn_body, which does
+# one block of a launch with threads tid of nthreads (see mc_cuda.h).
+m4_define(`CU_BODY',
+`MC_CU_HD static inline void $1_body(long block, int tid, int nthreads, float *shm, $2)')
+
+# CU_KERNEL(fn, params, args): the kernel fn_kernel, which only hands its
+# block and thread to fn_body.
+m4_define(`CU_KERNEL',
+`static __global__ void __launch_bounds__(CU_THREADS) $1_kernel($2)
+{
+    extern __shared__ float mc_shm[];
+    $1_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, $3);
+}
+')
+
+# CU_RUN(fn, blocks, shared bytes, args): launch fn, or emulate it (the
+# launcher has a host flag).
+m4_define(`CU_RUN', `MC_CU_RUN(host, $1_kernel, $1_body, $2, CU_THREADS, $3, $4)')
+
+# CU_MAP(fn, count, params, args, statements): a kernel running the
+# statements for every i in [0, count), a long (count may use n, which
+# must then be a parameter); a block takes CU_THREADS consecutive i.
+m4_define(`CU_MAP',
+`CU_BODY(`$1', `$3')
+{
+    (void)shm;
+    const long first = block * CU_THREADS, last = first + CU_THREADS < ($2) ? first + CU_THREADS : ($2);
+    for (long i = first + tid; i < last; i += nthreads) {
+$5    }
+}
+
+CU_KERNEL(`$1', `$3', `$4')')
+m4_define(`CU_MAP_RUN', `CU_RUN(`$1', (($2) + CU_THREADS - 1) / CU_THREADS, 0, `$3')')
+
+# CU_IMAGE_SUM(fn, count): a kernel adding count floats of per-image
+# partial gradients (n of them, count apart) into a gradient, in image
+# order (the same bits every run; no atomics).
+m4_define(`CU_IMAGE_SUM',
+`CU_MAP($1, $2L, `int n, const float *part, float *grad', `n, part, grad',
+`        double s = 0;
+        for (int b = 0; b < n; b++)
+            s += part[(long)b * $2 + i];
+        grad[i] += (float)s;
+')')
+
+# CU_GATHER(K, P, S, HO, WO, term): the transpose of a K x K window read
+# with padding P and stride S, at input position (iy, ix): for every tap
+# whose window covers it, term with MC_T (the tap) and oy, ox (the output
+# position, inside HO x WO). Taps unrolled, bounds tested.
+m4_define(`CU_GATHER',
+`MC_FOR(`ky', 0, m4_eval($1 - 1), `    {
+        const int ry = iy + m4_eval($2 - ky);
+        if (ry >= 0 && ry < m4_eval($4 * $3)m4_ifelse($3, 1, `', ` && ry % $3 == 0')) {
+            const int oy = ry / $3;
+MC_FOR(`kx', 0, m4_eval($1 - 1), `m4_pushdef(`MC_T', m4_eval(ky * $1 + kx))m4_dnl
+            { const int rx = ix + m4_eval($2 - kx); if (rx >= 0 && rx < m4_eval($5 * $3)m4_ifelse($3, 1, `', ` && rx % $3 == 0')) { const int ox = rx / $3; $6 } }
+m4_popdef(`MC_T')')m4_dnl
+        }
+    }
+')')
+
+m4_divert(0)m4_dnl
