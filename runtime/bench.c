@@ -15,6 +15,7 @@
  * and parameters and writes its output; backward reads its inputs, the
  * output gradient and the parameters, and reads and writes the input
  * gradients (they accumulate) and the parameter gradients. */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include "mc_bench.h"
 
 #include <errno.h>
