@@ -275,8 +275,8 @@ static int write_json(const char *path, const mc_model_desc *m, const mc_bench_o
         } else if (l->kind == MC_L_CONV) {
             fprintf(f, "\"kernels\": [%d], ", l->k);
         }
-        fprintf(f, "\"stride\": %d, \"flops_fwd\": %.6g, \"flops_bwd\": %.6g, \"bytes_fwd\": %.6g, \"bytes_bwd\": "
-                   "%.6g,\n   ",
+        fprintf(f, "\"stride\": %d, \"flops_fwd\": %.0f, \"flops_bwd\": %.0f, \"bytes_fwd\": %.0f, \"bytes_bwd\": "
+                   "%.0f,\n   ",
                 l->stride, r->flops_fwd, r->flops_bwd, r->bytes_fwd, r->bytes_bwd);
         json_timing(f, "fwd_generated", r->fwd[0], r->flops_fwd, r->bytes_fwd), fputs(", ", f);
         json_timing(f, "bwd_generated", r->bwd[0], r->flops_bwd, r->bytes_bwd);

@@ -49,7 +49,7 @@ typedef struct options {
 enum { O_DATA = 1 << 0, O_DATASET = 1 << 1, O_EPOCHS = 1 << 2, O_BATCH = 1 << 3, O_LR = 1 << 4, O_WD = 1 << 5,
        O_SEED = 1 << 6, O_RESUME = 1 << 7, O_OUT = 1 << 8, O_LIMIT = 1 << 9, O_WEIGHTS = 1 << 10, O_INPUT = 1 << 11,
        O_OUTPUT = 1 << 12, O_TRAIN = 1 << 13, O_NO_DROPOUT = 1 << 14, O_SHAKE = 1 << 15, O_ARGS = 1 << 16,
-       O_THREADS = 1 << 17, O_ITERS = 1 << 18, O_JSON = 1 << 19, O_LAYERS = 1 << 20, O_SYNC_BN = 1 << 21,
+       O_THREADS = 1 << 17, O_ITERS = 1 << 18, O_JSON = 1 << 19, O_BENCH = 1 << 20, O_SYNC_BN = 1 << 21,
        O_DEVICE = 1 << 22 };
 
 static int usage_error(const cli *c, const char *fmt, const char *arg)
@@ -114,7 +114,7 @@ static int parse(const cli *c, int argc, char **argv, unsigned allowed, const ch
         {'d', O_DATA}, {'D', O_DATASET}, {'e', O_EPOCHS}, {'b', O_BATCH}, {'l', O_LR}, {'w', O_WD},
         {'s', O_SEED}, {'r', O_RESUME}, {'o', O_OUT}, {'L', O_LIMIT}, {'W', O_WEIGHTS}, {'i', O_INPUT},
         {'O', O_OUTPUT}, {'t', O_TRAIN}, {'N', O_NO_DROPOUT}, {'a', O_SHAKE}, {'B', O_SHAKE},
-        {'T', O_THREADS}, {'I', O_ITERS}, {'J', O_JSON}, {'Y', O_LAYERS}, {'G', O_LAYERS}, {'C', O_LAYERS},
+        {'T', O_THREADS}, {'I', O_ITERS}, {'J', O_JSON}, {'Y', O_BENCH}, {'G', O_BENCH}, {'C', O_BENCH},
         {'S', O_SYNC_BN}, {'v', O_DEVICE},
     };
     memset(o, 0, sizeof *o);
@@ -715,7 +715,7 @@ static const char usage_bench[] =
 static int cmd_bench(const cli *c, int argc, char **argv)
 {
     options o;
-    int rc = parse(c, argc, argv, O_BATCH | O_THREADS | O_ITERS | O_JSON | O_LAYERS, usage_bench, &o);
+    int rc = parse(c, argc, argv, O_BATCH | O_THREADS | O_ITERS | O_JSON | O_BENCH, usage_bench, &o);
     if (rc >= 0)
         return rc;
     mc_bench_options b = {.batch = o.batch ? o.batch : 128, .iters = o.iters ? o.iters : 7, .layers = o.layers,
