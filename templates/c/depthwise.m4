@@ -44,14 +44,29 @@ m4_define(`DW_TAP_SUM', `MC_TAPS(DW_K($1), DW_P($1), PMAX, $2, `
 # oy * WP + ox of a grid as wide as the padded plane, so every tap reads
 # the padded plane at one fixed offset from it and a whole plane is one
 # run of 16-float vectors instead of HO short rows (the WP - WO extra
-# columns of each row are computed and dropped, or carry zeros). The
-# padded planes get room for the last vector of the farthest tap.
+# columns of each row are computed and dropped, or carry zeros). The grid
+# goes in blocks of 4 or 8 vectors, each with its own accumulator: a chain
+# of dependent multiply-adds per vector would wait on the adder latency,
+# independent ones keep both multiply-add units busy. The padded planes
+# get room for the last block of the farthest tap.
 m4_define(`DW_FLAT', `m4_eval(S == 1)')
-m4_define(`DW_NG', `m4_eval((HO * DW_WP + 15) / 16 * 16)')
+# The block is the largest of 8, 4, 2, 1 vectors that rounds the grid up
+# by at most a quarter.
+m4_define(`DW_V', `m4_eval((HO * DW_WP + 15) / 16)')
+m4_define(`DW_FITS', `m4_eval((DW_V + $1 - 1) / $1 * $1 * 4 <= DW_V * 5)')
+m4_define(`DW_U', `m4_ifelse(DW_FITS(8), 1, 8, DW_FITS(4), 1, 4, DW_FITS(2), 1, 2, 1)')
+m4_define(`DW_NG', `m4_eval((DW_V + DW_U - 1) / DW_U * DW_U * 16)')
 m4_define(`DW_XPN', `m4_ifelse(DW_FLAT, 1, `m4_eval(DW_NG + 2 * PMAX * DW_WP + 2 * PMAX)', `m4_eval(DW_HP * DW_WP)')')
+# DW_OFF(j, ky, kx): where tap (ky, kx) of kernel j reads, from the grid position.
+m4_define(`DW_OFF', `m4_eval((PMAX - DW_P($1) + $2) * DW_WP + PMAX - DW_P($1) + $3)')
+# DW_ACCS(n, text): text for u = 0 .. n - 1, one line each.
+m4_define(`DW_ACCS', `MC_FOR(`u', 0, m4_eval($1 - 1), `$2
+')')
+# Taps of one channel before kernel j (all of them for j = NK).
+m4_define(`DW_TC', `m4_ifelse($1, 0, 0, `m4_eval(DW_TC(m4_decr($1)) + DW_K(m4_decr($1)) * DW_K(m4_decr($1)))')')
 
-# The forward on output rows (any stride), and flat (stride 1): one
-# vector of 16 outputs per kernel in registers over all its taps.
+# The forward on output rows (any stride), and flat (stride 1): a block
+# of output vectors per kernel in registers over all its taps.
 m4_define(`DW_FWD_ROWS',
 `    for (int oy = 0; oy < HO; oy++)
         for (int ox = 0; ox < WO; ox++) {
@@ -64,13 +79,16 @@ DW_EACH(`            y`'j[oy * WO + ox] = m4_ifelse(BIAS, 1, `bias[c]', `0.0f')`
 m4_define(`DW_FWD_FLAT',
 `DW_EACH(`    float yg`'j[DW_NG];
 ')m4_dnl
-    for (int i = 0; i < DW_NG; i += 16) {
+    for (int i = 0; i < DW_NG; i += m4_eval(16 * DW_U)) {
         const float *restrict p = xp + i;
 DW_EACH(`        {
-            mc_v16 a = (mc_v16){0}`'m4_ifelse(BIAS, 1, ` + bias[c]');
-MC_TAPS(DW_K(j), DW_P(j), PMAX, DW_WP, `            a += w`'j[MC_T] * *(const mc_v16 *)(p + MC_OFF);
+DW_ACCS(DW_U, `            mc_v16 a`'u = (mc_v16){0}`'m4_ifelse(BIAS, 1, ` + bias[c]');')m4_dnl
+MC_TAPS(DW_K(j), DW_P(j), PMAX, DW_WP, `            {
+                const float wt = w`'j[MC_T];
+DW_ACCS(DW_U, `                a`'u += wt * *(const mc_v16 *)(p + m4_eval(MC_OFF + 16 * u));')m4_dnl
+            }
 ')m4_dnl
-            *(mc_v16 *)(yg`'j + i) = a;
+DW_ACCS(DW_U, `            *(mc_v16 *)(yg`'j + i + m4_eval(16 * u)) = a`'u;')m4_dnl
         }
 ')m4_dnl
     }
@@ -110,16 +128,21 @@ void NAME`'_fwd(int n, const float *restrict x, const float *restrict w, const f
 }
 ')
 
-# Backward, on the padded planes, tap by tap: for each tap, a pass over the
+# Backward. The filter gradient of a channel sums over the whole batch
+# into accumulators ga, one per tap of every kernel (kernel after kernel),
+# added into dw once: 16 lanes each on the flat path, summed
+# across at the end; plain floats on the rows path.
+m4_define(`DW_GA_TYPE', `m4_ifelse(DW_FLAT, 1, `mc_v16', `float')')
+m4_define(`DW_GA_SUM', `m4_ifelse(DW_FLAT, 1, `mc_v16_sum(&ga[$1])', `ga[$1]')')
+
+# On output rows (any stride), tap by tap: for each tap, a pass over the
 # output rows adds w * dy into the shifted rows of the padded dx and d * x
 # into per-column sums, two element-wise loops along the row that vectorize
 # (a per-position scatter would not); the sums are added up once per tap,
 # and the padded dx, once per plane, into dx.
-m4_define(`DW_GRADS', `DW_EACH(`float *restrict g`'j, ')')
-m4_define(`DW_GRAD_ARGS', `DW_EACH(`g`'j, ')')
-
-m4_define(`DW_BWD_TAPS',
-`DW_EACH(`MC_TAPS(DW_K(j), DW_P(j), PMAX, DW_WP, `    {
+m4_define(`DW_BWD_ROWS',
+`    float dxp[DW_XPN] = {0};
+DW_EACH(`MC_TAPS(DW_K(j), DW_P(j), PMAX, DW_WP, `    {
         /* kernel j, tap MC_T */
         const float wt = w`'j[MC_T];
         float acc[WO] = {0};
@@ -135,43 +158,66 @@ m4_define(`DW_BWD_TAPS',
         float s = 0.0f;
         for (int ox = 0; ox < WO; ox++)
             s += acc[ox];
-        g`'j[MC_T] += s;
+        ga[m4_eval(DW_TC(j) + MC_T)] += s;
     }
-')')')
+')')m4_dnl
+    for (int iy = 0; iy < H; iy++)
+        for (int ix = 0; ix < W; ix++)
+            dxc[iy * W + ix] += dxp[(iy + PMAX) * DW_WP + PMAX + ix];
+')
 
-# Flat (stride 1): the output gradient of kernel j laid on the grid (zeros
-# in the extra columns), then per tap one run of vectors adds w * d into
-# the padded dx at the tap offset and d * x into 16 lanes.
+# Flat (stride 1): the output gradient of each kernel is padded like the
+# input (dq), which makes both gradients gathers, with no scattered
+# read-modify-write. The input gradient is the forward of the padded
+# output gradients through the flipped filters, all kernels into one sum:
+# dx(iy, ix) = sum of w[ky][kx] dy(iy + P - ky, ix + P - kx), and tap
+# (K-1-ky, K-1-kx) of the forward reads exactly there. The filter
+# gradient of tap (ky, kx) is the dot product of dy on the grid (dq from
+# PMAX rows and columns in: zeros in the extra columns) with the input at
+# the tap offset; the K taps of a row share each vector of dy, and each
+# tap keeps 2 or 4 vectors in flight.
+m4_define(`DW_UW', `MC_MIN(DW_U, m4_ifelse(m4_eval(DW_K($1) <= 3), 1, 4, 2))')
 m4_define(`DW_BWD_FLAT',
-`    float dg[DW_NG] = {0};
-DW_EACH(`    for (int oy = 0; oy < HO; oy++)
-        memcpy(dg + oy * DW_WP, d`'j + oy * WO, WO * sizeof(float));
-MC_TAPS(DW_K(j), DW_P(j), PMAX, DW_WP, `    {
-        /* kernel j, tap MC_T */
-        const float wt = w`'j[MC_T];
-        mc_v16 acc = {0};
-        for (int i = 0; i < DW_NG; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + MC_OFF + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + MC_OFF + i);
+`    float dxg[DW_NG];
+DW_EACH(`    float dq`'j[DW_XPN];
+    NAME`'_pad(d`'j, dq`'j);
+')m4_dnl
+    for (int i = 0; i < DW_NG; i += m4_eval(16 * DW_U)) {
+DW_ACCS(DW_U, `        mc_v16 a`'u = {0};')m4_dnl
+DW_EACH(`MC_TAPS(DW_K(j), DW_P(j), PMAX, DW_WP, `        {
+            const float wt = w`'j[m4_eval(DW_K(j) * DW_K(j) - 1 - MC_T)];
+DW_ACCS(DW_U, `            a`'u += wt * *(const mc_v16 *)(dq`'j + i + m4_eval(MC_OFF + 16 * u));')m4_dnl
         }
-        g`'j[MC_T] += mc_v16_sum(&acc);
+')')m4_dnl
+DW_ACCS(DW_U, `        *(mc_v16 *)(dxg + i + m4_eval(16 * u)) = a`'u;')m4_dnl
+    }
+    for (int iy = 0; iy < H; iy++)
+        for (int ix = 0; ix < W; ix++)
+            dxc[iy * W + ix] += dxg[iy * DW_WP + ix];
+DW_EACH(`MC_FOR(`ky', 0, m4_eval(DW_K(j) - 1), `    {
+        /* kernel j, row ky */
+        const float *restrict dg = dq`'j + m4_eval(PMAX * DW_WP + PMAX);
+MC_FOR(`kx', 0, m4_eval(DW_K(j) - 1), `DW_ACCS(DW_UW(j), `        mc_v16 a`'kx`'_`'u = {0};')')m4_dnl
+        for (int i = 0; i < DW_NG; i += m4_eval(16 * DW_UW(j))) {
+DW_ACCS(DW_UW(j), `            const mc_v16 d`'u = *(const mc_v16 *)(dg + i + m4_eval(16 * u));')m4_dnl
+MC_FOR(`kx', 0, m4_eval(DW_K(j) - 1), `DW_ACCS(DW_UW(j), `            a`'kx`'_`'u += d`'u * *(const mc_v16 *)(xp + i + m4_eval(DW_OFF(j, ky, kx) + 16 * u));')')m4_dnl
+        }
+MC_FOR(`kx', 0, m4_eval(DW_K(j) - 1), `        ga[m4_eval(DW_TC(j) + ky * DW_K(j) + kx)] += MC_FOR(`u', 0, m4_eval(DW_UW(j) - 1), `m4_ifelse(u, 0, `', ` + ')a`'kx`'_`'u');
+')m4_dnl
     }
 ')')m4_dnl
 ')
 
 m4_define(`MC_DEPTHWISE_BWD',
-`/* Channel c of image b: its gradients go to dxc and the accumulators g. */
+`/* Channel c of image b: its input gradient goes to dxc, its filter
+ * gradients into the accumulators ga. */
 static inline void NAME`'_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
-    float *restrict dxc, DW_GRADS()int b, int c)
+    float *restrict dxc, DW_GA_TYPE *restrict ga, int b, int c)
 {
-    float xp[DW_XPN], dxp[DW_XPN] = {0};
+    float xp[DW_XPN];
     NAME`'_pad(xc, xp);
 DW_PTRS(`const float', `d', `dy')m4_dnl
-m4_ifelse(DW_FLAT, 1, `DW_BWD_FLAT()', `DW_BWD_TAPS()')m4_dnl
-    for (int iy = 0; iy < H; iy++)
-        for (int ix = 0; ix < W; ix++)
-            dxc[iy * W + ix] += dxp[(iy + PMAX) * DW_WP + PMAX + ix];
+m4_ifelse(DW_FLAT, 1, `DW_BWD_FLAT()', `DW_BWD_ROWS()')m4_dnl
 }
 
 void NAME`'_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
@@ -180,20 +226,19 @@ void NAME`'_bwd(int n, const float *restrict x, const float *restrict w, const f
     (void)dbias;
     MC_OMP_FOR
     for (int c = 0; c < C; c++) {
-DW_EACH(`        float g`'j[m4_eval(DW_K(j) * DW_K(j))] = {0};
-')m4_dnl
+        DW_GA_TYPE ga[DW_TC(NK)];
+        memset(ga, 0, sizeof ga);
         double gb = 0; /* the bias gradient, with one kernel */
         for (int b = 0; b < n; b++) {
 m4_ifelse(BIAS, 1, `            const float *restrict d0 = dy + ((long)b * YC + c) * m4_eval(HO * WO);
             for (int i = 0; i < m4_eval(HO * WO); i++)
                 gb += d0[i];
 ')m4_dnl
-            NAME`'_bwd_plane(x + ((long)b * C + c) * m4_eval(H * W), w, dy, dx + ((long)b * C + c) * m4_eval(H * W),
-                DW_GRAD_ARGS()b, c);
+            NAME`'_bwd_plane(x + ((long)b * C + c) * m4_eval(H * W), w, dy, dx + ((long)b * C + c) * m4_eval(H * W), ga, b, c);
         }
 DW_EACH(`        {
             float *restrict dw`'j = dw + DW_WOFF(j) + c * m4_eval(DW_K(j) * DW_K(j));
-MC_FOR(`t', 0, m4_eval(DW_K(j) * DW_K(j) - 1), `            dw`'j[t] += g`'j[t];
+MC_FOR(`t', 0, m4_eval(DW_K(j) * DW_K(j) - 1), `            dw`'j[t] += DW_GA_SUM(m4_eval(DW_TC(j) + t));
 ')m4_dnl
         }
 ')m4_dnl

@@ -21,9 +21,7 @@ m4_define(`CDW_TILES', `m4_eval(CDW_TX * ((HO + CDW_TOH - 1) / CDW_TOH))')
 m4_define(`CDW_TIW', `m4_eval((CDW_TOW - 1) * S + KEXT)')
 m4_define(`CDW_TIH', `m4_eval((CDW_TOH - 1) * S + KEXT)')
 m4_define(`CDW_TILE', `m4_eval(CDW_TIH * CDW_TIW)')
-# Weights of one channel before kernel j (all of them for j = NK).
-m4_define(`CDW_WC', `m4_ifelse($1, 0, 0, `m4_eval(CDW_WC(m4_decr($1)) + DW_K(m4_decr($1)) * DW_K(m4_decr($1)))')')
-m4_define(`CDW_WTOTAL', `m4_eval(C * CDW_WC(NK))')
+m4_define(`CDW_WTOTAL', `m4_eval(C * DW_TC(NK))')
 m4_define(`CDW_KK', `m4_eval(DW_K($1) * DW_K($1))')
 # The output plane of kernel j for image b, channel c.
 m4_define(`CDW_PLANE', `((long)b * YC + m4_eval($1 * C) + c) * m4_eval(HO * WO)')
@@ -50,7 +48,7 @@ CU_BODY(NAME`'_fwd, `int n, const float *x, const float *w, const float *bias, f
         xt[i] = iy >= 0 && iy < H && ix >= 0 && ix < W ? xc[iy * W + ix] : 0.0f;
     }
 DW_EACH(`    for (int t = tid; t < CDW_KK(j); t += nthreads)
-        wt[CDW_WC(j) + t] = w[DW_WOFF(j) + c * CDW_KK(j) + t];
+        wt[DW_TC(j) + t] = w[DW_WOFF(j) + c * CDW_KK(j) + t];
 ')m4_dnl
     MC_CU_SYNC();
     for (int i = tid; i < m4_eval(CDW_TOH * CDW_TOW); i += nthreads) {
@@ -58,7 +56,7 @@ DW_EACH(`    for (int t = tid; t < CDW_KK(j); t += nthreads)
         if (oy >= HO || ox >= WO)
             continue;
         const float *q = xt + ly * m4_eval(S * CDW_TIW) + lx * S;
-DW_EACH(`        y[CDW_PLANE(j) + oy * WO + ox] = NAME`'_k`'j`'(m4_ifelse(BIAS, 1, `bias[c]', `0.0f'), q, wt + CDW_WC(j));
+DW_EACH(`        y[CDW_PLANE(j) + oy * WO + ox] = NAME`'_k`'j`'(m4_ifelse(BIAS, 1, `bias[c]', `0.0f'), q, wt + DW_TC(j));
 ')m4_dnl
     }
 }
@@ -66,7 +64,7 @@ DW_EACH(`        y[CDW_PLANE(j) + oy * WO + ox] = NAME`'_k`'j`'(m4_ifelse(BIAS, 
 CU_KERNEL(NAME`'_fwd, `int n, const float *x, const float *w, const float *bias, float *y', `n, x, w, bias, y')
 void NAME`'_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y)
 {
-    CU_RUN(NAME`'_fwd, (long)n * m4_eval(C * CDW_TILES), m4_eval((CDW_TILE + CDW_WC(NK)) * 4),
+    CU_RUN(NAME`'_fwd, (long)n * m4_eval(C * CDW_TILES), m4_eval((CDW_TILE + DW_TC(NK)) * 4),
         `n, x, w, bias, y');
 }
 ')

@@ -35,7 +35,7 @@ static inline __attribute__((unused)) double mc_v16_sum_double(const mc_v16 *v)
 
 static inline void dw_k3_5_7_c32_96x96_s1_pad(const float *restrict xc, float *restrict xp)
 {
-    memset(xp, 0, sizeof(float) * 10410);
+    memset(xp, 0, sizeof(float) * 10474);
     for (int iy = 0; iy < 96; iy++)
         for (int ix = 0; ix < 96; ix++)
             xp[(iy + 3) * 102 + 3 + ix] = xc[iy * 96 + ix];
@@ -46,7 +46,7 @@ static inline void dw_k3_5_7_c32_96x96_s1_fwd_plane(const float *restrict xc, co
     float *restrict y, int b, int c)
 {
     (void)bias;
-    float xp[10410];
+    float xp[10474];
     dw_k3_5_7_c32_96x96_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     float *restrict y0 = y + ((long)b * 96 + 0 + c) * 9216;
@@ -54,105 +54,977 @@ static inline void dw_k3_5_7_c32_96x96_s1_fwd_plane(const float *restrict xc, co
     float *restrict y1 = y + ((long)b * 96 + 32 + c) * 9216;
     const float *restrict w2 = w + 1088 + c * 49;
     float *restrict y2 = y + ((long)b * 96 + 64 + c) * 9216;
-    float yg0[9792];
-    float yg1[9792];
-    float yg2[9792];
-    for (int i = 0; i < 9792; i += 16) {
+    float yg0[9856];
+    float yg1[9856];
+    float yg2[9856];
+    for (int i = 0; i < 9856; i += 128) {
         const float *restrict p = xp + i;
         {
-            mc_v16 a = (mc_v16){0};
-            a += w0[0] * *(const mc_v16 *)(p + 206);
-            a += w0[1] * *(const mc_v16 *)(p + 207);
-            a += w0[2] * *(const mc_v16 *)(p + 208);
-            a += w0[3] * *(const mc_v16 *)(p + 308);
-            a += w0[4] * *(const mc_v16 *)(p + 309);
-            a += w0[5] * *(const mc_v16 *)(p + 310);
-            a += w0[6] * *(const mc_v16 *)(p + 410);
-            a += w0[7] * *(const mc_v16 *)(p + 411);
-            a += w0[8] * *(const mc_v16 *)(p + 412);
-            *(mc_v16 *)(yg0 + i) = a;
+            mc_v16 a0 = (mc_v16){0};
+            mc_v16 a1 = (mc_v16){0};
+            mc_v16 a2 = (mc_v16){0};
+            mc_v16 a3 = (mc_v16){0};
+            mc_v16 a4 = (mc_v16){0};
+            mc_v16 a5 = (mc_v16){0};
+            mc_v16 a6 = (mc_v16){0};
+            mc_v16 a7 = (mc_v16){0};
+            {
+                const float wt = w0[0];
+                a0 += wt * *(const mc_v16 *)(p + 206);
+                a1 += wt * *(const mc_v16 *)(p + 222);
+                a2 += wt * *(const mc_v16 *)(p + 238);
+                a3 += wt * *(const mc_v16 *)(p + 254);
+                a4 += wt * *(const mc_v16 *)(p + 270);
+                a5 += wt * *(const mc_v16 *)(p + 286);
+                a6 += wt * *(const mc_v16 *)(p + 302);
+                a7 += wt * *(const mc_v16 *)(p + 318);
+            }
+            {
+                const float wt = w0[1];
+                a0 += wt * *(const mc_v16 *)(p + 207);
+                a1 += wt * *(const mc_v16 *)(p + 223);
+                a2 += wt * *(const mc_v16 *)(p + 239);
+                a3 += wt * *(const mc_v16 *)(p + 255);
+                a4 += wt * *(const mc_v16 *)(p + 271);
+                a5 += wt * *(const mc_v16 *)(p + 287);
+                a6 += wt * *(const mc_v16 *)(p + 303);
+                a7 += wt * *(const mc_v16 *)(p + 319);
+            }
+            {
+                const float wt = w0[2];
+                a0 += wt * *(const mc_v16 *)(p + 208);
+                a1 += wt * *(const mc_v16 *)(p + 224);
+                a2 += wt * *(const mc_v16 *)(p + 240);
+                a3 += wt * *(const mc_v16 *)(p + 256);
+                a4 += wt * *(const mc_v16 *)(p + 272);
+                a5 += wt * *(const mc_v16 *)(p + 288);
+                a6 += wt * *(const mc_v16 *)(p + 304);
+                a7 += wt * *(const mc_v16 *)(p + 320);
+            }
+            {
+                const float wt = w0[3];
+                a0 += wt * *(const mc_v16 *)(p + 308);
+                a1 += wt * *(const mc_v16 *)(p + 324);
+                a2 += wt * *(const mc_v16 *)(p + 340);
+                a3 += wt * *(const mc_v16 *)(p + 356);
+                a4 += wt * *(const mc_v16 *)(p + 372);
+                a5 += wt * *(const mc_v16 *)(p + 388);
+                a6 += wt * *(const mc_v16 *)(p + 404);
+                a7 += wt * *(const mc_v16 *)(p + 420);
+            }
+            {
+                const float wt = w0[4];
+                a0 += wt * *(const mc_v16 *)(p + 309);
+                a1 += wt * *(const mc_v16 *)(p + 325);
+                a2 += wt * *(const mc_v16 *)(p + 341);
+                a3 += wt * *(const mc_v16 *)(p + 357);
+                a4 += wt * *(const mc_v16 *)(p + 373);
+                a5 += wt * *(const mc_v16 *)(p + 389);
+                a6 += wt * *(const mc_v16 *)(p + 405);
+                a7 += wt * *(const mc_v16 *)(p + 421);
+            }
+            {
+                const float wt = w0[5];
+                a0 += wt * *(const mc_v16 *)(p + 310);
+                a1 += wt * *(const mc_v16 *)(p + 326);
+                a2 += wt * *(const mc_v16 *)(p + 342);
+                a3 += wt * *(const mc_v16 *)(p + 358);
+                a4 += wt * *(const mc_v16 *)(p + 374);
+                a5 += wt * *(const mc_v16 *)(p + 390);
+                a6 += wt * *(const mc_v16 *)(p + 406);
+                a7 += wt * *(const mc_v16 *)(p + 422);
+            }
+            {
+                const float wt = w0[6];
+                a0 += wt * *(const mc_v16 *)(p + 410);
+                a1 += wt * *(const mc_v16 *)(p + 426);
+                a2 += wt * *(const mc_v16 *)(p + 442);
+                a3 += wt * *(const mc_v16 *)(p + 458);
+                a4 += wt * *(const mc_v16 *)(p + 474);
+                a5 += wt * *(const mc_v16 *)(p + 490);
+                a6 += wt * *(const mc_v16 *)(p + 506);
+                a7 += wt * *(const mc_v16 *)(p + 522);
+            }
+            {
+                const float wt = w0[7];
+                a0 += wt * *(const mc_v16 *)(p + 411);
+                a1 += wt * *(const mc_v16 *)(p + 427);
+                a2 += wt * *(const mc_v16 *)(p + 443);
+                a3 += wt * *(const mc_v16 *)(p + 459);
+                a4 += wt * *(const mc_v16 *)(p + 475);
+                a5 += wt * *(const mc_v16 *)(p + 491);
+                a6 += wt * *(const mc_v16 *)(p + 507);
+                a7 += wt * *(const mc_v16 *)(p + 523);
+            }
+            {
+                const float wt = w0[8];
+                a0 += wt * *(const mc_v16 *)(p + 412);
+                a1 += wt * *(const mc_v16 *)(p + 428);
+                a2 += wt * *(const mc_v16 *)(p + 444);
+                a3 += wt * *(const mc_v16 *)(p + 460);
+                a4 += wt * *(const mc_v16 *)(p + 476);
+                a5 += wt * *(const mc_v16 *)(p + 492);
+                a6 += wt * *(const mc_v16 *)(p + 508);
+                a7 += wt * *(const mc_v16 *)(p + 524);
+            }
+            *(mc_v16 *)(yg0 + i + 0) = a0;
+            *(mc_v16 *)(yg0 + i + 16) = a1;
+            *(mc_v16 *)(yg0 + i + 32) = a2;
+            *(mc_v16 *)(yg0 + i + 48) = a3;
+            *(mc_v16 *)(yg0 + i + 64) = a4;
+            *(mc_v16 *)(yg0 + i + 80) = a5;
+            *(mc_v16 *)(yg0 + i + 96) = a6;
+            *(mc_v16 *)(yg0 + i + 112) = a7;
         }
         {
-            mc_v16 a = (mc_v16){0};
-            a += w1[0] * *(const mc_v16 *)(p + 103);
-            a += w1[1] * *(const mc_v16 *)(p + 104);
-            a += w1[2] * *(const mc_v16 *)(p + 105);
-            a += w1[3] * *(const mc_v16 *)(p + 106);
-            a += w1[4] * *(const mc_v16 *)(p + 107);
-            a += w1[5] * *(const mc_v16 *)(p + 205);
-            a += w1[6] * *(const mc_v16 *)(p + 206);
-            a += w1[7] * *(const mc_v16 *)(p + 207);
-            a += w1[8] * *(const mc_v16 *)(p + 208);
-            a += w1[9] * *(const mc_v16 *)(p + 209);
-            a += w1[10] * *(const mc_v16 *)(p + 307);
-            a += w1[11] * *(const mc_v16 *)(p + 308);
-            a += w1[12] * *(const mc_v16 *)(p + 309);
-            a += w1[13] * *(const mc_v16 *)(p + 310);
-            a += w1[14] * *(const mc_v16 *)(p + 311);
-            a += w1[15] * *(const mc_v16 *)(p + 409);
-            a += w1[16] * *(const mc_v16 *)(p + 410);
-            a += w1[17] * *(const mc_v16 *)(p + 411);
-            a += w1[18] * *(const mc_v16 *)(p + 412);
-            a += w1[19] * *(const mc_v16 *)(p + 413);
-            a += w1[20] * *(const mc_v16 *)(p + 511);
-            a += w1[21] * *(const mc_v16 *)(p + 512);
-            a += w1[22] * *(const mc_v16 *)(p + 513);
-            a += w1[23] * *(const mc_v16 *)(p + 514);
-            a += w1[24] * *(const mc_v16 *)(p + 515);
-            *(mc_v16 *)(yg1 + i) = a;
+            mc_v16 a0 = (mc_v16){0};
+            mc_v16 a1 = (mc_v16){0};
+            mc_v16 a2 = (mc_v16){0};
+            mc_v16 a3 = (mc_v16){0};
+            mc_v16 a4 = (mc_v16){0};
+            mc_v16 a5 = (mc_v16){0};
+            mc_v16 a6 = (mc_v16){0};
+            mc_v16 a7 = (mc_v16){0};
+            {
+                const float wt = w1[0];
+                a0 += wt * *(const mc_v16 *)(p + 103);
+                a1 += wt * *(const mc_v16 *)(p + 119);
+                a2 += wt * *(const mc_v16 *)(p + 135);
+                a3 += wt * *(const mc_v16 *)(p + 151);
+                a4 += wt * *(const mc_v16 *)(p + 167);
+                a5 += wt * *(const mc_v16 *)(p + 183);
+                a6 += wt * *(const mc_v16 *)(p + 199);
+                a7 += wt * *(const mc_v16 *)(p + 215);
+            }
+            {
+                const float wt = w1[1];
+                a0 += wt * *(const mc_v16 *)(p + 104);
+                a1 += wt * *(const mc_v16 *)(p + 120);
+                a2 += wt * *(const mc_v16 *)(p + 136);
+                a3 += wt * *(const mc_v16 *)(p + 152);
+                a4 += wt * *(const mc_v16 *)(p + 168);
+                a5 += wt * *(const mc_v16 *)(p + 184);
+                a6 += wt * *(const mc_v16 *)(p + 200);
+                a7 += wt * *(const mc_v16 *)(p + 216);
+            }
+            {
+                const float wt = w1[2];
+                a0 += wt * *(const mc_v16 *)(p + 105);
+                a1 += wt * *(const mc_v16 *)(p + 121);
+                a2 += wt * *(const mc_v16 *)(p + 137);
+                a3 += wt * *(const mc_v16 *)(p + 153);
+                a4 += wt * *(const mc_v16 *)(p + 169);
+                a5 += wt * *(const mc_v16 *)(p + 185);
+                a6 += wt * *(const mc_v16 *)(p + 201);
+                a7 += wt * *(const mc_v16 *)(p + 217);
+            }
+            {
+                const float wt = w1[3];
+                a0 += wt * *(const mc_v16 *)(p + 106);
+                a1 += wt * *(const mc_v16 *)(p + 122);
+                a2 += wt * *(const mc_v16 *)(p + 138);
+                a3 += wt * *(const mc_v16 *)(p + 154);
+                a4 += wt * *(const mc_v16 *)(p + 170);
+                a5 += wt * *(const mc_v16 *)(p + 186);
+                a6 += wt * *(const mc_v16 *)(p + 202);
+                a7 += wt * *(const mc_v16 *)(p + 218);
+            }
+            {
+                const float wt = w1[4];
+                a0 += wt * *(const mc_v16 *)(p + 107);
+                a1 += wt * *(const mc_v16 *)(p + 123);
+                a2 += wt * *(const mc_v16 *)(p + 139);
+                a3 += wt * *(const mc_v16 *)(p + 155);
+                a4 += wt * *(const mc_v16 *)(p + 171);
+                a5 += wt * *(const mc_v16 *)(p + 187);
+                a6 += wt * *(const mc_v16 *)(p + 203);
+                a7 += wt * *(const mc_v16 *)(p + 219);
+            }
+            {
+                const float wt = w1[5];
+                a0 += wt * *(const mc_v16 *)(p + 205);
+                a1 += wt * *(const mc_v16 *)(p + 221);
+                a2 += wt * *(const mc_v16 *)(p + 237);
+                a3 += wt * *(const mc_v16 *)(p + 253);
+                a4 += wt * *(const mc_v16 *)(p + 269);
+                a5 += wt * *(const mc_v16 *)(p + 285);
+                a6 += wt * *(const mc_v16 *)(p + 301);
+                a7 += wt * *(const mc_v16 *)(p + 317);
+            }
+            {
+                const float wt = w1[6];
+                a0 += wt * *(const mc_v16 *)(p + 206);
+                a1 += wt * *(const mc_v16 *)(p + 222);
+                a2 += wt * *(const mc_v16 *)(p + 238);
+                a3 += wt * *(const mc_v16 *)(p + 254);
+                a4 += wt * *(const mc_v16 *)(p + 270);
+                a5 += wt * *(const mc_v16 *)(p + 286);
+                a6 += wt * *(const mc_v16 *)(p + 302);
+                a7 += wt * *(const mc_v16 *)(p + 318);
+            }
+            {
+                const float wt = w1[7];
+                a0 += wt * *(const mc_v16 *)(p + 207);
+                a1 += wt * *(const mc_v16 *)(p + 223);
+                a2 += wt * *(const mc_v16 *)(p + 239);
+                a3 += wt * *(const mc_v16 *)(p + 255);
+                a4 += wt * *(const mc_v16 *)(p + 271);
+                a5 += wt * *(const mc_v16 *)(p + 287);
+                a6 += wt * *(const mc_v16 *)(p + 303);
+                a7 += wt * *(const mc_v16 *)(p + 319);
+            }
+            {
+                const float wt = w1[8];
+                a0 += wt * *(const mc_v16 *)(p + 208);
+                a1 += wt * *(const mc_v16 *)(p + 224);
+                a2 += wt * *(const mc_v16 *)(p + 240);
+                a3 += wt * *(const mc_v16 *)(p + 256);
+                a4 += wt * *(const mc_v16 *)(p + 272);
+                a5 += wt * *(const mc_v16 *)(p + 288);
+                a6 += wt * *(const mc_v16 *)(p + 304);
+                a7 += wt * *(const mc_v16 *)(p + 320);
+            }
+            {
+                const float wt = w1[9];
+                a0 += wt * *(const mc_v16 *)(p + 209);
+                a1 += wt * *(const mc_v16 *)(p + 225);
+                a2 += wt * *(const mc_v16 *)(p + 241);
+                a3 += wt * *(const mc_v16 *)(p + 257);
+                a4 += wt * *(const mc_v16 *)(p + 273);
+                a5 += wt * *(const mc_v16 *)(p + 289);
+                a6 += wt * *(const mc_v16 *)(p + 305);
+                a7 += wt * *(const mc_v16 *)(p + 321);
+            }
+            {
+                const float wt = w1[10];
+                a0 += wt * *(const mc_v16 *)(p + 307);
+                a1 += wt * *(const mc_v16 *)(p + 323);
+                a2 += wt * *(const mc_v16 *)(p + 339);
+                a3 += wt * *(const mc_v16 *)(p + 355);
+                a4 += wt * *(const mc_v16 *)(p + 371);
+                a5 += wt * *(const mc_v16 *)(p + 387);
+                a6 += wt * *(const mc_v16 *)(p + 403);
+                a7 += wt * *(const mc_v16 *)(p + 419);
+            }
+            {
+                const float wt = w1[11];
+                a0 += wt * *(const mc_v16 *)(p + 308);
+                a1 += wt * *(const mc_v16 *)(p + 324);
+                a2 += wt * *(const mc_v16 *)(p + 340);
+                a3 += wt * *(const mc_v16 *)(p + 356);
+                a4 += wt * *(const mc_v16 *)(p + 372);
+                a5 += wt * *(const mc_v16 *)(p + 388);
+                a6 += wt * *(const mc_v16 *)(p + 404);
+                a7 += wt * *(const mc_v16 *)(p + 420);
+            }
+            {
+                const float wt = w1[12];
+                a0 += wt * *(const mc_v16 *)(p + 309);
+                a1 += wt * *(const mc_v16 *)(p + 325);
+                a2 += wt * *(const mc_v16 *)(p + 341);
+                a3 += wt * *(const mc_v16 *)(p + 357);
+                a4 += wt * *(const mc_v16 *)(p + 373);
+                a5 += wt * *(const mc_v16 *)(p + 389);
+                a6 += wt * *(const mc_v16 *)(p + 405);
+                a7 += wt * *(const mc_v16 *)(p + 421);
+            }
+            {
+                const float wt = w1[13];
+                a0 += wt * *(const mc_v16 *)(p + 310);
+                a1 += wt * *(const mc_v16 *)(p + 326);
+                a2 += wt * *(const mc_v16 *)(p + 342);
+                a3 += wt * *(const mc_v16 *)(p + 358);
+                a4 += wt * *(const mc_v16 *)(p + 374);
+                a5 += wt * *(const mc_v16 *)(p + 390);
+                a6 += wt * *(const mc_v16 *)(p + 406);
+                a7 += wt * *(const mc_v16 *)(p + 422);
+            }
+            {
+                const float wt = w1[14];
+                a0 += wt * *(const mc_v16 *)(p + 311);
+                a1 += wt * *(const mc_v16 *)(p + 327);
+                a2 += wt * *(const mc_v16 *)(p + 343);
+                a3 += wt * *(const mc_v16 *)(p + 359);
+                a4 += wt * *(const mc_v16 *)(p + 375);
+                a5 += wt * *(const mc_v16 *)(p + 391);
+                a6 += wt * *(const mc_v16 *)(p + 407);
+                a7 += wt * *(const mc_v16 *)(p + 423);
+            }
+            {
+                const float wt = w1[15];
+                a0 += wt * *(const mc_v16 *)(p + 409);
+                a1 += wt * *(const mc_v16 *)(p + 425);
+                a2 += wt * *(const mc_v16 *)(p + 441);
+                a3 += wt * *(const mc_v16 *)(p + 457);
+                a4 += wt * *(const mc_v16 *)(p + 473);
+                a5 += wt * *(const mc_v16 *)(p + 489);
+                a6 += wt * *(const mc_v16 *)(p + 505);
+                a7 += wt * *(const mc_v16 *)(p + 521);
+            }
+            {
+                const float wt = w1[16];
+                a0 += wt * *(const mc_v16 *)(p + 410);
+                a1 += wt * *(const mc_v16 *)(p + 426);
+                a2 += wt * *(const mc_v16 *)(p + 442);
+                a3 += wt * *(const mc_v16 *)(p + 458);
+                a4 += wt * *(const mc_v16 *)(p + 474);
+                a5 += wt * *(const mc_v16 *)(p + 490);
+                a6 += wt * *(const mc_v16 *)(p + 506);
+                a7 += wt * *(const mc_v16 *)(p + 522);
+            }
+            {
+                const float wt = w1[17];
+                a0 += wt * *(const mc_v16 *)(p + 411);
+                a1 += wt * *(const mc_v16 *)(p + 427);
+                a2 += wt * *(const mc_v16 *)(p + 443);
+                a3 += wt * *(const mc_v16 *)(p + 459);
+                a4 += wt * *(const mc_v16 *)(p + 475);
+                a5 += wt * *(const mc_v16 *)(p + 491);
+                a6 += wt * *(const mc_v16 *)(p + 507);
+                a7 += wt * *(const mc_v16 *)(p + 523);
+            }
+            {
+                const float wt = w1[18];
+                a0 += wt * *(const mc_v16 *)(p + 412);
+                a1 += wt * *(const mc_v16 *)(p + 428);
+                a2 += wt * *(const mc_v16 *)(p + 444);
+                a3 += wt * *(const mc_v16 *)(p + 460);
+                a4 += wt * *(const mc_v16 *)(p + 476);
+                a5 += wt * *(const mc_v16 *)(p + 492);
+                a6 += wt * *(const mc_v16 *)(p + 508);
+                a7 += wt * *(const mc_v16 *)(p + 524);
+            }
+            {
+                const float wt = w1[19];
+                a0 += wt * *(const mc_v16 *)(p + 413);
+                a1 += wt * *(const mc_v16 *)(p + 429);
+                a2 += wt * *(const mc_v16 *)(p + 445);
+                a3 += wt * *(const mc_v16 *)(p + 461);
+                a4 += wt * *(const mc_v16 *)(p + 477);
+                a5 += wt * *(const mc_v16 *)(p + 493);
+                a6 += wt * *(const mc_v16 *)(p + 509);
+                a7 += wt * *(const mc_v16 *)(p + 525);
+            }
+            {
+                const float wt = w1[20];
+                a0 += wt * *(const mc_v16 *)(p + 511);
+                a1 += wt * *(const mc_v16 *)(p + 527);
+                a2 += wt * *(const mc_v16 *)(p + 543);
+                a3 += wt * *(const mc_v16 *)(p + 559);
+                a4 += wt * *(const mc_v16 *)(p + 575);
+                a5 += wt * *(const mc_v16 *)(p + 591);
+                a6 += wt * *(const mc_v16 *)(p + 607);
+                a7 += wt * *(const mc_v16 *)(p + 623);
+            }
+            {
+                const float wt = w1[21];
+                a0 += wt * *(const mc_v16 *)(p + 512);
+                a1 += wt * *(const mc_v16 *)(p + 528);
+                a2 += wt * *(const mc_v16 *)(p + 544);
+                a3 += wt * *(const mc_v16 *)(p + 560);
+                a4 += wt * *(const mc_v16 *)(p + 576);
+                a5 += wt * *(const mc_v16 *)(p + 592);
+                a6 += wt * *(const mc_v16 *)(p + 608);
+                a7 += wt * *(const mc_v16 *)(p + 624);
+            }
+            {
+                const float wt = w1[22];
+                a0 += wt * *(const mc_v16 *)(p + 513);
+                a1 += wt * *(const mc_v16 *)(p + 529);
+                a2 += wt * *(const mc_v16 *)(p + 545);
+                a3 += wt * *(const mc_v16 *)(p + 561);
+                a4 += wt * *(const mc_v16 *)(p + 577);
+                a5 += wt * *(const mc_v16 *)(p + 593);
+                a6 += wt * *(const mc_v16 *)(p + 609);
+                a7 += wt * *(const mc_v16 *)(p + 625);
+            }
+            {
+                const float wt = w1[23];
+                a0 += wt * *(const mc_v16 *)(p + 514);
+                a1 += wt * *(const mc_v16 *)(p + 530);
+                a2 += wt * *(const mc_v16 *)(p + 546);
+                a3 += wt * *(const mc_v16 *)(p + 562);
+                a4 += wt * *(const mc_v16 *)(p + 578);
+                a5 += wt * *(const mc_v16 *)(p + 594);
+                a6 += wt * *(const mc_v16 *)(p + 610);
+                a7 += wt * *(const mc_v16 *)(p + 626);
+            }
+            {
+                const float wt = w1[24];
+                a0 += wt * *(const mc_v16 *)(p + 515);
+                a1 += wt * *(const mc_v16 *)(p + 531);
+                a2 += wt * *(const mc_v16 *)(p + 547);
+                a3 += wt * *(const mc_v16 *)(p + 563);
+                a4 += wt * *(const mc_v16 *)(p + 579);
+                a5 += wt * *(const mc_v16 *)(p + 595);
+                a6 += wt * *(const mc_v16 *)(p + 611);
+                a7 += wt * *(const mc_v16 *)(p + 627);
+            }
+            *(mc_v16 *)(yg1 + i + 0) = a0;
+            *(mc_v16 *)(yg1 + i + 16) = a1;
+            *(mc_v16 *)(yg1 + i + 32) = a2;
+            *(mc_v16 *)(yg1 + i + 48) = a3;
+            *(mc_v16 *)(yg1 + i + 64) = a4;
+            *(mc_v16 *)(yg1 + i + 80) = a5;
+            *(mc_v16 *)(yg1 + i + 96) = a6;
+            *(mc_v16 *)(yg1 + i + 112) = a7;
         }
         {
-            mc_v16 a = (mc_v16){0};
-            a += w2[0] * *(const mc_v16 *)(p + 0);
-            a += w2[1] * *(const mc_v16 *)(p + 1);
-            a += w2[2] * *(const mc_v16 *)(p + 2);
-            a += w2[3] * *(const mc_v16 *)(p + 3);
-            a += w2[4] * *(const mc_v16 *)(p + 4);
-            a += w2[5] * *(const mc_v16 *)(p + 5);
-            a += w2[6] * *(const mc_v16 *)(p + 6);
-            a += w2[7] * *(const mc_v16 *)(p + 102);
-            a += w2[8] * *(const mc_v16 *)(p + 103);
-            a += w2[9] * *(const mc_v16 *)(p + 104);
-            a += w2[10] * *(const mc_v16 *)(p + 105);
-            a += w2[11] * *(const mc_v16 *)(p + 106);
-            a += w2[12] * *(const mc_v16 *)(p + 107);
-            a += w2[13] * *(const mc_v16 *)(p + 108);
-            a += w2[14] * *(const mc_v16 *)(p + 204);
-            a += w2[15] * *(const mc_v16 *)(p + 205);
-            a += w2[16] * *(const mc_v16 *)(p + 206);
-            a += w2[17] * *(const mc_v16 *)(p + 207);
-            a += w2[18] * *(const mc_v16 *)(p + 208);
-            a += w2[19] * *(const mc_v16 *)(p + 209);
-            a += w2[20] * *(const mc_v16 *)(p + 210);
-            a += w2[21] * *(const mc_v16 *)(p + 306);
-            a += w2[22] * *(const mc_v16 *)(p + 307);
-            a += w2[23] * *(const mc_v16 *)(p + 308);
-            a += w2[24] * *(const mc_v16 *)(p + 309);
-            a += w2[25] * *(const mc_v16 *)(p + 310);
-            a += w2[26] * *(const mc_v16 *)(p + 311);
-            a += w2[27] * *(const mc_v16 *)(p + 312);
-            a += w2[28] * *(const mc_v16 *)(p + 408);
-            a += w2[29] * *(const mc_v16 *)(p + 409);
-            a += w2[30] * *(const mc_v16 *)(p + 410);
-            a += w2[31] * *(const mc_v16 *)(p + 411);
-            a += w2[32] * *(const mc_v16 *)(p + 412);
-            a += w2[33] * *(const mc_v16 *)(p + 413);
-            a += w2[34] * *(const mc_v16 *)(p + 414);
-            a += w2[35] * *(const mc_v16 *)(p + 510);
-            a += w2[36] * *(const mc_v16 *)(p + 511);
-            a += w2[37] * *(const mc_v16 *)(p + 512);
-            a += w2[38] * *(const mc_v16 *)(p + 513);
-            a += w2[39] * *(const mc_v16 *)(p + 514);
-            a += w2[40] * *(const mc_v16 *)(p + 515);
-            a += w2[41] * *(const mc_v16 *)(p + 516);
-            a += w2[42] * *(const mc_v16 *)(p + 612);
-            a += w2[43] * *(const mc_v16 *)(p + 613);
-            a += w2[44] * *(const mc_v16 *)(p + 614);
-            a += w2[45] * *(const mc_v16 *)(p + 615);
-            a += w2[46] * *(const mc_v16 *)(p + 616);
-            a += w2[47] * *(const mc_v16 *)(p + 617);
-            a += w2[48] * *(const mc_v16 *)(p + 618);
-            *(mc_v16 *)(yg2 + i) = a;
+            mc_v16 a0 = (mc_v16){0};
+            mc_v16 a1 = (mc_v16){0};
+            mc_v16 a2 = (mc_v16){0};
+            mc_v16 a3 = (mc_v16){0};
+            mc_v16 a4 = (mc_v16){0};
+            mc_v16 a5 = (mc_v16){0};
+            mc_v16 a6 = (mc_v16){0};
+            mc_v16 a7 = (mc_v16){0};
+            {
+                const float wt = w2[0];
+                a0 += wt * *(const mc_v16 *)(p + 0);
+                a1 += wt * *(const mc_v16 *)(p + 16);
+                a2 += wt * *(const mc_v16 *)(p + 32);
+                a3 += wt * *(const mc_v16 *)(p + 48);
+                a4 += wt * *(const mc_v16 *)(p + 64);
+                a5 += wt * *(const mc_v16 *)(p + 80);
+                a6 += wt * *(const mc_v16 *)(p + 96);
+                a7 += wt * *(const mc_v16 *)(p + 112);
+            }
+            {
+                const float wt = w2[1];
+                a0 += wt * *(const mc_v16 *)(p + 1);
+                a1 += wt * *(const mc_v16 *)(p + 17);
+                a2 += wt * *(const mc_v16 *)(p + 33);
+                a3 += wt * *(const mc_v16 *)(p + 49);
+                a4 += wt * *(const mc_v16 *)(p + 65);
+                a5 += wt * *(const mc_v16 *)(p + 81);
+                a6 += wt * *(const mc_v16 *)(p + 97);
+                a7 += wt * *(const mc_v16 *)(p + 113);
+            }
+            {
+                const float wt = w2[2];
+                a0 += wt * *(const mc_v16 *)(p + 2);
+                a1 += wt * *(const mc_v16 *)(p + 18);
+                a2 += wt * *(const mc_v16 *)(p + 34);
+                a3 += wt * *(const mc_v16 *)(p + 50);
+                a4 += wt * *(const mc_v16 *)(p + 66);
+                a5 += wt * *(const mc_v16 *)(p + 82);
+                a6 += wt * *(const mc_v16 *)(p + 98);
+                a7 += wt * *(const mc_v16 *)(p + 114);
+            }
+            {
+                const float wt = w2[3];
+                a0 += wt * *(const mc_v16 *)(p + 3);
+                a1 += wt * *(const mc_v16 *)(p + 19);
+                a2 += wt * *(const mc_v16 *)(p + 35);
+                a3 += wt * *(const mc_v16 *)(p + 51);
+                a4 += wt * *(const mc_v16 *)(p + 67);
+                a5 += wt * *(const mc_v16 *)(p + 83);
+                a6 += wt * *(const mc_v16 *)(p + 99);
+                a7 += wt * *(const mc_v16 *)(p + 115);
+            }
+            {
+                const float wt = w2[4];
+                a0 += wt * *(const mc_v16 *)(p + 4);
+                a1 += wt * *(const mc_v16 *)(p + 20);
+                a2 += wt * *(const mc_v16 *)(p + 36);
+                a3 += wt * *(const mc_v16 *)(p + 52);
+                a4 += wt * *(const mc_v16 *)(p + 68);
+                a5 += wt * *(const mc_v16 *)(p + 84);
+                a6 += wt * *(const mc_v16 *)(p + 100);
+                a7 += wt * *(const mc_v16 *)(p + 116);
+            }
+            {
+                const float wt = w2[5];
+                a0 += wt * *(const mc_v16 *)(p + 5);
+                a1 += wt * *(const mc_v16 *)(p + 21);
+                a2 += wt * *(const mc_v16 *)(p + 37);
+                a3 += wt * *(const mc_v16 *)(p + 53);
+                a4 += wt * *(const mc_v16 *)(p + 69);
+                a5 += wt * *(const mc_v16 *)(p + 85);
+                a6 += wt * *(const mc_v16 *)(p + 101);
+                a7 += wt * *(const mc_v16 *)(p + 117);
+            }
+            {
+                const float wt = w2[6];
+                a0 += wt * *(const mc_v16 *)(p + 6);
+                a1 += wt * *(const mc_v16 *)(p + 22);
+                a2 += wt * *(const mc_v16 *)(p + 38);
+                a3 += wt * *(const mc_v16 *)(p + 54);
+                a4 += wt * *(const mc_v16 *)(p + 70);
+                a5 += wt * *(const mc_v16 *)(p + 86);
+                a6 += wt * *(const mc_v16 *)(p + 102);
+                a7 += wt * *(const mc_v16 *)(p + 118);
+            }
+            {
+                const float wt = w2[7];
+                a0 += wt * *(const mc_v16 *)(p + 102);
+                a1 += wt * *(const mc_v16 *)(p + 118);
+                a2 += wt * *(const mc_v16 *)(p + 134);
+                a3 += wt * *(const mc_v16 *)(p + 150);
+                a4 += wt * *(const mc_v16 *)(p + 166);
+                a5 += wt * *(const mc_v16 *)(p + 182);
+                a6 += wt * *(const mc_v16 *)(p + 198);
+                a7 += wt * *(const mc_v16 *)(p + 214);
+            }
+            {
+                const float wt = w2[8];
+                a0 += wt * *(const mc_v16 *)(p + 103);
+                a1 += wt * *(const mc_v16 *)(p + 119);
+                a2 += wt * *(const mc_v16 *)(p + 135);
+                a3 += wt * *(const mc_v16 *)(p + 151);
+                a4 += wt * *(const mc_v16 *)(p + 167);
+                a5 += wt * *(const mc_v16 *)(p + 183);
+                a6 += wt * *(const mc_v16 *)(p + 199);
+                a7 += wt * *(const mc_v16 *)(p + 215);
+            }
+            {
+                const float wt = w2[9];
+                a0 += wt * *(const mc_v16 *)(p + 104);
+                a1 += wt * *(const mc_v16 *)(p + 120);
+                a2 += wt * *(const mc_v16 *)(p + 136);
+                a3 += wt * *(const mc_v16 *)(p + 152);
+                a4 += wt * *(const mc_v16 *)(p + 168);
+                a5 += wt * *(const mc_v16 *)(p + 184);
+                a6 += wt * *(const mc_v16 *)(p + 200);
+                a7 += wt * *(const mc_v16 *)(p + 216);
+            }
+            {
+                const float wt = w2[10];
+                a0 += wt * *(const mc_v16 *)(p + 105);
+                a1 += wt * *(const mc_v16 *)(p + 121);
+                a2 += wt * *(const mc_v16 *)(p + 137);
+                a3 += wt * *(const mc_v16 *)(p + 153);
+                a4 += wt * *(const mc_v16 *)(p + 169);
+                a5 += wt * *(const mc_v16 *)(p + 185);
+                a6 += wt * *(const mc_v16 *)(p + 201);
+                a7 += wt * *(const mc_v16 *)(p + 217);
+            }
+            {
+                const float wt = w2[11];
+                a0 += wt * *(const mc_v16 *)(p + 106);
+                a1 += wt * *(const mc_v16 *)(p + 122);
+                a2 += wt * *(const mc_v16 *)(p + 138);
+                a3 += wt * *(const mc_v16 *)(p + 154);
+                a4 += wt * *(const mc_v16 *)(p + 170);
+                a5 += wt * *(const mc_v16 *)(p + 186);
+                a6 += wt * *(const mc_v16 *)(p + 202);
+                a7 += wt * *(const mc_v16 *)(p + 218);
+            }
+            {
+                const float wt = w2[12];
+                a0 += wt * *(const mc_v16 *)(p + 107);
+                a1 += wt * *(const mc_v16 *)(p + 123);
+                a2 += wt * *(const mc_v16 *)(p + 139);
+                a3 += wt * *(const mc_v16 *)(p + 155);
+                a4 += wt * *(const mc_v16 *)(p + 171);
+                a5 += wt * *(const mc_v16 *)(p + 187);
+                a6 += wt * *(const mc_v16 *)(p + 203);
+                a7 += wt * *(const mc_v16 *)(p + 219);
+            }
+            {
+                const float wt = w2[13];
+                a0 += wt * *(const mc_v16 *)(p + 108);
+                a1 += wt * *(const mc_v16 *)(p + 124);
+                a2 += wt * *(const mc_v16 *)(p + 140);
+                a3 += wt * *(const mc_v16 *)(p + 156);
+                a4 += wt * *(const mc_v16 *)(p + 172);
+                a5 += wt * *(const mc_v16 *)(p + 188);
+                a6 += wt * *(const mc_v16 *)(p + 204);
+                a7 += wt * *(const mc_v16 *)(p + 220);
+            }
+            {
+                const float wt = w2[14];
+                a0 += wt * *(const mc_v16 *)(p + 204);
+                a1 += wt * *(const mc_v16 *)(p + 220);
+                a2 += wt * *(const mc_v16 *)(p + 236);
+                a3 += wt * *(const mc_v16 *)(p + 252);
+                a4 += wt * *(const mc_v16 *)(p + 268);
+                a5 += wt * *(const mc_v16 *)(p + 284);
+                a6 += wt * *(const mc_v16 *)(p + 300);
+                a7 += wt * *(const mc_v16 *)(p + 316);
+            }
+            {
+                const float wt = w2[15];
+                a0 += wt * *(const mc_v16 *)(p + 205);
+                a1 += wt * *(const mc_v16 *)(p + 221);
+                a2 += wt * *(const mc_v16 *)(p + 237);
+                a3 += wt * *(const mc_v16 *)(p + 253);
+                a4 += wt * *(const mc_v16 *)(p + 269);
+                a5 += wt * *(const mc_v16 *)(p + 285);
+                a6 += wt * *(const mc_v16 *)(p + 301);
+                a7 += wt * *(const mc_v16 *)(p + 317);
+            }
+            {
+                const float wt = w2[16];
+                a0 += wt * *(const mc_v16 *)(p + 206);
+                a1 += wt * *(const mc_v16 *)(p + 222);
+                a2 += wt * *(const mc_v16 *)(p + 238);
+                a3 += wt * *(const mc_v16 *)(p + 254);
+                a4 += wt * *(const mc_v16 *)(p + 270);
+                a5 += wt * *(const mc_v16 *)(p + 286);
+                a6 += wt * *(const mc_v16 *)(p + 302);
+                a7 += wt * *(const mc_v16 *)(p + 318);
+            }
+            {
+                const float wt = w2[17];
+                a0 += wt * *(const mc_v16 *)(p + 207);
+                a1 += wt * *(const mc_v16 *)(p + 223);
+                a2 += wt * *(const mc_v16 *)(p + 239);
+                a3 += wt * *(const mc_v16 *)(p + 255);
+                a4 += wt * *(const mc_v16 *)(p + 271);
+                a5 += wt * *(const mc_v16 *)(p + 287);
+                a6 += wt * *(const mc_v16 *)(p + 303);
+                a7 += wt * *(const mc_v16 *)(p + 319);
+            }
+            {
+                const float wt = w2[18];
+                a0 += wt * *(const mc_v16 *)(p + 208);
+                a1 += wt * *(const mc_v16 *)(p + 224);
+                a2 += wt * *(const mc_v16 *)(p + 240);
+                a3 += wt * *(const mc_v16 *)(p + 256);
+                a4 += wt * *(const mc_v16 *)(p + 272);
+                a5 += wt * *(const mc_v16 *)(p + 288);
+                a6 += wt * *(const mc_v16 *)(p + 304);
+                a7 += wt * *(const mc_v16 *)(p + 320);
+            }
+            {
+                const float wt = w2[19];
+                a0 += wt * *(const mc_v16 *)(p + 209);
+                a1 += wt * *(const mc_v16 *)(p + 225);
+                a2 += wt * *(const mc_v16 *)(p + 241);
+                a3 += wt * *(const mc_v16 *)(p + 257);
+                a4 += wt * *(const mc_v16 *)(p + 273);
+                a5 += wt * *(const mc_v16 *)(p + 289);
+                a6 += wt * *(const mc_v16 *)(p + 305);
+                a7 += wt * *(const mc_v16 *)(p + 321);
+            }
+            {
+                const float wt = w2[20];
+                a0 += wt * *(const mc_v16 *)(p + 210);
+                a1 += wt * *(const mc_v16 *)(p + 226);
+                a2 += wt * *(const mc_v16 *)(p + 242);
+                a3 += wt * *(const mc_v16 *)(p + 258);
+                a4 += wt * *(const mc_v16 *)(p + 274);
+                a5 += wt * *(const mc_v16 *)(p + 290);
+                a6 += wt * *(const mc_v16 *)(p + 306);
+                a7 += wt * *(const mc_v16 *)(p + 322);
+            }
+            {
+                const float wt = w2[21];
+                a0 += wt * *(const mc_v16 *)(p + 306);
+                a1 += wt * *(const mc_v16 *)(p + 322);
+                a2 += wt * *(const mc_v16 *)(p + 338);
+                a3 += wt * *(const mc_v16 *)(p + 354);
+                a4 += wt * *(const mc_v16 *)(p + 370);
+                a5 += wt * *(const mc_v16 *)(p + 386);
+                a6 += wt * *(const mc_v16 *)(p + 402);
+                a7 += wt * *(const mc_v16 *)(p + 418);
+            }
+            {
+                const float wt = w2[22];
+                a0 += wt * *(const mc_v16 *)(p + 307);
+                a1 += wt * *(const mc_v16 *)(p + 323);
+                a2 += wt * *(const mc_v16 *)(p + 339);
+                a3 += wt * *(const mc_v16 *)(p + 355);
+                a4 += wt * *(const mc_v16 *)(p + 371);
+                a5 += wt * *(const mc_v16 *)(p + 387);
+                a6 += wt * *(const mc_v16 *)(p + 403);
+                a7 += wt * *(const mc_v16 *)(p + 419);
+            }
+            {
+                const float wt = w2[23];
+                a0 += wt * *(const mc_v16 *)(p + 308);
+                a1 += wt * *(const mc_v16 *)(p + 324);
+                a2 += wt * *(const mc_v16 *)(p + 340);
+                a3 += wt * *(const mc_v16 *)(p + 356);
+                a4 += wt * *(const mc_v16 *)(p + 372);
+                a5 += wt * *(const mc_v16 *)(p + 388);
+                a6 += wt * *(const mc_v16 *)(p + 404);
+                a7 += wt * *(const mc_v16 *)(p + 420);
+            }
+            {
+                const float wt = w2[24];
+                a0 += wt * *(const mc_v16 *)(p + 309);
+                a1 += wt * *(const mc_v16 *)(p + 325);
+                a2 += wt * *(const mc_v16 *)(p + 341);
+                a3 += wt * *(const mc_v16 *)(p + 357);
+                a4 += wt * *(const mc_v16 *)(p + 373);
+                a5 += wt * *(const mc_v16 *)(p + 389);
+                a6 += wt * *(const mc_v16 *)(p + 405);
+                a7 += wt * *(const mc_v16 *)(p + 421);
+            }
+            {
+                const float wt = w2[25];
+                a0 += wt * *(const mc_v16 *)(p + 310);
+                a1 += wt * *(const mc_v16 *)(p + 326);
+                a2 += wt * *(const mc_v16 *)(p + 342);
+                a3 += wt * *(const mc_v16 *)(p + 358);
+                a4 += wt * *(const mc_v16 *)(p + 374);
+                a5 += wt * *(const mc_v16 *)(p + 390);
+                a6 += wt * *(const mc_v16 *)(p + 406);
+                a7 += wt * *(const mc_v16 *)(p + 422);
+            }
+            {
+                const float wt = w2[26];
+                a0 += wt * *(const mc_v16 *)(p + 311);
+                a1 += wt * *(const mc_v16 *)(p + 327);
+                a2 += wt * *(const mc_v16 *)(p + 343);
+                a3 += wt * *(const mc_v16 *)(p + 359);
+                a4 += wt * *(const mc_v16 *)(p + 375);
+                a5 += wt * *(const mc_v16 *)(p + 391);
+                a6 += wt * *(const mc_v16 *)(p + 407);
+                a7 += wt * *(const mc_v16 *)(p + 423);
+            }
+            {
+                const float wt = w2[27];
+                a0 += wt * *(const mc_v16 *)(p + 312);
+                a1 += wt * *(const mc_v16 *)(p + 328);
+                a2 += wt * *(const mc_v16 *)(p + 344);
+                a3 += wt * *(const mc_v16 *)(p + 360);
+                a4 += wt * *(const mc_v16 *)(p + 376);
+                a5 += wt * *(const mc_v16 *)(p + 392);
+                a6 += wt * *(const mc_v16 *)(p + 408);
+                a7 += wt * *(const mc_v16 *)(p + 424);
+            }
+            {
+                const float wt = w2[28];
+                a0 += wt * *(const mc_v16 *)(p + 408);
+                a1 += wt * *(const mc_v16 *)(p + 424);
+                a2 += wt * *(const mc_v16 *)(p + 440);
+                a3 += wt * *(const mc_v16 *)(p + 456);
+                a4 += wt * *(const mc_v16 *)(p + 472);
+                a5 += wt * *(const mc_v16 *)(p + 488);
+                a6 += wt * *(const mc_v16 *)(p + 504);
+                a7 += wt * *(const mc_v16 *)(p + 520);
+            }
+            {
+                const float wt = w2[29];
+                a0 += wt * *(const mc_v16 *)(p + 409);
+                a1 += wt * *(const mc_v16 *)(p + 425);
+                a2 += wt * *(const mc_v16 *)(p + 441);
+                a3 += wt * *(const mc_v16 *)(p + 457);
+                a4 += wt * *(const mc_v16 *)(p + 473);
+                a5 += wt * *(const mc_v16 *)(p + 489);
+                a6 += wt * *(const mc_v16 *)(p + 505);
+                a7 += wt * *(const mc_v16 *)(p + 521);
+            }
+            {
+                const float wt = w2[30];
+                a0 += wt * *(const mc_v16 *)(p + 410);
+                a1 += wt * *(const mc_v16 *)(p + 426);
+                a2 += wt * *(const mc_v16 *)(p + 442);
+                a3 += wt * *(const mc_v16 *)(p + 458);
+                a4 += wt * *(const mc_v16 *)(p + 474);
+                a5 += wt * *(const mc_v16 *)(p + 490);
+                a6 += wt * *(const mc_v16 *)(p + 506);
+                a7 += wt * *(const mc_v16 *)(p + 522);
+            }
+            {
+                const float wt = w2[31];
+                a0 += wt * *(const mc_v16 *)(p + 411);
+                a1 += wt * *(const mc_v16 *)(p + 427);
+                a2 += wt * *(const mc_v16 *)(p + 443);
+                a3 += wt * *(const mc_v16 *)(p + 459);
+                a4 += wt * *(const mc_v16 *)(p + 475);
+                a5 += wt * *(const mc_v16 *)(p + 491);
+                a6 += wt * *(const mc_v16 *)(p + 507);
+                a7 += wt * *(const mc_v16 *)(p + 523);
+            }
+            {
+                const float wt = w2[32];
+                a0 += wt * *(const mc_v16 *)(p + 412);
+                a1 += wt * *(const mc_v16 *)(p + 428);
+                a2 += wt * *(const mc_v16 *)(p + 444);
+                a3 += wt * *(const mc_v16 *)(p + 460);
+                a4 += wt * *(const mc_v16 *)(p + 476);
+                a5 += wt * *(const mc_v16 *)(p + 492);
+                a6 += wt * *(const mc_v16 *)(p + 508);
+                a7 += wt * *(const mc_v16 *)(p + 524);
+            }
+            {
+                const float wt = w2[33];
+                a0 += wt * *(const mc_v16 *)(p + 413);
+                a1 += wt * *(const mc_v16 *)(p + 429);
+                a2 += wt * *(const mc_v16 *)(p + 445);
+                a3 += wt * *(const mc_v16 *)(p + 461);
+                a4 += wt * *(const mc_v16 *)(p + 477);
+                a5 += wt * *(const mc_v16 *)(p + 493);
+                a6 += wt * *(const mc_v16 *)(p + 509);
+                a7 += wt * *(const mc_v16 *)(p + 525);
+            }
+            {
+                const float wt = w2[34];
+                a0 += wt * *(const mc_v16 *)(p + 414);
+                a1 += wt * *(const mc_v16 *)(p + 430);
+                a2 += wt * *(const mc_v16 *)(p + 446);
+                a3 += wt * *(const mc_v16 *)(p + 462);
+                a4 += wt * *(const mc_v16 *)(p + 478);
+                a5 += wt * *(const mc_v16 *)(p + 494);
+                a6 += wt * *(const mc_v16 *)(p + 510);
+                a7 += wt * *(const mc_v16 *)(p + 526);
+            }
+            {
+                const float wt = w2[35];
+                a0 += wt * *(const mc_v16 *)(p + 510);
+                a1 += wt * *(const mc_v16 *)(p + 526);
+                a2 += wt * *(const mc_v16 *)(p + 542);
+                a3 += wt * *(const mc_v16 *)(p + 558);
+                a4 += wt * *(const mc_v16 *)(p + 574);
+                a5 += wt * *(const mc_v16 *)(p + 590);
+                a6 += wt * *(const mc_v16 *)(p + 606);
+                a7 += wt * *(const mc_v16 *)(p + 622);
+            }
+            {
+                const float wt = w2[36];
+                a0 += wt * *(const mc_v16 *)(p + 511);
+                a1 += wt * *(const mc_v16 *)(p + 527);
+                a2 += wt * *(const mc_v16 *)(p + 543);
+                a3 += wt * *(const mc_v16 *)(p + 559);
+                a4 += wt * *(const mc_v16 *)(p + 575);
+                a5 += wt * *(const mc_v16 *)(p + 591);
+                a6 += wt * *(const mc_v16 *)(p + 607);
+                a7 += wt * *(const mc_v16 *)(p + 623);
+            }
+            {
+                const float wt = w2[37];
+                a0 += wt * *(const mc_v16 *)(p + 512);
+                a1 += wt * *(const mc_v16 *)(p + 528);
+                a2 += wt * *(const mc_v16 *)(p + 544);
+                a3 += wt * *(const mc_v16 *)(p + 560);
+                a4 += wt * *(const mc_v16 *)(p + 576);
+                a5 += wt * *(const mc_v16 *)(p + 592);
+                a6 += wt * *(const mc_v16 *)(p + 608);
+                a7 += wt * *(const mc_v16 *)(p + 624);
+            }
+            {
+                const float wt = w2[38];
+                a0 += wt * *(const mc_v16 *)(p + 513);
+                a1 += wt * *(const mc_v16 *)(p + 529);
+                a2 += wt * *(const mc_v16 *)(p + 545);
+                a3 += wt * *(const mc_v16 *)(p + 561);
+                a4 += wt * *(const mc_v16 *)(p + 577);
+                a5 += wt * *(const mc_v16 *)(p + 593);
+                a6 += wt * *(const mc_v16 *)(p + 609);
+                a7 += wt * *(const mc_v16 *)(p + 625);
+            }
+            {
+                const float wt = w2[39];
+                a0 += wt * *(const mc_v16 *)(p + 514);
+                a1 += wt * *(const mc_v16 *)(p + 530);
+                a2 += wt * *(const mc_v16 *)(p + 546);
+                a3 += wt * *(const mc_v16 *)(p + 562);
+                a4 += wt * *(const mc_v16 *)(p + 578);
+                a5 += wt * *(const mc_v16 *)(p + 594);
+                a6 += wt * *(const mc_v16 *)(p + 610);
+                a7 += wt * *(const mc_v16 *)(p + 626);
+            }
+            {
+                const float wt = w2[40];
+                a0 += wt * *(const mc_v16 *)(p + 515);
+                a1 += wt * *(const mc_v16 *)(p + 531);
+                a2 += wt * *(const mc_v16 *)(p + 547);
+                a3 += wt * *(const mc_v16 *)(p + 563);
+                a4 += wt * *(const mc_v16 *)(p + 579);
+                a5 += wt * *(const mc_v16 *)(p + 595);
+                a6 += wt * *(const mc_v16 *)(p + 611);
+                a7 += wt * *(const mc_v16 *)(p + 627);
+            }
+            {
+                const float wt = w2[41];
+                a0 += wt * *(const mc_v16 *)(p + 516);
+                a1 += wt * *(const mc_v16 *)(p + 532);
+                a2 += wt * *(const mc_v16 *)(p + 548);
+                a3 += wt * *(const mc_v16 *)(p + 564);
+                a4 += wt * *(const mc_v16 *)(p + 580);
+                a5 += wt * *(const mc_v16 *)(p + 596);
+                a6 += wt * *(const mc_v16 *)(p + 612);
+                a7 += wt * *(const mc_v16 *)(p + 628);
+            }
+            {
+                const float wt = w2[42];
+                a0 += wt * *(const mc_v16 *)(p + 612);
+                a1 += wt * *(const mc_v16 *)(p + 628);
+                a2 += wt * *(const mc_v16 *)(p + 644);
+                a3 += wt * *(const mc_v16 *)(p + 660);
+                a4 += wt * *(const mc_v16 *)(p + 676);
+                a5 += wt * *(const mc_v16 *)(p + 692);
+                a6 += wt * *(const mc_v16 *)(p + 708);
+                a7 += wt * *(const mc_v16 *)(p + 724);
+            }
+            {
+                const float wt = w2[43];
+                a0 += wt * *(const mc_v16 *)(p + 613);
+                a1 += wt * *(const mc_v16 *)(p + 629);
+                a2 += wt * *(const mc_v16 *)(p + 645);
+                a3 += wt * *(const mc_v16 *)(p + 661);
+                a4 += wt * *(const mc_v16 *)(p + 677);
+                a5 += wt * *(const mc_v16 *)(p + 693);
+                a6 += wt * *(const mc_v16 *)(p + 709);
+                a7 += wt * *(const mc_v16 *)(p + 725);
+            }
+            {
+                const float wt = w2[44];
+                a0 += wt * *(const mc_v16 *)(p + 614);
+                a1 += wt * *(const mc_v16 *)(p + 630);
+                a2 += wt * *(const mc_v16 *)(p + 646);
+                a3 += wt * *(const mc_v16 *)(p + 662);
+                a4 += wt * *(const mc_v16 *)(p + 678);
+                a5 += wt * *(const mc_v16 *)(p + 694);
+                a6 += wt * *(const mc_v16 *)(p + 710);
+                a7 += wt * *(const mc_v16 *)(p + 726);
+            }
+            {
+                const float wt = w2[45];
+                a0 += wt * *(const mc_v16 *)(p + 615);
+                a1 += wt * *(const mc_v16 *)(p + 631);
+                a2 += wt * *(const mc_v16 *)(p + 647);
+                a3 += wt * *(const mc_v16 *)(p + 663);
+                a4 += wt * *(const mc_v16 *)(p + 679);
+                a5 += wt * *(const mc_v16 *)(p + 695);
+                a6 += wt * *(const mc_v16 *)(p + 711);
+                a7 += wt * *(const mc_v16 *)(p + 727);
+            }
+            {
+                const float wt = w2[46];
+                a0 += wt * *(const mc_v16 *)(p + 616);
+                a1 += wt * *(const mc_v16 *)(p + 632);
+                a2 += wt * *(const mc_v16 *)(p + 648);
+                a3 += wt * *(const mc_v16 *)(p + 664);
+                a4 += wt * *(const mc_v16 *)(p + 680);
+                a5 += wt * *(const mc_v16 *)(p + 696);
+                a6 += wt * *(const mc_v16 *)(p + 712);
+                a7 += wt * *(const mc_v16 *)(p + 728);
+            }
+            {
+                const float wt = w2[47];
+                a0 += wt * *(const mc_v16 *)(p + 617);
+                a1 += wt * *(const mc_v16 *)(p + 633);
+                a2 += wt * *(const mc_v16 *)(p + 649);
+                a3 += wt * *(const mc_v16 *)(p + 665);
+                a4 += wt * *(const mc_v16 *)(p + 681);
+                a5 += wt * *(const mc_v16 *)(p + 697);
+                a6 += wt * *(const mc_v16 *)(p + 713);
+                a7 += wt * *(const mc_v16 *)(p + 729);
+            }
+            {
+                const float wt = w2[48];
+                a0 += wt * *(const mc_v16 *)(p + 618);
+                a1 += wt * *(const mc_v16 *)(p + 634);
+                a2 += wt * *(const mc_v16 *)(p + 650);
+                a3 += wt * *(const mc_v16 *)(p + 666);
+                a4 += wt * *(const mc_v16 *)(p + 682);
+                a5 += wt * *(const mc_v16 *)(p + 698);
+                a6 += wt * *(const mc_v16 *)(p + 714);
+                a7 += wt * *(const mc_v16 *)(p + 730);
+            }
+            *(mc_v16 *)(yg2 + i + 0) = a0;
+            *(mc_v16 *)(yg2 + i + 16) = a1;
+            *(mc_v16 *)(yg2 + i + 32) = a2;
+            *(mc_v16 *)(yg2 + i + 48) = a3;
+            *(mc_v16 *)(yg2 + i + 64) = a4;
+            *(mc_v16 *)(yg2 + i + 80) = a5;
+            *(mc_v16 *)(yg2 + i + 96) = a6;
+            *(mc_v16 *)(yg2 + i + 112) = a7;
         }
     }
     for (int oy = 0; oy < 96; oy++) {
@@ -169,11 +1041,12 @@ void dw_k3_5_7_c32_96x96_s1_fwd(int n, const float *restrict x, const float *res
         dw_k3_5_7_c32_96x96_s1_fwd_plane(x + (long)bc * 9216, w, bias, y, bc / 32, bc % 32);
 }
 
-/* Channel c of image b: its gradients go to dxc and the accumulators g. */
+/* Channel c of image b: its input gradient goes to dxc, its filter
+ * gradients into the accumulators ga. */
 static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
-    float *restrict dxc, float *restrict g0, float *restrict g1, float *restrict g2, int b, int c)
+    float *restrict dxc, mc_v16 *restrict ga, int b, int c)
 {
-    float xp[10410], dxp[10410] = {0};
+    float xp[10474];
     dw_k3_5_7_c32_96x96_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     const float *restrict d0 = dy + ((long)b * 96 + 0 + c) * 9216;
@@ -181,929 +1054,1524 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
     const float *restrict d1 = dy + ((long)b * 96 + 32 + c) * 9216;
     const float *restrict w2 = w + 1088 + c * 49;
     const float *restrict d2 = dy + ((long)b * 96 + 64 + c) * 9216;
-    float dg[9792] = {0};
-    for (int oy = 0; oy < 96; oy++)
-        memcpy(dg + oy * 102, d0 + oy * 96, 96 * sizeof(float));
-    {
-        /* kernel 0, tap 0 */
-        const float wt = w0[0];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 206 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 206 + i);
-        }
-        g0[0] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 1 */
-        const float wt = w0[1];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 207 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 207 + i);
-        }
-        g0[1] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 2 */
-        const float wt = w0[2];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 208 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 208 + i);
-        }
-        g0[2] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 3 */
-        const float wt = w0[3];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 308 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 308 + i);
-        }
-        g0[3] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 4 */
-        const float wt = w0[4];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 309 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 309 + i);
-        }
-        g0[4] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 5 */
-        const float wt = w0[5];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 310 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 310 + i);
-        }
-        g0[5] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 6 */
-        const float wt = w0[6];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 410 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 410 + i);
-        }
-        g0[6] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 7 */
-        const float wt = w0[7];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 411 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 411 + i);
-        }
-        g0[7] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 8 */
-        const float wt = w0[8];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 412 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 412 + i);
-        }
-        g0[8] += mc_v16_sum(&acc);
-    }
-    for (int oy = 0; oy < 96; oy++)
-        memcpy(dg + oy * 102, d1 + oy * 96, 96 * sizeof(float));
-    {
-        /* kernel 1, tap 0 */
-        const float wt = w1[0];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 103 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 103 + i);
-        }
-        g1[0] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 1 */
-        const float wt = w1[1];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 104 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 104 + i);
-        }
-        g1[1] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 2 */
-        const float wt = w1[2];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 105 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 105 + i);
-        }
-        g1[2] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 3 */
-        const float wt = w1[3];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 106 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 106 + i);
-        }
-        g1[3] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 4 */
-        const float wt = w1[4];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 107 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 107 + i);
-        }
-        g1[4] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 5 */
-        const float wt = w1[5];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 205 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 205 + i);
-        }
-        g1[5] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 6 */
-        const float wt = w1[6];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 206 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 206 + i);
-        }
-        g1[6] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 7 */
-        const float wt = w1[7];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 207 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 207 + i);
-        }
-        g1[7] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 8 */
-        const float wt = w1[8];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 208 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 208 + i);
-        }
-        g1[8] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 9 */
-        const float wt = w1[9];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 209 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 209 + i);
-        }
-        g1[9] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 10 */
-        const float wt = w1[10];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 307 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 307 + i);
-        }
-        g1[10] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 11 */
-        const float wt = w1[11];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 308 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 308 + i);
-        }
-        g1[11] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 12 */
-        const float wt = w1[12];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 309 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 309 + i);
-        }
-        g1[12] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 13 */
-        const float wt = w1[13];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 310 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 310 + i);
-        }
-        g1[13] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 14 */
-        const float wt = w1[14];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 311 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 311 + i);
-        }
-        g1[14] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 15 */
-        const float wt = w1[15];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 409 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 409 + i);
-        }
-        g1[15] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 16 */
-        const float wt = w1[16];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 410 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 410 + i);
-        }
-        g1[16] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 17 */
-        const float wt = w1[17];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 411 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 411 + i);
-        }
-        g1[17] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 18 */
-        const float wt = w1[18];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 412 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 412 + i);
-        }
-        g1[18] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 19 */
-        const float wt = w1[19];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 413 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 413 + i);
-        }
-        g1[19] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 20 */
-        const float wt = w1[20];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 511 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 511 + i);
-        }
-        g1[20] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 21 */
-        const float wt = w1[21];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 512 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 512 + i);
-        }
-        g1[21] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 22 */
-        const float wt = w1[22];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 513 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 513 + i);
-        }
-        g1[22] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 23 */
-        const float wt = w1[23];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 514 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 514 + i);
-        }
-        g1[23] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 24 */
-        const float wt = w1[24];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 515 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 515 + i);
-        }
-        g1[24] += mc_v16_sum(&acc);
-    }
-    for (int oy = 0; oy < 96; oy++)
-        memcpy(dg + oy * 102, d2 + oy * 96, 96 * sizeof(float));
-    {
-        /* kernel 2, tap 0 */
-        const float wt = w2[0];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 0 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 0 + i);
-        }
-        g2[0] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 1 */
-        const float wt = w2[1];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 1 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 1 + i);
-        }
-        g2[1] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 2 */
-        const float wt = w2[2];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 2 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 2 + i);
-        }
-        g2[2] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 3 */
-        const float wt = w2[3];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 3 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 3 + i);
-        }
-        g2[3] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 4 */
-        const float wt = w2[4];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 4 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 4 + i);
-        }
-        g2[4] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 5 */
-        const float wt = w2[5];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 5 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 5 + i);
-        }
-        g2[5] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 6 */
-        const float wt = w2[6];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 6 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 6 + i);
-        }
-        g2[6] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 7 */
-        const float wt = w2[7];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 102 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 102 + i);
-        }
-        g2[7] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 8 */
-        const float wt = w2[8];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 103 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 103 + i);
-        }
-        g2[8] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 9 */
-        const float wt = w2[9];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 104 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 104 + i);
-        }
-        g2[9] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 10 */
-        const float wt = w2[10];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 105 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 105 + i);
-        }
-        g2[10] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 11 */
-        const float wt = w2[11];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 106 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 106 + i);
-        }
-        g2[11] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 12 */
-        const float wt = w2[12];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 107 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 107 + i);
-        }
-        g2[12] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 13 */
-        const float wt = w2[13];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 108 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 108 + i);
-        }
-        g2[13] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 14 */
-        const float wt = w2[14];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 204 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 204 + i);
-        }
-        g2[14] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 15 */
-        const float wt = w2[15];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 205 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 205 + i);
-        }
-        g2[15] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 16 */
-        const float wt = w2[16];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 206 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 206 + i);
-        }
-        g2[16] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 17 */
-        const float wt = w2[17];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 207 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 207 + i);
-        }
-        g2[17] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 18 */
-        const float wt = w2[18];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 208 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 208 + i);
-        }
-        g2[18] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 19 */
-        const float wt = w2[19];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 209 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 209 + i);
-        }
-        g2[19] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 20 */
-        const float wt = w2[20];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 210 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 210 + i);
-        }
-        g2[20] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 21 */
-        const float wt = w2[21];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 306 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 306 + i);
-        }
-        g2[21] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 22 */
-        const float wt = w2[22];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 307 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 307 + i);
-        }
-        g2[22] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 23 */
-        const float wt = w2[23];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 308 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 308 + i);
-        }
-        g2[23] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 24 */
-        const float wt = w2[24];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 309 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 309 + i);
-        }
-        g2[24] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 25 */
-        const float wt = w2[25];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 310 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 310 + i);
-        }
-        g2[25] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 26 */
-        const float wt = w2[26];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 311 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 311 + i);
-        }
-        g2[26] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 27 */
-        const float wt = w2[27];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 312 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 312 + i);
-        }
-        g2[27] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 28 */
-        const float wt = w2[28];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 408 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 408 + i);
-        }
-        g2[28] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 29 */
-        const float wt = w2[29];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 409 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 409 + i);
-        }
-        g2[29] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 30 */
-        const float wt = w2[30];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 410 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 410 + i);
-        }
-        g2[30] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 31 */
-        const float wt = w2[31];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 411 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 411 + i);
-        }
-        g2[31] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 32 */
-        const float wt = w2[32];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 412 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 412 + i);
-        }
-        g2[32] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 33 */
-        const float wt = w2[33];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 413 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 413 + i);
-        }
-        g2[33] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 34 */
-        const float wt = w2[34];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 414 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 414 + i);
-        }
-        g2[34] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 35 */
-        const float wt = w2[35];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 510 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 510 + i);
-        }
-        g2[35] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 36 */
-        const float wt = w2[36];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 511 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 511 + i);
-        }
-        g2[36] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 37 */
-        const float wt = w2[37];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 512 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 512 + i);
-        }
-        g2[37] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 38 */
-        const float wt = w2[38];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 513 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 513 + i);
-        }
-        g2[38] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 39 */
-        const float wt = w2[39];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 514 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 514 + i);
-        }
-        g2[39] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 40 */
-        const float wt = w2[40];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 515 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 515 + i);
-        }
-        g2[40] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 41 */
-        const float wt = w2[41];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 516 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 516 + i);
-        }
-        g2[41] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 42 */
-        const float wt = w2[42];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 612 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 612 + i);
-        }
-        g2[42] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 43 */
-        const float wt = w2[43];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 613 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 613 + i);
-        }
-        g2[43] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 44 */
-        const float wt = w2[44];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 614 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 614 + i);
-        }
-        g2[44] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 45 */
-        const float wt = w2[45];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 615 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 615 + i);
-        }
-        g2[45] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 46 */
-        const float wt = w2[46];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 616 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 616 + i);
-        }
-        g2[46] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 47 */
-        const float wt = w2[47];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 617 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 617 + i);
-        }
-        g2[47] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 48 */
-        const float wt = w2[48];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9792; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 618 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 618 + i);
-        }
-        g2[48] += mc_v16_sum(&acc);
+    float dxg[9856];
+    float dq0[10474];
+    dw_k3_5_7_c32_96x96_s1_pad(d0, dq0);
+    float dq1[10474];
+    dw_k3_5_7_c32_96x96_s1_pad(d1, dq1);
+    float dq2[10474];
+    dw_k3_5_7_c32_96x96_s1_pad(d2, dq2);
+    for (int i = 0; i < 9856; i += 128) {
+        mc_v16 a0 = {0};
+        mc_v16 a1 = {0};
+        mc_v16 a2 = {0};
+        mc_v16 a3 = {0};
+        mc_v16 a4 = {0};
+        mc_v16 a5 = {0};
+        mc_v16 a6 = {0};
+        mc_v16 a7 = {0};
+        {
+            const float wt = w0[8];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 206);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 222);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 238);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 254);
+            a4 += wt * *(const mc_v16 *)(dq0 + i + 270);
+            a5 += wt * *(const mc_v16 *)(dq0 + i + 286);
+            a6 += wt * *(const mc_v16 *)(dq0 + i + 302);
+            a7 += wt * *(const mc_v16 *)(dq0 + i + 318);
+        }
+        {
+            const float wt = w0[7];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 207);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 223);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 239);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 255);
+            a4 += wt * *(const mc_v16 *)(dq0 + i + 271);
+            a5 += wt * *(const mc_v16 *)(dq0 + i + 287);
+            a6 += wt * *(const mc_v16 *)(dq0 + i + 303);
+            a7 += wt * *(const mc_v16 *)(dq0 + i + 319);
+        }
+        {
+            const float wt = w0[6];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 208);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 224);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 240);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 256);
+            a4 += wt * *(const mc_v16 *)(dq0 + i + 272);
+            a5 += wt * *(const mc_v16 *)(dq0 + i + 288);
+            a6 += wt * *(const mc_v16 *)(dq0 + i + 304);
+            a7 += wt * *(const mc_v16 *)(dq0 + i + 320);
+        }
+        {
+            const float wt = w0[5];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 308);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 324);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 340);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 356);
+            a4 += wt * *(const mc_v16 *)(dq0 + i + 372);
+            a5 += wt * *(const mc_v16 *)(dq0 + i + 388);
+            a6 += wt * *(const mc_v16 *)(dq0 + i + 404);
+            a7 += wt * *(const mc_v16 *)(dq0 + i + 420);
+        }
+        {
+            const float wt = w0[4];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 309);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 325);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 341);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 357);
+            a4 += wt * *(const mc_v16 *)(dq0 + i + 373);
+            a5 += wt * *(const mc_v16 *)(dq0 + i + 389);
+            a6 += wt * *(const mc_v16 *)(dq0 + i + 405);
+            a7 += wt * *(const mc_v16 *)(dq0 + i + 421);
+        }
+        {
+            const float wt = w0[3];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 310);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 326);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 342);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 358);
+            a4 += wt * *(const mc_v16 *)(dq0 + i + 374);
+            a5 += wt * *(const mc_v16 *)(dq0 + i + 390);
+            a6 += wt * *(const mc_v16 *)(dq0 + i + 406);
+            a7 += wt * *(const mc_v16 *)(dq0 + i + 422);
+        }
+        {
+            const float wt = w0[2];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 410);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 426);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 442);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 458);
+            a4 += wt * *(const mc_v16 *)(dq0 + i + 474);
+            a5 += wt * *(const mc_v16 *)(dq0 + i + 490);
+            a6 += wt * *(const mc_v16 *)(dq0 + i + 506);
+            a7 += wt * *(const mc_v16 *)(dq0 + i + 522);
+        }
+        {
+            const float wt = w0[1];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 411);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 427);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 443);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 459);
+            a4 += wt * *(const mc_v16 *)(dq0 + i + 475);
+            a5 += wt * *(const mc_v16 *)(dq0 + i + 491);
+            a6 += wt * *(const mc_v16 *)(dq0 + i + 507);
+            a7 += wt * *(const mc_v16 *)(dq0 + i + 523);
+        }
+        {
+            const float wt = w0[0];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 412);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 428);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 444);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 460);
+            a4 += wt * *(const mc_v16 *)(dq0 + i + 476);
+            a5 += wt * *(const mc_v16 *)(dq0 + i + 492);
+            a6 += wt * *(const mc_v16 *)(dq0 + i + 508);
+            a7 += wt * *(const mc_v16 *)(dq0 + i + 524);
+        }
+        {
+            const float wt = w1[24];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 103);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 119);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 135);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 151);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 167);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 183);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 199);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 215);
+        }
+        {
+            const float wt = w1[23];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 104);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 120);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 136);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 152);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 168);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 184);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 200);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 216);
+        }
+        {
+            const float wt = w1[22];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 105);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 121);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 137);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 153);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 169);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 185);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 201);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 217);
+        }
+        {
+            const float wt = w1[21];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 106);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 122);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 138);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 154);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 170);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 186);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 202);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 218);
+        }
+        {
+            const float wt = w1[20];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 107);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 123);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 139);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 155);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 171);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 187);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 203);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 219);
+        }
+        {
+            const float wt = w1[19];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 205);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 221);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 237);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 253);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 269);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 285);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 301);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 317);
+        }
+        {
+            const float wt = w1[18];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 206);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 222);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 238);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 254);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 270);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 286);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 302);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 318);
+        }
+        {
+            const float wt = w1[17];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 207);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 223);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 239);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 255);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 271);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 287);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 303);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 319);
+        }
+        {
+            const float wt = w1[16];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 208);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 224);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 240);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 256);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 272);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 288);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 304);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 320);
+        }
+        {
+            const float wt = w1[15];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 209);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 225);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 241);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 257);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 273);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 289);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 305);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 321);
+        }
+        {
+            const float wt = w1[14];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 307);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 323);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 339);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 355);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 371);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 387);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 403);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 419);
+        }
+        {
+            const float wt = w1[13];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 308);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 324);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 340);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 356);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 372);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 388);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 404);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 420);
+        }
+        {
+            const float wt = w1[12];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 309);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 325);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 341);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 357);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 373);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 389);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 405);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 421);
+        }
+        {
+            const float wt = w1[11];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 310);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 326);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 342);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 358);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 374);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 390);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 406);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 422);
+        }
+        {
+            const float wt = w1[10];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 311);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 327);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 343);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 359);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 375);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 391);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 407);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 423);
+        }
+        {
+            const float wt = w1[9];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 409);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 425);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 441);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 457);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 473);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 489);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 505);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 521);
+        }
+        {
+            const float wt = w1[8];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 410);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 426);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 442);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 458);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 474);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 490);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 506);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 522);
+        }
+        {
+            const float wt = w1[7];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 411);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 427);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 443);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 459);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 475);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 491);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 507);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 523);
+        }
+        {
+            const float wt = w1[6];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 412);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 428);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 444);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 460);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 476);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 492);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 508);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 524);
+        }
+        {
+            const float wt = w1[5];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 413);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 429);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 445);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 461);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 477);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 493);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 509);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 525);
+        }
+        {
+            const float wt = w1[4];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 511);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 527);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 543);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 559);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 575);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 591);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 607);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 623);
+        }
+        {
+            const float wt = w1[3];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 512);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 528);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 544);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 560);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 576);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 592);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 608);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 624);
+        }
+        {
+            const float wt = w1[2];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 513);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 529);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 545);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 561);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 577);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 593);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 609);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 625);
+        }
+        {
+            const float wt = w1[1];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 514);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 530);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 546);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 562);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 578);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 594);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 610);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 626);
+        }
+        {
+            const float wt = w1[0];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 515);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 531);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 547);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 563);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 579);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 595);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 611);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 627);
+        }
+        {
+            const float wt = w2[48];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 0);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 16);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 32);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 48);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 64);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 80);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 96);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 112);
+        }
+        {
+            const float wt = w2[47];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 1);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 17);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 33);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 49);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 65);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 81);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 97);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 113);
+        }
+        {
+            const float wt = w2[46];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 2);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 18);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 34);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 50);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 66);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 82);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 98);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 114);
+        }
+        {
+            const float wt = w2[45];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 3);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 19);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 35);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 51);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 67);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 83);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 99);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 115);
+        }
+        {
+            const float wt = w2[44];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 4);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 20);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 36);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 52);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 68);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 84);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 100);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 116);
+        }
+        {
+            const float wt = w2[43];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 5);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 21);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 37);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 53);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 69);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 85);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 101);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 117);
+        }
+        {
+            const float wt = w2[42];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 6);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 22);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 38);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 54);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 70);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 86);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 102);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 118);
+        }
+        {
+            const float wt = w2[41];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 102);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 118);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 134);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 150);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 166);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 182);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 198);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 214);
+        }
+        {
+            const float wt = w2[40];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 103);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 119);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 135);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 151);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 167);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 183);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 199);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 215);
+        }
+        {
+            const float wt = w2[39];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 104);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 120);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 136);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 152);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 168);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 184);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 200);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 216);
+        }
+        {
+            const float wt = w2[38];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 105);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 121);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 137);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 153);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 169);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 185);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 201);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 217);
+        }
+        {
+            const float wt = w2[37];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 106);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 122);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 138);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 154);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 170);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 186);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 202);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 218);
+        }
+        {
+            const float wt = w2[36];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 107);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 123);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 139);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 155);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 171);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 187);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 203);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 219);
+        }
+        {
+            const float wt = w2[35];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 108);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 124);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 140);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 156);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 172);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 188);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 204);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 220);
+        }
+        {
+            const float wt = w2[34];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 204);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 220);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 236);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 252);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 268);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 284);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 300);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 316);
+        }
+        {
+            const float wt = w2[33];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 205);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 221);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 237);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 253);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 269);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 285);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 301);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 317);
+        }
+        {
+            const float wt = w2[32];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 206);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 222);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 238);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 254);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 270);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 286);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 302);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 318);
+        }
+        {
+            const float wt = w2[31];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 207);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 223);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 239);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 255);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 271);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 287);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 303);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 319);
+        }
+        {
+            const float wt = w2[30];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 208);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 224);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 240);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 256);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 272);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 288);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 304);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 320);
+        }
+        {
+            const float wt = w2[29];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 209);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 225);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 241);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 257);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 273);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 289);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 305);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 321);
+        }
+        {
+            const float wt = w2[28];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 210);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 226);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 242);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 258);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 274);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 290);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 306);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 322);
+        }
+        {
+            const float wt = w2[27];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 306);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 322);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 338);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 354);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 370);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 386);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 402);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 418);
+        }
+        {
+            const float wt = w2[26];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 307);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 323);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 339);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 355);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 371);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 387);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 403);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 419);
+        }
+        {
+            const float wt = w2[25];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 308);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 324);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 340);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 356);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 372);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 388);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 404);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 420);
+        }
+        {
+            const float wt = w2[24];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 309);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 325);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 341);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 357);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 373);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 389);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 405);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 421);
+        }
+        {
+            const float wt = w2[23];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 310);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 326);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 342);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 358);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 374);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 390);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 406);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 422);
+        }
+        {
+            const float wt = w2[22];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 311);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 327);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 343);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 359);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 375);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 391);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 407);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 423);
+        }
+        {
+            const float wt = w2[21];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 312);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 328);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 344);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 360);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 376);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 392);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 408);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 424);
+        }
+        {
+            const float wt = w2[20];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 408);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 424);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 440);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 456);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 472);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 488);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 504);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 520);
+        }
+        {
+            const float wt = w2[19];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 409);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 425);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 441);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 457);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 473);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 489);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 505);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 521);
+        }
+        {
+            const float wt = w2[18];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 410);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 426);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 442);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 458);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 474);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 490);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 506);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 522);
+        }
+        {
+            const float wt = w2[17];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 411);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 427);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 443);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 459);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 475);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 491);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 507);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 523);
+        }
+        {
+            const float wt = w2[16];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 412);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 428);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 444);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 460);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 476);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 492);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 508);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 524);
+        }
+        {
+            const float wt = w2[15];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 413);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 429);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 445);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 461);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 477);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 493);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 509);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 525);
+        }
+        {
+            const float wt = w2[14];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 414);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 430);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 446);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 462);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 478);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 494);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 510);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 526);
+        }
+        {
+            const float wt = w2[13];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 510);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 526);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 542);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 558);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 574);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 590);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 606);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 622);
+        }
+        {
+            const float wt = w2[12];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 511);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 527);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 543);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 559);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 575);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 591);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 607);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 623);
+        }
+        {
+            const float wt = w2[11];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 512);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 528);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 544);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 560);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 576);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 592);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 608);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 624);
+        }
+        {
+            const float wt = w2[10];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 513);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 529);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 545);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 561);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 577);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 593);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 609);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 625);
+        }
+        {
+            const float wt = w2[9];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 514);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 530);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 546);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 562);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 578);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 594);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 610);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 626);
+        }
+        {
+            const float wt = w2[8];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 515);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 531);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 547);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 563);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 579);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 595);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 611);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 627);
+        }
+        {
+            const float wt = w2[7];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 516);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 532);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 548);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 564);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 580);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 596);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 612);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 628);
+        }
+        {
+            const float wt = w2[6];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 612);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 628);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 644);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 660);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 676);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 692);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 708);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 724);
+        }
+        {
+            const float wt = w2[5];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 613);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 629);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 645);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 661);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 677);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 693);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 709);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 725);
+        }
+        {
+            const float wt = w2[4];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 614);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 630);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 646);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 662);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 678);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 694);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 710);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 726);
+        }
+        {
+            const float wt = w2[3];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 615);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 631);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 647);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 663);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 679);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 695);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 711);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 727);
+        }
+        {
+            const float wt = w2[2];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 616);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 632);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 648);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 664);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 680);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 696);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 712);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 728);
+        }
+        {
+            const float wt = w2[1];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 617);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 633);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 649);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 665);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 681);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 697);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 713);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 729);
+        }
+        {
+            const float wt = w2[0];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 618);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 634);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 650);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 666);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 682);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 698);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 714);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 730);
+        }
+        *(mc_v16 *)(dxg + i + 0) = a0;
+        *(mc_v16 *)(dxg + i + 16) = a1;
+        *(mc_v16 *)(dxg + i + 32) = a2;
+        *(mc_v16 *)(dxg + i + 48) = a3;
+        *(mc_v16 *)(dxg + i + 64) = a4;
+        *(mc_v16 *)(dxg + i + 80) = a5;
+        *(mc_v16 *)(dxg + i + 96) = a6;
+        *(mc_v16 *)(dxg + i + 112) = a7;
     }
     for (int iy = 0; iy < 96; iy++)
         for (int ix = 0; ix < 96; ix++)
-            dxc[iy * 96 + ix] += dxp[(iy + 3) * 102 + 3 + ix];
+            dxc[iy * 96 + ix] += dxg[iy * 102 + ix];
+    {
+        /* kernel 0, row 0 */
+        const float *restrict dg = dq0 + 309;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a0_2 = {0};
+        mc_v16 a0_3 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a1_2 = {0};
+        mc_v16 a1_3 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a2_2 = {0};
+        mc_v16 a2_3 = {0};
+        for (int i = 0; i < 9856; i += 64) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            const mc_v16 d2 = *(const mc_v16 *)(dg + i + 32);
+            const mc_v16 d3 = *(const mc_v16 *)(dg + i + 48);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 206);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 222);
+            a0_2 += d2 * *(const mc_v16 *)(xp + i + 238);
+            a0_3 += d3 * *(const mc_v16 *)(xp + i + 254);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 207);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 223);
+            a1_2 += d2 * *(const mc_v16 *)(xp + i + 239);
+            a1_3 += d3 * *(const mc_v16 *)(xp + i + 255);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 208);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 224);
+            a2_2 += d2 * *(const mc_v16 *)(xp + i + 240);
+            a2_3 += d3 * *(const mc_v16 *)(xp + i + 256);
+        }
+        ga[0] += a0_0 + a0_1 + a0_2 + a0_3;
+        ga[1] += a1_0 + a1_1 + a1_2 + a1_3;
+        ga[2] += a2_0 + a2_1 + a2_2 + a2_3;
+    }
+    {
+        /* kernel 0, row 1 */
+        const float *restrict dg = dq0 + 309;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a0_2 = {0};
+        mc_v16 a0_3 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a1_2 = {0};
+        mc_v16 a1_3 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a2_2 = {0};
+        mc_v16 a2_3 = {0};
+        for (int i = 0; i < 9856; i += 64) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            const mc_v16 d2 = *(const mc_v16 *)(dg + i + 32);
+            const mc_v16 d3 = *(const mc_v16 *)(dg + i + 48);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 308);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 324);
+            a0_2 += d2 * *(const mc_v16 *)(xp + i + 340);
+            a0_3 += d3 * *(const mc_v16 *)(xp + i + 356);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 309);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 325);
+            a1_2 += d2 * *(const mc_v16 *)(xp + i + 341);
+            a1_3 += d3 * *(const mc_v16 *)(xp + i + 357);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 310);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 326);
+            a2_2 += d2 * *(const mc_v16 *)(xp + i + 342);
+            a2_3 += d3 * *(const mc_v16 *)(xp + i + 358);
+        }
+        ga[3] += a0_0 + a0_1 + a0_2 + a0_3;
+        ga[4] += a1_0 + a1_1 + a1_2 + a1_3;
+        ga[5] += a2_0 + a2_1 + a2_2 + a2_3;
+    }
+    {
+        /* kernel 0, row 2 */
+        const float *restrict dg = dq0 + 309;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a0_2 = {0};
+        mc_v16 a0_3 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a1_2 = {0};
+        mc_v16 a1_3 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a2_2 = {0};
+        mc_v16 a2_3 = {0};
+        for (int i = 0; i < 9856; i += 64) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            const mc_v16 d2 = *(const mc_v16 *)(dg + i + 32);
+            const mc_v16 d3 = *(const mc_v16 *)(dg + i + 48);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 410);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 426);
+            a0_2 += d2 * *(const mc_v16 *)(xp + i + 442);
+            a0_3 += d3 * *(const mc_v16 *)(xp + i + 458);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 411);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 427);
+            a1_2 += d2 * *(const mc_v16 *)(xp + i + 443);
+            a1_3 += d3 * *(const mc_v16 *)(xp + i + 459);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 412);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 428);
+            a2_2 += d2 * *(const mc_v16 *)(xp + i + 444);
+            a2_3 += d3 * *(const mc_v16 *)(xp + i + 460);
+        }
+        ga[6] += a0_0 + a0_1 + a0_2 + a0_3;
+        ga[7] += a1_0 + a1_1 + a1_2 + a1_3;
+        ga[8] += a2_0 + a2_1 + a2_2 + a2_3;
+    }
+    {
+        /* kernel 1, row 0 */
+        const float *restrict dg = dq1 + 309;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a3_0 = {0};
+        mc_v16 a3_1 = {0};
+        mc_v16 a4_0 = {0};
+        mc_v16 a4_1 = {0};
+        for (int i = 0; i < 9856; i += 32) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 103);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 119);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 104);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 120);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 105);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 121);
+            a3_0 += d0 * *(const mc_v16 *)(xp + i + 106);
+            a3_1 += d1 * *(const mc_v16 *)(xp + i + 122);
+            a4_0 += d0 * *(const mc_v16 *)(xp + i + 107);
+            a4_1 += d1 * *(const mc_v16 *)(xp + i + 123);
+        }
+        ga[9] += a0_0 + a0_1;
+        ga[10] += a1_0 + a1_1;
+        ga[11] += a2_0 + a2_1;
+        ga[12] += a3_0 + a3_1;
+        ga[13] += a4_0 + a4_1;
+    }
+    {
+        /* kernel 1, row 1 */
+        const float *restrict dg = dq1 + 309;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a3_0 = {0};
+        mc_v16 a3_1 = {0};
+        mc_v16 a4_0 = {0};
+        mc_v16 a4_1 = {0};
+        for (int i = 0; i < 9856; i += 32) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 205);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 221);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 206);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 222);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 207);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 223);
+            a3_0 += d0 * *(const mc_v16 *)(xp + i + 208);
+            a3_1 += d1 * *(const mc_v16 *)(xp + i + 224);
+            a4_0 += d0 * *(const mc_v16 *)(xp + i + 209);
+            a4_1 += d1 * *(const mc_v16 *)(xp + i + 225);
+        }
+        ga[14] += a0_0 + a0_1;
+        ga[15] += a1_0 + a1_1;
+        ga[16] += a2_0 + a2_1;
+        ga[17] += a3_0 + a3_1;
+        ga[18] += a4_0 + a4_1;
+    }
+    {
+        /* kernel 1, row 2 */
+        const float *restrict dg = dq1 + 309;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a3_0 = {0};
+        mc_v16 a3_1 = {0};
+        mc_v16 a4_0 = {0};
+        mc_v16 a4_1 = {0};
+        for (int i = 0; i < 9856; i += 32) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 307);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 323);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 308);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 324);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 309);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 325);
+            a3_0 += d0 * *(const mc_v16 *)(xp + i + 310);
+            a3_1 += d1 * *(const mc_v16 *)(xp + i + 326);
+            a4_0 += d0 * *(const mc_v16 *)(xp + i + 311);
+            a4_1 += d1 * *(const mc_v16 *)(xp + i + 327);
+        }
+        ga[19] += a0_0 + a0_1;
+        ga[20] += a1_0 + a1_1;
+        ga[21] += a2_0 + a2_1;
+        ga[22] += a3_0 + a3_1;
+        ga[23] += a4_0 + a4_1;
+    }
+    {
+        /* kernel 1, row 3 */
+        const float *restrict dg = dq1 + 309;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a3_0 = {0};
+        mc_v16 a3_1 = {0};
+        mc_v16 a4_0 = {0};
+        mc_v16 a4_1 = {0};
+        for (int i = 0; i < 9856; i += 32) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 409);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 425);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 410);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 426);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 411);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 427);
+            a3_0 += d0 * *(const mc_v16 *)(xp + i + 412);
+            a3_1 += d1 * *(const mc_v16 *)(xp + i + 428);
+            a4_0 += d0 * *(const mc_v16 *)(xp + i + 413);
+            a4_1 += d1 * *(const mc_v16 *)(xp + i + 429);
+        }
+        ga[24] += a0_0 + a0_1;
+        ga[25] += a1_0 + a1_1;
+        ga[26] += a2_0 + a2_1;
+        ga[27] += a3_0 + a3_1;
+        ga[28] += a4_0 + a4_1;
+    }
+    {
+        /* kernel 1, row 4 */
+        const float *restrict dg = dq1 + 309;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a3_0 = {0};
+        mc_v16 a3_1 = {0};
+        mc_v16 a4_0 = {0};
+        mc_v16 a4_1 = {0};
+        for (int i = 0; i < 9856; i += 32) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 511);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 527);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 512);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 528);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 513);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 529);
+            a3_0 += d0 * *(const mc_v16 *)(xp + i + 514);
+            a3_1 += d1 * *(const mc_v16 *)(xp + i + 530);
+            a4_0 += d0 * *(const mc_v16 *)(xp + i + 515);
+            a4_1 += d1 * *(const mc_v16 *)(xp + i + 531);
+        }
+        ga[29] += a0_0 + a0_1;
+        ga[30] += a1_0 + a1_1;
+        ga[31] += a2_0 + a2_1;
+        ga[32] += a3_0 + a3_1;
+        ga[33] += a4_0 + a4_1;
+    }
+    {
+        /* kernel 2, row 0 */
+        const float *restrict dg = dq2 + 309;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a3_0 = {0};
+        mc_v16 a3_1 = {0};
+        mc_v16 a4_0 = {0};
+        mc_v16 a4_1 = {0};
+        mc_v16 a5_0 = {0};
+        mc_v16 a5_1 = {0};
+        mc_v16 a6_0 = {0};
+        mc_v16 a6_1 = {0};
+        for (int i = 0; i < 9856; i += 32) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 0);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 16);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 1);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 17);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 2);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 18);
+            a3_0 += d0 * *(const mc_v16 *)(xp + i + 3);
+            a3_1 += d1 * *(const mc_v16 *)(xp + i + 19);
+            a4_0 += d0 * *(const mc_v16 *)(xp + i + 4);
+            a4_1 += d1 * *(const mc_v16 *)(xp + i + 20);
+            a5_0 += d0 * *(const mc_v16 *)(xp + i + 5);
+            a5_1 += d1 * *(const mc_v16 *)(xp + i + 21);
+            a6_0 += d0 * *(const mc_v16 *)(xp + i + 6);
+            a6_1 += d1 * *(const mc_v16 *)(xp + i + 22);
+        }
+        ga[34] += a0_0 + a0_1;
+        ga[35] += a1_0 + a1_1;
+        ga[36] += a2_0 + a2_1;
+        ga[37] += a3_0 + a3_1;
+        ga[38] += a4_0 + a4_1;
+        ga[39] += a5_0 + a5_1;
+        ga[40] += a6_0 + a6_1;
+    }
+    {
+        /* kernel 2, row 1 */
+        const float *restrict dg = dq2 + 309;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a3_0 = {0};
+        mc_v16 a3_1 = {0};
+        mc_v16 a4_0 = {0};
+        mc_v16 a4_1 = {0};
+        mc_v16 a5_0 = {0};
+        mc_v16 a5_1 = {0};
+        mc_v16 a6_0 = {0};
+        mc_v16 a6_1 = {0};
+        for (int i = 0; i < 9856; i += 32) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 102);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 118);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 103);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 119);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 104);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 120);
+            a3_0 += d0 * *(const mc_v16 *)(xp + i + 105);
+            a3_1 += d1 * *(const mc_v16 *)(xp + i + 121);
+            a4_0 += d0 * *(const mc_v16 *)(xp + i + 106);
+            a4_1 += d1 * *(const mc_v16 *)(xp + i + 122);
+            a5_0 += d0 * *(const mc_v16 *)(xp + i + 107);
+            a5_1 += d1 * *(const mc_v16 *)(xp + i + 123);
+            a6_0 += d0 * *(const mc_v16 *)(xp + i + 108);
+            a6_1 += d1 * *(const mc_v16 *)(xp + i + 124);
+        }
+        ga[41] += a0_0 + a0_1;
+        ga[42] += a1_0 + a1_1;
+        ga[43] += a2_0 + a2_1;
+        ga[44] += a3_0 + a3_1;
+        ga[45] += a4_0 + a4_1;
+        ga[46] += a5_0 + a5_1;
+        ga[47] += a6_0 + a6_1;
+    }
+    {
+        /* kernel 2, row 2 */
+        const float *restrict dg = dq2 + 309;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a3_0 = {0};
+        mc_v16 a3_1 = {0};
+        mc_v16 a4_0 = {0};
+        mc_v16 a4_1 = {0};
+        mc_v16 a5_0 = {0};
+        mc_v16 a5_1 = {0};
+        mc_v16 a6_0 = {0};
+        mc_v16 a6_1 = {0};
+        for (int i = 0; i < 9856; i += 32) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 204);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 220);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 205);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 221);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 206);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 222);
+            a3_0 += d0 * *(const mc_v16 *)(xp + i + 207);
+            a3_1 += d1 * *(const mc_v16 *)(xp + i + 223);
+            a4_0 += d0 * *(const mc_v16 *)(xp + i + 208);
+            a4_1 += d1 * *(const mc_v16 *)(xp + i + 224);
+            a5_0 += d0 * *(const mc_v16 *)(xp + i + 209);
+            a5_1 += d1 * *(const mc_v16 *)(xp + i + 225);
+            a6_0 += d0 * *(const mc_v16 *)(xp + i + 210);
+            a6_1 += d1 * *(const mc_v16 *)(xp + i + 226);
+        }
+        ga[48] += a0_0 + a0_1;
+        ga[49] += a1_0 + a1_1;
+        ga[50] += a2_0 + a2_1;
+        ga[51] += a3_0 + a3_1;
+        ga[52] += a4_0 + a4_1;
+        ga[53] += a5_0 + a5_1;
+        ga[54] += a6_0 + a6_1;
+    }
+    {
+        /* kernel 2, row 3 */
+        const float *restrict dg = dq2 + 309;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a3_0 = {0};
+        mc_v16 a3_1 = {0};
+        mc_v16 a4_0 = {0};
+        mc_v16 a4_1 = {0};
+        mc_v16 a5_0 = {0};
+        mc_v16 a5_1 = {0};
+        mc_v16 a6_0 = {0};
+        mc_v16 a6_1 = {0};
+        for (int i = 0; i < 9856; i += 32) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 306);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 322);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 307);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 323);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 308);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 324);
+            a3_0 += d0 * *(const mc_v16 *)(xp + i + 309);
+            a3_1 += d1 * *(const mc_v16 *)(xp + i + 325);
+            a4_0 += d0 * *(const mc_v16 *)(xp + i + 310);
+            a4_1 += d1 * *(const mc_v16 *)(xp + i + 326);
+            a5_0 += d0 * *(const mc_v16 *)(xp + i + 311);
+            a5_1 += d1 * *(const mc_v16 *)(xp + i + 327);
+            a6_0 += d0 * *(const mc_v16 *)(xp + i + 312);
+            a6_1 += d1 * *(const mc_v16 *)(xp + i + 328);
+        }
+        ga[55] += a0_0 + a0_1;
+        ga[56] += a1_0 + a1_1;
+        ga[57] += a2_0 + a2_1;
+        ga[58] += a3_0 + a3_1;
+        ga[59] += a4_0 + a4_1;
+        ga[60] += a5_0 + a5_1;
+        ga[61] += a6_0 + a6_1;
+    }
+    {
+        /* kernel 2, row 4 */
+        const float *restrict dg = dq2 + 309;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a3_0 = {0};
+        mc_v16 a3_1 = {0};
+        mc_v16 a4_0 = {0};
+        mc_v16 a4_1 = {0};
+        mc_v16 a5_0 = {0};
+        mc_v16 a5_1 = {0};
+        mc_v16 a6_0 = {0};
+        mc_v16 a6_1 = {0};
+        for (int i = 0; i < 9856; i += 32) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 408);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 424);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 409);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 425);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 410);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 426);
+            a3_0 += d0 * *(const mc_v16 *)(xp + i + 411);
+            a3_1 += d1 * *(const mc_v16 *)(xp + i + 427);
+            a4_0 += d0 * *(const mc_v16 *)(xp + i + 412);
+            a4_1 += d1 * *(const mc_v16 *)(xp + i + 428);
+            a5_0 += d0 * *(const mc_v16 *)(xp + i + 413);
+            a5_1 += d1 * *(const mc_v16 *)(xp + i + 429);
+            a6_0 += d0 * *(const mc_v16 *)(xp + i + 414);
+            a6_1 += d1 * *(const mc_v16 *)(xp + i + 430);
+        }
+        ga[62] += a0_0 + a0_1;
+        ga[63] += a1_0 + a1_1;
+        ga[64] += a2_0 + a2_1;
+        ga[65] += a3_0 + a3_1;
+        ga[66] += a4_0 + a4_1;
+        ga[67] += a5_0 + a5_1;
+        ga[68] += a6_0 + a6_1;
+    }
+    {
+        /* kernel 2, row 5 */
+        const float *restrict dg = dq2 + 309;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a3_0 = {0};
+        mc_v16 a3_1 = {0};
+        mc_v16 a4_0 = {0};
+        mc_v16 a4_1 = {0};
+        mc_v16 a5_0 = {0};
+        mc_v16 a5_1 = {0};
+        mc_v16 a6_0 = {0};
+        mc_v16 a6_1 = {0};
+        for (int i = 0; i < 9856; i += 32) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 510);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 526);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 511);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 527);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 512);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 528);
+            a3_0 += d0 * *(const mc_v16 *)(xp + i + 513);
+            a3_1 += d1 * *(const mc_v16 *)(xp + i + 529);
+            a4_0 += d0 * *(const mc_v16 *)(xp + i + 514);
+            a4_1 += d1 * *(const mc_v16 *)(xp + i + 530);
+            a5_0 += d0 * *(const mc_v16 *)(xp + i + 515);
+            a5_1 += d1 * *(const mc_v16 *)(xp + i + 531);
+            a6_0 += d0 * *(const mc_v16 *)(xp + i + 516);
+            a6_1 += d1 * *(const mc_v16 *)(xp + i + 532);
+        }
+        ga[69] += a0_0 + a0_1;
+        ga[70] += a1_0 + a1_1;
+        ga[71] += a2_0 + a2_1;
+        ga[72] += a3_0 + a3_1;
+        ga[73] += a4_0 + a4_1;
+        ga[74] += a5_0 + a5_1;
+        ga[75] += a6_0 + a6_1;
+    }
+    {
+        /* kernel 2, row 6 */
+        const float *restrict dg = dq2 + 309;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a3_0 = {0};
+        mc_v16 a3_1 = {0};
+        mc_v16 a4_0 = {0};
+        mc_v16 a4_1 = {0};
+        mc_v16 a5_0 = {0};
+        mc_v16 a5_1 = {0};
+        mc_v16 a6_0 = {0};
+        mc_v16 a6_1 = {0};
+        for (int i = 0; i < 9856; i += 32) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 612);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 628);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 613);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 629);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 614);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 630);
+            a3_0 += d0 * *(const mc_v16 *)(xp + i + 615);
+            a3_1 += d1 * *(const mc_v16 *)(xp + i + 631);
+            a4_0 += d0 * *(const mc_v16 *)(xp + i + 616);
+            a4_1 += d1 * *(const mc_v16 *)(xp + i + 632);
+            a5_0 += d0 * *(const mc_v16 *)(xp + i + 617);
+            a5_1 += d1 * *(const mc_v16 *)(xp + i + 633);
+            a6_0 += d0 * *(const mc_v16 *)(xp + i + 618);
+            a6_1 += d1 * *(const mc_v16 *)(xp + i + 634);
+        }
+        ga[76] += a0_0 + a0_1;
+        ga[77] += a1_0 + a1_1;
+        ga[78] += a2_0 + a2_1;
+        ga[79] += a3_0 + a3_1;
+        ga[80] += a4_0 + a4_1;
+        ga[81] += a5_0 + a5_1;
+        ga[82] += a6_0 + a6_1;
+    }
 }
 
 void dw_k3_5_7_c32_96x96_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
@@ -1112,105 +2580,103 @@ void dw_k3_5_7_c32_96x96_s1_bwd(int n, const float *restrict x, const float *res
     (void)dbias;
     MC_OMP_FOR
     for (int c = 0; c < 32; c++) {
-        float g0[9] = {0};
-        float g1[25] = {0};
-        float g2[49] = {0};
+        mc_v16 ga[83];
+        memset(ga, 0, sizeof ga);
         double gb = 0; /* the bias gradient, with one kernel */
         for (int b = 0; b < n; b++) {
-            dw_k3_5_7_c32_96x96_s1_bwd_plane(x + ((long)b * 32 + c) * 9216, w, dy, dx + ((long)b * 32 + c) * 9216,
-                g0, g1, g2, b, c);
+            dw_k3_5_7_c32_96x96_s1_bwd_plane(x + ((long)b * 32 + c) * 9216, w, dy, dx + ((long)b * 32 + c) * 9216, ga, b, c);
         }
         {
             float *restrict dw0 = dw + 0 + c * 9;
-            dw0[0] += g0[0];
-            dw0[1] += g0[1];
-            dw0[2] += g0[2];
-            dw0[3] += g0[3];
-            dw0[4] += g0[4];
-            dw0[5] += g0[5];
-            dw0[6] += g0[6];
-            dw0[7] += g0[7];
-            dw0[8] += g0[8];
+            dw0[0] += mc_v16_sum(&ga[0]);
+            dw0[1] += mc_v16_sum(&ga[1]);
+            dw0[2] += mc_v16_sum(&ga[2]);
+            dw0[3] += mc_v16_sum(&ga[3]);
+            dw0[4] += mc_v16_sum(&ga[4]);
+            dw0[5] += mc_v16_sum(&ga[5]);
+            dw0[6] += mc_v16_sum(&ga[6]);
+            dw0[7] += mc_v16_sum(&ga[7]);
+            dw0[8] += mc_v16_sum(&ga[8]);
         }
         {
             float *restrict dw1 = dw + 288 + c * 25;
-            dw1[0] += g1[0];
-            dw1[1] += g1[1];
-            dw1[2] += g1[2];
-            dw1[3] += g1[3];
-            dw1[4] += g1[4];
-            dw1[5] += g1[5];
-            dw1[6] += g1[6];
-            dw1[7] += g1[7];
-            dw1[8] += g1[8];
-            dw1[9] += g1[9];
-            dw1[10] += g1[10];
-            dw1[11] += g1[11];
-            dw1[12] += g1[12];
-            dw1[13] += g1[13];
-            dw1[14] += g1[14];
-            dw1[15] += g1[15];
-            dw1[16] += g1[16];
-            dw1[17] += g1[17];
-            dw1[18] += g1[18];
-            dw1[19] += g1[19];
-            dw1[20] += g1[20];
-            dw1[21] += g1[21];
-            dw1[22] += g1[22];
-            dw1[23] += g1[23];
-            dw1[24] += g1[24];
+            dw1[0] += mc_v16_sum(&ga[9]);
+            dw1[1] += mc_v16_sum(&ga[10]);
+            dw1[2] += mc_v16_sum(&ga[11]);
+            dw1[3] += mc_v16_sum(&ga[12]);
+            dw1[4] += mc_v16_sum(&ga[13]);
+            dw1[5] += mc_v16_sum(&ga[14]);
+            dw1[6] += mc_v16_sum(&ga[15]);
+            dw1[7] += mc_v16_sum(&ga[16]);
+            dw1[8] += mc_v16_sum(&ga[17]);
+            dw1[9] += mc_v16_sum(&ga[18]);
+            dw1[10] += mc_v16_sum(&ga[19]);
+            dw1[11] += mc_v16_sum(&ga[20]);
+            dw1[12] += mc_v16_sum(&ga[21]);
+            dw1[13] += mc_v16_sum(&ga[22]);
+            dw1[14] += mc_v16_sum(&ga[23]);
+            dw1[15] += mc_v16_sum(&ga[24]);
+            dw1[16] += mc_v16_sum(&ga[25]);
+            dw1[17] += mc_v16_sum(&ga[26]);
+            dw1[18] += mc_v16_sum(&ga[27]);
+            dw1[19] += mc_v16_sum(&ga[28]);
+            dw1[20] += mc_v16_sum(&ga[29]);
+            dw1[21] += mc_v16_sum(&ga[30]);
+            dw1[22] += mc_v16_sum(&ga[31]);
+            dw1[23] += mc_v16_sum(&ga[32]);
+            dw1[24] += mc_v16_sum(&ga[33]);
         }
         {
             float *restrict dw2 = dw + 1088 + c * 49;
-            dw2[0] += g2[0];
-            dw2[1] += g2[1];
-            dw2[2] += g2[2];
-            dw2[3] += g2[3];
-            dw2[4] += g2[4];
-            dw2[5] += g2[5];
-            dw2[6] += g2[6];
-            dw2[7] += g2[7];
-            dw2[8] += g2[8];
-            dw2[9] += g2[9];
-            dw2[10] += g2[10];
-            dw2[11] += g2[11];
-            dw2[12] += g2[12];
-            dw2[13] += g2[13];
-            dw2[14] += g2[14];
-            dw2[15] += g2[15];
-            dw2[16] += g2[16];
-            dw2[17] += g2[17];
-            dw2[18] += g2[18];
-            dw2[19] += g2[19];
-            dw2[20] += g2[20];
-            dw2[21] += g2[21];
-            dw2[22] += g2[22];
-            dw2[23] += g2[23];
-            dw2[24] += g2[24];
-            dw2[25] += g2[25];
-            dw2[26] += g2[26];
-            dw2[27] += g2[27];
-            dw2[28] += g2[28];
-            dw2[29] += g2[29];
-            dw2[30] += g2[30];
-            dw2[31] += g2[31];
-            dw2[32] += g2[32];
-            dw2[33] += g2[33];
-            dw2[34] += g2[34];
-            dw2[35] += g2[35];
-            dw2[36] += g2[36];
-            dw2[37] += g2[37];
-            dw2[38] += g2[38];
-            dw2[39] += g2[39];
-            dw2[40] += g2[40];
-            dw2[41] += g2[41];
-            dw2[42] += g2[42];
-            dw2[43] += g2[43];
-            dw2[44] += g2[44];
-            dw2[45] += g2[45];
-            dw2[46] += g2[46];
-            dw2[47] += g2[47];
-            dw2[48] += g2[48];
+            dw2[0] += mc_v16_sum(&ga[34]);
+            dw2[1] += mc_v16_sum(&ga[35]);
+            dw2[2] += mc_v16_sum(&ga[36]);
+            dw2[3] += mc_v16_sum(&ga[37]);
+            dw2[4] += mc_v16_sum(&ga[38]);
+            dw2[5] += mc_v16_sum(&ga[39]);
+            dw2[6] += mc_v16_sum(&ga[40]);
+            dw2[7] += mc_v16_sum(&ga[41]);
+            dw2[8] += mc_v16_sum(&ga[42]);
+            dw2[9] += mc_v16_sum(&ga[43]);
+            dw2[10] += mc_v16_sum(&ga[44]);
+            dw2[11] += mc_v16_sum(&ga[45]);
+            dw2[12] += mc_v16_sum(&ga[46]);
+            dw2[13] += mc_v16_sum(&ga[47]);
+            dw2[14] += mc_v16_sum(&ga[48]);
+            dw2[15] += mc_v16_sum(&ga[49]);
+            dw2[16] += mc_v16_sum(&ga[50]);
+            dw2[17] += mc_v16_sum(&ga[51]);
+            dw2[18] += mc_v16_sum(&ga[52]);
+            dw2[19] += mc_v16_sum(&ga[53]);
+            dw2[20] += mc_v16_sum(&ga[54]);
+            dw2[21] += mc_v16_sum(&ga[55]);
+            dw2[22] += mc_v16_sum(&ga[56]);
+            dw2[23] += mc_v16_sum(&ga[57]);
+            dw2[24] += mc_v16_sum(&ga[58]);
+            dw2[25] += mc_v16_sum(&ga[59]);
+            dw2[26] += mc_v16_sum(&ga[60]);
+            dw2[27] += mc_v16_sum(&ga[61]);
+            dw2[28] += mc_v16_sum(&ga[62]);
+            dw2[29] += mc_v16_sum(&ga[63]);
+            dw2[30] += mc_v16_sum(&ga[64]);
+            dw2[31] += mc_v16_sum(&ga[65]);
+            dw2[32] += mc_v16_sum(&ga[66]);
+            dw2[33] += mc_v16_sum(&ga[67]);
+            dw2[34] += mc_v16_sum(&ga[68]);
+            dw2[35] += mc_v16_sum(&ga[69]);
+            dw2[36] += mc_v16_sum(&ga[70]);
+            dw2[37] += mc_v16_sum(&ga[71]);
+            dw2[38] += mc_v16_sum(&ga[72]);
+            dw2[39] += mc_v16_sum(&ga[73]);
+            dw2[40] += mc_v16_sum(&ga[74]);
+            dw2[41] += mc_v16_sum(&ga[75]);
+            dw2[42] += mc_v16_sum(&ga[76]);
+            dw2[43] += mc_v16_sum(&ga[77]);
+            dw2[44] += mc_v16_sum(&ga[78]);
+            dw2[45] += mc_v16_sum(&ga[79]);
+            dw2[46] += mc_v16_sum(&ga[80]);
+            dw2[47] += mc_v16_sum(&ga[81]);
+            dw2[48] += mc_v16_sum(&ga[82]);
         }
         (void)gb;
     }
@@ -1238,49 +2704,417 @@ static inline void dw_k3_5_c96_96x96_s1_fwd_plane(const float *restrict xc, cons
     float *restrict y1 = y + ((long)b * 192 + 96 + c) * 9216;
     float yg0[9600];
     float yg1[9600];
-    for (int i = 0; i < 9600; i += 16) {
+    for (int i = 0; i < 9600; i += 128) {
         const float *restrict p = xp + i;
         {
-            mc_v16 a = (mc_v16){0};
-            a += w0[0] * *(const mc_v16 *)(p + 101);
-            a += w0[1] * *(const mc_v16 *)(p + 102);
-            a += w0[2] * *(const mc_v16 *)(p + 103);
-            a += w0[3] * *(const mc_v16 *)(p + 201);
-            a += w0[4] * *(const mc_v16 *)(p + 202);
-            a += w0[5] * *(const mc_v16 *)(p + 203);
-            a += w0[6] * *(const mc_v16 *)(p + 301);
-            a += w0[7] * *(const mc_v16 *)(p + 302);
-            a += w0[8] * *(const mc_v16 *)(p + 303);
-            *(mc_v16 *)(yg0 + i) = a;
+            mc_v16 a0 = (mc_v16){0};
+            mc_v16 a1 = (mc_v16){0};
+            mc_v16 a2 = (mc_v16){0};
+            mc_v16 a3 = (mc_v16){0};
+            mc_v16 a4 = (mc_v16){0};
+            mc_v16 a5 = (mc_v16){0};
+            mc_v16 a6 = (mc_v16){0};
+            mc_v16 a7 = (mc_v16){0};
+            {
+                const float wt = w0[0];
+                a0 += wt * *(const mc_v16 *)(p + 101);
+                a1 += wt * *(const mc_v16 *)(p + 117);
+                a2 += wt * *(const mc_v16 *)(p + 133);
+                a3 += wt * *(const mc_v16 *)(p + 149);
+                a4 += wt * *(const mc_v16 *)(p + 165);
+                a5 += wt * *(const mc_v16 *)(p + 181);
+                a6 += wt * *(const mc_v16 *)(p + 197);
+                a7 += wt * *(const mc_v16 *)(p + 213);
+            }
+            {
+                const float wt = w0[1];
+                a0 += wt * *(const mc_v16 *)(p + 102);
+                a1 += wt * *(const mc_v16 *)(p + 118);
+                a2 += wt * *(const mc_v16 *)(p + 134);
+                a3 += wt * *(const mc_v16 *)(p + 150);
+                a4 += wt * *(const mc_v16 *)(p + 166);
+                a5 += wt * *(const mc_v16 *)(p + 182);
+                a6 += wt * *(const mc_v16 *)(p + 198);
+                a7 += wt * *(const mc_v16 *)(p + 214);
+            }
+            {
+                const float wt = w0[2];
+                a0 += wt * *(const mc_v16 *)(p + 103);
+                a1 += wt * *(const mc_v16 *)(p + 119);
+                a2 += wt * *(const mc_v16 *)(p + 135);
+                a3 += wt * *(const mc_v16 *)(p + 151);
+                a4 += wt * *(const mc_v16 *)(p + 167);
+                a5 += wt * *(const mc_v16 *)(p + 183);
+                a6 += wt * *(const mc_v16 *)(p + 199);
+                a7 += wt * *(const mc_v16 *)(p + 215);
+            }
+            {
+                const float wt = w0[3];
+                a0 += wt * *(const mc_v16 *)(p + 201);
+                a1 += wt * *(const mc_v16 *)(p + 217);
+                a2 += wt * *(const mc_v16 *)(p + 233);
+                a3 += wt * *(const mc_v16 *)(p + 249);
+                a4 += wt * *(const mc_v16 *)(p + 265);
+                a5 += wt * *(const mc_v16 *)(p + 281);
+                a6 += wt * *(const mc_v16 *)(p + 297);
+                a7 += wt * *(const mc_v16 *)(p + 313);
+            }
+            {
+                const float wt = w0[4];
+                a0 += wt * *(const mc_v16 *)(p + 202);
+                a1 += wt * *(const mc_v16 *)(p + 218);
+                a2 += wt * *(const mc_v16 *)(p + 234);
+                a3 += wt * *(const mc_v16 *)(p + 250);
+                a4 += wt * *(const mc_v16 *)(p + 266);
+                a5 += wt * *(const mc_v16 *)(p + 282);
+                a6 += wt * *(const mc_v16 *)(p + 298);
+                a7 += wt * *(const mc_v16 *)(p + 314);
+            }
+            {
+                const float wt = w0[5];
+                a0 += wt * *(const mc_v16 *)(p + 203);
+                a1 += wt * *(const mc_v16 *)(p + 219);
+                a2 += wt * *(const mc_v16 *)(p + 235);
+                a3 += wt * *(const mc_v16 *)(p + 251);
+                a4 += wt * *(const mc_v16 *)(p + 267);
+                a5 += wt * *(const mc_v16 *)(p + 283);
+                a6 += wt * *(const mc_v16 *)(p + 299);
+                a7 += wt * *(const mc_v16 *)(p + 315);
+            }
+            {
+                const float wt = w0[6];
+                a0 += wt * *(const mc_v16 *)(p + 301);
+                a1 += wt * *(const mc_v16 *)(p + 317);
+                a2 += wt * *(const mc_v16 *)(p + 333);
+                a3 += wt * *(const mc_v16 *)(p + 349);
+                a4 += wt * *(const mc_v16 *)(p + 365);
+                a5 += wt * *(const mc_v16 *)(p + 381);
+                a6 += wt * *(const mc_v16 *)(p + 397);
+                a7 += wt * *(const mc_v16 *)(p + 413);
+            }
+            {
+                const float wt = w0[7];
+                a0 += wt * *(const mc_v16 *)(p + 302);
+                a1 += wt * *(const mc_v16 *)(p + 318);
+                a2 += wt * *(const mc_v16 *)(p + 334);
+                a3 += wt * *(const mc_v16 *)(p + 350);
+                a4 += wt * *(const mc_v16 *)(p + 366);
+                a5 += wt * *(const mc_v16 *)(p + 382);
+                a6 += wt * *(const mc_v16 *)(p + 398);
+                a7 += wt * *(const mc_v16 *)(p + 414);
+            }
+            {
+                const float wt = w0[8];
+                a0 += wt * *(const mc_v16 *)(p + 303);
+                a1 += wt * *(const mc_v16 *)(p + 319);
+                a2 += wt * *(const mc_v16 *)(p + 335);
+                a3 += wt * *(const mc_v16 *)(p + 351);
+                a4 += wt * *(const mc_v16 *)(p + 367);
+                a5 += wt * *(const mc_v16 *)(p + 383);
+                a6 += wt * *(const mc_v16 *)(p + 399);
+                a7 += wt * *(const mc_v16 *)(p + 415);
+            }
+            *(mc_v16 *)(yg0 + i + 0) = a0;
+            *(mc_v16 *)(yg0 + i + 16) = a1;
+            *(mc_v16 *)(yg0 + i + 32) = a2;
+            *(mc_v16 *)(yg0 + i + 48) = a3;
+            *(mc_v16 *)(yg0 + i + 64) = a4;
+            *(mc_v16 *)(yg0 + i + 80) = a5;
+            *(mc_v16 *)(yg0 + i + 96) = a6;
+            *(mc_v16 *)(yg0 + i + 112) = a7;
         }
         {
-            mc_v16 a = (mc_v16){0};
-            a += w1[0] * *(const mc_v16 *)(p + 0);
-            a += w1[1] * *(const mc_v16 *)(p + 1);
-            a += w1[2] * *(const mc_v16 *)(p + 2);
-            a += w1[3] * *(const mc_v16 *)(p + 3);
-            a += w1[4] * *(const mc_v16 *)(p + 4);
-            a += w1[5] * *(const mc_v16 *)(p + 100);
-            a += w1[6] * *(const mc_v16 *)(p + 101);
-            a += w1[7] * *(const mc_v16 *)(p + 102);
-            a += w1[8] * *(const mc_v16 *)(p + 103);
-            a += w1[9] * *(const mc_v16 *)(p + 104);
-            a += w1[10] * *(const mc_v16 *)(p + 200);
-            a += w1[11] * *(const mc_v16 *)(p + 201);
-            a += w1[12] * *(const mc_v16 *)(p + 202);
-            a += w1[13] * *(const mc_v16 *)(p + 203);
-            a += w1[14] * *(const mc_v16 *)(p + 204);
-            a += w1[15] * *(const mc_v16 *)(p + 300);
-            a += w1[16] * *(const mc_v16 *)(p + 301);
-            a += w1[17] * *(const mc_v16 *)(p + 302);
-            a += w1[18] * *(const mc_v16 *)(p + 303);
-            a += w1[19] * *(const mc_v16 *)(p + 304);
-            a += w1[20] * *(const mc_v16 *)(p + 400);
-            a += w1[21] * *(const mc_v16 *)(p + 401);
-            a += w1[22] * *(const mc_v16 *)(p + 402);
-            a += w1[23] * *(const mc_v16 *)(p + 403);
-            a += w1[24] * *(const mc_v16 *)(p + 404);
-            *(mc_v16 *)(yg1 + i) = a;
+            mc_v16 a0 = (mc_v16){0};
+            mc_v16 a1 = (mc_v16){0};
+            mc_v16 a2 = (mc_v16){0};
+            mc_v16 a3 = (mc_v16){0};
+            mc_v16 a4 = (mc_v16){0};
+            mc_v16 a5 = (mc_v16){0};
+            mc_v16 a6 = (mc_v16){0};
+            mc_v16 a7 = (mc_v16){0};
+            {
+                const float wt = w1[0];
+                a0 += wt * *(const mc_v16 *)(p + 0);
+                a1 += wt * *(const mc_v16 *)(p + 16);
+                a2 += wt * *(const mc_v16 *)(p + 32);
+                a3 += wt * *(const mc_v16 *)(p + 48);
+                a4 += wt * *(const mc_v16 *)(p + 64);
+                a5 += wt * *(const mc_v16 *)(p + 80);
+                a6 += wt * *(const mc_v16 *)(p + 96);
+                a7 += wt * *(const mc_v16 *)(p + 112);
+            }
+            {
+                const float wt = w1[1];
+                a0 += wt * *(const mc_v16 *)(p + 1);
+                a1 += wt * *(const mc_v16 *)(p + 17);
+                a2 += wt * *(const mc_v16 *)(p + 33);
+                a3 += wt * *(const mc_v16 *)(p + 49);
+                a4 += wt * *(const mc_v16 *)(p + 65);
+                a5 += wt * *(const mc_v16 *)(p + 81);
+                a6 += wt * *(const mc_v16 *)(p + 97);
+                a7 += wt * *(const mc_v16 *)(p + 113);
+            }
+            {
+                const float wt = w1[2];
+                a0 += wt * *(const mc_v16 *)(p + 2);
+                a1 += wt * *(const mc_v16 *)(p + 18);
+                a2 += wt * *(const mc_v16 *)(p + 34);
+                a3 += wt * *(const mc_v16 *)(p + 50);
+                a4 += wt * *(const mc_v16 *)(p + 66);
+                a5 += wt * *(const mc_v16 *)(p + 82);
+                a6 += wt * *(const mc_v16 *)(p + 98);
+                a7 += wt * *(const mc_v16 *)(p + 114);
+            }
+            {
+                const float wt = w1[3];
+                a0 += wt * *(const mc_v16 *)(p + 3);
+                a1 += wt * *(const mc_v16 *)(p + 19);
+                a2 += wt * *(const mc_v16 *)(p + 35);
+                a3 += wt * *(const mc_v16 *)(p + 51);
+                a4 += wt * *(const mc_v16 *)(p + 67);
+                a5 += wt * *(const mc_v16 *)(p + 83);
+                a6 += wt * *(const mc_v16 *)(p + 99);
+                a7 += wt * *(const mc_v16 *)(p + 115);
+            }
+            {
+                const float wt = w1[4];
+                a0 += wt * *(const mc_v16 *)(p + 4);
+                a1 += wt * *(const mc_v16 *)(p + 20);
+                a2 += wt * *(const mc_v16 *)(p + 36);
+                a3 += wt * *(const mc_v16 *)(p + 52);
+                a4 += wt * *(const mc_v16 *)(p + 68);
+                a5 += wt * *(const mc_v16 *)(p + 84);
+                a6 += wt * *(const mc_v16 *)(p + 100);
+                a7 += wt * *(const mc_v16 *)(p + 116);
+            }
+            {
+                const float wt = w1[5];
+                a0 += wt * *(const mc_v16 *)(p + 100);
+                a1 += wt * *(const mc_v16 *)(p + 116);
+                a2 += wt * *(const mc_v16 *)(p + 132);
+                a3 += wt * *(const mc_v16 *)(p + 148);
+                a4 += wt * *(const mc_v16 *)(p + 164);
+                a5 += wt * *(const mc_v16 *)(p + 180);
+                a6 += wt * *(const mc_v16 *)(p + 196);
+                a7 += wt * *(const mc_v16 *)(p + 212);
+            }
+            {
+                const float wt = w1[6];
+                a0 += wt * *(const mc_v16 *)(p + 101);
+                a1 += wt * *(const mc_v16 *)(p + 117);
+                a2 += wt * *(const mc_v16 *)(p + 133);
+                a3 += wt * *(const mc_v16 *)(p + 149);
+                a4 += wt * *(const mc_v16 *)(p + 165);
+                a5 += wt * *(const mc_v16 *)(p + 181);
+                a6 += wt * *(const mc_v16 *)(p + 197);
+                a7 += wt * *(const mc_v16 *)(p + 213);
+            }
+            {
+                const float wt = w1[7];
+                a0 += wt * *(const mc_v16 *)(p + 102);
+                a1 += wt * *(const mc_v16 *)(p + 118);
+                a2 += wt * *(const mc_v16 *)(p + 134);
+                a3 += wt * *(const mc_v16 *)(p + 150);
+                a4 += wt * *(const mc_v16 *)(p + 166);
+                a5 += wt * *(const mc_v16 *)(p + 182);
+                a6 += wt * *(const mc_v16 *)(p + 198);
+                a7 += wt * *(const mc_v16 *)(p + 214);
+            }
+            {
+                const float wt = w1[8];
+                a0 += wt * *(const mc_v16 *)(p + 103);
+                a1 += wt * *(const mc_v16 *)(p + 119);
+                a2 += wt * *(const mc_v16 *)(p + 135);
+                a3 += wt * *(const mc_v16 *)(p + 151);
+                a4 += wt * *(const mc_v16 *)(p + 167);
+                a5 += wt * *(const mc_v16 *)(p + 183);
+                a6 += wt * *(const mc_v16 *)(p + 199);
+                a7 += wt * *(const mc_v16 *)(p + 215);
+            }
+            {
+                const float wt = w1[9];
+                a0 += wt * *(const mc_v16 *)(p + 104);
+                a1 += wt * *(const mc_v16 *)(p + 120);
+                a2 += wt * *(const mc_v16 *)(p + 136);
+                a3 += wt * *(const mc_v16 *)(p + 152);
+                a4 += wt * *(const mc_v16 *)(p + 168);
+                a5 += wt * *(const mc_v16 *)(p + 184);
+                a6 += wt * *(const mc_v16 *)(p + 200);
+                a7 += wt * *(const mc_v16 *)(p + 216);
+            }
+            {
+                const float wt = w1[10];
+                a0 += wt * *(const mc_v16 *)(p + 200);
+                a1 += wt * *(const mc_v16 *)(p + 216);
+                a2 += wt * *(const mc_v16 *)(p + 232);
+                a3 += wt * *(const mc_v16 *)(p + 248);
+                a4 += wt * *(const mc_v16 *)(p + 264);
+                a5 += wt * *(const mc_v16 *)(p + 280);
+                a6 += wt * *(const mc_v16 *)(p + 296);
+                a7 += wt * *(const mc_v16 *)(p + 312);
+            }
+            {
+                const float wt = w1[11];
+                a0 += wt * *(const mc_v16 *)(p + 201);
+                a1 += wt * *(const mc_v16 *)(p + 217);
+                a2 += wt * *(const mc_v16 *)(p + 233);
+                a3 += wt * *(const mc_v16 *)(p + 249);
+                a4 += wt * *(const mc_v16 *)(p + 265);
+                a5 += wt * *(const mc_v16 *)(p + 281);
+                a6 += wt * *(const mc_v16 *)(p + 297);
+                a7 += wt * *(const mc_v16 *)(p + 313);
+            }
+            {
+                const float wt = w1[12];
+                a0 += wt * *(const mc_v16 *)(p + 202);
+                a1 += wt * *(const mc_v16 *)(p + 218);
+                a2 += wt * *(const mc_v16 *)(p + 234);
+                a3 += wt * *(const mc_v16 *)(p + 250);
+                a4 += wt * *(const mc_v16 *)(p + 266);
+                a5 += wt * *(const mc_v16 *)(p + 282);
+                a6 += wt * *(const mc_v16 *)(p + 298);
+                a7 += wt * *(const mc_v16 *)(p + 314);
+            }
+            {
+                const float wt = w1[13];
+                a0 += wt * *(const mc_v16 *)(p + 203);
+                a1 += wt * *(const mc_v16 *)(p + 219);
+                a2 += wt * *(const mc_v16 *)(p + 235);
+                a3 += wt * *(const mc_v16 *)(p + 251);
+                a4 += wt * *(const mc_v16 *)(p + 267);
+                a5 += wt * *(const mc_v16 *)(p + 283);
+                a6 += wt * *(const mc_v16 *)(p + 299);
+                a7 += wt * *(const mc_v16 *)(p + 315);
+            }
+            {
+                const float wt = w1[14];
+                a0 += wt * *(const mc_v16 *)(p + 204);
+                a1 += wt * *(const mc_v16 *)(p + 220);
+                a2 += wt * *(const mc_v16 *)(p + 236);
+                a3 += wt * *(const mc_v16 *)(p + 252);
+                a4 += wt * *(const mc_v16 *)(p + 268);
+                a5 += wt * *(const mc_v16 *)(p + 284);
+                a6 += wt * *(const mc_v16 *)(p + 300);
+                a7 += wt * *(const mc_v16 *)(p + 316);
+            }
+            {
+                const float wt = w1[15];
+                a0 += wt * *(const mc_v16 *)(p + 300);
+                a1 += wt * *(const mc_v16 *)(p + 316);
+                a2 += wt * *(const mc_v16 *)(p + 332);
+                a3 += wt * *(const mc_v16 *)(p + 348);
+                a4 += wt * *(const mc_v16 *)(p + 364);
+                a5 += wt * *(const mc_v16 *)(p + 380);
+                a6 += wt * *(const mc_v16 *)(p + 396);
+                a7 += wt * *(const mc_v16 *)(p + 412);
+            }
+            {
+                const float wt = w1[16];
+                a0 += wt * *(const mc_v16 *)(p + 301);
+                a1 += wt * *(const mc_v16 *)(p + 317);
+                a2 += wt * *(const mc_v16 *)(p + 333);
+                a3 += wt * *(const mc_v16 *)(p + 349);
+                a4 += wt * *(const mc_v16 *)(p + 365);
+                a5 += wt * *(const mc_v16 *)(p + 381);
+                a6 += wt * *(const mc_v16 *)(p + 397);
+                a7 += wt * *(const mc_v16 *)(p + 413);
+            }
+            {
+                const float wt = w1[17];
+                a0 += wt * *(const mc_v16 *)(p + 302);
+                a1 += wt * *(const mc_v16 *)(p + 318);
+                a2 += wt * *(const mc_v16 *)(p + 334);
+                a3 += wt * *(const mc_v16 *)(p + 350);
+                a4 += wt * *(const mc_v16 *)(p + 366);
+                a5 += wt * *(const mc_v16 *)(p + 382);
+                a6 += wt * *(const mc_v16 *)(p + 398);
+                a7 += wt * *(const mc_v16 *)(p + 414);
+            }
+            {
+                const float wt = w1[18];
+                a0 += wt * *(const mc_v16 *)(p + 303);
+                a1 += wt * *(const mc_v16 *)(p + 319);
+                a2 += wt * *(const mc_v16 *)(p + 335);
+                a3 += wt * *(const mc_v16 *)(p + 351);
+                a4 += wt * *(const mc_v16 *)(p + 367);
+                a5 += wt * *(const mc_v16 *)(p + 383);
+                a6 += wt * *(const mc_v16 *)(p + 399);
+                a7 += wt * *(const mc_v16 *)(p + 415);
+            }
+            {
+                const float wt = w1[19];
+                a0 += wt * *(const mc_v16 *)(p + 304);
+                a1 += wt * *(const mc_v16 *)(p + 320);
+                a2 += wt * *(const mc_v16 *)(p + 336);
+                a3 += wt * *(const mc_v16 *)(p + 352);
+                a4 += wt * *(const mc_v16 *)(p + 368);
+                a5 += wt * *(const mc_v16 *)(p + 384);
+                a6 += wt * *(const mc_v16 *)(p + 400);
+                a7 += wt * *(const mc_v16 *)(p + 416);
+            }
+            {
+                const float wt = w1[20];
+                a0 += wt * *(const mc_v16 *)(p + 400);
+                a1 += wt * *(const mc_v16 *)(p + 416);
+                a2 += wt * *(const mc_v16 *)(p + 432);
+                a3 += wt * *(const mc_v16 *)(p + 448);
+                a4 += wt * *(const mc_v16 *)(p + 464);
+                a5 += wt * *(const mc_v16 *)(p + 480);
+                a6 += wt * *(const mc_v16 *)(p + 496);
+                a7 += wt * *(const mc_v16 *)(p + 512);
+            }
+            {
+                const float wt = w1[21];
+                a0 += wt * *(const mc_v16 *)(p + 401);
+                a1 += wt * *(const mc_v16 *)(p + 417);
+                a2 += wt * *(const mc_v16 *)(p + 433);
+                a3 += wt * *(const mc_v16 *)(p + 449);
+                a4 += wt * *(const mc_v16 *)(p + 465);
+                a5 += wt * *(const mc_v16 *)(p + 481);
+                a6 += wt * *(const mc_v16 *)(p + 497);
+                a7 += wt * *(const mc_v16 *)(p + 513);
+            }
+            {
+                const float wt = w1[22];
+                a0 += wt * *(const mc_v16 *)(p + 402);
+                a1 += wt * *(const mc_v16 *)(p + 418);
+                a2 += wt * *(const mc_v16 *)(p + 434);
+                a3 += wt * *(const mc_v16 *)(p + 450);
+                a4 += wt * *(const mc_v16 *)(p + 466);
+                a5 += wt * *(const mc_v16 *)(p + 482);
+                a6 += wt * *(const mc_v16 *)(p + 498);
+                a7 += wt * *(const mc_v16 *)(p + 514);
+            }
+            {
+                const float wt = w1[23];
+                a0 += wt * *(const mc_v16 *)(p + 403);
+                a1 += wt * *(const mc_v16 *)(p + 419);
+                a2 += wt * *(const mc_v16 *)(p + 435);
+                a3 += wt * *(const mc_v16 *)(p + 451);
+                a4 += wt * *(const mc_v16 *)(p + 467);
+                a5 += wt * *(const mc_v16 *)(p + 483);
+                a6 += wt * *(const mc_v16 *)(p + 499);
+                a7 += wt * *(const mc_v16 *)(p + 515);
+            }
+            {
+                const float wt = w1[24];
+                a0 += wt * *(const mc_v16 *)(p + 404);
+                a1 += wt * *(const mc_v16 *)(p + 420);
+                a2 += wt * *(const mc_v16 *)(p + 436);
+                a3 += wt * *(const mc_v16 *)(p + 452);
+                a4 += wt * *(const mc_v16 *)(p + 468);
+                a5 += wt * *(const mc_v16 *)(p + 484);
+                a6 += wt * *(const mc_v16 *)(p + 500);
+                a7 += wt * *(const mc_v16 *)(p + 516);
+            }
+            *(mc_v16 *)(yg1 + i + 0) = a0;
+            *(mc_v16 *)(yg1 + i + 16) = a1;
+            *(mc_v16 *)(yg1 + i + 32) = a2;
+            *(mc_v16 *)(yg1 + i + 48) = a3;
+            *(mc_v16 *)(yg1 + i + 64) = a4;
+            *(mc_v16 *)(yg1 + i + 80) = a5;
+            *(mc_v16 *)(yg1 + i + 96) = a6;
+            *(mc_v16 *)(yg1 + i + 112) = a7;
         }
     }
     for (int oy = 0; oy < 96; oy++) {
@@ -1296,398 +3130,693 @@ void dw_k3_5_c96_96x96_s1_fwd(int n, const float *restrict x, const float *restr
         dw_k3_5_c96_96x96_s1_fwd_plane(x + (long)bc * 9216, w, bias, y, bc / 96, bc % 96);
 }
 
-/* Channel c of image b: its gradients go to dxc and the accumulators g. */
+/* Channel c of image b: its input gradient goes to dxc, its filter
+ * gradients into the accumulators ga. */
 static inline void dw_k3_5_c96_96x96_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
-    float *restrict dxc, float *restrict g0, float *restrict g1, int b, int c)
+    float *restrict dxc, mc_v16 *restrict ga, int b, int c)
 {
-    float xp[10004], dxp[10004] = {0};
+    float xp[10004];
     dw_k3_5_c96_96x96_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     const float *restrict d0 = dy + ((long)b * 192 + 0 + c) * 9216;
     const float *restrict w1 = w + 864 + c * 25;
     const float *restrict d1 = dy + ((long)b * 192 + 96 + c) * 9216;
-    float dg[9600] = {0};
-    for (int oy = 0; oy < 96; oy++)
-        memcpy(dg + oy * 100, d0 + oy * 96, 96 * sizeof(float));
-    {
-        /* kernel 0, tap 0 */
-        const float wt = w0[0];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9600; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 101 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 101 + i);
+    float dxg[9600];
+    float dq0[10004];
+    dw_k3_5_c96_96x96_s1_pad(d0, dq0);
+    float dq1[10004];
+    dw_k3_5_c96_96x96_s1_pad(d1, dq1);
+    for (int i = 0; i < 9600; i += 128) {
+        mc_v16 a0 = {0};
+        mc_v16 a1 = {0};
+        mc_v16 a2 = {0};
+        mc_v16 a3 = {0};
+        mc_v16 a4 = {0};
+        mc_v16 a5 = {0};
+        mc_v16 a6 = {0};
+        mc_v16 a7 = {0};
+        {
+            const float wt = w0[8];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 101);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 117);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 133);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 149);
+            a4 += wt * *(const mc_v16 *)(dq0 + i + 165);
+            a5 += wt * *(const mc_v16 *)(dq0 + i + 181);
+            a6 += wt * *(const mc_v16 *)(dq0 + i + 197);
+            a7 += wt * *(const mc_v16 *)(dq0 + i + 213);
         }
-        g0[0] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 1 */
-        const float wt = w0[1];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9600; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 102 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 102 + i);
+        {
+            const float wt = w0[7];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 102);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 118);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 134);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 150);
+            a4 += wt * *(const mc_v16 *)(dq0 + i + 166);
+            a5 += wt * *(const mc_v16 *)(dq0 + i + 182);
+            a6 += wt * *(const mc_v16 *)(dq0 + i + 198);
+            a7 += wt * *(const mc_v16 *)(dq0 + i + 214);
         }
-        g0[1] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 2 */
-        const float wt = w0[2];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9600; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 103 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 103 + i);
+        {
+            const float wt = w0[6];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 103);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 119);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 135);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 151);
+            a4 += wt * *(const mc_v16 *)(dq0 + i + 167);
+            a5 += wt * *(const mc_v16 *)(dq0 + i + 183);
+            a6 += wt * *(const mc_v16 *)(dq0 + i + 199);
+            a7 += wt * *(const mc_v16 *)(dq0 + i + 215);
         }
-        g0[2] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 3 */
-        const float wt = w0[3];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9600; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 201 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 201 + i);
+        {
+            const float wt = w0[5];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 201);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 217);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 233);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 249);
+            a4 += wt * *(const mc_v16 *)(dq0 + i + 265);
+            a5 += wt * *(const mc_v16 *)(dq0 + i + 281);
+            a6 += wt * *(const mc_v16 *)(dq0 + i + 297);
+            a7 += wt * *(const mc_v16 *)(dq0 + i + 313);
         }
-        g0[3] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 4 */
-        const float wt = w0[4];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9600; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 202 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 202 + i);
+        {
+            const float wt = w0[4];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 202);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 218);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 234);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 250);
+            a4 += wt * *(const mc_v16 *)(dq0 + i + 266);
+            a5 += wt * *(const mc_v16 *)(dq0 + i + 282);
+            a6 += wt * *(const mc_v16 *)(dq0 + i + 298);
+            a7 += wt * *(const mc_v16 *)(dq0 + i + 314);
         }
-        g0[4] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 5 */
-        const float wt = w0[5];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9600; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 203 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 203 + i);
+        {
+            const float wt = w0[3];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 203);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 219);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 235);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 251);
+            a4 += wt * *(const mc_v16 *)(dq0 + i + 267);
+            a5 += wt * *(const mc_v16 *)(dq0 + i + 283);
+            a6 += wt * *(const mc_v16 *)(dq0 + i + 299);
+            a7 += wt * *(const mc_v16 *)(dq0 + i + 315);
         }
-        g0[5] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 6 */
-        const float wt = w0[6];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9600; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 301 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 301 + i);
+        {
+            const float wt = w0[2];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 301);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 317);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 333);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 349);
+            a4 += wt * *(const mc_v16 *)(dq0 + i + 365);
+            a5 += wt * *(const mc_v16 *)(dq0 + i + 381);
+            a6 += wt * *(const mc_v16 *)(dq0 + i + 397);
+            a7 += wt * *(const mc_v16 *)(dq0 + i + 413);
         }
-        g0[6] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 7 */
-        const float wt = w0[7];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9600; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 302 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 302 + i);
+        {
+            const float wt = w0[1];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 302);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 318);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 334);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 350);
+            a4 += wt * *(const mc_v16 *)(dq0 + i + 366);
+            a5 += wt * *(const mc_v16 *)(dq0 + i + 382);
+            a6 += wt * *(const mc_v16 *)(dq0 + i + 398);
+            a7 += wt * *(const mc_v16 *)(dq0 + i + 414);
         }
-        g0[7] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 8 */
-        const float wt = w0[8];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9600; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 303 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 303 + i);
+        {
+            const float wt = w0[0];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 303);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 319);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 335);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 351);
+            a4 += wt * *(const mc_v16 *)(dq0 + i + 367);
+            a5 += wt * *(const mc_v16 *)(dq0 + i + 383);
+            a6 += wt * *(const mc_v16 *)(dq0 + i + 399);
+            a7 += wt * *(const mc_v16 *)(dq0 + i + 415);
         }
-        g0[8] += mc_v16_sum(&acc);
-    }
-    for (int oy = 0; oy < 96; oy++)
-        memcpy(dg + oy * 100, d1 + oy * 96, 96 * sizeof(float));
-    {
-        /* kernel 1, tap 0 */
-        const float wt = w1[0];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9600; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 0 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 0 + i);
+        {
+            const float wt = w1[24];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 0);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 16);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 32);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 48);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 64);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 80);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 96);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 112);
         }
-        g1[0] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 1 */
-        const float wt = w1[1];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9600; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 1 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 1 + i);
+        {
+            const float wt = w1[23];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 1);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 17);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 33);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 49);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 65);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 81);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 97);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 113);
         }
-        g1[1] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 2 */
-        const float wt = w1[2];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9600; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 2 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 2 + i);
+        {
+            const float wt = w1[22];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 2);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 18);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 34);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 50);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 66);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 82);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 98);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 114);
         }
-        g1[2] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 3 */
-        const float wt = w1[3];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9600; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 3 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 3 + i);
+        {
+            const float wt = w1[21];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 3);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 19);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 35);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 51);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 67);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 83);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 99);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 115);
         }
-        g1[3] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 4 */
-        const float wt = w1[4];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9600; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 4 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 4 + i);
+        {
+            const float wt = w1[20];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 4);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 20);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 36);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 52);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 68);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 84);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 100);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 116);
         }
-        g1[4] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 5 */
-        const float wt = w1[5];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9600; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 100 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 100 + i);
+        {
+            const float wt = w1[19];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 100);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 116);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 132);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 148);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 164);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 180);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 196);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 212);
         }
-        g1[5] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 6 */
-        const float wt = w1[6];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9600; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 101 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 101 + i);
+        {
+            const float wt = w1[18];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 101);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 117);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 133);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 149);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 165);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 181);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 197);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 213);
         }
-        g1[6] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 7 */
-        const float wt = w1[7];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9600; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 102 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 102 + i);
+        {
+            const float wt = w1[17];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 102);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 118);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 134);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 150);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 166);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 182);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 198);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 214);
         }
-        g1[7] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 8 */
-        const float wt = w1[8];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9600; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 103 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 103 + i);
+        {
+            const float wt = w1[16];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 103);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 119);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 135);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 151);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 167);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 183);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 199);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 215);
         }
-        g1[8] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 9 */
-        const float wt = w1[9];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9600; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 104 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 104 + i);
+        {
+            const float wt = w1[15];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 104);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 120);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 136);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 152);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 168);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 184);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 200);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 216);
         }
-        g1[9] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 10 */
-        const float wt = w1[10];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9600; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 200 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 200 + i);
+        {
+            const float wt = w1[14];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 200);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 216);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 232);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 248);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 264);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 280);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 296);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 312);
         }
-        g1[10] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 11 */
-        const float wt = w1[11];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9600; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 201 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 201 + i);
+        {
+            const float wt = w1[13];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 201);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 217);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 233);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 249);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 265);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 281);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 297);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 313);
         }
-        g1[11] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 12 */
-        const float wt = w1[12];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9600; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 202 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 202 + i);
+        {
+            const float wt = w1[12];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 202);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 218);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 234);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 250);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 266);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 282);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 298);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 314);
         }
-        g1[12] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 13 */
-        const float wt = w1[13];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9600; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 203 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 203 + i);
+        {
+            const float wt = w1[11];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 203);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 219);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 235);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 251);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 267);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 283);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 299);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 315);
         }
-        g1[13] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 14 */
-        const float wt = w1[14];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9600; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 204 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 204 + i);
+        {
+            const float wt = w1[10];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 204);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 220);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 236);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 252);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 268);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 284);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 300);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 316);
         }
-        g1[14] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 15 */
-        const float wt = w1[15];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9600; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 300 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 300 + i);
+        {
+            const float wt = w1[9];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 300);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 316);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 332);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 348);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 364);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 380);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 396);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 412);
         }
-        g1[15] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 16 */
-        const float wt = w1[16];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9600; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 301 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 301 + i);
+        {
+            const float wt = w1[8];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 301);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 317);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 333);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 349);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 365);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 381);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 397);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 413);
         }
-        g1[16] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 17 */
-        const float wt = w1[17];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9600; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 302 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 302 + i);
+        {
+            const float wt = w1[7];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 302);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 318);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 334);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 350);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 366);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 382);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 398);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 414);
         }
-        g1[17] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 18 */
-        const float wt = w1[18];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9600; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 303 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 303 + i);
+        {
+            const float wt = w1[6];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 303);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 319);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 335);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 351);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 367);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 383);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 399);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 415);
         }
-        g1[18] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 19 */
-        const float wt = w1[19];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9600; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 304 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 304 + i);
+        {
+            const float wt = w1[5];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 304);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 320);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 336);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 352);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 368);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 384);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 400);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 416);
         }
-        g1[19] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 20 */
-        const float wt = w1[20];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9600; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 400 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 400 + i);
+        {
+            const float wt = w1[4];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 400);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 416);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 432);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 448);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 464);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 480);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 496);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 512);
         }
-        g1[20] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 21 */
-        const float wt = w1[21];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9600; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 401 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 401 + i);
+        {
+            const float wt = w1[3];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 401);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 417);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 433);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 449);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 465);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 481);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 497);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 513);
         }
-        g1[21] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 22 */
-        const float wt = w1[22];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9600; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 402 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 402 + i);
+        {
+            const float wt = w1[2];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 402);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 418);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 434);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 450);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 466);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 482);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 498);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 514);
         }
-        g1[22] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 23 */
-        const float wt = w1[23];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9600; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 403 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 403 + i);
+        {
+            const float wt = w1[1];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 403);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 419);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 435);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 451);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 467);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 483);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 499);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 515);
         }
-        g1[23] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 24 */
-        const float wt = w1[24];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 9600; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 404 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 404 + i);
+        {
+            const float wt = w1[0];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 404);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 420);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 436);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 452);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 468);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 484);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 500);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 516);
         }
-        g1[24] += mc_v16_sum(&acc);
+        *(mc_v16 *)(dxg + i + 0) = a0;
+        *(mc_v16 *)(dxg + i + 16) = a1;
+        *(mc_v16 *)(dxg + i + 32) = a2;
+        *(mc_v16 *)(dxg + i + 48) = a3;
+        *(mc_v16 *)(dxg + i + 64) = a4;
+        *(mc_v16 *)(dxg + i + 80) = a5;
+        *(mc_v16 *)(dxg + i + 96) = a6;
+        *(mc_v16 *)(dxg + i + 112) = a7;
     }
     for (int iy = 0; iy < 96; iy++)
         for (int ix = 0; ix < 96; ix++)
-            dxc[iy * 96 + ix] += dxp[(iy + 2) * 100 + 2 + ix];
+            dxc[iy * 96 + ix] += dxg[iy * 100 + ix];
+    {
+        /* kernel 0, row 0 */
+        const float *restrict dg = dq0 + 202;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a0_2 = {0};
+        mc_v16 a0_3 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a1_2 = {0};
+        mc_v16 a1_3 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a2_2 = {0};
+        mc_v16 a2_3 = {0};
+        for (int i = 0; i < 9600; i += 64) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            const mc_v16 d2 = *(const mc_v16 *)(dg + i + 32);
+            const mc_v16 d3 = *(const mc_v16 *)(dg + i + 48);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 101);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 117);
+            a0_2 += d2 * *(const mc_v16 *)(xp + i + 133);
+            a0_3 += d3 * *(const mc_v16 *)(xp + i + 149);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 102);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 118);
+            a1_2 += d2 * *(const mc_v16 *)(xp + i + 134);
+            a1_3 += d3 * *(const mc_v16 *)(xp + i + 150);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 103);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 119);
+            a2_2 += d2 * *(const mc_v16 *)(xp + i + 135);
+            a2_3 += d3 * *(const mc_v16 *)(xp + i + 151);
+        }
+        ga[0] += a0_0 + a0_1 + a0_2 + a0_3;
+        ga[1] += a1_0 + a1_1 + a1_2 + a1_3;
+        ga[2] += a2_0 + a2_1 + a2_2 + a2_3;
+    }
+    {
+        /* kernel 0, row 1 */
+        const float *restrict dg = dq0 + 202;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a0_2 = {0};
+        mc_v16 a0_3 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a1_2 = {0};
+        mc_v16 a1_3 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a2_2 = {0};
+        mc_v16 a2_3 = {0};
+        for (int i = 0; i < 9600; i += 64) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            const mc_v16 d2 = *(const mc_v16 *)(dg + i + 32);
+            const mc_v16 d3 = *(const mc_v16 *)(dg + i + 48);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 201);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 217);
+            a0_2 += d2 * *(const mc_v16 *)(xp + i + 233);
+            a0_3 += d3 * *(const mc_v16 *)(xp + i + 249);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 202);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 218);
+            a1_2 += d2 * *(const mc_v16 *)(xp + i + 234);
+            a1_3 += d3 * *(const mc_v16 *)(xp + i + 250);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 203);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 219);
+            a2_2 += d2 * *(const mc_v16 *)(xp + i + 235);
+            a2_3 += d3 * *(const mc_v16 *)(xp + i + 251);
+        }
+        ga[3] += a0_0 + a0_1 + a0_2 + a0_3;
+        ga[4] += a1_0 + a1_1 + a1_2 + a1_3;
+        ga[5] += a2_0 + a2_1 + a2_2 + a2_3;
+    }
+    {
+        /* kernel 0, row 2 */
+        const float *restrict dg = dq0 + 202;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a0_2 = {0};
+        mc_v16 a0_3 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a1_2 = {0};
+        mc_v16 a1_3 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a2_2 = {0};
+        mc_v16 a2_3 = {0};
+        for (int i = 0; i < 9600; i += 64) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            const mc_v16 d2 = *(const mc_v16 *)(dg + i + 32);
+            const mc_v16 d3 = *(const mc_v16 *)(dg + i + 48);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 301);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 317);
+            a0_2 += d2 * *(const mc_v16 *)(xp + i + 333);
+            a0_3 += d3 * *(const mc_v16 *)(xp + i + 349);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 302);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 318);
+            a1_2 += d2 * *(const mc_v16 *)(xp + i + 334);
+            a1_3 += d3 * *(const mc_v16 *)(xp + i + 350);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 303);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 319);
+            a2_2 += d2 * *(const mc_v16 *)(xp + i + 335);
+            a2_3 += d3 * *(const mc_v16 *)(xp + i + 351);
+        }
+        ga[6] += a0_0 + a0_1 + a0_2 + a0_3;
+        ga[7] += a1_0 + a1_1 + a1_2 + a1_3;
+        ga[8] += a2_0 + a2_1 + a2_2 + a2_3;
+    }
+    {
+        /* kernel 1, row 0 */
+        const float *restrict dg = dq1 + 202;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a3_0 = {0};
+        mc_v16 a3_1 = {0};
+        mc_v16 a4_0 = {0};
+        mc_v16 a4_1 = {0};
+        for (int i = 0; i < 9600; i += 32) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 0);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 16);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 1);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 17);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 2);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 18);
+            a3_0 += d0 * *(const mc_v16 *)(xp + i + 3);
+            a3_1 += d1 * *(const mc_v16 *)(xp + i + 19);
+            a4_0 += d0 * *(const mc_v16 *)(xp + i + 4);
+            a4_1 += d1 * *(const mc_v16 *)(xp + i + 20);
+        }
+        ga[9] += a0_0 + a0_1;
+        ga[10] += a1_0 + a1_1;
+        ga[11] += a2_0 + a2_1;
+        ga[12] += a3_0 + a3_1;
+        ga[13] += a4_0 + a4_1;
+    }
+    {
+        /* kernel 1, row 1 */
+        const float *restrict dg = dq1 + 202;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a3_0 = {0};
+        mc_v16 a3_1 = {0};
+        mc_v16 a4_0 = {0};
+        mc_v16 a4_1 = {0};
+        for (int i = 0; i < 9600; i += 32) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 100);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 116);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 101);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 117);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 102);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 118);
+            a3_0 += d0 * *(const mc_v16 *)(xp + i + 103);
+            a3_1 += d1 * *(const mc_v16 *)(xp + i + 119);
+            a4_0 += d0 * *(const mc_v16 *)(xp + i + 104);
+            a4_1 += d1 * *(const mc_v16 *)(xp + i + 120);
+        }
+        ga[14] += a0_0 + a0_1;
+        ga[15] += a1_0 + a1_1;
+        ga[16] += a2_0 + a2_1;
+        ga[17] += a3_0 + a3_1;
+        ga[18] += a4_0 + a4_1;
+    }
+    {
+        /* kernel 1, row 2 */
+        const float *restrict dg = dq1 + 202;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a3_0 = {0};
+        mc_v16 a3_1 = {0};
+        mc_v16 a4_0 = {0};
+        mc_v16 a4_1 = {0};
+        for (int i = 0; i < 9600; i += 32) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 200);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 216);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 201);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 217);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 202);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 218);
+            a3_0 += d0 * *(const mc_v16 *)(xp + i + 203);
+            a3_1 += d1 * *(const mc_v16 *)(xp + i + 219);
+            a4_0 += d0 * *(const mc_v16 *)(xp + i + 204);
+            a4_1 += d1 * *(const mc_v16 *)(xp + i + 220);
+        }
+        ga[19] += a0_0 + a0_1;
+        ga[20] += a1_0 + a1_1;
+        ga[21] += a2_0 + a2_1;
+        ga[22] += a3_0 + a3_1;
+        ga[23] += a4_0 + a4_1;
+    }
+    {
+        /* kernel 1, row 3 */
+        const float *restrict dg = dq1 + 202;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a3_0 = {0};
+        mc_v16 a3_1 = {0};
+        mc_v16 a4_0 = {0};
+        mc_v16 a4_1 = {0};
+        for (int i = 0; i < 9600; i += 32) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 300);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 316);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 301);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 317);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 302);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 318);
+            a3_0 += d0 * *(const mc_v16 *)(xp + i + 303);
+            a3_1 += d1 * *(const mc_v16 *)(xp + i + 319);
+            a4_0 += d0 * *(const mc_v16 *)(xp + i + 304);
+            a4_1 += d1 * *(const mc_v16 *)(xp + i + 320);
+        }
+        ga[24] += a0_0 + a0_1;
+        ga[25] += a1_0 + a1_1;
+        ga[26] += a2_0 + a2_1;
+        ga[27] += a3_0 + a3_1;
+        ga[28] += a4_0 + a4_1;
+    }
+    {
+        /* kernel 1, row 4 */
+        const float *restrict dg = dq1 + 202;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a3_0 = {0};
+        mc_v16 a3_1 = {0};
+        mc_v16 a4_0 = {0};
+        mc_v16 a4_1 = {0};
+        for (int i = 0; i < 9600; i += 32) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 400);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 416);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 401);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 417);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 402);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 418);
+            a3_0 += d0 * *(const mc_v16 *)(xp + i + 403);
+            a3_1 += d1 * *(const mc_v16 *)(xp + i + 419);
+            a4_0 += d0 * *(const mc_v16 *)(xp + i + 404);
+            a4_1 += d1 * *(const mc_v16 *)(xp + i + 420);
+        }
+        ga[29] += a0_0 + a0_1;
+        ga[30] += a1_0 + a1_1;
+        ga[31] += a2_0 + a2_1;
+        ga[32] += a3_0 + a3_1;
+        ga[33] += a4_0 + a4_1;
+    }
 }
 
 void dw_k3_5_c96_96x96_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
@@ -1696,52 +3825,51 @@ void dw_k3_5_c96_96x96_s1_bwd(int n, const float *restrict x, const float *restr
     (void)dbias;
     MC_OMP_FOR
     for (int c = 0; c < 96; c++) {
-        float g0[9] = {0};
-        float g1[25] = {0};
+        mc_v16 ga[34];
+        memset(ga, 0, sizeof ga);
         double gb = 0; /* the bias gradient, with one kernel */
         for (int b = 0; b < n; b++) {
-            dw_k3_5_c96_96x96_s1_bwd_plane(x + ((long)b * 96 + c) * 9216, w, dy, dx + ((long)b * 96 + c) * 9216,
-                g0, g1, b, c);
+            dw_k3_5_c96_96x96_s1_bwd_plane(x + ((long)b * 96 + c) * 9216, w, dy, dx + ((long)b * 96 + c) * 9216, ga, b, c);
         }
         {
             float *restrict dw0 = dw + 0 + c * 9;
-            dw0[0] += g0[0];
-            dw0[1] += g0[1];
-            dw0[2] += g0[2];
-            dw0[3] += g0[3];
-            dw0[4] += g0[4];
-            dw0[5] += g0[5];
-            dw0[6] += g0[6];
-            dw0[7] += g0[7];
-            dw0[8] += g0[8];
+            dw0[0] += mc_v16_sum(&ga[0]);
+            dw0[1] += mc_v16_sum(&ga[1]);
+            dw0[2] += mc_v16_sum(&ga[2]);
+            dw0[3] += mc_v16_sum(&ga[3]);
+            dw0[4] += mc_v16_sum(&ga[4]);
+            dw0[5] += mc_v16_sum(&ga[5]);
+            dw0[6] += mc_v16_sum(&ga[6]);
+            dw0[7] += mc_v16_sum(&ga[7]);
+            dw0[8] += mc_v16_sum(&ga[8]);
         }
         {
             float *restrict dw1 = dw + 864 + c * 25;
-            dw1[0] += g1[0];
-            dw1[1] += g1[1];
-            dw1[2] += g1[2];
-            dw1[3] += g1[3];
-            dw1[4] += g1[4];
-            dw1[5] += g1[5];
-            dw1[6] += g1[6];
-            dw1[7] += g1[7];
-            dw1[8] += g1[8];
-            dw1[9] += g1[9];
-            dw1[10] += g1[10];
-            dw1[11] += g1[11];
-            dw1[12] += g1[12];
-            dw1[13] += g1[13];
-            dw1[14] += g1[14];
-            dw1[15] += g1[15];
-            dw1[16] += g1[16];
-            dw1[17] += g1[17];
-            dw1[18] += g1[18];
-            dw1[19] += g1[19];
-            dw1[20] += g1[20];
-            dw1[21] += g1[21];
-            dw1[22] += g1[22];
-            dw1[23] += g1[23];
-            dw1[24] += g1[24];
+            dw1[0] += mc_v16_sum(&ga[9]);
+            dw1[1] += mc_v16_sum(&ga[10]);
+            dw1[2] += mc_v16_sum(&ga[11]);
+            dw1[3] += mc_v16_sum(&ga[12]);
+            dw1[4] += mc_v16_sum(&ga[13]);
+            dw1[5] += mc_v16_sum(&ga[14]);
+            dw1[6] += mc_v16_sum(&ga[15]);
+            dw1[7] += mc_v16_sum(&ga[16]);
+            dw1[8] += mc_v16_sum(&ga[17]);
+            dw1[9] += mc_v16_sum(&ga[18]);
+            dw1[10] += mc_v16_sum(&ga[19]);
+            dw1[11] += mc_v16_sum(&ga[20]);
+            dw1[12] += mc_v16_sum(&ga[21]);
+            dw1[13] += mc_v16_sum(&ga[22]);
+            dw1[14] += mc_v16_sum(&ga[23]);
+            dw1[15] += mc_v16_sum(&ga[24]);
+            dw1[16] += mc_v16_sum(&ga[25]);
+            dw1[17] += mc_v16_sum(&ga[26]);
+            dw1[18] += mc_v16_sum(&ga[27]);
+            dw1[19] += mc_v16_sum(&ga[28]);
+            dw1[20] += mc_v16_sum(&ga[29]);
+            dw1[21] += mc_v16_sum(&ga[30]);
+            dw1[22] += mc_v16_sum(&ga[31]);
+            dw1[23] += mc_v16_sum(&ga[32]);
+            dw1[24] += mc_v16_sum(&ga[33]);
         }
         (void)gb;
     }
@@ -1750,7 +3878,7 @@ void dw_k3_5_c96_96x96_s1_bwd(int n, const float *restrict x, const float *restr
 /* dw_k3_5_c144_48x48_s1: depthwise, kernels 3, 5 on 144 channels of 48x48, stride 1 -> 288x48x48 */
 static inline void dw_k3_5_c144_48x48_s1_pad(const float *restrict xc, float *restrict xp)
 {
-    memset(xp, 0, sizeof(float) * 2708);
+    memset(xp, 0, sizeof(float) * 2772);
     for (int iy = 0; iy < 48; iy++)
         for (int ix = 0; ix < 48; ix++)
             xp[(iy + 2) * 52 + 2 + ix] = xc[iy * 48 + ix];
@@ -1761,57 +3889,425 @@ static inline void dw_k3_5_c144_48x48_s1_fwd_plane(const float *restrict xc, con
     float *restrict y, int b, int c)
 {
     (void)bias;
-    float xp[2708];
+    float xp[2772];
     dw_k3_5_c144_48x48_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     float *restrict y0 = y + ((long)b * 288 + 0 + c) * 2304;
     const float *restrict w1 = w + 1296 + c * 25;
     float *restrict y1 = y + ((long)b * 288 + 144 + c) * 2304;
-    float yg0[2496];
-    float yg1[2496];
-    for (int i = 0; i < 2496; i += 16) {
+    float yg0[2560];
+    float yg1[2560];
+    for (int i = 0; i < 2560; i += 128) {
         const float *restrict p = xp + i;
         {
-            mc_v16 a = (mc_v16){0};
-            a += w0[0] * *(const mc_v16 *)(p + 53);
-            a += w0[1] * *(const mc_v16 *)(p + 54);
-            a += w0[2] * *(const mc_v16 *)(p + 55);
-            a += w0[3] * *(const mc_v16 *)(p + 105);
-            a += w0[4] * *(const mc_v16 *)(p + 106);
-            a += w0[5] * *(const mc_v16 *)(p + 107);
-            a += w0[6] * *(const mc_v16 *)(p + 157);
-            a += w0[7] * *(const mc_v16 *)(p + 158);
-            a += w0[8] * *(const mc_v16 *)(p + 159);
-            *(mc_v16 *)(yg0 + i) = a;
+            mc_v16 a0 = (mc_v16){0};
+            mc_v16 a1 = (mc_v16){0};
+            mc_v16 a2 = (mc_v16){0};
+            mc_v16 a3 = (mc_v16){0};
+            mc_v16 a4 = (mc_v16){0};
+            mc_v16 a5 = (mc_v16){0};
+            mc_v16 a6 = (mc_v16){0};
+            mc_v16 a7 = (mc_v16){0};
+            {
+                const float wt = w0[0];
+                a0 += wt * *(const mc_v16 *)(p + 53);
+                a1 += wt * *(const mc_v16 *)(p + 69);
+                a2 += wt * *(const mc_v16 *)(p + 85);
+                a3 += wt * *(const mc_v16 *)(p + 101);
+                a4 += wt * *(const mc_v16 *)(p + 117);
+                a5 += wt * *(const mc_v16 *)(p + 133);
+                a6 += wt * *(const mc_v16 *)(p + 149);
+                a7 += wt * *(const mc_v16 *)(p + 165);
+            }
+            {
+                const float wt = w0[1];
+                a0 += wt * *(const mc_v16 *)(p + 54);
+                a1 += wt * *(const mc_v16 *)(p + 70);
+                a2 += wt * *(const mc_v16 *)(p + 86);
+                a3 += wt * *(const mc_v16 *)(p + 102);
+                a4 += wt * *(const mc_v16 *)(p + 118);
+                a5 += wt * *(const mc_v16 *)(p + 134);
+                a6 += wt * *(const mc_v16 *)(p + 150);
+                a7 += wt * *(const mc_v16 *)(p + 166);
+            }
+            {
+                const float wt = w0[2];
+                a0 += wt * *(const mc_v16 *)(p + 55);
+                a1 += wt * *(const mc_v16 *)(p + 71);
+                a2 += wt * *(const mc_v16 *)(p + 87);
+                a3 += wt * *(const mc_v16 *)(p + 103);
+                a4 += wt * *(const mc_v16 *)(p + 119);
+                a5 += wt * *(const mc_v16 *)(p + 135);
+                a6 += wt * *(const mc_v16 *)(p + 151);
+                a7 += wt * *(const mc_v16 *)(p + 167);
+            }
+            {
+                const float wt = w0[3];
+                a0 += wt * *(const mc_v16 *)(p + 105);
+                a1 += wt * *(const mc_v16 *)(p + 121);
+                a2 += wt * *(const mc_v16 *)(p + 137);
+                a3 += wt * *(const mc_v16 *)(p + 153);
+                a4 += wt * *(const mc_v16 *)(p + 169);
+                a5 += wt * *(const mc_v16 *)(p + 185);
+                a6 += wt * *(const mc_v16 *)(p + 201);
+                a7 += wt * *(const mc_v16 *)(p + 217);
+            }
+            {
+                const float wt = w0[4];
+                a0 += wt * *(const mc_v16 *)(p + 106);
+                a1 += wt * *(const mc_v16 *)(p + 122);
+                a2 += wt * *(const mc_v16 *)(p + 138);
+                a3 += wt * *(const mc_v16 *)(p + 154);
+                a4 += wt * *(const mc_v16 *)(p + 170);
+                a5 += wt * *(const mc_v16 *)(p + 186);
+                a6 += wt * *(const mc_v16 *)(p + 202);
+                a7 += wt * *(const mc_v16 *)(p + 218);
+            }
+            {
+                const float wt = w0[5];
+                a0 += wt * *(const mc_v16 *)(p + 107);
+                a1 += wt * *(const mc_v16 *)(p + 123);
+                a2 += wt * *(const mc_v16 *)(p + 139);
+                a3 += wt * *(const mc_v16 *)(p + 155);
+                a4 += wt * *(const mc_v16 *)(p + 171);
+                a5 += wt * *(const mc_v16 *)(p + 187);
+                a6 += wt * *(const mc_v16 *)(p + 203);
+                a7 += wt * *(const mc_v16 *)(p + 219);
+            }
+            {
+                const float wt = w0[6];
+                a0 += wt * *(const mc_v16 *)(p + 157);
+                a1 += wt * *(const mc_v16 *)(p + 173);
+                a2 += wt * *(const mc_v16 *)(p + 189);
+                a3 += wt * *(const mc_v16 *)(p + 205);
+                a4 += wt * *(const mc_v16 *)(p + 221);
+                a5 += wt * *(const mc_v16 *)(p + 237);
+                a6 += wt * *(const mc_v16 *)(p + 253);
+                a7 += wt * *(const mc_v16 *)(p + 269);
+            }
+            {
+                const float wt = w0[7];
+                a0 += wt * *(const mc_v16 *)(p + 158);
+                a1 += wt * *(const mc_v16 *)(p + 174);
+                a2 += wt * *(const mc_v16 *)(p + 190);
+                a3 += wt * *(const mc_v16 *)(p + 206);
+                a4 += wt * *(const mc_v16 *)(p + 222);
+                a5 += wt * *(const mc_v16 *)(p + 238);
+                a6 += wt * *(const mc_v16 *)(p + 254);
+                a7 += wt * *(const mc_v16 *)(p + 270);
+            }
+            {
+                const float wt = w0[8];
+                a0 += wt * *(const mc_v16 *)(p + 159);
+                a1 += wt * *(const mc_v16 *)(p + 175);
+                a2 += wt * *(const mc_v16 *)(p + 191);
+                a3 += wt * *(const mc_v16 *)(p + 207);
+                a4 += wt * *(const mc_v16 *)(p + 223);
+                a5 += wt * *(const mc_v16 *)(p + 239);
+                a6 += wt * *(const mc_v16 *)(p + 255);
+                a7 += wt * *(const mc_v16 *)(p + 271);
+            }
+            *(mc_v16 *)(yg0 + i + 0) = a0;
+            *(mc_v16 *)(yg0 + i + 16) = a1;
+            *(mc_v16 *)(yg0 + i + 32) = a2;
+            *(mc_v16 *)(yg0 + i + 48) = a3;
+            *(mc_v16 *)(yg0 + i + 64) = a4;
+            *(mc_v16 *)(yg0 + i + 80) = a5;
+            *(mc_v16 *)(yg0 + i + 96) = a6;
+            *(mc_v16 *)(yg0 + i + 112) = a7;
         }
         {
-            mc_v16 a = (mc_v16){0};
-            a += w1[0] * *(const mc_v16 *)(p + 0);
-            a += w1[1] * *(const mc_v16 *)(p + 1);
-            a += w1[2] * *(const mc_v16 *)(p + 2);
-            a += w1[3] * *(const mc_v16 *)(p + 3);
-            a += w1[4] * *(const mc_v16 *)(p + 4);
-            a += w1[5] * *(const mc_v16 *)(p + 52);
-            a += w1[6] * *(const mc_v16 *)(p + 53);
-            a += w1[7] * *(const mc_v16 *)(p + 54);
-            a += w1[8] * *(const mc_v16 *)(p + 55);
-            a += w1[9] * *(const mc_v16 *)(p + 56);
-            a += w1[10] * *(const mc_v16 *)(p + 104);
-            a += w1[11] * *(const mc_v16 *)(p + 105);
-            a += w1[12] * *(const mc_v16 *)(p + 106);
-            a += w1[13] * *(const mc_v16 *)(p + 107);
-            a += w1[14] * *(const mc_v16 *)(p + 108);
-            a += w1[15] * *(const mc_v16 *)(p + 156);
-            a += w1[16] * *(const mc_v16 *)(p + 157);
-            a += w1[17] * *(const mc_v16 *)(p + 158);
-            a += w1[18] * *(const mc_v16 *)(p + 159);
-            a += w1[19] * *(const mc_v16 *)(p + 160);
-            a += w1[20] * *(const mc_v16 *)(p + 208);
-            a += w1[21] * *(const mc_v16 *)(p + 209);
-            a += w1[22] * *(const mc_v16 *)(p + 210);
-            a += w1[23] * *(const mc_v16 *)(p + 211);
-            a += w1[24] * *(const mc_v16 *)(p + 212);
-            *(mc_v16 *)(yg1 + i) = a;
+            mc_v16 a0 = (mc_v16){0};
+            mc_v16 a1 = (mc_v16){0};
+            mc_v16 a2 = (mc_v16){0};
+            mc_v16 a3 = (mc_v16){0};
+            mc_v16 a4 = (mc_v16){0};
+            mc_v16 a5 = (mc_v16){0};
+            mc_v16 a6 = (mc_v16){0};
+            mc_v16 a7 = (mc_v16){0};
+            {
+                const float wt = w1[0];
+                a0 += wt * *(const mc_v16 *)(p + 0);
+                a1 += wt * *(const mc_v16 *)(p + 16);
+                a2 += wt * *(const mc_v16 *)(p + 32);
+                a3 += wt * *(const mc_v16 *)(p + 48);
+                a4 += wt * *(const mc_v16 *)(p + 64);
+                a5 += wt * *(const mc_v16 *)(p + 80);
+                a6 += wt * *(const mc_v16 *)(p + 96);
+                a7 += wt * *(const mc_v16 *)(p + 112);
+            }
+            {
+                const float wt = w1[1];
+                a0 += wt * *(const mc_v16 *)(p + 1);
+                a1 += wt * *(const mc_v16 *)(p + 17);
+                a2 += wt * *(const mc_v16 *)(p + 33);
+                a3 += wt * *(const mc_v16 *)(p + 49);
+                a4 += wt * *(const mc_v16 *)(p + 65);
+                a5 += wt * *(const mc_v16 *)(p + 81);
+                a6 += wt * *(const mc_v16 *)(p + 97);
+                a7 += wt * *(const mc_v16 *)(p + 113);
+            }
+            {
+                const float wt = w1[2];
+                a0 += wt * *(const mc_v16 *)(p + 2);
+                a1 += wt * *(const mc_v16 *)(p + 18);
+                a2 += wt * *(const mc_v16 *)(p + 34);
+                a3 += wt * *(const mc_v16 *)(p + 50);
+                a4 += wt * *(const mc_v16 *)(p + 66);
+                a5 += wt * *(const mc_v16 *)(p + 82);
+                a6 += wt * *(const mc_v16 *)(p + 98);
+                a7 += wt * *(const mc_v16 *)(p + 114);
+            }
+            {
+                const float wt = w1[3];
+                a0 += wt * *(const mc_v16 *)(p + 3);
+                a1 += wt * *(const mc_v16 *)(p + 19);
+                a2 += wt * *(const mc_v16 *)(p + 35);
+                a3 += wt * *(const mc_v16 *)(p + 51);
+                a4 += wt * *(const mc_v16 *)(p + 67);
+                a5 += wt * *(const mc_v16 *)(p + 83);
+                a6 += wt * *(const mc_v16 *)(p + 99);
+                a7 += wt * *(const mc_v16 *)(p + 115);
+            }
+            {
+                const float wt = w1[4];
+                a0 += wt * *(const mc_v16 *)(p + 4);
+                a1 += wt * *(const mc_v16 *)(p + 20);
+                a2 += wt * *(const mc_v16 *)(p + 36);
+                a3 += wt * *(const mc_v16 *)(p + 52);
+                a4 += wt * *(const mc_v16 *)(p + 68);
+                a5 += wt * *(const mc_v16 *)(p + 84);
+                a6 += wt * *(const mc_v16 *)(p + 100);
+                a7 += wt * *(const mc_v16 *)(p + 116);
+            }
+            {
+                const float wt = w1[5];
+                a0 += wt * *(const mc_v16 *)(p + 52);
+                a1 += wt * *(const mc_v16 *)(p + 68);
+                a2 += wt * *(const mc_v16 *)(p + 84);
+                a3 += wt * *(const mc_v16 *)(p + 100);
+                a4 += wt * *(const mc_v16 *)(p + 116);
+                a5 += wt * *(const mc_v16 *)(p + 132);
+                a6 += wt * *(const mc_v16 *)(p + 148);
+                a7 += wt * *(const mc_v16 *)(p + 164);
+            }
+            {
+                const float wt = w1[6];
+                a0 += wt * *(const mc_v16 *)(p + 53);
+                a1 += wt * *(const mc_v16 *)(p + 69);
+                a2 += wt * *(const mc_v16 *)(p + 85);
+                a3 += wt * *(const mc_v16 *)(p + 101);
+                a4 += wt * *(const mc_v16 *)(p + 117);
+                a5 += wt * *(const mc_v16 *)(p + 133);
+                a6 += wt * *(const mc_v16 *)(p + 149);
+                a7 += wt * *(const mc_v16 *)(p + 165);
+            }
+            {
+                const float wt = w1[7];
+                a0 += wt * *(const mc_v16 *)(p + 54);
+                a1 += wt * *(const mc_v16 *)(p + 70);
+                a2 += wt * *(const mc_v16 *)(p + 86);
+                a3 += wt * *(const mc_v16 *)(p + 102);
+                a4 += wt * *(const mc_v16 *)(p + 118);
+                a5 += wt * *(const mc_v16 *)(p + 134);
+                a6 += wt * *(const mc_v16 *)(p + 150);
+                a7 += wt * *(const mc_v16 *)(p + 166);
+            }
+            {
+                const float wt = w1[8];
+                a0 += wt * *(const mc_v16 *)(p + 55);
+                a1 += wt * *(const mc_v16 *)(p + 71);
+                a2 += wt * *(const mc_v16 *)(p + 87);
+                a3 += wt * *(const mc_v16 *)(p + 103);
+                a4 += wt * *(const mc_v16 *)(p + 119);
+                a5 += wt * *(const mc_v16 *)(p + 135);
+                a6 += wt * *(const mc_v16 *)(p + 151);
+                a7 += wt * *(const mc_v16 *)(p + 167);
+            }
+            {
+                const float wt = w1[9];
+                a0 += wt * *(const mc_v16 *)(p + 56);
+                a1 += wt * *(const mc_v16 *)(p + 72);
+                a2 += wt * *(const mc_v16 *)(p + 88);
+                a3 += wt * *(const mc_v16 *)(p + 104);
+                a4 += wt * *(const mc_v16 *)(p + 120);
+                a5 += wt * *(const mc_v16 *)(p + 136);
+                a6 += wt * *(const mc_v16 *)(p + 152);
+                a7 += wt * *(const mc_v16 *)(p + 168);
+            }
+            {
+                const float wt = w1[10];
+                a0 += wt * *(const mc_v16 *)(p + 104);
+                a1 += wt * *(const mc_v16 *)(p + 120);
+                a2 += wt * *(const mc_v16 *)(p + 136);
+                a3 += wt * *(const mc_v16 *)(p + 152);
+                a4 += wt * *(const mc_v16 *)(p + 168);
+                a5 += wt * *(const mc_v16 *)(p + 184);
+                a6 += wt * *(const mc_v16 *)(p + 200);
+                a7 += wt * *(const mc_v16 *)(p + 216);
+            }
+            {
+                const float wt = w1[11];
+                a0 += wt * *(const mc_v16 *)(p + 105);
+                a1 += wt * *(const mc_v16 *)(p + 121);
+                a2 += wt * *(const mc_v16 *)(p + 137);
+                a3 += wt * *(const mc_v16 *)(p + 153);
+                a4 += wt * *(const mc_v16 *)(p + 169);
+                a5 += wt * *(const mc_v16 *)(p + 185);
+                a6 += wt * *(const mc_v16 *)(p + 201);
+                a7 += wt * *(const mc_v16 *)(p + 217);
+            }
+            {
+                const float wt = w1[12];
+                a0 += wt * *(const mc_v16 *)(p + 106);
+                a1 += wt * *(const mc_v16 *)(p + 122);
+                a2 += wt * *(const mc_v16 *)(p + 138);
+                a3 += wt * *(const mc_v16 *)(p + 154);
+                a4 += wt * *(const mc_v16 *)(p + 170);
+                a5 += wt * *(const mc_v16 *)(p + 186);
+                a6 += wt * *(const mc_v16 *)(p + 202);
+                a7 += wt * *(const mc_v16 *)(p + 218);
+            }
+            {
+                const float wt = w1[13];
+                a0 += wt * *(const mc_v16 *)(p + 107);
+                a1 += wt * *(const mc_v16 *)(p + 123);
+                a2 += wt * *(const mc_v16 *)(p + 139);
+                a3 += wt * *(const mc_v16 *)(p + 155);
+                a4 += wt * *(const mc_v16 *)(p + 171);
+                a5 += wt * *(const mc_v16 *)(p + 187);
+                a6 += wt * *(const mc_v16 *)(p + 203);
+                a7 += wt * *(const mc_v16 *)(p + 219);
+            }
+            {
+                const float wt = w1[14];
+                a0 += wt * *(const mc_v16 *)(p + 108);
+                a1 += wt * *(const mc_v16 *)(p + 124);
+                a2 += wt * *(const mc_v16 *)(p + 140);
+                a3 += wt * *(const mc_v16 *)(p + 156);
+                a4 += wt * *(const mc_v16 *)(p + 172);
+                a5 += wt * *(const mc_v16 *)(p + 188);
+                a6 += wt * *(const mc_v16 *)(p + 204);
+                a7 += wt * *(const mc_v16 *)(p + 220);
+            }
+            {
+                const float wt = w1[15];
+                a0 += wt * *(const mc_v16 *)(p + 156);
+                a1 += wt * *(const mc_v16 *)(p + 172);
+                a2 += wt * *(const mc_v16 *)(p + 188);
+                a3 += wt * *(const mc_v16 *)(p + 204);
+                a4 += wt * *(const mc_v16 *)(p + 220);
+                a5 += wt * *(const mc_v16 *)(p + 236);
+                a6 += wt * *(const mc_v16 *)(p + 252);
+                a7 += wt * *(const mc_v16 *)(p + 268);
+            }
+            {
+                const float wt = w1[16];
+                a0 += wt * *(const mc_v16 *)(p + 157);
+                a1 += wt * *(const mc_v16 *)(p + 173);
+                a2 += wt * *(const mc_v16 *)(p + 189);
+                a3 += wt * *(const mc_v16 *)(p + 205);
+                a4 += wt * *(const mc_v16 *)(p + 221);
+                a5 += wt * *(const mc_v16 *)(p + 237);
+                a6 += wt * *(const mc_v16 *)(p + 253);
+                a7 += wt * *(const mc_v16 *)(p + 269);
+            }
+            {
+                const float wt = w1[17];
+                a0 += wt * *(const mc_v16 *)(p + 158);
+                a1 += wt * *(const mc_v16 *)(p + 174);
+                a2 += wt * *(const mc_v16 *)(p + 190);
+                a3 += wt * *(const mc_v16 *)(p + 206);
+                a4 += wt * *(const mc_v16 *)(p + 222);
+                a5 += wt * *(const mc_v16 *)(p + 238);
+                a6 += wt * *(const mc_v16 *)(p + 254);
+                a7 += wt * *(const mc_v16 *)(p + 270);
+            }
+            {
+                const float wt = w1[18];
+                a0 += wt * *(const mc_v16 *)(p + 159);
+                a1 += wt * *(const mc_v16 *)(p + 175);
+                a2 += wt * *(const mc_v16 *)(p + 191);
+                a3 += wt * *(const mc_v16 *)(p + 207);
+                a4 += wt * *(const mc_v16 *)(p + 223);
+                a5 += wt * *(const mc_v16 *)(p + 239);
+                a6 += wt * *(const mc_v16 *)(p + 255);
+                a7 += wt * *(const mc_v16 *)(p + 271);
+            }
+            {
+                const float wt = w1[19];
+                a0 += wt * *(const mc_v16 *)(p + 160);
+                a1 += wt * *(const mc_v16 *)(p + 176);
+                a2 += wt * *(const mc_v16 *)(p + 192);
+                a3 += wt * *(const mc_v16 *)(p + 208);
+                a4 += wt * *(const mc_v16 *)(p + 224);
+                a5 += wt * *(const mc_v16 *)(p + 240);
+                a6 += wt * *(const mc_v16 *)(p + 256);
+                a7 += wt * *(const mc_v16 *)(p + 272);
+            }
+            {
+                const float wt = w1[20];
+                a0 += wt * *(const mc_v16 *)(p + 208);
+                a1 += wt * *(const mc_v16 *)(p + 224);
+                a2 += wt * *(const mc_v16 *)(p + 240);
+                a3 += wt * *(const mc_v16 *)(p + 256);
+                a4 += wt * *(const mc_v16 *)(p + 272);
+                a5 += wt * *(const mc_v16 *)(p + 288);
+                a6 += wt * *(const mc_v16 *)(p + 304);
+                a7 += wt * *(const mc_v16 *)(p + 320);
+            }
+            {
+                const float wt = w1[21];
+                a0 += wt * *(const mc_v16 *)(p + 209);
+                a1 += wt * *(const mc_v16 *)(p + 225);
+                a2 += wt * *(const mc_v16 *)(p + 241);
+                a3 += wt * *(const mc_v16 *)(p + 257);
+                a4 += wt * *(const mc_v16 *)(p + 273);
+                a5 += wt * *(const mc_v16 *)(p + 289);
+                a6 += wt * *(const mc_v16 *)(p + 305);
+                a7 += wt * *(const mc_v16 *)(p + 321);
+            }
+            {
+                const float wt = w1[22];
+                a0 += wt * *(const mc_v16 *)(p + 210);
+                a1 += wt * *(const mc_v16 *)(p + 226);
+                a2 += wt * *(const mc_v16 *)(p + 242);
+                a3 += wt * *(const mc_v16 *)(p + 258);
+                a4 += wt * *(const mc_v16 *)(p + 274);
+                a5 += wt * *(const mc_v16 *)(p + 290);
+                a6 += wt * *(const mc_v16 *)(p + 306);
+                a7 += wt * *(const mc_v16 *)(p + 322);
+            }
+            {
+                const float wt = w1[23];
+                a0 += wt * *(const mc_v16 *)(p + 211);
+                a1 += wt * *(const mc_v16 *)(p + 227);
+                a2 += wt * *(const mc_v16 *)(p + 243);
+                a3 += wt * *(const mc_v16 *)(p + 259);
+                a4 += wt * *(const mc_v16 *)(p + 275);
+                a5 += wt * *(const mc_v16 *)(p + 291);
+                a6 += wt * *(const mc_v16 *)(p + 307);
+                a7 += wt * *(const mc_v16 *)(p + 323);
+            }
+            {
+                const float wt = w1[24];
+                a0 += wt * *(const mc_v16 *)(p + 212);
+                a1 += wt * *(const mc_v16 *)(p + 228);
+                a2 += wt * *(const mc_v16 *)(p + 244);
+                a3 += wt * *(const mc_v16 *)(p + 260);
+                a4 += wt * *(const mc_v16 *)(p + 276);
+                a5 += wt * *(const mc_v16 *)(p + 292);
+                a6 += wt * *(const mc_v16 *)(p + 308);
+                a7 += wt * *(const mc_v16 *)(p + 324);
+            }
+            *(mc_v16 *)(yg1 + i + 0) = a0;
+            *(mc_v16 *)(yg1 + i + 16) = a1;
+            *(mc_v16 *)(yg1 + i + 32) = a2;
+            *(mc_v16 *)(yg1 + i + 48) = a3;
+            *(mc_v16 *)(yg1 + i + 64) = a4;
+            *(mc_v16 *)(yg1 + i + 80) = a5;
+            *(mc_v16 *)(yg1 + i + 96) = a6;
+            *(mc_v16 *)(yg1 + i + 112) = a7;
         }
     }
     for (int oy = 0; oy < 48; oy++) {
@@ -1827,398 +4323,693 @@ void dw_k3_5_c144_48x48_s1_fwd(int n, const float *restrict x, const float *rest
         dw_k3_5_c144_48x48_s1_fwd_plane(x + (long)bc * 2304, w, bias, y, bc / 144, bc % 144);
 }
 
-/* Channel c of image b: its gradients go to dxc and the accumulators g. */
+/* Channel c of image b: its input gradient goes to dxc, its filter
+ * gradients into the accumulators ga. */
 static inline void dw_k3_5_c144_48x48_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
-    float *restrict dxc, float *restrict g0, float *restrict g1, int b, int c)
+    float *restrict dxc, mc_v16 *restrict ga, int b, int c)
 {
-    float xp[2708], dxp[2708] = {0};
+    float xp[2772];
     dw_k3_5_c144_48x48_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     const float *restrict d0 = dy + ((long)b * 288 + 0 + c) * 2304;
     const float *restrict w1 = w + 1296 + c * 25;
     const float *restrict d1 = dy + ((long)b * 288 + 144 + c) * 2304;
-    float dg[2496] = {0};
-    for (int oy = 0; oy < 48; oy++)
-        memcpy(dg + oy * 52, d0 + oy * 48, 48 * sizeof(float));
-    {
-        /* kernel 0, tap 0 */
-        const float wt = w0[0];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 2496; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 53 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 53 + i);
+    float dxg[2560];
+    float dq0[2772];
+    dw_k3_5_c144_48x48_s1_pad(d0, dq0);
+    float dq1[2772];
+    dw_k3_5_c144_48x48_s1_pad(d1, dq1);
+    for (int i = 0; i < 2560; i += 128) {
+        mc_v16 a0 = {0};
+        mc_v16 a1 = {0};
+        mc_v16 a2 = {0};
+        mc_v16 a3 = {0};
+        mc_v16 a4 = {0};
+        mc_v16 a5 = {0};
+        mc_v16 a6 = {0};
+        mc_v16 a7 = {0};
+        {
+            const float wt = w0[8];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 53);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 69);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 85);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 101);
+            a4 += wt * *(const mc_v16 *)(dq0 + i + 117);
+            a5 += wt * *(const mc_v16 *)(dq0 + i + 133);
+            a6 += wt * *(const mc_v16 *)(dq0 + i + 149);
+            a7 += wt * *(const mc_v16 *)(dq0 + i + 165);
         }
-        g0[0] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 1 */
-        const float wt = w0[1];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 2496; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 54 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 54 + i);
+        {
+            const float wt = w0[7];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 54);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 70);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 86);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 102);
+            a4 += wt * *(const mc_v16 *)(dq0 + i + 118);
+            a5 += wt * *(const mc_v16 *)(dq0 + i + 134);
+            a6 += wt * *(const mc_v16 *)(dq0 + i + 150);
+            a7 += wt * *(const mc_v16 *)(dq0 + i + 166);
         }
-        g0[1] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 2 */
-        const float wt = w0[2];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 2496; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 55 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 55 + i);
+        {
+            const float wt = w0[6];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 55);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 71);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 87);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 103);
+            a4 += wt * *(const mc_v16 *)(dq0 + i + 119);
+            a5 += wt * *(const mc_v16 *)(dq0 + i + 135);
+            a6 += wt * *(const mc_v16 *)(dq0 + i + 151);
+            a7 += wt * *(const mc_v16 *)(dq0 + i + 167);
         }
-        g0[2] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 3 */
-        const float wt = w0[3];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 2496; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 105 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 105 + i);
+        {
+            const float wt = w0[5];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 105);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 121);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 137);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 153);
+            a4 += wt * *(const mc_v16 *)(dq0 + i + 169);
+            a5 += wt * *(const mc_v16 *)(dq0 + i + 185);
+            a6 += wt * *(const mc_v16 *)(dq0 + i + 201);
+            a7 += wt * *(const mc_v16 *)(dq0 + i + 217);
         }
-        g0[3] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 4 */
-        const float wt = w0[4];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 2496; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 106 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 106 + i);
+        {
+            const float wt = w0[4];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 106);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 122);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 138);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 154);
+            a4 += wt * *(const mc_v16 *)(dq0 + i + 170);
+            a5 += wt * *(const mc_v16 *)(dq0 + i + 186);
+            a6 += wt * *(const mc_v16 *)(dq0 + i + 202);
+            a7 += wt * *(const mc_v16 *)(dq0 + i + 218);
         }
-        g0[4] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 5 */
-        const float wt = w0[5];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 2496; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 107 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 107 + i);
+        {
+            const float wt = w0[3];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 107);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 123);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 139);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 155);
+            a4 += wt * *(const mc_v16 *)(dq0 + i + 171);
+            a5 += wt * *(const mc_v16 *)(dq0 + i + 187);
+            a6 += wt * *(const mc_v16 *)(dq0 + i + 203);
+            a7 += wt * *(const mc_v16 *)(dq0 + i + 219);
         }
-        g0[5] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 6 */
-        const float wt = w0[6];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 2496; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 157 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 157 + i);
+        {
+            const float wt = w0[2];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 157);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 173);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 189);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 205);
+            a4 += wt * *(const mc_v16 *)(dq0 + i + 221);
+            a5 += wt * *(const mc_v16 *)(dq0 + i + 237);
+            a6 += wt * *(const mc_v16 *)(dq0 + i + 253);
+            a7 += wt * *(const mc_v16 *)(dq0 + i + 269);
         }
-        g0[6] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 7 */
-        const float wt = w0[7];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 2496; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 158 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 158 + i);
+        {
+            const float wt = w0[1];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 158);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 174);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 190);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 206);
+            a4 += wt * *(const mc_v16 *)(dq0 + i + 222);
+            a5 += wt * *(const mc_v16 *)(dq0 + i + 238);
+            a6 += wt * *(const mc_v16 *)(dq0 + i + 254);
+            a7 += wt * *(const mc_v16 *)(dq0 + i + 270);
         }
-        g0[7] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 8 */
-        const float wt = w0[8];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 2496; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 159 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 159 + i);
+        {
+            const float wt = w0[0];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 159);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 175);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 191);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 207);
+            a4 += wt * *(const mc_v16 *)(dq0 + i + 223);
+            a5 += wt * *(const mc_v16 *)(dq0 + i + 239);
+            a6 += wt * *(const mc_v16 *)(dq0 + i + 255);
+            a7 += wt * *(const mc_v16 *)(dq0 + i + 271);
         }
-        g0[8] += mc_v16_sum(&acc);
-    }
-    for (int oy = 0; oy < 48; oy++)
-        memcpy(dg + oy * 52, d1 + oy * 48, 48 * sizeof(float));
-    {
-        /* kernel 1, tap 0 */
-        const float wt = w1[0];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 2496; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 0 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 0 + i);
+        {
+            const float wt = w1[24];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 0);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 16);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 32);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 48);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 64);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 80);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 96);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 112);
         }
-        g1[0] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 1 */
-        const float wt = w1[1];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 2496; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 1 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 1 + i);
+        {
+            const float wt = w1[23];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 1);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 17);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 33);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 49);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 65);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 81);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 97);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 113);
         }
-        g1[1] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 2 */
-        const float wt = w1[2];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 2496; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 2 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 2 + i);
+        {
+            const float wt = w1[22];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 2);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 18);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 34);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 50);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 66);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 82);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 98);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 114);
         }
-        g1[2] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 3 */
-        const float wt = w1[3];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 2496; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 3 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 3 + i);
+        {
+            const float wt = w1[21];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 3);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 19);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 35);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 51);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 67);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 83);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 99);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 115);
         }
-        g1[3] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 4 */
-        const float wt = w1[4];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 2496; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 4 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 4 + i);
+        {
+            const float wt = w1[20];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 4);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 20);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 36);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 52);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 68);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 84);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 100);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 116);
         }
-        g1[4] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 5 */
-        const float wt = w1[5];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 2496; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 52 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 52 + i);
+        {
+            const float wt = w1[19];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 52);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 68);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 84);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 100);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 116);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 132);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 148);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 164);
         }
-        g1[5] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 6 */
-        const float wt = w1[6];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 2496; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 53 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 53 + i);
+        {
+            const float wt = w1[18];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 53);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 69);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 85);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 101);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 117);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 133);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 149);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 165);
         }
-        g1[6] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 7 */
-        const float wt = w1[7];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 2496; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 54 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 54 + i);
+        {
+            const float wt = w1[17];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 54);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 70);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 86);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 102);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 118);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 134);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 150);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 166);
         }
-        g1[7] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 8 */
-        const float wt = w1[8];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 2496; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 55 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 55 + i);
+        {
+            const float wt = w1[16];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 55);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 71);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 87);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 103);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 119);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 135);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 151);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 167);
         }
-        g1[8] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 9 */
-        const float wt = w1[9];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 2496; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 56 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 56 + i);
+        {
+            const float wt = w1[15];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 56);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 72);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 88);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 104);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 120);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 136);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 152);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 168);
         }
-        g1[9] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 10 */
-        const float wt = w1[10];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 2496; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 104 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 104 + i);
+        {
+            const float wt = w1[14];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 104);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 120);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 136);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 152);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 168);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 184);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 200);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 216);
         }
-        g1[10] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 11 */
-        const float wt = w1[11];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 2496; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 105 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 105 + i);
+        {
+            const float wt = w1[13];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 105);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 121);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 137);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 153);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 169);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 185);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 201);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 217);
         }
-        g1[11] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 12 */
-        const float wt = w1[12];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 2496; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 106 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 106 + i);
+        {
+            const float wt = w1[12];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 106);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 122);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 138);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 154);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 170);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 186);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 202);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 218);
         }
-        g1[12] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 13 */
-        const float wt = w1[13];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 2496; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 107 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 107 + i);
+        {
+            const float wt = w1[11];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 107);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 123);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 139);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 155);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 171);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 187);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 203);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 219);
         }
-        g1[13] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 14 */
-        const float wt = w1[14];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 2496; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 108 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 108 + i);
+        {
+            const float wt = w1[10];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 108);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 124);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 140);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 156);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 172);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 188);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 204);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 220);
         }
-        g1[14] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 15 */
-        const float wt = w1[15];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 2496; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 156 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 156 + i);
+        {
+            const float wt = w1[9];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 156);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 172);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 188);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 204);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 220);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 236);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 252);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 268);
         }
-        g1[15] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 16 */
-        const float wt = w1[16];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 2496; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 157 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 157 + i);
+        {
+            const float wt = w1[8];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 157);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 173);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 189);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 205);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 221);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 237);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 253);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 269);
         }
-        g1[16] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 17 */
-        const float wt = w1[17];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 2496; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 158 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 158 + i);
+        {
+            const float wt = w1[7];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 158);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 174);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 190);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 206);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 222);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 238);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 254);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 270);
         }
-        g1[17] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 18 */
-        const float wt = w1[18];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 2496; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 159 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 159 + i);
+        {
+            const float wt = w1[6];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 159);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 175);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 191);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 207);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 223);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 239);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 255);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 271);
         }
-        g1[18] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 19 */
-        const float wt = w1[19];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 2496; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 160 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 160 + i);
+        {
+            const float wt = w1[5];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 160);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 176);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 192);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 208);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 224);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 240);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 256);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 272);
         }
-        g1[19] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 20 */
-        const float wt = w1[20];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 2496; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 208 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 208 + i);
+        {
+            const float wt = w1[4];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 208);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 224);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 240);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 256);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 272);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 288);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 304);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 320);
         }
-        g1[20] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 21 */
-        const float wt = w1[21];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 2496; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 209 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 209 + i);
+        {
+            const float wt = w1[3];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 209);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 225);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 241);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 257);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 273);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 289);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 305);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 321);
         }
-        g1[21] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 22 */
-        const float wt = w1[22];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 2496; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 210 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 210 + i);
+        {
+            const float wt = w1[2];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 210);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 226);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 242);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 258);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 274);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 290);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 306);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 322);
         }
-        g1[22] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 23 */
-        const float wt = w1[23];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 2496; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 211 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 211 + i);
+        {
+            const float wt = w1[1];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 211);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 227);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 243);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 259);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 275);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 291);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 307);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 323);
         }
-        g1[23] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 24 */
-        const float wt = w1[24];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 2496; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 212 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 212 + i);
+        {
+            const float wt = w1[0];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 212);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 228);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 244);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 260);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 276);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 292);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 308);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 324);
         }
-        g1[24] += mc_v16_sum(&acc);
+        *(mc_v16 *)(dxg + i + 0) = a0;
+        *(mc_v16 *)(dxg + i + 16) = a1;
+        *(mc_v16 *)(dxg + i + 32) = a2;
+        *(mc_v16 *)(dxg + i + 48) = a3;
+        *(mc_v16 *)(dxg + i + 64) = a4;
+        *(mc_v16 *)(dxg + i + 80) = a5;
+        *(mc_v16 *)(dxg + i + 96) = a6;
+        *(mc_v16 *)(dxg + i + 112) = a7;
     }
     for (int iy = 0; iy < 48; iy++)
         for (int ix = 0; ix < 48; ix++)
-            dxc[iy * 48 + ix] += dxp[(iy + 2) * 52 + 2 + ix];
+            dxc[iy * 48 + ix] += dxg[iy * 52 + ix];
+    {
+        /* kernel 0, row 0 */
+        const float *restrict dg = dq0 + 106;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a0_2 = {0};
+        mc_v16 a0_3 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a1_2 = {0};
+        mc_v16 a1_3 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a2_2 = {0};
+        mc_v16 a2_3 = {0};
+        for (int i = 0; i < 2560; i += 64) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            const mc_v16 d2 = *(const mc_v16 *)(dg + i + 32);
+            const mc_v16 d3 = *(const mc_v16 *)(dg + i + 48);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 53);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 69);
+            a0_2 += d2 * *(const mc_v16 *)(xp + i + 85);
+            a0_3 += d3 * *(const mc_v16 *)(xp + i + 101);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 54);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 70);
+            a1_2 += d2 * *(const mc_v16 *)(xp + i + 86);
+            a1_3 += d3 * *(const mc_v16 *)(xp + i + 102);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 55);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 71);
+            a2_2 += d2 * *(const mc_v16 *)(xp + i + 87);
+            a2_3 += d3 * *(const mc_v16 *)(xp + i + 103);
+        }
+        ga[0] += a0_0 + a0_1 + a0_2 + a0_3;
+        ga[1] += a1_0 + a1_1 + a1_2 + a1_3;
+        ga[2] += a2_0 + a2_1 + a2_2 + a2_3;
+    }
+    {
+        /* kernel 0, row 1 */
+        const float *restrict dg = dq0 + 106;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a0_2 = {0};
+        mc_v16 a0_3 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a1_2 = {0};
+        mc_v16 a1_3 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a2_2 = {0};
+        mc_v16 a2_3 = {0};
+        for (int i = 0; i < 2560; i += 64) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            const mc_v16 d2 = *(const mc_v16 *)(dg + i + 32);
+            const mc_v16 d3 = *(const mc_v16 *)(dg + i + 48);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 105);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 121);
+            a0_2 += d2 * *(const mc_v16 *)(xp + i + 137);
+            a0_3 += d3 * *(const mc_v16 *)(xp + i + 153);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 106);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 122);
+            a1_2 += d2 * *(const mc_v16 *)(xp + i + 138);
+            a1_3 += d3 * *(const mc_v16 *)(xp + i + 154);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 107);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 123);
+            a2_2 += d2 * *(const mc_v16 *)(xp + i + 139);
+            a2_3 += d3 * *(const mc_v16 *)(xp + i + 155);
+        }
+        ga[3] += a0_0 + a0_1 + a0_2 + a0_3;
+        ga[4] += a1_0 + a1_1 + a1_2 + a1_3;
+        ga[5] += a2_0 + a2_1 + a2_2 + a2_3;
+    }
+    {
+        /* kernel 0, row 2 */
+        const float *restrict dg = dq0 + 106;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a0_2 = {0};
+        mc_v16 a0_3 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a1_2 = {0};
+        mc_v16 a1_3 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a2_2 = {0};
+        mc_v16 a2_3 = {0};
+        for (int i = 0; i < 2560; i += 64) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            const mc_v16 d2 = *(const mc_v16 *)(dg + i + 32);
+            const mc_v16 d3 = *(const mc_v16 *)(dg + i + 48);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 157);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 173);
+            a0_2 += d2 * *(const mc_v16 *)(xp + i + 189);
+            a0_3 += d3 * *(const mc_v16 *)(xp + i + 205);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 158);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 174);
+            a1_2 += d2 * *(const mc_v16 *)(xp + i + 190);
+            a1_3 += d3 * *(const mc_v16 *)(xp + i + 206);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 159);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 175);
+            a2_2 += d2 * *(const mc_v16 *)(xp + i + 191);
+            a2_3 += d3 * *(const mc_v16 *)(xp + i + 207);
+        }
+        ga[6] += a0_0 + a0_1 + a0_2 + a0_3;
+        ga[7] += a1_0 + a1_1 + a1_2 + a1_3;
+        ga[8] += a2_0 + a2_1 + a2_2 + a2_3;
+    }
+    {
+        /* kernel 1, row 0 */
+        const float *restrict dg = dq1 + 106;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a3_0 = {0};
+        mc_v16 a3_1 = {0};
+        mc_v16 a4_0 = {0};
+        mc_v16 a4_1 = {0};
+        for (int i = 0; i < 2560; i += 32) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 0);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 16);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 1);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 17);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 2);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 18);
+            a3_0 += d0 * *(const mc_v16 *)(xp + i + 3);
+            a3_1 += d1 * *(const mc_v16 *)(xp + i + 19);
+            a4_0 += d0 * *(const mc_v16 *)(xp + i + 4);
+            a4_1 += d1 * *(const mc_v16 *)(xp + i + 20);
+        }
+        ga[9] += a0_0 + a0_1;
+        ga[10] += a1_0 + a1_1;
+        ga[11] += a2_0 + a2_1;
+        ga[12] += a3_0 + a3_1;
+        ga[13] += a4_0 + a4_1;
+    }
+    {
+        /* kernel 1, row 1 */
+        const float *restrict dg = dq1 + 106;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a3_0 = {0};
+        mc_v16 a3_1 = {0};
+        mc_v16 a4_0 = {0};
+        mc_v16 a4_1 = {0};
+        for (int i = 0; i < 2560; i += 32) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 52);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 68);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 53);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 69);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 54);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 70);
+            a3_0 += d0 * *(const mc_v16 *)(xp + i + 55);
+            a3_1 += d1 * *(const mc_v16 *)(xp + i + 71);
+            a4_0 += d0 * *(const mc_v16 *)(xp + i + 56);
+            a4_1 += d1 * *(const mc_v16 *)(xp + i + 72);
+        }
+        ga[14] += a0_0 + a0_1;
+        ga[15] += a1_0 + a1_1;
+        ga[16] += a2_0 + a2_1;
+        ga[17] += a3_0 + a3_1;
+        ga[18] += a4_0 + a4_1;
+    }
+    {
+        /* kernel 1, row 2 */
+        const float *restrict dg = dq1 + 106;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a3_0 = {0};
+        mc_v16 a3_1 = {0};
+        mc_v16 a4_0 = {0};
+        mc_v16 a4_1 = {0};
+        for (int i = 0; i < 2560; i += 32) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 104);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 120);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 105);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 121);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 106);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 122);
+            a3_0 += d0 * *(const mc_v16 *)(xp + i + 107);
+            a3_1 += d1 * *(const mc_v16 *)(xp + i + 123);
+            a4_0 += d0 * *(const mc_v16 *)(xp + i + 108);
+            a4_1 += d1 * *(const mc_v16 *)(xp + i + 124);
+        }
+        ga[19] += a0_0 + a0_1;
+        ga[20] += a1_0 + a1_1;
+        ga[21] += a2_0 + a2_1;
+        ga[22] += a3_0 + a3_1;
+        ga[23] += a4_0 + a4_1;
+    }
+    {
+        /* kernel 1, row 3 */
+        const float *restrict dg = dq1 + 106;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a3_0 = {0};
+        mc_v16 a3_1 = {0};
+        mc_v16 a4_0 = {0};
+        mc_v16 a4_1 = {0};
+        for (int i = 0; i < 2560; i += 32) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 156);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 172);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 157);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 173);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 158);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 174);
+            a3_0 += d0 * *(const mc_v16 *)(xp + i + 159);
+            a3_1 += d1 * *(const mc_v16 *)(xp + i + 175);
+            a4_0 += d0 * *(const mc_v16 *)(xp + i + 160);
+            a4_1 += d1 * *(const mc_v16 *)(xp + i + 176);
+        }
+        ga[24] += a0_0 + a0_1;
+        ga[25] += a1_0 + a1_1;
+        ga[26] += a2_0 + a2_1;
+        ga[27] += a3_0 + a3_1;
+        ga[28] += a4_0 + a4_1;
+    }
+    {
+        /* kernel 1, row 4 */
+        const float *restrict dg = dq1 + 106;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a3_0 = {0};
+        mc_v16 a3_1 = {0};
+        mc_v16 a4_0 = {0};
+        mc_v16 a4_1 = {0};
+        for (int i = 0; i < 2560; i += 32) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 208);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 224);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 209);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 225);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 210);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 226);
+            a3_0 += d0 * *(const mc_v16 *)(xp + i + 211);
+            a3_1 += d1 * *(const mc_v16 *)(xp + i + 227);
+            a4_0 += d0 * *(const mc_v16 *)(xp + i + 212);
+            a4_1 += d1 * *(const mc_v16 *)(xp + i + 228);
+        }
+        ga[29] += a0_0 + a0_1;
+        ga[30] += a1_0 + a1_1;
+        ga[31] += a2_0 + a2_1;
+        ga[32] += a3_0 + a3_1;
+        ga[33] += a4_0 + a4_1;
+    }
 }
 
 void dw_k3_5_c144_48x48_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
@@ -2227,52 +5018,51 @@ void dw_k3_5_c144_48x48_s1_bwd(int n, const float *restrict x, const float *rest
     (void)dbias;
     MC_OMP_FOR
     for (int c = 0; c < 144; c++) {
-        float g0[9] = {0};
-        float g1[25] = {0};
+        mc_v16 ga[34];
+        memset(ga, 0, sizeof ga);
         double gb = 0; /* the bias gradient, with one kernel */
         for (int b = 0; b < n; b++) {
-            dw_k3_5_c144_48x48_s1_bwd_plane(x + ((long)b * 144 + c) * 2304, w, dy, dx + ((long)b * 144 + c) * 2304,
-                g0, g1, b, c);
+            dw_k3_5_c144_48x48_s1_bwd_plane(x + ((long)b * 144 + c) * 2304, w, dy, dx + ((long)b * 144 + c) * 2304, ga, b, c);
         }
         {
             float *restrict dw0 = dw + 0 + c * 9;
-            dw0[0] += g0[0];
-            dw0[1] += g0[1];
-            dw0[2] += g0[2];
-            dw0[3] += g0[3];
-            dw0[4] += g0[4];
-            dw0[5] += g0[5];
-            dw0[6] += g0[6];
-            dw0[7] += g0[7];
-            dw0[8] += g0[8];
+            dw0[0] += mc_v16_sum(&ga[0]);
+            dw0[1] += mc_v16_sum(&ga[1]);
+            dw0[2] += mc_v16_sum(&ga[2]);
+            dw0[3] += mc_v16_sum(&ga[3]);
+            dw0[4] += mc_v16_sum(&ga[4]);
+            dw0[5] += mc_v16_sum(&ga[5]);
+            dw0[6] += mc_v16_sum(&ga[6]);
+            dw0[7] += mc_v16_sum(&ga[7]);
+            dw0[8] += mc_v16_sum(&ga[8]);
         }
         {
             float *restrict dw1 = dw + 1296 + c * 25;
-            dw1[0] += g1[0];
-            dw1[1] += g1[1];
-            dw1[2] += g1[2];
-            dw1[3] += g1[3];
-            dw1[4] += g1[4];
-            dw1[5] += g1[5];
-            dw1[6] += g1[6];
-            dw1[7] += g1[7];
-            dw1[8] += g1[8];
-            dw1[9] += g1[9];
-            dw1[10] += g1[10];
-            dw1[11] += g1[11];
-            dw1[12] += g1[12];
-            dw1[13] += g1[13];
-            dw1[14] += g1[14];
-            dw1[15] += g1[15];
-            dw1[16] += g1[16];
-            dw1[17] += g1[17];
-            dw1[18] += g1[18];
-            dw1[19] += g1[19];
-            dw1[20] += g1[20];
-            dw1[21] += g1[21];
-            dw1[22] += g1[22];
-            dw1[23] += g1[23];
-            dw1[24] += g1[24];
+            dw1[0] += mc_v16_sum(&ga[9]);
+            dw1[1] += mc_v16_sum(&ga[10]);
+            dw1[2] += mc_v16_sum(&ga[11]);
+            dw1[3] += mc_v16_sum(&ga[12]);
+            dw1[4] += mc_v16_sum(&ga[13]);
+            dw1[5] += mc_v16_sum(&ga[14]);
+            dw1[6] += mc_v16_sum(&ga[15]);
+            dw1[7] += mc_v16_sum(&ga[16]);
+            dw1[8] += mc_v16_sum(&ga[17]);
+            dw1[9] += mc_v16_sum(&ga[18]);
+            dw1[10] += mc_v16_sum(&ga[19]);
+            dw1[11] += mc_v16_sum(&ga[20]);
+            dw1[12] += mc_v16_sum(&ga[21]);
+            dw1[13] += mc_v16_sum(&ga[22]);
+            dw1[14] += mc_v16_sum(&ga[23]);
+            dw1[15] += mc_v16_sum(&ga[24]);
+            dw1[16] += mc_v16_sum(&ga[25]);
+            dw1[17] += mc_v16_sum(&ga[26]);
+            dw1[18] += mc_v16_sum(&ga[27]);
+            dw1[19] += mc_v16_sum(&ga[28]);
+            dw1[20] += mc_v16_sum(&ga[29]);
+            dw1[21] += mc_v16_sum(&ga[30]);
+            dw1[22] += mc_v16_sum(&ga[31]);
+            dw1[23] += mc_v16_sum(&ga[32]);
+            dw1[24] += mc_v16_sum(&ga[33]);
         }
         (void)gb;
     }
@@ -2319,14 +5109,16 @@ void dw_k3_c144_48x48_s2_fwd(int n, const float *restrict x, const float *restri
         dw_k3_c144_48x48_s2_fwd_plane(x + (long)bc * 2304, w, bias, y, bc / 144, bc % 144);
 }
 
-/* Channel c of image b: its gradients go to dxc and the accumulators g. */
+/* Channel c of image b: its input gradient goes to dxc, its filter
+ * gradients into the accumulators ga. */
 static inline void dw_k3_c144_48x48_s2_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
-    float *restrict dxc, float *restrict g0, int b, int c)
+    float *restrict dxc, float *restrict ga, int b, int c)
 {
-    float xp[2500], dxp[2500] = {0};
+    float xp[2500];
     dw_k3_c144_48x48_s2_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     const float *restrict d0 = dy + ((long)b * 144 + 0 + c) * 576;
+    float dxp[2500] = {0};
     {
         /* kernel 0, tap 0 */
         const float wt = w0[0];
@@ -2343,7 +5135,7 @@ static inline void dw_k3_c144_48x48_s2_bwd_plane(const float *restrict xc, const
         float s = 0.0f;
         for (int ox = 0; ox < 24; ox++)
             s += acc[ox];
-        g0[0] += s;
+        ga[0] += s;
     }
     {
         /* kernel 0, tap 1 */
@@ -2361,7 +5153,7 @@ static inline void dw_k3_c144_48x48_s2_bwd_plane(const float *restrict xc, const
         float s = 0.0f;
         for (int ox = 0; ox < 24; ox++)
             s += acc[ox];
-        g0[1] += s;
+        ga[1] += s;
     }
     {
         /* kernel 0, tap 2 */
@@ -2379,7 +5171,7 @@ static inline void dw_k3_c144_48x48_s2_bwd_plane(const float *restrict xc, const
         float s = 0.0f;
         for (int ox = 0; ox < 24; ox++)
             s += acc[ox];
-        g0[2] += s;
+        ga[2] += s;
     }
     {
         /* kernel 0, tap 3 */
@@ -2397,7 +5189,7 @@ static inline void dw_k3_c144_48x48_s2_bwd_plane(const float *restrict xc, const
         float s = 0.0f;
         for (int ox = 0; ox < 24; ox++)
             s += acc[ox];
-        g0[3] += s;
+        ga[3] += s;
     }
     {
         /* kernel 0, tap 4 */
@@ -2415,7 +5207,7 @@ static inline void dw_k3_c144_48x48_s2_bwd_plane(const float *restrict xc, const
         float s = 0.0f;
         for (int ox = 0; ox < 24; ox++)
             s += acc[ox];
-        g0[4] += s;
+        ga[4] += s;
     }
     {
         /* kernel 0, tap 5 */
@@ -2433,7 +5225,7 @@ static inline void dw_k3_c144_48x48_s2_bwd_plane(const float *restrict xc, const
         float s = 0.0f;
         for (int ox = 0; ox < 24; ox++)
             s += acc[ox];
-        g0[5] += s;
+        ga[5] += s;
     }
     {
         /* kernel 0, tap 6 */
@@ -2451,7 +5243,7 @@ static inline void dw_k3_c144_48x48_s2_bwd_plane(const float *restrict xc, const
         float s = 0.0f;
         for (int ox = 0; ox < 24; ox++)
             s += acc[ox];
-        g0[6] += s;
+        ga[6] += s;
     }
     {
         /* kernel 0, tap 7 */
@@ -2469,7 +5261,7 @@ static inline void dw_k3_c144_48x48_s2_bwd_plane(const float *restrict xc, const
         float s = 0.0f;
         for (int ox = 0; ox < 24; ox++)
             s += acc[ox];
-        g0[7] += s;
+        ga[7] += s;
     }
     {
         /* kernel 0, tap 8 */
@@ -2487,7 +5279,7 @@ static inline void dw_k3_c144_48x48_s2_bwd_plane(const float *restrict xc, const
         float s = 0.0f;
         for (int ox = 0; ox < 24; ox++)
             s += acc[ox];
-        g0[8] += s;
+        ga[8] += s;
     }
     for (int iy = 0; iy < 48; iy++)
         for (int ix = 0; ix < 48; ix++)
@@ -2500,23 +5292,23 @@ void dw_k3_c144_48x48_s2_bwd(int n, const float *restrict x, const float *restri
     (void)dbias;
     MC_OMP_FOR
     for (int c = 0; c < 144; c++) {
-        float g0[9] = {0};
+        float ga[9];
+        memset(ga, 0, sizeof ga);
         double gb = 0; /* the bias gradient, with one kernel */
         for (int b = 0; b < n; b++) {
-            dw_k3_c144_48x48_s2_bwd_plane(x + ((long)b * 144 + c) * 2304, w, dy, dx + ((long)b * 144 + c) * 2304,
-                g0, b, c);
+            dw_k3_c144_48x48_s2_bwd_plane(x + ((long)b * 144 + c) * 2304, w, dy, dx + ((long)b * 144 + c) * 2304, ga, b, c);
         }
         {
             float *restrict dw0 = dw + 0 + c * 9;
-            dw0[0] += g0[0];
-            dw0[1] += g0[1];
-            dw0[2] += g0[2];
-            dw0[3] += g0[3];
-            dw0[4] += g0[4];
-            dw0[5] += g0[5];
-            dw0[6] += g0[6];
-            dw0[7] += g0[7];
-            dw0[8] += g0[8];
+            dw0[0] += ga[0];
+            dw0[1] += ga[1];
+            dw0[2] += ga[2];
+            dw0[3] += ga[3];
+            dw0[4] += ga[4];
+            dw0[5] += ga[5];
+            dw0[6] += ga[6];
+            dw0[7] += ga[7];
+            dw0[8] += ga[8];
         }
         (void)gb;
     }
@@ -2525,7 +5317,7 @@ void dw_k3_c144_48x48_s2_bwd(int n, const float *restrict x, const float *restri
 /* dw_k3_c192_24x24_s1: depthwise, kernels 3 on 192 channels of 24x24, stride 1 -> 192x24x24 */
 static inline void dw_k3_c192_24x24_s1_pad(const float *restrict xc, float *restrict xp)
 {
-    memset(xp, 0, sizeof(float) * 678);
+    memset(xp, 0, sizeof(float) * 694);
     for (int iy = 0; iy < 24; iy++)
         for (int ix = 0; ix < 24; ix++)
             xp[(iy + 1) * 26 + 1 + ix] = xc[iy * 24 + ix];
@@ -2536,25 +5328,129 @@ static inline void dw_k3_c192_24x24_s1_fwd_plane(const float *restrict xc, const
     float *restrict y, int b, int c)
 {
     (void)bias;
-    float xp[678];
+    float xp[694];
     dw_k3_c192_24x24_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     float *restrict y0 = y + ((long)b * 192 + 0 + c) * 576;
-    float yg0[624];
-    for (int i = 0; i < 624; i += 16) {
+    float yg0[640];
+    for (int i = 0; i < 640; i += 128) {
         const float *restrict p = xp + i;
         {
-            mc_v16 a = (mc_v16){0};
-            a += w0[0] * *(const mc_v16 *)(p + 0);
-            a += w0[1] * *(const mc_v16 *)(p + 1);
-            a += w0[2] * *(const mc_v16 *)(p + 2);
-            a += w0[3] * *(const mc_v16 *)(p + 26);
-            a += w0[4] * *(const mc_v16 *)(p + 27);
-            a += w0[5] * *(const mc_v16 *)(p + 28);
-            a += w0[6] * *(const mc_v16 *)(p + 52);
-            a += w0[7] * *(const mc_v16 *)(p + 53);
-            a += w0[8] * *(const mc_v16 *)(p + 54);
-            *(mc_v16 *)(yg0 + i) = a;
+            mc_v16 a0 = (mc_v16){0};
+            mc_v16 a1 = (mc_v16){0};
+            mc_v16 a2 = (mc_v16){0};
+            mc_v16 a3 = (mc_v16){0};
+            mc_v16 a4 = (mc_v16){0};
+            mc_v16 a5 = (mc_v16){0};
+            mc_v16 a6 = (mc_v16){0};
+            mc_v16 a7 = (mc_v16){0};
+            {
+                const float wt = w0[0];
+                a0 += wt * *(const mc_v16 *)(p + 0);
+                a1 += wt * *(const mc_v16 *)(p + 16);
+                a2 += wt * *(const mc_v16 *)(p + 32);
+                a3 += wt * *(const mc_v16 *)(p + 48);
+                a4 += wt * *(const mc_v16 *)(p + 64);
+                a5 += wt * *(const mc_v16 *)(p + 80);
+                a6 += wt * *(const mc_v16 *)(p + 96);
+                a7 += wt * *(const mc_v16 *)(p + 112);
+            }
+            {
+                const float wt = w0[1];
+                a0 += wt * *(const mc_v16 *)(p + 1);
+                a1 += wt * *(const mc_v16 *)(p + 17);
+                a2 += wt * *(const mc_v16 *)(p + 33);
+                a3 += wt * *(const mc_v16 *)(p + 49);
+                a4 += wt * *(const mc_v16 *)(p + 65);
+                a5 += wt * *(const mc_v16 *)(p + 81);
+                a6 += wt * *(const mc_v16 *)(p + 97);
+                a7 += wt * *(const mc_v16 *)(p + 113);
+            }
+            {
+                const float wt = w0[2];
+                a0 += wt * *(const mc_v16 *)(p + 2);
+                a1 += wt * *(const mc_v16 *)(p + 18);
+                a2 += wt * *(const mc_v16 *)(p + 34);
+                a3 += wt * *(const mc_v16 *)(p + 50);
+                a4 += wt * *(const mc_v16 *)(p + 66);
+                a5 += wt * *(const mc_v16 *)(p + 82);
+                a6 += wt * *(const mc_v16 *)(p + 98);
+                a7 += wt * *(const mc_v16 *)(p + 114);
+            }
+            {
+                const float wt = w0[3];
+                a0 += wt * *(const mc_v16 *)(p + 26);
+                a1 += wt * *(const mc_v16 *)(p + 42);
+                a2 += wt * *(const mc_v16 *)(p + 58);
+                a3 += wt * *(const mc_v16 *)(p + 74);
+                a4 += wt * *(const mc_v16 *)(p + 90);
+                a5 += wt * *(const mc_v16 *)(p + 106);
+                a6 += wt * *(const mc_v16 *)(p + 122);
+                a7 += wt * *(const mc_v16 *)(p + 138);
+            }
+            {
+                const float wt = w0[4];
+                a0 += wt * *(const mc_v16 *)(p + 27);
+                a1 += wt * *(const mc_v16 *)(p + 43);
+                a2 += wt * *(const mc_v16 *)(p + 59);
+                a3 += wt * *(const mc_v16 *)(p + 75);
+                a4 += wt * *(const mc_v16 *)(p + 91);
+                a5 += wt * *(const mc_v16 *)(p + 107);
+                a6 += wt * *(const mc_v16 *)(p + 123);
+                a7 += wt * *(const mc_v16 *)(p + 139);
+            }
+            {
+                const float wt = w0[5];
+                a0 += wt * *(const mc_v16 *)(p + 28);
+                a1 += wt * *(const mc_v16 *)(p + 44);
+                a2 += wt * *(const mc_v16 *)(p + 60);
+                a3 += wt * *(const mc_v16 *)(p + 76);
+                a4 += wt * *(const mc_v16 *)(p + 92);
+                a5 += wt * *(const mc_v16 *)(p + 108);
+                a6 += wt * *(const mc_v16 *)(p + 124);
+                a7 += wt * *(const mc_v16 *)(p + 140);
+            }
+            {
+                const float wt = w0[6];
+                a0 += wt * *(const mc_v16 *)(p + 52);
+                a1 += wt * *(const mc_v16 *)(p + 68);
+                a2 += wt * *(const mc_v16 *)(p + 84);
+                a3 += wt * *(const mc_v16 *)(p + 100);
+                a4 += wt * *(const mc_v16 *)(p + 116);
+                a5 += wt * *(const mc_v16 *)(p + 132);
+                a6 += wt * *(const mc_v16 *)(p + 148);
+                a7 += wt * *(const mc_v16 *)(p + 164);
+            }
+            {
+                const float wt = w0[7];
+                a0 += wt * *(const mc_v16 *)(p + 53);
+                a1 += wt * *(const mc_v16 *)(p + 69);
+                a2 += wt * *(const mc_v16 *)(p + 85);
+                a3 += wt * *(const mc_v16 *)(p + 101);
+                a4 += wt * *(const mc_v16 *)(p + 117);
+                a5 += wt * *(const mc_v16 *)(p + 133);
+                a6 += wt * *(const mc_v16 *)(p + 149);
+                a7 += wt * *(const mc_v16 *)(p + 165);
+            }
+            {
+                const float wt = w0[8];
+                a0 += wt * *(const mc_v16 *)(p + 54);
+                a1 += wt * *(const mc_v16 *)(p + 70);
+                a2 += wt * *(const mc_v16 *)(p + 86);
+                a3 += wt * *(const mc_v16 *)(p + 102);
+                a4 += wt * *(const mc_v16 *)(p + 118);
+                a5 += wt * *(const mc_v16 *)(p + 134);
+                a6 += wt * *(const mc_v16 *)(p + 150);
+                a7 += wt * *(const mc_v16 *)(p + 166);
+            }
+            *(mc_v16 *)(yg0 + i + 0) = a0;
+            *(mc_v16 *)(yg0 + i + 16) = a1;
+            *(mc_v16 *)(yg0 + i + 32) = a2;
+            *(mc_v16 *)(yg0 + i + 48) = a3;
+            *(mc_v16 *)(yg0 + i + 64) = a4;
+            *(mc_v16 *)(yg0 + i + 80) = a5;
+            *(mc_v16 *)(yg0 + i + 96) = a6;
+            *(mc_v16 *)(yg0 + i + 112) = a7;
         }
     }
     for (int oy = 0; oy < 24; oy++) {
@@ -2569,119 +5465,249 @@ void dw_k3_c192_24x24_s1_fwd(int n, const float *restrict x, const float *restri
         dw_k3_c192_24x24_s1_fwd_plane(x + (long)bc * 576, w, bias, y, bc / 192, bc % 192);
 }
 
-/* Channel c of image b: its gradients go to dxc and the accumulators g. */
+/* Channel c of image b: its input gradient goes to dxc, its filter
+ * gradients into the accumulators ga. */
 static inline void dw_k3_c192_24x24_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
-    float *restrict dxc, float *restrict g0, int b, int c)
+    float *restrict dxc, mc_v16 *restrict ga, int b, int c)
 {
-    float xp[678], dxp[678] = {0};
+    float xp[694];
     dw_k3_c192_24x24_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     const float *restrict d0 = dy + ((long)b * 192 + 0 + c) * 576;
-    float dg[624] = {0};
-    for (int oy = 0; oy < 24; oy++)
-        memcpy(dg + oy * 26, d0 + oy * 24, 24 * sizeof(float));
-    {
-        /* kernel 0, tap 0 */
-        const float wt = w0[0];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 624; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 0 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 0 + i);
+    float dxg[640];
+    float dq0[694];
+    dw_k3_c192_24x24_s1_pad(d0, dq0);
+    for (int i = 0; i < 640; i += 128) {
+        mc_v16 a0 = {0};
+        mc_v16 a1 = {0};
+        mc_v16 a2 = {0};
+        mc_v16 a3 = {0};
+        mc_v16 a4 = {0};
+        mc_v16 a5 = {0};
+        mc_v16 a6 = {0};
+        mc_v16 a7 = {0};
+        {
+            const float wt = w0[8];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 0);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 16);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 32);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 48);
+            a4 += wt * *(const mc_v16 *)(dq0 + i + 64);
+            a5 += wt * *(const mc_v16 *)(dq0 + i + 80);
+            a6 += wt * *(const mc_v16 *)(dq0 + i + 96);
+            a7 += wt * *(const mc_v16 *)(dq0 + i + 112);
         }
-        g0[0] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 1 */
-        const float wt = w0[1];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 624; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 1 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 1 + i);
+        {
+            const float wt = w0[7];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 1);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 17);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 33);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 49);
+            a4 += wt * *(const mc_v16 *)(dq0 + i + 65);
+            a5 += wt * *(const mc_v16 *)(dq0 + i + 81);
+            a6 += wt * *(const mc_v16 *)(dq0 + i + 97);
+            a7 += wt * *(const mc_v16 *)(dq0 + i + 113);
         }
-        g0[1] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 2 */
-        const float wt = w0[2];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 624; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 2 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 2 + i);
+        {
+            const float wt = w0[6];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 2);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 18);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 34);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 50);
+            a4 += wt * *(const mc_v16 *)(dq0 + i + 66);
+            a5 += wt * *(const mc_v16 *)(dq0 + i + 82);
+            a6 += wt * *(const mc_v16 *)(dq0 + i + 98);
+            a7 += wt * *(const mc_v16 *)(dq0 + i + 114);
         }
-        g0[2] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 3 */
-        const float wt = w0[3];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 624; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 26 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 26 + i);
+        {
+            const float wt = w0[5];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 26);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 42);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 58);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 74);
+            a4 += wt * *(const mc_v16 *)(dq0 + i + 90);
+            a5 += wt * *(const mc_v16 *)(dq0 + i + 106);
+            a6 += wt * *(const mc_v16 *)(dq0 + i + 122);
+            a7 += wt * *(const mc_v16 *)(dq0 + i + 138);
         }
-        g0[3] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 4 */
-        const float wt = w0[4];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 624; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 27 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 27 + i);
+        {
+            const float wt = w0[4];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 27);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 43);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 59);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 75);
+            a4 += wt * *(const mc_v16 *)(dq0 + i + 91);
+            a5 += wt * *(const mc_v16 *)(dq0 + i + 107);
+            a6 += wt * *(const mc_v16 *)(dq0 + i + 123);
+            a7 += wt * *(const mc_v16 *)(dq0 + i + 139);
         }
-        g0[4] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 5 */
-        const float wt = w0[5];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 624; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 28 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 28 + i);
+        {
+            const float wt = w0[3];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 28);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 44);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 60);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 76);
+            a4 += wt * *(const mc_v16 *)(dq0 + i + 92);
+            a5 += wt * *(const mc_v16 *)(dq0 + i + 108);
+            a6 += wt * *(const mc_v16 *)(dq0 + i + 124);
+            a7 += wt * *(const mc_v16 *)(dq0 + i + 140);
         }
-        g0[5] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 6 */
-        const float wt = w0[6];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 624; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 52 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 52 + i);
+        {
+            const float wt = w0[2];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 52);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 68);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 84);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 100);
+            a4 += wt * *(const mc_v16 *)(dq0 + i + 116);
+            a5 += wt * *(const mc_v16 *)(dq0 + i + 132);
+            a6 += wt * *(const mc_v16 *)(dq0 + i + 148);
+            a7 += wt * *(const mc_v16 *)(dq0 + i + 164);
         }
-        g0[6] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 7 */
-        const float wt = w0[7];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 624; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 53 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 53 + i);
+        {
+            const float wt = w0[1];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 53);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 69);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 85);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 101);
+            a4 += wt * *(const mc_v16 *)(dq0 + i + 117);
+            a5 += wt * *(const mc_v16 *)(dq0 + i + 133);
+            a6 += wt * *(const mc_v16 *)(dq0 + i + 149);
+            a7 += wt * *(const mc_v16 *)(dq0 + i + 165);
         }
-        g0[7] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 8 */
-        const float wt = w0[8];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 624; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 54 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 54 + i);
+        {
+            const float wt = w0[0];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 54);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 70);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 86);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 102);
+            a4 += wt * *(const mc_v16 *)(dq0 + i + 118);
+            a5 += wt * *(const mc_v16 *)(dq0 + i + 134);
+            a6 += wt * *(const mc_v16 *)(dq0 + i + 150);
+            a7 += wt * *(const mc_v16 *)(dq0 + i + 166);
         }
-        g0[8] += mc_v16_sum(&acc);
+        *(mc_v16 *)(dxg + i + 0) = a0;
+        *(mc_v16 *)(dxg + i + 16) = a1;
+        *(mc_v16 *)(dxg + i + 32) = a2;
+        *(mc_v16 *)(dxg + i + 48) = a3;
+        *(mc_v16 *)(dxg + i + 64) = a4;
+        *(mc_v16 *)(dxg + i + 80) = a5;
+        *(mc_v16 *)(dxg + i + 96) = a6;
+        *(mc_v16 *)(dxg + i + 112) = a7;
     }
     for (int iy = 0; iy < 24; iy++)
         for (int ix = 0; ix < 24; ix++)
-            dxc[iy * 24 + ix] += dxp[(iy + 1) * 26 + 1 + ix];
+            dxc[iy * 24 + ix] += dxg[iy * 26 + ix];
+    {
+        /* kernel 0, row 0 */
+        const float *restrict dg = dq0 + 27;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a0_2 = {0};
+        mc_v16 a0_3 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a1_2 = {0};
+        mc_v16 a1_3 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a2_2 = {0};
+        mc_v16 a2_3 = {0};
+        for (int i = 0; i < 640; i += 64) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            const mc_v16 d2 = *(const mc_v16 *)(dg + i + 32);
+            const mc_v16 d3 = *(const mc_v16 *)(dg + i + 48);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 0);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 16);
+            a0_2 += d2 * *(const mc_v16 *)(xp + i + 32);
+            a0_3 += d3 * *(const mc_v16 *)(xp + i + 48);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 1);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 17);
+            a1_2 += d2 * *(const mc_v16 *)(xp + i + 33);
+            a1_3 += d3 * *(const mc_v16 *)(xp + i + 49);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 2);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 18);
+            a2_2 += d2 * *(const mc_v16 *)(xp + i + 34);
+            a2_3 += d3 * *(const mc_v16 *)(xp + i + 50);
+        }
+        ga[0] += a0_0 + a0_1 + a0_2 + a0_3;
+        ga[1] += a1_0 + a1_1 + a1_2 + a1_3;
+        ga[2] += a2_0 + a2_1 + a2_2 + a2_3;
+    }
+    {
+        /* kernel 0, row 1 */
+        const float *restrict dg = dq0 + 27;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a0_2 = {0};
+        mc_v16 a0_3 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a1_2 = {0};
+        mc_v16 a1_3 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a2_2 = {0};
+        mc_v16 a2_3 = {0};
+        for (int i = 0; i < 640; i += 64) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            const mc_v16 d2 = *(const mc_v16 *)(dg + i + 32);
+            const mc_v16 d3 = *(const mc_v16 *)(dg + i + 48);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 26);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 42);
+            a0_2 += d2 * *(const mc_v16 *)(xp + i + 58);
+            a0_3 += d3 * *(const mc_v16 *)(xp + i + 74);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 27);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 43);
+            a1_2 += d2 * *(const mc_v16 *)(xp + i + 59);
+            a1_3 += d3 * *(const mc_v16 *)(xp + i + 75);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 28);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 44);
+            a2_2 += d2 * *(const mc_v16 *)(xp + i + 60);
+            a2_3 += d3 * *(const mc_v16 *)(xp + i + 76);
+        }
+        ga[3] += a0_0 + a0_1 + a0_2 + a0_3;
+        ga[4] += a1_0 + a1_1 + a1_2 + a1_3;
+        ga[5] += a2_0 + a2_1 + a2_2 + a2_3;
+    }
+    {
+        /* kernel 0, row 2 */
+        const float *restrict dg = dq0 + 27;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a0_2 = {0};
+        mc_v16 a0_3 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a1_2 = {0};
+        mc_v16 a1_3 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a2_2 = {0};
+        mc_v16 a2_3 = {0};
+        for (int i = 0; i < 640; i += 64) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            const mc_v16 d2 = *(const mc_v16 *)(dg + i + 32);
+            const mc_v16 d3 = *(const mc_v16 *)(dg + i + 48);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 52);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 68);
+            a0_2 += d2 * *(const mc_v16 *)(xp + i + 84);
+            a0_3 += d3 * *(const mc_v16 *)(xp + i + 100);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 53);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 69);
+            a1_2 += d2 * *(const mc_v16 *)(xp + i + 85);
+            a1_3 += d3 * *(const mc_v16 *)(xp + i + 101);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 54);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 70);
+            a2_2 += d2 * *(const mc_v16 *)(xp + i + 86);
+            a2_3 += d3 * *(const mc_v16 *)(xp + i + 102);
+        }
+        ga[6] += a0_0 + a0_1 + a0_2 + a0_3;
+        ga[7] += a1_0 + a1_1 + a1_2 + a1_3;
+        ga[8] += a2_0 + a2_1 + a2_2 + a2_3;
+    }
 }
 
 void dw_k3_c192_24x24_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
@@ -2690,23 +5716,23 @@ void dw_k3_c192_24x24_s1_bwd(int n, const float *restrict x, const float *restri
     (void)dbias;
     MC_OMP_FOR
     for (int c = 0; c < 192; c++) {
-        float g0[9] = {0};
+        mc_v16 ga[9];
+        memset(ga, 0, sizeof ga);
         double gb = 0; /* the bias gradient, with one kernel */
         for (int b = 0; b < n; b++) {
-            dw_k3_c192_24x24_s1_bwd_plane(x + ((long)b * 192 + c) * 576, w, dy, dx + ((long)b * 192 + c) * 576,
-                g0, b, c);
+            dw_k3_c192_24x24_s1_bwd_plane(x + ((long)b * 192 + c) * 576, w, dy, dx + ((long)b * 192 + c) * 576, ga, b, c);
         }
         {
             float *restrict dw0 = dw + 0 + c * 9;
-            dw0[0] += g0[0];
-            dw0[1] += g0[1];
-            dw0[2] += g0[2];
-            dw0[3] += g0[3];
-            dw0[4] += g0[4];
-            dw0[5] += g0[5];
-            dw0[6] += g0[6];
-            dw0[7] += g0[7];
-            dw0[8] += g0[8];
+            dw0[0] += mc_v16_sum(&ga[0]);
+            dw0[1] += mc_v16_sum(&ga[1]);
+            dw0[2] += mc_v16_sum(&ga[2]);
+            dw0[3] += mc_v16_sum(&ga[3]);
+            dw0[4] += mc_v16_sum(&ga[4]);
+            dw0[5] += mc_v16_sum(&ga[5]);
+            dw0[6] += mc_v16_sum(&ga[6]);
+            dw0[7] += mc_v16_sum(&ga[7]);
+            dw0[8] += mc_v16_sum(&ga[8]);
         }
         (void)gb;
     }
@@ -2753,14 +5779,16 @@ void dw_k3_c192_24x24_s2_fwd(int n, const float *restrict x, const float *restri
         dw_k3_c192_24x24_s2_fwd_plane(x + (long)bc * 576, w, bias, y, bc / 192, bc % 192);
 }
 
-/* Channel c of image b: its gradients go to dxc and the accumulators g. */
+/* Channel c of image b: its input gradient goes to dxc, its filter
+ * gradients into the accumulators ga. */
 static inline void dw_k3_c192_24x24_s2_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
-    float *restrict dxc, float *restrict g0, int b, int c)
+    float *restrict dxc, float *restrict ga, int b, int c)
 {
-    float xp[676], dxp[676] = {0};
+    float xp[676];
     dw_k3_c192_24x24_s2_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     const float *restrict d0 = dy + ((long)b * 192 + 0 + c) * 144;
+    float dxp[676] = {0};
     {
         /* kernel 0, tap 0 */
         const float wt = w0[0];
@@ -2777,7 +5805,7 @@ static inline void dw_k3_c192_24x24_s2_bwd_plane(const float *restrict xc, const
         float s = 0.0f;
         for (int ox = 0; ox < 12; ox++)
             s += acc[ox];
-        g0[0] += s;
+        ga[0] += s;
     }
     {
         /* kernel 0, tap 1 */
@@ -2795,7 +5823,7 @@ static inline void dw_k3_c192_24x24_s2_bwd_plane(const float *restrict xc, const
         float s = 0.0f;
         for (int ox = 0; ox < 12; ox++)
             s += acc[ox];
-        g0[1] += s;
+        ga[1] += s;
     }
     {
         /* kernel 0, tap 2 */
@@ -2813,7 +5841,7 @@ static inline void dw_k3_c192_24x24_s2_bwd_plane(const float *restrict xc, const
         float s = 0.0f;
         for (int ox = 0; ox < 12; ox++)
             s += acc[ox];
-        g0[2] += s;
+        ga[2] += s;
     }
     {
         /* kernel 0, tap 3 */
@@ -2831,7 +5859,7 @@ static inline void dw_k3_c192_24x24_s2_bwd_plane(const float *restrict xc, const
         float s = 0.0f;
         for (int ox = 0; ox < 12; ox++)
             s += acc[ox];
-        g0[3] += s;
+        ga[3] += s;
     }
     {
         /* kernel 0, tap 4 */
@@ -2849,7 +5877,7 @@ static inline void dw_k3_c192_24x24_s2_bwd_plane(const float *restrict xc, const
         float s = 0.0f;
         for (int ox = 0; ox < 12; ox++)
             s += acc[ox];
-        g0[4] += s;
+        ga[4] += s;
     }
     {
         /* kernel 0, tap 5 */
@@ -2867,7 +5895,7 @@ static inline void dw_k3_c192_24x24_s2_bwd_plane(const float *restrict xc, const
         float s = 0.0f;
         for (int ox = 0; ox < 12; ox++)
             s += acc[ox];
-        g0[5] += s;
+        ga[5] += s;
     }
     {
         /* kernel 0, tap 6 */
@@ -2885,7 +5913,7 @@ static inline void dw_k3_c192_24x24_s2_bwd_plane(const float *restrict xc, const
         float s = 0.0f;
         for (int ox = 0; ox < 12; ox++)
             s += acc[ox];
-        g0[6] += s;
+        ga[6] += s;
     }
     {
         /* kernel 0, tap 7 */
@@ -2903,7 +5931,7 @@ static inline void dw_k3_c192_24x24_s2_bwd_plane(const float *restrict xc, const
         float s = 0.0f;
         for (int ox = 0; ox < 12; ox++)
             s += acc[ox];
-        g0[7] += s;
+        ga[7] += s;
     }
     {
         /* kernel 0, tap 8 */
@@ -2921,7 +5949,7 @@ static inline void dw_k3_c192_24x24_s2_bwd_plane(const float *restrict xc, const
         float s = 0.0f;
         for (int ox = 0; ox < 12; ox++)
             s += acc[ox];
-        g0[8] += s;
+        ga[8] += s;
     }
     for (int iy = 0; iy < 24; iy++)
         for (int ix = 0; ix < 24; ix++)
@@ -2934,23 +5962,23 @@ void dw_k3_c192_24x24_s2_bwd(int n, const float *restrict x, const float *restri
     (void)dbias;
     MC_OMP_FOR
     for (int c = 0; c < 192; c++) {
-        float g0[9] = {0};
+        float ga[9];
+        memset(ga, 0, sizeof ga);
         double gb = 0; /* the bias gradient, with one kernel */
         for (int b = 0; b < n; b++) {
-            dw_k3_c192_24x24_s2_bwd_plane(x + ((long)b * 192 + c) * 576, w, dy, dx + ((long)b * 192 + c) * 576,
-                g0, b, c);
+            dw_k3_c192_24x24_s2_bwd_plane(x + ((long)b * 192 + c) * 576, w, dy, dx + ((long)b * 192 + c) * 576, ga, b, c);
         }
         {
             float *restrict dw0 = dw + 0 + c * 9;
-            dw0[0] += g0[0];
-            dw0[1] += g0[1];
-            dw0[2] += g0[2];
-            dw0[3] += g0[3];
-            dw0[4] += g0[4];
-            dw0[5] += g0[5];
-            dw0[6] += g0[6];
-            dw0[7] += g0[7];
-            dw0[8] += g0[8];
+            dw0[0] += ga[0];
+            dw0[1] += ga[1];
+            dw0[2] += ga[2];
+            dw0[3] += ga[3];
+            dw0[4] += ga[4];
+            dw0[5] += ga[5];
+            dw0[6] += ga[6];
+            dw0[7] += ga[7];
+            dw0[8] += ga[8];
         }
         (void)gb;
     }
@@ -2959,7 +5987,7 @@ void dw_k3_c192_24x24_s2_bwd(int n, const float *restrict x, const float *restri
 /* dw_k3_c384_12x12_s1: depthwise, kernels 3 on 384 channels of 12x12, stride 1 -> 384x12x12 */
 static inline void dw_k3_c384_12x12_s1_pad(const float *restrict xc, float *restrict xp)
 {
-    memset(xp, 0, sizeof(float) * 206);
+    memset(xp, 0, sizeof(float) * 222);
     for (int iy = 0; iy < 12; iy++)
         for (int ix = 0; ix < 12; ix++)
             xp[(iy + 1) * 14 + 1 + ix] = xc[iy * 12 + ix];
@@ -2970,25 +5998,85 @@ static inline void dw_k3_c384_12x12_s1_fwd_plane(const float *restrict xc, const
     float *restrict y, int b, int c)
 {
     (void)bias;
-    float xp[206];
+    float xp[222];
     dw_k3_c384_12x12_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     float *restrict y0 = y + ((long)b * 384 + 0 + c) * 144;
-    float yg0[176];
-    for (int i = 0; i < 176; i += 16) {
+    float yg0[192];
+    for (int i = 0; i < 192; i += 64) {
         const float *restrict p = xp + i;
         {
-            mc_v16 a = (mc_v16){0};
-            a += w0[0] * *(const mc_v16 *)(p + 0);
-            a += w0[1] * *(const mc_v16 *)(p + 1);
-            a += w0[2] * *(const mc_v16 *)(p + 2);
-            a += w0[3] * *(const mc_v16 *)(p + 14);
-            a += w0[4] * *(const mc_v16 *)(p + 15);
-            a += w0[5] * *(const mc_v16 *)(p + 16);
-            a += w0[6] * *(const mc_v16 *)(p + 28);
-            a += w0[7] * *(const mc_v16 *)(p + 29);
-            a += w0[8] * *(const mc_v16 *)(p + 30);
-            *(mc_v16 *)(yg0 + i) = a;
+            mc_v16 a0 = (mc_v16){0};
+            mc_v16 a1 = (mc_v16){0};
+            mc_v16 a2 = (mc_v16){0};
+            mc_v16 a3 = (mc_v16){0};
+            {
+                const float wt = w0[0];
+                a0 += wt * *(const mc_v16 *)(p + 0);
+                a1 += wt * *(const mc_v16 *)(p + 16);
+                a2 += wt * *(const mc_v16 *)(p + 32);
+                a3 += wt * *(const mc_v16 *)(p + 48);
+            }
+            {
+                const float wt = w0[1];
+                a0 += wt * *(const mc_v16 *)(p + 1);
+                a1 += wt * *(const mc_v16 *)(p + 17);
+                a2 += wt * *(const mc_v16 *)(p + 33);
+                a3 += wt * *(const mc_v16 *)(p + 49);
+            }
+            {
+                const float wt = w0[2];
+                a0 += wt * *(const mc_v16 *)(p + 2);
+                a1 += wt * *(const mc_v16 *)(p + 18);
+                a2 += wt * *(const mc_v16 *)(p + 34);
+                a3 += wt * *(const mc_v16 *)(p + 50);
+            }
+            {
+                const float wt = w0[3];
+                a0 += wt * *(const mc_v16 *)(p + 14);
+                a1 += wt * *(const mc_v16 *)(p + 30);
+                a2 += wt * *(const mc_v16 *)(p + 46);
+                a3 += wt * *(const mc_v16 *)(p + 62);
+            }
+            {
+                const float wt = w0[4];
+                a0 += wt * *(const mc_v16 *)(p + 15);
+                a1 += wt * *(const mc_v16 *)(p + 31);
+                a2 += wt * *(const mc_v16 *)(p + 47);
+                a3 += wt * *(const mc_v16 *)(p + 63);
+            }
+            {
+                const float wt = w0[5];
+                a0 += wt * *(const mc_v16 *)(p + 16);
+                a1 += wt * *(const mc_v16 *)(p + 32);
+                a2 += wt * *(const mc_v16 *)(p + 48);
+                a3 += wt * *(const mc_v16 *)(p + 64);
+            }
+            {
+                const float wt = w0[6];
+                a0 += wt * *(const mc_v16 *)(p + 28);
+                a1 += wt * *(const mc_v16 *)(p + 44);
+                a2 += wt * *(const mc_v16 *)(p + 60);
+                a3 += wt * *(const mc_v16 *)(p + 76);
+            }
+            {
+                const float wt = w0[7];
+                a0 += wt * *(const mc_v16 *)(p + 29);
+                a1 += wt * *(const mc_v16 *)(p + 45);
+                a2 += wt * *(const mc_v16 *)(p + 61);
+                a3 += wt * *(const mc_v16 *)(p + 77);
+            }
+            {
+                const float wt = w0[8];
+                a0 += wt * *(const mc_v16 *)(p + 30);
+                a1 += wt * *(const mc_v16 *)(p + 46);
+                a2 += wt * *(const mc_v16 *)(p + 62);
+                a3 += wt * *(const mc_v16 *)(p + 78);
+            }
+            *(mc_v16 *)(yg0 + i + 0) = a0;
+            *(mc_v16 *)(yg0 + i + 16) = a1;
+            *(mc_v16 *)(yg0 + i + 32) = a2;
+            *(mc_v16 *)(yg0 + i + 48) = a3;
         }
     }
     for (int oy = 0; oy < 12; oy++) {
@@ -3003,119 +6091,205 @@ void dw_k3_c384_12x12_s1_fwd(int n, const float *restrict x, const float *restri
         dw_k3_c384_12x12_s1_fwd_plane(x + (long)bc * 144, w, bias, y, bc / 384, bc % 384);
 }
 
-/* Channel c of image b: its gradients go to dxc and the accumulators g. */
+/* Channel c of image b: its input gradient goes to dxc, its filter
+ * gradients into the accumulators ga. */
 static inline void dw_k3_c384_12x12_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
-    float *restrict dxc, float *restrict g0, int b, int c)
+    float *restrict dxc, mc_v16 *restrict ga, int b, int c)
 {
-    float xp[206], dxp[206] = {0};
+    float xp[222];
     dw_k3_c384_12x12_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     const float *restrict d0 = dy + ((long)b * 384 + 0 + c) * 144;
-    float dg[176] = {0};
-    for (int oy = 0; oy < 12; oy++)
-        memcpy(dg + oy * 14, d0 + oy * 12, 12 * sizeof(float));
-    {
-        /* kernel 0, tap 0 */
-        const float wt = w0[0];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 176; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 0 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 0 + i);
+    float dxg[192];
+    float dq0[222];
+    dw_k3_c384_12x12_s1_pad(d0, dq0);
+    for (int i = 0; i < 192; i += 64) {
+        mc_v16 a0 = {0};
+        mc_v16 a1 = {0};
+        mc_v16 a2 = {0};
+        mc_v16 a3 = {0};
+        {
+            const float wt = w0[8];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 0);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 16);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 32);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 48);
         }
-        g0[0] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 1 */
-        const float wt = w0[1];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 176; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 1 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 1 + i);
+        {
+            const float wt = w0[7];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 1);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 17);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 33);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 49);
         }
-        g0[1] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 2 */
-        const float wt = w0[2];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 176; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 2 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 2 + i);
+        {
+            const float wt = w0[6];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 2);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 18);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 34);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 50);
         }
-        g0[2] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 3 */
-        const float wt = w0[3];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 176; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 14 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 14 + i);
+        {
+            const float wt = w0[5];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 14);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 30);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 46);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 62);
         }
-        g0[3] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 4 */
-        const float wt = w0[4];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 176; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 15 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 15 + i);
+        {
+            const float wt = w0[4];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 15);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 31);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 47);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 63);
         }
-        g0[4] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 5 */
-        const float wt = w0[5];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 176; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 16 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 16 + i);
+        {
+            const float wt = w0[3];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 16);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 32);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 48);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 64);
         }
-        g0[5] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 6 */
-        const float wt = w0[6];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 176; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 28 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 28 + i);
+        {
+            const float wt = w0[2];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 28);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 44);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 60);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 76);
         }
-        g0[6] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 7 */
-        const float wt = w0[7];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 176; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 29 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 29 + i);
+        {
+            const float wt = w0[1];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 29);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 45);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 61);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 77);
         }
-        g0[7] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 8 */
-        const float wt = w0[8];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 176; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 30 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 30 + i);
+        {
+            const float wt = w0[0];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 30);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 46);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 62);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 78);
         }
-        g0[8] += mc_v16_sum(&acc);
+        *(mc_v16 *)(dxg + i + 0) = a0;
+        *(mc_v16 *)(dxg + i + 16) = a1;
+        *(mc_v16 *)(dxg + i + 32) = a2;
+        *(mc_v16 *)(dxg + i + 48) = a3;
     }
     for (int iy = 0; iy < 12; iy++)
         for (int ix = 0; ix < 12; ix++)
-            dxc[iy * 12 + ix] += dxp[(iy + 1) * 14 + 1 + ix];
+            dxc[iy * 12 + ix] += dxg[iy * 14 + ix];
+    {
+        /* kernel 0, row 0 */
+        const float *restrict dg = dq0 + 15;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a0_2 = {0};
+        mc_v16 a0_3 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a1_2 = {0};
+        mc_v16 a1_3 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a2_2 = {0};
+        mc_v16 a2_3 = {0};
+        for (int i = 0; i < 192; i += 64) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            const mc_v16 d2 = *(const mc_v16 *)(dg + i + 32);
+            const mc_v16 d3 = *(const mc_v16 *)(dg + i + 48);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 0);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 16);
+            a0_2 += d2 * *(const mc_v16 *)(xp + i + 32);
+            a0_3 += d3 * *(const mc_v16 *)(xp + i + 48);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 1);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 17);
+            a1_2 += d2 * *(const mc_v16 *)(xp + i + 33);
+            a1_3 += d3 * *(const mc_v16 *)(xp + i + 49);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 2);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 18);
+            a2_2 += d2 * *(const mc_v16 *)(xp + i + 34);
+            a2_3 += d3 * *(const mc_v16 *)(xp + i + 50);
+        }
+        ga[0] += a0_0 + a0_1 + a0_2 + a0_3;
+        ga[1] += a1_0 + a1_1 + a1_2 + a1_3;
+        ga[2] += a2_0 + a2_1 + a2_2 + a2_3;
+    }
+    {
+        /* kernel 0, row 1 */
+        const float *restrict dg = dq0 + 15;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a0_2 = {0};
+        mc_v16 a0_3 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a1_2 = {0};
+        mc_v16 a1_3 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a2_2 = {0};
+        mc_v16 a2_3 = {0};
+        for (int i = 0; i < 192; i += 64) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            const mc_v16 d2 = *(const mc_v16 *)(dg + i + 32);
+            const mc_v16 d3 = *(const mc_v16 *)(dg + i + 48);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 14);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 30);
+            a0_2 += d2 * *(const mc_v16 *)(xp + i + 46);
+            a0_3 += d3 * *(const mc_v16 *)(xp + i + 62);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 15);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 31);
+            a1_2 += d2 * *(const mc_v16 *)(xp + i + 47);
+            a1_3 += d3 * *(const mc_v16 *)(xp + i + 63);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 16);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 32);
+            a2_2 += d2 * *(const mc_v16 *)(xp + i + 48);
+            a2_3 += d3 * *(const mc_v16 *)(xp + i + 64);
+        }
+        ga[3] += a0_0 + a0_1 + a0_2 + a0_3;
+        ga[4] += a1_0 + a1_1 + a1_2 + a1_3;
+        ga[5] += a2_0 + a2_1 + a2_2 + a2_3;
+    }
+    {
+        /* kernel 0, row 2 */
+        const float *restrict dg = dq0 + 15;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a0_2 = {0};
+        mc_v16 a0_3 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a1_2 = {0};
+        mc_v16 a1_3 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a2_2 = {0};
+        mc_v16 a2_3 = {0};
+        for (int i = 0; i < 192; i += 64) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            const mc_v16 d2 = *(const mc_v16 *)(dg + i + 32);
+            const mc_v16 d3 = *(const mc_v16 *)(dg + i + 48);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 28);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 44);
+            a0_2 += d2 * *(const mc_v16 *)(xp + i + 60);
+            a0_3 += d3 * *(const mc_v16 *)(xp + i + 76);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 29);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 45);
+            a1_2 += d2 * *(const mc_v16 *)(xp + i + 61);
+            a1_3 += d3 * *(const mc_v16 *)(xp + i + 77);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 30);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 46);
+            a2_2 += d2 * *(const mc_v16 *)(xp + i + 62);
+            a2_3 += d3 * *(const mc_v16 *)(xp + i + 78);
+        }
+        ga[6] += a0_0 + a0_1 + a0_2 + a0_3;
+        ga[7] += a1_0 + a1_1 + a1_2 + a1_3;
+        ga[8] += a2_0 + a2_1 + a2_2 + a2_3;
+    }
 }
 
 void dw_k3_c384_12x12_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
@@ -3124,23 +6298,23 @@ void dw_k3_c384_12x12_s1_bwd(int n, const float *restrict x, const float *restri
     (void)dbias;
     MC_OMP_FOR
     for (int c = 0; c < 384; c++) {
-        float g0[9] = {0};
+        mc_v16 ga[9];
+        memset(ga, 0, sizeof ga);
         double gb = 0; /* the bias gradient, with one kernel */
         for (int b = 0; b < n; b++) {
-            dw_k3_c384_12x12_s1_bwd_plane(x + ((long)b * 384 + c) * 144, w, dy, dx + ((long)b * 384 + c) * 144,
-                g0, b, c);
+            dw_k3_c384_12x12_s1_bwd_plane(x + ((long)b * 384 + c) * 144, w, dy, dx + ((long)b * 384 + c) * 144, ga, b, c);
         }
         {
             float *restrict dw0 = dw + 0 + c * 9;
-            dw0[0] += g0[0];
-            dw0[1] += g0[1];
-            dw0[2] += g0[2];
-            dw0[3] += g0[3];
-            dw0[4] += g0[4];
-            dw0[5] += g0[5];
-            dw0[6] += g0[6];
-            dw0[7] += g0[7];
-            dw0[8] += g0[8];
+            dw0[0] += mc_v16_sum(&ga[0]);
+            dw0[1] += mc_v16_sum(&ga[1]);
+            dw0[2] += mc_v16_sum(&ga[2]);
+            dw0[3] += mc_v16_sum(&ga[3]);
+            dw0[4] += mc_v16_sum(&ga[4]);
+            dw0[5] += mc_v16_sum(&ga[5]);
+            dw0[6] += mc_v16_sum(&ga[6]);
+            dw0[7] += mc_v16_sum(&ga[7]);
+            dw0[8] += mc_v16_sum(&ga[8]);
         }
         (void)gb;
     }
@@ -3149,7 +6323,7 @@ void dw_k3_c384_12x12_s1_bwd(int n, const float *restrict x, const float *restri
 /* dw_k3_c576_12x12_s1: depthwise, kernels 3 on 576 channels of 12x12, stride 1 -> 576x12x12 */
 static inline void dw_k3_c576_12x12_s1_pad(const float *restrict xc, float *restrict xp)
 {
-    memset(xp, 0, sizeof(float) * 206);
+    memset(xp, 0, sizeof(float) * 222);
     for (int iy = 0; iy < 12; iy++)
         for (int ix = 0; ix < 12; ix++)
             xp[(iy + 1) * 14 + 1 + ix] = xc[iy * 12 + ix];
@@ -3160,25 +6334,85 @@ static inline void dw_k3_c576_12x12_s1_fwd_plane(const float *restrict xc, const
     float *restrict y, int b, int c)
 {
     (void)bias;
-    float xp[206];
+    float xp[222];
     dw_k3_c576_12x12_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     float *restrict y0 = y + ((long)b * 576 + 0 + c) * 144;
-    float yg0[176];
-    for (int i = 0; i < 176; i += 16) {
+    float yg0[192];
+    for (int i = 0; i < 192; i += 64) {
         const float *restrict p = xp + i;
         {
-            mc_v16 a = (mc_v16){0};
-            a += w0[0] * *(const mc_v16 *)(p + 0);
-            a += w0[1] * *(const mc_v16 *)(p + 1);
-            a += w0[2] * *(const mc_v16 *)(p + 2);
-            a += w0[3] * *(const mc_v16 *)(p + 14);
-            a += w0[4] * *(const mc_v16 *)(p + 15);
-            a += w0[5] * *(const mc_v16 *)(p + 16);
-            a += w0[6] * *(const mc_v16 *)(p + 28);
-            a += w0[7] * *(const mc_v16 *)(p + 29);
-            a += w0[8] * *(const mc_v16 *)(p + 30);
-            *(mc_v16 *)(yg0 + i) = a;
+            mc_v16 a0 = (mc_v16){0};
+            mc_v16 a1 = (mc_v16){0};
+            mc_v16 a2 = (mc_v16){0};
+            mc_v16 a3 = (mc_v16){0};
+            {
+                const float wt = w0[0];
+                a0 += wt * *(const mc_v16 *)(p + 0);
+                a1 += wt * *(const mc_v16 *)(p + 16);
+                a2 += wt * *(const mc_v16 *)(p + 32);
+                a3 += wt * *(const mc_v16 *)(p + 48);
+            }
+            {
+                const float wt = w0[1];
+                a0 += wt * *(const mc_v16 *)(p + 1);
+                a1 += wt * *(const mc_v16 *)(p + 17);
+                a2 += wt * *(const mc_v16 *)(p + 33);
+                a3 += wt * *(const mc_v16 *)(p + 49);
+            }
+            {
+                const float wt = w0[2];
+                a0 += wt * *(const mc_v16 *)(p + 2);
+                a1 += wt * *(const mc_v16 *)(p + 18);
+                a2 += wt * *(const mc_v16 *)(p + 34);
+                a3 += wt * *(const mc_v16 *)(p + 50);
+            }
+            {
+                const float wt = w0[3];
+                a0 += wt * *(const mc_v16 *)(p + 14);
+                a1 += wt * *(const mc_v16 *)(p + 30);
+                a2 += wt * *(const mc_v16 *)(p + 46);
+                a3 += wt * *(const mc_v16 *)(p + 62);
+            }
+            {
+                const float wt = w0[4];
+                a0 += wt * *(const mc_v16 *)(p + 15);
+                a1 += wt * *(const mc_v16 *)(p + 31);
+                a2 += wt * *(const mc_v16 *)(p + 47);
+                a3 += wt * *(const mc_v16 *)(p + 63);
+            }
+            {
+                const float wt = w0[5];
+                a0 += wt * *(const mc_v16 *)(p + 16);
+                a1 += wt * *(const mc_v16 *)(p + 32);
+                a2 += wt * *(const mc_v16 *)(p + 48);
+                a3 += wt * *(const mc_v16 *)(p + 64);
+            }
+            {
+                const float wt = w0[6];
+                a0 += wt * *(const mc_v16 *)(p + 28);
+                a1 += wt * *(const mc_v16 *)(p + 44);
+                a2 += wt * *(const mc_v16 *)(p + 60);
+                a3 += wt * *(const mc_v16 *)(p + 76);
+            }
+            {
+                const float wt = w0[7];
+                a0 += wt * *(const mc_v16 *)(p + 29);
+                a1 += wt * *(const mc_v16 *)(p + 45);
+                a2 += wt * *(const mc_v16 *)(p + 61);
+                a3 += wt * *(const mc_v16 *)(p + 77);
+            }
+            {
+                const float wt = w0[8];
+                a0 += wt * *(const mc_v16 *)(p + 30);
+                a1 += wt * *(const mc_v16 *)(p + 46);
+                a2 += wt * *(const mc_v16 *)(p + 62);
+                a3 += wt * *(const mc_v16 *)(p + 78);
+            }
+            *(mc_v16 *)(yg0 + i + 0) = a0;
+            *(mc_v16 *)(yg0 + i + 16) = a1;
+            *(mc_v16 *)(yg0 + i + 32) = a2;
+            *(mc_v16 *)(yg0 + i + 48) = a3;
         }
     }
     for (int oy = 0; oy < 12; oy++) {
@@ -3193,119 +6427,205 @@ void dw_k3_c576_12x12_s1_fwd(int n, const float *restrict x, const float *restri
         dw_k3_c576_12x12_s1_fwd_plane(x + (long)bc * 144, w, bias, y, bc / 576, bc % 576);
 }
 
-/* Channel c of image b: its gradients go to dxc and the accumulators g. */
+/* Channel c of image b: its input gradient goes to dxc, its filter
+ * gradients into the accumulators ga. */
 static inline void dw_k3_c576_12x12_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
-    float *restrict dxc, float *restrict g0, int b, int c)
+    float *restrict dxc, mc_v16 *restrict ga, int b, int c)
 {
-    float xp[206], dxp[206] = {0};
+    float xp[222];
     dw_k3_c576_12x12_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     const float *restrict d0 = dy + ((long)b * 576 + 0 + c) * 144;
-    float dg[176] = {0};
-    for (int oy = 0; oy < 12; oy++)
-        memcpy(dg + oy * 14, d0 + oy * 12, 12 * sizeof(float));
-    {
-        /* kernel 0, tap 0 */
-        const float wt = w0[0];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 176; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 0 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 0 + i);
+    float dxg[192];
+    float dq0[222];
+    dw_k3_c576_12x12_s1_pad(d0, dq0);
+    for (int i = 0; i < 192; i += 64) {
+        mc_v16 a0 = {0};
+        mc_v16 a1 = {0};
+        mc_v16 a2 = {0};
+        mc_v16 a3 = {0};
+        {
+            const float wt = w0[8];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 0);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 16);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 32);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 48);
         }
-        g0[0] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 1 */
-        const float wt = w0[1];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 176; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 1 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 1 + i);
+        {
+            const float wt = w0[7];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 1);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 17);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 33);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 49);
         }
-        g0[1] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 2 */
-        const float wt = w0[2];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 176; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 2 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 2 + i);
+        {
+            const float wt = w0[6];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 2);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 18);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 34);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 50);
         }
-        g0[2] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 3 */
-        const float wt = w0[3];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 176; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 14 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 14 + i);
+        {
+            const float wt = w0[5];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 14);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 30);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 46);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 62);
         }
-        g0[3] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 4 */
-        const float wt = w0[4];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 176; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 15 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 15 + i);
+        {
+            const float wt = w0[4];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 15);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 31);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 47);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 63);
         }
-        g0[4] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 5 */
-        const float wt = w0[5];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 176; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 16 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 16 + i);
+        {
+            const float wt = w0[3];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 16);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 32);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 48);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 64);
         }
-        g0[5] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 6 */
-        const float wt = w0[6];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 176; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 28 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 28 + i);
+        {
+            const float wt = w0[2];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 28);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 44);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 60);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 76);
         }
-        g0[6] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 7 */
-        const float wt = w0[7];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 176; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 29 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 29 + i);
+        {
+            const float wt = w0[1];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 29);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 45);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 61);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 77);
         }
-        g0[7] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 8 */
-        const float wt = w0[8];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 176; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 30 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 30 + i);
+        {
+            const float wt = w0[0];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 30);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 46);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 62);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 78);
         }
-        g0[8] += mc_v16_sum(&acc);
+        *(mc_v16 *)(dxg + i + 0) = a0;
+        *(mc_v16 *)(dxg + i + 16) = a1;
+        *(mc_v16 *)(dxg + i + 32) = a2;
+        *(mc_v16 *)(dxg + i + 48) = a3;
     }
     for (int iy = 0; iy < 12; iy++)
         for (int ix = 0; ix < 12; ix++)
-            dxc[iy * 12 + ix] += dxp[(iy + 1) * 14 + 1 + ix];
+            dxc[iy * 12 + ix] += dxg[iy * 14 + ix];
+    {
+        /* kernel 0, row 0 */
+        const float *restrict dg = dq0 + 15;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a0_2 = {0};
+        mc_v16 a0_3 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a1_2 = {0};
+        mc_v16 a1_3 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a2_2 = {0};
+        mc_v16 a2_3 = {0};
+        for (int i = 0; i < 192; i += 64) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            const mc_v16 d2 = *(const mc_v16 *)(dg + i + 32);
+            const mc_v16 d3 = *(const mc_v16 *)(dg + i + 48);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 0);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 16);
+            a0_2 += d2 * *(const mc_v16 *)(xp + i + 32);
+            a0_3 += d3 * *(const mc_v16 *)(xp + i + 48);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 1);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 17);
+            a1_2 += d2 * *(const mc_v16 *)(xp + i + 33);
+            a1_3 += d3 * *(const mc_v16 *)(xp + i + 49);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 2);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 18);
+            a2_2 += d2 * *(const mc_v16 *)(xp + i + 34);
+            a2_3 += d3 * *(const mc_v16 *)(xp + i + 50);
+        }
+        ga[0] += a0_0 + a0_1 + a0_2 + a0_3;
+        ga[1] += a1_0 + a1_1 + a1_2 + a1_3;
+        ga[2] += a2_0 + a2_1 + a2_2 + a2_3;
+    }
+    {
+        /* kernel 0, row 1 */
+        const float *restrict dg = dq0 + 15;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a0_2 = {0};
+        mc_v16 a0_3 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a1_2 = {0};
+        mc_v16 a1_3 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a2_2 = {0};
+        mc_v16 a2_3 = {0};
+        for (int i = 0; i < 192; i += 64) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            const mc_v16 d2 = *(const mc_v16 *)(dg + i + 32);
+            const mc_v16 d3 = *(const mc_v16 *)(dg + i + 48);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 14);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 30);
+            a0_2 += d2 * *(const mc_v16 *)(xp + i + 46);
+            a0_3 += d3 * *(const mc_v16 *)(xp + i + 62);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 15);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 31);
+            a1_2 += d2 * *(const mc_v16 *)(xp + i + 47);
+            a1_3 += d3 * *(const mc_v16 *)(xp + i + 63);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 16);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 32);
+            a2_2 += d2 * *(const mc_v16 *)(xp + i + 48);
+            a2_3 += d3 * *(const mc_v16 *)(xp + i + 64);
+        }
+        ga[3] += a0_0 + a0_1 + a0_2 + a0_3;
+        ga[4] += a1_0 + a1_1 + a1_2 + a1_3;
+        ga[5] += a2_0 + a2_1 + a2_2 + a2_3;
+    }
+    {
+        /* kernel 0, row 2 */
+        const float *restrict dg = dq0 + 15;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a0_2 = {0};
+        mc_v16 a0_3 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a1_2 = {0};
+        mc_v16 a1_3 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a2_2 = {0};
+        mc_v16 a2_3 = {0};
+        for (int i = 0; i < 192; i += 64) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            const mc_v16 d2 = *(const mc_v16 *)(dg + i + 32);
+            const mc_v16 d3 = *(const mc_v16 *)(dg + i + 48);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 28);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 44);
+            a0_2 += d2 * *(const mc_v16 *)(xp + i + 60);
+            a0_3 += d3 * *(const mc_v16 *)(xp + i + 76);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 29);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 45);
+            a1_2 += d2 * *(const mc_v16 *)(xp + i + 61);
+            a1_3 += d3 * *(const mc_v16 *)(xp + i + 77);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 30);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 46);
+            a2_2 += d2 * *(const mc_v16 *)(xp + i + 62);
+            a2_3 += d3 * *(const mc_v16 *)(xp + i + 78);
+        }
+        ga[6] += a0_0 + a0_1 + a0_2 + a0_3;
+        ga[7] += a1_0 + a1_1 + a1_2 + a1_3;
+        ga[8] += a2_0 + a2_1 + a2_2 + a2_3;
+    }
 }
 
 void dw_k3_c576_12x12_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
@@ -3314,23 +6634,23 @@ void dw_k3_c576_12x12_s1_bwd(int n, const float *restrict x, const float *restri
     (void)dbias;
     MC_OMP_FOR
     for (int c = 0; c < 576; c++) {
-        float g0[9] = {0};
+        mc_v16 ga[9];
+        memset(ga, 0, sizeof ga);
         double gb = 0; /* the bias gradient, with one kernel */
         for (int b = 0; b < n; b++) {
-            dw_k3_c576_12x12_s1_bwd_plane(x + ((long)b * 576 + c) * 144, w, dy, dx + ((long)b * 576 + c) * 144,
-                g0, b, c);
+            dw_k3_c576_12x12_s1_bwd_plane(x + ((long)b * 576 + c) * 144, w, dy, dx + ((long)b * 576 + c) * 144, ga, b, c);
         }
         {
             float *restrict dw0 = dw + 0 + c * 9;
-            dw0[0] += g0[0];
-            dw0[1] += g0[1];
-            dw0[2] += g0[2];
-            dw0[3] += g0[3];
-            dw0[4] += g0[4];
-            dw0[5] += g0[5];
-            dw0[6] += g0[6];
-            dw0[7] += g0[7];
-            dw0[8] += g0[8];
+            dw0[0] += mc_v16_sum(&ga[0]);
+            dw0[1] += mc_v16_sum(&ga[1]);
+            dw0[2] += mc_v16_sum(&ga[2]);
+            dw0[3] += mc_v16_sum(&ga[3]);
+            dw0[4] += mc_v16_sum(&ga[4]);
+            dw0[5] += mc_v16_sum(&ga[5]);
+            dw0[6] += mc_v16_sum(&ga[6]);
+            dw0[7] += mc_v16_sum(&ga[7]);
+            dw0[8] += mc_v16_sum(&ga[8]);
         }
         (void)gb;
     }
@@ -3377,14 +6697,16 @@ void dw_k3_c576_12x12_s2_fwd(int n, const float *restrict x, const float *restri
         dw_k3_c576_12x12_s2_fwd_plane(x + (long)bc * 144, w, bias, y, bc / 576, bc % 576);
 }
 
-/* Channel c of image b: its gradients go to dxc and the accumulators g. */
+/* Channel c of image b: its input gradient goes to dxc, its filter
+ * gradients into the accumulators ga. */
 static inline void dw_k3_c576_12x12_s2_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
-    float *restrict dxc, float *restrict g0, int b, int c)
+    float *restrict dxc, float *restrict ga, int b, int c)
 {
-    float xp[196], dxp[196] = {0};
+    float xp[196];
     dw_k3_c576_12x12_s2_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     const float *restrict d0 = dy + ((long)b * 576 + 0 + c) * 36;
+    float dxp[196] = {0};
     {
         /* kernel 0, tap 0 */
         const float wt = w0[0];
@@ -3401,7 +6723,7 @@ static inline void dw_k3_c576_12x12_s2_bwd_plane(const float *restrict xc, const
         float s = 0.0f;
         for (int ox = 0; ox < 6; ox++)
             s += acc[ox];
-        g0[0] += s;
+        ga[0] += s;
     }
     {
         /* kernel 0, tap 1 */
@@ -3419,7 +6741,7 @@ static inline void dw_k3_c576_12x12_s2_bwd_plane(const float *restrict xc, const
         float s = 0.0f;
         for (int ox = 0; ox < 6; ox++)
             s += acc[ox];
-        g0[1] += s;
+        ga[1] += s;
     }
     {
         /* kernel 0, tap 2 */
@@ -3437,7 +6759,7 @@ static inline void dw_k3_c576_12x12_s2_bwd_plane(const float *restrict xc, const
         float s = 0.0f;
         for (int ox = 0; ox < 6; ox++)
             s += acc[ox];
-        g0[2] += s;
+        ga[2] += s;
     }
     {
         /* kernel 0, tap 3 */
@@ -3455,7 +6777,7 @@ static inline void dw_k3_c576_12x12_s2_bwd_plane(const float *restrict xc, const
         float s = 0.0f;
         for (int ox = 0; ox < 6; ox++)
             s += acc[ox];
-        g0[3] += s;
+        ga[3] += s;
     }
     {
         /* kernel 0, tap 4 */
@@ -3473,7 +6795,7 @@ static inline void dw_k3_c576_12x12_s2_bwd_plane(const float *restrict xc, const
         float s = 0.0f;
         for (int ox = 0; ox < 6; ox++)
             s += acc[ox];
-        g0[4] += s;
+        ga[4] += s;
     }
     {
         /* kernel 0, tap 5 */
@@ -3491,7 +6813,7 @@ static inline void dw_k3_c576_12x12_s2_bwd_plane(const float *restrict xc, const
         float s = 0.0f;
         for (int ox = 0; ox < 6; ox++)
             s += acc[ox];
-        g0[5] += s;
+        ga[5] += s;
     }
     {
         /* kernel 0, tap 6 */
@@ -3509,7 +6831,7 @@ static inline void dw_k3_c576_12x12_s2_bwd_plane(const float *restrict xc, const
         float s = 0.0f;
         for (int ox = 0; ox < 6; ox++)
             s += acc[ox];
-        g0[6] += s;
+        ga[6] += s;
     }
     {
         /* kernel 0, tap 7 */
@@ -3527,7 +6849,7 @@ static inline void dw_k3_c576_12x12_s2_bwd_plane(const float *restrict xc, const
         float s = 0.0f;
         for (int ox = 0; ox < 6; ox++)
             s += acc[ox];
-        g0[7] += s;
+        ga[7] += s;
     }
     {
         /* kernel 0, tap 8 */
@@ -3545,7 +6867,7 @@ static inline void dw_k3_c576_12x12_s2_bwd_plane(const float *restrict xc, const
         float s = 0.0f;
         for (int ox = 0; ox < 6; ox++)
             s += acc[ox];
-        g0[8] += s;
+        ga[8] += s;
     }
     for (int iy = 0; iy < 12; iy++)
         for (int ix = 0; ix < 12; ix++)
@@ -3558,23 +6880,23 @@ void dw_k3_c576_12x12_s2_bwd(int n, const float *restrict x, const float *restri
     (void)dbias;
     MC_OMP_FOR
     for (int c = 0; c < 576; c++) {
-        float g0[9] = {0};
+        float ga[9];
+        memset(ga, 0, sizeof ga);
         double gb = 0; /* the bias gradient, with one kernel */
         for (int b = 0; b < n; b++) {
-            dw_k3_c576_12x12_s2_bwd_plane(x + ((long)b * 576 + c) * 144, w, dy, dx + ((long)b * 576 + c) * 144,
-                g0, b, c);
+            dw_k3_c576_12x12_s2_bwd_plane(x + ((long)b * 576 + c) * 144, w, dy, dx + ((long)b * 576 + c) * 144, ga, b, c);
         }
         {
             float *restrict dw0 = dw + 0 + c * 9;
-            dw0[0] += g0[0];
-            dw0[1] += g0[1];
-            dw0[2] += g0[2];
-            dw0[3] += g0[3];
-            dw0[4] += g0[4];
-            dw0[5] += g0[5];
-            dw0[6] += g0[6];
-            dw0[7] += g0[7];
-            dw0[8] += g0[8];
+            dw0[0] += ga[0];
+            dw0[1] += ga[1];
+            dw0[2] += ga[2];
+            dw0[3] += ga[3];
+            dw0[4] += ga[4];
+            dw0[5] += ga[5];
+            dw0[6] += ga[6];
+            dw0[7] += ga[7];
+            dw0[8] += ga[8];
         }
         (void)gb;
     }
@@ -3602,17 +6924,44 @@ static inline void dw_k3_c960_6x6_s1_fwd_plane(const float *restrict xc, const f
     for (int i = 0; i < 48; i += 16) {
         const float *restrict p = xp + i;
         {
-            mc_v16 a = (mc_v16){0};
-            a += w0[0] * *(const mc_v16 *)(p + 0);
-            a += w0[1] * *(const mc_v16 *)(p + 1);
-            a += w0[2] * *(const mc_v16 *)(p + 2);
-            a += w0[3] * *(const mc_v16 *)(p + 8);
-            a += w0[4] * *(const mc_v16 *)(p + 9);
-            a += w0[5] * *(const mc_v16 *)(p + 10);
-            a += w0[6] * *(const mc_v16 *)(p + 16);
-            a += w0[7] * *(const mc_v16 *)(p + 17);
-            a += w0[8] * *(const mc_v16 *)(p + 18);
-            *(mc_v16 *)(yg0 + i) = a;
+            mc_v16 a0 = (mc_v16){0};
+            {
+                const float wt = w0[0];
+                a0 += wt * *(const mc_v16 *)(p + 0);
+            }
+            {
+                const float wt = w0[1];
+                a0 += wt * *(const mc_v16 *)(p + 1);
+            }
+            {
+                const float wt = w0[2];
+                a0 += wt * *(const mc_v16 *)(p + 2);
+            }
+            {
+                const float wt = w0[3];
+                a0 += wt * *(const mc_v16 *)(p + 8);
+            }
+            {
+                const float wt = w0[4];
+                a0 += wt * *(const mc_v16 *)(p + 9);
+            }
+            {
+                const float wt = w0[5];
+                a0 += wt * *(const mc_v16 *)(p + 10);
+            }
+            {
+                const float wt = w0[6];
+                a0 += wt * *(const mc_v16 *)(p + 16);
+            }
+            {
+                const float wt = w0[7];
+                a0 += wt * *(const mc_v16 *)(p + 17);
+            }
+            {
+                const float wt = w0[8];
+                a0 += wt * *(const mc_v16 *)(p + 18);
+            }
+            *(mc_v16 *)(yg0 + i + 0) = a0;
         }
     }
     for (int oy = 0; oy < 6; oy++) {
@@ -3627,119 +6976,109 @@ void dw_k3_c960_6x6_s1_fwd(int n, const float *restrict x, const float *restrict
         dw_k3_c960_6x6_s1_fwd_plane(x + (long)bc * 36, w, bias, y, bc / 960, bc % 960);
 }
 
-/* Channel c of image b: its gradients go to dxc and the accumulators g. */
+/* Channel c of image b: its input gradient goes to dxc, its filter
+ * gradients into the accumulators ga. */
 static inline void dw_k3_c960_6x6_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
-    float *restrict dxc, float *restrict g0, int b, int c)
+    float *restrict dxc, mc_v16 *restrict ga, int b, int c)
 {
-    float xp[66], dxp[66] = {0};
+    float xp[66];
     dw_k3_c960_6x6_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     const float *restrict d0 = dy + ((long)b * 960 + 0 + c) * 36;
-    float dg[48] = {0};
-    for (int oy = 0; oy < 6; oy++)
-        memcpy(dg + oy * 8, d0 + oy * 6, 6 * sizeof(float));
-    {
-        /* kernel 0, tap 0 */
-        const float wt = w0[0];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 48; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 0 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 0 + i);
+    float dxg[48];
+    float dq0[66];
+    dw_k3_c960_6x6_s1_pad(d0, dq0);
+    for (int i = 0; i < 48; i += 16) {
+        mc_v16 a0 = {0};
+        {
+            const float wt = w0[8];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 0);
         }
-        g0[0] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 1 */
-        const float wt = w0[1];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 48; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 1 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 1 + i);
+        {
+            const float wt = w0[7];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 1);
         }
-        g0[1] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 2 */
-        const float wt = w0[2];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 48; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 2 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 2 + i);
+        {
+            const float wt = w0[6];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 2);
         }
-        g0[2] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 3 */
-        const float wt = w0[3];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 48; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 8 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 8 + i);
+        {
+            const float wt = w0[5];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 8);
         }
-        g0[3] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 4 */
-        const float wt = w0[4];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 48; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 9 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 9 + i);
+        {
+            const float wt = w0[4];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 9);
         }
-        g0[4] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 5 */
-        const float wt = w0[5];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 48; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 10 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 10 + i);
+        {
+            const float wt = w0[3];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 10);
         }
-        g0[5] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 6 */
-        const float wt = w0[6];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 48; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 16 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 16 + i);
+        {
+            const float wt = w0[2];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 16);
         }
-        g0[6] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 7 */
-        const float wt = w0[7];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 48; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 17 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 17 + i);
+        {
+            const float wt = w0[1];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 17);
         }
-        g0[7] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 8 */
-        const float wt = w0[8];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 48; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 18 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 18 + i);
+        {
+            const float wt = w0[0];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 18);
         }
-        g0[8] += mc_v16_sum(&acc);
+        *(mc_v16 *)(dxg + i + 0) = a0;
     }
     for (int iy = 0; iy < 6; iy++)
         for (int ix = 0; ix < 6; ix++)
-            dxc[iy * 6 + ix] += dxp[(iy + 1) * 8 + 1 + ix];
+            dxc[iy * 6 + ix] += dxg[iy * 8 + ix];
+    {
+        /* kernel 0, row 0 */
+        const float *restrict dg = dq0 + 9;
+        mc_v16 a0_0 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a2_0 = {0};
+        for (int i = 0; i < 48; i += 16) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 0);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 1);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 2);
+        }
+        ga[0] += a0_0;
+        ga[1] += a1_0;
+        ga[2] += a2_0;
+    }
+    {
+        /* kernel 0, row 1 */
+        const float *restrict dg = dq0 + 9;
+        mc_v16 a0_0 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a2_0 = {0};
+        for (int i = 0; i < 48; i += 16) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 8);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 9);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 10);
+        }
+        ga[3] += a0_0;
+        ga[4] += a1_0;
+        ga[5] += a2_0;
+    }
+    {
+        /* kernel 0, row 2 */
+        const float *restrict dg = dq0 + 9;
+        mc_v16 a0_0 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a2_0 = {0};
+        for (int i = 0; i < 48; i += 16) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 16);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 17);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 18);
+        }
+        ga[6] += a0_0;
+        ga[7] += a1_0;
+        ga[8] += a2_0;
+    }
 }
 
 void dw_k3_c960_6x6_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
@@ -3748,23 +7087,23 @@ void dw_k3_c960_6x6_s1_bwd(int n, const float *restrict x, const float *restrict
     (void)dbias;
     MC_OMP_FOR
     for (int c = 0; c < 960; c++) {
-        float g0[9] = {0};
+        mc_v16 ga[9];
+        memset(ga, 0, sizeof ga);
         double gb = 0; /* the bias gradient, with one kernel */
         for (int b = 0; b < n; b++) {
-            dw_k3_c960_6x6_s1_bwd_plane(x + ((long)b * 960 + c) * 36, w, dy, dx + ((long)b * 960 + c) * 36,
-                g0, b, c);
+            dw_k3_c960_6x6_s1_bwd_plane(x + ((long)b * 960 + c) * 36, w, dy, dx + ((long)b * 960 + c) * 36, ga, b, c);
         }
         {
             float *restrict dw0 = dw + 0 + c * 9;
-            dw0[0] += g0[0];
-            dw0[1] += g0[1];
-            dw0[2] += g0[2];
-            dw0[3] += g0[3];
-            dw0[4] += g0[4];
-            dw0[5] += g0[5];
-            dw0[6] += g0[6];
-            dw0[7] += g0[7];
-            dw0[8] += g0[8];
+            dw0[0] += mc_v16_sum(&ga[0]);
+            dw0[1] += mc_v16_sum(&ga[1]);
+            dw0[2] += mc_v16_sum(&ga[2]);
+            dw0[3] += mc_v16_sum(&ga[3]);
+            dw0[4] += mc_v16_sum(&ga[4]);
+            dw0[5] += mc_v16_sum(&ga[5]);
+            dw0[6] += mc_v16_sum(&ga[6]);
+            dw0[7] += mc_v16_sum(&ga[7]);
+            dw0[8] += mc_v16_sum(&ga[8]);
         }
         (void)gb;
     }

@@ -35,7 +35,7 @@ static inline __attribute__((unused)) double mc_v16_sum_double(const mc_v16 *v)
 
 static inline void dw_k3_5_7_c16_32x32_s1_pad(const float *restrict xc, float *restrict xp)
 {
-    memset(xp, 0, sizeof(float) * 1450);
+    memset(xp, 0, sizeof(float) * 1514);
     for (int iy = 0; iy < 32; iy++)
         for (int ix = 0; ix < 32; ix++)
             xp[(iy + 3) * 38 + 3 + ix] = xc[iy * 32 + ix];
@@ -46,7 +46,7 @@ static inline void dw_k3_5_7_c16_32x32_s1_fwd_plane(const float *restrict xc, co
     float *restrict y, int b, int c)
 {
     (void)bias;
-    float xp[1450];
+    float xp[1514];
     dw_k3_5_7_c16_32x32_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     float *restrict y0 = y + ((long)b * 48 + 0 + c) * 1024;
@@ -54,105 +54,977 @@ static inline void dw_k3_5_7_c16_32x32_s1_fwd_plane(const float *restrict xc, co
     float *restrict y1 = y + ((long)b * 48 + 16 + c) * 1024;
     const float *restrict w2 = w + 544 + c * 49;
     float *restrict y2 = y + ((long)b * 48 + 32 + c) * 1024;
-    float yg0[1216];
-    float yg1[1216];
-    float yg2[1216];
-    for (int i = 0; i < 1216; i += 16) {
+    float yg0[1280];
+    float yg1[1280];
+    float yg2[1280];
+    for (int i = 0; i < 1280; i += 128) {
         const float *restrict p = xp + i;
         {
-            mc_v16 a = (mc_v16){0};
-            a += w0[0] * *(const mc_v16 *)(p + 78);
-            a += w0[1] * *(const mc_v16 *)(p + 79);
-            a += w0[2] * *(const mc_v16 *)(p + 80);
-            a += w0[3] * *(const mc_v16 *)(p + 116);
-            a += w0[4] * *(const mc_v16 *)(p + 117);
-            a += w0[5] * *(const mc_v16 *)(p + 118);
-            a += w0[6] * *(const mc_v16 *)(p + 154);
-            a += w0[7] * *(const mc_v16 *)(p + 155);
-            a += w0[8] * *(const mc_v16 *)(p + 156);
-            *(mc_v16 *)(yg0 + i) = a;
+            mc_v16 a0 = (mc_v16){0};
+            mc_v16 a1 = (mc_v16){0};
+            mc_v16 a2 = (mc_v16){0};
+            mc_v16 a3 = (mc_v16){0};
+            mc_v16 a4 = (mc_v16){0};
+            mc_v16 a5 = (mc_v16){0};
+            mc_v16 a6 = (mc_v16){0};
+            mc_v16 a7 = (mc_v16){0};
+            {
+                const float wt = w0[0];
+                a0 += wt * *(const mc_v16 *)(p + 78);
+                a1 += wt * *(const mc_v16 *)(p + 94);
+                a2 += wt * *(const mc_v16 *)(p + 110);
+                a3 += wt * *(const mc_v16 *)(p + 126);
+                a4 += wt * *(const mc_v16 *)(p + 142);
+                a5 += wt * *(const mc_v16 *)(p + 158);
+                a6 += wt * *(const mc_v16 *)(p + 174);
+                a7 += wt * *(const mc_v16 *)(p + 190);
+            }
+            {
+                const float wt = w0[1];
+                a0 += wt * *(const mc_v16 *)(p + 79);
+                a1 += wt * *(const mc_v16 *)(p + 95);
+                a2 += wt * *(const mc_v16 *)(p + 111);
+                a3 += wt * *(const mc_v16 *)(p + 127);
+                a4 += wt * *(const mc_v16 *)(p + 143);
+                a5 += wt * *(const mc_v16 *)(p + 159);
+                a6 += wt * *(const mc_v16 *)(p + 175);
+                a7 += wt * *(const mc_v16 *)(p + 191);
+            }
+            {
+                const float wt = w0[2];
+                a0 += wt * *(const mc_v16 *)(p + 80);
+                a1 += wt * *(const mc_v16 *)(p + 96);
+                a2 += wt * *(const mc_v16 *)(p + 112);
+                a3 += wt * *(const mc_v16 *)(p + 128);
+                a4 += wt * *(const mc_v16 *)(p + 144);
+                a5 += wt * *(const mc_v16 *)(p + 160);
+                a6 += wt * *(const mc_v16 *)(p + 176);
+                a7 += wt * *(const mc_v16 *)(p + 192);
+            }
+            {
+                const float wt = w0[3];
+                a0 += wt * *(const mc_v16 *)(p + 116);
+                a1 += wt * *(const mc_v16 *)(p + 132);
+                a2 += wt * *(const mc_v16 *)(p + 148);
+                a3 += wt * *(const mc_v16 *)(p + 164);
+                a4 += wt * *(const mc_v16 *)(p + 180);
+                a5 += wt * *(const mc_v16 *)(p + 196);
+                a6 += wt * *(const mc_v16 *)(p + 212);
+                a7 += wt * *(const mc_v16 *)(p + 228);
+            }
+            {
+                const float wt = w0[4];
+                a0 += wt * *(const mc_v16 *)(p + 117);
+                a1 += wt * *(const mc_v16 *)(p + 133);
+                a2 += wt * *(const mc_v16 *)(p + 149);
+                a3 += wt * *(const mc_v16 *)(p + 165);
+                a4 += wt * *(const mc_v16 *)(p + 181);
+                a5 += wt * *(const mc_v16 *)(p + 197);
+                a6 += wt * *(const mc_v16 *)(p + 213);
+                a7 += wt * *(const mc_v16 *)(p + 229);
+            }
+            {
+                const float wt = w0[5];
+                a0 += wt * *(const mc_v16 *)(p + 118);
+                a1 += wt * *(const mc_v16 *)(p + 134);
+                a2 += wt * *(const mc_v16 *)(p + 150);
+                a3 += wt * *(const mc_v16 *)(p + 166);
+                a4 += wt * *(const mc_v16 *)(p + 182);
+                a5 += wt * *(const mc_v16 *)(p + 198);
+                a6 += wt * *(const mc_v16 *)(p + 214);
+                a7 += wt * *(const mc_v16 *)(p + 230);
+            }
+            {
+                const float wt = w0[6];
+                a0 += wt * *(const mc_v16 *)(p + 154);
+                a1 += wt * *(const mc_v16 *)(p + 170);
+                a2 += wt * *(const mc_v16 *)(p + 186);
+                a3 += wt * *(const mc_v16 *)(p + 202);
+                a4 += wt * *(const mc_v16 *)(p + 218);
+                a5 += wt * *(const mc_v16 *)(p + 234);
+                a6 += wt * *(const mc_v16 *)(p + 250);
+                a7 += wt * *(const mc_v16 *)(p + 266);
+            }
+            {
+                const float wt = w0[7];
+                a0 += wt * *(const mc_v16 *)(p + 155);
+                a1 += wt * *(const mc_v16 *)(p + 171);
+                a2 += wt * *(const mc_v16 *)(p + 187);
+                a3 += wt * *(const mc_v16 *)(p + 203);
+                a4 += wt * *(const mc_v16 *)(p + 219);
+                a5 += wt * *(const mc_v16 *)(p + 235);
+                a6 += wt * *(const mc_v16 *)(p + 251);
+                a7 += wt * *(const mc_v16 *)(p + 267);
+            }
+            {
+                const float wt = w0[8];
+                a0 += wt * *(const mc_v16 *)(p + 156);
+                a1 += wt * *(const mc_v16 *)(p + 172);
+                a2 += wt * *(const mc_v16 *)(p + 188);
+                a3 += wt * *(const mc_v16 *)(p + 204);
+                a4 += wt * *(const mc_v16 *)(p + 220);
+                a5 += wt * *(const mc_v16 *)(p + 236);
+                a6 += wt * *(const mc_v16 *)(p + 252);
+                a7 += wt * *(const mc_v16 *)(p + 268);
+            }
+            *(mc_v16 *)(yg0 + i + 0) = a0;
+            *(mc_v16 *)(yg0 + i + 16) = a1;
+            *(mc_v16 *)(yg0 + i + 32) = a2;
+            *(mc_v16 *)(yg0 + i + 48) = a3;
+            *(mc_v16 *)(yg0 + i + 64) = a4;
+            *(mc_v16 *)(yg0 + i + 80) = a5;
+            *(mc_v16 *)(yg0 + i + 96) = a6;
+            *(mc_v16 *)(yg0 + i + 112) = a7;
         }
         {
-            mc_v16 a = (mc_v16){0};
-            a += w1[0] * *(const mc_v16 *)(p + 39);
-            a += w1[1] * *(const mc_v16 *)(p + 40);
-            a += w1[2] * *(const mc_v16 *)(p + 41);
-            a += w1[3] * *(const mc_v16 *)(p + 42);
-            a += w1[4] * *(const mc_v16 *)(p + 43);
-            a += w1[5] * *(const mc_v16 *)(p + 77);
-            a += w1[6] * *(const mc_v16 *)(p + 78);
-            a += w1[7] * *(const mc_v16 *)(p + 79);
-            a += w1[8] * *(const mc_v16 *)(p + 80);
-            a += w1[9] * *(const mc_v16 *)(p + 81);
-            a += w1[10] * *(const mc_v16 *)(p + 115);
-            a += w1[11] * *(const mc_v16 *)(p + 116);
-            a += w1[12] * *(const mc_v16 *)(p + 117);
-            a += w1[13] * *(const mc_v16 *)(p + 118);
-            a += w1[14] * *(const mc_v16 *)(p + 119);
-            a += w1[15] * *(const mc_v16 *)(p + 153);
-            a += w1[16] * *(const mc_v16 *)(p + 154);
-            a += w1[17] * *(const mc_v16 *)(p + 155);
-            a += w1[18] * *(const mc_v16 *)(p + 156);
-            a += w1[19] * *(const mc_v16 *)(p + 157);
-            a += w1[20] * *(const mc_v16 *)(p + 191);
-            a += w1[21] * *(const mc_v16 *)(p + 192);
-            a += w1[22] * *(const mc_v16 *)(p + 193);
-            a += w1[23] * *(const mc_v16 *)(p + 194);
-            a += w1[24] * *(const mc_v16 *)(p + 195);
-            *(mc_v16 *)(yg1 + i) = a;
+            mc_v16 a0 = (mc_v16){0};
+            mc_v16 a1 = (mc_v16){0};
+            mc_v16 a2 = (mc_v16){0};
+            mc_v16 a3 = (mc_v16){0};
+            mc_v16 a4 = (mc_v16){0};
+            mc_v16 a5 = (mc_v16){0};
+            mc_v16 a6 = (mc_v16){0};
+            mc_v16 a7 = (mc_v16){0};
+            {
+                const float wt = w1[0];
+                a0 += wt * *(const mc_v16 *)(p + 39);
+                a1 += wt * *(const mc_v16 *)(p + 55);
+                a2 += wt * *(const mc_v16 *)(p + 71);
+                a3 += wt * *(const mc_v16 *)(p + 87);
+                a4 += wt * *(const mc_v16 *)(p + 103);
+                a5 += wt * *(const mc_v16 *)(p + 119);
+                a6 += wt * *(const mc_v16 *)(p + 135);
+                a7 += wt * *(const mc_v16 *)(p + 151);
+            }
+            {
+                const float wt = w1[1];
+                a0 += wt * *(const mc_v16 *)(p + 40);
+                a1 += wt * *(const mc_v16 *)(p + 56);
+                a2 += wt * *(const mc_v16 *)(p + 72);
+                a3 += wt * *(const mc_v16 *)(p + 88);
+                a4 += wt * *(const mc_v16 *)(p + 104);
+                a5 += wt * *(const mc_v16 *)(p + 120);
+                a6 += wt * *(const mc_v16 *)(p + 136);
+                a7 += wt * *(const mc_v16 *)(p + 152);
+            }
+            {
+                const float wt = w1[2];
+                a0 += wt * *(const mc_v16 *)(p + 41);
+                a1 += wt * *(const mc_v16 *)(p + 57);
+                a2 += wt * *(const mc_v16 *)(p + 73);
+                a3 += wt * *(const mc_v16 *)(p + 89);
+                a4 += wt * *(const mc_v16 *)(p + 105);
+                a5 += wt * *(const mc_v16 *)(p + 121);
+                a6 += wt * *(const mc_v16 *)(p + 137);
+                a7 += wt * *(const mc_v16 *)(p + 153);
+            }
+            {
+                const float wt = w1[3];
+                a0 += wt * *(const mc_v16 *)(p + 42);
+                a1 += wt * *(const mc_v16 *)(p + 58);
+                a2 += wt * *(const mc_v16 *)(p + 74);
+                a3 += wt * *(const mc_v16 *)(p + 90);
+                a4 += wt * *(const mc_v16 *)(p + 106);
+                a5 += wt * *(const mc_v16 *)(p + 122);
+                a6 += wt * *(const mc_v16 *)(p + 138);
+                a7 += wt * *(const mc_v16 *)(p + 154);
+            }
+            {
+                const float wt = w1[4];
+                a0 += wt * *(const mc_v16 *)(p + 43);
+                a1 += wt * *(const mc_v16 *)(p + 59);
+                a2 += wt * *(const mc_v16 *)(p + 75);
+                a3 += wt * *(const mc_v16 *)(p + 91);
+                a4 += wt * *(const mc_v16 *)(p + 107);
+                a5 += wt * *(const mc_v16 *)(p + 123);
+                a6 += wt * *(const mc_v16 *)(p + 139);
+                a7 += wt * *(const mc_v16 *)(p + 155);
+            }
+            {
+                const float wt = w1[5];
+                a0 += wt * *(const mc_v16 *)(p + 77);
+                a1 += wt * *(const mc_v16 *)(p + 93);
+                a2 += wt * *(const mc_v16 *)(p + 109);
+                a3 += wt * *(const mc_v16 *)(p + 125);
+                a4 += wt * *(const mc_v16 *)(p + 141);
+                a5 += wt * *(const mc_v16 *)(p + 157);
+                a6 += wt * *(const mc_v16 *)(p + 173);
+                a7 += wt * *(const mc_v16 *)(p + 189);
+            }
+            {
+                const float wt = w1[6];
+                a0 += wt * *(const mc_v16 *)(p + 78);
+                a1 += wt * *(const mc_v16 *)(p + 94);
+                a2 += wt * *(const mc_v16 *)(p + 110);
+                a3 += wt * *(const mc_v16 *)(p + 126);
+                a4 += wt * *(const mc_v16 *)(p + 142);
+                a5 += wt * *(const mc_v16 *)(p + 158);
+                a6 += wt * *(const mc_v16 *)(p + 174);
+                a7 += wt * *(const mc_v16 *)(p + 190);
+            }
+            {
+                const float wt = w1[7];
+                a0 += wt * *(const mc_v16 *)(p + 79);
+                a1 += wt * *(const mc_v16 *)(p + 95);
+                a2 += wt * *(const mc_v16 *)(p + 111);
+                a3 += wt * *(const mc_v16 *)(p + 127);
+                a4 += wt * *(const mc_v16 *)(p + 143);
+                a5 += wt * *(const mc_v16 *)(p + 159);
+                a6 += wt * *(const mc_v16 *)(p + 175);
+                a7 += wt * *(const mc_v16 *)(p + 191);
+            }
+            {
+                const float wt = w1[8];
+                a0 += wt * *(const mc_v16 *)(p + 80);
+                a1 += wt * *(const mc_v16 *)(p + 96);
+                a2 += wt * *(const mc_v16 *)(p + 112);
+                a3 += wt * *(const mc_v16 *)(p + 128);
+                a4 += wt * *(const mc_v16 *)(p + 144);
+                a5 += wt * *(const mc_v16 *)(p + 160);
+                a6 += wt * *(const mc_v16 *)(p + 176);
+                a7 += wt * *(const mc_v16 *)(p + 192);
+            }
+            {
+                const float wt = w1[9];
+                a0 += wt * *(const mc_v16 *)(p + 81);
+                a1 += wt * *(const mc_v16 *)(p + 97);
+                a2 += wt * *(const mc_v16 *)(p + 113);
+                a3 += wt * *(const mc_v16 *)(p + 129);
+                a4 += wt * *(const mc_v16 *)(p + 145);
+                a5 += wt * *(const mc_v16 *)(p + 161);
+                a6 += wt * *(const mc_v16 *)(p + 177);
+                a7 += wt * *(const mc_v16 *)(p + 193);
+            }
+            {
+                const float wt = w1[10];
+                a0 += wt * *(const mc_v16 *)(p + 115);
+                a1 += wt * *(const mc_v16 *)(p + 131);
+                a2 += wt * *(const mc_v16 *)(p + 147);
+                a3 += wt * *(const mc_v16 *)(p + 163);
+                a4 += wt * *(const mc_v16 *)(p + 179);
+                a5 += wt * *(const mc_v16 *)(p + 195);
+                a6 += wt * *(const mc_v16 *)(p + 211);
+                a7 += wt * *(const mc_v16 *)(p + 227);
+            }
+            {
+                const float wt = w1[11];
+                a0 += wt * *(const mc_v16 *)(p + 116);
+                a1 += wt * *(const mc_v16 *)(p + 132);
+                a2 += wt * *(const mc_v16 *)(p + 148);
+                a3 += wt * *(const mc_v16 *)(p + 164);
+                a4 += wt * *(const mc_v16 *)(p + 180);
+                a5 += wt * *(const mc_v16 *)(p + 196);
+                a6 += wt * *(const mc_v16 *)(p + 212);
+                a7 += wt * *(const mc_v16 *)(p + 228);
+            }
+            {
+                const float wt = w1[12];
+                a0 += wt * *(const mc_v16 *)(p + 117);
+                a1 += wt * *(const mc_v16 *)(p + 133);
+                a2 += wt * *(const mc_v16 *)(p + 149);
+                a3 += wt * *(const mc_v16 *)(p + 165);
+                a4 += wt * *(const mc_v16 *)(p + 181);
+                a5 += wt * *(const mc_v16 *)(p + 197);
+                a6 += wt * *(const mc_v16 *)(p + 213);
+                a7 += wt * *(const mc_v16 *)(p + 229);
+            }
+            {
+                const float wt = w1[13];
+                a0 += wt * *(const mc_v16 *)(p + 118);
+                a1 += wt * *(const mc_v16 *)(p + 134);
+                a2 += wt * *(const mc_v16 *)(p + 150);
+                a3 += wt * *(const mc_v16 *)(p + 166);
+                a4 += wt * *(const mc_v16 *)(p + 182);
+                a5 += wt * *(const mc_v16 *)(p + 198);
+                a6 += wt * *(const mc_v16 *)(p + 214);
+                a7 += wt * *(const mc_v16 *)(p + 230);
+            }
+            {
+                const float wt = w1[14];
+                a0 += wt * *(const mc_v16 *)(p + 119);
+                a1 += wt * *(const mc_v16 *)(p + 135);
+                a2 += wt * *(const mc_v16 *)(p + 151);
+                a3 += wt * *(const mc_v16 *)(p + 167);
+                a4 += wt * *(const mc_v16 *)(p + 183);
+                a5 += wt * *(const mc_v16 *)(p + 199);
+                a6 += wt * *(const mc_v16 *)(p + 215);
+                a7 += wt * *(const mc_v16 *)(p + 231);
+            }
+            {
+                const float wt = w1[15];
+                a0 += wt * *(const mc_v16 *)(p + 153);
+                a1 += wt * *(const mc_v16 *)(p + 169);
+                a2 += wt * *(const mc_v16 *)(p + 185);
+                a3 += wt * *(const mc_v16 *)(p + 201);
+                a4 += wt * *(const mc_v16 *)(p + 217);
+                a5 += wt * *(const mc_v16 *)(p + 233);
+                a6 += wt * *(const mc_v16 *)(p + 249);
+                a7 += wt * *(const mc_v16 *)(p + 265);
+            }
+            {
+                const float wt = w1[16];
+                a0 += wt * *(const mc_v16 *)(p + 154);
+                a1 += wt * *(const mc_v16 *)(p + 170);
+                a2 += wt * *(const mc_v16 *)(p + 186);
+                a3 += wt * *(const mc_v16 *)(p + 202);
+                a4 += wt * *(const mc_v16 *)(p + 218);
+                a5 += wt * *(const mc_v16 *)(p + 234);
+                a6 += wt * *(const mc_v16 *)(p + 250);
+                a7 += wt * *(const mc_v16 *)(p + 266);
+            }
+            {
+                const float wt = w1[17];
+                a0 += wt * *(const mc_v16 *)(p + 155);
+                a1 += wt * *(const mc_v16 *)(p + 171);
+                a2 += wt * *(const mc_v16 *)(p + 187);
+                a3 += wt * *(const mc_v16 *)(p + 203);
+                a4 += wt * *(const mc_v16 *)(p + 219);
+                a5 += wt * *(const mc_v16 *)(p + 235);
+                a6 += wt * *(const mc_v16 *)(p + 251);
+                a7 += wt * *(const mc_v16 *)(p + 267);
+            }
+            {
+                const float wt = w1[18];
+                a0 += wt * *(const mc_v16 *)(p + 156);
+                a1 += wt * *(const mc_v16 *)(p + 172);
+                a2 += wt * *(const mc_v16 *)(p + 188);
+                a3 += wt * *(const mc_v16 *)(p + 204);
+                a4 += wt * *(const mc_v16 *)(p + 220);
+                a5 += wt * *(const mc_v16 *)(p + 236);
+                a6 += wt * *(const mc_v16 *)(p + 252);
+                a7 += wt * *(const mc_v16 *)(p + 268);
+            }
+            {
+                const float wt = w1[19];
+                a0 += wt * *(const mc_v16 *)(p + 157);
+                a1 += wt * *(const mc_v16 *)(p + 173);
+                a2 += wt * *(const mc_v16 *)(p + 189);
+                a3 += wt * *(const mc_v16 *)(p + 205);
+                a4 += wt * *(const mc_v16 *)(p + 221);
+                a5 += wt * *(const mc_v16 *)(p + 237);
+                a6 += wt * *(const mc_v16 *)(p + 253);
+                a7 += wt * *(const mc_v16 *)(p + 269);
+            }
+            {
+                const float wt = w1[20];
+                a0 += wt * *(const mc_v16 *)(p + 191);
+                a1 += wt * *(const mc_v16 *)(p + 207);
+                a2 += wt * *(const mc_v16 *)(p + 223);
+                a3 += wt * *(const mc_v16 *)(p + 239);
+                a4 += wt * *(const mc_v16 *)(p + 255);
+                a5 += wt * *(const mc_v16 *)(p + 271);
+                a6 += wt * *(const mc_v16 *)(p + 287);
+                a7 += wt * *(const mc_v16 *)(p + 303);
+            }
+            {
+                const float wt = w1[21];
+                a0 += wt * *(const mc_v16 *)(p + 192);
+                a1 += wt * *(const mc_v16 *)(p + 208);
+                a2 += wt * *(const mc_v16 *)(p + 224);
+                a3 += wt * *(const mc_v16 *)(p + 240);
+                a4 += wt * *(const mc_v16 *)(p + 256);
+                a5 += wt * *(const mc_v16 *)(p + 272);
+                a6 += wt * *(const mc_v16 *)(p + 288);
+                a7 += wt * *(const mc_v16 *)(p + 304);
+            }
+            {
+                const float wt = w1[22];
+                a0 += wt * *(const mc_v16 *)(p + 193);
+                a1 += wt * *(const mc_v16 *)(p + 209);
+                a2 += wt * *(const mc_v16 *)(p + 225);
+                a3 += wt * *(const mc_v16 *)(p + 241);
+                a4 += wt * *(const mc_v16 *)(p + 257);
+                a5 += wt * *(const mc_v16 *)(p + 273);
+                a6 += wt * *(const mc_v16 *)(p + 289);
+                a7 += wt * *(const mc_v16 *)(p + 305);
+            }
+            {
+                const float wt = w1[23];
+                a0 += wt * *(const mc_v16 *)(p + 194);
+                a1 += wt * *(const mc_v16 *)(p + 210);
+                a2 += wt * *(const mc_v16 *)(p + 226);
+                a3 += wt * *(const mc_v16 *)(p + 242);
+                a4 += wt * *(const mc_v16 *)(p + 258);
+                a5 += wt * *(const mc_v16 *)(p + 274);
+                a6 += wt * *(const mc_v16 *)(p + 290);
+                a7 += wt * *(const mc_v16 *)(p + 306);
+            }
+            {
+                const float wt = w1[24];
+                a0 += wt * *(const mc_v16 *)(p + 195);
+                a1 += wt * *(const mc_v16 *)(p + 211);
+                a2 += wt * *(const mc_v16 *)(p + 227);
+                a3 += wt * *(const mc_v16 *)(p + 243);
+                a4 += wt * *(const mc_v16 *)(p + 259);
+                a5 += wt * *(const mc_v16 *)(p + 275);
+                a6 += wt * *(const mc_v16 *)(p + 291);
+                a7 += wt * *(const mc_v16 *)(p + 307);
+            }
+            *(mc_v16 *)(yg1 + i + 0) = a0;
+            *(mc_v16 *)(yg1 + i + 16) = a1;
+            *(mc_v16 *)(yg1 + i + 32) = a2;
+            *(mc_v16 *)(yg1 + i + 48) = a3;
+            *(mc_v16 *)(yg1 + i + 64) = a4;
+            *(mc_v16 *)(yg1 + i + 80) = a5;
+            *(mc_v16 *)(yg1 + i + 96) = a6;
+            *(mc_v16 *)(yg1 + i + 112) = a7;
         }
         {
-            mc_v16 a = (mc_v16){0};
-            a += w2[0] * *(const mc_v16 *)(p + 0);
-            a += w2[1] * *(const mc_v16 *)(p + 1);
-            a += w2[2] * *(const mc_v16 *)(p + 2);
-            a += w2[3] * *(const mc_v16 *)(p + 3);
-            a += w2[4] * *(const mc_v16 *)(p + 4);
-            a += w2[5] * *(const mc_v16 *)(p + 5);
-            a += w2[6] * *(const mc_v16 *)(p + 6);
-            a += w2[7] * *(const mc_v16 *)(p + 38);
-            a += w2[8] * *(const mc_v16 *)(p + 39);
-            a += w2[9] * *(const mc_v16 *)(p + 40);
-            a += w2[10] * *(const mc_v16 *)(p + 41);
-            a += w2[11] * *(const mc_v16 *)(p + 42);
-            a += w2[12] * *(const mc_v16 *)(p + 43);
-            a += w2[13] * *(const mc_v16 *)(p + 44);
-            a += w2[14] * *(const mc_v16 *)(p + 76);
-            a += w2[15] * *(const mc_v16 *)(p + 77);
-            a += w2[16] * *(const mc_v16 *)(p + 78);
-            a += w2[17] * *(const mc_v16 *)(p + 79);
-            a += w2[18] * *(const mc_v16 *)(p + 80);
-            a += w2[19] * *(const mc_v16 *)(p + 81);
-            a += w2[20] * *(const mc_v16 *)(p + 82);
-            a += w2[21] * *(const mc_v16 *)(p + 114);
-            a += w2[22] * *(const mc_v16 *)(p + 115);
-            a += w2[23] * *(const mc_v16 *)(p + 116);
-            a += w2[24] * *(const mc_v16 *)(p + 117);
-            a += w2[25] * *(const mc_v16 *)(p + 118);
-            a += w2[26] * *(const mc_v16 *)(p + 119);
-            a += w2[27] * *(const mc_v16 *)(p + 120);
-            a += w2[28] * *(const mc_v16 *)(p + 152);
-            a += w2[29] * *(const mc_v16 *)(p + 153);
-            a += w2[30] * *(const mc_v16 *)(p + 154);
-            a += w2[31] * *(const mc_v16 *)(p + 155);
-            a += w2[32] * *(const mc_v16 *)(p + 156);
-            a += w2[33] * *(const mc_v16 *)(p + 157);
-            a += w2[34] * *(const mc_v16 *)(p + 158);
-            a += w2[35] * *(const mc_v16 *)(p + 190);
-            a += w2[36] * *(const mc_v16 *)(p + 191);
-            a += w2[37] * *(const mc_v16 *)(p + 192);
-            a += w2[38] * *(const mc_v16 *)(p + 193);
-            a += w2[39] * *(const mc_v16 *)(p + 194);
-            a += w2[40] * *(const mc_v16 *)(p + 195);
-            a += w2[41] * *(const mc_v16 *)(p + 196);
-            a += w2[42] * *(const mc_v16 *)(p + 228);
-            a += w2[43] * *(const mc_v16 *)(p + 229);
-            a += w2[44] * *(const mc_v16 *)(p + 230);
-            a += w2[45] * *(const mc_v16 *)(p + 231);
-            a += w2[46] * *(const mc_v16 *)(p + 232);
-            a += w2[47] * *(const mc_v16 *)(p + 233);
-            a += w2[48] * *(const mc_v16 *)(p + 234);
-            *(mc_v16 *)(yg2 + i) = a;
+            mc_v16 a0 = (mc_v16){0};
+            mc_v16 a1 = (mc_v16){0};
+            mc_v16 a2 = (mc_v16){0};
+            mc_v16 a3 = (mc_v16){0};
+            mc_v16 a4 = (mc_v16){0};
+            mc_v16 a5 = (mc_v16){0};
+            mc_v16 a6 = (mc_v16){0};
+            mc_v16 a7 = (mc_v16){0};
+            {
+                const float wt = w2[0];
+                a0 += wt * *(const mc_v16 *)(p + 0);
+                a1 += wt * *(const mc_v16 *)(p + 16);
+                a2 += wt * *(const mc_v16 *)(p + 32);
+                a3 += wt * *(const mc_v16 *)(p + 48);
+                a4 += wt * *(const mc_v16 *)(p + 64);
+                a5 += wt * *(const mc_v16 *)(p + 80);
+                a6 += wt * *(const mc_v16 *)(p + 96);
+                a7 += wt * *(const mc_v16 *)(p + 112);
+            }
+            {
+                const float wt = w2[1];
+                a0 += wt * *(const mc_v16 *)(p + 1);
+                a1 += wt * *(const mc_v16 *)(p + 17);
+                a2 += wt * *(const mc_v16 *)(p + 33);
+                a3 += wt * *(const mc_v16 *)(p + 49);
+                a4 += wt * *(const mc_v16 *)(p + 65);
+                a5 += wt * *(const mc_v16 *)(p + 81);
+                a6 += wt * *(const mc_v16 *)(p + 97);
+                a7 += wt * *(const mc_v16 *)(p + 113);
+            }
+            {
+                const float wt = w2[2];
+                a0 += wt * *(const mc_v16 *)(p + 2);
+                a1 += wt * *(const mc_v16 *)(p + 18);
+                a2 += wt * *(const mc_v16 *)(p + 34);
+                a3 += wt * *(const mc_v16 *)(p + 50);
+                a4 += wt * *(const mc_v16 *)(p + 66);
+                a5 += wt * *(const mc_v16 *)(p + 82);
+                a6 += wt * *(const mc_v16 *)(p + 98);
+                a7 += wt * *(const mc_v16 *)(p + 114);
+            }
+            {
+                const float wt = w2[3];
+                a0 += wt * *(const mc_v16 *)(p + 3);
+                a1 += wt * *(const mc_v16 *)(p + 19);
+                a2 += wt * *(const mc_v16 *)(p + 35);
+                a3 += wt * *(const mc_v16 *)(p + 51);
+                a4 += wt * *(const mc_v16 *)(p + 67);
+                a5 += wt * *(const mc_v16 *)(p + 83);
+                a6 += wt * *(const mc_v16 *)(p + 99);
+                a7 += wt * *(const mc_v16 *)(p + 115);
+            }
+            {
+                const float wt = w2[4];
+                a0 += wt * *(const mc_v16 *)(p + 4);
+                a1 += wt * *(const mc_v16 *)(p + 20);
+                a2 += wt * *(const mc_v16 *)(p + 36);
+                a3 += wt * *(const mc_v16 *)(p + 52);
+                a4 += wt * *(const mc_v16 *)(p + 68);
+                a5 += wt * *(const mc_v16 *)(p + 84);
+                a6 += wt * *(const mc_v16 *)(p + 100);
+                a7 += wt * *(const mc_v16 *)(p + 116);
+            }
+            {
+                const float wt = w2[5];
+                a0 += wt * *(const mc_v16 *)(p + 5);
+                a1 += wt * *(const mc_v16 *)(p + 21);
+                a2 += wt * *(const mc_v16 *)(p + 37);
+                a3 += wt * *(const mc_v16 *)(p + 53);
+                a4 += wt * *(const mc_v16 *)(p + 69);
+                a5 += wt * *(const mc_v16 *)(p + 85);
+                a6 += wt * *(const mc_v16 *)(p + 101);
+                a7 += wt * *(const mc_v16 *)(p + 117);
+            }
+            {
+                const float wt = w2[6];
+                a0 += wt * *(const mc_v16 *)(p + 6);
+                a1 += wt * *(const mc_v16 *)(p + 22);
+                a2 += wt * *(const mc_v16 *)(p + 38);
+                a3 += wt * *(const mc_v16 *)(p + 54);
+                a4 += wt * *(const mc_v16 *)(p + 70);
+                a5 += wt * *(const mc_v16 *)(p + 86);
+                a6 += wt * *(const mc_v16 *)(p + 102);
+                a7 += wt * *(const mc_v16 *)(p + 118);
+            }
+            {
+                const float wt = w2[7];
+                a0 += wt * *(const mc_v16 *)(p + 38);
+                a1 += wt * *(const mc_v16 *)(p + 54);
+                a2 += wt * *(const mc_v16 *)(p + 70);
+                a3 += wt * *(const mc_v16 *)(p + 86);
+                a4 += wt * *(const mc_v16 *)(p + 102);
+                a5 += wt * *(const mc_v16 *)(p + 118);
+                a6 += wt * *(const mc_v16 *)(p + 134);
+                a7 += wt * *(const mc_v16 *)(p + 150);
+            }
+            {
+                const float wt = w2[8];
+                a0 += wt * *(const mc_v16 *)(p + 39);
+                a1 += wt * *(const mc_v16 *)(p + 55);
+                a2 += wt * *(const mc_v16 *)(p + 71);
+                a3 += wt * *(const mc_v16 *)(p + 87);
+                a4 += wt * *(const mc_v16 *)(p + 103);
+                a5 += wt * *(const mc_v16 *)(p + 119);
+                a6 += wt * *(const mc_v16 *)(p + 135);
+                a7 += wt * *(const mc_v16 *)(p + 151);
+            }
+            {
+                const float wt = w2[9];
+                a0 += wt * *(const mc_v16 *)(p + 40);
+                a1 += wt * *(const mc_v16 *)(p + 56);
+                a2 += wt * *(const mc_v16 *)(p + 72);
+                a3 += wt * *(const mc_v16 *)(p + 88);
+                a4 += wt * *(const mc_v16 *)(p + 104);
+                a5 += wt * *(const mc_v16 *)(p + 120);
+                a6 += wt * *(const mc_v16 *)(p + 136);
+                a7 += wt * *(const mc_v16 *)(p + 152);
+            }
+            {
+                const float wt = w2[10];
+                a0 += wt * *(const mc_v16 *)(p + 41);
+                a1 += wt * *(const mc_v16 *)(p + 57);
+                a2 += wt * *(const mc_v16 *)(p + 73);
+                a3 += wt * *(const mc_v16 *)(p + 89);
+                a4 += wt * *(const mc_v16 *)(p + 105);
+                a5 += wt * *(const mc_v16 *)(p + 121);
+                a6 += wt * *(const mc_v16 *)(p + 137);
+                a7 += wt * *(const mc_v16 *)(p + 153);
+            }
+            {
+                const float wt = w2[11];
+                a0 += wt * *(const mc_v16 *)(p + 42);
+                a1 += wt * *(const mc_v16 *)(p + 58);
+                a2 += wt * *(const mc_v16 *)(p + 74);
+                a3 += wt * *(const mc_v16 *)(p + 90);
+                a4 += wt * *(const mc_v16 *)(p + 106);
+                a5 += wt * *(const mc_v16 *)(p + 122);
+                a6 += wt * *(const mc_v16 *)(p + 138);
+                a7 += wt * *(const mc_v16 *)(p + 154);
+            }
+            {
+                const float wt = w2[12];
+                a0 += wt * *(const mc_v16 *)(p + 43);
+                a1 += wt * *(const mc_v16 *)(p + 59);
+                a2 += wt * *(const mc_v16 *)(p + 75);
+                a3 += wt * *(const mc_v16 *)(p + 91);
+                a4 += wt * *(const mc_v16 *)(p + 107);
+                a5 += wt * *(const mc_v16 *)(p + 123);
+                a6 += wt * *(const mc_v16 *)(p + 139);
+                a7 += wt * *(const mc_v16 *)(p + 155);
+            }
+            {
+                const float wt = w2[13];
+                a0 += wt * *(const mc_v16 *)(p + 44);
+                a1 += wt * *(const mc_v16 *)(p + 60);
+                a2 += wt * *(const mc_v16 *)(p + 76);
+                a3 += wt * *(const mc_v16 *)(p + 92);
+                a4 += wt * *(const mc_v16 *)(p + 108);
+                a5 += wt * *(const mc_v16 *)(p + 124);
+                a6 += wt * *(const mc_v16 *)(p + 140);
+                a7 += wt * *(const mc_v16 *)(p + 156);
+            }
+            {
+                const float wt = w2[14];
+                a0 += wt * *(const mc_v16 *)(p + 76);
+                a1 += wt * *(const mc_v16 *)(p + 92);
+                a2 += wt * *(const mc_v16 *)(p + 108);
+                a3 += wt * *(const mc_v16 *)(p + 124);
+                a4 += wt * *(const mc_v16 *)(p + 140);
+                a5 += wt * *(const mc_v16 *)(p + 156);
+                a6 += wt * *(const mc_v16 *)(p + 172);
+                a7 += wt * *(const mc_v16 *)(p + 188);
+            }
+            {
+                const float wt = w2[15];
+                a0 += wt * *(const mc_v16 *)(p + 77);
+                a1 += wt * *(const mc_v16 *)(p + 93);
+                a2 += wt * *(const mc_v16 *)(p + 109);
+                a3 += wt * *(const mc_v16 *)(p + 125);
+                a4 += wt * *(const mc_v16 *)(p + 141);
+                a5 += wt * *(const mc_v16 *)(p + 157);
+                a6 += wt * *(const mc_v16 *)(p + 173);
+                a7 += wt * *(const mc_v16 *)(p + 189);
+            }
+            {
+                const float wt = w2[16];
+                a0 += wt * *(const mc_v16 *)(p + 78);
+                a1 += wt * *(const mc_v16 *)(p + 94);
+                a2 += wt * *(const mc_v16 *)(p + 110);
+                a3 += wt * *(const mc_v16 *)(p + 126);
+                a4 += wt * *(const mc_v16 *)(p + 142);
+                a5 += wt * *(const mc_v16 *)(p + 158);
+                a6 += wt * *(const mc_v16 *)(p + 174);
+                a7 += wt * *(const mc_v16 *)(p + 190);
+            }
+            {
+                const float wt = w2[17];
+                a0 += wt * *(const mc_v16 *)(p + 79);
+                a1 += wt * *(const mc_v16 *)(p + 95);
+                a2 += wt * *(const mc_v16 *)(p + 111);
+                a3 += wt * *(const mc_v16 *)(p + 127);
+                a4 += wt * *(const mc_v16 *)(p + 143);
+                a5 += wt * *(const mc_v16 *)(p + 159);
+                a6 += wt * *(const mc_v16 *)(p + 175);
+                a7 += wt * *(const mc_v16 *)(p + 191);
+            }
+            {
+                const float wt = w2[18];
+                a0 += wt * *(const mc_v16 *)(p + 80);
+                a1 += wt * *(const mc_v16 *)(p + 96);
+                a2 += wt * *(const mc_v16 *)(p + 112);
+                a3 += wt * *(const mc_v16 *)(p + 128);
+                a4 += wt * *(const mc_v16 *)(p + 144);
+                a5 += wt * *(const mc_v16 *)(p + 160);
+                a6 += wt * *(const mc_v16 *)(p + 176);
+                a7 += wt * *(const mc_v16 *)(p + 192);
+            }
+            {
+                const float wt = w2[19];
+                a0 += wt * *(const mc_v16 *)(p + 81);
+                a1 += wt * *(const mc_v16 *)(p + 97);
+                a2 += wt * *(const mc_v16 *)(p + 113);
+                a3 += wt * *(const mc_v16 *)(p + 129);
+                a4 += wt * *(const mc_v16 *)(p + 145);
+                a5 += wt * *(const mc_v16 *)(p + 161);
+                a6 += wt * *(const mc_v16 *)(p + 177);
+                a7 += wt * *(const mc_v16 *)(p + 193);
+            }
+            {
+                const float wt = w2[20];
+                a0 += wt * *(const mc_v16 *)(p + 82);
+                a1 += wt * *(const mc_v16 *)(p + 98);
+                a2 += wt * *(const mc_v16 *)(p + 114);
+                a3 += wt * *(const mc_v16 *)(p + 130);
+                a4 += wt * *(const mc_v16 *)(p + 146);
+                a5 += wt * *(const mc_v16 *)(p + 162);
+                a6 += wt * *(const mc_v16 *)(p + 178);
+                a7 += wt * *(const mc_v16 *)(p + 194);
+            }
+            {
+                const float wt = w2[21];
+                a0 += wt * *(const mc_v16 *)(p + 114);
+                a1 += wt * *(const mc_v16 *)(p + 130);
+                a2 += wt * *(const mc_v16 *)(p + 146);
+                a3 += wt * *(const mc_v16 *)(p + 162);
+                a4 += wt * *(const mc_v16 *)(p + 178);
+                a5 += wt * *(const mc_v16 *)(p + 194);
+                a6 += wt * *(const mc_v16 *)(p + 210);
+                a7 += wt * *(const mc_v16 *)(p + 226);
+            }
+            {
+                const float wt = w2[22];
+                a0 += wt * *(const mc_v16 *)(p + 115);
+                a1 += wt * *(const mc_v16 *)(p + 131);
+                a2 += wt * *(const mc_v16 *)(p + 147);
+                a3 += wt * *(const mc_v16 *)(p + 163);
+                a4 += wt * *(const mc_v16 *)(p + 179);
+                a5 += wt * *(const mc_v16 *)(p + 195);
+                a6 += wt * *(const mc_v16 *)(p + 211);
+                a7 += wt * *(const mc_v16 *)(p + 227);
+            }
+            {
+                const float wt = w2[23];
+                a0 += wt * *(const mc_v16 *)(p + 116);
+                a1 += wt * *(const mc_v16 *)(p + 132);
+                a2 += wt * *(const mc_v16 *)(p + 148);
+                a3 += wt * *(const mc_v16 *)(p + 164);
+                a4 += wt * *(const mc_v16 *)(p + 180);
+                a5 += wt * *(const mc_v16 *)(p + 196);
+                a6 += wt * *(const mc_v16 *)(p + 212);
+                a7 += wt * *(const mc_v16 *)(p + 228);
+            }
+            {
+                const float wt = w2[24];
+                a0 += wt * *(const mc_v16 *)(p + 117);
+                a1 += wt * *(const mc_v16 *)(p + 133);
+                a2 += wt * *(const mc_v16 *)(p + 149);
+                a3 += wt * *(const mc_v16 *)(p + 165);
+                a4 += wt * *(const mc_v16 *)(p + 181);
+                a5 += wt * *(const mc_v16 *)(p + 197);
+                a6 += wt * *(const mc_v16 *)(p + 213);
+                a7 += wt * *(const mc_v16 *)(p + 229);
+            }
+            {
+                const float wt = w2[25];
+                a0 += wt * *(const mc_v16 *)(p + 118);
+                a1 += wt * *(const mc_v16 *)(p + 134);
+                a2 += wt * *(const mc_v16 *)(p + 150);
+                a3 += wt * *(const mc_v16 *)(p + 166);
+                a4 += wt * *(const mc_v16 *)(p + 182);
+                a5 += wt * *(const mc_v16 *)(p + 198);
+                a6 += wt * *(const mc_v16 *)(p + 214);
+                a7 += wt * *(const mc_v16 *)(p + 230);
+            }
+            {
+                const float wt = w2[26];
+                a0 += wt * *(const mc_v16 *)(p + 119);
+                a1 += wt * *(const mc_v16 *)(p + 135);
+                a2 += wt * *(const mc_v16 *)(p + 151);
+                a3 += wt * *(const mc_v16 *)(p + 167);
+                a4 += wt * *(const mc_v16 *)(p + 183);
+                a5 += wt * *(const mc_v16 *)(p + 199);
+                a6 += wt * *(const mc_v16 *)(p + 215);
+                a7 += wt * *(const mc_v16 *)(p + 231);
+            }
+            {
+                const float wt = w2[27];
+                a0 += wt * *(const mc_v16 *)(p + 120);
+                a1 += wt * *(const mc_v16 *)(p + 136);
+                a2 += wt * *(const mc_v16 *)(p + 152);
+                a3 += wt * *(const mc_v16 *)(p + 168);
+                a4 += wt * *(const mc_v16 *)(p + 184);
+                a5 += wt * *(const mc_v16 *)(p + 200);
+                a6 += wt * *(const mc_v16 *)(p + 216);
+                a7 += wt * *(const mc_v16 *)(p + 232);
+            }
+            {
+                const float wt = w2[28];
+                a0 += wt * *(const mc_v16 *)(p + 152);
+                a1 += wt * *(const mc_v16 *)(p + 168);
+                a2 += wt * *(const mc_v16 *)(p + 184);
+                a3 += wt * *(const mc_v16 *)(p + 200);
+                a4 += wt * *(const mc_v16 *)(p + 216);
+                a5 += wt * *(const mc_v16 *)(p + 232);
+                a6 += wt * *(const mc_v16 *)(p + 248);
+                a7 += wt * *(const mc_v16 *)(p + 264);
+            }
+            {
+                const float wt = w2[29];
+                a0 += wt * *(const mc_v16 *)(p + 153);
+                a1 += wt * *(const mc_v16 *)(p + 169);
+                a2 += wt * *(const mc_v16 *)(p + 185);
+                a3 += wt * *(const mc_v16 *)(p + 201);
+                a4 += wt * *(const mc_v16 *)(p + 217);
+                a5 += wt * *(const mc_v16 *)(p + 233);
+                a6 += wt * *(const mc_v16 *)(p + 249);
+                a7 += wt * *(const mc_v16 *)(p + 265);
+            }
+            {
+                const float wt = w2[30];
+                a0 += wt * *(const mc_v16 *)(p + 154);
+                a1 += wt * *(const mc_v16 *)(p + 170);
+                a2 += wt * *(const mc_v16 *)(p + 186);
+                a3 += wt * *(const mc_v16 *)(p + 202);
+                a4 += wt * *(const mc_v16 *)(p + 218);
+                a5 += wt * *(const mc_v16 *)(p + 234);
+                a6 += wt * *(const mc_v16 *)(p + 250);
+                a7 += wt * *(const mc_v16 *)(p + 266);
+            }
+            {
+                const float wt = w2[31];
+                a0 += wt * *(const mc_v16 *)(p + 155);
+                a1 += wt * *(const mc_v16 *)(p + 171);
+                a2 += wt * *(const mc_v16 *)(p + 187);
+                a3 += wt * *(const mc_v16 *)(p + 203);
+                a4 += wt * *(const mc_v16 *)(p + 219);
+                a5 += wt * *(const mc_v16 *)(p + 235);
+                a6 += wt * *(const mc_v16 *)(p + 251);
+                a7 += wt * *(const mc_v16 *)(p + 267);
+            }
+            {
+                const float wt = w2[32];
+                a0 += wt * *(const mc_v16 *)(p + 156);
+                a1 += wt * *(const mc_v16 *)(p + 172);
+                a2 += wt * *(const mc_v16 *)(p + 188);
+                a3 += wt * *(const mc_v16 *)(p + 204);
+                a4 += wt * *(const mc_v16 *)(p + 220);
+                a5 += wt * *(const mc_v16 *)(p + 236);
+                a6 += wt * *(const mc_v16 *)(p + 252);
+                a7 += wt * *(const mc_v16 *)(p + 268);
+            }
+            {
+                const float wt = w2[33];
+                a0 += wt * *(const mc_v16 *)(p + 157);
+                a1 += wt * *(const mc_v16 *)(p + 173);
+                a2 += wt * *(const mc_v16 *)(p + 189);
+                a3 += wt * *(const mc_v16 *)(p + 205);
+                a4 += wt * *(const mc_v16 *)(p + 221);
+                a5 += wt * *(const mc_v16 *)(p + 237);
+                a6 += wt * *(const mc_v16 *)(p + 253);
+                a7 += wt * *(const mc_v16 *)(p + 269);
+            }
+            {
+                const float wt = w2[34];
+                a0 += wt * *(const mc_v16 *)(p + 158);
+                a1 += wt * *(const mc_v16 *)(p + 174);
+                a2 += wt * *(const mc_v16 *)(p + 190);
+                a3 += wt * *(const mc_v16 *)(p + 206);
+                a4 += wt * *(const mc_v16 *)(p + 222);
+                a5 += wt * *(const mc_v16 *)(p + 238);
+                a6 += wt * *(const mc_v16 *)(p + 254);
+                a7 += wt * *(const mc_v16 *)(p + 270);
+            }
+            {
+                const float wt = w2[35];
+                a0 += wt * *(const mc_v16 *)(p + 190);
+                a1 += wt * *(const mc_v16 *)(p + 206);
+                a2 += wt * *(const mc_v16 *)(p + 222);
+                a3 += wt * *(const mc_v16 *)(p + 238);
+                a4 += wt * *(const mc_v16 *)(p + 254);
+                a5 += wt * *(const mc_v16 *)(p + 270);
+                a6 += wt * *(const mc_v16 *)(p + 286);
+                a7 += wt * *(const mc_v16 *)(p + 302);
+            }
+            {
+                const float wt = w2[36];
+                a0 += wt * *(const mc_v16 *)(p + 191);
+                a1 += wt * *(const mc_v16 *)(p + 207);
+                a2 += wt * *(const mc_v16 *)(p + 223);
+                a3 += wt * *(const mc_v16 *)(p + 239);
+                a4 += wt * *(const mc_v16 *)(p + 255);
+                a5 += wt * *(const mc_v16 *)(p + 271);
+                a6 += wt * *(const mc_v16 *)(p + 287);
+                a7 += wt * *(const mc_v16 *)(p + 303);
+            }
+            {
+                const float wt = w2[37];
+                a0 += wt * *(const mc_v16 *)(p + 192);
+                a1 += wt * *(const mc_v16 *)(p + 208);
+                a2 += wt * *(const mc_v16 *)(p + 224);
+                a3 += wt * *(const mc_v16 *)(p + 240);
+                a4 += wt * *(const mc_v16 *)(p + 256);
+                a5 += wt * *(const mc_v16 *)(p + 272);
+                a6 += wt * *(const mc_v16 *)(p + 288);
+                a7 += wt * *(const mc_v16 *)(p + 304);
+            }
+            {
+                const float wt = w2[38];
+                a0 += wt * *(const mc_v16 *)(p + 193);
+                a1 += wt * *(const mc_v16 *)(p + 209);
+                a2 += wt * *(const mc_v16 *)(p + 225);
+                a3 += wt * *(const mc_v16 *)(p + 241);
+                a4 += wt * *(const mc_v16 *)(p + 257);
+                a5 += wt * *(const mc_v16 *)(p + 273);
+                a6 += wt * *(const mc_v16 *)(p + 289);
+                a7 += wt * *(const mc_v16 *)(p + 305);
+            }
+            {
+                const float wt = w2[39];
+                a0 += wt * *(const mc_v16 *)(p + 194);
+                a1 += wt * *(const mc_v16 *)(p + 210);
+                a2 += wt * *(const mc_v16 *)(p + 226);
+                a3 += wt * *(const mc_v16 *)(p + 242);
+                a4 += wt * *(const mc_v16 *)(p + 258);
+                a5 += wt * *(const mc_v16 *)(p + 274);
+                a6 += wt * *(const mc_v16 *)(p + 290);
+                a7 += wt * *(const mc_v16 *)(p + 306);
+            }
+            {
+                const float wt = w2[40];
+                a0 += wt * *(const mc_v16 *)(p + 195);
+                a1 += wt * *(const mc_v16 *)(p + 211);
+                a2 += wt * *(const mc_v16 *)(p + 227);
+                a3 += wt * *(const mc_v16 *)(p + 243);
+                a4 += wt * *(const mc_v16 *)(p + 259);
+                a5 += wt * *(const mc_v16 *)(p + 275);
+                a6 += wt * *(const mc_v16 *)(p + 291);
+                a7 += wt * *(const mc_v16 *)(p + 307);
+            }
+            {
+                const float wt = w2[41];
+                a0 += wt * *(const mc_v16 *)(p + 196);
+                a1 += wt * *(const mc_v16 *)(p + 212);
+                a2 += wt * *(const mc_v16 *)(p + 228);
+                a3 += wt * *(const mc_v16 *)(p + 244);
+                a4 += wt * *(const mc_v16 *)(p + 260);
+                a5 += wt * *(const mc_v16 *)(p + 276);
+                a6 += wt * *(const mc_v16 *)(p + 292);
+                a7 += wt * *(const mc_v16 *)(p + 308);
+            }
+            {
+                const float wt = w2[42];
+                a0 += wt * *(const mc_v16 *)(p + 228);
+                a1 += wt * *(const mc_v16 *)(p + 244);
+                a2 += wt * *(const mc_v16 *)(p + 260);
+                a3 += wt * *(const mc_v16 *)(p + 276);
+                a4 += wt * *(const mc_v16 *)(p + 292);
+                a5 += wt * *(const mc_v16 *)(p + 308);
+                a6 += wt * *(const mc_v16 *)(p + 324);
+                a7 += wt * *(const mc_v16 *)(p + 340);
+            }
+            {
+                const float wt = w2[43];
+                a0 += wt * *(const mc_v16 *)(p + 229);
+                a1 += wt * *(const mc_v16 *)(p + 245);
+                a2 += wt * *(const mc_v16 *)(p + 261);
+                a3 += wt * *(const mc_v16 *)(p + 277);
+                a4 += wt * *(const mc_v16 *)(p + 293);
+                a5 += wt * *(const mc_v16 *)(p + 309);
+                a6 += wt * *(const mc_v16 *)(p + 325);
+                a7 += wt * *(const mc_v16 *)(p + 341);
+            }
+            {
+                const float wt = w2[44];
+                a0 += wt * *(const mc_v16 *)(p + 230);
+                a1 += wt * *(const mc_v16 *)(p + 246);
+                a2 += wt * *(const mc_v16 *)(p + 262);
+                a3 += wt * *(const mc_v16 *)(p + 278);
+                a4 += wt * *(const mc_v16 *)(p + 294);
+                a5 += wt * *(const mc_v16 *)(p + 310);
+                a6 += wt * *(const mc_v16 *)(p + 326);
+                a7 += wt * *(const mc_v16 *)(p + 342);
+            }
+            {
+                const float wt = w2[45];
+                a0 += wt * *(const mc_v16 *)(p + 231);
+                a1 += wt * *(const mc_v16 *)(p + 247);
+                a2 += wt * *(const mc_v16 *)(p + 263);
+                a3 += wt * *(const mc_v16 *)(p + 279);
+                a4 += wt * *(const mc_v16 *)(p + 295);
+                a5 += wt * *(const mc_v16 *)(p + 311);
+                a6 += wt * *(const mc_v16 *)(p + 327);
+                a7 += wt * *(const mc_v16 *)(p + 343);
+            }
+            {
+                const float wt = w2[46];
+                a0 += wt * *(const mc_v16 *)(p + 232);
+                a1 += wt * *(const mc_v16 *)(p + 248);
+                a2 += wt * *(const mc_v16 *)(p + 264);
+                a3 += wt * *(const mc_v16 *)(p + 280);
+                a4 += wt * *(const mc_v16 *)(p + 296);
+                a5 += wt * *(const mc_v16 *)(p + 312);
+                a6 += wt * *(const mc_v16 *)(p + 328);
+                a7 += wt * *(const mc_v16 *)(p + 344);
+            }
+            {
+                const float wt = w2[47];
+                a0 += wt * *(const mc_v16 *)(p + 233);
+                a1 += wt * *(const mc_v16 *)(p + 249);
+                a2 += wt * *(const mc_v16 *)(p + 265);
+                a3 += wt * *(const mc_v16 *)(p + 281);
+                a4 += wt * *(const mc_v16 *)(p + 297);
+                a5 += wt * *(const mc_v16 *)(p + 313);
+                a6 += wt * *(const mc_v16 *)(p + 329);
+                a7 += wt * *(const mc_v16 *)(p + 345);
+            }
+            {
+                const float wt = w2[48];
+                a0 += wt * *(const mc_v16 *)(p + 234);
+                a1 += wt * *(const mc_v16 *)(p + 250);
+                a2 += wt * *(const mc_v16 *)(p + 266);
+                a3 += wt * *(const mc_v16 *)(p + 282);
+                a4 += wt * *(const mc_v16 *)(p + 298);
+                a5 += wt * *(const mc_v16 *)(p + 314);
+                a6 += wt * *(const mc_v16 *)(p + 330);
+                a7 += wt * *(const mc_v16 *)(p + 346);
+            }
+            *(mc_v16 *)(yg2 + i + 0) = a0;
+            *(mc_v16 *)(yg2 + i + 16) = a1;
+            *(mc_v16 *)(yg2 + i + 32) = a2;
+            *(mc_v16 *)(yg2 + i + 48) = a3;
+            *(mc_v16 *)(yg2 + i + 64) = a4;
+            *(mc_v16 *)(yg2 + i + 80) = a5;
+            *(mc_v16 *)(yg2 + i + 96) = a6;
+            *(mc_v16 *)(yg2 + i + 112) = a7;
         }
     }
     for (int oy = 0; oy < 32; oy++) {
@@ -169,11 +1041,12 @@ void dw_k3_5_7_c16_32x32_s1_fwd(int n, const float *restrict x, const float *res
         dw_k3_5_7_c16_32x32_s1_fwd_plane(x + (long)bc * 1024, w, bias, y, bc / 16, bc % 16);
 }
 
-/* Channel c of image b: its gradients go to dxc and the accumulators g. */
+/* Channel c of image b: its input gradient goes to dxc, its filter
+ * gradients into the accumulators ga. */
 static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
-    float *restrict dxc, float *restrict g0, float *restrict g1, float *restrict g2, int b, int c)
+    float *restrict dxc, mc_v16 *restrict ga, int b, int c)
 {
-    float xp[1450], dxp[1450] = {0};
+    float xp[1514];
     dw_k3_5_7_c16_32x32_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     const float *restrict d0 = dy + ((long)b * 48 + 0 + c) * 1024;
@@ -181,929 +1054,1524 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
     const float *restrict d1 = dy + ((long)b * 48 + 16 + c) * 1024;
     const float *restrict w2 = w + 544 + c * 49;
     const float *restrict d2 = dy + ((long)b * 48 + 32 + c) * 1024;
-    float dg[1216] = {0};
-    for (int oy = 0; oy < 32; oy++)
-        memcpy(dg + oy * 38, d0 + oy * 32, 32 * sizeof(float));
-    {
-        /* kernel 0, tap 0 */
-        const float wt = w0[0];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 78 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 78 + i);
-        }
-        g0[0] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 1 */
-        const float wt = w0[1];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 79 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 79 + i);
-        }
-        g0[1] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 2 */
-        const float wt = w0[2];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 80 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 80 + i);
-        }
-        g0[2] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 3 */
-        const float wt = w0[3];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 116 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 116 + i);
-        }
-        g0[3] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 4 */
-        const float wt = w0[4];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 117 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 117 + i);
-        }
-        g0[4] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 5 */
-        const float wt = w0[5];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 118 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 118 + i);
-        }
-        g0[5] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 6 */
-        const float wt = w0[6];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 154 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 154 + i);
-        }
-        g0[6] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 7 */
-        const float wt = w0[7];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 155 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 155 + i);
-        }
-        g0[7] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 8 */
-        const float wt = w0[8];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 156 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 156 + i);
-        }
-        g0[8] += mc_v16_sum(&acc);
-    }
-    for (int oy = 0; oy < 32; oy++)
-        memcpy(dg + oy * 38, d1 + oy * 32, 32 * sizeof(float));
-    {
-        /* kernel 1, tap 0 */
-        const float wt = w1[0];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 39 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 39 + i);
-        }
-        g1[0] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 1 */
-        const float wt = w1[1];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 40 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 40 + i);
-        }
-        g1[1] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 2 */
-        const float wt = w1[2];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 41 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 41 + i);
-        }
-        g1[2] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 3 */
-        const float wt = w1[3];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 42 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 42 + i);
-        }
-        g1[3] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 4 */
-        const float wt = w1[4];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 43 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 43 + i);
-        }
-        g1[4] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 5 */
-        const float wt = w1[5];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 77 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 77 + i);
-        }
-        g1[5] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 6 */
-        const float wt = w1[6];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 78 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 78 + i);
-        }
-        g1[6] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 7 */
-        const float wt = w1[7];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 79 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 79 + i);
-        }
-        g1[7] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 8 */
-        const float wt = w1[8];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 80 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 80 + i);
-        }
-        g1[8] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 9 */
-        const float wt = w1[9];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 81 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 81 + i);
-        }
-        g1[9] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 10 */
-        const float wt = w1[10];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 115 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 115 + i);
-        }
-        g1[10] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 11 */
-        const float wt = w1[11];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 116 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 116 + i);
-        }
-        g1[11] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 12 */
-        const float wt = w1[12];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 117 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 117 + i);
-        }
-        g1[12] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 13 */
-        const float wt = w1[13];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 118 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 118 + i);
-        }
-        g1[13] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 14 */
-        const float wt = w1[14];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 119 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 119 + i);
-        }
-        g1[14] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 15 */
-        const float wt = w1[15];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 153 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 153 + i);
-        }
-        g1[15] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 16 */
-        const float wt = w1[16];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 154 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 154 + i);
-        }
-        g1[16] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 17 */
-        const float wt = w1[17];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 155 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 155 + i);
-        }
-        g1[17] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 18 */
-        const float wt = w1[18];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 156 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 156 + i);
-        }
-        g1[18] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 19 */
-        const float wt = w1[19];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 157 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 157 + i);
-        }
-        g1[19] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 20 */
-        const float wt = w1[20];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 191 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 191 + i);
-        }
-        g1[20] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 21 */
-        const float wt = w1[21];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 192 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 192 + i);
-        }
-        g1[21] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 22 */
-        const float wt = w1[22];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 193 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 193 + i);
-        }
-        g1[22] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 23 */
-        const float wt = w1[23];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 194 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 194 + i);
-        }
-        g1[23] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 24 */
-        const float wt = w1[24];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 195 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 195 + i);
-        }
-        g1[24] += mc_v16_sum(&acc);
-    }
-    for (int oy = 0; oy < 32; oy++)
-        memcpy(dg + oy * 38, d2 + oy * 32, 32 * sizeof(float));
-    {
-        /* kernel 2, tap 0 */
-        const float wt = w2[0];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 0 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 0 + i);
-        }
-        g2[0] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 1 */
-        const float wt = w2[1];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 1 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 1 + i);
-        }
-        g2[1] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 2 */
-        const float wt = w2[2];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 2 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 2 + i);
-        }
-        g2[2] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 3 */
-        const float wt = w2[3];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 3 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 3 + i);
-        }
-        g2[3] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 4 */
-        const float wt = w2[4];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 4 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 4 + i);
-        }
-        g2[4] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 5 */
-        const float wt = w2[5];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 5 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 5 + i);
-        }
-        g2[5] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 6 */
-        const float wt = w2[6];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 6 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 6 + i);
-        }
-        g2[6] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 7 */
-        const float wt = w2[7];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 38 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 38 + i);
-        }
-        g2[7] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 8 */
-        const float wt = w2[8];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 39 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 39 + i);
-        }
-        g2[8] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 9 */
-        const float wt = w2[9];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 40 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 40 + i);
-        }
-        g2[9] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 10 */
-        const float wt = w2[10];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 41 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 41 + i);
-        }
-        g2[10] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 11 */
-        const float wt = w2[11];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 42 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 42 + i);
-        }
-        g2[11] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 12 */
-        const float wt = w2[12];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 43 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 43 + i);
-        }
-        g2[12] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 13 */
-        const float wt = w2[13];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 44 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 44 + i);
-        }
-        g2[13] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 14 */
-        const float wt = w2[14];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 76 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 76 + i);
-        }
-        g2[14] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 15 */
-        const float wt = w2[15];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 77 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 77 + i);
-        }
-        g2[15] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 16 */
-        const float wt = w2[16];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 78 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 78 + i);
-        }
-        g2[16] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 17 */
-        const float wt = w2[17];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 79 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 79 + i);
-        }
-        g2[17] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 18 */
-        const float wt = w2[18];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 80 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 80 + i);
-        }
-        g2[18] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 19 */
-        const float wt = w2[19];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 81 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 81 + i);
-        }
-        g2[19] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 20 */
-        const float wt = w2[20];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 82 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 82 + i);
-        }
-        g2[20] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 21 */
-        const float wt = w2[21];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 114 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 114 + i);
-        }
-        g2[21] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 22 */
-        const float wt = w2[22];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 115 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 115 + i);
-        }
-        g2[22] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 23 */
-        const float wt = w2[23];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 116 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 116 + i);
-        }
-        g2[23] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 24 */
-        const float wt = w2[24];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 117 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 117 + i);
-        }
-        g2[24] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 25 */
-        const float wt = w2[25];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 118 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 118 + i);
-        }
-        g2[25] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 26 */
-        const float wt = w2[26];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 119 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 119 + i);
-        }
-        g2[26] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 27 */
-        const float wt = w2[27];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 120 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 120 + i);
-        }
-        g2[27] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 28 */
-        const float wt = w2[28];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 152 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 152 + i);
-        }
-        g2[28] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 29 */
-        const float wt = w2[29];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 153 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 153 + i);
-        }
-        g2[29] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 30 */
-        const float wt = w2[30];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 154 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 154 + i);
-        }
-        g2[30] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 31 */
-        const float wt = w2[31];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 155 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 155 + i);
-        }
-        g2[31] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 32 */
-        const float wt = w2[32];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 156 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 156 + i);
-        }
-        g2[32] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 33 */
-        const float wt = w2[33];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 157 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 157 + i);
-        }
-        g2[33] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 34 */
-        const float wt = w2[34];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 158 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 158 + i);
-        }
-        g2[34] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 35 */
-        const float wt = w2[35];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 190 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 190 + i);
-        }
-        g2[35] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 36 */
-        const float wt = w2[36];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 191 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 191 + i);
-        }
-        g2[36] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 37 */
-        const float wt = w2[37];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 192 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 192 + i);
-        }
-        g2[37] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 38 */
-        const float wt = w2[38];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 193 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 193 + i);
-        }
-        g2[38] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 39 */
-        const float wt = w2[39];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 194 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 194 + i);
-        }
-        g2[39] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 40 */
-        const float wt = w2[40];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 195 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 195 + i);
-        }
-        g2[40] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 41 */
-        const float wt = w2[41];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 196 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 196 + i);
-        }
-        g2[41] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 42 */
-        const float wt = w2[42];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 228 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 228 + i);
-        }
-        g2[42] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 43 */
-        const float wt = w2[43];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 229 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 229 + i);
-        }
-        g2[43] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 44 */
-        const float wt = w2[44];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 230 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 230 + i);
-        }
-        g2[44] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 45 */
-        const float wt = w2[45];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 231 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 231 + i);
-        }
-        g2[45] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 46 */
-        const float wt = w2[46];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 232 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 232 + i);
-        }
-        g2[46] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 47 */
-        const float wt = w2[47];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 233 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 233 + i);
-        }
-        g2[47] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 2, tap 48 */
-        const float wt = w2[48];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1216; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 234 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 234 + i);
-        }
-        g2[48] += mc_v16_sum(&acc);
+    float dxg[1280];
+    float dq0[1514];
+    dw_k3_5_7_c16_32x32_s1_pad(d0, dq0);
+    float dq1[1514];
+    dw_k3_5_7_c16_32x32_s1_pad(d1, dq1);
+    float dq2[1514];
+    dw_k3_5_7_c16_32x32_s1_pad(d2, dq2);
+    for (int i = 0; i < 1280; i += 128) {
+        mc_v16 a0 = {0};
+        mc_v16 a1 = {0};
+        mc_v16 a2 = {0};
+        mc_v16 a3 = {0};
+        mc_v16 a4 = {0};
+        mc_v16 a5 = {0};
+        mc_v16 a6 = {0};
+        mc_v16 a7 = {0};
+        {
+            const float wt = w0[8];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 78);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 94);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 110);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 126);
+            a4 += wt * *(const mc_v16 *)(dq0 + i + 142);
+            a5 += wt * *(const mc_v16 *)(dq0 + i + 158);
+            a6 += wt * *(const mc_v16 *)(dq0 + i + 174);
+            a7 += wt * *(const mc_v16 *)(dq0 + i + 190);
+        }
+        {
+            const float wt = w0[7];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 79);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 95);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 111);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 127);
+            a4 += wt * *(const mc_v16 *)(dq0 + i + 143);
+            a5 += wt * *(const mc_v16 *)(dq0 + i + 159);
+            a6 += wt * *(const mc_v16 *)(dq0 + i + 175);
+            a7 += wt * *(const mc_v16 *)(dq0 + i + 191);
+        }
+        {
+            const float wt = w0[6];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 80);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 96);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 112);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 128);
+            a4 += wt * *(const mc_v16 *)(dq0 + i + 144);
+            a5 += wt * *(const mc_v16 *)(dq0 + i + 160);
+            a6 += wt * *(const mc_v16 *)(dq0 + i + 176);
+            a7 += wt * *(const mc_v16 *)(dq0 + i + 192);
+        }
+        {
+            const float wt = w0[5];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 116);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 132);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 148);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 164);
+            a4 += wt * *(const mc_v16 *)(dq0 + i + 180);
+            a5 += wt * *(const mc_v16 *)(dq0 + i + 196);
+            a6 += wt * *(const mc_v16 *)(dq0 + i + 212);
+            a7 += wt * *(const mc_v16 *)(dq0 + i + 228);
+        }
+        {
+            const float wt = w0[4];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 117);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 133);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 149);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 165);
+            a4 += wt * *(const mc_v16 *)(dq0 + i + 181);
+            a5 += wt * *(const mc_v16 *)(dq0 + i + 197);
+            a6 += wt * *(const mc_v16 *)(dq0 + i + 213);
+            a7 += wt * *(const mc_v16 *)(dq0 + i + 229);
+        }
+        {
+            const float wt = w0[3];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 118);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 134);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 150);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 166);
+            a4 += wt * *(const mc_v16 *)(dq0 + i + 182);
+            a5 += wt * *(const mc_v16 *)(dq0 + i + 198);
+            a6 += wt * *(const mc_v16 *)(dq0 + i + 214);
+            a7 += wt * *(const mc_v16 *)(dq0 + i + 230);
+        }
+        {
+            const float wt = w0[2];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 154);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 170);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 186);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 202);
+            a4 += wt * *(const mc_v16 *)(dq0 + i + 218);
+            a5 += wt * *(const mc_v16 *)(dq0 + i + 234);
+            a6 += wt * *(const mc_v16 *)(dq0 + i + 250);
+            a7 += wt * *(const mc_v16 *)(dq0 + i + 266);
+        }
+        {
+            const float wt = w0[1];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 155);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 171);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 187);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 203);
+            a4 += wt * *(const mc_v16 *)(dq0 + i + 219);
+            a5 += wt * *(const mc_v16 *)(dq0 + i + 235);
+            a6 += wt * *(const mc_v16 *)(dq0 + i + 251);
+            a7 += wt * *(const mc_v16 *)(dq0 + i + 267);
+        }
+        {
+            const float wt = w0[0];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 156);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 172);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 188);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 204);
+            a4 += wt * *(const mc_v16 *)(dq0 + i + 220);
+            a5 += wt * *(const mc_v16 *)(dq0 + i + 236);
+            a6 += wt * *(const mc_v16 *)(dq0 + i + 252);
+            a7 += wt * *(const mc_v16 *)(dq0 + i + 268);
+        }
+        {
+            const float wt = w1[24];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 39);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 55);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 71);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 87);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 103);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 119);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 135);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 151);
+        }
+        {
+            const float wt = w1[23];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 40);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 56);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 72);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 88);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 104);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 120);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 136);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 152);
+        }
+        {
+            const float wt = w1[22];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 41);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 57);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 73);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 89);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 105);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 121);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 137);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 153);
+        }
+        {
+            const float wt = w1[21];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 42);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 58);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 74);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 90);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 106);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 122);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 138);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 154);
+        }
+        {
+            const float wt = w1[20];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 43);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 59);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 75);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 91);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 107);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 123);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 139);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 155);
+        }
+        {
+            const float wt = w1[19];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 77);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 93);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 109);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 125);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 141);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 157);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 173);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 189);
+        }
+        {
+            const float wt = w1[18];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 78);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 94);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 110);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 126);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 142);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 158);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 174);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 190);
+        }
+        {
+            const float wt = w1[17];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 79);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 95);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 111);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 127);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 143);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 159);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 175);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 191);
+        }
+        {
+            const float wt = w1[16];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 80);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 96);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 112);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 128);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 144);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 160);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 176);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 192);
+        }
+        {
+            const float wt = w1[15];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 81);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 97);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 113);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 129);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 145);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 161);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 177);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 193);
+        }
+        {
+            const float wt = w1[14];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 115);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 131);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 147);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 163);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 179);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 195);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 211);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 227);
+        }
+        {
+            const float wt = w1[13];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 116);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 132);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 148);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 164);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 180);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 196);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 212);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 228);
+        }
+        {
+            const float wt = w1[12];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 117);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 133);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 149);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 165);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 181);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 197);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 213);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 229);
+        }
+        {
+            const float wt = w1[11];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 118);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 134);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 150);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 166);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 182);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 198);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 214);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 230);
+        }
+        {
+            const float wt = w1[10];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 119);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 135);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 151);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 167);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 183);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 199);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 215);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 231);
+        }
+        {
+            const float wt = w1[9];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 153);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 169);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 185);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 201);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 217);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 233);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 249);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 265);
+        }
+        {
+            const float wt = w1[8];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 154);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 170);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 186);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 202);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 218);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 234);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 250);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 266);
+        }
+        {
+            const float wt = w1[7];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 155);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 171);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 187);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 203);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 219);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 235);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 251);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 267);
+        }
+        {
+            const float wt = w1[6];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 156);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 172);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 188);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 204);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 220);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 236);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 252);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 268);
+        }
+        {
+            const float wt = w1[5];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 157);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 173);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 189);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 205);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 221);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 237);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 253);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 269);
+        }
+        {
+            const float wt = w1[4];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 191);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 207);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 223);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 239);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 255);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 271);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 287);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 303);
+        }
+        {
+            const float wt = w1[3];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 192);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 208);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 224);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 240);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 256);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 272);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 288);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 304);
+        }
+        {
+            const float wt = w1[2];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 193);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 209);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 225);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 241);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 257);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 273);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 289);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 305);
+        }
+        {
+            const float wt = w1[1];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 194);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 210);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 226);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 242);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 258);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 274);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 290);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 306);
+        }
+        {
+            const float wt = w1[0];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 195);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 211);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 227);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 243);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 259);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 275);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 291);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 307);
+        }
+        {
+            const float wt = w2[48];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 0);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 16);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 32);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 48);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 64);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 80);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 96);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 112);
+        }
+        {
+            const float wt = w2[47];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 1);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 17);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 33);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 49);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 65);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 81);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 97);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 113);
+        }
+        {
+            const float wt = w2[46];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 2);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 18);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 34);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 50);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 66);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 82);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 98);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 114);
+        }
+        {
+            const float wt = w2[45];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 3);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 19);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 35);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 51);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 67);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 83);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 99);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 115);
+        }
+        {
+            const float wt = w2[44];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 4);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 20);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 36);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 52);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 68);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 84);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 100);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 116);
+        }
+        {
+            const float wt = w2[43];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 5);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 21);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 37);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 53);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 69);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 85);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 101);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 117);
+        }
+        {
+            const float wt = w2[42];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 6);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 22);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 38);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 54);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 70);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 86);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 102);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 118);
+        }
+        {
+            const float wt = w2[41];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 38);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 54);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 70);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 86);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 102);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 118);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 134);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 150);
+        }
+        {
+            const float wt = w2[40];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 39);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 55);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 71);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 87);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 103);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 119);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 135);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 151);
+        }
+        {
+            const float wt = w2[39];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 40);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 56);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 72);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 88);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 104);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 120);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 136);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 152);
+        }
+        {
+            const float wt = w2[38];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 41);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 57);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 73);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 89);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 105);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 121);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 137);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 153);
+        }
+        {
+            const float wt = w2[37];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 42);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 58);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 74);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 90);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 106);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 122);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 138);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 154);
+        }
+        {
+            const float wt = w2[36];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 43);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 59);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 75);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 91);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 107);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 123);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 139);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 155);
+        }
+        {
+            const float wt = w2[35];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 44);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 60);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 76);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 92);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 108);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 124);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 140);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 156);
+        }
+        {
+            const float wt = w2[34];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 76);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 92);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 108);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 124);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 140);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 156);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 172);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 188);
+        }
+        {
+            const float wt = w2[33];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 77);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 93);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 109);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 125);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 141);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 157);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 173);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 189);
+        }
+        {
+            const float wt = w2[32];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 78);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 94);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 110);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 126);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 142);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 158);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 174);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 190);
+        }
+        {
+            const float wt = w2[31];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 79);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 95);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 111);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 127);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 143);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 159);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 175);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 191);
+        }
+        {
+            const float wt = w2[30];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 80);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 96);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 112);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 128);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 144);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 160);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 176);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 192);
+        }
+        {
+            const float wt = w2[29];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 81);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 97);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 113);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 129);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 145);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 161);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 177);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 193);
+        }
+        {
+            const float wt = w2[28];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 82);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 98);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 114);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 130);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 146);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 162);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 178);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 194);
+        }
+        {
+            const float wt = w2[27];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 114);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 130);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 146);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 162);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 178);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 194);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 210);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 226);
+        }
+        {
+            const float wt = w2[26];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 115);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 131);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 147);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 163);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 179);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 195);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 211);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 227);
+        }
+        {
+            const float wt = w2[25];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 116);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 132);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 148);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 164);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 180);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 196);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 212);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 228);
+        }
+        {
+            const float wt = w2[24];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 117);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 133);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 149);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 165);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 181);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 197);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 213);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 229);
+        }
+        {
+            const float wt = w2[23];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 118);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 134);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 150);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 166);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 182);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 198);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 214);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 230);
+        }
+        {
+            const float wt = w2[22];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 119);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 135);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 151);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 167);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 183);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 199);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 215);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 231);
+        }
+        {
+            const float wt = w2[21];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 120);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 136);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 152);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 168);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 184);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 200);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 216);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 232);
+        }
+        {
+            const float wt = w2[20];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 152);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 168);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 184);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 200);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 216);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 232);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 248);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 264);
+        }
+        {
+            const float wt = w2[19];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 153);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 169);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 185);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 201);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 217);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 233);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 249);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 265);
+        }
+        {
+            const float wt = w2[18];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 154);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 170);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 186);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 202);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 218);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 234);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 250);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 266);
+        }
+        {
+            const float wt = w2[17];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 155);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 171);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 187);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 203);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 219);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 235);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 251);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 267);
+        }
+        {
+            const float wt = w2[16];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 156);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 172);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 188);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 204);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 220);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 236);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 252);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 268);
+        }
+        {
+            const float wt = w2[15];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 157);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 173);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 189);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 205);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 221);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 237);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 253);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 269);
+        }
+        {
+            const float wt = w2[14];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 158);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 174);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 190);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 206);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 222);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 238);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 254);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 270);
+        }
+        {
+            const float wt = w2[13];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 190);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 206);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 222);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 238);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 254);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 270);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 286);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 302);
+        }
+        {
+            const float wt = w2[12];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 191);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 207);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 223);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 239);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 255);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 271);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 287);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 303);
+        }
+        {
+            const float wt = w2[11];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 192);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 208);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 224);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 240);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 256);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 272);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 288);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 304);
+        }
+        {
+            const float wt = w2[10];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 193);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 209);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 225);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 241);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 257);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 273);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 289);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 305);
+        }
+        {
+            const float wt = w2[9];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 194);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 210);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 226);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 242);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 258);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 274);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 290);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 306);
+        }
+        {
+            const float wt = w2[8];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 195);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 211);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 227);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 243);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 259);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 275);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 291);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 307);
+        }
+        {
+            const float wt = w2[7];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 196);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 212);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 228);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 244);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 260);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 276);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 292);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 308);
+        }
+        {
+            const float wt = w2[6];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 228);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 244);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 260);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 276);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 292);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 308);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 324);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 340);
+        }
+        {
+            const float wt = w2[5];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 229);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 245);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 261);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 277);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 293);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 309);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 325);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 341);
+        }
+        {
+            const float wt = w2[4];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 230);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 246);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 262);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 278);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 294);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 310);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 326);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 342);
+        }
+        {
+            const float wt = w2[3];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 231);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 247);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 263);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 279);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 295);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 311);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 327);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 343);
+        }
+        {
+            const float wt = w2[2];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 232);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 248);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 264);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 280);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 296);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 312);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 328);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 344);
+        }
+        {
+            const float wt = w2[1];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 233);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 249);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 265);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 281);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 297);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 313);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 329);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 345);
+        }
+        {
+            const float wt = w2[0];
+            a0 += wt * *(const mc_v16 *)(dq2 + i + 234);
+            a1 += wt * *(const mc_v16 *)(dq2 + i + 250);
+            a2 += wt * *(const mc_v16 *)(dq2 + i + 266);
+            a3 += wt * *(const mc_v16 *)(dq2 + i + 282);
+            a4 += wt * *(const mc_v16 *)(dq2 + i + 298);
+            a5 += wt * *(const mc_v16 *)(dq2 + i + 314);
+            a6 += wt * *(const mc_v16 *)(dq2 + i + 330);
+            a7 += wt * *(const mc_v16 *)(dq2 + i + 346);
+        }
+        *(mc_v16 *)(dxg + i + 0) = a0;
+        *(mc_v16 *)(dxg + i + 16) = a1;
+        *(mc_v16 *)(dxg + i + 32) = a2;
+        *(mc_v16 *)(dxg + i + 48) = a3;
+        *(mc_v16 *)(dxg + i + 64) = a4;
+        *(mc_v16 *)(dxg + i + 80) = a5;
+        *(mc_v16 *)(dxg + i + 96) = a6;
+        *(mc_v16 *)(dxg + i + 112) = a7;
     }
     for (int iy = 0; iy < 32; iy++)
         for (int ix = 0; ix < 32; ix++)
-            dxc[iy * 32 + ix] += dxp[(iy + 3) * 38 + 3 + ix];
+            dxc[iy * 32 + ix] += dxg[iy * 38 + ix];
+    {
+        /* kernel 0, row 0 */
+        const float *restrict dg = dq0 + 117;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a0_2 = {0};
+        mc_v16 a0_3 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a1_2 = {0};
+        mc_v16 a1_3 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a2_2 = {0};
+        mc_v16 a2_3 = {0};
+        for (int i = 0; i < 1280; i += 64) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            const mc_v16 d2 = *(const mc_v16 *)(dg + i + 32);
+            const mc_v16 d3 = *(const mc_v16 *)(dg + i + 48);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 78);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 94);
+            a0_2 += d2 * *(const mc_v16 *)(xp + i + 110);
+            a0_3 += d3 * *(const mc_v16 *)(xp + i + 126);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 79);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 95);
+            a1_2 += d2 * *(const mc_v16 *)(xp + i + 111);
+            a1_3 += d3 * *(const mc_v16 *)(xp + i + 127);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 80);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 96);
+            a2_2 += d2 * *(const mc_v16 *)(xp + i + 112);
+            a2_3 += d3 * *(const mc_v16 *)(xp + i + 128);
+        }
+        ga[0] += a0_0 + a0_1 + a0_2 + a0_3;
+        ga[1] += a1_0 + a1_1 + a1_2 + a1_3;
+        ga[2] += a2_0 + a2_1 + a2_2 + a2_3;
+    }
+    {
+        /* kernel 0, row 1 */
+        const float *restrict dg = dq0 + 117;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a0_2 = {0};
+        mc_v16 a0_3 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a1_2 = {0};
+        mc_v16 a1_3 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a2_2 = {0};
+        mc_v16 a2_3 = {0};
+        for (int i = 0; i < 1280; i += 64) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            const mc_v16 d2 = *(const mc_v16 *)(dg + i + 32);
+            const mc_v16 d3 = *(const mc_v16 *)(dg + i + 48);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 116);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 132);
+            a0_2 += d2 * *(const mc_v16 *)(xp + i + 148);
+            a0_3 += d3 * *(const mc_v16 *)(xp + i + 164);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 117);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 133);
+            a1_2 += d2 * *(const mc_v16 *)(xp + i + 149);
+            a1_3 += d3 * *(const mc_v16 *)(xp + i + 165);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 118);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 134);
+            a2_2 += d2 * *(const mc_v16 *)(xp + i + 150);
+            a2_3 += d3 * *(const mc_v16 *)(xp + i + 166);
+        }
+        ga[3] += a0_0 + a0_1 + a0_2 + a0_3;
+        ga[4] += a1_0 + a1_1 + a1_2 + a1_3;
+        ga[5] += a2_0 + a2_1 + a2_2 + a2_3;
+    }
+    {
+        /* kernel 0, row 2 */
+        const float *restrict dg = dq0 + 117;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a0_2 = {0};
+        mc_v16 a0_3 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a1_2 = {0};
+        mc_v16 a1_3 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a2_2 = {0};
+        mc_v16 a2_3 = {0};
+        for (int i = 0; i < 1280; i += 64) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            const mc_v16 d2 = *(const mc_v16 *)(dg + i + 32);
+            const mc_v16 d3 = *(const mc_v16 *)(dg + i + 48);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 154);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 170);
+            a0_2 += d2 * *(const mc_v16 *)(xp + i + 186);
+            a0_3 += d3 * *(const mc_v16 *)(xp + i + 202);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 155);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 171);
+            a1_2 += d2 * *(const mc_v16 *)(xp + i + 187);
+            a1_3 += d3 * *(const mc_v16 *)(xp + i + 203);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 156);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 172);
+            a2_2 += d2 * *(const mc_v16 *)(xp + i + 188);
+            a2_3 += d3 * *(const mc_v16 *)(xp + i + 204);
+        }
+        ga[6] += a0_0 + a0_1 + a0_2 + a0_3;
+        ga[7] += a1_0 + a1_1 + a1_2 + a1_3;
+        ga[8] += a2_0 + a2_1 + a2_2 + a2_3;
+    }
+    {
+        /* kernel 1, row 0 */
+        const float *restrict dg = dq1 + 117;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a3_0 = {0};
+        mc_v16 a3_1 = {0};
+        mc_v16 a4_0 = {0};
+        mc_v16 a4_1 = {0};
+        for (int i = 0; i < 1280; i += 32) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 39);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 55);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 40);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 56);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 41);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 57);
+            a3_0 += d0 * *(const mc_v16 *)(xp + i + 42);
+            a3_1 += d1 * *(const mc_v16 *)(xp + i + 58);
+            a4_0 += d0 * *(const mc_v16 *)(xp + i + 43);
+            a4_1 += d1 * *(const mc_v16 *)(xp + i + 59);
+        }
+        ga[9] += a0_0 + a0_1;
+        ga[10] += a1_0 + a1_1;
+        ga[11] += a2_0 + a2_1;
+        ga[12] += a3_0 + a3_1;
+        ga[13] += a4_0 + a4_1;
+    }
+    {
+        /* kernel 1, row 1 */
+        const float *restrict dg = dq1 + 117;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a3_0 = {0};
+        mc_v16 a3_1 = {0};
+        mc_v16 a4_0 = {0};
+        mc_v16 a4_1 = {0};
+        for (int i = 0; i < 1280; i += 32) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 77);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 93);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 78);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 94);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 79);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 95);
+            a3_0 += d0 * *(const mc_v16 *)(xp + i + 80);
+            a3_1 += d1 * *(const mc_v16 *)(xp + i + 96);
+            a4_0 += d0 * *(const mc_v16 *)(xp + i + 81);
+            a4_1 += d1 * *(const mc_v16 *)(xp + i + 97);
+        }
+        ga[14] += a0_0 + a0_1;
+        ga[15] += a1_0 + a1_1;
+        ga[16] += a2_0 + a2_1;
+        ga[17] += a3_0 + a3_1;
+        ga[18] += a4_0 + a4_1;
+    }
+    {
+        /* kernel 1, row 2 */
+        const float *restrict dg = dq1 + 117;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a3_0 = {0};
+        mc_v16 a3_1 = {0};
+        mc_v16 a4_0 = {0};
+        mc_v16 a4_1 = {0};
+        for (int i = 0; i < 1280; i += 32) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 115);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 131);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 116);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 132);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 117);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 133);
+            a3_0 += d0 * *(const mc_v16 *)(xp + i + 118);
+            a3_1 += d1 * *(const mc_v16 *)(xp + i + 134);
+            a4_0 += d0 * *(const mc_v16 *)(xp + i + 119);
+            a4_1 += d1 * *(const mc_v16 *)(xp + i + 135);
+        }
+        ga[19] += a0_0 + a0_1;
+        ga[20] += a1_0 + a1_1;
+        ga[21] += a2_0 + a2_1;
+        ga[22] += a3_0 + a3_1;
+        ga[23] += a4_0 + a4_1;
+    }
+    {
+        /* kernel 1, row 3 */
+        const float *restrict dg = dq1 + 117;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a3_0 = {0};
+        mc_v16 a3_1 = {0};
+        mc_v16 a4_0 = {0};
+        mc_v16 a4_1 = {0};
+        for (int i = 0; i < 1280; i += 32) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 153);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 169);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 154);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 170);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 155);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 171);
+            a3_0 += d0 * *(const mc_v16 *)(xp + i + 156);
+            a3_1 += d1 * *(const mc_v16 *)(xp + i + 172);
+            a4_0 += d0 * *(const mc_v16 *)(xp + i + 157);
+            a4_1 += d1 * *(const mc_v16 *)(xp + i + 173);
+        }
+        ga[24] += a0_0 + a0_1;
+        ga[25] += a1_0 + a1_1;
+        ga[26] += a2_0 + a2_1;
+        ga[27] += a3_0 + a3_1;
+        ga[28] += a4_0 + a4_1;
+    }
+    {
+        /* kernel 1, row 4 */
+        const float *restrict dg = dq1 + 117;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a3_0 = {0};
+        mc_v16 a3_1 = {0};
+        mc_v16 a4_0 = {0};
+        mc_v16 a4_1 = {0};
+        for (int i = 0; i < 1280; i += 32) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 191);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 207);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 192);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 208);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 193);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 209);
+            a3_0 += d0 * *(const mc_v16 *)(xp + i + 194);
+            a3_1 += d1 * *(const mc_v16 *)(xp + i + 210);
+            a4_0 += d0 * *(const mc_v16 *)(xp + i + 195);
+            a4_1 += d1 * *(const mc_v16 *)(xp + i + 211);
+        }
+        ga[29] += a0_0 + a0_1;
+        ga[30] += a1_0 + a1_1;
+        ga[31] += a2_0 + a2_1;
+        ga[32] += a3_0 + a3_1;
+        ga[33] += a4_0 + a4_1;
+    }
+    {
+        /* kernel 2, row 0 */
+        const float *restrict dg = dq2 + 117;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a3_0 = {0};
+        mc_v16 a3_1 = {0};
+        mc_v16 a4_0 = {0};
+        mc_v16 a4_1 = {0};
+        mc_v16 a5_0 = {0};
+        mc_v16 a5_1 = {0};
+        mc_v16 a6_0 = {0};
+        mc_v16 a6_1 = {0};
+        for (int i = 0; i < 1280; i += 32) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 0);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 16);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 1);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 17);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 2);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 18);
+            a3_0 += d0 * *(const mc_v16 *)(xp + i + 3);
+            a3_1 += d1 * *(const mc_v16 *)(xp + i + 19);
+            a4_0 += d0 * *(const mc_v16 *)(xp + i + 4);
+            a4_1 += d1 * *(const mc_v16 *)(xp + i + 20);
+            a5_0 += d0 * *(const mc_v16 *)(xp + i + 5);
+            a5_1 += d1 * *(const mc_v16 *)(xp + i + 21);
+            a6_0 += d0 * *(const mc_v16 *)(xp + i + 6);
+            a6_1 += d1 * *(const mc_v16 *)(xp + i + 22);
+        }
+        ga[34] += a0_0 + a0_1;
+        ga[35] += a1_0 + a1_1;
+        ga[36] += a2_0 + a2_1;
+        ga[37] += a3_0 + a3_1;
+        ga[38] += a4_0 + a4_1;
+        ga[39] += a5_0 + a5_1;
+        ga[40] += a6_0 + a6_1;
+    }
+    {
+        /* kernel 2, row 1 */
+        const float *restrict dg = dq2 + 117;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a3_0 = {0};
+        mc_v16 a3_1 = {0};
+        mc_v16 a4_0 = {0};
+        mc_v16 a4_1 = {0};
+        mc_v16 a5_0 = {0};
+        mc_v16 a5_1 = {0};
+        mc_v16 a6_0 = {0};
+        mc_v16 a6_1 = {0};
+        for (int i = 0; i < 1280; i += 32) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 38);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 54);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 39);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 55);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 40);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 56);
+            a3_0 += d0 * *(const mc_v16 *)(xp + i + 41);
+            a3_1 += d1 * *(const mc_v16 *)(xp + i + 57);
+            a4_0 += d0 * *(const mc_v16 *)(xp + i + 42);
+            a4_1 += d1 * *(const mc_v16 *)(xp + i + 58);
+            a5_0 += d0 * *(const mc_v16 *)(xp + i + 43);
+            a5_1 += d1 * *(const mc_v16 *)(xp + i + 59);
+            a6_0 += d0 * *(const mc_v16 *)(xp + i + 44);
+            a6_1 += d1 * *(const mc_v16 *)(xp + i + 60);
+        }
+        ga[41] += a0_0 + a0_1;
+        ga[42] += a1_0 + a1_1;
+        ga[43] += a2_0 + a2_1;
+        ga[44] += a3_0 + a3_1;
+        ga[45] += a4_0 + a4_1;
+        ga[46] += a5_0 + a5_1;
+        ga[47] += a6_0 + a6_1;
+    }
+    {
+        /* kernel 2, row 2 */
+        const float *restrict dg = dq2 + 117;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a3_0 = {0};
+        mc_v16 a3_1 = {0};
+        mc_v16 a4_0 = {0};
+        mc_v16 a4_1 = {0};
+        mc_v16 a5_0 = {0};
+        mc_v16 a5_1 = {0};
+        mc_v16 a6_0 = {0};
+        mc_v16 a6_1 = {0};
+        for (int i = 0; i < 1280; i += 32) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 76);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 92);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 77);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 93);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 78);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 94);
+            a3_0 += d0 * *(const mc_v16 *)(xp + i + 79);
+            a3_1 += d1 * *(const mc_v16 *)(xp + i + 95);
+            a4_0 += d0 * *(const mc_v16 *)(xp + i + 80);
+            a4_1 += d1 * *(const mc_v16 *)(xp + i + 96);
+            a5_0 += d0 * *(const mc_v16 *)(xp + i + 81);
+            a5_1 += d1 * *(const mc_v16 *)(xp + i + 97);
+            a6_0 += d0 * *(const mc_v16 *)(xp + i + 82);
+            a6_1 += d1 * *(const mc_v16 *)(xp + i + 98);
+        }
+        ga[48] += a0_0 + a0_1;
+        ga[49] += a1_0 + a1_1;
+        ga[50] += a2_0 + a2_1;
+        ga[51] += a3_0 + a3_1;
+        ga[52] += a4_0 + a4_1;
+        ga[53] += a5_0 + a5_1;
+        ga[54] += a6_0 + a6_1;
+    }
+    {
+        /* kernel 2, row 3 */
+        const float *restrict dg = dq2 + 117;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a3_0 = {0};
+        mc_v16 a3_1 = {0};
+        mc_v16 a4_0 = {0};
+        mc_v16 a4_1 = {0};
+        mc_v16 a5_0 = {0};
+        mc_v16 a5_1 = {0};
+        mc_v16 a6_0 = {0};
+        mc_v16 a6_1 = {0};
+        for (int i = 0; i < 1280; i += 32) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 114);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 130);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 115);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 131);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 116);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 132);
+            a3_0 += d0 * *(const mc_v16 *)(xp + i + 117);
+            a3_1 += d1 * *(const mc_v16 *)(xp + i + 133);
+            a4_0 += d0 * *(const mc_v16 *)(xp + i + 118);
+            a4_1 += d1 * *(const mc_v16 *)(xp + i + 134);
+            a5_0 += d0 * *(const mc_v16 *)(xp + i + 119);
+            a5_1 += d1 * *(const mc_v16 *)(xp + i + 135);
+            a6_0 += d0 * *(const mc_v16 *)(xp + i + 120);
+            a6_1 += d1 * *(const mc_v16 *)(xp + i + 136);
+        }
+        ga[55] += a0_0 + a0_1;
+        ga[56] += a1_0 + a1_1;
+        ga[57] += a2_0 + a2_1;
+        ga[58] += a3_0 + a3_1;
+        ga[59] += a4_0 + a4_1;
+        ga[60] += a5_0 + a5_1;
+        ga[61] += a6_0 + a6_1;
+    }
+    {
+        /* kernel 2, row 4 */
+        const float *restrict dg = dq2 + 117;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a3_0 = {0};
+        mc_v16 a3_1 = {0};
+        mc_v16 a4_0 = {0};
+        mc_v16 a4_1 = {0};
+        mc_v16 a5_0 = {0};
+        mc_v16 a5_1 = {0};
+        mc_v16 a6_0 = {0};
+        mc_v16 a6_1 = {0};
+        for (int i = 0; i < 1280; i += 32) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 152);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 168);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 153);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 169);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 154);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 170);
+            a3_0 += d0 * *(const mc_v16 *)(xp + i + 155);
+            a3_1 += d1 * *(const mc_v16 *)(xp + i + 171);
+            a4_0 += d0 * *(const mc_v16 *)(xp + i + 156);
+            a4_1 += d1 * *(const mc_v16 *)(xp + i + 172);
+            a5_0 += d0 * *(const mc_v16 *)(xp + i + 157);
+            a5_1 += d1 * *(const mc_v16 *)(xp + i + 173);
+            a6_0 += d0 * *(const mc_v16 *)(xp + i + 158);
+            a6_1 += d1 * *(const mc_v16 *)(xp + i + 174);
+        }
+        ga[62] += a0_0 + a0_1;
+        ga[63] += a1_0 + a1_1;
+        ga[64] += a2_0 + a2_1;
+        ga[65] += a3_0 + a3_1;
+        ga[66] += a4_0 + a4_1;
+        ga[67] += a5_0 + a5_1;
+        ga[68] += a6_0 + a6_1;
+    }
+    {
+        /* kernel 2, row 5 */
+        const float *restrict dg = dq2 + 117;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a3_0 = {0};
+        mc_v16 a3_1 = {0};
+        mc_v16 a4_0 = {0};
+        mc_v16 a4_1 = {0};
+        mc_v16 a5_0 = {0};
+        mc_v16 a5_1 = {0};
+        mc_v16 a6_0 = {0};
+        mc_v16 a6_1 = {0};
+        for (int i = 0; i < 1280; i += 32) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 190);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 206);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 191);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 207);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 192);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 208);
+            a3_0 += d0 * *(const mc_v16 *)(xp + i + 193);
+            a3_1 += d1 * *(const mc_v16 *)(xp + i + 209);
+            a4_0 += d0 * *(const mc_v16 *)(xp + i + 194);
+            a4_1 += d1 * *(const mc_v16 *)(xp + i + 210);
+            a5_0 += d0 * *(const mc_v16 *)(xp + i + 195);
+            a5_1 += d1 * *(const mc_v16 *)(xp + i + 211);
+            a6_0 += d0 * *(const mc_v16 *)(xp + i + 196);
+            a6_1 += d1 * *(const mc_v16 *)(xp + i + 212);
+        }
+        ga[69] += a0_0 + a0_1;
+        ga[70] += a1_0 + a1_1;
+        ga[71] += a2_0 + a2_1;
+        ga[72] += a3_0 + a3_1;
+        ga[73] += a4_0 + a4_1;
+        ga[74] += a5_0 + a5_1;
+        ga[75] += a6_0 + a6_1;
+    }
+    {
+        /* kernel 2, row 6 */
+        const float *restrict dg = dq2 + 117;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a3_0 = {0};
+        mc_v16 a3_1 = {0};
+        mc_v16 a4_0 = {0};
+        mc_v16 a4_1 = {0};
+        mc_v16 a5_0 = {0};
+        mc_v16 a5_1 = {0};
+        mc_v16 a6_0 = {0};
+        mc_v16 a6_1 = {0};
+        for (int i = 0; i < 1280; i += 32) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 228);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 244);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 229);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 245);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 230);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 246);
+            a3_0 += d0 * *(const mc_v16 *)(xp + i + 231);
+            a3_1 += d1 * *(const mc_v16 *)(xp + i + 247);
+            a4_0 += d0 * *(const mc_v16 *)(xp + i + 232);
+            a4_1 += d1 * *(const mc_v16 *)(xp + i + 248);
+            a5_0 += d0 * *(const mc_v16 *)(xp + i + 233);
+            a5_1 += d1 * *(const mc_v16 *)(xp + i + 249);
+            a6_0 += d0 * *(const mc_v16 *)(xp + i + 234);
+            a6_1 += d1 * *(const mc_v16 *)(xp + i + 250);
+        }
+        ga[76] += a0_0 + a0_1;
+        ga[77] += a1_0 + a1_1;
+        ga[78] += a2_0 + a2_1;
+        ga[79] += a3_0 + a3_1;
+        ga[80] += a4_0 + a4_1;
+        ga[81] += a5_0 + a5_1;
+        ga[82] += a6_0 + a6_1;
+    }
 }
 
 void dw_k3_5_7_c16_32x32_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
@@ -1112,105 +2580,103 @@ void dw_k3_5_7_c16_32x32_s1_bwd(int n, const float *restrict x, const float *res
     (void)dbias;
     MC_OMP_FOR
     for (int c = 0; c < 16; c++) {
-        float g0[9] = {0};
-        float g1[25] = {0};
-        float g2[49] = {0};
+        mc_v16 ga[83];
+        memset(ga, 0, sizeof ga);
         double gb = 0; /* the bias gradient, with one kernel */
         for (int b = 0; b < n; b++) {
-            dw_k3_5_7_c16_32x32_s1_bwd_plane(x + ((long)b * 16 + c) * 1024, w, dy, dx + ((long)b * 16 + c) * 1024,
-                g0, g1, g2, b, c);
+            dw_k3_5_7_c16_32x32_s1_bwd_plane(x + ((long)b * 16 + c) * 1024, w, dy, dx + ((long)b * 16 + c) * 1024, ga, b, c);
         }
         {
             float *restrict dw0 = dw + 0 + c * 9;
-            dw0[0] += g0[0];
-            dw0[1] += g0[1];
-            dw0[2] += g0[2];
-            dw0[3] += g0[3];
-            dw0[4] += g0[4];
-            dw0[5] += g0[5];
-            dw0[6] += g0[6];
-            dw0[7] += g0[7];
-            dw0[8] += g0[8];
+            dw0[0] += mc_v16_sum(&ga[0]);
+            dw0[1] += mc_v16_sum(&ga[1]);
+            dw0[2] += mc_v16_sum(&ga[2]);
+            dw0[3] += mc_v16_sum(&ga[3]);
+            dw0[4] += mc_v16_sum(&ga[4]);
+            dw0[5] += mc_v16_sum(&ga[5]);
+            dw0[6] += mc_v16_sum(&ga[6]);
+            dw0[7] += mc_v16_sum(&ga[7]);
+            dw0[8] += mc_v16_sum(&ga[8]);
         }
         {
             float *restrict dw1 = dw + 144 + c * 25;
-            dw1[0] += g1[0];
-            dw1[1] += g1[1];
-            dw1[2] += g1[2];
-            dw1[3] += g1[3];
-            dw1[4] += g1[4];
-            dw1[5] += g1[5];
-            dw1[6] += g1[6];
-            dw1[7] += g1[7];
-            dw1[8] += g1[8];
-            dw1[9] += g1[9];
-            dw1[10] += g1[10];
-            dw1[11] += g1[11];
-            dw1[12] += g1[12];
-            dw1[13] += g1[13];
-            dw1[14] += g1[14];
-            dw1[15] += g1[15];
-            dw1[16] += g1[16];
-            dw1[17] += g1[17];
-            dw1[18] += g1[18];
-            dw1[19] += g1[19];
-            dw1[20] += g1[20];
-            dw1[21] += g1[21];
-            dw1[22] += g1[22];
-            dw1[23] += g1[23];
-            dw1[24] += g1[24];
+            dw1[0] += mc_v16_sum(&ga[9]);
+            dw1[1] += mc_v16_sum(&ga[10]);
+            dw1[2] += mc_v16_sum(&ga[11]);
+            dw1[3] += mc_v16_sum(&ga[12]);
+            dw1[4] += mc_v16_sum(&ga[13]);
+            dw1[5] += mc_v16_sum(&ga[14]);
+            dw1[6] += mc_v16_sum(&ga[15]);
+            dw1[7] += mc_v16_sum(&ga[16]);
+            dw1[8] += mc_v16_sum(&ga[17]);
+            dw1[9] += mc_v16_sum(&ga[18]);
+            dw1[10] += mc_v16_sum(&ga[19]);
+            dw1[11] += mc_v16_sum(&ga[20]);
+            dw1[12] += mc_v16_sum(&ga[21]);
+            dw1[13] += mc_v16_sum(&ga[22]);
+            dw1[14] += mc_v16_sum(&ga[23]);
+            dw1[15] += mc_v16_sum(&ga[24]);
+            dw1[16] += mc_v16_sum(&ga[25]);
+            dw1[17] += mc_v16_sum(&ga[26]);
+            dw1[18] += mc_v16_sum(&ga[27]);
+            dw1[19] += mc_v16_sum(&ga[28]);
+            dw1[20] += mc_v16_sum(&ga[29]);
+            dw1[21] += mc_v16_sum(&ga[30]);
+            dw1[22] += mc_v16_sum(&ga[31]);
+            dw1[23] += mc_v16_sum(&ga[32]);
+            dw1[24] += mc_v16_sum(&ga[33]);
         }
         {
             float *restrict dw2 = dw + 544 + c * 49;
-            dw2[0] += g2[0];
-            dw2[1] += g2[1];
-            dw2[2] += g2[2];
-            dw2[3] += g2[3];
-            dw2[4] += g2[4];
-            dw2[5] += g2[5];
-            dw2[6] += g2[6];
-            dw2[7] += g2[7];
-            dw2[8] += g2[8];
-            dw2[9] += g2[9];
-            dw2[10] += g2[10];
-            dw2[11] += g2[11];
-            dw2[12] += g2[12];
-            dw2[13] += g2[13];
-            dw2[14] += g2[14];
-            dw2[15] += g2[15];
-            dw2[16] += g2[16];
-            dw2[17] += g2[17];
-            dw2[18] += g2[18];
-            dw2[19] += g2[19];
-            dw2[20] += g2[20];
-            dw2[21] += g2[21];
-            dw2[22] += g2[22];
-            dw2[23] += g2[23];
-            dw2[24] += g2[24];
-            dw2[25] += g2[25];
-            dw2[26] += g2[26];
-            dw2[27] += g2[27];
-            dw2[28] += g2[28];
-            dw2[29] += g2[29];
-            dw2[30] += g2[30];
-            dw2[31] += g2[31];
-            dw2[32] += g2[32];
-            dw2[33] += g2[33];
-            dw2[34] += g2[34];
-            dw2[35] += g2[35];
-            dw2[36] += g2[36];
-            dw2[37] += g2[37];
-            dw2[38] += g2[38];
-            dw2[39] += g2[39];
-            dw2[40] += g2[40];
-            dw2[41] += g2[41];
-            dw2[42] += g2[42];
-            dw2[43] += g2[43];
-            dw2[44] += g2[44];
-            dw2[45] += g2[45];
-            dw2[46] += g2[46];
-            dw2[47] += g2[47];
-            dw2[48] += g2[48];
+            dw2[0] += mc_v16_sum(&ga[34]);
+            dw2[1] += mc_v16_sum(&ga[35]);
+            dw2[2] += mc_v16_sum(&ga[36]);
+            dw2[3] += mc_v16_sum(&ga[37]);
+            dw2[4] += mc_v16_sum(&ga[38]);
+            dw2[5] += mc_v16_sum(&ga[39]);
+            dw2[6] += mc_v16_sum(&ga[40]);
+            dw2[7] += mc_v16_sum(&ga[41]);
+            dw2[8] += mc_v16_sum(&ga[42]);
+            dw2[9] += mc_v16_sum(&ga[43]);
+            dw2[10] += mc_v16_sum(&ga[44]);
+            dw2[11] += mc_v16_sum(&ga[45]);
+            dw2[12] += mc_v16_sum(&ga[46]);
+            dw2[13] += mc_v16_sum(&ga[47]);
+            dw2[14] += mc_v16_sum(&ga[48]);
+            dw2[15] += mc_v16_sum(&ga[49]);
+            dw2[16] += mc_v16_sum(&ga[50]);
+            dw2[17] += mc_v16_sum(&ga[51]);
+            dw2[18] += mc_v16_sum(&ga[52]);
+            dw2[19] += mc_v16_sum(&ga[53]);
+            dw2[20] += mc_v16_sum(&ga[54]);
+            dw2[21] += mc_v16_sum(&ga[55]);
+            dw2[22] += mc_v16_sum(&ga[56]);
+            dw2[23] += mc_v16_sum(&ga[57]);
+            dw2[24] += mc_v16_sum(&ga[58]);
+            dw2[25] += mc_v16_sum(&ga[59]);
+            dw2[26] += mc_v16_sum(&ga[60]);
+            dw2[27] += mc_v16_sum(&ga[61]);
+            dw2[28] += mc_v16_sum(&ga[62]);
+            dw2[29] += mc_v16_sum(&ga[63]);
+            dw2[30] += mc_v16_sum(&ga[64]);
+            dw2[31] += mc_v16_sum(&ga[65]);
+            dw2[32] += mc_v16_sum(&ga[66]);
+            dw2[33] += mc_v16_sum(&ga[67]);
+            dw2[34] += mc_v16_sum(&ga[68]);
+            dw2[35] += mc_v16_sum(&ga[69]);
+            dw2[36] += mc_v16_sum(&ga[70]);
+            dw2[37] += mc_v16_sum(&ga[71]);
+            dw2[38] += mc_v16_sum(&ga[72]);
+            dw2[39] += mc_v16_sum(&ga[73]);
+            dw2[40] += mc_v16_sum(&ga[74]);
+            dw2[41] += mc_v16_sum(&ga[75]);
+            dw2[42] += mc_v16_sum(&ga[76]);
+            dw2[43] += mc_v16_sum(&ga[77]);
+            dw2[44] += mc_v16_sum(&ga[78]);
+            dw2[45] += mc_v16_sum(&ga[79]);
+            dw2[46] += mc_v16_sum(&ga[80]);
+            dw2[47] += mc_v16_sum(&ga[81]);
+            dw2[48] += mc_v16_sum(&ga[82]);
         }
         (void)gb;
     }
@@ -1238,49 +2704,417 @@ static inline void dw_k3_5_c16_32x32_s1_fwd_plane(const float *restrict xc, cons
     float *restrict y1 = y + ((long)b * 32 + 16 + c) * 1024;
     float yg0[1152];
     float yg1[1152];
-    for (int i = 0; i < 1152; i += 16) {
+    for (int i = 0; i < 1152; i += 128) {
         const float *restrict p = xp + i;
         {
-            mc_v16 a = (mc_v16){0};
-            a += w0[0] * *(const mc_v16 *)(p + 37);
-            a += w0[1] * *(const mc_v16 *)(p + 38);
-            a += w0[2] * *(const mc_v16 *)(p + 39);
-            a += w0[3] * *(const mc_v16 *)(p + 73);
-            a += w0[4] * *(const mc_v16 *)(p + 74);
-            a += w0[5] * *(const mc_v16 *)(p + 75);
-            a += w0[6] * *(const mc_v16 *)(p + 109);
-            a += w0[7] * *(const mc_v16 *)(p + 110);
-            a += w0[8] * *(const mc_v16 *)(p + 111);
-            *(mc_v16 *)(yg0 + i) = a;
+            mc_v16 a0 = (mc_v16){0};
+            mc_v16 a1 = (mc_v16){0};
+            mc_v16 a2 = (mc_v16){0};
+            mc_v16 a3 = (mc_v16){0};
+            mc_v16 a4 = (mc_v16){0};
+            mc_v16 a5 = (mc_v16){0};
+            mc_v16 a6 = (mc_v16){0};
+            mc_v16 a7 = (mc_v16){0};
+            {
+                const float wt = w0[0];
+                a0 += wt * *(const mc_v16 *)(p + 37);
+                a1 += wt * *(const mc_v16 *)(p + 53);
+                a2 += wt * *(const mc_v16 *)(p + 69);
+                a3 += wt * *(const mc_v16 *)(p + 85);
+                a4 += wt * *(const mc_v16 *)(p + 101);
+                a5 += wt * *(const mc_v16 *)(p + 117);
+                a6 += wt * *(const mc_v16 *)(p + 133);
+                a7 += wt * *(const mc_v16 *)(p + 149);
+            }
+            {
+                const float wt = w0[1];
+                a0 += wt * *(const mc_v16 *)(p + 38);
+                a1 += wt * *(const mc_v16 *)(p + 54);
+                a2 += wt * *(const mc_v16 *)(p + 70);
+                a3 += wt * *(const mc_v16 *)(p + 86);
+                a4 += wt * *(const mc_v16 *)(p + 102);
+                a5 += wt * *(const mc_v16 *)(p + 118);
+                a6 += wt * *(const mc_v16 *)(p + 134);
+                a7 += wt * *(const mc_v16 *)(p + 150);
+            }
+            {
+                const float wt = w0[2];
+                a0 += wt * *(const mc_v16 *)(p + 39);
+                a1 += wt * *(const mc_v16 *)(p + 55);
+                a2 += wt * *(const mc_v16 *)(p + 71);
+                a3 += wt * *(const mc_v16 *)(p + 87);
+                a4 += wt * *(const mc_v16 *)(p + 103);
+                a5 += wt * *(const mc_v16 *)(p + 119);
+                a6 += wt * *(const mc_v16 *)(p + 135);
+                a7 += wt * *(const mc_v16 *)(p + 151);
+            }
+            {
+                const float wt = w0[3];
+                a0 += wt * *(const mc_v16 *)(p + 73);
+                a1 += wt * *(const mc_v16 *)(p + 89);
+                a2 += wt * *(const mc_v16 *)(p + 105);
+                a3 += wt * *(const mc_v16 *)(p + 121);
+                a4 += wt * *(const mc_v16 *)(p + 137);
+                a5 += wt * *(const mc_v16 *)(p + 153);
+                a6 += wt * *(const mc_v16 *)(p + 169);
+                a7 += wt * *(const mc_v16 *)(p + 185);
+            }
+            {
+                const float wt = w0[4];
+                a0 += wt * *(const mc_v16 *)(p + 74);
+                a1 += wt * *(const mc_v16 *)(p + 90);
+                a2 += wt * *(const mc_v16 *)(p + 106);
+                a3 += wt * *(const mc_v16 *)(p + 122);
+                a4 += wt * *(const mc_v16 *)(p + 138);
+                a5 += wt * *(const mc_v16 *)(p + 154);
+                a6 += wt * *(const mc_v16 *)(p + 170);
+                a7 += wt * *(const mc_v16 *)(p + 186);
+            }
+            {
+                const float wt = w0[5];
+                a0 += wt * *(const mc_v16 *)(p + 75);
+                a1 += wt * *(const mc_v16 *)(p + 91);
+                a2 += wt * *(const mc_v16 *)(p + 107);
+                a3 += wt * *(const mc_v16 *)(p + 123);
+                a4 += wt * *(const mc_v16 *)(p + 139);
+                a5 += wt * *(const mc_v16 *)(p + 155);
+                a6 += wt * *(const mc_v16 *)(p + 171);
+                a7 += wt * *(const mc_v16 *)(p + 187);
+            }
+            {
+                const float wt = w0[6];
+                a0 += wt * *(const mc_v16 *)(p + 109);
+                a1 += wt * *(const mc_v16 *)(p + 125);
+                a2 += wt * *(const mc_v16 *)(p + 141);
+                a3 += wt * *(const mc_v16 *)(p + 157);
+                a4 += wt * *(const mc_v16 *)(p + 173);
+                a5 += wt * *(const mc_v16 *)(p + 189);
+                a6 += wt * *(const mc_v16 *)(p + 205);
+                a7 += wt * *(const mc_v16 *)(p + 221);
+            }
+            {
+                const float wt = w0[7];
+                a0 += wt * *(const mc_v16 *)(p + 110);
+                a1 += wt * *(const mc_v16 *)(p + 126);
+                a2 += wt * *(const mc_v16 *)(p + 142);
+                a3 += wt * *(const mc_v16 *)(p + 158);
+                a4 += wt * *(const mc_v16 *)(p + 174);
+                a5 += wt * *(const mc_v16 *)(p + 190);
+                a6 += wt * *(const mc_v16 *)(p + 206);
+                a7 += wt * *(const mc_v16 *)(p + 222);
+            }
+            {
+                const float wt = w0[8];
+                a0 += wt * *(const mc_v16 *)(p + 111);
+                a1 += wt * *(const mc_v16 *)(p + 127);
+                a2 += wt * *(const mc_v16 *)(p + 143);
+                a3 += wt * *(const mc_v16 *)(p + 159);
+                a4 += wt * *(const mc_v16 *)(p + 175);
+                a5 += wt * *(const mc_v16 *)(p + 191);
+                a6 += wt * *(const mc_v16 *)(p + 207);
+                a7 += wt * *(const mc_v16 *)(p + 223);
+            }
+            *(mc_v16 *)(yg0 + i + 0) = a0;
+            *(mc_v16 *)(yg0 + i + 16) = a1;
+            *(mc_v16 *)(yg0 + i + 32) = a2;
+            *(mc_v16 *)(yg0 + i + 48) = a3;
+            *(mc_v16 *)(yg0 + i + 64) = a4;
+            *(mc_v16 *)(yg0 + i + 80) = a5;
+            *(mc_v16 *)(yg0 + i + 96) = a6;
+            *(mc_v16 *)(yg0 + i + 112) = a7;
         }
         {
-            mc_v16 a = (mc_v16){0};
-            a += w1[0] * *(const mc_v16 *)(p + 0);
-            a += w1[1] * *(const mc_v16 *)(p + 1);
-            a += w1[2] * *(const mc_v16 *)(p + 2);
-            a += w1[3] * *(const mc_v16 *)(p + 3);
-            a += w1[4] * *(const mc_v16 *)(p + 4);
-            a += w1[5] * *(const mc_v16 *)(p + 36);
-            a += w1[6] * *(const mc_v16 *)(p + 37);
-            a += w1[7] * *(const mc_v16 *)(p + 38);
-            a += w1[8] * *(const mc_v16 *)(p + 39);
-            a += w1[9] * *(const mc_v16 *)(p + 40);
-            a += w1[10] * *(const mc_v16 *)(p + 72);
-            a += w1[11] * *(const mc_v16 *)(p + 73);
-            a += w1[12] * *(const mc_v16 *)(p + 74);
-            a += w1[13] * *(const mc_v16 *)(p + 75);
-            a += w1[14] * *(const mc_v16 *)(p + 76);
-            a += w1[15] * *(const mc_v16 *)(p + 108);
-            a += w1[16] * *(const mc_v16 *)(p + 109);
-            a += w1[17] * *(const mc_v16 *)(p + 110);
-            a += w1[18] * *(const mc_v16 *)(p + 111);
-            a += w1[19] * *(const mc_v16 *)(p + 112);
-            a += w1[20] * *(const mc_v16 *)(p + 144);
-            a += w1[21] * *(const mc_v16 *)(p + 145);
-            a += w1[22] * *(const mc_v16 *)(p + 146);
-            a += w1[23] * *(const mc_v16 *)(p + 147);
-            a += w1[24] * *(const mc_v16 *)(p + 148);
-            *(mc_v16 *)(yg1 + i) = a;
+            mc_v16 a0 = (mc_v16){0};
+            mc_v16 a1 = (mc_v16){0};
+            mc_v16 a2 = (mc_v16){0};
+            mc_v16 a3 = (mc_v16){0};
+            mc_v16 a4 = (mc_v16){0};
+            mc_v16 a5 = (mc_v16){0};
+            mc_v16 a6 = (mc_v16){0};
+            mc_v16 a7 = (mc_v16){0};
+            {
+                const float wt = w1[0];
+                a0 += wt * *(const mc_v16 *)(p + 0);
+                a1 += wt * *(const mc_v16 *)(p + 16);
+                a2 += wt * *(const mc_v16 *)(p + 32);
+                a3 += wt * *(const mc_v16 *)(p + 48);
+                a4 += wt * *(const mc_v16 *)(p + 64);
+                a5 += wt * *(const mc_v16 *)(p + 80);
+                a6 += wt * *(const mc_v16 *)(p + 96);
+                a7 += wt * *(const mc_v16 *)(p + 112);
+            }
+            {
+                const float wt = w1[1];
+                a0 += wt * *(const mc_v16 *)(p + 1);
+                a1 += wt * *(const mc_v16 *)(p + 17);
+                a2 += wt * *(const mc_v16 *)(p + 33);
+                a3 += wt * *(const mc_v16 *)(p + 49);
+                a4 += wt * *(const mc_v16 *)(p + 65);
+                a5 += wt * *(const mc_v16 *)(p + 81);
+                a6 += wt * *(const mc_v16 *)(p + 97);
+                a7 += wt * *(const mc_v16 *)(p + 113);
+            }
+            {
+                const float wt = w1[2];
+                a0 += wt * *(const mc_v16 *)(p + 2);
+                a1 += wt * *(const mc_v16 *)(p + 18);
+                a2 += wt * *(const mc_v16 *)(p + 34);
+                a3 += wt * *(const mc_v16 *)(p + 50);
+                a4 += wt * *(const mc_v16 *)(p + 66);
+                a5 += wt * *(const mc_v16 *)(p + 82);
+                a6 += wt * *(const mc_v16 *)(p + 98);
+                a7 += wt * *(const mc_v16 *)(p + 114);
+            }
+            {
+                const float wt = w1[3];
+                a0 += wt * *(const mc_v16 *)(p + 3);
+                a1 += wt * *(const mc_v16 *)(p + 19);
+                a2 += wt * *(const mc_v16 *)(p + 35);
+                a3 += wt * *(const mc_v16 *)(p + 51);
+                a4 += wt * *(const mc_v16 *)(p + 67);
+                a5 += wt * *(const mc_v16 *)(p + 83);
+                a6 += wt * *(const mc_v16 *)(p + 99);
+                a7 += wt * *(const mc_v16 *)(p + 115);
+            }
+            {
+                const float wt = w1[4];
+                a0 += wt * *(const mc_v16 *)(p + 4);
+                a1 += wt * *(const mc_v16 *)(p + 20);
+                a2 += wt * *(const mc_v16 *)(p + 36);
+                a3 += wt * *(const mc_v16 *)(p + 52);
+                a4 += wt * *(const mc_v16 *)(p + 68);
+                a5 += wt * *(const mc_v16 *)(p + 84);
+                a6 += wt * *(const mc_v16 *)(p + 100);
+                a7 += wt * *(const mc_v16 *)(p + 116);
+            }
+            {
+                const float wt = w1[5];
+                a0 += wt * *(const mc_v16 *)(p + 36);
+                a1 += wt * *(const mc_v16 *)(p + 52);
+                a2 += wt * *(const mc_v16 *)(p + 68);
+                a3 += wt * *(const mc_v16 *)(p + 84);
+                a4 += wt * *(const mc_v16 *)(p + 100);
+                a5 += wt * *(const mc_v16 *)(p + 116);
+                a6 += wt * *(const mc_v16 *)(p + 132);
+                a7 += wt * *(const mc_v16 *)(p + 148);
+            }
+            {
+                const float wt = w1[6];
+                a0 += wt * *(const mc_v16 *)(p + 37);
+                a1 += wt * *(const mc_v16 *)(p + 53);
+                a2 += wt * *(const mc_v16 *)(p + 69);
+                a3 += wt * *(const mc_v16 *)(p + 85);
+                a4 += wt * *(const mc_v16 *)(p + 101);
+                a5 += wt * *(const mc_v16 *)(p + 117);
+                a6 += wt * *(const mc_v16 *)(p + 133);
+                a7 += wt * *(const mc_v16 *)(p + 149);
+            }
+            {
+                const float wt = w1[7];
+                a0 += wt * *(const mc_v16 *)(p + 38);
+                a1 += wt * *(const mc_v16 *)(p + 54);
+                a2 += wt * *(const mc_v16 *)(p + 70);
+                a3 += wt * *(const mc_v16 *)(p + 86);
+                a4 += wt * *(const mc_v16 *)(p + 102);
+                a5 += wt * *(const mc_v16 *)(p + 118);
+                a6 += wt * *(const mc_v16 *)(p + 134);
+                a7 += wt * *(const mc_v16 *)(p + 150);
+            }
+            {
+                const float wt = w1[8];
+                a0 += wt * *(const mc_v16 *)(p + 39);
+                a1 += wt * *(const mc_v16 *)(p + 55);
+                a2 += wt * *(const mc_v16 *)(p + 71);
+                a3 += wt * *(const mc_v16 *)(p + 87);
+                a4 += wt * *(const mc_v16 *)(p + 103);
+                a5 += wt * *(const mc_v16 *)(p + 119);
+                a6 += wt * *(const mc_v16 *)(p + 135);
+                a7 += wt * *(const mc_v16 *)(p + 151);
+            }
+            {
+                const float wt = w1[9];
+                a0 += wt * *(const mc_v16 *)(p + 40);
+                a1 += wt * *(const mc_v16 *)(p + 56);
+                a2 += wt * *(const mc_v16 *)(p + 72);
+                a3 += wt * *(const mc_v16 *)(p + 88);
+                a4 += wt * *(const mc_v16 *)(p + 104);
+                a5 += wt * *(const mc_v16 *)(p + 120);
+                a6 += wt * *(const mc_v16 *)(p + 136);
+                a7 += wt * *(const mc_v16 *)(p + 152);
+            }
+            {
+                const float wt = w1[10];
+                a0 += wt * *(const mc_v16 *)(p + 72);
+                a1 += wt * *(const mc_v16 *)(p + 88);
+                a2 += wt * *(const mc_v16 *)(p + 104);
+                a3 += wt * *(const mc_v16 *)(p + 120);
+                a4 += wt * *(const mc_v16 *)(p + 136);
+                a5 += wt * *(const mc_v16 *)(p + 152);
+                a6 += wt * *(const mc_v16 *)(p + 168);
+                a7 += wt * *(const mc_v16 *)(p + 184);
+            }
+            {
+                const float wt = w1[11];
+                a0 += wt * *(const mc_v16 *)(p + 73);
+                a1 += wt * *(const mc_v16 *)(p + 89);
+                a2 += wt * *(const mc_v16 *)(p + 105);
+                a3 += wt * *(const mc_v16 *)(p + 121);
+                a4 += wt * *(const mc_v16 *)(p + 137);
+                a5 += wt * *(const mc_v16 *)(p + 153);
+                a6 += wt * *(const mc_v16 *)(p + 169);
+                a7 += wt * *(const mc_v16 *)(p + 185);
+            }
+            {
+                const float wt = w1[12];
+                a0 += wt * *(const mc_v16 *)(p + 74);
+                a1 += wt * *(const mc_v16 *)(p + 90);
+                a2 += wt * *(const mc_v16 *)(p + 106);
+                a3 += wt * *(const mc_v16 *)(p + 122);
+                a4 += wt * *(const mc_v16 *)(p + 138);
+                a5 += wt * *(const mc_v16 *)(p + 154);
+                a6 += wt * *(const mc_v16 *)(p + 170);
+                a7 += wt * *(const mc_v16 *)(p + 186);
+            }
+            {
+                const float wt = w1[13];
+                a0 += wt * *(const mc_v16 *)(p + 75);
+                a1 += wt * *(const mc_v16 *)(p + 91);
+                a2 += wt * *(const mc_v16 *)(p + 107);
+                a3 += wt * *(const mc_v16 *)(p + 123);
+                a4 += wt * *(const mc_v16 *)(p + 139);
+                a5 += wt * *(const mc_v16 *)(p + 155);
+                a6 += wt * *(const mc_v16 *)(p + 171);
+                a7 += wt * *(const mc_v16 *)(p + 187);
+            }
+            {
+                const float wt = w1[14];
+                a0 += wt * *(const mc_v16 *)(p + 76);
+                a1 += wt * *(const mc_v16 *)(p + 92);
+                a2 += wt * *(const mc_v16 *)(p + 108);
+                a3 += wt * *(const mc_v16 *)(p + 124);
+                a4 += wt * *(const mc_v16 *)(p + 140);
+                a5 += wt * *(const mc_v16 *)(p + 156);
+                a6 += wt * *(const mc_v16 *)(p + 172);
+                a7 += wt * *(const mc_v16 *)(p + 188);
+            }
+            {
+                const float wt = w1[15];
+                a0 += wt * *(const mc_v16 *)(p + 108);
+                a1 += wt * *(const mc_v16 *)(p + 124);
+                a2 += wt * *(const mc_v16 *)(p + 140);
+                a3 += wt * *(const mc_v16 *)(p + 156);
+                a4 += wt * *(const mc_v16 *)(p + 172);
+                a5 += wt * *(const mc_v16 *)(p + 188);
+                a6 += wt * *(const mc_v16 *)(p + 204);
+                a7 += wt * *(const mc_v16 *)(p + 220);
+            }
+            {
+                const float wt = w1[16];
+                a0 += wt * *(const mc_v16 *)(p + 109);
+                a1 += wt * *(const mc_v16 *)(p + 125);
+                a2 += wt * *(const mc_v16 *)(p + 141);
+                a3 += wt * *(const mc_v16 *)(p + 157);
+                a4 += wt * *(const mc_v16 *)(p + 173);
+                a5 += wt * *(const mc_v16 *)(p + 189);
+                a6 += wt * *(const mc_v16 *)(p + 205);
+                a7 += wt * *(const mc_v16 *)(p + 221);
+            }
+            {
+                const float wt = w1[17];
+                a0 += wt * *(const mc_v16 *)(p + 110);
+                a1 += wt * *(const mc_v16 *)(p + 126);
+                a2 += wt * *(const mc_v16 *)(p + 142);
+                a3 += wt * *(const mc_v16 *)(p + 158);
+                a4 += wt * *(const mc_v16 *)(p + 174);
+                a5 += wt * *(const mc_v16 *)(p + 190);
+                a6 += wt * *(const mc_v16 *)(p + 206);
+                a7 += wt * *(const mc_v16 *)(p + 222);
+            }
+            {
+                const float wt = w1[18];
+                a0 += wt * *(const mc_v16 *)(p + 111);
+                a1 += wt * *(const mc_v16 *)(p + 127);
+                a2 += wt * *(const mc_v16 *)(p + 143);
+                a3 += wt * *(const mc_v16 *)(p + 159);
+                a4 += wt * *(const mc_v16 *)(p + 175);
+                a5 += wt * *(const mc_v16 *)(p + 191);
+                a6 += wt * *(const mc_v16 *)(p + 207);
+                a7 += wt * *(const mc_v16 *)(p + 223);
+            }
+            {
+                const float wt = w1[19];
+                a0 += wt * *(const mc_v16 *)(p + 112);
+                a1 += wt * *(const mc_v16 *)(p + 128);
+                a2 += wt * *(const mc_v16 *)(p + 144);
+                a3 += wt * *(const mc_v16 *)(p + 160);
+                a4 += wt * *(const mc_v16 *)(p + 176);
+                a5 += wt * *(const mc_v16 *)(p + 192);
+                a6 += wt * *(const mc_v16 *)(p + 208);
+                a7 += wt * *(const mc_v16 *)(p + 224);
+            }
+            {
+                const float wt = w1[20];
+                a0 += wt * *(const mc_v16 *)(p + 144);
+                a1 += wt * *(const mc_v16 *)(p + 160);
+                a2 += wt * *(const mc_v16 *)(p + 176);
+                a3 += wt * *(const mc_v16 *)(p + 192);
+                a4 += wt * *(const mc_v16 *)(p + 208);
+                a5 += wt * *(const mc_v16 *)(p + 224);
+                a6 += wt * *(const mc_v16 *)(p + 240);
+                a7 += wt * *(const mc_v16 *)(p + 256);
+            }
+            {
+                const float wt = w1[21];
+                a0 += wt * *(const mc_v16 *)(p + 145);
+                a1 += wt * *(const mc_v16 *)(p + 161);
+                a2 += wt * *(const mc_v16 *)(p + 177);
+                a3 += wt * *(const mc_v16 *)(p + 193);
+                a4 += wt * *(const mc_v16 *)(p + 209);
+                a5 += wt * *(const mc_v16 *)(p + 225);
+                a6 += wt * *(const mc_v16 *)(p + 241);
+                a7 += wt * *(const mc_v16 *)(p + 257);
+            }
+            {
+                const float wt = w1[22];
+                a0 += wt * *(const mc_v16 *)(p + 146);
+                a1 += wt * *(const mc_v16 *)(p + 162);
+                a2 += wt * *(const mc_v16 *)(p + 178);
+                a3 += wt * *(const mc_v16 *)(p + 194);
+                a4 += wt * *(const mc_v16 *)(p + 210);
+                a5 += wt * *(const mc_v16 *)(p + 226);
+                a6 += wt * *(const mc_v16 *)(p + 242);
+                a7 += wt * *(const mc_v16 *)(p + 258);
+            }
+            {
+                const float wt = w1[23];
+                a0 += wt * *(const mc_v16 *)(p + 147);
+                a1 += wt * *(const mc_v16 *)(p + 163);
+                a2 += wt * *(const mc_v16 *)(p + 179);
+                a3 += wt * *(const mc_v16 *)(p + 195);
+                a4 += wt * *(const mc_v16 *)(p + 211);
+                a5 += wt * *(const mc_v16 *)(p + 227);
+                a6 += wt * *(const mc_v16 *)(p + 243);
+                a7 += wt * *(const mc_v16 *)(p + 259);
+            }
+            {
+                const float wt = w1[24];
+                a0 += wt * *(const mc_v16 *)(p + 148);
+                a1 += wt * *(const mc_v16 *)(p + 164);
+                a2 += wt * *(const mc_v16 *)(p + 180);
+                a3 += wt * *(const mc_v16 *)(p + 196);
+                a4 += wt * *(const mc_v16 *)(p + 212);
+                a5 += wt * *(const mc_v16 *)(p + 228);
+                a6 += wt * *(const mc_v16 *)(p + 244);
+                a7 += wt * *(const mc_v16 *)(p + 260);
+            }
+            *(mc_v16 *)(yg1 + i + 0) = a0;
+            *(mc_v16 *)(yg1 + i + 16) = a1;
+            *(mc_v16 *)(yg1 + i + 32) = a2;
+            *(mc_v16 *)(yg1 + i + 48) = a3;
+            *(mc_v16 *)(yg1 + i + 64) = a4;
+            *(mc_v16 *)(yg1 + i + 80) = a5;
+            *(mc_v16 *)(yg1 + i + 96) = a6;
+            *(mc_v16 *)(yg1 + i + 112) = a7;
         }
     }
     for (int oy = 0; oy < 32; oy++) {
@@ -1296,398 +3130,693 @@ void dw_k3_5_c16_32x32_s1_fwd(int n, const float *restrict x, const float *restr
         dw_k3_5_c16_32x32_s1_fwd_plane(x + (long)bc * 1024, w, bias, y, bc / 16, bc % 16);
 }
 
-/* Channel c of image b: its gradients go to dxc and the accumulators g. */
+/* Channel c of image b: its input gradient goes to dxc, its filter
+ * gradients into the accumulators ga. */
 static inline void dw_k3_5_c16_32x32_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
-    float *restrict dxc, float *restrict g0, float *restrict g1, int b, int c)
+    float *restrict dxc, mc_v16 *restrict ga, int b, int c)
 {
-    float xp[1300], dxp[1300] = {0};
+    float xp[1300];
     dw_k3_5_c16_32x32_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     const float *restrict d0 = dy + ((long)b * 32 + 0 + c) * 1024;
     const float *restrict w1 = w + 144 + c * 25;
     const float *restrict d1 = dy + ((long)b * 32 + 16 + c) * 1024;
-    float dg[1152] = {0};
-    for (int oy = 0; oy < 32; oy++)
-        memcpy(dg + oy * 36, d0 + oy * 32, 32 * sizeof(float));
-    {
-        /* kernel 0, tap 0 */
-        const float wt = w0[0];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1152; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 37 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 37 + i);
+    float dxg[1152];
+    float dq0[1300];
+    dw_k3_5_c16_32x32_s1_pad(d0, dq0);
+    float dq1[1300];
+    dw_k3_5_c16_32x32_s1_pad(d1, dq1);
+    for (int i = 0; i < 1152; i += 128) {
+        mc_v16 a0 = {0};
+        mc_v16 a1 = {0};
+        mc_v16 a2 = {0};
+        mc_v16 a3 = {0};
+        mc_v16 a4 = {0};
+        mc_v16 a5 = {0};
+        mc_v16 a6 = {0};
+        mc_v16 a7 = {0};
+        {
+            const float wt = w0[8];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 37);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 53);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 69);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 85);
+            a4 += wt * *(const mc_v16 *)(dq0 + i + 101);
+            a5 += wt * *(const mc_v16 *)(dq0 + i + 117);
+            a6 += wt * *(const mc_v16 *)(dq0 + i + 133);
+            a7 += wt * *(const mc_v16 *)(dq0 + i + 149);
         }
-        g0[0] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 1 */
-        const float wt = w0[1];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1152; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 38 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 38 + i);
+        {
+            const float wt = w0[7];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 38);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 54);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 70);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 86);
+            a4 += wt * *(const mc_v16 *)(dq0 + i + 102);
+            a5 += wt * *(const mc_v16 *)(dq0 + i + 118);
+            a6 += wt * *(const mc_v16 *)(dq0 + i + 134);
+            a7 += wt * *(const mc_v16 *)(dq0 + i + 150);
         }
-        g0[1] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 2 */
-        const float wt = w0[2];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1152; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 39 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 39 + i);
+        {
+            const float wt = w0[6];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 39);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 55);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 71);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 87);
+            a4 += wt * *(const mc_v16 *)(dq0 + i + 103);
+            a5 += wt * *(const mc_v16 *)(dq0 + i + 119);
+            a6 += wt * *(const mc_v16 *)(dq0 + i + 135);
+            a7 += wt * *(const mc_v16 *)(dq0 + i + 151);
         }
-        g0[2] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 3 */
-        const float wt = w0[3];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1152; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 73 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 73 + i);
+        {
+            const float wt = w0[5];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 73);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 89);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 105);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 121);
+            a4 += wt * *(const mc_v16 *)(dq0 + i + 137);
+            a5 += wt * *(const mc_v16 *)(dq0 + i + 153);
+            a6 += wt * *(const mc_v16 *)(dq0 + i + 169);
+            a7 += wt * *(const mc_v16 *)(dq0 + i + 185);
         }
-        g0[3] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 4 */
-        const float wt = w0[4];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1152; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 74 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 74 + i);
+        {
+            const float wt = w0[4];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 74);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 90);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 106);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 122);
+            a4 += wt * *(const mc_v16 *)(dq0 + i + 138);
+            a5 += wt * *(const mc_v16 *)(dq0 + i + 154);
+            a6 += wt * *(const mc_v16 *)(dq0 + i + 170);
+            a7 += wt * *(const mc_v16 *)(dq0 + i + 186);
         }
-        g0[4] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 5 */
-        const float wt = w0[5];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1152; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 75 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 75 + i);
+        {
+            const float wt = w0[3];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 75);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 91);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 107);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 123);
+            a4 += wt * *(const mc_v16 *)(dq0 + i + 139);
+            a5 += wt * *(const mc_v16 *)(dq0 + i + 155);
+            a6 += wt * *(const mc_v16 *)(dq0 + i + 171);
+            a7 += wt * *(const mc_v16 *)(dq0 + i + 187);
         }
-        g0[5] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 6 */
-        const float wt = w0[6];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1152; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 109 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 109 + i);
+        {
+            const float wt = w0[2];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 109);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 125);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 141);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 157);
+            a4 += wt * *(const mc_v16 *)(dq0 + i + 173);
+            a5 += wt * *(const mc_v16 *)(dq0 + i + 189);
+            a6 += wt * *(const mc_v16 *)(dq0 + i + 205);
+            a7 += wt * *(const mc_v16 *)(dq0 + i + 221);
         }
-        g0[6] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 7 */
-        const float wt = w0[7];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1152; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 110 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 110 + i);
+        {
+            const float wt = w0[1];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 110);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 126);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 142);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 158);
+            a4 += wt * *(const mc_v16 *)(dq0 + i + 174);
+            a5 += wt * *(const mc_v16 *)(dq0 + i + 190);
+            a6 += wt * *(const mc_v16 *)(dq0 + i + 206);
+            a7 += wt * *(const mc_v16 *)(dq0 + i + 222);
         }
-        g0[7] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 8 */
-        const float wt = w0[8];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1152; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 111 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 111 + i);
+        {
+            const float wt = w0[0];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 111);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 127);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 143);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 159);
+            a4 += wt * *(const mc_v16 *)(dq0 + i + 175);
+            a5 += wt * *(const mc_v16 *)(dq0 + i + 191);
+            a6 += wt * *(const mc_v16 *)(dq0 + i + 207);
+            a7 += wt * *(const mc_v16 *)(dq0 + i + 223);
         }
-        g0[8] += mc_v16_sum(&acc);
-    }
-    for (int oy = 0; oy < 32; oy++)
-        memcpy(dg + oy * 36, d1 + oy * 32, 32 * sizeof(float));
-    {
-        /* kernel 1, tap 0 */
-        const float wt = w1[0];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1152; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 0 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 0 + i);
+        {
+            const float wt = w1[24];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 0);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 16);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 32);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 48);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 64);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 80);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 96);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 112);
         }
-        g1[0] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 1 */
-        const float wt = w1[1];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1152; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 1 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 1 + i);
+        {
+            const float wt = w1[23];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 1);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 17);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 33);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 49);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 65);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 81);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 97);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 113);
         }
-        g1[1] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 2 */
-        const float wt = w1[2];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1152; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 2 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 2 + i);
+        {
+            const float wt = w1[22];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 2);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 18);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 34);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 50);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 66);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 82);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 98);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 114);
         }
-        g1[2] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 3 */
-        const float wt = w1[3];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1152; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 3 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 3 + i);
+        {
+            const float wt = w1[21];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 3);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 19);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 35);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 51);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 67);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 83);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 99);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 115);
         }
-        g1[3] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 4 */
-        const float wt = w1[4];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1152; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 4 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 4 + i);
+        {
+            const float wt = w1[20];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 4);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 20);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 36);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 52);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 68);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 84);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 100);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 116);
         }
-        g1[4] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 5 */
-        const float wt = w1[5];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1152; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 36 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 36 + i);
+        {
+            const float wt = w1[19];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 36);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 52);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 68);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 84);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 100);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 116);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 132);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 148);
         }
-        g1[5] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 6 */
-        const float wt = w1[6];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1152; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 37 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 37 + i);
+        {
+            const float wt = w1[18];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 37);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 53);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 69);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 85);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 101);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 117);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 133);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 149);
         }
-        g1[6] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 7 */
-        const float wt = w1[7];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1152; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 38 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 38 + i);
+        {
+            const float wt = w1[17];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 38);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 54);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 70);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 86);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 102);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 118);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 134);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 150);
         }
-        g1[7] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 8 */
-        const float wt = w1[8];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1152; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 39 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 39 + i);
+        {
+            const float wt = w1[16];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 39);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 55);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 71);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 87);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 103);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 119);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 135);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 151);
         }
-        g1[8] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 9 */
-        const float wt = w1[9];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1152; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 40 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 40 + i);
+        {
+            const float wt = w1[15];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 40);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 56);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 72);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 88);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 104);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 120);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 136);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 152);
         }
-        g1[9] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 10 */
-        const float wt = w1[10];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1152; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 72 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 72 + i);
+        {
+            const float wt = w1[14];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 72);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 88);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 104);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 120);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 136);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 152);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 168);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 184);
         }
-        g1[10] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 11 */
-        const float wt = w1[11];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1152; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 73 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 73 + i);
+        {
+            const float wt = w1[13];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 73);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 89);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 105);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 121);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 137);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 153);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 169);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 185);
         }
-        g1[11] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 12 */
-        const float wt = w1[12];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1152; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 74 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 74 + i);
+        {
+            const float wt = w1[12];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 74);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 90);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 106);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 122);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 138);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 154);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 170);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 186);
         }
-        g1[12] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 13 */
-        const float wt = w1[13];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1152; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 75 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 75 + i);
+        {
+            const float wt = w1[11];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 75);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 91);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 107);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 123);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 139);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 155);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 171);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 187);
         }
-        g1[13] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 14 */
-        const float wt = w1[14];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1152; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 76 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 76 + i);
+        {
+            const float wt = w1[10];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 76);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 92);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 108);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 124);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 140);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 156);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 172);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 188);
         }
-        g1[14] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 15 */
-        const float wt = w1[15];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1152; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 108 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 108 + i);
+        {
+            const float wt = w1[9];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 108);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 124);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 140);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 156);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 172);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 188);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 204);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 220);
         }
-        g1[15] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 16 */
-        const float wt = w1[16];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1152; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 109 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 109 + i);
+        {
+            const float wt = w1[8];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 109);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 125);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 141);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 157);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 173);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 189);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 205);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 221);
         }
-        g1[16] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 17 */
-        const float wt = w1[17];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1152; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 110 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 110 + i);
+        {
+            const float wt = w1[7];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 110);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 126);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 142);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 158);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 174);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 190);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 206);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 222);
         }
-        g1[17] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 18 */
-        const float wt = w1[18];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1152; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 111 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 111 + i);
+        {
+            const float wt = w1[6];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 111);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 127);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 143);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 159);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 175);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 191);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 207);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 223);
         }
-        g1[18] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 19 */
-        const float wt = w1[19];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1152; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 112 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 112 + i);
+        {
+            const float wt = w1[5];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 112);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 128);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 144);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 160);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 176);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 192);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 208);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 224);
         }
-        g1[19] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 20 */
-        const float wt = w1[20];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1152; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 144 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 144 + i);
+        {
+            const float wt = w1[4];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 144);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 160);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 176);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 192);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 208);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 224);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 240);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 256);
         }
-        g1[20] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 21 */
-        const float wt = w1[21];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1152; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 145 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 145 + i);
+        {
+            const float wt = w1[3];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 145);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 161);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 177);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 193);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 209);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 225);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 241);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 257);
         }
-        g1[21] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 22 */
-        const float wt = w1[22];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1152; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 146 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 146 + i);
+        {
+            const float wt = w1[2];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 146);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 162);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 178);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 194);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 210);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 226);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 242);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 258);
         }
-        g1[22] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 23 */
-        const float wt = w1[23];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1152; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 147 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 147 + i);
+        {
+            const float wt = w1[1];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 147);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 163);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 179);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 195);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 211);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 227);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 243);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 259);
         }
-        g1[23] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 24 */
-        const float wt = w1[24];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 1152; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 148 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 148 + i);
+        {
+            const float wt = w1[0];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 148);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 164);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 180);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 196);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 212);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 228);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 244);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 260);
         }
-        g1[24] += mc_v16_sum(&acc);
+        *(mc_v16 *)(dxg + i + 0) = a0;
+        *(mc_v16 *)(dxg + i + 16) = a1;
+        *(mc_v16 *)(dxg + i + 32) = a2;
+        *(mc_v16 *)(dxg + i + 48) = a3;
+        *(mc_v16 *)(dxg + i + 64) = a4;
+        *(mc_v16 *)(dxg + i + 80) = a5;
+        *(mc_v16 *)(dxg + i + 96) = a6;
+        *(mc_v16 *)(dxg + i + 112) = a7;
     }
     for (int iy = 0; iy < 32; iy++)
         for (int ix = 0; ix < 32; ix++)
-            dxc[iy * 32 + ix] += dxp[(iy + 2) * 36 + 2 + ix];
+            dxc[iy * 32 + ix] += dxg[iy * 36 + ix];
+    {
+        /* kernel 0, row 0 */
+        const float *restrict dg = dq0 + 74;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a0_2 = {0};
+        mc_v16 a0_3 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a1_2 = {0};
+        mc_v16 a1_3 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a2_2 = {0};
+        mc_v16 a2_3 = {0};
+        for (int i = 0; i < 1152; i += 64) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            const mc_v16 d2 = *(const mc_v16 *)(dg + i + 32);
+            const mc_v16 d3 = *(const mc_v16 *)(dg + i + 48);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 37);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 53);
+            a0_2 += d2 * *(const mc_v16 *)(xp + i + 69);
+            a0_3 += d3 * *(const mc_v16 *)(xp + i + 85);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 38);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 54);
+            a1_2 += d2 * *(const mc_v16 *)(xp + i + 70);
+            a1_3 += d3 * *(const mc_v16 *)(xp + i + 86);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 39);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 55);
+            a2_2 += d2 * *(const mc_v16 *)(xp + i + 71);
+            a2_3 += d3 * *(const mc_v16 *)(xp + i + 87);
+        }
+        ga[0] += a0_0 + a0_1 + a0_2 + a0_3;
+        ga[1] += a1_0 + a1_1 + a1_2 + a1_3;
+        ga[2] += a2_0 + a2_1 + a2_2 + a2_3;
+    }
+    {
+        /* kernel 0, row 1 */
+        const float *restrict dg = dq0 + 74;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a0_2 = {0};
+        mc_v16 a0_3 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a1_2 = {0};
+        mc_v16 a1_3 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a2_2 = {0};
+        mc_v16 a2_3 = {0};
+        for (int i = 0; i < 1152; i += 64) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            const mc_v16 d2 = *(const mc_v16 *)(dg + i + 32);
+            const mc_v16 d3 = *(const mc_v16 *)(dg + i + 48);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 73);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 89);
+            a0_2 += d2 * *(const mc_v16 *)(xp + i + 105);
+            a0_3 += d3 * *(const mc_v16 *)(xp + i + 121);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 74);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 90);
+            a1_2 += d2 * *(const mc_v16 *)(xp + i + 106);
+            a1_3 += d3 * *(const mc_v16 *)(xp + i + 122);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 75);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 91);
+            a2_2 += d2 * *(const mc_v16 *)(xp + i + 107);
+            a2_3 += d3 * *(const mc_v16 *)(xp + i + 123);
+        }
+        ga[3] += a0_0 + a0_1 + a0_2 + a0_3;
+        ga[4] += a1_0 + a1_1 + a1_2 + a1_3;
+        ga[5] += a2_0 + a2_1 + a2_2 + a2_3;
+    }
+    {
+        /* kernel 0, row 2 */
+        const float *restrict dg = dq0 + 74;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a0_2 = {0};
+        mc_v16 a0_3 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a1_2 = {0};
+        mc_v16 a1_3 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a2_2 = {0};
+        mc_v16 a2_3 = {0};
+        for (int i = 0; i < 1152; i += 64) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            const mc_v16 d2 = *(const mc_v16 *)(dg + i + 32);
+            const mc_v16 d3 = *(const mc_v16 *)(dg + i + 48);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 109);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 125);
+            a0_2 += d2 * *(const mc_v16 *)(xp + i + 141);
+            a0_3 += d3 * *(const mc_v16 *)(xp + i + 157);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 110);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 126);
+            a1_2 += d2 * *(const mc_v16 *)(xp + i + 142);
+            a1_3 += d3 * *(const mc_v16 *)(xp + i + 158);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 111);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 127);
+            a2_2 += d2 * *(const mc_v16 *)(xp + i + 143);
+            a2_3 += d3 * *(const mc_v16 *)(xp + i + 159);
+        }
+        ga[6] += a0_0 + a0_1 + a0_2 + a0_3;
+        ga[7] += a1_0 + a1_1 + a1_2 + a1_3;
+        ga[8] += a2_0 + a2_1 + a2_2 + a2_3;
+    }
+    {
+        /* kernel 1, row 0 */
+        const float *restrict dg = dq1 + 74;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a3_0 = {0};
+        mc_v16 a3_1 = {0};
+        mc_v16 a4_0 = {0};
+        mc_v16 a4_1 = {0};
+        for (int i = 0; i < 1152; i += 32) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 0);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 16);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 1);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 17);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 2);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 18);
+            a3_0 += d0 * *(const mc_v16 *)(xp + i + 3);
+            a3_1 += d1 * *(const mc_v16 *)(xp + i + 19);
+            a4_0 += d0 * *(const mc_v16 *)(xp + i + 4);
+            a4_1 += d1 * *(const mc_v16 *)(xp + i + 20);
+        }
+        ga[9] += a0_0 + a0_1;
+        ga[10] += a1_0 + a1_1;
+        ga[11] += a2_0 + a2_1;
+        ga[12] += a3_0 + a3_1;
+        ga[13] += a4_0 + a4_1;
+    }
+    {
+        /* kernel 1, row 1 */
+        const float *restrict dg = dq1 + 74;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a3_0 = {0};
+        mc_v16 a3_1 = {0};
+        mc_v16 a4_0 = {0};
+        mc_v16 a4_1 = {0};
+        for (int i = 0; i < 1152; i += 32) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 36);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 52);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 37);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 53);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 38);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 54);
+            a3_0 += d0 * *(const mc_v16 *)(xp + i + 39);
+            a3_1 += d1 * *(const mc_v16 *)(xp + i + 55);
+            a4_0 += d0 * *(const mc_v16 *)(xp + i + 40);
+            a4_1 += d1 * *(const mc_v16 *)(xp + i + 56);
+        }
+        ga[14] += a0_0 + a0_1;
+        ga[15] += a1_0 + a1_1;
+        ga[16] += a2_0 + a2_1;
+        ga[17] += a3_0 + a3_1;
+        ga[18] += a4_0 + a4_1;
+    }
+    {
+        /* kernel 1, row 2 */
+        const float *restrict dg = dq1 + 74;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a3_0 = {0};
+        mc_v16 a3_1 = {0};
+        mc_v16 a4_0 = {0};
+        mc_v16 a4_1 = {0};
+        for (int i = 0; i < 1152; i += 32) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 72);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 88);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 73);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 89);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 74);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 90);
+            a3_0 += d0 * *(const mc_v16 *)(xp + i + 75);
+            a3_1 += d1 * *(const mc_v16 *)(xp + i + 91);
+            a4_0 += d0 * *(const mc_v16 *)(xp + i + 76);
+            a4_1 += d1 * *(const mc_v16 *)(xp + i + 92);
+        }
+        ga[19] += a0_0 + a0_1;
+        ga[20] += a1_0 + a1_1;
+        ga[21] += a2_0 + a2_1;
+        ga[22] += a3_0 + a3_1;
+        ga[23] += a4_0 + a4_1;
+    }
+    {
+        /* kernel 1, row 3 */
+        const float *restrict dg = dq1 + 74;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a3_0 = {0};
+        mc_v16 a3_1 = {0};
+        mc_v16 a4_0 = {0};
+        mc_v16 a4_1 = {0};
+        for (int i = 0; i < 1152; i += 32) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 108);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 124);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 109);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 125);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 110);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 126);
+            a3_0 += d0 * *(const mc_v16 *)(xp + i + 111);
+            a3_1 += d1 * *(const mc_v16 *)(xp + i + 127);
+            a4_0 += d0 * *(const mc_v16 *)(xp + i + 112);
+            a4_1 += d1 * *(const mc_v16 *)(xp + i + 128);
+        }
+        ga[24] += a0_0 + a0_1;
+        ga[25] += a1_0 + a1_1;
+        ga[26] += a2_0 + a2_1;
+        ga[27] += a3_0 + a3_1;
+        ga[28] += a4_0 + a4_1;
+    }
+    {
+        /* kernel 1, row 4 */
+        const float *restrict dg = dq1 + 74;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a3_0 = {0};
+        mc_v16 a3_1 = {0};
+        mc_v16 a4_0 = {0};
+        mc_v16 a4_1 = {0};
+        for (int i = 0; i < 1152; i += 32) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 144);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 160);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 145);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 161);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 146);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 162);
+            a3_0 += d0 * *(const mc_v16 *)(xp + i + 147);
+            a3_1 += d1 * *(const mc_v16 *)(xp + i + 163);
+            a4_0 += d0 * *(const mc_v16 *)(xp + i + 148);
+            a4_1 += d1 * *(const mc_v16 *)(xp + i + 164);
+        }
+        ga[29] += a0_0 + a0_1;
+        ga[30] += a1_0 + a1_1;
+        ga[31] += a2_0 + a2_1;
+        ga[32] += a3_0 + a3_1;
+        ga[33] += a4_0 + a4_1;
+    }
 }
 
 void dw_k3_5_c16_32x32_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
@@ -1696,52 +3825,51 @@ void dw_k3_5_c16_32x32_s1_bwd(int n, const float *restrict x, const float *restr
     (void)dbias;
     MC_OMP_FOR
     for (int c = 0; c < 16; c++) {
-        float g0[9] = {0};
-        float g1[25] = {0};
+        mc_v16 ga[34];
+        memset(ga, 0, sizeof ga);
         double gb = 0; /* the bias gradient, with one kernel */
         for (int b = 0; b < n; b++) {
-            dw_k3_5_c16_32x32_s1_bwd_plane(x + ((long)b * 16 + c) * 1024, w, dy, dx + ((long)b * 16 + c) * 1024,
-                g0, g1, b, c);
+            dw_k3_5_c16_32x32_s1_bwd_plane(x + ((long)b * 16 + c) * 1024, w, dy, dx + ((long)b * 16 + c) * 1024, ga, b, c);
         }
         {
             float *restrict dw0 = dw + 0 + c * 9;
-            dw0[0] += g0[0];
-            dw0[1] += g0[1];
-            dw0[2] += g0[2];
-            dw0[3] += g0[3];
-            dw0[4] += g0[4];
-            dw0[5] += g0[5];
-            dw0[6] += g0[6];
-            dw0[7] += g0[7];
-            dw0[8] += g0[8];
+            dw0[0] += mc_v16_sum(&ga[0]);
+            dw0[1] += mc_v16_sum(&ga[1]);
+            dw0[2] += mc_v16_sum(&ga[2]);
+            dw0[3] += mc_v16_sum(&ga[3]);
+            dw0[4] += mc_v16_sum(&ga[4]);
+            dw0[5] += mc_v16_sum(&ga[5]);
+            dw0[6] += mc_v16_sum(&ga[6]);
+            dw0[7] += mc_v16_sum(&ga[7]);
+            dw0[8] += mc_v16_sum(&ga[8]);
         }
         {
             float *restrict dw1 = dw + 144 + c * 25;
-            dw1[0] += g1[0];
-            dw1[1] += g1[1];
-            dw1[2] += g1[2];
-            dw1[3] += g1[3];
-            dw1[4] += g1[4];
-            dw1[5] += g1[5];
-            dw1[6] += g1[6];
-            dw1[7] += g1[7];
-            dw1[8] += g1[8];
-            dw1[9] += g1[9];
-            dw1[10] += g1[10];
-            dw1[11] += g1[11];
-            dw1[12] += g1[12];
-            dw1[13] += g1[13];
-            dw1[14] += g1[14];
-            dw1[15] += g1[15];
-            dw1[16] += g1[16];
-            dw1[17] += g1[17];
-            dw1[18] += g1[18];
-            dw1[19] += g1[19];
-            dw1[20] += g1[20];
-            dw1[21] += g1[21];
-            dw1[22] += g1[22];
-            dw1[23] += g1[23];
-            dw1[24] += g1[24];
+            dw1[0] += mc_v16_sum(&ga[9]);
+            dw1[1] += mc_v16_sum(&ga[10]);
+            dw1[2] += mc_v16_sum(&ga[11]);
+            dw1[3] += mc_v16_sum(&ga[12]);
+            dw1[4] += mc_v16_sum(&ga[13]);
+            dw1[5] += mc_v16_sum(&ga[14]);
+            dw1[6] += mc_v16_sum(&ga[15]);
+            dw1[7] += mc_v16_sum(&ga[16]);
+            dw1[8] += mc_v16_sum(&ga[17]);
+            dw1[9] += mc_v16_sum(&ga[18]);
+            dw1[10] += mc_v16_sum(&ga[19]);
+            dw1[11] += mc_v16_sum(&ga[20]);
+            dw1[12] += mc_v16_sum(&ga[21]);
+            dw1[13] += mc_v16_sum(&ga[22]);
+            dw1[14] += mc_v16_sum(&ga[23]);
+            dw1[15] += mc_v16_sum(&ga[24]);
+            dw1[16] += mc_v16_sum(&ga[25]);
+            dw1[17] += mc_v16_sum(&ga[26]);
+            dw1[18] += mc_v16_sum(&ga[27]);
+            dw1[19] += mc_v16_sum(&ga[28]);
+            dw1[20] += mc_v16_sum(&ga[29]);
+            dw1[21] += mc_v16_sum(&ga[30]);
+            dw1[22] += mc_v16_sum(&ga[31]);
+            dw1[23] += mc_v16_sum(&ga[32]);
+            dw1[24] += mc_v16_sum(&ga[33]);
         }
         (void)gb;
     }
@@ -1750,7 +3878,7 @@ void dw_k3_5_c16_32x32_s1_bwd(int n, const float *restrict x, const float *restr
 /* dw_k3_5_c32_16x16_s1: depthwise, kernels 3, 5 on 32 channels of 16x16, stride 1 -> 64x16x16 */
 static inline void dw_k3_5_c32_16x16_s1_pad(const float *restrict xc, float *restrict xp)
 {
-    memset(xp, 0, sizeof(float) * 404);
+    memset(xp, 0, sizeof(float) * 468);
     for (int iy = 0; iy < 16; iy++)
         for (int ix = 0; ix < 16; ix++)
             xp[(iy + 2) * 20 + 2 + ix] = xc[iy * 16 + ix];
@@ -1761,57 +3889,425 @@ static inline void dw_k3_5_c32_16x16_s1_fwd_plane(const float *restrict xc, cons
     float *restrict y, int b, int c)
 {
     (void)bias;
-    float xp[404];
+    float xp[468];
     dw_k3_5_c32_16x16_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     float *restrict y0 = y + ((long)b * 64 + 0 + c) * 256;
     const float *restrict w1 = w + 288 + c * 25;
     float *restrict y1 = y + ((long)b * 64 + 32 + c) * 256;
-    float yg0[320];
-    float yg1[320];
-    for (int i = 0; i < 320; i += 16) {
+    float yg0[384];
+    float yg1[384];
+    for (int i = 0; i < 384; i += 128) {
         const float *restrict p = xp + i;
         {
-            mc_v16 a = (mc_v16){0};
-            a += w0[0] * *(const mc_v16 *)(p + 21);
-            a += w0[1] * *(const mc_v16 *)(p + 22);
-            a += w0[2] * *(const mc_v16 *)(p + 23);
-            a += w0[3] * *(const mc_v16 *)(p + 41);
-            a += w0[4] * *(const mc_v16 *)(p + 42);
-            a += w0[5] * *(const mc_v16 *)(p + 43);
-            a += w0[6] * *(const mc_v16 *)(p + 61);
-            a += w0[7] * *(const mc_v16 *)(p + 62);
-            a += w0[8] * *(const mc_v16 *)(p + 63);
-            *(mc_v16 *)(yg0 + i) = a;
+            mc_v16 a0 = (mc_v16){0};
+            mc_v16 a1 = (mc_v16){0};
+            mc_v16 a2 = (mc_v16){0};
+            mc_v16 a3 = (mc_v16){0};
+            mc_v16 a4 = (mc_v16){0};
+            mc_v16 a5 = (mc_v16){0};
+            mc_v16 a6 = (mc_v16){0};
+            mc_v16 a7 = (mc_v16){0};
+            {
+                const float wt = w0[0];
+                a0 += wt * *(const mc_v16 *)(p + 21);
+                a1 += wt * *(const mc_v16 *)(p + 37);
+                a2 += wt * *(const mc_v16 *)(p + 53);
+                a3 += wt * *(const mc_v16 *)(p + 69);
+                a4 += wt * *(const mc_v16 *)(p + 85);
+                a5 += wt * *(const mc_v16 *)(p + 101);
+                a6 += wt * *(const mc_v16 *)(p + 117);
+                a7 += wt * *(const mc_v16 *)(p + 133);
+            }
+            {
+                const float wt = w0[1];
+                a0 += wt * *(const mc_v16 *)(p + 22);
+                a1 += wt * *(const mc_v16 *)(p + 38);
+                a2 += wt * *(const mc_v16 *)(p + 54);
+                a3 += wt * *(const mc_v16 *)(p + 70);
+                a4 += wt * *(const mc_v16 *)(p + 86);
+                a5 += wt * *(const mc_v16 *)(p + 102);
+                a6 += wt * *(const mc_v16 *)(p + 118);
+                a7 += wt * *(const mc_v16 *)(p + 134);
+            }
+            {
+                const float wt = w0[2];
+                a0 += wt * *(const mc_v16 *)(p + 23);
+                a1 += wt * *(const mc_v16 *)(p + 39);
+                a2 += wt * *(const mc_v16 *)(p + 55);
+                a3 += wt * *(const mc_v16 *)(p + 71);
+                a4 += wt * *(const mc_v16 *)(p + 87);
+                a5 += wt * *(const mc_v16 *)(p + 103);
+                a6 += wt * *(const mc_v16 *)(p + 119);
+                a7 += wt * *(const mc_v16 *)(p + 135);
+            }
+            {
+                const float wt = w0[3];
+                a0 += wt * *(const mc_v16 *)(p + 41);
+                a1 += wt * *(const mc_v16 *)(p + 57);
+                a2 += wt * *(const mc_v16 *)(p + 73);
+                a3 += wt * *(const mc_v16 *)(p + 89);
+                a4 += wt * *(const mc_v16 *)(p + 105);
+                a5 += wt * *(const mc_v16 *)(p + 121);
+                a6 += wt * *(const mc_v16 *)(p + 137);
+                a7 += wt * *(const mc_v16 *)(p + 153);
+            }
+            {
+                const float wt = w0[4];
+                a0 += wt * *(const mc_v16 *)(p + 42);
+                a1 += wt * *(const mc_v16 *)(p + 58);
+                a2 += wt * *(const mc_v16 *)(p + 74);
+                a3 += wt * *(const mc_v16 *)(p + 90);
+                a4 += wt * *(const mc_v16 *)(p + 106);
+                a5 += wt * *(const mc_v16 *)(p + 122);
+                a6 += wt * *(const mc_v16 *)(p + 138);
+                a7 += wt * *(const mc_v16 *)(p + 154);
+            }
+            {
+                const float wt = w0[5];
+                a0 += wt * *(const mc_v16 *)(p + 43);
+                a1 += wt * *(const mc_v16 *)(p + 59);
+                a2 += wt * *(const mc_v16 *)(p + 75);
+                a3 += wt * *(const mc_v16 *)(p + 91);
+                a4 += wt * *(const mc_v16 *)(p + 107);
+                a5 += wt * *(const mc_v16 *)(p + 123);
+                a6 += wt * *(const mc_v16 *)(p + 139);
+                a7 += wt * *(const mc_v16 *)(p + 155);
+            }
+            {
+                const float wt = w0[6];
+                a0 += wt * *(const mc_v16 *)(p + 61);
+                a1 += wt * *(const mc_v16 *)(p + 77);
+                a2 += wt * *(const mc_v16 *)(p + 93);
+                a3 += wt * *(const mc_v16 *)(p + 109);
+                a4 += wt * *(const mc_v16 *)(p + 125);
+                a5 += wt * *(const mc_v16 *)(p + 141);
+                a6 += wt * *(const mc_v16 *)(p + 157);
+                a7 += wt * *(const mc_v16 *)(p + 173);
+            }
+            {
+                const float wt = w0[7];
+                a0 += wt * *(const mc_v16 *)(p + 62);
+                a1 += wt * *(const mc_v16 *)(p + 78);
+                a2 += wt * *(const mc_v16 *)(p + 94);
+                a3 += wt * *(const mc_v16 *)(p + 110);
+                a4 += wt * *(const mc_v16 *)(p + 126);
+                a5 += wt * *(const mc_v16 *)(p + 142);
+                a6 += wt * *(const mc_v16 *)(p + 158);
+                a7 += wt * *(const mc_v16 *)(p + 174);
+            }
+            {
+                const float wt = w0[8];
+                a0 += wt * *(const mc_v16 *)(p + 63);
+                a1 += wt * *(const mc_v16 *)(p + 79);
+                a2 += wt * *(const mc_v16 *)(p + 95);
+                a3 += wt * *(const mc_v16 *)(p + 111);
+                a4 += wt * *(const mc_v16 *)(p + 127);
+                a5 += wt * *(const mc_v16 *)(p + 143);
+                a6 += wt * *(const mc_v16 *)(p + 159);
+                a7 += wt * *(const mc_v16 *)(p + 175);
+            }
+            *(mc_v16 *)(yg0 + i + 0) = a0;
+            *(mc_v16 *)(yg0 + i + 16) = a1;
+            *(mc_v16 *)(yg0 + i + 32) = a2;
+            *(mc_v16 *)(yg0 + i + 48) = a3;
+            *(mc_v16 *)(yg0 + i + 64) = a4;
+            *(mc_v16 *)(yg0 + i + 80) = a5;
+            *(mc_v16 *)(yg0 + i + 96) = a6;
+            *(mc_v16 *)(yg0 + i + 112) = a7;
         }
         {
-            mc_v16 a = (mc_v16){0};
-            a += w1[0] * *(const mc_v16 *)(p + 0);
-            a += w1[1] * *(const mc_v16 *)(p + 1);
-            a += w1[2] * *(const mc_v16 *)(p + 2);
-            a += w1[3] * *(const mc_v16 *)(p + 3);
-            a += w1[4] * *(const mc_v16 *)(p + 4);
-            a += w1[5] * *(const mc_v16 *)(p + 20);
-            a += w1[6] * *(const mc_v16 *)(p + 21);
-            a += w1[7] * *(const mc_v16 *)(p + 22);
-            a += w1[8] * *(const mc_v16 *)(p + 23);
-            a += w1[9] * *(const mc_v16 *)(p + 24);
-            a += w1[10] * *(const mc_v16 *)(p + 40);
-            a += w1[11] * *(const mc_v16 *)(p + 41);
-            a += w1[12] * *(const mc_v16 *)(p + 42);
-            a += w1[13] * *(const mc_v16 *)(p + 43);
-            a += w1[14] * *(const mc_v16 *)(p + 44);
-            a += w1[15] * *(const mc_v16 *)(p + 60);
-            a += w1[16] * *(const mc_v16 *)(p + 61);
-            a += w1[17] * *(const mc_v16 *)(p + 62);
-            a += w1[18] * *(const mc_v16 *)(p + 63);
-            a += w1[19] * *(const mc_v16 *)(p + 64);
-            a += w1[20] * *(const mc_v16 *)(p + 80);
-            a += w1[21] * *(const mc_v16 *)(p + 81);
-            a += w1[22] * *(const mc_v16 *)(p + 82);
-            a += w1[23] * *(const mc_v16 *)(p + 83);
-            a += w1[24] * *(const mc_v16 *)(p + 84);
-            *(mc_v16 *)(yg1 + i) = a;
+            mc_v16 a0 = (mc_v16){0};
+            mc_v16 a1 = (mc_v16){0};
+            mc_v16 a2 = (mc_v16){0};
+            mc_v16 a3 = (mc_v16){0};
+            mc_v16 a4 = (mc_v16){0};
+            mc_v16 a5 = (mc_v16){0};
+            mc_v16 a6 = (mc_v16){0};
+            mc_v16 a7 = (mc_v16){0};
+            {
+                const float wt = w1[0];
+                a0 += wt * *(const mc_v16 *)(p + 0);
+                a1 += wt * *(const mc_v16 *)(p + 16);
+                a2 += wt * *(const mc_v16 *)(p + 32);
+                a3 += wt * *(const mc_v16 *)(p + 48);
+                a4 += wt * *(const mc_v16 *)(p + 64);
+                a5 += wt * *(const mc_v16 *)(p + 80);
+                a6 += wt * *(const mc_v16 *)(p + 96);
+                a7 += wt * *(const mc_v16 *)(p + 112);
+            }
+            {
+                const float wt = w1[1];
+                a0 += wt * *(const mc_v16 *)(p + 1);
+                a1 += wt * *(const mc_v16 *)(p + 17);
+                a2 += wt * *(const mc_v16 *)(p + 33);
+                a3 += wt * *(const mc_v16 *)(p + 49);
+                a4 += wt * *(const mc_v16 *)(p + 65);
+                a5 += wt * *(const mc_v16 *)(p + 81);
+                a6 += wt * *(const mc_v16 *)(p + 97);
+                a7 += wt * *(const mc_v16 *)(p + 113);
+            }
+            {
+                const float wt = w1[2];
+                a0 += wt * *(const mc_v16 *)(p + 2);
+                a1 += wt * *(const mc_v16 *)(p + 18);
+                a2 += wt * *(const mc_v16 *)(p + 34);
+                a3 += wt * *(const mc_v16 *)(p + 50);
+                a4 += wt * *(const mc_v16 *)(p + 66);
+                a5 += wt * *(const mc_v16 *)(p + 82);
+                a6 += wt * *(const mc_v16 *)(p + 98);
+                a7 += wt * *(const mc_v16 *)(p + 114);
+            }
+            {
+                const float wt = w1[3];
+                a0 += wt * *(const mc_v16 *)(p + 3);
+                a1 += wt * *(const mc_v16 *)(p + 19);
+                a2 += wt * *(const mc_v16 *)(p + 35);
+                a3 += wt * *(const mc_v16 *)(p + 51);
+                a4 += wt * *(const mc_v16 *)(p + 67);
+                a5 += wt * *(const mc_v16 *)(p + 83);
+                a6 += wt * *(const mc_v16 *)(p + 99);
+                a7 += wt * *(const mc_v16 *)(p + 115);
+            }
+            {
+                const float wt = w1[4];
+                a0 += wt * *(const mc_v16 *)(p + 4);
+                a1 += wt * *(const mc_v16 *)(p + 20);
+                a2 += wt * *(const mc_v16 *)(p + 36);
+                a3 += wt * *(const mc_v16 *)(p + 52);
+                a4 += wt * *(const mc_v16 *)(p + 68);
+                a5 += wt * *(const mc_v16 *)(p + 84);
+                a6 += wt * *(const mc_v16 *)(p + 100);
+                a7 += wt * *(const mc_v16 *)(p + 116);
+            }
+            {
+                const float wt = w1[5];
+                a0 += wt * *(const mc_v16 *)(p + 20);
+                a1 += wt * *(const mc_v16 *)(p + 36);
+                a2 += wt * *(const mc_v16 *)(p + 52);
+                a3 += wt * *(const mc_v16 *)(p + 68);
+                a4 += wt * *(const mc_v16 *)(p + 84);
+                a5 += wt * *(const mc_v16 *)(p + 100);
+                a6 += wt * *(const mc_v16 *)(p + 116);
+                a7 += wt * *(const mc_v16 *)(p + 132);
+            }
+            {
+                const float wt = w1[6];
+                a0 += wt * *(const mc_v16 *)(p + 21);
+                a1 += wt * *(const mc_v16 *)(p + 37);
+                a2 += wt * *(const mc_v16 *)(p + 53);
+                a3 += wt * *(const mc_v16 *)(p + 69);
+                a4 += wt * *(const mc_v16 *)(p + 85);
+                a5 += wt * *(const mc_v16 *)(p + 101);
+                a6 += wt * *(const mc_v16 *)(p + 117);
+                a7 += wt * *(const mc_v16 *)(p + 133);
+            }
+            {
+                const float wt = w1[7];
+                a0 += wt * *(const mc_v16 *)(p + 22);
+                a1 += wt * *(const mc_v16 *)(p + 38);
+                a2 += wt * *(const mc_v16 *)(p + 54);
+                a3 += wt * *(const mc_v16 *)(p + 70);
+                a4 += wt * *(const mc_v16 *)(p + 86);
+                a5 += wt * *(const mc_v16 *)(p + 102);
+                a6 += wt * *(const mc_v16 *)(p + 118);
+                a7 += wt * *(const mc_v16 *)(p + 134);
+            }
+            {
+                const float wt = w1[8];
+                a0 += wt * *(const mc_v16 *)(p + 23);
+                a1 += wt * *(const mc_v16 *)(p + 39);
+                a2 += wt * *(const mc_v16 *)(p + 55);
+                a3 += wt * *(const mc_v16 *)(p + 71);
+                a4 += wt * *(const mc_v16 *)(p + 87);
+                a5 += wt * *(const mc_v16 *)(p + 103);
+                a6 += wt * *(const mc_v16 *)(p + 119);
+                a7 += wt * *(const mc_v16 *)(p + 135);
+            }
+            {
+                const float wt = w1[9];
+                a0 += wt * *(const mc_v16 *)(p + 24);
+                a1 += wt * *(const mc_v16 *)(p + 40);
+                a2 += wt * *(const mc_v16 *)(p + 56);
+                a3 += wt * *(const mc_v16 *)(p + 72);
+                a4 += wt * *(const mc_v16 *)(p + 88);
+                a5 += wt * *(const mc_v16 *)(p + 104);
+                a6 += wt * *(const mc_v16 *)(p + 120);
+                a7 += wt * *(const mc_v16 *)(p + 136);
+            }
+            {
+                const float wt = w1[10];
+                a0 += wt * *(const mc_v16 *)(p + 40);
+                a1 += wt * *(const mc_v16 *)(p + 56);
+                a2 += wt * *(const mc_v16 *)(p + 72);
+                a3 += wt * *(const mc_v16 *)(p + 88);
+                a4 += wt * *(const mc_v16 *)(p + 104);
+                a5 += wt * *(const mc_v16 *)(p + 120);
+                a6 += wt * *(const mc_v16 *)(p + 136);
+                a7 += wt * *(const mc_v16 *)(p + 152);
+            }
+            {
+                const float wt = w1[11];
+                a0 += wt * *(const mc_v16 *)(p + 41);
+                a1 += wt * *(const mc_v16 *)(p + 57);
+                a2 += wt * *(const mc_v16 *)(p + 73);
+                a3 += wt * *(const mc_v16 *)(p + 89);
+                a4 += wt * *(const mc_v16 *)(p + 105);
+                a5 += wt * *(const mc_v16 *)(p + 121);
+                a6 += wt * *(const mc_v16 *)(p + 137);
+                a7 += wt * *(const mc_v16 *)(p + 153);
+            }
+            {
+                const float wt = w1[12];
+                a0 += wt * *(const mc_v16 *)(p + 42);
+                a1 += wt * *(const mc_v16 *)(p + 58);
+                a2 += wt * *(const mc_v16 *)(p + 74);
+                a3 += wt * *(const mc_v16 *)(p + 90);
+                a4 += wt * *(const mc_v16 *)(p + 106);
+                a5 += wt * *(const mc_v16 *)(p + 122);
+                a6 += wt * *(const mc_v16 *)(p + 138);
+                a7 += wt * *(const mc_v16 *)(p + 154);
+            }
+            {
+                const float wt = w1[13];
+                a0 += wt * *(const mc_v16 *)(p + 43);
+                a1 += wt * *(const mc_v16 *)(p + 59);
+                a2 += wt * *(const mc_v16 *)(p + 75);
+                a3 += wt * *(const mc_v16 *)(p + 91);
+                a4 += wt * *(const mc_v16 *)(p + 107);
+                a5 += wt * *(const mc_v16 *)(p + 123);
+                a6 += wt * *(const mc_v16 *)(p + 139);
+                a7 += wt * *(const mc_v16 *)(p + 155);
+            }
+            {
+                const float wt = w1[14];
+                a0 += wt * *(const mc_v16 *)(p + 44);
+                a1 += wt * *(const mc_v16 *)(p + 60);
+                a2 += wt * *(const mc_v16 *)(p + 76);
+                a3 += wt * *(const mc_v16 *)(p + 92);
+                a4 += wt * *(const mc_v16 *)(p + 108);
+                a5 += wt * *(const mc_v16 *)(p + 124);
+                a6 += wt * *(const mc_v16 *)(p + 140);
+                a7 += wt * *(const mc_v16 *)(p + 156);
+            }
+            {
+                const float wt = w1[15];
+                a0 += wt * *(const mc_v16 *)(p + 60);
+                a1 += wt * *(const mc_v16 *)(p + 76);
+                a2 += wt * *(const mc_v16 *)(p + 92);
+                a3 += wt * *(const mc_v16 *)(p + 108);
+                a4 += wt * *(const mc_v16 *)(p + 124);
+                a5 += wt * *(const mc_v16 *)(p + 140);
+                a6 += wt * *(const mc_v16 *)(p + 156);
+                a7 += wt * *(const mc_v16 *)(p + 172);
+            }
+            {
+                const float wt = w1[16];
+                a0 += wt * *(const mc_v16 *)(p + 61);
+                a1 += wt * *(const mc_v16 *)(p + 77);
+                a2 += wt * *(const mc_v16 *)(p + 93);
+                a3 += wt * *(const mc_v16 *)(p + 109);
+                a4 += wt * *(const mc_v16 *)(p + 125);
+                a5 += wt * *(const mc_v16 *)(p + 141);
+                a6 += wt * *(const mc_v16 *)(p + 157);
+                a7 += wt * *(const mc_v16 *)(p + 173);
+            }
+            {
+                const float wt = w1[17];
+                a0 += wt * *(const mc_v16 *)(p + 62);
+                a1 += wt * *(const mc_v16 *)(p + 78);
+                a2 += wt * *(const mc_v16 *)(p + 94);
+                a3 += wt * *(const mc_v16 *)(p + 110);
+                a4 += wt * *(const mc_v16 *)(p + 126);
+                a5 += wt * *(const mc_v16 *)(p + 142);
+                a6 += wt * *(const mc_v16 *)(p + 158);
+                a7 += wt * *(const mc_v16 *)(p + 174);
+            }
+            {
+                const float wt = w1[18];
+                a0 += wt * *(const mc_v16 *)(p + 63);
+                a1 += wt * *(const mc_v16 *)(p + 79);
+                a2 += wt * *(const mc_v16 *)(p + 95);
+                a3 += wt * *(const mc_v16 *)(p + 111);
+                a4 += wt * *(const mc_v16 *)(p + 127);
+                a5 += wt * *(const mc_v16 *)(p + 143);
+                a6 += wt * *(const mc_v16 *)(p + 159);
+                a7 += wt * *(const mc_v16 *)(p + 175);
+            }
+            {
+                const float wt = w1[19];
+                a0 += wt * *(const mc_v16 *)(p + 64);
+                a1 += wt * *(const mc_v16 *)(p + 80);
+                a2 += wt * *(const mc_v16 *)(p + 96);
+                a3 += wt * *(const mc_v16 *)(p + 112);
+                a4 += wt * *(const mc_v16 *)(p + 128);
+                a5 += wt * *(const mc_v16 *)(p + 144);
+                a6 += wt * *(const mc_v16 *)(p + 160);
+                a7 += wt * *(const mc_v16 *)(p + 176);
+            }
+            {
+                const float wt = w1[20];
+                a0 += wt * *(const mc_v16 *)(p + 80);
+                a1 += wt * *(const mc_v16 *)(p + 96);
+                a2 += wt * *(const mc_v16 *)(p + 112);
+                a3 += wt * *(const mc_v16 *)(p + 128);
+                a4 += wt * *(const mc_v16 *)(p + 144);
+                a5 += wt * *(const mc_v16 *)(p + 160);
+                a6 += wt * *(const mc_v16 *)(p + 176);
+                a7 += wt * *(const mc_v16 *)(p + 192);
+            }
+            {
+                const float wt = w1[21];
+                a0 += wt * *(const mc_v16 *)(p + 81);
+                a1 += wt * *(const mc_v16 *)(p + 97);
+                a2 += wt * *(const mc_v16 *)(p + 113);
+                a3 += wt * *(const mc_v16 *)(p + 129);
+                a4 += wt * *(const mc_v16 *)(p + 145);
+                a5 += wt * *(const mc_v16 *)(p + 161);
+                a6 += wt * *(const mc_v16 *)(p + 177);
+                a7 += wt * *(const mc_v16 *)(p + 193);
+            }
+            {
+                const float wt = w1[22];
+                a0 += wt * *(const mc_v16 *)(p + 82);
+                a1 += wt * *(const mc_v16 *)(p + 98);
+                a2 += wt * *(const mc_v16 *)(p + 114);
+                a3 += wt * *(const mc_v16 *)(p + 130);
+                a4 += wt * *(const mc_v16 *)(p + 146);
+                a5 += wt * *(const mc_v16 *)(p + 162);
+                a6 += wt * *(const mc_v16 *)(p + 178);
+                a7 += wt * *(const mc_v16 *)(p + 194);
+            }
+            {
+                const float wt = w1[23];
+                a0 += wt * *(const mc_v16 *)(p + 83);
+                a1 += wt * *(const mc_v16 *)(p + 99);
+                a2 += wt * *(const mc_v16 *)(p + 115);
+                a3 += wt * *(const mc_v16 *)(p + 131);
+                a4 += wt * *(const mc_v16 *)(p + 147);
+                a5 += wt * *(const mc_v16 *)(p + 163);
+                a6 += wt * *(const mc_v16 *)(p + 179);
+                a7 += wt * *(const mc_v16 *)(p + 195);
+            }
+            {
+                const float wt = w1[24];
+                a0 += wt * *(const mc_v16 *)(p + 84);
+                a1 += wt * *(const mc_v16 *)(p + 100);
+                a2 += wt * *(const mc_v16 *)(p + 116);
+                a3 += wt * *(const mc_v16 *)(p + 132);
+                a4 += wt * *(const mc_v16 *)(p + 148);
+                a5 += wt * *(const mc_v16 *)(p + 164);
+                a6 += wt * *(const mc_v16 *)(p + 180);
+                a7 += wt * *(const mc_v16 *)(p + 196);
+            }
+            *(mc_v16 *)(yg1 + i + 0) = a0;
+            *(mc_v16 *)(yg1 + i + 16) = a1;
+            *(mc_v16 *)(yg1 + i + 32) = a2;
+            *(mc_v16 *)(yg1 + i + 48) = a3;
+            *(mc_v16 *)(yg1 + i + 64) = a4;
+            *(mc_v16 *)(yg1 + i + 80) = a5;
+            *(mc_v16 *)(yg1 + i + 96) = a6;
+            *(mc_v16 *)(yg1 + i + 112) = a7;
         }
     }
     for (int oy = 0; oy < 16; oy++) {
@@ -1827,398 +4323,693 @@ void dw_k3_5_c32_16x16_s1_fwd(int n, const float *restrict x, const float *restr
         dw_k3_5_c32_16x16_s1_fwd_plane(x + (long)bc * 256, w, bias, y, bc / 32, bc % 32);
 }
 
-/* Channel c of image b: its gradients go to dxc and the accumulators g. */
+/* Channel c of image b: its input gradient goes to dxc, its filter
+ * gradients into the accumulators ga. */
 static inline void dw_k3_5_c32_16x16_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
-    float *restrict dxc, float *restrict g0, float *restrict g1, int b, int c)
+    float *restrict dxc, mc_v16 *restrict ga, int b, int c)
 {
-    float xp[404], dxp[404] = {0};
+    float xp[468];
     dw_k3_5_c32_16x16_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     const float *restrict d0 = dy + ((long)b * 64 + 0 + c) * 256;
     const float *restrict w1 = w + 288 + c * 25;
     const float *restrict d1 = dy + ((long)b * 64 + 32 + c) * 256;
-    float dg[320] = {0};
-    for (int oy = 0; oy < 16; oy++)
-        memcpy(dg + oy * 20, d0 + oy * 16, 16 * sizeof(float));
-    {
-        /* kernel 0, tap 0 */
-        const float wt = w0[0];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 320; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 21 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 21 + i);
+    float dxg[384];
+    float dq0[468];
+    dw_k3_5_c32_16x16_s1_pad(d0, dq0);
+    float dq1[468];
+    dw_k3_5_c32_16x16_s1_pad(d1, dq1);
+    for (int i = 0; i < 384; i += 128) {
+        mc_v16 a0 = {0};
+        mc_v16 a1 = {0};
+        mc_v16 a2 = {0};
+        mc_v16 a3 = {0};
+        mc_v16 a4 = {0};
+        mc_v16 a5 = {0};
+        mc_v16 a6 = {0};
+        mc_v16 a7 = {0};
+        {
+            const float wt = w0[8];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 21);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 37);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 53);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 69);
+            a4 += wt * *(const mc_v16 *)(dq0 + i + 85);
+            a5 += wt * *(const mc_v16 *)(dq0 + i + 101);
+            a6 += wt * *(const mc_v16 *)(dq0 + i + 117);
+            a7 += wt * *(const mc_v16 *)(dq0 + i + 133);
         }
-        g0[0] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 1 */
-        const float wt = w0[1];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 320; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 22 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 22 + i);
+        {
+            const float wt = w0[7];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 22);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 38);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 54);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 70);
+            a4 += wt * *(const mc_v16 *)(dq0 + i + 86);
+            a5 += wt * *(const mc_v16 *)(dq0 + i + 102);
+            a6 += wt * *(const mc_v16 *)(dq0 + i + 118);
+            a7 += wt * *(const mc_v16 *)(dq0 + i + 134);
         }
-        g0[1] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 2 */
-        const float wt = w0[2];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 320; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 23 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 23 + i);
+        {
+            const float wt = w0[6];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 23);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 39);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 55);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 71);
+            a4 += wt * *(const mc_v16 *)(dq0 + i + 87);
+            a5 += wt * *(const mc_v16 *)(dq0 + i + 103);
+            a6 += wt * *(const mc_v16 *)(dq0 + i + 119);
+            a7 += wt * *(const mc_v16 *)(dq0 + i + 135);
         }
-        g0[2] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 3 */
-        const float wt = w0[3];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 320; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 41 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 41 + i);
+        {
+            const float wt = w0[5];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 41);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 57);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 73);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 89);
+            a4 += wt * *(const mc_v16 *)(dq0 + i + 105);
+            a5 += wt * *(const mc_v16 *)(dq0 + i + 121);
+            a6 += wt * *(const mc_v16 *)(dq0 + i + 137);
+            a7 += wt * *(const mc_v16 *)(dq0 + i + 153);
         }
-        g0[3] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 4 */
-        const float wt = w0[4];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 320; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 42 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 42 + i);
+        {
+            const float wt = w0[4];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 42);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 58);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 74);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 90);
+            a4 += wt * *(const mc_v16 *)(dq0 + i + 106);
+            a5 += wt * *(const mc_v16 *)(dq0 + i + 122);
+            a6 += wt * *(const mc_v16 *)(dq0 + i + 138);
+            a7 += wt * *(const mc_v16 *)(dq0 + i + 154);
         }
-        g0[4] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 5 */
-        const float wt = w0[5];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 320; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 43 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 43 + i);
+        {
+            const float wt = w0[3];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 43);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 59);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 75);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 91);
+            a4 += wt * *(const mc_v16 *)(dq0 + i + 107);
+            a5 += wt * *(const mc_v16 *)(dq0 + i + 123);
+            a6 += wt * *(const mc_v16 *)(dq0 + i + 139);
+            a7 += wt * *(const mc_v16 *)(dq0 + i + 155);
         }
-        g0[5] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 6 */
-        const float wt = w0[6];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 320; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 61 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 61 + i);
+        {
+            const float wt = w0[2];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 61);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 77);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 93);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 109);
+            a4 += wt * *(const mc_v16 *)(dq0 + i + 125);
+            a5 += wt * *(const mc_v16 *)(dq0 + i + 141);
+            a6 += wt * *(const mc_v16 *)(dq0 + i + 157);
+            a7 += wt * *(const mc_v16 *)(dq0 + i + 173);
         }
-        g0[6] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 7 */
-        const float wt = w0[7];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 320; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 62 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 62 + i);
+        {
+            const float wt = w0[1];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 62);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 78);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 94);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 110);
+            a4 += wt * *(const mc_v16 *)(dq0 + i + 126);
+            a5 += wt * *(const mc_v16 *)(dq0 + i + 142);
+            a6 += wt * *(const mc_v16 *)(dq0 + i + 158);
+            a7 += wt * *(const mc_v16 *)(dq0 + i + 174);
         }
-        g0[7] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 8 */
-        const float wt = w0[8];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 320; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 63 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 63 + i);
+        {
+            const float wt = w0[0];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 63);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 79);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 95);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 111);
+            a4 += wt * *(const mc_v16 *)(dq0 + i + 127);
+            a5 += wt * *(const mc_v16 *)(dq0 + i + 143);
+            a6 += wt * *(const mc_v16 *)(dq0 + i + 159);
+            a7 += wt * *(const mc_v16 *)(dq0 + i + 175);
         }
-        g0[8] += mc_v16_sum(&acc);
-    }
-    for (int oy = 0; oy < 16; oy++)
-        memcpy(dg + oy * 20, d1 + oy * 16, 16 * sizeof(float));
-    {
-        /* kernel 1, tap 0 */
-        const float wt = w1[0];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 320; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 0 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 0 + i);
+        {
+            const float wt = w1[24];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 0);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 16);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 32);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 48);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 64);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 80);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 96);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 112);
         }
-        g1[0] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 1 */
-        const float wt = w1[1];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 320; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 1 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 1 + i);
+        {
+            const float wt = w1[23];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 1);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 17);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 33);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 49);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 65);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 81);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 97);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 113);
         }
-        g1[1] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 2 */
-        const float wt = w1[2];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 320; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 2 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 2 + i);
+        {
+            const float wt = w1[22];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 2);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 18);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 34);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 50);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 66);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 82);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 98);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 114);
         }
-        g1[2] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 3 */
-        const float wt = w1[3];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 320; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 3 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 3 + i);
+        {
+            const float wt = w1[21];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 3);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 19);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 35);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 51);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 67);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 83);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 99);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 115);
         }
-        g1[3] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 4 */
-        const float wt = w1[4];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 320; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 4 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 4 + i);
+        {
+            const float wt = w1[20];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 4);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 20);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 36);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 52);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 68);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 84);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 100);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 116);
         }
-        g1[4] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 5 */
-        const float wt = w1[5];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 320; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 20 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 20 + i);
+        {
+            const float wt = w1[19];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 20);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 36);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 52);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 68);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 84);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 100);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 116);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 132);
         }
-        g1[5] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 6 */
-        const float wt = w1[6];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 320; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 21 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 21 + i);
+        {
+            const float wt = w1[18];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 21);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 37);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 53);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 69);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 85);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 101);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 117);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 133);
         }
-        g1[6] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 7 */
-        const float wt = w1[7];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 320; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 22 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 22 + i);
+        {
+            const float wt = w1[17];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 22);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 38);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 54);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 70);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 86);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 102);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 118);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 134);
         }
-        g1[7] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 8 */
-        const float wt = w1[8];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 320; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 23 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 23 + i);
+        {
+            const float wt = w1[16];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 23);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 39);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 55);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 71);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 87);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 103);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 119);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 135);
         }
-        g1[8] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 9 */
-        const float wt = w1[9];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 320; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 24 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 24 + i);
+        {
+            const float wt = w1[15];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 24);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 40);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 56);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 72);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 88);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 104);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 120);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 136);
         }
-        g1[9] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 10 */
-        const float wt = w1[10];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 320; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 40 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 40 + i);
+        {
+            const float wt = w1[14];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 40);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 56);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 72);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 88);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 104);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 120);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 136);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 152);
         }
-        g1[10] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 11 */
-        const float wt = w1[11];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 320; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 41 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 41 + i);
+        {
+            const float wt = w1[13];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 41);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 57);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 73);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 89);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 105);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 121);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 137);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 153);
         }
-        g1[11] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 12 */
-        const float wt = w1[12];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 320; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 42 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 42 + i);
+        {
+            const float wt = w1[12];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 42);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 58);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 74);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 90);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 106);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 122);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 138);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 154);
         }
-        g1[12] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 13 */
-        const float wt = w1[13];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 320; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 43 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 43 + i);
+        {
+            const float wt = w1[11];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 43);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 59);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 75);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 91);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 107);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 123);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 139);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 155);
         }
-        g1[13] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 14 */
-        const float wt = w1[14];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 320; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 44 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 44 + i);
+        {
+            const float wt = w1[10];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 44);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 60);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 76);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 92);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 108);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 124);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 140);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 156);
         }
-        g1[14] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 15 */
-        const float wt = w1[15];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 320; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 60 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 60 + i);
+        {
+            const float wt = w1[9];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 60);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 76);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 92);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 108);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 124);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 140);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 156);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 172);
         }
-        g1[15] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 16 */
-        const float wt = w1[16];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 320; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 61 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 61 + i);
+        {
+            const float wt = w1[8];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 61);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 77);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 93);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 109);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 125);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 141);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 157);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 173);
         }
-        g1[16] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 17 */
-        const float wt = w1[17];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 320; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 62 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 62 + i);
+        {
+            const float wt = w1[7];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 62);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 78);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 94);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 110);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 126);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 142);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 158);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 174);
         }
-        g1[17] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 18 */
-        const float wt = w1[18];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 320; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 63 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 63 + i);
+        {
+            const float wt = w1[6];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 63);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 79);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 95);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 111);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 127);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 143);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 159);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 175);
         }
-        g1[18] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 19 */
-        const float wt = w1[19];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 320; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 64 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 64 + i);
+        {
+            const float wt = w1[5];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 64);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 80);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 96);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 112);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 128);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 144);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 160);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 176);
         }
-        g1[19] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 20 */
-        const float wt = w1[20];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 320; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 80 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 80 + i);
+        {
+            const float wt = w1[4];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 80);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 96);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 112);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 128);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 144);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 160);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 176);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 192);
         }
-        g1[20] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 21 */
-        const float wt = w1[21];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 320; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 81 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 81 + i);
+        {
+            const float wt = w1[3];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 81);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 97);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 113);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 129);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 145);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 161);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 177);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 193);
         }
-        g1[21] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 22 */
-        const float wt = w1[22];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 320; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 82 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 82 + i);
+        {
+            const float wt = w1[2];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 82);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 98);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 114);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 130);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 146);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 162);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 178);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 194);
         }
-        g1[22] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 23 */
-        const float wt = w1[23];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 320; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 83 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 83 + i);
+        {
+            const float wt = w1[1];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 83);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 99);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 115);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 131);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 147);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 163);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 179);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 195);
         }
-        g1[23] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 24 */
-        const float wt = w1[24];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 320; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 84 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 84 + i);
+        {
+            const float wt = w1[0];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 84);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 100);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 116);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 132);
+            a4 += wt * *(const mc_v16 *)(dq1 + i + 148);
+            a5 += wt * *(const mc_v16 *)(dq1 + i + 164);
+            a6 += wt * *(const mc_v16 *)(dq1 + i + 180);
+            a7 += wt * *(const mc_v16 *)(dq1 + i + 196);
         }
-        g1[24] += mc_v16_sum(&acc);
+        *(mc_v16 *)(dxg + i + 0) = a0;
+        *(mc_v16 *)(dxg + i + 16) = a1;
+        *(mc_v16 *)(dxg + i + 32) = a2;
+        *(mc_v16 *)(dxg + i + 48) = a3;
+        *(mc_v16 *)(dxg + i + 64) = a4;
+        *(mc_v16 *)(dxg + i + 80) = a5;
+        *(mc_v16 *)(dxg + i + 96) = a6;
+        *(mc_v16 *)(dxg + i + 112) = a7;
     }
     for (int iy = 0; iy < 16; iy++)
         for (int ix = 0; ix < 16; ix++)
-            dxc[iy * 16 + ix] += dxp[(iy + 2) * 20 + 2 + ix];
+            dxc[iy * 16 + ix] += dxg[iy * 20 + ix];
+    {
+        /* kernel 0, row 0 */
+        const float *restrict dg = dq0 + 42;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a0_2 = {0};
+        mc_v16 a0_3 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a1_2 = {0};
+        mc_v16 a1_3 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a2_2 = {0};
+        mc_v16 a2_3 = {0};
+        for (int i = 0; i < 384; i += 64) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            const mc_v16 d2 = *(const mc_v16 *)(dg + i + 32);
+            const mc_v16 d3 = *(const mc_v16 *)(dg + i + 48);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 21);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 37);
+            a0_2 += d2 * *(const mc_v16 *)(xp + i + 53);
+            a0_3 += d3 * *(const mc_v16 *)(xp + i + 69);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 22);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 38);
+            a1_2 += d2 * *(const mc_v16 *)(xp + i + 54);
+            a1_3 += d3 * *(const mc_v16 *)(xp + i + 70);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 23);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 39);
+            a2_2 += d2 * *(const mc_v16 *)(xp + i + 55);
+            a2_3 += d3 * *(const mc_v16 *)(xp + i + 71);
+        }
+        ga[0] += a0_0 + a0_1 + a0_2 + a0_3;
+        ga[1] += a1_0 + a1_1 + a1_2 + a1_3;
+        ga[2] += a2_0 + a2_1 + a2_2 + a2_3;
+    }
+    {
+        /* kernel 0, row 1 */
+        const float *restrict dg = dq0 + 42;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a0_2 = {0};
+        mc_v16 a0_3 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a1_2 = {0};
+        mc_v16 a1_3 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a2_2 = {0};
+        mc_v16 a2_3 = {0};
+        for (int i = 0; i < 384; i += 64) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            const mc_v16 d2 = *(const mc_v16 *)(dg + i + 32);
+            const mc_v16 d3 = *(const mc_v16 *)(dg + i + 48);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 41);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 57);
+            a0_2 += d2 * *(const mc_v16 *)(xp + i + 73);
+            a0_3 += d3 * *(const mc_v16 *)(xp + i + 89);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 42);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 58);
+            a1_2 += d2 * *(const mc_v16 *)(xp + i + 74);
+            a1_3 += d3 * *(const mc_v16 *)(xp + i + 90);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 43);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 59);
+            a2_2 += d2 * *(const mc_v16 *)(xp + i + 75);
+            a2_3 += d3 * *(const mc_v16 *)(xp + i + 91);
+        }
+        ga[3] += a0_0 + a0_1 + a0_2 + a0_3;
+        ga[4] += a1_0 + a1_1 + a1_2 + a1_3;
+        ga[5] += a2_0 + a2_1 + a2_2 + a2_3;
+    }
+    {
+        /* kernel 0, row 2 */
+        const float *restrict dg = dq0 + 42;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a0_2 = {0};
+        mc_v16 a0_3 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a1_2 = {0};
+        mc_v16 a1_3 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a2_2 = {0};
+        mc_v16 a2_3 = {0};
+        for (int i = 0; i < 384; i += 64) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            const mc_v16 d2 = *(const mc_v16 *)(dg + i + 32);
+            const mc_v16 d3 = *(const mc_v16 *)(dg + i + 48);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 61);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 77);
+            a0_2 += d2 * *(const mc_v16 *)(xp + i + 93);
+            a0_3 += d3 * *(const mc_v16 *)(xp + i + 109);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 62);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 78);
+            a1_2 += d2 * *(const mc_v16 *)(xp + i + 94);
+            a1_3 += d3 * *(const mc_v16 *)(xp + i + 110);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 63);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 79);
+            a2_2 += d2 * *(const mc_v16 *)(xp + i + 95);
+            a2_3 += d3 * *(const mc_v16 *)(xp + i + 111);
+        }
+        ga[6] += a0_0 + a0_1 + a0_2 + a0_3;
+        ga[7] += a1_0 + a1_1 + a1_2 + a1_3;
+        ga[8] += a2_0 + a2_1 + a2_2 + a2_3;
+    }
+    {
+        /* kernel 1, row 0 */
+        const float *restrict dg = dq1 + 42;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a3_0 = {0};
+        mc_v16 a3_1 = {0};
+        mc_v16 a4_0 = {0};
+        mc_v16 a4_1 = {0};
+        for (int i = 0; i < 384; i += 32) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 0);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 16);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 1);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 17);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 2);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 18);
+            a3_0 += d0 * *(const mc_v16 *)(xp + i + 3);
+            a3_1 += d1 * *(const mc_v16 *)(xp + i + 19);
+            a4_0 += d0 * *(const mc_v16 *)(xp + i + 4);
+            a4_1 += d1 * *(const mc_v16 *)(xp + i + 20);
+        }
+        ga[9] += a0_0 + a0_1;
+        ga[10] += a1_0 + a1_1;
+        ga[11] += a2_0 + a2_1;
+        ga[12] += a3_0 + a3_1;
+        ga[13] += a4_0 + a4_1;
+    }
+    {
+        /* kernel 1, row 1 */
+        const float *restrict dg = dq1 + 42;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a3_0 = {0};
+        mc_v16 a3_1 = {0};
+        mc_v16 a4_0 = {0};
+        mc_v16 a4_1 = {0};
+        for (int i = 0; i < 384; i += 32) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 20);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 36);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 21);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 37);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 22);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 38);
+            a3_0 += d0 * *(const mc_v16 *)(xp + i + 23);
+            a3_1 += d1 * *(const mc_v16 *)(xp + i + 39);
+            a4_0 += d0 * *(const mc_v16 *)(xp + i + 24);
+            a4_1 += d1 * *(const mc_v16 *)(xp + i + 40);
+        }
+        ga[14] += a0_0 + a0_1;
+        ga[15] += a1_0 + a1_1;
+        ga[16] += a2_0 + a2_1;
+        ga[17] += a3_0 + a3_1;
+        ga[18] += a4_0 + a4_1;
+    }
+    {
+        /* kernel 1, row 2 */
+        const float *restrict dg = dq1 + 42;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a3_0 = {0};
+        mc_v16 a3_1 = {0};
+        mc_v16 a4_0 = {0};
+        mc_v16 a4_1 = {0};
+        for (int i = 0; i < 384; i += 32) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 40);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 56);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 41);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 57);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 42);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 58);
+            a3_0 += d0 * *(const mc_v16 *)(xp + i + 43);
+            a3_1 += d1 * *(const mc_v16 *)(xp + i + 59);
+            a4_0 += d0 * *(const mc_v16 *)(xp + i + 44);
+            a4_1 += d1 * *(const mc_v16 *)(xp + i + 60);
+        }
+        ga[19] += a0_0 + a0_1;
+        ga[20] += a1_0 + a1_1;
+        ga[21] += a2_0 + a2_1;
+        ga[22] += a3_0 + a3_1;
+        ga[23] += a4_0 + a4_1;
+    }
+    {
+        /* kernel 1, row 3 */
+        const float *restrict dg = dq1 + 42;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a3_0 = {0};
+        mc_v16 a3_1 = {0};
+        mc_v16 a4_0 = {0};
+        mc_v16 a4_1 = {0};
+        for (int i = 0; i < 384; i += 32) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 60);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 76);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 61);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 77);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 62);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 78);
+            a3_0 += d0 * *(const mc_v16 *)(xp + i + 63);
+            a3_1 += d1 * *(const mc_v16 *)(xp + i + 79);
+            a4_0 += d0 * *(const mc_v16 *)(xp + i + 64);
+            a4_1 += d1 * *(const mc_v16 *)(xp + i + 80);
+        }
+        ga[24] += a0_0 + a0_1;
+        ga[25] += a1_0 + a1_1;
+        ga[26] += a2_0 + a2_1;
+        ga[27] += a3_0 + a3_1;
+        ga[28] += a4_0 + a4_1;
+    }
+    {
+        /* kernel 1, row 4 */
+        const float *restrict dg = dq1 + 42;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a3_0 = {0};
+        mc_v16 a3_1 = {0};
+        mc_v16 a4_0 = {0};
+        mc_v16 a4_1 = {0};
+        for (int i = 0; i < 384; i += 32) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 80);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 96);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 81);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 97);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 82);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 98);
+            a3_0 += d0 * *(const mc_v16 *)(xp + i + 83);
+            a3_1 += d1 * *(const mc_v16 *)(xp + i + 99);
+            a4_0 += d0 * *(const mc_v16 *)(xp + i + 84);
+            a4_1 += d1 * *(const mc_v16 *)(xp + i + 100);
+        }
+        ga[29] += a0_0 + a0_1;
+        ga[30] += a1_0 + a1_1;
+        ga[31] += a2_0 + a2_1;
+        ga[32] += a3_0 + a3_1;
+        ga[33] += a4_0 + a4_1;
+    }
 }
 
 void dw_k3_5_c32_16x16_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
@@ -2227,52 +5018,51 @@ void dw_k3_5_c32_16x16_s1_bwd(int n, const float *restrict x, const float *restr
     (void)dbias;
     MC_OMP_FOR
     for (int c = 0; c < 32; c++) {
-        float g0[9] = {0};
-        float g1[25] = {0};
+        mc_v16 ga[34];
+        memset(ga, 0, sizeof ga);
         double gb = 0; /* the bias gradient, with one kernel */
         for (int b = 0; b < n; b++) {
-            dw_k3_5_c32_16x16_s1_bwd_plane(x + ((long)b * 32 + c) * 256, w, dy, dx + ((long)b * 32 + c) * 256,
-                g0, g1, b, c);
+            dw_k3_5_c32_16x16_s1_bwd_plane(x + ((long)b * 32 + c) * 256, w, dy, dx + ((long)b * 32 + c) * 256, ga, b, c);
         }
         {
             float *restrict dw0 = dw + 0 + c * 9;
-            dw0[0] += g0[0];
-            dw0[1] += g0[1];
-            dw0[2] += g0[2];
-            dw0[3] += g0[3];
-            dw0[4] += g0[4];
-            dw0[5] += g0[5];
-            dw0[6] += g0[6];
-            dw0[7] += g0[7];
-            dw0[8] += g0[8];
+            dw0[0] += mc_v16_sum(&ga[0]);
+            dw0[1] += mc_v16_sum(&ga[1]);
+            dw0[2] += mc_v16_sum(&ga[2]);
+            dw0[3] += mc_v16_sum(&ga[3]);
+            dw0[4] += mc_v16_sum(&ga[4]);
+            dw0[5] += mc_v16_sum(&ga[5]);
+            dw0[6] += mc_v16_sum(&ga[6]);
+            dw0[7] += mc_v16_sum(&ga[7]);
+            dw0[8] += mc_v16_sum(&ga[8]);
         }
         {
             float *restrict dw1 = dw + 288 + c * 25;
-            dw1[0] += g1[0];
-            dw1[1] += g1[1];
-            dw1[2] += g1[2];
-            dw1[3] += g1[3];
-            dw1[4] += g1[4];
-            dw1[5] += g1[5];
-            dw1[6] += g1[6];
-            dw1[7] += g1[7];
-            dw1[8] += g1[8];
-            dw1[9] += g1[9];
-            dw1[10] += g1[10];
-            dw1[11] += g1[11];
-            dw1[12] += g1[12];
-            dw1[13] += g1[13];
-            dw1[14] += g1[14];
-            dw1[15] += g1[15];
-            dw1[16] += g1[16];
-            dw1[17] += g1[17];
-            dw1[18] += g1[18];
-            dw1[19] += g1[19];
-            dw1[20] += g1[20];
-            dw1[21] += g1[21];
-            dw1[22] += g1[22];
-            dw1[23] += g1[23];
-            dw1[24] += g1[24];
+            dw1[0] += mc_v16_sum(&ga[9]);
+            dw1[1] += mc_v16_sum(&ga[10]);
+            dw1[2] += mc_v16_sum(&ga[11]);
+            dw1[3] += mc_v16_sum(&ga[12]);
+            dw1[4] += mc_v16_sum(&ga[13]);
+            dw1[5] += mc_v16_sum(&ga[14]);
+            dw1[6] += mc_v16_sum(&ga[15]);
+            dw1[7] += mc_v16_sum(&ga[16]);
+            dw1[8] += mc_v16_sum(&ga[17]);
+            dw1[9] += mc_v16_sum(&ga[18]);
+            dw1[10] += mc_v16_sum(&ga[19]);
+            dw1[11] += mc_v16_sum(&ga[20]);
+            dw1[12] += mc_v16_sum(&ga[21]);
+            dw1[13] += mc_v16_sum(&ga[22]);
+            dw1[14] += mc_v16_sum(&ga[23]);
+            dw1[15] += mc_v16_sum(&ga[24]);
+            dw1[16] += mc_v16_sum(&ga[25]);
+            dw1[17] += mc_v16_sum(&ga[26]);
+            dw1[18] += mc_v16_sum(&ga[27]);
+            dw1[19] += mc_v16_sum(&ga[28]);
+            dw1[20] += mc_v16_sum(&ga[29]);
+            dw1[21] += mc_v16_sum(&ga[30]);
+            dw1[22] += mc_v16_sum(&ga[31]);
+            dw1[23] += mc_v16_sum(&ga[32]);
+            dw1[24] += mc_v16_sum(&ga[33]);
         }
         (void)gb;
     }
@@ -2281,7 +5071,7 @@ void dw_k3_5_c32_16x16_s1_bwd(int n, const float *restrict x, const float *restr
 /* dw_k3_3_c32_16x16_s1: depthwise, kernels 3, 3 on 32 channels of 16x16, stride 1 -> 64x16x16 */
 static inline void dw_k3_3_c32_16x16_s1_pad(const float *restrict xc, float *restrict xp)
 {
-    memset(xp, 0, sizeof(float) * 326);
+    memset(xp, 0, sizeof(float) * 358);
     for (int iy = 0; iy < 16; iy++)
         for (int ix = 0; ix < 16; ix++)
             xp[(iy + 1) * 18 + 1 + ix] = xc[iy * 16 + ix];
@@ -2292,41 +5082,161 @@ static inline void dw_k3_3_c32_16x16_s1_fwd_plane(const float *restrict xc, cons
     float *restrict y, int b, int c)
 {
     (void)bias;
-    float xp[326];
+    float xp[358];
     dw_k3_3_c32_16x16_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     float *restrict y0 = y + ((long)b * 64 + 0 + c) * 256;
     const float *restrict w1 = w + 288 + c * 9;
     float *restrict y1 = y + ((long)b * 64 + 32 + c) * 256;
-    float yg0[288];
-    float yg1[288];
-    for (int i = 0; i < 288; i += 16) {
+    float yg0[320];
+    float yg1[320];
+    for (int i = 0; i < 320; i += 64) {
         const float *restrict p = xp + i;
         {
-            mc_v16 a = (mc_v16){0};
-            a += w0[0] * *(const mc_v16 *)(p + 0);
-            a += w0[1] * *(const mc_v16 *)(p + 1);
-            a += w0[2] * *(const mc_v16 *)(p + 2);
-            a += w0[3] * *(const mc_v16 *)(p + 18);
-            a += w0[4] * *(const mc_v16 *)(p + 19);
-            a += w0[5] * *(const mc_v16 *)(p + 20);
-            a += w0[6] * *(const mc_v16 *)(p + 36);
-            a += w0[7] * *(const mc_v16 *)(p + 37);
-            a += w0[8] * *(const mc_v16 *)(p + 38);
-            *(mc_v16 *)(yg0 + i) = a;
+            mc_v16 a0 = (mc_v16){0};
+            mc_v16 a1 = (mc_v16){0};
+            mc_v16 a2 = (mc_v16){0};
+            mc_v16 a3 = (mc_v16){0};
+            {
+                const float wt = w0[0];
+                a0 += wt * *(const mc_v16 *)(p + 0);
+                a1 += wt * *(const mc_v16 *)(p + 16);
+                a2 += wt * *(const mc_v16 *)(p + 32);
+                a3 += wt * *(const mc_v16 *)(p + 48);
+            }
+            {
+                const float wt = w0[1];
+                a0 += wt * *(const mc_v16 *)(p + 1);
+                a1 += wt * *(const mc_v16 *)(p + 17);
+                a2 += wt * *(const mc_v16 *)(p + 33);
+                a3 += wt * *(const mc_v16 *)(p + 49);
+            }
+            {
+                const float wt = w0[2];
+                a0 += wt * *(const mc_v16 *)(p + 2);
+                a1 += wt * *(const mc_v16 *)(p + 18);
+                a2 += wt * *(const mc_v16 *)(p + 34);
+                a3 += wt * *(const mc_v16 *)(p + 50);
+            }
+            {
+                const float wt = w0[3];
+                a0 += wt * *(const mc_v16 *)(p + 18);
+                a1 += wt * *(const mc_v16 *)(p + 34);
+                a2 += wt * *(const mc_v16 *)(p + 50);
+                a3 += wt * *(const mc_v16 *)(p + 66);
+            }
+            {
+                const float wt = w0[4];
+                a0 += wt * *(const mc_v16 *)(p + 19);
+                a1 += wt * *(const mc_v16 *)(p + 35);
+                a2 += wt * *(const mc_v16 *)(p + 51);
+                a3 += wt * *(const mc_v16 *)(p + 67);
+            }
+            {
+                const float wt = w0[5];
+                a0 += wt * *(const mc_v16 *)(p + 20);
+                a1 += wt * *(const mc_v16 *)(p + 36);
+                a2 += wt * *(const mc_v16 *)(p + 52);
+                a3 += wt * *(const mc_v16 *)(p + 68);
+            }
+            {
+                const float wt = w0[6];
+                a0 += wt * *(const mc_v16 *)(p + 36);
+                a1 += wt * *(const mc_v16 *)(p + 52);
+                a2 += wt * *(const mc_v16 *)(p + 68);
+                a3 += wt * *(const mc_v16 *)(p + 84);
+            }
+            {
+                const float wt = w0[7];
+                a0 += wt * *(const mc_v16 *)(p + 37);
+                a1 += wt * *(const mc_v16 *)(p + 53);
+                a2 += wt * *(const mc_v16 *)(p + 69);
+                a3 += wt * *(const mc_v16 *)(p + 85);
+            }
+            {
+                const float wt = w0[8];
+                a0 += wt * *(const mc_v16 *)(p + 38);
+                a1 += wt * *(const mc_v16 *)(p + 54);
+                a2 += wt * *(const mc_v16 *)(p + 70);
+                a3 += wt * *(const mc_v16 *)(p + 86);
+            }
+            *(mc_v16 *)(yg0 + i + 0) = a0;
+            *(mc_v16 *)(yg0 + i + 16) = a1;
+            *(mc_v16 *)(yg0 + i + 32) = a2;
+            *(mc_v16 *)(yg0 + i + 48) = a3;
         }
         {
-            mc_v16 a = (mc_v16){0};
-            a += w1[0] * *(const mc_v16 *)(p + 0);
-            a += w1[1] * *(const mc_v16 *)(p + 1);
-            a += w1[2] * *(const mc_v16 *)(p + 2);
-            a += w1[3] * *(const mc_v16 *)(p + 18);
-            a += w1[4] * *(const mc_v16 *)(p + 19);
-            a += w1[5] * *(const mc_v16 *)(p + 20);
-            a += w1[6] * *(const mc_v16 *)(p + 36);
-            a += w1[7] * *(const mc_v16 *)(p + 37);
-            a += w1[8] * *(const mc_v16 *)(p + 38);
-            *(mc_v16 *)(yg1 + i) = a;
+            mc_v16 a0 = (mc_v16){0};
+            mc_v16 a1 = (mc_v16){0};
+            mc_v16 a2 = (mc_v16){0};
+            mc_v16 a3 = (mc_v16){0};
+            {
+                const float wt = w1[0];
+                a0 += wt * *(const mc_v16 *)(p + 0);
+                a1 += wt * *(const mc_v16 *)(p + 16);
+                a2 += wt * *(const mc_v16 *)(p + 32);
+                a3 += wt * *(const mc_v16 *)(p + 48);
+            }
+            {
+                const float wt = w1[1];
+                a0 += wt * *(const mc_v16 *)(p + 1);
+                a1 += wt * *(const mc_v16 *)(p + 17);
+                a2 += wt * *(const mc_v16 *)(p + 33);
+                a3 += wt * *(const mc_v16 *)(p + 49);
+            }
+            {
+                const float wt = w1[2];
+                a0 += wt * *(const mc_v16 *)(p + 2);
+                a1 += wt * *(const mc_v16 *)(p + 18);
+                a2 += wt * *(const mc_v16 *)(p + 34);
+                a3 += wt * *(const mc_v16 *)(p + 50);
+            }
+            {
+                const float wt = w1[3];
+                a0 += wt * *(const mc_v16 *)(p + 18);
+                a1 += wt * *(const mc_v16 *)(p + 34);
+                a2 += wt * *(const mc_v16 *)(p + 50);
+                a3 += wt * *(const mc_v16 *)(p + 66);
+            }
+            {
+                const float wt = w1[4];
+                a0 += wt * *(const mc_v16 *)(p + 19);
+                a1 += wt * *(const mc_v16 *)(p + 35);
+                a2 += wt * *(const mc_v16 *)(p + 51);
+                a3 += wt * *(const mc_v16 *)(p + 67);
+            }
+            {
+                const float wt = w1[5];
+                a0 += wt * *(const mc_v16 *)(p + 20);
+                a1 += wt * *(const mc_v16 *)(p + 36);
+                a2 += wt * *(const mc_v16 *)(p + 52);
+                a3 += wt * *(const mc_v16 *)(p + 68);
+            }
+            {
+                const float wt = w1[6];
+                a0 += wt * *(const mc_v16 *)(p + 36);
+                a1 += wt * *(const mc_v16 *)(p + 52);
+                a2 += wt * *(const mc_v16 *)(p + 68);
+                a3 += wt * *(const mc_v16 *)(p + 84);
+            }
+            {
+                const float wt = w1[7];
+                a0 += wt * *(const mc_v16 *)(p + 37);
+                a1 += wt * *(const mc_v16 *)(p + 53);
+                a2 += wt * *(const mc_v16 *)(p + 69);
+                a3 += wt * *(const mc_v16 *)(p + 85);
+            }
+            {
+                const float wt = w1[8];
+                a0 += wt * *(const mc_v16 *)(p + 38);
+                a1 += wt * *(const mc_v16 *)(p + 54);
+                a2 += wt * *(const mc_v16 *)(p + 70);
+                a3 += wt * *(const mc_v16 *)(p + 86);
+            }
+            *(mc_v16 *)(yg1 + i + 0) = a0;
+            *(mc_v16 *)(yg1 + i + 16) = a1;
+            *(mc_v16 *)(yg1 + i + 32) = a2;
+            *(mc_v16 *)(yg1 + i + 48) = a3;
         }
     }
     for (int oy = 0; oy < 16; oy++) {
@@ -2342,222 +5252,383 @@ void dw_k3_3_c32_16x16_s1_fwd(int n, const float *restrict x, const float *restr
         dw_k3_3_c32_16x16_s1_fwd_plane(x + (long)bc * 256, w, bias, y, bc / 32, bc % 32);
 }
 
-/* Channel c of image b: its gradients go to dxc and the accumulators g. */
+/* Channel c of image b: its input gradient goes to dxc, its filter
+ * gradients into the accumulators ga. */
 static inline void dw_k3_3_c32_16x16_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
-    float *restrict dxc, float *restrict g0, float *restrict g1, int b, int c)
+    float *restrict dxc, mc_v16 *restrict ga, int b, int c)
 {
-    float xp[326], dxp[326] = {0};
+    float xp[358];
     dw_k3_3_c32_16x16_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     const float *restrict d0 = dy + ((long)b * 64 + 0 + c) * 256;
     const float *restrict w1 = w + 288 + c * 9;
     const float *restrict d1 = dy + ((long)b * 64 + 32 + c) * 256;
-    float dg[288] = {0};
-    for (int oy = 0; oy < 16; oy++)
-        memcpy(dg + oy * 18, d0 + oy * 16, 16 * sizeof(float));
-    {
-        /* kernel 0, tap 0 */
-        const float wt = w0[0];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 288; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 0 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 0 + i);
+    float dxg[320];
+    float dq0[358];
+    dw_k3_3_c32_16x16_s1_pad(d0, dq0);
+    float dq1[358];
+    dw_k3_3_c32_16x16_s1_pad(d1, dq1);
+    for (int i = 0; i < 320; i += 64) {
+        mc_v16 a0 = {0};
+        mc_v16 a1 = {0};
+        mc_v16 a2 = {0};
+        mc_v16 a3 = {0};
+        {
+            const float wt = w0[8];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 0);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 16);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 32);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 48);
         }
-        g0[0] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 1 */
-        const float wt = w0[1];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 288; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 1 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 1 + i);
+        {
+            const float wt = w0[7];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 1);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 17);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 33);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 49);
         }
-        g0[1] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 2 */
-        const float wt = w0[2];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 288; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 2 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 2 + i);
+        {
+            const float wt = w0[6];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 2);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 18);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 34);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 50);
         }
-        g0[2] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 3 */
-        const float wt = w0[3];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 288; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 18 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 18 + i);
+        {
+            const float wt = w0[5];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 18);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 34);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 50);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 66);
         }
-        g0[3] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 4 */
-        const float wt = w0[4];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 288; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 19 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 19 + i);
+        {
+            const float wt = w0[4];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 19);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 35);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 51);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 67);
         }
-        g0[4] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 5 */
-        const float wt = w0[5];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 288; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 20 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 20 + i);
+        {
+            const float wt = w0[3];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 20);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 36);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 52);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 68);
         }
-        g0[5] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 6 */
-        const float wt = w0[6];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 288; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 36 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 36 + i);
+        {
+            const float wt = w0[2];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 36);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 52);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 68);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 84);
         }
-        g0[6] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 7 */
-        const float wt = w0[7];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 288; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 37 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 37 + i);
+        {
+            const float wt = w0[1];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 37);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 53);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 69);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 85);
         }
-        g0[7] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 8 */
-        const float wt = w0[8];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 288; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 38 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 38 + i);
+        {
+            const float wt = w0[0];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 38);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 54);
+            a2 += wt * *(const mc_v16 *)(dq0 + i + 70);
+            a3 += wt * *(const mc_v16 *)(dq0 + i + 86);
         }
-        g0[8] += mc_v16_sum(&acc);
-    }
-    for (int oy = 0; oy < 16; oy++)
-        memcpy(dg + oy * 18, d1 + oy * 16, 16 * sizeof(float));
-    {
-        /* kernel 1, tap 0 */
-        const float wt = w1[0];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 288; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 0 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 0 + i);
+        {
+            const float wt = w1[8];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 0);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 16);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 32);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 48);
         }
-        g1[0] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 1 */
-        const float wt = w1[1];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 288; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 1 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 1 + i);
+        {
+            const float wt = w1[7];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 1);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 17);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 33);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 49);
         }
-        g1[1] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 2 */
-        const float wt = w1[2];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 288; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 2 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 2 + i);
+        {
+            const float wt = w1[6];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 2);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 18);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 34);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 50);
         }
-        g1[2] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 3 */
-        const float wt = w1[3];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 288; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 18 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 18 + i);
+        {
+            const float wt = w1[5];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 18);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 34);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 50);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 66);
         }
-        g1[3] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 4 */
-        const float wt = w1[4];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 288; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 19 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 19 + i);
+        {
+            const float wt = w1[4];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 19);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 35);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 51);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 67);
         }
-        g1[4] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 5 */
-        const float wt = w1[5];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 288; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 20 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 20 + i);
+        {
+            const float wt = w1[3];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 20);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 36);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 52);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 68);
         }
-        g1[5] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 6 */
-        const float wt = w1[6];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 288; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 36 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 36 + i);
+        {
+            const float wt = w1[2];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 36);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 52);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 68);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 84);
         }
-        g1[6] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 7 */
-        const float wt = w1[7];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 288; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 37 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 37 + i);
+        {
+            const float wt = w1[1];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 37);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 53);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 69);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 85);
         }
-        g1[7] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 8 */
-        const float wt = w1[8];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 288; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 38 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 38 + i);
+        {
+            const float wt = w1[0];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 38);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 54);
+            a2 += wt * *(const mc_v16 *)(dq1 + i + 70);
+            a3 += wt * *(const mc_v16 *)(dq1 + i + 86);
         }
-        g1[8] += mc_v16_sum(&acc);
+        *(mc_v16 *)(dxg + i + 0) = a0;
+        *(mc_v16 *)(dxg + i + 16) = a1;
+        *(mc_v16 *)(dxg + i + 32) = a2;
+        *(mc_v16 *)(dxg + i + 48) = a3;
     }
     for (int iy = 0; iy < 16; iy++)
         for (int ix = 0; ix < 16; ix++)
-            dxc[iy * 16 + ix] += dxp[(iy + 1) * 18 + 1 + ix];
+            dxc[iy * 16 + ix] += dxg[iy * 18 + ix];
+    {
+        /* kernel 0, row 0 */
+        const float *restrict dg = dq0 + 19;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a0_2 = {0};
+        mc_v16 a0_3 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a1_2 = {0};
+        mc_v16 a1_3 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a2_2 = {0};
+        mc_v16 a2_3 = {0};
+        for (int i = 0; i < 320; i += 64) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            const mc_v16 d2 = *(const mc_v16 *)(dg + i + 32);
+            const mc_v16 d3 = *(const mc_v16 *)(dg + i + 48);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 0);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 16);
+            a0_2 += d2 * *(const mc_v16 *)(xp + i + 32);
+            a0_3 += d3 * *(const mc_v16 *)(xp + i + 48);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 1);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 17);
+            a1_2 += d2 * *(const mc_v16 *)(xp + i + 33);
+            a1_3 += d3 * *(const mc_v16 *)(xp + i + 49);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 2);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 18);
+            a2_2 += d2 * *(const mc_v16 *)(xp + i + 34);
+            a2_3 += d3 * *(const mc_v16 *)(xp + i + 50);
+        }
+        ga[0] += a0_0 + a0_1 + a0_2 + a0_3;
+        ga[1] += a1_0 + a1_1 + a1_2 + a1_3;
+        ga[2] += a2_0 + a2_1 + a2_2 + a2_3;
+    }
+    {
+        /* kernel 0, row 1 */
+        const float *restrict dg = dq0 + 19;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a0_2 = {0};
+        mc_v16 a0_3 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a1_2 = {0};
+        mc_v16 a1_3 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a2_2 = {0};
+        mc_v16 a2_3 = {0};
+        for (int i = 0; i < 320; i += 64) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            const mc_v16 d2 = *(const mc_v16 *)(dg + i + 32);
+            const mc_v16 d3 = *(const mc_v16 *)(dg + i + 48);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 18);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 34);
+            a0_2 += d2 * *(const mc_v16 *)(xp + i + 50);
+            a0_3 += d3 * *(const mc_v16 *)(xp + i + 66);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 19);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 35);
+            a1_2 += d2 * *(const mc_v16 *)(xp + i + 51);
+            a1_3 += d3 * *(const mc_v16 *)(xp + i + 67);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 20);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 36);
+            a2_2 += d2 * *(const mc_v16 *)(xp + i + 52);
+            a2_3 += d3 * *(const mc_v16 *)(xp + i + 68);
+        }
+        ga[3] += a0_0 + a0_1 + a0_2 + a0_3;
+        ga[4] += a1_0 + a1_1 + a1_2 + a1_3;
+        ga[5] += a2_0 + a2_1 + a2_2 + a2_3;
+    }
+    {
+        /* kernel 0, row 2 */
+        const float *restrict dg = dq0 + 19;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a0_2 = {0};
+        mc_v16 a0_3 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a1_2 = {0};
+        mc_v16 a1_3 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a2_2 = {0};
+        mc_v16 a2_3 = {0};
+        for (int i = 0; i < 320; i += 64) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            const mc_v16 d2 = *(const mc_v16 *)(dg + i + 32);
+            const mc_v16 d3 = *(const mc_v16 *)(dg + i + 48);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 36);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 52);
+            a0_2 += d2 * *(const mc_v16 *)(xp + i + 68);
+            a0_3 += d3 * *(const mc_v16 *)(xp + i + 84);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 37);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 53);
+            a1_2 += d2 * *(const mc_v16 *)(xp + i + 69);
+            a1_3 += d3 * *(const mc_v16 *)(xp + i + 85);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 38);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 54);
+            a2_2 += d2 * *(const mc_v16 *)(xp + i + 70);
+            a2_3 += d3 * *(const mc_v16 *)(xp + i + 86);
+        }
+        ga[6] += a0_0 + a0_1 + a0_2 + a0_3;
+        ga[7] += a1_0 + a1_1 + a1_2 + a1_3;
+        ga[8] += a2_0 + a2_1 + a2_2 + a2_3;
+    }
+    {
+        /* kernel 1, row 0 */
+        const float *restrict dg = dq1 + 19;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a0_2 = {0};
+        mc_v16 a0_3 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a1_2 = {0};
+        mc_v16 a1_3 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a2_2 = {0};
+        mc_v16 a2_3 = {0};
+        for (int i = 0; i < 320; i += 64) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            const mc_v16 d2 = *(const mc_v16 *)(dg + i + 32);
+            const mc_v16 d3 = *(const mc_v16 *)(dg + i + 48);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 0);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 16);
+            a0_2 += d2 * *(const mc_v16 *)(xp + i + 32);
+            a0_3 += d3 * *(const mc_v16 *)(xp + i + 48);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 1);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 17);
+            a1_2 += d2 * *(const mc_v16 *)(xp + i + 33);
+            a1_3 += d3 * *(const mc_v16 *)(xp + i + 49);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 2);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 18);
+            a2_2 += d2 * *(const mc_v16 *)(xp + i + 34);
+            a2_3 += d3 * *(const mc_v16 *)(xp + i + 50);
+        }
+        ga[9] += a0_0 + a0_1 + a0_2 + a0_3;
+        ga[10] += a1_0 + a1_1 + a1_2 + a1_3;
+        ga[11] += a2_0 + a2_1 + a2_2 + a2_3;
+    }
+    {
+        /* kernel 1, row 1 */
+        const float *restrict dg = dq1 + 19;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a0_2 = {0};
+        mc_v16 a0_3 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a1_2 = {0};
+        mc_v16 a1_3 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a2_2 = {0};
+        mc_v16 a2_3 = {0};
+        for (int i = 0; i < 320; i += 64) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            const mc_v16 d2 = *(const mc_v16 *)(dg + i + 32);
+            const mc_v16 d3 = *(const mc_v16 *)(dg + i + 48);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 18);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 34);
+            a0_2 += d2 * *(const mc_v16 *)(xp + i + 50);
+            a0_3 += d3 * *(const mc_v16 *)(xp + i + 66);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 19);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 35);
+            a1_2 += d2 * *(const mc_v16 *)(xp + i + 51);
+            a1_3 += d3 * *(const mc_v16 *)(xp + i + 67);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 20);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 36);
+            a2_2 += d2 * *(const mc_v16 *)(xp + i + 52);
+            a2_3 += d3 * *(const mc_v16 *)(xp + i + 68);
+        }
+        ga[12] += a0_0 + a0_1 + a0_2 + a0_3;
+        ga[13] += a1_0 + a1_1 + a1_2 + a1_3;
+        ga[14] += a2_0 + a2_1 + a2_2 + a2_3;
+    }
+    {
+        /* kernel 1, row 2 */
+        const float *restrict dg = dq1 + 19;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a0_2 = {0};
+        mc_v16 a0_3 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a1_2 = {0};
+        mc_v16 a1_3 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        mc_v16 a2_2 = {0};
+        mc_v16 a2_3 = {0};
+        for (int i = 0; i < 320; i += 64) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            const mc_v16 d2 = *(const mc_v16 *)(dg + i + 32);
+            const mc_v16 d3 = *(const mc_v16 *)(dg + i + 48);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 36);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 52);
+            a0_2 += d2 * *(const mc_v16 *)(xp + i + 68);
+            a0_3 += d3 * *(const mc_v16 *)(xp + i + 84);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 37);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 53);
+            a1_2 += d2 * *(const mc_v16 *)(xp + i + 69);
+            a1_3 += d3 * *(const mc_v16 *)(xp + i + 85);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 38);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 54);
+            a2_2 += d2 * *(const mc_v16 *)(xp + i + 70);
+            a2_3 += d3 * *(const mc_v16 *)(xp + i + 86);
+        }
+        ga[15] += a0_0 + a0_1 + a0_2 + a0_3;
+        ga[16] += a1_0 + a1_1 + a1_2 + a1_3;
+        ga[17] += a2_0 + a2_1 + a2_2 + a2_3;
+    }
 }
 
 void dw_k3_3_c32_16x16_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
@@ -2566,36 +5637,35 @@ void dw_k3_3_c32_16x16_s1_bwd(int n, const float *restrict x, const float *restr
     (void)dbias;
     MC_OMP_FOR
     for (int c = 0; c < 32; c++) {
-        float g0[9] = {0};
-        float g1[9] = {0};
+        mc_v16 ga[18];
+        memset(ga, 0, sizeof ga);
         double gb = 0; /* the bias gradient, with one kernel */
         for (int b = 0; b < n; b++) {
-            dw_k3_3_c32_16x16_s1_bwd_plane(x + ((long)b * 32 + c) * 256, w, dy, dx + ((long)b * 32 + c) * 256,
-                g0, g1, b, c);
+            dw_k3_3_c32_16x16_s1_bwd_plane(x + ((long)b * 32 + c) * 256, w, dy, dx + ((long)b * 32 + c) * 256, ga, b, c);
         }
         {
             float *restrict dw0 = dw + 0 + c * 9;
-            dw0[0] += g0[0];
-            dw0[1] += g0[1];
-            dw0[2] += g0[2];
-            dw0[3] += g0[3];
-            dw0[4] += g0[4];
-            dw0[5] += g0[5];
-            dw0[6] += g0[6];
-            dw0[7] += g0[7];
-            dw0[8] += g0[8];
+            dw0[0] += mc_v16_sum(&ga[0]);
+            dw0[1] += mc_v16_sum(&ga[1]);
+            dw0[2] += mc_v16_sum(&ga[2]);
+            dw0[3] += mc_v16_sum(&ga[3]);
+            dw0[4] += mc_v16_sum(&ga[4]);
+            dw0[5] += mc_v16_sum(&ga[5]);
+            dw0[6] += mc_v16_sum(&ga[6]);
+            dw0[7] += mc_v16_sum(&ga[7]);
+            dw0[8] += mc_v16_sum(&ga[8]);
         }
         {
             float *restrict dw1 = dw + 288 + c * 9;
-            dw1[0] += g1[0];
-            dw1[1] += g1[1];
-            dw1[2] += g1[2];
-            dw1[3] += g1[3];
-            dw1[4] += g1[4];
-            dw1[5] += g1[5];
-            dw1[6] += g1[6];
-            dw1[7] += g1[7];
-            dw1[8] += g1[8];
+            dw1[0] += mc_v16_sum(&ga[9]);
+            dw1[1] += mc_v16_sum(&ga[10]);
+            dw1[2] += mc_v16_sum(&ga[11]);
+            dw1[3] += mc_v16_sum(&ga[12]);
+            dw1[4] += mc_v16_sum(&ga[13]);
+            dw1[5] += mc_v16_sum(&ga[14]);
+            dw1[6] += mc_v16_sum(&ga[15]);
+            dw1[7] += mc_v16_sum(&ga[16]);
+            dw1[8] += mc_v16_sum(&ga[17]);
         }
         (void)gb;
     }
@@ -2604,7 +5674,7 @@ void dw_k3_3_c32_16x16_s1_bwd(int n, const float *restrict x, const float *restr
 /* dw_k3_3_c64_8x8_s1: depthwise, kernels 3, 3 on 64 channels of 8x8, stride 1 -> 128x8x8 */
 static inline void dw_k3_3_c64_8x8_s1_pad(const float *restrict xc, float *restrict xp)
 {
-    memset(xp, 0, sizeof(float) * 102);
+    memset(xp, 0, sizeof(float) * 118);
     for (int iy = 0; iy < 8; iy++)
         for (int ix = 0; ix < 8; ix++)
             xp[(iy + 1) * 10 + 1 + ix] = xc[iy * 8 + ix];
@@ -2615,41 +5685,117 @@ static inline void dw_k3_3_c64_8x8_s1_fwd_plane(const float *restrict xc, const 
     float *restrict y, int b, int c)
 {
     (void)bias;
-    float xp[102];
+    float xp[118];
     dw_k3_3_c64_8x8_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     float *restrict y0 = y + ((long)b * 128 + 0 + c) * 64;
     const float *restrict w1 = w + 576 + c * 9;
     float *restrict y1 = y + ((long)b * 128 + 64 + c) * 64;
-    float yg0[80];
-    float yg1[80];
-    for (int i = 0; i < 80; i += 16) {
+    float yg0[96];
+    float yg1[96];
+    for (int i = 0; i < 96; i += 32) {
         const float *restrict p = xp + i;
         {
-            mc_v16 a = (mc_v16){0};
-            a += w0[0] * *(const mc_v16 *)(p + 0);
-            a += w0[1] * *(const mc_v16 *)(p + 1);
-            a += w0[2] * *(const mc_v16 *)(p + 2);
-            a += w0[3] * *(const mc_v16 *)(p + 10);
-            a += w0[4] * *(const mc_v16 *)(p + 11);
-            a += w0[5] * *(const mc_v16 *)(p + 12);
-            a += w0[6] * *(const mc_v16 *)(p + 20);
-            a += w0[7] * *(const mc_v16 *)(p + 21);
-            a += w0[8] * *(const mc_v16 *)(p + 22);
-            *(mc_v16 *)(yg0 + i) = a;
+            mc_v16 a0 = (mc_v16){0};
+            mc_v16 a1 = (mc_v16){0};
+            {
+                const float wt = w0[0];
+                a0 += wt * *(const mc_v16 *)(p + 0);
+                a1 += wt * *(const mc_v16 *)(p + 16);
+            }
+            {
+                const float wt = w0[1];
+                a0 += wt * *(const mc_v16 *)(p + 1);
+                a1 += wt * *(const mc_v16 *)(p + 17);
+            }
+            {
+                const float wt = w0[2];
+                a0 += wt * *(const mc_v16 *)(p + 2);
+                a1 += wt * *(const mc_v16 *)(p + 18);
+            }
+            {
+                const float wt = w0[3];
+                a0 += wt * *(const mc_v16 *)(p + 10);
+                a1 += wt * *(const mc_v16 *)(p + 26);
+            }
+            {
+                const float wt = w0[4];
+                a0 += wt * *(const mc_v16 *)(p + 11);
+                a1 += wt * *(const mc_v16 *)(p + 27);
+            }
+            {
+                const float wt = w0[5];
+                a0 += wt * *(const mc_v16 *)(p + 12);
+                a1 += wt * *(const mc_v16 *)(p + 28);
+            }
+            {
+                const float wt = w0[6];
+                a0 += wt * *(const mc_v16 *)(p + 20);
+                a1 += wt * *(const mc_v16 *)(p + 36);
+            }
+            {
+                const float wt = w0[7];
+                a0 += wt * *(const mc_v16 *)(p + 21);
+                a1 += wt * *(const mc_v16 *)(p + 37);
+            }
+            {
+                const float wt = w0[8];
+                a0 += wt * *(const mc_v16 *)(p + 22);
+                a1 += wt * *(const mc_v16 *)(p + 38);
+            }
+            *(mc_v16 *)(yg0 + i + 0) = a0;
+            *(mc_v16 *)(yg0 + i + 16) = a1;
         }
         {
-            mc_v16 a = (mc_v16){0};
-            a += w1[0] * *(const mc_v16 *)(p + 0);
-            a += w1[1] * *(const mc_v16 *)(p + 1);
-            a += w1[2] * *(const mc_v16 *)(p + 2);
-            a += w1[3] * *(const mc_v16 *)(p + 10);
-            a += w1[4] * *(const mc_v16 *)(p + 11);
-            a += w1[5] * *(const mc_v16 *)(p + 12);
-            a += w1[6] * *(const mc_v16 *)(p + 20);
-            a += w1[7] * *(const mc_v16 *)(p + 21);
-            a += w1[8] * *(const mc_v16 *)(p + 22);
-            *(mc_v16 *)(yg1 + i) = a;
+            mc_v16 a0 = (mc_v16){0};
+            mc_v16 a1 = (mc_v16){0};
+            {
+                const float wt = w1[0];
+                a0 += wt * *(const mc_v16 *)(p + 0);
+                a1 += wt * *(const mc_v16 *)(p + 16);
+            }
+            {
+                const float wt = w1[1];
+                a0 += wt * *(const mc_v16 *)(p + 1);
+                a1 += wt * *(const mc_v16 *)(p + 17);
+            }
+            {
+                const float wt = w1[2];
+                a0 += wt * *(const mc_v16 *)(p + 2);
+                a1 += wt * *(const mc_v16 *)(p + 18);
+            }
+            {
+                const float wt = w1[3];
+                a0 += wt * *(const mc_v16 *)(p + 10);
+                a1 += wt * *(const mc_v16 *)(p + 26);
+            }
+            {
+                const float wt = w1[4];
+                a0 += wt * *(const mc_v16 *)(p + 11);
+                a1 += wt * *(const mc_v16 *)(p + 27);
+            }
+            {
+                const float wt = w1[5];
+                a0 += wt * *(const mc_v16 *)(p + 12);
+                a1 += wt * *(const mc_v16 *)(p + 28);
+            }
+            {
+                const float wt = w1[6];
+                a0 += wt * *(const mc_v16 *)(p + 20);
+                a1 += wt * *(const mc_v16 *)(p + 36);
+            }
+            {
+                const float wt = w1[7];
+                a0 += wt * *(const mc_v16 *)(p + 21);
+                a1 += wt * *(const mc_v16 *)(p + 37);
+            }
+            {
+                const float wt = w1[8];
+                a0 += wt * *(const mc_v16 *)(p + 22);
+                a1 += wt * *(const mc_v16 *)(p + 38);
+            }
+            *(mc_v16 *)(yg1 + i + 0) = a0;
+            *(mc_v16 *)(yg1 + i + 16) = a1;
         }
     }
     for (int oy = 0; oy < 8; oy++) {
@@ -2665,222 +5811,259 @@ void dw_k3_3_c64_8x8_s1_fwd(int n, const float *restrict x, const float *restric
         dw_k3_3_c64_8x8_s1_fwd_plane(x + (long)bc * 64, w, bias, y, bc / 64, bc % 64);
 }
 
-/* Channel c of image b: its gradients go to dxc and the accumulators g. */
+/* Channel c of image b: its input gradient goes to dxc, its filter
+ * gradients into the accumulators ga. */
 static inline void dw_k3_3_c64_8x8_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
-    float *restrict dxc, float *restrict g0, float *restrict g1, int b, int c)
+    float *restrict dxc, mc_v16 *restrict ga, int b, int c)
 {
-    float xp[102], dxp[102] = {0};
+    float xp[118];
     dw_k3_3_c64_8x8_s1_pad(xc, xp);
     const float *restrict w0 = w + 0 + c * 9;
     const float *restrict d0 = dy + ((long)b * 128 + 0 + c) * 64;
     const float *restrict w1 = w + 576 + c * 9;
     const float *restrict d1 = dy + ((long)b * 128 + 64 + c) * 64;
-    float dg[80] = {0};
-    for (int oy = 0; oy < 8; oy++)
-        memcpy(dg + oy * 10, d0 + oy * 8, 8 * sizeof(float));
-    {
-        /* kernel 0, tap 0 */
-        const float wt = w0[0];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 80; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 0 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 0 + i);
+    float dxg[96];
+    float dq0[118];
+    dw_k3_3_c64_8x8_s1_pad(d0, dq0);
+    float dq1[118];
+    dw_k3_3_c64_8x8_s1_pad(d1, dq1);
+    for (int i = 0; i < 96; i += 32) {
+        mc_v16 a0 = {0};
+        mc_v16 a1 = {0};
+        {
+            const float wt = w0[8];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 0);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 16);
         }
-        g0[0] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 1 */
-        const float wt = w0[1];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 80; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 1 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 1 + i);
+        {
+            const float wt = w0[7];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 1);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 17);
         }
-        g0[1] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 2 */
-        const float wt = w0[2];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 80; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 2 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 2 + i);
+        {
+            const float wt = w0[6];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 2);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 18);
         }
-        g0[2] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 3 */
-        const float wt = w0[3];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 80; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 10 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 10 + i);
+        {
+            const float wt = w0[5];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 10);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 26);
         }
-        g0[3] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 4 */
-        const float wt = w0[4];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 80; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 11 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 11 + i);
+        {
+            const float wt = w0[4];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 11);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 27);
         }
-        g0[4] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 5 */
-        const float wt = w0[5];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 80; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 12 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 12 + i);
+        {
+            const float wt = w0[3];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 12);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 28);
         }
-        g0[5] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 6 */
-        const float wt = w0[6];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 80; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 20 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 20 + i);
+        {
+            const float wt = w0[2];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 20);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 36);
         }
-        g0[6] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 7 */
-        const float wt = w0[7];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 80; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 21 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 21 + i);
+        {
+            const float wt = w0[1];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 21);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 37);
         }
-        g0[7] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 0, tap 8 */
-        const float wt = w0[8];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 80; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 22 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 22 + i);
+        {
+            const float wt = w0[0];
+            a0 += wt * *(const mc_v16 *)(dq0 + i + 22);
+            a1 += wt * *(const mc_v16 *)(dq0 + i + 38);
         }
-        g0[8] += mc_v16_sum(&acc);
-    }
-    for (int oy = 0; oy < 8; oy++)
-        memcpy(dg + oy * 10, d1 + oy * 8, 8 * sizeof(float));
-    {
-        /* kernel 1, tap 0 */
-        const float wt = w1[0];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 80; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 0 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 0 + i);
+        {
+            const float wt = w1[8];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 0);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 16);
         }
-        g1[0] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 1 */
-        const float wt = w1[1];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 80; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 1 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 1 + i);
+        {
+            const float wt = w1[7];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 1);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 17);
         }
-        g1[1] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 2 */
-        const float wt = w1[2];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 80; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 2 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 2 + i);
+        {
+            const float wt = w1[6];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 2);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 18);
         }
-        g1[2] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 3 */
-        const float wt = w1[3];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 80; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 10 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 10 + i);
+        {
+            const float wt = w1[5];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 10);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 26);
         }
-        g1[3] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 4 */
-        const float wt = w1[4];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 80; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 11 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 11 + i);
+        {
+            const float wt = w1[4];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 11);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 27);
         }
-        g1[4] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 5 */
-        const float wt = w1[5];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 80; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 12 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 12 + i);
+        {
+            const float wt = w1[3];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 12);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 28);
         }
-        g1[5] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 6 */
-        const float wt = w1[6];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 80; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 20 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 20 + i);
+        {
+            const float wt = w1[2];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 20);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 36);
         }
-        g1[6] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 7 */
-        const float wt = w1[7];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 80; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 21 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 21 + i);
+        {
+            const float wt = w1[1];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 21);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 37);
         }
-        g1[7] += mc_v16_sum(&acc);
-    }
-    {
-        /* kernel 1, tap 8 */
-        const float wt = w1[8];
-        mc_v16 acc = {0};
-        for (int i = 0; i < 80; i += 16) {
-            const mc_v16 d = *(const mc_v16 *)(dg + i);
-            *(mc_v16 *)(dxp + 22 + i) += wt * d;
-            acc += d * *(const mc_v16 *)(xp + 22 + i);
+        {
+            const float wt = w1[0];
+            a0 += wt * *(const mc_v16 *)(dq1 + i + 22);
+            a1 += wt * *(const mc_v16 *)(dq1 + i + 38);
         }
-        g1[8] += mc_v16_sum(&acc);
+        *(mc_v16 *)(dxg + i + 0) = a0;
+        *(mc_v16 *)(dxg + i + 16) = a1;
     }
     for (int iy = 0; iy < 8; iy++)
         for (int ix = 0; ix < 8; ix++)
-            dxc[iy * 8 + ix] += dxp[(iy + 1) * 10 + 1 + ix];
+            dxc[iy * 8 + ix] += dxg[iy * 10 + ix];
+    {
+        /* kernel 0, row 0 */
+        const float *restrict dg = dq0 + 11;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        for (int i = 0; i < 96; i += 32) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 0);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 16);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 1);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 17);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 2);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 18);
+        }
+        ga[0] += a0_0 + a0_1;
+        ga[1] += a1_0 + a1_1;
+        ga[2] += a2_0 + a2_1;
+    }
+    {
+        /* kernel 0, row 1 */
+        const float *restrict dg = dq0 + 11;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        for (int i = 0; i < 96; i += 32) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 10);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 26);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 11);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 27);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 12);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 28);
+        }
+        ga[3] += a0_0 + a0_1;
+        ga[4] += a1_0 + a1_1;
+        ga[5] += a2_0 + a2_1;
+    }
+    {
+        /* kernel 0, row 2 */
+        const float *restrict dg = dq0 + 11;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        for (int i = 0; i < 96; i += 32) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 20);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 36);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 21);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 37);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 22);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 38);
+        }
+        ga[6] += a0_0 + a0_1;
+        ga[7] += a1_0 + a1_1;
+        ga[8] += a2_0 + a2_1;
+    }
+    {
+        /* kernel 1, row 0 */
+        const float *restrict dg = dq1 + 11;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        for (int i = 0; i < 96; i += 32) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 0);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 16);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 1);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 17);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 2);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 18);
+        }
+        ga[9] += a0_0 + a0_1;
+        ga[10] += a1_0 + a1_1;
+        ga[11] += a2_0 + a2_1;
+    }
+    {
+        /* kernel 1, row 1 */
+        const float *restrict dg = dq1 + 11;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        for (int i = 0; i < 96; i += 32) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 10);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 26);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 11);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 27);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 12);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 28);
+        }
+        ga[12] += a0_0 + a0_1;
+        ga[13] += a1_0 + a1_1;
+        ga[14] += a2_0 + a2_1;
+    }
+    {
+        /* kernel 1, row 2 */
+        const float *restrict dg = dq1 + 11;
+        mc_v16 a0_0 = {0};
+        mc_v16 a0_1 = {0};
+        mc_v16 a1_0 = {0};
+        mc_v16 a1_1 = {0};
+        mc_v16 a2_0 = {0};
+        mc_v16 a2_1 = {0};
+        for (int i = 0; i < 96; i += 32) {
+            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
+            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
+            a0_0 += d0 * *(const mc_v16 *)(xp + i + 20);
+            a0_1 += d1 * *(const mc_v16 *)(xp + i + 36);
+            a1_0 += d0 * *(const mc_v16 *)(xp + i + 21);
+            a1_1 += d1 * *(const mc_v16 *)(xp + i + 37);
+            a2_0 += d0 * *(const mc_v16 *)(xp + i + 22);
+            a2_1 += d1 * *(const mc_v16 *)(xp + i + 38);
+        }
+        ga[15] += a0_0 + a0_1;
+        ga[16] += a1_0 + a1_1;
+        ga[17] += a2_0 + a2_1;
+    }
 }
 
 void dw_k3_3_c64_8x8_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
@@ -2889,36 +6072,35 @@ void dw_k3_3_c64_8x8_s1_bwd(int n, const float *restrict x, const float *restric
     (void)dbias;
     MC_OMP_FOR
     for (int c = 0; c < 64; c++) {
-        float g0[9] = {0};
-        float g1[9] = {0};
+        mc_v16 ga[18];
+        memset(ga, 0, sizeof ga);
         double gb = 0; /* the bias gradient, with one kernel */
         for (int b = 0; b < n; b++) {
-            dw_k3_3_c64_8x8_s1_bwd_plane(x + ((long)b * 64 + c) * 64, w, dy, dx + ((long)b * 64 + c) * 64,
-                g0, g1, b, c);
+            dw_k3_3_c64_8x8_s1_bwd_plane(x + ((long)b * 64 + c) * 64, w, dy, dx + ((long)b * 64 + c) * 64, ga, b, c);
         }
         {
             float *restrict dw0 = dw + 0 + c * 9;
-            dw0[0] += g0[0];
-            dw0[1] += g0[1];
-            dw0[2] += g0[2];
-            dw0[3] += g0[3];
-            dw0[4] += g0[4];
-            dw0[5] += g0[5];
-            dw0[6] += g0[6];
-            dw0[7] += g0[7];
-            dw0[8] += g0[8];
+            dw0[0] += mc_v16_sum(&ga[0]);
+            dw0[1] += mc_v16_sum(&ga[1]);
+            dw0[2] += mc_v16_sum(&ga[2]);
+            dw0[3] += mc_v16_sum(&ga[3]);
+            dw0[4] += mc_v16_sum(&ga[4]);
+            dw0[5] += mc_v16_sum(&ga[5]);
+            dw0[6] += mc_v16_sum(&ga[6]);
+            dw0[7] += mc_v16_sum(&ga[7]);
+            dw0[8] += mc_v16_sum(&ga[8]);
         }
         {
             float *restrict dw1 = dw + 576 + c * 9;
-            dw1[0] += g1[0];
-            dw1[1] += g1[1];
-            dw1[2] += g1[2];
-            dw1[3] += g1[3];
-            dw1[4] += g1[4];
-            dw1[5] += g1[5];
-            dw1[6] += g1[6];
-            dw1[7] += g1[7];
-            dw1[8] += g1[8];
+            dw1[0] += mc_v16_sum(&ga[9]);
+            dw1[1] += mc_v16_sum(&ga[10]);
+            dw1[2] += mc_v16_sum(&ga[11]);
+            dw1[3] += mc_v16_sum(&ga[12]);
+            dw1[4] += mc_v16_sum(&ga[13]);
+            dw1[5] += mc_v16_sum(&ga[14]);
+            dw1[6] += mc_v16_sum(&ga[15]);
+            dw1[7] += mc_v16_sum(&ga[16]);
+            dw1[8] += mc_v16_sum(&ga[17]);
         }
         (void)gb;
     }
