@@ -63,9 +63,61 @@ static void layer_row(emitter *e, const mc_node *n)
     fputs("MC_LAYER()m4_dnl\n", e->f);
 }
 
+/* Which backward call writes each activation gradient first. The backward
+ * runs the layers in reverse, a layer's kernels in reverse; the first call
+ * to write a slot's gradient stores it instead of adding, so the step never
+ * clears all of them (hundreds of MB at batch 128). Families that cannot
+ * store (their templates do not define MC_<OP>_STORES) get the slot cleared
+ * just before. The loss writes the logits' gradient first; a layer whose
+ * output gradient nobody wrote (a dead branch) clears it before reading. */
+typedef struct {
+    int *first_at;    /* per layer: where its flags start in first, [kernel][input] */
+    bool *first;      /* that kernel writes that input's gradient first */
+    bool *clear_out;  /* per layer: clear its output gradient first */
+} first_writers;
+
+/* Adds slot to the written ones; true when it was not there yet. */
+static bool newly_written(long long *slots, int *count, long long slot)
+{
+    for (int k = 0; k < *count; k++)
+        if (slots[k] == slot)
+            return false;
+    slots[(*count)++] = slot;
+    return true;
+}
+
+static first_writers find_first_writers(emitter *e)
+{
+    const mc_model *m = e->m;
+    first_writers fw = {arena_alloc(e->a, (size_t)m->norder * sizeof(int)), NULL,
+                        arena_alloc(e->a, (size_t)m->norder * sizeof(bool))};
+    int total = 0;
+    for (int i = 0; i < m->norder; i++) {
+        fw.first_at[i] = total;
+        total += e->p->nodes[m->order[i]].nkernels * em_node(e, m->order[i])->ninputs;
+    }
+    fw.first = arena_alloc(e->a, (size_t)(total ? total : 1) * sizeof(bool));
+    long long *slots = arena_alloc(e->a, (size_t)(m->nnodes + 1) * sizeof *slots);
+    int nslots = 0;
+    newly_written(slots, &nslots, e->p->nodes[m->order[m->norder - 1]].act);
+    for (int i = m->norder - 1; i >= 0; i--) {
+        const mc_node *n = em_node(e, m->order[i]);
+        const mc_plan_node *pn = &e->p->nodes[m->order[i]];
+        if (!pn->nkernels)
+            continue;
+        fw.clear_out[i] = newly_written(slots, &nslots, pn->act);
+        for (int part = pn->nkernels - 1; part >= 0; part--)
+            for (int j = 0; j < n->ninputs; j++)
+                fw.first[fw.first_at[i] + part * n->ninputs + j] =
+                    newly_written(slots, &nslots, e->p->nodes[n->inputs[j]].act);
+    }
+    return fw;
+}
+
 static void write_model_driver(emitter *e, FILE *f)
 {
     const mc_model *m = e->m;
+    const first_writers fw = find_first_writers(e);
     em_driver_begin(e, f, arena_printf(e->a, "model loss %s", em_templates_used(e)));
     fputs("MC_SOURCE_BEGIN()m4_dnl\n", f);
     for (int i = 0; i < m->norder; i++) {
@@ -79,7 +131,15 @@ static void write_model_driver(emitter *e, FILE *f)
         fprintf(f, "MC_LAYER_END()m4_dnl\nMC_LAYER_BWD_BEGIN(%d, %s)m4_dnl\n", i, n->name);
         for (int part = pn->nkernels - 1; part >= 0; part--) {
             em_call_constants(e, n, part);
-            fprintf(f, "%s()m4_dnl\n", em_macro(e, n, "CALL_BWD"));
+            em_defi(e, "OUT_FLOATS", (long long)n->shape.c * n->shape.h * n->shape.w);
+            for (int j = 0; j < n->ninputs; j++) {
+                mc_shape in = em_in_shape(e, n, j);
+                em_defi(e, arena_printf(e->a, "FIRST%d", j), fw.first[fw.first_at[i] + part * n->ninputs + j]);
+                em_defi(e, arena_printf(e->a, "IN%d_FLOATS", j), (long long)in.c * in.h * in.w);
+            }
+            if (part == pn->nkernels - 1 && fw.clear_out[i])
+                fputs("MC_BWD_CLEAR_OUT()m4_dnl\n", f);
+            fprintf(f, "MC_BWD_CLEAR(`%s')m4_dnl\n%s()m4_dnl\n", em_macro(e, n, "STORES"), em_macro(e, n, "CALL_BWD"));
         }
         fputs("MC_LAYER_END()m4_dnl\n", f);
     }

@@ -102,10 +102,14 @@ typedef struct mc_model_desc {
     const mc_layer *layers; /* execution order; the last is the output (logits) */
     int64_t param_floats, buffer_floats, counters;
     int64_t act_floats, saved_floats, extra_floats;
+    /* clears_dacts: the backward writes every activation gradient before it
+     * reads it (the first writer of each stores), so only the output's, which
+     * loss_backward adds to, needs clearing before a step; else all of them. */
+    int clears_dacts;
     /* The generated, specialized step. train != 0: batch statistics, dropout
      * and shake draws from s->extra; else running statistics, no dropout,
      * shake 0.5. backward needs a training forward just before it, and
-     * zeroed grads and dacts. */
+     * zeroed grads and dacts (see clears_dacts). */
     void (*forward)(const mc_state *s, int train);
     void (*backward)(const mc_state *s);
     /* Cross-entropy of the logits (the last layer's slot) against labels,
@@ -116,7 +120,8 @@ typedef struct mc_model_desc {
     void (*loss_backward)(const mc_state *s, const int32_t *labels, const float *probs);
     /* The step one layer at a time (index as in layers): what forward and
      * backward run in turn, for benchmarks. A layer's backward accumulates
-     * into its inputs' gradient slots and its parameters' gradients. */
+     * into its parameters' gradients and its inputs' gradient slots (or,
+     * with clears_dacts, stores those it writes first). */
     void (*const *layer_forward)(const mc_state *s, int train);
     void (*const *layer_backward)(const mc_state *s);
 } mc_model_desc;

@@ -1,7 +1,8 @@
 m4_divert(-1)
 # Element-wise activations on C x H x W per image: relu, relu6, sigmoid.
 # The backward gets both the input and the output; each uses what its
-# derivative needs (relu and sigmoid the output, relu6 the input).
+# derivative needs (relu and sigmoid the output, relu6 the input). It
+# adds into dx, or stores when acc is 0 (the first writer of dx).
 # Constants: NAME, C, H, W.
 
 m4_define(`ACT_COUNT', `(n * m4_eval(C * H * W))')
@@ -11,16 +12,24 @@ m4_define(`ACT_KERNEL',
 `/* NAME: $1 on m4_eval(C * H * W) values per image */
 void NAME`'_fwd(int n, const float *restrict x, float *restrict y)
 {
+    MC_OMP_FOR
     for (long i = 0; i < ACT_COUNT; i++)
         y[i] = $2;
 }
 
 void NAME`'_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
-    float *restrict dx)
+    float *restrict dx, int acc)
 {
     (void)x, (void)y;
-    for (long i = 0; i < ACT_COUNT; i++)
-        dx[i] += $3;
+    if (acc) {
+        MC_OMP_FOR
+        for (long i = 0; i < ACT_COUNT; i++)
+            dx[i] += $3;
+    } else {
+        MC_OMP_FOR
+        for (long i = 0; i < ACT_COUNT; i++)
+            dx[i] = $3;
+    }
 }
 ')
 
@@ -37,7 +46,7 @@ m4_define(`MC_SIGMOID_KERNEL', `ACT_KERNEL(`sigmoid', ACT_SIGMOID)')
 m4_define(`ACT_PROTO',
 `void NAME`'_fwd(int n, const float *restrict x, float *restrict y);
 void NAME`'_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
-    float *restrict dx);
+    float *restrict dx, int acc);
 ')
 m4_define(`MC_RELU_PROTO', `ACT_PROTO()')
 m4_define(`MC_RELU6_PROTO', `ACT_PROTO()')
@@ -45,8 +54,11 @@ m4_define(`MC_SIGMOID_PROTO', `ACT_PROTO()')
 
 m4_define(`ACT_CALL_FWD', `    NAME`'_fwd(n, MC_ACT(IN0), MC_ACT(OUT));
 ')
-m4_define(`ACT_CALL_BWD', `    NAME`'_bwd(n, MC_ACT(IN0), MC_ACT(OUT), MC_DACT(OUT), MC_DACT(IN0));
+m4_define(`ACT_CALL_BWD', `    NAME`'_bwd(n, MC_ACT(IN0), MC_ACT(OUT), MC_DACT(OUT), MC_DACT(IN0), MC_ACC(0));
 ')
+m4_define(`MC_RELU_STORES')
+m4_define(`MC_RELU6_STORES')
+m4_define(`MC_SIGMOID_STORES')
 m4_define(`MC_RELU_CALL_FWD', `ACT_CALL_FWD()')
 m4_define(`MC_RELU6_CALL_FWD', `ACT_CALL_FWD()')
 m4_define(`MC_SIGMOID_CALL_FWD', `ACT_CALL_FWD()')

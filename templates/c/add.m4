@@ -1,7 +1,8 @@
 m4_divert(-1)
 # Element-wise sum of NIN inputs of C x H x W per image; its backward adds
-# the output gradient to each input gradient. Inputs may be the same
-# tensor (identity aliases its input), so they are not restrict.
+# the output gradient to each input gradient (stores it, acc 0), input by
+# input. Inputs may be the same tensor (identity aliases its input), so
+# they are not restrict: the first stores, the second adds.
 # Constants: NAME, NIN, C, H, W.
 
 m4_define(`ADD_EACH', `MC_FOR(`i', 0, m4_eval(NIN - 1), `$1')')
@@ -11,26 +12,34 @@ m4_define(`MC_ADD_KERNEL',
 `/* NAME: sum of NIN inputs of m4_eval(C * H * W) values per image */
 void NAME`'_fwd(int n, ADD_EACH(`const float *x`'i, ')float *restrict y)
 {
+    MC_OMP_FOR
     for (long k = 0; k < ADD_COUNT; k++)
         y[k] = ADD_EACH(`m4_ifelse(i, 0, `', ` + ')x`'i[k]');
 }
 
-void NAME`'_bwd(int n, const float *restrict dy`'ADD_EACH(`, float *dx`'i'))
+void NAME`'_bwd(int n, const float *restrict dy`'ADD_EACH(`, float *dx`'i, int acc`'i'))
 {
-    for (long k = 0; k < ADD_COUNT; k++) {
-ADD_EACH(`        dx`'i[k] += dy[k];
-')m4_dnl
+ADD_EACH(`    if (acc`'i) {
+        MC_OMP_FOR
+        for (long k = 0; k < ADD_COUNT; k++)
+            dx`'i[k] += dy[k];
+    } else {
+        MC_OMP_FOR
+        for (long k = 0; k < ADD_COUNT; k++)
+            dx`'i[k] = dy[k];
     }
+')m4_dnl
 }
 ')
 
 m4_define(`MC_ADD_PROTO',
 `void NAME`'_fwd(int n, ADD_EACH(`const float *x`'i, ')float *restrict y);
-void NAME`'_bwd(int n, const float *restrict dy`'ADD_EACH(`, float *dx`'i'));
+void NAME`'_bwd(int n, const float *restrict dy`'ADD_EACH(`, float *dx`'i, int acc`'i'));
 ')
 
 m4_define(`MC_ADD_CALL_FWD', `    NAME`'_fwd(n, ADD_EACH(`MC_ACT(m4_indir(`IN'i)), ')MC_ACT(OUT));
 ')
-m4_define(`MC_ADD_CALL_BWD', `    NAME`'_bwd(n, MC_DACT(OUT)`'ADD_EACH(`, MC_DACT(m4_indir(`IN'i))'));
+m4_define(`MC_ADD_CALL_BWD', `    NAME`'_bwd(n, MC_DACT(OUT)`'ADD_EACH(`, MC_DACT(m4_indir(`IN'i)), MC_ACC(i)'));
 ')
+m4_define(`MC_ADD_STORES')
 m4_divert(0)m4_dnl

@@ -12,18 +12,7 @@ m4_define(`BN_HW16', `m4_eval(H * W / 16 * 16)')
 # of a vector, the lanes and the tail then added in double, the planes in
 # double.
 m4_define(`BN_PLANE_SUMS',
-`MC_VEC_PRELUDE()m4_dnl
-static inline double NAME`'_plane_sum(const float *restrict p)
-{
-    mc_v16 lanes = {0};
-    for (int i = 0; i < BN_HW16; i += 16)
-        lanes += *(const mc_v16 *)(p + i);
-    double s = mc_v16_sum_double(&lanes);
-    for (int i = BN_HW16; i < BN_HW; i++)
-        s += p[i];
-    return s;
-}
-
+`MC_PLANE_SUM(NAME`'_plane_sum, BN_HW)
 /* The sum of (p - mean)^2. */
 static inline double NAME`'_plane_sum_sq(const float *restrict p, float mean)
 {
@@ -160,13 +149,14 @@ static void NAME`'_grad_sums(int n, const float *restrict x, const float *restri
     sums[1] = sum_dy_xhat;
 }
 
-/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. Synchronized batch norm
+/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
+ * or stored with acc 0): the gradient also flows through the batch mean
+ * and variance. Synchronized batch norm
  * takes the means over all processes: every channel first, one reduction
  * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void NAME`'_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta)
+    float *restrict dbeta, int acc)
 {
     double sums[2 * C];
     const int synced = mc_bn_allreduce != 0;
@@ -188,8 +178,12 @@ void NAME`'_bwd(int n, const float *restrict x, const float *restrict gamma, con
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * C + c) * BN_HW, *restrict gc = dy + ((long)b * C + c) * BN_HW;
             float *restrict dxc = dx + ((long)b * C + c) * BN_HW;
-            for (int i = 0; i < BN_HW; i++)
-                dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            if (acc)
+                for (int i = 0; i < BN_HW; i++)
+                    dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            else
+                for (int i = 0; i < BN_HW; i++)
+                    dxc[i] = k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
         }
     }
 }
@@ -203,7 +197,7 @@ void NAME`'_fwd_eval(int n, const float *restrict x, const float *restrict gamma
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
 void NAME`'_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta);
+    float *restrict dbeta, int acc);
 ')
 
 # Calls: IN0, OUT, GAMMA, BETA (parameters), RUNNING_MEAN, RUNNING_VAR
@@ -218,6 +212,7 @@ m4_define(`MC_BATCHNORM_CALL_FWD',
 ')
 m4_define(`MC_BATCHNORM_CALL_BWD',
 `    NAME`'_bwd(n, MC_ACT(IN0), MC_PARAM(GAMMA), MC_SAVED(SAVED_MEAN), MC_SAVED(SAVED_INVSTD), MC_DACT(OUT),
-        MC_DACT(IN0), MC_GRAD(GAMMA), MC_GRAD(BETA));
+        MC_DACT(IN0), MC_GRAD(GAMMA), MC_GRAD(BETA), MC_ACC(0));
 ')
+m4_define(`MC_BATCHNORM_STORES')
 m4_divert(0)m4_dnl

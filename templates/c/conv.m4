@@ -133,12 +133,10 @@ m4_define(`CV_DESCRIBE',
 # kx) of col_b is input plane ci shifted by the tap (zeros off the edge).
 # The backward is two more products: dw += dy_b col_b^T (with col_b built
 # transposed, so that both products are of one kind) and dcol = w^T dy_b,
-# scattered back into dx_b (col2im). A 1x1 conv with stride 1 and no
-# padding reads x_b as col_b directly. The scratch matrices are static:
+# scattered back into dx_b (col2im). The scratch matrices are static:
 # no allocation in a step (and one step at a time).
 m4_define(`CV_CKK', `m4_eval(C * K * K)')
 m4_define(`CV_PIX', `m4_eval(HO * WO)')
-m4_define(`CV_DIRECT', `m4_eval(K == 1 && S == 1 && PAD == 0)')
 
 # CV_TAP_ROWS(body): body for every row r = (ci, ky, kx) of col, with
 # xc the input plane ci.
@@ -154,12 +152,11 @@ $1            }
 
 m4_define(`CV_GEMM_HELPERS',
 `MC_GEMM_NN(NAME`'_gemm_fwd, CO, CV_PIX, CV_CKK)
-m4_ifelse(CV_DIRECT, 1, `MC_GEMM_NT_TAPS(NAME`'_gemm_dw, CO, CV_PIX, C, 1, CV_PIX, 0, m4_eval(CO * CV_PIX), m4_eval(C * CV_PIX))',
-`MC_GEMM_NN(NAME`'_gemm_dw, CO, CV_CKK, CV_PIX)')
+MC_GEMM_NN(NAME`'_gemm_dw, CO, CV_CKK, CV_PIX)
 MC_GEMM_NN(NAME`'_gemm_dx, CV_CKK, CV_PIX, CO)
 MC_TRANSPOSE(NAME`'_transpose_w, CO, CV_CKK)
 
-m4_ifelse(CV_DIRECT, 1, `', `/* Row (ci, ky, kx) of col: input plane ci of xb seen through that tap. */
+/* Row (ci, ky, kx) of col: input plane ci of xb seen through that tap. */
 static void NAME`'_im2col(const float *restrict xb, float *restrict col)
 {
 CV_TAP_ROWS(`                const float *restrict xc = xb + ci * m4_eval(H * W);
@@ -174,8 +171,7 @@ CV_TAP_ROWS(`                const float *restrict xc = xb + ci * m4_eval(H * W)
 ')m4_dnl
 }
 
-')m4_dnl
-m4_ifelse(CV_DIRECT, 1, `', `/* The same matrix transposed: one row of C*K*K taps per output pixel. */
+/* The same matrix transposed: one row of C*K*K taps per output pixel. */
 static void NAME`'_im2col_t(const float *restrict xb, float *restrict colt)
 {
 CV_TAP_ROWS(`                const float *restrict xc = xb + ci * m4_eval(H * W);
@@ -189,9 +185,8 @@ CV_TAP_ROWS(`                const float *restrict xc = xb + ci * m4_eval(H * W)
                 }
 ')m4_dnl
 }
-')m4_dnl
 
-m4_ifelse(CV_DIRECT, 1, `', `/* The backward of im2col: every entry of dcol back to its input pixel. */
+/* The backward of im2col: every entry of dcol back to its input pixel. */
 static void NAME`'_col2im(const float *restrict dcol, float *restrict dxb)
 {
 CV_TAP_ROWS(`                float *restrict dxc = dxb + ci * m4_eval(H * W);
@@ -208,44 +203,111 @@ CV_TAP_ROWS(`                float *restrict dxc = dxb + ci * m4_eval(H * W);
                 }
 ')m4_dnl
 }
-')')
+')
 
 m4_define(`CV_FWD_GEMM',
-`m4_ifelse(CV_DIRECT, 1, `    MC_OMP_FOR
-', `    static float col[m4_eval(CV_CKK * CV_PIX)];
+`    static float col[m4_eval(CV_CKK * CV_PIX)];
+CV_FWD_IMAGES(`col', `        NAME`'_im2col(x + (long)b * m4_eval(C * H * W), col);
 ')m4_dnl
-    for (int b = 0; b < n; b++) {
+')
+
+# CV_FWD_IMAGES(b, before): for every image, the product of the filters
+# and the matrix b, after the statements before, into y (from the bias).
+m4_define(`CV_FWD_IMAGES',
+`    for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * m4_eval(CO * HO * WO);
+$2`'m4_dnl
         for (int co = 0; co < CO; co++)
             for (int i = 0; i < CV_PIX; i++)
                 yb[co * CV_PIX + i] = m4_ifelse(BIAS, 1, `bias[co]', `0.0f');
-m4_ifelse(CV_DIRECT, 1, `        NAME`'_gemm_fwd(w, x + (long)b * m4_eval(C * H * W), yb);
-', `        NAME`'_im2col(x + (long)b * m4_eval(C * H * W), col);
-        NAME`'_gemm_fwd(w, col, yb);
-')m4_dnl
+        NAME`'_gemm_fwd(w, $1, yb);
     }
 ')
 
 m4_define(`CV_BWD_GEMM',
-`    static float wt[m4_eval(CV_CKK * CO)];
-m4_ifelse(CV_DIRECT, 1, `    NAME`'_gemm_dw(n, dy, x, dw);
-', `    static float colt[m4_eval(CV_PIX * CV_CKK)], dcol[m4_eval(CV_CKK * CV_PIX)];
-')m4_dnl
+`    static float wt[m4_eval(CV_CKK * CO)], colt[m4_eval(CV_PIX * CV_CKK)], dcol[m4_eval(CV_CKK * CV_PIX)];
     NAME`'_transpose_w(w, wt);
-m4_ifelse(CV_DIRECT, 1, `    MC_OMP_FOR
-')m4_dnl
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * m4_eval(CO * HO * WO);
-        float *restrict dxb = dx + (long)b * m4_eval(C * H * W);
-m4_ifelse(CV_DIRECT, 1, `        NAME`'_gemm_dx(wt, dyb, dxb);
-', `        NAME`'_im2col_t(x + (long)b * m4_eval(C * H * W), colt);
+        NAME`'_im2col_t(x + (long)b * m4_eval(C * H * W), colt);
         NAME`'_gemm_dw(dyb, colt, dw);
         memset(dcol, 0, sizeof dcol);
         NAME`'_gemm_dx(wt, dyb, dcol);
-        NAME`'_col2im(dcol, dxb);
-')m4_dnl
+        NAME`'_col2im(dcol, dx + (long)b * m4_eval(C * H * W));
     }
 ')
+
+# A pointwise convolution (1x1, no padding) needs no im2col: per image,
+# y_b[CO x HO*WO] = w[CO x C] x_b[C x HO*WO], with x_b read in place at
+# stride 1, its every S-th pixel of every S-th row gathered first (xs) at
+# stride S. The filter gradient is the transposed product over the images
+# (in chunks of gathered images when strided), the input gradient w^T dy_b
+# (scattered back to those pixels when strided). Images run in parallel.
+m4_define(`CV_POINT', `m4_eval(K == 1 && PAD == 0 && G == 1)')
+m4_define(`CV_CPIX', `m4_eval(C * CV_PIX)')
+m4_define(`CV_NBS', `m4_ifelse(m4_eval(CV_CPIX * 32 <= 131072), 1, 32, m4_eval(CV_CPIX >= 131072), 1, 1, `m4_eval(131072 / CV_CPIX)')')
+
+m4_define(`CV_POINT_HELPERS',
+`MC_GEMM_NN(NAME`'_gemm_fwd, CO, CV_PIX, C)
+MC_GEMM_NT_TAPS(NAME`'_gemm_dw, CO, CV_PIX, C, 1, CV_PIX, 0, m4_eval(CO * CV_PIX), CV_CPIX)
+MC_GEMM_NN(NAME`'_gemm_dx, C, CV_PIX, CO)
+MC_TRANSPOSE(NAME`'_transpose_w, CO, C)
+m4_ifelse(S, 1, `', `
+/* The pixels of image xb that the filters see, as planes of HO x WO. */
+static void NAME`'_gather(const float *restrict xb, float *restrict xs)
+{
+    for (int ci = 0; ci < C; ci++)
+        for (int oy = 0; oy < HO; oy++)
+            for (int ox = 0; ox < WO; ox++)
+                xs[(ci * HO + oy) * WO + ox] = xb[(ci * H + oy * S) * W + ox * S];
+}
+
+/* Their gradients, back to those pixels of dxb. */
+static void NAME`'_scatter_add(const float *restrict dxs, float *restrict dxb)
+{
+    for (int ci = 0; ci < C; ci++)
+        for (int oy = 0; oy < HO; oy++)
+            for (int ox = 0; ox < WO; ox++)
+                dxb[(ci * H + oy * S) * W + ox * S] += dxs[(ci * HO + oy) * WO + ox];
+}
+')')
+
+m4_define(`CV_FWD_POINT',
+`m4_ifelse(S, 1, `    MC_OMP_FOR
+CV_FWD_IMAGES(`x + (long)b * m4_eval(C * H * W)')',
+`CV_IMAGES(CV_CPIX, `float xs[CV_CPIX];', `CV_FWD_IMAGES(`xs', `        NAME`'_gather(x + (long)b * m4_eval(C * H * W), xs);
+')')')m4_dnl
+')
+
+m4_define(`CV_BWD_POINT',
+`    static float wt[m4_eval(C * CO)];
+    NAME`'_transpose_w(w, wt);
+m4_ifelse(S, 1, `    NAME`'_gemm_dw(n, dy, x, dw);
+    MC_OMP_FOR
+    for (int b = 0; b < n; b++) {
+        if (!acc)
+            memset(dx + (long)b * m4_eval(C * H * W), 0, sizeof(float) * m4_eval(C * H * W));
+        NAME`'_gemm_dx(wt, dy + (long)b * m4_eval(CO * CV_PIX), dx + (long)b * m4_eval(C * H * W));
+    }
+', `    static float xs[m4_eval(CV_NBS * CV_CPIX)];
+    for (int b0 = 0; b0 < n; b0 += CV_NBS) {
+        const int nb = n - b0 < CV_NBS ? n - b0 : CV_NBS;
+        MC_OMP_FOR
+        for (int i = 0; i < nb; i++)
+            NAME`'_gather(x + (long)(b0 + i) * m4_eval(C * H * W), xs + (long)i * CV_CPIX);
+        NAME`'_gemm_dw(nb, dy + (long)b0 * m4_eval(CO * CV_PIX), xs, dw);
+    }
+CV_IMAGES(CV_CPIX, `float dxs[CV_CPIX];',
+`    for (int b = 0; b < n; b++) {
+        memset(dxs, 0, sizeof dxs);
+        NAME`'_gemm_dx(wt, dy + (long)b * m4_eval(CO * CV_PIX), dxs);
+        if (!acc)
+            memset(dx + (long)b * m4_eval(C * H * W), 0, sizeof(float) * m4_eval(C * H * W));
+        NAME`'_scatter_add(dxs, dx + (long)b * m4_eval(C * H * W));
+    }
+')')m4_dnl
+')
+
 
 # A stride-1 convolution with a window wider than 1 skips im2col: the
 # input image is copied once into a zero-padded (H + 2 PAD) x (W + 2 PAD)
@@ -270,9 +332,29 @@ m4_define(`CV_DYQ', `m4_eval((CO - 1) * CV_HQ * CV_WQ + (K - 1) * CV_WQ + K - 1 
 # Images per chunk of the filter gradient: up to 16, about 1 MB of padded images.
 m4_define(`CV_NB', `m4_ifelse(m4_eval(CV_XP * 16 <= 262144), 1, 16, m4_eval(CV_XP >= 262144), 1, 1, `m4_eval(262144 / CV_XP)')')
 
+# With whole vectors of channels, the filter gradient reads the images
+# padded with their channels last instead (xt, CV_XT floats each): a
+# product with one row of B per output pixel, its columns every tap of
+# every channel, broadcasts of dy against vectors of x, the same form as
+# the forward; no lane sums, no padded dy. Its columns come out as (tap,
+# channel), put back in the order of w at the end.
+m4_define(`CV_CL', `m4_eval(C % 16 == 0)')
+m4_define(`CV_XT', `m4_eval(CV_HP * CV_WP * C)')
+m4_define(`CV_NBT', `m4_ifelse(m4_eval(CV_XT * 32 <= 131072), 1, 32, m4_eval(CV_XT >= 131072), 1, 1, `m4_eval(131072 / CV_XT)')')
+
 m4_define(`CV_SHIFT_HELPERS',
 `MC_GEMM_NN_TAPS(NAME`'_gemm_fwd, CO, CV_NP, C, K, m4_eval(CV_HP * CV_WP), CV_WP)
-MC_GEMM_NT_TAPS(NAME`'_gemm_dw, CO, CV_NP, C, K, m4_eval(CV_HP * CV_WP), CV_WP, m4_eval(CO * CV_NP), CV_XP)
+m4_ifelse(CV_CL, 1, `MC_GEMM_NN_CL(NAME`'_gemm_dw, CO, C, K, HO, WO, CV_WP, m4_eval(CO * HO * WO), CV_XT)
+
+/* Image xb into the interior of the zero-padded, channels-last xt. */
+static void NAME`'_pad_cl(const float *restrict xb, float *restrict xt)
+{
+    for (int iy = 0; iy < H; iy++)
+        for (int ix = 0; ix < W; ix++)
+            for (int ci = 0; ci < C; ci++)
+                xt[((iy + PAD) * CV_WP + ix + PAD) * C + ci] = xb[(ci * H + iy) * W + ix];
+}
+', `MC_GEMM_NT_TAPS(NAME`'_gemm_dw, CO, CV_NP, C, K, m4_eval(CV_HP * CV_WP), CV_WP, m4_eval(CO * CV_NP), CV_XP)')
 MC_GEMM_NN_TAPS(NAME`'_gemm_dx, C, CV_NQ, CO, K, m4_eval(CV_HQ * CV_WQ), CV_WQ)
 
 /* Image xb into the interior of the zero-padded xp (its border stays 0). */
@@ -328,9 +410,24 @@ m4_define(`CV_FWD_SHIFT',
 # stay 0, so the dropped outputs add nothing to dw and the shifted rows
 # read zeros off the edge. The filter gradient goes by chunks of images
 # (the product splits over threads), the input gradient image by image.
-m4_define(`CV_BWD_SHIFT',
-`    static float xp[m4_eval(CV_NB * CV_XP)], dyp[m4_eval(CV_NB * CO * CV_NP)], wf[m4_eval(C * CO * K * K)];
-    NAME`'_flip(w, wf);
+m4_define(`CV_DW_CL',
+`    static float xt[m4_eval(CV_NBT * CV_XT)], dwt[m4_eval(CO * CV_CKK)];
+    memset(dwt, 0, sizeof dwt);
+    for (int b0 = 0; b0 < n; b0 += CV_NBT) {
+        const int nb = n - b0 < CV_NBT ? n - b0 : CV_NBT;
+        MC_OMP_FOR
+        for (int i = 0; i < nb; i++)
+            NAME`'_pad_cl(x + (long)(b0 + i) * m4_eval(C * H * W), xt + (long)i * CV_XT);
+        NAME`'_gemm_dw(nb, dy + (long)b0 * m4_eval(CO * HO * WO), xt, dwt);
+    }
+    for (int co = 0; co < CO; co++)
+        for (int ci = 0; ci < C; ci++)
+            for (int t = 0; t < m4_eval(K * K); t++)
+                dw[(co * C + ci) * m4_eval(K * K) + t] += dwt[(co * m4_eval(K * K) + t) * C + ci];
+')
+
+m4_define(`CV_DW_NT',
+`    static float xp[m4_eval(CV_NB * CV_XP)], dyp[m4_eval(CV_NB * CO * CV_NP)];
     for (int b0 = 0; b0 < n; b0 += CV_NB) {
         const int nb = n - b0 < CV_NB ? n - b0 : CV_NB;
         MC_OMP_FOR
@@ -343,6 +440,12 @@ m4_define(`CV_BWD_SHIFT',
         }
         NAME`'_gemm_dw(nb, dyp, xp, dw);
     }
+')
+
+m4_define(`CV_BWD_SHIFT',
+`    static float wf[m4_eval(C * CO * K * K)];
+    NAME`'_flip(w, wf);
+m4_ifelse(CV_CL, 1, `CV_DW_CL()', `CV_DW_NT()')m4_dnl
 CV_IMAGES(CV_DX_SCRATCH, `float dyq[CV_DYQ] = {0}, dxg[m4_eval(C * CV_NQ)];',
 `    for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * m4_eval(CO * HO * WO);
@@ -353,21 +456,28 @@ CV_IMAGES(CV_DX_SCRATCH, `float dyq[CV_DYQ] = {0}, dxg[m4_eval(C * CV_NQ)];',
         memset(dxg, 0, sizeof dxg);
         NAME`'_gemm_dx(wf, dyq, dxg);
         for (int ci = 0; ci < C; ci++)
-            for (int iy = 0; iy < H; iy++)
-                for (int ix = 0; ix < W; ix++)
-                    dxb[(ci * H + iy) * W + ix] += dxg[ci * CV_NQ + iy * CV_WQ + ix];
+            for (int iy = 0; iy < H; iy++) {
+                float *restrict row = dxb + (ci * H + iy) * W;
+                const float *restrict g = dxg + ci * CV_NQ + iy * CV_WQ;
+                if (acc)
+                    for (int ix = 0; ix < W; ix++)
+                        row[ix] += g[ix];
+                else
+                    memcpy(row, g, W * sizeof(float));
+            }
     }
 ')m4_dnl
 ')
 
 m4_define(`MC_CONV_FWD',
 `CV_DESCRIBE
-m4_ifelse(CV_SHIFTED, 1, `CV_SHIFT_HELPERS()', G, 1, `CV_GEMM_HELPERS()', `CV_FWD_PLANE(NAME, K, PAD, OY0, OY1, OX0, OX1)')
+m4_ifelse(CV_SHIFTED, 1, `CV_SHIFT_HELPERS()', CV_POINT, 1, `CV_POINT_HELPERS()', G, 1, `CV_GEMM_HELPERS()',
+`CV_FWD_PLANE(NAME, K, PAD, OY0, OY1, OX0, OX1)')
 void NAME`'_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
 m4_ifelse(BIAS, 1, `', `    (void)bias;
 ')m4_dnl
-m4_ifelse(CV_SHIFTED, 1, `CV_FWD_SHIFT()', G, 1, `CV_FWD_GEMM()', `    for (int b = 0; b < n; b++) {
+m4_ifelse(CV_SHIFTED, 1, `CV_FWD_SHIFT()', CV_POINT, 1, `CV_FWD_POINT()', G, 1, `CV_FWD_GEMM()', `    for (int b = 0; b < n; b++) {
         for (int co = 0; co < CO; co++)
             for (int i = 0; i < m4_eval(HO * WO); i++)
                 y[((long)b * CO + co) * m4_eval(HO * WO) + i] = m4_ifelse(BIAS, 1, `bias[co]', `0.0f');
@@ -378,24 +488,27 @@ CV_GROUPS(`CV_FWD_DENSE(NAME, K, CV_CIG, CV_COG, CV_XOFF, CV_YOFF, CV_WOFF, CV_I
 ')
 
 # Backward: the bias gradient sums every output gradient of a channel in
-# double and adds it once.
+# double and adds it once. The input gradient is added to dx, or stored
+# when acc is 0 (the first writer of dx): the shifted and pointwise forms
+# store their last pass, the others clear dx first.
 m4_define(`MC_CONV_BWD',
 `m4_ifelse(G, 1, `', `CV_BWD_PLANE(NAME, K, PAD, OY0, OY1, OX0, OX1)')
+m4_ifelse(BIAS, 1, `MC_PLANE_SUM(NAME`'_bias_sum, m4_eval(HO * WO))')
 void NAME`'_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
+m4_ifelse(m4_eval(CV_SHIFTED || CV_POINT), 1, `', `    if (!acc)
+        memset(dx, 0, sizeof(float) * n * m4_eval(C * H * W));
+')m4_dnl
 m4_ifelse(BIAS, 1, `    for (int co = 0; co < CO; co++) {
         double gb = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict d = dy + ((long)b * CO + co) * m4_eval(HO * WO);
-            for (int i = 0; i < m4_eval(HO * WO); i++)
-                gb += d[i];
-        }
+        for (int b = 0; b < n; b++)
+            gb += NAME`'_bias_sum(dy + ((long)b * CO + co) * m4_eval(HO * WO));
         dbias[co] += (float)gb;
     }
 ', `    (void)dbias;
 ')m4_dnl
-m4_ifelse(CV_SHIFTED, 1, `CV_BWD_SHIFT()', G, 1, `CV_BWD_GEMM()', `CV_GROUPS(`CV_BWD_DENSE(NAME, K, CV_CIG, CV_COG, CV_XOFF, CV_YOFF, CV_WOFF, CV_IND)', `    ')')m4_dnl
+m4_ifelse(CV_SHIFTED, 1, `CV_BWD_SHIFT()', CV_POINT, 1, `CV_BWD_POINT()', G, 1, `CV_BWD_GEMM()', `CV_GROUPS(`CV_BWD_DENSE(NAME, K, CV_CIG, CV_COG, CV_XOFF, CV_YOFF, CV_WOFF, CV_IND)', `    ')')m4_dnl
 }
 ')
 
@@ -405,7 +518,7 @@ MC_CONV_BWD()')
 m4_define(`MC_CONV_PROTO',
 `void NAME`'_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void NAME`'_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias);
+    float *restrict dw, float *restrict dbias, int acc);
 ')
 
 # Calls: IN0, OUT (activation slots), WEIGHT, BIAS_AT (parameters; -1 for
@@ -414,7 +527,9 @@ m4_define(`MC_CONV_CALL_FWD',
 `    NAME`'_fwd(n, MC_ACT(IN0), MC_PARAM(WEIGHT), MC_PARAM(BIAS_AT), MC_ACT(OUT, SHIFT));
 ')
 m4_define(`MC_CONV_CALL_BWD',
-`    NAME`'_bwd(n, MC_ACT(IN0), MC_PARAM(WEIGHT), MC_DACT(OUT, SHIFT), MC_DACT(IN0), MC_GRAD(WEIGHT), MC_GRAD(BIAS_AT));
+`    NAME`'_bwd(n, MC_ACT(IN0), MC_PARAM(WEIGHT), MC_DACT(OUT, SHIFT), MC_DACT(IN0), MC_GRAD(WEIGHT), MC_GRAD(BIAS_AT),
+        MC_ACC(0));
 ')
+m4_define(`MC_CONV_STORES')
 ')
 m4_divert(0)m4_dnl

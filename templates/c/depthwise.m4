@@ -76,22 +76,30 @@ DW_EACH(`            y`'j[oy * WO + ox] = m4_ifelse(BIAS, 1, `bias[c]', `0.0f')`
         }
 ')
 
+# DW_ROW_PASS(dst, src, weight, init): one row ky of the taps of kernel j
+# over the flat grid: dst += the K taps of that row, src read at each tap
+# offset, weight (an expression of kx) the weight of tap kx; init, when
+# given, starts dst instead. A row at a time keeps its K weights and a
+# block of accumulators in registers (all the taps of a kernel list at
+# once would not fit, and spill).
+m4_define(`DW_ROW_PASS',
+`    {
+        /* kernel j, row ky */
+MC_FOR(`kx', 0, m4_eval(DW_K(j) - 1), `        const float v`'kx = $3;
+')m4_dnl
+        for (int i = 0; i < DW_NG; i += m4_eval(16 * DW_U)) {
+DW_ACCS(DW_U, `            mc_v16 a`'u = m4_ifelse(`$4', `', `*(const mc_v16 *)($1 + i + m4_eval(16 * u))', `$4');')m4_dnl
+MC_FOR(`kx', 0, m4_eval(DW_K(j) - 1), `DW_ACCS(DW_U, `            a`'u += v`'kx * *(const mc_v16 *)($2 + i + m4_eval(DW_OFF(j, ky, kx) + 16 * u));')')m4_dnl
+DW_ACCS(DW_U, `            *(mc_v16 *)($1 + i + m4_eval(16 * u)) = a`'u;')m4_dnl
+        }
+    }
+')
+
 m4_define(`DW_FWD_FLAT',
 `DW_EACH(`    float yg`'j[DW_NG];
+MC_FOR(`ky', 0, m4_eval(DW_K(j) - 1), `DW_ROW_PASS(yg`'j, xp, `w`'j[m4_eval(ky * DW_K(j) + kx)]',
+    m4_ifelse(ky, 0, `(mc_v16){0}`'m4_ifelse(BIAS, 1, ` + bias[c]')'))')m4_dnl
 ')m4_dnl
-    for (int i = 0; i < DW_NG; i += m4_eval(16 * DW_U)) {
-        const float *restrict p = xp + i;
-DW_EACH(`        {
-DW_ACCS(DW_U, `            mc_v16 a`'u = (mc_v16){0}`'m4_ifelse(BIAS, 1, ` + bias[c]');')m4_dnl
-MC_TAPS(DW_K(j), DW_P(j), PMAX, DW_WP, `            {
-                const float wt = w`'j[MC_T];
-DW_ACCS(DW_U, `                a`'u += wt * *(const mc_v16 *)(p + m4_eval(MC_OFF + 16 * u));')m4_dnl
-            }
-')m4_dnl
-DW_ACCS(DW_U, `            *(mc_v16 *)(yg`'j + i + m4_eval(16 * u)) = a`'u;')m4_dnl
-        }
-')m4_dnl
-    }
     for (int oy = 0; oy < HO; oy++) {
 DW_EACH(`        memcpy(y`'j + oy * WO, yg`'j + oy * DW_WP, WO * sizeof(float));
 ')m4_dnl
@@ -161,9 +169,7 @@ DW_EACH(`MC_TAPS(DW_K(j), DW_P(j), PMAX, DW_WP, `    {
         ga[m4_eval(DW_TC(j) + MC_T)] += s;
     }
 ')')m4_dnl
-    for (int iy = 0; iy < H; iy++)
-        for (int ix = 0; ix < W; ix++)
-            dxc[iy * W + ix] += dxp[(iy + PMAX) * DW_WP + PMAX + ix];
+DW_PUT_DX(`dxp', `(iy + PMAX) * DW_WP + PMAX')
 ')
 
 # Flat (stride 1): the output gradient of each kernel is padded like the
@@ -182,18 +188,9 @@ m4_define(`DW_BWD_FLAT',
 DW_EACH(`    float dq`'j[DW_XPN];
     NAME`'_pad(d`'j, dq`'j);
 ')m4_dnl
-    for (int i = 0; i < DW_NG; i += m4_eval(16 * DW_U)) {
-DW_ACCS(DW_U, `        mc_v16 a`'u = {0};')m4_dnl
-DW_EACH(`MC_TAPS(DW_K(j), DW_P(j), PMAX, DW_WP, `        {
-            const float wt = w`'j[m4_eval(DW_K(j) * DW_K(j) - 1 - MC_T)];
-DW_ACCS(DW_U, `            a`'u += wt * *(const mc_v16 *)(dq`'j + i + m4_eval(MC_OFF + 16 * u));')m4_dnl
-        }
-')')m4_dnl
-DW_ACCS(DW_U, `        *(mc_v16 *)(dxg + i + m4_eval(16 * u)) = a`'u;')m4_dnl
-    }
-    for (int iy = 0; iy < H; iy++)
-        for (int ix = 0; ix < W; ix++)
-            dxc[iy * W + ix] += dxg[iy * DW_WP + ix];
+DW_EACH(`MC_FOR(`ky', 0, m4_eval(DW_K(j) - 1), `DW_ROW_PASS(dxg, dq`'j, `w`'j[m4_eval(DW_K(j) * DW_K(j) - 1 - ky * DW_K(j) - kx)]',
+    m4_ifelse(j`'ky, 00, `(mc_v16){0}'))')')m4_dnl
+DW_PUT_DX(`dxg', `iy * DW_WP')
 DW_EACH(`MC_FOR(`ky', 0, m4_eval(DW_K(j) - 1), `    {
         /* kernel j, row ky */
         const float *restrict dg = dq`'j + m4_eval(PMAX * DW_WP + PMAX);
@@ -208,11 +205,25 @@ MC_FOR(`kx', 0, m4_eval(DW_K(j) - 1), `        ga[m4_eval(DW_TC(j) + ky * DW_K(j
 ')')m4_dnl
 ')
 
+# DW_PUT_DX(grid, row): the input gradient of the plane, row iy of it at
+# grid + row, added to dxc (stored when acc is 0: the first writer).
+m4_define(`DW_PUT_DX',
+`    for (int iy = 0; iy < H; iy++) {
+        const float *restrict g = $1 + $2;
+        if (acc)
+            for (int ix = 0; ix < W; ix++)
+                dxc[iy * W + ix] += g[ix];
+        else
+            memcpy(dxc + iy * W, g, W * sizeof(float));
+    }
+')
+
 m4_define(`MC_DEPTHWISE_BWD',
-`/* Channel c of image b: its input gradient goes to dxc, its filter
+`m4_ifelse(BIAS, 1, `MC_PLANE_SUM(NAME`'_bias_sum, m4_eval(HO * WO))')
+/* Channel c of image b: its input gradient goes to dxc, its filter
  * gradients into the accumulators ga. */
 static inline void NAME`'_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
-    float *restrict dxc, DW_GA_TYPE *restrict ga, int b, int c)
+    float *restrict dxc, DW_GA_TYPE *restrict ga, int b, int c, int acc)
 {
     float xp[DW_XPN];
     NAME`'_pad(xc, xp);
@@ -221,7 +232,7 @@ m4_ifelse(DW_FLAT, 1, `DW_BWD_FLAT()', `DW_BWD_ROWS()')m4_dnl
 }
 
 void NAME`'_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
     MC_OMP_FOR
@@ -230,11 +241,10 @@ void NAME`'_bwd(int n, const float *restrict x, const float *restrict w, const f
         memset(ga, 0, sizeof ga);
         double gb = 0; /* the bias gradient, with one kernel */
         for (int b = 0; b < n; b++) {
-m4_ifelse(BIAS, 1, `            const float *restrict d0 = dy + ((long)b * YC + c) * m4_eval(HO * WO);
-            for (int i = 0; i < m4_eval(HO * WO); i++)
-                gb += d0[i];
+m4_ifelse(BIAS, 1, `            gb += NAME`'_bias_sum(dy + ((long)b * YC + c) * m4_eval(HO * WO));
 ')m4_dnl
-            NAME`'_bwd_plane(x + ((long)b * C + c) * m4_eval(H * W), w, dy, dx + ((long)b * C + c) * m4_eval(H * W), ga, b, c);
+            NAME`'_bwd_plane(x + ((long)b * C + c) * m4_eval(H * W), w, dy, dx + ((long)b * C + c) * m4_eval(H * W), ga, b, c,
+                acc);
         }
 DW_EACH(`        {
             float *restrict dw`'j = dw + DW_WOFF(j) + c * m4_eval(DW_K(j) * DW_K(j));
@@ -255,7 +265,7 @@ MC_DEPTHWISE_BWD()')
 m4_define(`MC_DEPTHWISE_PROTO',
 `void NAME`'_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void NAME`'_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias);
+    float *restrict dw, float *restrict dbias, int acc);
 ')
 
 # Calls: IN0, OUT (activation slots), WEIGHT, BIAS_AT (parameters; -1 for
@@ -265,6 +275,8 @@ m4_define(`MC_DEPTHWISE_CALL_FWD',
 `    NAME`'_fwd(n, MC_ACT(IN0), MC_PARAM(WEIGHT), MC_PARAM(BIAS_AT), MC_ACT(OUT, SHIFT));
 ')
 m4_define(`MC_DEPTHWISE_CALL_BWD',
-`    NAME`'_bwd(n, MC_ACT(IN0), MC_PARAM(WEIGHT), MC_DACT(OUT, SHIFT), MC_DACT(IN0), MC_GRAD(WEIGHT), MC_GRAD(BIAS_AT));
+`    NAME`'_bwd(n, MC_ACT(IN0), MC_PARAM(WEIGHT), MC_DACT(OUT, SHIFT), MC_DACT(IN0), MC_GRAD(WEIGHT), MC_GRAD(BIAS_AT),
+        MC_ACC(0));
 ')
+m4_define(`MC_DEPTHWISE_STORES')
 m4_divert(0)m4_dnl

@@ -12,12 +12,20 @@ m4_divert(-1)
 # void fn(nb, a, b, c): c[M x C*KS*KS] += the sum over nb images i of
 # a_i[M x N] b_i^T, with a_i at a + i ASTRIDE and the rows of b_i, at
 # b + i BSTRIDE, as above: dot products of rows.
+# MC_GEMM_NN_CL(fn, M, C, KS, HO, WO, WP, ASTRIDE, BSTRIDE): static void
+# fn(nb, a, b, c): c[M x KS*KS*C] += the sum over nb images i of
+# a_i[M x HO*WO] B_i, a_i at a + i ASTRIDE, where row p = (oy, ox) of B_i,
+# column (ky, kx, ci), is b_i[((oy + ky) * WP + ox + kx) * C + ci] (b_i at
+# b + i BSTRIDE): a padded image with its channels last, seen through the
+# tap (ky, kx). C is a multiple of 16, so no vector of columns straddles
+# two taps.
 #
 # A tile of 4 rows x 64 columns of c (16 vectors of 16 floats) stays in
 # registers over the whole sum; per term it loads 4 vectors of b and 4
 # elements of a for 16 vector multiply-adds, so the loop runs at the speed
 # of the multiply-adds, not of loads and stores of c. Columns left over take
-# a narrower tile, then a scalar loop; rows left over a shorter one. Every
+# a narrower tile, its last vector partial (masked); rows left over a
+# shorter one. Every
 # element of c adds its terms in p order whatever the tile, so results do
 # not depend on the blocking or on the thread count. Threads take blocks
 # of 4 rows.
@@ -37,45 +45,50 @@ m4_define(`GEMM_TAP_TERMS',
             for (int kx = 0; kx < $2; kx++, p++) {
 ')m4_define(`GEMM_BROW', `ci * $3 + ky * $4 + kx')')
 
-# MC_GEMM_TILE(rows, vecs, N, K, j0): c[i0, i0 + rows) x [j0, j0 + 16 vecs).
+# MC_GEMM_TILE(rows, vecs, N, K, j0, tail): c[i0, i0 + rows) x [j0, j0 + 16 vecs),
+# the last vector only its first tail columns when tail is given (loaded
+# and stored masked).
 m4_define(`MC_GEMM_TILE',
-`        {
+`m4_pushdef(`GPART', m4_ifelse(`$6', `', -1, m4_eval($2 - 1)))m4_pushdef(`GCOUNT', `$6')m4_dnl
+        {
 MC_FOR(`GR', 0, m4_eval($1 - 1), `            float *restrict c`'GR = c + (i0 + GR) * $3 + $5;
             const float *restrict a`'GR = a + (i0 + GR) * $4;
 ')m4_dnl
-MC_FOR(`GR', 0, m4_eval($1 - 1), `MC_FOR(`GV', 0, m4_eval($2 - 1), `            mc_v16 s`'GR`'_`'GV = *(const mc_v16 *)(c`'GR + m4_eval(GV * MC_GEMM_VL));
+MC_FOR(`GR', 0, m4_eval($1 - 1), `MC_FOR(`GV', 0, m4_eval($2 - 1), `            GEMM_VLOAD(`s'GR`_'GV, c`'GR + m4_eval(GV * MC_GEMM_VL), GV)
 ')')m4_dnl
 GEMM_TERMS()m4_dnl
                 const float *restrict bp = b + GEMM_BROW + $5;
-MC_FOR(`GV', 0, m4_eval($2 - 1), `                const mc_v16 b`'GV = *(const mc_v16 *)(bp + m4_eval(GV * MC_GEMM_VL));
+MC_FOR(`GV', 0, m4_eval($2 - 1), `                GEMM_VLOAD(`b'GV, bp + m4_eval(GV * MC_GEMM_VL), GV)
 ')m4_dnl
 MC_FOR(`GR', 0, m4_eval($1 - 1), `                const float x`'GR = a`'GR[p];
 ')m4_dnl
 MC_FOR(`GR', 0, m4_eval($1 - 1), `MC_FOR(`GV', 0, m4_eval($2 - 1), `                s`'GR`'_`'GV += x`'GR * b`'GV;
 ')')m4_dnl
             }
-MC_FOR(`GR', 0, m4_eval($1 - 1), `MC_FOR(`GV', 0, m4_eval($2 - 1), `            *(mc_v16 *)(c`'GR + m4_eval(GV * MC_GEMM_VL)) = s`'GR`'_`'GV;
+MC_FOR(`GR', 0, m4_eval($1 - 1), `MC_FOR(`GV', 0, m4_eval($2 - 1), `            GEMM_VSTORE(c`'GR + m4_eval(GV * MC_GEMM_VL), `s'GR`_'GV, GV)
 ')')m4_dnl
         }
+m4_popdef(`GPART', `GCOUNT')m4_dnl
 ')
 
-# MC_GEMM_ROWS(rows, N, K): every column of the rows i0 .. i0 + rows.
+# GEMM_VLOAD(v, p, index): declare the vector v and load it from p (the
+# partial vector masked); GEMM_VSTORE(p, v, index) stores it back.
+m4_define(`GEMM_VLOAD', `m4_ifelse(m4_eval($3 == GPART), 1,
+`mc_v16 $1; mc_v16_part(&$1, $2, GCOUNT);', `mc_v16 $1 = *(const mc_v16 *)($2);')')
+m4_define(`GEMM_VSTORE', `m4_ifelse(m4_eval($3 == GPART), 1,
+`mc_v16_store_part($1, &$2, GCOUNT);', `*(mc_v16 *)($1) = $2;')')
+
+# MC_GEMM_ROWS(rows, N, K): every column of the rows i0 .. i0 + rows: tiles
+# of 4 vectors, then one of the vectors left, the last of them partial.
 m4_define(`MC_GEMM_ROWS',
 `m4_pushdef(`GW', m4_eval(MC_GEMM_NV * MC_GEMM_VL))m4_dnl
 m4_pushdef(`GFULL', m4_eval($2 / GW * GW))m4_dnl
 m4_pushdef(`GVECS', m4_eval(($2 - GFULL) / MC_GEMM_VL))m4_dnl
-m4_pushdef(`GTAIL', m4_eval(GFULL + GVECS * MC_GEMM_VL))m4_dnl
+m4_pushdef(`GTAIL', m4_eval($2 - GFULL - GVECS * MC_GEMM_VL))m4_dnl
 m4_ifelse(m4_eval(GFULL > 0), 1, `        for (int j0 = 0; j0 < GFULL; j0 += GW)
 MC_GEMM_TILE($1, MC_GEMM_NV, $2, $3, j0)')m4_dnl
-m4_ifelse(m4_eval(GVECS > 0), 1, `MC_GEMM_TILE($1, GVECS, $2, $3, GFULL)')m4_dnl
-m4_ifelse(m4_eval(GTAIL < $2), 1, `        for (int i = i0; i < i0 + $1; i++)
-            for (int j = GTAIL; j < $2; j++) {
-                float s = c[i * $2 + j];
-                for (int p = 0; p < $3; p++)
-                    s += a[i * $3 + p] * b[p * $2 + j];
-                c[i * $2 + j] = s;
-            }
-')m4_dnl
+m4_ifelse(GTAIL, 0, `m4_ifelse(m4_eval(GVECS > 0), 1, `MC_GEMM_TILE($1, GVECS, $2, $3, GFULL)')',
+`MC_GEMM_TILE($1, m4_eval(GVECS + 1), $2, $3, GFULL, GTAIL)')m4_dnl
 m4_popdef(`GW', `GFULL', `GVECS', `GTAIL')m4_dnl
 ')
 
@@ -113,21 +126,23 @@ GEMM_BODY($2, $3, m4_eval($4 * $5 * $5))m4_dnl
 }
 ')
 
-# The transposed form sums over images too: a tile of 4 rows of a against
-# 4 rows of b keeps 16 vector accumulators over the 16-float chunks of the
-# rows of every image (a short tail as a partial vector), and adds each,
-# summed across its lanes in a fixed order, to c once.
-# GEMM_NT_TILE(rows, cols, N, KK, KS, PLANE, ROW, ASTRIDE, BSTRIDE): c[i0, i0 + rows) x [k0, k0 + cols).
+# The transposed form sums over images too. A row block of c keeps its
+# sums in 16-lane vectors (sums, one per element) while the images go by,
+# each image once: its rows stay in cache for every tile of the block. A
+# tile of 4 rows of a against 4 rows of b holds 16 of those sums in
+# registers over the 16-float chunks of the rows of one image (a short
+# tail as a partial vector); each sum is added across its lanes, in a
+# fixed order, into c at the end.
+# GEMM_NT_TILE(rows, cols, N, KK, KS, PLANE, ROW, ASTRIDE, BSTRIDE): c[i0, i0 + rows) x [k0, k0 + cols), image i.
 m4_define(`GEMM_NT_TILE',
 `m4_pushdef(`GN16', m4_eval($3 / MC_GEMM_VL * MC_GEMM_VL))m4_dnl
-        {
-MC_FOR(`GR', 0, m4_eval($1 - 1), `MC_FOR(`GV', 0, m4_eval($2 - 1), `            mc_v16 s`'GR`'_`'GV = {0};
-')')m4_dnl
-            for (int i = 0; i < nb; i++) {
+            {
 MC_FOR(`GR', 0, m4_eval($1 - 1), `                const float *restrict a`'GR = a + (long)i * $8 + (i0 + GR) * $3;
 ')m4_dnl
 MC_FOR(`GV', 0, m4_eval($2 - 1), `                const float *restrict b`'GV = b + (long)i * $9 + GEMM_NT_ROW(k0 + GV, $5, $6, $7);
 ')m4_dnl
+MC_FOR(`GR', 0, m4_eval($1 - 1), `MC_FOR(`GV', 0, m4_eval($2 - 1), `                mc_v16 s`'GR`'_`'GV = sums[(i0 + GR) * $4 + k0 + GV];
+')')m4_dnl
 m4_ifelse(m4_eval(GN16 > 0), 1, `                for (int p = 0; p < GN16; p += MC_GEMM_VL) {
 GEMM_NT_TERM($1, $2)m4_dnl
                 }
@@ -136,10 +151,9 @@ m4_ifelse(m4_eval(GN16 < $3), 1, `                {
 GEMM_NT_TERM($1, $2, m4_eval($3 - GN16))m4_dnl
                 }
 ')m4_dnl
-            }
-MC_FOR(`GR', 0, m4_eval($1 - 1), `MC_FOR(`GV', 0, m4_eval($2 - 1), `            c[(i0 + GR) * $4 + k0 + GV] += mc_v16_sum(&s`'GR`'_`'GV);
+MC_FOR(`GR', 0, m4_eval($1 - 1), `MC_FOR(`GV', 0, m4_eval($2 - 1), `                sums[(i0 + GR) * $4 + k0 + GV] = s`'GR`'_`'GV;
 ')')m4_dnl
-        }
+            }
 m4_popdef(`GN16')m4_dnl
 ')
 
@@ -160,37 +174,124 @@ MC_FOR(`GR', 0, m4_eval($1 - 1), `MC_FOR(`GV', 0, m4_eval($2 - 1), `            
 # GEMM_NT_ROW(k, KS, PLANE, ROW): where row k = (ci, ky, kx) of b starts.
 m4_define(`GEMM_NT_ROW', `m4_ifelse($2, 1, `($1) * $3', `(($1) / m4_eval($2 * $2) * $3 + ($1) / $2 % $2 * $4 + ($1) % $2)')')
 
-# GEMM_NT_ROWS(rows, N, KK, KS, PLANE, ROW, ASTRIDE, BSTRIDE): every column of c in the rows i0 .. i0 + rows.
+# GEMM_NT_ROWS(rows, N, KK, KS, PLANE, ROW, ASTRIDE, BSTRIDE): every column of c in the rows i0 .. i0 + rows, image i.
 m4_define(`GEMM_NT_ROWS',
 `m4_pushdef(`GKF', m4_eval($3 / 4 * 4))m4_dnl
-m4_ifelse(m4_eval(GKF > 0), 1, `        for (int k0 = 0; k0 < GKF; k0 += 4)
+m4_ifelse(m4_eval(GKF > 0), 1, `            for (int k0 = 0; k0 < GKF; k0 += 4)
 GEMM_NT_TILE($1, 4, $2, $3, $4, $5, $6, $7, $8)')m4_dnl
-m4_ifelse(m4_eval(GKF < $3), 1, `        {
-        const int k0 = GKF;
+m4_ifelse(m4_eval(GKF < $3), 1, `            {
+            const int k0 = GKF;
 GEMM_NT_TILE($1, m4_eval($3 - GKF), $2, $3, $4, $5, $6, $7, $8)m4_dnl
-        }
+            }
 ')m4_dnl
 m4_popdef(`GKF')m4_dnl
 ')
 
+# The images are the outer loop, so that each is read from memory once,
+# and threads take the row blocks of each image (the same ones each time:
+# static schedules of equal loops), then the lane sums of their rows.
 m4_define(`MC_GEMM_NT_TAPS',
 `MC_VEC_PRELUDE()m4_dnl
-static void $1(int nb, const float *restrict a, const float *restrict b, float *restrict c)
-{
 m4_pushdef(`GM', m4_eval($2 / MC_GEMM_MR * MC_GEMM_MR))m4_dnl
 m4_pushdef(`GKK', m4_eval($4 * $5 * $5))m4_dnl
+static void $1(int nb, const float *restrict a, const float *restrict b, float *restrict c)
+{
+    static mc_v16 sums[m4_eval($2 * GKK)];
+    MC_OMP_PARALLEL
+    {
+        MC_OMP_FOR_IN
+        for (int r = 0; r < $2; r++)
+            memset(sums + r * GKK, 0, sizeof(mc_v16) * GKK);
+        for (int i = 0; i < nb; i++) {
+            MC_OMP_FOR_IN
+            for (int i0 = 0; i0 < $2; i0 += MC_GEMM_MR) {
+m4_ifelse(GM, $2, `GEMM_NT_ROWS(MC_GEMM_MR, $3, GKK, $5, $6, $7, $8, $9)',
+GM, 0, `GEMM_NT_ROWS($2, $3, GKK, $5, $6, $7, $8, $9)',
+`                if (i0 < GM) {
+GEMM_NT_ROWS(MC_GEMM_MR, $3, GKK, $5, $6, $7, $8, $9)m4_dnl
+                } else {
+GEMM_NT_ROWS(m4_eval($2 - GM), $3, GKK, $5, $6, $7, $8, $9)m4_dnl
+                }
+')m4_dnl
+            }
+        }
+        MC_OMP_FOR_IN
+        for (int r = 0; r < $2; r++)
+            for (int k = 0; k < GKK; k++)
+                c[r * GKK + k] += mc_v16_sum(&sums[r * GKK + k]);
+    }
+}
+m4_popdef(`GM', `GKK')m4_dnl
+')
+
+# The channels-last product: a tile of 4 rows x 4 vectors of c in
+# registers over the pixels of one image, each vector of columns reading
+# its own tap of the image; threads take blocks of 4 rows, and within
+# them the images go by in order.
+# GEMM_CL_TILE(rows, vecs, C, KS, HO, WO, WP, ASTRIDE, BSTRIDE): c[i0, i0 + rows) x [j0, j0 + 16 vecs), image i.
+m4_define(`GEMM_CL_TILE',
+`m4_pushdef(`GNC', m4_eval($4 * $4 * $3))m4_dnl
+            {
+MC_FOR(`GR', 0, m4_eval($1 - 1), `                const float *restrict a`'GR = a + (long)i * $8 + (i0 + GR) * m4_eval($5 * $6);
+                float *restrict c`'GR = c + (i0 + GR) * GNC + j0;
+')m4_dnl
+MC_FOR(`GV', 0, m4_eval($2 - 1), `                const int o`'GV = GEMM_CL_OFF(j0 + m4_eval(GV * MC_GEMM_VL), $3, $4, $7);
+')m4_dnl
+MC_FOR(`GR', 0, m4_eval($1 - 1), `MC_FOR(`GV', 0, m4_eval($2 - 1), `                mc_v16 s`'GR`'_`'GV = *(const mc_v16 *)(c`'GR + m4_eval(GV * MC_GEMM_VL));
+')')m4_dnl
+                for (int oy = 0, p = 0; oy < $5; oy++)
+                    for (int ox = 0; ox < $6; ox++, p++) {
+                        const float *restrict bp = b + (long)i * $9 + (oy * $7 + ox) * $3;
+MC_FOR(`GV', 0, m4_eval($2 - 1), `                        const mc_v16 y`'GV = *(const mc_v16 *)(bp + o`'GV);
+')m4_dnl
+MC_FOR(`GR', 0, m4_eval($1 - 1), `                        const float x`'GR = a`'GR[p];
+')m4_dnl
+MC_FOR(`GR', 0, m4_eval($1 - 1), `MC_FOR(`GV', 0, m4_eval($2 - 1), `                        s`'GR`'_`'GV += x`'GR * y`'GV;
+')')m4_dnl
+                    }
+MC_FOR(`GR', 0, m4_eval($1 - 1), `MC_FOR(`GV', 0, m4_eval($2 - 1), `                *(mc_v16 *)(c`'GR + m4_eval(GV * MC_GEMM_VL)) = s`'GR`'_`'GV;
+')')m4_dnl
+            }
+m4_popdef(`GNC')m4_dnl
+')
+
+# GEMM_CL_OFF(col, C, KS, WP): where column col = (ky, kx, ci) reads, from the pixel.
+m4_define(`GEMM_CL_OFF', `(($1) / $2 / $3 * $4 + ($1) / $2 % $3) * $2 + ($1) % $2')
+
+# GEMM_CL_ROWS(rows, C, KS, HO, WO, WP, ASTRIDE, BSTRIDE): every column of the rows i0 .. i0 + rows.
+m4_define(`GEMM_CL_ROWS',
+`m4_pushdef(`GW', m4_eval(MC_GEMM_NV * MC_GEMM_VL))m4_dnl
+m4_pushdef(`GNC', m4_eval($3 * $3 * $2))m4_dnl
+m4_pushdef(`GFULL', m4_eval(GNC / GW * GW))m4_dnl
+        for (int i = 0; i < nb; i++) {
+m4_ifelse(m4_eval(GFULL > 0), 1, `            for (int j0 = 0; j0 < GFULL; j0 += GW)
+GEMM_CL_TILE($1, MC_GEMM_NV, $2, $3, $4, $5, $6, $7, $8)')m4_dnl
+m4_ifelse(m4_eval(GFULL < GNC), 1, `            {
+            const int j0 = GFULL;
+GEMM_CL_TILE($1, m4_eval((GNC - GFULL) / MC_GEMM_VL), $2, $3, $4, $5, $6, $7, $8)m4_dnl
+            }
+')m4_dnl
+        }
+m4_popdef(`GW', `GNC', `GFULL')m4_dnl
+')
+
+m4_define(`MC_GEMM_NN_CL',
+`MC_VEC_PRELUDE()m4_dnl
+m4_pushdef(`GM', m4_eval($2 / MC_GEMM_MR * MC_GEMM_MR))m4_dnl
+static void $1(int nb, const float *restrict a, const float *restrict b, float *restrict c)
+{
 m4_ifelse(m4_eval(GM > 0), 1, `    MC_OMP_FOR
     for (int i0 = 0; i0 < GM; i0 += MC_GEMM_MR) {
-GEMM_NT_ROWS(MC_GEMM_MR, $3, GKK, $5, $6, $7, $8, $9)m4_dnl
+GEMM_CL_ROWS(MC_GEMM_MR, $3, $4, $5, $6, $7, $8, $9)m4_dnl
     }
 ')m4_dnl
 m4_ifelse(m4_eval(GM < $2), 1, `    {
         const int i0 = GM;
-GEMM_NT_ROWS(m4_eval($2 - GM), $3, GKK, $5, $6, $7, $8, $9)m4_dnl
+GEMM_CL_ROWS(m4_eval($2 - GM), $3, $4, $5, $6, $7, $8, $9)m4_dnl
     }
 ')m4_dnl
-m4_popdef(`GM', `GKK')m4_dnl
 }
+m4_popdef(`GM')m4_dnl
 ')
 
 # MC_TRANSPOSE(fn, R, C): static void fn(a, t): t[C x R] = a[R x C]^T.

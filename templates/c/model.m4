@@ -39,6 +39,7 @@ m4_define(`MC_HEADER_END', `
 m4_define(`MC_SOURCE_BEGIN',
 `MC_GENERATED(SOURCE, `model')
 #include <math.h>
+#include <string.h>
 
 #include "MODEL.h"
 
@@ -64,6 +65,21 @@ static void MODEL`'_layer$1_backward(const mc_state *s)
 m4_define(`MC_LAYER_END', `}
 
 ')
+
+# MC_BWD_CLEAR(stores): before a backward call, the input gradients it
+# writes first (FIRST0, FIRST1, ...) are cleared, unless its family
+# defines stores: then its call passes those flags and the kernel stores
+# them. MC_BWD_CLEAR_OUT: a layer whose output gradient nobody wrote
+# clears it before reading it.
+m4_define(`MC_BWD_CLEAR', `m4_ifdef(`$1', `', `MC_FOR(`ci', 0, m4_eval(NIN - 1),
+`m4_ifelse(m4_indir(`FIRST'ci), 1, `    memset(MC_DACT(m4_indir(`IN'ci)), 0, sizeof(float) * n * m4_indir(`IN'ci`_FLOATS'));
+')')')')
+m4_define(`MC_BWD_CLEAR_OUT', `    memset(MC_DACT(OUT), 0, sizeof(float) * n * OUT_FLOATS);
+')
+
+# MC_ACC(i): the accumulate flag a storing family passes for input i: 0
+# when its call writes that gradient first (store), else 1 (add).
+m4_define(`MC_ACC', `m4_eval(!m4_indir(`FIRST$1'))')
 
 # MC_STEP: the tables of the layer functions, and the step that
 # runs them: layers in order forward, in reverse backward (every gradient
@@ -128,7 +144,7 @@ const mc_model_desc MODEL`'_model = {
     .ntensors = NTENSORS, .tensors = MODEL`'_tensors,
     .nlayers = NLAYERS, .layers = MODEL`'_layers,
     .param_floats = PARAM_FLOATS, .buffer_floats = BUFFER_FLOATS, .counters = COUNTERS,
-    .act_floats = ACT_FLOATS, .saved_floats = SAVED_FLOATS, .extra_floats = EXTRA_FLOATS,
+    .act_floats = ACT_FLOATS, .saved_floats = SAVED_FLOATS, .extra_floats = EXTRA_FLOATS, .clears_dacts = 1,
     .forward = MODEL`'_forward, .backward = MODEL`'_backward,
     .layer_forward = MODEL`'_layer_forward, .layer_backward = MODEL`'_layer_backward,
     .loss = MODEL`'_loss, .loss_backward = MODEL`'_loss_backward,

@@ -7,179 +7,275 @@
 /* relu6_n294912: relu6 on 294912 values per image */
 void relu6_n294912_fwd(int n, const float *restrict x, float *restrict y)
 {
+    MC_OMP_FOR
     for (long i = 0; i < (n * 294912); i++)
         y[i] = x[i] > 0 ? (x[i] < 6 ? x[i] : 6) : 0;
 }
 
 void relu6_n294912_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
-    float *restrict dx)
+    float *restrict dx, int acc)
 {
     (void)x, (void)y;
-    for (long i = 0; i < (n * 294912); i++)
-        dx[i] += x[i] > 0 && x[i] < 6 ? dy[i] : 0;
+    if (acc) {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 294912); i++)
+            dx[i] += x[i] > 0 && x[i] < 6 ? dy[i] : 0;
+    } else {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 294912); i++)
+            dx[i] = x[i] > 0 && x[i] < 6 ? dy[i] : 0;
+    }
 }
 
 /* relu_n147456: relu on 147456 values per image */
 void relu_n147456_fwd(int n, const float *restrict x, float *restrict y)
 {
+    MC_OMP_FOR
     for (long i = 0; i < (n * 147456); i++)
         y[i] = x[i] > 0 ? x[i] : 0;
 }
 
 void relu_n147456_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
-    float *restrict dx)
+    float *restrict dx, int acc)
 {
     (void)x, (void)y;
-    for (long i = 0; i < (n * 147456); i++)
-        dx[i] += y[i] > 0 ? dy[i] : 0;
+    if (acc) {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 147456); i++)
+            dx[i] += y[i] > 0 ? dy[i] : 0;
+    } else {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 147456); i++)
+            dx[i] = y[i] > 0 ? dy[i] : 0;
+    }
 }
 
 /* relu6_n884736: relu6 on 884736 values per image */
 void relu6_n884736_fwd(int n, const float *restrict x, float *restrict y)
 {
+    MC_OMP_FOR
     for (long i = 0; i < (n * 884736); i++)
         y[i] = x[i] > 0 ? (x[i] < 6 ? x[i] : 6) : 0;
 }
 
 void relu6_n884736_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
-    float *restrict dx)
+    float *restrict dx, int acc)
 {
     (void)x, (void)y;
-    for (long i = 0; i < (n * 884736); i++)
-        dx[i] += x[i] > 0 && x[i] < 6 ? dy[i] : 0;
+    if (acc) {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 884736); i++)
+            dx[i] += x[i] > 0 && x[i] < 6 ? dy[i] : 0;
+    } else {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 884736); i++)
+            dx[i] = x[i] > 0 && x[i] < 6 ? dy[i] : 0;
+    }
 }
 
 /* relu_n55296: relu on 55296 values per image */
 void relu_n55296_fwd(int n, const float *restrict x, float *restrict y)
 {
+    MC_OMP_FOR
     for (long i = 0; i < (n * 55296); i++)
         y[i] = x[i] > 0 ? x[i] : 0;
 }
 
 void relu_n55296_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
-    float *restrict dx)
+    float *restrict dx, int acc)
 {
     (void)x, (void)y;
-    for (long i = 0; i < (n * 55296); i++)
-        dx[i] += y[i] > 0 ? dy[i] : 0;
+    if (acc) {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 55296); i++)
+            dx[i] += y[i] > 0 ? dy[i] : 0;
+    } else {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 55296); i++)
+            dx[i] = y[i] > 0 ? dy[i] : 0;
+    }
 }
 
 /* relu6_n331776: relu6 on 331776 values per image */
 void relu6_n331776_fwd(int n, const float *restrict x, float *restrict y)
 {
+    MC_OMP_FOR
     for (long i = 0; i < (n * 331776); i++)
         y[i] = x[i] > 0 ? (x[i] < 6 ? x[i] : 6) : 0;
 }
 
 void relu6_n331776_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
-    float *restrict dx)
+    float *restrict dx, int acc)
 {
     (void)x, (void)y;
-    for (long i = 0; i < (n * 331776); i++)
-        dx[i] += x[i] > 0 && x[i] < 6 ? dy[i] : 0;
+    if (acc) {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 331776); i++)
+            dx[i] += x[i] > 0 && x[i] < 6 ? dy[i] : 0;
+    } else {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 331776); i++)
+            dx[i] = x[i] > 0 && x[i] < 6 ? dy[i] : 0;
+    }
 }
 
 /* relu6_n82944: relu6 on 82944 values per image */
 void relu6_n82944_fwd(int n, const float *restrict x, float *restrict y)
 {
+    MC_OMP_FOR
     for (long i = 0; i < (n * 82944); i++)
         y[i] = x[i] > 0 ? (x[i] < 6 ? x[i] : 6) : 0;
 }
 
 void relu6_n82944_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
-    float *restrict dx)
+    float *restrict dx, int acc)
 {
     (void)x, (void)y;
-    for (long i = 0; i < (n * 82944); i++)
-        dx[i] += x[i] > 0 && x[i] < 6 ? dy[i] : 0;
+    if (acc) {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 82944); i++)
+            dx[i] += x[i] > 0 && x[i] < 6 ? dy[i] : 0;
+    } else {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 82944); i++)
+            dx[i] = x[i] > 0 && x[i] < 6 ? dy[i] : 0;
+    }
 }
 
 /* relu6_n110592: relu6 on 110592 values per image */
 void relu6_n110592_fwd(int n, const float *restrict x, float *restrict y)
 {
+    MC_OMP_FOR
     for (long i = 0; i < (n * 110592); i++)
         y[i] = x[i] > 0 ? (x[i] < 6 ? x[i] : 6) : 0;
 }
 
 void relu6_n110592_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
-    float *restrict dx)
+    float *restrict dx, int acc)
 {
     (void)x, (void)y;
-    for (long i = 0; i < (n * 110592); i++)
-        dx[i] += x[i] > 0 && x[i] < 6 ? dy[i] : 0;
+    if (acc) {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 110592); i++)
+            dx[i] += x[i] > 0 && x[i] < 6 ? dy[i] : 0;
+    } else {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 110592); i++)
+            dx[i] = x[i] > 0 && x[i] < 6 ? dy[i] : 0;
+    }
 }
 
 /* relu6_n27648: relu6 on 27648 values per image */
 void relu6_n27648_fwd(int n, const float *restrict x, float *restrict y)
 {
+    MC_OMP_FOR
     for (long i = 0; i < (n * 27648); i++)
         y[i] = x[i] > 0 ? (x[i] < 6 ? x[i] : 6) : 0;
 }
 
 void relu6_n27648_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
-    float *restrict dx)
+    float *restrict dx, int acc)
 {
     (void)x, (void)y;
-    for (long i = 0; i < (n * 27648); i++)
-        dx[i] += x[i] > 0 && x[i] < 6 ? dy[i] : 0;
+    if (acc) {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 27648); i++)
+            dx[i] += x[i] > 0 && x[i] < 6 ? dy[i] : 0;
+    } else {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 27648); i++)
+            dx[i] = x[i] > 0 && x[i] < 6 ? dy[i] : 0;
+    }
 }
 
 /* relu6_n55296: relu6 on 55296 values per image */
 void relu6_n55296_fwd(int n, const float *restrict x, float *restrict y)
 {
+    MC_OMP_FOR
     for (long i = 0; i < (n * 55296); i++)
         y[i] = x[i] > 0 ? (x[i] < 6 ? x[i] : 6) : 0;
 }
 
 void relu6_n55296_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
-    float *restrict dx)
+    float *restrict dx, int acc)
 {
     (void)x, (void)y;
-    for (long i = 0; i < (n * 55296); i++)
-        dx[i] += x[i] > 0 && x[i] < 6 ? dy[i] : 0;
+    if (acc) {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 55296); i++)
+            dx[i] += x[i] > 0 && x[i] < 6 ? dy[i] : 0;
+    } else {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 55296); i++)
+            dx[i] = x[i] > 0 && x[i] < 6 ? dy[i] : 0;
+    }
 }
 
 /* relu6_n20736: relu6 on 20736 values per image */
 void relu6_n20736_fwd(int n, const float *restrict x, float *restrict y)
 {
+    MC_OMP_FOR
     for (long i = 0; i < (n * 20736); i++)
         y[i] = x[i] > 0 ? (x[i] < 6 ? x[i] : 6) : 0;
 }
 
 void relu6_n20736_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
-    float *restrict dx)
+    float *restrict dx, int acc)
 {
     (void)x, (void)y;
-    for (long i = 0; i < (n * 20736); i++)
-        dx[i] += x[i] > 0 && x[i] < 6 ? dy[i] : 0;
+    if (acc) {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 20736); i++)
+            dx[i] += x[i] > 0 && x[i] < 6 ? dy[i] : 0;
+    } else {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 20736); i++)
+            dx[i] = x[i] > 0 && x[i] < 6 ? dy[i] : 0;
+    }
 }
 
 /* relu6_n34560: relu6 on 34560 values per image */
 void relu6_n34560_fwd(int n, const float *restrict x, float *restrict y)
 {
+    MC_OMP_FOR
     for (long i = 0; i < (n * 34560); i++)
         y[i] = x[i] > 0 ? (x[i] < 6 ? x[i] : 6) : 0;
 }
 
 void relu6_n34560_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
-    float *restrict dx)
+    float *restrict dx, int acc)
 {
     (void)x, (void)y;
-    for (long i = 0; i < (n * 34560); i++)
-        dx[i] += x[i] > 0 && x[i] < 6 ? dy[i] : 0;
+    if (acc) {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 34560); i++)
+            dx[i] += x[i] > 0 && x[i] < 6 ? dy[i] : 0;
+    } else {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 34560); i++)
+            dx[i] = x[i] > 0 && x[i] < 6 ? dy[i] : 0;
+    }
 }
 
 /* relu6_n46080: relu6 on 46080 values per image */
 void relu6_n46080_fwd(int n, const float *restrict x, float *restrict y)
 {
+    MC_OMP_FOR
     for (long i = 0; i < (n * 46080); i++)
         y[i] = x[i] > 0 ? (x[i] < 6 ? x[i] : 6) : 0;
 }
 
 void relu6_n46080_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
-    float *restrict dx)
+    float *restrict dx, int acc)
 {
     (void)x, (void)y;
-    for (long i = 0; i < (n * 46080); i++)
-        dx[i] += x[i] > 0 && x[i] < 6 ? dy[i] : 0;
+    if (acc) {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 46080); i++)
+            dx[i] += x[i] > 0 && x[i] < 6 ? dy[i] : 0;
+    } else {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 46080); i++)
+            dx[i] = x[i] > 0 && x[i] < 6 ? dy[i] : 0;
+    }
 }

@@ -7,74 +7,149 @@
 /* add2_n55296: sum of 2 inputs of 55296 values per image */
 void add2_n55296_fwd(int n, const float *x0, const float *x1, float *restrict y)
 {
+    MC_OMP_FOR
     for (long k = 0; k < (n * 55296); k++)
         y[k] = x0[k] + x1[k];
 }
 
-void add2_n55296_bwd(int n, const float *restrict dy, float *dx0, float *dx1)
+void add2_n55296_bwd(int n, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1)
 {
-    for (long k = 0; k < (n * 55296); k++) {
-        dx0[k] += dy[k];
-        dx1[k] += dy[k];
+    if (acc0) {
+        MC_OMP_FOR
+        for (long k = 0; k < (n * 55296); k++)
+            dx0[k] += dy[k];
+    } else {
+        MC_OMP_FOR
+        for (long k = 0; k < (n * 55296); k++)
+            dx0[k] = dy[k];
+    }
+    if (acc1) {
+        MC_OMP_FOR
+        for (long k = 0; k < (n * 55296); k++)
+            dx1[k] += dy[k];
+    } else {
+        MC_OMP_FOR
+        for (long k = 0; k < (n * 55296); k++)
+            dx1[k] = dy[k];
     }
 }
 
 /* add2_n18432: sum of 2 inputs of 18432 values per image */
 void add2_n18432_fwd(int n, const float *x0, const float *x1, float *restrict y)
 {
+    MC_OMP_FOR
     for (long k = 0; k < (n * 18432); k++)
         y[k] = x0[k] + x1[k];
 }
 
-void add2_n18432_bwd(int n, const float *restrict dy, float *dx0, float *dx1)
+void add2_n18432_bwd(int n, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1)
 {
-    for (long k = 0; k < (n * 18432); k++) {
-        dx0[k] += dy[k];
-        dx1[k] += dy[k];
+    if (acc0) {
+        MC_OMP_FOR
+        for (long k = 0; k < (n * 18432); k++)
+            dx0[k] += dy[k];
+    } else {
+        MC_OMP_FOR
+        for (long k = 0; k < (n * 18432); k++)
+            dx0[k] = dy[k];
+    }
+    if (acc1) {
+        MC_OMP_FOR
+        for (long k = 0; k < (n * 18432); k++)
+            dx1[k] += dy[k];
+    } else {
+        MC_OMP_FOR
+        for (long k = 0; k < (n * 18432); k++)
+            dx1[k] = dy[k];
     }
 }
 
 /* add2_n9216: sum of 2 inputs of 9216 values per image */
 void add2_n9216_fwd(int n, const float *x0, const float *x1, float *restrict y)
 {
+    MC_OMP_FOR
     for (long k = 0; k < (n * 9216); k++)
         y[k] = x0[k] + x1[k];
 }
 
-void add2_n9216_bwd(int n, const float *restrict dy, float *dx0, float *dx1)
+void add2_n9216_bwd(int n, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1)
 {
-    for (long k = 0; k < (n * 9216); k++) {
-        dx0[k] += dy[k];
-        dx1[k] += dy[k];
+    if (acc0) {
+        MC_OMP_FOR
+        for (long k = 0; k < (n * 9216); k++)
+            dx0[k] += dy[k];
+    } else {
+        MC_OMP_FOR
+        for (long k = 0; k < (n * 9216); k++)
+            dx0[k] = dy[k];
+    }
+    if (acc1) {
+        MC_OMP_FOR
+        for (long k = 0; k < (n * 9216); k++)
+            dx1[k] += dy[k];
+    } else {
+        MC_OMP_FOR
+        for (long k = 0; k < (n * 9216); k++)
+            dx1[k] = dy[k];
     }
 }
 
 /* add2_n13824: sum of 2 inputs of 13824 values per image */
 void add2_n13824_fwd(int n, const float *x0, const float *x1, float *restrict y)
 {
+    MC_OMP_FOR
     for (long k = 0; k < (n * 13824); k++)
         y[k] = x0[k] + x1[k];
 }
 
-void add2_n13824_bwd(int n, const float *restrict dy, float *dx0, float *dx1)
+void add2_n13824_bwd(int n, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1)
 {
-    for (long k = 0; k < (n * 13824); k++) {
-        dx0[k] += dy[k];
-        dx1[k] += dy[k];
+    if (acc0) {
+        MC_OMP_FOR
+        for (long k = 0; k < (n * 13824); k++)
+            dx0[k] += dy[k];
+    } else {
+        MC_OMP_FOR
+        for (long k = 0; k < (n * 13824); k++)
+            dx0[k] = dy[k];
+    }
+    if (acc1) {
+        MC_OMP_FOR
+        for (long k = 0; k < (n * 13824); k++)
+            dx1[k] += dy[k];
+    } else {
+        MC_OMP_FOR
+        for (long k = 0; k < (n * 13824); k++)
+            dx1[k] = dy[k];
     }
 }
 
 /* add2_n5760: sum of 2 inputs of 5760 values per image */
 void add2_n5760_fwd(int n, const float *x0, const float *x1, float *restrict y)
 {
+    MC_OMP_FOR
     for (long k = 0; k < (n * 5760); k++)
         y[k] = x0[k] + x1[k];
 }
 
-void add2_n5760_bwd(int n, const float *restrict dy, float *dx0, float *dx1)
+void add2_n5760_bwd(int n, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1)
 {
-    for (long k = 0; k < (n * 5760); k++) {
-        dx0[k] += dy[k];
-        dx1[k] += dy[k];
+    if (acc0) {
+        MC_OMP_FOR
+        for (long k = 0; k < (n * 5760); k++)
+            dx0[k] += dy[k];
+    } else {
+        MC_OMP_FOR
+        for (long k = 0; k < (n * 5760); k++)
+            dx0[k] = dy[k];
+    }
+    if (acc1) {
+        MC_OMP_FOR
+        for (long k = 0; k < (n * 5760); k++)
+            dx1[k] += dy[k];
+    } else {
+        MC_OMP_FOR
+        for (long k = 0; k < (n * 5760); k++)
+            dx1[k] = dy[k];
     }
 }

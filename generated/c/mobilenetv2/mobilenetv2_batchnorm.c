@@ -6,15 +6,39 @@
 
 /* bn_c32_96x96: batch norm over 32 channels of 96x96 */
 typedef float mc_v16 __attribute__((vector_size(64), aligned(4), may_alias));
+typedef float mc_v8 __attribute__((vector_size(32), aligned(4), may_alias));
+typedef double mc_v8d __attribute__((vector_size(64), aligned(8), may_alias));
 
-/* The first count floats at p, zeros after: the tail of a row. (Vectors
- * go by pointer: by value they would change the ABI without AVX-512.) */
+/* The first count floats at p, zeros after: the tail of a row; and its
+ * store, the first count lanes of v to p. One masked instruction with
+ * AVX-512 (no lane past count is touched), lane by lane without it.
+ * (Vectors go by pointer: by value they would change the ABI without
+ * AVX-512.) */
+#ifdef __AVX512F__
+#include <immintrin.h>
+static inline __attribute__((unused)) void mc_v16_part(mc_v16 *v, const float *p, int count)
+{
+    *v = (mc_v16)_mm512_maskz_loadu_ps((__mmask16)((1u << count) - 1), p);
+}
+
+static inline __attribute__((unused)) void mc_v16_store_part(float *p, const mc_v16 *v, int count)
+{
+    _mm512_mask_storeu_ps(p, (__mmask16)((1u << count) - 1), (__m512)*v);
+}
+#else
 static inline __attribute__((unused)) void mc_v16_part(mc_v16 *v, const float *p, int count)
 {
     *v = (mc_v16){0};
     for (int l = 0; l < count; l++)
         (*v)[l] = p[l];
 }
+
+static inline __attribute__((unused)) void mc_v16_store_part(float *p, const mc_v16 *v, int count)
+{
+    for (int l = 0; l < count; l++)
+        p[l] = (*v)[l];
+}
+#endif
 
 /* The lanes added in order, in float and in double. */
 static inline __attribute__((unused)) float mc_v16_sum(const mc_v16 *v)
@@ -35,11 +59,21 @@ static inline __attribute__((unused)) double mc_v16_sum_double(const mc_v16 *v)
 
 static inline double bn_c32_96x96_plane_sum(const float *restrict p)
 {
-    mc_v16 lanes = {0};
-    for (int i = 0; i < 9216; i += 16)
-        lanes += *(const mc_v16 *)(p + i);
-    double s = mc_v16_sum_double(&lanes);
-    for (int i = 9216; i < 9216; i++)
+    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int i = 0;
+    for (; i + 32 <= 9216; i += 32) {
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
+        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
+        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
+    }
+    for (; i + 8 <= 9216; i += 8)
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+    s0 += s1 + (s2 + s3);
+    double s = 0.0;
+    for (int l = 0; l < 8; l++)
+        s += s0[l];
+    for (; i < 9216; i++)
         s += p[i];
     return s;
 }
@@ -174,13 +208,14 @@ static void bn_c32_96x96_grad_sums(int n, const float *restrict x, const float *
     sums[1] = sum_dy_xhat;
 }
 
-/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. Synchronized batch norm
+/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
+ * or stored with acc 0): the gradient also flows through the batch mean
+ * and variance. Synchronized batch norm
  * takes the means over all processes: every channel first, one reduction
  * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c32_96x96_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta)
+    float *restrict dbeta, int acc)
 {
     double sums[2 * 32];
     const int synced = mc_bn_allreduce != 0;
@@ -202,8 +237,12 @@ void bn_c32_96x96_bwd(int n, const float *restrict x, const float *restrict gamm
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 32 + c) * 9216, *restrict gc = dy + ((long)b * 32 + c) * 9216;
             float *restrict dxc = dx + ((long)b * 32 + c) * 9216;
-            for (int i = 0; i < 9216; i++)
-                dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            if (acc)
+                for (int i = 0; i < 9216; i++)
+                    dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            else
+                for (int i = 0; i < 9216; i++)
+                    dxc[i] = k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
         }
     }
 }
@@ -211,11 +250,21 @@ void bn_c32_96x96_bwd(int n, const float *restrict x, const float *restrict gamm
 /* bn_c96_96x96: batch norm over 96 channels of 96x96 */
 static inline double bn_c96_96x96_plane_sum(const float *restrict p)
 {
-    mc_v16 lanes = {0};
-    for (int i = 0; i < 9216; i += 16)
-        lanes += *(const mc_v16 *)(p + i);
-    double s = mc_v16_sum_double(&lanes);
-    for (int i = 9216; i < 9216; i++)
+    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int i = 0;
+    for (; i + 32 <= 9216; i += 32) {
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
+        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
+        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
+    }
+    for (; i + 8 <= 9216; i += 8)
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+    s0 += s1 + (s2 + s3);
+    double s = 0.0;
+    for (int l = 0; l < 8; l++)
+        s += s0[l];
+    for (; i < 9216; i++)
         s += p[i];
     return s;
 }
@@ -350,13 +399,14 @@ static void bn_c96_96x96_grad_sums(int n, const float *restrict x, const float *
     sums[1] = sum_dy_xhat;
 }
 
-/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. Synchronized batch norm
+/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
+ * or stored with acc 0): the gradient also flows through the batch mean
+ * and variance. Synchronized batch norm
  * takes the means over all processes: every channel first, one reduction
  * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c96_96x96_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta)
+    float *restrict dbeta, int acc)
 {
     double sums[2 * 96];
     const int synced = mc_bn_allreduce != 0;
@@ -378,8 +428,12 @@ void bn_c96_96x96_bwd(int n, const float *restrict x, const float *restrict gamm
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 96 + c) * 9216, *restrict gc = dy + ((long)b * 96 + c) * 9216;
             float *restrict dxc = dx + ((long)b * 96 + c) * 9216;
-            for (int i = 0; i < 9216; i++)
-                dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            if (acc)
+                for (int i = 0; i < 9216; i++)
+                    dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            else
+                for (int i = 0; i < 9216; i++)
+                    dxc[i] = k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
         }
     }
 }
@@ -387,11 +441,21 @@ void bn_c96_96x96_bwd(int n, const float *restrict x, const float *restrict gamm
 /* bn_c16_96x96: batch norm over 16 channels of 96x96 */
 static inline double bn_c16_96x96_plane_sum(const float *restrict p)
 {
-    mc_v16 lanes = {0};
-    for (int i = 0; i < 9216; i += 16)
-        lanes += *(const mc_v16 *)(p + i);
-    double s = mc_v16_sum_double(&lanes);
-    for (int i = 9216; i < 9216; i++)
+    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int i = 0;
+    for (; i + 32 <= 9216; i += 32) {
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
+        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
+        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
+    }
+    for (; i + 8 <= 9216; i += 8)
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+    s0 += s1 + (s2 + s3);
+    double s = 0.0;
+    for (int l = 0; l < 8; l++)
+        s += s0[l];
+    for (; i < 9216; i++)
         s += p[i];
     return s;
 }
@@ -526,13 +590,14 @@ static void bn_c16_96x96_grad_sums(int n, const float *restrict x, const float *
     sums[1] = sum_dy_xhat;
 }
 
-/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. Synchronized batch norm
+/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
+ * or stored with acc 0): the gradient also flows through the batch mean
+ * and variance. Synchronized batch norm
  * takes the means over all processes: every channel first, one reduction
  * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c16_96x96_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta)
+    float *restrict dbeta, int acc)
 {
     double sums[2 * 16];
     const int synced = mc_bn_allreduce != 0;
@@ -554,8 +619,12 @@ void bn_c16_96x96_bwd(int n, const float *restrict x, const float *restrict gamm
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 16 + c) * 9216, *restrict gc = dy + ((long)b * 16 + c) * 9216;
             float *restrict dxc = dx + ((long)b * 16 + c) * 9216;
-            for (int i = 0; i < 9216; i++)
-                dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            if (acc)
+                for (int i = 0; i < 9216; i++)
+                    dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            else
+                for (int i = 0; i < 9216; i++)
+                    dxc[i] = k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
         }
     }
 }
@@ -563,11 +632,21 @@ void bn_c16_96x96_bwd(int n, const float *restrict x, const float *restrict gamm
 /* bn_c192_96x96: batch norm over 192 channels of 96x96 */
 static inline double bn_c192_96x96_plane_sum(const float *restrict p)
 {
-    mc_v16 lanes = {0};
-    for (int i = 0; i < 9216; i += 16)
-        lanes += *(const mc_v16 *)(p + i);
-    double s = mc_v16_sum_double(&lanes);
-    for (int i = 9216; i < 9216; i++)
+    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int i = 0;
+    for (; i + 32 <= 9216; i += 32) {
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
+        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
+        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
+    }
+    for (; i + 8 <= 9216; i += 8)
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+    s0 += s1 + (s2 + s3);
+    double s = 0.0;
+    for (int l = 0; l < 8; l++)
+        s += s0[l];
+    for (; i < 9216; i++)
         s += p[i];
     return s;
 }
@@ -702,13 +781,14 @@ static void bn_c192_96x96_grad_sums(int n, const float *restrict x, const float 
     sums[1] = sum_dy_xhat;
 }
 
-/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. Synchronized batch norm
+/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
+ * or stored with acc 0): the gradient also flows through the batch mean
+ * and variance. Synchronized batch norm
  * takes the means over all processes: every channel first, one reduction
  * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c192_96x96_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta)
+    float *restrict dbeta, int acc)
 {
     double sums[2 * 192];
     const int synced = mc_bn_allreduce != 0;
@@ -730,8 +810,12 @@ void bn_c192_96x96_bwd(int n, const float *restrict x, const float *restrict gam
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 192 + c) * 9216, *restrict gc = dy + ((long)b * 192 + c) * 9216;
             float *restrict dxc = dx + ((long)b * 192 + c) * 9216;
-            for (int i = 0; i < 9216; i++)
-                dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            if (acc)
+                for (int i = 0; i < 9216; i++)
+                    dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            else
+                for (int i = 0; i < 9216; i++)
+                    dxc[i] = k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
         }
     }
 }
@@ -739,11 +823,21 @@ void bn_c192_96x96_bwd(int n, const float *restrict x, const float *restrict gam
 /* bn_c24_48x48: batch norm over 24 channels of 48x48 */
 static inline double bn_c24_48x48_plane_sum(const float *restrict p)
 {
-    mc_v16 lanes = {0};
-    for (int i = 0; i < 2304; i += 16)
-        lanes += *(const mc_v16 *)(p + i);
-    double s = mc_v16_sum_double(&lanes);
-    for (int i = 2304; i < 2304; i++)
+    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int i = 0;
+    for (; i + 32 <= 2304; i += 32) {
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
+        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
+        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
+    }
+    for (; i + 8 <= 2304; i += 8)
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+    s0 += s1 + (s2 + s3);
+    double s = 0.0;
+    for (int l = 0; l < 8; l++)
+        s += s0[l];
+    for (; i < 2304; i++)
         s += p[i];
     return s;
 }
@@ -878,13 +972,14 @@ static void bn_c24_48x48_grad_sums(int n, const float *restrict x, const float *
     sums[1] = sum_dy_xhat;
 }
 
-/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. Synchronized batch norm
+/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
+ * or stored with acc 0): the gradient also flows through the batch mean
+ * and variance. Synchronized batch norm
  * takes the means over all processes: every channel first, one reduction
  * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c24_48x48_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta)
+    float *restrict dbeta, int acc)
 {
     double sums[2 * 24];
     const int synced = mc_bn_allreduce != 0;
@@ -906,8 +1001,12 @@ void bn_c24_48x48_bwd(int n, const float *restrict x, const float *restrict gamm
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 24 + c) * 2304, *restrict gc = dy + ((long)b * 24 + c) * 2304;
             float *restrict dxc = dx + ((long)b * 24 + c) * 2304;
-            for (int i = 0; i < 2304; i++)
-                dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            if (acc)
+                for (int i = 0; i < 2304; i++)
+                    dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            else
+                for (int i = 0; i < 2304; i++)
+                    dxc[i] = k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
         }
     }
 }
@@ -915,11 +1014,21 @@ void bn_c24_48x48_bwd(int n, const float *restrict x, const float *restrict gamm
 /* bn_c144_48x48: batch norm over 144 channels of 48x48 */
 static inline double bn_c144_48x48_plane_sum(const float *restrict p)
 {
-    mc_v16 lanes = {0};
-    for (int i = 0; i < 2304; i += 16)
-        lanes += *(const mc_v16 *)(p + i);
-    double s = mc_v16_sum_double(&lanes);
-    for (int i = 2304; i < 2304; i++)
+    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int i = 0;
+    for (; i + 32 <= 2304; i += 32) {
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
+        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
+        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
+    }
+    for (; i + 8 <= 2304; i += 8)
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+    s0 += s1 + (s2 + s3);
+    double s = 0.0;
+    for (int l = 0; l < 8; l++)
+        s += s0[l];
+    for (; i < 2304; i++)
         s += p[i];
     return s;
 }
@@ -1054,13 +1163,14 @@ static void bn_c144_48x48_grad_sums(int n, const float *restrict x, const float 
     sums[1] = sum_dy_xhat;
 }
 
-/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. Synchronized batch norm
+/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
+ * or stored with acc 0): the gradient also flows through the batch mean
+ * and variance. Synchronized batch norm
  * takes the means over all processes: every channel first, one reduction
  * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c144_48x48_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta)
+    float *restrict dbeta, int acc)
 {
     double sums[2 * 144];
     const int synced = mc_bn_allreduce != 0;
@@ -1082,8 +1192,12 @@ void bn_c144_48x48_bwd(int n, const float *restrict x, const float *restrict gam
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 144 + c) * 2304, *restrict gc = dy + ((long)b * 144 + c) * 2304;
             float *restrict dxc = dx + ((long)b * 144 + c) * 2304;
-            for (int i = 0; i < 2304; i++)
-                dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            if (acc)
+                for (int i = 0; i < 2304; i++)
+                    dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            else
+                for (int i = 0; i < 2304; i++)
+                    dxc[i] = k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
         }
     }
 }
@@ -1091,11 +1205,21 @@ void bn_c144_48x48_bwd(int n, const float *restrict x, const float *restrict gam
 /* bn_c288_48x48: batch norm over 288 channels of 48x48 */
 static inline double bn_c288_48x48_plane_sum(const float *restrict p)
 {
-    mc_v16 lanes = {0};
-    for (int i = 0; i < 2304; i += 16)
-        lanes += *(const mc_v16 *)(p + i);
-    double s = mc_v16_sum_double(&lanes);
-    for (int i = 2304; i < 2304; i++)
+    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int i = 0;
+    for (; i + 32 <= 2304; i += 32) {
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
+        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
+        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
+    }
+    for (; i + 8 <= 2304; i += 8)
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+    s0 += s1 + (s2 + s3);
+    double s = 0.0;
+    for (int l = 0; l < 8; l++)
+        s += s0[l];
+    for (; i < 2304; i++)
         s += p[i];
     return s;
 }
@@ -1230,13 +1354,14 @@ static void bn_c288_48x48_grad_sums(int n, const float *restrict x, const float 
     sums[1] = sum_dy_xhat;
 }
 
-/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. Synchronized batch norm
+/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
+ * or stored with acc 0): the gradient also flows through the batch mean
+ * and variance. Synchronized batch norm
  * takes the means over all processes: every channel first, one reduction
  * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c288_48x48_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta)
+    float *restrict dbeta, int acc)
 {
     double sums[2 * 288];
     const int synced = mc_bn_allreduce != 0;
@@ -1258,8 +1383,12 @@ void bn_c288_48x48_bwd(int n, const float *restrict x, const float *restrict gam
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 288 + c) * 2304, *restrict gc = dy + ((long)b * 288 + c) * 2304;
             float *restrict dxc = dx + ((long)b * 288 + c) * 2304;
-            for (int i = 0; i < 2304; i++)
-                dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            if (acc)
+                for (int i = 0; i < 2304; i++)
+                    dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            else
+                for (int i = 0; i < 2304; i++)
+                    dxc[i] = k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
         }
     }
 }
@@ -1267,11 +1396,21 @@ void bn_c288_48x48_bwd(int n, const float *restrict x, const float *restrict gam
 /* bn_c144_24x24: batch norm over 144 channels of 24x24 */
 static inline double bn_c144_24x24_plane_sum(const float *restrict p)
 {
-    mc_v16 lanes = {0};
-    for (int i = 0; i < 576; i += 16)
-        lanes += *(const mc_v16 *)(p + i);
-    double s = mc_v16_sum_double(&lanes);
-    for (int i = 576; i < 576; i++)
+    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int i = 0;
+    for (; i + 32 <= 576; i += 32) {
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
+        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
+        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
+    }
+    for (; i + 8 <= 576; i += 8)
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+    s0 += s1 + (s2 + s3);
+    double s = 0.0;
+    for (int l = 0; l < 8; l++)
+        s += s0[l];
+    for (; i < 576; i++)
         s += p[i];
     return s;
 }
@@ -1406,13 +1545,14 @@ static void bn_c144_24x24_grad_sums(int n, const float *restrict x, const float 
     sums[1] = sum_dy_xhat;
 }
 
-/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. Synchronized batch norm
+/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
+ * or stored with acc 0): the gradient also flows through the batch mean
+ * and variance. Synchronized batch norm
  * takes the means over all processes: every channel first, one reduction
  * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c144_24x24_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta)
+    float *restrict dbeta, int acc)
 {
     double sums[2 * 144];
     const int synced = mc_bn_allreduce != 0;
@@ -1434,8 +1574,12 @@ void bn_c144_24x24_bwd(int n, const float *restrict x, const float *restrict gam
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 144 + c) * 576, *restrict gc = dy + ((long)b * 144 + c) * 576;
             float *restrict dxc = dx + ((long)b * 144 + c) * 576;
-            for (int i = 0; i < 576; i++)
-                dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            if (acc)
+                for (int i = 0; i < 576; i++)
+                    dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            else
+                for (int i = 0; i < 576; i++)
+                    dxc[i] = k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
         }
     }
 }
@@ -1443,11 +1587,21 @@ void bn_c144_24x24_bwd(int n, const float *restrict x, const float *restrict gam
 /* bn_c32_24x24: batch norm over 32 channels of 24x24 */
 static inline double bn_c32_24x24_plane_sum(const float *restrict p)
 {
-    mc_v16 lanes = {0};
-    for (int i = 0; i < 576; i += 16)
-        lanes += *(const mc_v16 *)(p + i);
-    double s = mc_v16_sum_double(&lanes);
-    for (int i = 576; i < 576; i++)
+    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int i = 0;
+    for (; i + 32 <= 576; i += 32) {
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
+        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
+        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
+    }
+    for (; i + 8 <= 576; i += 8)
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+    s0 += s1 + (s2 + s3);
+    double s = 0.0;
+    for (int l = 0; l < 8; l++)
+        s += s0[l];
+    for (; i < 576; i++)
         s += p[i];
     return s;
 }
@@ -1582,13 +1736,14 @@ static void bn_c32_24x24_grad_sums(int n, const float *restrict x, const float *
     sums[1] = sum_dy_xhat;
 }
 
-/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. Synchronized batch norm
+/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
+ * or stored with acc 0): the gradient also flows through the batch mean
+ * and variance. Synchronized batch norm
  * takes the means over all processes: every channel first, one reduction
  * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c32_24x24_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta)
+    float *restrict dbeta, int acc)
 {
     double sums[2 * 32];
     const int synced = mc_bn_allreduce != 0;
@@ -1610,8 +1765,12 @@ void bn_c32_24x24_bwd(int n, const float *restrict x, const float *restrict gamm
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 32 + c) * 576, *restrict gc = dy + ((long)b * 32 + c) * 576;
             float *restrict dxc = dx + ((long)b * 32 + c) * 576;
-            for (int i = 0; i < 576; i++)
-                dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            if (acc)
+                for (int i = 0; i < 576; i++)
+                    dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            else
+                for (int i = 0; i < 576; i++)
+                    dxc[i] = k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
         }
     }
 }
@@ -1619,11 +1778,21 @@ void bn_c32_24x24_bwd(int n, const float *restrict x, const float *restrict gamm
 /* bn_c192_24x24: batch norm over 192 channels of 24x24 */
 static inline double bn_c192_24x24_plane_sum(const float *restrict p)
 {
-    mc_v16 lanes = {0};
-    for (int i = 0; i < 576; i += 16)
-        lanes += *(const mc_v16 *)(p + i);
-    double s = mc_v16_sum_double(&lanes);
-    for (int i = 576; i < 576; i++)
+    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int i = 0;
+    for (; i + 32 <= 576; i += 32) {
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
+        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
+        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
+    }
+    for (; i + 8 <= 576; i += 8)
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+    s0 += s1 + (s2 + s3);
+    double s = 0.0;
+    for (int l = 0; l < 8; l++)
+        s += s0[l];
+    for (; i < 576; i++)
         s += p[i];
     return s;
 }
@@ -1758,13 +1927,14 @@ static void bn_c192_24x24_grad_sums(int n, const float *restrict x, const float 
     sums[1] = sum_dy_xhat;
 }
 
-/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. Synchronized batch norm
+/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
+ * or stored with acc 0): the gradient also flows through the batch mean
+ * and variance. Synchronized batch norm
  * takes the means over all processes: every channel first, one reduction
  * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c192_24x24_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta)
+    float *restrict dbeta, int acc)
 {
     double sums[2 * 192];
     const int synced = mc_bn_allreduce != 0;
@@ -1786,8 +1956,12 @@ void bn_c192_24x24_bwd(int n, const float *restrict x, const float *restrict gam
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 192 + c) * 576, *restrict gc = dy + ((long)b * 192 + c) * 576;
             float *restrict dxc = dx + ((long)b * 192 + c) * 576;
-            for (int i = 0; i < 576; i++)
-                dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            if (acc)
+                for (int i = 0; i < 576; i++)
+                    dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            else
+                for (int i = 0; i < 576; i++)
+                    dxc[i] = k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
         }
     }
 }
@@ -1795,11 +1969,21 @@ void bn_c192_24x24_bwd(int n, const float *restrict x, const float *restrict gam
 /* bn_c192_12x12: batch norm over 192 channels of 12x12 */
 static inline double bn_c192_12x12_plane_sum(const float *restrict p)
 {
-    mc_v16 lanes = {0};
-    for (int i = 0; i < 144; i += 16)
-        lanes += *(const mc_v16 *)(p + i);
-    double s = mc_v16_sum_double(&lanes);
-    for (int i = 144; i < 144; i++)
+    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int i = 0;
+    for (; i + 32 <= 144; i += 32) {
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
+        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
+        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
+    }
+    for (; i + 8 <= 144; i += 8)
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+    s0 += s1 + (s2 + s3);
+    double s = 0.0;
+    for (int l = 0; l < 8; l++)
+        s += s0[l];
+    for (; i < 144; i++)
         s += p[i];
     return s;
 }
@@ -1934,13 +2118,14 @@ static void bn_c192_12x12_grad_sums(int n, const float *restrict x, const float 
     sums[1] = sum_dy_xhat;
 }
 
-/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. Synchronized batch norm
+/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
+ * or stored with acc 0): the gradient also flows through the batch mean
+ * and variance. Synchronized batch norm
  * takes the means over all processes: every channel first, one reduction
  * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c192_12x12_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta)
+    float *restrict dbeta, int acc)
 {
     double sums[2 * 192];
     const int synced = mc_bn_allreduce != 0;
@@ -1962,8 +2147,12 @@ void bn_c192_12x12_bwd(int n, const float *restrict x, const float *restrict gam
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 192 + c) * 144, *restrict gc = dy + ((long)b * 192 + c) * 144;
             float *restrict dxc = dx + ((long)b * 192 + c) * 144;
-            for (int i = 0; i < 144; i++)
-                dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            if (acc)
+                for (int i = 0; i < 144; i++)
+                    dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            else
+                for (int i = 0; i < 144; i++)
+                    dxc[i] = k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
         }
     }
 }
@@ -1971,11 +2160,21 @@ void bn_c192_12x12_bwd(int n, const float *restrict x, const float *restrict gam
 /* bn_c64_12x12: batch norm over 64 channels of 12x12 */
 static inline double bn_c64_12x12_plane_sum(const float *restrict p)
 {
-    mc_v16 lanes = {0};
-    for (int i = 0; i < 144; i += 16)
-        lanes += *(const mc_v16 *)(p + i);
-    double s = mc_v16_sum_double(&lanes);
-    for (int i = 144; i < 144; i++)
+    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int i = 0;
+    for (; i + 32 <= 144; i += 32) {
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
+        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
+        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
+    }
+    for (; i + 8 <= 144; i += 8)
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+    s0 += s1 + (s2 + s3);
+    double s = 0.0;
+    for (int l = 0; l < 8; l++)
+        s += s0[l];
+    for (; i < 144; i++)
         s += p[i];
     return s;
 }
@@ -2110,13 +2309,14 @@ static void bn_c64_12x12_grad_sums(int n, const float *restrict x, const float *
     sums[1] = sum_dy_xhat;
 }
 
-/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. Synchronized batch norm
+/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
+ * or stored with acc 0): the gradient also flows through the batch mean
+ * and variance. Synchronized batch norm
  * takes the means over all processes: every channel first, one reduction
  * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c64_12x12_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta)
+    float *restrict dbeta, int acc)
 {
     double sums[2 * 64];
     const int synced = mc_bn_allreduce != 0;
@@ -2138,8 +2338,12 @@ void bn_c64_12x12_bwd(int n, const float *restrict x, const float *restrict gamm
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 64 + c) * 144, *restrict gc = dy + ((long)b * 64 + c) * 144;
             float *restrict dxc = dx + ((long)b * 64 + c) * 144;
-            for (int i = 0; i < 144; i++)
-                dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            if (acc)
+                for (int i = 0; i < 144; i++)
+                    dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            else
+                for (int i = 0; i < 144; i++)
+                    dxc[i] = k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
         }
     }
 }
@@ -2147,11 +2351,21 @@ void bn_c64_12x12_bwd(int n, const float *restrict x, const float *restrict gamm
 /* bn_c384_12x12: batch norm over 384 channels of 12x12 */
 static inline double bn_c384_12x12_plane_sum(const float *restrict p)
 {
-    mc_v16 lanes = {0};
-    for (int i = 0; i < 144; i += 16)
-        lanes += *(const mc_v16 *)(p + i);
-    double s = mc_v16_sum_double(&lanes);
-    for (int i = 144; i < 144; i++)
+    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int i = 0;
+    for (; i + 32 <= 144; i += 32) {
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
+        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
+        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
+    }
+    for (; i + 8 <= 144; i += 8)
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+    s0 += s1 + (s2 + s3);
+    double s = 0.0;
+    for (int l = 0; l < 8; l++)
+        s += s0[l];
+    for (; i < 144; i++)
         s += p[i];
     return s;
 }
@@ -2286,13 +2500,14 @@ static void bn_c384_12x12_grad_sums(int n, const float *restrict x, const float 
     sums[1] = sum_dy_xhat;
 }
 
-/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. Synchronized batch norm
+/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
+ * or stored with acc 0): the gradient also flows through the batch mean
+ * and variance. Synchronized batch norm
  * takes the means over all processes: every channel first, one reduction
  * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c384_12x12_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta)
+    float *restrict dbeta, int acc)
 {
     double sums[2 * 384];
     const int synced = mc_bn_allreduce != 0;
@@ -2314,8 +2529,12 @@ void bn_c384_12x12_bwd(int n, const float *restrict x, const float *restrict gam
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 384 + c) * 144, *restrict gc = dy + ((long)b * 384 + c) * 144;
             float *restrict dxc = dx + ((long)b * 384 + c) * 144;
-            for (int i = 0; i < 144; i++)
-                dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            if (acc)
+                for (int i = 0; i < 144; i++)
+                    dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            else
+                for (int i = 0; i < 144; i++)
+                    dxc[i] = k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
         }
     }
 }
@@ -2323,11 +2542,21 @@ void bn_c384_12x12_bwd(int n, const float *restrict x, const float *restrict gam
 /* bn_c96_12x12: batch norm over 96 channels of 12x12 */
 static inline double bn_c96_12x12_plane_sum(const float *restrict p)
 {
-    mc_v16 lanes = {0};
-    for (int i = 0; i < 144; i += 16)
-        lanes += *(const mc_v16 *)(p + i);
-    double s = mc_v16_sum_double(&lanes);
-    for (int i = 144; i < 144; i++)
+    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int i = 0;
+    for (; i + 32 <= 144; i += 32) {
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
+        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
+        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
+    }
+    for (; i + 8 <= 144; i += 8)
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+    s0 += s1 + (s2 + s3);
+    double s = 0.0;
+    for (int l = 0; l < 8; l++)
+        s += s0[l];
+    for (; i < 144; i++)
         s += p[i];
     return s;
 }
@@ -2462,13 +2691,14 @@ static void bn_c96_12x12_grad_sums(int n, const float *restrict x, const float *
     sums[1] = sum_dy_xhat;
 }
 
-/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. Synchronized batch norm
+/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
+ * or stored with acc 0): the gradient also flows through the batch mean
+ * and variance. Synchronized batch norm
  * takes the means over all processes: every channel first, one reduction
  * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c96_12x12_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta)
+    float *restrict dbeta, int acc)
 {
     double sums[2 * 96];
     const int synced = mc_bn_allreduce != 0;
@@ -2490,8 +2720,12 @@ void bn_c96_12x12_bwd(int n, const float *restrict x, const float *restrict gamm
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 96 + c) * 144, *restrict gc = dy + ((long)b * 96 + c) * 144;
             float *restrict dxc = dx + ((long)b * 96 + c) * 144;
-            for (int i = 0; i < 144; i++)
-                dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            if (acc)
+                for (int i = 0; i < 144; i++)
+                    dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            else
+                for (int i = 0; i < 144; i++)
+                    dxc[i] = k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
         }
     }
 }
@@ -2499,11 +2733,21 @@ void bn_c96_12x12_bwd(int n, const float *restrict x, const float *restrict gamm
 /* bn_c576_12x12: batch norm over 576 channels of 12x12 */
 static inline double bn_c576_12x12_plane_sum(const float *restrict p)
 {
-    mc_v16 lanes = {0};
-    for (int i = 0; i < 144; i += 16)
-        lanes += *(const mc_v16 *)(p + i);
-    double s = mc_v16_sum_double(&lanes);
-    for (int i = 144; i < 144; i++)
+    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int i = 0;
+    for (; i + 32 <= 144; i += 32) {
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
+        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
+        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
+    }
+    for (; i + 8 <= 144; i += 8)
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+    s0 += s1 + (s2 + s3);
+    double s = 0.0;
+    for (int l = 0; l < 8; l++)
+        s += s0[l];
+    for (; i < 144; i++)
         s += p[i];
     return s;
 }
@@ -2638,13 +2882,14 @@ static void bn_c576_12x12_grad_sums(int n, const float *restrict x, const float 
     sums[1] = sum_dy_xhat;
 }
 
-/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. Synchronized batch norm
+/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
+ * or stored with acc 0): the gradient also flows through the batch mean
+ * and variance. Synchronized batch norm
  * takes the means over all processes: every channel first, one reduction
  * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c576_12x12_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta)
+    float *restrict dbeta, int acc)
 {
     double sums[2 * 576];
     const int synced = mc_bn_allreduce != 0;
@@ -2666,8 +2911,12 @@ void bn_c576_12x12_bwd(int n, const float *restrict x, const float *restrict gam
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 576 + c) * 144, *restrict gc = dy + ((long)b * 576 + c) * 144;
             float *restrict dxc = dx + ((long)b * 576 + c) * 144;
-            for (int i = 0; i < 144; i++)
-                dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            if (acc)
+                for (int i = 0; i < 144; i++)
+                    dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            else
+                for (int i = 0; i < 144; i++)
+                    dxc[i] = k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
         }
     }
 }
@@ -2675,11 +2924,21 @@ void bn_c576_12x12_bwd(int n, const float *restrict x, const float *restrict gam
 /* bn_c576_6x6: batch norm over 576 channels of 6x6 */
 static inline double bn_c576_6x6_plane_sum(const float *restrict p)
 {
-    mc_v16 lanes = {0};
-    for (int i = 0; i < 32; i += 16)
-        lanes += *(const mc_v16 *)(p + i);
-    double s = mc_v16_sum_double(&lanes);
-    for (int i = 32; i < 36; i++)
+    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int i = 0;
+    for (; i + 32 <= 36; i += 32) {
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
+        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
+        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
+    }
+    for (; i + 8 <= 36; i += 8)
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+    s0 += s1 + (s2 + s3);
+    double s = 0.0;
+    for (int l = 0; l < 8; l++)
+        s += s0[l];
+    for (; i < 36; i++)
         s += p[i];
     return s;
 }
@@ -2814,13 +3073,14 @@ static void bn_c576_6x6_grad_sums(int n, const float *restrict x, const float *r
     sums[1] = sum_dy_xhat;
 }
 
-/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. Synchronized batch norm
+/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
+ * or stored with acc 0): the gradient also flows through the batch mean
+ * and variance. Synchronized batch norm
  * takes the means over all processes: every channel first, one reduction
  * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c576_6x6_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta)
+    float *restrict dbeta, int acc)
 {
     double sums[2 * 576];
     const int synced = mc_bn_allreduce != 0;
@@ -2842,8 +3102,12 @@ void bn_c576_6x6_bwd(int n, const float *restrict x, const float *restrict gamma
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 576 + c) * 36, *restrict gc = dy + ((long)b * 576 + c) * 36;
             float *restrict dxc = dx + ((long)b * 576 + c) * 36;
-            for (int i = 0; i < 36; i++)
-                dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            if (acc)
+                for (int i = 0; i < 36; i++)
+                    dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            else
+                for (int i = 0; i < 36; i++)
+                    dxc[i] = k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
         }
     }
 }
@@ -2851,11 +3115,21 @@ void bn_c576_6x6_bwd(int n, const float *restrict x, const float *restrict gamma
 /* bn_c160_6x6: batch norm over 160 channels of 6x6 */
 static inline double bn_c160_6x6_plane_sum(const float *restrict p)
 {
-    mc_v16 lanes = {0};
-    for (int i = 0; i < 32; i += 16)
-        lanes += *(const mc_v16 *)(p + i);
-    double s = mc_v16_sum_double(&lanes);
-    for (int i = 32; i < 36; i++)
+    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int i = 0;
+    for (; i + 32 <= 36; i += 32) {
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
+        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
+        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
+    }
+    for (; i + 8 <= 36; i += 8)
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+    s0 += s1 + (s2 + s3);
+    double s = 0.0;
+    for (int l = 0; l < 8; l++)
+        s += s0[l];
+    for (; i < 36; i++)
         s += p[i];
     return s;
 }
@@ -2990,13 +3264,14 @@ static void bn_c160_6x6_grad_sums(int n, const float *restrict x, const float *r
     sums[1] = sum_dy_xhat;
 }
 
-/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. Synchronized batch norm
+/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
+ * or stored with acc 0): the gradient also flows through the batch mean
+ * and variance. Synchronized batch norm
  * takes the means over all processes: every channel first, one reduction
  * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c160_6x6_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta)
+    float *restrict dbeta, int acc)
 {
     double sums[2 * 160];
     const int synced = mc_bn_allreduce != 0;
@@ -3018,8 +3293,12 @@ void bn_c160_6x6_bwd(int n, const float *restrict x, const float *restrict gamma
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 160 + c) * 36, *restrict gc = dy + ((long)b * 160 + c) * 36;
             float *restrict dxc = dx + ((long)b * 160 + c) * 36;
-            for (int i = 0; i < 36; i++)
-                dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            if (acc)
+                for (int i = 0; i < 36; i++)
+                    dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            else
+                for (int i = 0; i < 36; i++)
+                    dxc[i] = k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
         }
     }
 }
@@ -3027,11 +3306,21 @@ void bn_c160_6x6_bwd(int n, const float *restrict x, const float *restrict gamma
 /* bn_c960_6x6: batch norm over 960 channels of 6x6 */
 static inline double bn_c960_6x6_plane_sum(const float *restrict p)
 {
-    mc_v16 lanes = {0};
-    for (int i = 0; i < 32; i += 16)
-        lanes += *(const mc_v16 *)(p + i);
-    double s = mc_v16_sum_double(&lanes);
-    for (int i = 32; i < 36; i++)
+    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int i = 0;
+    for (; i + 32 <= 36; i += 32) {
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
+        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
+        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
+    }
+    for (; i + 8 <= 36; i += 8)
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+    s0 += s1 + (s2 + s3);
+    double s = 0.0;
+    for (int l = 0; l < 8; l++)
+        s += s0[l];
+    for (; i < 36; i++)
         s += p[i];
     return s;
 }
@@ -3166,13 +3455,14 @@ static void bn_c960_6x6_grad_sums(int n, const float *restrict x, const float *r
     sums[1] = sum_dy_xhat;
 }
 
-/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. Synchronized batch norm
+/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
+ * or stored with acc 0): the gradient also flows through the batch mean
+ * and variance. Synchronized batch norm
  * takes the means over all processes: every channel first, one reduction
  * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c960_6x6_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta)
+    float *restrict dbeta, int acc)
 {
     double sums[2 * 960];
     const int synced = mc_bn_allreduce != 0;
@@ -3194,8 +3484,12 @@ void bn_c960_6x6_bwd(int n, const float *restrict x, const float *restrict gamma
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 960 + c) * 36, *restrict gc = dy + ((long)b * 960 + c) * 36;
             float *restrict dxc = dx + ((long)b * 960 + c) * 36;
-            for (int i = 0; i < 36; i++)
-                dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            if (acc)
+                for (int i = 0; i < 36; i++)
+                    dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            else
+                for (int i = 0; i < 36; i++)
+                    dxc[i] = k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
         }
     }
 }
@@ -3203,11 +3497,21 @@ void bn_c960_6x6_bwd(int n, const float *restrict x, const float *restrict gamma
 /* bn_c320_6x6: batch norm over 320 channels of 6x6 */
 static inline double bn_c320_6x6_plane_sum(const float *restrict p)
 {
-    mc_v16 lanes = {0};
-    for (int i = 0; i < 32; i += 16)
-        lanes += *(const mc_v16 *)(p + i);
-    double s = mc_v16_sum_double(&lanes);
-    for (int i = 32; i < 36; i++)
+    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int i = 0;
+    for (; i + 32 <= 36; i += 32) {
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
+        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
+        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
+    }
+    for (; i + 8 <= 36; i += 8)
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+    s0 += s1 + (s2 + s3);
+    double s = 0.0;
+    for (int l = 0; l < 8; l++)
+        s += s0[l];
+    for (; i < 36; i++)
         s += p[i];
     return s;
 }
@@ -3342,13 +3646,14 @@ static void bn_c320_6x6_grad_sums(int n, const float *restrict x, const float *r
     sums[1] = sum_dy_xhat;
 }
 
-/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. Synchronized batch norm
+/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
+ * or stored with acc 0): the gradient also flows through the batch mean
+ * and variance. Synchronized batch norm
  * takes the means over all processes: every channel first, one reduction
  * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c320_6x6_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta)
+    float *restrict dbeta, int acc)
 {
     double sums[2 * 320];
     const int synced = mc_bn_allreduce != 0;
@@ -3370,8 +3675,12 @@ void bn_c320_6x6_bwd(int n, const float *restrict x, const float *restrict gamma
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 320 + c) * 36, *restrict gc = dy + ((long)b * 320 + c) * 36;
             float *restrict dxc = dx + ((long)b * 320 + c) * 36;
-            for (int i = 0; i < 36; i++)
-                dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            if (acc)
+                for (int i = 0; i < 36; i++)
+                    dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            else
+                for (int i = 0; i < 36; i++)
+                    dxc[i] = k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
         }
     }
 }
@@ -3379,11 +3688,21 @@ void bn_c320_6x6_bwd(int n, const float *restrict x, const float *restrict gamma
 /* bn_c1280_6x6: batch norm over 1280 channels of 6x6 */
 static inline double bn_c1280_6x6_plane_sum(const float *restrict p)
 {
-    mc_v16 lanes = {0};
-    for (int i = 0; i < 32; i += 16)
-        lanes += *(const mc_v16 *)(p + i);
-    double s = mc_v16_sum_double(&lanes);
-    for (int i = 32; i < 36; i++)
+    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int i = 0;
+    for (; i + 32 <= 36; i += 32) {
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
+        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
+        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
+    }
+    for (; i + 8 <= 36; i += 8)
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+    s0 += s1 + (s2 + s3);
+    double s = 0.0;
+    for (int l = 0; l < 8; l++)
+        s += s0[l];
+    for (; i < 36; i++)
         s += p[i];
     return s;
 }
@@ -3518,13 +3837,14 @@ static void bn_c1280_6x6_grad_sums(int n, const float *restrict x, const float *
     sums[1] = sum_dy_xhat;
 }
 
-/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. Synchronized batch norm
+/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
+ * or stored with acc 0): the gradient also flows through the batch mean
+ * and variance. Synchronized batch norm
  * takes the means over all processes: every channel first, one reduction
  * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c1280_6x6_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta)
+    float *restrict dbeta, int acc)
 {
     double sums[2 * 1280];
     const int synced = mc_bn_allreduce != 0;
@@ -3546,8 +3866,12 @@ void bn_c1280_6x6_bwd(int n, const float *restrict x, const float *restrict gamm
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 1280 + c) * 36, *restrict gc = dy + ((long)b * 1280 + c) * 36;
             float *restrict dxc = dx + ((long)b * 1280 + c) * 36;
-            for (int i = 0; i < 36; i++)
-                dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            if (acc)
+                for (int i = 0; i < 36; i++)
+                    dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            else
+                for (int i = 0; i < 36; i++)
+                    dxc[i] = k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
         }
     }
 }

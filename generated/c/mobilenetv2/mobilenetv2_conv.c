@@ -6,15 +6,39 @@
 
 /* conv_k3_c3_32_96x96_s1_p1: conv 3x96x96 -> 32x96x96, kernel 3, stride 1, padding 1 */
 typedef float mc_v16 __attribute__((vector_size(64), aligned(4), may_alias));
+typedef float mc_v8 __attribute__((vector_size(32), aligned(4), may_alias));
+typedef double mc_v8d __attribute__((vector_size(64), aligned(8), may_alias));
 
-/* The first count floats at p, zeros after: the tail of a row. (Vectors
- * go by pointer: by value they would change the ABI without AVX-512.) */
+/* The first count floats at p, zeros after: the tail of a row; and its
+ * store, the first count lanes of v to p. One masked instruction with
+ * AVX-512 (no lane past count is touched), lane by lane without it.
+ * (Vectors go by pointer: by value they would change the ABI without
+ * AVX-512.) */
+#ifdef __AVX512F__
+#include <immintrin.h>
+static inline __attribute__((unused)) void mc_v16_part(mc_v16 *v, const float *p, int count)
+{
+    *v = (mc_v16)_mm512_maskz_loadu_ps((__mmask16)((1u << count) - 1), p);
+}
+
+static inline __attribute__((unused)) void mc_v16_store_part(float *p, const mc_v16 *v, int count)
+{
+    _mm512_mask_storeu_ps(p, (__mmask16)((1u << count) - 1), (__m512)*v);
+}
+#else
 static inline __attribute__((unused)) void mc_v16_part(mc_v16 *v, const float *p, int count)
 {
     *v = (mc_v16){0};
     for (int l = 0; l < count; l++)
         (*v)[l] = p[l];
 }
+
+static inline __attribute__((unused)) void mc_v16_store_part(float *p, const mc_v16 *v, int count)
+{
+    for (int l = 0; l < count; l++)
+        p[l] = (*v)[l];
+}
+#endif
 
 /* The lanes added in order, in float and in double. */
 static inline __attribute__((unused)) float mc_v16_sum(const mc_v16 *v)
@@ -67,10 +91,10 @@ static void conv_k3_c3_32_96x96_s1_p1_gemm_fwd(const float *restrict a, const fl
             for (int ky = 0; ky < 3; ky++)
             for (int kx = 0; kx < 3; kx++, p++) {
                 const float *restrict bp = b + ci * 9604 + ky * 98 + kx + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -114,27 +138,17 @@ static void conv_k3_c3_32_96x96_s1_p1_gemm_fwd(const float *restrict a, const fl
 
 static void conv_k3_c3_32_96x96_s1_p1_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
-    for (int i0 = 0; i0 < 32; i0 += 4) {
-        for (int k0 = 0; k0 < 24; k0 += 4)
-        {
-            mc_v16 s0_0 = {0};
-            mc_v16 s0_1 = {0};
-            mc_v16 s0_2 = {0};
-            mc_v16 s0_3 = {0};
-            mc_v16 s1_0 = {0};
-            mc_v16 s1_1 = {0};
-            mc_v16 s1_2 = {0};
-            mc_v16 s1_3 = {0};
-            mc_v16 s2_0 = {0};
-            mc_v16 s2_1 = {0};
-            mc_v16 s2_2 = {0};
-            mc_v16 s2_3 = {0};
-            mc_v16 s3_0 = {0};
-            mc_v16 s3_1 = {0};
-            mc_v16 s3_2 = {0};
-            mc_v16 s3_3 = {0};
-            for (int i = 0; i < nb; i++) {
+    static mc_v16 sums[864];
+    MC_OMP_PARALLEL
+    {
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 32; r++)
+            memset(sums + r * 27, 0, sizeof(mc_v16) * 27);
+        for (int i = 0; i < nb; i++) {
+            MC_OMP_FOR_IN
+            for (int i0 = 0; i0 < 32; i0 += 4) {
+            for (int k0 = 0; k0 < 24; k0 += 4)
+            {
                 const float *restrict a0 = a + (long)i * 301056 + (i0 + 0) * 9408;
                 const float *restrict a1 = a + (long)i * 301056 + (i0 + 1) * 9408;
                 const float *restrict a2 = a + (long)i * 301056 + (i0 + 2) * 9408;
@@ -143,6 +157,22 @@ static void conv_k3_c3_32_96x96_s1_p1_gemm_dw(int nb, const float *restrict a, c
                 const float *restrict b1 = b + (long)i * 28814 + ((k0 + 1) / 9 * 9604 + (k0 + 1) / 3 % 3 * 98 + (k0 + 1) % 3);
                 const float *restrict b2 = b + (long)i * 28814 + ((k0 + 2) / 9 * 9604 + (k0 + 2) / 3 % 3 * 98 + (k0 + 2) % 3);
                 const float *restrict b3 = b + (long)i * 28814 + ((k0 + 3) / 9 * 9604 + (k0 + 3) / 3 % 3 * 98 + (k0 + 3) % 3);
+                mc_v16 s0_0 = sums[(i0 + 0) * 27 + k0 + 0];
+                mc_v16 s0_1 = sums[(i0 + 0) * 27 + k0 + 1];
+                mc_v16 s0_2 = sums[(i0 + 0) * 27 + k0 + 2];
+                mc_v16 s0_3 = sums[(i0 + 0) * 27 + k0 + 3];
+                mc_v16 s1_0 = sums[(i0 + 1) * 27 + k0 + 0];
+                mc_v16 s1_1 = sums[(i0 + 1) * 27 + k0 + 1];
+                mc_v16 s1_2 = sums[(i0 + 1) * 27 + k0 + 2];
+                mc_v16 s1_3 = sums[(i0 + 1) * 27 + k0 + 3];
+                mc_v16 s2_0 = sums[(i0 + 2) * 27 + k0 + 0];
+                mc_v16 s2_1 = sums[(i0 + 2) * 27 + k0 + 1];
+                mc_v16 s2_2 = sums[(i0 + 2) * 27 + k0 + 2];
+                mc_v16 s2_3 = sums[(i0 + 2) * 27 + k0 + 3];
+                mc_v16 s3_0 = sums[(i0 + 3) * 27 + k0 + 0];
+                mc_v16 s3_1 = sums[(i0 + 3) * 27 + k0 + 1];
+                mc_v16 s3_2 = sums[(i0 + 3) * 27 + k0 + 2];
+                mc_v16 s3_3 = sums[(i0 + 3) * 27 + k0 + 3];
                 for (int p = 0; p < 9408; p += 16) {
                     const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
                     const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
@@ -169,40 +199,26 @@ static void conv_k3_c3_32_96x96_s1_p1_gemm_dw(int nb, const float *restrict a, c
                     s3_2 += x3 * y2;
                     s3_3 += x3 * y3;
                 }
+                sums[(i0 + 0) * 27 + k0 + 0] = s0_0;
+                sums[(i0 + 0) * 27 + k0 + 1] = s0_1;
+                sums[(i0 + 0) * 27 + k0 + 2] = s0_2;
+                sums[(i0 + 0) * 27 + k0 + 3] = s0_3;
+                sums[(i0 + 1) * 27 + k0 + 0] = s1_0;
+                sums[(i0 + 1) * 27 + k0 + 1] = s1_1;
+                sums[(i0 + 1) * 27 + k0 + 2] = s1_2;
+                sums[(i0 + 1) * 27 + k0 + 3] = s1_3;
+                sums[(i0 + 2) * 27 + k0 + 0] = s2_0;
+                sums[(i0 + 2) * 27 + k0 + 1] = s2_1;
+                sums[(i0 + 2) * 27 + k0 + 2] = s2_2;
+                sums[(i0 + 2) * 27 + k0 + 3] = s2_3;
+                sums[(i0 + 3) * 27 + k0 + 0] = s3_0;
+                sums[(i0 + 3) * 27 + k0 + 1] = s3_1;
+                sums[(i0 + 3) * 27 + k0 + 2] = s3_2;
+                sums[(i0 + 3) * 27 + k0 + 3] = s3_3;
             }
-            c[(i0 + 0) * 27 + k0 + 0] += mc_v16_sum(&s0_0);
-            c[(i0 + 0) * 27 + k0 + 1] += mc_v16_sum(&s0_1);
-            c[(i0 + 0) * 27 + k0 + 2] += mc_v16_sum(&s0_2);
-            c[(i0 + 0) * 27 + k0 + 3] += mc_v16_sum(&s0_3);
-            c[(i0 + 1) * 27 + k0 + 0] += mc_v16_sum(&s1_0);
-            c[(i0 + 1) * 27 + k0 + 1] += mc_v16_sum(&s1_1);
-            c[(i0 + 1) * 27 + k0 + 2] += mc_v16_sum(&s1_2);
-            c[(i0 + 1) * 27 + k0 + 3] += mc_v16_sum(&s1_3);
-            c[(i0 + 2) * 27 + k0 + 0] += mc_v16_sum(&s2_0);
-            c[(i0 + 2) * 27 + k0 + 1] += mc_v16_sum(&s2_1);
-            c[(i0 + 2) * 27 + k0 + 2] += mc_v16_sum(&s2_2);
-            c[(i0 + 2) * 27 + k0 + 3] += mc_v16_sum(&s2_3);
-            c[(i0 + 3) * 27 + k0 + 0] += mc_v16_sum(&s3_0);
-            c[(i0 + 3) * 27 + k0 + 1] += mc_v16_sum(&s3_1);
-            c[(i0 + 3) * 27 + k0 + 2] += mc_v16_sum(&s3_2);
-            c[(i0 + 3) * 27 + k0 + 3] += mc_v16_sum(&s3_3);
-        }
-        {
-        const int k0 = 24;
-        {
-            mc_v16 s0_0 = {0};
-            mc_v16 s0_1 = {0};
-            mc_v16 s0_2 = {0};
-            mc_v16 s1_0 = {0};
-            mc_v16 s1_1 = {0};
-            mc_v16 s1_2 = {0};
-            mc_v16 s2_0 = {0};
-            mc_v16 s2_1 = {0};
-            mc_v16 s2_2 = {0};
-            mc_v16 s3_0 = {0};
-            mc_v16 s3_1 = {0};
-            mc_v16 s3_2 = {0};
-            for (int i = 0; i < nb; i++) {
+            {
+            const int k0 = 24;
+            {
                 const float *restrict a0 = a + (long)i * 301056 + (i0 + 0) * 9408;
                 const float *restrict a1 = a + (long)i * 301056 + (i0 + 1) * 9408;
                 const float *restrict a2 = a + (long)i * 301056 + (i0 + 2) * 9408;
@@ -210,6 +226,18 @@ static void conv_k3_c3_32_96x96_s1_p1_gemm_dw(int nb, const float *restrict a, c
                 const float *restrict b0 = b + (long)i * 28814 + ((k0 + 0) / 9 * 9604 + (k0 + 0) / 3 % 3 * 98 + (k0 + 0) % 3);
                 const float *restrict b1 = b + (long)i * 28814 + ((k0 + 1) / 9 * 9604 + (k0 + 1) / 3 % 3 * 98 + (k0 + 1) % 3);
                 const float *restrict b2 = b + (long)i * 28814 + ((k0 + 2) / 9 * 9604 + (k0 + 2) / 3 % 3 * 98 + (k0 + 2) % 3);
+                mc_v16 s0_0 = sums[(i0 + 0) * 27 + k0 + 0];
+                mc_v16 s0_1 = sums[(i0 + 0) * 27 + k0 + 1];
+                mc_v16 s0_2 = sums[(i0 + 0) * 27 + k0 + 2];
+                mc_v16 s1_0 = sums[(i0 + 1) * 27 + k0 + 0];
+                mc_v16 s1_1 = sums[(i0 + 1) * 27 + k0 + 1];
+                mc_v16 s1_2 = sums[(i0 + 1) * 27 + k0 + 2];
+                mc_v16 s2_0 = sums[(i0 + 2) * 27 + k0 + 0];
+                mc_v16 s2_1 = sums[(i0 + 2) * 27 + k0 + 1];
+                mc_v16 s2_2 = sums[(i0 + 2) * 27 + k0 + 2];
+                mc_v16 s3_0 = sums[(i0 + 3) * 27 + k0 + 0];
+                mc_v16 s3_1 = sums[(i0 + 3) * 27 + k0 + 1];
+                mc_v16 s3_2 = sums[(i0 + 3) * 27 + k0 + 2];
                 for (int p = 0; p < 9408; p += 16) {
                     const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
                     const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
@@ -231,21 +259,26 @@ static void conv_k3_c3_32_96x96_s1_p1_gemm_dw(int nb, const float *restrict a, c
                     s3_1 += x3 * y1;
                     s3_2 += x3 * y2;
                 }
+                sums[(i0 + 0) * 27 + k0 + 0] = s0_0;
+                sums[(i0 + 0) * 27 + k0 + 1] = s0_1;
+                sums[(i0 + 0) * 27 + k0 + 2] = s0_2;
+                sums[(i0 + 1) * 27 + k0 + 0] = s1_0;
+                sums[(i0 + 1) * 27 + k0 + 1] = s1_1;
+                sums[(i0 + 1) * 27 + k0 + 2] = s1_2;
+                sums[(i0 + 2) * 27 + k0 + 0] = s2_0;
+                sums[(i0 + 2) * 27 + k0 + 1] = s2_1;
+                sums[(i0 + 2) * 27 + k0 + 2] = s2_2;
+                sums[(i0 + 3) * 27 + k0 + 0] = s3_0;
+                sums[(i0 + 3) * 27 + k0 + 1] = s3_1;
+                sums[(i0 + 3) * 27 + k0 + 2] = s3_2;
             }
-            c[(i0 + 0) * 27 + k0 + 0] += mc_v16_sum(&s0_0);
-            c[(i0 + 0) * 27 + k0 + 1] += mc_v16_sum(&s0_1);
-            c[(i0 + 0) * 27 + k0 + 2] += mc_v16_sum(&s0_2);
-            c[(i0 + 1) * 27 + k0 + 0] += mc_v16_sum(&s1_0);
-            c[(i0 + 1) * 27 + k0 + 1] += mc_v16_sum(&s1_1);
-            c[(i0 + 1) * 27 + k0 + 2] += mc_v16_sum(&s1_2);
-            c[(i0 + 2) * 27 + k0 + 0] += mc_v16_sum(&s2_0);
-            c[(i0 + 2) * 27 + k0 + 1] += mc_v16_sum(&s2_1);
-            c[(i0 + 2) * 27 + k0 + 2] += mc_v16_sum(&s2_2);
-            c[(i0 + 3) * 27 + k0 + 0] += mc_v16_sum(&s3_0);
-            c[(i0 + 3) * 27 + k0 + 1] += mc_v16_sum(&s3_1);
-            c[(i0 + 3) * 27 + k0 + 2] += mc_v16_sum(&s3_2);
+            }
+            }
         }
-        }
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 32; r++)
+            for (int k = 0; k < 27; k++)
+                c[r * 27 + k] += mc_v16_sum(&sums[r * 27 + k]);
     }
 }
 
@@ -277,10 +310,10 @@ static void conv_k3_c3_32_96x96_s1_p1_gemm_dx(const float *restrict a, const flo
             for (int ky = 0; ky < 3; ky++)
             for (int kx = 0; kx < 3; kx++, p++) {
                 const float *restrict bp = b + ci * 9604 + ky * 98 + kx + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -349,12 +382,14 @@ void conv_k3_c3_32_96x96_s1_p1_fwd(int n, const float *restrict x, const float *
 }
 
 
+
 void conv_k3_c3_32_96x96_s1_p1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
-    static float xp[259326], dyp[2709504], wf[864];
+    static float wf[864];
     conv_k3_c3_32_96x96_s1_p1_flip(w, wf);
+    static float xp[259326], dyp[2709504];
     for (int b0 = 0; b0 < n; b0 += 9) {
         const int nb = n - b0 < 9 ? n - b0 : 9;
         MC_OMP_FOR
@@ -377,9 +412,15 @@ void conv_k3_c3_32_96x96_s1_p1_bwd(int n, const float *restrict x, const float *
         memset(dxg, 0, sizeof dxg);
         conv_k3_c3_32_96x96_s1_p1_gemm_dx(wf, dyq, dxg);
         for (int ci = 0; ci < 3; ci++)
-            for (int iy = 0; iy < 96; iy++)
-                for (int ix = 0; ix < 96; ix++)
-                    dxb[(ci * 96 + iy) * 96 + ix] += dxg[ci * 9408 + iy * 98 + ix];
+            for (int iy = 0; iy < 96; iy++) {
+                float *restrict row = dxb + (ci * 96 + iy) * 96;
+                const float *restrict g = dxg + ci * 9408 + iy * 98;
+                if (acc)
+                    for (int ix = 0; ix < 96; ix++)
+                        row[ix] += g[ix];
+                else
+                    memcpy(row, g, 96 * sizeof(float));
+            }
     }
 }
 
@@ -416,10 +457,10 @@ static void conv_k1_c96_16_96x96_s1_p0_b_gemm_fwd(const float *restrict a, const
             mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
             for (int p = 0; p < 96; p++) {
                 const float *restrict bp = b + p * 9216 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -463,27 +504,17 @@ static void conv_k1_c96_16_96x96_s1_p0_b_gemm_fwd(const float *restrict a, const
 
 static void conv_k1_c96_16_96x96_s1_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
-    for (int i0 = 0; i0 < 16; i0 += 4) {
-        for (int k0 = 0; k0 < 96; k0 += 4)
-        {
-            mc_v16 s0_0 = {0};
-            mc_v16 s0_1 = {0};
-            mc_v16 s0_2 = {0};
-            mc_v16 s0_3 = {0};
-            mc_v16 s1_0 = {0};
-            mc_v16 s1_1 = {0};
-            mc_v16 s1_2 = {0};
-            mc_v16 s1_3 = {0};
-            mc_v16 s2_0 = {0};
-            mc_v16 s2_1 = {0};
-            mc_v16 s2_2 = {0};
-            mc_v16 s2_3 = {0};
-            mc_v16 s3_0 = {0};
-            mc_v16 s3_1 = {0};
-            mc_v16 s3_2 = {0};
-            mc_v16 s3_3 = {0};
-            for (int i = 0; i < nb; i++) {
+    static mc_v16 sums[1536];
+    MC_OMP_PARALLEL
+    {
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 16; r++)
+            memset(sums + r * 96, 0, sizeof(mc_v16) * 96);
+        for (int i = 0; i < nb; i++) {
+            MC_OMP_FOR_IN
+            for (int i0 = 0; i0 < 16; i0 += 4) {
+            for (int k0 = 0; k0 < 96; k0 += 4)
+            {
                 const float *restrict a0 = a + (long)i * 147456 + (i0 + 0) * 9216;
                 const float *restrict a1 = a + (long)i * 147456 + (i0 + 1) * 9216;
                 const float *restrict a2 = a + (long)i * 147456 + (i0 + 2) * 9216;
@@ -492,6 +523,22 @@ static void conv_k1_c96_16_96x96_s1_p0_b_gemm_dw(int nb, const float *restrict a
                 const float *restrict b1 = b + (long)i * 884736 + (k0 + 1) * 9216;
                 const float *restrict b2 = b + (long)i * 884736 + (k0 + 2) * 9216;
                 const float *restrict b3 = b + (long)i * 884736 + (k0 + 3) * 9216;
+                mc_v16 s0_0 = sums[(i0 + 0) * 96 + k0 + 0];
+                mc_v16 s0_1 = sums[(i0 + 0) * 96 + k0 + 1];
+                mc_v16 s0_2 = sums[(i0 + 0) * 96 + k0 + 2];
+                mc_v16 s0_3 = sums[(i0 + 0) * 96 + k0 + 3];
+                mc_v16 s1_0 = sums[(i0 + 1) * 96 + k0 + 0];
+                mc_v16 s1_1 = sums[(i0 + 1) * 96 + k0 + 1];
+                mc_v16 s1_2 = sums[(i0 + 1) * 96 + k0 + 2];
+                mc_v16 s1_3 = sums[(i0 + 1) * 96 + k0 + 3];
+                mc_v16 s2_0 = sums[(i0 + 2) * 96 + k0 + 0];
+                mc_v16 s2_1 = sums[(i0 + 2) * 96 + k0 + 1];
+                mc_v16 s2_2 = sums[(i0 + 2) * 96 + k0 + 2];
+                mc_v16 s2_3 = sums[(i0 + 2) * 96 + k0 + 3];
+                mc_v16 s3_0 = sums[(i0 + 3) * 96 + k0 + 0];
+                mc_v16 s3_1 = sums[(i0 + 3) * 96 + k0 + 1];
+                mc_v16 s3_2 = sums[(i0 + 3) * 96 + k0 + 2];
+                mc_v16 s3_3 = sums[(i0 + 3) * 96 + k0 + 3];
                 for (int p = 0; p < 9216; p += 16) {
                     const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
                     const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
@@ -518,24 +565,29 @@ static void conv_k1_c96_16_96x96_s1_p0_b_gemm_dw(int nb, const float *restrict a
                     s3_2 += x3 * y2;
                     s3_3 += x3 * y3;
                 }
+                sums[(i0 + 0) * 96 + k0 + 0] = s0_0;
+                sums[(i0 + 0) * 96 + k0 + 1] = s0_1;
+                sums[(i0 + 0) * 96 + k0 + 2] = s0_2;
+                sums[(i0 + 0) * 96 + k0 + 3] = s0_3;
+                sums[(i0 + 1) * 96 + k0 + 0] = s1_0;
+                sums[(i0 + 1) * 96 + k0 + 1] = s1_1;
+                sums[(i0 + 1) * 96 + k0 + 2] = s1_2;
+                sums[(i0 + 1) * 96 + k0 + 3] = s1_3;
+                sums[(i0 + 2) * 96 + k0 + 0] = s2_0;
+                sums[(i0 + 2) * 96 + k0 + 1] = s2_1;
+                sums[(i0 + 2) * 96 + k0 + 2] = s2_2;
+                sums[(i0 + 2) * 96 + k0 + 3] = s2_3;
+                sums[(i0 + 3) * 96 + k0 + 0] = s3_0;
+                sums[(i0 + 3) * 96 + k0 + 1] = s3_1;
+                sums[(i0 + 3) * 96 + k0 + 2] = s3_2;
+                sums[(i0 + 3) * 96 + k0 + 3] = s3_3;
             }
-            c[(i0 + 0) * 96 + k0 + 0] += mc_v16_sum(&s0_0);
-            c[(i0 + 0) * 96 + k0 + 1] += mc_v16_sum(&s0_1);
-            c[(i0 + 0) * 96 + k0 + 2] += mc_v16_sum(&s0_2);
-            c[(i0 + 0) * 96 + k0 + 3] += mc_v16_sum(&s0_3);
-            c[(i0 + 1) * 96 + k0 + 0] += mc_v16_sum(&s1_0);
-            c[(i0 + 1) * 96 + k0 + 1] += mc_v16_sum(&s1_1);
-            c[(i0 + 1) * 96 + k0 + 2] += mc_v16_sum(&s1_2);
-            c[(i0 + 1) * 96 + k0 + 3] += mc_v16_sum(&s1_3);
-            c[(i0 + 2) * 96 + k0 + 0] += mc_v16_sum(&s2_0);
-            c[(i0 + 2) * 96 + k0 + 1] += mc_v16_sum(&s2_1);
-            c[(i0 + 2) * 96 + k0 + 2] += mc_v16_sum(&s2_2);
-            c[(i0 + 2) * 96 + k0 + 3] += mc_v16_sum(&s2_3);
-            c[(i0 + 3) * 96 + k0 + 0] += mc_v16_sum(&s3_0);
-            c[(i0 + 3) * 96 + k0 + 1] += mc_v16_sum(&s3_1);
-            c[(i0 + 3) * 96 + k0 + 2] += mc_v16_sum(&s3_2);
-            c[(i0 + 3) * 96 + k0 + 3] += mc_v16_sum(&s3_3);
+            }
         }
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 16; r++)
+            for (int k = 0; k < 96; k++)
+                c[r * 96 + k] += mc_v16_sum(&sums[r * 96 + k]);
     }
 }
 
@@ -571,10 +623,10 @@ static void conv_k1_c96_16_96x96_s1_p0_b_gemm_dx(const float *restrict a, const 
             mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
             for (int p = 0; p < 16; p++) {
                 const float *restrict bp = b + p * 9216 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -624,8 +676,6 @@ static void conv_k1_c96_16_96x96_s1_p0_b_transpose_w(const float *restrict a, fl
 }
 
 
-
-
 void conv_k1_c96_16_96x96_s1_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     MC_OMP_FOR
@@ -639,26 +689,44 @@ void conv_k1_c96_16_96x96_s1_p0_b_fwd(int n, const float *restrict x, const floa
 }
 
 
+static inline double conv_k1_c96_16_96x96_s1_p0_b_bias_sum(const float *restrict p)
+{
+    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int i = 0;
+    for (; i + 32 <= 9216; i += 32) {
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
+        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
+        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
+    }
+    for (; i + 8 <= 9216; i += 8)
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+    s0 += s1 + (s2 + s3);
+    double s = 0.0;
+    for (int l = 0; l < 8; l++)
+        s += s0[l];
+    for (; i < 9216; i++)
+        s += p[i];
+    return s;
+}
+
 void conv_k1_c96_16_96x96_s1_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     for (int co = 0; co < 16; co++) {
         double gb = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict d = dy + ((long)b * 16 + co) * 9216;
-            for (int i = 0; i < 9216; i++)
-                gb += d[i];
-        }
+        for (int b = 0; b < n; b++)
+            gb += conv_k1_c96_16_96x96_s1_p0_b_bias_sum(dy + ((long)b * 16 + co) * 9216);
         dbias[co] += (float)gb;
     }
     static float wt[1536];
-    conv_k1_c96_16_96x96_s1_p0_b_gemm_dw(n, dy, x, dw);
     conv_k1_c96_16_96x96_s1_p0_b_transpose_w(w, wt);
+    conv_k1_c96_16_96x96_s1_p0_b_gemm_dw(n, dy, x, dw);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
-        const float *restrict dyb = dy + (long)b * 147456;
-        float *restrict dxb = dx + (long)b * 884736;
-        conv_k1_c96_16_96x96_s1_p0_b_gemm_dx(wt, dyb, dxb);
+        if (!acc)
+            memset(dx + (long)b * 884736, 0, sizeof(float) * 884736);
+        conv_k1_c96_16_96x96_s1_p0_b_gemm_dx(wt, dy + (long)b * 147456, dx + (long)b * 884736);
     }
 }
 
@@ -695,10 +763,10 @@ static void conv_k1_c16_96_96x96_s1_p0_gemm_fwd(const float *restrict a, const f
             mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
             for (int p = 0; p < 16; p++) {
                 const float *restrict bp = b + p * 9216 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -742,27 +810,17 @@ static void conv_k1_c16_96_96x96_s1_p0_gemm_fwd(const float *restrict a, const f
 
 static void conv_k1_c16_96_96x96_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
-    for (int i0 = 0; i0 < 96; i0 += 4) {
-        for (int k0 = 0; k0 < 16; k0 += 4)
-        {
-            mc_v16 s0_0 = {0};
-            mc_v16 s0_1 = {0};
-            mc_v16 s0_2 = {0};
-            mc_v16 s0_3 = {0};
-            mc_v16 s1_0 = {0};
-            mc_v16 s1_1 = {0};
-            mc_v16 s1_2 = {0};
-            mc_v16 s1_3 = {0};
-            mc_v16 s2_0 = {0};
-            mc_v16 s2_1 = {0};
-            mc_v16 s2_2 = {0};
-            mc_v16 s2_3 = {0};
-            mc_v16 s3_0 = {0};
-            mc_v16 s3_1 = {0};
-            mc_v16 s3_2 = {0};
-            mc_v16 s3_3 = {0};
-            for (int i = 0; i < nb; i++) {
+    static mc_v16 sums[1536];
+    MC_OMP_PARALLEL
+    {
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 96; r++)
+            memset(sums + r * 16, 0, sizeof(mc_v16) * 16);
+        for (int i = 0; i < nb; i++) {
+            MC_OMP_FOR_IN
+            for (int i0 = 0; i0 < 96; i0 += 4) {
+            for (int k0 = 0; k0 < 16; k0 += 4)
+            {
                 const float *restrict a0 = a + (long)i * 884736 + (i0 + 0) * 9216;
                 const float *restrict a1 = a + (long)i * 884736 + (i0 + 1) * 9216;
                 const float *restrict a2 = a + (long)i * 884736 + (i0 + 2) * 9216;
@@ -771,6 +829,22 @@ static void conv_k1_c16_96_96x96_s1_p0_gemm_dw(int nb, const float *restrict a, 
                 const float *restrict b1 = b + (long)i * 147456 + (k0 + 1) * 9216;
                 const float *restrict b2 = b + (long)i * 147456 + (k0 + 2) * 9216;
                 const float *restrict b3 = b + (long)i * 147456 + (k0 + 3) * 9216;
+                mc_v16 s0_0 = sums[(i0 + 0) * 16 + k0 + 0];
+                mc_v16 s0_1 = sums[(i0 + 0) * 16 + k0 + 1];
+                mc_v16 s0_2 = sums[(i0 + 0) * 16 + k0 + 2];
+                mc_v16 s0_3 = sums[(i0 + 0) * 16 + k0 + 3];
+                mc_v16 s1_0 = sums[(i0 + 1) * 16 + k0 + 0];
+                mc_v16 s1_1 = sums[(i0 + 1) * 16 + k0 + 1];
+                mc_v16 s1_2 = sums[(i0 + 1) * 16 + k0 + 2];
+                mc_v16 s1_3 = sums[(i0 + 1) * 16 + k0 + 3];
+                mc_v16 s2_0 = sums[(i0 + 2) * 16 + k0 + 0];
+                mc_v16 s2_1 = sums[(i0 + 2) * 16 + k0 + 1];
+                mc_v16 s2_2 = sums[(i0 + 2) * 16 + k0 + 2];
+                mc_v16 s2_3 = sums[(i0 + 2) * 16 + k0 + 3];
+                mc_v16 s3_0 = sums[(i0 + 3) * 16 + k0 + 0];
+                mc_v16 s3_1 = sums[(i0 + 3) * 16 + k0 + 1];
+                mc_v16 s3_2 = sums[(i0 + 3) * 16 + k0 + 2];
+                mc_v16 s3_3 = sums[(i0 + 3) * 16 + k0 + 3];
                 for (int p = 0; p < 9216; p += 16) {
                     const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
                     const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
@@ -797,24 +871,29 @@ static void conv_k1_c16_96_96x96_s1_p0_gemm_dw(int nb, const float *restrict a, 
                     s3_2 += x3 * y2;
                     s3_3 += x3 * y3;
                 }
+                sums[(i0 + 0) * 16 + k0 + 0] = s0_0;
+                sums[(i0 + 0) * 16 + k0 + 1] = s0_1;
+                sums[(i0 + 0) * 16 + k0 + 2] = s0_2;
+                sums[(i0 + 0) * 16 + k0 + 3] = s0_3;
+                sums[(i0 + 1) * 16 + k0 + 0] = s1_0;
+                sums[(i0 + 1) * 16 + k0 + 1] = s1_1;
+                sums[(i0 + 1) * 16 + k0 + 2] = s1_2;
+                sums[(i0 + 1) * 16 + k0 + 3] = s1_3;
+                sums[(i0 + 2) * 16 + k0 + 0] = s2_0;
+                sums[(i0 + 2) * 16 + k0 + 1] = s2_1;
+                sums[(i0 + 2) * 16 + k0 + 2] = s2_2;
+                sums[(i0 + 2) * 16 + k0 + 3] = s2_3;
+                sums[(i0 + 3) * 16 + k0 + 0] = s3_0;
+                sums[(i0 + 3) * 16 + k0 + 1] = s3_1;
+                sums[(i0 + 3) * 16 + k0 + 2] = s3_2;
+                sums[(i0 + 3) * 16 + k0 + 3] = s3_3;
             }
-            c[(i0 + 0) * 16 + k0 + 0] += mc_v16_sum(&s0_0);
-            c[(i0 + 0) * 16 + k0 + 1] += mc_v16_sum(&s0_1);
-            c[(i0 + 0) * 16 + k0 + 2] += mc_v16_sum(&s0_2);
-            c[(i0 + 0) * 16 + k0 + 3] += mc_v16_sum(&s0_3);
-            c[(i0 + 1) * 16 + k0 + 0] += mc_v16_sum(&s1_0);
-            c[(i0 + 1) * 16 + k0 + 1] += mc_v16_sum(&s1_1);
-            c[(i0 + 1) * 16 + k0 + 2] += mc_v16_sum(&s1_2);
-            c[(i0 + 1) * 16 + k0 + 3] += mc_v16_sum(&s1_3);
-            c[(i0 + 2) * 16 + k0 + 0] += mc_v16_sum(&s2_0);
-            c[(i0 + 2) * 16 + k0 + 1] += mc_v16_sum(&s2_1);
-            c[(i0 + 2) * 16 + k0 + 2] += mc_v16_sum(&s2_2);
-            c[(i0 + 2) * 16 + k0 + 3] += mc_v16_sum(&s2_3);
-            c[(i0 + 3) * 16 + k0 + 0] += mc_v16_sum(&s3_0);
-            c[(i0 + 3) * 16 + k0 + 1] += mc_v16_sum(&s3_1);
-            c[(i0 + 3) * 16 + k0 + 2] += mc_v16_sum(&s3_2);
-            c[(i0 + 3) * 16 + k0 + 3] += mc_v16_sum(&s3_3);
+            }
         }
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 96; r++)
+            for (int k = 0; k < 16; k++)
+                c[r * 16 + k] += mc_v16_sum(&sums[r * 16 + k]);
     }
 }
 
@@ -850,10 +929,10 @@ static void conv_k1_c16_96_96x96_s1_p0_gemm_dx(const float *restrict a, const fl
             mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
             for (int p = 0; p < 96; p++) {
                 const float *restrict bp = b + p * 9216 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -903,8 +982,6 @@ static void conv_k1_c16_96_96x96_s1_p0_transpose_w(const float *restrict a, floa
 }
 
 
-
-
 void conv_k1_c16_96_96x96_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
@@ -919,18 +996,19 @@ void conv_k1_c16_96_96x96_s1_p0_fwd(int n, const float *restrict x, const float 
 }
 
 
+
 void conv_k1_c16_96_96x96_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
     static float wt[1536];
-    conv_k1_c16_96_96x96_s1_p0_gemm_dw(n, dy, x, dw);
     conv_k1_c16_96_96x96_s1_p0_transpose_w(w, wt);
+    conv_k1_c16_96_96x96_s1_p0_gemm_dw(n, dy, x, dw);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
-        const float *restrict dyb = dy + (long)b * 884736;
-        float *restrict dxb = dx + (long)b * 147456;
-        conv_k1_c16_96_96x96_s1_p0_gemm_dx(wt, dyb, dxb);
+        if (!acc)
+            memset(dx + (long)b * 147456, 0, sizeof(float) * 147456);
+        conv_k1_c16_96_96x96_s1_p0_gemm_dx(wt, dy + (long)b * 884736, dx + (long)b * 147456);
     }
 }
 
@@ -967,10 +1045,10 @@ static void conv_k1_c192_24_96x96_s2_p0_b_gemm_fwd(const float *restrict a, cons
             mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
             for (int p = 0; p < 192; p++) {
                 const float *restrict bp = b + p * 2304 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -1012,80 +1090,92 @@ static void conv_k1_c192_24_96x96_s2_p0_b_gemm_fwd(const float *restrict a, cons
     }
 }
 
-static void conv_k1_c192_24_96x96_s2_p0_b_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c192_24_96x96_s2_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
-    for (int i0 = 0; i0 < 24; i0 += 4) {
-        for (int j0 = 0; j0 < 192; j0 += 64)
-        {
-            float *restrict c0 = c + (i0 + 0) * 192 + j0;
-            const float *restrict a0 = a + (i0 + 0) * 2304;
-            float *restrict c1 = c + (i0 + 1) * 192 + j0;
-            const float *restrict a1 = a + (i0 + 1) * 2304;
-            float *restrict c2 = c + (i0 + 2) * 192 + j0;
-            const float *restrict a2 = a + (i0 + 2) * 2304;
-            float *restrict c3 = c + (i0 + 3) * 192 + j0;
-            const float *restrict a3 = a + (i0 + 3) * 2304;
-            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
-            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
-            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
-            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
-            for (int p = 0; p < 2304; p++) {
-                const float *restrict bp = b + p * 192 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                s0_0 += x0 * b0;
-                s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
-                s1_0 += x1 * b0;
-                s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
-                s2_0 += x2 * b0;
-                s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
-                s3_0 += x3 * b0;
-                s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+    static mc_v16 sums[4608];
+    MC_OMP_PARALLEL
+    {
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 24; r++)
+            memset(sums + r * 192, 0, sizeof(mc_v16) * 192);
+        for (int i = 0; i < nb; i++) {
+            MC_OMP_FOR_IN
+            for (int i0 = 0; i0 < 24; i0 += 4) {
+            for (int k0 = 0; k0 < 192; k0 += 4)
+            {
+                const float *restrict a0 = a + (long)i * 55296 + (i0 + 0) * 2304;
+                const float *restrict a1 = a + (long)i * 55296 + (i0 + 1) * 2304;
+                const float *restrict a2 = a + (long)i * 55296 + (i0 + 2) * 2304;
+                const float *restrict a3 = a + (long)i * 55296 + (i0 + 3) * 2304;
+                const float *restrict b0 = b + (long)i * 442368 + (k0 + 0) * 2304;
+                const float *restrict b1 = b + (long)i * 442368 + (k0 + 1) * 2304;
+                const float *restrict b2 = b + (long)i * 442368 + (k0 + 2) * 2304;
+                const float *restrict b3 = b + (long)i * 442368 + (k0 + 3) * 2304;
+                mc_v16 s0_0 = sums[(i0 + 0) * 192 + k0 + 0];
+                mc_v16 s0_1 = sums[(i0 + 0) * 192 + k0 + 1];
+                mc_v16 s0_2 = sums[(i0 + 0) * 192 + k0 + 2];
+                mc_v16 s0_3 = sums[(i0 + 0) * 192 + k0 + 3];
+                mc_v16 s1_0 = sums[(i0 + 1) * 192 + k0 + 0];
+                mc_v16 s1_1 = sums[(i0 + 1) * 192 + k0 + 1];
+                mc_v16 s1_2 = sums[(i0 + 1) * 192 + k0 + 2];
+                mc_v16 s1_3 = sums[(i0 + 1) * 192 + k0 + 3];
+                mc_v16 s2_0 = sums[(i0 + 2) * 192 + k0 + 0];
+                mc_v16 s2_1 = sums[(i0 + 2) * 192 + k0 + 1];
+                mc_v16 s2_2 = sums[(i0 + 2) * 192 + k0 + 2];
+                mc_v16 s2_3 = sums[(i0 + 2) * 192 + k0 + 3];
+                mc_v16 s3_0 = sums[(i0 + 3) * 192 + k0 + 0];
+                mc_v16 s3_1 = sums[(i0 + 3) * 192 + k0 + 1];
+                mc_v16 s3_2 = sums[(i0 + 3) * 192 + k0 + 2];
+                mc_v16 s3_3 = sums[(i0 + 3) * 192 + k0 + 3];
+                for (int p = 0; p < 2304; p += 16) {
+                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
+                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
+                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
+                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
+                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
+                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
+                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
+                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
+                    s0_0 += x0 * y0;
+                    s0_1 += x0 * y1;
+                    s0_2 += x0 * y2;
+                    s0_3 += x0 * y3;
+                    s1_0 += x1 * y0;
+                    s1_1 += x1 * y1;
+                    s1_2 += x1 * y2;
+                    s1_3 += x1 * y3;
+                    s2_0 += x2 * y0;
+                    s2_1 += x2 * y1;
+                    s2_2 += x2 * y2;
+                    s2_3 += x2 * y3;
+                    s3_0 += x3 * y0;
+                    s3_1 += x3 * y1;
+                    s3_2 += x3 * y2;
+                    s3_3 += x3 * y3;
+                }
+                sums[(i0 + 0) * 192 + k0 + 0] = s0_0;
+                sums[(i0 + 0) * 192 + k0 + 1] = s0_1;
+                sums[(i0 + 0) * 192 + k0 + 2] = s0_2;
+                sums[(i0 + 0) * 192 + k0 + 3] = s0_3;
+                sums[(i0 + 1) * 192 + k0 + 0] = s1_0;
+                sums[(i0 + 1) * 192 + k0 + 1] = s1_1;
+                sums[(i0 + 1) * 192 + k0 + 2] = s1_2;
+                sums[(i0 + 1) * 192 + k0 + 3] = s1_3;
+                sums[(i0 + 2) * 192 + k0 + 0] = s2_0;
+                sums[(i0 + 2) * 192 + k0 + 1] = s2_1;
+                sums[(i0 + 2) * 192 + k0 + 2] = s2_2;
+                sums[(i0 + 2) * 192 + k0 + 3] = s2_3;
+                sums[(i0 + 3) * 192 + k0 + 0] = s3_0;
+                sums[(i0 + 3) * 192 + k0 + 1] = s3_1;
+                sums[(i0 + 3) * 192 + k0 + 2] = s3_2;
+                sums[(i0 + 3) * 192 + k0 + 3] = s3_3;
             }
-            *(mc_v16 *)(c0 + 0) = s0_0;
-            *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
-            *(mc_v16 *)(c1 + 0) = s1_0;
-            *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
-            *(mc_v16 *)(c2 + 0) = s2_0;
-            *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
-            *(mc_v16 *)(c3 + 0) = s3_0;
-            *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            }
         }
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 24; r++)
+            for (int k = 0; k < 192; k++)
+                c[r * 192 + k] += mc_v16_sum(&sums[r * 192 + k]);
     }
 }
 
@@ -1121,10 +1211,10 @@ static void conv_k1_c192_24_96x96_s2_p0_b_gemm_dx(const float *restrict a, const
             mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
             for (int p = 0; p < 24; p++) {
                 const float *restrict bp = b + p * 2304 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -1174,109 +1264,85 @@ static void conv_k1_c192_24_96x96_s2_p0_b_transpose_w(const float *restrict a, f
 }
 
 
-/* Row (ci, ky, kx) of col: input plane ci of xb seen through that tap. */
-static void conv_k1_c192_24_96x96_s2_p0_b_im2col(const float *restrict xb, float *restrict col)
+/* The pixels of image xb that the filters see, as planes of 48 x 48. */
+static void conv_k1_c192_24_96x96_s2_p0_b_gather(const float *restrict xb, float *restrict xs)
 {
-    MC_OMP_FOR
     for (int ci = 0; ci < 192; ci++)
-        for (int ky = 0; ky < 1; ky++)
-            for (int kx = 0; kx < 1; kx++) {
-                const int r = (ci * 1 + ky) * 1 + kx;
-                (void)r;
-                const float *restrict xc = xb + ci * 9216;
-                float *restrict row = col + r * 2304;
-                for (int oy = 0; oy < 48; oy++) {
-                    const int iy = oy * 2 - 0 + ky;
-                    for (int ox = 0; ox < 48; ox++) {
-                        const int ix = ox * 2 - 0 + kx;
-                        row[oy * 48 + ox] = iy >= 0 && iy < 96 && ix >= 0 && ix < 96 ? xc[iy * 96 + ix] : 0.0f;
-                    }
-                }
-            }
+        for (int oy = 0; oy < 48; oy++)
+            for (int ox = 0; ox < 48; ox++)
+                xs[(ci * 48 + oy) * 48 + ox] = xb[(ci * 96 + oy * 2) * 96 + ox * 2];
 }
 
-/* The same matrix transposed: one row of 192*1*1 taps per output pixel. */
-static void conv_k1_c192_24_96x96_s2_p0_b_im2col_t(const float *restrict xb, float *restrict colt)
+/* Their gradients, back to those pixels of dxb. */
+static void conv_k1_c192_24_96x96_s2_p0_b_scatter_add(const float *restrict dxs, float *restrict dxb)
 {
-    MC_OMP_FOR
     for (int ci = 0; ci < 192; ci++)
-        for (int ky = 0; ky < 1; ky++)
-            for (int kx = 0; kx < 1; kx++) {
-                const int r = (ci * 1 + ky) * 1 + kx;
-                (void)r;
-                const float *restrict xc = xb + ci * 9216;
-                for (int oy = 0; oy < 48; oy++) {
-                    const int iy = oy * 2 - 0 + ky;
-                    for (int ox = 0; ox < 48; ox++) {
-                        const int ix = ox * 2 - 0 + kx;
-                        colt[(oy * 48 + ox) * 192 + r] =
-                            iy >= 0 && iy < 96 && ix >= 0 && ix < 96 ? xc[iy * 96 + ix] : 0.0f;
-                    }
-                }
-            }
-}
-
-/* The backward of im2col: every entry of dcol back to its input pixel. */
-static void conv_k1_c192_24_96x96_s2_p0_b_col2im(const float *restrict dcol, float *restrict dxb)
-{
-    MC_OMP_FOR
-    for (int ci = 0; ci < 192; ci++)
-        for (int ky = 0; ky < 1; ky++)
-            for (int kx = 0; kx < 1; kx++) {
-                const int r = (ci * 1 + ky) * 1 + kx;
-                (void)r;
-                float *restrict dxc = dxb + ci * 9216;
-                const float *restrict row = dcol + r * 2304;
-                for (int oy = 0; oy < 48; oy++) {
-                    const int iy = oy * 2 - 0 + ky;
-                    if (iy < 0 || iy >= 96)
-                        continue;
-                    for (int ox = 0; ox < 48; ox++) {
-                        const int ix = ox * 2 - 0 + kx;
-                        if (ix >= 0 && ix < 96)
-                            dxc[iy * 96 + ix] += row[oy * 48 + ox];
-                    }
-                }
-            }
+        for (int oy = 0; oy < 48; oy++)
+            for (int ox = 0; ox < 48; ox++)
+                dxb[(ci * 96 + oy * 2) * 96 + ox * 2] += dxs[(ci * 48 + oy) * 48 + ox];
 }
 
 void conv_k1_c192_24_96x96_s2_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
-    static float col[442368];
+    static float xs[442368];
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 55296;
+        conv_k1_c192_24_96x96_s2_p0_b_gather(x + (long)b * 1769472, xs);
         for (int co = 0; co < 24; co++)
             for (int i = 0; i < 2304; i++)
                 yb[co * 2304 + i] = bias[co];
-        conv_k1_c192_24_96x96_s2_p0_b_im2col(x + (long)b * 1769472, col);
-        conv_k1_c192_24_96x96_s2_p0_b_gemm_fwd(w, col, yb);
+        conv_k1_c192_24_96x96_s2_p0_b_gemm_fwd(w, xs, yb);
     }
 }
 
 
+static inline double conv_k1_c192_24_96x96_s2_p0_b_bias_sum(const float *restrict p)
+{
+    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int i = 0;
+    for (; i + 32 <= 2304; i += 32) {
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
+        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
+        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
+    }
+    for (; i + 8 <= 2304; i += 8)
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+    s0 += s1 + (s2 + s3);
+    double s = 0.0;
+    for (int l = 0; l < 8; l++)
+        s += s0[l];
+    for (; i < 2304; i++)
+        s += p[i];
+    return s;
+}
+
 void conv_k1_c192_24_96x96_s2_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     for (int co = 0; co < 24; co++) {
         double gb = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict d = dy + ((long)b * 24 + co) * 2304;
-            for (int i = 0; i < 2304; i++)
-                gb += d[i];
-        }
+        for (int b = 0; b < n; b++)
+            gb += conv_k1_c192_24_96x96_s2_p0_b_bias_sum(dy + ((long)b * 24 + co) * 2304);
         dbias[co] += (float)gb;
     }
     static float wt[4608];
-    static float colt[442368], dcol[442368];
     conv_k1_c192_24_96x96_s2_p0_b_transpose_w(w, wt);
+    static float xs[442368];
+    for (int b0 = 0; b0 < n; b0 += 1) {
+        const int nb = n - b0 < 1 ? n - b0 : 1;
+        MC_OMP_FOR
+        for (int i = 0; i < nb; i++)
+            conv_k1_c192_24_96x96_s2_p0_b_gather(x + (long)(b0 + i) * 1769472, xs + (long)i * 442368);
+        conv_k1_c192_24_96x96_s2_p0_b_gemm_dw(nb, dy + (long)b0 * 55296, xs, dw);
+    }
+    static float dxs[442368];
     for (int b = 0; b < n; b++) {
-        const float *restrict dyb = dy + (long)b * 55296;
-        float *restrict dxb = dx + (long)b * 1769472;
-        conv_k1_c192_24_96x96_s2_p0_b_im2col_t(x + (long)b * 1769472, colt);
-        conv_k1_c192_24_96x96_s2_p0_b_gemm_dw(dyb, colt, dw);
-        memset(dcol, 0, sizeof dcol);
-        conv_k1_c192_24_96x96_s2_p0_b_gemm_dx(wt, dyb, dcol);
-        conv_k1_c192_24_96x96_s2_p0_b_col2im(dcol, dxb);
+        memset(dxs, 0, sizeof dxs);
+        conv_k1_c192_24_96x96_s2_p0_b_gemm_dx(wt, dy + (long)b * 55296, dxs);
+        if (!acc)
+            memset(dx + (long)b * 1769472, 0, sizeof(float) * 1769472);
+        conv_k1_c192_24_96x96_s2_p0_b_scatter_add(dxs, dx + (long)b * 1769472);
     }
 }
 
@@ -1313,10 +1379,10 @@ static void conv_k1_c24_144_48x48_s1_p0_gemm_fwd(const float *restrict a, const 
             mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
             for (int p = 0; p < 24; p++) {
                 const float *restrict bp = b + p * 2304 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -1360,27 +1426,17 @@ static void conv_k1_c24_144_48x48_s1_p0_gemm_fwd(const float *restrict a, const 
 
 static void conv_k1_c24_144_48x48_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
-    for (int i0 = 0; i0 < 144; i0 += 4) {
-        for (int k0 = 0; k0 < 24; k0 += 4)
-        {
-            mc_v16 s0_0 = {0};
-            mc_v16 s0_1 = {0};
-            mc_v16 s0_2 = {0};
-            mc_v16 s0_3 = {0};
-            mc_v16 s1_0 = {0};
-            mc_v16 s1_1 = {0};
-            mc_v16 s1_2 = {0};
-            mc_v16 s1_3 = {0};
-            mc_v16 s2_0 = {0};
-            mc_v16 s2_1 = {0};
-            mc_v16 s2_2 = {0};
-            mc_v16 s2_3 = {0};
-            mc_v16 s3_0 = {0};
-            mc_v16 s3_1 = {0};
-            mc_v16 s3_2 = {0};
-            mc_v16 s3_3 = {0};
-            for (int i = 0; i < nb; i++) {
+    static mc_v16 sums[3456];
+    MC_OMP_PARALLEL
+    {
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 144; r++)
+            memset(sums + r * 24, 0, sizeof(mc_v16) * 24);
+        for (int i = 0; i < nb; i++) {
+            MC_OMP_FOR_IN
+            for (int i0 = 0; i0 < 144; i0 += 4) {
+            for (int k0 = 0; k0 < 24; k0 += 4)
+            {
                 const float *restrict a0 = a + (long)i * 331776 + (i0 + 0) * 2304;
                 const float *restrict a1 = a + (long)i * 331776 + (i0 + 1) * 2304;
                 const float *restrict a2 = a + (long)i * 331776 + (i0 + 2) * 2304;
@@ -1389,6 +1445,22 @@ static void conv_k1_c24_144_48x48_s1_p0_gemm_dw(int nb, const float *restrict a,
                 const float *restrict b1 = b + (long)i * 55296 + (k0 + 1) * 2304;
                 const float *restrict b2 = b + (long)i * 55296 + (k0 + 2) * 2304;
                 const float *restrict b3 = b + (long)i * 55296 + (k0 + 3) * 2304;
+                mc_v16 s0_0 = sums[(i0 + 0) * 24 + k0 + 0];
+                mc_v16 s0_1 = sums[(i0 + 0) * 24 + k0 + 1];
+                mc_v16 s0_2 = sums[(i0 + 0) * 24 + k0 + 2];
+                mc_v16 s0_3 = sums[(i0 + 0) * 24 + k0 + 3];
+                mc_v16 s1_0 = sums[(i0 + 1) * 24 + k0 + 0];
+                mc_v16 s1_1 = sums[(i0 + 1) * 24 + k0 + 1];
+                mc_v16 s1_2 = sums[(i0 + 1) * 24 + k0 + 2];
+                mc_v16 s1_3 = sums[(i0 + 1) * 24 + k0 + 3];
+                mc_v16 s2_0 = sums[(i0 + 2) * 24 + k0 + 0];
+                mc_v16 s2_1 = sums[(i0 + 2) * 24 + k0 + 1];
+                mc_v16 s2_2 = sums[(i0 + 2) * 24 + k0 + 2];
+                mc_v16 s2_3 = sums[(i0 + 2) * 24 + k0 + 3];
+                mc_v16 s3_0 = sums[(i0 + 3) * 24 + k0 + 0];
+                mc_v16 s3_1 = sums[(i0 + 3) * 24 + k0 + 1];
+                mc_v16 s3_2 = sums[(i0 + 3) * 24 + k0 + 2];
+                mc_v16 s3_3 = sums[(i0 + 3) * 24 + k0 + 3];
                 for (int p = 0; p < 2304; p += 16) {
                     const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
                     const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
@@ -1415,24 +1487,29 @@ static void conv_k1_c24_144_48x48_s1_p0_gemm_dw(int nb, const float *restrict a,
                     s3_2 += x3 * y2;
                     s3_3 += x3 * y3;
                 }
+                sums[(i0 + 0) * 24 + k0 + 0] = s0_0;
+                sums[(i0 + 0) * 24 + k0 + 1] = s0_1;
+                sums[(i0 + 0) * 24 + k0 + 2] = s0_2;
+                sums[(i0 + 0) * 24 + k0 + 3] = s0_3;
+                sums[(i0 + 1) * 24 + k0 + 0] = s1_0;
+                sums[(i0 + 1) * 24 + k0 + 1] = s1_1;
+                sums[(i0 + 1) * 24 + k0 + 2] = s1_2;
+                sums[(i0 + 1) * 24 + k0 + 3] = s1_3;
+                sums[(i0 + 2) * 24 + k0 + 0] = s2_0;
+                sums[(i0 + 2) * 24 + k0 + 1] = s2_1;
+                sums[(i0 + 2) * 24 + k0 + 2] = s2_2;
+                sums[(i0 + 2) * 24 + k0 + 3] = s2_3;
+                sums[(i0 + 3) * 24 + k0 + 0] = s3_0;
+                sums[(i0 + 3) * 24 + k0 + 1] = s3_1;
+                sums[(i0 + 3) * 24 + k0 + 2] = s3_2;
+                sums[(i0 + 3) * 24 + k0 + 3] = s3_3;
             }
-            c[(i0 + 0) * 24 + k0 + 0] += mc_v16_sum(&s0_0);
-            c[(i0 + 0) * 24 + k0 + 1] += mc_v16_sum(&s0_1);
-            c[(i0 + 0) * 24 + k0 + 2] += mc_v16_sum(&s0_2);
-            c[(i0 + 0) * 24 + k0 + 3] += mc_v16_sum(&s0_3);
-            c[(i0 + 1) * 24 + k0 + 0] += mc_v16_sum(&s1_0);
-            c[(i0 + 1) * 24 + k0 + 1] += mc_v16_sum(&s1_1);
-            c[(i0 + 1) * 24 + k0 + 2] += mc_v16_sum(&s1_2);
-            c[(i0 + 1) * 24 + k0 + 3] += mc_v16_sum(&s1_3);
-            c[(i0 + 2) * 24 + k0 + 0] += mc_v16_sum(&s2_0);
-            c[(i0 + 2) * 24 + k0 + 1] += mc_v16_sum(&s2_1);
-            c[(i0 + 2) * 24 + k0 + 2] += mc_v16_sum(&s2_2);
-            c[(i0 + 2) * 24 + k0 + 3] += mc_v16_sum(&s2_3);
-            c[(i0 + 3) * 24 + k0 + 0] += mc_v16_sum(&s3_0);
-            c[(i0 + 3) * 24 + k0 + 1] += mc_v16_sum(&s3_1);
-            c[(i0 + 3) * 24 + k0 + 2] += mc_v16_sum(&s3_2);
-            c[(i0 + 3) * 24 + k0 + 3] += mc_v16_sum(&s3_3);
+            }
         }
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 144; r++)
+            for (int k = 0; k < 24; k++)
+                c[r * 24 + k] += mc_v16_sum(&sums[r * 24 + k]);
     }
 }
 
@@ -1468,10 +1545,10 @@ static void conv_k1_c24_144_48x48_s1_p0_gemm_dx(const float *restrict a, const f
             mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
             for (int p = 0; p < 144; p++) {
                 const float *restrict bp = b + p * 2304 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -1521,8 +1598,6 @@ static void conv_k1_c24_144_48x48_s1_p0_transpose_w(const float *restrict a, flo
 }
 
 
-
-
 void conv_k1_c24_144_48x48_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
@@ -1537,18 +1612,19 @@ void conv_k1_c24_144_48x48_s1_p0_fwd(int n, const float *restrict x, const float
 }
 
 
+
 void conv_k1_c24_144_48x48_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
     static float wt[3456];
-    conv_k1_c24_144_48x48_s1_p0_gemm_dw(n, dy, x, dw);
     conv_k1_c24_144_48x48_s1_p0_transpose_w(w, wt);
+    conv_k1_c24_144_48x48_s1_p0_gemm_dw(n, dy, x, dw);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
-        const float *restrict dyb = dy + (long)b * 331776;
-        float *restrict dxb = dx + (long)b * 55296;
-        conv_k1_c24_144_48x48_s1_p0_gemm_dx(wt, dyb, dxb);
+        if (!acc)
+            memset(dx + (long)b * 55296, 0, sizeof(float) * 55296);
+        conv_k1_c24_144_48x48_s1_p0_gemm_dx(wt, dy + (long)b * 331776, dx + (long)b * 55296);
     }
 }
 
@@ -1585,10 +1661,10 @@ static void conv_k1_c288_24_48x48_s1_p0_b_gemm_fwd(const float *restrict a, cons
             mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
             for (int p = 0; p < 288; p++) {
                 const float *restrict bp = b + p * 2304 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -1632,27 +1708,17 @@ static void conv_k1_c288_24_48x48_s1_p0_b_gemm_fwd(const float *restrict a, cons
 
 static void conv_k1_c288_24_48x48_s1_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
-    for (int i0 = 0; i0 < 24; i0 += 4) {
-        for (int k0 = 0; k0 < 288; k0 += 4)
-        {
-            mc_v16 s0_0 = {0};
-            mc_v16 s0_1 = {0};
-            mc_v16 s0_2 = {0};
-            mc_v16 s0_3 = {0};
-            mc_v16 s1_0 = {0};
-            mc_v16 s1_1 = {0};
-            mc_v16 s1_2 = {0};
-            mc_v16 s1_3 = {0};
-            mc_v16 s2_0 = {0};
-            mc_v16 s2_1 = {0};
-            mc_v16 s2_2 = {0};
-            mc_v16 s2_3 = {0};
-            mc_v16 s3_0 = {0};
-            mc_v16 s3_1 = {0};
-            mc_v16 s3_2 = {0};
-            mc_v16 s3_3 = {0};
-            for (int i = 0; i < nb; i++) {
+    static mc_v16 sums[6912];
+    MC_OMP_PARALLEL
+    {
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 24; r++)
+            memset(sums + r * 288, 0, sizeof(mc_v16) * 288);
+        for (int i = 0; i < nb; i++) {
+            MC_OMP_FOR_IN
+            for (int i0 = 0; i0 < 24; i0 += 4) {
+            for (int k0 = 0; k0 < 288; k0 += 4)
+            {
                 const float *restrict a0 = a + (long)i * 55296 + (i0 + 0) * 2304;
                 const float *restrict a1 = a + (long)i * 55296 + (i0 + 1) * 2304;
                 const float *restrict a2 = a + (long)i * 55296 + (i0 + 2) * 2304;
@@ -1661,6 +1727,22 @@ static void conv_k1_c288_24_48x48_s1_p0_b_gemm_dw(int nb, const float *restrict 
                 const float *restrict b1 = b + (long)i * 663552 + (k0 + 1) * 2304;
                 const float *restrict b2 = b + (long)i * 663552 + (k0 + 2) * 2304;
                 const float *restrict b3 = b + (long)i * 663552 + (k0 + 3) * 2304;
+                mc_v16 s0_0 = sums[(i0 + 0) * 288 + k0 + 0];
+                mc_v16 s0_1 = sums[(i0 + 0) * 288 + k0 + 1];
+                mc_v16 s0_2 = sums[(i0 + 0) * 288 + k0 + 2];
+                mc_v16 s0_3 = sums[(i0 + 0) * 288 + k0 + 3];
+                mc_v16 s1_0 = sums[(i0 + 1) * 288 + k0 + 0];
+                mc_v16 s1_1 = sums[(i0 + 1) * 288 + k0 + 1];
+                mc_v16 s1_2 = sums[(i0 + 1) * 288 + k0 + 2];
+                mc_v16 s1_3 = sums[(i0 + 1) * 288 + k0 + 3];
+                mc_v16 s2_0 = sums[(i0 + 2) * 288 + k0 + 0];
+                mc_v16 s2_1 = sums[(i0 + 2) * 288 + k0 + 1];
+                mc_v16 s2_2 = sums[(i0 + 2) * 288 + k0 + 2];
+                mc_v16 s2_3 = sums[(i0 + 2) * 288 + k0 + 3];
+                mc_v16 s3_0 = sums[(i0 + 3) * 288 + k0 + 0];
+                mc_v16 s3_1 = sums[(i0 + 3) * 288 + k0 + 1];
+                mc_v16 s3_2 = sums[(i0 + 3) * 288 + k0 + 2];
+                mc_v16 s3_3 = sums[(i0 + 3) * 288 + k0 + 3];
                 for (int p = 0; p < 2304; p += 16) {
                     const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
                     const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
@@ -1687,24 +1769,29 @@ static void conv_k1_c288_24_48x48_s1_p0_b_gemm_dw(int nb, const float *restrict 
                     s3_2 += x3 * y2;
                     s3_3 += x3 * y3;
                 }
+                sums[(i0 + 0) * 288 + k0 + 0] = s0_0;
+                sums[(i0 + 0) * 288 + k0 + 1] = s0_1;
+                sums[(i0 + 0) * 288 + k0 + 2] = s0_2;
+                sums[(i0 + 0) * 288 + k0 + 3] = s0_3;
+                sums[(i0 + 1) * 288 + k0 + 0] = s1_0;
+                sums[(i0 + 1) * 288 + k0 + 1] = s1_1;
+                sums[(i0 + 1) * 288 + k0 + 2] = s1_2;
+                sums[(i0 + 1) * 288 + k0 + 3] = s1_3;
+                sums[(i0 + 2) * 288 + k0 + 0] = s2_0;
+                sums[(i0 + 2) * 288 + k0 + 1] = s2_1;
+                sums[(i0 + 2) * 288 + k0 + 2] = s2_2;
+                sums[(i0 + 2) * 288 + k0 + 3] = s2_3;
+                sums[(i0 + 3) * 288 + k0 + 0] = s3_0;
+                sums[(i0 + 3) * 288 + k0 + 1] = s3_1;
+                sums[(i0 + 3) * 288 + k0 + 2] = s3_2;
+                sums[(i0 + 3) * 288 + k0 + 3] = s3_3;
             }
-            c[(i0 + 0) * 288 + k0 + 0] += mc_v16_sum(&s0_0);
-            c[(i0 + 0) * 288 + k0 + 1] += mc_v16_sum(&s0_1);
-            c[(i0 + 0) * 288 + k0 + 2] += mc_v16_sum(&s0_2);
-            c[(i0 + 0) * 288 + k0 + 3] += mc_v16_sum(&s0_3);
-            c[(i0 + 1) * 288 + k0 + 0] += mc_v16_sum(&s1_0);
-            c[(i0 + 1) * 288 + k0 + 1] += mc_v16_sum(&s1_1);
-            c[(i0 + 1) * 288 + k0 + 2] += mc_v16_sum(&s1_2);
-            c[(i0 + 1) * 288 + k0 + 3] += mc_v16_sum(&s1_3);
-            c[(i0 + 2) * 288 + k0 + 0] += mc_v16_sum(&s2_0);
-            c[(i0 + 2) * 288 + k0 + 1] += mc_v16_sum(&s2_1);
-            c[(i0 + 2) * 288 + k0 + 2] += mc_v16_sum(&s2_2);
-            c[(i0 + 2) * 288 + k0 + 3] += mc_v16_sum(&s2_3);
-            c[(i0 + 3) * 288 + k0 + 0] += mc_v16_sum(&s3_0);
-            c[(i0 + 3) * 288 + k0 + 1] += mc_v16_sum(&s3_1);
-            c[(i0 + 3) * 288 + k0 + 2] += mc_v16_sum(&s3_2);
-            c[(i0 + 3) * 288 + k0 + 3] += mc_v16_sum(&s3_3);
+            }
         }
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 24; r++)
+            for (int k = 0; k < 288; k++)
+                c[r * 288 + k] += mc_v16_sum(&sums[r * 288 + k]);
     }
 }
 
@@ -1740,10 +1827,10 @@ static void conv_k1_c288_24_48x48_s1_p0_b_gemm_dx(const float *restrict a, const
             mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
             for (int p = 0; p < 24; p++) {
                 const float *restrict bp = b + p * 2304 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -1793,8 +1880,6 @@ static void conv_k1_c288_24_48x48_s1_p0_b_transpose_w(const float *restrict a, f
 }
 
 
-
-
 void conv_k1_c288_24_48x48_s1_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     MC_OMP_FOR
@@ -1808,26 +1893,44 @@ void conv_k1_c288_24_48x48_s1_p0_b_fwd(int n, const float *restrict x, const flo
 }
 
 
+static inline double conv_k1_c288_24_48x48_s1_p0_b_bias_sum(const float *restrict p)
+{
+    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int i = 0;
+    for (; i + 32 <= 2304; i += 32) {
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
+        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
+        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
+    }
+    for (; i + 8 <= 2304; i += 8)
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+    s0 += s1 + (s2 + s3);
+    double s = 0.0;
+    for (int l = 0; l < 8; l++)
+        s += s0[l];
+    for (; i < 2304; i++)
+        s += p[i];
+    return s;
+}
+
 void conv_k1_c288_24_48x48_s1_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     for (int co = 0; co < 24; co++) {
         double gb = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict d = dy + ((long)b * 24 + co) * 2304;
-            for (int i = 0; i < 2304; i++)
-                gb += d[i];
-        }
+        for (int b = 0; b < n; b++)
+            gb += conv_k1_c288_24_48x48_s1_p0_b_bias_sum(dy + ((long)b * 24 + co) * 2304);
         dbias[co] += (float)gb;
     }
     static float wt[6912];
-    conv_k1_c288_24_48x48_s1_p0_b_gemm_dw(n, dy, x, dw);
     conv_k1_c288_24_48x48_s1_p0_b_transpose_w(w, wt);
+    conv_k1_c288_24_48x48_s1_p0_b_gemm_dw(n, dy, x, dw);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
-        const float *restrict dyb = dy + (long)b * 55296;
-        float *restrict dxb = dx + (long)b * 663552;
-        conv_k1_c288_24_48x48_s1_p0_b_gemm_dx(wt, dyb, dxb);
+        if (!acc)
+            memset(dx + (long)b * 663552, 0, sizeof(float) * 663552);
+        conv_k1_c288_24_48x48_s1_p0_b_gemm_dx(wt, dy + (long)b * 55296, dx + (long)b * 663552);
     }
 }
 
@@ -1864,10 +1967,10 @@ static void conv_k1_c144_32_24x24_s1_p0_gemm_fwd(const float *restrict a, const 
             mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
             for (int p = 0; p < 144; p++) {
                 const float *restrict bp = b + p * 576 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -1911,27 +2014,17 @@ static void conv_k1_c144_32_24x24_s1_p0_gemm_fwd(const float *restrict a, const 
 
 static void conv_k1_c144_32_24x24_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
-    for (int i0 = 0; i0 < 32; i0 += 4) {
-        for (int k0 = 0; k0 < 144; k0 += 4)
-        {
-            mc_v16 s0_0 = {0};
-            mc_v16 s0_1 = {0};
-            mc_v16 s0_2 = {0};
-            mc_v16 s0_3 = {0};
-            mc_v16 s1_0 = {0};
-            mc_v16 s1_1 = {0};
-            mc_v16 s1_2 = {0};
-            mc_v16 s1_3 = {0};
-            mc_v16 s2_0 = {0};
-            mc_v16 s2_1 = {0};
-            mc_v16 s2_2 = {0};
-            mc_v16 s2_3 = {0};
-            mc_v16 s3_0 = {0};
-            mc_v16 s3_1 = {0};
-            mc_v16 s3_2 = {0};
-            mc_v16 s3_3 = {0};
-            for (int i = 0; i < nb; i++) {
+    static mc_v16 sums[4608];
+    MC_OMP_PARALLEL
+    {
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 32; r++)
+            memset(sums + r * 144, 0, sizeof(mc_v16) * 144);
+        for (int i = 0; i < nb; i++) {
+            MC_OMP_FOR_IN
+            for (int i0 = 0; i0 < 32; i0 += 4) {
+            for (int k0 = 0; k0 < 144; k0 += 4)
+            {
                 const float *restrict a0 = a + (long)i * 18432 + (i0 + 0) * 576;
                 const float *restrict a1 = a + (long)i * 18432 + (i0 + 1) * 576;
                 const float *restrict a2 = a + (long)i * 18432 + (i0 + 2) * 576;
@@ -1940,6 +2033,22 @@ static void conv_k1_c144_32_24x24_s1_p0_gemm_dw(int nb, const float *restrict a,
                 const float *restrict b1 = b + (long)i * 82944 + (k0 + 1) * 576;
                 const float *restrict b2 = b + (long)i * 82944 + (k0 + 2) * 576;
                 const float *restrict b3 = b + (long)i * 82944 + (k0 + 3) * 576;
+                mc_v16 s0_0 = sums[(i0 + 0) * 144 + k0 + 0];
+                mc_v16 s0_1 = sums[(i0 + 0) * 144 + k0 + 1];
+                mc_v16 s0_2 = sums[(i0 + 0) * 144 + k0 + 2];
+                mc_v16 s0_3 = sums[(i0 + 0) * 144 + k0 + 3];
+                mc_v16 s1_0 = sums[(i0 + 1) * 144 + k0 + 0];
+                mc_v16 s1_1 = sums[(i0 + 1) * 144 + k0 + 1];
+                mc_v16 s1_2 = sums[(i0 + 1) * 144 + k0 + 2];
+                mc_v16 s1_3 = sums[(i0 + 1) * 144 + k0 + 3];
+                mc_v16 s2_0 = sums[(i0 + 2) * 144 + k0 + 0];
+                mc_v16 s2_1 = sums[(i0 + 2) * 144 + k0 + 1];
+                mc_v16 s2_2 = sums[(i0 + 2) * 144 + k0 + 2];
+                mc_v16 s2_3 = sums[(i0 + 2) * 144 + k0 + 3];
+                mc_v16 s3_0 = sums[(i0 + 3) * 144 + k0 + 0];
+                mc_v16 s3_1 = sums[(i0 + 3) * 144 + k0 + 1];
+                mc_v16 s3_2 = sums[(i0 + 3) * 144 + k0 + 2];
+                mc_v16 s3_3 = sums[(i0 + 3) * 144 + k0 + 3];
                 for (int p = 0; p < 576; p += 16) {
                     const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
                     const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
@@ -1966,24 +2075,29 @@ static void conv_k1_c144_32_24x24_s1_p0_gemm_dw(int nb, const float *restrict a,
                     s3_2 += x3 * y2;
                     s3_3 += x3 * y3;
                 }
+                sums[(i0 + 0) * 144 + k0 + 0] = s0_0;
+                sums[(i0 + 0) * 144 + k0 + 1] = s0_1;
+                sums[(i0 + 0) * 144 + k0 + 2] = s0_2;
+                sums[(i0 + 0) * 144 + k0 + 3] = s0_3;
+                sums[(i0 + 1) * 144 + k0 + 0] = s1_0;
+                sums[(i0 + 1) * 144 + k0 + 1] = s1_1;
+                sums[(i0 + 1) * 144 + k0 + 2] = s1_2;
+                sums[(i0 + 1) * 144 + k0 + 3] = s1_3;
+                sums[(i0 + 2) * 144 + k0 + 0] = s2_0;
+                sums[(i0 + 2) * 144 + k0 + 1] = s2_1;
+                sums[(i0 + 2) * 144 + k0 + 2] = s2_2;
+                sums[(i0 + 2) * 144 + k0 + 3] = s2_3;
+                sums[(i0 + 3) * 144 + k0 + 0] = s3_0;
+                sums[(i0 + 3) * 144 + k0 + 1] = s3_1;
+                sums[(i0 + 3) * 144 + k0 + 2] = s3_2;
+                sums[(i0 + 3) * 144 + k0 + 3] = s3_3;
             }
-            c[(i0 + 0) * 144 + k0 + 0] += mc_v16_sum(&s0_0);
-            c[(i0 + 0) * 144 + k0 + 1] += mc_v16_sum(&s0_1);
-            c[(i0 + 0) * 144 + k0 + 2] += mc_v16_sum(&s0_2);
-            c[(i0 + 0) * 144 + k0 + 3] += mc_v16_sum(&s0_3);
-            c[(i0 + 1) * 144 + k0 + 0] += mc_v16_sum(&s1_0);
-            c[(i0 + 1) * 144 + k0 + 1] += mc_v16_sum(&s1_1);
-            c[(i0 + 1) * 144 + k0 + 2] += mc_v16_sum(&s1_2);
-            c[(i0 + 1) * 144 + k0 + 3] += mc_v16_sum(&s1_3);
-            c[(i0 + 2) * 144 + k0 + 0] += mc_v16_sum(&s2_0);
-            c[(i0 + 2) * 144 + k0 + 1] += mc_v16_sum(&s2_1);
-            c[(i0 + 2) * 144 + k0 + 2] += mc_v16_sum(&s2_2);
-            c[(i0 + 2) * 144 + k0 + 3] += mc_v16_sum(&s2_3);
-            c[(i0 + 3) * 144 + k0 + 0] += mc_v16_sum(&s3_0);
-            c[(i0 + 3) * 144 + k0 + 1] += mc_v16_sum(&s3_1);
-            c[(i0 + 3) * 144 + k0 + 2] += mc_v16_sum(&s3_2);
-            c[(i0 + 3) * 144 + k0 + 3] += mc_v16_sum(&s3_3);
+            }
         }
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 32; r++)
+            for (int k = 0; k < 144; k++)
+                c[r * 144 + k] += mc_v16_sum(&sums[r * 144 + k]);
     }
 }
 
@@ -2019,10 +2133,10 @@ static void conv_k1_c144_32_24x24_s1_p0_gemm_dx(const float *restrict a, const f
             mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
             for (int p = 0; p < 32; p++) {
                 const float *restrict bp = b + p * 576 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -2072,8 +2186,6 @@ static void conv_k1_c144_32_24x24_s1_p0_transpose_w(const float *restrict a, flo
 }
 
 
-
-
 void conv_k1_c144_32_24x24_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
@@ -2088,18 +2200,19 @@ void conv_k1_c144_32_24x24_s1_p0_fwd(int n, const float *restrict x, const float
 }
 
 
+
 void conv_k1_c144_32_24x24_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
     static float wt[4608];
-    conv_k1_c144_32_24x24_s1_p0_gemm_dw(n, dy, x, dw);
     conv_k1_c144_32_24x24_s1_p0_transpose_w(w, wt);
+    conv_k1_c144_32_24x24_s1_p0_gemm_dw(n, dy, x, dw);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
-        const float *restrict dyb = dy + (long)b * 18432;
-        float *restrict dxb = dx + (long)b * 82944;
-        conv_k1_c144_32_24x24_s1_p0_gemm_dx(wt, dyb, dxb);
+        if (!acc)
+            memset(dx + (long)b * 82944, 0, sizeof(float) * 82944);
+        conv_k1_c144_32_24x24_s1_p0_gemm_dx(wt, dy + (long)b * 18432, dx + (long)b * 82944);
     }
 }
 
@@ -2136,10 +2249,10 @@ static void conv_k1_c32_192_24x24_s1_p0_gemm_fwd(const float *restrict a, const 
             mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
             for (int p = 0; p < 32; p++) {
                 const float *restrict bp = b + p * 576 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -2183,27 +2296,17 @@ static void conv_k1_c32_192_24x24_s1_p0_gemm_fwd(const float *restrict a, const 
 
 static void conv_k1_c32_192_24x24_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
-    for (int i0 = 0; i0 < 192; i0 += 4) {
-        for (int k0 = 0; k0 < 32; k0 += 4)
-        {
-            mc_v16 s0_0 = {0};
-            mc_v16 s0_1 = {0};
-            mc_v16 s0_2 = {0};
-            mc_v16 s0_3 = {0};
-            mc_v16 s1_0 = {0};
-            mc_v16 s1_1 = {0};
-            mc_v16 s1_2 = {0};
-            mc_v16 s1_3 = {0};
-            mc_v16 s2_0 = {0};
-            mc_v16 s2_1 = {0};
-            mc_v16 s2_2 = {0};
-            mc_v16 s2_3 = {0};
-            mc_v16 s3_0 = {0};
-            mc_v16 s3_1 = {0};
-            mc_v16 s3_2 = {0};
-            mc_v16 s3_3 = {0};
-            for (int i = 0; i < nb; i++) {
+    static mc_v16 sums[6144];
+    MC_OMP_PARALLEL
+    {
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 192; r++)
+            memset(sums + r * 32, 0, sizeof(mc_v16) * 32);
+        for (int i = 0; i < nb; i++) {
+            MC_OMP_FOR_IN
+            for (int i0 = 0; i0 < 192; i0 += 4) {
+            for (int k0 = 0; k0 < 32; k0 += 4)
+            {
                 const float *restrict a0 = a + (long)i * 110592 + (i0 + 0) * 576;
                 const float *restrict a1 = a + (long)i * 110592 + (i0 + 1) * 576;
                 const float *restrict a2 = a + (long)i * 110592 + (i0 + 2) * 576;
@@ -2212,6 +2315,22 @@ static void conv_k1_c32_192_24x24_s1_p0_gemm_dw(int nb, const float *restrict a,
                 const float *restrict b1 = b + (long)i * 18432 + (k0 + 1) * 576;
                 const float *restrict b2 = b + (long)i * 18432 + (k0 + 2) * 576;
                 const float *restrict b3 = b + (long)i * 18432 + (k0 + 3) * 576;
+                mc_v16 s0_0 = sums[(i0 + 0) * 32 + k0 + 0];
+                mc_v16 s0_1 = sums[(i0 + 0) * 32 + k0 + 1];
+                mc_v16 s0_2 = sums[(i0 + 0) * 32 + k0 + 2];
+                mc_v16 s0_3 = sums[(i0 + 0) * 32 + k0 + 3];
+                mc_v16 s1_0 = sums[(i0 + 1) * 32 + k0 + 0];
+                mc_v16 s1_1 = sums[(i0 + 1) * 32 + k0 + 1];
+                mc_v16 s1_2 = sums[(i0 + 1) * 32 + k0 + 2];
+                mc_v16 s1_3 = sums[(i0 + 1) * 32 + k0 + 3];
+                mc_v16 s2_0 = sums[(i0 + 2) * 32 + k0 + 0];
+                mc_v16 s2_1 = sums[(i0 + 2) * 32 + k0 + 1];
+                mc_v16 s2_2 = sums[(i0 + 2) * 32 + k0 + 2];
+                mc_v16 s2_3 = sums[(i0 + 2) * 32 + k0 + 3];
+                mc_v16 s3_0 = sums[(i0 + 3) * 32 + k0 + 0];
+                mc_v16 s3_1 = sums[(i0 + 3) * 32 + k0 + 1];
+                mc_v16 s3_2 = sums[(i0 + 3) * 32 + k0 + 2];
+                mc_v16 s3_3 = sums[(i0 + 3) * 32 + k0 + 3];
                 for (int p = 0; p < 576; p += 16) {
                     const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
                     const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
@@ -2238,24 +2357,29 @@ static void conv_k1_c32_192_24x24_s1_p0_gemm_dw(int nb, const float *restrict a,
                     s3_2 += x3 * y2;
                     s3_3 += x3 * y3;
                 }
+                sums[(i0 + 0) * 32 + k0 + 0] = s0_0;
+                sums[(i0 + 0) * 32 + k0 + 1] = s0_1;
+                sums[(i0 + 0) * 32 + k0 + 2] = s0_2;
+                sums[(i0 + 0) * 32 + k0 + 3] = s0_3;
+                sums[(i0 + 1) * 32 + k0 + 0] = s1_0;
+                sums[(i0 + 1) * 32 + k0 + 1] = s1_1;
+                sums[(i0 + 1) * 32 + k0 + 2] = s1_2;
+                sums[(i0 + 1) * 32 + k0 + 3] = s1_3;
+                sums[(i0 + 2) * 32 + k0 + 0] = s2_0;
+                sums[(i0 + 2) * 32 + k0 + 1] = s2_1;
+                sums[(i0 + 2) * 32 + k0 + 2] = s2_2;
+                sums[(i0 + 2) * 32 + k0 + 3] = s2_3;
+                sums[(i0 + 3) * 32 + k0 + 0] = s3_0;
+                sums[(i0 + 3) * 32 + k0 + 1] = s3_1;
+                sums[(i0 + 3) * 32 + k0 + 2] = s3_2;
+                sums[(i0 + 3) * 32 + k0 + 3] = s3_3;
             }
-            c[(i0 + 0) * 32 + k0 + 0] += mc_v16_sum(&s0_0);
-            c[(i0 + 0) * 32 + k0 + 1] += mc_v16_sum(&s0_1);
-            c[(i0 + 0) * 32 + k0 + 2] += mc_v16_sum(&s0_2);
-            c[(i0 + 0) * 32 + k0 + 3] += mc_v16_sum(&s0_3);
-            c[(i0 + 1) * 32 + k0 + 0] += mc_v16_sum(&s1_0);
-            c[(i0 + 1) * 32 + k0 + 1] += mc_v16_sum(&s1_1);
-            c[(i0 + 1) * 32 + k0 + 2] += mc_v16_sum(&s1_2);
-            c[(i0 + 1) * 32 + k0 + 3] += mc_v16_sum(&s1_3);
-            c[(i0 + 2) * 32 + k0 + 0] += mc_v16_sum(&s2_0);
-            c[(i0 + 2) * 32 + k0 + 1] += mc_v16_sum(&s2_1);
-            c[(i0 + 2) * 32 + k0 + 2] += mc_v16_sum(&s2_2);
-            c[(i0 + 2) * 32 + k0 + 3] += mc_v16_sum(&s2_3);
-            c[(i0 + 3) * 32 + k0 + 0] += mc_v16_sum(&s3_0);
-            c[(i0 + 3) * 32 + k0 + 1] += mc_v16_sum(&s3_1);
-            c[(i0 + 3) * 32 + k0 + 2] += mc_v16_sum(&s3_2);
-            c[(i0 + 3) * 32 + k0 + 3] += mc_v16_sum(&s3_3);
+            }
         }
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 192; r++)
+            for (int k = 0; k < 32; k++)
+                c[r * 32 + k] += mc_v16_sum(&sums[r * 32 + k]);
     }
 }
 
@@ -2291,10 +2415,10 @@ static void conv_k1_c32_192_24x24_s1_p0_gemm_dx(const float *restrict a, const f
             mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
             for (int p = 0; p < 192; p++) {
                 const float *restrict bp = b + p * 576 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -2344,8 +2468,6 @@ static void conv_k1_c32_192_24x24_s1_p0_transpose_w(const float *restrict a, flo
 }
 
 
-
-
 void conv_k1_c32_192_24x24_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
@@ -2360,18 +2482,19 @@ void conv_k1_c32_192_24x24_s1_p0_fwd(int n, const float *restrict x, const float
 }
 
 
+
 void conv_k1_c32_192_24x24_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
     static float wt[6144];
-    conv_k1_c32_192_24x24_s1_p0_gemm_dw(n, dy, x, dw);
     conv_k1_c32_192_24x24_s1_p0_transpose_w(w, wt);
+    conv_k1_c32_192_24x24_s1_p0_gemm_dw(n, dy, x, dw);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
-        const float *restrict dyb = dy + (long)b * 110592;
-        float *restrict dxb = dx + (long)b * 18432;
-        conv_k1_c32_192_24x24_s1_p0_gemm_dx(wt, dyb, dxb);
+        if (!acc)
+            memset(dx + (long)b * 18432, 0, sizeof(float) * 18432);
+        conv_k1_c32_192_24x24_s1_p0_gemm_dx(wt, dy + (long)b * 110592, dx + (long)b * 18432);
     }
 }
 
@@ -2408,10 +2531,10 @@ static void conv_k1_c192_32_24x24_s1_p0_gemm_fwd(const float *restrict a, const 
             mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
             for (int p = 0; p < 192; p++) {
                 const float *restrict bp = b + p * 576 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -2455,27 +2578,17 @@ static void conv_k1_c192_32_24x24_s1_p0_gemm_fwd(const float *restrict a, const 
 
 static void conv_k1_c192_32_24x24_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
-    for (int i0 = 0; i0 < 32; i0 += 4) {
-        for (int k0 = 0; k0 < 192; k0 += 4)
-        {
-            mc_v16 s0_0 = {0};
-            mc_v16 s0_1 = {0};
-            mc_v16 s0_2 = {0};
-            mc_v16 s0_3 = {0};
-            mc_v16 s1_0 = {0};
-            mc_v16 s1_1 = {0};
-            mc_v16 s1_2 = {0};
-            mc_v16 s1_3 = {0};
-            mc_v16 s2_0 = {0};
-            mc_v16 s2_1 = {0};
-            mc_v16 s2_2 = {0};
-            mc_v16 s2_3 = {0};
-            mc_v16 s3_0 = {0};
-            mc_v16 s3_1 = {0};
-            mc_v16 s3_2 = {0};
-            mc_v16 s3_3 = {0};
-            for (int i = 0; i < nb; i++) {
+    static mc_v16 sums[6144];
+    MC_OMP_PARALLEL
+    {
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 32; r++)
+            memset(sums + r * 192, 0, sizeof(mc_v16) * 192);
+        for (int i = 0; i < nb; i++) {
+            MC_OMP_FOR_IN
+            for (int i0 = 0; i0 < 32; i0 += 4) {
+            for (int k0 = 0; k0 < 192; k0 += 4)
+            {
                 const float *restrict a0 = a + (long)i * 18432 + (i0 + 0) * 576;
                 const float *restrict a1 = a + (long)i * 18432 + (i0 + 1) * 576;
                 const float *restrict a2 = a + (long)i * 18432 + (i0 + 2) * 576;
@@ -2484,6 +2597,22 @@ static void conv_k1_c192_32_24x24_s1_p0_gemm_dw(int nb, const float *restrict a,
                 const float *restrict b1 = b + (long)i * 110592 + (k0 + 1) * 576;
                 const float *restrict b2 = b + (long)i * 110592 + (k0 + 2) * 576;
                 const float *restrict b3 = b + (long)i * 110592 + (k0 + 3) * 576;
+                mc_v16 s0_0 = sums[(i0 + 0) * 192 + k0 + 0];
+                mc_v16 s0_1 = sums[(i0 + 0) * 192 + k0 + 1];
+                mc_v16 s0_2 = sums[(i0 + 0) * 192 + k0 + 2];
+                mc_v16 s0_3 = sums[(i0 + 0) * 192 + k0 + 3];
+                mc_v16 s1_0 = sums[(i0 + 1) * 192 + k0 + 0];
+                mc_v16 s1_1 = sums[(i0 + 1) * 192 + k0 + 1];
+                mc_v16 s1_2 = sums[(i0 + 1) * 192 + k0 + 2];
+                mc_v16 s1_3 = sums[(i0 + 1) * 192 + k0 + 3];
+                mc_v16 s2_0 = sums[(i0 + 2) * 192 + k0 + 0];
+                mc_v16 s2_1 = sums[(i0 + 2) * 192 + k0 + 1];
+                mc_v16 s2_2 = sums[(i0 + 2) * 192 + k0 + 2];
+                mc_v16 s2_3 = sums[(i0 + 2) * 192 + k0 + 3];
+                mc_v16 s3_0 = sums[(i0 + 3) * 192 + k0 + 0];
+                mc_v16 s3_1 = sums[(i0 + 3) * 192 + k0 + 1];
+                mc_v16 s3_2 = sums[(i0 + 3) * 192 + k0 + 2];
+                mc_v16 s3_3 = sums[(i0 + 3) * 192 + k0 + 3];
                 for (int p = 0; p < 576; p += 16) {
                     const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
                     const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
@@ -2510,24 +2639,29 @@ static void conv_k1_c192_32_24x24_s1_p0_gemm_dw(int nb, const float *restrict a,
                     s3_2 += x3 * y2;
                     s3_3 += x3 * y3;
                 }
+                sums[(i0 + 0) * 192 + k0 + 0] = s0_0;
+                sums[(i0 + 0) * 192 + k0 + 1] = s0_1;
+                sums[(i0 + 0) * 192 + k0 + 2] = s0_2;
+                sums[(i0 + 0) * 192 + k0 + 3] = s0_3;
+                sums[(i0 + 1) * 192 + k0 + 0] = s1_0;
+                sums[(i0 + 1) * 192 + k0 + 1] = s1_1;
+                sums[(i0 + 1) * 192 + k0 + 2] = s1_2;
+                sums[(i0 + 1) * 192 + k0 + 3] = s1_3;
+                sums[(i0 + 2) * 192 + k0 + 0] = s2_0;
+                sums[(i0 + 2) * 192 + k0 + 1] = s2_1;
+                sums[(i0 + 2) * 192 + k0 + 2] = s2_2;
+                sums[(i0 + 2) * 192 + k0 + 3] = s2_3;
+                sums[(i0 + 3) * 192 + k0 + 0] = s3_0;
+                sums[(i0 + 3) * 192 + k0 + 1] = s3_1;
+                sums[(i0 + 3) * 192 + k0 + 2] = s3_2;
+                sums[(i0 + 3) * 192 + k0 + 3] = s3_3;
             }
-            c[(i0 + 0) * 192 + k0 + 0] += mc_v16_sum(&s0_0);
-            c[(i0 + 0) * 192 + k0 + 1] += mc_v16_sum(&s0_1);
-            c[(i0 + 0) * 192 + k0 + 2] += mc_v16_sum(&s0_2);
-            c[(i0 + 0) * 192 + k0 + 3] += mc_v16_sum(&s0_3);
-            c[(i0 + 1) * 192 + k0 + 0] += mc_v16_sum(&s1_0);
-            c[(i0 + 1) * 192 + k0 + 1] += mc_v16_sum(&s1_1);
-            c[(i0 + 1) * 192 + k0 + 2] += mc_v16_sum(&s1_2);
-            c[(i0 + 1) * 192 + k0 + 3] += mc_v16_sum(&s1_3);
-            c[(i0 + 2) * 192 + k0 + 0] += mc_v16_sum(&s2_0);
-            c[(i0 + 2) * 192 + k0 + 1] += mc_v16_sum(&s2_1);
-            c[(i0 + 2) * 192 + k0 + 2] += mc_v16_sum(&s2_2);
-            c[(i0 + 2) * 192 + k0 + 3] += mc_v16_sum(&s2_3);
-            c[(i0 + 3) * 192 + k0 + 0] += mc_v16_sum(&s3_0);
-            c[(i0 + 3) * 192 + k0 + 1] += mc_v16_sum(&s3_1);
-            c[(i0 + 3) * 192 + k0 + 2] += mc_v16_sum(&s3_2);
-            c[(i0 + 3) * 192 + k0 + 3] += mc_v16_sum(&s3_3);
+            }
         }
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 32; r++)
+            for (int k = 0; k < 192; k++)
+                c[r * 192 + k] += mc_v16_sum(&sums[r * 192 + k]);
     }
 }
 
@@ -2563,10 +2697,10 @@ static void conv_k1_c192_32_24x24_s1_p0_gemm_dx(const float *restrict a, const f
             mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
             for (int p = 0; p < 32; p++) {
                 const float *restrict bp = b + p * 576 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -2616,8 +2750,6 @@ static void conv_k1_c192_32_24x24_s1_p0_transpose_w(const float *restrict a, flo
 }
 
 
-
-
 void conv_k1_c192_32_24x24_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
@@ -2632,18 +2764,19 @@ void conv_k1_c192_32_24x24_s1_p0_fwd(int n, const float *restrict x, const float
 }
 
 
+
 void conv_k1_c192_32_24x24_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
     static float wt[6144];
-    conv_k1_c192_32_24x24_s1_p0_gemm_dw(n, dy, x, dw);
     conv_k1_c192_32_24x24_s1_p0_transpose_w(w, wt);
+    conv_k1_c192_32_24x24_s1_p0_gemm_dw(n, dy, x, dw);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
-        const float *restrict dyb = dy + (long)b * 18432;
-        float *restrict dxb = dx + (long)b * 110592;
-        conv_k1_c192_32_24x24_s1_p0_gemm_dx(wt, dyb, dxb);
+        if (!acc)
+            memset(dx + (long)b * 110592, 0, sizeof(float) * 110592);
+        conv_k1_c192_32_24x24_s1_p0_gemm_dx(wt, dy + (long)b * 18432, dx + (long)b * 110592);
     }
 }
 
@@ -2680,10 +2813,10 @@ static void conv_k1_c192_64_12x12_s1_p0_gemm_fwd(const float *restrict a, const 
             mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
             for (int p = 0; p < 192; p++) {
                 const float *restrict bp = b + p * 144 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -2737,7 +2870,7 @@ static void conv_k1_c192_64_12x12_s1_p0_gemm_fwd(const float *restrict a, const 
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             for (int p = 0; p < 192; p++) {
                 const float *restrict bp = b + p * 144 + 128;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -2757,27 +2890,17 @@ static void conv_k1_c192_64_12x12_s1_p0_gemm_fwd(const float *restrict a, const 
 
 static void conv_k1_c192_64_12x12_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
-    for (int i0 = 0; i0 < 64; i0 += 4) {
-        for (int k0 = 0; k0 < 192; k0 += 4)
-        {
-            mc_v16 s0_0 = {0};
-            mc_v16 s0_1 = {0};
-            mc_v16 s0_2 = {0};
-            mc_v16 s0_3 = {0};
-            mc_v16 s1_0 = {0};
-            mc_v16 s1_1 = {0};
-            mc_v16 s1_2 = {0};
-            mc_v16 s1_3 = {0};
-            mc_v16 s2_0 = {0};
-            mc_v16 s2_1 = {0};
-            mc_v16 s2_2 = {0};
-            mc_v16 s2_3 = {0};
-            mc_v16 s3_0 = {0};
-            mc_v16 s3_1 = {0};
-            mc_v16 s3_2 = {0};
-            mc_v16 s3_3 = {0};
-            for (int i = 0; i < nb; i++) {
+    static mc_v16 sums[12288];
+    MC_OMP_PARALLEL
+    {
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 64; r++)
+            memset(sums + r * 192, 0, sizeof(mc_v16) * 192);
+        for (int i = 0; i < nb; i++) {
+            MC_OMP_FOR_IN
+            for (int i0 = 0; i0 < 64; i0 += 4) {
+            for (int k0 = 0; k0 < 192; k0 += 4)
+            {
                 const float *restrict a0 = a + (long)i * 9216 + (i0 + 0) * 144;
                 const float *restrict a1 = a + (long)i * 9216 + (i0 + 1) * 144;
                 const float *restrict a2 = a + (long)i * 9216 + (i0 + 2) * 144;
@@ -2786,6 +2909,22 @@ static void conv_k1_c192_64_12x12_s1_p0_gemm_dw(int nb, const float *restrict a,
                 const float *restrict b1 = b + (long)i * 27648 + (k0 + 1) * 144;
                 const float *restrict b2 = b + (long)i * 27648 + (k0 + 2) * 144;
                 const float *restrict b3 = b + (long)i * 27648 + (k0 + 3) * 144;
+                mc_v16 s0_0 = sums[(i0 + 0) * 192 + k0 + 0];
+                mc_v16 s0_1 = sums[(i0 + 0) * 192 + k0 + 1];
+                mc_v16 s0_2 = sums[(i0 + 0) * 192 + k0 + 2];
+                mc_v16 s0_3 = sums[(i0 + 0) * 192 + k0 + 3];
+                mc_v16 s1_0 = sums[(i0 + 1) * 192 + k0 + 0];
+                mc_v16 s1_1 = sums[(i0 + 1) * 192 + k0 + 1];
+                mc_v16 s1_2 = sums[(i0 + 1) * 192 + k0 + 2];
+                mc_v16 s1_3 = sums[(i0 + 1) * 192 + k0 + 3];
+                mc_v16 s2_0 = sums[(i0 + 2) * 192 + k0 + 0];
+                mc_v16 s2_1 = sums[(i0 + 2) * 192 + k0 + 1];
+                mc_v16 s2_2 = sums[(i0 + 2) * 192 + k0 + 2];
+                mc_v16 s2_3 = sums[(i0 + 2) * 192 + k0 + 3];
+                mc_v16 s3_0 = sums[(i0 + 3) * 192 + k0 + 0];
+                mc_v16 s3_1 = sums[(i0 + 3) * 192 + k0 + 1];
+                mc_v16 s3_2 = sums[(i0 + 3) * 192 + k0 + 2];
+                mc_v16 s3_3 = sums[(i0 + 3) * 192 + k0 + 3];
                 for (int p = 0; p < 144; p += 16) {
                     const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
                     const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
@@ -2812,24 +2951,29 @@ static void conv_k1_c192_64_12x12_s1_p0_gemm_dw(int nb, const float *restrict a,
                     s3_2 += x3 * y2;
                     s3_3 += x3 * y3;
                 }
+                sums[(i0 + 0) * 192 + k0 + 0] = s0_0;
+                sums[(i0 + 0) * 192 + k0 + 1] = s0_1;
+                sums[(i0 + 0) * 192 + k0 + 2] = s0_2;
+                sums[(i0 + 0) * 192 + k0 + 3] = s0_3;
+                sums[(i0 + 1) * 192 + k0 + 0] = s1_0;
+                sums[(i0 + 1) * 192 + k0 + 1] = s1_1;
+                sums[(i0 + 1) * 192 + k0 + 2] = s1_2;
+                sums[(i0 + 1) * 192 + k0 + 3] = s1_3;
+                sums[(i0 + 2) * 192 + k0 + 0] = s2_0;
+                sums[(i0 + 2) * 192 + k0 + 1] = s2_1;
+                sums[(i0 + 2) * 192 + k0 + 2] = s2_2;
+                sums[(i0 + 2) * 192 + k0 + 3] = s2_3;
+                sums[(i0 + 3) * 192 + k0 + 0] = s3_0;
+                sums[(i0 + 3) * 192 + k0 + 1] = s3_1;
+                sums[(i0 + 3) * 192 + k0 + 2] = s3_2;
+                sums[(i0 + 3) * 192 + k0 + 3] = s3_3;
             }
-            c[(i0 + 0) * 192 + k0 + 0] += mc_v16_sum(&s0_0);
-            c[(i0 + 0) * 192 + k0 + 1] += mc_v16_sum(&s0_1);
-            c[(i0 + 0) * 192 + k0 + 2] += mc_v16_sum(&s0_2);
-            c[(i0 + 0) * 192 + k0 + 3] += mc_v16_sum(&s0_3);
-            c[(i0 + 1) * 192 + k0 + 0] += mc_v16_sum(&s1_0);
-            c[(i0 + 1) * 192 + k0 + 1] += mc_v16_sum(&s1_1);
-            c[(i0 + 1) * 192 + k0 + 2] += mc_v16_sum(&s1_2);
-            c[(i0 + 1) * 192 + k0 + 3] += mc_v16_sum(&s1_3);
-            c[(i0 + 2) * 192 + k0 + 0] += mc_v16_sum(&s2_0);
-            c[(i0 + 2) * 192 + k0 + 1] += mc_v16_sum(&s2_1);
-            c[(i0 + 2) * 192 + k0 + 2] += mc_v16_sum(&s2_2);
-            c[(i0 + 2) * 192 + k0 + 3] += mc_v16_sum(&s2_3);
-            c[(i0 + 3) * 192 + k0 + 0] += mc_v16_sum(&s3_0);
-            c[(i0 + 3) * 192 + k0 + 1] += mc_v16_sum(&s3_1);
-            c[(i0 + 3) * 192 + k0 + 2] += mc_v16_sum(&s3_2);
-            c[(i0 + 3) * 192 + k0 + 3] += mc_v16_sum(&s3_3);
+            }
         }
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 64; r++)
+            for (int k = 0; k < 192; k++)
+                c[r * 192 + k] += mc_v16_sum(&sums[r * 192 + k]);
     }
 }
 
@@ -2865,10 +3009,10 @@ static void conv_k1_c192_64_12x12_s1_p0_gemm_dx(const float *restrict a, const f
             mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
             for (int p = 0; p < 64; p++) {
                 const float *restrict bp = b + p * 144 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -2922,7 +3066,7 @@ static void conv_k1_c192_64_12x12_s1_p0_gemm_dx(const float *restrict a, const f
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             for (int p = 0; p < 64; p++) {
                 const float *restrict bp = b + p * 144 + 128;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -2948,8 +3092,6 @@ static void conv_k1_c192_64_12x12_s1_p0_transpose_w(const float *restrict a, flo
 }
 
 
-
-
 void conv_k1_c192_64_12x12_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
@@ -2964,18 +3106,19 @@ void conv_k1_c192_64_12x12_s1_p0_fwd(int n, const float *restrict x, const float
 }
 
 
+
 void conv_k1_c192_64_12x12_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
     static float wt[12288];
-    conv_k1_c192_64_12x12_s1_p0_gemm_dw(n, dy, x, dw);
     conv_k1_c192_64_12x12_s1_p0_transpose_w(w, wt);
+    conv_k1_c192_64_12x12_s1_p0_gemm_dw(n, dy, x, dw);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
-        const float *restrict dyb = dy + (long)b * 9216;
-        float *restrict dxb = dx + (long)b * 27648;
-        conv_k1_c192_64_12x12_s1_p0_gemm_dx(wt, dyb, dxb);
+        if (!acc)
+            memset(dx + (long)b * 27648, 0, sizeof(float) * 27648);
+        conv_k1_c192_64_12x12_s1_p0_gemm_dx(wt, dy + (long)b * 9216, dx + (long)b * 27648);
     }
 }
 
@@ -3012,10 +3155,10 @@ static void conv_k1_c64_384_12x12_s1_p0_gemm_fwd(const float *restrict a, const 
             mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
             for (int p = 0; p < 64; p++) {
                 const float *restrict bp = b + p * 144 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -3069,7 +3212,7 @@ static void conv_k1_c64_384_12x12_s1_p0_gemm_fwd(const float *restrict a, const 
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             for (int p = 0; p < 64; p++) {
                 const float *restrict bp = b + p * 144 + 128;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -3089,27 +3232,17 @@ static void conv_k1_c64_384_12x12_s1_p0_gemm_fwd(const float *restrict a, const 
 
 static void conv_k1_c64_384_12x12_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
-    for (int i0 = 0; i0 < 384; i0 += 4) {
-        for (int k0 = 0; k0 < 64; k0 += 4)
-        {
-            mc_v16 s0_0 = {0};
-            mc_v16 s0_1 = {0};
-            mc_v16 s0_2 = {0};
-            mc_v16 s0_3 = {0};
-            mc_v16 s1_0 = {0};
-            mc_v16 s1_1 = {0};
-            mc_v16 s1_2 = {0};
-            mc_v16 s1_3 = {0};
-            mc_v16 s2_0 = {0};
-            mc_v16 s2_1 = {0};
-            mc_v16 s2_2 = {0};
-            mc_v16 s2_3 = {0};
-            mc_v16 s3_0 = {0};
-            mc_v16 s3_1 = {0};
-            mc_v16 s3_2 = {0};
-            mc_v16 s3_3 = {0};
-            for (int i = 0; i < nb; i++) {
+    static mc_v16 sums[24576];
+    MC_OMP_PARALLEL
+    {
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 384; r++)
+            memset(sums + r * 64, 0, sizeof(mc_v16) * 64);
+        for (int i = 0; i < nb; i++) {
+            MC_OMP_FOR_IN
+            for (int i0 = 0; i0 < 384; i0 += 4) {
+            for (int k0 = 0; k0 < 64; k0 += 4)
+            {
                 const float *restrict a0 = a + (long)i * 55296 + (i0 + 0) * 144;
                 const float *restrict a1 = a + (long)i * 55296 + (i0 + 1) * 144;
                 const float *restrict a2 = a + (long)i * 55296 + (i0 + 2) * 144;
@@ -3118,6 +3251,22 @@ static void conv_k1_c64_384_12x12_s1_p0_gemm_dw(int nb, const float *restrict a,
                 const float *restrict b1 = b + (long)i * 9216 + (k0 + 1) * 144;
                 const float *restrict b2 = b + (long)i * 9216 + (k0 + 2) * 144;
                 const float *restrict b3 = b + (long)i * 9216 + (k0 + 3) * 144;
+                mc_v16 s0_0 = sums[(i0 + 0) * 64 + k0 + 0];
+                mc_v16 s0_1 = sums[(i0 + 0) * 64 + k0 + 1];
+                mc_v16 s0_2 = sums[(i0 + 0) * 64 + k0 + 2];
+                mc_v16 s0_3 = sums[(i0 + 0) * 64 + k0 + 3];
+                mc_v16 s1_0 = sums[(i0 + 1) * 64 + k0 + 0];
+                mc_v16 s1_1 = sums[(i0 + 1) * 64 + k0 + 1];
+                mc_v16 s1_2 = sums[(i0 + 1) * 64 + k0 + 2];
+                mc_v16 s1_3 = sums[(i0 + 1) * 64 + k0 + 3];
+                mc_v16 s2_0 = sums[(i0 + 2) * 64 + k0 + 0];
+                mc_v16 s2_1 = sums[(i0 + 2) * 64 + k0 + 1];
+                mc_v16 s2_2 = sums[(i0 + 2) * 64 + k0 + 2];
+                mc_v16 s2_3 = sums[(i0 + 2) * 64 + k0 + 3];
+                mc_v16 s3_0 = sums[(i0 + 3) * 64 + k0 + 0];
+                mc_v16 s3_1 = sums[(i0 + 3) * 64 + k0 + 1];
+                mc_v16 s3_2 = sums[(i0 + 3) * 64 + k0 + 2];
+                mc_v16 s3_3 = sums[(i0 + 3) * 64 + k0 + 3];
                 for (int p = 0; p < 144; p += 16) {
                     const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
                     const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
@@ -3144,24 +3293,29 @@ static void conv_k1_c64_384_12x12_s1_p0_gemm_dw(int nb, const float *restrict a,
                     s3_2 += x3 * y2;
                     s3_3 += x3 * y3;
                 }
+                sums[(i0 + 0) * 64 + k0 + 0] = s0_0;
+                sums[(i0 + 0) * 64 + k0 + 1] = s0_1;
+                sums[(i0 + 0) * 64 + k0 + 2] = s0_2;
+                sums[(i0 + 0) * 64 + k0 + 3] = s0_3;
+                sums[(i0 + 1) * 64 + k0 + 0] = s1_0;
+                sums[(i0 + 1) * 64 + k0 + 1] = s1_1;
+                sums[(i0 + 1) * 64 + k0 + 2] = s1_2;
+                sums[(i0 + 1) * 64 + k0 + 3] = s1_3;
+                sums[(i0 + 2) * 64 + k0 + 0] = s2_0;
+                sums[(i0 + 2) * 64 + k0 + 1] = s2_1;
+                sums[(i0 + 2) * 64 + k0 + 2] = s2_2;
+                sums[(i0 + 2) * 64 + k0 + 3] = s2_3;
+                sums[(i0 + 3) * 64 + k0 + 0] = s3_0;
+                sums[(i0 + 3) * 64 + k0 + 1] = s3_1;
+                sums[(i0 + 3) * 64 + k0 + 2] = s3_2;
+                sums[(i0 + 3) * 64 + k0 + 3] = s3_3;
             }
-            c[(i0 + 0) * 64 + k0 + 0] += mc_v16_sum(&s0_0);
-            c[(i0 + 0) * 64 + k0 + 1] += mc_v16_sum(&s0_1);
-            c[(i0 + 0) * 64 + k0 + 2] += mc_v16_sum(&s0_2);
-            c[(i0 + 0) * 64 + k0 + 3] += mc_v16_sum(&s0_3);
-            c[(i0 + 1) * 64 + k0 + 0] += mc_v16_sum(&s1_0);
-            c[(i0 + 1) * 64 + k0 + 1] += mc_v16_sum(&s1_1);
-            c[(i0 + 1) * 64 + k0 + 2] += mc_v16_sum(&s1_2);
-            c[(i0 + 1) * 64 + k0 + 3] += mc_v16_sum(&s1_3);
-            c[(i0 + 2) * 64 + k0 + 0] += mc_v16_sum(&s2_0);
-            c[(i0 + 2) * 64 + k0 + 1] += mc_v16_sum(&s2_1);
-            c[(i0 + 2) * 64 + k0 + 2] += mc_v16_sum(&s2_2);
-            c[(i0 + 2) * 64 + k0 + 3] += mc_v16_sum(&s2_3);
-            c[(i0 + 3) * 64 + k0 + 0] += mc_v16_sum(&s3_0);
-            c[(i0 + 3) * 64 + k0 + 1] += mc_v16_sum(&s3_1);
-            c[(i0 + 3) * 64 + k0 + 2] += mc_v16_sum(&s3_2);
-            c[(i0 + 3) * 64 + k0 + 3] += mc_v16_sum(&s3_3);
+            }
         }
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 384; r++)
+            for (int k = 0; k < 64; k++)
+                c[r * 64 + k] += mc_v16_sum(&sums[r * 64 + k]);
     }
 }
 
@@ -3197,10 +3351,10 @@ static void conv_k1_c64_384_12x12_s1_p0_gemm_dx(const float *restrict a, const f
             mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
             for (int p = 0; p < 384; p++) {
                 const float *restrict bp = b + p * 144 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -3254,7 +3408,7 @@ static void conv_k1_c64_384_12x12_s1_p0_gemm_dx(const float *restrict a, const f
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             for (int p = 0; p < 384; p++) {
                 const float *restrict bp = b + p * 144 + 128;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -3280,8 +3434,6 @@ static void conv_k1_c64_384_12x12_s1_p0_transpose_w(const float *restrict a, flo
 }
 
 
-
-
 void conv_k1_c64_384_12x12_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
@@ -3296,18 +3448,19 @@ void conv_k1_c64_384_12x12_s1_p0_fwd(int n, const float *restrict x, const float
 }
 
 
+
 void conv_k1_c64_384_12x12_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
     static float wt[24576];
-    conv_k1_c64_384_12x12_s1_p0_gemm_dw(n, dy, x, dw);
     conv_k1_c64_384_12x12_s1_p0_transpose_w(w, wt);
+    conv_k1_c64_384_12x12_s1_p0_gemm_dw(n, dy, x, dw);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
-        const float *restrict dyb = dy + (long)b * 55296;
-        float *restrict dxb = dx + (long)b * 9216;
-        conv_k1_c64_384_12x12_s1_p0_gemm_dx(wt, dyb, dxb);
+        if (!acc)
+            memset(dx + (long)b * 9216, 0, sizeof(float) * 9216);
+        conv_k1_c64_384_12x12_s1_p0_gemm_dx(wt, dy + (long)b * 55296, dx + (long)b * 9216);
     }
 }
 
@@ -3344,10 +3497,10 @@ static void conv_k1_c384_64_12x12_s1_p0_gemm_fwd(const float *restrict a, const 
             mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
             for (int p = 0; p < 384; p++) {
                 const float *restrict bp = b + p * 144 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -3401,7 +3554,7 @@ static void conv_k1_c384_64_12x12_s1_p0_gemm_fwd(const float *restrict a, const 
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             for (int p = 0; p < 384; p++) {
                 const float *restrict bp = b + p * 144 + 128;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -3421,27 +3574,17 @@ static void conv_k1_c384_64_12x12_s1_p0_gemm_fwd(const float *restrict a, const 
 
 static void conv_k1_c384_64_12x12_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
-    for (int i0 = 0; i0 < 64; i0 += 4) {
-        for (int k0 = 0; k0 < 384; k0 += 4)
-        {
-            mc_v16 s0_0 = {0};
-            mc_v16 s0_1 = {0};
-            mc_v16 s0_2 = {0};
-            mc_v16 s0_3 = {0};
-            mc_v16 s1_0 = {0};
-            mc_v16 s1_1 = {0};
-            mc_v16 s1_2 = {0};
-            mc_v16 s1_3 = {0};
-            mc_v16 s2_0 = {0};
-            mc_v16 s2_1 = {0};
-            mc_v16 s2_2 = {0};
-            mc_v16 s2_3 = {0};
-            mc_v16 s3_0 = {0};
-            mc_v16 s3_1 = {0};
-            mc_v16 s3_2 = {0};
-            mc_v16 s3_3 = {0};
-            for (int i = 0; i < nb; i++) {
+    static mc_v16 sums[24576];
+    MC_OMP_PARALLEL
+    {
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 64; r++)
+            memset(sums + r * 384, 0, sizeof(mc_v16) * 384);
+        for (int i = 0; i < nb; i++) {
+            MC_OMP_FOR_IN
+            for (int i0 = 0; i0 < 64; i0 += 4) {
+            for (int k0 = 0; k0 < 384; k0 += 4)
+            {
                 const float *restrict a0 = a + (long)i * 9216 + (i0 + 0) * 144;
                 const float *restrict a1 = a + (long)i * 9216 + (i0 + 1) * 144;
                 const float *restrict a2 = a + (long)i * 9216 + (i0 + 2) * 144;
@@ -3450,6 +3593,22 @@ static void conv_k1_c384_64_12x12_s1_p0_gemm_dw(int nb, const float *restrict a,
                 const float *restrict b1 = b + (long)i * 55296 + (k0 + 1) * 144;
                 const float *restrict b2 = b + (long)i * 55296 + (k0 + 2) * 144;
                 const float *restrict b3 = b + (long)i * 55296 + (k0 + 3) * 144;
+                mc_v16 s0_0 = sums[(i0 + 0) * 384 + k0 + 0];
+                mc_v16 s0_1 = sums[(i0 + 0) * 384 + k0 + 1];
+                mc_v16 s0_2 = sums[(i0 + 0) * 384 + k0 + 2];
+                mc_v16 s0_3 = sums[(i0 + 0) * 384 + k0 + 3];
+                mc_v16 s1_0 = sums[(i0 + 1) * 384 + k0 + 0];
+                mc_v16 s1_1 = sums[(i0 + 1) * 384 + k0 + 1];
+                mc_v16 s1_2 = sums[(i0 + 1) * 384 + k0 + 2];
+                mc_v16 s1_3 = sums[(i0 + 1) * 384 + k0 + 3];
+                mc_v16 s2_0 = sums[(i0 + 2) * 384 + k0 + 0];
+                mc_v16 s2_1 = sums[(i0 + 2) * 384 + k0 + 1];
+                mc_v16 s2_2 = sums[(i0 + 2) * 384 + k0 + 2];
+                mc_v16 s2_3 = sums[(i0 + 2) * 384 + k0 + 3];
+                mc_v16 s3_0 = sums[(i0 + 3) * 384 + k0 + 0];
+                mc_v16 s3_1 = sums[(i0 + 3) * 384 + k0 + 1];
+                mc_v16 s3_2 = sums[(i0 + 3) * 384 + k0 + 2];
+                mc_v16 s3_3 = sums[(i0 + 3) * 384 + k0 + 3];
                 for (int p = 0; p < 144; p += 16) {
                     const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
                     const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
@@ -3476,24 +3635,29 @@ static void conv_k1_c384_64_12x12_s1_p0_gemm_dw(int nb, const float *restrict a,
                     s3_2 += x3 * y2;
                     s3_3 += x3 * y3;
                 }
+                sums[(i0 + 0) * 384 + k0 + 0] = s0_0;
+                sums[(i0 + 0) * 384 + k0 + 1] = s0_1;
+                sums[(i0 + 0) * 384 + k0 + 2] = s0_2;
+                sums[(i0 + 0) * 384 + k0 + 3] = s0_3;
+                sums[(i0 + 1) * 384 + k0 + 0] = s1_0;
+                sums[(i0 + 1) * 384 + k0 + 1] = s1_1;
+                sums[(i0 + 1) * 384 + k0 + 2] = s1_2;
+                sums[(i0 + 1) * 384 + k0 + 3] = s1_3;
+                sums[(i0 + 2) * 384 + k0 + 0] = s2_0;
+                sums[(i0 + 2) * 384 + k0 + 1] = s2_1;
+                sums[(i0 + 2) * 384 + k0 + 2] = s2_2;
+                sums[(i0 + 2) * 384 + k0 + 3] = s2_3;
+                sums[(i0 + 3) * 384 + k0 + 0] = s3_0;
+                sums[(i0 + 3) * 384 + k0 + 1] = s3_1;
+                sums[(i0 + 3) * 384 + k0 + 2] = s3_2;
+                sums[(i0 + 3) * 384 + k0 + 3] = s3_3;
             }
-            c[(i0 + 0) * 384 + k0 + 0] += mc_v16_sum(&s0_0);
-            c[(i0 + 0) * 384 + k0 + 1] += mc_v16_sum(&s0_1);
-            c[(i0 + 0) * 384 + k0 + 2] += mc_v16_sum(&s0_2);
-            c[(i0 + 0) * 384 + k0 + 3] += mc_v16_sum(&s0_3);
-            c[(i0 + 1) * 384 + k0 + 0] += mc_v16_sum(&s1_0);
-            c[(i0 + 1) * 384 + k0 + 1] += mc_v16_sum(&s1_1);
-            c[(i0 + 1) * 384 + k0 + 2] += mc_v16_sum(&s1_2);
-            c[(i0 + 1) * 384 + k0 + 3] += mc_v16_sum(&s1_3);
-            c[(i0 + 2) * 384 + k0 + 0] += mc_v16_sum(&s2_0);
-            c[(i0 + 2) * 384 + k0 + 1] += mc_v16_sum(&s2_1);
-            c[(i0 + 2) * 384 + k0 + 2] += mc_v16_sum(&s2_2);
-            c[(i0 + 2) * 384 + k0 + 3] += mc_v16_sum(&s2_3);
-            c[(i0 + 3) * 384 + k0 + 0] += mc_v16_sum(&s3_0);
-            c[(i0 + 3) * 384 + k0 + 1] += mc_v16_sum(&s3_1);
-            c[(i0 + 3) * 384 + k0 + 2] += mc_v16_sum(&s3_2);
-            c[(i0 + 3) * 384 + k0 + 3] += mc_v16_sum(&s3_3);
+            }
         }
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 64; r++)
+            for (int k = 0; k < 384; k++)
+                c[r * 384 + k] += mc_v16_sum(&sums[r * 384 + k]);
     }
 }
 
@@ -3529,10 +3693,10 @@ static void conv_k1_c384_64_12x12_s1_p0_gemm_dx(const float *restrict a, const f
             mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
             for (int p = 0; p < 64; p++) {
                 const float *restrict bp = b + p * 144 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -3586,7 +3750,7 @@ static void conv_k1_c384_64_12x12_s1_p0_gemm_dx(const float *restrict a, const f
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             for (int p = 0; p < 64; p++) {
                 const float *restrict bp = b + p * 144 + 128;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -3612,8 +3776,6 @@ static void conv_k1_c384_64_12x12_s1_p0_transpose_w(const float *restrict a, flo
 }
 
 
-
-
 void conv_k1_c384_64_12x12_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
@@ -3628,18 +3790,19 @@ void conv_k1_c384_64_12x12_s1_p0_fwd(int n, const float *restrict x, const float
 }
 
 
+
 void conv_k1_c384_64_12x12_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
     static float wt[24576];
-    conv_k1_c384_64_12x12_s1_p0_gemm_dw(n, dy, x, dw);
     conv_k1_c384_64_12x12_s1_p0_transpose_w(w, wt);
+    conv_k1_c384_64_12x12_s1_p0_gemm_dw(n, dy, x, dw);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
-        const float *restrict dyb = dy + (long)b * 9216;
-        float *restrict dxb = dx + (long)b * 55296;
-        conv_k1_c384_64_12x12_s1_p0_gemm_dx(wt, dyb, dxb);
+        if (!acc)
+            memset(dx + (long)b * 55296, 0, sizeof(float) * 55296);
+        conv_k1_c384_64_12x12_s1_p0_gemm_dx(wt, dy + (long)b * 9216, dx + (long)b * 55296);
     }
 }
 
@@ -3676,10 +3839,10 @@ static void conv_k1_c384_96_12x12_s1_p0_gemm_fwd(const float *restrict a, const 
             mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
             for (int p = 0; p < 384; p++) {
                 const float *restrict bp = b + p * 144 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -3733,7 +3896,7 @@ static void conv_k1_c384_96_12x12_s1_p0_gemm_fwd(const float *restrict a, const 
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             for (int p = 0; p < 384; p++) {
                 const float *restrict bp = b + p * 144 + 128;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -3753,27 +3916,17 @@ static void conv_k1_c384_96_12x12_s1_p0_gemm_fwd(const float *restrict a, const 
 
 static void conv_k1_c384_96_12x12_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
-    for (int i0 = 0; i0 < 96; i0 += 4) {
-        for (int k0 = 0; k0 < 384; k0 += 4)
-        {
-            mc_v16 s0_0 = {0};
-            mc_v16 s0_1 = {0};
-            mc_v16 s0_2 = {0};
-            mc_v16 s0_3 = {0};
-            mc_v16 s1_0 = {0};
-            mc_v16 s1_1 = {0};
-            mc_v16 s1_2 = {0};
-            mc_v16 s1_3 = {0};
-            mc_v16 s2_0 = {0};
-            mc_v16 s2_1 = {0};
-            mc_v16 s2_2 = {0};
-            mc_v16 s2_3 = {0};
-            mc_v16 s3_0 = {0};
-            mc_v16 s3_1 = {0};
-            mc_v16 s3_2 = {0};
-            mc_v16 s3_3 = {0};
-            for (int i = 0; i < nb; i++) {
+    static mc_v16 sums[36864];
+    MC_OMP_PARALLEL
+    {
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 96; r++)
+            memset(sums + r * 384, 0, sizeof(mc_v16) * 384);
+        for (int i = 0; i < nb; i++) {
+            MC_OMP_FOR_IN
+            for (int i0 = 0; i0 < 96; i0 += 4) {
+            for (int k0 = 0; k0 < 384; k0 += 4)
+            {
                 const float *restrict a0 = a + (long)i * 13824 + (i0 + 0) * 144;
                 const float *restrict a1 = a + (long)i * 13824 + (i0 + 1) * 144;
                 const float *restrict a2 = a + (long)i * 13824 + (i0 + 2) * 144;
@@ -3782,6 +3935,22 @@ static void conv_k1_c384_96_12x12_s1_p0_gemm_dw(int nb, const float *restrict a,
                 const float *restrict b1 = b + (long)i * 55296 + (k0 + 1) * 144;
                 const float *restrict b2 = b + (long)i * 55296 + (k0 + 2) * 144;
                 const float *restrict b3 = b + (long)i * 55296 + (k0 + 3) * 144;
+                mc_v16 s0_0 = sums[(i0 + 0) * 384 + k0 + 0];
+                mc_v16 s0_1 = sums[(i0 + 0) * 384 + k0 + 1];
+                mc_v16 s0_2 = sums[(i0 + 0) * 384 + k0 + 2];
+                mc_v16 s0_3 = sums[(i0 + 0) * 384 + k0 + 3];
+                mc_v16 s1_0 = sums[(i0 + 1) * 384 + k0 + 0];
+                mc_v16 s1_1 = sums[(i0 + 1) * 384 + k0 + 1];
+                mc_v16 s1_2 = sums[(i0 + 1) * 384 + k0 + 2];
+                mc_v16 s1_3 = sums[(i0 + 1) * 384 + k0 + 3];
+                mc_v16 s2_0 = sums[(i0 + 2) * 384 + k0 + 0];
+                mc_v16 s2_1 = sums[(i0 + 2) * 384 + k0 + 1];
+                mc_v16 s2_2 = sums[(i0 + 2) * 384 + k0 + 2];
+                mc_v16 s2_3 = sums[(i0 + 2) * 384 + k0 + 3];
+                mc_v16 s3_0 = sums[(i0 + 3) * 384 + k0 + 0];
+                mc_v16 s3_1 = sums[(i0 + 3) * 384 + k0 + 1];
+                mc_v16 s3_2 = sums[(i0 + 3) * 384 + k0 + 2];
+                mc_v16 s3_3 = sums[(i0 + 3) * 384 + k0 + 3];
                 for (int p = 0; p < 144; p += 16) {
                     const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
                     const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
@@ -3808,24 +3977,29 @@ static void conv_k1_c384_96_12x12_s1_p0_gemm_dw(int nb, const float *restrict a,
                     s3_2 += x3 * y2;
                     s3_3 += x3 * y3;
                 }
+                sums[(i0 + 0) * 384 + k0 + 0] = s0_0;
+                sums[(i0 + 0) * 384 + k0 + 1] = s0_1;
+                sums[(i0 + 0) * 384 + k0 + 2] = s0_2;
+                sums[(i0 + 0) * 384 + k0 + 3] = s0_3;
+                sums[(i0 + 1) * 384 + k0 + 0] = s1_0;
+                sums[(i0 + 1) * 384 + k0 + 1] = s1_1;
+                sums[(i0 + 1) * 384 + k0 + 2] = s1_2;
+                sums[(i0 + 1) * 384 + k0 + 3] = s1_3;
+                sums[(i0 + 2) * 384 + k0 + 0] = s2_0;
+                sums[(i0 + 2) * 384 + k0 + 1] = s2_1;
+                sums[(i0 + 2) * 384 + k0 + 2] = s2_2;
+                sums[(i0 + 2) * 384 + k0 + 3] = s2_3;
+                sums[(i0 + 3) * 384 + k0 + 0] = s3_0;
+                sums[(i0 + 3) * 384 + k0 + 1] = s3_1;
+                sums[(i0 + 3) * 384 + k0 + 2] = s3_2;
+                sums[(i0 + 3) * 384 + k0 + 3] = s3_3;
             }
-            c[(i0 + 0) * 384 + k0 + 0] += mc_v16_sum(&s0_0);
-            c[(i0 + 0) * 384 + k0 + 1] += mc_v16_sum(&s0_1);
-            c[(i0 + 0) * 384 + k0 + 2] += mc_v16_sum(&s0_2);
-            c[(i0 + 0) * 384 + k0 + 3] += mc_v16_sum(&s0_3);
-            c[(i0 + 1) * 384 + k0 + 0] += mc_v16_sum(&s1_0);
-            c[(i0 + 1) * 384 + k0 + 1] += mc_v16_sum(&s1_1);
-            c[(i0 + 1) * 384 + k0 + 2] += mc_v16_sum(&s1_2);
-            c[(i0 + 1) * 384 + k0 + 3] += mc_v16_sum(&s1_3);
-            c[(i0 + 2) * 384 + k0 + 0] += mc_v16_sum(&s2_0);
-            c[(i0 + 2) * 384 + k0 + 1] += mc_v16_sum(&s2_1);
-            c[(i0 + 2) * 384 + k0 + 2] += mc_v16_sum(&s2_2);
-            c[(i0 + 2) * 384 + k0 + 3] += mc_v16_sum(&s2_3);
-            c[(i0 + 3) * 384 + k0 + 0] += mc_v16_sum(&s3_0);
-            c[(i0 + 3) * 384 + k0 + 1] += mc_v16_sum(&s3_1);
-            c[(i0 + 3) * 384 + k0 + 2] += mc_v16_sum(&s3_2);
-            c[(i0 + 3) * 384 + k0 + 3] += mc_v16_sum(&s3_3);
+            }
         }
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 96; r++)
+            for (int k = 0; k < 384; k++)
+                c[r * 384 + k] += mc_v16_sum(&sums[r * 384 + k]);
     }
 }
 
@@ -3861,10 +4035,10 @@ static void conv_k1_c384_96_12x12_s1_p0_gemm_dx(const float *restrict a, const f
             mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
             for (int p = 0; p < 96; p++) {
                 const float *restrict bp = b + p * 144 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -3918,7 +4092,7 @@ static void conv_k1_c384_96_12x12_s1_p0_gemm_dx(const float *restrict a, const f
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             for (int p = 0; p < 96; p++) {
                 const float *restrict bp = b + p * 144 + 128;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -3944,8 +4118,6 @@ static void conv_k1_c384_96_12x12_s1_p0_transpose_w(const float *restrict a, flo
 }
 
 
-
-
 void conv_k1_c384_96_12x12_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
@@ -3960,18 +4132,19 @@ void conv_k1_c384_96_12x12_s1_p0_fwd(int n, const float *restrict x, const float
 }
 
 
+
 void conv_k1_c384_96_12x12_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
     static float wt[36864];
-    conv_k1_c384_96_12x12_s1_p0_gemm_dw(n, dy, x, dw);
     conv_k1_c384_96_12x12_s1_p0_transpose_w(w, wt);
+    conv_k1_c384_96_12x12_s1_p0_gemm_dw(n, dy, x, dw);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
-        const float *restrict dyb = dy + (long)b * 13824;
-        float *restrict dxb = dx + (long)b * 55296;
-        conv_k1_c384_96_12x12_s1_p0_gemm_dx(wt, dyb, dxb);
+        if (!acc)
+            memset(dx + (long)b * 55296, 0, sizeof(float) * 55296);
+        conv_k1_c384_96_12x12_s1_p0_gemm_dx(wt, dy + (long)b * 13824, dx + (long)b * 55296);
     }
 }
 
@@ -4008,10 +4181,10 @@ static void conv_k1_c96_576_12x12_s1_p0_gemm_fwd(const float *restrict a, const 
             mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
             for (int p = 0; p < 96; p++) {
                 const float *restrict bp = b + p * 144 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -4065,7 +4238,7 @@ static void conv_k1_c96_576_12x12_s1_p0_gemm_fwd(const float *restrict a, const 
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             for (int p = 0; p < 96; p++) {
                 const float *restrict bp = b + p * 144 + 128;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -4085,27 +4258,17 @@ static void conv_k1_c96_576_12x12_s1_p0_gemm_fwd(const float *restrict a, const 
 
 static void conv_k1_c96_576_12x12_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
-    for (int i0 = 0; i0 < 576; i0 += 4) {
-        for (int k0 = 0; k0 < 96; k0 += 4)
-        {
-            mc_v16 s0_0 = {0};
-            mc_v16 s0_1 = {0};
-            mc_v16 s0_2 = {0};
-            mc_v16 s0_3 = {0};
-            mc_v16 s1_0 = {0};
-            mc_v16 s1_1 = {0};
-            mc_v16 s1_2 = {0};
-            mc_v16 s1_3 = {0};
-            mc_v16 s2_0 = {0};
-            mc_v16 s2_1 = {0};
-            mc_v16 s2_2 = {0};
-            mc_v16 s2_3 = {0};
-            mc_v16 s3_0 = {0};
-            mc_v16 s3_1 = {0};
-            mc_v16 s3_2 = {0};
-            mc_v16 s3_3 = {0};
-            for (int i = 0; i < nb; i++) {
+    static mc_v16 sums[55296];
+    MC_OMP_PARALLEL
+    {
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 576; r++)
+            memset(sums + r * 96, 0, sizeof(mc_v16) * 96);
+        for (int i = 0; i < nb; i++) {
+            MC_OMP_FOR_IN
+            for (int i0 = 0; i0 < 576; i0 += 4) {
+            for (int k0 = 0; k0 < 96; k0 += 4)
+            {
                 const float *restrict a0 = a + (long)i * 82944 + (i0 + 0) * 144;
                 const float *restrict a1 = a + (long)i * 82944 + (i0 + 1) * 144;
                 const float *restrict a2 = a + (long)i * 82944 + (i0 + 2) * 144;
@@ -4114,6 +4277,22 @@ static void conv_k1_c96_576_12x12_s1_p0_gemm_dw(int nb, const float *restrict a,
                 const float *restrict b1 = b + (long)i * 13824 + (k0 + 1) * 144;
                 const float *restrict b2 = b + (long)i * 13824 + (k0 + 2) * 144;
                 const float *restrict b3 = b + (long)i * 13824 + (k0 + 3) * 144;
+                mc_v16 s0_0 = sums[(i0 + 0) * 96 + k0 + 0];
+                mc_v16 s0_1 = sums[(i0 + 0) * 96 + k0 + 1];
+                mc_v16 s0_2 = sums[(i0 + 0) * 96 + k0 + 2];
+                mc_v16 s0_3 = sums[(i0 + 0) * 96 + k0 + 3];
+                mc_v16 s1_0 = sums[(i0 + 1) * 96 + k0 + 0];
+                mc_v16 s1_1 = sums[(i0 + 1) * 96 + k0 + 1];
+                mc_v16 s1_2 = sums[(i0 + 1) * 96 + k0 + 2];
+                mc_v16 s1_3 = sums[(i0 + 1) * 96 + k0 + 3];
+                mc_v16 s2_0 = sums[(i0 + 2) * 96 + k0 + 0];
+                mc_v16 s2_1 = sums[(i0 + 2) * 96 + k0 + 1];
+                mc_v16 s2_2 = sums[(i0 + 2) * 96 + k0 + 2];
+                mc_v16 s2_3 = sums[(i0 + 2) * 96 + k0 + 3];
+                mc_v16 s3_0 = sums[(i0 + 3) * 96 + k0 + 0];
+                mc_v16 s3_1 = sums[(i0 + 3) * 96 + k0 + 1];
+                mc_v16 s3_2 = sums[(i0 + 3) * 96 + k0 + 2];
+                mc_v16 s3_3 = sums[(i0 + 3) * 96 + k0 + 3];
                 for (int p = 0; p < 144; p += 16) {
                     const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
                     const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
@@ -4140,24 +4319,29 @@ static void conv_k1_c96_576_12x12_s1_p0_gemm_dw(int nb, const float *restrict a,
                     s3_2 += x3 * y2;
                     s3_3 += x3 * y3;
                 }
+                sums[(i0 + 0) * 96 + k0 + 0] = s0_0;
+                sums[(i0 + 0) * 96 + k0 + 1] = s0_1;
+                sums[(i0 + 0) * 96 + k0 + 2] = s0_2;
+                sums[(i0 + 0) * 96 + k0 + 3] = s0_3;
+                sums[(i0 + 1) * 96 + k0 + 0] = s1_0;
+                sums[(i0 + 1) * 96 + k0 + 1] = s1_1;
+                sums[(i0 + 1) * 96 + k0 + 2] = s1_2;
+                sums[(i0 + 1) * 96 + k0 + 3] = s1_3;
+                sums[(i0 + 2) * 96 + k0 + 0] = s2_0;
+                sums[(i0 + 2) * 96 + k0 + 1] = s2_1;
+                sums[(i0 + 2) * 96 + k0 + 2] = s2_2;
+                sums[(i0 + 2) * 96 + k0 + 3] = s2_3;
+                sums[(i0 + 3) * 96 + k0 + 0] = s3_0;
+                sums[(i0 + 3) * 96 + k0 + 1] = s3_1;
+                sums[(i0 + 3) * 96 + k0 + 2] = s3_2;
+                sums[(i0 + 3) * 96 + k0 + 3] = s3_3;
             }
-            c[(i0 + 0) * 96 + k0 + 0] += mc_v16_sum(&s0_0);
-            c[(i0 + 0) * 96 + k0 + 1] += mc_v16_sum(&s0_1);
-            c[(i0 + 0) * 96 + k0 + 2] += mc_v16_sum(&s0_2);
-            c[(i0 + 0) * 96 + k0 + 3] += mc_v16_sum(&s0_3);
-            c[(i0 + 1) * 96 + k0 + 0] += mc_v16_sum(&s1_0);
-            c[(i0 + 1) * 96 + k0 + 1] += mc_v16_sum(&s1_1);
-            c[(i0 + 1) * 96 + k0 + 2] += mc_v16_sum(&s1_2);
-            c[(i0 + 1) * 96 + k0 + 3] += mc_v16_sum(&s1_3);
-            c[(i0 + 2) * 96 + k0 + 0] += mc_v16_sum(&s2_0);
-            c[(i0 + 2) * 96 + k0 + 1] += mc_v16_sum(&s2_1);
-            c[(i0 + 2) * 96 + k0 + 2] += mc_v16_sum(&s2_2);
-            c[(i0 + 2) * 96 + k0 + 3] += mc_v16_sum(&s2_3);
-            c[(i0 + 3) * 96 + k0 + 0] += mc_v16_sum(&s3_0);
-            c[(i0 + 3) * 96 + k0 + 1] += mc_v16_sum(&s3_1);
-            c[(i0 + 3) * 96 + k0 + 2] += mc_v16_sum(&s3_2);
-            c[(i0 + 3) * 96 + k0 + 3] += mc_v16_sum(&s3_3);
+            }
         }
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 576; r++)
+            for (int k = 0; k < 96; k++)
+                c[r * 96 + k] += mc_v16_sum(&sums[r * 96 + k]);
     }
 }
 
@@ -4193,10 +4377,10 @@ static void conv_k1_c96_576_12x12_s1_p0_gemm_dx(const float *restrict a, const f
             mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
             for (int p = 0; p < 576; p++) {
                 const float *restrict bp = b + p * 144 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -4250,7 +4434,7 @@ static void conv_k1_c96_576_12x12_s1_p0_gemm_dx(const float *restrict a, const f
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             for (int p = 0; p < 576; p++) {
                 const float *restrict bp = b + p * 144 + 128;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -4276,8 +4460,6 @@ static void conv_k1_c96_576_12x12_s1_p0_transpose_w(const float *restrict a, flo
 }
 
 
-
-
 void conv_k1_c96_576_12x12_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
@@ -4292,18 +4474,19 @@ void conv_k1_c96_576_12x12_s1_p0_fwd(int n, const float *restrict x, const float
 }
 
 
+
 void conv_k1_c96_576_12x12_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
     static float wt[55296];
-    conv_k1_c96_576_12x12_s1_p0_gemm_dw(n, dy, x, dw);
     conv_k1_c96_576_12x12_s1_p0_transpose_w(w, wt);
+    conv_k1_c96_576_12x12_s1_p0_gemm_dw(n, dy, x, dw);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
-        const float *restrict dyb = dy + (long)b * 82944;
-        float *restrict dxb = dx + (long)b * 13824;
-        conv_k1_c96_576_12x12_s1_p0_gemm_dx(wt, dyb, dxb);
+        if (!acc)
+            memset(dx + (long)b * 13824, 0, sizeof(float) * 13824);
+        conv_k1_c96_576_12x12_s1_p0_gemm_dx(wt, dy + (long)b * 82944, dx + (long)b * 13824);
     }
 }
 
@@ -4340,10 +4523,10 @@ static void conv_k1_c576_96_12x12_s1_p0_gemm_fwd(const float *restrict a, const 
             mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
             for (int p = 0; p < 576; p++) {
                 const float *restrict bp = b + p * 144 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -4397,7 +4580,7 @@ static void conv_k1_c576_96_12x12_s1_p0_gemm_fwd(const float *restrict a, const 
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             for (int p = 0; p < 576; p++) {
                 const float *restrict bp = b + p * 144 + 128;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -4417,27 +4600,17 @@ static void conv_k1_c576_96_12x12_s1_p0_gemm_fwd(const float *restrict a, const 
 
 static void conv_k1_c576_96_12x12_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
-    for (int i0 = 0; i0 < 96; i0 += 4) {
-        for (int k0 = 0; k0 < 576; k0 += 4)
-        {
-            mc_v16 s0_0 = {0};
-            mc_v16 s0_1 = {0};
-            mc_v16 s0_2 = {0};
-            mc_v16 s0_3 = {0};
-            mc_v16 s1_0 = {0};
-            mc_v16 s1_1 = {0};
-            mc_v16 s1_2 = {0};
-            mc_v16 s1_3 = {0};
-            mc_v16 s2_0 = {0};
-            mc_v16 s2_1 = {0};
-            mc_v16 s2_2 = {0};
-            mc_v16 s2_3 = {0};
-            mc_v16 s3_0 = {0};
-            mc_v16 s3_1 = {0};
-            mc_v16 s3_2 = {0};
-            mc_v16 s3_3 = {0};
-            for (int i = 0; i < nb; i++) {
+    static mc_v16 sums[55296];
+    MC_OMP_PARALLEL
+    {
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 96; r++)
+            memset(sums + r * 576, 0, sizeof(mc_v16) * 576);
+        for (int i = 0; i < nb; i++) {
+            MC_OMP_FOR_IN
+            for (int i0 = 0; i0 < 96; i0 += 4) {
+            for (int k0 = 0; k0 < 576; k0 += 4)
+            {
                 const float *restrict a0 = a + (long)i * 13824 + (i0 + 0) * 144;
                 const float *restrict a1 = a + (long)i * 13824 + (i0 + 1) * 144;
                 const float *restrict a2 = a + (long)i * 13824 + (i0 + 2) * 144;
@@ -4446,6 +4619,22 @@ static void conv_k1_c576_96_12x12_s1_p0_gemm_dw(int nb, const float *restrict a,
                 const float *restrict b1 = b + (long)i * 82944 + (k0 + 1) * 144;
                 const float *restrict b2 = b + (long)i * 82944 + (k0 + 2) * 144;
                 const float *restrict b3 = b + (long)i * 82944 + (k0 + 3) * 144;
+                mc_v16 s0_0 = sums[(i0 + 0) * 576 + k0 + 0];
+                mc_v16 s0_1 = sums[(i0 + 0) * 576 + k0 + 1];
+                mc_v16 s0_2 = sums[(i0 + 0) * 576 + k0 + 2];
+                mc_v16 s0_3 = sums[(i0 + 0) * 576 + k0 + 3];
+                mc_v16 s1_0 = sums[(i0 + 1) * 576 + k0 + 0];
+                mc_v16 s1_1 = sums[(i0 + 1) * 576 + k0 + 1];
+                mc_v16 s1_2 = sums[(i0 + 1) * 576 + k0 + 2];
+                mc_v16 s1_3 = sums[(i0 + 1) * 576 + k0 + 3];
+                mc_v16 s2_0 = sums[(i0 + 2) * 576 + k0 + 0];
+                mc_v16 s2_1 = sums[(i0 + 2) * 576 + k0 + 1];
+                mc_v16 s2_2 = sums[(i0 + 2) * 576 + k0 + 2];
+                mc_v16 s2_3 = sums[(i0 + 2) * 576 + k0 + 3];
+                mc_v16 s3_0 = sums[(i0 + 3) * 576 + k0 + 0];
+                mc_v16 s3_1 = sums[(i0 + 3) * 576 + k0 + 1];
+                mc_v16 s3_2 = sums[(i0 + 3) * 576 + k0 + 2];
+                mc_v16 s3_3 = sums[(i0 + 3) * 576 + k0 + 3];
                 for (int p = 0; p < 144; p += 16) {
                     const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
                     const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
@@ -4472,24 +4661,29 @@ static void conv_k1_c576_96_12x12_s1_p0_gemm_dw(int nb, const float *restrict a,
                     s3_2 += x3 * y2;
                     s3_3 += x3 * y3;
                 }
+                sums[(i0 + 0) * 576 + k0 + 0] = s0_0;
+                sums[(i0 + 0) * 576 + k0 + 1] = s0_1;
+                sums[(i0 + 0) * 576 + k0 + 2] = s0_2;
+                sums[(i0 + 0) * 576 + k0 + 3] = s0_3;
+                sums[(i0 + 1) * 576 + k0 + 0] = s1_0;
+                sums[(i0 + 1) * 576 + k0 + 1] = s1_1;
+                sums[(i0 + 1) * 576 + k0 + 2] = s1_2;
+                sums[(i0 + 1) * 576 + k0 + 3] = s1_3;
+                sums[(i0 + 2) * 576 + k0 + 0] = s2_0;
+                sums[(i0 + 2) * 576 + k0 + 1] = s2_1;
+                sums[(i0 + 2) * 576 + k0 + 2] = s2_2;
+                sums[(i0 + 2) * 576 + k0 + 3] = s2_3;
+                sums[(i0 + 3) * 576 + k0 + 0] = s3_0;
+                sums[(i0 + 3) * 576 + k0 + 1] = s3_1;
+                sums[(i0 + 3) * 576 + k0 + 2] = s3_2;
+                sums[(i0 + 3) * 576 + k0 + 3] = s3_3;
             }
-            c[(i0 + 0) * 576 + k0 + 0] += mc_v16_sum(&s0_0);
-            c[(i0 + 0) * 576 + k0 + 1] += mc_v16_sum(&s0_1);
-            c[(i0 + 0) * 576 + k0 + 2] += mc_v16_sum(&s0_2);
-            c[(i0 + 0) * 576 + k0 + 3] += mc_v16_sum(&s0_3);
-            c[(i0 + 1) * 576 + k0 + 0] += mc_v16_sum(&s1_0);
-            c[(i0 + 1) * 576 + k0 + 1] += mc_v16_sum(&s1_1);
-            c[(i0 + 1) * 576 + k0 + 2] += mc_v16_sum(&s1_2);
-            c[(i0 + 1) * 576 + k0 + 3] += mc_v16_sum(&s1_3);
-            c[(i0 + 2) * 576 + k0 + 0] += mc_v16_sum(&s2_0);
-            c[(i0 + 2) * 576 + k0 + 1] += mc_v16_sum(&s2_1);
-            c[(i0 + 2) * 576 + k0 + 2] += mc_v16_sum(&s2_2);
-            c[(i0 + 2) * 576 + k0 + 3] += mc_v16_sum(&s2_3);
-            c[(i0 + 3) * 576 + k0 + 0] += mc_v16_sum(&s3_0);
-            c[(i0 + 3) * 576 + k0 + 1] += mc_v16_sum(&s3_1);
-            c[(i0 + 3) * 576 + k0 + 2] += mc_v16_sum(&s3_2);
-            c[(i0 + 3) * 576 + k0 + 3] += mc_v16_sum(&s3_3);
+            }
         }
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 96; r++)
+            for (int k = 0; k < 576; k++)
+                c[r * 576 + k] += mc_v16_sum(&sums[r * 576 + k]);
     }
 }
 
@@ -4525,10 +4719,10 @@ static void conv_k1_c576_96_12x12_s1_p0_gemm_dx(const float *restrict a, const f
             mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
             for (int p = 0; p < 96; p++) {
                 const float *restrict bp = b + p * 144 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -4582,7 +4776,7 @@ static void conv_k1_c576_96_12x12_s1_p0_gemm_dx(const float *restrict a, const f
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             for (int p = 0; p < 96; p++) {
                 const float *restrict bp = b + p * 144 + 128;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -4608,8 +4802,6 @@ static void conv_k1_c576_96_12x12_s1_p0_transpose_w(const float *restrict a, flo
 }
 
 
-
-
 void conv_k1_c576_96_12x12_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
@@ -4624,18 +4816,19 @@ void conv_k1_c576_96_12x12_s1_p0_fwd(int n, const float *restrict x, const float
 }
 
 
+
 void conv_k1_c576_96_12x12_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
     static float wt[55296];
-    conv_k1_c576_96_12x12_s1_p0_gemm_dw(n, dy, x, dw);
     conv_k1_c576_96_12x12_s1_p0_transpose_w(w, wt);
+    conv_k1_c576_96_12x12_s1_p0_gemm_dw(n, dy, x, dw);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
-        const float *restrict dyb = dy + (long)b * 13824;
-        float *restrict dxb = dx + (long)b * 82944;
-        conv_k1_c576_96_12x12_s1_p0_gemm_dx(wt, dyb, dxb);
+        if (!acc)
+            memset(dx + (long)b * 82944, 0, sizeof(float) * 82944);
+        conv_k1_c576_96_12x12_s1_p0_gemm_dx(wt, dy + (long)b * 13824, dx + (long)b * 82944);
     }
 }
 
@@ -4655,71 +4848,67 @@ static void conv_k1_c576_160_6x6_s1_p0_gemm_fwd(const float *restrict a, const f
             const float *restrict a3 = a + (i0 + 3) * 576;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2; mc_v16_part(&s0_2, c0 + 32, 4);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2; mc_v16_part(&s1_2, c1 + 32, 4);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2; mc_v16_part(&s2_2, c2 + 32, 4);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2; mc_v16_part(&s3_2, c3 + 32, 4);
             for (int p = 0; p < 576; p++) {
                 const float *restrict bp = b + p * 36 + 0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2; mc_v16_part(&b2, bp + 32, 4);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
+            mc_v16_store_part(c0 + 32, &s0_2, 4);
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
+            mc_v16_store_part(c1 + 32, &s1_2, 4);
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
+            mc_v16_store_part(c2 + 32, &s2_2, 4);
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
+            mc_v16_store_part(c3 + 32, &s3_2, 4);
         }
-        for (int i = i0; i < i0 + 4; i++)
-            for (int j = 32; j < 36; j++) {
-                float s = c[i * 36 + j];
-                for (int p = 0; p < 576; p++)
-                    s += a[i * 576 + p] * b[p * 36 + j];
-                c[i * 36 + j] = s;
-            }
     }
 }
 
 static void conv_k1_c576_160_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
-    for (int i0 = 0; i0 < 160; i0 += 4) {
-        for (int k0 = 0; k0 < 576; k0 += 4)
-        {
-            mc_v16 s0_0 = {0};
-            mc_v16 s0_1 = {0};
-            mc_v16 s0_2 = {0};
-            mc_v16 s0_3 = {0};
-            mc_v16 s1_0 = {0};
-            mc_v16 s1_1 = {0};
-            mc_v16 s1_2 = {0};
-            mc_v16 s1_3 = {0};
-            mc_v16 s2_0 = {0};
-            mc_v16 s2_1 = {0};
-            mc_v16 s2_2 = {0};
-            mc_v16 s2_3 = {0};
-            mc_v16 s3_0 = {0};
-            mc_v16 s3_1 = {0};
-            mc_v16 s3_2 = {0};
-            mc_v16 s3_3 = {0};
-            for (int i = 0; i < nb; i++) {
+    static mc_v16 sums[92160];
+    MC_OMP_PARALLEL
+    {
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 160; r++)
+            memset(sums + r * 576, 0, sizeof(mc_v16) * 576);
+        for (int i = 0; i < nb; i++) {
+            MC_OMP_FOR_IN
+            for (int i0 = 0; i0 < 160; i0 += 4) {
+            for (int k0 = 0; k0 < 576; k0 += 4)
+            {
                 const float *restrict a0 = a + (long)i * 5760 + (i0 + 0) * 36;
                 const float *restrict a1 = a + (long)i * 5760 + (i0 + 1) * 36;
                 const float *restrict a2 = a + (long)i * 5760 + (i0 + 2) * 36;
@@ -4728,6 +4917,22 @@ static void conv_k1_c576_160_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, 
                 const float *restrict b1 = b + (long)i * 20736 + (k0 + 1) * 36;
                 const float *restrict b2 = b + (long)i * 20736 + (k0 + 2) * 36;
                 const float *restrict b3 = b + (long)i * 20736 + (k0 + 3) * 36;
+                mc_v16 s0_0 = sums[(i0 + 0) * 576 + k0 + 0];
+                mc_v16 s0_1 = sums[(i0 + 0) * 576 + k0 + 1];
+                mc_v16 s0_2 = sums[(i0 + 0) * 576 + k0 + 2];
+                mc_v16 s0_3 = sums[(i0 + 0) * 576 + k0 + 3];
+                mc_v16 s1_0 = sums[(i0 + 1) * 576 + k0 + 0];
+                mc_v16 s1_1 = sums[(i0 + 1) * 576 + k0 + 1];
+                mc_v16 s1_2 = sums[(i0 + 1) * 576 + k0 + 2];
+                mc_v16 s1_3 = sums[(i0 + 1) * 576 + k0 + 3];
+                mc_v16 s2_0 = sums[(i0 + 2) * 576 + k0 + 0];
+                mc_v16 s2_1 = sums[(i0 + 2) * 576 + k0 + 1];
+                mc_v16 s2_2 = sums[(i0 + 2) * 576 + k0 + 2];
+                mc_v16 s2_3 = sums[(i0 + 2) * 576 + k0 + 3];
+                mc_v16 s3_0 = sums[(i0 + 3) * 576 + k0 + 0];
+                mc_v16 s3_1 = sums[(i0 + 3) * 576 + k0 + 1];
+                mc_v16 s3_2 = sums[(i0 + 3) * 576 + k0 + 2];
+                mc_v16 s3_3 = sums[(i0 + 3) * 576 + k0 + 3];
                 for (int p = 0; p < 32; p += 16) {
                     const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
                     const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
@@ -4788,24 +4993,29 @@ static void conv_k1_c576_160_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, 
                     s3_2 += x3 * y2;
                     s3_3 += x3 * y3;
                 }
+                sums[(i0 + 0) * 576 + k0 + 0] = s0_0;
+                sums[(i0 + 0) * 576 + k0 + 1] = s0_1;
+                sums[(i0 + 0) * 576 + k0 + 2] = s0_2;
+                sums[(i0 + 0) * 576 + k0 + 3] = s0_3;
+                sums[(i0 + 1) * 576 + k0 + 0] = s1_0;
+                sums[(i0 + 1) * 576 + k0 + 1] = s1_1;
+                sums[(i0 + 1) * 576 + k0 + 2] = s1_2;
+                sums[(i0 + 1) * 576 + k0 + 3] = s1_3;
+                sums[(i0 + 2) * 576 + k0 + 0] = s2_0;
+                sums[(i0 + 2) * 576 + k0 + 1] = s2_1;
+                sums[(i0 + 2) * 576 + k0 + 2] = s2_2;
+                sums[(i0 + 2) * 576 + k0 + 3] = s2_3;
+                sums[(i0 + 3) * 576 + k0 + 0] = s3_0;
+                sums[(i0 + 3) * 576 + k0 + 1] = s3_1;
+                sums[(i0 + 3) * 576 + k0 + 2] = s3_2;
+                sums[(i0 + 3) * 576 + k0 + 3] = s3_3;
             }
-            c[(i0 + 0) * 576 + k0 + 0] += mc_v16_sum(&s0_0);
-            c[(i0 + 0) * 576 + k0 + 1] += mc_v16_sum(&s0_1);
-            c[(i0 + 0) * 576 + k0 + 2] += mc_v16_sum(&s0_2);
-            c[(i0 + 0) * 576 + k0 + 3] += mc_v16_sum(&s0_3);
-            c[(i0 + 1) * 576 + k0 + 0] += mc_v16_sum(&s1_0);
-            c[(i0 + 1) * 576 + k0 + 1] += mc_v16_sum(&s1_1);
-            c[(i0 + 1) * 576 + k0 + 2] += mc_v16_sum(&s1_2);
-            c[(i0 + 1) * 576 + k0 + 3] += mc_v16_sum(&s1_3);
-            c[(i0 + 2) * 576 + k0 + 0] += mc_v16_sum(&s2_0);
-            c[(i0 + 2) * 576 + k0 + 1] += mc_v16_sum(&s2_1);
-            c[(i0 + 2) * 576 + k0 + 2] += mc_v16_sum(&s2_2);
-            c[(i0 + 2) * 576 + k0 + 3] += mc_v16_sum(&s2_3);
-            c[(i0 + 3) * 576 + k0 + 0] += mc_v16_sum(&s3_0);
-            c[(i0 + 3) * 576 + k0 + 1] += mc_v16_sum(&s3_1);
-            c[(i0 + 3) * 576 + k0 + 2] += mc_v16_sum(&s3_2);
-            c[(i0 + 3) * 576 + k0 + 3] += mc_v16_sum(&s3_3);
+            }
         }
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 160; r++)
+            for (int k = 0; k < 576; k++)
+                c[r * 576 + k] += mc_v16_sum(&sums[r * 576 + k]);
     }
 }
 
@@ -4824,45 +5034,51 @@ static void conv_k1_c576_160_6x6_s1_p0_gemm_dx(const float *restrict a, const fl
             const float *restrict a3 = a + (i0 + 3) * 160;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2; mc_v16_part(&s0_2, c0 + 32, 4);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2; mc_v16_part(&s1_2, c1 + 32, 4);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2; mc_v16_part(&s2_2, c2 + 32, 4);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2; mc_v16_part(&s3_2, c3 + 32, 4);
             for (int p = 0; p < 160; p++) {
                 const float *restrict bp = b + p * 36 + 0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2; mc_v16_part(&b2, bp + 32, 4);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
+            mc_v16_store_part(c0 + 32, &s0_2, 4);
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
+            mc_v16_store_part(c1 + 32, &s1_2, 4);
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
+            mc_v16_store_part(c2 + 32, &s2_2, 4);
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
+            mc_v16_store_part(c3 + 32, &s3_2, 4);
         }
-        for (int i = i0; i < i0 + 4; i++)
-            for (int j = 32; j < 36; j++) {
-                float s = c[i * 36 + j];
-                for (int p = 0; p < 160; p++)
-                    s += a[i * 160 + p] * b[p * 36 + j];
-                c[i * 36 + j] = s;
-            }
     }
 }
 
@@ -4872,8 +5088,6 @@ static void conv_k1_c576_160_6x6_s1_p0_transpose_w(const float *restrict a, floa
         for (int q = 0; q < 576; q++)
             t[q * 160 + r] = a[r * 576 + q];
 }
-
-
 
 
 void conv_k1_c576_160_6x6_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -4890,18 +5104,19 @@ void conv_k1_c576_160_6x6_s1_p0_fwd(int n, const float *restrict x, const float 
 }
 
 
+
 void conv_k1_c576_160_6x6_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
     static float wt[92160];
-    conv_k1_c576_160_6x6_s1_p0_gemm_dw(n, dy, x, dw);
     conv_k1_c576_160_6x6_s1_p0_transpose_w(w, wt);
+    conv_k1_c576_160_6x6_s1_p0_gemm_dw(n, dy, x, dw);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
-        const float *restrict dyb = dy + (long)b * 5760;
-        float *restrict dxb = dx + (long)b * 20736;
-        conv_k1_c576_160_6x6_s1_p0_gemm_dx(wt, dyb, dxb);
+        if (!acc)
+            memset(dx + (long)b * 20736, 0, sizeof(float) * 20736);
+        conv_k1_c576_160_6x6_s1_p0_gemm_dx(wt, dy + (long)b * 5760, dx + (long)b * 20736);
     }
 }
 
@@ -4921,71 +5136,67 @@ static void conv_k1_c160_960_6x6_s1_p0_gemm_fwd(const float *restrict a, const f
             const float *restrict a3 = a + (i0 + 3) * 160;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2; mc_v16_part(&s0_2, c0 + 32, 4);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2; mc_v16_part(&s1_2, c1 + 32, 4);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2; mc_v16_part(&s2_2, c2 + 32, 4);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2; mc_v16_part(&s3_2, c3 + 32, 4);
             for (int p = 0; p < 160; p++) {
                 const float *restrict bp = b + p * 36 + 0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2; mc_v16_part(&b2, bp + 32, 4);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
+            mc_v16_store_part(c0 + 32, &s0_2, 4);
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
+            mc_v16_store_part(c1 + 32, &s1_2, 4);
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
+            mc_v16_store_part(c2 + 32, &s2_2, 4);
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
+            mc_v16_store_part(c3 + 32, &s3_2, 4);
         }
-        for (int i = i0; i < i0 + 4; i++)
-            for (int j = 32; j < 36; j++) {
-                float s = c[i * 36 + j];
-                for (int p = 0; p < 160; p++)
-                    s += a[i * 160 + p] * b[p * 36 + j];
-                c[i * 36 + j] = s;
-            }
     }
 }
 
 static void conv_k1_c160_960_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
-    for (int i0 = 0; i0 < 960; i0 += 4) {
-        for (int k0 = 0; k0 < 160; k0 += 4)
-        {
-            mc_v16 s0_0 = {0};
-            mc_v16 s0_1 = {0};
-            mc_v16 s0_2 = {0};
-            mc_v16 s0_3 = {0};
-            mc_v16 s1_0 = {0};
-            mc_v16 s1_1 = {0};
-            mc_v16 s1_2 = {0};
-            mc_v16 s1_3 = {0};
-            mc_v16 s2_0 = {0};
-            mc_v16 s2_1 = {0};
-            mc_v16 s2_2 = {0};
-            mc_v16 s2_3 = {0};
-            mc_v16 s3_0 = {0};
-            mc_v16 s3_1 = {0};
-            mc_v16 s3_2 = {0};
-            mc_v16 s3_3 = {0};
-            for (int i = 0; i < nb; i++) {
+    static mc_v16 sums[153600];
+    MC_OMP_PARALLEL
+    {
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 960; r++)
+            memset(sums + r * 160, 0, sizeof(mc_v16) * 160);
+        for (int i = 0; i < nb; i++) {
+            MC_OMP_FOR_IN
+            for (int i0 = 0; i0 < 960; i0 += 4) {
+            for (int k0 = 0; k0 < 160; k0 += 4)
+            {
                 const float *restrict a0 = a + (long)i * 34560 + (i0 + 0) * 36;
                 const float *restrict a1 = a + (long)i * 34560 + (i0 + 1) * 36;
                 const float *restrict a2 = a + (long)i * 34560 + (i0 + 2) * 36;
@@ -4994,6 +5205,22 @@ static void conv_k1_c160_960_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, 
                 const float *restrict b1 = b + (long)i * 5760 + (k0 + 1) * 36;
                 const float *restrict b2 = b + (long)i * 5760 + (k0 + 2) * 36;
                 const float *restrict b3 = b + (long)i * 5760 + (k0 + 3) * 36;
+                mc_v16 s0_0 = sums[(i0 + 0) * 160 + k0 + 0];
+                mc_v16 s0_1 = sums[(i0 + 0) * 160 + k0 + 1];
+                mc_v16 s0_2 = sums[(i0 + 0) * 160 + k0 + 2];
+                mc_v16 s0_3 = sums[(i0 + 0) * 160 + k0 + 3];
+                mc_v16 s1_0 = sums[(i0 + 1) * 160 + k0 + 0];
+                mc_v16 s1_1 = sums[(i0 + 1) * 160 + k0 + 1];
+                mc_v16 s1_2 = sums[(i0 + 1) * 160 + k0 + 2];
+                mc_v16 s1_3 = sums[(i0 + 1) * 160 + k0 + 3];
+                mc_v16 s2_0 = sums[(i0 + 2) * 160 + k0 + 0];
+                mc_v16 s2_1 = sums[(i0 + 2) * 160 + k0 + 1];
+                mc_v16 s2_2 = sums[(i0 + 2) * 160 + k0 + 2];
+                mc_v16 s2_3 = sums[(i0 + 2) * 160 + k0 + 3];
+                mc_v16 s3_0 = sums[(i0 + 3) * 160 + k0 + 0];
+                mc_v16 s3_1 = sums[(i0 + 3) * 160 + k0 + 1];
+                mc_v16 s3_2 = sums[(i0 + 3) * 160 + k0 + 2];
+                mc_v16 s3_3 = sums[(i0 + 3) * 160 + k0 + 3];
                 for (int p = 0; p < 32; p += 16) {
                     const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
                     const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
@@ -5054,24 +5281,29 @@ static void conv_k1_c160_960_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, 
                     s3_2 += x3 * y2;
                     s3_3 += x3 * y3;
                 }
+                sums[(i0 + 0) * 160 + k0 + 0] = s0_0;
+                sums[(i0 + 0) * 160 + k0 + 1] = s0_1;
+                sums[(i0 + 0) * 160 + k0 + 2] = s0_2;
+                sums[(i0 + 0) * 160 + k0 + 3] = s0_3;
+                sums[(i0 + 1) * 160 + k0 + 0] = s1_0;
+                sums[(i0 + 1) * 160 + k0 + 1] = s1_1;
+                sums[(i0 + 1) * 160 + k0 + 2] = s1_2;
+                sums[(i0 + 1) * 160 + k0 + 3] = s1_3;
+                sums[(i0 + 2) * 160 + k0 + 0] = s2_0;
+                sums[(i0 + 2) * 160 + k0 + 1] = s2_1;
+                sums[(i0 + 2) * 160 + k0 + 2] = s2_2;
+                sums[(i0 + 2) * 160 + k0 + 3] = s2_3;
+                sums[(i0 + 3) * 160 + k0 + 0] = s3_0;
+                sums[(i0 + 3) * 160 + k0 + 1] = s3_1;
+                sums[(i0 + 3) * 160 + k0 + 2] = s3_2;
+                sums[(i0 + 3) * 160 + k0 + 3] = s3_3;
             }
-            c[(i0 + 0) * 160 + k0 + 0] += mc_v16_sum(&s0_0);
-            c[(i0 + 0) * 160 + k0 + 1] += mc_v16_sum(&s0_1);
-            c[(i0 + 0) * 160 + k0 + 2] += mc_v16_sum(&s0_2);
-            c[(i0 + 0) * 160 + k0 + 3] += mc_v16_sum(&s0_3);
-            c[(i0 + 1) * 160 + k0 + 0] += mc_v16_sum(&s1_0);
-            c[(i0 + 1) * 160 + k0 + 1] += mc_v16_sum(&s1_1);
-            c[(i0 + 1) * 160 + k0 + 2] += mc_v16_sum(&s1_2);
-            c[(i0 + 1) * 160 + k0 + 3] += mc_v16_sum(&s1_3);
-            c[(i0 + 2) * 160 + k0 + 0] += mc_v16_sum(&s2_0);
-            c[(i0 + 2) * 160 + k0 + 1] += mc_v16_sum(&s2_1);
-            c[(i0 + 2) * 160 + k0 + 2] += mc_v16_sum(&s2_2);
-            c[(i0 + 2) * 160 + k0 + 3] += mc_v16_sum(&s2_3);
-            c[(i0 + 3) * 160 + k0 + 0] += mc_v16_sum(&s3_0);
-            c[(i0 + 3) * 160 + k0 + 1] += mc_v16_sum(&s3_1);
-            c[(i0 + 3) * 160 + k0 + 2] += mc_v16_sum(&s3_2);
-            c[(i0 + 3) * 160 + k0 + 3] += mc_v16_sum(&s3_3);
+            }
         }
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 960; r++)
+            for (int k = 0; k < 160; k++)
+                c[r * 160 + k] += mc_v16_sum(&sums[r * 160 + k]);
     }
 }
 
@@ -5090,45 +5322,51 @@ static void conv_k1_c160_960_6x6_s1_p0_gemm_dx(const float *restrict a, const fl
             const float *restrict a3 = a + (i0 + 3) * 960;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2; mc_v16_part(&s0_2, c0 + 32, 4);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2; mc_v16_part(&s1_2, c1 + 32, 4);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2; mc_v16_part(&s2_2, c2 + 32, 4);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2; mc_v16_part(&s3_2, c3 + 32, 4);
             for (int p = 0; p < 960; p++) {
                 const float *restrict bp = b + p * 36 + 0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2; mc_v16_part(&b2, bp + 32, 4);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
+            mc_v16_store_part(c0 + 32, &s0_2, 4);
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
+            mc_v16_store_part(c1 + 32, &s1_2, 4);
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
+            mc_v16_store_part(c2 + 32, &s2_2, 4);
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
+            mc_v16_store_part(c3 + 32, &s3_2, 4);
         }
-        for (int i = i0; i < i0 + 4; i++)
-            for (int j = 32; j < 36; j++) {
-                float s = c[i * 36 + j];
-                for (int p = 0; p < 960; p++)
-                    s += a[i * 960 + p] * b[p * 36 + j];
-                c[i * 36 + j] = s;
-            }
     }
 }
 
@@ -5138,8 +5376,6 @@ static void conv_k1_c160_960_6x6_s1_p0_transpose_w(const float *restrict a, floa
         for (int q = 0; q < 160; q++)
             t[q * 960 + r] = a[r * 160 + q];
 }
-
-
 
 
 void conv_k1_c160_960_6x6_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -5156,18 +5392,19 @@ void conv_k1_c160_960_6x6_s1_p0_fwd(int n, const float *restrict x, const float 
 }
 
 
+
 void conv_k1_c160_960_6x6_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
     static float wt[153600];
-    conv_k1_c160_960_6x6_s1_p0_gemm_dw(n, dy, x, dw);
     conv_k1_c160_960_6x6_s1_p0_transpose_w(w, wt);
+    conv_k1_c160_960_6x6_s1_p0_gemm_dw(n, dy, x, dw);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
-        const float *restrict dyb = dy + (long)b * 34560;
-        float *restrict dxb = dx + (long)b * 5760;
-        conv_k1_c160_960_6x6_s1_p0_gemm_dx(wt, dyb, dxb);
+        if (!acc)
+            memset(dx + (long)b * 5760, 0, sizeof(float) * 5760);
+        conv_k1_c160_960_6x6_s1_p0_gemm_dx(wt, dy + (long)b * 34560, dx + (long)b * 5760);
     }
 }
 
@@ -5187,71 +5424,67 @@ static void conv_k1_c960_160_6x6_s1_p0_gemm_fwd(const float *restrict a, const f
             const float *restrict a3 = a + (i0 + 3) * 960;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2; mc_v16_part(&s0_2, c0 + 32, 4);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2; mc_v16_part(&s1_2, c1 + 32, 4);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2; mc_v16_part(&s2_2, c2 + 32, 4);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2; mc_v16_part(&s3_2, c3 + 32, 4);
             for (int p = 0; p < 960; p++) {
                 const float *restrict bp = b + p * 36 + 0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2; mc_v16_part(&b2, bp + 32, 4);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
+            mc_v16_store_part(c0 + 32, &s0_2, 4);
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
+            mc_v16_store_part(c1 + 32, &s1_2, 4);
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
+            mc_v16_store_part(c2 + 32, &s2_2, 4);
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
+            mc_v16_store_part(c3 + 32, &s3_2, 4);
         }
-        for (int i = i0; i < i0 + 4; i++)
-            for (int j = 32; j < 36; j++) {
-                float s = c[i * 36 + j];
-                for (int p = 0; p < 960; p++)
-                    s += a[i * 960 + p] * b[p * 36 + j];
-                c[i * 36 + j] = s;
-            }
     }
 }
 
 static void conv_k1_c960_160_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
-    for (int i0 = 0; i0 < 160; i0 += 4) {
-        for (int k0 = 0; k0 < 960; k0 += 4)
-        {
-            mc_v16 s0_0 = {0};
-            mc_v16 s0_1 = {0};
-            mc_v16 s0_2 = {0};
-            mc_v16 s0_3 = {0};
-            mc_v16 s1_0 = {0};
-            mc_v16 s1_1 = {0};
-            mc_v16 s1_2 = {0};
-            mc_v16 s1_3 = {0};
-            mc_v16 s2_0 = {0};
-            mc_v16 s2_1 = {0};
-            mc_v16 s2_2 = {0};
-            mc_v16 s2_3 = {0};
-            mc_v16 s3_0 = {0};
-            mc_v16 s3_1 = {0};
-            mc_v16 s3_2 = {0};
-            mc_v16 s3_3 = {0};
-            for (int i = 0; i < nb; i++) {
+    static mc_v16 sums[153600];
+    MC_OMP_PARALLEL
+    {
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 160; r++)
+            memset(sums + r * 960, 0, sizeof(mc_v16) * 960);
+        for (int i = 0; i < nb; i++) {
+            MC_OMP_FOR_IN
+            for (int i0 = 0; i0 < 160; i0 += 4) {
+            for (int k0 = 0; k0 < 960; k0 += 4)
+            {
                 const float *restrict a0 = a + (long)i * 5760 + (i0 + 0) * 36;
                 const float *restrict a1 = a + (long)i * 5760 + (i0 + 1) * 36;
                 const float *restrict a2 = a + (long)i * 5760 + (i0 + 2) * 36;
@@ -5260,6 +5493,22 @@ static void conv_k1_c960_160_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, 
                 const float *restrict b1 = b + (long)i * 34560 + (k0 + 1) * 36;
                 const float *restrict b2 = b + (long)i * 34560 + (k0 + 2) * 36;
                 const float *restrict b3 = b + (long)i * 34560 + (k0 + 3) * 36;
+                mc_v16 s0_0 = sums[(i0 + 0) * 960 + k0 + 0];
+                mc_v16 s0_1 = sums[(i0 + 0) * 960 + k0 + 1];
+                mc_v16 s0_2 = sums[(i0 + 0) * 960 + k0 + 2];
+                mc_v16 s0_3 = sums[(i0 + 0) * 960 + k0 + 3];
+                mc_v16 s1_0 = sums[(i0 + 1) * 960 + k0 + 0];
+                mc_v16 s1_1 = sums[(i0 + 1) * 960 + k0 + 1];
+                mc_v16 s1_2 = sums[(i0 + 1) * 960 + k0 + 2];
+                mc_v16 s1_3 = sums[(i0 + 1) * 960 + k0 + 3];
+                mc_v16 s2_0 = sums[(i0 + 2) * 960 + k0 + 0];
+                mc_v16 s2_1 = sums[(i0 + 2) * 960 + k0 + 1];
+                mc_v16 s2_2 = sums[(i0 + 2) * 960 + k0 + 2];
+                mc_v16 s2_3 = sums[(i0 + 2) * 960 + k0 + 3];
+                mc_v16 s3_0 = sums[(i0 + 3) * 960 + k0 + 0];
+                mc_v16 s3_1 = sums[(i0 + 3) * 960 + k0 + 1];
+                mc_v16 s3_2 = sums[(i0 + 3) * 960 + k0 + 2];
+                mc_v16 s3_3 = sums[(i0 + 3) * 960 + k0 + 3];
                 for (int p = 0; p < 32; p += 16) {
                     const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
                     const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
@@ -5320,24 +5569,29 @@ static void conv_k1_c960_160_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, 
                     s3_2 += x3 * y2;
                     s3_3 += x3 * y3;
                 }
+                sums[(i0 + 0) * 960 + k0 + 0] = s0_0;
+                sums[(i0 + 0) * 960 + k0 + 1] = s0_1;
+                sums[(i0 + 0) * 960 + k0 + 2] = s0_2;
+                sums[(i0 + 0) * 960 + k0 + 3] = s0_3;
+                sums[(i0 + 1) * 960 + k0 + 0] = s1_0;
+                sums[(i0 + 1) * 960 + k0 + 1] = s1_1;
+                sums[(i0 + 1) * 960 + k0 + 2] = s1_2;
+                sums[(i0 + 1) * 960 + k0 + 3] = s1_3;
+                sums[(i0 + 2) * 960 + k0 + 0] = s2_0;
+                sums[(i0 + 2) * 960 + k0 + 1] = s2_1;
+                sums[(i0 + 2) * 960 + k0 + 2] = s2_2;
+                sums[(i0 + 2) * 960 + k0 + 3] = s2_3;
+                sums[(i0 + 3) * 960 + k0 + 0] = s3_0;
+                sums[(i0 + 3) * 960 + k0 + 1] = s3_1;
+                sums[(i0 + 3) * 960 + k0 + 2] = s3_2;
+                sums[(i0 + 3) * 960 + k0 + 3] = s3_3;
             }
-            c[(i0 + 0) * 960 + k0 + 0] += mc_v16_sum(&s0_0);
-            c[(i0 + 0) * 960 + k0 + 1] += mc_v16_sum(&s0_1);
-            c[(i0 + 0) * 960 + k0 + 2] += mc_v16_sum(&s0_2);
-            c[(i0 + 0) * 960 + k0 + 3] += mc_v16_sum(&s0_3);
-            c[(i0 + 1) * 960 + k0 + 0] += mc_v16_sum(&s1_0);
-            c[(i0 + 1) * 960 + k0 + 1] += mc_v16_sum(&s1_1);
-            c[(i0 + 1) * 960 + k0 + 2] += mc_v16_sum(&s1_2);
-            c[(i0 + 1) * 960 + k0 + 3] += mc_v16_sum(&s1_3);
-            c[(i0 + 2) * 960 + k0 + 0] += mc_v16_sum(&s2_0);
-            c[(i0 + 2) * 960 + k0 + 1] += mc_v16_sum(&s2_1);
-            c[(i0 + 2) * 960 + k0 + 2] += mc_v16_sum(&s2_2);
-            c[(i0 + 2) * 960 + k0 + 3] += mc_v16_sum(&s2_3);
-            c[(i0 + 3) * 960 + k0 + 0] += mc_v16_sum(&s3_0);
-            c[(i0 + 3) * 960 + k0 + 1] += mc_v16_sum(&s3_1);
-            c[(i0 + 3) * 960 + k0 + 2] += mc_v16_sum(&s3_2);
-            c[(i0 + 3) * 960 + k0 + 3] += mc_v16_sum(&s3_3);
+            }
         }
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 160; r++)
+            for (int k = 0; k < 960; k++)
+                c[r * 960 + k] += mc_v16_sum(&sums[r * 960 + k]);
     }
 }
 
@@ -5356,45 +5610,51 @@ static void conv_k1_c960_160_6x6_s1_p0_gemm_dx(const float *restrict a, const fl
             const float *restrict a3 = a + (i0 + 3) * 160;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2; mc_v16_part(&s0_2, c0 + 32, 4);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2; mc_v16_part(&s1_2, c1 + 32, 4);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2; mc_v16_part(&s2_2, c2 + 32, 4);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2; mc_v16_part(&s3_2, c3 + 32, 4);
             for (int p = 0; p < 160; p++) {
                 const float *restrict bp = b + p * 36 + 0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2; mc_v16_part(&b2, bp + 32, 4);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
+            mc_v16_store_part(c0 + 32, &s0_2, 4);
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
+            mc_v16_store_part(c1 + 32, &s1_2, 4);
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
+            mc_v16_store_part(c2 + 32, &s2_2, 4);
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
+            mc_v16_store_part(c3 + 32, &s3_2, 4);
         }
-        for (int i = i0; i < i0 + 4; i++)
-            for (int j = 32; j < 36; j++) {
-                float s = c[i * 36 + j];
-                for (int p = 0; p < 160; p++)
-                    s += a[i * 160 + p] * b[p * 36 + j];
-                c[i * 36 + j] = s;
-            }
     }
 }
 
@@ -5404,8 +5664,6 @@ static void conv_k1_c960_160_6x6_s1_p0_transpose_w(const float *restrict a, floa
         for (int q = 0; q < 960; q++)
             t[q * 160 + r] = a[r * 960 + q];
 }
-
-
 
 
 void conv_k1_c960_160_6x6_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -5422,18 +5680,19 @@ void conv_k1_c960_160_6x6_s1_p0_fwd(int n, const float *restrict x, const float 
 }
 
 
+
 void conv_k1_c960_160_6x6_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
     static float wt[153600];
-    conv_k1_c960_160_6x6_s1_p0_gemm_dw(n, dy, x, dw);
     conv_k1_c960_160_6x6_s1_p0_transpose_w(w, wt);
+    conv_k1_c960_160_6x6_s1_p0_gemm_dw(n, dy, x, dw);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
-        const float *restrict dyb = dy + (long)b * 5760;
-        float *restrict dxb = dx + (long)b * 34560;
-        conv_k1_c960_160_6x6_s1_p0_gemm_dx(wt, dyb, dxb);
+        if (!acc)
+            memset(dx + (long)b * 34560, 0, sizeof(float) * 34560);
+        conv_k1_c960_160_6x6_s1_p0_gemm_dx(wt, dy + (long)b * 5760, dx + (long)b * 34560);
     }
 }
 
@@ -5453,71 +5712,67 @@ static void conv_k1_c960_320_6x6_s1_p0_gemm_fwd(const float *restrict a, const f
             const float *restrict a3 = a + (i0 + 3) * 960;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2; mc_v16_part(&s0_2, c0 + 32, 4);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2; mc_v16_part(&s1_2, c1 + 32, 4);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2; mc_v16_part(&s2_2, c2 + 32, 4);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2; mc_v16_part(&s3_2, c3 + 32, 4);
             for (int p = 0; p < 960; p++) {
                 const float *restrict bp = b + p * 36 + 0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2; mc_v16_part(&b2, bp + 32, 4);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
+            mc_v16_store_part(c0 + 32, &s0_2, 4);
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
+            mc_v16_store_part(c1 + 32, &s1_2, 4);
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
+            mc_v16_store_part(c2 + 32, &s2_2, 4);
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
+            mc_v16_store_part(c3 + 32, &s3_2, 4);
         }
-        for (int i = i0; i < i0 + 4; i++)
-            for (int j = 32; j < 36; j++) {
-                float s = c[i * 36 + j];
-                for (int p = 0; p < 960; p++)
-                    s += a[i * 960 + p] * b[p * 36 + j];
-                c[i * 36 + j] = s;
-            }
     }
 }
 
 static void conv_k1_c960_320_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
-    for (int i0 = 0; i0 < 320; i0 += 4) {
-        for (int k0 = 0; k0 < 960; k0 += 4)
-        {
-            mc_v16 s0_0 = {0};
-            mc_v16 s0_1 = {0};
-            mc_v16 s0_2 = {0};
-            mc_v16 s0_3 = {0};
-            mc_v16 s1_0 = {0};
-            mc_v16 s1_1 = {0};
-            mc_v16 s1_2 = {0};
-            mc_v16 s1_3 = {0};
-            mc_v16 s2_0 = {0};
-            mc_v16 s2_1 = {0};
-            mc_v16 s2_2 = {0};
-            mc_v16 s2_3 = {0};
-            mc_v16 s3_0 = {0};
-            mc_v16 s3_1 = {0};
-            mc_v16 s3_2 = {0};
-            mc_v16 s3_3 = {0};
-            for (int i = 0; i < nb; i++) {
+    static mc_v16 sums[307200];
+    MC_OMP_PARALLEL
+    {
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 320; r++)
+            memset(sums + r * 960, 0, sizeof(mc_v16) * 960);
+        for (int i = 0; i < nb; i++) {
+            MC_OMP_FOR_IN
+            for (int i0 = 0; i0 < 320; i0 += 4) {
+            for (int k0 = 0; k0 < 960; k0 += 4)
+            {
                 const float *restrict a0 = a + (long)i * 11520 + (i0 + 0) * 36;
                 const float *restrict a1 = a + (long)i * 11520 + (i0 + 1) * 36;
                 const float *restrict a2 = a + (long)i * 11520 + (i0 + 2) * 36;
@@ -5526,6 +5781,22 @@ static void conv_k1_c960_320_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, 
                 const float *restrict b1 = b + (long)i * 34560 + (k0 + 1) * 36;
                 const float *restrict b2 = b + (long)i * 34560 + (k0 + 2) * 36;
                 const float *restrict b3 = b + (long)i * 34560 + (k0 + 3) * 36;
+                mc_v16 s0_0 = sums[(i0 + 0) * 960 + k0 + 0];
+                mc_v16 s0_1 = sums[(i0 + 0) * 960 + k0 + 1];
+                mc_v16 s0_2 = sums[(i0 + 0) * 960 + k0 + 2];
+                mc_v16 s0_3 = sums[(i0 + 0) * 960 + k0 + 3];
+                mc_v16 s1_0 = sums[(i0 + 1) * 960 + k0 + 0];
+                mc_v16 s1_1 = sums[(i0 + 1) * 960 + k0 + 1];
+                mc_v16 s1_2 = sums[(i0 + 1) * 960 + k0 + 2];
+                mc_v16 s1_3 = sums[(i0 + 1) * 960 + k0 + 3];
+                mc_v16 s2_0 = sums[(i0 + 2) * 960 + k0 + 0];
+                mc_v16 s2_1 = sums[(i0 + 2) * 960 + k0 + 1];
+                mc_v16 s2_2 = sums[(i0 + 2) * 960 + k0 + 2];
+                mc_v16 s2_3 = sums[(i0 + 2) * 960 + k0 + 3];
+                mc_v16 s3_0 = sums[(i0 + 3) * 960 + k0 + 0];
+                mc_v16 s3_1 = sums[(i0 + 3) * 960 + k0 + 1];
+                mc_v16 s3_2 = sums[(i0 + 3) * 960 + k0 + 2];
+                mc_v16 s3_3 = sums[(i0 + 3) * 960 + k0 + 3];
                 for (int p = 0; p < 32; p += 16) {
                     const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
                     const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
@@ -5586,24 +5857,29 @@ static void conv_k1_c960_320_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, 
                     s3_2 += x3 * y2;
                     s3_3 += x3 * y3;
                 }
+                sums[(i0 + 0) * 960 + k0 + 0] = s0_0;
+                sums[(i0 + 0) * 960 + k0 + 1] = s0_1;
+                sums[(i0 + 0) * 960 + k0 + 2] = s0_2;
+                sums[(i0 + 0) * 960 + k0 + 3] = s0_3;
+                sums[(i0 + 1) * 960 + k0 + 0] = s1_0;
+                sums[(i0 + 1) * 960 + k0 + 1] = s1_1;
+                sums[(i0 + 1) * 960 + k0 + 2] = s1_2;
+                sums[(i0 + 1) * 960 + k0 + 3] = s1_3;
+                sums[(i0 + 2) * 960 + k0 + 0] = s2_0;
+                sums[(i0 + 2) * 960 + k0 + 1] = s2_1;
+                sums[(i0 + 2) * 960 + k0 + 2] = s2_2;
+                sums[(i0 + 2) * 960 + k0 + 3] = s2_3;
+                sums[(i0 + 3) * 960 + k0 + 0] = s3_0;
+                sums[(i0 + 3) * 960 + k0 + 1] = s3_1;
+                sums[(i0 + 3) * 960 + k0 + 2] = s3_2;
+                sums[(i0 + 3) * 960 + k0 + 3] = s3_3;
             }
-            c[(i0 + 0) * 960 + k0 + 0] += mc_v16_sum(&s0_0);
-            c[(i0 + 0) * 960 + k0 + 1] += mc_v16_sum(&s0_1);
-            c[(i0 + 0) * 960 + k0 + 2] += mc_v16_sum(&s0_2);
-            c[(i0 + 0) * 960 + k0 + 3] += mc_v16_sum(&s0_3);
-            c[(i0 + 1) * 960 + k0 + 0] += mc_v16_sum(&s1_0);
-            c[(i0 + 1) * 960 + k0 + 1] += mc_v16_sum(&s1_1);
-            c[(i0 + 1) * 960 + k0 + 2] += mc_v16_sum(&s1_2);
-            c[(i0 + 1) * 960 + k0 + 3] += mc_v16_sum(&s1_3);
-            c[(i0 + 2) * 960 + k0 + 0] += mc_v16_sum(&s2_0);
-            c[(i0 + 2) * 960 + k0 + 1] += mc_v16_sum(&s2_1);
-            c[(i0 + 2) * 960 + k0 + 2] += mc_v16_sum(&s2_2);
-            c[(i0 + 2) * 960 + k0 + 3] += mc_v16_sum(&s2_3);
-            c[(i0 + 3) * 960 + k0 + 0] += mc_v16_sum(&s3_0);
-            c[(i0 + 3) * 960 + k0 + 1] += mc_v16_sum(&s3_1);
-            c[(i0 + 3) * 960 + k0 + 2] += mc_v16_sum(&s3_2);
-            c[(i0 + 3) * 960 + k0 + 3] += mc_v16_sum(&s3_3);
+            }
         }
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 320; r++)
+            for (int k = 0; k < 960; k++)
+                c[r * 960 + k] += mc_v16_sum(&sums[r * 960 + k]);
     }
 }
 
@@ -5622,45 +5898,51 @@ static void conv_k1_c960_320_6x6_s1_p0_gemm_dx(const float *restrict a, const fl
             const float *restrict a3 = a + (i0 + 3) * 320;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2; mc_v16_part(&s0_2, c0 + 32, 4);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2; mc_v16_part(&s1_2, c1 + 32, 4);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2; mc_v16_part(&s2_2, c2 + 32, 4);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2; mc_v16_part(&s3_2, c3 + 32, 4);
             for (int p = 0; p < 320; p++) {
                 const float *restrict bp = b + p * 36 + 0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2; mc_v16_part(&b2, bp + 32, 4);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
+            mc_v16_store_part(c0 + 32, &s0_2, 4);
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
+            mc_v16_store_part(c1 + 32, &s1_2, 4);
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
+            mc_v16_store_part(c2 + 32, &s2_2, 4);
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
+            mc_v16_store_part(c3 + 32, &s3_2, 4);
         }
-        for (int i = i0; i < i0 + 4; i++)
-            for (int j = 32; j < 36; j++) {
-                float s = c[i * 36 + j];
-                for (int p = 0; p < 320; p++)
-                    s += a[i * 320 + p] * b[p * 36 + j];
-                c[i * 36 + j] = s;
-            }
     }
 }
 
@@ -5670,8 +5952,6 @@ static void conv_k1_c960_320_6x6_s1_p0_transpose_w(const float *restrict a, floa
         for (int q = 0; q < 960; q++)
             t[q * 320 + r] = a[r * 960 + q];
 }
-
-
 
 
 void conv_k1_c960_320_6x6_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -5688,18 +5968,19 @@ void conv_k1_c960_320_6x6_s1_p0_fwd(int n, const float *restrict x, const float 
 }
 
 
+
 void conv_k1_c960_320_6x6_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
     static float wt[307200];
-    conv_k1_c960_320_6x6_s1_p0_gemm_dw(n, dy, x, dw);
     conv_k1_c960_320_6x6_s1_p0_transpose_w(w, wt);
+    conv_k1_c960_320_6x6_s1_p0_gemm_dw(n, dy, x, dw);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
-        const float *restrict dyb = dy + (long)b * 11520;
-        float *restrict dxb = dx + (long)b * 34560;
-        conv_k1_c960_320_6x6_s1_p0_gemm_dx(wt, dyb, dxb);
+        if (!acc)
+            memset(dx + (long)b * 34560, 0, sizeof(float) * 34560);
+        conv_k1_c960_320_6x6_s1_p0_gemm_dx(wt, dy + (long)b * 11520, dx + (long)b * 34560);
     }
 }
 
@@ -5719,71 +6000,67 @@ static void conv_k1_c320_1280_6x6_s1_p0_gemm_fwd(const float *restrict a, const 
             const float *restrict a3 = a + (i0 + 3) * 320;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2; mc_v16_part(&s0_2, c0 + 32, 4);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2; mc_v16_part(&s1_2, c1 + 32, 4);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2; mc_v16_part(&s2_2, c2 + 32, 4);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2; mc_v16_part(&s3_2, c3 + 32, 4);
             for (int p = 0; p < 320; p++) {
                 const float *restrict bp = b + p * 36 + 0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2; mc_v16_part(&b2, bp + 32, 4);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
+            mc_v16_store_part(c0 + 32, &s0_2, 4);
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
+            mc_v16_store_part(c1 + 32, &s1_2, 4);
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
+            mc_v16_store_part(c2 + 32, &s2_2, 4);
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
+            mc_v16_store_part(c3 + 32, &s3_2, 4);
         }
-        for (int i = i0; i < i0 + 4; i++)
-            for (int j = 32; j < 36; j++) {
-                float s = c[i * 36 + j];
-                for (int p = 0; p < 320; p++)
-                    s += a[i * 320 + p] * b[p * 36 + j];
-                c[i * 36 + j] = s;
-            }
     }
 }
 
 static void conv_k1_c320_1280_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
-    for (int i0 = 0; i0 < 1280; i0 += 4) {
-        for (int k0 = 0; k0 < 320; k0 += 4)
-        {
-            mc_v16 s0_0 = {0};
-            mc_v16 s0_1 = {0};
-            mc_v16 s0_2 = {0};
-            mc_v16 s0_3 = {0};
-            mc_v16 s1_0 = {0};
-            mc_v16 s1_1 = {0};
-            mc_v16 s1_2 = {0};
-            mc_v16 s1_3 = {0};
-            mc_v16 s2_0 = {0};
-            mc_v16 s2_1 = {0};
-            mc_v16 s2_2 = {0};
-            mc_v16 s2_3 = {0};
-            mc_v16 s3_0 = {0};
-            mc_v16 s3_1 = {0};
-            mc_v16 s3_2 = {0};
-            mc_v16 s3_3 = {0};
-            for (int i = 0; i < nb; i++) {
+    static mc_v16 sums[409600];
+    MC_OMP_PARALLEL
+    {
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 1280; r++)
+            memset(sums + r * 320, 0, sizeof(mc_v16) * 320);
+        for (int i = 0; i < nb; i++) {
+            MC_OMP_FOR_IN
+            for (int i0 = 0; i0 < 1280; i0 += 4) {
+            for (int k0 = 0; k0 < 320; k0 += 4)
+            {
                 const float *restrict a0 = a + (long)i * 46080 + (i0 + 0) * 36;
                 const float *restrict a1 = a + (long)i * 46080 + (i0 + 1) * 36;
                 const float *restrict a2 = a + (long)i * 46080 + (i0 + 2) * 36;
@@ -5792,6 +6069,22 @@ static void conv_k1_c320_1280_6x6_s1_p0_gemm_dw(int nb, const float *restrict a,
                 const float *restrict b1 = b + (long)i * 11520 + (k0 + 1) * 36;
                 const float *restrict b2 = b + (long)i * 11520 + (k0 + 2) * 36;
                 const float *restrict b3 = b + (long)i * 11520 + (k0 + 3) * 36;
+                mc_v16 s0_0 = sums[(i0 + 0) * 320 + k0 + 0];
+                mc_v16 s0_1 = sums[(i0 + 0) * 320 + k0 + 1];
+                mc_v16 s0_2 = sums[(i0 + 0) * 320 + k0 + 2];
+                mc_v16 s0_3 = sums[(i0 + 0) * 320 + k0 + 3];
+                mc_v16 s1_0 = sums[(i0 + 1) * 320 + k0 + 0];
+                mc_v16 s1_1 = sums[(i0 + 1) * 320 + k0 + 1];
+                mc_v16 s1_2 = sums[(i0 + 1) * 320 + k0 + 2];
+                mc_v16 s1_3 = sums[(i0 + 1) * 320 + k0 + 3];
+                mc_v16 s2_0 = sums[(i0 + 2) * 320 + k0 + 0];
+                mc_v16 s2_1 = sums[(i0 + 2) * 320 + k0 + 1];
+                mc_v16 s2_2 = sums[(i0 + 2) * 320 + k0 + 2];
+                mc_v16 s2_3 = sums[(i0 + 2) * 320 + k0 + 3];
+                mc_v16 s3_0 = sums[(i0 + 3) * 320 + k0 + 0];
+                mc_v16 s3_1 = sums[(i0 + 3) * 320 + k0 + 1];
+                mc_v16 s3_2 = sums[(i0 + 3) * 320 + k0 + 2];
+                mc_v16 s3_3 = sums[(i0 + 3) * 320 + k0 + 3];
                 for (int p = 0; p < 32; p += 16) {
                     const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
                     const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
@@ -5852,24 +6145,29 @@ static void conv_k1_c320_1280_6x6_s1_p0_gemm_dw(int nb, const float *restrict a,
                     s3_2 += x3 * y2;
                     s3_3 += x3 * y3;
                 }
+                sums[(i0 + 0) * 320 + k0 + 0] = s0_0;
+                sums[(i0 + 0) * 320 + k0 + 1] = s0_1;
+                sums[(i0 + 0) * 320 + k0 + 2] = s0_2;
+                sums[(i0 + 0) * 320 + k0 + 3] = s0_3;
+                sums[(i0 + 1) * 320 + k0 + 0] = s1_0;
+                sums[(i0 + 1) * 320 + k0 + 1] = s1_1;
+                sums[(i0 + 1) * 320 + k0 + 2] = s1_2;
+                sums[(i0 + 1) * 320 + k0 + 3] = s1_3;
+                sums[(i0 + 2) * 320 + k0 + 0] = s2_0;
+                sums[(i0 + 2) * 320 + k0 + 1] = s2_1;
+                sums[(i0 + 2) * 320 + k0 + 2] = s2_2;
+                sums[(i0 + 2) * 320 + k0 + 3] = s2_3;
+                sums[(i0 + 3) * 320 + k0 + 0] = s3_0;
+                sums[(i0 + 3) * 320 + k0 + 1] = s3_1;
+                sums[(i0 + 3) * 320 + k0 + 2] = s3_2;
+                sums[(i0 + 3) * 320 + k0 + 3] = s3_3;
             }
-            c[(i0 + 0) * 320 + k0 + 0] += mc_v16_sum(&s0_0);
-            c[(i0 + 0) * 320 + k0 + 1] += mc_v16_sum(&s0_1);
-            c[(i0 + 0) * 320 + k0 + 2] += mc_v16_sum(&s0_2);
-            c[(i0 + 0) * 320 + k0 + 3] += mc_v16_sum(&s0_3);
-            c[(i0 + 1) * 320 + k0 + 0] += mc_v16_sum(&s1_0);
-            c[(i0 + 1) * 320 + k0 + 1] += mc_v16_sum(&s1_1);
-            c[(i0 + 1) * 320 + k0 + 2] += mc_v16_sum(&s1_2);
-            c[(i0 + 1) * 320 + k0 + 3] += mc_v16_sum(&s1_3);
-            c[(i0 + 2) * 320 + k0 + 0] += mc_v16_sum(&s2_0);
-            c[(i0 + 2) * 320 + k0 + 1] += mc_v16_sum(&s2_1);
-            c[(i0 + 2) * 320 + k0 + 2] += mc_v16_sum(&s2_2);
-            c[(i0 + 2) * 320 + k0 + 3] += mc_v16_sum(&s2_3);
-            c[(i0 + 3) * 320 + k0 + 0] += mc_v16_sum(&s3_0);
-            c[(i0 + 3) * 320 + k0 + 1] += mc_v16_sum(&s3_1);
-            c[(i0 + 3) * 320 + k0 + 2] += mc_v16_sum(&s3_2);
-            c[(i0 + 3) * 320 + k0 + 3] += mc_v16_sum(&s3_3);
+            }
         }
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 1280; r++)
+            for (int k = 0; k < 320; k++)
+                c[r * 320 + k] += mc_v16_sum(&sums[r * 320 + k]);
     }
 }
 
@@ -5888,45 +6186,51 @@ static void conv_k1_c320_1280_6x6_s1_p0_gemm_dx(const float *restrict a, const f
             const float *restrict a3 = a + (i0 + 3) * 1280;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+            mc_v16 s0_2; mc_v16_part(&s0_2, c0 + 32, 4);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+            mc_v16 s1_2; mc_v16_part(&s1_2, c1 + 32, 4);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+            mc_v16 s2_2; mc_v16_part(&s2_2, c2 + 32, 4);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+            mc_v16 s3_2; mc_v16_part(&s3_2, c3 + 32, 4);
             for (int p = 0; p < 1280; p++) {
                 const float *restrict bp = b + p * 36 + 0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2; mc_v16_part(&b2, bp + 32, 4);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
+                s0_2 += x0 * b2;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
+                s1_2 += x1 * b2;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
+                s2_2 += x2 * b2;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
+                s3_2 += x3 * b2;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
+            mc_v16_store_part(c0 + 32, &s0_2, 4);
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
+            mc_v16_store_part(c1 + 32, &s1_2, 4);
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
+            mc_v16_store_part(c2 + 32, &s2_2, 4);
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
+            mc_v16_store_part(c3 + 32, &s3_2, 4);
         }
-        for (int i = i0; i < i0 + 4; i++)
-            for (int j = 32; j < 36; j++) {
-                float s = c[i * 36 + j];
-                for (int p = 0; p < 1280; p++)
-                    s += a[i * 1280 + p] * b[p * 36 + j];
-                c[i * 36 + j] = s;
-            }
     }
 }
 
@@ -5936,8 +6240,6 @@ static void conv_k1_c320_1280_6x6_s1_p0_transpose_w(const float *restrict a, flo
         for (int q = 0; q < 320; q++)
             t[q * 1280 + r] = a[r * 320 + q];
 }
-
-
 
 
 void conv_k1_c320_1280_6x6_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -5954,17 +6256,18 @@ void conv_k1_c320_1280_6x6_s1_p0_fwd(int n, const float *restrict x, const float
 }
 
 
+
 void conv_k1_c320_1280_6x6_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
     static float wt[409600];
-    conv_k1_c320_1280_6x6_s1_p0_gemm_dw(n, dy, x, dw);
     conv_k1_c320_1280_6x6_s1_p0_transpose_w(w, wt);
+    conv_k1_c320_1280_6x6_s1_p0_gemm_dw(n, dy, x, dw);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
-        const float *restrict dyb = dy + (long)b * 46080;
-        float *restrict dxb = dx + (long)b * 11520;
-        conv_k1_c320_1280_6x6_s1_p0_gemm_dx(wt, dyb, dxb);
+        if (!acc)
+            memset(dx + (long)b * 11520, 0, sizeof(float) * 11520);
+        conv_k1_c320_1280_6x6_s1_p0_gemm_dx(wt, dy + (long)b * 46080, dx + (long)b * 11520);
     }
 }

@@ -6,15 +6,39 @@
 
 /* dw_k3_5_7_c32_96x96_s1: depthwise, kernels 3, 5, 7 on 32 channels of 96x96, stride 1 -> 96x96x96 */
 typedef float mc_v16 __attribute__((vector_size(64), aligned(4), may_alias));
+typedef float mc_v8 __attribute__((vector_size(32), aligned(4), may_alias));
+typedef double mc_v8d __attribute__((vector_size(64), aligned(8), may_alias));
 
-/* The first count floats at p, zeros after: the tail of a row. (Vectors
- * go by pointer: by value they would change the ABI without AVX-512.) */
+/* The first count floats at p, zeros after: the tail of a row; and its
+ * store, the first count lanes of v to p. One masked instruction with
+ * AVX-512 (no lane past count is touched), lane by lane without it.
+ * (Vectors go by pointer: by value they would change the ABI without
+ * AVX-512.) */
+#ifdef __AVX512F__
+#include <immintrin.h>
+static inline __attribute__((unused)) void mc_v16_part(mc_v16 *v, const float *p, int count)
+{
+    *v = (mc_v16)_mm512_maskz_loadu_ps((__mmask16)((1u << count) - 1), p);
+}
+
+static inline __attribute__((unused)) void mc_v16_store_part(float *p, const mc_v16 *v, int count)
+{
+    _mm512_mask_storeu_ps(p, (__mmask16)((1u << count) - 1), (__m512)*v);
+}
+#else
 static inline __attribute__((unused)) void mc_v16_part(mc_v16 *v, const float *p, int count)
 {
     *v = (mc_v16){0};
     for (int l = 0; l < count; l++)
         (*v)[l] = p[l];
 }
+
+static inline __attribute__((unused)) void mc_v16_store_part(float *p, const mc_v16 *v, int count)
+{
+    for (int l = 0; l < count; l++)
+        p[l] = (*v)[l];
+}
+#endif
 
 /* The lanes added in order, in float and in double. */
 static inline __attribute__((unused)) float mc_v16_sum(const mc_v16 *v)
@@ -55,11 +79,12 @@ static inline void dw_k3_5_7_c32_96x96_s1_fwd_plane(const float *restrict xc, co
     const float *restrict w2 = w + 1088 + c * 49;
     float *restrict y2 = y + ((long)b * 96 + 64 + c) * 9216;
     float yg0[9856];
-    float yg1[9856];
-    float yg2[9856];
-    for (int i = 0; i < 9856; i += 128) {
-        const float *restrict p = xp + i;
-        {
+    {
+        /* kernel 0, row 0 */
+        const float v0 = w0[0];
+        const float v1 = w0[1];
+        const float v2 = w0[2];
+        for (int i = 0; i < 9856; i += 128) {
             mc_v16 a0 = (mc_v16){0};
             mc_v16 a1 = (mc_v16){0};
             mc_v16 a2 = (mc_v16){0};
@@ -68,105 +93,30 @@ static inline void dw_k3_5_7_c32_96x96_s1_fwd_plane(const float *restrict xc, co
             mc_v16 a5 = (mc_v16){0};
             mc_v16 a6 = (mc_v16){0};
             mc_v16 a7 = (mc_v16){0};
-            {
-                const float wt = w0[0];
-                a0 += wt * *(const mc_v16 *)(p + 206);
-                a1 += wt * *(const mc_v16 *)(p + 222);
-                a2 += wt * *(const mc_v16 *)(p + 238);
-                a3 += wt * *(const mc_v16 *)(p + 254);
-                a4 += wt * *(const mc_v16 *)(p + 270);
-                a5 += wt * *(const mc_v16 *)(p + 286);
-                a6 += wt * *(const mc_v16 *)(p + 302);
-                a7 += wt * *(const mc_v16 *)(p + 318);
-            }
-            {
-                const float wt = w0[1];
-                a0 += wt * *(const mc_v16 *)(p + 207);
-                a1 += wt * *(const mc_v16 *)(p + 223);
-                a2 += wt * *(const mc_v16 *)(p + 239);
-                a3 += wt * *(const mc_v16 *)(p + 255);
-                a4 += wt * *(const mc_v16 *)(p + 271);
-                a5 += wt * *(const mc_v16 *)(p + 287);
-                a6 += wt * *(const mc_v16 *)(p + 303);
-                a7 += wt * *(const mc_v16 *)(p + 319);
-            }
-            {
-                const float wt = w0[2];
-                a0 += wt * *(const mc_v16 *)(p + 208);
-                a1 += wt * *(const mc_v16 *)(p + 224);
-                a2 += wt * *(const mc_v16 *)(p + 240);
-                a3 += wt * *(const mc_v16 *)(p + 256);
-                a4 += wt * *(const mc_v16 *)(p + 272);
-                a5 += wt * *(const mc_v16 *)(p + 288);
-                a6 += wt * *(const mc_v16 *)(p + 304);
-                a7 += wt * *(const mc_v16 *)(p + 320);
-            }
-            {
-                const float wt = w0[3];
-                a0 += wt * *(const mc_v16 *)(p + 308);
-                a1 += wt * *(const mc_v16 *)(p + 324);
-                a2 += wt * *(const mc_v16 *)(p + 340);
-                a3 += wt * *(const mc_v16 *)(p + 356);
-                a4 += wt * *(const mc_v16 *)(p + 372);
-                a5 += wt * *(const mc_v16 *)(p + 388);
-                a6 += wt * *(const mc_v16 *)(p + 404);
-                a7 += wt * *(const mc_v16 *)(p + 420);
-            }
-            {
-                const float wt = w0[4];
-                a0 += wt * *(const mc_v16 *)(p + 309);
-                a1 += wt * *(const mc_v16 *)(p + 325);
-                a2 += wt * *(const mc_v16 *)(p + 341);
-                a3 += wt * *(const mc_v16 *)(p + 357);
-                a4 += wt * *(const mc_v16 *)(p + 373);
-                a5 += wt * *(const mc_v16 *)(p + 389);
-                a6 += wt * *(const mc_v16 *)(p + 405);
-                a7 += wt * *(const mc_v16 *)(p + 421);
-            }
-            {
-                const float wt = w0[5];
-                a0 += wt * *(const mc_v16 *)(p + 310);
-                a1 += wt * *(const mc_v16 *)(p + 326);
-                a2 += wt * *(const mc_v16 *)(p + 342);
-                a3 += wt * *(const mc_v16 *)(p + 358);
-                a4 += wt * *(const mc_v16 *)(p + 374);
-                a5 += wt * *(const mc_v16 *)(p + 390);
-                a6 += wt * *(const mc_v16 *)(p + 406);
-                a7 += wt * *(const mc_v16 *)(p + 422);
-            }
-            {
-                const float wt = w0[6];
-                a0 += wt * *(const mc_v16 *)(p + 410);
-                a1 += wt * *(const mc_v16 *)(p + 426);
-                a2 += wt * *(const mc_v16 *)(p + 442);
-                a3 += wt * *(const mc_v16 *)(p + 458);
-                a4 += wt * *(const mc_v16 *)(p + 474);
-                a5 += wt * *(const mc_v16 *)(p + 490);
-                a6 += wt * *(const mc_v16 *)(p + 506);
-                a7 += wt * *(const mc_v16 *)(p + 522);
-            }
-            {
-                const float wt = w0[7];
-                a0 += wt * *(const mc_v16 *)(p + 411);
-                a1 += wt * *(const mc_v16 *)(p + 427);
-                a2 += wt * *(const mc_v16 *)(p + 443);
-                a3 += wt * *(const mc_v16 *)(p + 459);
-                a4 += wt * *(const mc_v16 *)(p + 475);
-                a5 += wt * *(const mc_v16 *)(p + 491);
-                a6 += wt * *(const mc_v16 *)(p + 507);
-                a7 += wt * *(const mc_v16 *)(p + 523);
-            }
-            {
-                const float wt = w0[8];
-                a0 += wt * *(const mc_v16 *)(p + 412);
-                a1 += wt * *(const mc_v16 *)(p + 428);
-                a2 += wt * *(const mc_v16 *)(p + 444);
-                a3 += wt * *(const mc_v16 *)(p + 460);
-                a4 += wt * *(const mc_v16 *)(p + 476);
-                a5 += wt * *(const mc_v16 *)(p + 492);
-                a6 += wt * *(const mc_v16 *)(p + 508);
-                a7 += wt * *(const mc_v16 *)(p + 524);
-            }
+            a0 += v0 * *(const mc_v16 *)(xp + i + 206);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 222);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 238);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 254);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 270);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 286);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 302);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 318);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 207);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 223);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 239);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 255);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 271);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 287);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 303);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 319);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 208);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 224);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 240);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 256);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 272);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 288);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 304);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 320);
             *(mc_v16 *)(yg0 + i + 0) = a0;
             *(mc_v16 *)(yg0 + i + 16) = a1;
             *(mc_v16 *)(yg0 + i + 32) = a2;
@@ -176,7 +126,112 @@ static inline void dw_k3_5_7_c32_96x96_s1_fwd_plane(const float *restrict xc, co
             *(mc_v16 *)(yg0 + i + 96) = a6;
             *(mc_v16 *)(yg0 + i + 112) = a7;
         }
-        {
+    }
+    {
+        /* kernel 0, row 1 */
+        const float v0 = w0[3];
+        const float v1 = w0[4];
+        const float v2 = w0[5];
+        for (int i = 0; i < 9856; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(yg0 + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(yg0 + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(yg0 + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(yg0 + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(yg0 + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(yg0 + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(yg0 + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(yg0 + i + 112);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 308);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 324);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 340);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 356);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 372);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 388);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 404);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 420);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 309);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 325);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 341);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 357);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 373);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 389);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 405);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 421);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 310);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 326);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 342);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 358);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 374);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 390);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 406);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 422);
+            *(mc_v16 *)(yg0 + i + 0) = a0;
+            *(mc_v16 *)(yg0 + i + 16) = a1;
+            *(mc_v16 *)(yg0 + i + 32) = a2;
+            *(mc_v16 *)(yg0 + i + 48) = a3;
+            *(mc_v16 *)(yg0 + i + 64) = a4;
+            *(mc_v16 *)(yg0 + i + 80) = a5;
+            *(mc_v16 *)(yg0 + i + 96) = a6;
+            *(mc_v16 *)(yg0 + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 0, row 2 */
+        const float v0 = w0[6];
+        const float v1 = w0[7];
+        const float v2 = w0[8];
+        for (int i = 0; i < 9856; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(yg0 + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(yg0 + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(yg0 + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(yg0 + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(yg0 + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(yg0 + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(yg0 + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(yg0 + i + 112);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 410);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 426);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 442);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 458);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 474);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 490);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 506);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 522);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 411);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 427);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 443);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 459);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 475);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 491);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 507);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 523);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 412);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 428);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 444);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 460);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 476);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 492);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 508);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 524);
+            *(mc_v16 *)(yg0 + i + 0) = a0;
+            *(mc_v16 *)(yg0 + i + 16) = a1;
+            *(mc_v16 *)(yg0 + i + 32) = a2;
+            *(mc_v16 *)(yg0 + i + 48) = a3;
+            *(mc_v16 *)(yg0 + i + 64) = a4;
+            *(mc_v16 *)(yg0 + i + 80) = a5;
+            *(mc_v16 *)(yg0 + i + 96) = a6;
+            *(mc_v16 *)(yg0 + i + 112) = a7;
+        }
+    }
+    float yg1[9856];
+    {
+        /* kernel 1, row 0 */
+        const float v0 = w1[0];
+        const float v1 = w1[1];
+        const float v2 = w1[2];
+        const float v3 = w1[3];
+        const float v4 = w1[4];
+        for (int i = 0; i < 9856; i += 128) {
             mc_v16 a0 = (mc_v16){0};
             mc_v16 a1 = (mc_v16){0};
             mc_v16 a2 = (mc_v16){0};
@@ -185,281 +240,46 @@ static inline void dw_k3_5_7_c32_96x96_s1_fwd_plane(const float *restrict xc, co
             mc_v16 a5 = (mc_v16){0};
             mc_v16 a6 = (mc_v16){0};
             mc_v16 a7 = (mc_v16){0};
-            {
-                const float wt = w1[0];
-                a0 += wt * *(const mc_v16 *)(p + 103);
-                a1 += wt * *(const mc_v16 *)(p + 119);
-                a2 += wt * *(const mc_v16 *)(p + 135);
-                a3 += wt * *(const mc_v16 *)(p + 151);
-                a4 += wt * *(const mc_v16 *)(p + 167);
-                a5 += wt * *(const mc_v16 *)(p + 183);
-                a6 += wt * *(const mc_v16 *)(p + 199);
-                a7 += wt * *(const mc_v16 *)(p + 215);
-            }
-            {
-                const float wt = w1[1];
-                a0 += wt * *(const mc_v16 *)(p + 104);
-                a1 += wt * *(const mc_v16 *)(p + 120);
-                a2 += wt * *(const mc_v16 *)(p + 136);
-                a3 += wt * *(const mc_v16 *)(p + 152);
-                a4 += wt * *(const mc_v16 *)(p + 168);
-                a5 += wt * *(const mc_v16 *)(p + 184);
-                a6 += wt * *(const mc_v16 *)(p + 200);
-                a7 += wt * *(const mc_v16 *)(p + 216);
-            }
-            {
-                const float wt = w1[2];
-                a0 += wt * *(const mc_v16 *)(p + 105);
-                a1 += wt * *(const mc_v16 *)(p + 121);
-                a2 += wt * *(const mc_v16 *)(p + 137);
-                a3 += wt * *(const mc_v16 *)(p + 153);
-                a4 += wt * *(const mc_v16 *)(p + 169);
-                a5 += wt * *(const mc_v16 *)(p + 185);
-                a6 += wt * *(const mc_v16 *)(p + 201);
-                a7 += wt * *(const mc_v16 *)(p + 217);
-            }
-            {
-                const float wt = w1[3];
-                a0 += wt * *(const mc_v16 *)(p + 106);
-                a1 += wt * *(const mc_v16 *)(p + 122);
-                a2 += wt * *(const mc_v16 *)(p + 138);
-                a3 += wt * *(const mc_v16 *)(p + 154);
-                a4 += wt * *(const mc_v16 *)(p + 170);
-                a5 += wt * *(const mc_v16 *)(p + 186);
-                a6 += wt * *(const mc_v16 *)(p + 202);
-                a7 += wt * *(const mc_v16 *)(p + 218);
-            }
-            {
-                const float wt = w1[4];
-                a0 += wt * *(const mc_v16 *)(p + 107);
-                a1 += wt * *(const mc_v16 *)(p + 123);
-                a2 += wt * *(const mc_v16 *)(p + 139);
-                a3 += wt * *(const mc_v16 *)(p + 155);
-                a4 += wt * *(const mc_v16 *)(p + 171);
-                a5 += wt * *(const mc_v16 *)(p + 187);
-                a6 += wt * *(const mc_v16 *)(p + 203);
-                a7 += wt * *(const mc_v16 *)(p + 219);
-            }
-            {
-                const float wt = w1[5];
-                a0 += wt * *(const mc_v16 *)(p + 205);
-                a1 += wt * *(const mc_v16 *)(p + 221);
-                a2 += wt * *(const mc_v16 *)(p + 237);
-                a3 += wt * *(const mc_v16 *)(p + 253);
-                a4 += wt * *(const mc_v16 *)(p + 269);
-                a5 += wt * *(const mc_v16 *)(p + 285);
-                a6 += wt * *(const mc_v16 *)(p + 301);
-                a7 += wt * *(const mc_v16 *)(p + 317);
-            }
-            {
-                const float wt = w1[6];
-                a0 += wt * *(const mc_v16 *)(p + 206);
-                a1 += wt * *(const mc_v16 *)(p + 222);
-                a2 += wt * *(const mc_v16 *)(p + 238);
-                a3 += wt * *(const mc_v16 *)(p + 254);
-                a4 += wt * *(const mc_v16 *)(p + 270);
-                a5 += wt * *(const mc_v16 *)(p + 286);
-                a6 += wt * *(const mc_v16 *)(p + 302);
-                a7 += wt * *(const mc_v16 *)(p + 318);
-            }
-            {
-                const float wt = w1[7];
-                a0 += wt * *(const mc_v16 *)(p + 207);
-                a1 += wt * *(const mc_v16 *)(p + 223);
-                a2 += wt * *(const mc_v16 *)(p + 239);
-                a3 += wt * *(const mc_v16 *)(p + 255);
-                a4 += wt * *(const mc_v16 *)(p + 271);
-                a5 += wt * *(const mc_v16 *)(p + 287);
-                a6 += wt * *(const mc_v16 *)(p + 303);
-                a7 += wt * *(const mc_v16 *)(p + 319);
-            }
-            {
-                const float wt = w1[8];
-                a0 += wt * *(const mc_v16 *)(p + 208);
-                a1 += wt * *(const mc_v16 *)(p + 224);
-                a2 += wt * *(const mc_v16 *)(p + 240);
-                a3 += wt * *(const mc_v16 *)(p + 256);
-                a4 += wt * *(const mc_v16 *)(p + 272);
-                a5 += wt * *(const mc_v16 *)(p + 288);
-                a6 += wt * *(const mc_v16 *)(p + 304);
-                a7 += wt * *(const mc_v16 *)(p + 320);
-            }
-            {
-                const float wt = w1[9];
-                a0 += wt * *(const mc_v16 *)(p + 209);
-                a1 += wt * *(const mc_v16 *)(p + 225);
-                a2 += wt * *(const mc_v16 *)(p + 241);
-                a3 += wt * *(const mc_v16 *)(p + 257);
-                a4 += wt * *(const mc_v16 *)(p + 273);
-                a5 += wt * *(const mc_v16 *)(p + 289);
-                a6 += wt * *(const mc_v16 *)(p + 305);
-                a7 += wt * *(const mc_v16 *)(p + 321);
-            }
-            {
-                const float wt = w1[10];
-                a0 += wt * *(const mc_v16 *)(p + 307);
-                a1 += wt * *(const mc_v16 *)(p + 323);
-                a2 += wt * *(const mc_v16 *)(p + 339);
-                a3 += wt * *(const mc_v16 *)(p + 355);
-                a4 += wt * *(const mc_v16 *)(p + 371);
-                a5 += wt * *(const mc_v16 *)(p + 387);
-                a6 += wt * *(const mc_v16 *)(p + 403);
-                a7 += wt * *(const mc_v16 *)(p + 419);
-            }
-            {
-                const float wt = w1[11];
-                a0 += wt * *(const mc_v16 *)(p + 308);
-                a1 += wt * *(const mc_v16 *)(p + 324);
-                a2 += wt * *(const mc_v16 *)(p + 340);
-                a3 += wt * *(const mc_v16 *)(p + 356);
-                a4 += wt * *(const mc_v16 *)(p + 372);
-                a5 += wt * *(const mc_v16 *)(p + 388);
-                a6 += wt * *(const mc_v16 *)(p + 404);
-                a7 += wt * *(const mc_v16 *)(p + 420);
-            }
-            {
-                const float wt = w1[12];
-                a0 += wt * *(const mc_v16 *)(p + 309);
-                a1 += wt * *(const mc_v16 *)(p + 325);
-                a2 += wt * *(const mc_v16 *)(p + 341);
-                a3 += wt * *(const mc_v16 *)(p + 357);
-                a4 += wt * *(const mc_v16 *)(p + 373);
-                a5 += wt * *(const mc_v16 *)(p + 389);
-                a6 += wt * *(const mc_v16 *)(p + 405);
-                a7 += wt * *(const mc_v16 *)(p + 421);
-            }
-            {
-                const float wt = w1[13];
-                a0 += wt * *(const mc_v16 *)(p + 310);
-                a1 += wt * *(const mc_v16 *)(p + 326);
-                a2 += wt * *(const mc_v16 *)(p + 342);
-                a3 += wt * *(const mc_v16 *)(p + 358);
-                a4 += wt * *(const mc_v16 *)(p + 374);
-                a5 += wt * *(const mc_v16 *)(p + 390);
-                a6 += wt * *(const mc_v16 *)(p + 406);
-                a7 += wt * *(const mc_v16 *)(p + 422);
-            }
-            {
-                const float wt = w1[14];
-                a0 += wt * *(const mc_v16 *)(p + 311);
-                a1 += wt * *(const mc_v16 *)(p + 327);
-                a2 += wt * *(const mc_v16 *)(p + 343);
-                a3 += wt * *(const mc_v16 *)(p + 359);
-                a4 += wt * *(const mc_v16 *)(p + 375);
-                a5 += wt * *(const mc_v16 *)(p + 391);
-                a6 += wt * *(const mc_v16 *)(p + 407);
-                a7 += wt * *(const mc_v16 *)(p + 423);
-            }
-            {
-                const float wt = w1[15];
-                a0 += wt * *(const mc_v16 *)(p + 409);
-                a1 += wt * *(const mc_v16 *)(p + 425);
-                a2 += wt * *(const mc_v16 *)(p + 441);
-                a3 += wt * *(const mc_v16 *)(p + 457);
-                a4 += wt * *(const mc_v16 *)(p + 473);
-                a5 += wt * *(const mc_v16 *)(p + 489);
-                a6 += wt * *(const mc_v16 *)(p + 505);
-                a7 += wt * *(const mc_v16 *)(p + 521);
-            }
-            {
-                const float wt = w1[16];
-                a0 += wt * *(const mc_v16 *)(p + 410);
-                a1 += wt * *(const mc_v16 *)(p + 426);
-                a2 += wt * *(const mc_v16 *)(p + 442);
-                a3 += wt * *(const mc_v16 *)(p + 458);
-                a4 += wt * *(const mc_v16 *)(p + 474);
-                a5 += wt * *(const mc_v16 *)(p + 490);
-                a6 += wt * *(const mc_v16 *)(p + 506);
-                a7 += wt * *(const mc_v16 *)(p + 522);
-            }
-            {
-                const float wt = w1[17];
-                a0 += wt * *(const mc_v16 *)(p + 411);
-                a1 += wt * *(const mc_v16 *)(p + 427);
-                a2 += wt * *(const mc_v16 *)(p + 443);
-                a3 += wt * *(const mc_v16 *)(p + 459);
-                a4 += wt * *(const mc_v16 *)(p + 475);
-                a5 += wt * *(const mc_v16 *)(p + 491);
-                a6 += wt * *(const mc_v16 *)(p + 507);
-                a7 += wt * *(const mc_v16 *)(p + 523);
-            }
-            {
-                const float wt = w1[18];
-                a0 += wt * *(const mc_v16 *)(p + 412);
-                a1 += wt * *(const mc_v16 *)(p + 428);
-                a2 += wt * *(const mc_v16 *)(p + 444);
-                a3 += wt * *(const mc_v16 *)(p + 460);
-                a4 += wt * *(const mc_v16 *)(p + 476);
-                a5 += wt * *(const mc_v16 *)(p + 492);
-                a6 += wt * *(const mc_v16 *)(p + 508);
-                a7 += wt * *(const mc_v16 *)(p + 524);
-            }
-            {
-                const float wt = w1[19];
-                a0 += wt * *(const mc_v16 *)(p + 413);
-                a1 += wt * *(const mc_v16 *)(p + 429);
-                a2 += wt * *(const mc_v16 *)(p + 445);
-                a3 += wt * *(const mc_v16 *)(p + 461);
-                a4 += wt * *(const mc_v16 *)(p + 477);
-                a5 += wt * *(const mc_v16 *)(p + 493);
-                a6 += wt * *(const mc_v16 *)(p + 509);
-                a7 += wt * *(const mc_v16 *)(p + 525);
-            }
-            {
-                const float wt = w1[20];
-                a0 += wt * *(const mc_v16 *)(p + 511);
-                a1 += wt * *(const mc_v16 *)(p + 527);
-                a2 += wt * *(const mc_v16 *)(p + 543);
-                a3 += wt * *(const mc_v16 *)(p + 559);
-                a4 += wt * *(const mc_v16 *)(p + 575);
-                a5 += wt * *(const mc_v16 *)(p + 591);
-                a6 += wt * *(const mc_v16 *)(p + 607);
-                a7 += wt * *(const mc_v16 *)(p + 623);
-            }
-            {
-                const float wt = w1[21];
-                a0 += wt * *(const mc_v16 *)(p + 512);
-                a1 += wt * *(const mc_v16 *)(p + 528);
-                a2 += wt * *(const mc_v16 *)(p + 544);
-                a3 += wt * *(const mc_v16 *)(p + 560);
-                a4 += wt * *(const mc_v16 *)(p + 576);
-                a5 += wt * *(const mc_v16 *)(p + 592);
-                a6 += wt * *(const mc_v16 *)(p + 608);
-                a7 += wt * *(const mc_v16 *)(p + 624);
-            }
-            {
-                const float wt = w1[22];
-                a0 += wt * *(const mc_v16 *)(p + 513);
-                a1 += wt * *(const mc_v16 *)(p + 529);
-                a2 += wt * *(const mc_v16 *)(p + 545);
-                a3 += wt * *(const mc_v16 *)(p + 561);
-                a4 += wt * *(const mc_v16 *)(p + 577);
-                a5 += wt * *(const mc_v16 *)(p + 593);
-                a6 += wt * *(const mc_v16 *)(p + 609);
-                a7 += wt * *(const mc_v16 *)(p + 625);
-            }
-            {
-                const float wt = w1[23];
-                a0 += wt * *(const mc_v16 *)(p + 514);
-                a1 += wt * *(const mc_v16 *)(p + 530);
-                a2 += wt * *(const mc_v16 *)(p + 546);
-                a3 += wt * *(const mc_v16 *)(p + 562);
-                a4 += wt * *(const mc_v16 *)(p + 578);
-                a5 += wt * *(const mc_v16 *)(p + 594);
-                a6 += wt * *(const mc_v16 *)(p + 610);
-                a7 += wt * *(const mc_v16 *)(p + 626);
-            }
-            {
-                const float wt = w1[24];
-                a0 += wt * *(const mc_v16 *)(p + 515);
-                a1 += wt * *(const mc_v16 *)(p + 531);
-                a2 += wt * *(const mc_v16 *)(p + 547);
-                a3 += wt * *(const mc_v16 *)(p + 563);
-                a4 += wt * *(const mc_v16 *)(p + 579);
-                a5 += wt * *(const mc_v16 *)(p + 595);
-                a6 += wt * *(const mc_v16 *)(p + 611);
-                a7 += wt * *(const mc_v16 *)(p + 627);
-            }
+            a0 += v0 * *(const mc_v16 *)(xp + i + 103);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 119);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 135);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 151);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 167);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 183);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 199);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 215);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 104);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 120);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 136);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 152);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 168);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 184);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 200);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 216);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 105);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 121);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 137);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 153);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 169);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 185);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 201);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 217);
+            a0 += v3 * *(const mc_v16 *)(xp + i + 106);
+            a1 += v3 * *(const mc_v16 *)(xp + i + 122);
+            a2 += v3 * *(const mc_v16 *)(xp + i + 138);
+            a3 += v3 * *(const mc_v16 *)(xp + i + 154);
+            a4 += v3 * *(const mc_v16 *)(xp + i + 170);
+            a5 += v3 * *(const mc_v16 *)(xp + i + 186);
+            a6 += v3 * *(const mc_v16 *)(xp + i + 202);
+            a7 += v3 * *(const mc_v16 *)(xp + i + 218);
+            a0 += v4 * *(const mc_v16 *)(xp + i + 107);
+            a1 += v4 * *(const mc_v16 *)(xp + i + 123);
+            a2 += v4 * *(const mc_v16 *)(xp + i + 139);
+            a3 += v4 * *(const mc_v16 *)(xp + i + 155);
+            a4 += v4 * *(const mc_v16 *)(xp + i + 171);
+            a5 += v4 * *(const mc_v16 *)(xp + i + 187);
+            a6 += v4 * *(const mc_v16 *)(xp + i + 203);
+            a7 += v4 * *(const mc_v16 *)(xp + i + 219);
             *(mc_v16 *)(yg1 + i + 0) = a0;
             *(mc_v16 *)(yg1 + i + 16) = a1;
             *(mc_v16 *)(yg1 + i + 32) = a2;
@@ -469,7 +289,282 @@ static inline void dw_k3_5_7_c32_96x96_s1_fwd_plane(const float *restrict xc, co
             *(mc_v16 *)(yg1 + i + 96) = a6;
             *(mc_v16 *)(yg1 + i + 112) = a7;
         }
-        {
+    }
+    {
+        /* kernel 1, row 1 */
+        const float v0 = w1[5];
+        const float v1 = w1[6];
+        const float v2 = w1[7];
+        const float v3 = w1[8];
+        const float v4 = w1[9];
+        for (int i = 0; i < 9856; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(yg1 + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(yg1 + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(yg1 + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(yg1 + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(yg1 + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(yg1 + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(yg1 + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(yg1 + i + 112);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 205);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 221);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 237);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 253);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 269);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 285);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 301);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 317);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 206);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 222);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 238);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 254);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 270);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 286);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 302);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 318);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 207);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 223);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 239);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 255);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 271);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 287);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 303);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 319);
+            a0 += v3 * *(const mc_v16 *)(xp + i + 208);
+            a1 += v3 * *(const mc_v16 *)(xp + i + 224);
+            a2 += v3 * *(const mc_v16 *)(xp + i + 240);
+            a3 += v3 * *(const mc_v16 *)(xp + i + 256);
+            a4 += v3 * *(const mc_v16 *)(xp + i + 272);
+            a5 += v3 * *(const mc_v16 *)(xp + i + 288);
+            a6 += v3 * *(const mc_v16 *)(xp + i + 304);
+            a7 += v3 * *(const mc_v16 *)(xp + i + 320);
+            a0 += v4 * *(const mc_v16 *)(xp + i + 209);
+            a1 += v4 * *(const mc_v16 *)(xp + i + 225);
+            a2 += v4 * *(const mc_v16 *)(xp + i + 241);
+            a3 += v4 * *(const mc_v16 *)(xp + i + 257);
+            a4 += v4 * *(const mc_v16 *)(xp + i + 273);
+            a5 += v4 * *(const mc_v16 *)(xp + i + 289);
+            a6 += v4 * *(const mc_v16 *)(xp + i + 305);
+            a7 += v4 * *(const mc_v16 *)(xp + i + 321);
+            *(mc_v16 *)(yg1 + i + 0) = a0;
+            *(mc_v16 *)(yg1 + i + 16) = a1;
+            *(mc_v16 *)(yg1 + i + 32) = a2;
+            *(mc_v16 *)(yg1 + i + 48) = a3;
+            *(mc_v16 *)(yg1 + i + 64) = a4;
+            *(mc_v16 *)(yg1 + i + 80) = a5;
+            *(mc_v16 *)(yg1 + i + 96) = a6;
+            *(mc_v16 *)(yg1 + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 1, row 2 */
+        const float v0 = w1[10];
+        const float v1 = w1[11];
+        const float v2 = w1[12];
+        const float v3 = w1[13];
+        const float v4 = w1[14];
+        for (int i = 0; i < 9856; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(yg1 + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(yg1 + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(yg1 + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(yg1 + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(yg1 + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(yg1 + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(yg1 + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(yg1 + i + 112);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 307);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 323);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 339);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 355);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 371);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 387);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 403);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 419);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 308);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 324);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 340);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 356);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 372);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 388);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 404);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 420);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 309);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 325);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 341);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 357);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 373);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 389);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 405);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 421);
+            a0 += v3 * *(const mc_v16 *)(xp + i + 310);
+            a1 += v3 * *(const mc_v16 *)(xp + i + 326);
+            a2 += v3 * *(const mc_v16 *)(xp + i + 342);
+            a3 += v3 * *(const mc_v16 *)(xp + i + 358);
+            a4 += v3 * *(const mc_v16 *)(xp + i + 374);
+            a5 += v3 * *(const mc_v16 *)(xp + i + 390);
+            a6 += v3 * *(const mc_v16 *)(xp + i + 406);
+            a7 += v3 * *(const mc_v16 *)(xp + i + 422);
+            a0 += v4 * *(const mc_v16 *)(xp + i + 311);
+            a1 += v4 * *(const mc_v16 *)(xp + i + 327);
+            a2 += v4 * *(const mc_v16 *)(xp + i + 343);
+            a3 += v4 * *(const mc_v16 *)(xp + i + 359);
+            a4 += v4 * *(const mc_v16 *)(xp + i + 375);
+            a5 += v4 * *(const mc_v16 *)(xp + i + 391);
+            a6 += v4 * *(const mc_v16 *)(xp + i + 407);
+            a7 += v4 * *(const mc_v16 *)(xp + i + 423);
+            *(mc_v16 *)(yg1 + i + 0) = a0;
+            *(mc_v16 *)(yg1 + i + 16) = a1;
+            *(mc_v16 *)(yg1 + i + 32) = a2;
+            *(mc_v16 *)(yg1 + i + 48) = a3;
+            *(mc_v16 *)(yg1 + i + 64) = a4;
+            *(mc_v16 *)(yg1 + i + 80) = a5;
+            *(mc_v16 *)(yg1 + i + 96) = a6;
+            *(mc_v16 *)(yg1 + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 1, row 3 */
+        const float v0 = w1[15];
+        const float v1 = w1[16];
+        const float v2 = w1[17];
+        const float v3 = w1[18];
+        const float v4 = w1[19];
+        for (int i = 0; i < 9856; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(yg1 + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(yg1 + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(yg1 + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(yg1 + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(yg1 + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(yg1 + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(yg1 + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(yg1 + i + 112);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 409);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 425);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 441);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 457);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 473);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 489);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 505);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 521);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 410);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 426);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 442);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 458);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 474);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 490);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 506);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 522);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 411);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 427);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 443);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 459);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 475);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 491);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 507);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 523);
+            a0 += v3 * *(const mc_v16 *)(xp + i + 412);
+            a1 += v3 * *(const mc_v16 *)(xp + i + 428);
+            a2 += v3 * *(const mc_v16 *)(xp + i + 444);
+            a3 += v3 * *(const mc_v16 *)(xp + i + 460);
+            a4 += v3 * *(const mc_v16 *)(xp + i + 476);
+            a5 += v3 * *(const mc_v16 *)(xp + i + 492);
+            a6 += v3 * *(const mc_v16 *)(xp + i + 508);
+            a7 += v3 * *(const mc_v16 *)(xp + i + 524);
+            a0 += v4 * *(const mc_v16 *)(xp + i + 413);
+            a1 += v4 * *(const mc_v16 *)(xp + i + 429);
+            a2 += v4 * *(const mc_v16 *)(xp + i + 445);
+            a3 += v4 * *(const mc_v16 *)(xp + i + 461);
+            a4 += v4 * *(const mc_v16 *)(xp + i + 477);
+            a5 += v4 * *(const mc_v16 *)(xp + i + 493);
+            a6 += v4 * *(const mc_v16 *)(xp + i + 509);
+            a7 += v4 * *(const mc_v16 *)(xp + i + 525);
+            *(mc_v16 *)(yg1 + i + 0) = a0;
+            *(mc_v16 *)(yg1 + i + 16) = a1;
+            *(mc_v16 *)(yg1 + i + 32) = a2;
+            *(mc_v16 *)(yg1 + i + 48) = a3;
+            *(mc_v16 *)(yg1 + i + 64) = a4;
+            *(mc_v16 *)(yg1 + i + 80) = a5;
+            *(mc_v16 *)(yg1 + i + 96) = a6;
+            *(mc_v16 *)(yg1 + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 1, row 4 */
+        const float v0 = w1[20];
+        const float v1 = w1[21];
+        const float v2 = w1[22];
+        const float v3 = w1[23];
+        const float v4 = w1[24];
+        for (int i = 0; i < 9856; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(yg1 + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(yg1 + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(yg1 + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(yg1 + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(yg1 + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(yg1 + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(yg1 + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(yg1 + i + 112);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 511);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 527);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 543);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 559);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 575);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 591);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 607);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 623);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 512);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 528);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 544);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 560);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 576);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 592);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 608);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 624);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 513);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 529);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 545);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 561);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 577);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 593);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 609);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 625);
+            a0 += v3 * *(const mc_v16 *)(xp + i + 514);
+            a1 += v3 * *(const mc_v16 *)(xp + i + 530);
+            a2 += v3 * *(const mc_v16 *)(xp + i + 546);
+            a3 += v3 * *(const mc_v16 *)(xp + i + 562);
+            a4 += v3 * *(const mc_v16 *)(xp + i + 578);
+            a5 += v3 * *(const mc_v16 *)(xp + i + 594);
+            a6 += v3 * *(const mc_v16 *)(xp + i + 610);
+            a7 += v3 * *(const mc_v16 *)(xp + i + 626);
+            a0 += v4 * *(const mc_v16 *)(xp + i + 515);
+            a1 += v4 * *(const mc_v16 *)(xp + i + 531);
+            a2 += v4 * *(const mc_v16 *)(xp + i + 547);
+            a3 += v4 * *(const mc_v16 *)(xp + i + 563);
+            a4 += v4 * *(const mc_v16 *)(xp + i + 579);
+            a5 += v4 * *(const mc_v16 *)(xp + i + 595);
+            a6 += v4 * *(const mc_v16 *)(xp + i + 611);
+            a7 += v4 * *(const mc_v16 *)(xp + i + 627);
+            *(mc_v16 *)(yg1 + i + 0) = a0;
+            *(mc_v16 *)(yg1 + i + 16) = a1;
+            *(mc_v16 *)(yg1 + i + 32) = a2;
+            *(mc_v16 *)(yg1 + i + 48) = a3;
+            *(mc_v16 *)(yg1 + i + 64) = a4;
+            *(mc_v16 *)(yg1 + i + 80) = a5;
+            *(mc_v16 *)(yg1 + i + 96) = a6;
+            *(mc_v16 *)(yg1 + i + 112) = a7;
+        }
+    }
+    float yg2[9856];
+    {
+        /* kernel 2, row 0 */
+        const float v0 = w2[0];
+        const float v1 = w2[1];
+        const float v2 = w2[2];
+        const float v3 = w2[3];
+        const float v4 = w2[4];
+        const float v5 = w2[5];
+        const float v6 = w2[6];
+        for (int i = 0; i < 9856; i += 128) {
             mc_v16 a0 = (mc_v16){0};
             mc_v16 a1 = (mc_v16){0};
             mc_v16 a2 = (mc_v16){0};
@@ -478,545 +573,566 @@ static inline void dw_k3_5_7_c32_96x96_s1_fwd_plane(const float *restrict xc, co
             mc_v16 a5 = (mc_v16){0};
             mc_v16 a6 = (mc_v16){0};
             mc_v16 a7 = (mc_v16){0};
-            {
-                const float wt = w2[0];
-                a0 += wt * *(const mc_v16 *)(p + 0);
-                a1 += wt * *(const mc_v16 *)(p + 16);
-                a2 += wt * *(const mc_v16 *)(p + 32);
-                a3 += wt * *(const mc_v16 *)(p + 48);
-                a4 += wt * *(const mc_v16 *)(p + 64);
-                a5 += wt * *(const mc_v16 *)(p + 80);
-                a6 += wt * *(const mc_v16 *)(p + 96);
-                a7 += wt * *(const mc_v16 *)(p + 112);
-            }
-            {
-                const float wt = w2[1];
-                a0 += wt * *(const mc_v16 *)(p + 1);
-                a1 += wt * *(const mc_v16 *)(p + 17);
-                a2 += wt * *(const mc_v16 *)(p + 33);
-                a3 += wt * *(const mc_v16 *)(p + 49);
-                a4 += wt * *(const mc_v16 *)(p + 65);
-                a5 += wt * *(const mc_v16 *)(p + 81);
-                a6 += wt * *(const mc_v16 *)(p + 97);
-                a7 += wt * *(const mc_v16 *)(p + 113);
-            }
-            {
-                const float wt = w2[2];
-                a0 += wt * *(const mc_v16 *)(p + 2);
-                a1 += wt * *(const mc_v16 *)(p + 18);
-                a2 += wt * *(const mc_v16 *)(p + 34);
-                a3 += wt * *(const mc_v16 *)(p + 50);
-                a4 += wt * *(const mc_v16 *)(p + 66);
-                a5 += wt * *(const mc_v16 *)(p + 82);
-                a6 += wt * *(const mc_v16 *)(p + 98);
-                a7 += wt * *(const mc_v16 *)(p + 114);
-            }
-            {
-                const float wt = w2[3];
-                a0 += wt * *(const mc_v16 *)(p + 3);
-                a1 += wt * *(const mc_v16 *)(p + 19);
-                a2 += wt * *(const mc_v16 *)(p + 35);
-                a3 += wt * *(const mc_v16 *)(p + 51);
-                a4 += wt * *(const mc_v16 *)(p + 67);
-                a5 += wt * *(const mc_v16 *)(p + 83);
-                a6 += wt * *(const mc_v16 *)(p + 99);
-                a7 += wt * *(const mc_v16 *)(p + 115);
-            }
-            {
-                const float wt = w2[4];
-                a0 += wt * *(const mc_v16 *)(p + 4);
-                a1 += wt * *(const mc_v16 *)(p + 20);
-                a2 += wt * *(const mc_v16 *)(p + 36);
-                a3 += wt * *(const mc_v16 *)(p + 52);
-                a4 += wt * *(const mc_v16 *)(p + 68);
-                a5 += wt * *(const mc_v16 *)(p + 84);
-                a6 += wt * *(const mc_v16 *)(p + 100);
-                a7 += wt * *(const mc_v16 *)(p + 116);
-            }
-            {
-                const float wt = w2[5];
-                a0 += wt * *(const mc_v16 *)(p + 5);
-                a1 += wt * *(const mc_v16 *)(p + 21);
-                a2 += wt * *(const mc_v16 *)(p + 37);
-                a3 += wt * *(const mc_v16 *)(p + 53);
-                a4 += wt * *(const mc_v16 *)(p + 69);
-                a5 += wt * *(const mc_v16 *)(p + 85);
-                a6 += wt * *(const mc_v16 *)(p + 101);
-                a7 += wt * *(const mc_v16 *)(p + 117);
-            }
-            {
-                const float wt = w2[6];
-                a0 += wt * *(const mc_v16 *)(p + 6);
-                a1 += wt * *(const mc_v16 *)(p + 22);
-                a2 += wt * *(const mc_v16 *)(p + 38);
-                a3 += wt * *(const mc_v16 *)(p + 54);
-                a4 += wt * *(const mc_v16 *)(p + 70);
-                a5 += wt * *(const mc_v16 *)(p + 86);
-                a6 += wt * *(const mc_v16 *)(p + 102);
-                a7 += wt * *(const mc_v16 *)(p + 118);
-            }
-            {
-                const float wt = w2[7];
-                a0 += wt * *(const mc_v16 *)(p + 102);
-                a1 += wt * *(const mc_v16 *)(p + 118);
-                a2 += wt * *(const mc_v16 *)(p + 134);
-                a3 += wt * *(const mc_v16 *)(p + 150);
-                a4 += wt * *(const mc_v16 *)(p + 166);
-                a5 += wt * *(const mc_v16 *)(p + 182);
-                a6 += wt * *(const mc_v16 *)(p + 198);
-                a7 += wt * *(const mc_v16 *)(p + 214);
-            }
-            {
-                const float wt = w2[8];
-                a0 += wt * *(const mc_v16 *)(p + 103);
-                a1 += wt * *(const mc_v16 *)(p + 119);
-                a2 += wt * *(const mc_v16 *)(p + 135);
-                a3 += wt * *(const mc_v16 *)(p + 151);
-                a4 += wt * *(const mc_v16 *)(p + 167);
-                a5 += wt * *(const mc_v16 *)(p + 183);
-                a6 += wt * *(const mc_v16 *)(p + 199);
-                a7 += wt * *(const mc_v16 *)(p + 215);
-            }
-            {
-                const float wt = w2[9];
-                a0 += wt * *(const mc_v16 *)(p + 104);
-                a1 += wt * *(const mc_v16 *)(p + 120);
-                a2 += wt * *(const mc_v16 *)(p + 136);
-                a3 += wt * *(const mc_v16 *)(p + 152);
-                a4 += wt * *(const mc_v16 *)(p + 168);
-                a5 += wt * *(const mc_v16 *)(p + 184);
-                a6 += wt * *(const mc_v16 *)(p + 200);
-                a7 += wt * *(const mc_v16 *)(p + 216);
-            }
-            {
-                const float wt = w2[10];
-                a0 += wt * *(const mc_v16 *)(p + 105);
-                a1 += wt * *(const mc_v16 *)(p + 121);
-                a2 += wt * *(const mc_v16 *)(p + 137);
-                a3 += wt * *(const mc_v16 *)(p + 153);
-                a4 += wt * *(const mc_v16 *)(p + 169);
-                a5 += wt * *(const mc_v16 *)(p + 185);
-                a6 += wt * *(const mc_v16 *)(p + 201);
-                a7 += wt * *(const mc_v16 *)(p + 217);
-            }
-            {
-                const float wt = w2[11];
-                a0 += wt * *(const mc_v16 *)(p + 106);
-                a1 += wt * *(const mc_v16 *)(p + 122);
-                a2 += wt * *(const mc_v16 *)(p + 138);
-                a3 += wt * *(const mc_v16 *)(p + 154);
-                a4 += wt * *(const mc_v16 *)(p + 170);
-                a5 += wt * *(const mc_v16 *)(p + 186);
-                a6 += wt * *(const mc_v16 *)(p + 202);
-                a7 += wt * *(const mc_v16 *)(p + 218);
-            }
-            {
-                const float wt = w2[12];
-                a0 += wt * *(const mc_v16 *)(p + 107);
-                a1 += wt * *(const mc_v16 *)(p + 123);
-                a2 += wt * *(const mc_v16 *)(p + 139);
-                a3 += wt * *(const mc_v16 *)(p + 155);
-                a4 += wt * *(const mc_v16 *)(p + 171);
-                a5 += wt * *(const mc_v16 *)(p + 187);
-                a6 += wt * *(const mc_v16 *)(p + 203);
-                a7 += wt * *(const mc_v16 *)(p + 219);
-            }
-            {
-                const float wt = w2[13];
-                a0 += wt * *(const mc_v16 *)(p + 108);
-                a1 += wt * *(const mc_v16 *)(p + 124);
-                a2 += wt * *(const mc_v16 *)(p + 140);
-                a3 += wt * *(const mc_v16 *)(p + 156);
-                a4 += wt * *(const mc_v16 *)(p + 172);
-                a5 += wt * *(const mc_v16 *)(p + 188);
-                a6 += wt * *(const mc_v16 *)(p + 204);
-                a7 += wt * *(const mc_v16 *)(p + 220);
-            }
-            {
-                const float wt = w2[14];
-                a0 += wt * *(const mc_v16 *)(p + 204);
-                a1 += wt * *(const mc_v16 *)(p + 220);
-                a2 += wt * *(const mc_v16 *)(p + 236);
-                a3 += wt * *(const mc_v16 *)(p + 252);
-                a4 += wt * *(const mc_v16 *)(p + 268);
-                a5 += wt * *(const mc_v16 *)(p + 284);
-                a6 += wt * *(const mc_v16 *)(p + 300);
-                a7 += wt * *(const mc_v16 *)(p + 316);
-            }
-            {
-                const float wt = w2[15];
-                a0 += wt * *(const mc_v16 *)(p + 205);
-                a1 += wt * *(const mc_v16 *)(p + 221);
-                a2 += wt * *(const mc_v16 *)(p + 237);
-                a3 += wt * *(const mc_v16 *)(p + 253);
-                a4 += wt * *(const mc_v16 *)(p + 269);
-                a5 += wt * *(const mc_v16 *)(p + 285);
-                a6 += wt * *(const mc_v16 *)(p + 301);
-                a7 += wt * *(const mc_v16 *)(p + 317);
-            }
-            {
-                const float wt = w2[16];
-                a0 += wt * *(const mc_v16 *)(p + 206);
-                a1 += wt * *(const mc_v16 *)(p + 222);
-                a2 += wt * *(const mc_v16 *)(p + 238);
-                a3 += wt * *(const mc_v16 *)(p + 254);
-                a4 += wt * *(const mc_v16 *)(p + 270);
-                a5 += wt * *(const mc_v16 *)(p + 286);
-                a6 += wt * *(const mc_v16 *)(p + 302);
-                a7 += wt * *(const mc_v16 *)(p + 318);
-            }
-            {
-                const float wt = w2[17];
-                a0 += wt * *(const mc_v16 *)(p + 207);
-                a1 += wt * *(const mc_v16 *)(p + 223);
-                a2 += wt * *(const mc_v16 *)(p + 239);
-                a3 += wt * *(const mc_v16 *)(p + 255);
-                a4 += wt * *(const mc_v16 *)(p + 271);
-                a5 += wt * *(const mc_v16 *)(p + 287);
-                a6 += wt * *(const mc_v16 *)(p + 303);
-                a7 += wt * *(const mc_v16 *)(p + 319);
-            }
-            {
-                const float wt = w2[18];
-                a0 += wt * *(const mc_v16 *)(p + 208);
-                a1 += wt * *(const mc_v16 *)(p + 224);
-                a2 += wt * *(const mc_v16 *)(p + 240);
-                a3 += wt * *(const mc_v16 *)(p + 256);
-                a4 += wt * *(const mc_v16 *)(p + 272);
-                a5 += wt * *(const mc_v16 *)(p + 288);
-                a6 += wt * *(const mc_v16 *)(p + 304);
-                a7 += wt * *(const mc_v16 *)(p + 320);
-            }
-            {
-                const float wt = w2[19];
-                a0 += wt * *(const mc_v16 *)(p + 209);
-                a1 += wt * *(const mc_v16 *)(p + 225);
-                a2 += wt * *(const mc_v16 *)(p + 241);
-                a3 += wt * *(const mc_v16 *)(p + 257);
-                a4 += wt * *(const mc_v16 *)(p + 273);
-                a5 += wt * *(const mc_v16 *)(p + 289);
-                a6 += wt * *(const mc_v16 *)(p + 305);
-                a7 += wt * *(const mc_v16 *)(p + 321);
-            }
-            {
-                const float wt = w2[20];
-                a0 += wt * *(const mc_v16 *)(p + 210);
-                a1 += wt * *(const mc_v16 *)(p + 226);
-                a2 += wt * *(const mc_v16 *)(p + 242);
-                a3 += wt * *(const mc_v16 *)(p + 258);
-                a4 += wt * *(const mc_v16 *)(p + 274);
-                a5 += wt * *(const mc_v16 *)(p + 290);
-                a6 += wt * *(const mc_v16 *)(p + 306);
-                a7 += wt * *(const mc_v16 *)(p + 322);
-            }
-            {
-                const float wt = w2[21];
-                a0 += wt * *(const mc_v16 *)(p + 306);
-                a1 += wt * *(const mc_v16 *)(p + 322);
-                a2 += wt * *(const mc_v16 *)(p + 338);
-                a3 += wt * *(const mc_v16 *)(p + 354);
-                a4 += wt * *(const mc_v16 *)(p + 370);
-                a5 += wt * *(const mc_v16 *)(p + 386);
-                a6 += wt * *(const mc_v16 *)(p + 402);
-                a7 += wt * *(const mc_v16 *)(p + 418);
-            }
-            {
-                const float wt = w2[22];
-                a0 += wt * *(const mc_v16 *)(p + 307);
-                a1 += wt * *(const mc_v16 *)(p + 323);
-                a2 += wt * *(const mc_v16 *)(p + 339);
-                a3 += wt * *(const mc_v16 *)(p + 355);
-                a4 += wt * *(const mc_v16 *)(p + 371);
-                a5 += wt * *(const mc_v16 *)(p + 387);
-                a6 += wt * *(const mc_v16 *)(p + 403);
-                a7 += wt * *(const mc_v16 *)(p + 419);
-            }
-            {
-                const float wt = w2[23];
-                a0 += wt * *(const mc_v16 *)(p + 308);
-                a1 += wt * *(const mc_v16 *)(p + 324);
-                a2 += wt * *(const mc_v16 *)(p + 340);
-                a3 += wt * *(const mc_v16 *)(p + 356);
-                a4 += wt * *(const mc_v16 *)(p + 372);
-                a5 += wt * *(const mc_v16 *)(p + 388);
-                a6 += wt * *(const mc_v16 *)(p + 404);
-                a7 += wt * *(const mc_v16 *)(p + 420);
-            }
-            {
-                const float wt = w2[24];
-                a0 += wt * *(const mc_v16 *)(p + 309);
-                a1 += wt * *(const mc_v16 *)(p + 325);
-                a2 += wt * *(const mc_v16 *)(p + 341);
-                a3 += wt * *(const mc_v16 *)(p + 357);
-                a4 += wt * *(const mc_v16 *)(p + 373);
-                a5 += wt * *(const mc_v16 *)(p + 389);
-                a6 += wt * *(const mc_v16 *)(p + 405);
-                a7 += wt * *(const mc_v16 *)(p + 421);
-            }
-            {
-                const float wt = w2[25];
-                a0 += wt * *(const mc_v16 *)(p + 310);
-                a1 += wt * *(const mc_v16 *)(p + 326);
-                a2 += wt * *(const mc_v16 *)(p + 342);
-                a3 += wt * *(const mc_v16 *)(p + 358);
-                a4 += wt * *(const mc_v16 *)(p + 374);
-                a5 += wt * *(const mc_v16 *)(p + 390);
-                a6 += wt * *(const mc_v16 *)(p + 406);
-                a7 += wt * *(const mc_v16 *)(p + 422);
-            }
-            {
-                const float wt = w2[26];
-                a0 += wt * *(const mc_v16 *)(p + 311);
-                a1 += wt * *(const mc_v16 *)(p + 327);
-                a2 += wt * *(const mc_v16 *)(p + 343);
-                a3 += wt * *(const mc_v16 *)(p + 359);
-                a4 += wt * *(const mc_v16 *)(p + 375);
-                a5 += wt * *(const mc_v16 *)(p + 391);
-                a6 += wt * *(const mc_v16 *)(p + 407);
-                a7 += wt * *(const mc_v16 *)(p + 423);
-            }
-            {
-                const float wt = w2[27];
-                a0 += wt * *(const mc_v16 *)(p + 312);
-                a1 += wt * *(const mc_v16 *)(p + 328);
-                a2 += wt * *(const mc_v16 *)(p + 344);
-                a3 += wt * *(const mc_v16 *)(p + 360);
-                a4 += wt * *(const mc_v16 *)(p + 376);
-                a5 += wt * *(const mc_v16 *)(p + 392);
-                a6 += wt * *(const mc_v16 *)(p + 408);
-                a7 += wt * *(const mc_v16 *)(p + 424);
-            }
-            {
-                const float wt = w2[28];
-                a0 += wt * *(const mc_v16 *)(p + 408);
-                a1 += wt * *(const mc_v16 *)(p + 424);
-                a2 += wt * *(const mc_v16 *)(p + 440);
-                a3 += wt * *(const mc_v16 *)(p + 456);
-                a4 += wt * *(const mc_v16 *)(p + 472);
-                a5 += wt * *(const mc_v16 *)(p + 488);
-                a6 += wt * *(const mc_v16 *)(p + 504);
-                a7 += wt * *(const mc_v16 *)(p + 520);
-            }
-            {
-                const float wt = w2[29];
-                a0 += wt * *(const mc_v16 *)(p + 409);
-                a1 += wt * *(const mc_v16 *)(p + 425);
-                a2 += wt * *(const mc_v16 *)(p + 441);
-                a3 += wt * *(const mc_v16 *)(p + 457);
-                a4 += wt * *(const mc_v16 *)(p + 473);
-                a5 += wt * *(const mc_v16 *)(p + 489);
-                a6 += wt * *(const mc_v16 *)(p + 505);
-                a7 += wt * *(const mc_v16 *)(p + 521);
-            }
-            {
-                const float wt = w2[30];
-                a0 += wt * *(const mc_v16 *)(p + 410);
-                a1 += wt * *(const mc_v16 *)(p + 426);
-                a2 += wt * *(const mc_v16 *)(p + 442);
-                a3 += wt * *(const mc_v16 *)(p + 458);
-                a4 += wt * *(const mc_v16 *)(p + 474);
-                a5 += wt * *(const mc_v16 *)(p + 490);
-                a6 += wt * *(const mc_v16 *)(p + 506);
-                a7 += wt * *(const mc_v16 *)(p + 522);
-            }
-            {
-                const float wt = w2[31];
-                a0 += wt * *(const mc_v16 *)(p + 411);
-                a1 += wt * *(const mc_v16 *)(p + 427);
-                a2 += wt * *(const mc_v16 *)(p + 443);
-                a3 += wt * *(const mc_v16 *)(p + 459);
-                a4 += wt * *(const mc_v16 *)(p + 475);
-                a5 += wt * *(const mc_v16 *)(p + 491);
-                a6 += wt * *(const mc_v16 *)(p + 507);
-                a7 += wt * *(const mc_v16 *)(p + 523);
-            }
-            {
-                const float wt = w2[32];
-                a0 += wt * *(const mc_v16 *)(p + 412);
-                a1 += wt * *(const mc_v16 *)(p + 428);
-                a2 += wt * *(const mc_v16 *)(p + 444);
-                a3 += wt * *(const mc_v16 *)(p + 460);
-                a4 += wt * *(const mc_v16 *)(p + 476);
-                a5 += wt * *(const mc_v16 *)(p + 492);
-                a6 += wt * *(const mc_v16 *)(p + 508);
-                a7 += wt * *(const mc_v16 *)(p + 524);
-            }
-            {
-                const float wt = w2[33];
-                a0 += wt * *(const mc_v16 *)(p + 413);
-                a1 += wt * *(const mc_v16 *)(p + 429);
-                a2 += wt * *(const mc_v16 *)(p + 445);
-                a3 += wt * *(const mc_v16 *)(p + 461);
-                a4 += wt * *(const mc_v16 *)(p + 477);
-                a5 += wt * *(const mc_v16 *)(p + 493);
-                a6 += wt * *(const mc_v16 *)(p + 509);
-                a7 += wt * *(const mc_v16 *)(p + 525);
-            }
-            {
-                const float wt = w2[34];
-                a0 += wt * *(const mc_v16 *)(p + 414);
-                a1 += wt * *(const mc_v16 *)(p + 430);
-                a2 += wt * *(const mc_v16 *)(p + 446);
-                a3 += wt * *(const mc_v16 *)(p + 462);
-                a4 += wt * *(const mc_v16 *)(p + 478);
-                a5 += wt * *(const mc_v16 *)(p + 494);
-                a6 += wt * *(const mc_v16 *)(p + 510);
-                a7 += wt * *(const mc_v16 *)(p + 526);
-            }
-            {
-                const float wt = w2[35];
-                a0 += wt * *(const mc_v16 *)(p + 510);
-                a1 += wt * *(const mc_v16 *)(p + 526);
-                a2 += wt * *(const mc_v16 *)(p + 542);
-                a3 += wt * *(const mc_v16 *)(p + 558);
-                a4 += wt * *(const mc_v16 *)(p + 574);
-                a5 += wt * *(const mc_v16 *)(p + 590);
-                a6 += wt * *(const mc_v16 *)(p + 606);
-                a7 += wt * *(const mc_v16 *)(p + 622);
-            }
-            {
-                const float wt = w2[36];
-                a0 += wt * *(const mc_v16 *)(p + 511);
-                a1 += wt * *(const mc_v16 *)(p + 527);
-                a2 += wt * *(const mc_v16 *)(p + 543);
-                a3 += wt * *(const mc_v16 *)(p + 559);
-                a4 += wt * *(const mc_v16 *)(p + 575);
-                a5 += wt * *(const mc_v16 *)(p + 591);
-                a6 += wt * *(const mc_v16 *)(p + 607);
-                a7 += wt * *(const mc_v16 *)(p + 623);
-            }
-            {
-                const float wt = w2[37];
-                a0 += wt * *(const mc_v16 *)(p + 512);
-                a1 += wt * *(const mc_v16 *)(p + 528);
-                a2 += wt * *(const mc_v16 *)(p + 544);
-                a3 += wt * *(const mc_v16 *)(p + 560);
-                a4 += wt * *(const mc_v16 *)(p + 576);
-                a5 += wt * *(const mc_v16 *)(p + 592);
-                a6 += wt * *(const mc_v16 *)(p + 608);
-                a7 += wt * *(const mc_v16 *)(p + 624);
-            }
-            {
-                const float wt = w2[38];
-                a0 += wt * *(const mc_v16 *)(p + 513);
-                a1 += wt * *(const mc_v16 *)(p + 529);
-                a2 += wt * *(const mc_v16 *)(p + 545);
-                a3 += wt * *(const mc_v16 *)(p + 561);
-                a4 += wt * *(const mc_v16 *)(p + 577);
-                a5 += wt * *(const mc_v16 *)(p + 593);
-                a6 += wt * *(const mc_v16 *)(p + 609);
-                a7 += wt * *(const mc_v16 *)(p + 625);
-            }
-            {
-                const float wt = w2[39];
-                a0 += wt * *(const mc_v16 *)(p + 514);
-                a1 += wt * *(const mc_v16 *)(p + 530);
-                a2 += wt * *(const mc_v16 *)(p + 546);
-                a3 += wt * *(const mc_v16 *)(p + 562);
-                a4 += wt * *(const mc_v16 *)(p + 578);
-                a5 += wt * *(const mc_v16 *)(p + 594);
-                a6 += wt * *(const mc_v16 *)(p + 610);
-                a7 += wt * *(const mc_v16 *)(p + 626);
-            }
-            {
-                const float wt = w2[40];
-                a0 += wt * *(const mc_v16 *)(p + 515);
-                a1 += wt * *(const mc_v16 *)(p + 531);
-                a2 += wt * *(const mc_v16 *)(p + 547);
-                a3 += wt * *(const mc_v16 *)(p + 563);
-                a4 += wt * *(const mc_v16 *)(p + 579);
-                a5 += wt * *(const mc_v16 *)(p + 595);
-                a6 += wt * *(const mc_v16 *)(p + 611);
-                a7 += wt * *(const mc_v16 *)(p + 627);
-            }
-            {
-                const float wt = w2[41];
-                a0 += wt * *(const mc_v16 *)(p + 516);
-                a1 += wt * *(const mc_v16 *)(p + 532);
-                a2 += wt * *(const mc_v16 *)(p + 548);
-                a3 += wt * *(const mc_v16 *)(p + 564);
-                a4 += wt * *(const mc_v16 *)(p + 580);
-                a5 += wt * *(const mc_v16 *)(p + 596);
-                a6 += wt * *(const mc_v16 *)(p + 612);
-                a7 += wt * *(const mc_v16 *)(p + 628);
-            }
-            {
-                const float wt = w2[42];
-                a0 += wt * *(const mc_v16 *)(p + 612);
-                a1 += wt * *(const mc_v16 *)(p + 628);
-                a2 += wt * *(const mc_v16 *)(p + 644);
-                a3 += wt * *(const mc_v16 *)(p + 660);
-                a4 += wt * *(const mc_v16 *)(p + 676);
-                a5 += wt * *(const mc_v16 *)(p + 692);
-                a6 += wt * *(const mc_v16 *)(p + 708);
-                a7 += wt * *(const mc_v16 *)(p + 724);
-            }
-            {
-                const float wt = w2[43];
-                a0 += wt * *(const mc_v16 *)(p + 613);
-                a1 += wt * *(const mc_v16 *)(p + 629);
-                a2 += wt * *(const mc_v16 *)(p + 645);
-                a3 += wt * *(const mc_v16 *)(p + 661);
-                a4 += wt * *(const mc_v16 *)(p + 677);
-                a5 += wt * *(const mc_v16 *)(p + 693);
-                a6 += wt * *(const mc_v16 *)(p + 709);
-                a7 += wt * *(const mc_v16 *)(p + 725);
-            }
-            {
-                const float wt = w2[44];
-                a0 += wt * *(const mc_v16 *)(p + 614);
-                a1 += wt * *(const mc_v16 *)(p + 630);
-                a2 += wt * *(const mc_v16 *)(p + 646);
-                a3 += wt * *(const mc_v16 *)(p + 662);
-                a4 += wt * *(const mc_v16 *)(p + 678);
-                a5 += wt * *(const mc_v16 *)(p + 694);
-                a6 += wt * *(const mc_v16 *)(p + 710);
-                a7 += wt * *(const mc_v16 *)(p + 726);
-            }
-            {
-                const float wt = w2[45];
-                a0 += wt * *(const mc_v16 *)(p + 615);
-                a1 += wt * *(const mc_v16 *)(p + 631);
-                a2 += wt * *(const mc_v16 *)(p + 647);
-                a3 += wt * *(const mc_v16 *)(p + 663);
-                a4 += wt * *(const mc_v16 *)(p + 679);
-                a5 += wt * *(const mc_v16 *)(p + 695);
-                a6 += wt * *(const mc_v16 *)(p + 711);
-                a7 += wt * *(const mc_v16 *)(p + 727);
-            }
-            {
-                const float wt = w2[46];
-                a0 += wt * *(const mc_v16 *)(p + 616);
-                a1 += wt * *(const mc_v16 *)(p + 632);
-                a2 += wt * *(const mc_v16 *)(p + 648);
-                a3 += wt * *(const mc_v16 *)(p + 664);
-                a4 += wt * *(const mc_v16 *)(p + 680);
-                a5 += wt * *(const mc_v16 *)(p + 696);
-                a6 += wt * *(const mc_v16 *)(p + 712);
-                a7 += wt * *(const mc_v16 *)(p + 728);
-            }
-            {
-                const float wt = w2[47];
-                a0 += wt * *(const mc_v16 *)(p + 617);
-                a1 += wt * *(const mc_v16 *)(p + 633);
-                a2 += wt * *(const mc_v16 *)(p + 649);
-                a3 += wt * *(const mc_v16 *)(p + 665);
-                a4 += wt * *(const mc_v16 *)(p + 681);
-                a5 += wt * *(const mc_v16 *)(p + 697);
-                a6 += wt * *(const mc_v16 *)(p + 713);
-                a7 += wt * *(const mc_v16 *)(p + 729);
-            }
-            {
-                const float wt = w2[48];
-                a0 += wt * *(const mc_v16 *)(p + 618);
-                a1 += wt * *(const mc_v16 *)(p + 634);
-                a2 += wt * *(const mc_v16 *)(p + 650);
-                a3 += wt * *(const mc_v16 *)(p + 666);
-                a4 += wt * *(const mc_v16 *)(p + 682);
-                a5 += wt * *(const mc_v16 *)(p + 698);
-                a6 += wt * *(const mc_v16 *)(p + 714);
-                a7 += wt * *(const mc_v16 *)(p + 730);
-            }
+            a0 += v0 * *(const mc_v16 *)(xp + i + 0);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 16);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 32);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 48);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 64);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 80);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 96);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 112);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 1);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 17);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 33);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 49);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 65);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 81);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 97);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 113);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 2);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 18);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 34);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 50);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 66);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 82);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 98);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 114);
+            a0 += v3 * *(const mc_v16 *)(xp + i + 3);
+            a1 += v3 * *(const mc_v16 *)(xp + i + 19);
+            a2 += v3 * *(const mc_v16 *)(xp + i + 35);
+            a3 += v3 * *(const mc_v16 *)(xp + i + 51);
+            a4 += v3 * *(const mc_v16 *)(xp + i + 67);
+            a5 += v3 * *(const mc_v16 *)(xp + i + 83);
+            a6 += v3 * *(const mc_v16 *)(xp + i + 99);
+            a7 += v3 * *(const mc_v16 *)(xp + i + 115);
+            a0 += v4 * *(const mc_v16 *)(xp + i + 4);
+            a1 += v4 * *(const mc_v16 *)(xp + i + 20);
+            a2 += v4 * *(const mc_v16 *)(xp + i + 36);
+            a3 += v4 * *(const mc_v16 *)(xp + i + 52);
+            a4 += v4 * *(const mc_v16 *)(xp + i + 68);
+            a5 += v4 * *(const mc_v16 *)(xp + i + 84);
+            a6 += v4 * *(const mc_v16 *)(xp + i + 100);
+            a7 += v4 * *(const mc_v16 *)(xp + i + 116);
+            a0 += v5 * *(const mc_v16 *)(xp + i + 5);
+            a1 += v5 * *(const mc_v16 *)(xp + i + 21);
+            a2 += v5 * *(const mc_v16 *)(xp + i + 37);
+            a3 += v5 * *(const mc_v16 *)(xp + i + 53);
+            a4 += v5 * *(const mc_v16 *)(xp + i + 69);
+            a5 += v5 * *(const mc_v16 *)(xp + i + 85);
+            a6 += v5 * *(const mc_v16 *)(xp + i + 101);
+            a7 += v5 * *(const mc_v16 *)(xp + i + 117);
+            a0 += v6 * *(const mc_v16 *)(xp + i + 6);
+            a1 += v6 * *(const mc_v16 *)(xp + i + 22);
+            a2 += v6 * *(const mc_v16 *)(xp + i + 38);
+            a3 += v6 * *(const mc_v16 *)(xp + i + 54);
+            a4 += v6 * *(const mc_v16 *)(xp + i + 70);
+            a5 += v6 * *(const mc_v16 *)(xp + i + 86);
+            a6 += v6 * *(const mc_v16 *)(xp + i + 102);
+            a7 += v6 * *(const mc_v16 *)(xp + i + 118);
+            *(mc_v16 *)(yg2 + i + 0) = a0;
+            *(mc_v16 *)(yg2 + i + 16) = a1;
+            *(mc_v16 *)(yg2 + i + 32) = a2;
+            *(mc_v16 *)(yg2 + i + 48) = a3;
+            *(mc_v16 *)(yg2 + i + 64) = a4;
+            *(mc_v16 *)(yg2 + i + 80) = a5;
+            *(mc_v16 *)(yg2 + i + 96) = a6;
+            *(mc_v16 *)(yg2 + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 2, row 1 */
+        const float v0 = w2[7];
+        const float v1 = w2[8];
+        const float v2 = w2[9];
+        const float v3 = w2[10];
+        const float v4 = w2[11];
+        const float v5 = w2[12];
+        const float v6 = w2[13];
+        for (int i = 0; i < 9856; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(yg2 + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(yg2 + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(yg2 + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(yg2 + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(yg2 + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(yg2 + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(yg2 + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(yg2 + i + 112);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 102);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 118);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 134);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 150);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 166);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 182);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 198);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 214);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 103);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 119);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 135);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 151);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 167);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 183);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 199);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 215);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 104);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 120);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 136);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 152);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 168);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 184);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 200);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 216);
+            a0 += v3 * *(const mc_v16 *)(xp + i + 105);
+            a1 += v3 * *(const mc_v16 *)(xp + i + 121);
+            a2 += v3 * *(const mc_v16 *)(xp + i + 137);
+            a3 += v3 * *(const mc_v16 *)(xp + i + 153);
+            a4 += v3 * *(const mc_v16 *)(xp + i + 169);
+            a5 += v3 * *(const mc_v16 *)(xp + i + 185);
+            a6 += v3 * *(const mc_v16 *)(xp + i + 201);
+            a7 += v3 * *(const mc_v16 *)(xp + i + 217);
+            a0 += v4 * *(const mc_v16 *)(xp + i + 106);
+            a1 += v4 * *(const mc_v16 *)(xp + i + 122);
+            a2 += v4 * *(const mc_v16 *)(xp + i + 138);
+            a3 += v4 * *(const mc_v16 *)(xp + i + 154);
+            a4 += v4 * *(const mc_v16 *)(xp + i + 170);
+            a5 += v4 * *(const mc_v16 *)(xp + i + 186);
+            a6 += v4 * *(const mc_v16 *)(xp + i + 202);
+            a7 += v4 * *(const mc_v16 *)(xp + i + 218);
+            a0 += v5 * *(const mc_v16 *)(xp + i + 107);
+            a1 += v5 * *(const mc_v16 *)(xp + i + 123);
+            a2 += v5 * *(const mc_v16 *)(xp + i + 139);
+            a3 += v5 * *(const mc_v16 *)(xp + i + 155);
+            a4 += v5 * *(const mc_v16 *)(xp + i + 171);
+            a5 += v5 * *(const mc_v16 *)(xp + i + 187);
+            a6 += v5 * *(const mc_v16 *)(xp + i + 203);
+            a7 += v5 * *(const mc_v16 *)(xp + i + 219);
+            a0 += v6 * *(const mc_v16 *)(xp + i + 108);
+            a1 += v6 * *(const mc_v16 *)(xp + i + 124);
+            a2 += v6 * *(const mc_v16 *)(xp + i + 140);
+            a3 += v6 * *(const mc_v16 *)(xp + i + 156);
+            a4 += v6 * *(const mc_v16 *)(xp + i + 172);
+            a5 += v6 * *(const mc_v16 *)(xp + i + 188);
+            a6 += v6 * *(const mc_v16 *)(xp + i + 204);
+            a7 += v6 * *(const mc_v16 *)(xp + i + 220);
+            *(mc_v16 *)(yg2 + i + 0) = a0;
+            *(mc_v16 *)(yg2 + i + 16) = a1;
+            *(mc_v16 *)(yg2 + i + 32) = a2;
+            *(mc_v16 *)(yg2 + i + 48) = a3;
+            *(mc_v16 *)(yg2 + i + 64) = a4;
+            *(mc_v16 *)(yg2 + i + 80) = a5;
+            *(mc_v16 *)(yg2 + i + 96) = a6;
+            *(mc_v16 *)(yg2 + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 2, row 2 */
+        const float v0 = w2[14];
+        const float v1 = w2[15];
+        const float v2 = w2[16];
+        const float v3 = w2[17];
+        const float v4 = w2[18];
+        const float v5 = w2[19];
+        const float v6 = w2[20];
+        for (int i = 0; i < 9856; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(yg2 + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(yg2 + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(yg2 + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(yg2 + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(yg2 + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(yg2 + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(yg2 + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(yg2 + i + 112);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 204);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 220);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 236);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 252);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 268);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 284);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 300);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 316);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 205);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 221);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 237);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 253);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 269);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 285);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 301);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 317);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 206);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 222);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 238);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 254);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 270);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 286);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 302);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 318);
+            a0 += v3 * *(const mc_v16 *)(xp + i + 207);
+            a1 += v3 * *(const mc_v16 *)(xp + i + 223);
+            a2 += v3 * *(const mc_v16 *)(xp + i + 239);
+            a3 += v3 * *(const mc_v16 *)(xp + i + 255);
+            a4 += v3 * *(const mc_v16 *)(xp + i + 271);
+            a5 += v3 * *(const mc_v16 *)(xp + i + 287);
+            a6 += v3 * *(const mc_v16 *)(xp + i + 303);
+            a7 += v3 * *(const mc_v16 *)(xp + i + 319);
+            a0 += v4 * *(const mc_v16 *)(xp + i + 208);
+            a1 += v4 * *(const mc_v16 *)(xp + i + 224);
+            a2 += v4 * *(const mc_v16 *)(xp + i + 240);
+            a3 += v4 * *(const mc_v16 *)(xp + i + 256);
+            a4 += v4 * *(const mc_v16 *)(xp + i + 272);
+            a5 += v4 * *(const mc_v16 *)(xp + i + 288);
+            a6 += v4 * *(const mc_v16 *)(xp + i + 304);
+            a7 += v4 * *(const mc_v16 *)(xp + i + 320);
+            a0 += v5 * *(const mc_v16 *)(xp + i + 209);
+            a1 += v5 * *(const mc_v16 *)(xp + i + 225);
+            a2 += v5 * *(const mc_v16 *)(xp + i + 241);
+            a3 += v5 * *(const mc_v16 *)(xp + i + 257);
+            a4 += v5 * *(const mc_v16 *)(xp + i + 273);
+            a5 += v5 * *(const mc_v16 *)(xp + i + 289);
+            a6 += v5 * *(const mc_v16 *)(xp + i + 305);
+            a7 += v5 * *(const mc_v16 *)(xp + i + 321);
+            a0 += v6 * *(const mc_v16 *)(xp + i + 210);
+            a1 += v6 * *(const mc_v16 *)(xp + i + 226);
+            a2 += v6 * *(const mc_v16 *)(xp + i + 242);
+            a3 += v6 * *(const mc_v16 *)(xp + i + 258);
+            a4 += v6 * *(const mc_v16 *)(xp + i + 274);
+            a5 += v6 * *(const mc_v16 *)(xp + i + 290);
+            a6 += v6 * *(const mc_v16 *)(xp + i + 306);
+            a7 += v6 * *(const mc_v16 *)(xp + i + 322);
+            *(mc_v16 *)(yg2 + i + 0) = a0;
+            *(mc_v16 *)(yg2 + i + 16) = a1;
+            *(mc_v16 *)(yg2 + i + 32) = a2;
+            *(mc_v16 *)(yg2 + i + 48) = a3;
+            *(mc_v16 *)(yg2 + i + 64) = a4;
+            *(mc_v16 *)(yg2 + i + 80) = a5;
+            *(mc_v16 *)(yg2 + i + 96) = a6;
+            *(mc_v16 *)(yg2 + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 2, row 3 */
+        const float v0 = w2[21];
+        const float v1 = w2[22];
+        const float v2 = w2[23];
+        const float v3 = w2[24];
+        const float v4 = w2[25];
+        const float v5 = w2[26];
+        const float v6 = w2[27];
+        for (int i = 0; i < 9856; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(yg2 + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(yg2 + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(yg2 + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(yg2 + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(yg2 + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(yg2 + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(yg2 + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(yg2 + i + 112);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 306);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 322);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 338);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 354);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 370);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 386);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 402);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 418);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 307);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 323);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 339);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 355);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 371);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 387);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 403);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 419);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 308);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 324);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 340);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 356);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 372);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 388);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 404);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 420);
+            a0 += v3 * *(const mc_v16 *)(xp + i + 309);
+            a1 += v3 * *(const mc_v16 *)(xp + i + 325);
+            a2 += v3 * *(const mc_v16 *)(xp + i + 341);
+            a3 += v3 * *(const mc_v16 *)(xp + i + 357);
+            a4 += v3 * *(const mc_v16 *)(xp + i + 373);
+            a5 += v3 * *(const mc_v16 *)(xp + i + 389);
+            a6 += v3 * *(const mc_v16 *)(xp + i + 405);
+            a7 += v3 * *(const mc_v16 *)(xp + i + 421);
+            a0 += v4 * *(const mc_v16 *)(xp + i + 310);
+            a1 += v4 * *(const mc_v16 *)(xp + i + 326);
+            a2 += v4 * *(const mc_v16 *)(xp + i + 342);
+            a3 += v4 * *(const mc_v16 *)(xp + i + 358);
+            a4 += v4 * *(const mc_v16 *)(xp + i + 374);
+            a5 += v4 * *(const mc_v16 *)(xp + i + 390);
+            a6 += v4 * *(const mc_v16 *)(xp + i + 406);
+            a7 += v4 * *(const mc_v16 *)(xp + i + 422);
+            a0 += v5 * *(const mc_v16 *)(xp + i + 311);
+            a1 += v5 * *(const mc_v16 *)(xp + i + 327);
+            a2 += v5 * *(const mc_v16 *)(xp + i + 343);
+            a3 += v5 * *(const mc_v16 *)(xp + i + 359);
+            a4 += v5 * *(const mc_v16 *)(xp + i + 375);
+            a5 += v5 * *(const mc_v16 *)(xp + i + 391);
+            a6 += v5 * *(const mc_v16 *)(xp + i + 407);
+            a7 += v5 * *(const mc_v16 *)(xp + i + 423);
+            a0 += v6 * *(const mc_v16 *)(xp + i + 312);
+            a1 += v6 * *(const mc_v16 *)(xp + i + 328);
+            a2 += v6 * *(const mc_v16 *)(xp + i + 344);
+            a3 += v6 * *(const mc_v16 *)(xp + i + 360);
+            a4 += v6 * *(const mc_v16 *)(xp + i + 376);
+            a5 += v6 * *(const mc_v16 *)(xp + i + 392);
+            a6 += v6 * *(const mc_v16 *)(xp + i + 408);
+            a7 += v6 * *(const mc_v16 *)(xp + i + 424);
+            *(mc_v16 *)(yg2 + i + 0) = a0;
+            *(mc_v16 *)(yg2 + i + 16) = a1;
+            *(mc_v16 *)(yg2 + i + 32) = a2;
+            *(mc_v16 *)(yg2 + i + 48) = a3;
+            *(mc_v16 *)(yg2 + i + 64) = a4;
+            *(mc_v16 *)(yg2 + i + 80) = a5;
+            *(mc_v16 *)(yg2 + i + 96) = a6;
+            *(mc_v16 *)(yg2 + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 2, row 4 */
+        const float v0 = w2[28];
+        const float v1 = w2[29];
+        const float v2 = w2[30];
+        const float v3 = w2[31];
+        const float v4 = w2[32];
+        const float v5 = w2[33];
+        const float v6 = w2[34];
+        for (int i = 0; i < 9856; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(yg2 + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(yg2 + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(yg2 + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(yg2 + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(yg2 + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(yg2 + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(yg2 + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(yg2 + i + 112);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 408);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 424);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 440);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 456);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 472);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 488);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 504);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 520);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 409);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 425);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 441);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 457);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 473);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 489);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 505);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 521);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 410);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 426);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 442);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 458);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 474);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 490);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 506);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 522);
+            a0 += v3 * *(const mc_v16 *)(xp + i + 411);
+            a1 += v3 * *(const mc_v16 *)(xp + i + 427);
+            a2 += v3 * *(const mc_v16 *)(xp + i + 443);
+            a3 += v3 * *(const mc_v16 *)(xp + i + 459);
+            a4 += v3 * *(const mc_v16 *)(xp + i + 475);
+            a5 += v3 * *(const mc_v16 *)(xp + i + 491);
+            a6 += v3 * *(const mc_v16 *)(xp + i + 507);
+            a7 += v3 * *(const mc_v16 *)(xp + i + 523);
+            a0 += v4 * *(const mc_v16 *)(xp + i + 412);
+            a1 += v4 * *(const mc_v16 *)(xp + i + 428);
+            a2 += v4 * *(const mc_v16 *)(xp + i + 444);
+            a3 += v4 * *(const mc_v16 *)(xp + i + 460);
+            a4 += v4 * *(const mc_v16 *)(xp + i + 476);
+            a5 += v4 * *(const mc_v16 *)(xp + i + 492);
+            a6 += v4 * *(const mc_v16 *)(xp + i + 508);
+            a7 += v4 * *(const mc_v16 *)(xp + i + 524);
+            a0 += v5 * *(const mc_v16 *)(xp + i + 413);
+            a1 += v5 * *(const mc_v16 *)(xp + i + 429);
+            a2 += v5 * *(const mc_v16 *)(xp + i + 445);
+            a3 += v5 * *(const mc_v16 *)(xp + i + 461);
+            a4 += v5 * *(const mc_v16 *)(xp + i + 477);
+            a5 += v5 * *(const mc_v16 *)(xp + i + 493);
+            a6 += v5 * *(const mc_v16 *)(xp + i + 509);
+            a7 += v5 * *(const mc_v16 *)(xp + i + 525);
+            a0 += v6 * *(const mc_v16 *)(xp + i + 414);
+            a1 += v6 * *(const mc_v16 *)(xp + i + 430);
+            a2 += v6 * *(const mc_v16 *)(xp + i + 446);
+            a3 += v6 * *(const mc_v16 *)(xp + i + 462);
+            a4 += v6 * *(const mc_v16 *)(xp + i + 478);
+            a5 += v6 * *(const mc_v16 *)(xp + i + 494);
+            a6 += v6 * *(const mc_v16 *)(xp + i + 510);
+            a7 += v6 * *(const mc_v16 *)(xp + i + 526);
+            *(mc_v16 *)(yg2 + i + 0) = a0;
+            *(mc_v16 *)(yg2 + i + 16) = a1;
+            *(mc_v16 *)(yg2 + i + 32) = a2;
+            *(mc_v16 *)(yg2 + i + 48) = a3;
+            *(mc_v16 *)(yg2 + i + 64) = a4;
+            *(mc_v16 *)(yg2 + i + 80) = a5;
+            *(mc_v16 *)(yg2 + i + 96) = a6;
+            *(mc_v16 *)(yg2 + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 2, row 5 */
+        const float v0 = w2[35];
+        const float v1 = w2[36];
+        const float v2 = w2[37];
+        const float v3 = w2[38];
+        const float v4 = w2[39];
+        const float v5 = w2[40];
+        const float v6 = w2[41];
+        for (int i = 0; i < 9856; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(yg2 + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(yg2 + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(yg2 + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(yg2 + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(yg2 + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(yg2 + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(yg2 + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(yg2 + i + 112);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 510);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 526);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 542);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 558);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 574);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 590);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 606);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 622);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 511);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 527);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 543);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 559);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 575);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 591);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 607);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 623);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 512);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 528);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 544);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 560);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 576);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 592);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 608);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 624);
+            a0 += v3 * *(const mc_v16 *)(xp + i + 513);
+            a1 += v3 * *(const mc_v16 *)(xp + i + 529);
+            a2 += v3 * *(const mc_v16 *)(xp + i + 545);
+            a3 += v3 * *(const mc_v16 *)(xp + i + 561);
+            a4 += v3 * *(const mc_v16 *)(xp + i + 577);
+            a5 += v3 * *(const mc_v16 *)(xp + i + 593);
+            a6 += v3 * *(const mc_v16 *)(xp + i + 609);
+            a7 += v3 * *(const mc_v16 *)(xp + i + 625);
+            a0 += v4 * *(const mc_v16 *)(xp + i + 514);
+            a1 += v4 * *(const mc_v16 *)(xp + i + 530);
+            a2 += v4 * *(const mc_v16 *)(xp + i + 546);
+            a3 += v4 * *(const mc_v16 *)(xp + i + 562);
+            a4 += v4 * *(const mc_v16 *)(xp + i + 578);
+            a5 += v4 * *(const mc_v16 *)(xp + i + 594);
+            a6 += v4 * *(const mc_v16 *)(xp + i + 610);
+            a7 += v4 * *(const mc_v16 *)(xp + i + 626);
+            a0 += v5 * *(const mc_v16 *)(xp + i + 515);
+            a1 += v5 * *(const mc_v16 *)(xp + i + 531);
+            a2 += v5 * *(const mc_v16 *)(xp + i + 547);
+            a3 += v5 * *(const mc_v16 *)(xp + i + 563);
+            a4 += v5 * *(const mc_v16 *)(xp + i + 579);
+            a5 += v5 * *(const mc_v16 *)(xp + i + 595);
+            a6 += v5 * *(const mc_v16 *)(xp + i + 611);
+            a7 += v5 * *(const mc_v16 *)(xp + i + 627);
+            a0 += v6 * *(const mc_v16 *)(xp + i + 516);
+            a1 += v6 * *(const mc_v16 *)(xp + i + 532);
+            a2 += v6 * *(const mc_v16 *)(xp + i + 548);
+            a3 += v6 * *(const mc_v16 *)(xp + i + 564);
+            a4 += v6 * *(const mc_v16 *)(xp + i + 580);
+            a5 += v6 * *(const mc_v16 *)(xp + i + 596);
+            a6 += v6 * *(const mc_v16 *)(xp + i + 612);
+            a7 += v6 * *(const mc_v16 *)(xp + i + 628);
+            *(mc_v16 *)(yg2 + i + 0) = a0;
+            *(mc_v16 *)(yg2 + i + 16) = a1;
+            *(mc_v16 *)(yg2 + i + 32) = a2;
+            *(mc_v16 *)(yg2 + i + 48) = a3;
+            *(mc_v16 *)(yg2 + i + 64) = a4;
+            *(mc_v16 *)(yg2 + i + 80) = a5;
+            *(mc_v16 *)(yg2 + i + 96) = a6;
+            *(mc_v16 *)(yg2 + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 2, row 6 */
+        const float v0 = w2[42];
+        const float v1 = w2[43];
+        const float v2 = w2[44];
+        const float v3 = w2[45];
+        const float v4 = w2[46];
+        const float v5 = w2[47];
+        const float v6 = w2[48];
+        for (int i = 0; i < 9856; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(yg2 + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(yg2 + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(yg2 + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(yg2 + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(yg2 + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(yg2 + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(yg2 + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(yg2 + i + 112);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 612);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 628);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 644);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 660);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 676);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 692);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 708);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 724);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 613);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 629);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 645);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 661);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 677);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 693);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 709);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 725);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 614);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 630);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 646);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 662);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 678);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 694);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 710);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 726);
+            a0 += v3 * *(const mc_v16 *)(xp + i + 615);
+            a1 += v3 * *(const mc_v16 *)(xp + i + 631);
+            a2 += v3 * *(const mc_v16 *)(xp + i + 647);
+            a3 += v3 * *(const mc_v16 *)(xp + i + 663);
+            a4 += v3 * *(const mc_v16 *)(xp + i + 679);
+            a5 += v3 * *(const mc_v16 *)(xp + i + 695);
+            a6 += v3 * *(const mc_v16 *)(xp + i + 711);
+            a7 += v3 * *(const mc_v16 *)(xp + i + 727);
+            a0 += v4 * *(const mc_v16 *)(xp + i + 616);
+            a1 += v4 * *(const mc_v16 *)(xp + i + 632);
+            a2 += v4 * *(const mc_v16 *)(xp + i + 648);
+            a3 += v4 * *(const mc_v16 *)(xp + i + 664);
+            a4 += v4 * *(const mc_v16 *)(xp + i + 680);
+            a5 += v4 * *(const mc_v16 *)(xp + i + 696);
+            a6 += v4 * *(const mc_v16 *)(xp + i + 712);
+            a7 += v4 * *(const mc_v16 *)(xp + i + 728);
+            a0 += v5 * *(const mc_v16 *)(xp + i + 617);
+            a1 += v5 * *(const mc_v16 *)(xp + i + 633);
+            a2 += v5 * *(const mc_v16 *)(xp + i + 649);
+            a3 += v5 * *(const mc_v16 *)(xp + i + 665);
+            a4 += v5 * *(const mc_v16 *)(xp + i + 681);
+            a5 += v5 * *(const mc_v16 *)(xp + i + 697);
+            a6 += v5 * *(const mc_v16 *)(xp + i + 713);
+            a7 += v5 * *(const mc_v16 *)(xp + i + 729);
+            a0 += v6 * *(const mc_v16 *)(xp + i + 618);
+            a1 += v6 * *(const mc_v16 *)(xp + i + 634);
+            a2 += v6 * *(const mc_v16 *)(xp + i + 650);
+            a3 += v6 * *(const mc_v16 *)(xp + i + 666);
+            a4 += v6 * *(const mc_v16 *)(xp + i + 682);
+            a5 += v6 * *(const mc_v16 *)(xp + i + 698);
+            a6 += v6 * *(const mc_v16 *)(xp + i + 714);
+            a7 += v6 * *(const mc_v16 *)(xp + i + 730);
             *(mc_v16 *)(yg2 + i + 0) = a0;
             *(mc_v16 *)(yg2 + i + 16) = a1;
             *(mc_v16 *)(yg2 + i + 32) = a2;
@@ -1041,10 +1157,11 @@ void dw_k3_5_7_c32_96x96_s1_fwd(int n, const float *restrict x, const float *res
         dw_k3_5_7_c32_96x96_s1_fwd_plane(x + (long)bc * 9216, w, bias, y, bc / 32, bc % 32);
 }
 
+
 /* Channel c of image b: its input gradient goes to dxc, its filter
  * gradients into the accumulators ga. */
 static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
-    float *restrict dxc, mc_v16 *restrict ga, int b, int c)
+    float *restrict dxc, mc_v16 *restrict ga, int b, int c, int acc)
 {
     float xp[10474];
     dw_k3_5_7_c32_96x96_s1_pad(xc, xp);
@@ -1061,940 +1178,1077 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
     dw_k3_5_7_c32_96x96_s1_pad(d1, dq1);
     float dq2[10474];
     dw_k3_5_7_c32_96x96_s1_pad(d2, dq2);
-    for (int i = 0; i < 9856; i += 128) {
-        mc_v16 a0 = {0};
-        mc_v16 a1 = {0};
-        mc_v16 a2 = {0};
-        mc_v16 a3 = {0};
-        mc_v16 a4 = {0};
-        mc_v16 a5 = {0};
-        mc_v16 a6 = {0};
-        mc_v16 a7 = {0};
-        {
-            const float wt = w0[8];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 206);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 222);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 238);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 254);
-            a4 += wt * *(const mc_v16 *)(dq0 + i + 270);
-            a5 += wt * *(const mc_v16 *)(dq0 + i + 286);
-            a6 += wt * *(const mc_v16 *)(dq0 + i + 302);
-            a7 += wt * *(const mc_v16 *)(dq0 + i + 318);
+    {
+        /* kernel 0, row 0 */
+        const float v0 = w0[8];
+        const float v1 = w0[7];
+        const float v2 = w0[6];
+        for (int i = 0; i < 9856; i += 128) {
+            mc_v16 a0 = (mc_v16){0};
+            mc_v16 a1 = (mc_v16){0};
+            mc_v16 a2 = (mc_v16){0};
+            mc_v16 a3 = (mc_v16){0};
+            mc_v16 a4 = (mc_v16){0};
+            mc_v16 a5 = (mc_v16){0};
+            mc_v16 a6 = (mc_v16){0};
+            mc_v16 a7 = (mc_v16){0};
+            a0 += v0 * *(const mc_v16 *)(dq0 + i + 206);
+            a1 += v0 * *(const mc_v16 *)(dq0 + i + 222);
+            a2 += v0 * *(const mc_v16 *)(dq0 + i + 238);
+            a3 += v0 * *(const mc_v16 *)(dq0 + i + 254);
+            a4 += v0 * *(const mc_v16 *)(dq0 + i + 270);
+            a5 += v0 * *(const mc_v16 *)(dq0 + i + 286);
+            a6 += v0 * *(const mc_v16 *)(dq0 + i + 302);
+            a7 += v0 * *(const mc_v16 *)(dq0 + i + 318);
+            a0 += v1 * *(const mc_v16 *)(dq0 + i + 207);
+            a1 += v1 * *(const mc_v16 *)(dq0 + i + 223);
+            a2 += v1 * *(const mc_v16 *)(dq0 + i + 239);
+            a3 += v1 * *(const mc_v16 *)(dq0 + i + 255);
+            a4 += v1 * *(const mc_v16 *)(dq0 + i + 271);
+            a5 += v1 * *(const mc_v16 *)(dq0 + i + 287);
+            a6 += v1 * *(const mc_v16 *)(dq0 + i + 303);
+            a7 += v1 * *(const mc_v16 *)(dq0 + i + 319);
+            a0 += v2 * *(const mc_v16 *)(dq0 + i + 208);
+            a1 += v2 * *(const mc_v16 *)(dq0 + i + 224);
+            a2 += v2 * *(const mc_v16 *)(dq0 + i + 240);
+            a3 += v2 * *(const mc_v16 *)(dq0 + i + 256);
+            a4 += v2 * *(const mc_v16 *)(dq0 + i + 272);
+            a5 += v2 * *(const mc_v16 *)(dq0 + i + 288);
+            a6 += v2 * *(const mc_v16 *)(dq0 + i + 304);
+            a7 += v2 * *(const mc_v16 *)(dq0 + i + 320);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
         }
-        {
-            const float wt = w0[7];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 207);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 223);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 239);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 255);
-            a4 += wt * *(const mc_v16 *)(dq0 + i + 271);
-            a5 += wt * *(const mc_v16 *)(dq0 + i + 287);
-            a6 += wt * *(const mc_v16 *)(dq0 + i + 303);
-            a7 += wt * *(const mc_v16 *)(dq0 + i + 319);
-        }
-        {
-            const float wt = w0[6];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 208);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 224);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 240);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 256);
-            a4 += wt * *(const mc_v16 *)(dq0 + i + 272);
-            a5 += wt * *(const mc_v16 *)(dq0 + i + 288);
-            a6 += wt * *(const mc_v16 *)(dq0 + i + 304);
-            a7 += wt * *(const mc_v16 *)(dq0 + i + 320);
-        }
-        {
-            const float wt = w0[5];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 308);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 324);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 340);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 356);
-            a4 += wt * *(const mc_v16 *)(dq0 + i + 372);
-            a5 += wt * *(const mc_v16 *)(dq0 + i + 388);
-            a6 += wt * *(const mc_v16 *)(dq0 + i + 404);
-            a7 += wt * *(const mc_v16 *)(dq0 + i + 420);
-        }
-        {
-            const float wt = w0[4];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 309);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 325);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 341);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 357);
-            a4 += wt * *(const mc_v16 *)(dq0 + i + 373);
-            a5 += wt * *(const mc_v16 *)(dq0 + i + 389);
-            a6 += wt * *(const mc_v16 *)(dq0 + i + 405);
-            a7 += wt * *(const mc_v16 *)(dq0 + i + 421);
-        }
-        {
-            const float wt = w0[3];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 310);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 326);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 342);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 358);
-            a4 += wt * *(const mc_v16 *)(dq0 + i + 374);
-            a5 += wt * *(const mc_v16 *)(dq0 + i + 390);
-            a6 += wt * *(const mc_v16 *)(dq0 + i + 406);
-            a7 += wt * *(const mc_v16 *)(dq0 + i + 422);
-        }
-        {
-            const float wt = w0[2];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 410);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 426);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 442);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 458);
-            a4 += wt * *(const mc_v16 *)(dq0 + i + 474);
-            a5 += wt * *(const mc_v16 *)(dq0 + i + 490);
-            a6 += wt * *(const mc_v16 *)(dq0 + i + 506);
-            a7 += wt * *(const mc_v16 *)(dq0 + i + 522);
-        }
-        {
-            const float wt = w0[1];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 411);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 427);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 443);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 459);
-            a4 += wt * *(const mc_v16 *)(dq0 + i + 475);
-            a5 += wt * *(const mc_v16 *)(dq0 + i + 491);
-            a6 += wt * *(const mc_v16 *)(dq0 + i + 507);
-            a7 += wt * *(const mc_v16 *)(dq0 + i + 523);
-        }
-        {
-            const float wt = w0[0];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 412);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 428);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 444);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 460);
-            a4 += wt * *(const mc_v16 *)(dq0 + i + 476);
-            a5 += wt * *(const mc_v16 *)(dq0 + i + 492);
-            a6 += wt * *(const mc_v16 *)(dq0 + i + 508);
-            a7 += wt * *(const mc_v16 *)(dq0 + i + 524);
-        }
-        {
-            const float wt = w1[24];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 103);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 119);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 135);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 151);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 167);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 183);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 199);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 215);
-        }
-        {
-            const float wt = w1[23];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 104);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 120);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 136);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 152);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 168);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 184);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 200);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 216);
-        }
-        {
-            const float wt = w1[22];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 105);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 121);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 137);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 153);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 169);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 185);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 201);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 217);
-        }
-        {
-            const float wt = w1[21];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 106);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 122);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 138);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 154);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 170);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 186);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 202);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 218);
-        }
-        {
-            const float wt = w1[20];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 107);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 123);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 139);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 155);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 171);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 187);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 203);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 219);
-        }
-        {
-            const float wt = w1[19];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 205);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 221);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 237);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 253);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 269);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 285);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 301);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 317);
-        }
-        {
-            const float wt = w1[18];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 206);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 222);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 238);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 254);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 270);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 286);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 302);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 318);
-        }
-        {
-            const float wt = w1[17];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 207);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 223);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 239);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 255);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 271);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 287);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 303);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 319);
-        }
-        {
-            const float wt = w1[16];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 208);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 224);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 240);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 256);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 272);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 288);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 304);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 320);
-        }
-        {
-            const float wt = w1[15];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 209);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 225);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 241);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 257);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 273);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 289);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 305);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 321);
-        }
-        {
-            const float wt = w1[14];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 307);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 323);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 339);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 355);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 371);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 387);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 403);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 419);
-        }
-        {
-            const float wt = w1[13];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 308);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 324);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 340);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 356);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 372);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 388);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 404);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 420);
-        }
-        {
-            const float wt = w1[12];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 309);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 325);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 341);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 357);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 373);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 389);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 405);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 421);
-        }
-        {
-            const float wt = w1[11];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 310);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 326);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 342);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 358);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 374);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 390);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 406);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 422);
-        }
-        {
-            const float wt = w1[10];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 311);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 327);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 343);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 359);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 375);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 391);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 407);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 423);
-        }
-        {
-            const float wt = w1[9];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 409);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 425);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 441);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 457);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 473);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 489);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 505);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 521);
-        }
-        {
-            const float wt = w1[8];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 410);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 426);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 442);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 458);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 474);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 490);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 506);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 522);
-        }
-        {
-            const float wt = w1[7];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 411);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 427);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 443);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 459);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 475);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 491);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 507);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 523);
-        }
-        {
-            const float wt = w1[6];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 412);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 428);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 444);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 460);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 476);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 492);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 508);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 524);
-        }
-        {
-            const float wt = w1[5];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 413);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 429);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 445);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 461);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 477);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 493);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 509);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 525);
-        }
-        {
-            const float wt = w1[4];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 511);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 527);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 543);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 559);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 575);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 591);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 607);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 623);
-        }
-        {
-            const float wt = w1[3];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 512);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 528);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 544);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 560);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 576);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 592);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 608);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 624);
-        }
-        {
-            const float wt = w1[2];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 513);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 529);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 545);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 561);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 577);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 593);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 609);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 625);
-        }
-        {
-            const float wt = w1[1];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 514);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 530);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 546);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 562);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 578);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 594);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 610);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 626);
-        }
-        {
-            const float wt = w1[0];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 515);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 531);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 547);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 563);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 579);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 595);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 611);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 627);
-        }
-        {
-            const float wt = w2[48];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 0);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 16);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 32);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 48);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 64);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 80);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 96);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 112);
-        }
-        {
-            const float wt = w2[47];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 1);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 17);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 33);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 49);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 65);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 81);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 97);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 113);
-        }
-        {
-            const float wt = w2[46];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 2);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 18);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 34);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 50);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 66);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 82);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 98);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 114);
-        }
-        {
-            const float wt = w2[45];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 3);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 19);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 35);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 51);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 67);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 83);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 99);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 115);
-        }
-        {
-            const float wt = w2[44];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 4);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 20);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 36);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 52);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 68);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 84);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 100);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 116);
-        }
-        {
-            const float wt = w2[43];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 5);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 21);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 37);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 53);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 69);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 85);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 101);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 117);
-        }
-        {
-            const float wt = w2[42];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 6);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 22);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 38);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 54);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 70);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 86);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 102);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 118);
-        }
-        {
-            const float wt = w2[41];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 102);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 118);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 134);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 150);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 166);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 182);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 198);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 214);
-        }
-        {
-            const float wt = w2[40];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 103);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 119);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 135);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 151);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 167);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 183);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 199);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 215);
-        }
-        {
-            const float wt = w2[39];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 104);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 120);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 136);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 152);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 168);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 184);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 200);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 216);
-        }
-        {
-            const float wt = w2[38];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 105);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 121);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 137);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 153);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 169);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 185);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 201);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 217);
-        }
-        {
-            const float wt = w2[37];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 106);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 122);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 138);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 154);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 170);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 186);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 202);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 218);
-        }
-        {
-            const float wt = w2[36];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 107);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 123);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 139);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 155);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 171);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 187);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 203);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 219);
-        }
-        {
-            const float wt = w2[35];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 108);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 124);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 140);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 156);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 172);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 188);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 204);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 220);
-        }
-        {
-            const float wt = w2[34];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 204);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 220);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 236);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 252);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 268);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 284);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 300);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 316);
-        }
-        {
-            const float wt = w2[33];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 205);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 221);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 237);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 253);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 269);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 285);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 301);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 317);
-        }
-        {
-            const float wt = w2[32];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 206);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 222);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 238);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 254);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 270);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 286);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 302);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 318);
-        }
-        {
-            const float wt = w2[31];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 207);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 223);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 239);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 255);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 271);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 287);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 303);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 319);
-        }
-        {
-            const float wt = w2[30];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 208);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 224);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 240);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 256);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 272);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 288);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 304);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 320);
-        }
-        {
-            const float wt = w2[29];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 209);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 225);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 241);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 257);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 273);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 289);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 305);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 321);
-        }
-        {
-            const float wt = w2[28];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 210);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 226);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 242);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 258);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 274);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 290);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 306);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 322);
-        }
-        {
-            const float wt = w2[27];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 306);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 322);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 338);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 354);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 370);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 386);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 402);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 418);
-        }
-        {
-            const float wt = w2[26];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 307);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 323);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 339);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 355);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 371);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 387);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 403);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 419);
-        }
-        {
-            const float wt = w2[25];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 308);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 324);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 340);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 356);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 372);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 388);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 404);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 420);
-        }
-        {
-            const float wt = w2[24];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 309);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 325);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 341);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 357);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 373);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 389);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 405);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 421);
-        }
-        {
-            const float wt = w2[23];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 310);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 326);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 342);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 358);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 374);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 390);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 406);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 422);
-        }
-        {
-            const float wt = w2[22];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 311);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 327);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 343);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 359);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 375);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 391);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 407);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 423);
-        }
-        {
-            const float wt = w2[21];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 312);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 328);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 344);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 360);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 376);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 392);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 408);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 424);
-        }
-        {
-            const float wt = w2[20];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 408);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 424);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 440);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 456);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 472);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 488);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 504);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 520);
-        }
-        {
-            const float wt = w2[19];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 409);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 425);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 441);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 457);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 473);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 489);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 505);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 521);
-        }
-        {
-            const float wt = w2[18];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 410);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 426);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 442);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 458);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 474);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 490);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 506);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 522);
-        }
-        {
-            const float wt = w2[17];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 411);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 427);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 443);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 459);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 475);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 491);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 507);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 523);
-        }
-        {
-            const float wt = w2[16];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 412);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 428);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 444);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 460);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 476);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 492);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 508);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 524);
-        }
-        {
-            const float wt = w2[15];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 413);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 429);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 445);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 461);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 477);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 493);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 509);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 525);
-        }
-        {
-            const float wt = w2[14];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 414);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 430);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 446);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 462);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 478);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 494);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 510);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 526);
-        }
-        {
-            const float wt = w2[13];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 510);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 526);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 542);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 558);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 574);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 590);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 606);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 622);
-        }
-        {
-            const float wt = w2[12];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 511);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 527);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 543);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 559);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 575);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 591);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 607);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 623);
-        }
-        {
-            const float wt = w2[11];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 512);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 528);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 544);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 560);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 576);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 592);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 608);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 624);
-        }
-        {
-            const float wt = w2[10];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 513);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 529);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 545);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 561);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 577);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 593);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 609);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 625);
-        }
-        {
-            const float wt = w2[9];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 514);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 530);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 546);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 562);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 578);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 594);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 610);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 626);
-        }
-        {
-            const float wt = w2[8];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 515);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 531);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 547);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 563);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 579);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 595);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 611);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 627);
-        }
-        {
-            const float wt = w2[7];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 516);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 532);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 548);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 564);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 580);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 596);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 612);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 628);
-        }
-        {
-            const float wt = w2[6];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 612);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 628);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 644);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 660);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 676);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 692);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 708);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 724);
-        }
-        {
-            const float wt = w2[5];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 613);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 629);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 645);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 661);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 677);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 693);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 709);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 725);
-        }
-        {
-            const float wt = w2[4];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 614);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 630);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 646);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 662);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 678);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 694);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 710);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 726);
-        }
-        {
-            const float wt = w2[3];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 615);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 631);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 647);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 663);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 679);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 695);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 711);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 727);
-        }
-        {
-            const float wt = w2[2];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 616);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 632);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 648);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 664);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 680);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 696);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 712);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 728);
-        }
-        {
-            const float wt = w2[1];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 617);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 633);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 649);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 665);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 681);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 697);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 713);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 729);
-        }
-        {
-            const float wt = w2[0];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 618);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 634);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 650);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 666);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 682);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 698);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 714);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 730);
-        }
-        *(mc_v16 *)(dxg + i + 0) = a0;
-        *(mc_v16 *)(dxg + i + 16) = a1;
-        *(mc_v16 *)(dxg + i + 32) = a2;
-        *(mc_v16 *)(dxg + i + 48) = a3;
-        *(mc_v16 *)(dxg + i + 64) = a4;
-        *(mc_v16 *)(dxg + i + 80) = a5;
-        *(mc_v16 *)(dxg + i + 96) = a6;
-        *(mc_v16 *)(dxg + i + 112) = a7;
     }
-    for (int iy = 0; iy < 96; iy++)
-        for (int ix = 0; ix < 96; ix++)
-            dxc[iy * 96 + ix] += dxg[iy * 102 + ix];
+    {
+        /* kernel 0, row 1 */
+        const float v0 = w0[5];
+        const float v1 = w0[4];
+        const float v2 = w0[3];
+        for (int i = 0; i < 9856; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
+            a0 += v0 * *(const mc_v16 *)(dq0 + i + 308);
+            a1 += v0 * *(const mc_v16 *)(dq0 + i + 324);
+            a2 += v0 * *(const mc_v16 *)(dq0 + i + 340);
+            a3 += v0 * *(const mc_v16 *)(dq0 + i + 356);
+            a4 += v0 * *(const mc_v16 *)(dq0 + i + 372);
+            a5 += v0 * *(const mc_v16 *)(dq0 + i + 388);
+            a6 += v0 * *(const mc_v16 *)(dq0 + i + 404);
+            a7 += v0 * *(const mc_v16 *)(dq0 + i + 420);
+            a0 += v1 * *(const mc_v16 *)(dq0 + i + 309);
+            a1 += v1 * *(const mc_v16 *)(dq0 + i + 325);
+            a2 += v1 * *(const mc_v16 *)(dq0 + i + 341);
+            a3 += v1 * *(const mc_v16 *)(dq0 + i + 357);
+            a4 += v1 * *(const mc_v16 *)(dq0 + i + 373);
+            a5 += v1 * *(const mc_v16 *)(dq0 + i + 389);
+            a6 += v1 * *(const mc_v16 *)(dq0 + i + 405);
+            a7 += v1 * *(const mc_v16 *)(dq0 + i + 421);
+            a0 += v2 * *(const mc_v16 *)(dq0 + i + 310);
+            a1 += v2 * *(const mc_v16 *)(dq0 + i + 326);
+            a2 += v2 * *(const mc_v16 *)(dq0 + i + 342);
+            a3 += v2 * *(const mc_v16 *)(dq0 + i + 358);
+            a4 += v2 * *(const mc_v16 *)(dq0 + i + 374);
+            a5 += v2 * *(const mc_v16 *)(dq0 + i + 390);
+            a6 += v2 * *(const mc_v16 *)(dq0 + i + 406);
+            a7 += v2 * *(const mc_v16 *)(dq0 + i + 422);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 0, row 2 */
+        const float v0 = w0[2];
+        const float v1 = w0[1];
+        const float v2 = w0[0];
+        for (int i = 0; i < 9856; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
+            a0 += v0 * *(const mc_v16 *)(dq0 + i + 410);
+            a1 += v0 * *(const mc_v16 *)(dq0 + i + 426);
+            a2 += v0 * *(const mc_v16 *)(dq0 + i + 442);
+            a3 += v0 * *(const mc_v16 *)(dq0 + i + 458);
+            a4 += v0 * *(const mc_v16 *)(dq0 + i + 474);
+            a5 += v0 * *(const mc_v16 *)(dq0 + i + 490);
+            a6 += v0 * *(const mc_v16 *)(dq0 + i + 506);
+            a7 += v0 * *(const mc_v16 *)(dq0 + i + 522);
+            a0 += v1 * *(const mc_v16 *)(dq0 + i + 411);
+            a1 += v1 * *(const mc_v16 *)(dq0 + i + 427);
+            a2 += v1 * *(const mc_v16 *)(dq0 + i + 443);
+            a3 += v1 * *(const mc_v16 *)(dq0 + i + 459);
+            a4 += v1 * *(const mc_v16 *)(dq0 + i + 475);
+            a5 += v1 * *(const mc_v16 *)(dq0 + i + 491);
+            a6 += v1 * *(const mc_v16 *)(dq0 + i + 507);
+            a7 += v1 * *(const mc_v16 *)(dq0 + i + 523);
+            a0 += v2 * *(const mc_v16 *)(dq0 + i + 412);
+            a1 += v2 * *(const mc_v16 *)(dq0 + i + 428);
+            a2 += v2 * *(const mc_v16 *)(dq0 + i + 444);
+            a3 += v2 * *(const mc_v16 *)(dq0 + i + 460);
+            a4 += v2 * *(const mc_v16 *)(dq0 + i + 476);
+            a5 += v2 * *(const mc_v16 *)(dq0 + i + 492);
+            a6 += v2 * *(const mc_v16 *)(dq0 + i + 508);
+            a7 += v2 * *(const mc_v16 *)(dq0 + i + 524);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 1, row 0 */
+        const float v0 = w1[24];
+        const float v1 = w1[23];
+        const float v2 = w1[22];
+        const float v3 = w1[21];
+        const float v4 = w1[20];
+        for (int i = 0; i < 9856; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
+            a0 += v0 * *(const mc_v16 *)(dq1 + i + 103);
+            a1 += v0 * *(const mc_v16 *)(dq1 + i + 119);
+            a2 += v0 * *(const mc_v16 *)(dq1 + i + 135);
+            a3 += v0 * *(const mc_v16 *)(dq1 + i + 151);
+            a4 += v0 * *(const mc_v16 *)(dq1 + i + 167);
+            a5 += v0 * *(const mc_v16 *)(dq1 + i + 183);
+            a6 += v0 * *(const mc_v16 *)(dq1 + i + 199);
+            a7 += v0 * *(const mc_v16 *)(dq1 + i + 215);
+            a0 += v1 * *(const mc_v16 *)(dq1 + i + 104);
+            a1 += v1 * *(const mc_v16 *)(dq1 + i + 120);
+            a2 += v1 * *(const mc_v16 *)(dq1 + i + 136);
+            a3 += v1 * *(const mc_v16 *)(dq1 + i + 152);
+            a4 += v1 * *(const mc_v16 *)(dq1 + i + 168);
+            a5 += v1 * *(const mc_v16 *)(dq1 + i + 184);
+            a6 += v1 * *(const mc_v16 *)(dq1 + i + 200);
+            a7 += v1 * *(const mc_v16 *)(dq1 + i + 216);
+            a0 += v2 * *(const mc_v16 *)(dq1 + i + 105);
+            a1 += v2 * *(const mc_v16 *)(dq1 + i + 121);
+            a2 += v2 * *(const mc_v16 *)(dq1 + i + 137);
+            a3 += v2 * *(const mc_v16 *)(dq1 + i + 153);
+            a4 += v2 * *(const mc_v16 *)(dq1 + i + 169);
+            a5 += v2 * *(const mc_v16 *)(dq1 + i + 185);
+            a6 += v2 * *(const mc_v16 *)(dq1 + i + 201);
+            a7 += v2 * *(const mc_v16 *)(dq1 + i + 217);
+            a0 += v3 * *(const mc_v16 *)(dq1 + i + 106);
+            a1 += v3 * *(const mc_v16 *)(dq1 + i + 122);
+            a2 += v3 * *(const mc_v16 *)(dq1 + i + 138);
+            a3 += v3 * *(const mc_v16 *)(dq1 + i + 154);
+            a4 += v3 * *(const mc_v16 *)(dq1 + i + 170);
+            a5 += v3 * *(const mc_v16 *)(dq1 + i + 186);
+            a6 += v3 * *(const mc_v16 *)(dq1 + i + 202);
+            a7 += v3 * *(const mc_v16 *)(dq1 + i + 218);
+            a0 += v4 * *(const mc_v16 *)(dq1 + i + 107);
+            a1 += v4 * *(const mc_v16 *)(dq1 + i + 123);
+            a2 += v4 * *(const mc_v16 *)(dq1 + i + 139);
+            a3 += v4 * *(const mc_v16 *)(dq1 + i + 155);
+            a4 += v4 * *(const mc_v16 *)(dq1 + i + 171);
+            a5 += v4 * *(const mc_v16 *)(dq1 + i + 187);
+            a6 += v4 * *(const mc_v16 *)(dq1 + i + 203);
+            a7 += v4 * *(const mc_v16 *)(dq1 + i + 219);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 1, row 1 */
+        const float v0 = w1[19];
+        const float v1 = w1[18];
+        const float v2 = w1[17];
+        const float v3 = w1[16];
+        const float v4 = w1[15];
+        for (int i = 0; i < 9856; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
+            a0 += v0 * *(const mc_v16 *)(dq1 + i + 205);
+            a1 += v0 * *(const mc_v16 *)(dq1 + i + 221);
+            a2 += v0 * *(const mc_v16 *)(dq1 + i + 237);
+            a3 += v0 * *(const mc_v16 *)(dq1 + i + 253);
+            a4 += v0 * *(const mc_v16 *)(dq1 + i + 269);
+            a5 += v0 * *(const mc_v16 *)(dq1 + i + 285);
+            a6 += v0 * *(const mc_v16 *)(dq1 + i + 301);
+            a7 += v0 * *(const mc_v16 *)(dq1 + i + 317);
+            a0 += v1 * *(const mc_v16 *)(dq1 + i + 206);
+            a1 += v1 * *(const mc_v16 *)(dq1 + i + 222);
+            a2 += v1 * *(const mc_v16 *)(dq1 + i + 238);
+            a3 += v1 * *(const mc_v16 *)(dq1 + i + 254);
+            a4 += v1 * *(const mc_v16 *)(dq1 + i + 270);
+            a5 += v1 * *(const mc_v16 *)(dq1 + i + 286);
+            a6 += v1 * *(const mc_v16 *)(dq1 + i + 302);
+            a7 += v1 * *(const mc_v16 *)(dq1 + i + 318);
+            a0 += v2 * *(const mc_v16 *)(dq1 + i + 207);
+            a1 += v2 * *(const mc_v16 *)(dq1 + i + 223);
+            a2 += v2 * *(const mc_v16 *)(dq1 + i + 239);
+            a3 += v2 * *(const mc_v16 *)(dq1 + i + 255);
+            a4 += v2 * *(const mc_v16 *)(dq1 + i + 271);
+            a5 += v2 * *(const mc_v16 *)(dq1 + i + 287);
+            a6 += v2 * *(const mc_v16 *)(dq1 + i + 303);
+            a7 += v2 * *(const mc_v16 *)(dq1 + i + 319);
+            a0 += v3 * *(const mc_v16 *)(dq1 + i + 208);
+            a1 += v3 * *(const mc_v16 *)(dq1 + i + 224);
+            a2 += v3 * *(const mc_v16 *)(dq1 + i + 240);
+            a3 += v3 * *(const mc_v16 *)(dq1 + i + 256);
+            a4 += v3 * *(const mc_v16 *)(dq1 + i + 272);
+            a5 += v3 * *(const mc_v16 *)(dq1 + i + 288);
+            a6 += v3 * *(const mc_v16 *)(dq1 + i + 304);
+            a7 += v3 * *(const mc_v16 *)(dq1 + i + 320);
+            a0 += v4 * *(const mc_v16 *)(dq1 + i + 209);
+            a1 += v4 * *(const mc_v16 *)(dq1 + i + 225);
+            a2 += v4 * *(const mc_v16 *)(dq1 + i + 241);
+            a3 += v4 * *(const mc_v16 *)(dq1 + i + 257);
+            a4 += v4 * *(const mc_v16 *)(dq1 + i + 273);
+            a5 += v4 * *(const mc_v16 *)(dq1 + i + 289);
+            a6 += v4 * *(const mc_v16 *)(dq1 + i + 305);
+            a7 += v4 * *(const mc_v16 *)(dq1 + i + 321);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 1, row 2 */
+        const float v0 = w1[14];
+        const float v1 = w1[13];
+        const float v2 = w1[12];
+        const float v3 = w1[11];
+        const float v4 = w1[10];
+        for (int i = 0; i < 9856; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
+            a0 += v0 * *(const mc_v16 *)(dq1 + i + 307);
+            a1 += v0 * *(const mc_v16 *)(dq1 + i + 323);
+            a2 += v0 * *(const mc_v16 *)(dq1 + i + 339);
+            a3 += v0 * *(const mc_v16 *)(dq1 + i + 355);
+            a4 += v0 * *(const mc_v16 *)(dq1 + i + 371);
+            a5 += v0 * *(const mc_v16 *)(dq1 + i + 387);
+            a6 += v0 * *(const mc_v16 *)(dq1 + i + 403);
+            a7 += v0 * *(const mc_v16 *)(dq1 + i + 419);
+            a0 += v1 * *(const mc_v16 *)(dq1 + i + 308);
+            a1 += v1 * *(const mc_v16 *)(dq1 + i + 324);
+            a2 += v1 * *(const mc_v16 *)(dq1 + i + 340);
+            a3 += v1 * *(const mc_v16 *)(dq1 + i + 356);
+            a4 += v1 * *(const mc_v16 *)(dq1 + i + 372);
+            a5 += v1 * *(const mc_v16 *)(dq1 + i + 388);
+            a6 += v1 * *(const mc_v16 *)(dq1 + i + 404);
+            a7 += v1 * *(const mc_v16 *)(dq1 + i + 420);
+            a0 += v2 * *(const mc_v16 *)(dq1 + i + 309);
+            a1 += v2 * *(const mc_v16 *)(dq1 + i + 325);
+            a2 += v2 * *(const mc_v16 *)(dq1 + i + 341);
+            a3 += v2 * *(const mc_v16 *)(dq1 + i + 357);
+            a4 += v2 * *(const mc_v16 *)(dq1 + i + 373);
+            a5 += v2 * *(const mc_v16 *)(dq1 + i + 389);
+            a6 += v2 * *(const mc_v16 *)(dq1 + i + 405);
+            a7 += v2 * *(const mc_v16 *)(dq1 + i + 421);
+            a0 += v3 * *(const mc_v16 *)(dq1 + i + 310);
+            a1 += v3 * *(const mc_v16 *)(dq1 + i + 326);
+            a2 += v3 * *(const mc_v16 *)(dq1 + i + 342);
+            a3 += v3 * *(const mc_v16 *)(dq1 + i + 358);
+            a4 += v3 * *(const mc_v16 *)(dq1 + i + 374);
+            a5 += v3 * *(const mc_v16 *)(dq1 + i + 390);
+            a6 += v3 * *(const mc_v16 *)(dq1 + i + 406);
+            a7 += v3 * *(const mc_v16 *)(dq1 + i + 422);
+            a0 += v4 * *(const mc_v16 *)(dq1 + i + 311);
+            a1 += v4 * *(const mc_v16 *)(dq1 + i + 327);
+            a2 += v4 * *(const mc_v16 *)(dq1 + i + 343);
+            a3 += v4 * *(const mc_v16 *)(dq1 + i + 359);
+            a4 += v4 * *(const mc_v16 *)(dq1 + i + 375);
+            a5 += v4 * *(const mc_v16 *)(dq1 + i + 391);
+            a6 += v4 * *(const mc_v16 *)(dq1 + i + 407);
+            a7 += v4 * *(const mc_v16 *)(dq1 + i + 423);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 1, row 3 */
+        const float v0 = w1[9];
+        const float v1 = w1[8];
+        const float v2 = w1[7];
+        const float v3 = w1[6];
+        const float v4 = w1[5];
+        for (int i = 0; i < 9856; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
+            a0 += v0 * *(const mc_v16 *)(dq1 + i + 409);
+            a1 += v0 * *(const mc_v16 *)(dq1 + i + 425);
+            a2 += v0 * *(const mc_v16 *)(dq1 + i + 441);
+            a3 += v0 * *(const mc_v16 *)(dq1 + i + 457);
+            a4 += v0 * *(const mc_v16 *)(dq1 + i + 473);
+            a5 += v0 * *(const mc_v16 *)(dq1 + i + 489);
+            a6 += v0 * *(const mc_v16 *)(dq1 + i + 505);
+            a7 += v0 * *(const mc_v16 *)(dq1 + i + 521);
+            a0 += v1 * *(const mc_v16 *)(dq1 + i + 410);
+            a1 += v1 * *(const mc_v16 *)(dq1 + i + 426);
+            a2 += v1 * *(const mc_v16 *)(dq1 + i + 442);
+            a3 += v1 * *(const mc_v16 *)(dq1 + i + 458);
+            a4 += v1 * *(const mc_v16 *)(dq1 + i + 474);
+            a5 += v1 * *(const mc_v16 *)(dq1 + i + 490);
+            a6 += v1 * *(const mc_v16 *)(dq1 + i + 506);
+            a7 += v1 * *(const mc_v16 *)(dq1 + i + 522);
+            a0 += v2 * *(const mc_v16 *)(dq1 + i + 411);
+            a1 += v2 * *(const mc_v16 *)(dq1 + i + 427);
+            a2 += v2 * *(const mc_v16 *)(dq1 + i + 443);
+            a3 += v2 * *(const mc_v16 *)(dq1 + i + 459);
+            a4 += v2 * *(const mc_v16 *)(dq1 + i + 475);
+            a5 += v2 * *(const mc_v16 *)(dq1 + i + 491);
+            a6 += v2 * *(const mc_v16 *)(dq1 + i + 507);
+            a7 += v2 * *(const mc_v16 *)(dq1 + i + 523);
+            a0 += v3 * *(const mc_v16 *)(dq1 + i + 412);
+            a1 += v3 * *(const mc_v16 *)(dq1 + i + 428);
+            a2 += v3 * *(const mc_v16 *)(dq1 + i + 444);
+            a3 += v3 * *(const mc_v16 *)(dq1 + i + 460);
+            a4 += v3 * *(const mc_v16 *)(dq1 + i + 476);
+            a5 += v3 * *(const mc_v16 *)(dq1 + i + 492);
+            a6 += v3 * *(const mc_v16 *)(dq1 + i + 508);
+            a7 += v3 * *(const mc_v16 *)(dq1 + i + 524);
+            a0 += v4 * *(const mc_v16 *)(dq1 + i + 413);
+            a1 += v4 * *(const mc_v16 *)(dq1 + i + 429);
+            a2 += v4 * *(const mc_v16 *)(dq1 + i + 445);
+            a3 += v4 * *(const mc_v16 *)(dq1 + i + 461);
+            a4 += v4 * *(const mc_v16 *)(dq1 + i + 477);
+            a5 += v4 * *(const mc_v16 *)(dq1 + i + 493);
+            a6 += v4 * *(const mc_v16 *)(dq1 + i + 509);
+            a7 += v4 * *(const mc_v16 *)(dq1 + i + 525);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 1, row 4 */
+        const float v0 = w1[4];
+        const float v1 = w1[3];
+        const float v2 = w1[2];
+        const float v3 = w1[1];
+        const float v4 = w1[0];
+        for (int i = 0; i < 9856; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
+            a0 += v0 * *(const mc_v16 *)(dq1 + i + 511);
+            a1 += v0 * *(const mc_v16 *)(dq1 + i + 527);
+            a2 += v0 * *(const mc_v16 *)(dq1 + i + 543);
+            a3 += v0 * *(const mc_v16 *)(dq1 + i + 559);
+            a4 += v0 * *(const mc_v16 *)(dq1 + i + 575);
+            a5 += v0 * *(const mc_v16 *)(dq1 + i + 591);
+            a6 += v0 * *(const mc_v16 *)(dq1 + i + 607);
+            a7 += v0 * *(const mc_v16 *)(dq1 + i + 623);
+            a0 += v1 * *(const mc_v16 *)(dq1 + i + 512);
+            a1 += v1 * *(const mc_v16 *)(dq1 + i + 528);
+            a2 += v1 * *(const mc_v16 *)(dq1 + i + 544);
+            a3 += v1 * *(const mc_v16 *)(dq1 + i + 560);
+            a4 += v1 * *(const mc_v16 *)(dq1 + i + 576);
+            a5 += v1 * *(const mc_v16 *)(dq1 + i + 592);
+            a6 += v1 * *(const mc_v16 *)(dq1 + i + 608);
+            a7 += v1 * *(const mc_v16 *)(dq1 + i + 624);
+            a0 += v2 * *(const mc_v16 *)(dq1 + i + 513);
+            a1 += v2 * *(const mc_v16 *)(dq1 + i + 529);
+            a2 += v2 * *(const mc_v16 *)(dq1 + i + 545);
+            a3 += v2 * *(const mc_v16 *)(dq1 + i + 561);
+            a4 += v2 * *(const mc_v16 *)(dq1 + i + 577);
+            a5 += v2 * *(const mc_v16 *)(dq1 + i + 593);
+            a6 += v2 * *(const mc_v16 *)(dq1 + i + 609);
+            a7 += v2 * *(const mc_v16 *)(dq1 + i + 625);
+            a0 += v3 * *(const mc_v16 *)(dq1 + i + 514);
+            a1 += v3 * *(const mc_v16 *)(dq1 + i + 530);
+            a2 += v3 * *(const mc_v16 *)(dq1 + i + 546);
+            a3 += v3 * *(const mc_v16 *)(dq1 + i + 562);
+            a4 += v3 * *(const mc_v16 *)(dq1 + i + 578);
+            a5 += v3 * *(const mc_v16 *)(dq1 + i + 594);
+            a6 += v3 * *(const mc_v16 *)(dq1 + i + 610);
+            a7 += v3 * *(const mc_v16 *)(dq1 + i + 626);
+            a0 += v4 * *(const mc_v16 *)(dq1 + i + 515);
+            a1 += v4 * *(const mc_v16 *)(dq1 + i + 531);
+            a2 += v4 * *(const mc_v16 *)(dq1 + i + 547);
+            a3 += v4 * *(const mc_v16 *)(dq1 + i + 563);
+            a4 += v4 * *(const mc_v16 *)(dq1 + i + 579);
+            a5 += v4 * *(const mc_v16 *)(dq1 + i + 595);
+            a6 += v4 * *(const mc_v16 *)(dq1 + i + 611);
+            a7 += v4 * *(const mc_v16 *)(dq1 + i + 627);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 2, row 0 */
+        const float v0 = w2[48];
+        const float v1 = w2[47];
+        const float v2 = w2[46];
+        const float v3 = w2[45];
+        const float v4 = w2[44];
+        const float v5 = w2[43];
+        const float v6 = w2[42];
+        for (int i = 0; i < 9856; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
+            a0 += v0 * *(const mc_v16 *)(dq2 + i + 0);
+            a1 += v0 * *(const mc_v16 *)(dq2 + i + 16);
+            a2 += v0 * *(const mc_v16 *)(dq2 + i + 32);
+            a3 += v0 * *(const mc_v16 *)(dq2 + i + 48);
+            a4 += v0 * *(const mc_v16 *)(dq2 + i + 64);
+            a5 += v0 * *(const mc_v16 *)(dq2 + i + 80);
+            a6 += v0 * *(const mc_v16 *)(dq2 + i + 96);
+            a7 += v0 * *(const mc_v16 *)(dq2 + i + 112);
+            a0 += v1 * *(const mc_v16 *)(dq2 + i + 1);
+            a1 += v1 * *(const mc_v16 *)(dq2 + i + 17);
+            a2 += v1 * *(const mc_v16 *)(dq2 + i + 33);
+            a3 += v1 * *(const mc_v16 *)(dq2 + i + 49);
+            a4 += v1 * *(const mc_v16 *)(dq2 + i + 65);
+            a5 += v1 * *(const mc_v16 *)(dq2 + i + 81);
+            a6 += v1 * *(const mc_v16 *)(dq2 + i + 97);
+            a7 += v1 * *(const mc_v16 *)(dq2 + i + 113);
+            a0 += v2 * *(const mc_v16 *)(dq2 + i + 2);
+            a1 += v2 * *(const mc_v16 *)(dq2 + i + 18);
+            a2 += v2 * *(const mc_v16 *)(dq2 + i + 34);
+            a3 += v2 * *(const mc_v16 *)(dq2 + i + 50);
+            a4 += v2 * *(const mc_v16 *)(dq2 + i + 66);
+            a5 += v2 * *(const mc_v16 *)(dq2 + i + 82);
+            a6 += v2 * *(const mc_v16 *)(dq2 + i + 98);
+            a7 += v2 * *(const mc_v16 *)(dq2 + i + 114);
+            a0 += v3 * *(const mc_v16 *)(dq2 + i + 3);
+            a1 += v3 * *(const mc_v16 *)(dq2 + i + 19);
+            a2 += v3 * *(const mc_v16 *)(dq2 + i + 35);
+            a3 += v3 * *(const mc_v16 *)(dq2 + i + 51);
+            a4 += v3 * *(const mc_v16 *)(dq2 + i + 67);
+            a5 += v3 * *(const mc_v16 *)(dq2 + i + 83);
+            a6 += v3 * *(const mc_v16 *)(dq2 + i + 99);
+            a7 += v3 * *(const mc_v16 *)(dq2 + i + 115);
+            a0 += v4 * *(const mc_v16 *)(dq2 + i + 4);
+            a1 += v4 * *(const mc_v16 *)(dq2 + i + 20);
+            a2 += v4 * *(const mc_v16 *)(dq2 + i + 36);
+            a3 += v4 * *(const mc_v16 *)(dq2 + i + 52);
+            a4 += v4 * *(const mc_v16 *)(dq2 + i + 68);
+            a5 += v4 * *(const mc_v16 *)(dq2 + i + 84);
+            a6 += v4 * *(const mc_v16 *)(dq2 + i + 100);
+            a7 += v4 * *(const mc_v16 *)(dq2 + i + 116);
+            a0 += v5 * *(const mc_v16 *)(dq2 + i + 5);
+            a1 += v5 * *(const mc_v16 *)(dq2 + i + 21);
+            a2 += v5 * *(const mc_v16 *)(dq2 + i + 37);
+            a3 += v5 * *(const mc_v16 *)(dq2 + i + 53);
+            a4 += v5 * *(const mc_v16 *)(dq2 + i + 69);
+            a5 += v5 * *(const mc_v16 *)(dq2 + i + 85);
+            a6 += v5 * *(const mc_v16 *)(dq2 + i + 101);
+            a7 += v5 * *(const mc_v16 *)(dq2 + i + 117);
+            a0 += v6 * *(const mc_v16 *)(dq2 + i + 6);
+            a1 += v6 * *(const mc_v16 *)(dq2 + i + 22);
+            a2 += v6 * *(const mc_v16 *)(dq2 + i + 38);
+            a3 += v6 * *(const mc_v16 *)(dq2 + i + 54);
+            a4 += v6 * *(const mc_v16 *)(dq2 + i + 70);
+            a5 += v6 * *(const mc_v16 *)(dq2 + i + 86);
+            a6 += v6 * *(const mc_v16 *)(dq2 + i + 102);
+            a7 += v6 * *(const mc_v16 *)(dq2 + i + 118);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 2, row 1 */
+        const float v0 = w2[41];
+        const float v1 = w2[40];
+        const float v2 = w2[39];
+        const float v3 = w2[38];
+        const float v4 = w2[37];
+        const float v5 = w2[36];
+        const float v6 = w2[35];
+        for (int i = 0; i < 9856; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
+            a0 += v0 * *(const mc_v16 *)(dq2 + i + 102);
+            a1 += v0 * *(const mc_v16 *)(dq2 + i + 118);
+            a2 += v0 * *(const mc_v16 *)(dq2 + i + 134);
+            a3 += v0 * *(const mc_v16 *)(dq2 + i + 150);
+            a4 += v0 * *(const mc_v16 *)(dq2 + i + 166);
+            a5 += v0 * *(const mc_v16 *)(dq2 + i + 182);
+            a6 += v0 * *(const mc_v16 *)(dq2 + i + 198);
+            a7 += v0 * *(const mc_v16 *)(dq2 + i + 214);
+            a0 += v1 * *(const mc_v16 *)(dq2 + i + 103);
+            a1 += v1 * *(const mc_v16 *)(dq2 + i + 119);
+            a2 += v1 * *(const mc_v16 *)(dq2 + i + 135);
+            a3 += v1 * *(const mc_v16 *)(dq2 + i + 151);
+            a4 += v1 * *(const mc_v16 *)(dq2 + i + 167);
+            a5 += v1 * *(const mc_v16 *)(dq2 + i + 183);
+            a6 += v1 * *(const mc_v16 *)(dq2 + i + 199);
+            a7 += v1 * *(const mc_v16 *)(dq2 + i + 215);
+            a0 += v2 * *(const mc_v16 *)(dq2 + i + 104);
+            a1 += v2 * *(const mc_v16 *)(dq2 + i + 120);
+            a2 += v2 * *(const mc_v16 *)(dq2 + i + 136);
+            a3 += v2 * *(const mc_v16 *)(dq2 + i + 152);
+            a4 += v2 * *(const mc_v16 *)(dq2 + i + 168);
+            a5 += v2 * *(const mc_v16 *)(dq2 + i + 184);
+            a6 += v2 * *(const mc_v16 *)(dq2 + i + 200);
+            a7 += v2 * *(const mc_v16 *)(dq2 + i + 216);
+            a0 += v3 * *(const mc_v16 *)(dq2 + i + 105);
+            a1 += v3 * *(const mc_v16 *)(dq2 + i + 121);
+            a2 += v3 * *(const mc_v16 *)(dq2 + i + 137);
+            a3 += v3 * *(const mc_v16 *)(dq2 + i + 153);
+            a4 += v3 * *(const mc_v16 *)(dq2 + i + 169);
+            a5 += v3 * *(const mc_v16 *)(dq2 + i + 185);
+            a6 += v3 * *(const mc_v16 *)(dq2 + i + 201);
+            a7 += v3 * *(const mc_v16 *)(dq2 + i + 217);
+            a0 += v4 * *(const mc_v16 *)(dq2 + i + 106);
+            a1 += v4 * *(const mc_v16 *)(dq2 + i + 122);
+            a2 += v4 * *(const mc_v16 *)(dq2 + i + 138);
+            a3 += v4 * *(const mc_v16 *)(dq2 + i + 154);
+            a4 += v4 * *(const mc_v16 *)(dq2 + i + 170);
+            a5 += v4 * *(const mc_v16 *)(dq2 + i + 186);
+            a6 += v4 * *(const mc_v16 *)(dq2 + i + 202);
+            a7 += v4 * *(const mc_v16 *)(dq2 + i + 218);
+            a0 += v5 * *(const mc_v16 *)(dq2 + i + 107);
+            a1 += v5 * *(const mc_v16 *)(dq2 + i + 123);
+            a2 += v5 * *(const mc_v16 *)(dq2 + i + 139);
+            a3 += v5 * *(const mc_v16 *)(dq2 + i + 155);
+            a4 += v5 * *(const mc_v16 *)(dq2 + i + 171);
+            a5 += v5 * *(const mc_v16 *)(dq2 + i + 187);
+            a6 += v5 * *(const mc_v16 *)(dq2 + i + 203);
+            a7 += v5 * *(const mc_v16 *)(dq2 + i + 219);
+            a0 += v6 * *(const mc_v16 *)(dq2 + i + 108);
+            a1 += v6 * *(const mc_v16 *)(dq2 + i + 124);
+            a2 += v6 * *(const mc_v16 *)(dq2 + i + 140);
+            a3 += v6 * *(const mc_v16 *)(dq2 + i + 156);
+            a4 += v6 * *(const mc_v16 *)(dq2 + i + 172);
+            a5 += v6 * *(const mc_v16 *)(dq2 + i + 188);
+            a6 += v6 * *(const mc_v16 *)(dq2 + i + 204);
+            a7 += v6 * *(const mc_v16 *)(dq2 + i + 220);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 2, row 2 */
+        const float v0 = w2[34];
+        const float v1 = w2[33];
+        const float v2 = w2[32];
+        const float v3 = w2[31];
+        const float v4 = w2[30];
+        const float v5 = w2[29];
+        const float v6 = w2[28];
+        for (int i = 0; i < 9856; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
+            a0 += v0 * *(const mc_v16 *)(dq2 + i + 204);
+            a1 += v0 * *(const mc_v16 *)(dq2 + i + 220);
+            a2 += v0 * *(const mc_v16 *)(dq2 + i + 236);
+            a3 += v0 * *(const mc_v16 *)(dq2 + i + 252);
+            a4 += v0 * *(const mc_v16 *)(dq2 + i + 268);
+            a5 += v0 * *(const mc_v16 *)(dq2 + i + 284);
+            a6 += v0 * *(const mc_v16 *)(dq2 + i + 300);
+            a7 += v0 * *(const mc_v16 *)(dq2 + i + 316);
+            a0 += v1 * *(const mc_v16 *)(dq2 + i + 205);
+            a1 += v1 * *(const mc_v16 *)(dq2 + i + 221);
+            a2 += v1 * *(const mc_v16 *)(dq2 + i + 237);
+            a3 += v1 * *(const mc_v16 *)(dq2 + i + 253);
+            a4 += v1 * *(const mc_v16 *)(dq2 + i + 269);
+            a5 += v1 * *(const mc_v16 *)(dq2 + i + 285);
+            a6 += v1 * *(const mc_v16 *)(dq2 + i + 301);
+            a7 += v1 * *(const mc_v16 *)(dq2 + i + 317);
+            a0 += v2 * *(const mc_v16 *)(dq2 + i + 206);
+            a1 += v2 * *(const mc_v16 *)(dq2 + i + 222);
+            a2 += v2 * *(const mc_v16 *)(dq2 + i + 238);
+            a3 += v2 * *(const mc_v16 *)(dq2 + i + 254);
+            a4 += v2 * *(const mc_v16 *)(dq2 + i + 270);
+            a5 += v2 * *(const mc_v16 *)(dq2 + i + 286);
+            a6 += v2 * *(const mc_v16 *)(dq2 + i + 302);
+            a7 += v2 * *(const mc_v16 *)(dq2 + i + 318);
+            a0 += v3 * *(const mc_v16 *)(dq2 + i + 207);
+            a1 += v3 * *(const mc_v16 *)(dq2 + i + 223);
+            a2 += v3 * *(const mc_v16 *)(dq2 + i + 239);
+            a3 += v3 * *(const mc_v16 *)(dq2 + i + 255);
+            a4 += v3 * *(const mc_v16 *)(dq2 + i + 271);
+            a5 += v3 * *(const mc_v16 *)(dq2 + i + 287);
+            a6 += v3 * *(const mc_v16 *)(dq2 + i + 303);
+            a7 += v3 * *(const mc_v16 *)(dq2 + i + 319);
+            a0 += v4 * *(const mc_v16 *)(dq2 + i + 208);
+            a1 += v4 * *(const mc_v16 *)(dq2 + i + 224);
+            a2 += v4 * *(const mc_v16 *)(dq2 + i + 240);
+            a3 += v4 * *(const mc_v16 *)(dq2 + i + 256);
+            a4 += v4 * *(const mc_v16 *)(dq2 + i + 272);
+            a5 += v4 * *(const mc_v16 *)(dq2 + i + 288);
+            a6 += v4 * *(const mc_v16 *)(dq2 + i + 304);
+            a7 += v4 * *(const mc_v16 *)(dq2 + i + 320);
+            a0 += v5 * *(const mc_v16 *)(dq2 + i + 209);
+            a1 += v5 * *(const mc_v16 *)(dq2 + i + 225);
+            a2 += v5 * *(const mc_v16 *)(dq2 + i + 241);
+            a3 += v5 * *(const mc_v16 *)(dq2 + i + 257);
+            a4 += v5 * *(const mc_v16 *)(dq2 + i + 273);
+            a5 += v5 * *(const mc_v16 *)(dq2 + i + 289);
+            a6 += v5 * *(const mc_v16 *)(dq2 + i + 305);
+            a7 += v5 * *(const mc_v16 *)(dq2 + i + 321);
+            a0 += v6 * *(const mc_v16 *)(dq2 + i + 210);
+            a1 += v6 * *(const mc_v16 *)(dq2 + i + 226);
+            a2 += v6 * *(const mc_v16 *)(dq2 + i + 242);
+            a3 += v6 * *(const mc_v16 *)(dq2 + i + 258);
+            a4 += v6 * *(const mc_v16 *)(dq2 + i + 274);
+            a5 += v6 * *(const mc_v16 *)(dq2 + i + 290);
+            a6 += v6 * *(const mc_v16 *)(dq2 + i + 306);
+            a7 += v6 * *(const mc_v16 *)(dq2 + i + 322);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 2, row 3 */
+        const float v0 = w2[27];
+        const float v1 = w2[26];
+        const float v2 = w2[25];
+        const float v3 = w2[24];
+        const float v4 = w2[23];
+        const float v5 = w2[22];
+        const float v6 = w2[21];
+        for (int i = 0; i < 9856; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
+            a0 += v0 * *(const mc_v16 *)(dq2 + i + 306);
+            a1 += v0 * *(const mc_v16 *)(dq2 + i + 322);
+            a2 += v0 * *(const mc_v16 *)(dq2 + i + 338);
+            a3 += v0 * *(const mc_v16 *)(dq2 + i + 354);
+            a4 += v0 * *(const mc_v16 *)(dq2 + i + 370);
+            a5 += v0 * *(const mc_v16 *)(dq2 + i + 386);
+            a6 += v0 * *(const mc_v16 *)(dq2 + i + 402);
+            a7 += v0 * *(const mc_v16 *)(dq2 + i + 418);
+            a0 += v1 * *(const mc_v16 *)(dq2 + i + 307);
+            a1 += v1 * *(const mc_v16 *)(dq2 + i + 323);
+            a2 += v1 * *(const mc_v16 *)(dq2 + i + 339);
+            a3 += v1 * *(const mc_v16 *)(dq2 + i + 355);
+            a4 += v1 * *(const mc_v16 *)(dq2 + i + 371);
+            a5 += v1 * *(const mc_v16 *)(dq2 + i + 387);
+            a6 += v1 * *(const mc_v16 *)(dq2 + i + 403);
+            a7 += v1 * *(const mc_v16 *)(dq2 + i + 419);
+            a0 += v2 * *(const mc_v16 *)(dq2 + i + 308);
+            a1 += v2 * *(const mc_v16 *)(dq2 + i + 324);
+            a2 += v2 * *(const mc_v16 *)(dq2 + i + 340);
+            a3 += v2 * *(const mc_v16 *)(dq2 + i + 356);
+            a4 += v2 * *(const mc_v16 *)(dq2 + i + 372);
+            a5 += v2 * *(const mc_v16 *)(dq2 + i + 388);
+            a6 += v2 * *(const mc_v16 *)(dq2 + i + 404);
+            a7 += v2 * *(const mc_v16 *)(dq2 + i + 420);
+            a0 += v3 * *(const mc_v16 *)(dq2 + i + 309);
+            a1 += v3 * *(const mc_v16 *)(dq2 + i + 325);
+            a2 += v3 * *(const mc_v16 *)(dq2 + i + 341);
+            a3 += v3 * *(const mc_v16 *)(dq2 + i + 357);
+            a4 += v3 * *(const mc_v16 *)(dq2 + i + 373);
+            a5 += v3 * *(const mc_v16 *)(dq2 + i + 389);
+            a6 += v3 * *(const mc_v16 *)(dq2 + i + 405);
+            a7 += v3 * *(const mc_v16 *)(dq2 + i + 421);
+            a0 += v4 * *(const mc_v16 *)(dq2 + i + 310);
+            a1 += v4 * *(const mc_v16 *)(dq2 + i + 326);
+            a2 += v4 * *(const mc_v16 *)(dq2 + i + 342);
+            a3 += v4 * *(const mc_v16 *)(dq2 + i + 358);
+            a4 += v4 * *(const mc_v16 *)(dq2 + i + 374);
+            a5 += v4 * *(const mc_v16 *)(dq2 + i + 390);
+            a6 += v4 * *(const mc_v16 *)(dq2 + i + 406);
+            a7 += v4 * *(const mc_v16 *)(dq2 + i + 422);
+            a0 += v5 * *(const mc_v16 *)(dq2 + i + 311);
+            a1 += v5 * *(const mc_v16 *)(dq2 + i + 327);
+            a2 += v5 * *(const mc_v16 *)(dq2 + i + 343);
+            a3 += v5 * *(const mc_v16 *)(dq2 + i + 359);
+            a4 += v5 * *(const mc_v16 *)(dq2 + i + 375);
+            a5 += v5 * *(const mc_v16 *)(dq2 + i + 391);
+            a6 += v5 * *(const mc_v16 *)(dq2 + i + 407);
+            a7 += v5 * *(const mc_v16 *)(dq2 + i + 423);
+            a0 += v6 * *(const mc_v16 *)(dq2 + i + 312);
+            a1 += v6 * *(const mc_v16 *)(dq2 + i + 328);
+            a2 += v6 * *(const mc_v16 *)(dq2 + i + 344);
+            a3 += v6 * *(const mc_v16 *)(dq2 + i + 360);
+            a4 += v6 * *(const mc_v16 *)(dq2 + i + 376);
+            a5 += v6 * *(const mc_v16 *)(dq2 + i + 392);
+            a6 += v6 * *(const mc_v16 *)(dq2 + i + 408);
+            a7 += v6 * *(const mc_v16 *)(dq2 + i + 424);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 2, row 4 */
+        const float v0 = w2[20];
+        const float v1 = w2[19];
+        const float v2 = w2[18];
+        const float v3 = w2[17];
+        const float v4 = w2[16];
+        const float v5 = w2[15];
+        const float v6 = w2[14];
+        for (int i = 0; i < 9856; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
+            a0 += v0 * *(const mc_v16 *)(dq2 + i + 408);
+            a1 += v0 * *(const mc_v16 *)(dq2 + i + 424);
+            a2 += v0 * *(const mc_v16 *)(dq2 + i + 440);
+            a3 += v0 * *(const mc_v16 *)(dq2 + i + 456);
+            a4 += v0 * *(const mc_v16 *)(dq2 + i + 472);
+            a5 += v0 * *(const mc_v16 *)(dq2 + i + 488);
+            a6 += v0 * *(const mc_v16 *)(dq2 + i + 504);
+            a7 += v0 * *(const mc_v16 *)(dq2 + i + 520);
+            a0 += v1 * *(const mc_v16 *)(dq2 + i + 409);
+            a1 += v1 * *(const mc_v16 *)(dq2 + i + 425);
+            a2 += v1 * *(const mc_v16 *)(dq2 + i + 441);
+            a3 += v1 * *(const mc_v16 *)(dq2 + i + 457);
+            a4 += v1 * *(const mc_v16 *)(dq2 + i + 473);
+            a5 += v1 * *(const mc_v16 *)(dq2 + i + 489);
+            a6 += v1 * *(const mc_v16 *)(dq2 + i + 505);
+            a7 += v1 * *(const mc_v16 *)(dq2 + i + 521);
+            a0 += v2 * *(const mc_v16 *)(dq2 + i + 410);
+            a1 += v2 * *(const mc_v16 *)(dq2 + i + 426);
+            a2 += v2 * *(const mc_v16 *)(dq2 + i + 442);
+            a3 += v2 * *(const mc_v16 *)(dq2 + i + 458);
+            a4 += v2 * *(const mc_v16 *)(dq2 + i + 474);
+            a5 += v2 * *(const mc_v16 *)(dq2 + i + 490);
+            a6 += v2 * *(const mc_v16 *)(dq2 + i + 506);
+            a7 += v2 * *(const mc_v16 *)(dq2 + i + 522);
+            a0 += v3 * *(const mc_v16 *)(dq2 + i + 411);
+            a1 += v3 * *(const mc_v16 *)(dq2 + i + 427);
+            a2 += v3 * *(const mc_v16 *)(dq2 + i + 443);
+            a3 += v3 * *(const mc_v16 *)(dq2 + i + 459);
+            a4 += v3 * *(const mc_v16 *)(dq2 + i + 475);
+            a5 += v3 * *(const mc_v16 *)(dq2 + i + 491);
+            a6 += v3 * *(const mc_v16 *)(dq2 + i + 507);
+            a7 += v3 * *(const mc_v16 *)(dq2 + i + 523);
+            a0 += v4 * *(const mc_v16 *)(dq2 + i + 412);
+            a1 += v4 * *(const mc_v16 *)(dq2 + i + 428);
+            a2 += v4 * *(const mc_v16 *)(dq2 + i + 444);
+            a3 += v4 * *(const mc_v16 *)(dq2 + i + 460);
+            a4 += v4 * *(const mc_v16 *)(dq2 + i + 476);
+            a5 += v4 * *(const mc_v16 *)(dq2 + i + 492);
+            a6 += v4 * *(const mc_v16 *)(dq2 + i + 508);
+            a7 += v4 * *(const mc_v16 *)(dq2 + i + 524);
+            a0 += v5 * *(const mc_v16 *)(dq2 + i + 413);
+            a1 += v5 * *(const mc_v16 *)(dq2 + i + 429);
+            a2 += v5 * *(const mc_v16 *)(dq2 + i + 445);
+            a3 += v5 * *(const mc_v16 *)(dq2 + i + 461);
+            a4 += v5 * *(const mc_v16 *)(dq2 + i + 477);
+            a5 += v5 * *(const mc_v16 *)(dq2 + i + 493);
+            a6 += v5 * *(const mc_v16 *)(dq2 + i + 509);
+            a7 += v5 * *(const mc_v16 *)(dq2 + i + 525);
+            a0 += v6 * *(const mc_v16 *)(dq2 + i + 414);
+            a1 += v6 * *(const mc_v16 *)(dq2 + i + 430);
+            a2 += v6 * *(const mc_v16 *)(dq2 + i + 446);
+            a3 += v6 * *(const mc_v16 *)(dq2 + i + 462);
+            a4 += v6 * *(const mc_v16 *)(dq2 + i + 478);
+            a5 += v6 * *(const mc_v16 *)(dq2 + i + 494);
+            a6 += v6 * *(const mc_v16 *)(dq2 + i + 510);
+            a7 += v6 * *(const mc_v16 *)(dq2 + i + 526);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 2, row 5 */
+        const float v0 = w2[13];
+        const float v1 = w2[12];
+        const float v2 = w2[11];
+        const float v3 = w2[10];
+        const float v4 = w2[9];
+        const float v5 = w2[8];
+        const float v6 = w2[7];
+        for (int i = 0; i < 9856; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
+            a0 += v0 * *(const mc_v16 *)(dq2 + i + 510);
+            a1 += v0 * *(const mc_v16 *)(dq2 + i + 526);
+            a2 += v0 * *(const mc_v16 *)(dq2 + i + 542);
+            a3 += v0 * *(const mc_v16 *)(dq2 + i + 558);
+            a4 += v0 * *(const mc_v16 *)(dq2 + i + 574);
+            a5 += v0 * *(const mc_v16 *)(dq2 + i + 590);
+            a6 += v0 * *(const mc_v16 *)(dq2 + i + 606);
+            a7 += v0 * *(const mc_v16 *)(dq2 + i + 622);
+            a0 += v1 * *(const mc_v16 *)(dq2 + i + 511);
+            a1 += v1 * *(const mc_v16 *)(dq2 + i + 527);
+            a2 += v1 * *(const mc_v16 *)(dq2 + i + 543);
+            a3 += v1 * *(const mc_v16 *)(dq2 + i + 559);
+            a4 += v1 * *(const mc_v16 *)(dq2 + i + 575);
+            a5 += v1 * *(const mc_v16 *)(dq2 + i + 591);
+            a6 += v1 * *(const mc_v16 *)(dq2 + i + 607);
+            a7 += v1 * *(const mc_v16 *)(dq2 + i + 623);
+            a0 += v2 * *(const mc_v16 *)(dq2 + i + 512);
+            a1 += v2 * *(const mc_v16 *)(dq2 + i + 528);
+            a2 += v2 * *(const mc_v16 *)(dq2 + i + 544);
+            a3 += v2 * *(const mc_v16 *)(dq2 + i + 560);
+            a4 += v2 * *(const mc_v16 *)(dq2 + i + 576);
+            a5 += v2 * *(const mc_v16 *)(dq2 + i + 592);
+            a6 += v2 * *(const mc_v16 *)(dq2 + i + 608);
+            a7 += v2 * *(const mc_v16 *)(dq2 + i + 624);
+            a0 += v3 * *(const mc_v16 *)(dq2 + i + 513);
+            a1 += v3 * *(const mc_v16 *)(dq2 + i + 529);
+            a2 += v3 * *(const mc_v16 *)(dq2 + i + 545);
+            a3 += v3 * *(const mc_v16 *)(dq2 + i + 561);
+            a4 += v3 * *(const mc_v16 *)(dq2 + i + 577);
+            a5 += v3 * *(const mc_v16 *)(dq2 + i + 593);
+            a6 += v3 * *(const mc_v16 *)(dq2 + i + 609);
+            a7 += v3 * *(const mc_v16 *)(dq2 + i + 625);
+            a0 += v4 * *(const mc_v16 *)(dq2 + i + 514);
+            a1 += v4 * *(const mc_v16 *)(dq2 + i + 530);
+            a2 += v4 * *(const mc_v16 *)(dq2 + i + 546);
+            a3 += v4 * *(const mc_v16 *)(dq2 + i + 562);
+            a4 += v4 * *(const mc_v16 *)(dq2 + i + 578);
+            a5 += v4 * *(const mc_v16 *)(dq2 + i + 594);
+            a6 += v4 * *(const mc_v16 *)(dq2 + i + 610);
+            a7 += v4 * *(const mc_v16 *)(dq2 + i + 626);
+            a0 += v5 * *(const mc_v16 *)(dq2 + i + 515);
+            a1 += v5 * *(const mc_v16 *)(dq2 + i + 531);
+            a2 += v5 * *(const mc_v16 *)(dq2 + i + 547);
+            a3 += v5 * *(const mc_v16 *)(dq2 + i + 563);
+            a4 += v5 * *(const mc_v16 *)(dq2 + i + 579);
+            a5 += v5 * *(const mc_v16 *)(dq2 + i + 595);
+            a6 += v5 * *(const mc_v16 *)(dq2 + i + 611);
+            a7 += v5 * *(const mc_v16 *)(dq2 + i + 627);
+            a0 += v6 * *(const mc_v16 *)(dq2 + i + 516);
+            a1 += v6 * *(const mc_v16 *)(dq2 + i + 532);
+            a2 += v6 * *(const mc_v16 *)(dq2 + i + 548);
+            a3 += v6 * *(const mc_v16 *)(dq2 + i + 564);
+            a4 += v6 * *(const mc_v16 *)(dq2 + i + 580);
+            a5 += v6 * *(const mc_v16 *)(dq2 + i + 596);
+            a6 += v6 * *(const mc_v16 *)(dq2 + i + 612);
+            a7 += v6 * *(const mc_v16 *)(dq2 + i + 628);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 2, row 6 */
+        const float v0 = w2[6];
+        const float v1 = w2[5];
+        const float v2 = w2[4];
+        const float v3 = w2[3];
+        const float v4 = w2[2];
+        const float v5 = w2[1];
+        const float v6 = w2[0];
+        for (int i = 0; i < 9856; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
+            a0 += v0 * *(const mc_v16 *)(dq2 + i + 612);
+            a1 += v0 * *(const mc_v16 *)(dq2 + i + 628);
+            a2 += v0 * *(const mc_v16 *)(dq2 + i + 644);
+            a3 += v0 * *(const mc_v16 *)(dq2 + i + 660);
+            a4 += v0 * *(const mc_v16 *)(dq2 + i + 676);
+            a5 += v0 * *(const mc_v16 *)(dq2 + i + 692);
+            a6 += v0 * *(const mc_v16 *)(dq2 + i + 708);
+            a7 += v0 * *(const mc_v16 *)(dq2 + i + 724);
+            a0 += v1 * *(const mc_v16 *)(dq2 + i + 613);
+            a1 += v1 * *(const mc_v16 *)(dq2 + i + 629);
+            a2 += v1 * *(const mc_v16 *)(dq2 + i + 645);
+            a3 += v1 * *(const mc_v16 *)(dq2 + i + 661);
+            a4 += v1 * *(const mc_v16 *)(dq2 + i + 677);
+            a5 += v1 * *(const mc_v16 *)(dq2 + i + 693);
+            a6 += v1 * *(const mc_v16 *)(dq2 + i + 709);
+            a7 += v1 * *(const mc_v16 *)(dq2 + i + 725);
+            a0 += v2 * *(const mc_v16 *)(dq2 + i + 614);
+            a1 += v2 * *(const mc_v16 *)(dq2 + i + 630);
+            a2 += v2 * *(const mc_v16 *)(dq2 + i + 646);
+            a3 += v2 * *(const mc_v16 *)(dq2 + i + 662);
+            a4 += v2 * *(const mc_v16 *)(dq2 + i + 678);
+            a5 += v2 * *(const mc_v16 *)(dq2 + i + 694);
+            a6 += v2 * *(const mc_v16 *)(dq2 + i + 710);
+            a7 += v2 * *(const mc_v16 *)(dq2 + i + 726);
+            a0 += v3 * *(const mc_v16 *)(dq2 + i + 615);
+            a1 += v3 * *(const mc_v16 *)(dq2 + i + 631);
+            a2 += v3 * *(const mc_v16 *)(dq2 + i + 647);
+            a3 += v3 * *(const mc_v16 *)(dq2 + i + 663);
+            a4 += v3 * *(const mc_v16 *)(dq2 + i + 679);
+            a5 += v3 * *(const mc_v16 *)(dq2 + i + 695);
+            a6 += v3 * *(const mc_v16 *)(dq2 + i + 711);
+            a7 += v3 * *(const mc_v16 *)(dq2 + i + 727);
+            a0 += v4 * *(const mc_v16 *)(dq2 + i + 616);
+            a1 += v4 * *(const mc_v16 *)(dq2 + i + 632);
+            a2 += v4 * *(const mc_v16 *)(dq2 + i + 648);
+            a3 += v4 * *(const mc_v16 *)(dq2 + i + 664);
+            a4 += v4 * *(const mc_v16 *)(dq2 + i + 680);
+            a5 += v4 * *(const mc_v16 *)(dq2 + i + 696);
+            a6 += v4 * *(const mc_v16 *)(dq2 + i + 712);
+            a7 += v4 * *(const mc_v16 *)(dq2 + i + 728);
+            a0 += v5 * *(const mc_v16 *)(dq2 + i + 617);
+            a1 += v5 * *(const mc_v16 *)(dq2 + i + 633);
+            a2 += v5 * *(const mc_v16 *)(dq2 + i + 649);
+            a3 += v5 * *(const mc_v16 *)(dq2 + i + 665);
+            a4 += v5 * *(const mc_v16 *)(dq2 + i + 681);
+            a5 += v5 * *(const mc_v16 *)(dq2 + i + 697);
+            a6 += v5 * *(const mc_v16 *)(dq2 + i + 713);
+            a7 += v5 * *(const mc_v16 *)(dq2 + i + 729);
+            a0 += v6 * *(const mc_v16 *)(dq2 + i + 618);
+            a1 += v6 * *(const mc_v16 *)(dq2 + i + 634);
+            a2 += v6 * *(const mc_v16 *)(dq2 + i + 650);
+            a3 += v6 * *(const mc_v16 *)(dq2 + i + 666);
+            a4 += v6 * *(const mc_v16 *)(dq2 + i + 682);
+            a5 += v6 * *(const mc_v16 *)(dq2 + i + 698);
+            a6 += v6 * *(const mc_v16 *)(dq2 + i + 714);
+            a7 += v6 * *(const mc_v16 *)(dq2 + i + 730);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
+        }
+    }
+    for (int iy = 0; iy < 96; iy++) {
+        const float *restrict g = dxg + iy * 102;
+        if (acc)
+            for (int ix = 0; ix < 96; ix++)
+                dxc[iy * 96 + ix] += g[ix];
+        else
+            memcpy(dxc + iy * 96, g, 96 * sizeof(float));
+    }
+
     {
         /* kernel 0, row 0 */
         const float *restrict dg = dq0 + 309;
@@ -2575,7 +2829,7 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
 }
 
 void dw_k3_5_7_c32_96x96_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
     MC_OMP_FOR
@@ -2584,7 +2838,8 @@ void dw_k3_5_7_c32_96x96_s1_bwd(int n, const float *restrict x, const float *res
         memset(ga, 0, sizeof ga);
         double gb = 0; /* the bias gradient, with one kernel */
         for (int b = 0; b < n; b++) {
-            dw_k3_5_7_c32_96x96_s1_bwd_plane(x + ((long)b * 32 + c) * 9216, w, dy, dx + ((long)b * 32 + c) * 9216, ga, b, c);
+            dw_k3_5_7_c32_96x96_s1_bwd_plane(x + ((long)b * 32 + c) * 9216, w, dy, dx + ((long)b * 32 + c) * 9216, ga, b, c,
+                acc);
         }
         {
             float *restrict dw0 = dw + 0 + c * 9;
@@ -2703,10 +2958,12 @@ static inline void dw_k3_5_c96_96x96_s1_fwd_plane(const float *restrict xc, cons
     const float *restrict w1 = w + 864 + c * 25;
     float *restrict y1 = y + ((long)b * 192 + 96 + c) * 9216;
     float yg0[9600];
-    float yg1[9600];
-    for (int i = 0; i < 9600; i += 128) {
-        const float *restrict p = xp + i;
-        {
+    {
+        /* kernel 0, row 0 */
+        const float v0 = w0[0];
+        const float v1 = w0[1];
+        const float v2 = w0[2];
+        for (int i = 0; i < 9600; i += 128) {
             mc_v16 a0 = (mc_v16){0};
             mc_v16 a1 = (mc_v16){0};
             mc_v16 a2 = (mc_v16){0};
@@ -2715,105 +2972,30 @@ static inline void dw_k3_5_c96_96x96_s1_fwd_plane(const float *restrict xc, cons
             mc_v16 a5 = (mc_v16){0};
             mc_v16 a6 = (mc_v16){0};
             mc_v16 a7 = (mc_v16){0};
-            {
-                const float wt = w0[0];
-                a0 += wt * *(const mc_v16 *)(p + 101);
-                a1 += wt * *(const mc_v16 *)(p + 117);
-                a2 += wt * *(const mc_v16 *)(p + 133);
-                a3 += wt * *(const mc_v16 *)(p + 149);
-                a4 += wt * *(const mc_v16 *)(p + 165);
-                a5 += wt * *(const mc_v16 *)(p + 181);
-                a6 += wt * *(const mc_v16 *)(p + 197);
-                a7 += wt * *(const mc_v16 *)(p + 213);
-            }
-            {
-                const float wt = w0[1];
-                a0 += wt * *(const mc_v16 *)(p + 102);
-                a1 += wt * *(const mc_v16 *)(p + 118);
-                a2 += wt * *(const mc_v16 *)(p + 134);
-                a3 += wt * *(const mc_v16 *)(p + 150);
-                a4 += wt * *(const mc_v16 *)(p + 166);
-                a5 += wt * *(const mc_v16 *)(p + 182);
-                a6 += wt * *(const mc_v16 *)(p + 198);
-                a7 += wt * *(const mc_v16 *)(p + 214);
-            }
-            {
-                const float wt = w0[2];
-                a0 += wt * *(const mc_v16 *)(p + 103);
-                a1 += wt * *(const mc_v16 *)(p + 119);
-                a2 += wt * *(const mc_v16 *)(p + 135);
-                a3 += wt * *(const mc_v16 *)(p + 151);
-                a4 += wt * *(const mc_v16 *)(p + 167);
-                a5 += wt * *(const mc_v16 *)(p + 183);
-                a6 += wt * *(const mc_v16 *)(p + 199);
-                a7 += wt * *(const mc_v16 *)(p + 215);
-            }
-            {
-                const float wt = w0[3];
-                a0 += wt * *(const mc_v16 *)(p + 201);
-                a1 += wt * *(const mc_v16 *)(p + 217);
-                a2 += wt * *(const mc_v16 *)(p + 233);
-                a3 += wt * *(const mc_v16 *)(p + 249);
-                a4 += wt * *(const mc_v16 *)(p + 265);
-                a5 += wt * *(const mc_v16 *)(p + 281);
-                a6 += wt * *(const mc_v16 *)(p + 297);
-                a7 += wt * *(const mc_v16 *)(p + 313);
-            }
-            {
-                const float wt = w0[4];
-                a0 += wt * *(const mc_v16 *)(p + 202);
-                a1 += wt * *(const mc_v16 *)(p + 218);
-                a2 += wt * *(const mc_v16 *)(p + 234);
-                a3 += wt * *(const mc_v16 *)(p + 250);
-                a4 += wt * *(const mc_v16 *)(p + 266);
-                a5 += wt * *(const mc_v16 *)(p + 282);
-                a6 += wt * *(const mc_v16 *)(p + 298);
-                a7 += wt * *(const mc_v16 *)(p + 314);
-            }
-            {
-                const float wt = w0[5];
-                a0 += wt * *(const mc_v16 *)(p + 203);
-                a1 += wt * *(const mc_v16 *)(p + 219);
-                a2 += wt * *(const mc_v16 *)(p + 235);
-                a3 += wt * *(const mc_v16 *)(p + 251);
-                a4 += wt * *(const mc_v16 *)(p + 267);
-                a5 += wt * *(const mc_v16 *)(p + 283);
-                a6 += wt * *(const mc_v16 *)(p + 299);
-                a7 += wt * *(const mc_v16 *)(p + 315);
-            }
-            {
-                const float wt = w0[6];
-                a0 += wt * *(const mc_v16 *)(p + 301);
-                a1 += wt * *(const mc_v16 *)(p + 317);
-                a2 += wt * *(const mc_v16 *)(p + 333);
-                a3 += wt * *(const mc_v16 *)(p + 349);
-                a4 += wt * *(const mc_v16 *)(p + 365);
-                a5 += wt * *(const mc_v16 *)(p + 381);
-                a6 += wt * *(const mc_v16 *)(p + 397);
-                a7 += wt * *(const mc_v16 *)(p + 413);
-            }
-            {
-                const float wt = w0[7];
-                a0 += wt * *(const mc_v16 *)(p + 302);
-                a1 += wt * *(const mc_v16 *)(p + 318);
-                a2 += wt * *(const mc_v16 *)(p + 334);
-                a3 += wt * *(const mc_v16 *)(p + 350);
-                a4 += wt * *(const mc_v16 *)(p + 366);
-                a5 += wt * *(const mc_v16 *)(p + 382);
-                a6 += wt * *(const mc_v16 *)(p + 398);
-                a7 += wt * *(const mc_v16 *)(p + 414);
-            }
-            {
-                const float wt = w0[8];
-                a0 += wt * *(const mc_v16 *)(p + 303);
-                a1 += wt * *(const mc_v16 *)(p + 319);
-                a2 += wt * *(const mc_v16 *)(p + 335);
-                a3 += wt * *(const mc_v16 *)(p + 351);
-                a4 += wt * *(const mc_v16 *)(p + 367);
-                a5 += wt * *(const mc_v16 *)(p + 383);
-                a6 += wt * *(const mc_v16 *)(p + 399);
-                a7 += wt * *(const mc_v16 *)(p + 415);
-            }
+            a0 += v0 * *(const mc_v16 *)(xp + i + 101);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 117);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 133);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 149);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 165);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 181);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 197);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 213);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 102);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 118);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 134);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 150);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 166);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 182);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 198);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 214);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 103);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 119);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 135);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 151);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 167);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 183);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 199);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 215);
             *(mc_v16 *)(yg0 + i + 0) = a0;
             *(mc_v16 *)(yg0 + i + 16) = a1;
             *(mc_v16 *)(yg0 + i + 32) = a2;
@@ -2823,7 +3005,112 @@ static inline void dw_k3_5_c96_96x96_s1_fwd_plane(const float *restrict xc, cons
             *(mc_v16 *)(yg0 + i + 96) = a6;
             *(mc_v16 *)(yg0 + i + 112) = a7;
         }
-        {
+    }
+    {
+        /* kernel 0, row 1 */
+        const float v0 = w0[3];
+        const float v1 = w0[4];
+        const float v2 = w0[5];
+        for (int i = 0; i < 9600; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(yg0 + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(yg0 + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(yg0 + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(yg0 + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(yg0 + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(yg0 + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(yg0 + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(yg0 + i + 112);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 201);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 217);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 233);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 249);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 265);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 281);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 297);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 313);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 202);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 218);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 234);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 250);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 266);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 282);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 298);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 314);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 203);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 219);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 235);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 251);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 267);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 283);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 299);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 315);
+            *(mc_v16 *)(yg0 + i + 0) = a0;
+            *(mc_v16 *)(yg0 + i + 16) = a1;
+            *(mc_v16 *)(yg0 + i + 32) = a2;
+            *(mc_v16 *)(yg0 + i + 48) = a3;
+            *(mc_v16 *)(yg0 + i + 64) = a4;
+            *(mc_v16 *)(yg0 + i + 80) = a5;
+            *(mc_v16 *)(yg0 + i + 96) = a6;
+            *(mc_v16 *)(yg0 + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 0, row 2 */
+        const float v0 = w0[6];
+        const float v1 = w0[7];
+        const float v2 = w0[8];
+        for (int i = 0; i < 9600; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(yg0 + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(yg0 + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(yg0 + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(yg0 + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(yg0 + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(yg0 + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(yg0 + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(yg0 + i + 112);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 301);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 317);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 333);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 349);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 365);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 381);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 397);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 413);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 302);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 318);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 334);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 350);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 366);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 382);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 398);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 414);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 303);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 319);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 335);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 351);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 367);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 383);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 399);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 415);
+            *(mc_v16 *)(yg0 + i + 0) = a0;
+            *(mc_v16 *)(yg0 + i + 16) = a1;
+            *(mc_v16 *)(yg0 + i + 32) = a2;
+            *(mc_v16 *)(yg0 + i + 48) = a3;
+            *(mc_v16 *)(yg0 + i + 64) = a4;
+            *(mc_v16 *)(yg0 + i + 80) = a5;
+            *(mc_v16 *)(yg0 + i + 96) = a6;
+            *(mc_v16 *)(yg0 + i + 112) = a7;
+        }
+    }
+    float yg1[9600];
+    {
+        /* kernel 1, row 0 */
+        const float v0 = w1[0];
+        const float v1 = w1[1];
+        const float v2 = w1[2];
+        const float v3 = w1[3];
+        const float v4 = w1[4];
+        for (int i = 0; i < 9600; i += 128) {
             mc_v16 a0 = (mc_v16){0};
             mc_v16 a1 = (mc_v16){0};
             mc_v16 a2 = (mc_v16){0};
@@ -2832,281 +3119,310 @@ static inline void dw_k3_5_c96_96x96_s1_fwd_plane(const float *restrict xc, cons
             mc_v16 a5 = (mc_v16){0};
             mc_v16 a6 = (mc_v16){0};
             mc_v16 a7 = (mc_v16){0};
-            {
-                const float wt = w1[0];
-                a0 += wt * *(const mc_v16 *)(p + 0);
-                a1 += wt * *(const mc_v16 *)(p + 16);
-                a2 += wt * *(const mc_v16 *)(p + 32);
-                a3 += wt * *(const mc_v16 *)(p + 48);
-                a4 += wt * *(const mc_v16 *)(p + 64);
-                a5 += wt * *(const mc_v16 *)(p + 80);
-                a6 += wt * *(const mc_v16 *)(p + 96);
-                a7 += wt * *(const mc_v16 *)(p + 112);
-            }
-            {
-                const float wt = w1[1];
-                a0 += wt * *(const mc_v16 *)(p + 1);
-                a1 += wt * *(const mc_v16 *)(p + 17);
-                a2 += wt * *(const mc_v16 *)(p + 33);
-                a3 += wt * *(const mc_v16 *)(p + 49);
-                a4 += wt * *(const mc_v16 *)(p + 65);
-                a5 += wt * *(const mc_v16 *)(p + 81);
-                a6 += wt * *(const mc_v16 *)(p + 97);
-                a7 += wt * *(const mc_v16 *)(p + 113);
-            }
-            {
-                const float wt = w1[2];
-                a0 += wt * *(const mc_v16 *)(p + 2);
-                a1 += wt * *(const mc_v16 *)(p + 18);
-                a2 += wt * *(const mc_v16 *)(p + 34);
-                a3 += wt * *(const mc_v16 *)(p + 50);
-                a4 += wt * *(const mc_v16 *)(p + 66);
-                a5 += wt * *(const mc_v16 *)(p + 82);
-                a6 += wt * *(const mc_v16 *)(p + 98);
-                a7 += wt * *(const mc_v16 *)(p + 114);
-            }
-            {
-                const float wt = w1[3];
-                a0 += wt * *(const mc_v16 *)(p + 3);
-                a1 += wt * *(const mc_v16 *)(p + 19);
-                a2 += wt * *(const mc_v16 *)(p + 35);
-                a3 += wt * *(const mc_v16 *)(p + 51);
-                a4 += wt * *(const mc_v16 *)(p + 67);
-                a5 += wt * *(const mc_v16 *)(p + 83);
-                a6 += wt * *(const mc_v16 *)(p + 99);
-                a7 += wt * *(const mc_v16 *)(p + 115);
-            }
-            {
-                const float wt = w1[4];
-                a0 += wt * *(const mc_v16 *)(p + 4);
-                a1 += wt * *(const mc_v16 *)(p + 20);
-                a2 += wt * *(const mc_v16 *)(p + 36);
-                a3 += wt * *(const mc_v16 *)(p + 52);
-                a4 += wt * *(const mc_v16 *)(p + 68);
-                a5 += wt * *(const mc_v16 *)(p + 84);
-                a6 += wt * *(const mc_v16 *)(p + 100);
-                a7 += wt * *(const mc_v16 *)(p + 116);
-            }
-            {
-                const float wt = w1[5];
-                a0 += wt * *(const mc_v16 *)(p + 100);
-                a1 += wt * *(const mc_v16 *)(p + 116);
-                a2 += wt * *(const mc_v16 *)(p + 132);
-                a3 += wt * *(const mc_v16 *)(p + 148);
-                a4 += wt * *(const mc_v16 *)(p + 164);
-                a5 += wt * *(const mc_v16 *)(p + 180);
-                a6 += wt * *(const mc_v16 *)(p + 196);
-                a7 += wt * *(const mc_v16 *)(p + 212);
-            }
-            {
-                const float wt = w1[6];
-                a0 += wt * *(const mc_v16 *)(p + 101);
-                a1 += wt * *(const mc_v16 *)(p + 117);
-                a2 += wt * *(const mc_v16 *)(p + 133);
-                a3 += wt * *(const mc_v16 *)(p + 149);
-                a4 += wt * *(const mc_v16 *)(p + 165);
-                a5 += wt * *(const mc_v16 *)(p + 181);
-                a6 += wt * *(const mc_v16 *)(p + 197);
-                a7 += wt * *(const mc_v16 *)(p + 213);
-            }
-            {
-                const float wt = w1[7];
-                a0 += wt * *(const mc_v16 *)(p + 102);
-                a1 += wt * *(const mc_v16 *)(p + 118);
-                a2 += wt * *(const mc_v16 *)(p + 134);
-                a3 += wt * *(const mc_v16 *)(p + 150);
-                a4 += wt * *(const mc_v16 *)(p + 166);
-                a5 += wt * *(const mc_v16 *)(p + 182);
-                a6 += wt * *(const mc_v16 *)(p + 198);
-                a7 += wt * *(const mc_v16 *)(p + 214);
-            }
-            {
-                const float wt = w1[8];
-                a0 += wt * *(const mc_v16 *)(p + 103);
-                a1 += wt * *(const mc_v16 *)(p + 119);
-                a2 += wt * *(const mc_v16 *)(p + 135);
-                a3 += wt * *(const mc_v16 *)(p + 151);
-                a4 += wt * *(const mc_v16 *)(p + 167);
-                a5 += wt * *(const mc_v16 *)(p + 183);
-                a6 += wt * *(const mc_v16 *)(p + 199);
-                a7 += wt * *(const mc_v16 *)(p + 215);
-            }
-            {
-                const float wt = w1[9];
-                a0 += wt * *(const mc_v16 *)(p + 104);
-                a1 += wt * *(const mc_v16 *)(p + 120);
-                a2 += wt * *(const mc_v16 *)(p + 136);
-                a3 += wt * *(const mc_v16 *)(p + 152);
-                a4 += wt * *(const mc_v16 *)(p + 168);
-                a5 += wt * *(const mc_v16 *)(p + 184);
-                a6 += wt * *(const mc_v16 *)(p + 200);
-                a7 += wt * *(const mc_v16 *)(p + 216);
-            }
-            {
-                const float wt = w1[10];
-                a0 += wt * *(const mc_v16 *)(p + 200);
-                a1 += wt * *(const mc_v16 *)(p + 216);
-                a2 += wt * *(const mc_v16 *)(p + 232);
-                a3 += wt * *(const mc_v16 *)(p + 248);
-                a4 += wt * *(const mc_v16 *)(p + 264);
-                a5 += wt * *(const mc_v16 *)(p + 280);
-                a6 += wt * *(const mc_v16 *)(p + 296);
-                a7 += wt * *(const mc_v16 *)(p + 312);
-            }
-            {
-                const float wt = w1[11];
-                a0 += wt * *(const mc_v16 *)(p + 201);
-                a1 += wt * *(const mc_v16 *)(p + 217);
-                a2 += wt * *(const mc_v16 *)(p + 233);
-                a3 += wt * *(const mc_v16 *)(p + 249);
-                a4 += wt * *(const mc_v16 *)(p + 265);
-                a5 += wt * *(const mc_v16 *)(p + 281);
-                a6 += wt * *(const mc_v16 *)(p + 297);
-                a7 += wt * *(const mc_v16 *)(p + 313);
-            }
-            {
-                const float wt = w1[12];
-                a0 += wt * *(const mc_v16 *)(p + 202);
-                a1 += wt * *(const mc_v16 *)(p + 218);
-                a2 += wt * *(const mc_v16 *)(p + 234);
-                a3 += wt * *(const mc_v16 *)(p + 250);
-                a4 += wt * *(const mc_v16 *)(p + 266);
-                a5 += wt * *(const mc_v16 *)(p + 282);
-                a6 += wt * *(const mc_v16 *)(p + 298);
-                a7 += wt * *(const mc_v16 *)(p + 314);
-            }
-            {
-                const float wt = w1[13];
-                a0 += wt * *(const mc_v16 *)(p + 203);
-                a1 += wt * *(const mc_v16 *)(p + 219);
-                a2 += wt * *(const mc_v16 *)(p + 235);
-                a3 += wt * *(const mc_v16 *)(p + 251);
-                a4 += wt * *(const mc_v16 *)(p + 267);
-                a5 += wt * *(const mc_v16 *)(p + 283);
-                a6 += wt * *(const mc_v16 *)(p + 299);
-                a7 += wt * *(const mc_v16 *)(p + 315);
-            }
-            {
-                const float wt = w1[14];
-                a0 += wt * *(const mc_v16 *)(p + 204);
-                a1 += wt * *(const mc_v16 *)(p + 220);
-                a2 += wt * *(const mc_v16 *)(p + 236);
-                a3 += wt * *(const mc_v16 *)(p + 252);
-                a4 += wt * *(const mc_v16 *)(p + 268);
-                a5 += wt * *(const mc_v16 *)(p + 284);
-                a6 += wt * *(const mc_v16 *)(p + 300);
-                a7 += wt * *(const mc_v16 *)(p + 316);
-            }
-            {
-                const float wt = w1[15];
-                a0 += wt * *(const mc_v16 *)(p + 300);
-                a1 += wt * *(const mc_v16 *)(p + 316);
-                a2 += wt * *(const mc_v16 *)(p + 332);
-                a3 += wt * *(const mc_v16 *)(p + 348);
-                a4 += wt * *(const mc_v16 *)(p + 364);
-                a5 += wt * *(const mc_v16 *)(p + 380);
-                a6 += wt * *(const mc_v16 *)(p + 396);
-                a7 += wt * *(const mc_v16 *)(p + 412);
-            }
-            {
-                const float wt = w1[16];
-                a0 += wt * *(const mc_v16 *)(p + 301);
-                a1 += wt * *(const mc_v16 *)(p + 317);
-                a2 += wt * *(const mc_v16 *)(p + 333);
-                a3 += wt * *(const mc_v16 *)(p + 349);
-                a4 += wt * *(const mc_v16 *)(p + 365);
-                a5 += wt * *(const mc_v16 *)(p + 381);
-                a6 += wt * *(const mc_v16 *)(p + 397);
-                a7 += wt * *(const mc_v16 *)(p + 413);
-            }
-            {
-                const float wt = w1[17];
-                a0 += wt * *(const mc_v16 *)(p + 302);
-                a1 += wt * *(const mc_v16 *)(p + 318);
-                a2 += wt * *(const mc_v16 *)(p + 334);
-                a3 += wt * *(const mc_v16 *)(p + 350);
-                a4 += wt * *(const mc_v16 *)(p + 366);
-                a5 += wt * *(const mc_v16 *)(p + 382);
-                a6 += wt * *(const mc_v16 *)(p + 398);
-                a7 += wt * *(const mc_v16 *)(p + 414);
-            }
-            {
-                const float wt = w1[18];
-                a0 += wt * *(const mc_v16 *)(p + 303);
-                a1 += wt * *(const mc_v16 *)(p + 319);
-                a2 += wt * *(const mc_v16 *)(p + 335);
-                a3 += wt * *(const mc_v16 *)(p + 351);
-                a4 += wt * *(const mc_v16 *)(p + 367);
-                a5 += wt * *(const mc_v16 *)(p + 383);
-                a6 += wt * *(const mc_v16 *)(p + 399);
-                a7 += wt * *(const mc_v16 *)(p + 415);
-            }
-            {
-                const float wt = w1[19];
-                a0 += wt * *(const mc_v16 *)(p + 304);
-                a1 += wt * *(const mc_v16 *)(p + 320);
-                a2 += wt * *(const mc_v16 *)(p + 336);
-                a3 += wt * *(const mc_v16 *)(p + 352);
-                a4 += wt * *(const mc_v16 *)(p + 368);
-                a5 += wt * *(const mc_v16 *)(p + 384);
-                a6 += wt * *(const mc_v16 *)(p + 400);
-                a7 += wt * *(const mc_v16 *)(p + 416);
-            }
-            {
-                const float wt = w1[20];
-                a0 += wt * *(const mc_v16 *)(p + 400);
-                a1 += wt * *(const mc_v16 *)(p + 416);
-                a2 += wt * *(const mc_v16 *)(p + 432);
-                a3 += wt * *(const mc_v16 *)(p + 448);
-                a4 += wt * *(const mc_v16 *)(p + 464);
-                a5 += wt * *(const mc_v16 *)(p + 480);
-                a6 += wt * *(const mc_v16 *)(p + 496);
-                a7 += wt * *(const mc_v16 *)(p + 512);
-            }
-            {
-                const float wt = w1[21];
-                a0 += wt * *(const mc_v16 *)(p + 401);
-                a1 += wt * *(const mc_v16 *)(p + 417);
-                a2 += wt * *(const mc_v16 *)(p + 433);
-                a3 += wt * *(const mc_v16 *)(p + 449);
-                a4 += wt * *(const mc_v16 *)(p + 465);
-                a5 += wt * *(const mc_v16 *)(p + 481);
-                a6 += wt * *(const mc_v16 *)(p + 497);
-                a7 += wt * *(const mc_v16 *)(p + 513);
-            }
-            {
-                const float wt = w1[22];
-                a0 += wt * *(const mc_v16 *)(p + 402);
-                a1 += wt * *(const mc_v16 *)(p + 418);
-                a2 += wt * *(const mc_v16 *)(p + 434);
-                a3 += wt * *(const mc_v16 *)(p + 450);
-                a4 += wt * *(const mc_v16 *)(p + 466);
-                a5 += wt * *(const mc_v16 *)(p + 482);
-                a6 += wt * *(const mc_v16 *)(p + 498);
-                a7 += wt * *(const mc_v16 *)(p + 514);
-            }
-            {
-                const float wt = w1[23];
-                a0 += wt * *(const mc_v16 *)(p + 403);
-                a1 += wt * *(const mc_v16 *)(p + 419);
-                a2 += wt * *(const mc_v16 *)(p + 435);
-                a3 += wt * *(const mc_v16 *)(p + 451);
-                a4 += wt * *(const mc_v16 *)(p + 467);
-                a5 += wt * *(const mc_v16 *)(p + 483);
-                a6 += wt * *(const mc_v16 *)(p + 499);
-                a7 += wt * *(const mc_v16 *)(p + 515);
-            }
-            {
-                const float wt = w1[24];
-                a0 += wt * *(const mc_v16 *)(p + 404);
-                a1 += wt * *(const mc_v16 *)(p + 420);
-                a2 += wt * *(const mc_v16 *)(p + 436);
-                a3 += wt * *(const mc_v16 *)(p + 452);
-                a4 += wt * *(const mc_v16 *)(p + 468);
-                a5 += wt * *(const mc_v16 *)(p + 484);
-                a6 += wt * *(const mc_v16 *)(p + 500);
-                a7 += wt * *(const mc_v16 *)(p + 516);
-            }
+            a0 += v0 * *(const mc_v16 *)(xp + i + 0);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 16);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 32);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 48);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 64);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 80);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 96);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 112);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 1);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 17);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 33);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 49);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 65);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 81);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 97);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 113);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 2);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 18);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 34);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 50);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 66);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 82);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 98);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 114);
+            a0 += v3 * *(const mc_v16 *)(xp + i + 3);
+            a1 += v3 * *(const mc_v16 *)(xp + i + 19);
+            a2 += v3 * *(const mc_v16 *)(xp + i + 35);
+            a3 += v3 * *(const mc_v16 *)(xp + i + 51);
+            a4 += v3 * *(const mc_v16 *)(xp + i + 67);
+            a5 += v3 * *(const mc_v16 *)(xp + i + 83);
+            a6 += v3 * *(const mc_v16 *)(xp + i + 99);
+            a7 += v3 * *(const mc_v16 *)(xp + i + 115);
+            a0 += v4 * *(const mc_v16 *)(xp + i + 4);
+            a1 += v4 * *(const mc_v16 *)(xp + i + 20);
+            a2 += v4 * *(const mc_v16 *)(xp + i + 36);
+            a3 += v4 * *(const mc_v16 *)(xp + i + 52);
+            a4 += v4 * *(const mc_v16 *)(xp + i + 68);
+            a5 += v4 * *(const mc_v16 *)(xp + i + 84);
+            a6 += v4 * *(const mc_v16 *)(xp + i + 100);
+            a7 += v4 * *(const mc_v16 *)(xp + i + 116);
+            *(mc_v16 *)(yg1 + i + 0) = a0;
+            *(mc_v16 *)(yg1 + i + 16) = a1;
+            *(mc_v16 *)(yg1 + i + 32) = a2;
+            *(mc_v16 *)(yg1 + i + 48) = a3;
+            *(mc_v16 *)(yg1 + i + 64) = a4;
+            *(mc_v16 *)(yg1 + i + 80) = a5;
+            *(mc_v16 *)(yg1 + i + 96) = a6;
+            *(mc_v16 *)(yg1 + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 1, row 1 */
+        const float v0 = w1[5];
+        const float v1 = w1[6];
+        const float v2 = w1[7];
+        const float v3 = w1[8];
+        const float v4 = w1[9];
+        for (int i = 0; i < 9600; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(yg1 + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(yg1 + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(yg1 + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(yg1 + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(yg1 + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(yg1 + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(yg1 + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(yg1 + i + 112);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 100);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 116);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 132);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 148);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 164);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 180);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 196);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 212);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 101);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 117);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 133);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 149);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 165);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 181);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 197);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 213);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 102);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 118);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 134);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 150);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 166);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 182);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 198);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 214);
+            a0 += v3 * *(const mc_v16 *)(xp + i + 103);
+            a1 += v3 * *(const mc_v16 *)(xp + i + 119);
+            a2 += v3 * *(const mc_v16 *)(xp + i + 135);
+            a3 += v3 * *(const mc_v16 *)(xp + i + 151);
+            a4 += v3 * *(const mc_v16 *)(xp + i + 167);
+            a5 += v3 * *(const mc_v16 *)(xp + i + 183);
+            a6 += v3 * *(const mc_v16 *)(xp + i + 199);
+            a7 += v3 * *(const mc_v16 *)(xp + i + 215);
+            a0 += v4 * *(const mc_v16 *)(xp + i + 104);
+            a1 += v4 * *(const mc_v16 *)(xp + i + 120);
+            a2 += v4 * *(const mc_v16 *)(xp + i + 136);
+            a3 += v4 * *(const mc_v16 *)(xp + i + 152);
+            a4 += v4 * *(const mc_v16 *)(xp + i + 168);
+            a5 += v4 * *(const mc_v16 *)(xp + i + 184);
+            a6 += v4 * *(const mc_v16 *)(xp + i + 200);
+            a7 += v4 * *(const mc_v16 *)(xp + i + 216);
+            *(mc_v16 *)(yg1 + i + 0) = a0;
+            *(mc_v16 *)(yg1 + i + 16) = a1;
+            *(mc_v16 *)(yg1 + i + 32) = a2;
+            *(mc_v16 *)(yg1 + i + 48) = a3;
+            *(mc_v16 *)(yg1 + i + 64) = a4;
+            *(mc_v16 *)(yg1 + i + 80) = a5;
+            *(mc_v16 *)(yg1 + i + 96) = a6;
+            *(mc_v16 *)(yg1 + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 1, row 2 */
+        const float v0 = w1[10];
+        const float v1 = w1[11];
+        const float v2 = w1[12];
+        const float v3 = w1[13];
+        const float v4 = w1[14];
+        for (int i = 0; i < 9600; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(yg1 + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(yg1 + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(yg1 + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(yg1 + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(yg1 + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(yg1 + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(yg1 + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(yg1 + i + 112);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 200);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 216);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 232);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 248);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 264);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 280);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 296);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 312);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 201);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 217);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 233);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 249);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 265);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 281);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 297);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 313);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 202);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 218);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 234);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 250);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 266);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 282);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 298);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 314);
+            a0 += v3 * *(const mc_v16 *)(xp + i + 203);
+            a1 += v3 * *(const mc_v16 *)(xp + i + 219);
+            a2 += v3 * *(const mc_v16 *)(xp + i + 235);
+            a3 += v3 * *(const mc_v16 *)(xp + i + 251);
+            a4 += v3 * *(const mc_v16 *)(xp + i + 267);
+            a5 += v3 * *(const mc_v16 *)(xp + i + 283);
+            a6 += v3 * *(const mc_v16 *)(xp + i + 299);
+            a7 += v3 * *(const mc_v16 *)(xp + i + 315);
+            a0 += v4 * *(const mc_v16 *)(xp + i + 204);
+            a1 += v4 * *(const mc_v16 *)(xp + i + 220);
+            a2 += v4 * *(const mc_v16 *)(xp + i + 236);
+            a3 += v4 * *(const mc_v16 *)(xp + i + 252);
+            a4 += v4 * *(const mc_v16 *)(xp + i + 268);
+            a5 += v4 * *(const mc_v16 *)(xp + i + 284);
+            a6 += v4 * *(const mc_v16 *)(xp + i + 300);
+            a7 += v4 * *(const mc_v16 *)(xp + i + 316);
+            *(mc_v16 *)(yg1 + i + 0) = a0;
+            *(mc_v16 *)(yg1 + i + 16) = a1;
+            *(mc_v16 *)(yg1 + i + 32) = a2;
+            *(mc_v16 *)(yg1 + i + 48) = a3;
+            *(mc_v16 *)(yg1 + i + 64) = a4;
+            *(mc_v16 *)(yg1 + i + 80) = a5;
+            *(mc_v16 *)(yg1 + i + 96) = a6;
+            *(mc_v16 *)(yg1 + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 1, row 3 */
+        const float v0 = w1[15];
+        const float v1 = w1[16];
+        const float v2 = w1[17];
+        const float v3 = w1[18];
+        const float v4 = w1[19];
+        for (int i = 0; i < 9600; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(yg1 + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(yg1 + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(yg1 + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(yg1 + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(yg1 + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(yg1 + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(yg1 + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(yg1 + i + 112);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 300);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 316);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 332);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 348);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 364);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 380);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 396);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 412);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 301);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 317);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 333);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 349);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 365);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 381);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 397);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 413);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 302);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 318);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 334);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 350);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 366);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 382);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 398);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 414);
+            a0 += v3 * *(const mc_v16 *)(xp + i + 303);
+            a1 += v3 * *(const mc_v16 *)(xp + i + 319);
+            a2 += v3 * *(const mc_v16 *)(xp + i + 335);
+            a3 += v3 * *(const mc_v16 *)(xp + i + 351);
+            a4 += v3 * *(const mc_v16 *)(xp + i + 367);
+            a5 += v3 * *(const mc_v16 *)(xp + i + 383);
+            a6 += v3 * *(const mc_v16 *)(xp + i + 399);
+            a7 += v3 * *(const mc_v16 *)(xp + i + 415);
+            a0 += v4 * *(const mc_v16 *)(xp + i + 304);
+            a1 += v4 * *(const mc_v16 *)(xp + i + 320);
+            a2 += v4 * *(const mc_v16 *)(xp + i + 336);
+            a3 += v4 * *(const mc_v16 *)(xp + i + 352);
+            a4 += v4 * *(const mc_v16 *)(xp + i + 368);
+            a5 += v4 * *(const mc_v16 *)(xp + i + 384);
+            a6 += v4 * *(const mc_v16 *)(xp + i + 400);
+            a7 += v4 * *(const mc_v16 *)(xp + i + 416);
+            *(mc_v16 *)(yg1 + i + 0) = a0;
+            *(mc_v16 *)(yg1 + i + 16) = a1;
+            *(mc_v16 *)(yg1 + i + 32) = a2;
+            *(mc_v16 *)(yg1 + i + 48) = a3;
+            *(mc_v16 *)(yg1 + i + 64) = a4;
+            *(mc_v16 *)(yg1 + i + 80) = a5;
+            *(mc_v16 *)(yg1 + i + 96) = a6;
+            *(mc_v16 *)(yg1 + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 1, row 4 */
+        const float v0 = w1[20];
+        const float v1 = w1[21];
+        const float v2 = w1[22];
+        const float v3 = w1[23];
+        const float v4 = w1[24];
+        for (int i = 0; i < 9600; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(yg1 + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(yg1 + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(yg1 + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(yg1 + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(yg1 + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(yg1 + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(yg1 + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(yg1 + i + 112);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 400);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 416);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 432);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 448);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 464);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 480);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 496);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 512);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 401);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 417);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 433);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 449);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 465);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 481);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 497);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 513);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 402);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 418);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 434);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 450);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 466);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 482);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 498);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 514);
+            a0 += v3 * *(const mc_v16 *)(xp + i + 403);
+            a1 += v3 * *(const mc_v16 *)(xp + i + 419);
+            a2 += v3 * *(const mc_v16 *)(xp + i + 435);
+            a3 += v3 * *(const mc_v16 *)(xp + i + 451);
+            a4 += v3 * *(const mc_v16 *)(xp + i + 467);
+            a5 += v3 * *(const mc_v16 *)(xp + i + 483);
+            a6 += v3 * *(const mc_v16 *)(xp + i + 499);
+            a7 += v3 * *(const mc_v16 *)(xp + i + 515);
+            a0 += v4 * *(const mc_v16 *)(xp + i + 404);
+            a1 += v4 * *(const mc_v16 *)(xp + i + 420);
+            a2 += v4 * *(const mc_v16 *)(xp + i + 436);
+            a3 += v4 * *(const mc_v16 *)(xp + i + 452);
+            a4 += v4 * *(const mc_v16 *)(xp + i + 468);
+            a5 += v4 * *(const mc_v16 *)(xp + i + 484);
+            a6 += v4 * *(const mc_v16 *)(xp + i + 500);
+            a7 += v4 * *(const mc_v16 *)(xp + i + 516);
             *(mc_v16 *)(yg1 + i + 0) = a0;
             *(mc_v16 *)(yg1 + i + 16) = a1;
             *(mc_v16 *)(yg1 + i + 32) = a2;
@@ -3130,10 +3446,11 @@ void dw_k3_5_c96_96x96_s1_fwd(int n, const float *restrict x, const float *restr
         dw_k3_5_c96_96x96_s1_fwd_plane(x + (long)bc * 9216, w, bias, y, bc / 96, bc % 96);
 }
 
+
 /* Channel c of image b: its input gradient goes to dxc, its filter
  * gradients into the accumulators ga. */
 static inline void dw_k3_5_c96_96x96_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
-    float *restrict dxc, mc_v16 *restrict ga, int b, int c)
+    float *restrict dxc, mc_v16 *restrict ga, int b, int c, int acc)
 {
     float xp[10004];
     dw_k3_5_c96_96x96_s1_pad(xc, xp);
@@ -3146,401 +3463,489 @@ static inline void dw_k3_5_c96_96x96_s1_bwd_plane(const float *restrict xc, cons
     dw_k3_5_c96_96x96_s1_pad(d0, dq0);
     float dq1[10004];
     dw_k3_5_c96_96x96_s1_pad(d1, dq1);
-    for (int i = 0; i < 9600; i += 128) {
-        mc_v16 a0 = {0};
-        mc_v16 a1 = {0};
-        mc_v16 a2 = {0};
-        mc_v16 a3 = {0};
-        mc_v16 a4 = {0};
-        mc_v16 a5 = {0};
-        mc_v16 a6 = {0};
-        mc_v16 a7 = {0};
-        {
-            const float wt = w0[8];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 101);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 117);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 133);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 149);
-            a4 += wt * *(const mc_v16 *)(dq0 + i + 165);
-            a5 += wt * *(const mc_v16 *)(dq0 + i + 181);
-            a6 += wt * *(const mc_v16 *)(dq0 + i + 197);
-            a7 += wt * *(const mc_v16 *)(dq0 + i + 213);
+    {
+        /* kernel 0, row 0 */
+        const float v0 = w0[8];
+        const float v1 = w0[7];
+        const float v2 = w0[6];
+        for (int i = 0; i < 9600; i += 128) {
+            mc_v16 a0 = (mc_v16){0};
+            mc_v16 a1 = (mc_v16){0};
+            mc_v16 a2 = (mc_v16){0};
+            mc_v16 a3 = (mc_v16){0};
+            mc_v16 a4 = (mc_v16){0};
+            mc_v16 a5 = (mc_v16){0};
+            mc_v16 a6 = (mc_v16){0};
+            mc_v16 a7 = (mc_v16){0};
+            a0 += v0 * *(const mc_v16 *)(dq0 + i + 101);
+            a1 += v0 * *(const mc_v16 *)(dq0 + i + 117);
+            a2 += v0 * *(const mc_v16 *)(dq0 + i + 133);
+            a3 += v0 * *(const mc_v16 *)(dq0 + i + 149);
+            a4 += v0 * *(const mc_v16 *)(dq0 + i + 165);
+            a5 += v0 * *(const mc_v16 *)(dq0 + i + 181);
+            a6 += v0 * *(const mc_v16 *)(dq0 + i + 197);
+            a7 += v0 * *(const mc_v16 *)(dq0 + i + 213);
+            a0 += v1 * *(const mc_v16 *)(dq0 + i + 102);
+            a1 += v1 * *(const mc_v16 *)(dq0 + i + 118);
+            a2 += v1 * *(const mc_v16 *)(dq0 + i + 134);
+            a3 += v1 * *(const mc_v16 *)(dq0 + i + 150);
+            a4 += v1 * *(const mc_v16 *)(dq0 + i + 166);
+            a5 += v1 * *(const mc_v16 *)(dq0 + i + 182);
+            a6 += v1 * *(const mc_v16 *)(dq0 + i + 198);
+            a7 += v1 * *(const mc_v16 *)(dq0 + i + 214);
+            a0 += v2 * *(const mc_v16 *)(dq0 + i + 103);
+            a1 += v2 * *(const mc_v16 *)(dq0 + i + 119);
+            a2 += v2 * *(const mc_v16 *)(dq0 + i + 135);
+            a3 += v2 * *(const mc_v16 *)(dq0 + i + 151);
+            a4 += v2 * *(const mc_v16 *)(dq0 + i + 167);
+            a5 += v2 * *(const mc_v16 *)(dq0 + i + 183);
+            a6 += v2 * *(const mc_v16 *)(dq0 + i + 199);
+            a7 += v2 * *(const mc_v16 *)(dq0 + i + 215);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
         }
-        {
-            const float wt = w0[7];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 102);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 118);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 134);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 150);
-            a4 += wt * *(const mc_v16 *)(dq0 + i + 166);
-            a5 += wt * *(const mc_v16 *)(dq0 + i + 182);
-            a6 += wt * *(const mc_v16 *)(dq0 + i + 198);
-            a7 += wt * *(const mc_v16 *)(dq0 + i + 214);
-        }
-        {
-            const float wt = w0[6];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 103);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 119);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 135);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 151);
-            a4 += wt * *(const mc_v16 *)(dq0 + i + 167);
-            a5 += wt * *(const mc_v16 *)(dq0 + i + 183);
-            a6 += wt * *(const mc_v16 *)(dq0 + i + 199);
-            a7 += wt * *(const mc_v16 *)(dq0 + i + 215);
-        }
-        {
-            const float wt = w0[5];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 201);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 217);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 233);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 249);
-            a4 += wt * *(const mc_v16 *)(dq0 + i + 265);
-            a5 += wt * *(const mc_v16 *)(dq0 + i + 281);
-            a6 += wt * *(const mc_v16 *)(dq0 + i + 297);
-            a7 += wt * *(const mc_v16 *)(dq0 + i + 313);
-        }
-        {
-            const float wt = w0[4];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 202);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 218);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 234);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 250);
-            a4 += wt * *(const mc_v16 *)(dq0 + i + 266);
-            a5 += wt * *(const mc_v16 *)(dq0 + i + 282);
-            a6 += wt * *(const mc_v16 *)(dq0 + i + 298);
-            a7 += wt * *(const mc_v16 *)(dq0 + i + 314);
-        }
-        {
-            const float wt = w0[3];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 203);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 219);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 235);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 251);
-            a4 += wt * *(const mc_v16 *)(dq0 + i + 267);
-            a5 += wt * *(const mc_v16 *)(dq0 + i + 283);
-            a6 += wt * *(const mc_v16 *)(dq0 + i + 299);
-            a7 += wt * *(const mc_v16 *)(dq0 + i + 315);
-        }
-        {
-            const float wt = w0[2];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 301);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 317);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 333);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 349);
-            a4 += wt * *(const mc_v16 *)(dq0 + i + 365);
-            a5 += wt * *(const mc_v16 *)(dq0 + i + 381);
-            a6 += wt * *(const mc_v16 *)(dq0 + i + 397);
-            a7 += wt * *(const mc_v16 *)(dq0 + i + 413);
-        }
-        {
-            const float wt = w0[1];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 302);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 318);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 334);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 350);
-            a4 += wt * *(const mc_v16 *)(dq0 + i + 366);
-            a5 += wt * *(const mc_v16 *)(dq0 + i + 382);
-            a6 += wt * *(const mc_v16 *)(dq0 + i + 398);
-            a7 += wt * *(const mc_v16 *)(dq0 + i + 414);
-        }
-        {
-            const float wt = w0[0];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 303);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 319);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 335);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 351);
-            a4 += wt * *(const mc_v16 *)(dq0 + i + 367);
-            a5 += wt * *(const mc_v16 *)(dq0 + i + 383);
-            a6 += wt * *(const mc_v16 *)(dq0 + i + 399);
-            a7 += wt * *(const mc_v16 *)(dq0 + i + 415);
-        }
-        {
-            const float wt = w1[24];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 0);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 16);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 32);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 48);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 64);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 80);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 96);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 112);
-        }
-        {
-            const float wt = w1[23];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 1);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 17);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 33);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 49);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 65);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 81);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 97);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 113);
-        }
-        {
-            const float wt = w1[22];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 2);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 18);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 34);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 50);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 66);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 82);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 98);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 114);
-        }
-        {
-            const float wt = w1[21];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 3);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 19);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 35);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 51);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 67);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 83);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 99);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 115);
-        }
-        {
-            const float wt = w1[20];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 4);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 20);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 36);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 52);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 68);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 84);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 100);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 116);
-        }
-        {
-            const float wt = w1[19];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 100);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 116);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 132);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 148);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 164);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 180);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 196);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 212);
-        }
-        {
-            const float wt = w1[18];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 101);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 117);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 133);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 149);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 165);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 181);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 197);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 213);
-        }
-        {
-            const float wt = w1[17];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 102);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 118);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 134);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 150);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 166);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 182);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 198);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 214);
-        }
-        {
-            const float wt = w1[16];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 103);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 119);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 135);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 151);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 167);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 183);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 199);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 215);
-        }
-        {
-            const float wt = w1[15];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 104);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 120);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 136);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 152);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 168);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 184);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 200);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 216);
-        }
-        {
-            const float wt = w1[14];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 200);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 216);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 232);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 248);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 264);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 280);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 296);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 312);
-        }
-        {
-            const float wt = w1[13];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 201);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 217);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 233);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 249);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 265);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 281);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 297);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 313);
-        }
-        {
-            const float wt = w1[12];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 202);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 218);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 234);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 250);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 266);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 282);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 298);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 314);
-        }
-        {
-            const float wt = w1[11];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 203);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 219);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 235);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 251);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 267);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 283);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 299);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 315);
-        }
-        {
-            const float wt = w1[10];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 204);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 220);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 236);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 252);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 268);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 284);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 300);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 316);
-        }
-        {
-            const float wt = w1[9];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 300);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 316);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 332);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 348);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 364);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 380);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 396);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 412);
-        }
-        {
-            const float wt = w1[8];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 301);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 317);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 333);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 349);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 365);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 381);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 397);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 413);
-        }
-        {
-            const float wt = w1[7];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 302);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 318);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 334);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 350);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 366);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 382);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 398);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 414);
-        }
-        {
-            const float wt = w1[6];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 303);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 319);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 335);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 351);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 367);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 383);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 399);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 415);
-        }
-        {
-            const float wt = w1[5];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 304);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 320);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 336);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 352);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 368);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 384);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 400);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 416);
-        }
-        {
-            const float wt = w1[4];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 400);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 416);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 432);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 448);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 464);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 480);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 496);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 512);
-        }
-        {
-            const float wt = w1[3];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 401);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 417);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 433);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 449);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 465);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 481);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 497);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 513);
-        }
-        {
-            const float wt = w1[2];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 402);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 418);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 434);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 450);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 466);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 482);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 498);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 514);
-        }
-        {
-            const float wt = w1[1];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 403);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 419);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 435);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 451);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 467);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 483);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 499);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 515);
-        }
-        {
-            const float wt = w1[0];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 404);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 420);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 436);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 452);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 468);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 484);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 500);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 516);
-        }
-        *(mc_v16 *)(dxg + i + 0) = a0;
-        *(mc_v16 *)(dxg + i + 16) = a1;
-        *(mc_v16 *)(dxg + i + 32) = a2;
-        *(mc_v16 *)(dxg + i + 48) = a3;
-        *(mc_v16 *)(dxg + i + 64) = a4;
-        *(mc_v16 *)(dxg + i + 80) = a5;
-        *(mc_v16 *)(dxg + i + 96) = a6;
-        *(mc_v16 *)(dxg + i + 112) = a7;
     }
-    for (int iy = 0; iy < 96; iy++)
-        for (int ix = 0; ix < 96; ix++)
-            dxc[iy * 96 + ix] += dxg[iy * 100 + ix];
+    {
+        /* kernel 0, row 1 */
+        const float v0 = w0[5];
+        const float v1 = w0[4];
+        const float v2 = w0[3];
+        for (int i = 0; i < 9600; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
+            a0 += v0 * *(const mc_v16 *)(dq0 + i + 201);
+            a1 += v0 * *(const mc_v16 *)(dq0 + i + 217);
+            a2 += v0 * *(const mc_v16 *)(dq0 + i + 233);
+            a3 += v0 * *(const mc_v16 *)(dq0 + i + 249);
+            a4 += v0 * *(const mc_v16 *)(dq0 + i + 265);
+            a5 += v0 * *(const mc_v16 *)(dq0 + i + 281);
+            a6 += v0 * *(const mc_v16 *)(dq0 + i + 297);
+            a7 += v0 * *(const mc_v16 *)(dq0 + i + 313);
+            a0 += v1 * *(const mc_v16 *)(dq0 + i + 202);
+            a1 += v1 * *(const mc_v16 *)(dq0 + i + 218);
+            a2 += v1 * *(const mc_v16 *)(dq0 + i + 234);
+            a3 += v1 * *(const mc_v16 *)(dq0 + i + 250);
+            a4 += v1 * *(const mc_v16 *)(dq0 + i + 266);
+            a5 += v1 * *(const mc_v16 *)(dq0 + i + 282);
+            a6 += v1 * *(const mc_v16 *)(dq0 + i + 298);
+            a7 += v1 * *(const mc_v16 *)(dq0 + i + 314);
+            a0 += v2 * *(const mc_v16 *)(dq0 + i + 203);
+            a1 += v2 * *(const mc_v16 *)(dq0 + i + 219);
+            a2 += v2 * *(const mc_v16 *)(dq0 + i + 235);
+            a3 += v2 * *(const mc_v16 *)(dq0 + i + 251);
+            a4 += v2 * *(const mc_v16 *)(dq0 + i + 267);
+            a5 += v2 * *(const mc_v16 *)(dq0 + i + 283);
+            a6 += v2 * *(const mc_v16 *)(dq0 + i + 299);
+            a7 += v2 * *(const mc_v16 *)(dq0 + i + 315);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 0, row 2 */
+        const float v0 = w0[2];
+        const float v1 = w0[1];
+        const float v2 = w0[0];
+        for (int i = 0; i < 9600; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
+            a0 += v0 * *(const mc_v16 *)(dq0 + i + 301);
+            a1 += v0 * *(const mc_v16 *)(dq0 + i + 317);
+            a2 += v0 * *(const mc_v16 *)(dq0 + i + 333);
+            a3 += v0 * *(const mc_v16 *)(dq0 + i + 349);
+            a4 += v0 * *(const mc_v16 *)(dq0 + i + 365);
+            a5 += v0 * *(const mc_v16 *)(dq0 + i + 381);
+            a6 += v0 * *(const mc_v16 *)(dq0 + i + 397);
+            a7 += v0 * *(const mc_v16 *)(dq0 + i + 413);
+            a0 += v1 * *(const mc_v16 *)(dq0 + i + 302);
+            a1 += v1 * *(const mc_v16 *)(dq0 + i + 318);
+            a2 += v1 * *(const mc_v16 *)(dq0 + i + 334);
+            a3 += v1 * *(const mc_v16 *)(dq0 + i + 350);
+            a4 += v1 * *(const mc_v16 *)(dq0 + i + 366);
+            a5 += v1 * *(const mc_v16 *)(dq0 + i + 382);
+            a6 += v1 * *(const mc_v16 *)(dq0 + i + 398);
+            a7 += v1 * *(const mc_v16 *)(dq0 + i + 414);
+            a0 += v2 * *(const mc_v16 *)(dq0 + i + 303);
+            a1 += v2 * *(const mc_v16 *)(dq0 + i + 319);
+            a2 += v2 * *(const mc_v16 *)(dq0 + i + 335);
+            a3 += v2 * *(const mc_v16 *)(dq0 + i + 351);
+            a4 += v2 * *(const mc_v16 *)(dq0 + i + 367);
+            a5 += v2 * *(const mc_v16 *)(dq0 + i + 383);
+            a6 += v2 * *(const mc_v16 *)(dq0 + i + 399);
+            a7 += v2 * *(const mc_v16 *)(dq0 + i + 415);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 1, row 0 */
+        const float v0 = w1[24];
+        const float v1 = w1[23];
+        const float v2 = w1[22];
+        const float v3 = w1[21];
+        const float v4 = w1[20];
+        for (int i = 0; i < 9600; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
+            a0 += v0 * *(const mc_v16 *)(dq1 + i + 0);
+            a1 += v0 * *(const mc_v16 *)(dq1 + i + 16);
+            a2 += v0 * *(const mc_v16 *)(dq1 + i + 32);
+            a3 += v0 * *(const mc_v16 *)(dq1 + i + 48);
+            a4 += v0 * *(const mc_v16 *)(dq1 + i + 64);
+            a5 += v0 * *(const mc_v16 *)(dq1 + i + 80);
+            a6 += v0 * *(const mc_v16 *)(dq1 + i + 96);
+            a7 += v0 * *(const mc_v16 *)(dq1 + i + 112);
+            a0 += v1 * *(const mc_v16 *)(dq1 + i + 1);
+            a1 += v1 * *(const mc_v16 *)(dq1 + i + 17);
+            a2 += v1 * *(const mc_v16 *)(dq1 + i + 33);
+            a3 += v1 * *(const mc_v16 *)(dq1 + i + 49);
+            a4 += v1 * *(const mc_v16 *)(dq1 + i + 65);
+            a5 += v1 * *(const mc_v16 *)(dq1 + i + 81);
+            a6 += v1 * *(const mc_v16 *)(dq1 + i + 97);
+            a7 += v1 * *(const mc_v16 *)(dq1 + i + 113);
+            a0 += v2 * *(const mc_v16 *)(dq1 + i + 2);
+            a1 += v2 * *(const mc_v16 *)(dq1 + i + 18);
+            a2 += v2 * *(const mc_v16 *)(dq1 + i + 34);
+            a3 += v2 * *(const mc_v16 *)(dq1 + i + 50);
+            a4 += v2 * *(const mc_v16 *)(dq1 + i + 66);
+            a5 += v2 * *(const mc_v16 *)(dq1 + i + 82);
+            a6 += v2 * *(const mc_v16 *)(dq1 + i + 98);
+            a7 += v2 * *(const mc_v16 *)(dq1 + i + 114);
+            a0 += v3 * *(const mc_v16 *)(dq1 + i + 3);
+            a1 += v3 * *(const mc_v16 *)(dq1 + i + 19);
+            a2 += v3 * *(const mc_v16 *)(dq1 + i + 35);
+            a3 += v3 * *(const mc_v16 *)(dq1 + i + 51);
+            a4 += v3 * *(const mc_v16 *)(dq1 + i + 67);
+            a5 += v3 * *(const mc_v16 *)(dq1 + i + 83);
+            a6 += v3 * *(const mc_v16 *)(dq1 + i + 99);
+            a7 += v3 * *(const mc_v16 *)(dq1 + i + 115);
+            a0 += v4 * *(const mc_v16 *)(dq1 + i + 4);
+            a1 += v4 * *(const mc_v16 *)(dq1 + i + 20);
+            a2 += v4 * *(const mc_v16 *)(dq1 + i + 36);
+            a3 += v4 * *(const mc_v16 *)(dq1 + i + 52);
+            a4 += v4 * *(const mc_v16 *)(dq1 + i + 68);
+            a5 += v4 * *(const mc_v16 *)(dq1 + i + 84);
+            a6 += v4 * *(const mc_v16 *)(dq1 + i + 100);
+            a7 += v4 * *(const mc_v16 *)(dq1 + i + 116);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 1, row 1 */
+        const float v0 = w1[19];
+        const float v1 = w1[18];
+        const float v2 = w1[17];
+        const float v3 = w1[16];
+        const float v4 = w1[15];
+        for (int i = 0; i < 9600; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
+            a0 += v0 * *(const mc_v16 *)(dq1 + i + 100);
+            a1 += v0 * *(const mc_v16 *)(dq1 + i + 116);
+            a2 += v0 * *(const mc_v16 *)(dq1 + i + 132);
+            a3 += v0 * *(const mc_v16 *)(dq1 + i + 148);
+            a4 += v0 * *(const mc_v16 *)(dq1 + i + 164);
+            a5 += v0 * *(const mc_v16 *)(dq1 + i + 180);
+            a6 += v0 * *(const mc_v16 *)(dq1 + i + 196);
+            a7 += v0 * *(const mc_v16 *)(dq1 + i + 212);
+            a0 += v1 * *(const mc_v16 *)(dq1 + i + 101);
+            a1 += v1 * *(const mc_v16 *)(dq1 + i + 117);
+            a2 += v1 * *(const mc_v16 *)(dq1 + i + 133);
+            a3 += v1 * *(const mc_v16 *)(dq1 + i + 149);
+            a4 += v1 * *(const mc_v16 *)(dq1 + i + 165);
+            a5 += v1 * *(const mc_v16 *)(dq1 + i + 181);
+            a6 += v1 * *(const mc_v16 *)(dq1 + i + 197);
+            a7 += v1 * *(const mc_v16 *)(dq1 + i + 213);
+            a0 += v2 * *(const mc_v16 *)(dq1 + i + 102);
+            a1 += v2 * *(const mc_v16 *)(dq1 + i + 118);
+            a2 += v2 * *(const mc_v16 *)(dq1 + i + 134);
+            a3 += v2 * *(const mc_v16 *)(dq1 + i + 150);
+            a4 += v2 * *(const mc_v16 *)(dq1 + i + 166);
+            a5 += v2 * *(const mc_v16 *)(dq1 + i + 182);
+            a6 += v2 * *(const mc_v16 *)(dq1 + i + 198);
+            a7 += v2 * *(const mc_v16 *)(dq1 + i + 214);
+            a0 += v3 * *(const mc_v16 *)(dq1 + i + 103);
+            a1 += v3 * *(const mc_v16 *)(dq1 + i + 119);
+            a2 += v3 * *(const mc_v16 *)(dq1 + i + 135);
+            a3 += v3 * *(const mc_v16 *)(dq1 + i + 151);
+            a4 += v3 * *(const mc_v16 *)(dq1 + i + 167);
+            a5 += v3 * *(const mc_v16 *)(dq1 + i + 183);
+            a6 += v3 * *(const mc_v16 *)(dq1 + i + 199);
+            a7 += v3 * *(const mc_v16 *)(dq1 + i + 215);
+            a0 += v4 * *(const mc_v16 *)(dq1 + i + 104);
+            a1 += v4 * *(const mc_v16 *)(dq1 + i + 120);
+            a2 += v4 * *(const mc_v16 *)(dq1 + i + 136);
+            a3 += v4 * *(const mc_v16 *)(dq1 + i + 152);
+            a4 += v4 * *(const mc_v16 *)(dq1 + i + 168);
+            a5 += v4 * *(const mc_v16 *)(dq1 + i + 184);
+            a6 += v4 * *(const mc_v16 *)(dq1 + i + 200);
+            a7 += v4 * *(const mc_v16 *)(dq1 + i + 216);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 1, row 2 */
+        const float v0 = w1[14];
+        const float v1 = w1[13];
+        const float v2 = w1[12];
+        const float v3 = w1[11];
+        const float v4 = w1[10];
+        for (int i = 0; i < 9600; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
+            a0 += v0 * *(const mc_v16 *)(dq1 + i + 200);
+            a1 += v0 * *(const mc_v16 *)(dq1 + i + 216);
+            a2 += v0 * *(const mc_v16 *)(dq1 + i + 232);
+            a3 += v0 * *(const mc_v16 *)(dq1 + i + 248);
+            a4 += v0 * *(const mc_v16 *)(dq1 + i + 264);
+            a5 += v0 * *(const mc_v16 *)(dq1 + i + 280);
+            a6 += v0 * *(const mc_v16 *)(dq1 + i + 296);
+            a7 += v0 * *(const mc_v16 *)(dq1 + i + 312);
+            a0 += v1 * *(const mc_v16 *)(dq1 + i + 201);
+            a1 += v1 * *(const mc_v16 *)(dq1 + i + 217);
+            a2 += v1 * *(const mc_v16 *)(dq1 + i + 233);
+            a3 += v1 * *(const mc_v16 *)(dq1 + i + 249);
+            a4 += v1 * *(const mc_v16 *)(dq1 + i + 265);
+            a5 += v1 * *(const mc_v16 *)(dq1 + i + 281);
+            a6 += v1 * *(const mc_v16 *)(dq1 + i + 297);
+            a7 += v1 * *(const mc_v16 *)(dq1 + i + 313);
+            a0 += v2 * *(const mc_v16 *)(dq1 + i + 202);
+            a1 += v2 * *(const mc_v16 *)(dq1 + i + 218);
+            a2 += v2 * *(const mc_v16 *)(dq1 + i + 234);
+            a3 += v2 * *(const mc_v16 *)(dq1 + i + 250);
+            a4 += v2 * *(const mc_v16 *)(dq1 + i + 266);
+            a5 += v2 * *(const mc_v16 *)(dq1 + i + 282);
+            a6 += v2 * *(const mc_v16 *)(dq1 + i + 298);
+            a7 += v2 * *(const mc_v16 *)(dq1 + i + 314);
+            a0 += v3 * *(const mc_v16 *)(dq1 + i + 203);
+            a1 += v3 * *(const mc_v16 *)(dq1 + i + 219);
+            a2 += v3 * *(const mc_v16 *)(dq1 + i + 235);
+            a3 += v3 * *(const mc_v16 *)(dq1 + i + 251);
+            a4 += v3 * *(const mc_v16 *)(dq1 + i + 267);
+            a5 += v3 * *(const mc_v16 *)(dq1 + i + 283);
+            a6 += v3 * *(const mc_v16 *)(dq1 + i + 299);
+            a7 += v3 * *(const mc_v16 *)(dq1 + i + 315);
+            a0 += v4 * *(const mc_v16 *)(dq1 + i + 204);
+            a1 += v4 * *(const mc_v16 *)(dq1 + i + 220);
+            a2 += v4 * *(const mc_v16 *)(dq1 + i + 236);
+            a3 += v4 * *(const mc_v16 *)(dq1 + i + 252);
+            a4 += v4 * *(const mc_v16 *)(dq1 + i + 268);
+            a5 += v4 * *(const mc_v16 *)(dq1 + i + 284);
+            a6 += v4 * *(const mc_v16 *)(dq1 + i + 300);
+            a7 += v4 * *(const mc_v16 *)(dq1 + i + 316);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 1, row 3 */
+        const float v0 = w1[9];
+        const float v1 = w1[8];
+        const float v2 = w1[7];
+        const float v3 = w1[6];
+        const float v4 = w1[5];
+        for (int i = 0; i < 9600; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
+            a0 += v0 * *(const mc_v16 *)(dq1 + i + 300);
+            a1 += v0 * *(const mc_v16 *)(dq1 + i + 316);
+            a2 += v0 * *(const mc_v16 *)(dq1 + i + 332);
+            a3 += v0 * *(const mc_v16 *)(dq1 + i + 348);
+            a4 += v0 * *(const mc_v16 *)(dq1 + i + 364);
+            a5 += v0 * *(const mc_v16 *)(dq1 + i + 380);
+            a6 += v0 * *(const mc_v16 *)(dq1 + i + 396);
+            a7 += v0 * *(const mc_v16 *)(dq1 + i + 412);
+            a0 += v1 * *(const mc_v16 *)(dq1 + i + 301);
+            a1 += v1 * *(const mc_v16 *)(dq1 + i + 317);
+            a2 += v1 * *(const mc_v16 *)(dq1 + i + 333);
+            a3 += v1 * *(const mc_v16 *)(dq1 + i + 349);
+            a4 += v1 * *(const mc_v16 *)(dq1 + i + 365);
+            a5 += v1 * *(const mc_v16 *)(dq1 + i + 381);
+            a6 += v1 * *(const mc_v16 *)(dq1 + i + 397);
+            a7 += v1 * *(const mc_v16 *)(dq1 + i + 413);
+            a0 += v2 * *(const mc_v16 *)(dq1 + i + 302);
+            a1 += v2 * *(const mc_v16 *)(dq1 + i + 318);
+            a2 += v2 * *(const mc_v16 *)(dq1 + i + 334);
+            a3 += v2 * *(const mc_v16 *)(dq1 + i + 350);
+            a4 += v2 * *(const mc_v16 *)(dq1 + i + 366);
+            a5 += v2 * *(const mc_v16 *)(dq1 + i + 382);
+            a6 += v2 * *(const mc_v16 *)(dq1 + i + 398);
+            a7 += v2 * *(const mc_v16 *)(dq1 + i + 414);
+            a0 += v3 * *(const mc_v16 *)(dq1 + i + 303);
+            a1 += v3 * *(const mc_v16 *)(dq1 + i + 319);
+            a2 += v3 * *(const mc_v16 *)(dq1 + i + 335);
+            a3 += v3 * *(const mc_v16 *)(dq1 + i + 351);
+            a4 += v3 * *(const mc_v16 *)(dq1 + i + 367);
+            a5 += v3 * *(const mc_v16 *)(dq1 + i + 383);
+            a6 += v3 * *(const mc_v16 *)(dq1 + i + 399);
+            a7 += v3 * *(const mc_v16 *)(dq1 + i + 415);
+            a0 += v4 * *(const mc_v16 *)(dq1 + i + 304);
+            a1 += v4 * *(const mc_v16 *)(dq1 + i + 320);
+            a2 += v4 * *(const mc_v16 *)(dq1 + i + 336);
+            a3 += v4 * *(const mc_v16 *)(dq1 + i + 352);
+            a4 += v4 * *(const mc_v16 *)(dq1 + i + 368);
+            a5 += v4 * *(const mc_v16 *)(dq1 + i + 384);
+            a6 += v4 * *(const mc_v16 *)(dq1 + i + 400);
+            a7 += v4 * *(const mc_v16 *)(dq1 + i + 416);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 1, row 4 */
+        const float v0 = w1[4];
+        const float v1 = w1[3];
+        const float v2 = w1[2];
+        const float v3 = w1[1];
+        const float v4 = w1[0];
+        for (int i = 0; i < 9600; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
+            a0 += v0 * *(const mc_v16 *)(dq1 + i + 400);
+            a1 += v0 * *(const mc_v16 *)(dq1 + i + 416);
+            a2 += v0 * *(const mc_v16 *)(dq1 + i + 432);
+            a3 += v0 * *(const mc_v16 *)(dq1 + i + 448);
+            a4 += v0 * *(const mc_v16 *)(dq1 + i + 464);
+            a5 += v0 * *(const mc_v16 *)(dq1 + i + 480);
+            a6 += v0 * *(const mc_v16 *)(dq1 + i + 496);
+            a7 += v0 * *(const mc_v16 *)(dq1 + i + 512);
+            a0 += v1 * *(const mc_v16 *)(dq1 + i + 401);
+            a1 += v1 * *(const mc_v16 *)(dq1 + i + 417);
+            a2 += v1 * *(const mc_v16 *)(dq1 + i + 433);
+            a3 += v1 * *(const mc_v16 *)(dq1 + i + 449);
+            a4 += v1 * *(const mc_v16 *)(dq1 + i + 465);
+            a5 += v1 * *(const mc_v16 *)(dq1 + i + 481);
+            a6 += v1 * *(const mc_v16 *)(dq1 + i + 497);
+            a7 += v1 * *(const mc_v16 *)(dq1 + i + 513);
+            a0 += v2 * *(const mc_v16 *)(dq1 + i + 402);
+            a1 += v2 * *(const mc_v16 *)(dq1 + i + 418);
+            a2 += v2 * *(const mc_v16 *)(dq1 + i + 434);
+            a3 += v2 * *(const mc_v16 *)(dq1 + i + 450);
+            a4 += v2 * *(const mc_v16 *)(dq1 + i + 466);
+            a5 += v2 * *(const mc_v16 *)(dq1 + i + 482);
+            a6 += v2 * *(const mc_v16 *)(dq1 + i + 498);
+            a7 += v2 * *(const mc_v16 *)(dq1 + i + 514);
+            a0 += v3 * *(const mc_v16 *)(dq1 + i + 403);
+            a1 += v3 * *(const mc_v16 *)(dq1 + i + 419);
+            a2 += v3 * *(const mc_v16 *)(dq1 + i + 435);
+            a3 += v3 * *(const mc_v16 *)(dq1 + i + 451);
+            a4 += v3 * *(const mc_v16 *)(dq1 + i + 467);
+            a5 += v3 * *(const mc_v16 *)(dq1 + i + 483);
+            a6 += v3 * *(const mc_v16 *)(dq1 + i + 499);
+            a7 += v3 * *(const mc_v16 *)(dq1 + i + 515);
+            a0 += v4 * *(const mc_v16 *)(dq1 + i + 404);
+            a1 += v4 * *(const mc_v16 *)(dq1 + i + 420);
+            a2 += v4 * *(const mc_v16 *)(dq1 + i + 436);
+            a3 += v4 * *(const mc_v16 *)(dq1 + i + 452);
+            a4 += v4 * *(const mc_v16 *)(dq1 + i + 468);
+            a5 += v4 * *(const mc_v16 *)(dq1 + i + 484);
+            a6 += v4 * *(const mc_v16 *)(dq1 + i + 500);
+            a7 += v4 * *(const mc_v16 *)(dq1 + i + 516);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
+        }
+    }
+    for (int iy = 0; iy < 96; iy++) {
+        const float *restrict g = dxg + iy * 100;
+        if (acc)
+            for (int ix = 0; ix < 96; ix++)
+                dxc[iy * 96 + ix] += g[ix];
+        else
+            memcpy(dxc + iy * 96, g, 96 * sizeof(float));
+    }
+
     {
         /* kernel 0, row 0 */
         const float *restrict dg = dq0 + 202;
@@ -3820,7 +4225,7 @@ static inline void dw_k3_5_c96_96x96_s1_bwd_plane(const float *restrict xc, cons
 }
 
 void dw_k3_5_c96_96x96_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
     MC_OMP_FOR
@@ -3829,7 +4234,8 @@ void dw_k3_5_c96_96x96_s1_bwd(int n, const float *restrict x, const float *restr
         memset(ga, 0, sizeof ga);
         double gb = 0; /* the bias gradient, with one kernel */
         for (int b = 0; b < n; b++) {
-            dw_k3_5_c96_96x96_s1_bwd_plane(x + ((long)b * 96 + c) * 9216, w, dy, dx + ((long)b * 96 + c) * 9216, ga, b, c);
+            dw_k3_5_c96_96x96_s1_bwd_plane(x + ((long)b * 96 + c) * 9216, w, dy, dx + ((long)b * 96 + c) * 9216, ga, b, c,
+                acc);
         }
         {
             float *restrict dw0 = dw + 0 + c * 9;
@@ -3896,10 +4302,12 @@ static inline void dw_k3_5_c144_48x48_s1_fwd_plane(const float *restrict xc, con
     const float *restrict w1 = w + 1296 + c * 25;
     float *restrict y1 = y + ((long)b * 288 + 144 + c) * 2304;
     float yg0[2560];
-    float yg1[2560];
-    for (int i = 0; i < 2560; i += 128) {
-        const float *restrict p = xp + i;
-        {
+    {
+        /* kernel 0, row 0 */
+        const float v0 = w0[0];
+        const float v1 = w0[1];
+        const float v2 = w0[2];
+        for (int i = 0; i < 2560; i += 128) {
             mc_v16 a0 = (mc_v16){0};
             mc_v16 a1 = (mc_v16){0};
             mc_v16 a2 = (mc_v16){0};
@@ -3908,105 +4316,30 @@ static inline void dw_k3_5_c144_48x48_s1_fwd_plane(const float *restrict xc, con
             mc_v16 a5 = (mc_v16){0};
             mc_v16 a6 = (mc_v16){0};
             mc_v16 a7 = (mc_v16){0};
-            {
-                const float wt = w0[0];
-                a0 += wt * *(const mc_v16 *)(p + 53);
-                a1 += wt * *(const mc_v16 *)(p + 69);
-                a2 += wt * *(const mc_v16 *)(p + 85);
-                a3 += wt * *(const mc_v16 *)(p + 101);
-                a4 += wt * *(const mc_v16 *)(p + 117);
-                a5 += wt * *(const mc_v16 *)(p + 133);
-                a6 += wt * *(const mc_v16 *)(p + 149);
-                a7 += wt * *(const mc_v16 *)(p + 165);
-            }
-            {
-                const float wt = w0[1];
-                a0 += wt * *(const mc_v16 *)(p + 54);
-                a1 += wt * *(const mc_v16 *)(p + 70);
-                a2 += wt * *(const mc_v16 *)(p + 86);
-                a3 += wt * *(const mc_v16 *)(p + 102);
-                a4 += wt * *(const mc_v16 *)(p + 118);
-                a5 += wt * *(const mc_v16 *)(p + 134);
-                a6 += wt * *(const mc_v16 *)(p + 150);
-                a7 += wt * *(const mc_v16 *)(p + 166);
-            }
-            {
-                const float wt = w0[2];
-                a0 += wt * *(const mc_v16 *)(p + 55);
-                a1 += wt * *(const mc_v16 *)(p + 71);
-                a2 += wt * *(const mc_v16 *)(p + 87);
-                a3 += wt * *(const mc_v16 *)(p + 103);
-                a4 += wt * *(const mc_v16 *)(p + 119);
-                a5 += wt * *(const mc_v16 *)(p + 135);
-                a6 += wt * *(const mc_v16 *)(p + 151);
-                a7 += wt * *(const mc_v16 *)(p + 167);
-            }
-            {
-                const float wt = w0[3];
-                a0 += wt * *(const mc_v16 *)(p + 105);
-                a1 += wt * *(const mc_v16 *)(p + 121);
-                a2 += wt * *(const mc_v16 *)(p + 137);
-                a3 += wt * *(const mc_v16 *)(p + 153);
-                a4 += wt * *(const mc_v16 *)(p + 169);
-                a5 += wt * *(const mc_v16 *)(p + 185);
-                a6 += wt * *(const mc_v16 *)(p + 201);
-                a7 += wt * *(const mc_v16 *)(p + 217);
-            }
-            {
-                const float wt = w0[4];
-                a0 += wt * *(const mc_v16 *)(p + 106);
-                a1 += wt * *(const mc_v16 *)(p + 122);
-                a2 += wt * *(const mc_v16 *)(p + 138);
-                a3 += wt * *(const mc_v16 *)(p + 154);
-                a4 += wt * *(const mc_v16 *)(p + 170);
-                a5 += wt * *(const mc_v16 *)(p + 186);
-                a6 += wt * *(const mc_v16 *)(p + 202);
-                a7 += wt * *(const mc_v16 *)(p + 218);
-            }
-            {
-                const float wt = w0[5];
-                a0 += wt * *(const mc_v16 *)(p + 107);
-                a1 += wt * *(const mc_v16 *)(p + 123);
-                a2 += wt * *(const mc_v16 *)(p + 139);
-                a3 += wt * *(const mc_v16 *)(p + 155);
-                a4 += wt * *(const mc_v16 *)(p + 171);
-                a5 += wt * *(const mc_v16 *)(p + 187);
-                a6 += wt * *(const mc_v16 *)(p + 203);
-                a7 += wt * *(const mc_v16 *)(p + 219);
-            }
-            {
-                const float wt = w0[6];
-                a0 += wt * *(const mc_v16 *)(p + 157);
-                a1 += wt * *(const mc_v16 *)(p + 173);
-                a2 += wt * *(const mc_v16 *)(p + 189);
-                a3 += wt * *(const mc_v16 *)(p + 205);
-                a4 += wt * *(const mc_v16 *)(p + 221);
-                a5 += wt * *(const mc_v16 *)(p + 237);
-                a6 += wt * *(const mc_v16 *)(p + 253);
-                a7 += wt * *(const mc_v16 *)(p + 269);
-            }
-            {
-                const float wt = w0[7];
-                a0 += wt * *(const mc_v16 *)(p + 158);
-                a1 += wt * *(const mc_v16 *)(p + 174);
-                a2 += wt * *(const mc_v16 *)(p + 190);
-                a3 += wt * *(const mc_v16 *)(p + 206);
-                a4 += wt * *(const mc_v16 *)(p + 222);
-                a5 += wt * *(const mc_v16 *)(p + 238);
-                a6 += wt * *(const mc_v16 *)(p + 254);
-                a7 += wt * *(const mc_v16 *)(p + 270);
-            }
-            {
-                const float wt = w0[8];
-                a0 += wt * *(const mc_v16 *)(p + 159);
-                a1 += wt * *(const mc_v16 *)(p + 175);
-                a2 += wt * *(const mc_v16 *)(p + 191);
-                a3 += wt * *(const mc_v16 *)(p + 207);
-                a4 += wt * *(const mc_v16 *)(p + 223);
-                a5 += wt * *(const mc_v16 *)(p + 239);
-                a6 += wt * *(const mc_v16 *)(p + 255);
-                a7 += wt * *(const mc_v16 *)(p + 271);
-            }
+            a0 += v0 * *(const mc_v16 *)(xp + i + 53);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 69);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 85);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 101);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 117);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 133);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 149);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 165);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 54);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 70);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 86);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 102);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 118);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 134);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 150);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 166);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 55);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 71);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 87);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 103);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 119);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 135);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 151);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 167);
             *(mc_v16 *)(yg0 + i + 0) = a0;
             *(mc_v16 *)(yg0 + i + 16) = a1;
             *(mc_v16 *)(yg0 + i + 32) = a2;
@@ -4016,7 +4349,112 @@ static inline void dw_k3_5_c144_48x48_s1_fwd_plane(const float *restrict xc, con
             *(mc_v16 *)(yg0 + i + 96) = a6;
             *(mc_v16 *)(yg0 + i + 112) = a7;
         }
-        {
+    }
+    {
+        /* kernel 0, row 1 */
+        const float v0 = w0[3];
+        const float v1 = w0[4];
+        const float v2 = w0[5];
+        for (int i = 0; i < 2560; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(yg0 + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(yg0 + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(yg0 + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(yg0 + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(yg0 + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(yg0 + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(yg0 + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(yg0 + i + 112);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 105);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 121);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 137);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 153);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 169);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 185);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 201);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 217);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 106);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 122);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 138);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 154);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 170);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 186);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 202);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 218);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 107);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 123);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 139);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 155);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 171);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 187);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 203);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 219);
+            *(mc_v16 *)(yg0 + i + 0) = a0;
+            *(mc_v16 *)(yg0 + i + 16) = a1;
+            *(mc_v16 *)(yg0 + i + 32) = a2;
+            *(mc_v16 *)(yg0 + i + 48) = a3;
+            *(mc_v16 *)(yg0 + i + 64) = a4;
+            *(mc_v16 *)(yg0 + i + 80) = a5;
+            *(mc_v16 *)(yg0 + i + 96) = a6;
+            *(mc_v16 *)(yg0 + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 0, row 2 */
+        const float v0 = w0[6];
+        const float v1 = w0[7];
+        const float v2 = w0[8];
+        for (int i = 0; i < 2560; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(yg0 + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(yg0 + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(yg0 + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(yg0 + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(yg0 + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(yg0 + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(yg0 + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(yg0 + i + 112);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 157);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 173);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 189);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 205);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 221);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 237);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 253);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 269);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 158);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 174);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 190);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 206);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 222);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 238);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 254);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 270);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 159);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 175);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 191);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 207);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 223);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 239);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 255);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 271);
+            *(mc_v16 *)(yg0 + i + 0) = a0;
+            *(mc_v16 *)(yg0 + i + 16) = a1;
+            *(mc_v16 *)(yg0 + i + 32) = a2;
+            *(mc_v16 *)(yg0 + i + 48) = a3;
+            *(mc_v16 *)(yg0 + i + 64) = a4;
+            *(mc_v16 *)(yg0 + i + 80) = a5;
+            *(mc_v16 *)(yg0 + i + 96) = a6;
+            *(mc_v16 *)(yg0 + i + 112) = a7;
+        }
+    }
+    float yg1[2560];
+    {
+        /* kernel 1, row 0 */
+        const float v0 = w1[0];
+        const float v1 = w1[1];
+        const float v2 = w1[2];
+        const float v3 = w1[3];
+        const float v4 = w1[4];
+        for (int i = 0; i < 2560; i += 128) {
             mc_v16 a0 = (mc_v16){0};
             mc_v16 a1 = (mc_v16){0};
             mc_v16 a2 = (mc_v16){0};
@@ -4025,281 +4463,310 @@ static inline void dw_k3_5_c144_48x48_s1_fwd_plane(const float *restrict xc, con
             mc_v16 a5 = (mc_v16){0};
             mc_v16 a6 = (mc_v16){0};
             mc_v16 a7 = (mc_v16){0};
-            {
-                const float wt = w1[0];
-                a0 += wt * *(const mc_v16 *)(p + 0);
-                a1 += wt * *(const mc_v16 *)(p + 16);
-                a2 += wt * *(const mc_v16 *)(p + 32);
-                a3 += wt * *(const mc_v16 *)(p + 48);
-                a4 += wt * *(const mc_v16 *)(p + 64);
-                a5 += wt * *(const mc_v16 *)(p + 80);
-                a6 += wt * *(const mc_v16 *)(p + 96);
-                a7 += wt * *(const mc_v16 *)(p + 112);
-            }
-            {
-                const float wt = w1[1];
-                a0 += wt * *(const mc_v16 *)(p + 1);
-                a1 += wt * *(const mc_v16 *)(p + 17);
-                a2 += wt * *(const mc_v16 *)(p + 33);
-                a3 += wt * *(const mc_v16 *)(p + 49);
-                a4 += wt * *(const mc_v16 *)(p + 65);
-                a5 += wt * *(const mc_v16 *)(p + 81);
-                a6 += wt * *(const mc_v16 *)(p + 97);
-                a7 += wt * *(const mc_v16 *)(p + 113);
-            }
-            {
-                const float wt = w1[2];
-                a0 += wt * *(const mc_v16 *)(p + 2);
-                a1 += wt * *(const mc_v16 *)(p + 18);
-                a2 += wt * *(const mc_v16 *)(p + 34);
-                a3 += wt * *(const mc_v16 *)(p + 50);
-                a4 += wt * *(const mc_v16 *)(p + 66);
-                a5 += wt * *(const mc_v16 *)(p + 82);
-                a6 += wt * *(const mc_v16 *)(p + 98);
-                a7 += wt * *(const mc_v16 *)(p + 114);
-            }
-            {
-                const float wt = w1[3];
-                a0 += wt * *(const mc_v16 *)(p + 3);
-                a1 += wt * *(const mc_v16 *)(p + 19);
-                a2 += wt * *(const mc_v16 *)(p + 35);
-                a3 += wt * *(const mc_v16 *)(p + 51);
-                a4 += wt * *(const mc_v16 *)(p + 67);
-                a5 += wt * *(const mc_v16 *)(p + 83);
-                a6 += wt * *(const mc_v16 *)(p + 99);
-                a7 += wt * *(const mc_v16 *)(p + 115);
-            }
-            {
-                const float wt = w1[4];
-                a0 += wt * *(const mc_v16 *)(p + 4);
-                a1 += wt * *(const mc_v16 *)(p + 20);
-                a2 += wt * *(const mc_v16 *)(p + 36);
-                a3 += wt * *(const mc_v16 *)(p + 52);
-                a4 += wt * *(const mc_v16 *)(p + 68);
-                a5 += wt * *(const mc_v16 *)(p + 84);
-                a6 += wt * *(const mc_v16 *)(p + 100);
-                a7 += wt * *(const mc_v16 *)(p + 116);
-            }
-            {
-                const float wt = w1[5];
-                a0 += wt * *(const mc_v16 *)(p + 52);
-                a1 += wt * *(const mc_v16 *)(p + 68);
-                a2 += wt * *(const mc_v16 *)(p + 84);
-                a3 += wt * *(const mc_v16 *)(p + 100);
-                a4 += wt * *(const mc_v16 *)(p + 116);
-                a5 += wt * *(const mc_v16 *)(p + 132);
-                a6 += wt * *(const mc_v16 *)(p + 148);
-                a7 += wt * *(const mc_v16 *)(p + 164);
-            }
-            {
-                const float wt = w1[6];
-                a0 += wt * *(const mc_v16 *)(p + 53);
-                a1 += wt * *(const mc_v16 *)(p + 69);
-                a2 += wt * *(const mc_v16 *)(p + 85);
-                a3 += wt * *(const mc_v16 *)(p + 101);
-                a4 += wt * *(const mc_v16 *)(p + 117);
-                a5 += wt * *(const mc_v16 *)(p + 133);
-                a6 += wt * *(const mc_v16 *)(p + 149);
-                a7 += wt * *(const mc_v16 *)(p + 165);
-            }
-            {
-                const float wt = w1[7];
-                a0 += wt * *(const mc_v16 *)(p + 54);
-                a1 += wt * *(const mc_v16 *)(p + 70);
-                a2 += wt * *(const mc_v16 *)(p + 86);
-                a3 += wt * *(const mc_v16 *)(p + 102);
-                a4 += wt * *(const mc_v16 *)(p + 118);
-                a5 += wt * *(const mc_v16 *)(p + 134);
-                a6 += wt * *(const mc_v16 *)(p + 150);
-                a7 += wt * *(const mc_v16 *)(p + 166);
-            }
-            {
-                const float wt = w1[8];
-                a0 += wt * *(const mc_v16 *)(p + 55);
-                a1 += wt * *(const mc_v16 *)(p + 71);
-                a2 += wt * *(const mc_v16 *)(p + 87);
-                a3 += wt * *(const mc_v16 *)(p + 103);
-                a4 += wt * *(const mc_v16 *)(p + 119);
-                a5 += wt * *(const mc_v16 *)(p + 135);
-                a6 += wt * *(const mc_v16 *)(p + 151);
-                a7 += wt * *(const mc_v16 *)(p + 167);
-            }
-            {
-                const float wt = w1[9];
-                a0 += wt * *(const mc_v16 *)(p + 56);
-                a1 += wt * *(const mc_v16 *)(p + 72);
-                a2 += wt * *(const mc_v16 *)(p + 88);
-                a3 += wt * *(const mc_v16 *)(p + 104);
-                a4 += wt * *(const mc_v16 *)(p + 120);
-                a5 += wt * *(const mc_v16 *)(p + 136);
-                a6 += wt * *(const mc_v16 *)(p + 152);
-                a7 += wt * *(const mc_v16 *)(p + 168);
-            }
-            {
-                const float wt = w1[10];
-                a0 += wt * *(const mc_v16 *)(p + 104);
-                a1 += wt * *(const mc_v16 *)(p + 120);
-                a2 += wt * *(const mc_v16 *)(p + 136);
-                a3 += wt * *(const mc_v16 *)(p + 152);
-                a4 += wt * *(const mc_v16 *)(p + 168);
-                a5 += wt * *(const mc_v16 *)(p + 184);
-                a6 += wt * *(const mc_v16 *)(p + 200);
-                a7 += wt * *(const mc_v16 *)(p + 216);
-            }
-            {
-                const float wt = w1[11];
-                a0 += wt * *(const mc_v16 *)(p + 105);
-                a1 += wt * *(const mc_v16 *)(p + 121);
-                a2 += wt * *(const mc_v16 *)(p + 137);
-                a3 += wt * *(const mc_v16 *)(p + 153);
-                a4 += wt * *(const mc_v16 *)(p + 169);
-                a5 += wt * *(const mc_v16 *)(p + 185);
-                a6 += wt * *(const mc_v16 *)(p + 201);
-                a7 += wt * *(const mc_v16 *)(p + 217);
-            }
-            {
-                const float wt = w1[12];
-                a0 += wt * *(const mc_v16 *)(p + 106);
-                a1 += wt * *(const mc_v16 *)(p + 122);
-                a2 += wt * *(const mc_v16 *)(p + 138);
-                a3 += wt * *(const mc_v16 *)(p + 154);
-                a4 += wt * *(const mc_v16 *)(p + 170);
-                a5 += wt * *(const mc_v16 *)(p + 186);
-                a6 += wt * *(const mc_v16 *)(p + 202);
-                a7 += wt * *(const mc_v16 *)(p + 218);
-            }
-            {
-                const float wt = w1[13];
-                a0 += wt * *(const mc_v16 *)(p + 107);
-                a1 += wt * *(const mc_v16 *)(p + 123);
-                a2 += wt * *(const mc_v16 *)(p + 139);
-                a3 += wt * *(const mc_v16 *)(p + 155);
-                a4 += wt * *(const mc_v16 *)(p + 171);
-                a5 += wt * *(const mc_v16 *)(p + 187);
-                a6 += wt * *(const mc_v16 *)(p + 203);
-                a7 += wt * *(const mc_v16 *)(p + 219);
-            }
-            {
-                const float wt = w1[14];
-                a0 += wt * *(const mc_v16 *)(p + 108);
-                a1 += wt * *(const mc_v16 *)(p + 124);
-                a2 += wt * *(const mc_v16 *)(p + 140);
-                a3 += wt * *(const mc_v16 *)(p + 156);
-                a4 += wt * *(const mc_v16 *)(p + 172);
-                a5 += wt * *(const mc_v16 *)(p + 188);
-                a6 += wt * *(const mc_v16 *)(p + 204);
-                a7 += wt * *(const mc_v16 *)(p + 220);
-            }
-            {
-                const float wt = w1[15];
-                a0 += wt * *(const mc_v16 *)(p + 156);
-                a1 += wt * *(const mc_v16 *)(p + 172);
-                a2 += wt * *(const mc_v16 *)(p + 188);
-                a3 += wt * *(const mc_v16 *)(p + 204);
-                a4 += wt * *(const mc_v16 *)(p + 220);
-                a5 += wt * *(const mc_v16 *)(p + 236);
-                a6 += wt * *(const mc_v16 *)(p + 252);
-                a7 += wt * *(const mc_v16 *)(p + 268);
-            }
-            {
-                const float wt = w1[16];
-                a0 += wt * *(const mc_v16 *)(p + 157);
-                a1 += wt * *(const mc_v16 *)(p + 173);
-                a2 += wt * *(const mc_v16 *)(p + 189);
-                a3 += wt * *(const mc_v16 *)(p + 205);
-                a4 += wt * *(const mc_v16 *)(p + 221);
-                a5 += wt * *(const mc_v16 *)(p + 237);
-                a6 += wt * *(const mc_v16 *)(p + 253);
-                a7 += wt * *(const mc_v16 *)(p + 269);
-            }
-            {
-                const float wt = w1[17];
-                a0 += wt * *(const mc_v16 *)(p + 158);
-                a1 += wt * *(const mc_v16 *)(p + 174);
-                a2 += wt * *(const mc_v16 *)(p + 190);
-                a3 += wt * *(const mc_v16 *)(p + 206);
-                a4 += wt * *(const mc_v16 *)(p + 222);
-                a5 += wt * *(const mc_v16 *)(p + 238);
-                a6 += wt * *(const mc_v16 *)(p + 254);
-                a7 += wt * *(const mc_v16 *)(p + 270);
-            }
-            {
-                const float wt = w1[18];
-                a0 += wt * *(const mc_v16 *)(p + 159);
-                a1 += wt * *(const mc_v16 *)(p + 175);
-                a2 += wt * *(const mc_v16 *)(p + 191);
-                a3 += wt * *(const mc_v16 *)(p + 207);
-                a4 += wt * *(const mc_v16 *)(p + 223);
-                a5 += wt * *(const mc_v16 *)(p + 239);
-                a6 += wt * *(const mc_v16 *)(p + 255);
-                a7 += wt * *(const mc_v16 *)(p + 271);
-            }
-            {
-                const float wt = w1[19];
-                a0 += wt * *(const mc_v16 *)(p + 160);
-                a1 += wt * *(const mc_v16 *)(p + 176);
-                a2 += wt * *(const mc_v16 *)(p + 192);
-                a3 += wt * *(const mc_v16 *)(p + 208);
-                a4 += wt * *(const mc_v16 *)(p + 224);
-                a5 += wt * *(const mc_v16 *)(p + 240);
-                a6 += wt * *(const mc_v16 *)(p + 256);
-                a7 += wt * *(const mc_v16 *)(p + 272);
-            }
-            {
-                const float wt = w1[20];
-                a0 += wt * *(const mc_v16 *)(p + 208);
-                a1 += wt * *(const mc_v16 *)(p + 224);
-                a2 += wt * *(const mc_v16 *)(p + 240);
-                a3 += wt * *(const mc_v16 *)(p + 256);
-                a4 += wt * *(const mc_v16 *)(p + 272);
-                a5 += wt * *(const mc_v16 *)(p + 288);
-                a6 += wt * *(const mc_v16 *)(p + 304);
-                a7 += wt * *(const mc_v16 *)(p + 320);
-            }
-            {
-                const float wt = w1[21];
-                a0 += wt * *(const mc_v16 *)(p + 209);
-                a1 += wt * *(const mc_v16 *)(p + 225);
-                a2 += wt * *(const mc_v16 *)(p + 241);
-                a3 += wt * *(const mc_v16 *)(p + 257);
-                a4 += wt * *(const mc_v16 *)(p + 273);
-                a5 += wt * *(const mc_v16 *)(p + 289);
-                a6 += wt * *(const mc_v16 *)(p + 305);
-                a7 += wt * *(const mc_v16 *)(p + 321);
-            }
-            {
-                const float wt = w1[22];
-                a0 += wt * *(const mc_v16 *)(p + 210);
-                a1 += wt * *(const mc_v16 *)(p + 226);
-                a2 += wt * *(const mc_v16 *)(p + 242);
-                a3 += wt * *(const mc_v16 *)(p + 258);
-                a4 += wt * *(const mc_v16 *)(p + 274);
-                a5 += wt * *(const mc_v16 *)(p + 290);
-                a6 += wt * *(const mc_v16 *)(p + 306);
-                a7 += wt * *(const mc_v16 *)(p + 322);
-            }
-            {
-                const float wt = w1[23];
-                a0 += wt * *(const mc_v16 *)(p + 211);
-                a1 += wt * *(const mc_v16 *)(p + 227);
-                a2 += wt * *(const mc_v16 *)(p + 243);
-                a3 += wt * *(const mc_v16 *)(p + 259);
-                a4 += wt * *(const mc_v16 *)(p + 275);
-                a5 += wt * *(const mc_v16 *)(p + 291);
-                a6 += wt * *(const mc_v16 *)(p + 307);
-                a7 += wt * *(const mc_v16 *)(p + 323);
-            }
-            {
-                const float wt = w1[24];
-                a0 += wt * *(const mc_v16 *)(p + 212);
-                a1 += wt * *(const mc_v16 *)(p + 228);
-                a2 += wt * *(const mc_v16 *)(p + 244);
-                a3 += wt * *(const mc_v16 *)(p + 260);
-                a4 += wt * *(const mc_v16 *)(p + 276);
-                a5 += wt * *(const mc_v16 *)(p + 292);
-                a6 += wt * *(const mc_v16 *)(p + 308);
-                a7 += wt * *(const mc_v16 *)(p + 324);
-            }
+            a0 += v0 * *(const mc_v16 *)(xp + i + 0);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 16);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 32);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 48);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 64);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 80);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 96);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 112);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 1);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 17);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 33);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 49);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 65);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 81);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 97);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 113);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 2);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 18);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 34);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 50);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 66);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 82);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 98);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 114);
+            a0 += v3 * *(const mc_v16 *)(xp + i + 3);
+            a1 += v3 * *(const mc_v16 *)(xp + i + 19);
+            a2 += v3 * *(const mc_v16 *)(xp + i + 35);
+            a3 += v3 * *(const mc_v16 *)(xp + i + 51);
+            a4 += v3 * *(const mc_v16 *)(xp + i + 67);
+            a5 += v3 * *(const mc_v16 *)(xp + i + 83);
+            a6 += v3 * *(const mc_v16 *)(xp + i + 99);
+            a7 += v3 * *(const mc_v16 *)(xp + i + 115);
+            a0 += v4 * *(const mc_v16 *)(xp + i + 4);
+            a1 += v4 * *(const mc_v16 *)(xp + i + 20);
+            a2 += v4 * *(const mc_v16 *)(xp + i + 36);
+            a3 += v4 * *(const mc_v16 *)(xp + i + 52);
+            a4 += v4 * *(const mc_v16 *)(xp + i + 68);
+            a5 += v4 * *(const mc_v16 *)(xp + i + 84);
+            a6 += v4 * *(const mc_v16 *)(xp + i + 100);
+            a7 += v4 * *(const mc_v16 *)(xp + i + 116);
+            *(mc_v16 *)(yg1 + i + 0) = a0;
+            *(mc_v16 *)(yg1 + i + 16) = a1;
+            *(mc_v16 *)(yg1 + i + 32) = a2;
+            *(mc_v16 *)(yg1 + i + 48) = a3;
+            *(mc_v16 *)(yg1 + i + 64) = a4;
+            *(mc_v16 *)(yg1 + i + 80) = a5;
+            *(mc_v16 *)(yg1 + i + 96) = a6;
+            *(mc_v16 *)(yg1 + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 1, row 1 */
+        const float v0 = w1[5];
+        const float v1 = w1[6];
+        const float v2 = w1[7];
+        const float v3 = w1[8];
+        const float v4 = w1[9];
+        for (int i = 0; i < 2560; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(yg1 + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(yg1 + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(yg1 + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(yg1 + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(yg1 + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(yg1 + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(yg1 + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(yg1 + i + 112);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 52);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 68);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 84);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 100);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 116);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 132);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 148);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 164);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 53);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 69);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 85);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 101);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 117);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 133);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 149);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 165);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 54);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 70);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 86);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 102);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 118);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 134);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 150);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 166);
+            a0 += v3 * *(const mc_v16 *)(xp + i + 55);
+            a1 += v3 * *(const mc_v16 *)(xp + i + 71);
+            a2 += v3 * *(const mc_v16 *)(xp + i + 87);
+            a3 += v3 * *(const mc_v16 *)(xp + i + 103);
+            a4 += v3 * *(const mc_v16 *)(xp + i + 119);
+            a5 += v3 * *(const mc_v16 *)(xp + i + 135);
+            a6 += v3 * *(const mc_v16 *)(xp + i + 151);
+            a7 += v3 * *(const mc_v16 *)(xp + i + 167);
+            a0 += v4 * *(const mc_v16 *)(xp + i + 56);
+            a1 += v4 * *(const mc_v16 *)(xp + i + 72);
+            a2 += v4 * *(const mc_v16 *)(xp + i + 88);
+            a3 += v4 * *(const mc_v16 *)(xp + i + 104);
+            a4 += v4 * *(const mc_v16 *)(xp + i + 120);
+            a5 += v4 * *(const mc_v16 *)(xp + i + 136);
+            a6 += v4 * *(const mc_v16 *)(xp + i + 152);
+            a7 += v4 * *(const mc_v16 *)(xp + i + 168);
+            *(mc_v16 *)(yg1 + i + 0) = a0;
+            *(mc_v16 *)(yg1 + i + 16) = a1;
+            *(mc_v16 *)(yg1 + i + 32) = a2;
+            *(mc_v16 *)(yg1 + i + 48) = a3;
+            *(mc_v16 *)(yg1 + i + 64) = a4;
+            *(mc_v16 *)(yg1 + i + 80) = a5;
+            *(mc_v16 *)(yg1 + i + 96) = a6;
+            *(mc_v16 *)(yg1 + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 1, row 2 */
+        const float v0 = w1[10];
+        const float v1 = w1[11];
+        const float v2 = w1[12];
+        const float v3 = w1[13];
+        const float v4 = w1[14];
+        for (int i = 0; i < 2560; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(yg1 + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(yg1 + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(yg1 + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(yg1 + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(yg1 + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(yg1 + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(yg1 + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(yg1 + i + 112);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 104);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 120);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 136);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 152);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 168);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 184);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 200);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 216);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 105);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 121);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 137);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 153);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 169);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 185);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 201);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 217);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 106);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 122);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 138);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 154);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 170);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 186);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 202);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 218);
+            a0 += v3 * *(const mc_v16 *)(xp + i + 107);
+            a1 += v3 * *(const mc_v16 *)(xp + i + 123);
+            a2 += v3 * *(const mc_v16 *)(xp + i + 139);
+            a3 += v3 * *(const mc_v16 *)(xp + i + 155);
+            a4 += v3 * *(const mc_v16 *)(xp + i + 171);
+            a5 += v3 * *(const mc_v16 *)(xp + i + 187);
+            a6 += v3 * *(const mc_v16 *)(xp + i + 203);
+            a7 += v3 * *(const mc_v16 *)(xp + i + 219);
+            a0 += v4 * *(const mc_v16 *)(xp + i + 108);
+            a1 += v4 * *(const mc_v16 *)(xp + i + 124);
+            a2 += v4 * *(const mc_v16 *)(xp + i + 140);
+            a3 += v4 * *(const mc_v16 *)(xp + i + 156);
+            a4 += v4 * *(const mc_v16 *)(xp + i + 172);
+            a5 += v4 * *(const mc_v16 *)(xp + i + 188);
+            a6 += v4 * *(const mc_v16 *)(xp + i + 204);
+            a7 += v4 * *(const mc_v16 *)(xp + i + 220);
+            *(mc_v16 *)(yg1 + i + 0) = a0;
+            *(mc_v16 *)(yg1 + i + 16) = a1;
+            *(mc_v16 *)(yg1 + i + 32) = a2;
+            *(mc_v16 *)(yg1 + i + 48) = a3;
+            *(mc_v16 *)(yg1 + i + 64) = a4;
+            *(mc_v16 *)(yg1 + i + 80) = a5;
+            *(mc_v16 *)(yg1 + i + 96) = a6;
+            *(mc_v16 *)(yg1 + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 1, row 3 */
+        const float v0 = w1[15];
+        const float v1 = w1[16];
+        const float v2 = w1[17];
+        const float v3 = w1[18];
+        const float v4 = w1[19];
+        for (int i = 0; i < 2560; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(yg1 + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(yg1 + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(yg1 + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(yg1 + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(yg1 + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(yg1 + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(yg1 + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(yg1 + i + 112);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 156);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 172);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 188);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 204);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 220);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 236);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 252);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 268);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 157);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 173);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 189);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 205);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 221);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 237);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 253);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 269);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 158);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 174);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 190);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 206);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 222);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 238);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 254);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 270);
+            a0 += v3 * *(const mc_v16 *)(xp + i + 159);
+            a1 += v3 * *(const mc_v16 *)(xp + i + 175);
+            a2 += v3 * *(const mc_v16 *)(xp + i + 191);
+            a3 += v3 * *(const mc_v16 *)(xp + i + 207);
+            a4 += v3 * *(const mc_v16 *)(xp + i + 223);
+            a5 += v3 * *(const mc_v16 *)(xp + i + 239);
+            a6 += v3 * *(const mc_v16 *)(xp + i + 255);
+            a7 += v3 * *(const mc_v16 *)(xp + i + 271);
+            a0 += v4 * *(const mc_v16 *)(xp + i + 160);
+            a1 += v4 * *(const mc_v16 *)(xp + i + 176);
+            a2 += v4 * *(const mc_v16 *)(xp + i + 192);
+            a3 += v4 * *(const mc_v16 *)(xp + i + 208);
+            a4 += v4 * *(const mc_v16 *)(xp + i + 224);
+            a5 += v4 * *(const mc_v16 *)(xp + i + 240);
+            a6 += v4 * *(const mc_v16 *)(xp + i + 256);
+            a7 += v4 * *(const mc_v16 *)(xp + i + 272);
+            *(mc_v16 *)(yg1 + i + 0) = a0;
+            *(mc_v16 *)(yg1 + i + 16) = a1;
+            *(mc_v16 *)(yg1 + i + 32) = a2;
+            *(mc_v16 *)(yg1 + i + 48) = a3;
+            *(mc_v16 *)(yg1 + i + 64) = a4;
+            *(mc_v16 *)(yg1 + i + 80) = a5;
+            *(mc_v16 *)(yg1 + i + 96) = a6;
+            *(mc_v16 *)(yg1 + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 1, row 4 */
+        const float v0 = w1[20];
+        const float v1 = w1[21];
+        const float v2 = w1[22];
+        const float v3 = w1[23];
+        const float v4 = w1[24];
+        for (int i = 0; i < 2560; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(yg1 + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(yg1 + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(yg1 + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(yg1 + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(yg1 + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(yg1 + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(yg1 + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(yg1 + i + 112);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 208);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 224);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 240);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 256);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 272);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 288);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 304);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 320);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 209);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 225);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 241);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 257);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 273);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 289);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 305);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 321);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 210);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 226);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 242);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 258);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 274);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 290);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 306);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 322);
+            a0 += v3 * *(const mc_v16 *)(xp + i + 211);
+            a1 += v3 * *(const mc_v16 *)(xp + i + 227);
+            a2 += v3 * *(const mc_v16 *)(xp + i + 243);
+            a3 += v3 * *(const mc_v16 *)(xp + i + 259);
+            a4 += v3 * *(const mc_v16 *)(xp + i + 275);
+            a5 += v3 * *(const mc_v16 *)(xp + i + 291);
+            a6 += v3 * *(const mc_v16 *)(xp + i + 307);
+            a7 += v3 * *(const mc_v16 *)(xp + i + 323);
+            a0 += v4 * *(const mc_v16 *)(xp + i + 212);
+            a1 += v4 * *(const mc_v16 *)(xp + i + 228);
+            a2 += v4 * *(const mc_v16 *)(xp + i + 244);
+            a3 += v4 * *(const mc_v16 *)(xp + i + 260);
+            a4 += v4 * *(const mc_v16 *)(xp + i + 276);
+            a5 += v4 * *(const mc_v16 *)(xp + i + 292);
+            a6 += v4 * *(const mc_v16 *)(xp + i + 308);
+            a7 += v4 * *(const mc_v16 *)(xp + i + 324);
             *(mc_v16 *)(yg1 + i + 0) = a0;
             *(mc_v16 *)(yg1 + i + 16) = a1;
             *(mc_v16 *)(yg1 + i + 32) = a2;
@@ -4323,10 +4790,11 @@ void dw_k3_5_c144_48x48_s1_fwd(int n, const float *restrict x, const float *rest
         dw_k3_5_c144_48x48_s1_fwd_plane(x + (long)bc * 2304, w, bias, y, bc / 144, bc % 144);
 }
 
+
 /* Channel c of image b: its input gradient goes to dxc, its filter
  * gradients into the accumulators ga. */
 static inline void dw_k3_5_c144_48x48_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
-    float *restrict dxc, mc_v16 *restrict ga, int b, int c)
+    float *restrict dxc, mc_v16 *restrict ga, int b, int c, int acc)
 {
     float xp[2772];
     dw_k3_5_c144_48x48_s1_pad(xc, xp);
@@ -4339,401 +4807,489 @@ static inline void dw_k3_5_c144_48x48_s1_bwd_plane(const float *restrict xc, con
     dw_k3_5_c144_48x48_s1_pad(d0, dq0);
     float dq1[2772];
     dw_k3_5_c144_48x48_s1_pad(d1, dq1);
-    for (int i = 0; i < 2560; i += 128) {
-        mc_v16 a0 = {0};
-        mc_v16 a1 = {0};
-        mc_v16 a2 = {0};
-        mc_v16 a3 = {0};
-        mc_v16 a4 = {0};
-        mc_v16 a5 = {0};
-        mc_v16 a6 = {0};
-        mc_v16 a7 = {0};
-        {
-            const float wt = w0[8];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 53);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 69);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 85);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 101);
-            a4 += wt * *(const mc_v16 *)(dq0 + i + 117);
-            a5 += wt * *(const mc_v16 *)(dq0 + i + 133);
-            a6 += wt * *(const mc_v16 *)(dq0 + i + 149);
-            a7 += wt * *(const mc_v16 *)(dq0 + i + 165);
+    {
+        /* kernel 0, row 0 */
+        const float v0 = w0[8];
+        const float v1 = w0[7];
+        const float v2 = w0[6];
+        for (int i = 0; i < 2560; i += 128) {
+            mc_v16 a0 = (mc_v16){0};
+            mc_v16 a1 = (mc_v16){0};
+            mc_v16 a2 = (mc_v16){0};
+            mc_v16 a3 = (mc_v16){0};
+            mc_v16 a4 = (mc_v16){0};
+            mc_v16 a5 = (mc_v16){0};
+            mc_v16 a6 = (mc_v16){0};
+            mc_v16 a7 = (mc_v16){0};
+            a0 += v0 * *(const mc_v16 *)(dq0 + i + 53);
+            a1 += v0 * *(const mc_v16 *)(dq0 + i + 69);
+            a2 += v0 * *(const mc_v16 *)(dq0 + i + 85);
+            a3 += v0 * *(const mc_v16 *)(dq0 + i + 101);
+            a4 += v0 * *(const mc_v16 *)(dq0 + i + 117);
+            a5 += v0 * *(const mc_v16 *)(dq0 + i + 133);
+            a6 += v0 * *(const mc_v16 *)(dq0 + i + 149);
+            a7 += v0 * *(const mc_v16 *)(dq0 + i + 165);
+            a0 += v1 * *(const mc_v16 *)(dq0 + i + 54);
+            a1 += v1 * *(const mc_v16 *)(dq0 + i + 70);
+            a2 += v1 * *(const mc_v16 *)(dq0 + i + 86);
+            a3 += v1 * *(const mc_v16 *)(dq0 + i + 102);
+            a4 += v1 * *(const mc_v16 *)(dq0 + i + 118);
+            a5 += v1 * *(const mc_v16 *)(dq0 + i + 134);
+            a6 += v1 * *(const mc_v16 *)(dq0 + i + 150);
+            a7 += v1 * *(const mc_v16 *)(dq0 + i + 166);
+            a0 += v2 * *(const mc_v16 *)(dq0 + i + 55);
+            a1 += v2 * *(const mc_v16 *)(dq0 + i + 71);
+            a2 += v2 * *(const mc_v16 *)(dq0 + i + 87);
+            a3 += v2 * *(const mc_v16 *)(dq0 + i + 103);
+            a4 += v2 * *(const mc_v16 *)(dq0 + i + 119);
+            a5 += v2 * *(const mc_v16 *)(dq0 + i + 135);
+            a6 += v2 * *(const mc_v16 *)(dq0 + i + 151);
+            a7 += v2 * *(const mc_v16 *)(dq0 + i + 167);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
         }
-        {
-            const float wt = w0[7];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 54);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 70);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 86);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 102);
-            a4 += wt * *(const mc_v16 *)(dq0 + i + 118);
-            a5 += wt * *(const mc_v16 *)(dq0 + i + 134);
-            a6 += wt * *(const mc_v16 *)(dq0 + i + 150);
-            a7 += wt * *(const mc_v16 *)(dq0 + i + 166);
-        }
-        {
-            const float wt = w0[6];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 55);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 71);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 87);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 103);
-            a4 += wt * *(const mc_v16 *)(dq0 + i + 119);
-            a5 += wt * *(const mc_v16 *)(dq0 + i + 135);
-            a6 += wt * *(const mc_v16 *)(dq0 + i + 151);
-            a7 += wt * *(const mc_v16 *)(dq0 + i + 167);
-        }
-        {
-            const float wt = w0[5];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 105);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 121);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 137);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 153);
-            a4 += wt * *(const mc_v16 *)(dq0 + i + 169);
-            a5 += wt * *(const mc_v16 *)(dq0 + i + 185);
-            a6 += wt * *(const mc_v16 *)(dq0 + i + 201);
-            a7 += wt * *(const mc_v16 *)(dq0 + i + 217);
-        }
-        {
-            const float wt = w0[4];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 106);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 122);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 138);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 154);
-            a4 += wt * *(const mc_v16 *)(dq0 + i + 170);
-            a5 += wt * *(const mc_v16 *)(dq0 + i + 186);
-            a6 += wt * *(const mc_v16 *)(dq0 + i + 202);
-            a7 += wt * *(const mc_v16 *)(dq0 + i + 218);
-        }
-        {
-            const float wt = w0[3];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 107);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 123);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 139);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 155);
-            a4 += wt * *(const mc_v16 *)(dq0 + i + 171);
-            a5 += wt * *(const mc_v16 *)(dq0 + i + 187);
-            a6 += wt * *(const mc_v16 *)(dq0 + i + 203);
-            a7 += wt * *(const mc_v16 *)(dq0 + i + 219);
-        }
-        {
-            const float wt = w0[2];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 157);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 173);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 189);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 205);
-            a4 += wt * *(const mc_v16 *)(dq0 + i + 221);
-            a5 += wt * *(const mc_v16 *)(dq0 + i + 237);
-            a6 += wt * *(const mc_v16 *)(dq0 + i + 253);
-            a7 += wt * *(const mc_v16 *)(dq0 + i + 269);
-        }
-        {
-            const float wt = w0[1];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 158);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 174);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 190);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 206);
-            a4 += wt * *(const mc_v16 *)(dq0 + i + 222);
-            a5 += wt * *(const mc_v16 *)(dq0 + i + 238);
-            a6 += wt * *(const mc_v16 *)(dq0 + i + 254);
-            a7 += wt * *(const mc_v16 *)(dq0 + i + 270);
-        }
-        {
-            const float wt = w0[0];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 159);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 175);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 191);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 207);
-            a4 += wt * *(const mc_v16 *)(dq0 + i + 223);
-            a5 += wt * *(const mc_v16 *)(dq0 + i + 239);
-            a6 += wt * *(const mc_v16 *)(dq0 + i + 255);
-            a7 += wt * *(const mc_v16 *)(dq0 + i + 271);
-        }
-        {
-            const float wt = w1[24];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 0);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 16);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 32);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 48);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 64);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 80);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 96);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 112);
-        }
-        {
-            const float wt = w1[23];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 1);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 17);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 33);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 49);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 65);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 81);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 97);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 113);
-        }
-        {
-            const float wt = w1[22];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 2);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 18);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 34);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 50);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 66);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 82);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 98);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 114);
-        }
-        {
-            const float wt = w1[21];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 3);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 19);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 35);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 51);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 67);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 83);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 99);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 115);
-        }
-        {
-            const float wt = w1[20];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 4);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 20);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 36);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 52);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 68);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 84);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 100);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 116);
-        }
-        {
-            const float wt = w1[19];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 52);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 68);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 84);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 100);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 116);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 132);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 148);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 164);
-        }
-        {
-            const float wt = w1[18];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 53);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 69);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 85);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 101);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 117);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 133);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 149);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 165);
-        }
-        {
-            const float wt = w1[17];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 54);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 70);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 86);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 102);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 118);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 134);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 150);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 166);
-        }
-        {
-            const float wt = w1[16];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 55);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 71);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 87);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 103);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 119);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 135);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 151);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 167);
-        }
-        {
-            const float wt = w1[15];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 56);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 72);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 88);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 104);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 120);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 136);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 152);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 168);
-        }
-        {
-            const float wt = w1[14];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 104);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 120);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 136);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 152);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 168);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 184);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 200);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 216);
-        }
-        {
-            const float wt = w1[13];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 105);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 121);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 137);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 153);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 169);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 185);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 201);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 217);
-        }
-        {
-            const float wt = w1[12];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 106);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 122);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 138);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 154);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 170);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 186);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 202);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 218);
-        }
-        {
-            const float wt = w1[11];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 107);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 123);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 139);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 155);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 171);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 187);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 203);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 219);
-        }
-        {
-            const float wt = w1[10];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 108);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 124);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 140);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 156);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 172);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 188);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 204);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 220);
-        }
-        {
-            const float wt = w1[9];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 156);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 172);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 188);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 204);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 220);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 236);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 252);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 268);
-        }
-        {
-            const float wt = w1[8];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 157);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 173);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 189);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 205);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 221);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 237);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 253);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 269);
-        }
-        {
-            const float wt = w1[7];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 158);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 174);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 190);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 206);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 222);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 238);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 254);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 270);
-        }
-        {
-            const float wt = w1[6];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 159);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 175);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 191);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 207);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 223);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 239);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 255);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 271);
-        }
-        {
-            const float wt = w1[5];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 160);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 176);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 192);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 208);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 224);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 240);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 256);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 272);
-        }
-        {
-            const float wt = w1[4];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 208);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 224);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 240);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 256);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 272);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 288);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 304);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 320);
-        }
-        {
-            const float wt = w1[3];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 209);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 225);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 241);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 257);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 273);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 289);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 305);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 321);
-        }
-        {
-            const float wt = w1[2];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 210);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 226);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 242);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 258);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 274);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 290);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 306);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 322);
-        }
-        {
-            const float wt = w1[1];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 211);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 227);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 243);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 259);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 275);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 291);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 307);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 323);
-        }
-        {
-            const float wt = w1[0];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 212);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 228);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 244);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 260);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 276);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 292);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 308);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 324);
-        }
-        *(mc_v16 *)(dxg + i + 0) = a0;
-        *(mc_v16 *)(dxg + i + 16) = a1;
-        *(mc_v16 *)(dxg + i + 32) = a2;
-        *(mc_v16 *)(dxg + i + 48) = a3;
-        *(mc_v16 *)(dxg + i + 64) = a4;
-        *(mc_v16 *)(dxg + i + 80) = a5;
-        *(mc_v16 *)(dxg + i + 96) = a6;
-        *(mc_v16 *)(dxg + i + 112) = a7;
     }
-    for (int iy = 0; iy < 48; iy++)
-        for (int ix = 0; ix < 48; ix++)
-            dxc[iy * 48 + ix] += dxg[iy * 52 + ix];
+    {
+        /* kernel 0, row 1 */
+        const float v0 = w0[5];
+        const float v1 = w0[4];
+        const float v2 = w0[3];
+        for (int i = 0; i < 2560; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
+            a0 += v0 * *(const mc_v16 *)(dq0 + i + 105);
+            a1 += v0 * *(const mc_v16 *)(dq0 + i + 121);
+            a2 += v0 * *(const mc_v16 *)(dq0 + i + 137);
+            a3 += v0 * *(const mc_v16 *)(dq0 + i + 153);
+            a4 += v0 * *(const mc_v16 *)(dq0 + i + 169);
+            a5 += v0 * *(const mc_v16 *)(dq0 + i + 185);
+            a6 += v0 * *(const mc_v16 *)(dq0 + i + 201);
+            a7 += v0 * *(const mc_v16 *)(dq0 + i + 217);
+            a0 += v1 * *(const mc_v16 *)(dq0 + i + 106);
+            a1 += v1 * *(const mc_v16 *)(dq0 + i + 122);
+            a2 += v1 * *(const mc_v16 *)(dq0 + i + 138);
+            a3 += v1 * *(const mc_v16 *)(dq0 + i + 154);
+            a4 += v1 * *(const mc_v16 *)(dq0 + i + 170);
+            a5 += v1 * *(const mc_v16 *)(dq0 + i + 186);
+            a6 += v1 * *(const mc_v16 *)(dq0 + i + 202);
+            a7 += v1 * *(const mc_v16 *)(dq0 + i + 218);
+            a0 += v2 * *(const mc_v16 *)(dq0 + i + 107);
+            a1 += v2 * *(const mc_v16 *)(dq0 + i + 123);
+            a2 += v2 * *(const mc_v16 *)(dq0 + i + 139);
+            a3 += v2 * *(const mc_v16 *)(dq0 + i + 155);
+            a4 += v2 * *(const mc_v16 *)(dq0 + i + 171);
+            a5 += v2 * *(const mc_v16 *)(dq0 + i + 187);
+            a6 += v2 * *(const mc_v16 *)(dq0 + i + 203);
+            a7 += v2 * *(const mc_v16 *)(dq0 + i + 219);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 0, row 2 */
+        const float v0 = w0[2];
+        const float v1 = w0[1];
+        const float v2 = w0[0];
+        for (int i = 0; i < 2560; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
+            a0 += v0 * *(const mc_v16 *)(dq0 + i + 157);
+            a1 += v0 * *(const mc_v16 *)(dq0 + i + 173);
+            a2 += v0 * *(const mc_v16 *)(dq0 + i + 189);
+            a3 += v0 * *(const mc_v16 *)(dq0 + i + 205);
+            a4 += v0 * *(const mc_v16 *)(dq0 + i + 221);
+            a5 += v0 * *(const mc_v16 *)(dq0 + i + 237);
+            a6 += v0 * *(const mc_v16 *)(dq0 + i + 253);
+            a7 += v0 * *(const mc_v16 *)(dq0 + i + 269);
+            a0 += v1 * *(const mc_v16 *)(dq0 + i + 158);
+            a1 += v1 * *(const mc_v16 *)(dq0 + i + 174);
+            a2 += v1 * *(const mc_v16 *)(dq0 + i + 190);
+            a3 += v1 * *(const mc_v16 *)(dq0 + i + 206);
+            a4 += v1 * *(const mc_v16 *)(dq0 + i + 222);
+            a5 += v1 * *(const mc_v16 *)(dq0 + i + 238);
+            a6 += v1 * *(const mc_v16 *)(dq0 + i + 254);
+            a7 += v1 * *(const mc_v16 *)(dq0 + i + 270);
+            a0 += v2 * *(const mc_v16 *)(dq0 + i + 159);
+            a1 += v2 * *(const mc_v16 *)(dq0 + i + 175);
+            a2 += v2 * *(const mc_v16 *)(dq0 + i + 191);
+            a3 += v2 * *(const mc_v16 *)(dq0 + i + 207);
+            a4 += v2 * *(const mc_v16 *)(dq0 + i + 223);
+            a5 += v2 * *(const mc_v16 *)(dq0 + i + 239);
+            a6 += v2 * *(const mc_v16 *)(dq0 + i + 255);
+            a7 += v2 * *(const mc_v16 *)(dq0 + i + 271);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 1, row 0 */
+        const float v0 = w1[24];
+        const float v1 = w1[23];
+        const float v2 = w1[22];
+        const float v3 = w1[21];
+        const float v4 = w1[20];
+        for (int i = 0; i < 2560; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
+            a0 += v0 * *(const mc_v16 *)(dq1 + i + 0);
+            a1 += v0 * *(const mc_v16 *)(dq1 + i + 16);
+            a2 += v0 * *(const mc_v16 *)(dq1 + i + 32);
+            a3 += v0 * *(const mc_v16 *)(dq1 + i + 48);
+            a4 += v0 * *(const mc_v16 *)(dq1 + i + 64);
+            a5 += v0 * *(const mc_v16 *)(dq1 + i + 80);
+            a6 += v0 * *(const mc_v16 *)(dq1 + i + 96);
+            a7 += v0 * *(const mc_v16 *)(dq1 + i + 112);
+            a0 += v1 * *(const mc_v16 *)(dq1 + i + 1);
+            a1 += v1 * *(const mc_v16 *)(dq1 + i + 17);
+            a2 += v1 * *(const mc_v16 *)(dq1 + i + 33);
+            a3 += v1 * *(const mc_v16 *)(dq1 + i + 49);
+            a4 += v1 * *(const mc_v16 *)(dq1 + i + 65);
+            a5 += v1 * *(const mc_v16 *)(dq1 + i + 81);
+            a6 += v1 * *(const mc_v16 *)(dq1 + i + 97);
+            a7 += v1 * *(const mc_v16 *)(dq1 + i + 113);
+            a0 += v2 * *(const mc_v16 *)(dq1 + i + 2);
+            a1 += v2 * *(const mc_v16 *)(dq1 + i + 18);
+            a2 += v2 * *(const mc_v16 *)(dq1 + i + 34);
+            a3 += v2 * *(const mc_v16 *)(dq1 + i + 50);
+            a4 += v2 * *(const mc_v16 *)(dq1 + i + 66);
+            a5 += v2 * *(const mc_v16 *)(dq1 + i + 82);
+            a6 += v2 * *(const mc_v16 *)(dq1 + i + 98);
+            a7 += v2 * *(const mc_v16 *)(dq1 + i + 114);
+            a0 += v3 * *(const mc_v16 *)(dq1 + i + 3);
+            a1 += v3 * *(const mc_v16 *)(dq1 + i + 19);
+            a2 += v3 * *(const mc_v16 *)(dq1 + i + 35);
+            a3 += v3 * *(const mc_v16 *)(dq1 + i + 51);
+            a4 += v3 * *(const mc_v16 *)(dq1 + i + 67);
+            a5 += v3 * *(const mc_v16 *)(dq1 + i + 83);
+            a6 += v3 * *(const mc_v16 *)(dq1 + i + 99);
+            a7 += v3 * *(const mc_v16 *)(dq1 + i + 115);
+            a0 += v4 * *(const mc_v16 *)(dq1 + i + 4);
+            a1 += v4 * *(const mc_v16 *)(dq1 + i + 20);
+            a2 += v4 * *(const mc_v16 *)(dq1 + i + 36);
+            a3 += v4 * *(const mc_v16 *)(dq1 + i + 52);
+            a4 += v4 * *(const mc_v16 *)(dq1 + i + 68);
+            a5 += v4 * *(const mc_v16 *)(dq1 + i + 84);
+            a6 += v4 * *(const mc_v16 *)(dq1 + i + 100);
+            a7 += v4 * *(const mc_v16 *)(dq1 + i + 116);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 1, row 1 */
+        const float v0 = w1[19];
+        const float v1 = w1[18];
+        const float v2 = w1[17];
+        const float v3 = w1[16];
+        const float v4 = w1[15];
+        for (int i = 0; i < 2560; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
+            a0 += v0 * *(const mc_v16 *)(dq1 + i + 52);
+            a1 += v0 * *(const mc_v16 *)(dq1 + i + 68);
+            a2 += v0 * *(const mc_v16 *)(dq1 + i + 84);
+            a3 += v0 * *(const mc_v16 *)(dq1 + i + 100);
+            a4 += v0 * *(const mc_v16 *)(dq1 + i + 116);
+            a5 += v0 * *(const mc_v16 *)(dq1 + i + 132);
+            a6 += v0 * *(const mc_v16 *)(dq1 + i + 148);
+            a7 += v0 * *(const mc_v16 *)(dq1 + i + 164);
+            a0 += v1 * *(const mc_v16 *)(dq1 + i + 53);
+            a1 += v1 * *(const mc_v16 *)(dq1 + i + 69);
+            a2 += v1 * *(const mc_v16 *)(dq1 + i + 85);
+            a3 += v1 * *(const mc_v16 *)(dq1 + i + 101);
+            a4 += v1 * *(const mc_v16 *)(dq1 + i + 117);
+            a5 += v1 * *(const mc_v16 *)(dq1 + i + 133);
+            a6 += v1 * *(const mc_v16 *)(dq1 + i + 149);
+            a7 += v1 * *(const mc_v16 *)(dq1 + i + 165);
+            a0 += v2 * *(const mc_v16 *)(dq1 + i + 54);
+            a1 += v2 * *(const mc_v16 *)(dq1 + i + 70);
+            a2 += v2 * *(const mc_v16 *)(dq1 + i + 86);
+            a3 += v2 * *(const mc_v16 *)(dq1 + i + 102);
+            a4 += v2 * *(const mc_v16 *)(dq1 + i + 118);
+            a5 += v2 * *(const mc_v16 *)(dq1 + i + 134);
+            a6 += v2 * *(const mc_v16 *)(dq1 + i + 150);
+            a7 += v2 * *(const mc_v16 *)(dq1 + i + 166);
+            a0 += v3 * *(const mc_v16 *)(dq1 + i + 55);
+            a1 += v3 * *(const mc_v16 *)(dq1 + i + 71);
+            a2 += v3 * *(const mc_v16 *)(dq1 + i + 87);
+            a3 += v3 * *(const mc_v16 *)(dq1 + i + 103);
+            a4 += v3 * *(const mc_v16 *)(dq1 + i + 119);
+            a5 += v3 * *(const mc_v16 *)(dq1 + i + 135);
+            a6 += v3 * *(const mc_v16 *)(dq1 + i + 151);
+            a7 += v3 * *(const mc_v16 *)(dq1 + i + 167);
+            a0 += v4 * *(const mc_v16 *)(dq1 + i + 56);
+            a1 += v4 * *(const mc_v16 *)(dq1 + i + 72);
+            a2 += v4 * *(const mc_v16 *)(dq1 + i + 88);
+            a3 += v4 * *(const mc_v16 *)(dq1 + i + 104);
+            a4 += v4 * *(const mc_v16 *)(dq1 + i + 120);
+            a5 += v4 * *(const mc_v16 *)(dq1 + i + 136);
+            a6 += v4 * *(const mc_v16 *)(dq1 + i + 152);
+            a7 += v4 * *(const mc_v16 *)(dq1 + i + 168);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 1, row 2 */
+        const float v0 = w1[14];
+        const float v1 = w1[13];
+        const float v2 = w1[12];
+        const float v3 = w1[11];
+        const float v4 = w1[10];
+        for (int i = 0; i < 2560; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
+            a0 += v0 * *(const mc_v16 *)(dq1 + i + 104);
+            a1 += v0 * *(const mc_v16 *)(dq1 + i + 120);
+            a2 += v0 * *(const mc_v16 *)(dq1 + i + 136);
+            a3 += v0 * *(const mc_v16 *)(dq1 + i + 152);
+            a4 += v0 * *(const mc_v16 *)(dq1 + i + 168);
+            a5 += v0 * *(const mc_v16 *)(dq1 + i + 184);
+            a6 += v0 * *(const mc_v16 *)(dq1 + i + 200);
+            a7 += v0 * *(const mc_v16 *)(dq1 + i + 216);
+            a0 += v1 * *(const mc_v16 *)(dq1 + i + 105);
+            a1 += v1 * *(const mc_v16 *)(dq1 + i + 121);
+            a2 += v1 * *(const mc_v16 *)(dq1 + i + 137);
+            a3 += v1 * *(const mc_v16 *)(dq1 + i + 153);
+            a4 += v1 * *(const mc_v16 *)(dq1 + i + 169);
+            a5 += v1 * *(const mc_v16 *)(dq1 + i + 185);
+            a6 += v1 * *(const mc_v16 *)(dq1 + i + 201);
+            a7 += v1 * *(const mc_v16 *)(dq1 + i + 217);
+            a0 += v2 * *(const mc_v16 *)(dq1 + i + 106);
+            a1 += v2 * *(const mc_v16 *)(dq1 + i + 122);
+            a2 += v2 * *(const mc_v16 *)(dq1 + i + 138);
+            a3 += v2 * *(const mc_v16 *)(dq1 + i + 154);
+            a4 += v2 * *(const mc_v16 *)(dq1 + i + 170);
+            a5 += v2 * *(const mc_v16 *)(dq1 + i + 186);
+            a6 += v2 * *(const mc_v16 *)(dq1 + i + 202);
+            a7 += v2 * *(const mc_v16 *)(dq1 + i + 218);
+            a0 += v3 * *(const mc_v16 *)(dq1 + i + 107);
+            a1 += v3 * *(const mc_v16 *)(dq1 + i + 123);
+            a2 += v3 * *(const mc_v16 *)(dq1 + i + 139);
+            a3 += v3 * *(const mc_v16 *)(dq1 + i + 155);
+            a4 += v3 * *(const mc_v16 *)(dq1 + i + 171);
+            a5 += v3 * *(const mc_v16 *)(dq1 + i + 187);
+            a6 += v3 * *(const mc_v16 *)(dq1 + i + 203);
+            a7 += v3 * *(const mc_v16 *)(dq1 + i + 219);
+            a0 += v4 * *(const mc_v16 *)(dq1 + i + 108);
+            a1 += v4 * *(const mc_v16 *)(dq1 + i + 124);
+            a2 += v4 * *(const mc_v16 *)(dq1 + i + 140);
+            a3 += v4 * *(const mc_v16 *)(dq1 + i + 156);
+            a4 += v4 * *(const mc_v16 *)(dq1 + i + 172);
+            a5 += v4 * *(const mc_v16 *)(dq1 + i + 188);
+            a6 += v4 * *(const mc_v16 *)(dq1 + i + 204);
+            a7 += v4 * *(const mc_v16 *)(dq1 + i + 220);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 1, row 3 */
+        const float v0 = w1[9];
+        const float v1 = w1[8];
+        const float v2 = w1[7];
+        const float v3 = w1[6];
+        const float v4 = w1[5];
+        for (int i = 0; i < 2560; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
+            a0 += v0 * *(const mc_v16 *)(dq1 + i + 156);
+            a1 += v0 * *(const mc_v16 *)(dq1 + i + 172);
+            a2 += v0 * *(const mc_v16 *)(dq1 + i + 188);
+            a3 += v0 * *(const mc_v16 *)(dq1 + i + 204);
+            a4 += v0 * *(const mc_v16 *)(dq1 + i + 220);
+            a5 += v0 * *(const mc_v16 *)(dq1 + i + 236);
+            a6 += v0 * *(const mc_v16 *)(dq1 + i + 252);
+            a7 += v0 * *(const mc_v16 *)(dq1 + i + 268);
+            a0 += v1 * *(const mc_v16 *)(dq1 + i + 157);
+            a1 += v1 * *(const mc_v16 *)(dq1 + i + 173);
+            a2 += v1 * *(const mc_v16 *)(dq1 + i + 189);
+            a3 += v1 * *(const mc_v16 *)(dq1 + i + 205);
+            a4 += v1 * *(const mc_v16 *)(dq1 + i + 221);
+            a5 += v1 * *(const mc_v16 *)(dq1 + i + 237);
+            a6 += v1 * *(const mc_v16 *)(dq1 + i + 253);
+            a7 += v1 * *(const mc_v16 *)(dq1 + i + 269);
+            a0 += v2 * *(const mc_v16 *)(dq1 + i + 158);
+            a1 += v2 * *(const mc_v16 *)(dq1 + i + 174);
+            a2 += v2 * *(const mc_v16 *)(dq1 + i + 190);
+            a3 += v2 * *(const mc_v16 *)(dq1 + i + 206);
+            a4 += v2 * *(const mc_v16 *)(dq1 + i + 222);
+            a5 += v2 * *(const mc_v16 *)(dq1 + i + 238);
+            a6 += v2 * *(const mc_v16 *)(dq1 + i + 254);
+            a7 += v2 * *(const mc_v16 *)(dq1 + i + 270);
+            a0 += v3 * *(const mc_v16 *)(dq1 + i + 159);
+            a1 += v3 * *(const mc_v16 *)(dq1 + i + 175);
+            a2 += v3 * *(const mc_v16 *)(dq1 + i + 191);
+            a3 += v3 * *(const mc_v16 *)(dq1 + i + 207);
+            a4 += v3 * *(const mc_v16 *)(dq1 + i + 223);
+            a5 += v3 * *(const mc_v16 *)(dq1 + i + 239);
+            a6 += v3 * *(const mc_v16 *)(dq1 + i + 255);
+            a7 += v3 * *(const mc_v16 *)(dq1 + i + 271);
+            a0 += v4 * *(const mc_v16 *)(dq1 + i + 160);
+            a1 += v4 * *(const mc_v16 *)(dq1 + i + 176);
+            a2 += v4 * *(const mc_v16 *)(dq1 + i + 192);
+            a3 += v4 * *(const mc_v16 *)(dq1 + i + 208);
+            a4 += v4 * *(const mc_v16 *)(dq1 + i + 224);
+            a5 += v4 * *(const mc_v16 *)(dq1 + i + 240);
+            a6 += v4 * *(const mc_v16 *)(dq1 + i + 256);
+            a7 += v4 * *(const mc_v16 *)(dq1 + i + 272);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 1, row 4 */
+        const float v0 = w1[4];
+        const float v1 = w1[3];
+        const float v2 = w1[2];
+        const float v3 = w1[1];
+        const float v4 = w1[0];
+        for (int i = 0; i < 2560; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
+            a0 += v0 * *(const mc_v16 *)(dq1 + i + 208);
+            a1 += v0 * *(const mc_v16 *)(dq1 + i + 224);
+            a2 += v0 * *(const mc_v16 *)(dq1 + i + 240);
+            a3 += v0 * *(const mc_v16 *)(dq1 + i + 256);
+            a4 += v0 * *(const mc_v16 *)(dq1 + i + 272);
+            a5 += v0 * *(const mc_v16 *)(dq1 + i + 288);
+            a6 += v0 * *(const mc_v16 *)(dq1 + i + 304);
+            a7 += v0 * *(const mc_v16 *)(dq1 + i + 320);
+            a0 += v1 * *(const mc_v16 *)(dq1 + i + 209);
+            a1 += v1 * *(const mc_v16 *)(dq1 + i + 225);
+            a2 += v1 * *(const mc_v16 *)(dq1 + i + 241);
+            a3 += v1 * *(const mc_v16 *)(dq1 + i + 257);
+            a4 += v1 * *(const mc_v16 *)(dq1 + i + 273);
+            a5 += v1 * *(const mc_v16 *)(dq1 + i + 289);
+            a6 += v1 * *(const mc_v16 *)(dq1 + i + 305);
+            a7 += v1 * *(const mc_v16 *)(dq1 + i + 321);
+            a0 += v2 * *(const mc_v16 *)(dq1 + i + 210);
+            a1 += v2 * *(const mc_v16 *)(dq1 + i + 226);
+            a2 += v2 * *(const mc_v16 *)(dq1 + i + 242);
+            a3 += v2 * *(const mc_v16 *)(dq1 + i + 258);
+            a4 += v2 * *(const mc_v16 *)(dq1 + i + 274);
+            a5 += v2 * *(const mc_v16 *)(dq1 + i + 290);
+            a6 += v2 * *(const mc_v16 *)(dq1 + i + 306);
+            a7 += v2 * *(const mc_v16 *)(dq1 + i + 322);
+            a0 += v3 * *(const mc_v16 *)(dq1 + i + 211);
+            a1 += v3 * *(const mc_v16 *)(dq1 + i + 227);
+            a2 += v3 * *(const mc_v16 *)(dq1 + i + 243);
+            a3 += v3 * *(const mc_v16 *)(dq1 + i + 259);
+            a4 += v3 * *(const mc_v16 *)(dq1 + i + 275);
+            a5 += v3 * *(const mc_v16 *)(dq1 + i + 291);
+            a6 += v3 * *(const mc_v16 *)(dq1 + i + 307);
+            a7 += v3 * *(const mc_v16 *)(dq1 + i + 323);
+            a0 += v4 * *(const mc_v16 *)(dq1 + i + 212);
+            a1 += v4 * *(const mc_v16 *)(dq1 + i + 228);
+            a2 += v4 * *(const mc_v16 *)(dq1 + i + 244);
+            a3 += v4 * *(const mc_v16 *)(dq1 + i + 260);
+            a4 += v4 * *(const mc_v16 *)(dq1 + i + 276);
+            a5 += v4 * *(const mc_v16 *)(dq1 + i + 292);
+            a6 += v4 * *(const mc_v16 *)(dq1 + i + 308);
+            a7 += v4 * *(const mc_v16 *)(dq1 + i + 324);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
+        }
+    }
+    for (int iy = 0; iy < 48; iy++) {
+        const float *restrict g = dxg + iy * 52;
+        if (acc)
+            for (int ix = 0; ix < 48; ix++)
+                dxc[iy * 48 + ix] += g[ix];
+        else
+            memcpy(dxc + iy * 48, g, 48 * sizeof(float));
+    }
+
     {
         /* kernel 0, row 0 */
         const float *restrict dg = dq0 + 106;
@@ -5013,7 +5569,7 @@ static inline void dw_k3_5_c144_48x48_s1_bwd_plane(const float *restrict xc, con
 }
 
 void dw_k3_5_c144_48x48_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
     MC_OMP_FOR
@@ -5022,7 +5578,8 @@ void dw_k3_5_c144_48x48_s1_bwd(int n, const float *restrict x, const float *rest
         memset(ga, 0, sizeof ga);
         double gb = 0; /* the bias gradient, with one kernel */
         for (int b = 0; b < n; b++) {
-            dw_k3_5_c144_48x48_s1_bwd_plane(x + ((long)b * 144 + c) * 2304, w, dy, dx + ((long)b * 144 + c) * 2304, ga, b, c);
+            dw_k3_5_c144_48x48_s1_bwd_plane(x + ((long)b * 144 + c) * 2304, w, dy, dx + ((long)b * 144 + c) * 2304, ga, b, c,
+                acc);
         }
         {
             float *restrict dw0 = dw + 0 + c * 9;
@@ -5109,10 +5666,11 @@ void dw_k3_c144_48x48_s2_fwd(int n, const float *restrict x, const float *restri
         dw_k3_c144_48x48_s2_fwd_plane(x + (long)bc * 2304, w, bias, y, bc / 144, bc % 144);
 }
 
+
 /* Channel c of image b: its input gradient goes to dxc, its filter
  * gradients into the accumulators ga. */
 static inline void dw_k3_c144_48x48_s2_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
-    float *restrict dxc, float *restrict ga, int b, int c)
+    float *restrict dxc, float *restrict ga, int b, int c, int acc)
 {
     float xp[2500];
     dw_k3_c144_48x48_s2_pad(xc, xp);
@@ -5281,13 +5839,19 @@ static inline void dw_k3_c144_48x48_s2_bwd_plane(const float *restrict xc, const
             s += acc[ox];
         ga[8] += s;
     }
-    for (int iy = 0; iy < 48; iy++)
-        for (int ix = 0; ix < 48; ix++)
-            dxc[iy * 48 + ix] += dxp[(iy + 1) * 50 + 1 + ix];
+    for (int iy = 0; iy < 48; iy++) {
+        const float *restrict g = dxp + (iy + 1) * 50 + 1;
+        if (acc)
+            for (int ix = 0; ix < 48; ix++)
+                dxc[iy * 48 + ix] += g[ix];
+        else
+            memcpy(dxc + iy * 48, g, 48 * sizeof(float));
+    }
+
 }
 
 void dw_k3_c144_48x48_s2_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
     MC_OMP_FOR
@@ -5296,7 +5860,8 @@ void dw_k3_c144_48x48_s2_bwd(int n, const float *restrict x, const float *restri
         memset(ga, 0, sizeof ga);
         double gb = 0; /* the bias gradient, with one kernel */
         for (int b = 0; b < n; b++) {
-            dw_k3_c144_48x48_s2_bwd_plane(x + ((long)b * 144 + c) * 2304, w, dy, dx + ((long)b * 144 + c) * 2304, ga, b, c);
+            dw_k3_c144_48x48_s2_bwd_plane(x + ((long)b * 144 + c) * 2304, w, dy, dx + ((long)b * 144 + c) * 2304, ga, b, c,
+                acc);
         }
         {
             float *restrict dw0 = dw + 0 + c * 9;
@@ -5333,9 +5898,12 @@ static inline void dw_k3_c192_24x24_s1_fwd_plane(const float *restrict xc, const
     const float *restrict w0 = w + 0 + c * 9;
     float *restrict y0 = y + ((long)b * 192 + 0 + c) * 576;
     float yg0[640];
-    for (int i = 0; i < 640; i += 128) {
-        const float *restrict p = xp + i;
-        {
+    {
+        /* kernel 0, row 0 */
+        const float v0 = w0[0];
+        const float v1 = w0[1];
+        const float v2 = w0[2];
+        for (int i = 0; i < 640; i += 128) {
             mc_v16 a0 = (mc_v16){0};
             mc_v16 a1 = (mc_v16){0};
             mc_v16 a2 = (mc_v16){0};
@@ -5344,105 +5912,126 @@ static inline void dw_k3_c192_24x24_s1_fwd_plane(const float *restrict xc, const
             mc_v16 a5 = (mc_v16){0};
             mc_v16 a6 = (mc_v16){0};
             mc_v16 a7 = (mc_v16){0};
-            {
-                const float wt = w0[0];
-                a0 += wt * *(const mc_v16 *)(p + 0);
-                a1 += wt * *(const mc_v16 *)(p + 16);
-                a2 += wt * *(const mc_v16 *)(p + 32);
-                a3 += wt * *(const mc_v16 *)(p + 48);
-                a4 += wt * *(const mc_v16 *)(p + 64);
-                a5 += wt * *(const mc_v16 *)(p + 80);
-                a6 += wt * *(const mc_v16 *)(p + 96);
-                a7 += wt * *(const mc_v16 *)(p + 112);
-            }
-            {
-                const float wt = w0[1];
-                a0 += wt * *(const mc_v16 *)(p + 1);
-                a1 += wt * *(const mc_v16 *)(p + 17);
-                a2 += wt * *(const mc_v16 *)(p + 33);
-                a3 += wt * *(const mc_v16 *)(p + 49);
-                a4 += wt * *(const mc_v16 *)(p + 65);
-                a5 += wt * *(const mc_v16 *)(p + 81);
-                a6 += wt * *(const mc_v16 *)(p + 97);
-                a7 += wt * *(const mc_v16 *)(p + 113);
-            }
-            {
-                const float wt = w0[2];
-                a0 += wt * *(const mc_v16 *)(p + 2);
-                a1 += wt * *(const mc_v16 *)(p + 18);
-                a2 += wt * *(const mc_v16 *)(p + 34);
-                a3 += wt * *(const mc_v16 *)(p + 50);
-                a4 += wt * *(const mc_v16 *)(p + 66);
-                a5 += wt * *(const mc_v16 *)(p + 82);
-                a6 += wt * *(const mc_v16 *)(p + 98);
-                a7 += wt * *(const mc_v16 *)(p + 114);
-            }
-            {
-                const float wt = w0[3];
-                a0 += wt * *(const mc_v16 *)(p + 26);
-                a1 += wt * *(const mc_v16 *)(p + 42);
-                a2 += wt * *(const mc_v16 *)(p + 58);
-                a3 += wt * *(const mc_v16 *)(p + 74);
-                a4 += wt * *(const mc_v16 *)(p + 90);
-                a5 += wt * *(const mc_v16 *)(p + 106);
-                a6 += wt * *(const mc_v16 *)(p + 122);
-                a7 += wt * *(const mc_v16 *)(p + 138);
-            }
-            {
-                const float wt = w0[4];
-                a0 += wt * *(const mc_v16 *)(p + 27);
-                a1 += wt * *(const mc_v16 *)(p + 43);
-                a2 += wt * *(const mc_v16 *)(p + 59);
-                a3 += wt * *(const mc_v16 *)(p + 75);
-                a4 += wt * *(const mc_v16 *)(p + 91);
-                a5 += wt * *(const mc_v16 *)(p + 107);
-                a6 += wt * *(const mc_v16 *)(p + 123);
-                a7 += wt * *(const mc_v16 *)(p + 139);
-            }
-            {
-                const float wt = w0[5];
-                a0 += wt * *(const mc_v16 *)(p + 28);
-                a1 += wt * *(const mc_v16 *)(p + 44);
-                a2 += wt * *(const mc_v16 *)(p + 60);
-                a3 += wt * *(const mc_v16 *)(p + 76);
-                a4 += wt * *(const mc_v16 *)(p + 92);
-                a5 += wt * *(const mc_v16 *)(p + 108);
-                a6 += wt * *(const mc_v16 *)(p + 124);
-                a7 += wt * *(const mc_v16 *)(p + 140);
-            }
-            {
-                const float wt = w0[6];
-                a0 += wt * *(const mc_v16 *)(p + 52);
-                a1 += wt * *(const mc_v16 *)(p + 68);
-                a2 += wt * *(const mc_v16 *)(p + 84);
-                a3 += wt * *(const mc_v16 *)(p + 100);
-                a4 += wt * *(const mc_v16 *)(p + 116);
-                a5 += wt * *(const mc_v16 *)(p + 132);
-                a6 += wt * *(const mc_v16 *)(p + 148);
-                a7 += wt * *(const mc_v16 *)(p + 164);
-            }
-            {
-                const float wt = w0[7];
-                a0 += wt * *(const mc_v16 *)(p + 53);
-                a1 += wt * *(const mc_v16 *)(p + 69);
-                a2 += wt * *(const mc_v16 *)(p + 85);
-                a3 += wt * *(const mc_v16 *)(p + 101);
-                a4 += wt * *(const mc_v16 *)(p + 117);
-                a5 += wt * *(const mc_v16 *)(p + 133);
-                a6 += wt * *(const mc_v16 *)(p + 149);
-                a7 += wt * *(const mc_v16 *)(p + 165);
-            }
-            {
-                const float wt = w0[8];
-                a0 += wt * *(const mc_v16 *)(p + 54);
-                a1 += wt * *(const mc_v16 *)(p + 70);
-                a2 += wt * *(const mc_v16 *)(p + 86);
-                a3 += wt * *(const mc_v16 *)(p + 102);
-                a4 += wt * *(const mc_v16 *)(p + 118);
-                a5 += wt * *(const mc_v16 *)(p + 134);
-                a6 += wt * *(const mc_v16 *)(p + 150);
-                a7 += wt * *(const mc_v16 *)(p + 166);
-            }
+            a0 += v0 * *(const mc_v16 *)(xp + i + 0);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 16);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 32);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 48);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 64);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 80);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 96);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 112);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 1);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 17);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 33);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 49);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 65);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 81);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 97);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 113);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 2);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 18);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 34);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 50);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 66);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 82);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 98);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 114);
+            *(mc_v16 *)(yg0 + i + 0) = a0;
+            *(mc_v16 *)(yg0 + i + 16) = a1;
+            *(mc_v16 *)(yg0 + i + 32) = a2;
+            *(mc_v16 *)(yg0 + i + 48) = a3;
+            *(mc_v16 *)(yg0 + i + 64) = a4;
+            *(mc_v16 *)(yg0 + i + 80) = a5;
+            *(mc_v16 *)(yg0 + i + 96) = a6;
+            *(mc_v16 *)(yg0 + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 0, row 1 */
+        const float v0 = w0[3];
+        const float v1 = w0[4];
+        const float v2 = w0[5];
+        for (int i = 0; i < 640; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(yg0 + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(yg0 + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(yg0 + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(yg0 + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(yg0 + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(yg0 + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(yg0 + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(yg0 + i + 112);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 26);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 42);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 58);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 74);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 90);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 106);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 122);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 138);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 27);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 43);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 59);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 75);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 91);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 107);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 123);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 139);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 28);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 44);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 60);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 76);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 92);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 108);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 124);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 140);
+            *(mc_v16 *)(yg0 + i + 0) = a0;
+            *(mc_v16 *)(yg0 + i + 16) = a1;
+            *(mc_v16 *)(yg0 + i + 32) = a2;
+            *(mc_v16 *)(yg0 + i + 48) = a3;
+            *(mc_v16 *)(yg0 + i + 64) = a4;
+            *(mc_v16 *)(yg0 + i + 80) = a5;
+            *(mc_v16 *)(yg0 + i + 96) = a6;
+            *(mc_v16 *)(yg0 + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 0, row 2 */
+        const float v0 = w0[6];
+        const float v1 = w0[7];
+        const float v2 = w0[8];
+        for (int i = 0; i < 640; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(yg0 + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(yg0 + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(yg0 + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(yg0 + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(yg0 + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(yg0 + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(yg0 + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(yg0 + i + 112);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 52);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 68);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 84);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 100);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 116);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 132);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 148);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 164);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 53);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 69);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 85);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 101);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 117);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 133);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 149);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 165);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 54);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 70);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 86);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 102);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 118);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 134);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 150);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 166);
             *(mc_v16 *)(yg0 + i + 0) = a0;
             *(mc_v16 *)(yg0 + i + 16) = a1;
             *(mc_v16 *)(yg0 + i + 32) = a2;
@@ -5465,10 +6054,11 @@ void dw_k3_c192_24x24_s1_fwd(int n, const float *restrict x, const float *restri
         dw_k3_c192_24x24_s1_fwd_plane(x + (long)bc * 576, w, bias, y, bc / 192, bc % 192);
 }
 
+
 /* Channel c of image b: its input gradient goes to dxc, its filter
  * gradients into the accumulators ga. */
 static inline void dw_k3_c192_24x24_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
-    float *restrict dxc, mc_v16 *restrict ga, int b, int c)
+    float *restrict dxc, mc_v16 *restrict ga, int b, int c, int acc)
 {
     float xp[694];
     dw_k3_c192_24x24_s1_pad(xc, xp);
@@ -5477,126 +6067,159 @@ static inline void dw_k3_c192_24x24_s1_bwd_plane(const float *restrict xc, const
     float dxg[640];
     float dq0[694];
     dw_k3_c192_24x24_s1_pad(d0, dq0);
-    for (int i = 0; i < 640; i += 128) {
-        mc_v16 a0 = {0};
-        mc_v16 a1 = {0};
-        mc_v16 a2 = {0};
-        mc_v16 a3 = {0};
-        mc_v16 a4 = {0};
-        mc_v16 a5 = {0};
-        mc_v16 a6 = {0};
-        mc_v16 a7 = {0};
-        {
-            const float wt = w0[8];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 0);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 16);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 32);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 48);
-            a4 += wt * *(const mc_v16 *)(dq0 + i + 64);
-            a5 += wt * *(const mc_v16 *)(dq0 + i + 80);
-            a6 += wt * *(const mc_v16 *)(dq0 + i + 96);
-            a7 += wt * *(const mc_v16 *)(dq0 + i + 112);
+    {
+        /* kernel 0, row 0 */
+        const float v0 = w0[8];
+        const float v1 = w0[7];
+        const float v2 = w0[6];
+        for (int i = 0; i < 640; i += 128) {
+            mc_v16 a0 = (mc_v16){0};
+            mc_v16 a1 = (mc_v16){0};
+            mc_v16 a2 = (mc_v16){0};
+            mc_v16 a3 = (mc_v16){0};
+            mc_v16 a4 = (mc_v16){0};
+            mc_v16 a5 = (mc_v16){0};
+            mc_v16 a6 = (mc_v16){0};
+            mc_v16 a7 = (mc_v16){0};
+            a0 += v0 * *(const mc_v16 *)(dq0 + i + 0);
+            a1 += v0 * *(const mc_v16 *)(dq0 + i + 16);
+            a2 += v0 * *(const mc_v16 *)(dq0 + i + 32);
+            a3 += v0 * *(const mc_v16 *)(dq0 + i + 48);
+            a4 += v0 * *(const mc_v16 *)(dq0 + i + 64);
+            a5 += v0 * *(const mc_v16 *)(dq0 + i + 80);
+            a6 += v0 * *(const mc_v16 *)(dq0 + i + 96);
+            a7 += v0 * *(const mc_v16 *)(dq0 + i + 112);
+            a0 += v1 * *(const mc_v16 *)(dq0 + i + 1);
+            a1 += v1 * *(const mc_v16 *)(dq0 + i + 17);
+            a2 += v1 * *(const mc_v16 *)(dq0 + i + 33);
+            a3 += v1 * *(const mc_v16 *)(dq0 + i + 49);
+            a4 += v1 * *(const mc_v16 *)(dq0 + i + 65);
+            a5 += v1 * *(const mc_v16 *)(dq0 + i + 81);
+            a6 += v1 * *(const mc_v16 *)(dq0 + i + 97);
+            a7 += v1 * *(const mc_v16 *)(dq0 + i + 113);
+            a0 += v2 * *(const mc_v16 *)(dq0 + i + 2);
+            a1 += v2 * *(const mc_v16 *)(dq0 + i + 18);
+            a2 += v2 * *(const mc_v16 *)(dq0 + i + 34);
+            a3 += v2 * *(const mc_v16 *)(dq0 + i + 50);
+            a4 += v2 * *(const mc_v16 *)(dq0 + i + 66);
+            a5 += v2 * *(const mc_v16 *)(dq0 + i + 82);
+            a6 += v2 * *(const mc_v16 *)(dq0 + i + 98);
+            a7 += v2 * *(const mc_v16 *)(dq0 + i + 114);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
         }
-        {
-            const float wt = w0[7];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 1);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 17);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 33);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 49);
-            a4 += wt * *(const mc_v16 *)(dq0 + i + 65);
-            a5 += wt * *(const mc_v16 *)(dq0 + i + 81);
-            a6 += wt * *(const mc_v16 *)(dq0 + i + 97);
-            a7 += wt * *(const mc_v16 *)(dq0 + i + 113);
-        }
-        {
-            const float wt = w0[6];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 2);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 18);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 34);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 50);
-            a4 += wt * *(const mc_v16 *)(dq0 + i + 66);
-            a5 += wt * *(const mc_v16 *)(dq0 + i + 82);
-            a6 += wt * *(const mc_v16 *)(dq0 + i + 98);
-            a7 += wt * *(const mc_v16 *)(dq0 + i + 114);
-        }
-        {
-            const float wt = w0[5];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 26);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 42);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 58);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 74);
-            a4 += wt * *(const mc_v16 *)(dq0 + i + 90);
-            a5 += wt * *(const mc_v16 *)(dq0 + i + 106);
-            a6 += wt * *(const mc_v16 *)(dq0 + i + 122);
-            a7 += wt * *(const mc_v16 *)(dq0 + i + 138);
-        }
-        {
-            const float wt = w0[4];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 27);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 43);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 59);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 75);
-            a4 += wt * *(const mc_v16 *)(dq0 + i + 91);
-            a5 += wt * *(const mc_v16 *)(dq0 + i + 107);
-            a6 += wt * *(const mc_v16 *)(dq0 + i + 123);
-            a7 += wt * *(const mc_v16 *)(dq0 + i + 139);
-        }
-        {
-            const float wt = w0[3];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 28);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 44);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 60);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 76);
-            a4 += wt * *(const mc_v16 *)(dq0 + i + 92);
-            a5 += wt * *(const mc_v16 *)(dq0 + i + 108);
-            a6 += wt * *(const mc_v16 *)(dq0 + i + 124);
-            a7 += wt * *(const mc_v16 *)(dq0 + i + 140);
-        }
-        {
-            const float wt = w0[2];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 52);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 68);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 84);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 100);
-            a4 += wt * *(const mc_v16 *)(dq0 + i + 116);
-            a5 += wt * *(const mc_v16 *)(dq0 + i + 132);
-            a6 += wt * *(const mc_v16 *)(dq0 + i + 148);
-            a7 += wt * *(const mc_v16 *)(dq0 + i + 164);
-        }
-        {
-            const float wt = w0[1];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 53);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 69);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 85);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 101);
-            a4 += wt * *(const mc_v16 *)(dq0 + i + 117);
-            a5 += wt * *(const mc_v16 *)(dq0 + i + 133);
-            a6 += wt * *(const mc_v16 *)(dq0 + i + 149);
-            a7 += wt * *(const mc_v16 *)(dq0 + i + 165);
-        }
-        {
-            const float wt = w0[0];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 54);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 70);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 86);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 102);
-            a4 += wt * *(const mc_v16 *)(dq0 + i + 118);
-            a5 += wt * *(const mc_v16 *)(dq0 + i + 134);
-            a6 += wt * *(const mc_v16 *)(dq0 + i + 150);
-            a7 += wt * *(const mc_v16 *)(dq0 + i + 166);
-        }
-        *(mc_v16 *)(dxg + i + 0) = a0;
-        *(mc_v16 *)(dxg + i + 16) = a1;
-        *(mc_v16 *)(dxg + i + 32) = a2;
-        *(mc_v16 *)(dxg + i + 48) = a3;
-        *(mc_v16 *)(dxg + i + 64) = a4;
-        *(mc_v16 *)(dxg + i + 80) = a5;
-        *(mc_v16 *)(dxg + i + 96) = a6;
-        *(mc_v16 *)(dxg + i + 112) = a7;
     }
-    for (int iy = 0; iy < 24; iy++)
-        for (int ix = 0; ix < 24; ix++)
-            dxc[iy * 24 + ix] += dxg[iy * 26 + ix];
+    {
+        /* kernel 0, row 1 */
+        const float v0 = w0[5];
+        const float v1 = w0[4];
+        const float v2 = w0[3];
+        for (int i = 0; i < 640; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
+            a0 += v0 * *(const mc_v16 *)(dq0 + i + 26);
+            a1 += v0 * *(const mc_v16 *)(dq0 + i + 42);
+            a2 += v0 * *(const mc_v16 *)(dq0 + i + 58);
+            a3 += v0 * *(const mc_v16 *)(dq0 + i + 74);
+            a4 += v0 * *(const mc_v16 *)(dq0 + i + 90);
+            a5 += v0 * *(const mc_v16 *)(dq0 + i + 106);
+            a6 += v0 * *(const mc_v16 *)(dq0 + i + 122);
+            a7 += v0 * *(const mc_v16 *)(dq0 + i + 138);
+            a0 += v1 * *(const mc_v16 *)(dq0 + i + 27);
+            a1 += v1 * *(const mc_v16 *)(dq0 + i + 43);
+            a2 += v1 * *(const mc_v16 *)(dq0 + i + 59);
+            a3 += v1 * *(const mc_v16 *)(dq0 + i + 75);
+            a4 += v1 * *(const mc_v16 *)(dq0 + i + 91);
+            a5 += v1 * *(const mc_v16 *)(dq0 + i + 107);
+            a6 += v1 * *(const mc_v16 *)(dq0 + i + 123);
+            a7 += v1 * *(const mc_v16 *)(dq0 + i + 139);
+            a0 += v2 * *(const mc_v16 *)(dq0 + i + 28);
+            a1 += v2 * *(const mc_v16 *)(dq0 + i + 44);
+            a2 += v2 * *(const mc_v16 *)(dq0 + i + 60);
+            a3 += v2 * *(const mc_v16 *)(dq0 + i + 76);
+            a4 += v2 * *(const mc_v16 *)(dq0 + i + 92);
+            a5 += v2 * *(const mc_v16 *)(dq0 + i + 108);
+            a6 += v2 * *(const mc_v16 *)(dq0 + i + 124);
+            a7 += v2 * *(const mc_v16 *)(dq0 + i + 140);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 0, row 2 */
+        const float v0 = w0[2];
+        const float v1 = w0[1];
+        const float v2 = w0[0];
+        for (int i = 0; i < 640; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
+            a0 += v0 * *(const mc_v16 *)(dq0 + i + 52);
+            a1 += v0 * *(const mc_v16 *)(dq0 + i + 68);
+            a2 += v0 * *(const mc_v16 *)(dq0 + i + 84);
+            a3 += v0 * *(const mc_v16 *)(dq0 + i + 100);
+            a4 += v0 * *(const mc_v16 *)(dq0 + i + 116);
+            a5 += v0 * *(const mc_v16 *)(dq0 + i + 132);
+            a6 += v0 * *(const mc_v16 *)(dq0 + i + 148);
+            a7 += v0 * *(const mc_v16 *)(dq0 + i + 164);
+            a0 += v1 * *(const mc_v16 *)(dq0 + i + 53);
+            a1 += v1 * *(const mc_v16 *)(dq0 + i + 69);
+            a2 += v1 * *(const mc_v16 *)(dq0 + i + 85);
+            a3 += v1 * *(const mc_v16 *)(dq0 + i + 101);
+            a4 += v1 * *(const mc_v16 *)(dq0 + i + 117);
+            a5 += v1 * *(const mc_v16 *)(dq0 + i + 133);
+            a6 += v1 * *(const mc_v16 *)(dq0 + i + 149);
+            a7 += v1 * *(const mc_v16 *)(dq0 + i + 165);
+            a0 += v2 * *(const mc_v16 *)(dq0 + i + 54);
+            a1 += v2 * *(const mc_v16 *)(dq0 + i + 70);
+            a2 += v2 * *(const mc_v16 *)(dq0 + i + 86);
+            a3 += v2 * *(const mc_v16 *)(dq0 + i + 102);
+            a4 += v2 * *(const mc_v16 *)(dq0 + i + 118);
+            a5 += v2 * *(const mc_v16 *)(dq0 + i + 134);
+            a6 += v2 * *(const mc_v16 *)(dq0 + i + 150);
+            a7 += v2 * *(const mc_v16 *)(dq0 + i + 166);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
+        }
+    }
+    for (int iy = 0; iy < 24; iy++) {
+        const float *restrict g = dxg + iy * 26;
+        if (acc)
+            for (int ix = 0; ix < 24; ix++)
+                dxc[iy * 24 + ix] += g[ix];
+        else
+            memcpy(dxc + iy * 24, g, 24 * sizeof(float));
+    }
+
     {
         /* kernel 0, row 0 */
         const float *restrict dg = dq0 + 27;
@@ -5711,7 +6334,7 @@ static inline void dw_k3_c192_24x24_s1_bwd_plane(const float *restrict xc, const
 }
 
 void dw_k3_c192_24x24_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
     MC_OMP_FOR
@@ -5720,7 +6343,8 @@ void dw_k3_c192_24x24_s1_bwd(int n, const float *restrict x, const float *restri
         memset(ga, 0, sizeof ga);
         double gb = 0; /* the bias gradient, with one kernel */
         for (int b = 0; b < n; b++) {
-            dw_k3_c192_24x24_s1_bwd_plane(x + ((long)b * 192 + c) * 576, w, dy, dx + ((long)b * 192 + c) * 576, ga, b, c);
+            dw_k3_c192_24x24_s1_bwd_plane(x + ((long)b * 192 + c) * 576, w, dy, dx + ((long)b * 192 + c) * 576, ga, b, c,
+                acc);
         }
         {
             float *restrict dw0 = dw + 0 + c * 9;
@@ -5779,10 +6403,11 @@ void dw_k3_c192_24x24_s2_fwd(int n, const float *restrict x, const float *restri
         dw_k3_c192_24x24_s2_fwd_plane(x + (long)bc * 576, w, bias, y, bc / 192, bc % 192);
 }
 
+
 /* Channel c of image b: its input gradient goes to dxc, its filter
  * gradients into the accumulators ga. */
 static inline void dw_k3_c192_24x24_s2_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
-    float *restrict dxc, float *restrict ga, int b, int c)
+    float *restrict dxc, float *restrict ga, int b, int c, int acc)
 {
     float xp[676];
     dw_k3_c192_24x24_s2_pad(xc, xp);
@@ -5951,13 +6576,19 @@ static inline void dw_k3_c192_24x24_s2_bwd_plane(const float *restrict xc, const
             s += acc[ox];
         ga[8] += s;
     }
-    for (int iy = 0; iy < 24; iy++)
-        for (int ix = 0; ix < 24; ix++)
-            dxc[iy * 24 + ix] += dxp[(iy + 1) * 26 + 1 + ix];
+    for (int iy = 0; iy < 24; iy++) {
+        const float *restrict g = dxp + (iy + 1) * 26 + 1;
+        if (acc)
+            for (int ix = 0; ix < 24; ix++)
+                dxc[iy * 24 + ix] += g[ix];
+        else
+            memcpy(dxc + iy * 24, g, 24 * sizeof(float));
+    }
+
 }
 
 void dw_k3_c192_24x24_s2_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
     MC_OMP_FOR
@@ -5966,7 +6597,8 @@ void dw_k3_c192_24x24_s2_bwd(int n, const float *restrict x, const float *restri
         memset(ga, 0, sizeof ga);
         double gb = 0; /* the bias gradient, with one kernel */
         for (int b = 0; b < n; b++) {
-            dw_k3_c192_24x24_s2_bwd_plane(x + ((long)b * 192 + c) * 576, w, dy, dx + ((long)b * 192 + c) * 576, ga, b, c);
+            dw_k3_c192_24x24_s2_bwd_plane(x + ((long)b * 192 + c) * 576, w, dy, dx + ((long)b * 192 + c) * 576, ga, b, c,
+                acc);
         }
         {
             float *restrict dw0 = dw + 0 + c * 9;
@@ -6003,76 +6635,84 @@ static inline void dw_k3_c384_12x12_s1_fwd_plane(const float *restrict xc, const
     const float *restrict w0 = w + 0 + c * 9;
     float *restrict y0 = y + ((long)b * 384 + 0 + c) * 144;
     float yg0[192];
-    for (int i = 0; i < 192; i += 64) {
-        const float *restrict p = xp + i;
-        {
+    {
+        /* kernel 0, row 0 */
+        const float v0 = w0[0];
+        const float v1 = w0[1];
+        const float v2 = w0[2];
+        for (int i = 0; i < 192; i += 64) {
             mc_v16 a0 = (mc_v16){0};
             mc_v16 a1 = (mc_v16){0};
             mc_v16 a2 = (mc_v16){0};
             mc_v16 a3 = (mc_v16){0};
-            {
-                const float wt = w0[0];
-                a0 += wt * *(const mc_v16 *)(p + 0);
-                a1 += wt * *(const mc_v16 *)(p + 16);
-                a2 += wt * *(const mc_v16 *)(p + 32);
-                a3 += wt * *(const mc_v16 *)(p + 48);
-            }
-            {
-                const float wt = w0[1];
-                a0 += wt * *(const mc_v16 *)(p + 1);
-                a1 += wt * *(const mc_v16 *)(p + 17);
-                a2 += wt * *(const mc_v16 *)(p + 33);
-                a3 += wt * *(const mc_v16 *)(p + 49);
-            }
-            {
-                const float wt = w0[2];
-                a0 += wt * *(const mc_v16 *)(p + 2);
-                a1 += wt * *(const mc_v16 *)(p + 18);
-                a2 += wt * *(const mc_v16 *)(p + 34);
-                a3 += wt * *(const mc_v16 *)(p + 50);
-            }
-            {
-                const float wt = w0[3];
-                a0 += wt * *(const mc_v16 *)(p + 14);
-                a1 += wt * *(const mc_v16 *)(p + 30);
-                a2 += wt * *(const mc_v16 *)(p + 46);
-                a3 += wt * *(const mc_v16 *)(p + 62);
-            }
-            {
-                const float wt = w0[4];
-                a0 += wt * *(const mc_v16 *)(p + 15);
-                a1 += wt * *(const mc_v16 *)(p + 31);
-                a2 += wt * *(const mc_v16 *)(p + 47);
-                a3 += wt * *(const mc_v16 *)(p + 63);
-            }
-            {
-                const float wt = w0[5];
-                a0 += wt * *(const mc_v16 *)(p + 16);
-                a1 += wt * *(const mc_v16 *)(p + 32);
-                a2 += wt * *(const mc_v16 *)(p + 48);
-                a3 += wt * *(const mc_v16 *)(p + 64);
-            }
-            {
-                const float wt = w0[6];
-                a0 += wt * *(const mc_v16 *)(p + 28);
-                a1 += wt * *(const mc_v16 *)(p + 44);
-                a2 += wt * *(const mc_v16 *)(p + 60);
-                a3 += wt * *(const mc_v16 *)(p + 76);
-            }
-            {
-                const float wt = w0[7];
-                a0 += wt * *(const mc_v16 *)(p + 29);
-                a1 += wt * *(const mc_v16 *)(p + 45);
-                a2 += wt * *(const mc_v16 *)(p + 61);
-                a3 += wt * *(const mc_v16 *)(p + 77);
-            }
-            {
-                const float wt = w0[8];
-                a0 += wt * *(const mc_v16 *)(p + 30);
-                a1 += wt * *(const mc_v16 *)(p + 46);
-                a2 += wt * *(const mc_v16 *)(p + 62);
-                a3 += wt * *(const mc_v16 *)(p + 78);
-            }
+            a0 += v0 * *(const mc_v16 *)(xp + i + 0);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 16);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 32);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 48);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 1);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 17);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 33);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 49);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 2);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 18);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 34);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 50);
+            *(mc_v16 *)(yg0 + i + 0) = a0;
+            *(mc_v16 *)(yg0 + i + 16) = a1;
+            *(mc_v16 *)(yg0 + i + 32) = a2;
+            *(mc_v16 *)(yg0 + i + 48) = a3;
+        }
+    }
+    {
+        /* kernel 0, row 1 */
+        const float v0 = w0[3];
+        const float v1 = w0[4];
+        const float v2 = w0[5];
+        for (int i = 0; i < 192; i += 64) {
+            mc_v16 a0 = *(const mc_v16 *)(yg0 + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(yg0 + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(yg0 + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(yg0 + i + 48);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 14);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 30);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 46);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 62);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 15);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 31);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 47);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 63);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 16);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 32);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 48);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 64);
+            *(mc_v16 *)(yg0 + i + 0) = a0;
+            *(mc_v16 *)(yg0 + i + 16) = a1;
+            *(mc_v16 *)(yg0 + i + 32) = a2;
+            *(mc_v16 *)(yg0 + i + 48) = a3;
+        }
+    }
+    {
+        /* kernel 0, row 2 */
+        const float v0 = w0[6];
+        const float v1 = w0[7];
+        const float v2 = w0[8];
+        for (int i = 0; i < 192; i += 64) {
+            mc_v16 a0 = *(const mc_v16 *)(yg0 + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(yg0 + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(yg0 + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(yg0 + i + 48);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 28);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 44);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 60);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 76);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 29);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 45);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 61);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 77);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 30);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 46);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 62);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 78);
             *(mc_v16 *)(yg0 + i + 0) = a0;
             *(mc_v16 *)(yg0 + i + 16) = a1;
             *(mc_v16 *)(yg0 + i + 32) = a2;
@@ -6091,10 +6731,11 @@ void dw_k3_c384_12x12_s1_fwd(int n, const float *restrict x, const float *restri
         dw_k3_c384_12x12_s1_fwd_plane(x + (long)bc * 144, w, bias, y, bc / 384, bc % 384);
 }
 
+
 /* Channel c of image b: its input gradient goes to dxc, its filter
  * gradients into the accumulators ga. */
 static inline void dw_k3_c384_12x12_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
-    float *restrict dxc, mc_v16 *restrict ga, int b, int c)
+    float *restrict dxc, mc_v16 *restrict ga, int b, int c, int acc)
 {
     float xp[222];
     dw_k3_c384_12x12_s1_pad(xc, xp);
@@ -6103,82 +6744,99 @@ static inline void dw_k3_c384_12x12_s1_bwd_plane(const float *restrict xc, const
     float dxg[192];
     float dq0[222];
     dw_k3_c384_12x12_s1_pad(d0, dq0);
-    for (int i = 0; i < 192; i += 64) {
-        mc_v16 a0 = {0};
-        mc_v16 a1 = {0};
-        mc_v16 a2 = {0};
-        mc_v16 a3 = {0};
-        {
-            const float wt = w0[8];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 0);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 16);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 32);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 48);
+    {
+        /* kernel 0, row 0 */
+        const float v0 = w0[8];
+        const float v1 = w0[7];
+        const float v2 = w0[6];
+        for (int i = 0; i < 192; i += 64) {
+            mc_v16 a0 = (mc_v16){0};
+            mc_v16 a1 = (mc_v16){0};
+            mc_v16 a2 = (mc_v16){0};
+            mc_v16 a3 = (mc_v16){0};
+            a0 += v0 * *(const mc_v16 *)(dq0 + i + 0);
+            a1 += v0 * *(const mc_v16 *)(dq0 + i + 16);
+            a2 += v0 * *(const mc_v16 *)(dq0 + i + 32);
+            a3 += v0 * *(const mc_v16 *)(dq0 + i + 48);
+            a0 += v1 * *(const mc_v16 *)(dq0 + i + 1);
+            a1 += v1 * *(const mc_v16 *)(dq0 + i + 17);
+            a2 += v1 * *(const mc_v16 *)(dq0 + i + 33);
+            a3 += v1 * *(const mc_v16 *)(dq0 + i + 49);
+            a0 += v2 * *(const mc_v16 *)(dq0 + i + 2);
+            a1 += v2 * *(const mc_v16 *)(dq0 + i + 18);
+            a2 += v2 * *(const mc_v16 *)(dq0 + i + 34);
+            a3 += v2 * *(const mc_v16 *)(dq0 + i + 50);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
         }
-        {
-            const float wt = w0[7];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 1);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 17);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 33);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 49);
-        }
-        {
-            const float wt = w0[6];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 2);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 18);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 34);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 50);
-        }
-        {
-            const float wt = w0[5];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 14);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 30);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 46);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 62);
-        }
-        {
-            const float wt = w0[4];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 15);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 31);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 47);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 63);
-        }
-        {
-            const float wt = w0[3];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 16);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 32);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 48);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 64);
-        }
-        {
-            const float wt = w0[2];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 28);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 44);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 60);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 76);
-        }
-        {
-            const float wt = w0[1];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 29);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 45);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 61);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 77);
-        }
-        {
-            const float wt = w0[0];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 30);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 46);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 62);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 78);
-        }
-        *(mc_v16 *)(dxg + i + 0) = a0;
-        *(mc_v16 *)(dxg + i + 16) = a1;
-        *(mc_v16 *)(dxg + i + 32) = a2;
-        *(mc_v16 *)(dxg + i + 48) = a3;
     }
-    for (int iy = 0; iy < 12; iy++)
-        for (int ix = 0; ix < 12; ix++)
-            dxc[iy * 12 + ix] += dxg[iy * 14 + ix];
+    {
+        /* kernel 0, row 1 */
+        const float v0 = w0[5];
+        const float v1 = w0[4];
+        const float v2 = w0[3];
+        for (int i = 0; i < 192; i += 64) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            a0 += v0 * *(const mc_v16 *)(dq0 + i + 14);
+            a1 += v0 * *(const mc_v16 *)(dq0 + i + 30);
+            a2 += v0 * *(const mc_v16 *)(dq0 + i + 46);
+            a3 += v0 * *(const mc_v16 *)(dq0 + i + 62);
+            a0 += v1 * *(const mc_v16 *)(dq0 + i + 15);
+            a1 += v1 * *(const mc_v16 *)(dq0 + i + 31);
+            a2 += v1 * *(const mc_v16 *)(dq0 + i + 47);
+            a3 += v1 * *(const mc_v16 *)(dq0 + i + 63);
+            a0 += v2 * *(const mc_v16 *)(dq0 + i + 16);
+            a1 += v2 * *(const mc_v16 *)(dq0 + i + 32);
+            a2 += v2 * *(const mc_v16 *)(dq0 + i + 48);
+            a3 += v2 * *(const mc_v16 *)(dq0 + i + 64);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+        }
+    }
+    {
+        /* kernel 0, row 2 */
+        const float v0 = w0[2];
+        const float v1 = w0[1];
+        const float v2 = w0[0];
+        for (int i = 0; i < 192; i += 64) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            a0 += v0 * *(const mc_v16 *)(dq0 + i + 28);
+            a1 += v0 * *(const mc_v16 *)(dq0 + i + 44);
+            a2 += v0 * *(const mc_v16 *)(dq0 + i + 60);
+            a3 += v0 * *(const mc_v16 *)(dq0 + i + 76);
+            a0 += v1 * *(const mc_v16 *)(dq0 + i + 29);
+            a1 += v1 * *(const mc_v16 *)(dq0 + i + 45);
+            a2 += v1 * *(const mc_v16 *)(dq0 + i + 61);
+            a3 += v1 * *(const mc_v16 *)(dq0 + i + 77);
+            a0 += v2 * *(const mc_v16 *)(dq0 + i + 30);
+            a1 += v2 * *(const mc_v16 *)(dq0 + i + 46);
+            a2 += v2 * *(const mc_v16 *)(dq0 + i + 62);
+            a3 += v2 * *(const mc_v16 *)(dq0 + i + 78);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+        }
+    }
+    for (int iy = 0; iy < 12; iy++) {
+        const float *restrict g = dxg + iy * 14;
+        if (acc)
+            for (int ix = 0; ix < 12; ix++)
+                dxc[iy * 12 + ix] += g[ix];
+        else
+            memcpy(dxc + iy * 12, g, 12 * sizeof(float));
+    }
+
     {
         /* kernel 0, row 0 */
         const float *restrict dg = dq0 + 15;
@@ -6293,7 +6951,7 @@ static inline void dw_k3_c384_12x12_s1_bwd_plane(const float *restrict xc, const
 }
 
 void dw_k3_c384_12x12_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
     MC_OMP_FOR
@@ -6302,7 +6960,8 @@ void dw_k3_c384_12x12_s1_bwd(int n, const float *restrict x, const float *restri
         memset(ga, 0, sizeof ga);
         double gb = 0; /* the bias gradient, with one kernel */
         for (int b = 0; b < n; b++) {
-            dw_k3_c384_12x12_s1_bwd_plane(x + ((long)b * 384 + c) * 144, w, dy, dx + ((long)b * 384 + c) * 144, ga, b, c);
+            dw_k3_c384_12x12_s1_bwd_plane(x + ((long)b * 384 + c) * 144, w, dy, dx + ((long)b * 384 + c) * 144, ga, b, c,
+                acc);
         }
         {
             float *restrict dw0 = dw + 0 + c * 9;
@@ -6339,76 +6998,84 @@ static inline void dw_k3_c576_12x12_s1_fwd_plane(const float *restrict xc, const
     const float *restrict w0 = w + 0 + c * 9;
     float *restrict y0 = y + ((long)b * 576 + 0 + c) * 144;
     float yg0[192];
-    for (int i = 0; i < 192; i += 64) {
-        const float *restrict p = xp + i;
-        {
+    {
+        /* kernel 0, row 0 */
+        const float v0 = w0[0];
+        const float v1 = w0[1];
+        const float v2 = w0[2];
+        for (int i = 0; i < 192; i += 64) {
             mc_v16 a0 = (mc_v16){0};
             mc_v16 a1 = (mc_v16){0};
             mc_v16 a2 = (mc_v16){0};
             mc_v16 a3 = (mc_v16){0};
-            {
-                const float wt = w0[0];
-                a0 += wt * *(const mc_v16 *)(p + 0);
-                a1 += wt * *(const mc_v16 *)(p + 16);
-                a2 += wt * *(const mc_v16 *)(p + 32);
-                a3 += wt * *(const mc_v16 *)(p + 48);
-            }
-            {
-                const float wt = w0[1];
-                a0 += wt * *(const mc_v16 *)(p + 1);
-                a1 += wt * *(const mc_v16 *)(p + 17);
-                a2 += wt * *(const mc_v16 *)(p + 33);
-                a3 += wt * *(const mc_v16 *)(p + 49);
-            }
-            {
-                const float wt = w0[2];
-                a0 += wt * *(const mc_v16 *)(p + 2);
-                a1 += wt * *(const mc_v16 *)(p + 18);
-                a2 += wt * *(const mc_v16 *)(p + 34);
-                a3 += wt * *(const mc_v16 *)(p + 50);
-            }
-            {
-                const float wt = w0[3];
-                a0 += wt * *(const mc_v16 *)(p + 14);
-                a1 += wt * *(const mc_v16 *)(p + 30);
-                a2 += wt * *(const mc_v16 *)(p + 46);
-                a3 += wt * *(const mc_v16 *)(p + 62);
-            }
-            {
-                const float wt = w0[4];
-                a0 += wt * *(const mc_v16 *)(p + 15);
-                a1 += wt * *(const mc_v16 *)(p + 31);
-                a2 += wt * *(const mc_v16 *)(p + 47);
-                a3 += wt * *(const mc_v16 *)(p + 63);
-            }
-            {
-                const float wt = w0[5];
-                a0 += wt * *(const mc_v16 *)(p + 16);
-                a1 += wt * *(const mc_v16 *)(p + 32);
-                a2 += wt * *(const mc_v16 *)(p + 48);
-                a3 += wt * *(const mc_v16 *)(p + 64);
-            }
-            {
-                const float wt = w0[6];
-                a0 += wt * *(const mc_v16 *)(p + 28);
-                a1 += wt * *(const mc_v16 *)(p + 44);
-                a2 += wt * *(const mc_v16 *)(p + 60);
-                a3 += wt * *(const mc_v16 *)(p + 76);
-            }
-            {
-                const float wt = w0[7];
-                a0 += wt * *(const mc_v16 *)(p + 29);
-                a1 += wt * *(const mc_v16 *)(p + 45);
-                a2 += wt * *(const mc_v16 *)(p + 61);
-                a3 += wt * *(const mc_v16 *)(p + 77);
-            }
-            {
-                const float wt = w0[8];
-                a0 += wt * *(const mc_v16 *)(p + 30);
-                a1 += wt * *(const mc_v16 *)(p + 46);
-                a2 += wt * *(const mc_v16 *)(p + 62);
-                a3 += wt * *(const mc_v16 *)(p + 78);
-            }
+            a0 += v0 * *(const mc_v16 *)(xp + i + 0);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 16);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 32);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 48);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 1);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 17);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 33);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 49);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 2);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 18);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 34);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 50);
+            *(mc_v16 *)(yg0 + i + 0) = a0;
+            *(mc_v16 *)(yg0 + i + 16) = a1;
+            *(mc_v16 *)(yg0 + i + 32) = a2;
+            *(mc_v16 *)(yg0 + i + 48) = a3;
+        }
+    }
+    {
+        /* kernel 0, row 1 */
+        const float v0 = w0[3];
+        const float v1 = w0[4];
+        const float v2 = w0[5];
+        for (int i = 0; i < 192; i += 64) {
+            mc_v16 a0 = *(const mc_v16 *)(yg0 + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(yg0 + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(yg0 + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(yg0 + i + 48);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 14);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 30);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 46);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 62);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 15);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 31);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 47);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 63);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 16);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 32);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 48);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 64);
+            *(mc_v16 *)(yg0 + i + 0) = a0;
+            *(mc_v16 *)(yg0 + i + 16) = a1;
+            *(mc_v16 *)(yg0 + i + 32) = a2;
+            *(mc_v16 *)(yg0 + i + 48) = a3;
+        }
+    }
+    {
+        /* kernel 0, row 2 */
+        const float v0 = w0[6];
+        const float v1 = w0[7];
+        const float v2 = w0[8];
+        for (int i = 0; i < 192; i += 64) {
+            mc_v16 a0 = *(const mc_v16 *)(yg0 + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(yg0 + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(yg0 + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(yg0 + i + 48);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 28);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 44);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 60);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 76);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 29);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 45);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 61);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 77);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 30);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 46);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 62);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 78);
             *(mc_v16 *)(yg0 + i + 0) = a0;
             *(mc_v16 *)(yg0 + i + 16) = a1;
             *(mc_v16 *)(yg0 + i + 32) = a2;
@@ -6427,10 +7094,11 @@ void dw_k3_c576_12x12_s1_fwd(int n, const float *restrict x, const float *restri
         dw_k3_c576_12x12_s1_fwd_plane(x + (long)bc * 144, w, bias, y, bc / 576, bc % 576);
 }
 
+
 /* Channel c of image b: its input gradient goes to dxc, its filter
  * gradients into the accumulators ga. */
 static inline void dw_k3_c576_12x12_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
-    float *restrict dxc, mc_v16 *restrict ga, int b, int c)
+    float *restrict dxc, mc_v16 *restrict ga, int b, int c, int acc)
 {
     float xp[222];
     dw_k3_c576_12x12_s1_pad(xc, xp);
@@ -6439,82 +7107,99 @@ static inline void dw_k3_c576_12x12_s1_bwd_plane(const float *restrict xc, const
     float dxg[192];
     float dq0[222];
     dw_k3_c576_12x12_s1_pad(d0, dq0);
-    for (int i = 0; i < 192; i += 64) {
-        mc_v16 a0 = {0};
-        mc_v16 a1 = {0};
-        mc_v16 a2 = {0};
-        mc_v16 a3 = {0};
-        {
-            const float wt = w0[8];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 0);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 16);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 32);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 48);
+    {
+        /* kernel 0, row 0 */
+        const float v0 = w0[8];
+        const float v1 = w0[7];
+        const float v2 = w0[6];
+        for (int i = 0; i < 192; i += 64) {
+            mc_v16 a0 = (mc_v16){0};
+            mc_v16 a1 = (mc_v16){0};
+            mc_v16 a2 = (mc_v16){0};
+            mc_v16 a3 = (mc_v16){0};
+            a0 += v0 * *(const mc_v16 *)(dq0 + i + 0);
+            a1 += v0 * *(const mc_v16 *)(dq0 + i + 16);
+            a2 += v0 * *(const mc_v16 *)(dq0 + i + 32);
+            a3 += v0 * *(const mc_v16 *)(dq0 + i + 48);
+            a0 += v1 * *(const mc_v16 *)(dq0 + i + 1);
+            a1 += v1 * *(const mc_v16 *)(dq0 + i + 17);
+            a2 += v1 * *(const mc_v16 *)(dq0 + i + 33);
+            a3 += v1 * *(const mc_v16 *)(dq0 + i + 49);
+            a0 += v2 * *(const mc_v16 *)(dq0 + i + 2);
+            a1 += v2 * *(const mc_v16 *)(dq0 + i + 18);
+            a2 += v2 * *(const mc_v16 *)(dq0 + i + 34);
+            a3 += v2 * *(const mc_v16 *)(dq0 + i + 50);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
         }
-        {
-            const float wt = w0[7];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 1);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 17);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 33);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 49);
-        }
-        {
-            const float wt = w0[6];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 2);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 18);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 34);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 50);
-        }
-        {
-            const float wt = w0[5];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 14);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 30);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 46);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 62);
-        }
-        {
-            const float wt = w0[4];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 15);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 31);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 47);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 63);
-        }
-        {
-            const float wt = w0[3];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 16);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 32);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 48);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 64);
-        }
-        {
-            const float wt = w0[2];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 28);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 44);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 60);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 76);
-        }
-        {
-            const float wt = w0[1];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 29);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 45);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 61);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 77);
-        }
-        {
-            const float wt = w0[0];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 30);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 46);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 62);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 78);
-        }
-        *(mc_v16 *)(dxg + i + 0) = a0;
-        *(mc_v16 *)(dxg + i + 16) = a1;
-        *(mc_v16 *)(dxg + i + 32) = a2;
-        *(mc_v16 *)(dxg + i + 48) = a3;
     }
-    for (int iy = 0; iy < 12; iy++)
-        for (int ix = 0; ix < 12; ix++)
-            dxc[iy * 12 + ix] += dxg[iy * 14 + ix];
+    {
+        /* kernel 0, row 1 */
+        const float v0 = w0[5];
+        const float v1 = w0[4];
+        const float v2 = w0[3];
+        for (int i = 0; i < 192; i += 64) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            a0 += v0 * *(const mc_v16 *)(dq0 + i + 14);
+            a1 += v0 * *(const mc_v16 *)(dq0 + i + 30);
+            a2 += v0 * *(const mc_v16 *)(dq0 + i + 46);
+            a3 += v0 * *(const mc_v16 *)(dq0 + i + 62);
+            a0 += v1 * *(const mc_v16 *)(dq0 + i + 15);
+            a1 += v1 * *(const mc_v16 *)(dq0 + i + 31);
+            a2 += v1 * *(const mc_v16 *)(dq0 + i + 47);
+            a3 += v1 * *(const mc_v16 *)(dq0 + i + 63);
+            a0 += v2 * *(const mc_v16 *)(dq0 + i + 16);
+            a1 += v2 * *(const mc_v16 *)(dq0 + i + 32);
+            a2 += v2 * *(const mc_v16 *)(dq0 + i + 48);
+            a3 += v2 * *(const mc_v16 *)(dq0 + i + 64);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+        }
+    }
+    {
+        /* kernel 0, row 2 */
+        const float v0 = w0[2];
+        const float v1 = w0[1];
+        const float v2 = w0[0];
+        for (int i = 0; i < 192; i += 64) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            a0 += v0 * *(const mc_v16 *)(dq0 + i + 28);
+            a1 += v0 * *(const mc_v16 *)(dq0 + i + 44);
+            a2 += v0 * *(const mc_v16 *)(dq0 + i + 60);
+            a3 += v0 * *(const mc_v16 *)(dq0 + i + 76);
+            a0 += v1 * *(const mc_v16 *)(dq0 + i + 29);
+            a1 += v1 * *(const mc_v16 *)(dq0 + i + 45);
+            a2 += v1 * *(const mc_v16 *)(dq0 + i + 61);
+            a3 += v1 * *(const mc_v16 *)(dq0 + i + 77);
+            a0 += v2 * *(const mc_v16 *)(dq0 + i + 30);
+            a1 += v2 * *(const mc_v16 *)(dq0 + i + 46);
+            a2 += v2 * *(const mc_v16 *)(dq0 + i + 62);
+            a3 += v2 * *(const mc_v16 *)(dq0 + i + 78);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+        }
+    }
+    for (int iy = 0; iy < 12; iy++) {
+        const float *restrict g = dxg + iy * 14;
+        if (acc)
+            for (int ix = 0; ix < 12; ix++)
+                dxc[iy * 12 + ix] += g[ix];
+        else
+            memcpy(dxc + iy * 12, g, 12 * sizeof(float));
+    }
+
     {
         /* kernel 0, row 0 */
         const float *restrict dg = dq0 + 15;
@@ -6629,7 +7314,7 @@ static inline void dw_k3_c576_12x12_s1_bwd_plane(const float *restrict xc, const
 }
 
 void dw_k3_c576_12x12_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
     MC_OMP_FOR
@@ -6638,7 +7323,8 @@ void dw_k3_c576_12x12_s1_bwd(int n, const float *restrict x, const float *restri
         memset(ga, 0, sizeof ga);
         double gb = 0; /* the bias gradient, with one kernel */
         for (int b = 0; b < n; b++) {
-            dw_k3_c576_12x12_s1_bwd_plane(x + ((long)b * 576 + c) * 144, w, dy, dx + ((long)b * 576 + c) * 144, ga, b, c);
+            dw_k3_c576_12x12_s1_bwd_plane(x + ((long)b * 576 + c) * 144, w, dy, dx + ((long)b * 576 + c) * 144, ga, b, c,
+                acc);
         }
         {
             float *restrict dw0 = dw + 0 + c * 9;
@@ -6697,10 +7383,11 @@ void dw_k3_c576_12x12_s2_fwd(int n, const float *restrict x, const float *restri
         dw_k3_c576_12x12_s2_fwd_plane(x + (long)bc * 144, w, bias, y, bc / 576, bc % 576);
 }
 
+
 /* Channel c of image b: its input gradient goes to dxc, its filter
  * gradients into the accumulators ga. */
 static inline void dw_k3_c576_12x12_s2_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
-    float *restrict dxc, float *restrict ga, int b, int c)
+    float *restrict dxc, float *restrict ga, int b, int c, int acc)
 {
     float xp[196];
     dw_k3_c576_12x12_s2_pad(xc, xp);
@@ -6869,13 +7556,19 @@ static inline void dw_k3_c576_12x12_s2_bwd_plane(const float *restrict xc, const
             s += acc[ox];
         ga[8] += s;
     }
-    for (int iy = 0; iy < 12; iy++)
-        for (int ix = 0; ix < 12; ix++)
-            dxc[iy * 12 + ix] += dxp[(iy + 1) * 14 + 1 + ix];
+    for (int iy = 0; iy < 12; iy++) {
+        const float *restrict g = dxp + (iy + 1) * 14 + 1;
+        if (acc)
+            for (int ix = 0; ix < 12; ix++)
+                dxc[iy * 12 + ix] += g[ix];
+        else
+            memcpy(dxc + iy * 12, g, 12 * sizeof(float));
+    }
+
 }
 
 void dw_k3_c576_12x12_s2_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
     MC_OMP_FOR
@@ -6884,7 +7577,8 @@ void dw_k3_c576_12x12_s2_bwd(int n, const float *restrict x, const float *restri
         memset(ga, 0, sizeof ga);
         double gb = 0; /* the bias gradient, with one kernel */
         for (int b = 0; b < n; b++) {
-            dw_k3_c576_12x12_s2_bwd_plane(x + ((long)b * 576 + c) * 144, w, dy, dx + ((long)b * 576 + c) * 144, ga, b, c);
+            dw_k3_c576_12x12_s2_bwd_plane(x + ((long)b * 576 + c) * 144, w, dy, dx + ((long)b * 576 + c) * 144, ga, b, c,
+                acc);
         }
         {
             float *restrict dw0 = dw + 0 + c * 9;
@@ -6921,46 +7615,42 @@ static inline void dw_k3_c960_6x6_s1_fwd_plane(const float *restrict xc, const f
     const float *restrict w0 = w + 0 + c * 9;
     float *restrict y0 = y + ((long)b * 960 + 0 + c) * 36;
     float yg0[48];
-    for (int i = 0; i < 48; i += 16) {
-        const float *restrict p = xp + i;
-        {
+    {
+        /* kernel 0, row 0 */
+        const float v0 = w0[0];
+        const float v1 = w0[1];
+        const float v2 = w0[2];
+        for (int i = 0; i < 48; i += 16) {
             mc_v16 a0 = (mc_v16){0};
-            {
-                const float wt = w0[0];
-                a0 += wt * *(const mc_v16 *)(p + 0);
-            }
-            {
-                const float wt = w0[1];
-                a0 += wt * *(const mc_v16 *)(p + 1);
-            }
-            {
-                const float wt = w0[2];
-                a0 += wt * *(const mc_v16 *)(p + 2);
-            }
-            {
-                const float wt = w0[3];
-                a0 += wt * *(const mc_v16 *)(p + 8);
-            }
-            {
-                const float wt = w0[4];
-                a0 += wt * *(const mc_v16 *)(p + 9);
-            }
-            {
-                const float wt = w0[5];
-                a0 += wt * *(const mc_v16 *)(p + 10);
-            }
-            {
-                const float wt = w0[6];
-                a0 += wt * *(const mc_v16 *)(p + 16);
-            }
-            {
-                const float wt = w0[7];
-                a0 += wt * *(const mc_v16 *)(p + 17);
-            }
-            {
-                const float wt = w0[8];
-                a0 += wt * *(const mc_v16 *)(p + 18);
-            }
+            a0 += v0 * *(const mc_v16 *)(xp + i + 0);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 1);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 2);
+            *(mc_v16 *)(yg0 + i + 0) = a0;
+        }
+    }
+    {
+        /* kernel 0, row 1 */
+        const float v0 = w0[3];
+        const float v1 = w0[4];
+        const float v2 = w0[5];
+        for (int i = 0; i < 48; i += 16) {
+            mc_v16 a0 = *(const mc_v16 *)(yg0 + i + 0);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 8);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 9);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 10);
+            *(mc_v16 *)(yg0 + i + 0) = a0;
+        }
+    }
+    {
+        /* kernel 0, row 2 */
+        const float v0 = w0[6];
+        const float v1 = w0[7];
+        const float v2 = w0[8];
+        for (int i = 0; i < 48; i += 16) {
+            mc_v16 a0 = *(const mc_v16 *)(yg0 + i + 0);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 16);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 17);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 18);
             *(mc_v16 *)(yg0 + i + 0) = a0;
         }
     }
@@ -6976,10 +7666,11 @@ void dw_k3_c960_6x6_s1_fwd(int n, const float *restrict x, const float *restrict
         dw_k3_c960_6x6_s1_fwd_plane(x + (long)bc * 36, w, bias, y, bc / 960, bc % 960);
 }
 
+
 /* Channel c of image b: its input gradient goes to dxc, its filter
  * gradients into the accumulators ga. */
 static inline void dw_k3_c960_6x6_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
-    float *restrict dxc, mc_v16 *restrict ga, int b, int c)
+    float *restrict dxc, mc_v16 *restrict ga, int b, int c, int acc)
 {
     float xp[66];
     dw_k3_c960_6x6_s1_pad(xc, xp);
@@ -6988,49 +7679,54 @@ static inline void dw_k3_c960_6x6_s1_bwd_plane(const float *restrict xc, const f
     float dxg[48];
     float dq0[66];
     dw_k3_c960_6x6_s1_pad(d0, dq0);
-    for (int i = 0; i < 48; i += 16) {
-        mc_v16 a0 = {0};
-        {
-            const float wt = w0[8];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 0);
+    {
+        /* kernel 0, row 0 */
+        const float v0 = w0[8];
+        const float v1 = w0[7];
+        const float v2 = w0[6];
+        for (int i = 0; i < 48; i += 16) {
+            mc_v16 a0 = (mc_v16){0};
+            a0 += v0 * *(const mc_v16 *)(dq0 + i + 0);
+            a0 += v1 * *(const mc_v16 *)(dq0 + i + 1);
+            a0 += v2 * *(const mc_v16 *)(dq0 + i + 2);
+            *(mc_v16 *)(dxg + i + 0) = a0;
         }
-        {
-            const float wt = w0[7];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 1);
-        }
-        {
-            const float wt = w0[6];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 2);
-        }
-        {
-            const float wt = w0[5];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 8);
-        }
-        {
-            const float wt = w0[4];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 9);
-        }
-        {
-            const float wt = w0[3];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 10);
-        }
-        {
-            const float wt = w0[2];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 16);
-        }
-        {
-            const float wt = w0[1];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 17);
-        }
-        {
-            const float wt = w0[0];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 18);
-        }
-        *(mc_v16 *)(dxg + i + 0) = a0;
     }
-    for (int iy = 0; iy < 6; iy++)
-        for (int ix = 0; ix < 6; ix++)
-            dxc[iy * 6 + ix] += dxg[iy * 8 + ix];
+    {
+        /* kernel 0, row 1 */
+        const float v0 = w0[5];
+        const float v1 = w0[4];
+        const float v2 = w0[3];
+        for (int i = 0; i < 48; i += 16) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            a0 += v0 * *(const mc_v16 *)(dq0 + i + 8);
+            a0 += v1 * *(const mc_v16 *)(dq0 + i + 9);
+            a0 += v2 * *(const mc_v16 *)(dq0 + i + 10);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+        }
+    }
+    {
+        /* kernel 0, row 2 */
+        const float v0 = w0[2];
+        const float v1 = w0[1];
+        const float v2 = w0[0];
+        for (int i = 0; i < 48; i += 16) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            a0 += v0 * *(const mc_v16 *)(dq0 + i + 16);
+            a0 += v1 * *(const mc_v16 *)(dq0 + i + 17);
+            a0 += v2 * *(const mc_v16 *)(dq0 + i + 18);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+        }
+    }
+    for (int iy = 0; iy < 6; iy++) {
+        const float *restrict g = dxg + iy * 8;
+        if (acc)
+            for (int ix = 0; ix < 6; ix++)
+                dxc[iy * 6 + ix] += g[ix];
+        else
+            memcpy(dxc + iy * 6, g, 6 * sizeof(float));
+    }
+
     {
         /* kernel 0, row 0 */
         const float *restrict dg = dq0 + 9;
@@ -7082,7 +7778,7 @@ static inline void dw_k3_c960_6x6_s1_bwd_plane(const float *restrict xc, const f
 }
 
 void dw_k3_c960_6x6_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
     MC_OMP_FOR
@@ -7091,7 +7787,8 @@ void dw_k3_c960_6x6_s1_bwd(int n, const float *restrict x, const float *restrict
         memset(ga, 0, sizeof ga);
         double gb = 0; /* the bias gradient, with one kernel */
         for (int b = 0; b < n; b++) {
-            dw_k3_c960_6x6_s1_bwd_plane(x + ((long)b * 960 + c) * 36, w, dy, dx + ((long)b * 960 + c) * 36, ga, b, c);
+            dw_k3_c960_6x6_s1_bwd_plane(x + ((long)b * 960 + c) * 36, w, dy, dx + ((long)b * 960 + c) * 36, ga, b, c,
+                acc);
         }
         {
             float *restrict dw0 = dw + 0 + c * 9;

@@ -7,44 +7,68 @@
 /* relu_n16384: relu on 16384 values per image */
 void relu_n16384_fwd(int n, const float *restrict x, float *restrict y)
 {
+    MC_OMP_FOR
     for (long i = 0; i < (n * 16384); i++)
         y[i] = x[i] > 0 ? x[i] : 0;
 }
 
 void relu_n16384_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
-    float *restrict dx)
+    float *restrict dx, int acc)
 {
     (void)x, (void)y;
-    for (long i = 0; i < (n * 16384); i++)
-        dx[i] += y[i] > 0 ? dy[i] : 0;
+    if (acc) {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 16384); i++)
+            dx[i] += y[i] > 0 ? dy[i] : 0;
+    } else {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 16384); i++)
+            dx[i] = y[i] > 0 ? dy[i] : 0;
+    }
 }
 
 /* relu_n8192: relu on 8192 values per image */
 void relu_n8192_fwd(int n, const float *restrict x, float *restrict y)
 {
+    MC_OMP_FOR
     for (long i = 0; i < (n * 8192); i++)
         y[i] = x[i] > 0 ? x[i] : 0;
 }
 
 void relu_n8192_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
-    float *restrict dx)
+    float *restrict dx, int acc)
 {
     (void)x, (void)y;
-    for (long i = 0; i < (n * 8192); i++)
-        dx[i] += y[i] > 0 ? dy[i] : 0;
+    if (acc) {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 8192); i++)
+            dx[i] += y[i] > 0 ? dy[i] : 0;
+    } else {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 8192); i++)
+            dx[i] = y[i] > 0 ? dy[i] : 0;
+    }
 }
 
 /* relu_n4096: relu on 4096 values per image */
 void relu_n4096_fwd(int n, const float *restrict x, float *restrict y)
 {
+    MC_OMP_FOR
     for (long i = 0; i < (n * 4096); i++)
         y[i] = x[i] > 0 ? x[i] : 0;
 }
 
 void relu_n4096_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
-    float *restrict dx)
+    float *restrict dx, int acc)
 {
     (void)x, (void)y;
-    for (long i = 0; i < (n * 4096); i++)
-        dx[i] += y[i] > 0 ? dy[i] : 0;
+    if (acc) {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 4096); i++)
+            dx[i] += y[i] > 0 ? dy[i] : 0;
+    } else {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 4096); i++)
+            dx[i] = y[i] > 0 ? dy[i] : 0;
+    }
 }

@@ -6,15 +6,39 @@
 
 /* dw_k3_5_7_c16_32x32_s1: depthwise, kernels 3, 5, 7 on 16 channels of 32x32, stride 1 -> 48x32x32 */
 typedef float mc_v16 __attribute__((vector_size(64), aligned(4), may_alias));
+typedef float mc_v8 __attribute__((vector_size(32), aligned(4), may_alias));
+typedef double mc_v8d __attribute__((vector_size(64), aligned(8), may_alias));
 
-/* The first count floats at p, zeros after: the tail of a row. (Vectors
- * go by pointer: by value they would change the ABI without AVX-512.) */
+/* The first count floats at p, zeros after: the tail of a row; and its
+ * store, the first count lanes of v to p. One masked instruction with
+ * AVX-512 (no lane past count is touched), lane by lane without it.
+ * (Vectors go by pointer: by value they would change the ABI without
+ * AVX-512.) */
+#ifdef __AVX512F__
+#include <immintrin.h>
+static inline __attribute__((unused)) void mc_v16_part(mc_v16 *v, const float *p, int count)
+{
+    *v = (mc_v16)_mm512_maskz_loadu_ps((__mmask16)((1u << count) - 1), p);
+}
+
+static inline __attribute__((unused)) void mc_v16_store_part(float *p, const mc_v16 *v, int count)
+{
+    _mm512_mask_storeu_ps(p, (__mmask16)((1u << count) - 1), (__m512)*v);
+}
+#else
 static inline __attribute__((unused)) void mc_v16_part(mc_v16 *v, const float *p, int count)
 {
     *v = (mc_v16){0};
     for (int l = 0; l < count; l++)
         (*v)[l] = p[l];
 }
+
+static inline __attribute__((unused)) void mc_v16_store_part(float *p, const mc_v16 *v, int count)
+{
+    for (int l = 0; l < count; l++)
+        p[l] = (*v)[l];
+}
+#endif
 
 /* The lanes added in order, in float and in double. */
 static inline __attribute__((unused)) float mc_v16_sum(const mc_v16 *v)
@@ -55,11 +79,12 @@ static inline void dw_k3_5_7_c16_32x32_s1_fwd_plane(const float *restrict xc, co
     const float *restrict w2 = w + 544 + c * 49;
     float *restrict y2 = y + ((long)b * 48 + 32 + c) * 1024;
     float yg0[1280];
-    float yg1[1280];
-    float yg2[1280];
-    for (int i = 0; i < 1280; i += 128) {
-        const float *restrict p = xp + i;
-        {
+    {
+        /* kernel 0, row 0 */
+        const float v0 = w0[0];
+        const float v1 = w0[1];
+        const float v2 = w0[2];
+        for (int i = 0; i < 1280; i += 128) {
             mc_v16 a0 = (mc_v16){0};
             mc_v16 a1 = (mc_v16){0};
             mc_v16 a2 = (mc_v16){0};
@@ -68,105 +93,30 @@ static inline void dw_k3_5_7_c16_32x32_s1_fwd_plane(const float *restrict xc, co
             mc_v16 a5 = (mc_v16){0};
             mc_v16 a6 = (mc_v16){0};
             mc_v16 a7 = (mc_v16){0};
-            {
-                const float wt = w0[0];
-                a0 += wt * *(const mc_v16 *)(p + 78);
-                a1 += wt * *(const mc_v16 *)(p + 94);
-                a2 += wt * *(const mc_v16 *)(p + 110);
-                a3 += wt * *(const mc_v16 *)(p + 126);
-                a4 += wt * *(const mc_v16 *)(p + 142);
-                a5 += wt * *(const mc_v16 *)(p + 158);
-                a6 += wt * *(const mc_v16 *)(p + 174);
-                a7 += wt * *(const mc_v16 *)(p + 190);
-            }
-            {
-                const float wt = w0[1];
-                a0 += wt * *(const mc_v16 *)(p + 79);
-                a1 += wt * *(const mc_v16 *)(p + 95);
-                a2 += wt * *(const mc_v16 *)(p + 111);
-                a3 += wt * *(const mc_v16 *)(p + 127);
-                a4 += wt * *(const mc_v16 *)(p + 143);
-                a5 += wt * *(const mc_v16 *)(p + 159);
-                a6 += wt * *(const mc_v16 *)(p + 175);
-                a7 += wt * *(const mc_v16 *)(p + 191);
-            }
-            {
-                const float wt = w0[2];
-                a0 += wt * *(const mc_v16 *)(p + 80);
-                a1 += wt * *(const mc_v16 *)(p + 96);
-                a2 += wt * *(const mc_v16 *)(p + 112);
-                a3 += wt * *(const mc_v16 *)(p + 128);
-                a4 += wt * *(const mc_v16 *)(p + 144);
-                a5 += wt * *(const mc_v16 *)(p + 160);
-                a6 += wt * *(const mc_v16 *)(p + 176);
-                a7 += wt * *(const mc_v16 *)(p + 192);
-            }
-            {
-                const float wt = w0[3];
-                a0 += wt * *(const mc_v16 *)(p + 116);
-                a1 += wt * *(const mc_v16 *)(p + 132);
-                a2 += wt * *(const mc_v16 *)(p + 148);
-                a3 += wt * *(const mc_v16 *)(p + 164);
-                a4 += wt * *(const mc_v16 *)(p + 180);
-                a5 += wt * *(const mc_v16 *)(p + 196);
-                a6 += wt * *(const mc_v16 *)(p + 212);
-                a7 += wt * *(const mc_v16 *)(p + 228);
-            }
-            {
-                const float wt = w0[4];
-                a0 += wt * *(const mc_v16 *)(p + 117);
-                a1 += wt * *(const mc_v16 *)(p + 133);
-                a2 += wt * *(const mc_v16 *)(p + 149);
-                a3 += wt * *(const mc_v16 *)(p + 165);
-                a4 += wt * *(const mc_v16 *)(p + 181);
-                a5 += wt * *(const mc_v16 *)(p + 197);
-                a6 += wt * *(const mc_v16 *)(p + 213);
-                a7 += wt * *(const mc_v16 *)(p + 229);
-            }
-            {
-                const float wt = w0[5];
-                a0 += wt * *(const mc_v16 *)(p + 118);
-                a1 += wt * *(const mc_v16 *)(p + 134);
-                a2 += wt * *(const mc_v16 *)(p + 150);
-                a3 += wt * *(const mc_v16 *)(p + 166);
-                a4 += wt * *(const mc_v16 *)(p + 182);
-                a5 += wt * *(const mc_v16 *)(p + 198);
-                a6 += wt * *(const mc_v16 *)(p + 214);
-                a7 += wt * *(const mc_v16 *)(p + 230);
-            }
-            {
-                const float wt = w0[6];
-                a0 += wt * *(const mc_v16 *)(p + 154);
-                a1 += wt * *(const mc_v16 *)(p + 170);
-                a2 += wt * *(const mc_v16 *)(p + 186);
-                a3 += wt * *(const mc_v16 *)(p + 202);
-                a4 += wt * *(const mc_v16 *)(p + 218);
-                a5 += wt * *(const mc_v16 *)(p + 234);
-                a6 += wt * *(const mc_v16 *)(p + 250);
-                a7 += wt * *(const mc_v16 *)(p + 266);
-            }
-            {
-                const float wt = w0[7];
-                a0 += wt * *(const mc_v16 *)(p + 155);
-                a1 += wt * *(const mc_v16 *)(p + 171);
-                a2 += wt * *(const mc_v16 *)(p + 187);
-                a3 += wt * *(const mc_v16 *)(p + 203);
-                a4 += wt * *(const mc_v16 *)(p + 219);
-                a5 += wt * *(const mc_v16 *)(p + 235);
-                a6 += wt * *(const mc_v16 *)(p + 251);
-                a7 += wt * *(const mc_v16 *)(p + 267);
-            }
-            {
-                const float wt = w0[8];
-                a0 += wt * *(const mc_v16 *)(p + 156);
-                a1 += wt * *(const mc_v16 *)(p + 172);
-                a2 += wt * *(const mc_v16 *)(p + 188);
-                a3 += wt * *(const mc_v16 *)(p + 204);
-                a4 += wt * *(const mc_v16 *)(p + 220);
-                a5 += wt * *(const mc_v16 *)(p + 236);
-                a6 += wt * *(const mc_v16 *)(p + 252);
-                a7 += wt * *(const mc_v16 *)(p + 268);
-            }
+            a0 += v0 * *(const mc_v16 *)(xp + i + 78);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 94);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 110);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 126);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 142);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 158);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 174);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 190);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 79);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 95);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 111);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 127);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 143);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 159);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 175);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 191);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 80);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 96);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 112);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 128);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 144);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 160);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 176);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 192);
             *(mc_v16 *)(yg0 + i + 0) = a0;
             *(mc_v16 *)(yg0 + i + 16) = a1;
             *(mc_v16 *)(yg0 + i + 32) = a2;
@@ -176,7 +126,112 @@ static inline void dw_k3_5_7_c16_32x32_s1_fwd_plane(const float *restrict xc, co
             *(mc_v16 *)(yg0 + i + 96) = a6;
             *(mc_v16 *)(yg0 + i + 112) = a7;
         }
-        {
+    }
+    {
+        /* kernel 0, row 1 */
+        const float v0 = w0[3];
+        const float v1 = w0[4];
+        const float v2 = w0[5];
+        for (int i = 0; i < 1280; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(yg0 + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(yg0 + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(yg0 + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(yg0 + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(yg0 + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(yg0 + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(yg0 + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(yg0 + i + 112);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 116);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 132);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 148);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 164);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 180);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 196);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 212);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 228);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 117);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 133);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 149);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 165);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 181);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 197);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 213);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 229);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 118);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 134);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 150);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 166);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 182);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 198);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 214);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 230);
+            *(mc_v16 *)(yg0 + i + 0) = a0;
+            *(mc_v16 *)(yg0 + i + 16) = a1;
+            *(mc_v16 *)(yg0 + i + 32) = a2;
+            *(mc_v16 *)(yg0 + i + 48) = a3;
+            *(mc_v16 *)(yg0 + i + 64) = a4;
+            *(mc_v16 *)(yg0 + i + 80) = a5;
+            *(mc_v16 *)(yg0 + i + 96) = a6;
+            *(mc_v16 *)(yg0 + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 0, row 2 */
+        const float v0 = w0[6];
+        const float v1 = w0[7];
+        const float v2 = w0[8];
+        for (int i = 0; i < 1280; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(yg0 + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(yg0 + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(yg0 + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(yg0 + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(yg0 + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(yg0 + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(yg0 + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(yg0 + i + 112);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 154);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 170);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 186);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 202);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 218);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 234);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 250);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 266);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 155);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 171);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 187);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 203);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 219);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 235);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 251);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 267);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 156);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 172);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 188);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 204);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 220);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 236);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 252);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 268);
+            *(mc_v16 *)(yg0 + i + 0) = a0;
+            *(mc_v16 *)(yg0 + i + 16) = a1;
+            *(mc_v16 *)(yg0 + i + 32) = a2;
+            *(mc_v16 *)(yg0 + i + 48) = a3;
+            *(mc_v16 *)(yg0 + i + 64) = a4;
+            *(mc_v16 *)(yg0 + i + 80) = a5;
+            *(mc_v16 *)(yg0 + i + 96) = a6;
+            *(mc_v16 *)(yg0 + i + 112) = a7;
+        }
+    }
+    float yg1[1280];
+    {
+        /* kernel 1, row 0 */
+        const float v0 = w1[0];
+        const float v1 = w1[1];
+        const float v2 = w1[2];
+        const float v3 = w1[3];
+        const float v4 = w1[4];
+        for (int i = 0; i < 1280; i += 128) {
             mc_v16 a0 = (mc_v16){0};
             mc_v16 a1 = (mc_v16){0};
             mc_v16 a2 = (mc_v16){0};
@@ -185,281 +240,46 @@ static inline void dw_k3_5_7_c16_32x32_s1_fwd_plane(const float *restrict xc, co
             mc_v16 a5 = (mc_v16){0};
             mc_v16 a6 = (mc_v16){0};
             mc_v16 a7 = (mc_v16){0};
-            {
-                const float wt = w1[0];
-                a0 += wt * *(const mc_v16 *)(p + 39);
-                a1 += wt * *(const mc_v16 *)(p + 55);
-                a2 += wt * *(const mc_v16 *)(p + 71);
-                a3 += wt * *(const mc_v16 *)(p + 87);
-                a4 += wt * *(const mc_v16 *)(p + 103);
-                a5 += wt * *(const mc_v16 *)(p + 119);
-                a6 += wt * *(const mc_v16 *)(p + 135);
-                a7 += wt * *(const mc_v16 *)(p + 151);
-            }
-            {
-                const float wt = w1[1];
-                a0 += wt * *(const mc_v16 *)(p + 40);
-                a1 += wt * *(const mc_v16 *)(p + 56);
-                a2 += wt * *(const mc_v16 *)(p + 72);
-                a3 += wt * *(const mc_v16 *)(p + 88);
-                a4 += wt * *(const mc_v16 *)(p + 104);
-                a5 += wt * *(const mc_v16 *)(p + 120);
-                a6 += wt * *(const mc_v16 *)(p + 136);
-                a7 += wt * *(const mc_v16 *)(p + 152);
-            }
-            {
-                const float wt = w1[2];
-                a0 += wt * *(const mc_v16 *)(p + 41);
-                a1 += wt * *(const mc_v16 *)(p + 57);
-                a2 += wt * *(const mc_v16 *)(p + 73);
-                a3 += wt * *(const mc_v16 *)(p + 89);
-                a4 += wt * *(const mc_v16 *)(p + 105);
-                a5 += wt * *(const mc_v16 *)(p + 121);
-                a6 += wt * *(const mc_v16 *)(p + 137);
-                a7 += wt * *(const mc_v16 *)(p + 153);
-            }
-            {
-                const float wt = w1[3];
-                a0 += wt * *(const mc_v16 *)(p + 42);
-                a1 += wt * *(const mc_v16 *)(p + 58);
-                a2 += wt * *(const mc_v16 *)(p + 74);
-                a3 += wt * *(const mc_v16 *)(p + 90);
-                a4 += wt * *(const mc_v16 *)(p + 106);
-                a5 += wt * *(const mc_v16 *)(p + 122);
-                a6 += wt * *(const mc_v16 *)(p + 138);
-                a7 += wt * *(const mc_v16 *)(p + 154);
-            }
-            {
-                const float wt = w1[4];
-                a0 += wt * *(const mc_v16 *)(p + 43);
-                a1 += wt * *(const mc_v16 *)(p + 59);
-                a2 += wt * *(const mc_v16 *)(p + 75);
-                a3 += wt * *(const mc_v16 *)(p + 91);
-                a4 += wt * *(const mc_v16 *)(p + 107);
-                a5 += wt * *(const mc_v16 *)(p + 123);
-                a6 += wt * *(const mc_v16 *)(p + 139);
-                a7 += wt * *(const mc_v16 *)(p + 155);
-            }
-            {
-                const float wt = w1[5];
-                a0 += wt * *(const mc_v16 *)(p + 77);
-                a1 += wt * *(const mc_v16 *)(p + 93);
-                a2 += wt * *(const mc_v16 *)(p + 109);
-                a3 += wt * *(const mc_v16 *)(p + 125);
-                a4 += wt * *(const mc_v16 *)(p + 141);
-                a5 += wt * *(const mc_v16 *)(p + 157);
-                a6 += wt * *(const mc_v16 *)(p + 173);
-                a7 += wt * *(const mc_v16 *)(p + 189);
-            }
-            {
-                const float wt = w1[6];
-                a0 += wt * *(const mc_v16 *)(p + 78);
-                a1 += wt * *(const mc_v16 *)(p + 94);
-                a2 += wt * *(const mc_v16 *)(p + 110);
-                a3 += wt * *(const mc_v16 *)(p + 126);
-                a4 += wt * *(const mc_v16 *)(p + 142);
-                a5 += wt * *(const mc_v16 *)(p + 158);
-                a6 += wt * *(const mc_v16 *)(p + 174);
-                a7 += wt * *(const mc_v16 *)(p + 190);
-            }
-            {
-                const float wt = w1[7];
-                a0 += wt * *(const mc_v16 *)(p + 79);
-                a1 += wt * *(const mc_v16 *)(p + 95);
-                a2 += wt * *(const mc_v16 *)(p + 111);
-                a3 += wt * *(const mc_v16 *)(p + 127);
-                a4 += wt * *(const mc_v16 *)(p + 143);
-                a5 += wt * *(const mc_v16 *)(p + 159);
-                a6 += wt * *(const mc_v16 *)(p + 175);
-                a7 += wt * *(const mc_v16 *)(p + 191);
-            }
-            {
-                const float wt = w1[8];
-                a0 += wt * *(const mc_v16 *)(p + 80);
-                a1 += wt * *(const mc_v16 *)(p + 96);
-                a2 += wt * *(const mc_v16 *)(p + 112);
-                a3 += wt * *(const mc_v16 *)(p + 128);
-                a4 += wt * *(const mc_v16 *)(p + 144);
-                a5 += wt * *(const mc_v16 *)(p + 160);
-                a6 += wt * *(const mc_v16 *)(p + 176);
-                a7 += wt * *(const mc_v16 *)(p + 192);
-            }
-            {
-                const float wt = w1[9];
-                a0 += wt * *(const mc_v16 *)(p + 81);
-                a1 += wt * *(const mc_v16 *)(p + 97);
-                a2 += wt * *(const mc_v16 *)(p + 113);
-                a3 += wt * *(const mc_v16 *)(p + 129);
-                a4 += wt * *(const mc_v16 *)(p + 145);
-                a5 += wt * *(const mc_v16 *)(p + 161);
-                a6 += wt * *(const mc_v16 *)(p + 177);
-                a7 += wt * *(const mc_v16 *)(p + 193);
-            }
-            {
-                const float wt = w1[10];
-                a0 += wt * *(const mc_v16 *)(p + 115);
-                a1 += wt * *(const mc_v16 *)(p + 131);
-                a2 += wt * *(const mc_v16 *)(p + 147);
-                a3 += wt * *(const mc_v16 *)(p + 163);
-                a4 += wt * *(const mc_v16 *)(p + 179);
-                a5 += wt * *(const mc_v16 *)(p + 195);
-                a6 += wt * *(const mc_v16 *)(p + 211);
-                a7 += wt * *(const mc_v16 *)(p + 227);
-            }
-            {
-                const float wt = w1[11];
-                a0 += wt * *(const mc_v16 *)(p + 116);
-                a1 += wt * *(const mc_v16 *)(p + 132);
-                a2 += wt * *(const mc_v16 *)(p + 148);
-                a3 += wt * *(const mc_v16 *)(p + 164);
-                a4 += wt * *(const mc_v16 *)(p + 180);
-                a5 += wt * *(const mc_v16 *)(p + 196);
-                a6 += wt * *(const mc_v16 *)(p + 212);
-                a7 += wt * *(const mc_v16 *)(p + 228);
-            }
-            {
-                const float wt = w1[12];
-                a0 += wt * *(const mc_v16 *)(p + 117);
-                a1 += wt * *(const mc_v16 *)(p + 133);
-                a2 += wt * *(const mc_v16 *)(p + 149);
-                a3 += wt * *(const mc_v16 *)(p + 165);
-                a4 += wt * *(const mc_v16 *)(p + 181);
-                a5 += wt * *(const mc_v16 *)(p + 197);
-                a6 += wt * *(const mc_v16 *)(p + 213);
-                a7 += wt * *(const mc_v16 *)(p + 229);
-            }
-            {
-                const float wt = w1[13];
-                a0 += wt * *(const mc_v16 *)(p + 118);
-                a1 += wt * *(const mc_v16 *)(p + 134);
-                a2 += wt * *(const mc_v16 *)(p + 150);
-                a3 += wt * *(const mc_v16 *)(p + 166);
-                a4 += wt * *(const mc_v16 *)(p + 182);
-                a5 += wt * *(const mc_v16 *)(p + 198);
-                a6 += wt * *(const mc_v16 *)(p + 214);
-                a7 += wt * *(const mc_v16 *)(p + 230);
-            }
-            {
-                const float wt = w1[14];
-                a0 += wt * *(const mc_v16 *)(p + 119);
-                a1 += wt * *(const mc_v16 *)(p + 135);
-                a2 += wt * *(const mc_v16 *)(p + 151);
-                a3 += wt * *(const mc_v16 *)(p + 167);
-                a4 += wt * *(const mc_v16 *)(p + 183);
-                a5 += wt * *(const mc_v16 *)(p + 199);
-                a6 += wt * *(const mc_v16 *)(p + 215);
-                a7 += wt * *(const mc_v16 *)(p + 231);
-            }
-            {
-                const float wt = w1[15];
-                a0 += wt * *(const mc_v16 *)(p + 153);
-                a1 += wt * *(const mc_v16 *)(p + 169);
-                a2 += wt * *(const mc_v16 *)(p + 185);
-                a3 += wt * *(const mc_v16 *)(p + 201);
-                a4 += wt * *(const mc_v16 *)(p + 217);
-                a5 += wt * *(const mc_v16 *)(p + 233);
-                a6 += wt * *(const mc_v16 *)(p + 249);
-                a7 += wt * *(const mc_v16 *)(p + 265);
-            }
-            {
-                const float wt = w1[16];
-                a0 += wt * *(const mc_v16 *)(p + 154);
-                a1 += wt * *(const mc_v16 *)(p + 170);
-                a2 += wt * *(const mc_v16 *)(p + 186);
-                a3 += wt * *(const mc_v16 *)(p + 202);
-                a4 += wt * *(const mc_v16 *)(p + 218);
-                a5 += wt * *(const mc_v16 *)(p + 234);
-                a6 += wt * *(const mc_v16 *)(p + 250);
-                a7 += wt * *(const mc_v16 *)(p + 266);
-            }
-            {
-                const float wt = w1[17];
-                a0 += wt * *(const mc_v16 *)(p + 155);
-                a1 += wt * *(const mc_v16 *)(p + 171);
-                a2 += wt * *(const mc_v16 *)(p + 187);
-                a3 += wt * *(const mc_v16 *)(p + 203);
-                a4 += wt * *(const mc_v16 *)(p + 219);
-                a5 += wt * *(const mc_v16 *)(p + 235);
-                a6 += wt * *(const mc_v16 *)(p + 251);
-                a7 += wt * *(const mc_v16 *)(p + 267);
-            }
-            {
-                const float wt = w1[18];
-                a0 += wt * *(const mc_v16 *)(p + 156);
-                a1 += wt * *(const mc_v16 *)(p + 172);
-                a2 += wt * *(const mc_v16 *)(p + 188);
-                a3 += wt * *(const mc_v16 *)(p + 204);
-                a4 += wt * *(const mc_v16 *)(p + 220);
-                a5 += wt * *(const mc_v16 *)(p + 236);
-                a6 += wt * *(const mc_v16 *)(p + 252);
-                a7 += wt * *(const mc_v16 *)(p + 268);
-            }
-            {
-                const float wt = w1[19];
-                a0 += wt * *(const mc_v16 *)(p + 157);
-                a1 += wt * *(const mc_v16 *)(p + 173);
-                a2 += wt * *(const mc_v16 *)(p + 189);
-                a3 += wt * *(const mc_v16 *)(p + 205);
-                a4 += wt * *(const mc_v16 *)(p + 221);
-                a5 += wt * *(const mc_v16 *)(p + 237);
-                a6 += wt * *(const mc_v16 *)(p + 253);
-                a7 += wt * *(const mc_v16 *)(p + 269);
-            }
-            {
-                const float wt = w1[20];
-                a0 += wt * *(const mc_v16 *)(p + 191);
-                a1 += wt * *(const mc_v16 *)(p + 207);
-                a2 += wt * *(const mc_v16 *)(p + 223);
-                a3 += wt * *(const mc_v16 *)(p + 239);
-                a4 += wt * *(const mc_v16 *)(p + 255);
-                a5 += wt * *(const mc_v16 *)(p + 271);
-                a6 += wt * *(const mc_v16 *)(p + 287);
-                a7 += wt * *(const mc_v16 *)(p + 303);
-            }
-            {
-                const float wt = w1[21];
-                a0 += wt * *(const mc_v16 *)(p + 192);
-                a1 += wt * *(const mc_v16 *)(p + 208);
-                a2 += wt * *(const mc_v16 *)(p + 224);
-                a3 += wt * *(const mc_v16 *)(p + 240);
-                a4 += wt * *(const mc_v16 *)(p + 256);
-                a5 += wt * *(const mc_v16 *)(p + 272);
-                a6 += wt * *(const mc_v16 *)(p + 288);
-                a7 += wt * *(const mc_v16 *)(p + 304);
-            }
-            {
-                const float wt = w1[22];
-                a0 += wt * *(const mc_v16 *)(p + 193);
-                a1 += wt * *(const mc_v16 *)(p + 209);
-                a2 += wt * *(const mc_v16 *)(p + 225);
-                a3 += wt * *(const mc_v16 *)(p + 241);
-                a4 += wt * *(const mc_v16 *)(p + 257);
-                a5 += wt * *(const mc_v16 *)(p + 273);
-                a6 += wt * *(const mc_v16 *)(p + 289);
-                a7 += wt * *(const mc_v16 *)(p + 305);
-            }
-            {
-                const float wt = w1[23];
-                a0 += wt * *(const mc_v16 *)(p + 194);
-                a1 += wt * *(const mc_v16 *)(p + 210);
-                a2 += wt * *(const mc_v16 *)(p + 226);
-                a3 += wt * *(const mc_v16 *)(p + 242);
-                a4 += wt * *(const mc_v16 *)(p + 258);
-                a5 += wt * *(const mc_v16 *)(p + 274);
-                a6 += wt * *(const mc_v16 *)(p + 290);
-                a7 += wt * *(const mc_v16 *)(p + 306);
-            }
-            {
-                const float wt = w1[24];
-                a0 += wt * *(const mc_v16 *)(p + 195);
-                a1 += wt * *(const mc_v16 *)(p + 211);
-                a2 += wt * *(const mc_v16 *)(p + 227);
-                a3 += wt * *(const mc_v16 *)(p + 243);
-                a4 += wt * *(const mc_v16 *)(p + 259);
-                a5 += wt * *(const mc_v16 *)(p + 275);
-                a6 += wt * *(const mc_v16 *)(p + 291);
-                a7 += wt * *(const mc_v16 *)(p + 307);
-            }
+            a0 += v0 * *(const mc_v16 *)(xp + i + 39);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 55);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 71);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 87);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 103);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 119);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 135);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 151);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 40);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 56);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 72);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 88);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 104);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 120);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 136);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 152);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 41);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 57);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 73);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 89);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 105);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 121);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 137);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 153);
+            a0 += v3 * *(const mc_v16 *)(xp + i + 42);
+            a1 += v3 * *(const mc_v16 *)(xp + i + 58);
+            a2 += v3 * *(const mc_v16 *)(xp + i + 74);
+            a3 += v3 * *(const mc_v16 *)(xp + i + 90);
+            a4 += v3 * *(const mc_v16 *)(xp + i + 106);
+            a5 += v3 * *(const mc_v16 *)(xp + i + 122);
+            a6 += v3 * *(const mc_v16 *)(xp + i + 138);
+            a7 += v3 * *(const mc_v16 *)(xp + i + 154);
+            a0 += v4 * *(const mc_v16 *)(xp + i + 43);
+            a1 += v4 * *(const mc_v16 *)(xp + i + 59);
+            a2 += v4 * *(const mc_v16 *)(xp + i + 75);
+            a3 += v4 * *(const mc_v16 *)(xp + i + 91);
+            a4 += v4 * *(const mc_v16 *)(xp + i + 107);
+            a5 += v4 * *(const mc_v16 *)(xp + i + 123);
+            a6 += v4 * *(const mc_v16 *)(xp + i + 139);
+            a7 += v4 * *(const mc_v16 *)(xp + i + 155);
             *(mc_v16 *)(yg1 + i + 0) = a0;
             *(mc_v16 *)(yg1 + i + 16) = a1;
             *(mc_v16 *)(yg1 + i + 32) = a2;
@@ -469,7 +289,282 @@ static inline void dw_k3_5_7_c16_32x32_s1_fwd_plane(const float *restrict xc, co
             *(mc_v16 *)(yg1 + i + 96) = a6;
             *(mc_v16 *)(yg1 + i + 112) = a7;
         }
-        {
+    }
+    {
+        /* kernel 1, row 1 */
+        const float v0 = w1[5];
+        const float v1 = w1[6];
+        const float v2 = w1[7];
+        const float v3 = w1[8];
+        const float v4 = w1[9];
+        for (int i = 0; i < 1280; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(yg1 + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(yg1 + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(yg1 + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(yg1 + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(yg1 + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(yg1 + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(yg1 + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(yg1 + i + 112);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 77);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 93);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 109);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 125);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 141);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 157);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 173);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 189);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 78);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 94);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 110);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 126);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 142);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 158);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 174);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 190);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 79);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 95);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 111);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 127);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 143);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 159);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 175);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 191);
+            a0 += v3 * *(const mc_v16 *)(xp + i + 80);
+            a1 += v3 * *(const mc_v16 *)(xp + i + 96);
+            a2 += v3 * *(const mc_v16 *)(xp + i + 112);
+            a3 += v3 * *(const mc_v16 *)(xp + i + 128);
+            a4 += v3 * *(const mc_v16 *)(xp + i + 144);
+            a5 += v3 * *(const mc_v16 *)(xp + i + 160);
+            a6 += v3 * *(const mc_v16 *)(xp + i + 176);
+            a7 += v3 * *(const mc_v16 *)(xp + i + 192);
+            a0 += v4 * *(const mc_v16 *)(xp + i + 81);
+            a1 += v4 * *(const mc_v16 *)(xp + i + 97);
+            a2 += v4 * *(const mc_v16 *)(xp + i + 113);
+            a3 += v4 * *(const mc_v16 *)(xp + i + 129);
+            a4 += v4 * *(const mc_v16 *)(xp + i + 145);
+            a5 += v4 * *(const mc_v16 *)(xp + i + 161);
+            a6 += v4 * *(const mc_v16 *)(xp + i + 177);
+            a7 += v4 * *(const mc_v16 *)(xp + i + 193);
+            *(mc_v16 *)(yg1 + i + 0) = a0;
+            *(mc_v16 *)(yg1 + i + 16) = a1;
+            *(mc_v16 *)(yg1 + i + 32) = a2;
+            *(mc_v16 *)(yg1 + i + 48) = a3;
+            *(mc_v16 *)(yg1 + i + 64) = a4;
+            *(mc_v16 *)(yg1 + i + 80) = a5;
+            *(mc_v16 *)(yg1 + i + 96) = a6;
+            *(mc_v16 *)(yg1 + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 1, row 2 */
+        const float v0 = w1[10];
+        const float v1 = w1[11];
+        const float v2 = w1[12];
+        const float v3 = w1[13];
+        const float v4 = w1[14];
+        for (int i = 0; i < 1280; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(yg1 + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(yg1 + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(yg1 + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(yg1 + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(yg1 + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(yg1 + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(yg1 + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(yg1 + i + 112);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 115);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 131);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 147);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 163);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 179);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 195);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 211);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 227);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 116);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 132);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 148);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 164);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 180);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 196);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 212);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 228);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 117);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 133);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 149);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 165);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 181);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 197);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 213);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 229);
+            a0 += v3 * *(const mc_v16 *)(xp + i + 118);
+            a1 += v3 * *(const mc_v16 *)(xp + i + 134);
+            a2 += v3 * *(const mc_v16 *)(xp + i + 150);
+            a3 += v3 * *(const mc_v16 *)(xp + i + 166);
+            a4 += v3 * *(const mc_v16 *)(xp + i + 182);
+            a5 += v3 * *(const mc_v16 *)(xp + i + 198);
+            a6 += v3 * *(const mc_v16 *)(xp + i + 214);
+            a7 += v3 * *(const mc_v16 *)(xp + i + 230);
+            a0 += v4 * *(const mc_v16 *)(xp + i + 119);
+            a1 += v4 * *(const mc_v16 *)(xp + i + 135);
+            a2 += v4 * *(const mc_v16 *)(xp + i + 151);
+            a3 += v4 * *(const mc_v16 *)(xp + i + 167);
+            a4 += v4 * *(const mc_v16 *)(xp + i + 183);
+            a5 += v4 * *(const mc_v16 *)(xp + i + 199);
+            a6 += v4 * *(const mc_v16 *)(xp + i + 215);
+            a7 += v4 * *(const mc_v16 *)(xp + i + 231);
+            *(mc_v16 *)(yg1 + i + 0) = a0;
+            *(mc_v16 *)(yg1 + i + 16) = a1;
+            *(mc_v16 *)(yg1 + i + 32) = a2;
+            *(mc_v16 *)(yg1 + i + 48) = a3;
+            *(mc_v16 *)(yg1 + i + 64) = a4;
+            *(mc_v16 *)(yg1 + i + 80) = a5;
+            *(mc_v16 *)(yg1 + i + 96) = a6;
+            *(mc_v16 *)(yg1 + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 1, row 3 */
+        const float v0 = w1[15];
+        const float v1 = w1[16];
+        const float v2 = w1[17];
+        const float v3 = w1[18];
+        const float v4 = w1[19];
+        for (int i = 0; i < 1280; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(yg1 + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(yg1 + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(yg1 + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(yg1 + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(yg1 + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(yg1 + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(yg1 + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(yg1 + i + 112);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 153);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 169);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 185);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 201);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 217);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 233);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 249);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 265);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 154);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 170);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 186);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 202);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 218);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 234);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 250);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 266);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 155);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 171);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 187);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 203);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 219);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 235);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 251);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 267);
+            a0 += v3 * *(const mc_v16 *)(xp + i + 156);
+            a1 += v3 * *(const mc_v16 *)(xp + i + 172);
+            a2 += v3 * *(const mc_v16 *)(xp + i + 188);
+            a3 += v3 * *(const mc_v16 *)(xp + i + 204);
+            a4 += v3 * *(const mc_v16 *)(xp + i + 220);
+            a5 += v3 * *(const mc_v16 *)(xp + i + 236);
+            a6 += v3 * *(const mc_v16 *)(xp + i + 252);
+            a7 += v3 * *(const mc_v16 *)(xp + i + 268);
+            a0 += v4 * *(const mc_v16 *)(xp + i + 157);
+            a1 += v4 * *(const mc_v16 *)(xp + i + 173);
+            a2 += v4 * *(const mc_v16 *)(xp + i + 189);
+            a3 += v4 * *(const mc_v16 *)(xp + i + 205);
+            a4 += v4 * *(const mc_v16 *)(xp + i + 221);
+            a5 += v4 * *(const mc_v16 *)(xp + i + 237);
+            a6 += v4 * *(const mc_v16 *)(xp + i + 253);
+            a7 += v4 * *(const mc_v16 *)(xp + i + 269);
+            *(mc_v16 *)(yg1 + i + 0) = a0;
+            *(mc_v16 *)(yg1 + i + 16) = a1;
+            *(mc_v16 *)(yg1 + i + 32) = a2;
+            *(mc_v16 *)(yg1 + i + 48) = a3;
+            *(mc_v16 *)(yg1 + i + 64) = a4;
+            *(mc_v16 *)(yg1 + i + 80) = a5;
+            *(mc_v16 *)(yg1 + i + 96) = a6;
+            *(mc_v16 *)(yg1 + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 1, row 4 */
+        const float v0 = w1[20];
+        const float v1 = w1[21];
+        const float v2 = w1[22];
+        const float v3 = w1[23];
+        const float v4 = w1[24];
+        for (int i = 0; i < 1280; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(yg1 + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(yg1 + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(yg1 + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(yg1 + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(yg1 + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(yg1 + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(yg1 + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(yg1 + i + 112);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 191);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 207);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 223);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 239);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 255);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 271);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 287);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 303);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 192);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 208);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 224);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 240);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 256);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 272);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 288);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 304);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 193);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 209);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 225);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 241);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 257);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 273);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 289);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 305);
+            a0 += v3 * *(const mc_v16 *)(xp + i + 194);
+            a1 += v3 * *(const mc_v16 *)(xp + i + 210);
+            a2 += v3 * *(const mc_v16 *)(xp + i + 226);
+            a3 += v3 * *(const mc_v16 *)(xp + i + 242);
+            a4 += v3 * *(const mc_v16 *)(xp + i + 258);
+            a5 += v3 * *(const mc_v16 *)(xp + i + 274);
+            a6 += v3 * *(const mc_v16 *)(xp + i + 290);
+            a7 += v3 * *(const mc_v16 *)(xp + i + 306);
+            a0 += v4 * *(const mc_v16 *)(xp + i + 195);
+            a1 += v4 * *(const mc_v16 *)(xp + i + 211);
+            a2 += v4 * *(const mc_v16 *)(xp + i + 227);
+            a3 += v4 * *(const mc_v16 *)(xp + i + 243);
+            a4 += v4 * *(const mc_v16 *)(xp + i + 259);
+            a5 += v4 * *(const mc_v16 *)(xp + i + 275);
+            a6 += v4 * *(const mc_v16 *)(xp + i + 291);
+            a7 += v4 * *(const mc_v16 *)(xp + i + 307);
+            *(mc_v16 *)(yg1 + i + 0) = a0;
+            *(mc_v16 *)(yg1 + i + 16) = a1;
+            *(mc_v16 *)(yg1 + i + 32) = a2;
+            *(mc_v16 *)(yg1 + i + 48) = a3;
+            *(mc_v16 *)(yg1 + i + 64) = a4;
+            *(mc_v16 *)(yg1 + i + 80) = a5;
+            *(mc_v16 *)(yg1 + i + 96) = a6;
+            *(mc_v16 *)(yg1 + i + 112) = a7;
+        }
+    }
+    float yg2[1280];
+    {
+        /* kernel 2, row 0 */
+        const float v0 = w2[0];
+        const float v1 = w2[1];
+        const float v2 = w2[2];
+        const float v3 = w2[3];
+        const float v4 = w2[4];
+        const float v5 = w2[5];
+        const float v6 = w2[6];
+        for (int i = 0; i < 1280; i += 128) {
             mc_v16 a0 = (mc_v16){0};
             mc_v16 a1 = (mc_v16){0};
             mc_v16 a2 = (mc_v16){0};
@@ -478,545 +573,566 @@ static inline void dw_k3_5_7_c16_32x32_s1_fwd_plane(const float *restrict xc, co
             mc_v16 a5 = (mc_v16){0};
             mc_v16 a6 = (mc_v16){0};
             mc_v16 a7 = (mc_v16){0};
-            {
-                const float wt = w2[0];
-                a0 += wt * *(const mc_v16 *)(p + 0);
-                a1 += wt * *(const mc_v16 *)(p + 16);
-                a2 += wt * *(const mc_v16 *)(p + 32);
-                a3 += wt * *(const mc_v16 *)(p + 48);
-                a4 += wt * *(const mc_v16 *)(p + 64);
-                a5 += wt * *(const mc_v16 *)(p + 80);
-                a6 += wt * *(const mc_v16 *)(p + 96);
-                a7 += wt * *(const mc_v16 *)(p + 112);
-            }
-            {
-                const float wt = w2[1];
-                a0 += wt * *(const mc_v16 *)(p + 1);
-                a1 += wt * *(const mc_v16 *)(p + 17);
-                a2 += wt * *(const mc_v16 *)(p + 33);
-                a3 += wt * *(const mc_v16 *)(p + 49);
-                a4 += wt * *(const mc_v16 *)(p + 65);
-                a5 += wt * *(const mc_v16 *)(p + 81);
-                a6 += wt * *(const mc_v16 *)(p + 97);
-                a7 += wt * *(const mc_v16 *)(p + 113);
-            }
-            {
-                const float wt = w2[2];
-                a0 += wt * *(const mc_v16 *)(p + 2);
-                a1 += wt * *(const mc_v16 *)(p + 18);
-                a2 += wt * *(const mc_v16 *)(p + 34);
-                a3 += wt * *(const mc_v16 *)(p + 50);
-                a4 += wt * *(const mc_v16 *)(p + 66);
-                a5 += wt * *(const mc_v16 *)(p + 82);
-                a6 += wt * *(const mc_v16 *)(p + 98);
-                a7 += wt * *(const mc_v16 *)(p + 114);
-            }
-            {
-                const float wt = w2[3];
-                a0 += wt * *(const mc_v16 *)(p + 3);
-                a1 += wt * *(const mc_v16 *)(p + 19);
-                a2 += wt * *(const mc_v16 *)(p + 35);
-                a3 += wt * *(const mc_v16 *)(p + 51);
-                a4 += wt * *(const mc_v16 *)(p + 67);
-                a5 += wt * *(const mc_v16 *)(p + 83);
-                a6 += wt * *(const mc_v16 *)(p + 99);
-                a7 += wt * *(const mc_v16 *)(p + 115);
-            }
-            {
-                const float wt = w2[4];
-                a0 += wt * *(const mc_v16 *)(p + 4);
-                a1 += wt * *(const mc_v16 *)(p + 20);
-                a2 += wt * *(const mc_v16 *)(p + 36);
-                a3 += wt * *(const mc_v16 *)(p + 52);
-                a4 += wt * *(const mc_v16 *)(p + 68);
-                a5 += wt * *(const mc_v16 *)(p + 84);
-                a6 += wt * *(const mc_v16 *)(p + 100);
-                a7 += wt * *(const mc_v16 *)(p + 116);
-            }
-            {
-                const float wt = w2[5];
-                a0 += wt * *(const mc_v16 *)(p + 5);
-                a1 += wt * *(const mc_v16 *)(p + 21);
-                a2 += wt * *(const mc_v16 *)(p + 37);
-                a3 += wt * *(const mc_v16 *)(p + 53);
-                a4 += wt * *(const mc_v16 *)(p + 69);
-                a5 += wt * *(const mc_v16 *)(p + 85);
-                a6 += wt * *(const mc_v16 *)(p + 101);
-                a7 += wt * *(const mc_v16 *)(p + 117);
-            }
-            {
-                const float wt = w2[6];
-                a0 += wt * *(const mc_v16 *)(p + 6);
-                a1 += wt * *(const mc_v16 *)(p + 22);
-                a2 += wt * *(const mc_v16 *)(p + 38);
-                a3 += wt * *(const mc_v16 *)(p + 54);
-                a4 += wt * *(const mc_v16 *)(p + 70);
-                a5 += wt * *(const mc_v16 *)(p + 86);
-                a6 += wt * *(const mc_v16 *)(p + 102);
-                a7 += wt * *(const mc_v16 *)(p + 118);
-            }
-            {
-                const float wt = w2[7];
-                a0 += wt * *(const mc_v16 *)(p + 38);
-                a1 += wt * *(const mc_v16 *)(p + 54);
-                a2 += wt * *(const mc_v16 *)(p + 70);
-                a3 += wt * *(const mc_v16 *)(p + 86);
-                a4 += wt * *(const mc_v16 *)(p + 102);
-                a5 += wt * *(const mc_v16 *)(p + 118);
-                a6 += wt * *(const mc_v16 *)(p + 134);
-                a7 += wt * *(const mc_v16 *)(p + 150);
-            }
-            {
-                const float wt = w2[8];
-                a0 += wt * *(const mc_v16 *)(p + 39);
-                a1 += wt * *(const mc_v16 *)(p + 55);
-                a2 += wt * *(const mc_v16 *)(p + 71);
-                a3 += wt * *(const mc_v16 *)(p + 87);
-                a4 += wt * *(const mc_v16 *)(p + 103);
-                a5 += wt * *(const mc_v16 *)(p + 119);
-                a6 += wt * *(const mc_v16 *)(p + 135);
-                a7 += wt * *(const mc_v16 *)(p + 151);
-            }
-            {
-                const float wt = w2[9];
-                a0 += wt * *(const mc_v16 *)(p + 40);
-                a1 += wt * *(const mc_v16 *)(p + 56);
-                a2 += wt * *(const mc_v16 *)(p + 72);
-                a3 += wt * *(const mc_v16 *)(p + 88);
-                a4 += wt * *(const mc_v16 *)(p + 104);
-                a5 += wt * *(const mc_v16 *)(p + 120);
-                a6 += wt * *(const mc_v16 *)(p + 136);
-                a7 += wt * *(const mc_v16 *)(p + 152);
-            }
-            {
-                const float wt = w2[10];
-                a0 += wt * *(const mc_v16 *)(p + 41);
-                a1 += wt * *(const mc_v16 *)(p + 57);
-                a2 += wt * *(const mc_v16 *)(p + 73);
-                a3 += wt * *(const mc_v16 *)(p + 89);
-                a4 += wt * *(const mc_v16 *)(p + 105);
-                a5 += wt * *(const mc_v16 *)(p + 121);
-                a6 += wt * *(const mc_v16 *)(p + 137);
-                a7 += wt * *(const mc_v16 *)(p + 153);
-            }
-            {
-                const float wt = w2[11];
-                a0 += wt * *(const mc_v16 *)(p + 42);
-                a1 += wt * *(const mc_v16 *)(p + 58);
-                a2 += wt * *(const mc_v16 *)(p + 74);
-                a3 += wt * *(const mc_v16 *)(p + 90);
-                a4 += wt * *(const mc_v16 *)(p + 106);
-                a5 += wt * *(const mc_v16 *)(p + 122);
-                a6 += wt * *(const mc_v16 *)(p + 138);
-                a7 += wt * *(const mc_v16 *)(p + 154);
-            }
-            {
-                const float wt = w2[12];
-                a0 += wt * *(const mc_v16 *)(p + 43);
-                a1 += wt * *(const mc_v16 *)(p + 59);
-                a2 += wt * *(const mc_v16 *)(p + 75);
-                a3 += wt * *(const mc_v16 *)(p + 91);
-                a4 += wt * *(const mc_v16 *)(p + 107);
-                a5 += wt * *(const mc_v16 *)(p + 123);
-                a6 += wt * *(const mc_v16 *)(p + 139);
-                a7 += wt * *(const mc_v16 *)(p + 155);
-            }
-            {
-                const float wt = w2[13];
-                a0 += wt * *(const mc_v16 *)(p + 44);
-                a1 += wt * *(const mc_v16 *)(p + 60);
-                a2 += wt * *(const mc_v16 *)(p + 76);
-                a3 += wt * *(const mc_v16 *)(p + 92);
-                a4 += wt * *(const mc_v16 *)(p + 108);
-                a5 += wt * *(const mc_v16 *)(p + 124);
-                a6 += wt * *(const mc_v16 *)(p + 140);
-                a7 += wt * *(const mc_v16 *)(p + 156);
-            }
-            {
-                const float wt = w2[14];
-                a0 += wt * *(const mc_v16 *)(p + 76);
-                a1 += wt * *(const mc_v16 *)(p + 92);
-                a2 += wt * *(const mc_v16 *)(p + 108);
-                a3 += wt * *(const mc_v16 *)(p + 124);
-                a4 += wt * *(const mc_v16 *)(p + 140);
-                a5 += wt * *(const mc_v16 *)(p + 156);
-                a6 += wt * *(const mc_v16 *)(p + 172);
-                a7 += wt * *(const mc_v16 *)(p + 188);
-            }
-            {
-                const float wt = w2[15];
-                a0 += wt * *(const mc_v16 *)(p + 77);
-                a1 += wt * *(const mc_v16 *)(p + 93);
-                a2 += wt * *(const mc_v16 *)(p + 109);
-                a3 += wt * *(const mc_v16 *)(p + 125);
-                a4 += wt * *(const mc_v16 *)(p + 141);
-                a5 += wt * *(const mc_v16 *)(p + 157);
-                a6 += wt * *(const mc_v16 *)(p + 173);
-                a7 += wt * *(const mc_v16 *)(p + 189);
-            }
-            {
-                const float wt = w2[16];
-                a0 += wt * *(const mc_v16 *)(p + 78);
-                a1 += wt * *(const mc_v16 *)(p + 94);
-                a2 += wt * *(const mc_v16 *)(p + 110);
-                a3 += wt * *(const mc_v16 *)(p + 126);
-                a4 += wt * *(const mc_v16 *)(p + 142);
-                a5 += wt * *(const mc_v16 *)(p + 158);
-                a6 += wt * *(const mc_v16 *)(p + 174);
-                a7 += wt * *(const mc_v16 *)(p + 190);
-            }
-            {
-                const float wt = w2[17];
-                a0 += wt * *(const mc_v16 *)(p + 79);
-                a1 += wt * *(const mc_v16 *)(p + 95);
-                a2 += wt * *(const mc_v16 *)(p + 111);
-                a3 += wt * *(const mc_v16 *)(p + 127);
-                a4 += wt * *(const mc_v16 *)(p + 143);
-                a5 += wt * *(const mc_v16 *)(p + 159);
-                a6 += wt * *(const mc_v16 *)(p + 175);
-                a7 += wt * *(const mc_v16 *)(p + 191);
-            }
-            {
-                const float wt = w2[18];
-                a0 += wt * *(const mc_v16 *)(p + 80);
-                a1 += wt * *(const mc_v16 *)(p + 96);
-                a2 += wt * *(const mc_v16 *)(p + 112);
-                a3 += wt * *(const mc_v16 *)(p + 128);
-                a4 += wt * *(const mc_v16 *)(p + 144);
-                a5 += wt * *(const mc_v16 *)(p + 160);
-                a6 += wt * *(const mc_v16 *)(p + 176);
-                a7 += wt * *(const mc_v16 *)(p + 192);
-            }
-            {
-                const float wt = w2[19];
-                a0 += wt * *(const mc_v16 *)(p + 81);
-                a1 += wt * *(const mc_v16 *)(p + 97);
-                a2 += wt * *(const mc_v16 *)(p + 113);
-                a3 += wt * *(const mc_v16 *)(p + 129);
-                a4 += wt * *(const mc_v16 *)(p + 145);
-                a5 += wt * *(const mc_v16 *)(p + 161);
-                a6 += wt * *(const mc_v16 *)(p + 177);
-                a7 += wt * *(const mc_v16 *)(p + 193);
-            }
-            {
-                const float wt = w2[20];
-                a0 += wt * *(const mc_v16 *)(p + 82);
-                a1 += wt * *(const mc_v16 *)(p + 98);
-                a2 += wt * *(const mc_v16 *)(p + 114);
-                a3 += wt * *(const mc_v16 *)(p + 130);
-                a4 += wt * *(const mc_v16 *)(p + 146);
-                a5 += wt * *(const mc_v16 *)(p + 162);
-                a6 += wt * *(const mc_v16 *)(p + 178);
-                a7 += wt * *(const mc_v16 *)(p + 194);
-            }
-            {
-                const float wt = w2[21];
-                a0 += wt * *(const mc_v16 *)(p + 114);
-                a1 += wt * *(const mc_v16 *)(p + 130);
-                a2 += wt * *(const mc_v16 *)(p + 146);
-                a3 += wt * *(const mc_v16 *)(p + 162);
-                a4 += wt * *(const mc_v16 *)(p + 178);
-                a5 += wt * *(const mc_v16 *)(p + 194);
-                a6 += wt * *(const mc_v16 *)(p + 210);
-                a7 += wt * *(const mc_v16 *)(p + 226);
-            }
-            {
-                const float wt = w2[22];
-                a0 += wt * *(const mc_v16 *)(p + 115);
-                a1 += wt * *(const mc_v16 *)(p + 131);
-                a2 += wt * *(const mc_v16 *)(p + 147);
-                a3 += wt * *(const mc_v16 *)(p + 163);
-                a4 += wt * *(const mc_v16 *)(p + 179);
-                a5 += wt * *(const mc_v16 *)(p + 195);
-                a6 += wt * *(const mc_v16 *)(p + 211);
-                a7 += wt * *(const mc_v16 *)(p + 227);
-            }
-            {
-                const float wt = w2[23];
-                a0 += wt * *(const mc_v16 *)(p + 116);
-                a1 += wt * *(const mc_v16 *)(p + 132);
-                a2 += wt * *(const mc_v16 *)(p + 148);
-                a3 += wt * *(const mc_v16 *)(p + 164);
-                a4 += wt * *(const mc_v16 *)(p + 180);
-                a5 += wt * *(const mc_v16 *)(p + 196);
-                a6 += wt * *(const mc_v16 *)(p + 212);
-                a7 += wt * *(const mc_v16 *)(p + 228);
-            }
-            {
-                const float wt = w2[24];
-                a0 += wt * *(const mc_v16 *)(p + 117);
-                a1 += wt * *(const mc_v16 *)(p + 133);
-                a2 += wt * *(const mc_v16 *)(p + 149);
-                a3 += wt * *(const mc_v16 *)(p + 165);
-                a4 += wt * *(const mc_v16 *)(p + 181);
-                a5 += wt * *(const mc_v16 *)(p + 197);
-                a6 += wt * *(const mc_v16 *)(p + 213);
-                a7 += wt * *(const mc_v16 *)(p + 229);
-            }
-            {
-                const float wt = w2[25];
-                a0 += wt * *(const mc_v16 *)(p + 118);
-                a1 += wt * *(const mc_v16 *)(p + 134);
-                a2 += wt * *(const mc_v16 *)(p + 150);
-                a3 += wt * *(const mc_v16 *)(p + 166);
-                a4 += wt * *(const mc_v16 *)(p + 182);
-                a5 += wt * *(const mc_v16 *)(p + 198);
-                a6 += wt * *(const mc_v16 *)(p + 214);
-                a7 += wt * *(const mc_v16 *)(p + 230);
-            }
-            {
-                const float wt = w2[26];
-                a0 += wt * *(const mc_v16 *)(p + 119);
-                a1 += wt * *(const mc_v16 *)(p + 135);
-                a2 += wt * *(const mc_v16 *)(p + 151);
-                a3 += wt * *(const mc_v16 *)(p + 167);
-                a4 += wt * *(const mc_v16 *)(p + 183);
-                a5 += wt * *(const mc_v16 *)(p + 199);
-                a6 += wt * *(const mc_v16 *)(p + 215);
-                a7 += wt * *(const mc_v16 *)(p + 231);
-            }
-            {
-                const float wt = w2[27];
-                a0 += wt * *(const mc_v16 *)(p + 120);
-                a1 += wt * *(const mc_v16 *)(p + 136);
-                a2 += wt * *(const mc_v16 *)(p + 152);
-                a3 += wt * *(const mc_v16 *)(p + 168);
-                a4 += wt * *(const mc_v16 *)(p + 184);
-                a5 += wt * *(const mc_v16 *)(p + 200);
-                a6 += wt * *(const mc_v16 *)(p + 216);
-                a7 += wt * *(const mc_v16 *)(p + 232);
-            }
-            {
-                const float wt = w2[28];
-                a0 += wt * *(const mc_v16 *)(p + 152);
-                a1 += wt * *(const mc_v16 *)(p + 168);
-                a2 += wt * *(const mc_v16 *)(p + 184);
-                a3 += wt * *(const mc_v16 *)(p + 200);
-                a4 += wt * *(const mc_v16 *)(p + 216);
-                a5 += wt * *(const mc_v16 *)(p + 232);
-                a6 += wt * *(const mc_v16 *)(p + 248);
-                a7 += wt * *(const mc_v16 *)(p + 264);
-            }
-            {
-                const float wt = w2[29];
-                a0 += wt * *(const mc_v16 *)(p + 153);
-                a1 += wt * *(const mc_v16 *)(p + 169);
-                a2 += wt * *(const mc_v16 *)(p + 185);
-                a3 += wt * *(const mc_v16 *)(p + 201);
-                a4 += wt * *(const mc_v16 *)(p + 217);
-                a5 += wt * *(const mc_v16 *)(p + 233);
-                a6 += wt * *(const mc_v16 *)(p + 249);
-                a7 += wt * *(const mc_v16 *)(p + 265);
-            }
-            {
-                const float wt = w2[30];
-                a0 += wt * *(const mc_v16 *)(p + 154);
-                a1 += wt * *(const mc_v16 *)(p + 170);
-                a2 += wt * *(const mc_v16 *)(p + 186);
-                a3 += wt * *(const mc_v16 *)(p + 202);
-                a4 += wt * *(const mc_v16 *)(p + 218);
-                a5 += wt * *(const mc_v16 *)(p + 234);
-                a6 += wt * *(const mc_v16 *)(p + 250);
-                a7 += wt * *(const mc_v16 *)(p + 266);
-            }
-            {
-                const float wt = w2[31];
-                a0 += wt * *(const mc_v16 *)(p + 155);
-                a1 += wt * *(const mc_v16 *)(p + 171);
-                a2 += wt * *(const mc_v16 *)(p + 187);
-                a3 += wt * *(const mc_v16 *)(p + 203);
-                a4 += wt * *(const mc_v16 *)(p + 219);
-                a5 += wt * *(const mc_v16 *)(p + 235);
-                a6 += wt * *(const mc_v16 *)(p + 251);
-                a7 += wt * *(const mc_v16 *)(p + 267);
-            }
-            {
-                const float wt = w2[32];
-                a0 += wt * *(const mc_v16 *)(p + 156);
-                a1 += wt * *(const mc_v16 *)(p + 172);
-                a2 += wt * *(const mc_v16 *)(p + 188);
-                a3 += wt * *(const mc_v16 *)(p + 204);
-                a4 += wt * *(const mc_v16 *)(p + 220);
-                a5 += wt * *(const mc_v16 *)(p + 236);
-                a6 += wt * *(const mc_v16 *)(p + 252);
-                a7 += wt * *(const mc_v16 *)(p + 268);
-            }
-            {
-                const float wt = w2[33];
-                a0 += wt * *(const mc_v16 *)(p + 157);
-                a1 += wt * *(const mc_v16 *)(p + 173);
-                a2 += wt * *(const mc_v16 *)(p + 189);
-                a3 += wt * *(const mc_v16 *)(p + 205);
-                a4 += wt * *(const mc_v16 *)(p + 221);
-                a5 += wt * *(const mc_v16 *)(p + 237);
-                a6 += wt * *(const mc_v16 *)(p + 253);
-                a7 += wt * *(const mc_v16 *)(p + 269);
-            }
-            {
-                const float wt = w2[34];
-                a0 += wt * *(const mc_v16 *)(p + 158);
-                a1 += wt * *(const mc_v16 *)(p + 174);
-                a2 += wt * *(const mc_v16 *)(p + 190);
-                a3 += wt * *(const mc_v16 *)(p + 206);
-                a4 += wt * *(const mc_v16 *)(p + 222);
-                a5 += wt * *(const mc_v16 *)(p + 238);
-                a6 += wt * *(const mc_v16 *)(p + 254);
-                a7 += wt * *(const mc_v16 *)(p + 270);
-            }
-            {
-                const float wt = w2[35];
-                a0 += wt * *(const mc_v16 *)(p + 190);
-                a1 += wt * *(const mc_v16 *)(p + 206);
-                a2 += wt * *(const mc_v16 *)(p + 222);
-                a3 += wt * *(const mc_v16 *)(p + 238);
-                a4 += wt * *(const mc_v16 *)(p + 254);
-                a5 += wt * *(const mc_v16 *)(p + 270);
-                a6 += wt * *(const mc_v16 *)(p + 286);
-                a7 += wt * *(const mc_v16 *)(p + 302);
-            }
-            {
-                const float wt = w2[36];
-                a0 += wt * *(const mc_v16 *)(p + 191);
-                a1 += wt * *(const mc_v16 *)(p + 207);
-                a2 += wt * *(const mc_v16 *)(p + 223);
-                a3 += wt * *(const mc_v16 *)(p + 239);
-                a4 += wt * *(const mc_v16 *)(p + 255);
-                a5 += wt * *(const mc_v16 *)(p + 271);
-                a6 += wt * *(const mc_v16 *)(p + 287);
-                a7 += wt * *(const mc_v16 *)(p + 303);
-            }
-            {
-                const float wt = w2[37];
-                a0 += wt * *(const mc_v16 *)(p + 192);
-                a1 += wt * *(const mc_v16 *)(p + 208);
-                a2 += wt * *(const mc_v16 *)(p + 224);
-                a3 += wt * *(const mc_v16 *)(p + 240);
-                a4 += wt * *(const mc_v16 *)(p + 256);
-                a5 += wt * *(const mc_v16 *)(p + 272);
-                a6 += wt * *(const mc_v16 *)(p + 288);
-                a7 += wt * *(const mc_v16 *)(p + 304);
-            }
-            {
-                const float wt = w2[38];
-                a0 += wt * *(const mc_v16 *)(p + 193);
-                a1 += wt * *(const mc_v16 *)(p + 209);
-                a2 += wt * *(const mc_v16 *)(p + 225);
-                a3 += wt * *(const mc_v16 *)(p + 241);
-                a4 += wt * *(const mc_v16 *)(p + 257);
-                a5 += wt * *(const mc_v16 *)(p + 273);
-                a6 += wt * *(const mc_v16 *)(p + 289);
-                a7 += wt * *(const mc_v16 *)(p + 305);
-            }
-            {
-                const float wt = w2[39];
-                a0 += wt * *(const mc_v16 *)(p + 194);
-                a1 += wt * *(const mc_v16 *)(p + 210);
-                a2 += wt * *(const mc_v16 *)(p + 226);
-                a3 += wt * *(const mc_v16 *)(p + 242);
-                a4 += wt * *(const mc_v16 *)(p + 258);
-                a5 += wt * *(const mc_v16 *)(p + 274);
-                a6 += wt * *(const mc_v16 *)(p + 290);
-                a7 += wt * *(const mc_v16 *)(p + 306);
-            }
-            {
-                const float wt = w2[40];
-                a0 += wt * *(const mc_v16 *)(p + 195);
-                a1 += wt * *(const mc_v16 *)(p + 211);
-                a2 += wt * *(const mc_v16 *)(p + 227);
-                a3 += wt * *(const mc_v16 *)(p + 243);
-                a4 += wt * *(const mc_v16 *)(p + 259);
-                a5 += wt * *(const mc_v16 *)(p + 275);
-                a6 += wt * *(const mc_v16 *)(p + 291);
-                a7 += wt * *(const mc_v16 *)(p + 307);
-            }
-            {
-                const float wt = w2[41];
-                a0 += wt * *(const mc_v16 *)(p + 196);
-                a1 += wt * *(const mc_v16 *)(p + 212);
-                a2 += wt * *(const mc_v16 *)(p + 228);
-                a3 += wt * *(const mc_v16 *)(p + 244);
-                a4 += wt * *(const mc_v16 *)(p + 260);
-                a5 += wt * *(const mc_v16 *)(p + 276);
-                a6 += wt * *(const mc_v16 *)(p + 292);
-                a7 += wt * *(const mc_v16 *)(p + 308);
-            }
-            {
-                const float wt = w2[42];
-                a0 += wt * *(const mc_v16 *)(p + 228);
-                a1 += wt * *(const mc_v16 *)(p + 244);
-                a2 += wt * *(const mc_v16 *)(p + 260);
-                a3 += wt * *(const mc_v16 *)(p + 276);
-                a4 += wt * *(const mc_v16 *)(p + 292);
-                a5 += wt * *(const mc_v16 *)(p + 308);
-                a6 += wt * *(const mc_v16 *)(p + 324);
-                a7 += wt * *(const mc_v16 *)(p + 340);
-            }
-            {
-                const float wt = w2[43];
-                a0 += wt * *(const mc_v16 *)(p + 229);
-                a1 += wt * *(const mc_v16 *)(p + 245);
-                a2 += wt * *(const mc_v16 *)(p + 261);
-                a3 += wt * *(const mc_v16 *)(p + 277);
-                a4 += wt * *(const mc_v16 *)(p + 293);
-                a5 += wt * *(const mc_v16 *)(p + 309);
-                a6 += wt * *(const mc_v16 *)(p + 325);
-                a7 += wt * *(const mc_v16 *)(p + 341);
-            }
-            {
-                const float wt = w2[44];
-                a0 += wt * *(const mc_v16 *)(p + 230);
-                a1 += wt * *(const mc_v16 *)(p + 246);
-                a2 += wt * *(const mc_v16 *)(p + 262);
-                a3 += wt * *(const mc_v16 *)(p + 278);
-                a4 += wt * *(const mc_v16 *)(p + 294);
-                a5 += wt * *(const mc_v16 *)(p + 310);
-                a6 += wt * *(const mc_v16 *)(p + 326);
-                a7 += wt * *(const mc_v16 *)(p + 342);
-            }
-            {
-                const float wt = w2[45];
-                a0 += wt * *(const mc_v16 *)(p + 231);
-                a1 += wt * *(const mc_v16 *)(p + 247);
-                a2 += wt * *(const mc_v16 *)(p + 263);
-                a3 += wt * *(const mc_v16 *)(p + 279);
-                a4 += wt * *(const mc_v16 *)(p + 295);
-                a5 += wt * *(const mc_v16 *)(p + 311);
-                a6 += wt * *(const mc_v16 *)(p + 327);
-                a7 += wt * *(const mc_v16 *)(p + 343);
-            }
-            {
-                const float wt = w2[46];
-                a0 += wt * *(const mc_v16 *)(p + 232);
-                a1 += wt * *(const mc_v16 *)(p + 248);
-                a2 += wt * *(const mc_v16 *)(p + 264);
-                a3 += wt * *(const mc_v16 *)(p + 280);
-                a4 += wt * *(const mc_v16 *)(p + 296);
-                a5 += wt * *(const mc_v16 *)(p + 312);
-                a6 += wt * *(const mc_v16 *)(p + 328);
-                a7 += wt * *(const mc_v16 *)(p + 344);
-            }
-            {
-                const float wt = w2[47];
-                a0 += wt * *(const mc_v16 *)(p + 233);
-                a1 += wt * *(const mc_v16 *)(p + 249);
-                a2 += wt * *(const mc_v16 *)(p + 265);
-                a3 += wt * *(const mc_v16 *)(p + 281);
-                a4 += wt * *(const mc_v16 *)(p + 297);
-                a5 += wt * *(const mc_v16 *)(p + 313);
-                a6 += wt * *(const mc_v16 *)(p + 329);
-                a7 += wt * *(const mc_v16 *)(p + 345);
-            }
-            {
-                const float wt = w2[48];
-                a0 += wt * *(const mc_v16 *)(p + 234);
-                a1 += wt * *(const mc_v16 *)(p + 250);
-                a2 += wt * *(const mc_v16 *)(p + 266);
-                a3 += wt * *(const mc_v16 *)(p + 282);
-                a4 += wt * *(const mc_v16 *)(p + 298);
-                a5 += wt * *(const mc_v16 *)(p + 314);
-                a6 += wt * *(const mc_v16 *)(p + 330);
-                a7 += wt * *(const mc_v16 *)(p + 346);
-            }
+            a0 += v0 * *(const mc_v16 *)(xp + i + 0);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 16);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 32);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 48);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 64);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 80);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 96);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 112);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 1);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 17);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 33);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 49);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 65);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 81);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 97);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 113);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 2);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 18);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 34);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 50);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 66);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 82);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 98);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 114);
+            a0 += v3 * *(const mc_v16 *)(xp + i + 3);
+            a1 += v3 * *(const mc_v16 *)(xp + i + 19);
+            a2 += v3 * *(const mc_v16 *)(xp + i + 35);
+            a3 += v3 * *(const mc_v16 *)(xp + i + 51);
+            a4 += v3 * *(const mc_v16 *)(xp + i + 67);
+            a5 += v3 * *(const mc_v16 *)(xp + i + 83);
+            a6 += v3 * *(const mc_v16 *)(xp + i + 99);
+            a7 += v3 * *(const mc_v16 *)(xp + i + 115);
+            a0 += v4 * *(const mc_v16 *)(xp + i + 4);
+            a1 += v4 * *(const mc_v16 *)(xp + i + 20);
+            a2 += v4 * *(const mc_v16 *)(xp + i + 36);
+            a3 += v4 * *(const mc_v16 *)(xp + i + 52);
+            a4 += v4 * *(const mc_v16 *)(xp + i + 68);
+            a5 += v4 * *(const mc_v16 *)(xp + i + 84);
+            a6 += v4 * *(const mc_v16 *)(xp + i + 100);
+            a7 += v4 * *(const mc_v16 *)(xp + i + 116);
+            a0 += v5 * *(const mc_v16 *)(xp + i + 5);
+            a1 += v5 * *(const mc_v16 *)(xp + i + 21);
+            a2 += v5 * *(const mc_v16 *)(xp + i + 37);
+            a3 += v5 * *(const mc_v16 *)(xp + i + 53);
+            a4 += v5 * *(const mc_v16 *)(xp + i + 69);
+            a5 += v5 * *(const mc_v16 *)(xp + i + 85);
+            a6 += v5 * *(const mc_v16 *)(xp + i + 101);
+            a7 += v5 * *(const mc_v16 *)(xp + i + 117);
+            a0 += v6 * *(const mc_v16 *)(xp + i + 6);
+            a1 += v6 * *(const mc_v16 *)(xp + i + 22);
+            a2 += v6 * *(const mc_v16 *)(xp + i + 38);
+            a3 += v6 * *(const mc_v16 *)(xp + i + 54);
+            a4 += v6 * *(const mc_v16 *)(xp + i + 70);
+            a5 += v6 * *(const mc_v16 *)(xp + i + 86);
+            a6 += v6 * *(const mc_v16 *)(xp + i + 102);
+            a7 += v6 * *(const mc_v16 *)(xp + i + 118);
+            *(mc_v16 *)(yg2 + i + 0) = a0;
+            *(mc_v16 *)(yg2 + i + 16) = a1;
+            *(mc_v16 *)(yg2 + i + 32) = a2;
+            *(mc_v16 *)(yg2 + i + 48) = a3;
+            *(mc_v16 *)(yg2 + i + 64) = a4;
+            *(mc_v16 *)(yg2 + i + 80) = a5;
+            *(mc_v16 *)(yg2 + i + 96) = a6;
+            *(mc_v16 *)(yg2 + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 2, row 1 */
+        const float v0 = w2[7];
+        const float v1 = w2[8];
+        const float v2 = w2[9];
+        const float v3 = w2[10];
+        const float v4 = w2[11];
+        const float v5 = w2[12];
+        const float v6 = w2[13];
+        for (int i = 0; i < 1280; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(yg2 + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(yg2 + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(yg2 + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(yg2 + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(yg2 + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(yg2 + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(yg2 + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(yg2 + i + 112);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 38);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 54);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 70);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 86);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 102);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 118);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 134);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 150);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 39);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 55);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 71);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 87);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 103);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 119);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 135);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 151);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 40);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 56);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 72);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 88);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 104);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 120);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 136);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 152);
+            a0 += v3 * *(const mc_v16 *)(xp + i + 41);
+            a1 += v3 * *(const mc_v16 *)(xp + i + 57);
+            a2 += v3 * *(const mc_v16 *)(xp + i + 73);
+            a3 += v3 * *(const mc_v16 *)(xp + i + 89);
+            a4 += v3 * *(const mc_v16 *)(xp + i + 105);
+            a5 += v3 * *(const mc_v16 *)(xp + i + 121);
+            a6 += v3 * *(const mc_v16 *)(xp + i + 137);
+            a7 += v3 * *(const mc_v16 *)(xp + i + 153);
+            a0 += v4 * *(const mc_v16 *)(xp + i + 42);
+            a1 += v4 * *(const mc_v16 *)(xp + i + 58);
+            a2 += v4 * *(const mc_v16 *)(xp + i + 74);
+            a3 += v4 * *(const mc_v16 *)(xp + i + 90);
+            a4 += v4 * *(const mc_v16 *)(xp + i + 106);
+            a5 += v4 * *(const mc_v16 *)(xp + i + 122);
+            a6 += v4 * *(const mc_v16 *)(xp + i + 138);
+            a7 += v4 * *(const mc_v16 *)(xp + i + 154);
+            a0 += v5 * *(const mc_v16 *)(xp + i + 43);
+            a1 += v5 * *(const mc_v16 *)(xp + i + 59);
+            a2 += v5 * *(const mc_v16 *)(xp + i + 75);
+            a3 += v5 * *(const mc_v16 *)(xp + i + 91);
+            a4 += v5 * *(const mc_v16 *)(xp + i + 107);
+            a5 += v5 * *(const mc_v16 *)(xp + i + 123);
+            a6 += v5 * *(const mc_v16 *)(xp + i + 139);
+            a7 += v5 * *(const mc_v16 *)(xp + i + 155);
+            a0 += v6 * *(const mc_v16 *)(xp + i + 44);
+            a1 += v6 * *(const mc_v16 *)(xp + i + 60);
+            a2 += v6 * *(const mc_v16 *)(xp + i + 76);
+            a3 += v6 * *(const mc_v16 *)(xp + i + 92);
+            a4 += v6 * *(const mc_v16 *)(xp + i + 108);
+            a5 += v6 * *(const mc_v16 *)(xp + i + 124);
+            a6 += v6 * *(const mc_v16 *)(xp + i + 140);
+            a7 += v6 * *(const mc_v16 *)(xp + i + 156);
+            *(mc_v16 *)(yg2 + i + 0) = a0;
+            *(mc_v16 *)(yg2 + i + 16) = a1;
+            *(mc_v16 *)(yg2 + i + 32) = a2;
+            *(mc_v16 *)(yg2 + i + 48) = a3;
+            *(mc_v16 *)(yg2 + i + 64) = a4;
+            *(mc_v16 *)(yg2 + i + 80) = a5;
+            *(mc_v16 *)(yg2 + i + 96) = a6;
+            *(mc_v16 *)(yg2 + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 2, row 2 */
+        const float v0 = w2[14];
+        const float v1 = w2[15];
+        const float v2 = w2[16];
+        const float v3 = w2[17];
+        const float v4 = w2[18];
+        const float v5 = w2[19];
+        const float v6 = w2[20];
+        for (int i = 0; i < 1280; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(yg2 + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(yg2 + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(yg2 + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(yg2 + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(yg2 + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(yg2 + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(yg2 + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(yg2 + i + 112);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 76);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 92);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 108);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 124);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 140);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 156);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 172);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 188);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 77);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 93);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 109);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 125);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 141);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 157);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 173);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 189);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 78);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 94);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 110);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 126);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 142);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 158);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 174);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 190);
+            a0 += v3 * *(const mc_v16 *)(xp + i + 79);
+            a1 += v3 * *(const mc_v16 *)(xp + i + 95);
+            a2 += v3 * *(const mc_v16 *)(xp + i + 111);
+            a3 += v3 * *(const mc_v16 *)(xp + i + 127);
+            a4 += v3 * *(const mc_v16 *)(xp + i + 143);
+            a5 += v3 * *(const mc_v16 *)(xp + i + 159);
+            a6 += v3 * *(const mc_v16 *)(xp + i + 175);
+            a7 += v3 * *(const mc_v16 *)(xp + i + 191);
+            a0 += v4 * *(const mc_v16 *)(xp + i + 80);
+            a1 += v4 * *(const mc_v16 *)(xp + i + 96);
+            a2 += v4 * *(const mc_v16 *)(xp + i + 112);
+            a3 += v4 * *(const mc_v16 *)(xp + i + 128);
+            a4 += v4 * *(const mc_v16 *)(xp + i + 144);
+            a5 += v4 * *(const mc_v16 *)(xp + i + 160);
+            a6 += v4 * *(const mc_v16 *)(xp + i + 176);
+            a7 += v4 * *(const mc_v16 *)(xp + i + 192);
+            a0 += v5 * *(const mc_v16 *)(xp + i + 81);
+            a1 += v5 * *(const mc_v16 *)(xp + i + 97);
+            a2 += v5 * *(const mc_v16 *)(xp + i + 113);
+            a3 += v5 * *(const mc_v16 *)(xp + i + 129);
+            a4 += v5 * *(const mc_v16 *)(xp + i + 145);
+            a5 += v5 * *(const mc_v16 *)(xp + i + 161);
+            a6 += v5 * *(const mc_v16 *)(xp + i + 177);
+            a7 += v5 * *(const mc_v16 *)(xp + i + 193);
+            a0 += v6 * *(const mc_v16 *)(xp + i + 82);
+            a1 += v6 * *(const mc_v16 *)(xp + i + 98);
+            a2 += v6 * *(const mc_v16 *)(xp + i + 114);
+            a3 += v6 * *(const mc_v16 *)(xp + i + 130);
+            a4 += v6 * *(const mc_v16 *)(xp + i + 146);
+            a5 += v6 * *(const mc_v16 *)(xp + i + 162);
+            a6 += v6 * *(const mc_v16 *)(xp + i + 178);
+            a7 += v6 * *(const mc_v16 *)(xp + i + 194);
+            *(mc_v16 *)(yg2 + i + 0) = a0;
+            *(mc_v16 *)(yg2 + i + 16) = a1;
+            *(mc_v16 *)(yg2 + i + 32) = a2;
+            *(mc_v16 *)(yg2 + i + 48) = a3;
+            *(mc_v16 *)(yg2 + i + 64) = a4;
+            *(mc_v16 *)(yg2 + i + 80) = a5;
+            *(mc_v16 *)(yg2 + i + 96) = a6;
+            *(mc_v16 *)(yg2 + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 2, row 3 */
+        const float v0 = w2[21];
+        const float v1 = w2[22];
+        const float v2 = w2[23];
+        const float v3 = w2[24];
+        const float v4 = w2[25];
+        const float v5 = w2[26];
+        const float v6 = w2[27];
+        for (int i = 0; i < 1280; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(yg2 + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(yg2 + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(yg2 + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(yg2 + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(yg2 + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(yg2 + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(yg2 + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(yg2 + i + 112);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 114);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 130);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 146);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 162);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 178);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 194);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 210);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 226);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 115);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 131);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 147);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 163);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 179);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 195);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 211);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 227);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 116);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 132);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 148);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 164);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 180);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 196);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 212);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 228);
+            a0 += v3 * *(const mc_v16 *)(xp + i + 117);
+            a1 += v3 * *(const mc_v16 *)(xp + i + 133);
+            a2 += v3 * *(const mc_v16 *)(xp + i + 149);
+            a3 += v3 * *(const mc_v16 *)(xp + i + 165);
+            a4 += v3 * *(const mc_v16 *)(xp + i + 181);
+            a5 += v3 * *(const mc_v16 *)(xp + i + 197);
+            a6 += v3 * *(const mc_v16 *)(xp + i + 213);
+            a7 += v3 * *(const mc_v16 *)(xp + i + 229);
+            a0 += v4 * *(const mc_v16 *)(xp + i + 118);
+            a1 += v4 * *(const mc_v16 *)(xp + i + 134);
+            a2 += v4 * *(const mc_v16 *)(xp + i + 150);
+            a3 += v4 * *(const mc_v16 *)(xp + i + 166);
+            a4 += v4 * *(const mc_v16 *)(xp + i + 182);
+            a5 += v4 * *(const mc_v16 *)(xp + i + 198);
+            a6 += v4 * *(const mc_v16 *)(xp + i + 214);
+            a7 += v4 * *(const mc_v16 *)(xp + i + 230);
+            a0 += v5 * *(const mc_v16 *)(xp + i + 119);
+            a1 += v5 * *(const mc_v16 *)(xp + i + 135);
+            a2 += v5 * *(const mc_v16 *)(xp + i + 151);
+            a3 += v5 * *(const mc_v16 *)(xp + i + 167);
+            a4 += v5 * *(const mc_v16 *)(xp + i + 183);
+            a5 += v5 * *(const mc_v16 *)(xp + i + 199);
+            a6 += v5 * *(const mc_v16 *)(xp + i + 215);
+            a7 += v5 * *(const mc_v16 *)(xp + i + 231);
+            a0 += v6 * *(const mc_v16 *)(xp + i + 120);
+            a1 += v6 * *(const mc_v16 *)(xp + i + 136);
+            a2 += v6 * *(const mc_v16 *)(xp + i + 152);
+            a3 += v6 * *(const mc_v16 *)(xp + i + 168);
+            a4 += v6 * *(const mc_v16 *)(xp + i + 184);
+            a5 += v6 * *(const mc_v16 *)(xp + i + 200);
+            a6 += v6 * *(const mc_v16 *)(xp + i + 216);
+            a7 += v6 * *(const mc_v16 *)(xp + i + 232);
+            *(mc_v16 *)(yg2 + i + 0) = a0;
+            *(mc_v16 *)(yg2 + i + 16) = a1;
+            *(mc_v16 *)(yg2 + i + 32) = a2;
+            *(mc_v16 *)(yg2 + i + 48) = a3;
+            *(mc_v16 *)(yg2 + i + 64) = a4;
+            *(mc_v16 *)(yg2 + i + 80) = a5;
+            *(mc_v16 *)(yg2 + i + 96) = a6;
+            *(mc_v16 *)(yg2 + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 2, row 4 */
+        const float v0 = w2[28];
+        const float v1 = w2[29];
+        const float v2 = w2[30];
+        const float v3 = w2[31];
+        const float v4 = w2[32];
+        const float v5 = w2[33];
+        const float v6 = w2[34];
+        for (int i = 0; i < 1280; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(yg2 + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(yg2 + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(yg2 + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(yg2 + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(yg2 + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(yg2 + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(yg2 + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(yg2 + i + 112);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 152);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 168);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 184);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 200);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 216);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 232);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 248);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 264);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 153);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 169);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 185);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 201);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 217);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 233);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 249);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 265);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 154);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 170);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 186);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 202);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 218);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 234);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 250);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 266);
+            a0 += v3 * *(const mc_v16 *)(xp + i + 155);
+            a1 += v3 * *(const mc_v16 *)(xp + i + 171);
+            a2 += v3 * *(const mc_v16 *)(xp + i + 187);
+            a3 += v3 * *(const mc_v16 *)(xp + i + 203);
+            a4 += v3 * *(const mc_v16 *)(xp + i + 219);
+            a5 += v3 * *(const mc_v16 *)(xp + i + 235);
+            a6 += v3 * *(const mc_v16 *)(xp + i + 251);
+            a7 += v3 * *(const mc_v16 *)(xp + i + 267);
+            a0 += v4 * *(const mc_v16 *)(xp + i + 156);
+            a1 += v4 * *(const mc_v16 *)(xp + i + 172);
+            a2 += v4 * *(const mc_v16 *)(xp + i + 188);
+            a3 += v4 * *(const mc_v16 *)(xp + i + 204);
+            a4 += v4 * *(const mc_v16 *)(xp + i + 220);
+            a5 += v4 * *(const mc_v16 *)(xp + i + 236);
+            a6 += v4 * *(const mc_v16 *)(xp + i + 252);
+            a7 += v4 * *(const mc_v16 *)(xp + i + 268);
+            a0 += v5 * *(const mc_v16 *)(xp + i + 157);
+            a1 += v5 * *(const mc_v16 *)(xp + i + 173);
+            a2 += v5 * *(const mc_v16 *)(xp + i + 189);
+            a3 += v5 * *(const mc_v16 *)(xp + i + 205);
+            a4 += v5 * *(const mc_v16 *)(xp + i + 221);
+            a5 += v5 * *(const mc_v16 *)(xp + i + 237);
+            a6 += v5 * *(const mc_v16 *)(xp + i + 253);
+            a7 += v5 * *(const mc_v16 *)(xp + i + 269);
+            a0 += v6 * *(const mc_v16 *)(xp + i + 158);
+            a1 += v6 * *(const mc_v16 *)(xp + i + 174);
+            a2 += v6 * *(const mc_v16 *)(xp + i + 190);
+            a3 += v6 * *(const mc_v16 *)(xp + i + 206);
+            a4 += v6 * *(const mc_v16 *)(xp + i + 222);
+            a5 += v6 * *(const mc_v16 *)(xp + i + 238);
+            a6 += v6 * *(const mc_v16 *)(xp + i + 254);
+            a7 += v6 * *(const mc_v16 *)(xp + i + 270);
+            *(mc_v16 *)(yg2 + i + 0) = a0;
+            *(mc_v16 *)(yg2 + i + 16) = a1;
+            *(mc_v16 *)(yg2 + i + 32) = a2;
+            *(mc_v16 *)(yg2 + i + 48) = a3;
+            *(mc_v16 *)(yg2 + i + 64) = a4;
+            *(mc_v16 *)(yg2 + i + 80) = a5;
+            *(mc_v16 *)(yg2 + i + 96) = a6;
+            *(mc_v16 *)(yg2 + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 2, row 5 */
+        const float v0 = w2[35];
+        const float v1 = w2[36];
+        const float v2 = w2[37];
+        const float v3 = w2[38];
+        const float v4 = w2[39];
+        const float v5 = w2[40];
+        const float v6 = w2[41];
+        for (int i = 0; i < 1280; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(yg2 + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(yg2 + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(yg2 + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(yg2 + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(yg2 + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(yg2 + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(yg2 + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(yg2 + i + 112);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 190);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 206);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 222);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 238);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 254);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 270);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 286);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 302);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 191);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 207);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 223);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 239);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 255);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 271);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 287);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 303);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 192);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 208);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 224);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 240);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 256);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 272);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 288);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 304);
+            a0 += v3 * *(const mc_v16 *)(xp + i + 193);
+            a1 += v3 * *(const mc_v16 *)(xp + i + 209);
+            a2 += v3 * *(const mc_v16 *)(xp + i + 225);
+            a3 += v3 * *(const mc_v16 *)(xp + i + 241);
+            a4 += v3 * *(const mc_v16 *)(xp + i + 257);
+            a5 += v3 * *(const mc_v16 *)(xp + i + 273);
+            a6 += v3 * *(const mc_v16 *)(xp + i + 289);
+            a7 += v3 * *(const mc_v16 *)(xp + i + 305);
+            a0 += v4 * *(const mc_v16 *)(xp + i + 194);
+            a1 += v4 * *(const mc_v16 *)(xp + i + 210);
+            a2 += v4 * *(const mc_v16 *)(xp + i + 226);
+            a3 += v4 * *(const mc_v16 *)(xp + i + 242);
+            a4 += v4 * *(const mc_v16 *)(xp + i + 258);
+            a5 += v4 * *(const mc_v16 *)(xp + i + 274);
+            a6 += v4 * *(const mc_v16 *)(xp + i + 290);
+            a7 += v4 * *(const mc_v16 *)(xp + i + 306);
+            a0 += v5 * *(const mc_v16 *)(xp + i + 195);
+            a1 += v5 * *(const mc_v16 *)(xp + i + 211);
+            a2 += v5 * *(const mc_v16 *)(xp + i + 227);
+            a3 += v5 * *(const mc_v16 *)(xp + i + 243);
+            a4 += v5 * *(const mc_v16 *)(xp + i + 259);
+            a5 += v5 * *(const mc_v16 *)(xp + i + 275);
+            a6 += v5 * *(const mc_v16 *)(xp + i + 291);
+            a7 += v5 * *(const mc_v16 *)(xp + i + 307);
+            a0 += v6 * *(const mc_v16 *)(xp + i + 196);
+            a1 += v6 * *(const mc_v16 *)(xp + i + 212);
+            a2 += v6 * *(const mc_v16 *)(xp + i + 228);
+            a3 += v6 * *(const mc_v16 *)(xp + i + 244);
+            a4 += v6 * *(const mc_v16 *)(xp + i + 260);
+            a5 += v6 * *(const mc_v16 *)(xp + i + 276);
+            a6 += v6 * *(const mc_v16 *)(xp + i + 292);
+            a7 += v6 * *(const mc_v16 *)(xp + i + 308);
+            *(mc_v16 *)(yg2 + i + 0) = a0;
+            *(mc_v16 *)(yg2 + i + 16) = a1;
+            *(mc_v16 *)(yg2 + i + 32) = a2;
+            *(mc_v16 *)(yg2 + i + 48) = a3;
+            *(mc_v16 *)(yg2 + i + 64) = a4;
+            *(mc_v16 *)(yg2 + i + 80) = a5;
+            *(mc_v16 *)(yg2 + i + 96) = a6;
+            *(mc_v16 *)(yg2 + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 2, row 6 */
+        const float v0 = w2[42];
+        const float v1 = w2[43];
+        const float v2 = w2[44];
+        const float v3 = w2[45];
+        const float v4 = w2[46];
+        const float v5 = w2[47];
+        const float v6 = w2[48];
+        for (int i = 0; i < 1280; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(yg2 + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(yg2 + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(yg2 + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(yg2 + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(yg2 + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(yg2 + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(yg2 + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(yg2 + i + 112);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 228);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 244);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 260);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 276);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 292);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 308);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 324);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 340);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 229);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 245);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 261);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 277);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 293);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 309);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 325);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 341);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 230);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 246);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 262);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 278);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 294);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 310);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 326);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 342);
+            a0 += v3 * *(const mc_v16 *)(xp + i + 231);
+            a1 += v3 * *(const mc_v16 *)(xp + i + 247);
+            a2 += v3 * *(const mc_v16 *)(xp + i + 263);
+            a3 += v3 * *(const mc_v16 *)(xp + i + 279);
+            a4 += v3 * *(const mc_v16 *)(xp + i + 295);
+            a5 += v3 * *(const mc_v16 *)(xp + i + 311);
+            a6 += v3 * *(const mc_v16 *)(xp + i + 327);
+            a7 += v3 * *(const mc_v16 *)(xp + i + 343);
+            a0 += v4 * *(const mc_v16 *)(xp + i + 232);
+            a1 += v4 * *(const mc_v16 *)(xp + i + 248);
+            a2 += v4 * *(const mc_v16 *)(xp + i + 264);
+            a3 += v4 * *(const mc_v16 *)(xp + i + 280);
+            a4 += v4 * *(const mc_v16 *)(xp + i + 296);
+            a5 += v4 * *(const mc_v16 *)(xp + i + 312);
+            a6 += v4 * *(const mc_v16 *)(xp + i + 328);
+            a7 += v4 * *(const mc_v16 *)(xp + i + 344);
+            a0 += v5 * *(const mc_v16 *)(xp + i + 233);
+            a1 += v5 * *(const mc_v16 *)(xp + i + 249);
+            a2 += v5 * *(const mc_v16 *)(xp + i + 265);
+            a3 += v5 * *(const mc_v16 *)(xp + i + 281);
+            a4 += v5 * *(const mc_v16 *)(xp + i + 297);
+            a5 += v5 * *(const mc_v16 *)(xp + i + 313);
+            a6 += v5 * *(const mc_v16 *)(xp + i + 329);
+            a7 += v5 * *(const mc_v16 *)(xp + i + 345);
+            a0 += v6 * *(const mc_v16 *)(xp + i + 234);
+            a1 += v6 * *(const mc_v16 *)(xp + i + 250);
+            a2 += v6 * *(const mc_v16 *)(xp + i + 266);
+            a3 += v6 * *(const mc_v16 *)(xp + i + 282);
+            a4 += v6 * *(const mc_v16 *)(xp + i + 298);
+            a5 += v6 * *(const mc_v16 *)(xp + i + 314);
+            a6 += v6 * *(const mc_v16 *)(xp + i + 330);
+            a7 += v6 * *(const mc_v16 *)(xp + i + 346);
             *(mc_v16 *)(yg2 + i + 0) = a0;
             *(mc_v16 *)(yg2 + i + 16) = a1;
             *(mc_v16 *)(yg2 + i + 32) = a2;
@@ -1041,10 +1157,11 @@ void dw_k3_5_7_c16_32x32_s1_fwd(int n, const float *restrict x, const float *res
         dw_k3_5_7_c16_32x32_s1_fwd_plane(x + (long)bc * 1024, w, bias, y, bc / 16, bc % 16);
 }
 
+
 /* Channel c of image b: its input gradient goes to dxc, its filter
  * gradients into the accumulators ga. */
 static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
-    float *restrict dxc, mc_v16 *restrict ga, int b, int c)
+    float *restrict dxc, mc_v16 *restrict ga, int b, int c, int acc)
 {
     float xp[1514];
     dw_k3_5_7_c16_32x32_s1_pad(xc, xp);
@@ -1061,940 +1178,1077 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
     dw_k3_5_7_c16_32x32_s1_pad(d1, dq1);
     float dq2[1514];
     dw_k3_5_7_c16_32x32_s1_pad(d2, dq2);
-    for (int i = 0; i < 1280; i += 128) {
-        mc_v16 a0 = {0};
-        mc_v16 a1 = {0};
-        mc_v16 a2 = {0};
-        mc_v16 a3 = {0};
-        mc_v16 a4 = {0};
-        mc_v16 a5 = {0};
-        mc_v16 a6 = {0};
-        mc_v16 a7 = {0};
-        {
-            const float wt = w0[8];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 78);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 94);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 110);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 126);
-            a4 += wt * *(const mc_v16 *)(dq0 + i + 142);
-            a5 += wt * *(const mc_v16 *)(dq0 + i + 158);
-            a6 += wt * *(const mc_v16 *)(dq0 + i + 174);
-            a7 += wt * *(const mc_v16 *)(dq0 + i + 190);
+    {
+        /* kernel 0, row 0 */
+        const float v0 = w0[8];
+        const float v1 = w0[7];
+        const float v2 = w0[6];
+        for (int i = 0; i < 1280; i += 128) {
+            mc_v16 a0 = (mc_v16){0};
+            mc_v16 a1 = (mc_v16){0};
+            mc_v16 a2 = (mc_v16){0};
+            mc_v16 a3 = (mc_v16){0};
+            mc_v16 a4 = (mc_v16){0};
+            mc_v16 a5 = (mc_v16){0};
+            mc_v16 a6 = (mc_v16){0};
+            mc_v16 a7 = (mc_v16){0};
+            a0 += v0 * *(const mc_v16 *)(dq0 + i + 78);
+            a1 += v0 * *(const mc_v16 *)(dq0 + i + 94);
+            a2 += v0 * *(const mc_v16 *)(dq0 + i + 110);
+            a3 += v0 * *(const mc_v16 *)(dq0 + i + 126);
+            a4 += v0 * *(const mc_v16 *)(dq0 + i + 142);
+            a5 += v0 * *(const mc_v16 *)(dq0 + i + 158);
+            a6 += v0 * *(const mc_v16 *)(dq0 + i + 174);
+            a7 += v0 * *(const mc_v16 *)(dq0 + i + 190);
+            a0 += v1 * *(const mc_v16 *)(dq0 + i + 79);
+            a1 += v1 * *(const mc_v16 *)(dq0 + i + 95);
+            a2 += v1 * *(const mc_v16 *)(dq0 + i + 111);
+            a3 += v1 * *(const mc_v16 *)(dq0 + i + 127);
+            a4 += v1 * *(const mc_v16 *)(dq0 + i + 143);
+            a5 += v1 * *(const mc_v16 *)(dq0 + i + 159);
+            a6 += v1 * *(const mc_v16 *)(dq0 + i + 175);
+            a7 += v1 * *(const mc_v16 *)(dq0 + i + 191);
+            a0 += v2 * *(const mc_v16 *)(dq0 + i + 80);
+            a1 += v2 * *(const mc_v16 *)(dq0 + i + 96);
+            a2 += v2 * *(const mc_v16 *)(dq0 + i + 112);
+            a3 += v2 * *(const mc_v16 *)(dq0 + i + 128);
+            a4 += v2 * *(const mc_v16 *)(dq0 + i + 144);
+            a5 += v2 * *(const mc_v16 *)(dq0 + i + 160);
+            a6 += v2 * *(const mc_v16 *)(dq0 + i + 176);
+            a7 += v2 * *(const mc_v16 *)(dq0 + i + 192);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
         }
-        {
-            const float wt = w0[7];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 79);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 95);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 111);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 127);
-            a4 += wt * *(const mc_v16 *)(dq0 + i + 143);
-            a5 += wt * *(const mc_v16 *)(dq0 + i + 159);
-            a6 += wt * *(const mc_v16 *)(dq0 + i + 175);
-            a7 += wt * *(const mc_v16 *)(dq0 + i + 191);
-        }
-        {
-            const float wt = w0[6];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 80);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 96);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 112);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 128);
-            a4 += wt * *(const mc_v16 *)(dq0 + i + 144);
-            a5 += wt * *(const mc_v16 *)(dq0 + i + 160);
-            a6 += wt * *(const mc_v16 *)(dq0 + i + 176);
-            a7 += wt * *(const mc_v16 *)(dq0 + i + 192);
-        }
-        {
-            const float wt = w0[5];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 116);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 132);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 148);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 164);
-            a4 += wt * *(const mc_v16 *)(dq0 + i + 180);
-            a5 += wt * *(const mc_v16 *)(dq0 + i + 196);
-            a6 += wt * *(const mc_v16 *)(dq0 + i + 212);
-            a7 += wt * *(const mc_v16 *)(dq0 + i + 228);
-        }
-        {
-            const float wt = w0[4];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 117);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 133);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 149);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 165);
-            a4 += wt * *(const mc_v16 *)(dq0 + i + 181);
-            a5 += wt * *(const mc_v16 *)(dq0 + i + 197);
-            a6 += wt * *(const mc_v16 *)(dq0 + i + 213);
-            a7 += wt * *(const mc_v16 *)(dq0 + i + 229);
-        }
-        {
-            const float wt = w0[3];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 118);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 134);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 150);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 166);
-            a4 += wt * *(const mc_v16 *)(dq0 + i + 182);
-            a5 += wt * *(const mc_v16 *)(dq0 + i + 198);
-            a6 += wt * *(const mc_v16 *)(dq0 + i + 214);
-            a7 += wt * *(const mc_v16 *)(dq0 + i + 230);
-        }
-        {
-            const float wt = w0[2];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 154);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 170);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 186);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 202);
-            a4 += wt * *(const mc_v16 *)(dq0 + i + 218);
-            a5 += wt * *(const mc_v16 *)(dq0 + i + 234);
-            a6 += wt * *(const mc_v16 *)(dq0 + i + 250);
-            a7 += wt * *(const mc_v16 *)(dq0 + i + 266);
-        }
-        {
-            const float wt = w0[1];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 155);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 171);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 187);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 203);
-            a4 += wt * *(const mc_v16 *)(dq0 + i + 219);
-            a5 += wt * *(const mc_v16 *)(dq0 + i + 235);
-            a6 += wt * *(const mc_v16 *)(dq0 + i + 251);
-            a7 += wt * *(const mc_v16 *)(dq0 + i + 267);
-        }
-        {
-            const float wt = w0[0];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 156);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 172);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 188);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 204);
-            a4 += wt * *(const mc_v16 *)(dq0 + i + 220);
-            a5 += wt * *(const mc_v16 *)(dq0 + i + 236);
-            a6 += wt * *(const mc_v16 *)(dq0 + i + 252);
-            a7 += wt * *(const mc_v16 *)(dq0 + i + 268);
-        }
-        {
-            const float wt = w1[24];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 39);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 55);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 71);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 87);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 103);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 119);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 135);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 151);
-        }
-        {
-            const float wt = w1[23];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 40);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 56);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 72);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 88);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 104);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 120);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 136);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 152);
-        }
-        {
-            const float wt = w1[22];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 41);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 57);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 73);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 89);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 105);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 121);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 137);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 153);
-        }
-        {
-            const float wt = w1[21];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 42);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 58);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 74);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 90);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 106);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 122);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 138);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 154);
-        }
-        {
-            const float wt = w1[20];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 43);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 59);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 75);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 91);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 107);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 123);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 139);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 155);
-        }
-        {
-            const float wt = w1[19];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 77);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 93);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 109);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 125);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 141);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 157);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 173);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 189);
-        }
-        {
-            const float wt = w1[18];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 78);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 94);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 110);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 126);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 142);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 158);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 174);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 190);
-        }
-        {
-            const float wt = w1[17];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 79);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 95);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 111);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 127);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 143);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 159);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 175);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 191);
-        }
-        {
-            const float wt = w1[16];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 80);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 96);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 112);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 128);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 144);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 160);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 176);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 192);
-        }
-        {
-            const float wt = w1[15];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 81);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 97);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 113);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 129);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 145);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 161);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 177);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 193);
-        }
-        {
-            const float wt = w1[14];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 115);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 131);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 147);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 163);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 179);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 195);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 211);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 227);
-        }
-        {
-            const float wt = w1[13];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 116);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 132);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 148);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 164);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 180);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 196);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 212);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 228);
-        }
-        {
-            const float wt = w1[12];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 117);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 133);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 149);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 165);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 181);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 197);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 213);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 229);
-        }
-        {
-            const float wt = w1[11];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 118);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 134);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 150);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 166);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 182);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 198);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 214);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 230);
-        }
-        {
-            const float wt = w1[10];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 119);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 135);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 151);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 167);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 183);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 199);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 215);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 231);
-        }
-        {
-            const float wt = w1[9];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 153);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 169);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 185);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 201);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 217);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 233);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 249);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 265);
-        }
-        {
-            const float wt = w1[8];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 154);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 170);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 186);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 202);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 218);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 234);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 250);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 266);
-        }
-        {
-            const float wt = w1[7];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 155);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 171);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 187);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 203);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 219);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 235);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 251);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 267);
-        }
-        {
-            const float wt = w1[6];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 156);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 172);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 188);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 204);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 220);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 236);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 252);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 268);
-        }
-        {
-            const float wt = w1[5];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 157);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 173);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 189);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 205);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 221);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 237);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 253);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 269);
-        }
-        {
-            const float wt = w1[4];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 191);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 207);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 223);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 239);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 255);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 271);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 287);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 303);
-        }
-        {
-            const float wt = w1[3];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 192);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 208);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 224);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 240);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 256);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 272);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 288);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 304);
-        }
-        {
-            const float wt = w1[2];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 193);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 209);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 225);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 241);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 257);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 273);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 289);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 305);
-        }
-        {
-            const float wt = w1[1];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 194);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 210);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 226);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 242);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 258);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 274);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 290);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 306);
-        }
-        {
-            const float wt = w1[0];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 195);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 211);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 227);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 243);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 259);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 275);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 291);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 307);
-        }
-        {
-            const float wt = w2[48];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 0);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 16);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 32);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 48);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 64);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 80);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 96);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 112);
-        }
-        {
-            const float wt = w2[47];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 1);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 17);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 33);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 49);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 65);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 81);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 97);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 113);
-        }
-        {
-            const float wt = w2[46];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 2);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 18);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 34);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 50);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 66);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 82);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 98);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 114);
-        }
-        {
-            const float wt = w2[45];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 3);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 19);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 35);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 51);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 67);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 83);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 99);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 115);
-        }
-        {
-            const float wt = w2[44];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 4);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 20);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 36);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 52);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 68);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 84);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 100);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 116);
-        }
-        {
-            const float wt = w2[43];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 5);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 21);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 37);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 53);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 69);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 85);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 101);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 117);
-        }
-        {
-            const float wt = w2[42];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 6);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 22);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 38);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 54);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 70);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 86);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 102);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 118);
-        }
-        {
-            const float wt = w2[41];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 38);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 54);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 70);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 86);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 102);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 118);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 134);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 150);
-        }
-        {
-            const float wt = w2[40];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 39);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 55);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 71);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 87);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 103);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 119);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 135);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 151);
-        }
-        {
-            const float wt = w2[39];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 40);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 56);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 72);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 88);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 104);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 120);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 136);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 152);
-        }
-        {
-            const float wt = w2[38];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 41);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 57);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 73);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 89);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 105);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 121);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 137);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 153);
-        }
-        {
-            const float wt = w2[37];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 42);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 58);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 74);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 90);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 106);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 122);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 138);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 154);
-        }
-        {
-            const float wt = w2[36];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 43);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 59);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 75);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 91);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 107);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 123);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 139);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 155);
-        }
-        {
-            const float wt = w2[35];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 44);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 60);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 76);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 92);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 108);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 124);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 140);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 156);
-        }
-        {
-            const float wt = w2[34];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 76);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 92);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 108);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 124);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 140);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 156);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 172);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 188);
-        }
-        {
-            const float wt = w2[33];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 77);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 93);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 109);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 125);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 141);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 157);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 173);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 189);
-        }
-        {
-            const float wt = w2[32];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 78);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 94);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 110);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 126);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 142);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 158);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 174);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 190);
-        }
-        {
-            const float wt = w2[31];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 79);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 95);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 111);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 127);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 143);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 159);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 175);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 191);
-        }
-        {
-            const float wt = w2[30];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 80);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 96);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 112);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 128);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 144);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 160);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 176);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 192);
-        }
-        {
-            const float wt = w2[29];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 81);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 97);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 113);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 129);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 145);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 161);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 177);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 193);
-        }
-        {
-            const float wt = w2[28];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 82);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 98);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 114);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 130);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 146);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 162);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 178);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 194);
-        }
-        {
-            const float wt = w2[27];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 114);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 130);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 146);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 162);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 178);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 194);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 210);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 226);
-        }
-        {
-            const float wt = w2[26];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 115);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 131);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 147);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 163);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 179);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 195);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 211);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 227);
-        }
-        {
-            const float wt = w2[25];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 116);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 132);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 148);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 164);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 180);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 196);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 212);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 228);
-        }
-        {
-            const float wt = w2[24];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 117);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 133);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 149);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 165);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 181);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 197);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 213);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 229);
-        }
-        {
-            const float wt = w2[23];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 118);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 134);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 150);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 166);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 182);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 198);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 214);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 230);
-        }
-        {
-            const float wt = w2[22];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 119);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 135);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 151);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 167);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 183);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 199);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 215);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 231);
-        }
-        {
-            const float wt = w2[21];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 120);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 136);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 152);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 168);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 184);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 200);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 216);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 232);
-        }
-        {
-            const float wt = w2[20];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 152);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 168);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 184);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 200);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 216);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 232);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 248);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 264);
-        }
-        {
-            const float wt = w2[19];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 153);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 169);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 185);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 201);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 217);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 233);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 249);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 265);
-        }
-        {
-            const float wt = w2[18];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 154);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 170);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 186);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 202);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 218);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 234);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 250);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 266);
-        }
-        {
-            const float wt = w2[17];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 155);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 171);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 187);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 203);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 219);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 235);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 251);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 267);
-        }
-        {
-            const float wt = w2[16];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 156);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 172);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 188);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 204);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 220);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 236);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 252);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 268);
-        }
-        {
-            const float wt = w2[15];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 157);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 173);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 189);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 205);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 221);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 237);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 253);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 269);
-        }
-        {
-            const float wt = w2[14];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 158);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 174);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 190);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 206);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 222);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 238);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 254);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 270);
-        }
-        {
-            const float wt = w2[13];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 190);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 206);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 222);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 238);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 254);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 270);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 286);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 302);
-        }
-        {
-            const float wt = w2[12];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 191);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 207);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 223);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 239);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 255);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 271);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 287);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 303);
-        }
-        {
-            const float wt = w2[11];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 192);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 208);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 224);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 240);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 256);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 272);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 288);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 304);
-        }
-        {
-            const float wt = w2[10];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 193);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 209);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 225);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 241);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 257);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 273);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 289);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 305);
-        }
-        {
-            const float wt = w2[9];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 194);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 210);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 226);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 242);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 258);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 274);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 290);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 306);
-        }
-        {
-            const float wt = w2[8];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 195);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 211);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 227);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 243);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 259);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 275);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 291);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 307);
-        }
-        {
-            const float wt = w2[7];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 196);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 212);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 228);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 244);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 260);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 276);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 292);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 308);
-        }
-        {
-            const float wt = w2[6];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 228);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 244);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 260);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 276);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 292);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 308);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 324);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 340);
-        }
-        {
-            const float wt = w2[5];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 229);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 245);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 261);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 277);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 293);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 309);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 325);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 341);
-        }
-        {
-            const float wt = w2[4];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 230);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 246);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 262);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 278);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 294);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 310);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 326);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 342);
-        }
-        {
-            const float wt = w2[3];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 231);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 247);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 263);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 279);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 295);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 311);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 327);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 343);
-        }
-        {
-            const float wt = w2[2];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 232);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 248);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 264);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 280);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 296);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 312);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 328);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 344);
-        }
-        {
-            const float wt = w2[1];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 233);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 249);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 265);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 281);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 297);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 313);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 329);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 345);
-        }
-        {
-            const float wt = w2[0];
-            a0 += wt * *(const mc_v16 *)(dq2 + i + 234);
-            a1 += wt * *(const mc_v16 *)(dq2 + i + 250);
-            a2 += wt * *(const mc_v16 *)(dq2 + i + 266);
-            a3 += wt * *(const mc_v16 *)(dq2 + i + 282);
-            a4 += wt * *(const mc_v16 *)(dq2 + i + 298);
-            a5 += wt * *(const mc_v16 *)(dq2 + i + 314);
-            a6 += wt * *(const mc_v16 *)(dq2 + i + 330);
-            a7 += wt * *(const mc_v16 *)(dq2 + i + 346);
-        }
-        *(mc_v16 *)(dxg + i + 0) = a0;
-        *(mc_v16 *)(dxg + i + 16) = a1;
-        *(mc_v16 *)(dxg + i + 32) = a2;
-        *(mc_v16 *)(dxg + i + 48) = a3;
-        *(mc_v16 *)(dxg + i + 64) = a4;
-        *(mc_v16 *)(dxg + i + 80) = a5;
-        *(mc_v16 *)(dxg + i + 96) = a6;
-        *(mc_v16 *)(dxg + i + 112) = a7;
     }
-    for (int iy = 0; iy < 32; iy++)
-        for (int ix = 0; ix < 32; ix++)
-            dxc[iy * 32 + ix] += dxg[iy * 38 + ix];
+    {
+        /* kernel 0, row 1 */
+        const float v0 = w0[5];
+        const float v1 = w0[4];
+        const float v2 = w0[3];
+        for (int i = 0; i < 1280; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
+            a0 += v0 * *(const mc_v16 *)(dq0 + i + 116);
+            a1 += v0 * *(const mc_v16 *)(dq0 + i + 132);
+            a2 += v0 * *(const mc_v16 *)(dq0 + i + 148);
+            a3 += v0 * *(const mc_v16 *)(dq0 + i + 164);
+            a4 += v0 * *(const mc_v16 *)(dq0 + i + 180);
+            a5 += v0 * *(const mc_v16 *)(dq0 + i + 196);
+            a6 += v0 * *(const mc_v16 *)(dq0 + i + 212);
+            a7 += v0 * *(const mc_v16 *)(dq0 + i + 228);
+            a0 += v1 * *(const mc_v16 *)(dq0 + i + 117);
+            a1 += v1 * *(const mc_v16 *)(dq0 + i + 133);
+            a2 += v1 * *(const mc_v16 *)(dq0 + i + 149);
+            a3 += v1 * *(const mc_v16 *)(dq0 + i + 165);
+            a4 += v1 * *(const mc_v16 *)(dq0 + i + 181);
+            a5 += v1 * *(const mc_v16 *)(dq0 + i + 197);
+            a6 += v1 * *(const mc_v16 *)(dq0 + i + 213);
+            a7 += v1 * *(const mc_v16 *)(dq0 + i + 229);
+            a0 += v2 * *(const mc_v16 *)(dq0 + i + 118);
+            a1 += v2 * *(const mc_v16 *)(dq0 + i + 134);
+            a2 += v2 * *(const mc_v16 *)(dq0 + i + 150);
+            a3 += v2 * *(const mc_v16 *)(dq0 + i + 166);
+            a4 += v2 * *(const mc_v16 *)(dq0 + i + 182);
+            a5 += v2 * *(const mc_v16 *)(dq0 + i + 198);
+            a6 += v2 * *(const mc_v16 *)(dq0 + i + 214);
+            a7 += v2 * *(const mc_v16 *)(dq0 + i + 230);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 0, row 2 */
+        const float v0 = w0[2];
+        const float v1 = w0[1];
+        const float v2 = w0[0];
+        for (int i = 0; i < 1280; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
+            a0 += v0 * *(const mc_v16 *)(dq0 + i + 154);
+            a1 += v0 * *(const mc_v16 *)(dq0 + i + 170);
+            a2 += v0 * *(const mc_v16 *)(dq0 + i + 186);
+            a3 += v0 * *(const mc_v16 *)(dq0 + i + 202);
+            a4 += v0 * *(const mc_v16 *)(dq0 + i + 218);
+            a5 += v0 * *(const mc_v16 *)(dq0 + i + 234);
+            a6 += v0 * *(const mc_v16 *)(dq0 + i + 250);
+            a7 += v0 * *(const mc_v16 *)(dq0 + i + 266);
+            a0 += v1 * *(const mc_v16 *)(dq0 + i + 155);
+            a1 += v1 * *(const mc_v16 *)(dq0 + i + 171);
+            a2 += v1 * *(const mc_v16 *)(dq0 + i + 187);
+            a3 += v1 * *(const mc_v16 *)(dq0 + i + 203);
+            a4 += v1 * *(const mc_v16 *)(dq0 + i + 219);
+            a5 += v1 * *(const mc_v16 *)(dq0 + i + 235);
+            a6 += v1 * *(const mc_v16 *)(dq0 + i + 251);
+            a7 += v1 * *(const mc_v16 *)(dq0 + i + 267);
+            a0 += v2 * *(const mc_v16 *)(dq0 + i + 156);
+            a1 += v2 * *(const mc_v16 *)(dq0 + i + 172);
+            a2 += v2 * *(const mc_v16 *)(dq0 + i + 188);
+            a3 += v2 * *(const mc_v16 *)(dq0 + i + 204);
+            a4 += v2 * *(const mc_v16 *)(dq0 + i + 220);
+            a5 += v2 * *(const mc_v16 *)(dq0 + i + 236);
+            a6 += v2 * *(const mc_v16 *)(dq0 + i + 252);
+            a7 += v2 * *(const mc_v16 *)(dq0 + i + 268);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 1, row 0 */
+        const float v0 = w1[24];
+        const float v1 = w1[23];
+        const float v2 = w1[22];
+        const float v3 = w1[21];
+        const float v4 = w1[20];
+        for (int i = 0; i < 1280; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
+            a0 += v0 * *(const mc_v16 *)(dq1 + i + 39);
+            a1 += v0 * *(const mc_v16 *)(dq1 + i + 55);
+            a2 += v0 * *(const mc_v16 *)(dq1 + i + 71);
+            a3 += v0 * *(const mc_v16 *)(dq1 + i + 87);
+            a4 += v0 * *(const mc_v16 *)(dq1 + i + 103);
+            a5 += v0 * *(const mc_v16 *)(dq1 + i + 119);
+            a6 += v0 * *(const mc_v16 *)(dq1 + i + 135);
+            a7 += v0 * *(const mc_v16 *)(dq1 + i + 151);
+            a0 += v1 * *(const mc_v16 *)(dq1 + i + 40);
+            a1 += v1 * *(const mc_v16 *)(dq1 + i + 56);
+            a2 += v1 * *(const mc_v16 *)(dq1 + i + 72);
+            a3 += v1 * *(const mc_v16 *)(dq1 + i + 88);
+            a4 += v1 * *(const mc_v16 *)(dq1 + i + 104);
+            a5 += v1 * *(const mc_v16 *)(dq1 + i + 120);
+            a6 += v1 * *(const mc_v16 *)(dq1 + i + 136);
+            a7 += v1 * *(const mc_v16 *)(dq1 + i + 152);
+            a0 += v2 * *(const mc_v16 *)(dq1 + i + 41);
+            a1 += v2 * *(const mc_v16 *)(dq1 + i + 57);
+            a2 += v2 * *(const mc_v16 *)(dq1 + i + 73);
+            a3 += v2 * *(const mc_v16 *)(dq1 + i + 89);
+            a4 += v2 * *(const mc_v16 *)(dq1 + i + 105);
+            a5 += v2 * *(const mc_v16 *)(dq1 + i + 121);
+            a6 += v2 * *(const mc_v16 *)(dq1 + i + 137);
+            a7 += v2 * *(const mc_v16 *)(dq1 + i + 153);
+            a0 += v3 * *(const mc_v16 *)(dq1 + i + 42);
+            a1 += v3 * *(const mc_v16 *)(dq1 + i + 58);
+            a2 += v3 * *(const mc_v16 *)(dq1 + i + 74);
+            a3 += v3 * *(const mc_v16 *)(dq1 + i + 90);
+            a4 += v3 * *(const mc_v16 *)(dq1 + i + 106);
+            a5 += v3 * *(const mc_v16 *)(dq1 + i + 122);
+            a6 += v3 * *(const mc_v16 *)(dq1 + i + 138);
+            a7 += v3 * *(const mc_v16 *)(dq1 + i + 154);
+            a0 += v4 * *(const mc_v16 *)(dq1 + i + 43);
+            a1 += v4 * *(const mc_v16 *)(dq1 + i + 59);
+            a2 += v4 * *(const mc_v16 *)(dq1 + i + 75);
+            a3 += v4 * *(const mc_v16 *)(dq1 + i + 91);
+            a4 += v4 * *(const mc_v16 *)(dq1 + i + 107);
+            a5 += v4 * *(const mc_v16 *)(dq1 + i + 123);
+            a6 += v4 * *(const mc_v16 *)(dq1 + i + 139);
+            a7 += v4 * *(const mc_v16 *)(dq1 + i + 155);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 1, row 1 */
+        const float v0 = w1[19];
+        const float v1 = w1[18];
+        const float v2 = w1[17];
+        const float v3 = w1[16];
+        const float v4 = w1[15];
+        for (int i = 0; i < 1280; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
+            a0 += v0 * *(const mc_v16 *)(dq1 + i + 77);
+            a1 += v0 * *(const mc_v16 *)(dq1 + i + 93);
+            a2 += v0 * *(const mc_v16 *)(dq1 + i + 109);
+            a3 += v0 * *(const mc_v16 *)(dq1 + i + 125);
+            a4 += v0 * *(const mc_v16 *)(dq1 + i + 141);
+            a5 += v0 * *(const mc_v16 *)(dq1 + i + 157);
+            a6 += v0 * *(const mc_v16 *)(dq1 + i + 173);
+            a7 += v0 * *(const mc_v16 *)(dq1 + i + 189);
+            a0 += v1 * *(const mc_v16 *)(dq1 + i + 78);
+            a1 += v1 * *(const mc_v16 *)(dq1 + i + 94);
+            a2 += v1 * *(const mc_v16 *)(dq1 + i + 110);
+            a3 += v1 * *(const mc_v16 *)(dq1 + i + 126);
+            a4 += v1 * *(const mc_v16 *)(dq1 + i + 142);
+            a5 += v1 * *(const mc_v16 *)(dq1 + i + 158);
+            a6 += v1 * *(const mc_v16 *)(dq1 + i + 174);
+            a7 += v1 * *(const mc_v16 *)(dq1 + i + 190);
+            a0 += v2 * *(const mc_v16 *)(dq1 + i + 79);
+            a1 += v2 * *(const mc_v16 *)(dq1 + i + 95);
+            a2 += v2 * *(const mc_v16 *)(dq1 + i + 111);
+            a3 += v2 * *(const mc_v16 *)(dq1 + i + 127);
+            a4 += v2 * *(const mc_v16 *)(dq1 + i + 143);
+            a5 += v2 * *(const mc_v16 *)(dq1 + i + 159);
+            a6 += v2 * *(const mc_v16 *)(dq1 + i + 175);
+            a7 += v2 * *(const mc_v16 *)(dq1 + i + 191);
+            a0 += v3 * *(const mc_v16 *)(dq1 + i + 80);
+            a1 += v3 * *(const mc_v16 *)(dq1 + i + 96);
+            a2 += v3 * *(const mc_v16 *)(dq1 + i + 112);
+            a3 += v3 * *(const mc_v16 *)(dq1 + i + 128);
+            a4 += v3 * *(const mc_v16 *)(dq1 + i + 144);
+            a5 += v3 * *(const mc_v16 *)(dq1 + i + 160);
+            a6 += v3 * *(const mc_v16 *)(dq1 + i + 176);
+            a7 += v3 * *(const mc_v16 *)(dq1 + i + 192);
+            a0 += v4 * *(const mc_v16 *)(dq1 + i + 81);
+            a1 += v4 * *(const mc_v16 *)(dq1 + i + 97);
+            a2 += v4 * *(const mc_v16 *)(dq1 + i + 113);
+            a3 += v4 * *(const mc_v16 *)(dq1 + i + 129);
+            a4 += v4 * *(const mc_v16 *)(dq1 + i + 145);
+            a5 += v4 * *(const mc_v16 *)(dq1 + i + 161);
+            a6 += v4 * *(const mc_v16 *)(dq1 + i + 177);
+            a7 += v4 * *(const mc_v16 *)(dq1 + i + 193);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 1, row 2 */
+        const float v0 = w1[14];
+        const float v1 = w1[13];
+        const float v2 = w1[12];
+        const float v3 = w1[11];
+        const float v4 = w1[10];
+        for (int i = 0; i < 1280; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
+            a0 += v0 * *(const mc_v16 *)(dq1 + i + 115);
+            a1 += v0 * *(const mc_v16 *)(dq1 + i + 131);
+            a2 += v0 * *(const mc_v16 *)(dq1 + i + 147);
+            a3 += v0 * *(const mc_v16 *)(dq1 + i + 163);
+            a4 += v0 * *(const mc_v16 *)(dq1 + i + 179);
+            a5 += v0 * *(const mc_v16 *)(dq1 + i + 195);
+            a6 += v0 * *(const mc_v16 *)(dq1 + i + 211);
+            a7 += v0 * *(const mc_v16 *)(dq1 + i + 227);
+            a0 += v1 * *(const mc_v16 *)(dq1 + i + 116);
+            a1 += v1 * *(const mc_v16 *)(dq1 + i + 132);
+            a2 += v1 * *(const mc_v16 *)(dq1 + i + 148);
+            a3 += v1 * *(const mc_v16 *)(dq1 + i + 164);
+            a4 += v1 * *(const mc_v16 *)(dq1 + i + 180);
+            a5 += v1 * *(const mc_v16 *)(dq1 + i + 196);
+            a6 += v1 * *(const mc_v16 *)(dq1 + i + 212);
+            a7 += v1 * *(const mc_v16 *)(dq1 + i + 228);
+            a0 += v2 * *(const mc_v16 *)(dq1 + i + 117);
+            a1 += v2 * *(const mc_v16 *)(dq1 + i + 133);
+            a2 += v2 * *(const mc_v16 *)(dq1 + i + 149);
+            a3 += v2 * *(const mc_v16 *)(dq1 + i + 165);
+            a4 += v2 * *(const mc_v16 *)(dq1 + i + 181);
+            a5 += v2 * *(const mc_v16 *)(dq1 + i + 197);
+            a6 += v2 * *(const mc_v16 *)(dq1 + i + 213);
+            a7 += v2 * *(const mc_v16 *)(dq1 + i + 229);
+            a0 += v3 * *(const mc_v16 *)(dq1 + i + 118);
+            a1 += v3 * *(const mc_v16 *)(dq1 + i + 134);
+            a2 += v3 * *(const mc_v16 *)(dq1 + i + 150);
+            a3 += v3 * *(const mc_v16 *)(dq1 + i + 166);
+            a4 += v3 * *(const mc_v16 *)(dq1 + i + 182);
+            a5 += v3 * *(const mc_v16 *)(dq1 + i + 198);
+            a6 += v3 * *(const mc_v16 *)(dq1 + i + 214);
+            a7 += v3 * *(const mc_v16 *)(dq1 + i + 230);
+            a0 += v4 * *(const mc_v16 *)(dq1 + i + 119);
+            a1 += v4 * *(const mc_v16 *)(dq1 + i + 135);
+            a2 += v4 * *(const mc_v16 *)(dq1 + i + 151);
+            a3 += v4 * *(const mc_v16 *)(dq1 + i + 167);
+            a4 += v4 * *(const mc_v16 *)(dq1 + i + 183);
+            a5 += v4 * *(const mc_v16 *)(dq1 + i + 199);
+            a6 += v4 * *(const mc_v16 *)(dq1 + i + 215);
+            a7 += v4 * *(const mc_v16 *)(dq1 + i + 231);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 1, row 3 */
+        const float v0 = w1[9];
+        const float v1 = w1[8];
+        const float v2 = w1[7];
+        const float v3 = w1[6];
+        const float v4 = w1[5];
+        for (int i = 0; i < 1280; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
+            a0 += v0 * *(const mc_v16 *)(dq1 + i + 153);
+            a1 += v0 * *(const mc_v16 *)(dq1 + i + 169);
+            a2 += v0 * *(const mc_v16 *)(dq1 + i + 185);
+            a3 += v0 * *(const mc_v16 *)(dq1 + i + 201);
+            a4 += v0 * *(const mc_v16 *)(dq1 + i + 217);
+            a5 += v0 * *(const mc_v16 *)(dq1 + i + 233);
+            a6 += v0 * *(const mc_v16 *)(dq1 + i + 249);
+            a7 += v0 * *(const mc_v16 *)(dq1 + i + 265);
+            a0 += v1 * *(const mc_v16 *)(dq1 + i + 154);
+            a1 += v1 * *(const mc_v16 *)(dq1 + i + 170);
+            a2 += v1 * *(const mc_v16 *)(dq1 + i + 186);
+            a3 += v1 * *(const mc_v16 *)(dq1 + i + 202);
+            a4 += v1 * *(const mc_v16 *)(dq1 + i + 218);
+            a5 += v1 * *(const mc_v16 *)(dq1 + i + 234);
+            a6 += v1 * *(const mc_v16 *)(dq1 + i + 250);
+            a7 += v1 * *(const mc_v16 *)(dq1 + i + 266);
+            a0 += v2 * *(const mc_v16 *)(dq1 + i + 155);
+            a1 += v2 * *(const mc_v16 *)(dq1 + i + 171);
+            a2 += v2 * *(const mc_v16 *)(dq1 + i + 187);
+            a3 += v2 * *(const mc_v16 *)(dq1 + i + 203);
+            a4 += v2 * *(const mc_v16 *)(dq1 + i + 219);
+            a5 += v2 * *(const mc_v16 *)(dq1 + i + 235);
+            a6 += v2 * *(const mc_v16 *)(dq1 + i + 251);
+            a7 += v2 * *(const mc_v16 *)(dq1 + i + 267);
+            a0 += v3 * *(const mc_v16 *)(dq1 + i + 156);
+            a1 += v3 * *(const mc_v16 *)(dq1 + i + 172);
+            a2 += v3 * *(const mc_v16 *)(dq1 + i + 188);
+            a3 += v3 * *(const mc_v16 *)(dq1 + i + 204);
+            a4 += v3 * *(const mc_v16 *)(dq1 + i + 220);
+            a5 += v3 * *(const mc_v16 *)(dq1 + i + 236);
+            a6 += v3 * *(const mc_v16 *)(dq1 + i + 252);
+            a7 += v3 * *(const mc_v16 *)(dq1 + i + 268);
+            a0 += v4 * *(const mc_v16 *)(dq1 + i + 157);
+            a1 += v4 * *(const mc_v16 *)(dq1 + i + 173);
+            a2 += v4 * *(const mc_v16 *)(dq1 + i + 189);
+            a3 += v4 * *(const mc_v16 *)(dq1 + i + 205);
+            a4 += v4 * *(const mc_v16 *)(dq1 + i + 221);
+            a5 += v4 * *(const mc_v16 *)(dq1 + i + 237);
+            a6 += v4 * *(const mc_v16 *)(dq1 + i + 253);
+            a7 += v4 * *(const mc_v16 *)(dq1 + i + 269);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 1, row 4 */
+        const float v0 = w1[4];
+        const float v1 = w1[3];
+        const float v2 = w1[2];
+        const float v3 = w1[1];
+        const float v4 = w1[0];
+        for (int i = 0; i < 1280; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
+            a0 += v0 * *(const mc_v16 *)(dq1 + i + 191);
+            a1 += v0 * *(const mc_v16 *)(dq1 + i + 207);
+            a2 += v0 * *(const mc_v16 *)(dq1 + i + 223);
+            a3 += v0 * *(const mc_v16 *)(dq1 + i + 239);
+            a4 += v0 * *(const mc_v16 *)(dq1 + i + 255);
+            a5 += v0 * *(const mc_v16 *)(dq1 + i + 271);
+            a6 += v0 * *(const mc_v16 *)(dq1 + i + 287);
+            a7 += v0 * *(const mc_v16 *)(dq1 + i + 303);
+            a0 += v1 * *(const mc_v16 *)(dq1 + i + 192);
+            a1 += v1 * *(const mc_v16 *)(dq1 + i + 208);
+            a2 += v1 * *(const mc_v16 *)(dq1 + i + 224);
+            a3 += v1 * *(const mc_v16 *)(dq1 + i + 240);
+            a4 += v1 * *(const mc_v16 *)(dq1 + i + 256);
+            a5 += v1 * *(const mc_v16 *)(dq1 + i + 272);
+            a6 += v1 * *(const mc_v16 *)(dq1 + i + 288);
+            a7 += v1 * *(const mc_v16 *)(dq1 + i + 304);
+            a0 += v2 * *(const mc_v16 *)(dq1 + i + 193);
+            a1 += v2 * *(const mc_v16 *)(dq1 + i + 209);
+            a2 += v2 * *(const mc_v16 *)(dq1 + i + 225);
+            a3 += v2 * *(const mc_v16 *)(dq1 + i + 241);
+            a4 += v2 * *(const mc_v16 *)(dq1 + i + 257);
+            a5 += v2 * *(const mc_v16 *)(dq1 + i + 273);
+            a6 += v2 * *(const mc_v16 *)(dq1 + i + 289);
+            a7 += v2 * *(const mc_v16 *)(dq1 + i + 305);
+            a0 += v3 * *(const mc_v16 *)(dq1 + i + 194);
+            a1 += v3 * *(const mc_v16 *)(dq1 + i + 210);
+            a2 += v3 * *(const mc_v16 *)(dq1 + i + 226);
+            a3 += v3 * *(const mc_v16 *)(dq1 + i + 242);
+            a4 += v3 * *(const mc_v16 *)(dq1 + i + 258);
+            a5 += v3 * *(const mc_v16 *)(dq1 + i + 274);
+            a6 += v3 * *(const mc_v16 *)(dq1 + i + 290);
+            a7 += v3 * *(const mc_v16 *)(dq1 + i + 306);
+            a0 += v4 * *(const mc_v16 *)(dq1 + i + 195);
+            a1 += v4 * *(const mc_v16 *)(dq1 + i + 211);
+            a2 += v4 * *(const mc_v16 *)(dq1 + i + 227);
+            a3 += v4 * *(const mc_v16 *)(dq1 + i + 243);
+            a4 += v4 * *(const mc_v16 *)(dq1 + i + 259);
+            a5 += v4 * *(const mc_v16 *)(dq1 + i + 275);
+            a6 += v4 * *(const mc_v16 *)(dq1 + i + 291);
+            a7 += v4 * *(const mc_v16 *)(dq1 + i + 307);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 2, row 0 */
+        const float v0 = w2[48];
+        const float v1 = w2[47];
+        const float v2 = w2[46];
+        const float v3 = w2[45];
+        const float v4 = w2[44];
+        const float v5 = w2[43];
+        const float v6 = w2[42];
+        for (int i = 0; i < 1280; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
+            a0 += v0 * *(const mc_v16 *)(dq2 + i + 0);
+            a1 += v0 * *(const mc_v16 *)(dq2 + i + 16);
+            a2 += v0 * *(const mc_v16 *)(dq2 + i + 32);
+            a3 += v0 * *(const mc_v16 *)(dq2 + i + 48);
+            a4 += v0 * *(const mc_v16 *)(dq2 + i + 64);
+            a5 += v0 * *(const mc_v16 *)(dq2 + i + 80);
+            a6 += v0 * *(const mc_v16 *)(dq2 + i + 96);
+            a7 += v0 * *(const mc_v16 *)(dq2 + i + 112);
+            a0 += v1 * *(const mc_v16 *)(dq2 + i + 1);
+            a1 += v1 * *(const mc_v16 *)(dq2 + i + 17);
+            a2 += v1 * *(const mc_v16 *)(dq2 + i + 33);
+            a3 += v1 * *(const mc_v16 *)(dq2 + i + 49);
+            a4 += v1 * *(const mc_v16 *)(dq2 + i + 65);
+            a5 += v1 * *(const mc_v16 *)(dq2 + i + 81);
+            a6 += v1 * *(const mc_v16 *)(dq2 + i + 97);
+            a7 += v1 * *(const mc_v16 *)(dq2 + i + 113);
+            a0 += v2 * *(const mc_v16 *)(dq2 + i + 2);
+            a1 += v2 * *(const mc_v16 *)(dq2 + i + 18);
+            a2 += v2 * *(const mc_v16 *)(dq2 + i + 34);
+            a3 += v2 * *(const mc_v16 *)(dq2 + i + 50);
+            a4 += v2 * *(const mc_v16 *)(dq2 + i + 66);
+            a5 += v2 * *(const mc_v16 *)(dq2 + i + 82);
+            a6 += v2 * *(const mc_v16 *)(dq2 + i + 98);
+            a7 += v2 * *(const mc_v16 *)(dq2 + i + 114);
+            a0 += v3 * *(const mc_v16 *)(dq2 + i + 3);
+            a1 += v3 * *(const mc_v16 *)(dq2 + i + 19);
+            a2 += v3 * *(const mc_v16 *)(dq2 + i + 35);
+            a3 += v3 * *(const mc_v16 *)(dq2 + i + 51);
+            a4 += v3 * *(const mc_v16 *)(dq2 + i + 67);
+            a5 += v3 * *(const mc_v16 *)(dq2 + i + 83);
+            a6 += v3 * *(const mc_v16 *)(dq2 + i + 99);
+            a7 += v3 * *(const mc_v16 *)(dq2 + i + 115);
+            a0 += v4 * *(const mc_v16 *)(dq2 + i + 4);
+            a1 += v4 * *(const mc_v16 *)(dq2 + i + 20);
+            a2 += v4 * *(const mc_v16 *)(dq2 + i + 36);
+            a3 += v4 * *(const mc_v16 *)(dq2 + i + 52);
+            a4 += v4 * *(const mc_v16 *)(dq2 + i + 68);
+            a5 += v4 * *(const mc_v16 *)(dq2 + i + 84);
+            a6 += v4 * *(const mc_v16 *)(dq2 + i + 100);
+            a7 += v4 * *(const mc_v16 *)(dq2 + i + 116);
+            a0 += v5 * *(const mc_v16 *)(dq2 + i + 5);
+            a1 += v5 * *(const mc_v16 *)(dq2 + i + 21);
+            a2 += v5 * *(const mc_v16 *)(dq2 + i + 37);
+            a3 += v5 * *(const mc_v16 *)(dq2 + i + 53);
+            a4 += v5 * *(const mc_v16 *)(dq2 + i + 69);
+            a5 += v5 * *(const mc_v16 *)(dq2 + i + 85);
+            a6 += v5 * *(const mc_v16 *)(dq2 + i + 101);
+            a7 += v5 * *(const mc_v16 *)(dq2 + i + 117);
+            a0 += v6 * *(const mc_v16 *)(dq2 + i + 6);
+            a1 += v6 * *(const mc_v16 *)(dq2 + i + 22);
+            a2 += v6 * *(const mc_v16 *)(dq2 + i + 38);
+            a3 += v6 * *(const mc_v16 *)(dq2 + i + 54);
+            a4 += v6 * *(const mc_v16 *)(dq2 + i + 70);
+            a5 += v6 * *(const mc_v16 *)(dq2 + i + 86);
+            a6 += v6 * *(const mc_v16 *)(dq2 + i + 102);
+            a7 += v6 * *(const mc_v16 *)(dq2 + i + 118);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 2, row 1 */
+        const float v0 = w2[41];
+        const float v1 = w2[40];
+        const float v2 = w2[39];
+        const float v3 = w2[38];
+        const float v4 = w2[37];
+        const float v5 = w2[36];
+        const float v6 = w2[35];
+        for (int i = 0; i < 1280; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
+            a0 += v0 * *(const mc_v16 *)(dq2 + i + 38);
+            a1 += v0 * *(const mc_v16 *)(dq2 + i + 54);
+            a2 += v0 * *(const mc_v16 *)(dq2 + i + 70);
+            a3 += v0 * *(const mc_v16 *)(dq2 + i + 86);
+            a4 += v0 * *(const mc_v16 *)(dq2 + i + 102);
+            a5 += v0 * *(const mc_v16 *)(dq2 + i + 118);
+            a6 += v0 * *(const mc_v16 *)(dq2 + i + 134);
+            a7 += v0 * *(const mc_v16 *)(dq2 + i + 150);
+            a0 += v1 * *(const mc_v16 *)(dq2 + i + 39);
+            a1 += v1 * *(const mc_v16 *)(dq2 + i + 55);
+            a2 += v1 * *(const mc_v16 *)(dq2 + i + 71);
+            a3 += v1 * *(const mc_v16 *)(dq2 + i + 87);
+            a4 += v1 * *(const mc_v16 *)(dq2 + i + 103);
+            a5 += v1 * *(const mc_v16 *)(dq2 + i + 119);
+            a6 += v1 * *(const mc_v16 *)(dq2 + i + 135);
+            a7 += v1 * *(const mc_v16 *)(dq2 + i + 151);
+            a0 += v2 * *(const mc_v16 *)(dq2 + i + 40);
+            a1 += v2 * *(const mc_v16 *)(dq2 + i + 56);
+            a2 += v2 * *(const mc_v16 *)(dq2 + i + 72);
+            a3 += v2 * *(const mc_v16 *)(dq2 + i + 88);
+            a4 += v2 * *(const mc_v16 *)(dq2 + i + 104);
+            a5 += v2 * *(const mc_v16 *)(dq2 + i + 120);
+            a6 += v2 * *(const mc_v16 *)(dq2 + i + 136);
+            a7 += v2 * *(const mc_v16 *)(dq2 + i + 152);
+            a0 += v3 * *(const mc_v16 *)(dq2 + i + 41);
+            a1 += v3 * *(const mc_v16 *)(dq2 + i + 57);
+            a2 += v3 * *(const mc_v16 *)(dq2 + i + 73);
+            a3 += v3 * *(const mc_v16 *)(dq2 + i + 89);
+            a4 += v3 * *(const mc_v16 *)(dq2 + i + 105);
+            a5 += v3 * *(const mc_v16 *)(dq2 + i + 121);
+            a6 += v3 * *(const mc_v16 *)(dq2 + i + 137);
+            a7 += v3 * *(const mc_v16 *)(dq2 + i + 153);
+            a0 += v4 * *(const mc_v16 *)(dq2 + i + 42);
+            a1 += v4 * *(const mc_v16 *)(dq2 + i + 58);
+            a2 += v4 * *(const mc_v16 *)(dq2 + i + 74);
+            a3 += v4 * *(const mc_v16 *)(dq2 + i + 90);
+            a4 += v4 * *(const mc_v16 *)(dq2 + i + 106);
+            a5 += v4 * *(const mc_v16 *)(dq2 + i + 122);
+            a6 += v4 * *(const mc_v16 *)(dq2 + i + 138);
+            a7 += v4 * *(const mc_v16 *)(dq2 + i + 154);
+            a0 += v5 * *(const mc_v16 *)(dq2 + i + 43);
+            a1 += v5 * *(const mc_v16 *)(dq2 + i + 59);
+            a2 += v5 * *(const mc_v16 *)(dq2 + i + 75);
+            a3 += v5 * *(const mc_v16 *)(dq2 + i + 91);
+            a4 += v5 * *(const mc_v16 *)(dq2 + i + 107);
+            a5 += v5 * *(const mc_v16 *)(dq2 + i + 123);
+            a6 += v5 * *(const mc_v16 *)(dq2 + i + 139);
+            a7 += v5 * *(const mc_v16 *)(dq2 + i + 155);
+            a0 += v6 * *(const mc_v16 *)(dq2 + i + 44);
+            a1 += v6 * *(const mc_v16 *)(dq2 + i + 60);
+            a2 += v6 * *(const mc_v16 *)(dq2 + i + 76);
+            a3 += v6 * *(const mc_v16 *)(dq2 + i + 92);
+            a4 += v6 * *(const mc_v16 *)(dq2 + i + 108);
+            a5 += v6 * *(const mc_v16 *)(dq2 + i + 124);
+            a6 += v6 * *(const mc_v16 *)(dq2 + i + 140);
+            a7 += v6 * *(const mc_v16 *)(dq2 + i + 156);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 2, row 2 */
+        const float v0 = w2[34];
+        const float v1 = w2[33];
+        const float v2 = w2[32];
+        const float v3 = w2[31];
+        const float v4 = w2[30];
+        const float v5 = w2[29];
+        const float v6 = w2[28];
+        for (int i = 0; i < 1280; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
+            a0 += v0 * *(const mc_v16 *)(dq2 + i + 76);
+            a1 += v0 * *(const mc_v16 *)(dq2 + i + 92);
+            a2 += v0 * *(const mc_v16 *)(dq2 + i + 108);
+            a3 += v0 * *(const mc_v16 *)(dq2 + i + 124);
+            a4 += v0 * *(const mc_v16 *)(dq2 + i + 140);
+            a5 += v0 * *(const mc_v16 *)(dq2 + i + 156);
+            a6 += v0 * *(const mc_v16 *)(dq2 + i + 172);
+            a7 += v0 * *(const mc_v16 *)(dq2 + i + 188);
+            a0 += v1 * *(const mc_v16 *)(dq2 + i + 77);
+            a1 += v1 * *(const mc_v16 *)(dq2 + i + 93);
+            a2 += v1 * *(const mc_v16 *)(dq2 + i + 109);
+            a3 += v1 * *(const mc_v16 *)(dq2 + i + 125);
+            a4 += v1 * *(const mc_v16 *)(dq2 + i + 141);
+            a5 += v1 * *(const mc_v16 *)(dq2 + i + 157);
+            a6 += v1 * *(const mc_v16 *)(dq2 + i + 173);
+            a7 += v1 * *(const mc_v16 *)(dq2 + i + 189);
+            a0 += v2 * *(const mc_v16 *)(dq2 + i + 78);
+            a1 += v2 * *(const mc_v16 *)(dq2 + i + 94);
+            a2 += v2 * *(const mc_v16 *)(dq2 + i + 110);
+            a3 += v2 * *(const mc_v16 *)(dq2 + i + 126);
+            a4 += v2 * *(const mc_v16 *)(dq2 + i + 142);
+            a5 += v2 * *(const mc_v16 *)(dq2 + i + 158);
+            a6 += v2 * *(const mc_v16 *)(dq2 + i + 174);
+            a7 += v2 * *(const mc_v16 *)(dq2 + i + 190);
+            a0 += v3 * *(const mc_v16 *)(dq2 + i + 79);
+            a1 += v3 * *(const mc_v16 *)(dq2 + i + 95);
+            a2 += v3 * *(const mc_v16 *)(dq2 + i + 111);
+            a3 += v3 * *(const mc_v16 *)(dq2 + i + 127);
+            a4 += v3 * *(const mc_v16 *)(dq2 + i + 143);
+            a5 += v3 * *(const mc_v16 *)(dq2 + i + 159);
+            a6 += v3 * *(const mc_v16 *)(dq2 + i + 175);
+            a7 += v3 * *(const mc_v16 *)(dq2 + i + 191);
+            a0 += v4 * *(const mc_v16 *)(dq2 + i + 80);
+            a1 += v4 * *(const mc_v16 *)(dq2 + i + 96);
+            a2 += v4 * *(const mc_v16 *)(dq2 + i + 112);
+            a3 += v4 * *(const mc_v16 *)(dq2 + i + 128);
+            a4 += v4 * *(const mc_v16 *)(dq2 + i + 144);
+            a5 += v4 * *(const mc_v16 *)(dq2 + i + 160);
+            a6 += v4 * *(const mc_v16 *)(dq2 + i + 176);
+            a7 += v4 * *(const mc_v16 *)(dq2 + i + 192);
+            a0 += v5 * *(const mc_v16 *)(dq2 + i + 81);
+            a1 += v5 * *(const mc_v16 *)(dq2 + i + 97);
+            a2 += v5 * *(const mc_v16 *)(dq2 + i + 113);
+            a3 += v5 * *(const mc_v16 *)(dq2 + i + 129);
+            a4 += v5 * *(const mc_v16 *)(dq2 + i + 145);
+            a5 += v5 * *(const mc_v16 *)(dq2 + i + 161);
+            a6 += v5 * *(const mc_v16 *)(dq2 + i + 177);
+            a7 += v5 * *(const mc_v16 *)(dq2 + i + 193);
+            a0 += v6 * *(const mc_v16 *)(dq2 + i + 82);
+            a1 += v6 * *(const mc_v16 *)(dq2 + i + 98);
+            a2 += v6 * *(const mc_v16 *)(dq2 + i + 114);
+            a3 += v6 * *(const mc_v16 *)(dq2 + i + 130);
+            a4 += v6 * *(const mc_v16 *)(dq2 + i + 146);
+            a5 += v6 * *(const mc_v16 *)(dq2 + i + 162);
+            a6 += v6 * *(const mc_v16 *)(dq2 + i + 178);
+            a7 += v6 * *(const mc_v16 *)(dq2 + i + 194);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 2, row 3 */
+        const float v0 = w2[27];
+        const float v1 = w2[26];
+        const float v2 = w2[25];
+        const float v3 = w2[24];
+        const float v4 = w2[23];
+        const float v5 = w2[22];
+        const float v6 = w2[21];
+        for (int i = 0; i < 1280; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
+            a0 += v0 * *(const mc_v16 *)(dq2 + i + 114);
+            a1 += v0 * *(const mc_v16 *)(dq2 + i + 130);
+            a2 += v0 * *(const mc_v16 *)(dq2 + i + 146);
+            a3 += v0 * *(const mc_v16 *)(dq2 + i + 162);
+            a4 += v0 * *(const mc_v16 *)(dq2 + i + 178);
+            a5 += v0 * *(const mc_v16 *)(dq2 + i + 194);
+            a6 += v0 * *(const mc_v16 *)(dq2 + i + 210);
+            a7 += v0 * *(const mc_v16 *)(dq2 + i + 226);
+            a0 += v1 * *(const mc_v16 *)(dq2 + i + 115);
+            a1 += v1 * *(const mc_v16 *)(dq2 + i + 131);
+            a2 += v1 * *(const mc_v16 *)(dq2 + i + 147);
+            a3 += v1 * *(const mc_v16 *)(dq2 + i + 163);
+            a4 += v1 * *(const mc_v16 *)(dq2 + i + 179);
+            a5 += v1 * *(const mc_v16 *)(dq2 + i + 195);
+            a6 += v1 * *(const mc_v16 *)(dq2 + i + 211);
+            a7 += v1 * *(const mc_v16 *)(dq2 + i + 227);
+            a0 += v2 * *(const mc_v16 *)(dq2 + i + 116);
+            a1 += v2 * *(const mc_v16 *)(dq2 + i + 132);
+            a2 += v2 * *(const mc_v16 *)(dq2 + i + 148);
+            a3 += v2 * *(const mc_v16 *)(dq2 + i + 164);
+            a4 += v2 * *(const mc_v16 *)(dq2 + i + 180);
+            a5 += v2 * *(const mc_v16 *)(dq2 + i + 196);
+            a6 += v2 * *(const mc_v16 *)(dq2 + i + 212);
+            a7 += v2 * *(const mc_v16 *)(dq2 + i + 228);
+            a0 += v3 * *(const mc_v16 *)(dq2 + i + 117);
+            a1 += v3 * *(const mc_v16 *)(dq2 + i + 133);
+            a2 += v3 * *(const mc_v16 *)(dq2 + i + 149);
+            a3 += v3 * *(const mc_v16 *)(dq2 + i + 165);
+            a4 += v3 * *(const mc_v16 *)(dq2 + i + 181);
+            a5 += v3 * *(const mc_v16 *)(dq2 + i + 197);
+            a6 += v3 * *(const mc_v16 *)(dq2 + i + 213);
+            a7 += v3 * *(const mc_v16 *)(dq2 + i + 229);
+            a0 += v4 * *(const mc_v16 *)(dq2 + i + 118);
+            a1 += v4 * *(const mc_v16 *)(dq2 + i + 134);
+            a2 += v4 * *(const mc_v16 *)(dq2 + i + 150);
+            a3 += v4 * *(const mc_v16 *)(dq2 + i + 166);
+            a4 += v4 * *(const mc_v16 *)(dq2 + i + 182);
+            a5 += v4 * *(const mc_v16 *)(dq2 + i + 198);
+            a6 += v4 * *(const mc_v16 *)(dq2 + i + 214);
+            a7 += v4 * *(const mc_v16 *)(dq2 + i + 230);
+            a0 += v5 * *(const mc_v16 *)(dq2 + i + 119);
+            a1 += v5 * *(const mc_v16 *)(dq2 + i + 135);
+            a2 += v5 * *(const mc_v16 *)(dq2 + i + 151);
+            a3 += v5 * *(const mc_v16 *)(dq2 + i + 167);
+            a4 += v5 * *(const mc_v16 *)(dq2 + i + 183);
+            a5 += v5 * *(const mc_v16 *)(dq2 + i + 199);
+            a6 += v5 * *(const mc_v16 *)(dq2 + i + 215);
+            a7 += v5 * *(const mc_v16 *)(dq2 + i + 231);
+            a0 += v6 * *(const mc_v16 *)(dq2 + i + 120);
+            a1 += v6 * *(const mc_v16 *)(dq2 + i + 136);
+            a2 += v6 * *(const mc_v16 *)(dq2 + i + 152);
+            a3 += v6 * *(const mc_v16 *)(dq2 + i + 168);
+            a4 += v6 * *(const mc_v16 *)(dq2 + i + 184);
+            a5 += v6 * *(const mc_v16 *)(dq2 + i + 200);
+            a6 += v6 * *(const mc_v16 *)(dq2 + i + 216);
+            a7 += v6 * *(const mc_v16 *)(dq2 + i + 232);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 2, row 4 */
+        const float v0 = w2[20];
+        const float v1 = w2[19];
+        const float v2 = w2[18];
+        const float v3 = w2[17];
+        const float v4 = w2[16];
+        const float v5 = w2[15];
+        const float v6 = w2[14];
+        for (int i = 0; i < 1280; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
+            a0 += v0 * *(const mc_v16 *)(dq2 + i + 152);
+            a1 += v0 * *(const mc_v16 *)(dq2 + i + 168);
+            a2 += v0 * *(const mc_v16 *)(dq2 + i + 184);
+            a3 += v0 * *(const mc_v16 *)(dq2 + i + 200);
+            a4 += v0 * *(const mc_v16 *)(dq2 + i + 216);
+            a5 += v0 * *(const mc_v16 *)(dq2 + i + 232);
+            a6 += v0 * *(const mc_v16 *)(dq2 + i + 248);
+            a7 += v0 * *(const mc_v16 *)(dq2 + i + 264);
+            a0 += v1 * *(const mc_v16 *)(dq2 + i + 153);
+            a1 += v1 * *(const mc_v16 *)(dq2 + i + 169);
+            a2 += v1 * *(const mc_v16 *)(dq2 + i + 185);
+            a3 += v1 * *(const mc_v16 *)(dq2 + i + 201);
+            a4 += v1 * *(const mc_v16 *)(dq2 + i + 217);
+            a5 += v1 * *(const mc_v16 *)(dq2 + i + 233);
+            a6 += v1 * *(const mc_v16 *)(dq2 + i + 249);
+            a7 += v1 * *(const mc_v16 *)(dq2 + i + 265);
+            a0 += v2 * *(const mc_v16 *)(dq2 + i + 154);
+            a1 += v2 * *(const mc_v16 *)(dq2 + i + 170);
+            a2 += v2 * *(const mc_v16 *)(dq2 + i + 186);
+            a3 += v2 * *(const mc_v16 *)(dq2 + i + 202);
+            a4 += v2 * *(const mc_v16 *)(dq2 + i + 218);
+            a5 += v2 * *(const mc_v16 *)(dq2 + i + 234);
+            a6 += v2 * *(const mc_v16 *)(dq2 + i + 250);
+            a7 += v2 * *(const mc_v16 *)(dq2 + i + 266);
+            a0 += v3 * *(const mc_v16 *)(dq2 + i + 155);
+            a1 += v3 * *(const mc_v16 *)(dq2 + i + 171);
+            a2 += v3 * *(const mc_v16 *)(dq2 + i + 187);
+            a3 += v3 * *(const mc_v16 *)(dq2 + i + 203);
+            a4 += v3 * *(const mc_v16 *)(dq2 + i + 219);
+            a5 += v3 * *(const mc_v16 *)(dq2 + i + 235);
+            a6 += v3 * *(const mc_v16 *)(dq2 + i + 251);
+            a7 += v3 * *(const mc_v16 *)(dq2 + i + 267);
+            a0 += v4 * *(const mc_v16 *)(dq2 + i + 156);
+            a1 += v4 * *(const mc_v16 *)(dq2 + i + 172);
+            a2 += v4 * *(const mc_v16 *)(dq2 + i + 188);
+            a3 += v4 * *(const mc_v16 *)(dq2 + i + 204);
+            a4 += v4 * *(const mc_v16 *)(dq2 + i + 220);
+            a5 += v4 * *(const mc_v16 *)(dq2 + i + 236);
+            a6 += v4 * *(const mc_v16 *)(dq2 + i + 252);
+            a7 += v4 * *(const mc_v16 *)(dq2 + i + 268);
+            a0 += v5 * *(const mc_v16 *)(dq2 + i + 157);
+            a1 += v5 * *(const mc_v16 *)(dq2 + i + 173);
+            a2 += v5 * *(const mc_v16 *)(dq2 + i + 189);
+            a3 += v5 * *(const mc_v16 *)(dq2 + i + 205);
+            a4 += v5 * *(const mc_v16 *)(dq2 + i + 221);
+            a5 += v5 * *(const mc_v16 *)(dq2 + i + 237);
+            a6 += v5 * *(const mc_v16 *)(dq2 + i + 253);
+            a7 += v5 * *(const mc_v16 *)(dq2 + i + 269);
+            a0 += v6 * *(const mc_v16 *)(dq2 + i + 158);
+            a1 += v6 * *(const mc_v16 *)(dq2 + i + 174);
+            a2 += v6 * *(const mc_v16 *)(dq2 + i + 190);
+            a3 += v6 * *(const mc_v16 *)(dq2 + i + 206);
+            a4 += v6 * *(const mc_v16 *)(dq2 + i + 222);
+            a5 += v6 * *(const mc_v16 *)(dq2 + i + 238);
+            a6 += v6 * *(const mc_v16 *)(dq2 + i + 254);
+            a7 += v6 * *(const mc_v16 *)(dq2 + i + 270);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 2, row 5 */
+        const float v0 = w2[13];
+        const float v1 = w2[12];
+        const float v2 = w2[11];
+        const float v3 = w2[10];
+        const float v4 = w2[9];
+        const float v5 = w2[8];
+        const float v6 = w2[7];
+        for (int i = 0; i < 1280; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
+            a0 += v0 * *(const mc_v16 *)(dq2 + i + 190);
+            a1 += v0 * *(const mc_v16 *)(dq2 + i + 206);
+            a2 += v0 * *(const mc_v16 *)(dq2 + i + 222);
+            a3 += v0 * *(const mc_v16 *)(dq2 + i + 238);
+            a4 += v0 * *(const mc_v16 *)(dq2 + i + 254);
+            a5 += v0 * *(const mc_v16 *)(dq2 + i + 270);
+            a6 += v0 * *(const mc_v16 *)(dq2 + i + 286);
+            a7 += v0 * *(const mc_v16 *)(dq2 + i + 302);
+            a0 += v1 * *(const mc_v16 *)(dq2 + i + 191);
+            a1 += v1 * *(const mc_v16 *)(dq2 + i + 207);
+            a2 += v1 * *(const mc_v16 *)(dq2 + i + 223);
+            a3 += v1 * *(const mc_v16 *)(dq2 + i + 239);
+            a4 += v1 * *(const mc_v16 *)(dq2 + i + 255);
+            a5 += v1 * *(const mc_v16 *)(dq2 + i + 271);
+            a6 += v1 * *(const mc_v16 *)(dq2 + i + 287);
+            a7 += v1 * *(const mc_v16 *)(dq2 + i + 303);
+            a0 += v2 * *(const mc_v16 *)(dq2 + i + 192);
+            a1 += v2 * *(const mc_v16 *)(dq2 + i + 208);
+            a2 += v2 * *(const mc_v16 *)(dq2 + i + 224);
+            a3 += v2 * *(const mc_v16 *)(dq2 + i + 240);
+            a4 += v2 * *(const mc_v16 *)(dq2 + i + 256);
+            a5 += v2 * *(const mc_v16 *)(dq2 + i + 272);
+            a6 += v2 * *(const mc_v16 *)(dq2 + i + 288);
+            a7 += v2 * *(const mc_v16 *)(dq2 + i + 304);
+            a0 += v3 * *(const mc_v16 *)(dq2 + i + 193);
+            a1 += v3 * *(const mc_v16 *)(dq2 + i + 209);
+            a2 += v3 * *(const mc_v16 *)(dq2 + i + 225);
+            a3 += v3 * *(const mc_v16 *)(dq2 + i + 241);
+            a4 += v3 * *(const mc_v16 *)(dq2 + i + 257);
+            a5 += v3 * *(const mc_v16 *)(dq2 + i + 273);
+            a6 += v3 * *(const mc_v16 *)(dq2 + i + 289);
+            a7 += v3 * *(const mc_v16 *)(dq2 + i + 305);
+            a0 += v4 * *(const mc_v16 *)(dq2 + i + 194);
+            a1 += v4 * *(const mc_v16 *)(dq2 + i + 210);
+            a2 += v4 * *(const mc_v16 *)(dq2 + i + 226);
+            a3 += v4 * *(const mc_v16 *)(dq2 + i + 242);
+            a4 += v4 * *(const mc_v16 *)(dq2 + i + 258);
+            a5 += v4 * *(const mc_v16 *)(dq2 + i + 274);
+            a6 += v4 * *(const mc_v16 *)(dq2 + i + 290);
+            a7 += v4 * *(const mc_v16 *)(dq2 + i + 306);
+            a0 += v5 * *(const mc_v16 *)(dq2 + i + 195);
+            a1 += v5 * *(const mc_v16 *)(dq2 + i + 211);
+            a2 += v5 * *(const mc_v16 *)(dq2 + i + 227);
+            a3 += v5 * *(const mc_v16 *)(dq2 + i + 243);
+            a4 += v5 * *(const mc_v16 *)(dq2 + i + 259);
+            a5 += v5 * *(const mc_v16 *)(dq2 + i + 275);
+            a6 += v5 * *(const mc_v16 *)(dq2 + i + 291);
+            a7 += v5 * *(const mc_v16 *)(dq2 + i + 307);
+            a0 += v6 * *(const mc_v16 *)(dq2 + i + 196);
+            a1 += v6 * *(const mc_v16 *)(dq2 + i + 212);
+            a2 += v6 * *(const mc_v16 *)(dq2 + i + 228);
+            a3 += v6 * *(const mc_v16 *)(dq2 + i + 244);
+            a4 += v6 * *(const mc_v16 *)(dq2 + i + 260);
+            a5 += v6 * *(const mc_v16 *)(dq2 + i + 276);
+            a6 += v6 * *(const mc_v16 *)(dq2 + i + 292);
+            a7 += v6 * *(const mc_v16 *)(dq2 + i + 308);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 2, row 6 */
+        const float v0 = w2[6];
+        const float v1 = w2[5];
+        const float v2 = w2[4];
+        const float v3 = w2[3];
+        const float v4 = w2[2];
+        const float v5 = w2[1];
+        const float v6 = w2[0];
+        for (int i = 0; i < 1280; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
+            a0 += v0 * *(const mc_v16 *)(dq2 + i + 228);
+            a1 += v0 * *(const mc_v16 *)(dq2 + i + 244);
+            a2 += v0 * *(const mc_v16 *)(dq2 + i + 260);
+            a3 += v0 * *(const mc_v16 *)(dq2 + i + 276);
+            a4 += v0 * *(const mc_v16 *)(dq2 + i + 292);
+            a5 += v0 * *(const mc_v16 *)(dq2 + i + 308);
+            a6 += v0 * *(const mc_v16 *)(dq2 + i + 324);
+            a7 += v0 * *(const mc_v16 *)(dq2 + i + 340);
+            a0 += v1 * *(const mc_v16 *)(dq2 + i + 229);
+            a1 += v1 * *(const mc_v16 *)(dq2 + i + 245);
+            a2 += v1 * *(const mc_v16 *)(dq2 + i + 261);
+            a3 += v1 * *(const mc_v16 *)(dq2 + i + 277);
+            a4 += v1 * *(const mc_v16 *)(dq2 + i + 293);
+            a5 += v1 * *(const mc_v16 *)(dq2 + i + 309);
+            a6 += v1 * *(const mc_v16 *)(dq2 + i + 325);
+            a7 += v1 * *(const mc_v16 *)(dq2 + i + 341);
+            a0 += v2 * *(const mc_v16 *)(dq2 + i + 230);
+            a1 += v2 * *(const mc_v16 *)(dq2 + i + 246);
+            a2 += v2 * *(const mc_v16 *)(dq2 + i + 262);
+            a3 += v2 * *(const mc_v16 *)(dq2 + i + 278);
+            a4 += v2 * *(const mc_v16 *)(dq2 + i + 294);
+            a5 += v2 * *(const mc_v16 *)(dq2 + i + 310);
+            a6 += v2 * *(const mc_v16 *)(dq2 + i + 326);
+            a7 += v2 * *(const mc_v16 *)(dq2 + i + 342);
+            a0 += v3 * *(const mc_v16 *)(dq2 + i + 231);
+            a1 += v3 * *(const mc_v16 *)(dq2 + i + 247);
+            a2 += v3 * *(const mc_v16 *)(dq2 + i + 263);
+            a3 += v3 * *(const mc_v16 *)(dq2 + i + 279);
+            a4 += v3 * *(const mc_v16 *)(dq2 + i + 295);
+            a5 += v3 * *(const mc_v16 *)(dq2 + i + 311);
+            a6 += v3 * *(const mc_v16 *)(dq2 + i + 327);
+            a7 += v3 * *(const mc_v16 *)(dq2 + i + 343);
+            a0 += v4 * *(const mc_v16 *)(dq2 + i + 232);
+            a1 += v4 * *(const mc_v16 *)(dq2 + i + 248);
+            a2 += v4 * *(const mc_v16 *)(dq2 + i + 264);
+            a3 += v4 * *(const mc_v16 *)(dq2 + i + 280);
+            a4 += v4 * *(const mc_v16 *)(dq2 + i + 296);
+            a5 += v4 * *(const mc_v16 *)(dq2 + i + 312);
+            a6 += v4 * *(const mc_v16 *)(dq2 + i + 328);
+            a7 += v4 * *(const mc_v16 *)(dq2 + i + 344);
+            a0 += v5 * *(const mc_v16 *)(dq2 + i + 233);
+            a1 += v5 * *(const mc_v16 *)(dq2 + i + 249);
+            a2 += v5 * *(const mc_v16 *)(dq2 + i + 265);
+            a3 += v5 * *(const mc_v16 *)(dq2 + i + 281);
+            a4 += v5 * *(const mc_v16 *)(dq2 + i + 297);
+            a5 += v5 * *(const mc_v16 *)(dq2 + i + 313);
+            a6 += v5 * *(const mc_v16 *)(dq2 + i + 329);
+            a7 += v5 * *(const mc_v16 *)(dq2 + i + 345);
+            a0 += v6 * *(const mc_v16 *)(dq2 + i + 234);
+            a1 += v6 * *(const mc_v16 *)(dq2 + i + 250);
+            a2 += v6 * *(const mc_v16 *)(dq2 + i + 266);
+            a3 += v6 * *(const mc_v16 *)(dq2 + i + 282);
+            a4 += v6 * *(const mc_v16 *)(dq2 + i + 298);
+            a5 += v6 * *(const mc_v16 *)(dq2 + i + 314);
+            a6 += v6 * *(const mc_v16 *)(dq2 + i + 330);
+            a7 += v6 * *(const mc_v16 *)(dq2 + i + 346);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
+        }
+    }
+    for (int iy = 0; iy < 32; iy++) {
+        const float *restrict g = dxg + iy * 38;
+        if (acc)
+            for (int ix = 0; ix < 32; ix++)
+                dxc[iy * 32 + ix] += g[ix];
+        else
+            memcpy(dxc + iy * 32, g, 32 * sizeof(float));
+    }
+
     {
         /* kernel 0, row 0 */
         const float *restrict dg = dq0 + 117;
@@ -2575,7 +2829,7 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
 }
 
 void dw_k3_5_7_c16_32x32_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
     MC_OMP_FOR
@@ -2584,7 +2838,8 @@ void dw_k3_5_7_c16_32x32_s1_bwd(int n, const float *restrict x, const float *res
         memset(ga, 0, sizeof ga);
         double gb = 0; /* the bias gradient, with one kernel */
         for (int b = 0; b < n; b++) {
-            dw_k3_5_7_c16_32x32_s1_bwd_plane(x + ((long)b * 16 + c) * 1024, w, dy, dx + ((long)b * 16 + c) * 1024, ga, b, c);
+            dw_k3_5_7_c16_32x32_s1_bwd_plane(x + ((long)b * 16 + c) * 1024, w, dy, dx + ((long)b * 16 + c) * 1024, ga, b, c,
+                acc);
         }
         {
             float *restrict dw0 = dw + 0 + c * 9;
@@ -2703,10 +2958,12 @@ static inline void dw_k3_5_c16_32x32_s1_fwd_plane(const float *restrict xc, cons
     const float *restrict w1 = w + 144 + c * 25;
     float *restrict y1 = y + ((long)b * 32 + 16 + c) * 1024;
     float yg0[1152];
-    float yg1[1152];
-    for (int i = 0; i < 1152; i += 128) {
-        const float *restrict p = xp + i;
-        {
+    {
+        /* kernel 0, row 0 */
+        const float v0 = w0[0];
+        const float v1 = w0[1];
+        const float v2 = w0[2];
+        for (int i = 0; i < 1152; i += 128) {
             mc_v16 a0 = (mc_v16){0};
             mc_v16 a1 = (mc_v16){0};
             mc_v16 a2 = (mc_v16){0};
@@ -2715,105 +2972,30 @@ static inline void dw_k3_5_c16_32x32_s1_fwd_plane(const float *restrict xc, cons
             mc_v16 a5 = (mc_v16){0};
             mc_v16 a6 = (mc_v16){0};
             mc_v16 a7 = (mc_v16){0};
-            {
-                const float wt = w0[0];
-                a0 += wt * *(const mc_v16 *)(p + 37);
-                a1 += wt * *(const mc_v16 *)(p + 53);
-                a2 += wt * *(const mc_v16 *)(p + 69);
-                a3 += wt * *(const mc_v16 *)(p + 85);
-                a4 += wt * *(const mc_v16 *)(p + 101);
-                a5 += wt * *(const mc_v16 *)(p + 117);
-                a6 += wt * *(const mc_v16 *)(p + 133);
-                a7 += wt * *(const mc_v16 *)(p + 149);
-            }
-            {
-                const float wt = w0[1];
-                a0 += wt * *(const mc_v16 *)(p + 38);
-                a1 += wt * *(const mc_v16 *)(p + 54);
-                a2 += wt * *(const mc_v16 *)(p + 70);
-                a3 += wt * *(const mc_v16 *)(p + 86);
-                a4 += wt * *(const mc_v16 *)(p + 102);
-                a5 += wt * *(const mc_v16 *)(p + 118);
-                a6 += wt * *(const mc_v16 *)(p + 134);
-                a7 += wt * *(const mc_v16 *)(p + 150);
-            }
-            {
-                const float wt = w0[2];
-                a0 += wt * *(const mc_v16 *)(p + 39);
-                a1 += wt * *(const mc_v16 *)(p + 55);
-                a2 += wt * *(const mc_v16 *)(p + 71);
-                a3 += wt * *(const mc_v16 *)(p + 87);
-                a4 += wt * *(const mc_v16 *)(p + 103);
-                a5 += wt * *(const mc_v16 *)(p + 119);
-                a6 += wt * *(const mc_v16 *)(p + 135);
-                a7 += wt * *(const mc_v16 *)(p + 151);
-            }
-            {
-                const float wt = w0[3];
-                a0 += wt * *(const mc_v16 *)(p + 73);
-                a1 += wt * *(const mc_v16 *)(p + 89);
-                a2 += wt * *(const mc_v16 *)(p + 105);
-                a3 += wt * *(const mc_v16 *)(p + 121);
-                a4 += wt * *(const mc_v16 *)(p + 137);
-                a5 += wt * *(const mc_v16 *)(p + 153);
-                a6 += wt * *(const mc_v16 *)(p + 169);
-                a7 += wt * *(const mc_v16 *)(p + 185);
-            }
-            {
-                const float wt = w0[4];
-                a0 += wt * *(const mc_v16 *)(p + 74);
-                a1 += wt * *(const mc_v16 *)(p + 90);
-                a2 += wt * *(const mc_v16 *)(p + 106);
-                a3 += wt * *(const mc_v16 *)(p + 122);
-                a4 += wt * *(const mc_v16 *)(p + 138);
-                a5 += wt * *(const mc_v16 *)(p + 154);
-                a6 += wt * *(const mc_v16 *)(p + 170);
-                a7 += wt * *(const mc_v16 *)(p + 186);
-            }
-            {
-                const float wt = w0[5];
-                a0 += wt * *(const mc_v16 *)(p + 75);
-                a1 += wt * *(const mc_v16 *)(p + 91);
-                a2 += wt * *(const mc_v16 *)(p + 107);
-                a3 += wt * *(const mc_v16 *)(p + 123);
-                a4 += wt * *(const mc_v16 *)(p + 139);
-                a5 += wt * *(const mc_v16 *)(p + 155);
-                a6 += wt * *(const mc_v16 *)(p + 171);
-                a7 += wt * *(const mc_v16 *)(p + 187);
-            }
-            {
-                const float wt = w0[6];
-                a0 += wt * *(const mc_v16 *)(p + 109);
-                a1 += wt * *(const mc_v16 *)(p + 125);
-                a2 += wt * *(const mc_v16 *)(p + 141);
-                a3 += wt * *(const mc_v16 *)(p + 157);
-                a4 += wt * *(const mc_v16 *)(p + 173);
-                a5 += wt * *(const mc_v16 *)(p + 189);
-                a6 += wt * *(const mc_v16 *)(p + 205);
-                a7 += wt * *(const mc_v16 *)(p + 221);
-            }
-            {
-                const float wt = w0[7];
-                a0 += wt * *(const mc_v16 *)(p + 110);
-                a1 += wt * *(const mc_v16 *)(p + 126);
-                a2 += wt * *(const mc_v16 *)(p + 142);
-                a3 += wt * *(const mc_v16 *)(p + 158);
-                a4 += wt * *(const mc_v16 *)(p + 174);
-                a5 += wt * *(const mc_v16 *)(p + 190);
-                a6 += wt * *(const mc_v16 *)(p + 206);
-                a7 += wt * *(const mc_v16 *)(p + 222);
-            }
-            {
-                const float wt = w0[8];
-                a0 += wt * *(const mc_v16 *)(p + 111);
-                a1 += wt * *(const mc_v16 *)(p + 127);
-                a2 += wt * *(const mc_v16 *)(p + 143);
-                a3 += wt * *(const mc_v16 *)(p + 159);
-                a4 += wt * *(const mc_v16 *)(p + 175);
-                a5 += wt * *(const mc_v16 *)(p + 191);
-                a6 += wt * *(const mc_v16 *)(p + 207);
-                a7 += wt * *(const mc_v16 *)(p + 223);
-            }
+            a0 += v0 * *(const mc_v16 *)(xp + i + 37);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 53);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 69);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 85);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 101);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 117);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 133);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 149);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 38);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 54);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 70);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 86);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 102);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 118);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 134);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 150);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 39);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 55);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 71);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 87);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 103);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 119);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 135);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 151);
             *(mc_v16 *)(yg0 + i + 0) = a0;
             *(mc_v16 *)(yg0 + i + 16) = a1;
             *(mc_v16 *)(yg0 + i + 32) = a2;
@@ -2823,7 +3005,112 @@ static inline void dw_k3_5_c16_32x32_s1_fwd_plane(const float *restrict xc, cons
             *(mc_v16 *)(yg0 + i + 96) = a6;
             *(mc_v16 *)(yg0 + i + 112) = a7;
         }
-        {
+    }
+    {
+        /* kernel 0, row 1 */
+        const float v0 = w0[3];
+        const float v1 = w0[4];
+        const float v2 = w0[5];
+        for (int i = 0; i < 1152; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(yg0 + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(yg0 + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(yg0 + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(yg0 + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(yg0 + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(yg0 + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(yg0 + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(yg0 + i + 112);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 73);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 89);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 105);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 121);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 137);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 153);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 169);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 185);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 74);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 90);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 106);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 122);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 138);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 154);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 170);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 186);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 75);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 91);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 107);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 123);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 139);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 155);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 171);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 187);
+            *(mc_v16 *)(yg0 + i + 0) = a0;
+            *(mc_v16 *)(yg0 + i + 16) = a1;
+            *(mc_v16 *)(yg0 + i + 32) = a2;
+            *(mc_v16 *)(yg0 + i + 48) = a3;
+            *(mc_v16 *)(yg0 + i + 64) = a4;
+            *(mc_v16 *)(yg0 + i + 80) = a5;
+            *(mc_v16 *)(yg0 + i + 96) = a6;
+            *(mc_v16 *)(yg0 + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 0, row 2 */
+        const float v0 = w0[6];
+        const float v1 = w0[7];
+        const float v2 = w0[8];
+        for (int i = 0; i < 1152; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(yg0 + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(yg0 + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(yg0 + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(yg0 + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(yg0 + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(yg0 + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(yg0 + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(yg0 + i + 112);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 109);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 125);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 141);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 157);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 173);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 189);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 205);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 221);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 110);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 126);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 142);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 158);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 174);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 190);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 206);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 222);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 111);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 127);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 143);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 159);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 175);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 191);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 207);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 223);
+            *(mc_v16 *)(yg0 + i + 0) = a0;
+            *(mc_v16 *)(yg0 + i + 16) = a1;
+            *(mc_v16 *)(yg0 + i + 32) = a2;
+            *(mc_v16 *)(yg0 + i + 48) = a3;
+            *(mc_v16 *)(yg0 + i + 64) = a4;
+            *(mc_v16 *)(yg0 + i + 80) = a5;
+            *(mc_v16 *)(yg0 + i + 96) = a6;
+            *(mc_v16 *)(yg0 + i + 112) = a7;
+        }
+    }
+    float yg1[1152];
+    {
+        /* kernel 1, row 0 */
+        const float v0 = w1[0];
+        const float v1 = w1[1];
+        const float v2 = w1[2];
+        const float v3 = w1[3];
+        const float v4 = w1[4];
+        for (int i = 0; i < 1152; i += 128) {
             mc_v16 a0 = (mc_v16){0};
             mc_v16 a1 = (mc_v16){0};
             mc_v16 a2 = (mc_v16){0};
@@ -2832,281 +3119,310 @@ static inline void dw_k3_5_c16_32x32_s1_fwd_plane(const float *restrict xc, cons
             mc_v16 a5 = (mc_v16){0};
             mc_v16 a6 = (mc_v16){0};
             mc_v16 a7 = (mc_v16){0};
-            {
-                const float wt = w1[0];
-                a0 += wt * *(const mc_v16 *)(p + 0);
-                a1 += wt * *(const mc_v16 *)(p + 16);
-                a2 += wt * *(const mc_v16 *)(p + 32);
-                a3 += wt * *(const mc_v16 *)(p + 48);
-                a4 += wt * *(const mc_v16 *)(p + 64);
-                a5 += wt * *(const mc_v16 *)(p + 80);
-                a6 += wt * *(const mc_v16 *)(p + 96);
-                a7 += wt * *(const mc_v16 *)(p + 112);
-            }
-            {
-                const float wt = w1[1];
-                a0 += wt * *(const mc_v16 *)(p + 1);
-                a1 += wt * *(const mc_v16 *)(p + 17);
-                a2 += wt * *(const mc_v16 *)(p + 33);
-                a3 += wt * *(const mc_v16 *)(p + 49);
-                a4 += wt * *(const mc_v16 *)(p + 65);
-                a5 += wt * *(const mc_v16 *)(p + 81);
-                a6 += wt * *(const mc_v16 *)(p + 97);
-                a7 += wt * *(const mc_v16 *)(p + 113);
-            }
-            {
-                const float wt = w1[2];
-                a0 += wt * *(const mc_v16 *)(p + 2);
-                a1 += wt * *(const mc_v16 *)(p + 18);
-                a2 += wt * *(const mc_v16 *)(p + 34);
-                a3 += wt * *(const mc_v16 *)(p + 50);
-                a4 += wt * *(const mc_v16 *)(p + 66);
-                a5 += wt * *(const mc_v16 *)(p + 82);
-                a6 += wt * *(const mc_v16 *)(p + 98);
-                a7 += wt * *(const mc_v16 *)(p + 114);
-            }
-            {
-                const float wt = w1[3];
-                a0 += wt * *(const mc_v16 *)(p + 3);
-                a1 += wt * *(const mc_v16 *)(p + 19);
-                a2 += wt * *(const mc_v16 *)(p + 35);
-                a3 += wt * *(const mc_v16 *)(p + 51);
-                a4 += wt * *(const mc_v16 *)(p + 67);
-                a5 += wt * *(const mc_v16 *)(p + 83);
-                a6 += wt * *(const mc_v16 *)(p + 99);
-                a7 += wt * *(const mc_v16 *)(p + 115);
-            }
-            {
-                const float wt = w1[4];
-                a0 += wt * *(const mc_v16 *)(p + 4);
-                a1 += wt * *(const mc_v16 *)(p + 20);
-                a2 += wt * *(const mc_v16 *)(p + 36);
-                a3 += wt * *(const mc_v16 *)(p + 52);
-                a4 += wt * *(const mc_v16 *)(p + 68);
-                a5 += wt * *(const mc_v16 *)(p + 84);
-                a6 += wt * *(const mc_v16 *)(p + 100);
-                a7 += wt * *(const mc_v16 *)(p + 116);
-            }
-            {
-                const float wt = w1[5];
-                a0 += wt * *(const mc_v16 *)(p + 36);
-                a1 += wt * *(const mc_v16 *)(p + 52);
-                a2 += wt * *(const mc_v16 *)(p + 68);
-                a3 += wt * *(const mc_v16 *)(p + 84);
-                a4 += wt * *(const mc_v16 *)(p + 100);
-                a5 += wt * *(const mc_v16 *)(p + 116);
-                a6 += wt * *(const mc_v16 *)(p + 132);
-                a7 += wt * *(const mc_v16 *)(p + 148);
-            }
-            {
-                const float wt = w1[6];
-                a0 += wt * *(const mc_v16 *)(p + 37);
-                a1 += wt * *(const mc_v16 *)(p + 53);
-                a2 += wt * *(const mc_v16 *)(p + 69);
-                a3 += wt * *(const mc_v16 *)(p + 85);
-                a4 += wt * *(const mc_v16 *)(p + 101);
-                a5 += wt * *(const mc_v16 *)(p + 117);
-                a6 += wt * *(const mc_v16 *)(p + 133);
-                a7 += wt * *(const mc_v16 *)(p + 149);
-            }
-            {
-                const float wt = w1[7];
-                a0 += wt * *(const mc_v16 *)(p + 38);
-                a1 += wt * *(const mc_v16 *)(p + 54);
-                a2 += wt * *(const mc_v16 *)(p + 70);
-                a3 += wt * *(const mc_v16 *)(p + 86);
-                a4 += wt * *(const mc_v16 *)(p + 102);
-                a5 += wt * *(const mc_v16 *)(p + 118);
-                a6 += wt * *(const mc_v16 *)(p + 134);
-                a7 += wt * *(const mc_v16 *)(p + 150);
-            }
-            {
-                const float wt = w1[8];
-                a0 += wt * *(const mc_v16 *)(p + 39);
-                a1 += wt * *(const mc_v16 *)(p + 55);
-                a2 += wt * *(const mc_v16 *)(p + 71);
-                a3 += wt * *(const mc_v16 *)(p + 87);
-                a4 += wt * *(const mc_v16 *)(p + 103);
-                a5 += wt * *(const mc_v16 *)(p + 119);
-                a6 += wt * *(const mc_v16 *)(p + 135);
-                a7 += wt * *(const mc_v16 *)(p + 151);
-            }
-            {
-                const float wt = w1[9];
-                a0 += wt * *(const mc_v16 *)(p + 40);
-                a1 += wt * *(const mc_v16 *)(p + 56);
-                a2 += wt * *(const mc_v16 *)(p + 72);
-                a3 += wt * *(const mc_v16 *)(p + 88);
-                a4 += wt * *(const mc_v16 *)(p + 104);
-                a5 += wt * *(const mc_v16 *)(p + 120);
-                a6 += wt * *(const mc_v16 *)(p + 136);
-                a7 += wt * *(const mc_v16 *)(p + 152);
-            }
-            {
-                const float wt = w1[10];
-                a0 += wt * *(const mc_v16 *)(p + 72);
-                a1 += wt * *(const mc_v16 *)(p + 88);
-                a2 += wt * *(const mc_v16 *)(p + 104);
-                a3 += wt * *(const mc_v16 *)(p + 120);
-                a4 += wt * *(const mc_v16 *)(p + 136);
-                a5 += wt * *(const mc_v16 *)(p + 152);
-                a6 += wt * *(const mc_v16 *)(p + 168);
-                a7 += wt * *(const mc_v16 *)(p + 184);
-            }
-            {
-                const float wt = w1[11];
-                a0 += wt * *(const mc_v16 *)(p + 73);
-                a1 += wt * *(const mc_v16 *)(p + 89);
-                a2 += wt * *(const mc_v16 *)(p + 105);
-                a3 += wt * *(const mc_v16 *)(p + 121);
-                a4 += wt * *(const mc_v16 *)(p + 137);
-                a5 += wt * *(const mc_v16 *)(p + 153);
-                a6 += wt * *(const mc_v16 *)(p + 169);
-                a7 += wt * *(const mc_v16 *)(p + 185);
-            }
-            {
-                const float wt = w1[12];
-                a0 += wt * *(const mc_v16 *)(p + 74);
-                a1 += wt * *(const mc_v16 *)(p + 90);
-                a2 += wt * *(const mc_v16 *)(p + 106);
-                a3 += wt * *(const mc_v16 *)(p + 122);
-                a4 += wt * *(const mc_v16 *)(p + 138);
-                a5 += wt * *(const mc_v16 *)(p + 154);
-                a6 += wt * *(const mc_v16 *)(p + 170);
-                a7 += wt * *(const mc_v16 *)(p + 186);
-            }
-            {
-                const float wt = w1[13];
-                a0 += wt * *(const mc_v16 *)(p + 75);
-                a1 += wt * *(const mc_v16 *)(p + 91);
-                a2 += wt * *(const mc_v16 *)(p + 107);
-                a3 += wt * *(const mc_v16 *)(p + 123);
-                a4 += wt * *(const mc_v16 *)(p + 139);
-                a5 += wt * *(const mc_v16 *)(p + 155);
-                a6 += wt * *(const mc_v16 *)(p + 171);
-                a7 += wt * *(const mc_v16 *)(p + 187);
-            }
-            {
-                const float wt = w1[14];
-                a0 += wt * *(const mc_v16 *)(p + 76);
-                a1 += wt * *(const mc_v16 *)(p + 92);
-                a2 += wt * *(const mc_v16 *)(p + 108);
-                a3 += wt * *(const mc_v16 *)(p + 124);
-                a4 += wt * *(const mc_v16 *)(p + 140);
-                a5 += wt * *(const mc_v16 *)(p + 156);
-                a6 += wt * *(const mc_v16 *)(p + 172);
-                a7 += wt * *(const mc_v16 *)(p + 188);
-            }
-            {
-                const float wt = w1[15];
-                a0 += wt * *(const mc_v16 *)(p + 108);
-                a1 += wt * *(const mc_v16 *)(p + 124);
-                a2 += wt * *(const mc_v16 *)(p + 140);
-                a3 += wt * *(const mc_v16 *)(p + 156);
-                a4 += wt * *(const mc_v16 *)(p + 172);
-                a5 += wt * *(const mc_v16 *)(p + 188);
-                a6 += wt * *(const mc_v16 *)(p + 204);
-                a7 += wt * *(const mc_v16 *)(p + 220);
-            }
-            {
-                const float wt = w1[16];
-                a0 += wt * *(const mc_v16 *)(p + 109);
-                a1 += wt * *(const mc_v16 *)(p + 125);
-                a2 += wt * *(const mc_v16 *)(p + 141);
-                a3 += wt * *(const mc_v16 *)(p + 157);
-                a4 += wt * *(const mc_v16 *)(p + 173);
-                a5 += wt * *(const mc_v16 *)(p + 189);
-                a6 += wt * *(const mc_v16 *)(p + 205);
-                a7 += wt * *(const mc_v16 *)(p + 221);
-            }
-            {
-                const float wt = w1[17];
-                a0 += wt * *(const mc_v16 *)(p + 110);
-                a1 += wt * *(const mc_v16 *)(p + 126);
-                a2 += wt * *(const mc_v16 *)(p + 142);
-                a3 += wt * *(const mc_v16 *)(p + 158);
-                a4 += wt * *(const mc_v16 *)(p + 174);
-                a5 += wt * *(const mc_v16 *)(p + 190);
-                a6 += wt * *(const mc_v16 *)(p + 206);
-                a7 += wt * *(const mc_v16 *)(p + 222);
-            }
-            {
-                const float wt = w1[18];
-                a0 += wt * *(const mc_v16 *)(p + 111);
-                a1 += wt * *(const mc_v16 *)(p + 127);
-                a2 += wt * *(const mc_v16 *)(p + 143);
-                a3 += wt * *(const mc_v16 *)(p + 159);
-                a4 += wt * *(const mc_v16 *)(p + 175);
-                a5 += wt * *(const mc_v16 *)(p + 191);
-                a6 += wt * *(const mc_v16 *)(p + 207);
-                a7 += wt * *(const mc_v16 *)(p + 223);
-            }
-            {
-                const float wt = w1[19];
-                a0 += wt * *(const mc_v16 *)(p + 112);
-                a1 += wt * *(const mc_v16 *)(p + 128);
-                a2 += wt * *(const mc_v16 *)(p + 144);
-                a3 += wt * *(const mc_v16 *)(p + 160);
-                a4 += wt * *(const mc_v16 *)(p + 176);
-                a5 += wt * *(const mc_v16 *)(p + 192);
-                a6 += wt * *(const mc_v16 *)(p + 208);
-                a7 += wt * *(const mc_v16 *)(p + 224);
-            }
-            {
-                const float wt = w1[20];
-                a0 += wt * *(const mc_v16 *)(p + 144);
-                a1 += wt * *(const mc_v16 *)(p + 160);
-                a2 += wt * *(const mc_v16 *)(p + 176);
-                a3 += wt * *(const mc_v16 *)(p + 192);
-                a4 += wt * *(const mc_v16 *)(p + 208);
-                a5 += wt * *(const mc_v16 *)(p + 224);
-                a6 += wt * *(const mc_v16 *)(p + 240);
-                a7 += wt * *(const mc_v16 *)(p + 256);
-            }
-            {
-                const float wt = w1[21];
-                a0 += wt * *(const mc_v16 *)(p + 145);
-                a1 += wt * *(const mc_v16 *)(p + 161);
-                a2 += wt * *(const mc_v16 *)(p + 177);
-                a3 += wt * *(const mc_v16 *)(p + 193);
-                a4 += wt * *(const mc_v16 *)(p + 209);
-                a5 += wt * *(const mc_v16 *)(p + 225);
-                a6 += wt * *(const mc_v16 *)(p + 241);
-                a7 += wt * *(const mc_v16 *)(p + 257);
-            }
-            {
-                const float wt = w1[22];
-                a0 += wt * *(const mc_v16 *)(p + 146);
-                a1 += wt * *(const mc_v16 *)(p + 162);
-                a2 += wt * *(const mc_v16 *)(p + 178);
-                a3 += wt * *(const mc_v16 *)(p + 194);
-                a4 += wt * *(const mc_v16 *)(p + 210);
-                a5 += wt * *(const mc_v16 *)(p + 226);
-                a6 += wt * *(const mc_v16 *)(p + 242);
-                a7 += wt * *(const mc_v16 *)(p + 258);
-            }
-            {
-                const float wt = w1[23];
-                a0 += wt * *(const mc_v16 *)(p + 147);
-                a1 += wt * *(const mc_v16 *)(p + 163);
-                a2 += wt * *(const mc_v16 *)(p + 179);
-                a3 += wt * *(const mc_v16 *)(p + 195);
-                a4 += wt * *(const mc_v16 *)(p + 211);
-                a5 += wt * *(const mc_v16 *)(p + 227);
-                a6 += wt * *(const mc_v16 *)(p + 243);
-                a7 += wt * *(const mc_v16 *)(p + 259);
-            }
-            {
-                const float wt = w1[24];
-                a0 += wt * *(const mc_v16 *)(p + 148);
-                a1 += wt * *(const mc_v16 *)(p + 164);
-                a2 += wt * *(const mc_v16 *)(p + 180);
-                a3 += wt * *(const mc_v16 *)(p + 196);
-                a4 += wt * *(const mc_v16 *)(p + 212);
-                a5 += wt * *(const mc_v16 *)(p + 228);
-                a6 += wt * *(const mc_v16 *)(p + 244);
-                a7 += wt * *(const mc_v16 *)(p + 260);
-            }
+            a0 += v0 * *(const mc_v16 *)(xp + i + 0);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 16);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 32);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 48);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 64);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 80);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 96);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 112);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 1);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 17);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 33);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 49);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 65);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 81);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 97);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 113);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 2);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 18);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 34);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 50);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 66);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 82);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 98);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 114);
+            a0 += v3 * *(const mc_v16 *)(xp + i + 3);
+            a1 += v3 * *(const mc_v16 *)(xp + i + 19);
+            a2 += v3 * *(const mc_v16 *)(xp + i + 35);
+            a3 += v3 * *(const mc_v16 *)(xp + i + 51);
+            a4 += v3 * *(const mc_v16 *)(xp + i + 67);
+            a5 += v3 * *(const mc_v16 *)(xp + i + 83);
+            a6 += v3 * *(const mc_v16 *)(xp + i + 99);
+            a7 += v3 * *(const mc_v16 *)(xp + i + 115);
+            a0 += v4 * *(const mc_v16 *)(xp + i + 4);
+            a1 += v4 * *(const mc_v16 *)(xp + i + 20);
+            a2 += v4 * *(const mc_v16 *)(xp + i + 36);
+            a3 += v4 * *(const mc_v16 *)(xp + i + 52);
+            a4 += v4 * *(const mc_v16 *)(xp + i + 68);
+            a5 += v4 * *(const mc_v16 *)(xp + i + 84);
+            a6 += v4 * *(const mc_v16 *)(xp + i + 100);
+            a7 += v4 * *(const mc_v16 *)(xp + i + 116);
+            *(mc_v16 *)(yg1 + i + 0) = a0;
+            *(mc_v16 *)(yg1 + i + 16) = a1;
+            *(mc_v16 *)(yg1 + i + 32) = a2;
+            *(mc_v16 *)(yg1 + i + 48) = a3;
+            *(mc_v16 *)(yg1 + i + 64) = a4;
+            *(mc_v16 *)(yg1 + i + 80) = a5;
+            *(mc_v16 *)(yg1 + i + 96) = a6;
+            *(mc_v16 *)(yg1 + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 1, row 1 */
+        const float v0 = w1[5];
+        const float v1 = w1[6];
+        const float v2 = w1[7];
+        const float v3 = w1[8];
+        const float v4 = w1[9];
+        for (int i = 0; i < 1152; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(yg1 + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(yg1 + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(yg1 + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(yg1 + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(yg1 + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(yg1 + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(yg1 + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(yg1 + i + 112);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 36);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 52);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 68);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 84);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 100);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 116);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 132);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 148);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 37);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 53);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 69);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 85);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 101);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 117);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 133);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 149);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 38);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 54);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 70);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 86);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 102);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 118);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 134);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 150);
+            a0 += v3 * *(const mc_v16 *)(xp + i + 39);
+            a1 += v3 * *(const mc_v16 *)(xp + i + 55);
+            a2 += v3 * *(const mc_v16 *)(xp + i + 71);
+            a3 += v3 * *(const mc_v16 *)(xp + i + 87);
+            a4 += v3 * *(const mc_v16 *)(xp + i + 103);
+            a5 += v3 * *(const mc_v16 *)(xp + i + 119);
+            a6 += v3 * *(const mc_v16 *)(xp + i + 135);
+            a7 += v3 * *(const mc_v16 *)(xp + i + 151);
+            a0 += v4 * *(const mc_v16 *)(xp + i + 40);
+            a1 += v4 * *(const mc_v16 *)(xp + i + 56);
+            a2 += v4 * *(const mc_v16 *)(xp + i + 72);
+            a3 += v4 * *(const mc_v16 *)(xp + i + 88);
+            a4 += v4 * *(const mc_v16 *)(xp + i + 104);
+            a5 += v4 * *(const mc_v16 *)(xp + i + 120);
+            a6 += v4 * *(const mc_v16 *)(xp + i + 136);
+            a7 += v4 * *(const mc_v16 *)(xp + i + 152);
+            *(mc_v16 *)(yg1 + i + 0) = a0;
+            *(mc_v16 *)(yg1 + i + 16) = a1;
+            *(mc_v16 *)(yg1 + i + 32) = a2;
+            *(mc_v16 *)(yg1 + i + 48) = a3;
+            *(mc_v16 *)(yg1 + i + 64) = a4;
+            *(mc_v16 *)(yg1 + i + 80) = a5;
+            *(mc_v16 *)(yg1 + i + 96) = a6;
+            *(mc_v16 *)(yg1 + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 1, row 2 */
+        const float v0 = w1[10];
+        const float v1 = w1[11];
+        const float v2 = w1[12];
+        const float v3 = w1[13];
+        const float v4 = w1[14];
+        for (int i = 0; i < 1152; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(yg1 + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(yg1 + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(yg1 + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(yg1 + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(yg1 + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(yg1 + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(yg1 + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(yg1 + i + 112);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 72);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 88);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 104);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 120);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 136);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 152);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 168);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 184);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 73);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 89);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 105);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 121);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 137);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 153);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 169);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 185);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 74);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 90);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 106);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 122);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 138);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 154);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 170);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 186);
+            a0 += v3 * *(const mc_v16 *)(xp + i + 75);
+            a1 += v3 * *(const mc_v16 *)(xp + i + 91);
+            a2 += v3 * *(const mc_v16 *)(xp + i + 107);
+            a3 += v3 * *(const mc_v16 *)(xp + i + 123);
+            a4 += v3 * *(const mc_v16 *)(xp + i + 139);
+            a5 += v3 * *(const mc_v16 *)(xp + i + 155);
+            a6 += v3 * *(const mc_v16 *)(xp + i + 171);
+            a7 += v3 * *(const mc_v16 *)(xp + i + 187);
+            a0 += v4 * *(const mc_v16 *)(xp + i + 76);
+            a1 += v4 * *(const mc_v16 *)(xp + i + 92);
+            a2 += v4 * *(const mc_v16 *)(xp + i + 108);
+            a3 += v4 * *(const mc_v16 *)(xp + i + 124);
+            a4 += v4 * *(const mc_v16 *)(xp + i + 140);
+            a5 += v4 * *(const mc_v16 *)(xp + i + 156);
+            a6 += v4 * *(const mc_v16 *)(xp + i + 172);
+            a7 += v4 * *(const mc_v16 *)(xp + i + 188);
+            *(mc_v16 *)(yg1 + i + 0) = a0;
+            *(mc_v16 *)(yg1 + i + 16) = a1;
+            *(mc_v16 *)(yg1 + i + 32) = a2;
+            *(mc_v16 *)(yg1 + i + 48) = a3;
+            *(mc_v16 *)(yg1 + i + 64) = a4;
+            *(mc_v16 *)(yg1 + i + 80) = a5;
+            *(mc_v16 *)(yg1 + i + 96) = a6;
+            *(mc_v16 *)(yg1 + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 1, row 3 */
+        const float v0 = w1[15];
+        const float v1 = w1[16];
+        const float v2 = w1[17];
+        const float v3 = w1[18];
+        const float v4 = w1[19];
+        for (int i = 0; i < 1152; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(yg1 + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(yg1 + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(yg1 + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(yg1 + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(yg1 + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(yg1 + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(yg1 + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(yg1 + i + 112);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 108);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 124);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 140);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 156);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 172);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 188);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 204);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 220);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 109);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 125);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 141);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 157);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 173);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 189);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 205);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 221);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 110);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 126);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 142);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 158);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 174);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 190);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 206);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 222);
+            a0 += v3 * *(const mc_v16 *)(xp + i + 111);
+            a1 += v3 * *(const mc_v16 *)(xp + i + 127);
+            a2 += v3 * *(const mc_v16 *)(xp + i + 143);
+            a3 += v3 * *(const mc_v16 *)(xp + i + 159);
+            a4 += v3 * *(const mc_v16 *)(xp + i + 175);
+            a5 += v3 * *(const mc_v16 *)(xp + i + 191);
+            a6 += v3 * *(const mc_v16 *)(xp + i + 207);
+            a7 += v3 * *(const mc_v16 *)(xp + i + 223);
+            a0 += v4 * *(const mc_v16 *)(xp + i + 112);
+            a1 += v4 * *(const mc_v16 *)(xp + i + 128);
+            a2 += v4 * *(const mc_v16 *)(xp + i + 144);
+            a3 += v4 * *(const mc_v16 *)(xp + i + 160);
+            a4 += v4 * *(const mc_v16 *)(xp + i + 176);
+            a5 += v4 * *(const mc_v16 *)(xp + i + 192);
+            a6 += v4 * *(const mc_v16 *)(xp + i + 208);
+            a7 += v4 * *(const mc_v16 *)(xp + i + 224);
+            *(mc_v16 *)(yg1 + i + 0) = a0;
+            *(mc_v16 *)(yg1 + i + 16) = a1;
+            *(mc_v16 *)(yg1 + i + 32) = a2;
+            *(mc_v16 *)(yg1 + i + 48) = a3;
+            *(mc_v16 *)(yg1 + i + 64) = a4;
+            *(mc_v16 *)(yg1 + i + 80) = a5;
+            *(mc_v16 *)(yg1 + i + 96) = a6;
+            *(mc_v16 *)(yg1 + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 1, row 4 */
+        const float v0 = w1[20];
+        const float v1 = w1[21];
+        const float v2 = w1[22];
+        const float v3 = w1[23];
+        const float v4 = w1[24];
+        for (int i = 0; i < 1152; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(yg1 + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(yg1 + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(yg1 + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(yg1 + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(yg1 + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(yg1 + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(yg1 + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(yg1 + i + 112);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 144);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 160);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 176);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 192);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 208);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 224);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 240);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 256);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 145);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 161);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 177);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 193);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 209);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 225);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 241);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 257);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 146);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 162);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 178);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 194);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 210);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 226);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 242);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 258);
+            a0 += v3 * *(const mc_v16 *)(xp + i + 147);
+            a1 += v3 * *(const mc_v16 *)(xp + i + 163);
+            a2 += v3 * *(const mc_v16 *)(xp + i + 179);
+            a3 += v3 * *(const mc_v16 *)(xp + i + 195);
+            a4 += v3 * *(const mc_v16 *)(xp + i + 211);
+            a5 += v3 * *(const mc_v16 *)(xp + i + 227);
+            a6 += v3 * *(const mc_v16 *)(xp + i + 243);
+            a7 += v3 * *(const mc_v16 *)(xp + i + 259);
+            a0 += v4 * *(const mc_v16 *)(xp + i + 148);
+            a1 += v4 * *(const mc_v16 *)(xp + i + 164);
+            a2 += v4 * *(const mc_v16 *)(xp + i + 180);
+            a3 += v4 * *(const mc_v16 *)(xp + i + 196);
+            a4 += v4 * *(const mc_v16 *)(xp + i + 212);
+            a5 += v4 * *(const mc_v16 *)(xp + i + 228);
+            a6 += v4 * *(const mc_v16 *)(xp + i + 244);
+            a7 += v4 * *(const mc_v16 *)(xp + i + 260);
             *(mc_v16 *)(yg1 + i + 0) = a0;
             *(mc_v16 *)(yg1 + i + 16) = a1;
             *(mc_v16 *)(yg1 + i + 32) = a2;
@@ -3130,10 +3446,11 @@ void dw_k3_5_c16_32x32_s1_fwd(int n, const float *restrict x, const float *restr
         dw_k3_5_c16_32x32_s1_fwd_plane(x + (long)bc * 1024, w, bias, y, bc / 16, bc % 16);
 }
 
+
 /* Channel c of image b: its input gradient goes to dxc, its filter
  * gradients into the accumulators ga. */
 static inline void dw_k3_5_c16_32x32_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
-    float *restrict dxc, mc_v16 *restrict ga, int b, int c)
+    float *restrict dxc, mc_v16 *restrict ga, int b, int c, int acc)
 {
     float xp[1300];
     dw_k3_5_c16_32x32_s1_pad(xc, xp);
@@ -3146,401 +3463,489 @@ static inline void dw_k3_5_c16_32x32_s1_bwd_plane(const float *restrict xc, cons
     dw_k3_5_c16_32x32_s1_pad(d0, dq0);
     float dq1[1300];
     dw_k3_5_c16_32x32_s1_pad(d1, dq1);
-    for (int i = 0; i < 1152; i += 128) {
-        mc_v16 a0 = {0};
-        mc_v16 a1 = {0};
-        mc_v16 a2 = {0};
-        mc_v16 a3 = {0};
-        mc_v16 a4 = {0};
-        mc_v16 a5 = {0};
-        mc_v16 a6 = {0};
-        mc_v16 a7 = {0};
-        {
-            const float wt = w0[8];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 37);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 53);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 69);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 85);
-            a4 += wt * *(const mc_v16 *)(dq0 + i + 101);
-            a5 += wt * *(const mc_v16 *)(dq0 + i + 117);
-            a6 += wt * *(const mc_v16 *)(dq0 + i + 133);
-            a7 += wt * *(const mc_v16 *)(dq0 + i + 149);
+    {
+        /* kernel 0, row 0 */
+        const float v0 = w0[8];
+        const float v1 = w0[7];
+        const float v2 = w0[6];
+        for (int i = 0; i < 1152; i += 128) {
+            mc_v16 a0 = (mc_v16){0};
+            mc_v16 a1 = (mc_v16){0};
+            mc_v16 a2 = (mc_v16){0};
+            mc_v16 a3 = (mc_v16){0};
+            mc_v16 a4 = (mc_v16){0};
+            mc_v16 a5 = (mc_v16){0};
+            mc_v16 a6 = (mc_v16){0};
+            mc_v16 a7 = (mc_v16){0};
+            a0 += v0 * *(const mc_v16 *)(dq0 + i + 37);
+            a1 += v0 * *(const mc_v16 *)(dq0 + i + 53);
+            a2 += v0 * *(const mc_v16 *)(dq0 + i + 69);
+            a3 += v0 * *(const mc_v16 *)(dq0 + i + 85);
+            a4 += v0 * *(const mc_v16 *)(dq0 + i + 101);
+            a5 += v0 * *(const mc_v16 *)(dq0 + i + 117);
+            a6 += v0 * *(const mc_v16 *)(dq0 + i + 133);
+            a7 += v0 * *(const mc_v16 *)(dq0 + i + 149);
+            a0 += v1 * *(const mc_v16 *)(dq0 + i + 38);
+            a1 += v1 * *(const mc_v16 *)(dq0 + i + 54);
+            a2 += v1 * *(const mc_v16 *)(dq0 + i + 70);
+            a3 += v1 * *(const mc_v16 *)(dq0 + i + 86);
+            a4 += v1 * *(const mc_v16 *)(dq0 + i + 102);
+            a5 += v1 * *(const mc_v16 *)(dq0 + i + 118);
+            a6 += v1 * *(const mc_v16 *)(dq0 + i + 134);
+            a7 += v1 * *(const mc_v16 *)(dq0 + i + 150);
+            a0 += v2 * *(const mc_v16 *)(dq0 + i + 39);
+            a1 += v2 * *(const mc_v16 *)(dq0 + i + 55);
+            a2 += v2 * *(const mc_v16 *)(dq0 + i + 71);
+            a3 += v2 * *(const mc_v16 *)(dq0 + i + 87);
+            a4 += v2 * *(const mc_v16 *)(dq0 + i + 103);
+            a5 += v2 * *(const mc_v16 *)(dq0 + i + 119);
+            a6 += v2 * *(const mc_v16 *)(dq0 + i + 135);
+            a7 += v2 * *(const mc_v16 *)(dq0 + i + 151);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
         }
-        {
-            const float wt = w0[7];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 38);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 54);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 70);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 86);
-            a4 += wt * *(const mc_v16 *)(dq0 + i + 102);
-            a5 += wt * *(const mc_v16 *)(dq0 + i + 118);
-            a6 += wt * *(const mc_v16 *)(dq0 + i + 134);
-            a7 += wt * *(const mc_v16 *)(dq0 + i + 150);
-        }
-        {
-            const float wt = w0[6];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 39);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 55);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 71);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 87);
-            a4 += wt * *(const mc_v16 *)(dq0 + i + 103);
-            a5 += wt * *(const mc_v16 *)(dq0 + i + 119);
-            a6 += wt * *(const mc_v16 *)(dq0 + i + 135);
-            a7 += wt * *(const mc_v16 *)(dq0 + i + 151);
-        }
-        {
-            const float wt = w0[5];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 73);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 89);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 105);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 121);
-            a4 += wt * *(const mc_v16 *)(dq0 + i + 137);
-            a5 += wt * *(const mc_v16 *)(dq0 + i + 153);
-            a6 += wt * *(const mc_v16 *)(dq0 + i + 169);
-            a7 += wt * *(const mc_v16 *)(dq0 + i + 185);
-        }
-        {
-            const float wt = w0[4];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 74);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 90);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 106);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 122);
-            a4 += wt * *(const mc_v16 *)(dq0 + i + 138);
-            a5 += wt * *(const mc_v16 *)(dq0 + i + 154);
-            a6 += wt * *(const mc_v16 *)(dq0 + i + 170);
-            a7 += wt * *(const mc_v16 *)(dq0 + i + 186);
-        }
-        {
-            const float wt = w0[3];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 75);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 91);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 107);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 123);
-            a4 += wt * *(const mc_v16 *)(dq0 + i + 139);
-            a5 += wt * *(const mc_v16 *)(dq0 + i + 155);
-            a6 += wt * *(const mc_v16 *)(dq0 + i + 171);
-            a7 += wt * *(const mc_v16 *)(dq0 + i + 187);
-        }
-        {
-            const float wt = w0[2];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 109);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 125);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 141);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 157);
-            a4 += wt * *(const mc_v16 *)(dq0 + i + 173);
-            a5 += wt * *(const mc_v16 *)(dq0 + i + 189);
-            a6 += wt * *(const mc_v16 *)(dq0 + i + 205);
-            a7 += wt * *(const mc_v16 *)(dq0 + i + 221);
-        }
-        {
-            const float wt = w0[1];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 110);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 126);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 142);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 158);
-            a4 += wt * *(const mc_v16 *)(dq0 + i + 174);
-            a5 += wt * *(const mc_v16 *)(dq0 + i + 190);
-            a6 += wt * *(const mc_v16 *)(dq0 + i + 206);
-            a7 += wt * *(const mc_v16 *)(dq0 + i + 222);
-        }
-        {
-            const float wt = w0[0];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 111);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 127);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 143);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 159);
-            a4 += wt * *(const mc_v16 *)(dq0 + i + 175);
-            a5 += wt * *(const mc_v16 *)(dq0 + i + 191);
-            a6 += wt * *(const mc_v16 *)(dq0 + i + 207);
-            a7 += wt * *(const mc_v16 *)(dq0 + i + 223);
-        }
-        {
-            const float wt = w1[24];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 0);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 16);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 32);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 48);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 64);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 80);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 96);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 112);
-        }
-        {
-            const float wt = w1[23];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 1);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 17);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 33);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 49);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 65);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 81);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 97);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 113);
-        }
-        {
-            const float wt = w1[22];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 2);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 18);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 34);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 50);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 66);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 82);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 98);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 114);
-        }
-        {
-            const float wt = w1[21];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 3);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 19);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 35);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 51);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 67);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 83);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 99);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 115);
-        }
-        {
-            const float wt = w1[20];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 4);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 20);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 36);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 52);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 68);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 84);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 100);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 116);
-        }
-        {
-            const float wt = w1[19];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 36);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 52);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 68);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 84);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 100);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 116);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 132);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 148);
-        }
-        {
-            const float wt = w1[18];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 37);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 53);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 69);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 85);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 101);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 117);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 133);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 149);
-        }
-        {
-            const float wt = w1[17];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 38);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 54);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 70);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 86);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 102);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 118);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 134);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 150);
-        }
-        {
-            const float wt = w1[16];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 39);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 55);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 71);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 87);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 103);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 119);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 135);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 151);
-        }
-        {
-            const float wt = w1[15];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 40);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 56);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 72);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 88);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 104);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 120);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 136);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 152);
-        }
-        {
-            const float wt = w1[14];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 72);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 88);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 104);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 120);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 136);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 152);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 168);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 184);
-        }
-        {
-            const float wt = w1[13];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 73);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 89);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 105);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 121);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 137);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 153);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 169);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 185);
-        }
-        {
-            const float wt = w1[12];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 74);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 90);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 106);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 122);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 138);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 154);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 170);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 186);
-        }
-        {
-            const float wt = w1[11];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 75);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 91);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 107);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 123);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 139);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 155);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 171);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 187);
-        }
-        {
-            const float wt = w1[10];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 76);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 92);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 108);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 124);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 140);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 156);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 172);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 188);
-        }
-        {
-            const float wt = w1[9];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 108);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 124);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 140);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 156);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 172);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 188);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 204);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 220);
-        }
-        {
-            const float wt = w1[8];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 109);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 125);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 141);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 157);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 173);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 189);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 205);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 221);
-        }
-        {
-            const float wt = w1[7];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 110);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 126);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 142);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 158);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 174);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 190);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 206);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 222);
-        }
-        {
-            const float wt = w1[6];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 111);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 127);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 143);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 159);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 175);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 191);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 207);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 223);
-        }
-        {
-            const float wt = w1[5];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 112);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 128);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 144);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 160);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 176);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 192);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 208);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 224);
-        }
-        {
-            const float wt = w1[4];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 144);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 160);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 176);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 192);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 208);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 224);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 240);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 256);
-        }
-        {
-            const float wt = w1[3];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 145);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 161);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 177);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 193);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 209);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 225);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 241);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 257);
-        }
-        {
-            const float wt = w1[2];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 146);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 162);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 178);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 194);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 210);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 226);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 242);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 258);
-        }
-        {
-            const float wt = w1[1];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 147);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 163);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 179);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 195);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 211);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 227);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 243);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 259);
-        }
-        {
-            const float wt = w1[0];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 148);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 164);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 180);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 196);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 212);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 228);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 244);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 260);
-        }
-        *(mc_v16 *)(dxg + i + 0) = a0;
-        *(mc_v16 *)(dxg + i + 16) = a1;
-        *(mc_v16 *)(dxg + i + 32) = a2;
-        *(mc_v16 *)(dxg + i + 48) = a3;
-        *(mc_v16 *)(dxg + i + 64) = a4;
-        *(mc_v16 *)(dxg + i + 80) = a5;
-        *(mc_v16 *)(dxg + i + 96) = a6;
-        *(mc_v16 *)(dxg + i + 112) = a7;
     }
-    for (int iy = 0; iy < 32; iy++)
-        for (int ix = 0; ix < 32; ix++)
-            dxc[iy * 32 + ix] += dxg[iy * 36 + ix];
+    {
+        /* kernel 0, row 1 */
+        const float v0 = w0[5];
+        const float v1 = w0[4];
+        const float v2 = w0[3];
+        for (int i = 0; i < 1152; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
+            a0 += v0 * *(const mc_v16 *)(dq0 + i + 73);
+            a1 += v0 * *(const mc_v16 *)(dq0 + i + 89);
+            a2 += v0 * *(const mc_v16 *)(dq0 + i + 105);
+            a3 += v0 * *(const mc_v16 *)(dq0 + i + 121);
+            a4 += v0 * *(const mc_v16 *)(dq0 + i + 137);
+            a5 += v0 * *(const mc_v16 *)(dq0 + i + 153);
+            a6 += v0 * *(const mc_v16 *)(dq0 + i + 169);
+            a7 += v0 * *(const mc_v16 *)(dq0 + i + 185);
+            a0 += v1 * *(const mc_v16 *)(dq0 + i + 74);
+            a1 += v1 * *(const mc_v16 *)(dq0 + i + 90);
+            a2 += v1 * *(const mc_v16 *)(dq0 + i + 106);
+            a3 += v1 * *(const mc_v16 *)(dq0 + i + 122);
+            a4 += v1 * *(const mc_v16 *)(dq0 + i + 138);
+            a5 += v1 * *(const mc_v16 *)(dq0 + i + 154);
+            a6 += v1 * *(const mc_v16 *)(dq0 + i + 170);
+            a7 += v1 * *(const mc_v16 *)(dq0 + i + 186);
+            a0 += v2 * *(const mc_v16 *)(dq0 + i + 75);
+            a1 += v2 * *(const mc_v16 *)(dq0 + i + 91);
+            a2 += v2 * *(const mc_v16 *)(dq0 + i + 107);
+            a3 += v2 * *(const mc_v16 *)(dq0 + i + 123);
+            a4 += v2 * *(const mc_v16 *)(dq0 + i + 139);
+            a5 += v2 * *(const mc_v16 *)(dq0 + i + 155);
+            a6 += v2 * *(const mc_v16 *)(dq0 + i + 171);
+            a7 += v2 * *(const mc_v16 *)(dq0 + i + 187);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 0, row 2 */
+        const float v0 = w0[2];
+        const float v1 = w0[1];
+        const float v2 = w0[0];
+        for (int i = 0; i < 1152; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
+            a0 += v0 * *(const mc_v16 *)(dq0 + i + 109);
+            a1 += v0 * *(const mc_v16 *)(dq0 + i + 125);
+            a2 += v0 * *(const mc_v16 *)(dq0 + i + 141);
+            a3 += v0 * *(const mc_v16 *)(dq0 + i + 157);
+            a4 += v0 * *(const mc_v16 *)(dq0 + i + 173);
+            a5 += v0 * *(const mc_v16 *)(dq0 + i + 189);
+            a6 += v0 * *(const mc_v16 *)(dq0 + i + 205);
+            a7 += v0 * *(const mc_v16 *)(dq0 + i + 221);
+            a0 += v1 * *(const mc_v16 *)(dq0 + i + 110);
+            a1 += v1 * *(const mc_v16 *)(dq0 + i + 126);
+            a2 += v1 * *(const mc_v16 *)(dq0 + i + 142);
+            a3 += v1 * *(const mc_v16 *)(dq0 + i + 158);
+            a4 += v1 * *(const mc_v16 *)(dq0 + i + 174);
+            a5 += v1 * *(const mc_v16 *)(dq0 + i + 190);
+            a6 += v1 * *(const mc_v16 *)(dq0 + i + 206);
+            a7 += v1 * *(const mc_v16 *)(dq0 + i + 222);
+            a0 += v2 * *(const mc_v16 *)(dq0 + i + 111);
+            a1 += v2 * *(const mc_v16 *)(dq0 + i + 127);
+            a2 += v2 * *(const mc_v16 *)(dq0 + i + 143);
+            a3 += v2 * *(const mc_v16 *)(dq0 + i + 159);
+            a4 += v2 * *(const mc_v16 *)(dq0 + i + 175);
+            a5 += v2 * *(const mc_v16 *)(dq0 + i + 191);
+            a6 += v2 * *(const mc_v16 *)(dq0 + i + 207);
+            a7 += v2 * *(const mc_v16 *)(dq0 + i + 223);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 1, row 0 */
+        const float v0 = w1[24];
+        const float v1 = w1[23];
+        const float v2 = w1[22];
+        const float v3 = w1[21];
+        const float v4 = w1[20];
+        for (int i = 0; i < 1152; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
+            a0 += v0 * *(const mc_v16 *)(dq1 + i + 0);
+            a1 += v0 * *(const mc_v16 *)(dq1 + i + 16);
+            a2 += v0 * *(const mc_v16 *)(dq1 + i + 32);
+            a3 += v0 * *(const mc_v16 *)(dq1 + i + 48);
+            a4 += v0 * *(const mc_v16 *)(dq1 + i + 64);
+            a5 += v0 * *(const mc_v16 *)(dq1 + i + 80);
+            a6 += v0 * *(const mc_v16 *)(dq1 + i + 96);
+            a7 += v0 * *(const mc_v16 *)(dq1 + i + 112);
+            a0 += v1 * *(const mc_v16 *)(dq1 + i + 1);
+            a1 += v1 * *(const mc_v16 *)(dq1 + i + 17);
+            a2 += v1 * *(const mc_v16 *)(dq1 + i + 33);
+            a3 += v1 * *(const mc_v16 *)(dq1 + i + 49);
+            a4 += v1 * *(const mc_v16 *)(dq1 + i + 65);
+            a5 += v1 * *(const mc_v16 *)(dq1 + i + 81);
+            a6 += v1 * *(const mc_v16 *)(dq1 + i + 97);
+            a7 += v1 * *(const mc_v16 *)(dq1 + i + 113);
+            a0 += v2 * *(const mc_v16 *)(dq1 + i + 2);
+            a1 += v2 * *(const mc_v16 *)(dq1 + i + 18);
+            a2 += v2 * *(const mc_v16 *)(dq1 + i + 34);
+            a3 += v2 * *(const mc_v16 *)(dq1 + i + 50);
+            a4 += v2 * *(const mc_v16 *)(dq1 + i + 66);
+            a5 += v2 * *(const mc_v16 *)(dq1 + i + 82);
+            a6 += v2 * *(const mc_v16 *)(dq1 + i + 98);
+            a7 += v2 * *(const mc_v16 *)(dq1 + i + 114);
+            a0 += v3 * *(const mc_v16 *)(dq1 + i + 3);
+            a1 += v3 * *(const mc_v16 *)(dq1 + i + 19);
+            a2 += v3 * *(const mc_v16 *)(dq1 + i + 35);
+            a3 += v3 * *(const mc_v16 *)(dq1 + i + 51);
+            a4 += v3 * *(const mc_v16 *)(dq1 + i + 67);
+            a5 += v3 * *(const mc_v16 *)(dq1 + i + 83);
+            a6 += v3 * *(const mc_v16 *)(dq1 + i + 99);
+            a7 += v3 * *(const mc_v16 *)(dq1 + i + 115);
+            a0 += v4 * *(const mc_v16 *)(dq1 + i + 4);
+            a1 += v4 * *(const mc_v16 *)(dq1 + i + 20);
+            a2 += v4 * *(const mc_v16 *)(dq1 + i + 36);
+            a3 += v4 * *(const mc_v16 *)(dq1 + i + 52);
+            a4 += v4 * *(const mc_v16 *)(dq1 + i + 68);
+            a5 += v4 * *(const mc_v16 *)(dq1 + i + 84);
+            a6 += v4 * *(const mc_v16 *)(dq1 + i + 100);
+            a7 += v4 * *(const mc_v16 *)(dq1 + i + 116);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 1, row 1 */
+        const float v0 = w1[19];
+        const float v1 = w1[18];
+        const float v2 = w1[17];
+        const float v3 = w1[16];
+        const float v4 = w1[15];
+        for (int i = 0; i < 1152; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
+            a0 += v0 * *(const mc_v16 *)(dq1 + i + 36);
+            a1 += v0 * *(const mc_v16 *)(dq1 + i + 52);
+            a2 += v0 * *(const mc_v16 *)(dq1 + i + 68);
+            a3 += v0 * *(const mc_v16 *)(dq1 + i + 84);
+            a4 += v0 * *(const mc_v16 *)(dq1 + i + 100);
+            a5 += v0 * *(const mc_v16 *)(dq1 + i + 116);
+            a6 += v0 * *(const mc_v16 *)(dq1 + i + 132);
+            a7 += v0 * *(const mc_v16 *)(dq1 + i + 148);
+            a0 += v1 * *(const mc_v16 *)(dq1 + i + 37);
+            a1 += v1 * *(const mc_v16 *)(dq1 + i + 53);
+            a2 += v1 * *(const mc_v16 *)(dq1 + i + 69);
+            a3 += v1 * *(const mc_v16 *)(dq1 + i + 85);
+            a4 += v1 * *(const mc_v16 *)(dq1 + i + 101);
+            a5 += v1 * *(const mc_v16 *)(dq1 + i + 117);
+            a6 += v1 * *(const mc_v16 *)(dq1 + i + 133);
+            a7 += v1 * *(const mc_v16 *)(dq1 + i + 149);
+            a0 += v2 * *(const mc_v16 *)(dq1 + i + 38);
+            a1 += v2 * *(const mc_v16 *)(dq1 + i + 54);
+            a2 += v2 * *(const mc_v16 *)(dq1 + i + 70);
+            a3 += v2 * *(const mc_v16 *)(dq1 + i + 86);
+            a4 += v2 * *(const mc_v16 *)(dq1 + i + 102);
+            a5 += v2 * *(const mc_v16 *)(dq1 + i + 118);
+            a6 += v2 * *(const mc_v16 *)(dq1 + i + 134);
+            a7 += v2 * *(const mc_v16 *)(dq1 + i + 150);
+            a0 += v3 * *(const mc_v16 *)(dq1 + i + 39);
+            a1 += v3 * *(const mc_v16 *)(dq1 + i + 55);
+            a2 += v3 * *(const mc_v16 *)(dq1 + i + 71);
+            a3 += v3 * *(const mc_v16 *)(dq1 + i + 87);
+            a4 += v3 * *(const mc_v16 *)(dq1 + i + 103);
+            a5 += v3 * *(const mc_v16 *)(dq1 + i + 119);
+            a6 += v3 * *(const mc_v16 *)(dq1 + i + 135);
+            a7 += v3 * *(const mc_v16 *)(dq1 + i + 151);
+            a0 += v4 * *(const mc_v16 *)(dq1 + i + 40);
+            a1 += v4 * *(const mc_v16 *)(dq1 + i + 56);
+            a2 += v4 * *(const mc_v16 *)(dq1 + i + 72);
+            a3 += v4 * *(const mc_v16 *)(dq1 + i + 88);
+            a4 += v4 * *(const mc_v16 *)(dq1 + i + 104);
+            a5 += v4 * *(const mc_v16 *)(dq1 + i + 120);
+            a6 += v4 * *(const mc_v16 *)(dq1 + i + 136);
+            a7 += v4 * *(const mc_v16 *)(dq1 + i + 152);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 1, row 2 */
+        const float v0 = w1[14];
+        const float v1 = w1[13];
+        const float v2 = w1[12];
+        const float v3 = w1[11];
+        const float v4 = w1[10];
+        for (int i = 0; i < 1152; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
+            a0 += v0 * *(const mc_v16 *)(dq1 + i + 72);
+            a1 += v0 * *(const mc_v16 *)(dq1 + i + 88);
+            a2 += v0 * *(const mc_v16 *)(dq1 + i + 104);
+            a3 += v0 * *(const mc_v16 *)(dq1 + i + 120);
+            a4 += v0 * *(const mc_v16 *)(dq1 + i + 136);
+            a5 += v0 * *(const mc_v16 *)(dq1 + i + 152);
+            a6 += v0 * *(const mc_v16 *)(dq1 + i + 168);
+            a7 += v0 * *(const mc_v16 *)(dq1 + i + 184);
+            a0 += v1 * *(const mc_v16 *)(dq1 + i + 73);
+            a1 += v1 * *(const mc_v16 *)(dq1 + i + 89);
+            a2 += v1 * *(const mc_v16 *)(dq1 + i + 105);
+            a3 += v1 * *(const mc_v16 *)(dq1 + i + 121);
+            a4 += v1 * *(const mc_v16 *)(dq1 + i + 137);
+            a5 += v1 * *(const mc_v16 *)(dq1 + i + 153);
+            a6 += v1 * *(const mc_v16 *)(dq1 + i + 169);
+            a7 += v1 * *(const mc_v16 *)(dq1 + i + 185);
+            a0 += v2 * *(const mc_v16 *)(dq1 + i + 74);
+            a1 += v2 * *(const mc_v16 *)(dq1 + i + 90);
+            a2 += v2 * *(const mc_v16 *)(dq1 + i + 106);
+            a3 += v2 * *(const mc_v16 *)(dq1 + i + 122);
+            a4 += v2 * *(const mc_v16 *)(dq1 + i + 138);
+            a5 += v2 * *(const mc_v16 *)(dq1 + i + 154);
+            a6 += v2 * *(const mc_v16 *)(dq1 + i + 170);
+            a7 += v2 * *(const mc_v16 *)(dq1 + i + 186);
+            a0 += v3 * *(const mc_v16 *)(dq1 + i + 75);
+            a1 += v3 * *(const mc_v16 *)(dq1 + i + 91);
+            a2 += v3 * *(const mc_v16 *)(dq1 + i + 107);
+            a3 += v3 * *(const mc_v16 *)(dq1 + i + 123);
+            a4 += v3 * *(const mc_v16 *)(dq1 + i + 139);
+            a5 += v3 * *(const mc_v16 *)(dq1 + i + 155);
+            a6 += v3 * *(const mc_v16 *)(dq1 + i + 171);
+            a7 += v3 * *(const mc_v16 *)(dq1 + i + 187);
+            a0 += v4 * *(const mc_v16 *)(dq1 + i + 76);
+            a1 += v4 * *(const mc_v16 *)(dq1 + i + 92);
+            a2 += v4 * *(const mc_v16 *)(dq1 + i + 108);
+            a3 += v4 * *(const mc_v16 *)(dq1 + i + 124);
+            a4 += v4 * *(const mc_v16 *)(dq1 + i + 140);
+            a5 += v4 * *(const mc_v16 *)(dq1 + i + 156);
+            a6 += v4 * *(const mc_v16 *)(dq1 + i + 172);
+            a7 += v4 * *(const mc_v16 *)(dq1 + i + 188);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 1, row 3 */
+        const float v0 = w1[9];
+        const float v1 = w1[8];
+        const float v2 = w1[7];
+        const float v3 = w1[6];
+        const float v4 = w1[5];
+        for (int i = 0; i < 1152; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
+            a0 += v0 * *(const mc_v16 *)(dq1 + i + 108);
+            a1 += v0 * *(const mc_v16 *)(dq1 + i + 124);
+            a2 += v0 * *(const mc_v16 *)(dq1 + i + 140);
+            a3 += v0 * *(const mc_v16 *)(dq1 + i + 156);
+            a4 += v0 * *(const mc_v16 *)(dq1 + i + 172);
+            a5 += v0 * *(const mc_v16 *)(dq1 + i + 188);
+            a6 += v0 * *(const mc_v16 *)(dq1 + i + 204);
+            a7 += v0 * *(const mc_v16 *)(dq1 + i + 220);
+            a0 += v1 * *(const mc_v16 *)(dq1 + i + 109);
+            a1 += v1 * *(const mc_v16 *)(dq1 + i + 125);
+            a2 += v1 * *(const mc_v16 *)(dq1 + i + 141);
+            a3 += v1 * *(const mc_v16 *)(dq1 + i + 157);
+            a4 += v1 * *(const mc_v16 *)(dq1 + i + 173);
+            a5 += v1 * *(const mc_v16 *)(dq1 + i + 189);
+            a6 += v1 * *(const mc_v16 *)(dq1 + i + 205);
+            a7 += v1 * *(const mc_v16 *)(dq1 + i + 221);
+            a0 += v2 * *(const mc_v16 *)(dq1 + i + 110);
+            a1 += v2 * *(const mc_v16 *)(dq1 + i + 126);
+            a2 += v2 * *(const mc_v16 *)(dq1 + i + 142);
+            a3 += v2 * *(const mc_v16 *)(dq1 + i + 158);
+            a4 += v2 * *(const mc_v16 *)(dq1 + i + 174);
+            a5 += v2 * *(const mc_v16 *)(dq1 + i + 190);
+            a6 += v2 * *(const mc_v16 *)(dq1 + i + 206);
+            a7 += v2 * *(const mc_v16 *)(dq1 + i + 222);
+            a0 += v3 * *(const mc_v16 *)(dq1 + i + 111);
+            a1 += v3 * *(const mc_v16 *)(dq1 + i + 127);
+            a2 += v3 * *(const mc_v16 *)(dq1 + i + 143);
+            a3 += v3 * *(const mc_v16 *)(dq1 + i + 159);
+            a4 += v3 * *(const mc_v16 *)(dq1 + i + 175);
+            a5 += v3 * *(const mc_v16 *)(dq1 + i + 191);
+            a6 += v3 * *(const mc_v16 *)(dq1 + i + 207);
+            a7 += v3 * *(const mc_v16 *)(dq1 + i + 223);
+            a0 += v4 * *(const mc_v16 *)(dq1 + i + 112);
+            a1 += v4 * *(const mc_v16 *)(dq1 + i + 128);
+            a2 += v4 * *(const mc_v16 *)(dq1 + i + 144);
+            a3 += v4 * *(const mc_v16 *)(dq1 + i + 160);
+            a4 += v4 * *(const mc_v16 *)(dq1 + i + 176);
+            a5 += v4 * *(const mc_v16 *)(dq1 + i + 192);
+            a6 += v4 * *(const mc_v16 *)(dq1 + i + 208);
+            a7 += v4 * *(const mc_v16 *)(dq1 + i + 224);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 1, row 4 */
+        const float v0 = w1[4];
+        const float v1 = w1[3];
+        const float v2 = w1[2];
+        const float v3 = w1[1];
+        const float v4 = w1[0];
+        for (int i = 0; i < 1152; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
+            a0 += v0 * *(const mc_v16 *)(dq1 + i + 144);
+            a1 += v0 * *(const mc_v16 *)(dq1 + i + 160);
+            a2 += v0 * *(const mc_v16 *)(dq1 + i + 176);
+            a3 += v0 * *(const mc_v16 *)(dq1 + i + 192);
+            a4 += v0 * *(const mc_v16 *)(dq1 + i + 208);
+            a5 += v0 * *(const mc_v16 *)(dq1 + i + 224);
+            a6 += v0 * *(const mc_v16 *)(dq1 + i + 240);
+            a7 += v0 * *(const mc_v16 *)(dq1 + i + 256);
+            a0 += v1 * *(const mc_v16 *)(dq1 + i + 145);
+            a1 += v1 * *(const mc_v16 *)(dq1 + i + 161);
+            a2 += v1 * *(const mc_v16 *)(dq1 + i + 177);
+            a3 += v1 * *(const mc_v16 *)(dq1 + i + 193);
+            a4 += v1 * *(const mc_v16 *)(dq1 + i + 209);
+            a5 += v1 * *(const mc_v16 *)(dq1 + i + 225);
+            a6 += v1 * *(const mc_v16 *)(dq1 + i + 241);
+            a7 += v1 * *(const mc_v16 *)(dq1 + i + 257);
+            a0 += v2 * *(const mc_v16 *)(dq1 + i + 146);
+            a1 += v2 * *(const mc_v16 *)(dq1 + i + 162);
+            a2 += v2 * *(const mc_v16 *)(dq1 + i + 178);
+            a3 += v2 * *(const mc_v16 *)(dq1 + i + 194);
+            a4 += v2 * *(const mc_v16 *)(dq1 + i + 210);
+            a5 += v2 * *(const mc_v16 *)(dq1 + i + 226);
+            a6 += v2 * *(const mc_v16 *)(dq1 + i + 242);
+            a7 += v2 * *(const mc_v16 *)(dq1 + i + 258);
+            a0 += v3 * *(const mc_v16 *)(dq1 + i + 147);
+            a1 += v3 * *(const mc_v16 *)(dq1 + i + 163);
+            a2 += v3 * *(const mc_v16 *)(dq1 + i + 179);
+            a3 += v3 * *(const mc_v16 *)(dq1 + i + 195);
+            a4 += v3 * *(const mc_v16 *)(dq1 + i + 211);
+            a5 += v3 * *(const mc_v16 *)(dq1 + i + 227);
+            a6 += v3 * *(const mc_v16 *)(dq1 + i + 243);
+            a7 += v3 * *(const mc_v16 *)(dq1 + i + 259);
+            a0 += v4 * *(const mc_v16 *)(dq1 + i + 148);
+            a1 += v4 * *(const mc_v16 *)(dq1 + i + 164);
+            a2 += v4 * *(const mc_v16 *)(dq1 + i + 180);
+            a3 += v4 * *(const mc_v16 *)(dq1 + i + 196);
+            a4 += v4 * *(const mc_v16 *)(dq1 + i + 212);
+            a5 += v4 * *(const mc_v16 *)(dq1 + i + 228);
+            a6 += v4 * *(const mc_v16 *)(dq1 + i + 244);
+            a7 += v4 * *(const mc_v16 *)(dq1 + i + 260);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
+        }
+    }
+    for (int iy = 0; iy < 32; iy++) {
+        const float *restrict g = dxg + iy * 36;
+        if (acc)
+            for (int ix = 0; ix < 32; ix++)
+                dxc[iy * 32 + ix] += g[ix];
+        else
+            memcpy(dxc + iy * 32, g, 32 * sizeof(float));
+    }
+
     {
         /* kernel 0, row 0 */
         const float *restrict dg = dq0 + 74;
@@ -3820,7 +4225,7 @@ static inline void dw_k3_5_c16_32x32_s1_bwd_plane(const float *restrict xc, cons
 }
 
 void dw_k3_5_c16_32x32_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
     MC_OMP_FOR
@@ -3829,7 +4234,8 @@ void dw_k3_5_c16_32x32_s1_bwd(int n, const float *restrict x, const float *restr
         memset(ga, 0, sizeof ga);
         double gb = 0; /* the bias gradient, with one kernel */
         for (int b = 0; b < n; b++) {
-            dw_k3_5_c16_32x32_s1_bwd_plane(x + ((long)b * 16 + c) * 1024, w, dy, dx + ((long)b * 16 + c) * 1024, ga, b, c);
+            dw_k3_5_c16_32x32_s1_bwd_plane(x + ((long)b * 16 + c) * 1024, w, dy, dx + ((long)b * 16 + c) * 1024, ga, b, c,
+                acc);
         }
         {
             float *restrict dw0 = dw + 0 + c * 9;
@@ -3896,10 +4302,12 @@ static inline void dw_k3_5_c32_16x16_s1_fwd_plane(const float *restrict xc, cons
     const float *restrict w1 = w + 288 + c * 25;
     float *restrict y1 = y + ((long)b * 64 + 32 + c) * 256;
     float yg0[384];
-    float yg1[384];
-    for (int i = 0; i < 384; i += 128) {
-        const float *restrict p = xp + i;
-        {
+    {
+        /* kernel 0, row 0 */
+        const float v0 = w0[0];
+        const float v1 = w0[1];
+        const float v2 = w0[2];
+        for (int i = 0; i < 384; i += 128) {
             mc_v16 a0 = (mc_v16){0};
             mc_v16 a1 = (mc_v16){0};
             mc_v16 a2 = (mc_v16){0};
@@ -3908,105 +4316,30 @@ static inline void dw_k3_5_c32_16x16_s1_fwd_plane(const float *restrict xc, cons
             mc_v16 a5 = (mc_v16){0};
             mc_v16 a6 = (mc_v16){0};
             mc_v16 a7 = (mc_v16){0};
-            {
-                const float wt = w0[0];
-                a0 += wt * *(const mc_v16 *)(p + 21);
-                a1 += wt * *(const mc_v16 *)(p + 37);
-                a2 += wt * *(const mc_v16 *)(p + 53);
-                a3 += wt * *(const mc_v16 *)(p + 69);
-                a4 += wt * *(const mc_v16 *)(p + 85);
-                a5 += wt * *(const mc_v16 *)(p + 101);
-                a6 += wt * *(const mc_v16 *)(p + 117);
-                a7 += wt * *(const mc_v16 *)(p + 133);
-            }
-            {
-                const float wt = w0[1];
-                a0 += wt * *(const mc_v16 *)(p + 22);
-                a1 += wt * *(const mc_v16 *)(p + 38);
-                a2 += wt * *(const mc_v16 *)(p + 54);
-                a3 += wt * *(const mc_v16 *)(p + 70);
-                a4 += wt * *(const mc_v16 *)(p + 86);
-                a5 += wt * *(const mc_v16 *)(p + 102);
-                a6 += wt * *(const mc_v16 *)(p + 118);
-                a7 += wt * *(const mc_v16 *)(p + 134);
-            }
-            {
-                const float wt = w0[2];
-                a0 += wt * *(const mc_v16 *)(p + 23);
-                a1 += wt * *(const mc_v16 *)(p + 39);
-                a2 += wt * *(const mc_v16 *)(p + 55);
-                a3 += wt * *(const mc_v16 *)(p + 71);
-                a4 += wt * *(const mc_v16 *)(p + 87);
-                a5 += wt * *(const mc_v16 *)(p + 103);
-                a6 += wt * *(const mc_v16 *)(p + 119);
-                a7 += wt * *(const mc_v16 *)(p + 135);
-            }
-            {
-                const float wt = w0[3];
-                a0 += wt * *(const mc_v16 *)(p + 41);
-                a1 += wt * *(const mc_v16 *)(p + 57);
-                a2 += wt * *(const mc_v16 *)(p + 73);
-                a3 += wt * *(const mc_v16 *)(p + 89);
-                a4 += wt * *(const mc_v16 *)(p + 105);
-                a5 += wt * *(const mc_v16 *)(p + 121);
-                a6 += wt * *(const mc_v16 *)(p + 137);
-                a7 += wt * *(const mc_v16 *)(p + 153);
-            }
-            {
-                const float wt = w0[4];
-                a0 += wt * *(const mc_v16 *)(p + 42);
-                a1 += wt * *(const mc_v16 *)(p + 58);
-                a2 += wt * *(const mc_v16 *)(p + 74);
-                a3 += wt * *(const mc_v16 *)(p + 90);
-                a4 += wt * *(const mc_v16 *)(p + 106);
-                a5 += wt * *(const mc_v16 *)(p + 122);
-                a6 += wt * *(const mc_v16 *)(p + 138);
-                a7 += wt * *(const mc_v16 *)(p + 154);
-            }
-            {
-                const float wt = w0[5];
-                a0 += wt * *(const mc_v16 *)(p + 43);
-                a1 += wt * *(const mc_v16 *)(p + 59);
-                a2 += wt * *(const mc_v16 *)(p + 75);
-                a3 += wt * *(const mc_v16 *)(p + 91);
-                a4 += wt * *(const mc_v16 *)(p + 107);
-                a5 += wt * *(const mc_v16 *)(p + 123);
-                a6 += wt * *(const mc_v16 *)(p + 139);
-                a7 += wt * *(const mc_v16 *)(p + 155);
-            }
-            {
-                const float wt = w0[6];
-                a0 += wt * *(const mc_v16 *)(p + 61);
-                a1 += wt * *(const mc_v16 *)(p + 77);
-                a2 += wt * *(const mc_v16 *)(p + 93);
-                a3 += wt * *(const mc_v16 *)(p + 109);
-                a4 += wt * *(const mc_v16 *)(p + 125);
-                a5 += wt * *(const mc_v16 *)(p + 141);
-                a6 += wt * *(const mc_v16 *)(p + 157);
-                a7 += wt * *(const mc_v16 *)(p + 173);
-            }
-            {
-                const float wt = w0[7];
-                a0 += wt * *(const mc_v16 *)(p + 62);
-                a1 += wt * *(const mc_v16 *)(p + 78);
-                a2 += wt * *(const mc_v16 *)(p + 94);
-                a3 += wt * *(const mc_v16 *)(p + 110);
-                a4 += wt * *(const mc_v16 *)(p + 126);
-                a5 += wt * *(const mc_v16 *)(p + 142);
-                a6 += wt * *(const mc_v16 *)(p + 158);
-                a7 += wt * *(const mc_v16 *)(p + 174);
-            }
-            {
-                const float wt = w0[8];
-                a0 += wt * *(const mc_v16 *)(p + 63);
-                a1 += wt * *(const mc_v16 *)(p + 79);
-                a2 += wt * *(const mc_v16 *)(p + 95);
-                a3 += wt * *(const mc_v16 *)(p + 111);
-                a4 += wt * *(const mc_v16 *)(p + 127);
-                a5 += wt * *(const mc_v16 *)(p + 143);
-                a6 += wt * *(const mc_v16 *)(p + 159);
-                a7 += wt * *(const mc_v16 *)(p + 175);
-            }
+            a0 += v0 * *(const mc_v16 *)(xp + i + 21);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 37);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 53);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 69);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 85);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 101);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 117);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 133);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 22);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 38);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 54);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 70);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 86);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 102);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 118);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 134);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 23);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 39);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 55);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 71);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 87);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 103);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 119);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 135);
             *(mc_v16 *)(yg0 + i + 0) = a0;
             *(mc_v16 *)(yg0 + i + 16) = a1;
             *(mc_v16 *)(yg0 + i + 32) = a2;
@@ -4016,7 +4349,112 @@ static inline void dw_k3_5_c32_16x16_s1_fwd_plane(const float *restrict xc, cons
             *(mc_v16 *)(yg0 + i + 96) = a6;
             *(mc_v16 *)(yg0 + i + 112) = a7;
         }
-        {
+    }
+    {
+        /* kernel 0, row 1 */
+        const float v0 = w0[3];
+        const float v1 = w0[4];
+        const float v2 = w0[5];
+        for (int i = 0; i < 384; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(yg0 + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(yg0 + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(yg0 + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(yg0 + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(yg0 + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(yg0 + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(yg0 + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(yg0 + i + 112);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 41);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 57);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 73);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 89);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 105);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 121);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 137);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 153);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 42);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 58);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 74);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 90);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 106);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 122);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 138);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 154);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 43);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 59);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 75);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 91);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 107);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 123);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 139);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 155);
+            *(mc_v16 *)(yg0 + i + 0) = a0;
+            *(mc_v16 *)(yg0 + i + 16) = a1;
+            *(mc_v16 *)(yg0 + i + 32) = a2;
+            *(mc_v16 *)(yg0 + i + 48) = a3;
+            *(mc_v16 *)(yg0 + i + 64) = a4;
+            *(mc_v16 *)(yg0 + i + 80) = a5;
+            *(mc_v16 *)(yg0 + i + 96) = a6;
+            *(mc_v16 *)(yg0 + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 0, row 2 */
+        const float v0 = w0[6];
+        const float v1 = w0[7];
+        const float v2 = w0[8];
+        for (int i = 0; i < 384; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(yg0 + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(yg0 + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(yg0 + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(yg0 + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(yg0 + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(yg0 + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(yg0 + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(yg0 + i + 112);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 61);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 77);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 93);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 109);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 125);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 141);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 157);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 173);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 62);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 78);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 94);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 110);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 126);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 142);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 158);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 174);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 63);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 79);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 95);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 111);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 127);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 143);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 159);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 175);
+            *(mc_v16 *)(yg0 + i + 0) = a0;
+            *(mc_v16 *)(yg0 + i + 16) = a1;
+            *(mc_v16 *)(yg0 + i + 32) = a2;
+            *(mc_v16 *)(yg0 + i + 48) = a3;
+            *(mc_v16 *)(yg0 + i + 64) = a4;
+            *(mc_v16 *)(yg0 + i + 80) = a5;
+            *(mc_v16 *)(yg0 + i + 96) = a6;
+            *(mc_v16 *)(yg0 + i + 112) = a7;
+        }
+    }
+    float yg1[384];
+    {
+        /* kernel 1, row 0 */
+        const float v0 = w1[0];
+        const float v1 = w1[1];
+        const float v2 = w1[2];
+        const float v3 = w1[3];
+        const float v4 = w1[4];
+        for (int i = 0; i < 384; i += 128) {
             mc_v16 a0 = (mc_v16){0};
             mc_v16 a1 = (mc_v16){0};
             mc_v16 a2 = (mc_v16){0};
@@ -4025,281 +4463,310 @@ static inline void dw_k3_5_c32_16x16_s1_fwd_plane(const float *restrict xc, cons
             mc_v16 a5 = (mc_v16){0};
             mc_v16 a6 = (mc_v16){0};
             mc_v16 a7 = (mc_v16){0};
-            {
-                const float wt = w1[0];
-                a0 += wt * *(const mc_v16 *)(p + 0);
-                a1 += wt * *(const mc_v16 *)(p + 16);
-                a2 += wt * *(const mc_v16 *)(p + 32);
-                a3 += wt * *(const mc_v16 *)(p + 48);
-                a4 += wt * *(const mc_v16 *)(p + 64);
-                a5 += wt * *(const mc_v16 *)(p + 80);
-                a6 += wt * *(const mc_v16 *)(p + 96);
-                a7 += wt * *(const mc_v16 *)(p + 112);
-            }
-            {
-                const float wt = w1[1];
-                a0 += wt * *(const mc_v16 *)(p + 1);
-                a1 += wt * *(const mc_v16 *)(p + 17);
-                a2 += wt * *(const mc_v16 *)(p + 33);
-                a3 += wt * *(const mc_v16 *)(p + 49);
-                a4 += wt * *(const mc_v16 *)(p + 65);
-                a5 += wt * *(const mc_v16 *)(p + 81);
-                a6 += wt * *(const mc_v16 *)(p + 97);
-                a7 += wt * *(const mc_v16 *)(p + 113);
-            }
-            {
-                const float wt = w1[2];
-                a0 += wt * *(const mc_v16 *)(p + 2);
-                a1 += wt * *(const mc_v16 *)(p + 18);
-                a2 += wt * *(const mc_v16 *)(p + 34);
-                a3 += wt * *(const mc_v16 *)(p + 50);
-                a4 += wt * *(const mc_v16 *)(p + 66);
-                a5 += wt * *(const mc_v16 *)(p + 82);
-                a6 += wt * *(const mc_v16 *)(p + 98);
-                a7 += wt * *(const mc_v16 *)(p + 114);
-            }
-            {
-                const float wt = w1[3];
-                a0 += wt * *(const mc_v16 *)(p + 3);
-                a1 += wt * *(const mc_v16 *)(p + 19);
-                a2 += wt * *(const mc_v16 *)(p + 35);
-                a3 += wt * *(const mc_v16 *)(p + 51);
-                a4 += wt * *(const mc_v16 *)(p + 67);
-                a5 += wt * *(const mc_v16 *)(p + 83);
-                a6 += wt * *(const mc_v16 *)(p + 99);
-                a7 += wt * *(const mc_v16 *)(p + 115);
-            }
-            {
-                const float wt = w1[4];
-                a0 += wt * *(const mc_v16 *)(p + 4);
-                a1 += wt * *(const mc_v16 *)(p + 20);
-                a2 += wt * *(const mc_v16 *)(p + 36);
-                a3 += wt * *(const mc_v16 *)(p + 52);
-                a4 += wt * *(const mc_v16 *)(p + 68);
-                a5 += wt * *(const mc_v16 *)(p + 84);
-                a6 += wt * *(const mc_v16 *)(p + 100);
-                a7 += wt * *(const mc_v16 *)(p + 116);
-            }
-            {
-                const float wt = w1[5];
-                a0 += wt * *(const mc_v16 *)(p + 20);
-                a1 += wt * *(const mc_v16 *)(p + 36);
-                a2 += wt * *(const mc_v16 *)(p + 52);
-                a3 += wt * *(const mc_v16 *)(p + 68);
-                a4 += wt * *(const mc_v16 *)(p + 84);
-                a5 += wt * *(const mc_v16 *)(p + 100);
-                a6 += wt * *(const mc_v16 *)(p + 116);
-                a7 += wt * *(const mc_v16 *)(p + 132);
-            }
-            {
-                const float wt = w1[6];
-                a0 += wt * *(const mc_v16 *)(p + 21);
-                a1 += wt * *(const mc_v16 *)(p + 37);
-                a2 += wt * *(const mc_v16 *)(p + 53);
-                a3 += wt * *(const mc_v16 *)(p + 69);
-                a4 += wt * *(const mc_v16 *)(p + 85);
-                a5 += wt * *(const mc_v16 *)(p + 101);
-                a6 += wt * *(const mc_v16 *)(p + 117);
-                a7 += wt * *(const mc_v16 *)(p + 133);
-            }
-            {
-                const float wt = w1[7];
-                a0 += wt * *(const mc_v16 *)(p + 22);
-                a1 += wt * *(const mc_v16 *)(p + 38);
-                a2 += wt * *(const mc_v16 *)(p + 54);
-                a3 += wt * *(const mc_v16 *)(p + 70);
-                a4 += wt * *(const mc_v16 *)(p + 86);
-                a5 += wt * *(const mc_v16 *)(p + 102);
-                a6 += wt * *(const mc_v16 *)(p + 118);
-                a7 += wt * *(const mc_v16 *)(p + 134);
-            }
-            {
-                const float wt = w1[8];
-                a0 += wt * *(const mc_v16 *)(p + 23);
-                a1 += wt * *(const mc_v16 *)(p + 39);
-                a2 += wt * *(const mc_v16 *)(p + 55);
-                a3 += wt * *(const mc_v16 *)(p + 71);
-                a4 += wt * *(const mc_v16 *)(p + 87);
-                a5 += wt * *(const mc_v16 *)(p + 103);
-                a6 += wt * *(const mc_v16 *)(p + 119);
-                a7 += wt * *(const mc_v16 *)(p + 135);
-            }
-            {
-                const float wt = w1[9];
-                a0 += wt * *(const mc_v16 *)(p + 24);
-                a1 += wt * *(const mc_v16 *)(p + 40);
-                a2 += wt * *(const mc_v16 *)(p + 56);
-                a3 += wt * *(const mc_v16 *)(p + 72);
-                a4 += wt * *(const mc_v16 *)(p + 88);
-                a5 += wt * *(const mc_v16 *)(p + 104);
-                a6 += wt * *(const mc_v16 *)(p + 120);
-                a7 += wt * *(const mc_v16 *)(p + 136);
-            }
-            {
-                const float wt = w1[10];
-                a0 += wt * *(const mc_v16 *)(p + 40);
-                a1 += wt * *(const mc_v16 *)(p + 56);
-                a2 += wt * *(const mc_v16 *)(p + 72);
-                a3 += wt * *(const mc_v16 *)(p + 88);
-                a4 += wt * *(const mc_v16 *)(p + 104);
-                a5 += wt * *(const mc_v16 *)(p + 120);
-                a6 += wt * *(const mc_v16 *)(p + 136);
-                a7 += wt * *(const mc_v16 *)(p + 152);
-            }
-            {
-                const float wt = w1[11];
-                a0 += wt * *(const mc_v16 *)(p + 41);
-                a1 += wt * *(const mc_v16 *)(p + 57);
-                a2 += wt * *(const mc_v16 *)(p + 73);
-                a3 += wt * *(const mc_v16 *)(p + 89);
-                a4 += wt * *(const mc_v16 *)(p + 105);
-                a5 += wt * *(const mc_v16 *)(p + 121);
-                a6 += wt * *(const mc_v16 *)(p + 137);
-                a7 += wt * *(const mc_v16 *)(p + 153);
-            }
-            {
-                const float wt = w1[12];
-                a0 += wt * *(const mc_v16 *)(p + 42);
-                a1 += wt * *(const mc_v16 *)(p + 58);
-                a2 += wt * *(const mc_v16 *)(p + 74);
-                a3 += wt * *(const mc_v16 *)(p + 90);
-                a4 += wt * *(const mc_v16 *)(p + 106);
-                a5 += wt * *(const mc_v16 *)(p + 122);
-                a6 += wt * *(const mc_v16 *)(p + 138);
-                a7 += wt * *(const mc_v16 *)(p + 154);
-            }
-            {
-                const float wt = w1[13];
-                a0 += wt * *(const mc_v16 *)(p + 43);
-                a1 += wt * *(const mc_v16 *)(p + 59);
-                a2 += wt * *(const mc_v16 *)(p + 75);
-                a3 += wt * *(const mc_v16 *)(p + 91);
-                a4 += wt * *(const mc_v16 *)(p + 107);
-                a5 += wt * *(const mc_v16 *)(p + 123);
-                a6 += wt * *(const mc_v16 *)(p + 139);
-                a7 += wt * *(const mc_v16 *)(p + 155);
-            }
-            {
-                const float wt = w1[14];
-                a0 += wt * *(const mc_v16 *)(p + 44);
-                a1 += wt * *(const mc_v16 *)(p + 60);
-                a2 += wt * *(const mc_v16 *)(p + 76);
-                a3 += wt * *(const mc_v16 *)(p + 92);
-                a4 += wt * *(const mc_v16 *)(p + 108);
-                a5 += wt * *(const mc_v16 *)(p + 124);
-                a6 += wt * *(const mc_v16 *)(p + 140);
-                a7 += wt * *(const mc_v16 *)(p + 156);
-            }
-            {
-                const float wt = w1[15];
-                a0 += wt * *(const mc_v16 *)(p + 60);
-                a1 += wt * *(const mc_v16 *)(p + 76);
-                a2 += wt * *(const mc_v16 *)(p + 92);
-                a3 += wt * *(const mc_v16 *)(p + 108);
-                a4 += wt * *(const mc_v16 *)(p + 124);
-                a5 += wt * *(const mc_v16 *)(p + 140);
-                a6 += wt * *(const mc_v16 *)(p + 156);
-                a7 += wt * *(const mc_v16 *)(p + 172);
-            }
-            {
-                const float wt = w1[16];
-                a0 += wt * *(const mc_v16 *)(p + 61);
-                a1 += wt * *(const mc_v16 *)(p + 77);
-                a2 += wt * *(const mc_v16 *)(p + 93);
-                a3 += wt * *(const mc_v16 *)(p + 109);
-                a4 += wt * *(const mc_v16 *)(p + 125);
-                a5 += wt * *(const mc_v16 *)(p + 141);
-                a6 += wt * *(const mc_v16 *)(p + 157);
-                a7 += wt * *(const mc_v16 *)(p + 173);
-            }
-            {
-                const float wt = w1[17];
-                a0 += wt * *(const mc_v16 *)(p + 62);
-                a1 += wt * *(const mc_v16 *)(p + 78);
-                a2 += wt * *(const mc_v16 *)(p + 94);
-                a3 += wt * *(const mc_v16 *)(p + 110);
-                a4 += wt * *(const mc_v16 *)(p + 126);
-                a5 += wt * *(const mc_v16 *)(p + 142);
-                a6 += wt * *(const mc_v16 *)(p + 158);
-                a7 += wt * *(const mc_v16 *)(p + 174);
-            }
-            {
-                const float wt = w1[18];
-                a0 += wt * *(const mc_v16 *)(p + 63);
-                a1 += wt * *(const mc_v16 *)(p + 79);
-                a2 += wt * *(const mc_v16 *)(p + 95);
-                a3 += wt * *(const mc_v16 *)(p + 111);
-                a4 += wt * *(const mc_v16 *)(p + 127);
-                a5 += wt * *(const mc_v16 *)(p + 143);
-                a6 += wt * *(const mc_v16 *)(p + 159);
-                a7 += wt * *(const mc_v16 *)(p + 175);
-            }
-            {
-                const float wt = w1[19];
-                a0 += wt * *(const mc_v16 *)(p + 64);
-                a1 += wt * *(const mc_v16 *)(p + 80);
-                a2 += wt * *(const mc_v16 *)(p + 96);
-                a3 += wt * *(const mc_v16 *)(p + 112);
-                a4 += wt * *(const mc_v16 *)(p + 128);
-                a5 += wt * *(const mc_v16 *)(p + 144);
-                a6 += wt * *(const mc_v16 *)(p + 160);
-                a7 += wt * *(const mc_v16 *)(p + 176);
-            }
-            {
-                const float wt = w1[20];
-                a0 += wt * *(const mc_v16 *)(p + 80);
-                a1 += wt * *(const mc_v16 *)(p + 96);
-                a2 += wt * *(const mc_v16 *)(p + 112);
-                a3 += wt * *(const mc_v16 *)(p + 128);
-                a4 += wt * *(const mc_v16 *)(p + 144);
-                a5 += wt * *(const mc_v16 *)(p + 160);
-                a6 += wt * *(const mc_v16 *)(p + 176);
-                a7 += wt * *(const mc_v16 *)(p + 192);
-            }
-            {
-                const float wt = w1[21];
-                a0 += wt * *(const mc_v16 *)(p + 81);
-                a1 += wt * *(const mc_v16 *)(p + 97);
-                a2 += wt * *(const mc_v16 *)(p + 113);
-                a3 += wt * *(const mc_v16 *)(p + 129);
-                a4 += wt * *(const mc_v16 *)(p + 145);
-                a5 += wt * *(const mc_v16 *)(p + 161);
-                a6 += wt * *(const mc_v16 *)(p + 177);
-                a7 += wt * *(const mc_v16 *)(p + 193);
-            }
-            {
-                const float wt = w1[22];
-                a0 += wt * *(const mc_v16 *)(p + 82);
-                a1 += wt * *(const mc_v16 *)(p + 98);
-                a2 += wt * *(const mc_v16 *)(p + 114);
-                a3 += wt * *(const mc_v16 *)(p + 130);
-                a4 += wt * *(const mc_v16 *)(p + 146);
-                a5 += wt * *(const mc_v16 *)(p + 162);
-                a6 += wt * *(const mc_v16 *)(p + 178);
-                a7 += wt * *(const mc_v16 *)(p + 194);
-            }
-            {
-                const float wt = w1[23];
-                a0 += wt * *(const mc_v16 *)(p + 83);
-                a1 += wt * *(const mc_v16 *)(p + 99);
-                a2 += wt * *(const mc_v16 *)(p + 115);
-                a3 += wt * *(const mc_v16 *)(p + 131);
-                a4 += wt * *(const mc_v16 *)(p + 147);
-                a5 += wt * *(const mc_v16 *)(p + 163);
-                a6 += wt * *(const mc_v16 *)(p + 179);
-                a7 += wt * *(const mc_v16 *)(p + 195);
-            }
-            {
-                const float wt = w1[24];
-                a0 += wt * *(const mc_v16 *)(p + 84);
-                a1 += wt * *(const mc_v16 *)(p + 100);
-                a2 += wt * *(const mc_v16 *)(p + 116);
-                a3 += wt * *(const mc_v16 *)(p + 132);
-                a4 += wt * *(const mc_v16 *)(p + 148);
-                a5 += wt * *(const mc_v16 *)(p + 164);
-                a6 += wt * *(const mc_v16 *)(p + 180);
-                a7 += wt * *(const mc_v16 *)(p + 196);
-            }
+            a0 += v0 * *(const mc_v16 *)(xp + i + 0);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 16);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 32);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 48);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 64);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 80);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 96);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 112);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 1);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 17);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 33);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 49);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 65);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 81);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 97);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 113);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 2);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 18);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 34);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 50);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 66);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 82);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 98);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 114);
+            a0 += v3 * *(const mc_v16 *)(xp + i + 3);
+            a1 += v3 * *(const mc_v16 *)(xp + i + 19);
+            a2 += v3 * *(const mc_v16 *)(xp + i + 35);
+            a3 += v3 * *(const mc_v16 *)(xp + i + 51);
+            a4 += v3 * *(const mc_v16 *)(xp + i + 67);
+            a5 += v3 * *(const mc_v16 *)(xp + i + 83);
+            a6 += v3 * *(const mc_v16 *)(xp + i + 99);
+            a7 += v3 * *(const mc_v16 *)(xp + i + 115);
+            a0 += v4 * *(const mc_v16 *)(xp + i + 4);
+            a1 += v4 * *(const mc_v16 *)(xp + i + 20);
+            a2 += v4 * *(const mc_v16 *)(xp + i + 36);
+            a3 += v4 * *(const mc_v16 *)(xp + i + 52);
+            a4 += v4 * *(const mc_v16 *)(xp + i + 68);
+            a5 += v4 * *(const mc_v16 *)(xp + i + 84);
+            a6 += v4 * *(const mc_v16 *)(xp + i + 100);
+            a7 += v4 * *(const mc_v16 *)(xp + i + 116);
+            *(mc_v16 *)(yg1 + i + 0) = a0;
+            *(mc_v16 *)(yg1 + i + 16) = a1;
+            *(mc_v16 *)(yg1 + i + 32) = a2;
+            *(mc_v16 *)(yg1 + i + 48) = a3;
+            *(mc_v16 *)(yg1 + i + 64) = a4;
+            *(mc_v16 *)(yg1 + i + 80) = a5;
+            *(mc_v16 *)(yg1 + i + 96) = a6;
+            *(mc_v16 *)(yg1 + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 1, row 1 */
+        const float v0 = w1[5];
+        const float v1 = w1[6];
+        const float v2 = w1[7];
+        const float v3 = w1[8];
+        const float v4 = w1[9];
+        for (int i = 0; i < 384; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(yg1 + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(yg1 + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(yg1 + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(yg1 + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(yg1 + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(yg1 + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(yg1 + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(yg1 + i + 112);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 20);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 36);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 52);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 68);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 84);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 100);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 116);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 132);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 21);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 37);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 53);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 69);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 85);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 101);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 117);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 133);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 22);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 38);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 54);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 70);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 86);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 102);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 118);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 134);
+            a0 += v3 * *(const mc_v16 *)(xp + i + 23);
+            a1 += v3 * *(const mc_v16 *)(xp + i + 39);
+            a2 += v3 * *(const mc_v16 *)(xp + i + 55);
+            a3 += v3 * *(const mc_v16 *)(xp + i + 71);
+            a4 += v3 * *(const mc_v16 *)(xp + i + 87);
+            a5 += v3 * *(const mc_v16 *)(xp + i + 103);
+            a6 += v3 * *(const mc_v16 *)(xp + i + 119);
+            a7 += v3 * *(const mc_v16 *)(xp + i + 135);
+            a0 += v4 * *(const mc_v16 *)(xp + i + 24);
+            a1 += v4 * *(const mc_v16 *)(xp + i + 40);
+            a2 += v4 * *(const mc_v16 *)(xp + i + 56);
+            a3 += v4 * *(const mc_v16 *)(xp + i + 72);
+            a4 += v4 * *(const mc_v16 *)(xp + i + 88);
+            a5 += v4 * *(const mc_v16 *)(xp + i + 104);
+            a6 += v4 * *(const mc_v16 *)(xp + i + 120);
+            a7 += v4 * *(const mc_v16 *)(xp + i + 136);
+            *(mc_v16 *)(yg1 + i + 0) = a0;
+            *(mc_v16 *)(yg1 + i + 16) = a1;
+            *(mc_v16 *)(yg1 + i + 32) = a2;
+            *(mc_v16 *)(yg1 + i + 48) = a3;
+            *(mc_v16 *)(yg1 + i + 64) = a4;
+            *(mc_v16 *)(yg1 + i + 80) = a5;
+            *(mc_v16 *)(yg1 + i + 96) = a6;
+            *(mc_v16 *)(yg1 + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 1, row 2 */
+        const float v0 = w1[10];
+        const float v1 = w1[11];
+        const float v2 = w1[12];
+        const float v3 = w1[13];
+        const float v4 = w1[14];
+        for (int i = 0; i < 384; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(yg1 + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(yg1 + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(yg1 + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(yg1 + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(yg1 + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(yg1 + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(yg1 + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(yg1 + i + 112);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 40);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 56);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 72);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 88);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 104);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 120);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 136);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 152);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 41);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 57);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 73);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 89);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 105);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 121);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 137);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 153);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 42);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 58);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 74);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 90);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 106);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 122);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 138);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 154);
+            a0 += v3 * *(const mc_v16 *)(xp + i + 43);
+            a1 += v3 * *(const mc_v16 *)(xp + i + 59);
+            a2 += v3 * *(const mc_v16 *)(xp + i + 75);
+            a3 += v3 * *(const mc_v16 *)(xp + i + 91);
+            a4 += v3 * *(const mc_v16 *)(xp + i + 107);
+            a5 += v3 * *(const mc_v16 *)(xp + i + 123);
+            a6 += v3 * *(const mc_v16 *)(xp + i + 139);
+            a7 += v3 * *(const mc_v16 *)(xp + i + 155);
+            a0 += v4 * *(const mc_v16 *)(xp + i + 44);
+            a1 += v4 * *(const mc_v16 *)(xp + i + 60);
+            a2 += v4 * *(const mc_v16 *)(xp + i + 76);
+            a3 += v4 * *(const mc_v16 *)(xp + i + 92);
+            a4 += v4 * *(const mc_v16 *)(xp + i + 108);
+            a5 += v4 * *(const mc_v16 *)(xp + i + 124);
+            a6 += v4 * *(const mc_v16 *)(xp + i + 140);
+            a7 += v4 * *(const mc_v16 *)(xp + i + 156);
+            *(mc_v16 *)(yg1 + i + 0) = a0;
+            *(mc_v16 *)(yg1 + i + 16) = a1;
+            *(mc_v16 *)(yg1 + i + 32) = a2;
+            *(mc_v16 *)(yg1 + i + 48) = a3;
+            *(mc_v16 *)(yg1 + i + 64) = a4;
+            *(mc_v16 *)(yg1 + i + 80) = a5;
+            *(mc_v16 *)(yg1 + i + 96) = a6;
+            *(mc_v16 *)(yg1 + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 1, row 3 */
+        const float v0 = w1[15];
+        const float v1 = w1[16];
+        const float v2 = w1[17];
+        const float v3 = w1[18];
+        const float v4 = w1[19];
+        for (int i = 0; i < 384; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(yg1 + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(yg1 + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(yg1 + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(yg1 + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(yg1 + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(yg1 + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(yg1 + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(yg1 + i + 112);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 60);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 76);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 92);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 108);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 124);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 140);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 156);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 172);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 61);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 77);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 93);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 109);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 125);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 141);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 157);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 173);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 62);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 78);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 94);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 110);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 126);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 142);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 158);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 174);
+            a0 += v3 * *(const mc_v16 *)(xp + i + 63);
+            a1 += v3 * *(const mc_v16 *)(xp + i + 79);
+            a2 += v3 * *(const mc_v16 *)(xp + i + 95);
+            a3 += v3 * *(const mc_v16 *)(xp + i + 111);
+            a4 += v3 * *(const mc_v16 *)(xp + i + 127);
+            a5 += v3 * *(const mc_v16 *)(xp + i + 143);
+            a6 += v3 * *(const mc_v16 *)(xp + i + 159);
+            a7 += v3 * *(const mc_v16 *)(xp + i + 175);
+            a0 += v4 * *(const mc_v16 *)(xp + i + 64);
+            a1 += v4 * *(const mc_v16 *)(xp + i + 80);
+            a2 += v4 * *(const mc_v16 *)(xp + i + 96);
+            a3 += v4 * *(const mc_v16 *)(xp + i + 112);
+            a4 += v4 * *(const mc_v16 *)(xp + i + 128);
+            a5 += v4 * *(const mc_v16 *)(xp + i + 144);
+            a6 += v4 * *(const mc_v16 *)(xp + i + 160);
+            a7 += v4 * *(const mc_v16 *)(xp + i + 176);
+            *(mc_v16 *)(yg1 + i + 0) = a0;
+            *(mc_v16 *)(yg1 + i + 16) = a1;
+            *(mc_v16 *)(yg1 + i + 32) = a2;
+            *(mc_v16 *)(yg1 + i + 48) = a3;
+            *(mc_v16 *)(yg1 + i + 64) = a4;
+            *(mc_v16 *)(yg1 + i + 80) = a5;
+            *(mc_v16 *)(yg1 + i + 96) = a6;
+            *(mc_v16 *)(yg1 + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 1, row 4 */
+        const float v0 = w1[20];
+        const float v1 = w1[21];
+        const float v2 = w1[22];
+        const float v3 = w1[23];
+        const float v4 = w1[24];
+        for (int i = 0; i < 384; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(yg1 + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(yg1 + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(yg1 + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(yg1 + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(yg1 + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(yg1 + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(yg1 + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(yg1 + i + 112);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 80);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 96);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 112);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 128);
+            a4 += v0 * *(const mc_v16 *)(xp + i + 144);
+            a5 += v0 * *(const mc_v16 *)(xp + i + 160);
+            a6 += v0 * *(const mc_v16 *)(xp + i + 176);
+            a7 += v0 * *(const mc_v16 *)(xp + i + 192);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 81);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 97);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 113);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 129);
+            a4 += v1 * *(const mc_v16 *)(xp + i + 145);
+            a5 += v1 * *(const mc_v16 *)(xp + i + 161);
+            a6 += v1 * *(const mc_v16 *)(xp + i + 177);
+            a7 += v1 * *(const mc_v16 *)(xp + i + 193);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 82);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 98);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 114);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 130);
+            a4 += v2 * *(const mc_v16 *)(xp + i + 146);
+            a5 += v2 * *(const mc_v16 *)(xp + i + 162);
+            a6 += v2 * *(const mc_v16 *)(xp + i + 178);
+            a7 += v2 * *(const mc_v16 *)(xp + i + 194);
+            a0 += v3 * *(const mc_v16 *)(xp + i + 83);
+            a1 += v3 * *(const mc_v16 *)(xp + i + 99);
+            a2 += v3 * *(const mc_v16 *)(xp + i + 115);
+            a3 += v3 * *(const mc_v16 *)(xp + i + 131);
+            a4 += v3 * *(const mc_v16 *)(xp + i + 147);
+            a5 += v3 * *(const mc_v16 *)(xp + i + 163);
+            a6 += v3 * *(const mc_v16 *)(xp + i + 179);
+            a7 += v3 * *(const mc_v16 *)(xp + i + 195);
+            a0 += v4 * *(const mc_v16 *)(xp + i + 84);
+            a1 += v4 * *(const mc_v16 *)(xp + i + 100);
+            a2 += v4 * *(const mc_v16 *)(xp + i + 116);
+            a3 += v4 * *(const mc_v16 *)(xp + i + 132);
+            a4 += v4 * *(const mc_v16 *)(xp + i + 148);
+            a5 += v4 * *(const mc_v16 *)(xp + i + 164);
+            a6 += v4 * *(const mc_v16 *)(xp + i + 180);
+            a7 += v4 * *(const mc_v16 *)(xp + i + 196);
             *(mc_v16 *)(yg1 + i + 0) = a0;
             *(mc_v16 *)(yg1 + i + 16) = a1;
             *(mc_v16 *)(yg1 + i + 32) = a2;
@@ -4323,10 +4790,11 @@ void dw_k3_5_c32_16x16_s1_fwd(int n, const float *restrict x, const float *restr
         dw_k3_5_c32_16x16_s1_fwd_plane(x + (long)bc * 256, w, bias, y, bc / 32, bc % 32);
 }
 
+
 /* Channel c of image b: its input gradient goes to dxc, its filter
  * gradients into the accumulators ga. */
 static inline void dw_k3_5_c32_16x16_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
-    float *restrict dxc, mc_v16 *restrict ga, int b, int c)
+    float *restrict dxc, mc_v16 *restrict ga, int b, int c, int acc)
 {
     float xp[468];
     dw_k3_5_c32_16x16_s1_pad(xc, xp);
@@ -4339,401 +4807,489 @@ static inline void dw_k3_5_c32_16x16_s1_bwd_plane(const float *restrict xc, cons
     dw_k3_5_c32_16x16_s1_pad(d0, dq0);
     float dq1[468];
     dw_k3_5_c32_16x16_s1_pad(d1, dq1);
-    for (int i = 0; i < 384; i += 128) {
-        mc_v16 a0 = {0};
-        mc_v16 a1 = {0};
-        mc_v16 a2 = {0};
-        mc_v16 a3 = {0};
-        mc_v16 a4 = {0};
-        mc_v16 a5 = {0};
-        mc_v16 a6 = {0};
-        mc_v16 a7 = {0};
-        {
-            const float wt = w0[8];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 21);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 37);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 53);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 69);
-            a4 += wt * *(const mc_v16 *)(dq0 + i + 85);
-            a5 += wt * *(const mc_v16 *)(dq0 + i + 101);
-            a6 += wt * *(const mc_v16 *)(dq0 + i + 117);
-            a7 += wt * *(const mc_v16 *)(dq0 + i + 133);
+    {
+        /* kernel 0, row 0 */
+        const float v0 = w0[8];
+        const float v1 = w0[7];
+        const float v2 = w0[6];
+        for (int i = 0; i < 384; i += 128) {
+            mc_v16 a0 = (mc_v16){0};
+            mc_v16 a1 = (mc_v16){0};
+            mc_v16 a2 = (mc_v16){0};
+            mc_v16 a3 = (mc_v16){0};
+            mc_v16 a4 = (mc_v16){0};
+            mc_v16 a5 = (mc_v16){0};
+            mc_v16 a6 = (mc_v16){0};
+            mc_v16 a7 = (mc_v16){0};
+            a0 += v0 * *(const mc_v16 *)(dq0 + i + 21);
+            a1 += v0 * *(const mc_v16 *)(dq0 + i + 37);
+            a2 += v0 * *(const mc_v16 *)(dq0 + i + 53);
+            a3 += v0 * *(const mc_v16 *)(dq0 + i + 69);
+            a4 += v0 * *(const mc_v16 *)(dq0 + i + 85);
+            a5 += v0 * *(const mc_v16 *)(dq0 + i + 101);
+            a6 += v0 * *(const mc_v16 *)(dq0 + i + 117);
+            a7 += v0 * *(const mc_v16 *)(dq0 + i + 133);
+            a0 += v1 * *(const mc_v16 *)(dq0 + i + 22);
+            a1 += v1 * *(const mc_v16 *)(dq0 + i + 38);
+            a2 += v1 * *(const mc_v16 *)(dq0 + i + 54);
+            a3 += v1 * *(const mc_v16 *)(dq0 + i + 70);
+            a4 += v1 * *(const mc_v16 *)(dq0 + i + 86);
+            a5 += v1 * *(const mc_v16 *)(dq0 + i + 102);
+            a6 += v1 * *(const mc_v16 *)(dq0 + i + 118);
+            a7 += v1 * *(const mc_v16 *)(dq0 + i + 134);
+            a0 += v2 * *(const mc_v16 *)(dq0 + i + 23);
+            a1 += v2 * *(const mc_v16 *)(dq0 + i + 39);
+            a2 += v2 * *(const mc_v16 *)(dq0 + i + 55);
+            a3 += v2 * *(const mc_v16 *)(dq0 + i + 71);
+            a4 += v2 * *(const mc_v16 *)(dq0 + i + 87);
+            a5 += v2 * *(const mc_v16 *)(dq0 + i + 103);
+            a6 += v2 * *(const mc_v16 *)(dq0 + i + 119);
+            a7 += v2 * *(const mc_v16 *)(dq0 + i + 135);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
         }
-        {
-            const float wt = w0[7];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 22);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 38);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 54);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 70);
-            a4 += wt * *(const mc_v16 *)(dq0 + i + 86);
-            a5 += wt * *(const mc_v16 *)(dq0 + i + 102);
-            a6 += wt * *(const mc_v16 *)(dq0 + i + 118);
-            a7 += wt * *(const mc_v16 *)(dq0 + i + 134);
-        }
-        {
-            const float wt = w0[6];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 23);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 39);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 55);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 71);
-            a4 += wt * *(const mc_v16 *)(dq0 + i + 87);
-            a5 += wt * *(const mc_v16 *)(dq0 + i + 103);
-            a6 += wt * *(const mc_v16 *)(dq0 + i + 119);
-            a7 += wt * *(const mc_v16 *)(dq0 + i + 135);
-        }
-        {
-            const float wt = w0[5];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 41);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 57);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 73);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 89);
-            a4 += wt * *(const mc_v16 *)(dq0 + i + 105);
-            a5 += wt * *(const mc_v16 *)(dq0 + i + 121);
-            a6 += wt * *(const mc_v16 *)(dq0 + i + 137);
-            a7 += wt * *(const mc_v16 *)(dq0 + i + 153);
-        }
-        {
-            const float wt = w0[4];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 42);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 58);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 74);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 90);
-            a4 += wt * *(const mc_v16 *)(dq0 + i + 106);
-            a5 += wt * *(const mc_v16 *)(dq0 + i + 122);
-            a6 += wt * *(const mc_v16 *)(dq0 + i + 138);
-            a7 += wt * *(const mc_v16 *)(dq0 + i + 154);
-        }
-        {
-            const float wt = w0[3];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 43);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 59);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 75);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 91);
-            a4 += wt * *(const mc_v16 *)(dq0 + i + 107);
-            a5 += wt * *(const mc_v16 *)(dq0 + i + 123);
-            a6 += wt * *(const mc_v16 *)(dq0 + i + 139);
-            a7 += wt * *(const mc_v16 *)(dq0 + i + 155);
-        }
-        {
-            const float wt = w0[2];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 61);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 77);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 93);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 109);
-            a4 += wt * *(const mc_v16 *)(dq0 + i + 125);
-            a5 += wt * *(const mc_v16 *)(dq0 + i + 141);
-            a6 += wt * *(const mc_v16 *)(dq0 + i + 157);
-            a7 += wt * *(const mc_v16 *)(dq0 + i + 173);
-        }
-        {
-            const float wt = w0[1];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 62);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 78);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 94);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 110);
-            a4 += wt * *(const mc_v16 *)(dq0 + i + 126);
-            a5 += wt * *(const mc_v16 *)(dq0 + i + 142);
-            a6 += wt * *(const mc_v16 *)(dq0 + i + 158);
-            a7 += wt * *(const mc_v16 *)(dq0 + i + 174);
-        }
-        {
-            const float wt = w0[0];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 63);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 79);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 95);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 111);
-            a4 += wt * *(const mc_v16 *)(dq0 + i + 127);
-            a5 += wt * *(const mc_v16 *)(dq0 + i + 143);
-            a6 += wt * *(const mc_v16 *)(dq0 + i + 159);
-            a7 += wt * *(const mc_v16 *)(dq0 + i + 175);
-        }
-        {
-            const float wt = w1[24];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 0);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 16);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 32);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 48);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 64);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 80);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 96);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 112);
-        }
-        {
-            const float wt = w1[23];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 1);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 17);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 33);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 49);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 65);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 81);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 97);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 113);
-        }
-        {
-            const float wt = w1[22];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 2);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 18);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 34);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 50);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 66);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 82);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 98);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 114);
-        }
-        {
-            const float wt = w1[21];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 3);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 19);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 35);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 51);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 67);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 83);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 99);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 115);
-        }
-        {
-            const float wt = w1[20];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 4);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 20);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 36);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 52);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 68);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 84);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 100);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 116);
-        }
-        {
-            const float wt = w1[19];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 20);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 36);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 52);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 68);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 84);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 100);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 116);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 132);
-        }
-        {
-            const float wt = w1[18];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 21);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 37);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 53);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 69);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 85);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 101);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 117);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 133);
-        }
-        {
-            const float wt = w1[17];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 22);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 38);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 54);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 70);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 86);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 102);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 118);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 134);
-        }
-        {
-            const float wt = w1[16];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 23);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 39);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 55);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 71);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 87);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 103);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 119);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 135);
-        }
-        {
-            const float wt = w1[15];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 24);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 40);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 56);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 72);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 88);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 104);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 120);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 136);
-        }
-        {
-            const float wt = w1[14];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 40);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 56);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 72);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 88);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 104);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 120);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 136);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 152);
-        }
-        {
-            const float wt = w1[13];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 41);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 57);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 73);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 89);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 105);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 121);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 137);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 153);
-        }
-        {
-            const float wt = w1[12];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 42);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 58);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 74);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 90);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 106);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 122);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 138);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 154);
-        }
-        {
-            const float wt = w1[11];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 43);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 59);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 75);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 91);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 107);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 123);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 139);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 155);
-        }
-        {
-            const float wt = w1[10];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 44);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 60);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 76);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 92);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 108);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 124);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 140);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 156);
-        }
-        {
-            const float wt = w1[9];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 60);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 76);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 92);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 108);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 124);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 140);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 156);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 172);
-        }
-        {
-            const float wt = w1[8];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 61);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 77);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 93);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 109);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 125);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 141);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 157);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 173);
-        }
-        {
-            const float wt = w1[7];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 62);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 78);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 94);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 110);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 126);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 142);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 158);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 174);
-        }
-        {
-            const float wt = w1[6];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 63);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 79);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 95);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 111);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 127);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 143);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 159);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 175);
-        }
-        {
-            const float wt = w1[5];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 64);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 80);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 96);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 112);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 128);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 144);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 160);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 176);
-        }
-        {
-            const float wt = w1[4];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 80);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 96);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 112);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 128);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 144);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 160);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 176);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 192);
-        }
-        {
-            const float wt = w1[3];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 81);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 97);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 113);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 129);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 145);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 161);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 177);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 193);
-        }
-        {
-            const float wt = w1[2];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 82);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 98);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 114);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 130);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 146);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 162);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 178);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 194);
-        }
-        {
-            const float wt = w1[1];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 83);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 99);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 115);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 131);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 147);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 163);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 179);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 195);
-        }
-        {
-            const float wt = w1[0];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 84);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 100);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 116);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 132);
-            a4 += wt * *(const mc_v16 *)(dq1 + i + 148);
-            a5 += wt * *(const mc_v16 *)(dq1 + i + 164);
-            a6 += wt * *(const mc_v16 *)(dq1 + i + 180);
-            a7 += wt * *(const mc_v16 *)(dq1 + i + 196);
-        }
-        *(mc_v16 *)(dxg + i + 0) = a0;
-        *(mc_v16 *)(dxg + i + 16) = a1;
-        *(mc_v16 *)(dxg + i + 32) = a2;
-        *(mc_v16 *)(dxg + i + 48) = a3;
-        *(mc_v16 *)(dxg + i + 64) = a4;
-        *(mc_v16 *)(dxg + i + 80) = a5;
-        *(mc_v16 *)(dxg + i + 96) = a6;
-        *(mc_v16 *)(dxg + i + 112) = a7;
     }
-    for (int iy = 0; iy < 16; iy++)
-        for (int ix = 0; ix < 16; ix++)
-            dxc[iy * 16 + ix] += dxg[iy * 20 + ix];
+    {
+        /* kernel 0, row 1 */
+        const float v0 = w0[5];
+        const float v1 = w0[4];
+        const float v2 = w0[3];
+        for (int i = 0; i < 384; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
+            a0 += v0 * *(const mc_v16 *)(dq0 + i + 41);
+            a1 += v0 * *(const mc_v16 *)(dq0 + i + 57);
+            a2 += v0 * *(const mc_v16 *)(dq0 + i + 73);
+            a3 += v0 * *(const mc_v16 *)(dq0 + i + 89);
+            a4 += v0 * *(const mc_v16 *)(dq0 + i + 105);
+            a5 += v0 * *(const mc_v16 *)(dq0 + i + 121);
+            a6 += v0 * *(const mc_v16 *)(dq0 + i + 137);
+            a7 += v0 * *(const mc_v16 *)(dq0 + i + 153);
+            a0 += v1 * *(const mc_v16 *)(dq0 + i + 42);
+            a1 += v1 * *(const mc_v16 *)(dq0 + i + 58);
+            a2 += v1 * *(const mc_v16 *)(dq0 + i + 74);
+            a3 += v1 * *(const mc_v16 *)(dq0 + i + 90);
+            a4 += v1 * *(const mc_v16 *)(dq0 + i + 106);
+            a5 += v1 * *(const mc_v16 *)(dq0 + i + 122);
+            a6 += v1 * *(const mc_v16 *)(dq0 + i + 138);
+            a7 += v1 * *(const mc_v16 *)(dq0 + i + 154);
+            a0 += v2 * *(const mc_v16 *)(dq0 + i + 43);
+            a1 += v2 * *(const mc_v16 *)(dq0 + i + 59);
+            a2 += v2 * *(const mc_v16 *)(dq0 + i + 75);
+            a3 += v2 * *(const mc_v16 *)(dq0 + i + 91);
+            a4 += v2 * *(const mc_v16 *)(dq0 + i + 107);
+            a5 += v2 * *(const mc_v16 *)(dq0 + i + 123);
+            a6 += v2 * *(const mc_v16 *)(dq0 + i + 139);
+            a7 += v2 * *(const mc_v16 *)(dq0 + i + 155);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 0, row 2 */
+        const float v0 = w0[2];
+        const float v1 = w0[1];
+        const float v2 = w0[0];
+        for (int i = 0; i < 384; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
+            a0 += v0 * *(const mc_v16 *)(dq0 + i + 61);
+            a1 += v0 * *(const mc_v16 *)(dq0 + i + 77);
+            a2 += v0 * *(const mc_v16 *)(dq0 + i + 93);
+            a3 += v0 * *(const mc_v16 *)(dq0 + i + 109);
+            a4 += v0 * *(const mc_v16 *)(dq0 + i + 125);
+            a5 += v0 * *(const mc_v16 *)(dq0 + i + 141);
+            a6 += v0 * *(const mc_v16 *)(dq0 + i + 157);
+            a7 += v0 * *(const mc_v16 *)(dq0 + i + 173);
+            a0 += v1 * *(const mc_v16 *)(dq0 + i + 62);
+            a1 += v1 * *(const mc_v16 *)(dq0 + i + 78);
+            a2 += v1 * *(const mc_v16 *)(dq0 + i + 94);
+            a3 += v1 * *(const mc_v16 *)(dq0 + i + 110);
+            a4 += v1 * *(const mc_v16 *)(dq0 + i + 126);
+            a5 += v1 * *(const mc_v16 *)(dq0 + i + 142);
+            a6 += v1 * *(const mc_v16 *)(dq0 + i + 158);
+            a7 += v1 * *(const mc_v16 *)(dq0 + i + 174);
+            a0 += v2 * *(const mc_v16 *)(dq0 + i + 63);
+            a1 += v2 * *(const mc_v16 *)(dq0 + i + 79);
+            a2 += v2 * *(const mc_v16 *)(dq0 + i + 95);
+            a3 += v2 * *(const mc_v16 *)(dq0 + i + 111);
+            a4 += v2 * *(const mc_v16 *)(dq0 + i + 127);
+            a5 += v2 * *(const mc_v16 *)(dq0 + i + 143);
+            a6 += v2 * *(const mc_v16 *)(dq0 + i + 159);
+            a7 += v2 * *(const mc_v16 *)(dq0 + i + 175);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 1, row 0 */
+        const float v0 = w1[24];
+        const float v1 = w1[23];
+        const float v2 = w1[22];
+        const float v3 = w1[21];
+        const float v4 = w1[20];
+        for (int i = 0; i < 384; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
+            a0 += v0 * *(const mc_v16 *)(dq1 + i + 0);
+            a1 += v0 * *(const mc_v16 *)(dq1 + i + 16);
+            a2 += v0 * *(const mc_v16 *)(dq1 + i + 32);
+            a3 += v0 * *(const mc_v16 *)(dq1 + i + 48);
+            a4 += v0 * *(const mc_v16 *)(dq1 + i + 64);
+            a5 += v0 * *(const mc_v16 *)(dq1 + i + 80);
+            a6 += v0 * *(const mc_v16 *)(dq1 + i + 96);
+            a7 += v0 * *(const mc_v16 *)(dq1 + i + 112);
+            a0 += v1 * *(const mc_v16 *)(dq1 + i + 1);
+            a1 += v1 * *(const mc_v16 *)(dq1 + i + 17);
+            a2 += v1 * *(const mc_v16 *)(dq1 + i + 33);
+            a3 += v1 * *(const mc_v16 *)(dq1 + i + 49);
+            a4 += v1 * *(const mc_v16 *)(dq1 + i + 65);
+            a5 += v1 * *(const mc_v16 *)(dq1 + i + 81);
+            a6 += v1 * *(const mc_v16 *)(dq1 + i + 97);
+            a7 += v1 * *(const mc_v16 *)(dq1 + i + 113);
+            a0 += v2 * *(const mc_v16 *)(dq1 + i + 2);
+            a1 += v2 * *(const mc_v16 *)(dq1 + i + 18);
+            a2 += v2 * *(const mc_v16 *)(dq1 + i + 34);
+            a3 += v2 * *(const mc_v16 *)(dq1 + i + 50);
+            a4 += v2 * *(const mc_v16 *)(dq1 + i + 66);
+            a5 += v2 * *(const mc_v16 *)(dq1 + i + 82);
+            a6 += v2 * *(const mc_v16 *)(dq1 + i + 98);
+            a7 += v2 * *(const mc_v16 *)(dq1 + i + 114);
+            a0 += v3 * *(const mc_v16 *)(dq1 + i + 3);
+            a1 += v3 * *(const mc_v16 *)(dq1 + i + 19);
+            a2 += v3 * *(const mc_v16 *)(dq1 + i + 35);
+            a3 += v3 * *(const mc_v16 *)(dq1 + i + 51);
+            a4 += v3 * *(const mc_v16 *)(dq1 + i + 67);
+            a5 += v3 * *(const mc_v16 *)(dq1 + i + 83);
+            a6 += v3 * *(const mc_v16 *)(dq1 + i + 99);
+            a7 += v3 * *(const mc_v16 *)(dq1 + i + 115);
+            a0 += v4 * *(const mc_v16 *)(dq1 + i + 4);
+            a1 += v4 * *(const mc_v16 *)(dq1 + i + 20);
+            a2 += v4 * *(const mc_v16 *)(dq1 + i + 36);
+            a3 += v4 * *(const mc_v16 *)(dq1 + i + 52);
+            a4 += v4 * *(const mc_v16 *)(dq1 + i + 68);
+            a5 += v4 * *(const mc_v16 *)(dq1 + i + 84);
+            a6 += v4 * *(const mc_v16 *)(dq1 + i + 100);
+            a7 += v4 * *(const mc_v16 *)(dq1 + i + 116);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 1, row 1 */
+        const float v0 = w1[19];
+        const float v1 = w1[18];
+        const float v2 = w1[17];
+        const float v3 = w1[16];
+        const float v4 = w1[15];
+        for (int i = 0; i < 384; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
+            a0 += v0 * *(const mc_v16 *)(dq1 + i + 20);
+            a1 += v0 * *(const mc_v16 *)(dq1 + i + 36);
+            a2 += v0 * *(const mc_v16 *)(dq1 + i + 52);
+            a3 += v0 * *(const mc_v16 *)(dq1 + i + 68);
+            a4 += v0 * *(const mc_v16 *)(dq1 + i + 84);
+            a5 += v0 * *(const mc_v16 *)(dq1 + i + 100);
+            a6 += v0 * *(const mc_v16 *)(dq1 + i + 116);
+            a7 += v0 * *(const mc_v16 *)(dq1 + i + 132);
+            a0 += v1 * *(const mc_v16 *)(dq1 + i + 21);
+            a1 += v1 * *(const mc_v16 *)(dq1 + i + 37);
+            a2 += v1 * *(const mc_v16 *)(dq1 + i + 53);
+            a3 += v1 * *(const mc_v16 *)(dq1 + i + 69);
+            a4 += v1 * *(const mc_v16 *)(dq1 + i + 85);
+            a5 += v1 * *(const mc_v16 *)(dq1 + i + 101);
+            a6 += v1 * *(const mc_v16 *)(dq1 + i + 117);
+            a7 += v1 * *(const mc_v16 *)(dq1 + i + 133);
+            a0 += v2 * *(const mc_v16 *)(dq1 + i + 22);
+            a1 += v2 * *(const mc_v16 *)(dq1 + i + 38);
+            a2 += v2 * *(const mc_v16 *)(dq1 + i + 54);
+            a3 += v2 * *(const mc_v16 *)(dq1 + i + 70);
+            a4 += v2 * *(const mc_v16 *)(dq1 + i + 86);
+            a5 += v2 * *(const mc_v16 *)(dq1 + i + 102);
+            a6 += v2 * *(const mc_v16 *)(dq1 + i + 118);
+            a7 += v2 * *(const mc_v16 *)(dq1 + i + 134);
+            a0 += v3 * *(const mc_v16 *)(dq1 + i + 23);
+            a1 += v3 * *(const mc_v16 *)(dq1 + i + 39);
+            a2 += v3 * *(const mc_v16 *)(dq1 + i + 55);
+            a3 += v3 * *(const mc_v16 *)(dq1 + i + 71);
+            a4 += v3 * *(const mc_v16 *)(dq1 + i + 87);
+            a5 += v3 * *(const mc_v16 *)(dq1 + i + 103);
+            a6 += v3 * *(const mc_v16 *)(dq1 + i + 119);
+            a7 += v3 * *(const mc_v16 *)(dq1 + i + 135);
+            a0 += v4 * *(const mc_v16 *)(dq1 + i + 24);
+            a1 += v4 * *(const mc_v16 *)(dq1 + i + 40);
+            a2 += v4 * *(const mc_v16 *)(dq1 + i + 56);
+            a3 += v4 * *(const mc_v16 *)(dq1 + i + 72);
+            a4 += v4 * *(const mc_v16 *)(dq1 + i + 88);
+            a5 += v4 * *(const mc_v16 *)(dq1 + i + 104);
+            a6 += v4 * *(const mc_v16 *)(dq1 + i + 120);
+            a7 += v4 * *(const mc_v16 *)(dq1 + i + 136);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 1, row 2 */
+        const float v0 = w1[14];
+        const float v1 = w1[13];
+        const float v2 = w1[12];
+        const float v3 = w1[11];
+        const float v4 = w1[10];
+        for (int i = 0; i < 384; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
+            a0 += v0 * *(const mc_v16 *)(dq1 + i + 40);
+            a1 += v0 * *(const mc_v16 *)(dq1 + i + 56);
+            a2 += v0 * *(const mc_v16 *)(dq1 + i + 72);
+            a3 += v0 * *(const mc_v16 *)(dq1 + i + 88);
+            a4 += v0 * *(const mc_v16 *)(dq1 + i + 104);
+            a5 += v0 * *(const mc_v16 *)(dq1 + i + 120);
+            a6 += v0 * *(const mc_v16 *)(dq1 + i + 136);
+            a7 += v0 * *(const mc_v16 *)(dq1 + i + 152);
+            a0 += v1 * *(const mc_v16 *)(dq1 + i + 41);
+            a1 += v1 * *(const mc_v16 *)(dq1 + i + 57);
+            a2 += v1 * *(const mc_v16 *)(dq1 + i + 73);
+            a3 += v1 * *(const mc_v16 *)(dq1 + i + 89);
+            a4 += v1 * *(const mc_v16 *)(dq1 + i + 105);
+            a5 += v1 * *(const mc_v16 *)(dq1 + i + 121);
+            a6 += v1 * *(const mc_v16 *)(dq1 + i + 137);
+            a7 += v1 * *(const mc_v16 *)(dq1 + i + 153);
+            a0 += v2 * *(const mc_v16 *)(dq1 + i + 42);
+            a1 += v2 * *(const mc_v16 *)(dq1 + i + 58);
+            a2 += v2 * *(const mc_v16 *)(dq1 + i + 74);
+            a3 += v2 * *(const mc_v16 *)(dq1 + i + 90);
+            a4 += v2 * *(const mc_v16 *)(dq1 + i + 106);
+            a5 += v2 * *(const mc_v16 *)(dq1 + i + 122);
+            a6 += v2 * *(const mc_v16 *)(dq1 + i + 138);
+            a7 += v2 * *(const mc_v16 *)(dq1 + i + 154);
+            a0 += v3 * *(const mc_v16 *)(dq1 + i + 43);
+            a1 += v3 * *(const mc_v16 *)(dq1 + i + 59);
+            a2 += v3 * *(const mc_v16 *)(dq1 + i + 75);
+            a3 += v3 * *(const mc_v16 *)(dq1 + i + 91);
+            a4 += v3 * *(const mc_v16 *)(dq1 + i + 107);
+            a5 += v3 * *(const mc_v16 *)(dq1 + i + 123);
+            a6 += v3 * *(const mc_v16 *)(dq1 + i + 139);
+            a7 += v3 * *(const mc_v16 *)(dq1 + i + 155);
+            a0 += v4 * *(const mc_v16 *)(dq1 + i + 44);
+            a1 += v4 * *(const mc_v16 *)(dq1 + i + 60);
+            a2 += v4 * *(const mc_v16 *)(dq1 + i + 76);
+            a3 += v4 * *(const mc_v16 *)(dq1 + i + 92);
+            a4 += v4 * *(const mc_v16 *)(dq1 + i + 108);
+            a5 += v4 * *(const mc_v16 *)(dq1 + i + 124);
+            a6 += v4 * *(const mc_v16 *)(dq1 + i + 140);
+            a7 += v4 * *(const mc_v16 *)(dq1 + i + 156);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 1, row 3 */
+        const float v0 = w1[9];
+        const float v1 = w1[8];
+        const float v2 = w1[7];
+        const float v3 = w1[6];
+        const float v4 = w1[5];
+        for (int i = 0; i < 384; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
+            a0 += v0 * *(const mc_v16 *)(dq1 + i + 60);
+            a1 += v0 * *(const mc_v16 *)(dq1 + i + 76);
+            a2 += v0 * *(const mc_v16 *)(dq1 + i + 92);
+            a3 += v0 * *(const mc_v16 *)(dq1 + i + 108);
+            a4 += v0 * *(const mc_v16 *)(dq1 + i + 124);
+            a5 += v0 * *(const mc_v16 *)(dq1 + i + 140);
+            a6 += v0 * *(const mc_v16 *)(dq1 + i + 156);
+            a7 += v0 * *(const mc_v16 *)(dq1 + i + 172);
+            a0 += v1 * *(const mc_v16 *)(dq1 + i + 61);
+            a1 += v1 * *(const mc_v16 *)(dq1 + i + 77);
+            a2 += v1 * *(const mc_v16 *)(dq1 + i + 93);
+            a3 += v1 * *(const mc_v16 *)(dq1 + i + 109);
+            a4 += v1 * *(const mc_v16 *)(dq1 + i + 125);
+            a5 += v1 * *(const mc_v16 *)(dq1 + i + 141);
+            a6 += v1 * *(const mc_v16 *)(dq1 + i + 157);
+            a7 += v1 * *(const mc_v16 *)(dq1 + i + 173);
+            a0 += v2 * *(const mc_v16 *)(dq1 + i + 62);
+            a1 += v2 * *(const mc_v16 *)(dq1 + i + 78);
+            a2 += v2 * *(const mc_v16 *)(dq1 + i + 94);
+            a3 += v2 * *(const mc_v16 *)(dq1 + i + 110);
+            a4 += v2 * *(const mc_v16 *)(dq1 + i + 126);
+            a5 += v2 * *(const mc_v16 *)(dq1 + i + 142);
+            a6 += v2 * *(const mc_v16 *)(dq1 + i + 158);
+            a7 += v2 * *(const mc_v16 *)(dq1 + i + 174);
+            a0 += v3 * *(const mc_v16 *)(dq1 + i + 63);
+            a1 += v3 * *(const mc_v16 *)(dq1 + i + 79);
+            a2 += v3 * *(const mc_v16 *)(dq1 + i + 95);
+            a3 += v3 * *(const mc_v16 *)(dq1 + i + 111);
+            a4 += v3 * *(const mc_v16 *)(dq1 + i + 127);
+            a5 += v3 * *(const mc_v16 *)(dq1 + i + 143);
+            a6 += v3 * *(const mc_v16 *)(dq1 + i + 159);
+            a7 += v3 * *(const mc_v16 *)(dq1 + i + 175);
+            a0 += v4 * *(const mc_v16 *)(dq1 + i + 64);
+            a1 += v4 * *(const mc_v16 *)(dq1 + i + 80);
+            a2 += v4 * *(const mc_v16 *)(dq1 + i + 96);
+            a3 += v4 * *(const mc_v16 *)(dq1 + i + 112);
+            a4 += v4 * *(const mc_v16 *)(dq1 + i + 128);
+            a5 += v4 * *(const mc_v16 *)(dq1 + i + 144);
+            a6 += v4 * *(const mc_v16 *)(dq1 + i + 160);
+            a7 += v4 * *(const mc_v16 *)(dq1 + i + 176);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
+        }
+    }
+    {
+        /* kernel 1, row 4 */
+        const float v0 = w1[4];
+        const float v1 = w1[3];
+        const float v2 = w1[2];
+        const float v3 = w1[1];
+        const float v4 = w1[0];
+        for (int i = 0; i < 384; i += 128) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
+            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
+            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
+            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
+            a0 += v0 * *(const mc_v16 *)(dq1 + i + 80);
+            a1 += v0 * *(const mc_v16 *)(dq1 + i + 96);
+            a2 += v0 * *(const mc_v16 *)(dq1 + i + 112);
+            a3 += v0 * *(const mc_v16 *)(dq1 + i + 128);
+            a4 += v0 * *(const mc_v16 *)(dq1 + i + 144);
+            a5 += v0 * *(const mc_v16 *)(dq1 + i + 160);
+            a6 += v0 * *(const mc_v16 *)(dq1 + i + 176);
+            a7 += v0 * *(const mc_v16 *)(dq1 + i + 192);
+            a0 += v1 * *(const mc_v16 *)(dq1 + i + 81);
+            a1 += v1 * *(const mc_v16 *)(dq1 + i + 97);
+            a2 += v1 * *(const mc_v16 *)(dq1 + i + 113);
+            a3 += v1 * *(const mc_v16 *)(dq1 + i + 129);
+            a4 += v1 * *(const mc_v16 *)(dq1 + i + 145);
+            a5 += v1 * *(const mc_v16 *)(dq1 + i + 161);
+            a6 += v1 * *(const mc_v16 *)(dq1 + i + 177);
+            a7 += v1 * *(const mc_v16 *)(dq1 + i + 193);
+            a0 += v2 * *(const mc_v16 *)(dq1 + i + 82);
+            a1 += v2 * *(const mc_v16 *)(dq1 + i + 98);
+            a2 += v2 * *(const mc_v16 *)(dq1 + i + 114);
+            a3 += v2 * *(const mc_v16 *)(dq1 + i + 130);
+            a4 += v2 * *(const mc_v16 *)(dq1 + i + 146);
+            a5 += v2 * *(const mc_v16 *)(dq1 + i + 162);
+            a6 += v2 * *(const mc_v16 *)(dq1 + i + 178);
+            a7 += v2 * *(const mc_v16 *)(dq1 + i + 194);
+            a0 += v3 * *(const mc_v16 *)(dq1 + i + 83);
+            a1 += v3 * *(const mc_v16 *)(dq1 + i + 99);
+            a2 += v3 * *(const mc_v16 *)(dq1 + i + 115);
+            a3 += v3 * *(const mc_v16 *)(dq1 + i + 131);
+            a4 += v3 * *(const mc_v16 *)(dq1 + i + 147);
+            a5 += v3 * *(const mc_v16 *)(dq1 + i + 163);
+            a6 += v3 * *(const mc_v16 *)(dq1 + i + 179);
+            a7 += v3 * *(const mc_v16 *)(dq1 + i + 195);
+            a0 += v4 * *(const mc_v16 *)(dq1 + i + 84);
+            a1 += v4 * *(const mc_v16 *)(dq1 + i + 100);
+            a2 += v4 * *(const mc_v16 *)(dq1 + i + 116);
+            a3 += v4 * *(const mc_v16 *)(dq1 + i + 132);
+            a4 += v4 * *(const mc_v16 *)(dq1 + i + 148);
+            a5 += v4 * *(const mc_v16 *)(dq1 + i + 164);
+            a6 += v4 * *(const mc_v16 *)(dq1 + i + 180);
+            a7 += v4 * *(const mc_v16 *)(dq1 + i + 196);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+            *(mc_v16 *)(dxg + i + 64) = a4;
+            *(mc_v16 *)(dxg + i + 80) = a5;
+            *(mc_v16 *)(dxg + i + 96) = a6;
+            *(mc_v16 *)(dxg + i + 112) = a7;
+        }
+    }
+    for (int iy = 0; iy < 16; iy++) {
+        const float *restrict g = dxg + iy * 20;
+        if (acc)
+            for (int ix = 0; ix < 16; ix++)
+                dxc[iy * 16 + ix] += g[ix];
+        else
+            memcpy(dxc + iy * 16, g, 16 * sizeof(float));
+    }
+
     {
         /* kernel 0, row 0 */
         const float *restrict dg = dq0 + 42;
@@ -5013,7 +5569,7 @@ static inline void dw_k3_5_c32_16x16_s1_bwd_plane(const float *restrict xc, cons
 }
 
 void dw_k3_5_c32_16x16_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
     MC_OMP_FOR
@@ -5022,7 +5578,8 @@ void dw_k3_5_c32_16x16_s1_bwd(int n, const float *restrict x, const float *restr
         memset(ga, 0, sizeof ga);
         double gb = 0; /* the bias gradient, with one kernel */
         for (int b = 0; b < n; b++) {
-            dw_k3_5_c32_16x16_s1_bwd_plane(x + ((long)b * 32 + c) * 256, w, dy, dx + ((long)b * 32 + c) * 256, ga, b, c);
+            dw_k3_5_c32_16x16_s1_bwd_plane(x + ((long)b * 32 + c) * 256, w, dy, dx + ((long)b * 32 + c) * 256, ga, b, c,
+                acc);
         }
         {
             float *restrict dw0 = dw + 0 + c * 9;
@@ -5089,150 +5646,169 @@ static inline void dw_k3_3_c32_16x16_s1_fwd_plane(const float *restrict xc, cons
     const float *restrict w1 = w + 288 + c * 9;
     float *restrict y1 = y + ((long)b * 64 + 32 + c) * 256;
     float yg0[320];
-    float yg1[320];
-    for (int i = 0; i < 320; i += 64) {
-        const float *restrict p = xp + i;
-        {
+    {
+        /* kernel 0, row 0 */
+        const float v0 = w0[0];
+        const float v1 = w0[1];
+        const float v2 = w0[2];
+        for (int i = 0; i < 320; i += 64) {
             mc_v16 a0 = (mc_v16){0};
             mc_v16 a1 = (mc_v16){0};
             mc_v16 a2 = (mc_v16){0};
             mc_v16 a3 = (mc_v16){0};
-            {
-                const float wt = w0[0];
-                a0 += wt * *(const mc_v16 *)(p + 0);
-                a1 += wt * *(const mc_v16 *)(p + 16);
-                a2 += wt * *(const mc_v16 *)(p + 32);
-                a3 += wt * *(const mc_v16 *)(p + 48);
-            }
-            {
-                const float wt = w0[1];
-                a0 += wt * *(const mc_v16 *)(p + 1);
-                a1 += wt * *(const mc_v16 *)(p + 17);
-                a2 += wt * *(const mc_v16 *)(p + 33);
-                a3 += wt * *(const mc_v16 *)(p + 49);
-            }
-            {
-                const float wt = w0[2];
-                a0 += wt * *(const mc_v16 *)(p + 2);
-                a1 += wt * *(const mc_v16 *)(p + 18);
-                a2 += wt * *(const mc_v16 *)(p + 34);
-                a3 += wt * *(const mc_v16 *)(p + 50);
-            }
-            {
-                const float wt = w0[3];
-                a0 += wt * *(const mc_v16 *)(p + 18);
-                a1 += wt * *(const mc_v16 *)(p + 34);
-                a2 += wt * *(const mc_v16 *)(p + 50);
-                a3 += wt * *(const mc_v16 *)(p + 66);
-            }
-            {
-                const float wt = w0[4];
-                a0 += wt * *(const mc_v16 *)(p + 19);
-                a1 += wt * *(const mc_v16 *)(p + 35);
-                a2 += wt * *(const mc_v16 *)(p + 51);
-                a3 += wt * *(const mc_v16 *)(p + 67);
-            }
-            {
-                const float wt = w0[5];
-                a0 += wt * *(const mc_v16 *)(p + 20);
-                a1 += wt * *(const mc_v16 *)(p + 36);
-                a2 += wt * *(const mc_v16 *)(p + 52);
-                a3 += wt * *(const mc_v16 *)(p + 68);
-            }
-            {
-                const float wt = w0[6];
-                a0 += wt * *(const mc_v16 *)(p + 36);
-                a1 += wt * *(const mc_v16 *)(p + 52);
-                a2 += wt * *(const mc_v16 *)(p + 68);
-                a3 += wt * *(const mc_v16 *)(p + 84);
-            }
-            {
-                const float wt = w0[7];
-                a0 += wt * *(const mc_v16 *)(p + 37);
-                a1 += wt * *(const mc_v16 *)(p + 53);
-                a2 += wt * *(const mc_v16 *)(p + 69);
-                a3 += wt * *(const mc_v16 *)(p + 85);
-            }
-            {
-                const float wt = w0[8];
-                a0 += wt * *(const mc_v16 *)(p + 38);
-                a1 += wt * *(const mc_v16 *)(p + 54);
-                a2 += wt * *(const mc_v16 *)(p + 70);
-                a3 += wt * *(const mc_v16 *)(p + 86);
-            }
+            a0 += v0 * *(const mc_v16 *)(xp + i + 0);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 16);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 32);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 48);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 1);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 17);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 33);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 49);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 2);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 18);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 34);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 50);
             *(mc_v16 *)(yg0 + i + 0) = a0;
             *(mc_v16 *)(yg0 + i + 16) = a1;
             *(mc_v16 *)(yg0 + i + 32) = a2;
             *(mc_v16 *)(yg0 + i + 48) = a3;
         }
-        {
+    }
+    {
+        /* kernel 0, row 1 */
+        const float v0 = w0[3];
+        const float v1 = w0[4];
+        const float v2 = w0[5];
+        for (int i = 0; i < 320; i += 64) {
+            mc_v16 a0 = *(const mc_v16 *)(yg0 + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(yg0 + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(yg0 + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(yg0 + i + 48);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 18);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 34);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 50);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 66);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 19);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 35);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 51);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 67);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 20);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 36);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 52);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 68);
+            *(mc_v16 *)(yg0 + i + 0) = a0;
+            *(mc_v16 *)(yg0 + i + 16) = a1;
+            *(mc_v16 *)(yg0 + i + 32) = a2;
+            *(mc_v16 *)(yg0 + i + 48) = a3;
+        }
+    }
+    {
+        /* kernel 0, row 2 */
+        const float v0 = w0[6];
+        const float v1 = w0[7];
+        const float v2 = w0[8];
+        for (int i = 0; i < 320; i += 64) {
+            mc_v16 a0 = *(const mc_v16 *)(yg0 + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(yg0 + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(yg0 + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(yg0 + i + 48);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 36);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 52);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 68);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 84);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 37);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 53);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 69);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 85);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 38);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 54);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 70);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 86);
+            *(mc_v16 *)(yg0 + i + 0) = a0;
+            *(mc_v16 *)(yg0 + i + 16) = a1;
+            *(mc_v16 *)(yg0 + i + 32) = a2;
+            *(mc_v16 *)(yg0 + i + 48) = a3;
+        }
+    }
+    float yg1[320];
+    {
+        /* kernel 1, row 0 */
+        const float v0 = w1[0];
+        const float v1 = w1[1];
+        const float v2 = w1[2];
+        for (int i = 0; i < 320; i += 64) {
             mc_v16 a0 = (mc_v16){0};
             mc_v16 a1 = (mc_v16){0};
             mc_v16 a2 = (mc_v16){0};
             mc_v16 a3 = (mc_v16){0};
-            {
-                const float wt = w1[0];
-                a0 += wt * *(const mc_v16 *)(p + 0);
-                a1 += wt * *(const mc_v16 *)(p + 16);
-                a2 += wt * *(const mc_v16 *)(p + 32);
-                a3 += wt * *(const mc_v16 *)(p + 48);
-            }
-            {
-                const float wt = w1[1];
-                a0 += wt * *(const mc_v16 *)(p + 1);
-                a1 += wt * *(const mc_v16 *)(p + 17);
-                a2 += wt * *(const mc_v16 *)(p + 33);
-                a3 += wt * *(const mc_v16 *)(p + 49);
-            }
-            {
-                const float wt = w1[2];
-                a0 += wt * *(const mc_v16 *)(p + 2);
-                a1 += wt * *(const mc_v16 *)(p + 18);
-                a2 += wt * *(const mc_v16 *)(p + 34);
-                a3 += wt * *(const mc_v16 *)(p + 50);
-            }
-            {
-                const float wt = w1[3];
-                a0 += wt * *(const mc_v16 *)(p + 18);
-                a1 += wt * *(const mc_v16 *)(p + 34);
-                a2 += wt * *(const mc_v16 *)(p + 50);
-                a3 += wt * *(const mc_v16 *)(p + 66);
-            }
-            {
-                const float wt = w1[4];
-                a0 += wt * *(const mc_v16 *)(p + 19);
-                a1 += wt * *(const mc_v16 *)(p + 35);
-                a2 += wt * *(const mc_v16 *)(p + 51);
-                a3 += wt * *(const mc_v16 *)(p + 67);
-            }
-            {
-                const float wt = w1[5];
-                a0 += wt * *(const mc_v16 *)(p + 20);
-                a1 += wt * *(const mc_v16 *)(p + 36);
-                a2 += wt * *(const mc_v16 *)(p + 52);
-                a3 += wt * *(const mc_v16 *)(p + 68);
-            }
-            {
-                const float wt = w1[6];
-                a0 += wt * *(const mc_v16 *)(p + 36);
-                a1 += wt * *(const mc_v16 *)(p + 52);
-                a2 += wt * *(const mc_v16 *)(p + 68);
-                a3 += wt * *(const mc_v16 *)(p + 84);
-            }
-            {
-                const float wt = w1[7];
-                a0 += wt * *(const mc_v16 *)(p + 37);
-                a1 += wt * *(const mc_v16 *)(p + 53);
-                a2 += wt * *(const mc_v16 *)(p + 69);
-                a3 += wt * *(const mc_v16 *)(p + 85);
-            }
-            {
-                const float wt = w1[8];
-                a0 += wt * *(const mc_v16 *)(p + 38);
-                a1 += wt * *(const mc_v16 *)(p + 54);
-                a2 += wt * *(const mc_v16 *)(p + 70);
-                a3 += wt * *(const mc_v16 *)(p + 86);
-            }
+            a0 += v0 * *(const mc_v16 *)(xp + i + 0);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 16);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 32);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 48);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 1);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 17);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 33);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 49);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 2);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 18);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 34);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 50);
+            *(mc_v16 *)(yg1 + i + 0) = a0;
+            *(mc_v16 *)(yg1 + i + 16) = a1;
+            *(mc_v16 *)(yg1 + i + 32) = a2;
+            *(mc_v16 *)(yg1 + i + 48) = a3;
+        }
+    }
+    {
+        /* kernel 1, row 1 */
+        const float v0 = w1[3];
+        const float v1 = w1[4];
+        const float v2 = w1[5];
+        for (int i = 0; i < 320; i += 64) {
+            mc_v16 a0 = *(const mc_v16 *)(yg1 + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(yg1 + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(yg1 + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(yg1 + i + 48);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 18);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 34);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 50);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 66);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 19);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 35);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 51);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 67);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 20);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 36);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 52);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 68);
+            *(mc_v16 *)(yg1 + i + 0) = a0;
+            *(mc_v16 *)(yg1 + i + 16) = a1;
+            *(mc_v16 *)(yg1 + i + 32) = a2;
+            *(mc_v16 *)(yg1 + i + 48) = a3;
+        }
+    }
+    {
+        /* kernel 1, row 2 */
+        const float v0 = w1[6];
+        const float v1 = w1[7];
+        const float v2 = w1[8];
+        for (int i = 0; i < 320; i += 64) {
+            mc_v16 a0 = *(const mc_v16 *)(yg1 + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(yg1 + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(yg1 + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(yg1 + i + 48);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 36);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 52);
+            a2 += v0 * *(const mc_v16 *)(xp + i + 68);
+            a3 += v0 * *(const mc_v16 *)(xp + i + 84);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 37);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 53);
+            a2 += v1 * *(const mc_v16 *)(xp + i + 69);
+            a3 += v1 * *(const mc_v16 *)(xp + i + 85);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 38);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 54);
+            a2 += v2 * *(const mc_v16 *)(xp + i + 70);
+            a3 += v2 * *(const mc_v16 *)(xp + i + 86);
             *(mc_v16 *)(yg1 + i + 0) = a0;
             *(mc_v16 *)(yg1 + i + 16) = a1;
             *(mc_v16 *)(yg1 + i + 32) = a2;
@@ -5252,10 +5828,11 @@ void dw_k3_3_c32_16x16_s1_fwd(int n, const float *restrict x, const float *restr
         dw_k3_3_c32_16x16_s1_fwd_plane(x + (long)bc * 256, w, bias, y, bc / 32, bc % 32);
 }
 
+
 /* Channel c of image b: its input gradient goes to dxc, its filter
  * gradients into the accumulators ga. */
 static inline void dw_k3_3_c32_16x16_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
-    float *restrict dxc, mc_v16 *restrict ga, int b, int c)
+    float *restrict dxc, mc_v16 *restrict ga, int b, int c, int acc)
 {
     float xp[358];
     dw_k3_3_c32_16x16_s1_pad(xc, xp);
@@ -5268,145 +5845,183 @@ static inline void dw_k3_3_c32_16x16_s1_bwd_plane(const float *restrict xc, cons
     dw_k3_3_c32_16x16_s1_pad(d0, dq0);
     float dq1[358];
     dw_k3_3_c32_16x16_s1_pad(d1, dq1);
-    for (int i = 0; i < 320; i += 64) {
-        mc_v16 a0 = {0};
-        mc_v16 a1 = {0};
-        mc_v16 a2 = {0};
-        mc_v16 a3 = {0};
-        {
-            const float wt = w0[8];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 0);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 16);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 32);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 48);
+    {
+        /* kernel 0, row 0 */
+        const float v0 = w0[8];
+        const float v1 = w0[7];
+        const float v2 = w0[6];
+        for (int i = 0; i < 320; i += 64) {
+            mc_v16 a0 = (mc_v16){0};
+            mc_v16 a1 = (mc_v16){0};
+            mc_v16 a2 = (mc_v16){0};
+            mc_v16 a3 = (mc_v16){0};
+            a0 += v0 * *(const mc_v16 *)(dq0 + i + 0);
+            a1 += v0 * *(const mc_v16 *)(dq0 + i + 16);
+            a2 += v0 * *(const mc_v16 *)(dq0 + i + 32);
+            a3 += v0 * *(const mc_v16 *)(dq0 + i + 48);
+            a0 += v1 * *(const mc_v16 *)(dq0 + i + 1);
+            a1 += v1 * *(const mc_v16 *)(dq0 + i + 17);
+            a2 += v1 * *(const mc_v16 *)(dq0 + i + 33);
+            a3 += v1 * *(const mc_v16 *)(dq0 + i + 49);
+            a0 += v2 * *(const mc_v16 *)(dq0 + i + 2);
+            a1 += v2 * *(const mc_v16 *)(dq0 + i + 18);
+            a2 += v2 * *(const mc_v16 *)(dq0 + i + 34);
+            a3 += v2 * *(const mc_v16 *)(dq0 + i + 50);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
         }
-        {
-            const float wt = w0[7];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 1);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 17);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 33);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 49);
-        }
-        {
-            const float wt = w0[6];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 2);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 18);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 34);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 50);
-        }
-        {
-            const float wt = w0[5];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 18);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 34);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 50);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 66);
-        }
-        {
-            const float wt = w0[4];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 19);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 35);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 51);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 67);
-        }
-        {
-            const float wt = w0[3];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 20);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 36);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 52);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 68);
-        }
-        {
-            const float wt = w0[2];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 36);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 52);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 68);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 84);
-        }
-        {
-            const float wt = w0[1];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 37);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 53);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 69);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 85);
-        }
-        {
-            const float wt = w0[0];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 38);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 54);
-            a2 += wt * *(const mc_v16 *)(dq0 + i + 70);
-            a3 += wt * *(const mc_v16 *)(dq0 + i + 86);
-        }
-        {
-            const float wt = w1[8];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 0);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 16);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 32);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 48);
-        }
-        {
-            const float wt = w1[7];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 1);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 17);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 33);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 49);
-        }
-        {
-            const float wt = w1[6];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 2);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 18);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 34);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 50);
-        }
-        {
-            const float wt = w1[5];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 18);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 34);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 50);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 66);
-        }
-        {
-            const float wt = w1[4];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 19);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 35);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 51);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 67);
-        }
-        {
-            const float wt = w1[3];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 20);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 36);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 52);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 68);
-        }
-        {
-            const float wt = w1[2];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 36);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 52);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 68);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 84);
-        }
-        {
-            const float wt = w1[1];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 37);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 53);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 69);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 85);
-        }
-        {
-            const float wt = w1[0];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 38);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 54);
-            a2 += wt * *(const mc_v16 *)(dq1 + i + 70);
-            a3 += wt * *(const mc_v16 *)(dq1 + i + 86);
-        }
-        *(mc_v16 *)(dxg + i + 0) = a0;
-        *(mc_v16 *)(dxg + i + 16) = a1;
-        *(mc_v16 *)(dxg + i + 32) = a2;
-        *(mc_v16 *)(dxg + i + 48) = a3;
     }
-    for (int iy = 0; iy < 16; iy++)
-        for (int ix = 0; ix < 16; ix++)
-            dxc[iy * 16 + ix] += dxg[iy * 18 + ix];
+    {
+        /* kernel 0, row 1 */
+        const float v0 = w0[5];
+        const float v1 = w0[4];
+        const float v2 = w0[3];
+        for (int i = 0; i < 320; i += 64) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            a0 += v0 * *(const mc_v16 *)(dq0 + i + 18);
+            a1 += v0 * *(const mc_v16 *)(dq0 + i + 34);
+            a2 += v0 * *(const mc_v16 *)(dq0 + i + 50);
+            a3 += v0 * *(const mc_v16 *)(dq0 + i + 66);
+            a0 += v1 * *(const mc_v16 *)(dq0 + i + 19);
+            a1 += v1 * *(const mc_v16 *)(dq0 + i + 35);
+            a2 += v1 * *(const mc_v16 *)(dq0 + i + 51);
+            a3 += v1 * *(const mc_v16 *)(dq0 + i + 67);
+            a0 += v2 * *(const mc_v16 *)(dq0 + i + 20);
+            a1 += v2 * *(const mc_v16 *)(dq0 + i + 36);
+            a2 += v2 * *(const mc_v16 *)(dq0 + i + 52);
+            a3 += v2 * *(const mc_v16 *)(dq0 + i + 68);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+        }
+    }
+    {
+        /* kernel 0, row 2 */
+        const float v0 = w0[2];
+        const float v1 = w0[1];
+        const float v2 = w0[0];
+        for (int i = 0; i < 320; i += 64) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            a0 += v0 * *(const mc_v16 *)(dq0 + i + 36);
+            a1 += v0 * *(const mc_v16 *)(dq0 + i + 52);
+            a2 += v0 * *(const mc_v16 *)(dq0 + i + 68);
+            a3 += v0 * *(const mc_v16 *)(dq0 + i + 84);
+            a0 += v1 * *(const mc_v16 *)(dq0 + i + 37);
+            a1 += v1 * *(const mc_v16 *)(dq0 + i + 53);
+            a2 += v1 * *(const mc_v16 *)(dq0 + i + 69);
+            a3 += v1 * *(const mc_v16 *)(dq0 + i + 85);
+            a0 += v2 * *(const mc_v16 *)(dq0 + i + 38);
+            a1 += v2 * *(const mc_v16 *)(dq0 + i + 54);
+            a2 += v2 * *(const mc_v16 *)(dq0 + i + 70);
+            a3 += v2 * *(const mc_v16 *)(dq0 + i + 86);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+        }
+    }
+    {
+        /* kernel 1, row 0 */
+        const float v0 = w1[8];
+        const float v1 = w1[7];
+        const float v2 = w1[6];
+        for (int i = 0; i < 320; i += 64) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            a0 += v0 * *(const mc_v16 *)(dq1 + i + 0);
+            a1 += v0 * *(const mc_v16 *)(dq1 + i + 16);
+            a2 += v0 * *(const mc_v16 *)(dq1 + i + 32);
+            a3 += v0 * *(const mc_v16 *)(dq1 + i + 48);
+            a0 += v1 * *(const mc_v16 *)(dq1 + i + 1);
+            a1 += v1 * *(const mc_v16 *)(dq1 + i + 17);
+            a2 += v1 * *(const mc_v16 *)(dq1 + i + 33);
+            a3 += v1 * *(const mc_v16 *)(dq1 + i + 49);
+            a0 += v2 * *(const mc_v16 *)(dq1 + i + 2);
+            a1 += v2 * *(const mc_v16 *)(dq1 + i + 18);
+            a2 += v2 * *(const mc_v16 *)(dq1 + i + 34);
+            a3 += v2 * *(const mc_v16 *)(dq1 + i + 50);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+        }
+    }
+    {
+        /* kernel 1, row 1 */
+        const float v0 = w1[5];
+        const float v1 = w1[4];
+        const float v2 = w1[3];
+        for (int i = 0; i < 320; i += 64) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            a0 += v0 * *(const mc_v16 *)(dq1 + i + 18);
+            a1 += v0 * *(const mc_v16 *)(dq1 + i + 34);
+            a2 += v0 * *(const mc_v16 *)(dq1 + i + 50);
+            a3 += v0 * *(const mc_v16 *)(dq1 + i + 66);
+            a0 += v1 * *(const mc_v16 *)(dq1 + i + 19);
+            a1 += v1 * *(const mc_v16 *)(dq1 + i + 35);
+            a2 += v1 * *(const mc_v16 *)(dq1 + i + 51);
+            a3 += v1 * *(const mc_v16 *)(dq1 + i + 67);
+            a0 += v2 * *(const mc_v16 *)(dq1 + i + 20);
+            a1 += v2 * *(const mc_v16 *)(dq1 + i + 36);
+            a2 += v2 * *(const mc_v16 *)(dq1 + i + 52);
+            a3 += v2 * *(const mc_v16 *)(dq1 + i + 68);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+        }
+    }
+    {
+        /* kernel 1, row 2 */
+        const float v0 = w1[2];
+        const float v1 = w1[1];
+        const float v2 = w1[0];
+        for (int i = 0; i < 320; i += 64) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
+            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
+            a0 += v0 * *(const mc_v16 *)(dq1 + i + 36);
+            a1 += v0 * *(const mc_v16 *)(dq1 + i + 52);
+            a2 += v0 * *(const mc_v16 *)(dq1 + i + 68);
+            a3 += v0 * *(const mc_v16 *)(dq1 + i + 84);
+            a0 += v1 * *(const mc_v16 *)(dq1 + i + 37);
+            a1 += v1 * *(const mc_v16 *)(dq1 + i + 53);
+            a2 += v1 * *(const mc_v16 *)(dq1 + i + 69);
+            a3 += v1 * *(const mc_v16 *)(dq1 + i + 85);
+            a0 += v2 * *(const mc_v16 *)(dq1 + i + 38);
+            a1 += v2 * *(const mc_v16 *)(dq1 + i + 54);
+            a2 += v2 * *(const mc_v16 *)(dq1 + i + 70);
+            a3 += v2 * *(const mc_v16 *)(dq1 + i + 86);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+            *(mc_v16 *)(dxg + i + 32) = a2;
+            *(mc_v16 *)(dxg + i + 48) = a3;
+        }
+    }
+    for (int iy = 0; iy < 16; iy++) {
+        const float *restrict g = dxg + iy * 18;
+        if (acc)
+            for (int ix = 0; ix < 16; ix++)
+                dxc[iy * 16 + ix] += g[ix];
+        else
+            memcpy(dxc + iy * 16, g, 16 * sizeof(float));
+    }
+
     {
         /* kernel 0, row 0 */
         const float *restrict dg = dq0 + 19;
@@ -5632,7 +6247,7 @@ static inline void dw_k3_3_c32_16x16_s1_bwd_plane(const float *restrict xc, cons
 }
 
 void dw_k3_3_c32_16x16_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
     MC_OMP_FOR
@@ -5641,7 +6256,8 @@ void dw_k3_3_c32_16x16_s1_bwd(int n, const float *restrict x, const float *restr
         memset(ga, 0, sizeof ga);
         double gb = 0; /* the bias gradient, with one kernel */
         for (int b = 0; b < n; b++) {
-            dw_k3_3_c32_16x16_s1_bwd_plane(x + ((long)b * 32 + c) * 256, w, dy, dx + ((long)b * 32 + c) * 256, ga, b, c);
+            dw_k3_3_c32_16x16_s1_bwd_plane(x + ((long)b * 32 + c) * 256, w, dy, dx + ((long)b * 32 + c) * 256, ga, b, c,
+                acc);
         }
         {
             float *restrict dw0 = dw + 0 + c * 9;
@@ -5692,108 +6308,111 @@ static inline void dw_k3_3_c64_8x8_s1_fwd_plane(const float *restrict xc, const 
     const float *restrict w1 = w + 576 + c * 9;
     float *restrict y1 = y + ((long)b * 128 + 64 + c) * 64;
     float yg0[96];
-    float yg1[96];
-    for (int i = 0; i < 96; i += 32) {
-        const float *restrict p = xp + i;
-        {
+    {
+        /* kernel 0, row 0 */
+        const float v0 = w0[0];
+        const float v1 = w0[1];
+        const float v2 = w0[2];
+        for (int i = 0; i < 96; i += 32) {
             mc_v16 a0 = (mc_v16){0};
             mc_v16 a1 = (mc_v16){0};
-            {
-                const float wt = w0[0];
-                a0 += wt * *(const mc_v16 *)(p + 0);
-                a1 += wt * *(const mc_v16 *)(p + 16);
-            }
-            {
-                const float wt = w0[1];
-                a0 += wt * *(const mc_v16 *)(p + 1);
-                a1 += wt * *(const mc_v16 *)(p + 17);
-            }
-            {
-                const float wt = w0[2];
-                a0 += wt * *(const mc_v16 *)(p + 2);
-                a1 += wt * *(const mc_v16 *)(p + 18);
-            }
-            {
-                const float wt = w0[3];
-                a0 += wt * *(const mc_v16 *)(p + 10);
-                a1 += wt * *(const mc_v16 *)(p + 26);
-            }
-            {
-                const float wt = w0[4];
-                a0 += wt * *(const mc_v16 *)(p + 11);
-                a1 += wt * *(const mc_v16 *)(p + 27);
-            }
-            {
-                const float wt = w0[5];
-                a0 += wt * *(const mc_v16 *)(p + 12);
-                a1 += wt * *(const mc_v16 *)(p + 28);
-            }
-            {
-                const float wt = w0[6];
-                a0 += wt * *(const mc_v16 *)(p + 20);
-                a1 += wt * *(const mc_v16 *)(p + 36);
-            }
-            {
-                const float wt = w0[7];
-                a0 += wt * *(const mc_v16 *)(p + 21);
-                a1 += wt * *(const mc_v16 *)(p + 37);
-            }
-            {
-                const float wt = w0[8];
-                a0 += wt * *(const mc_v16 *)(p + 22);
-                a1 += wt * *(const mc_v16 *)(p + 38);
-            }
+            a0 += v0 * *(const mc_v16 *)(xp + i + 0);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 16);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 1);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 17);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 2);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 18);
             *(mc_v16 *)(yg0 + i + 0) = a0;
             *(mc_v16 *)(yg0 + i + 16) = a1;
         }
-        {
+    }
+    {
+        /* kernel 0, row 1 */
+        const float v0 = w0[3];
+        const float v1 = w0[4];
+        const float v2 = w0[5];
+        for (int i = 0; i < 96; i += 32) {
+            mc_v16 a0 = *(const mc_v16 *)(yg0 + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(yg0 + i + 16);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 10);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 26);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 11);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 27);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 12);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 28);
+            *(mc_v16 *)(yg0 + i + 0) = a0;
+            *(mc_v16 *)(yg0 + i + 16) = a1;
+        }
+    }
+    {
+        /* kernel 0, row 2 */
+        const float v0 = w0[6];
+        const float v1 = w0[7];
+        const float v2 = w0[8];
+        for (int i = 0; i < 96; i += 32) {
+            mc_v16 a0 = *(const mc_v16 *)(yg0 + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(yg0 + i + 16);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 20);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 36);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 21);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 37);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 22);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 38);
+            *(mc_v16 *)(yg0 + i + 0) = a0;
+            *(mc_v16 *)(yg0 + i + 16) = a1;
+        }
+    }
+    float yg1[96];
+    {
+        /* kernel 1, row 0 */
+        const float v0 = w1[0];
+        const float v1 = w1[1];
+        const float v2 = w1[2];
+        for (int i = 0; i < 96; i += 32) {
             mc_v16 a0 = (mc_v16){0};
             mc_v16 a1 = (mc_v16){0};
-            {
-                const float wt = w1[0];
-                a0 += wt * *(const mc_v16 *)(p + 0);
-                a1 += wt * *(const mc_v16 *)(p + 16);
-            }
-            {
-                const float wt = w1[1];
-                a0 += wt * *(const mc_v16 *)(p + 1);
-                a1 += wt * *(const mc_v16 *)(p + 17);
-            }
-            {
-                const float wt = w1[2];
-                a0 += wt * *(const mc_v16 *)(p + 2);
-                a1 += wt * *(const mc_v16 *)(p + 18);
-            }
-            {
-                const float wt = w1[3];
-                a0 += wt * *(const mc_v16 *)(p + 10);
-                a1 += wt * *(const mc_v16 *)(p + 26);
-            }
-            {
-                const float wt = w1[4];
-                a0 += wt * *(const mc_v16 *)(p + 11);
-                a1 += wt * *(const mc_v16 *)(p + 27);
-            }
-            {
-                const float wt = w1[5];
-                a0 += wt * *(const mc_v16 *)(p + 12);
-                a1 += wt * *(const mc_v16 *)(p + 28);
-            }
-            {
-                const float wt = w1[6];
-                a0 += wt * *(const mc_v16 *)(p + 20);
-                a1 += wt * *(const mc_v16 *)(p + 36);
-            }
-            {
-                const float wt = w1[7];
-                a0 += wt * *(const mc_v16 *)(p + 21);
-                a1 += wt * *(const mc_v16 *)(p + 37);
-            }
-            {
-                const float wt = w1[8];
-                a0 += wt * *(const mc_v16 *)(p + 22);
-                a1 += wt * *(const mc_v16 *)(p + 38);
-            }
+            a0 += v0 * *(const mc_v16 *)(xp + i + 0);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 16);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 1);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 17);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 2);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 18);
+            *(mc_v16 *)(yg1 + i + 0) = a0;
+            *(mc_v16 *)(yg1 + i + 16) = a1;
+        }
+    }
+    {
+        /* kernel 1, row 1 */
+        const float v0 = w1[3];
+        const float v1 = w1[4];
+        const float v2 = w1[5];
+        for (int i = 0; i < 96; i += 32) {
+            mc_v16 a0 = *(const mc_v16 *)(yg1 + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(yg1 + i + 16);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 10);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 26);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 11);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 27);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 12);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 28);
+            *(mc_v16 *)(yg1 + i + 0) = a0;
+            *(mc_v16 *)(yg1 + i + 16) = a1;
+        }
+    }
+    {
+        /* kernel 1, row 2 */
+        const float v0 = w1[6];
+        const float v1 = w1[7];
+        const float v2 = w1[8];
+        for (int i = 0; i < 96; i += 32) {
+            mc_v16 a0 = *(const mc_v16 *)(yg1 + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(yg1 + i + 16);
+            a0 += v0 * *(const mc_v16 *)(xp + i + 20);
+            a1 += v0 * *(const mc_v16 *)(xp + i + 36);
+            a0 += v1 * *(const mc_v16 *)(xp + i + 21);
+            a1 += v1 * *(const mc_v16 *)(xp + i + 37);
+            a0 += v2 * *(const mc_v16 *)(xp + i + 22);
+            a1 += v2 * *(const mc_v16 *)(xp + i + 38);
             *(mc_v16 *)(yg1 + i + 0) = a0;
             *(mc_v16 *)(yg1 + i + 16) = a1;
         }
@@ -5811,10 +6430,11 @@ void dw_k3_3_c64_8x8_s1_fwd(int n, const float *restrict x, const float *restric
         dw_k3_3_c64_8x8_s1_fwd_plane(x + (long)bc * 64, w, bias, y, bc / 64, bc % 64);
 }
 
+
 /* Channel c of image b: its input gradient goes to dxc, its filter
  * gradients into the accumulators ga. */
 static inline void dw_k3_3_c64_8x8_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
-    float *restrict dxc, mc_v16 *restrict ga, int b, int c)
+    float *restrict dxc, mc_v16 *restrict ga, int b, int c, int acc)
 {
     float xp[118];
     dw_k3_3_c64_8x8_s1_pad(xc, xp);
@@ -5827,105 +6447,123 @@ static inline void dw_k3_3_c64_8x8_s1_bwd_plane(const float *restrict xc, const 
     dw_k3_3_c64_8x8_s1_pad(d0, dq0);
     float dq1[118];
     dw_k3_3_c64_8x8_s1_pad(d1, dq1);
-    for (int i = 0; i < 96; i += 32) {
-        mc_v16 a0 = {0};
-        mc_v16 a1 = {0};
-        {
-            const float wt = w0[8];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 0);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 16);
+    {
+        /* kernel 0, row 0 */
+        const float v0 = w0[8];
+        const float v1 = w0[7];
+        const float v2 = w0[6];
+        for (int i = 0; i < 96; i += 32) {
+            mc_v16 a0 = (mc_v16){0};
+            mc_v16 a1 = (mc_v16){0};
+            a0 += v0 * *(const mc_v16 *)(dq0 + i + 0);
+            a1 += v0 * *(const mc_v16 *)(dq0 + i + 16);
+            a0 += v1 * *(const mc_v16 *)(dq0 + i + 1);
+            a1 += v1 * *(const mc_v16 *)(dq0 + i + 17);
+            a0 += v2 * *(const mc_v16 *)(dq0 + i + 2);
+            a1 += v2 * *(const mc_v16 *)(dq0 + i + 18);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
         }
-        {
-            const float wt = w0[7];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 1);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 17);
-        }
-        {
-            const float wt = w0[6];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 2);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 18);
-        }
-        {
-            const float wt = w0[5];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 10);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 26);
-        }
-        {
-            const float wt = w0[4];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 11);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 27);
-        }
-        {
-            const float wt = w0[3];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 12);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 28);
-        }
-        {
-            const float wt = w0[2];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 20);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 36);
-        }
-        {
-            const float wt = w0[1];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 21);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 37);
-        }
-        {
-            const float wt = w0[0];
-            a0 += wt * *(const mc_v16 *)(dq0 + i + 22);
-            a1 += wt * *(const mc_v16 *)(dq0 + i + 38);
-        }
-        {
-            const float wt = w1[8];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 0);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 16);
-        }
-        {
-            const float wt = w1[7];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 1);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 17);
-        }
-        {
-            const float wt = w1[6];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 2);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 18);
-        }
-        {
-            const float wt = w1[5];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 10);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 26);
-        }
-        {
-            const float wt = w1[4];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 11);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 27);
-        }
-        {
-            const float wt = w1[3];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 12);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 28);
-        }
-        {
-            const float wt = w1[2];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 20);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 36);
-        }
-        {
-            const float wt = w1[1];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 21);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 37);
-        }
-        {
-            const float wt = w1[0];
-            a0 += wt * *(const mc_v16 *)(dq1 + i + 22);
-            a1 += wt * *(const mc_v16 *)(dq1 + i + 38);
-        }
-        *(mc_v16 *)(dxg + i + 0) = a0;
-        *(mc_v16 *)(dxg + i + 16) = a1;
     }
-    for (int iy = 0; iy < 8; iy++)
-        for (int ix = 0; ix < 8; ix++)
-            dxc[iy * 8 + ix] += dxg[iy * 10 + ix];
+    {
+        /* kernel 0, row 1 */
+        const float v0 = w0[5];
+        const float v1 = w0[4];
+        const float v2 = w0[3];
+        for (int i = 0; i < 96; i += 32) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            a0 += v0 * *(const mc_v16 *)(dq0 + i + 10);
+            a1 += v0 * *(const mc_v16 *)(dq0 + i + 26);
+            a0 += v1 * *(const mc_v16 *)(dq0 + i + 11);
+            a1 += v1 * *(const mc_v16 *)(dq0 + i + 27);
+            a0 += v2 * *(const mc_v16 *)(dq0 + i + 12);
+            a1 += v2 * *(const mc_v16 *)(dq0 + i + 28);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+        }
+    }
+    {
+        /* kernel 0, row 2 */
+        const float v0 = w0[2];
+        const float v1 = w0[1];
+        const float v2 = w0[0];
+        for (int i = 0; i < 96; i += 32) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            a0 += v0 * *(const mc_v16 *)(dq0 + i + 20);
+            a1 += v0 * *(const mc_v16 *)(dq0 + i + 36);
+            a0 += v1 * *(const mc_v16 *)(dq0 + i + 21);
+            a1 += v1 * *(const mc_v16 *)(dq0 + i + 37);
+            a0 += v2 * *(const mc_v16 *)(dq0 + i + 22);
+            a1 += v2 * *(const mc_v16 *)(dq0 + i + 38);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+        }
+    }
+    {
+        /* kernel 1, row 0 */
+        const float v0 = w1[8];
+        const float v1 = w1[7];
+        const float v2 = w1[6];
+        for (int i = 0; i < 96; i += 32) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            a0 += v0 * *(const mc_v16 *)(dq1 + i + 0);
+            a1 += v0 * *(const mc_v16 *)(dq1 + i + 16);
+            a0 += v1 * *(const mc_v16 *)(dq1 + i + 1);
+            a1 += v1 * *(const mc_v16 *)(dq1 + i + 17);
+            a0 += v2 * *(const mc_v16 *)(dq1 + i + 2);
+            a1 += v2 * *(const mc_v16 *)(dq1 + i + 18);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+        }
+    }
+    {
+        /* kernel 1, row 1 */
+        const float v0 = w1[5];
+        const float v1 = w1[4];
+        const float v2 = w1[3];
+        for (int i = 0; i < 96; i += 32) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            a0 += v0 * *(const mc_v16 *)(dq1 + i + 10);
+            a1 += v0 * *(const mc_v16 *)(dq1 + i + 26);
+            a0 += v1 * *(const mc_v16 *)(dq1 + i + 11);
+            a1 += v1 * *(const mc_v16 *)(dq1 + i + 27);
+            a0 += v2 * *(const mc_v16 *)(dq1 + i + 12);
+            a1 += v2 * *(const mc_v16 *)(dq1 + i + 28);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+        }
+    }
+    {
+        /* kernel 1, row 2 */
+        const float v0 = w1[2];
+        const float v1 = w1[1];
+        const float v2 = w1[0];
+        for (int i = 0; i < 96; i += 32) {
+            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
+            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
+            a0 += v0 * *(const mc_v16 *)(dq1 + i + 20);
+            a1 += v0 * *(const mc_v16 *)(dq1 + i + 36);
+            a0 += v1 * *(const mc_v16 *)(dq1 + i + 21);
+            a1 += v1 * *(const mc_v16 *)(dq1 + i + 37);
+            a0 += v2 * *(const mc_v16 *)(dq1 + i + 22);
+            a1 += v2 * *(const mc_v16 *)(dq1 + i + 38);
+            *(mc_v16 *)(dxg + i + 0) = a0;
+            *(mc_v16 *)(dxg + i + 16) = a1;
+        }
+    }
+    for (int iy = 0; iy < 8; iy++) {
+        const float *restrict g = dxg + iy * 10;
+        if (acc)
+            for (int ix = 0; ix < 8; ix++)
+                dxc[iy * 8 + ix] += g[ix];
+        else
+            memcpy(dxc + iy * 8, g, 8 * sizeof(float));
+    }
+
     {
         /* kernel 0, row 0 */
         const float *restrict dg = dq0 + 11;
@@ -6067,7 +6705,7 @@ static inline void dw_k3_3_c64_8x8_s1_bwd_plane(const float *restrict xc, const 
 }
 
 void dw_k3_3_c64_8x8_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
     MC_OMP_FOR
@@ -6076,7 +6714,8 @@ void dw_k3_3_c64_8x8_s1_bwd(int n, const float *restrict x, const float *restric
         memset(ga, 0, sizeof ga);
         double gb = 0; /* the bias gradient, with one kernel */
         for (int b = 0; b < n; b++) {
-            dw_k3_3_c64_8x8_s1_bwd_plane(x + ((long)b * 64 + c) * 64, w, dy, dx + ((long)b * 64 + c) * 64, ga, b, c);
+            dw_k3_3_c64_8x8_s1_bwd_plane(x + ((long)b * 64 + c) * 64, w, dy, dx + ((long)b * 64 + c) * 64, ga, b, c,
+                acc);
         }
         {
             float *restrict dw0 = dw + 0 + c * 9;

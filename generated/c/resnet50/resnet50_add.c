@@ -7,44 +7,89 @@
 /* add2_n16384: sum of 2 inputs of 16384 values per image */
 void add2_n16384_fwd(int n, const float *x0, const float *x1, float *restrict y)
 {
+    MC_OMP_FOR
     for (long k = 0; k < (n * 16384); k++)
         y[k] = x0[k] + x1[k];
 }
 
-void add2_n16384_bwd(int n, const float *restrict dy, float *dx0, float *dx1)
+void add2_n16384_bwd(int n, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1)
 {
-    for (long k = 0; k < (n * 16384); k++) {
-        dx0[k] += dy[k];
-        dx1[k] += dy[k];
+    if (acc0) {
+        MC_OMP_FOR
+        for (long k = 0; k < (n * 16384); k++)
+            dx0[k] += dy[k];
+    } else {
+        MC_OMP_FOR
+        for (long k = 0; k < (n * 16384); k++)
+            dx0[k] = dy[k];
+    }
+    if (acc1) {
+        MC_OMP_FOR
+        for (long k = 0; k < (n * 16384); k++)
+            dx1[k] += dy[k];
+    } else {
+        MC_OMP_FOR
+        for (long k = 0; k < (n * 16384); k++)
+            dx1[k] = dy[k];
     }
 }
 
 /* add2_n8192: sum of 2 inputs of 8192 values per image */
 void add2_n8192_fwd(int n, const float *x0, const float *x1, float *restrict y)
 {
+    MC_OMP_FOR
     for (long k = 0; k < (n * 8192); k++)
         y[k] = x0[k] + x1[k];
 }
 
-void add2_n8192_bwd(int n, const float *restrict dy, float *dx0, float *dx1)
+void add2_n8192_bwd(int n, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1)
 {
-    for (long k = 0; k < (n * 8192); k++) {
-        dx0[k] += dy[k];
-        dx1[k] += dy[k];
+    if (acc0) {
+        MC_OMP_FOR
+        for (long k = 0; k < (n * 8192); k++)
+            dx0[k] += dy[k];
+    } else {
+        MC_OMP_FOR
+        for (long k = 0; k < (n * 8192); k++)
+            dx0[k] = dy[k];
+    }
+    if (acc1) {
+        MC_OMP_FOR
+        for (long k = 0; k < (n * 8192); k++)
+            dx1[k] += dy[k];
+    } else {
+        MC_OMP_FOR
+        for (long k = 0; k < (n * 8192); k++)
+            dx1[k] = dy[k];
     }
 }
 
 /* add2_n4096: sum of 2 inputs of 4096 values per image */
 void add2_n4096_fwd(int n, const float *x0, const float *x1, float *restrict y)
 {
+    MC_OMP_FOR
     for (long k = 0; k < (n * 4096); k++)
         y[k] = x0[k] + x1[k];
 }
 
-void add2_n4096_bwd(int n, const float *restrict dy, float *dx0, float *dx1)
+void add2_n4096_bwd(int n, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1)
 {
-    for (long k = 0; k < (n * 4096); k++) {
-        dx0[k] += dy[k];
-        dx1[k] += dy[k];
+    if (acc0) {
+        MC_OMP_FOR
+        for (long k = 0; k < (n * 4096); k++)
+            dx0[k] += dy[k];
+    } else {
+        MC_OMP_FOR
+        for (long k = 0; k < (n * 4096); k++)
+            dx0[k] = dy[k];
+    }
+    if (acc1) {
+        MC_OMP_FOR
+        for (long k = 0; k < (n * 4096); k++)
+            dx1[k] += dy[k];
+    } else {
+        MC_OMP_FOR
+        for (long k = 0; k < (n * 4096); k++)
+            dx1[k] = dy[k];
     }
 }

@@ -6,15 +6,39 @@
 
 /* bn_c16_32x32: batch norm over 16 channels of 32x32 */
 typedef float mc_v16 __attribute__((vector_size(64), aligned(4), may_alias));
+typedef float mc_v8 __attribute__((vector_size(32), aligned(4), may_alias));
+typedef double mc_v8d __attribute__((vector_size(64), aligned(8), may_alias));
 
-/* The first count floats at p, zeros after: the tail of a row. (Vectors
- * go by pointer: by value they would change the ABI without AVX-512.) */
+/* The first count floats at p, zeros after: the tail of a row; and its
+ * store, the first count lanes of v to p. One masked instruction with
+ * AVX-512 (no lane past count is touched), lane by lane without it.
+ * (Vectors go by pointer: by value they would change the ABI without
+ * AVX-512.) */
+#ifdef __AVX512F__
+#include <immintrin.h>
+static inline __attribute__((unused)) void mc_v16_part(mc_v16 *v, const float *p, int count)
+{
+    *v = (mc_v16)_mm512_maskz_loadu_ps((__mmask16)((1u << count) - 1), p);
+}
+
+static inline __attribute__((unused)) void mc_v16_store_part(float *p, const mc_v16 *v, int count)
+{
+    _mm512_mask_storeu_ps(p, (__mmask16)((1u << count) - 1), (__m512)*v);
+}
+#else
 static inline __attribute__((unused)) void mc_v16_part(mc_v16 *v, const float *p, int count)
 {
     *v = (mc_v16){0};
     for (int l = 0; l < count; l++)
         (*v)[l] = p[l];
 }
+
+static inline __attribute__((unused)) void mc_v16_store_part(float *p, const mc_v16 *v, int count)
+{
+    for (int l = 0; l < count; l++)
+        p[l] = (*v)[l];
+}
+#endif
 
 /* The lanes added in order, in float and in double. */
 static inline __attribute__((unused)) float mc_v16_sum(const mc_v16 *v)
@@ -35,11 +59,21 @@ static inline __attribute__((unused)) double mc_v16_sum_double(const mc_v16 *v)
 
 static inline double bn_c16_32x32_plane_sum(const float *restrict p)
 {
-    mc_v16 lanes = {0};
-    for (int i = 0; i < 1024; i += 16)
-        lanes += *(const mc_v16 *)(p + i);
-    double s = mc_v16_sum_double(&lanes);
-    for (int i = 1024; i < 1024; i++)
+    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int i = 0;
+    for (; i + 32 <= 1024; i += 32) {
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
+        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
+        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
+    }
+    for (; i + 8 <= 1024; i += 8)
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+    s0 += s1 + (s2 + s3);
+    double s = 0.0;
+    for (int l = 0; l < 8; l++)
+        s += s0[l];
+    for (; i < 1024; i++)
         s += p[i];
     return s;
 }
@@ -174,13 +208,14 @@ static void bn_c16_32x32_grad_sums(int n, const float *restrict x, const float *
     sums[1] = sum_dy_xhat;
 }
 
-/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. Synchronized batch norm
+/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
+ * or stored with acc 0): the gradient also flows through the batch mean
+ * and variance. Synchronized batch norm
  * takes the means over all processes: every channel first, one reduction
  * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c16_32x32_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta)
+    float *restrict dbeta, int acc)
 {
     double sums[2 * 16];
     const int synced = mc_bn_allreduce != 0;
@@ -202,8 +237,12 @@ void bn_c16_32x32_bwd(int n, const float *restrict x, const float *restrict gamm
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 16 + c) * 1024, *restrict gc = dy + ((long)b * 16 + c) * 1024;
             float *restrict dxc = dx + ((long)b * 16 + c) * 1024;
-            for (int i = 0; i < 1024; i++)
-                dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            if (acc)
+                for (int i = 0; i < 1024; i++)
+                    dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            else
+                for (int i = 0; i < 1024; i++)
+                    dxc[i] = k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
         }
     }
 }
@@ -211,11 +250,21 @@ void bn_c16_32x32_bwd(int n, const float *restrict x, const float *restrict gamm
 /* bn_c48_32x32: batch norm over 48 channels of 32x32 */
 static inline double bn_c48_32x32_plane_sum(const float *restrict p)
 {
-    mc_v16 lanes = {0};
-    for (int i = 0; i < 1024; i += 16)
-        lanes += *(const mc_v16 *)(p + i);
-    double s = mc_v16_sum_double(&lanes);
-    for (int i = 1024; i < 1024; i++)
+    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int i = 0;
+    for (; i + 32 <= 1024; i += 32) {
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
+        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
+        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
+    }
+    for (; i + 8 <= 1024; i += 8)
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+    s0 += s1 + (s2 + s3);
+    double s = 0.0;
+    for (int l = 0; l < 8; l++)
+        s += s0[l];
+    for (; i < 1024; i++)
         s += p[i];
     return s;
 }
@@ -350,13 +399,14 @@ static void bn_c48_32x32_grad_sums(int n, const float *restrict x, const float *
     sums[1] = sum_dy_xhat;
 }
 
-/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. Synchronized batch norm
+/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
+ * or stored with acc 0): the gradient also flows through the batch mean
+ * and variance. Synchronized batch norm
  * takes the means over all processes: every channel first, one reduction
  * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c48_32x32_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta)
+    float *restrict dbeta, int acc)
 {
     double sums[2 * 48];
     const int synced = mc_bn_allreduce != 0;
@@ -378,8 +428,12 @@ void bn_c48_32x32_bwd(int n, const float *restrict x, const float *restrict gamm
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 48 + c) * 1024, *restrict gc = dy + ((long)b * 48 + c) * 1024;
             float *restrict dxc = dx + ((long)b * 48 + c) * 1024;
-            for (int i = 0; i < 1024; i++)
-                dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            if (acc)
+                for (int i = 0; i < 1024; i++)
+                    dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            else
+                for (int i = 0; i < 1024; i++)
+                    dxc[i] = k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
         }
     }
 }
@@ -387,11 +441,21 @@ void bn_c48_32x32_bwd(int n, const float *restrict x, const float *restrict gamm
 /* bn_c32_32x32: batch norm over 32 channels of 32x32 */
 static inline double bn_c32_32x32_plane_sum(const float *restrict p)
 {
-    mc_v16 lanes = {0};
-    for (int i = 0; i < 1024; i += 16)
-        lanes += *(const mc_v16 *)(p + i);
-    double s = mc_v16_sum_double(&lanes);
-    for (int i = 1024; i < 1024; i++)
+    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int i = 0;
+    for (; i + 32 <= 1024; i += 32) {
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
+        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
+        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
+    }
+    for (; i + 8 <= 1024; i += 8)
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+    s0 += s1 + (s2 + s3);
+    double s = 0.0;
+    for (int l = 0; l < 8; l++)
+        s += s0[l];
+    for (; i < 1024; i++)
         s += p[i];
     return s;
 }
@@ -526,13 +590,14 @@ static void bn_c32_32x32_grad_sums(int n, const float *restrict x, const float *
     sums[1] = sum_dy_xhat;
 }
 
-/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. Synchronized batch norm
+/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
+ * or stored with acc 0): the gradient also flows through the batch mean
+ * and variance. Synchronized batch norm
  * takes the means over all processes: every channel first, one reduction
  * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c32_32x32_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta)
+    float *restrict dbeta, int acc)
 {
     double sums[2 * 32];
     const int synced = mc_bn_allreduce != 0;
@@ -554,8 +619,12 @@ void bn_c32_32x32_bwd(int n, const float *restrict x, const float *restrict gamm
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 32 + c) * 1024, *restrict gc = dy + ((long)b * 32 + c) * 1024;
             float *restrict dxc = dx + ((long)b * 32 + c) * 1024;
-            for (int i = 0; i < 1024; i++)
-                dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            if (acc)
+                for (int i = 0; i < 1024; i++)
+                    dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            else
+                for (int i = 0; i < 1024; i++)
+                    dxc[i] = k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
         }
     }
 }
@@ -563,11 +632,21 @@ void bn_c32_32x32_bwd(int n, const float *restrict x, const float *restrict gamm
 /* bn_c32_16x16: batch norm over 32 channels of 16x16 */
 static inline double bn_c32_16x16_plane_sum(const float *restrict p)
 {
-    mc_v16 lanes = {0};
-    for (int i = 0; i < 256; i += 16)
-        lanes += *(const mc_v16 *)(p + i);
-    double s = mc_v16_sum_double(&lanes);
-    for (int i = 256; i < 256; i++)
+    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int i = 0;
+    for (; i + 32 <= 256; i += 32) {
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
+        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
+        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
+    }
+    for (; i + 8 <= 256; i += 8)
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+    s0 += s1 + (s2 + s3);
+    double s = 0.0;
+    for (int l = 0; l < 8; l++)
+        s += s0[l];
+    for (; i < 256; i++)
         s += p[i];
     return s;
 }
@@ -702,13 +781,14 @@ static void bn_c32_16x16_grad_sums(int n, const float *restrict x, const float *
     sums[1] = sum_dy_xhat;
 }
 
-/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. Synchronized batch norm
+/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
+ * or stored with acc 0): the gradient also flows through the batch mean
+ * and variance. Synchronized batch norm
  * takes the means over all processes: every channel first, one reduction
  * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c32_16x16_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta)
+    float *restrict dbeta, int acc)
 {
     double sums[2 * 32];
     const int synced = mc_bn_allreduce != 0;
@@ -730,8 +810,12 @@ void bn_c32_16x16_bwd(int n, const float *restrict x, const float *restrict gamm
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 32 + c) * 256, *restrict gc = dy + ((long)b * 32 + c) * 256;
             float *restrict dxc = dx + ((long)b * 32 + c) * 256;
-            for (int i = 0; i < 256; i++)
-                dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            if (acc)
+                for (int i = 0; i < 256; i++)
+                    dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            else
+                for (int i = 0; i < 256; i++)
+                    dxc[i] = k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
         }
     }
 }
@@ -739,11 +823,21 @@ void bn_c32_16x16_bwd(int n, const float *restrict x, const float *restrict gamm
 /* bn_c64_16x16: batch norm over 64 channels of 16x16 */
 static inline double bn_c64_16x16_plane_sum(const float *restrict p)
 {
-    mc_v16 lanes = {0};
-    for (int i = 0; i < 256; i += 16)
-        lanes += *(const mc_v16 *)(p + i);
-    double s = mc_v16_sum_double(&lanes);
-    for (int i = 256; i < 256; i++)
+    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int i = 0;
+    for (; i + 32 <= 256; i += 32) {
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
+        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
+        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
+    }
+    for (; i + 8 <= 256; i += 8)
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+    s0 += s1 + (s2 + s3);
+    double s = 0.0;
+    for (int l = 0; l < 8; l++)
+        s += s0[l];
+    for (; i < 256; i++)
         s += p[i];
     return s;
 }
@@ -878,13 +972,14 @@ static void bn_c64_16x16_grad_sums(int n, const float *restrict x, const float *
     sums[1] = sum_dy_xhat;
 }
 
-/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. Synchronized batch norm
+/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
+ * or stored with acc 0): the gradient also flows through the batch mean
+ * and variance. Synchronized batch norm
  * takes the means over all processes: every channel first, one reduction
  * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c64_16x16_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta)
+    float *restrict dbeta, int acc)
 {
     double sums[2 * 64];
     const int synced = mc_bn_allreduce != 0;
@@ -906,8 +1001,12 @@ void bn_c64_16x16_bwd(int n, const float *restrict x, const float *restrict gamm
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 64 + c) * 256, *restrict gc = dy + ((long)b * 64 + c) * 256;
             float *restrict dxc = dx + ((long)b * 64 + c) * 256;
-            for (int i = 0; i < 256; i++)
-                dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            if (acc)
+                for (int i = 0; i < 256; i++)
+                    dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            else
+                for (int i = 0; i < 256; i++)
+                    dxc[i] = k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
         }
     }
 }
@@ -915,11 +1014,21 @@ void bn_c64_16x16_bwd(int n, const float *restrict x, const float *restrict gamm
 /* bn_c64_8x8: batch norm over 64 channels of 8x8 */
 static inline double bn_c64_8x8_plane_sum(const float *restrict p)
 {
-    mc_v16 lanes = {0};
-    for (int i = 0; i < 64; i += 16)
-        lanes += *(const mc_v16 *)(p + i);
-    double s = mc_v16_sum_double(&lanes);
-    for (int i = 64; i < 64; i++)
+    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int i = 0;
+    for (; i + 32 <= 64; i += 32) {
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
+        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
+        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
+    }
+    for (; i + 8 <= 64; i += 8)
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+    s0 += s1 + (s2 + s3);
+    double s = 0.0;
+    for (int l = 0; l < 8; l++)
+        s += s0[l];
+    for (; i < 64; i++)
         s += p[i];
     return s;
 }
@@ -1054,13 +1163,14 @@ static void bn_c64_8x8_grad_sums(int n, const float *restrict x, const float *re
     sums[1] = sum_dy_xhat;
 }
 
-/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. Synchronized batch norm
+/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
+ * or stored with acc 0): the gradient also flows through the batch mean
+ * and variance. Synchronized batch norm
  * takes the means over all processes: every channel first, one reduction
  * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c64_8x8_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta)
+    float *restrict dbeta, int acc)
 {
     double sums[2 * 64];
     const int synced = mc_bn_allreduce != 0;
@@ -1082,8 +1192,12 @@ void bn_c64_8x8_bwd(int n, const float *restrict x, const float *restrict gamma,
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 64 + c) * 64, *restrict gc = dy + ((long)b * 64 + c) * 64;
             float *restrict dxc = dx + ((long)b * 64 + c) * 64;
-            for (int i = 0; i < 64; i++)
-                dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            if (acc)
+                for (int i = 0; i < 64; i++)
+                    dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            else
+                for (int i = 0; i < 64; i++)
+                    dxc[i] = k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
         }
     }
 }
@@ -1091,11 +1205,21 @@ void bn_c64_8x8_bwd(int n, const float *restrict x, const float *restrict gamma,
 /* bn_c128_8x8: batch norm over 128 channels of 8x8 */
 static inline double bn_c128_8x8_plane_sum(const float *restrict p)
 {
-    mc_v16 lanes = {0};
-    for (int i = 0; i < 64; i += 16)
-        lanes += *(const mc_v16 *)(p + i);
-    double s = mc_v16_sum_double(&lanes);
-    for (int i = 64; i < 64; i++)
+    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int i = 0;
+    for (; i + 32 <= 64; i += 32) {
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
+        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
+        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
+    }
+    for (; i + 8 <= 64; i += 8)
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+    s0 += s1 + (s2 + s3);
+    double s = 0.0;
+    for (int l = 0; l < 8; l++)
+        s += s0[l];
+    for (; i < 64; i++)
         s += p[i];
     return s;
 }
@@ -1230,13 +1354,14 @@ static void bn_c128_8x8_grad_sums(int n, const float *restrict x, const float *r
     sums[1] = sum_dy_xhat;
 }
 
-/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)): the gradient
- * also flows through the batch mean and variance. Synchronized batch norm
+/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
+ * or stored with acc 0): the gradient also flows through the batch mean
+ * and variance. Synchronized batch norm
  * takes the means over all processes: every channel first, one reduction
  * (the parameter gradients keep the local sums; their all-reduce adds them). */
 void bn_c128_8x8_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta)
+    float *restrict dbeta, int acc)
 {
     double sums[2 * 128];
     const int synced = mc_bn_allreduce != 0;
@@ -1258,8 +1383,12 @@ void bn_c128_8x8_bwd(int n, const float *restrict x, const float *restrict gamma
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * 128 + c) * 64, *restrict gc = dy + ((long)b * 128 + c) * 64;
             float *restrict dxc = dx + ((long)b * 128 + c) * 64;
-            for (int i = 0; i < 64; i++)
-                dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            if (acc)
+                for (int i = 0; i < 64; i++)
+                    dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            else
+                for (int i = 0; i < 64; i++)
+                    dxc[i] = k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
         }
     }
 }

@@ -7,134 +7,206 @@
 /* relu_n16384: relu on 16384 values per image */
 void relu_n16384_fwd(int n, const float *restrict x, float *restrict y)
 {
+    MC_OMP_FOR
     for (long i = 0; i < (n * 16384); i++)
         y[i] = x[i] > 0 ? x[i] : 0;
 }
 
 void relu_n16384_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
-    float *restrict dx)
+    float *restrict dx, int acc)
 {
     (void)x, (void)y;
-    for (long i = 0; i < (n * 16384); i++)
-        dx[i] += y[i] > 0 ? dy[i] : 0;
+    if (acc) {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 16384); i++)
+            dx[i] += y[i] > 0 ? dy[i] : 0;
+    } else {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 16384); i++)
+            dx[i] = y[i] > 0 ? dy[i] : 0;
+    }
 }
 
 /* relu_n2: relu on 2 values per image */
 void relu_n2_fwd(int n, const float *restrict x, float *restrict y)
 {
+    MC_OMP_FOR
     for (long i = 0; i < (n * 2); i++)
         y[i] = x[i] > 0 ? x[i] : 0;
 }
 
 void relu_n2_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
-    float *restrict dx)
+    float *restrict dx, int acc)
 {
     (void)x, (void)y;
-    for (long i = 0; i < (n * 2); i++)
-        dx[i] += y[i] > 0 ? dy[i] : 0;
+    if (acc) {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 2); i++)
+            dx[i] += y[i] > 0 ? dy[i] : 0;
+    } else {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 2); i++)
+            dx[i] = y[i] > 0 ? dy[i] : 0;
+    }
 }
 
 /* sigmoid_n16: sigmoid on 16 values per image */
 void sigmoid_n16_fwd(int n, const float *restrict x, float *restrict y)
 {
+    MC_OMP_FOR
     for (long i = 0; i < (n * 16); i++)
         y[i] = 1 / (1 + expf(-x[i]));
 }
 
 void sigmoid_n16_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
-    float *restrict dx)
+    float *restrict dx, int acc)
 {
     (void)x, (void)y;
-    for (long i = 0; i < (n * 16); i++)
-        dx[i] += dy[i] * y[i] * (1 - y[i]);
+    if (acc) {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 16); i++)
+            dx[i] += dy[i] * y[i] * (1 - y[i]);
+    } else {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 16); i++)
+            dx[i] = dy[i] * y[i] * (1 - y[i]);
+    }
 }
 
 /* relu_n8192: relu on 8192 values per image */
 void relu_n8192_fwd(int n, const float *restrict x, float *restrict y)
 {
+    MC_OMP_FOR
     for (long i = 0; i < (n * 8192); i++)
         y[i] = x[i] > 0 ? x[i] : 0;
 }
 
 void relu_n8192_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
-    float *restrict dx)
+    float *restrict dx, int acc)
 {
     (void)x, (void)y;
-    for (long i = 0; i < (n * 8192); i++)
-        dx[i] += y[i] > 0 ? dy[i] : 0;
+    if (acc) {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 8192); i++)
+            dx[i] += y[i] > 0 ? dy[i] : 0;
+    } else {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 8192); i++)
+            dx[i] = y[i] > 0 ? dy[i] : 0;
+    }
 }
 
 /* relu_n4: relu on 4 values per image */
 void relu_n4_fwd(int n, const float *restrict x, float *restrict y)
 {
+    MC_OMP_FOR
     for (long i = 0; i < (n * 4); i++)
         y[i] = x[i] > 0 ? x[i] : 0;
 }
 
 void relu_n4_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
-    float *restrict dx)
+    float *restrict dx, int acc)
 {
     (void)x, (void)y;
-    for (long i = 0; i < (n * 4); i++)
-        dx[i] += y[i] > 0 ? dy[i] : 0;
+    if (acc) {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 4); i++)
+            dx[i] += y[i] > 0 ? dy[i] : 0;
+    } else {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 4); i++)
+            dx[i] = y[i] > 0 ? dy[i] : 0;
+    }
 }
 
 /* sigmoid_n32: sigmoid on 32 values per image */
 void sigmoid_n32_fwd(int n, const float *restrict x, float *restrict y)
 {
+    MC_OMP_FOR
     for (long i = 0; i < (n * 32); i++)
         y[i] = 1 / (1 + expf(-x[i]));
 }
 
 void sigmoid_n32_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
-    float *restrict dx)
+    float *restrict dx, int acc)
 {
     (void)x, (void)y;
-    for (long i = 0; i < (n * 32); i++)
-        dx[i] += dy[i] * y[i] * (1 - y[i]);
+    if (acc) {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 32); i++)
+            dx[i] += dy[i] * y[i] * (1 - y[i]);
+    } else {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 32); i++)
+            dx[i] = dy[i] * y[i] * (1 - y[i]);
+    }
 }
 
 /* relu_n4096: relu on 4096 values per image */
 void relu_n4096_fwd(int n, const float *restrict x, float *restrict y)
 {
+    MC_OMP_FOR
     for (long i = 0; i < (n * 4096); i++)
         y[i] = x[i] > 0 ? x[i] : 0;
 }
 
 void relu_n4096_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
-    float *restrict dx)
+    float *restrict dx, int acc)
 {
     (void)x, (void)y;
-    for (long i = 0; i < (n * 4096); i++)
-        dx[i] += y[i] > 0 ? dy[i] : 0;
+    if (acc) {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 4096); i++)
+            dx[i] += y[i] > 0 ? dy[i] : 0;
+    } else {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 4096); i++)
+            dx[i] = y[i] > 0 ? dy[i] : 0;
+    }
 }
 
 /* relu_n8: relu on 8 values per image */
 void relu_n8_fwd(int n, const float *restrict x, float *restrict y)
 {
+    MC_OMP_FOR
     for (long i = 0; i < (n * 8); i++)
         y[i] = x[i] > 0 ? x[i] : 0;
 }
 
 void relu_n8_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
-    float *restrict dx)
+    float *restrict dx, int acc)
 {
     (void)x, (void)y;
-    for (long i = 0; i < (n * 8); i++)
-        dx[i] += y[i] > 0 ? dy[i] : 0;
+    if (acc) {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 8); i++)
+            dx[i] += y[i] > 0 ? dy[i] : 0;
+    } else {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 8); i++)
+            dx[i] = y[i] > 0 ? dy[i] : 0;
+    }
 }
 
 /* sigmoid_n64: sigmoid on 64 values per image */
 void sigmoid_n64_fwd(int n, const float *restrict x, float *restrict y)
 {
+    MC_OMP_FOR
     for (long i = 0; i < (n * 64); i++)
         y[i] = 1 / (1 + expf(-x[i]));
 }
 
 void sigmoid_n64_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
-    float *restrict dx)
+    float *restrict dx, int acc)
 {
     (void)x, (void)y;
-    for (long i = 0; i < (n * 64); i++)
-        dx[i] += dy[i] * y[i] * (1 - y[i]);
+    if (acc) {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 64); i++)
+            dx[i] += dy[i] * y[i] * (1 - y[i]);
+    } else {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 64); i++)
+            dx[i] = dy[i] * y[i] * (1 - y[i]);
+    }
 }

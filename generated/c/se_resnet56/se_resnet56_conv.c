@@ -6,15 +6,39 @@
 
 /* conv_k3_c3_16_32x32_s1_p1: conv 3x32x32 -> 16x32x32, kernel 3, stride 1, padding 1 */
 typedef float mc_v16 __attribute__((vector_size(64), aligned(4), may_alias));
+typedef float mc_v8 __attribute__((vector_size(32), aligned(4), may_alias));
+typedef double mc_v8d __attribute__((vector_size(64), aligned(8), may_alias));
 
-/* The first count floats at p, zeros after: the tail of a row. (Vectors
- * go by pointer: by value they would change the ABI without AVX-512.) */
+/* The first count floats at p, zeros after: the tail of a row; and its
+ * store, the first count lanes of v to p. One masked instruction with
+ * AVX-512 (no lane past count is touched), lane by lane without it.
+ * (Vectors go by pointer: by value they would change the ABI without
+ * AVX-512.) */
+#ifdef __AVX512F__
+#include <immintrin.h>
+static inline __attribute__((unused)) void mc_v16_part(mc_v16 *v, const float *p, int count)
+{
+    *v = (mc_v16)_mm512_maskz_loadu_ps((__mmask16)((1u << count) - 1), p);
+}
+
+static inline __attribute__((unused)) void mc_v16_store_part(float *p, const mc_v16 *v, int count)
+{
+    _mm512_mask_storeu_ps(p, (__mmask16)((1u << count) - 1), (__m512)*v);
+}
+#else
 static inline __attribute__((unused)) void mc_v16_part(mc_v16 *v, const float *p, int count)
 {
     *v = (mc_v16){0};
     for (int l = 0; l < count; l++)
         (*v)[l] = p[l];
 }
+
+static inline __attribute__((unused)) void mc_v16_store_part(float *p, const mc_v16 *v, int count)
+{
+    for (int l = 0; l < count; l++)
+        p[l] = (*v)[l];
+}
+#endif
 
 /* The lanes added in order, in float and in double. */
 static inline __attribute__((unused)) float mc_v16_sum(const mc_v16 *v)
@@ -67,10 +91,10 @@ static void conv_k3_c3_16_32x32_s1_p1_gemm_fwd(const float *restrict a, const fl
             for (int ky = 0; ky < 3; ky++)
             for (int kx = 0; kx < 3; kx++, p++) {
                 const float *restrict bp = b + ci * 1156 + ky * 34 + kx + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -114,27 +138,17 @@ static void conv_k3_c3_16_32x32_s1_p1_gemm_fwd(const float *restrict a, const fl
 
 static void conv_k3_c3_16_32x32_s1_p1_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
-    for (int i0 = 0; i0 < 16; i0 += 4) {
-        for (int k0 = 0; k0 < 24; k0 += 4)
-        {
-            mc_v16 s0_0 = {0};
-            mc_v16 s0_1 = {0};
-            mc_v16 s0_2 = {0};
-            mc_v16 s0_3 = {0};
-            mc_v16 s1_0 = {0};
-            mc_v16 s1_1 = {0};
-            mc_v16 s1_2 = {0};
-            mc_v16 s1_3 = {0};
-            mc_v16 s2_0 = {0};
-            mc_v16 s2_1 = {0};
-            mc_v16 s2_2 = {0};
-            mc_v16 s2_3 = {0};
-            mc_v16 s3_0 = {0};
-            mc_v16 s3_1 = {0};
-            mc_v16 s3_2 = {0};
-            mc_v16 s3_3 = {0};
-            for (int i = 0; i < nb; i++) {
+    static mc_v16 sums[432];
+    MC_OMP_PARALLEL
+    {
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 16; r++)
+            memset(sums + r * 27, 0, sizeof(mc_v16) * 27);
+        for (int i = 0; i < nb; i++) {
+            MC_OMP_FOR_IN
+            for (int i0 = 0; i0 < 16; i0 += 4) {
+            for (int k0 = 0; k0 < 24; k0 += 4)
+            {
                 const float *restrict a0 = a + (long)i * 17408 + (i0 + 0) * 1088;
                 const float *restrict a1 = a + (long)i * 17408 + (i0 + 1) * 1088;
                 const float *restrict a2 = a + (long)i * 17408 + (i0 + 2) * 1088;
@@ -143,6 +157,22 @@ static void conv_k3_c3_16_32x32_s1_p1_gemm_dw(int nb, const float *restrict a, c
                 const float *restrict b1 = b + (long)i * 3470 + ((k0 + 1) / 9 * 1156 + (k0 + 1) / 3 % 3 * 34 + (k0 + 1) % 3);
                 const float *restrict b2 = b + (long)i * 3470 + ((k0 + 2) / 9 * 1156 + (k0 + 2) / 3 % 3 * 34 + (k0 + 2) % 3);
                 const float *restrict b3 = b + (long)i * 3470 + ((k0 + 3) / 9 * 1156 + (k0 + 3) / 3 % 3 * 34 + (k0 + 3) % 3);
+                mc_v16 s0_0 = sums[(i0 + 0) * 27 + k0 + 0];
+                mc_v16 s0_1 = sums[(i0 + 0) * 27 + k0 + 1];
+                mc_v16 s0_2 = sums[(i0 + 0) * 27 + k0 + 2];
+                mc_v16 s0_3 = sums[(i0 + 0) * 27 + k0 + 3];
+                mc_v16 s1_0 = sums[(i0 + 1) * 27 + k0 + 0];
+                mc_v16 s1_1 = sums[(i0 + 1) * 27 + k0 + 1];
+                mc_v16 s1_2 = sums[(i0 + 1) * 27 + k0 + 2];
+                mc_v16 s1_3 = sums[(i0 + 1) * 27 + k0 + 3];
+                mc_v16 s2_0 = sums[(i0 + 2) * 27 + k0 + 0];
+                mc_v16 s2_1 = sums[(i0 + 2) * 27 + k0 + 1];
+                mc_v16 s2_2 = sums[(i0 + 2) * 27 + k0 + 2];
+                mc_v16 s2_3 = sums[(i0 + 2) * 27 + k0 + 3];
+                mc_v16 s3_0 = sums[(i0 + 3) * 27 + k0 + 0];
+                mc_v16 s3_1 = sums[(i0 + 3) * 27 + k0 + 1];
+                mc_v16 s3_2 = sums[(i0 + 3) * 27 + k0 + 2];
+                mc_v16 s3_3 = sums[(i0 + 3) * 27 + k0 + 3];
                 for (int p = 0; p < 1088; p += 16) {
                     const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
                     const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
@@ -169,40 +199,26 @@ static void conv_k3_c3_16_32x32_s1_p1_gemm_dw(int nb, const float *restrict a, c
                     s3_2 += x3 * y2;
                     s3_3 += x3 * y3;
                 }
+                sums[(i0 + 0) * 27 + k0 + 0] = s0_0;
+                sums[(i0 + 0) * 27 + k0 + 1] = s0_1;
+                sums[(i0 + 0) * 27 + k0 + 2] = s0_2;
+                sums[(i0 + 0) * 27 + k0 + 3] = s0_3;
+                sums[(i0 + 1) * 27 + k0 + 0] = s1_0;
+                sums[(i0 + 1) * 27 + k0 + 1] = s1_1;
+                sums[(i0 + 1) * 27 + k0 + 2] = s1_2;
+                sums[(i0 + 1) * 27 + k0 + 3] = s1_3;
+                sums[(i0 + 2) * 27 + k0 + 0] = s2_0;
+                sums[(i0 + 2) * 27 + k0 + 1] = s2_1;
+                sums[(i0 + 2) * 27 + k0 + 2] = s2_2;
+                sums[(i0 + 2) * 27 + k0 + 3] = s2_3;
+                sums[(i0 + 3) * 27 + k0 + 0] = s3_0;
+                sums[(i0 + 3) * 27 + k0 + 1] = s3_1;
+                sums[(i0 + 3) * 27 + k0 + 2] = s3_2;
+                sums[(i0 + 3) * 27 + k0 + 3] = s3_3;
             }
-            c[(i0 + 0) * 27 + k0 + 0] += mc_v16_sum(&s0_0);
-            c[(i0 + 0) * 27 + k0 + 1] += mc_v16_sum(&s0_1);
-            c[(i0 + 0) * 27 + k0 + 2] += mc_v16_sum(&s0_2);
-            c[(i0 + 0) * 27 + k0 + 3] += mc_v16_sum(&s0_3);
-            c[(i0 + 1) * 27 + k0 + 0] += mc_v16_sum(&s1_0);
-            c[(i0 + 1) * 27 + k0 + 1] += mc_v16_sum(&s1_1);
-            c[(i0 + 1) * 27 + k0 + 2] += mc_v16_sum(&s1_2);
-            c[(i0 + 1) * 27 + k0 + 3] += mc_v16_sum(&s1_3);
-            c[(i0 + 2) * 27 + k0 + 0] += mc_v16_sum(&s2_0);
-            c[(i0 + 2) * 27 + k0 + 1] += mc_v16_sum(&s2_1);
-            c[(i0 + 2) * 27 + k0 + 2] += mc_v16_sum(&s2_2);
-            c[(i0 + 2) * 27 + k0 + 3] += mc_v16_sum(&s2_3);
-            c[(i0 + 3) * 27 + k0 + 0] += mc_v16_sum(&s3_0);
-            c[(i0 + 3) * 27 + k0 + 1] += mc_v16_sum(&s3_1);
-            c[(i0 + 3) * 27 + k0 + 2] += mc_v16_sum(&s3_2);
-            c[(i0 + 3) * 27 + k0 + 3] += mc_v16_sum(&s3_3);
-        }
-        {
-        const int k0 = 24;
-        {
-            mc_v16 s0_0 = {0};
-            mc_v16 s0_1 = {0};
-            mc_v16 s0_2 = {0};
-            mc_v16 s1_0 = {0};
-            mc_v16 s1_1 = {0};
-            mc_v16 s1_2 = {0};
-            mc_v16 s2_0 = {0};
-            mc_v16 s2_1 = {0};
-            mc_v16 s2_2 = {0};
-            mc_v16 s3_0 = {0};
-            mc_v16 s3_1 = {0};
-            mc_v16 s3_2 = {0};
-            for (int i = 0; i < nb; i++) {
+            {
+            const int k0 = 24;
+            {
                 const float *restrict a0 = a + (long)i * 17408 + (i0 + 0) * 1088;
                 const float *restrict a1 = a + (long)i * 17408 + (i0 + 1) * 1088;
                 const float *restrict a2 = a + (long)i * 17408 + (i0 + 2) * 1088;
@@ -210,6 +226,18 @@ static void conv_k3_c3_16_32x32_s1_p1_gemm_dw(int nb, const float *restrict a, c
                 const float *restrict b0 = b + (long)i * 3470 + ((k0 + 0) / 9 * 1156 + (k0 + 0) / 3 % 3 * 34 + (k0 + 0) % 3);
                 const float *restrict b1 = b + (long)i * 3470 + ((k0 + 1) / 9 * 1156 + (k0 + 1) / 3 % 3 * 34 + (k0 + 1) % 3);
                 const float *restrict b2 = b + (long)i * 3470 + ((k0 + 2) / 9 * 1156 + (k0 + 2) / 3 % 3 * 34 + (k0 + 2) % 3);
+                mc_v16 s0_0 = sums[(i0 + 0) * 27 + k0 + 0];
+                mc_v16 s0_1 = sums[(i0 + 0) * 27 + k0 + 1];
+                mc_v16 s0_2 = sums[(i0 + 0) * 27 + k0 + 2];
+                mc_v16 s1_0 = sums[(i0 + 1) * 27 + k0 + 0];
+                mc_v16 s1_1 = sums[(i0 + 1) * 27 + k0 + 1];
+                mc_v16 s1_2 = sums[(i0 + 1) * 27 + k0 + 2];
+                mc_v16 s2_0 = sums[(i0 + 2) * 27 + k0 + 0];
+                mc_v16 s2_1 = sums[(i0 + 2) * 27 + k0 + 1];
+                mc_v16 s2_2 = sums[(i0 + 2) * 27 + k0 + 2];
+                mc_v16 s3_0 = sums[(i0 + 3) * 27 + k0 + 0];
+                mc_v16 s3_1 = sums[(i0 + 3) * 27 + k0 + 1];
+                mc_v16 s3_2 = sums[(i0 + 3) * 27 + k0 + 2];
                 for (int p = 0; p < 1088; p += 16) {
                     const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
                     const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
@@ -231,21 +259,26 @@ static void conv_k3_c3_16_32x32_s1_p1_gemm_dw(int nb, const float *restrict a, c
                     s3_1 += x3 * y1;
                     s3_2 += x3 * y2;
                 }
+                sums[(i0 + 0) * 27 + k0 + 0] = s0_0;
+                sums[(i0 + 0) * 27 + k0 + 1] = s0_1;
+                sums[(i0 + 0) * 27 + k0 + 2] = s0_2;
+                sums[(i0 + 1) * 27 + k0 + 0] = s1_0;
+                sums[(i0 + 1) * 27 + k0 + 1] = s1_1;
+                sums[(i0 + 1) * 27 + k0 + 2] = s1_2;
+                sums[(i0 + 2) * 27 + k0 + 0] = s2_0;
+                sums[(i0 + 2) * 27 + k0 + 1] = s2_1;
+                sums[(i0 + 2) * 27 + k0 + 2] = s2_2;
+                sums[(i0 + 3) * 27 + k0 + 0] = s3_0;
+                sums[(i0 + 3) * 27 + k0 + 1] = s3_1;
+                sums[(i0 + 3) * 27 + k0 + 2] = s3_2;
             }
-            c[(i0 + 0) * 27 + k0 + 0] += mc_v16_sum(&s0_0);
-            c[(i0 + 0) * 27 + k0 + 1] += mc_v16_sum(&s0_1);
-            c[(i0 + 0) * 27 + k0 + 2] += mc_v16_sum(&s0_2);
-            c[(i0 + 1) * 27 + k0 + 0] += mc_v16_sum(&s1_0);
-            c[(i0 + 1) * 27 + k0 + 1] += mc_v16_sum(&s1_1);
-            c[(i0 + 1) * 27 + k0 + 2] += mc_v16_sum(&s1_2);
-            c[(i0 + 2) * 27 + k0 + 0] += mc_v16_sum(&s2_0);
-            c[(i0 + 2) * 27 + k0 + 1] += mc_v16_sum(&s2_1);
-            c[(i0 + 2) * 27 + k0 + 2] += mc_v16_sum(&s2_2);
-            c[(i0 + 3) * 27 + k0 + 0] += mc_v16_sum(&s3_0);
-            c[(i0 + 3) * 27 + k0 + 1] += mc_v16_sum(&s3_1);
-            c[(i0 + 3) * 27 + k0 + 2] += mc_v16_sum(&s3_2);
+            }
+            }
         }
-        }
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 16; r++)
+            for (int k = 0; k < 27; k++)
+                c[r * 27 + k] += mc_v16_sum(&sums[r * 27 + k]);
     }
 }
 
@@ -277,10 +310,10 @@ static void conv_k3_c3_16_32x32_s1_p1_gemm_dx(const float *restrict a, const flo
             for (int ky = 0; ky < 3; ky++)
             for (int kx = 0; kx < 3; kx++, p++) {
                 const float *restrict bp = b + ci * 1156 + ky * 34 + kx + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -353,12 +386,14 @@ void conv_k3_c3_16_32x32_s1_p1_fwd(int n, const float *restrict x, const float *
 }
 
 
+
 void conv_k3_c3_16_32x32_s1_p1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
-    static float xp[55520], dyp[278528], wf[432];
+    static float wf[432];
     conv_k3_c3_16_32x32_s1_p1_flip(w, wf);
+    static float xp[55520], dyp[278528];
     for (int b0 = 0; b0 < n; b0 += 16) {
         const int nb = n - b0 < 16 ? n - b0 : 16;
         MC_OMP_FOR
@@ -384,9 +419,15 @@ void conv_k3_c3_16_32x32_s1_p1_bwd(int n, const float *restrict x, const float *
         memset(dxg, 0, sizeof dxg);
         conv_k3_c3_16_32x32_s1_p1_gemm_dx(wf, dyq, dxg);
         for (int ci = 0; ci < 3; ci++)
-            for (int iy = 0; iy < 32; iy++)
-                for (int ix = 0; ix < 32; ix++)
-                    dxb[(ci * 32 + iy) * 32 + ix] += dxg[ci * 1088 + iy * 34 + ix];
+            for (int iy = 0; iy < 32; iy++) {
+                float *restrict row = dxb + (ci * 32 + iy) * 32;
+                const float *restrict g = dxg + ci * 1088 + iy * 34;
+                if (acc)
+                    for (int ix = 0; ix < 32; ix++)
+                        row[ix] += g[ix];
+                else
+                    memcpy(row, g, 32 * sizeof(float));
+            }
     }
     }
 }
@@ -424,10 +465,10 @@ static void conv_k1_c48_16_32x32_s1_p0_b_gemm_fwd(const float *restrict a, const
             mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
             for (int p = 0; p < 48; p++) {
                 const float *restrict bp = b + p * 1024 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -471,27 +512,17 @@ static void conv_k1_c48_16_32x32_s1_p0_b_gemm_fwd(const float *restrict a, const
 
 static void conv_k1_c48_16_32x32_s1_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
-    for (int i0 = 0; i0 < 16; i0 += 4) {
-        for (int k0 = 0; k0 < 48; k0 += 4)
-        {
-            mc_v16 s0_0 = {0};
-            mc_v16 s0_1 = {0};
-            mc_v16 s0_2 = {0};
-            mc_v16 s0_3 = {0};
-            mc_v16 s1_0 = {0};
-            mc_v16 s1_1 = {0};
-            mc_v16 s1_2 = {0};
-            mc_v16 s1_3 = {0};
-            mc_v16 s2_0 = {0};
-            mc_v16 s2_1 = {0};
-            mc_v16 s2_2 = {0};
-            mc_v16 s2_3 = {0};
-            mc_v16 s3_0 = {0};
-            mc_v16 s3_1 = {0};
-            mc_v16 s3_2 = {0};
-            mc_v16 s3_3 = {0};
-            for (int i = 0; i < nb; i++) {
+    static mc_v16 sums[768];
+    MC_OMP_PARALLEL
+    {
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 16; r++)
+            memset(sums + r * 48, 0, sizeof(mc_v16) * 48);
+        for (int i = 0; i < nb; i++) {
+            MC_OMP_FOR_IN
+            for (int i0 = 0; i0 < 16; i0 += 4) {
+            for (int k0 = 0; k0 < 48; k0 += 4)
+            {
                 const float *restrict a0 = a + (long)i * 16384 + (i0 + 0) * 1024;
                 const float *restrict a1 = a + (long)i * 16384 + (i0 + 1) * 1024;
                 const float *restrict a2 = a + (long)i * 16384 + (i0 + 2) * 1024;
@@ -500,6 +531,22 @@ static void conv_k1_c48_16_32x32_s1_p0_b_gemm_dw(int nb, const float *restrict a
                 const float *restrict b1 = b + (long)i * 49152 + (k0 + 1) * 1024;
                 const float *restrict b2 = b + (long)i * 49152 + (k0 + 2) * 1024;
                 const float *restrict b3 = b + (long)i * 49152 + (k0 + 3) * 1024;
+                mc_v16 s0_0 = sums[(i0 + 0) * 48 + k0 + 0];
+                mc_v16 s0_1 = sums[(i0 + 0) * 48 + k0 + 1];
+                mc_v16 s0_2 = sums[(i0 + 0) * 48 + k0 + 2];
+                mc_v16 s0_3 = sums[(i0 + 0) * 48 + k0 + 3];
+                mc_v16 s1_0 = sums[(i0 + 1) * 48 + k0 + 0];
+                mc_v16 s1_1 = sums[(i0 + 1) * 48 + k0 + 1];
+                mc_v16 s1_2 = sums[(i0 + 1) * 48 + k0 + 2];
+                mc_v16 s1_3 = sums[(i0 + 1) * 48 + k0 + 3];
+                mc_v16 s2_0 = sums[(i0 + 2) * 48 + k0 + 0];
+                mc_v16 s2_1 = sums[(i0 + 2) * 48 + k0 + 1];
+                mc_v16 s2_2 = sums[(i0 + 2) * 48 + k0 + 2];
+                mc_v16 s2_3 = sums[(i0 + 2) * 48 + k0 + 3];
+                mc_v16 s3_0 = sums[(i0 + 3) * 48 + k0 + 0];
+                mc_v16 s3_1 = sums[(i0 + 3) * 48 + k0 + 1];
+                mc_v16 s3_2 = sums[(i0 + 3) * 48 + k0 + 2];
+                mc_v16 s3_3 = sums[(i0 + 3) * 48 + k0 + 3];
                 for (int p = 0; p < 1024; p += 16) {
                     const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
                     const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
@@ -526,24 +573,29 @@ static void conv_k1_c48_16_32x32_s1_p0_b_gemm_dw(int nb, const float *restrict a
                     s3_2 += x3 * y2;
                     s3_3 += x3 * y3;
                 }
+                sums[(i0 + 0) * 48 + k0 + 0] = s0_0;
+                sums[(i0 + 0) * 48 + k0 + 1] = s0_1;
+                sums[(i0 + 0) * 48 + k0 + 2] = s0_2;
+                sums[(i0 + 0) * 48 + k0 + 3] = s0_3;
+                sums[(i0 + 1) * 48 + k0 + 0] = s1_0;
+                sums[(i0 + 1) * 48 + k0 + 1] = s1_1;
+                sums[(i0 + 1) * 48 + k0 + 2] = s1_2;
+                sums[(i0 + 1) * 48 + k0 + 3] = s1_3;
+                sums[(i0 + 2) * 48 + k0 + 0] = s2_0;
+                sums[(i0 + 2) * 48 + k0 + 1] = s2_1;
+                sums[(i0 + 2) * 48 + k0 + 2] = s2_2;
+                sums[(i0 + 2) * 48 + k0 + 3] = s2_3;
+                sums[(i0 + 3) * 48 + k0 + 0] = s3_0;
+                sums[(i0 + 3) * 48 + k0 + 1] = s3_1;
+                sums[(i0 + 3) * 48 + k0 + 2] = s3_2;
+                sums[(i0 + 3) * 48 + k0 + 3] = s3_3;
             }
-            c[(i0 + 0) * 48 + k0 + 0] += mc_v16_sum(&s0_0);
-            c[(i0 + 0) * 48 + k0 + 1] += mc_v16_sum(&s0_1);
-            c[(i0 + 0) * 48 + k0 + 2] += mc_v16_sum(&s0_2);
-            c[(i0 + 0) * 48 + k0 + 3] += mc_v16_sum(&s0_3);
-            c[(i0 + 1) * 48 + k0 + 0] += mc_v16_sum(&s1_0);
-            c[(i0 + 1) * 48 + k0 + 1] += mc_v16_sum(&s1_1);
-            c[(i0 + 1) * 48 + k0 + 2] += mc_v16_sum(&s1_2);
-            c[(i0 + 1) * 48 + k0 + 3] += mc_v16_sum(&s1_3);
-            c[(i0 + 2) * 48 + k0 + 0] += mc_v16_sum(&s2_0);
-            c[(i0 + 2) * 48 + k0 + 1] += mc_v16_sum(&s2_1);
-            c[(i0 + 2) * 48 + k0 + 2] += mc_v16_sum(&s2_2);
-            c[(i0 + 2) * 48 + k0 + 3] += mc_v16_sum(&s2_3);
-            c[(i0 + 3) * 48 + k0 + 0] += mc_v16_sum(&s3_0);
-            c[(i0 + 3) * 48 + k0 + 1] += mc_v16_sum(&s3_1);
-            c[(i0 + 3) * 48 + k0 + 2] += mc_v16_sum(&s3_2);
-            c[(i0 + 3) * 48 + k0 + 3] += mc_v16_sum(&s3_3);
+            }
         }
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 16; r++)
+            for (int k = 0; k < 48; k++)
+                c[r * 48 + k] += mc_v16_sum(&sums[r * 48 + k]);
     }
 }
 
@@ -579,10 +631,10 @@ static void conv_k1_c48_16_32x32_s1_p0_b_gemm_dx(const float *restrict a, const 
             mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
             for (int p = 0; p < 16; p++) {
                 const float *restrict bp = b + p * 1024 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -632,8 +684,6 @@ static void conv_k1_c48_16_32x32_s1_p0_b_transpose_w(const float *restrict a, fl
 }
 
 
-
-
 void conv_k1_c48_16_32x32_s1_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     MC_OMP_FOR
@@ -647,26 +697,44 @@ void conv_k1_c48_16_32x32_s1_p0_b_fwd(int n, const float *restrict x, const floa
 }
 
 
+static inline double conv_k1_c48_16_32x32_s1_p0_b_bias_sum(const float *restrict p)
+{
+    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int i = 0;
+    for (; i + 32 <= 1024; i += 32) {
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
+        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
+        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
+    }
+    for (; i + 8 <= 1024; i += 8)
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+    s0 += s1 + (s2 + s3);
+    double s = 0.0;
+    for (int l = 0; l < 8; l++)
+        s += s0[l];
+    for (; i < 1024; i++)
+        s += p[i];
+    return s;
+}
+
 void conv_k1_c48_16_32x32_s1_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     for (int co = 0; co < 16; co++) {
         double gb = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict d = dy + ((long)b * 16 + co) * 1024;
-            for (int i = 0; i < 1024; i++)
-                gb += d[i];
-        }
+        for (int b = 0; b < n; b++)
+            gb += conv_k1_c48_16_32x32_s1_p0_b_bias_sum(dy + ((long)b * 16 + co) * 1024);
         dbias[co] += (float)gb;
     }
     static float wt[768];
-    conv_k1_c48_16_32x32_s1_p0_b_gemm_dw(n, dy, x, dw);
     conv_k1_c48_16_32x32_s1_p0_b_transpose_w(w, wt);
+    conv_k1_c48_16_32x32_s1_p0_b_gemm_dw(n, dy, x, dw);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
-        const float *restrict dyb = dy + (long)b * 16384;
-        float *restrict dxb = dx + (long)b * 49152;
-        conv_k1_c48_16_32x32_s1_p0_b_gemm_dx(wt, dyb, dxb);
+        if (!acc)
+            memset(dx + (long)b * 49152, 0, sizeof(float) * 49152);
+        conv_k1_c48_16_32x32_s1_p0_b_gemm_dx(wt, dy + (long)b * 16384, dx + (long)b * 49152);
     }
 }
 
@@ -705,10 +773,10 @@ static void conv_k3_c16_16_32x32_s1_p1_gemm_fwd(const float *restrict a, const f
             for (int ky = 0; ky < 3; ky++)
             for (int kx = 0; kx < 3; kx++, p++) {
                 const float *restrict bp = b + ci * 1156 + ky * 34 + kx + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -754,78 +822,129 @@ static void conv_k3_c16_16_32x32_s1_p1_gemm_dw(int nb, const float *restrict a, 
 {
     MC_OMP_FOR
     for (int i0 = 0; i0 < 16; i0 += 4) {
-        for (int k0 = 0; k0 < 144; k0 += 4)
-        {
-            mc_v16 s0_0 = {0};
-            mc_v16 s0_1 = {0};
-            mc_v16 s0_2 = {0};
-            mc_v16 s0_3 = {0};
-            mc_v16 s1_0 = {0};
-            mc_v16 s1_1 = {0};
-            mc_v16 s1_2 = {0};
-            mc_v16 s1_3 = {0};
-            mc_v16 s2_0 = {0};
-            mc_v16 s2_1 = {0};
-            mc_v16 s2_2 = {0};
-            mc_v16 s2_3 = {0};
-            mc_v16 s3_0 = {0};
-            mc_v16 s3_1 = {0};
-            mc_v16 s3_2 = {0};
-            mc_v16 s3_3 = {0};
-            for (int i = 0; i < nb; i++) {
-                const float *restrict a0 = a + (long)i * 17408 + (i0 + 0) * 1088;
-                const float *restrict a1 = a + (long)i * 17408 + (i0 + 1) * 1088;
-                const float *restrict a2 = a + (long)i * 17408 + (i0 + 2) * 1088;
-                const float *restrict a3 = a + (long)i * 17408 + (i0 + 3) * 1088;
-                const float *restrict b0 = b + (long)i * 18498 + ((k0 + 0) / 9 * 1156 + (k0 + 0) / 3 % 3 * 34 + (k0 + 0) % 3);
-                const float *restrict b1 = b + (long)i * 18498 + ((k0 + 1) / 9 * 1156 + (k0 + 1) / 3 % 3 * 34 + (k0 + 1) % 3);
-                const float *restrict b2 = b + (long)i * 18498 + ((k0 + 2) / 9 * 1156 + (k0 + 2) / 3 % 3 * 34 + (k0 + 2) % 3);
-                const float *restrict b3 = b + (long)i * 18498 + ((k0 + 3) / 9 * 1156 + (k0 + 3) / 3 % 3 * 34 + (k0 + 3) % 3);
-                for (int p = 0; p < 1088; p += 16) {
-                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
-                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
-                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
-                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
-                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
-                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
-                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
-                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
-                    s0_0 += x0 * y0;
-                    s0_1 += x0 * y1;
-                    s0_2 += x0 * y2;
-                    s0_3 += x0 * y3;
-                    s1_0 += x1 * y0;
-                    s1_1 += x1 * y1;
-                    s1_2 += x1 * y2;
-                    s1_3 += x1 * y3;
-                    s2_0 += x2 * y0;
-                    s2_1 += x2 * y1;
-                    s2_2 += x2 * y2;
-                    s2_3 += x2 * y3;
-                    s3_0 += x3 * y0;
-                    s3_1 += x3 * y1;
-                    s3_2 += x3 * y2;
-                    s3_3 += x3 * y3;
-                }
+        for (int i = 0; i < nb; i++) {
+            for (int j0 = 0; j0 < 128; j0 += 64)
+            {
+                const float *restrict a0 = a + (long)i * 16384 + (i0 + 0) * 1024;
+                float *restrict c0 = c + (i0 + 0) * 144 + j0;
+                const float *restrict a1 = a + (long)i * 16384 + (i0 + 1) * 1024;
+                float *restrict c1 = c + (i0 + 1) * 144 + j0;
+                const float *restrict a2 = a + (long)i * 16384 + (i0 + 2) * 1024;
+                float *restrict c2 = c + (i0 + 2) * 144 + j0;
+                const float *restrict a3 = a + (long)i * 16384 + (i0 + 3) * 1024;
+                float *restrict c3 = c + (i0 + 3) * 144 + j0;
+                const int o0 = ((j0 + 0) / 16 / 3 * 34 + (j0 + 0) / 16 % 3) * 16 + (j0 + 0) % 16;
+                const int o1 = ((j0 + 16) / 16 / 3 * 34 + (j0 + 16) / 16 % 3) * 16 + (j0 + 16) % 16;
+                const int o2 = ((j0 + 32) / 16 / 3 * 34 + (j0 + 32) / 16 % 3) * 16 + (j0 + 32) % 16;
+                const int o3 = ((j0 + 48) / 16 / 3 * 34 + (j0 + 48) / 16 % 3) * 16 + (j0 + 48) % 16;
+                mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+                mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+                mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+                mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+                mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+                mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+                mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+                mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+                mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+                mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+                mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+                mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+                mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+                mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+                mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+                mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+                for (int oy = 0, p = 0; oy < 32; oy++)
+                    for (int ox = 0; ox < 32; ox++, p++) {
+                        const float *restrict bp = b + (long)i * 18496 + (oy * 34 + ox) * 16;
+                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
+                        const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
+                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
+                        const mc_v16 y3 = *(const mc_v16 *)(bp + o3);
+                        const float x0 = a0[p];
+                        const float x1 = a1[p];
+                        const float x2 = a2[p];
+                        const float x3 = a3[p];
+                        s0_0 += x0 * y0;
+                        s0_1 += x0 * y1;
+                        s0_2 += x0 * y2;
+                        s0_3 += x0 * y3;
+                        s1_0 += x1 * y0;
+                        s1_1 += x1 * y1;
+                        s1_2 += x1 * y2;
+                        s1_3 += x1 * y3;
+                        s2_0 += x2 * y0;
+                        s2_1 += x2 * y1;
+                        s2_2 += x2 * y2;
+                        s2_3 += x2 * y3;
+                        s3_0 += x3 * y0;
+                        s3_1 += x3 * y1;
+                        s3_2 += x3 * y2;
+                        s3_3 += x3 * y3;
+                    }
+                *(mc_v16 *)(c0 + 0) = s0_0;
+                *(mc_v16 *)(c0 + 16) = s0_1;
+                *(mc_v16 *)(c0 + 32) = s0_2;
+                *(mc_v16 *)(c0 + 48) = s0_3;
+                *(mc_v16 *)(c1 + 0) = s1_0;
+                *(mc_v16 *)(c1 + 16) = s1_1;
+                *(mc_v16 *)(c1 + 32) = s1_2;
+                *(mc_v16 *)(c1 + 48) = s1_3;
+                *(mc_v16 *)(c2 + 0) = s2_0;
+                *(mc_v16 *)(c2 + 16) = s2_1;
+                *(mc_v16 *)(c2 + 32) = s2_2;
+                *(mc_v16 *)(c2 + 48) = s2_3;
+                *(mc_v16 *)(c3 + 0) = s3_0;
+                *(mc_v16 *)(c3 + 16) = s3_1;
+                *(mc_v16 *)(c3 + 32) = s3_2;
+                *(mc_v16 *)(c3 + 48) = s3_3;
             }
-            c[(i0 + 0) * 144 + k0 + 0] += mc_v16_sum(&s0_0);
-            c[(i0 + 0) * 144 + k0 + 1] += mc_v16_sum(&s0_1);
-            c[(i0 + 0) * 144 + k0 + 2] += mc_v16_sum(&s0_2);
-            c[(i0 + 0) * 144 + k0 + 3] += mc_v16_sum(&s0_3);
-            c[(i0 + 1) * 144 + k0 + 0] += mc_v16_sum(&s1_0);
-            c[(i0 + 1) * 144 + k0 + 1] += mc_v16_sum(&s1_1);
-            c[(i0 + 1) * 144 + k0 + 2] += mc_v16_sum(&s1_2);
-            c[(i0 + 1) * 144 + k0 + 3] += mc_v16_sum(&s1_3);
-            c[(i0 + 2) * 144 + k0 + 0] += mc_v16_sum(&s2_0);
-            c[(i0 + 2) * 144 + k0 + 1] += mc_v16_sum(&s2_1);
-            c[(i0 + 2) * 144 + k0 + 2] += mc_v16_sum(&s2_2);
-            c[(i0 + 2) * 144 + k0 + 3] += mc_v16_sum(&s2_3);
-            c[(i0 + 3) * 144 + k0 + 0] += mc_v16_sum(&s3_0);
-            c[(i0 + 3) * 144 + k0 + 1] += mc_v16_sum(&s3_1);
-            c[(i0 + 3) * 144 + k0 + 2] += mc_v16_sum(&s3_2);
-            c[(i0 + 3) * 144 + k0 + 3] += mc_v16_sum(&s3_3);
+            {
+            const int j0 = 128;
+            {
+                const float *restrict a0 = a + (long)i * 16384 + (i0 + 0) * 1024;
+                float *restrict c0 = c + (i0 + 0) * 144 + j0;
+                const float *restrict a1 = a + (long)i * 16384 + (i0 + 1) * 1024;
+                float *restrict c1 = c + (i0 + 1) * 144 + j0;
+                const float *restrict a2 = a + (long)i * 16384 + (i0 + 2) * 1024;
+                float *restrict c2 = c + (i0 + 2) * 144 + j0;
+                const float *restrict a3 = a + (long)i * 16384 + (i0 + 3) * 1024;
+                float *restrict c3 = c + (i0 + 3) * 144 + j0;
+                const int o0 = ((j0 + 0) / 16 / 3 * 34 + (j0 + 0) / 16 % 3) * 16 + (j0 + 0) % 16;
+                mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+                mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+                mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+                mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+                for (int oy = 0, p = 0; oy < 32; oy++)
+                    for (int ox = 0; ox < 32; ox++, p++) {
+                        const float *restrict bp = b + (long)i * 18496 + (oy * 34 + ox) * 16;
+                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
+                        const float x0 = a0[p];
+                        const float x1 = a1[p];
+                        const float x2 = a2[p];
+                        const float x3 = a3[p];
+                        s0_0 += x0 * y0;
+                        s1_0 += x1 * y0;
+                        s2_0 += x2 * y0;
+                        s3_0 += x3 * y0;
+                    }
+                *(mc_v16 *)(c0 + 0) = s0_0;
+                *(mc_v16 *)(c1 + 0) = s1_0;
+                *(mc_v16 *)(c2 + 0) = s2_0;
+                *(mc_v16 *)(c3 + 0) = s3_0;
+            }
+            }
         }
     }
+}
+
+
+/* Image xb into the interior of the zero-padded, channels-last xt. */
+static void conv_k3_c16_16_32x32_s1_p1_pad_cl(const float *restrict xb, float *restrict xt)
+{
+    for (int iy = 0; iy < 32; iy++)
+        for (int ix = 0; ix < 32; ix++)
+            for (int ci = 0; ci < 16; ci++)
+                xt[((iy + 1) * 34 + ix + 1) * 16 + ci] = xb[(ci * 32 + iy) * 32 + ix];
 }
 
 static void conv_k3_c16_16_32x32_s1_p1_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
@@ -862,10 +981,10 @@ static void conv_k3_c16_16_32x32_s1_p1_gemm_dx(const float *restrict a, const fl
             for (int ky = 0; ky < 3; ky++)
             for (int kx = 0; kx < 3; kx++, p++) {
                 const float *restrict bp = b + ci * 1156 + ky * 34 + kx + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -947,24 +1066,26 @@ void conv_k3_c16_16_32x32_s1_p1_fwd(int n, const float *restrict x, const float 
 }
 
 
+
 void conv_k3_c16_16_32x32_s1_p1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
-    static float xp[258972], dyp[243712], wf[2304];
+    static float wf[2304];
     conv_k3_c16_16_32x32_s1_p1_flip(w, wf);
-    for (int b0 = 0; b0 < n; b0 += 14) {
-        const int nb = n - b0 < 14 ? n - b0 : 14;
+    static float xt[129472], dwt[2304];
+    memset(dwt, 0, sizeof dwt);
+    for (int b0 = 0; b0 < n; b0 += 7) {
+        const int nb = n - b0 < 7 ? n - b0 : 7;
         MC_OMP_FOR
-        for (int i = 0; i < nb; i++) {
-            const float *restrict dyb = dy + (long)(b0 + i) * 16384;
-            conv_k3_c16_16_32x32_s1_p1_pad(x + (long)(b0 + i) * 16384, xp + i * 18498);
-            for (int co = 0; co < 16; co++)
-                for (int oy = 0; oy < 32; oy++)
-                    memcpy(dyp + (i * 16 + co) * 1088 + oy * 34, dyb + (co * 32 + oy) * 32, 32 * sizeof(float));
-        }
-        conv_k3_c16_16_32x32_s1_p1_gemm_dw(nb, dyp, xp, dw);
+        for (int i = 0; i < nb; i++)
+            conv_k3_c16_16_32x32_s1_p1_pad_cl(x + (long)(b0 + i) * 16384, xt + (long)i * 18496);
+        conv_k3_c16_16_32x32_s1_p1_gemm_dw(nb, dy + (long)b0 * 16384, xt, dwt);
     }
+    for (int co = 0; co < 16; co++)
+        for (int ci = 0; ci < 16; ci++)
+            for (int t = 0; t < 9; t++)
+                dw[(co * 16 + ci) * 9 + t] += dwt[(co * 9 + t) * 16 + ci];
     MC_OMP_PARALLEL
     {
         float dyq[18498] = {0}, dxg[17408];
@@ -978,9 +1099,15 @@ void conv_k3_c16_16_32x32_s1_p1_bwd(int n, const float *restrict x, const float 
         memset(dxg, 0, sizeof dxg);
         conv_k3_c16_16_32x32_s1_p1_gemm_dx(wf, dyq, dxg);
         for (int ci = 0; ci < 16; ci++)
-            for (int iy = 0; iy < 32; iy++)
-                for (int ix = 0; ix < 32; ix++)
-                    dxb[(ci * 32 + iy) * 32 + ix] += dxg[ci * 1088 + iy * 34 + ix];
+            for (int iy = 0; iy < 32; iy++) {
+                float *restrict row = dxb + (ci * 32 + iy) * 32;
+                const float *restrict g = dxg + ci * 1088 + iy * 34;
+                if (acc)
+                    for (int ix = 0; ix < 32; ix++)
+                        row[ix] += g[ix];
+                else
+                    memcpy(row, g, 32 * sizeof(float));
+            }
     }
     }
 }
@@ -1018,10 +1145,10 @@ static void conv_k1_c32_32_32x32_s2_p0_b_gemm_fwd(const float *restrict a, const
             mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
             for (int p = 0; p < 32; p++) {
                 const float *restrict bp = b + p * 256 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -1063,53 +1190,92 @@ static void conv_k1_c32_32_32x32_s2_p0_b_gemm_fwd(const float *restrict a, const
     }
 }
 
-static void conv_k1_c32_32_32x32_s2_p0_b_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c32_32_32x32_s2_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
-    for (int i0 = 0; i0 < 32; i0 += 4) {
-        {
-            float *restrict c0 = c + (i0 + 0) * 32 + 0;
-            const float *restrict a0 = a + (i0 + 0) * 256;
-            float *restrict c1 = c + (i0 + 1) * 32 + 0;
-            const float *restrict a1 = a + (i0 + 1) * 256;
-            float *restrict c2 = c + (i0 + 2) * 32 + 0;
-            const float *restrict a2 = a + (i0 + 2) * 256;
-            float *restrict c3 = c + (i0 + 3) * 32 + 0;
-            const float *restrict a3 = a + (i0 + 3) * 256;
-            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            for (int p = 0; p < 256; p++) {
-                const float *restrict bp = b + p * 32 + 0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                s0_0 += x0 * b0;
-                s0_1 += x0 * b1;
-                s1_0 += x1 * b0;
-                s1_1 += x1 * b1;
-                s2_0 += x2 * b0;
-                s2_1 += x2 * b1;
-                s3_0 += x3 * b0;
-                s3_1 += x3 * b1;
+    static mc_v16 sums[1024];
+    MC_OMP_PARALLEL
+    {
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 32; r++)
+            memset(sums + r * 32, 0, sizeof(mc_v16) * 32);
+        for (int i = 0; i < nb; i++) {
+            MC_OMP_FOR_IN
+            for (int i0 = 0; i0 < 32; i0 += 4) {
+            for (int k0 = 0; k0 < 32; k0 += 4)
+            {
+                const float *restrict a0 = a + (long)i * 8192 + (i0 + 0) * 256;
+                const float *restrict a1 = a + (long)i * 8192 + (i0 + 1) * 256;
+                const float *restrict a2 = a + (long)i * 8192 + (i0 + 2) * 256;
+                const float *restrict a3 = a + (long)i * 8192 + (i0 + 3) * 256;
+                const float *restrict b0 = b + (long)i * 8192 + (k0 + 0) * 256;
+                const float *restrict b1 = b + (long)i * 8192 + (k0 + 1) * 256;
+                const float *restrict b2 = b + (long)i * 8192 + (k0 + 2) * 256;
+                const float *restrict b3 = b + (long)i * 8192 + (k0 + 3) * 256;
+                mc_v16 s0_0 = sums[(i0 + 0) * 32 + k0 + 0];
+                mc_v16 s0_1 = sums[(i0 + 0) * 32 + k0 + 1];
+                mc_v16 s0_2 = sums[(i0 + 0) * 32 + k0 + 2];
+                mc_v16 s0_3 = sums[(i0 + 0) * 32 + k0 + 3];
+                mc_v16 s1_0 = sums[(i0 + 1) * 32 + k0 + 0];
+                mc_v16 s1_1 = sums[(i0 + 1) * 32 + k0 + 1];
+                mc_v16 s1_2 = sums[(i0 + 1) * 32 + k0 + 2];
+                mc_v16 s1_3 = sums[(i0 + 1) * 32 + k0 + 3];
+                mc_v16 s2_0 = sums[(i0 + 2) * 32 + k0 + 0];
+                mc_v16 s2_1 = sums[(i0 + 2) * 32 + k0 + 1];
+                mc_v16 s2_2 = sums[(i0 + 2) * 32 + k0 + 2];
+                mc_v16 s2_3 = sums[(i0 + 2) * 32 + k0 + 3];
+                mc_v16 s3_0 = sums[(i0 + 3) * 32 + k0 + 0];
+                mc_v16 s3_1 = sums[(i0 + 3) * 32 + k0 + 1];
+                mc_v16 s3_2 = sums[(i0 + 3) * 32 + k0 + 2];
+                mc_v16 s3_3 = sums[(i0 + 3) * 32 + k0 + 3];
+                for (int p = 0; p < 256; p += 16) {
+                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
+                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
+                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
+                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
+                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
+                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
+                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
+                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
+                    s0_0 += x0 * y0;
+                    s0_1 += x0 * y1;
+                    s0_2 += x0 * y2;
+                    s0_3 += x0 * y3;
+                    s1_0 += x1 * y0;
+                    s1_1 += x1 * y1;
+                    s1_2 += x1 * y2;
+                    s1_3 += x1 * y3;
+                    s2_0 += x2 * y0;
+                    s2_1 += x2 * y1;
+                    s2_2 += x2 * y2;
+                    s2_3 += x2 * y3;
+                    s3_0 += x3 * y0;
+                    s3_1 += x3 * y1;
+                    s3_2 += x3 * y2;
+                    s3_3 += x3 * y3;
+                }
+                sums[(i0 + 0) * 32 + k0 + 0] = s0_0;
+                sums[(i0 + 0) * 32 + k0 + 1] = s0_1;
+                sums[(i0 + 0) * 32 + k0 + 2] = s0_2;
+                sums[(i0 + 0) * 32 + k0 + 3] = s0_3;
+                sums[(i0 + 1) * 32 + k0 + 0] = s1_0;
+                sums[(i0 + 1) * 32 + k0 + 1] = s1_1;
+                sums[(i0 + 1) * 32 + k0 + 2] = s1_2;
+                sums[(i0 + 1) * 32 + k0 + 3] = s1_3;
+                sums[(i0 + 2) * 32 + k0 + 0] = s2_0;
+                sums[(i0 + 2) * 32 + k0 + 1] = s2_1;
+                sums[(i0 + 2) * 32 + k0 + 2] = s2_2;
+                sums[(i0 + 2) * 32 + k0 + 3] = s2_3;
+                sums[(i0 + 3) * 32 + k0 + 0] = s3_0;
+                sums[(i0 + 3) * 32 + k0 + 1] = s3_1;
+                sums[(i0 + 3) * 32 + k0 + 2] = s3_2;
+                sums[(i0 + 3) * 32 + k0 + 3] = s3_3;
             }
-            *(mc_v16 *)(c0 + 0) = s0_0;
-            *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c1 + 0) = s1_0;
-            *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c2 + 0) = s2_0;
-            *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c3 + 0) = s3_0;
-            *(mc_v16 *)(c3 + 16) = s3_1;
+            }
         }
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 32; r++)
+            for (int k = 0; k < 32; k++)
+                c[r * 32 + k] += mc_v16_sum(&sums[r * 32 + k]);
     }
 }
 
@@ -1145,10 +1311,10 @@ static void conv_k1_c32_32_32x32_s2_p0_b_gemm_dx(const float *restrict a, const 
             mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
             for (int p = 0; p < 32; p++) {
                 const float *restrict bp = b + p * 256 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -1198,109 +1364,93 @@ static void conv_k1_c32_32_32x32_s2_p0_b_transpose_w(const float *restrict a, fl
 }
 
 
-/* Row (ci, ky, kx) of col: input plane ci of xb seen through that tap. */
-static void conv_k1_c32_32_32x32_s2_p0_b_im2col(const float *restrict xb, float *restrict col)
+/* The pixels of image xb that the filters see, as planes of 16 x 16. */
+static void conv_k1_c32_32_32x32_s2_p0_b_gather(const float *restrict xb, float *restrict xs)
 {
-    MC_OMP_FOR
     for (int ci = 0; ci < 32; ci++)
-        for (int ky = 0; ky < 1; ky++)
-            for (int kx = 0; kx < 1; kx++) {
-                const int r = (ci * 1 + ky) * 1 + kx;
-                (void)r;
-                const float *restrict xc = xb + ci * 1024;
-                float *restrict row = col + r * 256;
-                for (int oy = 0; oy < 16; oy++) {
-                    const int iy = oy * 2 - 0 + ky;
-                    for (int ox = 0; ox < 16; ox++) {
-                        const int ix = ox * 2 - 0 + kx;
-                        row[oy * 16 + ox] = iy >= 0 && iy < 32 && ix >= 0 && ix < 32 ? xc[iy * 32 + ix] : 0.0f;
-                    }
-                }
-            }
+        for (int oy = 0; oy < 16; oy++)
+            for (int ox = 0; ox < 16; ox++)
+                xs[(ci * 16 + oy) * 16 + ox] = xb[(ci * 32 + oy * 2) * 32 + ox * 2];
 }
 
-/* The same matrix transposed: one row of 32*1*1 taps per output pixel. */
-static void conv_k1_c32_32_32x32_s2_p0_b_im2col_t(const float *restrict xb, float *restrict colt)
+/* Their gradients, back to those pixels of dxb. */
+static void conv_k1_c32_32_32x32_s2_p0_b_scatter_add(const float *restrict dxs, float *restrict dxb)
 {
-    MC_OMP_FOR
     for (int ci = 0; ci < 32; ci++)
-        for (int ky = 0; ky < 1; ky++)
-            for (int kx = 0; kx < 1; kx++) {
-                const int r = (ci * 1 + ky) * 1 + kx;
-                (void)r;
-                const float *restrict xc = xb + ci * 1024;
-                for (int oy = 0; oy < 16; oy++) {
-                    const int iy = oy * 2 - 0 + ky;
-                    for (int ox = 0; ox < 16; ox++) {
-                        const int ix = ox * 2 - 0 + kx;
-                        colt[(oy * 16 + ox) * 32 + r] =
-                            iy >= 0 && iy < 32 && ix >= 0 && ix < 32 ? xc[iy * 32 + ix] : 0.0f;
-                    }
-                }
-            }
-}
-
-/* The backward of im2col: every entry of dcol back to its input pixel. */
-static void conv_k1_c32_32_32x32_s2_p0_b_col2im(const float *restrict dcol, float *restrict dxb)
-{
-    MC_OMP_FOR
-    for (int ci = 0; ci < 32; ci++)
-        for (int ky = 0; ky < 1; ky++)
-            for (int kx = 0; kx < 1; kx++) {
-                const int r = (ci * 1 + ky) * 1 + kx;
-                (void)r;
-                float *restrict dxc = dxb + ci * 1024;
-                const float *restrict row = dcol + r * 256;
-                for (int oy = 0; oy < 16; oy++) {
-                    const int iy = oy * 2 - 0 + ky;
-                    if (iy < 0 || iy >= 32)
-                        continue;
-                    for (int ox = 0; ox < 16; ox++) {
-                        const int ix = ox * 2 - 0 + kx;
-                        if (ix >= 0 && ix < 32)
-                            dxc[iy * 32 + ix] += row[oy * 16 + ox];
-                    }
-                }
-            }
+        for (int oy = 0; oy < 16; oy++)
+            for (int ox = 0; ox < 16; ox++)
+                dxb[(ci * 32 + oy * 2) * 32 + ox * 2] += dxs[(ci * 16 + oy) * 16 + ox];
 }
 
 void conv_k1_c32_32_32x32_s2_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
-    static float col[8192];
+    MC_OMP_PARALLEL
+    {
+        float xs[8192];
+        MC_OMP_FOR_IN
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 8192;
+        conv_k1_c32_32_32x32_s2_p0_b_gather(x + (long)b * 32768, xs);
         for (int co = 0; co < 32; co++)
             for (int i = 0; i < 256; i++)
                 yb[co * 256 + i] = bias[co];
-        conv_k1_c32_32_32x32_s2_p0_b_im2col(x + (long)b * 32768, col);
-        conv_k1_c32_32_32x32_s2_p0_b_gemm_fwd(w, col, yb);
+        conv_k1_c32_32_32x32_s2_p0_b_gemm_fwd(w, xs, yb);
+    }
     }
 }
 
 
+static inline double conv_k1_c32_32_32x32_s2_p0_b_bias_sum(const float *restrict p)
+{
+    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int i = 0;
+    for (; i + 32 <= 256; i += 32) {
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
+        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
+        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
+    }
+    for (; i + 8 <= 256; i += 8)
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+    s0 += s1 + (s2 + s3);
+    double s = 0.0;
+    for (int l = 0; l < 8; l++)
+        s += s0[l];
+    for (; i < 256; i++)
+        s += p[i];
+    return s;
+}
+
 void conv_k1_c32_32_32x32_s2_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     for (int co = 0; co < 32; co++) {
         double gb = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict d = dy + ((long)b * 32 + co) * 256;
-            for (int i = 0; i < 256; i++)
-                gb += d[i];
-        }
+        for (int b = 0; b < n; b++)
+            gb += conv_k1_c32_32_32x32_s2_p0_b_bias_sum(dy + ((long)b * 32 + co) * 256);
         dbias[co] += (float)gb;
     }
     static float wt[1024];
-    static float colt[8192], dcol[8192];
     conv_k1_c32_32_32x32_s2_p0_b_transpose_w(w, wt);
+    static float xs[131072];
+    for (int b0 = 0; b0 < n; b0 += 16) {
+        const int nb = n - b0 < 16 ? n - b0 : 16;
+        MC_OMP_FOR
+        for (int i = 0; i < nb; i++)
+            conv_k1_c32_32_32x32_s2_p0_b_gather(x + (long)(b0 + i) * 32768, xs + (long)i * 8192);
+        conv_k1_c32_32_32x32_s2_p0_b_gemm_dw(nb, dy + (long)b0 * 8192, xs, dw);
+    }
+    MC_OMP_PARALLEL
+    {
+        float dxs[8192];
+        MC_OMP_FOR_IN
     for (int b = 0; b < n; b++) {
-        const float *restrict dyb = dy + (long)b * 8192;
-        float *restrict dxb = dx + (long)b * 32768;
-        conv_k1_c32_32_32x32_s2_p0_b_im2col_t(x + (long)b * 32768, colt);
-        conv_k1_c32_32_32x32_s2_p0_b_gemm_dw(dyb, colt, dw);
-        memset(dcol, 0, sizeof dcol);
-        conv_k1_c32_32_32x32_s2_p0_b_gemm_dx(wt, dyb, dcol);
-        conv_k1_c32_32_32x32_s2_p0_b_col2im(dcol, dxb);
+        memset(dxs, 0, sizeof dxs);
+        conv_k1_c32_32_32x32_s2_p0_b_gemm_dx(wt, dy + (long)b * 8192, dxs);
+        if (!acc)
+            memset(dx + (long)b * 32768, 0, sizeof(float) * 32768);
+        conv_k1_c32_32_32x32_s2_p0_b_scatter_add(dxs, dx + (long)b * 32768);
+    }
     }
 }
 
@@ -1339,10 +1489,10 @@ static void conv_k3_c32_32_16x16_s1_p1_gemm_fwd(const float *restrict a, const f
             for (int ky = 0; ky < 3; ky++)
             for (int kx = 0; kx < 3; kx++, p++) {
                 const float *restrict bp = b + ci * 324 + ky * 18 + kx + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -1402,8 +1552,8 @@ static void conv_k3_c32_32_16x16_s1_p1_gemm_fwd(const float *restrict a, const f
             for (int ky = 0; ky < 3; ky++)
             for (int kx = 0; kx < 3; kx++, p++) {
                 const float *restrict bp = b + ci * 324 + ky * 18 + kx + 256;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -1433,78 +1583,143 @@ static void conv_k3_c32_32_16x16_s1_p1_gemm_dw(int nb, const float *restrict a, 
 {
     MC_OMP_FOR
     for (int i0 = 0; i0 < 32; i0 += 4) {
-        for (int k0 = 0; k0 < 288; k0 += 4)
-        {
-            mc_v16 s0_0 = {0};
-            mc_v16 s0_1 = {0};
-            mc_v16 s0_2 = {0};
-            mc_v16 s0_3 = {0};
-            mc_v16 s1_0 = {0};
-            mc_v16 s1_1 = {0};
-            mc_v16 s1_2 = {0};
-            mc_v16 s1_3 = {0};
-            mc_v16 s2_0 = {0};
-            mc_v16 s2_1 = {0};
-            mc_v16 s2_2 = {0};
-            mc_v16 s2_3 = {0};
-            mc_v16 s3_0 = {0};
-            mc_v16 s3_1 = {0};
-            mc_v16 s3_2 = {0};
-            mc_v16 s3_3 = {0};
-            for (int i = 0; i < nb; i++) {
-                const float *restrict a0 = a + (long)i * 9216 + (i0 + 0) * 288;
-                const float *restrict a1 = a + (long)i * 9216 + (i0 + 1) * 288;
-                const float *restrict a2 = a + (long)i * 9216 + (i0 + 2) * 288;
-                const float *restrict a3 = a + (long)i * 9216 + (i0 + 3) * 288;
-                const float *restrict b0 = b + (long)i * 10370 + ((k0 + 0) / 9 * 324 + (k0 + 0) / 3 % 3 * 18 + (k0 + 0) % 3);
-                const float *restrict b1 = b + (long)i * 10370 + ((k0 + 1) / 9 * 324 + (k0 + 1) / 3 % 3 * 18 + (k0 + 1) % 3);
-                const float *restrict b2 = b + (long)i * 10370 + ((k0 + 2) / 9 * 324 + (k0 + 2) / 3 % 3 * 18 + (k0 + 2) % 3);
-                const float *restrict b3 = b + (long)i * 10370 + ((k0 + 3) / 9 * 324 + (k0 + 3) / 3 % 3 * 18 + (k0 + 3) % 3);
-                for (int p = 0; p < 288; p += 16) {
-                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
-                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
-                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
-                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
-                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
-                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
-                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
-                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
-                    s0_0 += x0 * y0;
-                    s0_1 += x0 * y1;
-                    s0_2 += x0 * y2;
-                    s0_3 += x0 * y3;
-                    s1_0 += x1 * y0;
-                    s1_1 += x1 * y1;
-                    s1_2 += x1 * y2;
-                    s1_3 += x1 * y3;
-                    s2_0 += x2 * y0;
-                    s2_1 += x2 * y1;
-                    s2_2 += x2 * y2;
-                    s2_3 += x2 * y3;
-                    s3_0 += x3 * y0;
-                    s3_1 += x3 * y1;
-                    s3_2 += x3 * y2;
-                    s3_3 += x3 * y3;
-                }
+        for (int i = 0; i < nb; i++) {
+            for (int j0 = 0; j0 < 256; j0 += 64)
+            {
+                const float *restrict a0 = a + (long)i * 8192 + (i0 + 0) * 256;
+                float *restrict c0 = c + (i0 + 0) * 288 + j0;
+                const float *restrict a1 = a + (long)i * 8192 + (i0 + 1) * 256;
+                float *restrict c1 = c + (i0 + 1) * 288 + j0;
+                const float *restrict a2 = a + (long)i * 8192 + (i0 + 2) * 256;
+                float *restrict c2 = c + (i0 + 2) * 288 + j0;
+                const float *restrict a3 = a + (long)i * 8192 + (i0 + 3) * 256;
+                float *restrict c3 = c + (i0 + 3) * 288 + j0;
+                const int o0 = ((j0 + 0) / 32 / 3 * 18 + (j0 + 0) / 32 % 3) * 32 + (j0 + 0) % 32;
+                const int o1 = ((j0 + 16) / 32 / 3 * 18 + (j0 + 16) / 32 % 3) * 32 + (j0 + 16) % 32;
+                const int o2 = ((j0 + 32) / 32 / 3 * 18 + (j0 + 32) / 32 % 3) * 32 + (j0 + 32) % 32;
+                const int o3 = ((j0 + 48) / 32 / 3 * 18 + (j0 + 48) / 32 % 3) * 32 + (j0 + 48) % 32;
+                mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+                mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+                mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+                mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+                mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+                mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+                mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+                mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+                mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+                mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+                mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+                mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+                mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+                mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+                mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+                mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+                for (int oy = 0, p = 0; oy < 16; oy++)
+                    for (int ox = 0; ox < 16; ox++, p++) {
+                        const float *restrict bp = b + (long)i * 10368 + (oy * 18 + ox) * 32;
+                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
+                        const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
+                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
+                        const mc_v16 y3 = *(const mc_v16 *)(bp + o3);
+                        const float x0 = a0[p];
+                        const float x1 = a1[p];
+                        const float x2 = a2[p];
+                        const float x3 = a3[p];
+                        s0_0 += x0 * y0;
+                        s0_1 += x0 * y1;
+                        s0_2 += x0 * y2;
+                        s0_3 += x0 * y3;
+                        s1_0 += x1 * y0;
+                        s1_1 += x1 * y1;
+                        s1_2 += x1 * y2;
+                        s1_3 += x1 * y3;
+                        s2_0 += x2 * y0;
+                        s2_1 += x2 * y1;
+                        s2_2 += x2 * y2;
+                        s2_3 += x2 * y3;
+                        s3_0 += x3 * y0;
+                        s3_1 += x3 * y1;
+                        s3_2 += x3 * y2;
+                        s3_3 += x3 * y3;
+                    }
+                *(mc_v16 *)(c0 + 0) = s0_0;
+                *(mc_v16 *)(c0 + 16) = s0_1;
+                *(mc_v16 *)(c0 + 32) = s0_2;
+                *(mc_v16 *)(c0 + 48) = s0_3;
+                *(mc_v16 *)(c1 + 0) = s1_0;
+                *(mc_v16 *)(c1 + 16) = s1_1;
+                *(mc_v16 *)(c1 + 32) = s1_2;
+                *(mc_v16 *)(c1 + 48) = s1_3;
+                *(mc_v16 *)(c2 + 0) = s2_0;
+                *(mc_v16 *)(c2 + 16) = s2_1;
+                *(mc_v16 *)(c2 + 32) = s2_2;
+                *(mc_v16 *)(c2 + 48) = s2_3;
+                *(mc_v16 *)(c3 + 0) = s3_0;
+                *(mc_v16 *)(c3 + 16) = s3_1;
+                *(mc_v16 *)(c3 + 32) = s3_2;
+                *(mc_v16 *)(c3 + 48) = s3_3;
             }
-            c[(i0 + 0) * 288 + k0 + 0] += mc_v16_sum(&s0_0);
-            c[(i0 + 0) * 288 + k0 + 1] += mc_v16_sum(&s0_1);
-            c[(i0 + 0) * 288 + k0 + 2] += mc_v16_sum(&s0_2);
-            c[(i0 + 0) * 288 + k0 + 3] += mc_v16_sum(&s0_3);
-            c[(i0 + 1) * 288 + k0 + 0] += mc_v16_sum(&s1_0);
-            c[(i0 + 1) * 288 + k0 + 1] += mc_v16_sum(&s1_1);
-            c[(i0 + 1) * 288 + k0 + 2] += mc_v16_sum(&s1_2);
-            c[(i0 + 1) * 288 + k0 + 3] += mc_v16_sum(&s1_3);
-            c[(i0 + 2) * 288 + k0 + 0] += mc_v16_sum(&s2_0);
-            c[(i0 + 2) * 288 + k0 + 1] += mc_v16_sum(&s2_1);
-            c[(i0 + 2) * 288 + k0 + 2] += mc_v16_sum(&s2_2);
-            c[(i0 + 2) * 288 + k0 + 3] += mc_v16_sum(&s2_3);
-            c[(i0 + 3) * 288 + k0 + 0] += mc_v16_sum(&s3_0);
-            c[(i0 + 3) * 288 + k0 + 1] += mc_v16_sum(&s3_1);
-            c[(i0 + 3) * 288 + k0 + 2] += mc_v16_sum(&s3_2);
-            c[(i0 + 3) * 288 + k0 + 3] += mc_v16_sum(&s3_3);
+            {
+            const int j0 = 256;
+            {
+                const float *restrict a0 = a + (long)i * 8192 + (i0 + 0) * 256;
+                float *restrict c0 = c + (i0 + 0) * 288 + j0;
+                const float *restrict a1 = a + (long)i * 8192 + (i0 + 1) * 256;
+                float *restrict c1 = c + (i0 + 1) * 288 + j0;
+                const float *restrict a2 = a + (long)i * 8192 + (i0 + 2) * 256;
+                float *restrict c2 = c + (i0 + 2) * 288 + j0;
+                const float *restrict a3 = a + (long)i * 8192 + (i0 + 3) * 256;
+                float *restrict c3 = c + (i0 + 3) * 288 + j0;
+                const int o0 = ((j0 + 0) / 32 / 3 * 18 + (j0 + 0) / 32 % 3) * 32 + (j0 + 0) % 32;
+                const int o1 = ((j0 + 16) / 32 / 3 * 18 + (j0 + 16) / 32 % 3) * 32 + (j0 + 16) % 32;
+                mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+                mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+                mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+                mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+                mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+                mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+                mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+                mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+                for (int oy = 0, p = 0; oy < 16; oy++)
+                    for (int ox = 0; ox < 16; ox++, p++) {
+                        const float *restrict bp = b + (long)i * 10368 + (oy * 18 + ox) * 32;
+                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
+                        const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
+                        const float x0 = a0[p];
+                        const float x1 = a1[p];
+                        const float x2 = a2[p];
+                        const float x3 = a3[p];
+                        s0_0 += x0 * y0;
+                        s0_1 += x0 * y1;
+                        s1_0 += x1 * y0;
+                        s1_1 += x1 * y1;
+                        s2_0 += x2 * y0;
+                        s2_1 += x2 * y1;
+                        s3_0 += x3 * y0;
+                        s3_1 += x3 * y1;
+                    }
+                *(mc_v16 *)(c0 + 0) = s0_0;
+                *(mc_v16 *)(c0 + 16) = s0_1;
+                *(mc_v16 *)(c1 + 0) = s1_0;
+                *(mc_v16 *)(c1 + 16) = s1_1;
+                *(mc_v16 *)(c2 + 0) = s2_0;
+                *(mc_v16 *)(c2 + 16) = s2_1;
+                *(mc_v16 *)(c3 + 0) = s3_0;
+                *(mc_v16 *)(c3 + 16) = s3_1;
+            }
+            }
         }
     }
+}
+
+
+/* Image xb into the interior of the zero-padded, channels-last xt. */
+static void conv_k3_c32_32_16x16_s1_p1_pad_cl(const float *restrict xb, float *restrict xt)
+{
+    for (int iy = 0; iy < 16; iy++)
+        for (int ix = 0; ix < 16; ix++)
+            for (int ci = 0; ci < 32; ci++)
+                xt[((iy + 1) * 18 + ix + 1) * 32 + ci] = xb[(ci * 16 + iy) * 16 + ix];
 }
 
 static void conv_k3_c32_32_16x16_s1_p1_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
@@ -1541,10 +1756,10 @@ static void conv_k3_c32_32_16x16_s1_p1_gemm_dx(const float *restrict a, const fl
             for (int ky = 0; ky < 3; ky++)
             for (int kx = 0; kx < 3; kx++, p++) {
                 const float *restrict bp = b + ci * 324 + ky * 18 + kx + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -1604,8 +1819,8 @@ static void conv_k3_c32_32_16x16_s1_p1_gemm_dx(const float *restrict a, const fl
             for (int ky = 0; ky < 3; ky++)
             for (int kx = 0; kx < 3; kx++, p++) {
                 const float *restrict bp = b + ci * 324 + ky * 18 + kx + 256;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -1671,24 +1886,26 @@ void conv_k3_c32_32_16x16_s1_p1_fwd(int n, const float *restrict x, const float 
 }
 
 
+
 void conv_k3_c32_32_16x16_s1_p1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
-    static float xp[165920], dyp[147456], wf[9216];
+    static float wf[9216];
     conv_k3_c32_32_16x16_s1_p1_flip(w, wf);
-    for (int b0 = 0; b0 < n; b0 += 16) {
-        const int nb = n - b0 < 16 ? n - b0 : 16;
+    static float xt[124416], dwt[9216];
+    memset(dwt, 0, sizeof dwt);
+    for (int b0 = 0; b0 < n; b0 += 12) {
+        const int nb = n - b0 < 12 ? n - b0 : 12;
         MC_OMP_FOR
-        for (int i = 0; i < nb; i++) {
-            const float *restrict dyb = dy + (long)(b0 + i) * 8192;
-            conv_k3_c32_32_16x16_s1_p1_pad(x + (long)(b0 + i) * 8192, xp + i * 10370);
-            for (int co = 0; co < 32; co++)
-                for (int oy = 0; oy < 16; oy++)
-                    memcpy(dyp + (i * 32 + co) * 288 + oy * 18, dyb + (co * 16 + oy) * 16, 16 * sizeof(float));
-        }
-        conv_k3_c32_32_16x16_s1_p1_gemm_dw(nb, dyp, xp, dw);
+        for (int i = 0; i < nb; i++)
+            conv_k3_c32_32_16x16_s1_p1_pad_cl(x + (long)(b0 + i) * 8192, xt + (long)i * 10368);
+        conv_k3_c32_32_16x16_s1_p1_gemm_dw(nb, dy + (long)b0 * 8192, xt, dwt);
     }
+    for (int co = 0; co < 32; co++)
+        for (int ci = 0; ci < 32; ci++)
+            for (int t = 0; t < 9; t++)
+                dw[(co * 32 + ci) * 9 + t] += dwt[(co * 9 + t) * 32 + ci];
     MC_OMP_PARALLEL
     {
         float dyq[10370] = {0}, dxg[9216];
@@ -1702,9 +1919,15 @@ void conv_k3_c32_32_16x16_s1_p1_bwd(int n, const float *restrict x, const float 
         memset(dxg, 0, sizeof dxg);
         conv_k3_c32_32_16x16_s1_p1_gemm_dx(wf, dyq, dxg);
         for (int ci = 0; ci < 32; ci++)
-            for (int iy = 0; iy < 16; iy++)
-                for (int ix = 0; ix < 16; ix++)
-                    dxb[(ci * 16 + iy) * 16 + ix] += dxg[ci * 288 + iy * 18 + ix];
+            for (int iy = 0; iy < 16; iy++) {
+                float *restrict row = dxb + (ci * 16 + iy) * 16;
+                const float *restrict g = dxg + ci * 288 + iy * 18;
+                if (acc)
+                    for (int ix = 0; ix < 16; ix++)
+                        row[ix] += g[ix];
+                else
+                    memcpy(row, g, 16 * sizeof(float));
+            }
     }
     }
 }
@@ -1742,10 +1965,10 @@ static void conv_k1_c16_32_32x32_s2_p0_gemm_fwd(const float *restrict a, const f
             mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
             for (int p = 0; p < 16; p++) {
                 const float *restrict bp = b + p * 256 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -1787,40 +2010,92 @@ static void conv_k1_c16_32_32x32_s2_p0_gemm_fwd(const float *restrict a, const f
     }
 }
 
-static void conv_k1_c16_32_32x32_s2_p0_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c16_32_32x32_s2_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
-    for (int i0 = 0; i0 < 32; i0 += 4) {
-        {
-            float *restrict c0 = c + (i0 + 0) * 16 + 0;
-            const float *restrict a0 = a + (i0 + 0) * 256;
-            float *restrict c1 = c + (i0 + 1) * 16 + 0;
-            const float *restrict a1 = a + (i0 + 1) * 256;
-            float *restrict c2 = c + (i0 + 2) * 16 + 0;
-            const float *restrict a2 = a + (i0 + 2) * 256;
-            float *restrict c3 = c + (i0 + 3) * 16 + 0;
-            const float *restrict a3 = a + (i0 + 3) * 256;
-            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-            for (int p = 0; p < 256; p++) {
-                const float *restrict bp = b + p * 16 + 0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                s0_0 += x0 * b0;
-                s1_0 += x1 * b0;
-                s2_0 += x2 * b0;
-                s3_0 += x3 * b0;
+    static mc_v16 sums[512];
+    MC_OMP_PARALLEL
+    {
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 32; r++)
+            memset(sums + r * 16, 0, sizeof(mc_v16) * 16);
+        for (int i = 0; i < nb; i++) {
+            MC_OMP_FOR_IN
+            for (int i0 = 0; i0 < 32; i0 += 4) {
+            for (int k0 = 0; k0 < 16; k0 += 4)
+            {
+                const float *restrict a0 = a + (long)i * 8192 + (i0 + 0) * 256;
+                const float *restrict a1 = a + (long)i * 8192 + (i0 + 1) * 256;
+                const float *restrict a2 = a + (long)i * 8192 + (i0 + 2) * 256;
+                const float *restrict a3 = a + (long)i * 8192 + (i0 + 3) * 256;
+                const float *restrict b0 = b + (long)i * 4096 + (k0 + 0) * 256;
+                const float *restrict b1 = b + (long)i * 4096 + (k0 + 1) * 256;
+                const float *restrict b2 = b + (long)i * 4096 + (k0 + 2) * 256;
+                const float *restrict b3 = b + (long)i * 4096 + (k0 + 3) * 256;
+                mc_v16 s0_0 = sums[(i0 + 0) * 16 + k0 + 0];
+                mc_v16 s0_1 = sums[(i0 + 0) * 16 + k0 + 1];
+                mc_v16 s0_2 = sums[(i0 + 0) * 16 + k0 + 2];
+                mc_v16 s0_3 = sums[(i0 + 0) * 16 + k0 + 3];
+                mc_v16 s1_0 = sums[(i0 + 1) * 16 + k0 + 0];
+                mc_v16 s1_1 = sums[(i0 + 1) * 16 + k0 + 1];
+                mc_v16 s1_2 = sums[(i0 + 1) * 16 + k0 + 2];
+                mc_v16 s1_3 = sums[(i0 + 1) * 16 + k0 + 3];
+                mc_v16 s2_0 = sums[(i0 + 2) * 16 + k0 + 0];
+                mc_v16 s2_1 = sums[(i0 + 2) * 16 + k0 + 1];
+                mc_v16 s2_2 = sums[(i0 + 2) * 16 + k0 + 2];
+                mc_v16 s2_3 = sums[(i0 + 2) * 16 + k0 + 3];
+                mc_v16 s3_0 = sums[(i0 + 3) * 16 + k0 + 0];
+                mc_v16 s3_1 = sums[(i0 + 3) * 16 + k0 + 1];
+                mc_v16 s3_2 = sums[(i0 + 3) * 16 + k0 + 2];
+                mc_v16 s3_3 = sums[(i0 + 3) * 16 + k0 + 3];
+                for (int p = 0; p < 256; p += 16) {
+                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
+                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
+                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
+                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
+                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
+                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
+                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
+                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
+                    s0_0 += x0 * y0;
+                    s0_1 += x0 * y1;
+                    s0_2 += x0 * y2;
+                    s0_3 += x0 * y3;
+                    s1_0 += x1 * y0;
+                    s1_1 += x1 * y1;
+                    s1_2 += x1 * y2;
+                    s1_3 += x1 * y3;
+                    s2_0 += x2 * y0;
+                    s2_1 += x2 * y1;
+                    s2_2 += x2 * y2;
+                    s2_3 += x2 * y3;
+                    s3_0 += x3 * y0;
+                    s3_1 += x3 * y1;
+                    s3_2 += x3 * y2;
+                    s3_3 += x3 * y3;
+                }
+                sums[(i0 + 0) * 16 + k0 + 0] = s0_0;
+                sums[(i0 + 0) * 16 + k0 + 1] = s0_1;
+                sums[(i0 + 0) * 16 + k0 + 2] = s0_2;
+                sums[(i0 + 0) * 16 + k0 + 3] = s0_3;
+                sums[(i0 + 1) * 16 + k0 + 0] = s1_0;
+                sums[(i0 + 1) * 16 + k0 + 1] = s1_1;
+                sums[(i0 + 1) * 16 + k0 + 2] = s1_2;
+                sums[(i0 + 1) * 16 + k0 + 3] = s1_3;
+                sums[(i0 + 2) * 16 + k0 + 0] = s2_0;
+                sums[(i0 + 2) * 16 + k0 + 1] = s2_1;
+                sums[(i0 + 2) * 16 + k0 + 2] = s2_2;
+                sums[(i0 + 2) * 16 + k0 + 3] = s2_3;
+                sums[(i0 + 3) * 16 + k0 + 0] = s3_0;
+                sums[(i0 + 3) * 16 + k0 + 1] = s3_1;
+                sums[(i0 + 3) * 16 + k0 + 2] = s3_2;
+                sums[(i0 + 3) * 16 + k0 + 3] = s3_3;
             }
-            *(mc_v16 *)(c0 + 0) = s0_0;
-            *(mc_v16 *)(c1 + 0) = s1_0;
-            *(mc_v16 *)(c2 + 0) = s2_0;
-            *(mc_v16 *)(c3 + 0) = s3_0;
+            }
         }
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 32; r++)
+            for (int k = 0; k < 16; k++)
+                c[r * 16 + k] += mc_v16_sum(&sums[r * 16 + k]);
     }
 }
 
@@ -1856,10 +2131,10 @@ static void conv_k1_c16_32_32x32_s2_p0_gemm_dx(const float *restrict a, const fl
             mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
             for (int p = 0; p < 32; p++) {
                 const float *restrict bp = b + p * 256 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -1909,102 +2184,69 @@ static void conv_k1_c16_32_32x32_s2_p0_transpose_w(const float *restrict a, floa
 }
 
 
-/* Row (ci, ky, kx) of col: input plane ci of xb seen through that tap. */
-static void conv_k1_c16_32_32x32_s2_p0_im2col(const float *restrict xb, float *restrict col)
+/* The pixels of image xb that the filters see, as planes of 16 x 16. */
+static void conv_k1_c16_32_32x32_s2_p0_gather(const float *restrict xb, float *restrict xs)
 {
-    MC_OMP_FOR
     for (int ci = 0; ci < 16; ci++)
-        for (int ky = 0; ky < 1; ky++)
-            for (int kx = 0; kx < 1; kx++) {
-                const int r = (ci * 1 + ky) * 1 + kx;
-                (void)r;
-                const float *restrict xc = xb + ci * 1024;
-                float *restrict row = col + r * 256;
-                for (int oy = 0; oy < 16; oy++) {
-                    const int iy = oy * 2 - 0 + ky;
-                    for (int ox = 0; ox < 16; ox++) {
-                        const int ix = ox * 2 - 0 + kx;
-                        row[oy * 16 + ox] = iy >= 0 && iy < 32 && ix >= 0 && ix < 32 ? xc[iy * 32 + ix] : 0.0f;
-                    }
-                }
-            }
+        for (int oy = 0; oy < 16; oy++)
+            for (int ox = 0; ox < 16; ox++)
+                xs[(ci * 16 + oy) * 16 + ox] = xb[(ci * 32 + oy * 2) * 32 + ox * 2];
 }
 
-/* The same matrix transposed: one row of 16*1*1 taps per output pixel. */
-static void conv_k1_c16_32_32x32_s2_p0_im2col_t(const float *restrict xb, float *restrict colt)
+/* Their gradients, back to those pixels of dxb. */
+static void conv_k1_c16_32_32x32_s2_p0_scatter_add(const float *restrict dxs, float *restrict dxb)
 {
-    MC_OMP_FOR
     for (int ci = 0; ci < 16; ci++)
-        for (int ky = 0; ky < 1; ky++)
-            for (int kx = 0; kx < 1; kx++) {
-                const int r = (ci * 1 + ky) * 1 + kx;
-                (void)r;
-                const float *restrict xc = xb + ci * 1024;
-                for (int oy = 0; oy < 16; oy++) {
-                    const int iy = oy * 2 - 0 + ky;
-                    for (int ox = 0; ox < 16; ox++) {
-                        const int ix = ox * 2 - 0 + kx;
-                        colt[(oy * 16 + ox) * 16 + r] =
-                            iy >= 0 && iy < 32 && ix >= 0 && ix < 32 ? xc[iy * 32 + ix] : 0.0f;
-                    }
-                }
-            }
-}
-
-/* The backward of im2col: every entry of dcol back to its input pixel. */
-static void conv_k1_c16_32_32x32_s2_p0_col2im(const float *restrict dcol, float *restrict dxb)
-{
-    MC_OMP_FOR
-    for (int ci = 0; ci < 16; ci++)
-        for (int ky = 0; ky < 1; ky++)
-            for (int kx = 0; kx < 1; kx++) {
-                const int r = (ci * 1 + ky) * 1 + kx;
-                (void)r;
-                float *restrict dxc = dxb + ci * 1024;
-                const float *restrict row = dcol + r * 256;
-                for (int oy = 0; oy < 16; oy++) {
-                    const int iy = oy * 2 - 0 + ky;
-                    if (iy < 0 || iy >= 32)
-                        continue;
-                    for (int ox = 0; ox < 16; ox++) {
-                        const int ix = ox * 2 - 0 + kx;
-                        if (ix >= 0 && ix < 32)
-                            dxc[iy * 32 + ix] += row[oy * 16 + ox];
-                    }
-                }
-            }
+        for (int oy = 0; oy < 16; oy++)
+            for (int ox = 0; ox < 16; ox++)
+                dxb[(ci * 32 + oy * 2) * 32 + ox * 2] += dxs[(ci * 16 + oy) * 16 + ox];
 }
 
 void conv_k1_c16_32_32x32_s2_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    static float col[4096];
+    MC_OMP_PARALLEL
+    {
+        float xs[4096];
+        MC_OMP_FOR_IN
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 8192;
+        conv_k1_c16_32_32x32_s2_p0_gather(x + (long)b * 16384, xs);
         for (int co = 0; co < 32; co++)
             for (int i = 0; i < 256; i++)
                 yb[co * 256 + i] = 0.0f;
-        conv_k1_c16_32_32x32_s2_p0_im2col(x + (long)b * 16384, col);
-        conv_k1_c16_32_32x32_s2_p0_gemm_fwd(w, col, yb);
+        conv_k1_c16_32_32x32_s2_p0_gemm_fwd(w, xs, yb);
+    }
     }
 }
 
 
+
 void conv_k1_c16_32_32x32_s2_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
     static float wt[512];
-    static float colt[4096], dcol[4096];
     conv_k1_c16_32_32x32_s2_p0_transpose_w(w, wt);
+    static float xs[131072];
+    for (int b0 = 0; b0 < n; b0 += 32) {
+        const int nb = n - b0 < 32 ? n - b0 : 32;
+        MC_OMP_FOR
+        for (int i = 0; i < nb; i++)
+            conv_k1_c16_32_32x32_s2_p0_gather(x + (long)(b0 + i) * 16384, xs + (long)i * 4096);
+        conv_k1_c16_32_32x32_s2_p0_gemm_dw(nb, dy + (long)b0 * 8192, xs, dw);
+    }
+    MC_OMP_PARALLEL
+    {
+        float dxs[4096];
+        MC_OMP_FOR_IN
     for (int b = 0; b < n; b++) {
-        const float *restrict dyb = dy + (long)b * 8192;
-        float *restrict dxb = dx + (long)b * 16384;
-        conv_k1_c16_32_32x32_s2_p0_im2col_t(x + (long)b * 16384, colt);
-        conv_k1_c16_32_32x32_s2_p0_gemm_dw(dyb, colt, dw);
-        memset(dcol, 0, sizeof dcol);
-        conv_k1_c16_32_32x32_s2_p0_gemm_dx(wt, dyb, dcol);
-        conv_k1_c16_32_32x32_s2_p0_col2im(dcol, dxb);
+        memset(dxs, 0, sizeof dxs);
+        conv_k1_c16_32_32x32_s2_p0_gemm_dx(wt, dy + (long)b * 8192, dxs);
+        if (!acc)
+            memset(dx + (long)b * 16384, 0, sizeof(float) * 16384);
+        conv_k1_c16_32_32x32_s2_p0_scatter_add(dxs, dx + (long)b * 16384);
+    }
     }
 }
 
@@ -2041,10 +2283,10 @@ static void conv_k1_c64_32_16x16_s1_p0_b_gemm_fwd(const float *restrict a, const
             mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
             for (int p = 0; p < 64; p++) {
                 const float *restrict bp = b + p * 256 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -2088,27 +2330,17 @@ static void conv_k1_c64_32_16x16_s1_p0_b_gemm_fwd(const float *restrict a, const
 
 static void conv_k1_c64_32_16x16_s1_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
-    for (int i0 = 0; i0 < 32; i0 += 4) {
-        for (int k0 = 0; k0 < 64; k0 += 4)
-        {
-            mc_v16 s0_0 = {0};
-            mc_v16 s0_1 = {0};
-            mc_v16 s0_2 = {0};
-            mc_v16 s0_3 = {0};
-            mc_v16 s1_0 = {0};
-            mc_v16 s1_1 = {0};
-            mc_v16 s1_2 = {0};
-            mc_v16 s1_3 = {0};
-            mc_v16 s2_0 = {0};
-            mc_v16 s2_1 = {0};
-            mc_v16 s2_2 = {0};
-            mc_v16 s2_3 = {0};
-            mc_v16 s3_0 = {0};
-            mc_v16 s3_1 = {0};
-            mc_v16 s3_2 = {0};
-            mc_v16 s3_3 = {0};
-            for (int i = 0; i < nb; i++) {
+    static mc_v16 sums[2048];
+    MC_OMP_PARALLEL
+    {
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 32; r++)
+            memset(sums + r * 64, 0, sizeof(mc_v16) * 64);
+        for (int i = 0; i < nb; i++) {
+            MC_OMP_FOR_IN
+            for (int i0 = 0; i0 < 32; i0 += 4) {
+            for (int k0 = 0; k0 < 64; k0 += 4)
+            {
                 const float *restrict a0 = a + (long)i * 8192 + (i0 + 0) * 256;
                 const float *restrict a1 = a + (long)i * 8192 + (i0 + 1) * 256;
                 const float *restrict a2 = a + (long)i * 8192 + (i0 + 2) * 256;
@@ -2117,6 +2349,22 @@ static void conv_k1_c64_32_16x16_s1_p0_b_gemm_dw(int nb, const float *restrict a
                 const float *restrict b1 = b + (long)i * 16384 + (k0 + 1) * 256;
                 const float *restrict b2 = b + (long)i * 16384 + (k0 + 2) * 256;
                 const float *restrict b3 = b + (long)i * 16384 + (k0 + 3) * 256;
+                mc_v16 s0_0 = sums[(i0 + 0) * 64 + k0 + 0];
+                mc_v16 s0_1 = sums[(i0 + 0) * 64 + k0 + 1];
+                mc_v16 s0_2 = sums[(i0 + 0) * 64 + k0 + 2];
+                mc_v16 s0_3 = sums[(i0 + 0) * 64 + k0 + 3];
+                mc_v16 s1_0 = sums[(i0 + 1) * 64 + k0 + 0];
+                mc_v16 s1_1 = sums[(i0 + 1) * 64 + k0 + 1];
+                mc_v16 s1_2 = sums[(i0 + 1) * 64 + k0 + 2];
+                mc_v16 s1_3 = sums[(i0 + 1) * 64 + k0 + 3];
+                mc_v16 s2_0 = sums[(i0 + 2) * 64 + k0 + 0];
+                mc_v16 s2_1 = sums[(i0 + 2) * 64 + k0 + 1];
+                mc_v16 s2_2 = sums[(i0 + 2) * 64 + k0 + 2];
+                mc_v16 s2_3 = sums[(i0 + 2) * 64 + k0 + 3];
+                mc_v16 s3_0 = sums[(i0 + 3) * 64 + k0 + 0];
+                mc_v16 s3_1 = sums[(i0 + 3) * 64 + k0 + 1];
+                mc_v16 s3_2 = sums[(i0 + 3) * 64 + k0 + 2];
+                mc_v16 s3_3 = sums[(i0 + 3) * 64 + k0 + 3];
                 for (int p = 0; p < 256; p += 16) {
                     const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
                     const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
@@ -2143,24 +2391,29 @@ static void conv_k1_c64_32_16x16_s1_p0_b_gemm_dw(int nb, const float *restrict a
                     s3_2 += x3 * y2;
                     s3_3 += x3 * y3;
                 }
+                sums[(i0 + 0) * 64 + k0 + 0] = s0_0;
+                sums[(i0 + 0) * 64 + k0 + 1] = s0_1;
+                sums[(i0 + 0) * 64 + k0 + 2] = s0_2;
+                sums[(i0 + 0) * 64 + k0 + 3] = s0_3;
+                sums[(i0 + 1) * 64 + k0 + 0] = s1_0;
+                sums[(i0 + 1) * 64 + k0 + 1] = s1_1;
+                sums[(i0 + 1) * 64 + k0 + 2] = s1_2;
+                sums[(i0 + 1) * 64 + k0 + 3] = s1_3;
+                sums[(i0 + 2) * 64 + k0 + 0] = s2_0;
+                sums[(i0 + 2) * 64 + k0 + 1] = s2_1;
+                sums[(i0 + 2) * 64 + k0 + 2] = s2_2;
+                sums[(i0 + 2) * 64 + k0 + 3] = s2_3;
+                sums[(i0 + 3) * 64 + k0 + 0] = s3_0;
+                sums[(i0 + 3) * 64 + k0 + 1] = s3_1;
+                sums[(i0 + 3) * 64 + k0 + 2] = s3_2;
+                sums[(i0 + 3) * 64 + k0 + 3] = s3_3;
             }
-            c[(i0 + 0) * 64 + k0 + 0] += mc_v16_sum(&s0_0);
-            c[(i0 + 0) * 64 + k0 + 1] += mc_v16_sum(&s0_1);
-            c[(i0 + 0) * 64 + k0 + 2] += mc_v16_sum(&s0_2);
-            c[(i0 + 0) * 64 + k0 + 3] += mc_v16_sum(&s0_3);
-            c[(i0 + 1) * 64 + k0 + 0] += mc_v16_sum(&s1_0);
-            c[(i0 + 1) * 64 + k0 + 1] += mc_v16_sum(&s1_1);
-            c[(i0 + 1) * 64 + k0 + 2] += mc_v16_sum(&s1_2);
-            c[(i0 + 1) * 64 + k0 + 3] += mc_v16_sum(&s1_3);
-            c[(i0 + 2) * 64 + k0 + 0] += mc_v16_sum(&s2_0);
-            c[(i0 + 2) * 64 + k0 + 1] += mc_v16_sum(&s2_1);
-            c[(i0 + 2) * 64 + k0 + 2] += mc_v16_sum(&s2_2);
-            c[(i0 + 2) * 64 + k0 + 3] += mc_v16_sum(&s2_3);
-            c[(i0 + 3) * 64 + k0 + 0] += mc_v16_sum(&s3_0);
-            c[(i0 + 3) * 64 + k0 + 1] += mc_v16_sum(&s3_1);
-            c[(i0 + 3) * 64 + k0 + 2] += mc_v16_sum(&s3_2);
-            c[(i0 + 3) * 64 + k0 + 3] += mc_v16_sum(&s3_3);
+            }
         }
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 32; r++)
+            for (int k = 0; k < 64; k++)
+                c[r * 64 + k] += mc_v16_sum(&sums[r * 64 + k]);
     }
 }
 
@@ -2196,10 +2449,10 @@ static void conv_k1_c64_32_16x16_s1_p0_b_gemm_dx(const float *restrict a, const 
             mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
             for (int p = 0; p < 32; p++) {
                 const float *restrict bp = b + p * 256 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -2249,8 +2502,6 @@ static void conv_k1_c64_32_16x16_s1_p0_b_transpose_w(const float *restrict a, fl
 }
 
 
-
-
 void conv_k1_c64_32_16x16_s1_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     MC_OMP_FOR
@@ -2264,26 +2515,44 @@ void conv_k1_c64_32_16x16_s1_p0_b_fwd(int n, const float *restrict x, const floa
 }
 
 
+static inline double conv_k1_c64_32_16x16_s1_p0_b_bias_sum(const float *restrict p)
+{
+    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int i = 0;
+    for (; i + 32 <= 256; i += 32) {
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
+        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
+        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
+    }
+    for (; i + 8 <= 256; i += 8)
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+    s0 += s1 + (s2 + s3);
+    double s = 0.0;
+    for (int l = 0; l < 8; l++)
+        s += s0[l];
+    for (; i < 256; i++)
+        s += p[i];
+    return s;
+}
+
 void conv_k1_c64_32_16x16_s1_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     for (int co = 0; co < 32; co++) {
         double gb = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict d = dy + ((long)b * 32 + co) * 256;
-            for (int i = 0; i < 256; i++)
-                gb += d[i];
-        }
+        for (int b = 0; b < n; b++)
+            gb += conv_k1_c64_32_16x16_s1_p0_b_bias_sum(dy + ((long)b * 32 + co) * 256);
         dbias[co] += (float)gb;
     }
     static float wt[2048];
-    conv_k1_c64_32_16x16_s1_p0_b_gemm_dw(n, dy, x, dw);
     conv_k1_c64_32_16x16_s1_p0_b_transpose_w(w, wt);
+    conv_k1_c64_32_16x16_s1_p0_b_gemm_dw(n, dy, x, dw);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
-        const float *restrict dyb = dy + (long)b * 8192;
-        float *restrict dxb = dx + (long)b * 16384;
-        conv_k1_c64_32_16x16_s1_p0_b_gemm_dx(wt, dyb, dxb);
+        if (!acc)
+            memset(dx + (long)b * 16384, 0, sizeof(float) * 16384);
+        conv_k1_c64_32_16x16_s1_p0_b_gemm_dx(wt, dy + (long)b * 8192, dx + (long)b * 16384);
     }
 }
 
@@ -2320,10 +2589,10 @@ static void conv_k1_c64_64_16x16_s2_p0_b_gemm_fwd(const float *restrict a, const
             mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
             for (int p = 0; p < 64; p++) {
                 const float *restrict bp = b + p * 64 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -2365,80 +2634,92 @@ static void conv_k1_c64_64_16x16_s2_p0_b_gemm_fwd(const float *restrict a, const
     }
 }
 
-static void conv_k1_c64_64_16x16_s2_p0_b_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c64_64_16x16_s2_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
-    for (int i0 = 0; i0 < 64; i0 += 4) {
-        for (int j0 = 0; j0 < 64; j0 += 64)
-        {
-            float *restrict c0 = c + (i0 + 0) * 64 + j0;
-            const float *restrict a0 = a + (i0 + 0) * 64;
-            float *restrict c1 = c + (i0 + 1) * 64 + j0;
-            const float *restrict a1 = a + (i0 + 1) * 64;
-            float *restrict c2 = c + (i0 + 2) * 64 + j0;
-            const float *restrict a2 = a + (i0 + 2) * 64;
-            float *restrict c3 = c + (i0 + 3) * 64 + j0;
-            const float *restrict a3 = a + (i0 + 3) * 64;
-            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
-            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
-            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
-            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
-            for (int p = 0; p < 64; p++) {
-                const float *restrict bp = b + p * 64 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                s0_0 += x0 * b0;
-                s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
-                s1_0 += x1 * b0;
-                s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
-                s2_0 += x2 * b0;
-                s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
-                s3_0 += x3 * b0;
-                s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+    static mc_v16 sums[4096];
+    MC_OMP_PARALLEL
+    {
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 64; r++)
+            memset(sums + r * 64, 0, sizeof(mc_v16) * 64);
+        for (int i = 0; i < nb; i++) {
+            MC_OMP_FOR_IN
+            for (int i0 = 0; i0 < 64; i0 += 4) {
+            for (int k0 = 0; k0 < 64; k0 += 4)
+            {
+                const float *restrict a0 = a + (long)i * 4096 + (i0 + 0) * 64;
+                const float *restrict a1 = a + (long)i * 4096 + (i0 + 1) * 64;
+                const float *restrict a2 = a + (long)i * 4096 + (i0 + 2) * 64;
+                const float *restrict a3 = a + (long)i * 4096 + (i0 + 3) * 64;
+                const float *restrict b0 = b + (long)i * 4096 + (k0 + 0) * 64;
+                const float *restrict b1 = b + (long)i * 4096 + (k0 + 1) * 64;
+                const float *restrict b2 = b + (long)i * 4096 + (k0 + 2) * 64;
+                const float *restrict b3 = b + (long)i * 4096 + (k0 + 3) * 64;
+                mc_v16 s0_0 = sums[(i0 + 0) * 64 + k0 + 0];
+                mc_v16 s0_1 = sums[(i0 + 0) * 64 + k0 + 1];
+                mc_v16 s0_2 = sums[(i0 + 0) * 64 + k0 + 2];
+                mc_v16 s0_3 = sums[(i0 + 0) * 64 + k0 + 3];
+                mc_v16 s1_0 = sums[(i0 + 1) * 64 + k0 + 0];
+                mc_v16 s1_1 = sums[(i0 + 1) * 64 + k0 + 1];
+                mc_v16 s1_2 = sums[(i0 + 1) * 64 + k0 + 2];
+                mc_v16 s1_3 = sums[(i0 + 1) * 64 + k0 + 3];
+                mc_v16 s2_0 = sums[(i0 + 2) * 64 + k0 + 0];
+                mc_v16 s2_1 = sums[(i0 + 2) * 64 + k0 + 1];
+                mc_v16 s2_2 = sums[(i0 + 2) * 64 + k0 + 2];
+                mc_v16 s2_3 = sums[(i0 + 2) * 64 + k0 + 3];
+                mc_v16 s3_0 = sums[(i0 + 3) * 64 + k0 + 0];
+                mc_v16 s3_1 = sums[(i0 + 3) * 64 + k0 + 1];
+                mc_v16 s3_2 = sums[(i0 + 3) * 64 + k0 + 2];
+                mc_v16 s3_3 = sums[(i0 + 3) * 64 + k0 + 3];
+                for (int p = 0; p < 64; p += 16) {
+                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
+                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
+                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
+                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
+                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
+                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
+                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
+                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
+                    s0_0 += x0 * y0;
+                    s0_1 += x0 * y1;
+                    s0_2 += x0 * y2;
+                    s0_3 += x0 * y3;
+                    s1_0 += x1 * y0;
+                    s1_1 += x1 * y1;
+                    s1_2 += x1 * y2;
+                    s1_3 += x1 * y3;
+                    s2_0 += x2 * y0;
+                    s2_1 += x2 * y1;
+                    s2_2 += x2 * y2;
+                    s2_3 += x2 * y3;
+                    s3_0 += x3 * y0;
+                    s3_1 += x3 * y1;
+                    s3_2 += x3 * y2;
+                    s3_3 += x3 * y3;
+                }
+                sums[(i0 + 0) * 64 + k0 + 0] = s0_0;
+                sums[(i0 + 0) * 64 + k0 + 1] = s0_1;
+                sums[(i0 + 0) * 64 + k0 + 2] = s0_2;
+                sums[(i0 + 0) * 64 + k0 + 3] = s0_3;
+                sums[(i0 + 1) * 64 + k0 + 0] = s1_0;
+                sums[(i0 + 1) * 64 + k0 + 1] = s1_1;
+                sums[(i0 + 1) * 64 + k0 + 2] = s1_2;
+                sums[(i0 + 1) * 64 + k0 + 3] = s1_3;
+                sums[(i0 + 2) * 64 + k0 + 0] = s2_0;
+                sums[(i0 + 2) * 64 + k0 + 1] = s2_1;
+                sums[(i0 + 2) * 64 + k0 + 2] = s2_2;
+                sums[(i0 + 2) * 64 + k0 + 3] = s2_3;
+                sums[(i0 + 3) * 64 + k0 + 0] = s3_0;
+                sums[(i0 + 3) * 64 + k0 + 1] = s3_1;
+                sums[(i0 + 3) * 64 + k0 + 2] = s3_2;
+                sums[(i0 + 3) * 64 + k0 + 3] = s3_3;
             }
-            *(mc_v16 *)(c0 + 0) = s0_0;
-            *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
-            *(mc_v16 *)(c1 + 0) = s1_0;
-            *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
-            *(mc_v16 *)(c2 + 0) = s2_0;
-            *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
-            *(mc_v16 *)(c3 + 0) = s3_0;
-            *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            }
         }
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 64; r++)
+            for (int k = 0; k < 64; k++)
+                c[r * 64 + k] += mc_v16_sum(&sums[r * 64 + k]);
     }
 }
 
@@ -2474,10 +2755,10 @@ static void conv_k1_c64_64_16x16_s2_p0_b_gemm_dx(const float *restrict a, const 
             mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
             for (int p = 0; p < 64; p++) {
                 const float *restrict bp = b + p * 64 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -2527,109 +2808,93 @@ static void conv_k1_c64_64_16x16_s2_p0_b_transpose_w(const float *restrict a, fl
 }
 
 
-/* Row (ci, ky, kx) of col: input plane ci of xb seen through that tap. */
-static void conv_k1_c64_64_16x16_s2_p0_b_im2col(const float *restrict xb, float *restrict col)
+/* The pixels of image xb that the filters see, as planes of 8 x 8. */
+static void conv_k1_c64_64_16x16_s2_p0_b_gather(const float *restrict xb, float *restrict xs)
 {
-    MC_OMP_FOR
     for (int ci = 0; ci < 64; ci++)
-        for (int ky = 0; ky < 1; ky++)
-            for (int kx = 0; kx < 1; kx++) {
-                const int r = (ci * 1 + ky) * 1 + kx;
-                (void)r;
-                const float *restrict xc = xb + ci * 256;
-                float *restrict row = col + r * 64;
-                for (int oy = 0; oy < 8; oy++) {
-                    const int iy = oy * 2 - 0 + ky;
-                    for (int ox = 0; ox < 8; ox++) {
-                        const int ix = ox * 2 - 0 + kx;
-                        row[oy * 8 + ox] = iy >= 0 && iy < 16 && ix >= 0 && ix < 16 ? xc[iy * 16 + ix] : 0.0f;
-                    }
-                }
-            }
+        for (int oy = 0; oy < 8; oy++)
+            for (int ox = 0; ox < 8; ox++)
+                xs[(ci * 8 + oy) * 8 + ox] = xb[(ci * 16 + oy * 2) * 16 + ox * 2];
 }
 
-/* The same matrix transposed: one row of 64*1*1 taps per output pixel. */
-static void conv_k1_c64_64_16x16_s2_p0_b_im2col_t(const float *restrict xb, float *restrict colt)
+/* Their gradients, back to those pixels of dxb. */
+static void conv_k1_c64_64_16x16_s2_p0_b_scatter_add(const float *restrict dxs, float *restrict dxb)
 {
-    MC_OMP_FOR
     for (int ci = 0; ci < 64; ci++)
-        for (int ky = 0; ky < 1; ky++)
-            for (int kx = 0; kx < 1; kx++) {
-                const int r = (ci * 1 + ky) * 1 + kx;
-                (void)r;
-                const float *restrict xc = xb + ci * 256;
-                for (int oy = 0; oy < 8; oy++) {
-                    const int iy = oy * 2 - 0 + ky;
-                    for (int ox = 0; ox < 8; ox++) {
-                        const int ix = ox * 2 - 0 + kx;
-                        colt[(oy * 8 + ox) * 64 + r] =
-                            iy >= 0 && iy < 16 && ix >= 0 && ix < 16 ? xc[iy * 16 + ix] : 0.0f;
-                    }
-                }
-            }
-}
-
-/* The backward of im2col: every entry of dcol back to its input pixel. */
-static void conv_k1_c64_64_16x16_s2_p0_b_col2im(const float *restrict dcol, float *restrict dxb)
-{
-    MC_OMP_FOR
-    for (int ci = 0; ci < 64; ci++)
-        for (int ky = 0; ky < 1; ky++)
-            for (int kx = 0; kx < 1; kx++) {
-                const int r = (ci * 1 + ky) * 1 + kx;
-                (void)r;
-                float *restrict dxc = dxb + ci * 256;
-                const float *restrict row = dcol + r * 64;
-                for (int oy = 0; oy < 8; oy++) {
-                    const int iy = oy * 2 - 0 + ky;
-                    if (iy < 0 || iy >= 16)
-                        continue;
-                    for (int ox = 0; ox < 8; ox++) {
-                        const int ix = ox * 2 - 0 + kx;
-                        if (ix >= 0 && ix < 16)
-                            dxc[iy * 16 + ix] += row[oy * 8 + ox];
-                    }
-                }
-            }
+        for (int oy = 0; oy < 8; oy++)
+            for (int ox = 0; ox < 8; ox++)
+                dxb[(ci * 16 + oy * 2) * 16 + ox * 2] += dxs[(ci * 8 + oy) * 8 + ox];
 }
 
 void conv_k1_c64_64_16x16_s2_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
-    static float col[4096];
+    MC_OMP_PARALLEL
+    {
+        float xs[4096];
+        MC_OMP_FOR_IN
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 4096;
+        conv_k1_c64_64_16x16_s2_p0_b_gather(x + (long)b * 16384, xs);
         for (int co = 0; co < 64; co++)
             for (int i = 0; i < 64; i++)
                 yb[co * 64 + i] = bias[co];
-        conv_k1_c64_64_16x16_s2_p0_b_im2col(x + (long)b * 16384, col);
-        conv_k1_c64_64_16x16_s2_p0_b_gemm_fwd(w, col, yb);
+        conv_k1_c64_64_16x16_s2_p0_b_gemm_fwd(w, xs, yb);
+    }
     }
 }
 
 
+static inline double conv_k1_c64_64_16x16_s2_p0_b_bias_sum(const float *restrict p)
+{
+    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int i = 0;
+    for (; i + 32 <= 64; i += 32) {
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
+        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
+        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
+    }
+    for (; i + 8 <= 64; i += 8)
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+    s0 += s1 + (s2 + s3);
+    double s = 0.0;
+    for (int l = 0; l < 8; l++)
+        s += s0[l];
+    for (; i < 64; i++)
+        s += p[i];
+    return s;
+}
+
 void conv_k1_c64_64_16x16_s2_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     for (int co = 0; co < 64; co++) {
         double gb = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict d = dy + ((long)b * 64 + co) * 64;
-            for (int i = 0; i < 64; i++)
-                gb += d[i];
-        }
+        for (int b = 0; b < n; b++)
+            gb += conv_k1_c64_64_16x16_s2_p0_b_bias_sum(dy + ((long)b * 64 + co) * 64);
         dbias[co] += (float)gb;
     }
     static float wt[4096];
-    static float colt[4096], dcol[4096];
     conv_k1_c64_64_16x16_s2_p0_b_transpose_w(w, wt);
+    static float xs[131072];
+    for (int b0 = 0; b0 < n; b0 += 32) {
+        const int nb = n - b0 < 32 ? n - b0 : 32;
+        MC_OMP_FOR
+        for (int i = 0; i < nb; i++)
+            conv_k1_c64_64_16x16_s2_p0_b_gather(x + (long)(b0 + i) * 16384, xs + (long)i * 4096);
+        conv_k1_c64_64_16x16_s2_p0_b_gemm_dw(nb, dy + (long)b0 * 4096, xs, dw);
+    }
+    MC_OMP_PARALLEL
+    {
+        float dxs[4096];
+        MC_OMP_FOR_IN
     for (int b = 0; b < n; b++) {
-        const float *restrict dyb = dy + (long)b * 4096;
-        float *restrict dxb = dx + (long)b * 16384;
-        conv_k1_c64_64_16x16_s2_p0_b_im2col_t(x + (long)b * 16384, colt);
-        conv_k1_c64_64_16x16_s2_p0_b_gemm_dw(dyb, colt, dw);
-        memset(dcol, 0, sizeof dcol);
-        conv_k1_c64_64_16x16_s2_p0_b_gemm_dx(wt, dyb, dcol);
-        conv_k1_c64_64_16x16_s2_p0_b_col2im(dcol, dxb);
+        memset(dxs, 0, sizeof dxs);
+        conv_k1_c64_64_16x16_s2_p0_b_gemm_dx(wt, dy + (long)b * 4096, dxs);
+        if (!acc)
+            memset(dx + (long)b * 16384, 0, sizeof(float) * 16384);
+        conv_k1_c64_64_16x16_s2_p0_b_scatter_add(dxs, dx + (long)b * 16384);
+    }
     }
 }
 
@@ -2668,10 +2933,10 @@ static void conv_k3_c64_64_8x8_s1_p1_gemm_fwd(const float *restrict a, const flo
             for (int ky = 0; ky < 3; ky++)
             for (int kx = 0; kx < 3; kx++, p++) {
                 const float *restrict bp = b + ci * 100 + ky * 10 + kx + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -2727,7 +2992,7 @@ static void conv_k3_c64_64_8x8_s1_p1_gemm_fwd(const float *restrict a, const flo
             for (int ky = 0; ky < 3; ky++)
             for (int kx = 0; kx < 3; kx++, p++) {
                 const float *restrict bp = b + ci * 100 + ky * 10 + kx + 64;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -2749,78 +3014,94 @@ static void conv_k3_c64_64_8x8_s1_p1_gemm_dw(int nb, const float *restrict a, co
 {
     MC_OMP_FOR
     for (int i0 = 0; i0 < 64; i0 += 4) {
-        for (int k0 = 0; k0 < 576; k0 += 4)
-        {
-            mc_v16 s0_0 = {0};
-            mc_v16 s0_1 = {0};
-            mc_v16 s0_2 = {0};
-            mc_v16 s0_3 = {0};
-            mc_v16 s1_0 = {0};
-            mc_v16 s1_1 = {0};
-            mc_v16 s1_2 = {0};
-            mc_v16 s1_3 = {0};
-            mc_v16 s2_0 = {0};
-            mc_v16 s2_1 = {0};
-            mc_v16 s2_2 = {0};
-            mc_v16 s2_3 = {0};
-            mc_v16 s3_0 = {0};
-            mc_v16 s3_1 = {0};
-            mc_v16 s3_2 = {0};
-            mc_v16 s3_3 = {0};
-            for (int i = 0; i < nb; i++) {
-                const float *restrict a0 = a + (long)i * 5120 + (i0 + 0) * 80;
-                const float *restrict a1 = a + (long)i * 5120 + (i0 + 1) * 80;
-                const float *restrict a2 = a + (long)i * 5120 + (i0 + 2) * 80;
-                const float *restrict a3 = a + (long)i * 5120 + (i0 + 3) * 80;
-                const float *restrict b0 = b + (long)i * 6402 + ((k0 + 0) / 9 * 100 + (k0 + 0) / 3 % 3 * 10 + (k0 + 0) % 3);
-                const float *restrict b1 = b + (long)i * 6402 + ((k0 + 1) / 9 * 100 + (k0 + 1) / 3 % 3 * 10 + (k0 + 1) % 3);
-                const float *restrict b2 = b + (long)i * 6402 + ((k0 + 2) / 9 * 100 + (k0 + 2) / 3 % 3 * 10 + (k0 + 2) % 3);
-                const float *restrict b3 = b + (long)i * 6402 + ((k0 + 3) / 9 * 100 + (k0 + 3) / 3 % 3 * 10 + (k0 + 3) % 3);
-                for (int p = 0; p < 80; p += 16) {
-                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
-                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
-                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
-                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
-                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
-                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
-                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
-                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
-                    s0_0 += x0 * y0;
-                    s0_1 += x0 * y1;
-                    s0_2 += x0 * y2;
-                    s0_3 += x0 * y3;
-                    s1_0 += x1 * y0;
-                    s1_1 += x1 * y1;
-                    s1_2 += x1 * y2;
-                    s1_3 += x1 * y3;
-                    s2_0 += x2 * y0;
-                    s2_1 += x2 * y1;
-                    s2_2 += x2 * y2;
-                    s2_3 += x2 * y3;
-                    s3_0 += x3 * y0;
-                    s3_1 += x3 * y1;
-                    s3_2 += x3 * y2;
-                    s3_3 += x3 * y3;
-                }
+        for (int i = 0; i < nb; i++) {
+            for (int j0 = 0; j0 < 576; j0 += 64)
+            {
+                const float *restrict a0 = a + (long)i * 4096 + (i0 + 0) * 64;
+                float *restrict c0 = c + (i0 + 0) * 576 + j0;
+                const float *restrict a1 = a + (long)i * 4096 + (i0 + 1) * 64;
+                float *restrict c1 = c + (i0 + 1) * 576 + j0;
+                const float *restrict a2 = a + (long)i * 4096 + (i0 + 2) * 64;
+                float *restrict c2 = c + (i0 + 2) * 576 + j0;
+                const float *restrict a3 = a + (long)i * 4096 + (i0 + 3) * 64;
+                float *restrict c3 = c + (i0 + 3) * 576 + j0;
+                const int o0 = ((j0 + 0) / 64 / 3 * 10 + (j0 + 0) / 64 % 3) * 64 + (j0 + 0) % 64;
+                const int o1 = ((j0 + 16) / 64 / 3 * 10 + (j0 + 16) / 64 % 3) * 64 + (j0 + 16) % 64;
+                const int o2 = ((j0 + 32) / 64 / 3 * 10 + (j0 + 32) / 64 % 3) * 64 + (j0 + 32) % 64;
+                const int o3 = ((j0 + 48) / 64 / 3 * 10 + (j0 + 48) / 64 % 3) * 64 + (j0 + 48) % 64;
+                mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+                mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+                mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+                mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+                mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+                mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+                mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+                mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+                mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+                mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+                mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+                mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+                mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+                mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+                mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+                mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+                for (int oy = 0, p = 0; oy < 8; oy++)
+                    for (int ox = 0; ox < 8; ox++, p++) {
+                        const float *restrict bp = b + (long)i * 6400 + (oy * 10 + ox) * 64;
+                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
+                        const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
+                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
+                        const mc_v16 y3 = *(const mc_v16 *)(bp + o3);
+                        const float x0 = a0[p];
+                        const float x1 = a1[p];
+                        const float x2 = a2[p];
+                        const float x3 = a3[p];
+                        s0_0 += x0 * y0;
+                        s0_1 += x0 * y1;
+                        s0_2 += x0 * y2;
+                        s0_3 += x0 * y3;
+                        s1_0 += x1 * y0;
+                        s1_1 += x1 * y1;
+                        s1_2 += x1 * y2;
+                        s1_3 += x1 * y3;
+                        s2_0 += x2 * y0;
+                        s2_1 += x2 * y1;
+                        s2_2 += x2 * y2;
+                        s2_3 += x2 * y3;
+                        s3_0 += x3 * y0;
+                        s3_1 += x3 * y1;
+                        s3_2 += x3 * y2;
+                        s3_3 += x3 * y3;
+                    }
+                *(mc_v16 *)(c0 + 0) = s0_0;
+                *(mc_v16 *)(c0 + 16) = s0_1;
+                *(mc_v16 *)(c0 + 32) = s0_2;
+                *(mc_v16 *)(c0 + 48) = s0_3;
+                *(mc_v16 *)(c1 + 0) = s1_0;
+                *(mc_v16 *)(c1 + 16) = s1_1;
+                *(mc_v16 *)(c1 + 32) = s1_2;
+                *(mc_v16 *)(c1 + 48) = s1_3;
+                *(mc_v16 *)(c2 + 0) = s2_0;
+                *(mc_v16 *)(c2 + 16) = s2_1;
+                *(mc_v16 *)(c2 + 32) = s2_2;
+                *(mc_v16 *)(c2 + 48) = s2_3;
+                *(mc_v16 *)(c3 + 0) = s3_0;
+                *(mc_v16 *)(c3 + 16) = s3_1;
+                *(mc_v16 *)(c3 + 32) = s3_2;
+                *(mc_v16 *)(c3 + 48) = s3_3;
             }
-            c[(i0 + 0) * 576 + k0 + 0] += mc_v16_sum(&s0_0);
-            c[(i0 + 0) * 576 + k0 + 1] += mc_v16_sum(&s0_1);
-            c[(i0 + 0) * 576 + k0 + 2] += mc_v16_sum(&s0_2);
-            c[(i0 + 0) * 576 + k0 + 3] += mc_v16_sum(&s0_3);
-            c[(i0 + 1) * 576 + k0 + 0] += mc_v16_sum(&s1_0);
-            c[(i0 + 1) * 576 + k0 + 1] += mc_v16_sum(&s1_1);
-            c[(i0 + 1) * 576 + k0 + 2] += mc_v16_sum(&s1_2);
-            c[(i0 + 1) * 576 + k0 + 3] += mc_v16_sum(&s1_3);
-            c[(i0 + 2) * 576 + k0 + 0] += mc_v16_sum(&s2_0);
-            c[(i0 + 2) * 576 + k0 + 1] += mc_v16_sum(&s2_1);
-            c[(i0 + 2) * 576 + k0 + 2] += mc_v16_sum(&s2_2);
-            c[(i0 + 2) * 576 + k0 + 3] += mc_v16_sum(&s2_3);
-            c[(i0 + 3) * 576 + k0 + 0] += mc_v16_sum(&s3_0);
-            c[(i0 + 3) * 576 + k0 + 1] += mc_v16_sum(&s3_1);
-            c[(i0 + 3) * 576 + k0 + 2] += mc_v16_sum(&s3_2);
-            c[(i0 + 3) * 576 + k0 + 3] += mc_v16_sum(&s3_3);
         }
     }
+}
+
+
+/* Image xb into the interior of the zero-padded, channels-last xt. */
+static void conv_k3_c64_64_8x8_s1_p1_pad_cl(const float *restrict xb, float *restrict xt)
+{
+    for (int iy = 0; iy < 8; iy++)
+        for (int ix = 0; ix < 8; ix++)
+            for (int ci = 0; ci < 64; ci++)
+                xt[((iy + 1) * 10 + ix + 1) * 64 + ci] = xb[(ci * 8 + iy) * 8 + ix];
 }
 
 static void conv_k3_c64_64_8x8_s1_p1_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
@@ -2857,10 +3138,10 @@ static void conv_k3_c64_64_8x8_s1_p1_gemm_dx(const float *restrict a, const floa
             for (int ky = 0; ky < 3; ky++)
             for (int kx = 0; kx < 3; kx++, p++) {
                 const float *restrict bp = b + ci * 100 + ky * 10 + kx + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -2916,7 +3197,7 @@ static void conv_k3_c64_64_8x8_s1_p1_gemm_dx(const float *restrict a, const floa
             for (int ky = 0; ky < 3; ky++)
             for (int kx = 0; kx < 3; kx++, p++) {
                 const float *restrict bp = b + ci * 100 + ky * 10 + kx + 64;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -2974,24 +3255,26 @@ void conv_k3_c64_64_8x8_s1_p1_fwd(int n, const float *restrict x, const float *r
 }
 
 
+
 void conv_k3_c64_64_8x8_s1_p1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
-    static float xp[102432], dyp[81920], wf[36864];
+    static float wf[36864];
     conv_k3_c64_64_8x8_s1_p1_flip(w, wf);
-    for (int b0 = 0; b0 < n; b0 += 16) {
-        const int nb = n - b0 < 16 ? n - b0 : 16;
+    static float xt[128000], dwt[36864];
+    memset(dwt, 0, sizeof dwt);
+    for (int b0 = 0; b0 < n; b0 += 20) {
+        const int nb = n - b0 < 20 ? n - b0 : 20;
         MC_OMP_FOR
-        for (int i = 0; i < nb; i++) {
-            const float *restrict dyb = dy + (long)(b0 + i) * 4096;
-            conv_k3_c64_64_8x8_s1_p1_pad(x + (long)(b0 + i) * 4096, xp + i * 6402);
-            for (int co = 0; co < 64; co++)
-                for (int oy = 0; oy < 8; oy++)
-                    memcpy(dyp + (i * 64 + co) * 80 + oy * 10, dyb + (co * 8 + oy) * 8, 8 * sizeof(float));
-        }
-        conv_k3_c64_64_8x8_s1_p1_gemm_dw(nb, dyp, xp, dw);
+        for (int i = 0; i < nb; i++)
+            conv_k3_c64_64_8x8_s1_p1_pad_cl(x + (long)(b0 + i) * 4096, xt + (long)i * 6400);
+        conv_k3_c64_64_8x8_s1_p1_gemm_dw(nb, dy + (long)b0 * 4096, xt, dwt);
     }
+    for (int co = 0; co < 64; co++)
+        for (int ci = 0; ci < 64; ci++)
+            for (int t = 0; t < 9; t++)
+                dw[(co * 64 + ci) * 9 + t] += dwt[(co * 9 + t) * 64 + ci];
     MC_OMP_PARALLEL
     {
         float dyq[6402] = {0}, dxg[5120];
@@ -3005,9 +3288,15 @@ void conv_k3_c64_64_8x8_s1_p1_bwd(int n, const float *restrict x, const float *r
         memset(dxg, 0, sizeof dxg);
         conv_k3_c64_64_8x8_s1_p1_gemm_dx(wf, dyq, dxg);
         for (int ci = 0; ci < 64; ci++)
-            for (int iy = 0; iy < 8; iy++)
-                for (int ix = 0; ix < 8; ix++)
-                    dxb[(ci * 8 + iy) * 8 + ix] += dxg[ci * 80 + iy * 10 + ix];
+            for (int iy = 0; iy < 8; iy++) {
+                float *restrict row = dxb + (ci * 8 + iy) * 8;
+                const float *restrict g = dxg + ci * 80 + iy * 10;
+                if (acc)
+                    for (int ix = 0; ix < 8; ix++)
+                        row[ix] += g[ix];
+                else
+                    memcpy(row, g, 8 * sizeof(float));
+            }
     }
     }
 }
@@ -3045,10 +3334,10 @@ static void conv_k1_c32_64_16x16_s2_p0_gemm_fwd(const float *restrict a, const f
             mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
             for (int p = 0; p < 32; p++) {
                 const float *restrict bp = b + p * 64 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -3090,53 +3379,92 @@ static void conv_k1_c32_64_16x16_s2_p0_gemm_fwd(const float *restrict a, const f
     }
 }
 
-static void conv_k1_c32_64_16x16_s2_p0_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c32_64_16x16_s2_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
-    for (int i0 = 0; i0 < 64; i0 += 4) {
-        {
-            float *restrict c0 = c + (i0 + 0) * 32 + 0;
-            const float *restrict a0 = a + (i0 + 0) * 64;
-            float *restrict c1 = c + (i0 + 1) * 32 + 0;
-            const float *restrict a1 = a + (i0 + 1) * 64;
-            float *restrict c2 = c + (i0 + 2) * 32 + 0;
-            const float *restrict a2 = a + (i0 + 2) * 64;
-            float *restrict c3 = c + (i0 + 3) * 32 + 0;
-            const float *restrict a3 = a + (i0 + 3) * 64;
-            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            for (int p = 0; p < 64; p++) {
-                const float *restrict bp = b + p * 32 + 0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                s0_0 += x0 * b0;
-                s0_1 += x0 * b1;
-                s1_0 += x1 * b0;
-                s1_1 += x1 * b1;
-                s2_0 += x2 * b0;
-                s2_1 += x2 * b1;
-                s3_0 += x3 * b0;
-                s3_1 += x3 * b1;
+    static mc_v16 sums[2048];
+    MC_OMP_PARALLEL
+    {
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 64; r++)
+            memset(sums + r * 32, 0, sizeof(mc_v16) * 32);
+        for (int i = 0; i < nb; i++) {
+            MC_OMP_FOR_IN
+            for (int i0 = 0; i0 < 64; i0 += 4) {
+            for (int k0 = 0; k0 < 32; k0 += 4)
+            {
+                const float *restrict a0 = a + (long)i * 4096 + (i0 + 0) * 64;
+                const float *restrict a1 = a + (long)i * 4096 + (i0 + 1) * 64;
+                const float *restrict a2 = a + (long)i * 4096 + (i0 + 2) * 64;
+                const float *restrict a3 = a + (long)i * 4096 + (i0 + 3) * 64;
+                const float *restrict b0 = b + (long)i * 2048 + (k0 + 0) * 64;
+                const float *restrict b1 = b + (long)i * 2048 + (k0 + 1) * 64;
+                const float *restrict b2 = b + (long)i * 2048 + (k0 + 2) * 64;
+                const float *restrict b3 = b + (long)i * 2048 + (k0 + 3) * 64;
+                mc_v16 s0_0 = sums[(i0 + 0) * 32 + k0 + 0];
+                mc_v16 s0_1 = sums[(i0 + 0) * 32 + k0 + 1];
+                mc_v16 s0_2 = sums[(i0 + 0) * 32 + k0 + 2];
+                mc_v16 s0_3 = sums[(i0 + 0) * 32 + k0 + 3];
+                mc_v16 s1_0 = sums[(i0 + 1) * 32 + k0 + 0];
+                mc_v16 s1_1 = sums[(i0 + 1) * 32 + k0 + 1];
+                mc_v16 s1_2 = sums[(i0 + 1) * 32 + k0 + 2];
+                mc_v16 s1_3 = sums[(i0 + 1) * 32 + k0 + 3];
+                mc_v16 s2_0 = sums[(i0 + 2) * 32 + k0 + 0];
+                mc_v16 s2_1 = sums[(i0 + 2) * 32 + k0 + 1];
+                mc_v16 s2_2 = sums[(i0 + 2) * 32 + k0 + 2];
+                mc_v16 s2_3 = sums[(i0 + 2) * 32 + k0 + 3];
+                mc_v16 s3_0 = sums[(i0 + 3) * 32 + k0 + 0];
+                mc_v16 s3_1 = sums[(i0 + 3) * 32 + k0 + 1];
+                mc_v16 s3_2 = sums[(i0 + 3) * 32 + k0 + 2];
+                mc_v16 s3_3 = sums[(i0 + 3) * 32 + k0 + 3];
+                for (int p = 0; p < 64; p += 16) {
+                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
+                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
+                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
+                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
+                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
+                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
+                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
+                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
+                    s0_0 += x0 * y0;
+                    s0_1 += x0 * y1;
+                    s0_2 += x0 * y2;
+                    s0_3 += x0 * y3;
+                    s1_0 += x1 * y0;
+                    s1_1 += x1 * y1;
+                    s1_2 += x1 * y2;
+                    s1_3 += x1 * y3;
+                    s2_0 += x2 * y0;
+                    s2_1 += x2 * y1;
+                    s2_2 += x2 * y2;
+                    s2_3 += x2 * y3;
+                    s3_0 += x3 * y0;
+                    s3_1 += x3 * y1;
+                    s3_2 += x3 * y2;
+                    s3_3 += x3 * y3;
+                }
+                sums[(i0 + 0) * 32 + k0 + 0] = s0_0;
+                sums[(i0 + 0) * 32 + k0 + 1] = s0_1;
+                sums[(i0 + 0) * 32 + k0 + 2] = s0_2;
+                sums[(i0 + 0) * 32 + k0 + 3] = s0_3;
+                sums[(i0 + 1) * 32 + k0 + 0] = s1_0;
+                sums[(i0 + 1) * 32 + k0 + 1] = s1_1;
+                sums[(i0 + 1) * 32 + k0 + 2] = s1_2;
+                sums[(i0 + 1) * 32 + k0 + 3] = s1_3;
+                sums[(i0 + 2) * 32 + k0 + 0] = s2_0;
+                sums[(i0 + 2) * 32 + k0 + 1] = s2_1;
+                sums[(i0 + 2) * 32 + k0 + 2] = s2_2;
+                sums[(i0 + 2) * 32 + k0 + 3] = s2_3;
+                sums[(i0 + 3) * 32 + k0 + 0] = s3_0;
+                sums[(i0 + 3) * 32 + k0 + 1] = s3_1;
+                sums[(i0 + 3) * 32 + k0 + 2] = s3_2;
+                sums[(i0 + 3) * 32 + k0 + 3] = s3_3;
             }
-            *(mc_v16 *)(c0 + 0) = s0_0;
-            *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c1 + 0) = s1_0;
-            *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c2 + 0) = s2_0;
-            *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c3 + 0) = s3_0;
-            *(mc_v16 *)(c3 + 16) = s3_1;
+            }
         }
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 64; r++)
+            for (int k = 0; k < 32; k++)
+                c[r * 32 + k] += mc_v16_sum(&sums[r * 32 + k]);
     }
 }
 
@@ -3172,10 +3500,10 @@ static void conv_k1_c32_64_16x16_s2_p0_gemm_dx(const float *restrict a, const fl
             mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
             for (int p = 0; p < 64; p++) {
                 const float *restrict bp = b + p * 64 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -3225,102 +3553,69 @@ static void conv_k1_c32_64_16x16_s2_p0_transpose_w(const float *restrict a, floa
 }
 
 
-/* Row (ci, ky, kx) of col: input plane ci of xb seen through that tap. */
-static void conv_k1_c32_64_16x16_s2_p0_im2col(const float *restrict xb, float *restrict col)
+/* The pixels of image xb that the filters see, as planes of 8 x 8. */
+static void conv_k1_c32_64_16x16_s2_p0_gather(const float *restrict xb, float *restrict xs)
 {
-    MC_OMP_FOR
     for (int ci = 0; ci < 32; ci++)
-        for (int ky = 0; ky < 1; ky++)
-            for (int kx = 0; kx < 1; kx++) {
-                const int r = (ci * 1 + ky) * 1 + kx;
-                (void)r;
-                const float *restrict xc = xb + ci * 256;
-                float *restrict row = col + r * 64;
-                for (int oy = 0; oy < 8; oy++) {
-                    const int iy = oy * 2 - 0 + ky;
-                    for (int ox = 0; ox < 8; ox++) {
-                        const int ix = ox * 2 - 0 + kx;
-                        row[oy * 8 + ox] = iy >= 0 && iy < 16 && ix >= 0 && ix < 16 ? xc[iy * 16 + ix] : 0.0f;
-                    }
-                }
-            }
+        for (int oy = 0; oy < 8; oy++)
+            for (int ox = 0; ox < 8; ox++)
+                xs[(ci * 8 + oy) * 8 + ox] = xb[(ci * 16 + oy * 2) * 16 + ox * 2];
 }
 
-/* The same matrix transposed: one row of 32*1*1 taps per output pixel. */
-static void conv_k1_c32_64_16x16_s2_p0_im2col_t(const float *restrict xb, float *restrict colt)
+/* Their gradients, back to those pixels of dxb. */
+static void conv_k1_c32_64_16x16_s2_p0_scatter_add(const float *restrict dxs, float *restrict dxb)
 {
-    MC_OMP_FOR
     for (int ci = 0; ci < 32; ci++)
-        for (int ky = 0; ky < 1; ky++)
-            for (int kx = 0; kx < 1; kx++) {
-                const int r = (ci * 1 + ky) * 1 + kx;
-                (void)r;
-                const float *restrict xc = xb + ci * 256;
-                for (int oy = 0; oy < 8; oy++) {
-                    const int iy = oy * 2 - 0 + ky;
-                    for (int ox = 0; ox < 8; ox++) {
-                        const int ix = ox * 2 - 0 + kx;
-                        colt[(oy * 8 + ox) * 32 + r] =
-                            iy >= 0 && iy < 16 && ix >= 0 && ix < 16 ? xc[iy * 16 + ix] : 0.0f;
-                    }
-                }
-            }
-}
-
-/* The backward of im2col: every entry of dcol back to its input pixel. */
-static void conv_k1_c32_64_16x16_s2_p0_col2im(const float *restrict dcol, float *restrict dxb)
-{
-    MC_OMP_FOR
-    for (int ci = 0; ci < 32; ci++)
-        for (int ky = 0; ky < 1; ky++)
-            for (int kx = 0; kx < 1; kx++) {
-                const int r = (ci * 1 + ky) * 1 + kx;
-                (void)r;
-                float *restrict dxc = dxb + ci * 256;
-                const float *restrict row = dcol + r * 64;
-                for (int oy = 0; oy < 8; oy++) {
-                    const int iy = oy * 2 - 0 + ky;
-                    if (iy < 0 || iy >= 16)
-                        continue;
-                    for (int ox = 0; ox < 8; ox++) {
-                        const int ix = ox * 2 - 0 + kx;
-                        if (ix >= 0 && ix < 16)
-                            dxc[iy * 16 + ix] += row[oy * 8 + ox];
-                    }
-                }
-            }
+        for (int oy = 0; oy < 8; oy++)
+            for (int ox = 0; ox < 8; ox++)
+                dxb[(ci * 16 + oy * 2) * 16 + ox * 2] += dxs[(ci * 8 + oy) * 8 + ox];
 }
 
 void conv_k1_c32_64_16x16_s2_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    static float col[2048];
+    MC_OMP_PARALLEL
+    {
+        float xs[2048];
+        MC_OMP_FOR_IN
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 4096;
+        conv_k1_c32_64_16x16_s2_p0_gather(x + (long)b * 8192, xs);
         for (int co = 0; co < 64; co++)
             for (int i = 0; i < 64; i++)
                 yb[co * 64 + i] = 0.0f;
-        conv_k1_c32_64_16x16_s2_p0_im2col(x + (long)b * 8192, col);
-        conv_k1_c32_64_16x16_s2_p0_gemm_fwd(w, col, yb);
+        conv_k1_c32_64_16x16_s2_p0_gemm_fwd(w, xs, yb);
+    }
     }
 }
 
 
+
 void conv_k1_c32_64_16x16_s2_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
     static float wt[2048];
-    static float colt[2048], dcol[2048];
     conv_k1_c32_64_16x16_s2_p0_transpose_w(w, wt);
+    static float xs[65536];
+    for (int b0 = 0; b0 < n; b0 += 32) {
+        const int nb = n - b0 < 32 ? n - b0 : 32;
+        MC_OMP_FOR
+        for (int i = 0; i < nb; i++)
+            conv_k1_c32_64_16x16_s2_p0_gather(x + (long)(b0 + i) * 8192, xs + (long)i * 2048);
+        conv_k1_c32_64_16x16_s2_p0_gemm_dw(nb, dy + (long)b0 * 4096, xs, dw);
+    }
+    MC_OMP_PARALLEL
+    {
+        float dxs[2048];
+        MC_OMP_FOR_IN
     for (int b = 0; b < n; b++) {
-        const float *restrict dyb = dy + (long)b * 4096;
-        float *restrict dxb = dx + (long)b * 8192;
-        conv_k1_c32_64_16x16_s2_p0_im2col_t(x + (long)b * 8192, colt);
-        conv_k1_c32_64_16x16_s2_p0_gemm_dw(dyb, colt, dw);
-        memset(dcol, 0, sizeof dcol);
-        conv_k1_c32_64_16x16_s2_p0_gemm_dx(wt, dyb, dcol);
-        conv_k1_c32_64_16x16_s2_p0_col2im(dcol, dxb);
+        memset(dxs, 0, sizeof dxs);
+        conv_k1_c32_64_16x16_s2_p0_gemm_dx(wt, dy + (long)b * 4096, dxs);
+        if (!acc)
+            memset(dx + (long)b * 8192, 0, sizeof(float) * 8192);
+        conv_k1_c32_64_16x16_s2_p0_scatter_add(dxs, dx + (long)b * 8192);
+    }
     }
 }
 
@@ -3357,10 +3652,10 @@ static void conv_k1_c128_64_8x8_s1_p0_b_gemm_fwd(const float *restrict a, const 
             mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
             for (int p = 0; p < 128; p++) {
                 const float *restrict bp = b + p * 64 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -3404,27 +3699,17 @@ static void conv_k1_c128_64_8x8_s1_p0_b_gemm_fwd(const float *restrict a, const 
 
 static void conv_k1_c128_64_8x8_s1_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
-    for (int i0 = 0; i0 < 64; i0 += 4) {
-        for (int k0 = 0; k0 < 128; k0 += 4)
-        {
-            mc_v16 s0_0 = {0};
-            mc_v16 s0_1 = {0};
-            mc_v16 s0_2 = {0};
-            mc_v16 s0_3 = {0};
-            mc_v16 s1_0 = {0};
-            mc_v16 s1_1 = {0};
-            mc_v16 s1_2 = {0};
-            mc_v16 s1_3 = {0};
-            mc_v16 s2_0 = {0};
-            mc_v16 s2_1 = {0};
-            mc_v16 s2_2 = {0};
-            mc_v16 s2_3 = {0};
-            mc_v16 s3_0 = {0};
-            mc_v16 s3_1 = {0};
-            mc_v16 s3_2 = {0};
-            mc_v16 s3_3 = {0};
-            for (int i = 0; i < nb; i++) {
+    static mc_v16 sums[8192];
+    MC_OMP_PARALLEL
+    {
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 64; r++)
+            memset(sums + r * 128, 0, sizeof(mc_v16) * 128);
+        for (int i = 0; i < nb; i++) {
+            MC_OMP_FOR_IN
+            for (int i0 = 0; i0 < 64; i0 += 4) {
+            for (int k0 = 0; k0 < 128; k0 += 4)
+            {
                 const float *restrict a0 = a + (long)i * 4096 + (i0 + 0) * 64;
                 const float *restrict a1 = a + (long)i * 4096 + (i0 + 1) * 64;
                 const float *restrict a2 = a + (long)i * 4096 + (i0 + 2) * 64;
@@ -3433,6 +3718,22 @@ static void conv_k1_c128_64_8x8_s1_p0_b_gemm_dw(int nb, const float *restrict a,
                 const float *restrict b1 = b + (long)i * 8192 + (k0 + 1) * 64;
                 const float *restrict b2 = b + (long)i * 8192 + (k0 + 2) * 64;
                 const float *restrict b3 = b + (long)i * 8192 + (k0 + 3) * 64;
+                mc_v16 s0_0 = sums[(i0 + 0) * 128 + k0 + 0];
+                mc_v16 s0_1 = sums[(i0 + 0) * 128 + k0 + 1];
+                mc_v16 s0_2 = sums[(i0 + 0) * 128 + k0 + 2];
+                mc_v16 s0_3 = sums[(i0 + 0) * 128 + k0 + 3];
+                mc_v16 s1_0 = sums[(i0 + 1) * 128 + k0 + 0];
+                mc_v16 s1_1 = sums[(i0 + 1) * 128 + k0 + 1];
+                mc_v16 s1_2 = sums[(i0 + 1) * 128 + k0 + 2];
+                mc_v16 s1_3 = sums[(i0 + 1) * 128 + k0 + 3];
+                mc_v16 s2_0 = sums[(i0 + 2) * 128 + k0 + 0];
+                mc_v16 s2_1 = sums[(i0 + 2) * 128 + k0 + 1];
+                mc_v16 s2_2 = sums[(i0 + 2) * 128 + k0 + 2];
+                mc_v16 s2_3 = sums[(i0 + 2) * 128 + k0 + 3];
+                mc_v16 s3_0 = sums[(i0 + 3) * 128 + k0 + 0];
+                mc_v16 s3_1 = sums[(i0 + 3) * 128 + k0 + 1];
+                mc_v16 s3_2 = sums[(i0 + 3) * 128 + k0 + 2];
+                mc_v16 s3_3 = sums[(i0 + 3) * 128 + k0 + 3];
                 for (int p = 0; p < 64; p += 16) {
                     const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
                     const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
@@ -3459,24 +3760,29 @@ static void conv_k1_c128_64_8x8_s1_p0_b_gemm_dw(int nb, const float *restrict a,
                     s3_2 += x3 * y2;
                     s3_3 += x3 * y3;
                 }
+                sums[(i0 + 0) * 128 + k0 + 0] = s0_0;
+                sums[(i0 + 0) * 128 + k0 + 1] = s0_1;
+                sums[(i0 + 0) * 128 + k0 + 2] = s0_2;
+                sums[(i0 + 0) * 128 + k0 + 3] = s0_3;
+                sums[(i0 + 1) * 128 + k0 + 0] = s1_0;
+                sums[(i0 + 1) * 128 + k0 + 1] = s1_1;
+                sums[(i0 + 1) * 128 + k0 + 2] = s1_2;
+                sums[(i0 + 1) * 128 + k0 + 3] = s1_3;
+                sums[(i0 + 2) * 128 + k0 + 0] = s2_0;
+                sums[(i0 + 2) * 128 + k0 + 1] = s2_1;
+                sums[(i0 + 2) * 128 + k0 + 2] = s2_2;
+                sums[(i0 + 2) * 128 + k0 + 3] = s2_3;
+                sums[(i0 + 3) * 128 + k0 + 0] = s3_0;
+                sums[(i0 + 3) * 128 + k0 + 1] = s3_1;
+                sums[(i0 + 3) * 128 + k0 + 2] = s3_2;
+                sums[(i0 + 3) * 128 + k0 + 3] = s3_3;
             }
-            c[(i0 + 0) * 128 + k0 + 0] += mc_v16_sum(&s0_0);
-            c[(i0 + 0) * 128 + k0 + 1] += mc_v16_sum(&s0_1);
-            c[(i0 + 0) * 128 + k0 + 2] += mc_v16_sum(&s0_2);
-            c[(i0 + 0) * 128 + k0 + 3] += mc_v16_sum(&s0_3);
-            c[(i0 + 1) * 128 + k0 + 0] += mc_v16_sum(&s1_0);
-            c[(i0 + 1) * 128 + k0 + 1] += mc_v16_sum(&s1_1);
-            c[(i0 + 1) * 128 + k0 + 2] += mc_v16_sum(&s1_2);
-            c[(i0 + 1) * 128 + k0 + 3] += mc_v16_sum(&s1_3);
-            c[(i0 + 2) * 128 + k0 + 0] += mc_v16_sum(&s2_0);
-            c[(i0 + 2) * 128 + k0 + 1] += mc_v16_sum(&s2_1);
-            c[(i0 + 2) * 128 + k0 + 2] += mc_v16_sum(&s2_2);
-            c[(i0 + 2) * 128 + k0 + 3] += mc_v16_sum(&s2_3);
-            c[(i0 + 3) * 128 + k0 + 0] += mc_v16_sum(&s3_0);
-            c[(i0 + 3) * 128 + k0 + 1] += mc_v16_sum(&s3_1);
-            c[(i0 + 3) * 128 + k0 + 2] += mc_v16_sum(&s3_2);
-            c[(i0 + 3) * 128 + k0 + 3] += mc_v16_sum(&s3_3);
+            }
         }
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 64; r++)
+            for (int k = 0; k < 128; k++)
+                c[r * 128 + k] += mc_v16_sum(&sums[r * 128 + k]);
     }
 }
 
@@ -3512,10 +3818,10 @@ static void conv_k1_c128_64_8x8_s1_p0_b_gemm_dx(const float *restrict a, const f
             mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
             for (int p = 0; p < 64; p++) {
                 const float *restrict bp = b + p * 64 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -3565,8 +3871,6 @@ static void conv_k1_c128_64_8x8_s1_p0_b_transpose_w(const float *restrict a, flo
 }
 
 
-
-
 void conv_k1_c128_64_8x8_s1_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     MC_OMP_FOR
@@ -3580,25 +3884,43 @@ void conv_k1_c128_64_8x8_s1_p0_b_fwd(int n, const float *restrict x, const float
 }
 
 
+static inline double conv_k1_c128_64_8x8_s1_p0_b_bias_sum(const float *restrict p)
+{
+    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int i = 0;
+    for (; i + 32 <= 64; i += 32) {
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
+        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
+        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
+    }
+    for (; i + 8 <= 64; i += 8)
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+    s0 += s1 + (s2 + s3);
+    double s = 0.0;
+    for (int l = 0; l < 8; l++)
+        s += s0[l];
+    for (; i < 64; i++)
+        s += p[i];
+    return s;
+}
+
 void conv_k1_c128_64_8x8_s1_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     for (int co = 0; co < 64; co++) {
         double gb = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict d = dy + ((long)b * 64 + co) * 64;
-            for (int i = 0; i < 64; i++)
-                gb += d[i];
-        }
+        for (int b = 0; b < n; b++)
+            gb += conv_k1_c128_64_8x8_s1_p0_b_bias_sum(dy + ((long)b * 64 + co) * 64);
         dbias[co] += (float)gb;
     }
     static float wt[8192];
-    conv_k1_c128_64_8x8_s1_p0_b_gemm_dw(n, dy, x, dw);
     conv_k1_c128_64_8x8_s1_p0_b_transpose_w(w, wt);
+    conv_k1_c128_64_8x8_s1_p0_b_gemm_dw(n, dy, x, dw);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
-        const float *restrict dyb = dy + (long)b * 4096;
-        float *restrict dxb = dx + (long)b * 8192;
-        conv_k1_c128_64_8x8_s1_p0_b_gemm_dx(wt, dyb, dxb);
+        if (!acc)
+            memset(dx + (long)b * 8192, 0, sizeof(float) * 8192);
+        conv_k1_c128_64_8x8_s1_p0_b_gemm_dx(wt, dy + (long)b * 4096, dx + (long)b * 8192);
     }
 }

@@ -12,15 +12,15 @@ extern const mc_model_desc shakenet26_2x96d_model;
 /* The specialized kernels, one per distinct layer signature. */
 void conv_k3_c3_16_32x32_s1_p1_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k3_c3_16_32x32_s1_p1_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias);
+    float *restrict dw, float *restrict dbias, int acc);
 void relu_n16384_fwd(int n, const float *restrict x, float *restrict y);
 void relu_n16384_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
-    float *restrict dx);
+    float *restrict dx, int acc);
 void subsample_c16_32x32_s1_o0_fwd(int n, const float *restrict x, float *restrict y);
 void subsample_c16_32x32_s1_o0_bwd(int n, const float *restrict dy, float *restrict dx);
 void conv_k1_c16_48_32x32_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c16_48_32x32_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias);
+    float *restrict dw, float *restrict dbias, int acc);
 void subsample_c16_32x32_s1_o1_fwd(int n, const float *restrict x, float *restrict y);
 void subsample_c16_32x32_s1_o1_bwd(int n, const float *restrict dy, float *restrict dx);
 void concat_c_48_48_32x32_fwd(int n, const float *x0, const float *x1, float *restrict y);
@@ -32,10 +32,10 @@ void bn_c96_32x32_fwd_eval(int n, const float *restrict x, const float *restrict
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
 void bn_c96_32x32_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta);
+    float *restrict dbeta, int acc);
 void dw_k3_5_7_c16_32x32_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void dw_k3_5_7_c16_32x32_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias);
+    float *restrict dw, float *restrict dbias, int acc);
 void bn_c48_32x32_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd);
@@ -43,23 +43,23 @@ void bn_c48_32x32_fwd_eval(int n, const float *restrict x, const float *restrict
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
 void bn_c48_32x32_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta);
+    float *restrict dbeta, int acc);
 void conv_k1_c48_96_32x32_s1_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c48_96_32x32_s1_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias);
+    float *restrict dw, float *restrict dbias, int acc);
 void relu_n98304_fwd(int n, const float *restrict x, float *restrict y);
 void relu_n98304_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
-    float *restrict dx);
+    float *restrict dx, int acc);
 void conv_k3_c96_96_32x32_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k3_c96_96_32x32_s1_p1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias);
+    float *restrict dw, float *restrict dbias, int acc);
 void shake_n98304_fwd(int n, const float *x0, const float *x1, const float *restrict a, float *restrict y);
 void shake_n98304_bwd(int n, const float *restrict beta, const float *restrict dy, float *dx0, float *dx1);
 void add2_n98304_fwd(int n, const float *x0, const float *x1, float *restrict y);
-void add2_n98304_bwd(int n, const float *restrict dy, float *dx0, float *dx1);
+void add2_n98304_bwd(int n, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
 void dw_k3_5_7_c96_32x32_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void dw_k3_5_7_c96_32x32_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias);
+    float *restrict dw, float *restrict dbias, int acc);
 void bn_c288_32x32_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd);
@@ -67,15 +67,15 @@ void bn_c288_32x32_fwd_eval(int n, const float *restrict x, const float *restric
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
 void bn_c288_32x32_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta);
+    float *restrict dbeta, int acc);
 void conv_k1_c288_96_32x32_s1_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c288_96_32x32_s1_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias);
+    float *restrict dw, float *restrict dbias, int acc);
 void subsample_c96_32x32_s2_o0_fwd(int n, const float *restrict x, float *restrict y);
 void subsample_c96_32x32_s2_o0_bwd(int n, const float *restrict dy, float *restrict dx);
 void conv_k1_c96_96_16x16_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c96_96_16x16_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias);
+    float *restrict dw, float *restrict dbias, int acc);
 void subsample_c96_32x32_s2_o1_fwd(int n, const float *restrict x, float *restrict y);
 void subsample_c96_32x32_s2_o1_bwd(int n, const float *restrict dy, float *restrict dx);
 void concat_c_96_96_16x16_fwd(int n, const float *x0, const float *x1, float *restrict y);
@@ -87,10 +87,10 @@ void bn_c192_16x16_fwd_eval(int n, const float *restrict x, const float *restric
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
 void bn_c192_16x16_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta);
+    float *restrict dbeta, int acc);
 void dw_k3_5_c96_32x32_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void dw_k3_5_c96_32x32_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias);
+    float *restrict dw, float *restrict dbias, int acc);
 void bn_c192_32x32_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd);
@@ -98,23 +98,23 @@ void bn_c192_32x32_fwd_eval(int n, const float *restrict x, const float *restric
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
 void bn_c192_32x32_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta);
+    float *restrict dbeta, int acc);
 void conv_k1_c192_192_32x32_s2_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c192_192_32x32_s2_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias);
+    float *restrict dw, float *restrict dbias, int acc);
 void relu_n49152_fwd(int n, const float *restrict x, float *restrict y);
 void relu_n49152_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
-    float *restrict dx);
+    float *restrict dx, int acc);
 void conv_k3_c192_192_16x16_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k3_c192_192_16x16_s1_p1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias);
+    float *restrict dw, float *restrict dbias, int acc);
 void shake_n49152_fwd(int n, const float *x0, const float *x1, const float *restrict a, float *restrict y);
 void shake_n49152_bwd(int n, const float *restrict beta, const float *restrict dy, float *dx0, float *dx1);
 void add2_n49152_fwd(int n, const float *x0, const float *x1, float *restrict y);
-void add2_n49152_bwd(int n, const float *restrict dy, float *dx0, float *dx1);
+void add2_n49152_bwd(int n, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
 void dw_k3_5_c192_16x16_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void dw_k3_5_c192_16x16_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias);
+    float *restrict dw, float *restrict dbias, int acc);
 void bn_c384_16x16_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd);
@@ -122,15 +122,15 @@ void bn_c384_16x16_fwd_eval(int n, const float *restrict x, const float *restric
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
 void bn_c384_16x16_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta);
+    float *restrict dbeta, int acc);
 void conv_k1_c384_192_16x16_s1_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c384_192_16x16_s1_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias);
+    float *restrict dw, float *restrict dbias, int acc);
 void subsample_c192_16x16_s2_o0_fwd(int n, const float *restrict x, float *restrict y);
 void subsample_c192_16x16_s2_o0_bwd(int n, const float *restrict dy, float *restrict dx);
 void conv_k1_c192_192_8x8_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c192_192_8x8_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias);
+    float *restrict dw, float *restrict dbias, int acc);
 void subsample_c192_16x16_s2_o1_fwd(int n, const float *restrict x, float *restrict y);
 void subsample_c192_16x16_s2_o1_bwd(int n, const float *restrict dy, float *restrict dx);
 void concat_c_192_192_8x8_fwd(int n, const float *x0, const float *x1, float *restrict y);
@@ -142,26 +142,26 @@ void bn_c384_8x8_fwd_eval(int n, const float *restrict x, const float *restrict 
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
 void bn_c384_8x8_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta);
+    float *restrict dbeta, int acc);
 void dw_k3_3_c192_16x16_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void dw_k3_3_c192_16x16_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias);
+    float *restrict dw, float *restrict dbias, int acc);
 void conv_k1_c384_384_16x16_s2_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c384_384_16x16_s2_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias);
+    float *restrict dw, float *restrict dbias, int acc);
 void relu_n24576_fwd(int n, const float *restrict x, float *restrict y);
 void relu_n24576_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
-    float *restrict dx);
+    float *restrict dx, int acc);
 void conv_k3_c384_384_8x8_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k3_c384_384_8x8_s1_p1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias);
+    float *restrict dw, float *restrict dbias, int acc);
 void shake_n24576_fwd(int n, const float *x0, const float *x1, const float *restrict a, float *restrict y);
 void shake_n24576_bwd(int n, const float *restrict beta, const float *restrict dy, float *dx0, float *dx1);
 void add2_n24576_fwd(int n, const float *x0, const float *x1, float *restrict y);
-void add2_n24576_bwd(int n, const float *restrict dy, float *dx0, float *dx1);
+void add2_n24576_bwd(int n, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
 void dw_k3_3_c384_8x8_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void dw_k3_3_c384_8x8_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias);
+    float *restrict dw, float *restrict dbias, int acc);
 void bn_c768_8x8_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd);
@@ -169,10 +169,10 @@ void bn_c768_8x8_fwd_eval(int n, const float *restrict x, const float *restrict 
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
 void bn_c768_8x8_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta);
+    float *restrict dbeta, int acc);
 void conv_k1_c768_384_8x8_s1_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c768_384_8x8_s1_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias);
+    float *restrict dw, float *restrict dbias, int acc);
 void gap_c384_8x8_fwd(int n, const float *restrict x, float *restrict y);
 void gap_c384_8x8_bwd(int n, const float *restrict dy, float *restrict dx);
 void linear_384_10_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);

@@ -7,59 +7,91 @@
 /* relu_n16384: relu on 16384 values per image */
 void relu_n16384_fwd(int n, const float *restrict x, float *restrict y)
 {
+    MC_OMP_FOR
     for (long i = 0; i < (n * 16384); i++)
         y[i] = x[i] > 0 ? x[i] : 0;
 }
 
 void relu_n16384_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
-    float *restrict dx)
+    float *restrict dx, int acc)
 {
     (void)x, (void)y;
-    for (long i = 0; i < (n * 16384); i++)
-        dx[i] += y[i] > 0 ? dy[i] : 0;
+    if (acc) {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 16384); i++)
+            dx[i] += y[i] > 0 ? dy[i] : 0;
+    } else {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 16384); i++)
+            dx[i] = y[i] > 0 ? dy[i] : 0;
+    }
 }
 
 /* relu_n98304: relu on 98304 values per image */
 void relu_n98304_fwd(int n, const float *restrict x, float *restrict y)
 {
+    MC_OMP_FOR
     for (long i = 0; i < (n * 98304); i++)
         y[i] = x[i] > 0 ? x[i] : 0;
 }
 
 void relu_n98304_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
-    float *restrict dx)
+    float *restrict dx, int acc)
 {
     (void)x, (void)y;
-    for (long i = 0; i < (n * 98304); i++)
-        dx[i] += y[i] > 0 ? dy[i] : 0;
+    if (acc) {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 98304); i++)
+            dx[i] += y[i] > 0 ? dy[i] : 0;
+    } else {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 98304); i++)
+            dx[i] = y[i] > 0 ? dy[i] : 0;
+    }
 }
 
 /* relu_n49152: relu on 49152 values per image */
 void relu_n49152_fwd(int n, const float *restrict x, float *restrict y)
 {
+    MC_OMP_FOR
     for (long i = 0; i < (n * 49152); i++)
         y[i] = x[i] > 0 ? x[i] : 0;
 }
 
 void relu_n49152_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
-    float *restrict dx)
+    float *restrict dx, int acc)
 {
     (void)x, (void)y;
-    for (long i = 0; i < (n * 49152); i++)
-        dx[i] += y[i] > 0 ? dy[i] : 0;
+    if (acc) {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 49152); i++)
+            dx[i] += y[i] > 0 ? dy[i] : 0;
+    } else {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 49152); i++)
+            dx[i] = y[i] > 0 ? dy[i] : 0;
+    }
 }
 
 /* relu_n24576: relu on 24576 values per image */
 void relu_n24576_fwd(int n, const float *restrict x, float *restrict y)
 {
+    MC_OMP_FOR
     for (long i = 0; i < (n * 24576); i++)
         y[i] = x[i] > 0 ? x[i] : 0;
 }
 
 void relu_n24576_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
-    float *restrict dx)
+    float *restrict dx, int acc)
 {
     (void)x, (void)y;
-    for (long i = 0; i < (n * 24576); i++)
-        dx[i] += y[i] > 0 ? dy[i] : 0;
+    if (acc) {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 24576); i++)
+            dx[i] += y[i] > 0 ? dy[i] : 0;
+    } else {
+        MC_OMP_FOR
+        for (long i = 0; i < (n * 24576); i++)
+            dx[i] = y[i] > 0 ? dy[i] : 0;
+    }
 }

@@ -6,15 +6,39 @@
 
 /* conv_k3_c3_16_32x32_s1_p1_b: conv 3x32x32 -> 16x32x32, kernel 3, stride 1, padding 1, bias */
 typedef float mc_v16 __attribute__((vector_size(64), aligned(4), may_alias));
+typedef float mc_v8 __attribute__((vector_size(32), aligned(4), may_alias));
+typedef double mc_v8d __attribute__((vector_size(64), aligned(8), may_alias));
 
-/* The first count floats at p, zeros after: the tail of a row. (Vectors
- * go by pointer: by value they would change the ABI without AVX-512.) */
+/* The first count floats at p, zeros after: the tail of a row; and its
+ * store, the first count lanes of v to p. One masked instruction with
+ * AVX-512 (no lane past count is touched), lane by lane without it.
+ * (Vectors go by pointer: by value they would change the ABI without
+ * AVX-512.) */
+#ifdef __AVX512F__
+#include <immintrin.h>
+static inline __attribute__((unused)) void mc_v16_part(mc_v16 *v, const float *p, int count)
+{
+    *v = (mc_v16)_mm512_maskz_loadu_ps((__mmask16)((1u << count) - 1), p);
+}
+
+static inline __attribute__((unused)) void mc_v16_store_part(float *p, const mc_v16 *v, int count)
+{
+    _mm512_mask_storeu_ps(p, (__mmask16)((1u << count) - 1), (__m512)*v);
+}
+#else
 static inline __attribute__((unused)) void mc_v16_part(mc_v16 *v, const float *p, int count)
 {
     *v = (mc_v16){0};
     for (int l = 0; l < count; l++)
         (*v)[l] = p[l];
 }
+
+static inline __attribute__((unused)) void mc_v16_store_part(float *p, const mc_v16 *v, int count)
+{
+    for (int l = 0; l < count; l++)
+        p[l] = (*v)[l];
+}
+#endif
 
 /* The lanes added in order, in float and in double. */
 static inline __attribute__((unused)) float mc_v16_sum(const mc_v16 *v)
@@ -67,10 +91,10 @@ static void conv_k3_c3_16_32x32_s1_p1_b_gemm_fwd(const float *restrict a, const 
             for (int ky = 0; ky < 3; ky++)
             for (int kx = 0; kx < 3; kx++, p++) {
                 const float *restrict bp = b + ci * 1156 + ky * 34 + kx + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -114,27 +138,17 @@ static void conv_k3_c3_16_32x32_s1_p1_b_gemm_fwd(const float *restrict a, const 
 
 static void conv_k3_c3_16_32x32_s1_p1_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
-    for (int i0 = 0; i0 < 16; i0 += 4) {
-        for (int k0 = 0; k0 < 24; k0 += 4)
-        {
-            mc_v16 s0_0 = {0};
-            mc_v16 s0_1 = {0};
-            mc_v16 s0_2 = {0};
-            mc_v16 s0_3 = {0};
-            mc_v16 s1_0 = {0};
-            mc_v16 s1_1 = {0};
-            mc_v16 s1_2 = {0};
-            mc_v16 s1_3 = {0};
-            mc_v16 s2_0 = {0};
-            mc_v16 s2_1 = {0};
-            mc_v16 s2_2 = {0};
-            mc_v16 s2_3 = {0};
-            mc_v16 s3_0 = {0};
-            mc_v16 s3_1 = {0};
-            mc_v16 s3_2 = {0};
-            mc_v16 s3_3 = {0};
-            for (int i = 0; i < nb; i++) {
+    static mc_v16 sums[432];
+    MC_OMP_PARALLEL
+    {
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 16; r++)
+            memset(sums + r * 27, 0, sizeof(mc_v16) * 27);
+        for (int i = 0; i < nb; i++) {
+            MC_OMP_FOR_IN
+            for (int i0 = 0; i0 < 16; i0 += 4) {
+            for (int k0 = 0; k0 < 24; k0 += 4)
+            {
                 const float *restrict a0 = a + (long)i * 17408 + (i0 + 0) * 1088;
                 const float *restrict a1 = a + (long)i * 17408 + (i0 + 1) * 1088;
                 const float *restrict a2 = a + (long)i * 17408 + (i0 + 2) * 1088;
@@ -143,6 +157,22 @@ static void conv_k3_c3_16_32x32_s1_p1_b_gemm_dw(int nb, const float *restrict a,
                 const float *restrict b1 = b + (long)i * 3470 + ((k0 + 1) / 9 * 1156 + (k0 + 1) / 3 % 3 * 34 + (k0 + 1) % 3);
                 const float *restrict b2 = b + (long)i * 3470 + ((k0 + 2) / 9 * 1156 + (k0 + 2) / 3 % 3 * 34 + (k0 + 2) % 3);
                 const float *restrict b3 = b + (long)i * 3470 + ((k0 + 3) / 9 * 1156 + (k0 + 3) / 3 % 3 * 34 + (k0 + 3) % 3);
+                mc_v16 s0_0 = sums[(i0 + 0) * 27 + k0 + 0];
+                mc_v16 s0_1 = sums[(i0 + 0) * 27 + k0 + 1];
+                mc_v16 s0_2 = sums[(i0 + 0) * 27 + k0 + 2];
+                mc_v16 s0_3 = sums[(i0 + 0) * 27 + k0 + 3];
+                mc_v16 s1_0 = sums[(i0 + 1) * 27 + k0 + 0];
+                mc_v16 s1_1 = sums[(i0 + 1) * 27 + k0 + 1];
+                mc_v16 s1_2 = sums[(i0 + 1) * 27 + k0 + 2];
+                mc_v16 s1_3 = sums[(i0 + 1) * 27 + k0 + 3];
+                mc_v16 s2_0 = sums[(i0 + 2) * 27 + k0 + 0];
+                mc_v16 s2_1 = sums[(i0 + 2) * 27 + k0 + 1];
+                mc_v16 s2_2 = sums[(i0 + 2) * 27 + k0 + 2];
+                mc_v16 s2_3 = sums[(i0 + 2) * 27 + k0 + 3];
+                mc_v16 s3_0 = sums[(i0 + 3) * 27 + k0 + 0];
+                mc_v16 s3_1 = sums[(i0 + 3) * 27 + k0 + 1];
+                mc_v16 s3_2 = sums[(i0 + 3) * 27 + k0 + 2];
+                mc_v16 s3_3 = sums[(i0 + 3) * 27 + k0 + 3];
                 for (int p = 0; p < 1088; p += 16) {
                     const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
                     const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
@@ -169,40 +199,26 @@ static void conv_k3_c3_16_32x32_s1_p1_b_gemm_dw(int nb, const float *restrict a,
                     s3_2 += x3 * y2;
                     s3_3 += x3 * y3;
                 }
+                sums[(i0 + 0) * 27 + k0 + 0] = s0_0;
+                sums[(i0 + 0) * 27 + k0 + 1] = s0_1;
+                sums[(i0 + 0) * 27 + k0 + 2] = s0_2;
+                sums[(i0 + 0) * 27 + k0 + 3] = s0_3;
+                sums[(i0 + 1) * 27 + k0 + 0] = s1_0;
+                sums[(i0 + 1) * 27 + k0 + 1] = s1_1;
+                sums[(i0 + 1) * 27 + k0 + 2] = s1_2;
+                sums[(i0 + 1) * 27 + k0 + 3] = s1_3;
+                sums[(i0 + 2) * 27 + k0 + 0] = s2_0;
+                sums[(i0 + 2) * 27 + k0 + 1] = s2_1;
+                sums[(i0 + 2) * 27 + k0 + 2] = s2_2;
+                sums[(i0 + 2) * 27 + k0 + 3] = s2_3;
+                sums[(i0 + 3) * 27 + k0 + 0] = s3_0;
+                sums[(i0 + 3) * 27 + k0 + 1] = s3_1;
+                sums[(i0 + 3) * 27 + k0 + 2] = s3_2;
+                sums[(i0 + 3) * 27 + k0 + 3] = s3_3;
             }
-            c[(i0 + 0) * 27 + k0 + 0] += mc_v16_sum(&s0_0);
-            c[(i0 + 0) * 27 + k0 + 1] += mc_v16_sum(&s0_1);
-            c[(i0 + 0) * 27 + k0 + 2] += mc_v16_sum(&s0_2);
-            c[(i0 + 0) * 27 + k0 + 3] += mc_v16_sum(&s0_3);
-            c[(i0 + 1) * 27 + k0 + 0] += mc_v16_sum(&s1_0);
-            c[(i0 + 1) * 27 + k0 + 1] += mc_v16_sum(&s1_1);
-            c[(i0 + 1) * 27 + k0 + 2] += mc_v16_sum(&s1_2);
-            c[(i0 + 1) * 27 + k0 + 3] += mc_v16_sum(&s1_3);
-            c[(i0 + 2) * 27 + k0 + 0] += mc_v16_sum(&s2_0);
-            c[(i0 + 2) * 27 + k0 + 1] += mc_v16_sum(&s2_1);
-            c[(i0 + 2) * 27 + k0 + 2] += mc_v16_sum(&s2_2);
-            c[(i0 + 2) * 27 + k0 + 3] += mc_v16_sum(&s2_3);
-            c[(i0 + 3) * 27 + k0 + 0] += mc_v16_sum(&s3_0);
-            c[(i0 + 3) * 27 + k0 + 1] += mc_v16_sum(&s3_1);
-            c[(i0 + 3) * 27 + k0 + 2] += mc_v16_sum(&s3_2);
-            c[(i0 + 3) * 27 + k0 + 3] += mc_v16_sum(&s3_3);
-        }
-        {
-        const int k0 = 24;
-        {
-            mc_v16 s0_0 = {0};
-            mc_v16 s0_1 = {0};
-            mc_v16 s0_2 = {0};
-            mc_v16 s1_0 = {0};
-            mc_v16 s1_1 = {0};
-            mc_v16 s1_2 = {0};
-            mc_v16 s2_0 = {0};
-            mc_v16 s2_1 = {0};
-            mc_v16 s2_2 = {0};
-            mc_v16 s3_0 = {0};
-            mc_v16 s3_1 = {0};
-            mc_v16 s3_2 = {0};
-            for (int i = 0; i < nb; i++) {
+            {
+            const int k0 = 24;
+            {
                 const float *restrict a0 = a + (long)i * 17408 + (i0 + 0) * 1088;
                 const float *restrict a1 = a + (long)i * 17408 + (i0 + 1) * 1088;
                 const float *restrict a2 = a + (long)i * 17408 + (i0 + 2) * 1088;
@@ -210,6 +226,18 @@ static void conv_k3_c3_16_32x32_s1_p1_b_gemm_dw(int nb, const float *restrict a,
                 const float *restrict b0 = b + (long)i * 3470 + ((k0 + 0) / 9 * 1156 + (k0 + 0) / 3 % 3 * 34 + (k0 + 0) % 3);
                 const float *restrict b1 = b + (long)i * 3470 + ((k0 + 1) / 9 * 1156 + (k0 + 1) / 3 % 3 * 34 + (k0 + 1) % 3);
                 const float *restrict b2 = b + (long)i * 3470 + ((k0 + 2) / 9 * 1156 + (k0 + 2) / 3 % 3 * 34 + (k0 + 2) % 3);
+                mc_v16 s0_0 = sums[(i0 + 0) * 27 + k0 + 0];
+                mc_v16 s0_1 = sums[(i0 + 0) * 27 + k0 + 1];
+                mc_v16 s0_2 = sums[(i0 + 0) * 27 + k0 + 2];
+                mc_v16 s1_0 = sums[(i0 + 1) * 27 + k0 + 0];
+                mc_v16 s1_1 = sums[(i0 + 1) * 27 + k0 + 1];
+                mc_v16 s1_2 = sums[(i0 + 1) * 27 + k0 + 2];
+                mc_v16 s2_0 = sums[(i0 + 2) * 27 + k0 + 0];
+                mc_v16 s2_1 = sums[(i0 + 2) * 27 + k0 + 1];
+                mc_v16 s2_2 = sums[(i0 + 2) * 27 + k0 + 2];
+                mc_v16 s3_0 = sums[(i0 + 3) * 27 + k0 + 0];
+                mc_v16 s3_1 = sums[(i0 + 3) * 27 + k0 + 1];
+                mc_v16 s3_2 = sums[(i0 + 3) * 27 + k0 + 2];
                 for (int p = 0; p < 1088; p += 16) {
                     const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
                     const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
@@ -231,21 +259,26 @@ static void conv_k3_c3_16_32x32_s1_p1_b_gemm_dw(int nb, const float *restrict a,
                     s3_1 += x3 * y1;
                     s3_2 += x3 * y2;
                 }
+                sums[(i0 + 0) * 27 + k0 + 0] = s0_0;
+                sums[(i0 + 0) * 27 + k0 + 1] = s0_1;
+                sums[(i0 + 0) * 27 + k0 + 2] = s0_2;
+                sums[(i0 + 1) * 27 + k0 + 0] = s1_0;
+                sums[(i0 + 1) * 27 + k0 + 1] = s1_1;
+                sums[(i0 + 1) * 27 + k0 + 2] = s1_2;
+                sums[(i0 + 2) * 27 + k0 + 0] = s2_0;
+                sums[(i0 + 2) * 27 + k0 + 1] = s2_1;
+                sums[(i0 + 2) * 27 + k0 + 2] = s2_2;
+                sums[(i0 + 3) * 27 + k0 + 0] = s3_0;
+                sums[(i0 + 3) * 27 + k0 + 1] = s3_1;
+                sums[(i0 + 3) * 27 + k0 + 2] = s3_2;
             }
-            c[(i0 + 0) * 27 + k0 + 0] += mc_v16_sum(&s0_0);
-            c[(i0 + 0) * 27 + k0 + 1] += mc_v16_sum(&s0_1);
-            c[(i0 + 0) * 27 + k0 + 2] += mc_v16_sum(&s0_2);
-            c[(i0 + 1) * 27 + k0 + 0] += mc_v16_sum(&s1_0);
-            c[(i0 + 1) * 27 + k0 + 1] += mc_v16_sum(&s1_1);
-            c[(i0 + 1) * 27 + k0 + 2] += mc_v16_sum(&s1_2);
-            c[(i0 + 2) * 27 + k0 + 0] += mc_v16_sum(&s2_0);
-            c[(i0 + 2) * 27 + k0 + 1] += mc_v16_sum(&s2_1);
-            c[(i0 + 2) * 27 + k0 + 2] += mc_v16_sum(&s2_2);
-            c[(i0 + 3) * 27 + k0 + 0] += mc_v16_sum(&s3_0);
-            c[(i0 + 3) * 27 + k0 + 1] += mc_v16_sum(&s3_1);
-            c[(i0 + 3) * 27 + k0 + 2] += mc_v16_sum(&s3_2);
+            }
+            }
         }
-        }
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 16; r++)
+            for (int k = 0; k < 27; k++)
+                c[r * 27 + k] += mc_v16_sum(&sums[r * 27 + k]);
     }
 }
 
@@ -277,10 +310,10 @@ static void conv_k3_c3_16_32x32_s1_p1_b_gemm_dx(const float *restrict a, const f
             for (int ky = 0; ky < 3; ky++)
             for (int kx = 0; kx < 3; kx++, p++) {
                 const float *restrict bp = b + ci * 1156 + ky * 34 + kx + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -352,20 +385,39 @@ void conv_k3_c3_16_32x32_s1_p1_b_fwd(int n, const float *restrict x, const float
 }
 
 
+static inline double conv_k3_c3_16_32x32_s1_p1_b_bias_sum(const float *restrict p)
+{
+    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int i = 0;
+    for (; i + 32 <= 1024; i += 32) {
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
+        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
+        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
+    }
+    for (; i + 8 <= 1024; i += 8)
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+    s0 += s1 + (s2 + s3);
+    double s = 0.0;
+    for (int l = 0; l < 8; l++)
+        s += s0[l];
+    for (; i < 1024; i++)
+        s += p[i];
+    return s;
+}
+
 void conv_k3_c3_16_32x32_s1_p1_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     for (int co = 0; co < 16; co++) {
         double gb = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict d = dy + ((long)b * 16 + co) * 1024;
-            for (int i = 0; i < 1024; i++)
-                gb += d[i];
-        }
+        for (int b = 0; b < n; b++)
+            gb += conv_k3_c3_16_32x32_s1_p1_b_bias_sum(dy + ((long)b * 16 + co) * 1024);
         dbias[co] += (float)gb;
     }
-    static float xp[55520], dyp[278528], wf[432];
+    static float wf[432];
     conv_k3_c3_16_32x32_s1_p1_b_flip(w, wf);
+    static float xp[55520], dyp[278528];
     for (int b0 = 0; b0 < n; b0 += 16) {
         const int nb = n - b0 < 16 ? n - b0 : 16;
         MC_OMP_FOR
@@ -391,9 +443,15 @@ void conv_k3_c3_16_32x32_s1_p1_b_bwd(int n, const float *restrict x, const float
         memset(dxg, 0, sizeof dxg);
         conv_k3_c3_16_32x32_s1_p1_b_gemm_dx(wf, dyq, dxg);
         for (int ci = 0; ci < 3; ci++)
-            for (int iy = 0; iy < 32; iy++)
-                for (int ix = 0; ix < 32; ix++)
-                    dxb[(ci * 32 + iy) * 32 + ix] += dxg[ci * 1088 + iy * 34 + ix];
+            for (int iy = 0; iy < 32; iy++) {
+                float *restrict row = dxb + (ci * 32 + iy) * 32;
+                const float *restrict g = dxg + ci * 1088 + iy * 34;
+                if (acc)
+                    for (int ix = 0; ix < 32; ix++)
+                        row[ix] += g[ix];
+                else
+                    memcpy(row, g, 32 * sizeof(float));
+            }
     }
     }
 }
@@ -431,10 +489,10 @@ static void conv_k1_c16_48_32x32_s1_p0_gemm_fwd(const float *restrict a, const f
             mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
             for (int p = 0; p < 16; p++) {
                 const float *restrict bp = b + p * 1024 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -478,27 +536,17 @@ static void conv_k1_c16_48_32x32_s1_p0_gemm_fwd(const float *restrict a, const f
 
 static void conv_k1_c16_48_32x32_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
-    for (int i0 = 0; i0 < 48; i0 += 4) {
-        for (int k0 = 0; k0 < 16; k0 += 4)
-        {
-            mc_v16 s0_0 = {0};
-            mc_v16 s0_1 = {0};
-            mc_v16 s0_2 = {0};
-            mc_v16 s0_3 = {0};
-            mc_v16 s1_0 = {0};
-            mc_v16 s1_1 = {0};
-            mc_v16 s1_2 = {0};
-            mc_v16 s1_3 = {0};
-            mc_v16 s2_0 = {0};
-            mc_v16 s2_1 = {0};
-            mc_v16 s2_2 = {0};
-            mc_v16 s2_3 = {0};
-            mc_v16 s3_0 = {0};
-            mc_v16 s3_1 = {0};
-            mc_v16 s3_2 = {0};
-            mc_v16 s3_3 = {0};
-            for (int i = 0; i < nb; i++) {
+    static mc_v16 sums[768];
+    MC_OMP_PARALLEL
+    {
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 48; r++)
+            memset(sums + r * 16, 0, sizeof(mc_v16) * 16);
+        for (int i = 0; i < nb; i++) {
+            MC_OMP_FOR_IN
+            for (int i0 = 0; i0 < 48; i0 += 4) {
+            for (int k0 = 0; k0 < 16; k0 += 4)
+            {
                 const float *restrict a0 = a + (long)i * 49152 + (i0 + 0) * 1024;
                 const float *restrict a1 = a + (long)i * 49152 + (i0 + 1) * 1024;
                 const float *restrict a2 = a + (long)i * 49152 + (i0 + 2) * 1024;
@@ -507,6 +555,22 @@ static void conv_k1_c16_48_32x32_s1_p0_gemm_dw(int nb, const float *restrict a, 
                 const float *restrict b1 = b + (long)i * 16384 + (k0 + 1) * 1024;
                 const float *restrict b2 = b + (long)i * 16384 + (k0 + 2) * 1024;
                 const float *restrict b3 = b + (long)i * 16384 + (k0 + 3) * 1024;
+                mc_v16 s0_0 = sums[(i0 + 0) * 16 + k0 + 0];
+                mc_v16 s0_1 = sums[(i0 + 0) * 16 + k0 + 1];
+                mc_v16 s0_2 = sums[(i0 + 0) * 16 + k0 + 2];
+                mc_v16 s0_3 = sums[(i0 + 0) * 16 + k0 + 3];
+                mc_v16 s1_0 = sums[(i0 + 1) * 16 + k0 + 0];
+                mc_v16 s1_1 = sums[(i0 + 1) * 16 + k0 + 1];
+                mc_v16 s1_2 = sums[(i0 + 1) * 16 + k0 + 2];
+                mc_v16 s1_3 = sums[(i0 + 1) * 16 + k0 + 3];
+                mc_v16 s2_0 = sums[(i0 + 2) * 16 + k0 + 0];
+                mc_v16 s2_1 = sums[(i0 + 2) * 16 + k0 + 1];
+                mc_v16 s2_2 = sums[(i0 + 2) * 16 + k0 + 2];
+                mc_v16 s2_3 = sums[(i0 + 2) * 16 + k0 + 3];
+                mc_v16 s3_0 = sums[(i0 + 3) * 16 + k0 + 0];
+                mc_v16 s3_1 = sums[(i0 + 3) * 16 + k0 + 1];
+                mc_v16 s3_2 = sums[(i0 + 3) * 16 + k0 + 2];
+                mc_v16 s3_3 = sums[(i0 + 3) * 16 + k0 + 3];
                 for (int p = 0; p < 1024; p += 16) {
                     const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
                     const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
@@ -533,24 +597,29 @@ static void conv_k1_c16_48_32x32_s1_p0_gemm_dw(int nb, const float *restrict a, 
                     s3_2 += x3 * y2;
                     s3_3 += x3 * y3;
                 }
+                sums[(i0 + 0) * 16 + k0 + 0] = s0_0;
+                sums[(i0 + 0) * 16 + k0 + 1] = s0_1;
+                sums[(i0 + 0) * 16 + k0 + 2] = s0_2;
+                sums[(i0 + 0) * 16 + k0 + 3] = s0_3;
+                sums[(i0 + 1) * 16 + k0 + 0] = s1_0;
+                sums[(i0 + 1) * 16 + k0 + 1] = s1_1;
+                sums[(i0 + 1) * 16 + k0 + 2] = s1_2;
+                sums[(i0 + 1) * 16 + k0 + 3] = s1_3;
+                sums[(i0 + 2) * 16 + k0 + 0] = s2_0;
+                sums[(i0 + 2) * 16 + k0 + 1] = s2_1;
+                sums[(i0 + 2) * 16 + k0 + 2] = s2_2;
+                sums[(i0 + 2) * 16 + k0 + 3] = s2_3;
+                sums[(i0 + 3) * 16 + k0 + 0] = s3_0;
+                sums[(i0 + 3) * 16 + k0 + 1] = s3_1;
+                sums[(i0 + 3) * 16 + k0 + 2] = s3_2;
+                sums[(i0 + 3) * 16 + k0 + 3] = s3_3;
             }
-            c[(i0 + 0) * 16 + k0 + 0] += mc_v16_sum(&s0_0);
-            c[(i0 + 0) * 16 + k0 + 1] += mc_v16_sum(&s0_1);
-            c[(i0 + 0) * 16 + k0 + 2] += mc_v16_sum(&s0_2);
-            c[(i0 + 0) * 16 + k0 + 3] += mc_v16_sum(&s0_3);
-            c[(i0 + 1) * 16 + k0 + 0] += mc_v16_sum(&s1_0);
-            c[(i0 + 1) * 16 + k0 + 1] += mc_v16_sum(&s1_1);
-            c[(i0 + 1) * 16 + k0 + 2] += mc_v16_sum(&s1_2);
-            c[(i0 + 1) * 16 + k0 + 3] += mc_v16_sum(&s1_3);
-            c[(i0 + 2) * 16 + k0 + 0] += mc_v16_sum(&s2_0);
-            c[(i0 + 2) * 16 + k0 + 1] += mc_v16_sum(&s2_1);
-            c[(i0 + 2) * 16 + k0 + 2] += mc_v16_sum(&s2_2);
-            c[(i0 + 2) * 16 + k0 + 3] += mc_v16_sum(&s2_3);
-            c[(i0 + 3) * 16 + k0 + 0] += mc_v16_sum(&s3_0);
-            c[(i0 + 3) * 16 + k0 + 1] += mc_v16_sum(&s3_1);
-            c[(i0 + 3) * 16 + k0 + 2] += mc_v16_sum(&s3_2);
-            c[(i0 + 3) * 16 + k0 + 3] += mc_v16_sum(&s3_3);
+            }
         }
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 48; r++)
+            for (int k = 0; k < 16; k++)
+                c[r * 16 + k] += mc_v16_sum(&sums[r * 16 + k]);
     }
 }
 
@@ -586,10 +655,10 @@ static void conv_k1_c16_48_32x32_s1_p0_gemm_dx(const float *restrict a, const fl
             mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
             for (int p = 0; p < 48; p++) {
                 const float *restrict bp = b + p * 1024 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -639,8 +708,6 @@ static void conv_k1_c16_48_32x32_s1_p0_transpose_w(const float *restrict a, floa
 }
 
 
-
-
 void conv_k1_c16_48_32x32_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
@@ -655,18 +722,19 @@ void conv_k1_c16_48_32x32_s1_p0_fwd(int n, const float *restrict x, const float 
 }
 
 
+
 void conv_k1_c16_48_32x32_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
     static float wt[768];
-    conv_k1_c16_48_32x32_s1_p0_gemm_dw(n, dy, x, dw);
     conv_k1_c16_48_32x32_s1_p0_transpose_w(w, wt);
+    conv_k1_c16_48_32x32_s1_p0_gemm_dw(n, dy, x, dw);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
-        const float *restrict dyb = dy + (long)b * 49152;
-        float *restrict dxb = dx + (long)b * 16384;
-        conv_k1_c16_48_32x32_s1_p0_gemm_dx(wt, dyb, dxb);
+        if (!acc)
+            memset(dx + (long)b * 16384, 0, sizeof(float) * 16384);
+        conv_k1_c16_48_32x32_s1_p0_gemm_dx(wt, dy + (long)b * 49152, dx + (long)b * 16384);
     }
 }
 
@@ -703,10 +771,10 @@ static void conv_k1_c48_96_32x32_s1_p0_b_gemm_fwd(const float *restrict a, const
             mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
             for (int p = 0; p < 48; p++) {
                 const float *restrict bp = b + p * 1024 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -750,27 +818,17 @@ static void conv_k1_c48_96_32x32_s1_p0_b_gemm_fwd(const float *restrict a, const
 
 static void conv_k1_c48_96_32x32_s1_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
-    for (int i0 = 0; i0 < 96; i0 += 4) {
-        for (int k0 = 0; k0 < 48; k0 += 4)
-        {
-            mc_v16 s0_0 = {0};
-            mc_v16 s0_1 = {0};
-            mc_v16 s0_2 = {0};
-            mc_v16 s0_3 = {0};
-            mc_v16 s1_0 = {0};
-            mc_v16 s1_1 = {0};
-            mc_v16 s1_2 = {0};
-            mc_v16 s1_3 = {0};
-            mc_v16 s2_0 = {0};
-            mc_v16 s2_1 = {0};
-            mc_v16 s2_2 = {0};
-            mc_v16 s2_3 = {0};
-            mc_v16 s3_0 = {0};
-            mc_v16 s3_1 = {0};
-            mc_v16 s3_2 = {0};
-            mc_v16 s3_3 = {0};
-            for (int i = 0; i < nb; i++) {
+    static mc_v16 sums[4608];
+    MC_OMP_PARALLEL
+    {
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 96; r++)
+            memset(sums + r * 48, 0, sizeof(mc_v16) * 48);
+        for (int i = 0; i < nb; i++) {
+            MC_OMP_FOR_IN
+            for (int i0 = 0; i0 < 96; i0 += 4) {
+            for (int k0 = 0; k0 < 48; k0 += 4)
+            {
                 const float *restrict a0 = a + (long)i * 98304 + (i0 + 0) * 1024;
                 const float *restrict a1 = a + (long)i * 98304 + (i0 + 1) * 1024;
                 const float *restrict a2 = a + (long)i * 98304 + (i0 + 2) * 1024;
@@ -779,6 +837,22 @@ static void conv_k1_c48_96_32x32_s1_p0_b_gemm_dw(int nb, const float *restrict a
                 const float *restrict b1 = b + (long)i * 49152 + (k0 + 1) * 1024;
                 const float *restrict b2 = b + (long)i * 49152 + (k0 + 2) * 1024;
                 const float *restrict b3 = b + (long)i * 49152 + (k0 + 3) * 1024;
+                mc_v16 s0_0 = sums[(i0 + 0) * 48 + k0 + 0];
+                mc_v16 s0_1 = sums[(i0 + 0) * 48 + k0 + 1];
+                mc_v16 s0_2 = sums[(i0 + 0) * 48 + k0 + 2];
+                mc_v16 s0_3 = sums[(i0 + 0) * 48 + k0 + 3];
+                mc_v16 s1_0 = sums[(i0 + 1) * 48 + k0 + 0];
+                mc_v16 s1_1 = sums[(i0 + 1) * 48 + k0 + 1];
+                mc_v16 s1_2 = sums[(i0 + 1) * 48 + k0 + 2];
+                mc_v16 s1_3 = sums[(i0 + 1) * 48 + k0 + 3];
+                mc_v16 s2_0 = sums[(i0 + 2) * 48 + k0 + 0];
+                mc_v16 s2_1 = sums[(i0 + 2) * 48 + k0 + 1];
+                mc_v16 s2_2 = sums[(i0 + 2) * 48 + k0 + 2];
+                mc_v16 s2_3 = sums[(i0 + 2) * 48 + k0 + 3];
+                mc_v16 s3_0 = sums[(i0 + 3) * 48 + k0 + 0];
+                mc_v16 s3_1 = sums[(i0 + 3) * 48 + k0 + 1];
+                mc_v16 s3_2 = sums[(i0 + 3) * 48 + k0 + 2];
+                mc_v16 s3_3 = sums[(i0 + 3) * 48 + k0 + 3];
                 for (int p = 0; p < 1024; p += 16) {
                     const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
                     const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
@@ -805,24 +879,29 @@ static void conv_k1_c48_96_32x32_s1_p0_b_gemm_dw(int nb, const float *restrict a
                     s3_2 += x3 * y2;
                     s3_3 += x3 * y3;
                 }
+                sums[(i0 + 0) * 48 + k0 + 0] = s0_0;
+                sums[(i0 + 0) * 48 + k0 + 1] = s0_1;
+                sums[(i0 + 0) * 48 + k0 + 2] = s0_2;
+                sums[(i0 + 0) * 48 + k0 + 3] = s0_3;
+                sums[(i0 + 1) * 48 + k0 + 0] = s1_0;
+                sums[(i0 + 1) * 48 + k0 + 1] = s1_1;
+                sums[(i0 + 1) * 48 + k0 + 2] = s1_2;
+                sums[(i0 + 1) * 48 + k0 + 3] = s1_3;
+                sums[(i0 + 2) * 48 + k0 + 0] = s2_0;
+                sums[(i0 + 2) * 48 + k0 + 1] = s2_1;
+                sums[(i0 + 2) * 48 + k0 + 2] = s2_2;
+                sums[(i0 + 2) * 48 + k0 + 3] = s2_3;
+                sums[(i0 + 3) * 48 + k0 + 0] = s3_0;
+                sums[(i0 + 3) * 48 + k0 + 1] = s3_1;
+                sums[(i0 + 3) * 48 + k0 + 2] = s3_2;
+                sums[(i0 + 3) * 48 + k0 + 3] = s3_3;
             }
-            c[(i0 + 0) * 48 + k0 + 0] += mc_v16_sum(&s0_0);
-            c[(i0 + 0) * 48 + k0 + 1] += mc_v16_sum(&s0_1);
-            c[(i0 + 0) * 48 + k0 + 2] += mc_v16_sum(&s0_2);
-            c[(i0 + 0) * 48 + k0 + 3] += mc_v16_sum(&s0_3);
-            c[(i0 + 1) * 48 + k0 + 0] += mc_v16_sum(&s1_0);
-            c[(i0 + 1) * 48 + k0 + 1] += mc_v16_sum(&s1_1);
-            c[(i0 + 1) * 48 + k0 + 2] += mc_v16_sum(&s1_2);
-            c[(i0 + 1) * 48 + k0 + 3] += mc_v16_sum(&s1_3);
-            c[(i0 + 2) * 48 + k0 + 0] += mc_v16_sum(&s2_0);
-            c[(i0 + 2) * 48 + k0 + 1] += mc_v16_sum(&s2_1);
-            c[(i0 + 2) * 48 + k0 + 2] += mc_v16_sum(&s2_2);
-            c[(i0 + 2) * 48 + k0 + 3] += mc_v16_sum(&s2_3);
-            c[(i0 + 3) * 48 + k0 + 0] += mc_v16_sum(&s3_0);
-            c[(i0 + 3) * 48 + k0 + 1] += mc_v16_sum(&s3_1);
-            c[(i0 + 3) * 48 + k0 + 2] += mc_v16_sum(&s3_2);
-            c[(i0 + 3) * 48 + k0 + 3] += mc_v16_sum(&s3_3);
+            }
         }
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 96; r++)
+            for (int k = 0; k < 48; k++)
+                c[r * 48 + k] += mc_v16_sum(&sums[r * 48 + k]);
     }
 }
 
@@ -858,10 +937,10 @@ static void conv_k1_c48_96_32x32_s1_p0_b_gemm_dx(const float *restrict a, const 
             mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
             for (int p = 0; p < 96; p++) {
                 const float *restrict bp = b + p * 1024 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -911,8 +990,6 @@ static void conv_k1_c48_96_32x32_s1_p0_b_transpose_w(const float *restrict a, fl
 }
 
 
-
-
 void conv_k1_c48_96_32x32_s1_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     MC_OMP_FOR
@@ -926,26 +1003,44 @@ void conv_k1_c48_96_32x32_s1_p0_b_fwd(int n, const float *restrict x, const floa
 }
 
 
+static inline double conv_k1_c48_96_32x32_s1_p0_b_bias_sum(const float *restrict p)
+{
+    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int i = 0;
+    for (; i + 32 <= 1024; i += 32) {
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
+        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
+        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
+    }
+    for (; i + 8 <= 1024; i += 8)
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+    s0 += s1 + (s2 + s3);
+    double s = 0.0;
+    for (int l = 0; l < 8; l++)
+        s += s0[l];
+    for (; i < 1024; i++)
+        s += p[i];
+    return s;
+}
+
 void conv_k1_c48_96_32x32_s1_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     for (int co = 0; co < 96; co++) {
         double gb = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict d = dy + ((long)b * 96 + co) * 1024;
-            for (int i = 0; i < 1024; i++)
-                gb += d[i];
-        }
+        for (int b = 0; b < n; b++)
+            gb += conv_k1_c48_96_32x32_s1_p0_b_bias_sum(dy + ((long)b * 96 + co) * 1024);
         dbias[co] += (float)gb;
     }
     static float wt[4608];
-    conv_k1_c48_96_32x32_s1_p0_b_gemm_dw(n, dy, x, dw);
     conv_k1_c48_96_32x32_s1_p0_b_transpose_w(w, wt);
+    conv_k1_c48_96_32x32_s1_p0_b_gemm_dw(n, dy, x, dw);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
-        const float *restrict dyb = dy + (long)b * 98304;
-        float *restrict dxb = dx + (long)b * 49152;
-        conv_k1_c48_96_32x32_s1_p0_b_gemm_dx(wt, dyb, dxb);
+        if (!acc)
+            memset(dx + (long)b * 49152, 0, sizeof(float) * 49152);
+        conv_k1_c48_96_32x32_s1_p0_b_gemm_dx(wt, dy + (long)b * 98304, dx + (long)b * 49152);
     }
 }
 
@@ -984,10 +1079,10 @@ static void conv_k3_c96_96_32x32_s1_p1_gemm_fwd(const float *restrict a, const f
             for (int ky = 0; ky < 3; ky++)
             for (int kx = 0; kx < 3; kx++, p++) {
                 const float *restrict bp = b + ci * 1156 + ky * 34 + kx + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -1033,78 +1128,143 @@ static void conv_k3_c96_96_32x32_s1_p1_gemm_dw(int nb, const float *restrict a, 
 {
     MC_OMP_FOR
     for (int i0 = 0; i0 < 96; i0 += 4) {
-        for (int k0 = 0; k0 < 864; k0 += 4)
-        {
-            mc_v16 s0_0 = {0};
-            mc_v16 s0_1 = {0};
-            mc_v16 s0_2 = {0};
-            mc_v16 s0_3 = {0};
-            mc_v16 s1_0 = {0};
-            mc_v16 s1_1 = {0};
-            mc_v16 s1_2 = {0};
-            mc_v16 s1_3 = {0};
-            mc_v16 s2_0 = {0};
-            mc_v16 s2_1 = {0};
-            mc_v16 s2_2 = {0};
-            mc_v16 s2_3 = {0};
-            mc_v16 s3_0 = {0};
-            mc_v16 s3_1 = {0};
-            mc_v16 s3_2 = {0};
-            mc_v16 s3_3 = {0};
-            for (int i = 0; i < nb; i++) {
-                const float *restrict a0 = a + (long)i * 104448 + (i0 + 0) * 1088;
-                const float *restrict a1 = a + (long)i * 104448 + (i0 + 1) * 1088;
-                const float *restrict a2 = a + (long)i * 104448 + (i0 + 2) * 1088;
-                const float *restrict a3 = a + (long)i * 104448 + (i0 + 3) * 1088;
-                const float *restrict b0 = b + (long)i * 110978 + ((k0 + 0) / 9 * 1156 + (k0 + 0) / 3 % 3 * 34 + (k0 + 0) % 3);
-                const float *restrict b1 = b + (long)i * 110978 + ((k0 + 1) / 9 * 1156 + (k0 + 1) / 3 % 3 * 34 + (k0 + 1) % 3);
-                const float *restrict b2 = b + (long)i * 110978 + ((k0 + 2) / 9 * 1156 + (k0 + 2) / 3 % 3 * 34 + (k0 + 2) % 3);
-                const float *restrict b3 = b + (long)i * 110978 + ((k0 + 3) / 9 * 1156 + (k0 + 3) / 3 % 3 * 34 + (k0 + 3) % 3);
-                for (int p = 0; p < 1088; p += 16) {
-                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
-                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
-                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
-                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
-                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
-                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
-                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
-                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
-                    s0_0 += x0 * y0;
-                    s0_1 += x0 * y1;
-                    s0_2 += x0 * y2;
-                    s0_3 += x0 * y3;
-                    s1_0 += x1 * y0;
-                    s1_1 += x1 * y1;
-                    s1_2 += x1 * y2;
-                    s1_3 += x1 * y3;
-                    s2_0 += x2 * y0;
-                    s2_1 += x2 * y1;
-                    s2_2 += x2 * y2;
-                    s2_3 += x2 * y3;
-                    s3_0 += x3 * y0;
-                    s3_1 += x3 * y1;
-                    s3_2 += x3 * y2;
-                    s3_3 += x3 * y3;
-                }
+        for (int i = 0; i < nb; i++) {
+            for (int j0 = 0; j0 < 832; j0 += 64)
+            {
+                const float *restrict a0 = a + (long)i * 98304 + (i0 + 0) * 1024;
+                float *restrict c0 = c + (i0 + 0) * 864 + j0;
+                const float *restrict a1 = a + (long)i * 98304 + (i0 + 1) * 1024;
+                float *restrict c1 = c + (i0 + 1) * 864 + j0;
+                const float *restrict a2 = a + (long)i * 98304 + (i0 + 2) * 1024;
+                float *restrict c2 = c + (i0 + 2) * 864 + j0;
+                const float *restrict a3 = a + (long)i * 98304 + (i0 + 3) * 1024;
+                float *restrict c3 = c + (i0 + 3) * 864 + j0;
+                const int o0 = ((j0 + 0) / 96 / 3 * 34 + (j0 + 0) / 96 % 3) * 96 + (j0 + 0) % 96;
+                const int o1 = ((j0 + 16) / 96 / 3 * 34 + (j0 + 16) / 96 % 3) * 96 + (j0 + 16) % 96;
+                const int o2 = ((j0 + 32) / 96 / 3 * 34 + (j0 + 32) / 96 % 3) * 96 + (j0 + 32) % 96;
+                const int o3 = ((j0 + 48) / 96 / 3 * 34 + (j0 + 48) / 96 % 3) * 96 + (j0 + 48) % 96;
+                mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+                mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+                mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+                mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+                mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+                mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+                mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+                mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+                mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+                mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+                mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+                mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+                mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+                mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+                mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+                mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+                for (int oy = 0, p = 0; oy < 32; oy++)
+                    for (int ox = 0; ox < 32; ox++, p++) {
+                        const float *restrict bp = b + (long)i * 110976 + (oy * 34 + ox) * 96;
+                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
+                        const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
+                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
+                        const mc_v16 y3 = *(const mc_v16 *)(bp + o3);
+                        const float x0 = a0[p];
+                        const float x1 = a1[p];
+                        const float x2 = a2[p];
+                        const float x3 = a3[p];
+                        s0_0 += x0 * y0;
+                        s0_1 += x0 * y1;
+                        s0_2 += x0 * y2;
+                        s0_3 += x0 * y3;
+                        s1_0 += x1 * y0;
+                        s1_1 += x1 * y1;
+                        s1_2 += x1 * y2;
+                        s1_3 += x1 * y3;
+                        s2_0 += x2 * y0;
+                        s2_1 += x2 * y1;
+                        s2_2 += x2 * y2;
+                        s2_3 += x2 * y3;
+                        s3_0 += x3 * y0;
+                        s3_1 += x3 * y1;
+                        s3_2 += x3 * y2;
+                        s3_3 += x3 * y3;
+                    }
+                *(mc_v16 *)(c0 + 0) = s0_0;
+                *(mc_v16 *)(c0 + 16) = s0_1;
+                *(mc_v16 *)(c0 + 32) = s0_2;
+                *(mc_v16 *)(c0 + 48) = s0_3;
+                *(mc_v16 *)(c1 + 0) = s1_0;
+                *(mc_v16 *)(c1 + 16) = s1_1;
+                *(mc_v16 *)(c1 + 32) = s1_2;
+                *(mc_v16 *)(c1 + 48) = s1_3;
+                *(mc_v16 *)(c2 + 0) = s2_0;
+                *(mc_v16 *)(c2 + 16) = s2_1;
+                *(mc_v16 *)(c2 + 32) = s2_2;
+                *(mc_v16 *)(c2 + 48) = s2_3;
+                *(mc_v16 *)(c3 + 0) = s3_0;
+                *(mc_v16 *)(c3 + 16) = s3_1;
+                *(mc_v16 *)(c3 + 32) = s3_2;
+                *(mc_v16 *)(c3 + 48) = s3_3;
             }
-            c[(i0 + 0) * 864 + k0 + 0] += mc_v16_sum(&s0_0);
-            c[(i0 + 0) * 864 + k0 + 1] += mc_v16_sum(&s0_1);
-            c[(i0 + 0) * 864 + k0 + 2] += mc_v16_sum(&s0_2);
-            c[(i0 + 0) * 864 + k0 + 3] += mc_v16_sum(&s0_3);
-            c[(i0 + 1) * 864 + k0 + 0] += mc_v16_sum(&s1_0);
-            c[(i0 + 1) * 864 + k0 + 1] += mc_v16_sum(&s1_1);
-            c[(i0 + 1) * 864 + k0 + 2] += mc_v16_sum(&s1_2);
-            c[(i0 + 1) * 864 + k0 + 3] += mc_v16_sum(&s1_3);
-            c[(i0 + 2) * 864 + k0 + 0] += mc_v16_sum(&s2_0);
-            c[(i0 + 2) * 864 + k0 + 1] += mc_v16_sum(&s2_1);
-            c[(i0 + 2) * 864 + k0 + 2] += mc_v16_sum(&s2_2);
-            c[(i0 + 2) * 864 + k0 + 3] += mc_v16_sum(&s2_3);
-            c[(i0 + 3) * 864 + k0 + 0] += mc_v16_sum(&s3_0);
-            c[(i0 + 3) * 864 + k0 + 1] += mc_v16_sum(&s3_1);
-            c[(i0 + 3) * 864 + k0 + 2] += mc_v16_sum(&s3_2);
-            c[(i0 + 3) * 864 + k0 + 3] += mc_v16_sum(&s3_3);
+            {
+            const int j0 = 832;
+            {
+                const float *restrict a0 = a + (long)i * 98304 + (i0 + 0) * 1024;
+                float *restrict c0 = c + (i0 + 0) * 864 + j0;
+                const float *restrict a1 = a + (long)i * 98304 + (i0 + 1) * 1024;
+                float *restrict c1 = c + (i0 + 1) * 864 + j0;
+                const float *restrict a2 = a + (long)i * 98304 + (i0 + 2) * 1024;
+                float *restrict c2 = c + (i0 + 2) * 864 + j0;
+                const float *restrict a3 = a + (long)i * 98304 + (i0 + 3) * 1024;
+                float *restrict c3 = c + (i0 + 3) * 864 + j0;
+                const int o0 = ((j0 + 0) / 96 / 3 * 34 + (j0 + 0) / 96 % 3) * 96 + (j0 + 0) % 96;
+                const int o1 = ((j0 + 16) / 96 / 3 * 34 + (j0 + 16) / 96 % 3) * 96 + (j0 + 16) % 96;
+                mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+                mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+                mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+                mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+                mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+                mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+                mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+                mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+                for (int oy = 0, p = 0; oy < 32; oy++)
+                    for (int ox = 0; ox < 32; ox++, p++) {
+                        const float *restrict bp = b + (long)i * 110976 + (oy * 34 + ox) * 96;
+                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
+                        const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
+                        const float x0 = a0[p];
+                        const float x1 = a1[p];
+                        const float x2 = a2[p];
+                        const float x3 = a3[p];
+                        s0_0 += x0 * y0;
+                        s0_1 += x0 * y1;
+                        s1_0 += x1 * y0;
+                        s1_1 += x1 * y1;
+                        s2_0 += x2 * y0;
+                        s2_1 += x2 * y1;
+                        s3_0 += x3 * y0;
+                        s3_1 += x3 * y1;
+                    }
+                *(mc_v16 *)(c0 + 0) = s0_0;
+                *(mc_v16 *)(c0 + 16) = s0_1;
+                *(mc_v16 *)(c1 + 0) = s1_0;
+                *(mc_v16 *)(c1 + 16) = s1_1;
+                *(mc_v16 *)(c2 + 0) = s2_0;
+                *(mc_v16 *)(c2 + 16) = s2_1;
+                *(mc_v16 *)(c3 + 0) = s3_0;
+                *(mc_v16 *)(c3 + 16) = s3_1;
+            }
+            }
         }
     }
+}
+
+
+/* Image xb into the interior of the zero-padded, channels-last xt. */
+static void conv_k3_c96_96_32x32_s1_p1_pad_cl(const float *restrict xb, float *restrict xt)
+{
+    for (int iy = 0; iy < 32; iy++)
+        for (int ix = 0; ix < 32; ix++)
+            for (int ci = 0; ci < 96; ci++)
+                xt[((iy + 1) * 34 + ix + 1) * 96 + ci] = xb[(ci * 32 + iy) * 32 + ix];
 }
 
 static void conv_k3_c96_96_32x32_s1_p1_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
@@ -1141,10 +1301,10 @@ static void conv_k3_c96_96_32x32_s1_p1_gemm_dx(const float *restrict a, const fl
             for (int ky = 0; ky < 3; ky++)
             for (int kx = 0; kx < 3; kx++, p++) {
                 const float *restrict bp = b + ci * 1156 + ky * 34 + kx + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -1222,24 +1382,26 @@ void conv_k3_c96_96_32x32_s1_p1_fwd(int n, const float *restrict x, const float 
 }
 
 
+
 void conv_k3_c96_96_32x32_s1_p1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
-    static float xp[221956], dyp[208896], wf[82944];
+    static float wf[82944];
     conv_k3_c96_96_32x32_s1_p1_flip(w, wf);
-    for (int b0 = 0; b0 < n; b0 += 2) {
-        const int nb = n - b0 < 2 ? n - b0 : 2;
+    static float xt[110976], dwt[82944];
+    memset(dwt, 0, sizeof dwt);
+    for (int b0 = 0; b0 < n; b0 += 1) {
+        const int nb = n - b0 < 1 ? n - b0 : 1;
         MC_OMP_FOR
-        for (int i = 0; i < nb; i++) {
-            const float *restrict dyb = dy + (long)(b0 + i) * 98304;
-            conv_k3_c96_96_32x32_s1_p1_pad(x + (long)(b0 + i) * 98304, xp + i * 110978);
-            for (int co = 0; co < 96; co++)
-                for (int oy = 0; oy < 32; oy++)
-                    memcpy(dyp + (i * 96 + co) * 1088 + oy * 34, dyb + (co * 32 + oy) * 32, 32 * sizeof(float));
-        }
-        conv_k3_c96_96_32x32_s1_p1_gemm_dw(nb, dyp, xp, dw);
+        for (int i = 0; i < nb; i++)
+            conv_k3_c96_96_32x32_s1_p1_pad_cl(x + (long)(b0 + i) * 98304, xt + (long)i * 110976);
+        conv_k3_c96_96_32x32_s1_p1_gemm_dw(nb, dy + (long)b0 * 98304, xt, dwt);
     }
+    for (int co = 0; co < 96; co++)
+        for (int ci = 0; ci < 96; ci++)
+            for (int t = 0; t < 9; t++)
+                dw[(co * 96 + ci) * 9 + t] += dwt[(co * 9 + t) * 96 + ci];
     static float dyq[110978] = {0}, dxg[104448];
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 98304;
@@ -1250,9 +1412,15 @@ void conv_k3_c96_96_32x32_s1_p1_bwd(int n, const float *restrict x, const float 
         memset(dxg, 0, sizeof dxg);
         conv_k3_c96_96_32x32_s1_p1_gemm_dx(wf, dyq, dxg);
         for (int ci = 0; ci < 96; ci++)
-            for (int iy = 0; iy < 32; iy++)
-                for (int ix = 0; ix < 32; ix++)
-                    dxb[(ci * 32 + iy) * 32 + ix] += dxg[ci * 1088 + iy * 34 + ix];
+            for (int iy = 0; iy < 32; iy++) {
+                float *restrict row = dxb + (ci * 32 + iy) * 32;
+                const float *restrict g = dxg + ci * 1088 + iy * 34;
+                if (acc)
+                    for (int ix = 0; ix < 32; ix++)
+                        row[ix] += g[ix];
+                else
+                    memcpy(row, g, 32 * sizeof(float));
+            }
     }
 }
 
@@ -1289,10 +1457,10 @@ static void conv_k1_c288_96_32x32_s1_p0_b_gemm_fwd(const float *restrict a, cons
             mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
             for (int p = 0; p < 288; p++) {
                 const float *restrict bp = b + p * 1024 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -1336,27 +1504,17 @@ static void conv_k1_c288_96_32x32_s1_p0_b_gemm_fwd(const float *restrict a, cons
 
 static void conv_k1_c288_96_32x32_s1_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
-    for (int i0 = 0; i0 < 96; i0 += 4) {
-        for (int k0 = 0; k0 < 288; k0 += 4)
-        {
-            mc_v16 s0_0 = {0};
-            mc_v16 s0_1 = {0};
-            mc_v16 s0_2 = {0};
-            mc_v16 s0_3 = {0};
-            mc_v16 s1_0 = {0};
-            mc_v16 s1_1 = {0};
-            mc_v16 s1_2 = {0};
-            mc_v16 s1_3 = {0};
-            mc_v16 s2_0 = {0};
-            mc_v16 s2_1 = {0};
-            mc_v16 s2_2 = {0};
-            mc_v16 s2_3 = {0};
-            mc_v16 s3_0 = {0};
-            mc_v16 s3_1 = {0};
-            mc_v16 s3_2 = {0};
-            mc_v16 s3_3 = {0};
-            for (int i = 0; i < nb; i++) {
+    static mc_v16 sums[27648];
+    MC_OMP_PARALLEL
+    {
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 96; r++)
+            memset(sums + r * 288, 0, sizeof(mc_v16) * 288);
+        for (int i = 0; i < nb; i++) {
+            MC_OMP_FOR_IN
+            for (int i0 = 0; i0 < 96; i0 += 4) {
+            for (int k0 = 0; k0 < 288; k0 += 4)
+            {
                 const float *restrict a0 = a + (long)i * 98304 + (i0 + 0) * 1024;
                 const float *restrict a1 = a + (long)i * 98304 + (i0 + 1) * 1024;
                 const float *restrict a2 = a + (long)i * 98304 + (i0 + 2) * 1024;
@@ -1365,6 +1523,22 @@ static void conv_k1_c288_96_32x32_s1_p0_b_gemm_dw(int nb, const float *restrict 
                 const float *restrict b1 = b + (long)i * 294912 + (k0 + 1) * 1024;
                 const float *restrict b2 = b + (long)i * 294912 + (k0 + 2) * 1024;
                 const float *restrict b3 = b + (long)i * 294912 + (k0 + 3) * 1024;
+                mc_v16 s0_0 = sums[(i0 + 0) * 288 + k0 + 0];
+                mc_v16 s0_1 = sums[(i0 + 0) * 288 + k0 + 1];
+                mc_v16 s0_2 = sums[(i0 + 0) * 288 + k0 + 2];
+                mc_v16 s0_3 = sums[(i0 + 0) * 288 + k0 + 3];
+                mc_v16 s1_0 = sums[(i0 + 1) * 288 + k0 + 0];
+                mc_v16 s1_1 = sums[(i0 + 1) * 288 + k0 + 1];
+                mc_v16 s1_2 = sums[(i0 + 1) * 288 + k0 + 2];
+                mc_v16 s1_3 = sums[(i0 + 1) * 288 + k0 + 3];
+                mc_v16 s2_0 = sums[(i0 + 2) * 288 + k0 + 0];
+                mc_v16 s2_1 = sums[(i0 + 2) * 288 + k0 + 1];
+                mc_v16 s2_2 = sums[(i0 + 2) * 288 + k0 + 2];
+                mc_v16 s2_3 = sums[(i0 + 2) * 288 + k0 + 3];
+                mc_v16 s3_0 = sums[(i0 + 3) * 288 + k0 + 0];
+                mc_v16 s3_1 = sums[(i0 + 3) * 288 + k0 + 1];
+                mc_v16 s3_2 = sums[(i0 + 3) * 288 + k0 + 2];
+                mc_v16 s3_3 = sums[(i0 + 3) * 288 + k0 + 3];
                 for (int p = 0; p < 1024; p += 16) {
                     const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
                     const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
@@ -1391,24 +1565,29 @@ static void conv_k1_c288_96_32x32_s1_p0_b_gemm_dw(int nb, const float *restrict 
                     s3_2 += x3 * y2;
                     s3_3 += x3 * y3;
                 }
+                sums[(i0 + 0) * 288 + k0 + 0] = s0_0;
+                sums[(i0 + 0) * 288 + k0 + 1] = s0_1;
+                sums[(i0 + 0) * 288 + k0 + 2] = s0_2;
+                sums[(i0 + 0) * 288 + k0 + 3] = s0_3;
+                sums[(i0 + 1) * 288 + k0 + 0] = s1_0;
+                sums[(i0 + 1) * 288 + k0 + 1] = s1_1;
+                sums[(i0 + 1) * 288 + k0 + 2] = s1_2;
+                sums[(i0 + 1) * 288 + k0 + 3] = s1_3;
+                sums[(i0 + 2) * 288 + k0 + 0] = s2_0;
+                sums[(i0 + 2) * 288 + k0 + 1] = s2_1;
+                sums[(i0 + 2) * 288 + k0 + 2] = s2_2;
+                sums[(i0 + 2) * 288 + k0 + 3] = s2_3;
+                sums[(i0 + 3) * 288 + k0 + 0] = s3_0;
+                sums[(i0 + 3) * 288 + k0 + 1] = s3_1;
+                sums[(i0 + 3) * 288 + k0 + 2] = s3_2;
+                sums[(i0 + 3) * 288 + k0 + 3] = s3_3;
             }
-            c[(i0 + 0) * 288 + k0 + 0] += mc_v16_sum(&s0_0);
-            c[(i0 + 0) * 288 + k0 + 1] += mc_v16_sum(&s0_1);
-            c[(i0 + 0) * 288 + k0 + 2] += mc_v16_sum(&s0_2);
-            c[(i0 + 0) * 288 + k0 + 3] += mc_v16_sum(&s0_3);
-            c[(i0 + 1) * 288 + k0 + 0] += mc_v16_sum(&s1_0);
-            c[(i0 + 1) * 288 + k0 + 1] += mc_v16_sum(&s1_1);
-            c[(i0 + 1) * 288 + k0 + 2] += mc_v16_sum(&s1_2);
-            c[(i0 + 1) * 288 + k0 + 3] += mc_v16_sum(&s1_3);
-            c[(i0 + 2) * 288 + k0 + 0] += mc_v16_sum(&s2_0);
-            c[(i0 + 2) * 288 + k0 + 1] += mc_v16_sum(&s2_1);
-            c[(i0 + 2) * 288 + k0 + 2] += mc_v16_sum(&s2_2);
-            c[(i0 + 2) * 288 + k0 + 3] += mc_v16_sum(&s2_3);
-            c[(i0 + 3) * 288 + k0 + 0] += mc_v16_sum(&s3_0);
-            c[(i0 + 3) * 288 + k0 + 1] += mc_v16_sum(&s3_1);
-            c[(i0 + 3) * 288 + k0 + 2] += mc_v16_sum(&s3_2);
-            c[(i0 + 3) * 288 + k0 + 3] += mc_v16_sum(&s3_3);
+            }
         }
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 96; r++)
+            for (int k = 0; k < 288; k++)
+                c[r * 288 + k] += mc_v16_sum(&sums[r * 288 + k]);
     }
 }
 
@@ -1444,10 +1623,10 @@ static void conv_k1_c288_96_32x32_s1_p0_b_gemm_dx(const float *restrict a, const
             mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
             for (int p = 0; p < 96; p++) {
                 const float *restrict bp = b + p * 1024 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -1497,8 +1676,6 @@ static void conv_k1_c288_96_32x32_s1_p0_b_transpose_w(const float *restrict a, f
 }
 
 
-
-
 void conv_k1_c288_96_32x32_s1_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     MC_OMP_FOR
@@ -1512,26 +1689,44 @@ void conv_k1_c288_96_32x32_s1_p0_b_fwd(int n, const float *restrict x, const flo
 }
 
 
+static inline double conv_k1_c288_96_32x32_s1_p0_b_bias_sum(const float *restrict p)
+{
+    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int i = 0;
+    for (; i + 32 <= 1024; i += 32) {
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
+        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
+        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
+    }
+    for (; i + 8 <= 1024; i += 8)
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+    s0 += s1 + (s2 + s3);
+    double s = 0.0;
+    for (int l = 0; l < 8; l++)
+        s += s0[l];
+    for (; i < 1024; i++)
+        s += p[i];
+    return s;
+}
+
 void conv_k1_c288_96_32x32_s1_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     for (int co = 0; co < 96; co++) {
         double gb = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict d = dy + ((long)b * 96 + co) * 1024;
-            for (int i = 0; i < 1024; i++)
-                gb += d[i];
-        }
+        for (int b = 0; b < n; b++)
+            gb += conv_k1_c288_96_32x32_s1_p0_b_bias_sum(dy + ((long)b * 96 + co) * 1024);
         dbias[co] += (float)gb;
     }
     static float wt[27648];
-    conv_k1_c288_96_32x32_s1_p0_b_gemm_dw(n, dy, x, dw);
     conv_k1_c288_96_32x32_s1_p0_b_transpose_w(w, wt);
+    conv_k1_c288_96_32x32_s1_p0_b_gemm_dw(n, dy, x, dw);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
-        const float *restrict dyb = dy + (long)b * 98304;
-        float *restrict dxb = dx + (long)b * 294912;
-        conv_k1_c288_96_32x32_s1_p0_b_gemm_dx(wt, dyb, dxb);
+        if (!acc)
+            memset(dx + (long)b * 294912, 0, sizeof(float) * 294912);
+        conv_k1_c288_96_32x32_s1_p0_b_gemm_dx(wt, dy + (long)b * 98304, dx + (long)b * 294912);
     }
 }
 
@@ -1568,10 +1763,10 @@ static void conv_k1_c96_96_16x16_s1_p0_gemm_fwd(const float *restrict a, const f
             mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
             for (int p = 0; p < 96; p++) {
                 const float *restrict bp = b + p * 256 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -1615,27 +1810,17 @@ static void conv_k1_c96_96_16x16_s1_p0_gemm_fwd(const float *restrict a, const f
 
 static void conv_k1_c96_96_16x16_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
-    for (int i0 = 0; i0 < 96; i0 += 4) {
-        for (int k0 = 0; k0 < 96; k0 += 4)
-        {
-            mc_v16 s0_0 = {0};
-            mc_v16 s0_1 = {0};
-            mc_v16 s0_2 = {0};
-            mc_v16 s0_3 = {0};
-            mc_v16 s1_0 = {0};
-            mc_v16 s1_1 = {0};
-            mc_v16 s1_2 = {0};
-            mc_v16 s1_3 = {0};
-            mc_v16 s2_0 = {0};
-            mc_v16 s2_1 = {0};
-            mc_v16 s2_2 = {0};
-            mc_v16 s2_3 = {0};
-            mc_v16 s3_0 = {0};
-            mc_v16 s3_1 = {0};
-            mc_v16 s3_2 = {0};
-            mc_v16 s3_3 = {0};
-            for (int i = 0; i < nb; i++) {
+    static mc_v16 sums[9216];
+    MC_OMP_PARALLEL
+    {
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 96; r++)
+            memset(sums + r * 96, 0, sizeof(mc_v16) * 96);
+        for (int i = 0; i < nb; i++) {
+            MC_OMP_FOR_IN
+            for (int i0 = 0; i0 < 96; i0 += 4) {
+            for (int k0 = 0; k0 < 96; k0 += 4)
+            {
                 const float *restrict a0 = a + (long)i * 24576 + (i0 + 0) * 256;
                 const float *restrict a1 = a + (long)i * 24576 + (i0 + 1) * 256;
                 const float *restrict a2 = a + (long)i * 24576 + (i0 + 2) * 256;
@@ -1644,6 +1829,22 @@ static void conv_k1_c96_96_16x16_s1_p0_gemm_dw(int nb, const float *restrict a, 
                 const float *restrict b1 = b + (long)i * 24576 + (k0 + 1) * 256;
                 const float *restrict b2 = b + (long)i * 24576 + (k0 + 2) * 256;
                 const float *restrict b3 = b + (long)i * 24576 + (k0 + 3) * 256;
+                mc_v16 s0_0 = sums[(i0 + 0) * 96 + k0 + 0];
+                mc_v16 s0_1 = sums[(i0 + 0) * 96 + k0 + 1];
+                mc_v16 s0_2 = sums[(i0 + 0) * 96 + k0 + 2];
+                mc_v16 s0_3 = sums[(i0 + 0) * 96 + k0 + 3];
+                mc_v16 s1_0 = sums[(i0 + 1) * 96 + k0 + 0];
+                mc_v16 s1_1 = sums[(i0 + 1) * 96 + k0 + 1];
+                mc_v16 s1_2 = sums[(i0 + 1) * 96 + k0 + 2];
+                mc_v16 s1_3 = sums[(i0 + 1) * 96 + k0 + 3];
+                mc_v16 s2_0 = sums[(i0 + 2) * 96 + k0 + 0];
+                mc_v16 s2_1 = sums[(i0 + 2) * 96 + k0 + 1];
+                mc_v16 s2_2 = sums[(i0 + 2) * 96 + k0 + 2];
+                mc_v16 s2_3 = sums[(i0 + 2) * 96 + k0 + 3];
+                mc_v16 s3_0 = sums[(i0 + 3) * 96 + k0 + 0];
+                mc_v16 s3_1 = sums[(i0 + 3) * 96 + k0 + 1];
+                mc_v16 s3_2 = sums[(i0 + 3) * 96 + k0 + 2];
+                mc_v16 s3_3 = sums[(i0 + 3) * 96 + k0 + 3];
                 for (int p = 0; p < 256; p += 16) {
                     const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
                     const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
@@ -1670,24 +1871,29 @@ static void conv_k1_c96_96_16x16_s1_p0_gemm_dw(int nb, const float *restrict a, 
                     s3_2 += x3 * y2;
                     s3_3 += x3 * y3;
                 }
+                sums[(i0 + 0) * 96 + k0 + 0] = s0_0;
+                sums[(i0 + 0) * 96 + k0 + 1] = s0_1;
+                sums[(i0 + 0) * 96 + k0 + 2] = s0_2;
+                sums[(i0 + 0) * 96 + k0 + 3] = s0_3;
+                sums[(i0 + 1) * 96 + k0 + 0] = s1_0;
+                sums[(i0 + 1) * 96 + k0 + 1] = s1_1;
+                sums[(i0 + 1) * 96 + k0 + 2] = s1_2;
+                sums[(i0 + 1) * 96 + k0 + 3] = s1_3;
+                sums[(i0 + 2) * 96 + k0 + 0] = s2_0;
+                sums[(i0 + 2) * 96 + k0 + 1] = s2_1;
+                sums[(i0 + 2) * 96 + k0 + 2] = s2_2;
+                sums[(i0 + 2) * 96 + k0 + 3] = s2_3;
+                sums[(i0 + 3) * 96 + k0 + 0] = s3_0;
+                sums[(i0 + 3) * 96 + k0 + 1] = s3_1;
+                sums[(i0 + 3) * 96 + k0 + 2] = s3_2;
+                sums[(i0 + 3) * 96 + k0 + 3] = s3_3;
             }
-            c[(i0 + 0) * 96 + k0 + 0] += mc_v16_sum(&s0_0);
-            c[(i0 + 0) * 96 + k0 + 1] += mc_v16_sum(&s0_1);
-            c[(i0 + 0) * 96 + k0 + 2] += mc_v16_sum(&s0_2);
-            c[(i0 + 0) * 96 + k0 + 3] += mc_v16_sum(&s0_3);
-            c[(i0 + 1) * 96 + k0 + 0] += mc_v16_sum(&s1_0);
-            c[(i0 + 1) * 96 + k0 + 1] += mc_v16_sum(&s1_1);
-            c[(i0 + 1) * 96 + k0 + 2] += mc_v16_sum(&s1_2);
-            c[(i0 + 1) * 96 + k0 + 3] += mc_v16_sum(&s1_3);
-            c[(i0 + 2) * 96 + k0 + 0] += mc_v16_sum(&s2_0);
-            c[(i0 + 2) * 96 + k0 + 1] += mc_v16_sum(&s2_1);
-            c[(i0 + 2) * 96 + k0 + 2] += mc_v16_sum(&s2_2);
-            c[(i0 + 2) * 96 + k0 + 3] += mc_v16_sum(&s2_3);
-            c[(i0 + 3) * 96 + k0 + 0] += mc_v16_sum(&s3_0);
-            c[(i0 + 3) * 96 + k0 + 1] += mc_v16_sum(&s3_1);
-            c[(i0 + 3) * 96 + k0 + 2] += mc_v16_sum(&s3_2);
-            c[(i0 + 3) * 96 + k0 + 3] += mc_v16_sum(&s3_3);
+            }
         }
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 96; r++)
+            for (int k = 0; k < 96; k++)
+                c[r * 96 + k] += mc_v16_sum(&sums[r * 96 + k]);
     }
 }
 
@@ -1723,10 +1929,10 @@ static void conv_k1_c96_96_16x16_s1_p0_gemm_dx(const float *restrict a, const fl
             mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
             for (int p = 0; p < 96; p++) {
                 const float *restrict bp = b + p * 256 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -1776,8 +1982,6 @@ static void conv_k1_c96_96_16x16_s1_p0_transpose_w(const float *restrict a, floa
 }
 
 
-
-
 void conv_k1_c96_96_16x16_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
@@ -1792,18 +1996,19 @@ void conv_k1_c96_96_16x16_s1_p0_fwd(int n, const float *restrict x, const float 
 }
 
 
+
 void conv_k1_c96_96_16x16_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
     static float wt[9216];
-    conv_k1_c96_96_16x16_s1_p0_gemm_dw(n, dy, x, dw);
     conv_k1_c96_96_16x16_s1_p0_transpose_w(w, wt);
+    conv_k1_c96_96_16x16_s1_p0_gemm_dw(n, dy, x, dw);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
-        const float *restrict dyb = dy + (long)b * 24576;
-        float *restrict dxb = dx + (long)b * 24576;
-        conv_k1_c96_96_16x16_s1_p0_gemm_dx(wt, dyb, dxb);
+        if (!acc)
+            memset(dx + (long)b * 24576, 0, sizeof(float) * 24576);
+        conv_k1_c96_96_16x16_s1_p0_gemm_dx(wt, dy + (long)b * 24576, dx + (long)b * 24576);
     }
 }
 
@@ -1840,10 +2045,10 @@ static void conv_k1_c192_192_32x32_s2_p0_b_gemm_fwd(const float *restrict a, con
             mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
             for (int p = 0; p < 192; p++) {
                 const float *restrict bp = b + p * 256 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -1885,80 +2090,92 @@ static void conv_k1_c192_192_32x32_s2_p0_b_gemm_fwd(const float *restrict a, con
     }
 }
 
-static void conv_k1_c192_192_32x32_s2_p0_b_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c192_192_32x32_s2_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
-    for (int i0 = 0; i0 < 192; i0 += 4) {
-        for (int j0 = 0; j0 < 192; j0 += 64)
-        {
-            float *restrict c0 = c + (i0 + 0) * 192 + j0;
-            const float *restrict a0 = a + (i0 + 0) * 256;
-            float *restrict c1 = c + (i0 + 1) * 192 + j0;
-            const float *restrict a1 = a + (i0 + 1) * 256;
-            float *restrict c2 = c + (i0 + 2) * 192 + j0;
-            const float *restrict a2 = a + (i0 + 2) * 256;
-            float *restrict c3 = c + (i0 + 3) * 192 + j0;
-            const float *restrict a3 = a + (i0 + 3) * 256;
-            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
-            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
-            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
-            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
-            for (int p = 0; p < 256; p++) {
-                const float *restrict bp = b + p * 192 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                s0_0 += x0 * b0;
-                s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
-                s1_0 += x1 * b0;
-                s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
-                s2_0 += x2 * b0;
-                s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
-                s3_0 += x3 * b0;
-                s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+    static mc_v16 sums[36864];
+    MC_OMP_PARALLEL
+    {
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 192; r++)
+            memset(sums + r * 192, 0, sizeof(mc_v16) * 192);
+        for (int i = 0; i < nb; i++) {
+            MC_OMP_FOR_IN
+            for (int i0 = 0; i0 < 192; i0 += 4) {
+            for (int k0 = 0; k0 < 192; k0 += 4)
+            {
+                const float *restrict a0 = a + (long)i * 49152 + (i0 + 0) * 256;
+                const float *restrict a1 = a + (long)i * 49152 + (i0 + 1) * 256;
+                const float *restrict a2 = a + (long)i * 49152 + (i0 + 2) * 256;
+                const float *restrict a3 = a + (long)i * 49152 + (i0 + 3) * 256;
+                const float *restrict b0 = b + (long)i * 49152 + (k0 + 0) * 256;
+                const float *restrict b1 = b + (long)i * 49152 + (k0 + 1) * 256;
+                const float *restrict b2 = b + (long)i * 49152 + (k0 + 2) * 256;
+                const float *restrict b3 = b + (long)i * 49152 + (k0 + 3) * 256;
+                mc_v16 s0_0 = sums[(i0 + 0) * 192 + k0 + 0];
+                mc_v16 s0_1 = sums[(i0 + 0) * 192 + k0 + 1];
+                mc_v16 s0_2 = sums[(i0 + 0) * 192 + k0 + 2];
+                mc_v16 s0_3 = sums[(i0 + 0) * 192 + k0 + 3];
+                mc_v16 s1_0 = sums[(i0 + 1) * 192 + k0 + 0];
+                mc_v16 s1_1 = sums[(i0 + 1) * 192 + k0 + 1];
+                mc_v16 s1_2 = sums[(i0 + 1) * 192 + k0 + 2];
+                mc_v16 s1_3 = sums[(i0 + 1) * 192 + k0 + 3];
+                mc_v16 s2_0 = sums[(i0 + 2) * 192 + k0 + 0];
+                mc_v16 s2_1 = sums[(i0 + 2) * 192 + k0 + 1];
+                mc_v16 s2_2 = sums[(i0 + 2) * 192 + k0 + 2];
+                mc_v16 s2_3 = sums[(i0 + 2) * 192 + k0 + 3];
+                mc_v16 s3_0 = sums[(i0 + 3) * 192 + k0 + 0];
+                mc_v16 s3_1 = sums[(i0 + 3) * 192 + k0 + 1];
+                mc_v16 s3_2 = sums[(i0 + 3) * 192 + k0 + 2];
+                mc_v16 s3_3 = sums[(i0 + 3) * 192 + k0 + 3];
+                for (int p = 0; p < 256; p += 16) {
+                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
+                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
+                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
+                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
+                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
+                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
+                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
+                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
+                    s0_0 += x0 * y0;
+                    s0_1 += x0 * y1;
+                    s0_2 += x0 * y2;
+                    s0_3 += x0 * y3;
+                    s1_0 += x1 * y0;
+                    s1_1 += x1 * y1;
+                    s1_2 += x1 * y2;
+                    s1_3 += x1 * y3;
+                    s2_0 += x2 * y0;
+                    s2_1 += x2 * y1;
+                    s2_2 += x2 * y2;
+                    s2_3 += x2 * y3;
+                    s3_0 += x3 * y0;
+                    s3_1 += x3 * y1;
+                    s3_2 += x3 * y2;
+                    s3_3 += x3 * y3;
+                }
+                sums[(i0 + 0) * 192 + k0 + 0] = s0_0;
+                sums[(i0 + 0) * 192 + k0 + 1] = s0_1;
+                sums[(i0 + 0) * 192 + k0 + 2] = s0_2;
+                sums[(i0 + 0) * 192 + k0 + 3] = s0_3;
+                sums[(i0 + 1) * 192 + k0 + 0] = s1_0;
+                sums[(i0 + 1) * 192 + k0 + 1] = s1_1;
+                sums[(i0 + 1) * 192 + k0 + 2] = s1_2;
+                sums[(i0 + 1) * 192 + k0 + 3] = s1_3;
+                sums[(i0 + 2) * 192 + k0 + 0] = s2_0;
+                sums[(i0 + 2) * 192 + k0 + 1] = s2_1;
+                sums[(i0 + 2) * 192 + k0 + 2] = s2_2;
+                sums[(i0 + 2) * 192 + k0 + 3] = s2_3;
+                sums[(i0 + 3) * 192 + k0 + 0] = s3_0;
+                sums[(i0 + 3) * 192 + k0 + 1] = s3_1;
+                sums[(i0 + 3) * 192 + k0 + 2] = s3_2;
+                sums[(i0 + 3) * 192 + k0 + 3] = s3_3;
             }
-            *(mc_v16 *)(c0 + 0) = s0_0;
-            *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
-            *(mc_v16 *)(c1 + 0) = s1_0;
-            *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
-            *(mc_v16 *)(c2 + 0) = s2_0;
-            *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
-            *(mc_v16 *)(c3 + 0) = s3_0;
-            *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            }
         }
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 192; r++)
+            for (int k = 0; k < 192; k++)
+                c[r * 192 + k] += mc_v16_sum(&sums[r * 192 + k]);
     }
 }
 
@@ -1994,10 +2211,10 @@ static void conv_k1_c192_192_32x32_s2_p0_b_gemm_dx(const float *restrict a, cons
             mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
             for (int p = 0; p < 192; p++) {
                 const float *restrict bp = b + p * 256 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -2047,109 +2264,93 @@ static void conv_k1_c192_192_32x32_s2_p0_b_transpose_w(const float *restrict a, 
 }
 
 
-/* Row (ci, ky, kx) of col: input plane ci of xb seen through that tap. */
-static void conv_k1_c192_192_32x32_s2_p0_b_im2col(const float *restrict xb, float *restrict col)
+/* The pixels of image xb that the filters see, as planes of 16 x 16. */
+static void conv_k1_c192_192_32x32_s2_p0_b_gather(const float *restrict xb, float *restrict xs)
 {
-    MC_OMP_FOR
     for (int ci = 0; ci < 192; ci++)
-        for (int ky = 0; ky < 1; ky++)
-            for (int kx = 0; kx < 1; kx++) {
-                const int r = (ci * 1 + ky) * 1 + kx;
-                (void)r;
-                const float *restrict xc = xb + ci * 1024;
-                float *restrict row = col + r * 256;
-                for (int oy = 0; oy < 16; oy++) {
-                    const int iy = oy * 2 - 0 + ky;
-                    for (int ox = 0; ox < 16; ox++) {
-                        const int ix = ox * 2 - 0 + kx;
-                        row[oy * 16 + ox] = iy >= 0 && iy < 32 && ix >= 0 && ix < 32 ? xc[iy * 32 + ix] : 0.0f;
-                    }
-                }
-            }
+        for (int oy = 0; oy < 16; oy++)
+            for (int ox = 0; ox < 16; ox++)
+                xs[(ci * 16 + oy) * 16 + ox] = xb[(ci * 32 + oy * 2) * 32 + ox * 2];
 }
 
-/* The same matrix transposed: one row of 192*1*1 taps per output pixel. */
-static void conv_k1_c192_192_32x32_s2_p0_b_im2col_t(const float *restrict xb, float *restrict colt)
+/* Their gradients, back to those pixels of dxb. */
+static void conv_k1_c192_192_32x32_s2_p0_b_scatter_add(const float *restrict dxs, float *restrict dxb)
 {
-    MC_OMP_FOR
     for (int ci = 0; ci < 192; ci++)
-        for (int ky = 0; ky < 1; ky++)
-            for (int kx = 0; kx < 1; kx++) {
-                const int r = (ci * 1 + ky) * 1 + kx;
-                (void)r;
-                const float *restrict xc = xb + ci * 1024;
-                for (int oy = 0; oy < 16; oy++) {
-                    const int iy = oy * 2 - 0 + ky;
-                    for (int ox = 0; ox < 16; ox++) {
-                        const int ix = ox * 2 - 0 + kx;
-                        colt[(oy * 16 + ox) * 192 + r] =
-                            iy >= 0 && iy < 32 && ix >= 0 && ix < 32 ? xc[iy * 32 + ix] : 0.0f;
-                    }
-                }
-            }
-}
-
-/* The backward of im2col: every entry of dcol back to its input pixel. */
-static void conv_k1_c192_192_32x32_s2_p0_b_col2im(const float *restrict dcol, float *restrict dxb)
-{
-    MC_OMP_FOR
-    for (int ci = 0; ci < 192; ci++)
-        for (int ky = 0; ky < 1; ky++)
-            for (int kx = 0; kx < 1; kx++) {
-                const int r = (ci * 1 + ky) * 1 + kx;
-                (void)r;
-                float *restrict dxc = dxb + ci * 1024;
-                const float *restrict row = dcol + r * 256;
-                for (int oy = 0; oy < 16; oy++) {
-                    const int iy = oy * 2 - 0 + ky;
-                    if (iy < 0 || iy >= 32)
-                        continue;
-                    for (int ox = 0; ox < 16; ox++) {
-                        const int ix = ox * 2 - 0 + kx;
-                        if (ix >= 0 && ix < 32)
-                            dxc[iy * 32 + ix] += row[oy * 16 + ox];
-                    }
-                }
-            }
+        for (int oy = 0; oy < 16; oy++)
+            for (int ox = 0; ox < 16; ox++)
+                dxb[(ci * 32 + oy * 2) * 32 + ox * 2] += dxs[(ci * 16 + oy) * 16 + ox];
 }
 
 void conv_k1_c192_192_32x32_s2_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
-    static float col[49152];
+    MC_OMP_PARALLEL
+    {
+        float xs[49152];
+        MC_OMP_FOR_IN
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 49152;
+        conv_k1_c192_192_32x32_s2_p0_b_gather(x + (long)b * 196608, xs);
         for (int co = 0; co < 192; co++)
             for (int i = 0; i < 256; i++)
                 yb[co * 256 + i] = bias[co];
-        conv_k1_c192_192_32x32_s2_p0_b_im2col(x + (long)b * 196608, col);
-        conv_k1_c192_192_32x32_s2_p0_b_gemm_fwd(w, col, yb);
+        conv_k1_c192_192_32x32_s2_p0_b_gemm_fwd(w, xs, yb);
+    }
     }
 }
 
 
+static inline double conv_k1_c192_192_32x32_s2_p0_b_bias_sum(const float *restrict p)
+{
+    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int i = 0;
+    for (; i + 32 <= 256; i += 32) {
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
+        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
+        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
+    }
+    for (; i + 8 <= 256; i += 8)
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+    s0 += s1 + (s2 + s3);
+    double s = 0.0;
+    for (int l = 0; l < 8; l++)
+        s += s0[l];
+    for (; i < 256; i++)
+        s += p[i];
+    return s;
+}
+
 void conv_k1_c192_192_32x32_s2_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     for (int co = 0; co < 192; co++) {
         double gb = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict d = dy + ((long)b * 192 + co) * 256;
-            for (int i = 0; i < 256; i++)
-                gb += d[i];
-        }
+        for (int b = 0; b < n; b++)
+            gb += conv_k1_c192_192_32x32_s2_p0_b_bias_sum(dy + ((long)b * 192 + co) * 256);
         dbias[co] += (float)gb;
     }
     static float wt[36864];
-    static float colt[49152], dcol[49152];
     conv_k1_c192_192_32x32_s2_p0_b_transpose_w(w, wt);
+    static float xs[98304];
+    for (int b0 = 0; b0 < n; b0 += 2) {
+        const int nb = n - b0 < 2 ? n - b0 : 2;
+        MC_OMP_FOR
+        for (int i = 0; i < nb; i++)
+            conv_k1_c192_192_32x32_s2_p0_b_gather(x + (long)(b0 + i) * 196608, xs + (long)i * 49152);
+        conv_k1_c192_192_32x32_s2_p0_b_gemm_dw(nb, dy + (long)b0 * 49152, xs, dw);
+    }
+    MC_OMP_PARALLEL
+    {
+        float dxs[49152];
+        MC_OMP_FOR_IN
     for (int b = 0; b < n; b++) {
-        const float *restrict dyb = dy + (long)b * 49152;
-        float *restrict dxb = dx + (long)b * 196608;
-        conv_k1_c192_192_32x32_s2_p0_b_im2col_t(x + (long)b * 196608, colt);
-        conv_k1_c192_192_32x32_s2_p0_b_gemm_dw(dyb, colt, dw);
-        memset(dcol, 0, sizeof dcol);
-        conv_k1_c192_192_32x32_s2_p0_b_gemm_dx(wt, dyb, dcol);
-        conv_k1_c192_192_32x32_s2_p0_b_col2im(dcol, dxb);
+        memset(dxs, 0, sizeof dxs);
+        conv_k1_c192_192_32x32_s2_p0_b_gemm_dx(wt, dy + (long)b * 49152, dxs);
+        if (!acc)
+            memset(dx + (long)b * 196608, 0, sizeof(float) * 196608);
+        conv_k1_c192_192_32x32_s2_p0_b_scatter_add(dxs, dx + (long)b * 196608);
+    }
     }
 }
 
@@ -2188,10 +2389,10 @@ static void conv_k3_c192_192_16x16_s1_p1_gemm_fwd(const float *restrict a, const
             for (int ky = 0; ky < 3; ky++)
             for (int kx = 0; kx < 3; kx++, p++) {
                 const float *restrict bp = b + ci * 324 + ky * 18 + kx + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -2251,8 +2452,8 @@ static void conv_k3_c192_192_16x16_s1_p1_gemm_fwd(const float *restrict a, const
             for (int ky = 0; ky < 3; ky++)
             for (int kx = 0; kx < 3; kx++, p++) {
                 const float *restrict bp = b + ci * 324 + ky * 18 + kx + 256;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -2282,78 +2483,94 @@ static void conv_k3_c192_192_16x16_s1_p1_gemm_dw(int nb, const float *restrict a
 {
     MC_OMP_FOR
     for (int i0 = 0; i0 < 192; i0 += 4) {
-        for (int k0 = 0; k0 < 1728; k0 += 4)
-        {
-            mc_v16 s0_0 = {0};
-            mc_v16 s0_1 = {0};
-            mc_v16 s0_2 = {0};
-            mc_v16 s0_3 = {0};
-            mc_v16 s1_0 = {0};
-            mc_v16 s1_1 = {0};
-            mc_v16 s1_2 = {0};
-            mc_v16 s1_3 = {0};
-            mc_v16 s2_0 = {0};
-            mc_v16 s2_1 = {0};
-            mc_v16 s2_2 = {0};
-            mc_v16 s2_3 = {0};
-            mc_v16 s3_0 = {0};
-            mc_v16 s3_1 = {0};
-            mc_v16 s3_2 = {0};
-            mc_v16 s3_3 = {0};
-            for (int i = 0; i < nb; i++) {
-                const float *restrict a0 = a + (long)i * 55296 + (i0 + 0) * 288;
-                const float *restrict a1 = a + (long)i * 55296 + (i0 + 1) * 288;
-                const float *restrict a2 = a + (long)i * 55296 + (i0 + 2) * 288;
-                const float *restrict a3 = a + (long)i * 55296 + (i0 + 3) * 288;
-                const float *restrict b0 = b + (long)i * 62210 + ((k0 + 0) / 9 * 324 + (k0 + 0) / 3 % 3 * 18 + (k0 + 0) % 3);
-                const float *restrict b1 = b + (long)i * 62210 + ((k0 + 1) / 9 * 324 + (k0 + 1) / 3 % 3 * 18 + (k0 + 1) % 3);
-                const float *restrict b2 = b + (long)i * 62210 + ((k0 + 2) / 9 * 324 + (k0 + 2) / 3 % 3 * 18 + (k0 + 2) % 3);
-                const float *restrict b3 = b + (long)i * 62210 + ((k0 + 3) / 9 * 324 + (k0 + 3) / 3 % 3 * 18 + (k0 + 3) % 3);
-                for (int p = 0; p < 288; p += 16) {
-                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
-                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
-                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
-                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
-                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
-                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
-                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
-                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
-                    s0_0 += x0 * y0;
-                    s0_1 += x0 * y1;
-                    s0_2 += x0 * y2;
-                    s0_3 += x0 * y3;
-                    s1_0 += x1 * y0;
-                    s1_1 += x1 * y1;
-                    s1_2 += x1 * y2;
-                    s1_3 += x1 * y3;
-                    s2_0 += x2 * y0;
-                    s2_1 += x2 * y1;
-                    s2_2 += x2 * y2;
-                    s2_3 += x2 * y3;
-                    s3_0 += x3 * y0;
-                    s3_1 += x3 * y1;
-                    s3_2 += x3 * y2;
-                    s3_3 += x3 * y3;
-                }
+        for (int i = 0; i < nb; i++) {
+            for (int j0 = 0; j0 < 1728; j0 += 64)
+            {
+                const float *restrict a0 = a + (long)i * 49152 + (i0 + 0) * 256;
+                float *restrict c0 = c + (i0 + 0) * 1728 + j0;
+                const float *restrict a1 = a + (long)i * 49152 + (i0 + 1) * 256;
+                float *restrict c1 = c + (i0 + 1) * 1728 + j0;
+                const float *restrict a2 = a + (long)i * 49152 + (i0 + 2) * 256;
+                float *restrict c2 = c + (i0 + 2) * 1728 + j0;
+                const float *restrict a3 = a + (long)i * 49152 + (i0 + 3) * 256;
+                float *restrict c3 = c + (i0 + 3) * 1728 + j0;
+                const int o0 = ((j0 + 0) / 192 / 3 * 18 + (j0 + 0) / 192 % 3) * 192 + (j0 + 0) % 192;
+                const int o1 = ((j0 + 16) / 192 / 3 * 18 + (j0 + 16) / 192 % 3) * 192 + (j0 + 16) % 192;
+                const int o2 = ((j0 + 32) / 192 / 3 * 18 + (j0 + 32) / 192 % 3) * 192 + (j0 + 32) % 192;
+                const int o3 = ((j0 + 48) / 192 / 3 * 18 + (j0 + 48) / 192 % 3) * 192 + (j0 + 48) % 192;
+                mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+                mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+                mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+                mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+                mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+                mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+                mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+                mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+                mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+                mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+                mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+                mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+                mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+                mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+                mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+                mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+                for (int oy = 0, p = 0; oy < 16; oy++)
+                    for (int ox = 0; ox < 16; ox++, p++) {
+                        const float *restrict bp = b + (long)i * 62208 + (oy * 18 + ox) * 192;
+                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
+                        const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
+                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
+                        const mc_v16 y3 = *(const mc_v16 *)(bp + o3);
+                        const float x0 = a0[p];
+                        const float x1 = a1[p];
+                        const float x2 = a2[p];
+                        const float x3 = a3[p];
+                        s0_0 += x0 * y0;
+                        s0_1 += x0 * y1;
+                        s0_2 += x0 * y2;
+                        s0_3 += x0 * y3;
+                        s1_0 += x1 * y0;
+                        s1_1 += x1 * y1;
+                        s1_2 += x1 * y2;
+                        s1_3 += x1 * y3;
+                        s2_0 += x2 * y0;
+                        s2_1 += x2 * y1;
+                        s2_2 += x2 * y2;
+                        s2_3 += x2 * y3;
+                        s3_0 += x3 * y0;
+                        s3_1 += x3 * y1;
+                        s3_2 += x3 * y2;
+                        s3_3 += x3 * y3;
+                    }
+                *(mc_v16 *)(c0 + 0) = s0_0;
+                *(mc_v16 *)(c0 + 16) = s0_1;
+                *(mc_v16 *)(c0 + 32) = s0_2;
+                *(mc_v16 *)(c0 + 48) = s0_3;
+                *(mc_v16 *)(c1 + 0) = s1_0;
+                *(mc_v16 *)(c1 + 16) = s1_1;
+                *(mc_v16 *)(c1 + 32) = s1_2;
+                *(mc_v16 *)(c1 + 48) = s1_3;
+                *(mc_v16 *)(c2 + 0) = s2_0;
+                *(mc_v16 *)(c2 + 16) = s2_1;
+                *(mc_v16 *)(c2 + 32) = s2_2;
+                *(mc_v16 *)(c2 + 48) = s2_3;
+                *(mc_v16 *)(c3 + 0) = s3_0;
+                *(mc_v16 *)(c3 + 16) = s3_1;
+                *(mc_v16 *)(c3 + 32) = s3_2;
+                *(mc_v16 *)(c3 + 48) = s3_3;
             }
-            c[(i0 + 0) * 1728 + k0 + 0] += mc_v16_sum(&s0_0);
-            c[(i0 + 0) * 1728 + k0 + 1] += mc_v16_sum(&s0_1);
-            c[(i0 + 0) * 1728 + k0 + 2] += mc_v16_sum(&s0_2);
-            c[(i0 + 0) * 1728 + k0 + 3] += mc_v16_sum(&s0_3);
-            c[(i0 + 1) * 1728 + k0 + 0] += mc_v16_sum(&s1_0);
-            c[(i0 + 1) * 1728 + k0 + 1] += mc_v16_sum(&s1_1);
-            c[(i0 + 1) * 1728 + k0 + 2] += mc_v16_sum(&s1_2);
-            c[(i0 + 1) * 1728 + k0 + 3] += mc_v16_sum(&s1_3);
-            c[(i0 + 2) * 1728 + k0 + 0] += mc_v16_sum(&s2_0);
-            c[(i0 + 2) * 1728 + k0 + 1] += mc_v16_sum(&s2_1);
-            c[(i0 + 2) * 1728 + k0 + 2] += mc_v16_sum(&s2_2);
-            c[(i0 + 2) * 1728 + k0 + 3] += mc_v16_sum(&s2_3);
-            c[(i0 + 3) * 1728 + k0 + 0] += mc_v16_sum(&s3_0);
-            c[(i0 + 3) * 1728 + k0 + 1] += mc_v16_sum(&s3_1);
-            c[(i0 + 3) * 1728 + k0 + 2] += mc_v16_sum(&s3_2);
-            c[(i0 + 3) * 1728 + k0 + 3] += mc_v16_sum(&s3_3);
         }
     }
+}
+
+
+/* Image xb into the interior of the zero-padded, channels-last xt. */
+static void conv_k3_c192_192_16x16_s1_p1_pad_cl(const float *restrict xb, float *restrict xt)
+{
+    for (int iy = 0; iy < 16; iy++)
+        for (int ix = 0; ix < 16; ix++)
+            for (int ci = 0; ci < 192; ci++)
+                xt[((iy + 1) * 18 + ix + 1) * 192 + ci] = xb[(ci * 16 + iy) * 16 + ix];
 }
 
 static void conv_k3_c192_192_16x16_s1_p1_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
@@ -2390,10 +2607,10 @@ static void conv_k3_c192_192_16x16_s1_p1_gemm_dx(const float *restrict a, const 
             for (int ky = 0; ky < 3; ky++)
             for (int kx = 0; kx < 3; kx++, p++) {
                 const float *restrict bp = b + ci * 324 + ky * 18 + kx + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -2453,8 +2670,8 @@ static void conv_k3_c192_192_16x16_s1_p1_gemm_dx(const float *restrict a, const 
             for (int ky = 0; ky < 3; ky++)
             for (int kx = 0; kx < 3; kx++, p++) {
                 const float *restrict bp = b + ci * 324 + ky * 18 + kx + 256;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -2516,24 +2733,26 @@ void conv_k3_c192_192_16x16_s1_p1_fwd(int n, const float *restrict x, const floa
 }
 
 
+
 void conv_k3_c192_192_16x16_s1_p1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
-    static float xp[248840], dyp[221184], wf[331776];
+    static float wf[331776];
     conv_k3_c192_192_16x16_s1_p1_flip(w, wf);
-    for (int b0 = 0; b0 < n; b0 += 4) {
-        const int nb = n - b0 < 4 ? n - b0 : 4;
+    static float xt[124416], dwt[331776];
+    memset(dwt, 0, sizeof dwt);
+    for (int b0 = 0; b0 < n; b0 += 2) {
+        const int nb = n - b0 < 2 ? n - b0 : 2;
         MC_OMP_FOR
-        for (int i = 0; i < nb; i++) {
-            const float *restrict dyb = dy + (long)(b0 + i) * 49152;
-            conv_k3_c192_192_16x16_s1_p1_pad(x + (long)(b0 + i) * 49152, xp + i * 62210);
-            for (int co = 0; co < 192; co++)
-                for (int oy = 0; oy < 16; oy++)
-                    memcpy(dyp + (i * 192 + co) * 288 + oy * 18, dyb + (co * 16 + oy) * 16, 16 * sizeof(float));
-        }
-        conv_k3_c192_192_16x16_s1_p1_gemm_dw(nb, dyp, xp, dw);
+        for (int i = 0; i < nb; i++)
+            conv_k3_c192_192_16x16_s1_p1_pad_cl(x + (long)(b0 + i) * 49152, xt + (long)i * 62208);
+        conv_k3_c192_192_16x16_s1_p1_gemm_dw(nb, dy + (long)b0 * 49152, xt, dwt);
     }
+    for (int co = 0; co < 192; co++)
+        for (int ci = 0; ci < 192; ci++)
+            for (int t = 0; t < 9; t++)
+                dw[(co * 192 + ci) * 9 + t] += dwt[(co * 9 + t) * 192 + ci];
     static float dyq[62210] = {0}, dxg[55296];
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 49152;
@@ -2544,9 +2763,15 @@ void conv_k3_c192_192_16x16_s1_p1_bwd(int n, const float *restrict x, const floa
         memset(dxg, 0, sizeof dxg);
         conv_k3_c192_192_16x16_s1_p1_gemm_dx(wf, dyq, dxg);
         for (int ci = 0; ci < 192; ci++)
-            for (int iy = 0; iy < 16; iy++)
-                for (int ix = 0; ix < 16; ix++)
-                    dxb[(ci * 16 + iy) * 16 + ix] += dxg[ci * 288 + iy * 18 + ix];
+            for (int iy = 0; iy < 16; iy++) {
+                float *restrict row = dxb + (ci * 16 + iy) * 16;
+                const float *restrict g = dxg + ci * 288 + iy * 18;
+                if (acc)
+                    for (int ix = 0; ix < 16; ix++)
+                        row[ix] += g[ix];
+                else
+                    memcpy(row, g, 16 * sizeof(float));
+            }
     }
 }
 
@@ -2583,10 +2808,10 @@ static void conv_k1_c384_192_16x16_s1_p0_b_gemm_fwd(const float *restrict a, con
             mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
             for (int p = 0; p < 384; p++) {
                 const float *restrict bp = b + p * 256 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -2630,27 +2855,17 @@ static void conv_k1_c384_192_16x16_s1_p0_b_gemm_fwd(const float *restrict a, con
 
 static void conv_k1_c384_192_16x16_s1_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
-    for (int i0 = 0; i0 < 192; i0 += 4) {
-        for (int k0 = 0; k0 < 384; k0 += 4)
-        {
-            mc_v16 s0_0 = {0};
-            mc_v16 s0_1 = {0};
-            mc_v16 s0_2 = {0};
-            mc_v16 s0_3 = {0};
-            mc_v16 s1_0 = {0};
-            mc_v16 s1_1 = {0};
-            mc_v16 s1_2 = {0};
-            mc_v16 s1_3 = {0};
-            mc_v16 s2_0 = {0};
-            mc_v16 s2_1 = {0};
-            mc_v16 s2_2 = {0};
-            mc_v16 s2_3 = {0};
-            mc_v16 s3_0 = {0};
-            mc_v16 s3_1 = {0};
-            mc_v16 s3_2 = {0};
-            mc_v16 s3_3 = {0};
-            for (int i = 0; i < nb; i++) {
+    static mc_v16 sums[73728];
+    MC_OMP_PARALLEL
+    {
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 192; r++)
+            memset(sums + r * 384, 0, sizeof(mc_v16) * 384);
+        for (int i = 0; i < nb; i++) {
+            MC_OMP_FOR_IN
+            for (int i0 = 0; i0 < 192; i0 += 4) {
+            for (int k0 = 0; k0 < 384; k0 += 4)
+            {
                 const float *restrict a0 = a + (long)i * 49152 + (i0 + 0) * 256;
                 const float *restrict a1 = a + (long)i * 49152 + (i0 + 1) * 256;
                 const float *restrict a2 = a + (long)i * 49152 + (i0 + 2) * 256;
@@ -2659,6 +2874,22 @@ static void conv_k1_c384_192_16x16_s1_p0_b_gemm_dw(int nb, const float *restrict
                 const float *restrict b1 = b + (long)i * 98304 + (k0 + 1) * 256;
                 const float *restrict b2 = b + (long)i * 98304 + (k0 + 2) * 256;
                 const float *restrict b3 = b + (long)i * 98304 + (k0 + 3) * 256;
+                mc_v16 s0_0 = sums[(i0 + 0) * 384 + k0 + 0];
+                mc_v16 s0_1 = sums[(i0 + 0) * 384 + k0 + 1];
+                mc_v16 s0_2 = sums[(i0 + 0) * 384 + k0 + 2];
+                mc_v16 s0_3 = sums[(i0 + 0) * 384 + k0 + 3];
+                mc_v16 s1_0 = sums[(i0 + 1) * 384 + k0 + 0];
+                mc_v16 s1_1 = sums[(i0 + 1) * 384 + k0 + 1];
+                mc_v16 s1_2 = sums[(i0 + 1) * 384 + k0 + 2];
+                mc_v16 s1_3 = sums[(i0 + 1) * 384 + k0 + 3];
+                mc_v16 s2_0 = sums[(i0 + 2) * 384 + k0 + 0];
+                mc_v16 s2_1 = sums[(i0 + 2) * 384 + k0 + 1];
+                mc_v16 s2_2 = sums[(i0 + 2) * 384 + k0 + 2];
+                mc_v16 s2_3 = sums[(i0 + 2) * 384 + k0 + 3];
+                mc_v16 s3_0 = sums[(i0 + 3) * 384 + k0 + 0];
+                mc_v16 s3_1 = sums[(i0 + 3) * 384 + k0 + 1];
+                mc_v16 s3_2 = sums[(i0 + 3) * 384 + k0 + 2];
+                mc_v16 s3_3 = sums[(i0 + 3) * 384 + k0 + 3];
                 for (int p = 0; p < 256; p += 16) {
                     const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
                     const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
@@ -2685,24 +2916,29 @@ static void conv_k1_c384_192_16x16_s1_p0_b_gemm_dw(int nb, const float *restrict
                     s3_2 += x3 * y2;
                     s3_3 += x3 * y3;
                 }
+                sums[(i0 + 0) * 384 + k0 + 0] = s0_0;
+                sums[(i0 + 0) * 384 + k0 + 1] = s0_1;
+                sums[(i0 + 0) * 384 + k0 + 2] = s0_2;
+                sums[(i0 + 0) * 384 + k0 + 3] = s0_3;
+                sums[(i0 + 1) * 384 + k0 + 0] = s1_0;
+                sums[(i0 + 1) * 384 + k0 + 1] = s1_1;
+                sums[(i0 + 1) * 384 + k0 + 2] = s1_2;
+                sums[(i0 + 1) * 384 + k0 + 3] = s1_3;
+                sums[(i0 + 2) * 384 + k0 + 0] = s2_0;
+                sums[(i0 + 2) * 384 + k0 + 1] = s2_1;
+                sums[(i0 + 2) * 384 + k0 + 2] = s2_2;
+                sums[(i0 + 2) * 384 + k0 + 3] = s2_3;
+                sums[(i0 + 3) * 384 + k0 + 0] = s3_0;
+                sums[(i0 + 3) * 384 + k0 + 1] = s3_1;
+                sums[(i0 + 3) * 384 + k0 + 2] = s3_2;
+                sums[(i0 + 3) * 384 + k0 + 3] = s3_3;
             }
-            c[(i0 + 0) * 384 + k0 + 0] += mc_v16_sum(&s0_0);
-            c[(i0 + 0) * 384 + k0 + 1] += mc_v16_sum(&s0_1);
-            c[(i0 + 0) * 384 + k0 + 2] += mc_v16_sum(&s0_2);
-            c[(i0 + 0) * 384 + k0 + 3] += mc_v16_sum(&s0_3);
-            c[(i0 + 1) * 384 + k0 + 0] += mc_v16_sum(&s1_0);
-            c[(i0 + 1) * 384 + k0 + 1] += mc_v16_sum(&s1_1);
-            c[(i0 + 1) * 384 + k0 + 2] += mc_v16_sum(&s1_2);
-            c[(i0 + 1) * 384 + k0 + 3] += mc_v16_sum(&s1_3);
-            c[(i0 + 2) * 384 + k0 + 0] += mc_v16_sum(&s2_0);
-            c[(i0 + 2) * 384 + k0 + 1] += mc_v16_sum(&s2_1);
-            c[(i0 + 2) * 384 + k0 + 2] += mc_v16_sum(&s2_2);
-            c[(i0 + 2) * 384 + k0 + 3] += mc_v16_sum(&s2_3);
-            c[(i0 + 3) * 384 + k0 + 0] += mc_v16_sum(&s3_0);
-            c[(i0 + 3) * 384 + k0 + 1] += mc_v16_sum(&s3_1);
-            c[(i0 + 3) * 384 + k0 + 2] += mc_v16_sum(&s3_2);
-            c[(i0 + 3) * 384 + k0 + 3] += mc_v16_sum(&s3_3);
+            }
         }
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 192; r++)
+            for (int k = 0; k < 384; k++)
+                c[r * 384 + k] += mc_v16_sum(&sums[r * 384 + k]);
     }
 }
 
@@ -2738,10 +2974,10 @@ static void conv_k1_c384_192_16x16_s1_p0_b_gemm_dx(const float *restrict a, cons
             mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
             for (int p = 0; p < 192; p++) {
                 const float *restrict bp = b + p * 256 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -2791,8 +3027,6 @@ static void conv_k1_c384_192_16x16_s1_p0_b_transpose_w(const float *restrict a, 
 }
 
 
-
-
 void conv_k1_c384_192_16x16_s1_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     MC_OMP_FOR
@@ -2806,26 +3040,44 @@ void conv_k1_c384_192_16x16_s1_p0_b_fwd(int n, const float *restrict x, const fl
 }
 
 
+static inline double conv_k1_c384_192_16x16_s1_p0_b_bias_sum(const float *restrict p)
+{
+    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int i = 0;
+    for (; i + 32 <= 256; i += 32) {
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
+        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
+        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
+    }
+    for (; i + 8 <= 256; i += 8)
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+    s0 += s1 + (s2 + s3);
+    double s = 0.0;
+    for (int l = 0; l < 8; l++)
+        s += s0[l];
+    for (; i < 256; i++)
+        s += p[i];
+    return s;
+}
+
 void conv_k1_c384_192_16x16_s1_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     for (int co = 0; co < 192; co++) {
         double gb = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict d = dy + ((long)b * 192 + co) * 256;
-            for (int i = 0; i < 256; i++)
-                gb += d[i];
-        }
+        for (int b = 0; b < n; b++)
+            gb += conv_k1_c384_192_16x16_s1_p0_b_bias_sum(dy + ((long)b * 192 + co) * 256);
         dbias[co] += (float)gb;
     }
     static float wt[73728];
-    conv_k1_c384_192_16x16_s1_p0_b_gemm_dw(n, dy, x, dw);
     conv_k1_c384_192_16x16_s1_p0_b_transpose_w(w, wt);
+    conv_k1_c384_192_16x16_s1_p0_b_gemm_dw(n, dy, x, dw);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
-        const float *restrict dyb = dy + (long)b * 49152;
-        float *restrict dxb = dx + (long)b * 98304;
-        conv_k1_c384_192_16x16_s1_p0_b_gemm_dx(wt, dyb, dxb);
+        if (!acc)
+            memset(dx + (long)b * 98304, 0, sizeof(float) * 98304);
+        conv_k1_c384_192_16x16_s1_p0_b_gemm_dx(wt, dy + (long)b * 49152, dx + (long)b * 98304);
     }
 }
 
@@ -2862,10 +3114,10 @@ static void conv_k1_c192_192_8x8_s1_p0_gemm_fwd(const float *restrict a, const f
             mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
             for (int p = 0; p < 192; p++) {
                 const float *restrict bp = b + p * 64 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -2909,27 +3161,17 @@ static void conv_k1_c192_192_8x8_s1_p0_gemm_fwd(const float *restrict a, const f
 
 static void conv_k1_c192_192_8x8_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
-    for (int i0 = 0; i0 < 192; i0 += 4) {
-        for (int k0 = 0; k0 < 192; k0 += 4)
-        {
-            mc_v16 s0_0 = {0};
-            mc_v16 s0_1 = {0};
-            mc_v16 s0_2 = {0};
-            mc_v16 s0_3 = {0};
-            mc_v16 s1_0 = {0};
-            mc_v16 s1_1 = {0};
-            mc_v16 s1_2 = {0};
-            mc_v16 s1_3 = {0};
-            mc_v16 s2_0 = {0};
-            mc_v16 s2_1 = {0};
-            mc_v16 s2_2 = {0};
-            mc_v16 s2_3 = {0};
-            mc_v16 s3_0 = {0};
-            mc_v16 s3_1 = {0};
-            mc_v16 s3_2 = {0};
-            mc_v16 s3_3 = {0};
-            for (int i = 0; i < nb; i++) {
+    static mc_v16 sums[36864];
+    MC_OMP_PARALLEL
+    {
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 192; r++)
+            memset(sums + r * 192, 0, sizeof(mc_v16) * 192);
+        for (int i = 0; i < nb; i++) {
+            MC_OMP_FOR_IN
+            for (int i0 = 0; i0 < 192; i0 += 4) {
+            for (int k0 = 0; k0 < 192; k0 += 4)
+            {
                 const float *restrict a0 = a + (long)i * 12288 + (i0 + 0) * 64;
                 const float *restrict a1 = a + (long)i * 12288 + (i0 + 1) * 64;
                 const float *restrict a2 = a + (long)i * 12288 + (i0 + 2) * 64;
@@ -2938,6 +3180,22 @@ static void conv_k1_c192_192_8x8_s1_p0_gemm_dw(int nb, const float *restrict a, 
                 const float *restrict b1 = b + (long)i * 12288 + (k0 + 1) * 64;
                 const float *restrict b2 = b + (long)i * 12288 + (k0 + 2) * 64;
                 const float *restrict b3 = b + (long)i * 12288 + (k0 + 3) * 64;
+                mc_v16 s0_0 = sums[(i0 + 0) * 192 + k0 + 0];
+                mc_v16 s0_1 = sums[(i0 + 0) * 192 + k0 + 1];
+                mc_v16 s0_2 = sums[(i0 + 0) * 192 + k0 + 2];
+                mc_v16 s0_3 = sums[(i0 + 0) * 192 + k0 + 3];
+                mc_v16 s1_0 = sums[(i0 + 1) * 192 + k0 + 0];
+                mc_v16 s1_1 = sums[(i0 + 1) * 192 + k0 + 1];
+                mc_v16 s1_2 = sums[(i0 + 1) * 192 + k0 + 2];
+                mc_v16 s1_3 = sums[(i0 + 1) * 192 + k0 + 3];
+                mc_v16 s2_0 = sums[(i0 + 2) * 192 + k0 + 0];
+                mc_v16 s2_1 = sums[(i0 + 2) * 192 + k0 + 1];
+                mc_v16 s2_2 = sums[(i0 + 2) * 192 + k0 + 2];
+                mc_v16 s2_3 = sums[(i0 + 2) * 192 + k0 + 3];
+                mc_v16 s3_0 = sums[(i0 + 3) * 192 + k0 + 0];
+                mc_v16 s3_1 = sums[(i0 + 3) * 192 + k0 + 1];
+                mc_v16 s3_2 = sums[(i0 + 3) * 192 + k0 + 2];
+                mc_v16 s3_3 = sums[(i0 + 3) * 192 + k0 + 3];
                 for (int p = 0; p < 64; p += 16) {
                     const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
                     const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
@@ -2964,24 +3222,29 @@ static void conv_k1_c192_192_8x8_s1_p0_gemm_dw(int nb, const float *restrict a, 
                     s3_2 += x3 * y2;
                     s3_3 += x3 * y3;
                 }
+                sums[(i0 + 0) * 192 + k0 + 0] = s0_0;
+                sums[(i0 + 0) * 192 + k0 + 1] = s0_1;
+                sums[(i0 + 0) * 192 + k0 + 2] = s0_2;
+                sums[(i0 + 0) * 192 + k0 + 3] = s0_3;
+                sums[(i0 + 1) * 192 + k0 + 0] = s1_0;
+                sums[(i0 + 1) * 192 + k0 + 1] = s1_1;
+                sums[(i0 + 1) * 192 + k0 + 2] = s1_2;
+                sums[(i0 + 1) * 192 + k0 + 3] = s1_3;
+                sums[(i0 + 2) * 192 + k0 + 0] = s2_0;
+                sums[(i0 + 2) * 192 + k0 + 1] = s2_1;
+                sums[(i0 + 2) * 192 + k0 + 2] = s2_2;
+                sums[(i0 + 2) * 192 + k0 + 3] = s2_3;
+                sums[(i0 + 3) * 192 + k0 + 0] = s3_0;
+                sums[(i0 + 3) * 192 + k0 + 1] = s3_1;
+                sums[(i0 + 3) * 192 + k0 + 2] = s3_2;
+                sums[(i0 + 3) * 192 + k0 + 3] = s3_3;
             }
-            c[(i0 + 0) * 192 + k0 + 0] += mc_v16_sum(&s0_0);
-            c[(i0 + 0) * 192 + k0 + 1] += mc_v16_sum(&s0_1);
-            c[(i0 + 0) * 192 + k0 + 2] += mc_v16_sum(&s0_2);
-            c[(i0 + 0) * 192 + k0 + 3] += mc_v16_sum(&s0_3);
-            c[(i0 + 1) * 192 + k0 + 0] += mc_v16_sum(&s1_0);
-            c[(i0 + 1) * 192 + k0 + 1] += mc_v16_sum(&s1_1);
-            c[(i0 + 1) * 192 + k0 + 2] += mc_v16_sum(&s1_2);
-            c[(i0 + 1) * 192 + k0 + 3] += mc_v16_sum(&s1_3);
-            c[(i0 + 2) * 192 + k0 + 0] += mc_v16_sum(&s2_0);
-            c[(i0 + 2) * 192 + k0 + 1] += mc_v16_sum(&s2_1);
-            c[(i0 + 2) * 192 + k0 + 2] += mc_v16_sum(&s2_2);
-            c[(i0 + 2) * 192 + k0 + 3] += mc_v16_sum(&s2_3);
-            c[(i0 + 3) * 192 + k0 + 0] += mc_v16_sum(&s3_0);
-            c[(i0 + 3) * 192 + k0 + 1] += mc_v16_sum(&s3_1);
-            c[(i0 + 3) * 192 + k0 + 2] += mc_v16_sum(&s3_2);
-            c[(i0 + 3) * 192 + k0 + 3] += mc_v16_sum(&s3_3);
+            }
         }
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 192; r++)
+            for (int k = 0; k < 192; k++)
+                c[r * 192 + k] += mc_v16_sum(&sums[r * 192 + k]);
     }
 }
 
@@ -3017,10 +3280,10 @@ static void conv_k1_c192_192_8x8_s1_p0_gemm_dx(const float *restrict a, const fl
             mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
             for (int p = 0; p < 192; p++) {
                 const float *restrict bp = b + p * 64 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -3070,8 +3333,6 @@ static void conv_k1_c192_192_8x8_s1_p0_transpose_w(const float *restrict a, floa
 }
 
 
-
-
 void conv_k1_c192_192_8x8_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
@@ -3086,18 +3347,19 @@ void conv_k1_c192_192_8x8_s1_p0_fwd(int n, const float *restrict x, const float 
 }
 
 
+
 void conv_k1_c192_192_8x8_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
     static float wt[36864];
-    conv_k1_c192_192_8x8_s1_p0_gemm_dw(n, dy, x, dw);
     conv_k1_c192_192_8x8_s1_p0_transpose_w(w, wt);
+    conv_k1_c192_192_8x8_s1_p0_gemm_dw(n, dy, x, dw);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
-        const float *restrict dyb = dy + (long)b * 12288;
-        float *restrict dxb = dx + (long)b * 12288;
-        conv_k1_c192_192_8x8_s1_p0_gemm_dx(wt, dyb, dxb);
+        if (!acc)
+            memset(dx + (long)b * 12288, 0, sizeof(float) * 12288);
+        conv_k1_c192_192_8x8_s1_p0_gemm_dx(wt, dy + (long)b * 12288, dx + (long)b * 12288);
     }
 }
 
@@ -3134,10 +3396,10 @@ static void conv_k1_c384_384_16x16_s2_p0_b_gemm_fwd(const float *restrict a, con
             mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
             for (int p = 0; p < 384; p++) {
                 const float *restrict bp = b + p * 64 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -3179,80 +3441,92 @@ static void conv_k1_c384_384_16x16_s2_p0_b_gemm_fwd(const float *restrict a, con
     }
 }
 
-static void conv_k1_c384_384_16x16_s2_p0_b_gemm_dw(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c384_384_16x16_s2_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
-    for (int i0 = 0; i0 < 384; i0 += 4) {
-        for (int j0 = 0; j0 < 384; j0 += 64)
-        {
-            float *restrict c0 = c + (i0 + 0) * 384 + j0;
-            const float *restrict a0 = a + (i0 + 0) * 64;
-            float *restrict c1 = c + (i0 + 1) * 384 + j0;
-            const float *restrict a1 = a + (i0 + 1) * 64;
-            float *restrict c2 = c + (i0 + 2) * 384 + j0;
-            const float *restrict a2 = a + (i0 + 2) * 64;
-            float *restrict c3 = c + (i0 + 3) * 384 + j0;
-            const float *restrict a3 = a + (i0 + 3) * 64;
-            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
-            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
-            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
-            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
-            for (int p = 0; p < 64; p++) {
-                const float *restrict bp = b + p * 384 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                s0_0 += x0 * b0;
-                s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
-                s1_0 += x1 * b0;
-                s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
-                s2_0 += x2 * b0;
-                s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
-                s3_0 += x3 * b0;
-                s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+    static mc_v16 sums[147456];
+    MC_OMP_PARALLEL
+    {
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 384; r++)
+            memset(sums + r * 384, 0, sizeof(mc_v16) * 384);
+        for (int i = 0; i < nb; i++) {
+            MC_OMP_FOR_IN
+            for (int i0 = 0; i0 < 384; i0 += 4) {
+            for (int k0 = 0; k0 < 384; k0 += 4)
+            {
+                const float *restrict a0 = a + (long)i * 24576 + (i0 + 0) * 64;
+                const float *restrict a1 = a + (long)i * 24576 + (i0 + 1) * 64;
+                const float *restrict a2 = a + (long)i * 24576 + (i0 + 2) * 64;
+                const float *restrict a3 = a + (long)i * 24576 + (i0 + 3) * 64;
+                const float *restrict b0 = b + (long)i * 24576 + (k0 + 0) * 64;
+                const float *restrict b1 = b + (long)i * 24576 + (k0 + 1) * 64;
+                const float *restrict b2 = b + (long)i * 24576 + (k0 + 2) * 64;
+                const float *restrict b3 = b + (long)i * 24576 + (k0 + 3) * 64;
+                mc_v16 s0_0 = sums[(i0 + 0) * 384 + k0 + 0];
+                mc_v16 s0_1 = sums[(i0 + 0) * 384 + k0 + 1];
+                mc_v16 s0_2 = sums[(i0 + 0) * 384 + k0 + 2];
+                mc_v16 s0_3 = sums[(i0 + 0) * 384 + k0 + 3];
+                mc_v16 s1_0 = sums[(i0 + 1) * 384 + k0 + 0];
+                mc_v16 s1_1 = sums[(i0 + 1) * 384 + k0 + 1];
+                mc_v16 s1_2 = sums[(i0 + 1) * 384 + k0 + 2];
+                mc_v16 s1_3 = sums[(i0 + 1) * 384 + k0 + 3];
+                mc_v16 s2_0 = sums[(i0 + 2) * 384 + k0 + 0];
+                mc_v16 s2_1 = sums[(i0 + 2) * 384 + k0 + 1];
+                mc_v16 s2_2 = sums[(i0 + 2) * 384 + k0 + 2];
+                mc_v16 s2_3 = sums[(i0 + 2) * 384 + k0 + 3];
+                mc_v16 s3_0 = sums[(i0 + 3) * 384 + k0 + 0];
+                mc_v16 s3_1 = sums[(i0 + 3) * 384 + k0 + 1];
+                mc_v16 s3_2 = sums[(i0 + 3) * 384 + k0 + 2];
+                mc_v16 s3_3 = sums[(i0 + 3) * 384 + k0 + 3];
+                for (int p = 0; p < 64; p += 16) {
+                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
+                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
+                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
+                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
+                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
+                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
+                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
+                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
+                    s0_0 += x0 * y0;
+                    s0_1 += x0 * y1;
+                    s0_2 += x0 * y2;
+                    s0_3 += x0 * y3;
+                    s1_0 += x1 * y0;
+                    s1_1 += x1 * y1;
+                    s1_2 += x1 * y2;
+                    s1_3 += x1 * y3;
+                    s2_0 += x2 * y0;
+                    s2_1 += x2 * y1;
+                    s2_2 += x2 * y2;
+                    s2_3 += x2 * y3;
+                    s3_0 += x3 * y0;
+                    s3_1 += x3 * y1;
+                    s3_2 += x3 * y2;
+                    s3_3 += x3 * y3;
+                }
+                sums[(i0 + 0) * 384 + k0 + 0] = s0_0;
+                sums[(i0 + 0) * 384 + k0 + 1] = s0_1;
+                sums[(i0 + 0) * 384 + k0 + 2] = s0_2;
+                sums[(i0 + 0) * 384 + k0 + 3] = s0_3;
+                sums[(i0 + 1) * 384 + k0 + 0] = s1_0;
+                sums[(i0 + 1) * 384 + k0 + 1] = s1_1;
+                sums[(i0 + 1) * 384 + k0 + 2] = s1_2;
+                sums[(i0 + 1) * 384 + k0 + 3] = s1_3;
+                sums[(i0 + 2) * 384 + k0 + 0] = s2_0;
+                sums[(i0 + 2) * 384 + k0 + 1] = s2_1;
+                sums[(i0 + 2) * 384 + k0 + 2] = s2_2;
+                sums[(i0 + 2) * 384 + k0 + 3] = s2_3;
+                sums[(i0 + 3) * 384 + k0 + 0] = s3_0;
+                sums[(i0 + 3) * 384 + k0 + 1] = s3_1;
+                sums[(i0 + 3) * 384 + k0 + 2] = s3_2;
+                sums[(i0 + 3) * 384 + k0 + 3] = s3_3;
             }
-            *(mc_v16 *)(c0 + 0) = s0_0;
-            *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
-            *(mc_v16 *)(c1 + 0) = s1_0;
-            *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
-            *(mc_v16 *)(c2 + 0) = s2_0;
-            *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
-            *(mc_v16 *)(c3 + 0) = s3_0;
-            *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            }
         }
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 384; r++)
+            for (int k = 0; k < 384; k++)
+                c[r * 384 + k] += mc_v16_sum(&sums[r * 384 + k]);
     }
 }
 
@@ -3288,10 +3562,10 @@ static void conv_k1_c384_384_16x16_s2_p0_b_gemm_dx(const float *restrict a, cons
             mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
             for (int p = 0; p < 384; p++) {
                 const float *restrict bp = b + p * 64 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -3341,109 +3615,93 @@ static void conv_k1_c384_384_16x16_s2_p0_b_transpose_w(const float *restrict a, 
 }
 
 
-/* Row (ci, ky, kx) of col: input plane ci of xb seen through that tap. */
-static void conv_k1_c384_384_16x16_s2_p0_b_im2col(const float *restrict xb, float *restrict col)
+/* The pixels of image xb that the filters see, as planes of 8 x 8. */
+static void conv_k1_c384_384_16x16_s2_p0_b_gather(const float *restrict xb, float *restrict xs)
 {
-    MC_OMP_FOR
     for (int ci = 0; ci < 384; ci++)
-        for (int ky = 0; ky < 1; ky++)
-            for (int kx = 0; kx < 1; kx++) {
-                const int r = (ci * 1 + ky) * 1 + kx;
-                (void)r;
-                const float *restrict xc = xb + ci * 256;
-                float *restrict row = col + r * 64;
-                for (int oy = 0; oy < 8; oy++) {
-                    const int iy = oy * 2 - 0 + ky;
-                    for (int ox = 0; ox < 8; ox++) {
-                        const int ix = ox * 2 - 0 + kx;
-                        row[oy * 8 + ox] = iy >= 0 && iy < 16 && ix >= 0 && ix < 16 ? xc[iy * 16 + ix] : 0.0f;
-                    }
-                }
-            }
+        for (int oy = 0; oy < 8; oy++)
+            for (int ox = 0; ox < 8; ox++)
+                xs[(ci * 8 + oy) * 8 + ox] = xb[(ci * 16 + oy * 2) * 16 + ox * 2];
 }
 
-/* The same matrix transposed: one row of 384*1*1 taps per output pixel. */
-static void conv_k1_c384_384_16x16_s2_p0_b_im2col_t(const float *restrict xb, float *restrict colt)
+/* Their gradients, back to those pixels of dxb. */
+static void conv_k1_c384_384_16x16_s2_p0_b_scatter_add(const float *restrict dxs, float *restrict dxb)
 {
-    MC_OMP_FOR
     for (int ci = 0; ci < 384; ci++)
-        for (int ky = 0; ky < 1; ky++)
-            for (int kx = 0; kx < 1; kx++) {
-                const int r = (ci * 1 + ky) * 1 + kx;
-                (void)r;
-                const float *restrict xc = xb + ci * 256;
-                for (int oy = 0; oy < 8; oy++) {
-                    const int iy = oy * 2 - 0 + ky;
-                    for (int ox = 0; ox < 8; ox++) {
-                        const int ix = ox * 2 - 0 + kx;
-                        colt[(oy * 8 + ox) * 384 + r] =
-                            iy >= 0 && iy < 16 && ix >= 0 && ix < 16 ? xc[iy * 16 + ix] : 0.0f;
-                    }
-                }
-            }
-}
-
-/* The backward of im2col: every entry of dcol back to its input pixel. */
-static void conv_k1_c384_384_16x16_s2_p0_b_col2im(const float *restrict dcol, float *restrict dxb)
-{
-    MC_OMP_FOR
-    for (int ci = 0; ci < 384; ci++)
-        for (int ky = 0; ky < 1; ky++)
-            for (int kx = 0; kx < 1; kx++) {
-                const int r = (ci * 1 + ky) * 1 + kx;
-                (void)r;
-                float *restrict dxc = dxb + ci * 256;
-                const float *restrict row = dcol + r * 64;
-                for (int oy = 0; oy < 8; oy++) {
-                    const int iy = oy * 2 - 0 + ky;
-                    if (iy < 0 || iy >= 16)
-                        continue;
-                    for (int ox = 0; ox < 8; ox++) {
-                        const int ix = ox * 2 - 0 + kx;
-                        if (ix >= 0 && ix < 16)
-                            dxc[iy * 16 + ix] += row[oy * 8 + ox];
-                    }
-                }
-            }
+        for (int oy = 0; oy < 8; oy++)
+            for (int ox = 0; ox < 8; ox++)
+                dxb[(ci * 16 + oy * 2) * 16 + ox * 2] += dxs[(ci * 8 + oy) * 8 + ox];
 }
 
 void conv_k1_c384_384_16x16_s2_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
-    static float col[24576];
+    MC_OMP_PARALLEL
+    {
+        float xs[24576];
+        MC_OMP_FOR_IN
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 24576;
+        conv_k1_c384_384_16x16_s2_p0_b_gather(x + (long)b * 98304, xs);
         for (int co = 0; co < 384; co++)
             for (int i = 0; i < 64; i++)
                 yb[co * 64 + i] = bias[co];
-        conv_k1_c384_384_16x16_s2_p0_b_im2col(x + (long)b * 98304, col);
-        conv_k1_c384_384_16x16_s2_p0_b_gemm_fwd(w, col, yb);
+        conv_k1_c384_384_16x16_s2_p0_b_gemm_fwd(w, xs, yb);
+    }
     }
 }
 
 
+static inline double conv_k1_c384_384_16x16_s2_p0_b_bias_sum(const float *restrict p)
+{
+    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int i = 0;
+    for (; i + 32 <= 64; i += 32) {
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
+        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
+        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
+    }
+    for (; i + 8 <= 64; i += 8)
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+    s0 += s1 + (s2 + s3);
+    double s = 0.0;
+    for (int l = 0; l < 8; l++)
+        s += s0[l];
+    for (; i < 64; i++)
+        s += p[i];
+    return s;
+}
+
 void conv_k1_c384_384_16x16_s2_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     for (int co = 0; co < 384; co++) {
         double gb = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict d = dy + ((long)b * 384 + co) * 64;
-            for (int i = 0; i < 64; i++)
-                gb += d[i];
-        }
+        for (int b = 0; b < n; b++)
+            gb += conv_k1_c384_384_16x16_s2_p0_b_bias_sum(dy + ((long)b * 384 + co) * 64);
         dbias[co] += (float)gb;
     }
     static float wt[147456];
-    static float colt[24576], dcol[24576];
     conv_k1_c384_384_16x16_s2_p0_b_transpose_w(w, wt);
+    static float xs[122880];
+    for (int b0 = 0; b0 < n; b0 += 5) {
+        const int nb = n - b0 < 5 ? n - b0 : 5;
+        MC_OMP_FOR
+        for (int i = 0; i < nb; i++)
+            conv_k1_c384_384_16x16_s2_p0_b_gather(x + (long)(b0 + i) * 98304, xs + (long)i * 24576);
+        conv_k1_c384_384_16x16_s2_p0_b_gemm_dw(nb, dy + (long)b0 * 24576, xs, dw);
+    }
+    MC_OMP_PARALLEL
+    {
+        float dxs[24576];
+        MC_OMP_FOR_IN
     for (int b = 0; b < n; b++) {
-        const float *restrict dyb = dy + (long)b * 24576;
-        float *restrict dxb = dx + (long)b * 98304;
-        conv_k1_c384_384_16x16_s2_p0_b_im2col_t(x + (long)b * 98304, colt);
-        conv_k1_c384_384_16x16_s2_p0_b_gemm_dw(dyb, colt, dw);
-        memset(dcol, 0, sizeof dcol);
-        conv_k1_c384_384_16x16_s2_p0_b_gemm_dx(wt, dyb, dcol);
-        conv_k1_c384_384_16x16_s2_p0_b_col2im(dcol, dxb);
+        memset(dxs, 0, sizeof dxs);
+        conv_k1_c384_384_16x16_s2_p0_b_gemm_dx(wt, dy + (long)b * 24576, dxs);
+        if (!acc)
+            memset(dx + (long)b * 98304, 0, sizeof(float) * 98304);
+        conv_k1_c384_384_16x16_s2_p0_b_scatter_add(dxs, dx + (long)b * 98304);
+    }
     }
 }
 
@@ -3482,10 +3740,10 @@ static void conv_k3_c384_384_8x8_s1_p1_gemm_fwd(const float *restrict a, const f
             for (int ky = 0; ky < 3; ky++)
             for (int kx = 0; kx < 3; kx++, p++) {
                 const float *restrict bp = b + ci * 100 + ky * 10 + kx + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -3541,7 +3799,7 @@ static void conv_k3_c384_384_8x8_s1_p1_gemm_fwd(const float *restrict a, const f
             for (int ky = 0; ky < 3; ky++)
             for (int kx = 0; kx < 3; kx++, p++) {
                 const float *restrict bp = b + ci * 100 + ky * 10 + kx + 64;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -3563,78 +3821,94 @@ static void conv_k3_c384_384_8x8_s1_p1_gemm_dw(int nb, const float *restrict a, 
 {
     MC_OMP_FOR
     for (int i0 = 0; i0 < 384; i0 += 4) {
-        for (int k0 = 0; k0 < 3456; k0 += 4)
-        {
-            mc_v16 s0_0 = {0};
-            mc_v16 s0_1 = {0};
-            mc_v16 s0_2 = {0};
-            mc_v16 s0_3 = {0};
-            mc_v16 s1_0 = {0};
-            mc_v16 s1_1 = {0};
-            mc_v16 s1_2 = {0};
-            mc_v16 s1_3 = {0};
-            mc_v16 s2_0 = {0};
-            mc_v16 s2_1 = {0};
-            mc_v16 s2_2 = {0};
-            mc_v16 s2_3 = {0};
-            mc_v16 s3_0 = {0};
-            mc_v16 s3_1 = {0};
-            mc_v16 s3_2 = {0};
-            mc_v16 s3_3 = {0};
-            for (int i = 0; i < nb; i++) {
-                const float *restrict a0 = a + (long)i * 30720 + (i0 + 0) * 80;
-                const float *restrict a1 = a + (long)i * 30720 + (i0 + 1) * 80;
-                const float *restrict a2 = a + (long)i * 30720 + (i0 + 2) * 80;
-                const float *restrict a3 = a + (long)i * 30720 + (i0 + 3) * 80;
-                const float *restrict b0 = b + (long)i * 38402 + ((k0 + 0) / 9 * 100 + (k0 + 0) / 3 % 3 * 10 + (k0 + 0) % 3);
-                const float *restrict b1 = b + (long)i * 38402 + ((k0 + 1) / 9 * 100 + (k0 + 1) / 3 % 3 * 10 + (k0 + 1) % 3);
-                const float *restrict b2 = b + (long)i * 38402 + ((k0 + 2) / 9 * 100 + (k0 + 2) / 3 % 3 * 10 + (k0 + 2) % 3);
-                const float *restrict b3 = b + (long)i * 38402 + ((k0 + 3) / 9 * 100 + (k0 + 3) / 3 % 3 * 10 + (k0 + 3) % 3);
-                for (int p = 0; p < 80; p += 16) {
-                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
-                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
-                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
-                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
-                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
-                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
-                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
-                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
-                    s0_0 += x0 * y0;
-                    s0_1 += x0 * y1;
-                    s0_2 += x0 * y2;
-                    s0_3 += x0 * y3;
-                    s1_0 += x1 * y0;
-                    s1_1 += x1 * y1;
-                    s1_2 += x1 * y2;
-                    s1_3 += x1 * y3;
-                    s2_0 += x2 * y0;
-                    s2_1 += x2 * y1;
-                    s2_2 += x2 * y2;
-                    s2_3 += x2 * y3;
-                    s3_0 += x3 * y0;
-                    s3_1 += x3 * y1;
-                    s3_2 += x3 * y2;
-                    s3_3 += x3 * y3;
-                }
+        for (int i = 0; i < nb; i++) {
+            for (int j0 = 0; j0 < 3456; j0 += 64)
+            {
+                const float *restrict a0 = a + (long)i * 24576 + (i0 + 0) * 64;
+                float *restrict c0 = c + (i0 + 0) * 3456 + j0;
+                const float *restrict a1 = a + (long)i * 24576 + (i0 + 1) * 64;
+                float *restrict c1 = c + (i0 + 1) * 3456 + j0;
+                const float *restrict a2 = a + (long)i * 24576 + (i0 + 2) * 64;
+                float *restrict c2 = c + (i0 + 2) * 3456 + j0;
+                const float *restrict a3 = a + (long)i * 24576 + (i0 + 3) * 64;
+                float *restrict c3 = c + (i0 + 3) * 3456 + j0;
+                const int o0 = ((j0 + 0) / 384 / 3 * 10 + (j0 + 0) / 384 % 3) * 384 + (j0 + 0) % 384;
+                const int o1 = ((j0 + 16) / 384 / 3 * 10 + (j0 + 16) / 384 % 3) * 384 + (j0 + 16) % 384;
+                const int o2 = ((j0 + 32) / 384 / 3 * 10 + (j0 + 32) / 384 % 3) * 384 + (j0 + 32) % 384;
+                const int o3 = ((j0 + 48) / 384 / 3 * 10 + (j0 + 48) / 384 % 3) * 384 + (j0 + 48) % 384;
+                mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
+                mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
+                mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
+                mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
+                mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
+                mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
+                mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
+                mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
+                mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
+                mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
+                mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
+                mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
+                mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+                mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
+                mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
+                mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+                for (int oy = 0, p = 0; oy < 8; oy++)
+                    for (int ox = 0; ox < 8; ox++, p++) {
+                        const float *restrict bp = b + (long)i * 38400 + (oy * 10 + ox) * 384;
+                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
+                        const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
+                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
+                        const mc_v16 y3 = *(const mc_v16 *)(bp + o3);
+                        const float x0 = a0[p];
+                        const float x1 = a1[p];
+                        const float x2 = a2[p];
+                        const float x3 = a3[p];
+                        s0_0 += x0 * y0;
+                        s0_1 += x0 * y1;
+                        s0_2 += x0 * y2;
+                        s0_3 += x0 * y3;
+                        s1_0 += x1 * y0;
+                        s1_1 += x1 * y1;
+                        s1_2 += x1 * y2;
+                        s1_3 += x1 * y3;
+                        s2_0 += x2 * y0;
+                        s2_1 += x2 * y1;
+                        s2_2 += x2 * y2;
+                        s2_3 += x2 * y3;
+                        s3_0 += x3 * y0;
+                        s3_1 += x3 * y1;
+                        s3_2 += x3 * y2;
+                        s3_3 += x3 * y3;
+                    }
+                *(mc_v16 *)(c0 + 0) = s0_0;
+                *(mc_v16 *)(c0 + 16) = s0_1;
+                *(mc_v16 *)(c0 + 32) = s0_2;
+                *(mc_v16 *)(c0 + 48) = s0_3;
+                *(mc_v16 *)(c1 + 0) = s1_0;
+                *(mc_v16 *)(c1 + 16) = s1_1;
+                *(mc_v16 *)(c1 + 32) = s1_2;
+                *(mc_v16 *)(c1 + 48) = s1_3;
+                *(mc_v16 *)(c2 + 0) = s2_0;
+                *(mc_v16 *)(c2 + 16) = s2_1;
+                *(mc_v16 *)(c2 + 32) = s2_2;
+                *(mc_v16 *)(c2 + 48) = s2_3;
+                *(mc_v16 *)(c3 + 0) = s3_0;
+                *(mc_v16 *)(c3 + 16) = s3_1;
+                *(mc_v16 *)(c3 + 32) = s3_2;
+                *(mc_v16 *)(c3 + 48) = s3_3;
             }
-            c[(i0 + 0) * 3456 + k0 + 0] += mc_v16_sum(&s0_0);
-            c[(i0 + 0) * 3456 + k0 + 1] += mc_v16_sum(&s0_1);
-            c[(i0 + 0) * 3456 + k0 + 2] += mc_v16_sum(&s0_2);
-            c[(i0 + 0) * 3456 + k0 + 3] += mc_v16_sum(&s0_3);
-            c[(i0 + 1) * 3456 + k0 + 0] += mc_v16_sum(&s1_0);
-            c[(i0 + 1) * 3456 + k0 + 1] += mc_v16_sum(&s1_1);
-            c[(i0 + 1) * 3456 + k0 + 2] += mc_v16_sum(&s1_2);
-            c[(i0 + 1) * 3456 + k0 + 3] += mc_v16_sum(&s1_3);
-            c[(i0 + 2) * 3456 + k0 + 0] += mc_v16_sum(&s2_0);
-            c[(i0 + 2) * 3456 + k0 + 1] += mc_v16_sum(&s2_1);
-            c[(i0 + 2) * 3456 + k0 + 2] += mc_v16_sum(&s2_2);
-            c[(i0 + 2) * 3456 + k0 + 3] += mc_v16_sum(&s2_3);
-            c[(i0 + 3) * 3456 + k0 + 0] += mc_v16_sum(&s3_0);
-            c[(i0 + 3) * 3456 + k0 + 1] += mc_v16_sum(&s3_1);
-            c[(i0 + 3) * 3456 + k0 + 2] += mc_v16_sum(&s3_2);
-            c[(i0 + 3) * 3456 + k0 + 3] += mc_v16_sum(&s3_3);
         }
     }
+}
+
+
+/* Image xb into the interior of the zero-padded, channels-last xt. */
+static void conv_k3_c384_384_8x8_s1_p1_pad_cl(const float *restrict xb, float *restrict xt)
+{
+    for (int iy = 0; iy < 8; iy++)
+        for (int ix = 0; ix < 8; ix++)
+            for (int ci = 0; ci < 384; ci++)
+                xt[((iy + 1) * 10 + ix + 1) * 384 + ci] = xb[(ci * 8 + iy) * 8 + ix];
 }
 
 static void conv_k3_c384_384_8x8_s1_p1_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
@@ -3671,10 +3945,10 @@ static void conv_k3_c384_384_8x8_s1_p1_gemm_dx(const float *restrict a, const fl
             for (int ky = 0; ky < 3; ky++)
             for (int kx = 0; kx < 3; kx++, p++) {
                 const float *restrict bp = b + ci * 100 + ky * 10 + kx + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -3730,7 +4004,7 @@ static void conv_k3_c384_384_8x8_s1_p1_gemm_dx(const float *restrict a, const fl
             for (int ky = 0; ky < 3; ky++)
             for (int kx = 0; kx < 3; kx++, p++) {
                 const float *restrict bp = b + ci * 100 + ky * 10 + kx + 64;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -3784,24 +4058,26 @@ void conv_k3_c384_384_8x8_s1_p1_fwd(int n, const float *restrict x, const float 
 }
 
 
+
 void conv_k3_c384_384_8x8_s1_p1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
-    static float xp[230412], dyp[184320], wf[1327104];
+    static float wf[1327104];
     conv_k3_c384_384_8x8_s1_p1_flip(w, wf);
-    for (int b0 = 0; b0 < n; b0 += 6) {
-        const int nb = n - b0 < 6 ? n - b0 : 6;
+    static float xt[115200], dwt[1327104];
+    memset(dwt, 0, sizeof dwt);
+    for (int b0 = 0; b0 < n; b0 += 3) {
+        const int nb = n - b0 < 3 ? n - b0 : 3;
         MC_OMP_FOR
-        for (int i = 0; i < nb; i++) {
-            const float *restrict dyb = dy + (long)(b0 + i) * 24576;
-            conv_k3_c384_384_8x8_s1_p1_pad(x + (long)(b0 + i) * 24576, xp + i * 38402);
-            for (int co = 0; co < 384; co++)
-                for (int oy = 0; oy < 8; oy++)
-                    memcpy(dyp + (i * 384 + co) * 80 + oy * 10, dyb + (co * 8 + oy) * 8, 8 * sizeof(float));
-        }
-        conv_k3_c384_384_8x8_s1_p1_gemm_dw(nb, dyp, xp, dw);
+        for (int i = 0; i < nb; i++)
+            conv_k3_c384_384_8x8_s1_p1_pad_cl(x + (long)(b0 + i) * 24576, xt + (long)i * 38400);
+        conv_k3_c384_384_8x8_s1_p1_gemm_dw(nb, dy + (long)b0 * 24576, xt, dwt);
     }
+    for (int co = 0; co < 384; co++)
+        for (int ci = 0; ci < 384; ci++)
+            for (int t = 0; t < 9; t++)
+                dw[(co * 384 + ci) * 9 + t] += dwt[(co * 9 + t) * 384 + ci];
     static float dyq[38402] = {0}, dxg[30720];
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 24576;
@@ -3812,9 +4088,15 @@ void conv_k3_c384_384_8x8_s1_p1_bwd(int n, const float *restrict x, const float 
         memset(dxg, 0, sizeof dxg);
         conv_k3_c384_384_8x8_s1_p1_gemm_dx(wf, dyq, dxg);
         for (int ci = 0; ci < 384; ci++)
-            for (int iy = 0; iy < 8; iy++)
-                for (int ix = 0; ix < 8; ix++)
-                    dxb[(ci * 8 + iy) * 8 + ix] += dxg[ci * 80 + iy * 10 + ix];
+            for (int iy = 0; iy < 8; iy++) {
+                float *restrict row = dxb + (ci * 8 + iy) * 8;
+                const float *restrict g = dxg + ci * 80 + iy * 10;
+                if (acc)
+                    for (int ix = 0; ix < 8; ix++)
+                        row[ix] += g[ix];
+                else
+                    memcpy(row, g, 8 * sizeof(float));
+            }
     }
 }
 
@@ -3851,10 +4133,10 @@ static void conv_k1_c768_384_8x8_s1_p0_b_gemm_fwd(const float *restrict a, const
             mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
             for (int p = 0; p < 768; p++) {
                 const float *restrict bp = b + p * 64 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -3898,27 +4180,17 @@ static void conv_k1_c768_384_8x8_s1_p0_b_gemm_fwd(const float *restrict a, const
 
 static void conv_k1_c768_384_8x8_s1_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
-    for (int i0 = 0; i0 < 384; i0 += 4) {
-        for (int k0 = 0; k0 < 768; k0 += 4)
-        {
-            mc_v16 s0_0 = {0};
-            mc_v16 s0_1 = {0};
-            mc_v16 s0_2 = {0};
-            mc_v16 s0_3 = {0};
-            mc_v16 s1_0 = {0};
-            mc_v16 s1_1 = {0};
-            mc_v16 s1_2 = {0};
-            mc_v16 s1_3 = {0};
-            mc_v16 s2_0 = {0};
-            mc_v16 s2_1 = {0};
-            mc_v16 s2_2 = {0};
-            mc_v16 s2_3 = {0};
-            mc_v16 s3_0 = {0};
-            mc_v16 s3_1 = {0};
-            mc_v16 s3_2 = {0};
-            mc_v16 s3_3 = {0};
-            for (int i = 0; i < nb; i++) {
+    static mc_v16 sums[294912];
+    MC_OMP_PARALLEL
+    {
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 384; r++)
+            memset(sums + r * 768, 0, sizeof(mc_v16) * 768);
+        for (int i = 0; i < nb; i++) {
+            MC_OMP_FOR_IN
+            for (int i0 = 0; i0 < 384; i0 += 4) {
+            for (int k0 = 0; k0 < 768; k0 += 4)
+            {
                 const float *restrict a0 = a + (long)i * 24576 + (i0 + 0) * 64;
                 const float *restrict a1 = a + (long)i * 24576 + (i0 + 1) * 64;
                 const float *restrict a2 = a + (long)i * 24576 + (i0 + 2) * 64;
@@ -3927,6 +4199,22 @@ static void conv_k1_c768_384_8x8_s1_p0_b_gemm_dw(int nb, const float *restrict a
                 const float *restrict b1 = b + (long)i * 49152 + (k0 + 1) * 64;
                 const float *restrict b2 = b + (long)i * 49152 + (k0 + 2) * 64;
                 const float *restrict b3 = b + (long)i * 49152 + (k0 + 3) * 64;
+                mc_v16 s0_0 = sums[(i0 + 0) * 768 + k0 + 0];
+                mc_v16 s0_1 = sums[(i0 + 0) * 768 + k0 + 1];
+                mc_v16 s0_2 = sums[(i0 + 0) * 768 + k0 + 2];
+                mc_v16 s0_3 = sums[(i0 + 0) * 768 + k0 + 3];
+                mc_v16 s1_0 = sums[(i0 + 1) * 768 + k0 + 0];
+                mc_v16 s1_1 = sums[(i0 + 1) * 768 + k0 + 1];
+                mc_v16 s1_2 = sums[(i0 + 1) * 768 + k0 + 2];
+                mc_v16 s1_3 = sums[(i0 + 1) * 768 + k0 + 3];
+                mc_v16 s2_0 = sums[(i0 + 2) * 768 + k0 + 0];
+                mc_v16 s2_1 = sums[(i0 + 2) * 768 + k0 + 1];
+                mc_v16 s2_2 = sums[(i0 + 2) * 768 + k0 + 2];
+                mc_v16 s2_3 = sums[(i0 + 2) * 768 + k0 + 3];
+                mc_v16 s3_0 = sums[(i0 + 3) * 768 + k0 + 0];
+                mc_v16 s3_1 = sums[(i0 + 3) * 768 + k0 + 1];
+                mc_v16 s3_2 = sums[(i0 + 3) * 768 + k0 + 2];
+                mc_v16 s3_3 = sums[(i0 + 3) * 768 + k0 + 3];
                 for (int p = 0; p < 64; p += 16) {
                     const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
                     const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
@@ -3953,24 +4241,29 @@ static void conv_k1_c768_384_8x8_s1_p0_b_gemm_dw(int nb, const float *restrict a
                     s3_2 += x3 * y2;
                     s3_3 += x3 * y3;
                 }
+                sums[(i0 + 0) * 768 + k0 + 0] = s0_0;
+                sums[(i0 + 0) * 768 + k0 + 1] = s0_1;
+                sums[(i0 + 0) * 768 + k0 + 2] = s0_2;
+                sums[(i0 + 0) * 768 + k0 + 3] = s0_3;
+                sums[(i0 + 1) * 768 + k0 + 0] = s1_0;
+                sums[(i0 + 1) * 768 + k0 + 1] = s1_1;
+                sums[(i0 + 1) * 768 + k0 + 2] = s1_2;
+                sums[(i0 + 1) * 768 + k0 + 3] = s1_3;
+                sums[(i0 + 2) * 768 + k0 + 0] = s2_0;
+                sums[(i0 + 2) * 768 + k0 + 1] = s2_1;
+                sums[(i0 + 2) * 768 + k0 + 2] = s2_2;
+                sums[(i0 + 2) * 768 + k0 + 3] = s2_3;
+                sums[(i0 + 3) * 768 + k0 + 0] = s3_0;
+                sums[(i0 + 3) * 768 + k0 + 1] = s3_1;
+                sums[(i0 + 3) * 768 + k0 + 2] = s3_2;
+                sums[(i0 + 3) * 768 + k0 + 3] = s3_3;
             }
-            c[(i0 + 0) * 768 + k0 + 0] += mc_v16_sum(&s0_0);
-            c[(i0 + 0) * 768 + k0 + 1] += mc_v16_sum(&s0_1);
-            c[(i0 + 0) * 768 + k0 + 2] += mc_v16_sum(&s0_2);
-            c[(i0 + 0) * 768 + k0 + 3] += mc_v16_sum(&s0_3);
-            c[(i0 + 1) * 768 + k0 + 0] += mc_v16_sum(&s1_0);
-            c[(i0 + 1) * 768 + k0 + 1] += mc_v16_sum(&s1_1);
-            c[(i0 + 1) * 768 + k0 + 2] += mc_v16_sum(&s1_2);
-            c[(i0 + 1) * 768 + k0 + 3] += mc_v16_sum(&s1_3);
-            c[(i0 + 2) * 768 + k0 + 0] += mc_v16_sum(&s2_0);
-            c[(i0 + 2) * 768 + k0 + 1] += mc_v16_sum(&s2_1);
-            c[(i0 + 2) * 768 + k0 + 2] += mc_v16_sum(&s2_2);
-            c[(i0 + 2) * 768 + k0 + 3] += mc_v16_sum(&s2_3);
-            c[(i0 + 3) * 768 + k0 + 0] += mc_v16_sum(&s3_0);
-            c[(i0 + 3) * 768 + k0 + 1] += mc_v16_sum(&s3_1);
-            c[(i0 + 3) * 768 + k0 + 2] += mc_v16_sum(&s3_2);
-            c[(i0 + 3) * 768 + k0 + 3] += mc_v16_sum(&s3_3);
+            }
         }
+        MC_OMP_FOR_IN
+        for (int r = 0; r < 384; r++)
+            for (int k = 0; k < 768; k++)
+                c[r * 768 + k] += mc_v16_sum(&sums[r * 768 + k]);
     }
 }
 
@@ -4006,10 +4299,10 @@ static void conv_k1_c768_384_8x8_s1_p0_b_gemm_dx(const float *restrict a, const 
             mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
             for (int p = 0; p < 384; p++) {
                 const float *restrict bp = b + p * 64 + j0;
-                const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                const mc_v16 b3 = *(const mc_v16 *)(bp + 48);
+                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
+                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
@@ -4059,8 +4352,6 @@ static void conv_k1_c768_384_8x8_s1_p0_b_transpose_w(const float *restrict a, fl
 }
 
 
-
-
 void conv_k1_c768_384_8x8_s1_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     MC_OMP_FOR
@@ -4074,25 +4365,43 @@ void conv_k1_c768_384_8x8_s1_p0_b_fwd(int n, const float *restrict x, const floa
 }
 
 
+static inline double conv_k1_c768_384_8x8_s1_p0_b_bias_sum(const float *restrict p)
+{
+    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int i = 0;
+    for (; i + 32 <= 64; i += 32) {
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
+        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
+        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
+    }
+    for (; i + 8 <= 64; i += 8)
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+    s0 += s1 + (s2 + s3);
+    double s = 0.0;
+    for (int l = 0; l < 8; l++)
+        s += s0[l];
+    for (; i < 64; i++)
+        s += p[i];
+    return s;
+}
+
 void conv_k1_c768_384_8x8_s1_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias)
+    float *restrict dw, float *restrict dbias, int acc)
 {
     for (int co = 0; co < 384; co++) {
         double gb = 0;
-        for (int b = 0; b < n; b++) {
-            const float *restrict d = dy + ((long)b * 384 + co) * 64;
-            for (int i = 0; i < 64; i++)
-                gb += d[i];
-        }
+        for (int b = 0; b < n; b++)
+            gb += conv_k1_c768_384_8x8_s1_p0_b_bias_sum(dy + ((long)b * 384 + co) * 64);
         dbias[co] += (float)gb;
     }
     static float wt[294912];
-    conv_k1_c768_384_8x8_s1_p0_b_gemm_dw(n, dy, x, dw);
     conv_k1_c768_384_8x8_s1_p0_b_transpose_w(w, wt);
+    conv_k1_c768_384_8x8_s1_p0_b_gemm_dw(n, dy, x, dw);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
-        const float *restrict dyb = dy + (long)b * 24576;
-        float *restrict dxb = dx + (long)b * 49152;
-        conv_k1_c768_384_8x8_s1_p0_b_gemm_dx(wt, dyb, dxb);
+        if (!acc)
+            memset(dx + (long)b * 49152, 0, sizeof(float) * 49152);
+        conv_k1_c768_384_8x8_s1_p0_b_gemm_dx(wt, dy + (long)b * 24576, dx + (long)b * 49152);
     }
 }
