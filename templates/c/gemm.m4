@@ -25,10 +25,10 @@ m4_divert(-1)
 # elements of a for 16 vector multiply-adds, so the loop runs at the speed
 # of the multiply-adds, not of loads and stores of c. Columns left over take
 # a narrower tile, its last vector partial (masked); rows left over a
-# shorter one. Every
-# element of c adds its terms in p order whatever the tile, so results do
-# not depend on the blocking or on the thread count. Threads take blocks
-# of 4 rows.
+# shorter one. Every element of c adds its terms in p order whatever the
+# tile, so results do not depend on the blocking or on the thread count.
+# Threads take tiles of 64 columns (the plain and tap products) or blocks
+# of 4 rows (the others).
 m4_define(`MC_GEMM_VL', 16)
 m4_define(`MC_GEMM_MR', 4)
 m4_define(`MC_GEMM_NV', 4)
@@ -78,34 +78,42 @@ m4_define(`GEMM_VLOAD', `m4_ifelse(m4_eval($3 == GPART), 1,
 m4_define(`GEMM_VSTORE', `m4_ifelse(m4_eval($3 == GPART), 1,
 `mc_v16_store_part($1, &$2, GCOUNT);', `*(mc_v16 *)($1) = $2;')')
 
-# MC_GEMM_ROWS(rows, N, K): every column of the rows i0 .. i0 + rows: tiles
-# of 4 vectors, then one of the vectors left, the last of them partial.
-m4_define(`MC_GEMM_ROWS',
+# GEMM_COLS(M, vecs, N, K, j0, tail): every row block of the columns from
+# j0 (vecs vectors, the last partial when tail is given).
+m4_define(`GEMM_COLS',
+`m4_pushdef(`GM', m4_eval($1 / MC_GEMM_MR * MC_GEMM_MR))m4_dnl
+m4_ifelse(m4_eval(GM > 0), 1, `        for (int i0 = 0; i0 < GM; i0 += MC_GEMM_MR)
+MC_GEMM_TILE(MC_GEMM_MR, $2, $3, $4, $5, $6)')m4_dnl
+m4_ifelse(m4_eval(GM < $1), 1, `        {
+        const int i0 = GM;
+MC_GEMM_TILE(m4_eval($1 - GM), $2, $3, $4, $5, $6)m4_dnl
+        }
+')m4_dnl
+m4_popdef(`GM')m4_dnl
+')
+
+# GEMM_BODY(M, N, K): column tiles of 4 vectors outer, threads taking them,
+# row blocks inner, so that the K x 64 floats of b a tile reads stay in
+# cache for every row block; then the columns left, the last vector
+# partial.
+m4_define(`GEMM_BODY',
 `m4_pushdef(`GW', m4_eval(MC_GEMM_NV * MC_GEMM_VL))m4_dnl
 m4_pushdef(`GFULL', m4_eval($2 / GW * GW))m4_dnl
 m4_pushdef(`GVECS', m4_eval(($2 - GFULL) / MC_GEMM_VL))m4_dnl
 m4_pushdef(`GTAIL', m4_eval($2 - GFULL - GVECS * MC_GEMM_VL))m4_dnl
-m4_ifelse(m4_eval(GFULL > 0), 1, `        for (int j0 = 0; j0 < GFULL; j0 += GW)
-MC_GEMM_TILE($1, MC_GEMM_NV, $2, $3, j0)')m4_dnl
-m4_ifelse(GTAIL, 0, `m4_ifelse(m4_eval(GVECS > 0), 1, `MC_GEMM_TILE($1, GVECS, $2, $3, GFULL)')',
-`MC_GEMM_TILE($1, m4_eval(GVECS + 1), $2, $3, GFULL, GTAIL)')m4_dnl
+m4_ifelse(m4_eval(GFULL > 0), 1, `    MC_OMP_FOR
+    for (int j0 = 0; j0 < GFULL; j0 += GW) {
+GEMM_COLS($1, MC_GEMM_NV, $2, $3, j0)m4_dnl
+    }
+')m4_dnl
+m4_ifelse(GTAIL, 0, `m4_ifelse(m4_eval(GVECS > 0), 1, `    {
+GEMM_COLS($1, GVECS, $2, $3, GFULL)m4_dnl
+    }
+')', `    {
+GEMM_COLS($1, m4_eval(GVECS + 1), $2, $3, GFULL, GTAIL)m4_dnl
+    }
+')m4_dnl
 m4_popdef(`GW', `GFULL', `GVECS', `GTAIL')m4_dnl
-')
-
-# GEMM_BODY(M, N, K): the row blocks of a product, threads over the full ones.
-m4_define(`GEMM_BODY',
-`m4_pushdef(`GM', m4_eval($1 / MC_GEMM_MR * MC_GEMM_MR))m4_dnl
-m4_ifelse(m4_eval(GM > 0), 1, `    MC_OMP_FOR
-    for (int i0 = 0; i0 < GM; i0 += MC_GEMM_MR) {
-MC_GEMM_ROWS(MC_GEMM_MR, $2, $3)m4_dnl
-    }
-')m4_dnl
-m4_ifelse(m4_eval(GM < $1), 1, `    {
-        const int i0 = GM;
-MC_GEMM_ROWS(m4_eval($1 - GM), $2, $3)m4_dnl
-    }
-')m4_dnl
-m4_popdef(`GM')m4_dnl
 ')
 
 m4_define(`MC_GEMM_NN',

@@ -60,8 +60,8 @@ static inline __attribute__((unused)) double mc_v16_sum_double(const mc_v16 *v)
 static void conv_k3_c3_32_96x96_s1_p1_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 32; i0 += 4) {
-        for (int j0 = 0; j0 < 9408; j0 += 64)
+    for (int j0 = 0; j0 < 9408; j0 += 64) {
+        for (int i0 = 0; i0 < 32; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 9408 + j0;
             const float *restrict a0 = a + (i0 + 0) * 27;
@@ -284,9 +284,10 @@ static void conv_k3_c3_32_96x96_s1_p1_gemm_dw(int nb, const float *restrict a, c
 
 static void conv_k3_c3_32_96x96_s1_p1_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    {
+    MC_OMP_FOR
+    for (int j0 = 0; j0 < 9408; j0 += 64) {
+        {
         const int i0 = 0;
-        for (int j0 = 0; j0 < 9408; j0 += 64)
         {
             float *restrict c0 = c + (i0 + 0) * 9408 + j0;
             const float *restrict a0 = a + (i0 + 0) * 288;
@@ -342,6 +343,7 @@ static void conv_k3_c3_32_96x96_s1_p1_gemm_dx(const float *restrict a, const flo
             *(mc_v16 *)(c2 + 16) = s2_1;
             *(mc_v16 *)(c2 + 32) = s2_2;
             *(mc_v16 *)(c2 + 48) = s2_3;
+        }
         }
     }
 }
@@ -428,8 +430,8 @@ void conv_k3_c3_32_96x96_s1_p1_bwd(int n, const float *restrict x, const float *
 static void conv_k1_c96_16_96x96_s1_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 16; i0 += 4) {
-        for (int j0 = 0; j0 < 9216; j0 += 64)
+    for (int j0 = 0; j0 < 9216; j0 += 64) {
+        for (int i0 = 0; i0 < 16; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 9216 + j0;
             const float *restrict a0 = a + (i0 + 0) * 96;
@@ -594,8 +596,8 @@ static void conv_k1_c96_16_96x96_s1_p0_b_gemm_dw(int nb, const float *restrict a
 static void conv_k1_c96_16_96x96_s1_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 96; i0 += 4) {
-        for (int j0 = 0; j0 < 9216; j0 += 64)
+    for (int j0 = 0; j0 < 9216; j0 += 64) {
+        for (int i0 = 0; i0 < 96; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 9216 + j0;
             const float *restrict a0 = a + (i0 + 0) * 16;
@@ -734,8 +736,8 @@ void conv_k1_c96_16_96x96_s1_p0_b_bwd(int n, const float *restrict x, const floa
 static void conv_k1_c16_96_96x96_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 96; i0 += 4) {
-        for (int j0 = 0; j0 < 9216; j0 += 64)
+    for (int j0 = 0; j0 < 9216; j0 += 64) {
+        for (int i0 = 0; i0 < 96; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 9216 + j0;
             const float *restrict a0 = a + (i0 + 0) * 16;
@@ -900,8 +902,8 @@ static void conv_k1_c16_96_96x96_s1_p0_gemm_dw(int nb, const float *restrict a, 
 static void conv_k1_c16_96_96x96_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 16; i0 += 4) {
-        for (int j0 = 0; j0 < 9216; j0 += 64)
+    for (int j0 = 0; j0 < 9216; j0 += 64) {
+        for (int i0 = 0; i0 < 16; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 9216 + j0;
             const float *restrict a0 = a + (i0 + 0) * 96;
@@ -1016,8 +1018,8 @@ void conv_k1_c16_96_96x96_s1_p0_bwd(int n, const float *restrict x, const float 
 static void conv_k1_c192_24_96x96_s2_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 24; i0 += 4) {
-        for (int j0 = 0; j0 < 2304; j0 += 64)
+    for (int j0 = 0; j0 < 2304; j0 += 64) {
+        for (int i0 = 0; i0 < 24; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 2304 + j0;
             const float *restrict a0 = a + (i0 + 0) * 192;
@@ -1182,8 +1184,8 @@ static void conv_k1_c192_24_96x96_s2_p0_b_gemm_dw(int nb, const float *restrict 
 static void conv_k1_c192_24_96x96_s2_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 192; i0 += 4) {
-        for (int j0 = 0; j0 < 2304; j0 += 64)
+    for (int j0 = 0; j0 < 2304; j0 += 64) {
+        for (int i0 = 0; i0 < 192; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 2304 + j0;
             const float *restrict a0 = a + (i0 + 0) * 24;
@@ -1350,8 +1352,8 @@ void conv_k1_c192_24_96x96_s2_p0_b_bwd(int n, const float *restrict x, const flo
 static void conv_k1_c24_144_48x48_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 144; i0 += 4) {
-        for (int j0 = 0; j0 < 2304; j0 += 64)
+    for (int j0 = 0; j0 < 2304; j0 += 64) {
+        for (int i0 = 0; i0 < 144; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 2304 + j0;
             const float *restrict a0 = a + (i0 + 0) * 24;
@@ -1516,8 +1518,8 @@ static void conv_k1_c24_144_48x48_s1_p0_gemm_dw(int nb, const float *restrict a,
 static void conv_k1_c24_144_48x48_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 24; i0 += 4) {
-        for (int j0 = 0; j0 < 2304; j0 += 64)
+    for (int j0 = 0; j0 < 2304; j0 += 64) {
+        for (int i0 = 0; i0 < 24; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 2304 + j0;
             const float *restrict a0 = a + (i0 + 0) * 144;
@@ -1632,8 +1634,8 @@ void conv_k1_c24_144_48x48_s1_p0_bwd(int n, const float *restrict x, const float
 static void conv_k1_c288_24_48x48_s1_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 24; i0 += 4) {
-        for (int j0 = 0; j0 < 2304; j0 += 64)
+    for (int j0 = 0; j0 < 2304; j0 += 64) {
+        for (int i0 = 0; i0 < 24; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 2304 + j0;
             const float *restrict a0 = a + (i0 + 0) * 288;
@@ -1798,8 +1800,8 @@ static void conv_k1_c288_24_48x48_s1_p0_b_gemm_dw(int nb, const float *restrict 
 static void conv_k1_c288_24_48x48_s1_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 288; i0 += 4) {
-        for (int j0 = 0; j0 < 2304; j0 += 64)
+    for (int j0 = 0; j0 < 2304; j0 += 64) {
+        for (int i0 = 0; i0 < 288; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 2304 + j0;
             const float *restrict a0 = a + (i0 + 0) * 24;
@@ -1938,8 +1940,8 @@ void conv_k1_c288_24_48x48_s1_p0_b_bwd(int n, const float *restrict x, const flo
 static void conv_k1_c144_32_24x24_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 32; i0 += 4) {
-        for (int j0 = 0; j0 < 576; j0 += 64)
+    for (int j0 = 0; j0 < 576; j0 += 64) {
+        for (int i0 = 0; i0 < 32; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 576 + j0;
             const float *restrict a0 = a + (i0 + 0) * 144;
@@ -2104,8 +2106,8 @@ static void conv_k1_c144_32_24x24_s1_p0_gemm_dw(int nb, const float *restrict a,
 static void conv_k1_c144_32_24x24_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 144; i0 += 4) {
-        for (int j0 = 0; j0 < 576; j0 += 64)
+    for (int j0 = 0; j0 < 576; j0 += 64) {
+        for (int i0 = 0; i0 < 144; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 576 + j0;
             const float *restrict a0 = a + (i0 + 0) * 32;
@@ -2220,8 +2222,8 @@ void conv_k1_c144_32_24x24_s1_p0_bwd(int n, const float *restrict x, const float
 static void conv_k1_c32_192_24x24_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 192; i0 += 4) {
-        for (int j0 = 0; j0 < 576; j0 += 64)
+    for (int j0 = 0; j0 < 576; j0 += 64) {
+        for (int i0 = 0; i0 < 192; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 576 + j0;
             const float *restrict a0 = a + (i0 + 0) * 32;
@@ -2386,8 +2388,8 @@ static void conv_k1_c32_192_24x24_s1_p0_gemm_dw(int nb, const float *restrict a,
 static void conv_k1_c32_192_24x24_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 32; i0 += 4) {
-        for (int j0 = 0; j0 < 576; j0 += 64)
+    for (int j0 = 0; j0 < 576; j0 += 64) {
+        for (int i0 = 0; i0 < 32; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 576 + j0;
             const float *restrict a0 = a + (i0 + 0) * 192;
@@ -2502,8 +2504,8 @@ void conv_k1_c32_192_24x24_s1_p0_bwd(int n, const float *restrict x, const float
 static void conv_k1_c192_32_24x24_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 32; i0 += 4) {
-        for (int j0 = 0; j0 < 576; j0 += 64)
+    for (int j0 = 0; j0 < 576; j0 += 64) {
+        for (int i0 = 0; i0 < 32; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 576 + j0;
             const float *restrict a0 = a + (i0 + 0) * 192;
@@ -2668,8 +2670,8 @@ static void conv_k1_c192_32_24x24_s1_p0_gemm_dw(int nb, const float *restrict a,
 static void conv_k1_c192_32_24x24_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 192; i0 += 4) {
-        for (int j0 = 0; j0 < 576; j0 += 64)
+    for (int j0 = 0; j0 < 576; j0 += 64) {
+        for (int i0 = 0; i0 < 192; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 576 + j0;
             const float *restrict a0 = a + (i0 + 0) * 32;
@@ -2784,8 +2786,8 @@ void conv_k1_c192_32_24x24_s1_p0_bwd(int n, const float *restrict x, const float
 static void conv_k1_c192_64_12x12_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 64; i0 += 4) {
-        for (int j0 = 0; j0 < 128; j0 += 64)
+    for (int j0 = 0; j0 < 128; j0 += 64) {
+        for (int i0 = 0; i0 < 64; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 144 + j0;
             const float *restrict a0 = a + (i0 + 0) * 192;
@@ -2855,6 +2857,9 @@ static void conv_k1_c192_64_12x12_s1_p0_gemm_fwd(const float *restrict a, const 
             *(mc_v16 *)(c3 + 32) = s3_2;
             *(mc_v16 *)(c3 + 48) = s3_3;
         }
+    }
+    {
+        for (int i0 = 0; i0 < 64; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 144 + 128;
             const float *restrict a0 = a + (i0 + 0) * 192;
@@ -2980,8 +2985,8 @@ static void conv_k1_c192_64_12x12_s1_p0_gemm_dw(int nb, const float *restrict a,
 static void conv_k1_c192_64_12x12_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 192; i0 += 4) {
-        for (int j0 = 0; j0 < 128; j0 += 64)
+    for (int j0 = 0; j0 < 128; j0 += 64) {
+        for (int i0 = 0; i0 < 192; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 144 + j0;
             const float *restrict a0 = a + (i0 + 0) * 64;
@@ -3051,6 +3056,9 @@ static void conv_k1_c192_64_12x12_s1_p0_gemm_dx(const float *restrict a, const f
             *(mc_v16 *)(c3 + 32) = s3_2;
             *(mc_v16 *)(c3 + 48) = s3_3;
         }
+    }
+    {
+        for (int i0 = 0; i0 < 192; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 144 + 128;
             const float *restrict a0 = a + (i0 + 0) * 64;
@@ -3126,8 +3134,8 @@ void conv_k1_c192_64_12x12_s1_p0_bwd(int n, const float *restrict x, const float
 static void conv_k1_c64_384_12x12_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 384; i0 += 4) {
-        for (int j0 = 0; j0 < 128; j0 += 64)
+    for (int j0 = 0; j0 < 128; j0 += 64) {
+        for (int i0 = 0; i0 < 384; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 144 + j0;
             const float *restrict a0 = a + (i0 + 0) * 64;
@@ -3197,6 +3205,9 @@ static void conv_k1_c64_384_12x12_s1_p0_gemm_fwd(const float *restrict a, const 
             *(mc_v16 *)(c3 + 32) = s3_2;
             *(mc_v16 *)(c3 + 48) = s3_3;
         }
+    }
+    {
+        for (int i0 = 0; i0 < 384; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 144 + 128;
             const float *restrict a0 = a + (i0 + 0) * 64;
@@ -3322,8 +3333,8 @@ static void conv_k1_c64_384_12x12_s1_p0_gemm_dw(int nb, const float *restrict a,
 static void conv_k1_c64_384_12x12_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 64; i0 += 4) {
-        for (int j0 = 0; j0 < 128; j0 += 64)
+    for (int j0 = 0; j0 < 128; j0 += 64) {
+        for (int i0 = 0; i0 < 64; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 144 + j0;
             const float *restrict a0 = a + (i0 + 0) * 384;
@@ -3393,6 +3404,9 @@ static void conv_k1_c64_384_12x12_s1_p0_gemm_dx(const float *restrict a, const f
             *(mc_v16 *)(c3 + 32) = s3_2;
             *(mc_v16 *)(c3 + 48) = s3_3;
         }
+    }
+    {
+        for (int i0 = 0; i0 < 64; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 144 + 128;
             const float *restrict a0 = a + (i0 + 0) * 384;
@@ -3468,8 +3482,8 @@ void conv_k1_c64_384_12x12_s1_p0_bwd(int n, const float *restrict x, const float
 static void conv_k1_c384_64_12x12_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 64; i0 += 4) {
-        for (int j0 = 0; j0 < 128; j0 += 64)
+    for (int j0 = 0; j0 < 128; j0 += 64) {
+        for (int i0 = 0; i0 < 64; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 144 + j0;
             const float *restrict a0 = a + (i0 + 0) * 384;
@@ -3539,6 +3553,9 @@ static void conv_k1_c384_64_12x12_s1_p0_gemm_fwd(const float *restrict a, const 
             *(mc_v16 *)(c3 + 32) = s3_2;
             *(mc_v16 *)(c3 + 48) = s3_3;
         }
+    }
+    {
+        for (int i0 = 0; i0 < 64; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 144 + 128;
             const float *restrict a0 = a + (i0 + 0) * 384;
@@ -3664,8 +3681,8 @@ static void conv_k1_c384_64_12x12_s1_p0_gemm_dw(int nb, const float *restrict a,
 static void conv_k1_c384_64_12x12_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 384; i0 += 4) {
-        for (int j0 = 0; j0 < 128; j0 += 64)
+    for (int j0 = 0; j0 < 128; j0 += 64) {
+        for (int i0 = 0; i0 < 384; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 144 + j0;
             const float *restrict a0 = a + (i0 + 0) * 64;
@@ -3735,6 +3752,9 @@ static void conv_k1_c384_64_12x12_s1_p0_gemm_dx(const float *restrict a, const f
             *(mc_v16 *)(c3 + 32) = s3_2;
             *(mc_v16 *)(c3 + 48) = s3_3;
         }
+    }
+    {
+        for (int i0 = 0; i0 < 384; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 144 + 128;
             const float *restrict a0 = a + (i0 + 0) * 64;
@@ -3810,8 +3830,8 @@ void conv_k1_c384_64_12x12_s1_p0_bwd(int n, const float *restrict x, const float
 static void conv_k1_c384_96_12x12_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 96; i0 += 4) {
-        for (int j0 = 0; j0 < 128; j0 += 64)
+    for (int j0 = 0; j0 < 128; j0 += 64) {
+        for (int i0 = 0; i0 < 96; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 144 + j0;
             const float *restrict a0 = a + (i0 + 0) * 384;
@@ -3881,6 +3901,9 @@ static void conv_k1_c384_96_12x12_s1_p0_gemm_fwd(const float *restrict a, const 
             *(mc_v16 *)(c3 + 32) = s3_2;
             *(mc_v16 *)(c3 + 48) = s3_3;
         }
+    }
+    {
+        for (int i0 = 0; i0 < 96; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 144 + 128;
             const float *restrict a0 = a + (i0 + 0) * 384;
@@ -4006,8 +4029,8 @@ static void conv_k1_c384_96_12x12_s1_p0_gemm_dw(int nb, const float *restrict a,
 static void conv_k1_c384_96_12x12_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 384; i0 += 4) {
-        for (int j0 = 0; j0 < 128; j0 += 64)
+    for (int j0 = 0; j0 < 128; j0 += 64) {
+        for (int i0 = 0; i0 < 384; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 144 + j0;
             const float *restrict a0 = a + (i0 + 0) * 96;
@@ -4077,6 +4100,9 @@ static void conv_k1_c384_96_12x12_s1_p0_gemm_dx(const float *restrict a, const f
             *(mc_v16 *)(c3 + 32) = s3_2;
             *(mc_v16 *)(c3 + 48) = s3_3;
         }
+    }
+    {
+        for (int i0 = 0; i0 < 384; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 144 + 128;
             const float *restrict a0 = a + (i0 + 0) * 96;
@@ -4152,8 +4178,8 @@ void conv_k1_c384_96_12x12_s1_p0_bwd(int n, const float *restrict x, const float
 static void conv_k1_c96_576_12x12_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 576; i0 += 4) {
-        for (int j0 = 0; j0 < 128; j0 += 64)
+    for (int j0 = 0; j0 < 128; j0 += 64) {
+        for (int i0 = 0; i0 < 576; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 144 + j0;
             const float *restrict a0 = a + (i0 + 0) * 96;
@@ -4223,6 +4249,9 @@ static void conv_k1_c96_576_12x12_s1_p0_gemm_fwd(const float *restrict a, const 
             *(mc_v16 *)(c3 + 32) = s3_2;
             *(mc_v16 *)(c3 + 48) = s3_3;
         }
+    }
+    {
+        for (int i0 = 0; i0 < 576; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 144 + 128;
             const float *restrict a0 = a + (i0 + 0) * 96;
@@ -4348,8 +4377,8 @@ static void conv_k1_c96_576_12x12_s1_p0_gemm_dw(int nb, const float *restrict a,
 static void conv_k1_c96_576_12x12_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 96; i0 += 4) {
-        for (int j0 = 0; j0 < 128; j0 += 64)
+    for (int j0 = 0; j0 < 128; j0 += 64) {
+        for (int i0 = 0; i0 < 96; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 144 + j0;
             const float *restrict a0 = a + (i0 + 0) * 576;
@@ -4419,6 +4448,9 @@ static void conv_k1_c96_576_12x12_s1_p0_gemm_dx(const float *restrict a, const f
             *(mc_v16 *)(c3 + 32) = s3_2;
             *(mc_v16 *)(c3 + 48) = s3_3;
         }
+    }
+    {
+        for (int i0 = 0; i0 < 96; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 144 + 128;
             const float *restrict a0 = a + (i0 + 0) * 576;
@@ -4494,8 +4526,8 @@ void conv_k1_c96_576_12x12_s1_p0_bwd(int n, const float *restrict x, const float
 static void conv_k1_c576_96_12x12_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 96; i0 += 4) {
-        for (int j0 = 0; j0 < 128; j0 += 64)
+    for (int j0 = 0; j0 < 128; j0 += 64) {
+        for (int i0 = 0; i0 < 96; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 144 + j0;
             const float *restrict a0 = a + (i0 + 0) * 576;
@@ -4565,6 +4597,9 @@ static void conv_k1_c576_96_12x12_s1_p0_gemm_fwd(const float *restrict a, const 
             *(mc_v16 *)(c3 + 32) = s3_2;
             *(mc_v16 *)(c3 + 48) = s3_3;
         }
+    }
+    {
+        for (int i0 = 0; i0 < 96; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 144 + 128;
             const float *restrict a0 = a + (i0 + 0) * 576;
@@ -4690,8 +4725,8 @@ static void conv_k1_c576_96_12x12_s1_p0_gemm_dw(int nb, const float *restrict a,
 static void conv_k1_c576_96_12x12_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 576; i0 += 4) {
-        for (int j0 = 0; j0 < 128; j0 += 64)
+    for (int j0 = 0; j0 < 128; j0 += 64) {
+        for (int i0 = 0; i0 < 576; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 144 + j0;
             const float *restrict a0 = a + (i0 + 0) * 96;
@@ -4761,6 +4796,9 @@ static void conv_k1_c576_96_12x12_s1_p0_gemm_dx(const float *restrict a, const f
             *(mc_v16 *)(c3 + 32) = s3_2;
             *(mc_v16 *)(c3 + 48) = s3_3;
         }
+    }
+    {
+        for (int i0 = 0; i0 < 576; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 144 + 128;
             const float *restrict a0 = a + (i0 + 0) * 96;
@@ -4835,8 +4873,8 @@ void conv_k1_c576_96_12x12_s1_p0_bwd(int n, const float *restrict x, const float
 /* conv_k1_c576_160_6x6_s1_p0: conv 576x6x6 -> 160x6x6, kernel 1, stride 1, padding 0 */
 static void conv_k1_c576_160_6x6_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
-    for (int i0 = 0; i0 < 160; i0 += 4) {
+    {
+        for (int i0 = 0; i0 < 160; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 36 + 0;
             const float *restrict a0 = a + (i0 + 0) * 576;
@@ -5021,8 +5059,8 @@ static void conv_k1_c576_160_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, 
 
 static void conv_k1_c576_160_6x6_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
-    for (int i0 = 0; i0 < 576; i0 += 4) {
+    {
+        for (int i0 = 0; i0 < 576; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 36 + 0;
             const float *restrict a0 = a + (i0 + 0) * 160;
@@ -5123,8 +5161,8 @@ void conv_k1_c576_160_6x6_s1_p0_bwd(int n, const float *restrict x, const float 
 /* conv_k1_c160_960_6x6_s1_p0: conv 160x6x6 -> 960x6x6, kernel 1, stride 1, padding 0 */
 static void conv_k1_c160_960_6x6_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
-    for (int i0 = 0; i0 < 960; i0 += 4) {
+    {
+        for (int i0 = 0; i0 < 960; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 36 + 0;
             const float *restrict a0 = a + (i0 + 0) * 160;
@@ -5309,8 +5347,8 @@ static void conv_k1_c160_960_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, 
 
 static void conv_k1_c160_960_6x6_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
-    for (int i0 = 0; i0 < 160; i0 += 4) {
+    {
+        for (int i0 = 0; i0 < 160; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 36 + 0;
             const float *restrict a0 = a + (i0 + 0) * 960;
@@ -5411,8 +5449,8 @@ void conv_k1_c160_960_6x6_s1_p0_bwd(int n, const float *restrict x, const float 
 /* conv_k1_c960_160_6x6_s1_p0: conv 960x6x6 -> 160x6x6, kernel 1, stride 1, padding 0 */
 static void conv_k1_c960_160_6x6_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
-    for (int i0 = 0; i0 < 160; i0 += 4) {
+    {
+        for (int i0 = 0; i0 < 160; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 36 + 0;
             const float *restrict a0 = a + (i0 + 0) * 960;
@@ -5597,8 +5635,8 @@ static void conv_k1_c960_160_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, 
 
 static void conv_k1_c960_160_6x6_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
-    for (int i0 = 0; i0 < 960; i0 += 4) {
+    {
+        for (int i0 = 0; i0 < 960; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 36 + 0;
             const float *restrict a0 = a + (i0 + 0) * 160;
@@ -5699,8 +5737,8 @@ void conv_k1_c960_160_6x6_s1_p0_bwd(int n, const float *restrict x, const float 
 /* conv_k1_c960_320_6x6_s1_p0: conv 960x6x6 -> 320x6x6, kernel 1, stride 1, padding 0 */
 static void conv_k1_c960_320_6x6_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
-    for (int i0 = 0; i0 < 320; i0 += 4) {
+    {
+        for (int i0 = 0; i0 < 320; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 36 + 0;
             const float *restrict a0 = a + (i0 + 0) * 960;
@@ -5885,8 +5923,8 @@ static void conv_k1_c960_320_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, 
 
 static void conv_k1_c960_320_6x6_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
-    for (int i0 = 0; i0 < 960; i0 += 4) {
+    {
+        for (int i0 = 0; i0 < 960; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 36 + 0;
             const float *restrict a0 = a + (i0 + 0) * 320;
@@ -5987,8 +6025,8 @@ void conv_k1_c960_320_6x6_s1_p0_bwd(int n, const float *restrict x, const float 
 /* conv_k1_c320_1280_6x6_s1_p0: conv 320x6x6 -> 1280x6x6, kernel 1, stride 1, padding 0 */
 static void conv_k1_c320_1280_6x6_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
-    for (int i0 = 0; i0 < 1280; i0 += 4) {
+    {
+        for (int i0 = 0; i0 < 1280; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 36 + 0;
             const float *restrict a0 = a + (i0 + 0) * 320;
@@ -6173,8 +6211,8 @@ static void conv_k1_c320_1280_6x6_s1_p0_gemm_dw(int nb, const float *restrict a,
 
 static void conv_k1_c320_1280_6x6_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
-    for (int i0 = 0; i0 < 320; i0 += 4) {
+    {
+        for (int i0 = 0; i0 < 320; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 36 + 0;
             const float *restrict a0 = a + (i0 + 0) * 1280;

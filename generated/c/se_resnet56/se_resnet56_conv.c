@@ -60,8 +60,8 @@ static inline __attribute__((unused)) double mc_v16_sum_double(const mc_v16 *v)
 static void conv_k3_c3_16_32x32_s1_p1_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 16; i0 += 4) {
-        for (int j0 = 0; j0 < 1088; j0 += 64)
+    for (int j0 = 0; j0 < 1088; j0 += 64) {
+        for (int i0 = 0; i0 < 16; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 1088 + j0;
             const float *restrict a0 = a + (i0 + 0) * 27;
@@ -284,9 +284,10 @@ static void conv_k3_c3_16_32x32_s1_p1_gemm_dw(int nb, const float *restrict a, c
 
 static void conv_k3_c3_16_32x32_s1_p1_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    {
+    MC_OMP_FOR
+    for (int j0 = 0; j0 < 1088; j0 += 64) {
+        {
         const int i0 = 0;
-        for (int j0 = 0; j0 < 1088; j0 += 64)
         {
             float *restrict c0 = c + (i0 + 0) * 1088 + j0;
             const float *restrict a0 = a + (i0 + 0) * 144;
@@ -342,6 +343,7 @@ static void conv_k3_c3_16_32x32_s1_p1_gemm_dx(const float *restrict a, const flo
             *(mc_v16 *)(c2 + 16) = s2_1;
             *(mc_v16 *)(c2 + 32) = s2_2;
             *(mc_v16 *)(c2 + 48) = s2_3;
+        }
         }
     }
 }
@@ -436,8 +438,8 @@ void conv_k3_c3_16_32x32_s1_p1_bwd(int n, const float *restrict x, const float *
 static void conv_k1_c48_16_32x32_s1_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 16; i0 += 4) {
-        for (int j0 = 0; j0 < 1024; j0 += 64)
+    for (int j0 = 0; j0 < 1024; j0 += 64) {
+        for (int i0 = 0; i0 < 16; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 1024 + j0;
             const float *restrict a0 = a + (i0 + 0) * 48;
@@ -602,8 +604,8 @@ static void conv_k1_c48_16_32x32_s1_p0_b_gemm_dw(int nb, const float *restrict a
 static void conv_k1_c48_16_32x32_s1_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 48; i0 += 4) {
-        for (int j0 = 0; j0 < 1024; j0 += 64)
+    for (int j0 = 0; j0 < 1024; j0 += 64) {
+        for (int i0 = 0; i0 < 48; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 1024 + j0;
             const float *restrict a0 = a + (i0 + 0) * 16;
@@ -742,8 +744,8 @@ void conv_k1_c48_16_32x32_s1_p0_b_bwd(int n, const float *restrict x, const floa
 static void conv_k3_c16_16_32x32_s1_p1_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 16; i0 += 4) {
-        for (int j0 = 0; j0 < 1088; j0 += 64)
+    for (int j0 = 0; j0 < 1088; j0 += 64) {
+        for (int i0 = 0; i0 < 16; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 1088 + j0;
             const float *restrict a0 = a + (i0 + 0) * 144;
@@ -950,8 +952,8 @@ static void conv_k3_c16_16_32x32_s1_p1_pad_cl(const float *restrict xb, float *r
 static void conv_k3_c16_16_32x32_s1_p1_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 16; i0 += 4) {
-        for (int j0 = 0; j0 < 1088; j0 += 64)
+    for (int j0 = 0; j0 < 1088; j0 += 64) {
+        for (int i0 = 0; i0 < 16; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 1088 + j0;
             const float *restrict a0 = a + (i0 + 0) * 144;
@@ -1116,8 +1118,8 @@ void conv_k3_c16_16_32x32_s1_p1_bwd(int n, const float *restrict x, const float 
 static void conv_k1_c32_32_32x32_s2_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 32; i0 += 4) {
-        for (int j0 = 0; j0 < 256; j0 += 64)
+    for (int j0 = 0; j0 < 256; j0 += 64) {
+        for (int i0 = 0; i0 < 32; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 256 + j0;
             const float *restrict a0 = a + (i0 + 0) * 32;
@@ -1282,8 +1284,8 @@ static void conv_k1_c32_32_32x32_s2_p0_b_gemm_dw(int nb, const float *restrict a
 static void conv_k1_c32_32_32x32_s2_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 32; i0 += 4) {
-        for (int j0 = 0; j0 < 256; j0 += 64)
+    for (int j0 = 0; j0 < 256; j0 += 64) {
+        for (int i0 = 0; i0 < 32; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 256 + j0;
             const float *restrict a0 = a + (i0 + 0) * 32;
@@ -1458,8 +1460,8 @@ void conv_k1_c32_32_32x32_s2_p0_b_bwd(int n, const float *restrict x, const floa
 static void conv_k3_c32_32_16x16_s1_p1_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 32; i0 += 4) {
-        for (int j0 = 0; j0 < 256; j0 += 64)
+    for (int j0 = 0; j0 < 256; j0 += 64) {
+        for (int i0 = 0; i0 < 32; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 288 + j0;
             const float *restrict a0 = a + (i0 + 0) * 288;
@@ -1531,6 +1533,9 @@ static void conv_k3_c32_32_16x16_s1_p1_gemm_fwd(const float *restrict a, const f
             *(mc_v16 *)(c3 + 32) = s3_2;
             *(mc_v16 *)(c3 + 48) = s3_3;
         }
+    }
+    {
+        for (int i0 = 0; i0 < 32; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 288 + 256;
             const float *restrict a0 = a + (i0 + 0) * 288;
@@ -1725,8 +1730,8 @@ static void conv_k3_c32_32_16x16_s1_p1_pad_cl(const float *restrict xb, float *r
 static void conv_k3_c32_32_16x16_s1_p1_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 32; i0 += 4) {
-        for (int j0 = 0; j0 < 256; j0 += 64)
+    for (int j0 = 0; j0 < 256; j0 += 64) {
+        for (int i0 = 0; i0 < 32; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 288 + j0;
             const float *restrict a0 = a + (i0 + 0) * 288;
@@ -1798,6 +1803,9 @@ static void conv_k3_c32_32_16x16_s1_p1_gemm_dx(const float *restrict a, const fl
             *(mc_v16 *)(c3 + 32) = s3_2;
             *(mc_v16 *)(c3 + 48) = s3_3;
         }
+    }
+    {
+        for (int i0 = 0; i0 < 32; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 288 + 256;
             const float *restrict a0 = a + (i0 + 0) * 288;
@@ -1936,8 +1944,8 @@ void conv_k3_c32_32_16x16_s1_p1_bwd(int n, const float *restrict x, const float 
 static void conv_k1_c16_32_32x32_s2_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 32; i0 += 4) {
-        for (int j0 = 0; j0 < 256; j0 += 64)
+    for (int j0 = 0; j0 < 256; j0 += 64) {
+        for (int i0 = 0; i0 < 32; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 256 + j0;
             const float *restrict a0 = a + (i0 + 0) * 16;
@@ -2102,8 +2110,8 @@ static void conv_k1_c16_32_32x32_s2_p0_gemm_dw(int nb, const float *restrict a, 
 static void conv_k1_c16_32_32x32_s2_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 16; i0 += 4) {
-        for (int j0 = 0; j0 < 256; j0 += 64)
+    for (int j0 = 0; j0 < 256; j0 += 64) {
+        for (int i0 = 0; i0 < 16; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 256 + j0;
             const float *restrict a0 = a + (i0 + 0) * 32;
@@ -2254,8 +2262,8 @@ void conv_k1_c16_32_32x32_s2_p0_bwd(int n, const float *restrict x, const float 
 static void conv_k1_c64_32_16x16_s1_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 32; i0 += 4) {
-        for (int j0 = 0; j0 < 256; j0 += 64)
+    for (int j0 = 0; j0 < 256; j0 += 64) {
+        for (int i0 = 0; i0 < 32; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 256 + j0;
             const float *restrict a0 = a + (i0 + 0) * 64;
@@ -2420,8 +2428,8 @@ static void conv_k1_c64_32_16x16_s1_p0_b_gemm_dw(int nb, const float *restrict a
 static void conv_k1_c64_32_16x16_s1_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 64; i0 += 4) {
-        for (int j0 = 0; j0 < 256; j0 += 64)
+    for (int j0 = 0; j0 < 256; j0 += 64) {
+        for (int i0 = 0; i0 < 64; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 256 + j0;
             const float *restrict a0 = a + (i0 + 0) * 32;
@@ -2560,8 +2568,8 @@ void conv_k1_c64_32_16x16_s1_p0_b_bwd(int n, const float *restrict x, const floa
 static void conv_k1_c64_64_16x16_s2_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 64; i0 += 4) {
-        for (int j0 = 0; j0 < 64; j0 += 64)
+    for (int j0 = 0; j0 < 64; j0 += 64) {
+        for (int i0 = 0; i0 < 64; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 64 + j0;
             const float *restrict a0 = a + (i0 + 0) * 64;
@@ -2726,8 +2734,8 @@ static void conv_k1_c64_64_16x16_s2_p0_b_gemm_dw(int nb, const float *restrict a
 static void conv_k1_c64_64_16x16_s2_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 64; i0 += 4) {
-        for (int j0 = 0; j0 < 64; j0 += 64)
+    for (int j0 = 0; j0 < 64; j0 += 64) {
+        for (int i0 = 0; i0 < 64; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 64 + j0;
             const float *restrict a0 = a + (i0 + 0) * 64;
@@ -2902,8 +2910,8 @@ void conv_k1_c64_64_16x16_s2_p0_b_bwd(int n, const float *restrict x, const floa
 static void conv_k3_c64_64_8x8_s1_p1_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 64; i0 += 4) {
-        for (int j0 = 0; j0 < 64; j0 += 64)
+    for (int j0 = 0; j0 < 64; j0 += 64) {
+        for (int i0 = 0; i0 < 64; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 80 + j0;
             const float *restrict a0 = a + (i0 + 0) * 576;
@@ -2975,6 +2983,9 @@ static void conv_k3_c64_64_8x8_s1_p1_gemm_fwd(const float *restrict a, const flo
             *(mc_v16 *)(c3 + 32) = s3_2;
             *(mc_v16 *)(c3 + 48) = s3_3;
         }
+    }
+    {
+        for (int i0 = 0; i0 < 64; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 80 + 64;
             const float *restrict a0 = a + (i0 + 0) * 576;
@@ -3107,8 +3118,8 @@ static void conv_k3_c64_64_8x8_s1_p1_pad_cl(const float *restrict xb, float *res
 static void conv_k3_c64_64_8x8_s1_p1_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 64; i0 += 4) {
-        for (int j0 = 0; j0 < 64; j0 += 64)
+    for (int j0 = 0; j0 < 64; j0 += 64) {
+        for (int i0 = 0; i0 < 64; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 80 + j0;
             const float *restrict a0 = a + (i0 + 0) * 576;
@@ -3180,6 +3191,9 @@ static void conv_k3_c64_64_8x8_s1_p1_gemm_dx(const float *restrict a, const floa
             *(mc_v16 *)(c3 + 32) = s3_2;
             *(mc_v16 *)(c3 + 48) = s3_3;
         }
+    }
+    {
+        for (int i0 = 0; i0 < 64; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 80 + 64;
             const float *restrict a0 = a + (i0 + 0) * 576;
@@ -3305,8 +3319,8 @@ void conv_k3_c64_64_8x8_s1_p1_bwd(int n, const float *restrict x, const float *r
 static void conv_k1_c32_64_16x16_s2_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 64; i0 += 4) {
-        for (int j0 = 0; j0 < 64; j0 += 64)
+    for (int j0 = 0; j0 < 64; j0 += 64) {
+        for (int i0 = 0; i0 < 64; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 64 + j0;
             const float *restrict a0 = a + (i0 + 0) * 32;
@@ -3471,8 +3485,8 @@ static void conv_k1_c32_64_16x16_s2_p0_gemm_dw(int nb, const float *restrict a, 
 static void conv_k1_c32_64_16x16_s2_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 32; i0 += 4) {
-        for (int j0 = 0; j0 < 64; j0 += 64)
+    for (int j0 = 0; j0 < 64; j0 += 64) {
+        for (int i0 = 0; i0 < 32; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 64 + j0;
             const float *restrict a0 = a + (i0 + 0) * 64;
@@ -3623,8 +3637,8 @@ void conv_k1_c32_64_16x16_s2_p0_bwd(int n, const float *restrict x, const float 
 static void conv_k1_c128_64_8x8_s1_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 64; i0 += 4) {
-        for (int j0 = 0; j0 < 64; j0 += 64)
+    for (int j0 = 0; j0 < 64; j0 += 64) {
+        for (int i0 = 0; i0 < 64; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 64 + j0;
             const float *restrict a0 = a + (i0 + 0) * 128;
@@ -3789,8 +3803,8 @@ static void conv_k1_c128_64_8x8_s1_p0_b_gemm_dw(int nb, const float *restrict a,
 static void conv_k1_c128_64_8x8_s1_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 128; i0 += 4) {
-        for (int j0 = 0; j0 < 64; j0 += 64)
+    for (int j0 = 0; j0 < 64; j0 += 64) {
+        for (int i0 = 0; i0 < 128; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 64 + j0;
             const float *restrict a0 = a + (i0 + 0) * 64;

@@ -60,8 +60,8 @@ static inline __attribute__((unused)) double mc_v16_sum_double(const mc_v16 *v)
 static void conv_k3_c3_16_32x32_s1_p1_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 16; i0 += 4) {
-        for (int j0 = 0; j0 < 1088; j0 += 64)
+    for (int j0 = 0; j0 < 1088; j0 += 64) {
+        for (int i0 = 0; i0 < 16; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 1088 + j0;
             const float *restrict a0 = a + (i0 + 0) * 27;
@@ -284,9 +284,10 @@ static void conv_k3_c3_16_32x32_s1_p1_b_gemm_dw(int nb, const float *restrict a,
 
 static void conv_k3_c3_16_32x32_s1_p1_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    {
+    MC_OMP_FOR
+    for (int j0 = 0; j0 < 1088; j0 += 64) {
+        {
         const int i0 = 0;
-        for (int j0 = 0; j0 < 1088; j0 += 64)
         {
             float *restrict c0 = c + (i0 + 0) * 1088 + j0;
             const float *restrict a0 = a + (i0 + 0) * 144;
@@ -342,6 +343,7 @@ static void conv_k3_c3_16_32x32_s1_p1_b_gemm_dx(const float *restrict a, const f
             *(mc_v16 *)(c2 + 16) = s2_1;
             *(mc_v16 *)(c2 + 32) = s2_2;
             *(mc_v16 *)(c2 + 48) = s2_3;
+        }
         }
     }
 }
@@ -460,8 +462,8 @@ void conv_k3_c3_16_32x32_s1_p1_b_bwd(int n, const float *restrict x, const float
 static void conv_k1_c16_48_32x32_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 48; i0 += 4) {
-        for (int j0 = 0; j0 < 1024; j0 += 64)
+    for (int j0 = 0; j0 < 1024; j0 += 64) {
+        for (int i0 = 0; i0 < 48; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 1024 + j0;
             const float *restrict a0 = a + (i0 + 0) * 16;
@@ -626,8 +628,8 @@ static void conv_k1_c16_48_32x32_s1_p0_gemm_dw(int nb, const float *restrict a, 
 static void conv_k1_c16_48_32x32_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 16; i0 += 4) {
-        for (int j0 = 0; j0 < 1024; j0 += 64)
+    for (int j0 = 0; j0 < 1024; j0 += 64) {
+        for (int i0 = 0; i0 < 16; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 1024 + j0;
             const float *restrict a0 = a + (i0 + 0) * 48;
@@ -742,8 +744,8 @@ void conv_k1_c16_48_32x32_s1_p0_bwd(int n, const float *restrict x, const float 
 static void conv_k1_c48_96_32x32_s1_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 96; i0 += 4) {
-        for (int j0 = 0; j0 < 1024; j0 += 64)
+    for (int j0 = 0; j0 < 1024; j0 += 64) {
+        for (int i0 = 0; i0 < 96; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 1024 + j0;
             const float *restrict a0 = a + (i0 + 0) * 48;
@@ -908,8 +910,8 @@ static void conv_k1_c48_96_32x32_s1_p0_b_gemm_dw(int nb, const float *restrict a
 static void conv_k1_c48_96_32x32_s1_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 48; i0 += 4) {
-        for (int j0 = 0; j0 < 1024; j0 += 64)
+    for (int j0 = 0; j0 < 1024; j0 += 64) {
+        for (int i0 = 0; i0 < 48; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 1024 + j0;
             const float *restrict a0 = a + (i0 + 0) * 96;
@@ -1048,8 +1050,8 @@ void conv_k1_c48_96_32x32_s1_p0_b_bwd(int n, const float *restrict x, const floa
 static void conv_k3_c96_96_32x32_s1_p1_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 96; i0 += 4) {
-        for (int j0 = 0; j0 < 1088; j0 += 64)
+    for (int j0 = 0; j0 < 1088; j0 += 64) {
+        for (int i0 = 0; i0 < 96; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 1088 + j0;
             const float *restrict a0 = a + (i0 + 0) * 864;
@@ -1270,8 +1272,8 @@ static void conv_k3_c96_96_32x32_s1_p1_pad_cl(const float *restrict xb, float *r
 static void conv_k3_c96_96_32x32_s1_p1_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 96; i0 += 4) {
-        for (int j0 = 0; j0 < 1088; j0 += 64)
+    for (int j0 = 0; j0 < 1088; j0 += 64) {
+        for (int i0 = 0; i0 < 96; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 1088 + j0;
             const float *restrict a0 = a + (i0 + 0) * 864;
@@ -1428,8 +1430,8 @@ void conv_k3_c96_96_32x32_s1_p1_bwd(int n, const float *restrict x, const float 
 static void conv_k1_c288_96_32x32_s1_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 96; i0 += 4) {
-        for (int j0 = 0; j0 < 1024; j0 += 64)
+    for (int j0 = 0; j0 < 1024; j0 += 64) {
+        for (int i0 = 0; i0 < 96; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 1024 + j0;
             const float *restrict a0 = a + (i0 + 0) * 288;
@@ -1594,8 +1596,8 @@ static void conv_k1_c288_96_32x32_s1_p0_b_gemm_dw(int nb, const float *restrict 
 static void conv_k1_c288_96_32x32_s1_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 288; i0 += 4) {
-        for (int j0 = 0; j0 < 1024; j0 += 64)
+    for (int j0 = 0; j0 < 1024; j0 += 64) {
+        for (int i0 = 0; i0 < 288; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 1024 + j0;
             const float *restrict a0 = a + (i0 + 0) * 96;
@@ -1734,8 +1736,8 @@ void conv_k1_c288_96_32x32_s1_p0_b_bwd(int n, const float *restrict x, const flo
 static void conv_k1_c96_96_16x16_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 96; i0 += 4) {
-        for (int j0 = 0; j0 < 256; j0 += 64)
+    for (int j0 = 0; j0 < 256; j0 += 64) {
+        for (int i0 = 0; i0 < 96; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 256 + j0;
             const float *restrict a0 = a + (i0 + 0) * 96;
@@ -1900,8 +1902,8 @@ static void conv_k1_c96_96_16x16_s1_p0_gemm_dw(int nb, const float *restrict a, 
 static void conv_k1_c96_96_16x16_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 96; i0 += 4) {
-        for (int j0 = 0; j0 < 256; j0 += 64)
+    for (int j0 = 0; j0 < 256; j0 += 64) {
+        for (int i0 = 0; i0 < 96; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 256 + j0;
             const float *restrict a0 = a + (i0 + 0) * 96;
@@ -2016,8 +2018,8 @@ void conv_k1_c96_96_16x16_s1_p0_bwd(int n, const float *restrict x, const float 
 static void conv_k1_c192_192_32x32_s2_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 192; i0 += 4) {
-        for (int j0 = 0; j0 < 256; j0 += 64)
+    for (int j0 = 0; j0 < 256; j0 += 64) {
+        for (int i0 = 0; i0 < 192; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 256 + j0;
             const float *restrict a0 = a + (i0 + 0) * 192;
@@ -2182,8 +2184,8 @@ static void conv_k1_c192_192_32x32_s2_p0_b_gemm_dw(int nb, const float *restrict
 static void conv_k1_c192_192_32x32_s2_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 192; i0 += 4) {
-        for (int j0 = 0; j0 < 256; j0 += 64)
+    for (int j0 = 0; j0 < 256; j0 += 64) {
+        for (int i0 = 0; i0 < 192; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 256 + j0;
             const float *restrict a0 = a + (i0 + 0) * 192;
@@ -2358,8 +2360,8 @@ void conv_k1_c192_192_32x32_s2_p0_b_bwd(int n, const float *restrict x, const fl
 static void conv_k3_c192_192_16x16_s1_p1_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 192; i0 += 4) {
-        for (int j0 = 0; j0 < 256; j0 += 64)
+    for (int j0 = 0; j0 < 256; j0 += 64) {
+        for (int i0 = 0; i0 < 192; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 288 + j0;
             const float *restrict a0 = a + (i0 + 0) * 1728;
@@ -2431,6 +2433,9 @@ static void conv_k3_c192_192_16x16_s1_p1_gemm_fwd(const float *restrict a, const
             *(mc_v16 *)(c3 + 32) = s3_2;
             *(mc_v16 *)(c3 + 48) = s3_3;
         }
+    }
+    {
+        for (int i0 = 0; i0 < 192; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 288 + 256;
             const float *restrict a0 = a + (i0 + 0) * 1728;
@@ -2576,8 +2581,8 @@ static void conv_k3_c192_192_16x16_s1_p1_pad_cl(const float *restrict xb, float 
 static void conv_k3_c192_192_16x16_s1_p1_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 192; i0 += 4) {
-        for (int j0 = 0; j0 < 256; j0 += 64)
+    for (int j0 = 0; j0 < 256; j0 += 64) {
+        for (int i0 = 0; i0 < 192; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 288 + j0;
             const float *restrict a0 = a + (i0 + 0) * 1728;
@@ -2649,6 +2654,9 @@ static void conv_k3_c192_192_16x16_s1_p1_gemm_dx(const float *restrict a, const 
             *(mc_v16 *)(c3 + 32) = s3_2;
             *(mc_v16 *)(c3 + 48) = s3_3;
         }
+    }
+    {
+        for (int i0 = 0; i0 < 192; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 288 + 256;
             const float *restrict a0 = a + (i0 + 0) * 1728;
@@ -2779,8 +2787,8 @@ void conv_k3_c192_192_16x16_s1_p1_bwd(int n, const float *restrict x, const floa
 static void conv_k1_c384_192_16x16_s1_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 192; i0 += 4) {
-        for (int j0 = 0; j0 < 256; j0 += 64)
+    for (int j0 = 0; j0 < 256; j0 += 64) {
+        for (int i0 = 0; i0 < 192; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 256 + j0;
             const float *restrict a0 = a + (i0 + 0) * 384;
@@ -2945,8 +2953,8 @@ static void conv_k1_c384_192_16x16_s1_p0_b_gemm_dw(int nb, const float *restrict
 static void conv_k1_c384_192_16x16_s1_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 384; i0 += 4) {
-        for (int j0 = 0; j0 < 256; j0 += 64)
+    for (int j0 = 0; j0 < 256; j0 += 64) {
+        for (int i0 = 0; i0 < 384; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 256 + j0;
             const float *restrict a0 = a + (i0 + 0) * 192;
@@ -3085,8 +3093,8 @@ void conv_k1_c384_192_16x16_s1_p0_b_bwd(int n, const float *restrict x, const fl
 static void conv_k1_c192_192_8x8_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 192; i0 += 4) {
-        for (int j0 = 0; j0 < 64; j0 += 64)
+    for (int j0 = 0; j0 < 64; j0 += 64) {
+        for (int i0 = 0; i0 < 192; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 64 + j0;
             const float *restrict a0 = a + (i0 + 0) * 192;
@@ -3251,8 +3259,8 @@ static void conv_k1_c192_192_8x8_s1_p0_gemm_dw(int nb, const float *restrict a, 
 static void conv_k1_c192_192_8x8_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 192; i0 += 4) {
-        for (int j0 = 0; j0 < 64; j0 += 64)
+    for (int j0 = 0; j0 < 64; j0 += 64) {
+        for (int i0 = 0; i0 < 192; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 64 + j0;
             const float *restrict a0 = a + (i0 + 0) * 192;
@@ -3367,8 +3375,8 @@ void conv_k1_c192_192_8x8_s1_p0_bwd(int n, const float *restrict x, const float 
 static void conv_k1_c384_384_16x16_s2_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 384; i0 += 4) {
-        for (int j0 = 0; j0 < 64; j0 += 64)
+    for (int j0 = 0; j0 < 64; j0 += 64) {
+        for (int i0 = 0; i0 < 384; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 64 + j0;
             const float *restrict a0 = a + (i0 + 0) * 384;
@@ -3533,8 +3541,8 @@ static void conv_k1_c384_384_16x16_s2_p0_b_gemm_dw(int nb, const float *restrict
 static void conv_k1_c384_384_16x16_s2_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 384; i0 += 4) {
-        for (int j0 = 0; j0 < 64; j0 += 64)
+    for (int j0 = 0; j0 < 64; j0 += 64) {
+        for (int i0 = 0; i0 < 384; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 64 + j0;
             const float *restrict a0 = a + (i0 + 0) * 384;
@@ -3709,8 +3717,8 @@ void conv_k1_c384_384_16x16_s2_p0_b_bwd(int n, const float *restrict x, const fl
 static void conv_k3_c384_384_8x8_s1_p1_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 384; i0 += 4) {
-        for (int j0 = 0; j0 < 64; j0 += 64)
+    for (int j0 = 0; j0 < 64; j0 += 64) {
+        for (int i0 = 0; i0 < 384; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 80 + j0;
             const float *restrict a0 = a + (i0 + 0) * 3456;
@@ -3782,6 +3790,9 @@ static void conv_k3_c384_384_8x8_s1_p1_gemm_fwd(const float *restrict a, const f
             *(mc_v16 *)(c3 + 32) = s3_2;
             *(mc_v16 *)(c3 + 48) = s3_3;
         }
+    }
+    {
+        for (int i0 = 0; i0 < 384; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 80 + 64;
             const float *restrict a0 = a + (i0 + 0) * 3456;
@@ -3914,8 +3925,8 @@ static void conv_k3_c384_384_8x8_s1_p1_pad_cl(const float *restrict xb, float *r
 static void conv_k3_c384_384_8x8_s1_p1_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 384; i0 += 4) {
-        for (int j0 = 0; j0 < 64; j0 += 64)
+    for (int j0 = 0; j0 < 64; j0 += 64) {
+        for (int i0 = 0; i0 < 384; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 80 + j0;
             const float *restrict a0 = a + (i0 + 0) * 3456;
@@ -3987,6 +3998,9 @@ static void conv_k3_c384_384_8x8_s1_p1_gemm_dx(const float *restrict a, const fl
             *(mc_v16 *)(c3 + 32) = s3_2;
             *(mc_v16 *)(c3 + 48) = s3_3;
         }
+    }
+    {
+        for (int i0 = 0; i0 < 384; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 80 + 64;
             const float *restrict a0 = a + (i0 + 0) * 3456;
@@ -4104,8 +4118,8 @@ void conv_k3_c384_384_8x8_s1_p1_bwd(int n, const float *restrict x, const float 
 static void conv_k1_c768_384_8x8_s1_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 384; i0 += 4) {
-        for (int j0 = 0; j0 < 64; j0 += 64)
+    for (int j0 = 0; j0 < 64; j0 += 64) {
+        for (int i0 = 0; i0 < 384; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 64 + j0;
             const float *restrict a0 = a + (i0 + 0) * 768;
@@ -4270,8 +4284,8 @@ static void conv_k1_c768_384_8x8_s1_p0_b_gemm_dw(int nb, const float *restrict a
 static void conv_k1_c768_384_8x8_s1_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 768; i0 += 4) {
-        for (int j0 = 0; j0 < 64; j0 += 64)
+    for (int j0 = 0; j0 < 64; j0 += 64) {
+        for (int i0 = 0; i0 < 768; i0 += 4)
         {
             float *restrict c0 = c + (i0 + 0) * 64 + j0;
             const float *restrict a0 = a + (i0 + 0) * 384;
