@@ -212,6 +212,10 @@ static void print_layers(const mc_model_desc *m, const layer_result *res)
         for (int v = 0; v < 2; v++)
             total[v][0] += r->fwd[v].median, total[v][1] += r->bwd[v].median;
     }
+    if (total[1][0] + total[1][1] <= 0) { /* --generated-only: no generic side to sum or compare */
+        printf("sum of layer medians: forward %.1f ms, backward %.1f ms\n", 1e3 * total[0][0], 1e3 * total[0][1]);
+        return;
+    }
     printf("sum of layer medians: forward %.1f ms generated, %.1f ms generic; backward %.1f ms generated, %.1f ms "
            "generic\n",
            1e3 * total[0][0], 1e3 * total[1][0], 1e3 * total[0][1], 1e3 * total[1][1]);

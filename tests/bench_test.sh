@@ -12,6 +12,8 @@ trap 'rm -rf "$tmp"' EXIT
 grep -q 'training step: generated .* generic ' "$tmp/both.txt"
 grep -q 'depthwise .* layers: forward+backward generated vs generic' "$tmp/both.txt"
 "$exe" bench --batch 4 --iters 2 --generated-only --layers --cpu-time --json "$tmp/gen.json" > "$tmp/gen.txt"
+grep -q 'sum of layer medians: forward .* ms, backward .* ms$' "$tmp/gen.txt"
+if grep -v '^#   layer' "$tmp/gen.txt" | grep -q 'generic'; then exit 1; fi
 
 python3 - "$tmp/both.json" "$tmp/gen.json" <<'PY'
 import json, sys
