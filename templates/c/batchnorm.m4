@@ -178,12 +178,8 @@ void NAME`'_bwd(int n, const float *restrict x, const float *restrict gamma, con
         for (int b = 0; b < n; b++) {
             const float *restrict xc = x + ((long)b * C + c) * BN_HW, *restrict gc = dy + ((long)b * C + c) * BN_HW;
             float *restrict dxc = dx + ((long)b * C + c) * BN_HW;
-            if (acc)
-                for (int i = 0; i < BN_HW; i++)
-                    dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
-            else
-                for (int i = 0; i < BN_HW; i++)
-                    dxc[i] = k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+MC_ADD_OR_STORE(`            ', `for (int i = 0; i < BN_HW; i++)', `dxc[i]',
+    `k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat)')m4_dnl
         }
     }
 }

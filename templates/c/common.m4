@@ -160,6 +160,18 @@ static inline double $1(const float *restrict p)
 }
 ')
 
+# MC_ADD_OR_STORE(indent, loop, lhs, rhs): the last pass of a backward
+# into an input gradient: lhs += rhs in the loop, or lhs = rhs when acc is
+# 0 (the kernel writes that gradient first: nothing cleared it).
+m4_define(`MC_ADD_OR_STORE',
+`$1if (acc)
+$1    $2
+$1        $3 += $4;
+$1else
+$1    $2
+$1        $3 = $4;
+')
+
 # MC_GENERATED(model, template): the first line of every emitted file.
 # (MC_TARGET names the template folder: c unless the target set it.)
 m4_ifdef(`MC_TARGET', `', `m4_define(`MC_TARGET', `c')')

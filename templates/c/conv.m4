@@ -245,7 +245,25 @@ m4_define(`CV_BWD_GEMM',
 # (scattered back to those pixels when strided). Images run in parallel.
 m4_define(`CV_POINT', `m4_eval(K == 1 && PAD == 0 && G == 1)')
 m4_define(`CV_CPIX', `m4_eval(C * CV_PIX)')
-m4_define(`CV_NBS', `m4_ifelse(m4_eval(CV_CPIX * 32 <= 131072), 1, 32, m4_eval(CV_CPIX >= 131072), 1, 1, `m4_eval(131072 / CV_CPIX)')')
+m4_define(`CV_NBS', `CV_CHUNK(CV_CPIX, 32, 131072)')
+
+# CV_CHUNK(floats, most, budget): images per chunk of a filter gradient
+# whose images take floats each: up to most, within budget floats (at
+# least one).
+m4_define(`CV_CHUNK', `m4_ifelse(m4_eval(($1) * $2 <= $3), 1, $2, m4_eval(($1) >= $3), 1, 1, `m4_eval($3 / ($1))')')
+
+# CV_CHUNKS(nb, prepare, args): the filter gradient by chunks of nb
+# images: the threads prepare the chunk image by image (image b0 + i;
+# prepare is the statement of the loop over i), then one product over
+# the chunk, gemm_dw(nb, args).
+m4_define(`CV_CHUNKS',
+`    for (int b0 = 0; b0 < n; b0 += $1) {
+        const int nb = n - b0 < $1 ? n - b0 : $1;
+        MC_OMP_FOR
+        for (int i = 0; i < nb; i++)$2
+        NAME`'_gemm_dw(nb, $3);
+    }
+')
 
 m4_define(`CV_POINT_HELPERS',
 `MC_GEMM_NN(NAME`'_gemm_fwd, CO, CV_PIX, C)
@@ -290,13 +308,9 @@ m4_ifelse(S, 1, `    NAME`'_gemm_dw(n, dy, x, dw);
         NAME`'_gemm_dx(wt, dy + (long)b * m4_eval(CO * CV_PIX), dx + (long)b * m4_eval(C * H * W));
     }
 ', `    static float xs[m4_eval(CV_NBS * CV_CPIX)];
-    for (int b0 = 0; b0 < n; b0 += CV_NBS) {
-        const int nb = n - b0 < CV_NBS ? n - b0 : CV_NBS;
-        MC_OMP_FOR
-        for (int i = 0; i < nb; i++)
-            NAME`'_gather(x + (long)(b0 + i) * m4_eval(C * H * W), xs + (long)i * CV_CPIX);
-        NAME`'_gemm_dw(nb, dy + (long)b0 * m4_eval(CO * CV_PIX), xs, dw);
-    }
+CV_CHUNKS(CV_NBS, `
+            NAME`'_gather(x + (long)(b0 + i) * m4_eval(C * H * W), xs + (long)i * CV_CPIX);',
+    `dy + (long)b0 * m4_eval(CO * CV_PIX), xs, dw')m4_dnl
 CV_IMAGES(CV_CPIX, `float dxs[CV_CPIX];',
 `    for (int b = 0; b < n; b++) {
         memset(dxs, 0, sizeof dxs);
@@ -330,7 +344,7 @@ m4_define(`CV_WQ', `m4_eval(W + K - 1)')
 m4_define(`CV_NQ', `m4_eval((H * CV_WQ + 15) / 16 * 16)')
 m4_define(`CV_DYQ', `m4_eval((CO - 1) * CV_HQ * CV_WQ + (K - 1) * CV_WQ + K - 1 + CV_NQ)')
 # Images per chunk of the filter gradient: up to 16, about 1 MB of padded images.
-m4_define(`CV_NB', `m4_ifelse(m4_eval(CV_XP * 16 <= 262144), 1, 16, m4_eval(CV_XP >= 262144), 1, 1, `m4_eval(262144 / CV_XP)')')
+m4_define(`CV_NB', `CV_CHUNK(CV_XP, 16, 262144)')
 
 # With whole vectors of channels, the filter gradient reads the images
 # padded with their channels last instead (xt, CV_XT floats each): a
@@ -340,7 +354,7 @@ m4_define(`CV_NB', `m4_ifelse(m4_eval(CV_XP * 16 <= 262144), 1, 16, m4_eval(CV_X
 # channel), put back in the order of w at the end.
 m4_define(`CV_CL', `m4_eval(C % 16 == 0)')
 m4_define(`CV_XT', `m4_eval(CV_HP * CV_WP * C)')
-m4_define(`CV_NBT', `m4_ifelse(m4_eval(CV_XT * 32 <= 131072), 1, 32, m4_eval(CV_XT >= 131072), 1, 1, `m4_eval(131072 / CV_XT)')')
+m4_define(`CV_NBT', `CV_CHUNK(CV_XT, 32, 131072)')
 
 m4_define(`CV_SHIFT_HELPERS',
 `MC_GEMM_NN_TAPS(NAME`'_gemm_fwd, CO, CV_NP, C, K, m4_eval(CV_HP * CV_WP), CV_WP)
@@ -413,13 +427,9 @@ m4_define(`CV_FWD_SHIFT',
 m4_define(`CV_DW_CL',
 `    static float xt[m4_eval(CV_NBT * CV_XT)], dwt[m4_eval(CO * CV_CKK)];
     memset(dwt, 0, sizeof dwt);
-    for (int b0 = 0; b0 < n; b0 += CV_NBT) {
-        const int nb = n - b0 < CV_NBT ? n - b0 : CV_NBT;
-        MC_OMP_FOR
-        for (int i = 0; i < nb; i++)
-            NAME`'_pad_cl(x + (long)(b0 + i) * m4_eval(C * H * W), xt + (long)i * CV_XT);
-        NAME`'_gemm_dw(nb, dy + (long)b0 * m4_eval(CO * HO * WO), xt, dwt);
-    }
+CV_CHUNKS(CV_NBT, `
+            NAME`'_pad_cl(x + (long)(b0 + i) * m4_eval(C * H * W), xt + (long)i * CV_XT);',
+    `dy + (long)b0 * m4_eval(CO * HO * WO), xt, dwt')m4_dnl
     for (int co = 0; co < CO; co++)
         for (int ci = 0; ci < C; ci++)
             for (int t = 0; t < m4_eval(K * K); t++)
@@ -428,18 +438,13 @@ m4_define(`CV_DW_CL',
 
 m4_define(`CV_DW_NT',
 `    static float xp[m4_eval(CV_NB * CV_XP)], dyp[m4_eval(CV_NB * CO * CV_NP)];
-    for (int b0 = 0; b0 < n; b0 += CV_NB) {
-        const int nb = n - b0 < CV_NB ? n - b0 : CV_NB;
-        MC_OMP_FOR
-        for (int i = 0; i < nb; i++) {
+CV_CHUNKS(CV_NB, ` {
             const float *restrict dyb = dy + (long)(b0 + i) * m4_eval(CO * HO * WO);
             NAME`'_pad(x + (long)(b0 + i) * m4_eval(C * H * W), xp + i * CV_XP);
             for (int co = 0; co < CO; co++)
                 for (int oy = 0; oy < HO; oy++)
                     memcpy(dyp + (i * CO + co) * CV_NP + oy * CV_WP, dyb + (co * HO + oy) * WO, WO * sizeof(float));
-        }
-        NAME`'_gemm_dw(nb, dyp, xp, dw);
-    }
+        }', `dyp, xp, dw')m4_dnl
 ')
 
 m4_define(`CV_BWD_SHIFT',
@@ -459,11 +464,7 @@ CV_IMAGES(CV_DX_SCRATCH, `float dyq[CV_DYQ] = {0}, dxg[m4_eval(C * CV_NQ)];',
             for (int iy = 0; iy < H; iy++) {
                 float *restrict row = dxb + (ci * H + iy) * W;
                 const float *restrict g = dxg + ci * CV_NQ + iy * CV_WQ;
-                if (acc)
-                    for (int ix = 0; ix < W; ix++)
-                        row[ix] += g[ix];
-                else
-                    memcpy(row, g, W * sizeof(float));
+MC_ADD_OR_STORE(`                ', `for (int ix = 0; ix < W; ix++)', `row[ix]', `g[ix]')m4_dnl
             }
     }
 ')m4_dnl

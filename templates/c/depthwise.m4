@@ -210,11 +210,7 @@ MC_FOR(`kx', 0, m4_eval(DW_K(j) - 1), `        ga[m4_eval(DW_TC(j) + ky * DW_K(j
 m4_define(`DW_PUT_DX',
 `    for (int iy = 0; iy < H; iy++) {
         const float *restrict g = $1 + $2;
-        if (acc)
-            for (int ix = 0; ix < W; ix++)
-                dxc[iy * W + ix] += g[ix];
-        else
-            memcpy(dxc + iy * W, g, W * sizeof(float));
+MC_ADD_OR_STORE(`        ', `for (int ix = 0; ix < W; ix++)', `dxc[iy * W + ix]', `g[ix]')m4_dnl
     }
 ')
 

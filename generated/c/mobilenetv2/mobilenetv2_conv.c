@@ -421,7 +421,8 @@ void conv_k3_c3_32_96x96_s1_p1_bwd(int n, const float *restrict x, const float *
                     for (int ix = 0; ix < 96; ix++)
                         row[ix] += g[ix];
                 else
-                    memcpy(row, g, 96 * sizeof(float));
+                    for (int ix = 0; ix < 96; ix++)
+                        row[ix] = g[ix];
             }
     }
 }

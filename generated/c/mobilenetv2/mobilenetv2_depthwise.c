@@ -2246,7 +2246,8 @@ static inline void dw_k3_5_7_c32_96x96_s1_bwd_plane(const float *restrict xc, co
             for (int ix = 0; ix < 96; ix++)
                 dxc[iy * 96 + ix] += g[ix];
         else
-            memcpy(dxc + iy * 96, g, 96 * sizeof(float));
+            for (int ix = 0; ix < 96; ix++)
+                dxc[iy * 96 + ix] = g[ix];
     }
 
     {
@@ -3943,7 +3944,8 @@ static inline void dw_k3_5_c96_96x96_s1_bwd_plane(const float *restrict xc, cons
             for (int ix = 0; ix < 96; ix++)
                 dxc[iy * 96 + ix] += g[ix];
         else
-            memcpy(dxc + iy * 96, g, 96 * sizeof(float));
+            for (int ix = 0; ix < 96; ix++)
+                dxc[iy * 96 + ix] = g[ix];
     }
 
     {
@@ -5287,7 +5289,8 @@ static inline void dw_k3_5_c144_48x48_s1_bwd_plane(const float *restrict xc, con
             for (int ix = 0; ix < 48; ix++)
                 dxc[iy * 48 + ix] += g[ix];
         else
-            memcpy(dxc + iy * 48, g, 48 * sizeof(float));
+            for (int ix = 0; ix < 48; ix++)
+                dxc[iy * 48 + ix] = g[ix];
     }
 
     {
@@ -5845,7 +5848,8 @@ static inline void dw_k3_c144_48x48_s2_bwd_plane(const float *restrict xc, const
             for (int ix = 0; ix < 48; ix++)
                 dxc[iy * 48 + ix] += g[ix];
         else
-            memcpy(dxc + iy * 48, g, 48 * sizeof(float));
+            for (int ix = 0; ix < 48; ix++)
+                dxc[iy * 48 + ix] = g[ix];
     }
 
 }
@@ -6217,7 +6221,8 @@ static inline void dw_k3_c192_24x24_s1_bwd_plane(const float *restrict xc, const
             for (int ix = 0; ix < 24; ix++)
                 dxc[iy * 24 + ix] += g[ix];
         else
-            memcpy(dxc + iy * 24, g, 24 * sizeof(float));
+            for (int ix = 0; ix < 24; ix++)
+                dxc[iy * 24 + ix] = g[ix];
     }
 
     {
@@ -6582,7 +6587,8 @@ static inline void dw_k3_c192_24x24_s2_bwd_plane(const float *restrict xc, const
             for (int ix = 0; ix < 24; ix++)
                 dxc[iy * 24 + ix] += g[ix];
         else
-            memcpy(dxc + iy * 24, g, 24 * sizeof(float));
+            for (int ix = 0; ix < 24; ix++)
+                dxc[iy * 24 + ix] = g[ix];
     }
 
 }
@@ -6834,7 +6840,8 @@ static inline void dw_k3_c384_12x12_s1_bwd_plane(const float *restrict xc, const
             for (int ix = 0; ix < 12; ix++)
                 dxc[iy * 12 + ix] += g[ix];
         else
-            memcpy(dxc + iy * 12, g, 12 * sizeof(float));
+            for (int ix = 0; ix < 12; ix++)
+                dxc[iy * 12 + ix] = g[ix];
     }
 
     {
@@ -7197,7 +7204,8 @@ static inline void dw_k3_c576_12x12_s1_bwd_plane(const float *restrict xc, const
             for (int ix = 0; ix < 12; ix++)
                 dxc[iy * 12 + ix] += g[ix];
         else
-            memcpy(dxc + iy * 12, g, 12 * sizeof(float));
+            for (int ix = 0; ix < 12; ix++)
+                dxc[iy * 12 + ix] = g[ix];
     }
 
     {
@@ -7562,7 +7570,8 @@ static inline void dw_k3_c576_12x12_s2_bwd_plane(const float *restrict xc, const
             for (int ix = 0; ix < 12; ix++)
                 dxc[iy * 12 + ix] += g[ix];
         else
-            memcpy(dxc + iy * 12, g, 12 * sizeof(float));
+            for (int ix = 0; ix < 12; ix++)
+                dxc[iy * 12 + ix] = g[ix];
     }
 
 }
@@ -7724,7 +7733,8 @@ static inline void dw_k3_c960_6x6_s1_bwd_plane(const float *restrict xc, const f
             for (int ix = 0; ix < 6; ix++)
                 dxc[iy * 6 + ix] += g[ix];
         else
-            memcpy(dxc + iy * 6, g, 6 * sizeof(float));
+            for (int ix = 0; ix < 6; ix++)
+                dxc[iy * 6 + ix] = g[ix];
     }
 
     {

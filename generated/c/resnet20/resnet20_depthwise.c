@@ -2246,7 +2246,8 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
             for (int ix = 0; ix < 32; ix++)
                 dxc[iy * 32 + ix] += g[ix];
         else
-            memcpy(dxc + iy * 32, g, 32 * sizeof(float));
+            for (int ix = 0; ix < 32; ix++)
+                dxc[iy * 32 + ix] = g[ix];
     }
 
     {
@@ -3943,7 +3944,8 @@ static inline void dw_k3_5_c16_32x32_s1_bwd_plane(const float *restrict xc, cons
             for (int ix = 0; ix < 32; ix++)
                 dxc[iy * 32 + ix] += g[ix];
         else
-            memcpy(dxc + iy * 32, g, 32 * sizeof(float));
+            for (int ix = 0; ix < 32; ix++)
+                dxc[iy * 32 + ix] = g[ix];
     }
 
     {
@@ -5287,7 +5289,8 @@ static inline void dw_k3_5_c32_16x16_s1_bwd_plane(const float *restrict xc, cons
             for (int ix = 0; ix < 16; ix++)
                 dxc[iy * 16 + ix] += g[ix];
         else
-            memcpy(dxc + iy * 16, g, 16 * sizeof(float));
+            for (int ix = 0; ix < 16; ix++)
+                dxc[iy * 16 + ix] = g[ix];
     }
 
     {
@@ -6019,7 +6022,8 @@ static inline void dw_k3_3_c32_16x16_s1_bwd_plane(const float *restrict xc, cons
             for (int ix = 0; ix < 16; ix++)
                 dxc[iy * 16 + ix] += g[ix];
         else
-            memcpy(dxc + iy * 16, g, 16 * sizeof(float));
+            for (int ix = 0; ix < 16; ix++)
+                dxc[iy * 16 + ix] = g[ix];
     }
 
     {
@@ -6561,7 +6565,8 @@ static inline void dw_k3_3_c64_8x8_s1_bwd_plane(const float *restrict xc, const 
             for (int ix = 0; ix < 8; ix++)
                 dxc[iy * 8 + ix] += g[ix];
         else
-            memcpy(dxc + iy * 8, g, 8 * sizeof(float));
+            for (int ix = 0; ix < 8; ix++)
+                dxc[iy * 8 + ix] = g[ix];
     }
 
     {

@@ -428,7 +428,8 @@ void conv_k3_c3_16_32x32_s1_p1_bwd(int n, const float *restrict x, const float *
                     for (int ix = 0; ix < 32; ix++)
                         row[ix] += g[ix];
                 else
-                    memcpy(row, g, 32 * sizeof(float));
+                    for (int ix = 0; ix < 32; ix++)
+                        row[ix] = g[ix];
             }
     }
     }
@@ -1108,7 +1109,8 @@ void conv_k3_c16_16_32x32_s1_p1_bwd(int n, const float *restrict x, const float 
                     for (int ix = 0; ix < 32; ix++)
                         row[ix] += g[ix];
                 else
-                    memcpy(row, g, 32 * sizeof(float));
+                    for (int ix = 0; ix < 32; ix++)
+                        row[ix] = g[ix];
             }
     }
     }
@@ -1934,7 +1936,8 @@ void conv_k3_c32_32_16x16_s1_p1_bwd(int n, const float *restrict x, const float 
                     for (int ix = 0; ix < 16; ix++)
                         row[ix] += g[ix];
                 else
-                    memcpy(row, g, 16 * sizeof(float));
+                    for (int ix = 0; ix < 16; ix++)
+                        row[ix] = g[ix];
             }
     }
     }
@@ -3309,7 +3312,8 @@ void conv_k3_c64_64_8x8_s1_p1_bwd(int n, const float *restrict x, const float *r
                     for (int ix = 0; ix < 8; ix++)
                         row[ix] += g[ix];
                 else
-                    memcpy(row, g, 8 * sizeof(float));
+                    for (int ix = 0; ix < 8; ix++)
+                        row[ix] = g[ix];
             }
     }
     }

@@ -452,7 +452,8 @@ void conv_k3_c3_16_32x32_s1_p1_b_bwd(int n, const float *restrict x, const float
                     for (int ix = 0; ix < 32; ix++)
                         row[ix] += g[ix];
                 else
-                    memcpy(row, g, 32 * sizeof(float));
+                    for (int ix = 0; ix < 32; ix++)
+                        row[ix] = g[ix];
             }
     }
     }
@@ -1421,7 +1422,8 @@ void conv_k3_c96_96_32x32_s1_p1_bwd(int n, const float *restrict x, const float 
                     for (int ix = 0; ix < 32; ix++)
                         row[ix] += g[ix];
                 else
-                    memcpy(row, g, 32 * sizeof(float));
+                    for (int ix = 0; ix < 32; ix++)
+                        row[ix] = g[ix];
             }
     }
 }
@@ -2778,7 +2780,8 @@ void conv_k3_c192_192_16x16_s1_p1_bwd(int n, const float *restrict x, const floa
                     for (int ix = 0; ix < 16; ix++)
                         row[ix] += g[ix];
                 else
-                    memcpy(row, g, 16 * sizeof(float));
+                    for (int ix = 0; ix < 16; ix++)
+                        row[ix] = g[ix];
             }
     }
 }
@@ -4109,7 +4112,8 @@ void conv_k3_c384_384_8x8_s1_p1_bwd(int n, const float *restrict x, const float 
                     for (int ix = 0; ix < 8; ix++)
                         row[ix] += g[ix];
                 else
-                    memcpy(row, g, 8 * sizeof(float));
+                    for (int ix = 0; ix < 8; ix++)
+                        row[ix] = g[ix];
             }
     }
 }

@@ -2246,7 +2246,8 @@ static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, co
             for (int ix = 0; ix < 32; ix++)
                 dxc[iy * 32 + ix] += g[ix];
         else
-            memcpy(dxc + iy * 32, g, 32 * sizeof(float));
+            for (int ix = 0; ix < 32; ix++)
+                dxc[iy * 32 + ix] = g[ix];
     }
 
     {
@@ -5127,7 +5128,8 @@ static inline void dw_k3_5_7_c96_32x32_s1_bwd_plane(const float *restrict xc, co
             for (int ix = 0; ix < 32; ix++)
                 dxc[iy * 32 + ix] += g[ix];
         else
-            memcpy(dxc + iy * 32, g, 32 * sizeof(float));
+            for (int ix = 0; ix < 32; ix++)
+                dxc[iy * 32 + ix] = g[ix];
     }
 
     {
@@ -6824,7 +6826,8 @@ static inline void dw_k3_5_c96_32x32_s1_bwd_plane(const float *restrict xc, cons
             for (int ix = 0; ix < 32; ix++)
                 dxc[iy * 32 + ix] += g[ix];
         else
-            memcpy(dxc + iy * 32, g, 32 * sizeof(float));
+            for (int ix = 0; ix < 32; ix++)
+                dxc[iy * 32 + ix] = g[ix];
     }
 
     {
@@ -8168,7 +8171,8 @@ static inline void dw_k3_5_c192_16x16_s1_bwd_plane(const float *restrict xc, con
             for (int ix = 0; ix < 16; ix++)
                 dxc[iy * 16 + ix] += g[ix];
         else
-            memcpy(dxc + iy * 16, g, 16 * sizeof(float));
+            for (int ix = 0; ix < 16; ix++)
+                dxc[iy * 16 + ix] = g[ix];
     }
 
     {
@@ -8900,7 +8904,8 @@ static inline void dw_k3_3_c192_16x16_s1_bwd_plane(const float *restrict xc, con
             for (int ix = 0; ix < 16; ix++)
                 dxc[iy * 16 + ix] += g[ix];
         else
-            memcpy(dxc + iy * 16, g, 16 * sizeof(float));
+            for (int ix = 0; ix < 16; ix++)
+                dxc[iy * 16 + ix] = g[ix];
     }
 
     {
@@ -9442,7 +9447,8 @@ static inline void dw_k3_3_c384_8x8_s1_bwd_plane(const float *restrict xc, const
             for (int ix = 0; ix < 8; ix++)
                 dxc[iy * 8 + ix] += g[ix];
         else
-            memcpy(dxc + iy * 8, g, 8 * sizeof(float));
+            for (int ix = 0; ix < 8; ix++)
+                dxc[iy * 8 + ix] = g[ix];
     }
 
     {
