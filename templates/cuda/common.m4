@@ -53,6 +53,26 @@ m4_define(`CU_IMAGE_SUM',
         grad[i] += (float)s;
 ')')
 
+# CU_BIAS_SUM(fn, stride, plane): a kernel adding to g[c] the sum of
+# channel c's planes of dy (plane floats each, images stride channels
+# apart) over the batch: a block per channel, its threads reading
+# consecutive floats, double sums in a fixed order (the same bits every
+# run). Launched by CU_BIAS_SUM_RUN(fn, channels, args).
+m4_define(`CU_BIAS_SUM',
+`CU_BODY($1, `int n, const float *dy, float *g')
+{
+    const long c = block;
+    double s = 0;
+    for (long i = tid; i < (long)n * $3; i += nthreads)
+        s += dy[(i / $3 * $2 + c) * $3 + i % $3];
+    s = mc_cu_block_sum(s, (double *)shm, tid, nthreads);
+    if (tid == 0)
+        g[c] += (float)s;
+}
+
+CU_KERNEL($1, `int n, const float *dy, float *g', `n, dy, g')')
+m4_define(`CU_BIAS_SUM_RUN', `CU_RUN(`$1', $2, CU_THREADS * sizeof(double), `$3')')
+
 # CU_GATHER(K, P, S, HO, WO, term): the transpose of a K x K window read
 # with padding P and stride S, at input position (iy, ix): for every tap
 # whose window covers it, term with MC_T (the tap) and oy, ox (the output

@@ -91,25 +91,17 @@ m4_define(`CCV_SCRATCH', `m4_ifelse(CCV_DIRECT($1, $3), 1, `0', `(size_t)n * m4_
 # CCV_PARTS(k, ci, co, groups): floats of the per-image weight gradients of a group.
 m4_define(`CCV_PARTS', `(size_t)n * m4_eval($3 / $4 * ($2 / $4) * $1 * $1)')
 
-# The shared start of a forward: y = bias or 0; and the bias gradient.
+# The shared start of a forward: y = bias or 0.
 m4_define(`CCV_INIT',
 `CU_MAP(NAME`'_init, n * m4_eval(CO * CCV_P)L, `int n, const float *bias, float *y', `n, bias, y',
 `        y[i] = bias ? bias[i / CCV_P % CO] : 0.0f;
-')')
-m4_define(`CCV_DBIAS',
-`CU_MAP(NAME`'_dbias, (long)CO, `int n, const float *dy, float *dbias', `n, dy, dbias',
-`        double gb = 0;
-        for (int b = 0; b < n; b++)
-            for (int k = 0; k < CCV_P; k++)
-                gb += dy[((long)b * CO + i) * CCV_P + k];
-        dbias[i] += (float)gb;
 ')')
 
 m4_define(`MC_CONV_KERNEL',
 `/* NAME: conv C`'x`'H`'x`'W -> CO`'x`'HO`'x`'WO, kernel K, stride S, padding PAD`'m4_ifelse(G, 1, `', `, G groups')`'m4_ifelse(BIAS, 1, `, bias') */
 m4_ifelse(CCV_DIRECT(K, PAD), 1, `', `CCV_PART(NAME, K, PAD, C, 0)')
 CCV_INIT()
-m4_ifelse(BIAS, 1, `CCV_DBIAS()')
+m4_ifelse(BIAS, 1, `CU_BIAS_SUM(NAME`'_dbias, CO, CCV_P)')
 CU_IMAGE_SUM(NAME`'_dw_sum, m4_eval(CO / G * (C / G) * K * K))
 void NAME`'_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y)
 {
@@ -126,7 +118,7 @@ m4_ifelse(CCV_DIRECT(K, PAD), 1, `    float *part = mc_cuda_scratch(host, CCV_PA
 ', `    float *col = mc_cuda_scratch(host, 2 * CCV_SCRATCH(K, C, PAD) + CCV_PARTS(K, C, CO, G));
     float *dcol = col + CCV_SCRATCH(K, C, PAD), *part = dcol + CCV_SCRATCH(K, C, PAD);
 ')m4_dnl
-m4_ifelse(BIAS, 1, `    CU_MAP_RUN(NAME`'_dbias, (long)CO, `n, dy, dbias');
+m4_ifelse(BIAS, 1, `    CU_BIAS_SUM_RUN(NAME`'_dbias, CO, `n, dy, dbias');
 ', `    (void)dbias;
 ')m4_dnl
 CCV_BWD(NAME, K, PAD, C, 0, CO, 0, 0, G)m4_dnl

@@ -118,13 +118,7 @@ MC_FOR(`tt', 0, m4_eval(CDW_KK(j) - 1), `        {
 
 CU_KERNEL(NAME`'_dw, `int n, const float *x, const float *dy, float *part', `n, x, dy, part')
 CU_IMAGE_SUM(NAME`'_dw_sum, CDW_WTOTAL)
-m4_ifelse(BIAS, 1, `CU_MAP(NAME`'_dbias, (long)C, `int n, const float *dy, float *dbias', `n, dy, dbias',
-`        double gb = 0;
-        for (int b = 0; b < n; b++)
-            for (int k = 0; k < m4_eval(HO * WO); k++)
-                gb += dy[((long)b * YC + i) * m4_eval(HO * WO) + k];
-        dbias[i] += (float)gb;
-')')
+m4_ifelse(BIAS, 1, `CU_BIAS_SUM(NAME`'_dbias, YC, m4_eval(HO * WO))')
 void NAME`'_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias)
 {
@@ -132,7 +126,7 @@ void NAME`'_cu_bwd(int host, int n, const float *x, const float *w, const float 
     CU_MAP_RUN(NAME`'_dx, n * m4_eval(C * H * W)L, `n, w, dy, dx');
     CU_RUN(NAME`'_dw, (long)n * m4_eval(NK * C), CU_THREADS * sizeof(double), `n, x, dy, part');
     CU_MAP_RUN(NAME`'_dw_sum, CDW_WTOTAL`'L, `n, part, dw');
-m4_ifelse(BIAS, 1, `    CU_MAP_RUN(NAME`'_dbias, (long)C, `n, dy, dbias');
+m4_ifelse(BIAS, 1, `    CU_BIAS_SUM_RUN(NAME`'_dbias, C, `n, dy, dbias');
 ', `    (void)dbias;
 ')m4_dnl
 }

@@ -6,12 +6,16 @@
  *    against the C output, and its backward on the gradients the generic
  *    C backward hands it, against the generic layer's (relative to each
  *    slot's largest value, 1e-4).
- * 2. The whole training step, GPU against C from equal states: logits,
- *    loss and every parameter gradient within 1e-4 (relative).
+ * 2. The whole training step, GPU against C from equal states: logits and
+ *    loss within 1e-4 (relative), every parameter gradient within what
+ *    the C step itself moves for an input moved by 1e-7 (see there).
  * 3. Per layer, forward and backward: the generated kernels, a generic
  *    CUDA kernel with the shapes as run-time arguments, and cuDNN on the
  *    same convolutions; then the training step (forward, loss, backward,
- *    SGD) on the GPU. One table. Exit status 1 when a check fails. */
+ *    SGD) on the GPU. One table. Exit status 1 when a check fails.
+ *
+ * --timing leaves out 1's backward check, which copies every area to the
+ * device per layer (seconds at batch 128): run.sh checks at batch 16 first. */
 #include <cudnn.h>
 #include <math.h>
 #include <stdio.h>
@@ -59,6 +63,12 @@ static void host_state(mc_state *s, int n)
     s->dacts = (float *)zalloc((size_t)(M->act_floats * n) * 4);
     s->saved = (float *)zalloc((size_t)M->saved_floats * 4);
     s->extra = (float *)zalloc((size_t)(M->extra_floats * n) * 4);
+}
+
+static void free_state(mc_state *s)
+{
+    free(s->params), free(s->grads), free(s->buffers), free(s->counters);
+    free(s->acts), free(s->dacts), free(s->saved), free(s->extra);
 }
 
 static void init_state(mc_state *s)
@@ -275,12 +285,18 @@ static const char *kind_name(mc_layer_kind k)
 
 int main(int argc, char **argv)
 {
-    int n = 128, failed = 0;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--batch"))
-            n = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--reps"))
-            reps = atoi(argv[i + 1]);
+    int n = 128, failed = 0, timing = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--timing"))
+            timing = 1;
+        else if (i + 1 < argc && !strcmp(argv[i], "--batch"))
+            n = atoi(argv[++i]);
+        else if (i + 1 < argc && !strcmp(argv[i], "--reps"))
+            reps = atoi(argv[++i]);
+        else {
+            fprintf(stderr, "gpu_check: unknown argument '%s' (expected --batch N, --reps N, --timing)\n", argv[i]);
+            return 2;
+        }
     }
     int dev;
     cudaDeviceProp prop;
@@ -318,15 +334,40 @@ int main(int argc, char **argv)
     float *logits = download(d.acts + out, (long)n * M->classes), *grads = download(d.grads, M->param_floats);
     const double e_logits = rel_err(logits, h.acts + out, (long)n * M->classes), e_grads = rel_err(grads, h.grads, M->param_floats);
     const double e_loss = fabs(loss_gpu - loss_cpu) / fabs(loss_cpu);
-    failed |= e_logits > 1e-4 || e_grads > 1e-4 || e_loss > 1e-4;
-    printf("whole step, GPU against C: logits %.2g, loss %.2g, gradients %.2g (relative; at most 1e-4) %s\n",
-           e_logits, e_loss, e_grads, e_logits > 1e-4 || e_grads > 1e-4 || e_loss > 1e-4 ? "FAIL" : "ok");
+    /* The gradients of a whole step are ill-conditioned: through 20 train-
+     * mode batch norms and the ReLUs' kinks, rounding in one layer's output
+     * reaches the first layers' gradients magnified (a C step against the
+     * generic one differs by ~3e-3 at batch 16). So the bound is measured:
+     * the C step again, its input moved by one part in 10^7, and the GPU
+     * may differ from C by at most 10 times what that moved (at least
+     * 1e-4). An indexing error is of order 1; each layer on equal inputs is
+     * held to 1e-4 below. */
+    double e_moved;
+    {
+        mc_state p;
+        host_state(&p, n);
+        copy_state(&h0, &p);
+        for (long k = 0; k < (long)n * M->c * M->h * M->w; k++)
+            p.acts[k] *= 1 + 1e-7f;
+        M->forward(&p, 1);
+        (void)M->loss(&p, labels, probs);
+        M->loss_backward(&p, labels, probs);
+        M->backward(&p);
+        e_moved = rel_err(p.grads, h.grads, M->param_floats);
+        free_state(&p);
+    }
+    const double grad_bound = fmax(1e-4, 10 * e_moved);
+    const int step_failed = e_logits > 1e-4 || e_loss > 1e-4 || e_grads > grad_bound;
+    failed |= step_failed;
+    printf("whole step, GPU against C (relative): logits %.2g, loss %.2g (at most 1e-4), gradients %.2g (at most "
+           "%.2g: the C step's own moved %.2g for an input moved by 1e-7) %s\n",
+           e_logits, e_loss, e_grads, grad_bound, e_moved, step_failed ? "FAIL" : "ok");
 
     /* 1b: each layer's backward on the gradients the generic C backward
      * hands it, from the C forward's activations (in h): its input
      * gradients and the parameter gradients against the generic layer. */
     double *bwd_err = (double *)zalloc((size_t)M->nlayers * sizeof *bwd_err);
-    {
+    if (!timing) {
         mc_state r;
         host_state(&r, n);
         copy_state(&h, &r);
@@ -396,8 +437,11 @@ int main(int argc, char **argv)
             snprintf(dn, sizeof dn, "%.4f", c);
             snprintf(ratio, sizeof ratio, "%.2f", fwd / c);
         }
-        printf("%-34s %-10s %-12s %9.1e %9.1e %9.4f %9.4f %9s %9s %9s%s\n", l->name, kind_name(l->kind), shape, e,
-               bwd_err[i], fwd, bwd, gen, dn, ratio, e > 1e-4 || bwd_err[i] > 1e-4 ? "  FAIL" : "");
+        char berr[16] = "-";
+        if (!timing)
+            snprintf(berr, sizeof berr, "%.1e", bwd_err[i]);
+        printf("%-34s %-10s %-12s %9.1e %9s %9.4f %9.4f %9s %9s %9s%s\n", l->name, kind_name(l->kind), shape, e,
+               berr, fwd, bwd, gen, dn, ratio, e > 1e-4 || bwd_err[i] > 1e-4 ? "  FAIL" : "");
     }
     printf("%-34s %-10s %-12s %9s %9s %9.4f %9.4f\n", "all layers", "", "", "", "", total_fwd, total_bwd);
 

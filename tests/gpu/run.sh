@@ -10,7 +10,11 @@
 # a generic CUDA kernel, cuDNN) and per training step. --compile-only stops before
 # running (what CI does, without a GPU); MCGEN_GPU_BUILD names a build
 # folder configured already (CI's), which is then only built.
-# MCGEN_GPU_BATCH: the batch (default 128). Run from the source tree's root.
+# MCGEN_GPU_BATCH: the batch of the timings (default 128; the layer-by-layer
+# checks run at batch 16 first, where copying every area per layer is cheap).
+# MCGEN_GPU_OUT keeps the built check there (to run it on another machine);
+# MCGEN_GPU_CFLAGS replaces the host C flags (default -O3 -march=native).
+# Run from the source tree's root.
 set -euo pipefail
 run=1
 if [ "${1:-}" = --compile-only ]; then run=0; shift; fi
@@ -27,8 +31,14 @@ if [ -z "${MCGEN_GPU_BUILD:-}" ]; then
 fi
 cmake --build "$build" -j "$jobs" --target mcgen mcgen_runtime mcgen_cuda >/dev/null
 
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
+if [ -n "${MCGEN_GPU_OUT:-}" ]; then
+  out=$MCGEN_GPU_OUT
+  rm -rf "$out/gen" && mkdir -p "$out"
+else
+  out=$(mktemp -d)
+  trap 'rm -rf "$out"' EXIT
+fi
+read -r -a cflags <<<"${MCGEN_GPU_CFLAGS:--O3 -march=native}"
 "$build/mcgen" emit "$model" --target all "${emit_opts[@]}" -o "$out/gen"
 name=$(sed -n 's/^model[[:space:]]\{1,\}\([A-Za-z0-9_]*\).*/\1/p' "$model" | head -1)
 inc=(-I runtime -I runtime/cuda -I "$out/gen")
@@ -41,7 +51,7 @@ cu=$!
 objs=("$out/$name.o" "$out/gpu_check.o")
 for f in "$out"/gen/*.c; do
   objs+=("$out/$(basename "$f").o")
-  cc -std=c11 -O3 -march=native -fopenmp "${inc[@]}" -c "$f" -o "$out/$(basename "$f").o"
+  cc -std=c11 "${cflags[@]}" -fopenmp "${inc[@]}" -c "$f" -o "$out/$(basename "$f").o"
 done
 "${nv[@]}" -DMODEL="$name" -c tests/gpu/gpu_check.cu -o "$out/gpu_check.o"
 wait $cu
@@ -49,4 +59,5 @@ wait $cu
   -lgomp -lpng16 -lz -lm -o "$out/gpu_check"
 echo "built $out/gpu_check for $name"
 [ $run -eq 1 ] || exit 0
-"$out/gpu_check" --batch "${MCGEN_GPU_BATCH:-128}"
+"$out/gpu_check" --batch 16 --reps 3
+"$out/gpu_check" --batch "${MCGEN_GPU_BATCH:-128}" --timing

@@ -3,31 +3,82 @@
 
 #include "mobilenetv2_cuda.h"
 
-/* bn_c32_96x96: batch norm over 32 channels of 96x96 */
+/* bn_c32_96x96: batch norm over 32 channels of 96x96, 9 blocks per channel */
 MC_CU_HD static inline float bn_c32_96x96_norm(float x, float mean, float scale, float shift)
 {
     return (x - mean) * scale + shift;
 }
 
-MC_CU_HD static inline void bn_c32_96x96_train_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
-    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
+/* Sum j of channel c: its parts (count sums each) in order. */
+MC_CU_HD static inline double bn_c32_96x96_total(const double *part, int c, int count, int j)
 {
-    const int c = (int)block;
-    const long m = (long)n * 9216;
-    double *sums = (double *)shm, sum = 0, sq = 0;
-    for (long i = tid; i < m; i += nthreads)
-        sum += x[(((long)(i) / 9216 * 32 + c) * 9216 + (i) % 9216)];
-    const double mean = mc_cu_block_sum(sum, sums, tid, nthreads) / m;
-    for (long i = tid; i < m; i += nthreads)
-        sq += (x[(((long)(i) / 9216 * 32 + c) * 9216 + (i) % 9216)] - mean) * (x[(((long)(i) / 9216 * 32 + c) * 9216 + (i) % 9216)] - mean);
-    const double var = mc_cu_block_sum(sq, sums, tid, nthreads) / m, invstd = 1 / sqrt(var + 1e-05f);
-    const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-    for (long i = tid; i < m; i += nthreads)
-        y[(((long)(i) / 9216 * 32 + c) * 9216 + (i) % 9216)] = bn_c32_96x96_norm(x[(((long)(i) / 9216 * 32 + c) * 9216 + (i) % 9216)], fmean, scale, shift);
+    double t = 0;
+    for (int s = 0; s < 9; s++)
+        t += part[(c * 9 + s) * count + j];
+    return t;
+}
+
+MC_CU_HD static inline void bn_c32_96x96_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
+{
+    const int c = (int)(block / 9), s = (int)(block % 9);
+    const long m = (long)n * 9216, lo = m * s / 9, hi = m * (s + 1) / 9;
+    double s0 = 0;
+    (void)m;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += x[(((long)(i) / 9216 * 32 + c) * 9216 + (i) % 9216)];
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
     if (tid == 0) {
-        save_mean[c] = fmean;
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c32_96x96_sum_kernel(int n, const float *x, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c32_96x96_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, part);
+}
+
+/* The squares about the mean: a second pass, as the host path sums them. */
+MC_CU_HD static inline void bn_c32_96x96_sq_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const double *sums, double *part)
+{
+    const int c = (int)(block / 9), s = (int)(block % 9);
+    const long m = (long)n * 9216, lo = m * s / 9, hi = m * (s + 1) / 9;
+    double s0 = 0;
+    (void)m;
+    const double mean = bn_c32_96x96_total(sums, c, 1, 0) / m;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        const double d = x[(((long)(i) / 9216 * 32 + c) * 9216 + (i) % 9216)] - mean;
+        s0 += d * d;
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c32_96x96_sq_kernel(int n, const float *x, const double *sums, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c32_96x96_sq_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, sums, part);
+}
+
+
+/* Per channel: the statistics, what backward keeps, the running estimates. */
+MC_CU_HD static inline void bn_c32_96x96_stats_body(long block, int tid, int nthreads, float *shm, int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)32) ? first + 256 : ((long)32);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 9216;
+        const double mean = bn_c32_96x96_total(sums, c, 1, 0) / m, var = bn_c32_96x96_total(sq, c, 1, 0) / m;
+        const double invstd = 1 / sqrt(var + 1e-05f);
+        save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
-        /* one value per channel: keep the biased variance (0), as the 32 path does */
+        scale[c] = (float)(gamma[c] * invstd);
+        /* one value per channel: keep the biased variance (0), as the host path does */
         const double unbiased = m > 1 ? var * m / (m - 1) : var;
         running_mean[c] = (float)((1 - 0.1f) * running_mean[c] + 0.1f * mean);
         running_var[c] = (float)((1 - 0.1f) * running_var[c] + 0.1f * unbiased);
@@ -36,11 +87,29 @@ MC_CU_HD static inline void bn_c32_96x96_train_body(long block, int tid, int nth
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c32_96x96_train_kernel(int n, const float *x, const float *gamma, const float *beta, float *running_mean,
-    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
+static __global__ void __launch_bounds__(256) bn_c32_96x96_stats_kernel(int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
 {
     extern __shared__ float mc_shm[];
-    bn_c32_96x96_train_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, beta, running_mean, running_var, count, y, save_mean, save_invstd);
+    bn_c32_96x96_stats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+}
+
+MC_CU_HD static inline void bn_c32_96x96_apply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 294912L) ? first + 256 : (n * 294912L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 9216 % 32);
+        y[i] = bn_c32_96x96_norm(x[i], mean[c], scale[c], beta[c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c32_96x96_apply_kernel(int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    extern __shared__ float mc_shm[];
+    bn_c32_96x96_apply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, mean, scale, beta, y);
 }
 
 MC_CU_HD static inline void bn_c32_96x96_eval_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta,
@@ -63,39 +132,85 @@ static __global__ void __launch_bounds__(256) bn_c32_96x96_eval_kernel(int n, co
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c32_96x96_bwd_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *save_mean, const float *save_invstd,
-    const float *dy, float *dx, float *dgamma, float *dbeta)
+MC_CU_HD static inline void bn_c32_96x96_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
 {
-    const int c = (int)block;
-    const long m = (long)n * 9216;
+    const int c = (int)(block / 9), s = (int)(block % 9);
+    const long m = (long)n * 9216, lo = m * s / 9, hi = m * (s + 1) / 9;
+    double s0 = 0, s1 = 0;
+    (void)m;
     const float mean = save_mean[c], invstd = save_invstd[c];
-    double *sums = (double *)shm, s_dy = 0, s_dy_xhat = 0;
-    for (long i = tid; i < m; i += nthreads) {
-        s_dy += dy[(((long)(i) / 9216 * 32 + c) * 9216 + (i) % 9216)];
-        s_dy_xhat += (double)dy[(((long)(i) / 9216 * 32 + c) * 9216 + (i) % 9216)] * ((x[(((long)(i) / 9216 * 32 + c) * 9216 + (i) % 9216)] - mean) * invstd);
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += dy[(((long)(i) / 9216 * 32 + c) * 9216 + (i) % 9216)];
+        s1 += (double)dy[(((long)(i) / 9216 * 32 + c) * 9216 + (i) % 9216)] * ((x[(((long)(i) / 9216 * 32 + c) * 9216 + (i) % 9216)] - mean) * invstd);
     }
-    const double sum_dy = mc_cu_block_sum(s_dy, sums, tid, nthreads);
-    const double sum_dy_xhat = mc_cu_block_sum(s_dy_xhat, sums, tid, nthreads);
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
     if (tid == 0) {
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
+        part[block * 2] = s0;
+        part[block * 2 + 1] = s1;
     }
-    const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
-    for (long i = tid; i < m; i += nthreads)
-        dx[(((long)(i) / 9216 * 32 + c) * 9216 + (i) % 9216)] += k * (dy[(((long)(i) / 9216 * 32 + c) * 9216 + (i) % 9216)] - mean_dy - (x[(((long)(i) / 9216 * 32 + c) * 9216 + (i) % 9216)] - mean) * invstd * mean_dy_xhat);
 }
 
-static __global__ void __launch_bounds__(256) bn_c32_96x96_bwd_kernel(int n, const float *x, const float *gamma, const float *save_mean, const float *save_invstd,
-    const float *dy, float *dx, float *dgamma, float *dbeta)
+static __global__ void __launch_bounds__(256) bn_c32_96x96_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy,
+    double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c32_96x96_bwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+    bn_c32_96x96_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
+}
+
+/* Per channel: the parameter gradients and the coefficients of dx. */
+MC_CU_HD static inline void bn_c32_96x96_bstats_body(long block, int tid, int nthreads, float *shm, int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)32) ? first + 256 : ((long)32);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 9216;
+        const double sum_dy = bn_c32_96x96_total(part, c, 2, 0), sum_dy_xhat = bn_c32_96x96_total(part, c, 2, 1);
+        dgamma[c] += (float)sum_dy_xhat;
+        dbeta[c] += (float)sum_dy;
+        coef[c] = gamma[c] * save_invstd[c];
+        coef[32 + c] = (float)(sum_dy / m);
+        coef[2 * 32 + c] = (float)(sum_dy_xhat / m);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c32_96x96_bstats_kernel(int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    extern __shared__ float mc_shm[];
+    bn_c32_96x96_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+}
+
+MC_CU_HD static inline void bn_c32_96x96_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 294912L) ? first + 256 : (n * 294912L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 9216 % 32);
+        dx[i] += coef[c] * (dy[i] - coef[32 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 32 + c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c32_96x96_bapply_kernel(int n, const float *x, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    extern __shared__ float mc_shm[];
+    bn_c32_96x96_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, coef, dy, dx);
 }
 
 void bn_c32_96x96_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
-    MC_CU_RUN(host, bn_c32_96x96_train_kernel, bn_c32_96x96_train_body, 32, 256, 256 * sizeof(double), n, x, gamma, beta, running_mean, running_var, count, y, save_mean, save_invstd);
+    /* a sum and a sum of squares per part (doubles), then a scale per channel */
+    double *sums = (double *)mc_cuda_scratch(host, 1184), *sq = sums + 288;
+    float *scale = (float *)(sq + 288);
+    MC_CU_RUN(host, bn_c32_96x96_sum_kernel, bn_c32_96x96_sum_body, 288, 256, 256 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c32_96x96_sq_kernel, bn_c32_96x96_sq_body, 288, 256, 256 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c32_96x96_stats_kernel, bn_c32_96x96_stats_body, (((long)32) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+    MC_CU_RUN(host, bn_c32_96x96_apply_kernel, bn_c32_96x96_apply_body, ((n * 294912L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
 
 void bn_c32_96x96_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
@@ -107,34 +222,90 @@ void bn_c32_96x96_cu_fwd_eval(int host, int n, const float *x, const float *gamm
 void bn_c32_96x96_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    MC_CU_RUN(host, bn_c32_96x96_bwd_kernel, bn_c32_96x96_bwd_body, 32, 256, 256 * sizeof(double), n, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+    /* two sums per part (doubles), then three coefficients per channel */
+    double *part = (double *)mc_cuda_scratch(host, 1248);
+    float *coef = (float *)(part + 576);
+    MC_CU_RUN(host, bn_c32_96x96_bsum_kernel, bn_c32_96x96_bsum_body, 288, 256, 256 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c32_96x96_bstats_kernel, bn_c32_96x96_bstats_body, (((long)32) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+    MC_CU_RUN(host, bn_c32_96x96_bapply_kernel, bn_c32_96x96_bapply_body, ((n * 294912L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
 }
 
-/* bn_c96_96x96: batch norm over 96 channels of 96x96 */
+/* bn_c96_96x96: batch norm over 96 channels of 96x96, 3 blocks per channel */
 MC_CU_HD static inline float bn_c96_96x96_norm(float x, float mean, float scale, float shift)
 {
     return (x - mean) * scale + shift;
 }
 
-MC_CU_HD static inline void bn_c96_96x96_train_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
-    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
+/* Sum j of channel c: its parts (count sums each) in order. */
+MC_CU_HD static inline double bn_c96_96x96_total(const double *part, int c, int count, int j)
 {
-    const int c = (int)block;
-    const long m = (long)n * 9216;
-    double *sums = (double *)shm, sum = 0, sq = 0;
-    for (long i = tid; i < m; i += nthreads)
-        sum += x[(((long)(i) / 9216 * 96 + c) * 9216 + (i) % 9216)];
-    const double mean = mc_cu_block_sum(sum, sums, tid, nthreads) / m;
-    for (long i = tid; i < m; i += nthreads)
-        sq += (x[(((long)(i) / 9216 * 96 + c) * 9216 + (i) % 9216)] - mean) * (x[(((long)(i) / 9216 * 96 + c) * 9216 + (i) % 9216)] - mean);
-    const double var = mc_cu_block_sum(sq, sums, tid, nthreads) / m, invstd = 1 / sqrt(var + 1e-05f);
-    const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-    for (long i = tid; i < m; i += nthreads)
-        y[(((long)(i) / 9216 * 96 + c) * 9216 + (i) % 9216)] = bn_c96_96x96_norm(x[(((long)(i) / 9216 * 96 + c) * 9216 + (i) % 9216)], fmean, scale, shift);
+    double t = 0;
+    for (int s = 0; s < 3; s++)
+        t += part[(c * 3 + s) * count + j];
+    return t;
+}
+
+MC_CU_HD static inline void bn_c96_96x96_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
+{
+    const int c = (int)(block / 3), s = (int)(block % 3);
+    const long m = (long)n * 9216, lo = m * s / 3, hi = m * (s + 1) / 3;
+    double s0 = 0;
+    (void)m;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += x[(((long)(i) / 9216 * 96 + c) * 9216 + (i) % 9216)];
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
     if (tid == 0) {
-        save_mean[c] = fmean;
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c96_96x96_sum_kernel(int n, const float *x, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c96_96x96_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, part);
+}
+
+/* The squares about the mean: a second pass, as the host path sums them. */
+MC_CU_HD static inline void bn_c96_96x96_sq_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const double *sums, double *part)
+{
+    const int c = (int)(block / 3), s = (int)(block % 3);
+    const long m = (long)n * 9216, lo = m * s / 3, hi = m * (s + 1) / 3;
+    double s0 = 0;
+    (void)m;
+    const double mean = bn_c96_96x96_total(sums, c, 1, 0) / m;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        const double d = x[(((long)(i) / 9216 * 96 + c) * 9216 + (i) % 9216)] - mean;
+        s0 += d * d;
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c96_96x96_sq_kernel(int n, const float *x, const double *sums, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c96_96x96_sq_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, sums, part);
+}
+
+
+/* Per channel: the statistics, what backward keeps, the running estimates. */
+MC_CU_HD static inline void bn_c96_96x96_stats_body(long block, int tid, int nthreads, float *shm, int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)96) ? first + 256 : ((long)96);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 9216;
+        const double mean = bn_c96_96x96_total(sums, c, 1, 0) / m, var = bn_c96_96x96_total(sq, c, 1, 0) / m;
+        const double invstd = 1 / sqrt(var + 1e-05f);
+        save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
-        /* one value per channel: keep the biased variance (0), as the 96 path does */
+        scale[c] = (float)(gamma[c] * invstd);
+        /* one value per channel: keep the biased variance (0), as the host path does */
         const double unbiased = m > 1 ? var * m / (m - 1) : var;
         running_mean[c] = (float)((1 - 0.1f) * running_mean[c] + 0.1f * mean);
         running_var[c] = (float)((1 - 0.1f) * running_var[c] + 0.1f * unbiased);
@@ -143,11 +314,29 @@ MC_CU_HD static inline void bn_c96_96x96_train_body(long block, int tid, int nth
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c96_96x96_train_kernel(int n, const float *x, const float *gamma, const float *beta, float *running_mean,
-    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
+static __global__ void __launch_bounds__(256) bn_c96_96x96_stats_kernel(int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
 {
     extern __shared__ float mc_shm[];
-    bn_c96_96x96_train_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, beta, running_mean, running_var, count, y, save_mean, save_invstd);
+    bn_c96_96x96_stats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+}
+
+MC_CU_HD static inline void bn_c96_96x96_apply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 884736L) ? first + 256 : (n * 884736L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 9216 % 96);
+        y[i] = bn_c96_96x96_norm(x[i], mean[c], scale[c], beta[c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c96_96x96_apply_kernel(int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    extern __shared__ float mc_shm[];
+    bn_c96_96x96_apply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, mean, scale, beta, y);
 }
 
 MC_CU_HD static inline void bn_c96_96x96_eval_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta,
@@ -170,39 +359,85 @@ static __global__ void __launch_bounds__(256) bn_c96_96x96_eval_kernel(int n, co
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c96_96x96_bwd_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *save_mean, const float *save_invstd,
-    const float *dy, float *dx, float *dgamma, float *dbeta)
+MC_CU_HD static inline void bn_c96_96x96_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
 {
-    const int c = (int)block;
-    const long m = (long)n * 9216;
+    const int c = (int)(block / 3), s = (int)(block % 3);
+    const long m = (long)n * 9216, lo = m * s / 3, hi = m * (s + 1) / 3;
+    double s0 = 0, s1 = 0;
+    (void)m;
     const float mean = save_mean[c], invstd = save_invstd[c];
-    double *sums = (double *)shm, s_dy = 0, s_dy_xhat = 0;
-    for (long i = tid; i < m; i += nthreads) {
-        s_dy += dy[(((long)(i) / 9216 * 96 + c) * 9216 + (i) % 9216)];
-        s_dy_xhat += (double)dy[(((long)(i) / 9216 * 96 + c) * 9216 + (i) % 9216)] * ((x[(((long)(i) / 9216 * 96 + c) * 9216 + (i) % 9216)] - mean) * invstd);
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += dy[(((long)(i) / 9216 * 96 + c) * 9216 + (i) % 9216)];
+        s1 += (double)dy[(((long)(i) / 9216 * 96 + c) * 9216 + (i) % 9216)] * ((x[(((long)(i) / 9216 * 96 + c) * 9216 + (i) % 9216)] - mean) * invstd);
     }
-    const double sum_dy = mc_cu_block_sum(s_dy, sums, tid, nthreads);
-    const double sum_dy_xhat = mc_cu_block_sum(s_dy_xhat, sums, tid, nthreads);
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
     if (tid == 0) {
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
+        part[block * 2] = s0;
+        part[block * 2 + 1] = s1;
     }
-    const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
-    for (long i = tid; i < m; i += nthreads)
-        dx[(((long)(i) / 9216 * 96 + c) * 9216 + (i) % 9216)] += k * (dy[(((long)(i) / 9216 * 96 + c) * 9216 + (i) % 9216)] - mean_dy - (x[(((long)(i) / 9216 * 96 + c) * 9216 + (i) % 9216)] - mean) * invstd * mean_dy_xhat);
 }
 
-static __global__ void __launch_bounds__(256) bn_c96_96x96_bwd_kernel(int n, const float *x, const float *gamma, const float *save_mean, const float *save_invstd,
-    const float *dy, float *dx, float *dgamma, float *dbeta)
+static __global__ void __launch_bounds__(256) bn_c96_96x96_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy,
+    double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c96_96x96_bwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+    bn_c96_96x96_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
+}
+
+/* Per channel: the parameter gradients and the coefficients of dx. */
+MC_CU_HD static inline void bn_c96_96x96_bstats_body(long block, int tid, int nthreads, float *shm, int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)96) ? first + 256 : ((long)96);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 9216;
+        const double sum_dy = bn_c96_96x96_total(part, c, 2, 0), sum_dy_xhat = bn_c96_96x96_total(part, c, 2, 1);
+        dgamma[c] += (float)sum_dy_xhat;
+        dbeta[c] += (float)sum_dy;
+        coef[c] = gamma[c] * save_invstd[c];
+        coef[96 + c] = (float)(sum_dy / m);
+        coef[2 * 96 + c] = (float)(sum_dy_xhat / m);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c96_96x96_bstats_kernel(int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    extern __shared__ float mc_shm[];
+    bn_c96_96x96_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+}
+
+MC_CU_HD static inline void bn_c96_96x96_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 884736L) ? first + 256 : (n * 884736L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 9216 % 96);
+        dx[i] += coef[c] * (dy[i] - coef[96 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 96 + c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c96_96x96_bapply_kernel(int n, const float *x, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    extern __shared__ float mc_shm[];
+    bn_c96_96x96_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, coef, dy, dx);
 }
 
 void bn_c96_96x96_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
-    MC_CU_RUN(host, bn_c96_96x96_train_kernel, bn_c96_96x96_train_body, 96, 256, 256 * sizeof(double), n, x, gamma, beta, running_mean, running_var, count, y, save_mean, save_invstd);
+    /* a sum and a sum of squares per part (doubles), then a scale per channel */
+    double *sums = (double *)mc_cuda_scratch(host, 1248), *sq = sums + 288;
+    float *scale = (float *)(sq + 288);
+    MC_CU_RUN(host, bn_c96_96x96_sum_kernel, bn_c96_96x96_sum_body, 288, 256, 256 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c96_96x96_sq_kernel, bn_c96_96x96_sq_body, 288, 256, 256 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c96_96x96_stats_kernel, bn_c96_96x96_stats_body, (((long)96) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+    MC_CU_RUN(host, bn_c96_96x96_apply_kernel, bn_c96_96x96_apply_body, ((n * 884736L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
 
 void bn_c96_96x96_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
@@ -214,34 +449,90 @@ void bn_c96_96x96_cu_fwd_eval(int host, int n, const float *x, const float *gamm
 void bn_c96_96x96_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    MC_CU_RUN(host, bn_c96_96x96_bwd_kernel, bn_c96_96x96_bwd_body, 96, 256, 256 * sizeof(double), n, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+    /* two sums per part (doubles), then three coefficients per channel */
+    double *part = (double *)mc_cuda_scratch(host, 1440);
+    float *coef = (float *)(part + 576);
+    MC_CU_RUN(host, bn_c96_96x96_bsum_kernel, bn_c96_96x96_bsum_body, 288, 256, 256 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c96_96x96_bstats_kernel, bn_c96_96x96_bstats_body, (((long)96) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+    MC_CU_RUN(host, bn_c96_96x96_bapply_kernel, bn_c96_96x96_bapply_body, ((n * 884736L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
 }
 
-/* bn_c16_96x96: batch norm over 16 channels of 96x96 */
+/* bn_c16_96x96: batch norm over 16 channels of 96x96, 17 blocks per channel */
 MC_CU_HD static inline float bn_c16_96x96_norm(float x, float mean, float scale, float shift)
 {
     return (x - mean) * scale + shift;
 }
 
-MC_CU_HD static inline void bn_c16_96x96_train_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
-    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
+/* Sum j of channel c: its parts (count sums each) in order. */
+MC_CU_HD static inline double bn_c16_96x96_total(const double *part, int c, int count, int j)
 {
-    const int c = (int)block;
-    const long m = (long)n * 9216;
-    double *sums = (double *)shm, sum = 0, sq = 0;
-    for (long i = tid; i < m; i += nthreads)
-        sum += x[(((long)(i) / 9216 * 16 + c) * 9216 + (i) % 9216)];
-    const double mean = mc_cu_block_sum(sum, sums, tid, nthreads) / m;
-    for (long i = tid; i < m; i += nthreads)
-        sq += (x[(((long)(i) / 9216 * 16 + c) * 9216 + (i) % 9216)] - mean) * (x[(((long)(i) / 9216 * 16 + c) * 9216 + (i) % 9216)] - mean);
-    const double var = mc_cu_block_sum(sq, sums, tid, nthreads) / m, invstd = 1 / sqrt(var + 1e-05f);
-    const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-    for (long i = tid; i < m; i += nthreads)
-        y[(((long)(i) / 9216 * 16 + c) * 9216 + (i) % 9216)] = bn_c16_96x96_norm(x[(((long)(i) / 9216 * 16 + c) * 9216 + (i) % 9216)], fmean, scale, shift);
+    double t = 0;
+    for (int s = 0; s < 17; s++)
+        t += part[(c * 17 + s) * count + j];
+    return t;
+}
+
+MC_CU_HD static inline void bn_c16_96x96_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
+{
+    const int c = (int)(block / 17), s = (int)(block % 17);
+    const long m = (long)n * 9216, lo = m * s / 17, hi = m * (s + 1) / 17;
+    double s0 = 0;
+    (void)m;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += x[(((long)(i) / 9216 * 16 + c) * 9216 + (i) % 9216)];
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
     if (tid == 0) {
-        save_mean[c] = fmean;
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c16_96x96_sum_kernel(int n, const float *x, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c16_96x96_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, part);
+}
+
+/* The squares about the mean: a second pass, as the host path sums them. */
+MC_CU_HD static inline void bn_c16_96x96_sq_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const double *sums, double *part)
+{
+    const int c = (int)(block / 17), s = (int)(block % 17);
+    const long m = (long)n * 9216, lo = m * s / 17, hi = m * (s + 1) / 17;
+    double s0 = 0;
+    (void)m;
+    const double mean = bn_c16_96x96_total(sums, c, 1, 0) / m;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        const double d = x[(((long)(i) / 9216 * 16 + c) * 9216 + (i) % 9216)] - mean;
+        s0 += d * d;
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c16_96x96_sq_kernel(int n, const float *x, const double *sums, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c16_96x96_sq_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, sums, part);
+}
+
+
+/* Per channel: the statistics, what backward keeps, the running estimates. */
+MC_CU_HD static inline void bn_c16_96x96_stats_body(long block, int tid, int nthreads, float *shm, int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)16) ? first + 256 : ((long)16);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 9216;
+        const double mean = bn_c16_96x96_total(sums, c, 1, 0) / m, var = bn_c16_96x96_total(sq, c, 1, 0) / m;
+        const double invstd = 1 / sqrt(var + 1e-05f);
+        save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
-        /* one value per channel: keep the biased variance (0), as the 16 path does */
+        scale[c] = (float)(gamma[c] * invstd);
+        /* one value per channel: keep the biased variance (0), as the host path does */
         const double unbiased = m > 1 ? var * m / (m - 1) : var;
         running_mean[c] = (float)((1 - 0.1f) * running_mean[c] + 0.1f * mean);
         running_var[c] = (float)((1 - 0.1f) * running_var[c] + 0.1f * unbiased);
@@ -250,11 +541,29 @@ MC_CU_HD static inline void bn_c16_96x96_train_body(long block, int tid, int nth
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c16_96x96_train_kernel(int n, const float *x, const float *gamma, const float *beta, float *running_mean,
-    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
+static __global__ void __launch_bounds__(256) bn_c16_96x96_stats_kernel(int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
 {
     extern __shared__ float mc_shm[];
-    bn_c16_96x96_train_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, beta, running_mean, running_var, count, y, save_mean, save_invstd);
+    bn_c16_96x96_stats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+}
+
+MC_CU_HD static inline void bn_c16_96x96_apply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 147456L) ? first + 256 : (n * 147456L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 9216 % 16);
+        y[i] = bn_c16_96x96_norm(x[i], mean[c], scale[c], beta[c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c16_96x96_apply_kernel(int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    extern __shared__ float mc_shm[];
+    bn_c16_96x96_apply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, mean, scale, beta, y);
 }
 
 MC_CU_HD static inline void bn_c16_96x96_eval_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta,
@@ -277,39 +586,85 @@ static __global__ void __launch_bounds__(256) bn_c16_96x96_eval_kernel(int n, co
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c16_96x96_bwd_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *save_mean, const float *save_invstd,
-    const float *dy, float *dx, float *dgamma, float *dbeta)
+MC_CU_HD static inline void bn_c16_96x96_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
 {
-    const int c = (int)block;
-    const long m = (long)n * 9216;
+    const int c = (int)(block / 17), s = (int)(block % 17);
+    const long m = (long)n * 9216, lo = m * s / 17, hi = m * (s + 1) / 17;
+    double s0 = 0, s1 = 0;
+    (void)m;
     const float mean = save_mean[c], invstd = save_invstd[c];
-    double *sums = (double *)shm, s_dy = 0, s_dy_xhat = 0;
-    for (long i = tid; i < m; i += nthreads) {
-        s_dy += dy[(((long)(i) / 9216 * 16 + c) * 9216 + (i) % 9216)];
-        s_dy_xhat += (double)dy[(((long)(i) / 9216 * 16 + c) * 9216 + (i) % 9216)] * ((x[(((long)(i) / 9216 * 16 + c) * 9216 + (i) % 9216)] - mean) * invstd);
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += dy[(((long)(i) / 9216 * 16 + c) * 9216 + (i) % 9216)];
+        s1 += (double)dy[(((long)(i) / 9216 * 16 + c) * 9216 + (i) % 9216)] * ((x[(((long)(i) / 9216 * 16 + c) * 9216 + (i) % 9216)] - mean) * invstd);
     }
-    const double sum_dy = mc_cu_block_sum(s_dy, sums, tid, nthreads);
-    const double sum_dy_xhat = mc_cu_block_sum(s_dy_xhat, sums, tid, nthreads);
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
     if (tid == 0) {
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
+        part[block * 2] = s0;
+        part[block * 2 + 1] = s1;
     }
-    const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
-    for (long i = tid; i < m; i += nthreads)
-        dx[(((long)(i) / 9216 * 16 + c) * 9216 + (i) % 9216)] += k * (dy[(((long)(i) / 9216 * 16 + c) * 9216 + (i) % 9216)] - mean_dy - (x[(((long)(i) / 9216 * 16 + c) * 9216 + (i) % 9216)] - mean) * invstd * mean_dy_xhat);
 }
 
-static __global__ void __launch_bounds__(256) bn_c16_96x96_bwd_kernel(int n, const float *x, const float *gamma, const float *save_mean, const float *save_invstd,
-    const float *dy, float *dx, float *dgamma, float *dbeta)
+static __global__ void __launch_bounds__(256) bn_c16_96x96_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy,
+    double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c16_96x96_bwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+    bn_c16_96x96_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
+}
+
+/* Per channel: the parameter gradients and the coefficients of dx. */
+MC_CU_HD static inline void bn_c16_96x96_bstats_body(long block, int tid, int nthreads, float *shm, int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)16) ? first + 256 : ((long)16);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 9216;
+        const double sum_dy = bn_c16_96x96_total(part, c, 2, 0), sum_dy_xhat = bn_c16_96x96_total(part, c, 2, 1);
+        dgamma[c] += (float)sum_dy_xhat;
+        dbeta[c] += (float)sum_dy;
+        coef[c] = gamma[c] * save_invstd[c];
+        coef[16 + c] = (float)(sum_dy / m);
+        coef[2 * 16 + c] = (float)(sum_dy_xhat / m);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c16_96x96_bstats_kernel(int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    extern __shared__ float mc_shm[];
+    bn_c16_96x96_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+}
+
+MC_CU_HD static inline void bn_c16_96x96_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 147456L) ? first + 256 : (n * 147456L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 9216 % 16);
+        dx[i] += coef[c] * (dy[i] - coef[16 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 16 + c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c16_96x96_bapply_kernel(int n, const float *x, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    extern __shared__ float mc_shm[];
+    bn_c16_96x96_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, coef, dy, dx);
 }
 
 void bn_c16_96x96_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
-    MC_CU_RUN(host, bn_c16_96x96_train_kernel, bn_c16_96x96_train_body, 16, 256, 256 * sizeof(double), n, x, gamma, beta, running_mean, running_var, count, y, save_mean, save_invstd);
+    /* a sum and a sum of squares per part (doubles), then a scale per channel */
+    double *sums = (double *)mc_cuda_scratch(host, 1104), *sq = sums + 272;
+    float *scale = (float *)(sq + 272);
+    MC_CU_RUN(host, bn_c16_96x96_sum_kernel, bn_c16_96x96_sum_body, 272, 256, 256 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c16_96x96_sq_kernel, bn_c16_96x96_sq_body, 272, 256, 256 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c16_96x96_stats_kernel, bn_c16_96x96_stats_body, (((long)16) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+    MC_CU_RUN(host, bn_c16_96x96_apply_kernel, bn_c16_96x96_apply_body, ((n * 147456L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
 
 void bn_c16_96x96_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
@@ -321,34 +676,90 @@ void bn_c16_96x96_cu_fwd_eval(int host, int n, const float *x, const float *gamm
 void bn_c16_96x96_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    MC_CU_RUN(host, bn_c16_96x96_bwd_kernel, bn_c16_96x96_bwd_body, 16, 256, 256 * sizeof(double), n, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+    /* two sums per part (doubles), then three coefficients per channel */
+    double *part = (double *)mc_cuda_scratch(host, 1136);
+    float *coef = (float *)(part + 544);
+    MC_CU_RUN(host, bn_c16_96x96_bsum_kernel, bn_c16_96x96_bsum_body, 272, 256, 256 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c16_96x96_bstats_kernel, bn_c16_96x96_bstats_body, (((long)16) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+    MC_CU_RUN(host, bn_c16_96x96_bapply_kernel, bn_c16_96x96_bapply_body, ((n * 147456L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
 }
 
-/* bn_c192_96x96: batch norm over 192 channels of 96x96 */
+/* bn_c192_96x96: batch norm over 192 channels of 96x96, 2 blocks per channel */
 MC_CU_HD static inline float bn_c192_96x96_norm(float x, float mean, float scale, float shift)
 {
     return (x - mean) * scale + shift;
 }
 
-MC_CU_HD static inline void bn_c192_96x96_train_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
-    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
+/* Sum j of channel c: its parts (count sums each) in order. */
+MC_CU_HD static inline double bn_c192_96x96_total(const double *part, int c, int count, int j)
 {
-    const int c = (int)block;
-    const long m = (long)n * 9216;
-    double *sums = (double *)shm, sum = 0, sq = 0;
-    for (long i = tid; i < m; i += nthreads)
-        sum += x[(((long)(i) / 9216 * 192 + c) * 9216 + (i) % 9216)];
-    const double mean = mc_cu_block_sum(sum, sums, tid, nthreads) / m;
-    for (long i = tid; i < m; i += nthreads)
-        sq += (x[(((long)(i) / 9216 * 192 + c) * 9216 + (i) % 9216)] - mean) * (x[(((long)(i) / 9216 * 192 + c) * 9216 + (i) % 9216)] - mean);
-    const double var = mc_cu_block_sum(sq, sums, tid, nthreads) / m, invstd = 1 / sqrt(var + 1e-05f);
-    const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-    for (long i = tid; i < m; i += nthreads)
-        y[(((long)(i) / 9216 * 192 + c) * 9216 + (i) % 9216)] = bn_c192_96x96_norm(x[(((long)(i) / 9216 * 192 + c) * 9216 + (i) % 9216)], fmean, scale, shift);
+    double t = 0;
+    for (int s = 0; s < 2; s++)
+        t += part[(c * 2 + s) * count + j];
+    return t;
+}
+
+MC_CU_HD static inline void bn_c192_96x96_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
+{
+    const int c = (int)(block / 2), s = (int)(block % 2);
+    const long m = (long)n * 9216, lo = m * s / 2, hi = m * (s + 1) / 2;
+    double s0 = 0;
+    (void)m;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += x[(((long)(i) / 9216 * 192 + c) * 9216 + (i) % 9216)];
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
     if (tid == 0) {
-        save_mean[c] = fmean;
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c192_96x96_sum_kernel(int n, const float *x, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c192_96x96_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, part);
+}
+
+/* The squares about the mean: a second pass, as the host path sums them. */
+MC_CU_HD static inline void bn_c192_96x96_sq_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const double *sums, double *part)
+{
+    const int c = (int)(block / 2), s = (int)(block % 2);
+    const long m = (long)n * 9216, lo = m * s / 2, hi = m * (s + 1) / 2;
+    double s0 = 0;
+    (void)m;
+    const double mean = bn_c192_96x96_total(sums, c, 1, 0) / m;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        const double d = x[(((long)(i) / 9216 * 192 + c) * 9216 + (i) % 9216)] - mean;
+        s0 += d * d;
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c192_96x96_sq_kernel(int n, const float *x, const double *sums, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c192_96x96_sq_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, sums, part);
+}
+
+
+/* Per channel: the statistics, what backward keeps, the running estimates. */
+MC_CU_HD static inline void bn_c192_96x96_stats_body(long block, int tid, int nthreads, float *shm, int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)192) ? first + 256 : ((long)192);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 9216;
+        const double mean = bn_c192_96x96_total(sums, c, 1, 0) / m, var = bn_c192_96x96_total(sq, c, 1, 0) / m;
+        const double invstd = 1 / sqrt(var + 1e-05f);
+        save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
-        /* one value per channel: keep the biased variance (0), as the 192 path does */
+        scale[c] = (float)(gamma[c] * invstd);
+        /* one value per channel: keep the biased variance (0), as the host path does */
         const double unbiased = m > 1 ? var * m / (m - 1) : var;
         running_mean[c] = (float)((1 - 0.1f) * running_mean[c] + 0.1f * mean);
         running_var[c] = (float)((1 - 0.1f) * running_var[c] + 0.1f * unbiased);
@@ -357,11 +768,29 @@ MC_CU_HD static inline void bn_c192_96x96_train_body(long block, int tid, int nt
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c192_96x96_train_kernel(int n, const float *x, const float *gamma, const float *beta, float *running_mean,
-    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
+static __global__ void __launch_bounds__(256) bn_c192_96x96_stats_kernel(int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
 {
     extern __shared__ float mc_shm[];
-    bn_c192_96x96_train_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, beta, running_mean, running_var, count, y, save_mean, save_invstd);
+    bn_c192_96x96_stats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+}
+
+MC_CU_HD static inline void bn_c192_96x96_apply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 1769472L) ? first + 256 : (n * 1769472L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 9216 % 192);
+        y[i] = bn_c192_96x96_norm(x[i], mean[c], scale[c], beta[c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c192_96x96_apply_kernel(int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    extern __shared__ float mc_shm[];
+    bn_c192_96x96_apply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, mean, scale, beta, y);
 }
 
 MC_CU_HD static inline void bn_c192_96x96_eval_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta,
@@ -384,39 +813,85 @@ static __global__ void __launch_bounds__(256) bn_c192_96x96_eval_kernel(int n, c
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c192_96x96_bwd_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *save_mean, const float *save_invstd,
-    const float *dy, float *dx, float *dgamma, float *dbeta)
+MC_CU_HD static inline void bn_c192_96x96_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
 {
-    const int c = (int)block;
-    const long m = (long)n * 9216;
+    const int c = (int)(block / 2), s = (int)(block % 2);
+    const long m = (long)n * 9216, lo = m * s / 2, hi = m * (s + 1) / 2;
+    double s0 = 0, s1 = 0;
+    (void)m;
     const float mean = save_mean[c], invstd = save_invstd[c];
-    double *sums = (double *)shm, s_dy = 0, s_dy_xhat = 0;
-    for (long i = tid; i < m; i += nthreads) {
-        s_dy += dy[(((long)(i) / 9216 * 192 + c) * 9216 + (i) % 9216)];
-        s_dy_xhat += (double)dy[(((long)(i) / 9216 * 192 + c) * 9216 + (i) % 9216)] * ((x[(((long)(i) / 9216 * 192 + c) * 9216 + (i) % 9216)] - mean) * invstd);
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += dy[(((long)(i) / 9216 * 192 + c) * 9216 + (i) % 9216)];
+        s1 += (double)dy[(((long)(i) / 9216 * 192 + c) * 9216 + (i) % 9216)] * ((x[(((long)(i) / 9216 * 192 + c) * 9216 + (i) % 9216)] - mean) * invstd);
     }
-    const double sum_dy = mc_cu_block_sum(s_dy, sums, tid, nthreads);
-    const double sum_dy_xhat = mc_cu_block_sum(s_dy_xhat, sums, tid, nthreads);
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
     if (tid == 0) {
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
+        part[block * 2] = s0;
+        part[block * 2 + 1] = s1;
     }
-    const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
-    for (long i = tid; i < m; i += nthreads)
-        dx[(((long)(i) / 9216 * 192 + c) * 9216 + (i) % 9216)] += k * (dy[(((long)(i) / 9216 * 192 + c) * 9216 + (i) % 9216)] - mean_dy - (x[(((long)(i) / 9216 * 192 + c) * 9216 + (i) % 9216)] - mean) * invstd * mean_dy_xhat);
 }
 
-static __global__ void __launch_bounds__(256) bn_c192_96x96_bwd_kernel(int n, const float *x, const float *gamma, const float *save_mean, const float *save_invstd,
-    const float *dy, float *dx, float *dgamma, float *dbeta)
+static __global__ void __launch_bounds__(256) bn_c192_96x96_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy,
+    double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c192_96x96_bwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+    bn_c192_96x96_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
+}
+
+/* Per channel: the parameter gradients and the coefficients of dx. */
+MC_CU_HD static inline void bn_c192_96x96_bstats_body(long block, int tid, int nthreads, float *shm, int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)192) ? first + 256 : ((long)192);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 9216;
+        const double sum_dy = bn_c192_96x96_total(part, c, 2, 0), sum_dy_xhat = bn_c192_96x96_total(part, c, 2, 1);
+        dgamma[c] += (float)sum_dy_xhat;
+        dbeta[c] += (float)sum_dy;
+        coef[c] = gamma[c] * save_invstd[c];
+        coef[192 + c] = (float)(sum_dy / m);
+        coef[2 * 192 + c] = (float)(sum_dy_xhat / m);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c192_96x96_bstats_kernel(int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    extern __shared__ float mc_shm[];
+    bn_c192_96x96_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+}
+
+MC_CU_HD static inline void bn_c192_96x96_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 1769472L) ? first + 256 : (n * 1769472L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 9216 % 192);
+        dx[i] += coef[c] * (dy[i] - coef[192 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 192 + c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c192_96x96_bapply_kernel(int n, const float *x, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    extern __shared__ float mc_shm[];
+    bn_c192_96x96_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, coef, dy, dx);
 }
 
 void bn_c192_96x96_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
-    MC_CU_RUN(host, bn_c192_96x96_train_kernel, bn_c192_96x96_train_body, 192, 256, 256 * sizeof(double), n, x, gamma, beta, running_mean, running_var, count, y, save_mean, save_invstd);
+    /* a sum and a sum of squares per part (doubles), then a scale per channel */
+    double *sums = (double *)mc_cuda_scratch(host, 1728), *sq = sums + 384;
+    float *scale = (float *)(sq + 384);
+    MC_CU_RUN(host, bn_c192_96x96_sum_kernel, bn_c192_96x96_sum_body, 384, 256, 256 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c192_96x96_sq_kernel, bn_c192_96x96_sq_body, 384, 256, 256 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c192_96x96_stats_kernel, bn_c192_96x96_stats_body, (((long)192) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+    MC_CU_RUN(host, bn_c192_96x96_apply_kernel, bn_c192_96x96_apply_body, ((n * 1769472L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
 
 void bn_c192_96x96_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
@@ -428,34 +903,90 @@ void bn_c192_96x96_cu_fwd_eval(int host, int n, const float *x, const float *gam
 void bn_c192_96x96_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    MC_CU_RUN(host, bn_c192_96x96_bwd_kernel, bn_c192_96x96_bwd_body, 192, 256, 256 * sizeof(double), n, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+    /* two sums per part (doubles), then three coefficients per channel */
+    double *part = (double *)mc_cuda_scratch(host, 2112);
+    float *coef = (float *)(part + 768);
+    MC_CU_RUN(host, bn_c192_96x96_bsum_kernel, bn_c192_96x96_bsum_body, 384, 256, 256 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c192_96x96_bstats_kernel, bn_c192_96x96_bstats_body, (((long)192) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+    MC_CU_RUN(host, bn_c192_96x96_bapply_kernel, bn_c192_96x96_bapply_body, ((n * 1769472L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
 }
 
-/* bn_c24_48x48: batch norm over 24 channels of 48x48 */
+/* bn_c24_48x48: batch norm over 24 channels of 48x48, 11 blocks per channel */
 MC_CU_HD static inline float bn_c24_48x48_norm(float x, float mean, float scale, float shift)
 {
     return (x - mean) * scale + shift;
 }
 
-MC_CU_HD static inline void bn_c24_48x48_train_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
-    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
+/* Sum j of channel c: its parts (count sums each) in order. */
+MC_CU_HD static inline double bn_c24_48x48_total(const double *part, int c, int count, int j)
 {
-    const int c = (int)block;
-    const long m = (long)n * 2304;
-    double *sums = (double *)shm, sum = 0, sq = 0;
-    for (long i = tid; i < m; i += nthreads)
-        sum += x[(((long)(i) / 2304 * 24 + c) * 2304 + (i) % 2304)];
-    const double mean = mc_cu_block_sum(sum, sums, tid, nthreads) / m;
-    for (long i = tid; i < m; i += nthreads)
-        sq += (x[(((long)(i) / 2304 * 24 + c) * 2304 + (i) % 2304)] - mean) * (x[(((long)(i) / 2304 * 24 + c) * 2304 + (i) % 2304)] - mean);
-    const double var = mc_cu_block_sum(sq, sums, tid, nthreads) / m, invstd = 1 / sqrt(var + 1e-05f);
-    const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-    for (long i = tid; i < m; i += nthreads)
-        y[(((long)(i) / 2304 * 24 + c) * 2304 + (i) % 2304)] = bn_c24_48x48_norm(x[(((long)(i) / 2304 * 24 + c) * 2304 + (i) % 2304)], fmean, scale, shift);
+    double t = 0;
+    for (int s = 0; s < 11; s++)
+        t += part[(c * 11 + s) * count + j];
+    return t;
+}
+
+MC_CU_HD static inline void bn_c24_48x48_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
+{
+    const int c = (int)(block / 11), s = (int)(block % 11);
+    const long m = (long)n * 2304, lo = m * s / 11, hi = m * (s + 1) / 11;
+    double s0 = 0;
+    (void)m;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += x[(((long)(i) / 2304 * 24 + c) * 2304 + (i) % 2304)];
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
     if (tid == 0) {
-        save_mean[c] = fmean;
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c24_48x48_sum_kernel(int n, const float *x, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c24_48x48_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, part);
+}
+
+/* The squares about the mean: a second pass, as the host path sums them. */
+MC_CU_HD static inline void bn_c24_48x48_sq_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const double *sums, double *part)
+{
+    const int c = (int)(block / 11), s = (int)(block % 11);
+    const long m = (long)n * 2304, lo = m * s / 11, hi = m * (s + 1) / 11;
+    double s0 = 0;
+    (void)m;
+    const double mean = bn_c24_48x48_total(sums, c, 1, 0) / m;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        const double d = x[(((long)(i) / 2304 * 24 + c) * 2304 + (i) % 2304)] - mean;
+        s0 += d * d;
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c24_48x48_sq_kernel(int n, const float *x, const double *sums, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c24_48x48_sq_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, sums, part);
+}
+
+
+/* Per channel: the statistics, what backward keeps, the running estimates. */
+MC_CU_HD static inline void bn_c24_48x48_stats_body(long block, int tid, int nthreads, float *shm, int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)24) ? first + 256 : ((long)24);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 2304;
+        const double mean = bn_c24_48x48_total(sums, c, 1, 0) / m, var = bn_c24_48x48_total(sq, c, 1, 0) / m;
+        const double invstd = 1 / sqrt(var + 1e-05f);
+        save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
-        /* one value per channel: keep the biased variance (0), as the 24 path does */
+        scale[c] = (float)(gamma[c] * invstd);
+        /* one value per channel: keep the biased variance (0), as the host path does */
         const double unbiased = m > 1 ? var * m / (m - 1) : var;
         running_mean[c] = (float)((1 - 0.1f) * running_mean[c] + 0.1f * mean);
         running_var[c] = (float)((1 - 0.1f) * running_var[c] + 0.1f * unbiased);
@@ -464,11 +995,29 @@ MC_CU_HD static inline void bn_c24_48x48_train_body(long block, int tid, int nth
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c24_48x48_train_kernel(int n, const float *x, const float *gamma, const float *beta, float *running_mean,
-    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
+static __global__ void __launch_bounds__(256) bn_c24_48x48_stats_kernel(int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
 {
     extern __shared__ float mc_shm[];
-    bn_c24_48x48_train_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, beta, running_mean, running_var, count, y, save_mean, save_invstd);
+    bn_c24_48x48_stats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+}
+
+MC_CU_HD static inline void bn_c24_48x48_apply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 55296L) ? first + 256 : (n * 55296L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 2304 % 24);
+        y[i] = bn_c24_48x48_norm(x[i], mean[c], scale[c], beta[c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c24_48x48_apply_kernel(int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    extern __shared__ float mc_shm[];
+    bn_c24_48x48_apply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, mean, scale, beta, y);
 }
 
 MC_CU_HD static inline void bn_c24_48x48_eval_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta,
@@ -491,39 +1040,85 @@ static __global__ void __launch_bounds__(256) bn_c24_48x48_eval_kernel(int n, co
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c24_48x48_bwd_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *save_mean, const float *save_invstd,
-    const float *dy, float *dx, float *dgamma, float *dbeta)
+MC_CU_HD static inline void bn_c24_48x48_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
 {
-    const int c = (int)block;
-    const long m = (long)n * 2304;
+    const int c = (int)(block / 11), s = (int)(block % 11);
+    const long m = (long)n * 2304, lo = m * s / 11, hi = m * (s + 1) / 11;
+    double s0 = 0, s1 = 0;
+    (void)m;
     const float mean = save_mean[c], invstd = save_invstd[c];
-    double *sums = (double *)shm, s_dy = 0, s_dy_xhat = 0;
-    for (long i = tid; i < m; i += nthreads) {
-        s_dy += dy[(((long)(i) / 2304 * 24 + c) * 2304 + (i) % 2304)];
-        s_dy_xhat += (double)dy[(((long)(i) / 2304 * 24 + c) * 2304 + (i) % 2304)] * ((x[(((long)(i) / 2304 * 24 + c) * 2304 + (i) % 2304)] - mean) * invstd);
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += dy[(((long)(i) / 2304 * 24 + c) * 2304 + (i) % 2304)];
+        s1 += (double)dy[(((long)(i) / 2304 * 24 + c) * 2304 + (i) % 2304)] * ((x[(((long)(i) / 2304 * 24 + c) * 2304 + (i) % 2304)] - mean) * invstd);
     }
-    const double sum_dy = mc_cu_block_sum(s_dy, sums, tid, nthreads);
-    const double sum_dy_xhat = mc_cu_block_sum(s_dy_xhat, sums, tid, nthreads);
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
     if (tid == 0) {
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
+        part[block * 2] = s0;
+        part[block * 2 + 1] = s1;
     }
-    const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
-    for (long i = tid; i < m; i += nthreads)
-        dx[(((long)(i) / 2304 * 24 + c) * 2304 + (i) % 2304)] += k * (dy[(((long)(i) / 2304 * 24 + c) * 2304 + (i) % 2304)] - mean_dy - (x[(((long)(i) / 2304 * 24 + c) * 2304 + (i) % 2304)] - mean) * invstd * mean_dy_xhat);
 }
 
-static __global__ void __launch_bounds__(256) bn_c24_48x48_bwd_kernel(int n, const float *x, const float *gamma, const float *save_mean, const float *save_invstd,
-    const float *dy, float *dx, float *dgamma, float *dbeta)
+static __global__ void __launch_bounds__(256) bn_c24_48x48_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy,
+    double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c24_48x48_bwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+    bn_c24_48x48_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
+}
+
+/* Per channel: the parameter gradients and the coefficients of dx. */
+MC_CU_HD static inline void bn_c24_48x48_bstats_body(long block, int tid, int nthreads, float *shm, int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)24) ? first + 256 : ((long)24);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 2304;
+        const double sum_dy = bn_c24_48x48_total(part, c, 2, 0), sum_dy_xhat = bn_c24_48x48_total(part, c, 2, 1);
+        dgamma[c] += (float)sum_dy_xhat;
+        dbeta[c] += (float)sum_dy;
+        coef[c] = gamma[c] * save_invstd[c];
+        coef[24 + c] = (float)(sum_dy / m);
+        coef[2 * 24 + c] = (float)(sum_dy_xhat / m);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c24_48x48_bstats_kernel(int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    extern __shared__ float mc_shm[];
+    bn_c24_48x48_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+}
+
+MC_CU_HD static inline void bn_c24_48x48_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 55296L) ? first + 256 : (n * 55296L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 2304 % 24);
+        dx[i] += coef[c] * (dy[i] - coef[24 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 24 + c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c24_48x48_bapply_kernel(int n, const float *x, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    extern __shared__ float mc_shm[];
+    bn_c24_48x48_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, coef, dy, dx);
 }
 
 void bn_c24_48x48_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
-    MC_CU_RUN(host, bn_c24_48x48_train_kernel, bn_c24_48x48_train_body, 24, 256, 256 * sizeof(double), n, x, gamma, beta, running_mean, running_var, count, y, save_mean, save_invstd);
+    /* a sum and a sum of squares per part (doubles), then a scale per channel */
+    double *sums = (double *)mc_cuda_scratch(host, 1080), *sq = sums + 264;
+    float *scale = (float *)(sq + 264);
+    MC_CU_RUN(host, bn_c24_48x48_sum_kernel, bn_c24_48x48_sum_body, 264, 256, 256 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c24_48x48_sq_kernel, bn_c24_48x48_sq_body, 264, 256, 256 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c24_48x48_stats_kernel, bn_c24_48x48_stats_body, (((long)24) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+    MC_CU_RUN(host, bn_c24_48x48_apply_kernel, bn_c24_48x48_apply_body, ((n * 55296L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
 
 void bn_c24_48x48_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
@@ -535,34 +1130,90 @@ void bn_c24_48x48_cu_fwd_eval(int host, int n, const float *x, const float *gamm
 void bn_c24_48x48_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    MC_CU_RUN(host, bn_c24_48x48_bwd_kernel, bn_c24_48x48_bwd_body, 24, 256, 256 * sizeof(double), n, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+    /* two sums per part (doubles), then three coefficients per channel */
+    double *part = (double *)mc_cuda_scratch(host, 1128);
+    float *coef = (float *)(part + 528);
+    MC_CU_RUN(host, bn_c24_48x48_bsum_kernel, bn_c24_48x48_bsum_body, 264, 256, 256 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c24_48x48_bstats_kernel, bn_c24_48x48_bstats_body, (((long)24) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+    MC_CU_RUN(host, bn_c24_48x48_bapply_kernel, bn_c24_48x48_bapply_body, ((n * 55296L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
 }
 
-/* bn_c144_48x48: batch norm over 144 channels of 48x48 */
+/* bn_c144_48x48: batch norm over 144 channels of 48x48, 2 blocks per channel */
 MC_CU_HD static inline float bn_c144_48x48_norm(float x, float mean, float scale, float shift)
 {
     return (x - mean) * scale + shift;
 }
 
-MC_CU_HD static inline void bn_c144_48x48_train_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
-    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
+/* Sum j of channel c: its parts (count sums each) in order. */
+MC_CU_HD static inline double bn_c144_48x48_total(const double *part, int c, int count, int j)
 {
-    const int c = (int)block;
-    const long m = (long)n * 2304;
-    double *sums = (double *)shm, sum = 0, sq = 0;
-    for (long i = tid; i < m; i += nthreads)
-        sum += x[(((long)(i) / 2304 * 144 + c) * 2304 + (i) % 2304)];
-    const double mean = mc_cu_block_sum(sum, sums, tid, nthreads) / m;
-    for (long i = tid; i < m; i += nthreads)
-        sq += (x[(((long)(i) / 2304 * 144 + c) * 2304 + (i) % 2304)] - mean) * (x[(((long)(i) / 2304 * 144 + c) * 2304 + (i) % 2304)] - mean);
-    const double var = mc_cu_block_sum(sq, sums, tid, nthreads) / m, invstd = 1 / sqrt(var + 1e-05f);
-    const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-    for (long i = tid; i < m; i += nthreads)
-        y[(((long)(i) / 2304 * 144 + c) * 2304 + (i) % 2304)] = bn_c144_48x48_norm(x[(((long)(i) / 2304 * 144 + c) * 2304 + (i) % 2304)], fmean, scale, shift);
+    double t = 0;
+    for (int s = 0; s < 2; s++)
+        t += part[(c * 2 + s) * count + j];
+    return t;
+}
+
+MC_CU_HD static inline void bn_c144_48x48_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
+{
+    const int c = (int)(block / 2), s = (int)(block % 2);
+    const long m = (long)n * 2304, lo = m * s / 2, hi = m * (s + 1) / 2;
+    double s0 = 0;
+    (void)m;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += x[(((long)(i) / 2304 * 144 + c) * 2304 + (i) % 2304)];
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
     if (tid == 0) {
-        save_mean[c] = fmean;
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c144_48x48_sum_kernel(int n, const float *x, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c144_48x48_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, part);
+}
+
+/* The squares about the mean: a second pass, as the host path sums them. */
+MC_CU_HD static inline void bn_c144_48x48_sq_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const double *sums, double *part)
+{
+    const int c = (int)(block / 2), s = (int)(block % 2);
+    const long m = (long)n * 2304, lo = m * s / 2, hi = m * (s + 1) / 2;
+    double s0 = 0;
+    (void)m;
+    const double mean = bn_c144_48x48_total(sums, c, 1, 0) / m;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        const double d = x[(((long)(i) / 2304 * 144 + c) * 2304 + (i) % 2304)] - mean;
+        s0 += d * d;
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c144_48x48_sq_kernel(int n, const float *x, const double *sums, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c144_48x48_sq_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, sums, part);
+}
+
+
+/* Per channel: the statistics, what backward keeps, the running estimates. */
+MC_CU_HD static inline void bn_c144_48x48_stats_body(long block, int tid, int nthreads, float *shm, int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)144) ? first + 256 : ((long)144);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 2304;
+        const double mean = bn_c144_48x48_total(sums, c, 1, 0) / m, var = bn_c144_48x48_total(sq, c, 1, 0) / m;
+        const double invstd = 1 / sqrt(var + 1e-05f);
+        save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
-        /* one value per channel: keep the biased variance (0), as the 144 path does */
+        scale[c] = (float)(gamma[c] * invstd);
+        /* one value per channel: keep the biased variance (0), as the host path does */
         const double unbiased = m > 1 ? var * m / (m - 1) : var;
         running_mean[c] = (float)((1 - 0.1f) * running_mean[c] + 0.1f * mean);
         running_var[c] = (float)((1 - 0.1f) * running_var[c] + 0.1f * unbiased);
@@ -571,11 +1222,29 @@ MC_CU_HD static inline void bn_c144_48x48_train_body(long block, int tid, int nt
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c144_48x48_train_kernel(int n, const float *x, const float *gamma, const float *beta, float *running_mean,
-    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
+static __global__ void __launch_bounds__(256) bn_c144_48x48_stats_kernel(int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
 {
     extern __shared__ float mc_shm[];
-    bn_c144_48x48_train_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, beta, running_mean, running_var, count, y, save_mean, save_invstd);
+    bn_c144_48x48_stats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+}
+
+MC_CU_HD static inline void bn_c144_48x48_apply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 331776L) ? first + 256 : (n * 331776L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 2304 % 144);
+        y[i] = bn_c144_48x48_norm(x[i], mean[c], scale[c], beta[c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c144_48x48_apply_kernel(int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    extern __shared__ float mc_shm[];
+    bn_c144_48x48_apply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, mean, scale, beta, y);
 }
 
 MC_CU_HD static inline void bn_c144_48x48_eval_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta,
@@ -598,39 +1267,85 @@ static __global__ void __launch_bounds__(256) bn_c144_48x48_eval_kernel(int n, c
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c144_48x48_bwd_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *save_mean, const float *save_invstd,
-    const float *dy, float *dx, float *dgamma, float *dbeta)
+MC_CU_HD static inline void bn_c144_48x48_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
 {
-    const int c = (int)block;
-    const long m = (long)n * 2304;
+    const int c = (int)(block / 2), s = (int)(block % 2);
+    const long m = (long)n * 2304, lo = m * s / 2, hi = m * (s + 1) / 2;
+    double s0 = 0, s1 = 0;
+    (void)m;
     const float mean = save_mean[c], invstd = save_invstd[c];
-    double *sums = (double *)shm, s_dy = 0, s_dy_xhat = 0;
-    for (long i = tid; i < m; i += nthreads) {
-        s_dy += dy[(((long)(i) / 2304 * 144 + c) * 2304 + (i) % 2304)];
-        s_dy_xhat += (double)dy[(((long)(i) / 2304 * 144 + c) * 2304 + (i) % 2304)] * ((x[(((long)(i) / 2304 * 144 + c) * 2304 + (i) % 2304)] - mean) * invstd);
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += dy[(((long)(i) / 2304 * 144 + c) * 2304 + (i) % 2304)];
+        s1 += (double)dy[(((long)(i) / 2304 * 144 + c) * 2304 + (i) % 2304)] * ((x[(((long)(i) / 2304 * 144 + c) * 2304 + (i) % 2304)] - mean) * invstd);
     }
-    const double sum_dy = mc_cu_block_sum(s_dy, sums, tid, nthreads);
-    const double sum_dy_xhat = mc_cu_block_sum(s_dy_xhat, sums, tid, nthreads);
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
     if (tid == 0) {
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
+        part[block * 2] = s0;
+        part[block * 2 + 1] = s1;
     }
-    const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
-    for (long i = tid; i < m; i += nthreads)
-        dx[(((long)(i) / 2304 * 144 + c) * 2304 + (i) % 2304)] += k * (dy[(((long)(i) / 2304 * 144 + c) * 2304 + (i) % 2304)] - mean_dy - (x[(((long)(i) / 2304 * 144 + c) * 2304 + (i) % 2304)] - mean) * invstd * mean_dy_xhat);
 }
 
-static __global__ void __launch_bounds__(256) bn_c144_48x48_bwd_kernel(int n, const float *x, const float *gamma, const float *save_mean, const float *save_invstd,
-    const float *dy, float *dx, float *dgamma, float *dbeta)
+static __global__ void __launch_bounds__(256) bn_c144_48x48_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy,
+    double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c144_48x48_bwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+    bn_c144_48x48_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
+}
+
+/* Per channel: the parameter gradients and the coefficients of dx. */
+MC_CU_HD static inline void bn_c144_48x48_bstats_body(long block, int tid, int nthreads, float *shm, int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)144) ? first + 256 : ((long)144);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 2304;
+        const double sum_dy = bn_c144_48x48_total(part, c, 2, 0), sum_dy_xhat = bn_c144_48x48_total(part, c, 2, 1);
+        dgamma[c] += (float)sum_dy_xhat;
+        dbeta[c] += (float)sum_dy;
+        coef[c] = gamma[c] * save_invstd[c];
+        coef[144 + c] = (float)(sum_dy / m);
+        coef[2 * 144 + c] = (float)(sum_dy_xhat / m);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c144_48x48_bstats_kernel(int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    extern __shared__ float mc_shm[];
+    bn_c144_48x48_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+}
+
+MC_CU_HD static inline void bn_c144_48x48_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 331776L) ? first + 256 : (n * 331776L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 2304 % 144);
+        dx[i] += coef[c] * (dy[i] - coef[144 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 144 + c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c144_48x48_bapply_kernel(int n, const float *x, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    extern __shared__ float mc_shm[];
+    bn_c144_48x48_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, coef, dy, dx);
 }
 
 void bn_c144_48x48_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
-    MC_CU_RUN(host, bn_c144_48x48_train_kernel, bn_c144_48x48_train_body, 144, 256, 256 * sizeof(double), n, x, gamma, beta, running_mean, running_var, count, y, save_mean, save_invstd);
+    /* a sum and a sum of squares per part (doubles), then a scale per channel */
+    double *sums = (double *)mc_cuda_scratch(host, 1296), *sq = sums + 288;
+    float *scale = (float *)(sq + 288);
+    MC_CU_RUN(host, bn_c144_48x48_sum_kernel, bn_c144_48x48_sum_body, 288, 256, 256 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c144_48x48_sq_kernel, bn_c144_48x48_sq_body, 288, 256, 256 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c144_48x48_stats_kernel, bn_c144_48x48_stats_body, (((long)144) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+    MC_CU_RUN(host, bn_c144_48x48_apply_kernel, bn_c144_48x48_apply_body, ((n * 331776L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
 
 void bn_c144_48x48_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
@@ -642,34 +1357,90 @@ void bn_c144_48x48_cu_fwd_eval(int host, int n, const float *x, const float *gam
 void bn_c144_48x48_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    MC_CU_RUN(host, bn_c144_48x48_bwd_kernel, bn_c144_48x48_bwd_body, 144, 256, 256 * sizeof(double), n, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+    /* two sums per part (doubles), then three coefficients per channel */
+    double *part = (double *)mc_cuda_scratch(host, 1584);
+    float *coef = (float *)(part + 576);
+    MC_CU_RUN(host, bn_c144_48x48_bsum_kernel, bn_c144_48x48_bsum_body, 288, 256, 256 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c144_48x48_bstats_kernel, bn_c144_48x48_bstats_body, (((long)144) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+    MC_CU_RUN(host, bn_c144_48x48_bapply_kernel, bn_c144_48x48_bapply_body, ((n * 331776L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
 }
 
-/* bn_c288_48x48: batch norm over 288 channels of 48x48 */
+/* bn_c288_48x48: batch norm over 288 channels of 48x48, 1 blocks per channel */
 MC_CU_HD static inline float bn_c288_48x48_norm(float x, float mean, float scale, float shift)
 {
     return (x - mean) * scale + shift;
 }
 
-MC_CU_HD static inline void bn_c288_48x48_train_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
-    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
+/* Sum j of channel c: its parts (count sums each) in order. */
+MC_CU_HD static inline double bn_c288_48x48_total(const double *part, int c, int count, int j)
 {
-    const int c = (int)block;
-    const long m = (long)n * 2304;
-    double *sums = (double *)shm, sum = 0, sq = 0;
-    for (long i = tid; i < m; i += nthreads)
-        sum += x[(((long)(i) / 2304 * 288 + c) * 2304 + (i) % 2304)];
-    const double mean = mc_cu_block_sum(sum, sums, tid, nthreads) / m;
-    for (long i = tid; i < m; i += nthreads)
-        sq += (x[(((long)(i) / 2304 * 288 + c) * 2304 + (i) % 2304)] - mean) * (x[(((long)(i) / 2304 * 288 + c) * 2304 + (i) % 2304)] - mean);
-    const double var = mc_cu_block_sum(sq, sums, tid, nthreads) / m, invstd = 1 / sqrt(var + 1e-05f);
-    const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-    for (long i = tid; i < m; i += nthreads)
-        y[(((long)(i) / 2304 * 288 + c) * 2304 + (i) % 2304)] = bn_c288_48x48_norm(x[(((long)(i) / 2304 * 288 + c) * 2304 + (i) % 2304)], fmean, scale, shift);
+    double t = 0;
+    for (int s = 0; s < 1; s++)
+        t += part[(c * 1 + s) * count + j];
+    return t;
+}
+
+MC_CU_HD static inline void bn_c288_48x48_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
+{
+    const int c = (int)(block / 1), s = (int)(block % 1);
+    const long m = (long)n * 2304, lo = m * s / 1, hi = m * (s + 1) / 1;
+    double s0 = 0;
+    (void)m;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += x[(((long)(i) / 2304 * 288 + c) * 2304 + (i) % 2304)];
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
     if (tid == 0) {
-        save_mean[c] = fmean;
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c288_48x48_sum_kernel(int n, const float *x, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c288_48x48_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, part);
+}
+
+/* The squares about the mean: a second pass, as the host path sums them. */
+MC_CU_HD static inline void bn_c288_48x48_sq_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const double *sums, double *part)
+{
+    const int c = (int)(block / 1), s = (int)(block % 1);
+    const long m = (long)n * 2304, lo = m * s / 1, hi = m * (s + 1) / 1;
+    double s0 = 0;
+    (void)m;
+    const double mean = bn_c288_48x48_total(sums, c, 1, 0) / m;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        const double d = x[(((long)(i) / 2304 * 288 + c) * 2304 + (i) % 2304)] - mean;
+        s0 += d * d;
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c288_48x48_sq_kernel(int n, const float *x, const double *sums, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c288_48x48_sq_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, sums, part);
+}
+
+
+/* Per channel: the statistics, what backward keeps, the running estimates. */
+MC_CU_HD static inline void bn_c288_48x48_stats_body(long block, int tid, int nthreads, float *shm, int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)288) ? first + 256 : ((long)288);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 2304;
+        const double mean = bn_c288_48x48_total(sums, c, 1, 0) / m, var = bn_c288_48x48_total(sq, c, 1, 0) / m;
+        const double invstd = 1 / sqrt(var + 1e-05f);
+        save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
-        /* one value per channel: keep the biased variance (0), as the 288 path does */
+        scale[c] = (float)(gamma[c] * invstd);
+        /* one value per channel: keep the biased variance (0), as the host path does */
         const double unbiased = m > 1 ? var * m / (m - 1) : var;
         running_mean[c] = (float)((1 - 0.1f) * running_mean[c] + 0.1f * mean);
         running_var[c] = (float)((1 - 0.1f) * running_var[c] + 0.1f * unbiased);
@@ -678,11 +1449,29 @@ MC_CU_HD static inline void bn_c288_48x48_train_body(long block, int tid, int nt
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c288_48x48_train_kernel(int n, const float *x, const float *gamma, const float *beta, float *running_mean,
-    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
+static __global__ void __launch_bounds__(256) bn_c288_48x48_stats_kernel(int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
 {
     extern __shared__ float mc_shm[];
-    bn_c288_48x48_train_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, beta, running_mean, running_var, count, y, save_mean, save_invstd);
+    bn_c288_48x48_stats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+}
+
+MC_CU_HD static inline void bn_c288_48x48_apply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 663552L) ? first + 256 : (n * 663552L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 2304 % 288);
+        y[i] = bn_c288_48x48_norm(x[i], mean[c], scale[c], beta[c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c288_48x48_apply_kernel(int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    extern __shared__ float mc_shm[];
+    bn_c288_48x48_apply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, mean, scale, beta, y);
 }
 
 MC_CU_HD static inline void bn_c288_48x48_eval_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta,
@@ -705,39 +1494,85 @@ static __global__ void __launch_bounds__(256) bn_c288_48x48_eval_kernel(int n, c
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c288_48x48_bwd_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *save_mean, const float *save_invstd,
-    const float *dy, float *dx, float *dgamma, float *dbeta)
+MC_CU_HD static inline void bn_c288_48x48_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
 {
-    const int c = (int)block;
-    const long m = (long)n * 2304;
+    const int c = (int)(block / 1), s = (int)(block % 1);
+    const long m = (long)n * 2304, lo = m * s / 1, hi = m * (s + 1) / 1;
+    double s0 = 0, s1 = 0;
+    (void)m;
     const float mean = save_mean[c], invstd = save_invstd[c];
-    double *sums = (double *)shm, s_dy = 0, s_dy_xhat = 0;
-    for (long i = tid; i < m; i += nthreads) {
-        s_dy += dy[(((long)(i) / 2304 * 288 + c) * 2304 + (i) % 2304)];
-        s_dy_xhat += (double)dy[(((long)(i) / 2304 * 288 + c) * 2304 + (i) % 2304)] * ((x[(((long)(i) / 2304 * 288 + c) * 2304 + (i) % 2304)] - mean) * invstd);
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += dy[(((long)(i) / 2304 * 288 + c) * 2304 + (i) % 2304)];
+        s1 += (double)dy[(((long)(i) / 2304 * 288 + c) * 2304 + (i) % 2304)] * ((x[(((long)(i) / 2304 * 288 + c) * 2304 + (i) % 2304)] - mean) * invstd);
     }
-    const double sum_dy = mc_cu_block_sum(s_dy, sums, tid, nthreads);
-    const double sum_dy_xhat = mc_cu_block_sum(s_dy_xhat, sums, tid, nthreads);
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
     if (tid == 0) {
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
+        part[block * 2] = s0;
+        part[block * 2 + 1] = s1;
     }
-    const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
-    for (long i = tid; i < m; i += nthreads)
-        dx[(((long)(i) / 2304 * 288 + c) * 2304 + (i) % 2304)] += k * (dy[(((long)(i) / 2304 * 288 + c) * 2304 + (i) % 2304)] - mean_dy - (x[(((long)(i) / 2304 * 288 + c) * 2304 + (i) % 2304)] - mean) * invstd * mean_dy_xhat);
 }
 
-static __global__ void __launch_bounds__(256) bn_c288_48x48_bwd_kernel(int n, const float *x, const float *gamma, const float *save_mean, const float *save_invstd,
-    const float *dy, float *dx, float *dgamma, float *dbeta)
+static __global__ void __launch_bounds__(256) bn_c288_48x48_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy,
+    double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c288_48x48_bwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+    bn_c288_48x48_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
+}
+
+/* Per channel: the parameter gradients and the coefficients of dx. */
+MC_CU_HD static inline void bn_c288_48x48_bstats_body(long block, int tid, int nthreads, float *shm, int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)288) ? first + 256 : ((long)288);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 2304;
+        const double sum_dy = bn_c288_48x48_total(part, c, 2, 0), sum_dy_xhat = bn_c288_48x48_total(part, c, 2, 1);
+        dgamma[c] += (float)sum_dy_xhat;
+        dbeta[c] += (float)sum_dy;
+        coef[c] = gamma[c] * save_invstd[c];
+        coef[288 + c] = (float)(sum_dy / m);
+        coef[2 * 288 + c] = (float)(sum_dy_xhat / m);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c288_48x48_bstats_kernel(int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    extern __shared__ float mc_shm[];
+    bn_c288_48x48_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+}
+
+MC_CU_HD static inline void bn_c288_48x48_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 663552L) ? first + 256 : (n * 663552L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 2304 % 288);
+        dx[i] += coef[c] * (dy[i] - coef[288 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 288 + c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c288_48x48_bapply_kernel(int n, const float *x, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    extern __shared__ float mc_shm[];
+    bn_c288_48x48_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, coef, dy, dx);
 }
 
 void bn_c288_48x48_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
-    MC_CU_RUN(host, bn_c288_48x48_train_kernel, bn_c288_48x48_train_body, 288, 256, 256 * sizeof(double), n, x, gamma, beta, running_mean, running_var, count, y, save_mean, save_invstd);
+    /* a sum and a sum of squares per part (doubles), then a scale per channel */
+    double *sums = (double *)mc_cuda_scratch(host, 1440), *sq = sums + 288;
+    float *scale = (float *)(sq + 288);
+    MC_CU_RUN(host, bn_c288_48x48_sum_kernel, bn_c288_48x48_sum_body, 288, 256, 256 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c288_48x48_sq_kernel, bn_c288_48x48_sq_body, 288, 256, 256 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c288_48x48_stats_kernel, bn_c288_48x48_stats_body, (((long)288) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+    MC_CU_RUN(host, bn_c288_48x48_apply_kernel, bn_c288_48x48_apply_body, ((n * 663552L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
 
 void bn_c288_48x48_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
@@ -749,34 +1584,90 @@ void bn_c288_48x48_cu_fwd_eval(int host, int n, const float *x, const float *gam
 void bn_c288_48x48_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    MC_CU_RUN(host, bn_c288_48x48_bwd_kernel, bn_c288_48x48_bwd_body, 288, 256, 256 * sizeof(double), n, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+    /* two sums per part (doubles), then three coefficients per channel */
+    double *part = (double *)mc_cuda_scratch(host, 2016);
+    float *coef = (float *)(part + 576);
+    MC_CU_RUN(host, bn_c288_48x48_bsum_kernel, bn_c288_48x48_bsum_body, 288, 256, 256 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c288_48x48_bstats_kernel, bn_c288_48x48_bstats_body, (((long)288) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+    MC_CU_RUN(host, bn_c288_48x48_bapply_kernel, bn_c288_48x48_bapply_body, ((n * 663552L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
 }
 
-/* bn_c144_24x24: batch norm over 144 channels of 24x24 */
+/* bn_c144_24x24: batch norm over 144 channels of 24x24, 2 blocks per channel */
 MC_CU_HD static inline float bn_c144_24x24_norm(float x, float mean, float scale, float shift)
 {
     return (x - mean) * scale + shift;
 }
 
-MC_CU_HD static inline void bn_c144_24x24_train_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
-    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
+/* Sum j of channel c: its parts (count sums each) in order. */
+MC_CU_HD static inline double bn_c144_24x24_total(const double *part, int c, int count, int j)
 {
-    const int c = (int)block;
-    const long m = (long)n * 576;
-    double *sums = (double *)shm, sum = 0, sq = 0;
-    for (long i = tid; i < m; i += nthreads)
-        sum += x[(((long)(i) / 576 * 144 + c) * 576 + (i) % 576)];
-    const double mean = mc_cu_block_sum(sum, sums, tid, nthreads) / m;
-    for (long i = tid; i < m; i += nthreads)
-        sq += (x[(((long)(i) / 576 * 144 + c) * 576 + (i) % 576)] - mean) * (x[(((long)(i) / 576 * 144 + c) * 576 + (i) % 576)] - mean);
-    const double var = mc_cu_block_sum(sq, sums, tid, nthreads) / m, invstd = 1 / sqrt(var + 1e-05f);
-    const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-    for (long i = tid; i < m; i += nthreads)
-        y[(((long)(i) / 576 * 144 + c) * 576 + (i) % 576)] = bn_c144_24x24_norm(x[(((long)(i) / 576 * 144 + c) * 576 + (i) % 576)], fmean, scale, shift);
+    double t = 0;
+    for (int s = 0; s < 2; s++)
+        t += part[(c * 2 + s) * count + j];
+    return t;
+}
+
+MC_CU_HD static inline void bn_c144_24x24_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
+{
+    const int c = (int)(block / 2), s = (int)(block % 2);
+    const long m = (long)n * 576, lo = m * s / 2, hi = m * (s + 1) / 2;
+    double s0 = 0;
+    (void)m;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += x[(((long)(i) / 576 * 144 + c) * 576 + (i) % 576)];
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
     if (tid == 0) {
-        save_mean[c] = fmean;
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c144_24x24_sum_kernel(int n, const float *x, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c144_24x24_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, part);
+}
+
+/* The squares about the mean: a second pass, as the host path sums them. */
+MC_CU_HD static inline void bn_c144_24x24_sq_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const double *sums, double *part)
+{
+    const int c = (int)(block / 2), s = (int)(block % 2);
+    const long m = (long)n * 576, lo = m * s / 2, hi = m * (s + 1) / 2;
+    double s0 = 0;
+    (void)m;
+    const double mean = bn_c144_24x24_total(sums, c, 1, 0) / m;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        const double d = x[(((long)(i) / 576 * 144 + c) * 576 + (i) % 576)] - mean;
+        s0 += d * d;
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c144_24x24_sq_kernel(int n, const float *x, const double *sums, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c144_24x24_sq_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, sums, part);
+}
+
+
+/* Per channel: the statistics, what backward keeps, the running estimates. */
+MC_CU_HD static inline void bn_c144_24x24_stats_body(long block, int tid, int nthreads, float *shm, int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)144) ? first + 256 : ((long)144);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 576;
+        const double mean = bn_c144_24x24_total(sums, c, 1, 0) / m, var = bn_c144_24x24_total(sq, c, 1, 0) / m;
+        const double invstd = 1 / sqrt(var + 1e-05f);
+        save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
-        /* one value per channel: keep the biased variance (0), as the 144 path does */
+        scale[c] = (float)(gamma[c] * invstd);
+        /* one value per channel: keep the biased variance (0), as the host path does */
         const double unbiased = m > 1 ? var * m / (m - 1) : var;
         running_mean[c] = (float)((1 - 0.1f) * running_mean[c] + 0.1f * mean);
         running_var[c] = (float)((1 - 0.1f) * running_var[c] + 0.1f * unbiased);
@@ -785,11 +1676,29 @@ MC_CU_HD static inline void bn_c144_24x24_train_body(long block, int tid, int nt
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c144_24x24_train_kernel(int n, const float *x, const float *gamma, const float *beta, float *running_mean,
-    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
+static __global__ void __launch_bounds__(256) bn_c144_24x24_stats_kernel(int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
 {
     extern __shared__ float mc_shm[];
-    bn_c144_24x24_train_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, beta, running_mean, running_var, count, y, save_mean, save_invstd);
+    bn_c144_24x24_stats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+}
+
+MC_CU_HD static inline void bn_c144_24x24_apply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 82944L) ? first + 256 : (n * 82944L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 576 % 144);
+        y[i] = bn_c144_24x24_norm(x[i], mean[c], scale[c], beta[c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c144_24x24_apply_kernel(int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    extern __shared__ float mc_shm[];
+    bn_c144_24x24_apply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, mean, scale, beta, y);
 }
 
 MC_CU_HD static inline void bn_c144_24x24_eval_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta,
@@ -812,39 +1721,85 @@ static __global__ void __launch_bounds__(256) bn_c144_24x24_eval_kernel(int n, c
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c144_24x24_bwd_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *save_mean, const float *save_invstd,
-    const float *dy, float *dx, float *dgamma, float *dbeta)
+MC_CU_HD static inline void bn_c144_24x24_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
 {
-    const int c = (int)block;
-    const long m = (long)n * 576;
+    const int c = (int)(block / 2), s = (int)(block % 2);
+    const long m = (long)n * 576, lo = m * s / 2, hi = m * (s + 1) / 2;
+    double s0 = 0, s1 = 0;
+    (void)m;
     const float mean = save_mean[c], invstd = save_invstd[c];
-    double *sums = (double *)shm, s_dy = 0, s_dy_xhat = 0;
-    for (long i = tid; i < m; i += nthreads) {
-        s_dy += dy[(((long)(i) / 576 * 144 + c) * 576 + (i) % 576)];
-        s_dy_xhat += (double)dy[(((long)(i) / 576 * 144 + c) * 576 + (i) % 576)] * ((x[(((long)(i) / 576 * 144 + c) * 576 + (i) % 576)] - mean) * invstd);
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += dy[(((long)(i) / 576 * 144 + c) * 576 + (i) % 576)];
+        s1 += (double)dy[(((long)(i) / 576 * 144 + c) * 576 + (i) % 576)] * ((x[(((long)(i) / 576 * 144 + c) * 576 + (i) % 576)] - mean) * invstd);
     }
-    const double sum_dy = mc_cu_block_sum(s_dy, sums, tid, nthreads);
-    const double sum_dy_xhat = mc_cu_block_sum(s_dy_xhat, sums, tid, nthreads);
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
     if (tid == 0) {
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
+        part[block * 2] = s0;
+        part[block * 2 + 1] = s1;
     }
-    const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
-    for (long i = tid; i < m; i += nthreads)
-        dx[(((long)(i) / 576 * 144 + c) * 576 + (i) % 576)] += k * (dy[(((long)(i) / 576 * 144 + c) * 576 + (i) % 576)] - mean_dy - (x[(((long)(i) / 576 * 144 + c) * 576 + (i) % 576)] - mean) * invstd * mean_dy_xhat);
 }
 
-static __global__ void __launch_bounds__(256) bn_c144_24x24_bwd_kernel(int n, const float *x, const float *gamma, const float *save_mean, const float *save_invstd,
-    const float *dy, float *dx, float *dgamma, float *dbeta)
+static __global__ void __launch_bounds__(256) bn_c144_24x24_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy,
+    double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c144_24x24_bwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+    bn_c144_24x24_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
+}
+
+/* Per channel: the parameter gradients and the coefficients of dx. */
+MC_CU_HD static inline void bn_c144_24x24_bstats_body(long block, int tid, int nthreads, float *shm, int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)144) ? first + 256 : ((long)144);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 576;
+        const double sum_dy = bn_c144_24x24_total(part, c, 2, 0), sum_dy_xhat = bn_c144_24x24_total(part, c, 2, 1);
+        dgamma[c] += (float)sum_dy_xhat;
+        dbeta[c] += (float)sum_dy;
+        coef[c] = gamma[c] * save_invstd[c];
+        coef[144 + c] = (float)(sum_dy / m);
+        coef[2 * 144 + c] = (float)(sum_dy_xhat / m);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c144_24x24_bstats_kernel(int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    extern __shared__ float mc_shm[];
+    bn_c144_24x24_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+}
+
+MC_CU_HD static inline void bn_c144_24x24_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 82944L) ? first + 256 : (n * 82944L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 576 % 144);
+        dx[i] += coef[c] * (dy[i] - coef[144 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 144 + c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c144_24x24_bapply_kernel(int n, const float *x, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    extern __shared__ float mc_shm[];
+    bn_c144_24x24_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, coef, dy, dx);
 }
 
 void bn_c144_24x24_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
-    MC_CU_RUN(host, bn_c144_24x24_train_kernel, bn_c144_24x24_train_body, 144, 256, 256 * sizeof(double), n, x, gamma, beta, running_mean, running_var, count, y, save_mean, save_invstd);
+    /* a sum and a sum of squares per part (doubles), then a scale per channel */
+    double *sums = (double *)mc_cuda_scratch(host, 1296), *sq = sums + 288;
+    float *scale = (float *)(sq + 288);
+    MC_CU_RUN(host, bn_c144_24x24_sum_kernel, bn_c144_24x24_sum_body, 288, 256, 256 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c144_24x24_sq_kernel, bn_c144_24x24_sq_body, 288, 256, 256 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c144_24x24_stats_kernel, bn_c144_24x24_stats_body, (((long)144) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+    MC_CU_RUN(host, bn_c144_24x24_apply_kernel, bn_c144_24x24_apply_body, ((n * 82944L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
 
 void bn_c144_24x24_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
@@ -856,34 +1811,90 @@ void bn_c144_24x24_cu_fwd_eval(int host, int n, const float *x, const float *gam
 void bn_c144_24x24_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    MC_CU_RUN(host, bn_c144_24x24_bwd_kernel, bn_c144_24x24_bwd_body, 144, 256, 256 * sizeof(double), n, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+    /* two sums per part (doubles), then three coefficients per channel */
+    double *part = (double *)mc_cuda_scratch(host, 1584);
+    float *coef = (float *)(part + 576);
+    MC_CU_RUN(host, bn_c144_24x24_bsum_kernel, bn_c144_24x24_bsum_body, 288, 256, 256 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c144_24x24_bstats_kernel, bn_c144_24x24_bstats_body, (((long)144) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+    MC_CU_RUN(host, bn_c144_24x24_bapply_kernel, bn_c144_24x24_bapply_body, ((n * 82944L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
 }
 
-/* bn_c32_24x24: batch norm over 32 channels of 24x24 */
+/* bn_c32_24x24: batch norm over 32 channels of 24x24, 9 blocks per channel */
 MC_CU_HD static inline float bn_c32_24x24_norm(float x, float mean, float scale, float shift)
 {
     return (x - mean) * scale + shift;
 }
 
-MC_CU_HD static inline void bn_c32_24x24_train_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
-    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
+/* Sum j of channel c: its parts (count sums each) in order. */
+MC_CU_HD static inline double bn_c32_24x24_total(const double *part, int c, int count, int j)
 {
-    const int c = (int)block;
-    const long m = (long)n * 576;
-    double *sums = (double *)shm, sum = 0, sq = 0;
-    for (long i = tid; i < m; i += nthreads)
-        sum += x[(((long)(i) / 576 * 32 + c) * 576 + (i) % 576)];
-    const double mean = mc_cu_block_sum(sum, sums, tid, nthreads) / m;
-    for (long i = tid; i < m; i += nthreads)
-        sq += (x[(((long)(i) / 576 * 32 + c) * 576 + (i) % 576)] - mean) * (x[(((long)(i) / 576 * 32 + c) * 576 + (i) % 576)] - mean);
-    const double var = mc_cu_block_sum(sq, sums, tid, nthreads) / m, invstd = 1 / sqrt(var + 1e-05f);
-    const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-    for (long i = tid; i < m; i += nthreads)
-        y[(((long)(i) / 576 * 32 + c) * 576 + (i) % 576)] = bn_c32_24x24_norm(x[(((long)(i) / 576 * 32 + c) * 576 + (i) % 576)], fmean, scale, shift);
+    double t = 0;
+    for (int s = 0; s < 9; s++)
+        t += part[(c * 9 + s) * count + j];
+    return t;
+}
+
+MC_CU_HD static inline void bn_c32_24x24_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
+{
+    const int c = (int)(block / 9), s = (int)(block % 9);
+    const long m = (long)n * 576, lo = m * s / 9, hi = m * (s + 1) / 9;
+    double s0 = 0;
+    (void)m;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += x[(((long)(i) / 576 * 32 + c) * 576 + (i) % 576)];
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
     if (tid == 0) {
-        save_mean[c] = fmean;
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c32_24x24_sum_kernel(int n, const float *x, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c32_24x24_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, part);
+}
+
+/* The squares about the mean: a second pass, as the host path sums them. */
+MC_CU_HD static inline void bn_c32_24x24_sq_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const double *sums, double *part)
+{
+    const int c = (int)(block / 9), s = (int)(block % 9);
+    const long m = (long)n * 576, lo = m * s / 9, hi = m * (s + 1) / 9;
+    double s0 = 0;
+    (void)m;
+    const double mean = bn_c32_24x24_total(sums, c, 1, 0) / m;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        const double d = x[(((long)(i) / 576 * 32 + c) * 576 + (i) % 576)] - mean;
+        s0 += d * d;
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c32_24x24_sq_kernel(int n, const float *x, const double *sums, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c32_24x24_sq_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, sums, part);
+}
+
+
+/* Per channel: the statistics, what backward keeps, the running estimates. */
+MC_CU_HD static inline void bn_c32_24x24_stats_body(long block, int tid, int nthreads, float *shm, int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)32) ? first + 256 : ((long)32);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 576;
+        const double mean = bn_c32_24x24_total(sums, c, 1, 0) / m, var = bn_c32_24x24_total(sq, c, 1, 0) / m;
+        const double invstd = 1 / sqrt(var + 1e-05f);
+        save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
-        /* one value per channel: keep the biased variance (0), as the 32 path does */
+        scale[c] = (float)(gamma[c] * invstd);
+        /* one value per channel: keep the biased variance (0), as the host path does */
         const double unbiased = m > 1 ? var * m / (m - 1) : var;
         running_mean[c] = (float)((1 - 0.1f) * running_mean[c] + 0.1f * mean);
         running_var[c] = (float)((1 - 0.1f) * running_var[c] + 0.1f * unbiased);
@@ -892,11 +1903,29 @@ MC_CU_HD static inline void bn_c32_24x24_train_body(long block, int tid, int nth
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c32_24x24_train_kernel(int n, const float *x, const float *gamma, const float *beta, float *running_mean,
-    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
+static __global__ void __launch_bounds__(256) bn_c32_24x24_stats_kernel(int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
 {
     extern __shared__ float mc_shm[];
-    bn_c32_24x24_train_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, beta, running_mean, running_var, count, y, save_mean, save_invstd);
+    bn_c32_24x24_stats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+}
+
+MC_CU_HD static inline void bn_c32_24x24_apply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 18432L) ? first + 256 : (n * 18432L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 576 % 32);
+        y[i] = bn_c32_24x24_norm(x[i], mean[c], scale[c], beta[c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c32_24x24_apply_kernel(int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    extern __shared__ float mc_shm[];
+    bn_c32_24x24_apply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, mean, scale, beta, y);
 }
 
 MC_CU_HD static inline void bn_c32_24x24_eval_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta,
@@ -919,39 +1948,85 @@ static __global__ void __launch_bounds__(256) bn_c32_24x24_eval_kernel(int n, co
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c32_24x24_bwd_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *save_mean, const float *save_invstd,
-    const float *dy, float *dx, float *dgamma, float *dbeta)
+MC_CU_HD static inline void bn_c32_24x24_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
 {
-    const int c = (int)block;
-    const long m = (long)n * 576;
+    const int c = (int)(block / 9), s = (int)(block % 9);
+    const long m = (long)n * 576, lo = m * s / 9, hi = m * (s + 1) / 9;
+    double s0 = 0, s1 = 0;
+    (void)m;
     const float mean = save_mean[c], invstd = save_invstd[c];
-    double *sums = (double *)shm, s_dy = 0, s_dy_xhat = 0;
-    for (long i = tid; i < m; i += nthreads) {
-        s_dy += dy[(((long)(i) / 576 * 32 + c) * 576 + (i) % 576)];
-        s_dy_xhat += (double)dy[(((long)(i) / 576 * 32 + c) * 576 + (i) % 576)] * ((x[(((long)(i) / 576 * 32 + c) * 576 + (i) % 576)] - mean) * invstd);
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += dy[(((long)(i) / 576 * 32 + c) * 576 + (i) % 576)];
+        s1 += (double)dy[(((long)(i) / 576 * 32 + c) * 576 + (i) % 576)] * ((x[(((long)(i) / 576 * 32 + c) * 576 + (i) % 576)] - mean) * invstd);
     }
-    const double sum_dy = mc_cu_block_sum(s_dy, sums, tid, nthreads);
-    const double sum_dy_xhat = mc_cu_block_sum(s_dy_xhat, sums, tid, nthreads);
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
     if (tid == 0) {
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
+        part[block * 2] = s0;
+        part[block * 2 + 1] = s1;
     }
-    const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
-    for (long i = tid; i < m; i += nthreads)
-        dx[(((long)(i) / 576 * 32 + c) * 576 + (i) % 576)] += k * (dy[(((long)(i) / 576 * 32 + c) * 576 + (i) % 576)] - mean_dy - (x[(((long)(i) / 576 * 32 + c) * 576 + (i) % 576)] - mean) * invstd * mean_dy_xhat);
 }
 
-static __global__ void __launch_bounds__(256) bn_c32_24x24_bwd_kernel(int n, const float *x, const float *gamma, const float *save_mean, const float *save_invstd,
-    const float *dy, float *dx, float *dgamma, float *dbeta)
+static __global__ void __launch_bounds__(256) bn_c32_24x24_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy,
+    double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c32_24x24_bwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+    bn_c32_24x24_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
+}
+
+/* Per channel: the parameter gradients and the coefficients of dx. */
+MC_CU_HD static inline void bn_c32_24x24_bstats_body(long block, int tid, int nthreads, float *shm, int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)32) ? first + 256 : ((long)32);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 576;
+        const double sum_dy = bn_c32_24x24_total(part, c, 2, 0), sum_dy_xhat = bn_c32_24x24_total(part, c, 2, 1);
+        dgamma[c] += (float)sum_dy_xhat;
+        dbeta[c] += (float)sum_dy;
+        coef[c] = gamma[c] * save_invstd[c];
+        coef[32 + c] = (float)(sum_dy / m);
+        coef[2 * 32 + c] = (float)(sum_dy_xhat / m);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c32_24x24_bstats_kernel(int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    extern __shared__ float mc_shm[];
+    bn_c32_24x24_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+}
+
+MC_CU_HD static inline void bn_c32_24x24_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 18432L) ? first + 256 : (n * 18432L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 576 % 32);
+        dx[i] += coef[c] * (dy[i] - coef[32 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 32 + c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c32_24x24_bapply_kernel(int n, const float *x, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    extern __shared__ float mc_shm[];
+    bn_c32_24x24_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, coef, dy, dx);
 }
 
 void bn_c32_24x24_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
-    MC_CU_RUN(host, bn_c32_24x24_train_kernel, bn_c32_24x24_train_body, 32, 256, 256 * sizeof(double), n, x, gamma, beta, running_mean, running_var, count, y, save_mean, save_invstd);
+    /* a sum and a sum of squares per part (doubles), then a scale per channel */
+    double *sums = (double *)mc_cuda_scratch(host, 1184), *sq = sums + 288;
+    float *scale = (float *)(sq + 288);
+    MC_CU_RUN(host, bn_c32_24x24_sum_kernel, bn_c32_24x24_sum_body, 288, 256, 256 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c32_24x24_sq_kernel, bn_c32_24x24_sq_body, 288, 256, 256 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c32_24x24_stats_kernel, bn_c32_24x24_stats_body, (((long)32) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+    MC_CU_RUN(host, bn_c32_24x24_apply_kernel, bn_c32_24x24_apply_body, ((n * 18432L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
 
 void bn_c32_24x24_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
@@ -963,34 +2038,90 @@ void bn_c32_24x24_cu_fwd_eval(int host, int n, const float *x, const float *gamm
 void bn_c32_24x24_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    MC_CU_RUN(host, bn_c32_24x24_bwd_kernel, bn_c32_24x24_bwd_body, 32, 256, 256 * sizeof(double), n, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+    /* two sums per part (doubles), then three coefficients per channel */
+    double *part = (double *)mc_cuda_scratch(host, 1248);
+    float *coef = (float *)(part + 576);
+    MC_CU_RUN(host, bn_c32_24x24_bsum_kernel, bn_c32_24x24_bsum_body, 288, 256, 256 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c32_24x24_bstats_kernel, bn_c32_24x24_bstats_body, (((long)32) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+    MC_CU_RUN(host, bn_c32_24x24_bapply_kernel, bn_c32_24x24_bapply_body, ((n * 18432L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
 }
 
-/* bn_c192_24x24: batch norm over 192 channels of 24x24 */
+/* bn_c192_24x24: batch norm over 192 channels of 24x24, 2 blocks per channel */
 MC_CU_HD static inline float bn_c192_24x24_norm(float x, float mean, float scale, float shift)
 {
     return (x - mean) * scale + shift;
 }
 
-MC_CU_HD static inline void bn_c192_24x24_train_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
-    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
+/* Sum j of channel c: its parts (count sums each) in order. */
+MC_CU_HD static inline double bn_c192_24x24_total(const double *part, int c, int count, int j)
 {
-    const int c = (int)block;
-    const long m = (long)n * 576;
-    double *sums = (double *)shm, sum = 0, sq = 0;
-    for (long i = tid; i < m; i += nthreads)
-        sum += x[(((long)(i) / 576 * 192 + c) * 576 + (i) % 576)];
-    const double mean = mc_cu_block_sum(sum, sums, tid, nthreads) / m;
-    for (long i = tid; i < m; i += nthreads)
-        sq += (x[(((long)(i) / 576 * 192 + c) * 576 + (i) % 576)] - mean) * (x[(((long)(i) / 576 * 192 + c) * 576 + (i) % 576)] - mean);
-    const double var = mc_cu_block_sum(sq, sums, tid, nthreads) / m, invstd = 1 / sqrt(var + 1e-05f);
-    const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-    for (long i = tid; i < m; i += nthreads)
-        y[(((long)(i) / 576 * 192 + c) * 576 + (i) % 576)] = bn_c192_24x24_norm(x[(((long)(i) / 576 * 192 + c) * 576 + (i) % 576)], fmean, scale, shift);
+    double t = 0;
+    for (int s = 0; s < 2; s++)
+        t += part[(c * 2 + s) * count + j];
+    return t;
+}
+
+MC_CU_HD static inline void bn_c192_24x24_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
+{
+    const int c = (int)(block / 2), s = (int)(block % 2);
+    const long m = (long)n * 576, lo = m * s / 2, hi = m * (s + 1) / 2;
+    double s0 = 0;
+    (void)m;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += x[(((long)(i) / 576 * 192 + c) * 576 + (i) % 576)];
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
     if (tid == 0) {
-        save_mean[c] = fmean;
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c192_24x24_sum_kernel(int n, const float *x, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c192_24x24_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, part);
+}
+
+/* The squares about the mean: a second pass, as the host path sums them. */
+MC_CU_HD static inline void bn_c192_24x24_sq_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const double *sums, double *part)
+{
+    const int c = (int)(block / 2), s = (int)(block % 2);
+    const long m = (long)n * 576, lo = m * s / 2, hi = m * (s + 1) / 2;
+    double s0 = 0;
+    (void)m;
+    const double mean = bn_c192_24x24_total(sums, c, 1, 0) / m;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        const double d = x[(((long)(i) / 576 * 192 + c) * 576 + (i) % 576)] - mean;
+        s0 += d * d;
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c192_24x24_sq_kernel(int n, const float *x, const double *sums, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c192_24x24_sq_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, sums, part);
+}
+
+
+/* Per channel: the statistics, what backward keeps, the running estimates. */
+MC_CU_HD static inline void bn_c192_24x24_stats_body(long block, int tid, int nthreads, float *shm, int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)192) ? first + 256 : ((long)192);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 576;
+        const double mean = bn_c192_24x24_total(sums, c, 1, 0) / m, var = bn_c192_24x24_total(sq, c, 1, 0) / m;
+        const double invstd = 1 / sqrt(var + 1e-05f);
+        save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
-        /* one value per channel: keep the biased variance (0), as the 192 path does */
+        scale[c] = (float)(gamma[c] * invstd);
+        /* one value per channel: keep the biased variance (0), as the host path does */
         const double unbiased = m > 1 ? var * m / (m - 1) : var;
         running_mean[c] = (float)((1 - 0.1f) * running_mean[c] + 0.1f * mean);
         running_var[c] = (float)((1 - 0.1f) * running_var[c] + 0.1f * unbiased);
@@ -999,11 +2130,29 @@ MC_CU_HD static inline void bn_c192_24x24_train_body(long block, int tid, int nt
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c192_24x24_train_kernel(int n, const float *x, const float *gamma, const float *beta, float *running_mean,
-    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
+static __global__ void __launch_bounds__(256) bn_c192_24x24_stats_kernel(int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
 {
     extern __shared__ float mc_shm[];
-    bn_c192_24x24_train_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, beta, running_mean, running_var, count, y, save_mean, save_invstd);
+    bn_c192_24x24_stats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+}
+
+MC_CU_HD static inline void bn_c192_24x24_apply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 110592L) ? first + 256 : (n * 110592L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 576 % 192);
+        y[i] = bn_c192_24x24_norm(x[i], mean[c], scale[c], beta[c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c192_24x24_apply_kernel(int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    extern __shared__ float mc_shm[];
+    bn_c192_24x24_apply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, mean, scale, beta, y);
 }
 
 MC_CU_HD static inline void bn_c192_24x24_eval_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta,
@@ -1026,39 +2175,85 @@ static __global__ void __launch_bounds__(256) bn_c192_24x24_eval_kernel(int n, c
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c192_24x24_bwd_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *save_mean, const float *save_invstd,
-    const float *dy, float *dx, float *dgamma, float *dbeta)
+MC_CU_HD static inline void bn_c192_24x24_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
 {
-    const int c = (int)block;
-    const long m = (long)n * 576;
+    const int c = (int)(block / 2), s = (int)(block % 2);
+    const long m = (long)n * 576, lo = m * s / 2, hi = m * (s + 1) / 2;
+    double s0 = 0, s1 = 0;
+    (void)m;
     const float mean = save_mean[c], invstd = save_invstd[c];
-    double *sums = (double *)shm, s_dy = 0, s_dy_xhat = 0;
-    for (long i = tid; i < m; i += nthreads) {
-        s_dy += dy[(((long)(i) / 576 * 192 + c) * 576 + (i) % 576)];
-        s_dy_xhat += (double)dy[(((long)(i) / 576 * 192 + c) * 576 + (i) % 576)] * ((x[(((long)(i) / 576 * 192 + c) * 576 + (i) % 576)] - mean) * invstd);
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += dy[(((long)(i) / 576 * 192 + c) * 576 + (i) % 576)];
+        s1 += (double)dy[(((long)(i) / 576 * 192 + c) * 576 + (i) % 576)] * ((x[(((long)(i) / 576 * 192 + c) * 576 + (i) % 576)] - mean) * invstd);
     }
-    const double sum_dy = mc_cu_block_sum(s_dy, sums, tid, nthreads);
-    const double sum_dy_xhat = mc_cu_block_sum(s_dy_xhat, sums, tid, nthreads);
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
     if (tid == 0) {
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
+        part[block * 2] = s0;
+        part[block * 2 + 1] = s1;
     }
-    const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
-    for (long i = tid; i < m; i += nthreads)
-        dx[(((long)(i) / 576 * 192 + c) * 576 + (i) % 576)] += k * (dy[(((long)(i) / 576 * 192 + c) * 576 + (i) % 576)] - mean_dy - (x[(((long)(i) / 576 * 192 + c) * 576 + (i) % 576)] - mean) * invstd * mean_dy_xhat);
 }
 
-static __global__ void __launch_bounds__(256) bn_c192_24x24_bwd_kernel(int n, const float *x, const float *gamma, const float *save_mean, const float *save_invstd,
-    const float *dy, float *dx, float *dgamma, float *dbeta)
+static __global__ void __launch_bounds__(256) bn_c192_24x24_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy,
+    double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c192_24x24_bwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+    bn_c192_24x24_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
+}
+
+/* Per channel: the parameter gradients and the coefficients of dx. */
+MC_CU_HD static inline void bn_c192_24x24_bstats_body(long block, int tid, int nthreads, float *shm, int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)192) ? first + 256 : ((long)192);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 576;
+        const double sum_dy = bn_c192_24x24_total(part, c, 2, 0), sum_dy_xhat = bn_c192_24x24_total(part, c, 2, 1);
+        dgamma[c] += (float)sum_dy_xhat;
+        dbeta[c] += (float)sum_dy;
+        coef[c] = gamma[c] * save_invstd[c];
+        coef[192 + c] = (float)(sum_dy / m);
+        coef[2 * 192 + c] = (float)(sum_dy_xhat / m);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c192_24x24_bstats_kernel(int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    extern __shared__ float mc_shm[];
+    bn_c192_24x24_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+}
+
+MC_CU_HD static inline void bn_c192_24x24_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 110592L) ? first + 256 : (n * 110592L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 576 % 192);
+        dx[i] += coef[c] * (dy[i] - coef[192 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 192 + c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c192_24x24_bapply_kernel(int n, const float *x, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    extern __shared__ float mc_shm[];
+    bn_c192_24x24_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, coef, dy, dx);
 }
 
 void bn_c192_24x24_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
-    MC_CU_RUN(host, bn_c192_24x24_train_kernel, bn_c192_24x24_train_body, 192, 256, 256 * sizeof(double), n, x, gamma, beta, running_mean, running_var, count, y, save_mean, save_invstd);
+    /* a sum and a sum of squares per part (doubles), then a scale per channel */
+    double *sums = (double *)mc_cuda_scratch(host, 1728), *sq = sums + 384;
+    float *scale = (float *)(sq + 384);
+    MC_CU_RUN(host, bn_c192_24x24_sum_kernel, bn_c192_24x24_sum_body, 384, 256, 256 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c192_24x24_sq_kernel, bn_c192_24x24_sq_body, 384, 256, 256 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c192_24x24_stats_kernel, bn_c192_24x24_stats_body, (((long)192) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+    MC_CU_RUN(host, bn_c192_24x24_apply_kernel, bn_c192_24x24_apply_body, ((n * 110592L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
 
 void bn_c192_24x24_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
@@ -1070,34 +2265,90 @@ void bn_c192_24x24_cu_fwd_eval(int host, int n, const float *x, const float *gam
 void bn_c192_24x24_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    MC_CU_RUN(host, bn_c192_24x24_bwd_kernel, bn_c192_24x24_bwd_body, 192, 256, 256 * sizeof(double), n, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+    /* two sums per part (doubles), then three coefficients per channel */
+    double *part = (double *)mc_cuda_scratch(host, 2112);
+    float *coef = (float *)(part + 768);
+    MC_CU_RUN(host, bn_c192_24x24_bsum_kernel, bn_c192_24x24_bsum_body, 384, 256, 256 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c192_24x24_bstats_kernel, bn_c192_24x24_bstats_body, (((long)192) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+    MC_CU_RUN(host, bn_c192_24x24_bapply_kernel, bn_c192_24x24_bapply_body, ((n * 110592L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
 }
 
-/* bn_c192_12x12: batch norm over 192 channels of 12x12 */
+/* bn_c192_12x12: batch norm over 192 channels of 12x12, 2 blocks per channel */
 MC_CU_HD static inline float bn_c192_12x12_norm(float x, float mean, float scale, float shift)
 {
     return (x - mean) * scale + shift;
 }
 
-MC_CU_HD static inline void bn_c192_12x12_train_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
-    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
+/* Sum j of channel c: its parts (count sums each) in order. */
+MC_CU_HD static inline double bn_c192_12x12_total(const double *part, int c, int count, int j)
 {
-    const int c = (int)block;
-    const long m = (long)n * 144;
-    double *sums = (double *)shm, sum = 0, sq = 0;
-    for (long i = tid; i < m; i += nthreads)
-        sum += x[(((long)(i) / 144 * 192 + c) * 144 + (i) % 144)];
-    const double mean = mc_cu_block_sum(sum, sums, tid, nthreads) / m;
-    for (long i = tid; i < m; i += nthreads)
-        sq += (x[(((long)(i) / 144 * 192 + c) * 144 + (i) % 144)] - mean) * (x[(((long)(i) / 144 * 192 + c) * 144 + (i) % 144)] - mean);
-    const double var = mc_cu_block_sum(sq, sums, tid, nthreads) / m, invstd = 1 / sqrt(var + 1e-05f);
-    const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-    for (long i = tid; i < m; i += nthreads)
-        y[(((long)(i) / 144 * 192 + c) * 144 + (i) % 144)] = bn_c192_12x12_norm(x[(((long)(i) / 144 * 192 + c) * 144 + (i) % 144)], fmean, scale, shift);
+    double t = 0;
+    for (int s = 0; s < 2; s++)
+        t += part[(c * 2 + s) * count + j];
+    return t;
+}
+
+MC_CU_HD static inline void bn_c192_12x12_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
+{
+    const int c = (int)(block / 2), s = (int)(block % 2);
+    const long m = (long)n * 144, lo = m * s / 2, hi = m * (s + 1) / 2;
+    double s0 = 0;
+    (void)m;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += x[(((long)(i) / 144 * 192 + c) * 144 + (i) % 144)];
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
     if (tid == 0) {
-        save_mean[c] = fmean;
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c192_12x12_sum_kernel(int n, const float *x, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c192_12x12_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, part);
+}
+
+/* The squares about the mean: a second pass, as the host path sums them. */
+MC_CU_HD static inline void bn_c192_12x12_sq_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const double *sums, double *part)
+{
+    const int c = (int)(block / 2), s = (int)(block % 2);
+    const long m = (long)n * 144, lo = m * s / 2, hi = m * (s + 1) / 2;
+    double s0 = 0;
+    (void)m;
+    const double mean = bn_c192_12x12_total(sums, c, 1, 0) / m;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        const double d = x[(((long)(i) / 144 * 192 + c) * 144 + (i) % 144)] - mean;
+        s0 += d * d;
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c192_12x12_sq_kernel(int n, const float *x, const double *sums, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c192_12x12_sq_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, sums, part);
+}
+
+
+/* Per channel: the statistics, what backward keeps, the running estimates. */
+MC_CU_HD static inline void bn_c192_12x12_stats_body(long block, int tid, int nthreads, float *shm, int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)192) ? first + 256 : ((long)192);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 144;
+        const double mean = bn_c192_12x12_total(sums, c, 1, 0) / m, var = bn_c192_12x12_total(sq, c, 1, 0) / m;
+        const double invstd = 1 / sqrt(var + 1e-05f);
+        save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
-        /* one value per channel: keep the biased variance (0), as the 192 path does */
+        scale[c] = (float)(gamma[c] * invstd);
+        /* one value per channel: keep the biased variance (0), as the host path does */
         const double unbiased = m > 1 ? var * m / (m - 1) : var;
         running_mean[c] = (float)((1 - 0.1f) * running_mean[c] + 0.1f * mean);
         running_var[c] = (float)((1 - 0.1f) * running_var[c] + 0.1f * unbiased);
@@ -1106,11 +2357,29 @@ MC_CU_HD static inline void bn_c192_12x12_train_body(long block, int tid, int nt
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c192_12x12_train_kernel(int n, const float *x, const float *gamma, const float *beta, float *running_mean,
-    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
+static __global__ void __launch_bounds__(256) bn_c192_12x12_stats_kernel(int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
 {
     extern __shared__ float mc_shm[];
-    bn_c192_12x12_train_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, beta, running_mean, running_var, count, y, save_mean, save_invstd);
+    bn_c192_12x12_stats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+}
+
+MC_CU_HD static inline void bn_c192_12x12_apply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 27648L) ? first + 256 : (n * 27648L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 144 % 192);
+        y[i] = bn_c192_12x12_norm(x[i], mean[c], scale[c], beta[c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c192_12x12_apply_kernel(int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    extern __shared__ float mc_shm[];
+    bn_c192_12x12_apply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, mean, scale, beta, y);
 }
 
 MC_CU_HD static inline void bn_c192_12x12_eval_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta,
@@ -1133,39 +2402,85 @@ static __global__ void __launch_bounds__(256) bn_c192_12x12_eval_kernel(int n, c
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c192_12x12_bwd_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *save_mean, const float *save_invstd,
-    const float *dy, float *dx, float *dgamma, float *dbeta)
+MC_CU_HD static inline void bn_c192_12x12_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
 {
-    const int c = (int)block;
-    const long m = (long)n * 144;
+    const int c = (int)(block / 2), s = (int)(block % 2);
+    const long m = (long)n * 144, lo = m * s / 2, hi = m * (s + 1) / 2;
+    double s0 = 0, s1 = 0;
+    (void)m;
     const float mean = save_mean[c], invstd = save_invstd[c];
-    double *sums = (double *)shm, s_dy = 0, s_dy_xhat = 0;
-    for (long i = tid; i < m; i += nthreads) {
-        s_dy += dy[(((long)(i) / 144 * 192 + c) * 144 + (i) % 144)];
-        s_dy_xhat += (double)dy[(((long)(i) / 144 * 192 + c) * 144 + (i) % 144)] * ((x[(((long)(i) / 144 * 192 + c) * 144 + (i) % 144)] - mean) * invstd);
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += dy[(((long)(i) / 144 * 192 + c) * 144 + (i) % 144)];
+        s1 += (double)dy[(((long)(i) / 144 * 192 + c) * 144 + (i) % 144)] * ((x[(((long)(i) / 144 * 192 + c) * 144 + (i) % 144)] - mean) * invstd);
     }
-    const double sum_dy = mc_cu_block_sum(s_dy, sums, tid, nthreads);
-    const double sum_dy_xhat = mc_cu_block_sum(s_dy_xhat, sums, tid, nthreads);
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
     if (tid == 0) {
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
+        part[block * 2] = s0;
+        part[block * 2 + 1] = s1;
     }
-    const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
-    for (long i = tid; i < m; i += nthreads)
-        dx[(((long)(i) / 144 * 192 + c) * 144 + (i) % 144)] += k * (dy[(((long)(i) / 144 * 192 + c) * 144 + (i) % 144)] - mean_dy - (x[(((long)(i) / 144 * 192 + c) * 144 + (i) % 144)] - mean) * invstd * mean_dy_xhat);
 }
 
-static __global__ void __launch_bounds__(256) bn_c192_12x12_bwd_kernel(int n, const float *x, const float *gamma, const float *save_mean, const float *save_invstd,
-    const float *dy, float *dx, float *dgamma, float *dbeta)
+static __global__ void __launch_bounds__(256) bn_c192_12x12_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy,
+    double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c192_12x12_bwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+    bn_c192_12x12_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
+}
+
+/* Per channel: the parameter gradients and the coefficients of dx. */
+MC_CU_HD static inline void bn_c192_12x12_bstats_body(long block, int tid, int nthreads, float *shm, int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)192) ? first + 256 : ((long)192);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 144;
+        const double sum_dy = bn_c192_12x12_total(part, c, 2, 0), sum_dy_xhat = bn_c192_12x12_total(part, c, 2, 1);
+        dgamma[c] += (float)sum_dy_xhat;
+        dbeta[c] += (float)sum_dy;
+        coef[c] = gamma[c] * save_invstd[c];
+        coef[192 + c] = (float)(sum_dy / m);
+        coef[2 * 192 + c] = (float)(sum_dy_xhat / m);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c192_12x12_bstats_kernel(int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    extern __shared__ float mc_shm[];
+    bn_c192_12x12_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+}
+
+MC_CU_HD static inline void bn_c192_12x12_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 27648L) ? first + 256 : (n * 27648L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 144 % 192);
+        dx[i] += coef[c] * (dy[i] - coef[192 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 192 + c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c192_12x12_bapply_kernel(int n, const float *x, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    extern __shared__ float mc_shm[];
+    bn_c192_12x12_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, coef, dy, dx);
 }
 
 void bn_c192_12x12_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
-    MC_CU_RUN(host, bn_c192_12x12_train_kernel, bn_c192_12x12_train_body, 192, 256, 256 * sizeof(double), n, x, gamma, beta, running_mean, running_var, count, y, save_mean, save_invstd);
+    /* a sum and a sum of squares per part (doubles), then a scale per channel */
+    double *sums = (double *)mc_cuda_scratch(host, 1728), *sq = sums + 384;
+    float *scale = (float *)(sq + 384);
+    MC_CU_RUN(host, bn_c192_12x12_sum_kernel, bn_c192_12x12_sum_body, 384, 256, 256 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c192_12x12_sq_kernel, bn_c192_12x12_sq_body, 384, 256, 256 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c192_12x12_stats_kernel, bn_c192_12x12_stats_body, (((long)192) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+    MC_CU_RUN(host, bn_c192_12x12_apply_kernel, bn_c192_12x12_apply_body, ((n * 27648L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
 
 void bn_c192_12x12_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
@@ -1177,34 +2492,90 @@ void bn_c192_12x12_cu_fwd_eval(int host, int n, const float *x, const float *gam
 void bn_c192_12x12_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    MC_CU_RUN(host, bn_c192_12x12_bwd_kernel, bn_c192_12x12_bwd_body, 192, 256, 256 * sizeof(double), n, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+    /* two sums per part (doubles), then three coefficients per channel */
+    double *part = (double *)mc_cuda_scratch(host, 2112);
+    float *coef = (float *)(part + 768);
+    MC_CU_RUN(host, bn_c192_12x12_bsum_kernel, bn_c192_12x12_bsum_body, 384, 256, 256 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c192_12x12_bstats_kernel, bn_c192_12x12_bstats_body, (((long)192) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+    MC_CU_RUN(host, bn_c192_12x12_bapply_kernel, bn_c192_12x12_bapply_body, ((n * 27648L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
 }
 
-/* bn_c64_12x12: batch norm over 64 channels of 12x12 */
+/* bn_c64_12x12: batch norm over 64 channels of 12x12, 5 blocks per channel */
 MC_CU_HD static inline float bn_c64_12x12_norm(float x, float mean, float scale, float shift)
 {
     return (x - mean) * scale + shift;
 }
 
-MC_CU_HD static inline void bn_c64_12x12_train_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
-    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
+/* Sum j of channel c: its parts (count sums each) in order. */
+MC_CU_HD static inline double bn_c64_12x12_total(const double *part, int c, int count, int j)
 {
-    const int c = (int)block;
-    const long m = (long)n * 144;
-    double *sums = (double *)shm, sum = 0, sq = 0;
-    for (long i = tid; i < m; i += nthreads)
-        sum += x[(((long)(i) / 144 * 64 + c) * 144 + (i) % 144)];
-    const double mean = mc_cu_block_sum(sum, sums, tid, nthreads) / m;
-    for (long i = tid; i < m; i += nthreads)
-        sq += (x[(((long)(i) / 144 * 64 + c) * 144 + (i) % 144)] - mean) * (x[(((long)(i) / 144 * 64 + c) * 144 + (i) % 144)] - mean);
-    const double var = mc_cu_block_sum(sq, sums, tid, nthreads) / m, invstd = 1 / sqrt(var + 1e-05f);
-    const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-    for (long i = tid; i < m; i += nthreads)
-        y[(((long)(i) / 144 * 64 + c) * 144 + (i) % 144)] = bn_c64_12x12_norm(x[(((long)(i) / 144 * 64 + c) * 144 + (i) % 144)], fmean, scale, shift);
+    double t = 0;
+    for (int s = 0; s < 5; s++)
+        t += part[(c * 5 + s) * count + j];
+    return t;
+}
+
+MC_CU_HD static inline void bn_c64_12x12_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
+{
+    const int c = (int)(block / 5), s = (int)(block % 5);
+    const long m = (long)n * 144, lo = m * s / 5, hi = m * (s + 1) / 5;
+    double s0 = 0;
+    (void)m;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += x[(((long)(i) / 144 * 64 + c) * 144 + (i) % 144)];
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
     if (tid == 0) {
-        save_mean[c] = fmean;
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c64_12x12_sum_kernel(int n, const float *x, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c64_12x12_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, part);
+}
+
+/* The squares about the mean: a second pass, as the host path sums them. */
+MC_CU_HD static inline void bn_c64_12x12_sq_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const double *sums, double *part)
+{
+    const int c = (int)(block / 5), s = (int)(block % 5);
+    const long m = (long)n * 144, lo = m * s / 5, hi = m * (s + 1) / 5;
+    double s0 = 0;
+    (void)m;
+    const double mean = bn_c64_12x12_total(sums, c, 1, 0) / m;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        const double d = x[(((long)(i) / 144 * 64 + c) * 144 + (i) % 144)] - mean;
+        s0 += d * d;
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c64_12x12_sq_kernel(int n, const float *x, const double *sums, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c64_12x12_sq_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, sums, part);
+}
+
+
+/* Per channel: the statistics, what backward keeps, the running estimates. */
+MC_CU_HD static inline void bn_c64_12x12_stats_body(long block, int tid, int nthreads, float *shm, int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)64) ? first + 256 : ((long)64);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 144;
+        const double mean = bn_c64_12x12_total(sums, c, 1, 0) / m, var = bn_c64_12x12_total(sq, c, 1, 0) / m;
+        const double invstd = 1 / sqrt(var + 1e-05f);
+        save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
-        /* one value per channel: keep the biased variance (0), as the 64 path does */
+        scale[c] = (float)(gamma[c] * invstd);
+        /* one value per channel: keep the biased variance (0), as the host path does */
         const double unbiased = m > 1 ? var * m / (m - 1) : var;
         running_mean[c] = (float)((1 - 0.1f) * running_mean[c] + 0.1f * mean);
         running_var[c] = (float)((1 - 0.1f) * running_var[c] + 0.1f * unbiased);
@@ -1213,11 +2584,29 @@ MC_CU_HD static inline void bn_c64_12x12_train_body(long block, int tid, int nth
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c64_12x12_train_kernel(int n, const float *x, const float *gamma, const float *beta, float *running_mean,
-    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
+static __global__ void __launch_bounds__(256) bn_c64_12x12_stats_kernel(int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
 {
     extern __shared__ float mc_shm[];
-    bn_c64_12x12_train_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, beta, running_mean, running_var, count, y, save_mean, save_invstd);
+    bn_c64_12x12_stats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+}
+
+MC_CU_HD static inline void bn_c64_12x12_apply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 9216L) ? first + 256 : (n * 9216L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 144 % 64);
+        y[i] = bn_c64_12x12_norm(x[i], mean[c], scale[c], beta[c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c64_12x12_apply_kernel(int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    extern __shared__ float mc_shm[];
+    bn_c64_12x12_apply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, mean, scale, beta, y);
 }
 
 MC_CU_HD static inline void bn_c64_12x12_eval_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta,
@@ -1240,39 +2629,85 @@ static __global__ void __launch_bounds__(256) bn_c64_12x12_eval_kernel(int n, co
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c64_12x12_bwd_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *save_mean, const float *save_invstd,
-    const float *dy, float *dx, float *dgamma, float *dbeta)
+MC_CU_HD static inline void bn_c64_12x12_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
 {
-    const int c = (int)block;
-    const long m = (long)n * 144;
+    const int c = (int)(block / 5), s = (int)(block % 5);
+    const long m = (long)n * 144, lo = m * s / 5, hi = m * (s + 1) / 5;
+    double s0 = 0, s1 = 0;
+    (void)m;
     const float mean = save_mean[c], invstd = save_invstd[c];
-    double *sums = (double *)shm, s_dy = 0, s_dy_xhat = 0;
-    for (long i = tid; i < m; i += nthreads) {
-        s_dy += dy[(((long)(i) / 144 * 64 + c) * 144 + (i) % 144)];
-        s_dy_xhat += (double)dy[(((long)(i) / 144 * 64 + c) * 144 + (i) % 144)] * ((x[(((long)(i) / 144 * 64 + c) * 144 + (i) % 144)] - mean) * invstd);
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += dy[(((long)(i) / 144 * 64 + c) * 144 + (i) % 144)];
+        s1 += (double)dy[(((long)(i) / 144 * 64 + c) * 144 + (i) % 144)] * ((x[(((long)(i) / 144 * 64 + c) * 144 + (i) % 144)] - mean) * invstd);
     }
-    const double sum_dy = mc_cu_block_sum(s_dy, sums, tid, nthreads);
-    const double sum_dy_xhat = mc_cu_block_sum(s_dy_xhat, sums, tid, nthreads);
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
     if (tid == 0) {
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
+        part[block * 2] = s0;
+        part[block * 2 + 1] = s1;
     }
-    const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
-    for (long i = tid; i < m; i += nthreads)
-        dx[(((long)(i) / 144 * 64 + c) * 144 + (i) % 144)] += k * (dy[(((long)(i) / 144 * 64 + c) * 144 + (i) % 144)] - mean_dy - (x[(((long)(i) / 144 * 64 + c) * 144 + (i) % 144)] - mean) * invstd * mean_dy_xhat);
 }
 
-static __global__ void __launch_bounds__(256) bn_c64_12x12_bwd_kernel(int n, const float *x, const float *gamma, const float *save_mean, const float *save_invstd,
-    const float *dy, float *dx, float *dgamma, float *dbeta)
+static __global__ void __launch_bounds__(256) bn_c64_12x12_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy,
+    double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c64_12x12_bwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+    bn_c64_12x12_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
+}
+
+/* Per channel: the parameter gradients and the coefficients of dx. */
+MC_CU_HD static inline void bn_c64_12x12_bstats_body(long block, int tid, int nthreads, float *shm, int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)64) ? first + 256 : ((long)64);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 144;
+        const double sum_dy = bn_c64_12x12_total(part, c, 2, 0), sum_dy_xhat = bn_c64_12x12_total(part, c, 2, 1);
+        dgamma[c] += (float)sum_dy_xhat;
+        dbeta[c] += (float)sum_dy;
+        coef[c] = gamma[c] * save_invstd[c];
+        coef[64 + c] = (float)(sum_dy / m);
+        coef[2 * 64 + c] = (float)(sum_dy_xhat / m);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c64_12x12_bstats_kernel(int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    extern __shared__ float mc_shm[];
+    bn_c64_12x12_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+}
+
+MC_CU_HD static inline void bn_c64_12x12_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 9216L) ? first + 256 : (n * 9216L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 144 % 64);
+        dx[i] += coef[c] * (dy[i] - coef[64 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 64 + c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c64_12x12_bapply_kernel(int n, const float *x, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    extern __shared__ float mc_shm[];
+    bn_c64_12x12_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, coef, dy, dx);
 }
 
 void bn_c64_12x12_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
-    MC_CU_RUN(host, bn_c64_12x12_train_kernel, bn_c64_12x12_train_body, 64, 256, 256 * sizeof(double), n, x, gamma, beta, running_mean, running_var, count, y, save_mean, save_invstd);
+    /* a sum and a sum of squares per part (doubles), then a scale per channel */
+    double *sums = (double *)mc_cuda_scratch(host, 1344), *sq = sums + 320;
+    float *scale = (float *)(sq + 320);
+    MC_CU_RUN(host, bn_c64_12x12_sum_kernel, bn_c64_12x12_sum_body, 320, 256, 256 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c64_12x12_sq_kernel, bn_c64_12x12_sq_body, 320, 256, 256 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c64_12x12_stats_kernel, bn_c64_12x12_stats_body, (((long)64) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+    MC_CU_RUN(host, bn_c64_12x12_apply_kernel, bn_c64_12x12_apply_body, ((n * 9216L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
 
 void bn_c64_12x12_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
@@ -1284,34 +2719,90 @@ void bn_c64_12x12_cu_fwd_eval(int host, int n, const float *x, const float *gamm
 void bn_c64_12x12_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    MC_CU_RUN(host, bn_c64_12x12_bwd_kernel, bn_c64_12x12_bwd_body, 64, 256, 256 * sizeof(double), n, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+    /* two sums per part (doubles), then three coefficients per channel */
+    double *part = (double *)mc_cuda_scratch(host, 1472);
+    float *coef = (float *)(part + 640);
+    MC_CU_RUN(host, bn_c64_12x12_bsum_kernel, bn_c64_12x12_bsum_body, 320, 256, 256 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c64_12x12_bstats_kernel, bn_c64_12x12_bstats_body, (((long)64) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+    MC_CU_RUN(host, bn_c64_12x12_bapply_kernel, bn_c64_12x12_bapply_body, ((n * 9216L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
 }
 
-/* bn_c384_12x12: batch norm over 384 channels of 12x12 */
+/* bn_c384_12x12: batch norm over 384 channels of 12x12, 1 blocks per channel */
 MC_CU_HD static inline float bn_c384_12x12_norm(float x, float mean, float scale, float shift)
 {
     return (x - mean) * scale + shift;
 }
 
-MC_CU_HD static inline void bn_c384_12x12_train_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
-    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
+/* Sum j of channel c: its parts (count sums each) in order. */
+MC_CU_HD static inline double bn_c384_12x12_total(const double *part, int c, int count, int j)
 {
-    const int c = (int)block;
-    const long m = (long)n * 144;
-    double *sums = (double *)shm, sum = 0, sq = 0;
-    for (long i = tid; i < m; i += nthreads)
-        sum += x[(((long)(i) / 144 * 384 + c) * 144 + (i) % 144)];
-    const double mean = mc_cu_block_sum(sum, sums, tid, nthreads) / m;
-    for (long i = tid; i < m; i += nthreads)
-        sq += (x[(((long)(i) / 144 * 384 + c) * 144 + (i) % 144)] - mean) * (x[(((long)(i) / 144 * 384 + c) * 144 + (i) % 144)] - mean);
-    const double var = mc_cu_block_sum(sq, sums, tid, nthreads) / m, invstd = 1 / sqrt(var + 1e-05f);
-    const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-    for (long i = tid; i < m; i += nthreads)
-        y[(((long)(i) / 144 * 384 + c) * 144 + (i) % 144)] = bn_c384_12x12_norm(x[(((long)(i) / 144 * 384 + c) * 144 + (i) % 144)], fmean, scale, shift);
+    double t = 0;
+    for (int s = 0; s < 1; s++)
+        t += part[(c * 1 + s) * count + j];
+    return t;
+}
+
+MC_CU_HD static inline void bn_c384_12x12_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
+{
+    const int c = (int)(block / 1), s = (int)(block % 1);
+    const long m = (long)n * 144, lo = m * s / 1, hi = m * (s + 1) / 1;
+    double s0 = 0;
+    (void)m;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += x[(((long)(i) / 144 * 384 + c) * 144 + (i) % 144)];
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
     if (tid == 0) {
-        save_mean[c] = fmean;
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c384_12x12_sum_kernel(int n, const float *x, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c384_12x12_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, part);
+}
+
+/* The squares about the mean: a second pass, as the host path sums them. */
+MC_CU_HD static inline void bn_c384_12x12_sq_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const double *sums, double *part)
+{
+    const int c = (int)(block / 1), s = (int)(block % 1);
+    const long m = (long)n * 144, lo = m * s / 1, hi = m * (s + 1) / 1;
+    double s0 = 0;
+    (void)m;
+    const double mean = bn_c384_12x12_total(sums, c, 1, 0) / m;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        const double d = x[(((long)(i) / 144 * 384 + c) * 144 + (i) % 144)] - mean;
+        s0 += d * d;
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c384_12x12_sq_kernel(int n, const float *x, const double *sums, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c384_12x12_sq_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, sums, part);
+}
+
+
+/* Per channel: the statistics, what backward keeps, the running estimates. */
+MC_CU_HD static inline void bn_c384_12x12_stats_body(long block, int tid, int nthreads, float *shm, int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)384) ? first + 256 : ((long)384);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 144;
+        const double mean = bn_c384_12x12_total(sums, c, 1, 0) / m, var = bn_c384_12x12_total(sq, c, 1, 0) / m;
+        const double invstd = 1 / sqrt(var + 1e-05f);
+        save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
-        /* one value per channel: keep the biased variance (0), as the 384 path does */
+        scale[c] = (float)(gamma[c] * invstd);
+        /* one value per channel: keep the biased variance (0), as the host path does */
         const double unbiased = m > 1 ? var * m / (m - 1) : var;
         running_mean[c] = (float)((1 - 0.1f) * running_mean[c] + 0.1f * mean);
         running_var[c] = (float)((1 - 0.1f) * running_var[c] + 0.1f * unbiased);
@@ -1320,11 +2811,29 @@ MC_CU_HD static inline void bn_c384_12x12_train_body(long block, int tid, int nt
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c384_12x12_train_kernel(int n, const float *x, const float *gamma, const float *beta, float *running_mean,
-    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
+static __global__ void __launch_bounds__(256) bn_c384_12x12_stats_kernel(int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
 {
     extern __shared__ float mc_shm[];
-    bn_c384_12x12_train_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, beta, running_mean, running_var, count, y, save_mean, save_invstd);
+    bn_c384_12x12_stats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+}
+
+MC_CU_HD static inline void bn_c384_12x12_apply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 55296L) ? first + 256 : (n * 55296L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 144 % 384);
+        y[i] = bn_c384_12x12_norm(x[i], mean[c], scale[c], beta[c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c384_12x12_apply_kernel(int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    extern __shared__ float mc_shm[];
+    bn_c384_12x12_apply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, mean, scale, beta, y);
 }
 
 MC_CU_HD static inline void bn_c384_12x12_eval_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta,
@@ -1347,39 +2856,85 @@ static __global__ void __launch_bounds__(256) bn_c384_12x12_eval_kernel(int n, c
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c384_12x12_bwd_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *save_mean, const float *save_invstd,
-    const float *dy, float *dx, float *dgamma, float *dbeta)
+MC_CU_HD static inline void bn_c384_12x12_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
 {
-    const int c = (int)block;
-    const long m = (long)n * 144;
+    const int c = (int)(block / 1), s = (int)(block % 1);
+    const long m = (long)n * 144, lo = m * s / 1, hi = m * (s + 1) / 1;
+    double s0 = 0, s1 = 0;
+    (void)m;
     const float mean = save_mean[c], invstd = save_invstd[c];
-    double *sums = (double *)shm, s_dy = 0, s_dy_xhat = 0;
-    for (long i = tid; i < m; i += nthreads) {
-        s_dy += dy[(((long)(i) / 144 * 384 + c) * 144 + (i) % 144)];
-        s_dy_xhat += (double)dy[(((long)(i) / 144 * 384 + c) * 144 + (i) % 144)] * ((x[(((long)(i) / 144 * 384 + c) * 144 + (i) % 144)] - mean) * invstd);
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += dy[(((long)(i) / 144 * 384 + c) * 144 + (i) % 144)];
+        s1 += (double)dy[(((long)(i) / 144 * 384 + c) * 144 + (i) % 144)] * ((x[(((long)(i) / 144 * 384 + c) * 144 + (i) % 144)] - mean) * invstd);
     }
-    const double sum_dy = mc_cu_block_sum(s_dy, sums, tid, nthreads);
-    const double sum_dy_xhat = mc_cu_block_sum(s_dy_xhat, sums, tid, nthreads);
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
     if (tid == 0) {
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
+        part[block * 2] = s0;
+        part[block * 2 + 1] = s1;
     }
-    const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
-    for (long i = tid; i < m; i += nthreads)
-        dx[(((long)(i) / 144 * 384 + c) * 144 + (i) % 144)] += k * (dy[(((long)(i) / 144 * 384 + c) * 144 + (i) % 144)] - mean_dy - (x[(((long)(i) / 144 * 384 + c) * 144 + (i) % 144)] - mean) * invstd * mean_dy_xhat);
 }
 
-static __global__ void __launch_bounds__(256) bn_c384_12x12_bwd_kernel(int n, const float *x, const float *gamma, const float *save_mean, const float *save_invstd,
-    const float *dy, float *dx, float *dgamma, float *dbeta)
+static __global__ void __launch_bounds__(256) bn_c384_12x12_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy,
+    double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c384_12x12_bwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+    bn_c384_12x12_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
+}
+
+/* Per channel: the parameter gradients and the coefficients of dx. */
+MC_CU_HD static inline void bn_c384_12x12_bstats_body(long block, int tid, int nthreads, float *shm, int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)384) ? first + 256 : ((long)384);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 144;
+        const double sum_dy = bn_c384_12x12_total(part, c, 2, 0), sum_dy_xhat = bn_c384_12x12_total(part, c, 2, 1);
+        dgamma[c] += (float)sum_dy_xhat;
+        dbeta[c] += (float)sum_dy;
+        coef[c] = gamma[c] * save_invstd[c];
+        coef[384 + c] = (float)(sum_dy / m);
+        coef[2 * 384 + c] = (float)(sum_dy_xhat / m);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c384_12x12_bstats_kernel(int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    extern __shared__ float mc_shm[];
+    bn_c384_12x12_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+}
+
+MC_CU_HD static inline void bn_c384_12x12_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 55296L) ? first + 256 : (n * 55296L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 144 % 384);
+        dx[i] += coef[c] * (dy[i] - coef[384 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 384 + c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c384_12x12_bapply_kernel(int n, const float *x, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    extern __shared__ float mc_shm[];
+    bn_c384_12x12_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, coef, dy, dx);
 }
 
 void bn_c384_12x12_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
-    MC_CU_RUN(host, bn_c384_12x12_train_kernel, bn_c384_12x12_train_body, 384, 256, 256 * sizeof(double), n, x, gamma, beta, running_mean, running_var, count, y, save_mean, save_invstd);
+    /* a sum and a sum of squares per part (doubles), then a scale per channel */
+    double *sums = (double *)mc_cuda_scratch(host, 1920), *sq = sums + 384;
+    float *scale = (float *)(sq + 384);
+    MC_CU_RUN(host, bn_c384_12x12_sum_kernel, bn_c384_12x12_sum_body, 384, 256, 256 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c384_12x12_sq_kernel, bn_c384_12x12_sq_body, 384, 256, 256 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c384_12x12_stats_kernel, bn_c384_12x12_stats_body, (((long)384) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+    MC_CU_RUN(host, bn_c384_12x12_apply_kernel, bn_c384_12x12_apply_body, ((n * 55296L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
 
 void bn_c384_12x12_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
@@ -1391,34 +2946,90 @@ void bn_c384_12x12_cu_fwd_eval(int host, int n, const float *x, const float *gam
 void bn_c384_12x12_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    MC_CU_RUN(host, bn_c384_12x12_bwd_kernel, bn_c384_12x12_bwd_body, 384, 256, 256 * sizeof(double), n, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+    /* two sums per part (doubles), then three coefficients per channel */
+    double *part = (double *)mc_cuda_scratch(host, 2688);
+    float *coef = (float *)(part + 768);
+    MC_CU_RUN(host, bn_c384_12x12_bsum_kernel, bn_c384_12x12_bsum_body, 384, 256, 256 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c384_12x12_bstats_kernel, bn_c384_12x12_bstats_body, (((long)384) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+    MC_CU_RUN(host, bn_c384_12x12_bapply_kernel, bn_c384_12x12_bapply_body, ((n * 55296L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
 }
 
-/* bn_c96_12x12: batch norm over 96 channels of 12x12 */
+/* bn_c96_12x12: batch norm over 96 channels of 12x12, 3 blocks per channel */
 MC_CU_HD static inline float bn_c96_12x12_norm(float x, float mean, float scale, float shift)
 {
     return (x - mean) * scale + shift;
 }
 
-MC_CU_HD static inline void bn_c96_12x12_train_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
-    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
+/* Sum j of channel c: its parts (count sums each) in order. */
+MC_CU_HD static inline double bn_c96_12x12_total(const double *part, int c, int count, int j)
 {
-    const int c = (int)block;
-    const long m = (long)n * 144;
-    double *sums = (double *)shm, sum = 0, sq = 0;
-    for (long i = tid; i < m; i += nthreads)
-        sum += x[(((long)(i) / 144 * 96 + c) * 144 + (i) % 144)];
-    const double mean = mc_cu_block_sum(sum, sums, tid, nthreads) / m;
-    for (long i = tid; i < m; i += nthreads)
-        sq += (x[(((long)(i) / 144 * 96 + c) * 144 + (i) % 144)] - mean) * (x[(((long)(i) / 144 * 96 + c) * 144 + (i) % 144)] - mean);
-    const double var = mc_cu_block_sum(sq, sums, tid, nthreads) / m, invstd = 1 / sqrt(var + 1e-05f);
-    const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-    for (long i = tid; i < m; i += nthreads)
-        y[(((long)(i) / 144 * 96 + c) * 144 + (i) % 144)] = bn_c96_12x12_norm(x[(((long)(i) / 144 * 96 + c) * 144 + (i) % 144)], fmean, scale, shift);
+    double t = 0;
+    for (int s = 0; s < 3; s++)
+        t += part[(c * 3 + s) * count + j];
+    return t;
+}
+
+MC_CU_HD static inline void bn_c96_12x12_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
+{
+    const int c = (int)(block / 3), s = (int)(block % 3);
+    const long m = (long)n * 144, lo = m * s / 3, hi = m * (s + 1) / 3;
+    double s0 = 0;
+    (void)m;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += x[(((long)(i) / 144 * 96 + c) * 144 + (i) % 144)];
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
     if (tid == 0) {
-        save_mean[c] = fmean;
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c96_12x12_sum_kernel(int n, const float *x, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c96_12x12_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, part);
+}
+
+/* The squares about the mean: a second pass, as the host path sums them. */
+MC_CU_HD static inline void bn_c96_12x12_sq_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const double *sums, double *part)
+{
+    const int c = (int)(block / 3), s = (int)(block % 3);
+    const long m = (long)n * 144, lo = m * s / 3, hi = m * (s + 1) / 3;
+    double s0 = 0;
+    (void)m;
+    const double mean = bn_c96_12x12_total(sums, c, 1, 0) / m;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        const double d = x[(((long)(i) / 144 * 96 + c) * 144 + (i) % 144)] - mean;
+        s0 += d * d;
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c96_12x12_sq_kernel(int n, const float *x, const double *sums, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c96_12x12_sq_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, sums, part);
+}
+
+
+/* Per channel: the statistics, what backward keeps, the running estimates. */
+MC_CU_HD static inline void bn_c96_12x12_stats_body(long block, int tid, int nthreads, float *shm, int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)96) ? first + 256 : ((long)96);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 144;
+        const double mean = bn_c96_12x12_total(sums, c, 1, 0) / m, var = bn_c96_12x12_total(sq, c, 1, 0) / m;
+        const double invstd = 1 / sqrt(var + 1e-05f);
+        save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
-        /* one value per channel: keep the biased variance (0), as the 96 path does */
+        scale[c] = (float)(gamma[c] * invstd);
+        /* one value per channel: keep the biased variance (0), as the host path does */
         const double unbiased = m > 1 ? var * m / (m - 1) : var;
         running_mean[c] = (float)((1 - 0.1f) * running_mean[c] + 0.1f * mean);
         running_var[c] = (float)((1 - 0.1f) * running_var[c] + 0.1f * unbiased);
@@ -1427,11 +3038,29 @@ MC_CU_HD static inline void bn_c96_12x12_train_body(long block, int tid, int nth
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c96_12x12_train_kernel(int n, const float *x, const float *gamma, const float *beta, float *running_mean,
-    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
+static __global__ void __launch_bounds__(256) bn_c96_12x12_stats_kernel(int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
 {
     extern __shared__ float mc_shm[];
-    bn_c96_12x12_train_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, beta, running_mean, running_var, count, y, save_mean, save_invstd);
+    bn_c96_12x12_stats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+}
+
+MC_CU_HD static inline void bn_c96_12x12_apply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 13824L) ? first + 256 : (n * 13824L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 144 % 96);
+        y[i] = bn_c96_12x12_norm(x[i], mean[c], scale[c], beta[c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c96_12x12_apply_kernel(int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    extern __shared__ float mc_shm[];
+    bn_c96_12x12_apply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, mean, scale, beta, y);
 }
 
 MC_CU_HD static inline void bn_c96_12x12_eval_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta,
@@ -1454,39 +3083,85 @@ static __global__ void __launch_bounds__(256) bn_c96_12x12_eval_kernel(int n, co
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c96_12x12_bwd_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *save_mean, const float *save_invstd,
-    const float *dy, float *dx, float *dgamma, float *dbeta)
+MC_CU_HD static inline void bn_c96_12x12_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
 {
-    const int c = (int)block;
-    const long m = (long)n * 144;
+    const int c = (int)(block / 3), s = (int)(block % 3);
+    const long m = (long)n * 144, lo = m * s / 3, hi = m * (s + 1) / 3;
+    double s0 = 0, s1 = 0;
+    (void)m;
     const float mean = save_mean[c], invstd = save_invstd[c];
-    double *sums = (double *)shm, s_dy = 0, s_dy_xhat = 0;
-    for (long i = tid; i < m; i += nthreads) {
-        s_dy += dy[(((long)(i) / 144 * 96 + c) * 144 + (i) % 144)];
-        s_dy_xhat += (double)dy[(((long)(i) / 144 * 96 + c) * 144 + (i) % 144)] * ((x[(((long)(i) / 144 * 96 + c) * 144 + (i) % 144)] - mean) * invstd);
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += dy[(((long)(i) / 144 * 96 + c) * 144 + (i) % 144)];
+        s1 += (double)dy[(((long)(i) / 144 * 96 + c) * 144 + (i) % 144)] * ((x[(((long)(i) / 144 * 96 + c) * 144 + (i) % 144)] - mean) * invstd);
     }
-    const double sum_dy = mc_cu_block_sum(s_dy, sums, tid, nthreads);
-    const double sum_dy_xhat = mc_cu_block_sum(s_dy_xhat, sums, tid, nthreads);
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
     if (tid == 0) {
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
+        part[block * 2] = s0;
+        part[block * 2 + 1] = s1;
     }
-    const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
-    for (long i = tid; i < m; i += nthreads)
-        dx[(((long)(i) / 144 * 96 + c) * 144 + (i) % 144)] += k * (dy[(((long)(i) / 144 * 96 + c) * 144 + (i) % 144)] - mean_dy - (x[(((long)(i) / 144 * 96 + c) * 144 + (i) % 144)] - mean) * invstd * mean_dy_xhat);
 }
 
-static __global__ void __launch_bounds__(256) bn_c96_12x12_bwd_kernel(int n, const float *x, const float *gamma, const float *save_mean, const float *save_invstd,
-    const float *dy, float *dx, float *dgamma, float *dbeta)
+static __global__ void __launch_bounds__(256) bn_c96_12x12_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy,
+    double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c96_12x12_bwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+    bn_c96_12x12_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
+}
+
+/* Per channel: the parameter gradients and the coefficients of dx. */
+MC_CU_HD static inline void bn_c96_12x12_bstats_body(long block, int tid, int nthreads, float *shm, int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)96) ? first + 256 : ((long)96);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 144;
+        const double sum_dy = bn_c96_12x12_total(part, c, 2, 0), sum_dy_xhat = bn_c96_12x12_total(part, c, 2, 1);
+        dgamma[c] += (float)sum_dy_xhat;
+        dbeta[c] += (float)sum_dy;
+        coef[c] = gamma[c] * save_invstd[c];
+        coef[96 + c] = (float)(sum_dy / m);
+        coef[2 * 96 + c] = (float)(sum_dy_xhat / m);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c96_12x12_bstats_kernel(int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    extern __shared__ float mc_shm[];
+    bn_c96_12x12_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+}
+
+MC_CU_HD static inline void bn_c96_12x12_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 13824L) ? first + 256 : (n * 13824L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 144 % 96);
+        dx[i] += coef[c] * (dy[i] - coef[96 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 96 + c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c96_12x12_bapply_kernel(int n, const float *x, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    extern __shared__ float mc_shm[];
+    bn_c96_12x12_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, coef, dy, dx);
 }
 
 void bn_c96_12x12_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
-    MC_CU_RUN(host, bn_c96_12x12_train_kernel, bn_c96_12x12_train_body, 96, 256, 256 * sizeof(double), n, x, gamma, beta, running_mean, running_var, count, y, save_mean, save_invstd);
+    /* a sum and a sum of squares per part (doubles), then a scale per channel */
+    double *sums = (double *)mc_cuda_scratch(host, 1248), *sq = sums + 288;
+    float *scale = (float *)(sq + 288);
+    MC_CU_RUN(host, bn_c96_12x12_sum_kernel, bn_c96_12x12_sum_body, 288, 256, 256 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c96_12x12_sq_kernel, bn_c96_12x12_sq_body, 288, 256, 256 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c96_12x12_stats_kernel, bn_c96_12x12_stats_body, (((long)96) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+    MC_CU_RUN(host, bn_c96_12x12_apply_kernel, bn_c96_12x12_apply_body, ((n * 13824L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
 
 void bn_c96_12x12_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
@@ -1498,34 +3173,90 @@ void bn_c96_12x12_cu_fwd_eval(int host, int n, const float *x, const float *gamm
 void bn_c96_12x12_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    MC_CU_RUN(host, bn_c96_12x12_bwd_kernel, bn_c96_12x12_bwd_body, 96, 256, 256 * sizeof(double), n, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+    /* two sums per part (doubles), then three coefficients per channel */
+    double *part = (double *)mc_cuda_scratch(host, 1440);
+    float *coef = (float *)(part + 576);
+    MC_CU_RUN(host, bn_c96_12x12_bsum_kernel, bn_c96_12x12_bsum_body, 288, 256, 256 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c96_12x12_bstats_kernel, bn_c96_12x12_bstats_body, (((long)96) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+    MC_CU_RUN(host, bn_c96_12x12_bapply_kernel, bn_c96_12x12_bapply_body, ((n * 13824L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
 }
 
-/* bn_c576_12x12: batch norm over 576 channels of 12x12 */
+/* bn_c576_12x12: batch norm over 576 channels of 12x12, 1 blocks per channel */
 MC_CU_HD static inline float bn_c576_12x12_norm(float x, float mean, float scale, float shift)
 {
     return (x - mean) * scale + shift;
 }
 
-MC_CU_HD static inline void bn_c576_12x12_train_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
-    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
+/* Sum j of channel c: its parts (count sums each) in order. */
+MC_CU_HD static inline double bn_c576_12x12_total(const double *part, int c, int count, int j)
 {
-    const int c = (int)block;
-    const long m = (long)n * 144;
-    double *sums = (double *)shm, sum = 0, sq = 0;
-    for (long i = tid; i < m; i += nthreads)
-        sum += x[(((long)(i) / 144 * 576 + c) * 144 + (i) % 144)];
-    const double mean = mc_cu_block_sum(sum, sums, tid, nthreads) / m;
-    for (long i = tid; i < m; i += nthreads)
-        sq += (x[(((long)(i) / 144 * 576 + c) * 144 + (i) % 144)] - mean) * (x[(((long)(i) / 144 * 576 + c) * 144 + (i) % 144)] - mean);
-    const double var = mc_cu_block_sum(sq, sums, tid, nthreads) / m, invstd = 1 / sqrt(var + 1e-05f);
-    const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-    for (long i = tid; i < m; i += nthreads)
-        y[(((long)(i) / 144 * 576 + c) * 144 + (i) % 144)] = bn_c576_12x12_norm(x[(((long)(i) / 144 * 576 + c) * 144 + (i) % 144)], fmean, scale, shift);
+    double t = 0;
+    for (int s = 0; s < 1; s++)
+        t += part[(c * 1 + s) * count + j];
+    return t;
+}
+
+MC_CU_HD static inline void bn_c576_12x12_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
+{
+    const int c = (int)(block / 1), s = (int)(block % 1);
+    const long m = (long)n * 144, lo = m * s / 1, hi = m * (s + 1) / 1;
+    double s0 = 0;
+    (void)m;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += x[(((long)(i) / 144 * 576 + c) * 144 + (i) % 144)];
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
     if (tid == 0) {
-        save_mean[c] = fmean;
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c576_12x12_sum_kernel(int n, const float *x, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c576_12x12_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, part);
+}
+
+/* The squares about the mean: a second pass, as the host path sums them. */
+MC_CU_HD static inline void bn_c576_12x12_sq_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const double *sums, double *part)
+{
+    const int c = (int)(block / 1), s = (int)(block % 1);
+    const long m = (long)n * 144, lo = m * s / 1, hi = m * (s + 1) / 1;
+    double s0 = 0;
+    (void)m;
+    const double mean = bn_c576_12x12_total(sums, c, 1, 0) / m;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        const double d = x[(((long)(i) / 144 * 576 + c) * 144 + (i) % 144)] - mean;
+        s0 += d * d;
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c576_12x12_sq_kernel(int n, const float *x, const double *sums, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c576_12x12_sq_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, sums, part);
+}
+
+
+/* Per channel: the statistics, what backward keeps, the running estimates. */
+MC_CU_HD static inline void bn_c576_12x12_stats_body(long block, int tid, int nthreads, float *shm, int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)576) ? first + 256 : ((long)576);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 144;
+        const double mean = bn_c576_12x12_total(sums, c, 1, 0) / m, var = bn_c576_12x12_total(sq, c, 1, 0) / m;
+        const double invstd = 1 / sqrt(var + 1e-05f);
+        save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
-        /* one value per channel: keep the biased variance (0), as the 576 path does */
+        scale[c] = (float)(gamma[c] * invstd);
+        /* one value per channel: keep the biased variance (0), as the host path does */
         const double unbiased = m > 1 ? var * m / (m - 1) : var;
         running_mean[c] = (float)((1 - 0.1f) * running_mean[c] + 0.1f * mean);
         running_var[c] = (float)((1 - 0.1f) * running_var[c] + 0.1f * unbiased);
@@ -1534,11 +3265,29 @@ MC_CU_HD static inline void bn_c576_12x12_train_body(long block, int tid, int nt
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c576_12x12_train_kernel(int n, const float *x, const float *gamma, const float *beta, float *running_mean,
-    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
+static __global__ void __launch_bounds__(256) bn_c576_12x12_stats_kernel(int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
 {
     extern __shared__ float mc_shm[];
-    bn_c576_12x12_train_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, beta, running_mean, running_var, count, y, save_mean, save_invstd);
+    bn_c576_12x12_stats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+}
+
+MC_CU_HD static inline void bn_c576_12x12_apply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 82944L) ? first + 256 : (n * 82944L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 144 % 576);
+        y[i] = bn_c576_12x12_norm(x[i], mean[c], scale[c], beta[c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c576_12x12_apply_kernel(int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    extern __shared__ float mc_shm[];
+    bn_c576_12x12_apply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, mean, scale, beta, y);
 }
 
 MC_CU_HD static inline void bn_c576_12x12_eval_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta,
@@ -1561,39 +3310,85 @@ static __global__ void __launch_bounds__(256) bn_c576_12x12_eval_kernel(int n, c
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c576_12x12_bwd_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *save_mean, const float *save_invstd,
-    const float *dy, float *dx, float *dgamma, float *dbeta)
+MC_CU_HD static inline void bn_c576_12x12_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
 {
-    const int c = (int)block;
-    const long m = (long)n * 144;
+    const int c = (int)(block / 1), s = (int)(block % 1);
+    const long m = (long)n * 144, lo = m * s / 1, hi = m * (s + 1) / 1;
+    double s0 = 0, s1 = 0;
+    (void)m;
     const float mean = save_mean[c], invstd = save_invstd[c];
-    double *sums = (double *)shm, s_dy = 0, s_dy_xhat = 0;
-    for (long i = tid; i < m; i += nthreads) {
-        s_dy += dy[(((long)(i) / 144 * 576 + c) * 144 + (i) % 144)];
-        s_dy_xhat += (double)dy[(((long)(i) / 144 * 576 + c) * 144 + (i) % 144)] * ((x[(((long)(i) / 144 * 576 + c) * 144 + (i) % 144)] - mean) * invstd);
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += dy[(((long)(i) / 144 * 576 + c) * 144 + (i) % 144)];
+        s1 += (double)dy[(((long)(i) / 144 * 576 + c) * 144 + (i) % 144)] * ((x[(((long)(i) / 144 * 576 + c) * 144 + (i) % 144)] - mean) * invstd);
     }
-    const double sum_dy = mc_cu_block_sum(s_dy, sums, tid, nthreads);
-    const double sum_dy_xhat = mc_cu_block_sum(s_dy_xhat, sums, tid, nthreads);
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
     if (tid == 0) {
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
+        part[block * 2] = s0;
+        part[block * 2 + 1] = s1;
     }
-    const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
-    for (long i = tid; i < m; i += nthreads)
-        dx[(((long)(i) / 144 * 576 + c) * 144 + (i) % 144)] += k * (dy[(((long)(i) / 144 * 576 + c) * 144 + (i) % 144)] - mean_dy - (x[(((long)(i) / 144 * 576 + c) * 144 + (i) % 144)] - mean) * invstd * mean_dy_xhat);
 }
 
-static __global__ void __launch_bounds__(256) bn_c576_12x12_bwd_kernel(int n, const float *x, const float *gamma, const float *save_mean, const float *save_invstd,
-    const float *dy, float *dx, float *dgamma, float *dbeta)
+static __global__ void __launch_bounds__(256) bn_c576_12x12_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy,
+    double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c576_12x12_bwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+    bn_c576_12x12_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
+}
+
+/* Per channel: the parameter gradients and the coefficients of dx. */
+MC_CU_HD static inline void bn_c576_12x12_bstats_body(long block, int tid, int nthreads, float *shm, int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)576) ? first + 256 : ((long)576);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 144;
+        const double sum_dy = bn_c576_12x12_total(part, c, 2, 0), sum_dy_xhat = bn_c576_12x12_total(part, c, 2, 1);
+        dgamma[c] += (float)sum_dy_xhat;
+        dbeta[c] += (float)sum_dy;
+        coef[c] = gamma[c] * save_invstd[c];
+        coef[576 + c] = (float)(sum_dy / m);
+        coef[2 * 576 + c] = (float)(sum_dy_xhat / m);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c576_12x12_bstats_kernel(int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    extern __shared__ float mc_shm[];
+    bn_c576_12x12_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+}
+
+MC_CU_HD static inline void bn_c576_12x12_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 82944L) ? first + 256 : (n * 82944L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 144 % 576);
+        dx[i] += coef[c] * (dy[i] - coef[576 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 576 + c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c576_12x12_bapply_kernel(int n, const float *x, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    extern __shared__ float mc_shm[];
+    bn_c576_12x12_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, coef, dy, dx);
 }
 
 void bn_c576_12x12_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
-    MC_CU_RUN(host, bn_c576_12x12_train_kernel, bn_c576_12x12_train_body, 576, 256, 256 * sizeof(double), n, x, gamma, beta, running_mean, running_var, count, y, save_mean, save_invstd);
+    /* a sum and a sum of squares per part (doubles), then a scale per channel */
+    double *sums = (double *)mc_cuda_scratch(host, 2880), *sq = sums + 576;
+    float *scale = (float *)(sq + 576);
+    MC_CU_RUN(host, bn_c576_12x12_sum_kernel, bn_c576_12x12_sum_body, 576, 256, 256 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c576_12x12_sq_kernel, bn_c576_12x12_sq_body, 576, 256, 256 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c576_12x12_stats_kernel, bn_c576_12x12_stats_body, (((long)576) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+    MC_CU_RUN(host, bn_c576_12x12_apply_kernel, bn_c576_12x12_apply_body, ((n * 82944L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
 
 void bn_c576_12x12_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
@@ -1605,34 +3400,90 @@ void bn_c576_12x12_cu_fwd_eval(int host, int n, const float *x, const float *gam
 void bn_c576_12x12_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    MC_CU_RUN(host, bn_c576_12x12_bwd_kernel, bn_c576_12x12_bwd_body, 576, 256, 256 * sizeof(double), n, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+    /* two sums per part (doubles), then three coefficients per channel */
+    double *part = (double *)mc_cuda_scratch(host, 4032);
+    float *coef = (float *)(part + 1152);
+    MC_CU_RUN(host, bn_c576_12x12_bsum_kernel, bn_c576_12x12_bsum_body, 576, 256, 256 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c576_12x12_bstats_kernel, bn_c576_12x12_bstats_body, (((long)576) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+    MC_CU_RUN(host, bn_c576_12x12_bapply_kernel, bn_c576_12x12_bapply_body, ((n * 82944L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
 }
 
-/* bn_c576_6x6: batch norm over 576 channels of 6x6 */
+/* bn_c576_6x6: batch norm over 576 channels of 6x6, 1 blocks per channel */
 MC_CU_HD static inline float bn_c576_6x6_norm(float x, float mean, float scale, float shift)
 {
     return (x - mean) * scale + shift;
 }
 
-MC_CU_HD static inline void bn_c576_6x6_train_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
-    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
+/* Sum j of channel c: its parts (count sums each) in order. */
+MC_CU_HD static inline double bn_c576_6x6_total(const double *part, int c, int count, int j)
 {
-    const int c = (int)block;
-    const long m = (long)n * 36;
-    double *sums = (double *)shm, sum = 0, sq = 0;
-    for (long i = tid; i < m; i += nthreads)
-        sum += x[(((long)(i) / 36 * 576 + c) * 36 + (i) % 36)];
-    const double mean = mc_cu_block_sum(sum, sums, tid, nthreads) / m;
-    for (long i = tid; i < m; i += nthreads)
-        sq += (x[(((long)(i) / 36 * 576 + c) * 36 + (i) % 36)] - mean) * (x[(((long)(i) / 36 * 576 + c) * 36 + (i) % 36)] - mean);
-    const double var = mc_cu_block_sum(sq, sums, tid, nthreads) / m, invstd = 1 / sqrt(var + 1e-05f);
-    const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-    for (long i = tid; i < m; i += nthreads)
-        y[(((long)(i) / 36 * 576 + c) * 36 + (i) % 36)] = bn_c576_6x6_norm(x[(((long)(i) / 36 * 576 + c) * 36 + (i) % 36)], fmean, scale, shift);
+    double t = 0;
+    for (int s = 0; s < 1; s++)
+        t += part[(c * 1 + s) * count + j];
+    return t;
+}
+
+MC_CU_HD static inline void bn_c576_6x6_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
+{
+    const int c = (int)(block / 1), s = (int)(block % 1);
+    const long m = (long)n * 36, lo = m * s / 1, hi = m * (s + 1) / 1;
+    double s0 = 0;
+    (void)m;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += x[(((long)(i) / 36 * 576 + c) * 36 + (i) % 36)];
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
     if (tid == 0) {
-        save_mean[c] = fmean;
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c576_6x6_sum_kernel(int n, const float *x, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c576_6x6_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, part);
+}
+
+/* The squares about the mean: a second pass, as the host path sums them. */
+MC_CU_HD static inline void bn_c576_6x6_sq_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const double *sums, double *part)
+{
+    const int c = (int)(block / 1), s = (int)(block % 1);
+    const long m = (long)n * 36, lo = m * s / 1, hi = m * (s + 1) / 1;
+    double s0 = 0;
+    (void)m;
+    const double mean = bn_c576_6x6_total(sums, c, 1, 0) / m;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        const double d = x[(((long)(i) / 36 * 576 + c) * 36 + (i) % 36)] - mean;
+        s0 += d * d;
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c576_6x6_sq_kernel(int n, const float *x, const double *sums, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c576_6x6_sq_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, sums, part);
+}
+
+
+/* Per channel: the statistics, what backward keeps, the running estimates. */
+MC_CU_HD static inline void bn_c576_6x6_stats_body(long block, int tid, int nthreads, float *shm, int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)576) ? first + 256 : ((long)576);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 36;
+        const double mean = bn_c576_6x6_total(sums, c, 1, 0) / m, var = bn_c576_6x6_total(sq, c, 1, 0) / m;
+        const double invstd = 1 / sqrt(var + 1e-05f);
+        save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
-        /* one value per channel: keep the biased variance (0), as the 576 path does */
+        scale[c] = (float)(gamma[c] * invstd);
+        /* one value per channel: keep the biased variance (0), as the host path does */
         const double unbiased = m > 1 ? var * m / (m - 1) : var;
         running_mean[c] = (float)((1 - 0.1f) * running_mean[c] + 0.1f * mean);
         running_var[c] = (float)((1 - 0.1f) * running_var[c] + 0.1f * unbiased);
@@ -1641,11 +3492,29 @@ MC_CU_HD static inline void bn_c576_6x6_train_body(long block, int tid, int nthr
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c576_6x6_train_kernel(int n, const float *x, const float *gamma, const float *beta, float *running_mean,
-    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
+static __global__ void __launch_bounds__(256) bn_c576_6x6_stats_kernel(int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
 {
     extern __shared__ float mc_shm[];
-    bn_c576_6x6_train_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, beta, running_mean, running_var, count, y, save_mean, save_invstd);
+    bn_c576_6x6_stats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+}
+
+MC_CU_HD static inline void bn_c576_6x6_apply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 20736L) ? first + 256 : (n * 20736L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 36 % 576);
+        y[i] = bn_c576_6x6_norm(x[i], mean[c], scale[c], beta[c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c576_6x6_apply_kernel(int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    extern __shared__ float mc_shm[];
+    bn_c576_6x6_apply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, mean, scale, beta, y);
 }
 
 MC_CU_HD static inline void bn_c576_6x6_eval_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta,
@@ -1668,39 +3537,85 @@ static __global__ void __launch_bounds__(256) bn_c576_6x6_eval_kernel(int n, con
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c576_6x6_bwd_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *save_mean, const float *save_invstd,
-    const float *dy, float *dx, float *dgamma, float *dbeta)
+MC_CU_HD static inline void bn_c576_6x6_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
 {
-    const int c = (int)block;
-    const long m = (long)n * 36;
+    const int c = (int)(block / 1), s = (int)(block % 1);
+    const long m = (long)n * 36, lo = m * s / 1, hi = m * (s + 1) / 1;
+    double s0 = 0, s1 = 0;
+    (void)m;
     const float mean = save_mean[c], invstd = save_invstd[c];
-    double *sums = (double *)shm, s_dy = 0, s_dy_xhat = 0;
-    for (long i = tid; i < m; i += nthreads) {
-        s_dy += dy[(((long)(i) / 36 * 576 + c) * 36 + (i) % 36)];
-        s_dy_xhat += (double)dy[(((long)(i) / 36 * 576 + c) * 36 + (i) % 36)] * ((x[(((long)(i) / 36 * 576 + c) * 36 + (i) % 36)] - mean) * invstd);
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += dy[(((long)(i) / 36 * 576 + c) * 36 + (i) % 36)];
+        s1 += (double)dy[(((long)(i) / 36 * 576 + c) * 36 + (i) % 36)] * ((x[(((long)(i) / 36 * 576 + c) * 36 + (i) % 36)] - mean) * invstd);
     }
-    const double sum_dy = mc_cu_block_sum(s_dy, sums, tid, nthreads);
-    const double sum_dy_xhat = mc_cu_block_sum(s_dy_xhat, sums, tid, nthreads);
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
     if (tid == 0) {
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
+        part[block * 2] = s0;
+        part[block * 2 + 1] = s1;
     }
-    const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
-    for (long i = tid; i < m; i += nthreads)
-        dx[(((long)(i) / 36 * 576 + c) * 36 + (i) % 36)] += k * (dy[(((long)(i) / 36 * 576 + c) * 36 + (i) % 36)] - mean_dy - (x[(((long)(i) / 36 * 576 + c) * 36 + (i) % 36)] - mean) * invstd * mean_dy_xhat);
 }
 
-static __global__ void __launch_bounds__(256) bn_c576_6x6_bwd_kernel(int n, const float *x, const float *gamma, const float *save_mean, const float *save_invstd,
-    const float *dy, float *dx, float *dgamma, float *dbeta)
+static __global__ void __launch_bounds__(256) bn_c576_6x6_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy,
+    double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c576_6x6_bwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+    bn_c576_6x6_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
+}
+
+/* Per channel: the parameter gradients and the coefficients of dx. */
+MC_CU_HD static inline void bn_c576_6x6_bstats_body(long block, int tid, int nthreads, float *shm, int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)576) ? first + 256 : ((long)576);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 36;
+        const double sum_dy = bn_c576_6x6_total(part, c, 2, 0), sum_dy_xhat = bn_c576_6x6_total(part, c, 2, 1);
+        dgamma[c] += (float)sum_dy_xhat;
+        dbeta[c] += (float)sum_dy;
+        coef[c] = gamma[c] * save_invstd[c];
+        coef[576 + c] = (float)(sum_dy / m);
+        coef[2 * 576 + c] = (float)(sum_dy_xhat / m);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c576_6x6_bstats_kernel(int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    extern __shared__ float mc_shm[];
+    bn_c576_6x6_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+}
+
+MC_CU_HD static inline void bn_c576_6x6_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 20736L) ? first + 256 : (n * 20736L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 36 % 576);
+        dx[i] += coef[c] * (dy[i] - coef[576 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 576 + c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c576_6x6_bapply_kernel(int n, const float *x, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    extern __shared__ float mc_shm[];
+    bn_c576_6x6_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, coef, dy, dx);
 }
 
 void bn_c576_6x6_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
-    MC_CU_RUN(host, bn_c576_6x6_train_kernel, bn_c576_6x6_train_body, 576, 256, 256 * sizeof(double), n, x, gamma, beta, running_mean, running_var, count, y, save_mean, save_invstd);
+    /* a sum and a sum of squares per part (doubles), then a scale per channel */
+    double *sums = (double *)mc_cuda_scratch(host, 2880), *sq = sums + 576;
+    float *scale = (float *)(sq + 576);
+    MC_CU_RUN(host, bn_c576_6x6_sum_kernel, bn_c576_6x6_sum_body, 576, 256, 256 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c576_6x6_sq_kernel, bn_c576_6x6_sq_body, 576, 256, 256 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c576_6x6_stats_kernel, bn_c576_6x6_stats_body, (((long)576) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+    MC_CU_RUN(host, bn_c576_6x6_apply_kernel, bn_c576_6x6_apply_body, ((n * 20736L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
 
 void bn_c576_6x6_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
@@ -1712,34 +3627,90 @@ void bn_c576_6x6_cu_fwd_eval(int host, int n, const float *x, const float *gamma
 void bn_c576_6x6_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    MC_CU_RUN(host, bn_c576_6x6_bwd_kernel, bn_c576_6x6_bwd_body, 576, 256, 256 * sizeof(double), n, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+    /* two sums per part (doubles), then three coefficients per channel */
+    double *part = (double *)mc_cuda_scratch(host, 4032);
+    float *coef = (float *)(part + 1152);
+    MC_CU_RUN(host, bn_c576_6x6_bsum_kernel, bn_c576_6x6_bsum_body, 576, 256, 256 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c576_6x6_bstats_kernel, bn_c576_6x6_bstats_body, (((long)576) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+    MC_CU_RUN(host, bn_c576_6x6_bapply_kernel, bn_c576_6x6_bapply_body, ((n * 20736L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
 }
 
-/* bn_c160_6x6: batch norm over 160 channels of 6x6 */
+/* bn_c160_6x6: batch norm over 160 channels of 6x6, 2 blocks per channel */
 MC_CU_HD static inline float bn_c160_6x6_norm(float x, float mean, float scale, float shift)
 {
     return (x - mean) * scale + shift;
 }
 
-MC_CU_HD static inline void bn_c160_6x6_train_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
-    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
+/* Sum j of channel c: its parts (count sums each) in order. */
+MC_CU_HD static inline double bn_c160_6x6_total(const double *part, int c, int count, int j)
 {
-    const int c = (int)block;
-    const long m = (long)n * 36;
-    double *sums = (double *)shm, sum = 0, sq = 0;
-    for (long i = tid; i < m; i += nthreads)
-        sum += x[(((long)(i) / 36 * 160 + c) * 36 + (i) % 36)];
-    const double mean = mc_cu_block_sum(sum, sums, tid, nthreads) / m;
-    for (long i = tid; i < m; i += nthreads)
-        sq += (x[(((long)(i) / 36 * 160 + c) * 36 + (i) % 36)] - mean) * (x[(((long)(i) / 36 * 160 + c) * 36 + (i) % 36)] - mean);
-    const double var = mc_cu_block_sum(sq, sums, tid, nthreads) / m, invstd = 1 / sqrt(var + 1e-05f);
-    const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-    for (long i = tid; i < m; i += nthreads)
-        y[(((long)(i) / 36 * 160 + c) * 36 + (i) % 36)] = bn_c160_6x6_norm(x[(((long)(i) / 36 * 160 + c) * 36 + (i) % 36)], fmean, scale, shift);
+    double t = 0;
+    for (int s = 0; s < 2; s++)
+        t += part[(c * 2 + s) * count + j];
+    return t;
+}
+
+MC_CU_HD static inline void bn_c160_6x6_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
+{
+    const int c = (int)(block / 2), s = (int)(block % 2);
+    const long m = (long)n * 36, lo = m * s / 2, hi = m * (s + 1) / 2;
+    double s0 = 0;
+    (void)m;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += x[(((long)(i) / 36 * 160 + c) * 36 + (i) % 36)];
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
     if (tid == 0) {
-        save_mean[c] = fmean;
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c160_6x6_sum_kernel(int n, const float *x, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c160_6x6_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, part);
+}
+
+/* The squares about the mean: a second pass, as the host path sums them. */
+MC_CU_HD static inline void bn_c160_6x6_sq_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const double *sums, double *part)
+{
+    const int c = (int)(block / 2), s = (int)(block % 2);
+    const long m = (long)n * 36, lo = m * s / 2, hi = m * (s + 1) / 2;
+    double s0 = 0;
+    (void)m;
+    const double mean = bn_c160_6x6_total(sums, c, 1, 0) / m;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        const double d = x[(((long)(i) / 36 * 160 + c) * 36 + (i) % 36)] - mean;
+        s0 += d * d;
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c160_6x6_sq_kernel(int n, const float *x, const double *sums, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c160_6x6_sq_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, sums, part);
+}
+
+
+/* Per channel: the statistics, what backward keeps, the running estimates. */
+MC_CU_HD static inline void bn_c160_6x6_stats_body(long block, int tid, int nthreads, float *shm, int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)160) ? first + 256 : ((long)160);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 36;
+        const double mean = bn_c160_6x6_total(sums, c, 1, 0) / m, var = bn_c160_6x6_total(sq, c, 1, 0) / m;
+        const double invstd = 1 / sqrt(var + 1e-05f);
+        save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
-        /* one value per channel: keep the biased variance (0), as the 160 path does */
+        scale[c] = (float)(gamma[c] * invstd);
+        /* one value per channel: keep the biased variance (0), as the host path does */
         const double unbiased = m > 1 ? var * m / (m - 1) : var;
         running_mean[c] = (float)((1 - 0.1f) * running_mean[c] + 0.1f * mean);
         running_var[c] = (float)((1 - 0.1f) * running_var[c] + 0.1f * unbiased);
@@ -1748,11 +3719,29 @@ MC_CU_HD static inline void bn_c160_6x6_train_body(long block, int tid, int nthr
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c160_6x6_train_kernel(int n, const float *x, const float *gamma, const float *beta, float *running_mean,
-    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
+static __global__ void __launch_bounds__(256) bn_c160_6x6_stats_kernel(int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
 {
     extern __shared__ float mc_shm[];
-    bn_c160_6x6_train_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, beta, running_mean, running_var, count, y, save_mean, save_invstd);
+    bn_c160_6x6_stats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+}
+
+MC_CU_HD static inline void bn_c160_6x6_apply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 5760L) ? first + 256 : (n * 5760L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 36 % 160);
+        y[i] = bn_c160_6x6_norm(x[i], mean[c], scale[c], beta[c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c160_6x6_apply_kernel(int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    extern __shared__ float mc_shm[];
+    bn_c160_6x6_apply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, mean, scale, beta, y);
 }
 
 MC_CU_HD static inline void bn_c160_6x6_eval_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta,
@@ -1775,39 +3764,85 @@ static __global__ void __launch_bounds__(256) bn_c160_6x6_eval_kernel(int n, con
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c160_6x6_bwd_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *save_mean, const float *save_invstd,
-    const float *dy, float *dx, float *dgamma, float *dbeta)
+MC_CU_HD static inline void bn_c160_6x6_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
 {
-    const int c = (int)block;
-    const long m = (long)n * 36;
+    const int c = (int)(block / 2), s = (int)(block % 2);
+    const long m = (long)n * 36, lo = m * s / 2, hi = m * (s + 1) / 2;
+    double s0 = 0, s1 = 0;
+    (void)m;
     const float mean = save_mean[c], invstd = save_invstd[c];
-    double *sums = (double *)shm, s_dy = 0, s_dy_xhat = 0;
-    for (long i = tid; i < m; i += nthreads) {
-        s_dy += dy[(((long)(i) / 36 * 160 + c) * 36 + (i) % 36)];
-        s_dy_xhat += (double)dy[(((long)(i) / 36 * 160 + c) * 36 + (i) % 36)] * ((x[(((long)(i) / 36 * 160 + c) * 36 + (i) % 36)] - mean) * invstd);
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += dy[(((long)(i) / 36 * 160 + c) * 36 + (i) % 36)];
+        s1 += (double)dy[(((long)(i) / 36 * 160 + c) * 36 + (i) % 36)] * ((x[(((long)(i) / 36 * 160 + c) * 36 + (i) % 36)] - mean) * invstd);
     }
-    const double sum_dy = mc_cu_block_sum(s_dy, sums, tid, nthreads);
-    const double sum_dy_xhat = mc_cu_block_sum(s_dy_xhat, sums, tid, nthreads);
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
     if (tid == 0) {
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
+        part[block * 2] = s0;
+        part[block * 2 + 1] = s1;
     }
-    const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
-    for (long i = tid; i < m; i += nthreads)
-        dx[(((long)(i) / 36 * 160 + c) * 36 + (i) % 36)] += k * (dy[(((long)(i) / 36 * 160 + c) * 36 + (i) % 36)] - mean_dy - (x[(((long)(i) / 36 * 160 + c) * 36 + (i) % 36)] - mean) * invstd * mean_dy_xhat);
 }
 
-static __global__ void __launch_bounds__(256) bn_c160_6x6_bwd_kernel(int n, const float *x, const float *gamma, const float *save_mean, const float *save_invstd,
-    const float *dy, float *dx, float *dgamma, float *dbeta)
+static __global__ void __launch_bounds__(256) bn_c160_6x6_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy,
+    double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c160_6x6_bwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+    bn_c160_6x6_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
+}
+
+/* Per channel: the parameter gradients and the coefficients of dx. */
+MC_CU_HD static inline void bn_c160_6x6_bstats_body(long block, int tid, int nthreads, float *shm, int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)160) ? first + 256 : ((long)160);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 36;
+        const double sum_dy = bn_c160_6x6_total(part, c, 2, 0), sum_dy_xhat = bn_c160_6x6_total(part, c, 2, 1);
+        dgamma[c] += (float)sum_dy_xhat;
+        dbeta[c] += (float)sum_dy;
+        coef[c] = gamma[c] * save_invstd[c];
+        coef[160 + c] = (float)(sum_dy / m);
+        coef[2 * 160 + c] = (float)(sum_dy_xhat / m);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c160_6x6_bstats_kernel(int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    extern __shared__ float mc_shm[];
+    bn_c160_6x6_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+}
+
+MC_CU_HD static inline void bn_c160_6x6_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 5760L) ? first + 256 : (n * 5760L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 36 % 160);
+        dx[i] += coef[c] * (dy[i] - coef[160 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 160 + c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c160_6x6_bapply_kernel(int n, const float *x, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    extern __shared__ float mc_shm[];
+    bn_c160_6x6_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, coef, dy, dx);
 }
 
 void bn_c160_6x6_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
-    MC_CU_RUN(host, bn_c160_6x6_train_kernel, bn_c160_6x6_train_body, 160, 256, 256 * sizeof(double), n, x, gamma, beta, running_mean, running_var, count, y, save_mean, save_invstd);
+    /* a sum and a sum of squares per part (doubles), then a scale per channel */
+    double *sums = (double *)mc_cuda_scratch(host, 1440), *sq = sums + 320;
+    float *scale = (float *)(sq + 320);
+    MC_CU_RUN(host, bn_c160_6x6_sum_kernel, bn_c160_6x6_sum_body, 320, 256, 256 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c160_6x6_sq_kernel, bn_c160_6x6_sq_body, 320, 256, 256 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c160_6x6_stats_kernel, bn_c160_6x6_stats_body, (((long)160) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+    MC_CU_RUN(host, bn_c160_6x6_apply_kernel, bn_c160_6x6_apply_body, ((n * 5760L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
 
 void bn_c160_6x6_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
@@ -1819,34 +3854,90 @@ void bn_c160_6x6_cu_fwd_eval(int host, int n, const float *x, const float *gamma
 void bn_c160_6x6_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    MC_CU_RUN(host, bn_c160_6x6_bwd_kernel, bn_c160_6x6_bwd_body, 160, 256, 256 * sizeof(double), n, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+    /* two sums per part (doubles), then three coefficients per channel */
+    double *part = (double *)mc_cuda_scratch(host, 1760);
+    float *coef = (float *)(part + 640);
+    MC_CU_RUN(host, bn_c160_6x6_bsum_kernel, bn_c160_6x6_bsum_body, 320, 256, 256 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c160_6x6_bstats_kernel, bn_c160_6x6_bstats_body, (((long)160) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+    MC_CU_RUN(host, bn_c160_6x6_bapply_kernel, bn_c160_6x6_bapply_body, ((n * 5760L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
 }
 
-/* bn_c960_6x6: batch norm over 960 channels of 6x6 */
+/* bn_c960_6x6: batch norm over 960 channels of 6x6, 1 blocks per channel */
 MC_CU_HD static inline float bn_c960_6x6_norm(float x, float mean, float scale, float shift)
 {
     return (x - mean) * scale + shift;
 }
 
-MC_CU_HD static inline void bn_c960_6x6_train_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
-    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
+/* Sum j of channel c: its parts (count sums each) in order. */
+MC_CU_HD static inline double bn_c960_6x6_total(const double *part, int c, int count, int j)
 {
-    const int c = (int)block;
-    const long m = (long)n * 36;
-    double *sums = (double *)shm, sum = 0, sq = 0;
-    for (long i = tid; i < m; i += nthreads)
-        sum += x[(((long)(i) / 36 * 960 + c) * 36 + (i) % 36)];
-    const double mean = mc_cu_block_sum(sum, sums, tid, nthreads) / m;
-    for (long i = tid; i < m; i += nthreads)
-        sq += (x[(((long)(i) / 36 * 960 + c) * 36 + (i) % 36)] - mean) * (x[(((long)(i) / 36 * 960 + c) * 36 + (i) % 36)] - mean);
-    const double var = mc_cu_block_sum(sq, sums, tid, nthreads) / m, invstd = 1 / sqrt(var + 1e-05f);
-    const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-    for (long i = tid; i < m; i += nthreads)
-        y[(((long)(i) / 36 * 960 + c) * 36 + (i) % 36)] = bn_c960_6x6_norm(x[(((long)(i) / 36 * 960 + c) * 36 + (i) % 36)], fmean, scale, shift);
+    double t = 0;
+    for (int s = 0; s < 1; s++)
+        t += part[(c * 1 + s) * count + j];
+    return t;
+}
+
+MC_CU_HD static inline void bn_c960_6x6_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
+{
+    const int c = (int)(block / 1), s = (int)(block % 1);
+    const long m = (long)n * 36, lo = m * s / 1, hi = m * (s + 1) / 1;
+    double s0 = 0;
+    (void)m;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += x[(((long)(i) / 36 * 960 + c) * 36 + (i) % 36)];
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
     if (tid == 0) {
-        save_mean[c] = fmean;
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c960_6x6_sum_kernel(int n, const float *x, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c960_6x6_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, part);
+}
+
+/* The squares about the mean: a second pass, as the host path sums them. */
+MC_CU_HD static inline void bn_c960_6x6_sq_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const double *sums, double *part)
+{
+    const int c = (int)(block / 1), s = (int)(block % 1);
+    const long m = (long)n * 36, lo = m * s / 1, hi = m * (s + 1) / 1;
+    double s0 = 0;
+    (void)m;
+    const double mean = bn_c960_6x6_total(sums, c, 1, 0) / m;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        const double d = x[(((long)(i) / 36 * 960 + c) * 36 + (i) % 36)] - mean;
+        s0 += d * d;
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c960_6x6_sq_kernel(int n, const float *x, const double *sums, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c960_6x6_sq_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, sums, part);
+}
+
+
+/* Per channel: the statistics, what backward keeps, the running estimates. */
+MC_CU_HD static inline void bn_c960_6x6_stats_body(long block, int tid, int nthreads, float *shm, int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)960) ? first + 256 : ((long)960);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 36;
+        const double mean = bn_c960_6x6_total(sums, c, 1, 0) / m, var = bn_c960_6x6_total(sq, c, 1, 0) / m;
+        const double invstd = 1 / sqrt(var + 1e-05f);
+        save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
-        /* one value per channel: keep the biased variance (0), as the 960 path does */
+        scale[c] = (float)(gamma[c] * invstd);
+        /* one value per channel: keep the biased variance (0), as the host path does */
         const double unbiased = m > 1 ? var * m / (m - 1) : var;
         running_mean[c] = (float)((1 - 0.1f) * running_mean[c] + 0.1f * mean);
         running_var[c] = (float)((1 - 0.1f) * running_var[c] + 0.1f * unbiased);
@@ -1855,11 +3946,29 @@ MC_CU_HD static inline void bn_c960_6x6_train_body(long block, int tid, int nthr
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c960_6x6_train_kernel(int n, const float *x, const float *gamma, const float *beta, float *running_mean,
-    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
+static __global__ void __launch_bounds__(256) bn_c960_6x6_stats_kernel(int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
 {
     extern __shared__ float mc_shm[];
-    bn_c960_6x6_train_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, beta, running_mean, running_var, count, y, save_mean, save_invstd);
+    bn_c960_6x6_stats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+}
+
+MC_CU_HD static inline void bn_c960_6x6_apply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 34560L) ? first + 256 : (n * 34560L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 36 % 960);
+        y[i] = bn_c960_6x6_norm(x[i], mean[c], scale[c], beta[c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c960_6x6_apply_kernel(int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    extern __shared__ float mc_shm[];
+    bn_c960_6x6_apply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, mean, scale, beta, y);
 }
 
 MC_CU_HD static inline void bn_c960_6x6_eval_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta,
@@ -1882,39 +3991,85 @@ static __global__ void __launch_bounds__(256) bn_c960_6x6_eval_kernel(int n, con
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c960_6x6_bwd_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *save_mean, const float *save_invstd,
-    const float *dy, float *dx, float *dgamma, float *dbeta)
+MC_CU_HD static inline void bn_c960_6x6_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
 {
-    const int c = (int)block;
-    const long m = (long)n * 36;
+    const int c = (int)(block / 1), s = (int)(block % 1);
+    const long m = (long)n * 36, lo = m * s / 1, hi = m * (s + 1) / 1;
+    double s0 = 0, s1 = 0;
+    (void)m;
     const float mean = save_mean[c], invstd = save_invstd[c];
-    double *sums = (double *)shm, s_dy = 0, s_dy_xhat = 0;
-    for (long i = tid; i < m; i += nthreads) {
-        s_dy += dy[(((long)(i) / 36 * 960 + c) * 36 + (i) % 36)];
-        s_dy_xhat += (double)dy[(((long)(i) / 36 * 960 + c) * 36 + (i) % 36)] * ((x[(((long)(i) / 36 * 960 + c) * 36 + (i) % 36)] - mean) * invstd);
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += dy[(((long)(i) / 36 * 960 + c) * 36 + (i) % 36)];
+        s1 += (double)dy[(((long)(i) / 36 * 960 + c) * 36 + (i) % 36)] * ((x[(((long)(i) / 36 * 960 + c) * 36 + (i) % 36)] - mean) * invstd);
     }
-    const double sum_dy = mc_cu_block_sum(s_dy, sums, tid, nthreads);
-    const double sum_dy_xhat = mc_cu_block_sum(s_dy_xhat, sums, tid, nthreads);
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
     if (tid == 0) {
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
+        part[block * 2] = s0;
+        part[block * 2 + 1] = s1;
     }
-    const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
-    for (long i = tid; i < m; i += nthreads)
-        dx[(((long)(i) / 36 * 960 + c) * 36 + (i) % 36)] += k * (dy[(((long)(i) / 36 * 960 + c) * 36 + (i) % 36)] - mean_dy - (x[(((long)(i) / 36 * 960 + c) * 36 + (i) % 36)] - mean) * invstd * mean_dy_xhat);
 }
 
-static __global__ void __launch_bounds__(256) bn_c960_6x6_bwd_kernel(int n, const float *x, const float *gamma, const float *save_mean, const float *save_invstd,
-    const float *dy, float *dx, float *dgamma, float *dbeta)
+static __global__ void __launch_bounds__(256) bn_c960_6x6_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy,
+    double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c960_6x6_bwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+    bn_c960_6x6_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
+}
+
+/* Per channel: the parameter gradients and the coefficients of dx. */
+MC_CU_HD static inline void bn_c960_6x6_bstats_body(long block, int tid, int nthreads, float *shm, int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)960) ? first + 256 : ((long)960);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 36;
+        const double sum_dy = bn_c960_6x6_total(part, c, 2, 0), sum_dy_xhat = bn_c960_6x6_total(part, c, 2, 1);
+        dgamma[c] += (float)sum_dy_xhat;
+        dbeta[c] += (float)sum_dy;
+        coef[c] = gamma[c] * save_invstd[c];
+        coef[960 + c] = (float)(sum_dy / m);
+        coef[2 * 960 + c] = (float)(sum_dy_xhat / m);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c960_6x6_bstats_kernel(int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    extern __shared__ float mc_shm[];
+    bn_c960_6x6_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+}
+
+MC_CU_HD static inline void bn_c960_6x6_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 34560L) ? first + 256 : (n * 34560L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 36 % 960);
+        dx[i] += coef[c] * (dy[i] - coef[960 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 960 + c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c960_6x6_bapply_kernel(int n, const float *x, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    extern __shared__ float mc_shm[];
+    bn_c960_6x6_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, coef, dy, dx);
 }
 
 void bn_c960_6x6_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
-    MC_CU_RUN(host, bn_c960_6x6_train_kernel, bn_c960_6x6_train_body, 960, 256, 256 * sizeof(double), n, x, gamma, beta, running_mean, running_var, count, y, save_mean, save_invstd);
+    /* a sum and a sum of squares per part (doubles), then a scale per channel */
+    double *sums = (double *)mc_cuda_scratch(host, 4800), *sq = sums + 960;
+    float *scale = (float *)(sq + 960);
+    MC_CU_RUN(host, bn_c960_6x6_sum_kernel, bn_c960_6x6_sum_body, 960, 256, 256 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c960_6x6_sq_kernel, bn_c960_6x6_sq_body, 960, 256, 256 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c960_6x6_stats_kernel, bn_c960_6x6_stats_body, (((long)960) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+    MC_CU_RUN(host, bn_c960_6x6_apply_kernel, bn_c960_6x6_apply_body, ((n * 34560L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
 
 void bn_c960_6x6_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
@@ -1926,34 +4081,90 @@ void bn_c960_6x6_cu_fwd_eval(int host, int n, const float *x, const float *gamma
 void bn_c960_6x6_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    MC_CU_RUN(host, bn_c960_6x6_bwd_kernel, bn_c960_6x6_bwd_body, 960, 256, 256 * sizeof(double), n, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+    /* two sums per part (doubles), then three coefficients per channel */
+    double *part = (double *)mc_cuda_scratch(host, 6720);
+    float *coef = (float *)(part + 1920);
+    MC_CU_RUN(host, bn_c960_6x6_bsum_kernel, bn_c960_6x6_bsum_body, 960, 256, 256 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c960_6x6_bstats_kernel, bn_c960_6x6_bstats_body, (((long)960) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+    MC_CU_RUN(host, bn_c960_6x6_bapply_kernel, bn_c960_6x6_bapply_body, ((n * 34560L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
 }
 
-/* bn_c320_6x6: batch norm over 320 channels of 6x6 */
+/* bn_c320_6x6: batch norm over 320 channels of 6x6, 1 blocks per channel */
 MC_CU_HD static inline float bn_c320_6x6_norm(float x, float mean, float scale, float shift)
 {
     return (x - mean) * scale + shift;
 }
 
-MC_CU_HD static inline void bn_c320_6x6_train_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
-    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
+/* Sum j of channel c: its parts (count sums each) in order. */
+MC_CU_HD static inline double bn_c320_6x6_total(const double *part, int c, int count, int j)
 {
-    const int c = (int)block;
-    const long m = (long)n * 36;
-    double *sums = (double *)shm, sum = 0, sq = 0;
-    for (long i = tid; i < m; i += nthreads)
-        sum += x[(((long)(i) / 36 * 320 + c) * 36 + (i) % 36)];
-    const double mean = mc_cu_block_sum(sum, sums, tid, nthreads) / m;
-    for (long i = tid; i < m; i += nthreads)
-        sq += (x[(((long)(i) / 36 * 320 + c) * 36 + (i) % 36)] - mean) * (x[(((long)(i) / 36 * 320 + c) * 36 + (i) % 36)] - mean);
-    const double var = mc_cu_block_sum(sq, sums, tid, nthreads) / m, invstd = 1 / sqrt(var + 1e-05f);
-    const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-    for (long i = tid; i < m; i += nthreads)
-        y[(((long)(i) / 36 * 320 + c) * 36 + (i) % 36)] = bn_c320_6x6_norm(x[(((long)(i) / 36 * 320 + c) * 36 + (i) % 36)], fmean, scale, shift);
+    double t = 0;
+    for (int s = 0; s < 1; s++)
+        t += part[(c * 1 + s) * count + j];
+    return t;
+}
+
+MC_CU_HD static inline void bn_c320_6x6_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
+{
+    const int c = (int)(block / 1), s = (int)(block % 1);
+    const long m = (long)n * 36, lo = m * s / 1, hi = m * (s + 1) / 1;
+    double s0 = 0;
+    (void)m;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += x[(((long)(i) / 36 * 320 + c) * 36 + (i) % 36)];
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
     if (tid == 0) {
-        save_mean[c] = fmean;
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c320_6x6_sum_kernel(int n, const float *x, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c320_6x6_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, part);
+}
+
+/* The squares about the mean: a second pass, as the host path sums them. */
+MC_CU_HD static inline void bn_c320_6x6_sq_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const double *sums, double *part)
+{
+    const int c = (int)(block / 1), s = (int)(block % 1);
+    const long m = (long)n * 36, lo = m * s / 1, hi = m * (s + 1) / 1;
+    double s0 = 0;
+    (void)m;
+    const double mean = bn_c320_6x6_total(sums, c, 1, 0) / m;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        const double d = x[(((long)(i) / 36 * 320 + c) * 36 + (i) % 36)] - mean;
+        s0 += d * d;
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c320_6x6_sq_kernel(int n, const float *x, const double *sums, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c320_6x6_sq_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, sums, part);
+}
+
+
+/* Per channel: the statistics, what backward keeps, the running estimates. */
+MC_CU_HD static inline void bn_c320_6x6_stats_body(long block, int tid, int nthreads, float *shm, int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)320) ? first + 256 : ((long)320);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 36;
+        const double mean = bn_c320_6x6_total(sums, c, 1, 0) / m, var = bn_c320_6x6_total(sq, c, 1, 0) / m;
+        const double invstd = 1 / sqrt(var + 1e-05f);
+        save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
-        /* one value per channel: keep the biased variance (0), as the 320 path does */
+        scale[c] = (float)(gamma[c] * invstd);
+        /* one value per channel: keep the biased variance (0), as the host path does */
         const double unbiased = m > 1 ? var * m / (m - 1) : var;
         running_mean[c] = (float)((1 - 0.1f) * running_mean[c] + 0.1f * mean);
         running_var[c] = (float)((1 - 0.1f) * running_var[c] + 0.1f * unbiased);
@@ -1962,11 +4173,29 @@ MC_CU_HD static inline void bn_c320_6x6_train_body(long block, int tid, int nthr
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c320_6x6_train_kernel(int n, const float *x, const float *gamma, const float *beta, float *running_mean,
-    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
+static __global__ void __launch_bounds__(256) bn_c320_6x6_stats_kernel(int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
 {
     extern __shared__ float mc_shm[];
-    bn_c320_6x6_train_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, beta, running_mean, running_var, count, y, save_mean, save_invstd);
+    bn_c320_6x6_stats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+}
+
+MC_CU_HD static inline void bn_c320_6x6_apply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 11520L) ? first + 256 : (n * 11520L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 36 % 320);
+        y[i] = bn_c320_6x6_norm(x[i], mean[c], scale[c], beta[c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c320_6x6_apply_kernel(int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    extern __shared__ float mc_shm[];
+    bn_c320_6x6_apply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, mean, scale, beta, y);
 }
 
 MC_CU_HD static inline void bn_c320_6x6_eval_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta,
@@ -1989,39 +4218,85 @@ static __global__ void __launch_bounds__(256) bn_c320_6x6_eval_kernel(int n, con
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c320_6x6_bwd_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *save_mean, const float *save_invstd,
-    const float *dy, float *dx, float *dgamma, float *dbeta)
+MC_CU_HD static inline void bn_c320_6x6_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
 {
-    const int c = (int)block;
-    const long m = (long)n * 36;
+    const int c = (int)(block / 1), s = (int)(block % 1);
+    const long m = (long)n * 36, lo = m * s / 1, hi = m * (s + 1) / 1;
+    double s0 = 0, s1 = 0;
+    (void)m;
     const float mean = save_mean[c], invstd = save_invstd[c];
-    double *sums = (double *)shm, s_dy = 0, s_dy_xhat = 0;
-    for (long i = tid; i < m; i += nthreads) {
-        s_dy += dy[(((long)(i) / 36 * 320 + c) * 36 + (i) % 36)];
-        s_dy_xhat += (double)dy[(((long)(i) / 36 * 320 + c) * 36 + (i) % 36)] * ((x[(((long)(i) / 36 * 320 + c) * 36 + (i) % 36)] - mean) * invstd);
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += dy[(((long)(i) / 36 * 320 + c) * 36 + (i) % 36)];
+        s1 += (double)dy[(((long)(i) / 36 * 320 + c) * 36 + (i) % 36)] * ((x[(((long)(i) / 36 * 320 + c) * 36 + (i) % 36)] - mean) * invstd);
     }
-    const double sum_dy = mc_cu_block_sum(s_dy, sums, tid, nthreads);
-    const double sum_dy_xhat = mc_cu_block_sum(s_dy_xhat, sums, tid, nthreads);
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
     if (tid == 0) {
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
+        part[block * 2] = s0;
+        part[block * 2 + 1] = s1;
     }
-    const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
-    for (long i = tid; i < m; i += nthreads)
-        dx[(((long)(i) / 36 * 320 + c) * 36 + (i) % 36)] += k * (dy[(((long)(i) / 36 * 320 + c) * 36 + (i) % 36)] - mean_dy - (x[(((long)(i) / 36 * 320 + c) * 36 + (i) % 36)] - mean) * invstd * mean_dy_xhat);
 }
 
-static __global__ void __launch_bounds__(256) bn_c320_6x6_bwd_kernel(int n, const float *x, const float *gamma, const float *save_mean, const float *save_invstd,
-    const float *dy, float *dx, float *dgamma, float *dbeta)
+static __global__ void __launch_bounds__(256) bn_c320_6x6_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy,
+    double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c320_6x6_bwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+    bn_c320_6x6_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
+}
+
+/* Per channel: the parameter gradients and the coefficients of dx. */
+MC_CU_HD static inline void bn_c320_6x6_bstats_body(long block, int tid, int nthreads, float *shm, int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)320) ? first + 256 : ((long)320);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 36;
+        const double sum_dy = bn_c320_6x6_total(part, c, 2, 0), sum_dy_xhat = bn_c320_6x6_total(part, c, 2, 1);
+        dgamma[c] += (float)sum_dy_xhat;
+        dbeta[c] += (float)sum_dy;
+        coef[c] = gamma[c] * save_invstd[c];
+        coef[320 + c] = (float)(sum_dy / m);
+        coef[2 * 320 + c] = (float)(sum_dy_xhat / m);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c320_6x6_bstats_kernel(int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    extern __shared__ float mc_shm[];
+    bn_c320_6x6_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+}
+
+MC_CU_HD static inline void bn_c320_6x6_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 11520L) ? first + 256 : (n * 11520L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 36 % 320);
+        dx[i] += coef[c] * (dy[i] - coef[320 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 320 + c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c320_6x6_bapply_kernel(int n, const float *x, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    extern __shared__ float mc_shm[];
+    bn_c320_6x6_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, coef, dy, dx);
 }
 
 void bn_c320_6x6_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
-    MC_CU_RUN(host, bn_c320_6x6_train_kernel, bn_c320_6x6_train_body, 320, 256, 256 * sizeof(double), n, x, gamma, beta, running_mean, running_var, count, y, save_mean, save_invstd);
+    /* a sum and a sum of squares per part (doubles), then a scale per channel */
+    double *sums = (double *)mc_cuda_scratch(host, 1600), *sq = sums + 320;
+    float *scale = (float *)(sq + 320);
+    MC_CU_RUN(host, bn_c320_6x6_sum_kernel, bn_c320_6x6_sum_body, 320, 256, 256 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c320_6x6_sq_kernel, bn_c320_6x6_sq_body, 320, 256, 256 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c320_6x6_stats_kernel, bn_c320_6x6_stats_body, (((long)320) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+    MC_CU_RUN(host, bn_c320_6x6_apply_kernel, bn_c320_6x6_apply_body, ((n * 11520L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
 
 void bn_c320_6x6_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
@@ -2033,34 +4308,90 @@ void bn_c320_6x6_cu_fwd_eval(int host, int n, const float *x, const float *gamma
 void bn_c320_6x6_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    MC_CU_RUN(host, bn_c320_6x6_bwd_kernel, bn_c320_6x6_bwd_body, 320, 256, 256 * sizeof(double), n, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+    /* two sums per part (doubles), then three coefficients per channel */
+    double *part = (double *)mc_cuda_scratch(host, 2240);
+    float *coef = (float *)(part + 640);
+    MC_CU_RUN(host, bn_c320_6x6_bsum_kernel, bn_c320_6x6_bsum_body, 320, 256, 256 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c320_6x6_bstats_kernel, bn_c320_6x6_bstats_body, (((long)320) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+    MC_CU_RUN(host, bn_c320_6x6_bapply_kernel, bn_c320_6x6_bapply_body, ((n * 11520L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
 }
 
-/* bn_c1280_6x6: batch norm over 1280 channels of 6x6 */
+/* bn_c1280_6x6: batch norm over 1280 channels of 6x6, 1 blocks per channel */
 MC_CU_HD static inline float bn_c1280_6x6_norm(float x, float mean, float scale, float shift)
 {
     return (x - mean) * scale + shift;
 }
 
-MC_CU_HD static inline void bn_c1280_6x6_train_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
-    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
+/* Sum j of channel c: its parts (count sums each) in order. */
+MC_CU_HD static inline double bn_c1280_6x6_total(const double *part, int c, int count, int j)
 {
-    const int c = (int)block;
-    const long m = (long)n * 36;
-    double *sums = (double *)shm, sum = 0, sq = 0;
-    for (long i = tid; i < m; i += nthreads)
-        sum += x[(((long)(i) / 36 * 1280 + c) * 36 + (i) % 36)];
-    const double mean = mc_cu_block_sum(sum, sums, tid, nthreads) / m;
-    for (long i = tid; i < m; i += nthreads)
-        sq += (x[(((long)(i) / 36 * 1280 + c) * 36 + (i) % 36)] - mean) * (x[(((long)(i) / 36 * 1280 + c) * 36 + (i) % 36)] - mean);
-    const double var = mc_cu_block_sum(sq, sums, tid, nthreads) / m, invstd = 1 / sqrt(var + 1e-05f);
-    const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-    for (long i = tid; i < m; i += nthreads)
-        y[(((long)(i) / 36 * 1280 + c) * 36 + (i) % 36)] = bn_c1280_6x6_norm(x[(((long)(i) / 36 * 1280 + c) * 36 + (i) % 36)], fmean, scale, shift);
+    double t = 0;
+    for (int s = 0; s < 1; s++)
+        t += part[(c * 1 + s) * count + j];
+    return t;
+}
+
+MC_CU_HD static inline void bn_c1280_6x6_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
+{
+    const int c = (int)(block / 1), s = (int)(block % 1);
+    const long m = (long)n * 36, lo = m * s / 1, hi = m * (s + 1) / 1;
+    double s0 = 0;
+    (void)m;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += x[(((long)(i) / 36 * 1280 + c) * 36 + (i) % 36)];
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
     if (tid == 0) {
-        save_mean[c] = fmean;
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c1280_6x6_sum_kernel(int n, const float *x, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c1280_6x6_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, part);
+}
+
+/* The squares about the mean: a second pass, as the host path sums them. */
+MC_CU_HD static inline void bn_c1280_6x6_sq_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const double *sums, double *part)
+{
+    const int c = (int)(block / 1), s = (int)(block % 1);
+    const long m = (long)n * 36, lo = m * s / 1, hi = m * (s + 1) / 1;
+    double s0 = 0;
+    (void)m;
+    const double mean = bn_c1280_6x6_total(sums, c, 1, 0) / m;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        const double d = x[(((long)(i) / 36 * 1280 + c) * 36 + (i) % 36)] - mean;
+        s0 += d * d;
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c1280_6x6_sq_kernel(int n, const float *x, const double *sums, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c1280_6x6_sq_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, sums, part);
+}
+
+
+/* Per channel: the statistics, what backward keeps, the running estimates. */
+MC_CU_HD static inline void bn_c1280_6x6_stats_body(long block, int tid, int nthreads, float *shm, int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)1280) ? first + 256 : ((long)1280);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 36;
+        const double mean = bn_c1280_6x6_total(sums, c, 1, 0) / m, var = bn_c1280_6x6_total(sq, c, 1, 0) / m;
+        const double invstd = 1 / sqrt(var + 1e-05f);
+        save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
-        /* one value per channel: keep the biased variance (0), as the 1280 path does */
+        scale[c] = (float)(gamma[c] * invstd);
+        /* one value per channel: keep the biased variance (0), as the host path does */
         const double unbiased = m > 1 ? var * m / (m - 1) : var;
         running_mean[c] = (float)((1 - 0.1f) * running_mean[c] + 0.1f * mean);
         running_var[c] = (float)((1 - 0.1f) * running_var[c] + 0.1f * unbiased);
@@ -2069,11 +4400,29 @@ MC_CU_HD static inline void bn_c1280_6x6_train_body(long block, int tid, int nth
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c1280_6x6_train_kernel(int n, const float *x, const float *gamma, const float *beta, float *running_mean,
-    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
+static __global__ void __launch_bounds__(256) bn_c1280_6x6_stats_kernel(int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
 {
     extern __shared__ float mc_shm[];
-    bn_c1280_6x6_train_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, beta, running_mean, running_var, count, y, save_mean, save_invstd);
+    bn_c1280_6x6_stats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+}
+
+MC_CU_HD static inline void bn_c1280_6x6_apply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 46080L) ? first + 256 : (n * 46080L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 36 % 1280);
+        y[i] = bn_c1280_6x6_norm(x[i], mean[c], scale[c], beta[c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c1280_6x6_apply_kernel(int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    extern __shared__ float mc_shm[];
+    bn_c1280_6x6_apply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, mean, scale, beta, y);
 }
 
 MC_CU_HD static inline void bn_c1280_6x6_eval_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta,
@@ -2096,39 +4445,85 @@ static __global__ void __launch_bounds__(256) bn_c1280_6x6_eval_kernel(int n, co
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c1280_6x6_bwd_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *save_mean, const float *save_invstd,
-    const float *dy, float *dx, float *dgamma, float *dbeta)
+MC_CU_HD static inline void bn_c1280_6x6_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
 {
-    const int c = (int)block;
-    const long m = (long)n * 36;
+    const int c = (int)(block / 1), s = (int)(block % 1);
+    const long m = (long)n * 36, lo = m * s / 1, hi = m * (s + 1) / 1;
+    double s0 = 0, s1 = 0;
+    (void)m;
     const float mean = save_mean[c], invstd = save_invstd[c];
-    double *sums = (double *)shm, s_dy = 0, s_dy_xhat = 0;
-    for (long i = tid; i < m; i += nthreads) {
-        s_dy += dy[(((long)(i) / 36 * 1280 + c) * 36 + (i) % 36)];
-        s_dy_xhat += (double)dy[(((long)(i) / 36 * 1280 + c) * 36 + (i) % 36)] * ((x[(((long)(i) / 36 * 1280 + c) * 36 + (i) % 36)] - mean) * invstd);
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += dy[(((long)(i) / 36 * 1280 + c) * 36 + (i) % 36)];
+        s1 += (double)dy[(((long)(i) / 36 * 1280 + c) * 36 + (i) % 36)] * ((x[(((long)(i) / 36 * 1280 + c) * 36 + (i) % 36)] - mean) * invstd);
     }
-    const double sum_dy = mc_cu_block_sum(s_dy, sums, tid, nthreads);
-    const double sum_dy_xhat = mc_cu_block_sum(s_dy_xhat, sums, tid, nthreads);
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
     if (tid == 0) {
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
+        part[block * 2] = s0;
+        part[block * 2 + 1] = s1;
     }
-    const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
-    for (long i = tid; i < m; i += nthreads)
-        dx[(((long)(i) / 36 * 1280 + c) * 36 + (i) % 36)] += k * (dy[(((long)(i) / 36 * 1280 + c) * 36 + (i) % 36)] - mean_dy - (x[(((long)(i) / 36 * 1280 + c) * 36 + (i) % 36)] - mean) * invstd * mean_dy_xhat);
 }
 
-static __global__ void __launch_bounds__(256) bn_c1280_6x6_bwd_kernel(int n, const float *x, const float *gamma, const float *save_mean, const float *save_invstd,
-    const float *dy, float *dx, float *dgamma, float *dbeta)
+static __global__ void __launch_bounds__(256) bn_c1280_6x6_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy,
+    double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c1280_6x6_bwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+    bn_c1280_6x6_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
+}
+
+/* Per channel: the parameter gradients and the coefficients of dx. */
+MC_CU_HD static inline void bn_c1280_6x6_bstats_body(long block, int tid, int nthreads, float *shm, int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)1280) ? first + 256 : ((long)1280);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 36;
+        const double sum_dy = bn_c1280_6x6_total(part, c, 2, 0), sum_dy_xhat = bn_c1280_6x6_total(part, c, 2, 1);
+        dgamma[c] += (float)sum_dy_xhat;
+        dbeta[c] += (float)sum_dy;
+        coef[c] = gamma[c] * save_invstd[c];
+        coef[1280 + c] = (float)(sum_dy / m);
+        coef[2 * 1280 + c] = (float)(sum_dy_xhat / m);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c1280_6x6_bstats_kernel(int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    extern __shared__ float mc_shm[];
+    bn_c1280_6x6_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+}
+
+MC_CU_HD static inline void bn_c1280_6x6_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 46080L) ? first + 256 : (n * 46080L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 36 % 1280);
+        dx[i] += coef[c] * (dy[i] - coef[1280 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 1280 + c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c1280_6x6_bapply_kernel(int n, const float *x, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    extern __shared__ float mc_shm[];
+    bn_c1280_6x6_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, coef, dy, dx);
 }
 
 void bn_c1280_6x6_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
-    MC_CU_RUN(host, bn_c1280_6x6_train_kernel, bn_c1280_6x6_train_body, 1280, 256, 256 * sizeof(double), n, x, gamma, beta, running_mean, running_var, count, y, save_mean, save_invstd);
+    /* a sum and a sum of squares per part (doubles), then a scale per channel */
+    double *sums = (double *)mc_cuda_scratch(host, 6400), *sq = sums + 1280;
+    float *scale = (float *)(sq + 1280);
+    MC_CU_RUN(host, bn_c1280_6x6_sum_kernel, bn_c1280_6x6_sum_body, 1280, 256, 256 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c1280_6x6_sq_kernel, bn_c1280_6x6_sq_body, 1280, 256, 256 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c1280_6x6_stats_kernel, bn_c1280_6x6_stats_body, (((long)1280) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+    MC_CU_RUN(host, bn_c1280_6x6_apply_kernel, bn_c1280_6x6_apply_body, ((n * 46080L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
 
 void bn_c1280_6x6_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
@@ -2140,5 +4535,10 @@ void bn_c1280_6x6_cu_fwd_eval(int host, int n, const float *x, const float *gamm
 void bn_c1280_6x6_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    MC_CU_RUN(host, bn_c1280_6x6_bwd_kernel, bn_c1280_6x6_bwd_body, 1280, 256, 256 * sizeof(double), n, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+    /* two sums per part (doubles), then three coefficients per channel */
+    double *part = (double *)mc_cuda_scratch(host, 8960);
+    float *coef = (float *)(part + 2560);
+    MC_CU_RUN(host, bn_c1280_6x6_bsum_kernel, bn_c1280_6x6_bsum_body, 1280, 256, 256 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c1280_6x6_bstats_kernel, bn_c1280_6x6_bstats_body, (((long)1280) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+    MC_CU_RUN(host, bn_c1280_6x6_bapply_kernel, bn_c1280_6x6_bapply_body, ((n * 46080L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
 }

@@ -156,23 +156,21 @@ static __global__ void __launch_bounds__(256) conv_k1_c96_16_96x96_s1_p0_b_init_
     conv_k1_c96_16_96x96_s1_p0_b_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
 }
 
-MC_CU_HD static inline void conv_k1_c96_16_96x96_s1_p0_b_dbias_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, float *dbias)
+MC_CU_HD static inline void conv_k1_c96_16_96x96_s1_p0_b_dbias_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, float *g)
 {
-    (void)shm;
-    const long first = block * 256, last = first + 256 < ((long)16) ? first + 256 : ((long)16);
-    for (long i = first + tid; i < last; i += nthreads) {
-        double gb = 0;
-        for (int b = 0; b < n; b++)
-            for (int k = 0; k < 9216; k++)
-                gb += dy[((long)b * 16 + i) * 9216 + k];
-        dbias[i] += (float)gb;
-    }
+    const long c = block;
+    double s = 0;
+    for (long i = tid; i < (long)n * 9216; i += nthreads)
+        s += dy[(i / 9216 * 16 + c) * 9216 + i % 9216];
+    s = mc_cu_block_sum(s, (double *)shm, tid, nthreads);
+    if (tid == 0)
+        g[c] += (float)s;
 }
 
-static __global__ void __launch_bounds__(256) conv_k1_c96_16_96x96_s1_p0_b_dbias_kernel(int n, const float *dy, float *dbias)
+static __global__ void __launch_bounds__(256) conv_k1_c96_16_96x96_s1_p0_b_dbias_kernel(int n, const float *dy, float *g)
 {
     extern __shared__ float mc_shm[];
-    conv_k1_c96_16_96x96_s1_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, dbias);
+    conv_k1_c96_16_96x96_s1_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, g);
 }
 
 MC_CU_HD static inline void conv_k1_c96_16_96x96_s1_p0_b_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
@@ -207,7 +205,7 @@ void conv_k1_c96_16_96x96_s1_p0_b_cu_bwd(int host, int n, const float *x, const 
     float *dbias)
 {
     float *part = mc_cuda_scratch(host, (size_t)n * 1536);
-    MC_CU_RUN(host, conv_k1_c96_16_96x96_s1_p0_b_dbias_kernel, conv_k1_c96_16_96x96_s1_p0_b_dbias_body, (((long)16) + 256 - 1) / 256, 256, 0, n, dy, dbias);
+    MC_CU_RUN(host, conv_k1_c96_16_96x96_s1_p0_b_dbias_kernel, conv_k1_c96_16_96x96_s1_p0_b_dbias_body, 16, 256, 256 * sizeof(double), n, dy, dbias);
     const float *a = x + 0;
     const long sa = 884736;
     for (int g = 0; g < 1; g++) {
@@ -347,23 +345,21 @@ static __global__ void __launch_bounds__(256) conv_k1_c192_24_96x96_s2_p0_b_init
     conv_k1_c192_24_96x96_s2_p0_b_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
 }
 
-MC_CU_HD static inline void conv_k1_c192_24_96x96_s2_p0_b_dbias_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, float *dbias)
+MC_CU_HD static inline void conv_k1_c192_24_96x96_s2_p0_b_dbias_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, float *g)
 {
-    (void)shm;
-    const long first = block * 256, last = first + 256 < ((long)24) ? first + 256 : ((long)24);
-    for (long i = first + tid; i < last; i += nthreads) {
-        double gb = 0;
-        for (int b = 0; b < n; b++)
-            for (int k = 0; k < 2304; k++)
-                gb += dy[((long)b * 24 + i) * 2304 + k];
-        dbias[i] += (float)gb;
-    }
+    const long c = block;
+    double s = 0;
+    for (long i = tid; i < (long)n * 2304; i += nthreads)
+        s += dy[(i / 2304 * 24 + c) * 2304 + i % 2304];
+    s = mc_cu_block_sum(s, (double *)shm, tid, nthreads);
+    if (tid == 0)
+        g[c] += (float)s;
 }
 
-static __global__ void __launch_bounds__(256) conv_k1_c192_24_96x96_s2_p0_b_dbias_kernel(int n, const float *dy, float *dbias)
+static __global__ void __launch_bounds__(256) conv_k1_c192_24_96x96_s2_p0_b_dbias_kernel(int n, const float *dy, float *g)
 {
     extern __shared__ float mc_shm[];
-    conv_k1_c192_24_96x96_s2_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, dbias);
+    conv_k1_c192_24_96x96_s2_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, g);
 }
 
 MC_CU_HD static inline void conv_k1_c192_24_96x96_s2_p0_b_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
@@ -401,7 +397,7 @@ void conv_k1_c192_24_96x96_s2_p0_b_cu_bwd(int host, int n, const float *x, const
 {
     float *col = mc_cuda_scratch(host, 2 * (size_t)n * 442368 + (size_t)n * 4608);
     float *dcol = col + (size_t)n * 442368, *part = dcol + (size_t)n * 442368;
-    MC_CU_RUN(host, conv_k1_c192_24_96x96_s2_p0_b_dbias_kernel, conv_k1_c192_24_96x96_s2_p0_b_dbias_body, (((long)24) + 256 - 1) / 256, 256, 0, n, dy, dbias);
+    MC_CU_RUN(host, conv_k1_c192_24_96x96_s2_p0_b_dbias_kernel, conv_k1_c192_24_96x96_s2_p0_b_dbias_body, 24, 256, 256 * sizeof(double), n, dy, dbias);
     MC_CU_RUN(host, conv_k1_c192_24_96x96_s2_p0_b_col_kernel, conv_k1_c192_24_96x96_s2_p0_b_col_body, ((n * 442368L) + 256 - 1) / 256, 256, 0, n, x, col);
     const float *a = col;
     const long sa = 442368;
@@ -494,23 +490,21 @@ static __global__ void __launch_bounds__(256) conv_k1_c288_24_48x48_s1_p0_b_init
     conv_k1_c288_24_48x48_s1_p0_b_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
 }
 
-MC_CU_HD static inline void conv_k1_c288_24_48x48_s1_p0_b_dbias_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, float *dbias)
+MC_CU_HD static inline void conv_k1_c288_24_48x48_s1_p0_b_dbias_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, float *g)
 {
-    (void)shm;
-    const long first = block * 256, last = first + 256 < ((long)24) ? first + 256 : ((long)24);
-    for (long i = first + tid; i < last; i += nthreads) {
-        double gb = 0;
-        for (int b = 0; b < n; b++)
-            for (int k = 0; k < 2304; k++)
-                gb += dy[((long)b * 24 + i) * 2304 + k];
-        dbias[i] += (float)gb;
-    }
+    const long c = block;
+    double s = 0;
+    for (long i = tid; i < (long)n * 2304; i += nthreads)
+        s += dy[(i / 2304 * 24 + c) * 2304 + i % 2304];
+    s = mc_cu_block_sum(s, (double *)shm, tid, nthreads);
+    if (tid == 0)
+        g[c] += (float)s;
 }
 
-static __global__ void __launch_bounds__(256) conv_k1_c288_24_48x48_s1_p0_b_dbias_kernel(int n, const float *dy, float *dbias)
+static __global__ void __launch_bounds__(256) conv_k1_c288_24_48x48_s1_p0_b_dbias_kernel(int n, const float *dy, float *g)
 {
     extern __shared__ float mc_shm[];
-    conv_k1_c288_24_48x48_s1_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, dbias);
+    conv_k1_c288_24_48x48_s1_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, g);
 }
 
 MC_CU_HD static inline void conv_k1_c288_24_48x48_s1_p0_b_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
@@ -545,7 +539,7 @@ void conv_k1_c288_24_48x48_s1_p0_b_cu_bwd(int host, int n, const float *x, const
     float *dbias)
 {
     float *part = mc_cuda_scratch(host, (size_t)n * 6912);
-    MC_CU_RUN(host, conv_k1_c288_24_48x48_s1_p0_b_dbias_kernel, conv_k1_c288_24_48x48_s1_p0_b_dbias_body, (((long)24) + 256 - 1) / 256, 256, 0, n, dy, dbias);
+    MC_CU_RUN(host, conv_k1_c288_24_48x48_s1_p0_b_dbias_kernel, conv_k1_c288_24_48x48_s1_p0_b_dbias_body, 24, 256, 256 * sizeof(double), n, dy, dbias);
     const float *a = x + 0;
     const long sa = 663552;
     for (int g = 0; g < 1; g++) {

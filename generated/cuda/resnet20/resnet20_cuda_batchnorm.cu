@@ -3,31 +3,82 @@
 
 #include "resnet20_cuda.h"
 
-/* bn_c16_32x32: batch norm over 16 channels of 32x32 */
+/* bn_c16_32x32: batch norm over 16 channels of 32x32, 17 blocks per channel */
 MC_CU_HD static inline float bn_c16_32x32_norm(float x, float mean, float scale, float shift)
 {
     return (x - mean) * scale + shift;
 }
 
-MC_CU_HD static inline void bn_c16_32x32_train_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
-    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
+/* Sum j of channel c: its parts (count sums each) in order. */
+MC_CU_HD static inline double bn_c16_32x32_total(const double *part, int c, int count, int j)
 {
-    const int c = (int)block;
-    const long m = (long)n * 1024;
-    double *sums = (double *)shm, sum = 0, sq = 0;
-    for (long i = tid; i < m; i += nthreads)
-        sum += x[(((long)(i) / 1024 * 16 + c) * 1024 + (i) % 1024)];
-    const double mean = mc_cu_block_sum(sum, sums, tid, nthreads) / m;
-    for (long i = tid; i < m; i += nthreads)
-        sq += (x[(((long)(i) / 1024 * 16 + c) * 1024 + (i) % 1024)] - mean) * (x[(((long)(i) / 1024 * 16 + c) * 1024 + (i) % 1024)] - mean);
-    const double var = mc_cu_block_sum(sq, sums, tid, nthreads) / m, invstd = 1 / sqrt(var + 1e-05f);
-    const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-    for (long i = tid; i < m; i += nthreads)
-        y[(((long)(i) / 1024 * 16 + c) * 1024 + (i) % 1024)] = bn_c16_32x32_norm(x[(((long)(i) / 1024 * 16 + c) * 1024 + (i) % 1024)], fmean, scale, shift);
+    double t = 0;
+    for (int s = 0; s < 17; s++)
+        t += part[(c * 17 + s) * count + j];
+    return t;
+}
+
+MC_CU_HD static inline void bn_c16_32x32_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
+{
+    const int c = (int)(block / 17), s = (int)(block % 17);
+    const long m = (long)n * 1024, lo = m * s / 17, hi = m * (s + 1) / 17;
+    double s0 = 0;
+    (void)m;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += x[(((long)(i) / 1024 * 16 + c) * 1024 + (i) % 1024)];
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
     if (tid == 0) {
-        save_mean[c] = fmean;
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c16_32x32_sum_kernel(int n, const float *x, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c16_32x32_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, part);
+}
+
+/* The squares about the mean: a second pass, as the host path sums them. */
+MC_CU_HD static inline void bn_c16_32x32_sq_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const double *sums, double *part)
+{
+    const int c = (int)(block / 17), s = (int)(block % 17);
+    const long m = (long)n * 1024, lo = m * s / 17, hi = m * (s + 1) / 17;
+    double s0 = 0;
+    (void)m;
+    const double mean = bn_c16_32x32_total(sums, c, 1, 0) / m;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        const double d = x[(((long)(i) / 1024 * 16 + c) * 1024 + (i) % 1024)] - mean;
+        s0 += d * d;
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c16_32x32_sq_kernel(int n, const float *x, const double *sums, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c16_32x32_sq_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, sums, part);
+}
+
+
+/* Per channel: the statistics, what backward keeps, the running estimates. */
+MC_CU_HD static inline void bn_c16_32x32_stats_body(long block, int tid, int nthreads, float *shm, int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)16) ? first + 256 : ((long)16);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 1024;
+        const double mean = bn_c16_32x32_total(sums, c, 1, 0) / m, var = bn_c16_32x32_total(sq, c, 1, 0) / m;
+        const double invstd = 1 / sqrt(var + 1e-05f);
+        save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
-        /* one value per channel: keep the biased variance (0), as the 16 path does */
+        scale[c] = (float)(gamma[c] * invstd);
+        /* one value per channel: keep the biased variance (0), as the host path does */
         const double unbiased = m > 1 ? var * m / (m - 1) : var;
         running_mean[c] = (float)((1 - 0.1f) * running_mean[c] + 0.1f * mean);
         running_var[c] = (float)((1 - 0.1f) * running_var[c] + 0.1f * unbiased);
@@ -36,11 +87,29 @@ MC_CU_HD static inline void bn_c16_32x32_train_body(long block, int tid, int nth
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c16_32x32_train_kernel(int n, const float *x, const float *gamma, const float *beta, float *running_mean,
-    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
+static __global__ void __launch_bounds__(256) bn_c16_32x32_stats_kernel(int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
 {
     extern __shared__ float mc_shm[];
-    bn_c16_32x32_train_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, beta, running_mean, running_var, count, y, save_mean, save_invstd);
+    bn_c16_32x32_stats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+}
+
+MC_CU_HD static inline void bn_c16_32x32_apply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 16384L) ? first + 256 : (n * 16384L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 1024 % 16);
+        y[i] = bn_c16_32x32_norm(x[i], mean[c], scale[c], beta[c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c16_32x32_apply_kernel(int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    extern __shared__ float mc_shm[];
+    bn_c16_32x32_apply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, mean, scale, beta, y);
 }
 
 MC_CU_HD static inline void bn_c16_32x32_eval_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta,
@@ -63,39 +132,85 @@ static __global__ void __launch_bounds__(256) bn_c16_32x32_eval_kernel(int n, co
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c16_32x32_bwd_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *save_mean, const float *save_invstd,
-    const float *dy, float *dx, float *dgamma, float *dbeta)
+MC_CU_HD static inline void bn_c16_32x32_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
 {
-    const int c = (int)block;
-    const long m = (long)n * 1024;
+    const int c = (int)(block / 17), s = (int)(block % 17);
+    const long m = (long)n * 1024, lo = m * s / 17, hi = m * (s + 1) / 17;
+    double s0 = 0, s1 = 0;
+    (void)m;
     const float mean = save_mean[c], invstd = save_invstd[c];
-    double *sums = (double *)shm, s_dy = 0, s_dy_xhat = 0;
-    for (long i = tid; i < m; i += nthreads) {
-        s_dy += dy[(((long)(i) / 1024 * 16 + c) * 1024 + (i) % 1024)];
-        s_dy_xhat += (double)dy[(((long)(i) / 1024 * 16 + c) * 1024 + (i) % 1024)] * ((x[(((long)(i) / 1024 * 16 + c) * 1024 + (i) % 1024)] - mean) * invstd);
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += dy[(((long)(i) / 1024 * 16 + c) * 1024 + (i) % 1024)];
+        s1 += (double)dy[(((long)(i) / 1024 * 16 + c) * 1024 + (i) % 1024)] * ((x[(((long)(i) / 1024 * 16 + c) * 1024 + (i) % 1024)] - mean) * invstd);
     }
-    const double sum_dy = mc_cu_block_sum(s_dy, sums, tid, nthreads);
-    const double sum_dy_xhat = mc_cu_block_sum(s_dy_xhat, sums, tid, nthreads);
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
     if (tid == 0) {
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
+        part[block * 2] = s0;
+        part[block * 2 + 1] = s1;
     }
-    const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
-    for (long i = tid; i < m; i += nthreads)
-        dx[(((long)(i) / 1024 * 16 + c) * 1024 + (i) % 1024)] += k * (dy[(((long)(i) / 1024 * 16 + c) * 1024 + (i) % 1024)] - mean_dy - (x[(((long)(i) / 1024 * 16 + c) * 1024 + (i) % 1024)] - mean) * invstd * mean_dy_xhat);
 }
 
-static __global__ void __launch_bounds__(256) bn_c16_32x32_bwd_kernel(int n, const float *x, const float *gamma, const float *save_mean, const float *save_invstd,
-    const float *dy, float *dx, float *dgamma, float *dbeta)
+static __global__ void __launch_bounds__(256) bn_c16_32x32_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy,
+    double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c16_32x32_bwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+    bn_c16_32x32_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
+}
+
+/* Per channel: the parameter gradients and the coefficients of dx. */
+MC_CU_HD static inline void bn_c16_32x32_bstats_body(long block, int tid, int nthreads, float *shm, int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)16) ? first + 256 : ((long)16);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 1024;
+        const double sum_dy = bn_c16_32x32_total(part, c, 2, 0), sum_dy_xhat = bn_c16_32x32_total(part, c, 2, 1);
+        dgamma[c] += (float)sum_dy_xhat;
+        dbeta[c] += (float)sum_dy;
+        coef[c] = gamma[c] * save_invstd[c];
+        coef[16 + c] = (float)(sum_dy / m);
+        coef[2 * 16 + c] = (float)(sum_dy_xhat / m);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c16_32x32_bstats_kernel(int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    extern __shared__ float mc_shm[];
+    bn_c16_32x32_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+}
+
+MC_CU_HD static inline void bn_c16_32x32_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 16384L) ? first + 256 : (n * 16384L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 1024 % 16);
+        dx[i] += coef[c] * (dy[i] - coef[16 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 16 + c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c16_32x32_bapply_kernel(int n, const float *x, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    extern __shared__ float mc_shm[];
+    bn_c16_32x32_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, coef, dy, dx);
 }
 
 void bn_c16_32x32_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
-    MC_CU_RUN(host, bn_c16_32x32_train_kernel, bn_c16_32x32_train_body, 16, 256, 256 * sizeof(double), n, x, gamma, beta, running_mean, running_var, count, y, save_mean, save_invstd);
+    /* a sum and a sum of squares per part (doubles), then a scale per channel */
+    double *sums = (double *)mc_cuda_scratch(host, 1104), *sq = sums + 272;
+    float *scale = (float *)(sq + 272);
+    MC_CU_RUN(host, bn_c16_32x32_sum_kernel, bn_c16_32x32_sum_body, 272, 256, 256 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c16_32x32_sq_kernel, bn_c16_32x32_sq_body, 272, 256, 256 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c16_32x32_stats_kernel, bn_c16_32x32_stats_body, (((long)16) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+    MC_CU_RUN(host, bn_c16_32x32_apply_kernel, bn_c16_32x32_apply_body, ((n * 16384L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
 
 void bn_c16_32x32_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
@@ -107,34 +222,90 @@ void bn_c16_32x32_cu_fwd_eval(int host, int n, const float *x, const float *gamm
 void bn_c16_32x32_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    MC_CU_RUN(host, bn_c16_32x32_bwd_kernel, bn_c16_32x32_bwd_body, 16, 256, 256 * sizeof(double), n, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+    /* two sums per part (doubles), then three coefficients per channel */
+    double *part = (double *)mc_cuda_scratch(host, 1136);
+    float *coef = (float *)(part + 544);
+    MC_CU_RUN(host, bn_c16_32x32_bsum_kernel, bn_c16_32x32_bsum_body, 272, 256, 256 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c16_32x32_bstats_kernel, bn_c16_32x32_bstats_body, (((long)16) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+    MC_CU_RUN(host, bn_c16_32x32_bapply_kernel, bn_c16_32x32_bapply_body, ((n * 16384L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
 }
 
-/* bn_c48_32x32: batch norm over 48 channels of 32x32 */
+/* bn_c48_32x32: batch norm over 48 channels of 32x32, 6 blocks per channel */
 MC_CU_HD static inline float bn_c48_32x32_norm(float x, float mean, float scale, float shift)
 {
     return (x - mean) * scale + shift;
 }
 
-MC_CU_HD static inline void bn_c48_32x32_train_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
-    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
+/* Sum j of channel c: its parts (count sums each) in order. */
+MC_CU_HD static inline double bn_c48_32x32_total(const double *part, int c, int count, int j)
 {
-    const int c = (int)block;
-    const long m = (long)n * 1024;
-    double *sums = (double *)shm, sum = 0, sq = 0;
-    for (long i = tid; i < m; i += nthreads)
-        sum += x[(((long)(i) / 1024 * 48 + c) * 1024 + (i) % 1024)];
-    const double mean = mc_cu_block_sum(sum, sums, tid, nthreads) / m;
-    for (long i = tid; i < m; i += nthreads)
-        sq += (x[(((long)(i) / 1024 * 48 + c) * 1024 + (i) % 1024)] - mean) * (x[(((long)(i) / 1024 * 48 + c) * 1024 + (i) % 1024)] - mean);
-    const double var = mc_cu_block_sum(sq, sums, tid, nthreads) / m, invstd = 1 / sqrt(var + 1e-05f);
-    const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-    for (long i = tid; i < m; i += nthreads)
-        y[(((long)(i) / 1024 * 48 + c) * 1024 + (i) % 1024)] = bn_c48_32x32_norm(x[(((long)(i) / 1024 * 48 + c) * 1024 + (i) % 1024)], fmean, scale, shift);
+    double t = 0;
+    for (int s = 0; s < 6; s++)
+        t += part[(c * 6 + s) * count + j];
+    return t;
+}
+
+MC_CU_HD static inline void bn_c48_32x32_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
+{
+    const int c = (int)(block / 6), s = (int)(block % 6);
+    const long m = (long)n * 1024, lo = m * s / 6, hi = m * (s + 1) / 6;
+    double s0 = 0;
+    (void)m;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += x[(((long)(i) / 1024 * 48 + c) * 1024 + (i) % 1024)];
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
     if (tid == 0) {
-        save_mean[c] = fmean;
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c48_32x32_sum_kernel(int n, const float *x, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c48_32x32_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, part);
+}
+
+/* The squares about the mean: a second pass, as the host path sums them. */
+MC_CU_HD static inline void bn_c48_32x32_sq_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const double *sums, double *part)
+{
+    const int c = (int)(block / 6), s = (int)(block % 6);
+    const long m = (long)n * 1024, lo = m * s / 6, hi = m * (s + 1) / 6;
+    double s0 = 0;
+    (void)m;
+    const double mean = bn_c48_32x32_total(sums, c, 1, 0) / m;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        const double d = x[(((long)(i) / 1024 * 48 + c) * 1024 + (i) % 1024)] - mean;
+        s0 += d * d;
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c48_32x32_sq_kernel(int n, const float *x, const double *sums, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c48_32x32_sq_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, sums, part);
+}
+
+
+/* Per channel: the statistics, what backward keeps, the running estimates. */
+MC_CU_HD static inline void bn_c48_32x32_stats_body(long block, int tid, int nthreads, float *shm, int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)48) ? first + 256 : ((long)48);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 1024;
+        const double mean = bn_c48_32x32_total(sums, c, 1, 0) / m, var = bn_c48_32x32_total(sq, c, 1, 0) / m;
+        const double invstd = 1 / sqrt(var + 1e-05f);
+        save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
-        /* one value per channel: keep the biased variance (0), as the 48 path does */
+        scale[c] = (float)(gamma[c] * invstd);
+        /* one value per channel: keep the biased variance (0), as the host path does */
         const double unbiased = m > 1 ? var * m / (m - 1) : var;
         running_mean[c] = (float)((1 - 0.1f) * running_mean[c] + 0.1f * mean);
         running_var[c] = (float)((1 - 0.1f) * running_var[c] + 0.1f * unbiased);
@@ -143,11 +314,29 @@ MC_CU_HD static inline void bn_c48_32x32_train_body(long block, int tid, int nth
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c48_32x32_train_kernel(int n, const float *x, const float *gamma, const float *beta, float *running_mean,
-    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
+static __global__ void __launch_bounds__(256) bn_c48_32x32_stats_kernel(int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
 {
     extern __shared__ float mc_shm[];
-    bn_c48_32x32_train_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, beta, running_mean, running_var, count, y, save_mean, save_invstd);
+    bn_c48_32x32_stats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+}
+
+MC_CU_HD static inline void bn_c48_32x32_apply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 49152L) ? first + 256 : (n * 49152L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 1024 % 48);
+        y[i] = bn_c48_32x32_norm(x[i], mean[c], scale[c], beta[c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c48_32x32_apply_kernel(int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    extern __shared__ float mc_shm[];
+    bn_c48_32x32_apply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, mean, scale, beta, y);
 }
 
 MC_CU_HD static inline void bn_c48_32x32_eval_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta,
@@ -170,39 +359,85 @@ static __global__ void __launch_bounds__(256) bn_c48_32x32_eval_kernel(int n, co
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c48_32x32_bwd_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *save_mean, const float *save_invstd,
-    const float *dy, float *dx, float *dgamma, float *dbeta)
+MC_CU_HD static inline void bn_c48_32x32_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
 {
-    const int c = (int)block;
-    const long m = (long)n * 1024;
+    const int c = (int)(block / 6), s = (int)(block % 6);
+    const long m = (long)n * 1024, lo = m * s / 6, hi = m * (s + 1) / 6;
+    double s0 = 0, s1 = 0;
+    (void)m;
     const float mean = save_mean[c], invstd = save_invstd[c];
-    double *sums = (double *)shm, s_dy = 0, s_dy_xhat = 0;
-    for (long i = tid; i < m; i += nthreads) {
-        s_dy += dy[(((long)(i) / 1024 * 48 + c) * 1024 + (i) % 1024)];
-        s_dy_xhat += (double)dy[(((long)(i) / 1024 * 48 + c) * 1024 + (i) % 1024)] * ((x[(((long)(i) / 1024 * 48 + c) * 1024 + (i) % 1024)] - mean) * invstd);
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += dy[(((long)(i) / 1024 * 48 + c) * 1024 + (i) % 1024)];
+        s1 += (double)dy[(((long)(i) / 1024 * 48 + c) * 1024 + (i) % 1024)] * ((x[(((long)(i) / 1024 * 48 + c) * 1024 + (i) % 1024)] - mean) * invstd);
     }
-    const double sum_dy = mc_cu_block_sum(s_dy, sums, tid, nthreads);
-    const double sum_dy_xhat = mc_cu_block_sum(s_dy_xhat, sums, tid, nthreads);
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
     if (tid == 0) {
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
+        part[block * 2] = s0;
+        part[block * 2 + 1] = s1;
     }
-    const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
-    for (long i = tid; i < m; i += nthreads)
-        dx[(((long)(i) / 1024 * 48 + c) * 1024 + (i) % 1024)] += k * (dy[(((long)(i) / 1024 * 48 + c) * 1024 + (i) % 1024)] - mean_dy - (x[(((long)(i) / 1024 * 48 + c) * 1024 + (i) % 1024)] - mean) * invstd * mean_dy_xhat);
 }
 
-static __global__ void __launch_bounds__(256) bn_c48_32x32_bwd_kernel(int n, const float *x, const float *gamma, const float *save_mean, const float *save_invstd,
-    const float *dy, float *dx, float *dgamma, float *dbeta)
+static __global__ void __launch_bounds__(256) bn_c48_32x32_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy,
+    double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c48_32x32_bwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+    bn_c48_32x32_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
+}
+
+/* Per channel: the parameter gradients and the coefficients of dx. */
+MC_CU_HD static inline void bn_c48_32x32_bstats_body(long block, int tid, int nthreads, float *shm, int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)48) ? first + 256 : ((long)48);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 1024;
+        const double sum_dy = bn_c48_32x32_total(part, c, 2, 0), sum_dy_xhat = bn_c48_32x32_total(part, c, 2, 1);
+        dgamma[c] += (float)sum_dy_xhat;
+        dbeta[c] += (float)sum_dy;
+        coef[c] = gamma[c] * save_invstd[c];
+        coef[48 + c] = (float)(sum_dy / m);
+        coef[2 * 48 + c] = (float)(sum_dy_xhat / m);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c48_32x32_bstats_kernel(int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    extern __shared__ float mc_shm[];
+    bn_c48_32x32_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+}
+
+MC_CU_HD static inline void bn_c48_32x32_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 49152L) ? first + 256 : (n * 49152L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 1024 % 48);
+        dx[i] += coef[c] * (dy[i] - coef[48 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 48 + c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c48_32x32_bapply_kernel(int n, const float *x, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    extern __shared__ float mc_shm[];
+    bn_c48_32x32_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, coef, dy, dx);
 }
 
 void bn_c48_32x32_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
-    MC_CU_RUN(host, bn_c48_32x32_train_kernel, bn_c48_32x32_train_body, 48, 256, 256 * sizeof(double), n, x, gamma, beta, running_mean, running_var, count, y, save_mean, save_invstd);
+    /* a sum and a sum of squares per part (doubles), then a scale per channel */
+    double *sums = (double *)mc_cuda_scratch(host, 1200), *sq = sums + 288;
+    float *scale = (float *)(sq + 288);
+    MC_CU_RUN(host, bn_c48_32x32_sum_kernel, bn_c48_32x32_sum_body, 288, 256, 256 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c48_32x32_sq_kernel, bn_c48_32x32_sq_body, 288, 256, 256 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c48_32x32_stats_kernel, bn_c48_32x32_stats_body, (((long)48) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+    MC_CU_RUN(host, bn_c48_32x32_apply_kernel, bn_c48_32x32_apply_body, ((n * 49152L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
 
 void bn_c48_32x32_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
@@ -214,34 +449,90 @@ void bn_c48_32x32_cu_fwd_eval(int host, int n, const float *x, const float *gamm
 void bn_c48_32x32_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    MC_CU_RUN(host, bn_c48_32x32_bwd_kernel, bn_c48_32x32_bwd_body, 48, 256, 256 * sizeof(double), n, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+    /* two sums per part (doubles), then three coefficients per channel */
+    double *part = (double *)mc_cuda_scratch(host, 1296);
+    float *coef = (float *)(part + 576);
+    MC_CU_RUN(host, bn_c48_32x32_bsum_kernel, bn_c48_32x32_bsum_body, 288, 256, 256 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c48_32x32_bstats_kernel, bn_c48_32x32_bstats_body, (((long)48) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+    MC_CU_RUN(host, bn_c48_32x32_bapply_kernel, bn_c48_32x32_bapply_body, ((n * 49152L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
 }
 
-/* bn_c32_32x32: batch norm over 32 channels of 32x32 */
+/* bn_c32_32x32: batch norm over 32 channels of 32x32, 9 blocks per channel */
 MC_CU_HD static inline float bn_c32_32x32_norm(float x, float mean, float scale, float shift)
 {
     return (x - mean) * scale + shift;
 }
 
-MC_CU_HD static inline void bn_c32_32x32_train_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
-    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
+/* Sum j of channel c: its parts (count sums each) in order. */
+MC_CU_HD static inline double bn_c32_32x32_total(const double *part, int c, int count, int j)
 {
-    const int c = (int)block;
-    const long m = (long)n * 1024;
-    double *sums = (double *)shm, sum = 0, sq = 0;
-    for (long i = tid; i < m; i += nthreads)
-        sum += x[(((long)(i) / 1024 * 32 + c) * 1024 + (i) % 1024)];
-    const double mean = mc_cu_block_sum(sum, sums, tid, nthreads) / m;
-    for (long i = tid; i < m; i += nthreads)
-        sq += (x[(((long)(i) / 1024 * 32 + c) * 1024 + (i) % 1024)] - mean) * (x[(((long)(i) / 1024 * 32 + c) * 1024 + (i) % 1024)] - mean);
-    const double var = mc_cu_block_sum(sq, sums, tid, nthreads) / m, invstd = 1 / sqrt(var + 1e-05f);
-    const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-    for (long i = tid; i < m; i += nthreads)
-        y[(((long)(i) / 1024 * 32 + c) * 1024 + (i) % 1024)] = bn_c32_32x32_norm(x[(((long)(i) / 1024 * 32 + c) * 1024 + (i) % 1024)], fmean, scale, shift);
+    double t = 0;
+    for (int s = 0; s < 9; s++)
+        t += part[(c * 9 + s) * count + j];
+    return t;
+}
+
+MC_CU_HD static inline void bn_c32_32x32_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
+{
+    const int c = (int)(block / 9), s = (int)(block % 9);
+    const long m = (long)n * 1024, lo = m * s / 9, hi = m * (s + 1) / 9;
+    double s0 = 0;
+    (void)m;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += x[(((long)(i) / 1024 * 32 + c) * 1024 + (i) % 1024)];
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
     if (tid == 0) {
-        save_mean[c] = fmean;
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c32_32x32_sum_kernel(int n, const float *x, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c32_32x32_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, part);
+}
+
+/* The squares about the mean: a second pass, as the host path sums them. */
+MC_CU_HD static inline void bn_c32_32x32_sq_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const double *sums, double *part)
+{
+    const int c = (int)(block / 9), s = (int)(block % 9);
+    const long m = (long)n * 1024, lo = m * s / 9, hi = m * (s + 1) / 9;
+    double s0 = 0;
+    (void)m;
+    const double mean = bn_c32_32x32_total(sums, c, 1, 0) / m;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        const double d = x[(((long)(i) / 1024 * 32 + c) * 1024 + (i) % 1024)] - mean;
+        s0 += d * d;
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c32_32x32_sq_kernel(int n, const float *x, const double *sums, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c32_32x32_sq_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, sums, part);
+}
+
+
+/* Per channel: the statistics, what backward keeps, the running estimates. */
+MC_CU_HD static inline void bn_c32_32x32_stats_body(long block, int tid, int nthreads, float *shm, int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)32) ? first + 256 : ((long)32);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 1024;
+        const double mean = bn_c32_32x32_total(sums, c, 1, 0) / m, var = bn_c32_32x32_total(sq, c, 1, 0) / m;
+        const double invstd = 1 / sqrt(var + 1e-05f);
+        save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
-        /* one value per channel: keep the biased variance (0), as the 32 path does */
+        scale[c] = (float)(gamma[c] * invstd);
+        /* one value per channel: keep the biased variance (0), as the host path does */
         const double unbiased = m > 1 ? var * m / (m - 1) : var;
         running_mean[c] = (float)((1 - 0.1f) * running_mean[c] + 0.1f * mean);
         running_var[c] = (float)((1 - 0.1f) * running_var[c] + 0.1f * unbiased);
@@ -250,11 +541,29 @@ MC_CU_HD static inline void bn_c32_32x32_train_body(long block, int tid, int nth
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c32_32x32_train_kernel(int n, const float *x, const float *gamma, const float *beta, float *running_mean,
-    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
+static __global__ void __launch_bounds__(256) bn_c32_32x32_stats_kernel(int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
 {
     extern __shared__ float mc_shm[];
-    bn_c32_32x32_train_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, beta, running_mean, running_var, count, y, save_mean, save_invstd);
+    bn_c32_32x32_stats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+}
+
+MC_CU_HD static inline void bn_c32_32x32_apply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 32768L) ? first + 256 : (n * 32768L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 1024 % 32);
+        y[i] = bn_c32_32x32_norm(x[i], mean[c], scale[c], beta[c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c32_32x32_apply_kernel(int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    extern __shared__ float mc_shm[];
+    bn_c32_32x32_apply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, mean, scale, beta, y);
 }
 
 MC_CU_HD static inline void bn_c32_32x32_eval_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta,
@@ -277,39 +586,85 @@ static __global__ void __launch_bounds__(256) bn_c32_32x32_eval_kernel(int n, co
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c32_32x32_bwd_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *save_mean, const float *save_invstd,
-    const float *dy, float *dx, float *dgamma, float *dbeta)
+MC_CU_HD static inline void bn_c32_32x32_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
 {
-    const int c = (int)block;
-    const long m = (long)n * 1024;
+    const int c = (int)(block / 9), s = (int)(block % 9);
+    const long m = (long)n * 1024, lo = m * s / 9, hi = m * (s + 1) / 9;
+    double s0 = 0, s1 = 0;
+    (void)m;
     const float mean = save_mean[c], invstd = save_invstd[c];
-    double *sums = (double *)shm, s_dy = 0, s_dy_xhat = 0;
-    for (long i = tid; i < m; i += nthreads) {
-        s_dy += dy[(((long)(i) / 1024 * 32 + c) * 1024 + (i) % 1024)];
-        s_dy_xhat += (double)dy[(((long)(i) / 1024 * 32 + c) * 1024 + (i) % 1024)] * ((x[(((long)(i) / 1024 * 32 + c) * 1024 + (i) % 1024)] - mean) * invstd);
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += dy[(((long)(i) / 1024 * 32 + c) * 1024 + (i) % 1024)];
+        s1 += (double)dy[(((long)(i) / 1024 * 32 + c) * 1024 + (i) % 1024)] * ((x[(((long)(i) / 1024 * 32 + c) * 1024 + (i) % 1024)] - mean) * invstd);
     }
-    const double sum_dy = mc_cu_block_sum(s_dy, sums, tid, nthreads);
-    const double sum_dy_xhat = mc_cu_block_sum(s_dy_xhat, sums, tid, nthreads);
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
     if (tid == 0) {
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
+        part[block * 2] = s0;
+        part[block * 2 + 1] = s1;
     }
-    const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
-    for (long i = tid; i < m; i += nthreads)
-        dx[(((long)(i) / 1024 * 32 + c) * 1024 + (i) % 1024)] += k * (dy[(((long)(i) / 1024 * 32 + c) * 1024 + (i) % 1024)] - mean_dy - (x[(((long)(i) / 1024 * 32 + c) * 1024 + (i) % 1024)] - mean) * invstd * mean_dy_xhat);
 }
 
-static __global__ void __launch_bounds__(256) bn_c32_32x32_bwd_kernel(int n, const float *x, const float *gamma, const float *save_mean, const float *save_invstd,
-    const float *dy, float *dx, float *dgamma, float *dbeta)
+static __global__ void __launch_bounds__(256) bn_c32_32x32_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy,
+    double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c32_32x32_bwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+    bn_c32_32x32_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
+}
+
+/* Per channel: the parameter gradients and the coefficients of dx. */
+MC_CU_HD static inline void bn_c32_32x32_bstats_body(long block, int tid, int nthreads, float *shm, int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)32) ? first + 256 : ((long)32);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 1024;
+        const double sum_dy = bn_c32_32x32_total(part, c, 2, 0), sum_dy_xhat = bn_c32_32x32_total(part, c, 2, 1);
+        dgamma[c] += (float)sum_dy_xhat;
+        dbeta[c] += (float)sum_dy;
+        coef[c] = gamma[c] * save_invstd[c];
+        coef[32 + c] = (float)(sum_dy / m);
+        coef[2 * 32 + c] = (float)(sum_dy_xhat / m);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c32_32x32_bstats_kernel(int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    extern __shared__ float mc_shm[];
+    bn_c32_32x32_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+}
+
+MC_CU_HD static inline void bn_c32_32x32_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 32768L) ? first + 256 : (n * 32768L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 1024 % 32);
+        dx[i] += coef[c] * (dy[i] - coef[32 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 32 + c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c32_32x32_bapply_kernel(int n, const float *x, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    extern __shared__ float mc_shm[];
+    bn_c32_32x32_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, coef, dy, dx);
 }
 
 void bn_c32_32x32_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
-    MC_CU_RUN(host, bn_c32_32x32_train_kernel, bn_c32_32x32_train_body, 32, 256, 256 * sizeof(double), n, x, gamma, beta, running_mean, running_var, count, y, save_mean, save_invstd);
+    /* a sum and a sum of squares per part (doubles), then a scale per channel */
+    double *sums = (double *)mc_cuda_scratch(host, 1184), *sq = sums + 288;
+    float *scale = (float *)(sq + 288);
+    MC_CU_RUN(host, bn_c32_32x32_sum_kernel, bn_c32_32x32_sum_body, 288, 256, 256 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c32_32x32_sq_kernel, bn_c32_32x32_sq_body, 288, 256, 256 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c32_32x32_stats_kernel, bn_c32_32x32_stats_body, (((long)32) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+    MC_CU_RUN(host, bn_c32_32x32_apply_kernel, bn_c32_32x32_apply_body, ((n * 32768L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
 
 void bn_c32_32x32_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
@@ -321,34 +676,90 @@ void bn_c32_32x32_cu_fwd_eval(int host, int n, const float *x, const float *gamm
 void bn_c32_32x32_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    MC_CU_RUN(host, bn_c32_32x32_bwd_kernel, bn_c32_32x32_bwd_body, 32, 256, 256 * sizeof(double), n, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+    /* two sums per part (doubles), then three coefficients per channel */
+    double *part = (double *)mc_cuda_scratch(host, 1248);
+    float *coef = (float *)(part + 576);
+    MC_CU_RUN(host, bn_c32_32x32_bsum_kernel, bn_c32_32x32_bsum_body, 288, 256, 256 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c32_32x32_bstats_kernel, bn_c32_32x32_bstats_body, (((long)32) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+    MC_CU_RUN(host, bn_c32_32x32_bapply_kernel, bn_c32_32x32_bapply_body, ((n * 32768L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
 }
 
-/* bn_c32_16x16: batch norm over 32 channels of 16x16 */
+/* bn_c32_16x16: batch norm over 32 channels of 16x16, 9 blocks per channel */
 MC_CU_HD static inline float bn_c32_16x16_norm(float x, float mean, float scale, float shift)
 {
     return (x - mean) * scale + shift;
 }
 
-MC_CU_HD static inline void bn_c32_16x16_train_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
-    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
+/* Sum j of channel c: its parts (count sums each) in order. */
+MC_CU_HD static inline double bn_c32_16x16_total(const double *part, int c, int count, int j)
 {
-    const int c = (int)block;
-    const long m = (long)n * 256;
-    double *sums = (double *)shm, sum = 0, sq = 0;
-    for (long i = tid; i < m; i += nthreads)
-        sum += x[(((long)(i) / 256 * 32 + c) * 256 + (i) % 256)];
-    const double mean = mc_cu_block_sum(sum, sums, tid, nthreads) / m;
-    for (long i = tid; i < m; i += nthreads)
-        sq += (x[(((long)(i) / 256 * 32 + c) * 256 + (i) % 256)] - mean) * (x[(((long)(i) / 256 * 32 + c) * 256 + (i) % 256)] - mean);
-    const double var = mc_cu_block_sum(sq, sums, tid, nthreads) / m, invstd = 1 / sqrt(var + 1e-05f);
-    const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-    for (long i = tid; i < m; i += nthreads)
-        y[(((long)(i) / 256 * 32 + c) * 256 + (i) % 256)] = bn_c32_16x16_norm(x[(((long)(i) / 256 * 32 + c) * 256 + (i) % 256)], fmean, scale, shift);
+    double t = 0;
+    for (int s = 0; s < 9; s++)
+        t += part[(c * 9 + s) * count + j];
+    return t;
+}
+
+MC_CU_HD static inline void bn_c32_16x16_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
+{
+    const int c = (int)(block / 9), s = (int)(block % 9);
+    const long m = (long)n * 256, lo = m * s / 9, hi = m * (s + 1) / 9;
+    double s0 = 0;
+    (void)m;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += x[(((long)(i) / 256 * 32 + c) * 256 + (i) % 256)];
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
     if (tid == 0) {
-        save_mean[c] = fmean;
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c32_16x16_sum_kernel(int n, const float *x, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c32_16x16_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, part);
+}
+
+/* The squares about the mean: a second pass, as the host path sums them. */
+MC_CU_HD static inline void bn_c32_16x16_sq_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const double *sums, double *part)
+{
+    const int c = (int)(block / 9), s = (int)(block % 9);
+    const long m = (long)n * 256, lo = m * s / 9, hi = m * (s + 1) / 9;
+    double s0 = 0;
+    (void)m;
+    const double mean = bn_c32_16x16_total(sums, c, 1, 0) / m;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        const double d = x[(((long)(i) / 256 * 32 + c) * 256 + (i) % 256)] - mean;
+        s0 += d * d;
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c32_16x16_sq_kernel(int n, const float *x, const double *sums, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c32_16x16_sq_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, sums, part);
+}
+
+
+/* Per channel: the statistics, what backward keeps, the running estimates. */
+MC_CU_HD static inline void bn_c32_16x16_stats_body(long block, int tid, int nthreads, float *shm, int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)32) ? first + 256 : ((long)32);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 256;
+        const double mean = bn_c32_16x16_total(sums, c, 1, 0) / m, var = bn_c32_16x16_total(sq, c, 1, 0) / m;
+        const double invstd = 1 / sqrt(var + 1e-05f);
+        save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
-        /* one value per channel: keep the biased variance (0), as the 32 path does */
+        scale[c] = (float)(gamma[c] * invstd);
+        /* one value per channel: keep the biased variance (0), as the host path does */
         const double unbiased = m > 1 ? var * m / (m - 1) : var;
         running_mean[c] = (float)((1 - 0.1f) * running_mean[c] + 0.1f * mean);
         running_var[c] = (float)((1 - 0.1f) * running_var[c] + 0.1f * unbiased);
@@ -357,11 +768,29 @@ MC_CU_HD static inline void bn_c32_16x16_train_body(long block, int tid, int nth
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c32_16x16_train_kernel(int n, const float *x, const float *gamma, const float *beta, float *running_mean,
-    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
+static __global__ void __launch_bounds__(256) bn_c32_16x16_stats_kernel(int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
 {
     extern __shared__ float mc_shm[];
-    bn_c32_16x16_train_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, beta, running_mean, running_var, count, y, save_mean, save_invstd);
+    bn_c32_16x16_stats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+}
+
+MC_CU_HD static inline void bn_c32_16x16_apply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 8192L) ? first + 256 : (n * 8192L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 256 % 32);
+        y[i] = bn_c32_16x16_norm(x[i], mean[c], scale[c], beta[c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c32_16x16_apply_kernel(int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    extern __shared__ float mc_shm[];
+    bn_c32_16x16_apply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, mean, scale, beta, y);
 }
 
 MC_CU_HD static inline void bn_c32_16x16_eval_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta,
@@ -384,39 +813,85 @@ static __global__ void __launch_bounds__(256) bn_c32_16x16_eval_kernel(int n, co
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c32_16x16_bwd_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *save_mean, const float *save_invstd,
-    const float *dy, float *dx, float *dgamma, float *dbeta)
+MC_CU_HD static inline void bn_c32_16x16_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
 {
-    const int c = (int)block;
-    const long m = (long)n * 256;
+    const int c = (int)(block / 9), s = (int)(block % 9);
+    const long m = (long)n * 256, lo = m * s / 9, hi = m * (s + 1) / 9;
+    double s0 = 0, s1 = 0;
+    (void)m;
     const float mean = save_mean[c], invstd = save_invstd[c];
-    double *sums = (double *)shm, s_dy = 0, s_dy_xhat = 0;
-    for (long i = tid; i < m; i += nthreads) {
-        s_dy += dy[(((long)(i) / 256 * 32 + c) * 256 + (i) % 256)];
-        s_dy_xhat += (double)dy[(((long)(i) / 256 * 32 + c) * 256 + (i) % 256)] * ((x[(((long)(i) / 256 * 32 + c) * 256 + (i) % 256)] - mean) * invstd);
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += dy[(((long)(i) / 256 * 32 + c) * 256 + (i) % 256)];
+        s1 += (double)dy[(((long)(i) / 256 * 32 + c) * 256 + (i) % 256)] * ((x[(((long)(i) / 256 * 32 + c) * 256 + (i) % 256)] - mean) * invstd);
     }
-    const double sum_dy = mc_cu_block_sum(s_dy, sums, tid, nthreads);
-    const double sum_dy_xhat = mc_cu_block_sum(s_dy_xhat, sums, tid, nthreads);
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
     if (tid == 0) {
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
+        part[block * 2] = s0;
+        part[block * 2 + 1] = s1;
     }
-    const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
-    for (long i = tid; i < m; i += nthreads)
-        dx[(((long)(i) / 256 * 32 + c) * 256 + (i) % 256)] += k * (dy[(((long)(i) / 256 * 32 + c) * 256 + (i) % 256)] - mean_dy - (x[(((long)(i) / 256 * 32 + c) * 256 + (i) % 256)] - mean) * invstd * mean_dy_xhat);
 }
 
-static __global__ void __launch_bounds__(256) bn_c32_16x16_bwd_kernel(int n, const float *x, const float *gamma, const float *save_mean, const float *save_invstd,
-    const float *dy, float *dx, float *dgamma, float *dbeta)
+static __global__ void __launch_bounds__(256) bn_c32_16x16_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy,
+    double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c32_16x16_bwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+    bn_c32_16x16_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
+}
+
+/* Per channel: the parameter gradients and the coefficients of dx. */
+MC_CU_HD static inline void bn_c32_16x16_bstats_body(long block, int tid, int nthreads, float *shm, int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)32) ? first + 256 : ((long)32);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 256;
+        const double sum_dy = bn_c32_16x16_total(part, c, 2, 0), sum_dy_xhat = bn_c32_16x16_total(part, c, 2, 1);
+        dgamma[c] += (float)sum_dy_xhat;
+        dbeta[c] += (float)sum_dy;
+        coef[c] = gamma[c] * save_invstd[c];
+        coef[32 + c] = (float)(sum_dy / m);
+        coef[2 * 32 + c] = (float)(sum_dy_xhat / m);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c32_16x16_bstats_kernel(int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    extern __shared__ float mc_shm[];
+    bn_c32_16x16_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+}
+
+MC_CU_HD static inline void bn_c32_16x16_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 8192L) ? first + 256 : (n * 8192L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 256 % 32);
+        dx[i] += coef[c] * (dy[i] - coef[32 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 32 + c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c32_16x16_bapply_kernel(int n, const float *x, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    extern __shared__ float mc_shm[];
+    bn_c32_16x16_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, coef, dy, dx);
 }
 
 void bn_c32_16x16_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
-    MC_CU_RUN(host, bn_c32_16x16_train_kernel, bn_c32_16x16_train_body, 32, 256, 256 * sizeof(double), n, x, gamma, beta, running_mean, running_var, count, y, save_mean, save_invstd);
+    /* a sum and a sum of squares per part (doubles), then a scale per channel */
+    double *sums = (double *)mc_cuda_scratch(host, 1184), *sq = sums + 288;
+    float *scale = (float *)(sq + 288);
+    MC_CU_RUN(host, bn_c32_16x16_sum_kernel, bn_c32_16x16_sum_body, 288, 256, 256 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c32_16x16_sq_kernel, bn_c32_16x16_sq_body, 288, 256, 256 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c32_16x16_stats_kernel, bn_c32_16x16_stats_body, (((long)32) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+    MC_CU_RUN(host, bn_c32_16x16_apply_kernel, bn_c32_16x16_apply_body, ((n * 8192L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
 
 void bn_c32_16x16_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
@@ -428,34 +903,90 @@ void bn_c32_16x16_cu_fwd_eval(int host, int n, const float *x, const float *gamm
 void bn_c32_16x16_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    MC_CU_RUN(host, bn_c32_16x16_bwd_kernel, bn_c32_16x16_bwd_body, 32, 256, 256 * sizeof(double), n, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+    /* two sums per part (doubles), then three coefficients per channel */
+    double *part = (double *)mc_cuda_scratch(host, 1248);
+    float *coef = (float *)(part + 576);
+    MC_CU_RUN(host, bn_c32_16x16_bsum_kernel, bn_c32_16x16_bsum_body, 288, 256, 256 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c32_16x16_bstats_kernel, bn_c32_16x16_bstats_body, (((long)32) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+    MC_CU_RUN(host, bn_c32_16x16_bapply_kernel, bn_c32_16x16_bapply_body, ((n * 8192L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
 }
 
-/* bn_c64_16x16: batch norm over 64 channels of 16x16 */
+/* bn_c64_16x16: batch norm over 64 channels of 16x16, 5 blocks per channel */
 MC_CU_HD static inline float bn_c64_16x16_norm(float x, float mean, float scale, float shift)
 {
     return (x - mean) * scale + shift;
 }
 
-MC_CU_HD static inline void bn_c64_16x16_train_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
-    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
+/* Sum j of channel c: its parts (count sums each) in order. */
+MC_CU_HD static inline double bn_c64_16x16_total(const double *part, int c, int count, int j)
 {
-    const int c = (int)block;
-    const long m = (long)n * 256;
-    double *sums = (double *)shm, sum = 0, sq = 0;
-    for (long i = tid; i < m; i += nthreads)
-        sum += x[(((long)(i) / 256 * 64 + c) * 256 + (i) % 256)];
-    const double mean = mc_cu_block_sum(sum, sums, tid, nthreads) / m;
-    for (long i = tid; i < m; i += nthreads)
-        sq += (x[(((long)(i) / 256 * 64 + c) * 256 + (i) % 256)] - mean) * (x[(((long)(i) / 256 * 64 + c) * 256 + (i) % 256)] - mean);
-    const double var = mc_cu_block_sum(sq, sums, tid, nthreads) / m, invstd = 1 / sqrt(var + 1e-05f);
-    const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-    for (long i = tid; i < m; i += nthreads)
-        y[(((long)(i) / 256 * 64 + c) * 256 + (i) % 256)] = bn_c64_16x16_norm(x[(((long)(i) / 256 * 64 + c) * 256 + (i) % 256)], fmean, scale, shift);
+    double t = 0;
+    for (int s = 0; s < 5; s++)
+        t += part[(c * 5 + s) * count + j];
+    return t;
+}
+
+MC_CU_HD static inline void bn_c64_16x16_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
+{
+    const int c = (int)(block / 5), s = (int)(block % 5);
+    const long m = (long)n * 256, lo = m * s / 5, hi = m * (s + 1) / 5;
+    double s0 = 0;
+    (void)m;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += x[(((long)(i) / 256 * 64 + c) * 256 + (i) % 256)];
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
     if (tid == 0) {
-        save_mean[c] = fmean;
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c64_16x16_sum_kernel(int n, const float *x, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c64_16x16_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, part);
+}
+
+/* The squares about the mean: a second pass, as the host path sums them. */
+MC_CU_HD static inline void bn_c64_16x16_sq_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const double *sums, double *part)
+{
+    const int c = (int)(block / 5), s = (int)(block % 5);
+    const long m = (long)n * 256, lo = m * s / 5, hi = m * (s + 1) / 5;
+    double s0 = 0;
+    (void)m;
+    const double mean = bn_c64_16x16_total(sums, c, 1, 0) / m;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        const double d = x[(((long)(i) / 256 * 64 + c) * 256 + (i) % 256)] - mean;
+        s0 += d * d;
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c64_16x16_sq_kernel(int n, const float *x, const double *sums, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c64_16x16_sq_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, sums, part);
+}
+
+
+/* Per channel: the statistics, what backward keeps, the running estimates. */
+MC_CU_HD static inline void bn_c64_16x16_stats_body(long block, int tid, int nthreads, float *shm, int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)64) ? first + 256 : ((long)64);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 256;
+        const double mean = bn_c64_16x16_total(sums, c, 1, 0) / m, var = bn_c64_16x16_total(sq, c, 1, 0) / m;
+        const double invstd = 1 / sqrt(var + 1e-05f);
+        save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
-        /* one value per channel: keep the biased variance (0), as the 64 path does */
+        scale[c] = (float)(gamma[c] * invstd);
+        /* one value per channel: keep the biased variance (0), as the host path does */
         const double unbiased = m > 1 ? var * m / (m - 1) : var;
         running_mean[c] = (float)((1 - 0.1f) * running_mean[c] + 0.1f * mean);
         running_var[c] = (float)((1 - 0.1f) * running_var[c] + 0.1f * unbiased);
@@ -464,11 +995,29 @@ MC_CU_HD static inline void bn_c64_16x16_train_body(long block, int tid, int nth
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c64_16x16_train_kernel(int n, const float *x, const float *gamma, const float *beta, float *running_mean,
-    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
+static __global__ void __launch_bounds__(256) bn_c64_16x16_stats_kernel(int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
 {
     extern __shared__ float mc_shm[];
-    bn_c64_16x16_train_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, beta, running_mean, running_var, count, y, save_mean, save_invstd);
+    bn_c64_16x16_stats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+}
+
+MC_CU_HD static inline void bn_c64_16x16_apply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 16384L) ? first + 256 : (n * 16384L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 256 % 64);
+        y[i] = bn_c64_16x16_norm(x[i], mean[c], scale[c], beta[c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c64_16x16_apply_kernel(int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    extern __shared__ float mc_shm[];
+    bn_c64_16x16_apply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, mean, scale, beta, y);
 }
 
 MC_CU_HD static inline void bn_c64_16x16_eval_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta,
@@ -491,39 +1040,85 @@ static __global__ void __launch_bounds__(256) bn_c64_16x16_eval_kernel(int n, co
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c64_16x16_bwd_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *save_mean, const float *save_invstd,
-    const float *dy, float *dx, float *dgamma, float *dbeta)
+MC_CU_HD static inline void bn_c64_16x16_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
 {
-    const int c = (int)block;
-    const long m = (long)n * 256;
+    const int c = (int)(block / 5), s = (int)(block % 5);
+    const long m = (long)n * 256, lo = m * s / 5, hi = m * (s + 1) / 5;
+    double s0 = 0, s1 = 0;
+    (void)m;
     const float mean = save_mean[c], invstd = save_invstd[c];
-    double *sums = (double *)shm, s_dy = 0, s_dy_xhat = 0;
-    for (long i = tid; i < m; i += nthreads) {
-        s_dy += dy[(((long)(i) / 256 * 64 + c) * 256 + (i) % 256)];
-        s_dy_xhat += (double)dy[(((long)(i) / 256 * 64 + c) * 256 + (i) % 256)] * ((x[(((long)(i) / 256 * 64 + c) * 256 + (i) % 256)] - mean) * invstd);
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += dy[(((long)(i) / 256 * 64 + c) * 256 + (i) % 256)];
+        s1 += (double)dy[(((long)(i) / 256 * 64 + c) * 256 + (i) % 256)] * ((x[(((long)(i) / 256 * 64 + c) * 256 + (i) % 256)] - mean) * invstd);
     }
-    const double sum_dy = mc_cu_block_sum(s_dy, sums, tid, nthreads);
-    const double sum_dy_xhat = mc_cu_block_sum(s_dy_xhat, sums, tid, nthreads);
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
     if (tid == 0) {
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
+        part[block * 2] = s0;
+        part[block * 2 + 1] = s1;
     }
-    const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
-    for (long i = tid; i < m; i += nthreads)
-        dx[(((long)(i) / 256 * 64 + c) * 256 + (i) % 256)] += k * (dy[(((long)(i) / 256 * 64 + c) * 256 + (i) % 256)] - mean_dy - (x[(((long)(i) / 256 * 64 + c) * 256 + (i) % 256)] - mean) * invstd * mean_dy_xhat);
 }
 
-static __global__ void __launch_bounds__(256) bn_c64_16x16_bwd_kernel(int n, const float *x, const float *gamma, const float *save_mean, const float *save_invstd,
-    const float *dy, float *dx, float *dgamma, float *dbeta)
+static __global__ void __launch_bounds__(256) bn_c64_16x16_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy,
+    double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c64_16x16_bwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+    bn_c64_16x16_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
+}
+
+/* Per channel: the parameter gradients and the coefficients of dx. */
+MC_CU_HD static inline void bn_c64_16x16_bstats_body(long block, int tid, int nthreads, float *shm, int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)64) ? first + 256 : ((long)64);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 256;
+        const double sum_dy = bn_c64_16x16_total(part, c, 2, 0), sum_dy_xhat = bn_c64_16x16_total(part, c, 2, 1);
+        dgamma[c] += (float)sum_dy_xhat;
+        dbeta[c] += (float)sum_dy;
+        coef[c] = gamma[c] * save_invstd[c];
+        coef[64 + c] = (float)(sum_dy / m);
+        coef[2 * 64 + c] = (float)(sum_dy_xhat / m);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c64_16x16_bstats_kernel(int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    extern __shared__ float mc_shm[];
+    bn_c64_16x16_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+}
+
+MC_CU_HD static inline void bn_c64_16x16_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 16384L) ? first + 256 : (n * 16384L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 256 % 64);
+        dx[i] += coef[c] * (dy[i] - coef[64 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 64 + c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c64_16x16_bapply_kernel(int n, const float *x, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    extern __shared__ float mc_shm[];
+    bn_c64_16x16_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, coef, dy, dx);
 }
 
 void bn_c64_16x16_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
-    MC_CU_RUN(host, bn_c64_16x16_train_kernel, bn_c64_16x16_train_body, 64, 256, 256 * sizeof(double), n, x, gamma, beta, running_mean, running_var, count, y, save_mean, save_invstd);
+    /* a sum and a sum of squares per part (doubles), then a scale per channel */
+    double *sums = (double *)mc_cuda_scratch(host, 1344), *sq = sums + 320;
+    float *scale = (float *)(sq + 320);
+    MC_CU_RUN(host, bn_c64_16x16_sum_kernel, bn_c64_16x16_sum_body, 320, 256, 256 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c64_16x16_sq_kernel, bn_c64_16x16_sq_body, 320, 256, 256 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c64_16x16_stats_kernel, bn_c64_16x16_stats_body, (((long)64) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+    MC_CU_RUN(host, bn_c64_16x16_apply_kernel, bn_c64_16x16_apply_body, ((n * 16384L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
 
 void bn_c64_16x16_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
@@ -535,34 +1130,90 @@ void bn_c64_16x16_cu_fwd_eval(int host, int n, const float *x, const float *gamm
 void bn_c64_16x16_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    MC_CU_RUN(host, bn_c64_16x16_bwd_kernel, bn_c64_16x16_bwd_body, 64, 256, 256 * sizeof(double), n, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+    /* two sums per part (doubles), then three coefficients per channel */
+    double *part = (double *)mc_cuda_scratch(host, 1472);
+    float *coef = (float *)(part + 640);
+    MC_CU_RUN(host, bn_c64_16x16_bsum_kernel, bn_c64_16x16_bsum_body, 320, 256, 256 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c64_16x16_bstats_kernel, bn_c64_16x16_bstats_body, (((long)64) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+    MC_CU_RUN(host, bn_c64_16x16_bapply_kernel, bn_c64_16x16_bapply_body, ((n * 16384L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
 }
 
-/* bn_c64_8x8: batch norm over 64 channels of 8x8 */
+/* bn_c64_8x8: batch norm over 64 channels of 8x8, 5 blocks per channel */
 MC_CU_HD static inline float bn_c64_8x8_norm(float x, float mean, float scale, float shift)
 {
     return (x - mean) * scale + shift;
 }
 
-MC_CU_HD static inline void bn_c64_8x8_train_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
-    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
+/* Sum j of channel c: its parts (count sums each) in order. */
+MC_CU_HD static inline double bn_c64_8x8_total(const double *part, int c, int count, int j)
 {
-    const int c = (int)block;
-    const long m = (long)n * 64;
-    double *sums = (double *)shm, sum = 0, sq = 0;
-    for (long i = tid; i < m; i += nthreads)
-        sum += x[(((long)(i) / 64 * 64 + c) * 64 + (i) % 64)];
-    const double mean = mc_cu_block_sum(sum, sums, tid, nthreads) / m;
-    for (long i = tid; i < m; i += nthreads)
-        sq += (x[(((long)(i) / 64 * 64 + c) * 64 + (i) % 64)] - mean) * (x[(((long)(i) / 64 * 64 + c) * 64 + (i) % 64)] - mean);
-    const double var = mc_cu_block_sum(sq, sums, tid, nthreads) / m, invstd = 1 / sqrt(var + 1e-05f);
-    const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-    for (long i = tid; i < m; i += nthreads)
-        y[(((long)(i) / 64 * 64 + c) * 64 + (i) % 64)] = bn_c64_8x8_norm(x[(((long)(i) / 64 * 64 + c) * 64 + (i) % 64)], fmean, scale, shift);
+    double t = 0;
+    for (int s = 0; s < 5; s++)
+        t += part[(c * 5 + s) * count + j];
+    return t;
+}
+
+MC_CU_HD static inline void bn_c64_8x8_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
+{
+    const int c = (int)(block / 5), s = (int)(block % 5);
+    const long m = (long)n * 64, lo = m * s / 5, hi = m * (s + 1) / 5;
+    double s0 = 0;
+    (void)m;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += x[(((long)(i) / 64 * 64 + c) * 64 + (i) % 64)];
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
     if (tid == 0) {
-        save_mean[c] = fmean;
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c64_8x8_sum_kernel(int n, const float *x, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c64_8x8_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, part);
+}
+
+/* The squares about the mean: a second pass, as the host path sums them. */
+MC_CU_HD static inline void bn_c64_8x8_sq_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const double *sums, double *part)
+{
+    const int c = (int)(block / 5), s = (int)(block % 5);
+    const long m = (long)n * 64, lo = m * s / 5, hi = m * (s + 1) / 5;
+    double s0 = 0;
+    (void)m;
+    const double mean = bn_c64_8x8_total(sums, c, 1, 0) / m;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        const double d = x[(((long)(i) / 64 * 64 + c) * 64 + (i) % 64)] - mean;
+        s0 += d * d;
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c64_8x8_sq_kernel(int n, const float *x, const double *sums, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c64_8x8_sq_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, sums, part);
+}
+
+
+/* Per channel: the statistics, what backward keeps, the running estimates. */
+MC_CU_HD static inline void bn_c64_8x8_stats_body(long block, int tid, int nthreads, float *shm, int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)64) ? first + 256 : ((long)64);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 64;
+        const double mean = bn_c64_8x8_total(sums, c, 1, 0) / m, var = bn_c64_8x8_total(sq, c, 1, 0) / m;
+        const double invstd = 1 / sqrt(var + 1e-05f);
+        save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
-        /* one value per channel: keep the biased variance (0), as the 64 path does */
+        scale[c] = (float)(gamma[c] * invstd);
+        /* one value per channel: keep the biased variance (0), as the host path does */
         const double unbiased = m > 1 ? var * m / (m - 1) : var;
         running_mean[c] = (float)((1 - 0.1f) * running_mean[c] + 0.1f * mean);
         running_var[c] = (float)((1 - 0.1f) * running_var[c] + 0.1f * unbiased);
@@ -571,11 +1222,29 @@ MC_CU_HD static inline void bn_c64_8x8_train_body(long block, int tid, int nthre
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c64_8x8_train_kernel(int n, const float *x, const float *gamma, const float *beta, float *running_mean,
-    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
+static __global__ void __launch_bounds__(256) bn_c64_8x8_stats_kernel(int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
 {
     extern __shared__ float mc_shm[];
-    bn_c64_8x8_train_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, beta, running_mean, running_var, count, y, save_mean, save_invstd);
+    bn_c64_8x8_stats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+}
+
+MC_CU_HD static inline void bn_c64_8x8_apply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 4096L) ? first + 256 : (n * 4096L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 64 % 64);
+        y[i] = bn_c64_8x8_norm(x[i], mean[c], scale[c], beta[c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c64_8x8_apply_kernel(int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    extern __shared__ float mc_shm[];
+    bn_c64_8x8_apply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, mean, scale, beta, y);
 }
 
 MC_CU_HD static inline void bn_c64_8x8_eval_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta,
@@ -598,39 +1267,85 @@ static __global__ void __launch_bounds__(256) bn_c64_8x8_eval_kernel(int n, cons
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c64_8x8_bwd_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *save_mean, const float *save_invstd,
-    const float *dy, float *dx, float *dgamma, float *dbeta)
+MC_CU_HD static inline void bn_c64_8x8_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
 {
-    const int c = (int)block;
-    const long m = (long)n * 64;
+    const int c = (int)(block / 5), s = (int)(block % 5);
+    const long m = (long)n * 64, lo = m * s / 5, hi = m * (s + 1) / 5;
+    double s0 = 0, s1 = 0;
+    (void)m;
     const float mean = save_mean[c], invstd = save_invstd[c];
-    double *sums = (double *)shm, s_dy = 0, s_dy_xhat = 0;
-    for (long i = tid; i < m; i += nthreads) {
-        s_dy += dy[(((long)(i) / 64 * 64 + c) * 64 + (i) % 64)];
-        s_dy_xhat += (double)dy[(((long)(i) / 64 * 64 + c) * 64 + (i) % 64)] * ((x[(((long)(i) / 64 * 64 + c) * 64 + (i) % 64)] - mean) * invstd);
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += dy[(((long)(i) / 64 * 64 + c) * 64 + (i) % 64)];
+        s1 += (double)dy[(((long)(i) / 64 * 64 + c) * 64 + (i) % 64)] * ((x[(((long)(i) / 64 * 64 + c) * 64 + (i) % 64)] - mean) * invstd);
     }
-    const double sum_dy = mc_cu_block_sum(s_dy, sums, tid, nthreads);
-    const double sum_dy_xhat = mc_cu_block_sum(s_dy_xhat, sums, tid, nthreads);
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
     if (tid == 0) {
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
+        part[block * 2] = s0;
+        part[block * 2 + 1] = s1;
     }
-    const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
-    for (long i = tid; i < m; i += nthreads)
-        dx[(((long)(i) / 64 * 64 + c) * 64 + (i) % 64)] += k * (dy[(((long)(i) / 64 * 64 + c) * 64 + (i) % 64)] - mean_dy - (x[(((long)(i) / 64 * 64 + c) * 64 + (i) % 64)] - mean) * invstd * mean_dy_xhat);
 }
 
-static __global__ void __launch_bounds__(256) bn_c64_8x8_bwd_kernel(int n, const float *x, const float *gamma, const float *save_mean, const float *save_invstd,
-    const float *dy, float *dx, float *dgamma, float *dbeta)
+static __global__ void __launch_bounds__(256) bn_c64_8x8_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy,
+    double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c64_8x8_bwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+    bn_c64_8x8_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
+}
+
+/* Per channel: the parameter gradients and the coefficients of dx. */
+MC_CU_HD static inline void bn_c64_8x8_bstats_body(long block, int tid, int nthreads, float *shm, int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)64) ? first + 256 : ((long)64);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 64;
+        const double sum_dy = bn_c64_8x8_total(part, c, 2, 0), sum_dy_xhat = bn_c64_8x8_total(part, c, 2, 1);
+        dgamma[c] += (float)sum_dy_xhat;
+        dbeta[c] += (float)sum_dy;
+        coef[c] = gamma[c] * save_invstd[c];
+        coef[64 + c] = (float)(sum_dy / m);
+        coef[2 * 64 + c] = (float)(sum_dy_xhat / m);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c64_8x8_bstats_kernel(int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    extern __shared__ float mc_shm[];
+    bn_c64_8x8_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+}
+
+MC_CU_HD static inline void bn_c64_8x8_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 4096L) ? first + 256 : (n * 4096L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 64 % 64);
+        dx[i] += coef[c] * (dy[i] - coef[64 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 64 + c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c64_8x8_bapply_kernel(int n, const float *x, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    extern __shared__ float mc_shm[];
+    bn_c64_8x8_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, coef, dy, dx);
 }
 
 void bn_c64_8x8_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
-    MC_CU_RUN(host, bn_c64_8x8_train_kernel, bn_c64_8x8_train_body, 64, 256, 256 * sizeof(double), n, x, gamma, beta, running_mean, running_var, count, y, save_mean, save_invstd);
+    /* a sum and a sum of squares per part (doubles), then a scale per channel */
+    double *sums = (double *)mc_cuda_scratch(host, 1344), *sq = sums + 320;
+    float *scale = (float *)(sq + 320);
+    MC_CU_RUN(host, bn_c64_8x8_sum_kernel, bn_c64_8x8_sum_body, 320, 256, 256 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c64_8x8_sq_kernel, bn_c64_8x8_sq_body, 320, 256, 256 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c64_8x8_stats_kernel, bn_c64_8x8_stats_body, (((long)64) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+    MC_CU_RUN(host, bn_c64_8x8_apply_kernel, bn_c64_8x8_apply_body, ((n * 4096L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
 
 void bn_c64_8x8_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
@@ -642,34 +1357,90 @@ void bn_c64_8x8_cu_fwd_eval(int host, int n, const float *x, const float *gamma,
 void bn_c64_8x8_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    MC_CU_RUN(host, bn_c64_8x8_bwd_kernel, bn_c64_8x8_bwd_body, 64, 256, 256 * sizeof(double), n, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+    /* two sums per part (doubles), then three coefficients per channel */
+    double *part = (double *)mc_cuda_scratch(host, 1472);
+    float *coef = (float *)(part + 640);
+    MC_CU_RUN(host, bn_c64_8x8_bsum_kernel, bn_c64_8x8_bsum_body, 320, 256, 256 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c64_8x8_bstats_kernel, bn_c64_8x8_bstats_body, (((long)64) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+    MC_CU_RUN(host, bn_c64_8x8_bapply_kernel, bn_c64_8x8_bapply_body, ((n * 4096L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
 }
 
-/* bn_c128_8x8: batch norm over 128 channels of 8x8 */
+/* bn_c128_8x8: batch norm over 128 channels of 8x8, 3 blocks per channel */
 MC_CU_HD static inline float bn_c128_8x8_norm(float x, float mean, float scale, float shift)
 {
     return (x - mean) * scale + shift;
 }
 
-MC_CU_HD static inline void bn_c128_8x8_train_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
-    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
+/* Sum j of channel c: its parts (count sums each) in order. */
+MC_CU_HD static inline double bn_c128_8x8_total(const double *part, int c, int count, int j)
 {
-    const int c = (int)block;
-    const long m = (long)n * 64;
-    double *sums = (double *)shm, sum = 0, sq = 0;
-    for (long i = tid; i < m; i += nthreads)
-        sum += x[(((long)(i) / 64 * 128 + c) * 64 + (i) % 64)];
-    const double mean = mc_cu_block_sum(sum, sums, tid, nthreads) / m;
-    for (long i = tid; i < m; i += nthreads)
-        sq += (x[(((long)(i) / 64 * 128 + c) * 64 + (i) % 64)] - mean) * (x[(((long)(i) / 64 * 128 + c) * 64 + (i) % 64)] - mean);
-    const double var = mc_cu_block_sum(sq, sums, tid, nthreads) / m, invstd = 1 / sqrt(var + 1e-05f);
-    const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-    for (long i = tid; i < m; i += nthreads)
-        y[(((long)(i) / 64 * 128 + c) * 64 + (i) % 64)] = bn_c128_8x8_norm(x[(((long)(i) / 64 * 128 + c) * 64 + (i) % 64)], fmean, scale, shift);
+    double t = 0;
+    for (int s = 0; s < 3; s++)
+        t += part[(c * 3 + s) * count + j];
+    return t;
+}
+
+MC_CU_HD static inline void bn_c128_8x8_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
+{
+    const int c = (int)(block / 3), s = (int)(block % 3);
+    const long m = (long)n * 64, lo = m * s / 3, hi = m * (s + 1) / 3;
+    double s0 = 0;
+    (void)m;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += x[(((long)(i) / 64 * 128 + c) * 64 + (i) % 64)];
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
     if (tid == 0) {
-        save_mean[c] = fmean;
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c128_8x8_sum_kernel(int n, const float *x, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c128_8x8_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, part);
+}
+
+/* The squares about the mean: a second pass, as the host path sums them. */
+MC_CU_HD static inline void bn_c128_8x8_sq_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const double *sums, double *part)
+{
+    const int c = (int)(block / 3), s = (int)(block % 3);
+    const long m = (long)n * 64, lo = m * s / 3, hi = m * (s + 1) / 3;
+    double s0 = 0;
+    (void)m;
+    const double mean = bn_c128_8x8_total(sums, c, 1, 0) / m;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        const double d = x[(((long)(i) / 64 * 128 + c) * 64 + (i) % 64)] - mean;
+        s0 += d * d;
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c128_8x8_sq_kernel(int n, const float *x, const double *sums, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c128_8x8_sq_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, sums, part);
+}
+
+
+/* Per channel: the statistics, what backward keeps, the running estimates. */
+MC_CU_HD static inline void bn_c128_8x8_stats_body(long block, int tid, int nthreads, float *shm, int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)128) ? first + 256 : ((long)128);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 64;
+        const double mean = bn_c128_8x8_total(sums, c, 1, 0) / m, var = bn_c128_8x8_total(sq, c, 1, 0) / m;
+        const double invstd = 1 / sqrt(var + 1e-05f);
+        save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
-        /* one value per channel: keep the biased variance (0), as the 128 path does */
+        scale[c] = (float)(gamma[c] * invstd);
+        /* one value per channel: keep the biased variance (0), as the host path does */
         const double unbiased = m > 1 ? var * m / (m - 1) : var;
         running_mean[c] = (float)((1 - 0.1f) * running_mean[c] + 0.1f * mean);
         running_var[c] = (float)((1 - 0.1f) * running_var[c] + 0.1f * unbiased);
@@ -678,11 +1449,29 @@ MC_CU_HD static inline void bn_c128_8x8_train_body(long block, int tid, int nthr
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c128_8x8_train_kernel(int n, const float *x, const float *gamma, const float *beta, float *running_mean,
-    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
+static __global__ void __launch_bounds__(256) bn_c128_8x8_stats_kernel(int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
 {
     extern __shared__ float mc_shm[];
-    bn_c128_8x8_train_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, beta, running_mean, running_var, count, y, save_mean, save_invstd);
+    bn_c128_8x8_stats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+}
+
+MC_CU_HD static inline void bn_c128_8x8_apply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 8192L) ? first + 256 : (n * 8192L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 64 % 128);
+        y[i] = bn_c128_8x8_norm(x[i], mean[c], scale[c], beta[c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c128_8x8_apply_kernel(int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    extern __shared__ float mc_shm[];
+    bn_c128_8x8_apply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, mean, scale, beta, y);
 }
 
 MC_CU_HD static inline void bn_c128_8x8_eval_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta,
@@ -705,39 +1494,85 @@ static __global__ void __launch_bounds__(256) bn_c128_8x8_eval_kernel(int n, con
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c128_8x8_bwd_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *save_mean, const float *save_invstd,
-    const float *dy, float *dx, float *dgamma, float *dbeta)
+MC_CU_HD static inline void bn_c128_8x8_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
 {
-    const int c = (int)block;
-    const long m = (long)n * 64;
+    const int c = (int)(block / 3), s = (int)(block % 3);
+    const long m = (long)n * 64, lo = m * s / 3, hi = m * (s + 1) / 3;
+    double s0 = 0, s1 = 0;
+    (void)m;
     const float mean = save_mean[c], invstd = save_invstd[c];
-    double *sums = (double *)shm, s_dy = 0, s_dy_xhat = 0;
-    for (long i = tid; i < m; i += nthreads) {
-        s_dy += dy[(((long)(i) / 64 * 128 + c) * 64 + (i) % 64)];
-        s_dy_xhat += (double)dy[(((long)(i) / 64 * 128 + c) * 64 + (i) % 64)] * ((x[(((long)(i) / 64 * 128 + c) * 64 + (i) % 64)] - mean) * invstd);
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += dy[(((long)(i) / 64 * 128 + c) * 64 + (i) % 64)];
+        s1 += (double)dy[(((long)(i) / 64 * 128 + c) * 64 + (i) % 64)] * ((x[(((long)(i) / 64 * 128 + c) * 64 + (i) % 64)] - mean) * invstd);
     }
-    const double sum_dy = mc_cu_block_sum(s_dy, sums, tid, nthreads);
-    const double sum_dy_xhat = mc_cu_block_sum(s_dy_xhat, sums, tid, nthreads);
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
     if (tid == 0) {
-        dgamma[c] += (float)sum_dy_xhat;
-        dbeta[c] += (float)sum_dy;
+        part[block * 2] = s0;
+        part[block * 2 + 1] = s1;
     }
-    const float k = gamma[c] * invstd, mean_dy = (float)(sum_dy / m), mean_dy_xhat = (float)(sum_dy_xhat / m);
-    for (long i = tid; i < m; i += nthreads)
-        dx[(((long)(i) / 64 * 128 + c) * 64 + (i) % 64)] += k * (dy[(((long)(i) / 64 * 128 + c) * 64 + (i) % 64)] - mean_dy - (x[(((long)(i) / 64 * 128 + c) * 64 + (i) % 64)] - mean) * invstd * mean_dy_xhat);
 }
 
-static __global__ void __launch_bounds__(256) bn_c128_8x8_bwd_kernel(int n, const float *x, const float *gamma, const float *save_mean, const float *save_invstd,
-    const float *dy, float *dx, float *dgamma, float *dbeta)
+static __global__ void __launch_bounds__(256) bn_c128_8x8_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy,
+    double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c128_8x8_bwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+    bn_c128_8x8_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
+}
+
+/* Per channel: the parameter gradients and the coefficients of dx. */
+MC_CU_HD static inline void bn_c128_8x8_bstats_body(long block, int tid, int nthreads, float *shm, int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)128) ? first + 256 : ((long)128);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 64;
+        const double sum_dy = bn_c128_8x8_total(part, c, 2, 0), sum_dy_xhat = bn_c128_8x8_total(part, c, 2, 1);
+        dgamma[c] += (float)sum_dy_xhat;
+        dbeta[c] += (float)sum_dy;
+        coef[c] = gamma[c] * save_invstd[c];
+        coef[128 + c] = (float)(sum_dy / m);
+        coef[2 * 128 + c] = (float)(sum_dy_xhat / m);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c128_8x8_bstats_kernel(int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    extern __shared__ float mc_shm[];
+    bn_c128_8x8_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+}
+
+MC_CU_HD static inline void bn_c128_8x8_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 8192L) ? first + 256 : (n * 8192L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 64 % 128);
+        dx[i] += coef[c] * (dy[i] - coef[128 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 128 + c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c128_8x8_bapply_kernel(int n, const float *x, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    extern __shared__ float mc_shm[];
+    bn_c128_8x8_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, coef, dy, dx);
 }
 
 void bn_c128_8x8_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
-    MC_CU_RUN(host, bn_c128_8x8_train_kernel, bn_c128_8x8_train_body, 128, 256, 256 * sizeof(double), n, x, gamma, beta, running_mean, running_var, count, y, save_mean, save_invstd);
+    /* a sum and a sum of squares per part (doubles), then a scale per channel */
+    double *sums = (double *)mc_cuda_scratch(host, 1664), *sq = sums + 384;
+    float *scale = (float *)(sq + 384);
+    MC_CU_RUN(host, bn_c128_8x8_sum_kernel, bn_c128_8x8_sum_body, 384, 256, 256 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c128_8x8_sq_kernel, bn_c128_8x8_sq_body, 384, 256, 256 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c128_8x8_stats_kernel, bn_c128_8x8_stats_body, (((long)128) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+    MC_CU_RUN(host, bn_c128_8x8_apply_kernel, bn_c128_8x8_apply_body, ((n * 8192L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
 
 void bn_c128_8x8_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
@@ -749,5 +1584,10 @@ void bn_c128_8x8_cu_fwd_eval(int host, int n, const float *x, const float *gamma
 void bn_c128_8x8_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    MC_CU_RUN(host, bn_c128_8x8_bwd_kernel, bn_c128_8x8_bwd_body, 128, 256, 256 * sizeof(double), n, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+    /* two sums per part (doubles), then three coefficients per channel */
+    double *part = (double *)mc_cuda_scratch(host, 1920);
+    float *coef = (float *)(part + 768);
+    MC_CU_RUN(host, bn_c128_8x8_bsum_kernel, bn_c128_8x8_bsum_body, 384, 256, 256 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c128_8x8_bstats_kernel, bn_c128_8x8_bstats_body, (((long)128) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+    MC_CU_RUN(host, bn_c128_8x8_bapply_kernel, bn_c128_8x8_bapply_body, ((n * 8192L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
 }

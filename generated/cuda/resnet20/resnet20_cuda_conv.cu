@@ -156,23 +156,21 @@ static __global__ void __launch_bounds__(256) conv_k1_c48_16_32x32_s1_p0_b_init_
     conv_k1_c48_16_32x32_s1_p0_b_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
 }
 
-MC_CU_HD static inline void conv_k1_c48_16_32x32_s1_p0_b_dbias_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, float *dbias)
+MC_CU_HD static inline void conv_k1_c48_16_32x32_s1_p0_b_dbias_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, float *g)
 {
-    (void)shm;
-    const long first = block * 256, last = first + 256 < ((long)16) ? first + 256 : ((long)16);
-    for (long i = first + tid; i < last; i += nthreads) {
-        double gb = 0;
-        for (int b = 0; b < n; b++)
-            for (int k = 0; k < 1024; k++)
-                gb += dy[((long)b * 16 + i) * 1024 + k];
-        dbias[i] += (float)gb;
-    }
+    const long c = block;
+    double s = 0;
+    for (long i = tid; i < (long)n * 1024; i += nthreads)
+        s += dy[(i / 1024 * 16 + c) * 1024 + i % 1024];
+    s = mc_cu_block_sum(s, (double *)shm, tid, nthreads);
+    if (tid == 0)
+        g[c] += (float)s;
 }
 
-static __global__ void __launch_bounds__(256) conv_k1_c48_16_32x32_s1_p0_b_dbias_kernel(int n, const float *dy, float *dbias)
+static __global__ void __launch_bounds__(256) conv_k1_c48_16_32x32_s1_p0_b_dbias_kernel(int n, const float *dy, float *g)
 {
     extern __shared__ float mc_shm[];
-    conv_k1_c48_16_32x32_s1_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, dbias);
+    conv_k1_c48_16_32x32_s1_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, g);
 }
 
 MC_CU_HD static inline void conv_k1_c48_16_32x32_s1_p0_b_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
@@ -207,7 +205,7 @@ void conv_k1_c48_16_32x32_s1_p0_b_cu_bwd(int host, int n, const float *x, const 
     float *dbias)
 {
     float *part = mc_cuda_scratch(host, (size_t)n * 768);
-    MC_CU_RUN(host, conv_k1_c48_16_32x32_s1_p0_b_dbias_kernel, conv_k1_c48_16_32x32_s1_p0_b_dbias_body, (((long)16) + 256 - 1) / 256, 256, 0, n, dy, dbias);
+    MC_CU_RUN(host, conv_k1_c48_16_32x32_s1_p0_b_dbias_kernel, conv_k1_c48_16_32x32_s1_p0_b_dbias_body, 16, 256, 256 * sizeof(double), n, dy, dbias);
     const float *a = x + 0;
     const long sa = 49152;
     for (int g = 0; g < 1; g++) {
@@ -421,23 +419,21 @@ static __global__ void __launch_bounds__(256) conv_k1_c32_32_32x32_s2_p0_b_init_
     conv_k1_c32_32_32x32_s2_p0_b_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
 }
 
-MC_CU_HD static inline void conv_k1_c32_32_32x32_s2_p0_b_dbias_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, float *dbias)
+MC_CU_HD static inline void conv_k1_c32_32_32x32_s2_p0_b_dbias_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, float *g)
 {
-    (void)shm;
-    const long first = block * 256, last = first + 256 < ((long)32) ? first + 256 : ((long)32);
-    for (long i = first + tid; i < last; i += nthreads) {
-        double gb = 0;
-        for (int b = 0; b < n; b++)
-            for (int k = 0; k < 256; k++)
-                gb += dy[((long)b * 32 + i) * 256 + k];
-        dbias[i] += (float)gb;
-    }
+    const long c = block;
+    double s = 0;
+    for (long i = tid; i < (long)n * 256; i += nthreads)
+        s += dy[(i / 256 * 32 + c) * 256 + i % 256];
+    s = mc_cu_block_sum(s, (double *)shm, tid, nthreads);
+    if (tid == 0)
+        g[c] += (float)s;
 }
 
-static __global__ void __launch_bounds__(256) conv_k1_c32_32_32x32_s2_p0_b_dbias_kernel(int n, const float *dy, float *dbias)
+static __global__ void __launch_bounds__(256) conv_k1_c32_32_32x32_s2_p0_b_dbias_kernel(int n, const float *dy, float *g)
 {
     extern __shared__ float mc_shm[];
-    conv_k1_c32_32_32x32_s2_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, dbias);
+    conv_k1_c32_32_32x32_s2_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, g);
 }
 
 MC_CU_HD static inline void conv_k1_c32_32_32x32_s2_p0_b_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
@@ -475,7 +471,7 @@ void conv_k1_c32_32_32x32_s2_p0_b_cu_bwd(int host, int n, const float *x, const 
 {
     float *col = mc_cuda_scratch(host, 2 * (size_t)n * 8192 + (size_t)n * 1024);
     float *dcol = col + (size_t)n * 8192, *part = dcol + (size_t)n * 8192;
-    MC_CU_RUN(host, conv_k1_c32_32_32x32_s2_p0_b_dbias_kernel, conv_k1_c32_32_32x32_s2_p0_b_dbias_body, (((long)32) + 256 - 1) / 256, 256, 0, n, dy, dbias);
+    MC_CU_RUN(host, conv_k1_c32_32_32x32_s2_p0_b_dbias_kernel, conv_k1_c32_32_32x32_s2_p0_b_dbias_body, 32, 256, 256 * sizeof(double), n, dy, dbias);
     MC_CU_RUN(host, conv_k1_c32_32_32x32_s2_p0_b_col_kernel, conv_k1_c32_32_32x32_s2_p0_b_col_body, ((n * 8192L) + 256 - 1) / 256, 256, 0, n, x, col);
     const float *a = col;
     const long sa = 8192;
@@ -758,23 +754,21 @@ static __global__ void __launch_bounds__(256) conv_k1_c64_32_16x16_s1_p0_b_init_
     conv_k1_c64_32_16x16_s1_p0_b_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
 }
 
-MC_CU_HD static inline void conv_k1_c64_32_16x16_s1_p0_b_dbias_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, float *dbias)
+MC_CU_HD static inline void conv_k1_c64_32_16x16_s1_p0_b_dbias_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, float *g)
 {
-    (void)shm;
-    const long first = block * 256, last = first + 256 < ((long)32) ? first + 256 : ((long)32);
-    for (long i = first + tid; i < last; i += nthreads) {
-        double gb = 0;
-        for (int b = 0; b < n; b++)
-            for (int k = 0; k < 256; k++)
-                gb += dy[((long)b * 32 + i) * 256 + k];
-        dbias[i] += (float)gb;
-    }
+    const long c = block;
+    double s = 0;
+    for (long i = tid; i < (long)n * 256; i += nthreads)
+        s += dy[(i / 256 * 32 + c) * 256 + i % 256];
+    s = mc_cu_block_sum(s, (double *)shm, tid, nthreads);
+    if (tid == 0)
+        g[c] += (float)s;
 }
 
-static __global__ void __launch_bounds__(256) conv_k1_c64_32_16x16_s1_p0_b_dbias_kernel(int n, const float *dy, float *dbias)
+static __global__ void __launch_bounds__(256) conv_k1_c64_32_16x16_s1_p0_b_dbias_kernel(int n, const float *dy, float *g)
 {
     extern __shared__ float mc_shm[];
-    conv_k1_c64_32_16x16_s1_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, dbias);
+    conv_k1_c64_32_16x16_s1_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, g);
 }
 
 MC_CU_HD static inline void conv_k1_c64_32_16x16_s1_p0_b_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
@@ -809,7 +803,7 @@ void conv_k1_c64_32_16x16_s1_p0_b_cu_bwd(int host, int n, const float *x, const 
     float *dbias)
 {
     float *part = mc_cuda_scratch(host, (size_t)n * 2048);
-    MC_CU_RUN(host, conv_k1_c64_32_16x16_s1_p0_b_dbias_kernel, conv_k1_c64_32_16x16_s1_p0_b_dbias_body, (((long)32) + 256 - 1) / 256, 256, 0, n, dy, dbias);
+    MC_CU_RUN(host, conv_k1_c64_32_16x16_s1_p0_b_dbias_kernel, conv_k1_c64_32_16x16_s1_p0_b_dbias_body, 32, 256, 256 * sizeof(double), n, dy, dbias);
     const float *a = x + 0;
     const long sa = 16384;
     for (int g = 0; g < 1; g++) {
@@ -887,23 +881,21 @@ static __global__ void __launch_bounds__(256) conv_k1_c64_64_16x16_s2_p0_b_init_
     conv_k1_c64_64_16x16_s2_p0_b_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
 }
 
-MC_CU_HD static inline void conv_k1_c64_64_16x16_s2_p0_b_dbias_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, float *dbias)
+MC_CU_HD static inline void conv_k1_c64_64_16x16_s2_p0_b_dbias_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, float *g)
 {
-    (void)shm;
-    const long first = block * 256, last = first + 256 < ((long)64) ? first + 256 : ((long)64);
-    for (long i = first + tid; i < last; i += nthreads) {
-        double gb = 0;
-        for (int b = 0; b < n; b++)
-            for (int k = 0; k < 64; k++)
-                gb += dy[((long)b * 64 + i) * 64 + k];
-        dbias[i] += (float)gb;
-    }
+    const long c = block;
+    double s = 0;
+    for (long i = tid; i < (long)n * 64; i += nthreads)
+        s += dy[(i / 64 * 64 + c) * 64 + i % 64];
+    s = mc_cu_block_sum(s, (double *)shm, tid, nthreads);
+    if (tid == 0)
+        g[c] += (float)s;
 }
 
-static __global__ void __launch_bounds__(256) conv_k1_c64_64_16x16_s2_p0_b_dbias_kernel(int n, const float *dy, float *dbias)
+static __global__ void __launch_bounds__(256) conv_k1_c64_64_16x16_s2_p0_b_dbias_kernel(int n, const float *dy, float *g)
 {
     extern __shared__ float mc_shm[];
-    conv_k1_c64_64_16x16_s2_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, dbias);
+    conv_k1_c64_64_16x16_s2_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, g);
 }
 
 MC_CU_HD static inline void conv_k1_c64_64_16x16_s2_p0_b_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
@@ -941,7 +933,7 @@ void conv_k1_c64_64_16x16_s2_p0_b_cu_bwd(int host, int n, const float *x, const 
 {
     float *col = mc_cuda_scratch(host, 2 * (size_t)n * 4096 + (size_t)n * 4096);
     float *dcol = col + (size_t)n * 4096, *part = dcol + (size_t)n * 4096;
-    MC_CU_RUN(host, conv_k1_c64_64_16x16_s2_p0_b_dbias_kernel, conv_k1_c64_64_16x16_s2_p0_b_dbias_body, (((long)64) + 256 - 1) / 256, 256, 0, n, dy, dbias);
+    MC_CU_RUN(host, conv_k1_c64_64_16x16_s2_p0_b_dbias_kernel, conv_k1_c64_64_16x16_s2_p0_b_dbias_body, 64, 256, 256 * sizeof(double), n, dy, dbias);
     MC_CU_RUN(host, conv_k1_c64_64_16x16_s2_p0_b_col_kernel, conv_k1_c64_64_16x16_s2_p0_b_col_body, ((n * 4096L) + 256 - 1) / 256, 256, 0, n, x, col);
     const float *a = col;
     const long sa = 4096;
@@ -1224,23 +1216,21 @@ static __global__ void __launch_bounds__(256) conv_k1_c128_64_8x8_s1_p0_b_init_k
     conv_k1_c128_64_8x8_s1_p0_b_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
 }
 
-MC_CU_HD static inline void conv_k1_c128_64_8x8_s1_p0_b_dbias_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, float *dbias)
+MC_CU_HD static inline void conv_k1_c128_64_8x8_s1_p0_b_dbias_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, float *g)
 {
-    (void)shm;
-    const long first = block * 256, last = first + 256 < ((long)64) ? first + 256 : ((long)64);
-    for (long i = first + tid; i < last; i += nthreads) {
-        double gb = 0;
-        for (int b = 0; b < n; b++)
-            for (int k = 0; k < 64; k++)
-                gb += dy[((long)b * 64 + i) * 64 + k];
-        dbias[i] += (float)gb;
-    }
+    const long c = block;
+    double s = 0;
+    for (long i = tid; i < (long)n * 64; i += nthreads)
+        s += dy[(i / 64 * 64 + c) * 64 + i % 64];
+    s = mc_cu_block_sum(s, (double *)shm, tid, nthreads);
+    if (tid == 0)
+        g[c] += (float)s;
 }
 
-static __global__ void __launch_bounds__(256) conv_k1_c128_64_8x8_s1_p0_b_dbias_kernel(int n, const float *dy, float *dbias)
+static __global__ void __launch_bounds__(256) conv_k1_c128_64_8x8_s1_p0_b_dbias_kernel(int n, const float *dy, float *g)
 {
     extern __shared__ float mc_shm[];
-    conv_k1_c128_64_8x8_s1_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, dbias);
+    conv_k1_c128_64_8x8_s1_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, g);
 }
 
 MC_CU_HD static inline void conv_k1_c128_64_8x8_s1_p0_b_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
@@ -1275,7 +1265,7 @@ void conv_k1_c128_64_8x8_s1_p0_b_cu_bwd(int host, int n, const float *x, const f
     float *dbias)
 {
     float *part = mc_cuda_scratch(host, (size_t)n * 8192);
-    MC_CU_RUN(host, conv_k1_c128_64_8x8_s1_p0_b_dbias_kernel, conv_k1_c128_64_8x8_s1_p0_b_dbias_body, (((long)64) + 256 - 1) / 256, 256, 0, n, dy, dbias);
+    MC_CU_RUN(host, conv_k1_c128_64_8x8_s1_p0_b_dbias_kernel, conv_k1_c128_64_8x8_s1_p0_b_dbias_body, 64, 256, 256 * sizeof(double), n, dy, dbias);
     const float *a = x + 0;
     const long sa = 8192;
     for (int g = 0; g < 1; g++) {

@@ -89,23 +89,21 @@ static __global__ void __launch_bounds__(256) conv_k3_c3_16_32x32_s1_p1_b_init_k
     conv_k3_c3_16_32x32_s1_p1_b_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
 }
 
-MC_CU_HD static inline void conv_k3_c3_16_32x32_s1_p1_b_dbias_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, float *dbias)
+MC_CU_HD static inline void conv_k3_c3_16_32x32_s1_p1_b_dbias_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, float *g)
 {
-    (void)shm;
-    const long first = block * 256, last = first + 256 < ((long)16) ? first + 256 : ((long)16);
-    for (long i = first + tid; i < last; i += nthreads) {
-        double gb = 0;
-        for (int b = 0; b < n; b++)
-            for (int k = 0; k < 1024; k++)
-                gb += dy[((long)b * 16 + i) * 1024 + k];
-        dbias[i] += (float)gb;
-    }
+    const long c = block;
+    double s = 0;
+    for (long i = tid; i < (long)n * 1024; i += nthreads)
+        s += dy[(i / 1024 * 16 + c) * 1024 + i % 1024];
+    s = mc_cu_block_sum(s, (double *)shm, tid, nthreads);
+    if (tid == 0)
+        g[c] += (float)s;
 }
 
-static __global__ void __launch_bounds__(256) conv_k3_c3_16_32x32_s1_p1_b_dbias_kernel(int n, const float *dy, float *dbias)
+static __global__ void __launch_bounds__(256) conv_k3_c3_16_32x32_s1_p1_b_dbias_kernel(int n, const float *dy, float *g)
 {
     extern __shared__ float mc_shm[];
-    conv_k3_c3_16_32x32_s1_p1_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, dbias);
+    conv_k3_c3_16_32x32_s1_p1_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, g);
 }
 
 MC_CU_HD static inline void conv_k3_c3_16_32x32_s1_p1_b_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
@@ -143,7 +141,7 @@ void conv_k3_c3_16_32x32_s1_p1_b_cu_bwd(int host, int n, const float *x, const f
 {
     float *col = mc_cuda_scratch(host, 2 * (size_t)n * 27648 + (size_t)n * 432);
     float *dcol = col + (size_t)n * 27648, *part = dcol + (size_t)n * 27648;
-    MC_CU_RUN(host, conv_k3_c3_16_32x32_s1_p1_b_dbias_kernel, conv_k3_c3_16_32x32_s1_p1_b_dbias_body, (((long)16) + 256 - 1) / 256, 256, 0, n, dy, dbias);
+    MC_CU_RUN(host, conv_k3_c3_16_32x32_s1_p1_b_dbias_kernel, conv_k3_c3_16_32x32_s1_p1_b_dbias_body, 16, 256, 256 * sizeof(double), n, dy, dbias);
     MC_CU_RUN(host, conv_k3_c3_16_32x32_s1_p1_b_col_kernel, conv_k3_c3_16_32x32_s1_p1_b_col_body, ((n * 27648L) + 256 - 1) / 256, 256, 0, n, x, col);
     const float *a = col;
     const long sa = 27648;
@@ -236,23 +234,21 @@ static __global__ void __launch_bounds__(256) conv_k1_c48_96_32x32_s1_p0_b_init_
     conv_k1_c48_96_32x32_s1_p0_b_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
 }
 
-MC_CU_HD static inline void conv_k1_c48_96_32x32_s1_p0_b_dbias_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, float *dbias)
+MC_CU_HD static inline void conv_k1_c48_96_32x32_s1_p0_b_dbias_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, float *g)
 {
-    (void)shm;
-    const long first = block * 256, last = first + 256 < ((long)96) ? first + 256 : ((long)96);
-    for (long i = first + tid; i < last; i += nthreads) {
-        double gb = 0;
-        for (int b = 0; b < n; b++)
-            for (int k = 0; k < 1024; k++)
-                gb += dy[((long)b * 96 + i) * 1024 + k];
-        dbias[i] += (float)gb;
-    }
+    const long c = block;
+    double s = 0;
+    for (long i = tid; i < (long)n * 1024; i += nthreads)
+        s += dy[(i / 1024 * 96 + c) * 1024 + i % 1024];
+    s = mc_cu_block_sum(s, (double *)shm, tid, nthreads);
+    if (tid == 0)
+        g[c] += (float)s;
 }
 
-static __global__ void __launch_bounds__(256) conv_k1_c48_96_32x32_s1_p0_b_dbias_kernel(int n, const float *dy, float *dbias)
+static __global__ void __launch_bounds__(256) conv_k1_c48_96_32x32_s1_p0_b_dbias_kernel(int n, const float *dy, float *g)
 {
     extern __shared__ float mc_shm[];
-    conv_k1_c48_96_32x32_s1_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, dbias);
+    conv_k1_c48_96_32x32_s1_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, g);
 }
 
 MC_CU_HD static inline void conv_k1_c48_96_32x32_s1_p0_b_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
@@ -287,7 +283,7 @@ void conv_k1_c48_96_32x32_s1_p0_b_cu_bwd(int host, int n, const float *x, const 
     float *dbias)
 {
     float *part = mc_cuda_scratch(host, (size_t)n * 4608);
-    MC_CU_RUN(host, conv_k1_c48_96_32x32_s1_p0_b_dbias_kernel, conv_k1_c48_96_32x32_s1_p0_b_dbias_body, (((long)96) + 256 - 1) / 256, 256, 0, n, dy, dbias);
+    MC_CU_RUN(host, conv_k1_c48_96_32x32_s1_p0_b_dbias_kernel, conv_k1_c48_96_32x32_s1_p0_b_dbias_body, 96, 256, 256 * sizeof(double), n, dy, dbias);
     const float *a = x + 0;
     const long sa = 49152;
     for (int g = 0; g < 1; g++) {
@@ -452,23 +448,21 @@ static __global__ void __launch_bounds__(256) conv_k1_c288_96_32x32_s1_p0_b_init
     conv_k1_c288_96_32x32_s1_p0_b_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
 }
 
-MC_CU_HD static inline void conv_k1_c288_96_32x32_s1_p0_b_dbias_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, float *dbias)
+MC_CU_HD static inline void conv_k1_c288_96_32x32_s1_p0_b_dbias_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, float *g)
 {
-    (void)shm;
-    const long first = block * 256, last = first + 256 < ((long)96) ? first + 256 : ((long)96);
-    for (long i = first + tid; i < last; i += nthreads) {
-        double gb = 0;
-        for (int b = 0; b < n; b++)
-            for (int k = 0; k < 1024; k++)
-                gb += dy[((long)b * 96 + i) * 1024 + k];
-        dbias[i] += (float)gb;
-    }
+    const long c = block;
+    double s = 0;
+    for (long i = tid; i < (long)n * 1024; i += nthreads)
+        s += dy[(i / 1024 * 96 + c) * 1024 + i % 1024];
+    s = mc_cu_block_sum(s, (double *)shm, tid, nthreads);
+    if (tid == 0)
+        g[c] += (float)s;
 }
 
-static __global__ void __launch_bounds__(256) conv_k1_c288_96_32x32_s1_p0_b_dbias_kernel(int n, const float *dy, float *dbias)
+static __global__ void __launch_bounds__(256) conv_k1_c288_96_32x32_s1_p0_b_dbias_kernel(int n, const float *dy, float *g)
 {
     extern __shared__ float mc_shm[];
-    conv_k1_c288_96_32x32_s1_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, dbias);
+    conv_k1_c288_96_32x32_s1_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, g);
 }
 
 MC_CU_HD static inline void conv_k1_c288_96_32x32_s1_p0_b_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
@@ -503,7 +497,7 @@ void conv_k1_c288_96_32x32_s1_p0_b_cu_bwd(int host, int n, const float *x, const
     float *dbias)
 {
     float *part = mc_cuda_scratch(host, (size_t)n * 27648);
-    MC_CU_RUN(host, conv_k1_c288_96_32x32_s1_p0_b_dbias_kernel, conv_k1_c288_96_32x32_s1_p0_b_dbias_body, (((long)96) + 256 - 1) / 256, 256, 0, n, dy, dbias);
+    MC_CU_RUN(host, conv_k1_c288_96_32x32_s1_p0_b_dbias_kernel, conv_k1_c288_96_32x32_s1_p0_b_dbias_body, 96, 256, 256 * sizeof(double), n, dy, dbias);
     const float *a = x + 0;
     const long sa = 294912;
     for (int g = 0; g < 1; g++) {
@@ -643,23 +637,21 @@ static __global__ void __launch_bounds__(256) conv_k1_c192_192_32x32_s2_p0_b_ini
     conv_k1_c192_192_32x32_s2_p0_b_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
 }
 
-MC_CU_HD static inline void conv_k1_c192_192_32x32_s2_p0_b_dbias_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, float *dbias)
+MC_CU_HD static inline void conv_k1_c192_192_32x32_s2_p0_b_dbias_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, float *g)
 {
-    (void)shm;
-    const long first = block * 256, last = first + 256 < ((long)192) ? first + 256 : ((long)192);
-    for (long i = first + tid; i < last; i += nthreads) {
-        double gb = 0;
-        for (int b = 0; b < n; b++)
-            for (int k = 0; k < 256; k++)
-                gb += dy[((long)b * 192 + i) * 256 + k];
-        dbias[i] += (float)gb;
-    }
+    const long c = block;
+    double s = 0;
+    for (long i = tid; i < (long)n * 256; i += nthreads)
+        s += dy[(i / 256 * 192 + c) * 256 + i % 256];
+    s = mc_cu_block_sum(s, (double *)shm, tid, nthreads);
+    if (tid == 0)
+        g[c] += (float)s;
 }
 
-static __global__ void __launch_bounds__(256) conv_k1_c192_192_32x32_s2_p0_b_dbias_kernel(int n, const float *dy, float *dbias)
+static __global__ void __launch_bounds__(256) conv_k1_c192_192_32x32_s2_p0_b_dbias_kernel(int n, const float *dy, float *g)
 {
     extern __shared__ float mc_shm[];
-    conv_k1_c192_192_32x32_s2_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, dbias);
+    conv_k1_c192_192_32x32_s2_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, g);
 }
 
 MC_CU_HD static inline void conv_k1_c192_192_32x32_s2_p0_b_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
@@ -697,7 +689,7 @@ void conv_k1_c192_192_32x32_s2_p0_b_cu_bwd(int host, int n, const float *x, cons
 {
     float *col = mc_cuda_scratch(host, 2 * (size_t)n * 49152 + (size_t)n * 36864);
     float *dcol = col + (size_t)n * 49152, *part = dcol + (size_t)n * 49152;
-    MC_CU_RUN(host, conv_k1_c192_192_32x32_s2_p0_b_dbias_kernel, conv_k1_c192_192_32x32_s2_p0_b_dbias_body, (((long)192) + 256 - 1) / 256, 256, 0, n, dy, dbias);
+    MC_CU_RUN(host, conv_k1_c192_192_32x32_s2_p0_b_dbias_kernel, conv_k1_c192_192_32x32_s2_p0_b_dbias_body, 192, 256, 256 * sizeof(double), n, dy, dbias);
     MC_CU_RUN(host, conv_k1_c192_192_32x32_s2_p0_b_col_kernel, conv_k1_c192_192_32x32_s2_p0_b_col_body, ((n * 49152L) + 256 - 1) / 256, 256, 0, n, x, col);
     const float *a = col;
     const long sa = 49152;
@@ -864,23 +856,21 @@ static __global__ void __launch_bounds__(256) conv_k1_c384_192_16x16_s1_p0_b_ini
     conv_k1_c384_192_16x16_s1_p0_b_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
 }
 
-MC_CU_HD static inline void conv_k1_c384_192_16x16_s1_p0_b_dbias_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, float *dbias)
+MC_CU_HD static inline void conv_k1_c384_192_16x16_s1_p0_b_dbias_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, float *g)
 {
-    (void)shm;
-    const long first = block * 256, last = first + 256 < ((long)192) ? first + 256 : ((long)192);
-    for (long i = first + tid; i < last; i += nthreads) {
-        double gb = 0;
-        for (int b = 0; b < n; b++)
-            for (int k = 0; k < 256; k++)
-                gb += dy[((long)b * 192 + i) * 256 + k];
-        dbias[i] += (float)gb;
-    }
+    const long c = block;
+    double s = 0;
+    for (long i = tid; i < (long)n * 256; i += nthreads)
+        s += dy[(i / 256 * 192 + c) * 256 + i % 256];
+    s = mc_cu_block_sum(s, (double *)shm, tid, nthreads);
+    if (tid == 0)
+        g[c] += (float)s;
 }
 
-static __global__ void __launch_bounds__(256) conv_k1_c384_192_16x16_s1_p0_b_dbias_kernel(int n, const float *dy, float *dbias)
+static __global__ void __launch_bounds__(256) conv_k1_c384_192_16x16_s1_p0_b_dbias_kernel(int n, const float *dy, float *g)
 {
     extern __shared__ float mc_shm[];
-    conv_k1_c384_192_16x16_s1_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, dbias);
+    conv_k1_c384_192_16x16_s1_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, g);
 }
 
 MC_CU_HD static inline void conv_k1_c384_192_16x16_s1_p0_b_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
@@ -915,7 +905,7 @@ void conv_k1_c384_192_16x16_s1_p0_b_cu_bwd(int host, int n, const float *x, cons
     float *dbias)
 {
     float *part = mc_cuda_scratch(host, (size_t)n * 73728);
-    MC_CU_RUN(host, conv_k1_c384_192_16x16_s1_p0_b_dbias_kernel, conv_k1_c384_192_16x16_s1_p0_b_dbias_body, (((long)192) + 256 - 1) / 256, 256, 0, n, dy, dbias);
+    MC_CU_RUN(host, conv_k1_c384_192_16x16_s1_p0_b_dbias_kernel, conv_k1_c384_192_16x16_s1_p0_b_dbias_body, 192, 256, 256 * sizeof(double), n, dy, dbias);
     const float *a = x + 0;
     const long sa = 98304;
     for (int g = 0; g < 1; g++) {
@@ -1055,23 +1045,21 @@ static __global__ void __launch_bounds__(256) conv_k1_c384_384_16x16_s2_p0_b_ini
     conv_k1_c384_384_16x16_s2_p0_b_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
 }
 
-MC_CU_HD static inline void conv_k1_c384_384_16x16_s2_p0_b_dbias_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, float *dbias)
+MC_CU_HD static inline void conv_k1_c384_384_16x16_s2_p0_b_dbias_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, float *g)
 {
-    (void)shm;
-    const long first = block * 256, last = first + 256 < ((long)384) ? first + 256 : ((long)384);
-    for (long i = first + tid; i < last; i += nthreads) {
-        double gb = 0;
-        for (int b = 0; b < n; b++)
-            for (int k = 0; k < 64; k++)
-                gb += dy[((long)b * 384 + i) * 64 + k];
-        dbias[i] += (float)gb;
-    }
+    const long c = block;
+    double s = 0;
+    for (long i = tid; i < (long)n * 64; i += nthreads)
+        s += dy[(i / 64 * 384 + c) * 64 + i % 64];
+    s = mc_cu_block_sum(s, (double *)shm, tid, nthreads);
+    if (tid == 0)
+        g[c] += (float)s;
 }
 
-static __global__ void __launch_bounds__(256) conv_k1_c384_384_16x16_s2_p0_b_dbias_kernel(int n, const float *dy, float *dbias)
+static __global__ void __launch_bounds__(256) conv_k1_c384_384_16x16_s2_p0_b_dbias_kernel(int n, const float *dy, float *g)
 {
     extern __shared__ float mc_shm[];
-    conv_k1_c384_384_16x16_s2_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, dbias);
+    conv_k1_c384_384_16x16_s2_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, g);
 }
 
 MC_CU_HD static inline void conv_k1_c384_384_16x16_s2_p0_b_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
@@ -1109,7 +1097,7 @@ void conv_k1_c384_384_16x16_s2_p0_b_cu_bwd(int host, int n, const float *x, cons
 {
     float *col = mc_cuda_scratch(host, 2 * (size_t)n * 24576 + (size_t)n * 147456);
     float *dcol = col + (size_t)n * 24576, *part = dcol + (size_t)n * 24576;
-    MC_CU_RUN(host, conv_k1_c384_384_16x16_s2_p0_b_dbias_kernel, conv_k1_c384_384_16x16_s2_p0_b_dbias_body, (((long)384) + 256 - 1) / 256, 256, 0, n, dy, dbias);
+    MC_CU_RUN(host, conv_k1_c384_384_16x16_s2_p0_b_dbias_kernel, conv_k1_c384_384_16x16_s2_p0_b_dbias_body, 384, 256, 256 * sizeof(double), n, dy, dbias);
     MC_CU_RUN(host, conv_k1_c384_384_16x16_s2_p0_b_col_kernel, conv_k1_c384_384_16x16_s2_p0_b_col_body, ((n * 24576L) + 256 - 1) / 256, 256, 0, n, x, col);
     const float *a = col;
     const long sa = 24576;
@@ -1276,23 +1264,21 @@ static __global__ void __launch_bounds__(256) conv_k1_c768_384_8x8_s1_p0_b_init_
     conv_k1_c768_384_8x8_s1_p0_b_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
 }
 
-MC_CU_HD static inline void conv_k1_c768_384_8x8_s1_p0_b_dbias_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, float *dbias)
+MC_CU_HD static inline void conv_k1_c768_384_8x8_s1_p0_b_dbias_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, float *g)
 {
-    (void)shm;
-    const long first = block * 256, last = first + 256 < ((long)384) ? first + 256 : ((long)384);
-    for (long i = first + tid; i < last; i += nthreads) {
-        double gb = 0;
-        for (int b = 0; b < n; b++)
-            for (int k = 0; k < 64; k++)
-                gb += dy[((long)b * 384 + i) * 64 + k];
-        dbias[i] += (float)gb;
-    }
+    const long c = block;
+    double s = 0;
+    for (long i = tid; i < (long)n * 64; i += nthreads)
+        s += dy[(i / 64 * 384 + c) * 64 + i % 64];
+    s = mc_cu_block_sum(s, (double *)shm, tid, nthreads);
+    if (tid == 0)
+        g[c] += (float)s;
 }
 
-static __global__ void __launch_bounds__(256) conv_k1_c768_384_8x8_s1_p0_b_dbias_kernel(int n, const float *dy, float *dbias)
+static __global__ void __launch_bounds__(256) conv_k1_c768_384_8x8_s1_p0_b_dbias_kernel(int n, const float *dy, float *g)
 {
     extern __shared__ float mc_shm[];
-    conv_k1_c768_384_8x8_s1_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, dbias);
+    conv_k1_c768_384_8x8_s1_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, g);
 }
 
 MC_CU_HD static inline void conv_k1_c768_384_8x8_s1_p0_b_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
@@ -1327,7 +1313,7 @@ void conv_k1_c768_384_8x8_s1_p0_b_cu_bwd(int host, int n, const float *x, const 
     float *dbias)
 {
     float *part = mc_cuda_scratch(host, (size_t)n * 294912);
-    MC_CU_RUN(host, conv_k1_c768_384_8x8_s1_p0_b_dbias_kernel, conv_k1_c768_384_8x8_s1_p0_b_dbias_body, (((long)384) + 256 - 1) / 256, 256, 0, n, dy, dbias);
+    MC_CU_RUN(host, conv_k1_c768_384_8x8_s1_p0_b_dbias_kernel, conv_k1_c768_384_8x8_s1_p0_b_dbias_body, 384, 256, 256 * sizeof(double), n, dy, dbias);
     const float *a = x + 0;
     const long sa = 49152;
     for (int g = 0; g < 1; g++) {
