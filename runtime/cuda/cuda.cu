@@ -57,6 +57,12 @@ float *mc_cuda_scratch(int host, size_t floats)
     return (float *)grow(&scratch[host != 0], (floats ? floats : 1) * sizeof(float), host);
 }
 
+double *mc_cuda_sums(int host, size_t doubles)
+{
+    static grow_buf sums[2];
+    return (double *)grow(&sums[host != 0], (doubles ? doubles : 1) * sizeof(double), host);
+}
+
 void mc_cuda_to_host(int host, void *to, const void *from, size_t bytes)
 {
     if (host)

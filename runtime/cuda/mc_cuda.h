@@ -19,21 +19,66 @@
 #define MC_CU_SYNC() ((void)0)
 #endif
 
-/* The sum of every thread's v, in a fixed tree order (the same bits every
- * run), returned to every thread. shm: nthreads doubles; nthreads a power
- * of two. */
+/* The sum of a warp's v in a fixed order (shuffles), for its lane 0; v
+ * itself in the host emulation, where a block is one thread. */
+MC_CU_HD inline double mc_cu_warp_sum(double v)
+{
+#ifdef __CUDA_ARCH__
+    for (int off = 16; off > 0; off /= 2)
+        v += __shfl_down_sync(0xffffffffu, v, off);
+#endif
+    return v;
+}
+
+/* The sum of every thread's v in a fixed order (each warp's, then the
+ * warps' in turn: the same bits every run), returned to every thread.
+ * shm: nthreads / 32 doubles; nthreads a multiple of 32 on the device. */
 MC_CU_HD inline double mc_cu_block_sum(double v, double *shm, int tid, int nthreads)
 {
-    shm[tid] = v;
+    const int warps = (nthreads + 31) / 32;
+    v = mc_cu_warp_sum(v);
+    if (tid % 32 == 0)
+        shm[tid / 32] = v;
     MC_CU_SYNC();
-    for (int half = nthreads / 2; half > 0; half /= 2) {
-        if (tid < half)
-            shm[tid] += shm[tid + half];
-        MC_CU_SYNC();
-    }
-    const double total = shm[0];
+    double total = 0;
+    for (int w = 0; w < warps; w++)
+        total += shm[w];
     MC_CU_SYNC();
     return total;
+}
+
+/* count block sums at once, one barrier for all: out[t] = the sum over
+ * the block of every thread's acc[t], in mc_cu_block_sum's order. shm:
+ * count * (nthreads / 32) doubles. */
+MC_CU_HD inline void mc_cu_block_sums(const float *acc, int count, double *shm, int tid, int nthreads, float *out)
+{
+    const int warps = (nthreads + 31) / 32;
+#ifdef __CUDA_ARCH__
+#pragma unroll /* acc stays in registers (count is a literal where this is inlined) */
+#endif
+    for (int t = 0; t < count; t++) {
+        const double v = mc_cu_warp_sum(acc[t]);
+        if (tid % 32 == 0)
+            shm[t * warps + tid / 32] = v;
+    }
+    MC_CU_SYNC();
+    for (int t = tid; t < count; t += nthreads) {
+        double total = 0;
+        for (int w = 0; w < warps; w++)
+            total += shm[t * warps + w];
+        out[t] = (float)total;
+    }
+    MC_CU_SYNC();
+}
+
+/* Sum j of channel c from its parts (parts per channel, count sums per
+ * part), in order. */
+MC_CU_HD inline double mc_cu_parts_total(const double *part, int c, int parts, int count, int j)
+{
+    double t = 0;
+    for (int s = 0; s < parts; s++)
+        t += part[((long)c * parts + s) * count + j];
+    return t;
 }
 
 /* Host memory standing in for a block's shared memory in the emulation. */
@@ -41,6 +86,9 @@ void *mc_cuda_host_shared(size_t bytes);
 /* Scratch memory for the step (device, or host for the emulation), kept
  * between calls and grown when a call needs more. */
 float *mc_cuda_scratch(int host, size_t floats);
+/* Memory for the partial sums of per-channel reductions, apart from the
+ * scratch (a layer may hold both at once). */
+double *mc_cuda_sums(int host, size_t doubles);
 
 /* C[m x n] = op(A) op(B) + beta C, column-major as cuBLAS (alpha 1), for
  * `batch` matrices strideA, strideB, strideC apart: cuBLAS on the device,

@@ -7,39 +7,10 @@ m4_divert(-1)
 # EPS, MOMENTUM.
 
 m4_define(`CBN_HW', `m4_eval(H * W)')
-# Element i of channel c over the batch: image i / HW, position i % HW.
-m4_define(`CBN_AT', `(((long)($1) / CBN_HW * C + c) * CBN_HW + ($1) % CBN_HW)')
-# Parts per channel: a channel's n*H*W elements are split into CBN_S
-# ranges, a block each, so that C * CBN_S blocks keep every multiprocessor
-# busy (one block per channel left 116 of an H100's 132 idle at 16
-# channels: batch norm was a quarter of resnet20's step). A block writes
-# its range's double sums to scratch; whoever needs a channel's total adds
-# its CBN_S parts in order (the same bits every run, no atomics).
-m4_define(`CBN_S', `m4_eval((264 + C - 1) / C)')
-
-# CBN_PART_BODY(fn, params, per-element statements, sums, preamble): the
-# block body fn summing the statements' values (into s0 and, with 2
-# sums, s1) over its range (c, m, i in scope) into part[block * sums + j].
-m4_define(`CBN_PART_BODY',
-`CU_BODY($1, `int n, $2, double *part')
-{
-    const int c = (int)(block / CBN_S), s = (int)(block % CBN_S);
-    const long m = (long)n * CBN_HW, lo = m * s / CBN_S, hi = m * (s + 1) / CBN_S;
-    double m4_ifelse($4, 2, `s0 = 0, s1 = 0', `s0 = 0');
-    (void)m;
-$5m4_dnl
-    for (long i = lo + tid; i < hi; i += nthreads) {
-$3    }
-    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
-m4_ifelse($4, 2, `    s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
-')m4_dnl
-    if (tid == 0) {
-        part[block * $4] = s0;
-m4_ifelse($4, 2, `        part[block * $4 + 1] = s1;
-')m4_dnl
-    }
-}
-')
+# Element i of channel c over the batch, and the parts of a channel (see
+# the sums per channel in common.m4).
+m4_define(`CBN_AT', `CU_CHANNEL_AT($1, C, CBN_HW)')
+m4_define(`CBN_S', `CU_PARTS(C)')
 
 m4_define(`MC_BATCHNORM_KERNEL',
 `/* NAME: batch norm over C channels of H`'x`'W, CBN_S blocks per channel */
@@ -48,24 +19,13 @@ MC_CU_HD static inline float NAME`'_norm(float x, float mean, float scale, float
     return (x - mean) * scale + shift;
 }
 
-/* Sum j of channel c: its parts (count sums each) in order. */
-MC_CU_HD static inline double NAME`'_total(const double *part, int c, int count, int j)
-{
-    double t = 0;
-    for (int s = 0; s < CBN_S; s++)
-        t += part[(c * CBN_S + s) * count + j];
-    return t;
-}
-
-CBN_PART_BODY(NAME`'_sum, `const float *x', `        s0 += x[CBN_AT(i)];
-', 1)
-CU_KERNEL(NAME`'_sum, `int n, const float *x, double *part', `n, x, part')
+CU_PART_BODY(NAME`'_sum, `const float *x', `x', `        s0 += x[CBN_AT(i)];
+', 1, `', C, CBN_HW)
 /* The squares about the mean: a second pass, as the host path sums them. */
-CBN_PART_BODY(NAME`'_sq, `const float *x, const double *sums', `        const double d = x[CBN_AT(i)] - mean;
+CU_PART_BODY(NAME`'_sq, `const float *x, const double *sums', `x, sums', `        const double d = x[CBN_AT(i)] - mean;
         s0 += d * d;
-', 1, `    const double mean = NAME`'_total(sums, c, 1, 0) / m;
-')
-CU_KERNEL(NAME`'_sq, `int n, const float *x, const double *sums, double *part', `n, x, sums, part')
+', 1, `    const double mean = mc_cu_parts_total(sums, c, CBN_S, 1, 0) / m;
+', C, CBN_HW)
 
 /* Per channel: the statistics, what backward keeps, the running estimates. */
 CU_MAP(NAME`'_stats, (long)C, `int n, const double *sums, const double *sq, const float *gamma,
@@ -73,7 +33,8 @@ CU_MAP(NAME`'_stats, (long)C, `int n, const double *sums, const double *sq, cons
     `n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale',
 `        const int c = (int)i;
         const long m = (long)n * CBN_HW;
-        const double mean = NAME`'_total(sums, c, 1, 0) / m, var = NAME`'_total(sq, c, 1, 0) / m;
+        const double mean = mc_cu_parts_total(sums, c, CBN_S, 1, 0) / m;
+        const double var = mc_cu_parts_total(sq, c, CBN_S, 1, 0) / m;
         const double invstd = 1 / sqrt(var + EPS);
         save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
@@ -97,19 +58,18 @@ CU_MAP(NAME`'_eval, n * m4_eval(C * H * W)L, `int n, const float *x, const float
         y[i] = NAME`'_norm(x[i], running_mean[c], (float)(gamma[c] * invstd), beta[c]);
 ')
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-CBN_PART_BODY(NAME`'_bsum, `const float *x, const float *save_mean, const float *save_invstd, const float *dy',
-`        s0 += dy[CBN_AT(i)];
+CU_PART_BODY(NAME`'_bsum, `const float *x, const float *save_mean, const float *save_invstd, const float *dy',
+    `x, save_mean, save_invstd, dy', `        s0 += dy[CBN_AT(i)];
         s1 += (double)dy[CBN_AT(i)] * ((x[CBN_AT(i)] - mean) * invstd);
 ', 2, `    const float mean = save_mean[c], invstd = save_invstd[c];
-')
-CU_KERNEL(NAME`'_bsum, `int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy,
-    double *part', `n, x, save_mean, save_invstd, dy, part')
+', C, CBN_HW)
 /* Per channel: the parameter gradients and the coefficients of dx. */
 CU_MAP(NAME`'_bstats, (long)C, `int n, const double *part, const float *gamma, const float *save_invstd,
     float *dgamma, float *dbeta, float *coef', `n, part, gamma, save_invstd, dgamma, dbeta, coef',
 `        const int c = (int)i;
         const long m = (long)n * CBN_HW;
-        const double sum_dy = NAME`'_total(part, c, 2, 0), sum_dy_xhat = NAME`'_total(part, c, 2, 1);
+        const double sum_dy = mc_cu_parts_total(part, c, CBN_S, 2, 0);
+        const double sum_dy_xhat = mc_cu_parts_total(part, c, CBN_S, 2, 1);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         coef[c] = gamma[c] * save_invstd[c];
@@ -124,11 +84,11 @@ CU_MAP(NAME`'_bapply, n * m4_eval(C * H * W)L, `int n, const float *x, const flo
 void NAME`'_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
-    /* a sum and a sum of squares per part (doubles), then a scale per channel */
-    double *sums = (double *)mc_cuda_scratch(host, m4_eval(4 * C * CBN_S + C)), *sq = sums + m4_eval(C * CBN_S);
+    /* a sum and a sum of squares per part, then a scale per channel */
+    double *sums = mc_cuda_sums(host, m4_eval(2 * C * CBN_S + C)), *sq = sums + m4_eval(C * CBN_S);
     float *scale = (float *)(sq + m4_eval(C * CBN_S));
-    CU_RUN(NAME`'_sum, m4_eval(C * CBN_S), CU_THREADS * sizeof(double), `n, x, sums');
-    CU_RUN(NAME`'_sq, m4_eval(C * CBN_S), CU_THREADS * sizeof(double), `n, x, sums, sq');
+    CU_PART_RUN(NAME`'_sum, C, `n, x, sums');
+    CU_PART_RUN(NAME`'_sq, C, `n, x, sums, sq');
     CU_MAP_RUN(NAME`'_stats, (long)C,
         `n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale');
     CU_MAP_RUN(NAME`'_apply, n * m4_eval(C * H * W)L, `n, x, save_mean, scale, beta, y');
@@ -143,10 +103,10 @@ void NAME`'_cu_fwd_eval(int host, int n, const float *x, const float *gamma, con
 void NAME`'_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    /* two sums per part (doubles), then three coefficients per channel */
-    double *part = (double *)mc_cuda_scratch(host, m4_eval(4 * C * CBN_S + 3 * C));
+    /* two sums per part, then three coefficients per channel */
+    double *part = mc_cuda_sums(host, m4_eval(2 * C * CBN_S + 2 * C));
     float *coef = (float *)(part + m4_eval(2 * C * CBN_S));
-    CU_RUN(NAME`'_bsum, m4_eval(C * CBN_S), CU_THREADS * sizeof(double), `n, x, save_mean, save_invstd, dy, part');
+    CU_PART_RUN(NAME`'_bsum, C, `n, x, save_mean, save_invstd, dy, part');
     CU_MAP_RUN(NAME`'_bstats, (long)C, `n, part, gamma, save_invstd, dgamma, dbeta, coef');
     CU_MAP_RUN(NAME`'_bapply, n * m4_eval(C * H * W)L, `n, x, save_mean, save_invstd, coef, dy, dx');
 }

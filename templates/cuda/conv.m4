@@ -101,7 +101,7 @@ m4_define(`MC_CONV_KERNEL',
 `/* NAME: conv C`'x`'H`'x`'W -> CO`'x`'HO`'x`'WO, kernel K, stride S, padding PAD`'m4_ifelse(G, 1, `', `, G groups')`'m4_ifelse(BIAS, 1, `, bias') */
 m4_ifelse(CCV_DIRECT(K, PAD), 1, `', `CCV_PART(NAME, K, PAD, C, 0)')
 CCV_INIT()
-m4_ifelse(BIAS, 1, `CU_BIAS_SUM(NAME`'_dbias, CO, CCV_P)')
+m4_ifelse(BIAS, 1, `CU_BIAS_SUM(NAME`'_dbias, CO, CO, CCV_P)')
 CU_IMAGE_SUM(NAME`'_dw_sum, m4_eval(CO / G * (C / G) * K * K))
 void NAME`'_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y)
 {
@@ -118,7 +118,7 @@ m4_ifelse(CCV_DIRECT(K, PAD), 1, `    float *part = mc_cuda_scratch(host, CCV_PA
 ', `    float *col = mc_cuda_scratch(host, 2 * CCV_SCRATCH(K, C, PAD) + CCV_PARTS(K, C, CO, G));
     float *dcol = col + CCV_SCRATCH(K, C, PAD), *part = dcol + CCV_SCRATCH(K, C, PAD);
 ')m4_dnl
-m4_ifelse(BIAS, 1, `    CU_BIAS_SUM_RUN(NAME`'_dbias, CO, `n, dy, dbias');
+m4_ifelse(BIAS, 1, `CU_BIAS_SUM_RUN(NAME`'_dbias, CO, dbias)
 ', `    (void)dbias;
 ')m4_dnl
 CCV_BWD(NAME, K, PAD, C, 0, CO, 0, 0, G)m4_dnl

@@ -23,6 +23,9 @@ m4_define(`CDW_TIH', `m4_eval((CDW_TOH - 1) * S + KEXT)')
 m4_define(`CDW_TILE', `m4_eval(CDW_TIH * CDW_TIW)')
 m4_define(`CDW_WTOTAL', `m4_eval(C * DW_TC(NK))')
 m4_define(`CDW_KK', `m4_eval(DW_K($1) * DW_K($1))')
+# Shared memory of the weight gradient's block sums: a double per tap of
+# the largest kernel (2 PMAX + 1 wide) per warp.
+m4_define(`CDW_SUMS_BYTES', `m4_eval((2 * PMAX + 1) * (2 * PMAX + 1) * CU_THREADS / 32 * 8)')
 # The output plane of kernel j for image b, channel c.
 m4_define(`CDW_PLANE', `((long)b * YC + m4_eval($1 * C) + c) * m4_eval(HO * WO)')
 
@@ -92,7 +95,7 @@ MC_TAPS_CHECKED(DW_K(j), DW_P(j), S, H, W, `acc[MC_T] += d * xc[iy * W + ix];')m
 
 ')m4_dnl
 /* Block (j, b, c): the weight gradient of kernel j, channel c, image b,
- * into part[b] (one block sum per tap). */
+ * into part[b] (the block sums of every tap at once). */
 CU_BODY(NAME`'_dw, `int n, const float *x, const float *dy, float *part')
 {
     const int j = (int)(block / ((long)n * C)), b = (int)(block / C % n), c = (int)(block % C);
@@ -104,12 +107,9 @@ DW_EACH(`    case j: {
         const float *d = dy + CDW_PLANE(j);
         for (int i = tid; i < m4_eval(HO * WO); i += nthreads)
             NAME`'_dw`'j`'_at(xc, d[i], i / WO, i % WO, acc);
-MC_FOR(`tt', 0, m4_eval(CDW_KK(j) - 1), `        {
-            const double v = mc_cu_block_sum(acc[tt], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * CDW_WTOTAL + DW_WOFF(j) + c * CDW_KK(j) + tt] = (float)v;
-        }
-')m4_dnl
+        mc_cu_block_sums(acc, CDW_KK(j), sums, tid, nthreads,
+            part + (long)b * CDW_WTOTAL + DW_WOFF(j) + c * CDW_KK(j));
+
         break;
     }
 ')m4_dnl
@@ -118,15 +118,15 @@ MC_FOR(`tt', 0, m4_eval(CDW_KK(j) - 1), `        {
 
 CU_KERNEL(NAME`'_dw, `int n, const float *x, const float *dy, float *part', `n, x, dy, part')
 CU_IMAGE_SUM(NAME`'_dw_sum, CDW_WTOTAL)
-m4_ifelse(BIAS, 1, `CU_BIAS_SUM(NAME`'_dbias, YC, m4_eval(HO * WO))')
+m4_ifelse(BIAS, 1, `CU_BIAS_SUM(NAME`'_dbias, C, YC, m4_eval(HO * WO))')
 void NAME`'_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias)
 {
     float *part = mc_cuda_scratch(host, (size_t)n * CDW_WTOTAL);
     CU_MAP_RUN(NAME`'_dx, n * m4_eval(C * H * W)L, `n, w, dy, dx');
-    CU_RUN(NAME`'_dw, (long)n * m4_eval(NK * C), CU_THREADS * sizeof(double), `n, x, dy, part');
+    CU_RUN(NAME`'_dw, (long)n * m4_eval(NK * C), CDW_SUMS_BYTES, `n, x, dy, part');
     CU_MAP_RUN(NAME`'_dw_sum, CDW_WTOTAL`'L, `n, part, dw');
-m4_ifelse(BIAS, 1, `    CU_BIAS_SUM_RUN(NAME`'_dbias, C, `n, dy, dbias');
+m4_ifelse(BIAS, 1, `CU_BIAS_SUM_RUN(NAME`'_dbias, C, dbias)
 ', `    (void)dbias;
 ')m4_dnl
 }

@@ -181,7 +181,9 @@ typedef struct dnn_conv {
     cudnnFilterDescriptor_t w;
     cudnnConvolutionDescriptor_t conv;
     cudnnConvolutionFwdAlgo_t algo;
-    size_t ws_bytes;
+    cudnnConvolutionBwdDataAlgo_t data_algo;
+    cudnnConvolutionBwdFilterAlgo_t filter_algo;
+    size_t ws_bytes; /* the largest of the three */
 } dnn_conv;
 
 static void dnn_setup(cudnnHandle_t h, dnn_conv *c, int n, int ci, int hi, int wi, int co, int k, int s, int pad,
@@ -196,12 +198,25 @@ static void dnn_setup(cudnnHandle_t h, dnn_conv *c, int n, int ci, int hi, int w
     DNN(cudnnSetFilter4dDescriptor(c->w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, co, ci / groups, k, k));
     DNN(cudnnSetConvolution2dDescriptor(c->conv, pad, pad, s, s, 1, 1, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
     DNN(cudnnSetConvolutionGroupCount(c->conv, groups));
+    /* the fastest of each pass, as cuDNN times them here */
     cudnnConvolutionFwdAlgoPerf_t perf[8];
+    cudnnConvolutionBwdDataAlgoPerf_t data_perf[8];
+    cudnnConvolutionBwdFilterAlgoPerf_t filter_perf[8];
     int found = 0;
     DNN(cudnnFindConvolutionForwardAlgorithm(h, c->x, c->w, c->conv, c->y, 8, &found, perf));
-    check(found > 0, "a cuDNN algorithm");
+    check(found > 0, "a cuDNN forward algorithm");
+    DNN(cudnnFindConvolutionBackwardDataAlgorithm(h, c->w, c->y, c->conv, c->x, 8, &found, data_perf));
+    check(found > 0, "a cuDNN backward data algorithm");
+    DNN(cudnnFindConvolutionBackwardFilterAlgorithm(h, c->x, c->y, c->conv, c->w, 8, &found, filter_perf));
+    check(found > 0, "a cuDNN backward filter algorithm");
     c->algo = perf[0].algo;
-    DNN(cudnnGetConvolutionForwardWorkspaceSize(h, c->x, c->w, c->conv, c->y, c->algo, &c->ws_bytes));
+    c->data_algo = data_perf[0].algo;
+    c->filter_algo = filter_perf[0].algo;
+    size_t f = 0, d = 0, w = 0;
+    DNN(cudnnGetConvolutionForwardWorkspaceSize(h, c->x, c->w, c->conv, c->y, c->algo, &f));
+    DNN(cudnnGetConvolutionBackwardDataWorkspaceSize(h, c->w, c->y, c->conv, c->x, c->data_algo, &d));
+    DNN(cudnnGetConvolutionBackwardFilterWorkspaceSize(h, c->x, c->y, c->conv, c->w, c->filter_algo, &w));
+    c->ws_bytes = f > d ? (f > w ? f : w) : (d > w ? d : w);
 }
 
 /* The layer as cuDNN convolutions (a depthwise list: one per kernel). */
@@ -209,6 +224,16 @@ typedef struct dnn_layer {
     dnn_conv convs[MC_DW_MAX_KERNELS];
     int nconv;
 } dnn_layer;
+
+static void dnn_layer_free(dnn_layer *dl)
+{
+    for (int j = 0; j < dl->nconv; j++) {
+        cudnnDestroyTensorDescriptor(dl->convs[j].x);
+        cudnnDestroyTensorDescriptor(dl->convs[j].y);
+        cudnnDestroyFilterDescriptor(dl->convs[j].w);
+        cudnnDestroyConvolutionDescriptor(dl->convs[j].conv);
+    }
+}
 
 static float *dnn_ws;
 static size_t dnn_ws_bytes;
@@ -244,6 +269,27 @@ static void dnn_run(cudnnHandle_t h, const mc_layer *l, const dnn_layer *dl, con
         DNN(cudnnConvolutionForward(h, &one, dl->convs[j].x, x, dl->convs[j].w, d->params + l->weight + woff,
                                     dl->convs[j].conv, dl->convs[j].algo, dnn_ws, dnn_ws_bytes, &zero,
                                     dl->convs[j].y, y + (long)j * d->batch * l->in_c * l->h * l->w));
+        woff += (long)(l->kind == MC_L_CONV ? l->c * (l->in_c / l->groups) : l->in_c) * k * k;
+    }
+}
+
+/* The same convolutions backwards: the input gradient and the filter
+ * gradient of each (dy: the layer's output gradient, read as cuDNN's
+ * blocks; dx and dw into scratch: timing only). */
+static void dnn_run_bwd(cudnnHandle_t h, const mc_layer *l, const dnn_layer *dl, const mc_state *d, const float *x,
+                        float *dx, float *dw)
+{
+    const float one = 1, zero = 0;
+    const float *dy = d->dacts + l->act * d->batch;
+    long woff = 0;
+    for (int j = 0; j < dl->nconv; j++) {
+        const dnn_conv *c = &dl->convs[j];
+        const int k = l->kind == MC_L_CONV ? l->k : l->ks[j];
+        const float *dyj = dy + (long)j * d->batch * l->in_c * l->h * l->w;
+        DNN(cudnnConvolutionBackwardData(h, &one, c->w, d->params + l->weight + woff, c->y, dyj, c->conv, c->data_algo,
+                                         dnn_ws, dnn_ws_bytes, &zero, c->x, dx));
+        DNN(cudnnConvolutionBackwardFilter(h, &one, c->x, x, c->y, dyj, c->conv, c->filter_algo, dnn_ws, dnn_ws_bytes,
+                                           &zero, c->w, dw + woff));
         woff += (long)(l->kind == MC_L_CONV ? l->c * (l->in_c / l->groups) : l->in_c) * k * k;
     }
 }
@@ -298,6 +344,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    setvbuf(stdout, NULL, _IOLBF, 0); /* what a timeout cuts short is still there */
     int dev;
     cudaDeviceProp prop;
     CK(cudaGetDevice(&dev));
@@ -404,12 +451,16 @@ int main(int argc, char **argv)
     /* 1: each layer on the C forward's inputs (h holds them), and timings. */
     cudnnHandle_t dnn;
     DNN(cudnnCreate(&dnn));
-    float *scratch;
+    float *scratch, *scratch_dw;
     CK(cudaMalloc(&scratch, act_bytes));
-    printf("\n%-34s %-10s %-12s %9s %9s %9s %9s %9s %9s %9s\n", "layer", "op", "output", "fwd err", "bwd err",
-           "gen fwd", "gen bwd", "generic", "cudnn", "gen/cudnn");
-    printf("%-34s %-10s %-12s %9s %9s %9s %9s %9s %9s %9s\n", "", "", "", "", "", "ms", "ms", "fwd ms", "fwd ms", "");
+    CK(cudaMalloc(&scratch_dw, (size_t)M->param_floats * 4 + 4));
+    printf("\n%-34s %-10s %-12s %8s %8s %8s %8s %8s %8s %8s %9s %9s\n", "layer", "op", "output", "fwd err", "bwd err",
+           "gen fwd", "gen bwd", "generic", "cudnn", "cudnn", "gen/cudnn", "gen/cudnn");
+    printf("%-34s %-10s %-12s %8s %8s %8s %8s %8s %8s %8s %9s %9s\n", "", "", "", "", "", "ms", "ms", "fwd ms",
+           "fwd ms", "bwd ms", "fwd", "bwd");
     double total_fwd = 0, total_bwd = 0;
+    /* per kind (conv, depthwise): generated fwd, bwd, cuDNN fwd, bwd */
+    double kind_ms[2][4] = {{0}};
     for (int i = 0; i < M->nlayers; i++) {
         const mc_layer *l = &M->layers[i];
         if (l->kind == MC_L_IDENTITY)
@@ -425,7 +476,7 @@ int main(int argc, char **argv)
         const double fwd = time_ms([&] { G->layer_forward[i](&d, 1, 0); });
         const double bwd = time_ms([&] { G->layer_backward[i](&d, 0); });
         total_fwd += fwd, total_bwd += bwd;
-        char shape[32], gen[16] = "", dn[16] = "", ratio[16] = "";
+        char shape[32], gen[16] = "", dn[16] = "", dnb[16] = "", ratio[16] = "", ratio_b[16] = "";
         snprintf(shape, sizeof shape, "%dx%dx%d", l->c, l->h, l->w);
         if (l->kind == MC_L_CONV || l->kind == MC_L_DEPTHWISE) {
             const float *x = layer_input(l, &d);
@@ -433,17 +484,28 @@ int main(int argc, char **argv)
             dnn_layer_setup(dnn, l, n, &dl);
             const double g = time_ms([&] { run_generic(l, &d, x, scratch); });
             const double c = time_ms([&] { dnn_run(dnn, l, &dl, &d, x, scratch); });
+            const double cb = time_ms([&] { dnn_run_bwd(dnn, l, &dl, &d, x, scratch, scratch_dw); });
+            dnn_layer_free(&dl);
             snprintf(gen, sizeof gen, "%.4f", g);
             snprintf(dn, sizeof dn, "%.4f", c);
+            snprintf(dnb, sizeof dnb, "%.4f", cb);
             snprintf(ratio, sizeof ratio, "%.2f", fwd / c);
+            snprintf(ratio_b, sizeof ratio_b, "%.2f", bwd / cb);
+            double *k = kind_ms[l->kind == MC_L_DEPTHWISE];
+            k[0] += fwd, k[1] += bwd, k[2] += c, k[3] += cb;
         }
         char berr[16] = "-";
         if (!timing)
             snprintf(berr, sizeof berr, "%.1e", bwd_err[i]);
-        printf("%-34s %-10s %-12s %9.1e %9s %9.4f %9.4f %9s %9s %9s%s\n", l->name, kind_name(l->kind), shape, e,
-               berr, fwd, bwd, gen, dn, ratio, e > 1e-4 || bwd_err[i] > 1e-4 ? "  FAIL" : "");
+        printf("%-34s %-10s %-12s %8.1e %8s %8.4f %8.4f %8s %8s %8s %9s %9s%s\n", l->name, kind_name(l->kind), shape,
+               e, berr, fwd, bwd, gen, dn, dnb, ratio, ratio_b, e > 1e-4 || bwd_err[i] > 1e-4 ? "  FAIL" : "");
     }
-    printf("%-34s %-10s %-12s %9s %9s %9.4f %9.4f\n", "all layers", "", "", "", "", total_fwd, total_bwd);
+    printf("%-34s %-10s %-12s %8s %8s %8.4f %8.4f\n", "all layers", "", "", "", "", total_fwd, total_bwd);
+    for (int k = 0; k < 2; k++)
+        if (kind_ms[k][2] > 0)
+            printf("%-9s layers: generated fwd %.4f ms, bwd %.4f ms; cuDNN fwd %.4f ms, bwd %.4f ms (generated "
+                   "%.2fx and %.2fx of cuDNN's time)\n", k ? "depthwise" : "conv", kind_ms[k][0], kind_ms[k][1],
+                   kind_ms[k][2], kind_ms[k][3], kind_ms[k][0] / kind_ms[k][2], kind_ms[k][1] / kind_ms[k][3]);
 
     /* 3: the training step on the GPU. */
     float *momentum;

@@ -9,21 +9,11 @@ MC_CU_HD static inline float bn_c32_96x96_norm(float x, float mean, float scale,
     return (x - mean) * scale + shift;
 }
 
-/* Sum j of channel c: its parts (count sums each) in order. */
-MC_CU_HD static inline double bn_c32_96x96_total(const double *part, int c, int count, int j)
-{
-    double t = 0;
-    for (int s = 0; s < 9; s++)
-        t += part[(c * 9 + s) * count + j];
-    return t;
-}
-
 MC_CU_HD static inline void bn_c32_96x96_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
 {
     const int c = (int)(block / 9), s = (int)(block % 9);
     const long m = (long)n * 9216, lo = m * s / 9, hi = m * (s + 1) / 9;
     double s0 = 0;
-    (void)m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += x[(((long)(i) / 9216 * 32 + c) * 9216 + (i) % 9216)];
     }
@@ -45,8 +35,7 @@ MC_CU_HD static inline void bn_c32_96x96_sq_body(long block, int tid, int nthrea
     const int c = (int)(block / 9), s = (int)(block % 9);
     const long m = (long)n * 9216, lo = m * s / 9, hi = m * (s + 1) / 9;
     double s0 = 0;
-    (void)m;
-    const double mean = bn_c32_96x96_total(sums, c, 1, 0) / m;
+    const double mean = mc_cu_parts_total(sums, c, 9, 1, 0) / m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         const double d = x[(((long)(i) / 9216 * 32 + c) * 9216 + (i) % 9216)] - mean;
         s0 += d * d;
@@ -73,7 +62,8 @@ MC_CU_HD static inline void bn_c32_96x96_stats_body(long block, int tid, int nth
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 9216;
-        const double mean = bn_c32_96x96_total(sums, c, 1, 0) / m, var = bn_c32_96x96_total(sq, c, 1, 0) / m;
+        const double mean = mc_cu_parts_total(sums, c, 9, 1, 0) / m;
+        const double var = mc_cu_parts_total(sq, c, 9, 1, 0) / m;
         const double invstd = 1 / sqrt(var + 1e-05f);
         save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
@@ -137,7 +127,6 @@ MC_CU_HD static inline void bn_c32_96x96_bsum_body(long block, int tid, int nthr
     const int c = (int)(block / 9), s = (int)(block % 9);
     const long m = (long)n * 9216, lo = m * s / 9, hi = m * (s + 1) / 9;
     double s0 = 0, s1 = 0;
-    (void)m;
     const float mean = save_mean[c], invstd = save_invstd[c];
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += dy[(((long)(i) / 9216 * 32 + c) * 9216 + (i) % 9216)];
@@ -151,8 +140,7 @@ MC_CU_HD static inline void bn_c32_96x96_bsum_body(long block, int tid, int nthr
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c32_96x96_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy,
-    double *part)
+static __global__ void __launch_bounds__(256) bn_c32_96x96_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
     bn_c32_96x96_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
@@ -167,7 +155,8 @@ MC_CU_HD static inline void bn_c32_96x96_bstats_body(long block, int tid, int nt
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 9216;
-        const double sum_dy = bn_c32_96x96_total(part, c, 2, 0), sum_dy_xhat = bn_c32_96x96_total(part, c, 2, 1);
+        const double sum_dy = mc_cu_parts_total(part, c, 9, 2, 0);
+        const double sum_dy_xhat = mc_cu_parts_total(part, c, 9, 2, 1);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         coef[c] = gamma[c] * save_invstd[c];
@@ -204,11 +193,11 @@ static __global__ void __launch_bounds__(256) bn_c32_96x96_bapply_kernel(int n, 
 void bn_c32_96x96_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
-    /* a sum and a sum of squares per part (doubles), then a scale per channel */
-    double *sums = (double *)mc_cuda_scratch(host, 1184), *sq = sums + 288;
+    /* a sum and a sum of squares per part, then a scale per channel */
+    double *sums = mc_cuda_sums(host, 608), *sq = sums + 288;
     float *scale = (float *)(sq + 288);
-    MC_CU_RUN(host, bn_c32_96x96_sum_kernel, bn_c32_96x96_sum_body, 288, 256, 256 * sizeof(double), n, x, sums);
-    MC_CU_RUN(host, bn_c32_96x96_sq_kernel, bn_c32_96x96_sq_body, 288, 256, 256 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c32_96x96_sum_kernel, bn_c32_96x96_sum_body, 288, 256, 256 / 32 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c32_96x96_sq_kernel, bn_c32_96x96_sq_body, 288, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
     MC_CU_RUN(host, bn_c32_96x96_stats_kernel, bn_c32_96x96_stats_body, (((long)32) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
     MC_CU_RUN(host, bn_c32_96x96_apply_kernel, bn_c32_96x96_apply_body, ((n * 294912L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
@@ -222,10 +211,10 @@ void bn_c32_96x96_cu_fwd_eval(int host, int n, const float *x, const float *gamm
 void bn_c32_96x96_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    /* two sums per part (doubles), then three coefficients per channel */
-    double *part = (double *)mc_cuda_scratch(host, 1248);
+    /* two sums per part, then three coefficients per channel */
+    double *part = mc_cuda_sums(host, 640);
     float *coef = (float *)(part + 576);
-    MC_CU_RUN(host, bn_c32_96x96_bsum_kernel, bn_c32_96x96_bsum_body, 288, 256, 256 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c32_96x96_bsum_kernel, bn_c32_96x96_bsum_body, 288, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c32_96x96_bstats_kernel, bn_c32_96x96_bstats_body, (((long)32) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
     MC_CU_RUN(host, bn_c32_96x96_bapply_kernel, bn_c32_96x96_bapply_body, ((n * 294912L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
 }
@@ -236,21 +225,11 @@ MC_CU_HD static inline float bn_c96_96x96_norm(float x, float mean, float scale,
     return (x - mean) * scale + shift;
 }
 
-/* Sum j of channel c: its parts (count sums each) in order. */
-MC_CU_HD static inline double bn_c96_96x96_total(const double *part, int c, int count, int j)
-{
-    double t = 0;
-    for (int s = 0; s < 3; s++)
-        t += part[(c * 3 + s) * count + j];
-    return t;
-}
-
 MC_CU_HD static inline void bn_c96_96x96_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
 {
     const int c = (int)(block / 3), s = (int)(block % 3);
     const long m = (long)n * 9216, lo = m * s / 3, hi = m * (s + 1) / 3;
     double s0 = 0;
-    (void)m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += x[(((long)(i) / 9216 * 96 + c) * 9216 + (i) % 9216)];
     }
@@ -272,8 +251,7 @@ MC_CU_HD static inline void bn_c96_96x96_sq_body(long block, int tid, int nthrea
     const int c = (int)(block / 3), s = (int)(block % 3);
     const long m = (long)n * 9216, lo = m * s / 3, hi = m * (s + 1) / 3;
     double s0 = 0;
-    (void)m;
-    const double mean = bn_c96_96x96_total(sums, c, 1, 0) / m;
+    const double mean = mc_cu_parts_total(sums, c, 3, 1, 0) / m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         const double d = x[(((long)(i) / 9216 * 96 + c) * 9216 + (i) % 9216)] - mean;
         s0 += d * d;
@@ -300,7 +278,8 @@ MC_CU_HD static inline void bn_c96_96x96_stats_body(long block, int tid, int nth
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 9216;
-        const double mean = bn_c96_96x96_total(sums, c, 1, 0) / m, var = bn_c96_96x96_total(sq, c, 1, 0) / m;
+        const double mean = mc_cu_parts_total(sums, c, 3, 1, 0) / m;
+        const double var = mc_cu_parts_total(sq, c, 3, 1, 0) / m;
         const double invstd = 1 / sqrt(var + 1e-05f);
         save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
@@ -364,7 +343,6 @@ MC_CU_HD static inline void bn_c96_96x96_bsum_body(long block, int tid, int nthr
     const int c = (int)(block / 3), s = (int)(block % 3);
     const long m = (long)n * 9216, lo = m * s / 3, hi = m * (s + 1) / 3;
     double s0 = 0, s1 = 0;
-    (void)m;
     const float mean = save_mean[c], invstd = save_invstd[c];
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += dy[(((long)(i) / 9216 * 96 + c) * 9216 + (i) % 9216)];
@@ -378,8 +356,7 @@ MC_CU_HD static inline void bn_c96_96x96_bsum_body(long block, int tid, int nthr
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c96_96x96_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy,
-    double *part)
+static __global__ void __launch_bounds__(256) bn_c96_96x96_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
     bn_c96_96x96_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
@@ -394,7 +371,8 @@ MC_CU_HD static inline void bn_c96_96x96_bstats_body(long block, int tid, int nt
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 9216;
-        const double sum_dy = bn_c96_96x96_total(part, c, 2, 0), sum_dy_xhat = bn_c96_96x96_total(part, c, 2, 1);
+        const double sum_dy = mc_cu_parts_total(part, c, 3, 2, 0);
+        const double sum_dy_xhat = mc_cu_parts_total(part, c, 3, 2, 1);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         coef[c] = gamma[c] * save_invstd[c];
@@ -431,11 +409,11 @@ static __global__ void __launch_bounds__(256) bn_c96_96x96_bapply_kernel(int n, 
 void bn_c96_96x96_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
-    /* a sum and a sum of squares per part (doubles), then a scale per channel */
-    double *sums = (double *)mc_cuda_scratch(host, 1248), *sq = sums + 288;
+    /* a sum and a sum of squares per part, then a scale per channel */
+    double *sums = mc_cuda_sums(host, 672), *sq = sums + 288;
     float *scale = (float *)(sq + 288);
-    MC_CU_RUN(host, bn_c96_96x96_sum_kernel, bn_c96_96x96_sum_body, 288, 256, 256 * sizeof(double), n, x, sums);
-    MC_CU_RUN(host, bn_c96_96x96_sq_kernel, bn_c96_96x96_sq_body, 288, 256, 256 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c96_96x96_sum_kernel, bn_c96_96x96_sum_body, 288, 256, 256 / 32 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c96_96x96_sq_kernel, bn_c96_96x96_sq_body, 288, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
     MC_CU_RUN(host, bn_c96_96x96_stats_kernel, bn_c96_96x96_stats_body, (((long)96) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
     MC_CU_RUN(host, bn_c96_96x96_apply_kernel, bn_c96_96x96_apply_body, ((n * 884736L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
@@ -449,10 +427,10 @@ void bn_c96_96x96_cu_fwd_eval(int host, int n, const float *x, const float *gamm
 void bn_c96_96x96_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    /* two sums per part (doubles), then three coefficients per channel */
-    double *part = (double *)mc_cuda_scratch(host, 1440);
+    /* two sums per part, then three coefficients per channel */
+    double *part = mc_cuda_sums(host, 768);
     float *coef = (float *)(part + 576);
-    MC_CU_RUN(host, bn_c96_96x96_bsum_kernel, bn_c96_96x96_bsum_body, 288, 256, 256 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c96_96x96_bsum_kernel, bn_c96_96x96_bsum_body, 288, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c96_96x96_bstats_kernel, bn_c96_96x96_bstats_body, (((long)96) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
     MC_CU_RUN(host, bn_c96_96x96_bapply_kernel, bn_c96_96x96_bapply_body, ((n * 884736L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
 }
@@ -463,21 +441,11 @@ MC_CU_HD static inline float bn_c16_96x96_norm(float x, float mean, float scale,
     return (x - mean) * scale + shift;
 }
 
-/* Sum j of channel c: its parts (count sums each) in order. */
-MC_CU_HD static inline double bn_c16_96x96_total(const double *part, int c, int count, int j)
-{
-    double t = 0;
-    for (int s = 0; s < 17; s++)
-        t += part[(c * 17 + s) * count + j];
-    return t;
-}
-
 MC_CU_HD static inline void bn_c16_96x96_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
 {
     const int c = (int)(block / 17), s = (int)(block % 17);
     const long m = (long)n * 9216, lo = m * s / 17, hi = m * (s + 1) / 17;
     double s0 = 0;
-    (void)m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += x[(((long)(i) / 9216 * 16 + c) * 9216 + (i) % 9216)];
     }
@@ -499,8 +467,7 @@ MC_CU_HD static inline void bn_c16_96x96_sq_body(long block, int tid, int nthrea
     const int c = (int)(block / 17), s = (int)(block % 17);
     const long m = (long)n * 9216, lo = m * s / 17, hi = m * (s + 1) / 17;
     double s0 = 0;
-    (void)m;
-    const double mean = bn_c16_96x96_total(sums, c, 1, 0) / m;
+    const double mean = mc_cu_parts_total(sums, c, 17, 1, 0) / m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         const double d = x[(((long)(i) / 9216 * 16 + c) * 9216 + (i) % 9216)] - mean;
         s0 += d * d;
@@ -527,7 +494,8 @@ MC_CU_HD static inline void bn_c16_96x96_stats_body(long block, int tid, int nth
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 9216;
-        const double mean = bn_c16_96x96_total(sums, c, 1, 0) / m, var = bn_c16_96x96_total(sq, c, 1, 0) / m;
+        const double mean = mc_cu_parts_total(sums, c, 17, 1, 0) / m;
+        const double var = mc_cu_parts_total(sq, c, 17, 1, 0) / m;
         const double invstd = 1 / sqrt(var + 1e-05f);
         save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
@@ -591,7 +559,6 @@ MC_CU_HD static inline void bn_c16_96x96_bsum_body(long block, int tid, int nthr
     const int c = (int)(block / 17), s = (int)(block % 17);
     const long m = (long)n * 9216, lo = m * s / 17, hi = m * (s + 1) / 17;
     double s0 = 0, s1 = 0;
-    (void)m;
     const float mean = save_mean[c], invstd = save_invstd[c];
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += dy[(((long)(i) / 9216 * 16 + c) * 9216 + (i) % 9216)];
@@ -605,8 +572,7 @@ MC_CU_HD static inline void bn_c16_96x96_bsum_body(long block, int tid, int nthr
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c16_96x96_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy,
-    double *part)
+static __global__ void __launch_bounds__(256) bn_c16_96x96_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
     bn_c16_96x96_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
@@ -621,7 +587,8 @@ MC_CU_HD static inline void bn_c16_96x96_bstats_body(long block, int tid, int nt
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 9216;
-        const double sum_dy = bn_c16_96x96_total(part, c, 2, 0), sum_dy_xhat = bn_c16_96x96_total(part, c, 2, 1);
+        const double sum_dy = mc_cu_parts_total(part, c, 17, 2, 0);
+        const double sum_dy_xhat = mc_cu_parts_total(part, c, 17, 2, 1);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         coef[c] = gamma[c] * save_invstd[c];
@@ -658,11 +625,11 @@ static __global__ void __launch_bounds__(256) bn_c16_96x96_bapply_kernel(int n, 
 void bn_c16_96x96_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
-    /* a sum and a sum of squares per part (doubles), then a scale per channel */
-    double *sums = (double *)mc_cuda_scratch(host, 1104), *sq = sums + 272;
+    /* a sum and a sum of squares per part, then a scale per channel */
+    double *sums = mc_cuda_sums(host, 560), *sq = sums + 272;
     float *scale = (float *)(sq + 272);
-    MC_CU_RUN(host, bn_c16_96x96_sum_kernel, bn_c16_96x96_sum_body, 272, 256, 256 * sizeof(double), n, x, sums);
-    MC_CU_RUN(host, bn_c16_96x96_sq_kernel, bn_c16_96x96_sq_body, 272, 256, 256 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c16_96x96_sum_kernel, bn_c16_96x96_sum_body, 272, 256, 256 / 32 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c16_96x96_sq_kernel, bn_c16_96x96_sq_body, 272, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
     MC_CU_RUN(host, bn_c16_96x96_stats_kernel, bn_c16_96x96_stats_body, (((long)16) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
     MC_CU_RUN(host, bn_c16_96x96_apply_kernel, bn_c16_96x96_apply_body, ((n * 147456L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
@@ -676,10 +643,10 @@ void bn_c16_96x96_cu_fwd_eval(int host, int n, const float *x, const float *gamm
 void bn_c16_96x96_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    /* two sums per part (doubles), then three coefficients per channel */
-    double *part = (double *)mc_cuda_scratch(host, 1136);
+    /* two sums per part, then three coefficients per channel */
+    double *part = mc_cuda_sums(host, 576);
     float *coef = (float *)(part + 544);
-    MC_CU_RUN(host, bn_c16_96x96_bsum_kernel, bn_c16_96x96_bsum_body, 272, 256, 256 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c16_96x96_bsum_kernel, bn_c16_96x96_bsum_body, 272, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c16_96x96_bstats_kernel, bn_c16_96x96_bstats_body, (((long)16) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
     MC_CU_RUN(host, bn_c16_96x96_bapply_kernel, bn_c16_96x96_bapply_body, ((n * 147456L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
 }
@@ -690,21 +657,11 @@ MC_CU_HD static inline float bn_c192_96x96_norm(float x, float mean, float scale
     return (x - mean) * scale + shift;
 }
 
-/* Sum j of channel c: its parts (count sums each) in order. */
-MC_CU_HD static inline double bn_c192_96x96_total(const double *part, int c, int count, int j)
-{
-    double t = 0;
-    for (int s = 0; s < 2; s++)
-        t += part[(c * 2 + s) * count + j];
-    return t;
-}
-
 MC_CU_HD static inline void bn_c192_96x96_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
 {
     const int c = (int)(block / 2), s = (int)(block % 2);
     const long m = (long)n * 9216, lo = m * s / 2, hi = m * (s + 1) / 2;
     double s0 = 0;
-    (void)m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += x[(((long)(i) / 9216 * 192 + c) * 9216 + (i) % 9216)];
     }
@@ -726,8 +683,7 @@ MC_CU_HD static inline void bn_c192_96x96_sq_body(long block, int tid, int nthre
     const int c = (int)(block / 2), s = (int)(block % 2);
     const long m = (long)n * 9216, lo = m * s / 2, hi = m * (s + 1) / 2;
     double s0 = 0;
-    (void)m;
-    const double mean = bn_c192_96x96_total(sums, c, 1, 0) / m;
+    const double mean = mc_cu_parts_total(sums, c, 2, 1, 0) / m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         const double d = x[(((long)(i) / 9216 * 192 + c) * 9216 + (i) % 9216)] - mean;
         s0 += d * d;
@@ -754,7 +710,8 @@ MC_CU_HD static inline void bn_c192_96x96_stats_body(long block, int tid, int nt
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 9216;
-        const double mean = bn_c192_96x96_total(sums, c, 1, 0) / m, var = bn_c192_96x96_total(sq, c, 1, 0) / m;
+        const double mean = mc_cu_parts_total(sums, c, 2, 1, 0) / m;
+        const double var = mc_cu_parts_total(sq, c, 2, 1, 0) / m;
         const double invstd = 1 / sqrt(var + 1e-05f);
         save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
@@ -818,7 +775,6 @@ MC_CU_HD static inline void bn_c192_96x96_bsum_body(long block, int tid, int nth
     const int c = (int)(block / 2), s = (int)(block % 2);
     const long m = (long)n * 9216, lo = m * s / 2, hi = m * (s + 1) / 2;
     double s0 = 0, s1 = 0;
-    (void)m;
     const float mean = save_mean[c], invstd = save_invstd[c];
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += dy[(((long)(i) / 9216 * 192 + c) * 9216 + (i) % 9216)];
@@ -832,8 +788,7 @@ MC_CU_HD static inline void bn_c192_96x96_bsum_body(long block, int tid, int nth
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c192_96x96_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy,
-    double *part)
+static __global__ void __launch_bounds__(256) bn_c192_96x96_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
     bn_c192_96x96_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
@@ -848,7 +803,8 @@ MC_CU_HD static inline void bn_c192_96x96_bstats_body(long block, int tid, int n
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 9216;
-        const double sum_dy = bn_c192_96x96_total(part, c, 2, 0), sum_dy_xhat = bn_c192_96x96_total(part, c, 2, 1);
+        const double sum_dy = mc_cu_parts_total(part, c, 2, 2, 0);
+        const double sum_dy_xhat = mc_cu_parts_total(part, c, 2, 2, 1);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         coef[c] = gamma[c] * save_invstd[c];
@@ -885,11 +841,11 @@ static __global__ void __launch_bounds__(256) bn_c192_96x96_bapply_kernel(int n,
 void bn_c192_96x96_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
-    /* a sum and a sum of squares per part (doubles), then a scale per channel */
-    double *sums = (double *)mc_cuda_scratch(host, 1728), *sq = sums + 384;
+    /* a sum and a sum of squares per part, then a scale per channel */
+    double *sums = mc_cuda_sums(host, 960), *sq = sums + 384;
     float *scale = (float *)(sq + 384);
-    MC_CU_RUN(host, bn_c192_96x96_sum_kernel, bn_c192_96x96_sum_body, 384, 256, 256 * sizeof(double), n, x, sums);
-    MC_CU_RUN(host, bn_c192_96x96_sq_kernel, bn_c192_96x96_sq_body, 384, 256, 256 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c192_96x96_sum_kernel, bn_c192_96x96_sum_body, 384, 256, 256 / 32 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c192_96x96_sq_kernel, bn_c192_96x96_sq_body, 384, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
     MC_CU_RUN(host, bn_c192_96x96_stats_kernel, bn_c192_96x96_stats_body, (((long)192) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
     MC_CU_RUN(host, bn_c192_96x96_apply_kernel, bn_c192_96x96_apply_body, ((n * 1769472L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
@@ -903,10 +859,10 @@ void bn_c192_96x96_cu_fwd_eval(int host, int n, const float *x, const float *gam
 void bn_c192_96x96_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    /* two sums per part (doubles), then three coefficients per channel */
-    double *part = (double *)mc_cuda_scratch(host, 2112);
+    /* two sums per part, then three coefficients per channel */
+    double *part = mc_cuda_sums(host, 1152);
     float *coef = (float *)(part + 768);
-    MC_CU_RUN(host, bn_c192_96x96_bsum_kernel, bn_c192_96x96_bsum_body, 384, 256, 256 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c192_96x96_bsum_kernel, bn_c192_96x96_bsum_body, 384, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c192_96x96_bstats_kernel, bn_c192_96x96_bstats_body, (((long)192) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
     MC_CU_RUN(host, bn_c192_96x96_bapply_kernel, bn_c192_96x96_bapply_body, ((n * 1769472L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
 }
@@ -917,21 +873,11 @@ MC_CU_HD static inline float bn_c24_48x48_norm(float x, float mean, float scale,
     return (x - mean) * scale + shift;
 }
 
-/* Sum j of channel c: its parts (count sums each) in order. */
-MC_CU_HD static inline double bn_c24_48x48_total(const double *part, int c, int count, int j)
-{
-    double t = 0;
-    for (int s = 0; s < 11; s++)
-        t += part[(c * 11 + s) * count + j];
-    return t;
-}
-
 MC_CU_HD static inline void bn_c24_48x48_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
 {
     const int c = (int)(block / 11), s = (int)(block % 11);
     const long m = (long)n * 2304, lo = m * s / 11, hi = m * (s + 1) / 11;
     double s0 = 0;
-    (void)m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += x[(((long)(i) / 2304 * 24 + c) * 2304 + (i) % 2304)];
     }
@@ -953,8 +899,7 @@ MC_CU_HD static inline void bn_c24_48x48_sq_body(long block, int tid, int nthrea
     const int c = (int)(block / 11), s = (int)(block % 11);
     const long m = (long)n * 2304, lo = m * s / 11, hi = m * (s + 1) / 11;
     double s0 = 0;
-    (void)m;
-    const double mean = bn_c24_48x48_total(sums, c, 1, 0) / m;
+    const double mean = mc_cu_parts_total(sums, c, 11, 1, 0) / m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         const double d = x[(((long)(i) / 2304 * 24 + c) * 2304 + (i) % 2304)] - mean;
         s0 += d * d;
@@ -981,7 +926,8 @@ MC_CU_HD static inline void bn_c24_48x48_stats_body(long block, int tid, int nth
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 2304;
-        const double mean = bn_c24_48x48_total(sums, c, 1, 0) / m, var = bn_c24_48x48_total(sq, c, 1, 0) / m;
+        const double mean = mc_cu_parts_total(sums, c, 11, 1, 0) / m;
+        const double var = mc_cu_parts_total(sq, c, 11, 1, 0) / m;
         const double invstd = 1 / sqrt(var + 1e-05f);
         save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
@@ -1045,7 +991,6 @@ MC_CU_HD static inline void bn_c24_48x48_bsum_body(long block, int tid, int nthr
     const int c = (int)(block / 11), s = (int)(block % 11);
     const long m = (long)n * 2304, lo = m * s / 11, hi = m * (s + 1) / 11;
     double s0 = 0, s1 = 0;
-    (void)m;
     const float mean = save_mean[c], invstd = save_invstd[c];
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += dy[(((long)(i) / 2304 * 24 + c) * 2304 + (i) % 2304)];
@@ -1059,8 +1004,7 @@ MC_CU_HD static inline void bn_c24_48x48_bsum_body(long block, int tid, int nthr
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c24_48x48_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy,
-    double *part)
+static __global__ void __launch_bounds__(256) bn_c24_48x48_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
     bn_c24_48x48_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
@@ -1075,7 +1019,8 @@ MC_CU_HD static inline void bn_c24_48x48_bstats_body(long block, int tid, int nt
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 2304;
-        const double sum_dy = bn_c24_48x48_total(part, c, 2, 0), sum_dy_xhat = bn_c24_48x48_total(part, c, 2, 1);
+        const double sum_dy = mc_cu_parts_total(part, c, 11, 2, 0);
+        const double sum_dy_xhat = mc_cu_parts_total(part, c, 11, 2, 1);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         coef[c] = gamma[c] * save_invstd[c];
@@ -1112,11 +1057,11 @@ static __global__ void __launch_bounds__(256) bn_c24_48x48_bapply_kernel(int n, 
 void bn_c24_48x48_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
-    /* a sum and a sum of squares per part (doubles), then a scale per channel */
-    double *sums = (double *)mc_cuda_scratch(host, 1080), *sq = sums + 264;
+    /* a sum and a sum of squares per part, then a scale per channel */
+    double *sums = mc_cuda_sums(host, 552), *sq = sums + 264;
     float *scale = (float *)(sq + 264);
-    MC_CU_RUN(host, bn_c24_48x48_sum_kernel, bn_c24_48x48_sum_body, 264, 256, 256 * sizeof(double), n, x, sums);
-    MC_CU_RUN(host, bn_c24_48x48_sq_kernel, bn_c24_48x48_sq_body, 264, 256, 256 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c24_48x48_sum_kernel, bn_c24_48x48_sum_body, 264, 256, 256 / 32 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c24_48x48_sq_kernel, bn_c24_48x48_sq_body, 264, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
     MC_CU_RUN(host, bn_c24_48x48_stats_kernel, bn_c24_48x48_stats_body, (((long)24) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
     MC_CU_RUN(host, bn_c24_48x48_apply_kernel, bn_c24_48x48_apply_body, ((n * 55296L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
@@ -1130,10 +1075,10 @@ void bn_c24_48x48_cu_fwd_eval(int host, int n, const float *x, const float *gamm
 void bn_c24_48x48_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    /* two sums per part (doubles), then three coefficients per channel */
-    double *part = (double *)mc_cuda_scratch(host, 1128);
+    /* two sums per part, then three coefficients per channel */
+    double *part = mc_cuda_sums(host, 576);
     float *coef = (float *)(part + 528);
-    MC_CU_RUN(host, bn_c24_48x48_bsum_kernel, bn_c24_48x48_bsum_body, 264, 256, 256 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c24_48x48_bsum_kernel, bn_c24_48x48_bsum_body, 264, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c24_48x48_bstats_kernel, bn_c24_48x48_bstats_body, (((long)24) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
     MC_CU_RUN(host, bn_c24_48x48_bapply_kernel, bn_c24_48x48_bapply_body, ((n * 55296L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
 }
@@ -1144,21 +1089,11 @@ MC_CU_HD static inline float bn_c144_48x48_norm(float x, float mean, float scale
     return (x - mean) * scale + shift;
 }
 
-/* Sum j of channel c: its parts (count sums each) in order. */
-MC_CU_HD static inline double bn_c144_48x48_total(const double *part, int c, int count, int j)
-{
-    double t = 0;
-    for (int s = 0; s < 2; s++)
-        t += part[(c * 2 + s) * count + j];
-    return t;
-}
-
 MC_CU_HD static inline void bn_c144_48x48_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
 {
     const int c = (int)(block / 2), s = (int)(block % 2);
     const long m = (long)n * 2304, lo = m * s / 2, hi = m * (s + 1) / 2;
     double s0 = 0;
-    (void)m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += x[(((long)(i) / 2304 * 144 + c) * 2304 + (i) % 2304)];
     }
@@ -1180,8 +1115,7 @@ MC_CU_HD static inline void bn_c144_48x48_sq_body(long block, int tid, int nthre
     const int c = (int)(block / 2), s = (int)(block % 2);
     const long m = (long)n * 2304, lo = m * s / 2, hi = m * (s + 1) / 2;
     double s0 = 0;
-    (void)m;
-    const double mean = bn_c144_48x48_total(sums, c, 1, 0) / m;
+    const double mean = mc_cu_parts_total(sums, c, 2, 1, 0) / m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         const double d = x[(((long)(i) / 2304 * 144 + c) * 2304 + (i) % 2304)] - mean;
         s0 += d * d;
@@ -1208,7 +1142,8 @@ MC_CU_HD static inline void bn_c144_48x48_stats_body(long block, int tid, int nt
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 2304;
-        const double mean = bn_c144_48x48_total(sums, c, 1, 0) / m, var = bn_c144_48x48_total(sq, c, 1, 0) / m;
+        const double mean = mc_cu_parts_total(sums, c, 2, 1, 0) / m;
+        const double var = mc_cu_parts_total(sq, c, 2, 1, 0) / m;
         const double invstd = 1 / sqrt(var + 1e-05f);
         save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
@@ -1272,7 +1207,6 @@ MC_CU_HD static inline void bn_c144_48x48_bsum_body(long block, int tid, int nth
     const int c = (int)(block / 2), s = (int)(block % 2);
     const long m = (long)n * 2304, lo = m * s / 2, hi = m * (s + 1) / 2;
     double s0 = 0, s1 = 0;
-    (void)m;
     const float mean = save_mean[c], invstd = save_invstd[c];
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += dy[(((long)(i) / 2304 * 144 + c) * 2304 + (i) % 2304)];
@@ -1286,8 +1220,7 @@ MC_CU_HD static inline void bn_c144_48x48_bsum_body(long block, int tid, int nth
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c144_48x48_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy,
-    double *part)
+static __global__ void __launch_bounds__(256) bn_c144_48x48_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
     bn_c144_48x48_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
@@ -1302,7 +1235,8 @@ MC_CU_HD static inline void bn_c144_48x48_bstats_body(long block, int tid, int n
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 2304;
-        const double sum_dy = bn_c144_48x48_total(part, c, 2, 0), sum_dy_xhat = bn_c144_48x48_total(part, c, 2, 1);
+        const double sum_dy = mc_cu_parts_total(part, c, 2, 2, 0);
+        const double sum_dy_xhat = mc_cu_parts_total(part, c, 2, 2, 1);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         coef[c] = gamma[c] * save_invstd[c];
@@ -1339,11 +1273,11 @@ static __global__ void __launch_bounds__(256) bn_c144_48x48_bapply_kernel(int n,
 void bn_c144_48x48_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
-    /* a sum and a sum of squares per part (doubles), then a scale per channel */
-    double *sums = (double *)mc_cuda_scratch(host, 1296), *sq = sums + 288;
+    /* a sum and a sum of squares per part, then a scale per channel */
+    double *sums = mc_cuda_sums(host, 720), *sq = sums + 288;
     float *scale = (float *)(sq + 288);
-    MC_CU_RUN(host, bn_c144_48x48_sum_kernel, bn_c144_48x48_sum_body, 288, 256, 256 * sizeof(double), n, x, sums);
-    MC_CU_RUN(host, bn_c144_48x48_sq_kernel, bn_c144_48x48_sq_body, 288, 256, 256 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c144_48x48_sum_kernel, bn_c144_48x48_sum_body, 288, 256, 256 / 32 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c144_48x48_sq_kernel, bn_c144_48x48_sq_body, 288, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
     MC_CU_RUN(host, bn_c144_48x48_stats_kernel, bn_c144_48x48_stats_body, (((long)144) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
     MC_CU_RUN(host, bn_c144_48x48_apply_kernel, bn_c144_48x48_apply_body, ((n * 331776L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
@@ -1357,10 +1291,10 @@ void bn_c144_48x48_cu_fwd_eval(int host, int n, const float *x, const float *gam
 void bn_c144_48x48_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    /* two sums per part (doubles), then three coefficients per channel */
-    double *part = (double *)mc_cuda_scratch(host, 1584);
+    /* two sums per part, then three coefficients per channel */
+    double *part = mc_cuda_sums(host, 864);
     float *coef = (float *)(part + 576);
-    MC_CU_RUN(host, bn_c144_48x48_bsum_kernel, bn_c144_48x48_bsum_body, 288, 256, 256 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c144_48x48_bsum_kernel, bn_c144_48x48_bsum_body, 288, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c144_48x48_bstats_kernel, bn_c144_48x48_bstats_body, (((long)144) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
     MC_CU_RUN(host, bn_c144_48x48_bapply_kernel, bn_c144_48x48_bapply_body, ((n * 331776L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
 }
@@ -1371,21 +1305,11 @@ MC_CU_HD static inline float bn_c288_48x48_norm(float x, float mean, float scale
     return (x - mean) * scale + shift;
 }
 
-/* Sum j of channel c: its parts (count sums each) in order. */
-MC_CU_HD static inline double bn_c288_48x48_total(const double *part, int c, int count, int j)
-{
-    double t = 0;
-    for (int s = 0; s < 1; s++)
-        t += part[(c * 1 + s) * count + j];
-    return t;
-}
-
 MC_CU_HD static inline void bn_c288_48x48_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
 {
     const int c = (int)(block / 1), s = (int)(block % 1);
     const long m = (long)n * 2304, lo = m * s / 1, hi = m * (s + 1) / 1;
     double s0 = 0;
-    (void)m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += x[(((long)(i) / 2304 * 288 + c) * 2304 + (i) % 2304)];
     }
@@ -1407,8 +1331,7 @@ MC_CU_HD static inline void bn_c288_48x48_sq_body(long block, int tid, int nthre
     const int c = (int)(block / 1), s = (int)(block % 1);
     const long m = (long)n * 2304, lo = m * s / 1, hi = m * (s + 1) / 1;
     double s0 = 0;
-    (void)m;
-    const double mean = bn_c288_48x48_total(sums, c, 1, 0) / m;
+    const double mean = mc_cu_parts_total(sums, c, 1, 1, 0) / m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         const double d = x[(((long)(i) / 2304 * 288 + c) * 2304 + (i) % 2304)] - mean;
         s0 += d * d;
@@ -1435,7 +1358,8 @@ MC_CU_HD static inline void bn_c288_48x48_stats_body(long block, int tid, int nt
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 2304;
-        const double mean = bn_c288_48x48_total(sums, c, 1, 0) / m, var = bn_c288_48x48_total(sq, c, 1, 0) / m;
+        const double mean = mc_cu_parts_total(sums, c, 1, 1, 0) / m;
+        const double var = mc_cu_parts_total(sq, c, 1, 1, 0) / m;
         const double invstd = 1 / sqrt(var + 1e-05f);
         save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
@@ -1499,7 +1423,6 @@ MC_CU_HD static inline void bn_c288_48x48_bsum_body(long block, int tid, int nth
     const int c = (int)(block / 1), s = (int)(block % 1);
     const long m = (long)n * 2304, lo = m * s / 1, hi = m * (s + 1) / 1;
     double s0 = 0, s1 = 0;
-    (void)m;
     const float mean = save_mean[c], invstd = save_invstd[c];
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += dy[(((long)(i) / 2304 * 288 + c) * 2304 + (i) % 2304)];
@@ -1513,8 +1436,7 @@ MC_CU_HD static inline void bn_c288_48x48_bsum_body(long block, int tid, int nth
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c288_48x48_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy,
-    double *part)
+static __global__ void __launch_bounds__(256) bn_c288_48x48_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
     bn_c288_48x48_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
@@ -1529,7 +1451,8 @@ MC_CU_HD static inline void bn_c288_48x48_bstats_body(long block, int tid, int n
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 2304;
-        const double sum_dy = bn_c288_48x48_total(part, c, 2, 0), sum_dy_xhat = bn_c288_48x48_total(part, c, 2, 1);
+        const double sum_dy = mc_cu_parts_total(part, c, 1, 2, 0);
+        const double sum_dy_xhat = mc_cu_parts_total(part, c, 1, 2, 1);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         coef[c] = gamma[c] * save_invstd[c];
@@ -1566,11 +1489,11 @@ static __global__ void __launch_bounds__(256) bn_c288_48x48_bapply_kernel(int n,
 void bn_c288_48x48_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
-    /* a sum and a sum of squares per part (doubles), then a scale per channel */
-    double *sums = (double *)mc_cuda_scratch(host, 1440), *sq = sums + 288;
+    /* a sum and a sum of squares per part, then a scale per channel */
+    double *sums = mc_cuda_sums(host, 864), *sq = sums + 288;
     float *scale = (float *)(sq + 288);
-    MC_CU_RUN(host, bn_c288_48x48_sum_kernel, bn_c288_48x48_sum_body, 288, 256, 256 * sizeof(double), n, x, sums);
-    MC_CU_RUN(host, bn_c288_48x48_sq_kernel, bn_c288_48x48_sq_body, 288, 256, 256 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c288_48x48_sum_kernel, bn_c288_48x48_sum_body, 288, 256, 256 / 32 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c288_48x48_sq_kernel, bn_c288_48x48_sq_body, 288, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
     MC_CU_RUN(host, bn_c288_48x48_stats_kernel, bn_c288_48x48_stats_body, (((long)288) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
     MC_CU_RUN(host, bn_c288_48x48_apply_kernel, bn_c288_48x48_apply_body, ((n * 663552L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
@@ -1584,10 +1507,10 @@ void bn_c288_48x48_cu_fwd_eval(int host, int n, const float *x, const float *gam
 void bn_c288_48x48_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    /* two sums per part (doubles), then three coefficients per channel */
-    double *part = (double *)mc_cuda_scratch(host, 2016);
+    /* two sums per part, then three coefficients per channel */
+    double *part = mc_cuda_sums(host, 1152);
     float *coef = (float *)(part + 576);
-    MC_CU_RUN(host, bn_c288_48x48_bsum_kernel, bn_c288_48x48_bsum_body, 288, 256, 256 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c288_48x48_bsum_kernel, bn_c288_48x48_bsum_body, 288, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c288_48x48_bstats_kernel, bn_c288_48x48_bstats_body, (((long)288) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
     MC_CU_RUN(host, bn_c288_48x48_bapply_kernel, bn_c288_48x48_bapply_body, ((n * 663552L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
 }
@@ -1598,21 +1521,11 @@ MC_CU_HD static inline float bn_c144_24x24_norm(float x, float mean, float scale
     return (x - mean) * scale + shift;
 }
 
-/* Sum j of channel c: its parts (count sums each) in order. */
-MC_CU_HD static inline double bn_c144_24x24_total(const double *part, int c, int count, int j)
-{
-    double t = 0;
-    for (int s = 0; s < 2; s++)
-        t += part[(c * 2 + s) * count + j];
-    return t;
-}
-
 MC_CU_HD static inline void bn_c144_24x24_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
 {
     const int c = (int)(block / 2), s = (int)(block % 2);
     const long m = (long)n * 576, lo = m * s / 2, hi = m * (s + 1) / 2;
     double s0 = 0;
-    (void)m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += x[(((long)(i) / 576 * 144 + c) * 576 + (i) % 576)];
     }
@@ -1634,8 +1547,7 @@ MC_CU_HD static inline void bn_c144_24x24_sq_body(long block, int tid, int nthre
     const int c = (int)(block / 2), s = (int)(block % 2);
     const long m = (long)n * 576, lo = m * s / 2, hi = m * (s + 1) / 2;
     double s0 = 0;
-    (void)m;
-    const double mean = bn_c144_24x24_total(sums, c, 1, 0) / m;
+    const double mean = mc_cu_parts_total(sums, c, 2, 1, 0) / m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         const double d = x[(((long)(i) / 576 * 144 + c) * 576 + (i) % 576)] - mean;
         s0 += d * d;
@@ -1662,7 +1574,8 @@ MC_CU_HD static inline void bn_c144_24x24_stats_body(long block, int tid, int nt
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 576;
-        const double mean = bn_c144_24x24_total(sums, c, 1, 0) / m, var = bn_c144_24x24_total(sq, c, 1, 0) / m;
+        const double mean = mc_cu_parts_total(sums, c, 2, 1, 0) / m;
+        const double var = mc_cu_parts_total(sq, c, 2, 1, 0) / m;
         const double invstd = 1 / sqrt(var + 1e-05f);
         save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
@@ -1726,7 +1639,6 @@ MC_CU_HD static inline void bn_c144_24x24_bsum_body(long block, int tid, int nth
     const int c = (int)(block / 2), s = (int)(block % 2);
     const long m = (long)n * 576, lo = m * s / 2, hi = m * (s + 1) / 2;
     double s0 = 0, s1 = 0;
-    (void)m;
     const float mean = save_mean[c], invstd = save_invstd[c];
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += dy[(((long)(i) / 576 * 144 + c) * 576 + (i) % 576)];
@@ -1740,8 +1652,7 @@ MC_CU_HD static inline void bn_c144_24x24_bsum_body(long block, int tid, int nth
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c144_24x24_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy,
-    double *part)
+static __global__ void __launch_bounds__(256) bn_c144_24x24_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
     bn_c144_24x24_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
@@ -1756,7 +1667,8 @@ MC_CU_HD static inline void bn_c144_24x24_bstats_body(long block, int tid, int n
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 576;
-        const double sum_dy = bn_c144_24x24_total(part, c, 2, 0), sum_dy_xhat = bn_c144_24x24_total(part, c, 2, 1);
+        const double sum_dy = mc_cu_parts_total(part, c, 2, 2, 0);
+        const double sum_dy_xhat = mc_cu_parts_total(part, c, 2, 2, 1);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         coef[c] = gamma[c] * save_invstd[c];
@@ -1793,11 +1705,11 @@ static __global__ void __launch_bounds__(256) bn_c144_24x24_bapply_kernel(int n,
 void bn_c144_24x24_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
-    /* a sum and a sum of squares per part (doubles), then a scale per channel */
-    double *sums = (double *)mc_cuda_scratch(host, 1296), *sq = sums + 288;
+    /* a sum and a sum of squares per part, then a scale per channel */
+    double *sums = mc_cuda_sums(host, 720), *sq = sums + 288;
     float *scale = (float *)(sq + 288);
-    MC_CU_RUN(host, bn_c144_24x24_sum_kernel, bn_c144_24x24_sum_body, 288, 256, 256 * sizeof(double), n, x, sums);
-    MC_CU_RUN(host, bn_c144_24x24_sq_kernel, bn_c144_24x24_sq_body, 288, 256, 256 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c144_24x24_sum_kernel, bn_c144_24x24_sum_body, 288, 256, 256 / 32 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c144_24x24_sq_kernel, bn_c144_24x24_sq_body, 288, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
     MC_CU_RUN(host, bn_c144_24x24_stats_kernel, bn_c144_24x24_stats_body, (((long)144) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
     MC_CU_RUN(host, bn_c144_24x24_apply_kernel, bn_c144_24x24_apply_body, ((n * 82944L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
@@ -1811,10 +1723,10 @@ void bn_c144_24x24_cu_fwd_eval(int host, int n, const float *x, const float *gam
 void bn_c144_24x24_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    /* two sums per part (doubles), then three coefficients per channel */
-    double *part = (double *)mc_cuda_scratch(host, 1584);
+    /* two sums per part, then three coefficients per channel */
+    double *part = mc_cuda_sums(host, 864);
     float *coef = (float *)(part + 576);
-    MC_CU_RUN(host, bn_c144_24x24_bsum_kernel, bn_c144_24x24_bsum_body, 288, 256, 256 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c144_24x24_bsum_kernel, bn_c144_24x24_bsum_body, 288, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c144_24x24_bstats_kernel, bn_c144_24x24_bstats_body, (((long)144) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
     MC_CU_RUN(host, bn_c144_24x24_bapply_kernel, bn_c144_24x24_bapply_body, ((n * 82944L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
 }
@@ -1825,21 +1737,11 @@ MC_CU_HD static inline float bn_c32_24x24_norm(float x, float mean, float scale,
     return (x - mean) * scale + shift;
 }
 
-/* Sum j of channel c: its parts (count sums each) in order. */
-MC_CU_HD static inline double bn_c32_24x24_total(const double *part, int c, int count, int j)
-{
-    double t = 0;
-    for (int s = 0; s < 9; s++)
-        t += part[(c * 9 + s) * count + j];
-    return t;
-}
-
 MC_CU_HD static inline void bn_c32_24x24_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
 {
     const int c = (int)(block / 9), s = (int)(block % 9);
     const long m = (long)n * 576, lo = m * s / 9, hi = m * (s + 1) / 9;
     double s0 = 0;
-    (void)m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += x[(((long)(i) / 576 * 32 + c) * 576 + (i) % 576)];
     }
@@ -1861,8 +1763,7 @@ MC_CU_HD static inline void bn_c32_24x24_sq_body(long block, int tid, int nthrea
     const int c = (int)(block / 9), s = (int)(block % 9);
     const long m = (long)n * 576, lo = m * s / 9, hi = m * (s + 1) / 9;
     double s0 = 0;
-    (void)m;
-    const double mean = bn_c32_24x24_total(sums, c, 1, 0) / m;
+    const double mean = mc_cu_parts_total(sums, c, 9, 1, 0) / m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         const double d = x[(((long)(i) / 576 * 32 + c) * 576 + (i) % 576)] - mean;
         s0 += d * d;
@@ -1889,7 +1790,8 @@ MC_CU_HD static inline void bn_c32_24x24_stats_body(long block, int tid, int nth
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 576;
-        const double mean = bn_c32_24x24_total(sums, c, 1, 0) / m, var = bn_c32_24x24_total(sq, c, 1, 0) / m;
+        const double mean = mc_cu_parts_total(sums, c, 9, 1, 0) / m;
+        const double var = mc_cu_parts_total(sq, c, 9, 1, 0) / m;
         const double invstd = 1 / sqrt(var + 1e-05f);
         save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
@@ -1953,7 +1855,6 @@ MC_CU_HD static inline void bn_c32_24x24_bsum_body(long block, int tid, int nthr
     const int c = (int)(block / 9), s = (int)(block % 9);
     const long m = (long)n * 576, lo = m * s / 9, hi = m * (s + 1) / 9;
     double s0 = 0, s1 = 0;
-    (void)m;
     const float mean = save_mean[c], invstd = save_invstd[c];
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += dy[(((long)(i) / 576 * 32 + c) * 576 + (i) % 576)];
@@ -1967,8 +1868,7 @@ MC_CU_HD static inline void bn_c32_24x24_bsum_body(long block, int tid, int nthr
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c32_24x24_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy,
-    double *part)
+static __global__ void __launch_bounds__(256) bn_c32_24x24_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
     bn_c32_24x24_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
@@ -1983,7 +1883,8 @@ MC_CU_HD static inline void bn_c32_24x24_bstats_body(long block, int tid, int nt
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 576;
-        const double sum_dy = bn_c32_24x24_total(part, c, 2, 0), sum_dy_xhat = bn_c32_24x24_total(part, c, 2, 1);
+        const double sum_dy = mc_cu_parts_total(part, c, 9, 2, 0);
+        const double sum_dy_xhat = mc_cu_parts_total(part, c, 9, 2, 1);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         coef[c] = gamma[c] * save_invstd[c];
@@ -2020,11 +1921,11 @@ static __global__ void __launch_bounds__(256) bn_c32_24x24_bapply_kernel(int n, 
 void bn_c32_24x24_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
-    /* a sum and a sum of squares per part (doubles), then a scale per channel */
-    double *sums = (double *)mc_cuda_scratch(host, 1184), *sq = sums + 288;
+    /* a sum and a sum of squares per part, then a scale per channel */
+    double *sums = mc_cuda_sums(host, 608), *sq = sums + 288;
     float *scale = (float *)(sq + 288);
-    MC_CU_RUN(host, bn_c32_24x24_sum_kernel, bn_c32_24x24_sum_body, 288, 256, 256 * sizeof(double), n, x, sums);
-    MC_CU_RUN(host, bn_c32_24x24_sq_kernel, bn_c32_24x24_sq_body, 288, 256, 256 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c32_24x24_sum_kernel, bn_c32_24x24_sum_body, 288, 256, 256 / 32 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c32_24x24_sq_kernel, bn_c32_24x24_sq_body, 288, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
     MC_CU_RUN(host, bn_c32_24x24_stats_kernel, bn_c32_24x24_stats_body, (((long)32) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
     MC_CU_RUN(host, bn_c32_24x24_apply_kernel, bn_c32_24x24_apply_body, ((n * 18432L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
@@ -2038,10 +1939,10 @@ void bn_c32_24x24_cu_fwd_eval(int host, int n, const float *x, const float *gamm
 void bn_c32_24x24_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    /* two sums per part (doubles), then three coefficients per channel */
-    double *part = (double *)mc_cuda_scratch(host, 1248);
+    /* two sums per part, then three coefficients per channel */
+    double *part = mc_cuda_sums(host, 640);
     float *coef = (float *)(part + 576);
-    MC_CU_RUN(host, bn_c32_24x24_bsum_kernel, bn_c32_24x24_bsum_body, 288, 256, 256 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c32_24x24_bsum_kernel, bn_c32_24x24_bsum_body, 288, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c32_24x24_bstats_kernel, bn_c32_24x24_bstats_body, (((long)32) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
     MC_CU_RUN(host, bn_c32_24x24_bapply_kernel, bn_c32_24x24_bapply_body, ((n * 18432L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
 }
@@ -2052,21 +1953,11 @@ MC_CU_HD static inline float bn_c192_24x24_norm(float x, float mean, float scale
     return (x - mean) * scale + shift;
 }
 
-/* Sum j of channel c: its parts (count sums each) in order. */
-MC_CU_HD static inline double bn_c192_24x24_total(const double *part, int c, int count, int j)
-{
-    double t = 0;
-    for (int s = 0; s < 2; s++)
-        t += part[(c * 2 + s) * count + j];
-    return t;
-}
-
 MC_CU_HD static inline void bn_c192_24x24_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
 {
     const int c = (int)(block / 2), s = (int)(block % 2);
     const long m = (long)n * 576, lo = m * s / 2, hi = m * (s + 1) / 2;
     double s0 = 0;
-    (void)m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += x[(((long)(i) / 576 * 192 + c) * 576 + (i) % 576)];
     }
@@ -2088,8 +1979,7 @@ MC_CU_HD static inline void bn_c192_24x24_sq_body(long block, int tid, int nthre
     const int c = (int)(block / 2), s = (int)(block % 2);
     const long m = (long)n * 576, lo = m * s / 2, hi = m * (s + 1) / 2;
     double s0 = 0;
-    (void)m;
-    const double mean = bn_c192_24x24_total(sums, c, 1, 0) / m;
+    const double mean = mc_cu_parts_total(sums, c, 2, 1, 0) / m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         const double d = x[(((long)(i) / 576 * 192 + c) * 576 + (i) % 576)] - mean;
         s0 += d * d;
@@ -2116,7 +2006,8 @@ MC_CU_HD static inline void bn_c192_24x24_stats_body(long block, int tid, int nt
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 576;
-        const double mean = bn_c192_24x24_total(sums, c, 1, 0) / m, var = bn_c192_24x24_total(sq, c, 1, 0) / m;
+        const double mean = mc_cu_parts_total(sums, c, 2, 1, 0) / m;
+        const double var = mc_cu_parts_total(sq, c, 2, 1, 0) / m;
         const double invstd = 1 / sqrt(var + 1e-05f);
         save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
@@ -2180,7 +2071,6 @@ MC_CU_HD static inline void bn_c192_24x24_bsum_body(long block, int tid, int nth
     const int c = (int)(block / 2), s = (int)(block % 2);
     const long m = (long)n * 576, lo = m * s / 2, hi = m * (s + 1) / 2;
     double s0 = 0, s1 = 0;
-    (void)m;
     const float mean = save_mean[c], invstd = save_invstd[c];
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += dy[(((long)(i) / 576 * 192 + c) * 576 + (i) % 576)];
@@ -2194,8 +2084,7 @@ MC_CU_HD static inline void bn_c192_24x24_bsum_body(long block, int tid, int nth
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c192_24x24_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy,
-    double *part)
+static __global__ void __launch_bounds__(256) bn_c192_24x24_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
     bn_c192_24x24_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
@@ -2210,7 +2099,8 @@ MC_CU_HD static inline void bn_c192_24x24_bstats_body(long block, int tid, int n
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 576;
-        const double sum_dy = bn_c192_24x24_total(part, c, 2, 0), sum_dy_xhat = bn_c192_24x24_total(part, c, 2, 1);
+        const double sum_dy = mc_cu_parts_total(part, c, 2, 2, 0);
+        const double sum_dy_xhat = mc_cu_parts_total(part, c, 2, 2, 1);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         coef[c] = gamma[c] * save_invstd[c];
@@ -2247,11 +2137,11 @@ static __global__ void __launch_bounds__(256) bn_c192_24x24_bapply_kernel(int n,
 void bn_c192_24x24_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
-    /* a sum and a sum of squares per part (doubles), then a scale per channel */
-    double *sums = (double *)mc_cuda_scratch(host, 1728), *sq = sums + 384;
+    /* a sum and a sum of squares per part, then a scale per channel */
+    double *sums = mc_cuda_sums(host, 960), *sq = sums + 384;
     float *scale = (float *)(sq + 384);
-    MC_CU_RUN(host, bn_c192_24x24_sum_kernel, bn_c192_24x24_sum_body, 384, 256, 256 * sizeof(double), n, x, sums);
-    MC_CU_RUN(host, bn_c192_24x24_sq_kernel, bn_c192_24x24_sq_body, 384, 256, 256 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c192_24x24_sum_kernel, bn_c192_24x24_sum_body, 384, 256, 256 / 32 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c192_24x24_sq_kernel, bn_c192_24x24_sq_body, 384, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
     MC_CU_RUN(host, bn_c192_24x24_stats_kernel, bn_c192_24x24_stats_body, (((long)192) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
     MC_CU_RUN(host, bn_c192_24x24_apply_kernel, bn_c192_24x24_apply_body, ((n * 110592L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
@@ -2265,10 +2155,10 @@ void bn_c192_24x24_cu_fwd_eval(int host, int n, const float *x, const float *gam
 void bn_c192_24x24_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    /* two sums per part (doubles), then three coefficients per channel */
-    double *part = (double *)mc_cuda_scratch(host, 2112);
+    /* two sums per part, then three coefficients per channel */
+    double *part = mc_cuda_sums(host, 1152);
     float *coef = (float *)(part + 768);
-    MC_CU_RUN(host, bn_c192_24x24_bsum_kernel, bn_c192_24x24_bsum_body, 384, 256, 256 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c192_24x24_bsum_kernel, bn_c192_24x24_bsum_body, 384, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c192_24x24_bstats_kernel, bn_c192_24x24_bstats_body, (((long)192) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
     MC_CU_RUN(host, bn_c192_24x24_bapply_kernel, bn_c192_24x24_bapply_body, ((n * 110592L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
 }
@@ -2279,21 +2169,11 @@ MC_CU_HD static inline float bn_c192_12x12_norm(float x, float mean, float scale
     return (x - mean) * scale + shift;
 }
 
-/* Sum j of channel c: its parts (count sums each) in order. */
-MC_CU_HD static inline double bn_c192_12x12_total(const double *part, int c, int count, int j)
-{
-    double t = 0;
-    for (int s = 0; s < 2; s++)
-        t += part[(c * 2 + s) * count + j];
-    return t;
-}
-
 MC_CU_HD static inline void bn_c192_12x12_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
 {
     const int c = (int)(block / 2), s = (int)(block % 2);
     const long m = (long)n * 144, lo = m * s / 2, hi = m * (s + 1) / 2;
     double s0 = 0;
-    (void)m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += x[(((long)(i) / 144 * 192 + c) * 144 + (i) % 144)];
     }
@@ -2315,8 +2195,7 @@ MC_CU_HD static inline void bn_c192_12x12_sq_body(long block, int tid, int nthre
     const int c = (int)(block / 2), s = (int)(block % 2);
     const long m = (long)n * 144, lo = m * s / 2, hi = m * (s + 1) / 2;
     double s0 = 0;
-    (void)m;
-    const double mean = bn_c192_12x12_total(sums, c, 1, 0) / m;
+    const double mean = mc_cu_parts_total(sums, c, 2, 1, 0) / m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         const double d = x[(((long)(i) / 144 * 192 + c) * 144 + (i) % 144)] - mean;
         s0 += d * d;
@@ -2343,7 +2222,8 @@ MC_CU_HD static inline void bn_c192_12x12_stats_body(long block, int tid, int nt
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 144;
-        const double mean = bn_c192_12x12_total(sums, c, 1, 0) / m, var = bn_c192_12x12_total(sq, c, 1, 0) / m;
+        const double mean = mc_cu_parts_total(sums, c, 2, 1, 0) / m;
+        const double var = mc_cu_parts_total(sq, c, 2, 1, 0) / m;
         const double invstd = 1 / sqrt(var + 1e-05f);
         save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
@@ -2407,7 +2287,6 @@ MC_CU_HD static inline void bn_c192_12x12_bsum_body(long block, int tid, int nth
     const int c = (int)(block / 2), s = (int)(block % 2);
     const long m = (long)n * 144, lo = m * s / 2, hi = m * (s + 1) / 2;
     double s0 = 0, s1 = 0;
-    (void)m;
     const float mean = save_mean[c], invstd = save_invstd[c];
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += dy[(((long)(i) / 144 * 192 + c) * 144 + (i) % 144)];
@@ -2421,8 +2300,7 @@ MC_CU_HD static inline void bn_c192_12x12_bsum_body(long block, int tid, int nth
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c192_12x12_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy,
-    double *part)
+static __global__ void __launch_bounds__(256) bn_c192_12x12_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
     bn_c192_12x12_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
@@ -2437,7 +2315,8 @@ MC_CU_HD static inline void bn_c192_12x12_bstats_body(long block, int tid, int n
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 144;
-        const double sum_dy = bn_c192_12x12_total(part, c, 2, 0), sum_dy_xhat = bn_c192_12x12_total(part, c, 2, 1);
+        const double sum_dy = mc_cu_parts_total(part, c, 2, 2, 0);
+        const double sum_dy_xhat = mc_cu_parts_total(part, c, 2, 2, 1);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         coef[c] = gamma[c] * save_invstd[c];
@@ -2474,11 +2353,11 @@ static __global__ void __launch_bounds__(256) bn_c192_12x12_bapply_kernel(int n,
 void bn_c192_12x12_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
-    /* a sum and a sum of squares per part (doubles), then a scale per channel */
-    double *sums = (double *)mc_cuda_scratch(host, 1728), *sq = sums + 384;
+    /* a sum and a sum of squares per part, then a scale per channel */
+    double *sums = mc_cuda_sums(host, 960), *sq = sums + 384;
     float *scale = (float *)(sq + 384);
-    MC_CU_RUN(host, bn_c192_12x12_sum_kernel, bn_c192_12x12_sum_body, 384, 256, 256 * sizeof(double), n, x, sums);
-    MC_CU_RUN(host, bn_c192_12x12_sq_kernel, bn_c192_12x12_sq_body, 384, 256, 256 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c192_12x12_sum_kernel, bn_c192_12x12_sum_body, 384, 256, 256 / 32 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c192_12x12_sq_kernel, bn_c192_12x12_sq_body, 384, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
     MC_CU_RUN(host, bn_c192_12x12_stats_kernel, bn_c192_12x12_stats_body, (((long)192) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
     MC_CU_RUN(host, bn_c192_12x12_apply_kernel, bn_c192_12x12_apply_body, ((n * 27648L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
@@ -2492,10 +2371,10 @@ void bn_c192_12x12_cu_fwd_eval(int host, int n, const float *x, const float *gam
 void bn_c192_12x12_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    /* two sums per part (doubles), then three coefficients per channel */
-    double *part = (double *)mc_cuda_scratch(host, 2112);
+    /* two sums per part, then three coefficients per channel */
+    double *part = mc_cuda_sums(host, 1152);
     float *coef = (float *)(part + 768);
-    MC_CU_RUN(host, bn_c192_12x12_bsum_kernel, bn_c192_12x12_bsum_body, 384, 256, 256 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c192_12x12_bsum_kernel, bn_c192_12x12_bsum_body, 384, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c192_12x12_bstats_kernel, bn_c192_12x12_bstats_body, (((long)192) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
     MC_CU_RUN(host, bn_c192_12x12_bapply_kernel, bn_c192_12x12_bapply_body, ((n * 27648L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
 }
@@ -2506,21 +2385,11 @@ MC_CU_HD static inline float bn_c64_12x12_norm(float x, float mean, float scale,
     return (x - mean) * scale + shift;
 }
 
-/* Sum j of channel c: its parts (count sums each) in order. */
-MC_CU_HD static inline double bn_c64_12x12_total(const double *part, int c, int count, int j)
-{
-    double t = 0;
-    for (int s = 0; s < 5; s++)
-        t += part[(c * 5 + s) * count + j];
-    return t;
-}
-
 MC_CU_HD static inline void bn_c64_12x12_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
 {
     const int c = (int)(block / 5), s = (int)(block % 5);
     const long m = (long)n * 144, lo = m * s / 5, hi = m * (s + 1) / 5;
     double s0 = 0;
-    (void)m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += x[(((long)(i) / 144 * 64 + c) * 144 + (i) % 144)];
     }
@@ -2542,8 +2411,7 @@ MC_CU_HD static inline void bn_c64_12x12_sq_body(long block, int tid, int nthrea
     const int c = (int)(block / 5), s = (int)(block % 5);
     const long m = (long)n * 144, lo = m * s / 5, hi = m * (s + 1) / 5;
     double s0 = 0;
-    (void)m;
-    const double mean = bn_c64_12x12_total(sums, c, 1, 0) / m;
+    const double mean = mc_cu_parts_total(sums, c, 5, 1, 0) / m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         const double d = x[(((long)(i) / 144 * 64 + c) * 144 + (i) % 144)] - mean;
         s0 += d * d;
@@ -2570,7 +2438,8 @@ MC_CU_HD static inline void bn_c64_12x12_stats_body(long block, int tid, int nth
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 144;
-        const double mean = bn_c64_12x12_total(sums, c, 1, 0) / m, var = bn_c64_12x12_total(sq, c, 1, 0) / m;
+        const double mean = mc_cu_parts_total(sums, c, 5, 1, 0) / m;
+        const double var = mc_cu_parts_total(sq, c, 5, 1, 0) / m;
         const double invstd = 1 / sqrt(var + 1e-05f);
         save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
@@ -2634,7 +2503,6 @@ MC_CU_HD static inline void bn_c64_12x12_bsum_body(long block, int tid, int nthr
     const int c = (int)(block / 5), s = (int)(block % 5);
     const long m = (long)n * 144, lo = m * s / 5, hi = m * (s + 1) / 5;
     double s0 = 0, s1 = 0;
-    (void)m;
     const float mean = save_mean[c], invstd = save_invstd[c];
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += dy[(((long)(i) / 144 * 64 + c) * 144 + (i) % 144)];
@@ -2648,8 +2516,7 @@ MC_CU_HD static inline void bn_c64_12x12_bsum_body(long block, int tid, int nthr
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c64_12x12_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy,
-    double *part)
+static __global__ void __launch_bounds__(256) bn_c64_12x12_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
     bn_c64_12x12_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
@@ -2664,7 +2531,8 @@ MC_CU_HD static inline void bn_c64_12x12_bstats_body(long block, int tid, int nt
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 144;
-        const double sum_dy = bn_c64_12x12_total(part, c, 2, 0), sum_dy_xhat = bn_c64_12x12_total(part, c, 2, 1);
+        const double sum_dy = mc_cu_parts_total(part, c, 5, 2, 0);
+        const double sum_dy_xhat = mc_cu_parts_total(part, c, 5, 2, 1);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         coef[c] = gamma[c] * save_invstd[c];
@@ -2701,11 +2569,11 @@ static __global__ void __launch_bounds__(256) bn_c64_12x12_bapply_kernel(int n, 
 void bn_c64_12x12_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
-    /* a sum and a sum of squares per part (doubles), then a scale per channel */
-    double *sums = (double *)mc_cuda_scratch(host, 1344), *sq = sums + 320;
+    /* a sum and a sum of squares per part, then a scale per channel */
+    double *sums = mc_cuda_sums(host, 704), *sq = sums + 320;
     float *scale = (float *)(sq + 320);
-    MC_CU_RUN(host, bn_c64_12x12_sum_kernel, bn_c64_12x12_sum_body, 320, 256, 256 * sizeof(double), n, x, sums);
-    MC_CU_RUN(host, bn_c64_12x12_sq_kernel, bn_c64_12x12_sq_body, 320, 256, 256 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c64_12x12_sum_kernel, bn_c64_12x12_sum_body, 320, 256, 256 / 32 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c64_12x12_sq_kernel, bn_c64_12x12_sq_body, 320, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
     MC_CU_RUN(host, bn_c64_12x12_stats_kernel, bn_c64_12x12_stats_body, (((long)64) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
     MC_CU_RUN(host, bn_c64_12x12_apply_kernel, bn_c64_12x12_apply_body, ((n * 9216L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
@@ -2719,10 +2587,10 @@ void bn_c64_12x12_cu_fwd_eval(int host, int n, const float *x, const float *gamm
 void bn_c64_12x12_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    /* two sums per part (doubles), then three coefficients per channel */
-    double *part = (double *)mc_cuda_scratch(host, 1472);
+    /* two sums per part, then three coefficients per channel */
+    double *part = mc_cuda_sums(host, 768);
     float *coef = (float *)(part + 640);
-    MC_CU_RUN(host, bn_c64_12x12_bsum_kernel, bn_c64_12x12_bsum_body, 320, 256, 256 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c64_12x12_bsum_kernel, bn_c64_12x12_bsum_body, 320, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c64_12x12_bstats_kernel, bn_c64_12x12_bstats_body, (((long)64) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
     MC_CU_RUN(host, bn_c64_12x12_bapply_kernel, bn_c64_12x12_bapply_body, ((n * 9216L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
 }
@@ -2733,21 +2601,11 @@ MC_CU_HD static inline float bn_c384_12x12_norm(float x, float mean, float scale
     return (x - mean) * scale + shift;
 }
 
-/* Sum j of channel c: its parts (count sums each) in order. */
-MC_CU_HD static inline double bn_c384_12x12_total(const double *part, int c, int count, int j)
-{
-    double t = 0;
-    for (int s = 0; s < 1; s++)
-        t += part[(c * 1 + s) * count + j];
-    return t;
-}
-
 MC_CU_HD static inline void bn_c384_12x12_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
 {
     const int c = (int)(block / 1), s = (int)(block % 1);
     const long m = (long)n * 144, lo = m * s / 1, hi = m * (s + 1) / 1;
     double s0 = 0;
-    (void)m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += x[(((long)(i) / 144 * 384 + c) * 144 + (i) % 144)];
     }
@@ -2769,8 +2627,7 @@ MC_CU_HD static inline void bn_c384_12x12_sq_body(long block, int tid, int nthre
     const int c = (int)(block / 1), s = (int)(block % 1);
     const long m = (long)n * 144, lo = m * s / 1, hi = m * (s + 1) / 1;
     double s0 = 0;
-    (void)m;
-    const double mean = bn_c384_12x12_total(sums, c, 1, 0) / m;
+    const double mean = mc_cu_parts_total(sums, c, 1, 1, 0) / m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         const double d = x[(((long)(i) / 144 * 384 + c) * 144 + (i) % 144)] - mean;
         s0 += d * d;
@@ -2797,7 +2654,8 @@ MC_CU_HD static inline void bn_c384_12x12_stats_body(long block, int tid, int nt
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 144;
-        const double mean = bn_c384_12x12_total(sums, c, 1, 0) / m, var = bn_c384_12x12_total(sq, c, 1, 0) / m;
+        const double mean = mc_cu_parts_total(sums, c, 1, 1, 0) / m;
+        const double var = mc_cu_parts_total(sq, c, 1, 1, 0) / m;
         const double invstd = 1 / sqrt(var + 1e-05f);
         save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
@@ -2861,7 +2719,6 @@ MC_CU_HD static inline void bn_c384_12x12_bsum_body(long block, int tid, int nth
     const int c = (int)(block / 1), s = (int)(block % 1);
     const long m = (long)n * 144, lo = m * s / 1, hi = m * (s + 1) / 1;
     double s0 = 0, s1 = 0;
-    (void)m;
     const float mean = save_mean[c], invstd = save_invstd[c];
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += dy[(((long)(i) / 144 * 384 + c) * 144 + (i) % 144)];
@@ -2875,8 +2732,7 @@ MC_CU_HD static inline void bn_c384_12x12_bsum_body(long block, int tid, int nth
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c384_12x12_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy,
-    double *part)
+static __global__ void __launch_bounds__(256) bn_c384_12x12_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
     bn_c384_12x12_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
@@ -2891,7 +2747,8 @@ MC_CU_HD static inline void bn_c384_12x12_bstats_body(long block, int tid, int n
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 144;
-        const double sum_dy = bn_c384_12x12_total(part, c, 2, 0), sum_dy_xhat = bn_c384_12x12_total(part, c, 2, 1);
+        const double sum_dy = mc_cu_parts_total(part, c, 1, 2, 0);
+        const double sum_dy_xhat = mc_cu_parts_total(part, c, 1, 2, 1);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         coef[c] = gamma[c] * save_invstd[c];
@@ -2928,11 +2785,11 @@ static __global__ void __launch_bounds__(256) bn_c384_12x12_bapply_kernel(int n,
 void bn_c384_12x12_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
-    /* a sum and a sum of squares per part (doubles), then a scale per channel */
-    double *sums = (double *)mc_cuda_scratch(host, 1920), *sq = sums + 384;
+    /* a sum and a sum of squares per part, then a scale per channel */
+    double *sums = mc_cuda_sums(host, 1152), *sq = sums + 384;
     float *scale = (float *)(sq + 384);
-    MC_CU_RUN(host, bn_c384_12x12_sum_kernel, bn_c384_12x12_sum_body, 384, 256, 256 * sizeof(double), n, x, sums);
-    MC_CU_RUN(host, bn_c384_12x12_sq_kernel, bn_c384_12x12_sq_body, 384, 256, 256 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c384_12x12_sum_kernel, bn_c384_12x12_sum_body, 384, 256, 256 / 32 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c384_12x12_sq_kernel, bn_c384_12x12_sq_body, 384, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
     MC_CU_RUN(host, bn_c384_12x12_stats_kernel, bn_c384_12x12_stats_body, (((long)384) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
     MC_CU_RUN(host, bn_c384_12x12_apply_kernel, bn_c384_12x12_apply_body, ((n * 55296L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
@@ -2946,10 +2803,10 @@ void bn_c384_12x12_cu_fwd_eval(int host, int n, const float *x, const float *gam
 void bn_c384_12x12_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    /* two sums per part (doubles), then three coefficients per channel */
-    double *part = (double *)mc_cuda_scratch(host, 2688);
+    /* two sums per part, then three coefficients per channel */
+    double *part = mc_cuda_sums(host, 1536);
     float *coef = (float *)(part + 768);
-    MC_CU_RUN(host, bn_c384_12x12_bsum_kernel, bn_c384_12x12_bsum_body, 384, 256, 256 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c384_12x12_bsum_kernel, bn_c384_12x12_bsum_body, 384, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c384_12x12_bstats_kernel, bn_c384_12x12_bstats_body, (((long)384) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
     MC_CU_RUN(host, bn_c384_12x12_bapply_kernel, bn_c384_12x12_bapply_body, ((n * 55296L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
 }
@@ -2960,21 +2817,11 @@ MC_CU_HD static inline float bn_c96_12x12_norm(float x, float mean, float scale,
     return (x - mean) * scale + shift;
 }
 
-/* Sum j of channel c: its parts (count sums each) in order. */
-MC_CU_HD static inline double bn_c96_12x12_total(const double *part, int c, int count, int j)
-{
-    double t = 0;
-    for (int s = 0; s < 3; s++)
-        t += part[(c * 3 + s) * count + j];
-    return t;
-}
-
 MC_CU_HD static inline void bn_c96_12x12_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
 {
     const int c = (int)(block / 3), s = (int)(block % 3);
     const long m = (long)n * 144, lo = m * s / 3, hi = m * (s + 1) / 3;
     double s0 = 0;
-    (void)m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += x[(((long)(i) / 144 * 96 + c) * 144 + (i) % 144)];
     }
@@ -2996,8 +2843,7 @@ MC_CU_HD static inline void bn_c96_12x12_sq_body(long block, int tid, int nthrea
     const int c = (int)(block / 3), s = (int)(block % 3);
     const long m = (long)n * 144, lo = m * s / 3, hi = m * (s + 1) / 3;
     double s0 = 0;
-    (void)m;
-    const double mean = bn_c96_12x12_total(sums, c, 1, 0) / m;
+    const double mean = mc_cu_parts_total(sums, c, 3, 1, 0) / m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         const double d = x[(((long)(i) / 144 * 96 + c) * 144 + (i) % 144)] - mean;
         s0 += d * d;
@@ -3024,7 +2870,8 @@ MC_CU_HD static inline void bn_c96_12x12_stats_body(long block, int tid, int nth
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 144;
-        const double mean = bn_c96_12x12_total(sums, c, 1, 0) / m, var = bn_c96_12x12_total(sq, c, 1, 0) / m;
+        const double mean = mc_cu_parts_total(sums, c, 3, 1, 0) / m;
+        const double var = mc_cu_parts_total(sq, c, 3, 1, 0) / m;
         const double invstd = 1 / sqrt(var + 1e-05f);
         save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
@@ -3088,7 +2935,6 @@ MC_CU_HD static inline void bn_c96_12x12_bsum_body(long block, int tid, int nthr
     const int c = (int)(block / 3), s = (int)(block % 3);
     const long m = (long)n * 144, lo = m * s / 3, hi = m * (s + 1) / 3;
     double s0 = 0, s1 = 0;
-    (void)m;
     const float mean = save_mean[c], invstd = save_invstd[c];
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += dy[(((long)(i) / 144 * 96 + c) * 144 + (i) % 144)];
@@ -3102,8 +2948,7 @@ MC_CU_HD static inline void bn_c96_12x12_bsum_body(long block, int tid, int nthr
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c96_12x12_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy,
-    double *part)
+static __global__ void __launch_bounds__(256) bn_c96_12x12_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
     bn_c96_12x12_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
@@ -3118,7 +2963,8 @@ MC_CU_HD static inline void bn_c96_12x12_bstats_body(long block, int tid, int nt
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 144;
-        const double sum_dy = bn_c96_12x12_total(part, c, 2, 0), sum_dy_xhat = bn_c96_12x12_total(part, c, 2, 1);
+        const double sum_dy = mc_cu_parts_total(part, c, 3, 2, 0);
+        const double sum_dy_xhat = mc_cu_parts_total(part, c, 3, 2, 1);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         coef[c] = gamma[c] * save_invstd[c];
@@ -3155,11 +3001,11 @@ static __global__ void __launch_bounds__(256) bn_c96_12x12_bapply_kernel(int n, 
 void bn_c96_12x12_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
-    /* a sum and a sum of squares per part (doubles), then a scale per channel */
-    double *sums = (double *)mc_cuda_scratch(host, 1248), *sq = sums + 288;
+    /* a sum and a sum of squares per part, then a scale per channel */
+    double *sums = mc_cuda_sums(host, 672), *sq = sums + 288;
     float *scale = (float *)(sq + 288);
-    MC_CU_RUN(host, bn_c96_12x12_sum_kernel, bn_c96_12x12_sum_body, 288, 256, 256 * sizeof(double), n, x, sums);
-    MC_CU_RUN(host, bn_c96_12x12_sq_kernel, bn_c96_12x12_sq_body, 288, 256, 256 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c96_12x12_sum_kernel, bn_c96_12x12_sum_body, 288, 256, 256 / 32 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c96_12x12_sq_kernel, bn_c96_12x12_sq_body, 288, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
     MC_CU_RUN(host, bn_c96_12x12_stats_kernel, bn_c96_12x12_stats_body, (((long)96) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
     MC_CU_RUN(host, bn_c96_12x12_apply_kernel, bn_c96_12x12_apply_body, ((n * 13824L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
@@ -3173,10 +3019,10 @@ void bn_c96_12x12_cu_fwd_eval(int host, int n, const float *x, const float *gamm
 void bn_c96_12x12_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    /* two sums per part (doubles), then three coefficients per channel */
-    double *part = (double *)mc_cuda_scratch(host, 1440);
+    /* two sums per part, then three coefficients per channel */
+    double *part = mc_cuda_sums(host, 768);
     float *coef = (float *)(part + 576);
-    MC_CU_RUN(host, bn_c96_12x12_bsum_kernel, bn_c96_12x12_bsum_body, 288, 256, 256 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c96_12x12_bsum_kernel, bn_c96_12x12_bsum_body, 288, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c96_12x12_bstats_kernel, bn_c96_12x12_bstats_body, (((long)96) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
     MC_CU_RUN(host, bn_c96_12x12_bapply_kernel, bn_c96_12x12_bapply_body, ((n * 13824L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
 }
@@ -3187,21 +3033,11 @@ MC_CU_HD static inline float bn_c576_12x12_norm(float x, float mean, float scale
     return (x - mean) * scale + shift;
 }
 
-/* Sum j of channel c: its parts (count sums each) in order. */
-MC_CU_HD static inline double bn_c576_12x12_total(const double *part, int c, int count, int j)
-{
-    double t = 0;
-    for (int s = 0; s < 1; s++)
-        t += part[(c * 1 + s) * count + j];
-    return t;
-}
-
 MC_CU_HD static inline void bn_c576_12x12_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
 {
     const int c = (int)(block / 1), s = (int)(block % 1);
     const long m = (long)n * 144, lo = m * s / 1, hi = m * (s + 1) / 1;
     double s0 = 0;
-    (void)m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += x[(((long)(i) / 144 * 576 + c) * 144 + (i) % 144)];
     }
@@ -3223,8 +3059,7 @@ MC_CU_HD static inline void bn_c576_12x12_sq_body(long block, int tid, int nthre
     const int c = (int)(block / 1), s = (int)(block % 1);
     const long m = (long)n * 144, lo = m * s / 1, hi = m * (s + 1) / 1;
     double s0 = 0;
-    (void)m;
-    const double mean = bn_c576_12x12_total(sums, c, 1, 0) / m;
+    const double mean = mc_cu_parts_total(sums, c, 1, 1, 0) / m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         const double d = x[(((long)(i) / 144 * 576 + c) * 144 + (i) % 144)] - mean;
         s0 += d * d;
@@ -3251,7 +3086,8 @@ MC_CU_HD static inline void bn_c576_12x12_stats_body(long block, int tid, int nt
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 144;
-        const double mean = bn_c576_12x12_total(sums, c, 1, 0) / m, var = bn_c576_12x12_total(sq, c, 1, 0) / m;
+        const double mean = mc_cu_parts_total(sums, c, 1, 1, 0) / m;
+        const double var = mc_cu_parts_total(sq, c, 1, 1, 0) / m;
         const double invstd = 1 / sqrt(var + 1e-05f);
         save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
@@ -3315,7 +3151,6 @@ MC_CU_HD static inline void bn_c576_12x12_bsum_body(long block, int tid, int nth
     const int c = (int)(block / 1), s = (int)(block % 1);
     const long m = (long)n * 144, lo = m * s / 1, hi = m * (s + 1) / 1;
     double s0 = 0, s1 = 0;
-    (void)m;
     const float mean = save_mean[c], invstd = save_invstd[c];
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += dy[(((long)(i) / 144 * 576 + c) * 144 + (i) % 144)];
@@ -3329,8 +3164,7 @@ MC_CU_HD static inline void bn_c576_12x12_bsum_body(long block, int tid, int nth
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c576_12x12_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy,
-    double *part)
+static __global__ void __launch_bounds__(256) bn_c576_12x12_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
     bn_c576_12x12_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
@@ -3345,7 +3179,8 @@ MC_CU_HD static inline void bn_c576_12x12_bstats_body(long block, int tid, int n
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 144;
-        const double sum_dy = bn_c576_12x12_total(part, c, 2, 0), sum_dy_xhat = bn_c576_12x12_total(part, c, 2, 1);
+        const double sum_dy = mc_cu_parts_total(part, c, 1, 2, 0);
+        const double sum_dy_xhat = mc_cu_parts_total(part, c, 1, 2, 1);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         coef[c] = gamma[c] * save_invstd[c];
@@ -3382,11 +3217,11 @@ static __global__ void __launch_bounds__(256) bn_c576_12x12_bapply_kernel(int n,
 void bn_c576_12x12_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
-    /* a sum and a sum of squares per part (doubles), then a scale per channel */
-    double *sums = (double *)mc_cuda_scratch(host, 2880), *sq = sums + 576;
+    /* a sum and a sum of squares per part, then a scale per channel */
+    double *sums = mc_cuda_sums(host, 1728), *sq = sums + 576;
     float *scale = (float *)(sq + 576);
-    MC_CU_RUN(host, bn_c576_12x12_sum_kernel, bn_c576_12x12_sum_body, 576, 256, 256 * sizeof(double), n, x, sums);
-    MC_CU_RUN(host, bn_c576_12x12_sq_kernel, bn_c576_12x12_sq_body, 576, 256, 256 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c576_12x12_sum_kernel, bn_c576_12x12_sum_body, 576, 256, 256 / 32 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c576_12x12_sq_kernel, bn_c576_12x12_sq_body, 576, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
     MC_CU_RUN(host, bn_c576_12x12_stats_kernel, bn_c576_12x12_stats_body, (((long)576) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
     MC_CU_RUN(host, bn_c576_12x12_apply_kernel, bn_c576_12x12_apply_body, ((n * 82944L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
@@ -3400,10 +3235,10 @@ void bn_c576_12x12_cu_fwd_eval(int host, int n, const float *x, const float *gam
 void bn_c576_12x12_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    /* two sums per part (doubles), then three coefficients per channel */
-    double *part = (double *)mc_cuda_scratch(host, 4032);
+    /* two sums per part, then three coefficients per channel */
+    double *part = mc_cuda_sums(host, 2304);
     float *coef = (float *)(part + 1152);
-    MC_CU_RUN(host, bn_c576_12x12_bsum_kernel, bn_c576_12x12_bsum_body, 576, 256, 256 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c576_12x12_bsum_kernel, bn_c576_12x12_bsum_body, 576, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c576_12x12_bstats_kernel, bn_c576_12x12_bstats_body, (((long)576) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
     MC_CU_RUN(host, bn_c576_12x12_bapply_kernel, bn_c576_12x12_bapply_body, ((n * 82944L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
 }
@@ -3414,21 +3249,11 @@ MC_CU_HD static inline float bn_c576_6x6_norm(float x, float mean, float scale, 
     return (x - mean) * scale + shift;
 }
 
-/* Sum j of channel c: its parts (count sums each) in order. */
-MC_CU_HD static inline double bn_c576_6x6_total(const double *part, int c, int count, int j)
-{
-    double t = 0;
-    for (int s = 0; s < 1; s++)
-        t += part[(c * 1 + s) * count + j];
-    return t;
-}
-
 MC_CU_HD static inline void bn_c576_6x6_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
 {
     const int c = (int)(block / 1), s = (int)(block % 1);
     const long m = (long)n * 36, lo = m * s / 1, hi = m * (s + 1) / 1;
     double s0 = 0;
-    (void)m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += x[(((long)(i) / 36 * 576 + c) * 36 + (i) % 36)];
     }
@@ -3450,8 +3275,7 @@ MC_CU_HD static inline void bn_c576_6x6_sq_body(long block, int tid, int nthread
     const int c = (int)(block / 1), s = (int)(block % 1);
     const long m = (long)n * 36, lo = m * s / 1, hi = m * (s + 1) / 1;
     double s0 = 0;
-    (void)m;
-    const double mean = bn_c576_6x6_total(sums, c, 1, 0) / m;
+    const double mean = mc_cu_parts_total(sums, c, 1, 1, 0) / m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         const double d = x[(((long)(i) / 36 * 576 + c) * 36 + (i) % 36)] - mean;
         s0 += d * d;
@@ -3478,7 +3302,8 @@ MC_CU_HD static inline void bn_c576_6x6_stats_body(long block, int tid, int nthr
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 36;
-        const double mean = bn_c576_6x6_total(sums, c, 1, 0) / m, var = bn_c576_6x6_total(sq, c, 1, 0) / m;
+        const double mean = mc_cu_parts_total(sums, c, 1, 1, 0) / m;
+        const double var = mc_cu_parts_total(sq, c, 1, 1, 0) / m;
         const double invstd = 1 / sqrt(var + 1e-05f);
         save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
@@ -3542,7 +3367,6 @@ MC_CU_HD static inline void bn_c576_6x6_bsum_body(long block, int tid, int nthre
     const int c = (int)(block / 1), s = (int)(block % 1);
     const long m = (long)n * 36, lo = m * s / 1, hi = m * (s + 1) / 1;
     double s0 = 0, s1 = 0;
-    (void)m;
     const float mean = save_mean[c], invstd = save_invstd[c];
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += dy[(((long)(i) / 36 * 576 + c) * 36 + (i) % 36)];
@@ -3556,8 +3380,7 @@ MC_CU_HD static inline void bn_c576_6x6_bsum_body(long block, int tid, int nthre
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c576_6x6_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy,
-    double *part)
+static __global__ void __launch_bounds__(256) bn_c576_6x6_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
     bn_c576_6x6_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
@@ -3572,7 +3395,8 @@ MC_CU_HD static inline void bn_c576_6x6_bstats_body(long block, int tid, int nth
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 36;
-        const double sum_dy = bn_c576_6x6_total(part, c, 2, 0), sum_dy_xhat = bn_c576_6x6_total(part, c, 2, 1);
+        const double sum_dy = mc_cu_parts_total(part, c, 1, 2, 0);
+        const double sum_dy_xhat = mc_cu_parts_total(part, c, 1, 2, 1);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         coef[c] = gamma[c] * save_invstd[c];
@@ -3609,11 +3433,11 @@ static __global__ void __launch_bounds__(256) bn_c576_6x6_bapply_kernel(int n, c
 void bn_c576_6x6_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
-    /* a sum and a sum of squares per part (doubles), then a scale per channel */
-    double *sums = (double *)mc_cuda_scratch(host, 2880), *sq = sums + 576;
+    /* a sum and a sum of squares per part, then a scale per channel */
+    double *sums = mc_cuda_sums(host, 1728), *sq = sums + 576;
     float *scale = (float *)(sq + 576);
-    MC_CU_RUN(host, bn_c576_6x6_sum_kernel, bn_c576_6x6_sum_body, 576, 256, 256 * sizeof(double), n, x, sums);
-    MC_CU_RUN(host, bn_c576_6x6_sq_kernel, bn_c576_6x6_sq_body, 576, 256, 256 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c576_6x6_sum_kernel, bn_c576_6x6_sum_body, 576, 256, 256 / 32 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c576_6x6_sq_kernel, bn_c576_6x6_sq_body, 576, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
     MC_CU_RUN(host, bn_c576_6x6_stats_kernel, bn_c576_6x6_stats_body, (((long)576) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
     MC_CU_RUN(host, bn_c576_6x6_apply_kernel, bn_c576_6x6_apply_body, ((n * 20736L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
@@ -3627,10 +3451,10 @@ void bn_c576_6x6_cu_fwd_eval(int host, int n, const float *x, const float *gamma
 void bn_c576_6x6_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    /* two sums per part (doubles), then three coefficients per channel */
-    double *part = (double *)mc_cuda_scratch(host, 4032);
+    /* two sums per part, then three coefficients per channel */
+    double *part = mc_cuda_sums(host, 2304);
     float *coef = (float *)(part + 1152);
-    MC_CU_RUN(host, bn_c576_6x6_bsum_kernel, bn_c576_6x6_bsum_body, 576, 256, 256 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c576_6x6_bsum_kernel, bn_c576_6x6_bsum_body, 576, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c576_6x6_bstats_kernel, bn_c576_6x6_bstats_body, (((long)576) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
     MC_CU_RUN(host, bn_c576_6x6_bapply_kernel, bn_c576_6x6_bapply_body, ((n * 20736L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
 }
@@ -3641,21 +3465,11 @@ MC_CU_HD static inline float bn_c160_6x6_norm(float x, float mean, float scale, 
     return (x - mean) * scale + shift;
 }
 
-/* Sum j of channel c: its parts (count sums each) in order. */
-MC_CU_HD static inline double bn_c160_6x6_total(const double *part, int c, int count, int j)
-{
-    double t = 0;
-    for (int s = 0; s < 2; s++)
-        t += part[(c * 2 + s) * count + j];
-    return t;
-}
-
 MC_CU_HD static inline void bn_c160_6x6_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
 {
     const int c = (int)(block / 2), s = (int)(block % 2);
     const long m = (long)n * 36, lo = m * s / 2, hi = m * (s + 1) / 2;
     double s0 = 0;
-    (void)m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += x[(((long)(i) / 36 * 160 + c) * 36 + (i) % 36)];
     }
@@ -3677,8 +3491,7 @@ MC_CU_HD static inline void bn_c160_6x6_sq_body(long block, int tid, int nthread
     const int c = (int)(block / 2), s = (int)(block % 2);
     const long m = (long)n * 36, lo = m * s / 2, hi = m * (s + 1) / 2;
     double s0 = 0;
-    (void)m;
-    const double mean = bn_c160_6x6_total(sums, c, 1, 0) / m;
+    const double mean = mc_cu_parts_total(sums, c, 2, 1, 0) / m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         const double d = x[(((long)(i) / 36 * 160 + c) * 36 + (i) % 36)] - mean;
         s0 += d * d;
@@ -3705,7 +3518,8 @@ MC_CU_HD static inline void bn_c160_6x6_stats_body(long block, int tid, int nthr
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 36;
-        const double mean = bn_c160_6x6_total(sums, c, 1, 0) / m, var = bn_c160_6x6_total(sq, c, 1, 0) / m;
+        const double mean = mc_cu_parts_total(sums, c, 2, 1, 0) / m;
+        const double var = mc_cu_parts_total(sq, c, 2, 1, 0) / m;
         const double invstd = 1 / sqrt(var + 1e-05f);
         save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
@@ -3769,7 +3583,6 @@ MC_CU_HD static inline void bn_c160_6x6_bsum_body(long block, int tid, int nthre
     const int c = (int)(block / 2), s = (int)(block % 2);
     const long m = (long)n * 36, lo = m * s / 2, hi = m * (s + 1) / 2;
     double s0 = 0, s1 = 0;
-    (void)m;
     const float mean = save_mean[c], invstd = save_invstd[c];
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += dy[(((long)(i) / 36 * 160 + c) * 36 + (i) % 36)];
@@ -3783,8 +3596,7 @@ MC_CU_HD static inline void bn_c160_6x6_bsum_body(long block, int tid, int nthre
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c160_6x6_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy,
-    double *part)
+static __global__ void __launch_bounds__(256) bn_c160_6x6_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
     bn_c160_6x6_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
@@ -3799,7 +3611,8 @@ MC_CU_HD static inline void bn_c160_6x6_bstats_body(long block, int tid, int nth
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 36;
-        const double sum_dy = bn_c160_6x6_total(part, c, 2, 0), sum_dy_xhat = bn_c160_6x6_total(part, c, 2, 1);
+        const double sum_dy = mc_cu_parts_total(part, c, 2, 2, 0);
+        const double sum_dy_xhat = mc_cu_parts_total(part, c, 2, 2, 1);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         coef[c] = gamma[c] * save_invstd[c];
@@ -3836,11 +3649,11 @@ static __global__ void __launch_bounds__(256) bn_c160_6x6_bapply_kernel(int n, c
 void bn_c160_6x6_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
-    /* a sum and a sum of squares per part (doubles), then a scale per channel */
-    double *sums = (double *)mc_cuda_scratch(host, 1440), *sq = sums + 320;
+    /* a sum and a sum of squares per part, then a scale per channel */
+    double *sums = mc_cuda_sums(host, 800), *sq = sums + 320;
     float *scale = (float *)(sq + 320);
-    MC_CU_RUN(host, bn_c160_6x6_sum_kernel, bn_c160_6x6_sum_body, 320, 256, 256 * sizeof(double), n, x, sums);
-    MC_CU_RUN(host, bn_c160_6x6_sq_kernel, bn_c160_6x6_sq_body, 320, 256, 256 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c160_6x6_sum_kernel, bn_c160_6x6_sum_body, 320, 256, 256 / 32 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c160_6x6_sq_kernel, bn_c160_6x6_sq_body, 320, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
     MC_CU_RUN(host, bn_c160_6x6_stats_kernel, bn_c160_6x6_stats_body, (((long)160) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
     MC_CU_RUN(host, bn_c160_6x6_apply_kernel, bn_c160_6x6_apply_body, ((n * 5760L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
@@ -3854,10 +3667,10 @@ void bn_c160_6x6_cu_fwd_eval(int host, int n, const float *x, const float *gamma
 void bn_c160_6x6_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    /* two sums per part (doubles), then three coefficients per channel */
-    double *part = (double *)mc_cuda_scratch(host, 1760);
+    /* two sums per part, then three coefficients per channel */
+    double *part = mc_cuda_sums(host, 960);
     float *coef = (float *)(part + 640);
-    MC_CU_RUN(host, bn_c160_6x6_bsum_kernel, bn_c160_6x6_bsum_body, 320, 256, 256 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c160_6x6_bsum_kernel, bn_c160_6x6_bsum_body, 320, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c160_6x6_bstats_kernel, bn_c160_6x6_bstats_body, (((long)160) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
     MC_CU_RUN(host, bn_c160_6x6_bapply_kernel, bn_c160_6x6_bapply_body, ((n * 5760L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
 }
@@ -3868,21 +3681,11 @@ MC_CU_HD static inline float bn_c960_6x6_norm(float x, float mean, float scale, 
     return (x - mean) * scale + shift;
 }
 
-/* Sum j of channel c: its parts (count sums each) in order. */
-MC_CU_HD static inline double bn_c960_6x6_total(const double *part, int c, int count, int j)
-{
-    double t = 0;
-    for (int s = 0; s < 1; s++)
-        t += part[(c * 1 + s) * count + j];
-    return t;
-}
-
 MC_CU_HD static inline void bn_c960_6x6_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
 {
     const int c = (int)(block / 1), s = (int)(block % 1);
     const long m = (long)n * 36, lo = m * s / 1, hi = m * (s + 1) / 1;
     double s0 = 0;
-    (void)m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += x[(((long)(i) / 36 * 960 + c) * 36 + (i) % 36)];
     }
@@ -3904,8 +3707,7 @@ MC_CU_HD static inline void bn_c960_6x6_sq_body(long block, int tid, int nthread
     const int c = (int)(block / 1), s = (int)(block % 1);
     const long m = (long)n * 36, lo = m * s / 1, hi = m * (s + 1) / 1;
     double s0 = 0;
-    (void)m;
-    const double mean = bn_c960_6x6_total(sums, c, 1, 0) / m;
+    const double mean = mc_cu_parts_total(sums, c, 1, 1, 0) / m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         const double d = x[(((long)(i) / 36 * 960 + c) * 36 + (i) % 36)] - mean;
         s0 += d * d;
@@ -3932,7 +3734,8 @@ MC_CU_HD static inline void bn_c960_6x6_stats_body(long block, int tid, int nthr
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 36;
-        const double mean = bn_c960_6x6_total(sums, c, 1, 0) / m, var = bn_c960_6x6_total(sq, c, 1, 0) / m;
+        const double mean = mc_cu_parts_total(sums, c, 1, 1, 0) / m;
+        const double var = mc_cu_parts_total(sq, c, 1, 1, 0) / m;
         const double invstd = 1 / sqrt(var + 1e-05f);
         save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
@@ -3996,7 +3799,6 @@ MC_CU_HD static inline void bn_c960_6x6_bsum_body(long block, int tid, int nthre
     const int c = (int)(block / 1), s = (int)(block % 1);
     const long m = (long)n * 36, lo = m * s / 1, hi = m * (s + 1) / 1;
     double s0 = 0, s1 = 0;
-    (void)m;
     const float mean = save_mean[c], invstd = save_invstd[c];
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += dy[(((long)(i) / 36 * 960 + c) * 36 + (i) % 36)];
@@ -4010,8 +3812,7 @@ MC_CU_HD static inline void bn_c960_6x6_bsum_body(long block, int tid, int nthre
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c960_6x6_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy,
-    double *part)
+static __global__ void __launch_bounds__(256) bn_c960_6x6_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
     bn_c960_6x6_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
@@ -4026,7 +3827,8 @@ MC_CU_HD static inline void bn_c960_6x6_bstats_body(long block, int tid, int nth
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 36;
-        const double sum_dy = bn_c960_6x6_total(part, c, 2, 0), sum_dy_xhat = bn_c960_6x6_total(part, c, 2, 1);
+        const double sum_dy = mc_cu_parts_total(part, c, 1, 2, 0);
+        const double sum_dy_xhat = mc_cu_parts_total(part, c, 1, 2, 1);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         coef[c] = gamma[c] * save_invstd[c];
@@ -4063,11 +3865,11 @@ static __global__ void __launch_bounds__(256) bn_c960_6x6_bapply_kernel(int n, c
 void bn_c960_6x6_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
-    /* a sum and a sum of squares per part (doubles), then a scale per channel */
-    double *sums = (double *)mc_cuda_scratch(host, 4800), *sq = sums + 960;
+    /* a sum and a sum of squares per part, then a scale per channel */
+    double *sums = mc_cuda_sums(host, 2880), *sq = sums + 960;
     float *scale = (float *)(sq + 960);
-    MC_CU_RUN(host, bn_c960_6x6_sum_kernel, bn_c960_6x6_sum_body, 960, 256, 256 * sizeof(double), n, x, sums);
-    MC_CU_RUN(host, bn_c960_6x6_sq_kernel, bn_c960_6x6_sq_body, 960, 256, 256 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c960_6x6_sum_kernel, bn_c960_6x6_sum_body, 960, 256, 256 / 32 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c960_6x6_sq_kernel, bn_c960_6x6_sq_body, 960, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
     MC_CU_RUN(host, bn_c960_6x6_stats_kernel, bn_c960_6x6_stats_body, (((long)960) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
     MC_CU_RUN(host, bn_c960_6x6_apply_kernel, bn_c960_6x6_apply_body, ((n * 34560L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
@@ -4081,10 +3883,10 @@ void bn_c960_6x6_cu_fwd_eval(int host, int n, const float *x, const float *gamma
 void bn_c960_6x6_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    /* two sums per part (doubles), then three coefficients per channel */
-    double *part = (double *)mc_cuda_scratch(host, 6720);
+    /* two sums per part, then three coefficients per channel */
+    double *part = mc_cuda_sums(host, 3840);
     float *coef = (float *)(part + 1920);
-    MC_CU_RUN(host, bn_c960_6x6_bsum_kernel, bn_c960_6x6_bsum_body, 960, 256, 256 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c960_6x6_bsum_kernel, bn_c960_6x6_bsum_body, 960, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c960_6x6_bstats_kernel, bn_c960_6x6_bstats_body, (((long)960) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
     MC_CU_RUN(host, bn_c960_6x6_bapply_kernel, bn_c960_6x6_bapply_body, ((n * 34560L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
 }
@@ -4095,21 +3897,11 @@ MC_CU_HD static inline float bn_c320_6x6_norm(float x, float mean, float scale, 
     return (x - mean) * scale + shift;
 }
 
-/* Sum j of channel c: its parts (count sums each) in order. */
-MC_CU_HD static inline double bn_c320_6x6_total(const double *part, int c, int count, int j)
-{
-    double t = 0;
-    for (int s = 0; s < 1; s++)
-        t += part[(c * 1 + s) * count + j];
-    return t;
-}
-
 MC_CU_HD static inline void bn_c320_6x6_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
 {
     const int c = (int)(block / 1), s = (int)(block % 1);
     const long m = (long)n * 36, lo = m * s / 1, hi = m * (s + 1) / 1;
     double s0 = 0;
-    (void)m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += x[(((long)(i) / 36 * 320 + c) * 36 + (i) % 36)];
     }
@@ -4131,8 +3923,7 @@ MC_CU_HD static inline void bn_c320_6x6_sq_body(long block, int tid, int nthread
     const int c = (int)(block / 1), s = (int)(block % 1);
     const long m = (long)n * 36, lo = m * s / 1, hi = m * (s + 1) / 1;
     double s0 = 0;
-    (void)m;
-    const double mean = bn_c320_6x6_total(sums, c, 1, 0) / m;
+    const double mean = mc_cu_parts_total(sums, c, 1, 1, 0) / m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         const double d = x[(((long)(i) / 36 * 320 + c) * 36 + (i) % 36)] - mean;
         s0 += d * d;
@@ -4159,7 +3950,8 @@ MC_CU_HD static inline void bn_c320_6x6_stats_body(long block, int tid, int nthr
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 36;
-        const double mean = bn_c320_6x6_total(sums, c, 1, 0) / m, var = bn_c320_6x6_total(sq, c, 1, 0) / m;
+        const double mean = mc_cu_parts_total(sums, c, 1, 1, 0) / m;
+        const double var = mc_cu_parts_total(sq, c, 1, 1, 0) / m;
         const double invstd = 1 / sqrt(var + 1e-05f);
         save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
@@ -4223,7 +4015,6 @@ MC_CU_HD static inline void bn_c320_6x6_bsum_body(long block, int tid, int nthre
     const int c = (int)(block / 1), s = (int)(block % 1);
     const long m = (long)n * 36, lo = m * s / 1, hi = m * (s + 1) / 1;
     double s0 = 0, s1 = 0;
-    (void)m;
     const float mean = save_mean[c], invstd = save_invstd[c];
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += dy[(((long)(i) / 36 * 320 + c) * 36 + (i) % 36)];
@@ -4237,8 +4028,7 @@ MC_CU_HD static inline void bn_c320_6x6_bsum_body(long block, int tid, int nthre
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c320_6x6_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy,
-    double *part)
+static __global__ void __launch_bounds__(256) bn_c320_6x6_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
     bn_c320_6x6_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
@@ -4253,7 +4043,8 @@ MC_CU_HD static inline void bn_c320_6x6_bstats_body(long block, int tid, int nth
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 36;
-        const double sum_dy = bn_c320_6x6_total(part, c, 2, 0), sum_dy_xhat = bn_c320_6x6_total(part, c, 2, 1);
+        const double sum_dy = mc_cu_parts_total(part, c, 1, 2, 0);
+        const double sum_dy_xhat = mc_cu_parts_total(part, c, 1, 2, 1);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         coef[c] = gamma[c] * save_invstd[c];
@@ -4290,11 +4081,11 @@ static __global__ void __launch_bounds__(256) bn_c320_6x6_bapply_kernel(int n, c
 void bn_c320_6x6_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
-    /* a sum and a sum of squares per part (doubles), then a scale per channel */
-    double *sums = (double *)mc_cuda_scratch(host, 1600), *sq = sums + 320;
+    /* a sum and a sum of squares per part, then a scale per channel */
+    double *sums = mc_cuda_sums(host, 960), *sq = sums + 320;
     float *scale = (float *)(sq + 320);
-    MC_CU_RUN(host, bn_c320_6x6_sum_kernel, bn_c320_6x6_sum_body, 320, 256, 256 * sizeof(double), n, x, sums);
-    MC_CU_RUN(host, bn_c320_6x6_sq_kernel, bn_c320_6x6_sq_body, 320, 256, 256 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c320_6x6_sum_kernel, bn_c320_6x6_sum_body, 320, 256, 256 / 32 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c320_6x6_sq_kernel, bn_c320_6x6_sq_body, 320, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
     MC_CU_RUN(host, bn_c320_6x6_stats_kernel, bn_c320_6x6_stats_body, (((long)320) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
     MC_CU_RUN(host, bn_c320_6x6_apply_kernel, bn_c320_6x6_apply_body, ((n * 11520L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
@@ -4308,10 +4099,10 @@ void bn_c320_6x6_cu_fwd_eval(int host, int n, const float *x, const float *gamma
 void bn_c320_6x6_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    /* two sums per part (doubles), then three coefficients per channel */
-    double *part = (double *)mc_cuda_scratch(host, 2240);
+    /* two sums per part, then three coefficients per channel */
+    double *part = mc_cuda_sums(host, 1280);
     float *coef = (float *)(part + 640);
-    MC_CU_RUN(host, bn_c320_6x6_bsum_kernel, bn_c320_6x6_bsum_body, 320, 256, 256 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c320_6x6_bsum_kernel, bn_c320_6x6_bsum_body, 320, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c320_6x6_bstats_kernel, bn_c320_6x6_bstats_body, (((long)320) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
     MC_CU_RUN(host, bn_c320_6x6_bapply_kernel, bn_c320_6x6_bapply_body, ((n * 11520L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
 }
@@ -4322,21 +4113,11 @@ MC_CU_HD static inline float bn_c1280_6x6_norm(float x, float mean, float scale,
     return (x - mean) * scale + shift;
 }
 
-/* Sum j of channel c: its parts (count sums each) in order. */
-MC_CU_HD static inline double bn_c1280_6x6_total(const double *part, int c, int count, int j)
-{
-    double t = 0;
-    for (int s = 0; s < 1; s++)
-        t += part[(c * 1 + s) * count + j];
-    return t;
-}
-
 MC_CU_HD static inline void bn_c1280_6x6_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
 {
     const int c = (int)(block / 1), s = (int)(block % 1);
     const long m = (long)n * 36, lo = m * s / 1, hi = m * (s + 1) / 1;
     double s0 = 0;
-    (void)m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += x[(((long)(i) / 36 * 1280 + c) * 36 + (i) % 36)];
     }
@@ -4358,8 +4139,7 @@ MC_CU_HD static inline void bn_c1280_6x6_sq_body(long block, int tid, int nthrea
     const int c = (int)(block / 1), s = (int)(block % 1);
     const long m = (long)n * 36, lo = m * s / 1, hi = m * (s + 1) / 1;
     double s0 = 0;
-    (void)m;
-    const double mean = bn_c1280_6x6_total(sums, c, 1, 0) / m;
+    const double mean = mc_cu_parts_total(sums, c, 1, 1, 0) / m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         const double d = x[(((long)(i) / 36 * 1280 + c) * 36 + (i) % 36)] - mean;
         s0 += d * d;
@@ -4386,7 +4166,8 @@ MC_CU_HD static inline void bn_c1280_6x6_stats_body(long block, int tid, int nth
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 36;
-        const double mean = bn_c1280_6x6_total(sums, c, 1, 0) / m, var = bn_c1280_6x6_total(sq, c, 1, 0) / m;
+        const double mean = mc_cu_parts_total(sums, c, 1, 1, 0) / m;
+        const double var = mc_cu_parts_total(sq, c, 1, 1, 0) / m;
         const double invstd = 1 / sqrt(var + 1e-05f);
         save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
@@ -4450,7 +4231,6 @@ MC_CU_HD static inline void bn_c1280_6x6_bsum_body(long block, int tid, int nthr
     const int c = (int)(block / 1), s = (int)(block % 1);
     const long m = (long)n * 36, lo = m * s / 1, hi = m * (s + 1) / 1;
     double s0 = 0, s1 = 0;
-    (void)m;
     const float mean = save_mean[c], invstd = save_invstd[c];
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += dy[(((long)(i) / 36 * 1280 + c) * 36 + (i) % 36)];
@@ -4464,8 +4244,7 @@ MC_CU_HD static inline void bn_c1280_6x6_bsum_body(long block, int tid, int nthr
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c1280_6x6_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy,
-    double *part)
+static __global__ void __launch_bounds__(256) bn_c1280_6x6_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
     bn_c1280_6x6_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
@@ -4480,7 +4259,8 @@ MC_CU_HD static inline void bn_c1280_6x6_bstats_body(long block, int tid, int nt
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 36;
-        const double sum_dy = bn_c1280_6x6_total(part, c, 2, 0), sum_dy_xhat = bn_c1280_6x6_total(part, c, 2, 1);
+        const double sum_dy = mc_cu_parts_total(part, c, 1, 2, 0);
+        const double sum_dy_xhat = mc_cu_parts_total(part, c, 1, 2, 1);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         coef[c] = gamma[c] * save_invstd[c];
@@ -4517,11 +4297,11 @@ static __global__ void __launch_bounds__(256) bn_c1280_6x6_bapply_kernel(int n, 
 void bn_c1280_6x6_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
-    /* a sum and a sum of squares per part (doubles), then a scale per channel */
-    double *sums = (double *)mc_cuda_scratch(host, 6400), *sq = sums + 1280;
+    /* a sum and a sum of squares per part, then a scale per channel */
+    double *sums = mc_cuda_sums(host, 3840), *sq = sums + 1280;
     float *scale = (float *)(sq + 1280);
-    MC_CU_RUN(host, bn_c1280_6x6_sum_kernel, bn_c1280_6x6_sum_body, 1280, 256, 256 * sizeof(double), n, x, sums);
-    MC_CU_RUN(host, bn_c1280_6x6_sq_kernel, bn_c1280_6x6_sq_body, 1280, 256, 256 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c1280_6x6_sum_kernel, bn_c1280_6x6_sum_body, 1280, 256, 256 / 32 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c1280_6x6_sq_kernel, bn_c1280_6x6_sq_body, 1280, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
     MC_CU_RUN(host, bn_c1280_6x6_stats_kernel, bn_c1280_6x6_stats_body, (((long)1280) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
     MC_CU_RUN(host, bn_c1280_6x6_apply_kernel, bn_c1280_6x6_apply_body, ((n * 46080L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
@@ -4535,10 +4315,10 @@ void bn_c1280_6x6_cu_fwd_eval(int host, int n, const float *x, const float *gamm
 void bn_c1280_6x6_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    /* two sums per part (doubles), then three coefficients per channel */
-    double *part = (double *)mc_cuda_scratch(host, 8960);
+    /* two sums per part, then three coefficients per channel */
+    double *part = mc_cuda_sums(host, 5120);
     float *coef = (float *)(part + 2560);
-    MC_CU_RUN(host, bn_c1280_6x6_bsum_kernel, bn_c1280_6x6_bsum_body, 1280, 256, 256 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c1280_6x6_bsum_kernel, bn_c1280_6x6_bsum_body, 1280, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c1280_6x6_bstats_kernel, bn_c1280_6x6_bstats_body, (((long)1280) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
     MC_CU_RUN(host, bn_c1280_6x6_bapply_kernel, bn_c1280_6x6_bapply_body, ((n * 46080L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
 }

@@ -156,21 +156,39 @@ static __global__ void __launch_bounds__(256) conv_k1_c96_16_96x96_s1_p0_b_init_
     conv_k1_c96_16_96x96_s1_p0_b_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
 }
 
-MC_CU_HD static inline void conv_k1_c96_16_96x96_s1_p0_b_dbias_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, float *g)
+MC_CU_HD static inline void conv_k1_c96_16_96x96_s1_p0_b_dbias_part_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, double *part)
 {
-    const long c = block;
-    double s = 0;
-    for (long i = tid; i < (long)n * 9216; i += nthreads)
-        s += dy[(i / 9216 * 16 + c) * 9216 + i % 9216];
-    s = mc_cu_block_sum(s, (double *)shm, tid, nthreads);
-    if (tid == 0)
-        g[c] += (float)s;
+    const int c = (int)(block / 17), s = (int)(block % 17);
+    const long m = (long)n * 9216, lo = m * s / 17, hi = m * (s + 1) / 17;
+    double s0 = 0;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += dy[(((long)(i) / 9216 * 16 + c) * 9216 + (i) % 9216)];
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 1] = s0;
+    }
 }
 
-static __global__ void __launch_bounds__(256) conv_k1_c96_16_96x96_s1_p0_b_dbias_kernel(int n, const float *dy, float *g)
+static __global__ void __launch_bounds__(256) conv_k1_c96_16_96x96_s1_p0_b_dbias_part_kernel(int n, const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
-    conv_k1_c96_16_96x96_s1_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, g);
+    conv_k1_c96_16_96x96_s1_p0_b_dbias_part_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, part);
+}
+
+MC_CU_HD static inline void conv_k1_c96_16_96x96_s1_p0_b_dbias_body(long block, int tid, int nthreads, float *shm, const double *part, float *g)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)16) ? first + 256 : ((long)16);
+    for (long i = first + tid; i < last; i += nthreads) {
+        g[i] += (float)mc_cu_parts_total(part, (int)i, 17, 1, 0);
+    }
+}
+
+static __global__ void __launch_bounds__(256) conv_k1_c96_16_96x96_s1_p0_b_dbias_kernel(const double *part, float *g)
+{
+    extern __shared__ float mc_shm[];
+    conv_k1_c96_16_96x96_s1_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, part, g);
 }
 
 MC_CU_HD static inline void conv_k1_c96_16_96x96_s1_p0_b_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
@@ -205,7 +223,11 @@ void conv_k1_c96_16_96x96_s1_p0_b_cu_bwd(int host, int n, const float *x, const 
     float *dbias)
 {
     float *part = mc_cuda_scratch(host, (size_t)n * 1536);
-    MC_CU_RUN(host, conv_k1_c96_16_96x96_s1_p0_b_dbias_kernel, conv_k1_c96_16_96x96_s1_p0_b_dbias_body, 16, 256, 256 * sizeof(double), n, dy, dbias);
+    {
+        double *bias_parts = mc_cuda_sums(host, 272);
+        MC_CU_RUN(host, conv_k1_c96_16_96x96_s1_p0_b_dbias_part_kernel, conv_k1_c96_16_96x96_s1_p0_b_dbias_part_body, 272, 256, 256 / 32 * sizeof(double), n, dy, bias_parts);
+        MC_CU_RUN(host, conv_k1_c96_16_96x96_s1_p0_b_dbias_kernel, conv_k1_c96_16_96x96_s1_p0_b_dbias_body, (((long)16) + 256 - 1) / 256, 256, 0, bias_parts, dbias);
+    }
     const float *a = x + 0;
     const long sa = 884736;
     for (int g = 0; g < 1; g++) {
@@ -345,21 +367,39 @@ static __global__ void __launch_bounds__(256) conv_k1_c192_24_96x96_s2_p0_b_init
     conv_k1_c192_24_96x96_s2_p0_b_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
 }
 
-MC_CU_HD static inline void conv_k1_c192_24_96x96_s2_p0_b_dbias_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, float *g)
+MC_CU_HD static inline void conv_k1_c192_24_96x96_s2_p0_b_dbias_part_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, double *part)
 {
-    const long c = block;
-    double s = 0;
-    for (long i = tid; i < (long)n * 2304; i += nthreads)
-        s += dy[(i / 2304 * 24 + c) * 2304 + i % 2304];
-    s = mc_cu_block_sum(s, (double *)shm, tid, nthreads);
-    if (tid == 0)
-        g[c] += (float)s;
+    const int c = (int)(block / 11), s = (int)(block % 11);
+    const long m = (long)n * 2304, lo = m * s / 11, hi = m * (s + 1) / 11;
+    double s0 = 0;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += dy[(((long)(i) / 2304 * 24 + c) * 2304 + (i) % 2304)];
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 1] = s0;
+    }
 }
 
-static __global__ void __launch_bounds__(256) conv_k1_c192_24_96x96_s2_p0_b_dbias_kernel(int n, const float *dy, float *g)
+static __global__ void __launch_bounds__(256) conv_k1_c192_24_96x96_s2_p0_b_dbias_part_kernel(int n, const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
-    conv_k1_c192_24_96x96_s2_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, g);
+    conv_k1_c192_24_96x96_s2_p0_b_dbias_part_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, part);
+}
+
+MC_CU_HD static inline void conv_k1_c192_24_96x96_s2_p0_b_dbias_body(long block, int tid, int nthreads, float *shm, const double *part, float *g)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)24) ? first + 256 : ((long)24);
+    for (long i = first + tid; i < last; i += nthreads) {
+        g[i] += (float)mc_cu_parts_total(part, (int)i, 11, 1, 0);
+    }
+}
+
+static __global__ void __launch_bounds__(256) conv_k1_c192_24_96x96_s2_p0_b_dbias_kernel(const double *part, float *g)
+{
+    extern __shared__ float mc_shm[];
+    conv_k1_c192_24_96x96_s2_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, part, g);
 }
 
 MC_CU_HD static inline void conv_k1_c192_24_96x96_s2_p0_b_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
@@ -397,7 +437,11 @@ void conv_k1_c192_24_96x96_s2_p0_b_cu_bwd(int host, int n, const float *x, const
 {
     float *col = mc_cuda_scratch(host, 2 * (size_t)n * 442368 + (size_t)n * 4608);
     float *dcol = col + (size_t)n * 442368, *part = dcol + (size_t)n * 442368;
-    MC_CU_RUN(host, conv_k1_c192_24_96x96_s2_p0_b_dbias_kernel, conv_k1_c192_24_96x96_s2_p0_b_dbias_body, 24, 256, 256 * sizeof(double), n, dy, dbias);
+    {
+        double *bias_parts = mc_cuda_sums(host, 264);
+        MC_CU_RUN(host, conv_k1_c192_24_96x96_s2_p0_b_dbias_part_kernel, conv_k1_c192_24_96x96_s2_p0_b_dbias_part_body, 264, 256, 256 / 32 * sizeof(double), n, dy, bias_parts);
+        MC_CU_RUN(host, conv_k1_c192_24_96x96_s2_p0_b_dbias_kernel, conv_k1_c192_24_96x96_s2_p0_b_dbias_body, (((long)24) + 256 - 1) / 256, 256, 0, bias_parts, dbias);
+    }
     MC_CU_RUN(host, conv_k1_c192_24_96x96_s2_p0_b_col_kernel, conv_k1_c192_24_96x96_s2_p0_b_col_body, ((n * 442368L) + 256 - 1) / 256, 256, 0, n, x, col);
     const float *a = col;
     const long sa = 442368;
@@ -490,21 +534,39 @@ static __global__ void __launch_bounds__(256) conv_k1_c288_24_48x48_s1_p0_b_init
     conv_k1_c288_24_48x48_s1_p0_b_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
 }
 
-MC_CU_HD static inline void conv_k1_c288_24_48x48_s1_p0_b_dbias_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, float *g)
+MC_CU_HD static inline void conv_k1_c288_24_48x48_s1_p0_b_dbias_part_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, double *part)
 {
-    const long c = block;
-    double s = 0;
-    for (long i = tid; i < (long)n * 2304; i += nthreads)
-        s += dy[(i / 2304 * 24 + c) * 2304 + i % 2304];
-    s = mc_cu_block_sum(s, (double *)shm, tid, nthreads);
-    if (tid == 0)
-        g[c] += (float)s;
+    const int c = (int)(block / 11), s = (int)(block % 11);
+    const long m = (long)n * 2304, lo = m * s / 11, hi = m * (s + 1) / 11;
+    double s0 = 0;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += dy[(((long)(i) / 2304 * 24 + c) * 2304 + (i) % 2304)];
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 1] = s0;
+    }
 }
 
-static __global__ void __launch_bounds__(256) conv_k1_c288_24_48x48_s1_p0_b_dbias_kernel(int n, const float *dy, float *g)
+static __global__ void __launch_bounds__(256) conv_k1_c288_24_48x48_s1_p0_b_dbias_part_kernel(int n, const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
-    conv_k1_c288_24_48x48_s1_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, g);
+    conv_k1_c288_24_48x48_s1_p0_b_dbias_part_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, part);
+}
+
+MC_CU_HD static inline void conv_k1_c288_24_48x48_s1_p0_b_dbias_body(long block, int tid, int nthreads, float *shm, const double *part, float *g)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)24) ? first + 256 : ((long)24);
+    for (long i = first + tid; i < last; i += nthreads) {
+        g[i] += (float)mc_cu_parts_total(part, (int)i, 11, 1, 0);
+    }
+}
+
+static __global__ void __launch_bounds__(256) conv_k1_c288_24_48x48_s1_p0_b_dbias_kernel(const double *part, float *g)
+{
+    extern __shared__ float mc_shm[];
+    conv_k1_c288_24_48x48_s1_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, part, g);
 }
 
 MC_CU_HD static inline void conv_k1_c288_24_48x48_s1_p0_b_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
@@ -539,7 +601,11 @@ void conv_k1_c288_24_48x48_s1_p0_b_cu_bwd(int host, int n, const float *x, const
     float *dbias)
 {
     float *part = mc_cuda_scratch(host, (size_t)n * 6912);
-    MC_CU_RUN(host, conv_k1_c288_24_48x48_s1_p0_b_dbias_kernel, conv_k1_c288_24_48x48_s1_p0_b_dbias_body, 24, 256, 256 * sizeof(double), n, dy, dbias);
+    {
+        double *bias_parts = mc_cuda_sums(host, 264);
+        MC_CU_RUN(host, conv_k1_c288_24_48x48_s1_p0_b_dbias_part_kernel, conv_k1_c288_24_48x48_s1_p0_b_dbias_part_body, 264, 256, 256 / 32 * sizeof(double), n, dy, bias_parts);
+        MC_CU_RUN(host, conv_k1_c288_24_48x48_s1_p0_b_dbias_kernel, conv_k1_c288_24_48x48_s1_p0_b_dbias_body, (((long)24) + 256 - 1) / 256, 256, 0, bias_parts, dbias);
+    }
     const float *a = x + 0;
     const long sa = 663552;
     for (int g = 0; g < 1; g++) {

@@ -516,7 +516,7 @@ MC_CU_HD static inline void dw_k3_5_7_c32_96x96_s1_dw2_at(const float *xc, float
 }
 
 /* Block (j, b, c): the weight gradient of kernel j, channel c, image b,
- * into part[b] (one block sum per tap). */
+ * into part[b] (the block sums of every tap at once). */
 MC_CU_HD static inline void dw_k3_5_7_c32_96x96_s1_dw_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *dy, float *part)
 {
     const int j = (int)(block / ((long)n * 32)), b = (int)(block / 32 % n), c = (int)(block % 32);
@@ -528,51 +528,9 @@ MC_CU_HD static inline void dw_k3_5_7_c32_96x96_s1_dw_body(long block, int tid, 
         const float *d = dy + ((long)b * 96 + 0 + c) * 9216;
         for (int i = tid; i < 9216; i += nthreads)
             dw_k3_5_7_c32_96x96_s1_dw0_at(xc, d[i], i / 96, i % 96, acc);
-        {
-            const double v = mc_cu_block_sum(acc[0], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 0 + c * 9 + 0] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[1], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 0 + c * 9 + 1] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[2], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 0 + c * 9 + 2] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[3], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 0 + c * 9 + 3] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[4], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 0 + c * 9 + 4] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[5], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 0 + c * 9 + 5] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[6], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 0 + c * 9 + 6] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[7], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 0 + c * 9 + 7] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[8], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 0 + c * 9 + 8] = (float)v;
-        }
+        mc_cu_block_sums(acc, 9, sums, tid, nthreads,
+            part + (long)b * 2656 + 0 + c * 9);
+
         break;
     }
     case 1: {
@@ -580,131 +538,9 @@ MC_CU_HD static inline void dw_k3_5_7_c32_96x96_s1_dw_body(long block, int tid, 
         const float *d = dy + ((long)b * 96 + 32 + c) * 9216;
         for (int i = tid; i < 9216; i += nthreads)
             dw_k3_5_7_c32_96x96_s1_dw1_at(xc, d[i], i / 96, i % 96, acc);
-        {
-            const double v = mc_cu_block_sum(acc[0], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 288 + c * 25 + 0] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[1], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 288 + c * 25 + 1] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[2], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 288 + c * 25 + 2] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[3], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 288 + c * 25 + 3] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[4], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 288 + c * 25 + 4] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[5], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 288 + c * 25 + 5] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[6], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 288 + c * 25 + 6] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[7], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 288 + c * 25 + 7] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[8], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 288 + c * 25 + 8] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[9], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 288 + c * 25 + 9] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[10], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 288 + c * 25 + 10] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[11], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 288 + c * 25 + 11] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[12], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 288 + c * 25 + 12] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[13], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 288 + c * 25 + 13] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[14], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 288 + c * 25 + 14] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[15], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 288 + c * 25 + 15] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[16], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 288 + c * 25 + 16] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[17], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 288 + c * 25 + 17] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[18], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 288 + c * 25 + 18] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[19], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 288 + c * 25 + 19] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[20], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 288 + c * 25 + 20] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[21], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 288 + c * 25 + 21] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[22], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 288 + c * 25 + 22] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[23], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 288 + c * 25 + 23] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[24], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 288 + c * 25 + 24] = (float)v;
-        }
+        mc_cu_block_sums(acc, 25, sums, tid, nthreads,
+            part + (long)b * 2656 + 288 + c * 25);
+
         break;
     }
     case 2: {
@@ -712,251 +548,9 @@ MC_CU_HD static inline void dw_k3_5_7_c32_96x96_s1_dw_body(long block, int tid, 
         const float *d = dy + ((long)b * 96 + 64 + c) * 9216;
         for (int i = tid; i < 9216; i += nthreads)
             dw_k3_5_7_c32_96x96_s1_dw2_at(xc, d[i], i / 96, i % 96, acc);
-        {
-            const double v = mc_cu_block_sum(acc[0], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 1088 + c * 49 + 0] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[1], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 1088 + c * 49 + 1] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[2], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 1088 + c * 49 + 2] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[3], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 1088 + c * 49 + 3] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[4], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 1088 + c * 49 + 4] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[5], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 1088 + c * 49 + 5] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[6], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 1088 + c * 49 + 6] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[7], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 1088 + c * 49 + 7] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[8], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 1088 + c * 49 + 8] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[9], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 1088 + c * 49 + 9] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[10], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 1088 + c * 49 + 10] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[11], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 1088 + c * 49 + 11] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[12], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 1088 + c * 49 + 12] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[13], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 1088 + c * 49 + 13] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[14], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 1088 + c * 49 + 14] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[15], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 1088 + c * 49 + 15] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[16], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 1088 + c * 49 + 16] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[17], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 1088 + c * 49 + 17] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[18], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 1088 + c * 49 + 18] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[19], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 1088 + c * 49 + 19] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[20], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 1088 + c * 49 + 20] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[21], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 1088 + c * 49 + 21] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[22], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 1088 + c * 49 + 22] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[23], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 1088 + c * 49 + 23] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[24], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 1088 + c * 49 + 24] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[25], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 1088 + c * 49 + 25] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[26], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 1088 + c * 49 + 26] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[27], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 1088 + c * 49 + 27] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[28], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 1088 + c * 49 + 28] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[29], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 1088 + c * 49 + 29] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[30], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 1088 + c * 49 + 30] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[31], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 1088 + c * 49 + 31] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[32], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 1088 + c * 49 + 32] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[33], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 1088 + c * 49 + 33] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[34], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 1088 + c * 49 + 34] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[35], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 1088 + c * 49 + 35] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[36], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 1088 + c * 49 + 36] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[37], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 1088 + c * 49 + 37] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[38], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 1088 + c * 49 + 38] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[39], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 1088 + c * 49 + 39] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[40], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 1088 + c * 49 + 40] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[41], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 1088 + c * 49 + 41] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[42], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 1088 + c * 49 + 42] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[43], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 1088 + c * 49 + 43] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[44], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 1088 + c * 49 + 44] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[45], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 1088 + c * 49 + 45] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[46], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 1088 + c * 49 + 46] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[47], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 1088 + c * 49 + 47] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[48], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 2656 + 1088 + c * 49 + 48] = (float)v;
-        }
+        mc_cu_block_sums(acc, 49, sums, tid, nthreads,
+            part + (long)b * 2656 + 1088 + c * 49);
+
         break;
     }
     }
@@ -992,7 +586,7 @@ void dw_k3_5_7_c32_96x96_s1_cu_bwd(int host, int n, const float *x, const float 
 {
     float *part = mc_cuda_scratch(host, (size_t)n * 2656);
     MC_CU_RUN(host, dw_k3_5_7_c32_96x96_s1_dx_kernel, dw_k3_5_7_c32_96x96_s1_dx_body, ((n * 294912L) + 256 - 1) / 256, 256, 0, n, w, dy, dx);
-    MC_CU_RUN(host, dw_k3_5_7_c32_96x96_s1_dw_kernel, dw_k3_5_7_c32_96x96_s1_dw_body, (long)n * 96, 256, 256 * sizeof(double), n, x, dy, part);
+    MC_CU_RUN(host, dw_k3_5_7_c32_96x96_s1_dw_kernel, dw_k3_5_7_c32_96x96_s1_dw_body, (long)n * 96, 256, 3136, n, x, dy, part);
     MC_CU_RUN(host, dw_k3_5_7_c32_96x96_s1_dw_sum_kernel, dw_k3_5_7_c32_96x96_s1_dw_sum_body, ((2656L) + 256 - 1) / 256, 256, 0, n, part, dw);
     (void)dbias;
 }
@@ -1273,7 +867,7 @@ MC_CU_HD static inline void dw_k3_5_c96_96x96_s1_dw1_at(const float *xc, float d
 }
 
 /* Block (j, b, c): the weight gradient of kernel j, channel c, image b,
- * into part[b] (one block sum per tap). */
+ * into part[b] (the block sums of every tap at once). */
 MC_CU_HD static inline void dw_k3_5_c96_96x96_s1_dw_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *dy, float *part)
 {
     const int j = (int)(block / ((long)n * 96)), b = (int)(block / 96 % n), c = (int)(block % 96);
@@ -1285,51 +879,9 @@ MC_CU_HD static inline void dw_k3_5_c96_96x96_s1_dw_body(long block, int tid, in
         const float *d = dy + ((long)b * 192 + 0 + c) * 9216;
         for (int i = tid; i < 9216; i += nthreads)
             dw_k3_5_c96_96x96_s1_dw0_at(xc, d[i], i / 96, i % 96, acc);
-        {
-            const double v = mc_cu_block_sum(acc[0], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 3264 + 0 + c * 9 + 0] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[1], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 3264 + 0 + c * 9 + 1] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[2], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 3264 + 0 + c * 9 + 2] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[3], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 3264 + 0 + c * 9 + 3] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[4], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 3264 + 0 + c * 9 + 4] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[5], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 3264 + 0 + c * 9 + 5] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[6], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 3264 + 0 + c * 9 + 6] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[7], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 3264 + 0 + c * 9 + 7] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[8], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 3264 + 0 + c * 9 + 8] = (float)v;
-        }
+        mc_cu_block_sums(acc, 9, sums, tid, nthreads,
+            part + (long)b * 3264 + 0 + c * 9);
+
         break;
     }
     case 1: {
@@ -1337,131 +889,9 @@ MC_CU_HD static inline void dw_k3_5_c96_96x96_s1_dw_body(long block, int tid, in
         const float *d = dy + ((long)b * 192 + 96 + c) * 9216;
         for (int i = tid; i < 9216; i += nthreads)
             dw_k3_5_c96_96x96_s1_dw1_at(xc, d[i], i / 96, i % 96, acc);
-        {
-            const double v = mc_cu_block_sum(acc[0], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 3264 + 864 + c * 25 + 0] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[1], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 3264 + 864 + c * 25 + 1] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[2], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 3264 + 864 + c * 25 + 2] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[3], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 3264 + 864 + c * 25 + 3] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[4], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 3264 + 864 + c * 25 + 4] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[5], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 3264 + 864 + c * 25 + 5] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[6], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 3264 + 864 + c * 25 + 6] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[7], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 3264 + 864 + c * 25 + 7] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[8], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 3264 + 864 + c * 25 + 8] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[9], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 3264 + 864 + c * 25 + 9] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[10], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 3264 + 864 + c * 25 + 10] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[11], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 3264 + 864 + c * 25 + 11] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[12], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 3264 + 864 + c * 25 + 12] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[13], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 3264 + 864 + c * 25 + 13] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[14], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 3264 + 864 + c * 25 + 14] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[15], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 3264 + 864 + c * 25 + 15] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[16], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 3264 + 864 + c * 25 + 16] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[17], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 3264 + 864 + c * 25 + 17] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[18], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 3264 + 864 + c * 25 + 18] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[19], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 3264 + 864 + c * 25 + 19] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[20], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 3264 + 864 + c * 25 + 20] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[21], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 3264 + 864 + c * 25 + 21] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[22], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 3264 + 864 + c * 25 + 22] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[23], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 3264 + 864 + c * 25 + 23] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[24], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 3264 + 864 + c * 25 + 24] = (float)v;
-        }
+        mc_cu_block_sums(acc, 25, sums, tid, nthreads,
+            part + (long)b * 3264 + 864 + c * 25);
+
         break;
     }
     }
@@ -1497,7 +927,7 @@ void dw_k3_5_c96_96x96_s1_cu_bwd(int host, int n, const float *x, const float *w
 {
     float *part = mc_cuda_scratch(host, (size_t)n * 3264);
     MC_CU_RUN(host, dw_k3_5_c96_96x96_s1_dx_kernel, dw_k3_5_c96_96x96_s1_dx_body, ((n * 884736L) + 256 - 1) / 256, 256, 0, n, w, dy, dx);
-    MC_CU_RUN(host, dw_k3_5_c96_96x96_s1_dw_kernel, dw_k3_5_c96_96x96_s1_dw_body, (long)n * 192, 256, 256 * sizeof(double), n, x, dy, part);
+    MC_CU_RUN(host, dw_k3_5_c96_96x96_s1_dw_kernel, dw_k3_5_c96_96x96_s1_dw_body, (long)n * 192, 256, 1600, n, x, dy, part);
     MC_CU_RUN(host, dw_k3_5_c96_96x96_s1_dw_sum_kernel, dw_k3_5_c96_96x96_s1_dw_sum_body, ((3264L) + 256 - 1) / 256, 256, 0, n, part, dw);
     (void)dbias;
 }
@@ -1778,7 +1208,7 @@ MC_CU_HD static inline void dw_k3_5_c144_48x48_s1_dw1_at(const float *xc, float 
 }
 
 /* Block (j, b, c): the weight gradient of kernel j, channel c, image b,
- * into part[b] (one block sum per tap). */
+ * into part[b] (the block sums of every tap at once). */
 MC_CU_HD static inline void dw_k3_5_c144_48x48_s1_dw_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *dy, float *part)
 {
     const int j = (int)(block / ((long)n * 144)), b = (int)(block / 144 % n), c = (int)(block % 144);
@@ -1790,51 +1220,9 @@ MC_CU_HD static inline void dw_k3_5_c144_48x48_s1_dw_body(long block, int tid, i
         const float *d = dy + ((long)b * 288 + 0 + c) * 2304;
         for (int i = tid; i < 2304; i += nthreads)
             dw_k3_5_c144_48x48_s1_dw0_at(xc, d[i], i / 48, i % 48, acc);
-        {
-            const double v = mc_cu_block_sum(acc[0], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 4896 + 0 + c * 9 + 0] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[1], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 4896 + 0 + c * 9 + 1] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[2], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 4896 + 0 + c * 9 + 2] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[3], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 4896 + 0 + c * 9 + 3] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[4], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 4896 + 0 + c * 9 + 4] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[5], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 4896 + 0 + c * 9 + 5] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[6], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 4896 + 0 + c * 9 + 6] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[7], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 4896 + 0 + c * 9 + 7] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[8], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 4896 + 0 + c * 9 + 8] = (float)v;
-        }
+        mc_cu_block_sums(acc, 9, sums, tid, nthreads,
+            part + (long)b * 4896 + 0 + c * 9);
+
         break;
     }
     case 1: {
@@ -1842,131 +1230,9 @@ MC_CU_HD static inline void dw_k3_5_c144_48x48_s1_dw_body(long block, int tid, i
         const float *d = dy + ((long)b * 288 + 144 + c) * 2304;
         for (int i = tid; i < 2304; i += nthreads)
             dw_k3_5_c144_48x48_s1_dw1_at(xc, d[i], i / 48, i % 48, acc);
-        {
-            const double v = mc_cu_block_sum(acc[0], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 4896 + 1296 + c * 25 + 0] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[1], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 4896 + 1296 + c * 25 + 1] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[2], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 4896 + 1296 + c * 25 + 2] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[3], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 4896 + 1296 + c * 25 + 3] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[4], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 4896 + 1296 + c * 25 + 4] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[5], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 4896 + 1296 + c * 25 + 5] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[6], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 4896 + 1296 + c * 25 + 6] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[7], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 4896 + 1296 + c * 25 + 7] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[8], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 4896 + 1296 + c * 25 + 8] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[9], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 4896 + 1296 + c * 25 + 9] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[10], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 4896 + 1296 + c * 25 + 10] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[11], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 4896 + 1296 + c * 25 + 11] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[12], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 4896 + 1296 + c * 25 + 12] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[13], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 4896 + 1296 + c * 25 + 13] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[14], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 4896 + 1296 + c * 25 + 14] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[15], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 4896 + 1296 + c * 25 + 15] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[16], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 4896 + 1296 + c * 25 + 16] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[17], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 4896 + 1296 + c * 25 + 17] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[18], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 4896 + 1296 + c * 25 + 18] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[19], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 4896 + 1296 + c * 25 + 19] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[20], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 4896 + 1296 + c * 25 + 20] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[21], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 4896 + 1296 + c * 25 + 21] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[22], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 4896 + 1296 + c * 25 + 22] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[23], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 4896 + 1296 + c * 25 + 23] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[24], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 4896 + 1296 + c * 25 + 24] = (float)v;
-        }
+        mc_cu_block_sums(acc, 25, sums, tid, nthreads,
+            part + (long)b * 4896 + 1296 + c * 25);
+
         break;
     }
     }
@@ -2002,7 +1268,7 @@ void dw_k3_5_c144_48x48_s1_cu_bwd(int host, int n, const float *x, const float *
 {
     float *part = mc_cuda_scratch(host, (size_t)n * 4896);
     MC_CU_RUN(host, dw_k3_5_c144_48x48_s1_dx_kernel, dw_k3_5_c144_48x48_s1_dx_body, ((n * 331776L) + 256 - 1) / 256, 256, 0, n, w, dy, dx);
-    MC_CU_RUN(host, dw_k3_5_c144_48x48_s1_dw_kernel, dw_k3_5_c144_48x48_s1_dw_body, (long)n * 288, 256, 256 * sizeof(double), n, x, dy, part);
+    MC_CU_RUN(host, dw_k3_5_c144_48x48_s1_dw_kernel, dw_k3_5_c144_48x48_s1_dw_body, (long)n * 288, 256, 1600, n, x, dy, part);
     MC_CU_RUN(host, dw_k3_5_c144_48x48_s1_dw_sum_kernel, dw_k3_5_c144_48x48_s1_dw_sum_body, ((4896L) + 256 - 1) / 256, 256, 0, n, part, dw);
     (void)dbias;
 }
@@ -2140,7 +1406,7 @@ MC_CU_HD static inline void dw_k3_c144_48x48_s2_dw0_at(const float *xc, float d,
 }
 
 /* Block (j, b, c): the weight gradient of kernel j, channel c, image b,
- * into part[b] (one block sum per tap). */
+ * into part[b] (the block sums of every tap at once). */
 MC_CU_HD static inline void dw_k3_c144_48x48_s2_dw_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *dy, float *part)
 {
     const int j = (int)(block / ((long)n * 144)), b = (int)(block / 144 % n), c = (int)(block % 144);
@@ -2152,51 +1418,9 @@ MC_CU_HD static inline void dw_k3_c144_48x48_s2_dw_body(long block, int tid, int
         const float *d = dy + ((long)b * 144 + 0 + c) * 576;
         for (int i = tid; i < 576; i += nthreads)
             dw_k3_c144_48x48_s2_dw0_at(xc, d[i], i / 24, i % 24, acc);
-        {
-            const double v = mc_cu_block_sum(acc[0], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1296 + 0 + c * 9 + 0] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[1], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1296 + 0 + c * 9 + 1] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[2], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1296 + 0 + c * 9 + 2] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[3], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1296 + 0 + c * 9 + 3] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[4], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1296 + 0 + c * 9 + 4] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[5], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1296 + 0 + c * 9 + 5] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[6], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1296 + 0 + c * 9 + 6] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[7], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1296 + 0 + c * 9 + 7] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[8], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1296 + 0 + c * 9 + 8] = (float)v;
-        }
+        mc_cu_block_sums(acc, 9, sums, tid, nthreads,
+            part + (long)b * 1296 + 0 + c * 9);
+
         break;
     }
     }
@@ -2232,7 +1456,7 @@ void dw_k3_c144_48x48_s2_cu_bwd(int host, int n, const float *x, const float *w,
 {
     float *part = mc_cuda_scratch(host, (size_t)n * 1296);
     MC_CU_RUN(host, dw_k3_c144_48x48_s2_dx_kernel, dw_k3_c144_48x48_s2_dx_body, ((n * 331776L) + 256 - 1) / 256, 256, 0, n, w, dy, dx);
-    MC_CU_RUN(host, dw_k3_c144_48x48_s2_dw_kernel, dw_k3_c144_48x48_s2_dw_body, (long)n * 144, 256, 256 * sizeof(double), n, x, dy, part);
+    MC_CU_RUN(host, dw_k3_c144_48x48_s2_dw_kernel, dw_k3_c144_48x48_s2_dw_body, (long)n * 144, 256, 576, n, x, dy, part);
     MC_CU_RUN(host, dw_k3_c144_48x48_s2_dw_sum_kernel, dw_k3_c144_48x48_s2_dw_sum_body, ((1296L) + 256 - 1) / 256, 256, 0, n, part, dw);
     (void)dbias;
 }
@@ -2370,7 +1594,7 @@ MC_CU_HD static inline void dw_k3_c192_24x24_s1_dw0_at(const float *xc, float d,
 }
 
 /* Block (j, b, c): the weight gradient of kernel j, channel c, image b,
- * into part[b] (one block sum per tap). */
+ * into part[b] (the block sums of every tap at once). */
 MC_CU_HD static inline void dw_k3_c192_24x24_s1_dw_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *dy, float *part)
 {
     const int j = (int)(block / ((long)n * 192)), b = (int)(block / 192 % n), c = (int)(block % 192);
@@ -2382,51 +1606,9 @@ MC_CU_HD static inline void dw_k3_c192_24x24_s1_dw_body(long block, int tid, int
         const float *d = dy + ((long)b * 192 + 0 + c) * 576;
         for (int i = tid; i < 576; i += nthreads)
             dw_k3_c192_24x24_s1_dw0_at(xc, d[i], i / 24, i % 24, acc);
-        {
-            const double v = mc_cu_block_sum(acc[0], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1728 + 0 + c * 9 + 0] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[1], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1728 + 0 + c * 9 + 1] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[2], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1728 + 0 + c * 9 + 2] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[3], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1728 + 0 + c * 9 + 3] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[4], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1728 + 0 + c * 9 + 4] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[5], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1728 + 0 + c * 9 + 5] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[6], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1728 + 0 + c * 9 + 6] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[7], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1728 + 0 + c * 9 + 7] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[8], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1728 + 0 + c * 9 + 8] = (float)v;
-        }
+        mc_cu_block_sums(acc, 9, sums, tid, nthreads,
+            part + (long)b * 1728 + 0 + c * 9);
+
         break;
     }
     }
@@ -2462,7 +1644,7 @@ void dw_k3_c192_24x24_s1_cu_bwd(int host, int n, const float *x, const float *w,
 {
     float *part = mc_cuda_scratch(host, (size_t)n * 1728);
     MC_CU_RUN(host, dw_k3_c192_24x24_s1_dx_kernel, dw_k3_c192_24x24_s1_dx_body, ((n * 110592L) + 256 - 1) / 256, 256, 0, n, w, dy, dx);
-    MC_CU_RUN(host, dw_k3_c192_24x24_s1_dw_kernel, dw_k3_c192_24x24_s1_dw_body, (long)n * 192, 256, 256 * sizeof(double), n, x, dy, part);
+    MC_CU_RUN(host, dw_k3_c192_24x24_s1_dw_kernel, dw_k3_c192_24x24_s1_dw_body, (long)n * 192, 256, 576, n, x, dy, part);
     MC_CU_RUN(host, dw_k3_c192_24x24_s1_dw_sum_kernel, dw_k3_c192_24x24_s1_dw_sum_body, ((1728L) + 256 - 1) / 256, 256, 0, n, part, dw);
     (void)dbias;
 }
@@ -2600,7 +1782,7 @@ MC_CU_HD static inline void dw_k3_c192_24x24_s2_dw0_at(const float *xc, float d,
 }
 
 /* Block (j, b, c): the weight gradient of kernel j, channel c, image b,
- * into part[b] (one block sum per tap). */
+ * into part[b] (the block sums of every tap at once). */
 MC_CU_HD static inline void dw_k3_c192_24x24_s2_dw_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *dy, float *part)
 {
     const int j = (int)(block / ((long)n * 192)), b = (int)(block / 192 % n), c = (int)(block % 192);
@@ -2612,51 +1794,9 @@ MC_CU_HD static inline void dw_k3_c192_24x24_s2_dw_body(long block, int tid, int
         const float *d = dy + ((long)b * 192 + 0 + c) * 144;
         for (int i = tid; i < 144; i += nthreads)
             dw_k3_c192_24x24_s2_dw0_at(xc, d[i], i / 12, i % 12, acc);
-        {
-            const double v = mc_cu_block_sum(acc[0], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1728 + 0 + c * 9 + 0] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[1], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1728 + 0 + c * 9 + 1] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[2], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1728 + 0 + c * 9 + 2] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[3], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1728 + 0 + c * 9 + 3] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[4], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1728 + 0 + c * 9 + 4] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[5], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1728 + 0 + c * 9 + 5] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[6], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1728 + 0 + c * 9 + 6] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[7], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1728 + 0 + c * 9 + 7] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[8], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1728 + 0 + c * 9 + 8] = (float)v;
-        }
+        mc_cu_block_sums(acc, 9, sums, tid, nthreads,
+            part + (long)b * 1728 + 0 + c * 9);
+
         break;
     }
     }
@@ -2692,7 +1832,7 @@ void dw_k3_c192_24x24_s2_cu_bwd(int host, int n, const float *x, const float *w,
 {
     float *part = mc_cuda_scratch(host, (size_t)n * 1728);
     MC_CU_RUN(host, dw_k3_c192_24x24_s2_dx_kernel, dw_k3_c192_24x24_s2_dx_body, ((n * 110592L) + 256 - 1) / 256, 256, 0, n, w, dy, dx);
-    MC_CU_RUN(host, dw_k3_c192_24x24_s2_dw_kernel, dw_k3_c192_24x24_s2_dw_body, (long)n * 192, 256, 256 * sizeof(double), n, x, dy, part);
+    MC_CU_RUN(host, dw_k3_c192_24x24_s2_dw_kernel, dw_k3_c192_24x24_s2_dw_body, (long)n * 192, 256, 576, n, x, dy, part);
     MC_CU_RUN(host, dw_k3_c192_24x24_s2_dw_sum_kernel, dw_k3_c192_24x24_s2_dw_sum_body, ((1728L) + 256 - 1) / 256, 256, 0, n, part, dw);
     (void)dbias;
 }
@@ -2830,7 +1970,7 @@ MC_CU_HD static inline void dw_k3_c384_12x12_s1_dw0_at(const float *xc, float d,
 }
 
 /* Block (j, b, c): the weight gradient of kernel j, channel c, image b,
- * into part[b] (one block sum per tap). */
+ * into part[b] (the block sums of every tap at once). */
 MC_CU_HD static inline void dw_k3_c384_12x12_s1_dw_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *dy, float *part)
 {
     const int j = (int)(block / ((long)n * 384)), b = (int)(block / 384 % n), c = (int)(block % 384);
@@ -2842,51 +1982,9 @@ MC_CU_HD static inline void dw_k3_c384_12x12_s1_dw_body(long block, int tid, int
         const float *d = dy + ((long)b * 384 + 0 + c) * 144;
         for (int i = tid; i < 144; i += nthreads)
             dw_k3_c384_12x12_s1_dw0_at(xc, d[i], i / 12, i % 12, acc);
-        {
-            const double v = mc_cu_block_sum(acc[0], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 3456 + 0 + c * 9 + 0] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[1], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 3456 + 0 + c * 9 + 1] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[2], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 3456 + 0 + c * 9 + 2] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[3], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 3456 + 0 + c * 9 + 3] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[4], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 3456 + 0 + c * 9 + 4] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[5], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 3456 + 0 + c * 9 + 5] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[6], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 3456 + 0 + c * 9 + 6] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[7], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 3456 + 0 + c * 9 + 7] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[8], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 3456 + 0 + c * 9 + 8] = (float)v;
-        }
+        mc_cu_block_sums(acc, 9, sums, tid, nthreads,
+            part + (long)b * 3456 + 0 + c * 9);
+
         break;
     }
     }
@@ -2922,7 +2020,7 @@ void dw_k3_c384_12x12_s1_cu_bwd(int host, int n, const float *x, const float *w,
 {
     float *part = mc_cuda_scratch(host, (size_t)n * 3456);
     MC_CU_RUN(host, dw_k3_c384_12x12_s1_dx_kernel, dw_k3_c384_12x12_s1_dx_body, ((n * 55296L) + 256 - 1) / 256, 256, 0, n, w, dy, dx);
-    MC_CU_RUN(host, dw_k3_c384_12x12_s1_dw_kernel, dw_k3_c384_12x12_s1_dw_body, (long)n * 384, 256, 256 * sizeof(double), n, x, dy, part);
+    MC_CU_RUN(host, dw_k3_c384_12x12_s1_dw_kernel, dw_k3_c384_12x12_s1_dw_body, (long)n * 384, 256, 576, n, x, dy, part);
     MC_CU_RUN(host, dw_k3_c384_12x12_s1_dw_sum_kernel, dw_k3_c384_12x12_s1_dw_sum_body, ((3456L) + 256 - 1) / 256, 256, 0, n, part, dw);
     (void)dbias;
 }
@@ -3060,7 +2158,7 @@ MC_CU_HD static inline void dw_k3_c576_12x12_s1_dw0_at(const float *xc, float d,
 }
 
 /* Block (j, b, c): the weight gradient of kernel j, channel c, image b,
- * into part[b] (one block sum per tap). */
+ * into part[b] (the block sums of every tap at once). */
 MC_CU_HD static inline void dw_k3_c576_12x12_s1_dw_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *dy, float *part)
 {
     const int j = (int)(block / ((long)n * 576)), b = (int)(block / 576 % n), c = (int)(block % 576);
@@ -3072,51 +2170,9 @@ MC_CU_HD static inline void dw_k3_c576_12x12_s1_dw_body(long block, int tid, int
         const float *d = dy + ((long)b * 576 + 0 + c) * 144;
         for (int i = tid; i < 144; i += nthreads)
             dw_k3_c576_12x12_s1_dw0_at(xc, d[i], i / 12, i % 12, acc);
-        {
-            const double v = mc_cu_block_sum(acc[0], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 5184 + 0 + c * 9 + 0] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[1], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 5184 + 0 + c * 9 + 1] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[2], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 5184 + 0 + c * 9 + 2] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[3], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 5184 + 0 + c * 9 + 3] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[4], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 5184 + 0 + c * 9 + 4] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[5], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 5184 + 0 + c * 9 + 5] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[6], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 5184 + 0 + c * 9 + 6] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[7], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 5184 + 0 + c * 9 + 7] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[8], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 5184 + 0 + c * 9 + 8] = (float)v;
-        }
+        mc_cu_block_sums(acc, 9, sums, tid, nthreads,
+            part + (long)b * 5184 + 0 + c * 9);
+
         break;
     }
     }
@@ -3152,7 +2208,7 @@ void dw_k3_c576_12x12_s1_cu_bwd(int host, int n, const float *x, const float *w,
 {
     float *part = mc_cuda_scratch(host, (size_t)n * 5184);
     MC_CU_RUN(host, dw_k3_c576_12x12_s1_dx_kernel, dw_k3_c576_12x12_s1_dx_body, ((n * 82944L) + 256 - 1) / 256, 256, 0, n, w, dy, dx);
-    MC_CU_RUN(host, dw_k3_c576_12x12_s1_dw_kernel, dw_k3_c576_12x12_s1_dw_body, (long)n * 576, 256, 256 * sizeof(double), n, x, dy, part);
+    MC_CU_RUN(host, dw_k3_c576_12x12_s1_dw_kernel, dw_k3_c576_12x12_s1_dw_body, (long)n * 576, 256, 576, n, x, dy, part);
     MC_CU_RUN(host, dw_k3_c576_12x12_s1_dw_sum_kernel, dw_k3_c576_12x12_s1_dw_sum_body, ((5184L) + 256 - 1) / 256, 256, 0, n, part, dw);
     (void)dbias;
 }
@@ -3290,7 +2346,7 @@ MC_CU_HD static inline void dw_k3_c576_12x12_s2_dw0_at(const float *xc, float d,
 }
 
 /* Block (j, b, c): the weight gradient of kernel j, channel c, image b,
- * into part[b] (one block sum per tap). */
+ * into part[b] (the block sums of every tap at once). */
 MC_CU_HD static inline void dw_k3_c576_12x12_s2_dw_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *dy, float *part)
 {
     const int j = (int)(block / ((long)n * 576)), b = (int)(block / 576 % n), c = (int)(block % 576);
@@ -3302,51 +2358,9 @@ MC_CU_HD static inline void dw_k3_c576_12x12_s2_dw_body(long block, int tid, int
         const float *d = dy + ((long)b * 576 + 0 + c) * 36;
         for (int i = tid; i < 36; i += nthreads)
             dw_k3_c576_12x12_s2_dw0_at(xc, d[i], i / 6, i % 6, acc);
-        {
-            const double v = mc_cu_block_sum(acc[0], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 5184 + 0 + c * 9 + 0] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[1], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 5184 + 0 + c * 9 + 1] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[2], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 5184 + 0 + c * 9 + 2] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[3], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 5184 + 0 + c * 9 + 3] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[4], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 5184 + 0 + c * 9 + 4] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[5], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 5184 + 0 + c * 9 + 5] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[6], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 5184 + 0 + c * 9 + 6] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[7], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 5184 + 0 + c * 9 + 7] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[8], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 5184 + 0 + c * 9 + 8] = (float)v;
-        }
+        mc_cu_block_sums(acc, 9, sums, tid, nthreads,
+            part + (long)b * 5184 + 0 + c * 9);
+
         break;
     }
     }
@@ -3382,7 +2396,7 @@ void dw_k3_c576_12x12_s2_cu_bwd(int host, int n, const float *x, const float *w,
 {
     float *part = mc_cuda_scratch(host, (size_t)n * 5184);
     MC_CU_RUN(host, dw_k3_c576_12x12_s2_dx_kernel, dw_k3_c576_12x12_s2_dx_body, ((n * 82944L) + 256 - 1) / 256, 256, 0, n, w, dy, dx);
-    MC_CU_RUN(host, dw_k3_c576_12x12_s2_dw_kernel, dw_k3_c576_12x12_s2_dw_body, (long)n * 576, 256, 256 * sizeof(double), n, x, dy, part);
+    MC_CU_RUN(host, dw_k3_c576_12x12_s2_dw_kernel, dw_k3_c576_12x12_s2_dw_body, (long)n * 576, 256, 576, n, x, dy, part);
     MC_CU_RUN(host, dw_k3_c576_12x12_s2_dw_sum_kernel, dw_k3_c576_12x12_s2_dw_sum_body, ((5184L) + 256 - 1) / 256, 256, 0, n, part, dw);
     (void)dbias;
 }
@@ -3520,7 +2534,7 @@ MC_CU_HD static inline void dw_k3_c960_6x6_s1_dw0_at(const float *xc, float d, i
 }
 
 /* Block (j, b, c): the weight gradient of kernel j, channel c, image b,
- * into part[b] (one block sum per tap). */
+ * into part[b] (the block sums of every tap at once). */
 MC_CU_HD static inline void dw_k3_c960_6x6_s1_dw_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *dy, float *part)
 {
     const int j = (int)(block / ((long)n * 960)), b = (int)(block / 960 % n), c = (int)(block % 960);
@@ -3532,51 +2546,9 @@ MC_CU_HD static inline void dw_k3_c960_6x6_s1_dw_body(long block, int tid, int n
         const float *d = dy + ((long)b * 960 + 0 + c) * 36;
         for (int i = tid; i < 36; i += nthreads)
             dw_k3_c960_6x6_s1_dw0_at(xc, d[i], i / 6, i % 6, acc);
-        {
-            const double v = mc_cu_block_sum(acc[0], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 8640 + 0 + c * 9 + 0] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[1], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 8640 + 0 + c * 9 + 1] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[2], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 8640 + 0 + c * 9 + 2] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[3], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 8640 + 0 + c * 9 + 3] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[4], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 8640 + 0 + c * 9 + 4] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[5], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 8640 + 0 + c * 9 + 5] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[6], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 8640 + 0 + c * 9 + 6] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[7], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 8640 + 0 + c * 9 + 7] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[8], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 8640 + 0 + c * 9 + 8] = (float)v;
-        }
+        mc_cu_block_sums(acc, 9, sums, tid, nthreads,
+            part + (long)b * 8640 + 0 + c * 9);
+
         break;
     }
     }
@@ -3612,7 +2584,7 @@ void dw_k3_c960_6x6_s1_cu_bwd(int host, int n, const float *x, const float *w, c
 {
     float *part = mc_cuda_scratch(host, (size_t)n * 8640);
     MC_CU_RUN(host, dw_k3_c960_6x6_s1_dx_kernel, dw_k3_c960_6x6_s1_dx_body, ((n * 34560L) + 256 - 1) / 256, 256, 0, n, w, dy, dx);
-    MC_CU_RUN(host, dw_k3_c960_6x6_s1_dw_kernel, dw_k3_c960_6x6_s1_dw_body, (long)n * 960, 256, 256 * sizeof(double), n, x, dy, part);
+    MC_CU_RUN(host, dw_k3_c960_6x6_s1_dw_kernel, dw_k3_c960_6x6_s1_dw_body, (long)n * 960, 256, 576, n, x, dy, part);
     MC_CU_RUN(host, dw_k3_c960_6x6_s1_dw_sum_kernel, dw_k3_c960_6x6_s1_dw_sum_body, ((8640L) + 256 - 1) / 256, 256, 0, n, part, dw);
     (void)dbias;
 }

@@ -9,21 +9,11 @@ MC_CU_HD static inline float bn_c16_32x32_norm(float x, float mean, float scale,
     return (x - mean) * scale + shift;
 }
 
-/* Sum j of channel c: its parts (count sums each) in order. */
-MC_CU_HD static inline double bn_c16_32x32_total(const double *part, int c, int count, int j)
-{
-    double t = 0;
-    for (int s = 0; s < 17; s++)
-        t += part[(c * 17 + s) * count + j];
-    return t;
-}
-
 MC_CU_HD static inline void bn_c16_32x32_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
 {
     const int c = (int)(block / 17), s = (int)(block % 17);
     const long m = (long)n * 1024, lo = m * s / 17, hi = m * (s + 1) / 17;
     double s0 = 0;
-    (void)m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += x[(((long)(i) / 1024 * 16 + c) * 1024 + (i) % 1024)];
     }
@@ -45,8 +35,7 @@ MC_CU_HD static inline void bn_c16_32x32_sq_body(long block, int tid, int nthrea
     const int c = (int)(block / 17), s = (int)(block % 17);
     const long m = (long)n * 1024, lo = m * s / 17, hi = m * (s + 1) / 17;
     double s0 = 0;
-    (void)m;
-    const double mean = bn_c16_32x32_total(sums, c, 1, 0) / m;
+    const double mean = mc_cu_parts_total(sums, c, 17, 1, 0) / m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         const double d = x[(((long)(i) / 1024 * 16 + c) * 1024 + (i) % 1024)] - mean;
         s0 += d * d;
@@ -73,7 +62,8 @@ MC_CU_HD static inline void bn_c16_32x32_stats_body(long block, int tid, int nth
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 1024;
-        const double mean = bn_c16_32x32_total(sums, c, 1, 0) / m, var = bn_c16_32x32_total(sq, c, 1, 0) / m;
+        const double mean = mc_cu_parts_total(sums, c, 17, 1, 0) / m;
+        const double var = mc_cu_parts_total(sq, c, 17, 1, 0) / m;
         const double invstd = 1 / sqrt(var + 1e-05f);
         save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
@@ -137,7 +127,6 @@ MC_CU_HD static inline void bn_c16_32x32_bsum_body(long block, int tid, int nthr
     const int c = (int)(block / 17), s = (int)(block % 17);
     const long m = (long)n * 1024, lo = m * s / 17, hi = m * (s + 1) / 17;
     double s0 = 0, s1 = 0;
-    (void)m;
     const float mean = save_mean[c], invstd = save_invstd[c];
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += dy[(((long)(i) / 1024 * 16 + c) * 1024 + (i) % 1024)];
@@ -151,8 +140,7 @@ MC_CU_HD static inline void bn_c16_32x32_bsum_body(long block, int tid, int nthr
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c16_32x32_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy,
-    double *part)
+static __global__ void __launch_bounds__(256) bn_c16_32x32_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
     bn_c16_32x32_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
@@ -167,7 +155,8 @@ MC_CU_HD static inline void bn_c16_32x32_bstats_body(long block, int tid, int nt
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 1024;
-        const double sum_dy = bn_c16_32x32_total(part, c, 2, 0), sum_dy_xhat = bn_c16_32x32_total(part, c, 2, 1);
+        const double sum_dy = mc_cu_parts_total(part, c, 17, 2, 0);
+        const double sum_dy_xhat = mc_cu_parts_total(part, c, 17, 2, 1);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         coef[c] = gamma[c] * save_invstd[c];
@@ -204,11 +193,11 @@ static __global__ void __launch_bounds__(256) bn_c16_32x32_bapply_kernel(int n, 
 void bn_c16_32x32_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
-    /* a sum and a sum of squares per part (doubles), then a scale per channel */
-    double *sums = (double *)mc_cuda_scratch(host, 1104), *sq = sums + 272;
+    /* a sum and a sum of squares per part, then a scale per channel */
+    double *sums = mc_cuda_sums(host, 560), *sq = sums + 272;
     float *scale = (float *)(sq + 272);
-    MC_CU_RUN(host, bn_c16_32x32_sum_kernel, bn_c16_32x32_sum_body, 272, 256, 256 * sizeof(double), n, x, sums);
-    MC_CU_RUN(host, bn_c16_32x32_sq_kernel, bn_c16_32x32_sq_body, 272, 256, 256 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c16_32x32_sum_kernel, bn_c16_32x32_sum_body, 272, 256, 256 / 32 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c16_32x32_sq_kernel, bn_c16_32x32_sq_body, 272, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
     MC_CU_RUN(host, bn_c16_32x32_stats_kernel, bn_c16_32x32_stats_body, (((long)16) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
     MC_CU_RUN(host, bn_c16_32x32_apply_kernel, bn_c16_32x32_apply_body, ((n * 16384L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
@@ -222,10 +211,10 @@ void bn_c16_32x32_cu_fwd_eval(int host, int n, const float *x, const float *gamm
 void bn_c16_32x32_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    /* two sums per part (doubles), then three coefficients per channel */
-    double *part = (double *)mc_cuda_scratch(host, 1136);
+    /* two sums per part, then three coefficients per channel */
+    double *part = mc_cuda_sums(host, 576);
     float *coef = (float *)(part + 544);
-    MC_CU_RUN(host, bn_c16_32x32_bsum_kernel, bn_c16_32x32_bsum_body, 272, 256, 256 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c16_32x32_bsum_kernel, bn_c16_32x32_bsum_body, 272, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c16_32x32_bstats_kernel, bn_c16_32x32_bstats_body, (((long)16) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
     MC_CU_RUN(host, bn_c16_32x32_bapply_kernel, bn_c16_32x32_bapply_body, ((n * 16384L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
 }
@@ -236,21 +225,11 @@ MC_CU_HD static inline float bn_c48_32x32_norm(float x, float mean, float scale,
     return (x - mean) * scale + shift;
 }
 
-/* Sum j of channel c: its parts (count sums each) in order. */
-MC_CU_HD static inline double bn_c48_32x32_total(const double *part, int c, int count, int j)
-{
-    double t = 0;
-    for (int s = 0; s < 6; s++)
-        t += part[(c * 6 + s) * count + j];
-    return t;
-}
-
 MC_CU_HD static inline void bn_c48_32x32_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
 {
     const int c = (int)(block / 6), s = (int)(block % 6);
     const long m = (long)n * 1024, lo = m * s / 6, hi = m * (s + 1) / 6;
     double s0 = 0;
-    (void)m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += x[(((long)(i) / 1024 * 48 + c) * 1024 + (i) % 1024)];
     }
@@ -272,8 +251,7 @@ MC_CU_HD static inline void bn_c48_32x32_sq_body(long block, int tid, int nthrea
     const int c = (int)(block / 6), s = (int)(block % 6);
     const long m = (long)n * 1024, lo = m * s / 6, hi = m * (s + 1) / 6;
     double s0 = 0;
-    (void)m;
-    const double mean = bn_c48_32x32_total(sums, c, 1, 0) / m;
+    const double mean = mc_cu_parts_total(sums, c, 6, 1, 0) / m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         const double d = x[(((long)(i) / 1024 * 48 + c) * 1024 + (i) % 1024)] - mean;
         s0 += d * d;
@@ -300,7 +278,8 @@ MC_CU_HD static inline void bn_c48_32x32_stats_body(long block, int tid, int nth
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 1024;
-        const double mean = bn_c48_32x32_total(sums, c, 1, 0) / m, var = bn_c48_32x32_total(sq, c, 1, 0) / m;
+        const double mean = mc_cu_parts_total(sums, c, 6, 1, 0) / m;
+        const double var = mc_cu_parts_total(sq, c, 6, 1, 0) / m;
         const double invstd = 1 / sqrt(var + 1e-05f);
         save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
@@ -364,7 +343,6 @@ MC_CU_HD static inline void bn_c48_32x32_bsum_body(long block, int tid, int nthr
     const int c = (int)(block / 6), s = (int)(block % 6);
     const long m = (long)n * 1024, lo = m * s / 6, hi = m * (s + 1) / 6;
     double s0 = 0, s1 = 0;
-    (void)m;
     const float mean = save_mean[c], invstd = save_invstd[c];
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += dy[(((long)(i) / 1024 * 48 + c) * 1024 + (i) % 1024)];
@@ -378,8 +356,7 @@ MC_CU_HD static inline void bn_c48_32x32_bsum_body(long block, int tid, int nthr
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c48_32x32_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy,
-    double *part)
+static __global__ void __launch_bounds__(256) bn_c48_32x32_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
     bn_c48_32x32_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
@@ -394,7 +371,8 @@ MC_CU_HD static inline void bn_c48_32x32_bstats_body(long block, int tid, int nt
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 1024;
-        const double sum_dy = bn_c48_32x32_total(part, c, 2, 0), sum_dy_xhat = bn_c48_32x32_total(part, c, 2, 1);
+        const double sum_dy = mc_cu_parts_total(part, c, 6, 2, 0);
+        const double sum_dy_xhat = mc_cu_parts_total(part, c, 6, 2, 1);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         coef[c] = gamma[c] * save_invstd[c];
@@ -431,11 +409,11 @@ static __global__ void __launch_bounds__(256) bn_c48_32x32_bapply_kernel(int n, 
 void bn_c48_32x32_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
-    /* a sum and a sum of squares per part (doubles), then a scale per channel */
-    double *sums = (double *)mc_cuda_scratch(host, 1200), *sq = sums + 288;
+    /* a sum and a sum of squares per part, then a scale per channel */
+    double *sums = mc_cuda_sums(host, 624), *sq = sums + 288;
     float *scale = (float *)(sq + 288);
-    MC_CU_RUN(host, bn_c48_32x32_sum_kernel, bn_c48_32x32_sum_body, 288, 256, 256 * sizeof(double), n, x, sums);
-    MC_CU_RUN(host, bn_c48_32x32_sq_kernel, bn_c48_32x32_sq_body, 288, 256, 256 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c48_32x32_sum_kernel, bn_c48_32x32_sum_body, 288, 256, 256 / 32 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c48_32x32_sq_kernel, bn_c48_32x32_sq_body, 288, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
     MC_CU_RUN(host, bn_c48_32x32_stats_kernel, bn_c48_32x32_stats_body, (((long)48) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
     MC_CU_RUN(host, bn_c48_32x32_apply_kernel, bn_c48_32x32_apply_body, ((n * 49152L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
@@ -449,10 +427,10 @@ void bn_c48_32x32_cu_fwd_eval(int host, int n, const float *x, const float *gamm
 void bn_c48_32x32_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    /* two sums per part (doubles), then three coefficients per channel */
-    double *part = (double *)mc_cuda_scratch(host, 1296);
+    /* two sums per part, then three coefficients per channel */
+    double *part = mc_cuda_sums(host, 672);
     float *coef = (float *)(part + 576);
-    MC_CU_RUN(host, bn_c48_32x32_bsum_kernel, bn_c48_32x32_bsum_body, 288, 256, 256 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c48_32x32_bsum_kernel, bn_c48_32x32_bsum_body, 288, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c48_32x32_bstats_kernel, bn_c48_32x32_bstats_body, (((long)48) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
     MC_CU_RUN(host, bn_c48_32x32_bapply_kernel, bn_c48_32x32_bapply_body, ((n * 49152L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
 }
@@ -463,21 +441,11 @@ MC_CU_HD static inline float bn_c32_32x32_norm(float x, float mean, float scale,
     return (x - mean) * scale + shift;
 }
 
-/* Sum j of channel c: its parts (count sums each) in order. */
-MC_CU_HD static inline double bn_c32_32x32_total(const double *part, int c, int count, int j)
-{
-    double t = 0;
-    for (int s = 0; s < 9; s++)
-        t += part[(c * 9 + s) * count + j];
-    return t;
-}
-
 MC_CU_HD static inline void bn_c32_32x32_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
 {
     const int c = (int)(block / 9), s = (int)(block % 9);
     const long m = (long)n * 1024, lo = m * s / 9, hi = m * (s + 1) / 9;
     double s0 = 0;
-    (void)m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += x[(((long)(i) / 1024 * 32 + c) * 1024 + (i) % 1024)];
     }
@@ -499,8 +467,7 @@ MC_CU_HD static inline void bn_c32_32x32_sq_body(long block, int tid, int nthrea
     const int c = (int)(block / 9), s = (int)(block % 9);
     const long m = (long)n * 1024, lo = m * s / 9, hi = m * (s + 1) / 9;
     double s0 = 0;
-    (void)m;
-    const double mean = bn_c32_32x32_total(sums, c, 1, 0) / m;
+    const double mean = mc_cu_parts_total(sums, c, 9, 1, 0) / m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         const double d = x[(((long)(i) / 1024 * 32 + c) * 1024 + (i) % 1024)] - mean;
         s0 += d * d;
@@ -527,7 +494,8 @@ MC_CU_HD static inline void bn_c32_32x32_stats_body(long block, int tid, int nth
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 1024;
-        const double mean = bn_c32_32x32_total(sums, c, 1, 0) / m, var = bn_c32_32x32_total(sq, c, 1, 0) / m;
+        const double mean = mc_cu_parts_total(sums, c, 9, 1, 0) / m;
+        const double var = mc_cu_parts_total(sq, c, 9, 1, 0) / m;
         const double invstd = 1 / sqrt(var + 1e-05f);
         save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
@@ -591,7 +559,6 @@ MC_CU_HD static inline void bn_c32_32x32_bsum_body(long block, int tid, int nthr
     const int c = (int)(block / 9), s = (int)(block % 9);
     const long m = (long)n * 1024, lo = m * s / 9, hi = m * (s + 1) / 9;
     double s0 = 0, s1 = 0;
-    (void)m;
     const float mean = save_mean[c], invstd = save_invstd[c];
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += dy[(((long)(i) / 1024 * 32 + c) * 1024 + (i) % 1024)];
@@ -605,8 +572,7 @@ MC_CU_HD static inline void bn_c32_32x32_bsum_body(long block, int tid, int nthr
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c32_32x32_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy,
-    double *part)
+static __global__ void __launch_bounds__(256) bn_c32_32x32_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
     bn_c32_32x32_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
@@ -621,7 +587,8 @@ MC_CU_HD static inline void bn_c32_32x32_bstats_body(long block, int tid, int nt
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 1024;
-        const double sum_dy = bn_c32_32x32_total(part, c, 2, 0), sum_dy_xhat = bn_c32_32x32_total(part, c, 2, 1);
+        const double sum_dy = mc_cu_parts_total(part, c, 9, 2, 0);
+        const double sum_dy_xhat = mc_cu_parts_total(part, c, 9, 2, 1);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         coef[c] = gamma[c] * save_invstd[c];
@@ -658,11 +625,11 @@ static __global__ void __launch_bounds__(256) bn_c32_32x32_bapply_kernel(int n, 
 void bn_c32_32x32_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
-    /* a sum and a sum of squares per part (doubles), then a scale per channel */
-    double *sums = (double *)mc_cuda_scratch(host, 1184), *sq = sums + 288;
+    /* a sum and a sum of squares per part, then a scale per channel */
+    double *sums = mc_cuda_sums(host, 608), *sq = sums + 288;
     float *scale = (float *)(sq + 288);
-    MC_CU_RUN(host, bn_c32_32x32_sum_kernel, bn_c32_32x32_sum_body, 288, 256, 256 * sizeof(double), n, x, sums);
-    MC_CU_RUN(host, bn_c32_32x32_sq_kernel, bn_c32_32x32_sq_body, 288, 256, 256 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c32_32x32_sum_kernel, bn_c32_32x32_sum_body, 288, 256, 256 / 32 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c32_32x32_sq_kernel, bn_c32_32x32_sq_body, 288, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
     MC_CU_RUN(host, bn_c32_32x32_stats_kernel, bn_c32_32x32_stats_body, (((long)32) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
     MC_CU_RUN(host, bn_c32_32x32_apply_kernel, bn_c32_32x32_apply_body, ((n * 32768L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
@@ -676,10 +643,10 @@ void bn_c32_32x32_cu_fwd_eval(int host, int n, const float *x, const float *gamm
 void bn_c32_32x32_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    /* two sums per part (doubles), then three coefficients per channel */
-    double *part = (double *)mc_cuda_scratch(host, 1248);
+    /* two sums per part, then three coefficients per channel */
+    double *part = mc_cuda_sums(host, 640);
     float *coef = (float *)(part + 576);
-    MC_CU_RUN(host, bn_c32_32x32_bsum_kernel, bn_c32_32x32_bsum_body, 288, 256, 256 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c32_32x32_bsum_kernel, bn_c32_32x32_bsum_body, 288, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c32_32x32_bstats_kernel, bn_c32_32x32_bstats_body, (((long)32) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
     MC_CU_RUN(host, bn_c32_32x32_bapply_kernel, bn_c32_32x32_bapply_body, ((n * 32768L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
 }
@@ -690,21 +657,11 @@ MC_CU_HD static inline float bn_c32_16x16_norm(float x, float mean, float scale,
     return (x - mean) * scale + shift;
 }
 
-/* Sum j of channel c: its parts (count sums each) in order. */
-MC_CU_HD static inline double bn_c32_16x16_total(const double *part, int c, int count, int j)
-{
-    double t = 0;
-    for (int s = 0; s < 9; s++)
-        t += part[(c * 9 + s) * count + j];
-    return t;
-}
-
 MC_CU_HD static inline void bn_c32_16x16_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
 {
     const int c = (int)(block / 9), s = (int)(block % 9);
     const long m = (long)n * 256, lo = m * s / 9, hi = m * (s + 1) / 9;
     double s0 = 0;
-    (void)m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += x[(((long)(i) / 256 * 32 + c) * 256 + (i) % 256)];
     }
@@ -726,8 +683,7 @@ MC_CU_HD static inline void bn_c32_16x16_sq_body(long block, int tid, int nthrea
     const int c = (int)(block / 9), s = (int)(block % 9);
     const long m = (long)n * 256, lo = m * s / 9, hi = m * (s + 1) / 9;
     double s0 = 0;
-    (void)m;
-    const double mean = bn_c32_16x16_total(sums, c, 1, 0) / m;
+    const double mean = mc_cu_parts_total(sums, c, 9, 1, 0) / m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         const double d = x[(((long)(i) / 256 * 32 + c) * 256 + (i) % 256)] - mean;
         s0 += d * d;
@@ -754,7 +710,8 @@ MC_CU_HD static inline void bn_c32_16x16_stats_body(long block, int tid, int nth
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 256;
-        const double mean = bn_c32_16x16_total(sums, c, 1, 0) / m, var = bn_c32_16x16_total(sq, c, 1, 0) / m;
+        const double mean = mc_cu_parts_total(sums, c, 9, 1, 0) / m;
+        const double var = mc_cu_parts_total(sq, c, 9, 1, 0) / m;
         const double invstd = 1 / sqrt(var + 1e-05f);
         save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
@@ -818,7 +775,6 @@ MC_CU_HD static inline void bn_c32_16x16_bsum_body(long block, int tid, int nthr
     const int c = (int)(block / 9), s = (int)(block % 9);
     const long m = (long)n * 256, lo = m * s / 9, hi = m * (s + 1) / 9;
     double s0 = 0, s1 = 0;
-    (void)m;
     const float mean = save_mean[c], invstd = save_invstd[c];
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += dy[(((long)(i) / 256 * 32 + c) * 256 + (i) % 256)];
@@ -832,8 +788,7 @@ MC_CU_HD static inline void bn_c32_16x16_bsum_body(long block, int tid, int nthr
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c32_16x16_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy,
-    double *part)
+static __global__ void __launch_bounds__(256) bn_c32_16x16_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
     bn_c32_16x16_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
@@ -848,7 +803,8 @@ MC_CU_HD static inline void bn_c32_16x16_bstats_body(long block, int tid, int nt
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 256;
-        const double sum_dy = bn_c32_16x16_total(part, c, 2, 0), sum_dy_xhat = bn_c32_16x16_total(part, c, 2, 1);
+        const double sum_dy = mc_cu_parts_total(part, c, 9, 2, 0);
+        const double sum_dy_xhat = mc_cu_parts_total(part, c, 9, 2, 1);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         coef[c] = gamma[c] * save_invstd[c];
@@ -885,11 +841,11 @@ static __global__ void __launch_bounds__(256) bn_c32_16x16_bapply_kernel(int n, 
 void bn_c32_16x16_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
-    /* a sum and a sum of squares per part (doubles), then a scale per channel */
-    double *sums = (double *)mc_cuda_scratch(host, 1184), *sq = sums + 288;
+    /* a sum and a sum of squares per part, then a scale per channel */
+    double *sums = mc_cuda_sums(host, 608), *sq = sums + 288;
     float *scale = (float *)(sq + 288);
-    MC_CU_RUN(host, bn_c32_16x16_sum_kernel, bn_c32_16x16_sum_body, 288, 256, 256 * sizeof(double), n, x, sums);
-    MC_CU_RUN(host, bn_c32_16x16_sq_kernel, bn_c32_16x16_sq_body, 288, 256, 256 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c32_16x16_sum_kernel, bn_c32_16x16_sum_body, 288, 256, 256 / 32 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c32_16x16_sq_kernel, bn_c32_16x16_sq_body, 288, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
     MC_CU_RUN(host, bn_c32_16x16_stats_kernel, bn_c32_16x16_stats_body, (((long)32) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
     MC_CU_RUN(host, bn_c32_16x16_apply_kernel, bn_c32_16x16_apply_body, ((n * 8192L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
@@ -903,10 +859,10 @@ void bn_c32_16x16_cu_fwd_eval(int host, int n, const float *x, const float *gamm
 void bn_c32_16x16_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    /* two sums per part (doubles), then three coefficients per channel */
-    double *part = (double *)mc_cuda_scratch(host, 1248);
+    /* two sums per part, then three coefficients per channel */
+    double *part = mc_cuda_sums(host, 640);
     float *coef = (float *)(part + 576);
-    MC_CU_RUN(host, bn_c32_16x16_bsum_kernel, bn_c32_16x16_bsum_body, 288, 256, 256 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c32_16x16_bsum_kernel, bn_c32_16x16_bsum_body, 288, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c32_16x16_bstats_kernel, bn_c32_16x16_bstats_body, (((long)32) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
     MC_CU_RUN(host, bn_c32_16x16_bapply_kernel, bn_c32_16x16_bapply_body, ((n * 8192L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
 }
@@ -917,21 +873,11 @@ MC_CU_HD static inline float bn_c64_16x16_norm(float x, float mean, float scale,
     return (x - mean) * scale + shift;
 }
 
-/* Sum j of channel c: its parts (count sums each) in order. */
-MC_CU_HD static inline double bn_c64_16x16_total(const double *part, int c, int count, int j)
-{
-    double t = 0;
-    for (int s = 0; s < 5; s++)
-        t += part[(c * 5 + s) * count + j];
-    return t;
-}
-
 MC_CU_HD static inline void bn_c64_16x16_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
 {
     const int c = (int)(block / 5), s = (int)(block % 5);
     const long m = (long)n * 256, lo = m * s / 5, hi = m * (s + 1) / 5;
     double s0 = 0;
-    (void)m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += x[(((long)(i) / 256 * 64 + c) * 256 + (i) % 256)];
     }
@@ -953,8 +899,7 @@ MC_CU_HD static inline void bn_c64_16x16_sq_body(long block, int tid, int nthrea
     const int c = (int)(block / 5), s = (int)(block % 5);
     const long m = (long)n * 256, lo = m * s / 5, hi = m * (s + 1) / 5;
     double s0 = 0;
-    (void)m;
-    const double mean = bn_c64_16x16_total(sums, c, 1, 0) / m;
+    const double mean = mc_cu_parts_total(sums, c, 5, 1, 0) / m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         const double d = x[(((long)(i) / 256 * 64 + c) * 256 + (i) % 256)] - mean;
         s0 += d * d;
@@ -981,7 +926,8 @@ MC_CU_HD static inline void bn_c64_16x16_stats_body(long block, int tid, int nth
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 256;
-        const double mean = bn_c64_16x16_total(sums, c, 1, 0) / m, var = bn_c64_16x16_total(sq, c, 1, 0) / m;
+        const double mean = mc_cu_parts_total(sums, c, 5, 1, 0) / m;
+        const double var = mc_cu_parts_total(sq, c, 5, 1, 0) / m;
         const double invstd = 1 / sqrt(var + 1e-05f);
         save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
@@ -1045,7 +991,6 @@ MC_CU_HD static inline void bn_c64_16x16_bsum_body(long block, int tid, int nthr
     const int c = (int)(block / 5), s = (int)(block % 5);
     const long m = (long)n * 256, lo = m * s / 5, hi = m * (s + 1) / 5;
     double s0 = 0, s1 = 0;
-    (void)m;
     const float mean = save_mean[c], invstd = save_invstd[c];
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += dy[(((long)(i) / 256 * 64 + c) * 256 + (i) % 256)];
@@ -1059,8 +1004,7 @@ MC_CU_HD static inline void bn_c64_16x16_bsum_body(long block, int tid, int nthr
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c64_16x16_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy,
-    double *part)
+static __global__ void __launch_bounds__(256) bn_c64_16x16_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
     bn_c64_16x16_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
@@ -1075,7 +1019,8 @@ MC_CU_HD static inline void bn_c64_16x16_bstats_body(long block, int tid, int nt
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 256;
-        const double sum_dy = bn_c64_16x16_total(part, c, 2, 0), sum_dy_xhat = bn_c64_16x16_total(part, c, 2, 1);
+        const double sum_dy = mc_cu_parts_total(part, c, 5, 2, 0);
+        const double sum_dy_xhat = mc_cu_parts_total(part, c, 5, 2, 1);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         coef[c] = gamma[c] * save_invstd[c];
@@ -1112,11 +1057,11 @@ static __global__ void __launch_bounds__(256) bn_c64_16x16_bapply_kernel(int n, 
 void bn_c64_16x16_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
-    /* a sum and a sum of squares per part (doubles), then a scale per channel */
-    double *sums = (double *)mc_cuda_scratch(host, 1344), *sq = sums + 320;
+    /* a sum and a sum of squares per part, then a scale per channel */
+    double *sums = mc_cuda_sums(host, 704), *sq = sums + 320;
     float *scale = (float *)(sq + 320);
-    MC_CU_RUN(host, bn_c64_16x16_sum_kernel, bn_c64_16x16_sum_body, 320, 256, 256 * sizeof(double), n, x, sums);
-    MC_CU_RUN(host, bn_c64_16x16_sq_kernel, bn_c64_16x16_sq_body, 320, 256, 256 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c64_16x16_sum_kernel, bn_c64_16x16_sum_body, 320, 256, 256 / 32 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c64_16x16_sq_kernel, bn_c64_16x16_sq_body, 320, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
     MC_CU_RUN(host, bn_c64_16x16_stats_kernel, bn_c64_16x16_stats_body, (((long)64) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
     MC_CU_RUN(host, bn_c64_16x16_apply_kernel, bn_c64_16x16_apply_body, ((n * 16384L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
@@ -1130,10 +1075,10 @@ void bn_c64_16x16_cu_fwd_eval(int host, int n, const float *x, const float *gamm
 void bn_c64_16x16_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    /* two sums per part (doubles), then three coefficients per channel */
-    double *part = (double *)mc_cuda_scratch(host, 1472);
+    /* two sums per part, then three coefficients per channel */
+    double *part = mc_cuda_sums(host, 768);
     float *coef = (float *)(part + 640);
-    MC_CU_RUN(host, bn_c64_16x16_bsum_kernel, bn_c64_16x16_bsum_body, 320, 256, 256 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c64_16x16_bsum_kernel, bn_c64_16x16_bsum_body, 320, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c64_16x16_bstats_kernel, bn_c64_16x16_bstats_body, (((long)64) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
     MC_CU_RUN(host, bn_c64_16x16_bapply_kernel, bn_c64_16x16_bapply_body, ((n * 16384L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
 }
@@ -1144,21 +1089,11 @@ MC_CU_HD static inline float bn_c64_8x8_norm(float x, float mean, float scale, f
     return (x - mean) * scale + shift;
 }
 
-/* Sum j of channel c: its parts (count sums each) in order. */
-MC_CU_HD static inline double bn_c64_8x8_total(const double *part, int c, int count, int j)
-{
-    double t = 0;
-    for (int s = 0; s < 5; s++)
-        t += part[(c * 5 + s) * count + j];
-    return t;
-}
-
 MC_CU_HD static inline void bn_c64_8x8_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
 {
     const int c = (int)(block / 5), s = (int)(block % 5);
     const long m = (long)n * 64, lo = m * s / 5, hi = m * (s + 1) / 5;
     double s0 = 0;
-    (void)m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += x[(((long)(i) / 64 * 64 + c) * 64 + (i) % 64)];
     }
@@ -1180,8 +1115,7 @@ MC_CU_HD static inline void bn_c64_8x8_sq_body(long block, int tid, int nthreads
     const int c = (int)(block / 5), s = (int)(block % 5);
     const long m = (long)n * 64, lo = m * s / 5, hi = m * (s + 1) / 5;
     double s0 = 0;
-    (void)m;
-    const double mean = bn_c64_8x8_total(sums, c, 1, 0) / m;
+    const double mean = mc_cu_parts_total(sums, c, 5, 1, 0) / m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         const double d = x[(((long)(i) / 64 * 64 + c) * 64 + (i) % 64)] - mean;
         s0 += d * d;
@@ -1208,7 +1142,8 @@ MC_CU_HD static inline void bn_c64_8x8_stats_body(long block, int tid, int nthre
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 64;
-        const double mean = bn_c64_8x8_total(sums, c, 1, 0) / m, var = bn_c64_8x8_total(sq, c, 1, 0) / m;
+        const double mean = mc_cu_parts_total(sums, c, 5, 1, 0) / m;
+        const double var = mc_cu_parts_total(sq, c, 5, 1, 0) / m;
         const double invstd = 1 / sqrt(var + 1e-05f);
         save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
@@ -1272,7 +1207,6 @@ MC_CU_HD static inline void bn_c64_8x8_bsum_body(long block, int tid, int nthrea
     const int c = (int)(block / 5), s = (int)(block % 5);
     const long m = (long)n * 64, lo = m * s / 5, hi = m * (s + 1) / 5;
     double s0 = 0, s1 = 0;
-    (void)m;
     const float mean = save_mean[c], invstd = save_invstd[c];
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += dy[(((long)(i) / 64 * 64 + c) * 64 + (i) % 64)];
@@ -1286,8 +1220,7 @@ MC_CU_HD static inline void bn_c64_8x8_bsum_body(long block, int tid, int nthrea
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c64_8x8_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy,
-    double *part)
+static __global__ void __launch_bounds__(256) bn_c64_8x8_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
     bn_c64_8x8_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
@@ -1302,7 +1235,8 @@ MC_CU_HD static inline void bn_c64_8x8_bstats_body(long block, int tid, int nthr
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 64;
-        const double sum_dy = bn_c64_8x8_total(part, c, 2, 0), sum_dy_xhat = bn_c64_8x8_total(part, c, 2, 1);
+        const double sum_dy = mc_cu_parts_total(part, c, 5, 2, 0);
+        const double sum_dy_xhat = mc_cu_parts_total(part, c, 5, 2, 1);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         coef[c] = gamma[c] * save_invstd[c];
@@ -1339,11 +1273,11 @@ static __global__ void __launch_bounds__(256) bn_c64_8x8_bapply_kernel(int n, co
 void bn_c64_8x8_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
-    /* a sum and a sum of squares per part (doubles), then a scale per channel */
-    double *sums = (double *)mc_cuda_scratch(host, 1344), *sq = sums + 320;
+    /* a sum and a sum of squares per part, then a scale per channel */
+    double *sums = mc_cuda_sums(host, 704), *sq = sums + 320;
     float *scale = (float *)(sq + 320);
-    MC_CU_RUN(host, bn_c64_8x8_sum_kernel, bn_c64_8x8_sum_body, 320, 256, 256 * sizeof(double), n, x, sums);
-    MC_CU_RUN(host, bn_c64_8x8_sq_kernel, bn_c64_8x8_sq_body, 320, 256, 256 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c64_8x8_sum_kernel, bn_c64_8x8_sum_body, 320, 256, 256 / 32 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c64_8x8_sq_kernel, bn_c64_8x8_sq_body, 320, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
     MC_CU_RUN(host, bn_c64_8x8_stats_kernel, bn_c64_8x8_stats_body, (((long)64) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
     MC_CU_RUN(host, bn_c64_8x8_apply_kernel, bn_c64_8x8_apply_body, ((n * 4096L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
@@ -1357,10 +1291,10 @@ void bn_c64_8x8_cu_fwd_eval(int host, int n, const float *x, const float *gamma,
 void bn_c64_8x8_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    /* two sums per part (doubles), then three coefficients per channel */
-    double *part = (double *)mc_cuda_scratch(host, 1472);
+    /* two sums per part, then three coefficients per channel */
+    double *part = mc_cuda_sums(host, 768);
     float *coef = (float *)(part + 640);
-    MC_CU_RUN(host, bn_c64_8x8_bsum_kernel, bn_c64_8x8_bsum_body, 320, 256, 256 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c64_8x8_bsum_kernel, bn_c64_8x8_bsum_body, 320, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c64_8x8_bstats_kernel, bn_c64_8x8_bstats_body, (((long)64) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
     MC_CU_RUN(host, bn_c64_8x8_bapply_kernel, bn_c64_8x8_bapply_body, ((n * 4096L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
 }
@@ -1371,21 +1305,11 @@ MC_CU_HD static inline float bn_c128_8x8_norm(float x, float mean, float scale, 
     return (x - mean) * scale + shift;
 }
 
-/* Sum j of channel c: its parts (count sums each) in order. */
-MC_CU_HD static inline double bn_c128_8x8_total(const double *part, int c, int count, int j)
-{
-    double t = 0;
-    for (int s = 0; s < 3; s++)
-        t += part[(c * 3 + s) * count + j];
-    return t;
-}
-
 MC_CU_HD static inline void bn_c128_8x8_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
 {
     const int c = (int)(block / 3), s = (int)(block % 3);
     const long m = (long)n * 64, lo = m * s / 3, hi = m * (s + 1) / 3;
     double s0 = 0;
-    (void)m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += x[(((long)(i) / 64 * 128 + c) * 64 + (i) % 64)];
     }
@@ -1407,8 +1331,7 @@ MC_CU_HD static inline void bn_c128_8x8_sq_body(long block, int tid, int nthread
     const int c = (int)(block / 3), s = (int)(block % 3);
     const long m = (long)n * 64, lo = m * s / 3, hi = m * (s + 1) / 3;
     double s0 = 0;
-    (void)m;
-    const double mean = bn_c128_8x8_total(sums, c, 1, 0) / m;
+    const double mean = mc_cu_parts_total(sums, c, 3, 1, 0) / m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         const double d = x[(((long)(i) / 64 * 128 + c) * 64 + (i) % 64)] - mean;
         s0 += d * d;
@@ -1435,7 +1358,8 @@ MC_CU_HD static inline void bn_c128_8x8_stats_body(long block, int tid, int nthr
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 64;
-        const double mean = bn_c128_8x8_total(sums, c, 1, 0) / m, var = bn_c128_8x8_total(sq, c, 1, 0) / m;
+        const double mean = mc_cu_parts_total(sums, c, 3, 1, 0) / m;
+        const double var = mc_cu_parts_total(sq, c, 3, 1, 0) / m;
         const double invstd = 1 / sqrt(var + 1e-05f);
         save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
@@ -1499,7 +1423,6 @@ MC_CU_HD static inline void bn_c128_8x8_bsum_body(long block, int tid, int nthre
     const int c = (int)(block / 3), s = (int)(block % 3);
     const long m = (long)n * 64, lo = m * s / 3, hi = m * (s + 1) / 3;
     double s0 = 0, s1 = 0;
-    (void)m;
     const float mean = save_mean[c], invstd = save_invstd[c];
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += dy[(((long)(i) / 64 * 128 + c) * 64 + (i) % 64)];
@@ -1513,8 +1436,7 @@ MC_CU_HD static inline void bn_c128_8x8_bsum_body(long block, int tid, int nthre
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c128_8x8_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy,
-    double *part)
+static __global__ void __launch_bounds__(256) bn_c128_8x8_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
     bn_c128_8x8_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
@@ -1529,7 +1451,8 @@ MC_CU_HD static inline void bn_c128_8x8_bstats_body(long block, int tid, int nth
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 64;
-        const double sum_dy = bn_c128_8x8_total(part, c, 2, 0), sum_dy_xhat = bn_c128_8x8_total(part, c, 2, 1);
+        const double sum_dy = mc_cu_parts_total(part, c, 3, 2, 0);
+        const double sum_dy_xhat = mc_cu_parts_total(part, c, 3, 2, 1);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         coef[c] = gamma[c] * save_invstd[c];
@@ -1566,11 +1489,11 @@ static __global__ void __launch_bounds__(256) bn_c128_8x8_bapply_kernel(int n, c
 void bn_c128_8x8_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
-    /* a sum and a sum of squares per part (doubles), then a scale per channel */
-    double *sums = (double *)mc_cuda_scratch(host, 1664), *sq = sums + 384;
+    /* a sum and a sum of squares per part, then a scale per channel */
+    double *sums = mc_cuda_sums(host, 896), *sq = sums + 384;
     float *scale = (float *)(sq + 384);
-    MC_CU_RUN(host, bn_c128_8x8_sum_kernel, bn_c128_8x8_sum_body, 384, 256, 256 * sizeof(double), n, x, sums);
-    MC_CU_RUN(host, bn_c128_8x8_sq_kernel, bn_c128_8x8_sq_body, 384, 256, 256 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c128_8x8_sum_kernel, bn_c128_8x8_sum_body, 384, 256, 256 / 32 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c128_8x8_sq_kernel, bn_c128_8x8_sq_body, 384, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
     MC_CU_RUN(host, bn_c128_8x8_stats_kernel, bn_c128_8x8_stats_body, (((long)128) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
     MC_CU_RUN(host, bn_c128_8x8_apply_kernel, bn_c128_8x8_apply_body, ((n * 8192L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
@@ -1584,10 +1507,10 @@ void bn_c128_8x8_cu_fwd_eval(int host, int n, const float *x, const float *gamma
 void bn_c128_8x8_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    /* two sums per part (doubles), then three coefficients per channel */
-    double *part = (double *)mc_cuda_scratch(host, 1920);
+    /* two sums per part, then three coefficients per channel */
+    double *part = mc_cuda_sums(host, 1024);
     float *coef = (float *)(part + 768);
-    MC_CU_RUN(host, bn_c128_8x8_bsum_kernel, bn_c128_8x8_bsum_body, 384, 256, 256 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c128_8x8_bsum_kernel, bn_c128_8x8_bsum_body, 384, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c128_8x8_bstats_kernel, bn_c128_8x8_bstats_body, (((long)128) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
     MC_CU_RUN(host, bn_c128_8x8_bapply_kernel, bn_c128_8x8_bapply_body, ((n * 8192L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
 }

@@ -156,21 +156,39 @@ static __global__ void __launch_bounds__(256) conv_k1_c48_16_32x32_s1_p0_b_init_
     conv_k1_c48_16_32x32_s1_p0_b_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
 }
 
-MC_CU_HD static inline void conv_k1_c48_16_32x32_s1_p0_b_dbias_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, float *g)
+MC_CU_HD static inline void conv_k1_c48_16_32x32_s1_p0_b_dbias_part_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, double *part)
 {
-    const long c = block;
-    double s = 0;
-    for (long i = tid; i < (long)n * 1024; i += nthreads)
-        s += dy[(i / 1024 * 16 + c) * 1024 + i % 1024];
-    s = mc_cu_block_sum(s, (double *)shm, tid, nthreads);
-    if (tid == 0)
-        g[c] += (float)s;
+    const int c = (int)(block / 17), s = (int)(block % 17);
+    const long m = (long)n * 1024, lo = m * s / 17, hi = m * (s + 1) / 17;
+    double s0 = 0;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += dy[(((long)(i) / 1024 * 16 + c) * 1024 + (i) % 1024)];
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 1] = s0;
+    }
 }
 
-static __global__ void __launch_bounds__(256) conv_k1_c48_16_32x32_s1_p0_b_dbias_kernel(int n, const float *dy, float *g)
+static __global__ void __launch_bounds__(256) conv_k1_c48_16_32x32_s1_p0_b_dbias_part_kernel(int n, const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
-    conv_k1_c48_16_32x32_s1_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, g);
+    conv_k1_c48_16_32x32_s1_p0_b_dbias_part_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, part);
+}
+
+MC_CU_HD static inline void conv_k1_c48_16_32x32_s1_p0_b_dbias_body(long block, int tid, int nthreads, float *shm, const double *part, float *g)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)16) ? first + 256 : ((long)16);
+    for (long i = first + tid; i < last; i += nthreads) {
+        g[i] += (float)mc_cu_parts_total(part, (int)i, 17, 1, 0);
+    }
+}
+
+static __global__ void __launch_bounds__(256) conv_k1_c48_16_32x32_s1_p0_b_dbias_kernel(const double *part, float *g)
+{
+    extern __shared__ float mc_shm[];
+    conv_k1_c48_16_32x32_s1_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, part, g);
 }
 
 MC_CU_HD static inline void conv_k1_c48_16_32x32_s1_p0_b_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
@@ -205,7 +223,11 @@ void conv_k1_c48_16_32x32_s1_p0_b_cu_bwd(int host, int n, const float *x, const 
     float *dbias)
 {
     float *part = mc_cuda_scratch(host, (size_t)n * 768);
-    MC_CU_RUN(host, conv_k1_c48_16_32x32_s1_p0_b_dbias_kernel, conv_k1_c48_16_32x32_s1_p0_b_dbias_body, 16, 256, 256 * sizeof(double), n, dy, dbias);
+    {
+        double *bias_parts = mc_cuda_sums(host, 272);
+        MC_CU_RUN(host, conv_k1_c48_16_32x32_s1_p0_b_dbias_part_kernel, conv_k1_c48_16_32x32_s1_p0_b_dbias_part_body, 272, 256, 256 / 32 * sizeof(double), n, dy, bias_parts);
+        MC_CU_RUN(host, conv_k1_c48_16_32x32_s1_p0_b_dbias_kernel, conv_k1_c48_16_32x32_s1_p0_b_dbias_body, (((long)16) + 256 - 1) / 256, 256, 0, bias_parts, dbias);
+    }
     const float *a = x + 0;
     const long sa = 49152;
     for (int g = 0; g < 1; g++) {
@@ -419,21 +441,39 @@ static __global__ void __launch_bounds__(256) conv_k1_c32_32_32x32_s2_p0_b_init_
     conv_k1_c32_32_32x32_s2_p0_b_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
 }
 
-MC_CU_HD static inline void conv_k1_c32_32_32x32_s2_p0_b_dbias_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, float *g)
+MC_CU_HD static inline void conv_k1_c32_32_32x32_s2_p0_b_dbias_part_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, double *part)
 {
-    const long c = block;
-    double s = 0;
-    for (long i = tid; i < (long)n * 256; i += nthreads)
-        s += dy[(i / 256 * 32 + c) * 256 + i % 256];
-    s = mc_cu_block_sum(s, (double *)shm, tid, nthreads);
-    if (tid == 0)
-        g[c] += (float)s;
+    const int c = (int)(block / 9), s = (int)(block % 9);
+    const long m = (long)n * 256, lo = m * s / 9, hi = m * (s + 1) / 9;
+    double s0 = 0;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += dy[(((long)(i) / 256 * 32 + c) * 256 + (i) % 256)];
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 1] = s0;
+    }
 }
 
-static __global__ void __launch_bounds__(256) conv_k1_c32_32_32x32_s2_p0_b_dbias_kernel(int n, const float *dy, float *g)
+static __global__ void __launch_bounds__(256) conv_k1_c32_32_32x32_s2_p0_b_dbias_part_kernel(int n, const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
-    conv_k1_c32_32_32x32_s2_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, g);
+    conv_k1_c32_32_32x32_s2_p0_b_dbias_part_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, part);
+}
+
+MC_CU_HD static inline void conv_k1_c32_32_32x32_s2_p0_b_dbias_body(long block, int tid, int nthreads, float *shm, const double *part, float *g)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)32) ? first + 256 : ((long)32);
+    for (long i = first + tid; i < last; i += nthreads) {
+        g[i] += (float)mc_cu_parts_total(part, (int)i, 9, 1, 0);
+    }
+}
+
+static __global__ void __launch_bounds__(256) conv_k1_c32_32_32x32_s2_p0_b_dbias_kernel(const double *part, float *g)
+{
+    extern __shared__ float mc_shm[];
+    conv_k1_c32_32_32x32_s2_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, part, g);
 }
 
 MC_CU_HD static inline void conv_k1_c32_32_32x32_s2_p0_b_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
@@ -471,7 +511,11 @@ void conv_k1_c32_32_32x32_s2_p0_b_cu_bwd(int host, int n, const float *x, const 
 {
     float *col = mc_cuda_scratch(host, 2 * (size_t)n * 8192 + (size_t)n * 1024);
     float *dcol = col + (size_t)n * 8192, *part = dcol + (size_t)n * 8192;
-    MC_CU_RUN(host, conv_k1_c32_32_32x32_s2_p0_b_dbias_kernel, conv_k1_c32_32_32x32_s2_p0_b_dbias_body, 32, 256, 256 * sizeof(double), n, dy, dbias);
+    {
+        double *bias_parts = mc_cuda_sums(host, 288);
+        MC_CU_RUN(host, conv_k1_c32_32_32x32_s2_p0_b_dbias_part_kernel, conv_k1_c32_32_32x32_s2_p0_b_dbias_part_body, 288, 256, 256 / 32 * sizeof(double), n, dy, bias_parts);
+        MC_CU_RUN(host, conv_k1_c32_32_32x32_s2_p0_b_dbias_kernel, conv_k1_c32_32_32x32_s2_p0_b_dbias_body, (((long)32) + 256 - 1) / 256, 256, 0, bias_parts, dbias);
+    }
     MC_CU_RUN(host, conv_k1_c32_32_32x32_s2_p0_b_col_kernel, conv_k1_c32_32_32x32_s2_p0_b_col_body, ((n * 8192L) + 256 - 1) / 256, 256, 0, n, x, col);
     const float *a = col;
     const long sa = 8192;
@@ -754,21 +798,39 @@ static __global__ void __launch_bounds__(256) conv_k1_c64_32_16x16_s1_p0_b_init_
     conv_k1_c64_32_16x16_s1_p0_b_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
 }
 
-MC_CU_HD static inline void conv_k1_c64_32_16x16_s1_p0_b_dbias_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, float *g)
+MC_CU_HD static inline void conv_k1_c64_32_16x16_s1_p0_b_dbias_part_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, double *part)
 {
-    const long c = block;
-    double s = 0;
-    for (long i = tid; i < (long)n * 256; i += nthreads)
-        s += dy[(i / 256 * 32 + c) * 256 + i % 256];
-    s = mc_cu_block_sum(s, (double *)shm, tid, nthreads);
-    if (tid == 0)
-        g[c] += (float)s;
+    const int c = (int)(block / 9), s = (int)(block % 9);
+    const long m = (long)n * 256, lo = m * s / 9, hi = m * (s + 1) / 9;
+    double s0 = 0;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += dy[(((long)(i) / 256 * 32 + c) * 256 + (i) % 256)];
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 1] = s0;
+    }
 }
 
-static __global__ void __launch_bounds__(256) conv_k1_c64_32_16x16_s1_p0_b_dbias_kernel(int n, const float *dy, float *g)
+static __global__ void __launch_bounds__(256) conv_k1_c64_32_16x16_s1_p0_b_dbias_part_kernel(int n, const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
-    conv_k1_c64_32_16x16_s1_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, g);
+    conv_k1_c64_32_16x16_s1_p0_b_dbias_part_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, part);
+}
+
+MC_CU_HD static inline void conv_k1_c64_32_16x16_s1_p0_b_dbias_body(long block, int tid, int nthreads, float *shm, const double *part, float *g)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)32) ? first + 256 : ((long)32);
+    for (long i = first + tid; i < last; i += nthreads) {
+        g[i] += (float)mc_cu_parts_total(part, (int)i, 9, 1, 0);
+    }
+}
+
+static __global__ void __launch_bounds__(256) conv_k1_c64_32_16x16_s1_p0_b_dbias_kernel(const double *part, float *g)
+{
+    extern __shared__ float mc_shm[];
+    conv_k1_c64_32_16x16_s1_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, part, g);
 }
 
 MC_CU_HD static inline void conv_k1_c64_32_16x16_s1_p0_b_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
@@ -803,7 +865,11 @@ void conv_k1_c64_32_16x16_s1_p0_b_cu_bwd(int host, int n, const float *x, const 
     float *dbias)
 {
     float *part = mc_cuda_scratch(host, (size_t)n * 2048);
-    MC_CU_RUN(host, conv_k1_c64_32_16x16_s1_p0_b_dbias_kernel, conv_k1_c64_32_16x16_s1_p0_b_dbias_body, 32, 256, 256 * sizeof(double), n, dy, dbias);
+    {
+        double *bias_parts = mc_cuda_sums(host, 288);
+        MC_CU_RUN(host, conv_k1_c64_32_16x16_s1_p0_b_dbias_part_kernel, conv_k1_c64_32_16x16_s1_p0_b_dbias_part_body, 288, 256, 256 / 32 * sizeof(double), n, dy, bias_parts);
+        MC_CU_RUN(host, conv_k1_c64_32_16x16_s1_p0_b_dbias_kernel, conv_k1_c64_32_16x16_s1_p0_b_dbias_body, (((long)32) + 256 - 1) / 256, 256, 0, bias_parts, dbias);
+    }
     const float *a = x + 0;
     const long sa = 16384;
     for (int g = 0; g < 1; g++) {
@@ -881,21 +947,39 @@ static __global__ void __launch_bounds__(256) conv_k1_c64_64_16x16_s2_p0_b_init_
     conv_k1_c64_64_16x16_s2_p0_b_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
 }
 
-MC_CU_HD static inline void conv_k1_c64_64_16x16_s2_p0_b_dbias_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, float *g)
+MC_CU_HD static inline void conv_k1_c64_64_16x16_s2_p0_b_dbias_part_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, double *part)
 {
-    const long c = block;
-    double s = 0;
-    for (long i = tid; i < (long)n * 64; i += nthreads)
-        s += dy[(i / 64 * 64 + c) * 64 + i % 64];
-    s = mc_cu_block_sum(s, (double *)shm, tid, nthreads);
-    if (tid == 0)
-        g[c] += (float)s;
+    const int c = (int)(block / 5), s = (int)(block % 5);
+    const long m = (long)n * 64, lo = m * s / 5, hi = m * (s + 1) / 5;
+    double s0 = 0;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += dy[(((long)(i) / 64 * 64 + c) * 64 + (i) % 64)];
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 1] = s0;
+    }
 }
 
-static __global__ void __launch_bounds__(256) conv_k1_c64_64_16x16_s2_p0_b_dbias_kernel(int n, const float *dy, float *g)
+static __global__ void __launch_bounds__(256) conv_k1_c64_64_16x16_s2_p0_b_dbias_part_kernel(int n, const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
-    conv_k1_c64_64_16x16_s2_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, g);
+    conv_k1_c64_64_16x16_s2_p0_b_dbias_part_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, part);
+}
+
+MC_CU_HD static inline void conv_k1_c64_64_16x16_s2_p0_b_dbias_body(long block, int tid, int nthreads, float *shm, const double *part, float *g)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)64) ? first + 256 : ((long)64);
+    for (long i = first + tid; i < last; i += nthreads) {
+        g[i] += (float)mc_cu_parts_total(part, (int)i, 5, 1, 0);
+    }
+}
+
+static __global__ void __launch_bounds__(256) conv_k1_c64_64_16x16_s2_p0_b_dbias_kernel(const double *part, float *g)
+{
+    extern __shared__ float mc_shm[];
+    conv_k1_c64_64_16x16_s2_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, part, g);
 }
 
 MC_CU_HD static inline void conv_k1_c64_64_16x16_s2_p0_b_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
@@ -933,7 +1017,11 @@ void conv_k1_c64_64_16x16_s2_p0_b_cu_bwd(int host, int n, const float *x, const 
 {
     float *col = mc_cuda_scratch(host, 2 * (size_t)n * 4096 + (size_t)n * 4096);
     float *dcol = col + (size_t)n * 4096, *part = dcol + (size_t)n * 4096;
-    MC_CU_RUN(host, conv_k1_c64_64_16x16_s2_p0_b_dbias_kernel, conv_k1_c64_64_16x16_s2_p0_b_dbias_body, 64, 256, 256 * sizeof(double), n, dy, dbias);
+    {
+        double *bias_parts = mc_cuda_sums(host, 320);
+        MC_CU_RUN(host, conv_k1_c64_64_16x16_s2_p0_b_dbias_part_kernel, conv_k1_c64_64_16x16_s2_p0_b_dbias_part_body, 320, 256, 256 / 32 * sizeof(double), n, dy, bias_parts);
+        MC_CU_RUN(host, conv_k1_c64_64_16x16_s2_p0_b_dbias_kernel, conv_k1_c64_64_16x16_s2_p0_b_dbias_body, (((long)64) + 256 - 1) / 256, 256, 0, bias_parts, dbias);
+    }
     MC_CU_RUN(host, conv_k1_c64_64_16x16_s2_p0_b_col_kernel, conv_k1_c64_64_16x16_s2_p0_b_col_body, ((n * 4096L) + 256 - 1) / 256, 256, 0, n, x, col);
     const float *a = col;
     const long sa = 4096;
@@ -1216,21 +1304,39 @@ static __global__ void __launch_bounds__(256) conv_k1_c128_64_8x8_s1_p0_b_init_k
     conv_k1_c128_64_8x8_s1_p0_b_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
 }
 
-MC_CU_HD static inline void conv_k1_c128_64_8x8_s1_p0_b_dbias_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, float *g)
+MC_CU_HD static inline void conv_k1_c128_64_8x8_s1_p0_b_dbias_part_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, double *part)
 {
-    const long c = block;
-    double s = 0;
-    for (long i = tid; i < (long)n * 64; i += nthreads)
-        s += dy[(i / 64 * 64 + c) * 64 + i % 64];
-    s = mc_cu_block_sum(s, (double *)shm, tid, nthreads);
-    if (tid == 0)
-        g[c] += (float)s;
+    const int c = (int)(block / 5), s = (int)(block % 5);
+    const long m = (long)n * 64, lo = m * s / 5, hi = m * (s + 1) / 5;
+    double s0 = 0;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += dy[(((long)(i) / 64 * 64 + c) * 64 + (i) % 64)];
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 1] = s0;
+    }
 }
 
-static __global__ void __launch_bounds__(256) conv_k1_c128_64_8x8_s1_p0_b_dbias_kernel(int n, const float *dy, float *g)
+static __global__ void __launch_bounds__(256) conv_k1_c128_64_8x8_s1_p0_b_dbias_part_kernel(int n, const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
-    conv_k1_c128_64_8x8_s1_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, g);
+    conv_k1_c128_64_8x8_s1_p0_b_dbias_part_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, part);
+}
+
+MC_CU_HD static inline void conv_k1_c128_64_8x8_s1_p0_b_dbias_body(long block, int tid, int nthreads, float *shm, const double *part, float *g)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)64) ? first + 256 : ((long)64);
+    for (long i = first + tid; i < last; i += nthreads) {
+        g[i] += (float)mc_cu_parts_total(part, (int)i, 5, 1, 0);
+    }
+}
+
+static __global__ void __launch_bounds__(256) conv_k1_c128_64_8x8_s1_p0_b_dbias_kernel(const double *part, float *g)
+{
+    extern __shared__ float mc_shm[];
+    conv_k1_c128_64_8x8_s1_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, part, g);
 }
 
 MC_CU_HD static inline void conv_k1_c128_64_8x8_s1_p0_b_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
@@ -1265,7 +1371,11 @@ void conv_k1_c128_64_8x8_s1_p0_b_cu_bwd(int host, int n, const float *x, const f
     float *dbias)
 {
     float *part = mc_cuda_scratch(host, (size_t)n * 8192);
-    MC_CU_RUN(host, conv_k1_c128_64_8x8_s1_p0_b_dbias_kernel, conv_k1_c128_64_8x8_s1_p0_b_dbias_body, 64, 256, 256 * sizeof(double), n, dy, dbias);
+    {
+        double *bias_parts = mc_cuda_sums(host, 320);
+        MC_CU_RUN(host, conv_k1_c128_64_8x8_s1_p0_b_dbias_part_kernel, conv_k1_c128_64_8x8_s1_p0_b_dbias_part_body, 320, 256, 256 / 32 * sizeof(double), n, dy, bias_parts);
+        MC_CU_RUN(host, conv_k1_c128_64_8x8_s1_p0_b_dbias_kernel, conv_k1_c128_64_8x8_s1_p0_b_dbias_body, (((long)64) + 256 - 1) / 256, 256, 0, bias_parts, dbias);
+    }
     const float *a = x + 0;
     const long sa = 8192;
     for (int g = 0; g < 1; g++) {

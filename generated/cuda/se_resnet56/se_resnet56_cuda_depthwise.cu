@@ -516,7 +516,7 @@ MC_CU_HD static inline void dw_k3_5_7_c16_32x32_s1_dw2_at(const float *xc, float
 }
 
 /* Block (j, b, c): the weight gradient of kernel j, channel c, image b,
- * into part[b] (one block sum per tap). */
+ * into part[b] (the block sums of every tap at once). */
 MC_CU_HD static inline void dw_k3_5_7_c16_32x32_s1_dw_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *dy, float *part)
 {
     const int j = (int)(block / ((long)n * 16)), b = (int)(block / 16 % n), c = (int)(block % 16);
@@ -528,51 +528,9 @@ MC_CU_HD static inline void dw_k3_5_7_c16_32x32_s1_dw_body(long block, int tid, 
         const float *d = dy + ((long)b * 48 + 0 + c) * 1024;
         for (int i = tid; i < 1024; i += nthreads)
             dw_k3_5_7_c16_32x32_s1_dw0_at(xc, d[i], i / 32, i % 32, acc);
-        {
-            const double v = mc_cu_block_sum(acc[0], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 0 + c * 9 + 0] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[1], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 0 + c * 9 + 1] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[2], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 0 + c * 9 + 2] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[3], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 0 + c * 9 + 3] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[4], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 0 + c * 9 + 4] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[5], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 0 + c * 9 + 5] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[6], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 0 + c * 9 + 6] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[7], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 0 + c * 9 + 7] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[8], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 0 + c * 9 + 8] = (float)v;
-        }
+        mc_cu_block_sums(acc, 9, sums, tid, nthreads,
+            part + (long)b * 1328 + 0 + c * 9);
+
         break;
     }
     case 1: {
@@ -580,131 +538,9 @@ MC_CU_HD static inline void dw_k3_5_7_c16_32x32_s1_dw_body(long block, int tid, 
         const float *d = dy + ((long)b * 48 + 16 + c) * 1024;
         for (int i = tid; i < 1024; i += nthreads)
             dw_k3_5_7_c16_32x32_s1_dw1_at(xc, d[i], i / 32, i % 32, acc);
-        {
-            const double v = mc_cu_block_sum(acc[0], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 144 + c * 25 + 0] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[1], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 144 + c * 25 + 1] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[2], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 144 + c * 25 + 2] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[3], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 144 + c * 25 + 3] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[4], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 144 + c * 25 + 4] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[5], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 144 + c * 25 + 5] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[6], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 144 + c * 25 + 6] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[7], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 144 + c * 25 + 7] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[8], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 144 + c * 25 + 8] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[9], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 144 + c * 25 + 9] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[10], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 144 + c * 25 + 10] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[11], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 144 + c * 25 + 11] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[12], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 144 + c * 25 + 12] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[13], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 144 + c * 25 + 13] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[14], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 144 + c * 25 + 14] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[15], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 144 + c * 25 + 15] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[16], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 144 + c * 25 + 16] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[17], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 144 + c * 25 + 17] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[18], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 144 + c * 25 + 18] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[19], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 144 + c * 25 + 19] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[20], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 144 + c * 25 + 20] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[21], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 144 + c * 25 + 21] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[22], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 144 + c * 25 + 22] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[23], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 144 + c * 25 + 23] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[24], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 144 + c * 25 + 24] = (float)v;
-        }
+        mc_cu_block_sums(acc, 25, sums, tid, nthreads,
+            part + (long)b * 1328 + 144 + c * 25);
+
         break;
     }
     case 2: {
@@ -712,251 +548,9 @@ MC_CU_HD static inline void dw_k3_5_7_c16_32x32_s1_dw_body(long block, int tid, 
         const float *d = dy + ((long)b * 48 + 32 + c) * 1024;
         for (int i = tid; i < 1024; i += nthreads)
             dw_k3_5_7_c16_32x32_s1_dw2_at(xc, d[i], i / 32, i % 32, acc);
-        {
-            const double v = mc_cu_block_sum(acc[0], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 544 + c * 49 + 0] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[1], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 544 + c * 49 + 1] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[2], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 544 + c * 49 + 2] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[3], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 544 + c * 49 + 3] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[4], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 544 + c * 49 + 4] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[5], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 544 + c * 49 + 5] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[6], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 544 + c * 49 + 6] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[7], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 544 + c * 49 + 7] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[8], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 544 + c * 49 + 8] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[9], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 544 + c * 49 + 9] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[10], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 544 + c * 49 + 10] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[11], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 544 + c * 49 + 11] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[12], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 544 + c * 49 + 12] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[13], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 544 + c * 49 + 13] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[14], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 544 + c * 49 + 14] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[15], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 544 + c * 49 + 15] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[16], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 544 + c * 49 + 16] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[17], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 544 + c * 49 + 17] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[18], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 544 + c * 49 + 18] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[19], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 544 + c * 49 + 19] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[20], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 544 + c * 49 + 20] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[21], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 544 + c * 49 + 21] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[22], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 544 + c * 49 + 22] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[23], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 544 + c * 49 + 23] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[24], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 544 + c * 49 + 24] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[25], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 544 + c * 49 + 25] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[26], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 544 + c * 49 + 26] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[27], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 544 + c * 49 + 27] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[28], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 544 + c * 49 + 28] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[29], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 544 + c * 49 + 29] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[30], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 544 + c * 49 + 30] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[31], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 544 + c * 49 + 31] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[32], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 544 + c * 49 + 32] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[33], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 544 + c * 49 + 33] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[34], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 544 + c * 49 + 34] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[35], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 544 + c * 49 + 35] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[36], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 544 + c * 49 + 36] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[37], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 544 + c * 49 + 37] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[38], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 544 + c * 49 + 38] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[39], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 544 + c * 49 + 39] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[40], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 544 + c * 49 + 40] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[41], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 544 + c * 49 + 41] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[42], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 544 + c * 49 + 42] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[43], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 544 + c * 49 + 43] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[44], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 544 + c * 49 + 44] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[45], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 544 + c * 49 + 45] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[46], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 544 + c * 49 + 46] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[47], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 544 + c * 49 + 47] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[48], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1328 + 544 + c * 49 + 48] = (float)v;
-        }
+        mc_cu_block_sums(acc, 49, sums, tid, nthreads,
+            part + (long)b * 1328 + 544 + c * 49);
+
         break;
     }
     }
@@ -992,7 +586,7 @@ void dw_k3_5_7_c16_32x32_s1_cu_bwd(int host, int n, const float *x, const float 
 {
     float *part = mc_cuda_scratch(host, (size_t)n * 1328);
     MC_CU_RUN(host, dw_k3_5_7_c16_32x32_s1_dx_kernel, dw_k3_5_7_c16_32x32_s1_dx_body, ((n * 16384L) + 256 - 1) / 256, 256, 0, n, w, dy, dx);
-    MC_CU_RUN(host, dw_k3_5_7_c16_32x32_s1_dw_kernel, dw_k3_5_7_c16_32x32_s1_dw_body, (long)n * 48, 256, 256 * sizeof(double), n, x, dy, part);
+    MC_CU_RUN(host, dw_k3_5_7_c16_32x32_s1_dw_kernel, dw_k3_5_7_c16_32x32_s1_dw_body, (long)n * 48, 256, 3136, n, x, dy, part);
     MC_CU_RUN(host, dw_k3_5_7_c16_32x32_s1_dw_sum_kernel, dw_k3_5_7_c16_32x32_s1_dw_sum_body, ((1328L) + 256 - 1) / 256, 256, 0, n, part, dw);
     (void)dbias;
 }
@@ -1273,7 +867,7 @@ MC_CU_HD static inline void dw_k3_5_c16_32x32_s1_dw1_at(const float *xc, float d
 }
 
 /* Block (j, b, c): the weight gradient of kernel j, channel c, image b,
- * into part[b] (one block sum per tap). */
+ * into part[b] (the block sums of every tap at once). */
 MC_CU_HD static inline void dw_k3_5_c16_32x32_s1_dw_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *dy, float *part)
 {
     const int j = (int)(block / ((long)n * 16)), b = (int)(block / 16 % n), c = (int)(block % 16);
@@ -1285,51 +879,9 @@ MC_CU_HD static inline void dw_k3_5_c16_32x32_s1_dw_body(long block, int tid, in
         const float *d = dy + ((long)b * 32 + 0 + c) * 1024;
         for (int i = tid; i < 1024; i += nthreads)
             dw_k3_5_c16_32x32_s1_dw0_at(xc, d[i], i / 32, i % 32, acc);
-        {
-            const double v = mc_cu_block_sum(acc[0], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 544 + 0 + c * 9 + 0] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[1], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 544 + 0 + c * 9 + 1] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[2], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 544 + 0 + c * 9 + 2] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[3], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 544 + 0 + c * 9 + 3] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[4], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 544 + 0 + c * 9 + 4] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[5], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 544 + 0 + c * 9 + 5] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[6], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 544 + 0 + c * 9 + 6] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[7], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 544 + 0 + c * 9 + 7] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[8], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 544 + 0 + c * 9 + 8] = (float)v;
-        }
+        mc_cu_block_sums(acc, 9, sums, tid, nthreads,
+            part + (long)b * 544 + 0 + c * 9);
+
         break;
     }
     case 1: {
@@ -1337,131 +889,9 @@ MC_CU_HD static inline void dw_k3_5_c16_32x32_s1_dw_body(long block, int tid, in
         const float *d = dy + ((long)b * 32 + 16 + c) * 1024;
         for (int i = tid; i < 1024; i += nthreads)
             dw_k3_5_c16_32x32_s1_dw1_at(xc, d[i], i / 32, i % 32, acc);
-        {
-            const double v = mc_cu_block_sum(acc[0], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 544 + 144 + c * 25 + 0] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[1], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 544 + 144 + c * 25 + 1] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[2], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 544 + 144 + c * 25 + 2] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[3], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 544 + 144 + c * 25 + 3] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[4], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 544 + 144 + c * 25 + 4] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[5], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 544 + 144 + c * 25 + 5] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[6], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 544 + 144 + c * 25 + 6] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[7], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 544 + 144 + c * 25 + 7] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[8], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 544 + 144 + c * 25 + 8] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[9], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 544 + 144 + c * 25 + 9] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[10], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 544 + 144 + c * 25 + 10] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[11], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 544 + 144 + c * 25 + 11] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[12], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 544 + 144 + c * 25 + 12] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[13], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 544 + 144 + c * 25 + 13] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[14], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 544 + 144 + c * 25 + 14] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[15], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 544 + 144 + c * 25 + 15] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[16], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 544 + 144 + c * 25 + 16] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[17], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 544 + 144 + c * 25 + 17] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[18], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 544 + 144 + c * 25 + 18] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[19], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 544 + 144 + c * 25 + 19] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[20], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 544 + 144 + c * 25 + 20] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[21], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 544 + 144 + c * 25 + 21] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[22], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 544 + 144 + c * 25 + 22] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[23], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 544 + 144 + c * 25 + 23] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[24], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 544 + 144 + c * 25 + 24] = (float)v;
-        }
+        mc_cu_block_sums(acc, 25, sums, tid, nthreads,
+            part + (long)b * 544 + 144 + c * 25);
+
         break;
     }
     }
@@ -1497,7 +927,7 @@ void dw_k3_5_c16_32x32_s1_cu_bwd(int host, int n, const float *x, const float *w
 {
     float *part = mc_cuda_scratch(host, (size_t)n * 544);
     MC_CU_RUN(host, dw_k3_5_c16_32x32_s1_dx_kernel, dw_k3_5_c16_32x32_s1_dx_body, ((n * 16384L) + 256 - 1) / 256, 256, 0, n, w, dy, dx);
-    MC_CU_RUN(host, dw_k3_5_c16_32x32_s1_dw_kernel, dw_k3_5_c16_32x32_s1_dw_body, (long)n * 32, 256, 256 * sizeof(double), n, x, dy, part);
+    MC_CU_RUN(host, dw_k3_5_c16_32x32_s1_dw_kernel, dw_k3_5_c16_32x32_s1_dw_body, (long)n * 32, 256, 1600, n, x, dy, part);
     MC_CU_RUN(host, dw_k3_5_c16_32x32_s1_dw_sum_kernel, dw_k3_5_c16_32x32_s1_dw_sum_body, ((544L) + 256 - 1) / 256, 256, 0, n, part, dw);
     (void)dbias;
 }
@@ -1778,7 +1208,7 @@ MC_CU_HD static inline void dw_k3_5_c32_16x16_s1_dw1_at(const float *xc, float d
 }
 
 /* Block (j, b, c): the weight gradient of kernel j, channel c, image b,
- * into part[b] (one block sum per tap). */
+ * into part[b] (the block sums of every tap at once). */
 MC_CU_HD static inline void dw_k3_5_c32_16x16_s1_dw_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *dy, float *part)
 {
     const int j = (int)(block / ((long)n * 32)), b = (int)(block / 32 % n), c = (int)(block % 32);
@@ -1790,51 +1220,9 @@ MC_CU_HD static inline void dw_k3_5_c32_16x16_s1_dw_body(long block, int tid, in
         const float *d = dy + ((long)b * 64 + 0 + c) * 256;
         for (int i = tid; i < 256; i += nthreads)
             dw_k3_5_c32_16x16_s1_dw0_at(xc, d[i], i / 16, i % 16, acc);
-        {
-            const double v = mc_cu_block_sum(acc[0], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1088 + 0 + c * 9 + 0] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[1], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1088 + 0 + c * 9 + 1] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[2], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1088 + 0 + c * 9 + 2] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[3], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1088 + 0 + c * 9 + 3] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[4], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1088 + 0 + c * 9 + 4] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[5], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1088 + 0 + c * 9 + 5] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[6], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1088 + 0 + c * 9 + 6] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[7], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1088 + 0 + c * 9 + 7] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[8], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1088 + 0 + c * 9 + 8] = (float)v;
-        }
+        mc_cu_block_sums(acc, 9, sums, tid, nthreads,
+            part + (long)b * 1088 + 0 + c * 9);
+
         break;
     }
     case 1: {
@@ -1842,131 +1230,9 @@ MC_CU_HD static inline void dw_k3_5_c32_16x16_s1_dw_body(long block, int tid, in
         const float *d = dy + ((long)b * 64 + 32 + c) * 256;
         for (int i = tid; i < 256; i += nthreads)
             dw_k3_5_c32_16x16_s1_dw1_at(xc, d[i], i / 16, i % 16, acc);
-        {
-            const double v = mc_cu_block_sum(acc[0], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1088 + 288 + c * 25 + 0] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[1], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1088 + 288 + c * 25 + 1] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[2], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1088 + 288 + c * 25 + 2] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[3], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1088 + 288 + c * 25 + 3] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[4], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1088 + 288 + c * 25 + 4] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[5], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1088 + 288 + c * 25 + 5] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[6], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1088 + 288 + c * 25 + 6] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[7], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1088 + 288 + c * 25 + 7] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[8], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1088 + 288 + c * 25 + 8] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[9], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1088 + 288 + c * 25 + 9] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[10], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1088 + 288 + c * 25 + 10] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[11], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1088 + 288 + c * 25 + 11] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[12], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1088 + 288 + c * 25 + 12] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[13], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1088 + 288 + c * 25 + 13] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[14], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1088 + 288 + c * 25 + 14] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[15], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1088 + 288 + c * 25 + 15] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[16], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1088 + 288 + c * 25 + 16] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[17], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1088 + 288 + c * 25 + 17] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[18], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1088 + 288 + c * 25 + 18] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[19], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1088 + 288 + c * 25 + 19] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[20], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1088 + 288 + c * 25 + 20] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[21], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1088 + 288 + c * 25 + 21] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[22], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1088 + 288 + c * 25 + 22] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[23], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1088 + 288 + c * 25 + 23] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[24], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1088 + 288 + c * 25 + 24] = (float)v;
-        }
+        mc_cu_block_sums(acc, 25, sums, tid, nthreads,
+            part + (long)b * 1088 + 288 + c * 25);
+
         break;
     }
     }
@@ -2002,7 +1268,7 @@ void dw_k3_5_c32_16x16_s1_cu_bwd(int host, int n, const float *x, const float *w
 {
     float *part = mc_cuda_scratch(host, (size_t)n * 1088);
     MC_CU_RUN(host, dw_k3_5_c32_16x16_s1_dx_kernel, dw_k3_5_c32_16x16_s1_dx_body, ((n * 8192L) + 256 - 1) / 256, 256, 0, n, w, dy, dx);
-    MC_CU_RUN(host, dw_k3_5_c32_16x16_s1_dw_kernel, dw_k3_5_c32_16x16_s1_dw_body, (long)n * 64, 256, 256 * sizeof(double), n, x, dy, part);
+    MC_CU_RUN(host, dw_k3_5_c32_16x16_s1_dw_kernel, dw_k3_5_c32_16x16_s1_dw_body, (long)n * 64, 256, 1600, n, x, dy, part);
     MC_CU_RUN(host, dw_k3_5_c32_16x16_s1_dw_sum_kernel, dw_k3_5_c32_16x16_s1_dw_sum_body, ((1088L) + 256 - 1) / 256, 256, 0, n, part, dw);
     (void)dbias;
 }
@@ -2213,7 +1479,7 @@ MC_CU_HD static inline void dw_k3_3_c32_16x16_s1_dw1_at(const float *xc, float d
 }
 
 /* Block (j, b, c): the weight gradient of kernel j, channel c, image b,
- * into part[b] (one block sum per tap). */
+ * into part[b] (the block sums of every tap at once). */
 MC_CU_HD static inline void dw_k3_3_c32_16x16_s1_dw_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *dy, float *part)
 {
     const int j = (int)(block / ((long)n * 32)), b = (int)(block / 32 % n), c = (int)(block % 32);
@@ -2225,51 +1491,9 @@ MC_CU_HD static inline void dw_k3_3_c32_16x16_s1_dw_body(long block, int tid, in
         const float *d = dy + ((long)b * 64 + 0 + c) * 256;
         for (int i = tid; i < 256; i += nthreads)
             dw_k3_3_c32_16x16_s1_dw0_at(xc, d[i], i / 16, i % 16, acc);
-        {
-            const double v = mc_cu_block_sum(acc[0], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 576 + 0 + c * 9 + 0] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[1], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 576 + 0 + c * 9 + 1] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[2], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 576 + 0 + c * 9 + 2] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[3], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 576 + 0 + c * 9 + 3] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[4], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 576 + 0 + c * 9 + 4] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[5], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 576 + 0 + c * 9 + 5] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[6], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 576 + 0 + c * 9 + 6] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[7], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 576 + 0 + c * 9 + 7] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[8], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 576 + 0 + c * 9 + 8] = (float)v;
-        }
+        mc_cu_block_sums(acc, 9, sums, tid, nthreads,
+            part + (long)b * 576 + 0 + c * 9);
+
         break;
     }
     case 1: {
@@ -2277,51 +1501,9 @@ MC_CU_HD static inline void dw_k3_3_c32_16x16_s1_dw_body(long block, int tid, in
         const float *d = dy + ((long)b * 64 + 32 + c) * 256;
         for (int i = tid; i < 256; i += nthreads)
             dw_k3_3_c32_16x16_s1_dw1_at(xc, d[i], i / 16, i % 16, acc);
-        {
-            const double v = mc_cu_block_sum(acc[0], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 576 + 288 + c * 9 + 0] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[1], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 576 + 288 + c * 9 + 1] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[2], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 576 + 288 + c * 9 + 2] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[3], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 576 + 288 + c * 9 + 3] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[4], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 576 + 288 + c * 9 + 4] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[5], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 576 + 288 + c * 9 + 5] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[6], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 576 + 288 + c * 9 + 6] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[7], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 576 + 288 + c * 9 + 7] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[8], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 576 + 288 + c * 9 + 8] = (float)v;
-        }
+        mc_cu_block_sums(acc, 9, sums, tid, nthreads,
+            part + (long)b * 576 + 288 + c * 9);
+
         break;
     }
     }
@@ -2357,7 +1539,7 @@ void dw_k3_3_c32_16x16_s1_cu_bwd(int host, int n, const float *x, const float *w
 {
     float *part = mc_cuda_scratch(host, (size_t)n * 576);
     MC_CU_RUN(host, dw_k3_3_c32_16x16_s1_dx_kernel, dw_k3_3_c32_16x16_s1_dx_body, ((n * 8192L) + 256 - 1) / 256, 256, 0, n, w, dy, dx);
-    MC_CU_RUN(host, dw_k3_3_c32_16x16_s1_dw_kernel, dw_k3_3_c32_16x16_s1_dw_body, (long)n * 64, 256, 256 * sizeof(double), n, x, dy, part);
+    MC_CU_RUN(host, dw_k3_3_c32_16x16_s1_dw_kernel, dw_k3_3_c32_16x16_s1_dw_body, (long)n * 64, 256, 576, n, x, dy, part);
     MC_CU_RUN(host, dw_k3_3_c32_16x16_s1_dw_sum_kernel, dw_k3_3_c32_16x16_s1_dw_sum_body, ((576L) + 256 - 1) / 256, 256, 0, n, part, dw);
     (void)dbias;
 }
@@ -2568,7 +1750,7 @@ MC_CU_HD static inline void dw_k3_3_c64_8x8_s1_dw1_at(const float *xc, float d, 
 }
 
 /* Block (j, b, c): the weight gradient of kernel j, channel c, image b,
- * into part[b] (one block sum per tap). */
+ * into part[b] (the block sums of every tap at once). */
 MC_CU_HD static inline void dw_k3_3_c64_8x8_s1_dw_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *dy, float *part)
 {
     const int j = (int)(block / ((long)n * 64)), b = (int)(block / 64 % n), c = (int)(block % 64);
@@ -2580,51 +1762,9 @@ MC_CU_HD static inline void dw_k3_3_c64_8x8_s1_dw_body(long block, int tid, int 
         const float *d = dy + ((long)b * 128 + 0 + c) * 64;
         for (int i = tid; i < 64; i += nthreads)
             dw_k3_3_c64_8x8_s1_dw0_at(xc, d[i], i / 8, i % 8, acc);
-        {
-            const double v = mc_cu_block_sum(acc[0], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1152 + 0 + c * 9 + 0] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[1], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1152 + 0 + c * 9 + 1] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[2], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1152 + 0 + c * 9 + 2] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[3], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1152 + 0 + c * 9 + 3] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[4], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1152 + 0 + c * 9 + 4] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[5], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1152 + 0 + c * 9 + 5] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[6], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1152 + 0 + c * 9 + 6] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[7], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1152 + 0 + c * 9 + 7] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[8], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1152 + 0 + c * 9 + 8] = (float)v;
-        }
+        mc_cu_block_sums(acc, 9, sums, tid, nthreads,
+            part + (long)b * 1152 + 0 + c * 9);
+
         break;
     }
     case 1: {
@@ -2632,51 +1772,9 @@ MC_CU_HD static inline void dw_k3_3_c64_8x8_s1_dw_body(long block, int tid, int 
         const float *d = dy + ((long)b * 128 + 64 + c) * 64;
         for (int i = tid; i < 64; i += nthreads)
             dw_k3_3_c64_8x8_s1_dw1_at(xc, d[i], i / 8, i % 8, acc);
-        {
-            const double v = mc_cu_block_sum(acc[0], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1152 + 576 + c * 9 + 0] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[1], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1152 + 576 + c * 9 + 1] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[2], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1152 + 576 + c * 9 + 2] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[3], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1152 + 576 + c * 9 + 3] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[4], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1152 + 576 + c * 9 + 4] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[5], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1152 + 576 + c * 9 + 5] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[6], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1152 + 576 + c * 9 + 6] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[7], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1152 + 576 + c * 9 + 7] = (float)v;
-        }
-        {
-            const double v = mc_cu_block_sum(acc[8], sums, tid, nthreads);
-            if (tid == 0)
-                part[(long)b * 1152 + 576 + c * 9 + 8] = (float)v;
-        }
+        mc_cu_block_sums(acc, 9, sums, tid, nthreads,
+            part + (long)b * 1152 + 576 + c * 9);
+
         break;
     }
     }
@@ -2712,7 +1810,7 @@ void dw_k3_3_c64_8x8_s1_cu_bwd(int host, int n, const float *x, const float *w, 
 {
     float *part = mc_cuda_scratch(host, (size_t)n * 1152);
     MC_CU_RUN(host, dw_k3_3_c64_8x8_s1_dx_kernel, dw_k3_3_c64_8x8_s1_dx_body, ((n * 4096L) + 256 - 1) / 256, 256, 0, n, w, dy, dx);
-    MC_CU_RUN(host, dw_k3_3_c64_8x8_s1_dw_kernel, dw_k3_3_c64_8x8_s1_dw_body, (long)n * 128, 256, 256 * sizeof(double), n, x, dy, part);
+    MC_CU_RUN(host, dw_k3_3_c64_8x8_s1_dw_kernel, dw_k3_3_c64_8x8_s1_dw_body, (long)n * 128, 256, 576, n, x, dy, part);
     MC_CU_RUN(host, dw_k3_3_c64_8x8_s1_dw_sum_kernel, dw_k3_3_c64_8x8_s1_dw_sum_body, ((1152L) + 256 - 1) / 256, 256, 0, n, part, dw);
     (void)dbias;
 }

@@ -9,21 +9,11 @@ MC_CU_HD static inline float bn_c96_32x32_norm(float x, float mean, float scale,
     return (x - mean) * scale + shift;
 }
 
-/* Sum j of channel c: its parts (count sums each) in order. */
-MC_CU_HD static inline double bn_c96_32x32_total(const double *part, int c, int count, int j)
-{
-    double t = 0;
-    for (int s = 0; s < 3; s++)
-        t += part[(c * 3 + s) * count + j];
-    return t;
-}
-
 MC_CU_HD static inline void bn_c96_32x32_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
 {
     const int c = (int)(block / 3), s = (int)(block % 3);
     const long m = (long)n * 1024, lo = m * s / 3, hi = m * (s + 1) / 3;
     double s0 = 0;
-    (void)m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += x[(((long)(i) / 1024 * 96 + c) * 1024 + (i) % 1024)];
     }
@@ -45,8 +35,7 @@ MC_CU_HD static inline void bn_c96_32x32_sq_body(long block, int tid, int nthrea
     const int c = (int)(block / 3), s = (int)(block % 3);
     const long m = (long)n * 1024, lo = m * s / 3, hi = m * (s + 1) / 3;
     double s0 = 0;
-    (void)m;
-    const double mean = bn_c96_32x32_total(sums, c, 1, 0) / m;
+    const double mean = mc_cu_parts_total(sums, c, 3, 1, 0) / m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         const double d = x[(((long)(i) / 1024 * 96 + c) * 1024 + (i) % 1024)] - mean;
         s0 += d * d;
@@ -73,7 +62,8 @@ MC_CU_HD static inline void bn_c96_32x32_stats_body(long block, int tid, int nth
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 1024;
-        const double mean = bn_c96_32x32_total(sums, c, 1, 0) / m, var = bn_c96_32x32_total(sq, c, 1, 0) / m;
+        const double mean = mc_cu_parts_total(sums, c, 3, 1, 0) / m;
+        const double var = mc_cu_parts_total(sq, c, 3, 1, 0) / m;
         const double invstd = 1 / sqrt(var + 1e-05f);
         save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
@@ -137,7 +127,6 @@ MC_CU_HD static inline void bn_c96_32x32_bsum_body(long block, int tid, int nthr
     const int c = (int)(block / 3), s = (int)(block % 3);
     const long m = (long)n * 1024, lo = m * s / 3, hi = m * (s + 1) / 3;
     double s0 = 0, s1 = 0;
-    (void)m;
     const float mean = save_mean[c], invstd = save_invstd[c];
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += dy[(((long)(i) / 1024 * 96 + c) * 1024 + (i) % 1024)];
@@ -151,8 +140,7 @@ MC_CU_HD static inline void bn_c96_32x32_bsum_body(long block, int tid, int nthr
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c96_32x32_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy,
-    double *part)
+static __global__ void __launch_bounds__(256) bn_c96_32x32_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
     bn_c96_32x32_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
@@ -167,7 +155,8 @@ MC_CU_HD static inline void bn_c96_32x32_bstats_body(long block, int tid, int nt
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 1024;
-        const double sum_dy = bn_c96_32x32_total(part, c, 2, 0), sum_dy_xhat = bn_c96_32x32_total(part, c, 2, 1);
+        const double sum_dy = mc_cu_parts_total(part, c, 3, 2, 0);
+        const double sum_dy_xhat = mc_cu_parts_total(part, c, 3, 2, 1);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         coef[c] = gamma[c] * save_invstd[c];
@@ -204,11 +193,11 @@ static __global__ void __launch_bounds__(256) bn_c96_32x32_bapply_kernel(int n, 
 void bn_c96_32x32_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
-    /* a sum and a sum of squares per part (doubles), then a scale per channel */
-    double *sums = (double *)mc_cuda_scratch(host, 1248), *sq = sums + 288;
+    /* a sum and a sum of squares per part, then a scale per channel */
+    double *sums = mc_cuda_sums(host, 672), *sq = sums + 288;
     float *scale = (float *)(sq + 288);
-    MC_CU_RUN(host, bn_c96_32x32_sum_kernel, bn_c96_32x32_sum_body, 288, 256, 256 * sizeof(double), n, x, sums);
-    MC_CU_RUN(host, bn_c96_32x32_sq_kernel, bn_c96_32x32_sq_body, 288, 256, 256 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c96_32x32_sum_kernel, bn_c96_32x32_sum_body, 288, 256, 256 / 32 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c96_32x32_sq_kernel, bn_c96_32x32_sq_body, 288, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
     MC_CU_RUN(host, bn_c96_32x32_stats_kernel, bn_c96_32x32_stats_body, (((long)96) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
     MC_CU_RUN(host, bn_c96_32x32_apply_kernel, bn_c96_32x32_apply_body, ((n * 98304L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
@@ -222,10 +211,10 @@ void bn_c96_32x32_cu_fwd_eval(int host, int n, const float *x, const float *gamm
 void bn_c96_32x32_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    /* two sums per part (doubles), then three coefficients per channel */
-    double *part = (double *)mc_cuda_scratch(host, 1440);
+    /* two sums per part, then three coefficients per channel */
+    double *part = mc_cuda_sums(host, 768);
     float *coef = (float *)(part + 576);
-    MC_CU_RUN(host, bn_c96_32x32_bsum_kernel, bn_c96_32x32_bsum_body, 288, 256, 256 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c96_32x32_bsum_kernel, bn_c96_32x32_bsum_body, 288, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c96_32x32_bstats_kernel, bn_c96_32x32_bstats_body, (((long)96) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
     MC_CU_RUN(host, bn_c96_32x32_bapply_kernel, bn_c96_32x32_bapply_body, ((n * 98304L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
 }
@@ -236,21 +225,11 @@ MC_CU_HD static inline float bn_c48_32x32_norm(float x, float mean, float scale,
     return (x - mean) * scale + shift;
 }
 
-/* Sum j of channel c: its parts (count sums each) in order. */
-MC_CU_HD static inline double bn_c48_32x32_total(const double *part, int c, int count, int j)
-{
-    double t = 0;
-    for (int s = 0; s < 6; s++)
-        t += part[(c * 6 + s) * count + j];
-    return t;
-}
-
 MC_CU_HD static inline void bn_c48_32x32_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
 {
     const int c = (int)(block / 6), s = (int)(block % 6);
     const long m = (long)n * 1024, lo = m * s / 6, hi = m * (s + 1) / 6;
     double s0 = 0;
-    (void)m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += x[(((long)(i) / 1024 * 48 + c) * 1024 + (i) % 1024)];
     }
@@ -272,8 +251,7 @@ MC_CU_HD static inline void bn_c48_32x32_sq_body(long block, int tid, int nthrea
     const int c = (int)(block / 6), s = (int)(block % 6);
     const long m = (long)n * 1024, lo = m * s / 6, hi = m * (s + 1) / 6;
     double s0 = 0;
-    (void)m;
-    const double mean = bn_c48_32x32_total(sums, c, 1, 0) / m;
+    const double mean = mc_cu_parts_total(sums, c, 6, 1, 0) / m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         const double d = x[(((long)(i) / 1024 * 48 + c) * 1024 + (i) % 1024)] - mean;
         s0 += d * d;
@@ -300,7 +278,8 @@ MC_CU_HD static inline void bn_c48_32x32_stats_body(long block, int tid, int nth
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 1024;
-        const double mean = bn_c48_32x32_total(sums, c, 1, 0) / m, var = bn_c48_32x32_total(sq, c, 1, 0) / m;
+        const double mean = mc_cu_parts_total(sums, c, 6, 1, 0) / m;
+        const double var = mc_cu_parts_total(sq, c, 6, 1, 0) / m;
         const double invstd = 1 / sqrt(var + 1e-05f);
         save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
@@ -364,7 +343,6 @@ MC_CU_HD static inline void bn_c48_32x32_bsum_body(long block, int tid, int nthr
     const int c = (int)(block / 6), s = (int)(block % 6);
     const long m = (long)n * 1024, lo = m * s / 6, hi = m * (s + 1) / 6;
     double s0 = 0, s1 = 0;
-    (void)m;
     const float mean = save_mean[c], invstd = save_invstd[c];
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += dy[(((long)(i) / 1024 * 48 + c) * 1024 + (i) % 1024)];
@@ -378,8 +356,7 @@ MC_CU_HD static inline void bn_c48_32x32_bsum_body(long block, int tid, int nthr
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c48_32x32_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy,
-    double *part)
+static __global__ void __launch_bounds__(256) bn_c48_32x32_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
     bn_c48_32x32_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
@@ -394,7 +371,8 @@ MC_CU_HD static inline void bn_c48_32x32_bstats_body(long block, int tid, int nt
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 1024;
-        const double sum_dy = bn_c48_32x32_total(part, c, 2, 0), sum_dy_xhat = bn_c48_32x32_total(part, c, 2, 1);
+        const double sum_dy = mc_cu_parts_total(part, c, 6, 2, 0);
+        const double sum_dy_xhat = mc_cu_parts_total(part, c, 6, 2, 1);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         coef[c] = gamma[c] * save_invstd[c];
@@ -431,11 +409,11 @@ static __global__ void __launch_bounds__(256) bn_c48_32x32_bapply_kernel(int n, 
 void bn_c48_32x32_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
-    /* a sum and a sum of squares per part (doubles), then a scale per channel */
-    double *sums = (double *)mc_cuda_scratch(host, 1200), *sq = sums + 288;
+    /* a sum and a sum of squares per part, then a scale per channel */
+    double *sums = mc_cuda_sums(host, 624), *sq = sums + 288;
     float *scale = (float *)(sq + 288);
-    MC_CU_RUN(host, bn_c48_32x32_sum_kernel, bn_c48_32x32_sum_body, 288, 256, 256 * sizeof(double), n, x, sums);
-    MC_CU_RUN(host, bn_c48_32x32_sq_kernel, bn_c48_32x32_sq_body, 288, 256, 256 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c48_32x32_sum_kernel, bn_c48_32x32_sum_body, 288, 256, 256 / 32 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c48_32x32_sq_kernel, bn_c48_32x32_sq_body, 288, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
     MC_CU_RUN(host, bn_c48_32x32_stats_kernel, bn_c48_32x32_stats_body, (((long)48) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
     MC_CU_RUN(host, bn_c48_32x32_apply_kernel, bn_c48_32x32_apply_body, ((n * 49152L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
@@ -449,10 +427,10 @@ void bn_c48_32x32_cu_fwd_eval(int host, int n, const float *x, const float *gamm
 void bn_c48_32x32_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    /* two sums per part (doubles), then three coefficients per channel */
-    double *part = (double *)mc_cuda_scratch(host, 1296);
+    /* two sums per part, then three coefficients per channel */
+    double *part = mc_cuda_sums(host, 672);
     float *coef = (float *)(part + 576);
-    MC_CU_RUN(host, bn_c48_32x32_bsum_kernel, bn_c48_32x32_bsum_body, 288, 256, 256 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c48_32x32_bsum_kernel, bn_c48_32x32_bsum_body, 288, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c48_32x32_bstats_kernel, bn_c48_32x32_bstats_body, (((long)48) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
     MC_CU_RUN(host, bn_c48_32x32_bapply_kernel, bn_c48_32x32_bapply_body, ((n * 49152L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
 }
@@ -463,21 +441,11 @@ MC_CU_HD static inline float bn_c288_32x32_norm(float x, float mean, float scale
     return (x - mean) * scale + shift;
 }
 
-/* Sum j of channel c: its parts (count sums each) in order. */
-MC_CU_HD static inline double bn_c288_32x32_total(const double *part, int c, int count, int j)
-{
-    double t = 0;
-    for (int s = 0; s < 1; s++)
-        t += part[(c * 1 + s) * count + j];
-    return t;
-}
-
 MC_CU_HD static inline void bn_c288_32x32_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
 {
     const int c = (int)(block / 1), s = (int)(block % 1);
     const long m = (long)n * 1024, lo = m * s / 1, hi = m * (s + 1) / 1;
     double s0 = 0;
-    (void)m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += x[(((long)(i) / 1024 * 288 + c) * 1024 + (i) % 1024)];
     }
@@ -499,8 +467,7 @@ MC_CU_HD static inline void bn_c288_32x32_sq_body(long block, int tid, int nthre
     const int c = (int)(block / 1), s = (int)(block % 1);
     const long m = (long)n * 1024, lo = m * s / 1, hi = m * (s + 1) / 1;
     double s0 = 0;
-    (void)m;
-    const double mean = bn_c288_32x32_total(sums, c, 1, 0) / m;
+    const double mean = mc_cu_parts_total(sums, c, 1, 1, 0) / m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         const double d = x[(((long)(i) / 1024 * 288 + c) * 1024 + (i) % 1024)] - mean;
         s0 += d * d;
@@ -527,7 +494,8 @@ MC_CU_HD static inline void bn_c288_32x32_stats_body(long block, int tid, int nt
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 1024;
-        const double mean = bn_c288_32x32_total(sums, c, 1, 0) / m, var = bn_c288_32x32_total(sq, c, 1, 0) / m;
+        const double mean = mc_cu_parts_total(sums, c, 1, 1, 0) / m;
+        const double var = mc_cu_parts_total(sq, c, 1, 1, 0) / m;
         const double invstd = 1 / sqrt(var + 1e-05f);
         save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
@@ -591,7 +559,6 @@ MC_CU_HD static inline void bn_c288_32x32_bsum_body(long block, int tid, int nth
     const int c = (int)(block / 1), s = (int)(block % 1);
     const long m = (long)n * 1024, lo = m * s / 1, hi = m * (s + 1) / 1;
     double s0 = 0, s1 = 0;
-    (void)m;
     const float mean = save_mean[c], invstd = save_invstd[c];
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += dy[(((long)(i) / 1024 * 288 + c) * 1024 + (i) % 1024)];
@@ -605,8 +572,7 @@ MC_CU_HD static inline void bn_c288_32x32_bsum_body(long block, int tid, int nth
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c288_32x32_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy,
-    double *part)
+static __global__ void __launch_bounds__(256) bn_c288_32x32_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
     bn_c288_32x32_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
@@ -621,7 +587,8 @@ MC_CU_HD static inline void bn_c288_32x32_bstats_body(long block, int tid, int n
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 1024;
-        const double sum_dy = bn_c288_32x32_total(part, c, 2, 0), sum_dy_xhat = bn_c288_32x32_total(part, c, 2, 1);
+        const double sum_dy = mc_cu_parts_total(part, c, 1, 2, 0);
+        const double sum_dy_xhat = mc_cu_parts_total(part, c, 1, 2, 1);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         coef[c] = gamma[c] * save_invstd[c];
@@ -658,11 +625,11 @@ static __global__ void __launch_bounds__(256) bn_c288_32x32_bapply_kernel(int n,
 void bn_c288_32x32_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
-    /* a sum and a sum of squares per part (doubles), then a scale per channel */
-    double *sums = (double *)mc_cuda_scratch(host, 1440), *sq = sums + 288;
+    /* a sum and a sum of squares per part, then a scale per channel */
+    double *sums = mc_cuda_sums(host, 864), *sq = sums + 288;
     float *scale = (float *)(sq + 288);
-    MC_CU_RUN(host, bn_c288_32x32_sum_kernel, bn_c288_32x32_sum_body, 288, 256, 256 * sizeof(double), n, x, sums);
-    MC_CU_RUN(host, bn_c288_32x32_sq_kernel, bn_c288_32x32_sq_body, 288, 256, 256 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c288_32x32_sum_kernel, bn_c288_32x32_sum_body, 288, 256, 256 / 32 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c288_32x32_sq_kernel, bn_c288_32x32_sq_body, 288, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
     MC_CU_RUN(host, bn_c288_32x32_stats_kernel, bn_c288_32x32_stats_body, (((long)288) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
     MC_CU_RUN(host, bn_c288_32x32_apply_kernel, bn_c288_32x32_apply_body, ((n * 294912L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
@@ -676,10 +643,10 @@ void bn_c288_32x32_cu_fwd_eval(int host, int n, const float *x, const float *gam
 void bn_c288_32x32_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    /* two sums per part (doubles), then three coefficients per channel */
-    double *part = (double *)mc_cuda_scratch(host, 2016);
+    /* two sums per part, then three coefficients per channel */
+    double *part = mc_cuda_sums(host, 1152);
     float *coef = (float *)(part + 576);
-    MC_CU_RUN(host, bn_c288_32x32_bsum_kernel, bn_c288_32x32_bsum_body, 288, 256, 256 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c288_32x32_bsum_kernel, bn_c288_32x32_bsum_body, 288, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c288_32x32_bstats_kernel, bn_c288_32x32_bstats_body, (((long)288) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
     MC_CU_RUN(host, bn_c288_32x32_bapply_kernel, bn_c288_32x32_bapply_body, ((n * 294912L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
 }
@@ -690,21 +657,11 @@ MC_CU_HD static inline float bn_c192_16x16_norm(float x, float mean, float scale
     return (x - mean) * scale + shift;
 }
 
-/* Sum j of channel c: its parts (count sums each) in order. */
-MC_CU_HD static inline double bn_c192_16x16_total(const double *part, int c, int count, int j)
-{
-    double t = 0;
-    for (int s = 0; s < 2; s++)
-        t += part[(c * 2 + s) * count + j];
-    return t;
-}
-
 MC_CU_HD static inline void bn_c192_16x16_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
 {
     const int c = (int)(block / 2), s = (int)(block % 2);
     const long m = (long)n * 256, lo = m * s / 2, hi = m * (s + 1) / 2;
     double s0 = 0;
-    (void)m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += x[(((long)(i) / 256 * 192 + c) * 256 + (i) % 256)];
     }
@@ -726,8 +683,7 @@ MC_CU_HD static inline void bn_c192_16x16_sq_body(long block, int tid, int nthre
     const int c = (int)(block / 2), s = (int)(block % 2);
     const long m = (long)n * 256, lo = m * s / 2, hi = m * (s + 1) / 2;
     double s0 = 0;
-    (void)m;
-    const double mean = bn_c192_16x16_total(sums, c, 1, 0) / m;
+    const double mean = mc_cu_parts_total(sums, c, 2, 1, 0) / m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         const double d = x[(((long)(i) / 256 * 192 + c) * 256 + (i) % 256)] - mean;
         s0 += d * d;
@@ -754,7 +710,8 @@ MC_CU_HD static inline void bn_c192_16x16_stats_body(long block, int tid, int nt
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 256;
-        const double mean = bn_c192_16x16_total(sums, c, 1, 0) / m, var = bn_c192_16x16_total(sq, c, 1, 0) / m;
+        const double mean = mc_cu_parts_total(sums, c, 2, 1, 0) / m;
+        const double var = mc_cu_parts_total(sq, c, 2, 1, 0) / m;
         const double invstd = 1 / sqrt(var + 1e-05f);
         save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
@@ -818,7 +775,6 @@ MC_CU_HD static inline void bn_c192_16x16_bsum_body(long block, int tid, int nth
     const int c = (int)(block / 2), s = (int)(block % 2);
     const long m = (long)n * 256, lo = m * s / 2, hi = m * (s + 1) / 2;
     double s0 = 0, s1 = 0;
-    (void)m;
     const float mean = save_mean[c], invstd = save_invstd[c];
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += dy[(((long)(i) / 256 * 192 + c) * 256 + (i) % 256)];
@@ -832,8 +788,7 @@ MC_CU_HD static inline void bn_c192_16x16_bsum_body(long block, int tid, int nth
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c192_16x16_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy,
-    double *part)
+static __global__ void __launch_bounds__(256) bn_c192_16x16_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
     bn_c192_16x16_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
@@ -848,7 +803,8 @@ MC_CU_HD static inline void bn_c192_16x16_bstats_body(long block, int tid, int n
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 256;
-        const double sum_dy = bn_c192_16x16_total(part, c, 2, 0), sum_dy_xhat = bn_c192_16x16_total(part, c, 2, 1);
+        const double sum_dy = mc_cu_parts_total(part, c, 2, 2, 0);
+        const double sum_dy_xhat = mc_cu_parts_total(part, c, 2, 2, 1);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         coef[c] = gamma[c] * save_invstd[c];
@@ -885,11 +841,11 @@ static __global__ void __launch_bounds__(256) bn_c192_16x16_bapply_kernel(int n,
 void bn_c192_16x16_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
-    /* a sum and a sum of squares per part (doubles), then a scale per channel */
-    double *sums = (double *)mc_cuda_scratch(host, 1728), *sq = sums + 384;
+    /* a sum and a sum of squares per part, then a scale per channel */
+    double *sums = mc_cuda_sums(host, 960), *sq = sums + 384;
     float *scale = (float *)(sq + 384);
-    MC_CU_RUN(host, bn_c192_16x16_sum_kernel, bn_c192_16x16_sum_body, 384, 256, 256 * sizeof(double), n, x, sums);
-    MC_CU_RUN(host, bn_c192_16x16_sq_kernel, bn_c192_16x16_sq_body, 384, 256, 256 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c192_16x16_sum_kernel, bn_c192_16x16_sum_body, 384, 256, 256 / 32 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c192_16x16_sq_kernel, bn_c192_16x16_sq_body, 384, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
     MC_CU_RUN(host, bn_c192_16x16_stats_kernel, bn_c192_16x16_stats_body, (((long)192) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
     MC_CU_RUN(host, bn_c192_16x16_apply_kernel, bn_c192_16x16_apply_body, ((n * 49152L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
@@ -903,10 +859,10 @@ void bn_c192_16x16_cu_fwd_eval(int host, int n, const float *x, const float *gam
 void bn_c192_16x16_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    /* two sums per part (doubles), then three coefficients per channel */
-    double *part = (double *)mc_cuda_scratch(host, 2112);
+    /* two sums per part, then three coefficients per channel */
+    double *part = mc_cuda_sums(host, 1152);
     float *coef = (float *)(part + 768);
-    MC_CU_RUN(host, bn_c192_16x16_bsum_kernel, bn_c192_16x16_bsum_body, 384, 256, 256 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c192_16x16_bsum_kernel, bn_c192_16x16_bsum_body, 384, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c192_16x16_bstats_kernel, bn_c192_16x16_bstats_body, (((long)192) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
     MC_CU_RUN(host, bn_c192_16x16_bapply_kernel, bn_c192_16x16_bapply_body, ((n * 49152L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
 }
@@ -917,21 +873,11 @@ MC_CU_HD static inline float bn_c192_32x32_norm(float x, float mean, float scale
     return (x - mean) * scale + shift;
 }
 
-/* Sum j of channel c: its parts (count sums each) in order. */
-MC_CU_HD static inline double bn_c192_32x32_total(const double *part, int c, int count, int j)
-{
-    double t = 0;
-    for (int s = 0; s < 2; s++)
-        t += part[(c * 2 + s) * count + j];
-    return t;
-}
-
 MC_CU_HD static inline void bn_c192_32x32_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
 {
     const int c = (int)(block / 2), s = (int)(block % 2);
     const long m = (long)n * 1024, lo = m * s / 2, hi = m * (s + 1) / 2;
     double s0 = 0;
-    (void)m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += x[(((long)(i) / 1024 * 192 + c) * 1024 + (i) % 1024)];
     }
@@ -953,8 +899,7 @@ MC_CU_HD static inline void bn_c192_32x32_sq_body(long block, int tid, int nthre
     const int c = (int)(block / 2), s = (int)(block % 2);
     const long m = (long)n * 1024, lo = m * s / 2, hi = m * (s + 1) / 2;
     double s0 = 0;
-    (void)m;
-    const double mean = bn_c192_32x32_total(sums, c, 1, 0) / m;
+    const double mean = mc_cu_parts_total(sums, c, 2, 1, 0) / m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         const double d = x[(((long)(i) / 1024 * 192 + c) * 1024 + (i) % 1024)] - mean;
         s0 += d * d;
@@ -981,7 +926,8 @@ MC_CU_HD static inline void bn_c192_32x32_stats_body(long block, int tid, int nt
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 1024;
-        const double mean = bn_c192_32x32_total(sums, c, 1, 0) / m, var = bn_c192_32x32_total(sq, c, 1, 0) / m;
+        const double mean = mc_cu_parts_total(sums, c, 2, 1, 0) / m;
+        const double var = mc_cu_parts_total(sq, c, 2, 1, 0) / m;
         const double invstd = 1 / sqrt(var + 1e-05f);
         save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
@@ -1045,7 +991,6 @@ MC_CU_HD static inline void bn_c192_32x32_bsum_body(long block, int tid, int nth
     const int c = (int)(block / 2), s = (int)(block % 2);
     const long m = (long)n * 1024, lo = m * s / 2, hi = m * (s + 1) / 2;
     double s0 = 0, s1 = 0;
-    (void)m;
     const float mean = save_mean[c], invstd = save_invstd[c];
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += dy[(((long)(i) / 1024 * 192 + c) * 1024 + (i) % 1024)];
@@ -1059,8 +1004,7 @@ MC_CU_HD static inline void bn_c192_32x32_bsum_body(long block, int tid, int nth
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c192_32x32_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy,
-    double *part)
+static __global__ void __launch_bounds__(256) bn_c192_32x32_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
     bn_c192_32x32_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
@@ -1075,7 +1019,8 @@ MC_CU_HD static inline void bn_c192_32x32_bstats_body(long block, int tid, int n
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 1024;
-        const double sum_dy = bn_c192_32x32_total(part, c, 2, 0), sum_dy_xhat = bn_c192_32x32_total(part, c, 2, 1);
+        const double sum_dy = mc_cu_parts_total(part, c, 2, 2, 0);
+        const double sum_dy_xhat = mc_cu_parts_total(part, c, 2, 2, 1);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         coef[c] = gamma[c] * save_invstd[c];
@@ -1112,11 +1057,11 @@ static __global__ void __launch_bounds__(256) bn_c192_32x32_bapply_kernel(int n,
 void bn_c192_32x32_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
-    /* a sum and a sum of squares per part (doubles), then a scale per channel */
-    double *sums = (double *)mc_cuda_scratch(host, 1728), *sq = sums + 384;
+    /* a sum and a sum of squares per part, then a scale per channel */
+    double *sums = mc_cuda_sums(host, 960), *sq = sums + 384;
     float *scale = (float *)(sq + 384);
-    MC_CU_RUN(host, bn_c192_32x32_sum_kernel, bn_c192_32x32_sum_body, 384, 256, 256 * sizeof(double), n, x, sums);
-    MC_CU_RUN(host, bn_c192_32x32_sq_kernel, bn_c192_32x32_sq_body, 384, 256, 256 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c192_32x32_sum_kernel, bn_c192_32x32_sum_body, 384, 256, 256 / 32 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c192_32x32_sq_kernel, bn_c192_32x32_sq_body, 384, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
     MC_CU_RUN(host, bn_c192_32x32_stats_kernel, bn_c192_32x32_stats_body, (((long)192) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
     MC_CU_RUN(host, bn_c192_32x32_apply_kernel, bn_c192_32x32_apply_body, ((n * 196608L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
@@ -1130,10 +1075,10 @@ void bn_c192_32x32_cu_fwd_eval(int host, int n, const float *x, const float *gam
 void bn_c192_32x32_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    /* two sums per part (doubles), then three coefficients per channel */
-    double *part = (double *)mc_cuda_scratch(host, 2112);
+    /* two sums per part, then three coefficients per channel */
+    double *part = mc_cuda_sums(host, 1152);
     float *coef = (float *)(part + 768);
-    MC_CU_RUN(host, bn_c192_32x32_bsum_kernel, bn_c192_32x32_bsum_body, 384, 256, 256 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c192_32x32_bsum_kernel, bn_c192_32x32_bsum_body, 384, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c192_32x32_bstats_kernel, bn_c192_32x32_bstats_body, (((long)192) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
     MC_CU_RUN(host, bn_c192_32x32_bapply_kernel, bn_c192_32x32_bapply_body, ((n * 196608L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
 }
@@ -1144,21 +1089,11 @@ MC_CU_HD static inline float bn_c384_16x16_norm(float x, float mean, float scale
     return (x - mean) * scale + shift;
 }
 
-/* Sum j of channel c: its parts (count sums each) in order. */
-MC_CU_HD static inline double bn_c384_16x16_total(const double *part, int c, int count, int j)
-{
-    double t = 0;
-    for (int s = 0; s < 1; s++)
-        t += part[(c * 1 + s) * count + j];
-    return t;
-}
-
 MC_CU_HD static inline void bn_c384_16x16_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
 {
     const int c = (int)(block / 1), s = (int)(block % 1);
     const long m = (long)n * 256, lo = m * s / 1, hi = m * (s + 1) / 1;
     double s0 = 0;
-    (void)m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += x[(((long)(i) / 256 * 384 + c) * 256 + (i) % 256)];
     }
@@ -1180,8 +1115,7 @@ MC_CU_HD static inline void bn_c384_16x16_sq_body(long block, int tid, int nthre
     const int c = (int)(block / 1), s = (int)(block % 1);
     const long m = (long)n * 256, lo = m * s / 1, hi = m * (s + 1) / 1;
     double s0 = 0;
-    (void)m;
-    const double mean = bn_c384_16x16_total(sums, c, 1, 0) / m;
+    const double mean = mc_cu_parts_total(sums, c, 1, 1, 0) / m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         const double d = x[(((long)(i) / 256 * 384 + c) * 256 + (i) % 256)] - mean;
         s0 += d * d;
@@ -1208,7 +1142,8 @@ MC_CU_HD static inline void bn_c384_16x16_stats_body(long block, int tid, int nt
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 256;
-        const double mean = bn_c384_16x16_total(sums, c, 1, 0) / m, var = bn_c384_16x16_total(sq, c, 1, 0) / m;
+        const double mean = mc_cu_parts_total(sums, c, 1, 1, 0) / m;
+        const double var = mc_cu_parts_total(sq, c, 1, 1, 0) / m;
         const double invstd = 1 / sqrt(var + 1e-05f);
         save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
@@ -1272,7 +1207,6 @@ MC_CU_HD static inline void bn_c384_16x16_bsum_body(long block, int tid, int nth
     const int c = (int)(block / 1), s = (int)(block % 1);
     const long m = (long)n * 256, lo = m * s / 1, hi = m * (s + 1) / 1;
     double s0 = 0, s1 = 0;
-    (void)m;
     const float mean = save_mean[c], invstd = save_invstd[c];
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += dy[(((long)(i) / 256 * 384 + c) * 256 + (i) % 256)];
@@ -1286,8 +1220,7 @@ MC_CU_HD static inline void bn_c384_16x16_bsum_body(long block, int tid, int nth
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c384_16x16_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy,
-    double *part)
+static __global__ void __launch_bounds__(256) bn_c384_16x16_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
     bn_c384_16x16_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
@@ -1302,7 +1235,8 @@ MC_CU_HD static inline void bn_c384_16x16_bstats_body(long block, int tid, int n
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 256;
-        const double sum_dy = bn_c384_16x16_total(part, c, 2, 0), sum_dy_xhat = bn_c384_16x16_total(part, c, 2, 1);
+        const double sum_dy = mc_cu_parts_total(part, c, 1, 2, 0);
+        const double sum_dy_xhat = mc_cu_parts_total(part, c, 1, 2, 1);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         coef[c] = gamma[c] * save_invstd[c];
@@ -1339,11 +1273,11 @@ static __global__ void __launch_bounds__(256) bn_c384_16x16_bapply_kernel(int n,
 void bn_c384_16x16_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
-    /* a sum and a sum of squares per part (doubles), then a scale per channel */
-    double *sums = (double *)mc_cuda_scratch(host, 1920), *sq = sums + 384;
+    /* a sum and a sum of squares per part, then a scale per channel */
+    double *sums = mc_cuda_sums(host, 1152), *sq = sums + 384;
     float *scale = (float *)(sq + 384);
-    MC_CU_RUN(host, bn_c384_16x16_sum_kernel, bn_c384_16x16_sum_body, 384, 256, 256 * sizeof(double), n, x, sums);
-    MC_CU_RUN(host, bn_c384_16x16_sq_kernel, bn_c384_16x16_sq_body, 384, 256, 256 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c384_16x16_sum_kernel, bn_c384_16x16_sum_body, 384, 256, 256 / 32 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c384_16x16_sq_kernel, bn_c384_16x16_sq_body, 384, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
     MC_CU_RUN(host, bn_c384_16x16_stats_kernel, bn_c384_16x16_stats_body, (((long)384) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
     MC_CU_RUN(host, bn_c384_16x16_apply_kernel, bn_c384_16x16_apply_body, ((n * 98304L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
@@ -1357,10 +1291,10 @@ void bn_c384_16x16_cu_fwd_eval(int host, int n, const float *x, const float *gam
 void bn_c384_16x16_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    /* two sums per part (doubles), then three coefficients per channel */
-    double *part = (double *)mc_cuda_scratch(host, 2688);
+    /* two sums per part, then three coefficients per channel */
+    double *part = mc_cuda_sums(host, 1536);
     float *coef = (float *)(part + 768);
-    MC_CU_RUN(host, bn_c384_16x16_bsum_kernel, bn_c384_16x16_bsum_body, 384, 256, 256 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c384_16x16_bsum_kernel, bn_c384_16x16_bsum_body, 384, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c384_16x16_bstats_kernel, bn_c384_16x16_bstats_body, (((long)384) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
     MC_CU_RUN(host, bn_c384_16x16_bapply_kernel, bn_c384_16x16_bapply_body, ((n * 98304L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
 }
@@ -1371,21 +1305,11 @@ MC_CU_HD static inline float bn_c384_8x8_norm(float x, float mean, float scale, 
     return (x - mean) * scale + shift;
 }
 
-/* Sum j of channel c: its parts (count sums each) in order. */
-MC_CU_HD static inline double bn_c384_8x8_total(const double *part, int c, int count, int j)
-{
-    double t = 0;
-    for (int s = 0; s < 1; s++)
-        t += part[(c * 1 + s) * count + j];
-    return t;
-}
-
 MC_CU_HD static inline void bn_c384_8x8_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
 {
     const int c = (int)(block / 1), s = (int)(block % 1);
     const long m = (long)n * 64, lo = m * s / 1, hi = m * (s + 1) / 1;
     double s0 = 0;
-    (void)m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += x[(((long)(i) / 64 * 384 + c) * 64 + (i) % 64)];
     }
@@ -1407,8 +1331,7 @@ MC_CU_HD static inline void bn_c384_8x8_sq_body(long block, int tid, int nthread
     const int c = (int)(block / 1), s = (int)(block % 1);
     const long m = (long)n * 64, lo = m * s / 1, hi = m * (s + 1) / 1;
     double s0 = 0;
-    (void)m;
-    const double mean = bn_c384_8x8_total(sums, c, 1, 0) / m;
+    const double mean = mc_cu_parts_total(sums, c, 1, 1, 0) / m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         const double d = x[(((long)(i) / 64 * 384 + c) * 64 + (i) % 64)] - mean;
         s0 += d * d;
@@ -1435,7 +1358,8 @@ MC_CU_HD static inline void bn_c384_8x8_stats_body(long block, int tid, int nthr
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 64;
-        const double mean = bn_c384_8x8_total(sums, c, 1, 0) / m, var = bn_c384_8x8_total(sq, c, 1, 0) / m;
+        const double mean = mc_cu_parts_total(sums, c, 1, 1, 0) / m;
+        const double var = mc_cu_parts_total(sq, c, 1, 1, 0) / m;
         const double invstd = 1 / sqrt(var + 1e-05f);
         save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
@@ -1499,7 +1423,6 @@ MC_CU_HD static inline void bn_c384_8x8_bsum_body(long block, int tid, int nthre
     const int c = (int)(block / 1), s = (int)(block % 1);
     const long m = (long)n * 64, lo = m * s / 1, hi = m * (s + 1) / 1;
     double s0 = 0, s1 = 0;
-    (void)m;
     const float mean = save_mean[c], invstd = save_invstd[c];
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += dy[(((long)(i) / 64 * 384 + c) * 64 + (i) % 64)];
@@ -1513,8 +1436,7 @@ MC_CU_HD static inline void bn_c384_8x8_bsum_body(long block, int tid, int nthre
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c384_8x8_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy,
-    double *part)
+static __global__ void __launch_bounds__(256) bn_c384_8x8_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
     bn_c384_8x8_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
@@ -1529,7 +1451,8 @@ MC_CU_HD static inline void bn_c384_8x8_bstats_body(long block, int tid, int nth
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 64;
-        const double sum_dy = bn_c384_8x8_total(part, c, 2, 0), sum_dy_xhat = bn_c384_8x8_total(part, c, 2, 1);
+        const double sum_dy = mc_cu_parts_total(part, c, 1, 2, 0);
+        const double sum_dy_xhat = mc_cu_parts_total(part, c, 1, 2, 1);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         coef[c] = gamma[c] * save_invstd[c];
@@ -1566,11 +1489,11 @@ static __global__ void __launch_bounds__(256) bn_c384_8x8_bapply_kernel(int n, c
 void bn_c384_8x8_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
-    /* a sum and a sum of squares per part (doubles), then a scale per channel */
-    double *sums = (double *)mc_cuda_scratch(host, 1920), *sq = sums + 384;
+    /* a sum and a sum of squares per part, then a scale per channel */
+    double *sums = mc_cuda_sums(host, 1152), *sq = sums + 384;
     float *scale = (float *)(sq + 384);
-    MC_CU_RUN(host, bn_c384_8x8_sum_kernel, bn_c384_8x8_sum_body, 384, 256, 256 * sizeof(double), n, x, sums);
-    MC_CU_RUN(host, bn_c384_8x8_sq_kernel, bn_c384_8x8_sq_body, 384, 256, 256 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c384_8x8_sum_kernel, bn_c384_8x8_sum_body, 384, 256, 256 / 32 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c384_8x8_sq_kernel, bn_c384_8x8_sq_body, 384, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
     MC_CU_RUN(host, bn_c384_8x8_stats_kernel, bn_c384_8x8_stats_body, (((long)384) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
     MC_CU_RUN(host, bn_c384_8x8_apply_kernel, bn_c384_8x8_apply_body, ((n * 24576L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
@@ -1584,10 +1507,10 @@ void bn_c384_8x8_cu_fwd_eval(int host, int n, const float *x, const float *gamma
 void bn_c384_8x8_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    /* two sums per part (doubles), then three coefficients per channel */
-    double *part = (double *)mc_cuda_scratch(host, 2688);
+    /* two sums per part, then three coefficients per channel */
+    double *part = mc_cuda_sums(host, 1536);
     float *coef = (float *)(part + 768);
-    MC_CU_RUN(host, bn_c384_8x8_bsum_kernel, bn_c384_8x8_bsum_body, 384, 256, 256 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c384_8x8_bsum_kernel, bn_c384_8x8_bsum_body, 384, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c384_8x8_bstats_kernel, bn_c384_8x8_bstats_body, (((long)384) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
     MC_CU_RUN(host, bn_c384_8x8_bapply_kernel, bn_c384_8x8_bapply_body, ((n * 24576L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
 }
@@ -1598,21 +1521,11 @@ MC_CU_HD static inline float bn_c768_8x8_norm(float x, float mean, float scale, 
     return (x - mean) * scale + shift;
 }
 
-/* Sum j of channel c: its parts (count sums each) in order. */
-MC_CU_HD static inline double bn_c768_8x8_total(const double *part, int c, int count, int j)
-{
-    double t = 0;
-    for (int s = 0; s < 1; s++)
-        t += part[(c * 1 + s) * count + j];
-    return t;
-}
-
 MC_CU_HD static inline void bn_c768_8x8_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
 {
     const int c = (int)(block / 1), s = (int)(block % 1);
     const long m = (long)n * 64, lo = m * s / 1, hi = m * (s + 1) / 1;
     double s0 = 0;
-    (void)m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += x[(((long)(i) / 64 * 768 + c) * 64 + (i) % 64)];
     }
@@ -1634,8 +1547,7 @@ MC_CU_HD static inline void bn_c768_8x8_sq_body(long block, int tid, int nthread
     const int c = (int)(block / 1), s = (int)(block % 1);
     const long m = (long)n * 64, lo = m * s / 1, hi = m * (s + 1) / 1;
     double s0 = 0;
-    (void)m;
-    const double mean = bn_c768_8x8_total(sums, c, 1, 0) / m;
+    const double mean = mc_cu_parts_total(sums, c, 1, 1, 0) / m;
     for (long i = lo + tid; i < hi; i += nthreads) {
         const double d = x[(((long)(i) / 64 * 768 + c) * 64 + (i) % 64)] - mean;
         s0 += d * d;
@@ -1662,7 +1574,8 @@ MC_CU_HD static inline void bn_c768_8x8_stats_body(long block, int tid, int nthr
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 64;
-        const double mean = bn_c768_8x8_total(sums, c, 1, 0) / m, var = bn_c768_8x8_total(sq, c, 1, 0) / m;
+        const double mean = mc_cu_parts_total(sums, c, 1, 1, 0) / m;
+        const double var = mc_cu_parts_total(sq, c, 1, 1, 0) / m;
         const double invstd = 1 / sqrt(var + 1e-05f);
         save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
@@ -1726,7 +1639,6 @@ MC_CU_HD static inline void bn_c768_8x8_bsum_body(long block, int tid, int nthre
     const int c = (int)(block / 1), s = (int)(block % 1);
     const long m = (long)n * 64, lo = m * s / 1, hi = m * (s + 1) / 1;
     double s0 = 0, s1 = 0;
-    (void)m;
     const float mean = save_mean[c], invstd = save_invstd[c];
     for (long i = lo + tid; i < hi; i += nthreads) {
         s0 += dy[(((long)(i) / 64 * 768 + c) * 64 + (i) % 64)];
@@ -1740,8 +1652,7 @@ MC_CU_HD static inline void bn_c768_8x8_bsum_body(long block, int tid, int nthre
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c768_8x8_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy,
-    double *part)
+static __global__ void __launch_bounds__(256) bn_c768_8x8_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
     bn_c768_8x8_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
@@ -1756,7 +1667,8 @@ MC_CU_HD static inline void bn_c768_8x8_bstats_body(long block, int tid, int nth
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)i;
         const long m = (long)n * 64;
-        const double sum_dy = bn_c768_8x8_total(part, c, 2, 0), sum_dy_xhat = bn_c768_8x8_total(part, c, 2, 1);
+        const double sum_dy = mc_cu_parts_total(part, c, 1, 2, 0);
+        const double sum_dy_xhat = mc_cu_parts_total(part, c, 1, 2, 1);
         dgamma[c] += (float)sum_dy_xhat;
         dbeta[c] += (float)sum_dy;
         coef[c] = gamma[c] * save_invstd[c];
@@ -1793,11 +1705,11 @@ static __global__ void __launch_bounds__(256) bn_c768_8x8_bapply_kernel(int n, c
 void bn_c768_8x8_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
-    /* a sum and a sum of squares per part (doubles), then a scale per channel */
-    double *sums = (double *)mc_cuda_scratch(host, 3840), *sq = sums + 768;
+    /* a sum and a sum of squares per part, then a scale per channel */
+    double *sums = mc_cuda_sums(host, 2304), *sq = sums + 768;
     float *scale = (float *)(sq + 768);
-    MC_CU_RUN(host, bn_c768_8x8_sum_kernel, bn_c768_8x8_sum_body, 768, 256, 256 * sizeof(double), n, x, sums);
-    MC_CU_RUN(host, bn_c768_8x8_sq_kernel, bn_c768_8x8_sq_body, 768, 256, 256 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c768_8x8_sum_kernel, bn_c768_8x8_sum_body, 768, 256, 256 / 32 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c768_8x8_sq_kernel, bn_c768_8x8_sq_body, 768, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
     MC_CU_RUN(host, bn_c768_8x8_stats_kernel, bn_c768_8x8_stats_body, (((long)768) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
     MC_CU_RUN(host, bn_c768_8x8_apply_kernel, bn_c768_8x8_apply_body, ((n * 49152L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
@@ -1811,10 +1723,10 @@ void bn_c768_8x8_cu_fwd_eval(int host, int n, const float *x, const float *gamma
 void bn_c768_8x8_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    /* two sums per part (doubles), then three coefficients per channel */
-    double *part = (double *)mc_cuda_scratch(host, 5376);
+    /* two sums per part, then three coefficients per channel */
+    double *part = mc_cuda_sums(host, 3072);
     float *coef = (float *)(part + 1536);
-    MC_CU_RUN(host, bn_c768_8x8_bsum_kernel, bn_c768_8x8_bsum_body, 768, 256, 256 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c768_8x8_bsum_kernel, bn_c768_8x8_bsum_body, 768, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c768_8x8_bstats_kernel, bn_c768_8x8_bstats_body, (((long)768) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
     MC_CU_RUN(host, bn_c768_8x8_bapply_kernel, bn_c768_8x8_bapply_body, ((n * 49152L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
 }

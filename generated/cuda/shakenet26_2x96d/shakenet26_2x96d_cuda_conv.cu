@@ -89,21 +89,39 @@ static __global__ void __launch_bounds__(256) conv_k3_c3_16_32x32_s1_p1_b_init_k
     conv_k3_c3_16_32x32_s1_p1_b_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
 }
 
-MC_CU_HD static inline void conv_k3_c3_16_32x32_s1_p1_b_dbias_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, float *g)
+MC_CU_HD static inline void conv_k3_c3_16_32x32_s1_p1_b_dbias_part_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, double *part)
 {
-    const long c = block;
-    double s = 0;
-    for (long i = tid; i < (long)n * 1024; i += nthreads)
-        s += dy[(i / 1024 * 16 + c) * 1024 + i % 1024];
-    s = mc_cu_block_sum(s, (double *)shm, tid, nthreads);
-    if (tid == 0)
-        g[c] += (float)s;
+    const int c = (int)(block / 17), s = (int)(block % 17);
+    const long m = (long)n * 1024, lo = m * s / 17, hi = m * (s + 1) / 17;
+    double s0 = 0;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += dy[(((long)(i) / 1024 * 16 + c) * 1024 + (i) % 1024)];
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 1] = s0;
+    }
 }
 
-static __global__ void __launch_bounds__(256) conv_k3_c3_16_32x32_s1_p1_b_dbias_kernel(int n, const float *dy, float *g)
+static __global__ void __launch_bounds__(256) conv_k3_c3_16_32x32_s1_p1_b_dbias_part_kernel(int n, const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
-    conv_k3_c3_16_32x32_s1_p1_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, g);
+    conv_k3_c3_16_32x32_s1_p1_b_dbias_part_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, part);
+}
+
+MC_CU_HD static inline void conv_k3_c3_16_32x32_s1_p1_b_dbias_body(long block, int tid, int nthreads, float *shm, const double *part, float *g)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)16) ? first + 256 : ((long)16);
+    for (long i = first + tid; i < last; i += nthreads) {
+        g[i] += (float)mc_cu_parts_total(part, (int)i, 17, 1, 0);
+    }
+}
+
+static __global__ void __launch_bounds__(256) conv_k3_c3_16_32x32_s1_p1_b_dbias_kernel(const double *part, float *g)
+{
+    extern __shared__ float mc_shm[];
+    conv_k3_c3_16_32x32_s1_p1_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, part, g);
 }
 
 MC_CU_HD static inline void conv_k3_c3_16_32x32_s1_p1_b_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
@@ -141,7 +159,11 @@ void conv_k3_c3_16_32x32_s1_p1_b_cu_bwd(int host, int n, const float *x, const f
 {
     float *col = mc_cuda_scratch(host, 2 * (size_t)n * 27648 + (size_t)n * 432);
     float *dcol = col + (size_t)n * 27648, *part = dcol + (size_t)n * 27648;
-    MC_CU_RUN(host, conv_k3_c3_16_32x32_s1_p1_b_dbias_kernel, conv_k3_c3_16_32x32_s1_p1_b_dbias_body, 16, 256, 256 * sizeof(double), n, dy, dbias);
+    {
+        double *bias_parts = mc_cuda_sums(host, 272);
+        MC_CU_RUN(host, conv_k3_c3_16_32x32_s1_p1_b_dbias_part_kernel, conv_k3_c3_16_32x32_s1_p1_b_dbias_part_body, 272, 256, 256 / 32 * sizeof(double), n, dy, bias_parts);
+        MC_CU_RUN(host, conv_k3_c3_16_32x32_s1_p1_b_dbias_kernel, conv_k3_c3_16_32x32_s1_p1_b_dbias_body, (((long)16) + 256 - 1) / 256, 256, 0, bias_parts, dbias);
+    }
     MC_CU_RUN(host, conv_k3_c3_16_32x32_s1_p1_b_col_kernel, conv_k3_c3_16_32x32_s1_p1_b_col_body, ((n * 27648L) + 256 - 1) / 256, 256, 0, n, x, col);
     const float *a = col;
     const long sa = 27648;
@@ -234,21 +256,39 @@ static __global__ void __launch_bounds__(256) conv_k1_c48_96_32x32_s1_p0_b_init_
     conv_k1_c48_96_32x32_s1_p0_b_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
 }
 
-MC_CU_HD static inline void conv_k1_c48_96_32x32_s1_p0_b_dbias_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, float *g)
+MC_CU_HD static inline void conv_k1_c48_96_32x32_s1_p0_b_dbias_part_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, double *part)
 {
-    const long c = block;
-    double s = 0;
-    for (long i = tid; i < (long)n * 1024; i += nthreads)
-        s += dy[(i / 1024 * 96 + c) * 1024 + i % 1024];
-    s = mc_cu_block_sum(s, (double *)shm, tid, nthreads);
-    if (tid == 0)
-        g[c] += (float)s;
+    const int c = (int)(block / 3), s = (int)(block % 3);
+    const long m = (long)n * 1024, lo = m * s / 3, hi = m * (s + 1) / 3;
+    double s0 = 0;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += dy[(((long)(i) / 1024 * 96 + c) * 1024 + (i) % 1024)];
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 1] = s0;
+    }
 }
 
-static __global__ void __launch_bounds__(256) conv_k1_c48_96_32x32_s1_p0_b_dbias_kernel(int n, const float *dy, float *g)
+static __global__ void __launch_bounds__(256) conv_k1_c48_96_32x32_s1_p0_b_dbias_part_kernel(int n, const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
-    conv_k1_c48_96_32x32_s1_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, g);
+    conv_k1_c48_96_32x32_s1_p0_b_dbias_part_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, part);
+}
+
+MC_CU_HD static inline void conv_k1_c48_96_32x32_s1_p0_b_dbias_body(long block, int tid, int nthreads, float *shm, const double *part, float *g)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)96) ? first + 256 : ((long)96);
+    for (long i = first + tid; i < last; i += nthreads) {
+        g[i] += (float)mc_cu_parts_total(part, (int)i, 3, 1, 0);
+    }
+}
+
+static __global__ void __launch_bounds__(256) conv_k1_c48_96_32x32_s1_p0_b_dbias_kernel(const double *part, float *g)
+{
+    extern __shared__ float mc_shm[];
+    conv_k1_c48_96_32x32_s1_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, part, g);
 }
 
 MC_CU_HD static inline void conv_k1_c48_96_32x32_s1_p0_b_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
@@ -283,7 +323,11 @@ void conv_k1_c48_96_32x32_s1_p0_b_cu_bwd(int host, int n, const float *x, const 
     float *dbias)
 {
     float *part = mc_cuda_scratch(host, (size_t)n * 4608);
-    MC_CU_RUN(host, conv_k1_c48_96_32x32_s1_p0_b_dbias_kernel, conv_k1_c48_96_32x32_s1_p0_b_dbias_body, 96, 256, 256 * sizeof(double), n, dy, dbias);
+    {
+        double *bias_parts = mc_cuda_sums(host, 288);
+        MC_CU_RUN(host, conv_k1_c48_96_32x32_s1_p0_b_dbias_part_kernel, conv_k1_c48_96_32x32_s1_p0_b_dbias_part_body, 288, 256, 256 / 32 * sizeof(double), n, dy, bias_parts);
+        MC_CU_RUN(host, conv_k1_c48_96_32x32_s1_p0_b_dbias_kernel, conv_k1_c48_96_32x32_s1_p0_b_dbias_body, (((long)96) + 256 - 1) / 256, 256, 0, bias_parts, dbias);
+    }
     const float *a = x + 0;
     const long sa = 49152;
     for (int g = 0; g < 1; g++) {
@@ -448,21 +492,39 @@ static __global__ void __launch_bounds__(256) conv_k1_c288_96_32x32_s1_p0_b_init
     conv_k1_c288_96_32x32_s1_p0_b_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
 }
 
-MC_CU_HD static inline void conv_k1_c288_96_32x32_s1_p0_b_dbias_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, float *g)
+MC_CU_HD static inline void conv_k1_c288_96_32x32_s1_p0_b_dbias_part_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, double *part)
 {
-    const long c = block;
-    double s = 0;
-    for (long i = tid; i < (long)n * 1024; i += nthreads)
-        s += dy[(i / 1024 * 96 + c) * 1024 + i % 1024];
-    s = mc_cu_block_sum(s, (double *)shm, tid, nthreads);
-    if (tid == 0)
-        g[c] += (float)s;
+    const int c = (int)(block / 3), s = (int)(block % 3);
+    const long m = (long)n * 1024, lo = m * s / 3, hi = m * (s + 1) / 3;
+    double s0 = 0;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += dy[(((long)(i) / 1024 * 96 + c) * 1024 + (i) % 1024)];
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 1] = s0;
+    }
 }
 
-static __global__ void __launch_bounds__(256) conv_k1_c288_96_32x32_s1_p0_b_dbias_kernel(int n, const float *dy, float *g)
+static __global__ void __launch_bounds__(256) conv_k1_c288_96_32x32_s1_p0_b_dbias_part_kernel(int n, const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
-    conv_k1_c288_96_32x32_s1_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, g);
+    conv_k1_c288_96_32x32_s1_p0_b_dbias_part_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, part);
+}
+
+MC_CU_HD static inline void conv_k1_c288_96_32x32_s1_p0_b_dbias_body(long block, int tid, int nthreads, float *shm, const double *part, float *g)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)96) ? first + 256 : ((long)96);
+    for (long i = first + tid; i < last; i += nthreads) {
+        g[i] += (float)mc_cu_parts_total(part, (int)i, 3, 1, 0);
+    }
+}
+
+static __global__ void __launch_bounds__(256) conv_k1_c288_96_32x32_s1_p0_b_dbias_kernel(const double *part, float *g)
+{
+    extern __shared__ float mc_shm[];
+    conv_k1_c288_96_32x32_s1_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, part, g);
 }
 
 MC_CU_HD static inline void conv_k1_c288_96_32x32_s1_p0_b_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
@@ -497,7 +559,11 @@ void conv_k1_c288_96_32x32_s1_p0_b_cu_bwd(int host, int n, const float *x, const
     float *dbias)
 {
     float *part = mc_cuda_scratch(host, (size_t)n * 27648);
-    MC_CU_RUN(host, conv_k1_c288_96_32x32_s1_p0_b_dbias_kernel, conv_k1_c288_96_32x32_s1_p0_b_dbias_body, 96, 256, 256 * sizeof(double), n, dy, dbias);
+    {
+        double *bias_parts = mc_cuda_sums(host, 288);
+        MC_CU_RUN(host, conv_k1_c288_96_32x32_s1_p0_b_dbias_part_kernel, conv_k1_c288_96_32x32_s1_p0_b_dbias_part_body, 288, 256, 256 / 32 * sizeof(double), n, dy, bias_parts);
+        MC_CU_RUN(host, conv_k1_c288_96_32x32_s1_p0_b_dbias_kernel, conv_k1_c288_96_32x32_s1_p0_b_dbias_body, (((long)96) + 256 - 1) / 256, 256, 0, bias_parts, dbias);
+    }
     const float *a = x + 0;
     const long sa = 294912;
     for (int g = 0; g < 1; g++) {
@@ -637,21 +703,39 @@ static __global__ void __launch_bounds__(256) conv_k1_c192_192_32x32_s2_p0_b_ini
     conv_k1_c192_192_32x32_s2_p0_b_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
 }
 
-MC_CU_HD static inline void conv_k1_c192_192_32x32_s2_p0_b_dbias_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, float *g)
+MC_CU_HD static inline void conv_k1_c192_192_32x32_s2_p0_b_dbias_part_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, double *part)
 {
-    const long c = block;
-    double s = 0;
-    for (long i = tid; i < (long)n * 256; i += nthreads)
-        s += dy[(i / 256 * 192 + c) * 256 + i % 256];
-    s = mc_cu_block_sum(s, (double *)shm, tid, nthreads);
-    if (tid == 0)
-        g[c] += (float)s;
+    const int c = (int)(block / 2), s = (int)(block % 2);
+    const long m = (long)n * 256, lo = m * s / 2, hi = m * (s + 1) / 2;
+    double s0 = 0;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += dy[(((long)(i) / 256 * 192 + c) * 256 + (i) % 256)];
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 1] = s0;
+    }
 }
 
-static __global__ void __launch_bounds__(256) conv_k1_c192_192_32x32_s2_p0_b_dbias_kernel(int n, const float *dy, float *g)
+static __global__ void __launch_bounds__(256) conv_k1_c192_192_32x32_s2_p0_b_dbias_part_kernel(int n, const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
-    conv_k1_c192_192_32x32_s2_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, g);
+    conv_k1_c192_192_32x32_s2_p0_b_dbias_part_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, part);
+}
+
+MC_CU_HD static inline void conv_k1_c192_192_32x32_s2_p0_b_dbias_body(long block, int tid, int nthreads, float *shm, const double *part, float *g)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)192) ? first + 256 : ((long)192);
+    for (long i = first + tid; i < last; i += nthreads) {
+        g[i] += (float)mc_cu_parts_total(part, (int)i, 2, 1, 0);
+    }
+}
+
+static __global__ void __launch_bounds__(256) conv_k1_c192_192_32x32_s2_p0_b_dbias_kernel(const double *part, float *g)
+{
+    extern __shared__ float mc_shm[];
+    conv_k1_c192_192_32x32_s2_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, part, g);
 }
 
 MC_CU_HD static inline void conv_k1_c192_192_32x32_s2_p0_b_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
@@ -689,7 +773,11 @@ void conv_k1_c192_192_32x32_s2_p0_b_cu_bwd(int host, int n, const float *x, cons
 {
     float *col = mc_cuda_scratch(host, 2 * (size_t)n * 49152 + (size_t)n * 36864);
     float *dcol = col + (size_t)n * 49152, *part = dcol + (size_t)n * 49152;
-    MC_CU_RUN(host, conv_k1_c192_192_32x32_s2_p0_b_dbias_kernel, conv_k1_c192_192_32x32_s2_p0_b_dbias_body, 192, 256, 256 * sizeof(double), n, dy, dbias);
+    {
+        double *bias_parts = mc_cuda_sums(host, 384);
+        MC_CU_RUN(host, conv_k1_c192_192_32x32_s2_p0_b_dbias_part_kernel, conv_k1_c192_192_32x32_s2_p0_b_dbias_part_body, 384, 256, 256 / 32 * sizeof(double), n, dy, bias_parts);
+        MC_CU_RUN(host, conv_k1_c192_192_32x32_s2_p0_b_dbias_kernel, conv_k1_c192_192_32x32_s2_p0_b_dbias_body, (((long)192) + 256 - 1) / 256, 256, 0, bias_parts, dbias);
+    }
     MC_CU_RUN(host, conv_k1_c192_192_32x32_s2_p0_b_col_kernel, conv_k1_c192_192_32x32_s2_p0_b_col_body, ((n * 49152L) + 256 - 1) / 256, 256, 0, n, x, col);
     const float *a = col;
     const long sa = 49152;
@@ -856,21 +944,39 @@ static __global__ void __launch_bounds__(256) conv_k1_c384_192_16x16_s1_p0_b_ini
     conv_k1_c384_192_16x16_s1_p0_b_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
 }
 
-MC_CU_HD static inline void conv_k1_c384_192_16x16_s1_p0_b_dbias_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, float *g)
+MC_CU_HD static inline void conv_k1_c384_192_16x16_s1_p0_b_dbias_part_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, double *part)
 {
-    const long c = block;
-    double s = 0;
-    for (long i = tid; i < (long)n * 256; i += nthreads)
-        s += dy[(i / 256 * 192 + c) * 256 + i % 256];
-    s = mc_cu_block_sum(s, (double *)shm, tid, nthreads);
-    if (tid == 0)
-        g[c] += (float)s;
+    const int c = (int)(block / 2), s = (int)(block % 2);
+    const long m = (long)n * 256, lo = m * s / 2, hi = m * (s + 1) / 2;
+    double s0 = 0;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += dy[(((long)(i) / 256 * 192 + c) * 256 + (i) % 256)];
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 1] = s0;
+    }
 }
 
-static __global__ void __launch_bounds__(256) conv_k1_c384_192_16x16_s1_p0_b_dbias_kernel(int n, const float *dy, float *g)
+static __global__ void __launch_bounds__(256) conv_k1_c384_192_16x16_s1_p0_b_dbias_part_kernel(int n, const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
-    conv_k1_c384_192_16x16_s1_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, g);
+    conv_k1_c384_192_16x16_s1_p0_b_dbias_part_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, part);
+}
+
+MC_CU_HD static inline void conv_k1_c384_192_16x16_s1_p0_b_dbias_body(long block, int tid, int nthreads, float *shm, const double *part, float *g)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)192) ? first + 256 : ((long)192);
+    for (long i = first + tid; i < last; i += nthreads) {
+        g[i] += (float)mc_cu_parts_total(part, (int)i, 2, 1, 0);
+    }
+}
+
+static __global__ void __launch_bounds__(256) conv_k1_c384_192_16x16_s1_p0_b_dbias_kernel(const double *part, float *g)
+{
+    extern __shared__ float mc_shm[];
+    conv_k1_c384_192_16x16_s1_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, part, g);
 }
 
 MC_CU_HD static inline void conv_k1_c384_192_16x16_s1_p0_b_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
@@ -905,7 +1011,11 @@ void conv_k1_c384_192_16x16_s1_p0_b_cu_bwd(int host, int n, const float *x, cons
     float *dbias)
 {
     float *part = mc_cuda_scratch(host, (size_t)n * 73728);
-    MC_CU_RUN(host, conv_k1_c384_192_16x16_s1_p0_b_dbias_kernel, conv_k1_c384_192_16x16_s1_p0_b_dbias_body, 192, 256, 256 * sizeof(double), n, dy, dbias);
+    {
+        double *bias_parts = mc_cuda_sums(host, 384);
+        MC_CU_RUN(host, conv_k1_c384_192_16x16_s1_p0_b_dbias_part_kernel, conv_k1_c384_192_16x16_s1_p0_b_dbias_part_body, 384, 256, 256 / 32 * sizeof(double), n, dy, bias_parts);
+        MC_CU_RUN(host, conv_k1_c384_192_16x16_s1_p0_b_dbias_kernel, conv_k1_c384_192_16x16_s1_p0_b_dbias_body, (((long)192) + 256 - 1) / 256, 256, 0, bias_parts, dbias);
+    }
     const float *a = x + 0;
     const long sa = 98304;
     for (int g = 0; g < 1; g++) {
@@ -1045,21 +1155,39 @@ static __global__ void __launch_bounds__(256) conv_k1_c384_384_16x16_s2_p0_b_ini
     conv_k1_c384_384_16x16_s2_p0_b_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
 }
 
-MC_CU_HD static inline void conv_k1_c384_384_16x16_s2_p0_b_dbias_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, float *g)
+MC_CU_HD static inline void conv_k1_c384_384_16x16_s2_p0_b_dbias_part_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, double *part)
 {
-    const long c = block;
-    double s = 0;
-    for (long i = tid; i < (long)n * 64; i += nthreads)
-        s += dy[(i / 64 * 384 + c) * 64 + i % 64];
-    s = mc_cu_block_sum(s, (double *)shm, tid, nthreads);
-    if (tid == 0)
-        g[c] += (float)s;
+    const int c = (int)(block / 1), s = (int)(block % 1);
+    const long m = (long)n * 64, lo = m * s / 1, hi = m * (s + 1) / 1;
+    double s0 = 0;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += dy[(((long)(i) / 64 * 384 + c) * 64 + (i) % 64)];
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 1] = s0;
+    }
 }
 
-static __global__ void __launch_bounds__(256) conv_k1_c384_384_16x16_s2_p0_b_dbias_kernel(int n, const float *dy, float *g)
+static __global__ void __launch_bounds__(256) conv_k1_c384_384_16x16_s2_p0_b_dbias_part_kernel(int n, const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
-    conv_k1_c384_384_16x16_s2_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, g);
+    conv_k1_c384_384_16x16_s2_p0_b_dbias_part_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, part);
+}
+
+MC_CU_HD static inline void conv_k1_c384_384_16x16_s2_p0_b_dbias_body(long block, int tid, int nthreads, float *shm, const double *part, float *g)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)384) ? first + 256 : ((long)384);
+    for (long i = first + tid; i < last; i += nthreads) {
+        g[i] += (float)mc_cu_parts_total(part, (int)i, 1, 1, 0);
+    }
+}
+
+static __global__ void __launch_bounds__(256) conv_k1_c384_384_16x16_s2_p0_b_dbias_kernel(const double *part, float *g)
+{
+    extern __shared__ float mc_shm[];
+    conv_k1_c384_384_16x16_s2_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, part, g);
 }
 
 MC_CU_HD static inline void conv_k1_c384_384_16x16_s2_p0_b_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
@@ -1097,7 +1225,11 @@ void conv_k1_c384_384_16x16_s2_p0_b_cu_bwd(int host, int n, const float *x, cons
 {
     float *col = mc_cuda_scratch(host, 2 * (size_t)n * 24576 + (size_t)n * 147456);
     float *dcol = col + (size_t)n * 24576, *part = dcol + (size_t)n * 24576;
-    MC_CU_RUN(host, conv_k1_c384_384_16x16_s2_p0_b_dbias_kernel, conv_k1_c384_384_16x16_s2_p0_b_dbias_body, 384, 256, 256 * sizeof(double), n, dy, dbias);
+    {
+        double *bias_parts = mc_cuda_sums(host, 384);
+        MC_CU_RUN(host, conv_k1_c384_384_16x16_s2_p0_b_dbias_part_kernel, conv_k1_c384_384_16x16_s2_p0_b_dbias_part_body, 384, 256, 256 / 32 * sizeof(double), n, dy, bias_parts);
+        MC_CU_RUN(host, conv_k1_c384_384_16x16_s2_p0_b_dbias_kernel, conv_k1_c384_384_16x16_s2_p0_b_dbias_body, (((long)384) + 256 - 1) / 256, 256, 0, bias_parts, dbias);
+    }
     MC_CU_RUN(host, conv_k1_c384_384_16x16_s2_p0_b_col_kernel, conv_k1_c384_384_16x16_s2_p0_b_col_body, ((n * 24576L) + 256 - 1) / 256, 256, 0, n, x, col);
     const float *a = col;
     const long sa = 24576;
@@ -1264,21 +1396,39 @@ static __global__ void __launch_bounds__(256) conv_k1_c768_384_8x8_s1_p0_b_init_
     conv_k1_c768_384_8x8_s1_p0_b_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
 }
 
-MC_CU_HD static inline void conv_k1_c768_384_8x8_s1_p0_b_dbias_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, float *g)
+MC_CU_HD static inline void conv_k1_c768_384_8x8_s1_p0_b_dbias_part_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, double *part)
 {
-    const long c = block;
-    double s = 0;
-    for (long i = tid; i < (long)n * 64; i += nthreads)
-        s += dy[(i / 64 * 384 + c) * 64 + i % 64];
-    s = mc_cu_block_sum(s, (double *)shm, tid, nthreads);
-    if (tid == 0)
-        g[c] += (float)s;
+    const int c = (int)(block / 1), s = (int)(block % 1);
+    const long m = (long)n * 64, lo = m * s / 1, hi = m * (s + 1) / 1;
+    double s0 = 0;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += dy[(((long)(i) / 64 * 384 + c) * 64 + (i) % 64)];
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 1] = s0;
+    }
 }
 
-static __global__ void __launch_bounds__(256) conv_k1_c768_384_8x8_s1_p0_b_dbias_kernel(int n, const float *dy, float *g)
+static __global__ void __launch_bounds__(256) conv_k1_c768_384_8x8_s1_p0_b_dbias_part_kernel(int n, const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
-    conv_k1_c768_384_8x8_s1_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, g);
+    conv_k1_c768_384_8x8_s1_p0_b_dbias_part_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, part);
+}
+
+MC_CU_HD static inline void conv_k1_c768_384_8x8_s1_p0_b_dbias_body(long block, int tid, int nthreads, float *shm, const double *part, float *g)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)384) ? first + 256 : ((long)384);
+    for (long i = first + tid; i < last; i += nthreads) {
+        g[i] += (float)mc_cu_parts_total(part, (int)i, 1, 1, 0);
+    }
+}
+
+static __global__ void __launch_bounds__(256) conv_k1_c768_384_8x8_s1_p0_b_dbias_kernel(const double *part, float *g)
+{
+    extern __shared__ float mc_shm[];
+    conv_k1_c768_384_8x8_s1_p0_b_dbias_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, part, g);
 }
 
 MC_CU_HD static inline void conv_k1_c768_384_8x8_s1_p0_b_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
@@ -1313,7 +1463,11 @@ void conv_k1_c768_384_8x8_s1_p0_b_cu_bwd(int host, int n, const float *x, const 
     float *dbias)
 {
     float *part = mc_cuda_scratch(host, (size_t)n * 294912);
-    MC_CU_RUN(host, conv_k1_c768_384_8x8_s1_p0_b_dbias_kernel, conv_k1_c768_384_8x8_s1_p0_b_dbias_body, 384, 256, 256 * sizeof(double), n, dy, dbias);
+    {
+        double *bias_parts = mc_cuda_sums(host, 384);
+        MC_CU_RUN(host, conv_k1_c768_384_8x8_s1_p0_b_dbias_part_kernel, conv_k1_c768_384_8x8_s1_p0_b_dbias_part_body, 384, 256, 256 / 32 * sizeof(double), n, dy, bias_parts);
+        MC_CU_RUN(host, conv_k1_c768_384_8x8_s1_p0_b_dbias_kernel, conv_k1_c768_384_8x8_s1_p0_b_dbias_body, (((long)384) + 256 - 1) / 256, 256, 0, bias_parts, dbias);
+    }
     const float *a = x + 0;
     const long sa = 49152;
     for (int g = 0; g < 1; g++) {
