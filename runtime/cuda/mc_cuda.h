@@ -19,6 +19,14 @@
 #define MC_CU_SYNC() ((void)0)
 #endif
 
+/* Before a loop: keep it rolled on the device (a load loop unrolled by
+ * nvcc can hold so many loads in flight that the kernel spills). */
+#ifdef __CUDA_ARCH__
+#define MC_CU_ROLLED _Pragma("unroll 1")
+#else
+#define MC_CU_ROLLED
+#endif
+
 /* The sum of a warp's v in a fixed order (shuffles), for its lane 0; v
  * itself in the host emulation, where a block is one thread. */
 MC_CU_HD inline double mc_cu_warp_sum(double v)

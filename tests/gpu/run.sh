@@ -6,8 +6,9 @@
 # emits the model (default: resnet20, Multiception, CIFAR-sized 3x32x32)
 # for both targets, builds tests/gpu/gpu_check.cu against it, and runs it:
 # every layer (forward and backward) GPU against C, the whole training step
-# GPU against C (1e-4), and one table of timings per layer (generated CUDA,
-# a generic CUDA kernel, cuDNN) and per training step. --compile-only stops before
+# GPU against C (the bounds: gpu_check.cu), and one table of timings per
+# layer (generated CUDA, a generic CUDA kernel, cuDNN forward and backward)
+# and per training step. --compile-only stops before
 # running (what CI does, without a GPU); MCGEN_GPU_BUILD names a build
 # folder configured already (CI's), which is then only built.
 # MCGEN_GPU_BATCH: the batch of the timings (default 128; the layer-by-layer

@@ -74,20 +74,171 @@ static __global__ void __launch_bounds__(256) conv_k3_c3_32_96x96_s1_p1_col2im_k
     conv_k3_c3_32_96x96_s1_p1_col2im_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dcol, dx);
 }
 
-MC_CU_HD static inline void conv_k3_c3_32_96x96_s1_p1_init_body(long block, int tid, int nthreads, float *shm, int n, const float *bias, float *y)
+MC_CU_HD static inline void conv_k3_c3_32_96x96_s1_p1_dfwd_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *w, const float *bias, float *y)
 {
-    (void)shm;
-    const long first = block * 256, last = first + 256 < (n * 294912L) ? first + 256 : (n * 294912L);
-    for (long i = first + tid; i < last; i += nthreads) {
-        y[i] = bias ? bias[i / 9216 % 32] : 0.0f;
+    (void)n, (void)bias;
+    const int tile = (int)(block % 36), cog = (int)(block / 36 % 4);
+    const long b = block / 144;
+    const int oy0 = tile / 3 * 8, ox0 = tile % 3 * 32, co0 = cog * 8;
+    float *xs = shm, *ws = shm + 1020;
+    for (int c0 = 0; c0 < 3; c0 += 3) {
+        MC_CU_ROLLED for (int i = tid; i < 1020; i += nthreads) {
+            const int ci = c0 + i / 340, r = i % 340;
+            const int iy = oy0 - 1 + r / 34, ix = ox0 - 1 + r % 34;
+            xs[i] = ci < 3 && iy >= 0 && iy < 96 && ix >= 0 && ix < 96
+                ? x[((b * 3 + ci) * 96 + iy) * 96 + ix] : 0.0f;
+        }
+        MC_CU_ROLLED for (int i = tid; i < 216; i += nthreads) {
+            const int co = co0 + i / 27, ci = c0 + i / 9 % 3, t = i % 9;
+            ws[i] = co < 32 && ci < 3
+                ? w[((long)co * 3 + ci) * 9 + t] : 0.0f;
+        }
+        MC_CU_SYNC();
+        for (int v = tid; v < 256; v += nthreads) {
+            const int p = v % 256, g = v / 256;
+            const int oy = oy0 + p / 32, ox = ox0 + p % 32;
+            if (oy >= 96 || ox >= 96)
+                continue;
+            float *yp = y + (b * 32 + co0 + g * 8) * 9216 + oy * 96 + ox;
+            const int co = co0 + g * 8;
+            float acc0 = co + 0 >= 32 ? 0.0f : c0 > 0 ? yp[0] : bias ? bias[co + 0] : 0.0f;
+            float acc1 = co + 1 >= 32 ? 0.0f : c0 > 0 ? yp[9216] : bias ? bias[co + 1] : 0.0f;
+            float acc2 = co + 2 >= 32 ? 0.0f : c0 > 0 ? yp[18432] : bias ? bias[co + 2] : 0.0f;
+            float acc3 = co + 3 >= 32 ? 0.0f : c0 > 0 ? yp[27648] : bias ? bias[co + 3] : 0.0f;
+            float acc4 = co + 4 >= 32 ? 0.0f : c0 > 0 ? yp[36864] : bias ? bias[co + 4] : 0.0f;
+            float acc5 = co + 5 >= 32 ? 0.0f : c0 > 0 ? yp[46080] : bias ? bias[co + 5] : 0.0f;
+            float acc6 = co + 6 >= 32 ? 0.0f : c0 > 0 ? yp[55296] : bias ? bias[co + 6] : 0.0f;
+            float acc7 = co + 7 >= 32 ? 0.0f : c0 > 0 ? yp[64512] : bias ? bias[co + 7] : 0.0f;
+            for (int cc = 0; cc < 3; cc++) {
+                const float *xp = xs + cc * 340 + p / 32 * 34 + p % 32;
+                const float *wp = ws + (g * 24 + cc) * 9;
+                {
+                    const float xv = xp[0];
+                    acc0 += xv * wp[0];
+                    acc1 += xv * wp[27];
+                    acc2 += xv * wp[54];
+                    acc3 += xv * wp[81];
+                    acc4 += xv * wp[108];
+                    acc5 += xv * wp[135];
+                    acc6 += xv * wp[162];
+                    acc7 += xv * wp[189];
+                }
+                {
+                    const float xv = xp[1];
+                    acc0 += xv * wp[1];
+                    acc1 += xv * wp[28];
+                    acc2 += xv * wp[55];
+                    acc3 += xv * wp[82];
+                    acc4 += xv * wp[109];
+                    acc5 += xv * wp[136];
+                    acc6 += xv * wp[163];
+                    acc7 += xv * wp[190];
+                }
+                {
+                    const float xv = xp[2];
+                    acc0 += xv * wp[2];
+                    acc1 += xv * wp[29];
+                    acc2 += xv * wp[56];
+                    acc3 += xv * wp[83];
+                    acc4 += xv * wp[110];
+                    acc5 += xv * wp[137];
+                    acc6 += xv * wp[164];
+                    acc7 += xv * wp[191];
+                }
+                {
+                    const float xv = xp[34];
+                    acc0 += xv * wp[3];
+                    acc1 += xv * wp[30];
+                    acc2 += xv * wp[57];
+                    acc3 += xv * wp[84];
+                    acc4 += xv * wp[111];
+                    acc5 += xv * wp[138];
+                    acc6 += xv * wp[165];
+                    acc7 += xv * wp[192];
+                }
+                {
+                    const float xv = xp[35];
+                    acc0 += xv * wp[4];
+                    acc1 += xv * wp[31];
+                    acc2 += xv * wp[58];
+                    acc3 += xv * wp[85];
+                    acc4 += xv * wp[112];
+                    acc5 += xv * wp[139];
+                    acc6 += xv * wp[166];
+                    acc7 += xv * wp[193];
+                }
+                {
+                    const float xv = xp[36];
+                    acc0 += xv * wp[5];
+                    acc1 += xv * wp[32];
+                    acc2 += xv * wp[59];
+                    acc3 += xv * wp[86];
+                    acc4 += xv * wp[113];
+                    acc5 += xv * wp[140];
+                    acc6 += xv * wp[167];
+                    acc7 += xv * wp[194];
+                }
+                {
+                    const float xv = xp[68];
+                    acc0 += xv * wp[6];
+                    acc1 += xv * wp[33];
+                    acc2 += xv * wp[60];
+                    acc3 += xv * wp[87];
+                    acc4 += xv * wp[114];
+                    acc5 += xv * wp[141];
+                    acc6 += xv * wp[168];
+                    acc7 += xv * wp[195];
+                }
+                {
+                    const float xv = xp[69];
+                    acc0 += xv * wp[7];
+                    acc1 += xv * wp[34];
+                    acc2 += xv * wp[61];
+                    acc3 += xv * wp[88];
+                    acc4 += xv * wp[115];
+                    acc5 += xv * wp[142];
+                    acc6 += xv * wp[169];
+                    acc7 += xv * wp[196];
+                }
+                {
+                    const float xv = xp[70];
+                    acc0 += xv * wp[8];
+                    acc1 += xv * wp[35];
+                    acc2 += xv * wp[62];
+                    acc3 += xv * wp[89];
+                    acc4 += xv * wp[116];
+                    acc5 += xv * wp[143];
+                    acc6 += xv * wp[170];
+                    acc7 += xv * wp[197];
+                }
+            }
+            if (co + 0 < 32)
+                yp[0] = acc0;
+            if (co + 1 < 32)
+                yp[9216] = acc1;
+            if (co + 2 < 32)
+                yp[18432] = acc2;
+            if (co + 3 < 32)
+                yp[27648] = acc3;
+            if (co + 4 < 32)
+                yp[36864] = acc4;
+            if (co + 5 < 32)
+                yp[46080] = acc5;
+            if (co + 6 < 32)
+                yp[55296] = acc6;
+            if (co + 7 < 32)
+                yp[64512] = acc7;
+        }
+        MC_CU_SYNC();
     }
 }
 
-static __global__ void __launch_bounds__(256) conv_k3_c3_32_96x96_s1_p1_init_kernel(int n, const float *bias, float *y)
+static __global__ void __launch_bounds__(256) conv_k3_c3_32_96x96_s1_p1_dfwd_kernel(int n, const float *x, const float *w, const float *bias, float *y)
 {
     extern __shared__ float mc_shm[];
-    conv_k3_c3_32_96x96_s1_p1_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
+    conv_k3_c3_32_96x96_s1_p1_dfwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, w, bias, y);
 }
+
 
 
 MC_CU_HD static inline void conv_k3_c3_32_96x96_s1_p1_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
@@ -110,14 +261,7 @@ static __global__ void __launch_bounds__(256) conv_k3_c3_32_96x96_s1_p1_dw_sum_k
 
 void conv_k3_c3_32_96x96_s1_p1_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y)
 {
-    float *col = mc_cuda_scratch(host, (size_t)n * 248832);
-    MC_CU_RUN(host, conv_k3_c3_32_96x96_s1_p1_init_kernel, conv_k3_c3_32_96x96_s1_p1_init_body, ((n * 294912L) + 256 - 1) / 256, 256, 0, n, bias, y);
-    MC_CU_RUN(host, conv_k3_c3_32_96x96_s1_p1_col_kernel, conv_k3_c3_32_96x96_s1_p1_col_body, ((n * 248832L) + 256 - 1) / 256, 256, 0, n, x, col);
-    const float *a = col;
-    const long sa = 248832;
-    for (int g = 0; g < 1; g++)
-        mc_cuda_gemm(host, 0, 0, 9216, 32, 27, a + (long)g * 27 * 9216, 9216, sa, w + 0 + (long)g * 32 * 27, 27, 0,
-            1.0f, y + (0 + g * 32) * 9216, 9216, 294912, n);
+    MC_CU_RUN(host, conv_k3_c3_32_96x96_s1_p1_dfwd_kernel, conv_k3_c3_32_96x96_s1_p1_dfwd_body, (long)n * 144, 256, 4944, n, x, w, bias, y);
 }
 
 void conv_k3_c3_32_96x96_s1_p1_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
@@ -155,6 +299,7 @@ static __global__ void __launch_bounds__(256) conv_k1_c96_16_96x96_s1_p0_b_init_
     extern __shared__ float mc_shm[];
     conv_k1_c96_16_96x96_s1_p0_b_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
 }
+
 
 MC_CU_HD static inline void conv_k1_c96_16_96x96_s1_p0_b_dbias_part_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, double *part)
 {
@@ -255,6 +400,7 @@ static __global__ void __launch_bounds__(256) conv_k1_c16_96_96x96_s1_p0_init_ke
     extern __shared__ float mc_shm[];
     conv_k1_c16_96_96x96_s1_p0_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
 }
+
 
 
 MC_CU_HD static inline void conv_k1_c16_96_96x96_s1_p0_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
@@ -367,6 +513,7 @@ static __global__ void __launch_bounds__(256) conv_k1_c192_24_96x96_s2_p0_b_init
     conv_k1_c192_24_96x96_s2_p0_b_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
 }
 
+
 MC_CU_HD static inline void conv_k1_c192_24_96x96_s2_p0_b_dbias_part_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, double *part)
 {
     const int c = (int)(block / 11), s = (int)(block % 11);
@@ -473,6 +620,7 @@ static __global__ void __launch_bounds__(256) conv_k1_c24_144_48x48_s1_p0_init_k
 }
 
 
+
 MC_CU_HD static inline void conv_k1_c24_144_48x48_s1_p0_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
 {
     (void)shm;
@@ -533,6 +681,7 @@ static __global__ void __launch_bounds__(256) conv_k1_c288_24_48x48_s1_p0_b_init
     extern __shared__ float mc_shm[];
     conv_k1_c288_24_48x48_s1_p0_b_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
 }
+
 
 MC_CU_HD static inline void conv_k1_c288_24_48x48_s1_p0_b_dbias_part_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, double *part)
 {
@@ -635,6 +784,7 @@ static __global__ void __launch_bounds__(256) conv_k1_c144_32_24x24_s1_p0_init_k
 }
 
 
+
 MC_CU_HD static inline void conv_k1_c144_32_24x24_s1_p0_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
 {
     (void)shm;
@@ -695,6 +845,7 @@ static __global__ void __launch_bounds__(256) conv_k1_c32_192_24x24_s1_p0_init_k
     extern __shared__ float mc_shm[];
     conv_k1_c32_192_24x24_s1_p0_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
 }
+
 
 
 MC_CU_HD static inline void conv_k1_c32_192_24x24_s1_p0_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
@@ -759,6 +910,7 @@ static __global__ void __launch_bounds__(256) conv_k1_c192_32_24x24_s1_p0_init_k
 }
 
 
+
 MC_CU_HD static inline void conv_k1_c192_32_24x24_s1_p0_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
 {
     (void)shm;
@@ -819,6 +971,7 @@ static __global__ void __launch_bounds__(256) conv_k1_c192_64_12x12_s1_p0_init_k
     extern __shared__ float mc_shm[];
     conv_k1_c192_64_12x12_s1_p0_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
 }
+
 
 
 MC_CU_HD static inline void conv_k1_c192_64_12x12_s1_p0_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
@@ -883,6 +1036,7 @@ static __global__ void __launch_bounds__(256) conv_k1_c64_384_12x12_s1_p0_init_k
 }
 
 
+
 MC_CU_HD static inline void conv_k1_c64_384_12x12_s1_p0_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
 {
     (void)shm;
@@ -943,6 +1097,7 @@ static __global__ void __launch_bounds__(256) conv_k1_c384_64_12x12_s1_p0_init_k
     extern __shared__ float mc_shm[];
     conv_k1_c384_64_12x12_s1_p0_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
 }
+
 
 
 MC_CU_HD static inline void conv_k1_c384_64_12x12_s1_p0_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
@@ -1007,6 +1162,7 @@ static __global__ void __launch_bounds__(256) conv_k1_c384_96_12x12_s1_p0_init_k
 }
 
 
+
 MC_CU_HD static inline void conv_k1_c384_96_12x12_s1_p0_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
 {
     (void)shm;
@@ -1067,6 +1223,7 @@ static __global__ void __launch_bounds__(256) conv_k1_c96_576_12x12_s1_p0_init_k
     extern __shared__ float mc_shm[];
     conv_k1_c96_576_12x12_s1_p0_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
 }
+
 
 
 MC_CU_HD static inline void conv_k1_c96_576_12x12_s1_p0_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
@@ -1131,6 +1288,7 @@ static __global__ void __launch_bounds__(256) conv_k1_c576_96_12x12_s1_p0_init_k
 }
 
 
+
 MC_CU_HD static inline void conv_k1_c576_96_12x12_s1_p0_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
 {
     (void)shm;
@@ -1191,6 +1349,7 @@ static __global__ void __launch_bounds__(256) conv_k1_c576_160_6x6_s1_p0_init_ke
     extern __shared__ float mc_shm[];
     conv_k1_c576_160_6x6_s1_p0_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
 }
+
 
 
 MC_CU_HD static inline void conv_k1_c576_160_6x6_s1_p0_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
@@ -1255,6 +1414,7 @@ static __global__ void __launch_bounds__(256) conv_k1_c160_960_6x6_s1_p0_init_ke
 }
 
 
+
 MC_CU_HD static inline void conv_k1_c160_960_6x6_s1_p0_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
 {
     (void)shm;
@@ -1315,6 +1475,7 @@ static __global__ void __launch_bounds__(256) conv_k1_c960_160_6x6_s1_p0_init_ke
     extern __shared__ float mc_shm[];
     conv_k1_c960_160_6x6_s1_p0_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
 }
+
 
 
 MC_CU_HD static inline void conv_k1_c960_160_6x6_s1_p0_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
@@ -1379,6 +1540,7 @@ static __global__ void __launch_bounds__(256) conv_k1_c960_320_6x6_s1_p0_init_ke
 }
 
 
+
 MC_CU_HD static inline void conv_k1_c960_320_6x6_s1_p0_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
 {
     (void)shm;
@@ -1439,6 +1601,7 @@ static __global__ void __launch_bounds__(256) conv_k1_c320_1280_6x6_s1_p0_init_k
     extern __shared__ float mc_shm[];
     conv_k1_c320_1280_6x6_s1_p0_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
 }
+
 
 
 MC_CU_HD static inline void conv_k1_c320_1280_6x6_s1_p0_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)

@@ -23,70 +23,275 @@ static __global__ void __launch_bounds__(256) conv_k3_c3_16_32x32_s1_p1_col_kern
     conv_k3_c3_16_32x32_s1_p1_col_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, col);
 }
 
-MC_CU_HD static inline float conv_k3_c3_16_32x32_s1_p1_dx_at(const float *dcolc, int iy, int ix)
+
+MC_CU_HD static inline void conv_k3_c3_16_32x32_s1_p1_dfwd_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *w, const float *bias, float *y)
 {
-    float s = 0.0f;
-    {
-        const int ry = iy + 1;
-        if (ry >= 0 && ry < 32) {
-            const int oy = ry / 1;
-            { const int rx = ix + 1; if (rx >= 0 && rx < 32) { const int ox = rx / 1; s += dcolc[0 * 1024 + oy * 32 + ox]; } }
-            { const int rx = ix + 0; if (rx >= 0 && rx < 32) { const int ox = rx / 1; s += dcolc[1 * 1024 + oy * 32 + ox]; } }
-            { const int rx = ix + -1; if (rx >= 0 && rx < 32) { const int ox = rx / 1; s += dcolc[2 * 1024 + oy * 32 + ox]; } }
+    (void)n, (void)bias;
+    const int tile = (int)(block % 4), cog = (int)(block / 4 % 2);
+    const long b = block / 8;
+    const int oy0 = tile / 1 * 8, ox0 = tile % 1 * 32, co0 = cog * 8;
+    float *xs = shm, *ws = shm + 1020;
+    for (int c0 = 0; c0 < 3; c0 += 3) {
+        MC_CU_ROLLED for (int i = tid; i < 1020; i += nthreads) {
+            const int ci = c0 + i / 340, r = i % 340;
+            const int iy = oy0 - 1 + r / 34, ix = ox0 - 1 + r % 34;
+            xs[i] = ci < 3 && iy >= 0 && iy < 32 && ix >= 0 && ix < 32
+                ? x[((b * 3 + ci) * 32 + iy) * 32 + ix] : 0.0f;
         }
-    }
-    {
-        const int ry = iy + 0;
-        if (ry >= 0 && ry < 32) {
-            const int oy = ry / 1;
-            { const int rx = ix + 1; if (rx >= 0 && rx < 32) { const int ox = rx / 1; s += dcolc[3 * 1024 + oy * 32 + ox]; } }
-            { const int rx = ix + 0; if (rx >= 0 && rx < 32) { const int ox = rx / 1; s += dcolc[4 * 1024 + oy * 32 + ox]; } }
-            { const int rx = ix + -1; if (rx >= 0 && rx < 32) { const int ox = rx / 1; s += dcolc[5 * 1024 + oy * 32 + ox]; } }
+        MC_CU_ROLLED for (int i = tid; i < 216; i += nthreads) {
+            const int co = co0 + i / 27, ci = c0 + i / 9 % 3, t = i % 9;
+            ws[i] = co < 16 && ci < 3
+                ? w[((long)co * 3 + ci) * 9 + t] : 0.0f;
         }
-    }
-    {
-        const int ry = iy + -1;
-        if (ry >= 0 && ry < 32) {
-            const int oy = ry / 1;
-            { const int rx = ix + 1; if (rx >= 0 && rx < 32) { const int ox = rx / 1; s += dcolc[6 * 1024 + oy * 32 + ox]; } }
-            { const int rx = ix + 0; if (rx >= 0 && rx < 32) { const int ox = rx / 1; s += dcolc[7 * 1024 + oy * 32 + ox]; } }
-            { const int rx = ix + -1; if (rx >= 0 && rx < 32) { const int ox = rx / 1; s += dcolc[8 * 1024 + oy * 32 + ox]; } }
+        MC_CU_SYNC();
+        for (int v = tid; v < 256; v += nthreads) {
+            const int p = v % 256, g = v / 256;
+            const int oy = oy0 + p / 32, ox = ox0 + p % 32;
+            if (oy >= 32 || ox >= 32)
+                continue;
+            float *yp = y + (b * 16 + co0 + g * 8) * 1024 + oy * 32 + ox;
+            const int co = co0 + g * 8;
+            float acc0 = co + 0 >= 16 ? 0.0f : c0 > 0 ? yp[0] : bias ? bias[co + 0] : 0.0f;
+            float acc1 = co + 1 >= 16 ? 0.0f : c0 > 0 ? yp[1024] : bias ? bias[co + 1] : 0.0f;
+            float acc2 = co + 2 >= 16 ? 0.0f : c0 > 0 ? yp[2048] : bias ? bias[co + 2] : 0.0f;
+            float acc3 = co + 3 >= 16 ? 0.0f : c0 > 0 ? yp[3072] : bias ? bias[co + 3] : 0.0f;
+            float acc4 = co + 4 >= 16 ? 0.0f : c0 > 0 ? yp[4096] : bias ? bias[co + 4] : 0.0f;
+            float acc5 = co + 5 >= 16 ? 0.0f : c0 > 0 ? yp[5120] : bias ? bias[co + 5] : 0.0f;
+            float acc6 = co + 6 >= 16 ? 0.0f : c0 > 0 ? yp[6144] : bias ? bias[co + 6] : 0.0f;
+            float acc7 = co + 7 >= 16 ? 0.0f : c0 > 0 ? yp[7168] : bias ? bias[co + 7] : 0.0f;
+            for (int cc = 0; cc < 3; cc++) {
+                const float *xp = xs + cc * 340 + p / 32 * 34 + p % 32;
+                const float *wp = ws + (g * 24 + cc) * 9;
+                {
+                    const float xv = xp[0];
+                    acc0 += xv * wp[0];
+                    acc1 += xv * wp[27];
+                    acc2 += xv * wp[54];
+                    acc3 += xv * wp[81];
+                    acc4 += xv * wp[108];
+                    acc5 += xv * wp[135];
+                    acc6 += xv * wp[162];
+                    acc7 += xv * wp[189];
+                }
+                {
+                    const float xv = xp[1];
+                    acc0 += xv * wp[1];
+                    acc1 += xv * wp[28];
+                    acc2 += xv * wp[55];
+                    acc3 += xv * wp[82];
+                    acc4 += xv * wp[109];
+                    acc5 += xv * wp[136];
+                    acc6 += xv * wp[163];
+                    acc7 += xv * wp[190];
+                }
+                {
+                    const float xv = xp[2];
+                    acc0 += xv * wp[2];
+                    acc1 += xv * wp[29];
+                    acc2 += xv * wp[56];
+                    acc3 += xv * wp[83];
+                    acc4 += xv * wp[110];
+                    acc5 += xv * wp[137];
+                    acc6 += xv * wp[164];
+                    acc7 += xv * wp[191];
+                }
+                {
+                    const float xv = xp[34];
+                    acc0 += xv * wp[3];
+                    acc1 += xv * wp[30];
+                    acc2 += xv * wp[57];
+                    acc3 += xv * wp[84];
+                    acc4 += xv * wp[111];
+                    acc5 += xv * wp[138];
+                    acc6 += xv * wp[165];
+                    acc7 += xv * wp[192];
+                }
+                {
+                    const float xv = xp[35];
+                    acc0 += xv * wp[4];
+                    acc1 += xv * wp[31];
+                    acc2 += xv * wp[58];
+                    acc3 += xv * wp[85];
+                    acc4 += xv * wp[112];
+                    acc5 += xv * wp[139];
+                    acc6 += xv * wp[166];
+                    acc7 += xv * wp[193];
+                }
+                {
+                    const float xv = xp[36];
+                    acc0 += xv * wp[5];
+                    acc1 += xv * wp[32];
+                    acc2 += xv * wp[59];
+                    acc3 += xv * wp[86];
+                    acc4 += xv * wp[113];
+                    acc5 += xv * wp[140];
+                    acc6 += xv * wp[167];
+                    acc7 += xv * wp[194];
+                }
+                {
+                    const float xv = xp[68];
+                    acc0 += xv * wp[6];
+                    acc1 += xv * wp[33];
+                    acc2 += xv * wp[60];
+                    acc3 += xv * wp[87];
+                    acc4 += xv * wp[114];
+                    acc5 += xv * wp[141];
+                    acc6 += xv * wp[168];
+                    acc7 += xv * wp[195];
+                }
+                {
+                    const float xv = xp[69];
+                    acc0 += xv * wp[7];
+                    acc1 += xv * wp[34];
+                    acc2 += xv * wp[61];
+                    acc3 += xv * wp[88];
+                    acc4 += xv * wp[115];
+                    acc5 += xv * wp[142];
+                    acc6 += xv * wp[169];
+                    acc7 += xv * wp[196];
+                }
+                {
+                    const float xv = xp[70];
+                    acc0 += xv * wp[8];
+                    acc1 += xv * wp[35];
+                    acc2 += xv * wp[62];
+                    acc3 += xv * wp[89];
+                    acc4 += xv * wp[116];
+                    acc5 += xv * wp[143];
+                    acc6 += xv * wp[170];
+                    acc7 += xv * wp[197];
+                }
+            }
+            if (co + 0 < 16)
+                yp[0] = acc0;
+            if (co + 1 < 16)
+                yp[1024] = acc1;
+            if (co + 2 < 16)
+                yp[2048] = acc2;
+            if (co + 3 < 16)
+                yp[3072] = acc3;
+            if (co + 4 < 16)
+                yp[4096] = acc4;
+            if (co + 5 < 16)
+                yp[5120] = acc5;
+            if (co + 6 < 16)
+                yp[6144] = acc6;
+            if (co + 7 < 16)
+                yp[7168] = acc7;
         }
+        MC_CU_SYNC();
     }
-    return s;
 }
 
-MC_CU_HD static inline void conv_k3_c3_16_32x32_s1_p1_col2im_body(long block, int tid, int nthreads, float *shm, int n, const float *dcol, float *dx)
-{
-    (void)shm;
-    const long first = block * 256, last = first + 256 < (n * 3072L) ? first + 256 : (n * 3072L);
-    for (long i = first + tid; i < last; i += nthreads) {
-        const long b = i / 3072;
-        const int ci = (int)(i / 1024 % 3), at = (int)(i % 1024);
-        dx[(b * 3 + 0 + ci) * 1024 + at] +=
-            conv_k3_c3_16_32x32_s1_p1_dx_at(dcol + (b * 27 + ci * 9) * 1024, at / 32, at % 32);
-    }
-}
-
-static __global__ void __launch_bounds__(256) conv_k3_c3_16_32x32_s1_p1_col2im_kernel(int n, const float *dcol, float *dx)
+static __global__ void __launch_bounds__(256) conv_k3_c3_16_32x32_s1_p1_dfwd_kernel(int n, const float *x, const float *w, const float *bias, float *y)
 {
     extern __shared__ float mc_shm[];
-    conv_k3_c3_16_32x32_s1_p1_col2im_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dcol, dx);
+    conv_k3_c3_16_32x32_s1_p1_dfwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, w, bias, y);
 }
 
-MC_CU_HD static inline void conv_k3_c3_16_32x32_s1_p1_init_body(long block, int tid, int nthreads, float *shm, int n, const float *bias, float *y)
+MC_CU_HD static inline void conv_k3_c3_16_32x32_s1_p1_ddx_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *w, const float *bias, float *y)
 {
-    (void)shm;
-    const long first = block * 256, last = first + 256 < (n * 16384L) ? first + 256 : (n * 16384L);
-    for (long i = first + tid; i < last; i += nthreads) {
-        y[i] = bias ? bias[i / 1024 % 16] : 0.0f;
+    (void)n, (void)bias;
+    const int tile = (int)(block % 4), cog = (int)(block / 4 % 1);
+    const long b = block / 4;
+    const int oy0 = tile / 1 * 8, ox0 = tile % 1 * 32, co0 = cog * 3;
+    float *xs = shm, *ws = shm + 5440;
+    for (int c0 = 0; c0 < 16; c0 += 16) {
+        MC_CU_ROLLED for (int i = tid; i < 5440; i += nthreads) {
+            const int ci = c0 + i / 340, r = i % 340;
+            const int iy = oy0 - 1 + r / 34, ix = ox0 - 1 + r % 34;
+            xs[i] = ci < 16 && iy >= 0 && iy < 32 && ix >= 0 && ix < 32
+                ? x[((b * 16 + ci) * 32 + iy) * 32 + ix] : 0.0f;
+        }
+        MC_CU_ROLLED for (int i = tid; i < 432; i += nthreads) {
+            const int co = co0 + i / 144, ci = c0 + i / 9 % 16, t = i % 9;
+            ws[i] = co < 3 && ci < 16
+                ? w[((long)ci * 3 + co) * 9 + 8 - t] : 0.0f;
+        }
+        MC_CU_SYNC();
+        for (int v = tid; v < 256; v += nthreads) {
+            const int p = v % 256, g = v / 256;
+            const int oy = oy0 + p / 32, ox = ox0 + p % 32;
+            if (oy >= 32 || ox >= 32)
+                continue;
+            float *yp = y + (b * 3 + co0 + g * 3) * 1024 + oy * 32 + ox;
+            const int co = co0 + g * 3;
+            float acc0 = co + 0 >= 3 ? 0.0f : yp[0];
+            float acc1 = co + 1 >= 3 ? 0.0f : yp[1024];
+            float acc2 = co + 2 >= 3 ? 0.0f : yp[2048];
+            for (int cc = 0; cc < 16; cc++) {
+                const float *xp = xs + cc * 340 + p / 32 * 34 + p % 32;
+                const float *wp = ws + (g * 48 + cc) * 9;
+                {
+                    const float xv = xp[0];
+                    acc0 += xv * wp[0];
+                    acc1 += xv * wp[144];
+                    acc2 += xv * wp[288];
+                }
+                {
+                    const float xv = xp[1];
+                    acc0 += xv * wp[1];
+                    acc1 += xv * wp[145];
+                    acc2 += xv * wp[289];
+                }
+                {
+                    const float xv = xp[2];
+                    acc0 += xv * wp[2];
+                    acc1 += xv * wp[146];
+                    acc2 += xv * wp[290];
+                }
+                {
+                    const float xv = xp[34];
+                    acc0 += xv * wp[3];
+                    acc1 += xv * wp[147];
+                    acc2 += xv * wp[291];
+                }
+                {
+                    const float xv = xp[35];
+                    acc0 += xv * wp[4];
+                    acc1 += xv * wp[148];
+                    acc2 += xv * wp[292];
+                }
+                {
+                    const float xv = xp[36];
+                    acc0 += xv * wp[5];
+                    acc1 += xv * wp[149];
+                    acc2 += xv * wp[293];
+                }
+                {
+                    const float xv = xp[68];
+                    acc0 += xv * wp[6];
+                    acc1 += xv * wp[150];
+                    acc2 += xv * wp[294];
+                }
+                {
+                    const float xv = xp[69];
+                    acc0 += xv * wp[7];
+                    acc1 += xv * wp[151];
+                    acc2 += xv * wp[295];
+                }
+                {
+                    const float xv = xp[70];
+                    acc0 += xv * wp[8];
+                    acc1 += xv * wp[152];
+                    acc2 += xv * wp[296];
+                }
+            }
+            if (co + 0 < 3)
+                yp[0] = acc0;
+            if (co + 1 < 3)
+                yp[1024] = acc1;
+            if (co + 2 < 3)
+                yp[2048] = acc2;
+        }
+        MC_CU_SYNC();
     }
 }
 
-static __global__ void __launch_bounds__(256) conv_k3_c3_16_32x32_s1_p1_init_kernel(int n, const float *bias, float *y)
+static __global__ void __launch_bounds__(256) conv_k3_c3_16_32x32_s1_p1_ddx_kernel(int n, const float *x, const float *w, const float *bias, float *y)
 {
     extern __shared__ float mc_shm[];
-    conv_k3_c3_16_32x32_s1_p1_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
+    conv_k3_c3_16_32x32_s1_p1_ddx_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, w, bias, y);
 }
 
 
@@ -110,21 +315,14 @@ static __global__ void __launch_bounds__(256) conv_k3_c3_16_32x32_s1_p1_dw_sum_k
 
 void conv_k3_c3_16_32x32_s1_p1_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y)
 {
-    float *col = mc_cuda_scratch(host, (size_t)n * 27648);
-    MC_CU_RUN(host, conv_k3_c3_16_32x32_s1_p1_init_kernel, conv_k3_c3_16_32x32_s1_p1_init_body, ((n * 16384L) + 256 - 1) / 256, 256, 0, n, bias, y);
-    MC_CU_RUN(host, conv_k3_c3_16_32x32_s1_p1_col_kernel, conv_k3_c3_16_32x32_s1_p1_col_body, ((n * 27648L) + 256 - 1) / 256, 256, 0, n, x, col);
-    const float *a = col;
-    const long sa = 27648;
-    for (int g = 0; g < 1; g++)
-        mc_cuda_gemm(host, 0, 0, 1024, 16, 27, a + (long)g * 27 * 1024, 1024, sa, w + 0 + (long)g * 16 * 27, 27, 0,
-            1.0f, y + (0 + g * 16) * 1024, 1024, 16384, n);
+    MC_CU_RUN(host, conv_k3_c3_16_32x32_s1_p1_dfwd_kernel, conv_k3_c3_16_32x32_s1_p1_dfwd_body, (long)n * 8, 256, 4944, n, x, w, bias, y);
 }
 
 void conv_k3_c3_16_32x32_s1_p1_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias)
 {
-    float *col = mc_cuda_scratch(host, 2 * (size_t)n * 27648 + (size_t)n * 432);
-    float *dcol = col + (size_t)n * 27648, *part = dcol + (size_t)n * 27648;
+    float *col = mc_cuda_scratch(host, (size_t)n * 27648 + (size_t)n * 432);
+    float *part = col + (size_t)n * 27648;
     (void)dbias;
     MC_CU_RUN(host, conv_k3_c3_16_32x32_s1_p1_col_kernel, conv_k3_c3_16_32x32_s1_p1_col_body, ((n * 27648L) + 256 - 1) / 256, 256, 0, n, x, col);
     const float *a = col;
@@ -133,10 +331,8 @@ void conv_k3_c3_16_32x32_s1_p1_cu_bwd(int host, int n, const float *x, const flo
         mc_cuda_gemm(host, 1, 0, 27, 16, 1024, a + (long)g * 27 * 1024, 1024, sa, dy + (0 + g * 16) * 1024, 1024,
             16384, 0.0f, part, 27, 432, n);
         MC_CU_RUN(host, conv_k3_c3_16_32x32_s1_p1_dw_sum_kernel, conv_k3_c3_16_32x32_s1_p1_dw_sum_body, ((432L) + 256 - 1) / 256, 256, 0, n, part, dw + 0 + (long)g * 16 * 27);
-        mc_cuda_gemm(host, 0, 1, 1024, 27, 16, dy + (0 + g * 16) * 1024, 1024, 16384,
-            w + 0 + (long)g * 16 * 27, 27, 0, 0.0f, dcol + (long)g * 27 * 1024, 1024, sa, n);
     }
-    MC_CU_RUN(host, conv_k3_c3_16_32x32_s1_p1_col2im_kernel, conv_k3_c3_16_32x32_s1_p1_col2im_body, ((n * 3072L) + 256 - 1) / 256, 256, 0, n, dcol, dx);
+    MC_CU_RUN(host, conv_k3_c3_16_32x32_s1_p1_ddx_kernel, conv_k3_c3_16_32x32_s1_p1_ddx_body, (long)n * 4, 256, 23488, n, dy, w, (const float *)0, dx);
 }
 
 /* conv_k1_c48_16_32x32_s1_p0_b: conv 48x32x32 -> 16x32x32, kernel 1, stride 1, padding 0, bias */
@@ -155,6 +351,7 @@ static __global__ void __launch_bounds__(256) conv_k1_c48_16_32x32_s1_p0_b_init_
     extern __shared__ float mc_shm[];
     conv_k1_c48_16_32x32_s1_p0_b_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
 }
+
 
 MC_CU_HD static inline void conv_k1_c48_16_32x32_s1_p0_b_dbias_part_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, double *part)
 {
@@ -259,70 +456,335 @@ static __global__ void __launch_bounds__(256) conv_k3_c16_16_32x32_s1_p1_col_ker
     conv_k3_c16_16_32x32_s1_p1_col_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, col);
 }
 
-MC_CU_HD static inline float conv_k3_c16_16_32x32_s1_p1_dx_at(const float *dcolc, int iy, int ix)
+
+MC_CU_HD static inline void conv_k3_c16_16_32x32_s1_p1_dfwd_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *w, const float *bias, float *y)
 {
-    float s = 0.0f;
-    {
-        const int ry = iy + 1;
-        if (ry >= 0 && ry < 32) {
-            const int oy = ry / 1;
-            { const int rx = ix + 1; if (rx >= 0 && rx < 32) { const int ox = rx / 1; s += dcolc[0 * 1024 + oy * 32 + ox]; } }
-            { const int rx = ix + 0; if (rx >= 0 && rx < 32) { const int ox = rx / 1; s += dcolc[1 * 1024 + oy * 32 + ox]; } }
-            { const int rx = ix + -1; if (rx >= 0 && rx < 32) { const int ox = rx / 1; s += dcolc[2 * 1024 + oy * 32 + ox]; } }
+    (void)n, (void)bias;
+    const int tile = (int)(block % 4), cog = (int)(block / 4 % 2);
+    const long b = block / 8;
+    const int oy0 = tile / 1 * 8, ox0 = tile % 1 * 32, co0 = cog * 8;
+    float *xs = shm, *ws = shm + 5440;
+    for (int c0 = 0; c0 < 16; c0 += 16) {
+        MC_CU_ROLLED for (int i = tid; i < 5440; i += nthreads) {
+            const int ci = c0 + i / 340, r = i % 340;
+            const int iy = oy0 - 1 + r / 34, ix = ox0 - 1 + r % 34;
+            xs[i] = ci < 16 && iy >= 0 && iy < 32 && ix >= 0 && ix < 32
+                ? x[((b * 16 + ci) * 32 + iy) * 32 + ix] : 0.0f;
         }
-    }
-    {
-        const int ry = iy + 0;
-        if (ry >= 0 && ry < 32) {
-            const int oy = ry / 1;
-            { const int rx = ix + 1; if (rx >= 0 && rx < 32) { const int ox = rx / 1; s += dcolc[3 * 1024 + oy * 32 + ox]; } }
-            { const int rx = ix + 0; if (rx >= 0 && rx < 32) { const int ox = rx / 1; s += dcolc[4 * 1024 + oy * 32 + ox]; } }
-            { const int rx = ix + -1; if (rx >= 0 && rx < 32) { const int ox = rx / 1; s += dcolc[5 * 1024 + oy * 32 + ox]; } }
+        MC_CU_ROLLED for (int i = tid; i < 1152; i += nthreads) {
+            const int co = co0 + i / 144, ci = c0 + i / 9 % 16, t = i % 9;
+            ws[i] = co < 16 && ci < 16
+                ? w[((long)co * 16 + ci) * 9 + t] : 0.0f;
         }
-    }
-    {
-        const int ry = iy + -1;
-        if (ry >= 0 && ry < 32) {
-            const int oy = ry / 1;
-            { const int rx = ix + 1; if (rx >= 0 && rx < 32) { const int ox = rx / 1; s += dcolc[6 * 1024 + oy * 32 + ox]; } }
-            { const int rx = ix + 0; if (rx >= 0 && rx < 32) { const int ox = rx / 1; s += dcolc[7 * 1024 + oy * 32 + ox]; } }
-            { const int rx = ix + -1; if (rx >= 0 && rx < 32) { const int ox = rx / 1; s += dcolc[8 * 1024 + oy * 32 + ox]; } }
+        MC_CU_SYNC();
+        for (int v = tid; v < 256; v += nthreads) {
+            const int p = v % 256, g = v / 256;
+            const int oy = oy0 + p / 32, ox = ox0 + p % 32;
+            if (oy >= 32 || ox >= 32)
+                continue;
+            float *yp = y + (b * 16 + co0 + g * 8) * 1024 + oy * 32 + ox;
+            const int co = co0 + g * 8;
+            float acc0 = co + 0 >= 16 ? 0.0f : c0 > 0 ? yp[0] : bias ? bias[co + 0] : 0.0f;
+            float acc1 = co + 1 >= 16 ? 0.0f : c0 > 0 ? yp[1024] : bias ? bias[co + 1] : 0.0f;
+            float acc2 = co + 2 >= 16 ? 0.0f : c0 > 0 ? yp[2048] : bias ? bias[co + 2] : 0.0f;
+            float acc3 = co + 3 >= 16 ? 0.0f : c0 > 0 ? yp[3072] : bias ? bias[co + 3] : 0.0f;
+            float acc4 = co + 4 >= 16 ? 0.0f : c0 > 0 ? yp[4096] : bias ? bias[co + 4] : 0.0f;
+            float acc5 = co + 5 >= 16 ? 0.0f : c0 > 0 ? yp[5120] : bias ? bias[co + 5] : 0.0f;
+            float acc6 = co + 6 >= 16 ? 0.0f : c0 > 0 ? yp[6144] : bias ? bias[co + 6] : 0.0f;
+            float acc7 = co + 7 >= 16 ? 0.0f : c0 > 0 ? yp[7168] : bias ? bias[co + 7] : 0.0f;
+            for (int cc = 0; cc < 16; cc++) {
+                const float *xp = xs + cc * 340 + p / 32 * 34 + p % 32;
+                const float *wp = ws + (g * 128 + cc) * 9;
+                {
+                    const float xv = xp[0];
+                    acc0 += xv * wp[0];
+                    acc1 += xv * wp[144];
+                    acc2 += xv * wp[288];
+                    acc3 += xv * wp[432];
+                    acc4 += xv * wp[576];
+                    acc5 += xv * wp[720];
+                    acc6 += xv * wp[864];
+                    acc7 += xv * wp[1008];
+                }
+                {
+                    const float xv = xp[1];
+                    acc0 += xv * wp[1];
+                    acc1 += xv * wp[145];
+                    acc2 += xv * wp[289];
+                    acc3 += xv * wp[433];
+                    acc4 += xv * wp[577];
+                    acc5 += xv * wp[721];
+                    acc6 += xv * wp[865];
+                    acc7 += xv * wp[1009];
+                }
+                {
+                    const float xv = xp[2];
+                    acc0 += xv * wp[2];
+                    acc1 += xv * wp[146];
+                    acc2 += xv * wp[290];
+                    acc3 += xv * wp[434];
+                    acc4 += xv * wp[578];
+                    acc5 += xv * wp[722];
+                    acc6 += xv * wp[866];
+                    acc7 += xv * wp[1010];
+                }
+                {
+                    const float xv = xp[34];
+                    acc0 += xv * wp[3];
+                    acc1 += xv * wp[147];
+                    acc2 += xv * wp[291];
+                    acc3 += xv * wp[435];
+                    acc4 += xv * wp[579];
+                    acc5 += xv * wp[723];
+                    acc6 += xv * wp[867];
+                    acc7 += xv * wp[1011];
+                }
+                {
+                    const float xv = xp[35];
+                    acc0 += xv * wp[4];
+                    acc1 += xv * wp[148];
+                    acc2 += xv * wp[292];
+                    acc3 += xv * wp[436];
+                    acc4 += xv * wp[580];
+                    acc5 += xv * wp[724];
+                    acc6 += xv * wp[868];
+                    acc7 += xv * wp[1012];
+                }
+                {
+                    const float xv = xp[36];
+                    acc0 += xv * wp[5];
+                    acc1 += xv * wp[149];
+                    acc2 += xv * wp[293];
+                    acc3 += xv * wp[437];
+                    acc4 += xv * wp[581];
+                    acc5 += xv * wp[725];
+                    acc6 += xv * wp[869];
+                    acc7 += xv * wp[1013];
+                }
+                {
+                    const float xv = xp[68];
+                    acc0 += xv * wp[6];
+                    acc1 += xv * wp[150];
+                    acc2 += xv * wp[294];
+                    acc3 += xv * wp[438];
+                    acc4 += xv * wp[582];
+                    acc5 += xv * wp[726];
+                    acc6 += xv * wp[870];
+                    acc7 += xv * wp[1014];
+                }
+                {
+                    const float xv = xp[69];
+                    acc0 += xv * wp[7];
+                    acc1 += xv * wp[151];
+                    acc2 += xv * wp[295];
+                    acc3 += xv * wp[439];
+                    acc4 += xv * wp[583];
+                    acc5 += xv * wp[727];
+                    acc6 += xv * wp[871];
+                    acc7 += xv * wp[1015];
+                }
+                {
+                    const float xv = xp[70];
+                    acc0 += xv * wp[8];
+                    acc1 += xv * wp[152];
+                    acc2 += xv * wp[296];
+                    acc3 += xv * wp[440];
+                    acc4 += xv * wp[584];
+                    acc5 += xv * wp[728];
+                    acc6 += xv * wp[872];
+                    acc7 += xv * wp[1016];
+                }
+            }
+            if (co + 0 < 16)
+                yp[0] = acc0;
+            if (co + 1 < 16)
+                yp[1024] = acc1;
+            if (co + 2 < 16)
+                yp[2048] = acc2;
+            if (co + 3 < 16)
+                yp[3072] = acc3;
+            if (co + 4 < 16)
+                yp[4096] = acc4;
+            if (co + 5 < 16)
+                yp[5120] = acc5;
+            if (co + 6 < 16)
+                yp[6144] = acc6;
+            if (co + 7 < 16)
+                yp[7168] = acc7;
         }
+        MC_CU_SYNC();
     }
-    return s;
 }
 
-MC_CU_HD static inline void conv_k3_c16_16_32x32_s1_p1_col2im_body(long block, int tid, int nthreads, float *shm, int n, const float *dcol, float *dx)
-{
-    (void)shm;
-    const long first = block * 256, last = first + 256 < (n * 16384L) ? first + 256 : (n * 16384L);
-    for (long i = first + tid; i < last; i += nthreads) {
-        const long b = i / 16384;
-        const int ci = (int)(i / 1024 % 16), at = (int)(i % 1024);
-        dx[(b * 16 + 0 + ci) * 1024 + at] +=
-            conv_k3_c16_16_32x32_s1_p1_dx_at(dcol + (b * 144 + ci * 9) * 1024, at / 32, at % 32);
-    }
-}
-
-static __global__ void __launch_bounds__(256) conv_k3_c16_16_32x32_s1_p1_col2im_kernel(int n, const float *dcol, float *dx)
+static __global__ void __launch_bounds__(256) conv_k3_c16_16_32x32_s1_p1_dfwd_kernel(int n, const float *x, const float *w, const float *bias, float *y)
 {
     extern __shared__ float mc_shm[];
-    conv_k3_c16_16_32x32_s1_p1_col2im_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dcol, dx);
+    conv_k3_c16_16_32x32_s1_p1_dfwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, w, bias, y);
 }
 
-MC_CU_HD static inline void conv_k3_c16_16_32x32_s1_p1_init_body(long block, int tid, int nthreads, float *shm, int n, const float *bias, float *y)
+MC_CU_HD static inline void conv_k3_c16_16_32x32_s1_p1_ddx_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *w, const float *bias, float *y)
 {
-    (void)shm;
-    const long first = block * 256, last = first + 256 < (n * 16384L) ? first + 256 : (n * 16384L);
-    for (long i = first + tid; i < last; i += nthreads) {
-        y[i] = bias ? bias[i / 1024 % 16] : 0.0f;
+    (void)n, (void)bias;
+    const int tile = (int)(block % 4), cog = (int)(block / 4 % 2);
+    const long b = block / 8;
+    const int oy0 = tile / 1 * 8, ox0 = tile % 1 * 32, co0 = cog * 8;
+    float *xs = shm, *ws = shm + 5440;
+    for (int c0 = 0; c0 < 16; c0 += 16) {
+        MC_CU_ROLLED for (int i = tid; i < 5440; i += nthreads) {
+            const int ci = c0 + i / 340, r = i % 340;
+            const int iy = oy0 - 1 + r / 34, ix = ox0 - 1 + r % 34;
+            xs[i] = ci < 16 && iy >= 0 && iy < 32 && ix >= 0 && ix < 32
+                ? x[((b * 16 + ci) * 32 + iy) * 32 + ix] : 0.0f;
+        }
+        MC_CU_ROLLED for (int i = tid; i < 1152; i += nthreads) {
+            const int co = co0 + i / 144, ci = c0 + i / 9 % 16, t = i % 9;
+            ws[i] = co < 16 && ci < 16
+                ? w[((long)ci * 16 + co) * 9 + 8 - t] : 0.0f;
+        }
+        MC_CU_SYNC();
+        for (int v = tid; v < 256; v += nthreads) {
+            const int p = v % 256, g = v / 256;
+            const int oy = oy0 + p / 32, ox = ox0 + p % 32;
+            if (oy >= 32 || ox >= 32)
+                continue;
+            float *yp = y + (b * 16 + co0 + g * 8) * 1024 + oy * 32 + ox;
+            const int co = co0 + g * 8;
+            float acc0 = co + 0 >= 16 ? 0.0f : yp[0];
+            float acc1 = co + 1 >= 16 ? 0.0f : yp[1024];
+            float acc2 = co + 2 >= 16 ? 0.0f : yp[2048];
+            float acc3 = co + 3 >= 16 ? 0.0f : yp[3072];
+            float acc4 = co + 4 >= 16 ? 0.0f : yp[4096];
+            float acc5 = co + 5 >= 16 ? 0.0f : yp[5120];
+            float acc6 = co + 6 >= 16 ? 0.0f : yp[6144];
+            float acc7 = co + 7 >= 16 ? 0.0f : yp[7168];
+            for (int cc = 0; cc < 16; cc++) {
+                const float *xp = xs + cc * 340 + p / 32 * 34 + p % 32;
+                const float *wp = ws + (g * 128 + cc) * 9;
+                {
+                    const float xv = xp[0];
+                    acc0 += xv * wp[0];
+                    acc1 += xv * wp[144];
+                    acc2 += xv * wp[288];
+                    acc3 += xv * wp[432];
+                    acc4 += xv * wp[576];
+                    acc5 += xv * wp[720];
+                    acc6 += xv * wp[864];
+                    acc7 += xv * wp[1008];
+                }
+                {
+                    const float xv = xp[1];
+                    acc0 += xv * wp[1];
+                    acc1 += xv * wp[145];
+                    acc2 += xv * wp[289];
+                    acc3 += xv * wp[433];
+                    acc4 += xv * wp[577];
+                    acc5 += xv * wp[721];
+                    acc6 += xv * wp[865];
+                    acc7 += xv * wp[1009];
+                }
+                {
+                    const float xv = xp[2];
+                    acc0 += xv * wp[2];
+                    acc1 += xv * wp[146];
+                    acc2 += xv * wp[290];
+                    acc3 += xv * wp[434];
+                    acc4 += xv * wp[578];
+                    acc5 += xv * wp[722];
+                    acc6 += xv * wp[866];
+                    acc7 += xv * wp[1010];
+                }
+                {
+                    const float xv = xp[34];
+                    acc0 += xv * wp[3];
+                    acc1 += xv * wp[147];
+                    acc2 += xv * wp[291];
+                    acc3 += xv * wp[435];
+                    acc4 += xv * wp[579];
+                    acc5 += xv * wp[723];
+                    acc6 += xv * wp[867];
+                    acc7 += xv * wp[1011];
+                }
+                {
+                    const float xv = xp[35];
+                    acc0 += xv * wp[4];
+                    acc1 += xv * wp[148];
+                    acc2 += xv * wp[292];
+                    acc3 += xv * wp[436];
+                    acc4 += xv * wp[580];
+                    acc5 += xv * wp[724];
+                    acc6 += xv * wp[868];
+                    acc7 += xv * wp[1012];
+                }
+                {
+                    const float xv = xp[36];
+                    acc0 += xv * wp[5];
+                    acc1 += xv * wp[149];
+                    acc2 += xv * wp[293];
+                    acc3 += xv * wp[437];
+                    acc4 += xv * wp[581];
+                    acc5 += xv * wp[725];
+                    acc6 += xv * wp[869];
+                    acc7 += xv * wp[1013];
+                }
+                {
+                    const float xv = xp[68];
+                    acc0 += xv * wp[6];
+                    acc1 += xv * wp[150];
+                    acc2 += xv * wp[294];
+                    acc3 += xv * wp[438];
+                    acc4 += xv * wp[582];
+                    acc5 += xv * wp[726];
+                    acc6 += xv * wp[870];
+                    acc7 += xv * wp[1014];
+                }
+                {
+                    const float xv = xp[69];
+                    acc0 += xv * wp[7];
+                    acc1 += xv * wp[151];
+                    acc2 += xv * wp[295];
+                    acc3 += xv * wp[439];
+                    acc4 += xv * wp[583];
+                    acc5 += xv * wp[727];
+                    acc6 += xv * wp[871];
+                    acc7 += xv * wp[1015];
+                }
+                {
+                    const float xv = xp[70];
+                    acc0 += xv * wp[8];
+                    acc1 += xv * wp[152];
+                    acc2 += xv * wp[296];
+                    acc3 += xv * wp[440];
+                    acc4 += xv * wp[584];
+                    acc5 += xv * wp[728];
+                    acc6 += xv * wp[872];
+                    acc7 += xv * wp[1016];
+                }
+            }
+            if (co + 0 < 16)
+                yp[0] = acc0;
+            if (co + 1 < 16)
+                yp[1024] = acc1;
+            if (co + 2 < 16)
+                yp[2048] = acc2;
+            if (co + 3 < 16)
+                yp[3072] = acc3;
+            if (co + 4 < 16)
+                yp[4096] = acc4;
+            if (co + 5 < 16)
+                yp[5120] = acc5;
+            if (co + 6 < 16)
+                yp[6144] = acc6;
+            if (co + 7 < 16)
+                yp[7168] = acc7;
+        }
+        MC_CU_SYNC();
     }
 }
 
-static __global__ void __launch_bounds__(256) conv_k3_c16_16_32x32_s1_p1_init_kernel(int n, const float *bias, float *y)
+static __global__ void __launch_bounds__(256) conv_k3_c16_16_32x32_s1_p1_ddx_kernel(int n, const float *x, const float *w, const float *bias, float *y)
 {
     extern __shared__ float mc_shm[];
-    conv_k3_c16_16_32x32_s1_p1_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
+    conv_k3_c16_16_32x32_s1_p1_ddx_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, w, bias, y);
 }
 
 
@@ -346,21 +808,14 @@ static __global__ void __launch_bounds__(256) conv_k3_c16_16_32x32_s1_p1_dw_sum_
 
 void conv_k3_c16_16_32x32_s1_p1_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y)
 {
-    float *col = mc_cuda_scratch(host, (size_t)n * 147456);
-    MC_CU_RUN(host, conv_k3_c16_16_32x32_s1_p1_init_kernel, conv_k3_c16_16_32x32_s1_p1_init_body, ((n * 16384L) + 256 - 1) / 256, 256, 0, n, bias, y);
-    MC_CU_RUN(host, conv_k3_c16_16_32x32_s1_p1_col_kernel, conv_k3_c16_16_32x32_s1_p1_col_body, ((n * 147456L) + 256 - 1) / 256, 256, 0, n, x, col);
-    const float *a = col;
-    const long sa = 147456;
-    for (int g = 0; g < 1; g++)
-        mc_cuda_gemm(host, 0, 0, 1024, 16, 144, a + (long)g * 144 * 1024, 1024, sa, w + 0 + (long)g * 16 * 144, 144, 0,
-            1.0f, y + (0 + g * 16) * 1024, 1024, 16384, n);
+    MC_CU_RUN(host, conv_k3_c16_16_32x32_s1_p1_dfwd_kernel, conv_k3_c16_16_32x32_s1_p1_dfwd_body, (long)n * 8, 256, 26368, n, x, w, bias, y);
 }
 
 void conv_k3_c16_16_32x32_s1_p1_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias)
 {
-    float *col = mc_cuda_scratch(host, 2 * (size_t)n * 147456 + (size_t)n * 2304);
-    float *dcol = col + (size_t)n * 147456, *part = dcol + (size_t)n * 147456;
+    float *col = mc_cuda_scratch(host, (size_t)n * 147456 + (size_t)n * 2304);
+    float *part = col + (size_t)n * 147456;
     (void)dbias;
     MC_CU_RUN(host, conv_k3_c16_16_32x32_s1_p1_col_kernel, conv_k3_c16_16_32x32_s1_p1_col_body, ((n * 147456L) + 256 - 1) / 256, 256, 0, n, x, col);
     const float *a = col;
@@ -369,10 +824,8 @@ void conv_k3_c16_16_32x32_s1_p1_cu_bwd(int host, int n, const float *x, const fl
         mc_cuda_gemm(host, 1, 0, 144, 16, 1024, a + (long)g * 144 * 1024, 1024, sa, dy + (0 + g * 16) * 1024, 1024,
             16384, 0.0f, part, 144, 2304, n);
         MC_CU_RUN(host, conv_k3_c16_16_32x32_s1_p1_dw_sum_kernel, conv_k3_c16_16_32x32_s1_p1_dw_sum_body, ((2304L) + 256 - 1) / 256, 256, 0, n, part, dw + 0 + (long)g * 16 * 144);
-        mc_cuda_gemm(host, 0, 1, 1024, 144, 16, dy + (0 + g * 16) * 1024, 1024, 16384,
-            w + 0 + (long)g * 16 * 144, 144, 0, 0.0f, dcol + (long)g * 144 * 1024, 1024, sa, n);
     }
-    MC_CU_RUN(host, conv_k3_c16_16_32x32_s1_p1_col2im_kernel, conv_k3_c16_16_32x32_s1_p1_col2im_body, ((n * 16384L) + 256 - 1) / 256, 256, 0, n, dcol, dx);
+    MC_CU_RUN(host, conv_k3_c16_16_32x32_s1_p1_ddx_kernel, conv_k3_c16_16_32x32_s1_p1_ddx_body, (long)n * 8, 256, 26368, n, dy, w, (const float *)0, dx);
 }
 
 /* conv_k1_c32_32_32x32_s2_p0_b: conv 32x32x32 -> 32x16x16, kernel 1, stride 2, padding 0, bias */
@@ -440,6 +893,7 @@ static __global__ void __launch_bounds__(256) conv_k1_c32_32_32x32_s2_p0_b_init_
     extern __shared__ float mc_shm[];
     conv_k1_c32_32_32x32_s2_p0_b_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
 }
+
 
 MC_CU_HD static inline void conv_k1_c32_32_32x32_s2_p0_b_dbias_part_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, double *part)
 {
@@ -600,20 +1054,171 @@ static __global__ void __launch_bounds__(256) conv_k3_c32_32_16x16_s1_p1_col2im_
     conv_k3_c32_32_16x16_s1_p1_col2im_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dcol, dx);
 }
 
-MC_CU_HD static inline void conv_k3_c32_32_16x16_s1_p1_init_body(long block, int tid, int nthreads, float *shm, int n, const float *bias, float *y)
+MC_CU_HD static inline void conv_k3_c32_32_16x16_s1_p1_dfwd_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *w, const float *bias, float *y)
 {
-    (void)shm;
-    const long first = block * 256, last = first + 256 < (n * 8192L) ? first + 256 : (n * 8192L);
-    for (long i = first + tid; i < last; i += nthreads) {
-        y[i] = bias ? bias[i / 256 % 32] : 0.0f;
+    (void)n, (void)bias;
+    const int tile = (int)(block % 1), cog = (int)(block / 1 % 4);
+    const long b = block / 4;
+    const int oy0 = tile / 1 * 16, ox0 = tile % 1 * 16, co0 = cog * 8;
+    float *xs = shm, *ws = shm + 5184;
+    for (int c0 = 0; c0 < 32; c0 += 16) {
+        MC_CU_ROLLED for (int i = tid; i < 5184; i += nthreads) {
+            const int ci = c0 + i / 324, r = i % 324;
+            const int iy = oy0 - 1 + r / 18, ix = ox0 - 1 + r % 18;
+            xs[i] = ci < 32 && iy >= 0 && iy < 16 && ix >= 0 && ix < 16
+                ? x[((b * 32 + ci) * 16 + iy) * 16 + ix] : 0.0f;
+        }
+        MC_CU_ROLLED for (int i = tid; i < 1152; i += nthreads) {
+            const int co = co0 + i / 144, ci = c0 + i / 9 % 16, t = i % 9;
+            ws[i] = co < 32 && ci < 32
+                ? w[((long)co * 32 + ci) * 9 + t] : 0.0f;
+        }
+        MC_CU_SYNC();
+        for (int v = tid; v < 256; v += nthreads) {
+            const int p = v % 256, g = v / 256;
+            const int oy = oy0 + p / 16, ox = ox0 + p % 16;
+            if (oy >= 16 || ox >= 16)
+                continue;
+            float *yp = y + (b * 32 + co0 + g * 8) * 256 + oy * 16 + ox;
+            const int co = co0 + g * 8;
+            float acc0 = co + 0 >= 32 ? 0.0f : c0 > 0 ? yp[0] : bias ? bias[co + 0] : 0.0f;
+            float acc1 = co + 1 >= 32 ? 0.0f : c0 > 0 ? yp[256] : bias ? bias[co + 1] : 0.0f;
+            float acc2 = co + 2 >= 32 ? 0.0f : c0 > 0 ? yp[512] : bias ? bias[co + 2] : 0.0f;
+            float acc3 = co + 3 >= 32 ? 0.0f : c0 > 0 ? yp[768] : bias ? bias[co + 3] : 0.0f;
+            float acc4 = co + 4 >= 32 ? 0.0f : c0 > 0 ? yp[1024] : bias ? bias[co + 4] : 0.0f;
+            float acc5 = co + 5 >= 32 ? 0.0f : c0 > 0 ? yp[1280] : bias ? bias[co + 5] : 0.0f;
+            float acc6 = co + 6 >= 32 ? 0.0f : c0 > 0 ? yp[1536] : bias ? bias[co + 6] : 0.0f;
+            float acc7 = co + 7 >= 32 ? 0.0f : c0 > 0 ? yp[1792] : bias ? bias[co + 7] : 0.0f;
+            for (int cc = 0; cc < 16; cc++) {
+                const float *xp = xs + cc * 324 + p / 16 * 18 + p % 16;
+                const float *wp = ws + (g * 128 + cc) * 9;
+                {
+                    const float xv = xp[0];
+                    acc0 += xv * wp[0];
+                    acc1 += xv * wp[144];
+                    acc2 += xv * wp[288];
+                    acc3 += xv * wp[432];
+                    acc4 += xv * wp[576];
+                    acc5 += xv * wp[720];
+                    acc6 += xv * wp[864];
+                    acc7 += xv * wp[1008];
+                }
+                {
+                    const float xv = xp[1];
+                    acc0 += xv * wp[1];
+                    acc1 += xv * wp[145];
+                    acc2 += xv * wp[289];
+                    acc3 += xv * wp[433];
+                    acc4 += xv * wp[577];
+                    acc5 += xv * wp[721];
+                    acc6 += xv * wp[865];
+                    acc7 += xv * wp[1009];
+                }
+                {
+                    const float xv = xp[2];
+                    acc0 += xv * wp[2];
+                    acc1 += xv * wp[146];
+                    acc2 += xv * wp[290];
+                    acc3 += xv * wp[434];
+                    acc4 += xv * wp[578];
+                    acc5 += xv * wp[722];
+                    acc6 += xv * wp[866];
+                    acc7 += xv * wp[1010];
+                }
+                {
+                    const float xv = xp[18];
+                    acc0 += xv * wp[3];
+                    acc1 += xv * wp[147];
+                    acc2 += xv * wp[291];
+                    acc3 += xv * wp[435];
+                    acc4 += xv * wp[579];
+                    acc5 += xv * wp[723];
+                    acc6 += xv * wp[867];
+                    acc7 += xv * wp[1011];
+                }
+                {
+                    const float xv = xp[19];
+                    acc0 += xv * wp[4];
+                    acc1 += xv * wp[148];
+                    acc2 += xv * wp[292];
+                    acc3 += xv * wp[436];
+                    acc4 += xv * wp[580];
+                    acc5 += xv * wp[724];
+                    acc6 += xv * wp[868];
+                    acc7 += xv * wp[1012];
+                }
+                {
+                    const float xv = xp[20];
+                    acc0 += xv * wp[5];
+                    acc1 += xv * wp[149];
+                    acc2 += xv * wp[293];
+                    acc3 += xv * wp[437];
+                    acc4 += xv * wp[581];
+                    acc5 += xv * wp[725];
+                    acc6 += xv * wp[869];
+                    acc7 += xv * wp[1013];
+                }
+                {
+                    const float xv = xp[36];
+                    acc0 += xv * wp[6];
+                    acc1 += xv * wp[150];
+                    acc2 += xv * wp[294];
+                    acc3 += xv * wp[438];
+                    acc4 += xv * wp[582];
+                    acc5 += xv * wp[726];
+                    acc6 += xv * wp[870];
+                    acc7 += xv * wp[1014];
+                }
+                {
+                    const float xv = xp[37];
+                    acc0 += xv * wp[7];
+                    acc1 += xv * wp[151];
+                    acc2 += xv * wp[295];
+                    acc3 += xv * wp[439];
+                    acc4 += xv * wp[583];
+                    acc5 += xv * wp[727];
+                    acc6 += xv * wp[871];
+                    acc7 += xv * wp[1015];
+                }
+                {
+                    const float xv = xp[38];
+                    acc0 += xv * wp[8];
+                    acc1 += xv * wp[152];
+                    acc2 += xv * wp[296];
+                    acc3 += xv * wp[440];
+                    acc4 += xv * wp[584];
+                    acc5 += xv * wp[728];
+                    acc6 += xv * wp[872];
+                    acc7 += xv * wp[1016];
+                }
+            }
+            if (co + 0 < 32)
+                yp[0] = acc0;
+            if (co + 1 < 32)
+                yp[256] = acc1;
+            if (co + 2 < 32)
+                yp[512] = acc2;
+            if (co + 3 < 32)
+                yp[768] = acc3;
+            if (co + 4 < 32)
+                yp[1024] = acc4;
+            if (co + 5 < 32)
+                yp[1280] = acc5;
+            if (co + 6 < 32)
+                yp[1536] = acc6;
+            if (co + 7 < 32)
+                yp[1792] = acc7;
+        }
+        MC_CU_SYNC();
     }
 }
 
-static __global__ void __launch_bounds__(256) conv_k3_c32_32_16x16_s1_p1_init_kernel(int n, const float *bias, float *y)
+static __global__ void __launch_bounds__(256) conv_k3_c32_32_16x16_s1_p1_dfwd_kernel(int n, const float *x, const float *w, const float *bias, float *y)
 {
     extern __shared__ float mc_shm[];
-    conv_k3_c32_32_16x16_s1_p1_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
+    conv_k3_c32_32_16x16_s1_p1_dfwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, w, bias, y);
 }
+
 
 
 MC_CU_HD static inline void conv_k3_c32_32_16x16_s1_p1_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
@@ -636,14 +1241,7 @@ static __global__ void __launch_bounds__(256) conv_k3_c32_32_16x16_s1_p1_dw_sum_
 
 void conv_k3_c32_32_16x16_s1_p1_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y)
 {
-    float *col = mc_cuda_scratch(host, (size_t)n * 73728);
-    MC_CU_RUN(host, conv_k3_c32_32_16x16_s1_p1_init_kernel, conv_k3_c32_32_16x16_s1_p1_init_body, ((n * 8192L) + 256 - 1) / 256, 256, 0, n, bias, y);
-    MC_CU_RUN(host, conv_k3_c32_32_16x16_s1_p1_col_kernel, conv_k3_c32_32_16x16_s1_p1_col_body, ((n * 73728L) + 256 - 1) / 256, 256, 0, n, x, col);
-    const float *a = col;
-    const long sa = 73728;
-    for (int g = 0; g < 1; g++)
-        mc_cuda_gemm(host, 0, 0, 256, 32, 288, a + (long)g * 288 * 256, 256, sa, w + 0 + (long)g * 32 * 288, 288, 0,
-            1.0f, y + (0 + g * 32) * 256, 256, 8192, n);
+    MC_CU_RUN(host, conv_k3_c32_32_16x16_s1_p1_dfwd_kernel, conv_k3_c32_32_16x16_s1_p1_dfwd_body, (long)n * 4, 256, 25344, n, x, w, bias, y);
 }
 
 void conv_k3_c32_32_16x16_s1_p1_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
@@ -732,6 +1330,7 @@ static __global__ void __launch_bounds__(256) conv_k1_c16_32_32x32_s2_p0_init_ke
 }
 
 
+
 MC_CU_HD static inline void conv_k1_c16_32_32x32_s2_p0_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
 {
     (void)shm;
@@ -797,6 +1396,7 @@ static __global__ void __launch_bounds__(256) conv_k1_c64_32_16x16_s1_p0_b_init_
     extern __shared__ float mc_shm[];
     conv_k1_c64_32_16x16_s1_p0_b_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
 }
+
 
 MC_CU_HD static inline void conv_k1_c64_32_16x16_s1_p0_b_dbias_part_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, double *part)
 {
@@ -946,6 +1546,7 @@ static __global__ void __launch_bounds__(256) conv_k1_c64_64_16x16_s2_p0_b_init_
     extern __shared__ float mc_shm[];
     conv_k1_c64_64_16x16_s2_p0_b_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
 }
+
 
 MC_CU_HD static inline void conv_k1_c64_64_16x16_s2_p0_b_dbias_part_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, double *part)
 {
@@ -1122,6 +1723,7 @@ static __global__ void __launch_bounds__(256) conv_k3_c64_64_8x8_s1_p1_init_kern
 }
 
 
+
 MC_CU_HD static inline void conv_k3_c64_64_8x8_s1_p1_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
 {
     (void)shm;
@@ -1238,6 +1840,7 @@ static __global__ void __launch_bounds__(256) conv_k1_c32_64_16x16_s2_p0_init_ke
 }
 
 
+
 MC_CU_HD static inline void conv_k1_c32_64_16x16_s2_p0_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
 {
     (void)shm;
@@ -1303,6 +1906,7 @@ static __global__ void __launch_bounds__(256) conv_k1_c128_64_8x8_s1_p0_b_init_k
     extern __shared__ float mc_shm[];
     conv_k1_c128_64_8x8_s1_p0_b_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
 }
+
 
 MC_CU_HD static inline void conv_k1_c128_64_8x8_s1_p0_b_dbias_part_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, double *part)
 {

@@ -23,70 +23,275 @@ static __global__ void __launch_bounds__(256) conv_k3_c3_16_32x32_s1_p1_b_col_ke
     conv_k3_c3_16_32x32_s1_p1_b_col_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, col);
 }
 
-MC_CU_HD static inline float conv_k3_c3_16_32x32_s1_p1_b_dx_at(const float *dcolc, int iy, int ix)
+
+MC_CU_HD static inline void conv_k3_c3_16_32x32_s1_p1_b_dfwd_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *w, const float *bias, float *y)
 {
-    float s = 0.0f;
-    {
-        const int ry = iy + 1;
-        if (ry >= 0 && ry < 32) {
-            const int oy = ry / 1;
-            { const int rx = ix + 1; if (rx >= 0 && rx < 32) { const int ox = rx / 1; s += dcolc[0 * 1024 + oy * 32 + ox]; } }
-            { const int rx = ix + 0; if (rx >= 0 && rx < 32) { const int ox = rx / 1; s += dcolc[1 * 1024 + oy * 32 + ox]; } }
-            { const int rx = ix + -1; if (rx >= 0 && rx < 32) { const int ox = rx / 1; s += dcolc[2 * 1024 + oy * 32 + ox]; } }
+    (void)n, (void)bias;
+    const int tile = (int)(block % 4), cog = (int)(block / 4 % 2);
+    const long b = block / 8;
+    const int oy0 = tile / 1 * 8, ox0 = tile % 1 * 32, co0 = cog * 8;
+    float *xs = shm, *ws = shm + 1020;
+    for (int c0 = 0; c0 < 3; c0 += 3) {
+        MC_CU_ROLLED for (int i = tid; i < 1020; i += nthreads) {
+            const int ci = c0 + i / 340, r = i % 340;
+            const int iy = oy0 - 1 + r / 34, ix = ox0 - 1 + r % 34;
+            xs[i] = ci < 3 && iy >= 0 && iy < 32 && ix >= 0 && ix < 32
+                ? x[((b * 3 + ci) * 32 + iy) * 32 + ix] : 0.0f;
         }
-    }
-    {
-        const int ry = iy + 0;
-        if (ry >= 0 && ry < 32) {
-            const int oy = ry / 1;
-            { const int rx = ix + 1; if (rx >= 0 && rx < 32) { const int ox = rx / 1; s += dcolc[3 * 1024 + oy * 32 + ox]; } }
-            { const int rx = ix + 0; if (rx >= 0 && rx < 32) { const int ox = rx / 1; s += dcolc[4 * 1024 + oy * 32 + ox]; } }
-            { const int rx = ix + -1; if (rx >= 0 && rx < 32) { const int ox = rx / 1; s += dcolc[5 * 1024 + oy * 32 + ox]; } }
+        MC_CU_ROLLED for (int i = tid; i < 216; i += nthreads) {
+            const int co = co0 + i / 27, ci = c0 + i / 9 % 3, t = i % 9;
+            ws[i] = co < 16 && ci < 3
+                ? w[((long)co * 3 + ci) * 9 + t] : 0.0f;
         }
-    }
-    {
-        const int ry = iy + -1;
-        if (ry >= 0 && ry < 32) {
-            const int oy = ry / 1;
-            { const int rx = ix + 1; if (rx >= 0 && rx < 32) { const int ox = rx / 1; s += dcolc[6 * 1024 + oy * 32 + ox]; } }
-            { const int rx = ix + 0; if (rx >= 0 && rx < 32) { const int ox = rx / 1; s += dcolc[7 * 1024 + oy * 32 + ox]; } }
-            { const int rx = ix + -1; if (rx >= 0 && rx < 32) { const int ox = rx / 1; s += dcolc[8 * 1024 + oy * 32 + ox]; } }
+        MC_CU_SYNC();
+        for (int v = tid; v < 256; v += nthreads) {
+            const int p = v % 256, g = v / 256;
+            const int oy = oy0 + p / 32, ox = ox0 + p % 32;
+            if (oy >= 32 || ox >= 32)
+                continue;
+            float *yp = y + (b * 16 + co0 + g * 8) * 1024 + oy * 32 + ox;
+            const int co = co0 + g * 8;
+            float acc0 = co + 0 >= 16 ? 0.0f : c0 > 0 ? yp[0] : bias ? bias[co + 0] : 0.0f;
+            float acc1 = co + 1 >= 16 ? 0.0f : c0 > 0 ? yp[1024] : bias ? bias[co + 1] : 0.0f;
+            float acc2 = co + 2 >= 16 ? 0.0f : c0 > 0 ? yp[2048] : bias ? bias[co + 2] : 0.0f;
+            float acc3 = co + 3 >= 16 ? 0.0f : c0 > 0 ? yp[3072] : bias ? bias[co + 3] : 0.0f;
+            float acc4 = co + 4 >= 16 ? 0.0f : c0 > 0 ? yp[4096] : bias ? bias[co + 4] : 0.0f;
+            float acc5 = co + 5 >= 16 ? 0.0f : c0 > 0 ? yp[5120] : bias ? bias[co + 5] : 0.0f;
+            float acc6 = co + 6 >= 16 ? 0.0f : c0 > 0 ? yp[6144] : bias ? bias[co + 6] : 0.0f;
+            float acc7 = co + 7 >= 16 ? 0.0f : c0 > 0 ? yp[7168] : bias ? bias[co + 7] : 0.0f;
+            for (int cc = 0; cc < 3; cc++) {
+                const float *xp = xs + cc * 340 + p / 32 * 34 + p % 32;
+                const float *wp = ws + (g * 24 + cc) * 9;
+                {
+                    const float xv = xp[0];
+                    acc0 += xv * wp[0];
+                    acc1 += xv * wp[27];
+                    acc2 += xv * wp[54];
+                    acc3 += xv * wp[81];
+                    acc4 += xv * wp[108];
+                    acc5 += xv * wp[135];
+                    acc6 += xv * wp[162];
+                    acc7 += xv * wp[189];
+                }
+                {
+                    const float xv = xp[1];
+                    acc0 += xv * wp[1];
+                    acc1 += xv * wp[28];
+                    acc2 += xv * wp[55];
+                    acc3 += xv * wp[82];
+                    acc4 += xv * wp[109];
+                    acc5 += xv * wp[136];
+                    acc6 += xv * wp[163];
+                    acc7 += xv * wp[190];
+                }
+                {
+                    const float xv = xp[2];
+                    acc0 += xv * wp[2];
+                    acc1 += xv * wp[29];
+                    acc2 += xv * wp[56];
+                    acc3 += xv * wp[83];
+                    acc4 += xv * wp[110];
+                    acc5 += xv * wp[137];
+                    acc6 += xv * wp[164];
+                    acc7 += xv * wp[191];
+                }
+                {
+                    const float xv = xp[34];
+                    acc0 += xv * wp[3];
+                    acc1 += xv * wp[30];
+                    acc2 += xv * wp[57];
+                    acc3 += xv * wp[84];
+                    acc4 += xv * wp[111];
+                    acc5 += xv * wp[138];
+                    acc6 += xv * wp[165];
+                    acc7 += xv * wp[192];
+                }
+                {
+                    const float xv = xp[35];
+                    acc0 += xv * wp[4];
+                    acc1 += xv * wp[31];
+                    acc2 += xv * wp[58];
+                    acc3 += xv * wp[85];
+                    acc4 += xv * wp[112];
+                    acc5 += xv * wp[139];
+                    acc6 += xv * wp[166];
+                    acc7 += xv * wp[193];
+                }
+                {
+                    const float xv = xp[36];
+                    acc0 += xv * wp[5];
+                    acc1 += xv * wp[32];
+                    acc2 += xv * wp[59];
+                    acc3 += xv * wp[86];
+                    acc4 += xv * wp[113];
+                    acc5 += xv * wp[140];
+                    acc6 += xv * wp[167];
+                    acc7 += xv * wp[194];
+                }
+                {
+                    const float xv = xp[68];
+                    acc0 += xv * wp[6];
+                    acc1 += xv * wp[33];
+                    acc2 += xv * wp[60];
+                    acc3 += xv * wp[87];
+                    acc4 += xv * wp[114];
+                    acc5 += xv * wp[141];
+                    acc6 += xv * wp[168];
+                    acc7 += xv * wp[195];
+                }
+                {
+                    const float xv = xp[69];
+                    acc0 += xv * wp[7];
+                    acc1 += xv * wp[34];
+                    acc2 += xv * wp[61];
+                    acc3 += xv * wp[88];
+                    acc4 += xv * wp[115];
+                    acc5 += xv * wp[142];
+                    acc6 += xv * wp[169];
+                    acc7 += xv * wp[196];
+                }
+                {
+                    const float xv = xp[70];
+                    acc0 += xv * wp[8];
+                    acc1 += xv * wp[35];
+                    acc2 += xv * wp[62];
+                    acc3 += xv * wp[89];
+                    acc4 += xv * wp[116];
+                    acc5 += xv * wp[143];
+                    acc6 += xv * wp[170];
+                    acc7 += xv * wp[197];
+                }
+            }
+            if (co + 0 < 16)
+                yp[0] = acc0;
+            if (co + 1 < 16)
+                yp[1024] = acc1;
+            if (co + 2 < 16)
+                yp[2048] = acc2;
+            if (co + 3 < 16)
+                yp[3072] = acc3;
+            if (co + 4 < 16)
+                yp[4096] = acc4;
+            if (co + 5 < 16)
+                yp[5120] = acc5;
+            if (co + 6 < 16)
+                yp[6144] = acc6;
+            if (co + 7 < 16)
+                yp[7168] = acc7;
         }
+        MC_CU_SYNC();
     }
-    return s;
 }
 
-MC_CU_HD static inline void conv_k3_c3_16_32x32_s1_p1_b_col2im_body(long block, int tid, int nthreads, float *shm, int n, const float *dcol, float *dx)
-{
-    (void)shm;
-    const long first = block * 256, last = first + 256 < (n * 3072L) ? first + 256 : (n * 3072L);
-    for (long i = first + tid; i < last; i += nthreads) {
-        const long b = i / 3072;
-        const int ci = (int)(i / 1024 % 3), at = (int)(i % 1024);
-        dx[(b * 3 + 0 + ci) * 1024 + at] +=
-            conv_k3_c3_16_32x32_s1_p1_b_dx_at(dcol + (b * 27 + ci * 9) * 1024, at / 32, at % 32);
-    }
-}
-
-static __global__ void __launch_bounds__(256) conv_k3_c3_16_32x32_s1_p1_b_col2im_kernel(int n, const float *dcol, float *dx)
+static __global__ void __launch_bounds__(256) conv_k3_c3_16_32x32_s1_p1_b_dfwd_kernel(int n, const float *x, const float *w, const float *bias, float *y)
 {
     extern __shared__ float mc_shm[];
-    conv_k3_c3_16_32x32_s1_p1_b_col2im_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dcol, dx);
+    conv_k3_c3_16_32x32_s1_p1_b_dfwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, w, bias, y);
 }
 
-MC_CU_HD static inline void conv_k3_c3_16_32x32_s1_p1_b_init_body(long block, int tid, int nthreads, float *shm, int n, const float *bias, float *y)
+MC_CU_HD static inline void conv_k3_c3_16_32x32_s1_p1_b_ddx_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *w, const float *bias, float *y)
 {
-    (void)shm;
-    const long first = block * 256, last = first + 256 < (n * 16384L) ? first + 256 : (n * 16384L);
-    for (long i = first + tid; i < last; i += nthreads) {
-        y[i] = bias ? bias[i / 1024 % 16] : 0.0f;
+    (void)n, (void)bias;
+    const int tile = (int)(block % 4), cog = (int)(block / 4 % 1);
+    const long b = block / 4;
+    const int oy0 = tile / 1 * 8, ox0 = tile % 1 * 32, co0 = cog * 3;
+    float *xs = shm, *ws = shm + 5440;
+    for (int c0 = 0; c0 < 16; c0 += 16) {
+        MC_CU_ROLLED for (int i = tid; i < 5440; i += nthreads) {
+            const int ci = c0 + i / 340, r = i % 340;
+            const int iy = oy0 - 1 + r / 34, ix = ox0 - 1 + r % 34;
+            xs[i] = ci < 16 && iy >= 0 && iy < 32 && ix >= 0 && ix < 32
+                ? x[((b * 16 + ci) * 32 + iy) * 32 + ix] : 0.0f;
+        }
+        MC_CU_ROLLED for (int i = tid; i < 432; i += nthreads) {
+            const int co = co0 + i / 144, ci = c0 + i / 9 % 16, t = i % 9;
+            ws[i] = co < 3 && ci < 16
+                ? w[((long)ci * 3 + co) * 9 + 8 - t] : 0.0f;
+        }
+        MC_CU_SYNC();
+        for (int v = tid; v < 256; v += nthreads) {
+            const int p = v % 256, g = v / 256;
+            const int oy = oy0 + p / 32, ox = ox0 + p % 32;
+            if (oy >= 32 || ox >= 32)
+                continue;
+            float *yp = y + (b * 3 + co0 + g * 3) * 1024 + oy * 32 + ox;
+            const int co = co0 + g * 3;
+            float acc0 = co + 0 >= 3 ? 0.0f : yp[0];
+            float acc1 = co + 1 >= 3 ? 0.0f : yp[1024];
+            float acc2 = co + 2 >= 3 ? 0.0f : yp[2048];
+            for (int cc = 0; cc < 16; cc++) {
+                const float *xp = xs + cc * 340 + p / 32 * 34 + p % 32;
+                const float *wp = ws + (g * 48 + cc) * 9;
+                {
+                    const float xv = xp[0];
+                    acc0 += xv * wp[0];
+                    acc1 += xv * wp[144];
+                    acc2 += xv * wp[288];
+                }
+                {
+                    const float xv = xp[1];
+                    acc0 += xv * wp[1];
+                    acc1 += xv * wp[145];
+                    acc2 += xv * wp[289];
+                }
+                {
+                    const float xv = xp[2];
+                    acc0 += xv * wp[2];
+                    acc1 += xv * wp[146];
+                    acc2 += xv * wp[290];
+                }
+                {
+                    const float xv = xp[34];
+                    acc0 += xv * wp[3];
+                    acc1 += xv * wp[147];
+                    acc2 += xv * wp[291];
+                }
+                {
+                    const float xv = xp[35];
+                    acc0 += xv * wp[4];
+                    acc1 += xv * wp[148];
+                    acc2 += xv * wp[292];
+                }
+                {
+                    const float xv = xp[36];
+                    acc0 += xv * wp[5];
+                    acc1 += xv * wp[149];
+                    acc2 += xv * wp[293];
+                }
+                {
+                    const float xv = xp[68];
+                    acc0 += xv * wp[6];
+                    acc1 += xv * wp[150];
+                    acc2 += xv * wp[294];
+                }
+                {
+                    const float xv = xp[69];
+                    acc0 += xv * wp[7];
+                    acc1 += xv * wp[151];
+                    acc2 += xv * wp[295];
+                }
+                {
+                    const float xv = xp[70];
+                    acc0 += xv * wp[8];
+                    acc1 += xv * wp[152];
+                    acc2 += xv * wp[296];
+                }
+            }
+            if (co + 0 < 3)
+                yp[0] = acc0;
+            if (co + 1 < 3)
+                yp[1024] = acc1;
+            if (co + 2 < 3)
+                yp[2048] = acc2;
+        }
+        MC_CU_SYNC();
     }
 }
 
-static __global__ void __launch_bounds__(256) conv_k3_c3_16_32x32_s1_p1_b_init_kernel(int n, const float *bias, float *y)
+static __global__ void __launch_bounds__(256) conv_k3_c3_16_32x32_s1_p1_b_ddx_kernel(int n, const float *x, const float *w, const float *bias, float *y)
 {
     extern __shared__ float mc_shm[];
-    conv_k3_c3_16_32x32_s1_p1_b_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
+    conv_k3_c3_16_32x32_s1_p1_b_ddx_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, w, bias, y);
 }
 
 MC_CU_HD static inline void conv_k3_c3_16_32x32_s1_p1_b_dbias_part_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, double *part)
@@ -144,21 +349,14 @@ static __global__ void __launch_bounds__(256) conv_k3_c3_16_32x32_s1_p1_b_dw_sum
 
 void conv_k3_c3_16_32x32_s1_p1_b_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y)
 {
-    float *col = mc_cuda_scratch(host, (size_t)n * 27648);
-    MC_CU_RUN(host, conv_k3_c3_16_32x32_s1_p1_b_init_kernel, conv_k3_c3_16_32x32_s1_p1_b_init_body, ((n * 16384L) + 256 - 1) / 256, 256, 0, n, bias, y);
-    MC_CU_RUN(host, conv_k3_c3_16_32x32_s1_p1_b_col_kernel, conv_k3_c3_16_32x32_s1_p1_b_col_body, ((n * 27648L) + 256 - 1) / 256, 256, 0, n, x, col);
-    const float *a = col;
-    const long sa = 27648;
-    for (int g = 0; g < 1; g++)
-        mc_cuda_gemm(host, 0, 0, 1024, 16, 27, a + (long)g * 27 * 1024, 1024, sa, w + 0 + (long)g * 16 * 27, 27, 0,
-            1.0f, y + (0 + g * 16) * 1024, 1024, 16384, n);
+    MC_CU_RUN(host, conv_k3_c3_16_32x32_s1_p1_b_dfwd_kernel, conv_k3_c3_16_32x32_s1_p1_b_dfwd_body, (long)n * 8, 256, 4944, n, x, w, bias, y);
 }
 
 void conv_k3_c3_16_32x32_s1_p1_b_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias)
 {
-    float *col = mc_cuda_scratch(host, 2 * (size_t)n * 27648 + (size_t)n * 432);
-    float *dcol = col + (size_t)n * 27648, *part = dcol + (size_t)n * 27648;
+    float *col = mc_cuda_scratch(host, (size_t)n * 27648 + (size_t)n * 432);
+    float *part = col + (size_t)n * 27648;
     {
         double *bias_parts = mc_cuda_sums(host, 272);
         MC_CU_RUN(host, conv_k3_c3_16_32x32_s1_p1_b_dbias_part_kernel, conv_k3_c3_16_32x32_s1_p1_b_dbias_part_body, 272, 256, 256 / 32 * sizeof(double), n, dy, bias_parts);
@@ -171,10 +369,8 @@ void conv_k3_c3_16_32x32_s1_p1_b_cu_bwd(int host, int n, const float *x, const f
         mc_cuda_gemm(host, 1, 0, 27, 16, 1024, a + (long)g * 27 * 1024, 1024, sa, dy + (0 + g * 16) * 1024, 1024,
             16384, 0.0f, part, 27, 432, n);
         MC_CU_RUN(host, conv_k3_c3_16_32x32_s1_p1_b_dw_sum_kernel, conv_k3_c3_16_32x32_s1_p1_b_dw_sum_body, ((432L) + 256 - 1) / 256, 256, 0, n, part, dw + 0 + (long)g * 16 * 27);
-        mc_cuda_gemm(host, 0, 1, 1024, 27, 16, dy + (0 + g * 16) * 1024, 1024, 16384,
-            w + 0 + (long)g * 16 * 27, 27, 0, 0.0f, dcol + (long)g * 27 * 1024, 1024, sa, n);
     }
-    MC_CU_RUN(host, conv_k3_c3_16_32x32_s1_p1_b_col2im_kernel, conv_k3_c3_16_32x32_s1_p1_b_col2im_body, ((n * 3072L) + 256 - 1) / 256, 256, 0, n, dcol, dx);
+    MC_CU_RUN(host, conv_k3_c3_16_32x32_s1_p1_b_ddx_kernel, conv_k3_c3_16_32x32_s1_p1_b_ddx_body, (long)n * 4, 256, 23488, n, dy, w, (const float *)0, dx);
 }
 
 /* conv_k1_c16_48_32x32_s1_p0: conv 16x32x32 -> 48x32x32, kernel 1, stride 1, padding 0 */
@@ -193,6 +389,7 @@ static __global__ void __launch_bounds__(256) conv_k1_c16_48_32x32_s1_p0_init_ke
     extern __shared__ float mc_shm[];
     conv_k1_c16_48_32x32_s1_p0_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
 }
+
 
 
 MC_CU_HD static inline void conv_k1_c16_48_32x32_s1_p0_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
@@ -255,6 +452,7 @@ static __global__ void __launch_bounds__(256) conv_k1_c48_96_32x32_s1_p0_b_init_
     extern __shared__ float mc_shm[];
     conv_k1_c48_96_32x32_s1_p0_b_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
 }
+
 
 MC_CU_HD static inline void conv_k1_c48_96_32x32_s1_p0_b_dbias_part_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, double *part)
 {
@@ -426,6 +624,7 @@ static __global__ void __launch_bounds__(256) conv_k3_c96_96_32x32_s1_p1_init_ke
 }
 
 
+
 MC_CU_HD static inline void conv_k3_c96_96_32x32_s1_p1_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
 {
     (void)shm;
@@ -491,6 +690,7 @@ static __global__ void __launch_bounds__(256) conv_k1_c288_96_32x32_s1_p0_b_init
     extern __shared__ float mc_shm[];
     conv_k1_c288_96_32x32_s1_p0_b_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
 }
+
 
 MC_CU_HD static inline void conv_k1_c288_96_32x32_s1_p0_b_dbias_part_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, double *part)
 {
@@ -591,6 +791,7 @@ static __global__ void __launch_bounds__(256) conv_k1_c96_96_16x16_s1_p0_init_ke
     extern __shared__ float mc_shm[];
     conv_k1_c96_96_16x16_s1_p0_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
 }
+
 
 
 MC_CU_HD static inline void conv_k1_c96_96_16x16_s1_p0_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
@@ -702,6 +903,7 @@ static __global__ void __launch_bounds__(256) conv_k1_c192_192_32x32_s2_p0_b_ini
     extern __shared__ float mc_shm[];
     conv_k1_c192_192_32x32_s2_p0_b_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
 }
+
 
 MC_CU_HD static inline void conv_k1_c192_192_32x32_s2_p0_b_dbias_part_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, double *part)
 {
@@ -878,6 +1080,7 @@ static __global__ void __launch_bounds__(256) conv_k3_c192_192_16x16_s1_p1_init_
 }
 
 
+
 MC_CU_HD static inline void conv_k3_c192_192_16x16_s1_p1_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
 {
     (void)shm;
@@ -943,6 +1146,7 @@ static __global__ void __launch_bounds__(256) conv_k1_c384_192_16x16_s1_p0_b_ini
     extern __shared__ float mc_shm[];
     conv_k1_c384_192_16x16_s1_p0_b_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
 }
+
 
 MC_CU_HD static inline void conv_k1_c384_192_16x16_s1_p0_b_dbias_part_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, double *part)
 {
@@ -1043,6 +1247,7 @@ static __global__ void __launch_bounds__(256) conv_k1_c192_192_8x8_s1_p0_init_ke
     extern __shared__ float mc_shm[];
     conv_k1_c192_192_8x8_s1_p0_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
 }
+
 
 
 MC_CU_HD static inline void conv_k1_c192_192_8x8_s1_p0_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
@@ -1154,6 +1359,7 @@ static __global__ void __launch_bounds__(256) conv_k1_c384_384_16x16_s2_p0_b_ini
     extern __shared__ float mc_shm[];
     conv_k1_c384_384_16x16_s2_p0_b_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
 }
+
 
 MC_CU_HD static inline void conv_k1_c384_384_16x16_s2_p0_b_dbias_part_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, double *part)
 {
@@ -1330,6 +1536,7 @@ static __global__ void __launch_bounds__(256) conv_k3_c384_384_8x8_s1_p1_init_ke
 }
 
 
+
 MC_CU_HD static inline void conv_k3_c384_384_8x8_s1_p1_dw_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *part, float *grad)
 {
     (void)shm;
@@ -1395,6 +1602,7 @@ static __global__ void __launch_bounds__(256) conv_k1_c768_384_8x8_s1_p0_b_init_
     extern __shared__ float mc_shm[];
     conv_k1_c768_384_8x8_s1_p0_b_init_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, bias, y);
 }
+
 
 MC_CU_HD static inline void conv_k1_c768_384_8x8_s1_p0_b_dbias_part_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, double *part)
 {
