@@ -2,7 +2,7 @@
 """Put a classifier's own timings beside PyTorch's and a roofline bound.
 
     python3 tools/compare.py --bench BENCH.json [--probe PROBE.json] [--threads T]
-                             [--iters N] [--png FILE] [--json OUT]
+                             [--iters N] [--png FILE] [--json OUT] [--exe EXE [--rounds R]]
 
 BENCH.json is what a classifier's `bench --layers --json FILE` writes: per layer
 and pass (forward, backward) the generated code's median time, the generic
@@ -23,6 +23,10 @@ training step. This tool
   * computes the roofline bound max(FLOPs / peak, bytes / bandwidth) per layer
     and pass, peak and bandwidth from tools/roofline_probe.c (compiled and run
     here with cc when --probe is not given);
+  * with --exe (the classifier that wrote BENCH.json): times its training step
+    (`EXE bench --generated-only`) and PyTorch's in turn, R rounds, and
+    reports the medians and the speedup of each round: on a noisy machine
+    only measurements made side by side compare;
   * prints one table (per layer and pass, per-op totals, the whole step),
     optionally writes it as JSON (--json) and plots per-layer speedups with
     gnuplot (--png).
@@ -278,9 +282,10 @@ def time_layers_torch(torch, F, bench, iters):
 # PyTorch whole training step
 # --------------------------------------------------------------------------
 
-def time_step_torch(torch, F, bench, iters, warmup=2):
-    """{layout: images/s} of PyTorch's training step, or None if the model is
-    not one reference_models.py builds."""
+def torch_steps(torch, F, bench):
+    """{layout: step(iters, warmup) -> images/s} for PyTorch's training step
+    (each layout's model built once), or None if the model is not one
+    reference_models.py builds."""
     sys.path.insert(0, os.path.join(REPO, "tests", "parity"))
     try:
         import reference_models as R
@@ -296,9 +301,8 @@ def time_step_torch(torch, F, bench, iters, warmup=2):
     # classes: the last linear layer's width
     linears = [l for l in bench["layers"] if l["op"] == "linear"]
     classes = linears[-1]["output"][0] if linears else 10
-    result = {}
+    steps = {}
     for layout in LAYOUTS:
-        note("pytorch training step, %s..." % layout)
         torch.manual_seed(0)
         model = R.build(bench["model"], conv, classes, c).train()
         x = torch.randn(batch, c, h, w)
@@ -307,17 +311,60 @@ def time_step_torch(torch, F, bench, iters, warmup=2):
             model = model.to(memory_format=torch.channels_last)
             x = x.contiguous(memory_format=torch.channels_last)
         opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=2e-4)
-        times = []
-        for i in range(warmup + iters):
-            t0 = time.perf_counter()
-            opt.zero_grad(set_to_none=True)
-            loss = F.cross_entropy(model(x), y)
-            loss.backward()
-            opt.step()
-            if i >= warmup:
-                times.append(time.perf_counter() - t0)
-        result[layout] = batch / statistics.median(times)
+
+        def step(iters, warmup, model=model, x=x, y=y, opt=opt):
+            times = []
+            for i in range(warmup + iters):
+                t0 = time.perf_counter()
+                opt.zero_grad(set_to_none=True)
+                loss = F.cross_entropy(model(x), y)
+                loss.backward()
+                opt.step()
+                if i >= warmup:
+                    times.append(time.perf_counter() - t0)
+            return batch / statistics.median(times)
+        steps[layout] = step
+    return steps
+
+
+def time_step_torch(steps, iters, warmup=2):
+    """{layout: images/s} of PyTorch's training step, or None."""
+    if not steps:
+        return None
+    result = {}
+    for layout, step in steps.items():
+        note("pytorch training step, %s..." % layout)
+        result[layout] = step(iters, warmup)
     return result
+
+
+def run_exe_step(exe, bench, threads, iters):
+    """Images/s of the classifier's generated step: `EXE bench` (step only)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "step.json")
+        cmd = [exe, "bench", "--batch", str(bench["batch"]), "--threads", str(threads), "--iters", str(iters),
+               "--generated-only", "--json", out]
+        r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if r.returncode != 0:
+            die("%s failed (exit %d): %s" % (" ".join(cmd), r.returncode, r.stderr.strip()))
+        with open(out) as f:
+            return json.load(f)["step"]["generated"]["images_per_s"]
+
+
+def interleaved_steps(exe, steps, bench, threads, iters, rounds):
+    """The generated step and PyTorch's (both layouts) measured in turn,
+    rounds times: both sides see the same moments of a noisy machine."""
+    gen, pt = [], {layout: [] for layout in steps}
+    for r in range(rounds):
+        note("interleaved step, round %d/%d" % (r + 1, rounds))
+        gen.append(run_exe_step(exe, bench, threads, iters))
+        for layout, step in steps.items():
+            pt[layout].append(step(iters, 2))
+    best = max(pt, key=lambda layout: statistics.median(pt[layout]))
+    ratios = [g / p for g, p in zip(gen, pt[best])]
+    return {"rounds": rounds, "generated_images_per_s": gen, "pytorch_images_per_s": pt, "pytorch_layout": best,
+            "generated_median": statistics.median(gen), "pytorch_median": statistics.median(pt[best]),
+            "speedup_per_round": ratios, "speedup_median": statistics.median(ratios)}
 
 
 # --------------------------------------------------------------------------
@@ -504,13 +551,18 @@ def main(argv):
     ap.add_argument("--iters", type=int, help="timed repetitions for PyTorch (default: the bench's)")
     ap.add_argument("--png", help="write a gnuplot PNG of per-layer speedups")
     ap.add_argument("--json", help="write the table as JSON")
+    ap.add_argument("--exe", help="the classifier that wrote BENCH.json: its step is measured again in turn "
+                    "with PyTorch's, --rounds times (the fair step comparison on a noisy machine)")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds of --exe (default 3)")
     args = ap.parse_args(argv)
 
     bench = load_bench(args.bench)
     threads = args.threads or bench["threads"]
     iters = args.iters or bench.get("iters") or 5
-    if threads < 1 or iters < 1:
-        die("--threads and --iters must be at least 1")
+    if threads < 1 or iters < 1 or args.rounds < 1:
+        die("--threads, --iters and --rounds must be at least 1")
+    if args.exe and not os.access(args.exe, os.X_OK):
+        die("--exe %s: not an executable file" % args.exe)
     if threads != bench["threads"]:
         note("warning: the bench ran on %d thread(s), PyTorch runs on %d" % (bench["threads"], threads))
 
@@ -527,12 +579,27 @@ def main(argv):
         note("warning: the probe measured %s thread(s), the comparison uses %d" % (probe.get("threads"), threads))
 
     torch_times = time_layers_torch(torch, F, bench, iters)
-    torch_step = time_step_torch(torch, F, bench, iters)
+    steps = torch_steps(torch, F, bench)
+    torch_step = time_step_torch(steps, iters)
+    interleaved = None
+    if args.exe:
+        if not steps:
+            die("--exe needs a zoo model, whose PyTorch step reference_models.py builds")
+        interleaved = interleaved_steps(args.exe, steps, bench, threads, iters, args.rounds)
 
     rows = build_rows(bench, torch_times, probe)
     totals = op_totals(rows)
     step = step_summary(bench, torch_step, rows)
     print_table(bench, probe, threads, rows, totals, step)
+    if interleaved:
+        step["interleaved"] = interleaved
+        i = interleaved
+        print("\ninterleaved step, %d rounds (%s bench, then PyTorch, in turn): generated %s images/s, "
+              "PyTorch %s %s; medians %.0f and %.0f: %.2fx (per round %s)" % (
+                  i["rounds"], args.exe, ", ".join("%.0f" % v for v in i["generated_images_per_s"]),
+                  i["pytorch_layout"], ", ".join("%.0f" % v for v in i["pytorch_images_per_s"][i["pytorch_layout"]]),
+                  i["generated_median"], i["pytorch_median"], i["speedup_median"],
+                  ", ".join("%.2fx" % v for v in i["speedup_per_round"])))
 
     if args.json:
         out = {"bench": args.bench, "model": bench["model"], "conv": bench.get("conv"),
