@@ -59,7 +59,7 @@ m4_define(`CU_IMAGE_SUM',
 # H100's 132 multiprocessors idle at 16 channels). Each block writes its
 # range's double sums to part (mc_cuda_sums); whoever needs a channel's
 # total adds its parts in order (mc_cu_parts_total): the same bits every
-# run, no atomics.
+# run, no atomics. At least 264 blocks: two per multiprocessor of an H100.
 m4_define(`CU_PARTS', `m4_eval((264 + $1 - 1) / $1)')
 # CU_CHANNEL_AT(i, stride, plane): element i of channel c over the batch
 # (images stride channels of plane floats apart).

@@ -109,7 +109,6 @@ DW_EACH(`    case j: {
             NAME`'_dw`'j`'_at(xc, d[i], i / WO, i % WO, acc);
         mc_cu_block_sums(acc, CDW_KK(j), sums, tid, nthreads,
             part + (long)b * CDW_WTOTAL + DW_WOFF(j) + c * CDW_KK(j));
-
         break;
     }
 ')m4_dnl

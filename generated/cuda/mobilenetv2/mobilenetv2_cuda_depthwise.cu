@@ -530,7 +530,6 @@ MC_CU_HD static inline void dw_k3_5_7_c32_96x96_s1_dw_body(long block, int tid, 
             dw_k3_5_7_c32_96x96_s1_dw0_at(xc, d[i], i / 96, i % 96, acc);
         mc_cu_block_sums(acc, 9, sums, tid, nthreads,
             part + (long)b * 2656 + 0 + c * 9);
-
         break;
     }
     case 1: {
@@ -540,7 +539,6 @@ MC_CU_HD static inline void dw_k3_5_7_c32_96x96_s1_dw_body(long block, int tid, 
             dw_k3_5_7_c32_96x96_s1_dw1_at(xc, d[i], i / 96, i % 96, acc);
         mc_cu_block_sums(acc, 25, sums, tid, nthreads,
             part + (long)b * 2656 + 288 + c * 25);
-
         break;
     }
     case 2: {
@@ -550,7 +548,6 @@ MC_CU_HD static inline void dw_k3_5_7_c32_96x96_s1_dw_body(long block, int tid, 
             dw_k3_5_7_c32_96x96_s1_dw2_at(xc, d[i], i / 96, i % 96, acc);
         mc_cu_block_sums(acc, 49, sums, tid, nthreads,
             part + (long)b * 2656 + 1088 + c * 49);
-
         break;
     }
     }
@@ -881,7 +878,6 @@ MC_CU_HD static inline void dw_k3_5_c96_96x96_s1_dw_body(long block, int tid, in
             dw_k3_5_c96_96x96_s1_dw0_at(xc, d[i], i / 96, i % 96, acc);
         mc_cu_block_sums(acc, 9, sums, tid, nthreads,
             part + (long)b * 3264 + 0 + c * 9);
-
         break;
     }
     case 1: {
@@ -891,7 +887,6 @@ MC_CU_HD static inline void dw_k3_5_c96_96x96_s1_dw_body(long block, int tid, in
             dw_k3_5_c96_96x96_s1_dw1_at(xc, d[i], i / 96, i % 96, acc);
         mc_cu_block_sums(acc, 25, sums, tid, nthreads,
             part + (long)b * 3264 + 864 + c * 25);
-
         break;
     }
     }
@@ -1222,7 +1217,6 @@ MC_CU_HD static inline void dw_k3_5_c144_48x48_s1_dw_body(long block, int tid, i
             dw_k3_5_c144_48x48_s1_dw0_at(xc, d[i], i / 48, i % 48, acc);
         mc_cu_block_sums(acc, 9, sums, tid, nthreads,
             part + (long)b * 4896 + 0 + c * 9);
-
         break;
     }
     case 1: {
@@ -1232,7 +1226,6 @@ MC_CU_HD static inline void dw_k3_5_c144_48x48_s1_dw_body(long block, int tid, i
             dw_k3_5_c144_48x48_s1_dw1_at(xc, d[i], i / 48, i % 48, acc);
         mc_cu_block_sums(acc, 25, sums, tid, nthreads,
             part + (long)b * 4896 + 1296 + c * 25);
-
         break;
     }
     }
@@ -1420,7 +1413,6 @@ MC_CU_HD static inline void dw_k3_c144_48x48_s2_dw_body(long block, int tid, int
             dw_k3_c144_48x48_s2_dw0_at(xc, d[i], i / 24, i % 24, acc);
         mc_cu_block_sums(acc, 9, sums, tid, nthreads,
             part + (long)b * 1296 + 0 + c * 9);
-
         break;
     }
     }
@@ -1608,7 +1600,6 @@ MC_CU_HD static inline void dw_k3_c192_24x24_s1_dw_body(long block, int tid, int
             dw_k3_c192_24x24_s1_dw0_at(xc, d[i], i / 24, i % 24, acc);
         mc_cu_block_sums(acc, 9, sums, tid, nthreads,
             part + (long)b * 1728 + 0 + c * 9);
-
         break;
     }
     }
@@ -1796,7 +1787,6 @@ MC_CU_HD static inline void dw_k3_c192_24x24_s2_dw_body(long block, int tid, int
             dw_k3_c192_24x24_s2_dw0_at(xc, d[i], i / 12, i % 12, acc);
         mc_cu_block_sums(acc, 9, sums, tid, nthreads,
             part + (long)b * 1728 + 0 + c * 9);
-
         break;
     }
     }
@@ -1984,7 +1974,6 @@ MC_CU_HD static inline void dw_k3_c384_12x12_s1_dw_body(long block, int tid, int
             dw_k3_c384_12x12_s1_dw0_at(xc, d[i], i / 12, i % 12, acc);
         mc_cu_block_sums(acc, 9, sums, tid, nthreads,
             part + (long)b * 3456 + 0 + c * 9);
-
         break;
     }
     }
@@ -2172,7 +2161,6 @@ MC_CU_HD static inline void dw_k3_c576_12x12_s1_dw_body(long block, int tid, int
             dw_k3_c576_12x12_s1_dw0_at(xc, d[i], i / 12, i % 12, acc);
         mc_cu_block_sums(acc, 9, sums, tid, nthreads,
             part + (long)b * 5184 + 0 + c * 9);
-
         break;
     }
     }
@@ -2360,7 +2348,6 @@ MC_CU_HD static inline void dw_k3_c576_12x12_s2_dw_body(long block, int tid, int
             dw_k3_c576_12x12_s2_dw0_at(xc, d[i], i / 6, i % 6, acc);
         mc_cu_block_sums(acc, 9, sums, tid, nthreads,
             part + (long)b * 5184 + 0 + c * 9);
-
         break;
     }
     }
@@ -2548,7 +2535,6 @@ MC_CU_HD static inline void dw_k3_c960_6x6_s1_dw_body(long block, int tid, int n
             dw_k3_c960_6x6_s1_dw0_at(xc, d[i], i / 6, i % 6, acc);
         mc_cu_block_sums(acc, 9, sums, tid, nthreads,
             part + (long)b * 8640 + 0 + c * 9);
-
         break;
     }
     }

@@ -530,7 +530,6 @@ MC_CU_HD static inline void dw_k3_5_7_c16_32x32_s1_dw_body(long block, int tid, 
             dw_k3_5_7_c16_32x32_s1_dw0_at(xc, d[i], i / 32, i % 32, acc);
         mc_cu_block_sums(acc, 9, sums, tid, nthreads,
             part + (long)b * 1328 + 0 + c * 9);
-
         break;
     }
     case 1: {
@@ -540,7 +539,6 @@ MC_CU_HD static inline void dw_k3_5_7_c16_32x32_s1_dw_body(long block, int tid, 
             dw_k3_5_7_c16_32x32_s1_dw1_at(xc, d[i], i / 32, i % 32, acc);
         mc_cu_block_sums(acc, 25, sums, tid, nthreads,
             part + (long)b * 1328 + 144 + c * 25);
-
         break;
     }
     case 2: {
@@ -550,7 +548,6 @@ MC_CU_HD static inline void dw_k3_5_7_c16_32x32_s1_dw_body(long block, int tid, 
             dw_k3_5_7_c16_32x32_s1_dw2_at(xc, d[i], i / 32, i % 32, acc);
         mc_cu_block_sums(acc, 49, sums, tid, nthreads,
             part + (long)b * 1328 + 544 + c * 49);
-
         break;
     }
     }
@@ -881,7 +878,6 @@ MC_CU_HD static inline void dw_k3_5_c16_32x32_s1_dw_body(long block, int tid, in
             dw_k3_5_c16_32x32_s1_dw0_at(xc, d[i], i / 32, i % 32, acc);
         mc_cu_block_sums(acc, 9, sums, tid, nthreads,
             part + (long)b * 544 + 0 + c * 9);
-
         break;
     }
     case 1: {
@@ -891,7 +887,6 @@ MC_CU_HD static inline void dw_k3_5_c16_32x32_s1_dw_body(long block, int tid, in
             dw_k3_5_c16_32x32_s1_dw1_at(xc, d[i], i / 32, i % 32, acc);
         mc_cu_block_sums(acc, 25, sums, tid, nthreads,
             part + (long)b * 544 + 144 + c * 25);
-
         break;
     }
     }
@@ -1222,7 +1217,6 @@ MC_CU_HD static inline void dw_k3_5_c32_16x16_s1_dw_body(long block, int tid, in
             dw_k3_5_c32_16x16_s1_dw0_at(xc, d[i], i / 16, i % 16, acc);
         mc_cu_block_sums(acc, 9, sums, tid, nthreads,
             part + (long)b * 1088 + 0 + c * 9);
-
         break;
     }
     case 1: {
@@ -1232,7 +1226,6 @@ MC_CU_HD static inline void dw_k3_5_c32_16x16_s1_dw_body(long block, int tid, in
             dw_k3_5_c32_16x16_s1_dw1_at(xc, d[i], i / 16, i % 16, acc);
         mc_cu_block_sums(acc, 25, sums, tid, nthreads,
             part + (long)b * 1088 + 288 + c * 25);
-
         break;
     }
     }
@@ -1493,7 +1486,6 @@ MC_CU_HD static inline void dw_k3_3_c32_16x16_s1_dw_body(long block, int tid, in
             dw_k3_3_c32_16x16_s1_dw0_at(xc, d[i], i / 16, i % 16, acc);
         mc_cu_block_sums(acc, 9, sums, tid, nthreads,
             part + (long)b * 576 + 0 + c * 9);
-
         break;
     }
     case 1: {
@@ -1503,7 +1495,6 @@ MC_CU_HD static inline void dw_k3_3_c32_16x16_s1_dw_body(long block, int tid, in
             dw_k3_3_c32_16x16_s1_dw1_at(xc, d[i], i / 16, i % 16, acc);
         mc_cu_block_sums(acc, 9, sums, tid, nthreads,
             part + (long)b * 576 + 288 + c * 9);
-
         break;
     }
     }
@@ -1764,7 +1755,6 @@ MC_CU_HD static inline void dw_k3_3_c64_8x8_s1_dw_body(long block, int tid, int 
             dw_k3_3_c64_8x8_s1_dw0_at(xc, d[i], i / 8, i % 8, acc);
         mc_cu_block_sums(acc, 9, sums, tid, nthreads,
             part + (long)b * 1152 + 0 + c * 9);
-
         break;
     }
     case 1: {
@@ -1774,7 +1764,6 @@ MC_CU_HD static inline void dw_k3_3_c64_8x8_s1_dw_body(long block, int tid, int 
             dw_k3_3_c64_8x8_s1_dw1_at(xc, d[i], i / 8, i % 8, acc);
         mc_cu_block_sums(acc, 9, sums, tid, nthreads,
             part + (long)b * 1152 + 576 + c * 9);
-
         break;
     }
     }

@@ -530,7 +530,6 @@ MC_CU_HD static inline void dw_k3_5_7_c16_32x32_s1_dw_body(long block, int tid, 
             dw_k3_5_7_c16_32x32_s1_dw0_at(xc, d[i], i / 32, i % 32, acc);
         mc_cu_block_sums(acc, 9, sums, tid, nthreads,
             part + (long)b * 1328 + 0 + c * 9);
-
         break;
     }
     case 1: {
@@ -540,7 +539,6 @@ MC_CU_HD static inline void dw_k3_5_7_c16_32x32_s1_dw_body(long block, int tid, 
             dw_k3_5_7_c16_32x32_s1_dw1_at(xc, d[i], i / 32, i % 32, acc);
         mc_cu_block_sums(acc, 25, sums, tid, nthreads,
             part + (long)b * 1328 + 144 + c * 25);
-
         break;
     }
     case 2: {
@@ -550,7 +548,6 @@ MC_CU_HD static inline void dw_k3_5_7_c16_32x32_s1_dw_body(long block, int tid, 
             dw_k3_5_7_c16_32x32_s1_dw2_at(xc, d[i], i / 32, i % 32, acc);
         mc_cu_block_sums(acc, 49, sums, tid, nthreads,
             part + (long)b * 1328 + 544 + c * 49);
-
         break;
     }
     }
@@ -1118,7 +1115,6 @@ MC_CU_HD static inline void dw_k3_5_7_c96_32x32_s1_dw_body(long block, int tid, 
             dw_k3_5_7_c96_32x32_s1_dw0_at(xc, d[i], i / 32, i % 32, acc);
         mc_cu_block_sums(acc, 9, sums, tid, nthreads,
             part + (long)b * 7968 + 0 + c * 9);
-
         break;
     }
     case 1: {
@@ -1128,7 +1124,6 @@ MC_CU_HD static inline void dw_k3_5_7_c96_32x32_s1_dw_body(long block, int tid, 
             dw_k3_5_7_c96_32x32_s1_dw1_at(xc, d[i], i / 32, i % 32, acc);
         mc_cu_block_sums(acc, 25, sums, tid, nthreads,
             part + (long)b * 7968 + 864 + c * 25);
-
         break;
     }
     case 2: {
@@ -1138,7 +1133,6 @@ MC_CU_HD static inline void dw_k3_5_7_c96_32x32_s1_dw_body(long block, int tid, 
             dw_k3_5_7_c96_32x32_s1_dw2_at(xc, d[i], i / 32, i % 32, acc);
         mc_cu_block_sums(acc, 49, sums, tid, nthreads,
             part + (long)b * 7968 + 3264 + c * 49);
-
         break;
     }
     }
@@ -1469,7 +1463,6 @@ MC_CU_HD static inline void dw_k3_5_c96_32x32_s1_dw_body(long block, int tid, in
             dw_k3_5_c96_32x32_s1_dw0_at(xc, d[i], i / 32, i % 32, acc);
         mc_cu_block_sums(acc, 9, sums, tid, nthreads,
             part + (long)b * 3264 + 0 + c * 9);
-
         break;
     }
     case 1: {
@@ -1479,7 +1472,6 @@ MC_CU_HD static inline void dw_k3_5_c96_32x32_s1_dw_body(long block, int tid, in
             dw_k3_5_c96_32x32_s1_dw1_at(xc, d[i], i / 32, i % 32, acc);
         mc_cu_block_sums(acc, 25, sums, tid, nthreads,
             part + (long)b * 3264 + 864 + c * 25);
-
         break;
     }
     }
@@ -1810,7 +1802,6 @@ MC_CU_HD static inline void dw_k3_5_c192_16x16_s1_dw_body(long block, int tid, i
             dw_k3_5_c192_16x16_s1_dw0_at(xc, d[i], i / 16, i % 16, acc);
         mc_cu_block_sums(acc, 9, sums, tid, nthreads,
             part + (long)b * 6528 + 0 + c * 9);
-
         break;
     }
     case 1: {
@@ -1820,7 +1811,6 @@ MC_CU_HD static inline void dw_k3_5_c192_16x16_s1_dw_body(long block, int tid, i
             dw_k3_5_c192_16x16_s1_dw1_at(xc, d[i], i / 16, i % 16, acc);
         mc_cu_block_sums(acc, 25, sums, tid, nthreads,
             part + (long)b * 6528 + 1728 + c * 25);
-
         break;
     }
     }
@@ -2081,7 +2071,6 @@ MC_CU_HD static inline void dw_k3_3_c192_16x16_s1_dw_body(long block, int tid, i
             dw_k3_3_c192_16x16_s1_dw0_at(xc, d[i], i / 16, i % 16, acc);
         mc_cu_block_sums(acc, 9, sums, tid, nthreads,
             part + (long)b * 3456 + 0 + c * 9);
-
         break;
     }
     case 1: {
@@ -2091,7 +2080,6 @@ MC_CU_HD static inline void dw_k3_3_c192_16x16_s1_dw_body(long block, int tid, i
             dw_k3_3_c192_16x16_s1_dw1_at(xc, d[i], i / 16, i % 16, acc);
         mc_cu_block_sums(acc, 9, sums, tid, nthreads,
             part + (long)b * 3456 + 1728 + c * 9);
-
         break;
     }
     }
@@ -2352,7 +2340,6 @@ MC_CU_HD static inline void dw_k3_3_c384_8x8_s1_dw_body(long block, int tid, int
             dw_k3_3_c384_8x8_s1_dw0_at(xc, d[i], i / 8, i % 8, acc);
         mc_cu_block_sums(acc, 9, sums, tid, nthreads,
             part + (long)b * 6912 + 0 + c * 9);
-
         break;
     }
     case 1: {
@@ -2362,7 +2349,6 @@ MC_CU_HD static inline void dw_k3_3_c384_8x8_s1_dw_body(long block, int tid, int
             dw_k3_3_c384_8x8_s1_dw1_at(xc, d[i], i / 8, i % 8, acc);
         mc_cu_block_sums(acc, 9, sums, tid, nthreads,
             part + (long)b * 6912 + 3456 + c * 9);
-
         break;
     }
     }
