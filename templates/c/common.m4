@@ -128,8 +128,31 @@ static inline __attribute__((unused)) double mc_v16_sum_double(const mc_v16 *v)
     return s;
 }
 
+/* The 16 x 16 block r transposed in registers: four rounds, each swapping
+ * bit d of the row index with bit d of the column index, rows i and i + d
+ * at a time (the lanes with bit d set come from the other row). */
+static inline __attribute__((unused)) void mc_v16_transpose(mc_v16 *r)
+{
+MC_TR_ROUND(8)MC_TR_ROUND(4)MC_TR_ROUND(2)MC_TR_ROUND(1)m4_dnl
+}
+
 m4_define(`MC_VEC_PRELUDE', `')m4_dnl
 ')
+
+# MC_TR_ROUND(d): a round of the transpose, its shuffles literal (lanes 16
+# to 31 are those of the second row): lane k of the new row i is lane k
+# of row i, or lane k - d of row i + d when bit d of k is set; lane k of
+# the new row i + d is lane k + d of row i, or lane k of row i + d when
+# bit d of k is set.
+m4_define(`MC_TR_ROUND',
+`    for (int i = 0; i < 16; i++)
+        if (!(i & $1)) {
+            const mc_v16 lo = r[i], hi = r[i + $1];
+            r[i] = __builtin_shufflevector(lo, hi, MC_TR_LANES($1, 0));
+            r[i + $1] = __builtin_shufflevector(lo, hi, MC_TR_LANES($1, $1));
+        }
+')
+m4_define(`MC_TR_LANES', `MC_FOR(`k', 0, 15, `m4_ifelse(k, 0, `', `, ')m4_eval(k + $2 + (k & $1) / $1 * (16 - $1))')')
 
 # MC_PLANE_SUM(fn, count): static double fn(p), the sum of count floats
 # at p, in the 4 x 8 double lanes of four vectors (32 floats a round,

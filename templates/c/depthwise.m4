@@ -11,13 +11,16 @@ m4_divert(-1)
 # PMAX (largest padding), YC (channels per image of y: NK*C, or more for a
 # part of an unfused Multiception), BIAS (0 or 1, one kernel only).
 # Taps are unrolled everywhere; spatial and channel loops have literal
-# bounds. Backward kernels accumulate, and need dx and dw.
+# bounds. Backward kernels accumulate, and need dx and dw. At stride 1 with
+# whole vectors of channels the kernels take the channels-last form of
+# depthwise_cl.m4 (DW_CL); the flat planes below serve the rest.
 
 # Kernel j: its size, its padding, where its weights start.
 m4_define(`DW_K', `m4_indir(`K$1')')
 m4_define(`DW_P', `m4_eval(m4_indir(`K$1') / 2)')
 m4_define(`DW_WOFF', `m4_indir(`WOFF$1')')
 m4_define(`DW_EACH', `MC_FOR(`j', 0, m4_eval(NK - 1), `$1')')
+m4_include(`../c/depthwise_cl.m4')m4_divert(-1)
 
 # Channel c of kernel j: weights wj, and yj, the output plane of image b
 # (or dj, its gradient).
@@ -107,8 +110,19 @@ DW_EACH(`        memcpy(y`'j + oy * WO, yg`'j + oy * DW_WP, WO * sizeof(float));
 ')
 
 m4_define(`MC_DEPTHWISE_FWD',
-`/* NAME: depthwise, kernels KLIST on C channels of H`'x`'W, stride S -> m4_eval(NK * C)x`'HO`'x`'WO */
-m4_ifelse(DW_FLAT, 1, `MC_VEC_PRELUDE()')m4_dnl
+`/* NAME: depthwise, kernels KLIST on C channels of H`'x`'W, stride S -> m4_eval(NK * C)x`'HO`'x`'WO`'m4_ifelse(DW_CL, 1, `, channels last') */
+m4_ifelse(DW_CL, 1, `DW_CL_HELPERS()
+DW_CL_FWD_HELPERS()m4_dnl
+void NAME`'_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
+{
+m4_ifelse(BIAS, 1, `', `    (void)bias;
+')m4_dnl
+DW_CL_FWD()m4_dnl
+}
+', `DW_FLAT_FWD()')')
+
+m4_define(`DW_FLAT_FWD',
+`m4_ifelse(DW_FLAT, 1, `MC_VEC_PRELUDE()')m4_dnl
 static inline void NAME`'_pad(const float *restrict xc, float *restrict xp)
 {
     memset(xp, 0, sizeof(float) * DW_XPN);
@@ -216,7 +230,18 @@ MC_ADD_OR_STORE(`        ', `for (int ix = 0; ix < W; ix++)', `dxc[iy * W + ix]'
 
 m4_define(`MC_DEPTHWISE_BWD',
 `m4_ifelse(BIAS, 1, `MC_PLANE_SUM(NAME`'_bias_sum, m4_eval(HO * WO))')
-/* Channel c of image b: its input gradient goes to dxc, its filter
+m4_ifelse(DW_CL, 1, `DW_CL_BWD_HELPERS()m4_dnl
+void NAME`'_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+    float *restrict dw, float *restrict dbias, int acc)
+{
+m4_ifelse(BIAS, 1, `', `    (void)dbias;
+')m4_dnl
+DW_CL_BWD()m4_dnl
+}
+', `DW_FLAT_BWD()')')
+
+m4_define(`DW_FLAT_BWD',
+`/* Channel c of image b: its input gradient goes to dxc, its filter
  * gradients into the accumulators ga. */
 static inline void NAME`'_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
     float *restrict dxc, DW_GA_TYPE *restrict ga, int b, int c, int acc)

@@ -57,6 +57,37 @@ static inline __attribute__((unused)) double mc_v16_sum_double(const mc_v16 *v)
     return s;
 }
 
+/* The 16 x 16 block r transposed in registers: four rounds, each swapping
+ * bit d of the row index with bit d of the column index, rows i and i + d
+ * at a time (the lanes with bit d set come from the other row). */
+static inline __attribute__((unused)) void mc_v16_transpose(mc_v16 *r)
+{
+    for (int i = 0; i < 16; i++)
+        if (!(i & 8)) {
+            const mc_v16 lo = r[i], hi = r[i + 8];
+            r[i] = __builtin_shufflevector(lo, hi, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+            r[i + 8] = __builtin_shufflevector(lo, hi, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+        }
+    for (int i = 0; i < 16; i++)
+        if (!(i & 4)) {
+            const mc_v16 lo = r[i], hi = r[i + 4];
+            r[i] = __builtin_shufflevector(lo, hi, 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27);
+            r[i + 4] = __builtin_shufflevector(lo, hi, 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31);
+        }
+    for (int i = 0; i < 16; i++)
+        if (!(i & 2)) {
+            const mc_v16 lo = r[i], hi = r[i + 2];
+            r[i] = __builtin_shufflevector(lo, hi, 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29);
+            r[i + 2] = __builtin_shufflevector(lo, hi, 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31);
+        }
+    for (int i = 0; i < 16; i++)
+        if (!(i & 1)) {
+            const mc_v16 lo = r[i], hi = r[i + 1];
+            r[i] = __builtin_shufflevector(lo, hi, 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30);
+            r[i + 1] = __builtin_shufflevector(lo, hi, 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31);
+        }
+}
+
 static inline void dw_k3_5_7_c32_96x96_s1_pad(const float *restrict xc, float *restrict xp)
 {
     memset(xp, 0, sizeof(float) * 10474);
@@ -5883,488 +5914,597 @@ void dw_k3_c144_48x48_s2_bwd(int n, const float *restrict x, const float *restri
     }
 }
 
-/* dw_k3_c192_24x24_s1: depthwise, kernels 3 on 192 channels of 24x24, stride 1 -> 192x24x24 */
-static inline void dw_k3_c192_24x24_s1_pad(const float *restrict xc, float *restrict xp)
+/* dw_k3_c192_24x24_s1: depthwise, kernels 3 on 192 channels of 24x24, stride 1 -> 192x24x24, channels last */
+/* The filters with channels last: per group of 16 channels, a vector per
+ * tap of the list (kernel after kernel); flipped for the input gradient. */
+static void dw_k3_c192_24x24_s1_cl_filters(const float *restrict w, float *restrict wt, int flip)
 {
-    memset(xp, 0, sizeof(float) * 694);
-    for (int iy = 0; iy < 24; iy++)
-        for (int ix = 0; ix < 24; ix++)
-            xp[(iy + 1) * 26 + 1 + ix] = xc[iy * 24 + ix];
+    for (int c = 0; c < 192; c++)
+        for (int t = 0; t < 9; t++)
+            wt[((c / 16 * 9) + 0 + t) * 16 + c % 16] = w[0 + c * 9 + (flip ? 8 - t : t)];
 }
 
-/* Channel c of image b, every kernel. */
-static inline void dw_k3_c192_24x24_s1_fwd_plane(const float *restrict xc, const float *restrict w, const float *restrict bias,
-    float *restrict y, int b, int c)
+/* 16 planes of 24 x 24 (the channels of a group) into the padded
+ * channels-last image xt, 16 pixels at a time. */
+static inline void dw_k3_c192_24x24_s1_cl_in(const float *restrict planes, float *restrict xt)
 {
-    (void)bias;
-    float xp[694];
-    dw_k3_c192_24x24_s1_pad(xc, xp);
-    const float *restrict w0 = w + 0 + c * 9;
-    float *restrict y0 = y + ((long)b * 192 + 0 + c) * 576;
-    float yg0[640];
-    {
-        /* kernel 0, row 0 */
-        const float v0 = w0[0];
-        const float v1 = w0[1];
-        const float v2 = w0[2];
-        for (int i = 0; i < 640; i += 128) {
-            mc_v16 a0 = (mc_v16){0};
-            mc_v16 a1 = (mc_v16){0};
-            mc_v16 a2 = (mc_v16){0};
-            mc_v16 a3 = (mc_v16){0};
-            mc_v16 a4 = (mc_v16){0};
-            mc_v16 a5 = (mc_v16){0};
-            mc_v16 a6 = (mc_v16){0};
-            mc_v16 a7 = (mc_v16){0};
-            a0 += v0 * *(const mc_v16 *)(xp + i + 0);
-            a1 += v0 * *(const mc_v16 *)(xp + i + 16);
-            a2 += v0 * *(const mc_v16 *)(xp + i + 32);
-            a3 += v0 * *(const mc_v16 *)(xp + i + 48);
-            a4 += v0 * *(const mc_v16 *)(xp + i + 64);
-            a5 += v0 * *(const mc_v16 *)(xp + i + 80);
-            a6 += v0 * *(const mc_v16 *)(xp + i + 96);
-            a7 += v0 * *(const mc_v16 *)(xp + i + 112);
-            a0 += v1 * *(const mc_v16 *)(xp + i + 1);
-            a1 += v1 * *(const mc_v16 *)(xp + i + 17);
-            a2 += v1 * *(const mc_v16 *)(xp + i + 33);
-            a3 += v1 * *(const mc_v16 *)(xp + i + 49);
-            a4 += v1 * *(const mc_v16 *)(xp + i + 65);
-            a5 += v1 * *(const mc_v16 *)(xp + i + 81);
-            a6 += v1 * *(const mc_v16 *)(xp + i + 97);
-            a7 += v1 * *(const mc_v16 *)(xp + i + 113);
-            a0 += v2 * *(const mc_v16 *)(xp + i + 2);
-            a1 += v2 * *(const mc_v16 *)(xp + i + 18);
-            a2 += v2 * *(const mc_v16 *)(xp + i + 34);
-            a3 += v2 * *(const mc_v16 *)(xp + i + 50);
-            a4 += v2 * *(const mc_v16 *)(xp + i + 66);
-            a5 += v2 * *(const mc_v16 *)(xp + i + 82);
-            a6 += v2 * *(const mc_v16 *)(xp + i + 98);
-            a7 += v2 * *(const mc_v16 *)(xp + i + 114);
-            *(mc_v16 *)(yg0 + i + 0) = a0;
-            *(mc_v16 *)(yg0 + i + 16) = a1;
-            *(mc_v16 *)(yg0 + i + 32) = a2;
-            *(mc_v16 *)(yg0 + i + 48) = a3;
-            *(mc_v16 *)(yg0 + i + 64) = a4;
-            *(mc_v16 *)(yg0 + i + 80) = a5;
-            *(mc_v16 *)(yg0 + i + 96) = a6;
-            *(mc_v16 *)(yg0 + i + 112) = a7;
+    for (int p0 = 0; p0 < 576; p0 += 16) {
+        const int count = 576 - p0 < 16 ? 576 - p0 : 16;
+        mc_v16 r[16];
+        for (int c = 0; c < 16; c++)
+            if (count == 16)
+                r[c] = *(const mc_v16 *)(planes + c * 576 + p0);
+            else
+                mc_v16_part(&r[c], planes + c * 576 + p0, count);
+        mc_v16_transpose(r);
+        for (int q = 0; q < count; q++) {
+            const int iy = (p0 + q) / 24, ix = (p0 + q) % 24;
+            *(mc_v16 *)(xt + ((iy + 1) * 26 + ix + 1) * 16) = r[q];
         }
     }
-    {
-        /* kernel 0, row 1 */
-        const float v0 = w0[3];
-        const float v1 = w0[4];
-        const float v2 = w0[5];
-        for (int i = 0; i < 640; i += 128) {
-            mc_v16 a0 = *(const mc_v16 *)(yg0 + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(yg0 + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(yg0 + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(yg0 + i + 48);
-            mc_v16 a4 = *(const mc_v16 *)(yg0 + i + 64);
-            mc_v16 a5 = *(const mc_v16 *)(yg0 + i + 80);
-            mc_v16 a6 = *(const mc_v16 *)(yg0 + i + 96);
-            mc_v16 a7 = *(const mc_v16 *)(yg0 + i + 112);
-            a0 += v0 * *(const mc_v16 *)(xp + i + 26);
-            a1 += v0 * *(const mc_v16 *)(xp + i + 42);
-            a2 += v0 * *(const mc_v16 *)(xp + i + 58);
-            a3 += v0 * *(const mc_v16 *)(xp + i + 74);
-            a4 += v0 * *(const mc_v16 *)(xp + i + 90);
-            a5 += v0 * *(const mc_v16 *)(xp + i + 106);
-            a6 += v0 * *(const mc_v16 *)(xp + i + 122);
-            a7 += v0 * *(const mc_v16 *)(xp + i + 138);
-            a0 += v1 * *(const mc_v16 *)(xp + i + 27);
-            a1 += v1 * *(const mc_v16 *)(xp + i + 43);
-            a2 += v1 * *(const mc_v16 *)(xp + i + 59);
-            a3 += v1 * *(const mc_v16 *)(xp + i + 75);
-            a4 += v1 * *(const mc_v16 *)(xp + i + 91);
-            a5 += v1 * *(const mc_v16 *)(xp + i + 107);
-            a6 += v1 * *(const mc_v16 *)(xp + i + 123);
-            a7 += v1 * *(const mc_v16 *)(xp + i + 139);
-            a0 += v2 * *(const mc_v16 *)(xp + i + 28);
-            a1 += v2 * *(const mc_v16 *)(xp + i + 44);
-            a2 += v2 * *(const mc_v16 *)(xp + i + 60);
-            a3 += v2 * *(const mc_v16 *)(xp + i + 76);
-            a4 += v2 * *(const mc_v16 *)(xp + i + 92);
-            a5 += v2 * *(const mc_v16 *)(xp + i + 108);
-            a6 += v2 * *(const mc_v16 *)(xp + i + 124);
-            a7 += v2 * *(const mc_v16 *)(xp + i + 140);
-            *(mc_v16 *)(yg0 + i + 0) = a0;
-            *(mc_v16 *)(yg0 + i + 16) = a1;
-            *(mc_v16 *)(yg0 + i + 32) = a2;
-            *(mc_v16 *)(yg0 + i + 48) = a3;
-            *(mc_v16 *)(yg0 + i + 64) = a4;
-            *(mc_v16 *)(yg0 + i + 80) = a5;
-            *(mc_v16 *)(yg0 + i + 96) = a6;
-            *(mc_v16 *)(yg0 + i + 112) = a7;
+}
+
+/* The channels-last result back into 16 planes of 24 x 24: stored, or
+ * added when add is nonzero. */
+static inline void dw_k3_c192_24x24_s1_cl_out(const float *restrict yt, float *restrict planes, int add)
+{
+    for (int p0 = 0; p0 < 576; p0 += 16) {
+        const int count = 576 - p0 < 16 ? 576 - p0 : 16;
+        mc_v16 r[16];
+        for (int q = 0; q < 16; q++)
+            r[q] = q < count ? *(const mc_v16 *)(yt + (p0 + q) * 16) : (mc_v16){0};
+        mc_v16_transpose(r);
+        for (int c = 0; c < 16; c++) {
+            float *restrict p = planes + c * 576 + p0;
+            if (count == 16) {
+                if (add)
+                    *(mc_v16 *)p += r[c];
+                else
+                    *(mc_v16 *)p = r[c];
+            } else {
+                mc_v16 v = r[c];
+                if (add) {
+                    mc_v16 old;
+                    mc_v16_part(&old, p, count);
+                    v += old;
+                }
+                mc_v16_store_part(p, &v, count);
+            }
         }
     }
-    {
-        /* kernel 0, row 2 */
-        const float v0 = w0[6];
-        const float v1 = w0[7];
-        const float v2 = w0[8];
-        for (int i = 0; i < 640; i += 128) {
-            mc_v16 a0 = *(const mc_v16 *)(yg0 + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(yg0 + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(yg0 + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(yg0 + i + 48);
-            mc_v16 a4 = *(const mc_v16 *)(yg0 + i + 64);
-            mc_v16 a5 = *(const mc_v16 *)(yg0 + i + 80);
-            mc_v16 a6 = *(const mc_v16 *)(yg0 + i + 96);
-            mc_v16 a7 = *(const mc_v16 *)(yg0 + i + 112);
-            a0 += v0 * *(const mc_v16 *)(xp + i + 52);
-            a1 += v0 * *(const mc_v16 *)(xp + i + 68);
-            a2 += v0 * *(const mc_v16 *)(xp + i + 84);
-            a3 += v0 * *(const mc_v16 *)(xp + i + 100);
-            a4 += v0 * *(const mc_v16 *)(xp + i + 116);
-            a5 += v0 * *(const mc_v16 *)(xp + i + 132);
-            a6 += v0 * *(const mc_v16 *)(xp + i + 148);
-            a7 += v0 * *(const mc_v16 *)(xp + i + 164);
-            a0 += v1 * *(const mc_v16 *)(xp + i + 53);
-            a1 += v1 * *(const mc_v16 *)(xp + i + 69);
-            a2 += v1 * *(const mc_v16 *)(xp + i + 85);
-            a3 += v1 * *(const mc_v16 *)(xp + i + 101);
-            a4 += v1 * *(const mc_v16 *)(xp + i + 117);
-            a5 += v1 * *(const mc_v16 *)(xp + i + 133);
-            a6 += v1 * *(const mc_v16 *)(xp + i + 149);
-            a7 += v1 * *(const mc_v16 *)(xp + i + 165);
-            a0 += v2 * *(const mc_v16 *)(xp + i + 54);
-            a1 += v2 * *(const mc_v16 *)(xp + i + 70);
-            a2 += v2 * *(const mc_v16 *)(xp + i + 86);
-            a3 += v2 * *(const mc_v16 *)(xp + i + 102);
-            a4 += v2 * *(const mc_v16 *)(xp + i + 118);
-            a5 += v2 * *(const mc_v16 *)(xp + i + 134);
-            a6 += v2 * *(const mc_v16 *)(xp + i + 150);
-            a7 += v2 * *(const mc_v16 *)(xp + i + 166);
-            *(mc_v16 *)(yg0 + i + 0) = a0;
-            *(mc_v16 *)(yg0 + i + 16) = a1;
-            *(mc_v16 *)(yg0 + i + 32) = a2;
-            *(mc_v16 *)(yg0 + i + 48) = a3;
-            *(mc_v16 *)(yg0 + i + 64) = a4;
-            *(mc_v16 *)(yg0 + i + 80) = a5;
-            *(mc_v16 *)(yg0 + i + 96) = a6;
-            *(mc_v16 *)(yg0 + i + 112) = a7;
-        }
-    }
+}
+
+/* Kernel 0 (3x3) of the list, into dst. */
+static void dw_k3_c192_24x24_s1_fwd_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
+{
     for (int oy = 0; oy < 24; oy++) {
-        memcpy(y0 + oy * 24, yg0 + oy * 26, 24 * sizeof(float));
+        for (int ox = 0; ox < 24; ox += 8)
+            {
+                float *restrict o = dst + (oy * 24 + ox) * 16;
+                mc_v16 a0 = (mc_v16){0};
+                mc_v16 a1 = (mc_v16){0};
+                mc_v16 a2 = (mc_v16){0};
+                mc_v16 a3 = (mc_v16){0};
+                mc_v16 a4 = (mc_v16){0};
+                mc_v16 a5 = (mc_v16){0};
+                mc_v16 a6 = (mc_v16){0};
+                mc_v16 a7 = (mc_v16){0};
+                {
+                    const float *restrict r = src + ((oy + 0) * 26 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    {
+                        const mc_v16 v = w0[0];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w0[1];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w0[2];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 1) * 26 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    {
+                        const mc_v16 v = w0[3];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w0[4];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w0[5];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 2) * 26 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    {
+                        const mc_v16 v = w0[6];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w0[7];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w0[8];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                }
+                *(mc_v16 *)(o + 0) = a0;
+                *(mc_v16 *)(o + 16) = a1;
+                *(mc_v16 *)(o + 32) = a2;
+                *(mc_v16 *)(o + 48) = a3;
+                *(mc_v16 *)(o + 64) = a4;
+                *(mc_v16 *)(o + 80) = a5;
+                *(mc_v16 *)(o + 96) = a6;
+                *(mc_v16 *)(o + 112) = a7;
+            }
     }
 }
 
 void dw_k3_c192_24x24_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
-    MC_OMP_FOR
-    for (int bc = 0; bc < n * 192; bc++)
-        dw_k3_c192_24x24_s1_fwd_plane(x + (long)bc * 576, w, bias, y, bc / 192, bc % 192);
+    (void)bias;
+    static _Alignas(64) float wt[1728];
+    dw_k3_c192_24x24_s1_cl_filters(w, wt, 0);
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[10816], yt[9216];
+        memset(xt, 0, sizeof xt);
+        MC_OMP_FOR_IN
+        for (int bg = 0; bg < n * 12; bg++) {
+            const int b = bg / 12, g = bg % 12;
+            dw_k3_c192_24x24_s1_cl_in(x + ((long)b * 192 + g * 16) * 576, xt);
+            const mc_v16 *restrict w0 = (const mc_v16 *)wt + g * 9 + 0;
+            dw_k3_c192_24x24_s1_fwd_k0(yt, xt, w0);
+            dw_k3_c192_24x24_s1_cl_out(yt, y + ((long)b * 192 + 0 + g * 16) * 576, 0);
+        }
+    }
 }
 
 
-/* Channel c of image b: its input gradient goes to dxc, its filter
- * gradients into the accumulators ga. */
-static inline void dw_k3_c192_24x24_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
-    float *restrict dxc, mc_v16 *restrict ga, int b, int c, int acc)
+/* Kernel 0 (3x3) of the list, into dst. */
+static void dw_k3_c192_24x24_s1_dx_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
 {
-    float xp[694];
-    dw_k3_c192_24x24_s1_pad(xc, xp);
-    const float *restrict w0 = w + 0 + c * 9;
-    const float *restrict d0 = dy + ((long)b * 192 + 0 + c) * 576;
-    float dxg[640];
-    float dq0[694];
-    dw_k3_c192_24x24_s1_pad(d0, dq0);
-    {
-        /* kernel 0, row 0 */
-        const float v0 = w0[8];
-        const float v1 = w0[7];
-        const float v2 = w0[6];
-        for (int i = 0; i < 640; i += 128) {
-            mc_v16 a0 = (mc_v16){0};
-            mc_v16 a1 = (mc_v16){0};
-            mc_v16 a2 = (mc_v16){0};
-            mc_v16 a3 = (mc_v16){0};
-            mc_v16 a4 = (mc_v16){0};
-            mc_v16 a5 = (mc_v16){0};
-            mc_v16 a6 = (mc_v16){0};
-            mc_v16 a7 = (mc_v16){0};
-            a0 += v0 * *(const mc_v16 *)(dq0 + i + 0);
-            a1 += v0 * *(const mc_v16 *)(dq0 + i + 16);
-            a2 += v0 * *(const mc_v16 *)(dq0 + i + 32);
-            a3 += v0 * *(const mc_v16 *)(dq0 + i + 48);
-            a4 += v0 * *(const mc_v16 *)(dq0 + i + 64);
-            a5 += v0 * *(const mc_v16 *)(dq0 + i + 80);
-            a6 += v0 * *(const mc_v16 *)(dq0 + i + 96);
-            a7 += v0 * *(const mc_v16 *)(dq0 + i + 112);
-            a0 += v1 * *(const mc_v16 *)(dq0 + i + 1);
-            a1 += v1 * *(const mc_v16 *)(dq0 + i + 17);
-            a2 += v1 * *(const mc_v16 *)(dq0 + i + 33);
-            a3 += v1 * *(const mc_v16 *)(dq0 + i + 49);
-            a4 += v1 * *(const mc_v16 *)(dq0 + i + 65);
-            a5 += v1 * *(const mc_v16 *)(dq0 + i + 81);
-            a6 += v1 * *(const mc_v16 *)(dq0 + i + 97);
-            a7 += v1 * *(const mc_v16 *)(dq0 + i + 113);
-            a0 += v2 * *(const mc_v16 *)(dq0 + i + 2);
-            a1 += v2 * *(const mc_v16 *)(dq0 + i + 18);
-            a2 += v2 * *(const mc_v16 *)(dq0 + i + 34);
-            a3 += v2 * *(const mc_v16 *)(dq0 + i + 50);
-            a4 += v2 * *(const mc_v16 *)(dq0 + i + 66);
-            a5 += v2 * *(const mc_v16 *)(dq0 + i + 82);
-            a6 += v2 * *(const mc_v16 *)(dq0 + i + 98);
-            a7 += v2 * *(const mc_v16 *)(dq0 + i + 114);
-            *(mc_v16 *)(dxg + i + 0) = a0;
-            *(mc_v16 *)(dxg + i + 16) = a1;
-            *(mc_v16 *)(dxg + i + 32) = a2;
-            *(mc_v16 *)(dxg + i + 48) = a3;
-            *(mc_v16 *)(dxg + i + 64) = a4;
-            *(mc_v16 *)(dxg + i + 80) = a5;
-            *(mc_v16 *)(dxg + i + 96) = a6;
-            *(mc_v16 *)(dxg + i + 112) = a7;
-        }
+    for (int oy = 0; oy < 24; oy++) {
+        for (int ox = 0; ox < 24; ox += 8)
+            {
+                float *restrict o = dst + (oy * 24 + ox) * 16;
+                mc_v16 a0 = (mc_v16){0};
+                mc_v16 a1 = (mc_v16){0};
+                mc_v16 a2 = (mc_v16){0};
+                mc_v16 a3 = (mc_v16){0};
+                mc_v16 a4 = (mc_v16){0};
+                mc_v16 a5 = (mc_v16){0};
+                mc_v16 a6 = (mc_v16){0};
+                mc_v16 a7 = (mc_v16){0};
+                {
+                    const float *restrict r = src + ((oy + 0) * 26 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    {
+                        const mc_v16 v = w0[0];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w0[1];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w0[2];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 1) * 26 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    {
+                        const mc_v16 v = w0[3];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w0[4];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w0[5];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 2) * 26 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    {
+                        const mc_v16 v = w0[6];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w0[7];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w0[8];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                }
+                *(mc_v16 *)(o + 0) = a0;
+                *(mc_v16 *)(o + 16) = a1;
+                *(mc_v16 *)(o + 32) = a2;
+                *(mc_v16 *)(o + 48) = a3;
+                *(mc_v16 *)(o + 64) = a4;
+                *(mc_v16 *)(o + 80) = a5;
+                *(mc_v16 *)(o + 96) = a6;
+                *(mc_v16 *)(o + 112) = a7;
+            }
     }
-    {
-        /* kernel 0, row 1 */
-        const float v0 = w0[5];
-        const float v1 = w0[4];
-        const float v2 = w0[3];
-        for (int i = 0; i < 640; i += 128) {
-            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
-            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
-            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
-            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
-            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
-            a0 += v0 * *(const mc_v16 *)(dq0 + i + 26);
-            a1 += v0 * *(const mc_v16 *)(dq0 + i + 42);
-            a2 += v0 * *(const mc_v16 *)(dq0 + i + 58);
-            a3 += v0 * *(const mc_v16 *)(dq0 + i + 74);
-            a4 += v0 * *(const mc_v16 *)(dq0 + i + 90);
-            a5 += v0 * *(const mc_v16 *)(dq0 + i + 106);
-            a6 += v0 * *(const mc_v16 *)(dq0 + i + 122);
-            a7 += v0 * *(const mc_v16 *)(dq0 + i + 138);
-            a0 += v1 * *(const mc_v16 *)(dq0 + i + 27);
-            a1 += v1 * *(const mc_v16 *)(dq0 + i + 43);
-            a2 += v1 * *(const mc_v16 *)(dq0 + i + 59);
-            a3 += v1 * *(const mc_v16 *)(dq0 + i + 75);
-            a4 += v1 * *(const mc_v16 *)(dq0 + i + 91);
-            a5 += v1 * *(const mc_v16 *)(dq0 + i + 107);
-            a6 += v1 * *(const mc_v16 *)(dq0 + i + 123);
-            a7 += v1 * *(const mc_v16 *)(dq0 + i + 139);
-            a0 += v2 * *(const mc_v16 *)(dq0 + i + 28);
-            a1 += v2 * *(const mc_v16 *)(dq0 + i + 44);
-            a2 += v2 * *(const mc_v16 *)(dq0 + i + 60);
-            a3 += v2 * *(const mc_v16 *)(dq0 + i + 76);
-            a4 += v2 * *(const mc_v16 *)(dq0 + i + 92);
-            a5 += v2 * *(const mc_v16 *)(dq0 + i + 108);
-            a6 += v2 * *(const mc_v16 *)(dq0 + i + 124);
-            a7 += v2 * *(const mc_v16 *)(dq0 + i + 140);
-            *(mc_v16 *)(dxg + i + 0) = a0;
-            *(mc_v16 *)(dxg + i + 16) = a1;
-            *(mc_v16 *)(dxg + i + 32) = a2;
-            *(mc_v16 *)(dxg + i + 48) = a3;
-            *(mc_v16 *)(dxg + i + 64) = a4;
-            *(mc_v16 *)(dxg + i + 80) = a5;
-            *(mc_v16 *)(dxg + i + 96) = a6;
-            *(mc_v16 *)(dxg + i + 112) = a7;
-        }
-    }
-    {
-        /* kernel 0, row 2 */
-        const float v0 = w0[2];
-        const float v1 = w0[1];
-        const float v2 = w0[0];
-        for (int i = 0; i < 640; i += 128) {
-            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
-            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
-            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
-            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
-            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
-            a0 += v0 * *(const mc_v16 *)(dq0 + i + 52);
-            a1 += v0 * *(const mc_v16 *)(dq0 + i + 68);
-            a2 += v0 * *(const mc_v16 *)(dq0 + i + 84);
-            a3 += v0 * *(const mc_v16 *)(dq0 + i + 100);
-            a4 += v0 * *(const mc_v16 *)(dq0 + i + 116);
-            a5 += v0 * *(const mc_v16 *)(dq0 + i + 132);
-            a6 += v0 * *(const mc_v16 *)(dq0 + i + 148);
-            a7 += v0 * *(const mc_v16 *)(dq0 + i + 164);
-            a0 += v1 * *(const mc_v16 *)(dq0 + i + 53);
-            a1 += v1 * *(const mc_v16 *)(dq0 + i + 69);
-            a2 += v1 * *(const mc_v16 *)(dq0 + i + 85);
-            a3 += v1 * *(const mc_v16 *)(dq0 + i + 101);
-            a4 += v1 * *(const mc_v16 *)(dq0 + i + 117);
-            a5 += v1 * *(const mc_v16 *)(dq0 + i + 133);
-            a6 += v1 * *(const mc_v16 *)(dq0 + i + 149);
-            a7 += v1 * *(const mc_v16 *)(dq0 + i + 165);
-            a0 += v2 * *(const mc_v16 *)(dq0 + i + 54);
-            a1 += v2 * *(const mc_v16 *)(dq0 + i + 70);
-            a2 += v2 * *(const mc_v16 *)(dq0 + i + 86);
-            a3 += v2 * *(const mc_v16 *)(dq0 + i + 102);
-            a4 += v2 * *(const mc_v16 *)(dq0 + i + 118);
-            a5 += v2 * *(const mc_v16 *)(dq0 + i + 134);
-            a6 += v2 * *(const mc_v16 *)(dq0 + i + 150);
-            a7 += v2 * *(const mc_v16 *)(dq0 + i + 166);
-            *(mc_v16 *)(dxg + i + 0) = a0;
-            *(mc_v16 *)(dxg + i + 16) = a1;
-            *(mc_v16 *)(dxg + i + 32) = a2;
-            *(mc_v16 *)(dxg + i + 48) = a3;
-            *(mc_v16 *)(dxg + i + 64) = a4;
-            *(mc_v16 *)(dxg + i + 80) = a5;
-            *(mc_v16 *)(dxg + i + 96) = a6;
-            *(mc_v16 *)(dxg + i + 112) = a7;
-        }
-    }
-    for (int iy = 0; iy < 24; iy++) {
-        const float *restrict g = dxg + iy * 26;
-        if (acc)
-            for (int ix = 0; ix < 24; ix++)
-                dxc[iy * 24 + ix] += g[ix];
-        else
-            for (int ix = 0; ix < 24; ix++)
-                dxc[iy * 24 + ix] = g[ix];
-    }
+}
 
-    {
-        /* kernel 0, row 0 */
-        const float *restrict dg = dq0 + 27;
-        mc_v16 a0_0 = {0};
-        mc_v16 a0_1 = {0};
-        mc_v16 a0_2 = {0};
-        mc_v16 a0_3 = {0};
-        mc_v16 a1_0 = {0};
-        mc_v16 a1_1 = {0};
-        mc_v16 a1_2 = {0};
-        mc_v16 a1_3 = {0};
-        mc_v16 a2_0 = {0};
-        mc_v16 a2_1 = {0};
-        mc_v16 a2_2 = {0};
-        mc_v16 a2_3 = {0};
-        for (int i = 0; i < 640; i += 64) {
-            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
-            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
-            const mc_v16 d2 = *(const mc_v16 *)(dg + i + 32);
-            const mc_v16 d3 = *(const mc_v16 *)(dg + i + 48);
-            a0_0 += d0 * *(const mc_v16 *)(xp + i + 0);
-            a0_1 += d1 * *(const mc_v16 *)(xp + i + 16);
-            a0_2 += d2 * *(const mc_v16 *)(xp + i + 32);
-            a0_3 += d3 * *(const mc_v16 *)(xp + i + 48);
-            a1_0 += d0 * *(const mc_v16 *)(xp + i + 1);
-            a1_1 += d1 * *(const mc_v16 *)(xp + i + 17);
-            a1_2 += d2 * *(const mc_v16 *)(xp + i + 33);
-            a1_3 += d3 * *(const mc_v16 *)(xp + i + 49);
-            a2_0 += d0 * *(const mc_v16 *)(xp + i + 2);
-            a2_1 += d1 * *(const mc_v16 *)(xp + i + 18);
-            a2_2 += d2 * *(const mc_v16 *)(xp + i + 34);
-            a2_3 += d3 * *(const mc_v16 *)(xp + i + 50);
-        }
-        ga[0] += a0_0 + a0_1 + a0_2 + a0_3;
-        ga[1] += a1_0 + a1_1 + a1_2 + a1_3;
-        ga[2] += a2_0 + a2_1 + a2_2 + a2_3;
+/* Kernel 0, row 0 of its filter gradient, added to the sums at gp. */
+static inline void dw_k3_c192_24x24_s1_dw_k0_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+{
+    mc_v16 g0_0 = gp[0];
+    mc_v16 g0_1 = (mc_v16){0};
+    mc_v16 g0_2 = (mc_v16){0};
+    mc_v16 g1_0 = gp[1];
+    mc_v16 g1_1 = (mc_v16){0};
+    mc_v16 g1_2 = (mc_v16){0};
+    mc_v16 g2_0 = gp[2];
+    mc_v16 g2_1 = (mc_v16){0};
+    mc_v16 g2_2 = (mc_v16){0};
+    for (int oy = 0; oy < 24; oy++) {
+        for (int ox = 0; ox < 24; ox += 4)
+            {
+                const float *restrict dr = dyt + ((oy + 1) * 26 + ox + 1) * 16;
+                const float *restrict r = xt + ((oy + 0) * 26 + ox + 0) * 16;
+                const mc_v16 d0 = *(const mc_v16 *)(dr + 0);
+                const mc_v16 d1 = *(const mc_v16 *)(dr + 16);
+                const mc_v16 d2 = *(const mc_v16 *)(dr + 32);
+                const mc_v16 d3 = *(const mc_v16 *)(dr + 48);
+                const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                g0_0 += d0 * x0;
+                g0_1 += d1 * x1;
+                g0_2 += d2 * x2;
+                g0_0 += d3 * x3;
+                g1_0 += d0 * x1;
+                g1_1 += d1 * x2;
+                g1_2 += d2 * x3;
+                g1_0 += d3 * x4;
+                g2_0 += d0 * x2;
+                g2_1 += d1 * x3;
+                g2_2 += d2 * x4;
+                g2_0 += d3 * x5;
+            }
     }
-    {
-        /* kernel 0, row 1 */
-        const float *restrict dg = dq0 + 27;
-        mc_v16 a0_0 = {0};
-        mc_v16 a0_1 = {0};
-        mc_v16 a0_2 = {0};
-        mc_v16 a0_3 = {0};
-        mc_v16 a1_0 = {0};
-        mc_v16 a1_1 = {0};
-        mc_v16 a1_2 = {0};
-        mc_v16 a1_3 = {0};
-        mc_v16 a2_0 = {0};
-        mc_v16 a2_1 = {0};
-        mc_v16 a2_2 = {0};
-        mc_v16 a2_3 = {0};
-        for (int i = 0; i < 640; i += 64) {
-            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
-            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
-            const mc_v16 d2 = *(const mc_v16 *)(dg + i + 32);
-            const mc_v16 d3 = *(const mc_v16 *)(dg + i + 48);
-            a0_0 += d0 * *(const mc_v16 *)(xp + i + 26);
-            a0_1 += d1 * *(const mc_v16 *)(xp + i + 42);
-            a0_2 += d2 * *(const mc_v16 *)(xp + i + 58);
-            a0_3 += d3 * *(const mc_v16 *)(xp + i + 74);
-            a1_0 += d0 * *(const mc_v16 *)(xp + i + 27);
-            a1_1 += d1 * *(const mc_v16 *)(xp + i + 43);
-            a1_2 += d2 * *(const mc_v16 *)(xp + i + 59);
-            a1_3 += d3 * *(const mc_v16 *)(xp + i + 75);
-            a2_0 += d0 * *(const mc_v16 *)(xp + i + 28);
-            a2_1 += d1 * *(const mc_v16 *)(xp + i + 44);
-            a2_2 += d2 * *(const mc_v16 *)(xp + i + 60);
-            a2_3 += d3 * *(const mc_v16 *)(xp + i + 76);
-        }
-        ga[3] += a0_0 + a0_1 + a0_2 + a0_3;
-        ga[4] += a1_0 + a1_1 + a1_2 + a1_3;
-        ga[5] += a2_0 + a2_1 + a2_2 + a2_3;
+    gp[0] = g0_0 + g0_1 + g0_2;
+    gp[1] = g1_0 + g1_1 + g1_2;
+    gp[2] = g2_0 + g2_1 + g2_2;
+}
+
+/* Kernel 0, row 1 of its filter gradient, added to the sums at gp. */
+static inline void dw_k3_c192_24x24_s1_dw_k0_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+{
+    mc_v16 g0_0 = gp[0];
+    mc_v16 g0_1 = (mc_v16){0};
+    mc_v16 g0_2 = (mc_v16){0};
+    mc_v16 g1_0 = gp[1];
+    mc_v16 g1_1 = (mc_v16){0};
+    mc_v16 g1_2 = (mc_v16){0};
+    mc_v16 g2_0 = gp[2];
+    mc_v16 g2_1 = (mc_v16){0};
+    mc_v16 g2_2 = (mc_v16){0};
+    for (int oy = 0; oy < 24; oy++) {
+        for (int ox = 0; ox < 24; ox += 4)
+            {
+                const float *restrict dr = dyt + ((oy + 1) * 26 + ox + 1) * 16;
+                const float *restrict r = xt + ((oy + 1) * 26 + ox + 0) * 16;
+                const mc_v16 d0 = *(const mc_v16 *)(dr + 0);
+                const mc_v16 d1 = *(const mc_v16 *)(dr + 16);
+                const mc_v16 d2 = *(const mc_v16 *)(dr + 32);
+                const mc_v16 d3 = *(const mc_v16 *)(dr + 48);
+                const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                g0_0 += d0 * x0;
+                g0_1 += d1 * x1;
+                g0_2 += d2 * x2;
+                g0_0 += d3 * x3;
+                g1_0 += d0 * x1;
+                g1_1 += d1 * x2;
+                g1_2 += d2 * x3;
+                g1_0 += d3 * x4;
+                g2_0 += d0 * x2;
+                g2_1 += d1 * x3;
+                g2_2 += d2 * x4;
+                g2_0 += d3 * x5;
+            }
     }
-    {
-        /* kernel 0, row 2 */
-        const float *restrict dg = dq0 + 27;
-        mc_v16 a0_0 = {0};
-        mc_v16 a0_1 = {0};
-        mc_v16 a0_2 = {0};
-        mc_v16 a0_3 = {0};
-        mc_v16 a1_0 = {0};
-        mc_v16 a1_1 = {0};
-        mc_v16 a1_2 = {0};
-        mc_v16 a1_3 = {0};
-        mc_v16 a2_0 = {0};
-        mc_v16 a2_1 = {0};
-        mc_v16 a2_2 = {0};
-        mc_v16 a2_3 = {0};
-        for (int i = 0; i < 640; i += 64) {
-            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
-            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
-            const mc_v16 d2 = *(const mc_v16 *)(dg + i + 32);
-            const mc_v16 d3 = *(const mc_v16 *)(dg + i + 48);
-            a0_0 += d0 * *(const mc_v16 *)(xp + i + 52);
-            a0_1 += d1 * *(const mc_v16 *)(xp + i + 68);
-            a0_2 += d2 * *(const mc_v16 *)(xp + i + 84);
-            a0_3 += d3 * *(const mc_v16 *)(xp + i + 100);
-            a1_0 += d0 * *(const mc_v16 *)(xp + i + 53);
-            a1_1 += d1 * *(const mc_v16 *)(xp + i + 69);
-            a1_2 += d2 * *(const mc_v16 *)(xp + i + 85);
-            a1_3 += d3 * *(const mc_v16 *)(xp + i + 101);
-            a2_0 += d0 * *(const mc_v16 *)(xp + i + 54);
-            a2_1 += d1 * *(const mc_v16 *)(xp + i + 70);
-            a2_2 += d2 * *(const mc_v16 *)(xp + i + 86);
-            a2_3 += d3 * *(const mc_v16 *)(xp + i + 102);
-        }
-        ga[6] += a0_0 + a0_1 + a0_2 + a0_3;
-        ga[7] += a1_0 + a1_1 + a1_2 + a1_3;
-        ga[8] += a2_0 + a2_1 + a2_2 + a2_3;
+    gp[0] = g0_0 + g0_1 + g0_2;
+    gp[1] = g1_0 + g1_1 + g1_2;
+    gp[2] = g2_0 + g2_1 + g2_2;
+}
+
+/* Kernel 0, row 2 of its filter gradient, added to the sums at gp. */
+static inline void dw_k3_c192_24x24_s1_dw_k0_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+{
+    mc_v16 g0_0 = gp[0];
+    mc_v16 g0_1 = (mc_v16){0};
+    mc_v16 g0_2 = (mc_v16){0};
+    mc_v16 g1_0 = gp[1];
+    mc_v16 g1_1 = (mc_v16){0};
+    mc_v16 g1_2 = (mc_v16){0};
+    mc_v16 g2_0 = gp[2];
+    mc_v16 g2_1 = (mc_v16){0};
+    mc_v16 g2_2 = (mc_v16){0};
+    for (int oy = 0; oy < 24; oy++) {
+        for (int ox = 0; ox < 24; ox += 4)
+            {
+                const float *restrict dr = dyt + ((oy + 1) * 26 + ox + 1) * 16;
+                const float *restrict r = xt + ((oy + 2) * 26 + ox + 0) * 16;
+                const mc_v16 d0 = *(const mc_v16 *)(dr + 0);
+                const mc_v16 d1 = *(const mc_v16 *)(dr + 16);
+                const mc_v16 d2 = *(const mc_v16 *)(dr + 32);
+                const mc_v16 d3 = *(const mc_v16 *)(dr + 48);
+                const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                g0_0 += d0 * x0;
+                g0_1 += d1 * x1;
+                g0_2 += d2 * x2;
+                g0_0 += d3 * x3;
+                g1_0 += d0 * x1;
+                g1_1 += d1 * x2;
+                g1_2 += d2 * x3;
+                g1_0 += d3 * x4;
+                g2_0 += d0 * x2;
+                g2_1 += d1 * x3;
+                g2_2 += d2 * x4;
+                g2_0 += d3 * x5;
+            }
     }
+    gp[0] = g0_0 + g0_1 + g0_2;
+    gp[1] = g1_0 + g1_1 + g1_2;
+    gp[2] = g2_0 + g2_1 + g2_2;
+}
+
+/* The filter gradient of kernel 0, added to its sums in gg. */
+static void dw_k3_c192_24x24_s1_dw_k0(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
+{
+    dw_k3_c192_24x24_s1_dw_k0_r0(gg + 0, dyt, xt);
+    dw_k3_c192_24x24_s1_dw_k0_r1(gg + 3, dyt, xt);
+    dw_k3_c192_24x24_s1_dw_k0_r2(gg + 6, dyt, xt);
 }
 
 void dw_k3_c192_24x24_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
-    MC_OMP_FOR
-    for (int c = 0; c < 192; c++) {
-        mc_v16 ga[9];
-        memset(ga, 0, sizeof ga);
-        double gb = 0; /* the bias gradient, with one kernel */
-        for (int b = 0; b < n; b++) {
-            dw_k3_c192_24x24_s1_bwd_plane(x + ((long)b * 192 + c) * 576, w, dy, dx + ((long)b * 192 + c) * 576, ga, b, c,
-                acc);
+    static _Alignas(64) float wt[1728];
+    static _Alignas(64) mc_v16 ga[1728];
+    dw_k3_c192_24x24_s1_cl_filters(w, wt, 1);
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[10816], dyt[10816], dxt[9216];
+        memset(xt, 0, sizeof xt);
+        memset(dyt, 0, sizeof dyt);
+        MC_OMP_FOR_IN
+        for (int k = 0; k < 16; k++) {
+            memset(ga + k * 108, 0, sizeof(mc_v16) * 108);
+            for (int b = k * n / 16; b < (k + 1) * n / 16; b++)
+                for (int g = 0; g < 12; g++) {
+                    mc_v16 *restrict gg = ga + (k * 12 + g) * 9;
+                    dw_k3_c192_24x24_s1_cl_in(x + ((long)b * 192 + g * 16) * 576, xt);
+                    const mc_v16 *restrict w0 = (const mc_v16 *)wt + g * 9 + 0;
+                    dw_k3_c192_24x24_s1_cl_in(dy + ((long)b * 192 + 0 + g * 16) * 576, dyt);
+                    dw_k3_c192_24x24_s1_dx_k0(dxt, dyt, w0);
+                    dw_k3_c192_24x24_s1_dw_k0(gg, dyt, xt);
+                    dw_k3_c192_24x24_s1_cl_out(dxt, dx + ((long)b * 192 + g * 16) * 576, acc);
+                }
         }
-        {
-            float *restrict dw0 = dw + 0 + c * 9;
-            dw0[0] += mc_v16_sum(&ga[0]);
-            dw0[1] += mc_v16_sum(&ga[1]);
-            dw0[2] += mc_v16_sum(&ga[2]);
-            dw0[3] += mc_v16_sum(&ga[3]);
-            dw0[4] += mc_v16_sum(&ga[4]);
-            dw0[5] += mc_v16_sum(&ga[5]);
-            dw0[6] += mc_v16_sum(&ga[6]);
-            dw0[7] += mc_v16_sum(&ga[7]);
-            dw0[8] += mc_v16_sum(&ga[8]);
-        }
-        (void)gb;
     }
+    for (int c = 0; c < 192; c++)
+        for (int t = 0; t < 9; t++) {
+            float s = 0.0f;
+            for (int k = 0; k < 16; k++)
+                s += ga[(k * 12 + c / 16) * 9 + 0 + t][c % 16];
+            dw[0 + c * 9 + t] += s;
+        }
 }
 
 /* dw_k3_c192_24x24_s2: depthwise, kernels 3 on 192 channels of 24x24, stride 2 -> 192x12x12 */
@@ -6622,732 +6762,1078 @@ void dw_k3_c192_24x24_s2_bwd(int n, const float *restrict x, const float *restri
     }
 }
 
-/* dw_k3_c384_12x12_s1: depthwise, kernels 3 on 384 channels of 12x12, stride 1 -> 384x12x12 */
-static inline void dw_k3_c384_12x12_s1_pad(const float *restrict xc, float *restrict xp)
+/* dw_k3_c384_12x12_s1: depthwise, kernels 3 on 384 channels of 12x12, stride 1 -> 384x12x12, channels last */
+/* The filters with channels last: per group of 16 channels, a vector per
+ * tap of the list (kernel after kernel); flipped for the input gradient. */
+static void dw_k3_c384_12x12_s1_cl_filters(const float *restrict w, float *restrict wt, int flip)
 {
-    memset(xp, 0, sizeof(float) * 222);
-    for (int iy = 0; iy < 12; iy++)
-        for (int ix = 0; ix < 12; ix++)
-            xp[(iy + 1) * 14 + 1 + ix] = xc[iy * 12 + ix];
+    for (int c = 0; c < 384; c++)
+        for (int t = 0; t < 9; t++)
+            wt[((c / 16 * 9) + 0 + t) * 16 + c % 16] = w[0 + c * 9 + (flip ? 8 - t : t)];
 }
 
-/* Channel c of image b, every kernel. */
-static inline void dw_k3_c384_12x12_s1_fwd_plane(const float *restrict xc, const float *restrict w, const float *restrict bias,
-    float *restrict y, int b, int c)
+/* 16 planes of 12 x 12 (the channels of a group) into the padded
+ * channels-last image xt, 16 pixels at a time. */
+static inline void dw_k3_c384_12x12_s1_cl_in(const float *restrict planes, float *restrict xt)
 {
-    (void)bias;
-    float xp[222];
-    dw_k3_c384_12x12_s1_pad(xc, xp);
-    const float *restrict w0 = w + 0 + c * 9;
-    float *restrict y0 = y + ((long)b * 384 + 0 + c) * 144;
-    float yg0[192];
-    {
-        /* kernel 0, row 0 */
-        const float v0 = w0[0];
-        const float v1 = w0[1];
-        const float v2 = w0[2];
-        for (int i = 0; i < 192; i += 64) {
-            mc_v16 a0 = (mc_v16){0};
-            mc_v16 a1 = (mc_v16){0};
-            mc_v16 a2 = (mc_v16){0};
-            mc_v16 a3 = (mc_v16){0};
-            a0 += v0 * *(const mc_v16 *)(xp + i + 0);
-            a1 += v0 * *(const mc_v16 *)(xp + i + 16);
-            a2 += v0 * *(const mc_v16 *)(xp + i + 32);
-            a3 += v0 * *(const mc_v16 *)(xp + i + 48);
-            a0 += v1 * *(const mc_v16 *)(xp + i + 1);
-            a1 += v1 * *(const mc_v16 *)(xp + i + 17);
-            a2 += v1 * *(const mc_v16 *)(xp + i + 33);
-            a3 += v1 * *(const mc_v16 *)(xp + i + 49);
-            a0 += v2 * *(const mc_v16 *)(xp + i + 2);
-            a1 += v2 * *(const mc_v16 *)(xp + i + 18);
-            a2 += v2 * *(const mc_v16 *)(xp + i + 34);
-            a3 += v2 * *(const mc_v16 *)(xp + i + 50);
-            *(mc_v16 *)(yg0 + i + 0) = a0;
-            *(mc_v16 *)(yg0 + i + 16) = a1;
-            *(mc_v16 *)(yg0 + i + 32) = a2;
-            *(mc_v16 *)(yg0 + i + 48) = a3;
+    for (int p0 = 0; p0 < 144; p0 += 16) {
+        const int count = 144 - p0 < 16 ? 144 - p0 : 16;
+        mc_v16 r[16];
+        for (int c = 0; c < 16; c++)
+            if (count == 16)
+                r[c] = *(const mc_v16 *)(planes + c * 144 + p0);
+            else
+                mc_v16_part(&r[c], planes + c * 144 + p0, count);
+        mc_v16_transpose(r);
+        for (int q = 0; q < count; q++) {
+            const int iy = (p0 + q) / 12, ix = (p0 + q) % 12;
+            *(mc_v16 *)(xt + ((iy + 1) * 14 + ix + 1) * 16) = r[q];
         }
     }
-    {
-        /* kernel 0, row 1 */
-        const float v0 = w0[3];
-        const float v1 = w0[4];
-        const float v2 = w0[5];
-        for (int i = 0; i < 192; i += 64) {
-            mc_v16 a0 = *(const mc_v16 *)(yg0 + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(yg0 + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(yg0 + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(yg0 + i + 48);
-            a0 += v0 * *(const mc_v16 *)(xp + i + 14);
-            a1 += v0 * *(const mc_v16 *)(xp + i + 30);
-            a2 += v0 * *(const mc_v16 *)(xp + i + 46);
-            a3 += v0 * *(const mc_v16 *)(xp + i + 62);
-            a0 += v1 * *(const mc_v16 *)(xp + i + 15);
-            a1 += v1 * *(const mc_v16 *)(xp + i + 31);
-            a2 += v1 * *(const mc_v16 *)(xp + i + 47);
-            a3 += v1 * *(const mc_v16 *)(xp + i + 63);
-            a0 += v2 * *(const mc_v16 *)(xp + i + 16);
-            a1 += v2 * *(const mc_v16 *)(xp + i + 32);
-            a2 += v2 * *(const mc_v16 *)(xp + i + 48);
-            a3 += v2 * *(const mc_v16 *)(xp + i + 64);
-            *(mc_v16 *)(yg0 + i + 0) = a0;
-            *(mc_v16 *)(yg0 + i + 16) = a1;
-            *(mc_v16 *)(yg0 + i + 32) = a2;
-            *(mc_v16 *)(yg0 + i + 48) = a3;
+}
+
+/* The channels-last result back into 16 planes of 12 x 12: stored, or
+ * added when add is nonzero. */
+static inline void dw_k3_c384_12x12_s1_cl_out(const float *restrict yt, float *restrict planes, int add)
+{
+    for (int p0 = 0; p0 < 144; p0 += 16) {
+        const int count = 144 - p0 < 16 ? 144 - p0 : 16;
+        mc_v16 r[16];
+        for (int q = 0; q < 16; q++)
+            r[q] = q < count ? *(const mc_v16 *)(yt + (p0 + q) * 16) : (mc_v16){0};
+        mc_v16_transpose(r);
+        for (int c = 0; c < 16; c++) {
+            float *restrict p = planes + c * 144 + p0;
+            if (count == 16) {
+                if (add)
+                    *(mc_v16 *)p += r[c];
+                else
+                    *(mc_v16 *)p = r[c];
+            } else {
+                mc_v16 v = r[c];
+                if (add) {
+                    mc_v16 old;
+                    mc_v16_part(&old, p, count);
+                    v += old;
+                }
+                mc_v16_store_part(p, &v, count);
+            }
         }
     }
-    {
-        /* kernel 0, row 2 */
-        const float v0 = w0[6];
-        const float v1 = w0[7];
-        const float v2 = w0[8];
-        for (int i = 0; i < 192; i += 64) {
-            mc_v16 a0 = *(const mc_v16 *)(yg0 + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(yg0 + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(yg0 + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(yg0 + i + 48);
-            a0 += v0 * *(const mc_v16 *)(xp + i + 28);
-            a1 += v0 * *(const mc_v16 *)(xp + i + 44);
-            a2 += v0 * *(const mc_v16 *)(xp + i + 60);
-            a3 += v0 * *(const mc_v16 *)(xp + i + 76);
-            a0 += v1 * *(const mc_v16 *)(xp + i + 29);
-            a1 += v1 * *(const mc_v16 *)(xp + i + 45);
-            a2 += v1 * *(const mc_v16 *)(xp + i + 61);
-            a3 += v1 * *(const mc_v16 *)(xp + i + 77);
-            a0 += v2 * *(const mc_v16 *)(xp + i + 30);
-            a1 += v2 * *(const mc_v16 *)(xp + i + 46);
-            a2 += v2 * *(const mc_v16 *)(xp + i + 62);
-            a3 += v2 * *(const mc_v16 *)(xp + i + 78);
-            *(mc_v16 *)(yg0 + i + 0) = a0;
-            *(mc_v16 *)(yg0 + i + 16) = a1;
-            *(mc_v16 *)(yg0 + i + 32) = a2;
-            *(mc_v16 *)(yg0 + i + 48) = a3;
-        }
-    }
+}
+
+/* Kernel 0 (3x3) of the list, into dst. */
+static void dw_k3_c384_12x12_s1_fwd_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
+{
     for (int oy = 0; oy < 12; oy++) {
-        memcpy(y0 + oy * 12, yg0 + oy * 14, 12 * sizeof(float));
+        for (int ox = 0; ox < 12; ox += 6)
+            {
+                float *restrict o = dst + (oy * 12 + ox) * 16;
+                mc_v16 a0 = (mc_v16){0};
+                mc_v16 a1 = (mc_v16){0};
+                mc_v16 a2 = (mc_v16){0};
+                mc_v16 a3 = (mc_v16){0};
+                mc_v16 a4 = (mc_v16){0};
+                mc_v16 a5 = (mc_v16){0};
+                {
+                    const float *restrict r = src + ((oy + 0) * 14 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    {
+                        const mc_v16 v = w0[0];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                    }
+                    {
+                        const mc_v16 v = w0[1];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                    }
+                    {
+                        const mc_v16 v = w0[2];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 1) * 14 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    {
+                        const mc_v16 v = w0[3];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                    }
+                    {
+                        const mc_v16 v = w0[4];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                    }
+                    {
+                        const mc_v16 v = w0[5];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 2) * 14 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    {
+                        const mc_v16 v = w0[6];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                    }
+                    {
+                        const mc_v16 v = w0[7];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                    }
+                    {
+                        const mc_v16 v = w0[8];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                    }
+                }
+                *(mc_v16 *)(o + 0) = a0;
+                *(mc_v16 *)(o + 16) = a1;
+                *(mc_v16 *)(o + 32) = a2;
+                *(mc_v16 *)(o + 48) = a3;
+                *(mc_v16 *)(o + 64) = a4;
+                *(mc_v16 *)(o + 80) = a5;
+            }
     }
 }
 
 void dw_k3_c384_12x12_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
-    MC_OMP_FOR
-    for (int bc = 0; bc < n * 384; bc++)
-        dw_k3_c384_12x12_s1_fwd_plane(x + (long)bc * 144, w, bias, y, bc / 384, bc % 384);
+    (void)bias;
+    static _Alignas(64) float wt[3456];
+    dw_k3_c384_12x12_s1_cl_filters(w, wt, 0);
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[3136], yt[2304];
+        memset(xt, 0, sizeof xt);
+        MC_OMP_FOR_IN
+        for (int bg = 0; bg < n * 24; bg++) {
+            const int b = bg / 24, g = bg % 24;
+            dw_k3_c384_12x12_s1_cl_in(x + ((long)b * 384 + g * 16) * 144, xt);
+            const mc_v16 *restrict w0 = (const mc_v16 *)wt + g * 9 + 0;
+            dw_k3_c384_12x12_s1_fwd_k0(yt, xt, w0);
+            dw_k3_c384_12x12_s1_cl_out(yt, y + ((long)b * 384 + 0 + g * 16) * 144, 0);
+        }
+    }
 }
 
 
-/* Channel c of image b: its input gradient goes to dxc, its filter
- * gradients into the accumulators ga. */
-static inline void dw_k3_c384_12x12_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
-    float *restrict dxc, mc_v16 *restrict ga, int b, int c, int acc)
+/* Kernel 0 (3x3) of the list, into dst. */
+static void dw_k3_c384_12x12_s1_dx_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
 {
-    float xp[222];
-    dw_k3_c384_12x12_s1_pad(xc, xp);
-    const float *restrict w0 = w + 0 + c * 9;
-    const float *restrict d0 = dy + ((long)b * 384 + 0 + c) * 144;
-    float dxg[192];
-    float dq0[222];
-    dw_k3_c384_12x12_s1_pad(d0, dq0);
-    {
-        /* kernel 0, row 0 */
-        const float v0 = w0[8];
-        const float v1 = w0[7];
-        const float v2 = w0[6];
-        for (int i = 0; i < 192; i += 64) {
-            mc_v16 a0 = (mc_v16){0};
-            mc_v16 a1 = (mc_v16){0};
-            mc_v16 a2 = (mc_v16){0};
-            mc_v16 a3 = (mc_v16){0};
-            a0 += v0 * *(const mc_v16 *)(dq0 + i + 0);
-            a1 += v0 * *(const mc_v16 *)(dq0 + i + 16);
-            a2 += v0 * *(const mc_v16 *)(dq0 + i + 32);
-            a3 += v0 * *(const mc_v16 *)(dq0 + i + 48);
-            a0 += v1 * *(const mc_v16 *)(dq0 + i + 1);
-            a1 += v1 * *(const mc_v16 *)(dq0 + i + 17);
-            a2 += v1 * *(const mc_v16 *)(dq0 + i + 33);
-            a3 += v1 * *(const mc_v16 *)(dq0 + i + 49);
-            a0 += v2 * *(const mc_v16 *)(dq0 + i + 2);
-            a1 += v2 * *(const mc_v16 *)(dq0 + i + 18);
-            a2 += v2 * *(const mc_v16 *)(dq0 + i + 34);
-            a3 += v2 * *(const mc_v16 *)(dq0 + i + 50);
-            *(mc_v16 *)(dxg + i + 0) = a0;
-            *(mc_v16 *)(dxg + i + 16) = a1;
-            *(mc_v16 *)(dxg + i + 32) = a2;
-            *(mc_v16 *)(dxg + i + 48) = a3;
-        }
+    for (int oy = 0; oy < 12; oy++) {
+        for (int ox = 0; ox < 12; ox += 6)
+            {
+                float *restrict o = dst + (oy * 12 + ox) * 16;
+                mc_v16 a0 = (mc_v16){0};
+                mc_v16 a1 = (mc_v16){0};
+                mc_v16 a2 = (mc_v16){0};
+                mc_v16 a3 = (mc_v16){0};
+                mc_v16 a4 = (mc_v16){0};
+                mc_v16 a5 = (mc_v16){0};
+                {
+                    const float *restrict r = src + ((oy + 0) * 14 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    {
+                        const mc_v16 v = w0[0];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                    }
+                    {
+                        const mc_v16 v = w0[1];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                    }
+                    {
+                        const mc_v16 v = w0[2];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 1) * 14 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    {
+                        const mc_v16 v = w0[3];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                    }
+                    {
+                        const mc_v16 v = w0[4];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                    }
+                    {
+                        const mc_v16 v = w0[5];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 2) * 14 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    {
+                        const mc_v16 v = w0[6];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                    }
+                    {
+                        const mc_v16 v = w0[7];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                    }
+                    {
+                        const mc_v16 v = w0[8];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                    }
+                }
+                *(mc_v16 *)(o + 0) = a0;
+                *(mc_v16 *)(o + 16) = a1;
+                *(mc_v16 *)(o + 32) = a2;
+                *(mc_v16 *)(o + 48) = a3;
+                *(mc_v16 *)(o + 64) = a4;
+                *(mc_v16 *)(o + 80) = a5;
+            }
     }
-    {
-        /* kernel 0, row 1 */
-        const float v0 = w0[5];
-        const float v1 = w0[4];
-        const float v2 = w0[3];
-        for (int i = 0; i < 192; i += 64) {
-            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
-            a0 += v0 * *(const mc_v16 *)(dq0 + i + 14);
-            a1 += v0 * *(const mc_v16 *)(dq0 + i + 30);
-            a2 += v0 * *(const mc_v16 *)(dq0 + i + 46);
-            a3 += v0 * *(const mc_v16 *)(dq0 + i + 62);
-            a0 += v1 * *(const mc_v16 *)(dq0 + i + 15);
-            a1 += v1 * *(const mc_v16 *)(dq0 + i + 31);
-            a2 += v1 * *(const mc_v16 *)(dq0 + i + 47);
-            a3 += v1 * *(const mc_v16 *)(dq0 + i + 63);
-            a0 += v2 * *(const mc_v16 *)(dq0 + i + 16);
-            a1 += v2 * *(const mc_v16 *)(dq0 + i + 32);
-            a2 += v2 * *(const mc_v16 *)(dq0 + i + 48);
-            a3 += v2 * *(const mc_v16 *)(dq0 + i + 64);
-            *(mc_v16 *)(dxg + i + 0) = a0;
-            *(mc_v16 *)(dxg + i + 16) = a1;
-            *(mc_v16 *)(dxg + i + 32) = a2;
-            *(mc_v16 *)(dxg + i + 48) = a3;
-        }
-    }
-    {
-        /* kernel 0, row 2 */
-        const float v0 = w0[2];
-        const float v1 = w0[1];
-        const float v2 = w0[0];
-        for (int i = 0; i < 192; i += 64) {
-            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
-            a0 += v0 * *(const mc_v16 *)(dq0 + i + 28);
-            a1 += v0 * *(const mc_v16 *)(dq0 + i + 44);
-            a2 += v0 * *(const mc_v16 *)(dq0 + i + 60);
-            a3 += v0 * *(const mc_v16 *)(dq0 + i + 76);
-            a0 += v1 * *(const mc_v16 *)(dq0 + i + 29);
-            a1 += v1 * *(const mc_v16 *)(dq0 + i + 45);
-            a2 += v1 * *(const mc_v16 *)(dq0 + i + 61);
-            a3 += v1 * *(const mc_v16 *)(dq0 + i + 77);
-            a0 += v2 * *(const mc_v16 *)(dq0 + i + 30);
-            a1 += v2 * *(const mc_v16 *)(dq0 + i + 46);
-            a2 += v2 * *(const mc_v16 *)(dq0 + i + 62);
-            a3 += v2 * *(const mc_v16 *)(dq0 + i + 78);
-            *(mc_v16 *)(dxg + i + 0) = a0;
-            *(mc_v16 *)(dxg + i + 16) = a1;
-            *(mc_v16 *)(dxg + i + 32) = a2;
-            *(mc_v16 *)(dxg + i + 48) = a3;
-        }
-    }
-    for (int iy = 0; iy < 12; iy++) {
-        const float *restrict g = dxg + iy * 14;
-        if (acc)
-            for (int ix = 0; ix < 12; ix++)
-                dxc[iy * 12 + ix] += g[ix];
-        else
-            for (int ix = 0; ix < 12; ix++)
-                dxc[iy * 12 + ix] = g[ix];
-    }
+}
 
-    {
-        /* kernel 0, row 0 */
-        const float *restrict dg = dq0 + 15;
-        mc_v16 a0_0 = {0};
-        mc_v16 a0_1 = {0};
-        mc_v16 a0_2 = {0};
-        mc_v16 a0_3 = {0};
-        mc_v16 a1_0 = {0};
-        mc_v16 a1_1 = {0};
-        mc_v16 a1_2 = {0};
-        mc_v16 a1_3 = {0};
-        mc_v16 a2_0 = {0};
-        mc_v16 a2_1 = {0};
-        mc_v16 a2_2 = {0};
-        mc_v16 a2_3 = {0};
-        for (int i = 0; i < 192; i += 64) {
-            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
-            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
-            const mc_v16 d2 = *(const mc_v16 *)(dg + i + 32);
-            const mc_v16 d3 = *(const mc_v16 *)(dg + i + 48);
-            a0_0 += d0 * *(const mc_v16 *)(xp + i + 0);
-            a0_1 += d1 * *(const mc_v16 *)(xp + i + 16);
-            a0_2 += d2 * *(const mc_v16 *)(xp + i + 32);
-            a0_3 += d3 * *(const mc_v16 *)(xp + i + 48);
-            a1_0 += d0 * *(const mc_v16 *)(xp + i + 1);
-            a1_1 += d1 * *(const mc_v16 *)(xp + i + 17);
-            a1_2 += d2 * *(const mc_v16 *)(xp + i + 33);
-            a1_3 += d3 * *(const mc_v16 *)(xp + i + 49);
-            a2_0 += d0 * *(const mc_v16 *)(xp + i + 2);
-            a2_1 += d1 * *(const mc_v16 *)(xp + i + 18);
-            a2_2 += d2 * *(const mc_v16 *)(xp + i + 34);
-            a2_3 += d3 * *(const mc_v16 *)(xp + i + 50);
-        }
-        ga[0] += a0_0 + a0_1 + a0_2 + a0_3;
-        ga[1] += a1_0 + a1_1 + a1_2 + a1_3;
-        ga[2] += a2_0 + a2_1 + a2_2 + a2_3;
+/* Kernel 0, row 0 of its filter gradient, added to the sums at gp. */
+static inline void dw_k3_c384_12x12_s1_dw_k0_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+{
+    mc_v16 g0_0 = gp[0];
+    mc_v16 g0_1 = (mc_v16){0};
+    mc_v16 g0_2 = (mc_v16){0};
+    mc_v16 g1_0 = gp[1];
+    mc_v16 g1_1 = (mc_v16){0};
+    mc_v16 g1_2 = (mc_v16){0};
+    mc_v16 g2_0 = gp[2];
+    mc_v16 g2_1 = (mc_v16){0};
+    mc_v16 g2_2 = (mc_v16){0};
+    for (int oy = 0; oy < 12; oy++) {
+        for (int ox = 0; ox < 12; ox += 4)
+            {
+                const float *restrict dr = dyt + ((oy + 1) * 14 + ox + 1) * 16;
+                const float *restrict r = xt + ((oy + 0) * 14 + ox + 0) * 16;
+                const mc_v16 d0 = *(const mc_v16 *)(dr + 0);
+                const mc_v16 d1 = *(const mc_v16 *)(dr + 16);
+                const mc_v16 d2 = *(const mc_v16 *)(dr + 32);
+                const mc_v16 d3 = *(const mc_v16 *)(dr + 48);
+                const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                g0_0 += d0 * x0;
+                g0_1 += d1 * x1;
+                g0_2 += d2 * x2;
+                g0_0 += d3 * x3;
+                g1_0 += d0 * x1;
+                g1_1 += d1 * x2;
+                g1_2 += d2 * x3;
+                g1_0 += d3 * x4;
+                g2_0 += d0 * x2;
+                g2_1 += d1 * x3;
+                g2_2 += d2 * x4;
+                g2_0 += d3 * x5;
+            }
     }
-    {
-        /* kernel 0, row 1 */
-        const float *restrict dg = dq0 + 15;
-        mc_v16 a0_0 = {0};
-        mc_v16 a0_1 = {0};
-        mc_v16 a0_2 = {0};
-        mc_v16 a0_3 = {0};
-        mc_v16 a1_0 = {0};
-        mc_v16 a1_1 = {0};
-        mc_v16 a1_2 = {0};
-        mc_v16 a1_3 = {0};
-        mc_v16 a2_0 = {0};
-        mc_v16 a2_1 = {0};
-        mc_v16 a2_2 = {0};
-        mc_v16 a2_3 = {0};
-        for (int i = 0; i < 192; i += 64) {
-            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
-            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
-            const mc_v16 d2 = *(const mc_v16 *)(dg + i + 32);
-            const mc_v16 d3 = *(const mc_v16 *)(dg + i + 48);
-            a0_0 += d0 * *(const mc_v16 *)(xp + i + 14);
-            a0_1 += d1 * *(const mc_v16 *)(xp + i + 30);
-            a0_2 += d2 * *(const mc_v16 *)(xp + i + 46);
-            a0_3 += d3 * *(const mc_v16 *)(xp + i + 62);
-            a1_0 += d0 * *(const mc_v16 *)(xp + i + 15);
-            a1_1 += d1 * *(const mc_v16 *)(xp + i + 31);
-            a1_2 += d2 * *(const mc_v16 *)(xp + i + 47);
-            a1_3 += d3 * *(const mc_v16 *)(xp + i + 63);
-            a2_0 += d0 * *(const mc_v16 *)(xp + i + 16);
-            a2_1 += d1 * *(const mc_v16 *)(xp + i + 32);
-            a2_2 += d2 * *(const mc_v16 *)(xp + i + 48);
-            a2_3 += d3 * *(const mc_v16 *)(xp + i + 64);
-        }
-        ga[3] += a0_0 + a0_1 + a0_2 + a0_3;
-        ga[4] += a1_0 + a1_1 + a1_2 + a1_3;
-        ga[5] += a2_0 + a2_1 + a2_2 + a2_3;
+    gp[0] = g0_0 + g0_1 + g0_2;
+    gp[1] = g1_0 + g1_1 + g1_2;
+    gp[2] = g2_0 + g2_1 + g2_2;
+}
+
+/* Kernel 0, row 1 of its filter gradient, added to the sums at gp. */
+static inline void dw_k3_c384_12x12_s1_dw_k0_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+{
+    mc_v16 g0_0 = gp[0];
+    mc_v16 g0_1 = (mc_v16){0};
+    mc_v16 g0_2 = (mc_v16){0};
+    mc_v16 g1_0 = gp[1];
+    mc_v16 g1_1 = (mc_v16){0};
+    mc_v16 g1_2 = (mc_v16){0};
+    mc_v16 g2_0 = gp[2];
+    mc_v16 g2_1 = (mc_v16){0};
+    mc_v16 g2_2 = (mc_v16){0};
+    for (int oy = 0; oy < 12; oy++) {
+        for (int ox = 0; ox < 12; ox += 4)
+            {
+                const float *restrict dr = dyt + ((oy + 1) * 14 + ox + 1) * 16;
+                const float *restrict r = xt + ((oy + 1) * 14 + ox + 0) * 16;
+                const mc_v16 d0 = *(const mc_v16 *)(dr + 0);
+                const mc_v16 d1 = *(const mc_v16 *)(dr + 16);
+                const mc_v16 d2 = *(const mc_v16 *)(dr + 32);
+                const mc_v16 d3 = *(const mc_v16 *)(dr + 48);
+                const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                g0_0 += d0 * x0;
+                g0_1 += d1 * x1;
+                g0_2 += d2 * x2;
+                g0_0 += d3 * x3;
+                g1_0 += d0 * x1;
+                g1_1 += d1 * x2;
+                g1_2 += d2 * x3;
+                g1_0 += d3 * x4;
+                g2_0 += d0 * x2;
+                g2_1 += d1 * x3;
+                g2_2 += d2 * x4;
+                g2_0 += d3 * x5;
+            }
     }
-    {
-        /* kernel 0, row 2 */
-        const float *restrict dg = dq0 + 15;
-        mc_v16 a0_0 = {0};
-        mc_v16 a0_1 = {0};
-        mc_v16 a0_2 = {0};
-        mc_v16 a0_3 = {0};
-        mc_v16 a1_0 = {0};
-        mc_v16 a1_1 = {0};
-        mc_v16 a1_2 = {0};
-        mc_v16 a1_3 = {0};
-        mc_v16 a2_0 = {0};
-        mc_v16 a2_1 = {0};
-        mc_v16 a2_2 = {0};
-        mc_v16 a2_3 = {0};
-        for (int i = 0; i < 192; i += 64) {
-            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
-            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
-            const mc_v16 d2 = *(const mc_v16 *)(dg + i + 32);
-            const mc_v16 d3 = *(const mc_v16 *)(dg + i + 48);
-            a0_0 += d0 * *(const mc_v16 *)(xp + i + 28);
-            a0_1 += d1 * *(const mc_v16 *)(xp + i + 44);
-            a0_2 += d2 * *(const mc_v16 *)(xp + i + 60);
-            a0_3 += d3 * *(const mc_v16 *)(xp + i + 76);
-            a1_0 += d0 * *(const mc_v16 *)(xp + i + 29);
-            a1_1 += d1 * *(const mc_v16 *)(xp + i + 45);
-            a1_2 += d2 * *(const mc_v16 *)(xp + i + 61);
-            a1_3 += d3 * *(const mc_v16 *)(xp + i + 77);
-            a2_0 += d0 * *(const mc_v16 *)(xp + i + 30);
-            a2_1 += d1 * *(const mc_v16 *)(xp + i + 46);
-            a2_2 += d2 * *(const mc_v16 *)(xp + i + 62);
-            a2_3 += d3 * *(const mc_v16 *)(xp + i + 78);
-        }
-        ga[6] += a0_0 + a0_1 + a0_2 + a0_3;
-        ga[7] += a1_0 + a1_1 + a1_2 + a1_3;
-        ga[8] += a2_0 + a2_1 + a2_2 + a2_3;
+    gp[0] = g0_0 + g0_1 + g0_2;
+    gp[1] = g1_0 + g1_1 + g1_2;
+    gp[2] = g2_0 + g2_1 + g2_2;
+}
+
+/* Kernel 0, row 2 of its filter gradient, added to the sums at gp. */
+static inline void dw_k3_c384_12x12_s1_dw_k0_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+{
+    mc_v16 g0_0 = gp[0];
+    mc_v16 g0_1 = (mc_v16){0};
+    mc_v16 g0_2 = (mc_v16){0};
+    mc_v16 g1_0 = gp[1];
+    mc_v16 g1_1 = (mc_v16){0};
+    mc_v16 g1_2 = (mc_v16){0};
+    mc_v16 g2_0 = gp[2];
+    mc_v16 g2_1 = (mc_v16){0};
+    mc_v16 g2_2 = (mc_v16){0};
+    for (int oy = 0; oy < 12; oy++) {
+        for (int ox = 0; ox < 12; ox += 4)
+            {
+                const float *restrict dr = dyt + ((oy + 1) * 14 + ox + 1) * 16;
+                const float *restrict r = xt + ((oy + 2) * 14 + ox + 0) * 16;
+                const mc_v16 d0 = *(const mc_v16 *)(dr + 0);
+                const mc_v16 d1 = *(const mc_v16 *)(dr + 16);
+                const mc_v16 d2 = *(const mc_v16 *)(dr + 32);
+                const mc_v16 d3 = *(const mc_v16 *)(dr + 48);
+                const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                g0_0 += d0 * x0;
+                g0_1 += d1 * x1;
+                g0_2 += d2 * x2;
+                g0_0 += d3 * x3;
+                g1_0 += d0 * x1;
+                g1_1 += d1 * x2;
+                g1_2 += d2 * x3;
+                g1_0 += d3 * x4;
+                g2_0 += d0 * x2;
+                g2_1 += d1 * x3;
+                g2_2 += d2 * x4;
+                g2_0 += d3 * x5;
+            }
     }
+    gp[0] = g0_0 + g0_1 + g0_2;
+    gp[1] = g1_0 + g1_1 + g1_2;
+    gp[2] = g2_0 + g2_1 + g2_2;
+}
+
+/* The filter gradient of kernel 0, added to its sums in gg. */
+static void dw_k3_c384_12x12_s1_dw_k0(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
+{
+    dw_k3_c384_12x12_s1_dw_k0_r0(gg + 0, dyt, xt);
+    dw_k3_c384_12x12_s1_dw_k0_r1(gg + 3, dyt, xt);
+    dw_k3_c384_12x12_s1_dw_k0_r2(gg + 6, dyt, xt);
 }
 
 void dw_k3_c384_12x12_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
-    MC_OMP_FOR
-    for (int c = 0; c < 384; c++) {
-        mc_v16 ga[9];
-        memset(ga, 0, sizeof ga);
-        double gb = 0; /* the bias gradient, with one kernel */
-        for (int b = 0; b < n; b++) {
-            dw_k3_c384_12x12_s1_bwd_plane(x + ((long)b * 384 + c) * 144, w, dy, dx + ((long)b * 384 + c) * 144, ga, b, c,
-                acc);
+    static _Alignas(64) float wt[3456];
+    static _Alignas(64) mc_v16 ga[3456];
+    dw_k3_c384_12x12_s1_cl_filters(w, wt, 1);
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[3136], dyt[3136], dxt[2304];
+        memset(xt, 0, sizeof xt);
+        memset(dyt, 0, sizeof dyt);
+        MC_OMP_FOR_IN
+        for (int k = 0; k < 16; k++) {
+            memset(ga + k * 216, 0, sizeof(mc_v16) * 216);
+            for (int b = k * n / 16; b < (k + 1) * n / 16; b++)
+                for (int g = 0; g < 24; g++) {
+                    mc_v16 *restrict gg = ga + (k * 24 + g) * 9;
+                    dw_k3_c384_12x12_s1_cl_in(x + ((long)b * 384 + g * 16) * 144, xt);
+                    const mc_v16 *restrict w0 = (const mc_v16 *)wt + g * 9 + 0;
+                    dw_k3_c384_12x12_s1_cl_in(dy + ((long)b * 384 + 0 + g * 16) * 144, dyt);
+                    dw_k3_c384_12x12_s1_dx_k0(dxt, dyt, w0);
+                    dw_k3_c384_12x12_s1_dw_k0(gg, dyt, xt);
+                    dw_k3_c384_12x12_s1_cl_out(dxt, dx + ((long)b * 384 + g * 16) * 144, acc);
+                }
         }
-        {
-            float *restrict dw0 = dw + 0 + c * 9;
-            dw0[0] += mc_v16_sum(&ga[0]);
-            dw0[1] += mc_v16_sum(&ga[1]);
-            dw0[2] += mc_v16_sum(&ga[2]);
-            dw0[3] += mc_v16_sum(&ga[3]);
-            dw0[4] += mc_v16_sum(&ga[4]);
-            dw0[5] += mc_v16_sum(&ga[5]);
-            dw0[6] += mc_v16_sum(&ga[6]);
-            dw0[7] += mc_v16_sum(&ga[7]);
-            dw0[8] += mc_v16_sum(&ga[8]);
+    }
+    for (int c = 0; c < 384; c++)
+        for (int t = 0; t < 9; t++) {
+            float s = 0.0f;
+            for (int k = 0; k < 16; k++)
+                s += ga[(k * 24 + c / 16) * 9 + 0 + t][c % 16];
+            dw[0 + c * 9 + t] += s;
         }
-        (void)gb;
+}
+
+/* dw_k3_c576_12x12_s1: depthwise, kernels 3 on 576 channels of 12x12, stride 1 -> 576x12x12, channels last */
+/* The filters with channels last: per group of 16 channels, a vector per
+ * tap of the list (kernel after kernel); flipped for the input gradient. */
+static void dw_k3_c576_12x12_s1_cl_filters(const float *restrict w, float *restrict wt, int flip)
+{
+    for (int c = 0; c < 576; c++)
+        for (int t = 0; t < 9; t++)
+            wt[((c / 16 * 9) + 0 + t) * 16 + c % 16] = w[0 + c * 9 + (flip ? 8 - t : t)];
+}
+
+/* 16 planes of 12 x 12 (the channels of a group) into the padded
+ * channels-last image xt, 16 pixels at a time. */
+static inline void dw_k3_c576_12x12_s1_cl_in(const float *restrict planes, float *restrict xt)
+{
+    for (int p0 = 0; p0 < 144; p0 += 16) {
+        const int count = 144 - p0 < 16 ? 144 - p0 : 16;
+        mc_v16 r[16];
+        for (int c = 0; c < 16; c++)
+            if (count == 16)
+                r[c] = *(const mc_v16 *)(planes + c * 144 + p0);
+            else
+                mc_v16_part(&r[c], planes + c * 144 + p0, count);
+        mc_v16_transpose(r);
+        for (int q = 0; q < count; q++) {
+            const int iy = (p0 + q) / 12, ix = (p0 + q) % 12;
+            *(mc_v16 *)(xt + ((iy + 1) * 14 + ix + 1) * 16) = r[q];
+        }
     }
 }
 
-/* dw_k3_c576_12x12_s1: depthwise, kernels 3 on 576 channels of 12x12, stride 1 -> 576x12x12 */
-static inline void dw_k3_c576_12x12_s1_pad(const float *restrict xc, float *restrict xp)
+/* The channels-last result back into 16 planes of 12 x 12: stored, or
+ * added when add is nonzero. */
+static inline void dw_k3_c576_12x12_s1_cl_out(const float *restrict yt, float *restrict planes, int add)
 {
-    memset(xp, 0, sizeof(float) * 222);
-    for (int iy = 0; iy < 12; iy++)
-        for (int ix = 0; ix < 12; ix++)
-            xp[(iy + 1) * 14 + 1 + ix] = xc[iy * 12 + ix];
+    for (int p0 = 0; p0 < 144; p0 += 16) {
+        const int count = 144 - p0 < 16 ? 144 - p0 : 16;
+        mc_v16 r[16];
+        for (int q = 0; q < 16; q++)
+            r[q] = q < count ? *(const mc_v16 *)(yt + (p0 + q) * 16) : (mc_v16){0};
+        mc_v16_transpose(r);
+        for (int c = 0; c < 16; c++) {
+            float *restrict p = planes + c * 144 + p0;
+            if (count == 16) {
+                if (add)
+                    *(mc_v16 *)p += r[c];
+                else
+                    *(mc_v16 *)p = r[c];
+            } else {
+                mc_v16 v = r[c];
+                if (add) {
+                    mc_v16 old;
+                    mc_v16_part(&old, p, count);
+                    v += old;
+                }
+                mc_v16_store_part(p, &v, count);
+            }
+        }
+    }
 }
 
-/* Channel c of image b, every kernel. */
-static inline void dw_k3_c576_12x12_s1_fwd_plane(const float *restrict xc, const float *restrict w, const float *restrict bias,
-    float *restrict y, int b, int c)
+/* Kernel 0 (3x3) of the list, into dst. */
+static void dw_k3_c576_12x12_s1_fwd_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
 {
-    (void)bias;
-    float xp[222];
-    dw_k3_c576_12x12_s1_pad(xc, xp);
-    const float *restrict w0 = w + 0 + c * 9;
-    float *restrict y0 = y + ((long)b * 576 + 0 + c) * 144;
-    float yg0[192];
-    {
-        /* kernel 0, row 0 */
-        const float v0 = w0[0];
-        const float v1 = w0[1];
-        const float v2 = w0[2];
-        for (int i = 0; i < 192; i += 64) {
-            mc_v16 a0 = (mc_v16){0};
-            mc_v16 a1 = (mc_v16){0};
-            mc_v16 a2 = (mc_v16){0};
-            mc_v16 a3 = (mc_v16){0};
-            a0 += v0 * *(const mc_v16 *)(xp + i + 0);
-            a1 += v0 * *(const mc_v16 *)(xp + i + 16);
-            a2 += v0 * *(const mc_v16 *)(xp + i + 32);
-            a3 += v0 * *(const mc_v16 *)(xp + i + 48);
-            a0 += v1 * *(const mc_v16 *)(xp + i + 1);
-            a1 += v1 * *(const mc_v16 *)(xp + i + 17);
-            a2 += v1 * *(const mc_v16 *)(xp + i + 33);
-            a3 += v1 * *(const mc_v16 *)(xp + i + 49);
-            a0 += v2 * *(const mc_v16 *)(xp + i + 2);
-            a1 += v2 * *(const mc_v16 *)(xp + i + 18);
-            a2 += v2 * *(const mc_v16 *)(xp + i + 34);
-            a3 += v2 * *(const mc_v16 *)(xp + i + 50);
-            *(mc_v16 *)(yg0 + i + 0) = a0;
-            *(mc_v16 *)(yg0 + i + 16) = a1;
-            *(mc_v16 *)(yg0 + i + 32) = a2;
-            *(mc_v16 *)(yg0 + i + 48) = a3;
-        }
-    }
-    {
-        /* kernel 0, row 1 */
-        const float v0 = w0[3];
-        const float v1 = w0[4];
-        const float v2 = w0[5];
-        for (int i = 0; i < 192; i += 64) {
-            mc_v16 a0 = *(const mc_v16 *)(yg0 + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(yg0 + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(yg0 + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(yg0 + i + 48);
-            a0 += v0 * *(const mc_v16 *)(xp + i + 14);
-            a1 += v0 * *(const mc_v16 *)(xp + i + 30);
-            a2 += v0 * *(const mc_v16 *)(xp + i + 46);
-            a3 += v0 * *(const mc_v16 *)(xp + i + 62);
-            a0 += v1 * *(const mc_v16 *)(xp + i + 15);
-            a1 += v1 * *(const mc_v16 *)(xp + i + 31);
-            a2 += v1 * *(const mc_v16 *)(xp + i + 47);
-            a3 += v1 * *(const mc_v16 *)(xp + i + 63);
-            a0 += v2 * *(const mc_v16 *)(xp + i + 16);
-            a1 += v2 * *(const mc_v16 *)(xp + i + 32);
-            a2 += v2 * *(const mc_v16 *)(xp + i + 48);
-            a3 += v2 * *(const mc_v16 *)(xp + i + 64);
-            *(mc_v16 *)(yg0 + i + 0) = a0;
-            *(mc_v16 *)(yg0 + i + 16) = a1;
-            *(mc_v16 *)(yg0 + i + 32) = a2;
-            *(mc_v16 *)(yg0 + i + 48) = a3;
-        }
-    }
-    {
-        /* kernel 0, row 2 */
-        const float v0 = w0[6];
-        const float v1 = w0[7];
-        const float v2 = w0[8];
-        for (int i = 0; i < 192; i += 64) {
-            mc_v16 a0 = *(const mc_v16 *)(yg0 + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(yg0 + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(yg0 + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(yg0 + i + 48);
-            a0 += v0 * *(const mc_v16 *)(xp + i + 28);
-            a1 += v0 * *(const mc_v16 *)(xp + i + 44);
-            a2 += v0 * *(const mc_v16 *)(xp + i + 60);
-            a3 += v0 * *(const mc_v16 *)(xp + i + 76);
-            a0 += v1 * *(const mc_v16 *)(xp + i + 29);
-            a1 += v1 * *(const mc_v16 *)(xp + i + 45);
-            a2 += v1 * *(const mc_v16 *)(xp + i + 61);
-            a3 += v1 * *(const mc_v16 *)(xp + i + 77);
-            a0 += v2 * *(const mc_v16 *)(xp + i + 30);
-            a1 += v2 * *(const mc_v16 *)(xp + i + 46);
-            a2 += v2 * *(const mc_v16 *)(xp + i + 62);
-            a3 += v2 * *(const mc_v16 *)(xp + i + 78);
-            *(mc_v16 *)(yg0 + i + 0) = a0;
-            *(mc_v16 *)(yg0 + i + 16) = a1;
-            *(mc_v16 *)(yg0 + i + 32) = a2;
-            *(mc_v16 *)(yg0 + i + 48) = a3;
-        }
-    }
     for (int oy = 0; oy < 12; oy++) {
-        memcpy(y0 + oy * 12, yg0 + oy * 14, 12 * sizeof(float));
+        for (int ox = 0; ox < 12; ox += 6)
+            {
+                float *restrict o = dst + (oy * 12 + ox) * 16;
+                mc_v16 a0 = (mc_v16){0};
+                mc_v16 a1 = (mc_v16){0};
+                mc_v16 a2 = (mc_v16){0};
+                mc_v16 a3 = (mc_v16){0};
+                mc_v16 a4 = (mc_v16){0};
+                mc_v16 a5 = (mc_v16){0};
+                {
+                    const float *restrict r = src + ((oy + 0) * 14 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    {
+                        const mc_v16 v = w0[0];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                    }
+                    {
+                        const mc_v16 v = w0[1];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                    }
+                    {
+                        const mc_v16 v = w0[2];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 1) * 14 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    {
+                        const mc_v16 v = w0[3];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                    }
+                    {
+                        const mc_v16 v = w0[4];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                    }
+                    {
+                        const mc_v16 v = w0[5];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 2) * 14 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    {
+                        const mc_v16 v = w0[6];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                    }
+                    {
+                        const mc_v16 v = w0[7];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                    }
+                    {
+                        const mc_v16 v = w0[8];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                    }
+                }
+                *(mc_v16 *)(o + 0) = a0;
+                *(mc_v16 *)(o + 16) = a1;
+                *(mc_v16 *)(o + 32) = a2;
+                *(mc_v16 *)(o + 48) = a3;
+                *(mc_v16 *)(o + 64) = a4;
+                *(mc_v16 *)(o + 80) = a5;
+            }
     }
 }
 
 void dw_k3_c576_12x12_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
-    MC_OMP_FOR
-    for (int bc = 0; bc < n * 576; bc++)
-        dw_k3_c576_12x12_s1_fwd_plane(x + (long)bc * 144, w, bias, y, bc / 576, bc % 576);
+    (void)bias;
+    static _Alignas(64) float wt[5184];
+    dw_k3_c576_12x12_s1_cl_filters(w, wt, 0);
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[3136], yt[2304];
+        memset(xt, 0, sizeof xt);
+        MC_OMP_FOR_IN
+        for (int bg = 0; bg < n * 36; bg++) {
+            const int b = bg / 36, g = bg % 36;
+            dw_k3_c576_12x12_s1_cl_in(x + ((long)b * 576 + g * 16) * 144, xt);
+            const mc_v16 *restrict w0 = (const mc_v16 *)wt + g * 9 + 0;
+            dw_k3_c576_12x12_s1_fwd_k0(yt, xt, w0);
+            dw_k3_c576_12x12_s1_cl_out(yt, y + ((long)b * 576 + 0 + g * 16) * 144, 0);
+        }
+    }
 }
 
 
-/* Channel c of image b: its input gradient goes to dxc, its filter
- * gradients into the accumulators ga. */
-static inline void dw_k3_c576_12x12_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
-    float *restrict dxc, mc_v16 *restrict ga, int b, int c, int acc)
+/* Kernel 0 (3x3) of the list, into dst. */
+static void dw_k3_c576_12x12_s1_dx_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
 {
-    float xp[222];
-    dw_k3_c576_12x12_s1_pad(xc, xp);
-    const float *restrict w0 = w + 0 + c * 9;
-    const float *restrict d0 = dy + ((long)b * 576 + 0 + c) * 144;
-    float dxg[192];
-    float dq0[222];
-    dw_k3_c576_12x12_s1_pad(d0, dq0);
-    {
-        /* kernel 0, row 0 */
-        const float v0 = w0[8];
-        const float v1 = w0[7];
-        const float v2 = w0[6];
-        for (int i = 0; i < 192; i += 64) {
-            mc_v16 a0 = (mc_v16){0};
-            mc_v16 a1 = (mc_v16){0};
-            mc_v16 a2 = (mc_v16){0};
-            mc_v16 a3 = (mc_v16){0};
-            a0 += v0 * *(const mc_v16 *)(dq0 + i + 0);
-            a1 += v0 * *(const mc_v16 *)(dq0 + i + 16);
-            a2 += v0 * *(const mc_v16 *)(dq0 + i + 32);
-            a3 += v0 * *(const mc_v16 *)(dq0 + i + 48);
-            a0 += v1 * *(const mc_v16 *)(dq0 + i + 1);
-            a1 += v1 * *(const mc_v16 *)(dq0 + i + 17);
-            a2 += v1 * *(const mc_v16 *)(dq0 + i + 33);
-            a3 += v1 * *(const mc_v16 *)(dq0 + i + 49);
-            a0 += v2 * *(const mc_v16 *)(dq0 + i + 2);
-            a1 += v2 * *(const mc_v16 *)(dq0 + i + 18);
-            a2 += v2 * *(const mc_v16 *)(dq0 + i + 34);
-            a3 += v2 * *(const mc_v16 *)(dq0 + i + 50);
-            *(mc_v16 *)(dxg + i + 0) = a0;
-            *(mc_v16 *)(dxg + i + 16) = a1;
-            *(mc_v16 *)(dxg + i + 32) = a2;
-            *(mc_v16 *)(dxg + i + 48) = a3;
-        }
+    for (int oy = 0; oy < 12; oy++) {
+        for (int ox = 0; ox < 12; ox += 6)
+            {
+                float *restrict o = dst + (oy * 12 + ox) * 16;
+                mc_v16 a0 = (mc_v16){0};
+                mc_v16 a1 = (mc_v16){0};
+                mc_v16 a2 = (mc_v16){0};
+                mc_v16 a3 = (mc_v16){0};
+                mc_v16 a4 = (mc_v16){0};
+                mc_v16 a5 = (mc_v16){0};
+                {
+                    const float *restrict r = src + ((oy + 0) * 14 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    {
+                        const mc_v16 v = w0[0];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                    }
+                    {
+                        const mc_v16 v = w0[1];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                    }
+                    {
+                        const mc_v16 v = w0[2];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 1) * 14 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    {
+                        const mc_v16 v = w0[3];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                    }
+                    {
+                        const mc_v16 v = w0[4];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                    }
+                    {
+                        const mc_v16 v = w0[5];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 2) * 14 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    {
+                        const mc_v16 v = w0[6];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                    }
+                    {
+                        const mc_v16 v = w0[7];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                    }
+                    {
+                        const mc_v16 v = w0[8];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                    }
+                }
+                *(mc_v16 *)(o + 0) = a0;
+                *(mc_v16 *)(o + 16) = a1;
+                *(mc_v16 *)(o + 32) = a2;
+                *(mc_v16 *)(o + 48) = a3;
+                *(mc_v16 *)(o + 64) = a4;
+                *(mc_v16 *)(o + 80) = a5;
+            }
     }
-    {
-        /* kernel 0, row 1 */
-        const float v0 = w0[5];
-        const float v1 = w0[4];
-        const float v2 = w0[3];
-        for (int i = 0; i < 192; i += 64) {
-            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
-            a0 += v0 * *(const mc_v16 *)(dq0 + i + 14);
-            a1 += v0 * *(const mc_v16 *)(dq0 + i + 30);
-            a2 += v0 * *(const mc_v16 *)(dq0 + i + 46);
-            a3 += v0 * *(const mc_v16 *)(dq0 + i + 62);
-            a0 += v1 * *(const mc_v16 *)(dq0 + i + 15);
-            a1 += v1 * *(const mc_v16 *)(dq0 + i + 31);
-            a2 += v1 * *(const mc_v16 *)(dq0 + i + 47);
-            a3 += v1 * *(const mc_v16 *)(dq0 + i + 63);
-            a0 += v2 * *(const mc_v16 *)(dq0 + i + 16);
-            a1 += v2 * *(const mc_v16 *)(dq0 + i + 32);
-            a2 += v2 * *(const mc_v16 *)(dq0 + i + 48);
-            a3 += v2 * *(const mc_v16 *)(dq0 + i + 64);
-            *(mc_v16 *)(dxg + i + 0) = a0;
-            *(mc_v16 *)(dxg + i + 16) = a1;
-            *(mc_v16 *)(dxg + i + 32) = a2;
-            *(mc_v16 *)(dxg + i + 48) = a3;
-        }
-    }
-    {
-        /* kernel 0, row 2 */
-        const float v0 = w0[2];
-        const float v1 = w0[1];
-        const float v2 = w0[0];
-        for (int i = 0; i < 192; i += 64) {
-            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
-            a0 += v0 * *(const mc_v16 *)(dq0 + i + 28);
-            a1 += v0 * *(const mc_v16 *)(dq0 + i + 44);
-            a2 += v0 * *(const mc_v16 *)(dq0 + i + 60);
-            a3 += v0 * *(const mc_v16 *)(dq0 + i + 76);
-            a0 += v1 * *(const mc_v16 *)(dq0 + i + 29);
-            a1 += v1 * *(const mc_v16 *)(dq0 + i + 45);
-            a2 += v1 * *(const mc_v16 *)(dq0 + i + 61);
-            a3 += v1 * *(const mc_v16 *)(dq0 + i + 77);
-            a0 += v2 * *(const mc_v16 *)(dq0 + i + 30);
-            a1 += v2 * *(const mc_v16 *)(dq0 + i + 46);
-            a2 += v2 * *(const mc_v16 *)(dq0 + i + 62);
-            a3 += v2 * *(const mc_v16 *)(dq0 + i + 78);
-            *(mc_v16 *)(dxg + i + 0) = a0;
-            *(mc_v16 *)(dxg + i + 16) = a1;
-            *(mc_v16 *)(dxg + i + 32) = a2;
-            *(mc_v16 *)(dxg + i + 48) = a3;
-        }
-    }
-    for (int iy = 0; iy < 12; iy++) {
-        const float *restrict g = dxg + iy * 14;
-        if (acc)
-            for (int ix = 0; ix < 12; ix++)
-                dxc[iy * 12 + ix] += g[ix];
-        else
-            for (int ix = 0; ix < 12; ix++)
-                dxc[iy * 12 + ix] = g[ix];
-    }
+}
 
-    {
-        /* kernel 0, row 0 */
-        const float *restrict dg = dq0 + 15;
-        mc_v16 a0_0 = {0};
-        mc_v16 a0_1 = {0};
-        mc_v16 a0_2 = {0};
-        mc_v16 a0_3 = {0};
-        mc_v16 a1_0 = {0};
-        mc_v16 a1_1 = {0};
-        mc_v16 a1_2 = {0};
-        mc_v16 a1_3 = {0};
-        mc_v16 a2_0 = {0};
-        mc_v16 a2_1 = {0};
-        mc_v16 a2_2 = {0};
-        mc_v16 a2_3 = {0};
-        for (int i = 0; i < 192; i += 64) {
-            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
-            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
-            const mc_v16 d2 = *(const mc_v16 *)(dg + i + 32);
-            const mc_v16 d3 = *(const mc_v16 *)(dg + i + 48);
-            a0_0 += d0 * *(const mc_v16 *)(xp + i + 0);
-            a0_1 += d1 * *(const mc_v16 *)(xp + i + 16);
-            a0_2 += d2 * *(const mc_v16 *)(xp + i + 32);
-            a0_3 += d3 * *(const mc_v16 *)(xp + i + 48);
-            a1_0 += d0 * *(const mc_v16 *)(xp + i + 1);
-            a1_1 += d1 * *(const mc_v16 *)(xp + i + 17);
-            a1_2 += d2 * *(const mc_v16 *)(xp + i + 33);
-            a1_3 += d3 * *(const mc_v16 *)(xp + i + 49);
-            a2_0 += d0 * *(const mc_v16 *)(xp + i + 2);
-            a2_1 += d1 * *(const mc_v16 *)(xp + i + 18);
-            a2_2 += d2 * *(const mc_v16 *)(xp + i + 34);
-            a2_3 += d3 * *(const mc_v16 *)(xp + i + 50);
-        }
-        ga[0] += a0_0 + a0_1 + a0_2 + a0_3;
-        ga[1] += a1_0 + a1_1 + a1_2 + a1_3;
-        ga[2] += a2_0 + a2_1 + a2_2 + a2_3;
+/* Kernel 0, row 0 of its filter gradient, added to the sums at gp. */
+static inline void dw_k3_c576_12x12_s1_dw_k0_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+{
+    mc_v16 g0_0 = gp[0];
+    mc_v16 g0_1 = (mc_v16){0};
+    mc_v16 g0_2 = (mc_v16){0};
+    mc_v16 g1_0 = gp[1];
+    mc_v16 g1_1 = (mc_v16){0};
+    mc_v16 g1_2 = (mc_v16){0};
+    mc_v16 g2_0 = gp[2];
+    mc_v16 g2_1 = (mc_v16){0};
+    mc_v16 g2_2 = (mc_v16){0};
+    for (int oy = 0; oy < 12; oy++) {
+        for (int ox = 0; ox < 12; ox += 4)
+            {
+                const float *restrict dr = dyt + ((oy + 1) * 14 + ox + 1) * 16;
+                const float *restrict r = xt + ((oy + 0) * 14 + ox + 0) * 16;
+                const mc_v16 d0 = *(const mc_v16 *)(dr + 0);
+                const mc_v16 d1 = *(const mc_v16 *)(dr + 16);
+                const mc_v16 d2 = *(const mc_v16 *)(dr + 32);
+                const mc_v16 d3 = *(const mc_v16 *)(dr + 48);
+                const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                g0_0 += d0 * x0;
+                g0_1 += d1 * x1;
+                g0_2 += d2 * x2;
+                g0_0 += d3 * x3;
+                g1_0 += d0 * x1;
+                g1_1 += d1 * x2;
+                g1_2 += d2 * x3;
+                g1_0 += d3 * x4;
+                g2_0 += d0 * x2;
+                g2_1 += d1 * x3;
+                g2_2 += d2 * x4;
+                g2_0 += d3 * x5;
+            }
     }
-    {
-        /* kernel 0, row 1 */
-        const float *restrict dg = dq0 + 15;
-        mc_v16 a0_0 = {0};
-        mc_v16 a0_1 = {0};
-        mc_v16 a0_2 = {0};
-        mc_v16 a0_3 = {0};
-        mc_v16 a1_0 = {0};
-        mc_v16 a1_1 = {0};
-        mc_v16 a1_2 = {0};
-        mc_v16 a1_3 = {0};
-        mc_v16 a2_0 = {0};
-        mc_v16 a2_1 = {0};
-        mc_v16 a2_2 = {0};
-        mc_v16 a2_3 = {0};
-        for (int i = 0; i < 192; i += 64) {
-            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
-            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
-            const mc_v16 d2 = *(const mc_v16 *)(dg + i + 32);
-            const mc_v16 d3 = *(const mc_v16 *)(dg + i + 48);
-            a0_0 += d0 * *(const mc_v16 *)(xp + i + 14);
-            a0_1 += d1 * *(const mc_v16 *)(xp + i + 30);
-            a0_2 += d2 * *(const mc_v16 *)(xp + i + 46);
-            a0_3 += d3 * *(const mc_v16 *)(xp + i + 62);
-            a1_0 += d0 * *(const mc_v16 *)(xp + i + 15);
-            a1_1 += d1 * *(const mc_v16 *)(xp + i + 31);
-            a1_2 += d2 * *(const mc_v16 *)(xp + i + 47);
-            a1_3 += d3 * *(const mc_v16 *)(xp + i + 63);
-            a2_0 += d0 * *(const mc_v16 *)(xp + i + 16);
-            a2_1 += d1 * *(const mc_v16 *)(xp + i + 32);
-            a2_2 += d2 * *(const mc_v16 *)(xp + i + 48);
-            a2_3 += d3 * *(const mc_v16 *)(xp + i + 64);
-        }
-        ga[3] += a0_0 + a0_1 + a0_2 + a0_3;
-        ga[4] += a1_0 + a1_1 + a1_2 + a1_3;
-        ga[5] += a2_0 + a2_1 + a2_2 + a2_3;
+    gp[0] = g0_0 + g0_1 + g0_2;
+    gp[1] = g1_0 + g1_1 + g1_2;
+    gp[2] = g2_0 + g2_1 + g2_2;
+}
+
+/* Kernel 0, row 1 of its filter gradient, added to the sums at gp. */
+static inline void dw_k3_c576_12x12_s1_dw_k0_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+{
+    mc_v16 g0_0 = gp[0];
+    mc_v16 g0_1 = (mc_v16){0};
+    mc_v16 g0_2 = (mc_v16){0};
+    mc_v16 g1_0 = gp[1];
+    mc_v16 g1_1 = (mc_v16){0};
+    mc_v16 g1_2 = (mc_v16){0};
+    mc_v16 g2_0 = gp[2];
+    mc_v16 g2_1 = (mc_v16){0};
+    mc_v16 g2_2 = (mc_v16){0};
+    for (int oy = 0; oy < 12; oy++) {
+        for (int ox = 0; ox < 12; ox += 4)
+            {
+                const float *restrict dr = dyt + ((oy + 1) * 14 + ox + 1) * 16;
+                const float *restrict r = xt + ((oy + 1) * 14 + ox + 0) * 16;
+                const mc_v16 d0 = *(const mc_v16 *)(dr + 0);
+                const mc_v16 d1 = *(const mc_v16 *)(dr + 16);
+                const mc_v16 d2 = *(const mc_v16 *)(dr + 32);
+                const mc_v16 d3 = *(const mc_v16 *)(dr + 48);
+                const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                g0_0 += d0 * x0;
+                g0_1 += d1 * x1;
+                g0_2 += d2 * x2;
+                g0_0 += d3 * x3;
+                g1_0 += d0 * x1;
+                g1_1 += d1 * x2;
+                g1_2 += d2 * x3;
+                g1_0 += d3 * x4;
+                g2_0 += d0 * x2;
+                g2_1 += d1 * x3;
+                g2_2 += d2 * x4;
+                g2_0 += d3 * x5;
+            }
     }
-    {
-        /* kernel 0, row 2 */
-        const float *restrict dg = dq0 + 15;
-        mc_v16 a0_0 = {0};
-        mc_v16 a0_1 = {0};
-        mc_v16 a0_2 = {0};
-        mc_v16 a0_3 = {0};
-        mc_v16 a1_0 = {0};
-        mc_v16 a1_1 = {0};
-        mc_v16 a1_2 = {0};
-        mc_v16 a1_3 = {0};
-        mc_v16 a2_0 = {0};
-        mc_v16 a2_1 = {0};
-        mc_v16 a2_2 = {0};
-        mc_v16 a2_3 = {0};
-        for (int i = 0; i < 192; i += 64) {
-            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
-            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
-            const mc_v16 d2 = *(const mc_v16 *)(dg + i + 32);
-            const mc_v16 d3 = *(const mc_v16 *)(dg + i + 48);
-            a0_0 += d0 * *(const mc_v16 *)(xp + i + 28);
-            a0_1 += d1 * *(const mc_v16 *)(xp + i + 44);
-            a0_2 += d2 * *(const mc_v16 *)(xp + i + 60);
-            a0_3 += d3 * *(const mc_v16 *)(xp + i + 76);
-            a1_0 += d0 * *(const mc_v16 *)(xp + i + 29);
-            a1_1 += d1 * *(const mc_v16 *)(xp + i + 45);
-            a1_2 += d2 * *(const mc_v16 *)(xp + i + 61);
-            a1_3 += d3 * *(const mc_v16 *)(xp + i + 77);
-            a2_0 += d0 * *(const mc_v16 *)(xp + i + 30);
-            a2_1 += d1 * *(const mc_v16 *)(xp + i + 46);
-            a2_2 += d2 * *(const mc_v16 *)(xp + i + 62);
-            a2_3 += d3 * *(const mc_v16 *)(xp + i + 78);
-        }
-        ga[6] += a0_0 + a0_1 + a0_2 + a0_3;
-        ga[7] += a1_0 + a1_1 + a1_2 + a1_3;
-        ga[8] += a2_0 + a2_1 + a2_2 + a2_3;
+    gp[0] = g0_0 + g0_1 + g0_2;
+    gp[1] = g1_0 + g1_1 + g1_2;
+    gp[2] = g2_0 + g2_1 + g2_2;
+}
+
+/* Kernel 0, row 2 of its filter gradient, added to the sums at gp. */
+static inline void dw_k3_c576_12x12_s1_dw_k0_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+{
+    mc_v16 g0_0 = gp[0];
+    mc_v16 g0_1 = (mc_v16){0};
+    mc_v16 g0_2 = (mc_v16){0};
+    mc_v16 g1_0 = gp[1];
+    mc_v16 g1_1 = (mc_v16){0};
+    mc_v16 g1_2 = (mc_v16){0};
+    mc_v16 g2_0 = gp[2];
+    mc_v16 g2_1 = (mc_v16){0};
+    mc_v16 g2_2 = (mc_v16){0};
+    for (int oy = 0; oy < 12; oy++) {
+        for (int ox = 0; ox < 12; ox += 4)
+            {
+                const float *restrict dr = dyt + ((oy + 1) * 14 + ox + 1) * 16;
+                const float *restrict r = xt + ((oy + 2) * 14 + ox + 0) * 16;
+                const mc_v16 d0 = *(const mc_v16 *)(dr + 0);
+                const mc_v16 d1 = *(const mc_v16 *)(dr + 16);
+                const mc_v16 d2 = *(const mc_v16 *)(dr + 32);
+                const mc_v16 d3 = *(const mc_v16 *)(dr + 48);
+                const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                g0_0 += d0 * x0;
+                g0_1 += d1 * x1;
+                g0_2 += d2 * x2;
+                g0_0 += d3 * x3;
+                g1_0 += d0 * x1;
+                g1_1 += d1 * x2;
+                g1_2 += d2 * x3;
+                g1_0 += d3 * x4;
+                g2_0 += d0 * x2;
+                g2_1 += d1 * x3;
+                g2_2 += d2 * x4;
+                g2_0 += d3 * x5;
+            }
     }
+    gp[0] = g0_0 + g0_1 + g0_2;
+    gp[1] = g1_0 + g1_1 + g1_2;
+    gp[2] = g2_0 + g2_1 + g2_2;
+}
+
+/* The filter gradient of kernel 0, added to its sums in gg. */
+static void dw_k3_c576_12x12_s1_dw_k0(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
+{
+    dw_k3_c576_12x12_s1_dw_k0_r0(gg + 0, dyt, xt);
+    dw_k3_c576_12x12_s1_dw_k0_r1(gg + 3, dyt, xt);
+    dw_k3_c576_12x12_s1_dw_k0_r2(gg + 6, dyt, xt);
 }
 
 void dw_k3_c576_12x12_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
-    MC_OMP_FOR
-    for (int c = 0; c < 576; c++) {
-        mc_v16 ga[9];
-        memset(ga, 0, sizeof ga);
-        double gb = 0; /* the bias gradient, with one kernel */
-        for (int b = 0; b < n; b++) {
-            dw_k3_c576_12x12_s1_bwd_plane(x + ((long)b * 576 + c) * 144, w, dy, dx + ((long)b * 576 + c) * 144, ga, b, c,
-                acc);
+    static _Alignas(64) float wt[5184];
+    static _Alignas(64) mc_v16 ga[5184];
+    dw_k3_c576_12x12_s1_cl_filters(w, wt, 1);
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[3136], dyt[3136], dxt[2304];
+        memset(xt, 0, sizeof xt);
+        memset(dyt, 0, sizeof dyt);
+        MC_OMP_FOR_IN
+        for (int k = 0; k < 16; k++) {
+            memset(ga + k * 324, 0, sizeof(mc_v16) * 324);
+            for (int b = k * n / 16; b < (k + 1) * n / 16; b++)
+                for (int g = 0; g < 36; g++) {
+                    mc_v16 *restrict gg = ga + (k * 36 + g) * 9;
+                    dw_k3_c576_12x12_s1_cl_in(x + ((long)b * 576 + g * 16) * 144, xt);
+                    const mc_v16 *restrict w0 = (const mc_v16 *)wt + g * 9 + 0;
+                    dw_k3_c576_12x12_s1_cl_in(dy + ((long)b * 576 + 0 + g * 16) * 144, dyt);
+                    dw_k3_c576_12x12_s1_dx_k0(dxt, dyt, w0);
+                    dw_k3_c576_12x12_s1_dw_k0(gg, dyt, xt);
+                    dw_k3_c576_12x12_s1_cl_out(dxt, dx + ((long)b * 576 + g * 16) * 144, acc);
+                }
         }
-        {
-            float *restrict dw0 = dw + 0 + c * 9;
-            dw0[0] += mc_v16_sum(&ga[0]);
-            dw0[1] += mc_v16_sum(&ga[1]);
-            dw0[2] += mc_v16_sum(&ga[2]);
-            dw0[3] += mc_v16_sum(&ga[3]);
-            dw0[4] += mc_v16_sum(&ga[4]);
-            dw0[5] += mc_v16_sum(&ga[5]);
-            dw0[6] += mc_v16_sum(&ga[6]);
-            dw0[7] += mc_v16_sum(&ga[7]);
-            dw0[8] += mc_v16_sum(&ga[8]);
-        }
-        (void)gb;
     }
+    for (int c = 0; c < 576; c++)
+        for (int t = 0; t < 9; t++) {
+            float s = 0.0f;
+            for (int k = 0; k < 16; k++)
+                s += ga[(k * 36 + c / 16) * 9 + 0 + t][c % 16];
+            dw[0 + c * 9 + t] += s;
+        }
 }
 
 /* dw_k3_c576_12x12_s2: depthwise, kernels 3 on 576 channels of 12x12, stride 2 -> 576x6x6 */
@@ -7605,213 +8091,596 @@ void dw_k3_c576_12x12_s2_bwd(int n, const float *restrict x, const float *restri
     }
 }
 
-/* dw_k3_c960_6x6_s1: depthwise, kernels 3 on 960 channels of 6x6, stride 1 -> 960x6x6 */
-static inline void dw_k3_c960_6x6_s1_pad(const float *restrict xc, float *restrict xp)
+/* dw_k3_c960_6x6_s1: depthwise, kernels 3 on 960 channels of 6x6, stride 1 -> 960x6x6, channels last */
+/* The filters with channels last: per group of 16 channels, a vector per
+ * tap of the list (kernel after kernel); flipped for the input gradient. */
+static void dw_k3_c960_6x6_s1_cl_filters(const float *restrict w, float *restrict wt, int flip)
 {
-    memset(xp, 0, sizeof(float) * 66);
-    for (int iy = 0; iy < 6; iy++)
-        for (int ix = 0; ix < 6; ix++)
-            xp[(iy + 1) * 8 + 1 + ix] = xc[iy * 6 + ix];
+    for (int c = 0; c < 960; c++)
+        for (int t = 0; t < 9; t++)
+            wt[((c / 16 * 9) + 0 + t) * 16 + c % 16] = w[0 + c * 9 + (flip ? 8 - t : t)];
 }
 
-/* Channel c of image b, every kernel. */
-static inline void dw_k3_c960_6x6_s1_fwd_plane(const float *restrict xc, const float *restrict w, const float *restrict bias,
-    float *restrict y, int b, int c)
+/* 16 planes of 6 x 6 (the channels of a group) into the padded
+ * channels-last image xt, 16 pixels at a time. */
+static inline void dw_k3_c960_6x6_s1_cl_in(const float *restrict planes, float *restrict xt)
 {
-    (void)bias;
-    float xp[66];
-    dw_k3_c960_6x6_s1_pad(xc, xp);
-    const float *restrict w0 = w + 0 + c * 9;
-    float *restrict y0 = y + ((long)b * 960 + 0 + c) * 36;
-    float yg0[48];
-    {
-        /* kernel 0, row 0 */
-        const float v0 = w0[0];
-        const float v1 = w0[1];
-        const float v2 = w0[2];
-        for (int i = 0; i < 48; i += 16) {
-            mc_v16 a0 = (mc_v16){0};
-            a0 += v0 * *(const mc_v16 *)(xp + i + 0);
-            a0 += v1 * *(const mc_v16 *)(xp + i + 1);
-            a0 += v2 * *(const mc_v16 *)(xp + i + 2);
-            *(mc_v16 *)(yg0 + i + 0) = a0;
+    for (int p0 = 0; p0 < 36; p0 += 16) {
+        const int count = 36 - p0 < 16 ? 36 - p0 : 16;
+        mc_v16 r[16];
+        for (int c = 0; c < 16; c++)
+            if (count == 16)
+                r[c] = *(const mc_v16 *)(planes + c * 36 + p0);
+            else
+                mc_v16_part(&r[c], planes + c * 36 + p0, count);
+        mc_v16_transpose(r);
+        for (int q = 0; q < count; q++) {
+            const int iy = (p0 + q) / 6, ix = (p0 + q) % 6;
+            *(mc_v16 *)(xt + ((iy + 1) * 8 + ix + 1) * 16) = r[q];
         }
     }
-    {
-        /* kernel 0, row 1 */
-        const float v0 = w0[3];
-        const float v1 = w0[4];
-        const float v2 = w0[5];
-        for (int i = 0; i < 48; i += 16) {
-            mc_v16 a0 = *(const mc_v16 *)(yg0 + i + 0);
-            a0 += v0 * *(const mc_v16 *)(xp + i + 8);
-            a0 += v1 * *(const mc_v16 *)(xp + i + 9);
-            a0 += v2 * *(const mc_v16 *)(xp + i + 10);
-            *(mc_v16 *)(yg0 + i + 0) = a0;
+}
+
+/* The channels-last result back into 16 planes of 6 x 6: stored, or
+ * added when add is nonzero. */
+static inline void dw_k3_c960_6x6_s1_cl_out(const float *restrict yt, float *restrict planes, int add)
+{
+    for (int p0 = 0; p0 < 36; p0 += 16) {
+        const int count = 36 - p0 < 16 ? 36 - p0 : 16;
+        mc_v16 r[16];
+        for (int q = 0; q < 16; q++)
+            r[q] = q < count ? *(const mc_v16 *)(yt + (p0 + q) * 16) : (mc_v16){0};
+        mc_v16_transpose(r);
+        for (int c = 0; c < 16; c++) {
+            float *restrict p = planes + c * 36 + p0;
+            if (count == 16) {
+                if (add)
+                    *(mc_v16 *)p += r[c];
+                else
+                    *(mc_v16 *)p = r[c];
+            } else {
+                mc_v16 v = r[c];
+                if (add) {
+                    mc_v16 old;
+                    mc_v16_part(&old, p, count);
+                    v += old;
+                }
+                mc_v16_store_part(p, &v, count);
+            }
         }
     }
-    {
-        /* kernel 0, row 2 */
-        const float v0 = w0[6];
-        const float v1 = w0[7];
-        const float v2 = w0[8];
-        for (int i = 0; i < 48; i += 16) {
-            mc_v16 a0 = *(const mc_v16 *)(yg0 + i + 0);
-            a0 += v0 * *(const mc_v16 *)(xp + i + 16);
-            a0 += v1 * *(const mc_v16 *)(xp + i + 17);
-            a0 += v2 * *(const mc_v16 *)(xp + i + 18);
-            *(mc_v16 *)(yg0 + i + 0) = a0;
-        }
-    }
+}
+
+/* Kernel 0 (3x3) of the list, into dst. */
+static void dw_k3_c960_6x6_s1_fwd_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
+{
     for (int oy = 0; oy < 6; oy++) {
-        memcpy(y0 + oy * 6, yg0 + oy * 8, 6 * sizeof(float));
+        for (int ox = 0; ox < 6; ox += 6)
+            {
+                float *restrict o = dst + (oy * 6 + ox) * 16;
+                mc_v16 a0 = (mc_v16){0};
+                mc_v16 a1 = (mc_v16){0};
+                mc_v16 a2 = (mc_v16){0};
+                mc_v16 a3 = (mc_v16){0};
+                mc_v16 a4 = (mc_v16){0};
+                mc_v16 a5 = (mc_v16){0};
+                {
+                    const float *restrict r = src + ((oy + 0) * 8 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    {
+                        const mc_v16 v = w0[0];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                    }
+                    {
+                        const mc_v16 v = w0[1];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                    }
+                    {
+                        const mc_v16 v = w0[2];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 1) * 8 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    {
+                        const mc_v16 v = w0[3];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                    }
+                    {
+                        const mc_v16 v = w0[4];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                    }
+                    {
+                        const mc_v16 v = w0[5];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 2) * 8 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    {
+                        const mc_v16 v = w0[6];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                    }
+                    {
+                        const mc_v16 v = w0[7];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                    }
+                    {
+                        const mc_v16 v = w0[8];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                    }
+                }
+                *(mc_v16 *)(o + 0) = a0;
+                *(mc_v16 *)(o + 16) = a1;
+                *(mc_v16 *)(o + 32) = a2;
+                *(mc_v16 *)(o + 48) = a3;
+                *(mc_v16 *)(o + 64) = a4;
+                *(mc_v16 *)(o + 80) = a5;
+            }
     }
 }
 
 void dw_k3_c960_6x6_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
-    MC_OMP_FOR
-    for (int bc = 0; bc < n * 960; bc++)
-        dw_k3_c960_6x6_s1_fwd_plane(x + (long)bc * 36, w, bias, y, bc / 960, bc % 960);
+    (void)bias;
+    static _Alignas(64) float wt[8640];
+    dw_k3_c960_6x6_s1_cl_filters(w, wt, 0);
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[1024], yt[576];
+        memset(xt, 0, sizeof xt);
+        MC_OMP_FOR_IN
+        for (int bg = 0; bg < n * 60; bg++) {
+            const int b = bg / 60, g = bg % 60;
+            dw_k3_c960_6x6_s1_cl_in(x + ((long)b * 960 + g * 16) * 36, xt);
+            const mc_v16 *restrict w0 = (const mc_v16 *)wt + g * 9 + 0;
+            dw_k3_c960_6x6_s1_fwd_k0(yt, xt, w0);
+            dw_k3_c960_6x6_s1_cl_out(yt, y + ((long)b * 960 + 0 + g * 16) * 36, 0);
+        }
+    }
 }
 
 
-/* Channel c of image b: its input gradient goes to dxc, its filter
- * gradients into the accumulators ga. */
-static inline void dw_k3_c960_6x6_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
-    float *restrict dxc, mc_v16 *restrict ga, int b, int c, int acc)
+/* Kernel 0 (3x3) of the list, into dst. */
+static void dw_k3_c960_6x6_s1_dx_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
 {
-    float xp[66];
-    dw_k3_c960_6x6_s1_pad(xc, xp);
-    const float *restrict w0 = w + 0 + c * 9;
-    const float *restrict d0 = dy + ((long)b * 960 + 0 + c) * 36;
-    float dxg[48];
-    float dq0[66];
-    dw_k3_c960_6x6_s1_pad(d0, dq0);
-    {
-        /* kernel 0, row 0 */
-        const float v0 = w0[8];
-        const float v1 = w0[7];
-        const float v2 = w0[6];
-        for (int i = 0; i < 48; i += 16) {
-            mc_v16 a0 = (mc_v16){0};
-            a0 += v0 * *(const mc_v16 *)(dq0 + i + 0);
-            a0 += v1 * *(const mc_v16 *)(dq0 + i + 1);
-            a0 += v2 * *(const mc_v16 *)(dq0 + i + 2);
-            *(mc_v16 *)(dxg + i + 0) = a0;
-        }
+    for (int oy = 0; oy < 6; oy++) {
+        for (int ox = 0; ox < 6; ox += 6)
+            {
+                float *restrict o = dst + (oy * 6 + ox) * 16;
+                mc_v16 a0 = (mc_v16){0};
+                mc_v16 a1 = (mc_v16){0};
+                mc_v16 a2 = (mc_v16){0};
+                mc_v16 a3 = (mc_v16){0};
+                mc_v16 a4 = (mc_v16){0};
+                mc_v16 a5 = (mc_v16){0};
+                {
+                    const float *restrict r = src + ((oy + 0) * 8 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    {
+                        const mc_v16 v = w0[0];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                    }
+                    {
+                        const mc_v16 v = w0[1];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                    }
+                    {
+                        const mc_v16 v = w0[2];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 1) * 8 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    {
+                        const mc_v16 v = w0[3];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                    }
+                    {
+                        const mc_v16 v = w0[4];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                    }
+                    {
+                        const mc_v16 v = w0[5];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 2) * 8 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    {
+                        const mc_v16 v = w0[6];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                    }
+                    {
+                        const mc_v16 v = w0[7];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                    }
+                    {
+                        const mc_v16 v = w0[8];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                    }
+                }
+                *(mc_v16 *)(o + 0) = a0;
+                *(mc_v16 *)(o + 16) = a1;
+                *(mc_v16 *)(o + 32) = a2;
+                *(mc_v16 *)(o + 48) = a3;
+                *(mc_v16 *)(o + 64) = a4;
+                *(mc_v16 *)(o + 80) = a5;
+            }
     }
-    {
-        /* kernel 0, row 1 */
-        const float v0 = w0[5];
-        const float v1 = w0[4];
-        const float v2 = w0[3];
-        for (int i = 0; i < 48; i += 16) {
-            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
-            a0 += v0 * *(const mc_v16 *)(dq0 + i + 8);
-            a0 += v1 * *(const mc_v16 *)(dq0 + i + 9);
-            a0 += v2 * *(const mc_v16 *)(dq0 + i + 10);
-            *(mc_v16 *)(dxg + i + 0) = a0;
-        }
-    }
-    {
-        /* kernel 0, row 2 */
-        const float v0 = w0[2];
-        const float v1 = w0[1];
-        const float v2 = w0[0];
-        for (int i = 0; i < 48; i += 16) {
-            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
-            a0 += v0 * *(const mc_v16 *)(dq0 + i + 16);
-            a0 += v1 * *(const mc_v16 *)(dq0 + i + 17);
-            a0 += v2 * *(const mc_v16 *)(dq0 + i + 18);
-            *(mc_v16 *)(dxg + i + 0) = a0;
-        }
-    }
-    for (int iy = 0; iy < 6; iy++) {
-        const float *restrict g = dxg + iy * 8;
-        if (acc)
-            for (int ix = 0; ix < 6; ix++)
-                dxc[iy * 6 + ix] += g[ix];
-        else
-            for (int ix = 0; ix < 6; ix++)
-                dxc[iy * 6 + ix] = g[ix];
-    }
+}
 
-    {
-        /* kernel 0, row 0 */
-        const float *restrict dg = dq0 + 9;
-        mc_v16 a0_0 = {0};
-        mc_v16 a1_0 = {0};
-        mc_v16 a2_0 = {0};
-        for (int i = 0; i < 48; i += 16) {
-            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
-            a0_0 += d0 * *(const mc_v16 *)(xp + i + 0);
-            a1_0 += d0 * *(const mc_v16 *)(xp + i + 1);
-            a2_0 += d0 * *(const mc_v16 *)(xp + i + 2);
+/* Kernel 0, row 0 of its filter gradient, added to the sums at gp. */
+static inline void dw_k3_c960_6x6_s1_dw_k0_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+{
+    mc_v16 g0_0 = gp[0];
+    mc_v16 g0_1 = (mc_v16){0};
+    mc_v16 g0_2 = (mc_v16){0};
+    mc_v16 g1_0 = gp[1];
+    mc_v16 g1_1 = (mc_v16){0};
+    mc_v16 g1_2 = (mc_v16){0};
+    mc_v16 g2_0 = gp[2];
+    mc_v16 g2_1 = (mc_v16){0};
+    mc_v16 g2_2 = (mc_v16){0};
+    for (int oy = 0; oy < 6; oy++) {
+        for (int ox = 0; ox < 4; ox += 4)
+            {
+                const float *restrict dr = dyt + ((oy + 1) * 8 + ox + 1) * 16;
+                const float *restrict r = xt + ((oy + 0) * 8 + ox + 0) * 16;
+                const mc_v16 d0 = *(const mc_v16 *)(dr + 0);
+                const mc_v16 d1 = *(const mc_v16 *)(dr + 16);
+                const mc_v16 d2 = *(const mc_v16 *)(dr + 32);
+                const mc_v16 d3 = *(const mc_v16 *)(dr + 48);
+                const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                g0_0 += d0 * x0;
+                g0_1 += d1 * x1;
+                g0_2 += d2 * x2;
+                g0_0 += d3 * x3;
+                g1_0 += d0 * x1;
+                g1_1 += d1 * x2;
+                g1_2 += d2 * x3;
+                g1_0 += d3 * x4;
+                g2_0 += d0 * x2;
+                g2_1 += d1 * x3;
+                g2_2 += d2 * x4;
+                g2_0 += d3 * x5;
+            }
+        {
+            const int ox = 4;
+            {
+                const float *restrict dr = dyt + ((oy + 1) * 8 + ox + 1) * 16;
+                const float *restrict r = xt + ((oy + 0) * 8 + ox + 0) * 16;
+                const mc_v16 d0 = *(const mc_v16 *)(dr + 0);
+                const mc_v16 d1 = *(const mc_v16 *)(dr + 16);
+                const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                g0_0 += d0 * x0;
+                g0_1 += d1 * x1;
+                g1_0 += d0 * x1;
+                g1_1 += d1 * x2;
+                g2_0 += d0 * x2;
+                g2_1 += d1 * x3;
+            }
         }
-        ga[0] += a0_0;
-        ga[1] += a1_0;
-        ga[2] += a2_0;
     }
-    {
-        /* kernel 0, row 1 */
-        const float *restrict dg = dq0 + 9;
-        mc_v16 a0_0 = {0};
-        mc_v16 a1_0 = {0};
-        mc_v16 a2_0 = {0};
-        for (int i = 0; i < 48; i += 16) {
-            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
-            a0_0 += d0 * *(const mc_v16 *)(xp + i + 8);
-            a1_0 += d0 * *(const mc_v16 *)(xp + i + 9);
-            a2_0 += d0 * *(const mc_v16 *)(xp + i + 10);
+    gp[0] = g0_0 + g0_1 + g0_2;
+    gp[1] = g1_0 + g1_1 + g1_2;
+    gp[2] = g2_0 + g2_1 + g2_2;
+}
+
+/* Kernel 0, row 1 of its filter gradient, added to the sums at gp. */
+static inline void dw_k3_c960_6x6_s1_dw_k0_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+{
+    mc_v16 g0_0 = gp[0];
+    mc_v16 g0_1 = (mc_v16){0};
+    mc_v16 g0_2 = (mc_v16){0};
+    mc_v16 g1_0 = gp[1];
+    mc_v16 g1_1 = (mc_v16){0};
+    mc_v16 g1_2 = (mc_v16){0};
+    mc_v16 g2_0 = gp[2];
+    mc_v16 g2_1 = (mc_v16){0};
+    mc_v16 g2_2 = (mc_v16){0};
+    for (int oy = 0; oy < 6; oy++) {
+        for (int ox = 0; ox < 4; ox += 4)
+            {
+                const float *restrict dr = dyt + ((oy + 1) * 8 + ox + 1) * 16;
+                const float *restrict r = xt + ((oy + 1) * 8 + ox + 0) * 16;
+                const mc_v16 d0 = *(const mc_v16 *)(dr + 0);
+                const mc_v16 d1 = *(const mc_v16 *)(dr + 16);
+                const mc_v16 d2 = *(const mc_v16 *)(dr + 32);
+                const mc_v16 d3 = *(const mc_v16 *)(dr + 48);
+                const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                g0_0 += d0 * x0;
+                g0_1 += d1 * x1;
+                g0_2 += d2 * x2;
+                g0_0 += d3 * x3;
+                g1_0 += d0 * x1;
+                g1_1 += d1 * x2;
+                g1_2 += d2 * x3;
+                g1_0 += d3 * x4;
+                g2_0 += d0 * x2;
+                g2_1 += d1 * x3;
+                g2_2 += d2 * x4;
+                g2_0 += d3 * x5;
+            }
+        {
+            const int ox = 4;
+            {
+                const float *restrict dr = dyt + ((oy + 1) * 8 + ox + 1) * 16;
+                const float *restrict r = xt + ((oy + 1) * 8 + ox + 0) * 16;
+                const mc_v16 d0 = *(const mc_v16 *)(dr + 0);
+                const mc_v16 d1 = *(const mc_v16 *)(dr + 16);
+                const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                g0_0 += d0 * x0;
+                g0_1 += d1 * x1;
+                g1_0 += d0 * x1;
+                g1_1 += d1 * x2;
+                g2_0 += d0 * x2;
+                g2_1 += d1 * x3;
+            }
         }
-        ga[3] += a0_0;
-        ga[4] += a1_0;
-        ga[5] += a2_0;
     }
-    {
-        /* kernel 0, row 2 */
-        const float *restrict dg = dq0 + 9;
-        mc_v16 a0_0 = {0};
-        mc_v16 a1_0 = {0};
-        mc_v16 a2_0 = {0};
-        for (int i = 0; i < 48; i += 16) {
-            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
-            a0_0 += d0 * *(const mc_v16 *)(xp + i + 16);
-            a1_0 += d0 * *(const mc_v16 *)(xp + i + 17);
-            a2_0 += d0 * *(const mc_v16 *)(xp + i + 18);
+    gp[0] = g0_0 + g0_1 + g0_2;
+    gp[1] = g1_0 + g1_1 + g1_2;
+    gp[2] = g2_0 + g2_1 + g2_2;
+}
+
+/* Kernel 0, row 2 of its filter gradient, added to the sums at gp. */
+static inline void dw_k3_c960_6x6_s1_dw_k0_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+{
+    mc_v16 g0_0 = gp[0];
+    mc_v16 g0_1 = (mc_v16){0};
+    mc_v16 g0_2 = (mc_v16){0};
+    mc_v16 g1_0 = gp[1];
+    mc_v16 g1_1 = (mc_v16){0};
+    mc_v16 g1_2 = (mc_v16){0};
+    mc_v16 g2_0 = gp[2];
+    mc_v16 g2_1 = (mc_v16){0};
+    mc_v16 g2_2 = (mc_v16){0};
+    for (int oy = 0; oy < 6; oy++) {
+        for (int ox = 0; ox < 4; ox += 4)
+            {
+                const float *restrict dr = dyt + ((oy + 1) * 8 + ox + 1) * 16;
+                const float *restrict r = xt + ((oy + 2) * 8 + ox + 0) * 16;
+                const mc_v16 d0 = *(const mc_v16 *)(dr + 0);
+                const mc_v16 d1 = *(const mc_v16 *)(dr + 16);
+                const mc_v16 d2 = *(const mc_v16 *)(dr + 32);
+                const mc_v16 d3 = *(const mc_v16 *)(dr + 48);
+                const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                g0_0 += d0 * x0;
+                g0_1 += d1 * x1;
+                g0_2 += d2 * x2;
+                g0_0 += d3 * x3;
+                g1_0 += d0 * x1;
+                g1_1 += d1 * x2;
+                g1_2 += d2 * x3;
+                g1_0 += d3 * x4;
+                g2_0 += d0 * x2;
+                g2_1 += d1 * x3;
+                g2_2 += d2 * x4;
+                g2_0 += d3 * x5;
+            }
+        {
+            const int ox = 4;
+            {
+                const float *restrict dr = dyt + ((oy + 1) * 8 + ox + 1) * 16;
+                const float *restrict r = xt + ((oy + 2) * 8 + ox + 0) * 16;
+                const mc_v16 d0 = *(const mc_v16 *)(dr + 0);
+                const mc_v16 d1 = *(const mc_v16 *)(dr + 16);
+                const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                g0_0 += d0 * x0;
+                g0_1 += d1 * x1;
+                g1_0 += d0 * x1;
+                g1_1 += d1 * x2;
+                g2_0 += d0 * x2;
+                g2_1 += d1 * x3;
+            }
         }
-        ga[6] += a0_0;
-        ga[7] += a1_0;
-        ga[8] += a2_0;
     }
+    gp[0] = g0_0 + g0_1 + g0_2;
+    gp[1] = g1_0 + g1_1 + g1_2;
+    gp[2] = g2_0 + g2_1 + g2_2;
+}
+
+/* The filter gradient of kernel 0, added to its sums in gg. */
+static void dw_k3_c960_6x6_s1_dw_k0(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
+{
+    dw_k3_c960_6x6_s1_dw_k0_r0(gg + 0, dyt, xt);
+    dw_k3_c960_6x6_s1_dw_k0_r1(gg + 3, dyt, xt);
+    dw_k3_c960_6x6_s1_dw_k0_r2(gg + 6, dyt, xt);
 }
 
 void dw_k3_c960_6x6_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
-    MC_OMP_FOR
-    for (int c = 0; c < 960; c++) {
-        mc_v16 ga[9];
-        memset(ga, 0, sizeof ga);
-        double gb = 0; /* the bias gradient, with one kernel */
-        for (int b = 0; b < n; b++) {
-            dw_k3_c960_6x6_s1_bwd_plane(x + ((long)b * 960 + c) * 36, w, dy, dx + ((long)b * 960 + c) * 36, ga, b, c,
-                acc);
+    static _Alignas(64) float wt[8640];
+    static _Alignas(64) mc_v16 ga[8640];
+    dw_k3_c960_6x6_s1_cl_filters(w, wt, 1);
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[1024], dyt[1024], dxt[576];
+        memset(xt, 0, sizeof xt);
+        memset(dyt, 0, sizeof dyt);
+        MC_OMP_FOR_IN
+        for (int k = 0; k < 16; k++) {
+            memset(ga + k * 540, 0, sizeof(mc_v16) * 540);
+            for (int b = k * n / 16; b < (k + 1) * n / 16; b++)
+                for (int g = 0; g < 60; g++) {
+                    mc_v16 *restrict gg = ga + (k * 60 + g) * 9;
+                    dw_k3_c960_6x6_s1_cl_in(x + ((long)b * 960 + g * 16) * 36, xt);
+                    const mc_v16 *restrict w0 = (const mc_v16 *)wt + g * 9 + 0;
+                    dw_k3_c960_6x6_s1_cl_in(dy + ((long)b * 960 + 0 + g * 16) * 36, dyt);
+                    dw_k3_c960_6x6_s1_dx_k0(dxt, dyt, w0);
+                    dw_k3_c960_6x6_s1_dw_k0(gg, dyt, xt);
+                    dw_k3_c960_6x6_s1_cl_out(dxt, dx + ((long)b * 960 + g * 16) * 36, acc);
+                }
         }
-        {
-            float *restrict dw0 = dw + 0 + c * 9;
-            dw0[0] += mc_v16_sum(&ga[0]);
-            dw0[1] += mc_v16_sum(&ga[1]);
-            dw0[2] += mc_v16_sum(&ga[2]);
-            dw0[3] += mc_v16_sum(&ga[3]);
-            dw0[4] += mc_v16_sum(&ga[4]);
-            dw0[5] += mc_v16_sum(&ga[5]);
-            dw0[6] += mc_v16_sum(&ga[6]);
-            dw0[7] += mc_v16_sum(&ga[7]);
-            dw0[8] += mc_v16_sum(&ga[8]);
-        }
-        (void)gb;
     }
+    for (int c = 0; c < 960; c++)
+        for (int t = 0; t < 9; t++) {
+            float s = 0.0f;
+            for (int k = 0; k < 16; k++)
+                s += ga[(k * 60 + c / 16) * 9 + 0 + t][c % 16];
+            dw[0 + c * 9 + t] += s;
+        }
 }

@@ -4,7 +4,7 @@
 
 #include "resnet20.h"
 
-/* dw_k3_5_7_c16_32x32_s1: depthwise, kernels 3, 5, 7 on 16 channels of 32x32, stride 1 -> 48x32x32 */
+/* dw_k3_5_7_c16_32x32_s1: depthwise, kernels 3, 5, 7 on 16 channels of 32x32, stride 1 -> 48x32x32, channels last */
 typedef float mc_v16 __attribute__((vector_size(64), aligned(4), may_alias));
 typedef float mc_v8 __attribute__((vector_size(32), aligned(4), may_alias));
 typedef double mc_v8d __attribute__((vector_size(64), aligned(8), may_alias));
@@ -57,6695 +57,9135 @@ static inline __attribute__((unused)) double mc_v16_sum_double(const mc_v16 *v)
     return s;
 }
 
-static inline void dw_k3_5_7_c16_32x32_s1_pad(const float *restrict xc, float *restrict xp)
+/* The 16 x 16 block r transposed in registers: four rounds, each swapping
+ * bit d of the row index with bit d of the column index, rows i and i + d
+ * at a time (the lanes with bit d set come from the other row). */
+static inline __attribute__((unused)) void mc_v16_transpose(mc_v16 *r)
 {
-    memset(xp, 0, sizeof(float) * 1514);
-    for (int iy = 0; iy < 32; iy++)
-        for (int ix = 0; ix < 32; ix++)
-            xp[(iy + 3) * 38 + 3 + ix] = xc[iy * 32 + ix];
+    for (int i = 0; i < 16; i++)
+        if (!(i & 8)) {
+            const mc_v16 lo = r[i], hi = r[i + 8];
+            r[i] = __builtin_shufflevector(lo, hi, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+            r[i + 8] = __builtin_shufflevector(lo, hi, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+        }
+    for (int i = 0; i < 16; i++)
+        if (!(i & 4)) {
+            const mc_v16 lo = r[i], hi = r[i + 4];
+            r[i] = __builtin_shufflevector(lo, hi, 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27);
+            r[i + 4] = __builtin_shufflevector(lo, hi, 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31);
+        }
+    for (int i = 0; i < 16; i++)
+        if (!(i & 2)) {
+            const mc_v16 lo = r[i], hi = r[i + 2];
+            r[i] = __builtin_shufflevector(lo, hi, 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29);
+            r[i + 2] = __builtin_shufflevector(lo, hi, 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31);
+        }
+    for (int i = 0; i < 16; i++)
+        if (!(i & 1)) {
+            const mc_v16 lo = r[i], hi = r[i + 1];
+            r[i] = __builtin_shufflevector(lo, hi, 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30);
+            r[i + 1] = __builtin_shufflevector(lo, hi, 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31);
+        }
 }
 
-/* Channel c of image b, every kernel. */
-static inline void dw_k3_5_7_c16_32x32_s1_fwd_plane(const float *restrict xc, const float *restrict w, const float *restrict bias,
-    float *restrict y, int b, int c)
+/* The filters with channels last: per group of 16 channels, a vector per
+ * tap of the list (kernel after kernel); flipped for the input gradient. */
+static void dw_k3_5_7_c16_32x32_s1_cl_filters(const float *restrict w, float *restrict wt, int flip)
 {
-    (void)bias;
-    float xp[1514];
-    dw_k3_5_7_c16_32x32_s1_pad(xc, xp);
-    const float *restrict w0 = w + 0 + c * 9;
-    float *restrict y0 = y + ((long)b * 48 + 0 + c) * 1024;
-    const float *restrict w1 = w + 144 + c * 25;
-    float *restrict y1 = y + ((long)b * 48 + 16 + c) * 1024;
-    const float *restrict w2 = w + 544 + c * 49;
-    float *restrict y2 = y + ((long)b * 48 + 32 + c) * 1024;
-    float yg0[1280];
-    {
-        /* kernel 0, row 0 */
-        const float v0 = w0[0];
-        const float v1 = w0[1];
-        const float v2 = w0[2];
-        for (int i = 0; i < 1280; i += 128) {
-            mc_v16 a0 = (mc_v16){0};
-            mc_v16 a1 = (mc_v16){0};
-            mc_v16 a2 = (mc_v16){0};
-            mc_v16 a3 = (mc_v16){0};
-            mc_v16 a4 = (mc_v16){0};
-            mc_v16 a5 = (mc_v16){0};
-            mc_v16 a6 = (mc_v16){0};
-            mc_v16 a7 = (mc_v16){0};
-            a0 += v0 * *(const mc_v16 *)(xp + i + 78);
-            a1 += v0 * *(const mc_v16 *)(xp + i + 94);
-            a2 += v0 * *(const mc_v16 *)(xp + i + 110);
-            a3 += v0 * *(const mc_v16 *)(xp + i + 126);
-            a4 += v0 * *(const mc_v16 *)(xp + i + 142);
-            a5 += v0 * *(const mc_v16 *)(xp + i + 158);
-            a6 += v0 * *(const mc_v16 *)(xp + i + 174);
-            a7 += v0 * *(const mc_v16 *)(xp + i + 190);
-            a0 += v1 * *(const mc_v16 *)(xp + i + 79);
-            a1 += v1 * *(const mc_v16 *)(xp + i + 95);
-            a2 += v1 * *(const mc_v16 *)(xp + i + 111);
-            a3 += v1 * *(const mc_v16 *)(xp + i + 127);
-            a4 += v1 * *(const mc_v16 *)(xp + i + 143);
-            a5 += v1 * *(const mc_v16 *)(xp + i + 159);
-            a6 += v1 * *(const mc_v16 *)(xp + i + 175);
-            a7 += v1 * *(const mc_v16 *)(xp + i + 191);
-            a0 += v2 * *(const mc_v16 *)(xp + i + 80);
-            a1 += v2 * *(const mc_v16 *)(xp + i + 96);
-            a2 += v2 * *(const mc_v16 *)(xp + i + 112);
-            a3 += v2 * *(const mc_v16 *)(xp + i + 128);
-            a4 += v2 * *(const mc_v16 *)(xp + i + 144);
-            a5 += v2 * *(const mc_v16 *)(xp + i + 160);
-            a6 += v2 * *(const mc_v16 *)(xp + i + 176);
-            a7 += v2 * *(const mc_v16 *)(xp + i + 192);
-            *(mc_v16 *)(yg0 + i + 0) = a0;
-            *(mc_v16 *)(yg0 + i + 16) = a1;
-            *(mc_v16 *)(yg0 + i + 32) = a2;
-            *(mc_v16 *)(yg0 + i + 48) = a3;
-            *(mc_v16 *)(yg0 + i + 64) = a4;
-            *(mc_v16 *)(yg0 + i + 80) = a5;
-            *(mc_v16 *)(yg0 + i + 96) = a6;
-            *(mc_v16 *)(yg0 + i + 112) = a7;
+    for (int c = 0; c < 16; c++)
+        for (int t = 0; t < 9; t++)
+            wt[((c / 16 * 83) + 0 + t) * 16 + c % 16] = w[0 + c * 9 + (flip ? 8 - t : t)];
+    for (int c = 0; c < 16; c++)
+        for (int t = 0; t < 25; t++)
+            wt[((c / 16 * 83) + 9 + t) * 16 + c % 16] = w[144 + c * 25 + (flip ? 24 - t : t)];
+    for (int c = 0; c < 16; c++)
+        for (int t = 0; t < 49; t++)
+            wt[((c / 16 * 83) + 34 + t) * 16 + c % 16] = w[544 + c * 49 + (flip ? 48 - t : t)];
+}
+
+/* 16 planes of 32 x 32 (the channels of a group) into the padded
+ * channels-last image xt, 16 pixels at a time. */
+static inline void dw_k3_5_7_c16_32x32_s1_cl_in(const float *restrict planes, float *restrict xt)
+{
+    for (int p0 = 0; p0 < 1024; p0 += 16) {
+        const int count = 1024 - p0 < 16 ? 1024 - p0 : 16;
+        mc_v16 r[16];
+        for (int c = 0; c < 16; c++)
+            if (count == 16)
+                r[c] = *(const mc_v16 *)(planes + c * 1024 + p0);
+            else
+                mc_v16_part(&r[c], planes + c * 1024 + p0, count);
+        mc_v16_transpose(r);
+        for (int q = 0; q < count; q++) {
+            const int iy = (p0 + q) / 32, ix = (p0 + q) % 32;
+            *(mc_v16 *)(xt + ((iy + 3) * 38 + ix + 3) * 16) = r[q];
         }
     }
-    {
-        /* kernel 0, row 1 */
-        const float v0 = w0[3];
-        const float v1 = w0[4];
-        const float v2 = w0[5];
-        for (int i = 0; i < 1280; i += 128) {
-            mc_v16 a0 = *(const mc_v16 *)(yg0 + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(yg0 + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(yg0 + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(yg0 + i + 48);
-            mc_v16 a4 = *(const mc_v16 *)(yg0 + i + 64);
-            mc_v16 a5 = *(const mc_v16 *)(yg0 + i + 80);
-            mc_v16 a6 = *(const mc_v16 *)(yg0 + i + 96);
-            mc_v16 a7 = *(const mc_v16 *)(yg0 + i + 112);
-            a0 += v0 * *(const mc_v16 *)(xp + i + 116);
-            a1 += v0 * *(const mc_v16 *)(xp + i + 132);
-            a2 += v0 * *(const mc_v16 *)(xp + i + 148);
-            a3 += v0 * *(const mc_v16 *)(xp + i + 164);
-            a4 += v0 * *(const mc_v16 *)(xp + i + 180);
-            a5 += v0 * *(const mc_v16 *)(xp + i + 196);
-            a6 += v0 * *(const mc_v16 *)(xp + i + 212);
-            a7 += v0 * *(const mc_v16 *)(xp + i + 228);
-            a0 += v1 * *(const mc_v16 *)(xp + i + 117);
-            a1 += v1 * *(const mc_v16 *)(xp + i + 133);
-            a2 += v1 * *(const mc_v16 *)(xp + i + 149);
-            a3 += v1 * *(const mc_v16 *)(xp + i + 165);
-            a4 += v1 * *(const mc_v16 *)(xp + i + 181);
-            a5 += v1 * *(const mc_v16 *)(xp + i + 197);
-            a6 += v1 * *(const mc_v16 *)(xp + i + 213);
-            a7 += v1 * *(const mc_v16 *)(xp + i + 229);
-            a0 += v2 * *(const mc_v16 *)(xp + i + 118);
-            a1 += v2 * *(const mc_v16 *)(xp + i + 134);
-            a2 += v2 * *(const mc_v16 *)(xp + i + 150);
-            a3 += v2 * *(const mc_v16 *)(xp + i + 166);
-            a4 += v2 * *(const mc_v16 *)(xp + i + 182);
-            a5 += v2 * *(const mc_v16 *)(xp + i + 198);
-            a6 += v2 * *(const mc_v16 *)(xp + i + 214);
-            a7 += v2 * *(const mc_v16 *)(xp + i + 230);
-            *(mc_v16 *)(yg0 + i + 0) = a0;
-            *(mc_v16 *)(yg0 + i + 16) = a1;
-            *(mc_v16 *)(yg0 + i + 32) = a2;
-            *(mc_v16 *)(yg0 + i + 48) = a3;
-            *(mc_v16 *)(yg0 + i + 64) = a4;
-            *(mc_v16 *)(yg0 + i + 80) = a5;
-            *(mc_v16 *)(yg0 + i + 96) = a6;
-            *(mc_v16 *)(yg0 + i + 112) = a7;
+}
+
+/* The channels-last result back into 16 planes of 32 x 32: stored, or
+ * added when add is nonzero. */
+static inline void dw_k3_5_7_c16_32x32_s1_cl_out(const float *restrict yt, float *restrict planes, int add)
+{
+    for (int p0 = 0; p0 < 1024; p0 += 16) {
+        const int count = 1024 - p0 < 16 ? 1024 - p0 : 16;
+        mc_v16 r[16];
+        for (int q = 0; q < 16; q++)
+            r[q] = q < count ? *(const mc_v16 *)(yt + (p0 + q) * 16) : (mc_v16){0};
+        mc_v16_transpose(r);
+        for (int c = 0; c < 16; c++) {
+            float *restrict p = planes + c * 1024 + p0;
+            if (count == 16) {
+                if (add)
+                    *(mc_v16 *)p += r[c];
+                else
+                    *(mc_v16 *)p = r[c];
+            } else {
+                mc_v16 v = r[c];
+                if (add) {
+                    mc_v16 old;
+                    mc_v16_part(&old, p, count);
+                    v += old;
+                }
+                mc_v16_store_part(p, &v, count);
+            }
         }
     }
-    {
-        /* kernel 0, row 2 */
-        const float v0 = w0[6];
-        const float v1 = w0[7];
-        const float v2 = w0[8];
-        for (int i = 0; i < 1280; i += 128) {
-            mc_v16 a0 = *(const mc_v16 *)(yg0 + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(yg0 + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(yg0 + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(yg0 + i + 48);
-            mc_v16 a4 = *(const mc_v16 *)(yg0 + i + 64);
-            mc_v16 a5 = *(const mc_v16 *)(yg0 + i + 80);
-            mc_v16 a6 = *(const mc_v16 *)(yg0 + i + 96);
-            mc_v16 a7 = *(const mc_v16 *)(yg0 + i + 112);
-            a0 += v0 * *(const mc_v16 *)(xp + i + 154);
-            a1 += v0 * *(const mc_v16 *)(xp + i + 170);
-            a2 += v0 * *(const mc_v16 *)(xp + i + 186);
-            a3 += v0 * *(const mc_v16 *)(xp + i + 202);
-            a4 += v0 * *(const mc_v16 *)(xp + i + 218);
-            a5 += v0 * *(const mc_v16 *)(xp + i + 234);
-            a6 += v0 * *(const mc_v16 *)(xp + i + 250);
-            a7 += v0 * *(const mc_v16 *)(xp + i + 266);
-            a0 += v1 * *(const mc_v16 *)(xp + i + 155);
-            a1 += v1 * *(const mc_v16 *)(xp + i + 171);
-            a2 += v1 * *(const mc_v16 *)(xp + i + 187);
-            a3 += v1 * *(const mc_v16 *)(xp + i + 203);
-            a4 += v1 * *(const mc_v16 *)(xp + i + 219);
-            a5 += v1 * *(const mc_v16 *)(xp + i + 235);
-            a6 += v1 * *(const mc_v16 *)(xp + i + 251);
-            a7 += v1 * *(const mc_v16 *)(xp + i + 267);
-            a0 += v2 * *(const mc_v16 *)(xp + i + 156);
-            a1 += v2 * *(const mc_v16 *)(xp + i + 172);
-            a2 += v2 * *(const mc_v16 *)(xp + i + 188);
-            a3 += v2 * *(const mc_v16 *)(xp + i + 204);
-            a4 += v2 * *(const mc_v16 *)(xp + i + 220);
-            a5 += v2 * *(const mc_v16 *)(xp + i + 236);
-            a6 += v2 * *(const mc_v16 *)(xp + i + 252);
-            a7 += v2 * *(const mc_v16 *)(xp + i + 268);
-            *(mc_v16 *)(yg0 + i + 0) = a0;
-            *(mc_v16 *)(yg0 + i + 16) = a1;
-            *(mc_v16 *)(yg0 + i + 32) = a2;
-            *(mc_v16 *)(yg0 + i + 48) = a3;
-            *(mc_v16 *)(yg0 + i + 64) = a4;
-            *(mc_v16 *)(yg0 + i + 80) = a5;
-            *(mc_v16 *)(yg0 + i + 96) = a6;
-            *(mc_v16 *)(yg0 + i + 112) = a7;
-        }
-    }
-    float yg1[1280];
-    {
-        /* kernel 1, row 0 */
-        const float v0 = w1[0];
-        const float v1 = w1[1];
-        const float v2 = w1[2];
-        const float v3 = w1[3];
-        const float v4 = w1[4];
-        for (int i = 0; i < 1280; i += 128) {
-            mc_v16 a0 = (mc_v16){0};
-            mc_v16 a1 = (mc_v16){0};
-            mc_v16 a2 = (mc_v16){0};
-            mc_v16 a3 = (mc_v16){0};
-            mc_v16 a4 = (mc_v16){0};
-            mc_v16 a5 = (mc_v16){0};
-            mc_v16 a6 = (mc_v16){0};
-            mc_v16 a7 = (mc_v16){0};
-            a0 += v0 * *(const mc_v16 *)(xp + i + 39);
-            a1 += v0 * *(const mc_v16 *)(xp + i + 55);
-            a2 += v0 * *(const mc_v16 *)(xp + i + 71);
-            a3 += v0 * *(const mc_v16 *)(xp + i + 87);
-            a4 += v0 * *(const mc_v16 *)(xp + i + 103);
-            a5 += v0 * *(const mc_v16 *)(xp + i + 119);
-            a6 += v0 * *(const mc_v16 *)(xp + i + 135);
-            a7 += v0 * *(const mc_v16 *)(xp + i + 151);
-            a0 += v1 * *(const mc_v16 *)(xp + i + 40);
-            a1 += v1 * *(const mc_v16 *)(xp + i + 56);
-            a2 += v1 * *(const mc_v16 *)(xp + i + 72);
-            a3 += v1 * *(const mc_v16 *)(xp + i + 88);
-            a4 += v1 * *(const mc_v16 *)(xp + i + 104);
-            a5 += v1 * *(const mc_v16 *)(xp + i + 120);
-            a6 += v1 * *(const mc_v16 *)(xp + i + 136);
-            a7 += v1 * *(const mc_v16 *)(xp + i + 152);
-            a0 += v2 * *(const mc_v16 *)(xp + i + 41);
-            a1 += v2 * *(const mc_v16 *)(xp + i + 57);
-            a2 += v2 * *(const mc_v16 *)(xp + i + 73);
-            a3 += v2 * *(const mc_v16 *)(xp + i + 89);
-            a4 += v2 * *(const mc_v16 *)(xp + i + 105);
-            a5 += v2 * *(const mc_v16 *)(xp + i + 121);
-            a6 += v2 * *(const mc_v16 *)(xp + i + 137);
-            a7 += v2 * *(const mc_v16 *)(xp + i + 153);
-            a0 += v3 * *(const mc_v16 *)(xp + i + 42);
-            a1 += v3 * *(const mc_v16 *)(xp + i + 58);
-            a2 += v3 * *(const mc_v16 *)(xp + i + 74);
-            a3 += v3 * *(const mc_v16 *)(xp + i + 90);
-            a4 += v3 * *(const mc_v16 *)(xp + i + 106);
-            a5 += v3 * *(const mc_v16 *)(xp + i + 122);
-            a6 += v3 * *(const mc_v16 *)(xp + i + 138);
-            a7 += v3 * *(const mc_v16 *)(xp + i + 154);
-            a0 += v4 * *(const mc_v16 *)(xp + i + 43);
-            a1 += v4 * *(const mc_v16 *)(xp + i + 59);
-            a2 += v4 * *(const mc_v16 *)(xp + i + 75);
-            a3 += v4 * *(const mc_v16 *)(xp + i + 91);
-            a4 += v4 * *(const mc_v16 *)(xp + i + 107);
-            a5 += v4 * *(const mc_v16 *)(xp + i + 123);
-            a6 += v4 * *(const mc_v16 *)(xp + i + 139);
-            a7 += v4 * *(const mc_v16 *)(xp + i + 155);
-            *(mc_v16 *)(yg1 + i + 0) = a0;
-            *(mc_v16 *)(yg1 + i + 16) = a1;
-            *(mc_v16 *)(yg1 + i + 32) = a2;
-            *(mc_v16 *)(yg1 + i + 48) = a3;
-            *(mc_v16 *)(yg1 + i + 64) = a4;
-            *(mc_v16 *)(yg1 + i + 80) = a5;
-            *(mc_v16 *)(yg1 + i + 96) = a6;
-            *(mc_v16 *)(yg1 + i + 112) = a7;
-        }
-    }
-    {
-        /* kernel 1, row 1 */
-        const float v0 = w1[5];
-        const float v1 = w1[6];
-        const float v2 = w1[7];
-        const float v3 = w1[8];
-        const float v4 = w1[9];
-        for (int i = 0; i < 1280; i += 128) {
-            mc_v16 a0 = *(const mc_v16 *)(yg1 + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(yg1 + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(yg1 + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(yg1 + i + 48);
-            mc_v16 a4 = *(const mc_v16 *)(yg1 + i + 64);
-            mc_v16 a5 = *(const mc_v16 *)(yg1 + i + 80);
-            mc_v16 a6 = *(const mc_v16 *)(yg1 + i + 96);
-            mc_v16 a7 = *(const mc_v16 *)(yg1 + i + 112);
-            a0 += v0 * *(const mc_v16 *)(xp + i + 77);
-            a1 += v0 * *(const mc_v16 *)(xp + i + 93);
-            a2 += v0 * *(const mc_v16 *)(xp + i + 109);
-            a3 += v0 * *(const mc_v16 *)(xp + i + 125);
-            a4 += v0 * *(const mc_v16 *)(xp + i + 141);
-            a5 += v0 * *(const mc_v16 *)(xp + i + 157);
-            a6 += v0 * *(const mc_v16 *)(xp + i + 173);
-            a7 += v0 * *(const mc_v16 *)(xp + i + 189);
-            a0 += v1 * *(const mc_v16 *)(xp + i + 78);
-            a1 += v1 * *(const mc_v16 *)(xp + i + 94);
-            a2 += v1 * *(const mc_v16 *)(xp + i + 110);
-            a3 += v1 * *(const mc_v16 *)(xp + i + 126);
-            a4 += v1 * *(const mc_v16 *)(xp + i + 142);
-            a5 += v1 * *(const mc_v16 *)(xp + i + 158);
-            a6 += v1 * *(const mc_v16 *)(xp + i + 174);
-            a7 += v1 * *(const mc_v16 *)(xp + i + 190);
-            a0 += v2 * *(const mc_v16 *)(xp + i + 79);
-            a1 += v2 * *(const mc_v16 *)(xp + i + 95);
-            a2 += v2 * *(const mc_v16 *)(xp + i + 111);
-            a3 += v2 * *(const mc_v16 *)(xp + i + 127);
-            a4 += v2 * *(const mc_v16 *)(xp + i + 143);
-            a5 += v2 * *(const mc_v16 *)(xp + i + 159);
-            a6 += v2 * *(const mc_v16 *)(xp + i + 175);
-            a7 += v2 * *(const mc_v16 *)(xp + i + 191);
-            a0 += v3 * *(const mc_v16 *)(xp + i + 80);
-            a1 += v3 * *(const mc_v16 *)(xp + i + 96);
-            a2 += v3 * *(const mc_v16 *)(xp + i + 112);
-            a3 += v3 * *(const mc_v16 *)(xp + i + 128);
-            a4 += v3 * *(const mc_v16 *)(xp + i + 144);
-            a5 += v3 * *(const mc_v16 *)(xp + i + 160);
-            a6 += v3 * *(const mc_v16 *)(xp + i + 176);
-            a7 += v3 * *(const mc_v16 *)(xp + i + 192);
-            a0 += v4 * *(const mc_v16 *)(xp + i + 81);
-            a1 += v4 * *(const mc_v16 *)(xp + i + 97);
-            a2 += v4 * *(const mc_v16 *)(xp + i + 113);
-            a3 += v4 * *(const mc_v16 *)(xp + i + 129);
-            a4 += v4 * *(const mc_v16 *)(xp + i + 145);
-            a5 += v4 * *(const mc_v16 *)(xp + i + 161);
-            a6 += v4 * *(const mc_v16 *)(xp + i + 177);
-            a7 += v4 * *(const mc_v16 *)(xp + i + 193);
-            *(mc_v16 *)(yg1 + i + 0) = a0;
-            *(mc_v16 *)(yg1 + i + 16) = a1;
-            *(mc_v16 *)(yg1 + i + 32) = a2;
-            *(mc_v16 *)(yg1 + i + 48) = a3;
-            *(mc_v16 *)(yg1 + i + 64) = a4;
-            *(mc_v16 *)(yg1 + i + 80) = a5;
-            *(mc_v16 *)(yg1 + i + 96) = a6;
-            *(mc_v16 *)(yg1 + i + 112) = a7;
-        }
-    }
-    {
-        /* kernel 1, row 2 */
-        const float v0 = w1[10];
-        const float v1 = w1[11];
-        const float v2 = w1[12];
-        const float v3 = w1[13];
-        const float v4 = w1[14];
-        for (int i = 0; i < 1280; i += 128) {
-            mc_v16 a0 = *(const mc_v16 *)(yg1 + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(yg1 + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(yg1 + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(yg1 + i + 48);
-            mc_v16 a4 = *(const mc_v16 *)(yg1 + i + 64);
-            mc_v16 a5 = *(const mc_v16 *)(yg1 + i + 80);
-            mc_v16 a6 = *(const mc_v16 *)(yg1 + i + 96);
-            mc_v16 a7 = *(const mc_v16 *)(yg1 + i + 112);
-            a0 += v0 * *(const mc_v16 *)(xp + i + 115);
-            a1 += v0 * *(const mc_v16 *)(xp + i + 131);
-            a2 += v0 * *(const mc_v16 *)(xp + i + 147);
-            a3 += v0 * *(const mc_v16 *)(xp + i + 163);
-            a4 += v0 * *(const mc_v16 *)(xp + i + 179);
-            a5 += v0 * *(const mc_v16 *)(xp + i + 195);
-            a6 += v0 * *(const mc_v16 *)(xp + i + 211);
-            a7 += v0 * *(const mc_v16 *)(xp + i + 227);
-            a0 += v1 * *(const mc_v16 *)(xp + i + 116);
-            a1 += v1 * *(const mc_v16 *)(xp + i + 132);
-            a2 += v1 * *(const mc_v16 *)(xp + i + 148);
-            a3 += v1 * *(const mc_v16 *)(xp + i + 164);
-            a4 += v1 * *(const mc_v16 *)(xp + i + 180);
-            a5 += v1 * *(const mc_v16 *)(xp + i + 196);
-            a6 += v1 * *(const mc_v16 *)(xp + i + 212);
-            a7 += v1 * *(const mc_v16 *)(xp + i + 228);
-            a0 += v2 * *(const mc_v16 *)(xp + i + 117);
-            a1 += v2 * *(const mc_v16 *)(xp + i + 133);
-            a2 += v2 * *(const mc_v16 *)(xp + i + 149);
-            a3 += v2 * *(const mc_v16 *)(xp + i + 165);
-            a4 += v2 * *(const mc_v16 *)(xp + i + 181);
-            a5 += v2 * *(const mc_v16 *)(xp + i + 197);
-            a6 += v2 * *(const mc_v16 *)(xp + i + 213);
-            a7 += v2 * *(const mc_v16 *)(xp + i + 229);
-            a0 += v3 * *(const mc_v16 *)(xp + i + 118);
-            a1 += v3 * *(const mc_v16 *)(xp + i + 134);
-            a2 += v3 * *(const mc_v16 *)(xp + i + 150);
-            a3 += v3 * *(const mc_v16 *)(xp + i + 166);
-            a4 += v3 * *(const mc_v16 *)(xp + i + 182);
-            a5 += v3 * *(const mc_v16 *)(xp + i + 198);
-            a6 += v3 * *(const mc_v16 *)(xp + i + 214);
-            a7 += v3 * *(const mc_v16 *)(xp + i + 230);
-            a0 += v4 * *(const mc_v16 *)(xp + i + 119);
-            a1 += v4 * *(const mc_v16 *)(xp + i + 135);
-            a2 += v4 * *(const mc_v16 *)(xp + i + 151);
-            a3 += v4 * *(const mc_v16 *)(xp + i + 167);
-            a4 += v4 * *(const mc_v16 *)(xp + i + 183);
-            a5 += v4 * *(const mc_v16 *)(xp + i + 199);
-            a6 += v4 * *(const mc_v16 *)(xp + i + 215);
-            a7 += v4 * *(const mc_v16 *)(xp + i + 231);
-            *(mc_v16 *)(yg1 + i + 0) = a0;
-            *(mc_v16 *)(yg1 + i + 16) = a1;
-            *(mc_v16 *)(yg1 + i + 32) = a2;
-            *(mc_v16 *)(yg1 + i + 48) = a3;
-            *(mc_v16 *)(yg1 + i + 64) = a4;
-            *(mc_v16 *)(yg1 + i + 80) = a5;
-            *(mc_v16 *)(yg1 + i + 96) = a6;
-            *(mc_v16 *)(yg1 + i + 112) = a7;
-        }
-    }
-    {
-        /* kernel 1, row 3 */
-        const float v0 = w1[15];
-        const float v1 = w1[16];
-        const float v2 = w1[17];
-        const float v3 = w1[18];
-        const float v4 = w1[19];
-        for (int i = 0; i < 1280; i += 128) {
-            mc_v16 a0 = *(const mc_v16 *)(yg1 + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(yg1 + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(yg1 + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(yg1 + i + 48);
-            mc_v16 a4 = *(const mc_v16 *)(yg1 + i + 64);
-            mc_v16 a5 = *(const mc_v16 *)(yg1 + i + 80);
-            mc_v16 a6 = *(const mc_v16 *)(yg1 + i + 96);
-            mc_v16 a7 = *(const mc_v16 *)(yg1 + i + 112);
-            a0 += v0 * *(const mc_v16 *)(xp + i + 153);
-            a1 += v0 * *(const mc_v16 *)(xp + i + 169);
-            a2 += v0 * *(const mc_v16 *)(xp + i + 185);
-            a3 += v0 * *(const mc_v16 *)(xp + i + 201);
-            a4 += v0 * *(const mc_v16 *)(xp + i + 217);
-            a5 += v0 * *(const mc_v16 *)(xp + i + 233);
-            a6 += v0 * *(const mc_v16 *)(xp + i + 249);
-            a7 += v0 * *(const mc_v16 *)(xp + i + 265);
-            a0 += v1 * *(const mc_v16 *)(xp + i + 154);
-            a1 += v1 * *(const mc_v16 *)(xp + i + 170);
-            a2 += v1 * *(const mc_v16 *)(xp + i + 186);
-            a3 += v1 * *(const mc_v16 *)(xp + i + 202);
-            a4 += v1 * *(const mc_v16 *)(xp + i + 218);
-            a5 += v1 * *(const mc_v16 *)(xp + i + 234);
-            a6 += v1 * *(const mc_v16 *)(xp + i + 250);
-            a7 += v1 * *(const mc_v16 *)(xp + i + 266);
-            a0 += v2 * *(const mc_v16 *)(xp + i + 155);
-            a1 += v2 * *(const mc_v16 *)(xp + i + 171);
-            a2 += v2 * *(const mc_v16 *)(xp + i + 187);
-            a3 += v2 * *(const mc_v16 *)(xp + i + 203);
-            a4 += v2 * *(const mc_v16 *)(xp + i + 219);
-            a5 += v2 * *(const mc_v16 *)(xp + i + 235);
-            a6 += v2 * *(const mc_v16 *)(xp + i + 251);
-            a7 += v2 * *(const mc_v16 *)(xp + i + 267);
-            a0 += v3 * *(const mc_v16 *)(xp + i + 156);
-            a1 += v3 * *(const mc_v16 *)(xp + i + 172);
-            a2 += v3 * *(const mc_v16 *)(xp + i + 188);
-            a3 += v3 * *(const mc_v16 *)(xp + i + 204);
-            a4 += v3 * *(const mc_v16 *)(xp + i + 220);
-            a5 += v3 * *(const mc_v16 *)(xp + i + 236);
-            a6 += v3 * *(const mc_v16 *)(xp + i + 252);
-            a7 += v3 * *(const mc_v16 *)(xp + i + 268);
-            a0 += v4 * *(const mc_v16 *)(xp + i + 157);
-            a1 += v4 * *(const mc_v16 *)(xp + i + 173);
-            a2 += v4 * *(const mc_v16 *)(xp + i + 189);
-            a3 += v4 * *(const mc_v16 *)(xp + i + 205);
-            a4 += v4 * *(const mc_v16 *)(xp + i + 221);
-            a5 += v4 * *(const mc_v16 *)(xp + i + 237);
-            a6 += v4 * *(const mc_v16 *)(xp + i + 253);
-            a7 += v4 * *(const mc_v16 *)(xp + i + 269);
-            *(mc_v16 *)(yg1 + i + 0) = a0;
-            *(mc_v16 *)(yg1 + i + 16) = a1;
-            *(mc_v16 *)(yg1 + i + 32) = a2;
-            *(mc_v16 *)(yg1 + i + 48) = a3;
-            *(mc_v16 *)(yg1 + i + 64) = a4;
-            *(mc_v16 *)(yg1 + i + 80) = a5;
-            *(mc_v16 *)(yg1 + i + 96) = a6;
-            *(mc_v16 *)(yg1 + i + 112) = a7;
-        }
-    }
-    {
-        /* kernel 1, row 4 */
-        const float v0 = w1[20];
-        const float v1 = w1[21];
-        const float v2 = w1[22];
-        const float v3 = w1[23];
-        const float v4 = w1[24];
-        for (int i = 0; i < 1280; i += 128) {
-            mc_v16 a0 = *(const mc_v16 *)(yg1 + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(yg1 + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(yg1 + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(yg1 + i + 48);
-            mc_v16 a4 = *(const mc_v16 *)(yg1 + i + 64);
-            mc_v16 a5 = *(const mc_v16 *)(yg1 + i + 80);
-            mc_v16 a6 = *(const mc_v16 *)(yg1 + i + 96);
-            mc_v16 a7 = *(const mc_v16 *)(yg1 + i + 112);
-            a0 += v0 * *(const mc_v16 *)(xp + i + 191);
-            a1 += v0 * *(const mc_v16 *)(xp + i + 207);
-            a2 += v0 * *(const mc_v16 *)(xp + i + 223);
-            a3 += v0 * *(const mc_v16 *)(xp + i + 239);
-            a4 += v0 * *(const mc_v16 *)(xp + i + 255);
-            a5 += v0 * *(const mc_v16 *)(xp + i + 271);
-            a6 += v0 * *(const mc_v16 *)(xp + i + 287);
-            a7 += v0 * *(const mc_v16 *)(xp + i + 303);
-            a0 += v1 * *(const mc_v16 *)(xp + i + 192);
-            a1 += v1 * *(const mc_v16 *)(xp + i + 208);
-            a2 += v1 * *(const mc_v16 *)(xp + i + 224);
-            a3 += v1 * *(const mc_v16 *)(xp + i + 240);
-            a4 += v1 * *(const mc_v16 *)(xp + i + 256);
-            a5 += v1 * *(const mc_v16 *)(xp + i + 272);
-            a6 += v1 * *(const mc_v16 *)(xp + i + 288);
-            a7 += v1 * *(const mc_v16 *)(xp + i + 304);
-            a0 += v2 * *(const mc_v16 *)(xp + i + 193);
-            a1 += v2 * *(const mc_v16 *)(xp + i + 209);
-            a2 += v2 * *(const mc_v16 *)(xp + i + 225);
-            a3 += v2 * *(const mc_v16 *)(xp + i + 241);
-            a4 += v2 * *(const mc_v16 *)(xp + i + 257);
-            a5 += v2 * *(const mc_v16 *)(xp + i + 273);
-            a6 += v2 * *(const mc_v16 *)(xp + i + 289);
-            a7 += v2 * *(const mc_v16 *)(xp + i + 305);
-            a0 += v3 * *(const mc_v16 *)(xp + i + 194);
-            a1 += v3 * *(const mc_v16 *)(xp + i + 210);
-            a2 += v3 * *(const mc_v16 *)(xp + i + 226);
-            a3 += v3 * *(const mc_v16 *)(xp + i + 242);
-            a4 += v3 * *(const mc_v16 *)(xp + i + 258);
-            a5 += v3 * *(const mc_v16 *)(xp + i + 274);
-            a6 += v3 * *(const mc_v16 *)(xp + i + 290);
-            a7 += v3 * *(const mc_v16 *)(xp + i + 306);
-            a0 += v4 * *(const mc_v16 *)(xp + i + 195);
-            a1 += v4 * *(const mc_v16 *)(xp + i + 211);
-            a2 += v4 * *(const mc_v16 *)(xp + i + 227);
-            a3 += v4 * *(const mc_v16 *)(xp + i + 243);
-            a4 += v4 * *(const mc_v16 *)(xp + i + 259);
-            a5 += v4 * *(const mc_v16 *)(xp + i + 275);
-            a6 += v4 * *(const mc_v16 *)(xp + i + 291);
-            a7 += v4 * *(const mc_v16 *)(xp + i + 307);
-            *(mc_v16 *)(yg1 + i + 0) = a0;
-            *(mc_v16 *)(yg1 + i + 16) = a1;
-            *(mc_v16 *)(yg1 + i + 32) = a2;
-            *(mc_v16 *)(yg1 + i + 48) = a3;
-            *(mc_v16 *)(yg1 + i + 64) = a4;
-            *(mc_v16 *)(yg1 + i + 80) = a5;
-            *(mc_v16 *)(yg1 + i + 96) = a6;
-            *(mc_v16 *)(yg1 + i + 112) = a7;
-        }
-    }
-    float yg2[1280];
-    {
-        /* kernel 2, row 0 */
-        const float v0 = w2[0];
-        const float v1 = w2[1];
-        const float v2 = w2[2];
-        const float v3 = w2[3];
-        const float v4 = w2[4];
-        const float v5 = w2[5];
-        const float v6 = w2[6];
-        for (int i = 0; i < 1280; i += 128) {
-            mc_v16 a0 = (mc_v16){0};
-            mc_v16 a1 = (mc_v16){0};
-            mc_v16 a2 = (mc_v16){0};
-            mc_v16 a3 = (mc_v16){0};
-            mc_v16 a4 = (mc_v16){0};
-            mc_v16 a5 = (mc_v16){0};
-            mc_v16 a6 = (mc_v16){0};
-            mc_v16 a7 = (mc_v16){0};
-            a0 += v0 * *(const mc_v16 *)(xp + i + 0);
-            a1 += v0 * *(const mc_v16 *)(xp + i + 16);
-            a2 += v0 * *(const mc_v16 *)(xp + i + 32);
-            a3 += v0 * *(const mc_v16 *)(xp + i + 48);
-            a4 += v0 * *(const mc_v16 *)(xp + i + 64);
-            a5 += v0 * *(const mc_v16 *)(xp + i + 80);
-            a6 += v0 * *(const mc_v16 *)(xp + i + 96);
-            a7 += v0 * *(const mc_v16 *)(xp + i + 112);
-            a0 += v1 * *(const mc_v16 *)(xp + i + 1);
-            a1 += v1 * *(const mc_v16 *)(xp + i + 17);
-            a2 += v1 * *(const mc_v16 *)(xp + i + 33);
-            a3 += v1 * *(const mc_v16 *)(xp + i + 49);
-            a4 += v1 * *(const mc_v16 *)(xp + i + 65);
-            a5 += v1 * *(const mc_v16 *)(xp + i + 81);
-            a6 += v1 * *(const mc_v16 *)(xp + i + 97);
-            a7 += v1 * *(const mc_v16 *)(xp + i + 113);
-            a0 += v2 * *(const mc_v16 *)(xp + i + 2);
-            a1 += v2 * *(const mc_v16 *)(xp + i + 18);
-            a2 += v2 * *(const mc_v16 *)(xp + i + 34);
-            a3 += v2 * *(const mc_v16 *)(xp + i + 50);
-            a4 += v2 * *(const mc_v16 *)(xp + i + 66);
-            a5 += v2 * *(const mc_v16 *)(xp + i + 82);
-            a6 += v2 * *(const mc_v16 *)(xp + i + 98);
-            a7 += v2 * *(const mc_v16 *)(xp + i + 114);
-            a0 += v3 * *(const mc_v16 *)(xp + i + 3);
-            a1 += v3 * *(const mc_v16 *)(xp + i + 19);
-            a2 += v3 * *(const mc_v16 *)(xp + i + 35);
-            a3 += v3 * *(const mc_v16 *)(xp + i + 51);
-            a4 += v3 * *(const mc_v16 *)(xp + i + 67);
-            a5 += v3 * *(const mc_v16 *)(xp + i + 83);
-            a6 += v3 * *(const mc_v16 *)(xp + i + 99);
-            a7 += v3 * *(const mc_v16 *)(xp + i + 115);
-            a0 += v4 * *(const mc_v16 *)(xp + i + 4);
-            a1 += v4 * *(const mc_v16 *)(xp + i + 20);
-            a2 += v4 * *(const mc_v16 *)(xp + i + 36);
-            a3 += v4 * *(const mc_v16 *)(xp + i + 52);
-            a4 += v4 * *(const mc_v16 *)(xp + i + 68);
-            a5 += v4 * *(const mc_v16 *)(xp + i + 84);
-            a6 += v4 * *(const mc_v16 *)(xp + i + 100);
-            a7 += v4 * *(const mc_v16 *)(xp + i + 116);
-            a0 += v5 * *(const mc_v16 *)(xp + i + 5);
-            a1 += v5 * *(const mc_v16 *)(xp + i + 21);
-            a2 += v5 * *(const mc_v16 *)(xp + i + 37);
-            a3 += v5 * *(const mc_v16 *)(xp + i + 53);
-            a4 += v5 * *(const mc_v16 *)(xp + i + 69);
-            a5 += v5 * *(const mc_v16 *)(xp + i + 85);
-            a6 += v5 * *(const mc_v16 *)(xp + i + 101);
-            a7 += v5 * *(const mc_v16 *)(xp + i + 117);
-            a0 += v6 * *(const mc_v16 *)(xp + i + 6);
-            a1 += v6 * *(const mc_v16 *)(xp + i + 22);
-            a2 += v6 * *(const mc_v16 *)(xp + i + 38);
-            a3 += v6 * *(const mc_v16 *)(xp + i + 54);
-            a4 += v6 * *(const mc_v16 *)(xp + i + 70);
-            a5 += v6 * *(const mc_v16 *)(xp + i + 86);
-            a6 += v6 * *(const mc_v16 *)(xp + i + 102);
-            a7 += v6 * *(const mc_v16 *)(xp + i + 118);
-            *(mc_v16 *)(yg2 + i + 0) = a0;
-            *(mc_v16 *)(yg2 + i + 16) = a1;
-            *(mc_v16 *)(yg2 + i + 32) = a2;
-            *(mc_v16 *)(yg2 + i + 48) = a3;
-            *(mc_v16 *)(yg2 + i + 64) = a4;
-            *(mc_v16 *)(yg2 + i + 80) = a5;
-            *(mc_v16 *)(yg2 + i + 96) = a6;
-            *(mc_v16 *)(yg2 + i + 112) = a7;
-        }
-    }
-    {
-        /* kernel 2, row 1 */
-        const float v0 = w2[7];
-        const float v1 = w2[8];
-        const float v2 = w2[9];
-        const float v3 = w2[10];
-        const float v4 = w2[11];
-        const float v5 = w2[12];
-        const float v6 = w2[13];
-        for (int i = 0; i < 1280; i += 128) {
-            mc_v16 a0 = *(const mc_v16 *)(yg2 + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(yg2 + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(yg2 + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(yg2 + i + 48);
-            mc_v16 a4 = *(const mc_v16 *)(yg2 + i + 64);
-            mc_v16 a5 = *(const mc_v16 *)(yg2 + i + 80);
-            mc_v16 a6 = *(const mc_v16 *)(yg2 + i + 96);
-            mc_v16 a7 = *(const mc_v16 *)(yg2 + i + 112);
-            a0 += v0 * *(const mc_v16 *)(xp + i + 38);
-            a1 += v0 * *(const mc_v16 *)(xp + i + 54);
-            a2 += v0 * *(const mc_v16 *)(xp + i + 70);
-            a3 += v0 * *(const mc_v16 *)(xp + i + 86);
-            a4 += v0 * *(const mc_v16 *)(xp + i + 102);
-            a5 += v0 * *(const mc_v16 *)(xp + i + 118);
-            a6 += v0 * *(const mc_v16 *)(xp + i + 134);
-            a7 += v0 * *(const mc_v16 *)(xp + i + 150);
-            a0 += v1 * *(const mc_v16 *)(xp + i + 39);
-            a1 += v1 * *(const mc_v16 *)(xp + i + 55);
-            a2 += v1 * *(const mc_v16 *)(xp + i + 71);
-            a3 += v1 * *(const mc_v16 *)(xp + i + 87);
-            a4 += v1 * *(const mc_v16 *)(xp + i + 103);
-            a5 += v1 * *(const mc_v16 *)(xp + i + 119);
-            a6 += v1 * *(const mc_v16 *)(xp + i + 135);
-            a7 += v1 * *(const mc_v16 *)(xp + i + 151);
-            a0 += v2 * *(const mc_v16 *)(xp + i + 40);
-            a1 += v2 * *(const mc_v16 *)(xp + i + 56);
-            a2 += v2 * *(const mc_v16 *)(xp + i + 72);
-            a3 += v2 * *(const mc_v16 *)(xp + i + 88);
-            a4 += v2 * *(const mc_v16 *)(xp + i + 104);
-            a5 += v2 * *(const mc_v16 *)(xp + i + 120);
-            a6 += v2 * *(const mc_v16 *)(xp + i + 136);
-            a7 += v2 * *(const mc_v16 *)(xp + i + 152);
-            a0 += v3 * *(const mc_v16 *)(xp + i + 41);
-            a1 += v3 * *(const mc_v16 *)(xp + i + 57);
-            a2 += v3 * *(const mc_v16 *)(xp + i + 73);
-            a3 += v3 * *(const mc_v16 *)(xp + i + 89);
-            a4 += v3 * *(const mc_v16 *)(xp + i + 105);
-            a5 += v3 * *(const mc_v16 *)(xp + i + 121);
-            a6 += v3 * *(const mc_v16 *)(xp + i + 137);
-            a7 += v3 * *(const mc_v16 *)(xp + i + 153);
-            a0 += v4 * *(const mc_v16 *)(xp + i + 42);
-            a1 += v4 * *(const mc_v16 *)(xp + i + 58);
-            a2 += v4 * *(const mc_v16 *)(xp + i + 74);
-            a3 += v4 * *(const mc_v16 *)(xp + i + 90);
-            a4 += v4 * *(const mc_v16 *)(xp + i + 106);
-            a5 += v4 * *(const mc_v16 *)(xp + i + 122);
-            a6 += v4 * *(const mc_v16 *)(xp + i + 138);
-            a7 += v4 * *(const mc_v16 *)(xp + i + 154);
-            a0 += v5 * *(const mc_v16 *)(xp + i + 43);
-            a1 += v5 * *(const mc_v16 *)(xp + i + 59);
-            a2 += v5 * *(const mc_v16 *)(xp + i + 75);
-            a3 += v5 * *(const mc_v16 *)(xp + i + 91);
-            a4 += v5 * *(const mc_v16 *)(xp + i + 107);
-            a5 += v5 * *(const mc_v16 *)(xp + i + 123);
-            a6 += v5 * *(const mc_v16 *)(xp + i + 139);
-            a7 += v5 * *(const mc_v16 *)(xp + i + 155);
-            a0 += v6 * *(const mc_v16 *)(xp + i + 44);
-            a1 += v6 * *(const mc_v16 *)(xp + i + 60);
-            a2 += v6 * *(const mc_v16 *)(xp + i + 76);
-            a3 += v6 * *(const mc_v16 *)(xp + i + 92);
-            a4 += v6 * *(const mc_v16 *)(xp + i + 108);
-            a5 += v6 * *(const mc_v16 *)(xp + i + 124);
-            a6 += v6 * *(const mc_v16 *)(xp + i + 140);
-            a7 += v6 * *(const mc_v16 *)(xp + i + 156);
-            *(mc_v16 *)(yg2 + i + 0) = a0;
-            *(mc_v16 *)(yg2 + i + 16) = a1;
-            *(mc_v16 *)(yg2 + i + 32) = a2;
-            *(mc_v16 *)(yg2 + i + 48) = a3;
-            *(mc_v16 *)(yg2 + i + 64) = a4;
-            *(mc_v16 *)(yg2 + i + 80) = a5;
-            *(mc_v16 *)(yg2 + i + 96) = a6;
-            *(mc_v16 *)(yg2 + i + 112) = a7;
-        }
-    }
-    {
-        /* kernel 2, row 2 */
-        const float v0 = w2[14];
-        const float v1 = w2[15];
-        const float v2 = w2[16];
-        const float v3 = w2[17];
-        const float v4 = w2[18];
-        const float v5 = w2[19];
-        const float v6 = w2[20];
-        for (int i = 0; i < 1280; i += 128) {
-            mc_v16 a0 = *(const mc_v16 *)(yg2 + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(yg2 + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(yg2 + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(yg2 + i + 48);
-            mc_v16 a4 = *(const mc_v16 *)(yg2 + i + 64);
-            mc_v16 a5 = *(const mc_v16 *)(yg2 + i + 80);
-            mc_v16 a6 = *(const mc_v16 *)(yg2 + i + 96);
-            mc_v16 a7 = *(const mc_v16 *)(yg2 + i + 112);
-            a0 += v0 * *(const mc_v16 *)(xp + i + 76);
-            a1 += v0 * *(const mc_v16 *)(xp + i + 92);
-            a2 += v0 * *(const mc_v16 *)(xp + i + 108);
-            a3 += v0 * *(const mc_v16 *)(xp + i + 124);
-            a4 += v0 * *(const mc_v16 *)(xp + i + 140);
-            a5 += v0 * *(const mc_v16 *)(xp + i + 156);
-            a6 += v0 * *(const mc_v16 *)(xp + i + 172);
-            a7 += v0 * *(const mc_v16 *)(xp + i + 188);
-            a0 += v1 * *(const mc_v16 *)(xp + i + 77);
-            a1 += v1 * *(const mc_v16 *)(xp + i + 93);
-            a2 += v1 * *(const mc_v16 *)(xp + i + 109);
-            a3 += v1 * *(const mc_v16 *)(xp + i + 125);
-            a4 += v1 * *(const mc_v16 *)(xp + i + 141);
-            a5 += v1 * *(const mc_v16 *)(xp + i + 157);
-            a6 += v1 * *(const mc_v16 *)(xp + i + 173);
-            a7 += v1 * *(const mc_v16 *)(xp + i + 189);
-            a0 += v2 * *(const mc_v16 *)(xp + i + 78);
-            a1 += v2 * *(const mc_v16 *)(xp + i + 94);
-            a2 += v2 * *(const mc_v16 *)(xp + i + 110);
-            a3 += v2 * *(const mc_v16 *)(xp + i + 126);
-            a4 += v2 * *(const mc_v16 *)(xp + i + 142);
-            a5 += v2 * *(const mc_v16 *)(xp + i + 158);
-            a6 += v2 * *(const mc_v16 *)(xp + i + 174);
-            a7 += v2 * *(const mc_v16 *)(xp + i + 190);
-            a0 += v3 * *(const mc_v16 *)(xp + i + 79);
-            a1 += v3 * *(const mc_v16 *)(xp + i + 95);
-            a2 += v3 * *(const mc_v16 *)(xp + i + 111);
-            a3 += v3 * *(const mc_v16 *)(xp + i + 127);
-            a4 += v3 * *(const mc_v16 *)(xp + i + 143);
-            a5 += v3 * *(const mc_v16 *)(xp + i + 159);
-            a6 += v3 * *(const mc_v16 *)(xp + i + 175);
-            a7 += v3 * *(const mc_v16 *)(xp + i + 191);
-            a0 += v4 * *(const mc_v16 *)(xp + i + 80);
-            a1 += v4 * *(const mc_v16 *)(xp + i + 96);
-            a2 += v4 * *(const mc_v16 *)(xp + i + 112);
-            a3 += v4 * *(const mc_v16 *)(xp + i + 128);
-            a4 += v4 * *(const mc_v16 *)(xp + i + 144);
-            a5 += v4 * *(const mc_v16 *)(xp + i + 160);
-            a6 += v4 * *(const mc_v16 *)(xp + i + 176);
-            a7 += v4 * *(const mc_v16 *)(xp + i + 192);
-            a0 += v5 * *(const mc_v16 *)(xp + i + 81);
-            a1 += v5 * *(const mc_v16 *)(xp + i + 97);
-            a2 += v5 * *(const mc_v16 *)(xp + i + 113);
-            a3 += v5 * *(const mc_v16 *)(xp + i + 129);
-            a4 += v5 * *(const mc_v16 *)(xp + i + 145);
-            a5 += v5 * *(const mc_v16 *)(xp + i + 161);
-            a6 += v5 * *(const mc_v16 *)(xp + i + 177);
-            a7 += v5 * *(const mc_v16 *)(xp + i + 193);
-            a0 += v6 * *(const mc_v16 *)(xp + i + 82);
-            a1 += v6 * *(const mc_v16 *)(xp + i + 98);
-            a2 += v6 * *(const mc_v16 *)(xp + i + 114);
-            a3 += v6 * *(const mc_v16 *)(xp + i + 130);
-            a4 += v6 * *(const mc_v16 *)(xp + i + 146);
-            a5 += v6 * *(const mc_v16 *)(xp + i + 162);
-            a6 += v6 * *(const mc_v16 *)(xp + i + 178);
-            a7 += v6 * *(const mc_v16 *)(xp + i + 194);
-            *(mc_v16 *)(yg2 + i + 0) = a0;
-            *(mc_v16 *)(yg2 + i + 16) = a1;
-            *(mc_v16 *)(yg2 + i + 32) = a2;
-            *(mc_v16 *)(yg2 + i + 48) = a3;
-            *(mc_v16 *)(yg2 + i + 64) = a4;
-            *(mc_v16 *)(yg2 + i + 80) = a5;
-            *(mc_v16 *)(yg2 + i + 96) = a6;
-            *(mc_v16 *)(yg2 + i + 112) = a7;
-        }
-    }
-    {
-        /* kernel 2, row 3 */
-        const float v0 = w2[21];
-        const float v1 = w2[22];
-        const float v2 = w2[23];
-        const float v3 = w2[24];
-        const float v4 = w2[25];
-        const float v5 = w2[26];
-        const float v6 = w2[27];
-        for (int i = 0; i < 1280; i += 128) {
-            mc_v16 a0 = *(const mc_v16 *)(yg2 + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(yg2 + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(yg2 + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(yg2 + i + 48);
-            mc_v16 a4 = *(const mc_v16 *)(yg2 + i + 64);
-            mc_v16 a5 = *(const mc_v16 *)(yg2 + i + 80);
-            mc_v16 a6 = *(const mc_v16 *)(yg2 + i + 96);
-            mc_v16 a7 = *(const mc_v16 *)(yg2 + i + 112);
-            a0 += v0 * *(const mc_v16 *)(xp + i + 114);
-            a1 += v0 * *(const mc_v16 *)(xp + i + 130);
-            a2 += v0 * *(const mc_v16 *)(xp + i + 146);
-            a3 += v0 * *(const mc_v16 *)(xp + i + 162);
-            a4 += v0 * *(const mc_v16 *)(xp + i + 178);
-            a5 += v0 * *(const mc_v16 *)(xp + i + 194);
-            a6 += v0 * *(const mc_v16 *)(xp + i + 210);
-            a7 += v0 * *(const mc_v16 *)(xp + i + 226);
-            a0 += v1 * *(const mc_v16 *)(xp + i + 115);
-            a1 += v1 * *(const mc_v16 *)(xp + i + 131);
-            a2 += v1 * *(const mc_v16 *)(xp + i + 147);
-            a3 += v1 * *(const mc_v16 *)(xp + i + 163);
-            a4 += v1 * *(const mc_v16 *)(xp + i + 179);
-            a5 += v1 * *(const mc_v16 *)(xp + i + 195);
-            a6 += v1 * *(const mc_v16 *)(xp + i + 211);
-            a7 += v1 * *(const mc_v16 *)(xp + i + 227);
-            a0 += v2 * *(const mc_v16 *)(xp + i + 116);
-            a1 += v2 * *(const mc_v16 *)(xp + i + 132);
-            a2 += v2 * *(const mc_v16 *)(xp + i + 148);
-            a3 += v2 * *(const mc_v16 *)(xp + i + 164);
-            a4 += v2 * *(const mc_v16 *)(xp + i + 180);
-            a5 += v2 * *(const mc_v16 *)(xp + i + 196);
-            a6 += v2 * *(const mc_v16 *)(xp + i + 212);
-            a7 += v2 * *(const mc_v16 *)(xp + i + 228);
-            a0 += v3 * *(const mc_v16 *)(xp + i + 117);
-            a1 += v3 * *(const mc_v16 *)(xp + i + 133);
-            a2 += v3 * *(const mc_v16 *)(xp + i + 149);
-            a3 += v3 * *(const mc_v16 *)(xp + i + 165);
-            a4 += v3 * *(const mc_v16 *)(xp + i + 181);
-            a5 += v3 * *(const mc_v16 *)(xp + i + 197);
-            a6 += v3 * *(const mc_v16 *)(xp + i + 213);
-            a7 += v3 * *(const mc_v16 *)(xp + i + 229);
-            a0 += v4 * *(const mc_v16 *)(xp + i + 118);
-            a1 += v4 * *(const mc_v16 *)(xp + i + 134);
-            a2 += v4 * *(const mc_v16 *)(xp + i + 150);
-            a3 += v4 * *(const mc_v16 *)(xp + i + 166);
-            a4 += v4 * *(const mc_v16 *)(xp + i + 182);
-            a5 += v4 * *(const mc_v16 *)(xp + i + 198);
-            a6 += v4 * *(const mc_v16 *)(xp + i + 214);
-            a7 += v4 * *(const mc_v16 *)(xp + i + 230);
-            a0 += v5 * *(const mc_v16 *)(xp + i + 119);
-            a1 += v5 * *(const mc_v16 *)(xp + i + 135);
-            a2 += v5 * *(const mc_v16 *)(xp + i + 151);
-            a3 += v5 * *(const mc_v16 *)(xp + i + 167);
-            a4 += v5 * *(const mc_v16 *)(xp + i + 183);
-            a5 += v5 * *(const mc_v16 *)(xp + i + 199);
-            a6 += v5 * *(const mc_v16 *)(xp + i + 215);
-            a7 += v5 * *(const mc_v16 *)(xp + i + 231);
-            a0 += v6 * *(const mc_v16 *)(xp + i + 120);
-            a1 += v6 * *(const mc_v16 *)(xp + i + 136);
-            a2 += v6 * *(const mc_v16 *)(xp + i + 152);
-            a3 += v6 * *(const mc_v16 *)(xp + i + 168);
-            a4 += v6 * *(const mc_v16 *)(xp + i + 184);
-            a5 += v6 * *(const mc_v16 *)(xp + i + 200);
-            a6 += v6 * *(const mc_v16 *)(xp + i + 216);
-            a7 += v6 * *(const mc_v16 *)(xp + i + 232);
-            *(mc_v16 *)(yg2 + i + 0) = a0;
-            *(mc_v16 *)(yg2 + i + 16) = a1;
-            *(mc_v16 *)(yg2 + i + 32) = a2;
-            *(mc_v16 *)(yg2 + i + 48) = a3;
-            *(mc_v16 *)(yg2 + i + 64) = a4;
-            *(mc_v16 *)(yg2 + i + 80) = a5;
-            *(mc_v16 *)(yg2 + i + 96) = a6;
-            *(mc_v16 *)(yg2 + i + 112) = a7;
-        }
-    }
-    {
-        /* kernel 2, row 4 */
-        const float v0 = w2[28];
-        const float v1 = w2[29];
-        const float v2 = w2[30];
-        const float v3 = w2[31];
-        const float v4 = w2[32];
-        const float v5 = w2[33];
-        const float v6 = w2[34];
-        for (int i = 0; i < 1280; i += 128) {
-            mc_v16 a0 = *(const mc_v16 *)(yg2 + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(yg2 + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(yg2 + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(yg2 + i + 48);
-            mc_v16 a4 = *(const mc_v16 *)(yg2 + i + 64);
-            mc_v16 a5 = *(const mc_v16 *)(yg2 + i + 80);
-            mc_v16 a6 = *(const mc_v16 *)(yg2 + i + 96);
-            mc_v16 a7 = *(const mc_v16 *)(yg2 + i + 112);
-            a0 += v0 * *(const mc_v16 *)(xp + i + 152);
-            a1 += v0 * *(const mc_v16 *)(xp + i + 168);
-            a2 += v0 * *(const mc_v16 *)(xp + i + 184);
-            a3 += v0 * *(const mc_v16 *)(xp + i + 200);
-            a4 += v0 * *(const mc_v16 *)(xp + i + 216);
-            a5 += v0 * *(const mc_v16 *)(xp + i + 232);
-            a6 += v0 * *(const mc_v16 *)(xp + i + 248);
-            a7 += v0 * *(const mc_v16 *)(xp + i + 264);
-            a0 += v1 * *(const mc_v16 *)(xp + i + 153);
-            a1 += v1 * *(const mc_v16 *)(xp + i + 169);
-            a2 += v1 * *(const mc_v16 *)(xp + i + 185);
-            a3 += v1 * *(const mc_v16 *)(xp + i + 201);
-            a4 += v1 * *(const mc_v16 *)(xp + i + 217);
-            a5 += v1 * *(const mc_v16 *)(xp + i + 233);
-            a6 += v1 * *(const mc_v16 *)(xp + i + 249);
-            a7 += v1 * *(const mc_v16 *)(xp + i + 265);
-            a0 += v2 * *(const mc_v16 *)(xp + i + 154);
-            a1 += v2 * *(const mc_v16 *)(xp + i + 170);
-            a2 += v2 * *(const mc_v16 *)(xp + i + 186);
-            a3 += v2 * *(const mc_v16 *)(xp + i + 202);
-            a4 += v2 * *(const mc_v16 *)(xp + i + 218);
-            a5 += v2 * *(const mc_v16 *)(xp + i + 234);
-            a6 += v2 * *(const mc_v16 *)(xp + i + 250);
-            a7 += v2 * *(const mc_v16 *)(xp + i + 266);
-            a0 += v3 * *(const mc_v16 *)(xp + i + 155);
-            a1 += v3 * *(const mc_v16 *)(xp + i + 171);
-            a2 += v3 * *(const mc_v16 *)(xp + i + 187);
-            a3 += v3 * *(const mc_v16 *)(xp + i + 203);
-            a4 += v3 * *(const mc_v16 *)(xp + i + 219);
-            a5 += v3 * *(const mc_v16 *)(xp + i + 235);
-            a6 += v3 * *(const mc_v16 *)(xp + i + 251);
-            a7 += v3 * *(const mc_v16 *)(xp + i + 267);
-            a0 += v4 * *(const mc_v16 *)(xp + i + 156);
-            a1 += v4 * *(const mc_v16 *)(xp + i + 172);
-            a2 += v4 * *(const mc_v16 *)(xp + i + 188);
-            a3 += v4 * *(const mc_v16 *)(xp + i + 204);
-            a4 += v4 * *(const mc_v16 *)(xp + i + 220);
-            a5 += v4 * *(const mc_v16 *)(xp + i + 236);
-            a6 += v4 * *(const mc_v16 *)(xp + i + 252);
-            a7 += v4 * *(const mc_v16 *)(xp + i + 268);
-            a0 += v5 * *(const mc_v16 *)(xp + i + 157);
-            a1 += v5 * *(const mc_v16 *)(xp + i + 173);
-            a2 += v5 * *(const mc_v16 *)(xp + i + 189);
-            a3 += v5 * *(const mc_v16 *)(xp + i + 205);
-            a4 += v5 * *(const mc_v16 *)(xp + i + 221);
-            a5 += v5 * *(const mc_v16 *)(xp + i + 237);
-            a6 += v5 * *(const mc_v16 *)(xp + i + 253);
-            a7 += v5 * *(const mc_v16 *)(xp + i + 269);
-            a0 += v6 * *(const mc_v16 *)(xp + i + 158);
-            a1 += v6 * *(const mc_v16 *)(xp + i + 174);
-            a2 += v6 * *(const mc_v16 *)(xp + i + 190);
-            a3 += v6 * *(const mc_v16 *)(xp + i + 206);
-            a4 += v6 * *(const mc_v16 *)(xp + i + 222);
-            a5 += v6 * *(const mc_v16 *)(xp + i + 238);
-            a6 += v6 * *(const mc_v16 *)(xp + i + 254);
-            a7 += v6 * *(const mc_v16 *)(xp + i + 270);
-            *(mc_v16 *)(yg2 + i + 0) = a0;
-            *(mc_v16 *)(yg2 + i + 16) = a1;
-            *(mc_v16 *)(yg2 + i + 32) = a2;
-            *(mc_v16 *)(yg2 + i + 48) = a3;
-            *(mc_v16 *)(yg2 + i + 64) = a4;
-            *(mc_v16 *)(yg2 + i + 80) = a5;
-            *(mc_v16 *)(yg2 + i + 96) = a6;
-            *(mc_v16 *)(yg2 + i + 112) = a7;
-        }
-    }
-    {
-        /* kernel 2, row 5 */
-        const float v0 = w2[35];
-        const float v1 = w2[36];
-        const float v2 = w2[37];
-        const float v3 = w2[38];
-        const float v4 = w2[39];
-        const float v5 = w2[40];
-        const float v6 = w2[41];
-        for (int i = 0; i < 1280; i += 128) {
-            mc_v16 a0 = *(const mc_v16 *)(yg2 + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(yg2 + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(yg2 + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(yg2 + i + 48);
-            mc_v16 a4 = *(const mc_v16 *)(yg2 + i + 64);
-            mc_v16 a5 = *(const mc_v16 *)(yg2 + i + 80);
-            mc_v16 a6 = *(const mc_v16 *)(yg2 + i + 96);
-            mc_v16 a7 = *(const mc_v16 *)(yg2 + i + 112);
-            a0 += v0 * *(const mc_v16 *)(xp + i + 190);
-            a1 += v0 * *(const mc_v16 *)(xp + i + 206);
-            a2 += v0 * *(const mc_v16 *)(xp + i + 222);
-            a3 += v0 * *(const mc_v16 *)(xp + i + 238);
-            a4 += v0 * *(const mc_v16 *)(xp + i + 254);
-            a5 += v0 * *(const mc_v16 *)(xp + i + 270);
-            a6 += v0 * *(const mc_v16 *)(xp + i + 286);
-            a7 += v0 * *(const mc_v16 *)(xp + i + 302);
-            a0 += v1 * *(const mc_v16 *)(xp + i + 191);
-            a1 += v1 * *(const mc_v16 *)(xp + i + 207);
-            a2 += v1 * *(const mc_v16 *)(xp + i + 223);
-            a3 += v1 * *(const mc_v16 *)(xp + i + 239);
-            a4 += v1 * *(const mc_v16 *)(xp + i + 255);
-            a5 += v1 * *(const mc_v16 *)(xp + i + 271);
-            a6 += v1 * *(const mc_v16 *)(xp + i + 287);
-            a7 += v1 * *(const mc_v16 *)(xp + i + 303);
-            a0 += v2 * *(const mc_v16 *)(xp + i + 192);
-            a1 += v2 * *(const mc_v16 *)(xp + i + 208);
-            a2 += v2 * *(const mc_v16 *)(xp + i + 224);
-            a3 += v2 * *(const mc_v16 *)(xp + i + 240);
-            a4 += v2 * *(const mc_v16 *)(xp + i + 256);
-            a5 += v2 * *(const mc_v16 *)(xp + i + 272);
-            a6 += v2 * *(const mc_v16 *)(xp + i + 288);
-            a7 += v2 * *(const mc_v16 *)(xp + i + 304);
-            a0 += v3 * *(const mc_v16 *)(xp + i + 193);
-            a1 += v3 * *(const mc_v16 *)(xp + i + 209);
-            a2 += v3 * *(const mc_v16 *)(xp + i + 225);
-            a3 += v3 * *(const mc_v16 *)(xp + i + 241);
-            a4 += v3 * *(const mc_v16 *)(xp + i + 257);
-            a5 += v3 * *(const mc_v16 *)(xp + i + 273);
-            a6 += v3 * *(const mc_v16 *)(xp + i + 289);
-            a7 += v3 * *(const mc_v16 *)(xp + i + 305);
-            a0 += v4 * *(const mc_v16 *)(xp + i + 194);
-            a1 += v4 * *(const mc_v16 *)(xp + i + 210);
-            a2 += v4 * *(const mc_v16 *)(xp + i + 226);
-            a3 += v4 * *(const mc_v16 *)(xp + i + 242);
-            a4 += v4 * *(const mc_v16 *)(xp + i + 258);
-            a5 += v4 * *(const mc_v16 *)(xp + i + 274);
-            a6 += v4 * *(const mc_v16 *)(xp + i + 290);
-            a7 += v4 * *(const mc_v16 *)(xp + i + 306);
-            a0 += v5 * *(const mc_v16 *)(xp + i + 195);
-            a1 += v5 * *(const mc_v16 *)(xp + i + 211);
-            a2 += v5 * *(const mc_v16 *)(xp + i + 227);
-            a3 += v5 * *(const mc_v16 *)(xp + i + 243);
-            a4 += v5 * *(const mc_v16 *)(xp + i + 259);
-            a5 += v5 * *(const mc_v16 *)(xp + i + 275);
-            a6 += v5 * *(const mc_v16 *)(xp + i + 291);
-            a7 += v5 * *(const mc_v16 *)(xp + i + 307);
-            a0 += v6 * *(const mc_v16 *)(xp + i + 196);
-            a1 += v6 * *(const mc_v16 *)(xp + i + 212);
-            a2 += v6 * *(const mc_v16 *)(xp + i + 228);
-            a3 += v6 * *(const mc_v16 *)(xp + i + 244);
-            a4 += v6 * *(const mc_v16 *)(xp + i + 260);
-            a5 += v6 * *(const mc_v16 *)(xp + i + 276);
-            a6 += v6 * *(const mc_v16 *)(xp + i + 292);
-            a7 += v6 * *(const mc_v16 *)(xp + i + 308);
-            *(mc_v16 *)(yg2 + i + 0) = a0;
-            *(mc_v16 *)(yg2 + i + 16) = a1;
-            *(mc_v16 *)(yg2 + i + 32) = a2;
-            *(mc_v16 *)(yg2 + i + 48) = a3;
-            *(mc_v16 *)(yg2 + i + 64) = a4;
-            *(mc_v16 *)(yg2 + i + 80) = a5;
-            *(mc_v16 *)(yg2 + i + 96) = a6;
-            *(mc_v16 *)(yg2 + i + 112) = a7;
-        }
-    }
-    {
-        /* kernel 2, row 6 */
-        const float v0 = w2[42];
-        const float v1 = w2[43];
-        const float v2 = w2[44];
-        const float v3 = w2[45];
-        const float v4 = w2[46];
-        const float v5 = w2[47];
-        const float v6 = w2[48];
-        for (int i = 0; i < 1280; i += 128) {
-            mc_v16 a0 = *(const mc_v16 *)(yg2 + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(yg2 + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(yg2 + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(yg2 + i + 48);
-            mc_v16 a4 = *(const mc_v16 *)(yg2 + i + 64);
-            mc_v16 a5 = *(const mc_v16 *)(yg2 + i + 80);
-            mc_v16 a6 = *(const mc_v16 *)(yg2 + i + 96);
-            mc_v16 a7 = *(const mc_v16 *)(yg2 + i + 112);
-            a0 += v0 * *(const mc_v16 *)(xp + i + 228);
-            a1 += v0 * *(const mc_v16 *)(xp + i + 244);
-            a2 += v0 * *(const mc_v16 *)(xp + i + 260);
-            a3 += v0 * *(const mc_v16 *)(xp + i + 276);
-            a4 += v0 * *(const mc_v16 *)(xp + i + 292);
-            a5 += v0 * *(const mc_v16 *)(xp + i + 308);
-            a6 += v0 * *(const mc_v16 *)(xp + i + 324);
-            a7 += v0 * *(const mc_v16 *)(xp + i + 340);
-            a0 += v1 * *(const mc_v16 *)(xp + i + 229);
-            a1 += v1 * *(const mc_v16 *)(xp + i + 245);
-            a2 += v1 * *(const mc_v16 *)(xp + i + 261);
-            a3 += v1 * *(const mc_v16 *)(xp + i + 277);
-            a4 += v1 * *(const mc_v16 *)(xp + i + 293);
-            a5 += v1 * *(const mc_v16 *)(xp + i + 309);
-            a6 += v1 * *(const mc_v16 *)(xp + i + 325);
-            a7 += v1 * *(const mc_v16 *)(xp + i + 341);
-            a0 += v2 * *(const mc_v16 *)(xp + i + 230);
-            a1 += v2 * *(const mc_v16 *)(xp + i + 246);
-            a2 += v2 * *(const mc_v16 *)(xp + i + 262);
-            a3 += v2 * *(const mc_v16 *)(xp + i + 278);
-            a4 += v2 * *(const mc_v16 *)(xp + i + 294);
-            a5 += v2 * *(const mc_v16 *)(xp + i + 310);
-            a6 += v2 * *(const mc_v16 *)(xp + i + 326);
-            a7 += v2 * *(const mc_v16 *)(xp + i + 342);
-            a0 += v3 * *(const mc_v16 *)(xp + i + 231);
-            a1 += v3 * *(const mc_v16 *)(xp + i + 247);
-            a2 += v3 * *(const mc_v16 *)(xp + i + 263);
-            a3 += v3 * *(const mc_v16 *)(xp + i + 279);
-            a4 += v3 * *(const mc_v16 *)(xp + i + 295);
-            a5 += v3 * *(const mc_v16 *)(xp + i + 311);
-            a6 += v3 * *(const mc_v16 *)(xp + i + 327);
-            a7 += v3 * *(const mc_v16 *)(xp + i + 343);
-            a0 += v4 * *(const mc_v16 *)(xp + i + 232);
-            a1 += v4 * *(const mc_v16 *)(xp + i + 248);
-            a2 += v4 * *(const mc_v16 *)(xp + i + 264);
-            a3 += v4 * *(const mc_v16 *)(xp + i + 280);
-            a4 += v4 * *(const mc_v16 *)(xp + i + 296);
-            a5 += v4 * *(const mc_v16 *)(xp + i + 312);
-            a6 += v4 * *(const mc_v16 *)(xp + i + 328);
-            a7 += v4 * *(const mc_v16 *)(xp + i + 344);
-            a0 += v5 * *(const mc_v16 *)(xp + i + 233);
-            a1 += v5 * *(const mc_v16 *)(xp + i + 249);
-            a2 += v5 * *(const mc_v16 *)(xp + i + 265);
-            a3 += v5 * *(const mc_v16 *)(xp + i + 281);
-            a4 += v5 * *(const mc_v16 *)(xp + i + 297);
-            a5 += v5 * *(const mc_v16 *)(xp + i + 313);
-            a6 += v5 * *(const mc_v16 *)(xp + i + 329);
-            a7 += v5 * *(const mc_v16 *)(xp + i + 345);
-            a0 += v6 * *(const mc_v16 *)(xp + i + 234);
-            a1 += v6 * *(const mc_v16 *)(xp + i + 250);
-            a2 += v6 * *(const mc_v16 *)(xp + i + 266);
-            a3 += v6 * *(const mc_v16 *)(xp + i + 282);
-            a4 += v6 * *(const mc_v16 *)(xp + i + 298);
-            a5 += v6 * *(const mc_v16 *)(xp + i + 314);
-            a6 += v6 * *(const mc_v16 *)(xp + i + 330);
-            a7 += v6 * *(const mc_v16 *)(xp + i + 346);
-            *(mc_v16 *)(yg2 + i + 0) = a0;
-            *(mc_v16 *)(yg2 + i + 16) = a1;
-            *(mc_v16 *)(yg2 + i + 32) = a2;
-            *(mc_v16 *)(yg2 + i + 48) = a3;
-            *(mc_v16 *)(yg2 + i + 64) = a4;
-            *(mc_v16 *)(yg2 + i + 80) = a5;
-            *(mc_v16 *)(yg2 + i + 96) = a6;
-            *(mc_v16 *)(yg2 + i + 112) = a7;
-        }
-    }
+}
+
+/* Kernel 0 (3x3) of the list, into dst. */
+static void dw_k3_5_7_c16_32x32_s1_fwd_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
+{
     for (int oy = 0; oy < 32; oy++) {
-        memcpy(y0 + oy * 32, yg0 + oy * 38, 32 * sizeof(float));
-        memcpy(y1 + oy * 32, yg1 + oy * 38, 32 * sizeof(float));
-        memcpy(y2 + oy * 32, yg2 + oy * 38, 32 * sizeof(float));
+        for (int ox = 0; ox < 32; ox += 8)
+            {
+                float *restrict o = dst + (oy * 32 + ox) * 16;
+                mc_v16 a0 = (mc_v16){0};
+                mc_v16 a1 = (mc_v16){0};
+                mc_v16 a2 = (mc_v16){0};
+                mc_v16 a3 = (mc_v16){0};
+                mc_v16 a4 = (mc_v16){0};
+                mc_v16 a5 = (mc_v16){0};
+                mc_v16 a6 = (mc_v16){0};
+                mc_v16 a7 = (mc_v16){0};
+                {
+                    const float *restrict r = src + ((oy + 2) * 38 + ox + 2) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    {
+                        const mc_v16 v = w0[0];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w0[1];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w0[2];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 3) * 38 + ox + 2) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    {
+                        const mc_v16 v = w0[3];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w0[4];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w0[5];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 4) * 38 + ox + 2) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    {
+                        const mc_v16 v = w0[6];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w0[7];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w0[8];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                }
+                *(mc_v16 *)(o + 0) = a0;
+                *(mc_v16 *)(o + 16) = a1;
+                *(mc_v16 *)(o + 32) = a2;
+                *(mc_v16 *)(o + 48) = a3;
+                *(mc_v16 *)(o + 64) = a4;
+                *(mc_v16 *)(o + 80) = a5;
+                *(mc_v16 *)(o + 96) = a6;
+                *(mc_v16 *)(o + 112) = a7;
+            }
+    }
+}
+
+/* Kernel 1 (5x5) of the list, into dst. */
+static void dw_k3_5_7_c16_32x32_s1_fwd_k1(float *restrict dst, const float *restrict src, const mc_v16 *restrict w1)
+{
+    for (int oy = 0; oy < 32; oy++) {
+        for (int ox = 0; ox < 32; ox += 8)
+            {
+                float *restrict o = dst + (oy * 32 + ox) * 16;
+                mc_v16 a0 = (mc_v16){0};
+                mc_v16 a1 = (mc_v16){0};
+                mc_v16 a2 = (mc_v16){0};
+                mc_v16 a3 = (mc_v16){0};
+                mc_v16 a4 = (mc_v16){0};
+                mc_v16 a5 = (mc_v16){0};
+                mc_v16 a6 = (mc_v16){0};
+                mc_v16 a7 = (mc_v16){0};
+                {
+                    const float *restrict r = src + ((oy + 1) * 38 + ox + 1) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    const mc_v16 x10 = *(const mc_v16 *)(r + 160);
+                    const mc_v16 x11 = *(const mc_v16 *)(r + 176);
+                    {
+                        const mc_v16 v = w1[0];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w1[1];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w1[2];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                    {
+                        const mc_v16 v = w1[3];
+                        a0 += v * x3;
+                        a1 += v * x4;
+                        a2 += v * x5;
+                        a3 += v * x6;
+                        a4 += v * x7;
+                        a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
+                    }
+                    {
+                        const mc_v16 v = w1[4];
+                        a0 += v * x4;
+                        a1 += v * x5;
+                        a2 += v * x6;
+                        a3 += v * x7;
+                        a4 += v * x8;
+                        a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 2) * 38 + ox + 1) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    const mc_v16 x10 = *(const mc_v16 *)(r + 160);
+                    const mc_v16 x11 = *(const mc_v16 *)(r + 176);
+                    {
+                        const mc_v16 v = w1[5];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w1[6];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w1[7];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                    {
+                        const mc_v16 v = w1[8];
+                        a0 += v * x3;
+                        a1 += v * x4;
+                        a2 += v * x5;
+                        a3 += v * x6;
+                        a4 += v * x7;
+                        a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
+                    }
+                    {
+                        const mc_v16 v = w1[9];
+                        a0 += v * x4;
+                        a1 += v * x5;
+                        a2 += v * x6;
+                        a3 += v * x7;
+                        a4 += v * x8;
+                        a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 3) * 38 + ox + 1) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    const mc_v16 x10 = *(const mc_v16 *)(r + 160);
+                    const mc_v16 x11 = *(const mc_v16 *)(r + 176);
+                    {
+                        const mc_v16 v = w1[10];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w1[11];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w1[12];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                    {
+                        const mc_v16 v = w1[13];
+                        a0 += v * x3;
+                        a1 += v * x4;
+                        a2 += v * x5;
+                        a3 += v * x6;
+                        a4 += v * x7;
+                        a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
+                    }
+                    {
+                        const mc_v16 v = w1[14];
+                        a0 += v * x4;
+                        a1 += v * x5;
+                        a2 += v * x6;
+                        a3 += v * x7;
+                        a4 += v * x8;
+                        a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 4) * 38 + ox + 1) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    const mc_v16 x10 = *(const mc_v16 *)(r + 160);
+                    const mc_v16 x11 = *(const mc_v16 *)(r + 176);
+                    {
+                        const mc_v16 v = w1[15];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w1[16];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w1[17];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                    {
+                        const mc_v16 v = w1[18];
+                        a0 += v * x3;
+                        a1 += v * x4;
+                        a2 += v * x5;
+                        a3 += v * x6;
+                        a4 += v * x7;
+                        a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
+                    }
+                    {
+                        const mc_v16 v = w1[19];
+                        a0 += v * x4;
+                        a1 += v * x5;
+                        a2 += v * x6;
+                        a3 += v * x7;
+                        a4 += v * x8;
+                        a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 5) * 38 + ox + 1) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    const mc_v16 x10 = *(const mc_v16 *)(r + 160);
+                    const mc_v16 x11 = *(const mc_v16 *)(r + 176);
+                    {
+                        const mc_v16 v = w1[20];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w1[21];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w1[22];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                    {
+                        const mc_v16 v = w1[23];
+                        a0 += v * x3;
+                        a1 += v * x4;
+                        a2 += v * x5;
+                        a3 += v * x6;
+                        a4 += v * x7;
+                        a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
+                    }
+                    {
+                        const mc_v16 v = w1[24];
+                        a0 += v * x4;
+                        a1 += v * x5;
+                        a2 += v * x6;
+                        a3 += v * x7;
+                        a4 += v * x8;
+                        a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
+                    }
+                }
+                *(mc_v16 *)(o + 0) = a0;
+                *(mc_v16 *)(o + 16) = a1;
+                *(mc_v16 *)(o + 32) = a2;
+                *(mc_v16 *)(o + 48) = a3;
+                *(mc_v16 *)(o + 64) = a4;
+                *(mc_v16 *)(o + 80) = a5;
+                *(mc_v16 *)(o + 96) = a6;
+                *(mc_v16 *)(o + 112) = a7;
+            }
+    }
+}
+
+/* Kernel 2 (7x7) of the list, into dst. */
+static void dw_k3_5_7_c16_32x32_s1_fwd_k2(float *restrict dst, const float *restrict src, const mc_v16 *restrict w2)
+{
+    for (int oy = 0; oy < 32; oy++) {
+        for (int ox = 0; ox < 32; ox += 8)
+            {
+                float *restrict o = dst + (oy * 32 + ox) * 16;
+                mc_v16 a0 = (mc_v16){0};
+                mc_v16 a1 = (mc_v16){0};
+                mc_v16 a2 = (mc_v16){0};
+                mc_v16 a3 = (mc_v16){0};
+                mc_v16 a4 = (mc_v16){0};
+                mc_v16 a5 = (mc_v16){0};
+                mc_v16 a6 = (mc_v16){0};
+                mc_v16 a7 = (mc_v16){0};
+                {
+                    const float *restrict r = src + ((oy + 0) * 38 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    const mc_v16 x10 = *(const mc_v16 *)(r + 160);
+                    const mc_v16 x11 = *(const mc_v16 *)(r + 176);
+                    const mc_v16 x12 = *(const mc_v16 *)(r + 192);
+                    const mc_v16 x13 = *(const mc_v16 *)(r + 208);
+                    {
+                        const mc_v16 v = w2[0];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w2[1];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w2[2];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                    {
+                        const mc_v16 v = w2[3];
+                        a0 += v * x3;
+                        a1 += v * x4;
+                        a2 += v * x5;
+                        a3 += v * x6;
+                        a4 += v * x7;
+                        a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
+                    }
+                    {
+                        const mc_v16 v = w2[4];
+                        a0 += v * x4;
+                        a1 += v * x5;
+                        a2 += v * x6;
+                        a3 += v * x7;
+                        a4 += v * x8;
+                        a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
+                    }
+                    {
+                        const mc_v16 v = w2[5];
+                        a0 += v * x5;
+                        a1 += v * x6;
+                        a2 += v * x7;
+                        a3 += v * x8;
+                        a4 += v * x9;
+                        a5 += v * x10;
+                        a6 += v * x11;
+                        a7 += v * x12;
+                    }
+                    {
+                        const mc_v16 v = w2[6];
+                        a0 += v * x6;
+                        a1 += v * x7;
+                        a2 += v * x8;
+                        a3 += v * x9;
+                        a4 += v * x10;
+                        a5 += v * x11;
+                        a6 += v * x12;
+                        a7 += v * x13;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 1) * 38 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    const mc_v16 x10 = *(const mc_v16 *)(r + 160);
+                    const mc_v16 x11 = *(const mc_v16 *)(r + 176);
+                    const mc_v16 x12 = *(const mc_v16 *)(r + 192);
+                    const mc_v16 x13 = *(const mc_v16 *)(r + 208);
+                    {
+                        const mc_v16 v = w2[7];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w2[8];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w2[9];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                    {
+                        const mc_v16 v = w2[10];
+                        a0 += v * x3;
+                        a1 += v * x4;
+                        a2 += v * x5;
+                        a3 += v * x6;
+                        a4 += v * x7;
+                        a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
+                    }
+                    {
+                        const mc_v16 v = w2[11];
+                        a0 += v * x4;
+                        a1 += v * x5;
+                        a2 += v * x6;
+                        a3 += v * x7;
+                        a4 += v * x8;
+                        a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
+                    }
+                    {
+                        const mc_v16 v = w2[12];
+                        a0 += v * x5;
+                        a1 += v * x6;
+                        a2 += v * x7;
+                        a3 += v * x8;
+                        a4 += v * x9;
+                        a5 += v * x10;
+                        a6 += v * x11;
+                        a7 += v * x12;
+                    }
+                    {
+                        const mc_v16 v = w2[13];
+                        a0 += v * x6;
+                        a1 += v * x7;
+                        a2 += v * x8;
+                        a3 += v * x9;
+                        a4 += v * x10;
+                        a5 += v * x11;
+                        a6 += v * x12;
+                        a7 += v * x13;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 2) * 38 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    const mc_v16 x10 = *(const mc_v16 *)(r + 160);
+                    const mc_v16 x11 = *(const mc_v16 *)(r + 176);
+                    const mc_v16 x12 = *(const mc_v16 *)(r + 192);
+                    const mc_v16 x13 = *(const mc_v16 *)(r + 208);
+                    {
+                        const mc_v16 v = w2[14];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w2[15];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w2[16];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                    {
+                        const mc_v16 v = w2[17];
+                        a0 += v * x3;
+                        a1 += v * x4;
+                        a2 += v * x5;
+                        a3 += v * x6;
+                        a4 += v * x7;
+                        a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
+                    }
+                    {
+                        const mc_v16 v = w2[18];
+                        a0 += v * x4;
+                        a1 += v * x5;
+                        a2 += v * x6;
+                        a3 += v * x7;
+                        a4 += v * x8;
+                        a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
+                    }
+                    {
+                        const mc_v16 v = w2[19];
+                        a0 += v * x5;
+                        a1 += v * x6;
+                        a2 += v * x7;
+                        a3 += v * x8;
+                        a4 += v * x9;
+                        a5 += v * x10;
+                        a6 += v * x11;
+                        a7 += v * x12;
+                    }
+                    {
+                        const mc_v16 v = w2[20];
+                        a0 += v * x6;
+                        a1 += v * x7;
+                        a2 += v * x8;
+                        a3 += v * x9;
+                        a4 += v * x10;
+                        a5 += v * x11;
+                        a6 += v * x12;
+                        a7 += v * x13;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 3) * 38 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    const mc_v16 x10 = *(const mc_v16 *)(r + 160);
+                    const mc_v16 x11 = *(const mc_v16 *)(r + 176);
+                    const mc_v16 x12 = *(const mc_v16 *)(r + 192);
+                    const mc_v16 x13 = *(const mc_v16 *)(r + 208);
+                    {
+                        const mc_v16 v = w2[21];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w2[22];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w2[23];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                    {
+                        const mc_v16 v = w2[24];
+                        a0 += v * x3;
+                        a1 += v * x4;
+                        a2 += v * x5;
+                        a3 += v * x6;
+                        a4 += v * x7;
+                        a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
+                    }
+                    {
+                        const mc_v16 v = w2[25];
+                        a0 += v * x4;
+                        a1 += v * x5;
+                        a2 += v * x6;
+                        a3 += v * x7;
+                        a4 += v * x8;
+                        a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
+                    }
+                    {
+                        const mc_v16 v = w2[26];
+                        a0 += v * x5;
+                        a1 += v * x6;
+                        a2 += v * x7;
+                        a3 += v * x8;
+                        a4 += v * x9;
+                        a5 += v * x10;
+                        a6 += v * x11;
+                        a7 += v * x12;
+                    }
+                    {
+                        const mc_v16 v = w2[27];
+                        a0 += v * x6;
+                        a1 += v * x7;
+                        a2 += v * x8;
+                        a3 += v * x9;
+                        a4 += v * x10;
+                        a5 += v * x11;
+                        a6 += v * x12;
+                        a7 += v * x13;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 4) * 38 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    const mc_v16 x10 = *(const mc_v16 *)(r + 160);
+                    const mc_v16 x11 = *(const mc_v16 *)(r + 176);
+                    const mc_v16 x12 = *(const mc_v16 *)(r + 192);
+                    const mc_v16 x13 = *(const mc_v16 *)(r + 208);
+                    {
+                        const mc_v16 v = w2[28];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w2[29];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w2[30];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                    {
+                        const mc_v16 v = w2[31];
+                        a0 += v * x3;
+                        a1 += v * x4;
+                        a2 += v * x5;
+                        a3 += v * x6;
+                        a4 += v * x7;
+                        a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
+                    }
+                    {
+                        const mc_v16 v = w2[32];
+                        a0 += v * x4;
+                        a1 += v * x5;
+                        a2 += v * x6;
+                        a3 += v * x7;
+                        a4 += v * x8;
+                        a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
+                    }
+                    {
+                        const mc_v16 v = w2[33];
+                        a0 += v * x5;
+                        a1 += v * x6;
+                        a2 += v * x7;
+                        a3 += v * x8;
+                        a4 += v * x9;
+                        a5 += v * x10;
+                        a6 += v * x11;
+                        a7 += v * x12;
+                    }
+                    {
+                        const mc_v16 v = w2[34];
+                        a0 += v * x6;
+                        a1 += v * x7;
+                        a2 += v * x8;
+                        a3 += v * x9;
+                        a4 += v * x10;
+                        a5 += v * x11;
+                        a6 += v * x12;
+                        a7 += v * x13;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 5) * 38 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    const mc_v16 x10 = *(const mc_v16 *)(r + 160);
+                    const mc_v16 x11 = *(const mc_v16 *)(r + 176);
+                    const mc_v16 x12 = *(const mc_v16 *)(r + 192);
+                    const mc_v16 x13 = *(const mc_v16 *)(r + 208);
+                    {
+                        const mc_v16 v = w2[35];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w2[36];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w2[37];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                    {
+                        const mc_v16 v = w2[38];
+                        a0 += v * x3;
+                        a1 += v * x4;
+                        a2 += v * x5;
+                        a3 += v * x6;
+                        a4 += v * x7;
+                        a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
+                    }
+                    {
+                        const mc_v16 v = w2[39];
+                        a0 += v * x4;
+                        a1 += v * x5;
+                        a2 += v * x6;
+                        a3 += v * x7;
+                        a4 += v * x8;
+                        a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
+                    }
+                    {
+                        const mc_v16 v = w2[40];
+                        a0 += v * x5;
+                        a1 += v * x6;
+                        a2 += v * x7;
+                        a3 += v * x8;
+                        a4 += v * x9;
+                        a5 += v * x10;
+                        a6 += v * x11;
+                        a7 += v * x12;
+                    }
+                    {
+                        const mc_v16 v = w2[41];
+                        a0 += v * x6;
+                        a1 += v * x7;
+                        a2 += v * x8;
+                        a3 += v * x9;
+                        a4 += v * x10;
+                        a5 += v * x11;
+                        a6 += v * x12;
+                        a7 += v * x13;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 6) * 38 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    const mc_v16 x10 = *(const mc_v16 *)(r + 160);
+                    const mc_v16 x11 = *(const mc_v16 *)(r + 176);
+                    const mc_v16 x12 = *(const mc_v16 *)(r + 192);
+                    const mc_v16 x13 = *(const mc_v16 *)(r + 208);
+                    {
+                        const mc_v16 v = w2[42];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w2[43];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w2[44];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                    {
+                        const mc_v16 v = w2[45];
+                        a0 += v * x3;
+                        a1 += v * x4;
+                        a2 += v * x5;
+                        a3 += v * x6;
+                        a4 += v * x7;
+                        a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
+                    }
+                    {
+                        const mc_v16 v = w2[46];
+                        a0 += v * x4;
+                        a1 += v * x5;
+                        a2 += v * x6;
+                        a3 += v * x7;
+                        a4 += v * x8;
+                        a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
+                    }
+                    {
+                        const mc_v16 v = w2[47];
+                        a0 += v * x5;
+                        a1 += v * x6;
+                        a2 += v * x7;
+                        a3 += v * x8;
+                        a4 += v * x9;
+                        a5 += v * x10;
+                        a6 += v * x11;
+                        a7 += v * x12;
+                    }
+                    {
+                        const mc_v16 v = w2[48];
+                        a0 += v * x6;
+                        a1 += v * x7;
+                        a2 += v * x8;
+                        a3 += v * x9;
+                        a4 += v * x10;
+                        a5 += v * x11;
+                        a6 += v * x12;
+                        a7 += v * x13;
+                    }
+                }
+                *(mc_v16 *)(o + 0) = a0;
+                *(mc_v16 *)(o + 16) = a1;
+                *(mc_v16 *)(o + 32) = a2;
+                *(mc_v16 *)(o + 48) = a3;
+                *(mc_v16 *)(o + 64) = a4;
+                *(mc_v16 *)(o + 80) = a5;
+                *(mc_v16 *)(o + 96) = a6;
+                *(mc_v16 *)(o + 112) = a7;
+            }
     }
 }
 
 void dw_k3_5_7_c16_32x32_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
-    MC_OMP_FOR
-    for (int bc = 0; bc < n * 16; bc++)
-        dw_k3_5_7_c16_32x32_s1_fwd_plane(x + (long)bc * 1024, w, bias, y, bc / 16, bc % 16);
+    (void)bias;
+    static _Alignas(64) float wt[1328];
+    dw_k3_5_7_c16_32x32_s1_cl_filters(w, wt, 0);
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[23104], yt[16384];
+        memset(xt, 0, sizeof xt);
+        MC_OMP_FOR_IN
+        for (int bg = 0; bg < n * 1; bg++) {
+            const int b = bg / 1, g = bg % 1;
+            dw_k3_5_7_c16_32x32_s1_cl_in(x + ((long)b * 16 + g * 16) * 1024, xt);
+            const mc_v16 *restrict w0 = (const mc_v16 *)wt + g * 83 + 0;
+            const mc_v16 *restrict w1 = (const mc_v16 *)wt + g * 83 + 9;
+            const mc_v16 *restrict w2 = (const mc_v16 *)wt + g * 83 + 34;
+            dw_k3_5_7_c16_32x32_s1_fwd_k0(yt, xt, w0);
+            dw_k3_5_7_c16_32x32_s1_cl_out(yt, y + ((long)b * 48 + 0 + g * 16) * 1024, 0);
+            dw_k3_5_7_c16_32x32_s1_fwd_k1(yt, xt, w1);
+            dw_k3_5_7_c16_32x32_s1_cl_out(yt, y + ((long)b * 48 + 16 + g * 16) * 1024, 0);
+            dw_k3_5_7_c16_32x32_s1_fwd_k2(yt, xt, w2);
+            dw_k3_5_7_c16_32x32_s1_cl_out(yt, y + ((long)b * 48 + 32 + g * 16) * 1024, 0);
+        }
+    }
 }
 
 
-/* Channel c of image b: its input gradient goes to dxc, its filter
- * gradients into the accumulators ga. */
-static inline void dw_k3_5_7_c16_32x32_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
-    float *restrict dxc, mc_v16 *restrict ga, int b, int c, int acc)
+/* Kernel 0 (3x3) of the list, into dst. */
+static void dw_k3_5_7_c16_32x32_s1_dx_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
 {
-    float xp[1514];
-    dw_k3_5_7_c16_32x32_s1_pad(xc, xp);
-    const float *restrict w0 = w + 0 + c * 9;
-    const float *restrict d0 = dy + ((long)b * 48 + 0 + c) * 1024;
-    const float *restrict w1 = w + 144 + c * 25;
-    const float *restrict d1 = dy + ((long)b * 48 + 16 + c) * 1024;
-    const float *restrict w2 = w + 544 + c * 49;
-    const float *restrict d2 = dy + ((long)b * 48 + 32 + c) * 1024;
-    float dxg[1280];
-    float dq0[1514];
-    dw_k3_5_7_c16_32x32_s1_pad(d0, dq0);
-    float dq1[1514];
-    dw_k3_5_7_c16_32x32_s1_pad(d1, dq1);
-    float dq2[1514];
-    dw_k3_5_7_c16_32x32_s1_pad(d2, dq2);
-    {
-        /* kernel 0, row 0 */
-        const float v0 = w0[8];
-        const float v1 = w0[7];
-        const float v2 = w0[6];
-        for (int i = 0; i < 1280; i += 128) {
-            mc_v16 a0 = (mc_v16){0};
-            mc_v16 a1 = (mc_v16){0};
-            mc_v16 a2 = (mc_v16){0};
-            mc_v16 a3 = (mc_v16){0};
-            mc_v16 a4 = (mc_v16){0};
-            mc_v16 a5 = (mc_v16){0};
-            mc_v16 a6 = (mc_v16){0};
-            mc_v16 a7 = (mc_v16){0};
-            a0 += v0 * *(const mc_v16 *)(dq0 + i + 78);
-            a1 += v0 * *(const mc_v16 *)(dq0 + i + 94);
-            a2 += v0 * *(const mc_v16 *)(dq0 + i + 110);
-            a3 += v0 * *(const mc_v16 *)(dq0 + i + 126);
-            a4 += v0 * *(const mc_v16 *)(dq0 + i + 142);
-            a5 += v0 * *(const mc_v16 *)(dq0 + i + 158);
-            a6 += v0 * *(const mc_v16 *)(dq0 + i + 174);
-            a7 += v0 * *(const mc_v16 *)(dq0 + i + 190);
-            a0 += v1 * *(const mc_v16 *)(dq0 + i + 79);
-            a1 += v1 * *(const mc_v16 *)(dq0 + i + 95);
-            a2 += v1 * *(const mc_v16 *)(dq0 + i + 111);
-            a3 += v1 * *(const mc_v16 *)(dq0 + i + 127);
-            a4 += v1 * *(const mc_v16 *)(dq0 + i + 143);
-            a5 += v1 * *(const mc_v16 *)(dq0 + i + 159);
-            a6 += v1 * *(const mc_v16 *)(dq0 + i + 175);
-            a7 += v1 * *(const mc_v16 *)(dq0 + i + 191);
-            a0 += v2 * *(const mc_v16 *)(dq0 + i + 80);
-            a1 += v2 * *(const mc_v16 *)(dq0 + i + 96);
-            a2 += v2 * *(const mc_v16 *)(dq0 + i + 112);
-            a3 += v2 * *(const mc_v16 *)(dq0 + i + 128);
-            a4 += v2 * *(const mc_v16 *)(dq0 + i + 144);
-            a5 += v2 * *(const mc_v16 *)(dq0 + i + 160);
-            a6 += v2 * *(const mc_v16 *)(dq0 + i + 176);
-            a7 += v2 * *(const mc_v16 *)(dq0 + i + 192);
-            *(mc_v16 *)(dxg + i + 0) = a0;
-            *(mc_v16 *)(dxg + i + 16) = a1;
-            *(mc_v16 *)(dxg + i + 32) = a2;
-            *(mc_v16 *)(dxg + i + 48) = a3;
-            *(mc_v16 *)(dxg + i + 64) = a4;
-            *(mc_v16 *)(dxg + i + 80) = a5;
-            *(mc_v16 *)(dxg + i + 96) = a6;
-            *(mc_v16 *)(dxg + i + 112) = a7;
-        }
+    for (int oy = 0; oy < 32; oy++) {
+        for (int ox = 0; ox < 32; ox += 8)
+            {
+                float *restrict o = dst + (oy * 32 + ox) * 16;
+                mc_v16 a0 = (mc_v16){0};
+                mc_v16 a1 = (mc_v16){0};
+                mc_v16 a2 = (mc_v16){0};
+                mc_v16 a3 = (mc_v16){0};
+                mc_v16 a4 = (mc_v16){0};
+                mc_v16 a5 = (mc_v16){0};
+                mc_v16 a6 = (mc_v16){0};
+                mc_v16 a7 = (mc_v16){0};
+                {
+                    const float *restrict r = src + ((oy + 2) * 38 + ox + 2) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    {
+                        const mc_v16 v = w0[0];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w0[1];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w0[2];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 3) * 38 + ox + 2) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    {
+                        const mc_v16 v = w0[3];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w0[4];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w0[5];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 4) * 38 + ox + 2) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    {
+                        const mc_v16 v = w0[6];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w0[7];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w0[8];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                }
+                *(mc_v16 *)(o + 0) = a0;
+                *(mc_v16 *)(o + 16) = a1;
+                *(mc_v16 *)(o + 32) = a2;
+                *(mc_v16 *)(o + 48) = a3;
+                *(mc_v16 *)(o + 64) = a4;
+                *(mc_v16 *)(o + 80) = a5;
+                *(mc_v16 *)(o + 96) = a6;
+                *(mc_v16 *)(o + 112) = a7;
+            }
     }
-    {
-        /* kernel 0, row 1 */
-        const float v0 = w0[5];
-        const float v1 = w0[4];
-        const float v2 = w0[3];
-        for (int i = 0; i < 1280; i += 128) {
-            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
-            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
-            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
-            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
-            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
-            a0 += v0 * *(const mc_v16 *)(dq0 + i + 116);
-            a1 += v0 * *(const mc_v16 *)(dq0 + i + 132);
-            a2 += v0 * *(const mc_v16 *)(dq0 + i + 148);
-            a3 += v0 * *(const mc_v16 *)(dq0 + i + 164);
-            a4 += v0 * *(const mc_v16 *)(dq0 + i + 180);
-            a5 += v0 * *(const mc_v16 *)(dq0 + i + 196);
-            a6 += v0 * *(const mc_v16 *)(dq0 + i + 212);
-            a7 += v0 * *(const mc_v16 *)(dq0 + i + 228);
-            a0 += v1 * *(const mc_v16 *)(dq0 + i + 117);
-            a1 += v1 * *(const mc_v16 *)(dq0 + i + 133);
-            a2 += v1 * *(const mc_v16 *)(dq0 + i + 149);
-            a3 += v1 * *(const mc_v16 *)(dq0 + i + 165);
-            a4 += v1 * *(const mc_v16 *)(dq0 + i + 181);
-            a5 += v1 * *(const mc_v16 *)(dq0 + i + 197);
-            a6 += v1 * *(const mc_v16 *)(dq0 + i + 213);
-            a7 += v1 * *(const mc_v16 *)(dq0 + i + 229);
-            a0 += v2 * *(const mc_v16 *)(dq0 + i + 118);
-            a1 += v2 * *(const mc_v16 *)(dq0 + i + 134);
-            a2 += v2 * *(const mc_v16 *)(dq0 + i + 150);
-            a3 += v2 * *(const mc_v16 *)(dq0 + i + 166);
-            a4 += v2 * *(const mc_v16 *)(dq0 + i + 182);
-            a5 += v2 * *(const mc_v16 *)(dq0 + i + 198);
-            a6 += v2 * *(const mc_v16 *)(dq0 + i + 214);
-            a7 += v2 * *(const mc_v16 *)(dq0 + i + 230);
-            *(mc_v16 *)(dxg + i + 0) = a0;
-            *(mc_v16 *)(dxg + i + 16) = a1;
-            *(mc_v16 *)(dxg + i + 32) = a2;
-            *(mc_v16 *)(dxg + i + 48) = a3;
-            *(mc_v16 *)(dxg + i + 64) = a4;
-            *(mc_v16 *)(dxg + i + 80) = a5;
-            *(mc_v16 *)(dxg + i + 96) = a6;
-            *(mc_v16 *)(dxg + i + 112) = a7;
-        }
-    }
-    {
-        /* kernel 0, row 2 */
-        const float v0 = w0[2];
-        const float v1 = w0[1];
-        const float v2 = w0[0];
-        for (int i = 0; i < 1280; i += 128) {
-            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
-            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
-            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
-            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
-            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
-            a0 += v0 * *(const mc_v16 *)(dq0 + i + 154);
-            a1 += v0 * *(const mc_v16 *)(dq0 + i + 170);
-            a2 += v0 * *(const mc_v16 *)(dq0 + i + 186);
-            a3 += v0 * *(const mc_v16 *)(dq0 + i + 202);
-            a4 += v0 * *(const mc_v16 *)(dq0 + i + 218);
-            a5 += v0 * *(const mc_v16 *)(dq0 + i + 234);
-            a6 += v0 * *(const mc_v16 *)(dq0 + i + 250);
-            a7 += v0 * *(const mc_v16 *)(dq0 + i + 266);
-            a0 += v1 * *(const mc_v16 *)(dq0 + i + 155);
-            a1 += v1 * *(const mc_v16 *)(dq0 + i + 171);
-            a2 += v1 * *(const mc_v16 *)(dq0 + i + 187);
-            a3 += v1 * *(const mc_v16 *)(dq0 + i + 203);
-            a4 += v1 * *(const mc_v16 *)(dq0 + i + 219);
-            a5 += v1 * *(const mc_v16 *)(dq0 + i + 235);
-            a6 += v1 * *(const mc_v16 *)(dq0 + i + 251);
-            a7 += v1 * *(const mc_v16 *)(dq0 + i + 267);
-            a0 += v2 * *(const mc_v16 *)(dq0 + i + 156);
-            a1 += v2 * *(const mc_v16 *)(dq0 + i + 172);
-            a2 += v2 * *(const mc_v16 *)(dq0 + i + 188);
-            a3 += v2 * *(const mc_v16 *)(dq0 + i + 204);
-            a4 += v2 * *(const mc_v16 *)(dq0 + i + 220);
-            a5 += v2 * *(const mc_v16 *)(dq0 + i + 236);
-            a6 += v2 * *(const mc_v16 *)(dq0 + i + 252);
-            a7 += v2 * *(const mc_v16 *)(dq0 + i + 268);
-            *(mc_v16 *)(dxg + i + 0) = a0;
-            *(mc_v16 *)(dxg + i + 16) = a1;
-            *(mc_v16 *)(dxg + i + 32) = a2;
-            *(mc_v16 *)(dxg + i + 48) = a3;
-            *(mc_v16 *)(dxg + i + 64) = a4;
-            *(mc_v16 *)(dxg + i + 80) = a5;
-            *(mc_v16 *)(dxg + i + 96) = a6;
-            *(mc_v16 *)(dxg + i + 112) = a7;
-        }
-    }
-    {
-        /* kernel 1, row 0 */
-        const float v0 = w1[24];
-        const float v1 = w1[23];
-        const float v2 = w1[22];
-        const float v3 = w1[21];
-        const float v4 = w1[20];
-        for (int i = 0; i < 1280; i += 128) {
-            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
-            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
-            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
-            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
-            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
-            a0 += v0 * *(const mc_v16 *)(dq1 + i + 39);
-            a1 += v0 * *(const mc_v16 *)(dq1 + i + 55);
-            a2 += v0 * *(const mc_v16 *)(dq1 + i + 71);
-            a3 += v0 * *(const mc_v16 *)(dq1 + i + 87);
-            a4 += v0 * *(const mc_v16 *)(dq1 + i + 103);
-            a5 += v0 * *(const mc_v16 *)(dq1 + i + 119);
-            a6 += v0 * *(const mc_v16 *)(dq1 + i + 135);
-            a7 += v0 * *(const mc_v16 *)(dq1 + i + 151);
-            a0 += v1 * *(const mc_v16 *)(dq1 + i + 40);
-            a1 += v1 * *(const mc_v16 *)(dq1 + i + 56);
-            a2 += v1 * *(const mc_v16 *)(dq1 + i + 72);
-            a3 += v1 * *(const mc_v16 *)(dq1 + i + 88);
-            a4 += v1 * *(const mc_v16 *)(dq1 + i + 104);
-            a5 += v1 * *(const mc_v16 *)(dq1 + i + 120);
-            a6 += v1 * *(const mc_v16 *)(dq1 + i + 136);
-            a7 += v1 * *(const mc_v16 *)(dq1 + i + 152);
-            a0 += v2 * *(const mc_v16 *)(dq1 + i + 41);
-            a1 += v2 * *(const mc_v16 *)(dq1 + i + 57);
-            a2 += v2 * *(const mc_v16 *)(dq1 + i + 73);
-            a3 += v2 * *(const mc_v16 *)(dq1 + i + 89);
-            a4 += v2 * *(const mc_v16 *)(dq1 + i + 105);
-            a5 += v2 * *(const mc_v16 *)(dq1 + i + 121);
-            a6 += v2 * *(const mc_v16 *)(dq1 + i + 137);
-            a7 += v2 * *(const mc_v16 *)(dq1 + i + 153);
-            a0 += v3 * *(const mc_v16 *)(dq1 + i + 42);
-            a1 += v3 * *(const mc_v16 *)(dq1 + i + 58);
-            a2 += v3 * *(const mc_v16 *)(dq1 + i + 74);
-            a3 += v3 * *(const mc_v16 *)(dq1 + i + 90);
-            a4 += v3 * *(const mc_v16 *)(dq1 + i + 106);
-            a5 += v3 * *(const mc_v16 *)(dq1 + i + 122);
-            a6 += v3 * *(const mc_v16 *)(dq1 + i + 138);
-            a7 += v3 * *(const mc_v16 *)(dq1 + i + 154);
-            a0 += v4 * *(const mc_v16 *)(dq1 + i + 43);
-            a1 += v4 * *(const mc_v16 *)(dq1 + i + 59);
-            a2 += v4 * *(const mc_v16 *)(dq1 + i + 75);
-            a3 += v4 * *(const mc_v16 *)(dq1 + i + 91);
-            a4 += v4 * *(const mc_v16 *)(dq1 + i + 107);
-            a5 += v4 * *(const mc_v16 *)(dq1 + i + 123);
-            a6 += v4 * *(const mc_v16 *)(dq1 + i + 139);
-            a7 += v4 * *(const mc_v16 *)(dq1 + i + 155);
-            *(mc_v16 *)(dxg + i + 0) = a0;
-            *(mc_v16 *)(dxg + i + 16) = a1;
-            *(mc_v16 *)(dxg + i + 32) = a2;
-            *(mc_v16 *)(dxg + i + 48) = a3;
-            *(mc_v16 *)(dxg + i + 64) = a4;
-            *(mc_v16 *)(dxg + i + 80) = a5;
-            *(mc_v16 *)(dxg + i + 96) = a6;
-            *(mc_v16 *)(dxg + i + 112) = a7;
-        }
-    }
-    {
-        /* kernel 1, row 1 */
-        const float v0 = w1[19];
-        const float v1 = w1[18];
-        const float v2 = w1[17];
-        const float v3 = w1[16];
-        const float v4 = w1[15];
-        for (int i = 0; i < 1280; i += 128) {
-            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
-            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
-            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
-            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
-            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
-            a0 += v0 * *(const mc_v16 *)(dq1 + i + 77);
-            a1 += v0 * *(const mc_v16 *)(dq1 + i + 93);
-            a2 += v0 * *(const mc_v16 *)(dq1 + i + 109);
-            a3 += v0 * *(const mc_v16 *)(dq1 + i + 125);
-            a4 += v0 * *(const mc_v16 *)(dq1 + i + 141);
-            a5 += v0 * *(const mc_v16 *)(dq1 + i + 157);
-            a6 += v0 * *(const mc_v16 *)(dq1 + i + 173);
-            a7 += v0 * *(const mc_v16 *)(dq1 + i + 189);
-            a0 += v1 * *(const mc_v16 *)(dq1 + i + 78);
-            a1 += v1 * *(const mc_v16 *)(dq1 + i + 94);
-            a2 += v1 * *(const mc_v16 *)(dq1 + i + 110);
-            a3 += v1 * *(const mc_v16 *)(dq1 + i + 126);
-            a4 += v1 * *(const mc_v16 *)(dq1 + i + 142);
-            a5 += v1 * *(const mc_v16 *)(dq1 + i + 158);
-            a6 += v1 * *(const mc_v16 *)(dq1 + i + 174);
-            a7 += v1 * *(const mc_v16 *)(dq1 + i + 190);
-            a0 += v2 * *(const mc_v16 *)(dq1 + i + 79);
-            a1 += v2 * *(const mc_v16 *)(dq1 + i + 95);
-            a2 += v2 * *(const mc_v16 *)(dq1 + i + 111);
-            a3 += v2 * *(const mc_v16 *)(dq1 + i + 127);
-            a4 += v2 * *(const mc_v16 *)(dq1 + i + 143);
-            a5 += v2 * *(const mc_v16 *)(dq1 + i + 159);
-            a6 += v2 * *(const mc_v16 *)(dq1 + i + 175);
-            a7 += v2 * *(const mc_v16 *)(dq1 + i + 191);
-            a0 += v3 * *(const mc_v16 *)(dq1 + i + 80);
-            a1 += v3 * *(const mc_v16 *)(dq1 + i + 96);
-            a2 += v3 * *(const mc_v16 *)(dq1 + i + 112);
-            a3 += v3 * *(const mc_v16 *)(dq1 + i + 128);
-            a4 += v3 * *(const mc_v16 *)(dq1 + i + 144);
-            a5 += v3 * *(const mc_v16 *)(dq1 + i + 160);
-            a6 += v3 * *(const mc_v16 *)(dq1 + i + 176);
-            a7 += v3 * *(const mc_v16 *)(dq1 + i + 192);
-            a0 += v4 * *(const mc_v16 *)(dq1 + i + 81);
-            a1 += v4 * *(const mc_v16 *)(dq1 + i + 97);
-            a2 += v4 * *(const mc_v16 *)(dq1 + i + 113);
-            a3 += v4 * *(const mc_v16 *)(dq1 + i + 129);
-            a4 += v4 * *(const mc_v16 *)(dq1 + i + 145);
-            a5 += v4 * *(const mc_v16 *)(dq1 + i + 161);
-            a6 += v4 * *(const mc_v16 *)(dq1 + i + 177);
-            a7 += v4 * *(const mc_v16 *)(dq1 + i + 193);
-            *(mc_v16 *)(dxg + i + 0) = a0;
-            *(mc_v16 *)(dxg + i + 16) = a1;
-            *(mc_v16 *)(dxg + i + 32) = a2;
-            *(mc_v16 *)(dxg + i + 48) = a3;
-            *(mc_v16 *)(dxg + i + 64) = a4;
-            *(mc_v16 *)(dxg + i + 80) = a5;
-            *(mc_v16 *)(dxg + i + 96) = a6;
-            *(mc_v16 *)(dxg + i + 112) = a7;
-        }
-    }
-    {
-        /* kernel 1, row 2 */
-        const float v0 = w1[14];
-        const float v1 = w1[13];
-        const float v2 = w1[12];
-        const float v3 = w1[11];
-        const float v4 = w1[10];
-        for (int i = 0; i < 1280; i += 128) {
-            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
-            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
-            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
-            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
-            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
-            a0 += v0 * *(const mc_v16 *)(dq1 + i + 115);
-            a1 += v0 * *(const mc_v16 *)(dq1 + i + 131);
-            a2 += v0 * *(const mc_v16 *)(dq1 + i + 147);
-            a3 += v0 * *(const mc_v16 *)(dq1 + i + 163);
-            a4 += v0 * *(const mc_v16 *)(dq1 + i + 179);
-            a5 += v0 * *(const mc_v16 *)(dq1 + i + 195);
-            a6 += v0 * *(const mc_v16 *)(dq1 + i + 211);
-            a7 += v0 * *(const mc_v16 *)(dq1 + i + 227);
-            a0 += v1 * *(const mc_v16 *)(dq1 + i + 116);
-            a1 += v1 * *(const mc_v16 *)(dq1 + i + 132);
-            a2 += v1 * *(const mc_v16 *)(dq1 + i + 148);
-            a3 += v1 * *(const mc_v16 *)(dq1 + i + 164);
-            a4 += v1 * *(const mc_v16 *)(dq1 + i + 180);
-            a5 += v1 * *(const mc_v16 *)(dq1 + i + 196);
-            a6 += v1 * *(const mc_v16 *)(dq1 + i + 212);
-            a7 += v1 * *(const mc_v16 *)(dq1 + i + 228);
-            a0 += v2 * *(const mc_v16 *)(dq1 + i + 117);
-            a1 += v2 * *(const mc_v16 *)(dq1 + i + 133);
-            a2 += v2 * *(const mc_v16 *)(dq1 + i + 149);
-            a3 += v2 * *(const mc_v16 *)(dq1 + i + 165);
-            a4 += v2 * *(const mc_v16 *)(dq1 + i + 181);
-            a5 += v2 * *(const mc_v16 *)(dq1 + i + 197);
-            a6 += v2 * *(const mc_v16 *)(dq1 + i + 213);
-            a7 += v2 * *(const mc_v16 *)(dq1 + i + 229);
-            a0 += v3 * *(const mc_v16 *)(dq1 + i + 118);
-            a1 += v3 * *(const mc_v16 *)(dq1 + i + 134);
-            a2 += v3 * *(const mc_v16 *)(dq1 + i + 150);
-            a3 += v3 * *(const mc_v16 *)(dq1 + i + 166);
-            a4 += v3 * *(const mc_v16 *)(dq1 + i + 182);
-            a5 += v3 * *(const mc_v16 *)(dq1 + i + 198);
-            a6 += v3 * *(const mc_v16 *)(dq1 + i + 214);
-            a7 += v3 * *(const mc_v16 *)(dq1 + i + 230);
-            a0 += v4 * *(const mc_v16 *)(dq1 + i + 119);
-            a1 += v4 * *(const mc_v16 *)(dq1 + i + 135);
-            a2 += v4 * *(const mc_v16 *)(dq1 + i + 151);
-            a3 += v4 * *(const mc_v16 *)(dq1 + i + 167);
-            a4 += v4 * *(const mc_v16 *)(dq1 + i + 183);
-            a5 += v4 * *(const mc_v16 *)(dq1 + i + 199);
-            a6 += v4 * *(const mc_v16 *)(dq1 + i + 215);
-            a7 += v4 * *(const mc_v16 *)(dq1 + i + 231);
-            *(mc_v16 *)(dxg + i + 0) = a0;
-            *(mc_v16 *)(dxg + i + 16) = a1;
-            *(mc_v16 *)(dxg + i + 32) = a2;
-            *(mc_v16 *)(dxg + i + 48) = a3;
-            *(mc_v16 *)(dxg + i + 64) = a4;
-            *(mc_v16 *)(dxg + i + 80) = a5;
-            *(mc_v16 *)(dxg + i + 96) = a6;
-            *(mc_v16 *)(dxg + i + 112) = a7;
-        }
-    }
-    {
-        /* kernel 1, row 3 */
-        const float v0 = w1[9];
-        const float v1 = w1[8];
-        const float v2 = w1[7];
-        const float v3 = w1[6];
-        const float v4 = w1[5];
-        for (int i = 0; i < 1280; i += 128) {
-            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
-            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
-            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
-            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
-            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
-            a0 += v0 * *(const mc_v16 *)(dq1 + i + 153);
-            a1 += v0 * *(const mc_v16 *)(dq1 + i + 169);
-            a2 += v0 * *(const mc_v16 *)(dq1 + i + 185);
-            a3 += v0 * *(const mc_v16 *)(dq1 + i + 201);
-            a4 += v0 * *(const mc_v16 *)(dq1 + i + 217);
-            a5 += v0 * *(const mc_v16 *)(dq1 + i + 233);
-            a6 += v0 * *(const mc_v16 *)(dq1 + i + 249);
-            a7 += v0 * *(const mc_v16 *)(dq1 + i + 265);
-            a0 += v1 * *(const mc_v16 *)(dq1 + i + 154);
-            a1 += v1 * *(const mc_v16 *)(dq1 + i + 170);
-            a2 += v1 * *(const mc_v16 *)(dq1 + i + 186);
-            a3 += v1 * *(const mc_v16 *)(dq1 + i + 202);
-            a4 += v1 * *(const mc_v16 *)(dq1 + i + 218);
-            a5 += v1 * *(const mc_v16 *)(dq1 + i + 234);
-            a6 += v1 * *(const mc_v16 *)(dq1 + i + 250);
-            a7 += v1 * *(const mc_v16 *)(dq1 + i + 266);
-            a0 += v2 * *(const mc_v16 *)(dq1 + i + 155);
-            a1 += v2 * *(const mc_v16 *)(dq1 + i + 171);
-            a2 += v2 * *(const mc_v16 *)(dq1 + i + 187);
-            a3 += v2 * *(const mc_v16 *)(dq1 + i + 203);
-            a4 += v2 * *(const mc_v16 *)(dq1 + i + 219);
-            a5 += v2 * *(const mc_v16 *)(dq1 + i + 235);
-            a6 += v2 * *(const mc_v16 *)(dq1 + i + 251);
-            a7 += v2 * *(const mc_v16 *)(dq1 + i + 267);
-            a0 += v3 * *(const mc_v16 *)(dq1 + i + 156);
-            a1 += v3 * *(const mc_v16 *)(dq1 + i + 172);
-            a2 += v3 * *(const mc_v16 *)(dq1 + i + 188);
-            a3 += v3 * *(const mc_v16 *)(dq1 + i + 204);
-            a4 += v3 * *(const mc_v16 *)(dq1 + i + 220);
-            a5 += v3 * *(const mc_v16 *)(dq1 + i + 236);
-            a6 += v3 * *(const mc_v16 *)(dq1 + i + 252);
-            a7 += v3 * *(const mc_v16 *)(dq1 + i + 268);
-            a0 += v4 * *(const mc_v16 *)(dq1 + i + 157);
-            a1 += v4 * *(const mc_v16 *)(dq1 + i + 173);
-            a2 += v4 * *(const mc_v16 *)(dq1 + i + 189);
-            a3 += v4 * *(const mc_v16 *)(dq1 + i + 205);
-            a4 += v4 * *(const mc_v16 *)(dq1 + i + 221);
-            a5 += v4 * *(const mc_v16 *)(dq1 + i + 237);
-            a6 += v4 * *(const mc_v16 *)(dq1 + i + 253);
-            a7 += v4 * *(const mc_v16 *)(dq1 + i + 269);
-            *(mc_v16 *)(dxg + i + 0) = a0;
-            *(mc_v16 *)(dxg + i + 16) = a1;
-            *(mc_v16 *)(dxg + i + 32) = a2;
-            *(mc_v16 *)(dxg + i + 48) = a3;
-            *(mc_v16 *)(dxg + i + 64) = a4;
-            *(mc_v16 *)(dxg + i + 80) = a5;
-            *(mc_v16 *)(dxg + i + 96) = a6;
-            *(mc_v16 *)(dxg + i + 112) = a7;
-        }
-    }
-    {
-        /* kernel 1, row 4 */
-        const float v0 = w1[4];
-        const float v1 = w1[3];
-        const float v2 = w1[2];
-        const float v3 = w1[1];
-        const float v4 = w1[0];
-        for (int i = 0; i < 1280; i += 128) {
-            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
-            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
-            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
-            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
-            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
-            a0 += v0 * *(const mc_v16 *)(dq1 + i + 191);
-            a1 += v0 * *(const mc_v16 *)(dq1 + i + 207);
-            a2 += v0 * *(const mc_v16 *)(dq1 + i + 223);
-            a3 += v0 * *(const mc_v16 *)(dq1 + i + 239);
-            a4 += v0 * *(const mc_v16 *)(dq1 + i + 255);
-            a5 += v0 * *(const mc_v16 *)(dq1 + i + 271);
-            a6 += v0 * *(const mc_v16 *)(dq1 + i + 287);
-            a7 += v0 * *(const mc_v16 *)(dq1 + i + 303);
-            a0 += v1 * *(const mc_v16 *)(dq1 + i + 192);
-            a1 += v1 * *(const mc_v16 *)(dq1 + i + 208);
-            a2 += v1 * *(const mc_v16 *)(dq1 + i + 224);
-            a3 += v1 * *(const mc_v16 *)(dq1 + i + 240);
-            a4 += v1 * *(const mc_v16 *)(dq1 + i + 256);
-            a5 += v1 * *(const mc_v16 *)(dq1 + i + 272);
-            a6 += v1 * *(const mc_v16 *)(dq1 + i + 288);
-            a7 += v1 * *(const mc_v16 *)(dq1 + i + 304);
-            a0 += v2 * *(const mc_v16 *)(dq1 + i + 193);
-            a1 += v2 * *(const mc_v16 *)(dq1 + i + 209);
-            a2 += v2 * *(const mc_v16 *)(dq1 + i + 225);
-            a3 += v2 * *(const mc_v16 *)(dq1 + i + 241);
-            a4 += v2 * *(const mc_v16 *)(dq1 + i + 257);
-            a5 += v2 * *(const mc_v16 *)(dq1 + i + 273);
-            a6 += v2 * *(const mc_v16 *)(dq1 + i + 289);
-            a7 += v2 * *(const mc_v16 *)(dq1 + i + 305);
-            a0 += v3 * *(const mc_v16 *)(dq1 + i + 194);
-            a1 += v3 * *(const mc_v16 *)(dq1 + i + 210);
-            a2 += v3 * *(const mc_v16 *)(dq1 + i + 226);
-            a3 += v3 * *(const mc_v16 *)(dq1 + i + 242);
-            a4 += v3 * *(const mc_v16 *)(dq1 + i + 258);
-            a5 += v3 * *(const mc_v16 *)(dq1 + i + 274);
-            a6 += v3 * *(const mc_v16 *)(dq1 + i + 290);
-            a7 += v3 * *(const mc_v16 *)(dq1 + i + 306);
-            a0 += v4 * *(const mc_v16 *)(dq1 + i + 195);
-            a1 += v4 * *(const mc_v16 *)(dq1 + i + 211);
-            a2 += v4 * *(const mc_v16 *)(dq1 + i + 227);
-            a3 += v4 * *(const mc_v16 *)(dq1 + i + 243);
-            a4 += v4 * *(const mc_v16 *)(dq1 + i + 259);
-            a5 += v4 * *(const mc_v16 *)(dq1 + i + 275);
-            a6 += v4 * *(const mc_v16 *)(dq1 + i + 291);
-            a7 += v4 * *(const mc_v16 *)(dq1 + i + 307);
-            *(mc_v16 *)(dxg + i + 0) = a0;
-            *(mc_v16 *)(dxg + i + 16) = a1;
-            *(mc_v16 *)(dxg + i + 32) = a2;
-            *(mc_v16 *)(dxg + i + 48) = a3;
-            *(mc_v16 *)(dxg + i + 64) = a4;
-            *(mc_v16 *)(dxg + i + 80) = a5;
-            *(mc_v16 *)(dxg + i + 96) = a6;
-            *(mc_v16 *)(dxg + i + 112) = a7;
-        }
-    }
-    {
-        /* kernel 2, row 0 */
-        const float v0 = w2[48];
-        const float v1 = w2[47];
-        const float v2 = w2[46];
-        const float v3 = w2[45];
-        const float v4 = w2[44];
-        const float v5 = w2[43];
-        const float v6 = w2[42];
-        for (int i = 0; i < 1280; i += 128) {
-            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
-            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
-            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
-            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
-            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
-            a0 += v0 * *(const mc_v16 *)(dq2 + i + 0);
-            a1 += v0 * *(const mc_v16 *)(dq2 + i + 16);
-            a2 += v0 * *(const mc_v16 *)(dq2 + i + 32);
-            a3 += v0 * *(const mc_v16 *)(dq2 + i + 48);
-            a4 += v0 * *(const mc_v16 *)(dq2 + i + 64);
-            a5 += v0 * *(const mc_v16 *)(dq2 + i + 80);
-            a6 += v0 * *(const mc_v16 *)(dq2 + i + 96);
-            a7 += v0 * *(const mc_v16 *)(dq2 + i + 112);
-            a0 += v1 * *(const mc_v16 *)(dq2 + i + 1);
-            a1 += v1 * *(const mc_v16 *)(dq2 + i + 17);
-            a2 += v1 * *(const mc_v16 *)(dq2 + i + 33);
-            a3 += v1 * *(const mc_v16 *)(dq2 + i + 49);
-            a4 += v1 * *(const mc_v16 *)(dq2 + i + 65);
-            a5 += v1 * *(const mc_v16 *)(dq2 + i + 81);
-            a6 += v1 * *(const mc_v16 *)(dq2 + i + 97);
-            a7 += v1 * *(const mc_v16 *)(dq2 + i + 113);
-            a0 += v2 * *(const mc_v16 *)(dq2 + i + 2);
-            a1 += v2 * *(const mc_v16 *)(dq2 + i + 18);
-            a2 += v2 * *(const mc_v16 *)(dq2 + i + 34);
-            a3 += v2 * *(const mc_v16 *)(dq2 + i + 50);
-            a4 += v2 * *(const mc_v16 *)(dq2 + i + 66);
-            a5 += v2 * *(const mc_v16 *)(dq2 + i + 82);
-            a6 += v2 * *(const mc_v16 *)(dq2 + i + 98);
-            a7 += v2 * *(const mc_v16 *)(dq2 + i + 114);
-            a0 += v3 * *(const mc_v16 *)(dq2 + i + 3);
-            a1 += v3 * *(const mc_v16 *)(dq2 + i + 19);
-            a2 += v3 * *(const mc_v16 *)(dq2 + i + 35);
-            a3 += v3 * *(const mc_v16 *)(dq2 + i + 51);
-            a4 += v3 * *(const mc_v16 *)(dq2 + i + 67);
-            a5 += v3 * *(const mc_v16 *)(dq2 + i + 83);
-            a6 += v3 * *(const mc_v16 *)(dq2 + i + 99);
-            a7 += v3 * *(const mc_v16 *)(dq2 + i + 115);
-            a0 += v4 * *(const mc_v16 *)(dq2 + i + 4);
-            a1 += v4 * *(const mc_v16 *)(dq2 + i + 20);
-            a2 += v4 * *(const mc_v16 *)(dq2 + i + 36);
-            a3 += v4 * *(const mc_v16 *)(dq2 + i + 52);
-            a4 += v4 * *(const mc_v16 *)(dq2 + i + 68);
-            a5 += v4 * *(const mc_v16 *)(dq2 + i + 84);
-            a6 += v4 * *(const mc_v16 *)(dq2 + i + 100);
-            a7 += v4 * *(const mc_v16 *)(dq2 + i + 116);
-            a0 += v5 * *(const mc_v16 *)(dq2 + i + 5);
-            a1 += v5 * *(const mc_v16 *)(dq2 + i + 21);
-            a2 += v5 * *(const mc_v16 *)(dq2 + i + 37);
-            a3 += v5 * *(const mc_v16 *)(dq2 + i + 53);
-            a4 += v5 * *(const mc_v16 *)(dq2 + i + 69);
-            a5 += v5 * *(const mc_v16 *)(dq2 + i + 85);
-            a6 += v5 * *(const mc_v16 *)(dq2 + i + 101);
-            a7 += v5 * *(const mc_v16 *)(dq2 + i + 117);
-            a0 += v6 * *(const mc_v16 *)(dq2 + i + 6);
-            a1 += v6 * *(const mc_v16 *)(dq2 + i + 22);
-            a2 += v6 * *(const mc_v16 *)(dq2 + i + 38);
-            a3 += v6 * *(const mc_v16 *)(dq2 + i + 54);
-            a4 += v6 * *(const mc_v16 *)(dq2 + i + 70);
-            a5 += v6 * *(const mc_v16 *)(dq2 + i + 86);
-            a6 += v6 * *(const mc_v16 *)(dq2 + i + 102);
-            a7 += v6 * *(const mc_v16 *)(dq2 + i + 118);
-            *(mc_v16 *)(dxg + i + 0) = a0;
-            *(mc_v16 *)(dxg + i + 16) = a1;
-            *(mc_v16 *)(dxg + i + 32) = a2;
-            *(mc_v16 *)(dxg + i + 48) = a3;
-            *(mc_v16 *)(dxg + i + 64) = a4;
-            *(mc_v16 *)(dxg + i + 80) = a5;
-            *(mc_v16 *)(dxg + i + 96) = a6;
-            *(mc_v16 *)(dxg + i + 112) = a7;
-        }
-    }
-    {
-        /* kernel 2, row 1 */
-        const float v0 = w2[41];
-        const float v1 = w2[40];
-        const float v2 = w2[39];
-        const float v3 = w2[38];
-        const float v4 = w2[37];
-        const float v5 = w2[36];
-        const float v6 = w2[35];
-        for (int i = 0; i < 1280; i += 128) {
-            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
-            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
-            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
-            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
-            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
-            a0 += v0 * *(const mc_v16 *)(dq2 + i + 38);
-            a1 += v0 * *(const mc_v16 *)(dq2 + i + 54);
-            a2 += v0 * *(const mc_v16 *)(dq2 + i + 70);
-            a3 += v0 * *(const mc_v16 *)(dq2 + i + 86);
-            a4 += v0 * *(const mc_v16 *)(dq2 + i + 102);
-            a5 += v0 * *(const mc_v16 *)(dq2 + i + 118);
-            a6 += v0 * *(const mc_v16 *)(dq2 + i + 134);
-            a7 += v0 * *(const mc_v16 *)(dq2 + i + 150);
-            a0 += v1 * *(const mc_v16 *)(dq2 + i + 39);
-            a1 += v1 * *(const mc_v16 *)(dq2 + i + 55);
-            a2 += v1 * *(const mc_v16 *)(dq2 + i + 71);
-            a3 += v1 * *(const mc_v16 *)(dq2 + i + 87);
-            a4 += v1 * *(const mc_v16 *)(dq2 + i + 103);
-            a5 += v1 * *(const mc_v16 *)(dq2 + i + 119);
-            a6 += v1 * *(const mc_v16 *)(dq2 + i + 135);
-            a7 += v1 * *(const mc_v16 *)(dq2 + i + 151);
-            a0 += v2 * *(const mc_v16 *)(dq2 + i + 40);
-            a1 += v2 * *(const mc_v16 *)(dq2 + i + 56);
-            a2 += v2 * *(const mc_v16 *)(dq2 + i + 72);
-            a3 += v2 * *(const mc_v16 *)(dq2 + i + 88);
-            a4 += v2 * *(const mc_v16 *)(dq2 + i + 104);
-            a5 += v2 * *(const mc_v16 *)(dq2 + i + 120);
-            a6 += v2 * *(const mc_v16 *)(dq2 + i + 136);
-            a7 += v2 * *(const mc_v16 *)(dq2 + i + 152);
-            a0 += v3 * *(const mc_v16 *)(dq2 + i + 41);
-            a1 += v3 * *(const mc_v16 *)(dq2 + i + 57);
-            a2 += v3 * *(const mc_v16 *)(dq2 + i + 73);
-            a3 += v3 * *(const mc_v16 *)(dq2 + i + 89);
-            a4 += v3 * *(const mc_v16 *)(dq2 + i + 105);
-            a5 += v3 * *(const mc_v16 *)(dq2 + i + 121);
-            a6 += v3 * *(const mc_v16 *)(dq2 + i + 137);
-            a7 += v3 * *(const mc_v16 *)(dq2 + i + 153);
-            a0 += v4 * *(const mc_v16 *)(dq2 + i + 42);
-            a1 += v4 * *(const mc_v16 *)(dq2 + i + 58);
-            a2 += v4 * *(const mc_v16 *)(dq2 + i + 74);
-            a3 += v4 * *(const mc_v16 *)(dq2 + i + 90);
-            a4 += v4 * *(const mc_v16 *)(dq2 + i + 106);
-            a5 += v4 * *(const mc_v16 *)(dq2 + i + 122);
-            a6 += v4 * *(const mc_v16 *)(dq2 + i + 138);
-            a7 += v4 * *(const mc_v16 *)(dq2 + i + 154);
-            a0 += v5 * *(const mc_v16 *)(dq2 + i + 43);
-            a1 += v5 * *(const mc_v16 *)(dq2 + i + 59);
-            a2 += v5 * *(const mc_v16 *)(dq2 + i + 75);
-            a3 += v5 * *(const mc_v16 *)(dq2 + i + 91);
-            a4 += v5 * *(const mc_v16 *)(dq2 + i + 107);
-            a5 += v5 * *(const mc_v16 *)(dq2 + i + 123);
-            a6 += v5 * *(const mc_v16 *)(dq2 + i + 139);
-            a7 += v5 * *(const mc_v16 *)(dq2 + i + 155);
-            a0 += v6 * *(const mc_v16 *)(dq2 + i + 44);
-            a1 += v6 * *(const mc_v16 *)(dq2 + i + 60);
-            a2 += v6 * *(const mc_v16 *)(dq2 + i + 76);
-            a3 += v6 * *(const mc_v16 *)(dq2 + i + 92);
-            a4 += v6 * *(const mc_v16 *)(dq2 + i + 108);
-            a5 += v6 * *(const mc_v16 *)(dq2 + i + 124);
-            a6 += v6 * *(const mc_v16 *)(dq2 + i + 140);
-            a7 += v6 * *(const mc_v16 *)(dq2 + i + 156);
-            *(mc_v16 *)(dxg + i + 0) = a0;
-            *(mc_v16 *)(dxg + i + 16) = a1;
-            *(mc_v16 *)(dxg + i + 32) = a2;
-            *(mc_v16 *)(dxg + i + 48) = a3;
-            *(mc_v16 *)(dxg + i + 64) = a4;
-            *(mc_v16 *)(dxg + i + 80) = a5;
-            *(mc_v16 *)(dxg + i + 96) = a6;
-            *(mc_v16 *)(dxg + i + 112) = a7;
-        }
-    }
-    {
-        /* kernel 2, row 2 */
-        const float v0 = w2[34];
-        const float v1 = w2[33];
-        const float v2 = w2[32];
-        const float v3 = w2[31];
-        const float v4 = w2[30];
-        const float v5 = w2[29];
-        const float v6 = w2[28];
-        for (int i = 0; i < 1280; i += 128) {
-            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
-            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
-            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
-            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
-            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
-            a0 += v0 * *(const mc_v16 *)(dq2 + i + 76);
-            a1 += v0 * *(const mc_v16 *)(dq2 + i + 92);
-            a2 += v0 * *(const mc_v16 *)(dq2 + i + 108);
-            a3 += v0 * *(const mc_v16 *)(dq2 + i + 124);
-            a4 += v0 * *(const mc_v16 *)(dq2 + i + 140);
-            a5 += v0 * *(const mc_v16 *)(dq2 + i + 156);
-            a6 += v0 * *(const mc_v16 *)(dq2 + i + 172);
-            a7 += v0 * *(const mc_v16 *)(dq2 + i + 188);
-            a0 += v1 * *(const mc_v16 *)(dq2 + i + 77);
-            a1 += v1 * *(const mc_v16 *)(dq2 + i + 93);
-            a2 += v1 * *(const mc_v16 *)(dq2 + i + 109);
-            a3 += v1 * *(const mc_v16 *)(dq2 + i + 125);
-            a4 += v1 * *(const mc_v16 *)(dq2 + i + 141);
-            a5 += v1 * *(const mc_v16 *)(dq2 + i + 157);
-            a6 += v1 * *(const mc_v16 *)(dq2 + i + 173);
-            a7 += v1 * *(const mc_v16 *)(dq2 + i + 189);
-            a0 += v2 * *(const mc_v16 *)(dq2 + i + 78);
-            a1 += v2 * *(const mc_v16 *)(dq2 + i + 94);
-            a2 += v2 * *(const mc_v16 *)(dq2 + i + 110);
-            a3 += v2 * *(const mc_v16 *)(dq2 + i + 126);
-            a4 += v2 * *(const mc_v16 *)(dq2 + i + 142);
-            a5 += v2 * *(const mc_v16 *)(dq2 + i + 158);
-            a6 += v2 * *(const mc_v16 *)(dq2 + i + 174);
-            a7 += v2 * *(const mc_v16 *)(dq2 + i + 190);
-            a0 += v3 * *(const mc_v16 *)(dq2 + i + 79);
-            a1 += v3 * *(const mc_v16 *)(dq2 + i + 95);
-            a2 += v3 * *(const mc_v16 *)(dq2 + i + 111);
-            a3 += v3 * *(const mc_v16 *)(dq2 + i + 127);
-            a4 += v3 * *(const mc_v16 *)(dq2 + i + 143);
-            a5 += v3 * *(const mc_v16 *)(dq2 + i + 159);
-            a6 += v3 * *(const mc_v16 *)(dq2 + i + 175);
-            a7 += v3 * *(const mc_v16 *)(dq2 + i + 191);
-            a0 += v4 * *(const mc_v16 *)(dq2 + i + 80);
-            a1 += v4 * *(const mc_v16 *)(dq2 + i + 96);
-            a2 += v4 * *(const mc_v16 *)(dq2 + i + 112);
-            a3 += v4 * *(const mc_v16 *)(dq2 + i + 128);
-            a4 += v4 * *(const mc_v16 *)(dq2 + i + 144);
-            a5 += v4 * *(const mc_v16 *)(dq2 + i + 160);
-            a6 += v4 * *(const mc_v16 *)(dq2 + i + 176);
-            a7 += v4 * *(const mc_v16 *)(dq2 + i + 192);
-            a0 += v5 * *(const mc_v16 *)(dq2 + i + 81);
-            a1 += v5 * *(const mc_v16 *)(dq2 + i + 97);
-            a2 += v5 * *(const mc_v16 *)(dq2 + i + 113);
-            a3 += v5 * *(const mc_v16 *)(dq2 + i + 129);
-            a4 += v5 * *(const mc_v16 *)(dq2 + i + 145);
-            a5 += v5 * *(const mc_v16 *)(dq2 + i + 161);
-            a6 += v5 * *(const mc_v16 *)(dq2 + i + 177);
-            a7 += v5 * *(const mc_v16 *)(dq2 + i + 193);
-            a0 += v6 * *(const mc_v16 *)(dq2 + i + 82);
-            a1 += v6 * *(const mc_v16 *)(dq2 + i + 98);
-            a2 += v6 * *(const mc_v16 *)(dq2 + i + 114);
-            a3 += v6 * *(const mc_v16 *)(dq2 + i + 130);
-            a4 += v6 * *(const mc_v16 *)(dq2 + i + 146);
-            a5 += v6 * *(const mc_v16 *)(dq2 + i + 162);
-            a6 += v6 * *(const mc_v16 *)(dq2 + i + 178);
-            a7 += v6 * *(const mc_v16 *)(dq2 + i + 194);
-            *(mc_v16 *)(dxg + i + 0) = a0;
-            *(mc_v16 *)(dxg + i + 16) = a1;
-            *(mc_v16 *)(dxg + i + 32) = a2;
-            *(mc_v16 *)(dxg + i + 48) = a3;
-            *(mc_v16 *)(dxg + i + 64) = a4;
-            *(mc_v16 *)(dxg + i + 80) = a5;
-            *(mc_v16 *)(dxg + i + 96) = a6;
-            *(mc_v16 *)(dxg + i + 112) = a7;
-        }
-    }
-    {
-        /* kernel 2, row 3 */
-        const float v0 = w2[27];
-        const float v1 = w2[26];
-        const float v2 = w2[25];
-        const float v3 = w2[24];
-        const float v4 = w2[23];
-        const float v5 = w2[22];
-        const float v6 = w2[21];
-        for (int i = 0; i < 1280; i += 128) {
-            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
-            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
-            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
-            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
-            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
-            a0 += v0 * *(const mc_v16 *)(dq2 + i + 114);
-            a1 += v0 * *(const mc_v16 *)(dq2 + i + 130);
-            a2 += v0 * *(const mc_v16 *)(dq2 + i + 146);
-            a3 += v0 * *(const mc_v16 *)(dq2 + i + 162);
-            a4 += v0 * *(const mc_v16 *)(dq2 + i + 178);
-            a5 += v0 * *(const mc_v16 *)(dq2 + i + 194);
-            a6 += v0 * *(const mc_v16 *)(dq2 + i + 210);
-            a7 += v0 * *(const mc_v16 *)(dq2 + i + 226);
-            a0 += v1 * *(const mc_v16 *)(dq2 + i + 115);
-            a1 += v1 * *(const mc_v16 *)(dq2 + i + 131);
-            a2 += v1 * *(const mc_v16 *)(dq2 + i + 147);
-            a3 += v1 * *(const mc_v16 *)(dq2 + i + 163);
-            a4 += v1 * *(const mc_v16 *)(dq2 + i + 179);
-            a5 += v1 * *(const mc_v16 *)(dq2 + i + 195);
-            a6 += v1 * *(const mc_v16 *)(dq2 + i + 211);
-            a7 += v1 * *(const mc_v16 *)(dq2 + i + 227);
-            a0 += v2 * *(const mc_v16 *)(dq2 + i + 116);
-            a1 += v2 * *(const mc_v16 *)(dq2 + i + 132);
-            a2 += v2 * *(const mc_v16 *)(dq2 + i + 148);
-            a3 += v2 * *(const mc_v16 *)(dq2 + i + 164);
-            a4 += v2 * *(const mc_v16 *)(dq2 + i + 180);
-            a5 += v2 * *(const mc_v16 *)(dq2 + i + 196);
-            a6 += v2 * *(const mc_v16 *)(dq2 + i + 212);
-            a7 += v2 * *(const mc_v16 *)(dq2 + i + 228);
-            a0 += v3 * *(const mc_v16 *)(dq2 + i + 117);
-            a1 += v3 * *(const mc_v16 *)(dq2 + i + 133);
-            a2 += v3 * *(const mc_v16 *)(dq2 + i + 149);
-            a3 += v3 * *(const mc_v16 *)(dq2 + i + 165);
-            a4 += v3 * *(const mc_v16 *)(dq2 + i + 181);
-            a5 += v3 * *(const mc_v16 *)(dq2 + i + 197);
-            a6 += v3 * *(const mc_v16 *)(dq2 + i + 213);
-            a7 += v3 * *(const mc_v16 *)(dq2 + i + 229);
-            a0 += v4 * *(const mc_v16 *)(dq2 + i + 118);
-            a1 += v4 * *(const mc_v16 *)(dq2 + i + 134);
-            a2 += v4 * *(const mc_v16 *)(dq2 + i + 150);
-            a3 += v4 * *(const mc_v16 *)(dq2 + i + 166);
-            a4 += v4 * *(const mc_v16 *)(dq2 + i + 182);
-            a5 += v4 * *(const mc_v16 *)(dq2 + i + 198);
-            a6 += v4 * *(const mc_v16 *)(dq2 + i + 214);
-            a7 += v4 * *(const mc_v16 *)(dq2 + i + 230);
-            a0 += v5 * *(const mc_v16 *)(dq2 + i + 119);
-            a1 += v5 * *(const mc_v16 *)(dq2 + i + 135);
-            a2 += v5 * *(const mc_v16 *)(dq2 + i + 151);
-            a3 += v5 * *(const mc_v16 *)(dq2 + i + 167);
-            a4 += v5 * *(const mc_v16 *)(dq2 + i + 183);
-            a5 += v5 * *(const mc_v16 *)(dq2 + i + 199);
-            a6 += v5 * *(const mc_v16 *)(dq2 + i + 215);
-            a7 += v5 * *(const mc_v16 *)(dq2 + i + 231);
-            a0 += v6 * *(const mc_v16 *)(dq2 + i + 120);
-            a1 += v6 * *(const mc_v16 *)(dq2 + i + 136);
-            a2 += v6 * *(const mc_v16 *)(dq2 + i + 152);
-            a3 += v6 * *(const mc_v16 *)(dq2 + i + 168);
-            a4 += v6 * *(const mc_v16 *)(dq2 + i + 184);
-            a5 += v6 * *(const mc_v16 *)(dq2 + i + 200);
-            a6 += v6 * *(const mc_v16 *)(dq2 + i + 216);
-            a7 += v6 * *(const mc_v16 *)(dq2 + i + 232);
-            *(mc_v16 *)(dxg + i + 0) = a0;
-            *(mc_v16 *)(dxg + i + 16) = a1;
-            *(mc_v16 *)(dxg + i + 32) = a2;
-            *(mc_v16 *)(dxg + i + 48) = a3;
-            *(mc_v16 *)(dxg + i + 64) = a4;
-            *(mc_v16 *)(dxg + i + 80) = a5;
-            *(mc_v16 *)(dxg + i + 96) = a6;
-            *(mc_v16 *)(dxg + i + 112) = a7;
-        }
-    }
-    {
-        /* kernel 2, row 4 */
-        const float v0 = w2[20];
-        const float v1 = w2[19];
-        const float v2 = w2[18];
-        const float v3 = w2[17];
-        const float v4 = w2[16];
-        const float v5 = w2[15];
-        const float v6 = w2[14];
-        for (int i = 0; i < 1280; i += 128) {
-            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
-            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
-            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
-            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
-            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
-            a0 += v0 * *(const mc_v16 *)(dq2 + i + 152);
-            a1 += v0 * *(const mc_v16 *)(dq2 + i + 168);
-            a2 += v0 * *(const mc_v16 *)(dq2 + i + 184);
-            a3 += v0 * *(const mc_v16 *)(dq2 + i + 200);
-            a4 += v0 * *(const mc_v16 *)(dq2 + i + 216);
-            a5 += v0 * *(const mc_v16 *)(dq2 + i + 232);
-            a6 += v0 * *(const mc_v16 *)(dq2 + i + 248);
-            a7 += v0 * *(const mc_v16 *)(dq2 + i + 264);
-            a0 += v1 * *(const mc_v16 *)(dq2 + i + 153);
-            a1 += v1 * *(const mc_v16 *)(dq2 + i + 169);
-            a2 += v1 * *(const mc_v16 *)(dq2 + i + 185);
-            a3 += v1 * *(const mc_v16 *)(dq2 + i + 201);
-            a4 += v1 * *(const mc_v16 *)(dq2 + i + 217);
-            a5 += v1 * *(const mc_v16 *)(dq2 + i + 233);
-            a6 += v1 * *(const mc_v16 *)(dq2 + i + 249);
-            a7 += v1 * *(const mc_v16 *)(dq2 + i + 265);
-            a0 += v2 * *(const mc_v16 *)(dq2 + i + 154);
-            a1 += v2 * *(const mc_v16 *)(dq2 + i + 170);
-            a2 += v2 * *(const mc_v16 *)(dq2 + i + 186);
-            a3 += v2 * *(const mc_v16 *)(dq2 + i + 202);
-            a4 += v2 * *(const mc_v16 *)(dq2 + i + 218);
-            a5 += v2 * *(const mc_v16 *)(dq2 + i + 234);
-            a6 += v2 * *(const mc_v16 *)(dq2 + i + 250);
-            a7 += v2 * *(const mc_v16 *)(dq2 + i + 266);
-            a0 += v3 * *(const mc_v16 *)(dq2 + i + 155);
-            a1 += v3 * *(const mc_v16 *)(dq2 + i + 171);
-            a2 += v3 * *(const mc_v16 *)(dq2 + i + 187);
-            a3 += v3 * *(const mc_v16 *)(dq2 + i + 203);
-            a4 += v3 * *(const mc_v16 *)(dq2 + i + 219);
-            a5 += v3 * *(const mc_v16 *)(dq2 + i + 235);
-            a6 += v3 * *(const mc_v16 *)(dq2 + i + 251);
-            a7 += v3 * *(const mc_v16 *)(dq2 + i + 267);
-            a0 += v4 * *(const mc_v16 *)(dq2 + i + 156);
-            a1 += v4 * *(const mc_v16 *)(dq2 + i + 172);
-            a2 += v4 * *(const mc_v16 *)(dq2 + i + 188);
-            a3 += v4 * *(const mc_v16 *)(dq2 + i + 204);
-            a4 += v4 * *(const mc_v16 *)(dq2 + i + 220);
-            a5 += v4 * *(const mc_v16 *)(dq2 + i + 236);
-            a6 += v4 * *(const mc_v16 *)(dq2 + i + 252);
-            a7 += v4 * *(const mc_v16 *)(dq2 + i + 268);
-            a0 += v5 * *(const mc_v16 *)(dq2 + i + 157);
-            a1 += v5 * *(const mc_v16 *)(dq2 + i + 173);
-            a2 += v5 * *(const mc_v16 *)(dq2 + i + 189);
-            a3 += v5 * *(const mc_v16 *)(dq2 + i + 205);
-            a4 += v5 * *(const mc_v16 *)(dq2 + i + 221);
-            a5 += v5 * *(const mc_v16 *)(dq2 + i + 237);
-            a6 += v5 * *(const mc_v16 *)(dq2 + i + 253);
-            a7 += v5 * *(const mc_v16 *)(dq2 + i + 269);
-            a0 += v6 * *(const mc_v16 *)(dq2 + i + 158);
-            a1 += v6 * *(const mc_v16 *)(dq2 + i + 174);
-            a2 += v6 * *(const mc_v16 *)(dq2 + i + 190);
-            a3 += v6 * *(const mc_v16 *)(dq2 + i + 206);
-            a4 += v6 * *(const mc_v16 *)(dq2 + i + 222);
-            a5 += v6 * *(const mc_v16 *)(dq2 + i + 238);
-            a6 += v6 * *(const mc_v16 *)(dq2 + i + 254);
-            a7 += v6 * *(const mc_v16 *)(dq2 + i + 270);
-            *(mc_v16 *)(dxg + i + 0) = a0;
-            *(mc_v16 *)(dxg + i + 16) = a1;
-            *(mc_v16 *)(dxg + i + 32) = a2;
-            *(mc_v16 *)(dxg + i + 48) = a3;
-            *(mc_v16 *)(dxg + i + 64) = a4;
-            *(mc_v16 *)(dxg + i + 80) = a5;
-            *(mc_v16 *)(dxg + i + 96) = a6;
-            *(mc_v16 *)(dxg + i + 112) = a7;
-        }
-    }
-    {
-        /* kernel 2, row 5 */
-        const float v0 = w2[13];
-        const float v1 = w2[12];
-        const float v2 = w2[11];
-        const float v3 = w2[10];
-        const float v4 = w2[9];
-        const float v5 = w2[8];
-        const float v6 = w2[7];
-        for (int i = 0; i < 1280; i += 128) {
-            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
-            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
-            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
-            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
-            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
-            a0 += v0 * *(const mc_v16 *)(dq2 + i + 190);
-            a1 += v0 * *(const mc_v16 *)(dq2 + i + 206);
-            a2 += v0 * *(const mc_v16 *)(dq2 + i + 222);
-            a3 += v0 * *(const mc_v16 *)(dq2 + i + 238);
-            a4 += v0 * *(const mc_v16 *)(dq2 + i + 254);
-            a5 += v0 * *(const mc_v16 *)(dq2 + i + 270);
-            a6 += v0 * *(const mc_v16 *)(dq2 + i + 286);
-            a7 += v0 * *(const mc_v16 *)(dq2 + i + 302);
-            a0 += v1 * *(const mc_v16 *)(dq2 + i + 191);
-            a1 += v1 * *(const mc_v16 *)(dq2 + i + 207);
-            a2 += v1 * *(const mc_v16 *)(dq2 + i + 223);
-            a3 += v1 * *(const mc_v16 *)(dq2 + i + 239);
-            a4 += v1 * *(const mc_v16 *)(dq2 + i + 255);
-            a5 += v1 * *(const mc_v16 *)(dq2 + i + 271);
-            a6 += v1 * *(const mc_v16 *)(dq2 + i + 287);
-            a7 += v1 * *(const mc_v16 *)(dq2 + i + 303);
-            a0 += v2 * *(const mc_v16 *)(dq2 + i + 192);
-            a1 += v2 * *(const mc_v16 *)(dq2 + i + 208);
-            a2 += v2 * *(const mc_v16 *)(dq2 + i + 224);
-            a3 += v2 * *(const mc_v16 *)(dq2 + i + 240);
-            a4 += v2 * *(const mc_v16 *)(dq2 + i + 256);
-            a5 += v2 * *(const mc_v16 *)(dq2 + i + 272);
-            a6 += v2 * *(const mc_v16 *)(dq2 + i + 288);
-            a7 += v2 * *(const mc_v16 *)(dq2 + i + 304);
-            a0 += v3 * *(const mc_v16 *)(dq2 + i + 193);
-            a1 += v3 * *(const mc_v16 *)(dq2 + i + 209);
-            a2 += v3 * *(const mc_v16 *)(dq2 + i + 225);
-            a3 += v3 * *(const mc_v16 *)(dq2 + i + 241);
-            a4 += v3 * *(const mc_v16 *)(dq2 + i + 257);
-            a5 += v3 * *(const mc_v16 *)(dq2 + i + 273);
-            a6 += v3 * *(const mc_v16 *)(dq2 + i + 289);
-            a7 += v3 * *(const mc_v16 *)(dq2 + i + 305);
-            a0 += v4 * *(const mc_v16 *)(dq2 + i + 194);
-            a1 += v4 * *(const mc_v16 *)(dq2 + i + 210);
-            a2 += v4 * *(const mc_v16 *)(dq2 + i + 226);
-            a3 += v4 * *(const mc_v16 *)(dq2 + i + 242);
-            a4 += v4 * *(const mc_v16 *)(dq2 + i + 258);
-            a5 += v4 * *(const mc_v16 *)(dq2 + i + 274);
-            a6 += v4 * *(const mc_v16 *)(dq2 + i + 290);
-            a7 += v4 * *(const mc_v16 *)(dq2 + i + 306);
-            a0 += v5 * *(const mc_v16 *)(dq2 + i + 195);
-            a1 += v5 * *(const mc_v16 *)(dq2 + i + 211);
-            a2 += v5 * *(const mc_v16 *)(dq2 + i + 227);
-            a3 += v5 * *(const mc_v16 *)(dq2 + i + 243);
-            a4 += v5 * *(const mc_v16 *)(dq2 + i + 259);
-            a5 += v5 * *(const mc_v16 *)(dq2 + i + 275);
-            a6 += v5 * *(const mc_v16 *)(dq2 + i + 291);
-            a7 += v5 * *(const mc_v16 *)(dq2 + i + 307);
-            a0 += v6 * *(const mc_v16 *)(dq2 + i + 196);
-            a1 += v6 * *(const mc_v16 *)(dq2 + i + 212);
-            a2 += v6 * *(const mc_v16 *)(dq2 + i + 228);
-            a3 += v6 * *(const mc_v16 *)(dq2 + i + 244);
-            a4 += v6 * *(const mc_v16 *)(dq2 + i + 260);
-            a5 += v6 * *(const mc_v16 *)(dq2 + i + 276);
-            a6 += v6 * *(const mc_v16 *)(dq2 + i + 292);
-            a7 += v6 * *(const mc_v16 *)(dq2 + i + 308);
-            *(mc_v16 *)(dxg + i + 0) = a0;
-            *(mc_v16 *)(dxg + i + 16) = a1;
-            *(mc_v16 *)(dxg + i + 32) = a2;
-            *(mc_v16 *)(dxg + i + 48) = a3;
-            *(mc_v16 *)(dxg + i + 64) = a4;
-            *(mc_v16 *)(dxg + i + 80) = a5;
-            *(mc_v16 *)(dxg + i + 96) = a6;
-            *(mc_v16 *)(dxg + i + 112) = a7;
-        }
-    }
-    {
-        /* kernel 2, row 6 */
-        const float v0 = w2[6];
-        const float v1 = w2[5];
-        const float v2 = w2[4];
-        const float v3 = w2[3];
-        const float v4 = w2[2];
-        const float v5 = w2[1];
-        const float v6 = w2[0];
-        for (int i = 0; i < 1280; i += 128) {
-            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
-            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
-            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
-            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
-            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
-            a0 += v0 * *(const mc_v16 *)(dq2 + i + 228);
-            a1 += v0 * *(const mc_v16 *)(dq2 + i + 244);
-            a2 += v0 * *(const mc_v16 *)(dq2 + i + 260);
-            a3 += v0 * *(const mc_v16 *)(dq2 + i + 276);
-            a4 += v0 * *(const mc_v16 *)(dq2 + i + 292);
-            a5 += v0 * *(const mc_v16 *)(dq2 + i + 308);
-            a6 += v0 * *(const mc_v16 *)(dq2 + i + 324);
-            a7 += v0 * *(const mc_v16 *)(dq2 + i + 340);
-            a0 += v1 * *(const mc_v16 *)(dq2 + i + 229);
-            a1 += v1 * *(const mc_v16 *)(dq2 + i + 245);
-            a2 += v1 * *(const mc_v16 *)(dq2 + i + 261);
-            a3 += v1 * *(const mc_v16 *)(dq2 + i + 277);
-            a4 += v1 * *(const mc_v16 *)(dq2 + i + 293);
-            a5 += v1 * *(const mc_v16 *)(dq2 + i + 309);
-            a6 += v1 * *(const mc_v16 *)(dq2 + i + 325);
-            a7 += v1 * *(const mc_v16 *)(dq2 + i + 341);
-            a0 += v2 * *(const mc_v16 *)(dq2 + i + 230);
-            a1 += v2 * *(const mc_v16 *)(dq2 + i + 246);
-            a2 += v2 * *(const mc_v16 *)(dq2 + i + 262);
-            a3 += v2 * *(const mc_v16 *)(dq2 + i + 278);
-            a4 += v2 * *(const mc_v16 *)(dq2 + i + 294);
-            a5 += v2 * *(const mc_v16 *)(dq2 + i + 310);
-            a6 += v2 * *(const mc_v16 *)(dq2 + i + 326);
-            a7 += v2 * *(const mc_v16 *)(dq2 + i + 342);
-            a0 += v3 * *(const mc_v16 *)(dq2 + i + 231);
-            a1 += v3 * *(const mc_v16 *)(dq2 + i + 247);
-            a2 += v3 * *(const mc_v16 *)(dq2 + i + 263);
-            a3 += v3 * *(const mc_v16 *)(dq2 + i + 279);
-            a4 += v3 * *(const mc_v16 *)(dq2 + i + 295);
-            a5 += v3 * *(const mc_v16 *)(dq2 + i + 311);
-            a6 += v3 * *(const mc_v16 *)(dq2 + i + 327);
-            a7 += v3 * *(const mc_v16 *)(dq2 + i + 343);
-            a0 += v4 * *(const mc_v16 *)(dq2 + i + 232);
-            a1 += v4 * *(const mc_v16 *)(dq2 + i + 248);
-            a2 += v4 * *(const mc_v16 *)(dq2 + i + 264);
-            a3 += v4 * *(const mc_v16 *)(dq2 + i + 280);
-            a4 += v4 * *(const mc_v16 *)(dq2 + i + 296);
-            a5 += v4 * *(const mc_v16 *)(dq2 + i + 312);
-            a6 += v4 * *(const mc_v16 *)(dq2 + i + 328);
-            a7 += v4 * *(const mc_v16 *)(dq2 + i + 344);
-            a0 += v5 * *(const mc_v16 *)(dq2 + i + 233);
-            a1 += v5 * *(const mc_v16 *)(dq2 + i + 249);
-            a2 += v5 * *(const mc_v16 *)(dq2 + i + 265);
-            a3 += v5 * *(const mc_v16 *)(dq2 + i + 281);
-            a4 += v5 * *(const mc_v16 *)(dq2 + i + 297);
-            a5 += v5 * *(const mc_v16 *)(dq2 + i + 313);
-            a6 += v5 * *(const mc_v16 *)(dq2 + i + 329);
-            a7 += v5 * *(const mc_v16 *)(dq2 + i + 345);
-            a0 += v6 * *(const mc_v16 *)(dq2 + i + 234);
-            a1 += v6 * *(const mc_v16 *)(dq2 + i + 250);
-            a2 += v6 * *(const mc_v16 *)(dq2 + i + 266);
-            a3 += v6 * *(const mc_v16 *)(dq2 + i + 282);
-            a4 += v6 * *(const mc_v16 *)(dq2 + i + 298);
-            a5 += v6 * *(const mc_v16 *)(dq2 + i + 314);
-            a6 += v6 * *(const mc_v16 *)(dq2 + i + 330);
-            a7 += v6 * *(const mc_v16 *)(dq2 + i + 346);
-            *(mc_v16 *)(dxg + i + 0) = a0;
-            *(mc_v16 *)(dxg + i + 16) = a1;
-            *(mc_v16 *)(dxg + i + 32) = a2;
-            *(mc_v16 *)(dxg + i + 48) = a3;
-            *(mc_v16 *)(dxg + i + 64) = a4;
-            *(mc_v16 *)(dxg + i + 80) = a5;
-            *(mc_v16 *)(dxg + i + 96) = a6;
-            *(mc_v16 *)(dxg + i + 112) = a7;
-        }
-    }
-    for (int iy = 0; iy < 32; iy++) {
-        const float *restrict g = dxg + iy * 38;
-        if (acc)
-            for (int ix = 0; ix < 32; ix++)
-                dxc[iy * 32 + ix] += g[ix];
-        else
-            for (int ix = 0; ix < 32; ix++)
-                dxc[iy * 32 + ix] = g[ix];
-    }
+}
 
-    {
-        /* kernel 0, row 0 */
-        const float *restrict dg = dq0 + 117;
-        mc_v16 a0_0 = {0};
-        mc_v16 a0_1 = {0};
-        mc_v16 a0_2 = {0};
-        mc_v16 a0_3 = {0};
-        mc_v16 a1_0 = {0};
-        mc_v16 a1_1 = {0};
-        mc_v16 a1_2 = {0};
-        mc_v16 a1_3 = {0};
-        mc_v16 a2_0 = {0};
-        mc_v16 a2_1 = {0};
-        mc_v16 a2_2 = {0};
-        mc_v16 a2_3 = {0};
-        for (int i = 0; i < 1280; i += 64) {
-            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
-            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
-            const mc_v16 d2 = *(const mc_v16 *)(dg + i + 32);
-            const mc_v16 d3 = *(const mc_v16 *)(dg + i + 48);
-            a0_0 += d0 * *(const mc_v16 *)(xp + i + 78);
-            a0_1 += d1 * *(const mc_v16 *)(xp + i + 94);
-            a0_2 += d2 * *(const mc_v16 *)(xp + i + 110);
-            a0_3 += d3 * *(const mc_v16 *)(xp + i + 126);
-            a1_0 += d0 * *(const mc_v16 *)(xp + i + 79);
-            a1_1 += d1 * *(const mc_v16 *)(xp + i + 95);
-            a1_2 += d2 * *(const mc_v16 *)(xp + i + 111);
-            a1_3 += d3 * *(const mc_v16 *)(xp + i + 127);
-            a2_0 += d0 * *(const mc_v16 *)(xp + i + 80);
-            a2_1 += d1 * *(const mc_v16 *)(xp + i + 96);
-            a2_2 += d2 * *(const mc_v16 *)(xp + i + 112);
-            a2_3 += d3 * *(const mc_v16 *)(xp + i + 128);
-        }
-        ga[0] += a0_0 + a0_1 + a0_2 + a0_3;
-        ga[1] += a1_0 + a1_1 + a1_2 + a1_3;
-        ga[2] += a2_0 + a2_1 + a2_2 + a2_3;
+/* Kernel 0, row 0 of its filter gradient, added to the sums at gp. */
+static inline void dw_k3_5_7_c16_32x32_s1_dw_k0_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+{
+    mc_v16 g0_0 = gp[0];
+    mc_v16 g0_1 = (mc_v16){0};
+    mc_v16 g0_2 = (mc_v16){0};
+    mc_v16 g1_0 = gp[1];
+    mc_v16 g1_1 = (mc_v16){0};
+    mc_v16 g1_2 = (mc_v16){0};
+    mc_v16 g2_0 = gp[2];
+    mc_v16 g2_1 = (mc_v16){0};
+    mc_v16 g2_2 = (mc_v16){0};
+    for (int oy = 0; oy < 32; oy++) {
+        for (int ox = 0; ox < 32; ox += 4)
+            {
+                const float *restrict dr = dyt + ((oy + 3) * 38 + ox + 3) * 16;
+                const float *restrict r = xt + ((oy + 2) * 38 + ox + 2) * 16;
+                const mc_v16 d0 = *(const mc_v16 *)(dr + 0);
+                const mc_v16 d1 = *(const mc_v16 *)(dr + 16);
+                const mc_v16 d2 = *(const mc_v16 *)(dr + 32);
+                const mc_v16 d3 = *(const mc_v16 *)(dr + 48);
+                const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                g0_0 += d0 * x0;
+                g0_1 += d1 * x1;
+                g0_2 += d2 * x2;
+                g0_0 += d3 * x3;
+                g1_0 += d0 * x1;
+                g1_1 += d1 * x2;
+                g1_2 += d2 * x3;
+                g1_0 += d3 * x4;
+                g2_0 += d0 * x2;
+                g2_1 += d1 * x3;
+                g2_2 += d2 * x4;
+                g2_0 += d3 * x5;
+            }
     }
-    {
-        /* kernel 0, row 1 */
-        const float *restrict dg = dq0 + 117;
-        mc_v16 a0_0 = {0};
-        mc_v16 a0_1 = {0};
-        mc_v16 a0_2 = {0};
-        mc_v16 a0_3 = {0};
-        mc_v16 a1_0 = {0};
-        mc_v16 a1_1 = {0};
-        mc_v16 a1_2 = {0};
-        mc_v16 a1_3 = {0};
-        mc_v16 a2_0 = {0};
-        mc_v16 a2_1 = {0};
-        mc_v16 a2_2 = {0};
-        mc_v16 a2_3 = {0};
-        for (int i = 0; i < 1280; i += 64) {
-            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
-            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
-            const mc_v16 d2 = *(const mc_v16 *)(dg + i + 32);
-            const mc_v16 d3 = *(const mc_v16 *)(dg + i + 48);
-            a0_0 += d0 * *(const mc_v16 *)(xp + i + 116);
-            a0_1 += d1 * *(const mc_v16 *)(xp + i + 132);
-            a0_2 += d2 * *(const mc_v16 *)(xp + i + 148);
-            a0_3 += d3 * *(const mc_v16 *)(xp + i + 164);
-            a1_0 += d0 * *(const mc_v16 *)(xp + i + 117);
-            a1_1 += d1 * *(const mc_v16 *)(xp + i + 133);
-            a1_2 += d2 * *(const mc_v16 *)(xp + i + 149);
-            a1_3 += d3 * *(const mc_v16 *)(xp + i + 165);
-            a2_0 += d0 * *(const mc_v16 *)(xp + i + 118);
-            a2_1 += d1 * *(const mc_v16 *)(xp + i + 134);
-            a2_2 += d2 * *(const mc_v16 *)(xp + i + 150);
-            a2_3 += d3 * *(const mc_v16 *)(xp + i + 166);
-        }
-        ga[3] += a0_0 + a0_1 + a0_2 + a0_3;
-        ga[4] += a1_0 + a1_1 + a1_2 + a1_3;
-        ga[5] += a2_0 + a2_1 + a2_2 + a2_3;
+    gp[0] = g0_0 + g0_1 + g0_2;
+    gp[1] = g1_0 + g1_1 + g1_2;
+    gp[2] = g2_0 + g2_1 + g2_2;
+}
+
+/* Kernel 0, row 1 of its filter gradient, added to the sums at gp. */
+static inline void dw_k3_5_7_c16_32x32_s1_dw_k0_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+{
+    mc_v16 g0_0 = gp[0];
+    mc_v16 g0_1 = (mc_v16){0};
+    mc_v16 g0_2 = (mc_v16){0};
+    mc_v16 g1_0 = gp[1];
+    mc_v16 g1_1 = (mc_v16){0};
+    mc_v16 g1_2 = (mc_v16){0};
+    mc_v16 g2_0 = gp[2];
+    mc_v16 g2_1 = (mc_v16){0};
+    mc_v16 g2_2 = (mc_v16){0};
+    for (int oy = 0; oy < 32; oy++) {
+        for (int ox = 0; ox < 32; ox += 4)
+            {
+                const float *restrict dr = dyt + ((oy + 3) * 38 + ox + 3) * 16;
+                const float *restrict r = xt + ((oy + 3) * 38 + ox + 2) * 16;
+                const mc_v16 d0 = *(const mc_v16 *)(dr + 0);
+                const mc_v16 d1 = *(const mc_v16 *)(dr + 16);
+                const mc_v16 d2 = *(const mc_v16 *)(dr + 32);
+                const mc_v16 d3 = *(const mc_v16 *)(dr + 48);
+                const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                g0_0 += d0 * x0;
+                g0_1 += d1 * x1;
+                g0_2 += d2 * x2;
+                g0_0 += d3 * x3;
+                g1_0 += d0 * x1;
+                g1_1 += d1 * x2;
+                g1_2 += d2 * x3;
+                g1_0 += d3 * x4;
+                g2_0 += d0 * x2;
+                g2_1 += d1 * x3;
+                g2_2 += d2 * x4;
+                g2_0 += d3 * x5;
+            }
     }
-    {
-        /* kernel 0, row 2 */
-        const float *restrict dg = dq0 + 117;
-        mc_v16 a0_0 = {0};
-        mc_v16 a0_1 = {0};
-        mc_v16 a0_2 = {0};
-        mc_v16 a0_3 = {0};
-        mc_v16 a1_0 = {0};
-        mc_v16 a1_1 = {0};
-        mc_v16 a1_2 = {0};
-        mc_v16 a1_3 = {0};
-        mc_v16 a2_0 = {0};
-        mc_v16 a2_1 = {0};
-        mc_v16 a2_2 = {0};
-        mc_v16 a2_3 = {0};
-        for (int i = 0; i < 1280; i += 64) {
-            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
-            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
-            const mc_v16 d2 = *(const mc_v16 *)(dg + i + 32);
-            const mc_v16 d3 = *(const mc_v16 *)(dg + i + 48);
-            a0_0 += d0 * *(const mc_v16 *)(xp + i + 154);
-            a0_1 += d1 * *(const mc_v16 *)(xp + i + 170);
-            a0_2 += d2 * *(const mc_v16 *)(xp + i + 186);
-            a0_3 += d3 * *(const mc_v16 *)(xp + i + 202);
-            a1_0 += d0 * *(const mc_v16 *)(xp + i + 155);
-            a1_1 += d1 * *(const mc_v16 *)(xp + i + 171);
-            a1_2 += d2 * *(const mc_v16 *)(xp + i + 187);
-            a1_3 += d3 * *(const mc_v16 *)(xp + i + 203);
-            a2_0 += d0 * *(const mc_v16 *)(xp + i + 156);
-            a2_1 += d1 * *(const mc_v16 *)(xp + i + 172);
-            a2_2 += d2 * *(const mc_v16 *)(xp + i + 188);
-            a2_3 += d3 * *(const mc_v16 *)(xp + i + 204);
-        }
-        ga[6] += a0_0 + a0_1 + a0_2 + a0_3;
-        ga[7] += a1_0 + a1_1 + a1_2 + a1_3;
-        ga[8] += a2_0 + a2_1 + a2_2 + a2_3;
+    gp[0] = g0_0 + g0_1 + g0_2;
+    gp[1] = g1_0 + g1_1 + g1_2;
+    gp[2] = g2_0 + g2_1 + g2_2;
+}
+
+/* Kernel 0, row 2 of its filter gradient, added to the sums at gp. */
+static inline void dw_k3_5_7_c16_32x32_s1_dw_k0_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+{
+    mc_v16 g0_0 = gp[0];
+    mc_v16 g0_1 = (mc_v16){0};
+    mc_v16 g0_2 = (mc_v16){0};
+    mc_v16 g1_0 = gp[1];
+    mc_v16 g1_1 = (mc_v16){0};
+    mc_v16 g1_2 = (mc_v16){0};
+    mc_v16 g2_0 = gp[2];
+    mc_v16 g2_1 = (mc_v16){0};
+    mc_v16 g2_2 = (mc_v16){0};
+    for (int oy = 0; oy < 32; oy++) {
+        for (int ox = 0; ox < 32; ox += 4)
+            {
+                const float *restrict dr = dyt + ((oy + 3) * 38 + ox + 3) * 16;
+                const float *restrict r = xt + ((oy + 4) * 38 + ox + 2) * 16;
+                const mc_v16 d0 = *(const mc_v16 *)(dr + 0);
+                const mc_v16 d1 = *(const mc_v16 *)(dr + 16);
+                const mc_v16 d2 = *(const mc_v16 *)(dr + 32);
+                const mc_v16 d3 = *(const mc_v16 *)(dr + 48);
+                const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                g0_0 += d0 * x0;
+                g0_1 += d1 * x1;
+                g0_2 += d2 * x2;
+                g0_0 += d3 * x3;
+                g1_0 += d0 * x1;
+                g1_1 += d1 * x2;
+                g1_2 += d2 * x3;
+                g1_0 += d3 * x4;
+                g2_0 += d0 * x2;
+                g2_1 += d1 * x3;
+                g2_2 += d2 * x4;
+                g2_0 += d3 * x5;
+            }
     }
-    {
-        /* kernel 1, row 0 */
-        const float *restrict dg = dq1 + 117;
-        mc_v16 a0_0 = {0};
-        mc_v16 a0_1 = {0};
-        mc_v16 a1_0 = {0};
-        mc_v16 a1_1 = {0};
-        mc_v16 a2_0 = {0};
-        mc_v16 a2_1 = {0};
-        mc_v16 a3_0 = {0};
-        mc_v16 a3_1 = {0};
-        mc_v16 a4_0 = {0};
-        mc_v16 a4_1 = {0};
-        for (int i = 0; i < 1280; i += 32) {
-            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
-            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
-            a0_0 += d0 * *(const mc_v16 *)(xp + i + 39);
-            a0_1 += d1 * *(const mc_v16 *)(xp + i + 55);
-            a1_0 += d0 * *(const mc_v16 *)(xp + i + 40);
-            a1_1 += d1 * *(const mc_v16 *)(xp + i + 56);
-            a2_0 += d0 * *(const mc_v16 *)(xp + i + 41);
-            a2_1 += d1 * *(const mc_v16 *)(xp + i + 57);
-            a3_0 += d0 * *(const mc_v16 *)(xp + i + 42);
-            a3_1 += d1 * *(const mc_v16 *)(xp + i + 58);
-            a4_0 += d0 * *(const mc_v16 *)(xp + i + 43);
-            a4_1 += d1 * *(const mc_v16 *)(xp + i + 59);
-        }
-        ga[9] += a0_0 + a0_1;
-        ga[10] += a1_0 + a1_1;
-        ga[11] += a2_0 + a2_1;
-        ga[12] += a3_0 + a3_1;
-        ga[13] += a4_0 + a4_1;
+    gp[0] = g0_0 + g0_1 + g0_2;
+    gp[1] = g1_0 + g1_1 + g1_2;
+    gp[2] = g2_0 + g2_1 + g2_2;
+}
+
+/* The filter gradient of kernel 0, added to its sums in gg. */
+static void dw_k3_5_7_c16_32x32_s1_dw_k0(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
+{
+    dw_k3_5_7_c16_32x32_s1_dw_k0_r0(gg + 0, dyt, xt);
+    dw_k3_5_7_c16_32x32_s1_dw_k0_r1(gg + 3, dyt, xt);
+    dw_k3_5_7_c16_32x32_s1_dw_k0_r2(gg + 6, dyt, xt);
+}
+
+/* Kernel 1 (5x5) of the list, added to dst. */
+static void dw_k3_5_7_c16_32x32_s1_dx_k1(float *restrict dst, const float *restrict src, const mc_v16 *restrict w1)
+{
+    for (int oy = 0; oy < 32; oy++) {
+        for (int ox = 0; ox < 32; ox += 8)
+            {
+                float *restrict o = dst + (oy * 32 + ox) * 16;
+                mc_v16 a0 = *(const mc_v16 *)(o + 0);
+                mc_v16 a1 = *(const mc_v16 *)(o + 16);
+                mc_v16 a2 = *(const mc_v16 *)(o + 32);
+                mc_v16 a3 = *(const mc_v16 *)(o + 48);
+                mc_v16 a4 = *(const mc_v16 *)(o + 64);
+                mc_v16 a5 = *(const mc_v16 *)(o + 80);
+                mc_v16 a6 = *(const mc_v16 *)(o + 96);
+                mc_v16 a7 = *(const mc_v16 *)(o + 112);
+                {
+                    const float *restrict r = src + ((oy + 1) * 38 + ox + 1) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    const mc_v16 x10 = *(const mc_v16 *)(r + 160);
+                    const mc_v16 x11 = *(const mc_v16 *)(r + 176);
+                    {
+                        const mc_v16 v = w1[0];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w1[1];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w1[2];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                    {
+                        const mc_v16 v = w1[3];
+                        a0 += v * x3;
+                        a1 += v * x4;
+                        a2 += v * x5;
+                        a3 += v * x6;
+                        a4 += v * x7;
+                        a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
+                    }
+                    {
+                        const mc_v16 v = w1[4];
+                        a0 += v * x4;
+                        a1 += v * x5;
+                        a2 += v * x6;
+                        a3 += v * x7;
+                        a4 += v * x8;
+                        a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 2) * 38 + ox + 1) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    const mc_v16 x10 = *(const mc_v16 *)(r + 160);
+                    const mc_v16 x11 = *(const mc_v16 *)(r + 176);
+                    {
+                        const mc_v16 v = w1[5];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w1[6];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w1[7];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                    {
+                        const mc_v16 v = w1[8];
+                        a0 += v * x3;
+                        a1 += v * x4;
+                        a2 += v * x5;
+                        a3 += v * x6;
+                        a4 += v * x7;
+                        a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
+                    }
+                    {
+                        const mc_v16 v = w1[9];
+                        a0 += v * x4;
+                        a1 += v * x5;
+                        a2 += v * x6;
+                        a3 += v * x7;
+                        a4 += v * x8;
+                        a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 3) * 38 + ox + 1) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    const mc_v16 x10 = *(const mc_v16 *)(r + 160);
+                    const mc_v16 x11 = *(const mc_v16 *)(r + 176);
+                    {
+                        const mc_v16 v = w1[10];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w1[11];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w1[12];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                    {
+                        const mc_v16 v = w1[13];
+                        a0 += v * x3;
+                        a1 += v * x4;
+                        a2 += v * x5;
+                        a3 += v * x6;
+                        a4 += v * x7;
+                        a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
+                    }
+                    {
+                        const mc_v16 v = w1[14];
+                        a0 += v * x4;
+                        a1 += v * x5;
+                        a2 += v * x6;
+                        a3 += v * x7;
+                        a4 += v * x8;
+                        a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 4) * 38 + ox + 1) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    const mc_v16 x10 = *(const mc_v16 *)(r + 160);
+                    const mc_v16 x11 = *(const mc_v16 *)(r + 176);
+                    {
+                        const mc_v16 v = w1[15];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w1[16];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w1[17];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                    {
+                        const mc_v16 v = w1[18];
+                        a0 += v * x3;
+                        a1 += v * x4;
+                        a2 += v * x5;
+                        a3 += v * x6;
+                        a4 += v * x7;
+                        a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
+                    }
+                    {
+                        const mc_v16 v = w1[19];
+                        a0 += v * x4;
+                        a1 += v * x5;
+                        a2 += v * x6;
+                        a3 += v * x7;
+                        a4 += v * x8;
+                        a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 5) * 38 + ox + 1) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    const mc_v16 x10 = *(const mc_v16 *)(r + 160);
+                    const mc_v16 x11 = *(const mc_v16 *)(r + 176);
+                    {
+                        const mc_v16 v = w1[20];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w1[21];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w1[22];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                    {
+                        const mc_v16 v = w1[23];
+                        a0 += v * x3;
+                        a1 += v * x4;
+                        a2 += v * x5;
+                        a3 += v * x6;
+                        a4 += v * x7;
+                        a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
+                    }
+                    {
+                        const mc_v16 v = w1[24];
+                        a0 += v * x4;
+                        a1 += v * x5;
+                        a2 += v * x6;
+                        a3 += v * x7;
+                        a4 += v * x8;
+                        a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
+                    }
+                }
+                *(mc_v16 *)(o + 0) = a0;
+                *(mc_v16 *)(o + 16) = a1;
+                *(mc_v16 *)(o + 32) = a2;
+                *(mc_v16 *)(o + 48) = a3;
+                *(mc_v16 *)(o + 64) = a4;
+                *(mc_v16 *)(o + 80) = a5;
+                *(mc_v16 *)(o + 96) = a6;
+                *(mc_v16 *)(o + 112) = a7;
+            }
     }
-    {
-        /* kernel 1, row 1 */
-        const float *restrict dg = dq1 + 117;
-        mc_v16 a0_0 = {0};
-        mc_v16 a0_1 = {0};
-        mc_v16 a1_0 = {0};
-        mc_v16 a1_1 = {0};
-        mc_v16 a2_0 = {0};
-        mc_v16 a2_1 = {0};
-        mc_v16 a3_0 = {0};
-        mc_v16 a3_1 = {0};
-        mc_v16 a4_0 = {0};
-        mc_v16 a4_1 = {0};
-        for (int i = 0; i < 1280; i += 32) {
-            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
-            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
-            a0_0 += d0 * *(const mc_v16 *)(xp + i + 77);
-            a0_1 += d1 * *(const mc_v16 *)(xp + i + 93);
-            a1_0 += d0 * *(const mc_v16 *)(xp + i + 78);
-            a1_1 += d1 * *(const mc_v16 *)(xp + i + 94);
-            a2_0 += d0 * *(const mc_v16 *)(xp + i + 79);
-            a2_1 += d1 * *(const mc_v16 *)(xp + i + 95);
-            a3_0 += d0 * *(const mc_v16 *)(xp + i + 80);
-            a3_1 += d1 * *(const mc_v16 *)(xp + i + 96);
-            a4_0 += d0 * *(const mc_v16 *)(xp + i + 81);
-            a4_1 += d1 * *(const mc_v16 *)(xp + i + 97);
-        }
-        ga[14] += a0_0 + a0_1;
-        ga[15] += a1_0 + a1_1;
-        ga[16] += a2_0 + a2_1;
-        ga[17] += a3_0 + a3_1;
-        ga[18] += a4_0 + a4_1;
+}
+
+/* Kernel 1, row 0 of its filter gradient, added to the sums at gp. */
+static inline void dw_k3_5_7_c16_32x32_s1_dw_k1_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+{
+    mc_v16 g0_0 = gp[0];
+    mc_v16 g0_1 = (mc_v16){0};
+    mc_v16 g1_0 = gp[1];
+    mc_v16 g1_1 = (mc_v16){0};
+    mc_v16 g2_0 = gp[2];
+    mc_v16 g2_1 = (mc_v16){0};
+    mc_v16 g3_0 = gp[3];
+    mc_v16 g3_1 = (mc_v16){0};
+    mc_v16 g4_0 = gp[4];
+    mc_v16 g4_1 = (mc_v16){0};
+    for (int oy = 0; oy < 32; oy++) {
+        for (int ox = 0; ox < 32; ox += 4)
+            {
+                const float *restrict dr = dyt + ((oy + 3) * 38 + ox + 3) * 16;
+                const float *restrict r = xt + ((oy + 1) * 38 + ox + 1) * 16;
+                const mc_v16 d0 = *(const mc_v16 *)(dr + 0);
+                const mc_v16 d1 = *(const mc_v16 *)(dr + 16);
+                const mc_v16 d2 = *(const mc_v16 *)(dr + 32);
+                const mc_v16 d3 = *(const mc_v16 *)(dr + 48);
+                const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                g0_0 += d0 * x0;
+                g0_1 += d1 * x1;
+                g0_0 += d2 * x2;
+                g0_1 += d3 * x3;
+                g1_0 += d0 * x1;
+                g1_1 += d1 * x2;
+                g1_0 += d2 * x3;
+                g1_1 += d3 * x4;
+                g2_0 += d0 * x2;
+                g2_1 += d1 * x3;
+                g2_0 += d2 * x4;
+                g2_1 += d3 * x5;
+                g3_0 += d0 * x3;
+                g3_1 += d1 * x4;
+                g3_0 += d2 * x5;
+                g3_1 += d3 * x6;
+                g4_0 += d0 * x4;
+                g4_1 += d1 * x5;
+                g4_0 += d2 * x6;
+                g4_1 += d3 * x7;
+            }
     }
-    {
-        /* kernel 1, row 2 */
-        const float *restrict dg = dq1 + 117;
-        mc_v16 a0_0 = {0};
-        mc_v16 a0_1 = {0};
-        mc_v16 a1_0 = {0};
-        mc_v16 a1_1 = {0};
-        mc_v16 a2_0 = {0};
-        mc_v16 a2_1 = {0};
-        mc_v16 a3_0 = {0};
-        mc_v16 a3_1 = {0};
-        mc_v16 a4_0 = {0};
-        mc_v16 a4_1 = {0};
-        for (int i = 0; i < 1280; i += 32) {
-            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
-            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
-            a0_0 += d0 * *(const mc_v16 *)(xp + i + 115);
-            a0_1 += d1 * *(const mc_v16 *)(xp + i + 131);
-            a1_0 += d0 * *(const mc_v16 *)(xp + i + 116);
-            a1_1 += d1 * *(const mc_v16 *)(xp + i + 132);
-            a2_0 += d0 * *(const mc_v16 *)(xp + i + 117);
-            a2_1 += d1 * *(const mc_v16 *)(xp + i + 133);
-            a3_0 += d0 * *(const mc_v16 *)(xp + i + 118);
-            a3_1 += d1 * *(const mc_v16 *)(xp + i + 134);
-            a4_0 += d0 * *(const mc_v16 *)(xp + i + 119);
-            a4_1 += d1 * *(const mc_v16 *)(xp + i + 135);
-        }
-        ga[19] += a0_0 + a0_1;
-        ga[20] += a1_0 + a1_1;
-        ga[21] += a2_0 + a2_1;
-        ga[22] += a3_0 + a3_1;
-        ga[23] += a4_0 + a4_1;
+    gp[0] = g0_0 + g0_1;
+    gp[1] = g1_0 + g1_1;
+    gp[2] = g2_0 + g2_1;
+    gp[3] = g3_0 + g3_1;
+    gp[4] = g4_0 + g4_1;
+}
+
+/* Kernel 1, row 1 of its filter gradient, added to the sums at gp. */
+static inline void dw_k3_5_7_c16_32x32_s1_dw_k1_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+{
+    mc_v16 g0_0 = gp[0];
+    mc_v16 g0_1 = (mc_v16){0};
+    mc_v16 g1_0 = gp[1];
+    mc_v16 g1_1 = (mc_v16){0};
+    mc_v16 g2_0 = gp[2];
+    mc_v16 g2_1 = (mc_v16){0};
+    mc_v16 g3_0 = gp[3];
+    mc_v16 g3_1 = (mc_v16){0};
+    mc_v16 g4_0 = gp[4];
+    mc_v16 g4_1 = (mc_v16){0};
+    for (int oy = 0; oy < 32; oy++) {
+        for (int ox = 0; ox < 32; ox += 4)
+            {
+                const float *restrict dr = dyt + ((oy + 3) * 38 + ox + 3) * 16;
+                const float *restrict r = xt + ((oy + 2) * 38 + ox + 1) * 16;
+                const mc_v16 d0 = *(const mc_v16 *)(dr + 0);
+                const mc_v16 d1 = *(const mc_v16 *)(dr + 16);
+                const mc_v16 d2 = *(const mc_v16 *)(dr + 32);
+                const mc_v16 d3 = *(const mc_v16 *)(dr + 48);
+                const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                g0_0 += d0 * x0;
+                g0_1 += d1 * x1;
+                g0_0 += d2 * x2;
+                g0_1 += d3 * x3;
+                g1_0 += d0 * x1;
+                g1_1 += d1 * x2;
+                g1_0 += d2 * x3;
+                g1_1 += d3 * x4;
+                g2_0 += d0 * x2;
+                g2_1 += d1 * x3;
+                g2_0 += d2 * x4;
+                g2_1 += d3 * x5;
+                g3_0 += d0 * x3;
+                g3_1 += d1 * x4;
+                g3_0 += d2 * x5;
+                g3_1 += d3 * x6;
+                g4_0 += d0 * x4;
+                g4_1 += d1 * x5;
+                g4_0 += d2 * x6;
+                g4_1 += d3 * x7;
+            }
     }
-    {
-        /* kernel 1, row 3 */
-        const float *restrict dg = dq1 + 117;
-        mc_v16 a0_0 = {0};
-        mc_v16 a0_1 = {0};
-        mc_v16 a1_0 = {0};
-        mc_v16 a1_1 = {0};
-        mc_v16 a2_0 = {0};
-        mc_v16 a2_1 = {0};
-        mc_v16 a3_0 = {0};
-        mc_v16 a3_1 = {0};
-        mc_v16 a4_0 = {0};
-        mc_v16 a4_1 = {0};
-        for (int i = 0; i < 1280; i += 32) {
-            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
-            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
-            a0_0 += d0 * *(const mc_v16 *)(xp + i + 153);
-            a0_1 += d1 * *(const mc_v16 *)(xp + i + 169);
-            a1_0 += d0 * *(const mc_v16 *)(xp + i + 154);
-            a1_1 += d1 * *(const mc_v16 *)(xp + i + 170);
-            a2_0 += d0 * *(const mc_v16 *)(xp + i + 155);
-            a2_1 += d1 * *(const mc_v16 *)(xp + i + 171);
-            a3_0 += d0 * *(const mc_v16 *)(xp + i + 156);
-            a3_1 += d1 * *(const mc_v16 *)(xp + i + 172);
-            a4_0 += d0 * *(const mc_v16 *)(xp + i + 157);
-            a4_1 += d1 * *(const mc_v16 *)(xp + i + 173);
-        }
-        ga[24] += a0_0 + a0_1;
-        ga[25] += a1_0 + a1_1;
-        ga[26] += a2_0 + a2_1;
-        ga[27] += a3_0 + a3_1;
-        ga[28] += a4_0 + a4_1;
+    gp[0] = g0_0 + g0_1;
+    gp[1] = g1_0 + g1_1;
+    gp[2] = g2_0 + g2_1;
+    gp[3] = g3_0 + g3_1;
+    gp[4] = g4_0 + g4_1;
+}
+
+/* Kernel 1, row 2 of its filter gradient, added to the sums at gp. */
+static inline void dw_k3_5_7_c16_32x32_s1_dw_k1_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+{
+    mc_v16 g0_0 = gp[0];
+    mc_v16 g0_1 = (mc_v16){0};
+    mc_v16 g1_0 = gp[1];
+    mc_v16 g1_1 = (mc_v16){0};
+    mc_v16 g2_0 = gp[2];
+    mc_v16 g2_1 = (mc_v16){0};
+    mc_v16 g3_0 = gp[3];
+    mc_v16 g3_1 = (mc_v16){0};
+    mc_v16 g4_0 = gp[4];
+    mc_v16 g4_1 = (mc_v16){0};
+    for (int oy = 0; oy < 32; oy++) {
+        for (int ox = 0; ox < 32; ox += 4)
+            {
+                const float *restrict dr = dyt + ((oy + 3) * 38 + ox + 3) * 16;
+                const float *restrict r = xt + ((oy + 3) * 38 + ox + 1) * 16;
+                const mc_v16 d0 = *(const mc_v16 *)(dr + 0);
+                const mc_v16 d1 = *(const mc_v16 *)(dr + 16);
+                const mc_v16 d2 = *(const mc_v16 *)(dr + 32);
+                const mc_v16 d3 = *(const mc_v16 *)(dr + 48);
+                const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                g0_0 += d0 * x0;
+                g0_1 += d1 * x1;
+                g0_0 += d2 * x2;
+                g0_1 += d3 * x3;
+                g1_0 += d0 * x1;
+                g1_1 += d1 * x2;
+                g1_0 += d2 * x3;
+                g1_1 += d3 * x4;
+                g2_0 += d0 * x2;
+                g2_1 += d1 * x3;
+                g2_0 += d2 * x4;
+                g2_1 += d3 * x5;
+                g3_0 += d0 * x3;
+                g3_1 += d1 * x4;
+                g3_0 += d2 * x5;
+                g3_1 += d3 * x6;
+                g4_0 += d0 * x4;
+                g4_1 += d1 * x5;
+                g4_0 += d2 * x6;
+                g4_1 += d3 * x7;
+            }
     }
-    {
-        /* kernel 1, row 4 */
-        const float *restrict dg = dq1 + 117;
-        mc_v16 a0_0 = {0};
-        mc_v16 a0_1 = {0};
-        mc_v16 a1_0 = {0};
-        mc_v16 a1_1 = {0};
-        mc_v16 a2_0 = {0};
-        mc_v16 a2_1 = {0};
-        mc_v16 a3_0 = {0};
-        mc_v16 a3_1 = {0};
-        mc_v16 a4_0 = {0};
-        mc_v16 a4_1 = {0};
-        for (int i = 0; i < 1280; i += 32) {
-            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
-            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
-            a0_0 += d0 * *(const mc_v16 *)(xp + i + 191);
-            a0_1 += d1 * *(const mc_v16 *)(xp + i + 207);
-            a1_0 += d0 * *(const mc_v16 *)(xp + i + 192);
-            a1_1 += d1 * *(const mc_v16 *)(xp + i + 208);
-            a2_0 += d0 * *(const mc_v16 *)(xp + i + 193);
-            a2_1 += d1 * *(const mc_v16 *)(xp + i + 209);
-            a3_0 += d0 * *(const mc_v16 *)(xp + i + 194);
-            a3_1 += d1 * *(const mc_v16 *)(xp + i + 210);
-            a4_0 += d0 * *(const mc_v16 *)(xp + i + 195);
-            a4_1 += d1 * *(const mc_v16 *)(xp + i + 211);
-        }
-        ga[29] += a0_0 + a0_1;
-        ga[30] += a1_0 + a1_1;
-        ga[31] += a2_0 + a2_1;
-        ga[32] += a3_0 + a3_1;
-        ga[33] += a4_0 + a4_1;
+    gp[0] = g0_0 + g0_1;
+    gp[1] = g1_0 + g1_1;
+    gp[2] = g2_0 + g2_1;
+    gp[3] = g3_0 + g3_1;
+    gp[4] = g4_0 + g4_1;
+}
+
+/* Kernel 1, row 3 of its filter gradient, added to the sums at gp. */
+static inline void dw_k3_5_7_c16_32x32_s1_dw_k1_r3(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+{
+    mc_v16 g0_0 = gp[0];
+    mc_v16 g0_1 = (mc_v16){0};
+    mc_v16 g1_0 = gp[1];
+    mc_v16 g1_1 = (mc_v16){0};
+    mc_v16 g2_0 = gp[2];
+    mc_v16 g2_1 = (mc_v16){0};
+    mc_v16 g3_0 = gp[3];
+    mc_v16 g3_1 = (mc_v16){0};
+    mc_v16 g4_0 = gp[4];
+    mc_v16 g4_1 = (mc_v16){0};
+    for (int oy = 0; oy < 32; oy++) {
+        for (int ox = 0; ox < 32; ox += 4)
+            {
+                const float *restrict dr = dyt + ((oy + 3) * 38 + ox + 3) * 16;
+                const float *restrict r = xt + ((oy + 4) * 38 + ox + 1) * 16;
+                const mc_v16 d0 = *(const mc_v16 *)(dr + 0);
+                const mc_v16 d1 = *(const mc_v16 *)(dr + 16);
+                const mc_v16 d2 = *(const mc_v16 *)(dr + 32);
+                const mc_v16 d3 = *(const mc_v16 *)(dr + 48);
+                const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                g0_0 += d0 * x0;
+                g0_1 += d1 * x1;
+                g0_0 += d2 * x2;
+                g0_1 += d3 * x3;
+                g1_0 += d0 * x1;
+                g1_1 += d1 * x2;
+                g1_0 += d2 * x3;
+                g1_1 += d3 * x4;
+                g2_0 += d0 * x2;
+                g2_1 += d1 * x3;
+                g2_0 += d2 * x4;
+                g2_1 += d3 * x5;
+                g3_0 += d0 * x3;
+                g3_1 += d1 * x4;
+                g3_0 += d2 * x5;
+                g3_1 += d3 * x6;
+                g4_0 += d0 * x4;
+                g4_1 += d1 * x5;
+                g4_0 += d2 * x6;
+                g4_1 += d3 * x7;
+            }
     }
-    {
-        /* kernel 2, row 0 */
-        const float *restrict dg = dq2 + 117;
-        mc_v16 a0_0 = {0};
-        mc_v16 a0_1 = {0};
-        mc_v16 a1_0 = {0};
-        mc_v16 a1_1 = {0};
-        mc_v16 a2_0 = {0};
-        mc_v16 a2_1 = {0};
-        mc_v16 a3_0 = {0};
-        mc_v16 a3_1 = {0};
-        mc_v16 a4_0 = {0};
-        mc_v16 a4_1 = {0};
-        mc_v16 a5_0 = {0};
-        mc_v16 a5_1 = {0};
-        mc_v16 a6_0 = {0};
-        mc_v16 a6_1 = {0};
-        for (int i = 0; i < 1280; i += 32) {
-            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
-            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
-            a0_0 += d0 * *(const mc_v16 *)(xp + i + 0);
-            a0_1 += d1 * *(const mc_v16 *)(xp + i + 16);
-            a1_0 += d0 * *(const mc_v16 *)(xp + i + 1);
-            a1_1 += d1 * *(const mc_v16 *)(xp + i + 17);
-            a2_0 += d0 * *(const mc_v16 *)(xp + i + 2);
-            a2_1 += d1 * *(const mc_v16 *)(xp + i + 18);
-            a3_0 += d0 * *(const mc_v16 *)(xp + i + 3);
-            a3_1 += d1 * *(const mc_v16 *)(xp + i + 19);
-            a4_0 += d0 * *(const mc_v16 *)(xp + i + 4);
-            a4_1 += d1 * *(const mc_v16 *)(xp + i + 20);
-            a5_0 += d0 * *(const mc_v16 *)(xp + i + 5);
-            a5_1 += d1 * *(const mc_v16 *)(xp + i + 21);
-            a6_0 += d0 * *(const mc_v16 *)(xp + i + 6);
-            a6_1 += d1 * *(const mc_v16 *)(xp + i + 22);
-        }
-        ga[34] += a0_0 + a0_1;
-        ga[35] += a1_0 + a1_1;
-        ga[36] += a2_0 + a2_1;
-        ga[37] += a3_0 + a3_1;
-        ga[38] += a4_0 + a4_1;
-        ga[39] += a5_0 + a5_1;
-        ga[40] += a6_0 + a6_1;
+    gp[0] = g0_0 + g0_1;
+    gp[1] = g1_0 + g1_1;
+    gp[2] = g2_0 + g2_1;
+    gp[3] = g3_0 + g3_1;
+    gp[4] = g4_0 + g4_1;
+}
+
+/* Kernel 1, row 4 of its filter gradient, added to the sums at gp. */
+static inline void dw_k3_5_7_c16_32x32_s1_dw_k1_r4(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+{
+    mc_v16 g0_0 = gp[0];
+    mc_v16 g0_1 = (mc_v16){0};
+    mc_v16 g1_0 = gp[1];
+    mc_v16 g1_1 = (mc_v16){0};
+    mc_v16 g2_0 = gp[2];
+    mc_v16 g2_1 = (mc_v16){0};
+    mc_v16 g3_0 = gp[3];
+    mc_v16 g3_1 = (mc_v16){0};
+    mc_v16 g4_0 = gp[4];
+    mc_v16 g4_1 = (mc_v16){0};
+    for (int oy = 0; oy < 32; oy++) {
+        for (int ox = 0; ox < 32; ox += 4)
+            {
+                const float *restrict dr = dyt + ((oy + 3) * 38 + ox + 3) * 16;
+                const float *restrict r = xt + ((oy + 5) * 38 + ox + 1) * 16;
+                const mc_v16 d0 = *(const mc_v16 *)(dr + 0);
+                const mc_v16 d1 = *(const mc_v16 *)(dr + 16);
+                const mc_v16 d2 = *(const mc_v16 *)(dr + 32);
+                const mc_v16 d3 = *(const mc_v16 *)(dr + 48);
+                const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                g0_0 += d0 * x0;
+                g0_1 += d1 * x1;
+                g0_0 += d2 * x2;
+                g0_1 += d3 * x3;
+                g1_0 += d0 * x1;
+                g1_1 += d1 * x2;
+                g1_0 += d2 * x3;
+                g1_1 += d3 * x4;
+                g2_0 += d0 * x2;
+                g2_1 += d1 * x3;
+                g2_0 += d2 * x4;
+                g2_1 += d3 * x5;
+                g3_0 += d0 * x3;
+                g3_1 += d1 * x4;
+                g3_0 += d2 * x5;
+                g3_1 += d3 * x6;
+                g4_0 += d0 * x4;
+                g4_1 += d1 * x5;
+                g4_0 += d2 * x6;
+                g4_1 += d3 * x7;
+            }
     }
-    {
-        /* kernel 2, row 1 */
-        const float *restrict dg = dq2 + 117;
-        mc_v16 a0_0 = {0};
-        mc_v16 a0_1 = {0};
-        mc_v16 a1_0 = {0};
-        mc_v16 a1_1 = {0};
-        mc_v16 a2_0 = {0};
-        mc_v16 a2_1 = {0};
-        mc_v16 a3_0 = {0};
-        mc_v16 a3_1 = {0};
-        mc_v16 a4_0 = {0};
-        mc_v16 a4_1 = {0};
-        mc_v16 a5_0 = {0};
-        mc_v16 a5_1 = {0};
-        mc_v16 a6_0 = {0};
-        mc_v16 a6_1 = {0};
-        for (int i = 0; i < 1280; i += 32) {
-            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
-            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
-            a0_0 += d0 * *(const mc_v16 *)(xp + i + 38);
-            a0_1 += d1 * *(const mc_v16 *)(xp + i + 54);
-            a1_0 += d0 * *(const mc_v16 *)(xp + i + 39);
-            a1_1 += d1 * *(const mc_v16 *)(xp + i + 55);
-            a2_0 += d0 * *(const mc_v16 *)(xp + i + 40);
-            a2_1 += d1 * *(const mc_v16 *)(xp + i + 56);
-            a3_0 += d0 * *(const mc_v16 *)(xp + i + 41);
-            a3_1 += d1 * *(const mc_v16 *)(xp + i + 57);
-            a4_0 += d0 * *(const mc_v16 *)(xp + i + 42);
-            a4_1 += d1 * *(const mc_v16 *)(xp + i + 58);
-            a5_0 += d0 * *(const mc_v16 *)(xp + i + 43);
-            a5_1 += d1 * *(const mc_v16 *)(xp + i + 59);
-            a6_0 += d0 * *(const mc_v16 *)(xp + i + 44);
-            a6_1 += d1 * *(const mc_v16 *)(xp + i + 60);
-        }
-        ga[41] += a0_0 + a0_1;
-        ga[42] += a1_0 + a1_1;
-        ga[43] += a2_0 + a2_1;
-        ga[44] += a3_0 + a3_1;
-        ga[45] += a4_0 + a4_1;
-        ga[46] += a5_0 + a5_1;
-        ga[47] += a6_0 + a6_1;
+    gp[0] = g0_0 + g0_1;
+    gp[1] = g1_0 + g1_1;
+    gp[2] = g2_0 + g2_1;
+    gp[3] = g3_0 + g3_1;
+    gp[4] = g4_0 + g4_1;
+}
+
+/* The filter gradient of kernel 1, added to its sums in gg. */
+static void dw_k3_5_7_c16_32x32_s1_dw_k1(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
+{
+    dw_k3_5_7_c16_32x32_s1_dw_k1_r0(gg + 9, dyt, xt);
+    dw_k3_5_7_c16_32x32_s1_dw_k1_r1(gg + 14, dyt, xt);
+    dw_k3_5_7_c16_32x32_s1_dw_k1_r2(gg + 19, dyt, xt);
+    dw_k3_5_7_c16_32x32_s1_dw_k1_r3(gg + 24, dyt, xt);
+    dw_k3_5_7_c16_32x32_s1_dw_k1_r4(gg + 29, dyt, xt);
+}
+
+/* Kernel 2 (7x7) of the list, added to dst. */
+static void dw_k3_5_7_c16_32x32_s1_dx_k2(float *restrict dst, const float *restrict src, const mc_v16 *restrict w2)
+{
+    for (int oy = 0; oy < 32; oy++) {
+        for (int ox = 0; ox < 32; ox += 8)
+            {
+                float *restrict o = dst + (oy * 32 + ox) * 16;
+                mc_v16 a0 = *(const mc_v16 *)(o + 0);
+                mc_v16 a1 = *(const mc_v16 *)(o + 16);
+                mc_v16 a2 = *(const mc_v16 *)(o + 32);
+                mc_v16 a3 = *(const mc_v16 *)(o + 48);
+                mc_v16 a4 = *(const mc_v16 *)(o + 64);
+                mc_v16 a5 = *(const mc_v16 *)(o + 80);
+                mc_v16 a6 = *(const mc_v16 *)(o + 96);
+                mc_v16 a7 = *(const mc_v16 *)(o + 112);
+                {
+                    const float *restrict r = src + ((oy + 0) * 38 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    const mc_v16 x10 = *(const mc_v16 *)(r + 160);
+                    const mc_v16 x11 = *(const mc_v16 *)(r + 176);
+                    const mc_v16 x12 = *(const mc_v16 *)(r + 192);
+                    const mc_v16 x13 = *(const mc_v16 *)(r + 208);
+                    {
+                        const mc_v16 v = w2[0];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w2[1];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w2[2];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                    {
+                        const mc_v16 v = w2[3];
+                        a0 += v * x3;
+                        a1 += v * x4;
+                        a2 += v * x5;
+                        a3 += v * x6;
+                        a4 += v * x7;
+                        a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
+                    }
+                    {
+                        const mc_v16 v = w2[4];
+                        a0 += v * x4;
+                        a1 += v * x5;
+                        a2 += v * x6;
+                        a3 += v * x7;
+                        a4 += v * x8;
+                        a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
+                    }
+                    {
+                        const mc_v16 v = w2[5];
+                        a0 += v * x5;
+                        a1 += v * x6;
+                        a2 += v * x7;
+                        a3 += v * x8;
+                        a4 += v * x9;
+                        a5 += v * x10;
+                        a6 += v * x11;
+                        a7 += v * x12;
+                    }
+                    {
+                        const mc_v16 v = w2[6];
+                        a0 += v * x6;
+                        a1 += v * x7;
+                        a2 += v * x8;
+                        a3 += v * x9;
+                        a4 += v * x10;
+                        a5 += v * x11;
+                        a6 += v * x12;
+                        a7 += v * x13;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 1) * 38 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    const mc_v16 x10 = *(const mc_v16 *)(r + 160);
+                    const mc_v16 x11 = *(const mc_v16 *)(r + 176);
+                    const mc_v16 x12 = *(const mc_v16 *)(r + 192);
+                    const mc_v16 x13 = *(const mc_v16 *)(r + 208);
+                    {
+                        const mc_v16 v = w2[7];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w2[8];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w2[9];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                    {
+                        const mc_v16 v = w2[10];
+                        a0 += v * x3;
+                        a1 += v * x4;
+                        a2 += v * x5;
+                        a3 += v * x6;
+                        a4 += v * x7;
+                        a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
+                    }
+                    {
+                        const mc_v16 v = w2[11];
+                        a0 += v * x4;
+                        a1 += v * x5;
+                        a2 += v * x6;
+                        a3 += v * x7;
+                        a4 += v * x8;
+                        a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
+                    }
+                    {
+                        const mc_v16 v = w2[12];
+                        a0 += v * x5;
+                        a1 += v * x6;
+                        a2 += v * x7;
+                        a3 += v * x8;
+                        a4 += v * x9;
+                        a5 += v * x10;
+                        a6 += v * x11;
+                        a7 += v * x12;
+                    }
+                    {
+                        const mc_v16 v = w2[13];
+                        a0 += v * x6;
+                        a1 += v * x7;
+                        a2 += v * x8;
+                        a3 += v * x9;
+                        a4 += v * x10;
+                        a5 += v * x11;
+                        a6 += v * x12;
+                        a7 += v * x13;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 2) * 38 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    const mc_v16 x10 = *(const mc_v16 *)(r + 160);
+                    const mc_v16 x11 = *(const mc_v16 *)(r + 176);
+                    const mc_v16 x12 = *(const mc_v16 *)(r + 192);
+                    const mc_v16 x13 = *(const mc_v16 *)(r + 208);
+                    {
+                        const mc_v16 v = w2[14];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w2[15];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w2[16];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                    {
+                        const mc_v16 v = w2[17];
+                        a0 += v * x3;
+                        a1 += v * x4;
+                        a2 += v * x5;
+                        a3 += v * x6;
+                        a4 += v * x7;
+                        a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
+                    }
+                    {
+                        const mc_v16 v = w2[18];
+                        a0 += v * x4;
+                        a1 += v * x5;
+                        a2 += v * x6;
+                        a3 += v * x7;
+                        a4 += v * x8;
+                        a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
+                    }
+                    {
+                        const mc_v16 v = w2[19];
+                        a0 += v * x5;
+                        a1 += v * x6;
+                        a2 += v * x7;
+                        a3 += v * x8;
+                        a4 += v * x9;
+                        a5 += v * x10;
+                        a6 += v * x11;
+                        a7 += v * x12;
+                    }
+                    {
+                        const mc_v16 v = w2[20];
+                        a0 += v * x6;
+                        a1 += v * x7;
+                        a2 += v * x8;
+                        a3 += v * x9;
+                        a4 += v * x10;
+                        a5 += v * x11;
+                        a6 += v * x12;
+                        a7 += v * x13;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 3) * 38 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    const mc_v16 x10 = *(const mc_v16 *)(r + 160);
+                    const mc_v16 x11 = *(const mc_v16 *)(r + 176);
+                    const mc_v16 x12 = *(const mc_v16 *)(r + 192);
+                    const mc_v16 x13 = *(const mc_v16 *)(r + 208);
+                    {
+                        const mc_v16 v = w2[21];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w2[22];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w2[23];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                    {
+                        const mc_v16 v = w2[24];
+                        a0 += v * x3;
+                        a1 += v * x4;
+                        a2 += v * x5;
+                        a3 += v * x6;
+                        a4 += v * x7;
+                        a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
+                    }
+                    {
+                        const mc_v16 v = w2[25];
+                        a0 += v * x4;
+                        a1 += v * x5;
+                        a2 += v * x6;
+                        a3 += v * x7;
+                        a4 += v * x8;
+                        a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
+                    }
+                    {
+                        const mc_v16 v = w2[26];
+                        a0 += v * x5;
+                        a1 += v * x6;
+                        a2 += v * x7;
+                        a3 += v * x8;
+                        a4 += v * x9;
+                        a5 += v * x10;
+                        a6 += v * x11;
+                        a7 += v * x12;
+                    }
+                    {
+                        const mc_v16 v = w2[27];
+                        a0 += v * x6;
+                        a1 += v * x7;
+                        a2 += v * x8;
+                        a3 += v * x9;
+                        a4 += v * x10;
+                        a5 += v * x11;
+                        a6 += v * x12;
+                        a7 += v * x13;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 4) * 38 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    const mc_v16 x10 = *(const mc_v16 *)(r + 160);
+                    const mc_v16 x11 = *(const mc_v16 *)(r + 176);
+                    const mc_v16 x12 = *(const mc_v16 *)(r + 192);
+                    const mc_v16 x13 = *(const mc_v16 *)(r + 208);
+                    {
+                        const mc_v16 v = w2[28];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w2[29];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w2[30];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                    {
+                        const mc_v16 v = w2[31];
+                        a0 += v * x3;
+                        a1 += v * x4;
+                        a2 += v * x5;
+                        a3 += v * x6;
+                        a4 += v * x7;
+                        a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
+                    }
+                    {
+                        const mc_v16 v = w2[32];
+                        a0 += v * x4;
+                        a1 += v * x5;
+                        a2 += v * x6;
+                        a3 += v * x7;
+                        a4 += v * x8;
+                        a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
+                    }
+                    {
+                        const mc_v16 v = w2[33];
+                        a0 += v * x5;
+                        a1 += v * x6;
+                        a2 += v * x7;
+                        a3 += v * x8;
+                        a4 += v * x9;
+                        a5 += v * x10;
+                        a6 += v * x11;
+                        a7 += v * x12;
+                    }
+                    {
+                        const mc_v16 v = w2[34];
+                        a0 += v * x6;
+                        a1 += v * x7;
+                        a2 += v * x8;
+                        a3 += v * x9;
+                        a4 += v * x10;
+                        a5 += v * x11;
+                        a6 += v * x12;
+                        a7 += v * x13;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 5) * 38 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    const mc_v16 x10 = *(const mc_v16 *)(r + 160);
+                    const mc_v16 x11 = *(const mc_v16 *)(r + 176);
+                    const mc_v16 x12 = *(const mc_v16 *)(r + 192);
+                    const mc_v16 x13 = *(const mc_v16 *)(r + 208);
+                    {
+                        const mc_v16 v = w2[35];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w2[36];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w2[37];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                    {
+                        const mc_v16 v = w2[38];
+                        a0 += v * x3;
+                        a1 += v * x4;
+                        a2 += v * x5;
+                        a3 += v * x6;
+                        a4 += v * x7;
+                        a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
+                    }
+                    {
+                        const mc_v16 v = w2[39];
+                        a0 += v * x4;
+                        a1 += v * x5;
+                        a2 += v * x6;
+                        a3 += v * x7;
+                        a4 += v * x8;
+                        a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
+                    }
+                    {
+                        const mc_v16 v = w2[40];
+                        a0 += v * x5;
+                        a1 += v * x6;
+                        a2 += v * x7;
+                        a3 += v * x8;
+                        a4 += v * x9;
+                        a5 += v * x10;
+                        a6 += v * x11;
+                        a7 += v * x12;
+                    }
+                    {
+                        const mc_v16 v = w2[41];
+                        a0 += v * x6;
+                        a1 += v * x7;
+                        a2 += v * x8;
+                        a3 += v * x9;
+                        a4 += v * x10;
+                        a5 += v * x11;
+                        a6 += v * x12;
+                        a7 += v * x13;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 6) * 38 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    const mc_v16 x10 = *(const mc_v16 *)(r + 160);
+                    const mc_v16 x11 = *(const mc_v16 *)(r + 176);
+                    const mc_v16 x12 = *(const mc_v16 *)(r + 192);
+                    const mc_v16 x13 = *(const mc_v16 *)(r + 208);
+                    {
+                        const mc_v16 v = w2[42];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w2[43];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w2[44];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                    {
+                        const mc_v16 v = w2[45];
+                        a0 += v * x3;
+                        a1 += v * x4;
+                        a2 += v * x5;
+                        a3 += v * x6;
+                        a4 += v * x7;
+                        a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
+                    }
+                    {
+                        const mc_v16 v = w2[46];
+                        a0 += v * x4;
+                        a1 += v * x5;
+                        a2 += v * x6;
+                        a3 += v * x7;
+                        a4 += v * x8;
+                        a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
+                    }
+                    {
+                        const mc_v16 v = w2[47];
+                        a0 += v * x5;
+                        a1 += v * x6;
+                        a2 += v * x7;
+                        a3 += v * x8;
+                        a4 += v * x9;
+                        a5 += v * x10;
+                        a6 += v * x11;
+                        a7 += v * x12;
+                    }
+                    {
+                        const mc_v16 v = w2[48];
+                        a0 += v * x6;
+                        a1 += v * x7;
+                        a2 += v * x8;
+                        a3 += v * x9;
+                        a4 += v * x10;
+                        a5 += v * x11;
+                        a6 += v * x12;
+                        a7 += v * x13;
+                    }
+                }
+                *(mc_v16 *)(o + 0) = a0;
+                *(mc_v16 *)(o + 16) = a1;
+                *(mc_v16 *)(o + 32) = a2;
+                *(mc_v16 *)(o + 48) = a3;
+                *(mc_v16 *)(o + 64) = a4;
+                *(mc_v16 *)(o + 80) = a5;
+                *(mc_v16 *)(o + 96) = a6;
+                *(mc_v16 *)(o + 112) = a7;
+            }
     }
-    {
-        /* kernel 2, row 2 */
-        const float *restrict dg = dq2 + 117;
-        mc_v16 a0_0 = {0};
-        mc_v16 a0_1 = {0};
-        mc_v16 a1_0 = {0};
-        mc_v16 a1_1 = {0};
-        mc_v16 a2_0 = {0};
-        mc_v16 a2_1 = {0};
-        mc_v16 a3_0 = {0};
-        mc_v16 a3_1 = {0};
-        mc_v16 a4_0 = {0};
-        mc_v16 a4_1 = {0};
-        mc_v16 a5_0 = {0};
-        mc_v16 a5_1 = {0};
-        mc_v16 a6_0 = {0};
-        mc_v16 a6_1 = {0};
-        for (int i = 0; i < 1280; i += 32) {
-            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
-            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
-            a0_0 += d0 * *(const mc_v16 *)(xp + i + 76);
-            a0_1 += d1 * *(const mc_v16 *)(xp + i + 92);
-            a1_0 += d0 * *(const mc_v16 *)(xp + i + 77);
-            a1_1 += d1 * *(const mc_v16 *)(xp + i + 93);
-            a2_0 += d0 * *(const mc_v16 *)(xp + i + 78);
-            a2_1 += d1 * *(const mc_v16 *)(xp + i + 94);
-            a3_0 += d0 * *(const mc_v16 *)(xp + i + 79);
-            a3_1 += d1 * *(const mc_v16 *)(xp + i + 95);
-            a4_0 += d0 * *(const mc_v16 *)(xp + i + 80);
-            a4_1 += d1 * *(const mc_v16 *)(xp + i + 96);
-            a5_0 += d0 * *(const mc_v16 *)(xp + i + 81);
-            a5_1 += d1 * *(const mc_v16 *)(xp + i + 97);
-            a6_0 += d0 * *(const mc_v16 *)(xp + i + 82);
-            a6_1 += d1 * *(const mc_v16 *)(xp + i + 98);
-        }
-        ga[48] += a0_0 + a0_1;
-        ga[49] += a1_0 + a1_1;
-        ga[50] += a2_0 + a2_1;
-        ga[51] += a3_0 + a3_1;
-        ga[52] += a4_0 + a4_1;
-        ga[53] += a5_0 + a5_1;
-        ga[54] += a6_0 + a6_1;
+}
+
+/* Kernel 2, row 0 of its filter gradient, added to the sums at gp. */
+static inline void dw_k3_5_7_c16_32x32_s1_dw_k2_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+{
+    mc_v16 g0_0 = gp[0];
+    mc_v16 g0_1 = (mc_v16){0};
+    mc_v16 g1_0 = gp[1];
+    mc_v16 g1_1 = (mc_v16){0};
+    mc_v16 g2_0 = gp[2];
+    mc_v16 g2_1 = (mc_v16){0};
+    mc_v16 g3_0 = gp[3];
+    mc_v16 g3_1 = (mc_v16){0};
+    mc_v16 g4_0 = gp[4];
+    mc_v16 g4_1 = (mc_v16){0};
+    mc_v16 g5_0 = gp[5];
+    mc_v16 g5_1 = (mc_v16){0};
+    mc_v16 g6_0 = gp[6];
+    mc_v16 g6_1 = (mc_v16){0};
+    for (int oy = 0; oy < 32; oy++) {
+        for (int ox = 0; ox < 32; ox += 4)
+            {
+                const float *restrict dr = dyt + ((oy + 3) * 38 + ox + 3) * 16;
+                const float *restrict r = xt + ((oy + 0) * 38 + ox + 0) * 16;
+                const mc_v16 d0 = *(const mc_v16 *)(dr + 0);
+                const mc_v16 d1 = *(const mc_v16 *)(dr + 16);
+                const mc_v16 d2 = *(const mc_v16 *)(dr + 32);
+                const mc_v16 d3 = *(const mc_v16 *)(dr + 48);
+                const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                g0_0 += d0 * x0;
+                g0_1 += d1 * x1;
+                g0_0 += d2 * x2;
+                g0_1 += d3 * x3;
+                g1_0 += d0 * x1;
+                g1_1 += d1 * x2;
+                g1_0 += d2 * x3;
+                g1_1 += d3 * x4;
+                g2_0 += d0 * x2;
+                g2_1 += d1 * x3;
+                g2_0 += d2 * x4;
+                g2_1 += d3 * x5;
+                g3_0 += d0 * x3;
+                g3_1 += d1 * x4;
+                g3_0 += d2 * x5;
+                g3_1 += d3 * x6;
+                g4_0 += d0 * x4;
+                g4_1 += d1 * x5;
+                g4_0 += d2 * x6;
+                g4_1 += d3 * x7;
+                g5_0 += d0 * x5;
+                g5_1 += d1 * x6;
+                g5_0 += d2 * x7;
+                g5_1 += d3 * x8;
+                g6_0 += d0 * x6;
+                g6_1 += d1 * x7;
+                g6_0 += d2 * x8;
+                g6_1 += d3 * x9;
+            }
     }
-    {
-        /* kernel 2, row 3 */
-        const float *restrict dg = dq2 + 117;
-        mc_v16 a0_0 = {0};
-        mc_v16 a0_1 = {0};
-        mc_v16 a1_0 = {0};
-        mc_v16 a1_1 = {0};
-        mc_v16 a2_0 = {0};
-        mc_v16 a2_1 = {0};
-        mc_v16 a3_0 = {0};
-        mc_v16 a3_1 = {0};
-        mc_v16 a4_0 = {0};
-        mc_v16 a4_1 = {0};
-        mc_v16 a5_0 = {0};
-        mc_v16 a5_1 = {0};
-        mc_v16 a6_0 = {0};
-        mc_v16 a6_1 = {0};
-        for (int i = 0; i < 1280; i += 32) {
-            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
-            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
-            a0_0 += d0 * *(const mc_v16 *)(xp + i + 114);
-            a0_1 += d1 * *(const mc_v16 *)(xp + i + 130);
-            a1_0 += d0 * *(const mc_v16 *)(xp + i + 115);
-            a1_1 += d1 * *(const mc_v16 *)(xp + i + 131);
-            a2_0 += d0 * *(const mc_v16 *)(xp + i + 116);
-            a2_1 += d1 * *(const mc_v16 *)(xp + i + 132);
-            a3_0 += d0 * *(const mc_v16 *)(xp + i + 117);
-            a3_1 += d1 * *(const mc_v16 *)(xp + i + 133);
-            a4_0 += d0 * *(const mc_v16 *)(xp + i + 118);
-            a4_1 += d1 * *(const mc_v16 *)(xp + i + 134);
-            a5_0 += d0 * *(const mc_v16 *)(xp + i + 119);
-            a5_1 += d1 * *(const mc_v16 *)(xp + i + 135);
-            a6_0 += d0 * *(const mc_v16 *)(xp + i + 120);
-            a6_1 += d1 * *(const mc_v16 *)(xp + i + 136);
-        }
-        ga[55] += a0_0 + a0_1;
-        ga[56] += a1_0 + a1_1;
-        ga[57] += a2_0 + a2_1;
-        ga[58] += a3_0 + a3_1;
-        ga[59] += a4_0 + a4_1;
-        ga[60] += a5_0 + a5_1;
-        ga[61] += a6_0 + a6_1;
+    gp[0] = g0_0 + g0_1;
+    gp[1] = g1_0 + g1_1;
+    gp[2] = g2_0 + g2_1;
+    gp[3] = g3_0 + g3_1;
+    gp[4] = g4_0 + g4_1;
+    gp[5] = g5_0 + g5_1;
+    gp[6] = g6_0 + g6_1;
+}
+
+/* Kernel 2, row 1 of its filter gradient, added to the sums at gp. */
+static inline void dw_k3_5_7_c16_32x32_s1_dw_k2_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+{
+    mc_v16 g0_0 = gp[0];
+    mc_v16 g0_1 = (mc_v16){0};
+    mc_v16 g1_0 = gp[1];
+    mc_v16 g1_1 = (mc_v16){0};
+    mc_v16 g2_0 = gp[2];
+    mc_v16 g2_1 = (mc_v16){0};
+    mc_v16 g3_0 = gp[3];
+    mc_v16 g3_1 = (mc_v16){0};
+    mc_v16 g4_0 = gp[4];
+    mc_v16 g4_1 = (mc_v16){0};
+    mc_v16 g5_0 = gp[5];
+    mc_v16 g5_1 = (mc_v16){0};
+    mc_v16 g6_0 = gp[6];
+    mc_v16 g6_1 = (mc_v16){0};
+    for (int oy = 0; oy < 32; oy++) {
+        for (int ox = 0; ox < 32; ox += 4)
+            {
+                const float *restrict dr = dyt + ((oy + 3) * 38 + ox + 3) * 16;
+                const float *restrict r = xt + ((oy + 1) * 38 + ox + 0) * 16;
+                const mc_v16 d0 = *(const mc_v16 *)(dr + 0);
+                const mc_v16 d1 = *(const mc_v16 *)(dr + 16);
+                const mc_v16 d2 = *(const mc_v16 *)(dr + 32);
+                const mc_v16 d3 = *(const mc_v16 *)(dr + 48);
+                const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                g0_0 += d0 * x0;
+                g0_1 += d1 * x1;
+                g0_0 += d2 * x2;
+                g0_1 += d3 * x3;
+                g1_0 += d0 * x1;
+                g1_1 += d1 * x2;
+                g1_0 += d2 * x3;
+                g1_1 += d3 * x4;
+                g2_0 += d0 * x2;
+                g2_1 += d1 * x3;
+                g2_0 += d2 * x4;
+                g2_1 += d3 * x5;
+                g3_0 += d0 * x3;
+                g3_1 += d1 * x4;
+                g3_0 += d2 * x5;
+                g3_1 += d3 * x6;
+                g4_0 += d0 * x4;
+                g4_1 += d1 * x5;
+                g4_0 += d2 * x6;
+                g4_1 += d3 * x7;
+                g5_0 += d0 * x5;
+                g5_1 += d1 * x6;
+                g5_0 += d2 * x7;
+                g5_1 += d3 * x8;
+                g6_0 += d0 * x6;
+                g6_1 += d1 * x7;
+                g6_0 += d2 * x8;
+                g6_1 += d3 * x9;
+            }
     }
-    {
-        /* kernel 2, row 4 */
-        const float *restrict dg = dq2 + 117;
-        mc_v16 a0_0 = {0};
-        mc_v16 a0_1 = {0};
-        mc_v16 a1_0 = {0};
-        mc_v16 a1_1 = {0};
-        mc_v16 a2_0 = {0};
-        mc_v16 a2_1 = {0};
-        mc_v16 a3_0 = {0};
-        mc_v16 a3_1 = {0};
-        mc_v16 a4_0 = {0};
-        mc_v16 a4_1 = {0};
-        mc_v16 a5_0 = {0};
-        mc_v16 a5_1 = {0};
-        mc_v16 a6_0 = {0};
-        mc_v16 a6_1 = {0};
-        for (int i = 0; i < 1280; i += 32) {
-            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
-            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
-            a0_0 += d0 * *(const mc_v16 *)(xp + i + 152);
-            a0_1 += d1 * *(const mc_v16 *)(xp + i + 168);
-            a1_0 += d0 * *(const mc_v16 *)(xp + i + 153);
-            a1_1 += d1 * *(const mc_v16 *)(xp + i + 169);
-            a2_0 += d0 * *(const mc_v16 *)(xp + i + 154);
-            a2_1 += d1 * *(const mc_v16 *)(xp + i + 170);
-            a3_0 += d0 * *(const mc_v16 *)(xp + i + 155);
-            a3_1 += d1 * *(const mc_v16 *)(xp + i + 171);
-            a4_0 += d0 * *(const mc_v16 *)(xp + i + 156);
-            a4_1 += d1 * *(const mc_v16 *)(xp + i + 172);
-            a5_0 += d0 * *(const mc_v16 *)(xp + i + 157);
-            a5_1 += d1 * *(const mc_v16 *)(xp + i + 173);
-            a6_0 += d0 * *(const mc_v16 *)(xp + i + 158);
-            a6_1 += d1 * *(const mc_v16 *)(xp + i + 174);
-        }
-        ga[62] += a0_0 + a0_1;
-        ga[63] += a1_0 + a1_1;
-        ga[64] += a2_0 + a2_1;
-        ga[65] += a3_0 + a3_1;
-        ga[66] += a4_0 + a4_1;
-        ga[67] += a5_0 + a5_1;
-        ga[68] += a6_0 + a6_1;
+    gp[0] = g0_0 + g0_1;
+    gp[1] = g1_0 + g1_1;
+    gp[2] = g2_0 + g2_1;
+    gp[3] = g3_0 + g3_1;
+    gp[4] = g4_0 + g4_1;
+    gp[5] = g5_0 + g5_1;
+    gp[6] = g6_0 + g6_1;
+}
+
+/* Kernel 2, row 2 of its filter gradient, added to the sums at gp. */
+static inline void dw_k3_5_7_c16_32x32_s1_dw_k2_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+{
+    mc_v16 g0_0 = gp[0];
+    mc_v16 g0_1 = (mc_v16){0};
+    mc_v16 g1_0 = gp[1];
+    mc_v16 g1_1 = (mc_v16){0};
+    mc_v16 g2_0 = gp[2];
+    mc_v16 g2_1 = (mc_v16){0};
+    mc_v16 g3_0 = gp[3];
+    mc_v16 g3_1 = (mc_v16){0};
+    mc_v16 g4_0 = gp[4];
+    mc_v16 g4_1 = (mc_v16){0};
+    mc_v16 g5_0 = gp[5];
+    mc_v16 g5_1 = (mc_v16){0};
+    mc_v16 g6_0 = gp[6];
+    mc_v16 g6_1 = (mc_v16){0};
+    for (int oy = 0; oy < 32; oy++) {
+        for (int ox = 0; ox < 32; ox += 4)
+            {
+                const float *restrict dr = dyt + ((oy + 3) * 38 + ox + 3) * 16;
+                const float *restrict r = xt + ((oy + 2) * 38 + ox + 0) * 16;
+                const mc_v16 d0 = *(const mc_v16 *)(dr + 0);
+                const mc_v16 d1 = *(const mc_v16 *)(dr + 16);
+                const mc_v16 d2 = *(const mc_v16 *)(dr + 32);
+                const mc_v16 d3 = *(const mc_v16 *)(dr + 48);
+                const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                g0_0 += d0 * x0;
+                g0_1 += d1 * x1;
+                g0_0 += d2 * x2;
+                g0_1 += d3 * x3;
+                g1_0 += d0 * x1;
+                g1_1 += d1 * x2;
+                g1_0 += d2 * x3;
+                g1_1 += d3 * x4;
+                g2_0 += d0 * x2;
+                g2_1 += d1 * x3;
+                g2_0 += d2 * x4;
+                g2_1 += d3 * x5;
+                g3_0 += d0 * x3;
+                g3_1 += d1 * x4;
+                g3_0 += d2 * x5;
+                g3_1 += d3 * x6;
+                g4_0 += d0 * x4;
+                g4_1 += d1 * x5;
+                g4_0 += d2 * x6;
+                g4_1 += d3 * x7;
+                g5_0 += d0 * x5;
+                g5_1 += d1 * x6;
+                g5_0 += d2 * x7;
+                g5_1 += d3 * x8;
+                g6_0 += d0 * x6;
+                g6_1 += d1 * x7;
+                g6_0 += d2 * x8;
+                g6_1 += d3 * x9;
+            }
     }
-    {
-        /* kernel 2, row 5 */
-        const float *restrict dg = dq2 + 117;
-        mc_v16 a0_0 = {0};
-        mc_v16 a0_1 = {0};
-        mc_v16 a1_0 = {0};
-        mc_v16 a1_1 = {0};
-        mc_v16 a2_0 = {0};
-        mc_v16 a2_1 = {0};
-        mc_v16 a3_0 = {0};
-        mc_v16 a3_1 = {0};
-        mc_v16 a4_0 = {0};
-        mc_v16 a4_1 = {0};
-        mc_v16 a5_0 = {0};
-        mc_v16 a5_1 = {0};
-        mc_v16 a6_0 = {0};
-        mc_v16 a6_1 = {0};
-        for (int i = 0; i < 1280; i += 32) {
-            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
-            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
-            a0_0 += d0 * *(const mc_v16 *)(xp + i + 190);
-            a0_1 += d1 * *(const mc_v16 *)(xp + i + 206);
-            a1_0 += d0 * *(const mc_v16 *)(xp + i + 191);
-            a1_1 += d1 * *(const mc_v16 *)(xp + i + 207);
-            a2_0 += d0 * *(const mc_v16 *)(xp + i + 192);
-            a2_1 += d1 * *(const mc_v16 *)(xp + i + 208);
-            a3_0 += d0 * *(const mc_v16 *)(xp + i + 193);
-            a3_1 += d1 * *(const mc_v16 *)(xp + i + 209);
-            a4_0 += d0 * *(const mc_v16 *)(xp + i + 194);
-            a4_1 += d1 * *(const mc_v16 *)(xp + i + 210);
-            a5_0 += d0 * *(const mc_v16 *)(xp + i + 195);
-            a5_1 += d1 * *(const mc_v16 *)(xp + i + 211);
-            a6_0 += d0 * *(const mc_v16 *)(xp + i + 196);
-            a6_1 += d1 * *(const mc_v16 *)(xp + i + 212);
-        }
-        ga[69] += a0_0 + a0_1;
-        ga[70] += a1_0 + a1_1;
-        ga[71] += a2_0 + a2_1;
-        ga[72] += a3_0 + a3_1;
-        ga[73] += a4_0 + a4_1;
-        ga[74] += a5_0 + a5_1;
-        ga[75] += a6_0 + a6_1;
+    gp[0] = g0_0 + g0_1;
+    gp[1] = g1_0 + g1_1;
+    gp[2] = g2_0 + g2_1;
+    gp[3] = g3_0 + g3_1;
+    gp[4] = g4_0 + g4_1;
+    gp[5] = g5_0 + g5_1;
+    gp[6] = g6_0 + g6_1;
+}
+
+/* Kernel 2, row 3 of its filter gradient, added to the sums at gp. */
+static inline void dw_k3_5_7_c16_32x32_s1_dw_k2_r3(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+{
+    mc_v16 g0_0 = gp[0];
+    mc_v16 g0_1 = (mc_v16){0};
+    mc_v16 g1_0 = gp[1];
+    mc_v16 g1_1 = (mc_v16){0};
+    mc_v16 g2_0 = gp[2];
+    mc_v16 g2_1 = (mc_v16){0};
+    mc_v16 g3_0 = gp[3];
+    mc_v16 g3_1 = (mc_v16){0};
+    mc_v16 g4_0 = gp[4];
+    mc_v16 g4_1 = (mc_v16){0};
+    mc_v16 g5_0 = gp[5];
+    mc_v16 g5_1 = (mc_v16){0};
+    mc_v16 g6_0 = gp[6];
+    mc_v16 g6_1 = (mc_v16){0};
+    for (int oy = 0; oy < 32; oy++) {
+        for (int ox = 0; ox < 32; ox += 4)
+            {
+                const float *restrict dr = dyt + ((oy + 3) * 38 + ox + 3) * 16;
+                const float *restrict r = xt + ((oy + 3) * 38 + ox + 0) * 16;
+                const mc_v16 d0 = *(const mc_v16 *)(dr + 0);
+                const mc_v16 d1 = *(const mc_v16 *)(dr + 16);
+                const mc_v16 d2 = *(const mc_v16 *)(dr + 32);
+                const mc_v16 d3 = *(const mc_v16 *)(dr + 48);
+                const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                g0_0 += d0 * x0;
+                g0_1 += d1 * x1;
+                g0_0 += d2 * x2;
+                g0_1 += d3 * x3;
+                g1_0 += d0 * x1;
+                g1_1 += d1 * x2;
+                g1_0 += d2 * x3;
+                g1_1 += d3 * x4;
+                g2_0 += d0 * x2;
+                g2_1 += d1 * x3;
+                g2_0 += d2 * x4;
+                g2_1 += d3 * x5;
+                g3_0 += d0 * x3;
+                g3_1 += d1 * x4;
+                g3_0 += d2 * x5;
+                g3_1 += d3 * x6;
+                g4_0 += d0 * x4;
+                g4_1 += d1 * x5;
+                g4_0 += d2 * x6;
+                g4_1 += d3 * x7;
+                g5_0 += d0 * x5;
+                g5_1 += d1 * x6;
+                g5_0 += d2 * x7;
+                g5_1 += d3 * x8;
+                g6_0 += d0 * x6;
+                g6_1 += d1 * x7;
+                g6_0 += d2 * x8;
+                g6_1 += d3 * x9;
+            }
     }
-    {
-        /* kernel 2, row 6 */
-        const float *restrict dg = dq2 + 117;
-        mc_v16 a0_0 = {0};
-        mc_v16 a0_1 = {0};
-        mc_v16 a1_0 = {0};
-        mc_v16 a1_1 = {0};
-        mc_v16 a2_0 = {0};
-        mc_v16 a2_1 = {0};
-        mc_v16 a3_0 = {0};
-        mc_v16 a3_1 = {0};
-        mc_v16 a4_0 = {0};
-        mc_v16 a4_1 = {0};
-        mc_v16 a5_0 = {0};
-        mc_v16 a5_1 = {0};
-        mc_v16 a6_0 = {0};
-        mc_v16 a6_1 = {0};
-        for (int i = 0; i < 1280; i += 32) {
-            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
-            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
-            a0_0 += d0 * *(const mc_v16 *)(xp + i + 228);
-            a0_1 += d1 * *(const mc_v16 *)(xp + i + 244);
-            a1_0 += d0 * *(const mc_v16 *)(xp + i + 229);
-            a1_1 += d1 * *(const mc_v16 *)(xp + i + 245);
-            a2_0 += d0 * *(const mc_v16 *)(xp + i + 230);
-            a2_1 += d1 * *(const mc_v16 *)(xp + i + 246);
-            a3_0 += d0 * *(const mc_v16 *)(xp + i + 231);
-            a3_1 += d1 * *(const mc_v16 *)(xp + i + 247);
-            a4_0 += d0 * *(const mc_v16 *)(xp + i + 232);
-            a4_1 += d1 * *(const mc_v16 *)(xp + i + 248);
-            a5_0 += d0 * *(const mc_v16 *)(xp + i + 233);
-            a5_1 += d1 * *(const mc_v16 *)(xp + i + 249);
-            a6_0 += d0 * *(const mc_v16 *)(xp + i + 234);
-            a6_1 += d1 * *(const mc_v16 *)(xp + i + 250);
-        }
-        ga[76] += a0_0 + a0_1;
-        ga[77] += a1_0 + a1_1;
-        ga[78] += a2_0 + a2_1;
-        ga[79] += a3_0 + a3_1;
-        ga[80] += a4_0 + a4_1;
-        ga[81] += a5_0 + a5_1;
-        ga[82] += a6_0 + a6_1;
+    gp[0] = g0_0 + g0_1;
+    gp[1] = g1_0 + g1_1;
+    gp[2] = g2_0 + g2_1;
+    gp[3] = g3_0 + g3_1;
+    gp[4] = g4_0 + g4_1;
+    gp[5] = g5_0 + g5_1;
+    gp[6] = g6_0 + g6_1;
+}
+
+/* Kernel 2, row 4 of its filter gradient, added to the sums at gp. */
+static inline void dw_k3_5_7_c16_32x32_s1_dw_k2_r4(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+{
+    mc_v16 g0_0 = gp[0];
+    mc_v16 g0_1 = (mc_v16){0};
+    mc_v16 g1_0 = gp[1];
+    mc_v16 g1_1 = (mc_v16){0};
+    mc_v16 g2_0 = gp[2];
+    mc_v16 g2_1 = (mc_v16){0};
+    mc_v16 g3_0 = gp[3];
+    mc_v16 g3_1 = (mc_v16){0};
+    mc_v16 g4_0 = gp[4];
+    mc_v16 g4_1 = (mc_v16){0};
+    mc_v16 g5_0 = gp[5];
+    mc_v16 g5_1 = (mc_v16){0};
+    mc_v16 g6_0 = gp[6];
+    mc_v16 g6_1 = (mc_v16){0};
+    for (int oy = 0; oy < 32; oy++) {
+        for (int ox = 0; ox < 32; ox += 4)
+            {
+                const float *restrict dr = dyt + ((oy + 3) * 38 + ox + 3) * 16;
+                const float *restrict r = xt + ((oy + 4) * 38 + ox + 0) * 16;
+                const mc_v16 d0 = *(const mc_v16 *)(dr + 0);
+                const mc_v16 d1 = *(const mc_v16 *)(dr + 16);
+                const mc_v16 d2 = *(const mc_v16 *)(dr + 32);
+                const mc_v16 d3 = *(const mc_v16 *)(dr + 48);
+                const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                g0_0 += d0 * x0;
+                g0_1 += d1 * x1;
+                g0_0 += d2 * x2;
+                g0_1 += d3 * x3;
+                g1_0 += d0 * x1;
+                g1_1 += d1 * x2;
+                g1_0 += d2 * x3;
+                g1_1 += d3 * x4;
+                g2_0 += d0 * x2;
+                g2_1 += d1 * x3;
+                g2_0 += d2 * x4;
+                g2_1 += d3 * x5;
+                g3_0 += d0 * x3;
+                g3_1 += d1 * x4;
+                g3_0 += d2 * x5;
+                g3_1 += d3 * x6;
+                g4_0 += d0 * x4;
+                g4_1 += d1 * x5;
+                g4_0 += d2 * x6;
+                g4_1 += d3 * x7;
+                g5_0 += d0 * x5;
+                g5_1 += d1 * x6;
+                g5_0 += d2 * x7;
+                g5_1 += d3 * x8;
+                g6_0 += d0 * x6;
+                g6_1 += d1 * x7;
+                g6_0 += d2 * x8;
+                g6_1 += d3 * x9;
+            }
     }
+    gp[0] = g0_0 + g0_1;
+    gp[1] = g1_0 + g1_1;
+    gp[2] = g2_0 + g2_1;
+    gp[3] = g3_0 + g3_1;
+    gp[4] = g4_0 + g4_1;
+    gp[5] = g5_0 + g5_1;
+    gp[6] = g6_0 + g6_1;
+}
+
+/* Kernel 2, row 5 of its filter gradient, added to the sums at gp. */
+static inline void dw_k3_5_7_c16_32x32_s1_dw_k2_r5(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+{
+    mc_v16 g0_0 = gp[0];
+    mc_v16 g0_1 = (mc_v16){0};
+    mc_v16 g1_0 = gp[1];
+    mc_v16 g1_1 = (mc_v16){0};
+    mc_v16 g2_0 = gp[2];
+    mc_v16 g2_1 = (mc_v16){0};
+    mc_v16 g3_0 = gp[3];
+    mc_v16 g3_1 = (mc_v16){0};
+    mc_v16 g4_0 = gp[4];
+    mc_v16 g4_1 = (mc_v16){0};
+    mc_v16 g5_0 = gp[5];
+    mc_v16 g5_1 = (mc_v16){0};
+    mc_v16 g6_0 = gp[6];
+    mc_v16 g6_1 = (mc_v16){0};
+    for (int oy = 0; oy < 32; oy++) {
+        for (int ox = 0; ox < 32; ox += 4)
+            {
+                const float *restrict dr = dyt + ((oy + 3) * 38 + ox + 3) * 16;
+                const float *restrict r = xt + ((oy + 5) * 38 + ox + 0) * 16;
+                const mc_v16 d0 = *(const mc_v16 *)(dr + 0);
+                const mc_v16 d1 = *(const mc_v16 *)(dr + 16);
+                const mc_v16 d2 = *(const mc_v16 *)(dr + 32);
+                const mc_v16 d3 = *(const mc_v16 *)(dr + 48);
+                const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                g0_0 += d0 * x0;
+                g0_1 += d1 * x1;
+                g0_0 += d2 * x2;
+                g0_1 += d3 * x3;
+                g1_0 += d0 * x1;
+                g1_1 += d1 * x2;
+                g1_0 += d2 * x3;
+                g1_1 += d3 * x4;
+                g2_0 += d0 * x2;
+                g2_1 += d1 * x3;
+                g2_0 += d2 * x4;
+                g2_1 += d3 * x5;
+                g3_0 += d0 * x3;
+                g3_1 += d1 * x4;
+                g3_0 += d2 * x5;
+                g3_1 += d3 * x6;
+                g4_0 += d0 * x4;
+                g4_1 += d1 * x5;
+                g4_0 += d2 * x6;
+                g4_1 += d3 * x7;
+                g5_0 += d0 * x5;
+                g5_1 += d1 * x6;
+                g5_0 += d2 * x7;
+                g5_1 += d3 * x8;
+                g6_0 += d0 * x6;
+                g6_1 += d1 * x7;
+                g6_0 += d2 * x8;
+                g6_1 += d3 * x9;
+            }
+    }
+    gp[0] = g0_0 + g0_1;
+    gp[1] = g1_0 + g1_1;
+    gp[2] = g2_0 + g2_1;
+    gp[3] = g3_0 + g3_1;
+    gp[4] = g4_0 + g4_1;
+    gp[5] = g5_0 + g5_1;
+    gp[6] = g6_0 + g6_1;
+}
+
+/* Kernel 2, row 6 of its filter gradient, added to the sums at gp. */
+static inline void dw_k3_5_7_c16_32x32_s1_dw_k2_r6(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+{
+    mc_v16 g0_0 = gp[0];
+    mc_v16 g0_1 = (mc_v16){0};
+    mc_v16 g1_0 = gp[1];
+    mc_v16 g1_1 = (mc_v16){0};
+    mc_v16 g2_0 = gp[2];
+    mc_v16 g2_1 = (mc_v16){0};
+    mc_v16 g3_0 = gp[3];
+    mc_v16 g3_1 = (mc_v16){0};
+    mc_v16 g4_0 = gp[4];
+    mc_v16 g4_1 = (mc_v16){0};
+    mc_v16 g5_0 = gp[5];
+    mc_v16 g5_1 = (mc_v16){0};
+    mc_v16 g6_0 = gp[6];
+    mc_v16 g6_1 = (mc_v16){0};
+    for (int oy = 0; oy < 32; oy++) {
+        for (int ox = 0; ox < 32; ox += 4)
+            {
+                const float *restrict dr = dyt + ((oy + 3) * 38 + ox + 3) * 16;
+                const float *restrict r = xt + ((oy + 6) * 38 + ox + 0) * 16;
+                const mc_v16 d0 = *(const mc_v16 *)(dr + 0);
+                const mc_v16 d1 = *(const mc_v16 *)(dr + 16);
+                const mc_v16 d2 = *(const mc_v16 *)(dr + 32);
+                const mc_v16 d3 = *(const mc_v16 *)(dr + 48);
+                const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                g0_0 += d0 * x0;
+                g0_1 += d1 * x1;
+                g0_0 += d2 * x2;
+                g0_1 += d3 * x3;
+                g1_0 += d0 * x1;
+                g1_1 += d1 * x2;
+                g1_0 += d2 * x3;
+                g1_1 += d3 * x4;
+                g2_0 += d0 * x2;
+                g2_1 += d1 * x3;
+                g2_0 += d2 * x4;
+                g2_1 += d3 * x5;
+                g3_0 += d0 * x3;
+                g3_1 += d1 * x4;
+                g3_0 += d2 * x5;
+                g3_1 += d3 * x6;
+                g4_0 += d0 * x4;
+                g4_1 += d1 * x5;
+                g4_0 += d2 * x6;
+                g4_1 += d3 * x7;
+                g5_0 += d0 * x5;
+                g5_1 += d1 * x6;
+                g5_0 += d2 * x7;
+                g5_1 += d3 * x8;
+                g6_0 += d0 * x6;
+                g6_1 += d1 * x7;
+                g6_0 += d2 * x8;
+                g6_1 += d3 * x9;
+            }
+    }
+    gp[0] = g0_0 + g0_1;
+    gp[1] = g1_0 + g1_1;
+    gp[2] = g2_0 + g2_1;
+    gp[3] = g3_0 + g3_1;
+    gp[4] = g4_0 + g4_1;
+    gp[5] = g5_0 + g5_1;
+    gp[6] = g6_0 + g6_1;
+}
+
+/* The filter gradient of kernel 2, added to its sums in gg. */
+static void dw_k3_5_7_c16_32x32_s1_dw_k2(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
+{
+    dw_k3_5_7_c16_32x32_s1_dw_k2_r0(gg + 34, dyt, xt);
+    dw_k3_5_7_c16_32x32_s1_dw_k2_r1(gg + 41, dyt, xt);
+    dw_k3_5_7_c16_32x32_s1_dw_k2_r2(gg + 48, dyt, xt);
+    dw_k3_5_7_c16_32x32_s1_dw_k2_r3(gg + 55, dyt, xt);
+    dw_k3_5_7_c16_32x32_s1_dw_k2_r4(gg + 62, dyt, xt);
+    dw_k3_5_7_c16_32x32_s1_dw_k2_r5(gg + 69, dyt, xt);
+    dw_k3_5_7_c16_32x32_s1_dw_k2_r6(gg + 76, dyt, xt);
 }
 
 void dw_k3_5_7_c16_32x32_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
-    MC_OMP_FOR
-    for (int c = 0; c < 16; c++) {
-        mc_v16 ga[83];
-        memset(ga, 0, sizeof ga);
-        double gb = 0; /* the bias gradient, with one kernel */
-        for (int b = 0; b < n; b++) {
-            dw_k3_5_7_c16_32x32_s1_bwd_plane(x + ((long)b * 16 + c) * 1024, w, dy, dx + ((long)b * 16 + c) * 1024, ga, b, c,
-                acc);
+    static _Alignas(64) float wt[1328];
+    static _Alignas(64) mc_v16 ga[1328];
+    dw_k3_5_7_c16_32x32_s1_cl_filters(w, wt, 1);
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[23104], dyt[23104], dxt[16384];
+        memset(xt, 0, sizeof xt);
+        memset(dyt, 0, sizeof dyt);
+        MC_OMP_FOR_IN
+        for (int k = 0; k < 16; k++) {
+            memset(ga + k * 83, 0, sizeof(mc_v16) * 83);
+            for (int b = k * n / 16; b < (k + 1) * n / 16; b++)
+                for (int g = 0; g < 1; g++) {
+                    mc_v16 *restrict gg = ga + (k * 1 + g) * 83;
+                    dw_k3_5_7_c16_32x32_s1_cl_in(x + ((long)b * 16 + g * 16) * 1024, xt);
+                    const mc_v16 *restrict w0 = (const mc_v16 *)wt + g * 83 + 0;
+                    const mc_v16 *restrict w1 = (const mc_v16 *)wt + g * 83 + 9;
+                    const mc_v16 *restrict w2 = (const mc_v16 *)wt + g * 83 + 34;
+                    dw_k3_5_7_c16_32x32_s1_cl_in(dy + ((long)b * 48 + 0 + g * 16) * 1024, dyt);
+                    dw_k3_5_7_c16_32x32_s1_dx_k0(dxt, dyt, w0);
+                    dw_k3_5_7_c16_32x32_s1_dw_k0(gg, dyt, xt);
+                    dw_k3_5_7_c16_32x32_s1_cl_in(dy + ((long)b * 48 + 16 + g * 16) * 1024, dyt);
+                    dw_k3_5_7_c16_32x32_s1_dx_k1(dxt, dyt, w1);
+                    dw_k3_5_7_c16_32x32_s1_dw_k1(gg, dyt, xt);
+                    dw_k3_5_7_c16_32x32_s1_cl_in(dy + ((long)b * 48 + 32 + g * 16) * 1024, dyt);
+                    dw_k3_5_7_c16_32x32_s1_dx_k2(dxt, dyt, w2);
+                    dw_k3_5_7_c16_32x32_s1_dw_k2(gg, dyt, xt);
+                    dw_k3_5_7_c16_32x32_s1_cl_out(dxt, dx + ((long)b * 16 + g * 16) * 1024, acc);
+                }
         }
-        {
-            float *restrict dw0 = dw + 0 + c * 9;
-            dw0[0] += mc_v16_sum(&ga[0]);
-            dw0[1] += mc_v16_sum(&ga[1]);
-            dw0[2] += mc_v16_sum(&ga[2]);
-            dw0[3] += mc_v16_sum(&ga[3]);
-            dw0[4] += mc_v16_sum(&ga[4]);
-            dw0[5] += mc_v16_sum(&ga[5]);
-            dw0[6] += mc_v16_sum(&ga[6]);
-            dw0[7] += mc_v16_sum(&ga[7]);
-            dw0[8] += mc_v16_sum(&ga[8]);
+    }
+    for (int c = 0; c < 16; c++)
+        for (int t = 0; t < 9; t++) {
+            float s = 0.0f;
+            for (int k = 0; k < 16; k++)
+                s += ga[(k * 1 + c / 16) * 83 + 0 + t][c % 16];
+            dw[0 + c * 9 + t] += s;
         }
-        {
-            float *restrict dw1 = dw + 144 + c * 25;
-            dw1[0] += mc_v16_sum(&ga[9]);
-            dw1[1] += mc_v16_sum(&ga[10]);
-            dw1[2] += mc_v16_sum(&ga[11]);
-            dw1[3] += mc_v16_sum(&ga[12]);
-            dw1[4] += mc_v16_sum(&ga[13]);
-            dw1[5] += mc_v16_sum(&ga[14]);
-            dw1[6] += mc_v16_sum(&ga[15]);
-            dw1[7] += mc_v16_sum(&ga[16]);
-            dw1[8] += mc_v16_sum(&ga[17]);
-            dw1[9] += mc_v16_sum(&ga[18]);
-            dw1[10] += mc_v16_sum(&ga[19]);
-            dw1[11] += mc_v16_sum(&ga[20]);
-            dw1[12] += mc_v16_sum(&ga[21]);
-            dw1[13] += mc_v16_sum(&ga[22]);
-            dw1[14] += mc_v16_sum(&ga[23]);
-            dw1[15] += mc_v16_sum(&ga[24]);
-            dw1[16] += mc_v16_sum(&ga[25]);
-            dw1[17] += mc_v16_sum(&ga[26]);
-            dw1[18] += mc_v16_sum(&ga[27]);
-            dw1[19] += mc_v16_sum(&ga[28]);
-            dw1[20] += mc_v16_sum(&ga[29]);
-            dw1[21] += mc_v16_sum(&ga[30]);
-            dw1[22] += mc_v16_sum(&ga[31]);
-            dw1[23] += mc_v16_sum(&ga[32]);
-            dw1[24] += mc_v16_sum(&ga[33]);
+    for (int c = 0; c < 16; c++)
+        for (int t = 0; t < 25; t++) {
+            float s = 0.0f;
+            for (int k = 0; k < 16; k++)
+                s += ga[(k * 1 + c / 16) * 83 + 9 + t][c % 16];
+            dw[144 + c * 25 + t] += s;
         }
-        {
-            float *restrict dw2 = dw + 544 + c * 49;
-            dw2[0] += mc_v16_sum(&ga[34]);
-            dw2[1] += mc_v16_sum(&ga[35]);
-            dw2[2] += mc_v16_sum(&ga[36]);
-            dw2[3] += mc_v16_sum(&ga[37]);
-            dw2[4] += mc_v16_sum(&ga[38]);
-            dw2[5] += mc_v16_sum(&ga[39]);
-            dw2[6] += mc_v16_sum(&ga[40]);
-            dw2[7] += mc_v16_sum(&ga[41]);
-            dw2[8] += mc_v16_sum(&ga[42]);
-            dw2[9] += mc_v16_sum(&ga[43]);
-            dw2[10] += mc_v16_sum(&ga[44]);
-            dw2[11] += mc_v16_sum(&ga[45]);
-            dw2[12] += mc_v16_sum(&ga[46]);
-            dw2[13] += mc_v16_sum(&ga[47]);
-            dw2[14] += mc_v16_sum(&ga[48]);
-            dw2[15] += mc_v16_sum(&ga[49]);
-            dw2[16] += mc_v16_sum(&ga[50]);
-            dw2[17] += mc_v16_sum(&ga[51]);
-            dw2[18] += mc_v16_sum(&ga[52]);
-            dw2[19] += mc_v16_sum(&ga[53]);
-            dw2[20] += mc_v16_sum(&ga[54]);
-            dw2[21] += mc_v16_sum(&ga[55]);
-            dw2[22] += mc_v16_sum(&ga[56]);
-            dw2[23] += mc_v16_sum(&ga[57]);
-            dw2[24] += mc_v16_sum(&ga[58]);
-            dw2[25] += mc_v16_sum(&ga[59]);
-            dw2[26] += mc_v16_sum(&ga[60]);
-            dw2[27] += mc_v16_sum(&ga[61]);
-            dw2[28] += mc_v16_sum(&ga[62]);
-            dw2[29] += mc_v16_sum(&ga[63]);
-            dw2[30] += mc_v16_sum(&ga[64]);
-            dw2[31] += mc_v16_sum(&ga[65]);
-            dw2[32] += mc_v16_sum(&ga[66]);
-            dw2[33] += mc_v16_sum(&ga[67]);
-            dw2[34] += mc_v16_sum(&ga[68]);
-            dw2[35] += mc_v16_sum(&ga[69]);
-            dw2[36] += mc_v16_sum(&ga[70]);
-            dw2[37] += mc_v16_sum(&ga[71]);
-            dw2[38] += mc_v16_sum(&ga[72]);
-            dw2[39] += mc_v16_sum(&ga[73]);
-            dw2[40] += mc_v16_sum(&ga[74]);
-            dw2[41] += mc_v16_sum(&ga[75]);
-            dw2[42] += mc_v16_sum(&ga[76]);
-            dw2[43] += mc_v16_sum(&ga[77]);
-            dw2[44] += mc_v16_sum(&ga[78]);
-            dw2[45] += mc_v16_sum(&ga[79]);
-            dw2[46] += mc_v16_sum(&ga[80]);
-            dw2[47] += mc_v16_sum(&ga[81]);
-            dw2[48] += mc_v16_sum(&ga[82]);
+    for (int c = 0; c < 16; c++)
+        for (int t = 0; t < 49; t++) {
+            float s = 0.0f;
+            for (int k = 0; k < 16; k++)
+                s += ga[(k * 1 + c / 16) * 83 + 34 + t][c % 16];
+            dw[544 + c * 49 + t] += s;
         }
-        (void)gb;
+}
+
+/* dw_k3_5_c16_32x32_s1: depthwise, kernels 3, 5 on 16 channels of 32x32, stride 1 -> 32x32x32, channels last */
+/* The filters with channels last: per group of 16 channels, a vector per
+ * tap of the list (kernel after kernel); flipped for the input gradient. */
+static void dw_k3_5_c16_32x32_s1_cl_filters(const float *restrict w, float *restrict wt, int flip)
+{
+    for (int c = 0; c < 16; c++)
+        for (int t = 0; t < 9; t++)
+            wt[((c / 16 * 34) + 0 + t) * 16 + c % 16] = w[0 + c * 9 + (flip ? 8 - t : t)];
+    for (int c = 0; c < 16; c++)
+        for (int t = 0; t < 25; t++)
+            wt[((c / 16 * 34) + 9 + t) * 16 + c % 16] = w[144 + c * 25 + (flip ? 24 - t : t)];
+}
+
+/* 16 planes of 32 x 32 (the channels of a group) into the padded
+ * channels-last image xt, 16 pixels at a time. */
+static inline void dw_k3_5_c16_32x32_s1_cl_in(const float *restrict planes, float *restrict xt)
+{
+    for (int p0 = 0; p0 < 1024; p0 += 16) {
+        const int count = 1024 - p0 < 16 ? 1024 - p0 : 16;
+        mc_v16 r[16];
+        for (int c = 0; c < 16; c++)
+            if (count == 16)
+                r[c] = *(const mc_v16 *)(planes + c * 1024 + p0);
+            else
+                mc_v16_part(&r[c], planes + c * 1024 + p0, count);
+        mc_v16_transpose(r);
+        for (int q = 0; q < count; q++) {
+            const int iy = (p0 + q) / 32, ix = (p0 + q) % 32;
+            *(mc_v16 *)(xt + ((iy + 2) * 36 + ix + 2) * 16) = r[q];
+        }
     }
 }
 
-/* dw_k3_5_c16_32x32_s1: depthwise, kernels 3, 5 on 16 channels of 32x32, stride 1 -> 32x32x32 */
-static inline void dw_k3_5_c16_32x32_s1_pad(const float *restrict xc, float *restrict xp)
+/* The channels-last result back into 16 planes of 32 x 32: stored, or
+ * added when add is nonzero. */
+static inline void dw_k3_5_c16_32x32_s1_cl_out(const float *restrict yt, float *restrict planes, int add)
 {
-    memset(xp, 0, sizeof(float) * 1300);
-    for (int iy = 0; iy < 32; iy++)
-        for (int ix = 0; ix < 32; ix++)
-            xp[(iy + 2) * 36 + 2 + ix] = xc[iy * 32 + ix];
+    for (int p0 = 0; p0 < 1024; p0 += 16) {
+        const int count = 1024 - p0 < 16 ? 1024 - p0 : 16;
+        mc_v16 r[16];
+        for (int q = 0; q < 16; q++)
+            r[q] = q < count ? *(const mc_v16 *)(yt + (p0 + q) * 16) : (mc_v16){0};
+        mc_v16_transpose(r);
+        for (int c = 0; c < 16; c++) {
+            float *restrict p = planes + c * 1024 + p0;
+            if (count == 16) {
+                if (add)
+                    *(mc_v16 *)p += r[c];
+                else
+                    *(mc_v16 *)p = r[c];
+            } else {
+                mc_v16 v = r[c];
+                if (add) {
+                    mc_v16 old;
+                    mc_v16_part(&old, p, count);
+                    v += old;
+                }
+                mc_v16_store_part(p, &v, count);
+            }
+        }
+    }
 }
 
-/* Channel c of image b, every kernel. */
-static inline void dw_k3_5_c16_32x32_s1_fwd_plane(const float *restrict xc, const float *restrict w, const float *restrict bias,
-    float *restrict y, int b, int c)
+/* Kernel 0 (3x3) of the list, into dst. */
+static void dw_k3_5_c16_32x32_s1_fwd_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
 {
-    (void)bias;
-    float xp[1300];
-    dw_k3_5_c16_32x32_s1_pad(xc, xp);
-    const float *restrict w0 = w + 0 + c * 9;
-    float *restrict y0 = y + ((long)b * 32 + 0 + c) * 1024;
-    const float *restrict w1 = w + 144 + c * 25;
-    float *restrict y1 = y + ((long)b * 32 + 16 + c) * 1024;
-    float yg0[1152];
-    {
-        /* kernel 0, row 0 */
-        const float v0 = w0[0];
-        const float v1 = w0[1];
-        const float v2 = w0[2];
-        for (int i = 0; i < 1152; i += 128) {
-            mc_v16 a0 = (mc_v16){0};
-            mc_v16 a1 = (mc_v16){0};
-            mc_v16 a2 = (mc_v16){0};
-            mc_v16 a3 = (mc_v16){0};
-            mc_v16 a4 = (mc_v16){0};
-            mc_v16 a5 = (mc_v16){0};
-            mc_v16 a6 = (mc_v16){0};
-            mc_v16 a7 = (mc_v16){0};
-            a0 += v0 * *(const mc_v16 *)(xp + i + 37);
-            a1 += v0 * *(const mc_v16 *)(xp + i + 53);
-            a2 += v0 * *(const mc_v16 *)(xp + i + 69);
-            a3 += v0 * *(const mc_v16 *)(xp + i + 85);
-            a4 += v0 * *(const mc_v16 *)(xp + i + 101);
-            a5 += v0 * *(const mc_v16 *)(xp + i + 117);
-            a6 += v0 * *(const mc_v16 *)(xp + i + 133);
-            a7 += v0 * *(const mc_v16 *)(xp + i + 149);
-            a0 += v1 * *(const mc_v16 *)(xp + i + 38);
-            a1 += v1 * *(const mc_v16 *)(xp + i + 54);
-            a2 += v1 * *(const mc_v16 *)(xp + i + 70);
-            a3 += v1 * *(const mc_v16 *)(xp + i + 86);
-            a4 += v1 * *(const mc_v16 *)(xp + i + 102);
-            a5 += v1 * *(const mc_v16 *)(xp + i + 118);
-            a6 += v1 * *(const mc_v16 *)(xp + i + 134);
-            a7 += v1 * *(const mc_v16 *)(xp + i + 150);
-            a0 += v2 * *(const mc_v16 *)(xp + i + 39);
-            a1 += v2 * *(const mc_v16 *)(xp + i + 55);
-            a2 += v2 * *(const mc_v16 *)(xp + i + 71);
-            a3 += v2 * *(const mc_v16 *)(xp + i + 87);
-            a4 += v2 * *(const mc_v16 *)(xp + i + 103);
-            a5 += v2 * *(const mc_v16 *)(xp + i + 119);
-            a6 += v2 * *(const mc_v16 *)(xp + i + 135);
-            a7 += v2 * *(const mc_v16 *)(xp + i + 151);
-            *(mc_v16 *)(yg0 + i + 0) = a0;
-            *(mc_v16 *)(yg0 + i + 16) = a1;
-            *(mc_v16 *)(yg0 + i + 32) = a2;
-            *(mc_v16 *)(yg0 + i + 48) = a3;
-            *(mc_v16 *)(yg0 + i + 64) = a4;
-            *(mc_v16 *)(yg0 + i + 80) = a5;
-            *(mc_v16 *)(yg0 + i + 96) = a6;
-            *(mc_v16 *)(yg0 + i + 112) = a7;
-        }
-    }
-    {
-        /* kernel 0, row 1 */
-        const float v0 = w0[3];
-        const float v1 = w0[4];
-        const float v2 = w0[5];
-        for (int i = 0; i < 1152; i += 128) {
-            mc_v16 a0 = *(const mc_v16 *)(yg0 + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(yg0 + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(yg0 + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(yg0 + i + 48);
-            mc_v16 a4 = *(const mc_v16 *)(yg0 + i + 64);
-            mc_v16 a5 = *(const mc_v16 *)(yg0 + i + 80);
-            mc_v16 a6 = *(const mc_v16 *)(yg0 + i + 96);
-            mc_v16 a7 = *(const mc_v16 *)(yg0 + i + 112);
-            a0 += v0 * *(const mc_v16 *)(xp + i + 73);
-            a1 += v0 * *(const mc_v16 *)(xp + i + 89);
-            a2 += v0 * *(const mc_v16 *)(xp + i + 105);
-            a3 += v0 * *(const mc_v16 *)(xp + i + 121);
-            a4 += v0 * *(const mc_v16 *)(xp + i + 137);
-            a5 += v0 * *(const mc_v16 *)(xp + i + 153);
-            a6 += v0 * *(const mc_v16 *)(xp + i + 169);
-            a7 += v0 * *(const mc_v16 *)(xp + i + 185);
-            a0 += v1 * *(const mc_v16 *)(xp + i + 74);
-            a1 += v1 * *(const mc_v16 *)(xp + i + 90);
-            a2 += v1 * *(const mc_v16 *)(xp + i + 106);
-            a3 += v1 * *(const mc_v16 *)(xp + i + 122);
-            a4 += v1 * *(const mc_v16 *)(xp + i + 138);
-            a5 += v1 * *(const mc_v16 *)(xp + i + 154);
-            a6 += v1 * *(const mc_v16 *)(xp + i + 170);
-            a7 += v1 * *(const mc_v16 *)(xp + i + 186);
-            a0 += v2 * *(const mc_v16 *)(xp + i + 75);
-            a1 += v2 * *(const mc_v16 *)(xp + i + 91);
-            a2 += v2 * *(const mc_v16 *)(xp + i + 107);
-            a3 += v2 * *(const mc_v16 *)(xp + i + 123);
-            a4 += v2 * *(const mc_v16 *)(xp + i + 139);
-            a5 += v2 * *(const mc_v16 *)(xp + i + 155);
-            a6 += v2 * *(const mc_v16 *)(xp + i + 171);
-            a7 += v2 * *(const mc_v16 *)(xp + i + 187);
-            *(mc_v16 *)(yg0 + i + 0) = a0;
-            *(mc_v16 *)(yg0 + i + 16) = a1;
-            *(mc_v16 *)(yg0 + i + 32) = a2;
-            *(mc_v16 *)(yg0 + i + 48) = a3;
-            *(mc_v16 *)(yg0 + i + 64) = a4;
-            *(mc_v16 *)(yg0 + i + 80) = a5;
-            *(mc_v16 *)(yg0 + i + 96) = a6;
-            *(mc_v16 *)(yg0 + i + 112) = a7;
-        }
-    }
-    {
-        /* kernel 0, row 2 */
-        const float v0 = w0[6];
-        const float v1 = w0[7];
-        const float v2 = w0[8];
-        for (int i = 0; i < 1152; i += 128) {
-            mc_v16 a0 = *(const mc_v16 *)(yg0 + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(yg0 + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(yg0 + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(yg0 + i + 48);
-            mc_v16 a4 = *(const mc_v16 *)(yg0 + i + 64);
-            mc_v16 a5 = *(const mc_v16 *)(yg0 + i + 80);
-            mc_v16 a6 = *(const mc_v16 *)(yg0 + i + 96);
-            mc_v16 a7 = *(const mc_v16 *)(yg0 + i + 112);
-            a0 += v0 * *(const mc_v16 *)(xp + i + 109);
-            a1 += v0 * *(const mc_v16 *)(xp + i + 125);
-            a2 += v0 * *(const mc_v16 *)(xp + i + 141);
-            a3 += v0 * *(const mc_v16 *)(xp + i + 157);
-            a4 += v0 * *(const mc_v16 *)(xp + i + 173);
-            a5 += v0 * *(const mc_v16 *)(xp + i + 189);
-            a6 += v0 * *(const mc_v16 *)(xp + i + 205);
-            a7 += v0 * *(const mc_v16 *)(xp + i + 221);
-            a0 += v1 * *(const mc_v16 *)(xp + i + 110);
-            a1 += v1 * *(const mc_v16 *)(xp + i + 126);
-            a2 += v1 * *(const mc_v16 *)(xp + i + 142);
-            a3 += v1 * *(const mc_v16 *)(xp + i + 158);
-            a4 += v1 * *(const mc_v16 *)(xp + i + 174);
-            a5 += v1 * *(const mc_v16 *)(xp + i + 190);
-            a6 += v1 * *(const mc_v16 *)(xp + i + 206);
-            a7 += v1 * *(const mc_v16 *)(xp + i + 222);
-            a0 += v2 * *(const mc_v16 *)(xp + i + 111);
-            a1 += v2 * *(const mc_v16 *)(xp + i + 127);
-            a2 += v2 * *(const mc_v16 *)(xp + i + 143);
-            a3 += v2 * *(const mc_v16 *)(xp + i + 159);
-            a4 += v2 * *(const mc_v16 *)(xp + i + 175);
-            a5 += v2 * *(const mc_v16 *)(xp + i + 191);
-            a6 += v2 * *(const mc_v16 *)(xp + i + 207);
-            a7 += v2 * *(const mc_v16 *)(xp + i + 223);
-            *(mc_v16 *)(yg0 + i + 0) = a0;
-            *(mc_v16 *)(yg0 + i + 16) = a1;
-            *(mc_v16 *)(yg0 + i + 32) = a2;
-            *(mc_v16 *)(yg0 + i + 48) = a3;
-            *(mc_v16 *)(yg0 + i + 64) = a4;
-            *(mc_v16 *)(yg0 + i + 80) = a5;
-            *(mc_v16 *)(yg0 + i + 96) = a6;
-            *(mc_v16 *)(yg0 + i + 112) = a7;
-        }
-    }
-    float yg1[1152];
-    {
-        /* kernel 1, row 0 */
-        const float v0 = w1[0];
-        const float v1 = w1[1];
-        const float v2 = w1[2];
-        const float v3 = w1[3];
-        const float v4 = w1[4];
-        for (int i = 0; i < 1152; i += 128) {
-            mc_v16 a0 = (mc_v16){0};
-            mc_v16 a1 = (mc_v16){0};
-            mc_v16 a2 = (mc_v16){0};
-            mc_v16 a3 = (mc_v16){0};
-            mc_v16 a4 = (mc_v16){0};
-            mc_v16 a5 = (mc_v16){0};
-            mc_v16 a6 = (mc_v16){0};
-            mc_v16 a7 = (mc_v16){0};
-            a0 += v0 * *(const mc_v16 *)(xp + i + 0);
-            a1 += v0 * *(const mc_v16 *)(xp + i + 16);
-            a2 += v0 * *(const mc_v16 *)(xp + i + 32);
-            a3 += v0 * *(const mc_v16 *)(xp + i + 48);
-            a4 += v0 * *(const mc_v16 *)(xp + i + 64);
-            a5 += v0 * *(const mc_v16 *)(xp + i + 80);
-            a6 += v0 * *(const mc_v16 *)(xp + i + 96);
-            a7 += v0 * *(const mc_v16 *)(xp + i + 112);
-            a0 += v1 * *(const mc_v16 *)(xp + i + 1);
-            a1 += v1 * *(const mc_v16 *)(xp + i + 17);
-            a2 += v1 * *(const mc_v16 *)(xp + i + 33);
-            a3 += v1 * *(const mc_v16 *)(xp + i + 49);
-            a4 += v1 * *(const mc_v16 *)(xp + i + 65);
-            a5 += v1 * *(const mc_v16 *)(xp + i + 81);
-            a6 += v1 * *(const mc_v16 *)(xp + i + 97);
-            a7 += v1 * *(const mc_v16 *)(xp + i + 113);
-            a0 += v2 * *(const mc_v16 *)(xp + i + 2);
-            a1 += v2 * *(const mc_v16 *)(xp + i + 18);
-            a2 += v2 * *(const mc_v16 *)(xp + i + 34);
-            a3 += v2 * *(const mc_v16 *)(xp + i + 50);
-            a4 += v2 * *(const mc_v16 *)(xp + i + 66);
-            a5 += v2 * *(const mc_v16 *)(xp + i + 82);
-            a6 += v2 * *(const mc_v16 *)(xp + i + 98);
-            a7 += v2 * *(const mc_v16 *)(xp + i + 114);
-            a0 += v3 * *(const mc_v16 *)(xp + i + 3);
-            a1 += v3 * *(const mc_v16 *)(xp + i + 19);
-            a2 += v3 * *(const mc_v16 *)(xp + i + 35);
-            a3 += v3 * *(const mc_v16 *)(xp + i + 51);
-            a4 += v3 * *(const mc_v16 *)(xp + i + 67);
-            a5 += v3 * *(const mc_v16 *)(xp + i + 83);
-            a6 += v3 * *(const mc_v16 *)(xp + i + 99);
-            a7 += v3 * *(const mc_v16 *)(xp + i + 115);
-            a0 += v4 * *(const mc_v16 *)(xp + i + 4);
-            a1 += v4 * *(const mc_v16 *)(xp + i + 20);
-            a2 += v4 * *(const mc_v16 *)(xp + i + 36);
-            a3 += v4 * *(const mc_v16 *)(xp + i + 52);
-            a4 += v4 * *(const mc_v16 *)(xp + i + 68);
-            a5 += v4 * *(const mc_v16 *)(xp + i + 84);
-            a6 += v4 * *(const mc_v16 *)(xp + i + 100);
-            a7 += v4 * *(const mc_v16 *)(xp + i + 116);
-            *(mc_v16 *)(yg1 + i + 0) = a0;
-            *(mc_v16 *)(yg1 + i + 16) = a1;
-            *(mc_v16 *)(yg1 + i + 32) = a2;
-            *(mc_v16 *)(yg1 + i + 48) = a3;
-            *(mc_v16 *)(yg1 + i + 64) = a4;
-            *(mc_v16 *)(yg1 + i + 80) = a5;
-            *(mc_v16 *)(yg1 + i + 96) = a6;
-            *(mc_v16 *)(yg1 + i + 112) = a7;
-        }
-    }
-    {
-        /* kernel 1, row 1 */
-        const float v0 = w1[5];
-        const float v1 = w1[6];
-        const float v2 = w1[7];
-        const float v3 = w1[8];
-        const float v4 = w1[9];
-        for (int i = 0; i < 1152; i += 128) {
-            mc_v16 a0 = *(const mc_v16 *)(yg1 + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(yg1 + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(yg1 + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(yg1 + i + 48);
-            mc_v16 a4 = *(const mc_v16 *)(yg1 + i + 64);
-            mc_v16 a5 = *(const mc_v16 *)(yg1 + i + 80);
-            mc_v16 a6 = *(const mc_v16 *)(yg1 + i + 96);
-            mc_v16 a7 = *(const mc_v16 *)(yg1 + i + 112);
-            a0 += v0 * *(const mc_v16 *)(xp + i + 36);
-            a1 += v0 * *(const mc_v16 *)(xp + i + 52);
-            a2 += v0 * *(const mc_v16 *)(xp + i + 68);
-            a3 += v0 * *(const mc_v16 *)(xp + i + 84);
-            a4 += v0 * *(const mc_v16 *)(xp + i + 100);
-            a5 += v0 * *(const mc_v16 *)(xp + i + 116);
-            a6 += v0 * *(const mc_v16 *)(xp + i + 132);
-            a7 += v0 * *(const mc_v16 *)(xp + i + 148);
-            a0 += v1 * *(const mc_v16 *)(xp + i + 37);
-            a1 += v1 * *(const mc_v16 *)(xp + i + 53);
-            a2 += v1 * *(const mc_v16 *)(xp + i + 69);
-            a3 += v1 * *(const mc_v16 *)(xp + i + 85);
-            a4 += v1 * *(const mc_v16 *)(xp + i + 101);
-            a5 += v1 * *(const mc_v16 *)(xp + i + 117);
-            a6 += v1 * *(const mc_v16 *)(xp + i + 133);
-            a7 += v1 * *(const mc_v16 *)(xp + i + 149);
-            a0 += v2 * *(const mc_v16 *)(xp + i + 38);
-            a1 += v2 * *(const mc_v16 *)(xp + i + 54);
-            a2 += v2 * *(const mc_v16 *)(xp + i + 70);
-            a3 += v2 * *(const mc_v16 *)(xp + i + 86);
-            a4 += v2 * *(const mc_v16 *)(xp + i + 102);
-            a5 += v2 * *(const mc_v16 *)(xp + i + 118);
-            a6 += v2 * *(const mc_v16 *)(xp + i + 134);
-            a7 += v2 * *(const mc_v16 *)(xp + i + 150);
-            a0 += v3 * *(const mc_v16 *)(xp + i + 39);
-            a1 += v3 * *(const mc_v16 *)(xp + i + 55);
-            a2 += v3 * *(const mc_v16 *)(xp + i + 71);
-            a3 += v3 * *(const mc_v16 *)(xp + i + 87);
-            a4 += v3 * *(const mc_v16 *)(xp + i + 103);
-            a5 += v3 * *(const mc_v16 *)(xp + i + 119);
-            a6 += v3 * *(const mc_v16 *)(xp + i + 135);
-            a7 += v3 * *(const mc_v16 *)(xp + i + 151);
-            a0 += v4 * *(const mc_v16 *)(xp + i + 40);
-            a1 += v4 * *(const mc_v16 *)(xp + i + 56);
-            a2 += v4 * *(const mc_v16 *)(xp + i + 72);
-            a3 += v4 * *(const mc_v16 *)(xp + i + 88);
-            a4 += v4 * *(const mc_v16 *)(xp + i + 104);
-            a5 += v4 * *(const mc_v16 *)(xp + i + 120);
-            a6 += v4 * *(const mc_v16 *)(xp + i + 136);
-            a7 += v4 * *(const mc_v16 *)(xp + i + 152);
-            *(mc_v16 *)(yg1 + i + 0) = a0;
-            *(mc_v16 *)(yg1 + i + 16) = a1;
-            *(mc_v16 *)(yg1 + i + 32) = a2;
-            *(mc_v16 *)(yg1 + i + 48) = a3;
-            *(mc_v16 *)(yg1 + i + 64) = a4;
-            *(mc_v16 *)(yg1 + i + 80) = a5;
-            *(mc_v16 *)(yg1 + i + 96) = a6;
-            *(mc_v16 *)(yg1 + i + 112) = a7;
-        }
-    }
-    {
-        /* kernel 1, row 2 */
-        const float v0 = w1[10];
-        const float v1 = w1[11];
-        const float v2 = w1[12];
-        const float v3 = w1[13];
-        const float v4 = w1[14];
-        for (int i = 0; i < 1152; i += 128) {
-            mc_v16 a0 = *(const mc_v16 *)(yg1 + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(yg1 + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(yg1 + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(yg1 + i + 48);
-            mc_v16 a4 = *(const mc_v16 *)(yg1 + i + 64);
-            mc_v16 a5 = *(const mc_v16 *)(yg1 + i + 80);
-            mc_v16 a6 = *(const mc_v16 *)(yg1 + i + 96);
-            mc_v16 a7 = *(const mc_v16 *)(yg1 + i + 112);
-            a0 += v0 * *(const mc_v16 *)(xp + i + 72);
-            a1 += v0 * *(const mc_v16 *)(xp + i + 88);
-            a2 += v0 * *(const mc_v16 *)(xp + i + 104);
-            a3 += v0 * *(const mc_v16 *)(xp + i + 120);
-            a4 += v0 * *(const mc_v16 *)(xp + i + 136);
-            a5 += v0 * *(const mc_v16 *)(xp + i + 152);
-            a6 += v0 * *(const mc_v16 *)(xp + i + 168);
-            a7 += v0 * *(const mc_v16 *)(xp + i + 184);
-            a0 += v1 * *(const mc_v16 *)(xp + i + 73);
-            a1 += v1 * *(const mc_v16 *)(xp + i + 89);
-            a2 += v1 * *(const mc_v16 *)(xp + i + 105);
-            a3 += v1 * *(const mc_v16 *)(xp + i + 121);
-            a4 += v1 * *(const mc_v16 *)(xp + i + 137);
-            a5 += v1 * *(const mc_v16 *)(xp + i + 153);
-            a6 += v1 * *(const mc_v16 *)(xp + i + 169);
-            a7 += v1 * *(const mc_v16 *)(xp + i + 185);
-            a0 += v2 * *(const mc_v16 *)(xp + i + 74);
-            a1 += v2 * *(const mc_v16 *)(xp + i + 90);
-            a2 += v2 * *(const mc_v16 *)(xp + i + 106);
-            a3 += v2 * *(const mc_v16 *)(xp + i + 122);
-            a4 += v2 * *(const mc_v16 *)(xp + i + 138);
-            a5 += v2 * *(const mc_v16 *)(xp + i + 154);
-            a6 += v2 * *(const mc_v16 *)(xp + i + 170);
-            a7 += v2 * *(const mc_v16 *)(xp + i + 186);
-            a0 += v3 * *(const mc_v16 *)(xp + i + 75);
-            a1 += v3 * *(const mc_v16 *)(xp + i + 91);
-            a2 += v3 * *(const mc_v16 *)(xp + i + 107);
-            a3 += v3 * *(const mc_v16 *)(xp + i + 123);
-            a4 += v3 * *(const mc_v16 *)(xp + i + 139);
-            a5 += v3 * *(const mc_v16 *)(xp + i + 155);
-            a6 += v3 * *(const mc_v16 *)(xp + i + 171);
-            a7 += v3 * *(const mc_v16 *)(xp + i + 187);
-            a0 += v4 * *(const mc_v16 *)(xp + i + 76);
-            a1 += v4 * *(const mc_v16 *)(xp + i + 92);
-            a2 += v4 * *(const mc_v16 *)(xp + i + 108);
-            a3 += v4 * *(const mc_v16 *)(xp + i + 124);
-            a4 += v4 * *(const mc_v16 *)(xp + i + 140);
-            a5 += v4 * *(const mc_v16 *)(xp + i + 156);
-            a6 += v4 * *(const mc_v16 *)(xp + i + 172);
-            a7 += v4 * *(const mc_v16 *)(xp + i + 188);
-            *(mc_v16 *)(yg1 + i + 0) = a0;
-            *(mc_v16 *)(yg1 + i + 16) = a1;
-            *(mc_v16 *)(yg1 + i + 32) = a2;
-            *(mc_v16 *)(yg1 + i + 48) = a3;
-            *(mc_v16 *)(yg1 + i + 64) = a4;
-            *(mc_v16 *)(yg1 + i + 80) = a5;
-            *(mc_v16 *)(yg1 + i + 96) = a6;
-            *(mc_v16 *)(yg1 + i + 112) = a7;
-        }
-    }
-    {
-        /* kernel 1, row 3 */
-        const float v0 = w1[15];
-        const float v1 = w1[16];
-        const float v2 = w1[17];
-        const float v3 = w1[18];
-        const float v4 = w1[19];
-        for (int i = 0; i < 1152; i += 128) {
-            mc_v16 a0 = *(const mc_v16 *)(yg1 + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(yg1 + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(yg1 + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(yg1 + i + 48);
-            mc_v16 a4 = *(const mc_v16 *)(yg1 + i + 64);
-            mc_v16 a5 = *(const mc_v16 *)(yg1 + i + 80);
-            mc_v16 a6 = *(const mc_v16 *)(yg1 + i + 96);
-            mc_v16 a7 = *(const mc_v16 *)(yg1 + i + 112);
-            a0 += v0 * *(const mc_v16 *)(xp + i + 108);
-            a1 += v0 * *(const mc_v16 *)(xp + i + 124);
-            a2 += v0 * *(const mc_v16 *)(xp + i + 140);
-            a3 += v0 * *(const mc_v16 *)(xp + i + 156);
-            a4 += v0 * *(const mc_v16 *)(xp + i + 172);
-            a5 += v0 * *(const mc_v16 *)(xp + i + 188);
-            a6 += v0 * *(const mc_v16 *)(xp + i + 204);
-            a7 += v0 * *(const mc_v16 *)(xp + i + 220);
-            a0 += v1 * *(const mc_v16 *)(xp + i + 109);
-            a1 += v1 * *(const mc_v16 *)(xp + i + 125);
-            a2 += v1 * *(const mc_v16 *)(xp + i + 141);
-            a3 += v1 * *(const mc_v16 *)(xp + i + 157);
-            a4 += v1 * *(const mc_v16 *)(xp + i + 173);
-            a5 += v1 * *(const mc_v16 *)(xp + i + 189);
-            a6 += v1 * *(const mc_v16 *)(xp + i + 205);
-            a7 += v1 * *(const mc_v16 *)(xp + i + 221);
-            a0 += v2 * *(const mc_v16 *)(xp + i + 110);
-            a1 += v2 * *(const mc_v16 *)(xp + i + 126);
-            a2 += v2 * *(const mc_v16 *)(xp + i + 142);
-            a3 += v2 * *(const mc_v16 *)(xp + i + 158);
-            a4 += v2 * *(const mc_v16 *)(xp + i + 174);
-            a5 += v2 * *(const mc_v16 *)(xp + i + 190);
-            a6 += v2 * *(const mc_v16 *)(xp + i + 206);
-            a7 += v2 * *(const mc_v16 *)(xp + i + 222);
-            a0 += v3 * *(const mc_v16 *)(xp + i + 111);
-            a1 += v3 * *(const mc_v16 *)(xp + i + 127);
-            a2 += v3 * *(const mc_v16 *)(xp + i + 143);
-            a3 += v3 * *(const mc_v16 *)(xp + i + 159);
-            a4 += v3 * *(const mc_v16 *)(xp + i + 175);
-            a5 += v3 * *(const mc_v16 *)(xp + i + 191);
-            a6 += v3 * *(const mc_v16 *)(xp + i + 207);
-            a7 += v3 * *(const mc_v16 *)(xp + i + 223);
-            a0 += v4 * *(const mc_v16 *)(xp + i + 112);
-            a1 += v4 * *(const mc_v16 *)(xp + i + 128);
-            a2 += v4 * *(const mc_v16 *)(xp + i + 144);
-            a3 += v4 * *(const mc_v16 *)(xp + i + 160);
-            a4 += v4 * *(const mc_v16 *)(xp + i + 176);
-            a5 += v4 * *(const mc_v16 *)(xp + i + 192);
-            a6 += v4 * *(const mc_v16 *)(xp + i + 208);
-            a7 += v4 * *(const mc_v16 *)(xp + i + 224);
-            *(mc_v16 *)(yg1 + i + 0) = a0;
-            *(mc_v16 *)(yg1 + i + 16) = a1;
-            *(mc_v16 *)(yg1 + i + 32) = a2;
-            *(mc_v16 *)(yg1 + i + 48) = a3;
-            *(mc_v16 *)(yg1 + i + 64) = a4;
-            *(mc_v16 *)(yg1 + i + 80) = a5;
-            *(mc_v16 *)(yg1 + i + 96) = a6;
-            *(mc_v16 *)(yg1 + i + 112) = a7;
-        }
-    }
-    {
-        /* kernel 1, row 4 */
-        const float v0 = w1[20];
-        const float v1 = w1[21];
-        const float v2 = w1[22];
-        const float v3 = w1[23];
-        const float v4 = w1[24];
-        for (int i = 0; i < 1152; i += 128) {
-            mc_v16 a0 = *(const mc_v16 *)(yg1 + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(yg1 + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(yg1 + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(yg1 + i + 48);
-            mc_v16 a4 = *(const mc_v16 *)(yg1 + i + 64);
-            mc_v16 a5 = *(const mc_v16 *)(yg1 + i + 80);
-            mc_v16 a6 = *(const mc_v16 *)(yg1 + i + 96);
-            mc_v16 a7 = *(const mc_v16 *)(yg1 + i + 112);
-            a0 += v0 * *(const mc_v16 *)(xp + i + 144);
-            a1 += v0 * *(const mc_v16 *)(xp + i + 160);
-            a2 += v0 * *(const mc_v16 *)(xp + i + 176);
-            a3 += v0 * *(const mc_v16 *)(xp + i + 192);
-            a4 += v0 * *(const mc_v16 *)(xp + i + 208);
-            a5 += v0 * *(const mc_v16 *)(xp + i + 224);
-            a6 += v0 * *(const mc_v16 *)(xp + i + 240);
-            a7 += v0 * *(const mc_v16 *)(xp + i + 256);
-            a0 += v1 * *(const mc_v16 *)(xp + i + 145);
-            a1 += v1 * *(const mc_v16 *)(xp + i + 161);
-            a2 += v1 * *(const mc_v16 *)(xp + i + 177);
-            a3 += v1 * *(const mc_v16 *)(xp + i + 193);
-            a4 += v1 * *(const mc_v16 *)(xp + i + 209);
-            a5 += v1 * *(const mc_v16 *)(xp + i + 225);
-            a6 += v1 * *(const mc_v16 *)(xp + i + 241);
-            a7 += v1 * *(const mc_v16 *)(xp + i + 257);
-            a0 += v2 * *(const mc_v16 *)(xp + i + 146);
-            a1 += v2 * *(const mc_v16 *)(xp + i + 162);
-            a2 += v2 * *(const mc_v16 *)(xp + i + 178);
-            a3 += v2 * *(const mc_v16 *)(xp + i + 194);
-            a4 += v2 * *(const mc_v16 *)(xp + i + 210);
-            a5 += v2 * *(const mc_v16 *)(xp + i + 226);
-            a6 += v2 * *(const mc_v16 *)(xp + i + 242);
-            a7 += v2 * *(const mc_v16 *)(xp + i + 258);
-            a0 += v3 * *(const mc_v16 *)(xp + i + 147);
-            a1 += v3 * *(const mc_v16 *)(xp + i + 163);
-            a2 += v3 * *(const mc_v16 *)(xp + i + 179);
-            a3 += v3 * *(const mc_v16 *)(xp + i + 195);
-            a4 += v3 * *(const mc_v16 *)(xp + i + 211);
-            a5 += v3 * *(const mc_v16 *)(xp + i + 227);
-            a6 += v3 * *(const mc_v16 *)(xp + i + 243);
-            a7 += v3 * *(const mc_v16 *)(xp + i + 259);
-            a0 += v4 * *(const mc_v16 *)(xp + i + 148);
-            a1 += v4 * *(const mc_v16 *)(xp + i + 164);
-            a2 += v4 * *(const mc_v16 *)(xp + i + 180);
-            a3 += v4 * *(const mc_v16 *)(xp + i + 196);
-            a4 += v4 * *(const mc_v16 *)(xp + i + 212);
-            a5 += v4 * *(const mc_v16 *)(xp + i + 228);
-            a6 += v4 * *(const mc_v16 *)(xp + i + 244);
-            a7 += v4 * *(const mc_v16 *)(xp + i + 260);
-            *(mc_v16 *)(yg1 + i + 0) = a0;
-            *(mc_v16 *)(yg1 + i + 16) = a1;
-            *(mc_v16 *)(yg1 + i + 32) = a2;
-            *(mc_v16 *)(yg1 + i + 48) = a3;
-            *(mc_v16 *)(yg1 + i + 64) = a4;
-            *(mc_v16 *)(yg1 + i + 80) = a5;
-            *(mc_v16 *)(yg1 + i + 96) = a6;
-            *(mc_v16 *)(yg1 + i + 112) = a7;
-        }
-    }
     for (int oy = 0; oy < 32; oy++) {
-        memcpy(y0 + oy * 32, yg0 + oy * 36, 32 * sizeof(float));
-        memcpy(y1 + oy * 32, yg1 + oy * 36, 32 * sizeof(float));
+        for (int ox = 0; ox < 32; ox += 8)
+            {
+                float *restrict o = dst + (oy * 32 + ox) * 16;
+                mc_v16 a0 = (mc_v16){0};
+                mc_v16 a1 = (mc_v16){0};
+                mc_v16 a2 = (mc_v16){0};
+                mc_v16 a3 = (mc_v16){0};
+                mc_v16 a4 = (mc_v16){0};
+                mc_v16 a5 = (mc_v16){0};
+                mc_v16 a6 = (mc_v16){0};
+                mc_v16 a7 = (mc_v16){0};
+                {
+                    const float *restrict r = src + ((oy + 1) * 36 + ox + 1) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    {
+                        const mc_v16 v = w0[0];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w0[1];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w0[2];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 2) * 36 + ox + 1) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    {
+                        const mc_v16 v = w0[3];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w0[4];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w0[5];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 3) * 36 + ox + 1) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    {
+                        const mc_v16 v = w0[6];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w0[7];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w0[8];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                }
+                *(mc_v16 *)(o + 0) = a0;
+                *(mc_v16 *)(o + 16) = a1;
+                *(mc_v16 *)(o + 32) = a2;
+                *(mc_v16 *)(o + 48) = a3;
+                *(mc_v16 *)(o + 64) = a4;
+                *(mc_v16 *)(o + 80) = a5;
+                *(mc_v16 *)(o + 96) = a6;
+                *(mc_v16 *)(o + 112) = a7;
+            }
+    }
+}
+
+/* Kernel 1 (5x5) of the list, into dst. */
+static void dw_k3_5_c16_32x32_s1_fwd_k1(float *restrict dst, const float *restrict src, const mc_v16 *restrict w1)
+{
+    for (int oy = 0; oy < 32; oy++) {
+        for (int ox = 0; ox < 32; ox += 8)
+            {
+                float *restrict o = dst + (oy * 32 + ox) * 16;
+                mc_v16 a0 = (mc_v16){0};
+                mc_v16 a1 = (mc_v16){0};
+                mc_v16 a2 = (mc_v16){0};
+                mc_v16 a3 = (mc_v16){0};
+                mc_v16 a4 = (mc_v16){0};
+                mc_v16 a5 = (mc_v16){0};
+                mc_v16 a6 = (mc_v16){0};
+                mc_v16 a7 = (mc_v16){0};
+                {
+                    const float *restrict r = src + ((oy + 0) * 36 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    const mc_v16 x10 = *(const mc_v16 *)(r + 160);
+                    const mc_v16 x11 = *(const mc_v16 *)(r + 176);
+                    {
+                        const mc_v16 v = w1[0];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w1[1];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w1[2];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                    {
+                        const mc_v16 v = w1[3];
+                        a0 += v * x3;
+                        a1 += v * x4;
+                        a2 += v * x5;
+                        a3 += v * x6;
+                        a4 += v * x7;
+                        a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
+                    }
+                    {
+                        const mc_v16 v = w1[4];
+                        a0 += v * x4;
+                        a1 += v * x5;
+                        a2 += v * x6;
+                        a3 += v * x7;
+                        a4 += v * x8;
+                        a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 1) * 36 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    const mc_v16 x10 = *(const mc_v16 *)(r + 160);
+                    const mc_v16 x11 = *(const mc_v16 *)(r + 176);
+                    {
+                        const mc_v16 v = w1[5];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w1[6];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w1[7];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                    {
+                        const mc_v16 v = w1[8];
+                        a0 += v * x3;
+                        a1 += v * x4;
+                        a2 += v * x5;
+                        a3 += v * x6;
+                        a4 += v * x7;
+                        a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
+                    }
+                    {
+                        const mc_v16 v = w1[9];
+                        a0 += v * x4;
+                        a1 += v * x5;
+                        a2 += v * x6;
+                        a3 += v * x7;
+                        a4 += v * x8;
+                        a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 2) * 36 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    const mc_v16 x10 = *(const mc_v16 *)(r + 160);
+                    const mc_v16 x11 = *(const mc_v16 *)(r + 176);
+                    {
+                        const mc_v16 v = w1[10];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w1[11];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w1[12];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                    {
+                        const mc_v16 v = w1[13];
+                        a0 += v * x3;
+                        a1 += v * x4;
+                        a2 += v * x5;
+                        a3 += v * x6;
+                        a4 += v * x7;
+                        a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
+                    }
+                    {
+                        const mc_v16 v = w1[14];
+                        a0 += v * x4;
+                        a1 += v * x5;
+                        a2 += v * x6;
+                        a3 += v * x7;
+                        a4 += v * x8;
+                        a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 3) * 36 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    const mc_v16 x10 = *(const mc_v16 *)(r + 160);
+                    const mc_v16 x11 = *(const mc_v16 *)(r + 176);
+                    {
+                        const mc_v16 v = w1[15];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w1[16];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w1[17];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                    {
+                        const mc_v16 v = w1[18];
+                        a0 += v * x3;
+                        a1 += v * x4;
+                        a2 += v * x5;
+                        a3 += v * x6;
+                        a4 += v * x7;
+                        a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
+                    }
+                    {
+                        const mc_v16 v = w1[19];
+                        a0 += v * x4;
+                        a1 += v * x5;
+                        a2 += v * x6;
+                        a3 += v * x7;
+                        a4 += v * x8;
+                        a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 4) * 36 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    const mc_v16 x10 = *(const mc_v16 *)(r + 160);
+                    const mc_v16 x11 = *(const mc_v16 *)(r + 176);
+                    {
+                        const mc_v16 v = w1[20];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w1[21];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w1[22];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                    {
+                        const mc_v16 v = w1[23];
+                        a0 += v * x3;
+                        a1 += v * x4;
+                        a2 += v * x5;
+                        a3 += v * x6;
+                        a4 += v * x7;
+                        a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
+                    }
+                    {
+                        const mc_v16 v = w1[24];
+                        a0 += v * x4;
+                        a1 += v * x5;
+                        a2 += v * x6;
+                        a3 += v * x7;
+                        a4 += v * x8;
+                        a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
+                    }
+                }
+                *(mc_v16 *)(o + 0) = a0;
+                *(mc_v16 *)(o + 16) = a1;
+                *(mc_v16 *)(o + 32) = a2;
+                *(mc_v16 *)(o + 48) = a3;
+                *(mc_v16 *)(o + 64) = a4;
+                *(mc_v16 *)(o + 80) = a5;
+                *(mc_v16 *)(o + 96) = a6;
+                *(mc_v16 *)(o + 112) = a7;
+            }
     }
 }
 
 void dw_k3_5_c16_32x32_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
-    MC_OMP_FOR
-    for (int bc = 0; bc < n * 16; bc++)
-        dw_k3_5_c16_32x32_s1_fwd_plane(x + (long)bc * 1024, w, bias, y, bc / 16, bc % 16);
+    (void)bias;
+    static _Alignas(64) float wt[544];
+    dw_k3_5_c16_32x32_s1_cl_filters(w, wt, 0);
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[20736], yt[16384];
+        memset(xt, 0, sizeof xt);
+        MC_OMP_FOR_IN
+        for (int bg = 0; bg < n * 1; bg++) {
+            const int b = bg / 1, g = bg % 1;
+            dw_k3_5_c16_32x32_s1_cl_in(x + ((long)b * 16 + g * 16) * 1024, xt);
+            const mc_v16 *restrict w0 = (const mc_v16 *)wt + g * 34 + 0;
+            const mc_v16 *restrict w1 = (const mc_v16 *)wt + g * 34 + 9;
+            dw_k3_5_c16_32x32_s1_fwd_k0(yt, xt, w0);
+            dw_k3_5_c16_32x32_s1_cl_out(yt, y + ((long)b * 32 + 0 + g * 16) * 1024, 0);
+            dw_k3_5_c16_32x32_s1_fwd_k1(yt, xt, w1);
+            dw_k3_5_c16_32x32_s1_cl_out(yt, y + ((long)b * 32 + 16 + g * 16) * 1024, 0);
+        }
+    }
 }
 
 
-/* Channel c of image b: its input gradient goes to dxc, its filter
- * gradients into the accumulators ga. */
-static inline void dw_k3_5_c16_32x32_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
-    float *restrict dxc, mc_v16 *restrict ga, int b, int c, int acc)
+/* Kernel 0 (3x3) of the list, into dst. */
+static void dw_k3_5_c16_32x32_s1_dx_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
 {
-    float xp[1300];
-    dw_k3_5_c16_32x32_s1_pad(xc, xp);
-    const float *restrict w0 = w + 0 + c * 9;
-    const float *restrict d0 = dy + ((long)b * 32 + 0 + c) * 1024;
-    const float *restrict w1 = w + 144 + c * 25;
-    const float *restrict d1 = dy + ((long)b * 32 + 16 + c) * 1024;
-    float dxg[1152];
-    float dq0[1300];
-    dw_k3_5_c16_32x32_s1_pad(d0, dq0);
-    float dq1[1300];
-    dw_k3_5_c16_32x32_s1_pad(d1, dq1);
-    {
-        /* kernel 0, row 0 */
-        const float v0 = w0[8];
-        const float v1 = w0[7];
-        const float v2 = w0[6];
-        for (int i = 0; i < 1152; i += 128) {
-            mc_v16 a0 = (mc_v16){0};
-            mc_v16 a1 = (mc_v16){0};
-            mc_v16 a2 = (mc_v16){0};
-            mc_v16 a3 = (mc_v16){0};
-            mc_v16 a4 = (mc_v16){0};
-            mc_v16 a5 = (mc_v16){0};
-            mc_v16 a6 = (mc_v16){0};
-            mc_v16 a7 = (mc_v16){0};
-            a0 += v0 * *(const mc_v16 *)(dq0 + i + 37);
-            a1 += v0 * *(const mc_v16 *)(dq0 + i + 53);
-            a2 += v0 * *(const mc_v16 *)(dq0 + i + 69);
-            a3 += v0 * *(const mc_v16 *)(dq0 + i + 85);
-            a4 += v0 * *(const mc_v16 *)(dq0 + i + 101);
-            a5 += v0 * *(const mc_v16 *)(dq0 + i + 117);
-            a6 += v0 * *(const mc_v16 *)(dq0 + i + 133);
-            a7 += v0 * *(const mc_v16 *)(dq0 + i + 149);
-            a0 += v1 * *(const mc_v16 *)(dq0 + i + 38);
-            a1 += v1 * *(const mc_v16 *)(dq0 + i + 54);
-            a2 += v1 * *(const mc_v16 *)(dq0 + i + 70);
-            a3 += v1 * *(const mc_v16 *)(dq0 + i + 86);
-            a4 += v1 * *(const mc_v16 *)(dq0 + i + 102);
-            a5 += v1 * *(const mc_v16 *)(dq0 + i + 118);
-            a6 += v1 * *(const mc_v16 *)(dq0 + i + 134);
-            a7 += v1 * *(const mc_v16 *)(dq0 + i + 150);
-            a0 += v2 * *(const mc_v16 *)(dq0 + i + 39);
-            a1 += v2 * *(const mc_v16 *)(dq0 + i + 55);
-            a2 += v2 * *(const mc_v16 *)(dq0 + i + 71);
-            a3 += v2 * *(const mc_v16 *)(dq0 + i + 87);
-            a4 += v2 * *(const mc_v16 *)(dq0 + i + 103);
-            a5 += v2 * *(const mc_v16 *)(dq0 + i + 119);
-            a6 += v2 * *(const mc_v16 *)(dq0 + i + 135);
-            a7 += v2 * *(const mc_v16 *)(dq0 + i + 151);
-            *(mc_v16 *)(dxg + i + 0) = a0;
-            *(mc_v16 *)(dxg + i + 16) = a1;
-            *(mc_v16 *)(dxg + i + 32) = a2;
-            *(mc_v16 *)(dxg + i + 48) = a3;
-            *(mc_v16 *)(dxg + i + 64) = a4;
-            *(mc_v16 *)(dxg + i + 80) = a5;
-            *(mc_v16 *)(dxg + i + 96) = a6;
-            *(mc_v16 *)(dxg + i + 112) = a7;
-        }
+    for (int oy = 0; oy < 32; oy++) {
+        for (int ox = 0; ox < 32; ox += 8)
+            {
+                float *restrict o = dst + (oy * 32 + ox) * 16;
+                mc_v16 a0 = (mc_v16){0};
+                mc_v16 a1 = (mc_v16){0};
+                mc_v16 a2 = (mc_v16){0};
+                mc_v16 a3 = (mc_v16){0};
+                mc_v16 a4 = (mc_v16){0};
+                mc_v16 a5 = (mc_v16){0};
+                mc_v16 a6 = (mc_v16){0};
+                mc_v16 a7 = (mc_v16){0};
+                {
+                    const float *restrict r = src + ((oy + 1) * 36 + ox + 1) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    {
+                        const mc_v16 v = w0[0];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w0[1];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w0[2];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 2) * 36 + ox + 1) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    {
+                        const mc_v16 v = w0[3];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w0[4];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w0[5];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 3) * 36 + ox + 1) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    {
+                        const mc_v16 v = w0[6];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w0[7];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w0[8];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                }
+                *(mc_v16 *)(o + 0) = a0;
+                *(mc_v16 *)(o + 16) = a1;
+                *(mc_v16 *)(o + 32) = a2;
+                *(mc_v16 *)(o + 48) = a3;
+                *(mc_v16 *)(o + 64) = a4;
+                *(mc_v16 *)(o + 80) = a5;
+                *(mc_v16 *)(o + 96) = a6;
+                *(mc_v16 *)(o + 112) = a7;
+            }
     }
-    {
-        /* kernel 0, row 1 */
-        const float v0 = w0[5];
-        const float v1 = w0[4];
-        const float v2 = w0[3];
-        for (int i = 0; i < 1152; i += 128) {
-            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
-            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
-            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
-            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
-            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
-            a0 += v0 * *(const mc_v16 *)(dq0 + i + 73);
-            a1 += v0 * *(const mc_v16 *)(dq0 + i + 89);
-            a2 += v0 * *(const mc_v16 *)(dq0 + i + 105);
-            a3 += v0 * *(const mc_v16 *)(dq0 + i + 121);
-            a4 += v0 * *(const mc_v16 *)(dq0 + i + 137);
-            a5 += v0 * *(const mc_v16 *)(dq0 + i + 153);
-            a6 += v0 * *(const mc_v16 *)(dq0 + i + 169);
-            a7 += v0 * *(const mc_v16 *)(dq0 + i + 185);
-            a0 += v1 * *(const mc_v16 *)(dq0 + i + 74);
-            a1 += v1 * *(const mc_v16 *)(dq0 + i + 90);
-            a2 += v1 * *(const mc_v16 *)(dq0 + i + 106);
-            a3 += v1 * *(const mc_v16 *)(dq0 + i + 122);
-            a4 += v1 * *(const mc_v16 *)(dq0 + i + 138);
-            a5 += v1 * *(const mc_v16 *)(dq0 + i + 154);
-            a6 += v1 * *(const mc_v16 *)(dq0 + i + 170);
-            a7 += v1 * *(const mc_v16 *)(dq0 + i + 186);
-            a0 += v2 * *(const mc_v16 *)(dq0 + i + 75);
-            a1 += v2 * *(const mc_v16 *)(dq0 + i + 91);
-            a2 += v2 * *(const mc_v16 *)(dq0 + i + 107);
-            a3 += v2 * *(const mc_v16 *)(dq0 + i + 123);
-            a4 += v2 * *(const mc_v16 *)(dq0 + i + 139);
-            a5 += v2 * *(const mc_v16 *)(dq0 + i + 155);
-            a6 += v2 * *(const mc_v16 *)(dq0 + i + 171);
-            a7 += v2 * *(const mc_v16 *)(dq0 + i + 187);
-            *(mc_v16 *)(dxg + i + 0) = a0;
-            *(mc_v16 *)(dxg + i + 16) = a1;
-            *(mc_v16 *)(dxg + i + 32) = a2;
-            *(mc_v16 *)(dxg + i + 48) = a3;
-            *(mc_v16 *)(dxg + i + 64) = a4;
-            *(mc_v16 *)(dxg + i + 80) = a5;
-            *(mc_v16 *)(dxg + i + 96) = a6;
-            *(mc_v16 *)(dxg + i + 112) = a7;
-        }
-    }
-    {
-        /* kernel 0, row 2 */
-        const float v0 = w0[2];
-        const float v1 = w0[1];
-        const float v2 = w0[0];
-        for (int i = 0; i < 1152; i += 128) {
-            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
-            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
-            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
-            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
-            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
-            a0 += v0 * *(const mc_v16 *)(dq0 + i + 109);
-            a1 += v0 * *(const mc_v16 *)(dq0 + i + 125);
-            a2 += v0 * *(const mc_v16 *)(dq0 + i + 141);
-            a3 += v0 * *(const mc_v16 *)(dq0 + i + 157);
-            a4 += v0 * *(const mc_v16 *)(dq0 + i + 173);
-            a5 += v0 * *(const mc_v16 *)(dq0 + i + 189);
-            a6 += v0 * *(const mc_v16 *)(dq0 + i + 205);
-            a7 += v0 * *(const mc_v16 *)(dq0 + i + 221);
-            a0 += v1 * *(const mc_v16 *)(dq0 + i + 110);
-            a1 += v1 * *(const mc_v16 *)(dq0 + i + 126);
-            a2 += v1 * *(const mc_v16 *)(dq0 + i + 142);
-            a3 += v1 * *(const mc_v16 *)(dq0 + i + 158);
-            a4 += v1 * *(const mc_v16 *)(dq0 + i + 174);
-            a5 += v1 * *(const mc_v16 *)(dq0 + i + 190);
-            a6 += v1 * *(const mc_v16 *)(dq0 + i + 206);
-            a7 += v1 * *(const mc_v16 *)(dq0 + i + 222);
-            a0 += v2 * *(const mc_v16 *)(dq0 + i + 111);
-            a1 += v2 * *(const mc_v16 *)(dq0 + i + 127);
-            a2 += v2 * *(const mc_v16 *)(dq0 + i + 143);
-            a3 += v2 * *(const mc_v16 *)(dq0 + i + 159);
-            a4 += v2 * *(const mc_v16 *)(dq0 + i + 175);
-            a5 += v2 * *(const mc_v16 *)(dq0 + i + 191);
-            a6 += v2 * *(const mc_v16 *)(dq0 + i + 207);
-            a7 += v2 * *(const mc_v16 *)(dq0 + i + 223);
-            *(mc_v16 *)(dxg + i + 0) = a0;
-            *(mc_v16 *)(dxg + i + 16) = a1;
-            *(mc_v16 *)(dxg + i + 32) = a2;
-            *(mc_v16 *)(dxg + i + 48) = a3;
-            *(mc_v16 *)(dxg + i + 64) = a4;
-            *(mc_v16 *)(dxg + i + 80) = a5;
-            *(mc_v16 *)(dxg + i + 96) = a6;
-            *(mc_v16 *)(dxg + i + 112) = a7;
-        }
-    }
-    {
-        /* kernel 1, row 0 */
-        const float v0 = w1[24];
-        const float v1 = w1[23];
-        const float v2 = w1[22];
-        const float v3 = w1[21];
-        const float v4 = w1[20];
-        for (int i = 0; i < 1152; i += 128) {
-            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
-            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
-            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
-            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
-            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
-            a0 += v0 * *(const mc_v16 *)(dq1 + i + 0);
-            a1 += v0 * *(const mc_v16 *)(dq1 + i + 16);
-            a2 += v0 * *(const mc_v16 *)(dq1 + i + 32);
-            a3 += v0 * *(const mc_v16 *)(dq1 + i + 48);
-            a4 += v0 * *(const mc_v16 *)(dq1 + i + 64);
-            a5 += v0 * *(const mc_v16 *)(dq1 + i + 80);
-            a6 += v0 * *(const mc_v16 *)(dq1 + i + 96);
-            a7 += v0 * *(const mc_v16 *)(dq1 + i + 112);
-            a0 += v1 * *(const mc_v16 *)(dq1 + i + 1);
-            a1 += v1 * *(const mc_v16 *)(dq1 + i + 17);
-            a2 += v1 * *(const mc_v16 *)(dq1 + i + 33);
-            a3 += v1 * *(const mc_v16 *)(dq1 + i + 49);
-            a4 += v1 * *(const mc_v16 *)(dq1 + i + 65);
-            a5 += v1 * *(const mc_v16 *)(dq1 + i + 81);
-            a6 += v1 * *(const mc_v16 *)(dq1 + i + 97);
-            a7 += v1 * *(const mc_v16 *)(dq1 + i + 113);
-            a0 += v2 * *(const mc_v16 *)(dq1 + i + 2);
-            a1 += v2 * *(const mc_v16 *)(dq1 + i + 18);
-            a2 += v2 * *(const mc_v16 *)(dq1 + i + 34);
-            a3 += v2 * *(const mc_v16 *)(dq1 + i + 50);
-            a4 += v2 * *(const mc_v16 *)(dq1 + i + 66);
-            a5 += v2 * *(const mc_v16 *)(dq1 + i + 82);
-            a6 += v2 * *(const mc_v16 *)(dq1 + i + 98);
-            a7 += v2 * *(const mc_v16 *)(dq1 + i + 114);
-            a0 += v3 * *(const mc_v16 *)(dq1 + i + 3);
-            a1 += v3 * *(const mc_v16 *)(dq1 + i + 19);
-            a2 += v3 * *(const mc_v16 *)(dq1 + i + 35);
-            a3 += v3 * *(const mc_v16 *)(dq1 + i + 51);
-            a4 += v3 * *(const mc_v16 *)(dq1 + i + 67);
-            a5 += v3 * *(const mc_v16 *)(dq1 + i + 83);
-            a6 += v3 * *(const mc_v16 *)(dq1 + i + 99);
-            a7 += v3 * *(const mc_v16 *)(dq1 + i + 115);
-            a0 += v4 * *(const mc_v16 *)(dq1 + i + 4);
-            a1 += v4 * *(const mc_v16 *)(dq1 + i + 20);
-            a2 += v4 * *(const mc_v16 *)(dq1 + i + 36);
-            a3 += v4 * *(const mc_v16 *)(dq1 + i + 52);
-            a4 += v4 * *(const mc_v16 *)(dq1 + i + 68);
-            a5 += v4 * *(const mc_v16 *)(dq1 + i + 84);
-            a6 += v4 * *(const mc_v16 *)(dq1 + i + 100);
-            a7 += v4 * *(const mc_v16 *)(dq1 + i + 116);
-            *(mc_v16 *)(dxg + i + 0) = a0;
-            *(mc_v16 *)(dxg + i + 16) = a1;
-            *(mc_v16 *)(dxg + i + 32) = a2;
-            *(mc_v16 *)(dxg + i + 48) = a3;
-            *(mc_v16 *)(dxg + i + 64) = a4;
-            *(mc_v16 *)(dxg + i + 80) = a5;
-            *(mc_v16 *)(dxg + i + 96) = a6;
-            *(mc_v16 *)(dxg + i + 112) = a7;
-        }
-    }
-    {
-        /* kernel 1, row 1 */
-        const float v0 = w1[19];
-        const float v1 = w1[18];
-        const float v2 = w1[17];
-        const float v3 = w1[16];
-        const float v4 = w1[15];
-        for (int i = 0; i < 1152; i += 128) {
-            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
-            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
-            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
-            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
-            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
-            a0 += v0 * *(const mc_v16 *)(dq1 + i + 36);
-            a1 += v0 * *(const mc_v16 *)(dq1 + i + 52);
-            a2 += v0 * *(const mc_v16 *)(dq1 + i + 68);
-            a3 += v0 * *(const mc_v16 *)(dq1 + i + 84);
-            a4 += v0 * *(const mc_v16 *)(dq1 + i + 100);
-            a5 += v0 * *(const mc_v16 *)(dq1 + i + 116);
-            a6 += v0 * *(const mc_v16 *)(dq1 + i + 132);
-            a7 += v0 * *(const mc_v16 *)(dq1 + i + 148);
-            a0 += v1 * *(const mc_v16 *)(dq1 + i + 37);
-            a1 += v1 * *(const mc_v16 *)(dq1 + i + 53);
-            a2 += v1 * *(const mc_v16 *)(dq1 + i + 69);
-            a3 += v1 * *(const mc_v16 *)(dq1 + i + 85);
-            a4 += v1 * *(const mc_v16 *)(dq1 + i + 101);
-            a5 += v1 * *(const mc_v16 *)(dq1 + i + 117);
-            a6 += v1 * *(const mc_v16 *)(dq1 + i + 133);
-            a7 += v1 * *(const mc_v16 *)(dq1 + i + 149);
-            a0 += v2 * *(const mc_v16 *)(dq1 + i + 38);
-            a1 += v2 * *(const mc_v16 *)(dq1 + i + 54);
-            a2 += v2 * *(const mc_v16 *)(dq1 + i + 70);
-            a3 += v2 * *(const mc_v16 *)(dq1 + i + 86);
-            a4 += v2 * *(const mc_v16 *)(dq1 + i + 102);
-            a5 += v2 * *(const mc_v16 *)(dq1 + i + 118);
-            a6 += v2 * *(const mc_v16 *)(dq1 + i + 134);
-            a7 += v2 * *(const mc_v16 *)(dq1 + i + 150);
-            a0 += v3 * *(const mc_v16 *)(dq1 + i + 39);
-            a1 += v3 * *(const mc_v16 *)(dq1 + i + 55);
-            a2 += v3 * *(const mc_v16 *)(dq1 + i + 71);
-            a3 += v3 * *(const mc_v16 *)(dq1 + i + 87);
-            a4 += v3 * *(const mc_v16 *)(dq1 + i + 103);
-            a5 += v3 * *(const mc_v16 *)(dq1 + i + 119);
-            a6 += v3 * *(const mc_v16 *)(dq1 + i + 135);
-            a7 += v3 * *(const mc_v16 *)(dq1 + i + 151);
-            a0 += v4 * *(const mc_v16 *)(dq1 + i + 40);
-            a1 += v4 * *(const mc_v16 *)(dq1 + i + 56);
-            a2 += v4 * *(const mc_v16 *)(dq1 + i + 72);
-            a3 += v4 * *(const mc_v16 *)(dq1 + i + 88);
-            a4 += v4 * *(const mc_v16 *)(dq1 + i + 104);
-            a5 += v4 * *(const mc_v16 *)(dq1 + i + 120);
-            a6 += v4 * *(const mc_v16 *)(dq1 + i + 136);
-            a7 += v4 * *(const mc_v16 *)(dq1 + i + 152);
-            *(mc_v16 *)(dxg + i + 0) = a0;
-            *(mc_v16 *)(dxg + i + 16) = a1;
-            *(mc_v16 *)(dxg + i + 32) = a2;
-            *(mc_v16 *)(dxg + i + 48) = a3;
-            *(mc_v16 *)(dxg + i + 64) = a4;
-            *(mc_v16 *)(dxg + i + 80) = a5;
-            *(mc_v16 *)(dxg + i + 96) = a6;
-            *(mc_v16 *)(dxg + i + 112) = a7;
-        }
-    }
-    {
-        /* kernel 1, row 2 */
-        const float v0 = w1[14];
-        const float v1 = w1[13];
-        const float v2 = w1[12];
-        const float v3 = w1[11];
-        const float v4 = w1[10];
-        for (int i = 0; i < 1152; i += 128) {
-            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
-            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
-            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
-            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
-            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
-            a0 += v0 * *(const mc_v16 *)(dq1 + i + 72);
-            a1 += v0 * *(const mc_v16 *)(dq1 + i + 88);
-            a2 += v0 * *(const mc_v16 *)(dq1 + i + 104);
-            a3 += v0 * *(const mc_v16 *)(dq1 + i + 120);
-            a4 += v0 * *(const mc_v16 *)(dq1 + i + 136);
-            a5 += v0 * *(const mc_v16 *)(dq1 + i + 152);
-            a6 += v0 * *(const mc_v16 *)(dq1 + i + 168);
-            a7 += v0 * *(const mc_v16 *)(dq1 + i + 184);
-            a0 += v1 * *(const mc_v16 *)(dq1 + i + 73);
-            a1 += v1 * *(const mc_v16 *)(dq1 + i + 89);
-            a2 += v1 * *(const mc_v16 *)(dq1 + i + 105);
-            a3 += v1 * *(const mc_v16 *)(dq1 + i + 121);
-            a4 += v1 * *(const mc_v16 *)(dq1 + i + 137);
-            a5 += v1 * *(const mc_v16 *)(dq1 + i + 153);
-            a6 += v1 * *(const mc_v16 *)(dq1 + i + 169);
-            a7 += v1 * *(const mc_v16 *)(dq1 + i + 185);
-            a0 += v2 * *(const mc_v16 *)(dq1 + i + 74);
-            a1 += v2 * *(const mc_v16 *)(dq1 + i + 90);
-            a2 += v2 * *(const mc_v16 *)(dq1 + i + 106);
-            a3 += v2 * *(const mc_v16 *)(dq1 + i + 122);
-            a4 += v2 * *(const mc_v16 *)(dq1 + i + 138);
-            a5 += v2 * *(const mc_v16 *)(dq1 + i + 154);
-            a6 += v2 * *(const mc_v16 *)(dq1 + i + 170);
-            a7 += v2 * *(const mc_v16 *)(dq1 + i + 186);
-            a0 += v3 * *(const mc_v16 *)(dq1 + i + 75);
-            a1 += v3 * *(const mc_v16 *)(dq1 + i + 91);
-            a2 += v3 * *(const mc_v16 *)(dq1 + i + 107);
-            a3 += v3 * *(const mc_v16 *)(dq1 + i + 123);
-            a4 += v3 * *(const mc_v16 *)(dq1 + i + 139);
-            a5 += v3 * *(const mc_v16 *)(dq1 + i + 155);
-            a6 += v3 * *(const mc_v16 *)(dq1 + i + 171);
-            a7 += v3 * *(const mc_v16 *)(dq1 + i + 187);
-            a0 += v4 * *(const mc_v16 *)(dq1 + i + 76);
-            a1 += v4 * *(const mc_v16 *)(dq1 + i + 92);
-            a2 += v4 * *(const mc_v16 *)(dq1 + i + 108);
-            a3 += v4 * *(const mc_v16 *)(dq1 + i + 124);
-            a4 += v4 * *(const mc_v16 *)(dq1 + i + 140);
-            a5 += v4 * *(const mc_v16 *)(dq1 + i + 156);
-            a6 += v4 * *(const mc_v16 *)(dq1 + i + 172);
-            a7 += v4 * *(const mc_v16 *)(dq1 + i + 188);
-            *(mc_v16 *)(dxg + i + 0) = a0;
-            *(mc_v16 *)(dxg + i + 16) = a1;
-            *(mc_v16 *)(dxg + i + 32) = a2;
-            *(mc_v16 *)(dxg + i + 48) = a3;
-            *(mc_v16 *)(dxg + i + 64) = a4;
-            *(mc_v16 *)(dxg + i + 80) = a5;
-            *(mc_v16 *)(dxg + i + 96) = a6;
-            *(mc_v16 *)(dxg + i + 112) = a7;
-        }
-    }
-    {
-        /* kernel 1, row 3 */
-        const float v0 = w1[9];
-        const float v1 = w1[8];
-        const float v2 = w1[7];
-        const float v3 = w1[6];
-        const float v4 = w1[5];
-        for (int i = 0; i < 1152; i += 128) {
-            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
-            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
-            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
-            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
-            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
-            a0 += v0 * *(const mc_v16 *)(dq1 + i + 108);
-            a1 += v0 * *(const mc_v16 *)(dq1 + i + 124);
-            a2 += v0 * *(const mc_v16 *)(dq1 + i + 140);
-            a3 += v0 * *(const mc_v16 *)(dq1 + i + 156);
-            a4 += v0 * *(const mc_v16 *)(dq1 + i + 172);
-            a5 += v0 * *(const mc_v16 *)(dq1 + i + 188);
-            a6 += v0 * *(const mc_v16 *)(dq1 + i + 204);
-            a7 += v0 * *(const mc_v16 *)(dq1 + i + 220);
-            a0 += v1 * *(const mc_v16 *)(dq1 + i + 109);
-            a1 += v1 * *(const mc_v16 *)(dq1 + i + 125);
-            a2 += v1 * *(const mc_v16 *)(dq1 + i + 141);
-            a3 += v1 * *(const mc_v16 *)(dq1 + i + 157);
-            a4 += v1 * *(const mc_v16 *)(dq1 + i + 173);
-            a5 += v1 * *(const mc_v16 *)(dq1 + i + 189);
-            a6 += v1 * *(const mc_v16 *)(dq1 + i + 205);
-            a7 += v1 * *(const mc_v16 *)(dq1 + i + 221);
-            a0 += v2 * *(const mc_v16 *)(dq1 + i + 110);
-            a1 += v2 * *(const mc_v16 *)(dq1 + i + 126);
-            a2 += v2 * *(const mc_v16 *)(dq1 + i + 142);
-            a3 += v2 * *(const mc_v16 *)(dq1 + i + 158);
-            a4 += v2 * *(const mc_v16 *)(dq1 + i + 174);
-            a5 += v2 * *(const mc_v16 *)(dq1 + i + 190);
-            a6 += v2 * *(const mc_v16 *)(dq1 + i + 206);
-            a7 += v2 * *(const mc_v16 *)(dq1 + i + 222);
-            a0 += v3 * *(const mc_v16 *)(dq1 + i + 111);
-            a1 += v3 * *(const mc_v16 *)(dq1 + i + 127);
-            a2 += v3 * *(const mc_v16 *)(dq1 + i + 143);
-            a3 += v3 * *(const mc_v16 *)(dq1 + i + 159);
-            a4 += v3 * *(const mc_v16 *)(dq1 + i + 175);
-            a5 += v3 * *(const mc_v16 *)(dq1 + i + 191);
-            a6 += v3 * *(const mc_v16 *)(dq1 + i + 207);
-            a7 += v3 * *(const mc_v16 *)(dq1 + i + 223);
-            a0 += v4 * *(const mc_v16 *)(dq1 + i + 112);
-            a1 += v4 * *(const mc_v16 *)(dq1 + i + 128);
-            a2 += v4 * *(const mc_v16 *)(dq1 + i + 144);
-            a3 += v4 * *(const mc_v16 *)(dq1 + i + 160);
-            a4 += v4 * *(const mc_v16 *)(dq1 + i + 176);
-            a5 += v4 * *(const mc_v16 *)(dq1 + i + 192);
-            a6 += v4 * *(const mc_v16 *)(dq1 + i + 208);
-            a7 += v4 * *(const mc_v16 *)(dq1 + i + 224);
-            *(mc_v16 *)(dxg + i + 0) = a0;
-            *(mc_v16 *)(dxg + i + 16) = a1;
-            *(mc_v16 *)(dxg + i + 32) = a2;
-            *(mc_v16 *)(dxg + i + 48) = a3;
-            *(mc_v16 *)(dxg + i + 64) = a4;
-            *(mc_v16 *)(dxg + i + 80) = a5;
-            *(mc_v16 *)(dxg + i + 96) = a6;
-            *(mc_v16 *)(dxg + i + 112) = a7;
-        }
-    }
-    {
-        /* kernel 1, row 4 */
-        const float v0 = w1[4];
-        const float v1 = w1[3];
-        const float v2 = w1[2];
-        const float v3 = w1[1];
-        const float v4 = w1[0];
-        for (int i = 0; i < 1152; i += 128) {
-            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
-            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
-            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
-            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
-            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
-            a0 += v0 * *(const mc_v16 *)(dq1 + i + 144);
-            a1 += v0 * *(const mc_v16 *)(dq1 + i + 160);
-            a2 += v0 * *(const mc_v16 *)(dq1 + i + 176);
-            a3 += v0 * *(const mc_v16 *)(dq1 + i + 192);
-            a4 += v0 * *(const mc_v16 *)(dq1 + i + 208);
-            a5 += v0 * *(const mc_v16 *)(dq1 + i + 224);
-            a6 += v0 * *(const mc_v16 *)(dq1 + i + 240);
-            a7 += v0 * *(const mc_v16 *)(dq1 + i + 256);
-            a0 += v1 * *(const mc_v16 *)(dq1 + i + 145);
-            a1 += v1 * *(const mc_v16 *)(dq1 + i + 161);
-            a2 += v1 * *(const mc_v16 *)(dq1 + i + 177);
-            a3 += v1 * *(const mc_v16 *)(dq1 + i + 193);
-            a4 += v1 * *(const mc_v16 *)(dq1 + i + 209);
-            a5 += v1 * *(const mc_v16 *)(dq1 + i + 225);
-            a6 += v1 * *(const mc_v16 *)(dq1 + i + 241);
-            a7 += v1 * *(const mc_v16 *)(dq1 + i + 257);
-            a0 += v2 * *(const mc_v16 *)(dq1 + i + 146);
-            a1 += v2 * *(const mc_v16 *)(dq1 + i + 162);
-            a2 += v2 * *(const mc_v16 *)(dq1 + i + 178);
-            a3 += v2 * *(const mc_v16 *)(dq1 + i + 194);
-            a4 += v2 * *(const mc_v16 *)(dq1 + i + 210);
-            a5 += v2 * *(const mc_v16 *)(dq1 + i + 226);
-            a6 += v2 * *(const mc_v16 *)(dq1 + i + 242);
-            a7 += v2 * *(const mc_v16 *)(dq1 + i + 258);
-            a0 += v3 * *(const mc_v16 *)(dq1 + i + 147);
-            a1 += v3 * *(const mc_v16 *)(dq1 + i + 163);
-            a2 += v3 * *(const mc_v16 *)(dq1 + i + 179);
-            a3 += v3 * *(const mc_v16 *)(dq1 + i + 195);
-            a4 += v3 * *(const mc_v16 *)(dq1 + i + 211);
-            a5 += v3 * *(const mc_v16 *)(dq1 + i + 227);
-            a6 += v3 * *(const mc_v16 *)(dq1 + i + 243);
-            a7 += v3 * *(const mc_v16 *)(dq1 + i + 259);
-            a0 += v4 * *(const mc_v16 *)(dq1 + i + 148);
-            a1 += v4 * *(const mc_v16 *)(dq1 + i + 164);
-            a2 += v4 * *(const mc_v16 *)(dq1 + i + 180);
-            a3 += v4 * *(const mc_v16 *)(dq1 + i + 196);
-            a4 += v4 * *(const mc_v16 *)(dq1 + i + 212);
-            a5 += v4 * *(const mc_v16 *)(dq1 + i + 228);
-            a6 += v4 * *(const mc_v16 *)(dq1 + i + 244);
-            a7 += v4 * *(const mc_v16 *)(dq1 + i + 260);
-            *(mc_v16 *)(dxg + i + 0) = a0;
-            *(mc_v16 *)(dxg + i + 16) = a1;
-            *(mc_v16 *)(dxg + i + 32) = a2;
-            *(mc_v16 *)(dxg + i + 48) = a3;
-            *(mc_v16 *)(dxg + i + 64) = a4;
-            *(mc_v16 *)(dxg + i + 80) = a5;
-            *(mc_v16 *)(dxg + i + 96) = a6;
-            *(mc_v16 *)(dxg + i + 112) = a7;
-        }
-    }
-    for (int iy = 0; iy < 32; iy++) {
-        const float *restrict g = dxg + iy * 36;
-        if (acc)
-            for (int ix = 0; ix < 32; ix++)
-                dxc[iy * 32 + ix] += g[ix];
-        else
-            for (int ix = 0; ix < 32; ix++)
-                dxc[iy * 32 + ix] = g[ix];
-    }
+}
 
-    {
-        /* kernel 0, row 0 */
-        const float *restrict dg = dq0 + 74;
-        mc_v16 a0_0 = {0};
-        mc_v16 a0_1 = {0};
-        mc_v16 a0_2 = {0};
-        mc_v16 a0_3 = {0};
-        mc_v16 a1_0 = {0};
-        mc_v16 a1_1 = {0};
-        mc_v16 a1_2 = {0};
-        mc_v16 a1_3 = {0};
-        mc_v16 a2_0 = {0};
-        mc_v16 a2_1 = {0};
-        mc_v16 a2_2 = {0};
-        mc_v16 a2_3 = {0};
-        for (int i = 0; i < 1152; i += 64) {
-            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
-            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
-            const mc_v16 d2 = *(const mc_v16 *)(dg + i + 32);
-            const mc_v16 d3 = *(const mc_v16 *)(dg + i + 48);
-            a0_0 += d0 * *(const mc_v16 *)(xp + i + 37);
-            a0_1 += d1 * *(const mc_v16 *)(xp + i + 53);
-            a0_2 += d2 * *(const mc_v16 *)(xp + i + 69);
-            a0_3 += d3 * *(const mc_v16 *)(xp + i + 85);
-            a1_0 += d0 * *(const mc_v16 *)(xp + i + 38);
-            a1_1 += d1 * *(const mc_v16 *)(xp + i + 54);
-            a1_2 += d2 * *(const mc_v16 *)(xp + i + 70);
-            a1_3 += d3 * *(const mc_v16 *)(xp + i + 86);
-            a2_0 += d0 * *(const mc_v16 *)(xp + i + 39);
-            a2_1 += d1 * *(const mc_v16 *)(xp + i + 55);
-            a2_2 += d2 * *(const mc_v16 *)(xp + i + 71);
-            a2_3 += d3 * *(const mc_v16 *)(xp + i + 87);
-        }
-        ga[0] += a0_0 + a0_1 + a0_2 + a0_3;
-        ga[1] += a1_0 + a1_1 + a1_2 + a1_3;
-        ga[2] += a2_0 + a2_1 + a2_2 + a2_3;
+/* Kernel 0, row 0 of its filter gradient, added to the sums at gp. */
+static inline void dw_k3_5_c16_32x32_s1_dw_k0_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+{
+    mc_v16 g0_0 = gp[0];
+    mc_v16 g0_1 = (mc_v16){0};
+    mc_v16 g0_2 = (mc_v16){0};
+    mc_v16 g1_0 = gp[1];
+    mc_v16 g1_1 = (mc_v16){0};
+    mc_v16 g1_2 = (mc_v16){0};
+    mc_v16 g2_0 = gp[2];
+    mc_v16 g2_1 = (mc_v16){0};
+    mc_v16 g2_2 = (mc_v16){0};
+    for (int oy = 0; oy < 32; oy++) {
+        for (int ox = 0; ox < 32; ox += 4)
+            {
+                const float *restrict dr = dyt + ((oy + 2) * 36 + ox + 2) * 16;
+                const float *restrict r = xt + ((oy + 1) * 36 + ox + 1) * 16;
+                const mc_v16 d0 = *(const mc_v16 *)(dr + 0);
+                const mc_v16 d1 = *(const mc_v16 *)(dr + 16);
+                const mc_v16 d2 = *(const mc_v16 *)(dr + 32);
+                const mc_v16 d3 = *(const mc_v16 *)(dr + 48);
+                const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                g0_0 += d0 * x0;
+                g0_1 += d1 * x1;
+                g0_2 += d2 * x2;
+                g0_0 += d3 * x3;
+                g1_0 += d0 * x1;
+                g1_1 += d1 * x2;
+                g1_2 += d2 * x3;
+                g1_0 += d3 * x4;
+                g2_0 += d0 * x2;
+                g2_1 += d1 * x3;
+                g2_2 += d2 * x4;
+                g2_0 += d3 * x5;
+            }
     }
-    {
-        /* kernel 0, row 1 */
-        const float *restrict dg = dq0 + 74;
-        mc_v16 a0_0 = {0};
-        mc_v16 a0_1 = {0};
-        mc_v16 a0_2 = {0};
-        mc_v16 a0_3 = {0};
-        mc_v16 a1_0 = {0};
-        mc_v16 a1_1 = {0};
-        mc_v16 a1_2 = {0};
-        mc_v16 a1_3 = {0};
-        mc_v16 a2_0 = {0};
-        mc_v16 a2_1 = {0};
-        mc_v16 a2_2 = {0};
-        mc_v16 a2_3 = {0};
-        for (int i = 0; i < 1152; i += 64) {
-            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
-            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
-            const mc_v16 d2 = *(const mc_v16 *)(dg + i + 32);
-            const mc_v16 d3 = *(const mc_v16 *)(dg + i + 48);
-            a0_0 += d0 * *(const mc_v16 *)(xp + i + 73);
-            a0_1 += d1 * *(const mc_v16 *)(xp + i + 89);
-            a0_2 += d2 * *(const mc_v16 *)(xp + i + 105);
-            a0_3 += d3 * *(const mc_v16 *)(xp + i + 121);
-            a1_0 += d0 * *(const mc_v16 *)(xp + i + 74);
-            a1_1 += d1 * *(const mc_v16 *)(xp + i + 90);
-            a1_2 += d2 * *(const mc_v16 *)(xp + i + 106);
-            a1_3 += d3 * *(const mc_v16 *)(xp + i + 122);
-            a2_0 += d0 * *(const mc_v16 *)(xp + i + 75);
-            a2_1 += d1 * *(const mc_v16 *)(xp + i + 91);
-            a2_2 += d2 * *(const mc_v16 *)(xp + i + 107);
-            a2_3 += d3 * *(const mc_v16 *)(xp + i + 123);
-        }
-        ga[3] += a0_0 + a0_1 + a0_2 + a0_3;
-        ga[4] += a1_0 + a1_1 + a1_2 + a1_3;
-        ga[5] += a2_0 + a2_1 + a2_2 + a2_3;
+    gp[0] = g0_0 + g0_1 + g0_2;
+    gp[1] = g1_0 + g1_1 + g1_2;
+    gp[2] = g2_0 + g2_1 + g2_2;
+}
+
+/* Kernel 0, row 1 of its filter gradient, added to the sums at gp. */
+static inline void dw_k3_5_c16_32x32_s1_dw_k0_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+{
+    mc_v16 g0_0 = gp[0];
+    mc_v16 g0_1 = (mc_v16){0};
+    mc_v16 g0_2 = (mc_v16){0};
+    mc_v16 g1_0 = gp[1];
+    mc_v16 g1_1 = (mc_v16){0};
+    mc_v16 g1_2 = (mc_v16){0};
+    mc_v16 g2_0 = gp[2];
+    mc_v16 g2_1 = (mc_v16){0};
+    mc_v16 g2_2 = (mc_v16){0};
+    for (int oy = 0; oy < 32; oy++) {
+        for (int ox = 0; ox < 32; ox += 4)
+            {
+                const float *restrict dr = dyt + ((oy + 2) * 36 + ox + 2) * 16;
+                const float *restrict r = xt + ((oy + 2) * 36 + ox + 1) * 16;
+                const mc_v16 d0 = *(const mc_v16 *)(dr + 0);
+                const mc_v16 d1 = *(const mc_v16 *)(dr + 16);
+                const mc_v16 d2 = *(const mc_v16 *)(dr + 32);
+                const mc_v16 d3 = *(const mc_v16 *)(dr + 48);
+                const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                g0_0 += d0 * x0;
+                g0_1 += d1 * x1;
+                g0_2 += d2 * x2;
+                g0_0 += d3 * x3;
+                g1_0 += d0 * x1;
+                g1_1 += d1 * x2;
+                g1_2 += d2 * x3;
+                g1_0 += d3 * x4;
+                g2_0 += d0 * x2;
+                g2_1 += d1 * x3;
+                g2_2 += d2 * x4;
+                g2_0 += d3 * x5;
+            }
     }
-    {
-        /* kernel 0, row 2 */
-        const float *restrict dg = dq0 + 74;
-        mc_v16 a0_0 = {0};
-        mc_v16 a0_1 = {0};
-        mc_v16 a0_2 = {0};
-        mc_v16 a0_3 = {0};
-        mc_v16 a1_0 = {0};
-        mc_v16 a1_1 = {0};
-        mc_v16 a1_2 = {0};
-        mc_v16 a1_3 = {0};
-        mc_v16 a2_0 = {0};
-        mc_v16 a2_1 = {0};
-        mc_v16 a2_2 = {0};
-        mc_v16 a2_3 = {0};
-        for (int i = 0; i < 1152; i += 64) {
-            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
-            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
-            const mc_v16 d2 = *(const mc_v16 *)(dg + i + 32);
-            const mc_v16 d3 = *(const mc_v16 *)(dg + i + 48);
-            a0_0 += d0 * *(const mc_v16 *)(xp + i + 109);
-            a0_1 += d1 * *(const mc_v16 *)(xp + i + 125);
-            a0_2 += d2 * *(const mc_v16 *)(xp + i + 141);
-            a0_3 += d3 * *(const mc_v16 *)(xp + i + 157);
-            a1_0 += d0 * *(const mc_v16 *)(xp + i + 110);
-            a1_1 += d1 * *(const mc_v16 *)(xp + i + 126);
-            a1_2 += d2 * *(const mc_v16 *)(xp + i + 142);
-            a1_3 += d3 * *(const mc_v16 *)(xp + i + 158);
-            a2_0 += d0 * *(const mc_v16 *)(xp + i + 111);
-            a2_1 += d1 * *(const mc_v16 *)(xp + i + 127);
-            a2_2 += d2 * *(const mc_v16 *)(xp + i + 143);
-            a2_3 += d3 * *(const mc_v16 *)(xp + i + 159);
-        }
-        ga[6] += a0_0 + a0_1 + a0_2 + a0_3;
-        ga[7] += a1_0 + a1_1 + a1_2 + a1_3;
-        ga[8] += a2_0 + a2_1 + a2_2 + a2_3;
+    gp[0] = g0_0 + g0_1 + g0_2;
+    gp[1] = g1_0 + g1_1 + g1_2;
+    gp[2] = g2_0 + g2_1 + g2_2;
+}
+
+/* Kernel 0, row 2 of its filter gradient, added to the sums at gp. */
+static inline void dw_k3_5_c16_32x32_s1_dw_k0_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+{
+    mc_v16 g0_0 = gp[0];
+    mc_v16 g0_1 = (mc_v16){0};
+    mc_v16 g0_2 = (mc_v16){0};
+    mc_v16 g1_0 = gp[1];
+    mc_v16 g1_1 = (mc_v16){0};
+    mc_v16 g1_2 = (mc_v16){0};
+    mc_v16 g2_0 = gp[2];
+    mc_v16 g2_1 = (mc_v16){0};
+    mc_v16 g2_2 = (mc_v16){0};
+    for (int oy = 0; oy < 32; oy++) {
+        for (int ox = 0; ox < 32; ox += 4)
+            {
+                const float *restrict dr = dyt + ((oy + 2) * 36 + ox + 2) * 16;
+                const float *restrict r = xt + ((oy + 3) * 36 + ox + 1) * 16;
+                const mc_v16 d0 = *(const mc_v16 *)(dr + 0);
+                const mc_v16 d1 = *(const mc_v16 *)(dr + 16);
+                const mc_v16 d2 = *(const mc_v16 *)(dr + 32);
+                const mc_v16 d3 = *(const mc_v16 *)(dr + 48);
+                const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                g0_0 += d0 * x0;
+                g0_1 += d1 * x1;
+                g0_2 += d2 * x2;
+                g0_0 += d3 * x3;
+                g1_0 += d0 * x1;
+                g1_1 += d1 * x2;
+                g1_2 += d2 * x3;
+                g1_0 += d3 * x4;
+                g2_0 += d0 * x2;
+                g2_1 += d1 * x3;
+                g2_2 += d2 * x4;
+                g2_0 += d3 * x5;
+            }
     }
-    {
-        /* kernel 1, row 0 */
-        const float *restrict dg = dq1 + 74;
-        mc_v16 a0_0 = {0};
-        mc_v16 a0_1 = {0};
-        mc_v16 a1_0 = {0};
-        mc_v16 a1_1 = {0};
-        mc_v16 a2_0 = {0};
-        mc_v16 a2_1 = {0};
-        mc_v16 a3_0 = {0};
-        mc_v16 a3_1 = {0};
-        mc_v16 a4_0 = {0};
-        mc_v16 a4_1 = {0};
-        for (int i = 0; i < 1152; i += 32) {
-            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
-            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
-            a0_0 += d0 * *(const mc_v16 *)(xp + i + 0);
-            a0_1 += d1 * *(const mc_v16 *)(xp + i + 16);
-            a1_0 += d0 * *(const mc_v16 *)(xp + i + 1);
-            a1_1 += d1 * *(const mc_v16 *)(xp + i + 17);
-            a2_0 += d0 * *(const mc_v16 *)(xp + i + 2);
-            a2_1 += d1 * *(const mc_v16 *)(xp + i + 18);
-            a3_0 += d0 * *(const mc_v16 *)(xp + i + 3);
-            a3_1 += d1 * *(const mc_v16 *)(xp + i + 19);
-            a4_0 += d0 * *(const mc_v16 *)(xp + i + 4);
-            a4_1 += d1 * *(const mc_v16 *)(xp + i + 20);
-        }
-        ga[9] += a0_0 + a0_1;
-        ga[10] += a1_0 + a1_1;
-        ga[11] += a2_0 + a2_1;
-        ga[12] += a3_0 + a3_1;
-        ga[13] += a4_0 + a4_1;
+    gp[0] = g0_0 + g0_1 + g0_2;
+    gp[1] = g1_0 + g1_1 + g1_2;
+    gp[2] = g2_0 + g2_1 + g2_2;
+}
+
+/* The filter gradient of kernel 0, added to its sums in gg. */
+static void dw_k3_5_c16_32x32_s1_dw_k0(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
+{
+    dw_k3_5_c16_32x32_s1_dw_k0_r0(gg + 0, dyt, xt);
+    dw_k3_5_c16_32x32_s1_dw_k0_r1(gg + 3, dyt, xt);
+    dw_k3_5_c16_32x32_s1_dw_k0_r2(gg + 6, dyt, xt);
+}
+
+/* Kernel 1 (5x5) of the list, added to dst. */
+static void dw_k3_5_c16_32x32_s1_dx_k1(float *restrict dst, const float *restrict src, const mc_v16 *restrict w1)
+{
+    for (int oy = 0; oy < 32; oy++) {
+        for (int ox = 0; ox < 32; ox += 8)
+            {
+                float *restrict o = dst + (oy * 32 + ox) * 16;
+                mc_v16 a0 = *(const mc_v16 *)(o + 0);
+                mc_v16 a1 = *(const mc_v16 *)(o + 16);
+                mc_v16 a2 = *(const mc_v16 *)(o + 32);
+                mc_v16 a3 = *(const mc_v16 *)(o + 48);
+                mc_v16 a4 = *(const mc_v16 *)(o + 64);
+                mc_v16 a5 = *(const mc_v16 *)(o + 80);
+                mc_v16 a6 = *(const mc_v16 *)(o + 96);
+                mc_v16 a7 = *(const mc_v16 *)(o + 112);
+                {
+                    const float *restrict r = src + ((oy + 0) * 36 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    const mc_v16 x10 = *(const mc_v16 *)(r + 160);
+                    const mc_v16 x11 = *(const mc_v16 *)(r + 176);
+                    {
+                        const mc_v16 v = w1[0];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w1[1];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w1[2];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                    {
+                        const mc_v16 v = w1[3];
+                        a0 += v * x3;
+                        a1 += v * x4;
+                        a2 += v * x5;
+                        a3 += v * x6;
+                        a4 += v * x7;
+                        a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
+                    }
+                    {
+                        const mc_v16 v = w1[4];
+                        a0 += v * x4;
+                        a1 += v * x5;
+                        a2 += v * x6;
+                        a3 += v * x7;
+                        a4 += v * x8;
+                        a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 1) * 36 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    const mc_v16 x10 = *(const mc_v16 *)(r + 160);
+                    const mc_v16 x11 = *(const mc_v16 *)(r + 176);
+                    {
+                        const mc_v16 v = w1[5];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w1[6];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w1[7];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                    {
+                        const mc_v16 v = w1[8];
+                        a0 += v * x3;
+                        a1 += v * x4;
+                        a2 += v * x5;
+                        a3 += v * x6;
+                        a4 += v * x7;
+                        a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
+                    }
+                    {
+                        const mc_v16 v = w1[9];
+                        a0 += v * x4;
+                        a1 += v * x5;
+                        a2 += v * x6;
+                        a3 += v * x7;
+                        a4 += v * x8;
+                        a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 2) * 36 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    const mc_v16 x10 = *(const mc_v16 *)(r + 160);
+                    const mc_v16 x11 = *(const mc_v16 *)(r + 176);
+                    {
+                        const mc_v16 v = w1[10];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w1[11];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w1[12];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                    {
+                        const mc_v16 v = w1[13];
+                        a0 += v * x3;
+                        a1 += v * x4;
+                        a2 += v * x5;
+                        a3 += v * x6;
+                        a4 += v * x7;
+                        a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
+                    }
+                    {
+                        const mc_v16 v = w1[14];
+                        a0 += v * x4;
+                        a1 += v * x5;
+                        a2 += v * x6;
+                        a3 += v * x7;
+                        a4 += v * x8;
+                        a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 3) * 36 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    const mc_v16 x10 = *(const mc_v16 *)(r + 160);
+                    const mc_v16 x11 = *(const mc_v16 *)(r + 176);
+                    {
+                        const mc_v16 v = w1[15];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w1[16];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w1[17];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                    {
+                        const mc_v16 v = w1[18];
+                        a0 += v * x3;
+                        a1 += v * x4;
+                        a2 += v * x5;
+                        a3 += v * x6;
+                        a4 += v * x7;
+                        a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
+                    }
+                    {
+                        const mc_v16 v = w1[19];
+                        a0 += v * x4;
+                        a1 += v * x5;
+                        a2 += v * x6;
+                        a3 += v * x7;
+                        a4 += v * x8;
+                        a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 4) * 36 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    const mc_v16 x10 = *(const mc_v16 *)(r + 160);
+                    const mc_v16 x11 = *(const mc_v16 *)(r + 176);
+                    {
+                        const mc_v16 v = w1[20];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w1[21];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w1[22];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                    {
+                        const mc_v16 v = w1[23];
+                        a0 += v * x3;
+                        a1 += v * x4;
+                        a2 += v * x5;
+                        a3 += v * x6;
+                        a4 += v * x7;
+                        a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
+                    }
+                    {
+                        const mc_v16 v = w1[24];
+                        a0 += v * x4;
+                        a1 += v * x5;
+                        a2 += v * x6;
+                        a3 += v * x7;
+                        a4 += v * x8;
+                        a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
+                    }
+                }
+                *(mc_v16 *)(o + 0) = a0;
+                *(mc_v16 *)(o + 16) = a1;
+                *(mc_v16 *)(o + 32) = a2;
+                *(mc_v16 *)(o + 48) = a3;
+                *(mc_v16 *)(o + 64) = a4;
+                *(mc_v16 *)(o + 80) = a5;
+                *(mc_v16 *)(o + 96) = a6;
+                *(mc_v16 *)(o + 112) = a7;
+            }
     }
-    {
-        /* kernel 1, row 1 */
-        const float *restrict dg = dq1 + 74;
-        mc_v16 a0_0 = {0};
-        mc_v16 a0_1 = {0};
-        mc_v16 a1_0 = {0};
-        mc_v16 a1_1 = {0};
-        mc_v16 a2_0 = {0};
-        mc_v16 a2_1 = {0};
-        mc_v16 a3_0 = {0};
-        mc_v16 a3_1 = {0};
-        mc_v16 a4_0 = {0};
-        mc_v16 a4_1 = {0};
-        for (int i = 0; i < 1152; i += 32) {
-            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
-            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
-            a0_0 += d0 * *(const mc_v16 *)(xp + i + 36);
-            a0_1 += d1 * *(const mc_v16 *)(xp + i + 52);
-            a1_0 += d0 * *(const mc_v16 *)(xp + i + 37);
-            a1_1 += d1 * *(const mc_v16 *)(xp + i + 53);
-            a2_0 += d0 * *(const mc_v16 *)(xp + i + 38);
-            a2_1 += d1 * *(const mc_v16 *)(xp + i + 54);
-            a3_0 += d0 * *(const mc_v16 *)(xp + i + 39);
-            a3_1 += d1 * *(const mc_v16 *)(xp + i + 55);
-            a4_0 += d0 * *(const mc_v16 *)(xp + i + 40);
-            a4_1 += d1 * *(const mc_v16 *)(xp + i + 56);
-        }
-        ga[14] += a0_0 + a0_1;
-        ga[15] += a1_0 + a1_1;
-        ga[16] += a2_0 + a2_1;
-        ga[17] += a3_0 + a3_1;
-        ga[18] += a4_0 + a4_1;
+}
+
+/* Kernel 1, row 0 of its filter gradient, added to the sums at gp. */
+static inline void dw_k3_5_c16_32x32_s1_dw_k1_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+{
+    mc_v16 g0_0 = gp[0];
+    mc_v16 g0_1 = (mc_v16){0};
+    mc_v16 g1_0 = gp[1];
+    mc_v16 g1_1 = (mc_v16){0};
+    mc_v16 g2_0 = gp[2];
+    mc_v16 g2_1 = (mc_v16){0};
+    mc_v16 g3_0 = gp[3];
+    mc_v16 g3_1 = (mc_v16){0};
+    mc_v16 g4_0 = gp[4];
+    mc_v16 g4_1 = (mc_v16){0};
+    for (int oy = 0; oy < 32; oy++) {
+        for (int ox = 0; ox < 32; ox += 4)
+            {
+                const float *restrict dr = dyt + ((oy + 2) * 36 + ox + 2) * 16;
+                const float *restrict r = xt + ((oy + 0) * 36 + ox + 0) * 16;
+                const mc_v16 d0 = *(const mc_v16 *)(dr + 0);
+                const mc_v16 d1 = *(const mc_v16 *)(dr + 16);
+                const mc_v16 d2 = *(const mc_v16 *)(dr + 32);
+                const mc_v16 d3 = *(const mc_v16 *)(dr + 48);
+                const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                g0_0 += d0 * x0;
+                g0_1 += d1 * x1;
+                g0_0 += d2 * x2;
+                g0_1 += d3 * x3;
+                g1_0 += d0 * x1;
+                g1_1 += d1 * x2;
+                g1_0 += d2 * x3;
+                g1_1 += d3 * x4;
+                g2_0 += d0 * x2;
+                g2_1 += d1 * x3;
+                g2_0 += d2 * x4;
+                g2_1 += d3 * x5;
+                g3_0 += d0 * x3;
+                g3_1 += d1 * x4;
+                g3_0 += d2 * x5;
+                g3_1 += d3 * x6;
+                g4_0 += d0 * x4;
+                g4_1 += d1 * x5;
+                g4_0 += d2 * x6;
+                g4_1 += d3 * x7;
+            }
     }
-    {
-        /* kernel 1, row 2 */
-        const float *restrict dg = dq1 + 74;
-        mc_v16 a0_0 = {0};
-        mc_v16 a0_1 = {0};
-        mc_v16 a1_0 = {0};
-        mc_v16 a1_1 = {0};
-        mc_v16 a2_0 = {0};
-        mc_v16 a2_1 = {0};
-        mc_v16 a3_0 = {0};
-        mc_v16 a3_1 = {0};
-        mc_v16 a4_0 = {0};
-        mc_v16 a4_1 = {0};
-        for (int i = 0; i < 1152; i += 32) {
-            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
-            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
-            a0_0 += d0 * *(const mc_v16 *)(xp + i + 72);
-            a0_1 += d1 * *(const mc_v16 *)(xp + i + 88);
-            a1_0 += d0 * *(const mc_v16 *)(xp + i + 73);
-            a1_1 += d1 * *(const mc_v16 *)(xp + i + 89);
-            a2_0 += d0 * *(const mc_v16 *)(xp + i + 74);
-            a2_1 += d1 * *(const mc_v16 *)(xp + i + 90);
-            a3_0 += d0 * *(const mc_v16 *)(xp + i + 75);
-            a3_1 += d1 * *(const mc_v16 *)(xp + i + 91);
-            a4_0 += d0 * *(const mc_v16 *)(xp + i + 76);
-            a4_1 += d1 * *(const mc_v16 *)(xp + i + 92);
-        }
-        ga[19] += a0_0 + a0_1;
-        ga[20] += a1_0 + a1_1;
-        ga[21] += a2_0 + a2_1;
-        ga[22] += a3_0 + a3_1;
-        ga[23] += a4_0 + a4_1;
+    gp[0] = g0_0 + g0_1;
+    gp[1] = g1_0 + g1_1;
+    gp[2] = g2_0 + g2_1;
+    gp[3] = g3_0 + g3_1;
+    gp[4] = g4_0 + g4_1;
+}
+
+/* Kernel 1, row 1 of its filter gradient, added to the sums at gp. */
+static inline void dw_k3_5_c16_32x32_s1_dw_k1_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+{
+    mc_v16 g0_0 = gp[0];
+    mc_v16 g0_1 = (mc_v16){0};
+    mc_v16 g1_0 = gp[1];
+    mc_v16 g1_1 = (mc_v16){0};
+    mc_v16 g2_0 = gp[2];
+    mc_v16 g2_1 = (mc_v16){0};
+    mc_v16 g3_0 = gp[3];
+    mc_v16 g3_1 = (mc_v16){0};
+    mc_v16 g4_0 = gp[4];
+    mc_v16 g4_1 = (mc_v16){0};
+    for (int oy = 0; oy < 32; oy++) {
+        for (int ox = 0; ox < 32; ox += 4)
+            {
+                const float *restrict dr = dyt + ((oy + 2) * 36 + ox + 2) * 16;
+                const float *restrict r = xt + ((oy + 1) * 36 + ox + 0) * 16;
+                const mc_v16 d0 = *(const mc_v16 *)(dr + 0);
+                const mc_v16 d1 = *(const mc_v16 *)(dr + 16);
+                const mc_v16 d2 = *(const mc_v16 *)(dr + 32);
+                const mc_v16 d3 = *(const mc_v16 *)(dr + 48);
+                const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                g0_0 += d0 * x0;
+                g0_1 += d1 * x1;
+                g0_0 += d2 * x2;
+                g0_1 += d3 * x3;
+                g1_0 += d0 * x1;
+                g1_1 += d1 * x2;
+                g1_0 += d2 * x3;
+                g1_1 += d3 * x4;
+                g2_0 += d0 * x2;
+                g2_1 += d1 * x3;
+                g2_0 += d2 * x4;
+                g2_1 += d3 * x5;
+                g3_0 += d0 * x3;
+                g3_1 += d1 * x4;
+                g3_0 += d2 * x5;
+                g3_1 += d3 * x6;
+                g4_0 += d0 * x4;
+                g4_1 += d1 * x5;
+                g4_0 += d2 * x6;
+                g4_1 += d3 * x7;
+            }
     }
-    {
-        /* kernel 1, row 3 */
-        const float *restrict dg = dq1 + 74;
-        mc_v16 a0_0 = {0};
-        mc_v16 a0_1 = {0};
-        mc_v16 a1_0 = {0};
-        mc_v16 a1_1 = {0};
-        mc_v16 a2_0 = {0};
-        mc_v16 a2_1 = {0};
-        mc_v16 a3_0 = {0};
-        mc_v16 a3_1 = {0};
-        mc_v16 a4_0 = {0};
-        mc_v16 a4_1 = {0};
-        for (int i = 0; i < 1152; i += 32) {
-            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
-            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
-            a0_0 += d0 * *(const mc_v16 *)(xp + i + 108);
-            a0_1 += d1 * *(const mc_v16 *)(xp + i + 124);
-            a1_0 += d0 * *(const mc_v16 *)(xp + i + 109);
-            a1_1 += d1 * *(const mc_v16 *)(xp + i + 125);
-            a2_0 += d0 * *(const mc_v16 *)(xp + i + 110);
-            a2_1 += d1 * *(const mc_v16 *)(xp + i + 126);
-            a3_0 += d0 * *(const mc_v16 *)(xp + i + 111);
-            a3_1 += d1 * *(const mc_v16 *)(xp + i + 127);
-            a4_0 += d0 * *(const mc_v16 *)(xp + i + 112);
-            a4_1 += d1 * *(const mc_v16 *)(xp + i + 128);
-        }
-        ga[24] += a0_0 + a0_1;
-        ga[25] += a1_0 + a1_1;
-        ga[26] += a2_0 + a2_1;
-        ga[27] += a3_0 + a3_1;
-        ga[28] += a4_0 + a4_1;
+    gp[0] = g0_0 + g0_1;
+    gp[1] = g1_0 + g1_1;
+    gp[2] = g2_0 + g2_1;
+    gp[3] = g3_0 + g3_1;
+    gp[4] = g4_0 + g4_1;
+}
+
+/* Kernel 1, row 2 of its filter gradient, added to the sums at gp. */
+static inline void dw_k3_5_c16_32x32_s1_dw_k1_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+{
+    mc_v16 g0_0 = gp[0];
+    mc_v16 g0_1 = (mc_v16){0};
+    mc_v16 g1_0 = gp[1];
+    mc_v16 g1_1 = (mc_v16){0};
+    mc_v16 g2_0 = gp[2];
+    mc_v16 g2_1 = (mc_v16){0};
+    mc_v16 g3_0 = gp[3];
+    mc_v16 g3_1 = (mc_v16){0};
+    mc_v16 g4_0 = gp[4];
+    mc_v16 g4_1 = (mc_v16){0};
+    for (int oy = 0; oy < 32; oy++) {
+        for (int ox = 0; ox < 32; ox += 4)
+            {
+                const float *restrict dr = dyt + ((oy + 2) * 36 + ox + 2) * 16;
+                const float *restrict r = xt + ((oy + 2) * 36 + ox + 0) * 16;
+                const mc_v16 d0 = *(const mc_v16 *)(dr + 0);
+                const mc_v16 d1 = *(const mc_v16 *)(dr + 16);
+                const mc_v16 d2 = *(const mc_v16 *)(dr + 32);
+                const mc_v16 d3 = *(const mc_v16 *)(dr + 48);
+                const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                g0_0 += d0 * x0;
+                g0_1 += d1 * x1;
+                g0_0 += d2 * x2;
+                g0_1 += d3 * x3;
+                g1_0 += d0 * x1;
+                g1_1 += d1 * x2;
+                g1_0 += d2 * x3;
+                g1_1 += d3 * x4;
+                g2_0 += d0 * x2;
+                g2_1 += d1 * x3;
+                g2_0 += d2 * x4;
+                g2_1 += d3 * x5;
+                g3_0 += d0 * x3;
+                g3_1 += d1 * x4;
+                g3_0 += d2 * x5;
+                g3_1 += d3 * x6;
+                g4_0 += d0 * x4;
+                g4_1 += d1 * x5;
+                g4_0 += d2 * x6;
+                g4_1 += d3 * x7;
+            }
     }
-    {
-        /* kernel 1, row 4 */
-        const float *restrict dg = dq1 + 74;
-        mc_v16 a0_0 = {0};
-        mc_v16 a0_1 = {0};
-        mc_v16 a1_0 = {0};
-        mc_v16 a1_1 = {0};
-        mc_v16 a2_0 = {0};
-        mc_v16 a2_1 = {0};
-        mc_v16 a3_0 = {0};
-        mc_v16 a3_1 = {0};
-        mc_v16 a4_0 = {0};
-        mc_v16 a4_1 = {0};
-        for (int i = 0; i < 1152; i += 32) {
-            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
-            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
-            a0_0 += d0 * *(const mc_v16 *)(xp + i + 144);
-            a0_1 += d1 * *(const mc_v16 *)(xp + i + 160);
-            a1_0 += d0 * *(const mc_v16 *)(xp + i + 145);
-            a1_1 += d1 * *(const mc_v16 *)(xp + i + 161);
-            a2_0 += d0 * *(const mc_v16 *)(xp + i + 146);
-            a2_1 += d1 * *(const mc_v16 *)(xp + i + 162);
-            a3_0 += d0 * *(const mc_v16 *)(xp + i + 147);
-            a3_1 += d1 * *(const mc_v16 *)(xp + i + 163);
-            a4_0 += d0 * *(const mc_v16 *)(xp + i + 148);
-            a4_1 += d1 * *(const mc_v16 *)(xp + i + 164);
-        }
-        ga[29] += a0_0 + a0_1;
-        ga[30] += a1_0 + a1_1;
-        ga[31] += a2_0 + a2_1;
-        ga[32] += a3_0 + a3_1;
-        ga[33] += a4_0 + a4_1;
+    gp[0] = g0_0 + g0_1;
+    gp[1] = g1_0 + g1_1;
+    gp[2] = g2_0 + g2_1;
+    gp[3] = g3_0 + g3_1;
+    gp[4] = g4_0 + g4_1;
+}
+
+/* Kernel 1, row 3 of its filter gradient, added to the sums at gp. */
+static inline void dw_k3_5_c16_32x32_s1_dw_k1_r3(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+{
+    mc_v16 g0_0 = gp[0];
+    mc_v16 g0_1 = (mc_v16){0};
+    mc_v16 g1_0 = gp[1];
+    mc_v16 g1_1 = (mc_v16){0};
+    mc_v16 g2_0 = gp[2];
+    mc_v16 g2_1 = (mc_v16){0};
+    mc_v16 g3_0 = gp[3];
+    mc_v16 g3_1 = (mc_v16){0};
+    mc_v16 g4_0 = gp[4];
+    mc_v16 g4_1 = (mc_v16){0};
+    for (int oy = 0; oy < 32; oy++) {
+        for (int ox = 0; ox < 32; ox += 4)
+            {
+                const float *restrict dr = dyt + ((oy + 2) * 36 + ox + 2) * 16;
+                const float *restrict r = xt + ((oy + 3) * 36 + ox + 0) * 16;
+                const mc_v16 d0 = *(const mc_v16 *)(dr + 0);
+                const mc_v16 d1 = *(const mc_v16 *)(dr + 16);
+                const mc_v16 d2 = *(const mc_v16 *)(dr + 32);
+                const mc_v16 d3 = *(const mc_v16 *)(dr + 48);
+                const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                g0_0 += d0 * x0;
+                g0_1 += d1 * x1;
+                g0_0 += d2 * x2;
+                g0_1 += d3 * x3;
+                g1_0 += d0 * x1;
+                g1_1 += d1 * x2;
+                g1_0 += d2 * x3;
+                g1_1 += d3 * x4;
+                g2_0 += d0 * x2;
+                g2_1 += d1 * x3;
+                g2_0 += d2 * x4;
+                g2_1 += d3 * x5;
+                g3_0 += d0 * x3;
+                g3_1 += d1 * x4;
+                g3_0 += d2 * x5;
+                g3_1 += d3 * x6;
+                g4_0 += d0 * x4;
+                g4_1 += d1 * x5;
+                g4_0 += d2 * x6;
+                g4_1 += d3 * x7;
+            }
     }
+    gp[0] = g0_0 + g0_1;
+    gp[1] = g1_0 + g1_1;
+    gp[2] = g2_0 + g2_1;
+    gp[3] = g3_0 + g3_1;
+    gp[4] = g4_0 + g4_1;
+}
+
+/* Kernel 1, row 4 of its filter gradient, added to the sums at gp. */
+static inline void dw_k3_5_c16_32x32_s1_dw_k1_r4(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+{
+    mc_v16 g0_0 = gp[0];
+    mc_v16 g0_1 = (mc_v16){0};
+    mc_v16 g1_0 = gp[1];
+    mc_v16 g1_1 = (mc_v16){0};
+    mc_v16 g2_0 = gp[2];
+    mc_v16 g2_1 = (mc_v16){0};
+    mc_v16 g3_0 = gp[3];
+    mc_v16 g3_1 = (mc_v16){0};
+    mc_v16 g4_0 = gp[4];
+    mc_v16 g4_1 = (mc_v16){0};
+    for (int oy = 0; oy < 32; oy++) {
+        for (int ox = 0; ox < 32; ox += 4)
+            {
+                const float *restrict dr = dyt + ((oy + 2) * 36 + ox + 2) * 16;
+                const float *restrict r = xt + ((oy + 4) * 36 + ox + 0) * 16;
+                const mc_v16 d0 = *(const mc_v16 *)(dr + 0);
+                const mc_v16 d1 = *(const mc_v16 *)(dr + 16);
+                const mc_v16 d2 = *(const mc_v16 *)(dr + 32);
+                const mc_v16 d3 = *(const mc_v16 *)(dr + 48);
+                const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                g0_0 += d0 * x0;
+                g0_1 += d1 * x1;
+                g0_0 += d2 * x2;
+                g0_1 += d3 * x3;
+                g1_0 += d0 * x1;
+                g1_1 += d1 * x2;
+                g1_0 += d2 * x3;
+                g1_1 += d3 * x4;
+                g2_0 += d0 * x2;
+                g2_1 += d1 * x3;
+                g2_0 += d2 * x4;
+                g2_1 += d3 * x5;
+                g3_0 += d0 * x3;
+                g3_1 += d1 * x4;
+                g3_0 += d2 * x5;
+                g3_1 += d3 * x6;
+                g4_0 += d0 * x4;
+                g4_1 += d1 * x5;
+                g4_0 += d2 * x6;
+                g4_1 += d3 * x7;
+            }
+    }
+    gp[0] = g0_0 + g0_1;
+    gp[1] = g1_0 + g1_1;
+    gp[2] = g2_0 + g2_1;
+    gp[3] = g3_0 + g3_1;
+    gp[4] = g4_0 + g4_1;
+}
+
+/* The filter gradient of kernel 1, added to its sums in gg. */
+static void dw_k3_5_c16_32x32_s1_dw_k1(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
+{
+    dw_k3_5_c16_32x32_s1_dw_k1_r0(gg + 9, dyt, xt);
+    dw_k3_5_c16_32x32_s1_dw_k1_r1(gg + 14, dyt, xt);
+    dw_k3_5_c16_32x32_s1_dw_k1_r2(gg + 19, dyt, xt);
+    dw_k3_5_c16_32x32_s1_dw_k1_r3(gg + 24, dyt, xt);
+    dw_k3_5_c16_32x32_s1_dw_k1_r4(gg + 29, dyt, xt);
 }
 
 void dw_k3_5_c16_32x32_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
-    MC_OMP_FOR
-    for (int c = 0; c < 16; c++) {
-        mc_v16 ga[34];
-        memset(ga, 0, sizeof ga);
-        double gb = 0; /* the bias gradient, with one kernel */
-        for (int b = 0; b < n; b++) {
-            dw_k3_5_c16_32x32_s1_bwd_plane(x + ((long)b * 16 + c) * 1024, w, dy, dx + ((long)b * 16 + c) * 1024, ga, b, c,
-                acc);
+    static _Alignas(64) float wt[544];
+    static _Alignas(64) mc_v16 ga[544];
+    dw_k3_5_c16_32x32_s1_cl_filters(w, wt, 1);
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[20736], dyt[20736], dxt[16384];
+        memset(xt, 0, sizeof xt);
+        memset(dyt, 0, sizeof dyt);
+        MC_OMP_FOR_IN
+        for (int k = 0; k < 16; k++) {
+            memset(ga + k * 34, 0, sizeof(mc_v16) * 34);
+            for (int b = k * n / 16; b < (k + 1) * n / 16; b++)
+                for (int g = 0; g < 1; g++) {
+                    mc_v16 *restrict gg = ga + (k * 1 + g) * 34;
+                    dw_k3_5_c16_32x32_s1_cl_in(x + ((long)b * 16 + g * 16) * 1024, xt);
+                    const mc_v16 *restrict w0 = (const mc_v16 *)wt + g * 34 + 0;
+                    const mc_v16 *restrict w1 = (const mc_v16 *)wt + g * 34 + 9;
+                    dw_k3_5_c16_32x32_s1_cl_in(dy + ((long)b * 32 + 0 + g * 16) * 1024, dyt);
+                    dw_k3_5_c16_32x32_s1_dx_k0(dxt, dyt, w0);
+                    dw_k3_5_c16_32x32_s1_dw_k0(gg, dyt, xt);
+                    dw_k3_5_c16_32x32_s1_cl_in(dy + ((long)b * 32 + 16 + g * 16) * 1024, dyt);
+                    dw_k3_5_c16_32x32_s1_dx_k1(dxt, dyt, w1);
+                    dw_k3_5_c16_32x32_s1_dw_k1(gg, dyt, xt);
+                    dw_k3_5_c16_32x32_s1_cl_out(dxt, dx + ((long)b * 16 + g * 16) * 1024, acc);
+                }
         }
-        {
-            float *restrict dw0 = dw + 0 + c * 9;
-            dw0[0] += mc_v16_sum(&ga[0]);
-            dw0[1] += mc_v16_sum(&ga[1]);
-            dw0[2] += mc_v16_sum(&ga[2]);
-            dw0[3] += mc_v16_sum(&ga[3]);
-            dw0[4] += mc_v16_sum(&ga[4]);
-            dw0[5] += mc_v16_sum(&ga[5]);
-            dw0[6] += mc_v16_sum(&ga[6]);
-            dw0[7] += mc_v16_sum(&ga[7]);
-            dw0[8] += mc_v16_sum(&ga[8]);
+    }
+    for (int c = 0; c < 16; c++)
+        for (int t = 0; t < 9; t++) {
+            float s = 0.0f;
+            for (int k = 0; k < 16; k++)
+                s += ga[(k * 1 + c / 16) * 34 + 0 + t][c % 16];
+            dw[0 + c * 9 + t] += s;
         }
-        {
-            float *restrict dw1 = dw + 144 + c * 25;
-            dw1[0] += mc_v16_sum(&ga[9]);
-            dw1[1] += mc_v16_sum(&ga[10]);
-            dw1[2] += mc_v16_sum(&ga[11]);
-            dw1[3] += mc_v16_sum(&ga[12]);
-            dw1[4] += mc_v16_sum(&ga[13]);
-            dw1[5] += mc_v16_sum(&ga[14]);
-            dw1[6] += mc_v16_sum(&ga[15]);
-            dw1[7] += mc_v16_sum(&ga[16]);
-            dw1[8] += mc_v16_sum(&ga[17]);
-            dw1[9] += mc_v16_sum(&ga[18]);
-            dw1[10] += mc_v16_sum(&ga[19]);
-            dw1[11] += mc_v16_sum(&ga[20]);
-            dw1[12] += mc_v16_sum(&ga[21]);
-            dw1[13] += mc_v16_sum(&ga[22]);
-            dw1[14] += mc_v16_sum(&ga[23]);
-            dw1[15] += mc_v16_sum(&ga[24]);
-            dw1[16] += mc_v16_sum(&ga[25]);
-            dw1[17] += mc_v16_sum(&ga[26]);
-            dw1[18] += mc_v16_sum(&ga[27]);
-            dw1[19] += mc_v16_sum(&ga[28]);
-            dw1[20] += mc_v16_sum(&ga[29]);
-            dw1[21] += mc_v16_sum(&ga[30]);
-            dw1[22] += mc_v16_sum(&ga[31]);
-            dw1[23] += mc_v16_sum(&ga[32]);
-            dw1[24] += mc_v16_sum(&ga[33]);
+    for (int c = 0; c < 16; c++)
+        for (int t = 0; t < 25; t++) {
+            float s = 0.0f;
+            for (int k = 0; k < 16; k++)
+                s += ga[(k * 1 + c / 16) * 34 + 9 + t][c % 16];
+            dw[144 + c * 25 + t] += s;
         }
-        (void)gb;
+}
+
+/* dw_k3_5_c32_16x16_s1: depthwise, kernels 3, 5 on 32 channels of 16x16, stride 1 -> 64x16x16, channels last */
+/* The filters with channels last: per group of 16 channels, a vector per
+ * tap of the list (kernel after kernel); flipped for the input gradient. */
+static void dw_k3_5_c32_16x16_s1_cl_filters(const float *restrict w, float *restrict wt, int flip)
+{
+    for (int c = 0; c < 32; c++)
+        for (int t = 0; t < 9; t++)
+            wt[((c / 16 * 34) + 0 + t) * 16 + c % 16] = w[0 + c * 9 + (flip ? 8 - t : t)];
+    for (int c = 0; c < 32; c++)
+        for (int t = 0; t < 25; t++)
+            wt[((c / 16 * 34) + 9 + t) * 16 + c % 16] = w[288 + c * 25 + (flip ? 24 - t : t)];
+}
+
+/* 16 planes of 16 x 16 (the channels of a group) into the padded
+ * channels-last image xt, 16 pixels at a time. */
+static inline void dw_k3_5_c32_16x16_s1_cl_in(const float *restrict planes, float *restrict xt)
+{
+    for (int p0 = 0; p0 < 256; p0 += 16) {
+        const int count = 256 - p0 < 16 ? 256 - p0 : 16;
+        mc_v16 r[16];
+        for (int c = 0; c < 16; c++)
+            if (count == 16)
+                r[c] = *(const mc_v16 *)(planes + c * 256 + p0);
+            else
+                mc_v16_part(&r[c], planes + c * 256 + p0, count);
+        mc_v16_transpose(r);
+        for (int q = 0; q < count; q++) {
+            const int iy = (p0 + q) / 16, ix = (p0 + q) % 16;
+            *(mc_v16 *)(xt + ((iy + 2) * 20 + ix + 2) * 16) = r[q];
+        }
     }
 }
 
-/* dw_k3_5_c32_16x16_s1: depthwise, kernels 3, 5 on 32 channels of 16x16, stride 1 -> 64x16x16 */
-static inline void dw_k3_5_c32_16x16_s1_pad(const float *restrict xc, float *restrict xp)
+/* The channels-last result back into 16 planes of 16 x 16: stored, or
+ * added when add is nonzero. */
+static inline void dw_k3_5_c32_16x16_s1_cl_out(const float *restrict yt, float *restrict planes, int add)
 {
-    memset(xp, 0, sizeof(float) * 468);
-    for (int iy = 0; iy < 16; iy++)
-        for (int ix = 0; ix < 16; ix++)
-            xp[(iy + 2) * 20 + 2 + ix] = xc[iy * 16 + ix];
+    for (int p0 = 0; p0 < 256; p0 += 16) {
+        const int count = 256 - p0 < 16 ? 256 - p0 : 16;
+        mc_v16 r[16];
+        for (int q = 0; q < 16; q++)
+            r[q] = q < count ? *(const mc_v16 *)(yt + (p0 + q) * 16) : (mc_v16){0};
+        mc_v16_transpose(r);
+        for (int c = 0; c < 16; c++) {
+            float *restrict p = planes + c * 256 + p0;
+            if (count == 16) {
+                if (add)
+                    *(mc_v16 *)p += r[c];
+                else
+                    *(mc_v16 *)p = r[c];
+            } else {
+                mc_v16 v = r[c];
+                if (add) {
+                    mc_v16 old;
+                    mc_v16_part(&old, p, count);
+                    v += old;
+                }
+                mc_v16_store_part(p, &v, count);
+            }
+        }
+    }
 }
 
-/* Channel c of image b, every kernel. */
-static inline void dw_k3_5_c32_16x16_s1_fwd_plane(const float *restrict xc, const float *restrict w, const float *restrict bias,
-    float *restrict y, int b, int c)
+/* Kernel 0 (3x3) of the list, into dst. */
+static void dw_k3_5_c32_16x16_s1_fwd_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
 {
-    (void)bias;
-    float xp[468];
-    dw_k3_5_c32_16x16_s1_pad(xc, xp);
-    const float *restrict w0 = w + 0 + c * 9;
-    float *restrict y0 = y + ((long)b * 64 + 0 + c) * 256;
-    const float *restrict w1 = w + 288 + c * 25;
-    float *restrict y1 = y + ((long)b * 64 + 32 + c) * 256;
-    float yg0[384];
-    {
-        /* kernel 0, row 0 */
-        const float v0 = w0[0];
-        const float v1 = w0[1];
-        const float v2 = w0[2];
-        for (int i = 0; i < 384; i += 128) {
-            mc_v16 a0 = (mc_v16){0};
-            mc_v16 a1 = (mc_v16){0};
-            mc_v16 a2 = (mc_v16){0};
-            mc_v16 a3 = (mc_v16){0};
-            mc_v16 a4 = (mc_v16){0};
-            mc_v16 a5 = (mc_v16){0};
-            mc_v16 a6 = (mc_v16){0};
-            mc_v16 a7 = (mc_v16){0};
-            a0 += v0 * *(const mc_v16 *)(xp + i + 21);
-            a1 += v0 * *(const mc_v16 *)(xp + i + 37);
-            a2 += v0 * *(const mc_v16 *)(xp + i + 53);
-            a3 += v0 * *(const mc_v16 *)(xp + i + 69);
-            a4 += v0 * *(const mc_v16 *)(xp + i + 85);
-            a5 += v0 * *(const mc_v16 *)(xp + i + 101);
-            a6 += v0 * *(const mc_v16 *)(xp + i + 117);
-            a7 += v0 * *(const mc_v16 *)(xp + i + 133);
-            a0 += v1 * *(const mc_v16 *)(xp + i + 22);
-            a1 += v1 * *(const mc_v16 *)(xp + i + 38);
-            a2 += v1 * *(const mc_v16 *)(xp + i + 54);
-            a3 += v1 * *(const mc_v16 *)(xp + i + 70);
-            a4 += v1 * *(const mc_v16 *)(xp + i + 86);
-            a5 += v1 * *(const mc_v16 *)(xp + i + 102);
-            a6 += v1 * *(const mc_v16 *)(xp + i + 118);
-            a7 += v1 * *(const mc_v16 *)(xp + i + 134);
-            a0 += v2 * *(const mc_v16 *)(xp + i + 23);
-            a1 += v2 * *(const mc_v16 *)(xp + i + 39);
-            a2 += v2 * *(const mc_v16 *)(xp + i + 55);
-            a3 += v2 * *(const mc_v16 *)(xp + i + 71);
-            a4 += v2 * *(const mc_v16 *)(xp + i + 87);
-            a5 += v2 * *(const mc_v16 *)(xp + i + 103);
-            a6 += v2 * *(const mc_v16 *)(xp + i + 119);
-            a7 += v2 * *(const mc_v16 *)(xp + i + 135);
-            *(mc_v16 *)(yg0 + i + 0) = a0;
-            *(mc_v16 *)(yg0 + i + 16) = a1;
-            *(mc_v16 *)(yg0 + i + 32) = a2;
-            *(mc_v16 *)(yg0 + i + 48) = a3;
-            *(mc_v16 *)(yg0 + i + 64) = a4;
-            *(mc_v16 *)(yg0 + i + 80) = a5;
-            *(mc_v16 *)(yg0 + i + 96) = a6;
-            *(mc_v16 *)(yg0 + i + 112) = a7;
-        }
-    }
-    {
-        /* kernel 0, row 1 */
-        const float v0 = w0[3];
-        const float v1 = w0[4];
-        const float v2 = w0[5];
-        for (int i = 0; i < 384; i += 128) {
-            mc_v16 a0 = *(const mc_v16 *)(yg0 + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(yg0 + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(yg0 + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(yg0 + i + 48);
-            mc_v16 a4 = *(const mc_v16 *)(yg0 + i + 64);
-            mc_v16 a5 = *(const mc_v16 *)(yg0 + i + 80);
-            mc_v16 a6 = *(const mc_v16 *)(yg0 + i + 96);
-            mc_v16 a7 = *(const mc_v16 *)(yg0 + i + 112);
-            a0 += v0 * *(const mc_v16 *)(xp + i + 41);
-            a1 += v0 * *(const mc_v16 *)(xp + i + 57);
-            a2 += v0 * *(const mc_v16 *)(xp + i + 73);
-            a3 += v0 * *(const mc_v16 *)(xp + i + 89);
-            a4 += v0 * *(const mc_v16 *)(xp + i + 105);
-            a5 += v0 * *(const mc_v16 *)(xp + i + 121);
-            a6 += v0 * *(const mc_v16 *)(xp + i + 137);
-            a7 += v0 * *(const mc_v16 *)(xp + i + 153);
-            a0 += v1 * *(const mc_v16 *)(xp + i + 42);
-            a1 += v1 * *(const mc_v16 *)(xp + i + 58);
-            a2 += v1 * *(const mc_v16 *)(xp + i + 74);
-            a3 += v1 * *(const mc_v16 *)(xp + i + 90);
-            a4 += v1 * *(const mc_v16 *)(xp + i + 106);
-            a5 += v1 * *(const mc_v16 *)(xp + i + 122);
-            a6 += v1 * *(const mc_v16 *)(xp + i + 138);
-            a7 += v1 * *(const mc_v16 *)(xp + i + 154);
-            a0 += v2 * *(const mc_v16 *)(xp + i + 43);
-            a1 += v2 * *(const mc_v16 *)(xp + i + 59);
-            a2 += v2 * *(const mc_v16 *)(xp + i + 75);
-            a3 += v2 * *(const mc_v16 *)(xp + i + 91);
-            a4 += v2 * *(const mc_v16 *)(xp + i + 107);
-            a5 += v2 * *(const mc_v16 *)(xp + i + 123);
-            a6 += v2 * *(const mc_v16 *)(xp + i + 139);
-            a7 += v2 * *(const mc_v16 *)(xp + i + 155);
-            *(mc_v16 *)(yg0 + i + 0) = a0;
-            *(mc_v16 *)(yg0 + i + 16) = a1;
-            *(mc_v16 *)(yg0 + i + 32) = a2;
-            *(mc_v16 *)(yg0 + i + 48) = a3;
-            *(mc_v16 *)(yg0 + i + 64) = a4;
-            *(mc_v16 *)(yg0 + i + 80) = a5;
-            *(mc_v16 *)(yg0 + i + 96) = a6;
-            *(mc_v16 *)(yg0 + i + 112) = a7;
-        }
-    }
-    {
-        /* kernel 0, row 2 */
-        const float v0 = w0[6];
-        const float v1 = w0[7];
-        const float v2 = w0[8];
-        for (int i = 0; i < 384; i += 128) {
-            mc_v16 a0 = *(const mc_v16 *)(yg0 + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(yg0 + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(yg0 + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(yg0 + i + 48);
-            mc_v16 a4 = *(const mc_v16 *)(yg0 + i + 64);
-            mc_v16 a5 = *(const mc_v16 *)(yg0 + i + 80);
-            mc_v16 a6 = *(const mc_v16 *)(yg0 + i + 96);
-            mc_v16 a7 = *(const mc_v16 *)(yg0 + i + 112);
-            a0 += v0 * *(const mc_v16 *)(xp + i + 61);
-            a1 += v0 * *(const mc_v16 *)(xp + i + 77);
-            a2 += v0 * *(const mc_v16 *)(xp + i + 93);
-            a3 += v0 * *(const mc_v16 *)(xp + i + 109);
-            a4 += v0 * *(const mc_v16 *)(xp + i + 125);
-            a5 += v0 * *(const mc_v16 *)(xp + i + 141);
-            a6 += v0 * *(const mc_v16 *)(xp + i + 157);
-            a7 += v0 * *(const mc_v16 *)(xp + i + 173);
-            a0 += v1 * *(const mc_v16 *)(xp + i + 62);
-            a1 += v1 * *(const mc_v16 *)(xp + i + 78);
-            a2 += v1 * *(const mc_v16 *)(xp + i + 94);
-            a3 += v1 * *(const mc_v16 *)(xp + i + 110);
-            a4 += v1 * *(const mc_v16 *)(xp + i + 126);
-            a5 += v1 * *(const mc_v16 *)(xp + i + 142);
-            a6 += v1 * *(const mc_v16 *)(xp + i + 158);
-            a7 += v1 * *(const mc_v16 *)(xp + i + 174);
-            a0 += v2 * *(const mc_v16 *)(xp + i + 63);
-            a1 += v2 * *(const mc_v16 *)(xp + i + 79);
-            a2 += v2 * *(const mc_v16 *)(xp + i + 95);
-            a3 += v2 * *(const mc_v16 *)(xp + i + 111);
-            a4 += v2 * *(const mc_v16 *)(xp + i + 127);
-            a5 += v2 * *(const mc_v16 *)(xp + i + 143);
-            a6 += v2 * *(const mc_v16 *)(xp + i + 159);
-            a7 += v2 * *(const mc_v16 *)(xp + i + 175);
-            *(mc_v16 *)(yg0 + i + 0) = a0;
-            *(mc_v16 *)(yg0 + i + 16) = a1;
-            *(mc_v16 *)(yg0 + i + 32) = a2;
-            *(mc_v16 *)(yg0 + i + 48) = a3;
-            *(mc_v16 *)(yg0 + i + 64) = a4;
-            *(mc_v16 *)(yg0 + i + 80) = a5;
-            *(mc_v16 *)(yg0 + i + 96) = a6;
-            *(mc_v16 *)(yg0 + i + 112) = a7;
-        }
-    }
-    float yg1[384];
-    {
-        /* kernel 1, row 0 */
-        const float v0 = w1[0];
-        const float v1 = w1[1];
-        const float v2 = w1[2];
-        const float v3 = w1[3];
-        const float v4 = w1[4];
-        for (int i = 0; i < 384; i += 128) {
-            mc_v16 a0 = (mc_v16){0};
-            mc_v16 a1 = (mc_v16){0};
-            mc_v16 a2 = (mc_v16){0};
-            mc_v16 a3 = (mc_v16){0};
-            mc_v16 a4 = (mc_v16){0};
-            mc_v16 a5 = (mc_v16){0};
-            mc_v16 a6 = (mc_v16){0};
-            mc_v16 a7 = (mc_v16){0};
-            a0 += v0 * *(const mc_v16 *)(xp + i + 0);
-            a1 += v0 * *(const mc_v16 *)(xp + i + 16);
-            a2 += v0 * *(const mc_v16 *)(xp + i + 32);
-            a3 += v0 * *(const mc_v16 *)(xp + i + 48);
-            a4 += v0 * *(const mc_v16 *)(xp + i + 64);
-            a5 += v0 * *(const mc_v16 *)(xp + i + 80);
-            a6 += v0 * *(const mc_v16 *)(xp + i + 96);
-            a7 += v0 * *(const mc_v16 *)(xp + i + 112);
-            a0 += v1 * *(const mc_v16 *)(xp + i + 1);
-            a1 += v1 * *(const mc_v16 *)(xp + i + 17);
-            a2 += v1 * *(const mc_v16 *)(xp + i + 33);
-            a3 += v1 * *(const mc_v16 *)(xp + i + 49);
-            a4 += v1 * *(const mc_v16 *)(xp + i + 65);
-            a5 += v1 * *(const mc_v16 *)(xp + i + 81);
-            a6 += v1 * *(const mc_v16 *)(xp + i + 97);
-            a7 += v1 * *(const mc_v16 *)(xp + i + 113);
-            a0 += v2 * *(const mc_v16 *)(xp + i + 2);
-            a1 += v2 * *(const mc_v16 *)(xp + i + 18);
-            a2 += v2 * *(const mc_v16 *)(xp + i + 34);
-            a3 += v2 * *(const mc_v16 *)(xp + i + 50);
-            a4 += v2 * *(const mc_v16 *)(xp + i + 66);
-            a5 += v2 * *(const mc_v16 *)(xp + i + 82);
-            a6 += v2 * *(const mc_v16 *)(xp + i + 98);
-            a7 += v2 * *(const mc_v16 *)(xp + i + 114);
-            a0 += v3 * *(const mc_v16 *)(xp + i + 3);
-            a1 += v3 * *(const mc_v16 *)(xp + i + 19);
-            a2 += v3 * *(const mc_v16 *)(xp + i + 35);
-            a3 += v3 * *(const mc_v16 *)(xp + i + 51);
-            a4 += v3 * *(const mc_v16 *)(xp + i + 67);
-            a5 += v3 * *(const mc_v16 *)(xp + i + 83);
-            a6 += v3 * *(const mc_v16 *)(xp + i + 99);
-            a7 += v3 * *(const mc_v16 *)(xp + i + 115);
-            a0 += v4 * *(const mc_v16 *)(xp + i + 4);
-            a1 += v4 * *(const mc_v16 *)(xp + i + 20);
-            a2 += v4 * *(const mc_v16 *)(xp + i + 36);
-            a3 += v4 * *(const mc_v16 *)(xp + i + 52);
-            a4 += v4 * *(const mc_v16 *)(xp + i + 68);
-            a5 += v4 * *(const mc_v16 *)(xp + i + 84);
-            a6 += v4 * *(const mc_v16 *)(xp + i + 100);
-            a7 += v4 * *(const mc_v16 *)(xp + i + 116);
-            *(mc_v16 *)(yg1 + i + 0) = a0;
-            *(mc_v16 *)(yg1 + i + 16) = a1;
-            *(mc_v16 *)(yg1 + i + 32) = a2;
-            *(mc_v16 *)(yg1 + i + 48) = a3;
-            *(mc_v16 *)(yg1 + i + 64) = a4;
-            *(mc_v16 *)(yg1 + i + 80) = a5;
-            *(mc_v16 *)(yg1 + i + 96) = a6;
-            *(mc_v16 *)(yg1 + i + 112) = a7;
-        }
-    }
-    {
-        /* kernel 1, row 1 */
-        const float v0 = w1[5];
-        const float v1 = w1[6];
-        const float v2 = w1[7];
-        const float v3 = w1[8];
-        const float v4 = w1[9];
-        for (int i = 0; i < 384; i += 128) {
-            mc_v16 a0 = *(const mc_v16 *)(yg1 + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(yg1 + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(yg1 + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(yg1 + i + 48);
-            mc_v16 a4 = *(const mc_v16 *)(yg1 + i + 64);
-            mc_v16 a5 = *(const mc_v16 *)(yg1 + i + 80);
-            mc_v16 a6 = *(const mc_v16 *)(yg1 + i + 96);
-            mc_v16 a7 = *(const mc_v16 *)(yg1 + i + 112);
-            a0 += v0 * *(const mc_v16 *)(xp + i + 20);
-            a1 += v0 * *(const mc_v16 *)(xp + i + 36);
-            a2 += v0 * *(const mc_v16 *)(xp + i + 52);
-            a3 += v0 * *(const mc_v16 *)(xp + i + 68);
-            a4 += v0 * *(const mc_v16 *)(xp + i + 84);
-            a5 += v0 * *(const mc_v16 *)(xp + i + 100);
-            a6 += v0 * *(const mc_v16 *)(xp + i + 116);
-            a7 += v0 * *(const mc_v16 *)(xp + i + 132);
-            a0 += v1 * *(const mc_v16 *)(xp + i + 21);
-            a1 += v1 * *(const mc_v16 *)(xp + i + 37);
-            a2 += v1 * *(const mc_v16 *)(xp + i + 53);
-            a3 += v1 * *(const mc_v16 *)(xp + i + 69);
-            a4 += v1 * *(const mc_v16 *)(xp + i + 85);
-            a5 += v1 * *(const mc_v16 *)(xp + i + 101);
-            a6 += v1 * *(const mc_v16 *)(xp + i + 117);
-            a7 += v1 * *(const mc_v16 *)(xp + i + 133);
-            a0 += v2 * *(const mc_v16 *)(xp + i + 22);
-            a1 += v2 * *(const mc_v16 *)(xp + i + 38);
-            a2 += v2 * *(const mc_v16 *)(xp + i + 54);
-            a3 += v2 * *(const mc_v16 *)(xp + i + 70);
-            a4 += v2 * *(const mc_v16 *)(xp + i + 86);
-            a5 += v2 * *(const mc_v16 *)(xp + i + 102);
-            a6 += v2 * *(const mc_v16 *)(xp + i + 118);
-            a7 += v2 * *(const mc_v16 *)(xp + i + 134);
-            a0 += v3 * *(const mc_v16 *)(xp + i + 23);
-            a1 += v3 * *(const mc_v16 *)(xp + i + 39);
-            a2 += v3 * *(const mc_v16 *)(xp + i + 55);
-            a3 += v3 * *(const mc_v16 *)(xp + i + 71);
-            a4 += v3 * *(const mc_v16 *)(xp + i + 87);
-            a5 += v3 * *(const mc_v16 *)(xp + i + 103);
-            a6 += v3 * *(const mc_v16 *)(xp + i + 119);
-            a7 += v3 * *(const mc_v16 *)(xp + i + 135);
-            a0 += v4 * *(const mc_v16 *)(xp + i + 24);
-            a1 += v4 * *(const mc_v16 *)(xp + i + 40);
-            a2 += v4 * *(const mc_v16 *)(xp + i + 56);
-            a3 += v4 * *(const mc_v16 *)(xp + i + 72);
-            a4 += v4 * *(const mc_v16 *)(xp + i + 88);
-            a5 += v4 * *(const mc_v16 *)(xp + i + 104);
-            a6 += v4 * *(const mc_v16 *)(xp + i + 120);
-            a7 += v4 * *(const mc_v16 *)(xp + i + 136);
-            *(mc_v16 *)(yg1 + i + 0) = a0;
-            *(mc_v16 *)(yg1 + i + 16) = a1;
-            *(mc_v16 *)(yg1 + i + 32) = a2;
-            *(mc_v16 *)(yg1 + i + 48) = a3;
-            *(mc_v16 *)(yg1 + i + 64) = a4;
-            *(mc_v16 *)(yg1 + i + 80) = a5;
-            *(mc_v16 *)(yg1 + i + 96) = a6;
-            *(mc_v16 *)(yg1 + i + 112) = a7;
-        }
-    }
-    {
-        /* kernel 1, row 2 */
-        const float v0 = w1[10];
-        const float v1 = w1[11];
-        const float v2 = w1[12];
-        const float v3 = w1[13];
-        const float v4 = w1[14];
-        for (int i = 0; i < 384; i += 128) {
-            mc_v16 a0 = *(const mc_v16 *)(yg1 + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(yg1 + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(yg1 + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(yg1 + i + 48);
-            mc_v16 a4 = *(const mc_v16 *)(yg1 + i + 64);
-            mc_v16 a5 = *(const mc_v16 *)(yg1 + i + 80);
-            mc_v16 a6 = *(const mc_v16 *)(yg1 + i + 96);
-            mc_v16 a7 = *(const mc_v16 *)(yg1 + i + 112);
-            a0 += v0 * *(const mc_v16 *)(xp + i + 40);
-            a1 += v0 * *(const mc_v16 *)(xp + i + 56);
-            a2 += v0 * *(const mc_v16 *)(xp + i + 72);
-            a3 += v0 * *(const mc_v16 *)(xp + i + 88);
-            a4 += v0 * *(const mc_v16 *)(xp + i + 104);
-            a5 += v0 * *(const mc_v16 *)(xp + i + 120);
-            a6 += v0 * *(const mc_v16 *)(xp + i + 136);
-            a7 += v0 * *(const mc_v16 *)(xp + i + 152);
-            a0 += v1 * *(const mc_v16 *)(xp + i + 41);
-            a1 += v1 * *(const mc_v16 *)(xp + i + 57);
-            a2 += v1 * *(const mc_v16 *)(xp + i + 73);
-            a3 += v1 * *(const mc_v16 *)(xp + i + 89);
-            a4 += v1 * *(const mc_v16 *)(xp + i + 105);
-            a5 += v1 * *(const mc_v16 *)(xp + i + 121);
-            a6 += v1 * *(const mc_v16 *)(xp + i + 137);
-            a7 += v1 * *(const mc_v16 *)(xp + i + 153);
-            a0 += v2 * *(const mc_v16 *)(xp + i + 42);
-            a1 += v2 * *(const mc_v16 *)(xp + i + 58);
-            a2 += v2 * *(const mc_v16 *)(xp + i + 74);
-            a3 += v2 * *(const mc_v16 *)(xp + i + 90);
-            a4 += v2 * *(const mc_v16 *)(xp + i + 106);
-            a5 += v2 * *(const mc_v16 *)(xp + i + 122);
-            a6 += v2 * *(const mc_v16 *)(xp + i + 138);
-            a7 += v2 * *(const mc_v16 *)(xp + i + 154);
-            a0 += v3 * *(const mc_v16 *)(xp + i + 43);
-            a1 += v3 * *(const mc_v16 *)(xp + i + 59);
-            a2 += v3 * *(const mc_v16 *)(xp + i + 75);
-            a3 += v3 * *(const mc_v16 *)(xp + i + 91);
-            a4 += v3 * *(const mc_v16 *)(xp + i + 107);
-            a5 += v3 * *(const mc_v16 *)(xp + i + 123);
-            a6 += v3 * *(const mc_v16 *)(xp + i + 139);
-            a7 += v3 * *(const mc_v16 *)(xp + i + 155);
-            a0 += v4 * *(const mc_v16 *)(xp + i + 44);
-            a1 += v4 * *(const mc_v16 *)(xp + i + 60);
-            a2 += v4 * *(const mc_v16 *)(xp + i + 76);
-            a3 += v4 * *(const mc_v16 *)(xp + i + 92);
-            a4 += v4 * *(const mc_v16 *)(xp + i + 108);
-            a5 += v4 * *(const mc_v16 *)(xp + i + 124);
-            a6 += v4 * *(const mc_v16 *)(xp + i + 140);
-            a7 += v4 * *(const mc_v16 *)(xp + i + 156);
-            *(mc_v16 *)(yg1 + i + 0) = a0;
-            *(mc_v16 *)(yg1 + i + 16) = a1;
-            *(mc_v16 *)(yg1 + i + 32) = a2;
-            *(mc_v16 *)(yg1 + i + 48) = a3;
-            *(mc_v16 *)(yg1 + i + 64) = a4;
-            *(mc_v16 *)(yg1 + i + 80) = a5;
-            *(mc_v16 *)(yg1 + i + 96) = a6;
-            *(mc_v16 *)(yg1 + i + 112) = a7;
-        }
-    }
-    {
-        /* kernel 1, row 3 */
-        const float v0 = w1[15];
-        const float v1 = w1[16];
-        const float v2 = w1[17];
-        const float v3 = w1[18];
-        const float v4 = w1[19];
-        for (int i = 0; i < 384; i += 128) {
-            mc_v16 a0 = *(const mc_v16 *)(yg1 + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(yg1 + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(yg1 + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(yg1 + i + 48);
-            mc_v16 a4 = *(const mc_v16 *)(yg1 + i + 64);
-            mc_v16 a5 = *(const mc_v16 *)(yg1 + i + 80);
-            mc_v16 a6 = *(const mc_v16 *)(yg1 + i + 96);
-            mc_v16 a7 = *(const mc_v16 *)(yg1 + i + 112);
-            a0 += v0 * *(const mc_v16 *)(xp + i + 60);
-            a1 += v0 * *(const mc_v16 *)(xp + i + 76);
-            a2 += v0 * *(const mc_v16 *)(xp + i + 92);
-            a3 += v0 * *(const mc_v16 *)(xp + i + 108);
-            a4 += v0 * *(const mc_v16 *)(xp + i + 124);
-            a5 += v0 * *(const mc_v16 *)(xp + i + 140);
-            a6 += v0 * *(const mc_v16 *)(xp + i + 156);
-            a7 += v0 * *(const mc_v16 *)(xp + i + 172);
-            a0 += v1 * *(const mc_v16 *)(xp + i + 61);
-            a1 += v1 * *(const mc_v16 *)(xp + i + 77);
-            a2 += v1 * *(const mc_v16 *)(xp + i + 93);
-            a3 += v1 * *(const mc_v16 *)(xp + i + 109);
-            a4 += v1 * *(const mc_v16 *)(xp + i + 125);
-            a5 += v1 * *(const mc_v16 *)(xp + i + 141);
-            a6 += v1 * *(const mc_v16 *)(xp + i + 157);
-            a7 += v1 * *(const mc_v16 *)(xp + i + 173);
-            a0 += v2 * *(const mc_v16 *)(xp + i + 62);
-            a1 += v2 * *(const mc_v16 *)(xp + i + 78);
-            a2 += v2 * *(const mc_v16 *)(xp + i + 94);
-            a3 += v2 * *(const mc_v16 *)(xp + i + 110);
-            a4 += v2 * *(const mc_v16 *)(xp + i + 126);
-            a5 += v2 * *(const mc_v16 *)(xp + i + 142);
-            a6 += v2 * *(const mc_v16 *)(xp + i + 158);
-            a7 += v2 * *(const mc_v16 *)(xp + i + 174);
-            a0 += v3 * *(const mc_v16 *)(xp + i + 63);
-            a1 += v3 * *(const mc_v16 *)(xp + i + 79);
-            a2 += v3 * *(const mc_v16 *)(xp + i + 95);
-            a3 += v3 * *(const mc_v16 *)(xp + i + 111);
-            a4 += v3 * *(const mc_v16 *)(xp + i + 127);
-            a5 += v3 * *(const mc_v16 *)(xp + i + 143);
-            a6 += v3 * *(const mc_v16 *)(xp + i + 159);
-            a7 += v3 * *(const mc_v16 *)(xp + i + 175);
-            a0 += v4 * *(const mc_v16 *)(xp + i + 64);
-            a1 += v4 * *(const mc_v16 *)(xp + i + 80);
-            a2 += v4 * *(const mc_v16 *)(xp + i + 96);
-            a3 += v4 * *(const mc_v16 *)(xp + i + 112);
-            a4 += v4 * *(const mc_v16 *)(xp + i + 128);
-            a5 += v4 * *(const mc_v16 *)(xp + i + 144);
-            a6 += v4 * *(const mc_v16 *)(xp + i + 160);
-            a7 += v4 * *(const mc_v16 *)(xp + i + 176);
-            *(mc_v16 *)(yg1 + i + 0) = a0;
-            *(mc_v16 *)(yg1 + i + 16) = a1;
-            *(mc_v16 *)(yg1 + i + 32) = a2;
-            *(mc_v16 *)(yg1 + i + 48) = a3;
-            *(mc_v16 *)(yg1 + i + 64) = a4;
-            *(mc_v16 *)(yg1 + i + 80) = a5;
-            *(mc_v16 *)(yg1 + i + 96) = a6;
-            *(mc_v16 *)(yg1 + i + 112) = a7;
-        }
-    }
-    {
-        /* kernel 1, row 4 */
-        const float v0 = w1[20];
-        const float v1 = w1[21];
-        const float v2 = w1[22];
-        const float v3 = w1[23];
-        const float v4 = w1[24];
-        for (int i = 0; i < 384; i += 128) {
-            mc_v16 a0 = *(const mc_v16 *)(yg1 + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(yg1 + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(yg1 + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(yg1 + i + 48);
-            mc_v16 a4 = *(const mc_v16 *)(yg1 + i + 64);
-            mc_v16 a5 = *(const mc_v16 *)(yg1 + i + 80);
-            mc_v16 a6 = *(const mc_v16 *)(yg1 + i + 96);
-            mc_v16 a7 = *(const mc_v16 *)(yg1 + i + 112);
-            a0 += v0 * *(const mc_v16 *)(xp + i + 80);
-            a1 += v0 * *(const mc_v16 *)(xp + i + 96);
-            a2 += v0 * *(const mc_v16 *)(xp + i + 112);
-            a3 += v0 * *(const mc_v16 *)(xp + i + 128);
-            a4 += v0 * *(const mc_v16 *)(xp + i + 144);
-            a5 += v0 * *(const mc_v16 *)(xp + i + 160);
-            a6 += v0 * *(const mc_v16 *)(xp + i + 176);
-            a7 += v0 * *(const mc_v16 *)(xp + i + 192);
-            a0 += v1 * *(const mc_v16 *)(xp + i + 81);
-            a1 += v1 * *(const mc_v16 *)(xp + i + 97);
-            a2 += v1 * *(const mc_v16 *)(xp + i + 113);
-            a3 += v1 * *(const mc_v16 *)(xp + i + 129);
-            a4 += v1 * *(const mc_v16 *)(xp + i + 145);
-            a5 += v1 * *(const mc_v16 *)(xp + i + 161);
-            a6 += v1 * *(const mc_v16 *)(xp + i + 177);
-            a7 += v1 * *(const mc_v16 *)(xp + i + 193);
-            a0 += v2 * *(const mc_v16 *)(xp + i + 82);
-            a1 += v2 * *(const mc_v16 *)(xp + i + 98);
-            a2 += v2 * *(const mc_v16 *)(xp + i + 114);
-            a3 += v2 * *(const mc_v16 *)(xp + i + 130);
-            a4 += v2 * *(const mc_v16 *)(xp + i + 146);
-            a5 += v2 * *(const mc_v16 *)(xp + i + 162);
-            a6 += v2 * *(const mc_v16 *)(xp + i + 178);
-            a7 += v2 * *(const mc_v16 *)(xp + i + 194);
-            a0 += v3 * *(const mc_v16 *)(xp + i + 83);
-            a1 += v3 * *(const mc_v16 *)(xp + i + 99);
-            a2 += v3 * *(const mc_v16 *)(xp + i + 115);
-            a3 += v3 * *(const mc_v16 *)(xp + i + 131);
-            a4 += v3 * *(const mc_v16 *)(xp + i + 147);
-            a5 += v3 * *(const mc_v16 *)(xp + i + 163);
-            a6 += v3 * *(const mc_v16 *)(xp + i + 179);
-            a7 += v3 * *(const mc_v16 *)(xp + i + 195);
-            a0 += v4 * *(const mc_v16 *)(xp + i + 84);
-            a1 += v4 * *(const mc_v16 *)(xp + i + 100);
-            a2 += v4 * *(const mc_v16 *)(xp + i + 116);
-            a3 += v4 * *(const mc_v16 *)(xp + i + 132);
-            a4 += v4 * *(const mc_v16 *)(xp + i + 148);
-            a5 += v4 * *(const mc_v16 *)(xp + i + 164);
-            a6 += v4 * *(const mc_v16 *)(xp + i + 180);
-            a7 += v4 * *(const mc_v16 *)(xp + i + 196);
-            *(mc_v16 *)(yg1 + i + 0) = a0;
-            *(mc_v16 *)(yg1 + i + 16) = a1;
-            *(mc_v16 *)(yg1 + i + 32) = a2;
-            *(mc_v16 *)(yg1 + i + 48) = a3;
-            *(mc_v16 *)(yg1 + i + 64) = a4;
-            *(mc_v16 *)(yg1 + i + 80) = a5;
-            *(mc_v16 *)(yg1 + i + 96) = a6;
-            *(mc_v16 *)(yg1 + i + 112) = a7;
-        }
-    }
     for (int oy = 0; oy < 16; oy++) {
-        memcpy(y0 + oy * 16, yg0 + oy * 20, 16 * sizeof(float));
-        memcpy(y1 + oy * 16, yg1 + oy * 20, 16 * sizeof(float));
+        for (int ox = 0; ox < 16; ox += 8)
+            {
+                float *restrict o = dst + (oy * 16 + ox) * 16;
+                mc_v16 a0 = (mc_v16){0};
+                mc_v16 a1 = (mc_v16){0};
+                mc_v16 a2 = (mc_v16){0};
+                mc_v16 a3 = (mc_v16){0};
+                mc_v16 a4 = (mc_v16){0};
+                mc_v16 a5 = (mc_v16){0};
+                mc_v16 a6 = (mc_v16){0};
+                mc_v16 a7 = (mc_v16){0};
+                {
+                    const float *restrict r = src + ((oy + 1) * 20 + ox + 1) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    {
+                        const mc_v16 v = w0[0];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w0[1];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w0[2];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 2) * 20 + ox + 1) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    {
+                        const mc_v16 v = w0[3];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w0[4];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w0[5];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 3) * 20 + ox + 1) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    {
+                        const mc_v16 v = w0[6];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w0[7];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w0[8];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                }
+                *(mc_v16 *)(o + 0) = a0;
+                *(mc_v16 *)(o + 16) = a1;
+                *(mc_v16 *)(o + 32) = a2;
+                *(mc_v16 *)(o + 48) = a3;
+                *(mc_v16 *)(o + 64) = a4;
+                *(mc_v16 *)(o + 80) = a5;
+                *(mc_v16 *)(o + 96) = a6;
+                *(mc_v16 *)(o + 112) = a7;
+            }
+    }
+}
+
+/* Kernel 1 (5x5) of the list, into dst. */
+static void dw_k3_5_c32_16x16_s1_fwd_k1(float *restrict dst, const float *restrict src, const mc_v16 *restrict w1)
+{
+    for (int oy = 0; oy < 16; oy++) {
+        for (int ox = 0; ox < 16; ox += 8)
+            {
+                float *restrict o = dst + (oy * 16 + ox) * 16;
+                mc_v16 a0 = (mc_v16){0};
+                mc_v16 a1 = (mc_v16){0};
+                mc_v16 a2 = (mc_v16){0};
+                mc_v16 a3 = (mc_v16){0};
+                mc_v16 a4 = (mc_v16){0};
+                mc_v16 a5 = (mc_v16){0};
+                mc_v16 a6 = (mc_v16){0};
+                mc_v16 a7 = (mc_v16){0};
+                {
+                    const float *restrict r = src + ((oy + 0) * 20 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    const mc_v16 x10 = *(const mc_v16 *)(r + 160);
+                    const mc_v16 x11 = *(const mc_v16 *)(r + 176);
+                    {
+                        const mc_v16 v = w1[0];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w1[1];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w1[2];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                    {
+                        const mc_v16 v = w1[3];
+                        a0 += v * x3;
+                        a1 += v * x4;
+                        a2 += v * x5;
+                        a3 += v * x6;
+                        a4 += v * x7;
+                        a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
+                    }
+                    {
+                        const mc_v16 v = w1[4];
+                        a0 += v * x4;
+                        a1 += v * x5;
+                        a2 += v * x6;
+                        a3 += v * x7;
+                        a4 += v * x8;
+                        a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 1) * 20 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    const mc_v16 x10 = *(const mc_v16 *)(r + 160);
+                    const mc_v16 x11 = *(const mc_v16 *)(r + 176);
+                    {
+                        const mc_v16 v = w1[5];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w1[6];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w1[7];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                    {
+                        const mc_v16 v = w1[8];
+                        a0 += v * x3;
+                        a1 += v * x4;
+                        a2 += v * x5;
+                        a3 += v * x6;
+                        a4 += v * x7;
+                        a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
+                    }
+                    {
+                        const mc_v16 v = w1[9];
+                        a0 += v * x4;
+                        a1 += v * x5;
+                        a2 += v * x6;
+                        a3 += v * x7;
+                        a4 += v * x8;
+                        a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 2) * 20 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    const mc_v16 x10 = *(const mc_v16 *)(r + 160);
+                    const mc_v16 x11 = *(const mc_v16 *)(r + 176);
+                    {
+                        const mc_v16 v = w1[10];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w1[11];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w1[12];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                    {
+                        const mc_v16 v = w1[13];
+                        a0 += v * x3;
+                        a1 += v * x4;
+                        a2 += v * x5;
+                        a3 += v * x6;
+                        a4 += v * x7;
+                        a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
+                    }
+                    {
+                        const mc_v16 v = w1[14];
+                        a0 += v * x4;
+                        a1 += v * x5;
+                        a2 += v * x6;
+                        a3 += v * x7;
+                        a4 += v * x8;
+                        a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 3) * 20 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    const mc_v16 x10 = *(const mc_v16 *)(r + 160);
+                    const mc_v16 x11 = *(const mc_v16 *)(r + 176);
+                    {
+                        const mc_v16 v = w1[15];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w1[16];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w1[17];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                    {
+                        const mc_v16 v = w1[18];
+                        a0 += v * x3;
+                        a1 += v * x4;
+                        a2 += v * x5;
+                        a3 += v * x6;
+                        a4 += v * x7;
+                        a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
+                    }
+                    {
+                        const mc_v16 v = w1[19];
+                        a0 += v * x4;
+                        a1 += v * x5;
+                        a2 += v * x6;
+                        a3 += v * x7;
+                        a4 += v * x8;
+                        a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 4) * 20 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    const mc_v16 x10 = *(const mc_v16 *)(r + 160);
+                    const mc_v16 x11 = *(const mc_v16 *)(r + 176);
+                    {
+                        const mc_v16 v = w1[20];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w1[21];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w1[22];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                    {
+                        const mc_v16 v = w1[23];
+                        a0 += v * x3;
+                        a1 += v * x4;
+                        a2 += v * x5;
+                        a3 += v * x6;
+                        a4 += v * x7;
+                        a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
+                    }
+                    {
+                        const mc_v16 v = w1[24];
+                        a0 += v * x4;
+                        a1 += v * x5;
+                        a2 += v * x6;
+                        a3 += v * x7;
+                        a4 += v * x8;
+                        a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
+                    }
+                }
+                *(mc_v16 *)(o + 0) = a0;
+                *(mc_v16 *)(o + 16) = a1;
+                *(mc_v16 *)(o + 32) = a2;
+                *(mc_v16 *)(o + 48) = a3;
+                *(mc_v16 *)(o + 64) = a4;
+                *(mc_v16 *)(o + 80) = a5;
+                *(mc_v16 *)(o + 96) = a6;
+                *(mc_v16 *)(o + 112) = a7;
+            }
     }
 }
 
 void dw_k3_5_c32_16x16_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
-    MC_OMP_FOR
-    for (int bc = 0; bc < n * 32; bc++)
-        dw_k3_5_c32_16x16_s1_fwd_plane(x + (long)bc * 256, w, bias, y, bc / 32, bc % 32);
+    (void)bias;
+    static _Alignas(64) float wt[1088];
+    dw_k3_5_c32_16x16_s1_cl_filters(w, wt, 0);
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[6400], yt[4096];
+        memset(xt, 0, sizeof xt);
+        MC_OMP_FOR_IN
+        for (int bg = 0; bg < n * 2; bg++) {
+            const int b = bg / 2, g = bg % 2;
+            dw_k3_5_c32_16x16_s1_cl_in(x + ((long)b * 32 + g * 16) * 256, xt);
+            const mc_v16 *restrict w0 = (const mc_v16 *)wt + g * 34 + 0;
+            const mc_v16 *restrict w1 = (const mc_v16 *)wt + g * 34 + 9;
+            dw_k3_5_c32_16x16_s1_fwd_k0(yt, xt, w0);
+            dw_k3_5_c32_16x16_s1_cl_out(yt, y + ((long)b * 64 + 0 + g * 16) * 256, 0);
+            dw_k3_5_c32_16x16_s1_fwd_k1(yt, xt, w1);
+            dw_k3_5_c32_16x16_s1_cl_out(yt, y + ((long)b * 64 + 32 + g * 16) * 256, 0);
+        }
+    }
 }
 
 
-/* Channel c of image b: its input gradient goes to dxc, its filter
- * gradients into the accumulators ga. */
-static inline void dw_k3_5_c32_16x16_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
-    float *restrict dxc, mc_v16 *restrict ga, int b, int c, int acc)
+/* Kernel 0 (3x3) of the list, into dst. */
+static void dw_k3_5_c32_16x16_s1_dx_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
 {
-    float xp[468];
-    dw_k3_5_c32_16x16_s1_pad(xc, xp);
-    const float *restrict w0 = w + 0 + c * 9;
-    const float *restrict d0 = dy + ((long)b * 64 + 0 + c) * 256;
-    const float *restrict w1 = w + 288 + c * 25;
-    const float *restrict d1 = dy + ((long)b * 64 + 32 + c) * 256;
-    float dxg[384];
-    float dq0[468];
-    dw_k3_5_c32_16x16_s1_pad(d0, dq0);
-    float dq1[468];
-    dw_k3_5_c32_16x16_s1_pad(d1, dq1);
-    {
-        /* kernel 0, row 0 */
-        const float v0 = w0[8];
-        const float v1 = w0[7];
-        const float v2 = w0[6];
-        for (int i = 0; i < 384; i += 128) {
-            mc_v16 a0 = (mc_v16){0};
-            mc_v16 a1 = (mc_v16){0};
-            mc_v16 a2 = (mc_v16){0};
-            mc_v16 a3 = (mc_v16){0};
-            mc_v16 a4 = (mc_v16){0};
-            mc_v16 a5 = (mc_v16){0};
-            mc_v16 a6 = (mc_v16){0};
-            mc_v16 a7 = (mc_v16){0};
-            a0 += v0 * *(const mc_v16 *)(dq0 + i + 21);
-            a1 += v0 * *(const mc_v16 *)(dq0 + i + 37);
-            a2 += v0 * *(const mc_v16 *)(dq0 + i + 53);
-            a3 += v0 * *(const mc_v16 *)(dq0 + i + 69);
-            a4 += v0 * *(const mc_v16 *)(dq0 + i + 85);
-            a5 += v0 * *(const mc_v16 *)(dq0 + i + 101);
-            a6 += v0 * *(const mc_v16 *)(dq0 + i + 117);
-            a7 += v0 * *(const mc_v16 *)(dq0 + i + 133);
-            a0 += v1 * *(const mc_v16 *)(dq0 + i + 22);
-            a1 += v1 * *(const mc_v16 *)(dq0 + i + 38);
-            a2 += v1 * *(const mc_v16 *)(dq0 + i + 54);
-            a3 += v1 * *(const mc_v16 *)(dq0 + i + 70);
-            a4 += v1 * *(const mc_v16 *)(dq0 + i + 86);
-            a5 += v1 * *(const mc_v16 *)(dq0 + i + 102);
-            a6 += v1 * *(const mc_v16 *)(dq0 + i + 118);
-            a7 += v1 * *(const mc_v16 *)(dq0 + i + 134);
-            a0 += v2 * *(const mc_v16 *)(dq0 + i + 23);
-            a1 += v2 * *(const mc_v16 *)(dq0 + i + 39);
-            a2 += v2 * *(const mc_v16 *)(dq0 + i + 55);
-            a3 += v2 * *(const mc_v16 *)(dq0 + i + 71);
-            a4 += v2 * *(const mc_v16 *)(dq0 + i + 87);
-            a5 += v2 * *(const mc_v16 *)(dq0 + i + 103);
-            a6 += v2 * *(const mc_v16 *)(dq0 + i + 119);
-            a7 += v2 * *(const mc_v16 *)(dq0 + i + 135);
-            *(mc_v16 *)(dxg + i + 0) = a0;
-            *(mc_v16 *)(dxg + i + 16) = a1;
-            *(mc_v16 *)(dxg + i + 32) = a2;
-            *(mc_v16 *)(dxg + i + 48) = a3;
-            *(mc_v16 *)(dxg + i + 64) = a4;
-            *(mc_v16 *)(dxg + i + 80) = a5;
-            *(mc_v16 *)(dxg + i + 96) = a6;
-            *(mc_v16 *)(dxg + i + 112) = a7;
-        }
+    for (int oy = 0; oy < 16; oy++) {
+        for (int ox = 0; ox < 16; ox += 8)
+            {
+                float *restrict o = dst + (oy * 16 + ox) * 16;
+                mc_v16 a0 = (mc_v16){0};
+                mc_v16 a1 = (mc_v16){0};
+                mc_v16 a2 = (mc_v16){0};
+                mc_v16 a3 = (mc_v16){0};
+                mc_v16 a4 = (mc_v16){0};
+                mc_v16 a5 = (mc_v16){0};
+                mc_v16 a6 = (mc_v16){0};
+                mc_v16 a7 = (mc_v16){0};
+                {
+                    const float *restrict r = src + ((oy + 1) * 20 + ox + 1) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    {
+                        const mc_v16 v = w0[0];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w0[1];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w0[2];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 2) * 20 + ox + 1) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    {
+                        const mc_v16 v = w0[3];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w0[4];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w0[5];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 3) * 20 + ox + 1) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    {
+                        const mc_v16 v = w0[6];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w0[7];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w0[8];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                }
+                *(mc_v16 *)(o + 0) = a0;
+                *(mc_v16 *)(o + 16) = a1;
+                *(mc_v16 *)(o + 32) = a2;
+                *(mc_v16 *)(o + 48) = a3;
+                *(mc_v16 *)(o + 64) = a4;
+                *(mc_v16 *)(o + 80) = a5;
+                *(mc_v16 *)(o + 96) = a6;
+                *(mc_v16 *)(o + 112) = a7;
+            }
     }
-    {
-        /* kernel 0, row 1 */
-        const float v0 = w0[5];
-        const float v1 = w0[4];
-        const float v2 = w0[3];
-        for (int i = 0; i < 384; i += 128) {
-            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
-            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
-            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
-            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
-            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
-            a0 += v0 * *(const mc_v16 *)(dq0 + i + 41);
-            a1 += v0 * *(const mc_v16 *)(dq0 + i + 57);
-            a2 += v0 * *(const mc_v16 *)(dq0 + i + 73);
-            a3 += v0 * *(const mc_v16 *)(dq0 + i + 89);
-            a4 += v0 * *(const mc_v16 *)(dq0 + i + 105);
-            a5 += v0 * *(const mc_v16 *)(dq0 + i + 121);
-            a6 += v0 * *(const mc_v16 *)(dq0 + i + 137);
-            a7 += v0 * *(const mc_v16 *)(dq0 + i + 153);
-            a0 += v1 * *(const mc_v16 *)(dq0 + i + 42);
-            a1 += v1 * *(const mc_v16 *)(dq0 + i + 58);
-            a2 += v1 * *(const mc_v16 *)(dq0 + i + 74);
-            a3 += v1 * *(const mc_v16 *)(dq0 + i + 90);
-            a4 += v1 * *(const mc_v16 *)(dq0 + i + 106);
-            a5 += v1 * *(const mc_v16 *)(dq0 + i + 122);
-            a6 += v1 * *(const mc_v16 *)(dq0 + i + 138);
-            a7 += v1 * *(const mc_v16 *)(dq0 + i + 154);
-            a0 += v2 * *(const mc_v16 *)(dq0 + i + 43);
-            a1 += v2 * *(const mc_v16 *)(dq0 + i + 59);
-            a2 += v2 * *(const mc_v16 *)(dq0 + i + 75);
-            a3 += v2 * *(const mc_v16 *)(dq0 + i + 91);
-            a4 += v2 * *(const mc_v16 *)(dq0 + i + 107);
-            a5 += v2 * *(const mc_v16 *)(dq0 + i + 123);
-            a6 += v2 * *(const mc_v16 *)(dq0 + i + 139);
-            a7 += v2 * *(const mc_v16 *)(dq0 + i + 155);
-            *(mc_v16 *)(dxg + i + 0) = a0;
-            *(mc_v16 *)(dxg + i + 16) = a1;
-            *(mc_v16 *)(dxg + i + 32) = a2;
-            *(mc_v16 *)(dxg + i + 48) = a3;
-            *(mc_v16 *)(dxg + i + 64) = a4;
-            *(mc_v16 *)(dxg + i + 80) = a5;
-            *(mc_v16 *)(dxg + i + 96) = a6;
-            *(mc_v16 *)(dxg + i + 112) = a7;
-        }
-    }
-    {
-        /* kernel 0, row 2 */
-        const float v0 = w0[2];
-        const float v1 = w0[1];
-        const float v2 = w0[0];
-        for (int i = 0; i < 384; i += 128) {
-            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
-            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
-            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
-            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
-            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
-            a0 += v0 * *(const mc_v16 *)(dq0 + i + 61);
-            a1 += v0 * *(const mc_v16 *)(dq0 + i + 77);
-            a2 += v0 * *(const mc_v16 *)(dq0 + i + 93);
-            a3 += v0 * *(const mc_v16 *)(dq0 + i + 109);
-            a4 += v0 * *(const mc_v16 *)(dq0 + i + 125);
-            a5 += v0 * *(const mc_v16 *)(dq0 + i + 141);
-            a6 += v0 * *(const mc_v16 *)(dq0 + i + 157);
-            a7 += v0 * *(const mc_v16 *)(dq0 + i + 173);
-            a0 += v1 * *(const mc_v16 *)(dq0 + i + 62);
-            a1 += v1 * *(const mc_v16 *)(dq0 + i + 78);
-            a2 += v1 * *(const mc_v16 *)(dq0 + i + 94);
-            a3 += v1 * *(const mc_v16 *)(dq0 + i + 110);
-            a4 += v1 * *(const mc_v16 *)(dq0 + i + 126);
-            a5 += v1 * *(const mc_v16 *)(dq0 + i + 142);
-            a6 += v1 * *(const mc_v16 *)(dq0 + i + 158);
-            a7 += v1 * *(const mc_v16 *)(dq0 + i + 174);
-            a0 += v2 * *(const mc_v16 *)(dq0 + i + 63);
-            a1 += v2 * *(const mc_v16 *)(dq0 + i + 79);
-            a2 += v2 * *(const mc_v16 *)(dq0 + i + 95);
-            a3 += v2 * *(const mc_v16 *)(dq0 + i + 111);
-            a4 += v2 * *(const mc_v16 *)(dq0 + i + 127);
-            a5 += v2 * *(const mc_v16 *)(dq0 + i + 143);
-            a6 += v2 * *(const mc_v16 *)(dq0 + i + 159);
-            a7 += v2 * *(const mc_v16 *)(dq0 + i + 175);
-            *(mc_v16 *)(dxg + i + 0) = a0;
-            *(mc_v16 *)(dxg + i + 16) = a1;
-            *(mc_v16 *)(dxg + i + 32) = a2;
-            *(mc_v16 *)(dxg + i + 48) = a3;
-            *(mc_v16 *)(dxg + i + 64) = a4;
-            *(mc_v16 *)(dxg + i + 80) = a5;
-            *(mc_v16 *)(dxg + i + 96) = a6;
-            *(mc_v16 *)(dxg + i + 112) = a7;
-        }
-    }
-    {
-        /* kernel 1, row 0 */
-        const float v0 = w1[24];
-        const float v1 = w1[23];
-        const float v2 = w1[22];
-        const float v3 = w1[21];
-        const float v4 = w1[20];
-        for (int i = 0; i < 384; i += 128) {
-            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
-            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
-            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
-            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
-            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
-            a0 += v0 * *(const mc_v16 *)(dq1 + i + 0);
-            a1 += v0 * *(const mc_v16 *)(dq1 + i + 16);
-            a2 += v0 * *(const mc_v16 *)(dq1 + i + 32);
-            a3 += v0 * *(const mc_v16 *)(dq1 + i + 48);
-            a4 += v0 * *(const mc_v16 *)(dq1 + i + 64);
-            a5 += v0 * *(const mc_v16 *)(dq1 + i + 80);
-            a6 += v0 * *(const mc_v16 *)(dq1 + i + 96);
-            a7 += v0 * *(const mc_v16 *)(dq1 + i + 112);
-            a0 += v1 * *(const mc_v16 *)(dq1 + i + 1);
-            a1 += v1 * *(const mc_v16 *)(dq1 + i + 17);
-            a2 += v1 * *(const mc_v16 *)(dq1 + i + 33);
-            a3 += v1 * *(const mc_v16 *)(dq1 + i + 49);
-            a4 += v1 * *(const mc_v16 *)(dq1 + i + 65);
-            a5 += v1 * *(const mc_v16 *)(dq1 + i + 81);
-            a6 += v1 * *(const mc_v16 *)(dq1 + i + 97);
-            a7 += v1 * *(const mc_v16 *)(dq1 + i + 113);
-            a0 += v2 * *(const mc_v16 *)(dq1 + i + 2);
-            a1 += v2 * *(const mc_v16 *)(dq1 + i + 18);
-            a2 += v2 * *(const mc_v16 *)(dq1 + i + 34);
-            a3 += v2 * *(const mc_v16 *)(dq1 + i + 50);
-            a4 += v2 * *(const mc_v16 *)(dq1 + i + 66);
-            a5 += v2 * *(const mc_v16 *)(dq1 + i + 82);
-            a6 += v2 * *(const mc_v16 *)(dq1 + i + 98);
-            a7 += v2 * *(const mc_v16 *)(dq1 + i + 114);
-            a0 += v3 * *(const mc_v16 *)(dq1 + i + 3);
-            a1 += v3 * *(const mc_v16 *)(dq1 + i + 19);
-            a2 += v3 * *(const mc_v16 *)(dq1 + i + 35);
-            a3 += v3 * *(const mc_v16 *)(dq1 + i + 51);
-            a4 += v3 * *(const mc_v16 *)(dq1 + i + 67);
-            a5 += v3 * *(const mc_v16 *)(dq1 + i + 83);
-            a6 += v3 * *(const mc_v16 *)(dq1 + i + 99);
-            a7 += v3 * *(const mc_v16 *)(dq1 + i + 115);
-            a0 += v4 * *(const mc_v16 *)(dq1 + i + 4);
-            a1 += v4 * *(const mc_v16 *)(dq1 + i + 20);
-            a2 += v4 * *(const mc_v16 *)(dq1 + i + 36);
-            a3 += v4 * *(const mc_v16 *)(dq1 + i + 52);
-            a4 += v4 * *(const mc_v16 *)(dq1 + i + 68);
-            a5 += v4 * *(const mc_v16 *)(dq1 + i + 84);
-            a6 += v4 * *(const mc_v16 *)(dq1 + i + 100);
-            a7 += v4 * *(const mc_v16 *)(dq1 + i + 116);
-            *(mc_v16 *)(dxg + i + 0) = a0;
-            *(mc_v16 *)(dxg + i + 16) = a1;
-            *(mc_v16 *)(dxg + i + 32) = a2;
-            *(mc_v16 *)(dxg + i + 48) = a3;
-            *(mc_v16 *)(dxg + i + 64) = a4;
-            *(mc_v16 *)(dxg + i + 80) = a5;
-            *(mc_v16 *)(dxg + i + 96) = a6;
-            *(mc_v16 *)(dxg + i + 112) = a7;
-        }
-    }
-    {
-        /* kernel 1, row 1 */
-        const float v0 = w1[19];
-        const float v1 = w1[18];
-        const float v2 = w1[17];
-        const float v3 = w1[16];
-        const float v4 = w1[15];
-        for (int i = 0; i < 384; i += 128) {
-            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
-            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
-            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
-            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
-            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
-            a0 += v0 * *(const mc_v16 *)(dq1 + i + 20);
-            a1 += v0 * *(const mc_v16 *)(dq1 + i + 36);
-            a2 += v0 * *(const mc_v16 *)(dq1 + i + 52);
-            a3 += v0 * *(const mc_v16 *)(dq1 + i + 68);
-            a4 += v0 * *(const mc_v16 *)(dq1 + i + 84);
-            a5 += v0 * *(const mc_v16 *)(dq1 + i + 100);
-            a6 += v0 * *(const mc_v16 *)(dq1 + i + 116);
-            a7 += v0 * *(const mc_v16 *)(dq1 + i + 132);
-            a0 += v1 * *(const mc_v16 *)(dq1 + i + 21);
-            a1 += v1 * *(const mc_v16 *)(dq1 + i + 37);
-            a2 += v1 * *(const mc_v16 *)(dq1 + i + 53);
-            a3 += v1 * *(const mc_v16 *)(dq1 + i + 69);
-            a4 += v1 * *(const mc_v16 *)(dq1 + i + 85);
-            a5 += v1 * *(const mc_v16 *)(dq1 + i + 101);
-            a6 += v1 * *(const mc_v16 *)(dq1 + i + 117);
-            a7 += v1 * *(const mc_v16 *)(dq1 + i + 133);
-            a0 += v2 * *(const mc_v16 *)(dq1 + i + 22);
-            a1 += v2 * *(const mc_v16 *)(dq1 + i + 38);
-            a2 += v2 * *(const mc_v16 *)(dq1 + i + 54);
-            a3 += v2 * *(const mc_v16 *)(dq1 + i + 70);
-            a4 += v2 * *(const mc_v16 *)(dq1 + i + 86);
-            a5 += v2 * *(const mc_v16 *)(dq1 + i + 102);
-            a6 += v2 * *(const mc_v16 *)(dq1 + i + 118);
-            a7 += v2 * *(const mc_v16 *)(dq1 + i + 134);
-            a0 += v3 * *(const mc_v16 *)(dq1 + i + 23);
-            a1 += v3 * *(const mc_v16 *)(dq1 + i + 39);
-            a2 += v3 * *(const mc_v16 *)(dq1 + i + 55);
-            a3 += v3 * *(const mc_v16 *)(dq1 + i + 71);
-            a4 += v3 * *(const mc_v16 *)(dq1 + i + 87);
-            a5 += v3 * *(const mc_v16 *)(dq1 + i + 103);
-            a6 += v3 * *(const mc_v16 *)(dq1 + i + 119);
-            a7 += v3 * *(const mc_v16 *)(dq1 + i + 135);
-            a0 += v4 * *(const mc_v16 *)(dq1 + i + 24);
-            a1 += v4 * *(const mc_v16 *)(dq1 + i + 40);
-            a2 += v4 * *(const mc_v16 *)(dq1 + i + 56);
-            a3 += v4 * *(const mc_v16 *)(dq1 + i + 72);
-            a4 += v4 * *(const mc_v16 *)(dq1 + i + 88);
-            a5 += v4 * *(const mc_v16 *)(dq1 + i + 104);
-            a6 += v4 * *(const mc_v16 *)(dq1 + i + 120);
-            a7 += v4 * *(const mc_v16 *)(dq1 + i + 136);
-            *(mc_v16 *)(dxg + i + 0) = a0;
-            *(mc_v16 *)(dxg + i + 16) = a1;
-            *(mc_v16 *)(dxg + i + 32) = a2;
-            *(mc_v16 *)(dxg + i + 48) = a3;
-            *(mc_v16 *)(dxg + i + 64) = a4;
-            *(mc_v16 *)(dxg + i + 80) = a5;
-            *(mc_v16 *)(dxg + i + 96) = a6;
-            *(mc_v16 *)(dxg + i + 112) = a7;
-        }
-    }
-    {
-        /* kernel 1, row 2 */
-        const float v0 = w1[14];
-        const float v1 = w1[13];
-        const float v2 = w1[12];
-        const float v3 = w1[11];
-        const float v4 = w1[10];
-        for (int i = 0; i < 384; i += 128) {
-            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
-            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
-            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
-            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
-            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
-            a0 += v0 * *(const mc_v16 *)(dq1 + i + 40);
-            a1 += v0 * *(const mc_v16 *)(dq1 + i + 56);
-            a2 += v0 * *(const mc_v16 *)(dq1 + i + 72);
-            a3 += v0 * *(const mc_v16 *)(dq1 + i + 88);
-            a4 += v0 * *(const mc_v16 *)(dq1 + i + 104);
-            a5 += v0 * *(const mc_v16 *)(dq1 + i + 120);
-            a6 += v0 * *(const mc_v16 *)(dq1 + i + 136);
-            a7 += v0 * *(const mc_v16 *)(dq1 + i + 152);
-            a0 += v1 * *(const mc_v16 *)(dq1 + i + 41);
-            a1 += v1 * *(const mc_v16 *)(dq1 + i + 57);
-            a2 += v1 * *(const mc_v16 *)(dq1 + i + 73);
-            a3 += v1 * *(const mc_v16 *)(dq1 + i + 89);
-            a4 += v1 * *(const mc_v16 *)(dq1 + i + 105);
-            a5 += v1 * *(const mc_v16 *)(dq1 + i + 121);
-            a6 += v1 * *(const mc_v16 *)(dq1 + i + 137);
-            a7 += v1 * *(const mc_v16 *)(dq1 + i + 153);
-            a0 += v2 * *(const mc_v16 *)(dq1 + i + 42);
-            a1 += v2 * *(const mc_v16 *)(dq1 + i + 58);
-            a2 += v2 * *(const mc_v16 *)(dq1 + i + 74);
-            a3 += v2 * *(const mc_v16 *)(dq1 + i + 90);
-            a4 += v2 * *(const mc_v16 *)(dq1 + i + 106);
-            a5 += v2 * *(const mc_v16 *)(dq1 + i + 122);
-            a6 += v2 * *(const mc_v16 *)(dq1 + i + 138);
-            a7 += v2 * *(const mc_v16 *)(dq1 + i + 154);
-            a0 += v3 * *(const mc_v16 *)(dq1 + i + 43);
-            a1 += v3 * *(const mc_v16 *)(dq1 + i + 59);
-            a2 += v3 * *(const mc_v16 *)(dq1 + i + 75);
-            a3 += v3 * *(const mc_v16 *)(dq1 + i + 91);
-            a4 += v3 * *(const mc_v16 *)(dq1 + i + 107);
-            a5 += v3 * *(const mc_v16 *)(dq1 + i + 123);
-            a6 += v3 * *(const mc_v16 *)(dq1 + i + 139);
-            a7 += v3 * *(const mc_v16 *)(dq1 + i + 155);
-            a0 += v4 * *(const mc_v16 *)(dq1 + i + 44);
-            a1 += v4 * *(const mc_v16 *)(dq1 + i + 60);
-            a2 += v4 * *(const mc_v16 *)(dq1 + i + 76);
-            a3 += v4 * *(const mc_v16 *)(dq1 + i + 92);
-            a4 += v4 * *(const mc_v16 *)(dq1 + i + 108);
-            a5 += v4 * *(const mc_v16 *)(dq1 + i + 124);
-            a6 += v4 * *(const mc_v16 *)(dq1 + i + 140);
-            a7 += v4 * *(const mc_v16 *)(dq1 + i + 156);
-            *(mc_v16 *)(dxg + i + 0) = a0;
-            *(mc_v16 *)(dxg + i + 16) = a1;
-            *(mc_v16 *)(dxg + i + 32) = a2;
-            *(mc_v16 *)(dxg + i + 48) = a3;
-            *(mc_v16 *)(dxg + i + 64) = a4;
-            *(mc_v16 *)(dxg + i + 80) = a5;
-            *(mc_v16 *)(dxg + i + 96) = a6;
-            *(mc_v16 *)(dxg + i + 112) = a7;
-        }
-    }
-    {
-        /* kernel 1, row 3 */
-        const float v0 = w1[9];
-        const float v1 = w1[8];
-        const float v2 = w1[7];
-        const float v3 = w1[6];
-        const float v4 = w1[5];
-        for (int i = 0; i < 384; i += 128) {
-            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
-            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
-            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
-            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
-            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
-            a0 += v0 * *(const mc_v16 *)(dq1 + i + 60);
-            a1 += v0 * *(const mc_v16 *)(dq1 + i + 76);
-            a2 += v0 * *(const mc_v16 *)(dq1 + i + 92);
-            a3 += v0 * *(const mc_v16 *)(dq1 + i + 108);
-            a4 += v0 * *(const mc_v16 *)(dq1 + i + 124);
-            a5 += v0 * *(const mc_v16 *)(dq1 + i + 140);
-            a6 += v0 * *(const mc_v16 *)(dq1 + i + 156);
-            a7 += v0 * *(const mc_v16 *)(dq1 + i + 172);
-            a0 += v1 * *(const mc_v16 *)(dq1 + i + 61);
-            a1 += v1 * *(const mc_v16 *)(dq1 + i + 77);
-            a2 += v1 * *(const mc_v16 *)(dq1 + i + 93);
-            a3 += v1 * *(const mc_v16 *)(dq1 + i + 109);
-            a4 += v1 * *(const mc_v16 *)(dq1 + i + 125);
-            a5 += v1 * *(const mc_v16 *)(dq1 + i + 141);
-            a6 += v1 * *(const mc_v16 *)(dq1 + i + 157);
-            a7 += v1 * *(const mc_v16 *)(dq1 + i + 173);
-            a0 += v2 * *(const mc_v16 *)(dq1 + i + 62);
-            a1 += v2 * *(const mc_v16 *)(dq1 + i + 78);
-            a2 += v2 * *(const mc_v16 *)(dq1 + i + 94);
-            a3 += v2 * *(const mc_v16 *)(dq1 + i + 110);
-            a4 += v2 * *(const mc_v16 *)(dq1 + i + 126);
-            a5 += v2 * *(const mc_v16 *)(dq1 + i + 142);
-            a6 += v2 * *(const mc_v16 *)(dq1 + i + 158);
-            a7 += v2 * *(const mc_v16 *)(dq1 + i + 174);
-            a0 += v3 * *(const mc_v16 *)(dq1 + i + 63);
-            a1 += v3 * *(const mc_v16 *)(dq1 + i + 79);
-            a2 += v3 * *(const mc_v16 *)(dq1 + i + 95);
-            a3 += v3 * *(const mc_v16 *)(dq1 + i + 111);
-            a4 += v3 * *(const mc_v16 *)(dq1 + i + 127);
-            a5 += v3 * *(const mc_v16 *)(dq1 + i + 143);
-            a6 += v3 * *(const mc_v16 *)(dq1 + i + 159);
-            a7 += v3 * *(const mc_v16 *)(dq1 + i + 175);
-            a0 += v4 * *(const mc_v16 *)(dq1 + i + 64);
-            a1 += v4 * *(const mc_v16 *)(dq1 + i + 80);
-            a2 += v4 * *(const mc_v16 *)(dq1 + i + 96);
-            a3 += v4 * *(const mc_v16 *)(dq1 + i + 112);
-            a4 += v4 * *(const mc_v16 *)(dq1 + i + 128);
-            a5 += v4 * *(const mc_v16 *)(dq1 + i + 144);
-            a6 += v4 * *(const mc_v16 *)(dq1 + i + 160);
-            a7 += v4 * *(const mc_v16 *)(dq1 + i + 176);
-            *(mc_v16 *)(dxg + i + 0) = a0;
-            *(mc_v16 *)(dxg + i + 16) = a1;
-            *(mc_v16 *)(dxg + i + 32) = a2;
-            *(mc_v16 *)(dxg + i + 48) = a3;
-            *(mc_v16 *)(dxg + i + 64) = a4;
-            *(mc_v16 *)(dxg + i + 80) = a5;
-            *(mc_v16 *)(dxg + i + 96) = a6;
-            *(mc_v16 *)(dxg + i + 112) = a7;
-        }
-    }
-    {
-        /* kernel 1, row 4 */
-        const float v0 = w1[4];
-        const float v1 = w1[3];
-        const float v2 = w1[2];
-        const float v3 = w1[1];
-        const float v4 = w1[0];
-        for (int i = 0; i < 384; i += 128) {
-            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
-            mc_v16 a4 = *(const mc_v16 *)(dxg + i + 64);
-            mc_v16 a5 = *(const mc_v16 *)(dxg + i + 80);
-            mc_v16 a6 = *(const mc_v16 *)(dxg + i + 96);
-            mc_v16 a7 = *(const mc_v16 *)(dxg + i + 112);
-            a0 += v0 * *(const mc_v16 *)(dq1 + i + 80);
-            a1 += v0 * *(const mc_v16 *)(dq1 + i + 96);
-            a2 += v0 * *(const mc_v16 *)(dq1 + i + 112);
-            a3 += v0 * *(const mc_v16 *)(dq1 + i + 128);
-            a4 += v0 * *(const mc_v16 *)(dq1 + i + 144);
-            a5 += v0 * *(const mc_v16 *)(dq1 + i + 160);
-            a6 += v0 * *(const mc_v16 *)(dq1 + i + 176);
-            a7 += v0 * *(const mc_v16 *)(dq1 + i + 192);
-            a0 += v1 * *(const mc_v16 *)(dq1 + i + 81);
-            a1 += v1 * *(const mc_v16 *)(dq1 + i + 97);
-            a2 += v1 * *(const mc_v16 *)(dq1 + i + 113);
-            a3 += v1 * *(const mc_v16 *)(dq1 + i + 129);
-            a4 += v1 * *(const mc_v16 *)(dq1 + i + 145);
-            a5 += v1 * *(const mc_v16 *)(dq1 + i + 161);
-            a6 += v1 * *(const mc_v16 *)(dq1 + i + 177);
-            a7 += v1 * *(const mc_v16 *)(dq1 + i + 193);
-            a0 += v2 * *(const mc_v16 *)(dq1 + i + 82);
-            a1 += v2 * *(const mc_v16 *)(dq1 + i + 98);
-            a2 += v2 * *(const mc_v16 *)(dq1 + i + 114);
-            a3 += v2 * *(const mc_v16 *)(dq1 + i + 130);
-            a4 += v2 * *(const mc_v16 *)(dq1 + i + 146);
-            a5 += v2 * *(const mc_v16 *)(dq1 + i + 162);
-            a6 += v2 * *(const mc_v16 *)(dq1 + i + 178);
-            a7 += v2 * *(const mc_v16 *)(dq1 + i + 194);
-            a0 += v3 * *(const mc_v16 *)(dq1 + i + 83);
-            a1 += v3 * *(const mc_v16 *)(dq1 + i + 99);
-            a2 += v3 * *(const mc_v16 *)(dq1 + i + 115);
-            a3 += v3 * *(const mc_v16 *)(dq1 + i + 131);
-            a4 += v3 * *(const mc_v16 *)(dq1 + i + 147);
-            a5 += v3 * *(const mc_v16 *)(dq1 + i + 163);
-            a6 += v3 * *(const mc_v16 *)(dq1 + i + 179);
-            a7 += v3 * *(const mc_v16 *)(dq1 + i + 195);
-            a0 += v4 * *(const mc_v16 *)(dq1 + i + 84);
-            a1 += v4 * *(const mc_v16 *)(dq1 + i + 100);
-            a2 += v4 * *(const mc_v16 *)(dq1 + i + 116);
-            a3 += v4 * *(const mc_v16 *)(dq1 + i + 132);
-            a4 += v4 * *(const mc_v16 *)(dq1 + i + 148);
-            a5 += v4 * *(const mc_v16 *)(dq1 + i + 164);
-            a6 += v4 * *(const mc_v16 *)(dq1 + i + 180);
-            a7 += v4 * *(const mc_v16 *)(dq1 + i + 196);
-            *(mc_v16 *)(dxg + i + 0) = a0;
-            *(mc_v16 *)(dxg + i + 16) = a1;
-            *(mc_v16 *)(dxg + i + 32) = a2;
-            *(mc_v16 *)(dxg + i + 48) = a3;
-            *(mc_v16 *)(dxg + i + 64) = a4;
-            *(mc_v16 *)(dxg + i + 80) = a5;
-            *(mc_v16 *)(dxg + i + 96) = a6;
-            *(mc_v16 *)(dxg + i + 112) = a7;
-        }
-    }
-    for (int iy = 0; iy < 16; iy++) {
-        const float *restrict g = dxg + iy * 20;
-        if (acc)
-            for (int ix = 0; ix < 16; ix++)
-                dxc[iy * 16 + ix] += g[ix];
-        else
-            for (int ix = 0; ix < 16; ix++)
-                dxc[iy * 16 + ix] = g[ix];
-    }
+}
 
-    {
-        /* kernel 0, row 0 */
-        const float *restrict dg = dq0 + 42;
-        mc_v16 a0_0 = {0};
-        mc_v16 a0_1 = {0};
-        mc_v16 a0_2 = {0};
-        mc_v16 a0_3 = {0};
-        mc_v16 a1_0 = {0};
-        mc_v16 a1_1 = {0};
-        mc_v16 a1_2 = {0};
-        mc_v16 a1_3 = {0};
-        mc_v16 a2_0 = {0};
-        mc_v16 a2_1 = {0};
-        mc_v16 a2_2 = {0};
-        mc_v16 a2_3 = {0};
-        for (int i = 0; i < 384; i += 64) {
-            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
-            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
-            const mc_v16 d2 = *(const mc_v16 *)(dg + i + 32);
-            const mc_v16 d3 = *(const mc_v16 *)(dg + i + 48);
-            a0_0 += d0 * *(const mc_v16 *)(xp + i + 21);
-            a0_1 += d1 * *(const mc_v16 *)(xp + i + 37);
-            a0_2 += d2 * *(const mc_v16 *)(xp + i + 53);
-            a0_3 += d3 * *(const mc_v16 *)(xp + i + 69);
-            a1_0 += d0 * *(const mc_v16 *)(xp + i + 22);
-            a1_1 += d1 * *(const mc_v16 *)(xp + i + 38);
-            a1_2 += d2 * *(const mc_v16 *)(xp + i + 54);
-            a1_3 += d3 * *(const mc_v16 *)(xp + i + 70);
-            a2_0 += d0 * *(const mc_v16 *)(xp + i + 23);
-            a2_1 += d1 * *(const mc_v16 *)(xp + i + 39);
-            a2_2 += d2 * *(const mc_v16 *)(xp + i + 55);
-            a2_3 += d3 * *(const mc_v16 *)(xp + i + 71);
-        }
-        ga[0] += a0_0 + a0_1 + a0_2 + a0_3;
-        ga[1] += a1_0 + a1_1 + a1_2 + a1_3;
-        ga[2] += a2_0 + a2_1 + a2_2 + a2_3;
+/* Kernel 0, row 0 of its filter gradient, added to the sums at gp. */
+static inline void dw_k3_5_c32_16x16_s1_dw_k0_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+{
+    mc_v16 g0_0 = gp[0];
+    mc_v16 g0_1 = (mc_v16){0};
+    mc_v16 g0_2 = (mc_v16){0};
+    mc_v16 g1_0 = gp[1];
+    mc_v16 g1_1 = (mc_v16){0};
+    mc_v16 g1_2 = (mc_v16){0};
+    mc_v16 g2_0 = gp[2];
+    mc_v16 g2_1 = (mc_v16){0};
+    mc_v16 g2_2 = (mc_v16){0};
+    for (int oy = 0; oy < 16; oy++) {
+        for (int ox = 0; ox < 16; ox += 4)
+            {
+                const float *restrict dr = dyt + ((oy + 2) * 20 + ox + 2) * 16;
+                const float *restrict r = xt + ((oy + 1) * 20 + ox + 1) * 16;
+                const mc_v16 d0 = *(const mc_v16 *)(dr + 0);
+                const mc_v16 d1 = *(const mc_v16 *)(dr + 16);
+                const mc_v16 d2 = *(const mc_v16 *)(dr + 32);
+                const mc_v16 d3 = *(const mc_v16 *)(dr + 48);
+                const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                g0_0 += d0 * x0;
+                g0_1 += d1 * x1;
+                g0_2 += d2 * x2;
+                g0_0 += d3 * x3;
+                g1_0 += d0 * x1;
+                g1_1 += d1 * x2;
+                g1_2 += d2 * x3;
+                g1_0 += d3 * x4;
+                g2_0 += d0 * x2;
+                g2_1 += d1 * x3;
+                g2_2 += d2 * x4;
+                g2_0 += d3 * x5;
+            }
     }
-    {
-        /* kernel 0, row 1 */
-        const float *restrict dg = dq0 + 42;
-        mc_v16 a0_0 = {0};
-        mc_v16 a0_1 = {0};
-        mc_v16 a0_2 = {0};
-        mc_v16 a0_3 = {0};
-        mc_v16 a1_0 = {0};
-        mc_v16 a1_1 = {0};
-        mc_v16 a1_2 = {0};
-        mc_v16 a1_3 = {0};
-        mc_v16 a2_0 = {0};
-        mc_v16 a2_1 = {0};
-        mc_v16 a2_2 = {0};
-        mc_v16 a2_3 = {0};
-        for (int i = 0; i < 384; i += 64) {
-            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
-            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
-            const mc_v16 d2 = *(const mc_v16 *)(dg + i + 32);
-            const mc_v16 d3 = *(const mc_v16 *)(dg + i + 48);
-            a0_0 += d0 * *(const mc_v16 *)(xp + i + 41);
-            a0_1 += d1 * *(const mc_v16 *)(xp + i + 57);
-            a0_2 += d2 * *(const mc_v16 *)(xp + i + 73);
-            a0_3 += d3 * *(const mc_v16 *)(xp + i + 89);
-            a1_0 += d0 * *(const mc_v16 *)(xp + i + 42);
-            a1_1 += d1 * *(const mc_v16 *)(xp + i + 58);
-            a1_2 += d2 * *(const mc_v16 *)(xp + i + 74);
-            a1_3 += d3 * *(const mc_v16 *)(xp + i + 90);
-            a2_0 += d0 * *(const mc_v16 *)(xp + i + 43);
-            a2_1 += d1 * *(const mc_v16 *)(xp + i + 59);
-            a2_2 += d2 * *(const mc_v16 *)(xp + i + 75);
-            a2_3 += d3 * *(const mc_v16 *)(xp + i + 91);
-        }
-        ga[3] += a0_0 + a0_1 + a0_2 + a0_3;
-        ga[4] += a1_0 + a1_1 + a1_2 + a1_3;
-        ga[5] += a2_0 + a2_1 + a2_2 + a2_3;
+    gp[0] = g0_0 + g0_1 + g0_2;
+    gp[1] = g1_0 + g1_1 + g1_2;
+    gp[2] = g2_0 + g2_1 + g2_2;
+}
+
+/* Kernel 0, row 1 of its filter gradient, added to the sums at gp. */
+static inline void dw_k3_5_c32_16x16_s1_dw_k0_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+{
+    mc_v16 g0_0 = gp[0];
+    mc_v16 g0_1 = (mc_v16){0};
+    mc_v16 g0_2 = (mc_v16){0};
+    mc_v16 g1_0 = gp[1];
+    mc_v16 g1_1 = (mc_v16){0};
+    mc_v16 g1_2 = (mc_v16){0};
+    mc_v16 g2_0 = gp[2];
+    mc_v16 g2_1 = (mc_v16){0};
+    mc_v16 g2_2 = (mc_v16){0};
+    for (int oy = 0; oy < 16; oy++) {
+        for (int ox = 0; ox < 16; ox += 4)
+            {
+                const float *restrict dr = dyt + ((oy + 2) * 20 + ox + 2) * 16;
+                const float *restrict r = xt + ((oy + 2) * 20 + ox + 1) * 16;
+                const mc_v16 d0 = *(const mc_v16 *)(dr + 0);
+                const mc_v16 d1 = *(const mc_v16 *)(dr + 16);
+                const mc_v16 d2 = *(const mc_v16 *)(dr + 32);
+                const mc_v16 d3 = *(const mc_v16 *)(dr + 48);
+                const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                g0_0 += d0 * x0;
+                g0_1 += d1 * x1;
+                g0_2 += d2 * x2;
+                g0_0 += d3 * x3;
+                g1_0 += d0 * x1;
+                g1_1 += d1 * x2;
+                g1_2 += d2 * x3;
+                g1_0 += d3 * x4;
+                g2_0 += d0 * x2;
+                g2_1 += d1 * x3;
+                g2_2 += d2 * x4;
+                g2_0 += d3 * x5;
+            }
     }
-    {
-        /* kernel 0, row 2 */
-        const float *restrict dg = dq0 + 42;
-        mc_v16 a0_0 = {0};
-        mc_v16 a0_1 = {0};
-        mc_v16 a0_2 = {0};
-        mc_v16 a0_3 = {0};
-        mc_v16 a1_0 = {0};
-        mc_v16 a1_1 = {0};
-        mc_v16 a1_2 = {0};
-        mc_v16 a1_3 = {0};
-        mc_v16 a2_0 = {0};
-        mc_v16 a2_1 = {0};
-        mc_v16 a2_2 = {0};
-        mc_v16 a2_3 = {0};
-        for (int i = 0; i < 384; i += 64) {
-            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
-            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
-            const mc_v16 d2 = *(const mc_v16 *)(dg + i + 32);
-            const mc_v16 d3 = *(const mc_v16 *)(dg + i + 48);
-            a0_0 += d0 * *(const mc_v16 *)(xp + i + 61);
-            a0_1 += d1 * *(const mc_v16 *)(xp + i + 77);
-            a0_2 += d2 * *(const mc_v16 *)(xp + i + 93);
-            a0_3 += d3 * *(const mc_v16 *)(xp + i + 109);
-            a1_0 += d0 * *(const mc_v16 *)(xp + i + 62);
-            a1_1 += d1 * *(const mc_v16 *)(xp + i + 78);
-            a1_2 += d2 * *(const mc_v16 *)(xp + i + 94);
-            a1_3 += d3 * *(const mc_v16 *)(xp + i + 110);
-            a2_0 += d0 * *(const mc_v16 *)(xp + i + 63);
-            a2_1 += d1 * *(const mc_v16 *)(xp + i + 79);
-            a2_2 += d2 * *(const mc_v16 *)(xp + i + 95);
-            a2_3 += d3 * *(const mc_v16 *)(xp + i + 111);
-        }
-        ga[6] += a0_0 + a0_1 + a0_2 + a0_3;
-        ga[7] += a1_0 + a1_1 + a1_2 + a1_3;
-        ga[8] += a2_0 + a2_1 + a2_2 + a2_3;
+    gp[0] = g0_0 + g0_1 + g0_2;
+    gp[1] = g1_0 + g1_1 + g1_2;
+    gp[2] = g2_0 + g2_1 + g2_2;
+}
+
+/* Kernel 0, row 2 of its filter gradient, added to the sums at gp. */
+static inline void dw_k3_5_c32_16x16_s1_dw_k0_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+{
+    mc_v16 g0_0 = gp[0];
+    mc_v16 g0_1 = (mc_v16){0};
+    mc_v16 g0_2 = (mc_v16){0};
+    mc_v16 g1_0 = gp[1];
+    mc_v16 g1_1 = (mc_v16){0};
+    mc_v16 g1_2 = (mc_v16){0};
+    mc_v16 g2_0 = gp[2];
+    mc_v16 g2_1 = (mc_v16){0};
+    mc_v16 g2_2 = (mc_v16){0};
+    for (int oy = 0; oy < 16; oy++) {
+        for (int ox = 0; ox < 16; ox += 4)
+            {
+                const float *restrict dr = dyt + ((oy + 2) * 20 + ox + 2) * 16;
+                const float *restrict r = xt + ((oy + 3) * 20 + ox + 1) * 16;
+                const mc_v16 d0 = *(const mc_v16 *)(dr + 0);
+                const mc_v16 d1 = *(const mc_v16 *)(dr + 16);
+                const mc_v16 d2 = *(const mc_v16 *)(dr + 32);
+                const mc_v16 d3 = *(const mc_v16 *)(dr + 48);
+                const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                g0_0 += d0 * x0;
+                g0_1 += d1 * x1;
+                g0_2 += d2 * x2;
+                g0_0 += d3 * x3;
+                g1_0 += d0 * x1;
+                g1_1 += d1 * x2;
+                g1_2 += d2 * x3;
+                g1_0 += d3 * x4;
+                g2_0 += d0 * x2;
+                g2_1 += d1 * x3;
+                g2_2 += d2 * x4;
+                g2_0 += d3 * x5;
+            }
     }
-    {
-        /* kernel 1, row 0 */
-        const float *restrict dg = dq1 + 42;
-        mc_v16 a0_0 = {0};
-        mc_v16 a0_1 = {0};
-        mc_v16 a1_0 = {0};
-        mc_v16 a1_1 = {0};
-        mc_v16 a2_0 = {0};
-        mc_v16 a2_1 = {0};
-        mc_v16 a3_0 = {0};
-        mc_v16 a3_1 = {0};
-        mc_v16 a4_0 = {0};
-        mc_v16 a4_1 = {0};
-        for (int i = 0; i < 384; i += 32) {
-            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
-            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
-            a0_0 += d0 * *(const mc_v16 *)(xp + i + 0);
-            a0_1 += d1 * *(const mc_v16 *)(xp + i + 16);
-            a1_0 += d0 * *(const mc_v16 *)(xp + i + 1);
-            a1_1 += d1 * *(const mc_v16 *)(xp + i + 17);
-            a2_0 += d0 * *(const mc_v16 *)(xp + i + 2);
-            a2_1 += d1 * *(const mc_v16 *)(xp + i + 18);
-            a3_0 += d0 * *(const mc_v16 *)(xp + i + 3);
-            a3_1 += d1 * *(const mc_v16 *)(xp + i + 19);
-            a4_0 += d0 * *(const mc_v16 *)(xp + i + 4);
-            a4_1 += d1 * *(const mc_v16 *)(xp + i + 20);
-        }
-        ga[9] += a0_0 + a0_1;
-        ga[10] += a1_0 + a1_1;
-        ga[11] += a2_0 + a2_1;
-        ga[12] += a3_0 + a3_1;
-        ga[13] += a4_0 + a4_1;
+    gp[0] = g0_0 + g0_1 + g0_2;
+    gp[1] = g1_0 + g1_1 + g1_2;
+    gp[2] = g2_0 + g2_1 + g2_2;
+}
+
+/* The filter gradient of kernel 0, added to its sums in gg. */
+static void dw_k3_5_c32_16x16_s1_dw_k0(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
+{
+    dw_k3_5_c32_16x16_s1_dw_k0_r0(gg + 0, dyt, xt);
+    dw_k3_5_c32_16x16_s1_dw_k0_r1(gg + 3, dyt, xt);
+    dw_k3_5_c32_16x16_s1_dw_k0_r2(gg + 6, dyt, xt);
+}
+
+/* Kernel 1 (5x5) of the list, added to dst. */
+static void dw_k3_5_c32_16x16_s1_dx_k1(float *restrict dst, const float *restrict src, const mc_v16 *restrict w1)
+{
+    for (int oy = 0; oy < 16; oy++) {
+        for (int ox = 0; ox < 16; ox += 8)
+            {
+                float *restrict o = dst + (oy * 16 + ox) * 16;
+                mc_v16 a0 = *(const mc_v16 *)(o + 0);
+                mc_v16 a1 = *(const mc_v16 *)(o + 16);
+                mc_v16 a2 = *(const mc_v16 *)(o + 32);
+                mc_v16 a3 = *(const mc_v16 *)(o + 48);
+                mc_v16 a4 = *(const mc_v16 *)(o + 64);
+                mc_v16 a5 = *(const mc_v16 *)(o + 80);
+                mc_v16 a6 = *(const mc_v16 *)(o + 96);
+                mc_v16 a7 = *(const mc_v16 *)(o + 112);
+                {
+                    const float *restrict r = src + ((oy + 0) * 20 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    const mc_v16 x10 = *(const mc_v16 *)(r + 160);
+                    const mc_v16 x11 = *(const mc_v16 *)(r + 176);
+                    {
+                        const mc_v16 v = w1[0];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w1[1];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w1[2];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                    {
+                        const mc_v16 v = w1[3];
+                        a0 += v * x3;
+                        a1 += v * x4;
+                        a2 += v * x5;
+                        a3 += v * x6;
+                        a4 += v * x7;
+                        a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
+                    }
+                    {
+                        const mc_v16 v = w1[4];
+                        a0 += v * x4;
+                        a1 += v * x5;
+                        a2 += v * x6;
+                        a3 += v * x7;
+                        a4 += v * x8;
+                        a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 1) * 20 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    const mc_v16 x10 = *(const mc_v16 *)(r + 160);
+                    const mc_v16 x11 = *(const mc_v16 *)(r + 176);
+                    {
+                        const mc_v16 v = w1[5];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w1[6];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w1[7];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                    {
+                        const mc_v16 v = w1[8];
+                        a0 += v * x3;
+                        a1 += v * x4;
+                        a2 += v * x5;
+                        a3 += v * x6;
+                        a4 += v * x7;
+                        a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
+                    }
+                    {
+                        const mc_v16 v = w1[9];
+                        a0 += v * x4;
+                        a1 += v * x5;
+                        a2 += v * x6;
+                        a3 += v * x7;
+                        a4 += v * x8;
+                        a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 2) * 20 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    const mc_v16 x10 = *(const mc_v16 *)(r + 160);
+                    const mc_v16 x11 = *(const mc_v16 *)(r + 176);
+                    {
+                        const mc_v16 v = w1[10];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w1[11];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w1[12];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                    {
+                        const mc_v16 v = w1[13];
+                        a0 += v * x3;
+                        a1 += v * x4;
+                        a2 += v * x5;
+                        a3 += v * x6;
+                        a4 += v * x7;
+                        a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
+                    }
+                    {
+                        const mc_v16 v = w1[14];
+                        a0 += v * x4;
+                        a1 += v * x5;
+                        a2 += v * x6;
+                        a3 += v * x7;
+                        a4 += v * x8;
+                        a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 3) * 20 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    const mc_v16 x10 = *(const mc_v16 *)(r + 160);
+                    const mc_v16 x11 = *(const mc_v16 *)(r + 176);
+                    {
+                        const mc_v16 v = w1[15];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w1[16];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w1[17];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                    {
+                        const mc_v16 v = w1[18];
+                        a0 += v * x3;
+                        a1 += v * x4;
+                        a2 += v * x5;
+                        a3 += v * x6;
+                        a4 += v * x7;
+                        a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
+                    }
+                    {
+                        const mc_v16 v = w1[19];
+                        a0 += v * x4;
+                        a1 += v * x5;
+                        a2 += v * x6;
+                        a3 += v * x7;
+                        a4 += v * x8;
+                        a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 4) * 20 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    const mc_v16 x10 = *(const mc_v16 *)(r + 160);
+                    const mc_v16 x11 = *(const mc_v16 *)(r + 176);
+                    {
+                        const mc_v16 v = w1[20];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w1[21];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w1[22];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                    {
+                        const mc_v16 v = w1[23];
+                        a0 += v * x3;
+                        a1 += v * x4;
+                        a2 += v * x5;
+                        a3 += v * x6;
+                        a4 += v * x7;
+                        a5 += v * x8;
+                        a6 += v * x9;
+                        a7 += v * x10;
+                    }
+                    {
+                        const mc_v16 v = w1[24];
+                        a0 += v * x4;
+                        a1 += v * x5;
+                        a2 += v * x6;
+                        a3 += v * x7;
+                        a4 += v * x8;
+                        a5 += v * x9;
+                        a6 += v * x10;
+                        a7 += v * x11;
+                    }
+                }
+                *(mc_v16 *)(o + 0) = a0;
+                *(mc_v16 *)(o + 16) = a1;
+                *(mc_v16 *)(o + 32) = a2;
+                *(mc_v16 *)(o + 48) = a3;
+                *(mc_v16 *)(o + 64) = a4;
+                *(mc_v16 *)(o + 80) = a5;
+                *(mc_v16 *)(o + 96) = a6;
+                *(mc_v16 *)(o + 112) = a7;
+            }
     }
-    {
-        /* kernel 1, row 1 */
-        const float *restrict dg = dq1 + 42;
-        mc_v16 a0_0 = {0};
-        mc_v16 a0_1 = {0};
-        mc_v16 a1_0 = {0};
-        mc_v16 a1_1 = {0};
-        mc_v16 a2_0 = {0};
-        mc_v16 a2_1 = {0};
-        mc_v16 a3_0 = {0};
-        mc_v16 a3_1 = {0};
-        mc_v16 a4_0 = {0};
-        mc_v16 a4_1 = {0};
-        for (int i = 0; i < 384; i += 32) {
-            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
-            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
-            a0_0 += d0 * *(const mc_v16 *)(xp + i + 20);
-            a0_1 += d1 * *(const mc_v16 *)(xp + i + 36);
-            a1_0 += d0 * *(const mc_v16 *)(xp + i + 21);
-            a1_1 += d1 * *(const mc_v16 *)(xp + i + 37);
-            a2_0 += d0 * *(const mc_v16 *)(xp + i + 22);
-            a2_1 += d1 * *(const mc_v16 *)(xp + i + 38);
-            a3_0 += d0 * *(const mc_v16 *)(xp + i + 23);
-            a3_1 += d1 * *(const mc_v16 *)(xp + i + 39);
-            a4_0 += d0 * *(const mc_v16 *)(xp + i + 24);
-            a4_1 += d1 * *(const mc_v16 *)(xp + i + 40);
-        }
-        ga[14] += a0_0 + a0_1;
-        ga[15] += a1_0 + a1_1;
-        ga[16] += a2_0 + a2_1;
-        ga[17] += a3_0 + a3_1;
-        ga[18] += a4_0 + a4_1;
+}
+
+/* Kernel 1, row 0 of its filter gradient, added to the sums at gp. */
+static inline void dw_k3_5_c32_16x16_s1_dw_k1_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+{
+    mc_v16 g0_0 = gp[0];
+    mc_v16 g0_1 = (mc_v16){0};
+    mc_v16 g1_0 = gp[1];
+    mc_v16 g1_1 = (mc_v16){0};
+    mc_v16 g2_0 = gp[2];
+    mc_v16 g2_1 = (mc_v16){0};
+    mc_v16 g3_0 = gp[3];
+    mc_v16 g3_1 = (mc_v16){0};
+    mc_v16 g4_0 = gp[4];
+    mc_v16 g4_1 = (mc_v16){0};
+    for (int oy = 0; oy < 16; oy++) {
+        for (int ox = 0; ox < 16; ox += 4)
+            {
+                const float *restrict dr = dyt + ((oy + 2) * 20 + ox + 2) * 16;
+                const float *restrict r = xt + ((oy + 0) * 20 + ox + 0) * 16;
+                const mc_v16 d0 = *(const mc_v16 *)(dr + 0);
+                const mc_v16 d1 = *(const mc_v16 *)(dr + 16);
+                const mc_v16 d2 = *(const mc_v16 *)(dr + 32);
+                const mc_v16 d3 = *(const mc_v16 *)(dr + 48);
+                const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                g0_0 += d0 * x0;
+                g0_1 += d1 * x1;
+                g0_0 += d2 * x2;
+                g0_1 += d3 * x3;
+                g1_0 += d0 * x1;
+                g1_1 += d1 * x2;
+                g1_0 += d2 * x3;
+                g1_1 += d3 * x4;
+                g2_0 += d0 * x2;
+                g2_1 += d1 * x3;
+                g2_0 += d2 * x4;
+                g2_1 += d3 * x5;
+                g3_0 += d0 * x3;
+                g3_1 += d1 * x4;
+                g3_0 += d2 * x5;
+                g3_1 += d3 * x6;
+                g4_0 += d0 * x4;
+                g4_1 += d1 * x5;
+                g4_0 += d2 * x6;
+                g4_1 += d3 * x7;
+            }
     }
-    {
-        /* kernel 1, row 2 */
-        const float *restrict dg = dq1 + 42;
-        mc_v16 a0_0 = {0};
-        mc_v16 a0_1 = {0};
-        mc_v16 a1_0 = {0};
-        mc_v16 a1_1 = {0};
-        mc_v16 a2_0 = {0};
-        mc_v16 a2_1 = {0};
-        mc_v16 a3_0 = {0};
-        mc_v16 a3_1 = {0};
-        mc_v16 a4_0 = {0};
-        mc_v16 a4_1 = {0};
-        for (int i = 0; i < 384; i += 32) {
-            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
-            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
-            a0_0 += d0 * *(const mc_v16 *)(xp + i + 40);
-            a0_1 += d1 * *(const mc_v16 *)(xp + i + 56);
-            a1_0 += d0 * *(const mc_v16 *)(xp + i + 41);
-            a1_1 += d1 * *(const mc_v16 *)(xp + i + 57);
-            a2_0 += d0 * *(const mc_v16 *)(xp + i + 42);
-            a2_1 += d1 * *(const mc_v16 *)(xp + i + 58);
-            a3_0 += d0 * *(const mc_v16 *)(xp + i + 43);
-            a3_1 += d1 * *(const mc_v16 *)(xp + i + 59);
-            a4_0 += d0 * *(const mc_v16 *)(xp + i + 44);
-            a4_1 += d1 * *(const mc_v16 *)(xp + i + 60);
-        }
-        ga[19] += a0_0 + a0_1;
-        ga[20] += a1_0 + a1_1;
-        ga[21] += a2_0 + a2_1;
-        ga[22] += a3_0 + a3_1;
-        ga[23] += a4_0 + a4_1;
+    gp[0] = g0_0 + g0_1;
+    gp[1] = g1_0 + g1_1;
+    gp[2] = g2_0 + g2_1;
+    gp[3] = g3_0 + g3_1;
+    gp[4] = g4_0 + g4_1;
+}
+
+/* Kernel 1, row 1 of its filter gradient, added to the sums at gp. */
+static inline void dw_k3_5_c32_16x16_s1_dw_k1_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+{
+    mc_v16 g0_0 = gp[0];
+    mc_v16 g0_1 = (mc_v16){0};
+    mc_v16 g1_0 = gp[1];
+    mc_v16 g1_1 = (mc_v16){0};
+    mc_v16 g2_0 = gp[2];
+    mc_v16 g2_1 = (mc_v16){0};
+    mc_v16 g3_0 = gp[3];
+    mc_v16 g3_1 = (mc_v16){0};
+    mc_v16 g4_0 = gp[4];
+    mc_v16 g4_1 = (mc_v16){0};
+    for (int oy = 0; oy < 16; oy++) {
+        for (int ox = 0; ox < 16; ox += 4)
+            {
+                const float *restrict dr = dyt + ((oy + 2) * 20 + ox + 2) * 16;
+                const float *restrict r = xt + ((oy + 1) * 20 + ox + 0) * 16;
+                const mc_v16 d0 = *(const mc_v16 *)(dr + 0);
+                const mc_v16 d1 = *(const mc_v16 *)(dr + 16);
+                const mc_v16 d2 = *(const mc_v16 *)(dr + 32);
+                const mc_v16 d3 = *(const mc_v16 *)(dr + 48);
+                const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                g0_0 += d0 * x0;
+                g0_1 += d1 * x1;
+                g0_0 += d2 * x2;
+                g0_1 += d3 * x3;
+                g1_0 += d0 * x1;
+                g1_1 += d1 * x2;
+                g1_0 += d2 * x3;
+                g1_1 += d3 * x4;
+                g2_0 += d0 * x2;
+                g2_1 += d1 * x3;
+                g2_0 += d2 * x4;
+                g2_1 += d3 * x5;
+                g3_0 += d0 * x3;
+                g3_1 += d1 * x4;
+                g3_0 += d2 * x5;
+                g3_1 += d3 * x6;
+                g4_0 += d0 * x4;
+                g4_1 += d1 * x5;
+                g4_0 += d2 * x6;
+                g4_1 += d3 * x7;
+            }
     }
-    {
-        /* kernel 1, row 3 */
-        const float *restrict dg = dq1 + 42;
-        mc_v16 a0_0 = {0};
-        mc_v16 a0_1 = {0};
-        mc_v16 a1_0 = {0};
-        mc_v16 a1_1 = {0};
-        mc_v16 a2_0 = {0};
-        mc_v16 a2_1 = {0};
-        mc_v16 a3_0 = {0};
-        mc_v16 a3_1 = {0};
-        mc_v16 a4_0 = {0};
-        mc_v16 a4_1 = {0};
-        for (int i = 0; i < 384; i += 32) {
-            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
-            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
-            a0_0 += d0 * *(const mc_v16 *)(xp + i + 60);
-            a0_1 += d1 * *(const mc_v16 *)(xp + i + 76);
-            a1_0 += d0 * *(const mc_v16 *)(xp + i + 61);
-            a1_1 += d1 * *(const mc_v16 *)(xp + i + 77);
-            a2_0 += d0 * *(const mc_v16 *)(xp + i + 62);
-            a2_1 += d1 * *(const mc_v16 *)(xp + i + 78);
-            a3_0 += d0 * *(const mc_v16 *)(xp + i + 63);
-            a3_1 += d1 * *(const mc_v16 *)(xp + i + 79);
-            a4_0 += d0 * *(const mc_v16 *)(xp + i + 64);
-            a4_1 += d1 * *(const mc_v16 *)(xp + i + 80);
-        }
-        ga[24] += a0_0 + a0_1;
-        ga[25] += a1_0 + a1_1;
-        ga[26] += a2_0 + a2_1;
-        ga[27] += a3_0 + a3_1;
-        ga[28] += a4_0 + a4_1;
+    gp[0] = g0_0 + g0_1;
+    gp[1] = g1_0 + g1_1;
+    gp[2] = g2_0 + g2_1;
+    gp[3] = g3_0 + g3_1;
+    gp[4] = g4_0 + g4_1;
+}
+
+/* Kernel 1, row 2 of its filter gradient, added to the sums at gp. */
+static inline void dw_k3_5_c32_16x16_s1_dw_k1_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+{
+    mc_v16 g0_0 = gp[0];
+    mc_v16 g0_1 = (mc_v16){0};
+    mc_v16 g1_0 = gp[1];
+    mc_v16 g1_1 = (mc_v16){0};
+    mc_v16 g2_0 = gp[2];
+    mc_v16 g2_1 = (mc_v16){0};
+    mc_v16 g3_0 = gp[3];
+    mc_v16 g3_1 = (mc_v16){0};
+    mc_v16 g4_0 = gp[4];
+    mc_v16 g4_1 = (mc_v16){0};
+    for (int oy = 0; oy < 16; oy++) {
+        for (int ox = 0; ox < 16; ox += 4)
+            {
+                const float *restrict dr = dyt + ((oy + 2) * 20 + ox + 2) * 16;
+                const float *restrict r = xt + ((oy + 2) * 20 + ox + 0) * 16;
+                const mc_v16 d0 = *(const mc_v16 *)(dr + 0);
+                const mc_v16 d1 = *(const mc_v16 *)(dr + 16);
+                const mc_v16 d2 = *(const mc_v16 *)(dr + 32);
+                const mc_v16 d3 = *(const mc_v16 *)(dr + 48);
+                const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                g0_0 += d0 * x0;
+                g0_1 += d1 * x1;
+                g0_0 += d2 * x2;
+                g0_1 += d3 * x3;
+                g1_0 += d0 * x1;
+                g1_1 += d1 * x2;
+                g1_0 += d2 * x3;
+                g1_1 += d3 * x4;
+                g2_0 += d0 * x2;
+                g2_1 += d1 * x3;
+                g2_0 += d2 * x4;
+                g2_1 += d3 * x5;
+                g3_0 += d0 * x3;
+                g3_1 += d1 * x4;
+                g3_0 += d2 * x5;
+                g3_1 += d3 * x6;
+                g4_0 += d0 * x4;
+                g4_1 += d1 * x5;
+                g4_0 += d2 * x6;
+                g4_1 += d3 * x7;
+            }
     }
-    {
-        /* kernel 1, row 4 */
-        const float *restrict dg = dq1 + 42;
-        mc_v16 a0_0 = {0};
-        mc_v16 a0_1 = {0};
-        mc_v16 a1_0 = {0};
-        mc_v16 a1_1 = {0};
-        mc_v16 a2_0 = {0};
-        mc_v16 a2_1 = {0};
-        mc_v16 a3_0 = {0};
-        mc_v16 a3_1 = {0};
-        mc_v16 a4_0 = {0};
-        mc_v16 a4_1 = {0};
-        for (int i = 0; i < 384; i += 32) {
-            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
-            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
-            a0_0 += d0 * *(const mc_v16 *)(xp + i + 80);
-            a0_1 += d1 * *(const mc_v16 *)(xp + i + 96);
-            a1_0 += d0 * *(const mc_v16 *)(xp + i + 81);
-            a1_1 += d1 * *(const mc_v16 *)(xp + i + 97);
-            a2_0 += d0 * *(const mc_v16 *)(xp + i + 82);
-            a2_1 += d1 * *(const mc_v16 *)(xp + i + 98);
-            a3_0 += d0 * *(const mc_v16 *)(xp + i + 83);
-            a3_1 += d1 * *(const mc_v16 *)(xp + i + 99);
-            a4_0 += d0 * *(const mc_v16 *)(xp + i + 84);
-            a4_1 += d1 * *(const mc_v16 *)(xp + i + 100);
-        }
-        ga[29] += a0_0 + a0_1;
-        ga[30] += a1_0 + a1_1;
-        ga[31] += a2_0 + a2_1;
-        ga[32] += a3_0 + a3_1;
-        ga[33] += a4_0 + a4_1;
+    gp[0] = g0_0 + g0_1;
+    gp[1] = g1_0 + g1_1;
+    gp[2] = g2_0 + g2_1;
+    gp[3] = g3_0 + g3_1;
+    gp[4] = g4_0 + g4_1;
+}
+
+/* Kernel 1, row 3 of its filter gradient, added to the sums at gp. */
+static inline void dw_k3_5_c32_16x16_s1_dw_k1_r3(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+{
+    mc_v16 g0_0 = gp[0];
+    mc_v16 g0_1 = (mc_v16){0};
+    mc_v16 g1_0 = gp[1];
+    mc_v16 g1_1 = (mc_v16){0};
+    mc_v16 g2_0 = gp[2];
+    mc_v16 g2_1 = (mc_v16){0};
+    mc_v16 g3_0 = gp[3];
+    mc_v16 g3_1 = (mc_v16){0};
+    mc_v16 g4_0 = gp[4];
+    mc_v16 g4_1 = (mc_v16){0};
+    for (int oy = 0; oy < 16; oy++) {
+        for (int ox = 0; ox < 16; ox += 4)
+            {
+                const float *restrict dr = dyt + ((oy + 2) * 20 + ox + 2) * 16;
+                const float *restrict r = xt + ((oy + 3) * 20 + ox + 0) * 16;
+                const mc_v16 d0 = *(const mc_v16 *)(dr + 0);
+                const mc_v16 d1 = *(const mc_v16 *)(dr + 16);
+                const mc_v16 d2 = *(const mc_v16 *)(dr + 32);
+                const mc_v16 d3 = *(const mc_v16 *)(dr + 48);
+                const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                g0_0 += d0 * x0;
+                g0_1 += d1 * x1;
+                g0_0 += d2 * x2;
+                g0_1 += d3 * x3;
+                g1_0 += d0 * x1;
+                g1_1 += d1 * x2;
+                g1_0 += d2 * x3;
+                g1_1 += d3 * x4;
+                g2_0 += d0 * x2;
+                g2_1 += d1 * x3;
+                g2_0 += d2 * x4;
+                g2_1 += d3 * x5;
+                g3_0 += d0 * x3;
+                g3_1 += d1 * x4;
+                g3_0 += d2 * x5;
+                g3_1 += d3 * x6;
+                g4_0 += d0 * x4;
+                g4_1 += d1 * x5;
+                g4_0 += d2 * x6;
+                g4_1 += d3 * x7;
+            }
     }
+    gp[0] = g0_0 + g0_1;
+    gp[1] = g1_0 + g1_1;
+    gp[2] = g2_0 + g2_1;
+    gp[3] = g3_0 + g3_1;
+    gp[4] = g4_0 + g4_1;
+}
+
+/* Kernel 1, row 4 of its filter gradient, added to the sums at gp. */
+static inline void dw_k3_5_c32_16x16_s1_dw_k1_r4(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+{
+    mc_v16 g0_0 = gp[0];
+    mc_v16 g0_1 = (mc_v16){0};
+    mc_v16 g1_0 = gp[1];
+    mc_v16 g1_1 = (mc_v16){0};
+    mc_v16 g2_0 = gp[2];
+    mc_v16 g2_1 = (mc_v16){0};
+    mc_v16 g3_0 = gp[3];
+    mc_v16 g3_1 = (mc_v16){0};
+    mc_v16 g4_0 = gp[4];
+    mc_v16 g4_1 = (mc_v16){0};
+    for (int oy = 0; oy < 16; oy++) {
+        for (int ox = 0; ox < 16; ox += 4)
+            {
+                const float *restrict dr = dyt + ((oy + 2) * 20 + ox + 2) * 16;
+                const float *restrict r = xt + ((oy + 4) * 20 + ox + 0) * 16;
+                const mc_v16 d0 = *(const mc_v16 *)(dr + 0);
+                const mc_v16 d1 = *(const mc_v16 *)(dr + 16);
+                const mc_v16 d2 = *(const mc_v16 *)(dr + 32);
+                const mc_v16 d3 = *(const mc_v16 *)(dr + 48);
+                const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                g0_0 += d0 * x0;
+                g0_1 += d1 * x1;
+                g0_0 += d2 * x2;
+                g0_1 += d3 * x3;
+                g1_0 += d0 * x1;
+                g1_1 += d1 * x2;
+                g1_0 += d2 * x3;
+                g1_1 += d3 * x4;
+                g2_0 += d0 * x2;
+                g2_1 += d1 * x3;
+                g2_0 += d2 * x4;
+                g2_1 += d3 * x5;
+                g3_0 += d0 * x3;
+                g3_1 += d1 * x4;
+                g3_0 += d2 * x5;
+                g3_1 += d3 * x6;
+                g4_0 += d0 * x4;
+                g4_1 += d1 * x5;
+                g4_0 += d2 * x6;
+                g4_1 += d3 * x7;
+            }
+    }
+    gp[0] = g0_0 + g0_1;
+    gp[1] = g1_0 + g1_1;
+    gp[2] = g2_0 + g2_1;
+    gp[3] = g3_0 + g3_1;
+    gp[4] = g4_0 + g4_1;
+}
+
+/* The filter gradient of kernel 1, added to its sums in gg. */
+static void dw_k3_5_c32_16x16_s1_dw_k1(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
+{
+    dw_k3_5_c32_16x16_s1_dw_k1_r0(gg + 9, dyt, xt);
+    dw_k3_5_c32_16x16_s1_dw_k1_r1(gg + 14, dyt, xt);
+    dw_k3_5_c32_16x16_s1_dw_k1_r2(gg + 19, dyt, xt);
+    dw_k3_5_c32_16x16_s1_dw_k1_r3(gg + 24, dyt, xt);
+    dw_k3_5_c32_16x16_s1_dw_k1_r4(gg + 29, dyt, xt);
 }
 
 void dw_k3_5_c32_16x16_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
-    MC_OMP_FOR
-    for (int c = 0; c < 32; c++) {
-        mc_v16 ga[34];
-        memset(ga, 0, sizeof ga);
-        double gb = 0; /* the bias gradient, with one kernel */
-        for (int b = 0; b < n; b++) {
-            dw_k3_5_c32_16x16_s1_bwd_plane(x + ((long)b * 32 + c) * 256, w, dy, dx + ((long)b * 32 + c) * 256, ga, b, c,
-                acc);
+    static _Alignas(64) float wt[1088];
+    static _Alignas(64) mc_v16 ga[1088];
+    dw_k3_5_c32_16x16_s1_cl_filters(w, wt, 1);
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[6400], dyt[6400], dxt[4096];
+        memset(xt, 0, sizeof xt);
+        memset(dyt, 0, sizeof dyt);
+        MC_OMP_FOR_IN
+        for (int k = 0; k < 16; k++) {
+            memset(ga + k * 68, 0, sizeof(mc_v16) * 68);
+            for (int b = k * n / 16; b < (k + 1) * n / 16; b++)
+                for (int g = 0; g < 2; g++) {
+                    mc_v16 *restrict gg = ga + (k * 2 + g) * 34;
+                    dw_k3_5_c32_16x16_s1_cl_in(x + ((long)b * 32 + g * 16) * 256, xt);
+                    const mc_v16 *restrict w0 = (const mc_v16 *)wt + g * 34 + 0;
+                    const mc_v16 *restrict w1 = (const mc_v16 *)wt + g * 34 + 9;
+                    dw_k3_5_c32_16x16_s1_cl_in(dy + ((long)b * 64 + 0 + g * 16) * 256, dyt);
+                    dw_k3_5_c32_16x16_s1_dx_k0(dxt, dyt, w0);
+                    dw_k3_5_c32_16x16_s1_dw_k0(gg, dyt, xt);
+                    dw_k3_5_c32_16x16_s1_cl_in(dy + ((long)b * 64 + 32 + g * 16) * 256, dyt);
+                    dw_k3_5_c32_16x16_s1_dx_k1(dxt, dyt, w1);
+                    dw_k3_5_c32_16x16_s1_dw_k1(gg, dyt, xt);
+                    dw_k3_5_c32_16x16_s1_cl_out(dxt, dx + ((long)b * 32 + g * 16) * 256, acc);
+                }
         }
-        {
-            float *restrict dw0 = dw + 0 + c * 9;
-            dw0[0] += mc_v16_sum(&ga[0]);
-            dw0[1] += mc_v16_sum(&ga[1]);
-            dw0[2] += mc_v16_sum(&ga[2]);
-            dw0[3] += mc_v16_sum(&ga[3]);
-            dw0[4] += mc_v16_sum(&ga[4]);
-            dw0[5] += mc_v16_sum(&ga[5]);
-            dw0[6] += mc_v16_sum(&ga[6]);
-            dw0[7] += mc_v16_sum(&ga[7]);
-            dw0[8] += mc_v16_sum(&ga[8]);
+    }
+    for (int c = 0; c < 32; c++)
+        for (int t = 0; t < 9; t++) {
+            float s = 0.0f;
+            for (int k = 0; k < 16; k++)
+                s += ga[(k * 2 + c / 16) * 34 + 0 + t][c % 16];
+            dw[0 + c * 9 + t] += s;
         }
-        {
-            float *restrict dw1 = dw + 288 + c * 25;
-            dw1[0] += mc_v16_sum(&ga[9]);
-            dw1[1] += mc_v16_sum(&ga[10]);
-            dw1[2] += mc_v16_sum(&ga[11]);
-            dw1[3] += mc_v16_sum(&ga[12]);
-            dw1[4] += mc_v16_sum(&ga[13]);
-            dw1[5] += mc_v16_sum(&ga[14]);
-            dw1[6] += mc_v16_sum(&ga[15]);
-            dw1[7] += mc_v16_sum(&ga[16]);
-            dw1[8] += mc_v16_sum(&ga[17]);
-            dw1[9] += mc_v16_sum(&ga[18]);
-            dw1[10] += mc_v16_sum(&ga[19]);
-            dw1[11] += mc_v16_sum(&ga[20]);
-            dw1[12] += mc_v16_sum(&ga[21]);
-            dw1[13] += mc_v16_sum(&ga[22]);
-            dw1[14] += mc_v16_sum(&ga[23]);
-            dw1[15] += mc_v16_sum(&ga[24]);
-            dw1[16] += mc_v16_sum(&ga[25]);
-            dw1[17] += mc_v16_sum(&ga[26]);
-            dw1[18] += mc_v16_sum(&ga[27]);
-            dw1[19] += mc_v16_sum(&ga[28]);
-            dw1[20] += mc_v16_sum(&ga[29]);
-            dw1[21] += mc_v16_sum(&ga[30]);
-            dw1[22] += mc_v16_sum(&ga[31]);
-            dw1[23] += mc_v16_sum(&ga[32]);
-            dw1[24] += mc_v16_sum(&ga[33]);
+    for (int c = 0; c < 32; c++)
+        for (int t = 0; t < 25; t++) {
+            float s = 0.0f;
+            for (int k = 0; k < 16; k++)
+                s += ga[(k * 2 + c / 16) * 34 + 9 + t][c % 16];
+            dw[288 + c * 25 + t] += s;
         }
-        (void)gb;
+}
+
+/* dw_k3_3_c32_16x16_s1: depthwise, kernels 3, 3 on 32 channels of 16x16, stride 1 -> 64x16x16, channels last */
+/* The filters with channels last: per group of 16 channels, a vector per
+ * tap of the list (kernel after kernel); flipped for the input gradient. */
+static void dw_k3_3_c32_16x16_s1_cl_filters(const float *restrict w, float *restrict wt, int flip)
+{
+    for (int c = 0; c < 32; c++)
+        for (int t = 0; t < 9; t++)
+            wt[((c / 16 * 18) + 0 + t) * 16 + c % 16] = w[0 + c * 9 + (flip ? 8 - t : t)];
+    for (int c = 0; c < 32; c++)
+        for (int t = 0; t < 9; t++)
+            wt[((c / 16 * 18) + 9 + t) * 16 + c % 16] = w[288 + c * 9 + (flip ? 8 - t : t)];
+}
+
+/* 16 planes of 16 x 16 (the channels of a group) into the padded
+ * channels-last image xt, 16 pixels at a time. */
+static inline void dw_k3_3_c32_16x16_s1_cl_in(const float *restrict planes, float *restrict xt)
+{
+    for (int p0 = 0; p0 < 256; p0 += 16) {
+        const int count = 256 - p0 < 16 ? 256 - p0 : 16;
+        mc_v16 r[16];
+        for (int c = 0; c < 16; c++)
+            if (count == 16)
+                r[c] = *(const mc_v16 *)(planes + c * 256 + p0);
+            else
+                mc_v16_part(&r[c], planes + c * 256 + p0, count);
+        mc_v16_transpose(r);
+        for (int q = 0; q < count; q++) {
+            const int iy = (p0 + q) / 16, ix = (p0 + q) % 16;
+            *(mc_v16 *)(xt + ((iy + 1) * 18 + ix + 1) * 16) = r[q];
+        }
     }
 }
 
-/* dw_k3_3_c32_16x16_s1: depthwise, kernels 3, 3 on 32 channels of 16x16, stride 1 -> 64x16x16 */
-static inline void dw_k3_3_c32_16x16_s1_pad(const float *restrict xc, float *restrict xp)
+/* The channels-last result back into 16 planes of 16 x 16: stored, or
+ * added when add is nonzero. */
+static inline void dw_k3_3_c32_16x16_s1_cl_out(const float *restrict yt, float *restrict planes, int add)
 {
-    memset(xp, 0, sizeof(float) * 358);
-    for (int iy = 0; iy < 16; iy++)
-        for (int ix = 0; ix < 16; ix++)
-            xp[(iy + 1) * 18 + 1 + ix] = xc[iy * 16 + ix];
+    for (int p0 = 0; p0 < 256; p0 += 16) {
+        const int count = 256 - p0 < 16 ? 256 - p0 : 16;
+        mc_v16 r[16];
+        for (int q = 0; q < 16; q++)
+            r[q] = q < count ? *(const mc_v16 *)(yt + (p0 + q) * 16) : (mc_v16){0};
+        mc_v16_transpose(r);
+        for (int c = 0; c < 16; c++) {
+            float *restrict p = planes + c * 256 + p0;
+            if (count == 16) {
+                if (add)
+                    *(mc_v16 *)p += r[c];
+                else
+                    *(mc_v16 *)p = r[c];
+            } else {
+                mc_v16 v = r[c];
+                if (add) {
+                    mc_v16 old;
+                    mc_v16_part(&old, p, count);
+                    v += old;
+                }
+                mc_v16_store_part(p, &v, count);
+            }
+        }
+    }
 }
 
-/* Channel c of image b, every kernel. */
-static inline void dw_k3_3_c32_16x16_s1_fwd_plane(const float *restrict xc, const float *restrict w, const float *restrict bias,
-    float *restrict y, int b, int c)
+/* Kernel 0 (3x3) of the list, into dst. */
+static void dw_k3_3_c32_16x16_s1_fwd_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
 {
-    (void)bias;
-    float xp[358];
-    dw_k3_3_c32_16x16_s1_pad(xc, xp);
-    const float *restrict w0 = w + 0 + c * 9;
-    float *restrict y0 = y + ((long)b * 64 + 0 + c) * 256;
-    const float *restrict w1 = w + 288 + c * 9;
-    float *restrict y1 = y + ((long)b * 64 + 32 + c) * 256;
-    float yg0[320];
-    {
-        /* kernel 0, row 0 */
-        const float v0 = w0[0];
-        const float v1 = w0[1];
-        const float v2 = w0[2];
-        for (int i = 0; i < 320; i += 64) {
-            mc_v16 a0 = (mc_v16){0};
-            mc_v16 a1 = (mc_v16){0};
-            mc_v16 a2 = (mc_v16){0};
-            mc_v16 a3 = (mc_v16){0};
-            a0 += v0 * *(const mc_v16 *)(xp + i + 0);
-            a1 += v0 * *(const mc_v16 *)(xp + i + 16);
-            a2 += v0 * *(const mc_v16 *)(xp + i + 32);
-            a3 += v0 * *(const mc_v16 *)(xp + i + 48);
-            a0 += v1 * *(const mc_v16 *)(xp + i + 1);
-            a1 += v1 * *(const mc_v16 *)(xp + i + 17);
-            a2 += v1 * *(const mc_v16 *)(xp + i + 33);
-            a3 += v1 * *(const mc_v16 *)(xp + i + 49);
-            a0 += v2 * *(const mc_v16 *)(xp + i + 2);
-            a1 += v2 * *(const mc_v16 *)(xp + i + 18);
-            a2 += v2 * *(const mc_v16 *)(xp + i + 34);
-            a3 += v2 * *(const mc_v16 *)(xp + i + 50);
-            *(mc_v16 *)(yg0 + i + 0) = a0;
-            *(mc_v16 *)(yg0 + i + 16) = a1;
-            *(mc_v16 *)(yg0 + i + 32) = a2;
-            *(mc_v16 *)(yg0 + i + 48) = a3;
-        }
-    }
-    {
-        /* kernel 0, row 1 */
-        const float v0 = w0[3];
-        const float v1 = w0[4];
-        const float v2 = w0[5];
-        for (int i = 0; i < 320; i += 64) {
-            mc_v16 a0 = *(const mc_v16 *)(yg0 + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(yg0 + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(yg0 + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(yg0 + i + 48);
-            a0 += v0 * *(const mc_v16 *)(xp + i + 18);
-            a1 += v0 * *(const mc_v16 *)(xp + i + 34);
-            a2 += v0 * *(const mc_v16 *)(xp + i + 50);
-            a3 += v0 * *(const mc_v16 *)(xp + i + 66);
-            a0 += v1 * *(const mc_v16 *)(xp + i + 19);
-            a1 += v1 * *(const mc_v16 *)(xp + i + 35);
-            a2 += v1 * *(const mc_v16 *)(xp + i + 51);
-            a3 += v1 * *(const mc_v16 *)(xp + i + 67);
-            a0 += v2 * *(const mc_v16 *)(xp + i + 20);
-            a1 += v2 * *(const mc_v16 *)(xp + i + 36);
-            a2 += v2 * *(const mc_v16 *)(xp + i + 52);
-            a3 += v2 * *(const mc_v16 *)(xp + i + 68);
-            *(mc_v16 *)(yg0 + i + 0) = a0;
-            *(mc_v16 *)(yg0 + i + 16) = a1;
-            *(mc_v16 *)(yg0 + i + 32) = a2;
-            *(mc_v16 *)(yg0 + i + 48) = a3;
-        }
-    }
-    {
-        /* kernel 0, row 2 */
-        const float v0 = w0[6];
-        const float v1 = w0[7];
-        const float v2 = w0[8];
-        for (int i = 0; i < 320; i += 64) {
-            mc_v16 a0 = *(const mc_v16 *)(yg0 + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(yg0 + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(yg0 + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(yg0 + i + 48);
-            a0 += v0 * *(const mc_v16 *)(xp + i + 36);
-            a1 += v0 * *(const mc_v16 *)(xp + i + 52);
-            a2 += v0 * *(const mc_v16 *)(xp + i + 68);
-            a3 += v0 * *(const mc_v16 *)(xp + i + 84);
-            a0 += v1 * *(const mc_v16 *)(xp + i + 37);
-            a1 += v1 * *(const mc_v16 *)(xp + i + 53);
-            a2 += v1 * *(const mc_v16 *)(xp + i + 69);
-            a3 += v1 * *(const mc_v16 *)(xp + i + 85);
-            a0 += v2 * *(const mc_v16 *)(xp + i + 38);
-            a1 += v2 * *(const mc_v16 *)(xp + i + 54);
-            a2 += v2 * *(const mc_v16 *)(xp + i + 70);
-            a3 += v2 * *(const mc_v16 *)(xp + i + 86);
-            *(mc_v16 *)(yg0 + i + 0) = a0;
-            *(mc_v16 *)(yg0 + i + 16) = a1;
-            *(mc_v16 *)(yg0 + i + 32) = a2;
-            *(mc_v16 *)(yg0 + i + 48) = a3;
-        }
-    }
-    float yg1[320];
-    {
-        /* kernel 1, row 0 */
-        const float v0 = w1[0];
-        const float v1 = w1[1];
-        const float v2 = w1[2];
-        for (int i = 0; i < 320; i += 64) {
-            mc_v16 a0 = (mc_v16){0};
-            mc_v16 a1 = (mc_v16){0};
-            mc_v16 a2 = (mc_v16){0};
-            mc_v16 a3 = (mc_v16){0};
-            a0 += v0 * *(const mc_v16 *)(xp + i + 0);
-            a1 += v0 * *(const mc_v16 *)(xp + i + 16);
-            a2 += v0 * *(const mc_v16 *)(xp + i + 32);
-            a3 += v0 * *(const mc_v16 *)(xp + i + 48);
-            a0 += v1 * *(const mc_v16 *)(xp + i + 1);
-            a1 += v1 * *(const mc_v16 *)(xp + i + 17);
-            a2 += v1 * *(const mc_v16 *)(xp + i + 33);
-            a3 += v1 * *(const mc_v16 *)(xp + i + 49);
-            a0 += v2 * *(const mc_v16 *)(xp + i + 2);
-            a1 += v2 * *(const mc_v16 *)(xp + i + 18);
-            a2 += v2 * *(const mc_v16 *)(xp + i + 34);
-            a3 += v2 * *(const mc_v16 *)(xp + i + 50);
-            *(mc_v16 *)(yg1 + i + 0) = a0;
-            *(mc_v16 *)(yg1 + i + 16) = a1;
-            *(mc_v16 *)(yg1 + i + 32) = a2;
-            *(mc_v16 *)(yg1 + i + 48) = a3;
-        }
-    }
-    {
-        /* kernel 1, row 1 */
-        const float v0 = w1[3];
-        const float v1 = w1[4];
-        const float v2 = w1[5];
-        for (int i = 0; i < 320; i += 64) {
-            mc_v16 a0 = *(const mc_v16 *)(yg1 + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(yg1 + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(yg1 + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(yg1 + i + 48);
-            a0 += v0 * *(const mc_v16 *)(xp + i + 18);
-            a1 += v0 * *(const mc_v16 *)(xp + i + 34);
-            a2 += v0 * *(const mc_v16 *)(xp + i + 50);
-            a3 += v0 * *(const mc_v16 *)(xp + i + 66);
-            a0 += v1 * *(const mc_v16 *)(xp + i + 19);
-            a1 += v1 * *(const mc_v16 *)(xp + i + 35);
-            a2 += v1 * *(const mc_v16 *)(xp + i + 51);
-            a3 += v1 * *(const mc_v16 *)(xp + i + 67);
-            a0 += v2 * *(const mc_v16 *)(xp + i + 20);
-            a1 += v2 * *(const mc_v16 *)(xp + i + 36);
-            a2 += v2 * *(const mc_v16 *)(xp + i + 52);
-            a3 += v2 * *(const mc_v16 *)(xp + i + 68);
-            *(mc_v16 *)(yg1 + i + 0) = a0;
-            *(mc_v16 *)(yg1 + i + 16) = a1;
-            *(mc_v16 *)(yg1 + i + 32) = a2;
-            *(mc_v16 *)(yg1 + i + 48) = a3;
-        }
-    }
-    {
-        /* kernel 1, row 2 */
-        const float v0 = w1[6];
-        const float v1 = w1[7];
-        const float v2 = w1[8];
-        for (int i = 0; i < 320; i += 64) {
-            mc_v16 a0 = *(const mc_v16 *)(yg1 + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(yg1 + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(yg1 + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(yg1 + i + 48);
-            a0 += v0 * *(const mc_v16 *)(xp + i + 36);
-            a1 += v0 * *(const mc_v16 *)(xp + i + 52);
-            a2 += v0 * *(const mc_v16 *)(xp + i + 68);
-            a3 += v0 * *(const mc_v16 *)(xp + i + 84);
-            a0 += v1 * *(const mc_v16 *)(xp + i + 37);
-            a1 += v1 * *(const mc_v16 *)(xp + i + 53);
-            a2 += v1 * *(const mc_v16 *)(xp + i + 69);
-            a3 += v1 * *(const mc_v16 *)(xp + i + 85);
-            a0 += v2 * *(const mc_v16 *)(xp + i + 38);
-            a1 += v2 * *(const mc_v16 *)(xp + i + 54);
-            a2 += v2 * *(const mc_v16 *)(xp + i + 70);
-            a3 += v2 * *(const mc_v16 *)(xp + i + 86);
-            *(mc_v16 *)(yg1 + i + 0) = a0;
-            *(mc_v16 *)(yg1 + i + 16) = a1;
-            *(mc_v16 *)(yg1 + i + 32) = a2;
-            *(mc_v16 *)(yg1 + i + 48) = a3;
-        }
-    }
     for (int oy = 0; oy < 16; oy++) {
-        memcpy(y0 + oy * 16, yg0 + oy * 18, 16 * sizeof(float));
-        memcpy(y1 + oy * 16, yg1 + oy * 18, 16 * sizeof(float));
+        for (int ox = 0; ox < 16; ox += 8)
+            {
+                float *restrict o = dst + (oy * 16 + ox) * 16;
+                mc_v16 a0 = (mc_v16){0};
+                mc_v16 a1 = (mc_v16){0};
+                mc_v16 a2 = (mc_v16){0};
+                mc_v16 a3 = (mc_v16){0};
+                mc_v16 a4 = (mc_v16){0};
+                mc_v16 a5 = (mc_v16){0};
+                mc_v16 a6 = (mc_v16){0};
+                mc_v16 a7 = (mc_v16){0};
+                {
+                    const float *restrict r = src + ((oy + 0) * 18 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    {
+                        const mc_v16 v = w0[0];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w0[1];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w0[2];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 1) * 18 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    {
+                        const mc_v16 v = w0[3];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w0[4];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w0[5];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 2) * 18 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    {
+                        const mc_v16 v = w0[6];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w0[7];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w0[8];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                }
+                *(mc_v16 *)(o + 0) = a0;
+                *(mc_v16 *)(o + 16) = a1;
+                *(mc_v16 *)(o + 32) = a2;
+                *(mc_v16 *)(o + 48) = a3;
+                *(mc_v16 *)(o + 64) = a4;
+                *(mc_v16 *)(o + 80) = a5;
+                *(mc_v16 *)(o + 96) = a6;
+                *(mc_v16 *)(o + 112) = a7;
+            }
+    }
+}
+
+/* Kernel 1 (3x3) of the list, into dst. */
+static void dw_k3_3_c32_16x16_s1_fwd_k1(float *restrict dst, const float *restrict src, const mc_v16 *restrict w1)
+{
+    for (int oy = 0; oy < 16; oy++) {
+        for (int ox = 0; ox < 16; ox += 8)
+            {
+                float *restrict o = dst + (oy * 16 + ox) * 16;
+                mc_v16 a0 = (mc_v16){0};
+                mc_v16 a1 = (mc_v16){0};
+                mc_v16 a2 = (mc_v16){0};
+                mc_v16 a3 = (mc_v16){0};
+                mc_v16 a4 = (mc_v16){0};
+                mc_v16 a5 = (mc_v16){0};
+                mc_v16 a6 = (mc_v16){0};
+                mc_v16 a7 = (mc_v16){0};
+                {
+                    const float *restrict r = src + ((oy + 0) * 18 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    {
+                        const mc_v16 v = w1[0];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w1[1];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w1[2];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 1) * 18 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    {
+                        const mc_v16 v = w1[3];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w1[4];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w1[5];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 2) * 18 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    {
+                        const mc_v16 v = w1[6];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w1[7];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w1[8];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                }
+                *(mc_v16 *)(o + 0) = a0;
+                *(mc_v16 *)(o + 16) = a1;
+                *(mc_v16 *)(o + 32) = a2;
+                *(mc_v16 *)(o + 48) = a3;
+                *(mc_v16 *)(o + 64) = a4;
+                *(mc_v16 *)(o + 80) = a5;
+                *(mc_v16 *)(o + 96) = a6;
+                *(mc_v16 *)(o + 112) = a7;
+            }
     }
 }
 
 void dw_k3_3_c32_16x16_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
-    MC_OMP_FOR
-    for (int bc = 0; bc < n * 32; bc++)
-        dw_k3_3_c32_16x16_s1_fwd_plane(x + (long)bc * 256, w, bias, y, bc / 32, bc % 32);
+    (void)bias;
+    static _Alignas(64) float wt[576];
+    dw_k3_3_c32_16x16_s1_cl_filters(w, wt, 0);
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[5184], yt[4096];
+        memset(xt, 0, sizeof xt);
+        MC_OMP_FOR_IN
+        for (int bg = 0; bg < n * 2; bg++) {
+            const int b = bg / 2, g = bg % 2;
+            dw_k3_3_c32_16x16_s1_cl_in(x + ((long)b * 32 + g * 16) * 256, xt);
+            const mc_v16 *restrict w0 = (const mc_v16 *)wt + g * 18 + 0;
+            const mc_v16 *restrict w1 = (const mc_v16 *)wt + g * 18 + 9;
+            dw_k3_3_c32_16x16_s1_fwd_k0(yt, xt, w0);
+            dw_k3_3_c32_16x16_s1_cl_out(yt, y + ((long)b * 64 + 0 + g * 16) * 256, 0);
+            dw_k3_3_c32_16x16_s1_fwd_k1(yt, xt, w1);
+            dw_k3_3_c32_16x16_s1_cl_out(yt, y + ((long)b * 64 + 32 + g * 16) * 256, 0);
+        }
+    }
 }
 
 
-/* Channel c of image b: its input gradient goes to dxc, its filter
- * gradients into the accumulators ga. */
-static inline void dw_k3_3_c32_16x16_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
-    float *restrict dxc, mc_v16 *restrict ga, int b, int c, int acc)
+/* Kernel 0 (3x3) of the list, into dst. */
+static void dw_k3_3_c32_16x16_s1_dx_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
 {
-    float xp[358];
-    dw_k3_3_c32_16x16_s1_pad(xc, xp);
-    const float *restrict w0 = w + 0 + c * 9;
-    const float *restrict d0 = dy + ((long)b * 64 + 0 + c) * 256;
-    const float *restrict w1 = w + 288 + c * 9;
-    const float *restrict d1 = dy + ((long)b * 64 + 32 + c) * 256;
-    float dxg[320];
-    float dq0[358];
-    dw_k3_3_c32_16x16_s1_pad(d0, dq0);
-    float dq1[358];
-    dw_k3_3_c32_16x16_s1_pad(d1, dq1);
-    {
-        /* kernel 0, row 0 */
-        const float v0 = w0[8];
-        const float v1 = w0[7];
-        const float v2 = w0[6];
-        for (int i = 0; i < 320; i += 64) {
-            mc_v16 a0 = (mc_v16){0};
-            mc_v16 a1 = (mc_v16){0};
-            mc_v16 a2 = (mc_v16){0};
-            mc_v16 a3 = (mc_v16){0};
-            a0 += v0 * *(const mc_v16 *)(dq0 + i + 0);
-            a1 += v0 * *(const mc_v16 *)(dq0 + i + 16);
-            a2 += v0 * *(const mc_v16 *)(dq0 + i + 32);
-            a3 += v0 * *(const mc_v16 *)(dq0 + i + 48);
-            a0 += v1 * *(const mc_v16 *)(dq0 + i + 1);
-            a1 += v1 * *(const mc_v16 *)(dq0 + i + 17);
-            a2 += v1 * *(const mc_v16 *)(dq0 + i + 33);
-            a3 += v1 * *(const mc_v16 *)(dq0 + i + 49);
-            a0 += v2 * *(const mc_v16 *)(dq0 + i + 2);
-            a1 += v2 * *(const mc_v16 *)(dq0 + i + 18);
-            a2 += v2 * *(const mc_v16 *)(dq0 + i + 34);
-            a3 += v2 * *(const mc_v16 *)(dq0 + i + 50);
-            *(mc_v16 *)(dxg + i + 0) = a0;
-            *(mc_v16 *)(dxg + i + 16) = a1;
-            *(mc_v16 *)(dxg + i + 32) = a2;
-            *(mc_v16 *)(dxg + i + 48) = a3;
-        }
+    for (int oy = 0; oy < 16; oy++) {
+        for (int ox = 0; ox < 16; ox += 8)
+            {
+                float *restrict o = dst + (oy * 16 + ox) * 16;
+                mc_v16 a0 = (mc_v16){0};
+                mc_v16 a1 = (mc_v16){0};
+                mc_v16 a2 = (mc_v16){0};
+                mc_v16 a3 = (mc_v16){0};
+                mc_v16 a4 = (mc_v16){0};
+                mc_v16 a5 = (mc_v16){0};
+                mc_v16 a6 = (mc_v16){0};
+                mc_v16 a7 = (mc_v16){0};
+                {
+                    const float *restrict r = src + ((oy + 0) * 18 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    {
+                        const mc_v16 v = w0[0];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w0[1];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w0[2];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 1) * 18 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    {
+                        const mc_v16 v = w0[3];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w0[4];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w0[5];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 2) * 18 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    {
+                        const mc_v16 v = w0[6];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w0[7];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w0[8];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                }
+                *(mc_v16 *)(o + 0) = a0;
+                *(mc_v16 *)(o + 16) = a1;
+                *(mc_v16 *)(o + 32) = a2;
+                *(mc_v16 *)(o + 48) = a3;
+                *(mc_v16 *)(o + 64) = a4;
+                *(mc_v16 *)(o + 80) = a5;
+                *(mc_v16 *)(o + 96) = a6;
+                *(mc_v16 *)(o + 112) = a7;
+            }
     }
-    {
-        /* kernel 0, row 1 */
-        const float v0 = w0[5];
-        const float v1 = w0[4];
-        const float v2 = w0[3];
-        for (int i = 0; i < 320; i += 64) {
-            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
-            a0 += v0 * *(const mc_v16 *)(dq0 + i + 18);
-            a1 += v0 * *(const mc_v16 *)(dq0 + i + 34);
-            a2 += v0 * *(const mc_v16 *)(dq0 + i + 50);
-            a3 += v0 * *(const mc_v16 *)(dq0 + i + 66);
-            a0 += v1 * *(const mc_v16 *)(dq0 + i + 19);
-            a1 += v1 * *(const mc_v16 *)(dq0 + i + 35);
-            a2 += v1 * *(const mc_v16 *)(dq0 + i + 51);
-            a3 += v1 * *(const mc_v16 *)(dq0 + i + 67);
-            a0 += v2 * *(const mc_v16 *)(dq0 + i + 20);
-            a1 += v2 * *(const mc_v16 *)(dq0 + i + 36);
-            a2 += v2 * *(const mc_v16 *)(dq0 + i + 52);
-            a3 += v2 * *(const mc_v16 *)(dq0 + i + 68);
-            *(mc_v16 *)(dxg + i + 0) = a0;
-            *(mc_v16 *)(dxg + i + 16) = a1;
-            *(mc_v16 *)(dxg + i + 32) = a2;
-            *(mc_v16 *)(dxg + i + 48) = a3;
-        }
-    }
-    {
-        /* kernel 0, row 2 */
-        const float v0 = w0[2];
-        const float v1 = w0[1];
-        const float v2 = w0[0];
-        for (int i = 0; i < 320; i += 64) {
-            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
-            a0 += v0 * *(const mc_v16 *)(dq0 + i + 36);
-            a1 += v0 * *(const mc_v16 *)(dq0 + i + 52);
-            a2 += v0 * *(const mc_v16 *)(dq0 + i + 68);
-            a3 += v0 * *(const mc_v16 *)(dq0 + i + 84);
-            a0 += v1 * *(const mc_v16 *)(dq0 + i + 37);
-            a1 += v1 * *(const mc_v16 *)(dq0 + i + 53);
-            a2 += v1 * *(const mc_v16 *)(dq0 + i + 69);
-            a3 += v1 * *(const mc_v16 *)(dq0 + i + 85);
-            a0 += v2 * *(const mc_v16 *)(dq0 + i + 38);
-            a1 += v2 * *(const mc_v16 *)(dq0 + i + 54);
-            a2 += v2 * *(const mc_v16 *)(dq0 + i + 70);
-            a3 += v2 * *(const mc_v16 *)(dq0 + i + 86);
-            *(mc_v16 *)(dxg + i + 0) = a0;
-            *(mc_v16 *)(dxg + i + 16) = a1;
-            *(mc_v16 *)(dxg + i + 32) = a2;
-            *(mc_v16 *)(dxg + i + 48) = a3;
-        }
-    }
-    {
-        /* kernel 1, row 0 */
-        const float v0 = w1[8];
-        const float v1 = w1[7];
-        const float v2 = w1[6];
-        for (int i = 0; i < 320; i += 64) {
-            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
-            a0 += v0 * *(const mc_v16 *)(dq1 + i + 0);
-            a1 += v0 * *(const mc_v16 *)(dq1 + i + 16);
-            a2 += v0 * *(const mc_v16 *)(dq1 + i + 32);
-            a3 += v0 * *(const mc_v16 *)(dq1 + i + 48);
-            a0 += v1 * *(const mc_v16 *)(dq1 + i + 1);
-            a1 += v1 * *(const mc_v16 *)(dq1 + i + 17);
-            a2 += v1 * *(const mc_v16 *)(dq1 + i + 33);
-            a3 += v1 * *(const mc_v16 *)(dq1 + i + 49);
-            a0 += v2 * *(const mc_v16 *)(dq1 + i + 2);
-            a1 += v2 * *(const mc_v16 *)(dq1 + i + 18);
-            a2 += v2 * *(const mc_v16 *)(dq1 + i + 34);
-            a3 += v2 * *(const mc_v16 *)(dq1 + i + 50);
-            *(mc_v16 *)(dxg + i + 0) = a0;
-            *(mc_v16 *)(dxg + i + 16) = a1;
-            *(mc_v16 *)(dxg + i + 32) = a2;
-            *(mc_v16 *)(dxg + i + 48) = a3;
-        }
-    }
-    {
-        /* kernel 1, row 1 */
-        const float v0 = w1[5];
-        const float v1 = w1[4];
-        const float v2 = w1[3];
-        for (int i = 0; i < 320; i += 64) {
-            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
-            a0 += v0 * *(const mc_v16 *)(dq1 + i + 18);
-            a1 += v0 * *(const mc_v16 *)(dq1 + i + 34);
-            a2 += v0 * *(const mc_v16 *)(dq1 + i + 50);
-            a3 += v0 * *(const mc_v16 *)(dq1 + i + 66);
-            a0 += v1 * *(const mc_v16 *)(dq1 + i + 19);
-            a1 += v1 * *(const mc_v16 *)(dq1 + i + 35);
-            a2 += v1 * *(const mc_v16 *)(dq1 + i + 51);
-            a3 += v1 * *(const mc_v16 *)(dq1 + i + 67);
-            a0 += v2 * *(const mc_v16 *)(dq1 + i + 20);
-            a1 += v2 * *(const mc_v16 *)(dq1 + i + 36);
-            a2 += v2 * *(const mc_v16 *)(dq1 + i + 52);
-            a3 += v2 * *(const mc_v16 *)(dq1 + i + 68);
-            *(mc_v16 *)(dxg + i + 0) = a0;
-            *(mc_v16 *)(dxg + i + 16) = a1;
-            *(mc_v16 *)(dxg + i + 32) = a2;
-            *(mc_v16 *)(dxg + i + 48) = a3;
-        }
-    }
-    {
-        /* kernel 1, row 2 */
-        const float v0 = w1[2];
-        const float v1 = w1[1];
-        const float v2 = w1[0];
-        for (int i = 0; i < 320; i += 64) {
-            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
-            mc_v16 a2 = *(const mc_v16 *)(dxg + i + 32);
-            mc_v16 a3 = *(const mc_v16 *)(dxg + i + 48);
-            a0 += v0 * *(const mc_v16 *)(dq1 + i + 36);
-            a1 += v0 * *(const mc_v16 *)(dq1 + i + 52);
-            a2 += v0 * *(const mc_v16 *)(dq1 + i + 68);
-            a3 += v0 * *(const mc_v16 *)(dq1 + i + 84);
-            a0 += v1 * *(const mc_v16 *)(dq1 + i + 37);
-            a1 += v1 * *(const mc_v16 *)(dq1 + i + 53);
-            a2 += v1 * *(const mc_v16 *)(dq1 + i + 69);
-            a3 += v1 * *(const mc_v16 *)(dq1 + i + 85);
-            a0 += v2 * *(const mc_v16 *)(dq1 + i + 38);
-            a1 += v2 * *(const mc_v16 *)(dq1 + i + 54);
-            a2 += v2 * *(const mc_v16 *)(dq1 + i + 70);
-            a3 += v2 * *(const mc_v16 *)(dq1 + i + 86);
-            *(mc_v16 *)(dxg + i + 0) = a0;
-            *(mc_v16 *)(dxg + i + 16) = a1;
-            *(mc_v16 *)(dxg + i + 32) = a2;
-            *(mc_v16 *)(dxg + i + 48) = a3;
-        }
-    }
-    for (int iy = 0; iy < 16; iy++) {
-        const float *restrict g = dxg + iy * 18;
-        if (acc)
-            for (int ix = 0; ix < 16; ix++)
-                dxc[iy * 16 + ix] += g[ix];
-        else
-            for (int ix = 0; ix < 16; ix++)
-                dxc[iy * 16 + ix] = g[ix];
-    }
+}
 
-    {
-        /* kernel 0, row 0 */
-        const float *restrict dg = dq0 + 19;
-        mc_v16 a0_0 = {0};
-        mc_v16 a0_1 = {0};
-        mc_v16 a0_2 = {0};
-        mc_v16 a0_3 = {0};
-        mc_v16 a1_0 = {0};
-        mc_v16 a1_1 = {0};
-        mc_v16 a1_2 = {0};
-        mc_v16 a1_3 = {0};
-        mc_v16 a2_0 = {0};
-        mc_v16 a2_1 = {0};
-        mc_v16 a2_2 = {0};
-        mc_v16 a2_3 = {0};
-        for (int i = 0; i < 320; i += 64) {
-            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
-            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
-            const mc_v16 d2 = *(const mc_v16 *)(dg + i + 32);
-            const mc_v16 d3 = *(const mc_v16 *)(dg + i + 48);
-            a0_0 += d0 * *(const mc_v16 *)(xp + i + 0);
-            a0_1 += d1 * *(const mc_v16 *)(xp + i + 16);
-            a0_2 += d2 * *(const mc_v16 *)(xp + i + 32);
-            a0_3 += d3 * *(const mc_v16 *)(xp + i + 48);
-            a1_0 += d0 * *(const mc_v16 *)(xp + i + 1);
-            a1_1 += d1 * *(const mc_v16 *)(xp + i + 17);
-            a1_2 += d2 * *(const mc_v16 *)(xp + i + 33);
-            a1_3 += d3 * *(const mc_v16 *)(xp + i + 49);
-            a2_0 += d0 * *(const mc_v16 *)(xp + i + 2);
-            a2_1 += d1 * *(const mc_v16 *)(xp + i + 18);
-            a2_2 += d2 * *(const mc_v16 *)(xp + i + 34);
-            a2_3 += d3 * *(const mc_v16 *)(xp + i + 50);
-        }
-        ga[0] += a0_0 + a0_1 + a0_2 + a0_3;
-        ga[1] += a1_0 + a1_1 + a1_2 + a1_3;
-        ga[2] += a2_0 + a2_1 + a2_2 + a2_3;
+/* Kernel 0, row 0 of its filter gradient, added to the sums at gp. */
+static inline void dw_k3_3_c32_16x16_s1_dw_k0_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+{
+    mc_v16 g0_0 = gp[0];
+    mc_v16 g0_1 = (mc_v16){0};
+    mc_v16 g0_2 = (mc_v16){0};
+    mc_v16 g1_0 = gp[1];
+    mc_v16 g1_1 = (mc_v16){0};
+    mc_v16 g1_2 = (mc_v16){0};
+    mc_v16 g2_0 = gp[2];
+    mc_v16 g2_1 = (mc_v16){0};
+    mc_v16 g2_2 = (mc_v16){0};
+    for (int oy = 0; oy < 16; oy++) {
+        for (int ox = 0; ox < 16; ox += 4)
+            {
+                const float *restrict dr = dyt + ((oy + 1) * 18 + ox + 1) * 16;
+                const float *restrict r = xt + ((oy + 0) * 18 + ox + 0) * 16;
+                const mc_v16 d0 = *(const mc_v16 *)(dr + 0);
+                const mc_v16 d1 = *(const mc_v16 *)(dr + 16);
+                const mc_v16 d2 = *(const mc_v16 *)(dr + 32);
+                const mc_v16 d3 = *(const mc_v16 *)(dr + 48);
+                const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                g0_0 += d0 * x0;
+                g0_1 += d1 * x1;
+                g0_2 += d2 * x2;
+                g0_0 += d3 * x3;
+                g1_0 += d0 * x1;
+                g1_1 += d1 * x2;
+                g1_2 += d2 * x3;
+                g1_0 += d3 * x4;
+                g2_0 += d0 * x2;
+                g2_1 += d1 * x3;
+                g2_2 += d2 * x4;
+                g2_0 += d3 * x5;
+            }
     }
-    {
-        /* kernel 0, row 1 */
-        const float *restrict dg = dq0 + 19;
-        mc_v16 a0_0 = {0};
-        mc_v16 a0_1 = {0};
-        mc_v16 a0_2 = {0};
-        mc_v16 a0_3 = {0};
-        mc_v16 a1_0 = {0};
-        mc_v16 a1_1 = {0};
-        mc_v16 a1_2 = {0};
-        mc_v16 a1_3 = {0};
-        mc_v16 a2_0 = {0};
-        mc_v16 a2_1 = {0};
-        mc_v16 a2_2 = {0};
-        mc_v16 a2_3 = {0};
-        for (int i = 0; i < 320; i += 64) {
-            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
-            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
-            const mc_v16 d2 = *(const mc_v16 *)(dg + i + 32);
-            const mc_v16 d3 = *(const mc_v16 *)(dg + i + 48);
-            a0_0 += d0 * *(const mc_v16 *)(xp + i + 18);
-            a0_1 += d1 * *(const mc_v16 *)(xp + i + 34);
-            a0_2 += d2 * *(const mc_v16 *)(xp + i + 50);
-            a0_3 += d3 * *(const mc_v16 *)(xp + i + 66);
-            a1_0 += d0 * *(const mc_v16 *)(xp + i + 19);
-            a1_1 += d1 * *(const mc_v16 *)(xp + i + 35);
-            a1_2 += d2 * *(const mc_v16 *)(xp + i + 51);
-            a1_3 += d3 * *(const mc_v16 *)(xp + i + 67);
-            a2_0 += d0 * *(const mc_v16 *)(xp + i + 20);
-            a2_1 += d1 * *(const mc_v16 *)(xp + i + 36);
-            a2_2 += d2 * *(const mc_v16 *)(xp + i + 52);
-            a2_3 += d3 * *(const mc_v16 *)(xp + i + 68);
-        }
-        ga[3] += a0_0 + a0_1 + a0_2 + a0_3;
-        ga[4] += a1_0 + a1_1 + a1_2 + a1_3;
-        ga[5] += a2_0 + a2_1 + a2_2 + a2_3;
+    gp[0] = g0_0 + g0_1 + g0_2;
+    gp[1] = g1_0 + g1_1 + g1_2;
+    gp[2] = g2_0 + g2_1 + g2_2;
+}
+
+/* Kernel 0, row 1 of its filter gradient, added to the sums at gp. */
+static inline void dw_k3_3_c32_16x16_s1_dw_k0_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+{
+    mc_v16 g0_0 = gp[0];
+    mc_v16 g0_1 = (mc_v16){0};
+    mc_v16 g0_2 = (mc_v16){0};
+    mc_v16 g1_0 = gp[1];
+    mc_v16 g1_1 = (mc_v16){0};
+    mc_v16 g1_2 = (mc_v16){0};
+    mc_v16 g2_0 = gp[2];
+    mc_v16 g2_1 = (mc_v16){0};
+    mc_v16 g2_2 = (mc_v16){0};
+    for (int oy = 0; oy < 16; oy++) {
+        for (int ox = 0; ox < 16; ox += 4)
+            {
+                const float *restrict dr = dyt + ((oy + 1) * 18 + ox + 1) * 16;
+                const float *restrict r = xt + ((oy + 1) * 18 + ox + 0) * 16;
+                const mc_v16 d0 = *(const mc_v16 *)(dr + 0);
+                const mc_v16 d1 = *(const mc_v16 *)(dr + 16);
+                const mc_v16 d2 = *(const mc_v16 *)(dr + 32);
+                const mc_v16 d3 = *(const mc_v16 *)(dr + 48);
+                const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                g0_0 += d0 * x0;
+                g0_1 += d1 * x1;
+                g0_2 += d2 * x2;
+                g0_0 += d3 * x3;
+                g1_0 += d0 * x1;
+                g1_1 += d1 * x2;
+                g1_2 += d2 * x3;
+                g1_0 += d3 * x4;
+                g2_0 += d0 * x2;
+                g2_1 += d1 * x3;
+                g2_2 += d2 * x4;
+                g2_0 += d3 * x5;
+            }
     }
-    {
-        /* kernel 0, row 2 */
-        const float *restrict dg = dq0 + 19;
-        mc_v16 a0_0 = {0};
-        mc_v16 a0_1 = {0};
-        mc_v16 a0_2 = {0};
-        mc_v16 a0_3 = {0};
-        mc_v16 a1_0 = {0};
-        mc_v16 a1_1 = {0};
-        mc_v16 a1_2 = {0};
-        mc_v16 a1_3 = {0};
-        mc_v16 a2_0 = {0};
-        mc_v16 a2_1 = {0};
-        mc_v16 a2_2 = {0};
-        mc_v16 a2_3 = {0};
-        for (int i = 0; i < 320; i += 64) {
-            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
-            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
-            const mc_v16 d2 = *(const mc_v16 *)(dg + i + 32);
-            const mc_v16 d3 = *(const mc_v16 *)(dg + i + 48);
-            a0_0 += d0 * *(const mc_v16 *)(xp + i + 36);
-            a0_1 += d1 * *(const mc_v16 *)(xp + i + 52);
-            a0_2 += d2 * *(const mc_v16 *)(xp + i + 68);
-            a0_3 += d3 * *(const mc_v16 *)(xp + i + 84);
-            a1_0 += d0 * *(const mc_v16 *)(xp + i + 37);
-            a1_1 += d1 * *(const mc_v16 *)(xp + i + 53);
-            a1_2 += d2 * *(const mc_v16 *)(xp + i + 69);
-            a1_3 += d3 * *(const mc_v16 *)(xp + i + 85);
-            a2_0 += d0 * *(const mc_v16 *)(xp + i + 38);
-            a2_1 += d1 * *(const mc_v16 *)(xp + i + 54);
-            a2_2 += d2 * *(const mc_v16 *)(xp + i + 70);
-            a2_3 += d3 * *(const mc_v16 *)(xp + i + 86);
-        }
-        ga[6] += a0_0 + a0_1 + a0_2 + a0_3;
-        ga[7] += a1_0 + a1_1 + a1_2 + a1_3;
-        ga[8] += a2_0 + a2_1 + a2_2 + a2_3;
+    gp[0] = g0_0 + g0_1 + g0_2;
+    gp[1] = g1_0 + g1_1 + g1_2;
+    gp[2] = g2_0 + g2_1 + g2_2;
+}
+
+/* Kernel 0, row 2 of its filter gradient, added to the sums at gp. */
+static inline void dw_k3_3_c32_16x16_s1_dw_k0_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+{
+    mc_v16 g0_0 = gp[0];
+    mc_v16 g0_1 = (mc_v16){0};
+    mc_v16 g0_2 = (mc_v16){0};
+    mc_v16 g1_0 = gp[1];
+    mc_v16 g1_1 = (mc_v16){0};
+    mc_v16 g1_2 = (mc_v16){0};
+    mc_v16 g2_0 = gp[2];
+    mc_v16 g2_1 = (mc_v16){0};
+    mc_v16 g2_2 = (mc_v16){0};
+    for (int oy = 0; oy < 16; oy++) {
+        for (int ox = 0; ox < 16; ox += 4)
+            {
+                const float *restrict dr = dyt + ((oy + 1) * 18 + ox + 1) * 16;
+                const float *restrict r = xt + ((oy + 2) * 18 + ox + 0) * 16;
+                const mc_v16 d0 = *(const mc_v16 *)(dr + 0);
+                const mc_v16 d1 = *(const mc_v16 *)(dr + 16);
+                const mc_v16 d2 = *(const mc_v16 *)(dr + 32);
+                const mc_v16 d3 = *(const mc_v16 *)(dr + 48);
+                const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                g0_0 += d0 * x0;
+                g0_1 += d1 * x1;
+                g0_2 += d2 * x2;
+                g0_0 += d3 * x3;
+                g1_0 += d0 * x1;
+                g1_1 += d1 * x2;
+                g1_2 += d2 * x3;
+                g1_0 += d3 * x4;
+                g2_0 += d0 * x2;
+                g2_1 += d1 * x3;
+                g2_2 += d2 * x4;
+                g2_0 += d3 * x5;
+            }
     }
-    {
-        /* kernel 1, row 0 */
-        const float *restrict dg = dq1 + 19;
-        mc_v16 a0_0 = {0};
-        mc_v16 a0_1 = {0};
-        mc_v16 a0_2 = {0};
-        mc_v16 a0_3 = {0};
-        mc_v16 a1_0 = {0};
-        mc_v16 a1_1 = {0};
-        mc_v16 a1_2 = {0};
-        mc_v16 a1_3 = {0};
-        mc_v16 a2_0 = {0};
-        mc_v16 a2_1 = {0};
-        mc_v16 a2_2 = {0};
-        mc_v16 a2_3 = {0};
-        for (int i = 0; i < 320; i += 64) {
-            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
-            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
-            const mc_v16 d2 = *(const mc_v16 *)(dg + i + 32);
-            const mc_v16 d3 = *(const mc_v16 *)(dg + i + 48);
-            a0_0 += d0 * *(const mc_v16 *)(xp + i + 0);
-            a0_1 += d1 * *(const mc_v16 *)(xp + i + 16);
-            a0_2 += d2 * *(const mc_v16 *)(xp + i + 32);
-            a0_3 += d3 * *(const mc_v16 *)(xp + i + 48);
-            a1_0 += d0 * *(const mc_v16 *)(xp + i + 1);
-            a1_1 += d1 * *(const mc_v16 *)(xp + i + 17);
-            a1_2 += d2 * *(const mc_v16 *)(xp + i + 33);
-            a1_3 += d3 * *(const mc_v16 *)(xp + i + 49);
-            a2_0 += d0 * *(const mc_v16 *)(xp + i + 2);
-            a2_1 += d1 * *(const mc_v16 *)(xp + i + 18);
-            a2_2 += d2 * *(const mc_v16 *)(xp + i + 34);
-            a2_3 += d3 * *(const mc_v16 *)(xp + i + 50);
-        }
-        ga[9] += a0_0 + a0_1 + a0_2 + a0_3;
-        ga[10] += a1_0 + a1_1 + a1_2 + a1_3;
-        ga[11] += a2_0 + a2_1 + a2_2 + a2_3;
+    gp[0] = g0_0 + g0_1 + g0_2;
+    gp[1] = g1_0 + g1_1 + g1_2;
+    gp[2] = g2_0 + g2_1 + g2_2;
+}
+
+/* The filter gradient of kernel 0, added to its sums in gg. */
+static void dw_k3_3_c32_16x16_s1_dw_k0(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
+{
+    dw_k3_3_c32_16x16_s1_dw_k0_r0(gg + 0, dyt, xt);
+    dw_k3_3_c32_16x16_s1_dw_k0_r1(gg + 3, dyt, xt);
+    dw_k3_3_c32_16x16_s1_dw_k0_r2(gg + 6, dyt, xt);
+}
+
+/* Kernel 1 (3x3) of the list, added to dst. */
+static void dw_k3_3_c32_16x16_s1_dx_k1(float *restrict dst, const float *restrict src, const mc_v16 *restrict w1)
+{
+    for (int oy = 0; oy < 16; oy++) {
+        for (int ox = 0; ox < 16; ox += 8)
+            {
+                float *restrict o = dst + (oy * 16 + ox) * 16;
+                mc_v16 a0 = *(const mc_v16 *)(o + 0);
+                mc_v16 a1 = *(const mc_v16 *)(o + 16);
+                mc_v16 a2 = *(const mc_v16 *)(o + 32);
+                mc_v16 a3 = *(const mc_v16 *)(o + 48);
+                mc_v16 a4 = *(const mc_v16 *)(o + 64);
+                mc_v16 a5 = *(const mc_v16 *)(o + 80);
+                mc_v16 a6 = *(const mc_v16 *)(o + 96);
+                mc_v16 a7 = *(const mc_v16 *)(o + 112);
+                {
+                    const float *restrict r = src + ((oy + 0) * 18 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    {
+                        const mc_v16 v = w1[0];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w1[1];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w1[2];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 1) * 18 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    {
+                        const mc_v16 v = w1[3];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w1[4];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w1[5];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 2) * 18 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    {
+                        const mc_v16 v = w1[6];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w1[7];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w1[8];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                }
+                *(mc_v16 *)(o + 0) = a0;
+                *(mc_v16 *)(o + 16) = a1;
+                *(mc_v16 *)(o + 32) = a2;
+                *(mc_v16 *)(o + 48) = a3;
+                *(mc_v16 *)(o + 64) = a4;
+                *(mc_v16 *)(o + 80) = a5;
+                *(mc_v16 *)(o + 96) = a6;
+                *(mc_v16 *)(o + 112) = a7;
+            }
     }
-    {
-        /* kernel 1, row 1 */
-        const float *restrict dg = dq1 + 19;
-        mc_v16 a0_0 = {0};
-        mc_v16 a0_1 = {0};
-        mc_v16 a0_2 = {0};
-        mc_v16 a0_3 = {0};
-        mc_v16 a1_0 = {0};
-        mc_v16 a1_1 = {0};
-        mc_v16 a1_2 = {0};
-        mc_v16 a1_3 = {0};
-        mc_v16 a2_0 = {0};
-        mc_v16 a2_1 = {0};
-        mc_v16 a2_2 = {0};
-        mc_v16 a2_3 = {0};
-        for (int i = 0; i < 320; i += 64) {
-            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
-            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
-            const mc_v16 d2 = *(const mc_v16 *)(dg + i + 32);
-            const mc_v16 d3 = *(const mc_v16 *)(dg + i + 48);
-            a0_0 += d0 * *(const mc_v16 *)(xp + i + 18);
-            a0_1 += d1 * *(const mc_v16 *)(xp + i + 34);
-            a0_2 += d2 * *(const mc_v16 *)(xp + i + 50);
-            a0_3 += d3 * *(const mc_v16 *)(xp + i + 66);
-            a1_0 += d0 * *(const mc_v16 *)(xp + i + 19);
-            a1_1 += d1 * *(const mc_v16 *)(xp + i + 35);
-            a1_2 += d2 * *(const mc_v16 *)(xp + i + 51);
-            a1_3 += d3 * *(const mc_v16 *)(xp + i + 67);
-            a2_0 += d0 * *(const mc_v16 *)(xp + i + 20);
-            a2_1 += d1 * *(const mc_v16 *)(xp + i + 36);
-            a2_2 += d2 * *(const mc_v16 *)(xp + i + 52);
-            a2_3 += d3 * *(const mc_v16 *)(xp + i + 68);
-        }
-        ga[12] += a0_0 + a0_1 + a0_2 + a0_3;
-        ga[13] += a1_0 + a1_1 + a1_2 + a1_3;
-        ga[14] += a2_0 + a2_1 + a2_2 + a2_3;
+}
+
+/* Kernel 1, row 0 of its filter gradient, added to the sums at gp. */
+static inline void dw_k3_3_c32_16x16_s1_dw_k1_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+{
+    mc_v16 g0_0 = gp[0];
+    mc_v16 g0_1 = (mc_v16){0};
+    mc_v16 g0_2 = (mc_v16){0};
+    mc_v16 g1_0 = gp[1];
+    mc_v16 g1_1 = (mc_v16){0};
+    mc_v16 g1_2 = (mc_v16){0};
+    mc_v16 g2_0 = gp[2];
+    mc_v16 g2_1 = (mc_v16){0};
+    mc_v16 g2_2 = (mc_v16){0};
+    for (int oy = 0; oy < 16; oy++) {
+        for (int ox = 0; ox < 16; ox += 4)
+            {
+                const float *restrict dr = dyt + ((oy + 1) * 18 + ox + 1) * 16;
+                const float *restrict r = xt + ((oy + 0) * 18 + ox + 0) * 16;
+                const mc_v16 d0 = *(const mc_v16 *)(dr + 0);
+                const mc_v16 d1 = *(const mc_v16 *)(dr + 16);
+                const mc_v16 d2 = *(const mc_v16 *)(dr + 32);
+                const mc_v16 d3 = *(const mc_v16 *)(dr + 48);
+                const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                g0_0 += d0 * x0;
+                g0_1 += d1 * x1;
+                g0_2 += d2 * x2;
+                g0_0 += d3 * x3;
+                g1_0 += d0 * x1;
+                g1_1 += d1 * x2;
+                g1_2 += d2 * x3;
+                g1_0 += d3 * x4;
+                g2_0 += d0 * x2;
+                g2_1 += d1 * x3;
+                g2_2 += d2 * x4;
+                g2_0 += d3 * x5;
+            }
     }
-    {
-        /* kernel 1, row 2 */
-        const float *restrict dg = dq1 + 19;
-        mc_v16 a0_0 = {0};
-        mc_v16 a0_1 = {0};
-        mc_v16 a0_2 = {0};
-        mc_v16 a0_3 = {0};
-        mc_v16 a1_0 = {0};
-        mc_v16 a1_1 = {0};
-        mc_v16 a1_2 = {0};
-        mc_v16 a1_3 = {0};
-        mc_v16 a2_0 = {0};
-        mc_v16 a2_1 = {0};
-        mc_v16 a2_2 = {0};
-        mc_v16 a2_3 = {0};
-        for (int i = 0; i < 320; i += 64) {
-            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
-            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
-            const mc_v16 d2 = *(const mc_v16 *)(dg + i + 32);
-            const mc_v16 d3 = *(const mc_v16 *)(dg + i + 48);
-            a0_0 += d0 * *(const mc_v16 *)(xp + i + 36);
-            a0_1 += d1 * *(const mc_v16 *)(xp + i + 52);
-            a0_2 += d2 * *(const mc_v16 *)(xp + i + 68);
-            a0_3 += d3 * *(const mc_v16 *)(xp + i + 84);
-            a1_0 += d0 * *(const mc_v16 *)(xp + i + 37);
-            a1_1 += d1 * *(const mc_v16 *)(xp + i + 53);
-            a1_2 += d2 * *(const mc_v16 *)(xp + i + 69);
-            a1_3 += d3 * *(const mc_v16 *)(xp + i + 85);
-            a2_0 += d0 * *(const mc_v16 *)(xp + i + 38);
-            a2_1 += d1 * *(const mc_v16 *)(xp + i + 54);
-            a2_2 += d2 * *(const mc_v16 *)(xp + i + 70);
-            a2_3 += d3 * *(const mc_v16 *)(xp + i + 86);
-        }
-        ga[15] += a0_0 + a0_1 + a0_2 + a0_3;
-        ga[16] += a1_0 + a1_1 + a1_2 + a1_3;
-        ga[17] += a2_0 + a2_1 + a2_2 + a2_3;
+    gp[0] = g0_0 + g0_1 + g0_2;
+    gp[1] = g1_0 + g1_1 + g1_2;
+    gp[2] = g2_0 + g2_1 + g2_2;
+}
+
+/* Kernel 1, row 1 of its filter gradient, added to the sums at gp. */
+static inline void dw_k3_3_c32_16x16_s1_dw_k1_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+{
+    mc_v16 g0_0 = gp[0];
+    mc_v16 g0_1 = (mc_v16){0};
+    mc_v16 g0_2 = (mc_v16){0};
+    mc_v16 g1_0 = gp[1];
+    mc_v16 g1_1 = (mc_v16){0};
+    mc_v16 g1_2 = (mc_v16){0};
+    mc_v16 g2_0 = gp[2];
+    mc_v16 g2_1 = (mc_v16){0};
+    mc_v16 g2_2 = (mc_v16){0};
+    for (int oy = 0; oy < 16; oy++) {
+        for (int ox = 0; ox < 16; ox += 4)
+            {
+                const float *restrict dr = dyt + ((oy + 1) * 18 + ox + 1) * 16;
+                const float *restrict r = xt + ((oy + 1) * 18 + ox + 0) * 16;
+                const mc_v16 d0 = *(const mc_v16 *)(dr + 0);
+                const mc_v16 d1 = *(const mc_v16 *)(dr + 16);
+                const mc_v16 d2 = *(const mc_v16 *)(dr + 32);
+                const mc_v16 d3 = *(const mc_v16 *)(dr + 48);
+                const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                g0_0 += d0 * x0;
+                g0_1 += d1 * x1;
+                g0_2 += d2 * x2;
+                g0_0 += d3 * x3;
+                g1_0 += d0 * x1;
+                g1_1 += d1 * x2;
+                g1_2 += d2 * x3;
+                g1_0 += d3 * x4;
+                g2_0 += d0 * x2;
+                g2_1 += d1 * x3;
+                g2_2 += d2 * x4;
+                g2_0 += d3 * x5;
+            }
     }
+    gp[0] = g0_0 + g0_1 + g0_2;
+    gp[1] = g1_0 + g1_1 + g1_2;
+    gp[2] = g2_0 + g2_1 + g2_2;
+}
+
+/* Kernel 1, row 2 of its filter gradient, added to the sums at gp. */
+static inline void dw_k3_3_c32_16x16_s1_dw_k1_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+{
+    mc_v16 g0_0 = gp[0];
+    mc_v16 g0_1 = (mc_v16){0};
+    mc_v16 g0_2 = (mc_v16){0};
+    mc_v16 g1_0 = gp[1];
+    mc_v16 g1_1 = (mc_v16){0};
+    mc_v16 g1_2 = (mc_v16){0};
+    mc_v16 g2_0 = gp[2];
+    mc_v16 g2_1 = (mc_v16){0};
+    mc_v16 g2_2 = (mc_v16){0};
+    for (int oy = 0; oy < 16; oy++) {
+        for (int ox = 0; ox < 16; ox += 4)
+            {
+                const float *restrict dr = dyt + ((oy + 1) * 18 + ox + 1) * 16;
+                const float *restrict r = xt + ((oy + 2) * 18 + ox + 0) * 16;
+                const mc_v16 d0 = *(const mc_v16 *)(dr + 0);
+                const mc_v16 d1 = *(const mc_v16 *)(dr + 16);
+                const mc_v16 d2 = *(const mc_v16 *)(dr + 32);
+                const mc_v16 d3 = *(const mc_v16 *)(dr + 48);
+                const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                g0_0 += d0 * x0;
+                g0_1 += d1 * x1;
+                g0_2 += d2 * x2;
+                g0_0 += d3 * x3;
+                g1_0 += d0 * x1;
+                g1_1 += d1 * x2;
+                g1_2 += d2 * x3;
+                g1_0 += d3 * x4;
+                g2_0 += d0 * x2;
+                g2_1 += d1 * x3;
+                g2_2 += d2 * x4;
+                g2_0 += d3 * x5;
+            }
+    }
+    gp[0] = g0_0 + g0_1 + g0_2;
+    gp[1] = g1_0 + g1_1 + g1_2;
+    gp[2] = g2_0 + g2_1 + g2_2;
+}
+
+/* The filter gradient of kernel 1, added to its sums in gg. */
+static void dw_k3_3_c32_16x16_s1_dw_k1(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
+{
+    dw_k3_3_c32_16x16_s1_dw_k1_r0(gg + 9, dyt, xt);
+    dw_k3_3_c32_16x16_s1_dw_k1_r1(gg + 12, dyt, xt);
+    dw_k3_3_c32_16x16_s1_dw_k1_r2(gg + 15, dyt, xt);
 }
 
 void dw_k3_3_c32_16x16_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
-    MC_OMP_FOR
-    for (int c = 0; c < 32; c++) {
-        mc_v16 ga[18];
-        memset(ga, 0, sizeof ga);
-        double gb = 0; /* the bias gradient, with one kernel */
-        for (int b = 0; b < n; b++) {
-            dw_k3_3_c32_16x16_s1_bwd_plane(x + ((long)b * 32 + c) * 256, w, dy, dx + ((long)b * 32 + c) * 256, ga, b, c,
-                acc);
+    static _Alignas(64) float wt[576];
+    static _Alignas(64) mc_v16 ga[576];
+    dw_k3_3_c32_16x16_s1_cl_filters(w, wt, 1);
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[5184], dyt[5184], dxt[4096];
+        memset(xt, 0, sizeof xt);
+        memset(dyt, 0, sizeof dyt);
+        MC_OMP_FOR_IN
+        for (int k = 0; k < 16; k++) {
+            memset(ga + k * 36, 0, sizeof(mc_v16) * 36);
+            for (int b = k * n / 16; b < (k + 1) * n / 16; b++)
+                for (int g = 0; g < 2; g++) {
+                    mc_v16 *restrict gg = ga + (k * 2 + g) * 18;
+                    dw_k3_3_c32_16x16_s1_cl_in(x + ((long)b * 32 + g * 16) * 256, xt);
+                    const mc_v16 *restrict w0 = (const mc_v16 *)wt + g * 18 + 0;
+                    const mc_v16 *restrict w1 = (const mc_v16 *)wt + g * 18 + 9;
+                    dw_k3_3_c32_16x16_s1_cl_in(dy + ((long)b * 64 + 0 + g * 16) * 256, dyt);
+                    dw_k3_3_c32_16x16_s1_dx_k0(dxt, dyt, w0);
+                    dw_k3_3_c32_16x16_s1_dw_k0(gg, dyt, xt);
+                    dw_k3_3_c32_16x16_s1_cl_in(dy + ((long)b * 64 + 32 + g * 16) * 256, dyt);
+                    dw_k3_3_c32_16x16_s1_dx_k1(dxt, dyt, w1);
+                    dw_k3_3_c32_16x16_s1_dw_k1(gg, dyt, xt);
+                    dw_k3_3_c32_16x16_s1_cl_out(dxt, dx + ((long)b * 32 + g * 16) * 256, acc);
+                }
         }
-        {
-            float *restrict dw0 = dw + 0 + c * 9;
-            dw0[0] += mc_v16_sum(&ga[0]);
-            dw0[1] += mc_v16_sum(&ga[1]);
-            dw0[2] += mc_v16_sum(&ga[2]);
-            dw0[3] += mc_v16_sum(&ga[3]);
-            dw0[4] += mc_v16_sum(&ga[4]);
-            dw0[5] += mc_v16_sum(&ga[5]);
-            dw0[6] += mc_v16_sum(&ga[6]);
-            dw0[7] += mc_v16_sum(&ga[7]);
-            dw0[8] += mc_v16_sum(&ga[8]);
+    }
+    for (int c = 0; c < 32; c++)
+        for (int t = 0; t < 9; t++) {
+            float s = 0.0f;
+            for (int k = 0; k < 16; k++)
+                s += ga[(k * 2 + c / 16) * 18 + 0 + t][c % 16];
+            dw[0 + c * 9 + t] += s;
         }
-        {
-            float *restrict dw1 = dw + 288 + c * 9;
-            dw1[0] += mc_v16_sum(&ga[9]);
-            dw1[1] += mc_v16_sum(&ga[10]);
-            dw1[2] += mc_v16_sum(&ga[11]);
-            dw1[3] += mc_v16_sum(&ga[12]);
-            dw1[4] += mc_v16_sum(&ga[13]);
-            dw1[5] += mc_v16_sum(&ga[14]);
-            dw1[6] += mc_v16_sum(&ga[15]);
-            dw1[7] += mc_v16_sum(&ga[16]);
-            dw1[8] += mc_v16_sum(&ga[17]);
+    for (int c = 0; c < 32; c++)
+        for (int t = 0; t < 9; t++) {
+            float s = 0.0f;
+            for (int k = 0; k < 16; k++)
+                s += ga[(k * 2 + c / 16) * 18 + 9 + t][c % 16];
+            dw[288 + c * 9 + t] += s;
         }
-        (void)gb;
+}
+
+/* dw_k3_3_c64_8x8_s1: depthwise, kernels 3, 3 on 64 channels of 8x8, stride 1 -> 128x8x8, channels last */
+/* The filters with channels last: per group of 16 channels, a vector per
+ * tap of the list (kernel after kernel); flipped for the input gradient. */
+static void dw_k3_3_c64_8x8_s1_cl_filters(const float *restrict w, float *restrict wt, int flip)
+{
+    for (int c = 0; c < 64; c++)
+        for (int t = 0; t < 9; t++)
+            wt[((c / 16 * 18) + 0 + t) * 16 + c % 16] = w[0 + c * 9 + (flip ? 8 - t : t)];
+    for (int c = 0; c < 64; c++)
+        for (int t = 0; t < 9; t++)
+            wt[((c / 16 * 18) + 9 + t) * 16 + c % 16] = w[576 + c * 9 + (flip ? 8 - t : t)];
+}
+
+/* 16 planes of 8 x 8 (the channels of a group) into the padded
+ * channels-last image xt, 16 pixels at a time. */
+static inline void dw_k3_3_c64_8x8_s1_cl_in(const float *restrict planes, float *restrict xt)
+{
+    for (int p0 = 0; p0 < 64; p0 += 16) {
+        const int count = 64 - p0 < 16 ? 64 - p0 : 16;
+        mc_v16 r[16];
+        for (int c = 0; c < 16; c++)
+            if (count == 16)
+                r[c] = *(const mc_v16 *)(planes + c * 64 + p0);
+            else
+                mc_v16_part(&r[c], planes + c * 64 + p0, count);
+        mc_v16_transpose(r);
+        for (int q = 0; q < count; q++) {
+            const int iy = (p0 + q) / 8, ix = (p0 + q) % 8;
+            *(mc_v16 *)(xt + ((iy + 1) * 10 + ix + 1) * 16) = r[q];
+        }
     }
 }
 
-/* dw_k3_3_c64_8x8_s1: depthwise, kernels 3, 3 on 64 channels of 8x8, stride 1 -> 128x8x8 */
-static inline void dw_k3_3_c64_8x8_s1_pad(const float *restrict xc, float *restrict xp)
+/* The channels-last result back into 16 planes of 8 x 8: stored, or
+ * added when add is nonzero. */
+static inline void dw_k3_3_c64_8x8_s1_cl_out(const float *restrict yt, float *restrict planes, int add)
 {
-    memset(xp, 0, sizeof(float) * 118);
-    for (int iy = 0; iy < 8; iy++)
-        for (int ix = 0; ix < 8; ix++)
-            xp[(iy + 1) * 10 + 1 + ix] = xc[iy * 8 + ix];
+    for (int p0 = 0; p0 < 64; p0 += 16) {
+        const int count = 64 - p0 < 16 ? 64 - p0 : 16;
+        mc_v16 r[16];
+        for (int q = 0; q < 16; q++)
+            r[q] = q < count ? *(const mc_v16 *)(yt + (p0 + q) * 16) : (mc_v16){0};
+        mc_v16_transpose(r);
+        for (int c = 0; c < 16; c++) {
+            float *restrict p = planes + c * 64 + p0;
+            if (count == 16) {
+                if (add)
+                    *(mc_v16 *)p += r[c];
+                else
+                    *(mc_v16 *)p = r[c];
+            } else {
+                mc_v16 v = r[c];
+                if (add) {
+                    mc_v16 old;
+                    mc_v16_part(&old, p, count);
+                    v += old;
+                }
+                mc_v16_store_part(p, &v, count);
+            }
+        }
+    }
 }
 
-/* Channel c of image b, every kernel. */
-static inline void dw_k3_3_c64_8x8_s1_fwd_plane(const float *restrict xc, const float *restrict w, const float *restrict bias,
-    float *restrict y, int b, int c)
+/* Kernel 0 (3x3) of the list, into dst. */
+static void dw_k3_3_c64_8x8_s1_fwd_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
 {
-    (void)bias;
-    float xp[118];
-    dw_k3_3_c64_8x8_s1_pad(xc, xp);
-    const float *restrict w0 = w + 0 + c * 9;
-    float *restrict y0 = y + ((long)b * 128 + 0 + c) * 64;
-    const float *restrict w1 = w + 576 + c * 9;
-    float *restrict y1 = y + ((long)b * 128 + 64 + c) * 64;
-    float yg0[96];
-    {
-        /* kernel 0, row 0 */
-        const float v0 = w0[0];
-        const float v1 = w0[1];
-        const float v2 = w0[2];
-        for (int i = 0; i < 96; i += 32) {
-            mc_v16 a0 = (mc_v16){0};
-            mc_v16 a1 = (mc_v16){0};
-            a0 += v0 * *(const mc_v16 *)(xp + i + 0);
-            a1 += v0 * *(const mc_v16 *)(xp + i + 16);
-            a0 += v1 * *(const mc_v16 *)(xp + i + 1);
-            a1 += v1 * *(const mc_v16 *)(xp + i + 17);
-            a0 += v2 * *(const mc_v16 *)(xp + i + 2);
-            a1 += v2 * *(const mc_v16 *)(xp + i + 18);
-            *(mc_v16 *)(yg0 + i + 0) = a0;
-            *(mc_v16 *)(yg0 + i + 16) = a1;
-        }
-    }
-    {
-        /* kernel 0, row 1 */
-        const float v0 = w0[3];
-        const float v1 = w0[4];
-        const float v2 = w0[5];
-        for (int i = 0; i < 96; i += 32) {
-            mc_v16 a0 = *(const mc_v16 *)(yg0 + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(yg0 + i + 16);
-            a0 += v0 * *(const mc_v16 *)(xp + i + 10);
-            a1 += v0 * *(const mc_v16 *)(xp + i + 26);
-            a0 += v1 * *(const mc_v16 *)(xp + i + 11);
-            a1 += v1 * *(const mc_v16 *)(xp + i + 27);
-            a0 += v2 * *(const mc_v16 *)(xp + i + 12);
-            a1 += v2 * *(const mc_v16 *)(xp + i + 28);
-            *(mc_v16 *)(yg0 + i + 0) = a0;
-            *(mc_v16 *)(yg0 + i + 16) = a1;
-        }
-    }
-    {
-        /* kernel 0, row 2 */
-        const float v0 = w0[6];
-        const float v1 = w0[7];
-        const float v2 = w0[8];
-        for (int i = 0; i < 96; i += 32) {
-            mc_v16 a0 = *(const mc_v16 *)(yg0 + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(yg0 + i + 16);
-            a0 += v0 * *(const mc_v16 *)(xp + i + 20);
-            a1 += v0 * *(const mc_v16 *)(xp + i + 36);
-            a0 += v1 * *(const mc_v16 *)(xp + i + 21);
-            a1 += v1 * *(const mc_v16 *)(xp + i + 37);
-            a0 += v2 * *(const mc_v16 *)(xp + i + 22);
-            a1 += v2 * *(const mc_v16 *)(xp + i + 38);
-            *(mc_v16 *)(yg0 + i + 0) = a0;
-            *(mc_v16 *)(yg0 + i + 16) = a1;
-        }
-    }
-    float yg1[96];
-    {
-        /* kernel 1, row 0 */
-        const float v0 = w1[0];
-        const float v1 = w1[1];
-        const float v2 = w1[2];
-        for (int i = 0; i < 96; i += 32) {
-            mc_v16 a0 = (mc_v16){0};
-            mc_v16 a1 = (mc_v16){0};
-            a0 += v0 * *(const mc_v16 *)(xp + i + 0);
-            a1 += v0 * *(const mc_v16 *)(xp + i + 16);
-            a0 += v1 * *(const mc_v16 *)(xp + i + 1);
-            a1 += v1 * *(const mc_v16 *)(xp + i + 17);
-            a0 += v2 * *(const mc_v16 *)(xp + i + 2);
-            a1 += v2 * *(const mc_v16 *)(xp + i + 18);
-            *(mc_v16 *)(yg1 + i + 0) = a0;
-            *(mc_v16 *)(yg1 + i + 16) = a1;
-        }
-    }
-    {
-        /* kernel 1, row 1 */
-        const float v0 = w1[3];
-        const float v1 = w1[4];
-        const float v2 = w1[5];
-        for (int i = 0; i < 96; i += 32) {
-            mc_v16 a0 = *(const mc_v16 *)(yg1 + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(yg1 + i + 16);
-            a0 += v0 * *(const mc_v16 *)(xp + i + 10);
-            a1 += v0 * *(const mc_v16 *)(xp + i + 26);
-            a0 += v1 * *(const mc_v16 *)(xp + i + 11);
-            a1 += v1 * *(const mc_v16 *)(xp + i + 27);
-            a0 += v2 * *(const mc_v16 *)(xp + i + 12);
-            a1 += v2 * *(const mc_v16 *)(xp + i + 28);
-            *(mc_v16 *)(yg1 + i + 0) = a0;
-            *(mc_v16 *)(yg1 + i + 16) = a1;
-        }
-    }
-    {
-        /* kernel 1, row 2 */
-        const float v0 = w1[6];
-        const float v1 = w1[7];
-        const float v2 = w1[8];
-        for (int i = 0; i < 96; i += 32) {
-            mc_v16 a0 = *(const mc_v16 *)(yg1 + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(yg1 + i + 16);
-            a0 += v0 * *(const mc_v16 *)(xp + i + 20);
-            a1 += v0 * *(const mc_v16 *)(xp + i + 36);
-            a0 += v1 * *(const mc_v16 *)(xp + i + 21);
-            a1 += v1 * *(const mc_v16 *)(xp + i + 37);
-            a0 += v2 * *(const mc_v16 *)(xp + i + 22);
-            a1 += v2 * *(const mc_v16 *)(xp + i + 38);
-            *(mc_v16 *)(yg1 + i + 0) = a0;
-            *(mc_v16 *)(yg1 + i + 16) = a1;
-        }
-    }
     for (int oy = 0; oy < 8; oy++) {
-        memcpy(y0 + oy * 8, yg0 + oy * 10, 8 * sizeof(float));
-        memcpy(y1 + oy * 8, yg1 + oy * 10, 8 * sizeof(float));
+        for (int ox = 0; ox < 8; ox += 8)
+            {
+                float *restrict o = dst + (oy * 8 + ox) * 16;
+                mc_v16 a0 = (mc_v16){0};
+                mc_v16 a1 = (mc_v16){0};
+                mc_v16 a2 = (mc_v16){0};
+                mc_v16 a3 = (mc_v16){0};
+                mc_v16 a4 = (mc_v16){0};
+                mc_v16 a5 = (mc_v16){0};
+                mc_v16 a6 = (mc_v16){0};
+                mc_v16 a7 = (mc_v16){0};
+                {
+                    const float *restrict r = src + ((oy + 0) * 10 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    {
+                        const mc_v16 v = w0[0];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w0[1];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w0[2];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 1) * 10 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    {
+                        const mc_v16 v = w0[3];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w0[4];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w0[5];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 2) * 10 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    {
+                        const mc_v16 v = w0[6];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w0[7];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w0[8];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                }
+                *(mc_v16 *)(o + 0) = a0;
+                *(mc_v16 *)(o + 16) = a1;
+                *(mc_v16 *)(o + 32) = a2;
+                *(mc_v16 *)(o + 48) = a3;
+                *(mc_v16 *)(o + 64) = a4;
+                *(mc_v16 *)(o + 80) = a5;
+                *(mc_v16 *)(o + 96) = a6;
+                *(mc_v16 *)(o + 112) = a7;
+            }
+    }
+}
+
+/* Kernel 1 (3x3) of the list, into dst. */
+static void dw_k3_3_c64_8x8_s1_fwd_k1(float *restrict dst, const float *restrict src, const mc_v16 *restrict w1)
+{
+    for (int oy = 0; oy < 8; oy++) {
+        for (int ox = 0; ox < 8; ox += 8)
+            {
+                float *restrict o = dst + (oy * 8 + ox) * 16;
+                mc_v16 a0 = (mc_v16){0};
+                mc_v16 a1 = (mc_v16){0};
+                mc_v16 a2 = (mc_v16){0};
+                mc_v16 a3 = (mc_v16){0};
+                mc_v16 a4 = (mc_v16){0};
+                mc_v16 a5 = (mc_v16){0};
+                mc_v16 a6 = (mc_v16){0};
+                mc_v16 a7 = (mc_v16){0};
+                {
+                    const float *restrict r = src + ((oy + 0) * 10 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    {
+                        const mc_v16 v = w1[0];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w1[1];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w1[2];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 1) * 10 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    {
+                        const mc_v16 v = w1[3];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w1[4];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w1[5];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 2) * 10 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    {
+                        const mc_v16 v = w1[6];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w1[7];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w1[8];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                }
+                *(mc_v16 *)(o + 0) = a0;
+                *(mc_v16 *)(o + 16) = a1;
+                *(mc_v16 *)(o + 32) = a2;
+                *(mc_v16 *)(o + 48) = a3;
+                *(mc_v16 *)(o + 64) = a4;
+                *(mc_v16 *)(o + 80) = a5;
+                *(mc_v16 *)(o + 96) = a6;
+                *(mc_v16 *)(o + 112) = a7;
+            }
     }
 }
 
 void dw_k3_3_c64_8x8_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
-    MC_OMP_FOR
-    for (int bc = 0; bc < n * 64; bc++)
-        dw_k3_3_c64_8x8_s1_fwd_plane(x + (long)bc * 64, w, bias, y, bc / 64, bc % 64);
+    (void)bias;
+    static _Alignas(64) float wt[1152];
+    dw_k3_3_c64_8x8_s1_cl_filters(w, wt, 0);
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[1600], yt[1024];
+        memset(xt, 0, sizeof xt);
+        MC_OMP_FOR_IN
+        for (int bg = 0; bg < n * 4; bg++) {
+            const int b = bg / 4, g = bg % 4;
+            dw_k3_3_c64_8x8_s1_cl_in(x + ((long)b * 64 + g * 16) * 64, xt);
+            const mc_v16 *restrict w0 = (const mc_v16 *)wt + g * 18 + 0;
+            const mc_v16 *restrict w1 = (const mc_v16 *)wt + g * 18 + 9;
+            dw_k3_3_c64_8x8_s1_fwd_k0(yt, xt, w0);
+            dw_k3_3_c64_8x8_s1_cl_out(yt, y + ((long)b * 128 + 0 + g * 16) * 64, 0);
+            dw_k3_3_c64_8x8_s1_fwd_k1(yt, xt, w1);
+            dw_k3_3_c64_8x8_s1_cl_out(yt, y + ((long)b * 128 + 64 + g * 16) * 64, 0);
+        }
+    }
 }
 
 
-/* Channel c of image b: its input gradient goes to dxc, its filter
- * gradients into the accumulators ga. */
-static inline void dw_k3_3_c64_8x8_s1_bwd_plane(const float *restrict xc, const float *restrict w, const float *restrict dy,
-    float *restrict dxc, mc_v16 *restrict ga, int b, int c, int acc)
+/* Kernel 0 (3x3) of the list, into dst. */
+static void dw_k3_3_c64_8x8_s1_dx_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
 {
-    float xp[118];
-    dw_k3_3_c64_8x8_s1_pad(xc, xp);
-    const float *restrict w0 = w + 0 + c * 9;
-    const float *restrict d0 = dy + ((long)b * 128 + 0 + c) * 64;
-    const float *restrict w1 = w + 576 + c * 9;
-    const float *restrict d1 = dy + ((long)b * 128 + 64 + c) * 64;
-    float dxg[96];
-    float dq0[118];
-    dw_k3_3_c64_8x8_s1_pad(d0, dq0);
-    float dq1[118];
-    dw_k3_3_c64_8x8_s1_pad(d1, dq1);
-    {
-        /* kernel 0, row 0 */
-        const float v0 = w0[8];
-        const float v1 = w0[7];
-        const float v2 = w0[6];
-        for (int i = 0; i < 96; i += 32) {
-            mc_v16 a0 = (mc_v16){0};
-            mc_v16 a1 = (mc_v16){0};
-            a0 += v0 * *(const mc_v16 *)(dq0 + i + 0);
-            a1 += v0 * *(const mc_v16 *)(dq0 + i + 16);
-            a0 += v1 * *(const mc_v16 *)(dq0 + i + 1);
-            a1 += v1 * *(const mc_v16 *)(dq0 + i + 17);
-            a0 += v2 * *(const mc_v16 *)(dq0 + i + 2);
-            a1 += v2 * *(const mc_v16 *)(dq0 + i + 18);
-            *(mc_v16 *)(dxg + i + 0) = a0;
-            *(mc_v16 *)(dxg + i + 16) = a1;
-        }
+    for (int oy = 0; oy < 8; oy++) {
+        for (int ox = 0; ox < 8; ox += 8)
+            {
+                float *restrict o = dst + (oy * 8 + ox) * 16;
+                mc_v16 a0 = (mc_v16){0};
+                mc_v16 a1 = (mc_v16){0};
+                mc_v16 a2 = (mc_v16){0};
+                mc_v16 a3 = (mc_v16){0};
+                mc_v16 a4 = (mc_v16){0};
+                mc_v16 a5 = (mc_v16){0};
+                mc_v16 a6 = (mc_v16){0};
+                mc_v16 a7 = (mc_v16){0};
+                {
+                    const float *restrict r = src + ((oy + 0) * 10 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    {
+                        const mc_v16 v = w0[0];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w0[1];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w0[2];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 1) * 10 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    {
+                        const mc_v16 v = w0[3];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w0[4];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w0[5];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 2) * 10 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    {
+                        const mc_v16 v = w0[6];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w0[7];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w0[8];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                }
+                *(mc_v16 *)(o + 0) = a0;
+                *(mc_v16 *)(o + 16) = a1;
+                *(mc_v16 *)(o + 32) = a2;
+                *(mc_v16 *)(o + 48) = a3;
+                *(mc_v16 *)(o + 64) = a4;
+                *(mc_v16 *)(o + 80) = a5;
+                *(mc_v16 *)(o + 96) = a6;
+                *(mc_v16 *)(o + 112) = a7;
+            }
     }
-    {
-        /* kernel 0, row 1 */
-        const float v0 = w0[5];
-        const float v1 = w0[4];
-        const float v2 = w0[3];
-        for (int i = 0; i < 96; i += 32) {
-            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
-            a0 += v0 * *(const mc_v16 *)(dq0 + i + 10);
-            a1 += v0 * *(const mc_v16 *)(dq0 + i + 26);
-            a0 += v1 * *(const mc_v16 *)(dq0 + i + 11);
-            a1 += v1 * *(const mc_v16 *)(dq0 + i + 27);
-            a0 += v2 * *(const mc_v16 *)(dq0 + i + 12);
-            a1 += v2 * *(const mc_v16 *)(dq0 + i + 28);
-            *(mc_v16 *)(dxg + i + 0) = a0;
-            *(mc_v16 *)(dxg + i + 16) = a1;
-        }
-    }
-    {
-        /* kernel 0, row 2 */
-        const float v0 = w0[2];
-        const float v1 = w0[1];
-        const float v2 = w0[0];
-        for (int i = 0; i < 96; i += 32) {
-            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
-            a0 += v0 * *(const mc_v16 *)(dq0 + i + 20);
-            a1 += v0 * *(const mc_v16 *)(dq0 + i + 36);
-            a0 += v1 * *(const mc_v16 *)(dq0 + i + 21);
-            a1 += v1 * *(const mc_v16 *)(dq0 + i + 37);
-            a0 += v2 * *(const mc_v16 *)(dq0 + i + 22);
-            a1 += v2 * *(const mc_v16 *)(dq0 + i + 38);
-            *(mc_v16 *)(dxg + i + 0) = a0;
-            *(mc_v16 *)(dxg + i + 16) = a1;
-        }
-    }
-    {
-        /* kernel 1, row 0 */
-        const float v0 = w1[8];
-        const float v1 = w1[7];
-        const float v2 = w1[6];
-        for (int i = 0; i < 96; i += 32) {
-            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
-            a0 += v0 * *(const mc_v16 *)(dq1 + i + 0);
-            a1 += v0 * *(const mc_v16 *)(dq1 + i + 16);
-            a0 += v1 * *(const mc_v16 *)(dq1 + i + 1);
-            a1 += v1 * *(const mc_v16 *)(dq1 + i + 17);
-            a0 += v2 * *(const mc_v16 *)(dq1 + i + 2);
-            a1 += v2 * *(const mc_v16 *)(dq1 + i + 18);
-            *(mc_v16 *)(dxg + i + 0) = a0;
-            *(mc_v16 *)(dxg + i + 16) = a1;
-        }
-    }
-    {
-        /* kernel 1, row 1 */
-        const float v0 = w1[5];
-        const float v1 = w1[4];
-        const float v2 = w1[3];
-        for (int i = 0; i < 96; i += 32) {
-            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
-            a0 += v0 * *(const mc_v16 *)(dq1 + i + 10);
-            a1 += v0 * *(const mc_v16 *)(dq1 + i + 26);
-            a0 += v1 * *(const mc_v16 *)(dq1 + i + 11);
-            a1 += v1 * *(const mc_v16 *)(dq1 + i + 27);
-            a0 += v2 * *(const mc_v16 *)(dq1 + i + 12);
-            a1 += v2 * *(const mc_v16 *)(dq1 + i + 28);
-            *(mc_v16 *)(dxg + i + 0) = a0;
-            *(mc_v16 *)(dxg + i + 16) = a1;
-        }
-    }
-    {
-        /* kernel 1, row 2 */
-        const float v0 = w1[2];
-        const float v1 = w1[1];
-        const float v2 = w1[0];
-        for (int i = 0; i < 96; i += 32) {
-            mc_v16 a0 = *(const mc_v16 *)(dxg + i + 0);
-            mc_v16 a1 = *(const mc_v16 *)(dxg + i + 16);
-            a0 += v0 * *(const mc_v16 *)(dq1 + i + 20);
-            a1 += v0 * *(const mc_v16 *)(dq1 + i + 36);
-            a0 += v1 * *(const mc_v16 *)(dq1 + i + 21);
-            a1 += v1 * *(const mc_v16 *)(dq1 + i + 37);
-            a0 += v2 * *(const mc_v16 *)(dq1 + i + 22);
-            a1 += v2 * *(const mc_v16 *)(dq1 + i + 38);
-            *(mc_v16 *)(dxg + i + 0) = a0;
-            *(mc_v16 *)(dxg + i + 16) = a1;
-        }
-    }
-    for (int iy = 0; iy < 8; iy++) {
-        const float *restrict g = dxg + iy * 10;
-        if (acc)
-            for (int ix = 0; ix < 8; ix++)
-                dxc[iy * 8 + ix] += g[ix];
-        else
-            for (int ix = 0; ix < 8; ix++)
-                dxc[iy * 8 + ix] = g[ix];
-    }
+}
 
-    {
-        /* kernel 0, row 0 */
-        const float *restrict dg = dq0 + 11;
-        mc_v16 a0_0 = {0};
-        mc_v16 a0_1 = {0};
-        mc_v16 a1_0 = {0};
-        mc_v16 a1_1 = {0};
-        mc_v16 a2_0 = {0};
-        mc_v16 a2_1 = {0};
-        for (int i = 0; i < 96; i += 32) {
-            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
-            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
-            a0_0 += d0 * *(const mc_v16 *)(xp + i + 0);
-            a0_1 += d1 * *(const mc_v16 *)(xp + i + 16);
-            a1_0 += d0 * *(const mc_v16 *)(xp + i + 1);
-            a1_1 += d1 * *(const mc_v16 *)(xp + i + 17);
-            a2_0 += d0 * *(const mc_v16 *)(xp + i + 2);
-            a2_1 += d1 * *(const mc_v16 *)(xp + i + 18);
-        }
-        ga[0] += a0_0 + a0_1;
-        ga[1] += a1_0 + a1_1;
-        ga[2] += a2_0 + a2_1;
+/* Kernel 0, row 0 of its filter gradient, added to the sums at gp. */
+static inline void dw_k3_3_c64_8x8_s1_dw_k0_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+{
+    mc_v16 g0_0 = gp[0];
+    mc_v16 g0_1 = (mc_v16){0};
+    mc_v16 g0_2 = (mc_v16){0};
+    mc_v16 g1_0 = gp[1];
+    mc_v16 g1_1 = (mc_v16){0};
+    mc_v16 g1_2 = (mc_v16){0};
+    mc_v16 g2_0 = gp[2];
+    mc_v16 g2_1 = (mc_v16){0};
+    mc_v16 g2_2 = (mc_v16){0};
+    for (int oy = 0; oy < 8; oy++) {
+        for (int ox = 0; ox < 8; ox += 4)
+            {
+                const float *restrict dr = dyt + ((oy + 1) * 10 + ox + 1) * 16;
+                const float *restrict r = xt + ((oy + 0) * 10 + ox + 0) * 16;
+                const mc_v16 d0 = *(const mc_v16 *)(dr + 0);
+                const mc_v16 d1 = *(const mc_v16 *)(dr + 16);
+                const mc_v16 d2 = *(const mc_v16 *)(dr + 32);
+                const mc_v16 d3 = *(const mc_v16 *)(dr + 48);
+                const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                g0_0 += d0 * x0;
+                g0_1 += d1 * x1;
+                g0_2 += d2 * x2;
+                g0_0 += d3 * x3;
+                g1_0 += d0 * x1;
+                g1_1 += d1 * x2;
+                g1_2 += d2 * x3;
+                g1_0 += d3 * x4;
+                g2_0 += d0 * x2;
+                g2_1 += d1 * x3;
+                g2_2 += d2 * x4;
+                g2_0 += d3 * x5;
+            }
     }
-    {
-        /* kernel 0, row 1 */
-        const float *restrict dg = dq0 + 11;
-        mc_v16 a0_0 = {0};
-        mc_v16 a0_1 = {0};
-        mc_v16 a1_0 = {0};
-        mc_v16 a1_1 = {0};
-        mc_v16 a2_0 = {0};
-        mc_v16 a2_1 = {0};
-        for (int i = 0; i < 96; i += 32) {
-            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
-            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
-            a0_0 += d0 * *(const mc_v16 *)(xp + i + 10);
-            a0_1 += d1 * *(const mc_v16 *)(xp + i + 26);
-            a1_0 += d0 * *(const mc_v16 *)(xp + i + 11);
-            a1_1 += d1 * *(const mc_v16 *)(xp + i + 27);
-            a2_0 += d0 * *(const mc_v16 *)(xp + i + 12);
-            a2_1 += d1 * *(const mc_v16 *)(xp + i + 28);
-        }
-        ga[3] += a0_0 + a0_1;
-        ga[4] += a1_0 + a1_1;
-        ga[5] += a2_0 + a2_1;
+    gp[0] = g0_0 + g0_1 + g0_2;
+    gp[1] = g1_0 + g1_1 + g1_2;
+    gp[2] = g2_0 + g2_1 + g2_2;
+}
+
+/* Kernel 0, row 1 of its filter gradient, added to the sums at gp. */
+static inline void dw_k3_3_c64_8x8_s1_dw_k0_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+{
+    mc_v16 g0_0 = gp[0];
+    mc_v16 g0_1 = (mc_v16){0};
+    mc_v16 g0_2 = (mc_v16){0};
+    mc_v16 g1_0 = gp[1];
+    mc_v16 g1_1 = (mc_v16){0};
+    mc_v16 g1_2 = (mc_v16){0};
+    mc_v16 g2_0 = gp[2];
+    mc_v16 g2_1 = (mc_v16){0};
+    mc_v16 g2_2 = (mc_v16){0};
+    for (int oy = 0; oy < 8; oy++) {
+        for (int ox = 0; ox < 8; ox += 4)
+            {
+                const float *restrict dr = dyt + ((oy + 1) * 10 + ox + 1) * 16;
+                const float *restrict r = xt + ((oy + 1) * 10 + ox + 0) * 16;
+                const mc_v16 d0 = *(const mc_v16 *)(dr + 0);
+                const mc_v16 d1 = *(const mc_v16 *)(dr + 16);
+                const mc_v16 d2 = *(const mc_v16 *)(dr + 32);
+                const mc_v16 d3 = *(const mc_v16 *)(dr + 48);
+                const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                g0_0 += d0 * x0;
+                g0_1 += d1 * x1;
+                g0_2 += d2 * x2;
+                g0_0 += d3 * x3;
+                g1_0 += d0 * x1;
+                g1_1 += d1 * x2;
+                g1_2 += d2 * x3;
+                g1_0 += d3 * x4;
+                g2_0 += d0 * x2;
+                g2_1 += d1 * x3;
+                g2_2 += d2 * x4;
+                g2_0 += d3 * x5;
+            }
     }
-    {
-        /* kernel 0, row 2 */
-        const float *restrict dg = dq0 + 11;
-        mc_v16 a0_0 = {0};
-        mc_v16 a0_1 = {0};
-        mc_v16 a1_0 = {0};
-        mc_v16 a1_1 = {0};
-        mc_v16 a2_0 = {0};
-        mc_v16 a2_1 = {0};
-        for (int i = 0; i < 96; i += 32) {
-            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
-            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
-            a0_0 += d0 * *(const mc_v16 *)(xp + i + 20);
-            a0_1 += d1 * *(const mc_v16 *)(xp + i + 36);
-            a1_0 += d0 * *(const mc_v16 *)(xp + i + 21);
-            a1_1 += d1 * *(const mc_v16 *)(xp + i + 37);
-            a2_0 += d0 * *(const mc_v16 *)(xp + i + 22);
-            a2_1 += d1 * *(const mc_v16 *)(xp + i + 38);
-        }
-        ga[6] += a0_0 + a0_1;
-        ga[7] += a1_0 + a1_1;
-        ga[8] += a2_0 + a2_1;
+    gp[0] = g0_0 + g0_1 + g0_2;
+    gp[1] = g1_0 + g1_1 + g1_2;
+    gp[2] = g2_0 + g2_1 + g2_2;
+}
+
+/* Kernel 0, row 2 of its filter gradient, added to the sums at gp. */
+static inline void dw_k3_3_c64_8x8_s1_dw_k0_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+{
+    mc_v16 g0_0 = gp[0];
+    mc_v16 g0_1 = (mc_v16){0};
+    mc_v16 g0_2 = (mc_v16){0};
+    mc_v16 g1_0 = gp[1];
+    mc_v16 g1_1 = (mc_v16){0};
+    mc_v16 g1_2 = (mc_v16){0};
+    mc_v16 g2_0 = gp[2];
+    mc_v16 g2_1 = (mc_v16){0};
+    mc_v16 g2_2 = (mc_v16){0};
+    for (int oy = 0; oy < 8; oy++) {
+        for (int ox = 0; ox < 8; ox += 4)
+            {
+                const float *restrict dr = dyt + ((oy + 1) * 10 + ox + 1) * 16;
+                const float *restrict r = xt + ((oy + 2) * 10 + ox + 0) * 16;
+                const mc_v16 d0 = *(const mc_v16 *)(dr + 0);
+                const mc_v16 d1 = *(const mc_v16 *)(dr + 16);
+                const mc_v16 d2 = *(const mc_v16 *)(dr + 32);
+                const mc_v16 d3 = *(const mc_v16 *)(dr + 48);
+                const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                g0_0 += d0 * x0;
+                g0_1 += d1 * x1;
+                g0_2 += d2 * x2;
+                g0_0 += d3 * x3;
+                g1_0 += d0 * x1;
+                g1_1 += d1 * x2;
+                g1_2 += d2 * x3;
+                g1_0 += d3 * x4;
+                g2_0 += d0 * x2;
+                g2_1 += d1 * x3;
+                g2_2 += d2 * x4;
+                g2_0 += d3 * x5;
+            }
     }
-    {
-        /* kernel 1, row 0 */
-        const float *restrict dg = dq1 + 11;
-        mc_v16 a0_0 = {0};
-        mc_v16 a0_1 = {0};
-        mc_v16 a1_0 = {0};
-        mc_v16 a1_1 = {0};
-        mc_v16 a2_0 = {0};
-        mc_v16 a2_1 = {0};
-        for (int i = 0; i < 96; i += 32) {
-            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
-            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
-            a0_0 += d0 * *(const mc_v16 *)(xp + i + 0);
-            a0_1 += d1 * *(const mc_v16 *)(xp + i + 16);
-            a1_0 += d0 * *(const mc_v16 *)(xp + i + 1);
-            a1_1 += d1 * *(const mc_v16 *)(xp + i + 17);
-            a2_0 += d0 * *(const mc_v16 *)(xp + i + 2);
-            a2_1 += d1 * *(const mc_v16 *)(xp + i + 18);
-        }
-        ga[9] += a0_0 + a0_1;
-        ga[10] += a1_0 + a1_1;
-        ga[11] += a2_0 + a2_1;
+    gp[0] = g0_0 + g0_1 + g0_2;
+    gp[1] = g1_0 + g1_1 + g1_2;
+    gp[2] = g2_0 + g2_1 + g2_2;
+}
+
+/* The filter gradient of kernel 0, added to its sums in gg. */
+static void dw_k3_3_c64_8x8_s1_dw_k0(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
+{
+    dw_k3_3_c64_8x8_s1_dw_k0_r0(gg + 0, dyt, xt);
+    dw_k3_3_c64_8x8_s1_dw_k0_r1(gg + 3, dyt, xt);
+    dw_k3_3_c64_8x8_s1_dw_k0_r2(gg + 6, dyt, xt);
+}
+
+/* Kernel 1 (3x3) of the list, added to dst. */
+static void dw_k3_3_c64_8x8_s1_dx_k1(float *restrict dst, const float *restrict src, const mc_v16 *restrict w1)
+{
+    for (int oy = 0; oy < 8; oy++) {
+        for (int ox = 0; ox < 8; ox += 8)
+            {
+                float *restrict o = dst + (oy * 8 + ox) * 16;
+                mc_v16 a0 = *(const mc_v16 *)(o + 0);
+                mc_v16 a1 = *(const mc_v16 *)(o + 16);
+                mc_v16 a2 = *(const mc_v16 *)(o + 32);
+                mc_v16 a3 = *(const mc_v16 *)(o + 48);
+                mc_v16 a4 = *(const mc_v16 *)(o + 64);
+                mc_v16 a5 = *(const mc_v16 *)(o + 80);
+                mc_v16 a6 = *(const mc_v16 *)(o + 96);
+                mc_v16 a7 = *(const mc_v16 *)(o + 112);
+                {
+                    const float *restrict r = src + ((oy + 0) * 10 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    {
+                        const mc_v16 v = w1[0];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w1[1];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w1[2];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 1) * 10 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    {
+                        const mc_v16 v = w1[3];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w1[4];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w1[5];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                }
+                {
+                    const float *restrict r = src + ((oy + 2) * 10 + ox + 0) * 16;
+                    const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                    const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                    const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                    const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                    const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                    const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                    const mc_v16 x6 = *(const mc_v16 *)(r + 96);
+                    const mc_v16 x7 = *(const mc_v16 *)(r + 112);
+                    const mc_v16 x8 = *(const mc_v16 *)(r + 128);
+                    const mc_v16 x9 = *(const mc_v16 *)(r + 144);
+                    {
+                        const mc_v16 v = w1[6];
+                        a0 += v * x0;
+                        a1 += v * x1;
+                        a2 += v * x2;
+                        a3 += v * x3;
+                        a4 += v * x4;
+                        a5 += v * x5;
+                        a6 += v * x6;
+                        a7 += v * x7;
+                    }
+                    {
+                        const mc_v16 v = w1[7];
+                        a0 += v * x1;
+                        a1 += v * x2;
+                        a2 += v * x3;
+                        a3 += v * x4;
+                        a4 += v * x5;
+                        a5 += v * x6;
+                        a6 += v * x7;
+                        a7 += v * x8;
+                    }
+                    {
+                        const mc_v16 v = w1[8];
+                        a0 += v * x2;
+                        a1 += v * x3;
+                        a2 += v * x4;
+                        a3 += v * x5;
+                        a4 += v * x6;
+                        a5 += v * x7;
+                        a6 += v * x8;
+                        a7 += v * x9;
+                    }
+                }
+                *(mc_v16 *)(o + 0) = a0;
+                *(mc_v16 *)(o + 16) = a1;
+                *(mc_v16 *)(o + 32) = a2;
+                *(mc_v16 *)(o + 48) = a3;
+                *(mc_v16 *)(o + 64) = a4;
+                *(mc_v16 *)(o + 80) = a5;
+                *(mc_v16 *)(o + 96) = a6;
+                *(mc_v16 *)(o + 112) = a7;
+            }
     }
-    {
-        /* kernel 1, row 1 */
-        const float *restrict dg = dq1 + 11;
-        mc_v16 a0_0 = {0};
-        mc_v16 a0_1 = {0};
-        mc_v16 a1_0 = {0};
-        mc_v16 a1_1 = {0};
-        mc_v16 a2_0 = {0};
-        mc_v16 a2_1 = {0};
-        for (int i = 0; i < 96; i += 32) {
-            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
-            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
-            a0_0 += d0 * *(const mc_v16 *)(xp + i + 10);
-            a0_1 += d1 * *(const mc_v16 *)(xp + i + 26);
-            a1_0 += d0 * *(const mc_v16 *)(xp + i + 11);
-            a1_1 += d1 * *(const mc_v16 *)(xp + i + 27);
-            a2_0 += d0 * *(const mc_v16 *)(xp + i + 12);
-            a2_1 += d1 * *(const mc_v16 *)(xp + i + 28);
-        }
-        ga[12] += a0_0 + a0_1;
-        ga[13] += a1_0 + a1_1;
-        ga[14] += a2_0 + a2_1;
+}
+
+/* Kernel 1, row 0 of its filter gradient, added to the sums at gp. */
+static inline void dw_k3_3_c64_8x8_s1_dw_k1_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+{
+    mc_v16 g0_0 = gp[0];
+    mc_v16 g0_1 = (mc_v16){0};
+    mc_v16 g0_2 = (mc_v16){0};
+    mc_v16 g1_0 = gp[1];
+    mc_v16 g1_1 = (mc_v16){0};
+    mc_v16 g1_2 = (mc_v16){0};
+    mc_v16 g2_0 = gp[2];
+    mc_v16 g2_1 = (mc_v16){0};
+    mc_v16 g2_2 = (mc_v16){0};
+    for (int oy = 0; oy < 8; oy++) {
+        for (int ox = 0; ox < 8; ox += 4)
+            {
+                const float *restrict dr = dyt + ((oy + 1) * 10 + ox + 1) * 16;
+                const float *restrict r = xt + ((oy + 0) * 10 + ox + 0) * 16;
+                const mc_v16 d0 = *(const mc_v16 *)(dr + 0);
+                const mc_v16 d1 = *(const mc_v16 *)(dr + 16);
+                const mc_v16 d2 = *(const mc_v16 *)(dr + 32);
+                const mc_v16 d3 = *(const mc_v16 *)(dr + 48);
+                const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                g0_0 += d0 * x0;
+                g0_1 += d1 * x1;
+                g0_2 += d2 * x2;
+                g0_0 += d3 * x3;
+                g1_0 += d0 * x1;
+                g1_1 += d1 * x2;
+                g1_2 += d2 * x3;
+                g1_0 += d3 * x4;
+                g2_0 += d0 * x2;
+                g2_1 += d1 * x3;
+                g2_2 += d2 * x4;
+                g2_0 += d3 * x5;
+            }
     }
-    {
-        /* kernel 1, row 2 */
-        const float *restrict dg = dq1 + 11;
-        mc_v16 a0_0 = {0};
-        mc_v16 a0_1 = {0};
-        mc_v16 a1_0 = {0};
-        mc_v16 a1_1 = {0};
-        mc_v16 a2_0 = {0};
-        mc_v16 a2_1 = {0};
-        for (int i = 0; i < 96; i += 32) {
-            const mc_v16 d0 = *(const mc_v16 *)(dg + i + 0);
-            const mc_v16 d1 = *(const mc_v16 *)(dg + i + 16);
-            a0_0 += d0 * *(const mc_v16 *)(xp + i + 20);
-            a0_1 += d1 * *(const mc_v16 *)(xp + i + 36);
-            a1_0 += d0 * *(const mc_v16 *)(xp + i + 21);
-            a1_1 += d1 * *(const mc_v16 *)(xp + i + 37);
-            a2_0 += d0 * *(const mc_v16 *)(xp + i + 22);
-            a2_1 += d1 * *(const mc_v16 *)(xp + i + 38);
-        }
-        ga[15] += a0_0 + a0_1;
-        ga[16] += a1_0 + a1_1;
-        ga[17] += a2_0 + a2_1;
+    gp[0] = g0_0 + g0_1 + g0_2;
+    gp[1] = g1_0 + g1_1 + g1_2;
+    gp[2] = g2_0 + g2_1 + g2_2;
+}
+
+/* Kernel 1, row 1 of its filter gradient, added to the sums at gp. */
+static inline void dw_k3_3_c64_8x8_s1_dw_k1_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+{
+    mc_v16 g0_0 = gp[0];
+    mc_v16 g0_1 = (mc_v16){0};
+    mc_v16 g0_2 = (mc_v16){0};
+    mc_v16 g1_0 = gp[1];
+    mc_v16 g1_1 = (mc_v16){0};
+    mc_v16 g1_2 = (mc_v16){0};
+    mc_v16 g2_0 = gp[2];
+    mc_v16 g2_1 = (mc_v16){0};
+    mc_v16 g2_2 = (mc_v16){0};
+    for (int oy = 0; oy < 8; oy++) {
+        for (int ox = 0; ox < 8; ox += 4)
+            {
+                const float *restrict dr = dyt + ((oy + 1) * 10 + ox + 1) * 16;
+                const float *restrict r = xt + ((oy + 1) * 10 + ox + 0) * 16;
+                const mc_v16 d0 = *(const mc_v16 *)(dr + 0);
+                const mc_v16 d1 = *(const mc_v16 *)(dr + 16);
+                const mc_v16 d2 = *(const mc_v16 *)(dr + 32);
+                const mc_v16 d3 = *(const mc_v16 *)(dr + 48);
+                const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                g0_0 += d0 * x0;
+                g0_1 += d1 * x1;
+                g0_2 += d2 * x2;
+                g0_0 += d3 * x3;
+                g1_0 += d0 * x1;
+                g1_1 += d1 * x2;
+                g1_2 += d2 * x3;
+                g1_0 += d3 * x4;
+                g2_0 += d0 * x2;
+                g2_1 += d1 * x3;
+                g2_2 += d2 * x4;
+                g2_0 += d3 * x5;
+            }
     }
+    gp[0] = g0_0 + g0_1 + g0_2;
+    gp[1] = g1_0 + g1_1 + g1_2;
+    gp[2] = g2_0 + g2_1 + g2_2;
+}
+
+/* Kernel 1, row 2 of its filter gradient, added to the sums at gp. */
+static inline void dw_k3_3_c64_8x8_s1_dw_k1_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+{
+    mc_v16 g0_0 = gp[0];
+    mc_v16 g0_1 = (mc_v16){0};
+    mc_v16 g0_2 = (mc_v16){0};
+    mc_v16 g1_0 = gp[1];
+    mc_v16 g1_1 = (mc_v16){0};
+    mc_v16 g1_2 = (mc_v16){0};
+    mc_v16 g2_0 = gp[2];
+    mc_v16 g2_1 = (mc_v16){0};
+    mc_v16 g2_2 = (mc_v16){0};
+    for (int oy = 0; oy < 8; oy++) {
+        for (int ox = 0; ox < 8; ox += 4)
+            {
+                const float *restrict dr = dyt + ((oy + 1) * 10 + ox + 1) * 16;
+                const float *restrict r = xt + ((oy + 2) * 10 + ox + 0) * 16;
+                const mc_v16 d0 = *(const mc_v16 *)(dr + 0);
+                const mc_v16 d1 = *(const mc_v16 *)(dr + 16);
+                const mc_v16 d2 = *(const mc_v16 *)(dr + 32);
+                const mc_v16 d3 = *(const mc_v16 *)(dr + 48);
+                const mc_v16 x0 = *(const mc_v16 *)(r + 0);
+                const mc_v16 x1 = *(const mc_v16 *)(r + 16);
+                const mc_v16 x2 = *(const mc_v16 *)(r + 32);
+                const mc_v16 x3 = *(const mc_v16 *)(r + 48);
+                const mc_v16 x4 = *(const mc_v16 *)(r + 64);
+                const mc_v16 x5 = *(const mc_v16 *)(r + 80);
+                g0_0 += d0 * x0;
+                g0_1 += d1 * x1;
+                g0_2 += d2 * x2;
+                g0_0 += d3 * x3;
+                g1_0 += d0 * x1;
+                g1_1 += d1 * x2;
+                g1_2 += d2 * x3;
+                g1_0 += d3 * x4;
+                g2_0 += d0 * x2;
+                g2_1 += d1 * x3;
+                g2_2 += d2 * x4;
+                g2_0 += d3 * x5;
+            }
+    }
+    gp[0] = g0_0 + g0_1 + g0_2;
+    gp[1] = g1_0 + g1_1 + g1_2;
+    gp[2] = g2_0 + g2_1 + g2_2;
+}
+
+/* The filter gradient of kernel 1, added to its sums in gg. */
+static void dw_k3_3_c64_8x8_s1_dw_k1(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
+{
+    dw_k3_3_c64_8x8_s1_dw_k1_r0(gg + 9, dyt, xt);
+    dw_k3_3_c64_8x8_s1_dw_k1_r1(gg + 12, dyt, xt);
+    dw_k3_3_c64_8x8_s1_dw_k1_r2(gg + 15, dyt, xt);
 }
 
 void dw_k3_3_c64_8x8_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
-    MC_OMP_FOR
-    for (int c = 0; c < 64; c++) {
-        mc_v16 ga[18];
-        memset(ga, 0, sizeof ga);
-        double gb = 0; /* the bias gradient, with one kernel */
-        for (int b = 0; b < n; b++) {
-            dw_k3_3_c64_8x8_s1_bwd_plane(x + ((long)b * 64 + c) * 64, w, dy, dx + ((long)b * 64 + c) * 64, ga, b, c,
-                acc);
+    static _Alignas(64) float wt[1152];
+    static _Alignas(64) mc_v16 ga[1152];
+    dw_k3_3_c64_8x8_s1_cl_filters(w, wt, 1);
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[1600], dyt[1600], dxt[1024];
+        memset(xt, 0, sizeof xt);
+        memset(dyt, 0, sizeof dyt);
+        MC_OMP_FOR_IN
+        for (int k = 0; k < 16; k++) {
+            memset(ga + k * 72, 0, sizeof(mc_v16) * 72);
+            for (int b = k * n / 16; b < (k + 1) * n / 16; b++)
+                for (int g = 0; g < 4; g++) {
+                    mc_v16 *restrict gg = ga + (k * 4 + g) * 18;
+                    dw_k3_3_c64_8x8_s1_cl_in(x + ((long)b * 64 + g * 16) * 64, xt);
+                    const mc_v16 *restrict w0 = (const mc_v16 *)wt + g * 18 + 0;
+                    const mc_v16 *restrict w1 = (const mc_v16 *)wt + g * 18 + 9;
+                    dw_k3_3_c64_8x8_s1_cl_in(dy + ((long)b * 128 + 0 + g * 16) * 64, dyt);
+                    dw_k3_3_c64_8x8_s1_dx_k0(dxt, dyt, w0);
+                    dw_k3_3_c64_8x8_s1_dw_k0(gg, dyt, xt);
+                    dw_k3_3_c64_8x8_s1_cl_in(dy + ((long)b * 128 + 64 + g * 16) * 64, dyt);
+                    dw_k3_3_c64_8x8_s1_dx_k1(dxt, dyt, w1);
+                    dw_k3_3_c64_8x8_s1_dw_k1(gg, dyt, xt);
+                    dw_k3_3_c64_8x8_s1_cl_out(dxt, dx + ((long)b * 64 + g * 16) * 64, acc);
+                }
         }
-        {
-            float *restrict dw0 = dw + 0 + c * 9;
-            dw0[0] += mc_v16_sum(&ga[0]);
-            dw0[1] += mc_v16_sum(&ga[1]);
-            dw0[2] += mc_v16_sum(&ga[2]);
-            dw0[3] += mc_v16_sum(&ga[3]);
-            dw0[4] += mc_v16_sum(&ga[4]);
-            dw0[5] += mc_v16_sum(&ga[5]);
-            dw0[6] += mc_v16_sum(&ga[6]);
-            dw0[7] += mc_v16_sum(&ga[7]);
-            dw0[8] += mc_v16_sum(&ga[8]);
-        }
-        {
-            float *restrict dw1 = dw + 576 + c * 9;
-            dw1[0] += mc_v16_sum(&ga[9]);
-            dw1[1] += mc_v16_sum(&ga[10]);
-            dw1[2] += mc_v16_sum(&ga[11]);
-            dw1[3] += mc_v16_sum(&ga[12]);
-            dw1[4] += mc_v16_sum(&ga[13]);
-            dw1[5] += mc_v16_sum(&ga[14]);
-            dw1[6] += mc_v16_sum(&ga[15]);
-            dw1[7] += mc_v16_sum(&ga[16]);
-            dw1[8] += mc_v16_sum(&ga[17]);
-        }
-        (void)gb;
     }
+    for (int c = 0; c < 64; c++)
+        for (int t = 0; t < 9; t++) {
+            float s = 0.0f;
+            for (int k = 0; k < 16; k++)
+                s += ga[(k * 4 + c / 16) * 18 + 0 + t][c % 16];
+            dw[0 + c * 9 + t] += s;
+        }
+    for (int c = 0; c < 64; c++)
+        for (int t = 0; t < 9; t++) {
+            float s = 0.0f;
+            for (int k = 0; k < 16; k++)
+                s += ga[(k * 4 + c / 16) * 18 + 9 + t][c % 16];
+            dw[576 + c * 9 + t] += s;
+        }
 }
