@@ -154,6 +154,36 @@ m4_define(`MC_TR_ROUND',
 ')
 m4_define(`MC_TR_LANES', `MC_FOR(`k', 0, 15, `m4_ifelse(k, 0, `', `, ')m4_eval(k + $2 + (k & $1) / $1 * (16 - $1))')')
 
+# MC_CL_IN(fn, H, W, PAD, WP, PITCH, G): static void fn(planes, xt):
+# G groups of 16 planes of H x W (channel c at planes + c * H * W) into an
+# image with its channels last: pixel (iy, ix) of group g at xt + ((iy +
+# PAD) * WP + ix + PAD) * PITCH + g * 16, so a padded image when PAD > 0
+# (its border is left as it is). 16 pixels at a time: a 16 x 16 block
+# loaded by channel, transposed in registers, stored by pixel.
+m4_define(`MC_CL_IN',
+`MC_VEC_PRELUDE()m4_dnl
+static void $1(const float *restrict planes, float *restrict xt)
+{
+    for (int g = 0; g < $7; g++)
+        for (int p0 = 0; p0 < m4_eval($2 * $3); p0 += 16) {
+            const int count = m4_eval($2 * $3) - p0 < 16 ? m4_eval($2 * $3) - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * m4_eval($2 * $3) + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / $3, ix = (p0 + q) % $3;
+                *(mc_v16 *)(xt + ((iy + $4) * $5 + ix + $4) * $6 + g * 16) = r[q];
+            }
+        }
+}
+')
+
 # MC_PLANE_SUM(fn, count): static double fn(p), the sum of count floats
 # at p, in the 4 x 8 double lanes of four vectors (32 floats a round,
 # converted and added: every term in double, as the generic kernels sum;

@@ -265,9 +265,10 @@ m4_define(`CV_CHUNKS',
     }
 ')
 
+m4_define(`CV_POINT_CL', `m4_eval(S == 1 && CV_CL)')
 m4_define(`CV_POINT_HELPERS',
 `MC_GEMM_NN(NAME`'_gemm_fwd, CO, CV_PIX, C)
-MC_GEMM_NT_TAPS(NAME`'_gemm_dw, CO, CV_PIX, C, 1, CV_PIX, 0, m4_eval(CO * CV_PIX), CV_CPIX)
+m4_ifelse(CV_POINT_CL, 1, `CV_CL_HELPERS(1, WO)', `MC_GEMM_NT_TAPS(NAME`'_gemm_dw, CO, CV_PIX, C, 1, CV_PIX, 0, m4_eval(CO * CV_PIX), CV_CPIX)')
 MC_GEMM_NN(NAME`'_gemm_dx, C, CV_PIX, CO)
 MC_TRANSPOSE(NAME`'_transpose_w, CO, C)
 m4_ifelse(S, 1, `', `
@@ -300,7 +301,8 @@ CV_FWD_IMAGES(`x + (long)b * m4_eval(C * H * W)')',
 m4_define(`CV_BWD_POINT',
 `    static float wt[m4_eval(C * CO)];
     NAME`'_transpose_w(w, wt);
-m4_ifelse(S, 1, `    NAME`'_gemm_dw(n, dy, x, dw);
+m4_ifelse(S, 1, `m4_ifelse(CV_CL, 1, `CV_DW_CL()', `    NAME`'_gemm_dw(n, dy, x, dw);
+')m4_dnl
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         if (!acc)
@@ -355,20 +357,17 @@ m4_define(`CV_NB', `CV_CHUNK(CV_XP, 16, 262144)')
 m4_define(`CV_CL', `m4_eval(C % 16 == 0)')
 m4_define(`CV_XT', `m4_eval(CV_HP * CV_WP * C)')
 m4_define(`CV_NBT', `CV_CHUNK(CV_XT, 32, 131072)')
+# CV_CL_HELPERS(K, WP): that product (for a K x K window, padded rows of WP
+# pixels) and the transpose that builds xt.
+m4_define(`CV_CL_HELPERS',
+`MC_GEMM_NN_CL(NAME`'_gemm_dw, CO, C, $1, HO, WO, $2, m4_eval(CO * HO * WO), CV_XT, m4_ifelse(CV_DW_OWN, 1, serial))
+
+/* Image xb into the interior of the zero-padded, channels-last xt. */
+MC_CL_IN(NAME`'_pad_cl, H, W, PAD, CV_WP, C, m4_eval(C / 16))')
 
 m4_define(`CV_SHIFT_HELPERS',
 `MC_GEMM_NN_TAPS(NAME`'_gemm_fwd, CO, CV_NP, C, K, m4_eval(CV_HP * CV_WP), CV_WP)
-m4_ifelse(CV_CL, 1, `MC_GEMM_NN_CL(NAME`'_gemm_dw, CO, C, K, HO, WO, CV_WP, m4_eval(CO * HO * WO), CV_XT)
-
-/* Image xb into the interior of the zero-padded, channels-last xt. */
-static void NAME`'_pad_cl(const float *restrict xb, float *restrict xt)
-{
-    for (int iy = 0; iy < H; iy++)
-        for (int ix = 0; ix < W; ix++)
-            for (int ci = 0; ci < C; ci++)
-                xt[((iy + PAD) * CV_WP + ix + PAD) * C + ci] = xb[(ci * H + iy) * W + ix];
-}
-', `MC_GEMM_NT_TAPS(NAME`'_gemm_dw, CO, CV_NP, C, K, m4_eval(CV_HP * CV_WP), CV_WP, m4_eval(CO * CV_NP), CV_XP)')
+m4_ifelse(CV_CL, 1, `CV_CL_HELPERS(K, CV_WP)', `MC_GEMM_NT_TAPS(NAME`'_gemm_dw, CO, CV_NP, C, K, m4_eval(CV_HP * CV_WP), CV_WP, m4_eval(CO * CV_NP), CV_XP)')
 MC_GEMM_NN_TAPS(NAME`'_gemm_dx, C, CV_NQ, CO, K, m4_eval(CV_HQ * CV_WQ), CV_WQ)
 
 /* Image xb into the interior of the zero-padded xp (its border stays 0). */
@@ -424,8 +423,45 @@ m4_define(`CV_FWD_SHIFT',
 # stay 0, so the dropped outputs add nothing to dw and the shifted rows
 # read zeros off the edge. The filter gradient goes by chunks of images
 # (the product splits over threads), the input gradient image by image.
-m4_define(`CV_DW_CL',
-`    static float xt[m4_eval(CV_NBT * CV_XT)], dwt[m4_eval(CO * CV_CKK)];
+# When an image fits a thread (CV_DW_OWN: up to 256 KB), the images go in
+# CV_NCH fixed chunks instead, a thread taking whole chunks, each chunk
+# summed into its own part of dwt (the product per image, serial); the
+# parts are added in chunk order at the end. No barrier per image or
+# chunk, and the sums do not depend on the thread count. 16 chunks, or
+# fewer (at least 2) where 16 parts would pass 4 MB.
+m4_define(`CV_DW_OWN', `m4_eval(CV_XT <= 65536)')
+m4_define(`CV_NCH', `m4_ifelse(m4_eval(CO * CV_CKK * 16 <= 1048576), 1, 16,
+    m4_eval(CO * CV_CKK * 2 >= 1048576), 1, 2, `m4_eval(1048576 / (CO * CV_CKK))')')
+m4_define(`CV_DW_CL', `m4_ifelse(CV_DW_OWN, 1, `CV_DW_CL_OWN()', `CV_DW_CL_SHARED()')')
+m4_define(`CV_DW_CL_OWN',
+`    static float dwt[m4_eval(CV_NCH * CO * CV_CKK)];
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[CV_XT];
+        memset(xt, 0, sizeof xt);
+        MC_OMP_FOR_IN
+        for (int k = 0; k < CV_NCH; k++) {
+            float *restrict part = dwt + (long)k * m4_eval(CO * CV_CKK);
+            memset(part, 0, sizeof(float) * m4_eval(CO * CV_CKK));
+            for (int b = k * n / CV_NCH; b < (k + 1) * n / CV_NCH; b++) {
+                NAME`'_pad_cl(x + (long)b * m4_eval(C * H * W), xt);
+                NAME`'_gemm_dw(1, dy + (long)b * m4_eval(CO * HO * WO), xt, part);
+            }
+        }
+    }
+    MC_OMP_FOR
+    for (int co = 0; co < CO; co++)
+        for (int ci = 0; ci < C; ci++)
+            for (int t = 0; t < m4_eval(K * K); t++) {
+                float s = 0.0f;
+                for (int k = 0; k < CV_NCH; k++)
+                    s += dwt[(long)k * m4_eval(CO * CV_CKK) + (co * m4_eval(K * K) + t) * C + ci];
+                dw[(co * C + ci) * m4_eval(K * K) + t] += s;
+            }
+')
+m4_define(`CV_DW_CL_SHARED',
+`    static _Alignas(64) float xt[m4_eval(CV_NBT * CV_XT)];
+    static float dwt[m4_eval(CO * CV_CKK)];
     memset(dwt, 0, sizeof dwt);
 CV_CHUNKS(CV_NBT, `
             NAME`'_pad_cl(x + (long)(b0 + i) * m4_eval(C * H * W), xt + (long)i * CV_XT);',
@@ -501,7 +537,8 @@ void NAME`'_bwd(int n, const float *restrict x, const float *restrict w, const f
 m4_ifelse(m4_eval(CV_SHIFTED || CV_POINT), 1, `', `    if (!acc)
         memset(dx, 0, sizeof(float) * n * m4_eval(C * H * W));
 ')m4_dnl
-m4_ifelse(BIAS, 1, `    for (int co = 0; co < CO; co++) {
+m4_ifelse(BIAS, 1, `    MC_OMP_FOR
+    for (int co = 0; co < CO; co++) {
         double gb = 0;
         for (int b = 0; b < n; b++)
             gb += NAME`'_bias_sum(dy + ((long)b * CO + co) * m4_eval(HO * WO));

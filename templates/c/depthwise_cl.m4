@@ -142,25 +142,8 @@ DW_EACH(`    for (int c = 0; c < C; c++)
 }
 
 /* 16 planes of H x W (the channels of a group) into the padded
- * channels-last image xt, 16 pixels at a time. */
-static inline void NAME`'_cl_in(const float *restrict planes, float *restrict xt)
-{
-    for (int p0 = 0; p0 < DW_CL_HW; p0 += 16) {
-        const int count = DW_CL_HW - p0 < 16 ? DW_CL_HW - p0 : 16;
-        mc_v16 r[16];
-        for (int c = 0; c < 16; c++)
-            if (count == 16)
-                r[c] = *(const mc_v16 *)(planes + c * DW_CL_HW + p0);
-            else
-                mc_v16_part(&r[c], planes + c * DW_CL_HW + p0, count);
-        mc_v16_transpose(r);
-        for (int q = 0; q < count; q++) {
-            const int iy = (p0 + q) / W, ix = (p0 + q) % W;
-            *(mc_v16 *)(xt + ((iy + PMAX) * DW_CL_WP + ix + PMAX) * 16) = r[q];
-        }
-    }
-}
-
+ * channels-last image xt. */
+MC_CL_IN(NAME`'_cl_in, H, W, PMAX, DW_CL_WP, 16, 1)
 /* The channels-last result back into 16 planes of HO x WO: stored, or
  * added when add is nonzero. */
 static inline void NAME`'_cl_out(const float *restrict yt, float *restrict planes, int add)

@@ -12,13 +12,14 @@ m4_divert(-1)
 # void fn(nb, a, b, c): c[M x C*KS*KS] += the sum over nb images i of
 # a_i[M x N] b_i^T, with a_i at a + i ASTRIDE and the rows of b_i, at
 # b + i BSTRIDE, as above: dot products of rows.
-# MC_GEMM_NN_CL(fn, M, C, KS, HO, WO, WP, ASTRIDE, BSTRIDE): static void
+# MC_GEMM_NN_CL(fn, M, C, KS, HO, WO, WP, ASTRIDE, BSTRIDE[, serial]): static void
 # fn(nb, a, b, c): c[M x KS*KS*C] += the sum over nb images i of
 # a_i[M x HO*WO] B_i, a_i at a + i ASTRIDE, where row p = (oy, ox) of B_i,
 # column (ky, kx, ci), is b_i[((oy + ky) * WP + ox + kx) * C + ci] (b_i at
 # b + i BSTRIDE): a padded image with its channels last, seen through the
 # tap (ky, kx). C is a multiple of 16, so no vector of columns straddles
-# two taps.
+# two taps. Threads share its blocks of rows, unless serial (the caller
+# runs one per thread).
 #
 # A tile of 4 rows x 64 columns of c (16 vectors of 16 floats) stays in
 # registers over the whole sum; per term it loads 4 vectors of b and 4
@@ -233,7 +234,8 @@ m4_popdef(`GM', `GKK')m4_dnl
 ')
 
 # The channels-last product: a tile of 4 rows x 4 vectors of c in
-# registers over the pixels of one image, each vector of columns reading
+# registers over the pixels of one image (added to c every few rows, see
+# GEMM_CL_RB), each vector of columns reading
 # its own tap of the image; threads take blocks of 4 rows, and within
 # them the images go by in order.
 # GEMM_CL_TILE(rows, vecs, C, KS, HO, WO, WP, ASTRIDE, BSTRIDE): c[i0, i0 + rows) x [j0, j0 + 16 vecs), image i.
@@ -245,9 +247,9 @@ MC_FOR(`GR', 0, m4_eval($1 - 1), `                const float *restrict a`'GR = 
 ')m4_dnl
 MC_FOR(`GV', 0, m4_eval($2 - 1), `                const int o`'GV = GEMM_CL_OFF(j0 + m4_eval(GV * MC_GEMM_VL), $3, $4, $7);
 ')m4_dnl
-MC_FOR(`GR', 0, m4_eval($1 - 1), `MC_FOR(`GV', 0, m4_eval($2 - 1), `                mc_v16 s`'GR`'_`'GV = *(const mc_v16 *)(c`'GR + m4_eval(GV * MC_GEMM_VL));
+MC_FOR(`GR', 0, m4_eval($1 - 1), `MC_FOR(`GV', 0, m4_eval($2 - 1), `                mc_v16 s`'GR`'_`'GV = {0};
 ')')m4_dnl
-                for (int oy = 0, p = 0; oy < $5; oy++)
+                for (int oy = 0, p = 0; oy < $5; oy++) {
                     for (int ox = 0; ox < $6; ox++, p++) {
                         const float *restrict bp = b + (long)i * $9 + (oy * $7 + ox) * $3;
 MC_FOR(`GV', 0, m4_eval($2 - 1), `                        const mc_v16 y`'GV = *(const mc_v16 *)(bp + o`'GV);
@@ -257,11 +259,23 @@ MC_FOR(`GR', 0, m4_eval($1 - 1), `                        const float x`'GR = a`
 MC_FOR(`GR', 0, m4_eval($1 - 1), `MC_FOR(`GV', 0, m4_eval($2 - 1), `                        s`'GR`'_`'GV += x`'GR * y`'GV;
 ')')m4_dnl
                     }
-MC_FOR(`GR', 0, m4_eval($1 - 1), `MC_FOR(`GV', 0, m4_eval($2 - 1), `                *(mc_v16 *)(c`'GR + m4_eval(GV * MC_GEMM_VL)) = s`'GR`'_`'GV;
+                    m4_ifelse(GEMM_CL_RB($6), 1, `{', `if (oy % GEMM_CL_RB($6) == m4_eval(GEMM_CL_RB($6) - 1) || oy == m4_eval($5 - 1)) {')
+MC_FOR(`GR', 0, m4_eval($1 - 1), `MC_FOR(`GV', 0, m4_eval($2 - 1), `                        *(mc_v16 *)(c`'GR + m4_eval(GV * MC_GEMM_VL)) += s`'GR`'_`'GV;
 ')')m4_dnl
+MC_FOR(`GR', 0, m4_eval($1 - 1), `MC_FOR(`GV', 0, m4_eval($2 - 1), `                        s`'GR`'_`'GV = (mc_v16){0};
+')')m4_dnl
+                    }
+                }
             }
 m4_popdef(`GNC')m4_dnl
 ')
+
+# GEMM_CL_RB(WO): the rows of pixels whose sums a tile adds to c at once
+# (about 64 pixels): short chains of float sums, then one add each, keep
+# the rounding of these sums (which batch norm can cancel to almost 0)
+# near that of a pairwise sum; one long chain per element was off by
+# 1.4e-4 relative on a 32 x 32 layer.
+m4_define(`GEMM_CL_RB', `m4_ifelse(m4_eval($1 >= 64), 1, 1, `m4_eval(64 / $1)')')
 
 # GEMM_CL_OFF(col, C, KS, WP): where column col = (ky, kx, ci) reads, from the pixel.
 m4_define(`GEMM_CL_OFF', `(($1) / $2 / $3 * $4 + ($1) / $2 % $3) * $2 + ($1) % $2')
@@ -288,7 +302,8 @@ m4_define(`MC_GEMM_NN_CL',
 m4_pushdef(`GM', m4_eval($2 / MC_GEMM_MR * MC_GEMM_MR))m4_dnl
 static void $1(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-m4_ifelse(m4_eval(GM > 0), 1, `    MC_OMP_FOR
+m4_ifelse(m4_eval(GM > 0), 1, `m4_ifelse(`$10', `serial', `', `    MC_OMP_FOR
+')m4_dnl
     for (int i0 = 0; i0 < GM; i0 += MC_GEMM_MR) {
 GEMM_CL_ROWS(MC_GEMM_MR, $3, $4, $5, $6, $7, $8, $9)m4_dnl
     }

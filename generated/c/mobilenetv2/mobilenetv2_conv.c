@@ -538,91 +538,188 @@ static void conv_k1_c96_16_96x96_s1_p0_b_gemm_fwd(const float *restrict a, const
 
 static void conv_k1_c96_16_96x96_s1_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    static mc_v16 sums[1536];
-    MC_OMP_PARALLEL
-    {
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 16; r++)
-            memset(sums + r * 96, 0, sizeof(mc_v16) * 96);
+    MC_OMP_FOR
+    for (int i0 = 0; i0 < 16; i0 += 4) {
         for (int i = 0; i < nb; i++) {
-            MC_OMP_FOR_IN
-            for (int i0 = 0; i0 < 16; i0 += 4) {
-            for (int k0 = 0; k0 < 96; k0 += 4)
+            for (int j0 = 0; j0 < 64; j0 += 64)
             {
                 const float *restrict a0 = a + (long)i * 147456 + (i0 + 0) * 9216;
+                float *restrict c0 = c + (i0 + 0) * 96 + j0;
                 const float *restrict a1 = a + (long)i * 147456 + (i0 + 1) * 9216;
+                float *restrict c1 = c + (i0 + 1) * 96 + j0;
                 const float *restrict a2 = a + (long)i * 147456 + (i0 + 2) * 9216;
+                float *restrict c2 = c + (i0 + 2) * 96 + j0;
                 const float *restrict a3 = a + (long)i * 147456 + (i0 + 3) * 9216;
-                const float *restrict b0 = b + (long)i * 884736 + (k0 + 0) * 9216;
-                const float *restrict b1 = b + (long)i * 884736 + (k0 + 1) * 9216;
-                const float *restrict b2 = b + (long)i * 884736 + (k0 + 2) * 9216;
-                const float *restrict b3 = b + (long)i * 884736 + (k0 + 3) * 9216;
-                mc_v16 s0_0 = sums[(i0 + 0) * 96 + k0 + 0];
-                mc_v16 s0_1 = sums[(i0 + 0) * 96 + k0 + 1];
-                mc_v16 s0_2 = sums[(i0 + 0) * 96 + k0 + 2];
-                mc_v16 s0_3 = sums[(i0 + 0) * 96 + k0 + 3];
-                mc_v16 s1_0 = sums[(i0 + 1) * 96 + k0 + 0];
-                mc_v16 s1_1 = sums[(i0 + 1) * 96 + k0 + 1];
-                mc_v16 s1_2 = sums[(i0 + 1) * 96 + k0 + 2];
-                mc_v16 s1_3 = sums[(i0 + 1) * 96 + k0 + 3];
-                mc_v16 s2_0 = sums[(i0 + 2) * 96 + k0 + 0];
-                mc_v16 s2_1 = sums[(i0 + 2) * 96 + k0 + 1];
-                mc_v16 s2_2 = sums[(i0 + 2) * 96 + k0 + 2];
-                mc_v16 s2_3 = sums[(i0 + 2) * 96 + k0 + 3];
-                mc_v16 s3_0 = sums[(i0 + 3) * 96 + k0 + 0];
-                mc_v16 s3_1 = sums[(i0 + 3) * 96 + k0 + 1];
-                mc_v16 s3_2 = sums[(i0 + 3) * 96 + k0 + 2];
-                mc_v16 s3_3 = sums[(i0 + 3) * 96 + k0 + 3];
-                for (int p = 0; p < 9216; p += 16) {
-                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
-                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
-                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
-                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
-                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
-                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
-                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
-                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
-                    s0_0 += x0 * y0;
-                    s0_1 += x0 * y1;
-                    s0_2 += x0 * y2;
-                    s0_3 += x0 * y3;
-                    s1_0 += x1 * y0;
-                    s1_1 += x1 * y1;
-                    s1_2 += x1 * y2;
-                    s1_3 += x1 * y3;
-                    s2_0 += x2 * y0;
-                    s2_1 += x2 * y1;
-                    s2_2 += x2 * y2;
-                    s2_3 += x2 * y3;
-                    s3_0 += x3 * y0;
-                    s3_1 += x3 * y1;
-                    s3_2 += x3 * y2;
-                    s3_3 += x3 * y3;
+                float *restrict c3 = c + (i0 + 3) * 96 + j0;
+                const int o0 = ((j0 + 0) / 96 / 1 * 96 + (j0 + 0) / 96 % 1) * 96 + (j0 + 0) % 96;
+                const int o1 = ((j0 + 16) / 96 / 1 * 96 + (j0 + 16) / 96 % 1) * 96 + (j0 + 16) % 96;
+                const int o2 = ((j0 + 32) / 96 / 1 * 96 + (j0 + 32) / 96 % 1) * 96 + (j0 + 32) % 96;
+                const int o3 = ((j0 + 48) / 96 / 1 * 96 + (j0 + 48) / 96 % 1) * 96 + (j0 + 48) % 96;
+                mc_v16 s0_0 = {0};
+                mc_v16 s0_1 = {0};
+                mc_v16 s0_2 = {0};
+                mc_v16 s0_3 = {0};
+                mc_v16 s1_0 = {0};
+                mc_v16 s1_1 = {0};
+                mc_v16 s1_2 = {0};
+                mc_v16 s1_3 = {0};
+                mc_v16 s2_0 = {0};
+                mc_v16 s2_1 = {0};
+                mc_v16 s2_2 = {0};
+                mc_v16 s2_3 = {0};
+                mc_v16 s3_0 = {0};
+                mc_v16 s3_1 = {0};
+                mc_v16 s3_2 = {0};
+                mc_v16 s3_3 = {0};
+                for (int oy = 0, p = 0; oy < 96; oy++) {
+                    for (int ox = 0; ox < 96; ox++, p++) {
+                        const float *restrict bp = b + (long)i * 884736 + (oy * 96 + ox) * 96;
+                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
+                        const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
+                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
+                        const mc_v16 y3 = *(const mc_v16 *)(bp + o3);
+                        const float x0 = a0[p];
+                        const float x1 = a1[p];
+                        const float x2 = a2[p];
+                        const float x3 = a3[p];
+                        s0_0 += x0 * y0;
+                        s0_1 += x0 * y1;
+                        s0_2 += x0 * y2;
+                        s0_3 += x0 * y3;
+                        s1_0 += x1 * y0;
+                        s1_1 += x1 * y1;
+                        s1_2 += x1 * y2;
+                        s1_3 += x1 * y3;
+                        s2_0 += x2 * y0;
+                        s2_1 += x2 * y1;
+                        s2_2 += x2 * y2;
+                        s2_3 += x2 * y3;
+                        s3_0 += x3 * y0;
+                        s3_1 += x3 * y1;
+                        s3_2 += x3 * y2;
+                        s3_3 += x3 * y3;
+                    }
+                    {
+                        *(mc_v16 *)(c0 + 0) += s0_0;
+                        *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c0 + 32) += s0_2;
+                        *(mc_v16 *)(c0 + 48) += s0_3;
+                        *(mc_v16 *)(c1 + 0) += s1_0;
+                        *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c1 + 32) += s1_2;
+                        *(mc_v16 *)(c1 + 48) += s1_3;
+                        *(mc_v16 *)(c2 + 0) += s2_0;
+                        *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c2 + 32) += s2_2;
+                        *(mc_v16 *)(c2 + 48) += s2_3;
+                        *(mc_v16 *)(c3 + 0) += s3_0;
+                        *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c3 + 32) += s3_2;
+                        *(mc_v16 *)(c3 + 48) += s3_3;
+                        s0_0 = (mc_v16){0};
+                        s0_1 = (mc_v16){0};
+                        s0_2 = (mc_v16){0};
+                        s0_3 = (mc_v16){0};
+                        s1_0 = (mc_v16){0};
+                        s1_1 = (mc_v16){0};
+                        s1_2 = (mc_v16){0};
+                        s1_3 = (mc_v16){0};
+                        s2_0 = (mc_v16){0};
+                        s2_1 = (mc_v16){0};
+                        s2_2 = (mc_v16){0};
+                        s2_3 = (mc_v16){0};
+                        s3_0 = (mc_v16){0};
+                        s3_1 = (mc_v16){0};
+                        s3_2 = (mc_v16){0};
+                        s3_3 = (mc_v16){0};
+                    }
                 }
-                sums[(i0 + 0) * 96 + k0 + 0] = s0_0;
-                sums[(i0 + 0) * 96 + k0 + 1] = s0_1;
-                sums[(i0 + 0) * 96 + k0 + 2] = s0_2;
-                sums[(i0 + 0) * 96 + k0 + 3] = s0_3;
-                sums[(i0 + 1) * 96 + k0 + 0] = s1_0;
-                sums[(i0 + 1) * 96 + k0 + 1] = s1_1;
-                sums[(i0 + 1) * 96 + k0 + 2] = s1_2;
-                sums[(i0 + 1) * 96 + k0 + 3] = s1_3;
-                sums[(i0 + 2) * 96 + k0 + 0] = s2_0;
-                sums[(i0 + 2) * 96 + k0 + 1] = s2_1;
-                sums[(i0 + 2) * 96 + k0 + 2] = s2_2;
-                sums[(i0 + 2) * 96 + k0 + 3] = s2_3;
-                sums[(i0 + 3) * 96 + k0 + 0] = s3_0;
-                sums[(i0 + 3) * 96 + k0 + 1] = s3_1;
-                sums[(i0 + 3) * 96 + k0 + 2] = s3_2;
-                sums[(i0 + 3) * 96 + k0 + 3] = s3_3;
+            }
+            {
+            const int j0 = 64;
+            {
+                const float *restrict a0 = a + (long)i * 147456 + (i0 + 0) * 9216;
+                float *restrict c0 = c + (i0 + 0) * 96 + j0;
+                const float *restrict a1 = a + (long)i * 147456 + (i0 + 1) * 9216;
+                float *restrict c1 = c + (i0 + 1) * 96 + j0;
+                const float *restrict a2 = a + (long)i * 147456 + (i0 + 2) * 9216;
+                float *restrict c2 = c + (i0 + 2) * 96 + j0;
+                const float *restrict a3 = a + (long)i * 147456 + (i0 + 3) * 9216;
+                float *restrict c3 = c + (i0 + 3) * 96 + j0;
+                const int o0 = ((j0 + 0) / 96 / 1 * 96 + (j0 + 0) / 96 % 1) * 96 + (j0 + 0) % 96;
+                const int o1 = ((j0 + 16) / 96 / 1 * 96 + (j0 + 16) / 96 % 1) * 96 + (j0 + 16) % 96;
+                mc_v16 s0_0 = {0};
+                mc_v16 s0_1 = {0};
+                mc_v16 s1_0 = {0};
+                mc_v16 s1_1 = {0};
+                mc_v16 s2_0 = {0};
+                mc_v16 s2_1 = {0};
+                mc_v16 s3_0 = {0};
+                mc_v16 s3_1 = {0};
+                for (int oy = 0, p = 0; oy < 96; oy++) {
+                    for (int ox = 0; ox < 96; ox++, p++) {
+                        const float *restrict bp = b + (long)i * 884736 + (oy * 96 + ox) * 96;
+                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
+                        const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
+                        const float x0 = a0[p];
+                        const float x1 = a1[p];
+                        const float x2 = a2[p];
+                        const float x3 = a3[p];
+                        s0_0 += x0 * y0;
+                        s0_1 += x0 * y1;
+                        s1_0 += x1 * y0;
+                        s1_1 += x1 * y1;
+                        s2_0 += x2 * y0;
+                        s2_1 += x2 * y1;
+                        s3_0 += x3 * y0;
+                        s3_1 += x3 * y1;
+                    }
+                    {
+                        *(mc_v16 *)(c0 + 0) += s0_0;
+                        *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c1 + 0) += s1_0;
+                        *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c2 + 0) += s2_0;
+                        *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c3 + 0) += s3_0;
+                        *(mc_v16 *)(c3 + 16) += s3_1;
+                        s0_0 = (mc_v16){0};
+                        s0_1 = (mc_v16){0};
+                        s1_0 = (mc_v16){0};
+                        s1_1 = (mc_v16){0};
+                        s2_0 = (mc_v16){0};
+                        s2_1 = (mc_v16){0};
+                        s3_0 = (mc_v16){0};
+                        s3_1 = (mc_v16){0};
+                    }
+                }
             }
             }
         }
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 16; r++)
-            for (int k = 0; k < 96; k++)
-                c[r * 96 + k] += mc_v16_sum(&sums[r * 96 + k]);
     }
+}
+
+
+/* Image xb into the interior of the zero-padded, channels-last xt. */
+static void conv_k1_c96_16_96x96_s1_p0_b_pad_cl(const float *restrict planes, float *restrict xt)
+{
+    for (int g = 0; g < 6; g++)
+        for (int p0 = 0; p0 < 9216; p0 += 16) {
+            const int count = 9216 - p0 < 16 ? 9216 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 9216 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 96, ix = (p0 + q) % 96;
+                *(mc_v16 *)(xt + ((iy + 0) * 96 + ix + 0) * 96 + g * 16) = r[q];
+            }
+        }
 }
 
 static void conv_k1_c96_16_96x96_s1_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
@@ -747,6 +844,7 @@ static inline double conv_k1_c96_16_96x96_s1_p0_b_bias_sum(const float *restrict
 void conv_k1_c96_16_96x96_s1_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
+    MC_OMP_FOR
     for (int co = 0; co < 16; co++) {
         double gb = 0;
         for (int b = 0; b < n; b++)
@@ -755,7 +853,20 @@ void conv_k1_c96_16_96x96_s1_p0_b_bwd(int n, const float *restrict x, const floa
     }
     static float wt[1536];
     conv_k1_c96_16_96x96_s1_p0_b_transpose_w(w, wt);
-    conv_k1_c96_16_96x96_s1_p0_b_gemm_dw(n, dy, x, dw);
+    static _Alignas(64) float xt[884736];
+    static float dwt[1536];
+    memset(dwt, 0, sizeof dwt);
+    for (int b0 = 0; b0 < n; b0 += 1) {
+        const int nb = n - b0 < 1 ? n - b0 : 1;
+        MC_OMP_FOR
+        for (int i = 0; i < nb; i++)
+            conv_k1_c96_16_96x96_s1_p0_b_pad_cl(x + (long)(b0 + i) * 884736, xt + (long)i * 884736);
+        conv_k1_c96_16_96x96_s1_p0_b_gemm_dw(nb, dy + (long)b0 * 147456, xt, dwt);
+    }
+    for (int co = 0; co < 16; co++)
+        for (int ci = 0; ci < 96; ci++)
+            for (int t = 0; t < 1; t++)
+                dw[(co * 96 + ci) * 1 + t] += dwt[(co * 1 + t) * 96 + ci];
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         if (!acc)
@@ -844,91 +955,76 @@ static void conv_k1_c16_96_96x96_s1_p0_gemm_fwd(const float *restrict a, const f
 
 static void conv_k1_c16_96_96x96_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    static mc_v16 sums[1536];
-    MC_OMP_PARALLEL
-    {
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 96; r++)
-            memset(sums + r * 16, 0, sizeof(mc_v16) * 16);
+    MC_OMP_FOR
+    for (int i0 = 0; i0 < 96; i0 += 4) {
         for (int i = 0; i < nb; i++) {
-            MC_OMP_FOR_IN
-            for (int i0 = 0; i0 < 96; i0 += 4) {
-            for (int k0 = 0; k0 < 16; k0 += 4)
+            {
+            const int j0 = 0;
             {
                 const float *restrict a0 = a + (long)i * 884736 + (i0 + 0) * 9216;
+                float *restrict c0 = c + (i0 + 0) * 16 + j0;
                 const float *restrict a1 = a + (long)i * 884736 + (i0 + 1) * 9216;
+                float *restrict c1 = c + (i0 + 1) * 16 + j0;
                 const float *restrict a2 = a + (long)i * 884736 + (i0 + 2) * 9216;
+                float *restrict c2 = c + (i0 + 2) * 16 + j0;
                 const float *restrict a3 = a + (long)i * 884736 + (i0 + 3) * 9216;
-                const float *restrict b0 = b + (long)i * 147456 + (k0 + 0) * 9216;
-                const float *restrict b1 = b + (long)i * 147456 + (k0 + 1) * 9216;
-                const float *restrict b2 = b + (long)i * 147456 + (k0 + 2) * 9216;
-                const float *restrict b3 = b + (long)i * 147456 + (k0 + 3) * 9216;
-                mc_v16 s0_0 = sums[(i0 + 0) * 16 + k0 + 0];
-                mc_v16 s0_1 = sums[(i0 + 0) * 16 + k0 + 1];
-                mc_v16 s0_2 = sums[(i0 + 0) * 16 + k0 + 2];
-                mc_v16 s0_3 = sums[(i0 + 0) * 16 + k0 + 3];
-                mc_v16 s1_0 = sums[(i0 + 1) * 16 + k0 + 0];
-                mc_v16 s1_1 = sums[(i0 + 1) * 16 + k0 + 1];
-                mc_v16 s1_2 = sums[(i0 + 1) * 16 + k0 + 2];
-                mc_v16 s1_3 = sums[(i0 + 1) * 16 + k0 + 3];
-                mc_v16 s2_0 = sums[(i0 + 2) * 16 + k0 + 0];
-                mc_v16 s2_1 = sums[(i0 + 2) * 16 + k0 + 1];
-                mc_v16 s2_2 = sums[(i0 + 2) * 16 + k0 + 2];
-                mc_v16 s2_3 = sums[(i0 + 2) * 16 + k0 + 3];
-                mc_v16 s3_0 = sums[(i0 + 3) * 16 + k0 + 0];
-                mc_v16 s3_1 = sums[(i0 + 3) * 16 + k0 + 1];
-                mc_v16 s3_2 = sums[(i0 + 3) * 16 + k0 + 2];
-                mc_v16 s3_3 = sums[(i0 + 3) * 16 + k0 + 3];
-                for (int p = 0; p < 9216; p += 16) {
-                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
-                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
-                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
-                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
-                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
-                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
-                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
-                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
-                    s0_0 += x0 * y0;
-                    s0_1 += x0 * y1;
-                    s0_2 += x0 * y2;
-                    s0_3 += x0 * y3;
-                    s1_0 += x1 * y0;
-                    s1_1 += x1 * y1;
-                    s1_2 += x1 * y2;
-                    s1_3 += x1 * y3;
-                    s2_0 += x2 * y0;
-                    s2_1 += x2 * y1;
-                    s2_2 += x2 * y2;
-                    s2_3 += x2 * y3;
-                    s3_0 += x3 * y0;
-                    s3_1 += x3 * y1;
-                    s3_2 += x3 * y2;
-                    s3_3 += x3 * y3;
+                float *restrict c3 = c + (i0 + 3) * 16 + j0;
+                const int o0 = ((j0 + 0) / 16 / 1 * 96 + (j0 + 0) / 16 % 1) * 16 + (j0 + 0) % 16;
+                mc_v16 s0_0 = {0};
+                mc_v16 s1_0 = {0};
+                mc_v16 s2_0 = {0};
+                mc_v16 s3_0 = {0};
+                for (int oy = 0, p = 0; oy < 96; oy++) {
+                    for (int ox = 0; ox < 96; ox++, p++) {
+                        const float *restrict bp = b + (long)i * 147456 + (oy * 96 + ox) * 16;
+                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
+                        const float x0 = a0[p];
+                        const float x1 = a1[p];
+                        const float x2 = a2[p];
+                        const float x3 = a3[p];
+                        s0_0 += x0 * y0;
+                        s1_0 += x1 * y0;
+                        s2_0 += x2 * y0;
+                        s3_0 += x3 * y0;
+                    }
+                    {
+                        *(mc_v16 *)(c0 + 0) += s0_0;
+                        *(mc_v16 *)(c1 + 0) += s1_0;
+                        *(mc_v16 *)(c2 + 0) += s2_0;
+                        *(mc_v16 *)(c3 + 0) += s3_0;
+                        s0_0 = (mc_v16){0};
+                        s1_0 = (mc_v16){0};
+                        s2_0 = (mc_v16){0};
+                        s3_0 = (mc_v16){0};
+                    }
                 }
-                sums[(i0 + 0) * 16 + k0 + 0] = s0_0;
-                sums[(i0 + 0) * 16 + k0 + 1] = s0_1;
-                sums[(i0 + 0) * 16 + k0 + 2] = s0_2;
-                sums[(i0 + 0) * 16 + k0 + 3] = s0_3;
-                sums[(i0 + 1) * 16 + k0 + 0] = s1_0;
-                sums[(i0 + 1) * 16 + k0 + 1] = s1_1;
-                sums[(i0 + 1) * 16 + k0 + 2] = s1_2;
-                sums[(i0 + 1) * 16 + k0 + 3] = s1_3;
-                sums[(i0 + 2) * 16 + k0 + 0] = s2_0;
-                sums[(i0 + 2) * 16 + k0 + 1] = s2_1;
-                sums[(i0 + 2) * 16 + k0 + 2] = s2_2;
-                sums[(i0 + 2) * 16 + k0 + 3] = s2_3;
-                sums[(i0 + 3) * 16 + k0 + 0] = s3_0;
-                sums[(i0 + 3) * 16 + k0 + 1] = s3_1;
-                sums[(i0 + 3) * 16 + k0 + 2] = s3_2;
-                sums[(i0 + 3) * 16 + k0 + 3] = s3_3;
             }
             }
         }
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 96; r++)
-            for (int k = 0; k < 16; k++)
-                c[r * 16 + k] += mc_v16_sum(&sums[r * 16 + k]);
     }
+}
+
+
+/* Image xb into the interior of the zero-padded, channels-last xt. */
+static void conv_k1_c16_96_96x96_s1_p0_pad_cl(const float *restrict planes, float *restrict xt)
+{
+    for (int g = 0; g < 1; g++)
+        for (int p0 = 0; p0 < 9216; p0 += 16) {
+            const int count = 9216 - p0 < 16 ? 9216 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 9216 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 96, ix = (p0 + q) % 96;
+                *(mc_v16 *)(xt + ((iy + 0) * 96 + ix + 0) * 16 + g * 16) = r[q];
+            }
+        }
 }
 
 static void conv_k1_c16_96_96x96_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
@@ -1037,7 +1133,20 @@ void conv_k1_c16_96_96x96_s1_p0_bwd(int n, const float *restrict x, const float 
     (void)dbias;
     static float wt[1536];
     conv_k1_c16_96_96x96_s1_p0_transpose_w(w, wt);
-    conv_k1_c16_96_96x96_s1_p0_gemm_dw(n, dy, x, dw);
+    static _Alignas(64) float xt[147456];
+    static float dwt[1536];
+    memset(dwt, 0, sizeof dwt);
+    for (int b0 = 0; b0 < n; b0 += 1) {
+        const int nb = n - b0 < 1 ? n - b0 : 1;
+        MC_OMP_FOR
+        for (int i = 0; i < nb; i++)
+            conv_k1_c16_96_96x96_s1_p0_pad_cl(x + (long)(b0 + i) * 147456, xt + (long)i * 147456);
+        conv_k1_c16_96_96x96_s1_p0_gemm_dw(nb, dy + (long)b0 * 884736, xt, dwt);
+    }
+    for (int co = 0; co < 96; co++)
+        for (int ci = 0; ci < 16; ci++)
+            for (int t = 0; t < 1; t++)
+                dw[(co * 16 + ci) * 1 + t] += dwt[(co * 1 + t) * 16 + ci];
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         if (!acc)
@@ -1354,6 +1463,7 @@ static inline double conv_k1_c192_24_96x96_s2_p0_b_bias_sum(const float *restric
 void conv_k1_c192_24_96x96_s2_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
+    MC_OMP_FOR
     for (int co = 0; co < 24; co++) {
         double gb = 0;
         for (int b = 0; b < n; b++)
@@ -1742,91 +1852,188 @@ static void conv_k1_c288_24_48x48_s1_p0_b_gemm_fwd(const float *restrict a, cons
 
 static void conv_k1_c288_24_48x48_s1_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    static mc_v16 sums[6912];
-    MC_OMP_PARALLEL
-    {
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 24; r++)
-            memset(sums + r * 288, 0, sizeof(mc_v16) * 288);
+    MC_OMP_FOR
+    for (int i0 = 0; i0 < 24; i0 += 4) {
         for (int i = 0; i < nb; i++) {
-            MC_OMP_FOR_IN
-            for (int i0 = 0; i0 < 24; i0 += 4) {
-            for (int k0 = 0; k0 < 288; k0 += 4)
+            for (int j0 = 0; j0 < 256; j0 += 64)
             {
                 const float *restrict a0 = a + (long)i * 55296 + (i0 + 0) * 2304;
+                float *restrict c0 = c + (i0 + 0) * 288 + j0;
                 const float *restrict a1 = a + (long)i * 55296 + (i0 + 1) * 2304;
+                float *restrict c1 = c + (i0 + 1) * 288 + j0;
                 const float *restrict a2 = a + (long)i * 55296 + (i0 + 2) * 2304;
+                float *restrict c2 = c + (i0 + 2) * 288 + j0;
                 const float *restrict a3 = a + (long)i * 55296 + (i0 + 3) * 2304;
-                const float *restrict b0 = b + (long)i * 663552 + (k0 + 0) * 2304;
-                const float *restrict b1 = b + (long)i * 663552 + (k0 + 1) * 2304;
-                const float *restrict b2 = b + (long)i * 663552 + (k0 + 2) * 2304;
-                const float *restrict b3 = b + (long)i * 663552 + (k0 + 3) * 2304;
-                mc_v16 s0_0 = sums[(i0 + 0) * 288 + k0 + 0];
-                mc_v16 s0_1 = sums[(i0 + 0) * 288 + k0 + 1];
-                mc_v16 s0_2 = sums[(i0 + 0) * 288 + k0 + 2];
-                mc_v16 s0_3 = sums[(i0 + 0) * 288 + k0 + 3];
-                mc_v16 s1_0 = sums[(i0 + 1) * 288 + k0 + 0];
-                mc_v16 s1_1 = sums[(i0 + 1) * 288 + k0 + 1];
-                mc_v16 s1_2 = sums[(i0 + 1) * 288 + k0 + 2];
-                mc_v16 s1_3 = sums[(i0 + 1) * 288 + k0 + 3];
-                mc_v16 s2_0 = sums[(i0 + 2) * 288 + k0 + 0];
-                mc_v16 s2_1 = sums[(i0 + 2) * 288 + k0 + 1];
-                mc_v16 s2_2 = sums[(i0 + 2) * 288 + k0 + 2];
-                mc_v16 s2_3 = sums[(i0 + 2) * 288 + k0 + 3];
-                mc_v16 s3_0 = sums[(i0 + 3) * 288 + k0 + 0];
-                mc_v16 s3_1 = sums[(i0 + 3) * 288 + k0 + 1];
-                mc_v16 s3_2 = sums[(i0 + 3) * 288 + k0 + 2];
-                mc_v16 s3_3 = sums[(i0 + 3) * 288 + k0 + 3];
-                for (int p = 0; p < 2304; p += 16) {
-                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
-                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
-                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
-                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
-                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
-                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
-                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
-                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
-                    s0_0 += x0 * y0;
-                    s0_1 += x0 * y1;
-                    s0_2 += x0 * y2;
-                    s0_3 += x0 * y3;
-                    s1_0 += x1 * y0;
-                    s1_1 += x1 * y1;
-                    s1_2 += x1 * y2;
-                    s1_3 += x1 * y3;
-                    s2_0 += x2 * y0;
-                    s2_1 += x2 * y1;
-                    s2_2 += x2 * y2;
-                    s2_3 += x2 * y3;
-                    s3_0 += x3 * y0;
-                    s3_1 += x3 * y1;
-                    s3_2 += x3 * y2;
-                    s3_3 += x3 * y3;
+                float *restrict c3 = c + (i0 + 3) * 288 + j0;
+                const int o0 = ((j0 + 0) / 288 / 1 * 48 + (j0 + 0) / 288 % 1) * 288 + (j0 + 0) % 288;
+                const int o1 = ((j0 + 16) / 288 / 1 * 48 + (j0 + 16) / 288 % 1) * 288 + (j0 + 16) % 288;
+                const int o2 = ((j0 + 32) / 288 / 1 * 48 + (j0 + 32) / 288 % 1) * 288 + (j0 + 32) % 288;
+                const int o3 = ((j0 + 48) / 288 / 1 * 48 + (j0 + 48) / 288 % 1) * 288 + (j0 + 48) % 288;
+                mc_v16 s0_0 = {0};
+                mc_v16 s0_1 = {0};
+                mc_v16 s0_2 = {0};
+                mc_v16 s0_3 = {0};
+                mc_v16 s1_0 = {0};
+                mc_v16 s1_1 = {0};
+                mc_v16 s1_2 = {0};
+                mc_v16 s1_3 = {0};
+                mc_v16 s2_0 = {0};
+                mc_v16 s2_1 = {0};
+                mc_v16 s2_2 = {0};
+                mc_v16 s2_3 = {0};
+                mc_v16 s3_0 = {0};
+                mc_v16 s3_1 = {0};
+                mc_v16 s3_2 = {0};
+                mc_v16 s3_3 = {0};
+                for (int oy = 0, p = 0; oy < 48; oy++) {
+                    for (int ox = 0; ox < 48; ox++, p++) {
+                        const float *restrict bp = b + (long)i * 663552 + (oy * 48 + ox) * 288;
+                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
+                        const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
+                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
+                        const mc_v16 y3 = *(const mc_v16 *)(bp + o3);
+                        const float x0 = a0[p];
+                        const float x1 = a1[p];
+                        const float x2 = a2[p];
+                        const float x3 = a3[p];
+                        s0_0 += x0 * y0;
+                        s0_1 += x0 * y1;
+                        s0_2 += x0 * y2;
+                        s0_3 += x0 * y3;
+                        s1_0 += x1 * y0;
+                        s1_1 += x1 * y1;
+                        s1_2 += x1 * y2;
+                        s1_3 += x1 * y3;
+                        s2_0 += x2 * y0;
+                        s2_1 += x2 * y1;
+                        s2_2 += x2 * y2;
+                        s2_3 += x2 * y3;
+                        s3_0 += x3 * y0;
+                        s3_1 += x3 * y1;
+                        s3_2 += x3 * y2;
+                        s3_3 += x3 * y3;
+                    }
+                    {
+                        *(mc_v16 *)(c0 + 0) += s0_0;
+                        *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c0 + 32) += s0_2;
+                        *(mc_v16 *)(c0 + 48) += s0_3;
+                        *(mc_v16 *)(c1 + 0) += s1_0;
+                        *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c1 + 32) += s1_2;
+                        *(mc_v16 *)(c1 + 48) += s1_3;
+                        *(mc_v16 *)(c2 + 0) += s2_0;
+                        *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c2 + 32) += s2_2;
+                        *(mc_v16 *)(c2 + 48) += s2_3;
+                        *(mc_v16 *)(c3 + 0) += s3_0;
+                        *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c3 + 32) += s3_2;
+                        *(mc_v16 *)(c3 + 48) += s3_3;
+                        s0_0 = (mc_v16){0};
+                        s0_1 = (mc_v16){0};
+                        s0_2 = (mc_v16){0};
+                        s0_3 = (mc_v16){0};
+                        s1_0 = (mc_v16){0};
+                        s1_1 = (mc_v16){0};
+                        s1_2 = (mc_v16){0};
+                        s1_3 = (mc_v16){0};
+                        s2_0 = (mc_v16){0};
+                        s2_1 = (mc_v16){0};
+                        s2_2 = (mc_v16){0};
+                        s2_3 = (mc_v16){0};
+                        s3_0 = (mc_v16){0};
+                        s3_1 = (mc_v16){0};
+                        s3_2 = (mc_v16){0};
+                        s3_3 = (mc_v16){0};
+                    }
                 }
-                sums[(i0 + 0) * 288 + k0 + 0] = s0_0;
-                sums[(i0 + 0) * 288 + k0 + 1] = s0_1;
-                sums[(i0 + 0) * 288 + k0 + 2] = s0_2;
-                sums[(i0 + 0) * 288 + k0 + 3] = s0_3;
-                sums[(i0 + 1) * 288 + k0 + 0] = s1_0;
-                sums[(i0 + 1) * 288 + k0 + 1] = s1_1;
-                sums[(i0 + 1) * 288 + k0 + 2] = s1_2;
-                sums[(i0 + 1) * 288 + k0 + 3] = s1_3;
-                sums[(i0 + 2) * 288 + k0 + 0] = s2_0;
-                sums[(i0 + 2) * 288 + k0 + 1] = s2_1;
-                sums[(i0 + 2) * 288 + k0 + 2] = s2_2;
-                sums[(i0 + 2) * 288 + k0 + 3] = s2_3;
-                sums[(i0 + 3) * 288 + k0 + 0] = s3_0;
-                sums[(i0 + 3) * 288 + k0 + 1] = s3_1;
-                sums[(i0 + 3) * 288 + k0 + 2] = s3_2;
-                sums[(i0 + 3) * 288 + k0 + 3] = s3_3;
+            }
+            {
+            const int j0 = 256;
+            {
+                const float *restrict a0 = a + (long)i * 55296 + (i0 + 0) * 2304;
+                float *restrict c0 = c + (i0 + 0) * 288 + j0;
+                const float *restrict a1 = a + (long)i * 55296 + (i0 + 1) * 2304;
+                float *restrict c1 = c + (i0 + 1) * 288 + j0;
+                const float *restrict a2 = a + (long)i * 55296 + (i0 + 2) * 2304;
+                float *restrict c2 = c + (i0 + 2) * 288 + j0;
+                const float *restrict a3 = a + (long)i * 55296 + (i0 + 3) * 2304;
+                float *restrict c3 = c + (i0 + 3) * 288 + j0;
+                const int o0 = ((j0 + 0) / 288 / 1 * 48 + (j0 + 0) / 288 % 1) * 288 + (j0 + 0) % 288;
+                const int o1 = ((j0 + 16) / 288 / 1 * 48 + (j0 + 16) / 288 % 1) * 288 + (j0 + 16) % 288;
+                mc_v16 s0_0 = {0};
+                mc_v16 s0_1 = {0};
+                mc_v16 s1_0 = {0};
+                mc_v16 s1_1 = {0};
+                mc_v16 s2_0 = {0};
+                mc_v16 s2_1 = {0};
+                mc_v16 s3_0 = {0};
+                mc_v16 s3_1 = {0};
+                for (int oy = 0, p = 0; oy < 48; oy++) {
+                    for (int ox = 0; ox < 48; ox++, p++) {
+                        const float *restrict bp = b + (long)i * 663552 + (oy * 48 + ox) * 288;
+                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
+                        const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
+                        const float x0 = a0[p];
+                        const float x1 = a1[p];
+                        const float x2 = a2[p];
+                        const float x3 = a3[p];
+                        s0_0 += x0 * y0;
+                        s0_1 += x0 * y1;
+                        s1_0 += x1 * y0;
+                        s1_1 += x1 * y1;
+                        s2_0 += x2 * y0;
+                        s2_1 += x2 * y1;
+                        s3_0 += x3 * y0;
+                        s3_1 += x3 * y1;
+                    }
+                    {
+                        *(mc_v16 *)(c0 + 0) += s0_0;
+                        *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c1 + 0) += s1_0;
+                        *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c2 + 0) += s2_0;
+                        *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c3 + 0) += s3_0;
+                        *(mc_v16 *)(c3 + 16) += s3_1;
+                        s0_0 = (mc_v16){0};
+                        s0_1 = (mc_v16){0};
+                        s1_0 = (mc_v16){0};
+                        s1_1 = (mc_v16){0};
+                        s2_0 = (mc_v16){0};
+                        s2_1 = (mc_v16){0};
+                        s3_0 = (mc_v16){0};
+                        s3_1 = (mc_v16){0};
+                    }
+                }
             }
             }
         }
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 24; r++)
-            for (int k = 0; k < 288; k++)
-                c[r * 288 + k] += mc_v16_sum(&sums[r * 288 + k]);
     }
+}
+
+
+/* Image xb into the interior of the zero-padded, channels-last xt. */
+static void conv_k1_c288_24_48x48_s1_p0_b_pad_cl(const float *restrict planes, float *restrict xt)
+{
+    for (int g = 0; g < 18; g++)
+        for (int p0 = 0; p0 < 2304; p0 += 16) {
+            const int count = 2304 - p0 < 16 ? 2304 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 2304 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 48, ix = (p0 + q) % 48;
+                *(mc_v16 *)(xt + ((iy + 0) * 48 + ix + 0) * 288 + g * 16) = r[q];
+            }
+        }
 }
 
 static void conv_k1_c288_24_48x48_s1_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
@@ -1951,6 +2158,7 @@ static inline double conv_k1_c288_24_48x48_s1_p0_b_bias_sum(const float *restric
 void conv_k1_c288_24_48x48_s1_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
+    MC_OMP_FOR
     for (int co = 0; co < 24; co++) {
         double gb = 0;
         for (int b = 0; b < n; b++)
@@ -1959,7 +2167,20 @@ void conv_k1_c288_24_48x48_s1_p0_b_bwd(int n, const float *restrict x, const flo
     }
     static float wt[6912];
     conv_k1_c288_24_48x48_s1_p0_b_transpose_w(w, wt);
-    conv_k1_c288_24_48x48_s1_p0_b_gemm_dw(n, dy, x, dw);
+    static _Alignas(64) float xt[663552];
+    static float dwt[6912];
+    memset(dwt, 0, sizeof dwt);
+    for (int b0 = 0; b0 < n; b0 += 1) {
+        const int nb = n - b0 < 1 ? n - b0 : 1;
+        MC_OMP_FOR
+        for (int i = 0; i < nb; i++)
+            conv_k1_c288_24_48x48_s1_p0_b_pad_cl(x + (long)(b0 + i) * 663552, xt + (long)i * 663552);
+        conv_k1_c288_24_48x48_s1_p0_b_gemm_dw(nb, dy + (long)b0 * 55296, xt, dwt);
+    }
+    for (int co = 0; co < 24; co++)
+        for (int ci = 0; ci < 288; ci++)
+            for (int t = 0; t < 1; t++)
+                dw[(co * 288 + ci) * 1 + t] += dwt[(co * 1 + t) * 288 + ci];
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         if (!acc)
@@ -2048,91 +2269,170 @@ static void conv_k1_c144_32_24x24_s1_p0_gemm_fwd(const float *restrict a, const 
 
 static void conv_k1_c144_32_24x24_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    static mc_v16 sums[4608];
-    MC_OMP_PARALLEL
-    {
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 32; r++)
-            memset(sums + r * 144, 0, sizeof(mc_v16) * 144);
+    MC_OMP_FOR
+    for (int i0 = 0; i0 < 32; i0 += 4) {
         for (int i = 0; i < nb; i++) {
-            MC_OMP_FOR_IN
-            for (int i0 = 0; i0 < 32; i0 += 4) {
-            for (int k0 = 0; k0 < 144; k0 += 4)
+            for (int j0 = 0; j0 < 128; j0 += 64)
             {
                 const float *restrict a0 = a + (long)i * 18432 + (i0 + 0) * 576;
+                float *restrict c0 = c + (i0 + 0) * 144 + j0;
                 const float *restrict a1 = a + (long)i * 18432 + (i0 + 1) * 576;
+                float *restrict c1 = c + (i0 + 1) * 144 + j0;
                 const float *restrict a2 = a + (long)i * 18432 + (i0 + 2) * 576;
+                float *restrict c2 = c + (i0 + 2) * 144 + j0;
                 const float *restrict a3 = a + (long)i * 18432 + (i0 + 3) * 576;
-                const float *restrict b0 = b + (long)i * 82944 + (k0 + 0) * 576;
-                const float *restrict b1 = b + (long)i * 82944 + (k0 + 1) * 576;
-                const float *restrict b2 = b + (long)i * 82944 + (k0 + 2) * 576;
-                const float *restrict b3 = b + (long)i * 82944 + (k0 + 3) * 576;
-                mc_v16 s0_0 = sums[(i0 + 0) * 144 + k0 + 0];
-                mc_v16 s0_1 = sums[(i0 + 0) * 144 + k0 + 1];
-                mc_v16 s0_2 = sums[(i0 + 0) * 144 + k0 + 2];
-                mc_v16 s0_3 = sums[(i0 + 0) * 144 + k0 + 3];
-                mc_v16 s1_0 = sums[(i0 + 1) * 144 + k0 + 0];
-                mc_v16 s1_1 = sums[(i0 + 1) * 144 + k0 + 1];
-                mc_v16 s1_2 = sums[(i0 + 1) * 144 + k0 + 2];
-                mc_v16 s1_3 = sums[(i0 + 1) * 144 + k0 + 3];
-                mc_v16 s2_0 = sums[(i0 + 2) * 144 + k0 + 0];
-                mc_v16 s2_1 = sums[(i0 + 2) * 144 + k0 + 1];
-                mc_v16 s2_2 = sums[(i0 + 2) * 144 + k0 + 2];
-                mc_v16 s2_3 = sums[(i0 + 2) * 144 + k0 + 3];
-                mc_v16 s3_0 = sums[(i0 + 3) * 144 + k0 + 0];
-                mc_v16 s3_1 = sums[(i0 + 3) * 144 + k0 + 1];
-                mc_v16 s3_2 = sums[(i0 + 3) * 144 + k0 + 2];
-                mc_v16 s3_3 = sums[(i0 + 3) * 144 + k0 + 3];
-                for (int p = 0; p < 576; p += 16) {
-                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
-                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
-                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
-                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
-                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
-                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
-                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
-                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
-                    s0_0 += x0 * y0;
-                    s0_1 += x0 * y1;
-                    s0_2 += x0 * y2;
-                    s0_3 += x0 * y3;
-                    s1_0 += x1 * y0;
-                    s1_1 += x1 * y1;
-                    s1_2 += x1 * y2;
-                    s1_3 += x1 * y3;
-                    s2_0 += x2 * y0;
-                    s2_1 += x2 * y1;
-                    s2_2 += x2 * y2;
-                    s2_3 += x2 * y3;
-                    s3_0 += x3 * y0;
-                    s3_1 += x3 * y1;
-                    s3_2 += x3 * y2;
-                    s3_3 += x3 * y3;
+                float *restrict c3 = c + (i0 + 3) * 144 + j0;
+                const int o0 = ((j0 + 0) / 144 / 1 * 24 + (j0 + 0) / 144 % 1) * 144 + (j0 + 0) % 144;
+                const int o1 = ((j0 + 16) / 144 / 1 * 24 + (j0 + 16) / 144 % 1) * 144 + (j0 + 16) % 144;
+                const int o2 = ((j0 + 32) / 144 / 1 * 24 + (j0 + 32) / 144 % 1) * 144 + (j0 + 32) % 144;
+                const int o3 = ((j0 + 48) / 144 / 1 * 24 + (j0 + 48) / 144 % 1) * 144 + (j0 + 48) % 144;
+                mc_v16 s0_0 = {0};
+                mc_v16 s0_1 = {0};
+                mc_v16 s0_2 = {0};
+                mc_v16 s0_3 = {0};
+                mc_v16 s1_0 = {0};
+                mc_v16 s1_1 = {0};
+                mc_v16 s1_2 = {0};
+                mc_v16 s1_3 = {0};
+                mc_v16 s2_0 = {0};
+                mc_v16 s2_1 = {0};
+                mc_v16 s2_2 = {0};
+                mc_v16 s2_3 = {0};
+                mc_v16 s3_0 = {0};
+                mc_v16 s3_1 = {0};
+                mc_v16 s3_2 = {0};
+                mc_v16 s3_3 = {0};
+                for (int oy = 0, p = 0; oy < 24; oy++) {
+                    for (int ox = 0; ox < 24; ox++, p++) {
+                        const float *restrict bp = b + (long)i * 82944 + (oy * 24 + ox) * 144;
+                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
+                        const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
+                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
+                        const mc_v16 y3 = *(const mc_v16 *)(bp + o3);
+                        const float x0 = a0[p];
+                        const float x1 = a1[p];
+                        const float x2 = a2[p];
+                        const float x3 = a3[p];
+                        s0_0 += x0 * y0;
+                        s0_1 += x0 * y1;
+                        s0_2 += x0 * y2;
+                        s0_3 += x0 * y3;
+                        s1_0 += x1 * y0;
+                        s1_1 += x1 * y1;
+                        s1_2 += x1 * y2;
+                        s1_3 += x1 * y3;
+                        s2_0 += x2 * y0;
+                        s2_1 += x2 * y1;
+                        s2_2 += x2 * y2;
+                        s2_3 += x2 * y3;
+                        s3_0 += x3 * y0;
+                        s3_1 += x3 * y1;
+                        s3_2 += x3 * y2;
+                        s3_3 += x3 * y3;
+                    }
+                    if (oy % 2 == 1 || oy == 23) {
+                        *(mc_v16 *)(c0 + 0) += s0_0;
+                        *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c0 + 32) += s0_2;
+                        *(mc_v16 *)(c0 + 48) += s0_3;
+                        *(mc_v16 *)(c1 + 0) += s1_0;
+                        *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c1 + 32) += s1_2;
+                        *(mc_v16 *)(c1 + 48) += s1_3;
+                        *(mc_v16 *)(c2 + 0) += s2_0;
+                        *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c2 + 32) += s2_2;
+                        *(mc_v16 *)(c2 + 48) += s2_3;
+                        *(mc_v16 *)(c3 + 0) += s3_0;
+                        *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c3 + 32) += s3_2;
+                        *(mc_v16 *)(c3 + 48) += s3_3;
+                        s0_0 = (mc_v16){0};
+                        s0_1 = (mc_v16){0};
+                        s0_2 = (mc_v16){0};
+                        s0_3 = (mc_v16){0};
+                        s1_0 = (mc_v16){0};
+                        s1_1 = (mc_v16){0};
+                        s1_2 = (mc_v16){0};
+                        s1_3 = (mc_v16){0};
+                        s2_0 = (mc_v16){0};
+                        s2_1 = (mc_v16){0};
+                        s2_2 = (mc_v16){0};
+                        s2_3 = (mc_v16){0};
+                        s3_0 = (mc_v16){0};
+                        s3_1 = (mc_v16){0};
+                        s3_2 = (mc_v16){0};
+                        s3_3 = (mc_v16){0};
+                    }
                 }
-                sums[(i0 + 0) * 144 + k0 + 0] = s0_0;
-                sums[(i0 + 0) * 144 + k0 + 1] = s0_1;
-                sums[(i0 + 0) * 144 + k0 + 2] = s0_2;
-                sums[(i0 + 0) * 144 + k0 + 3] = s0_3;
-                sums[(i0 + 1) * 144 + k0 + 0] = s1_0;
-                sums[(i0 + 1) * 144 + k0 + 1] = s1_1;
-                sums[(i0 + 1) * 144 + k0 + 2] = s1_2;
-                sums[(i0 + 1) * 144 + k0 + 3] = s1_3;
-                sums[(i0 + 2) * 144 + k0 + 0] = s2_0;
-                sums[(i0 + 2) * 144 + k0 + 1] = s2_1;
-                sums[(i0 + 2) * 144 + k0 + 2] = s2_2;
-                sums[(i0 + 2) * 144 + k0 + 3] = s2_3;
-                sums[(i0 + 3) * 144 + k0 + 0] = s3_0;
-                sums[(i0 + 3) * 144 + k0 + 1] = s3_1;
-                sums[(i0 + 3) * 144 + k0 + 2] = s3_2;
-                sums[(i0 + 3) * 144 + k0 + 3] = s3_3;
+            }
+            {
+            const int j0 = 128;
+            {
+                const float *restrict a0 = a + (long)i * 18432 + (i0 + 0) * 576;
+                float *restrict c0 = c + (i0 + 0) * 144 + j0;
+                const float *restrict a1 = a + (long)i * 18432 + (i0 + 1) * 576;
+                float *restrict c1 = c + (i0 + 1) * 144 + j0;
+                const float *restrict a2 = a + (long)i * 18432 + (i0 + 2) * 576;
+                float *restrict c2 = c + (i0 + 2) * 144 + j0;
+                const float *restrict a3 = a + (long)i * 18432 + (i0 + 3) * 576;
+                float *restrict c3 = c + (i0 + 3) * 144 + j0;
+                const int o0 = ((j0 + 0) / 144 / 1 * 24 + (j0 + 0) / 144 % 1) * 144 + (j0 + 0) % 144;
+                mc_v16 s0_0 = {0};
+                mc_v16 s1_0 = {0};
+                mc_v16 s2_0 = {0};
+                mc_v16 s3_0 = {0};
+                for (int oy = 0, p = 0; oy < 24; oy++) {
+                    for (int ox = 0; ox < 24; ox++, p++) {
+                        const float *restrict bp = b + (long)i * 82944 + (oy * 24 + ox) * 144;
+                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
+                        const float x0 = a0[p];
+                        const float x1 = a1[p];
+                        const float x2 = a2[p];
+                        const float x3 = a3[p];
+                        s0_0 += x0 * y0;
+                        s1_0 += x1 * y0;
+                        s2_0 += x2 * y0;
+                        s3_0 += x3 * y0;
+                    }
+                    if (oy % 2 == 1 || oy == 23) {
+                        *(mc_v16 *)(c0 + 0) += s0_0;
+                        *(mc_v16 *)(c1 + 0) += s1_0;
+                        *(mc_v16 *)(c2 + 0) += s2_0;
+                        *(mc_v16 *)(c3 + 0) += s3_0;
+                        s0_0 = (mc_v16){0};
+                        s1_0 = (mc_v16){0};
+                        s2_0 = (mc_v16){0};
+                        s3_0 = (mc_v16){0};
+                    }
+                }
             }
             }
         }
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 32; r++)
-            for (int k = 0; k < 144; k++)
-                c[r * 144 + k] += mc_v16_sum(&sums[r * 144 + k]);
     }
+}
+
+
+/* Image xb into the interior of the zero-padded, channels-last xt. */
+static void conv_k1_c144_32_24x24_s1_p0_pad_cl(const float *restrict planes, float *restrict xt)
+{
+    for (int g = 0; g < 9; g++)
+        for (int p0 = 0; p0 < 576; p0 += 16) {
+            const int count = 576 - p0 < 16 ? 576 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 576 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 24, ix = (p0 + q) % 24;
+                *(mc_v16 *)(xt + ((iy + 0) * 24 + ix + 0) * 144 + g * 16) = r[q];
+            }
+        }
 }
 
 static void conv_k1_c144_32_24x24_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
@@ -2241,7 +2541,20 @@ void conv_k1_c144_32_24x24_s1_p0_bwd(int n, const float *restrict x, const float
     (void)dbias;
     static float wt[4608];
     conv_k1_c144_32_24x24_s1_p0_transpose_w(w, wt);
-    conv_k1_c144_32_24x24_s1_p0_gemm_dw(n, dy, x, dw);
+    static _Alignas(64) float xt[82944];
+    static float dwt[4608];
+    memset(dwt, 0, sizeof dwt);
+    for (int b0 = 0; b0 < n; b0 += 1) {
+        const int nb = n - b0 < 1 ? n - b0 : 1;
+        MC_OMP_FOR
+        for (int i = 0; i < nb; i++)
+            conv_k1_c144_32_24x24_s1_p0_pad_cl(x + (long)(b0 + i) * 82944, xt + (long)i * 82944);
+        conv_k1_c144_32_24x24_s1_p0_gemm_dw(nb, dy + (long)b0 * 18432, xt, dwt);
+    }
+    for (int co = 0; co < 32; co++)
+        for (int ci = 0; ci < 144; ci++)
+            for (int t = 0; t < 1; t++)
+                dw[(co * 144 + ci) * 1 + t] += dwt[(co * 1 + t) * 144 + ci];
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         if (!acc)
@@ -2330,91 +2643,93 @@ static void conv_k1_c32_192_24x24_s1_p0_gemm_fwd(const float *restrict a, const 
 
 static void conv_k1_c32_192_24x24_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    static mc_v16 sums[6144];
-    MC_OMP_PARALLEL
-    {
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 192; r++)
-            memset(sums + r * 32, 0, sizeof(mc_v16) * 32);
+    for (int i0 = 0; i0 < 192; i0 += 4) {
         for (int i = 0; i < nb; i++) {
-            MC_OMP_FOR_IN
-            for (int i0 = 0; i0 < 192; i0 += 4) {
-            for (int k0 = 0; k0 < 32; k0 += 4)
+            {
+            const int j0 = 0;
             {
                 const float *restrict a0 = a + (long)i * 110592 + (i0 + 0) * 576;
+                float *restrict c0 = c + (i0 + 0) * 32 + j0;
                 const float *restrict a1 = a + (long)i * 110592 + (i0 + 1) * 576;
+                float *restrict c1 = c + (i0 + 1) * 32 + j0;
                 const float *restrict a2 = a + (long)i * 110592 + (i0 + 2) * 576;
+                float *restrict c2 = c + (i0 + 2) * 32 + j0;
                 const float *restrict a3 = a + (long)i * 110592 + (i0 + 3) * 576;
-                const float *restrict b0 = b + (long)i * 18432 + (k0 + 0) * 576;
-                const float *restrict b1 = b + (long)i * 18432 + (k0 + 1) * 576;
-                const float *restrict b2 = b + (long)i * 18432 + (k0 + 2) * 576;
-                const float *restrict b3 = b + (long)i * 18432 + (k0 + 3) * 576;
-                mc_v16 s0_0 = sums[(i0 + 0) * 32 + k0 + 0];
-                mc_v16 s0_1 = sums[(i0 + 0) * 32 + k0 + 1];
-                mc_v16 s0_2 = sums[(i0 + 0) * 32 + k0 + 2];
-                mc_v16 s0_3 = sums[(i0 + 0) * 32 + k0 + 3];
-                mc_v16 s1_0 = sums[(i0 + 1) * 32 + k0 + 0];
-                mc_v16 s1_1 = sums[(i0 + 1) * 32 + k0 + 1];
-                mc_v16 s1_2 = sums[(i0 + 1) * 32 + k0 + 2];
-                mc_v16 s1_3 = sums[(i0 + 1) * 32 + k0 + 3];
-                mc_v16 s2_0 = sums[(i0 + 2) * 32 + k0 + 0];
-                mc_v16 s2_1 = sums[(i0 + 2) * 32 + k0 + 1];
-                mc_v16 s2_2 = sums[(i0 + 2) * 32 + k0 + 2];
-                mc_v16 s2_3 = sums[(i0 + 2) * 32 + k0 + 3];
-                mc_v16 s3_0 = sums[(i0 + 3) * 32 + k0 + 0];
-                mc_v16 s3_1 = sums[(i0 + 3) * 32 + k0 + 1];
-                mc_v16 s3_2 = sums[(i0 + 3) * 32 + k0 + 2];
-                mc_v16 s3_3 = sums[(i0 + 3) * 32 + k0 + 3];
-                for (int p = 0; p < 576; p += 16) {
-                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
-                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
-                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
-                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
-                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
-                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
-                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
-                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
-                    s0_0 += x0 * y0;
-                    s0_1 += x0 * y1;
-                    s0_2 += x0 * y2;
-                    s0_3 += x0 * y3;
-                    s1_0 += x1 * y0;
-                    s1_1 += x1 * y1;
-                    s1_2 += x1 * y2;
-                    s1_3 += x1 * y3;
-                    s2_0 += x2 * y0;
-                    s2_1 += x2 * y1;
-                    s2_2 += x2 * y2;
-                    s2_3 += x2 * y3;
-                    s3_0 += x3 * y0;
-                    s3_1 += x3 * y1;
-                    s3_2 += x3 * y2;
-                    s3_3 += x3 * y3;
+                float *restrict c3 = c + (i0 + 3) * 32 + j0;
+                const int o0 = ((j0 + 0) / 32 / 1 * 24 + (j0 + 0) / 32 % 1) * 32 + (j0 + 0) % 32;
+                const int o1 = ((j0 + 16) / 32 / 1 * 24 + (j0 + 16) / 32 % 1) * 32 + (j0 + 16) % 32;
+                mc_v16 s0_0 = {0};
+                mc_v16 s0_1 = {0};
+                mc_v16 s1_0 = {0};
+                mc_v16 s1_1 = {0};
+                mc_v16 s2_0 = {0};
+                mc_v16 s2_1 = {0};
+                mc_v16 s3_0 = {0};
+                mc_v16 s3_1 = {0};
+                for (int oy = 0, p = 0; oy < 24; oy++) {
+                    for (int ox = 0; ox < 24; ox++, p++) {
+                        const float *restrict bp = b + (long)i * 18432 + (oy * 24 + ox) * 32;
+                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
+                        const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
+                        const float x0 = a0[p];
+                        const float x1 = a1[p];
+                        const float x2 = a2[p];
+                        const float x3 = a3[p];
+                        s0_0 += x0 * y0;
+                        s0_1 += x0 * y1;
+                        s1_0 += x1 * y0;
+                        s1_1 += x1 * y1;
+                        s2_0 += x2 * y0;
+                        s2_1 += x2 * y1;
+                        s3_0 += x3 * y0;
+                        s3_1 += x3 * y1;
+                    }
+                    if (oy % 2 == 1 || oy == 23) {
+                        *(mc_v16 *)(c0 + 0) += s0_0;
+                        *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c1 + 0) += s1_0;
+                        *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c2 + 0) += s2_0;
+                        *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c3 + 0) += s3_0;
+                        *(mc_v16 *)(c3 + 16) += s3_1;
+                        s0_0 = (mc_v16){0};
+                        s0_1 = (mc_v16){0};
+                        s1_0 = (mc_v16){0};
+                        s1_1 = (mc_v16){0};
+                        s2_0 = (mc_v16){0};
+                        s2_1 = (mc_v16){0};
+                        s3_0 = (mc_v16){0};
+                        s3_1 = (mc_v16){0};
+                    }
                 }
-                sums[(i0 + 0) * 32 + k0 + 0] = s0_0;
-                sums[(i0 + 0) * 32 + k0 + 1] = s0_1;
-                sums[(i0 + 0) * 32 + k0 + 2] = s0_2;
-                sums[(i0 + 0) * 32 + k0 + 3] = s0_3;
-                sums[(i0 + 1) * 32 + k0 + 0] = s1_0;
-                sums[(i0 + 1) * 32 + k0 + 1] = s1_1;
-                sums[(i0 + 1) * 32 + k0 + 2] = s1_2;
-                sums[(i0 + 1) * 32 + k0 + 3] = s1_3;
-                sums[(i0 + 2) * 32 + k0 + 0] = s2_0;
-                sums[(i0 + 2) * 32 + k0 + 1] = s2_1;
-                sums[(i0 + 2) * 32 + k0 + 2] = s2_2;
-                sums[(i0 + 2) * 32 + k0 + 3] = s2_3;
-                sums[(i0 + 3) * 32 + k0 + 0] = s3_0;
-                sums[(i0 + 3) * 32 + k0 + 1] = s3_1;
-                sums[(i0 + 3) * 32 + k0 + 2] = s3_2;
-                sums[(i0 + 3) * 32 + k0 + 3] = s3_3;
             }
             }
         }
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 192; r++)
-            for (int k = 0; k < 32; k++)
-                c[r * 32 + k] += mc_v16_sum(&sums[r * 32 + k]);
     }
+}
+
+
+/* Image xb into the interior of the zero-padded, channels-last xt. */
+static void conv_k1_c32_192_24x24_s1_p0_pad_cl(const float *restrict planes, float *restrict xt)
+{
+    for (int g = 0; g < 2; g++)
+        for (int p0 = 0; p0 < 576; p0 += 16) {
+            const int count = 576 - p0 < 16 ? 576 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 576 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 24, ix = (p0 + q) % 24;
+                *(mc_v16 *)(xt + ((iy + 0) * 24 + ix + 0) * 32 + g * 16) = r[q];
+            }
+        }
 }
 
 static void conv_k1_c32_192_24x24_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
@@ -2523,7 +2838,30 @@ void conv_k1_c32_192_24x24_s1_p0_bwd(int n, const float *restrict x, const float
     (void)dbias;
     static float wt[6144];
     conv_k1_c32_192_24x24_s1_p0_transpose_w(w, wt);
-    conv_k1_c32_192_24x24_s1_p0_gemm_dw(n, dy, x, dw);
+    static float dwt[98304];
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[18432];
+        memset(xt, 0, sizeof xt);
+        MC_OMP_FOR_IN
+        for (int k = 0; k < 16; k++) {
+            float *restrict part = dwt + (long)k * 6144;
+            memset(part, 0, sizeof(float) * 6144);
+            for (int b = k * n / 16; b < (k + 1) * n / 16; b++) {
+                conv_k1_c32_192_24x24_s1_p0_pad_cl(x + (long)b * 18432, xt);
+                conv_k1_c32_192_24x24_s1_p0_gemm_dw(1, dy + (long)b * 110592, xt, part);
+            }
+        }
+    }
+    MC_OMP_FOR
+    for (int co = 0; co < 192; co++)
+        for (int ci = 0; ci < 32; ci++)
+            for (int t = 0; t < 1; t++) {
+                float s = 0.0f;
+                for (int k = 0; k < 16; k++)
+                    s += dwt[(long)k * 6144 + (co * 1 + t) * 32 + ci];
+                dw[(co * 32 + ci) * 1 + t] += s;
+            }
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         if (!acc)
@@ -2612,91 +2950,128 @@ static void conv_k1_c192_32_24x24_s1_p0_gemm_fwd(const float *restrict a, const 
 
 static void conv_k1_c192_32_24x24_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    static mc_v16 sums[6144];
-    MC_OMP_PARALLEL
-    {
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 32; r++)
-            memset(sums + r * 192, 0, sizeof(mc_v16) * 192);
+    MC_OMP_FOR
+    for (int i0 = 0; i0 < 32; i0 += 4) {
         for (int i = 0; i < nb; i++) {
-            MC_OMP_FOR_IN
-            for (int i0 = 0; i0 < 32; i0 += 4) {
-            for (int k0 = 0; k0 < 192; k0 += 4)
+            for (int j0 = 0; j0 < 192; j0 += 64)
             {
                 const float *restrict a0 = a + (long)i * 18432 + (i0 + 0) * 576;
+                float *restrict c0 = c + (i0 + 0) * 192 + j0;
                 const float *restrict a1 = a + (long)i * 18432 + (i0 + 1) * 576;
+                float *restrict c1 = c + (i0 + 1) * 192 + j0;
                 const float *restrict a2 = a + (long)i * 18432 + (i0 + 2) * 576;
+                float *restrict c2 = c + (i0 + 2) * 192 + j0;
                 const float *restrict a3 = a + (long)i * 18432 + (i0 + 3) * 576;
-                const float *restrict b0 = b + (long)i * 110592 + (k0 + 0) * 576;
-                const float *restrict b1 = b + (long)i * 110592 + (k0 + 1) * 576;
-                const float *restrict b2 = b + (long)i * 110592 + (k0 + 2) * 576;
-                const float *restrict b3 = b + (long)i * 110592 + (k0 + 3) * 576;
-                mc_v16 s0_0 = sums[(i0 + 0) * 192 + k0 + 0];
-                mc_v16 s0_1 = sums[(i0 + 0) * 192 + k0 + 1];
-                mc_v16 s0_2 = sums[(i0 + 0) * 192 + k0 + 2];
-                mc_v16 s0_3 = sums[(i0 + 0) * 192 + k0 + 3];
-                mc_v16 s1_0 = sums[(i0 + 1) * 192 + k0 + 0];
-                mc_v16 s1_1 = sums[(i0 + 1) * 192 + k0 + 1];
-                mc_v16 s1_2 = sums[(i0 + 1) * 192 + k0 + 2];
-                mc_v16 s1_3 = sums[(i0 + 1) * 192 + k0 + 3];
-                mc_v16 s2_0 = sums[(i0 + 2) * 192 + k0 + 0];
-                mc_v16 s2_1 = sums[(i0 + 2) * 192 + k0 + 1];
-                mc_v16 s2_2 = sums[(i0 + 2) * 192 + k0 + 2];
-                mc_v16 s2_3 = sums[(i0 + 2) * 192 + k0 + 3];
-                mc_v16 s3_0 = sums[(i0 + 3) * 192 + k0 + 0];
-                mc_v16 s3_1 = sums[(i0 + 3) * 192 + k0 + 1];
-                mc_v16 s3_2 = sums[(i0 + 3) * 192 + k0 + 2];
-                mc_v16 s3_3 = sums[(i0 + 3) * 192 + k0 + 3];
-                for (int p = 0; p < 576; p += 16) {
-                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
-                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
-                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
-                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
-                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
-                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
-                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
-                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
-                    s0_0 += x0 * y0;
-                    s0_1 += x0 * y1;
-                    s0_2 += x0 * y2;
-                    s0_3 += x0 * y3;
-                    s1_0 += x1 * y0;
-                    s1_1 += x1 * y1;
-                    s1_2 += x1 * y2;
-                    s1_3 += x1 * y3;
-                    s2_0 += x2 * y0;
-                    s2_1 += x2 * y1;
-                    s2_2 += x2 * y2;
-                    s2_3 += x2 * y3;
-                    s3_0 += x3 * y0;
-                    s3_1 += x3 * y1;
-                    s3_2 += x3 * y2;
-                    s3_3 += x3 * y3;
+                float *restrict c3 = c + (i0 + 3) * 192 + j0;
+                const int o0 = ((j0 + 0) / 192 / 1 * 24 + (j0 + 0) / 192 % 1) * 192 + (j0 + 0) % 192;
+                const int o1 = ((j0 + 16) / 192 / 1 * 24 + (j0 + 16) / 192 % 1) * 192 + (j0 + 16) % 192;
+                const int o2 = ((j0 + 32) / 192 / 1 * 24 + (j0 + 32) / 192 % 1) * 192 + (j0 + 32) % 192;
+                const int o3 = ((j0 + 48) / 192 / 1 * 24 + (j0 + 48) / 192 % 1) * 192 + (j0 + 48) % 192;
+                mc_v16 s0_0 = {0};
+                mc_v16 s0_1 = {0};
+                mc_v16 s0_2 = {0};
+                mc_v16 s0_3 = {0};
+                mc_v16 s1_0 = {0};
+                mc_v16 s1_1 = {0};
+                mc_v16 s1_2 = {0};
+                mc_v16 s1_3 = {0};
+                mc_v16 s2_0 = {0};
+                mc_v16 s2_1 = {0};
+                mc_v16 s2_2 = {0};
+                mc_v16 s2_3 = {0};
+                mc_v16 s3_0 = {0};
+                mc_v16 s3_1 = {0};
+                mc_v16 s3_2 = {0};
+                mc_v16 s3_3 = {0};
+                for (int oy = 0, p = 0; oy < 24; oy++) {
+                    for (int ox = 0; ox < 24; ox++, p++) {
+                        const float *restrict bp = b + (long)i * 110592 + (oy * 24 + ox) * 192;
+                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
+                        const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
+                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
+                        const mc_v16 y3 = *(const mc_v16 *)(bp + o3);
+                        const float x0 = a0[p];
+                        const float x1 = a1[p];
+                        const float x2 = a2[p];
+                        const float x3 = a3[p];
+                        s0_0 += x0 * y0;
+                        s0_1 += x0 * y1;
+                        s0_2 += x0 * y2;
+                        s0_3 += x0 * y3;
+                        s1_0 += x1 * y0;
+                        s1_1 += x1 * y1;
+                        s1_2 += x1 * y2;
+                        s1_3 += x1 * y3;
+                        s2_0 += x2 * y0;
+                        s2_1 += x2 * y1;
+                        s2_2 += x2 * y2;
+                        s2_3 += x2 * y3;
+                        s3_0 += x3 * y0;
+                        s3_1 += x3 * y1;
+                        s3_2 += x3 * y2;
+                        s3_3 += x3 * y3;
+                    }
+                    if (oy % 2 == 1 || oy == 23) {
+                        *(mc_v16 *)(c0 + 0) += s0_0;
+                        *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c0 + 32) += s0_2;
+                        *(mc_v16 *)(c0 + 48) += s0_3;
+                        *(mc_v16 *)(c1 + 0) += s1_0;
+                        *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c1 + 32) += s1_2;
+                        *(mc_v16 *)(c1 + 48) += s1_3;
+                        *(mc_v16 *)(c2 + 0) += s2_0;
+                        *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c2 + 32) += s2_2;
+                        *(mc_v16 *)(c2 + 48) += s2_3;
+                        *(mc_v16 *)(c3 + 0) += s3_0;
+                        *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c3 + 32) += s3_2;
+                        *(mc_v16 *)(c3 + 48) += s3_3;
+                        s0_0 = (mc_v16){0};
+                        s0_1 = (mc_v16){0};
+                        s0_2 = (mc_v16){0};
+                        s0_3 = (mc_v16){0};
+                        s1_0 = (mc_v16){0};
+                        s1_1 = (mc_v16){0};
+                        s1_2 = (mc_v16){0};
+                        s1_3 = (mc_v16){0};
+                        s2_0 = (mc_v16){0};
+                        s2_1 = (mc_v16){0};
+                        s2_2 = (mc_v16){0};
+                        s2_3 = (mc_v16){0};
+                        s3_0 = (mc_v16){0};
+                        s3_1 = (mc_v16){0};
+                        s3_2 = (mc_v16){0};
+                        s3_3 = (mc_v16){0};
+                    }
                 }
-                sums[(i0 + 0) * 192 + k0 + 0] = s0_0;
-                sums[(i0 + 0) * 192 + k0 + 1] = s0_1;
-                sums[(i0 + 0) * 192 + k0 + 2] = s0_2;
-                sums[(i0 + 0) * 192 + k0 + 3] = s0_3;
-                sums[(i0 + 1) * 192 + k0 + 0] = s1_0;
-                sums[(i0 + 1) * 192 + k0 + 1] = s1_1;
-                sums[(i0 + 1) * 192 + k0 + 2] = s1_2;
-                sums[(i0 + 1) * 192 + k0 + 3] = s1_3;
-                sums[(i0 + 2) * 192 + k0 + 0] = s2_0;
-                sums[(i0 + 2) * 192 + k0 + 1] = s2_1;
-                sums[(i0 + 2) * 192 + k0 + 2] = s2_2;
-                sums[(i0 + 2) * 192 + k0 + 3] = s2_3;
-                sums[(i0 + 3) * 192 + k0 + 0] = s3_0;
-                sums[(i0 + 3) * 192 + k0 + 1] = s3_1;
-                sums[(i0 + 3) * 192 + k0 + 2] = s3_2;
-                sums[(i0 + 3) * 192 + k0 + 3] = s3_3;
-            }
             }
         }
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 32; r++)
-            for (int k = 0; k < 192; k++)
-                c[r * 192 + k] += mc_v16_sum(&sums[r * 192 + k]);
     }
+}
+
+
+/* Image xb into the interior of the zero-padded, channels-last xt. */
+static void conv_k1_c192_32_24x24_s1_p0_pad_cl(const float *restrict planes, float *restrict xt)
+{
+    for (int g = 0; g < 12; g++)
+        for (int p0 = 0; p0 < 576; p0 += 16) {
+            const int count = 576 - p0 < 16 ? 576 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 576 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 24, ix = (p0 + q) % 24;
+                *(mc_v16 *)(xt + ((iy + 0) * 24 + ix + 0) * 192 + g * 16) = r[q];
+            }
+        }
 }
 
 static void conv_k1_c192_32_24x24_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
@@ -2805,7 +3180,20 @@ void conv_k1_c192_32_24x24_s1_p0_bwd(int n, const float *restrict x, const float
     (void)dbias;
     static float wt[6144];
     conv_k1_c192_32_24x24_s1_p0_transpose_w(w, wt);
-    conv_k1_c192_32_24x24_s1_p0_gemm_dw(n, dy, x, dw);
+    static _Alignas(64) float xt[110592];
+    static float dwt[6144];
+    memset(dwt, 0, sizeof dwt);
+    for (int b0 = 0; b0 < n; b0 += 1) {
+        const int nb = n - b0 < 1 ? n - b0 : 1;
+        MC_OMP_FOR
+        for (int i = 0; i < nb; i++)
+            conv_k1_c192_32_24x24_s1_p0_pad_cl(x + (long)(b0 + i) * 110592, xt + (long)i * 110592);
+        conv_k1_c192_32_24x24_s1_p0_gemm_dw(nb, dy + (long)b0 * 18432, xt, dwt);
+    }
+    for (int co = 0; co < 32; co++)
+        for (int ci = 0; ci < 192; ci++)
+            for (int t = 0; t < 1; t++)
+                dw[(co * 192 + ci) * 1 + t] += dwt[(co * 1 + t) * 192 + ci];
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         if (!acc)
@@ -2927,91 +3315,127 @@ static void conv_k1_c192_64_12x12_s1_p0_gemm_fwd(const float *restrict a, const 
 
 static void conv_k1_c192_64_12x12_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    static mc_v16 sums[12288];
-    MC_OMP_PARALLEL
-    {
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 64; r++)
-            memset(sums + r * 192, 0, sizeof(mc_v16) * 192);
+    for (int i0 = 0; i0 < 64; i0 += 4) {
         for (int i = 0; i < nb; i++) {
-            MC_OMP_FOR_IN
-            for (int i0 = 0; i0 < 64; i0 += 4) {
-            for (int k0 = 0; k0 < 192; k0 += 4)
+            for (int j0 = 0; j0 < 192; j0 += 64)
             {
                 const float *restrict a0 = a + (long)i * 9216 + (i0 + 0) * 144;
+                float *restrict c0 = c + (i0 + 0) * 192 + j0;
                 const float *restrict a1 = a + (long)i * 9216 + (i0 + 1) * 144;
+                float *restrict c1 = c + (i0 + 1) * 192 + j0;
                 const float *restrict a2 = a + (long)i * 9216 + (i0 + 2) * 144;
+                float *restrict c2 = c + (i0 + 2) * 192 + j0;
                 const float *restrict a3 = a + (long)i * 9216 + (i0 + 3) * 144;
-                const float *restrict b0 = b + (long)i * 27648 + (k0 + 0) * 144;
-                const float *restrict b1 = b + (long)i * 27648 + (k0 + 1) * 144;
-                const float *restrict b2 = b + (long)i * 27648 + (k0 + 2) * 144;
-                const float *restrict b3 = b + (long)i * 27648 + (k0 + 3) * 144;
-                mc_v16 s0_0 = sums[(i0 + 0) * 192 + k0 + 0];
-                mc_v16 s0_1 = sums[(i0 + 0) * 192 + k0 + 1];
-                mc_v16 s0_2 = sums[(i0 + 0) * 192 + k0 + 2];
-                mc_v16 s0_3 = sums[(i0 + 0) * 192 + k0 + 3];
-                mc_v16 s1_0 = sums[(i0 + 1) * 192 + k0 + 0];
-                mc_v16 s1_1 = sums[(i0 + 1) * 192 + k0 + 1];
-                mc_v16 s1_2 = sums[(i0 + 1) * 192 + k0 + 2];
-                mc_v16 s1_3 = sums[(i0 + 1) * 192 + k0 + 3];
-                mc_v16 s2_0 = sums[(i0 + 2) * 192 + k0 + 0];
-                mc_v16 s2_1 = sums[(i0 + 2) * 192 + k0 + 1];
-                mc_v16 s2_2 = sums[(i0 + 2) * 192 + k0 + 2];
-                mc_v16 s2_3 = sums[(i0 + 2) * 192 + k0 + 3];
-                mc_v16 s3_0 = sums[(i0 + 3) * 192 + k0 + 0];
-                mc_v16 s3_1 = sums[(i0 + 3) * 192 + k0 + 1];
-                mc_v16 s3_2 = sums[(i0 + 3) * 192 + k0 + 2];
-                mc_v16 s3_3 = sums[(i0 + 3) * 192 + k0 + 3];
-                for (int p = 0; p < 144; p += 16) {
-                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
-                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
-                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
-                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
-                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
-                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
-                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
-                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
-                    s0_0 += x0 * y0;
-                    s0_1 += x0 * y1;
-                    s0_2 += x0 * y2;
-                    s0_3 += x0 * y3;
-                    s1_0 += x1 * y0;
-                    s1_1 += x1 * y1;
-                    s1_2 += x1 * y2;
-                    s1_3 += x1 * y3;
-                    s2_0 += x2 * y0;
-                    s2_1 += x2 * y1;
-                    s2_2 += x2 * y2;
-                    s2_3 += x2 * y3;
-                    s3_0 += x3 * y0;
-                    s3_1 += x3 * y1;
-                    s3_2 += x3 * y2;
-                    s3_3 += x3 * y3;
+                float *restrict c3 = c + (i0 + 3) * 192 + j0;
+                const int o0 = ((j0 + 0) / 192 / 1 * 12 + (j0 + 0) / 192 % 1) * 192 + (j0 + 0) % 192;
+                const int o1 = ((j0 + 16) / 192 / 1 * 12 + (j0 + 16) / 192 % 1) * 192 + (j0 + 16) % 192;
+                const int o2 = ((j0 + 32) / 192 / 1 * 12 + (j0 + 32) / 192 % 1) * 192 + (j0 + 32) % 192;
+                const int o3 = ((j0 + 48) / 192 / 1 * 12 + (j0 + 48) / 192 % 1) * 192 + (j0 + 48) % 192;
+                mc_v16 s0_0 = {0};
+                mc_v16 s0_1 = {0};
+                mc_v16 s0_2 = {0};
+                mc_v16 s0_3 = {0};
+                mc_v16 s1_0 = {0};
+                mc_v16 s1_1 = {0};
+                mc_v16 s1_2 = {0};
+                mc_v16 s1_3 = {0};
+                mc_v16 s2_0 = {0};
+                mc_v16 s2_1 = {0};
+                mc_v16 s2_2 = {0};
+                mc_v16 s2_3 = {0};
+                mc_v16 s3_0 = {0};
+                mc_v16 s3_1 = {0};
+                mc_v16 s3_2 = {0};
+                mc_v16 s3_3 = {0};
+                for (int oy = 0, p = 0; oy < 12; oy++) {
+                    for (int ox = 0; ox < 12; ox++, p++) {
+                        const float *restrict bp = b + (long)i * 27648 + (oy * 12 + ox) * 192;
+                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
+                        const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
+                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
+                        const mc_v16 y3 = *(const mc_v16 *)(bp + o3);
+                        const float x0 = a0[p];
+                        const float x1 = a1[p];
+                        const float x2 = a2[p];
+                        const float x3 = a3[p];
+                        s0_0 += x0 * y0;
+                        s0_1 += x0 * y1;
+                        s0_2 += x0 * y2;
+                        s0_3 += x0 * y3;
+                        s1_0 += x1 * y0;
+                        s1_1 += x1 * y1;
+                        s1_2 += x1 * y2;
+                        s1_3 += x1 * y3;
+                        s2_0 += x2 * y0;
+                        s2_1 += x2 * y1;
+                        s2_2 += x2 * y2;
+                        s2_3 += x2 * y3;
+                        s3_0 += x3 * y0;
+                        s3_1 += x3 * y1;
+                        s3_2 += x3 * y2;
+                        s3_3 += x3 * y3;
+                    }
+                    if (oy % 5 == 4 || oy == 11) {
+                        *(mc_v16 *)(c0 + 0) += s0_0;
+                        *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c0 + 32) += s0_2;
+                        *(mc_v16 *)(c0 + 48) += s0_3;
+                        *(mc_v16 *)(c1 + 0) += s1_0;
+                        *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c1 + 32) += s1_2;
+                        *(mc_v16 *)(c1 + 48) += s1_3;
+                        *(mc_v16 *)(c2 + 0) += s2_0;
+                        *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c2 + 32) += s2_2;
+                        *(mc_v16 *)(c2 + 48) += s2_3;
+                        *(mc_v16 *)(c3 + 0) += s3_0;
+                        *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c3 + 32) += s3_2;
+                        *(mc_v16 *)(c3 + 48) += s3_3;
+                        s0_0 = (mc_v16){0};
+                        s0_1 = (mc_v16){0};
+                        s0_2 = (mc_v16){0};
+                        s0_3 = (mc_v16){0};
+                        s1_0 = (mc_v16){0};
+                        s1_1 = (mc_v16){0};
+                        s1_2 = (mc_v16){0};
+                        s1_3 = (mc_v16){0};
+                        s2_0 = (mc_v16){0};
+                        s2_1 = (mc_v16){0};
+                        s2_2 = (mc_v16){0};
+                        s2_3 = (mc_v16){0};
+                        s3_0 = (mc_v16){0};
+                        s3_1 = (mc_v16){0};
+                        s3_2 = (mc_v16){0};
+                        s3_3 = (mc_v16){0};
+                    }
                 }
-                sums[(i0 + 0) * 192 + k0 + 0] = s0_0;
-                sums[(i0 + 0) * 192 + k0 + 1] = s0_1;
-                sums[(i0 + 0) * 192 + k0 + 2] = s0_2;
-                sums[(i0 + 0) * 192 + k0 + 3] = s0_3;
-                sums[(i0 + 1) * 192 + k0 + 0] = s1_0;
-                sums[(i0 + 1) * 192 + k0 + 1] = s1_1;
-                sums[(i0 + 1) * 192 + k0 + 2] = s1_2;
-                sums[(i0 + 1) * 192 + k0 + 3] = s1_3;
-                sums[(i0 + 2) * 192 + k0 + 0] = s2_0;
-                sums[(i0 + 2) * 192 + k0 + 1] = s2_1;
-                sums[(i0 + 2) * 192 + k0 + 2] = s2_2;
-                sums[(i0 + 2) * 192 + k0 + 3] = s2_3;
-                sums[(i0 + 3) * 192 + k0 + 0] = s3_0;
-                sums[(i0 + 3) * 192 + k0 + 1] = s3_1;
-                sums[(i0 + 3) * 192 + k0 + 2] = s3_2;
-                sums[(i0 + 3) * 192 + k0 + 3] = s3_3;
-            }
             }
         }
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 64; r++)
-            for (int k = 0; k < 192; k++)
-                c[r * 192 + k] += mc_v16_sum(&sums[r * 192 + k]);
     }
+}
+
+
+/* Image xb into the interior of the zero-padded, channels-last xt. */
+static void conv_k1_c192_64_12x12_s1_p0_pad_cl(const float *restrict planes, float *restrict xt)
+{
+    for (int g = 0; g < 12; g++)
+        for (int p0 = 0; p0 < 144; p0 += 16) {
+            const int count = 144 - p0 < 16 ? 144 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 144 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 12, ix = (p0 + q) % 12;
+                *(mc_v16 *)(xt + ((iy + 0) * 12 + ix + 0) * 192 + g * 16) = r[q];
+            }
+        }
 }
 
 static void conv_k1_c192_64_12x12_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
@@ -3153,7 +3577,30 @@ void conv_k1_c192_64_12x12_s1_p0_bwd(int n, const float *restrict x, const float
     (void)dbias;
     static float wt[12288];
     conv_k1_c192_64_12x12_s1_p0_transpose_w(w, wt);
-    conv_k1_c192_64_12x12_s1_p0_gemm_dw(n, dy, x, dw);
+    static float dwt[196608];
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[27648];
+        memset(xt, 0, sizeof xt);
+        MC_OMP_FOR_IN
+        for (int k = 0; k < 16; k++) {
+            float *restrict part = dwt + (long)k * 12288;
+            memset(part, 0, sizeof(float) * 12288);
+            for (int b = k * n / 16; b < (k + 1) * n / 16; b++) {
+                conv_k1_c192_64_12x12_s1_p0_pad_cl(x + (long)b * 27648, xt);
+                conv_k1_c192_64_12x12_s1_p0_gemm_dw(1, dy + (long)b * 9216, xt, part);
+            }
+        }
+    }
+    MC_OMP_FOR
+    for (int co = 0; co < 64; co++)
+        for (int ci = 0; ci < 192; ci++)
+            for (int t = 0; t < 1; t++) {
+                float s = 0.0f;
+                for (int k = 0; k < 16; k++)
+                    s += dwt[(long)k * 12288 + (co * 1 + t) * 192 + ci];
+                dw[(co * 192 + ci) * 1 + t] += s;
+            }
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         if (!acc)
@@ -3275,91 +3722,127 @@ static void conv_k1_c64_384_12x12_s1_p0_gemm_fwd(const float *restrict a, const 
 
 static void conv_k1_c64_384_12x12_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    static mc_v16 sums[24576];
-    MC_OMP_PARALLEL
-    {
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 384; r++)
-            memset(sums + r * 64, 0, sizeof(mc_v16) * 64);
+    for (int i0 = 0; i0 < 384; i0 += 4) {
         for (int i = 0; i < nb; i++) {
-            MC_OMP_FOR_IN
-            for (int i0 = 0; i0 < 384; i0 += 4) {
-            for (int k0 = 0; k0 < 64; k0 += 4)
+            for (int j0 = 0; j0 < 64; j0 += 64)
             {
                 const float *restrict a0 = a + (long)i * 55296 + (i0 + 0) * 144;
+                float *restrict c0 = c + (i0 + 0) * 64 + j0;
                 const float *restrict a1 = a + (long)i * 55296 + (i0 + 1) * 144;
+                float *restrict c1 = c + (i0 + 1) * 64 + j0;
                 const float *restrict a2 = a + (long)i * 55296 + (i0 + 2) * 144;
+                float *restrict c2 = c + (i0 + 2) * 64 + j0;
                 const float *restrict a3 = a + (long)i * 55296 + (i0 + 3) * 144;
-                const float *restrict b0 = b + (long)i * 9216 + (k0 + 0) * 144;
-                const float *restrict b1 = b + (long)i * 9216 + (k0 + 1) * 144;
-                const float *restrict b2 = b + (long)i * 9216 + (k0 + 2) * 144;
-                const float *restrict b3 = b + (long)i * 9216 + (k0 + 3) * 144;
-                mc_v16 s0_0 = sums[(i0 + 0) * 64 + k0 + 0];
-                mc_v16 s0_1 = sums[(i0 + 0) * 64 + k0 + 1];
-                mc_v16 s0_2 = sums[(i0 + 0) * 64 + k0 + 2];
-                mc_v16 s0_3 = sums[(i0 + 0) * 64 + k0 + 3];
-                mc_v16 s1_0 = sums[(i0 + 1) * 64 + k0 + 0];
-                mc_v16 s1_1 = sums[(i0 + 1) * 64 + k0 + 1];
-                mc_v16 s1_2 = sums[(i0 + 1) * 64 + k0 + 2];
-                mc_v16 s1_3 = sums[(i0 + 1) * 64 + k0 + 3];
-                mc_v16 s2_0 = sums[(i0 + 2) * 64 + k0 + 0];
-                mc_v16 s2_1 = sums[(i0 + 2) * 64 + k0 + 1];
-                mc_v16 s2_2 = sums[(i0 + 2) * 64 + k0 + 2];
-                mc_v16 s2_3 = sums[(i0 + 2) * 64 + k0 + 3];
-                mc_v16 s3_0 = sums[(i0 + 3) * 64 + k0 + 0];
-                mc_v16 s3_1 = sums[(i0 + 3) * 64 + k0 + 1];
-                mc_v16 s3_2 = sums[(i0 + 3) * 64 + k0 + 2];
-                mc_v16 s3_3 = sums[(i0 + 3) * 64 + k0 + 3];
-                for (int p = 0; p < 144; p += 16) {
-                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
-                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
-                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
-                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
-                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
-                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
-                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
-                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
-                    s0_0 += x0 * y0;
-                    s0_1 += x0 * y1;
-                    s0_2 += x0 * y2;
-                    s0_3 += x0 * y3;
-                    s1_0 += x1 * y0;
-                    s1_1 += x1 * y1;
-                    s1_2 += x1 * y2;
-                    s1_3 += x1 * y3;
-                    s2_0 += x2 * y0;
-                    s2_1 += x2 * y1;
-                    s2_2 += x2 * y2;
-                    s2_3 += x2 * y3;
-                    s3_0 += x3 * y0;
-                    s3_1 += x3 * y1;
-                    s3_2 += x3 * y2;
-                    s3_3 += x3 * y3;
+                float *restrict c3 = c + (i0 + 3) * 64 + j0;
+                const int o0 = ((j0 + 0) / 64 / 1 * 12 + (j0 + 0) / 64 % 1) * 64 + (j0 + 0) % 64;
+                const int o1 = ((j0 + 16) / 64 / 1 * 12 + (j0 + 16) / 64 % 1) * 64 + (j0 + 16) % 64;
+                const int o2 = ((j0 + 32) / 64 / 1 * 12 + (j0 + 32) / 64 % 1) * 64 + (j0 + 32) % 64;
+                const int o3 = ((j0 + 48) / 64 / 1 * 12 + (j0 + 48) / 64 % 1) * 64 + (j0 + 48) % 64;
+                mc_v16 s0_0 = {0};
+                mc_v16 s0_1 = {0};
+                mc_v16 s0_2 = {0};
+                mc_v16 s0_3 = {0};
+                mc_v16 s1_0 = {0};
+                mc_v16 s1_1 = {0};
+                mc_v16 s1_2 = {0};
+                mc_v16 s1_3 = {0};
+                mc_v16 s2_0 = {0};
+                mc_v16 s2_1 = {0};
+                mc_v16 s2_2 = {0};
+                mc_v16 s2_3 = {0};
+                mc_v16 s3_0 = {0};
+                mc_v16 s3_1 = {0};
+                mc_v16 s3_2 = {0};
+                mc_v16 s3_3 = {0};
+                for (int oy = 0, p = 0; oy < 12; oy++) {
+                    for (int ox = 0; ox < 12; ox++, p++) {
+                        const float *restrict bp = b + (long)i * 9216 + (oy * 12 + ox) * 64;
+                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
+                        const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
+                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
+                        const mc_v16 y3 = *(const mc_v16 *)(bp + o3);
+                        const float x0 = a0[p];
+                        const float x1 = a1[p];
+                        const float x2 = a2[p];
+                        const float x3 = a3[p];
+                        s0_0 += x0 * y0;
+                        s0_1 += x0 * y1;
+                        s0_2 += x0 * y2;
+                        s0_3 += x0 * y3;
+                        s1_0 += x1 * y0;
+                        s1_1 += x1 * y1;
+                        s1_2 += x1 * y2;
+                        s1_3 += x1 * y3;
+                        s2_0 += x2 * y0;
+                        s2_1 += x2 * y1;
+                        s2_2 += x2 * y2;
+                        s2_3 += x2 * y3;
+                        s3_0 += x3 * y0;
+                        s3_1 += x3 * y1;
+                        s3_2 += x3 * y2;
+                        s3_3 += x3 * y3;
+                    }
+                    if (oy % 5 == 4 || oy == 11) {
+                        *(mc_v16 *)(c0 + 0) += s0_0;
+                        *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c0 + 32) += s0_2;
+                        *(mc_v16 *)(c0 + 48) += s0_3;
+                        *(mc_v16 *)(c1 + 0) += s1_0;
+                        *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c1 + 32) += s1_2;
+                        *(mc_v16 *)(c1 + 48) += s1_3;
+                        *(mc_v16 *)(c2 + 0) += s2_0;
+                        *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c2 + 32) += s2_2;
+                        *(mc_v16 *)(c2 + 48) += s2_3;
+                        *(mc_v16 *)(c3 + 0) += s3_0;
+                        *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c3 + 32) += s3_2;
+                        *(mc_v16 *)(c3 + 48) += s3_3;
+                        s0_0 = (mc_v16){0};
+                        s0_1 = (mc_v16){0};
+                        s0_2 = (mc_v16){0};
+                        s0_3 = (mc_v16){0};
+                        s1_0 = (mc_v16){0};
+                        s1_1 = (mc_v16){0};
+                        s1_2 = (mc_v16){0};
+                        s1_3 = (mc_v16){0};
+                        s2_0 = (mc_v16){0};
+                        s2_1 = (mc_v16){0};
+                        s2_2 = (mc_v16){0};
+                        s2_3 = (mc_v16){0};
+                        s3_0 = (mc_v16){0};
+                        s3_1 = (mc_v16){0};
+                        s3_2 = (mc_v16){0};
+                        s3_3 = (mc_v16){0};
+                    }
                 }
-                sums[(i0 + 0) * 64 + k0 + 0] = s0_0;
-                sums[(i0 + 0) * 64 + k0 + 1] = s0_1;
-                sums[(i0 + 0) * 64 + k0 + 2] = s0_2;
-                sums[(i0 + 0) * 64 + k0 + 3] = s0_3;
-                sums[(i0 + 1) * 64 + k0 + 0] = s1_0;
-                sums[(i0 + 1) * 64 + k0 + 1] = s1_1;
-                sums[(i0 + 1) * 64 + k0 + 2] = s1_2;
-                sums[(i0 + 1) * 64 + k0 + 3] = s1_3;
-                sums[(i0 + 2) * 64 + k0 + 0] = s2_0;
-                sums[(i0 + 2) * 64 + k0 + 1] = s2_1;
-                sums[(i0 + 2) * 64 + k0 + 2] = s2_2;
-                sums[(i0 + 2) * 64 + k0 + 3] = s2_3;
-                sums[(i0 + 3) * 64 + k0 + 0] = s3_0;
-                sums[(i0 + 3) * 64 + k0 + 1] = s3_1;
-                sums[(i0 + 3) * 64 + k0 + 2] = s3_2;
-                sums[(i0 + 3) * 64 + k0 + 3] = s3_3;
-            }
             }
         }
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 384; r++)
-            for (int k = 0; k < 64; k++)
-                c[r * 64 + k] += mc_v16_sum(&sums[r * 64 + k]);
     }
+}
+
+
+/* Image xb into the interior of the zero-padded, channels-last xt. */
+static void conv_k1_c64_384_12x12_s1_p0_pad_cl(const float *restrict planes, float *restrict xt)
+{
+    for (int g = 0; g < 4; g++)
+        for (int p0 = 0; p0 < 144; p0 += 16) {
+            const int count = 144 - p0 < 16 ? 144 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 144 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 12, ix = (p0 + q) % 12;
+                *(mc_v16 *)(xt + ((iy + 0) * 12 + ix + 0) * 64 + g * 16) = r[q];
+            }
+        }
 }
 
 static void conv_k1_c64_384_12x12_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
@@ -3501,7 +3984,30 @@ void conv_k1_c64_384_12x12_s1_p0_bwd(int n, const float *restrict x, const float
     (void)dbias;
     static float wt[24576];
     conv_k1_c64_384_12x12_s1_p0_transpose_w(w, wt);
-    conv_k1_c64_384_12x12_s1_p0_gemm_dw(n, dy, x, dw);
+    static float dwt[393216];
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[9216];
+        memset(xt, 0, sizeof xt);
+        MC_OMP_FOR_IN
+        for (int k = 0; k < 16; k++) {
+            float *restrict part = dwt + (long)k * 24576;
+            memset(part, 0, sizeof(float) * 24576);
+            for (int b = k * n / 16; b < (k + 1) * n / 16; b++) {
+                conv_k1_c64_384_12x12_s1_p0_pad_cl(x + (long)b * 9216, xt);
+                conv_k1_c64_384_12x12_s1_p0_gemm_dw(1, dy + (long)b * 55296, xt, part);
+            }
+        }
+    }
+    MC_OMP_FOR
+    for (int co = 0; co < 384; co++)
+        for (int ci = 0; ci < 64; ci++)
+            for (int t = 0; t < 1; t++) {
+                float s = 0.0f;
+                for (int k = 0; k < 16; k++)
+                    s += dwt[(long)k * 24576 + (co * 1 + t) * 64 + ci];
+                dw[(co * 64 + ci) * 1 + t] += s;
+            }
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         if (!acc)
@@ -3623,91 +4129,127 @@ static void conv_k1_c384_64_12x12_s1_p0_gemm_fwd(const float *restrict a, const 
 
 static void conv_k1_c384_64_12x12_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    static mc_v16 sums[24576];
-    MC_OMP_PARALLEL
-    {
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 64; r++)
-            memset(sums + r * 384, 0, sizeof(mc_v16) * 384);
+    for (int i0 = 0; i0 < 64; i0 += 4) {
         for (int i = 0; i < nb; i++) {
-            MC_OMP_FOR_IN
-            for (int i0 = 0; i0 < 64; i0 += 4) {
-            for (int k0 = 0; k0 < 384; k0 += 4)
+            for (int j0 = 0; j0 < 384; j0 += 64)
             {
                 const float *restrict a0 = a + (long)i * 9216 + (i0 + 0) * 144;
+                float *restrict c0 = c + (i0 + 0) * 384 + j0;
                 const float *restrict a1 = a + (long)i * 9216 + (i0 + 1) * 144;
+                float *restrict c1 = c + (i0 + 1) * 384 + j0;
                 const float *restrict a2 = a + (long)i * 9216 + (i0 + 2) * 144;
+                float *restrict c2 = c + (i0 + 2) * 384 + j0;
                 const float *restrict a3 = a + (long)i * 9216 + (i0 + 3) * 144;
-                const float *restrict b0 = b + (long)i * 55296 + (k0 + 0) * 144;
-                const float *restrict b1 = b + (long)i * 55296 + (k0 + 1) * 144;
-                const float *restrict b2 = b + (long)i * 55296 + (k0 + 2) * 144;
-                const float *restrict b3 = b + (long)i * 55296 + (k0 + 3) * 144;
-                mc_v16 s0_0 = sums[(i0 + 0) * 384 + k0 + 0];
-                mc_v16 s0_1 = sums[(i0 + 0) * 384 + k0 + 1];
-                mc_v16 s0_2 = sums[(i0 + 0) * 384 + k0 + 2];
-                mc_v16 s0_3 = sums[(i0 + 0) * 384 + k0 + 3];
-                mc_v16 s1_0 = sums[(i0 + 1) * 384 + k0 + 0];
-                mc_v16 s1_1 = sums[(i0 + 1) * 384 + k0 + 1];
-                mc_v16 s1_2 = sums[(i0 + 1) * 384 + k0 + 2];
-                mc_v16 s1_3 = sums[(i0 + 1) * 384 + k0 + 3];
-                mc_v16 s2_0 = sums[(i0 + 2) * 384 + k0 + 0];
-                mc_v16 s2_1 = sums[(i0 + 2) * 384 + k0 + 1];
-                mc_v16 s2_2 = sums[(i0 + 2) * 384 + k0 + 2];
-                mc_v16 s2_3 = sums[(i0 + 2) * 384 + k0 + 3];
-                mc_v16 s3_0 = sums[(i0 + 3) * 384 + k0 + 0];
-                mc_v16 s3_1 = sums[(i0 + 3) * 384 + k0 + 1];
-                mc_v16 s3_2 = sums[(i0 + 3) * 384 + k0 + 2];
-                mc_v16 s3_3 = sums[(i0 + 3) * 384 + k0 + 3];
-                for (int p = 0; p < 144; p += 16) {
-                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
-                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
-                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
-                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
-                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
-                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
-                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
-                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
-                    s0_0 += x0 * y0;
-                    s0_1 += x0 * y1;
-                    s0_2 += x0 * y2;
-                    s0_3 += x0 * y3;
-                    s1_0 += x1 * y0;
-                    s1_1 += x1 * y1;
-                    s1_2 += x1 * y2;
-                    s1_3 += x1 * y3;
-                    s2_0 += x2 * y0;
-                    s2_1 += x2 * y1;
-                    s2_2 += x2 * y2;
-                    s2_3 += x2 * y3;
-                    s3_0 += x3 * y0;
-                    s3_1 += x3 * y1;
-                    s3_2 += x3 * y2;
-                    s3_3 += x3 * y3;
+                float *restrict c3 = c + (i0 + 3) * 384 + j0;
+                const int o0 = ((j0 + 0) / 384 / 1 * 12 + (j0 + 0) / 384 % 1) * 384 + (j0 + 0) % 384;
+                const int o1 = ((j0 + 16) / 384 / 1 * 12 + (j0 + 16) / 384 % 1) * 384 + (j0 + 16) % 384;
+                const int o2 = ((j0 + 32) / 384 / 1 * 12 + (j0 + 32) / 384 % 1) * 384 + (j0 + 32) % 384;
+                const int o3 = ((j0 + 48) / 384 / 1 * 12 + (j0 + 48) / 384 % 1) * 384 + (j0 + 48) % 384;
+                mc_v16 s0_0 = {0};
+                mc_v16 s0_1 = {0};
+                mc_v16 s0_2 = {0};
+                mc_v16 s0_3 = {0};
+                mc_v16 s1_0 = {0};
+                mc_v16 s1_1 = {0};
+                mc_v16 s1_2 = {0};
+                mc_v16 s1_3 = {0};
+                mc_v16 s2_0 = {0};
+                mc_v16 s2_1 = {0};
+                mc_v16 s2_2 = {0};
+                mc_v16 s2_3 = {0};
+                mc_v16 s3_0 = {0};
+                mc_v16 s3_1 = {0};
+                mc_v16 s3_2 = {0};
+                mc_v16 s3_3 = {0};
+                for (int oy = 0, p = 0; oy < 12; oy++) {
+                    for (int ox = 0; ox < 12; ox++, p++) {
+                        const float *restrict bp = b + (long)i * 55296 + (oy * 12 + ox) * 384;
+                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
+                        const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
+                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
+                        const mc_v16 y3 = *(const mc_v16 *)(bp + o3);
+                        const float x0 = a0[p];
+                        const float x1 = a1[p];
+                        const float x2 = a2[p];
+                        const float x3 = a3[p];
+                        s0_0 += x0 * y0;
+                        s0_1 += x0 * y1;
+                        s0_2 += x0 * y2;
+                        s0_3 += x0 * y3;
+                        s1_0 += x1 * y0;
+                        s1_1 += x1 * y1;
+                        s1_2 += x1 * y2;
+                        s1_3 += x1 * y3;
+                        s2_0 += x2 * y0;
+                        s2_1 += x2 * y1;
+                        s2_2 += x2 * y2;
+                        s2_3 += x2 * y3;
+                        s3_0 += x3 * y0;
+                        s3_1 += x3 * y1;
+                        s3_2 += x3 * y2;
+                        s3_3 += x3 * y3;
+                    }
+                    if (oy % 5 == 4 || oy == 11) {
+                        *(mc_v16 *)(c0 + 0) += s0_0;
+                        *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c0 + 32) += s0_2;
+                        *(mc_v16 *)(c0 + 48) += s0_3;
+                        *(mc_v16 *)(c1 + 0) += s1_0;
+                        *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c1 + 32) += s1_2;
+                        *(mc_v16 *)(c1 + 48) += s1_3;
+                        *(mc_v16 *)(c2 + 0) += s2_0;
+                        *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c2 + 32) += s2_2;
+                        *(mc_v16 *)(c2 + 48) += s2_3;
+                        *(mc_v16 *)(c3 + 0) += s3_0;
+                        *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c3 + 32) += s3_2;
+                        *(mc_v16 *)(c3 + 48) += s3_3;
+                        s0_0 = (mc_v16){0};
+                        s0_1 = (mc_v16){0};
+                        s0_2 = (mc_v16){0};
+                        s0_3 = (mc_v16){0};
+                        s1_0 = (mc_v16){0};
+                        s1_1 = (mc_v16){0};
+                        s1_2 = (mc_v16){0};
+                        s1_3 = (mc_v16){0};
+                        s2_0 = (mc_v16){0};
+                        s2_1 = (mc_v16){0};
+                        s2_2 = (mc_v16){0};
+                        s2_3 = (mc_v16){0};
+                        s3_0 = (mc_v16){0};
+                        s3_1 = (mc_v16){0};
+                        s3_2 = (mc_v16){0};
+                        s3_3 = (mc_v16){0};
+                    }
                 }
-                sums[(i0 + 0) * 384 + k0 + 0] = s0_0;
-                sums[(i0 + 0) * 384 + k0 + 1] = s0_1;
-                sums[(i0 + 0) * 384 + k0 + 2] = s0_2;
-                sums[(i0 + 0) * 384 + k0 + 3] = s0_3;
-                sums[(i0 + 1) * 384 + k0 + 0] = s1_0;
-                sums[(i0 + 1) * 384 + k0 + 1] = s1_1;
-                sums[(i0 + 1) * 384 + k0 + 2] = s1_2;
-                sums[(i0 + 1) * 384 + k0 + 3] = s1_3;
-                sums[(i0 + 2) * 384 + k0 + 0] = s2_0;
-                sums[(i0 + 2) * 384 + k0 + 1] = s2_1;
-                sums[(i0 + 2) * 384 + k0 + 2] = s2_2;
-                sums[(i0 + 2) * 384 + k0 + 3] = s2_3;
-                sums[(i0 + 3) * 384 + k0 + 0] = s3_0;
-                sums[(i0 + 3) * 384 + k0 + 1] = s3_1;
-                sums[(i0 + 3) * 384 + k0 + 2] = s3_2;
-                sums[(i0 + 3) * 384 + k0 + 3] = s3_3;
-            }
             }
         }
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 64; r++)
-            for (int k = 0; k < 384; k++)
-                c[r * 384 + k] += mc_v16_sum(&sums[r * 384 + k]);
     }
+}
+
+
+/* Image xb into the interior of the zero-padded, channels-last xt. */
+static void conv_k1_c384_64_12x12_s1_p0_pad_cl(const float *restrict planes, float *restrict xt)
+{
+    for (int g = 0; g < 24; g++)
+        for (int p0 = 0; p0 < 144; p0 += 16) {
+            const int count = 144 - p0 < 16 ? 144 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 144 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 12, ix = (p0 + q) % 12;
+                *(mc_v16 *)(xt + ((iy + 0) * 12 + ix + 0) * 384 + g * 16) = r[q];
+            }
+        }
 }
 
 static void conv_k1_c384_64_12x12_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
@@ -3849,7 +4391,30 @@ void conv_k1_c384_64_12x12_s1_p0_bwd(int n, const float *restrict x, const float
     (void)dbias;
     static float wt[24576];
     conv_k1_c384_64_12x12_s1_p0_transpose_w(w, wt);
-    conv_k1_c384_64_12x12_s1_p0_gemm_dw(n, dy, x, dw);
+    static float dwt[393216];
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[55296];
+        memset(xt, 0, sizeof xt);
+        MC_OMP_FOR_IN
+        for (int k = 0; k < 16; k++) {
+            float *restrict part = dwt + (long)k * 24576;
+            memset(part, 0, sizeof(float) * 24576);
+            for (int b = k * n / 16; b < (k + 1) * n / 16; b++) {
+                conv_k1_c384_64_12x12_s1_p0_pad_cl(x + (long)b * 55296, xt);
+                conv_k1_c384_64_12x12_s1_p0_gemm_dw(1, dy + (long)b * 9216, xt, part);
+            }
+        }
+    }
+    MC_OMP_FOR
+    for (int co = 0; co < 64; co++)
+        for (int ci = 0; ci < 384; ci++)
+            for (int t = 0; t < 1; t++) {
+                float s = 0.0f;
+                for (int k = 0; k < 16; k++)
+                    s += dwt[(long)k * 24576 + (co * 1 + t) * 384 + ci];
+                dw[(co * 384 + ci) * 1 + t] += s;
+            }
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         if (!acc)
@@ -3971,91 +4536,127 @@ static void conv_k1_c384_96_12x12_s1_p0_gemm_fwd(const float *restrict a, const 
 
 static void conv_k1_c384_96_12x12_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    static mc_v16 sums[36864];
-    MC_OMP_PARALLEL
-    {
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 96; r++)
-            memset(sums + r * 384, 0, sizeof(mc_v16) * 384);
+    for (int i0 = 0; i0 < 96; i0 += 4) {
         for (int i = 0; i < nb; i++) {
-            MC_OMP_FOR_IN
-            for (int i0 = 0; i0 < 96; i0 += 4) {
-            for (int k0 = 0; k0 < 384; k0 += 4)
+            for (int j0 = 0; j0 < 384; j0 += 64)
             {
                 const float *restrict a0 = a + (long)i * 13824 + (i0 + 0) * 144;
+                float *restrict c0 = c + (i0 + 0) * 384 + j0;
                 const float *restrict a1 = a + (long)i * 13824 + (i0 + 1) * 144;
+                float *restrict c1 = c + (i0 + 1) * 384 + j0;
                 const float *restrict a2 = a + (long)i * 13824 + (i0 + 2) * 144;
+                float *restrict c2 = c + (i0 + 2) * 384 + j0;
                 const float *restrict a3 = a + (long)i * 13824 + (i0 + 3) * 144;
-                const float *restrict b0 = b + (long)i * 55296 + (k0 + 0) * 144;
-                const float *restrict b1 = b + (long)i * 55296 + (k0 + 1) * 144;
-                const float *restrict b2 = b + (long)i * 55296 + (k0 + 2) * 144;
-                const float *restrict b3 = b + (long)i * 55296 + (k0 + 3) * 144;
-                mc_v16 s0_0 = sums[(i0 + 0) * 384 + k0 + 0];
-                mc_v16 s0_1 = sums[(i0 + 0) * 384 + k0 + 1];
-                mc_v16 s0_2 = sums[(i0 + 0) * 384 + k0 + 2];
-                mc_v16 s0_3 = sums[(i0 + 0) * 384 + k0 + 3];
-                mc_v16 s1_0 = sums[(i0 + 1) * 384 + k0 + 0];
-                mc_v16 s1_1 = sums[(i0 + 1) * 384 + k0 + 1];
-                mc_v16 s1_2 = sums[(i0 + 1) * 384 + k0 + 2];
-                mc_v16 s1_3 = sums[(i0 + 1) * 384 + k0 + 3];
-                mc_v16 s2_0 = sums[(i0 + 2) * 384 + k0 + 0];
-                mc_v16 s2_1 = sums[(i0 + 2) * 384 + k0 + 1];
-                mc_v16 s2_2 = sums[(i0 + 2) * 384 + k0 + 2];
-                mc_v16 s2_3 = sums[(i0 + 2) * 384 + k0 + 3];
-                mc_v16 s3_0 = sums[(i0 + 3) * 384 + k0 + 0];
-                mc_v16 s3_1 = sums[(i0 + 3) * 384 + k0 + 1];
-                mc_v16 s3_2 = sums[(i0 + 3) * 384 + k0 + 2];
-                mc_v16 s3_3 = sums[(i0 + 3) * 384 + k0 + 3];
-                for (int p = 0; p < 144; p += 16) {
-                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
-                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
-                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
-                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
-                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
-                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
-                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
-                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
-                    s0_0 += x0 * y0;
-                    s0_1 += x0 * y1;
-                    s0_2 += x0 * y2;
-                    s0_3 += x0 * y3;
-                    s1_0 += x1 * y0;
-                    s1_1 += x1 * y1;
-                    s1_2 += x1 * y2;
-                    s1_3 += x1 * y3;
-                    s2_0 += x2 * y0;
-                    s2_1 += x2 * y1;
-                    s2_2 += x2 * y2;
-                    s2_3 += x2 * y3;
-                    s3_0 += x3 * y0;
-                    s3_1 += x3 * y1;
-                    s3_2 += x3 * y2;
-                    s3_3 += x3 * y3;
+                float *restrict c3 = c + (i0 + 3) * 384 + j0;
+                const int o0 = ((j0 + 0) / 384 / 1 * 12 + (j0 + 0) / 384 % 1) * 384 + (j0 + 0) % 384;
+                const int o1 = ((j0 + 16) / 384 / 1 * 12 + (j0 + 16) / 384 % 1) * 384 + (j0 + 16) % 384;
+                const int o2 = ((j0 + 32) / 384 / 1 * 12 + (j0 + 32) / 384 % 1) * 384 + (j0 + 32) % 384;
+                const int o3 = ((j0 + 48) / 384 / 1 * 12 + (j0 + 48) / 384 % 1) * 384 + (j0 + 48) % 384;
+                mc_v16 s0_0 = {0};
+                mc_v16 s0_1 = {0};
+                mc_v16 s0_2 = {0};
+                mc_v16 s0_3 = {0};
+                mc_v16 s1_0 = {0};
+                mc_v16 s1_1 = {0};
+                mc_v16 s1_2 = {0};
+                mc_v16 s1_3 = {0};
+                mc_v16 s2_0 = {0};
+                mc_v16 s2_1 = {0};
+                mc_v16 s2_2 = {0};
+                mc_v16 s2_3 = {0};
+                mc_v16 s3_0 = {0};
+                mc_v16 s3_1 = {0};
+                mc_v16 s3_2 = {0};
+                mc_v16 s3_3 = {0};
+                for (int oy = 0, p = 0; oy < 12; oy++) {
+                    for (int ox = 0; ox < 12; ox++, p++) {
+                        const float *restrict bp = b + (long)i * 55296 + (oy * 12 + ox) * 384;
+                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
+                        const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
+                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
+                        const mc_v16 y3 = *(const mc_v16 *)(bp + o3);
+                        const float x0 = a0[p];
+                        const float x1 = a1[p];
+                        const float x2 = a2[p];
+                        const float x3 = a3[p];
+                        s0_0 += x0 * y0;
+                        s0_1 += x0 * y1;
+                        s0_2 += x0 * y2;
+                        s0_3 += x0 * y3;
+                        s1_0 += x1 * y0;
+                        s1_1 += x1 * y1;
+                        s1_2 += x1 * y2;
+                        s1_3 += x1 * y3;
+                        s2_0 += x2 * y0;
+                        s2_1 += x2 * y1;
+                        s2_2 += x2 * y2;
+                        s2_3 += x2 * y3;
+                        s3_0 += x3 * y0;
+                        s3_1 += x3 * y1;
+                        s3_2 += x3 * y2;
+                        s3_3 += x3 * y3;
+                    }
+                    if (oy % 5 == 4 || oy == 11) {
+                        *(mc_v16 *)(c0 + 0) += s0_0;
+                        *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c0 + 32) += s0_2;
+                        *(mc_v16 *)(c0 + 48) += s0_3;
+                        *(mc_v16 *)(c1 + 0) += s1_0;
+                        *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c1 + 32) += s1_2;
+                        *(mc_v16 *)(c1 + 48) += s1_3;
+                        *(mc_v16 *)(c2 + 0) += s2_0;
+                        *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c2 + 32) += s2_2;
+                        *(mc_v16 *)(c2 + 48) += s2_3;
+                        *(mc_v16 *)(c3 + 0) += s3_0;
+                        *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c3 + 32) += s3_2;
+                        *(mc_v16 *)(c3 + 48) += s3_3;
+                        s0_0 = (mc_v16){0};
+                        s0_1 = (mc_v16){0};
+                        s0_2 = (mc_v16){0};
+                        s0_3 = (mc_v16){0};
+                        s1_0 = (mc_v16){0};
+                        s1_1 = (mc_v16){0};
+                        s1_2 = (mc_v16){0};
+                        s1_3 = (mc_v16){0};
+                        s2_0 = (mc_v16){0};
+                        s2_1 = (mc_v16){0};
+                        s2_2 = (mc_v16){0};
+                        s2_3 = (mc_v16){0};
+                        s3_0 = (mc_v16){0};
+                        s3_1 = (mc_v16){0};
+                        s3_2 = (mc_v16){0};
+                        s3_3 = (mc_v16){0};
+                    }
                 }
-                sums[(i0 + 0) * 384 + k0 + 0] = s0_0;
-                sums[(i0 + 0) * 384 + k0 + 1] = s0_1;
-                sums[(i0 + 0) * 384 + k0 + 2] = s0_2;
-                sums[(i0 + 0) * 384 + k0 + 3] = s0_3;
-                sums[(i0 + 1) * 384 + k0 + 0] = s1_0;
-                sums[(i0 + 1) * 384 + k0 + 1] = s1_1;
-                sums[(i0 + 1) * 384 + k0 + 2] = s1_2;
-                sums[(i0 + 1) * 384 + k0 + 3] = s1_3;
-                sums[(i0 + 2) * 384 + k0 + 0] = s2_0;
-                sums[(i0 + 2) * 384 + k0 + 1] = s2_1;
-                sums[(i0 + 2) * 384 + k0 + 2] = s2_2;
-                sums[(i0 + 2) * 384 + k0 + 3] = s2_3;
-                sums[(i0 + 3) * 384 + k0 + 0] = s3_0;
-                sums[(i0 + 3) * 384 + k0 + 1] = s3_1;
-                sums[(i0 + 3) * 384 + k0 + 2] = s3_2;
-                sums[(i0 + 3) * 384 + k0 + 3] = s3_3;
-            }
             }
         }
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 96; r++)
-            for (int k = 0; k < 384; k++)
-                c[r * 384 + k] += mc_v16_sum(&sums[r * 384 + k]);
     }
+}
+
+
+/* Image xb into the interior of the zero-padded, channels-last xt. */
+static void conv_k1_c384_96_12x12_s1_p0_pad_cl(const float *restrict planes, float *restrict xt)
+{
+    for (int g = 0; g < 24; g++)
+        for (int p0 = 0; p0 < 144; p0 += 16) {
+            const int count = 144 - p0 < 16 ? 144 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 144 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 12, ix = (p0 + q) % 12;
+                *(mc_v16 *)(xt + ((iy + 0) * 12 + ix + 0) * 384 + g * 16) = r[q];
+            }
+        }
 }
 
 static void conv_k1_c384_96_12x12_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
@@ -4197,7 +4798,30 @@ void conv_k1_c384_96_12x12_s1_p0_bwd(int n, const float *restrict x, const float
     (void)dbias;
     static float wt[36864];
     conv_k1_c384_96_12x12_s1_p0_transpose_w(w, wt);
-    conv_k1_c384_96_12x12_s1_p0_gemm_dw(n, dy, x, dw);
+    static float dwt[589824];
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[55296];
+        memset(xt, 0, sizeof xt);
+        MC_OMP_FOR_IN
+        for (int k = 0; k < 16; k++) {
+            float *restrict part = dwt + (long)k * 36864;
+            memset(part, 0, sizeof(float) * 36864);
+            for (int b = k * n / 16; b < (k + 1) * n / 16; b++) {
+                conv_k1_c384_96_12x12_s1_p0_pad_cl(x + (long)b * 55296, xt);
+                conv_k1_c384_96_12x12_s1_p0_gemm_dw(1, dy + (long)b * 13824, xt, part);
+            }
+        }
+    }
+    MC_OMP_FOR
+    for (int co = 0; co < 96; co++)
+        for (int ci = 0; ci < 384; ci++)
+            for (int t = 0; t < 1; t++) {
+                float s = 0.0f;
+                for (int k = 0; k < 16; k++)
+                    s += dwt[(long)k * 36864 + (co * 1 + t) * 384 + ci];
+                dw[(co * 384 + ci) * 1 + t] += s;
+            }
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         if (!acc)
@@ -4319,91 +4943,187 @@ static void conv_k1_c96_576_12x12_s1_p0_gemm_fwd(const float *restrict a, const 
 
 static void conv_k1_c96_576_12x12_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    static mc_v16 sums[55296];
-    MC_OMP_PARALLEL
-    {
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 576; r++)
-            memset(sums + r * 96, 0, sizeof(mc_v16) * 96);
+    for (int i0 = 0; i0 < 576; i0 += 4) {
         for (int i = 0; i < nb; i++) {
-            MC_OMP_FOR_IN
-            for (int i0 = 0; i0 < 576; i0 += 4) {
-            for (int k0 = 0; k0 < 96; k0 += 4)
+            for (int j0 = 0; j0 < 64; j0 += 64)
             {
                 const float *restrict a0 = a + (long)i * 82944 + (i0 + 0) * 144;
+                float *restrict c0 = c + (i0 + 0) * 96 + j0;
                 const float *restrict a1 = a + (long)i * 82944 + (i0 + 1) * 144;
+                float *restrict c1 = c + (i0 + 1) * 96 + j0;
                 const float *restrict a2 = a + (long)i * 82944 + (i0 + 2) * 144;
+                float *restrict c2 = c + (i0 + 2) * 96 + j0;
                 const float *restrict a3 = a + (long)i * 82944 + (i0 + 3) * 144;
-                const float *restrict b0 = b + (long)i * 13824 + (k0 + 0) * 144;
-                const float *restrict b1 = b + (long)i * 13824 + (k0 + 1) * 144;
-                const float *restrict b2 = b + (long)i * 13824 + (k0 + 2) * 144;
-                const float *restrict b3 = b + (long)i * 13824 + (k0 + 3) * 144;
-                mc_v16 s0_0 = sums[(i0 + 0) * 96 + k0 + 0];
-                mc_v16 s0_1 = sums[(i0 + 0) * 96 + k0 + 1];
-                mc_v16 s0_2 = sums[(i0 + 0) * 96 + k0 + 2];
-                mc_v16 s0_3 = sums[(i0 + 0) * 96 + k0 + 3];
-                mc_v16 s1_0 = sums[(i0 + 1) * 96 + k0 + 0];
-                mc_v16 s1_1 = sums[(i0 + 1) * 96 + k0 + 1];
-                mc_v16 s1_2 = sums[(i0 + 1) * 96 + k0 + 2];
-                mc_v16 s1_3 = sums[(i0 + 1) * 96 + k0 + 3];
-                mc_v16 s2_0 = sums[(i0 + 2) * 96 + k0 + 0];
-                mc_v16 s2_1 = sums[(i0 + 2) * 96 + k0 + 1];
-                mc_v16 s2_2 = sums[(i0 + 2) * 96 + k0 + 2];
-                mc_v16 s2_3 = sums[(i0 + 2) * 96 + k0 + 3];
-                mc_v16 s3_0 = sums[(i0 + 3) * 96 + k0 + 0];
-                mc_v16 s3_1 = sums[(i0 + 3) * 96 + k0 + 1];
-                mc_v16 s3_2 = sums[(i0 + 3) * 96 + k0 + 2];
-                mc_v16 s3_3 = sums[(i0 + 3) * 96 + k0 + 3];
-                for (int p = 0; p < 144; p += 16) {
-                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
-                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
-                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
-                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
-                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
-                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
-                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
-                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
-                    s0_0 += x0 * y0;
-                    s0_1 += x0 * y1;
-                    s0_2 += x0 * y2;
-                    s0_3 += x0 * y3;
-                    s1_0 += x1 * y0;
-                    s1_1 += x1 * y1;
-                    s1_2 += x1 * y2;
-                    s1_3 += x1 * y3;
-                    s2_0 += x2 * y0;
-                    s2_1 += x2 * y1;
-                    s2_2 += x2 * y2;
-                    s2_3 += x2 * y3;
-                    s3_0 += x3 * y0;
-                    s3_1 += x3 * y1;
-                    s3_2 += x3 * y2;
-                    s3_3 += x3 * y3;
+                float *restrict c3 = c + (i0 + 3) * 96 + j0;
+                const int o0 = ((j0 + 0) / 96 / 1 * 12 + (j0 + 0) / 96 % 1) * 96 + (j0 + 0) % 96;
+                const int o1 = ((j0 + 16) / 96 / 1 * 12 + (j0 + 16) / 96 % 1) * 96 + (j0 + 16) % 96;
+                const int o2 = ((j0 + 32) / 96 / 1 * 12 + (j0 + 32) / 96 % 1) * 96 + (j0 + 32) % 96;
+                const int o3 = ((j0 + 48) / 96 / 1 * 12 + (j0 + 48) / 96 % 1) * 96 + (j0 + 48) % 96;
+                mc_v16 s0_0 = {0};
+                mc_v16 s0_1 = {0};
+                mc_v16 s0_2 = {0};
+                mc_v16 s0_3 = {0};
+                mc_v16 s1_0 = {0};
+                mc_v16 s1_1 = {0};
+                mc_v16 s1_2 = {0};
+                mc_v16 s1_3 = {0};
+                mc_v16 s2_0 = {0};
+                mc_v16 s2_1 = {0};
+                mc_v16 s2_2 = {0};
+                mc_v16 s2_3 = {0};
+                mc_v16 s3_0 = {0};
+                mc_v16 s3_1 = {0};
+                mc_v16 s3_2 = {0};
+                mc_v16 s3_3 = {0};
+                for (int oy = 0, p = 0; oy < 12; oy++) {
+                    for (int ox = 0; ox < 12; ox++, p++) {
+                        const float *restrict bp = b + (long)i * 13824 + (oy * 12 + ox) * 96;
+                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
+                        const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
+                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
+                        const mc_v16 y3 = *(const mc_v16 *)(bp + o3);
+                        const float x0 = a0[p];
+                        const float x1 = a1[p];
+                        const float x2 = a2[p];
+                        const float x3 = a3[p];
+                        s0_0 += x0 * y0;
+                        s0_1 += x0 * y1;
+                        s0_2 += x0 * y2;
+                        s0_3 += x0 * y3;
+                        s1_0 += x1 * y0;
+                        s1_1 += x1 * y1;
+                        s1_2 += x1 * y2;
+                        s1_3 += x1 * y3;
+                        s2_0 += x2 * y0;
+                        s2_1 += x2 * y1;
+                        s2_2 += x2 * y2;
+                        s2_3 += x2 * y3;
+                        s3_0 += x3 * y0;
+                        s3_1 += x3 * y1;
+                        s3_2 += x3 * y2;
+                        s3_3 += x3 * y3;
+                    }
+                    if (oy % 5 == 4 || oy == 11) {
+                        *(mc_v16 *)(c0 + 0) += s0_0;
+                        *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c0 + 32) += s0_2;
+                        *(mc_v16 *)(c0 + 48) += s0_3;
+                        *(mc_v16 *)(c1 + 0) += s1_0;
+                        *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c1 + 32) += s1_2;
+                        *(mc_v16 *)(c1 + 48) += s1_3;
+                        *(mc_v16 *)(c2 + 0) += s2_0;
+                        *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c2 + 32) += s2_2;
+                        *(mc_v16 *)(c2 + 48) += s2_3;
+                        *(mc_v16 *)(c3 + 0) += s3_0;
+                        *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c3 + 32) += s3_2;
+                        *(mc_v16 *)(c3 + 48) += s3_3;
+                        s0_0 = (mc_v16){0};
+                        s0_1 = (mc_v16){0};
+                        s0_2 = (mc_v16){0};
+                        s0_3 = (mc_v16){0};
+                        s1_0 = (mc_v16){0};
+                        s1_1 = (mc_v16){0};
+                        s1_2 = (mc_v16){0};
+                        s1_3 = (mc_v16){0};
+                        s2_0 = (mc_v16){0};
+                        s2_1 = (mc_v16){0};
+                        s2_2 = (mc_v16){0};
+                        s2_3 = (mc_v16){0};
+                        s3_0 = (mc_v16){0};
+                        s3_1 = (mc_v16){0};
+                        s3_2 = (mc_v16){0};
+                        s3_3 = (mc_v16){0};
+                    }
                 }
-                sums[(i0 + 0) * 96 + k0 + 0] = s0_0;
-                sums[(i0 + 0) * 96 + k0 + 1] = s0_1;
-                sums[(i0 + 0) * 96 + k0 + 2] = s0_2;
-                sums[(i0 + 0) * 96 + k0 + 3] = s0_3;
-                sums[(i0 + 1) * 96 + k0 + 0] = s1_0;
-                sums[(i0 + 1) * 96 + k0 + 1] = s1_1;
-                sums[(i0 + 1) * 96 + k0 + 2] = s1_2;
-                sums[(i0 + 1) * 96 + k0 + 3] = s1_3;
-                sums[(i0 + 2) * 96 + k0 + 0] = s2_0;
-                sums[(i0 + 2) * 96 + k0 + 1] = s2_1;
-                sums[(i0 + 2) * 96 + k0 + 2] = s2_2;
-                sums[(i0 + 2) * 96 + k0 + 3] = s2_3;
-                sums[(i0 + 3) * 96 + k0 + 0] = s3_0;
-                sums[(i0 + 3) * 96 + k0 + 1] = s3_1;
-                sums[(i0 + 3) * 96 + k0 + 2] = s3_2;
-                sums[(i0 + 3) * 96 + k0 + 3] = s3_3;
+            }
+            {
+            const int j0 = 64;
+            {
+                const float *restrict a0 = a + (long)i * 82944 + (i0 + 0) * 144;
+                float *restrict c0 = c + (i0 + 0) * 96 + j0;
+                const float *restrict a1 = a + (long)i * 82944 + (i0 + 1) * 144;
+                float *restrict c1 = c + (i0 + 1) * 96 + j0;
+                const float *restrict a2 = a + (long)i * 82944 + (i0 + 2) * 144;
+                float *restrict c2 = c + (i0 + 2) * 96 + j0;
+                const float *restrict a3 = a + (long)i * 82944 + (i0 + 3) * 144;
+                float *restrict c3 = c + (i0 + 3) * 96 + j0;
+                const int o0 = ((j0 + 0) / 96 / 1 * 12 + (j0 + 0) / 96 % 1) * 96 + (j0 + 0) % 96;
+                const int o1 = ((j0 + 16) / 96 / 1 * 12 + (j0 + 16) / 96 % 1) * 96 + (j0 + 16) % 96;
+                mc_v16 s0_0 = {0};
+                mc_v16 s0_1 = {0};
+                mc_v16 s1_0 = {0};
+                mc_v16 s1_1 = {0};
+                mc_v16 s2_0 = {0};
+                mc_v16 s2_1 = {0};
+                mc_v16 s3_0 = {0};
+                mc_v16 s3_1 = {0};
+                for (int oy = 0, p = 0; oy < 12; oy++) {
+                    for (int ox = 0; ox < 12; ox++, p++) {
+                        const float *restrict bp = b + (long)i * 13824 + (oy * 12 + ox) * 96;
+                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
+                        const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
+                        const float x0 = a0[p];
+                        const float x1 = a1[p];
+                        const float x2 = a2[p];
+                        const float x3 = a3[p];
+                        s0_0 += x0 * y0;
+                        s0_1 += x0 * y1;
+                        s1_0 += x1 * y0;
+                        s1_1 += x1 * y1;
+                        s2_0 += x2 * y0;
+                        s2_1 += x2 * y1;
+                        s3_0 += x3 * y0;
+                        s3_1 += x3 * y1;
+                    }
+                    if (oy % 5 == 4 || oy == 11) {
+                        *(mc_v16 *)(c0 + 0) += s0_0;
+                        *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c1 + 0) += s1_0;
+                        *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c2 + 0) += s2_0;
+                        *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c3 + 0) += s3_0;
+                        *(mc_v16 *)(c3 + 16) += s3_1;
+                        s0_0 = (mc_v16){0};
+                        s0_1 = (mc_v16){0};
+                        s1_0 = (mc_v16){0};
+                        s1_1 = (mc_v16){0};
+                        s2_0 = (mc_v16){0};
+                        s2_1 = (mc_v16){0};
+                        s3_0 = (mc_v16){0};
+                        s3_1 = (mc_v16){0};
+                    }
+                }
             }
             }
         }
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 576; r++)
-            for (int k = 0; k < 96; k++)
-                c[r * 96 + k] += mc_v16_sum(&sums[r * 96 + k]);
     }
+}
+
+
+/* Image xb into the interior of the zero-padded, channels-last xt. */
+static void conv_k1_c96_576_12x12_s1_p0_pad_cl(const float *restrict planes, float *restrict xt)
+{
+    for (int g = 0; g < 6; g++)
+        for (int p0 = 0; p0 < 144; p0 += 16) {
+            const int count = 144 - p0 < 16 ? 144 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 144 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 12, ix = (p0 + q) % 12;
+                *(mc_v16 *)(xt + ((iy + 0) * 12 + ix + 0) * 96 + g * 16) = r[q];
+            }
+        }
 }
 
 static void conv_k1_c96_576_12x12_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
@@ -4545,7 +5265,30 @@ void conv_k1_c96_576_12x12_s1_p0_bwd(int n, const float *restrict x, const float
     (void)dbias;
     static float wt[55296];
     conv_k1_c96_576_12x12_s1_p0_transpose_w(w, wt);
-    conv_k1_c96_576_12x12_s1_p0_gemm_dw(n, dy, x, dw);
+    static float dwt[884736];
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[13824];
+        memset(xt, 0, sizeof xt);
+        MC_OMP_FOR_IN
+        for (int k = 0; k < 16; k++) {
+            float *restrict part = dwt + (long)k * 55296;
+            memset(part, 0, sizeof(float) * 55296);
+            for (int b = k * n / 16; b < (k + 1) * n / 16; b++) {
+                conv_k1_c96_576_12x12_s1_p0_pad_cl(x + (long)b * 13824, xt);
+                conv_k1_c96_576_12x12_s1_p0_gemm_dw(1, dy + (long)b * 82944, xt, part);
+            }
+        }
+    }
+    MC_OMP_FOR
+    for (int co = 0; co < 576; co++)
+        for (int ci = 0; ci < 96; ci++)
+            for (int t = 0; t < 1; t++) {
+                float s = 0.0f;
+                for (int k = 0; k < 16; k++)
+                    s += dwt[(long)k * 55296 + (co * 1 + t) * 96 + ci];
+                dw[(co * 96 + ci) * 1 + t] += s;
+            }
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         if (!acc)
@@ -4667,91 +5410,128 @@ static void conv_k1_c576_96_12x12_s1_p0_gemm_fwd(const float *restrict a, const 
 
 static void conv_k1_c576_96_12x12_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    static mc_v16 sums[55296];
-    MC_OMP_PARALLEL
-    {
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 96; r++)
-            memset(sums + r * 576, 0, sizeof(mc_v16) * 576);
+    MC_OMP_FOR
+    for (int i0 = 0; i0 < 96; i0 += 4) {
         for (int i = 0; i < nb; i++) {
-            MC_OMP_FOR_IN
-            for (int i0 = 0; i0 < 96; i0 += 4) {
-            for (int k0 = 0; k0 < 576; k0 += 4)
+            for (int j0 = 0; j0 < 576; j0 += 64)
             {
                 const float *restrict a0 = a + (long)i * 13824 + (i0 + 0) * 144;
+                float *restrict c0 = c + (i0 + 0) * 576 + j0;
                 const float *restrict a1 = a + (long)i * 13824 + (i0 + 1) * 144;
+                float *restrict c1 = c + (i0 + 1) * 576 + j0;
                 const float *restrict a2 = a + (long)i * 13824 + (i0 + 2) * 144;
+                float *restrict c2 = c + (i0 + 2) * 576 + j0;
                 const float *restrict a3 = a + (long)i * 13824 + (i0 + 3) * 144;
-                const float *restrict b0 = b + (long)i * 82944 + (k0 + 0) * 144;
-                const float *restrict b1 = b + (long)i * 82944 + (k0 + 1) * 144;
-                const float *restrict b2 = b + (long)i * 82944 + (k0 + 2) * 144;
-                const float *restrict b3 = b + (long)i * 82944 + (k0 + 3) * 144;
-                mc_v16 s0_0 = sums[(i0 + 0) * 576 + k0 + 0];
-                mc_v16 s0_1 = sums[(i0 + 0) * 576 + k0 + 1];
-                mc_v16 s0_2 = sums[(i0 + 0) * 576 + k0 + 2];
-                mc_v16 s0_3 = sums[(i0 + 0) * 576 + k0 + 3];
-                mc_v16 s1_0 = sums[(i0 + 1) * 576 + k0 + 0];
-                mc_v16 s1_1 = sums[(i0 + 1) * 576 + k0 + 1];
-                mc_v16 s1_2 = sums[(i0 + 1) * 576 + k0 + 2];
-                mc_v16 s1_3 = sums[(i0 + 1) * 576 + k0 + 3];
-                mc_v16 s2_0 = sums[(i0 + 2) * 576 + k0 + 0];
-                mc_v16 s2_1 = sums[(i0 + 2) * 576 + k0 + 1];
-                mc_v16 s2_2 = sums[(i0 + 2) * 576 + k0 + 2];
-                mc_v16 s2_3 = sums[(i0 + 2) * 576 + k0 + 3];
-                mc_v16 s3_0 = sums[(i0 + 3) * 576 + k0 + 0];
-                mc_v16 s3_1 = sums[(i0 + 3) * 576 + k0 + 1];
-                mc_v16 s3_2 = sums[(i0 + 3) * 576 + k0 + 2];
-                mc_v16 s3_3 = sums[(i0 + 3) * 576 + k0 + 3];
-                for (int p = 0; p < 144; p += 16) {
-                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
-                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
-                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
-                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
-                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
-                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
-                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
-                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
-                    s0_0 += x0 * y0;
-                    s0_1 += x0 * y1;
-                    s0_2 += x0 * y2;
-                    s0_3 += x0 * y3;
-                    s1_0 += x1 * y0;
-                    s1_1 += x1 * y1;
-                    s1_2 += x1 * y2;
-                    s1_3 += x1 * y3;
-                    s2_0 += x2 * y0;
-                    s2_1 += x2 * y1;
-                    s2_2 += x2 * y2;
-                    s2_3 += x2 * y3;
-                    s3_0 += x3 * y0;
-                    s3_1 += x3 * y1;
-                    s3_2 += x3 * y2;
-                    s3_3 += x3 * y3;
+                float *restrict c3 = c + (i0 + 3) * 576 + j0;
+                const int o0 = ((j0 + 0) / 576 / 1 * 12 + (j0 + 0) / 576 % 1) * 576 + (j0 + 0) % 576;
+                const int o1 = ((j0 + 16) / 576 / 1 * 12 + (j0 + 16) / 576 % 1) * 576 + (j0 + 16) % 576;
+                const int o2 = ((j0 + 32) / 576 / 1 * 12 + (j0 + 32) / 576 % 1) * 576 + (j0 + 32) % 576;
+                const int o3 = ((j0 + 48) / 576 / 1 * 12 + (j0 + 48) / 576 % 1) * 576 + (j0 + 48) % 576;
+                mc_v16 s0_0 = {0};
+                mc_v16 s0_1 = {0};
+                mc_v16 s0_2 = {0};
+                mc_v16 s0_3 = {0};
+                mc_v16 s1_0 = {0};
+                mc_v16 s1_1 = {0};
+                mc_v16 s1_2 = {0};
+                mc_v16 s1_3 = {0};
+                mc_v16 s2_0 = {0};
+                mc_v16 s2_1 = {0};
+                mc_v16 s2_2 = {0};
+                mc_v16 s2_3 = {0};
+                mc_v16 s3_0 = {0};
+                mc_v16 s3_1 = {0};
+                mc_v16 s3_2 = {0};
+                mc_v16 s3_3 = {0};
+                for (int oy = 0, p = 0; oy < 12; oy++) {
+                    for (int ox = 0; ox < 12; ox++, p++) {
+                        const float *restrict bp = b + (long)i * 82944 + (oy * 12 + ox) * 576;
+                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
+                        const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
+                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
+                        const mc_v16 y3 = *(const mc_v16 *)(bp + o3);
+                        const float x0 = a0[p];
+                        const float x1 = a1[p];
+                        const float x2 = a2[p];
+                        const float x3 = a3[p];
+                        s0_0 += x0 * y0;
+                        s0_1 += x0 * y1;
+                        s0_2 += x0 * y2;
+                        s0_3 += x0 * y3;
+                        s1_0 += x1 * y0;
+                        s1_1 += x1 * y1;
+                        s1_2 += x1 * y2;
+                        s1_3 += x1 * y3;
+                        s2_0 += x2 * y0;
+                        s2_1 += x2 * y1;
+                        s2_2 += x2 * y2;
+                        s2_3 += x2 * y3;
+                        s3_0 += x3 * y0;
+                        s3_1 += x3 * y1;
+                        s3_2 += x3 * y2;
+                        s3_3 += x3 * y3;
+                    }
+                    if (oy % 5 == 4 || oy == 11) {
+                        *(mc_v16 *)(c0 + 0) += s0_0;
+                        *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c0 + 32) += s0_2;
+                        *(mc_v16 *)(c0 + 48) += s0_3;
+                        *(mc_v16 *)(c1 + 0) += s1_0;
+                        *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c1 + 32) += s1_2;
+                        *(mc_v16 *)(c1 + 48) += s1_3;
+                        *(mc_v16 *)(c2 + 0) += s2_0;
+                        *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c2 + 32) += s2_2;
+                        *(mc_v16 *)(c2 + 48) += s2_3;
+                        *(mc_v16 *)(c3 + 0) += s3_0;
+                        *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c3 + 32) += s3_2;
+                        *(mc_v16 *)(c3 + 48) += s3_3;
+                        s0_0 = (mc_v16){0};
+                        s0_1 = (mc_v16){0};
+                        s0_2 = (mc_v16){0};
+                        s0_3 = (mc_v16){0};
+                        s1_0 = (mc_v16){0};
+                        s1_1 = (mc_v16){0};
+                        s1_2 = (mc_v16){0};
+                        s1_3 = (mc_v16){0};
+                        s2_0 = (mc_v16){0};
+                        s2_1 = (mc_v16){0};
+                        s2_2 = (mc_v16){0};
+                        s2_3 = (mc_v16){0};
+                        s3_0 = (mc_v16){0};
+                        s3_1 = (mc_v16){0};
+                        s3_2 = (mc_v16){0};
+                        s3_3 = (mc_v16){0};
+                    }
                 }
-                sums[(i0 + 0) * 576 + k0 + 0] = s0_0;
-                sums[(i0 + 0) * 576 + k0 + 1] = s0_1;
-                sums[(i0 + 0) * 576 + k0 + 2] = s0_2;
-                sums[(i0 + 0) * 576 + k0 + 3] = s0_3;
-                sums[(i0 + 1) * 576 + k0 + 0] = s1_0;
-                sums[(i0 + 1) * 576 + k0 + 1] = s1_1;
-                sums[(i0 + 1) * 576 + k0 + 2] = s1_2;
-                sums[(i0 + 1) * 576 + k0 + 3] = s1_3;
-                sums[(i0 + 2) * 576 + k0 + 0] = s2_0;
-                sums[(i0 + 2) * 576 + k0 + 1] = s2_1;
-                sums[(i0 + 2) * 576 + k0 + 2] = s2_2;
-                sums[(i0 + 2) * 576 + k0 + 3] = s2_3;
-                sums[(i0 + 3) * 576 + k0 + 0] = s3_0;
-                sums[(i0 + 3) * 576 + k0 + 1] = s3_1;
-                sums[(i0 + 3) * 576 + k0 + 2] = s3_2;
-                sums[(i0 + 3) * 576 + k0 + 3] = s3_3;
-            }
             }
         }
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 96; r++)
-            for (int k = 0; k < 576; k++)
-                c[r * 576 + k] += mc_v16_sum(&sums[r * 576 + k]);
     }
+}
+
+
+/* Image xb into the interior of the zero-padded, channels-last xt. */
+static void conv_k1_c576_96_12x12_s1_p0_pad_cl(const float *restrict planes, float *restrict xt)
+{
+    for (int g = 0; g < 36; g++)
+        for (int p0 = 0; p0 < 144; p0 += 16) {
+            const int count = 144 - p0 < 16 ? 144 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 144 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 12, ix = (p0 + q) % 12;
+                *(mc_v16 *)(xt + ((iy + 0) * 12 + ix + 0) * 576 + g * 16) = r[q];
+            }
+        }
 }
 
 static void conv_k1_c576_96_12x12_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
@@ -4893,7 +5673,20 @@ void conv_k1_c576_96_12x12_s1_p0_bwd(int n, const float *restrict x, const float
     (void)dbias;
     static float wt[55296];
     conv_k1_c576_96_12x12_s1_p0_transpose_w(w, wt);
-    conv_k1_c576_96_12x12_s1_p0_gemm_dw(n, dy, x, dw);
+    static _Alignas(64) float xt[82944];
+    static float dwt[55296];
+    memset(dwt, 0, sizeof dwt);
+    for (int b0 = 0; b0 < n; b0 += 1) {
+        const int nb = n - b0 < 1 ? n - b0 : 1;
+        MC_OMP_FOR
+        for (int i = 0; i < nb; i++)
+            conv_k1_c576_96_12x12_s1_p0_pad_cl(x + (long)(b0 + i) * 82944, xt + (long)i * 82944);
+        conv_k1_c576_96_12x12_s1_p0_gemm_dw(nb, dy + (long)b0 * 13824, xt, dwt);
+    }
+    for (int co = 0; co < 96; co++)
+        for (int ci = 0; ci < 576; ci++)
+            for (int t = 0; t < 1; t++)
+                dw[(co * 576 + ci) * 1 + t] += dwt[(co * 1 + t) * 576 + ci];
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         if (!acc)
@@ -4968,125 +5761,127 @@ static void conv_k1_c576_160_6x6_s1_p0_gemm_fwd(const float *restrict a, const f
 
 static void conv_k1_c576_160_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    static mc_v16 sums[92160];
-    MC_OMP_PARALLEL
-    {
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 160; r++)
-            memset(sums + r * 576, 0, sizeof(mc_v16) * 576);
+    for (int i0 = 0; i0 < 160; i0 += 4) {
         for (int i = 0; i < nb; i++) {
-            MC_OMP_FOR_IN
-            for (int i0 = 0; i0 < 160; i0 += 4) {
-            for (int k0 = 0; k0 < 576; k0 += 4)
+            for (int j0 = 0; j0 < 576; j0 += 64)
             {
                 const float *restrict a0 = a + (long)i * 5760 + (i0 + 0) * 36;
+                float *restrict c0 = c + (i0 + 0) * 576 + j0;
                 const float *restrict a1 = a + (long)i * 5760 + (i0 + 1) * 36;
+                float *restrict c1 = c + (i0 + 1) * 576 + j0;
                 const float *restrict a2 = a + (long)i * 5760 + (i0 + 2) * 36;
+                float *restrict c2 = c + (i0 + 2) * 576 + j0;
                 const float *restrict a3 = a + (long)i * 5760 + (i0 + 3) * 36;
-                const float *restrict b0 = b + (long)i * 20736 + (k0 + 0) * 36;
-                const float *restrict b1 = b + (long)i * 20736 + (k0 + 1) * 36;
-                const float *restrict b2 = b + (long)i * 20736 + (k0 + 2) * 36;
-                const float *restrict b3 = b + (long)i * 20736 + (k0 + 3) * 36;
-                mc_v16 s0_0 = sums[(i0 + 0) * 576 + k0 + 0];
-                mc_v16 s0_1 = sums[(i0 + 0) * 576 + k0 + 1];
-                mc_v16 s0_2 = sums[(i0 + 0) * 576 + k0 + 2];
-                mc_v16 s0_3 = sums[(i0 + 0) * 576 + k0 + 3];
-                mc_v16 s1_0 = sums[(i0 + 1) * 576 + k0 + 0];
-                mc_v16 s1_1 = sums[(i0 + 1) * 576 + k0 + 1];
-                mc_v16 s1_2 = sums[(i0 + 1) * 576 + k0 + 2];
-                mc_v16 s1_3 = sums[(i0 + 1) * 576 + k0 + 3];
-                mc_v16 s2_0 = sums[(i0 + 2) * 576 + k0 + 0];
-                mc_v16 s2_1 = sums[(i0 + 2) * 576 + k0 + 1];
-                mc_v16 s2_2 = sums[(i0 + 2) * 576 + k0 + 2];
-                mc_v16 s2_3 = sums[(i0 + 2) * 576 + k0 + 3];
-                mc_v16 s3_0 = sums[(i0 + 3) * 576 + k0 + 0];
-                mc_v16 s3_1 = sums[(i0 + 3) * 576 + k0 + 1];
-                mc_v16 s3_2 = sums[(i0 + 3) * 576 + k0 + 2];
-                mc_v16 s3_3 = sums[(i0 + 3) * 576 + k0 + 3];
-                for (int p = 0; p < 32; p += 16) {
-                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
-                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
-                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
-                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
-                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
-                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
-                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
-                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
-                    s0_0 += x0 * y0;
-                    s0_1 += x0 * y1;
-                    s0_2 += x0 * y2;
-                    s0_3 += x0 * y3;
-                    s1_0 += x1 * y0;
-                    s1_1 += x1 * y1;
-                    s1_2 += x1 * y2;
-                    s1_3 += x1 * y3;
-                    s2_0 += x2 * y0;
-                    s2_1 += x2 * y1;
-                    s2_2 += x2 * y2;
-                    s2_3 += x2 * y3;
-                    s3_0 += x3 * y0;
-                    s3_1 += x3 * y1;
-                    s3_2 += x3 * y2;
-                    s3_3 += x3 * y3;
+                float *restrict c3 = c + (i0 + 3) * 576 + j0;
+                const int o0 = ((j0 + 0) / 576 / 1 * 6 + (j0 + 0) / 576 % 1) * 576 + (j0 + 0) % 576;
+                const int o1 = ((j0 + 16) / 576 / 1 * 6 + (j0 + 16) / 576 % 1) * 576 + (j0 + 16) % 576;
+                const int o2 = ((j0 + 32) / 576 / 1 * 6 + (j0 + 32) / 576 % 1) * 576 + (j0 + 32) % 576;
+                const int o3 = ((j0 + 48) / 576 / 1 * 6 + (j0 + 48) / 576 % 1) * 576 + (j0 + 48) % 576;
+                mc_v16 s0_0 = {0};
+                mc_v16 s0_1 = {0};
+                mc_v16 s0_2 = {0};
+                mc_v16 s0_3 = {0};
+                mc_v16 s1_0 = {0};
+                mc_v16 s1_1 = {0};
+                mc_v16 s1_2 = {0};
+                mc_v16 s1_3 = {0};
+                mc_v16 s2_0 = {0};
+                mc_v16 s2_1 = {0};
+                mc_v16 s2_2 = {0};
+                mc_v16 s2_3 = {0};
+                mc_v16 s3_0 = {0};
+                mc_v16 s3_1 = {0};
+                mc_v16 s3_2 = {0};
+                mc_v16 s3_3 = {0};
+                for (int oy = 0, p = 0; oy < 6; oy++) {
+                    for (int ox = 0; ox < 6; ox++, p++) {
+                        const float *restrict bp = b + (long)i * 20736 + (oy * 6 + ox) * 576;
+                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
+                        const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
+                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
+                        const mc_v16 y3 = *(const mc_v16 *)(bp + o3);
+                        const float x0 = a0[p];
+                        const float x1 = a1[p];
+                        const float x2 = a2[p];
+                        const float x3 = a3[p];
+                        s0_0 += x0 * y0;
+                        s0_1 += x0 * y1;
+                        s0_2 += x0 * y2;
+                        s0_3 += x0 * y3;
+                        s1_0 += x1 * y0;
+                        s1_1 += x1 * y1;
+                        s1_2 += x1 * y2;
+                        s1_3 += x1 * y3;
+                        s2_0 += x2 * y0;
+                        s2_1 += x2 * y1;
+                        s2_2 += x2 * y2;
+                        s2_3 += x2 * y3;
+                        s3_0 += x3 * y0;
+                        s3_1 += x3 * y1;
+                        s3_2 += x3 * y2;
+                        s3_3 += x3 * y3;
+                    }
+                    if (oy % 10 == 9 || oy == 5) {
+                        *(mc_v16 *)(c0 + 0) += s0_0;
+                        *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c0 + 32) += s0_2;
+                        *(mc_v16 *)(c0 + 48) += s0_3;
+                        *(mc_v16 *)(c1 + 0) += s1_0;
+                        *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c1 + 32) += s1_2;
+                        *(mc_v16 *)(c1 + 48) += s1_3;
+                        *(mc_v16 *)(c2 + 0) += s2_0;
+                        *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c2 + 32) += s2_2;
+                        *(mc_v16 *)(c2 + 48) += s2_3;
+                        *(mc_v16 *)(c3 + 0) += s3_0;
+                        *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c3 + 32) += s3_2;
+                        *(mc_v16 *)(c3 + 48) += s3_3;
+                        s0_0 = (mc_v16){0};
+                        s0_1 = (mc_v16){0};
+                        s0_2 = (mc_v16){0};
+                        s0_3 = (mc_v16){0};
+                        s1_0 = (mc_v16){0};
+                        s1_1 = (mc_v16){0};
+                        s1_2 = (mc_v16){0};
+                        s1_3 = (mc_v16){0};
+                        s2_0 = (mc_v16){0};
+                        s2_1 = (mc_v16){0};
+                        s2_2 = (mc_v16){0};
+                        s2_3 = (mc_v16){0};
+                        s3_0 = (mc_v16){0};
+                        s3_1 = (mc_v16){0};
+                        s3_2 = (mc_v16){0};
+                        s3_3 = (mc_v16){0};
+                    }
                 }
-                {
-                    mc_v16 x0;
-                    mc_v16_part(&x0, a0 + 32, 4);
-                    mc_v16 x1;
-                    mc_v16_part(&x1, a1 + 32, 4);
-                    mc_v16 x2;
-                    mc_v16_part(&x2, a2 + 32, 4);
-                    mc_v16 x3;
-                    mc_v16_part(&x3, a3 + 32, 4);
-                    mc_v16 y0;
-                    mc_v16_part(&y0, b0 + 32, 4);
-                    mc_v16 y1;
-                    mc_v16_part(&y1, b1 + 32, 4);
-                    mc_v16 y2;
-                    mc_v16_part(&y2, b2 + 32, 4);
-                    mc_v16 y3;
-                    mc_v16_part(&y3, b3 + 32, 4);
-                    s0_0 += x0 * y0;
-                    s0_1 += x0 * y1;
-                    s0_2 += x0 * y2;
-                    s0_3 += x0 * y3;
-                    s1_0 += x1 * y0;
-                    s1_1 += x1 * y1;
-                    s1_2 += x1 * y2;
-                    s1_3 += x1 * y3;
-                    s2_0 += x2 * y0;
-                    s2_1 += x2 * y1;
-                    s2_2 += x2 * y2;
-                    s2_3 += x2 * y3;
-                    s3_0 += x3 * y0;
-                    s3_1 += x3 * y1;
-                    s3_2 += x3 * y2;
-                    s3_3 += x3 * y3;
-                }
-                sums[(i0 + 0) * 576 + k0 + 0] = s0_0;
-                sums[(i0 + 0) * 576 + k0 + 1] = s0_1;
-                sums[(i0 + 0) * 576 + k0 + 2] = s0_2;
-                sums[(i0 + 0) * 576 + k0 + 3] = s0_3;
-                sums[(i0 + 1) * 576 + k0 + 0] = s1_0;
-                sums[(i0 + 1) * 576 + k0 + 1] = s1_1;
-                sums[(i0 + 1) * 576 + k0 + 2] = s1_2;
-                sums[(i0 + 1) * 576 + k0 + 3] = s1_3;
-                sums[(i0 + 2) * 576 + k0 + 0] = s2_0;
-                sums[(i0 + 2) * 576 + k0 + 1] = s2_1;
-                sums[(i0 + 2) * 576 + k0 + 2] = s2_2;
-                sums[(i0 + 2) * 576 + k0 + 3] = s2_3;
-                sums[(i0 + 3) * 576 + k0 + 0] = s3_0;
-                sums[(i0 + 3) * 576 + k0 + 1] = s3_1;
-                sums[(i0 + 3) * 576 + k0 + 2] = s3_2;
-                sums[(i0 + 3) * 576 + k0 + 3] = s3_3;
-            }
             }
         }
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 160; r++)
-            for (int k = 0; k < 576; k++)
-                c[r * 576 + k] += mc_v16_sum(&sums[r * 576 + k]);
     }
+}
+
+
+/* Image xb into the interior of the zero-padded, channels-last xt. */
+static void conv_k1_c576_160_6x6_s1_p0_pad_cl(const float *restrict planes, float *restrict xt)
+{
+    for (int g = 0; g < 36; g++)
+        for (int p0 = 0; p0 < 36; p0 += 16) {
+            const int count = 36 - p0 < 16 ? 36 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 36 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 6, ix = (p0 + q) % 6;
+                *(mc_v16 *)(xt + ((iy + 0) * 6 + ix + 0) * 576 + g * 16) = r[q];
+            }
+        }
 }
 
 static void conv_k1_c576_160_6x6_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
@@ -5181,7 +5976,30 @@ void conv_k1_c576_160_6x6_s1_p0_bwd(int n, const float *restrict x, const float 
     (void)dbias;
     static float wt[92160];
     conv_k1_c576_160_6x6_s1_p0_transpose_w(w, wt);
-    conv_k1_c576_160_6x6_s1_p0_gemm_dw(n, dy, x, dw);
+    static float dwt[1013760];
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[20736];
+        memset(xt, 0, sizeof xt);
+        MC_OMP_FOR_IN
+        for (int k = 0; k < 11; k++) {
+            float *restrict part = dwt + (long)k * 92160;
+            memset(part, 0, sizeof(float) * 92160);
+            for (int b = k * n / 11; b < (k + 1) * n / 11; b++) {
+                conv_k1_c576_160_6x6_s1_p0_pad_cl(x + (long)b * 20736, xt);
+                conv_k1_c576_160_6x6_s1_p0_gemm_dw(1, dy + (long)b * 5760, xt, part);
+            }
+        }
+    }
+    MC_OMP_FOR
+    for (int co = 0; co < 160; co++)
+        for (int ci = 0; ci < 576; ci++)
+            for (int t = 0; t < 1; t++) {
+                float s = 0.0f;
+                for (int k = 0; k < 11; k++)
+                    s += dwt[(long)k * 92160 + (co * 1 + t) * 576 + ci];
+                dw[(co * 576 + ci) * 1 + t] += s;
+            }
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         if (!acc)
@@ -5256,125 +6074,187 @@ static void conv_k1_c160_960_6x6_s1_p0_gemm_fwd(const float *restrict a, const f
 
 static void conv_k1_c160_960_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    static mc_v16 sums[153600];
-    MC_OMP_PARALLEL
-    {
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 960; r++)
-            memset(sums + r * 160, 0, sizeof(mc_v16) * 160);
+    for (int i0 = 0; i0 < 960; i0 += 4) {
         for (int i = 0; i < nb; i++) {
-            MC_OMP_FOR_IN
-            for (int i0 = 0; i0 < 960; i0 += 4) {
-            for (int k0 = 0; k0 < 160; k0 += 4)
+            for (int j0 = 0; j0 < 128; j0 += 64)
             {
                 const float *restrict a0 = a + (long)i * 34560 + (i0 + 0) * 36;
+                float *restrict c0 = c + (i0 + 0) * 160 + j0;
                 const float *restrict a1 = a + (long)i * 34560 + (i0 + 1) * 36;
+                float *restrict c1 = c + (i0 + 1) * 160 + j0;
                 const float *restrict a2 = a + (long)i * 34560 + (i0 + 2) * 36;
+                float *restrict c2 = c + (i0 + 2) * 160 + j0;
                 const float *restrict a3 = a + (long)i * 34560 + (i0 + 3) * 36;
-                const float *restrict b0 = b + (long)i * 5760 + (k0 + 0) * 36;
-                const float *restrict b1 = b + (long)i * 5760 + (k0 + 1) * 36;
-                const float *restrict b2 = b + (long)i * 5760 + (k0 + 2) * 36;
-                const float *restrict b3 = b + (long)i * 5760 + (k0 + 3) * 36;
-                mc_v16 s0_0 = sums[(i0 + 0) * 160 + k0 + 0];
-                mc_v16 s0_1 = sums[(i0 + 0) * 160 + k0 + 1];
-                mc_v16 s0_2 = sums[(i0 + 0) * 160 + k0 + 2];
-                mc_v16 s0_3 = sums[(i0 + 0) * 160 + k0 + 3];
-                mc_v16 s1_0 = sums[(i0 + 1) * 160 + k0 + 0];
-                mc_v16 s1_1 = sums[(i0 + 1) * 160 + k0 + 1];
-                mc_v16 s1_2 = sums[(i0 + 1) * 160 + k0 + 2];
-                mc_v16 s1_3 = sums[(i0 + 1) * 160 + k0 + 3];
-                mc_v16 s2_0 = sums[(i0 + 2) * 160 + k0 + 0];
-                mc_v16 s2_1 = sums[(i0 + 2) * 160 + k0 + 1];
-                mc_v16 s2_2 = sums[(i0 + 2) * 160 + k0 + 2];
-                mc_v16 s2_3 = sums[(i0 + 2) * 160 + k0 + 3];
-                mc_v16 s3_0 = sums[(i0 + 3) * 160 + k0 + 0];
-                mc_v16 s3_1 = sums[(i0 + 3) * 160 + k0 + 1];
-                mc_v16 s3_2 = sums[(i0 + 3) * 160 + k0 + 2];
-                mc_v16 s3_3 = sums[(i0 + 3) * 160 + k0 + 3];
-                for (int p = 0; p < 32; p += 16) {
-                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
-                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
-                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
-                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
-                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
-                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
-                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
-                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
-                    s0_0 += x0 * y0;
-                    s0_1 += x0 * y1;
-                    s0_2 += x0 * y2;
-                    s0_3 += x0 * y3;
-                    s1_0 += x1 * y0;
-                    s1_1 += x1 * y1;
-                    s1_2 += x1 * y2;
-                    s1_3 += x1 * y3;
-                    s2_0 += x2 * y0;
-                    s2_1 += x2 * y1;
-                    s2_2 += x2 * y2;
-                    s2_3 += x2 * y3;
-                    s3_0 += x3 * y0;
-                    s3_1 += x3 * y1;
-                    s3_2 += x3 * y2;
-                    s3_3 += x3 * y3;
+                float *restrict c3 = c + (i0 + 3) * 160 + j0;
+                const int o0 = ((j0 + 0) / 160 / 1 * 6 + (j0 + 0) / 160 % 1) * 160 + (j0 + 0) % 160;
+                const int o1 = ((j0 + 16) / 160 / 1 * 6 + (j0 + 16) / 160 % 1) * 160 + (j0 + 16) % 160;
+                const int o2 = ((j0 + 32) / 160 / 1 * 6 + (j0 + 32) / 160 % 1) * 160 + (j0 + 32) % 160;
+                const int o3 = ((j0 + 48) / 160 / 1 * 6 + (j0 + 48) / 160 % 1) * 160 + (j0 + 48) % 160;
+                mc_v16 s0_0 = {0};
+                mc_v16 s0_1 = {0};
+                mc_v16 s0_2 = {0};
+                mc_v16 s0_3 = {0};
+                mc_v16 s1_0 = {0};
+                mc_v16 s1_1 = {0};
+                mc_v16 s1_2 = {0};
+                mc_v16 s1_3 = {0};
+                mc_v16 s2_0 = {0};
+                mc_v16 s2_1 = {0};
+                mc_v16 s2_2 = {0};
+                mc_v16 s2_3 = {0};
+                mc_v16 s3_0 = {0};
+                mc_v16 s3_1 = {0};
+                mc_v16 s3_2 = {0};
+                mc_v16 s3_3 = {0};
+                for (int oy = 0, p = 0; oy < 6; oy++) {
+                    for (int ox = 0; ox < 6; ox++, p++) {
+                        const float *restrict bp = b + (long)i * 5760 + (oy * 6 + ox) * 160;
+                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
+                        const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
+                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
+                        const mc_v16 y3 = *(const mc_v16 *)(bp + o3);
+                        const float x0 = a0[p];
+                        const float x1 = a1[p];
+                        const float x2 = a2[p];
+                        const float x3 = a3[p];
+                        s0_0 += x0 * y0;
+                        s0_1 += x0 * y1;
+                        s0_2 += x0 * y2;
+                        s0_3 += x0 * y3;
+                        s1_0 += x1 * y0;
+                        s1_1 += x1 * y1;
+                        s1_2 += x1 * y2;
+                        s1_3 += x1 * y3;
+                        s2_0 += x2 * y0;
+                        s2_1 += x2 * y1;
+                        s2_2 += x2 * y2;
+                        s2_3 += x2 * y3;
+                        s3_0 += x3 * y0;
+                        s3_1 += x3 * y1;
+                        s3_2 += x3 * y2;
+                        s3_3 += x3 * y3;
+                    }
+                    if (oy % 10 == 9 || oy == 5) {
+                        *(mc_v16 *)(c0 + 0) += s0_0;
+                        *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c0 + 32) += s0_2;
+                        *(mc_v16 *)(c0 + 48) += s0_3;
+                        *(mc_v16 *)(c1 + 0) += s1_0;
+                        *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c1 + 32) += s1_2;
+                        *(mc_v16 *)(c1 + 48) += s1_3;
+                        *(mc_v16 *)(c2 + 0) += s2_0;
+                        *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c2 + 32) += s2_2;
+                        *(mc_v16 *)(c2 + 48) += s2_3;
+                        *(mc_v16 *)(c3 + 0) += s3_0;
+                        *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c3 + 32) += s3_2;
+                        *(mc_v16 *)(c3 + 48) += s3_3;
+                        s0_0 = (mc_v16){0};
+                        s0_1 = (mc_v16){0};
+                        s0_2 = (mc_v16){0};
+                        s0_3 = (mc_v16){0};
+                        s1_0 = (mc_v16){0};
+                        s1_1 = (mc_v16){0};
+                        s1_2 = (mc_v16){0};
+                        s1_3 = (mc_v16){0};
+                        s2_0 = (mc_v16){0};
+                        s2_1 = (mc_v16){0};
+                        s2_2 = (mc_v16){0};
+                        s2_3 = (mc_v16){0};
+                        s3_0 = (mc_v16){0};
+                        s3_1 = (mc_v16){0};
+                        s3_2 = (mc_v16){0};
+                        s3_3 = (mc_v16){0};
+                    }
                 }
-                {
-                    mc_v16 x0;
-                    mc_v16_part(&x0, a0 + 32, 4);
-                    mc_v16 x1;
-                    mc_v16_part(&x1, a1 + 32, 4);
-                    mc_v16 x2;
-                    mc_v16_part(&x2, a2 + 32, 4);
-                    mc_v16 x3;
-                    mc_v16_part(&x3, a3 + 32, 4);
-                    mc_v16 y0;
-                    mc_v16_part(&y0, b0 + 32, 4);
-                    mc_v16 y1;
-                    mc_v16_part(&y1, b1 + 32, 4);
-                    mc_v16 y2;
-                    mc_v16_part(&y2, b2 + 32, 4);
-                    mc_v16 y3;
-                    mc_v16_part(&y3, b3 + 32, 4);
-                    s0_0 += x0 * y0;
-                    s0_1 += x0 * y1;
-                    s0_2 += x0 * y2;
-                    s0_3 += x0 * y3;
-                    s1_0 += x1 * y0;
-                    s1_1 += x1 * y1;
-                    s1_2 += x1 * y2;
-                    s1_3 += x1 * y3;
-                    s2_0 += x2 * y0;
-                    s2_1 += x2 * y1;
-                    s2_2 += x2 * y2;
-                    s2_3 += x2 * y3;
-                    s3_0 += x3 * y0;
-                    s3_1 += x3 * y1;
-                    s3_2 += x3 * y2;
-                    s3_3 += x3 * y3;
+            }
+            {
+            const int j0 = 128;
+            {
+                const float *restrict a0 = a + (long)i * 34560 + (i0 + 0) * 36;
+                float *restrict c0 = c + (i0 + 0) * 160 + j0;
+                const float *restrict a1 = a + (long)i * 34560 + (i0 + 1) * 36;
+                float *restrict c1 = c + (i0 + 1) * 160 + j0;
+                const float *restrict a2 = a + (long)i * 34560 + (i0 + 2) * 36;
+                float *restrict c2 = c + (i0 + 2) * 160 + j0;
+                const float *restrict a3 = a + (long)i * 34560 + (i0 + 3) * 36;
+                float *restrict c3 = c + (i0 + 3) * 160 + j0;
+                const int o0 = ((j0 + 0) / 160 / 1 * 6 + (j0 + 0) / 160 % 1) * 160 + (j0 + 0) % 160;
+                const int o1 = ((j0 + 16) / 160 / 1 * 6 + (j0 + 16) / 160 % 1) * 160 + (j0 + 16) % 160;
+                mc_v16 s0_0 = {0};
+                mc_v16 s0_1 = {0};
+                mc_v16 s1_0 = {0};
+                mc_v16 s1_1 = {0};
+                mc_v16 s2_0 = {0};
+                mc_v16 s2_1 = {0};
+                mc_v16 s3_0 = {0};
+                mc_v16 s3_1 = {0};
+                for (int oy = 0, p = 0; oy < 6; oy++) {
+                    for (int ox = 0; ox < 6; ox++, p++) {
+                        const float *restrict bp = b + (long)i * 5760 + (oy * 6 + ox) * 160;
+                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
+                        const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
+                        const float x0 = a0[p];
+                        const float x1 = a1[p];
+                        const float x2 = a2[p];
+                        const float x3 = a3[p];
+                        s0_0 += x0 * y0;
+                        s0_1 += x0 * y1;
+                        s1_0 += x1 * y0;
+                        s1_1 += x1 * y1;
+                        s2_0 += x2 * y0;
+                        s2_1 += x2 * y1;
+                        s3_0 += x3 * y0;
+                        s3_1 += x3 * y1;
+                    }
+                    if (oy % 10 == 9 || oy == 5) {
+                        *(mc_v16 *)(c0 + 0) += s0_0;
+                        *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c1 + 0) += s1_0;
+                        *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c2 + 0) += s2_0;
+                        *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c3 + 0) += s3_0;
+                        *(mc_v16 *)(c3 + 16) += s3_1;
+                        s0_0 = (mc_v16){0};
+                        s0_1 = (mc_v16){0};
+                        s1_0 = (mc_v16){0};
+                        s1_1 = (mc_v16){0};
+                        s2_0 = (mc_v16){0};
+                        s2_1 = (mc_v16){0};
+                        s3_0 = (mc_v16){0};
+                        s3_1 = (mc_v16){0};
+                    }
                 }
-                sums[(i0 + 0) * 160 + k0 + 0] = s0_0;
-                sums[(i0 + 0) * 160 + k0 + 1] = s0_1;
-                sums[(i0 + 0) * 160 + k0 + 2] = s0_2;
-                sums[(i0 + 0) * 160 + k0 + 3] = s0_3;
-                sums[(i0 + 1) * 160 + k0 + 0] = s1_0;
-                sums[(i0 + 1) * 160 + k0 + 1] = s1_1;
-                sums[(i0 + 1) * 160 + k0 + 2] = s1_2;
-                sums[(i0 + 1) * 160 + k0 + 3] = s1_3;
-                sums[(i0 + 2) * 160 + k0 + 0] = s2_0;
-                sums[(i0 + 2) * 160 + k0 + 1] = s2_1;
-                sums[(i0 + 2) * 160 + k0 + 2] = s2_2;
-                sums[(i0 + 2) * 160 + k0 + 3] = s2_3;
-                sums[(i0 + 3) * 160 + k0 + 0] = s3_0;
-                sums[(i0 + 3) * 160 + k0 + 1] = s3_1;
-                sums[(i0 + 3) * 160 + k0 + 2] = s3_2;
-                sums[(i0 + 3) * 160 + k0 + 3] = s3_3;
             }
             }
         }
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 960; r++)
-            for (int k = 0; k < 160; k++)
-                c[r * 160 + k] += mc_v16_sum(&sums[r * 160 + k]);
     }
+}
+
+
+/* Image xb into the interior of the zero-padded, channels-last xt. */
+static void conv_k1_c160_960_6x6_s1_p0_pad_cl(const float *restrict planes, float *restrict xt)
+{
+    for (int g = 0; g < 10; g++)
+        for (int p0 = 0; p0 < 36; p0 += 16) {
+            const int count = 36 - p0 < 16 ? 36 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 36 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 6, ix = (p0 + q) % 6;
+                *(mc_v16 *)(xt + ((iy + 0) * 6 + ix + 0) * 160 + g * 16) = r[q];
+            }
+        }
 }
 
 static void conv_k1_c160_960_6x6_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
@@ -5469,7 +6349,30 @@ void conv_k1_c160_960_6x6_s1_p0_bwd(int n, const float *restrict x, const float 
     (void)dbias;
     static float wt[153600];
     conv_k1_c160_960_6x6_s1_p0_transpose_w(w, wt);
-    conv_k1_c160_960_6x6_s1_p0_gemm_dw(n, dy, x, dw);
+    static float dwt[921600];
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[5760];
+        memset(xt, 0, sizeof xt);
+        MC_OMP_FOR_IN
+        for (int k = 0; k < 6; k++) {
+            float *restrict part = dwt + (long)k * 153600;
+            memset(part, 0, sizeof(float) * 153600);
+            for (int b = k * n / 6; b < (k + 1) * n / 6; b++) {
+                conv_k1_c160_960_6x6_s1_p0_pad_cl(x + (long)b * 5760, xt);
+                conv_k1_c160_960_6x6_s1_p0_gemm_dw(1, dy + (long)b * 34560, xt, part);
+            }
+        }
+    }
+    MC_OMP_FOR
+    for (int co = 0; co < 960; co++)
+        for (int ci = 0; ci < 160; ci++)
+            for (int t = 0; t < 1; t++) {
+                float s = 0.0f;
+                for (int k = 0; k < 6; k++)
+                    s += dwt[(long)k * 153600 + (co * 1 + t) * 160 + ci];
+                dw[(co * 160 + ci) * 1 + t] += s;
+            }
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         if (!acc)
@@ -5544,125 +6447,127 @@ static void conv_k1_c960_160_6x6_s1_p0_gemm_fwd(const float *restrict a, const f
 
 static void conv_k1_c960_160_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    static mc_v16 sums[153600];
-    MC_OMP_PARALLEL
-    {
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 160; r++)
-            memset(sums + r * 960, 0, sizeof(mc_v16) * 960);
+    for (int i0 = 0; i0 < 160; i0 += 4) {
         for (int i = 0; i < nb; i++) {
-            MC_OMP_FOR_IN
-            for (int i0 = 0; i0 < 160; i0 += 4) {
-            for (int k0 = 0; k0 < 960; k0 += 4)
+            for (int j0 = 0; j0 < 960; j0 += 64)
             {
                 const float *restrict a0 = a + (long)i * 5760 + (i0 + 0) * 36;
+                float *restrict c0 = c + (i0 + 0) * 960 + j0;
                 const float *restrict a1 = a + (long)i * 5760 + (i0 + 1) * 36;
+                float *restrict c1 = c + (i0 + 1) * 960 + j0;
                 const float *restrict a2 = a + (long)i * 5760 + (i0 + 2) * 36;
+                float *restrict c2 = c + (i0 + 2) * 960 + j0;
                 const float *restrict a3 = a + (long)i * 5760 + (i0 + 3) * 36;
-                const float *restrict b0 = b + (long)i * 34560 + (k0 + 0) * 36;
-                const float *restrict b1 = b + (long)i * 34560 + (k0 + 1) * 36;
-                const float *restrict b2 = b + (long)i * 34560 + (k0 + 2) * 36;
-                const float *restrict b3 = b + (long)i * 34560 + (k0 + 3) * 36;
-                mc_v16 s0_0 = sums[(i0 + 0) * 960 + k0 + 0];
-                mc_v16 s0_1 = sums[(i0 + 0) * 960 + k0 + 1];
-                mc_v16 s0_2 = sums[(i0 + 0) * 960 + k0 + 2];
-                mc_v16 s0_3 = sums[(i0 + 0) * 960 + k0 + 3];
-                mc_v16 s1_0 = sums[(i0 + 1) * 960 + k0 + 0];
-                mc_v16 s1_1 = sums[(i0 + 1) * 960 + k0 + 1];
-                mc_v16 s1_2 = sums[(i0 + 1) * 960 + k0 + 2];
-                mc_v16 s1_3 = sums[(i0 + 1) * 960 + k0 + 3];
-                mc_v16 s2_0 = sums[(i0 + 2) * 960 + k0 + 0];
-                mc_v16 s2_1 = sums[(i0 + 2) * 960 + k0 + 1];
-                mc_v16 s2_2 = sums[(i0 + 2) * 960 + k0 + 2];
-                mc_v16 s2_3 = sums[(i0 + 2) * 960 + k0 + 3];
-                mc_v16 s3_0 = sums[(i0 + 3) * 960 + k0 + 0];
-                mc_v16 s3_1 = sums[(i0 + 3) * 960 + k0 + 1];
-                mc_v16 s3_2 = sums[(i0 + 3) * 960 + k0 + 2];
-                mc_v16 s3_3 = sums[(i0 + 3) * 960 + k0 + 3];
-                for (int p = 0; p < 32; p += 16) {
-                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
-                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
-                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
-                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
-                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
-                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
-                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
-                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
-                    s0_0 += x0 * y0;
-                    s0_1 += x0 * y1;
-                    s0_2 += x0 * y2;
-                    s0_3 += x0 * y3;
-                    s1_0 += x1 * y0;
-                    s1_1 += x1 * y1;
-                    s1_2 += x1 * y2;
-                    s1_3 += x1 * y3;
-                    s2_0 += x2 * y0;
-                    s2_1 += x2 * y1;
-                    s2_2 += x2 * y2;
-                    s2_3 += x2 * y3;
-                    s3_0 += x3 * y0;
-                    s3_1 += x3 * y1;
-                    s3_2 += x3 * y2;
-                    s3_3 += x3 * y3;
+                float *restrict c3 = c + (i0 + 3) * 960 + j0;
+                const int o0 = ((j0 + 0) / 960 / 1 * 6 + (j0 + 0) / 960 % 1) * 960 + (j0 + 0) % 960;
+                const int o1 = ((j0 + 16) / 960 / 1 * 6 + (j0 + 16) / 960 % 1) * 960 + (j0 + 16) % 960;
+                const int o2 = ((j0 + 32) / 960 / 1 * 6 + (j0 + 32) / 960 % 1) * 960 + (j0 + 32) % 960;
+                const int o3 = ((j0 + 48) / 960 / 1 * 6 + (j0 + 48) / 960 % 1) * 960 + (j0 + 48) % 960;
+                mc_v16 s0_0 = {0};
+                mc_v16 s0_1 = {0};
+                mc_v16 s0_2 = {0};
+                mc_v16 s0_3 = {0};
+                mc_v16 s1_0 = {0};
+                mc_v16 s1_1 = {0};
+                mc_v16 s1_2 = {0};
+                mc_v16 s1_3 = {0};
+                mc_v16 s2_0 = {0};
+                mc_v16 s2_1 = {0};
+                mc_v16 s2_2 = {0};
+                mc_v16 s2_3 = {0};
+                mc_v16 s3_0 = {0};
+                mc_v16 s3_1 = {0};
+                mc_v16 s3_2 = {0};
+                mc_v16 s3_3 = {0};
+                for (int oy = 0, p = 0; oy < 6; oy++) {
+                    for (int ox = 0; ox < 6; ox++, p++) {
+                        const float *restrict bp = b + (long)i * 34560 + (oy * 6 + ox) * 960;
+                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
+                        const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
+                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
+                        const mc_v16 y3 = *(const mc_v16 *)(bp + o3);
+                        const float x0 = a0[p];
+                        const float x1 = a1[p];
+                        const float x2 = a2[p];
+                        const float x3 = a3[p];
+                        s0_0 += x0 * y0;
+                        s0_1 += x0 * y1;
+                        s0_2 += x0 * y2;
+                        s0_3 += x0 * y3;
+                        s1_0 += x1 * y0;
+                        s1_1 += x1 * y1;
+                        s1_2 += x1 * y2;
+                        s1_3 += x1 * y3;
+                        s2_0 += x2 * y0;
+                        s2_1 += x2 * y1;
+                        s2_2 += x2 * y2;
+                        s2_3 += x2 * y3;
+                        s3_0 += x3 * y0;
+                        s3_1 += x3 * y1;
+                        s3_2 += x3 * y2;
+                        s3_3 += x3 * y3;
+                    }
+                    if (oy % 10 == 9 || oy == 5) {
+                        *(mc_v16 *)(c0 + 0) += s0_0;
+                        *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c0 + 32) += s0_2;
+                        *(mc_v16 *)(c0 + 48) += s0_3;
+                        *(mc_v16 *)(c1 + 0) += s1_0;
+                        *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c1 + 32) += s1_2;
+                        *(mc_v16 *)(c1 + 48) += s1_3;
+                        *(mc_v16 *)(c2 + 0) += s2_0;
+                        *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c2 + 32) += s2_2;
+                        *(mc_v16 *)(c2 + 48) += s2_3;
+                        *(mc_v16 *)(c3 + 0) += s3_0;
+                        *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c3 + 32) += s3_2;
+                        *(mc_v16 *)(c3 + 48) += s3_3;
+                        s0_0 = (mc_v16){0};
+                        s0_1 = (mc_v16){0};
+                        s0_2 = (mc_v16){0};
+                        s0_3 = (mc_v16){0};
+                        s1_0 = (mc_v16){0};
+                        s1_1 = (mc_v16){0};
+                        s1_2 = (mc_v16){0};
+                        s1_3 = (mc_v16){0};
+                        s2_0 = (mc_v16){0};
+                        s2_1 = (mc_v16){0};
+                        s2_2 = (mc_v16){0};
+                        s2_3 = (mc_v16){0};
+                        s3_0 = (mc_v16){0};
+                        s3_1 = (mc_v16){0};
+                        s3_2 = (mc_v16){0};
+                        s3_3 = (mc_v16){0};
+                    }
                 }
-                {
-                    mc_v16 x0;
-                    mc_v16_part(&x0, a0 + 32, 4);
-                    mc_v16 x1;
-                    mc_v16_part(&x1, a1 + 32, 4);
-                    mc_v16 x2;
-                    mc_v16_part(&x2, a2 + 32, 4);
-                    mc_v16 x3;
-                    mc_v16_part(&x3, a3 + 32, 4);
-                    mc_v16 y0;
-                    mc_v16_part(&y0, b0 + 32, 4);
-                    mc_v16 y1;
-                    mc_v16_part(&y1, b1 + 32, 4);
-                    mc_v16 y2;
-                    mc_v16_part(&y2, b2 + 32, 4);
-                    mc_v16 y3;
-                    mc_v16_part(&y3, b3 + 32, 4);
-                    s0_0 += x0 * y0;
-                    s0_1 += x0 * y1;
-                    s0_2 += x0 * y2;
-                    s0_3 += x0 * y3;
-                    s1_0 += x1 * y0;
-                    s1_1 += x1 * y1;
-                    s1_2 += x1 * y2;
-                    s1_3 += x1 * y3;
-                    s2_0 += x2 * y0;
-                    s2_1 += x2 * y1;
-                    s2_2 += x2 * y2;
-                    s2_3 += x2 * y3;
-                    s3_0 += x3 * y0;
-                    s3_1 += x3 * y1;
-                    s3_2 += x3 * y2;
-                    s3_3 += x3 * y3;
-                }
-                sums[(i0 + 0) * 960 + k0 + 0] = s0_0;
-                sums[(i0 + 0) * 960 + k0 + 1] = s0_1;
-                sums[(i0 + 0) * 960 + k0 + 2] = s0_2;
-                sums[(i0 + 0) * 960 + k0 + 3] = s0_3;
-                sums[(i0 + 1) * 960 + k0 + 0] = s1_0;
-                sums[(i0 + 1) * 960 + k0 + 1] = s1_1;
-                sums[(i0 + 1) * 960 + k0 + 2] = s1_2;
-                sums[(i0 + 1) * 960 + k0 + 3] = s1_3;
-                sums[(i0 + 2) * 960 + k0 + 0] = s2_0;
-                sums[(i0 + 2) * 960 + k0 + 1] = s2_1;
-                sums[(i0 + 2) * 960 + k0 + 2] = s2_2;
-                sums[(i0 + 2) * 960 + k0 + 3] = s2_3;
-                sums[(i0 + 3) * 960 + k0 + 0] = s3_0;
-                sums[(i0 + 3) * 960 + k0 + 1] = s3_1;
-                sums[(i0 + 3) * 960 + k0 + 2] = s3_2;
-                sums[(i0 + 3) * 960 + k0 + 3] = s3_3;
-            }
             }
         }
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 160; r++)
-            for (int k = 0; k < 960; k++)
-                c[r * 960 + k] += mc_v16_sum(&sums[r * 960 + k]);
     }
+}
+
+
+/* Image xb into the interior of the zero-padded, channels-last xt. */
+static void conv_k1_c960_160_6x6_s1_p0_pad_cl(const float *restrict planes, float *restrict xt)
+{
+    for (int g = 0; g < 60; g++)
+        for (int p0 = 0; p0 < 36; p0 += 16) {
+            const int count = 36 - p0 < 16 ? 36 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 36 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 6, ix = (p0 + q) % 6;
+                *(mc_v16 *)(xt + ((iy + 0) * 6 + ix + 0) * 960 + g * 16) = r[q];
+            }
+        }
 }
 
 static void conv_k1_c960_160_6x6_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
@@ -5757,7 +6662,30 @@ void conv_k1_c960_160_6x6_s1_p0_bwd(int n, const float *restrict x, const float 
     (void)dbias;
     static float wt[153600];
     conv_k1_c960_160_6x6_s1_p0_transpose_w(w, wt);
-    conv_k1_c960_160_6x6_s1_p0_gemm_dw(n, dy, x, dw);
+    static float dwt[921600];
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[34560];
+        memset(xt, 0, sizeof xt);
+        MC_OMP_FOR_IN
+        for (int k = 0; k < 6; k++) {
+            float *restrict part = dwt + (long)k * 153600;
+            memset(part, 0, sizeof(float) * 153600);
+            for (int b = k * n / 6; b < (k + 1) * n / 6; b++) {
+                conv_k1_c960_160_6x6_s1_p0_pad_cl(x + (long)b * 34560, xt);
+                conv_k1_c960_160_6x6_s1_p0_gemm_dw(1, dy + (long)b * 5760, xt, part);
+            }
+        }
+    }
+    MC_OMP_FOR
+    for (int co = 0; co < 160; co++)
+        for (int ci = 0; ci < 960; ci++)
+            for (int t = 0; t < 1; t++) {
+                float s = 0.0f;
+                for (int k = 0; k < 6; k++)
+                    s += dwt[(long)k * 153600 + (co * 1 + t) * 960 + ci];
+                dw[(co * 960 + ci) * 1 + t] += s;
+            }
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         if (!acc)
@@ -5832,125 +6760,127 @@ static void conv_k1_c960_320_6x6_s1_p0_gemm_fwd(const float *restrict a, const f
 
 static void conv_k1_c960_320_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    static mc_v16 sums[307200];
-    MC_OMP_PARALLEL
-    {
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 320; r++)
-            memset(sums + r * 960, 0, sizeof(mc_v16) * 960);
+    for (int i0 = 0; i0 < 320; i0 += 4) {
         for (int i = 0; i < nb; i++) {
-            MC_OMP_FOR_IN
-            for (int i0 = 0; i0 < 320; i0 += 4) {
-            for (int k0 = 0; k0 < 960; k0 += 4)
+            for (int j0 = 0; j0 < 960; j0 += 64)
             {
                 const float *restrict a0 = a + (long)i * 11520 + (i0 + 0) * 36;
+                float *restrict c0 = c + (i0 + 0) * 960 + j0;
                 const float *restrict a1 = a + (long)i * 11520 + (i0 + 1) * 36;
+                float *restrict c1 = c + (i0 + 1) * 960 + j0;
                 const float *restrict a2 = a + (long)i * 11520 + (i0 + 2) * 36;
+                float *restrict c2 = c + (i0 + 2) * 960 + j0;
                 const float *restrict a3 = a + (long)i * 11520 + (i0 + 3) * 36;
-                const float *restrict b0 = b + (long)i * 34560 + (k0 + 0) * 36;
-                const float *restrict b1 = b + (long)i * 34560 + (k0 + 1) * 36;
-                const float *restrict b2 = b + (long)i * 34560 + (k0 + 2) * 36;
-                const float *restrict b3 = b + (long)i * 34560 + (k0 + 3) * 36;
-                mc_v16 s0_0 = sums[(i0 + 0) * 960 + k0 + 0];
-                mc_v16 s0_1 = sums[(i0 + 0) * 960 + k0 + 1];
-                mc_v16 s0_2 = sums[(i0 + 0) * 960 + k0 + 2];
-                mc_v16 s0_3 = sums[(i0 + 0) * 960 + k0 + 3];
-                mc_v16 s1_0 = sums[(i0 + 1) * 960 + k0 + 0];
-                mc_v16 s1_1 = sums[(i0 + 1) * 960 + k0 + 1];
-                mc_v16 s1_2 = sums[(i0 + 1) * 960 + k0 + 2];
-                mc_v16 s1_3 = sums[(i0 + 1) * 960 + k0 + 3];
-                mc_v16 s2_0 = sums[(i0 + 2) * 960 + k0 + 0];
-                mc_v16 s2_1 = sums[(i0 + 2) * 960 + k0 + 1];
-                mc_v16 s2_2 = sums[(i0 + 2) * 960 + k0 + 2];
-                mc_v16 s2_3 = sums[(i0 + 2) * 960 + k0 + 3];
-                mc_v16 s3_0 = sums[(i0 + 3) * 960 + k0 + 0];
-                mc_v16 s3_1 = sums[(i0 + 3) * 960 + k0 + 1];
-                mc_v16 s3_2 = sums[(i0 + 3) * 960 + k0 + 2];
-                mc_v16 s3_3 = sums[(i0 + 3) * 960 + k0 + 3];
-                for (int p = 0; p < 32; p += 16) {
-                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
-                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
-                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
-                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
-                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
-                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
-                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
-                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
-                    s0_0 += x0 * y0;
-                    s0_1 += x0 * y1;
-                    s0_2 += x0 * y2;
-                    s0_3 += x0 * y3;
-                    s1_0 += x1 * y0;
-                    s1_1 += x1 * y1;
-                    s1_2 += x1 * y2;
-                    s1_3 += x1 * y3;
-                    s2_0 += x2 * y0;
-                    s2_1 += x2 * y1;
-                    s2_2 += x2 * y2;
-                    s2_3 += x2 * y3;
-                    s3_0 += x3 * y0;
-                    s3_1 += x3 * y1;
-                    s3_2 += x3 * y2;
-                    s3_3 += x3 * y3;
+                float *restrict c3 = c + (i0 + 3) * 960 + j0;
+                const int o0 = ((j0 + 0) / 960 / 1 * 6 + (j0 + 0) / 960 % 1) * 960 + (j0 + 0) % 960;
+                const int o1 = ((j0 + 16) / 960 / 1 * 6 + (j0 + 16) / 960 % 1) * 960 + (j0 + 16) % 960;
+                const int o2 = ((j0 + 32) / 960 / 1 * 6 + (j0 + 32) / 960 % 1) * 960 + (j0 + 32) % 960;
+                const int o3 = ((j0 + 48) / 960 / 1 * 6 + (j0 + 48) / 960 % 1) * 960 + (j0 + 48) % 960;
+                mc_v16 s0_0 = {0};
+                mc_v16 s0_1 = {0};
+                mc_v16 s0_2 = {0};
+                mc_v16 s0_3 = {0};
+                mc_v16 s1_0 = {0};
+                mc_v16 s1_1 = {0};
+                mc_v16 s1_2 = {0};
+                mc_v16 s1_3 = {0};
+                mc_v16 s2_0 = {0};
+                mc_v16 s2_1 = {0};
+                mc_v16 s2_2 = {0};
+                mc_v16 s2_3 = {0};
+                mc_v16 s3_0 = {0};
+                mc_v16 s3_1 = {0};
+                mc_v16 s3_2 = {0};
+                mc_v16 s3_3 = {0};
+                for (int oy = 0, p = 0; oy < 6; oy++) {
+                    for (int ox = 0; ox < 6; ox++, p++) {
+                        const float *restrict bp = b + (long)i * 34560 + (oy * 6 + ox) * 960;
+                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
+                        const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
+                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
+                        const mc_v16 y3 = *(const mc_v16 *)(bp + o3);
+                        const float x0 = a0[p];
+                        const float x1 = a1[p];
+                        const float x2 = a2[p];
+                        const float x3 = a3[p];
+                        s0_0 += x0 * y0;
+                        s0_1 += x0 * y1;
+                        s0_2 += x0 * y2;
+                        s0_3 += x0 * y3;
+                        s1_0 += x1 * y0;
+                        s1_1 += x1 * y1;
+                        s1_2 += x1 * y2;
+                        s1_3 += x1 * y3;
+                        s2_0 += x2 * y0;
+                        s2_1 += x2 * y1;
+                        s2_2 += x2 * y2;
+                        s2_3 += x2 * y3;
+                        s3_0 += x3 * y0;
+                        s3_1 += x3 * y1;
+                        s3_2 += x3 * y2;
+                        s3_3 += x3 * y3;
+                    }
+                    if (oy % 10 == 9 || oy == 5) {
+                        *(mc_v16 *)(c0 + 0) += s0_0;
+                        *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c0 + 32) += s0_2;
+                        *(mc_v16 *)(c0 + 48) += s0_3;
+                        *(mc_v16 *)(c1 + 0) += s1_0;
+                        *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c1 + 32) += s1_2;
+                        *(mc_v16 *)(c1 + 48) += s1_3;
+                        *(mc_v16 *)(c2 + 0) += s2_0;
+                        *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c2 + 32) += s2_2;
+                        *(mc_v16 *)(c2 + 48) += s2_3;
+                        *(mc_v16 *)(c3 + 0) += s3_0;
+                        *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c3 + 32) += s3_2;
+                        *(mc_v16 *)(c3 + 48) += s3_3;
+                        s0_0 = (mc_v16){0};
+                        s0_1 = (mc_v16){0};
+                        s0_2 = (mc_v16){0};
+                        s0_3 = (mc_v16){0};
+                        s1_0 = (mc_v16){0};
+                        s1_1 = (mc_v16){0};
+                        s1_2 = (mc_v16){0};
+                        s1_3 = (mc_v16){0};
+                        s2_0 = (mc_v16){0};
+                        s2_1 = (mc_v16){0};
+                        s2_2 = (mc_v16){0};
+                        s2_3 = (mc_v16){0};
+                        s3_0 = (mc_v16){0};
+                        s3_1 = (mc_v16){0};
+                        s3_2 = (mc_v16){0};
+                        s3_3 = (mc_v16){0};
+                    }
                 }
-                {
-                    mc_v16 x0;
-                    mc_v16_part(&x0, a0 + 32, 4);
-                    mc_v16 x1;
-                    mc_v16_part(&x1, a1 + 32, 4);
-                    mc_v16 x2;
-                    mc_v16_part(&x2, a2 + 32, 4);
-                    mc_v16 x3;
-                    mc_v16_part(&x3, a3 + 32, 4);
-                    mc_v16 y0;
-                    mc_v16_part(&y0, b0 + 32, 4);
-                    mc_v16 y1;
-                    mc_v16_part(&y1, b1 + 32, 4);
-                    mc_v16 y2;
-                    mc_v16_part(&y2, b2 + 32, 4);
-                    mc_v16 y3;
-                    mc_v16_part(&y3, b3 + 32, 4);
-                    s0_0 += x0 * y0;
-                    s0_1 += x0 * y1;
-                    s0_2 += x0 * y2;
-                    s0_3 += x0 * y3;
-                    s1_0 += x1 * y0;
-                    s1_1 += x1 * y1;
-                    s1_2 += x1 * y2;
-                    s1_3 += x1 * y3;
-                    s2_0 += x2 * y0;
-                    s2_1 += x2 * y1;
-                    s2_2 += x2 * y2;
-                    s2_3 += x2 * y3;
-                    s3_0 += x3 * y0;
-                    s3_1 += x3 * y1;
-                    s3_2 += x3 * y2;
-                    s3_3 += x3 * y3;
-                }
-                sums[(i0 + 0) * 960 + k0 + 0] = s0_0;
-                sums[(i0 + 0) * 960 + k0 + 1] = s0_1;
-                sums[(i0 + 0) * 960 + k0 + 2] = s0_2;
-                sums[(i0 + 0) * 960 + k0 + 3] = s0_3;
-                sums[(i0 + 1) * 960 + k0 + 0] = s1_0;
-                sums[(i0 + 1) * 960 + k0 + 1] = s1_1;
-                sums[(i0 + 1) * 960 + k0 + 2] = s1_2;
-                sums[(i0 + 1) * 960 + k0 + 3] = s1_3;
-                sums[(i0 + 2) * 960 + k0 + 0] = s2_0;
-                sums[(i0 + 2) * 960 + k0 + 1] = s2_1;
-                sums[(i0 + 2) * 960 + k0 + 2] = s2_2;
-                sums[(i0 + 2) * 960 + k0 + 3] = s2_3;
-                sums[(i0 + 3) * 960 + k0 + 0] = s3_0;
-                sums[(i0 + 3) * 960 + k0 + 1] = s3_1;
-                sums[(i0 + 3) * 960 + k0 + 2] = s3_2;
-                sums[(i0 + 3) * 960 + k0 + 3] = s3_3;
-            }
             }
         }
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 320; r++)
-            for (int k = 0; k < 960; k++)
-                c[r * 960 + k] += mc_v16_sum(&sums[r * 960 + k]);
     }
+}
+
+
+/* Image xb into the interior of the zero-padded, channels-last xt. */
+static void conv_k1_c960_320_6x6_s1_p0_pad_cl(const float *restrict planes, float *restrict xt)
+{
+    for (int g = 0; g < 60; g++)
+        for (int p0 = 0; p0 < 36; p0 += 16) {
+            const int count = 36 - p0 < 16 ? 36 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 36 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 6, ix = (p0 + q) % 6;
+                *(mc_v16 *)(xt + ((iy + 0) * 6 + ix + 0) * 960 + g * 16) = r[q];
+            }
+        }
 }
 
 static void conv_k1_c960_320_6x6_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
@@ -6045,7 +6975,30 @@ void conv_k1_c960_320_6x6_s1_p0_bwd(int n, const float *restrict x, const float 
     (void)dbias;
     static float wt[307200];
     conv_k1_c960_320_6x6_s1_p0_transpose_w(w, wt);
-    conv_k1_c960_320_6x6_s1_p0_gemm_dw(n, dy, x, dw);
+    static float dwt[921600];
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[34560];
+        memset(xt, 0, sizeof xt);
+        MC_OMP_FOR_IN
+        for (int k = 0; k < 3; k++) {
+            float *restrict part = dwt + (long)k * 307200;
+            memset(part, 0, sizeof(float) * 307200);
+            for (int b = k * n / 3; b < (k + 1) * n / 3; b++) {
+                conv_k1_c960_320_6x6_s1_p0_pad_cl(x + (long)b * 34560, xt);
+                conv_k1_c960_320_6x6_s1_p0_gemm_dw(1, dy + (long)b * 11520, xt, part);
+            }
+        }
+    }
+    MC_OMP_FOR
+    for (int co = 0; co < 320; co++)
+        for (int ci = 0; ci < 960; ci++)
+            for (int t = 0; t < 1; t++) {
+                float s = 0.0f;
+                for (int k = 0; k < 3; k++)
+                    s += dwt[(long)k * 307200 + (co * 1 + t) * 960 + ci];
+                dw[(co * 960 + ci) * 1 + t] += s;
+            }
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         if (!acc)
@@ -6120,125 +7073,127 @@ static void conv_k1_c320_1280_6x6_s1_p0_gemm_fwd(const float *restrict a, const 
 
 static void conv_k1_c320_1280_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    static mc_v16 sums[409600];
-    MC_OMP_PARALLEL
-    {
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 1280; r++)
-            memset(sums + r * 320, 0, sizeof(mc_v16) * 320);
+    for (int i0 = 0; i0 < 1280; i0 += 4) {
         for (int i = 0; i < nb; i++) {
-            MC_OMP_FOR_IN
-            for (int i0 = 0; i0 < 1280; i0 += 4) {
-            for (int k0 = 0; k0 < 320; k0 += 4)
+            for (int j0 = 0; j0 < 320; j0 += 64)
             {
                 const float *restrict a0 = a + (long)i * 46080 + (i0 + 0) * 36;
+                float *restrict c0 = c + (i0 + 0) * 320 + j0;
                 const float *restrict a1 = a + (long)i * 46080 + (i0 + 1) * 36;
+                float *restrict c1 = c + (i0 + 1) * 320 + j0;
                 const float *restrict a2 = a + (long)i * 46080 + (i0 + 2) * 36;
+                float *restrict c2 = c + (i0 + 2) * 320 + j0;
                 const float *restrict a3 = a + (long)i * 46080 + (i0 + 3) * 36;
-                const float *restrict b0 = b + (long)i * 11520 + (k0 + 0) * 36;
-                const float *restrict b1 = b + (long)i * 11520 + (k0 + 1) * 36;
-                const float *restrict b2 = b + (long)i * 11520 + (k0 + 2) * 36;
-                const float *restrict b3 = b + (long)i * 11520 + (k0 + 3) * 36;
-                mc_v16 s0_0 = sums[(i0 + 0) * 320 + k0 + 0];
-                mc_v16 s0_1 = sums[(i0 + 0) * 320 + k0 + 1];
-                mc_v16 s0_2 = sums[(i0 + 0) * 320 + k0 + 2];
-                mc_v16 s0_3 = sums[(i0 + 0) * 320 + k0 + 3];
-                mc_v16 s1_0 = sums[(i0 + 1) * 320 + k0 + 0];
-                mc_v16 s1_1 = sums[(i0 + 1) * 320 + k0 + 1];
-                mc_v16 s1_2 = sums[(i0 + 1) * 320 + k0 + 2];
-                mc_v16 s1_3 = sums[(i0 + 1) * 320 + k0 + 3];
-                mc_v16 s2_0 = sums[(i0 + 2) * 320 + k0 + 0];
-                mc_v16 s2_1 = sums[(i0 + 2) * 320 + k0 + 1];
-                mc_v16 s2_2 = sums[(i0 + 2) * 320 + k0 + 2];
-                mc_v16 s2_3 = sums[(i0 + 2) * 320 + k0 + 3];
-                mc_v16 s3_0 = sums[(i0 + 3) * 320 + k0 + 0];
-                mc_v16 s3_1 = sums[(i0 + 3) * 320 + k0 + 1];
-                mc_v16 s3_2 = sums[(i0 + 3) * 320 + k0 + 2];
-                mc_v16 s3_3 = sums[(i0 + 3) * 320 + k0 + 3];
-                for (int p = 0; p < 32; p += 16) {
-                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
-                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
-                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
-                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
-                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
-                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
-                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
-                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
-                    s0_0 += x0 * y0;
-                    s0_1 += x0 * y1;
-                    s0_2 += x0 * y2;
-                    s0_3 += x0 * y3;
-                    s1_0 += x1 * y0;
-                    s1_1 += x1 * y1;
-                    s1_2 += x1 * y2;
-                    s1_3 += x1 * y3;
-                    s2_0 += x2 * y0;
-                    s2_1 += x2 * y1;
-                    s2_2 += x2 * y2;
-                    s2_3 += x2 * y3;
-                    s3_0 += x3 * y0;
-                    s3_1 += x3 * y1;
-                    s3_2 += x3 * y2;
-                    s3_3 += x3 * y3;
+                float *restrict c3 = c + (i0 + 3) * 320 + j0;
+                const int o0 = ((j0 + 0) / 320 / 1 * 6 + (j0 + 0) / 320 % 1) * 320 + (j0 + 0) % 320;
+                const int o1 = ((j0 + 16) / 320 / 1 * 6 + (j0 + 16) / 320 % 1) * 320 + (j0 + 16) % 320;
+                const int o2 = ((j0 + 32) / 320 / 1 * 6 + (j0 + 32) / 320 % 1) * 320 + (j0 + 32) % 320;
+                const int o3 = ((j0 + 48) / 320 / 1 * 6 + (j0 + 48) / 320 % 1) * 320 + (j0 + 48) % 320;
+                mc_v16 s0_0 = {0};
+                mc_v16 s0_1 = {0};
+                mc_v16 s0_2 = {0};
+                mc_v16 s0_3 = {0};
+                mc_v16 s1_0 = {0};
+                mc_v16 s1_1 = {0};
+                mc_v16 s1_2 = {0};
+                mc_v16 s1_3 = {0};
+                mc_v16 s2_0 = {0};
+                mc_v16 s2_1 = {0};
+                mc_v16 s2_2 = {0};
+                mc_v16 s2_3 = {0};
+                mc_v16 s3_0 = {0};
+                mc_v16 s3_1 = {0};
+                mc_v16 s3_2 = {0};
+                mc_v16 s3_3 = {0};
+                for (int oy = 0, p = 0; oy < 6; oy++) {
+                    for (int ox = 0; ox < 6; ox++, p++) {
+                        const float *restrict bp = b + (long)i * 11520 + (oy * 6 + ox) * 320;
+                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
+                        const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
+                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
+                        const mc_v16 y3 = *(const mc_v16 *)(bp + o3);
+                        const float x0 = a0[p];
+                        const float x1 = a1[p];
+                        const float x2 = a2[p];
+                        const float x3 = a3[p];
+                        s0_0 += x0 * y0;
+                        s0_1 += x0 * y1;
+                        s0_2 += x0 * y2;
+                        s0_3 += x0 * y3;
+                        s1_0 += x1 * y0;
+                        s1_1 += x1 * y1;
+                        s1_2 += x1 * y2;
+                        s1_3 += x1 * y3;
+                        s2_0 += x2 * y0;
+                        s2_1 += x2 * y1;
+                        s2_2 += x2 * y2;
+                        s2_3 += x2 * y3;
+                        s3_0 += x3 * y0;
+                        s3_1 += x3 * y1;
+                        s3_2 += x3 * y2;
+                        s3_3 += x3 * y3;
+                    }
+                    if (oy % 10 == 9 || oy == 5) {
+                        *(mc_v16 *)(c0 + 0) += s0_0;
+                        *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c0 + 32) += s0_2;
+                        *(mc_v16 *)(c0 + 48) += s0_3;
+                        *(mc_v16 *)(c1 + 0) += s1_0;
+                        *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c1 + 32) += s1_2;
+                        *(mc_v16 *)(c1 + 48) += s1_3;
+                        *(mc_v16 *)(c2 + 0) += s2_0;
+                        *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c2 + 32) += s2_2;
+                        *(mc_v16 *)(c2 + 48) += s2_3;
+                        *(mc_v16 *)(c3 + 0) += s3_0;
+                        *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c3 + 32) += s3_2;
+                        *(mc_v16 *)(c3 + 48) += s3_3;
+                        s0_0 = (mc_v16){0};
+                        s0_1 = (mc_v16){0};
+                        s0_2 = (mc_v16){0};
+                        s0_3 = (mc_v16){0};
+                        s1_0 = (mc_v16){0};
+                        s1_1 = (mc_v16){0};
+                        s1_2 = (mc_v16){0};
+                        s1_3 = (mc_v16){0};
+                        s2_0 = (mc_v16){0};
+                        s2_1 = (mc_v16){0};
+                        s2_2 = (mc_v16){0};
+                        s2_3 = (mc_v16){0};
+                        s3_0 = (mc_v16){0};
+                        s3_1 = (mc_v16){0};
+                        s3_2 = (mc_v16){0};
+                        s3_3 = (mc_v16){0};
+                    }
                 }
-                {
-                    mc_v16 x0;
-                    mc_v16_part(&x0, a0 + 32, 4);
-                    mc_v16 x1;
-                    mc_v16_part(&x1, a1 + 32, 4);
-                    mc_v16 x2;
-                    mc_v16_part(&x2, a2 + 32, 4);
-                    mc_v16 x3;
-                    mc_v16_part(&x3, a3 + 32, 4);
-                    mc_v16 y0;
-                    mc_v16_part(&y0, b0 + 32, 4);
-                    mc_v16 y1;
-                    mc_v16_part(&y1, b1 + 32, 4);
-                    mc_v16 y2;
-                    mc_v16_part(&y2, b2 + 32, 4);
-                    mc_v16 y3;
-                    mc_v16_part(&y3, b3 + 32, 4);
-                    s0_0 += x0 * y0;
-                    s0_1 += x0 * y1;
-                    s0_2 += x0 * y2;
-                    s0_3 += x0 * y3;
-                    s1_0 += x1 * y0;
-                    s1_1 += x1 * y1;
-                    s1_2 += x1 * y2;
-                    s1_3 += x1 * y3;
-                    s2_0 += x2 * y0;
-                    s2_1 += x2 * y1;
-                    s2_2 += x2 * y2;
-                    s2_3 += x2 * y3;
-                    s3_0 += x3 * y0;
-                    s3_1 += x3 * y1;
-                    s3_2 += x3 * y2;
-                    s3_3 += x3 * y3;
-                }
-                sums[(i0 + 0) * 320 + k0 + 0] = s0_0;
-                sums[(i0 + 0) * 320 + k0 + 1] = s0_1;
-                sums[(i0 + 0) * 320 + k0 + 2] = s0_2;
-                sums[(i0 + 0) * 320 + k0 + 3] = s0_3;
-                sums[(i0 + 1) * 320 + k0 + 0] = s1_0;
-                sums[(i0 + 1) * 320 + k0 + 1] = s1_1;
-                sums[(i0 + 1) * 320 + k0 + 2] = s1_2;
-                sums[(i0 + 1) * 320 + k0 + 3] = s1_3;
-                sums[(i0 + 2) * 320 + k0 + 0] = s2_0;
-                sums[(i0 + 2) * 320 + k0 + 1] = s2_1;
-                sums[(i0 + 2) * 320 + k0 + 2] = s2_2;
-                sums[(i0 + 2) * 320 + k0 + 3] = s2_3;
-                sums[(i0 + 3) * 320 + k0 + 0] = s3_0;
-                sums[(i0 + 3) * 320 + k0 + 1] = s3_1;
-                sums[(i0 + 3) * 320 + k0 + 2] = s3_2;
-                sums[(i0 + 3) * 320 + k0 + 3] = s3_3;
-            }
             }
         }
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 1280; r++)
-            for (int k = 0; k < 320; k++)
-                c[r * 320 + k] += mc_v16_sum(&sums[r * 320 + k]);
     }
+}
+
+
+/* Image xb into the interior of the zero-padded, channels-last xt. */
+static void conv_k1_c320_1280_6x6_s1_p0_pad_cl(const float *restrict planes, float *restrict xt)
+{
+    for (int g = 0; g < 20; g++)
+        for (int p0 = 0; p0 < 36; p0 += 16) {
+            const int count = 36 - p0 < 16 ? 36 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 36 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 6, ix = (p0 + q) % 6;
+                *(mc_v16 *)(xt + ((iy + 0) * 6 + ix + 0) * 320 + g * 16) = r[q];
+            }
+        }
 }
 
 static void conv_k1_c320_1280_6x6_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
@@ -6333,7 +7288,30 @@ void conv_k1_c320_1280_6x6_s1_p0_bwd(int n, const float *restrict x, const float
     (void)dbias;
     static float wt[409600];
     conv_k1_c320_1280_6x6_s1_p0_transpose_w(w, wt);
-    conv_k1_c320_1280_6x6_s1_p0_gemm_dw(n, dy, x, dw);
+    static float dwt[819200];
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[11520];
+        memset(xt, 0, sizeof xt);
+        MC_OMP_FOR_IN
+        for (int k = 0; k < 2; k++) {
+            float *restrict part = dwt + (long)k * 409600;
+            memset(part, 0, sizeof(float) * 409600);
+            for (int b = k * n / 2; b < (k + 1) * n / 2; b++) {
+                conv_k1_c320_1280_6x6_s1_p0_pad_cl(x + (long)b * 11520, xt);
+                conv_k1_c320_1280_6x6_s1_p0_gemm_dw(1, dy + (long)b * 46080, xt, part);
+            }
+        }
+    }
+    MC_OMP_FOR
+    for (int co = 0; co < 1280; co++)
+        for (int ci = 0; ci < 320; ci++)
+            for (int t = 0; t < 1; t++) {
+                float s = 0.0f;
+                for (int k = 0; k < 2; k++)
+                    s += dwt[(long)k * 409600 + (co * 1 + t) * 320 + ci];
+                dw[(co * 320 + ci) * 1 + t] += s;
+            }
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         if (!acc)

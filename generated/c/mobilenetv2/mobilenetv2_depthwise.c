@@ -5925,23 +5925,26 @@ static void dw_k3_c192_24x24_s1_cl_filters(const float *restrict w, float *restr
 }
 
 /* 16 planes of 24 x 24 (the channels of a group) into the padded
- * channels-last image xt, 16 pixels at a time. */
-static inline void dw_k3_c192_24x24_s1_cl_in(const float *restrict planes, float *restrict xt)
+ * channels-last image xt. */
+static void dw_k3_c192_24x24_s1_cl_in(const float *restrict planes, float *restrict xt)
 {
-    for (int p0 = 0; p0 < 576; p0 += 16) {
-        const int count = 576 - p0 < 16 ? 576 - p0 : 16;
-        mc_v16 r[16];
-        for (int c = 0; c < 16; c++)
-            if (count == 16)
-                r[c] = *(const mc_v16 *)(planes + c * 576 + p0);
-            else
-                mc_v16_part(&r[c], planes + c * 576 + p0, count);
-        mc_v16_transpose(r);
-        for (int q = 0; q < count; q++) {
-            const int iy = (p0 + q) / 24, ix = (p0 + q) % 24;
-            *(mc_v16 *)(xt + ((iy + 1) * 26 + ix + 1) * 16) = r[q];
+    for (int g = 0; g < 1; g++)
+        for (int p0 = 0; p0 < 576; p0 += 16) {
+            const int count = 576 - p0 < 16 ? 576 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 576 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 24, ix = (p0 + q) % 24;
+                *(mc_v16 *)(xt + ((iy + 1) * 26 + ix + 1) * 16 + g * 16) = r[q];
+            }
         }
-    }
 }
 
 /* The channels-last result back into 16 planes of 24 x 24: stored, or
@@ -6773,23 +6776,26 @@ static void dw_k3_c384_12x12_s1_cl_filters(const float *restrict w, float *restr
 }
 
 /* 16 planes of 12 x 12 (the channels of a group) into the padded
- * channels-last image xt, 16 pixels at a time. */
-static inline void dw_k3_c384_12x12_s1_cl_in(const float *restrict planes, float *restrict xt)
+ * channels-last image xt. */
+static void dw_k3_c384_12x12_s1_cl_in(const float *restrict planes, float *restrict xt)
 {
-    for (int p0 = 0; p0 < 144; p0 += 16) {
-        const int count = 144 - p0 < 16 ? 144 - p0 : 16;
-        mc_v16 r[16];
-        for (int c = 0; c < 16; c++)
-            if (count == 16)
-                r[c] = *(const mc_v16 *)(planes + c * 144 + p0);
-            else
-                mc_v16_part(&r[c], planes + c * 144 + p0, count);
-        mc_v16_transpose(r);
-        for (int q = 0; q < count; q++) {
-            const int iy = (p0 + q) / 12, ix = (p0 + q) % 12;
-            *(mc_v16 *)(xt + ((iy + 1) * 14 + ix + 1) * 16) = r[q];
+    for (int g = 0; g < 1; g++)
+        for (int p0 = 0; p0 < 144; p0 += 16) {
+            const int count = 144 - p0 < 16 ? 144 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 144 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 12, ix = (p0 + q) % 12;
+                *(mc_v16 *)(xt + ((iy + 1) * 14 + ix + 1) * 16 + g * 16) = r[q];
+            }
         }
-    }
 }
 
 /* The channels-last result back into 16 planes of 12 x 12: stored, or
@@ -7310,23 +7316,26 @@ static void dw_k3_c576_12x12_s1_cl_filters(const float *restrict w, float *restr
 }
 
 /* 16 planes of 12 x 12 (the channels of a group) into the padded
- * channels-last image xt, 16 pixels at a time. */
-static inline void dw_k3_c576_12x12_s1_cl_in(const float *restrict planes, float *restrict xt)
+ * channels-last image xt. */
+static void dw_k3_c576_12x12_s1_cl_in(const float *restrict planes, float *restrict xt)
 {
-    for (int p0 = 0; p0 < 144; p0 += 16) {
-        const int count = 144 - p0 < 16 ? 144 - p0 : 16;
-        mc_v16 r[16];
-        for (int c = 0; c < 16; c++)
-            if (count == 16)
-                r[c] = *(const mc_v16 *)(planes + c * 144 + p0);
-            else
-                mc_v16_part(&r[c], planes + c * 144 + p0, count);
-        mc_v16_transpose(r);
-        for (int q = 0; q < count; q++) {
-            const int iy = (p0 + q) / 12, ix = (p0 + q) % 12;
-            *(mc_v16 *)(xt + ((iy + 1) * 14 + ix + 1) * 16) = r[q];
+    for (int g = 0; g < 1; g++)
+        for (int p0 = 0; p0 < 144; p0 += 16) {
+            const int count = 144 - p0 < 16 ? 144 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 144 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 12, ix = (p0 + q) % 12;
+                *(mc_v16 *)(xt + ((iy + 1) * 14 + ix + 1) * 16 + g * 16) = r[q];
+            }
         }
-    }
 }
 
 /* The channels-last result back into 16 planes of 12 x 12: stored, or
@@ -8102,23 +8111,26 @@ static void dw_k3_c960_6x6_s1_cl_filters(const float *restrict w, float *restric
 }
 
 /* 16 planes of 6 x 6 (the channels of a group) into the padded
- * channels-last image xt, 16 pixels at a time. */
-static inline void dw_k3_c960_6x6_s1_cl_in(const float *restrict planes, float *restrict xt)
+ * channels-last image xt. */
+static void dw_k3_c960_6x6_s1_cl_in(const float *restrict planes, float *restrict xt)
 {
-    for (int p0 = 0; p0 < 36; p0 += 16) {
-        const int count = 36 - p0 < 16 ? 36 - p0 : 16;
-        mc_v16 r[16];
-        for (int c = 0; c < 16; c++)
-            if (count == 16)
-                r[c] = *(const mc_v16 *)(planes + c * 36 + p0);
-            else
-                mc_v16_part(&r[c], planes + c * 36 + p0, count);
-        mc_v16_transpose(r);
-        for (int q = 0; q < count; q++) {
-            const int iy = (p0 + q) / 6, ix = (p0 + q) % 6;
-            *(mc_v16 *)(xt + ((iy + 1) * 8 + ix + 1) * 16) = r[q];
+    for (int g = 0; g < 1; g++)
+        for (int p0 = 0; p0 < 36; p0 += 16) {
+            const int count = 36 - p0 < 16 ? 36 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 36 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 6, ix = (p0 + q) % 6;
+                *(mc_v16 *)(xt + ((iy + 1) * 8 + ix + 1) * 16 + g * 16) = r[q];
+            }
         }
-    }
 }
 
 /* The channels-last result back into 16 planes of 6 x 6: stored, or

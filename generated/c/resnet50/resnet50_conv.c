@@ -546,91 +546,111 @@ static void conv_k1_c48_16_32x32_s1_p0_b_gemm_fwd(const float *restrict a, const
 
 static void conv_k1_c48_16_32x32_s1_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    static mc_v16 sums[768];
-    MC_OMP_PARALLEL
-    {
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 16; r++)
-            memset(sums + r * 48, 0, sizeof(mc_v16) * 48);
+    for (int i0 = 0; i0 < 16; i0 += 4) {
         for (int i = 0; i < nb; i++) {
-            MC_OMP_FOR_IN
-            for (int i0 = 0; i0 < 16; i0 += 4) {
-            for (int k0 = 0; k0 < 48; k0 += 4)
+            {
+            const int j0 = 0;
             {
                 const float *restrict a0 = a + (long)i * 16384 + (i0 + 0) * 1024;
+                float *restrict c0 = c + (i0 + 0) * 48 + j0;
                 const float *restrict a1 = a + (long)i * 16384 + (i0 + 1) * 1024;
+                float *restrict c1 = c + (i0 + 1) * 48 + j0;
                 const float *restrict a2 = a + (long)i * 16384 + (i0 + 2) * 1024;
+                float *restrict c2 = c + (i0 + 2) * 48 + j0;
                 const float *restrict a3 = a + (long)i * 16384 + (i0 + 3) * 1024;
-                const float *restrict b0 = b + (long)i * 49152 + (k0 + 0) * 1024;
-                const float *restrict b1 = b + (long)i * 49152 + (k0 + 1) * 1024;
-                const float *restrict b2 = b + (long)i * 49152 + (k0 + 2) * 1024;
-                const float *restrict b3 = b + (long)i * 49152 + (k0 + 3) * 1024;
-                mc_v16 s0_0 = sums[(i0 + 0) * 48 + k0 + 0];
-                mc_v16 s0_1 = sums[(i0 + 0) * 48 + k0 + 1];
-                mc_v16 s0_2 = sums[(i0 + 0) * 48 + k0 + 2];
-                mc_v16 s0_3 = sums[(i0 + 0) * 48 + k0 + 3];
-                mc_v16 s1_0 = sums[(i0 + 1) * 48 + k0 + 0];
-                mc_v16 s1_1 = sums[(i0 + 1) * 48 + k0 + 1];
-                mc_v16 s1_2 = sums[(i0 + 1) * 48 + k0 + 2];
-                mc_v16 s1_3 = sums[(i0 + 1) * 48 + k0 + 3];
-                mc_v16 s2_0 = sums[(i0 + 2) * 48 + k0 + 0];
-                mc_v16 s2_1 = sums[(i0 + 2) * 48 + k0 + 1];
-                mc_v16 s2_2 = sums[(i0 + 2) * 48 + k0 + 2];
-                mc_v16 s2_3 = sums[(i0 + 2) * 48 + k0 + 3];
-                mc_v16 s3_0 = sums[(i0 + 3) * 48 + k0 + 0];
-                mc_v16 s3_1 = sums[(i0 + 3) * 48 + k0 + 1];
-                mc_v16 s3_2 = sums[(i0 + 3) * 48 + k0 + 2];
-                mc_v16 s3_3 = sums[(i0 + 3) * 48 + k0 + 3];
-                for (int p = 0; p < 1024; p += 16) {
-                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
-                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
-                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
-                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
-                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
-                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
-                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
-                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
-                    s0_0 += x0 * y0;
-                    s0_1 += x0 * y1;
-                    s0_2 += x0 * y2;
-                    s0_3 += x0 * y3;
-                    s1_0 += x1 * y0;
-                    s1_1 += x1 * y1;
-                    s1_2 += x1 * y2;
-                    s1_3 += x1 * y3;
-                    s2_0 += x2 * y0;
-                    s2_1 += x2 * y1;
-                    s2_2 += x2 * y2;
-                    s2_3 += x2 * y3;
-                    s3_0 += x3 * y0;
-                    s3_1 += x3 * y1;
-                    s3_2 += x3 * y2;
-                    s3_3 += x3 * y3;
+                float *restrict c3 = c + (i0 + 3) * 48 + j0;
+                const int o0 = ((j0 + 0) / 48 / 1 * 32 + (j0 + 0) / 48 % 1) * 48 + (j0 + 0) % 48;
+                const int o1 = ((j0 + 16) / 48 / 1 * 32 + (j0 + 16) / 48 % 1) * 48 + (j0 + 16) % 48;
+                const int o2 = ((j0 + 32) / 48 / 1 * 32 + (j0 + 32) / 48 % 1) * 48 + (j0 + 32) % 48;
+                mc_v16 s0_0 = {0};
+                mc_v16 s0_1 = {0};
+                mc_v16 s0_2 = {0};
+                mc_v16 s1_0 = {0};
+                mc_v16 s1_1 = {0};
+                mc_v16 s1_2 = {0};
+                mc_v16 s2_0 = {0};
+                mc_v16 s2_1 = {0};
+                mc_v16 s2_2 = {0};
+                mc_v16 s3_0 = {0};
+                mc_v16 s3_1 = {0};
+                mc_v16 s3_2 = {0};
+                for (int oy = 0, p = 0; oy < 32; oy++) {
+                    for (int ox = 0; ox < 32; ox++, p++) {
+                        const float *restrict bp = b + (long)i * 49152 + (oy * 32 + ox) * 48;
+                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
+                        const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
+                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
+                        const float x0 = a0[p];
+                        const float x1 = a1[p];
+                        const float x2 = a2[p];
+                        const float x3 = a3[p];
+                        s0_0 += x0 * y0;
+                        s0_1 += x0 * y1;
+                        s0_2 += x0 * y2;
+                        s1_0 += x1 * y0;
+                        s1_1 += x1 * y1;
+                        s1_2 += x1 * y2;
+                        s2_0 += x2 * y0;
+                        s2_1 += x2 * y1;
+                        s2_2 += x2 * y2;
+                        s3_0 += x3 * y0;
+                        s3_1 += x3 * y1;
+                        s3_2 += x3 * y2;
+                    }
+                    if (oy % 2 == 1 || oy == 31) {
+                        *(mc_v16 *)(c0 + 0) += s0_0;
+                        *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c0 + 32) += s0_2;
+                        *(mc_v16 *)(c1 + 0) += s1_0;
+                        *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c1 + 32) += s1_2;
+                        *(mc_v16 *)(c2 + 0) += s2_0;
+                        *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c2 + 32) += s2_2;
+                        *(mc_v16 *)(c3 + 0) += s3_0;
+                        *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c3 + 32) += s3_2;
+                        s0_0 = (mc_v16){0};
+                        s0_1 = (mc_v16){0};
+                        s0_2 = (mc_v16){0};
+                        s1_0 = (mc_v16){0};
+                        s1_1 = (mc_v16){0};
+                        s1_2 = (mc_v16){0};
+                        s2_0 = (mc_v16){0};
+                        s2_1 = (mc_v16){0};
+                        s2_2 = (mc_v16){0};
+                        s3_0 = (mc_v16){0};
+                        s3_1 = (mc_v16){0};
+                        s3_2 = (mc_v16){0};
+                    }
                 }
-                sums[(i0 + 0) * 48 + k0 + 0] = s0_0;
-                sums[(i0 + 0) * 48 + k0 + 1] = s0_1;
-                sums[(i0 + 0) * 48 + k0 + 2] = s0_2;
-                sums[(i0 + 0) * 48 + k0 + 3] = s0_3;
-                sums[(i0 + 1) * 48 + k0 + 0] = s1_0;
-                sums[(i0 + 1) * 48 + k0 + 1] = s1_1;
-                sums[(i0 + 1) * 48 + k0 + 2] = s1_2;
-                sums[(i0 + 1) * 48 + k0 + 3] = s1_3;
-                sums[(i0 + 2) * 48 + k0 + 0] = s2_0;
-                sums[(i0 + 2) * 48 + k0 + 1] = s2_1;
-                sums[(i0 + 2) * 48 + k0 + 2] = s2_2;
-                sums[(i0 + 2) * 48 + k0 + 3] = s2_3;
-                sums[(i0 + 3) * 48 + k0 + 0] = s3_0;
-                sums[(i0 + 3) * 48 + k0 + 1] = s3_1;
-                sums[(i0 + 3) * 48 + k0 + 2] = s3_2;
-                sums[(i0 + 3) * 48 + k0 + 3] = s3_3;
             }
             }
         }
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 16; r++)
-            for (int k = 0; k < 48; k++)
-                c[r * 48 + k] += mc_v16_sum(&sums[r * 48 + k]);
     }
+}
+
+
+/* Image xb into the interior of the zero-padded, channels-last xt. */
+static void conv_k1_c48_16_32x32_s1_p0_b_pad_cl(const float *restrict planes, float *restrict xt)
+{
+    for (int g = 0; g < 3; g++)
+        for (int p0 = 0; p0 < 1024; p0 += 16) {
+            const int count = 1024 - p0 < 16 ? 1024 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 1024 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 32, ix = (p0 + q) % 32;
+                *(mc_v16 *)(xt + ((iy + 0) * 32 + ix + 0) * 48 + g * 16) = r[q];
+            }
+        }
 }
 
 static void conv_k1_c48_16_32x32_s1_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
@@ -755,6 +775,7 @@ static inline double conv_k1_c48_16_32x32_s1_p0_b_bias_sum(const float *restrict
 void conv_k1_c48_16_32x32_s1_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
+    MC_OMP_FOR
     for (int co = 0; co < 16; co++) {
         double gb = 0;
         for (int b = 0; b < n; b++)
@@ -763,7 +784,30 @@ void conv_k1_c48_16_32x32_s1_p0_b_bwd(int n, const float *restrict x, const floa
     }
     static float wt[768];
     conv_k1_c48_16_32x32_s1_p0_b_transpose_w(w, wt);
-    conv_k1_c48_16_32x32_s1_p0_b_gemm_dw(n, dy, x, dw);
+    static float dwt[12288];
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[49152];
+        memset(xt, 0, sizeof xt);
+        MC_OMP_FOR_IN
+        for (int k = 0; k < 16; k++) {
+            float *restrict part = dwt + (long)k * 768;
+            memset(part, 0, sizeof(float) * 768);
+            for (int b = k * n / 16; b < (k + 1) * n / 16; b++) {
+                conv_k1_c48_16_32x32_s1_p0_b_pad_cl(x + (long)b * 49152, xt);
+                conv_k1_c48_16_32x32_s1_p0_b_gemm_dw(1, dy + (long)b * 16384, xt, part);
+            }
+        }
+    }
+    MC_OMP_FOR
+    for (int co = 0; co < 16; co++)
+        for (int ci = 0; ci < 48; ci++)
+            for (int t = 0; t < 1; t++) {
+                float s = 0.0f;
+                for (int k = 0; k < 16; k++)
+                    s += dwt[(long)k * 768 + (co * 1 + t) * 48 + ci];
+                dw[(co * 48 + ci) * 1 + t] += s;
+            }
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         if (!acc)
@@ -854,7 +898,6 @@ static void conv_k3_c16_16_32x32_s1_p1_gemm_fwd(const float *restrict a, const f
 
 static void conv_k3_c16_16_32x32_s1_p1_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
     for (int i0 = 0; i0 < 16; i0 += 4) {
         for (int i = 0; i < nb; i++) {
             for (int j0 = 0; j0 < 128; j0 += 64)
@@ -871,23 +914,23 @@ static void conv_k3_c16_16_32x32_s1_p1_gemm_dw(int nb, const float *restrict a, 
                 const int o1 = ((j0 + 16) / 16 / 3 * 34 + (j0 + 16) / 16 % 3) * 16 + (j0 + 16) % 16;
                 const int o2 = ((j0 + 32) / 16 / 3 * 34 + (j0 + 32) / 16 % 3) * 16 + (j0 + 32) % 16;
                 const int o3 = ((j0 + 48) / 16 / 3 * 34 + (j0 + 48) / 16 % 3) * 16 + (j0 + 48) % 16;
-                mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-                mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-                mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-                mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
-                mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-                mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-                mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-                mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
-                mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-                mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-                mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-                mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
-                mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-                mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-                mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-                mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
-                for (int oy = 0, p = 0; oy < 32; oy++)
+                mc_v16 s0_0 = {0};
+                mc_v16 s0_1 = {0};
+                mc_v16 s0_2 = {0};
+                mc_v16 s0_3 = {0};
+                mc_v16 s1_0 = {0};
+                mc_v16 s1_1 = {0};
+                mc_v16 s1_2 = {0};
+                mc_v16 s1_3 = {0};
+                mc_v16 s2_0 = {0};
+                mc_v16 s2_1 = {0};
+                mc_v16 s2_2 = {0};
+                mc_v16 s2_3 = {0};
+                mc_v16 s3_0 = {0};
+                mc_v16 s3_1 = {0};
+                mc_v16 s3_2 = {0};
+                mc_v16 s3_3 = {0};
+                for (int oy = 0, p = 0; oy < 32; oy++) {
                     for (int ox = 0; ox < 32; ox++, p++) {
                         const float *restrict bp = b + (long)i * 18496 + (oy * 34 + ox) * 16;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
@@ -915,22 +958,41 @@ static void conv_k3_c16_16_32x32_s1_p1_gemm_dw(int nb, const float *restrict a, 
                         s3_2 += x3 * y2;
                         s3_3 += x3 * y3;
                     }
-                *(mc_v16 *)(c0 + 0) = s0_0;
-                *(mc_v16 *)(c0 + 16) = s0_1;
-                *(mc_v16 *)(c0 + 32) = s0_2;
-                *(mc_v16 *)(c0 + 48) = s0_3;
-                *(mc_v16 *)(c1 + 0) = s1_0;
-                *(mc_v16 *)(c1 + 16) = s1_1;
-                *(mc_v16 *)(c1 + 32) = s1_2;
-                *(mc_v16 *)(c1 + 48) = s1_3;
-                *(mc_v16 *)(c2 + 0) = s2_0;
-                *(mc_v16 *)(c2 + 16) = s2_1;
-                *(mc_v16 *)(c2 + 32) = s2_2;
-                *(mc_v16 *)(c2 + 48) = s2_3;
-                *(mc_v16 *)(c3 + 0) = s3_0;
-                *(mc_v16 *)(c3 + 16) = s3_1;
-                *(mc_v16 *)(c3 + 32) = s3_2;
-                *(mc_v16 *)(c3 + 48) = s3_3;
+                    if (oy % 2 == 1 || oy == 31) {
+                        *(mc_v16 *)(c0 + 0) += s0_0;
+                        *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c0 + 32) += s0_2;
+                        *(mc_v16 *)(c0 + 48) += s0_3;
+                        *(mc_v16 *)(c1 + 0) += s1_0;
+                        *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c1 + 32) += s1_2;
+                        *(mc_v16 *)(c1 + 48) += s1_3;
+                        *(mc_v16 *)(c2 + 0) += s2_0;
+                        *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c2 + 32) += s2_2;
+                        *(mc_v16 *)(c2 + 48) += s2_3;
+                        *(mc_v16 *)(c3 + 0) += s3_0;
+                        *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c3 + 32) += s3_2;
+                        *(mc_v16 *)(c3 + 48) += s3_3;
+                        s0_0 = (mc_v16){0};
+                        s0_1 = (mc_v16){0};
+                        s0_2 = (mc_v16){0};
+                        s0_3 = (mc_v16){0};
+                        s1_0 = (mc_v16){0};
+                        s1_1 = (mc_v16){0};
+                        s1_2 = (mc_v16){0};
+                        s1_3 = (mc_v16){0};
+                        s2_0 = (mc_v16){0};
+                        s2_1 = (mc_v16){0};
+                        s2_2 = (mc_v16){0};
+                        s2_3 = (mc_v16){0};
+                        s3_0 = (mc_v16){0};
+                        s3_1 = (mc_v16){0};
+                        s3_2 = (mc_v16){0};
+                        s3_3 = (mc_v16){0};
+                    }
+                }
             }
             {
             const int j0 = 128;
@@ -944,11 +1006,11 @@ static void conv_k3_c16_16_32x32_s1_p1_gemm_dw(int nb, const float *restrict a, 
                 const float *restrict a3 = a + (long)i * 16384 + (i0 + 3) * 1024;
                 float *restrict c3 = c + (i0 + 3) * 144 + j0;
                 const int o0 = ((j0 + 0) / 16 / 3 * 34 + (j0 + 0) / 16 % 3) * 16 + (j0 + 0) % 16;
-                mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-                mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-                mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-                mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-                for (int oy = 0, p = 0; oy < 32; oy++)
+                mc_v16 s0_0 = {0};
+                mc_v16 s1_0 = {0};
+                mc_v16 s2_0 = {0};
+                mc_v16 s3_0 = {0};
+                for (int oy = 0, p = 0; oy < 32; oy++) {
                     for (int ox = 0; ox < 32; ox++, p++) {
                         const float *restrict bp = b + (long)i * 18496 + (oy * 34 + ox) * 16;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
@@ -961,10 +1023,17 @@ static void conv_k3_c16_16_32x32_s1_p1_gemm_dw(int nb, const float *restrict a, 
                         s2_0 += x2 * y0;
                         s3_0 += x3 * y0;
                     }
-                *(mc_v16 *)(c0 + 0) = s0_0;
-                *(mc_v16 *)(c1 + 0) = s1_0;
-                *(mc_v16 *)(c2 + 0) = s2_0;
-                *(mc_v16 *)(c3 + 0) = s3_0;
+                    if (oy % 2 == 1 || oy == 31) {
+                        *(mc_v16 *)(c0 + 0) += s0_0;
+                        *(mc_v16 *)(c1 + 0) += s1_0;
+                        *(mc_v16 *)(c2 + 0) += s2_0;
+                        *(mc_v16 *)(c3 + 0) += s3_0;
+                        s0_0 = (mc_v16){0};
+                        s1_0 = (mc_v16){0};
+                        s2_0 = (mc_v16){0};
+                        s3_0 = (mc_v16){0};
+                    }
+                }
             }
             }
         }
@@ -973,12 +1042,25 @@ static void conv_k3_c16_16_32x32_s1_p1_gemm_dw(int nb, const float *restrict a, 
 
 
 /* Image xb into the interior of the zero-padded, channels-last xt. */
-static void conv_k3_c16_16_32x32_s1_p1_pad_cl(const float *restrict xb, float *restrict xt)
+static void conv_k3_c16_16_32x32_s1_p1_pad_cl(const float *restrict planes, float *restrict xt)
 {
-    for (int iy = 0; iy < 32; iy++)
-        for (int ix = 0; ix < 32; ix++)
-            for (int ci = 0; ci < 16; ci++)
-                xt[((iy + 1) * 34 + ix + 1) * 16 + ci] = xb[(ci * 32 + iy) * 32 + ix];
+    for (int g = 0; g < 1; g++)
+        for (int p0 = 0; p0 < 1024; p0 += 16) {
+            const int count = 1024 - p0 < 16 ? 1024 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 1024 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 32, ix = (p0 + q) % 32;
+                *(mc_v16 *)(xt + ((iy + 1) * 34 + ix + 1) * 16 + g * 16) = r[q];
+            }
+        }
 }
 
 static void conv_k3_c16_16_32x32_s1_p1_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
@@ -1107,19 +1189,30 @@ void conv_k3_c16_16_32x32_s1_p1_bwd(int n, const float *restrict x, const float 
     (void)dbias;
     static float wf[2304];
     conv_k3_c16_16_32x32_s1_p1_flip(w, wf);
-    static float xt[129472], dwt[2304];
-    memset(dwt, 0, sizeof dwt);
-    for (int b0 = 0; b0 < n; b0 += 7) {
-        const int nb = n - b0 < 7 ? n - b0 : 7;
-        MC_OMP_FOR
-        for (int i = 0; i < nb; i++)
-            conv_k3_c16_16_32x32_s1_p1_pad_cl(x + (long)(b0 + i) * 16384, xt + (long)i * 18496);
-        conv_k3_c16_16_32x32_s1_p1_gemm_dw(nb, dy + (long)b0 * 16384, xt, dwt);
+    static float dwt[36864];
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[18496];
+        memset(xt, 0, sizeof xt);
+        MC_OMP_FOR_IN
+        for (int k = 0; k < 16; k++) {
+            float *restrict part = dwt + (long)k * 2304;
+            memset(part, 0, sizeof(float) * 2304);
+            for (int b = k * n / 16; b < (k + 1) * n / 16; b++) {
+                conv_k3_c16_16_32x32_s1_p1_pad_cl(x + (long)b * 16384, xt);
+                conv_k3_c16_16_32x32_s1_p1_gemm_dw(1, dy + (long)b * 16384, xt, part);
+            }
+        }
     }
+    MC_OMP_FOR
     for (int co = 0; co < 16; co++)
         for (int ci = 0; ci < 16; ci++)
-            for (int t = 0; t < 9; t++)
-                dw[(co * 16 + ci) * 9 + t] += dwt[(co * 9 + t) * 16 + ci];
+            for (int t = 0; t < 9; t++) {
+                float s = 0.0f;
+                for (int k = 0; k < 16; k++)
+                    s += dwt[(long)k * 2304 + (co * 9 + t) * 16 + ci];
+                dw[(co * 16 + ci) * 9 + t] += s;
+            }
     MC_OMP_PARALLEL
     {
         float dyq[18498] = {0}, dxg[17408];
@@ -1459,6 +1552,7 @@ static inline double conv_k1_c32_32_32x32_s2_p0_b_bias_sum(const float *restrict
 void conv_k1_c32_32_32x32_s2_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
+    MC_OMP_FOR
     for (int co = 0; co < 32; co++) {
         double gb = 0;
         for (int b = 0; b < n; b++)
@@ -1619,7 +1713,6 @@ static void conv_k3_c32_32_16x16_s1_p1_gemm_fwd(const float *restrict a, const f
 
 static void conv_k3_c32_32_16x16_s1_p1_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
     for (int i0 = 0; i0 < 32; i0 += 4) {
         for (int i = 0; i < nb; i++) {
             for (int j0 = 0; j0 < 256; j0 += 64)
@@ -1636,23 +1729,23 @@ static void conv_k3_c32_32_16x16_s1_p1_gemm_dw(int nb, const float *restrict a, 
                 const int o1 = ((j0 + 16) / 32 / 3 * 18 + (j0 + 16) / 32 % 3) * 32 + (j0 + 16) % 32;
                 const int o2 = ((j0 + 32) / 32 / 3 * 18 + (j0 + 32) / 32 % 3) * 32 + (j0 + 32) % 32;
                 const int o3 = ((j0 + 48) / 32 / 3 * 18 + (j0 + 48) / 32 % 3) * 32 + (j0 + 48) % 32;
-                mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-                mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-                mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-                mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
-                mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-                mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-                mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-                mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
-                mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-                mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-                mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-                mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
-                mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-                mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-                mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-                mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
-                for (int oy = 0, p = 0; oy < 16; oy++)
+                mc_v16 s0_0 = {0};
+                mc_v16 s0_1 = {0};
+                mc_v16 s0_2 = {0};
+                mc_v16 s0_3 = {0};
+                mc_v16 s1_0 = {0};
+                mc_v16 s1_1 = {0};
+                mc_v16 s1_2 = {0};
+                mc_v16 s1_3 = {0};
+                mc_v16 s2_0 = {0};
+                mc_v16 s2_1 = {0};
+                mc_v16 s2_2 = {0};
+                mc_v16 s2_3 = {0};
+                mc_v16 s3_0 = {0};
+                mc_v16 s3_1 = {0};
+                mc_v16 s3_2 = {0};
+                mc_v16 s3_3 = {0};
+                for (int oy = 0, p = 0; oy < 16; oy++) {
                     for (int ox = 0; ox < 16; ox++, p++) {
                         const float *restrict bp = b + (long)i * 10368 + (oy * 18 + ox) * 32;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
@@ -1680,22 +1773,41 @@ static void conv_k3_c32_32_16x16_s1_p1_gemm_dw(int nb, const float *restrict a, 
                         s3_2 += x3 * y2;
                         s3_3 += x3 * y3;
                     }
-                *(mc_v16 *)(c0 + 0) = s0_0;
-                *(mc_v16 *)(c0 + 16) = s0_1;
-                *(mc_v16 *)(c0 + 32) = s0_2;
-                *(mc_v16 *)(c0 + 48) = s0_3;
-                *(mc_v16 *)(c1 + 0) = s1_0;
-                *(mc_v16 *)(c1 + 16) = s1_1;
-                *(mc_v16 *)(c1 + 32) = s1_2;
-                *(mc_v16 *)(c1 + 48) = s1_3;
-                *(mc_v16 *)(c2 + 0) = s2_0;
-                *(mc_v16 *)(c2 + 16) = s2_1;
-                *(mc_v16 *)(c2 + 32) = s2_2;
-                *(mc_v16 *)(c2 + 48) = s2_3;
-                *(mc_v16 *)(c3 + 0) = s3_0;
-                *(mc_v16 *)(c3 + 16) = s3_1;
-                *(mc_v16 *)(c3 + 32) = s3_2;
-                *(mc_v16 *)(c3 + 48) = s3_3;
+                    if (oy % 4 == 3 || oy == 15) {
+                        *(mc_v16 *)(c0 + 0) += s0_0;
+                        *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c0 + 32) += s0_2;
+                        *(mc_v16 *)(c0 + 48) += s0_3;
+                        *(mc_v16 *)(c1 + 0) += s1_0;
+                        *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c1 + 32) += s1_2;
+                        *(mc_v16 *)(c1 + 48) += s1_3;
+                        *(mc_v16 *)(c2 + 0) += s2_0;
+                        *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c2 + 32) += s2_2;
+                        *(mc_v16 *)(c2 + 48) += s2_3;
+                        *(mc_v16 *)(c3 + 0) += s3_0;
+                        *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c3 + 32) += s3_2;
+                        *(mc_v16 *)(c3 + 48) += s3_3;
+                        s0_0 = (mc_v16){0};
+                        s0_1 = (mc_v16){0};
+                        s0_2 = (mc_v16){0};
+                        s0_3 = (mc_v16){0};
+                        s1_0 = (mc_v16){0};
+                        s1_1 = (mc_v16){0};
+                        s1_2 = (mc_v16){0};
+                        s1_3 = (mc_v16){0};
+                        s2_0 = (mc_v16){0};
+                        s2_1 = (mc_v16){0};
+                        s2_2 = (mc_v16){0};
+                        s2_3 = (mc_v16){0};
+                        s3_0 = (mc_v16){0};
+                        s3_1 = (mc_v16){0};
+                        s3_2 = (mc_v16){0};
+                        s3_3 = (mc_v16){0};
+                    }
+                }
             }
             {
             const int j0 = 256;
@@ -1710,15 +1822,15 @@ static void conv_k3_c32_32_16x16_s1_p1_gemm_dw(int nb, const float *restrict a, 
                 float *restrict c3 = c + (i0 + 3) * 288 + j0;
                 const int o0 = ((j0 + 0) / 32 / 3 * 18 + (j0 + 0) / 32 % 3) * 32 + (j0 + 0) % 32;
                 const int o1 = ((j0 + 16) / 32 / 3 * 18 + (j0 + 16) / 32 % 3) * 32 + (j0 + 16) % 32;
-                mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-                mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-                mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-                mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-                mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-                mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-                mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-                mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-                for (int oy = 0, p = 0; oy < 16; oy++)
+                mc_v16 s0_0 = {0};
+                mc_v16 s0_1 = {0};
+                mc_v16 s1_0 = {0};
+                mc_v16 s1_1 = {0};
+                mc_v16 s2_0 = {0};
+                mc_v16 s2_1 = {0};
+                mc_v16 s3_0 = {0};
+                mc_v16 s3_1 = {0};
+                for (int oy = 0, p = 0; oy < 16; oy++) {
                     for (int ox = 0; ox < 16; ox++, p++) {
                         const float *restrict bp = b + (long)i * 10368 + (oy * 18 + ox) * 32;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
@@ -1736,14 +1848,25 @@ static void conv_k3_c32_32_16x16_s1_p1_gemm_dw(int nb, const float *restrict a, 
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
                     }
-                *(mc_v16 *)(c0 + 0) = s0_0;
-                *(mc_v16 *)(c0 + 16) = s0_1;
-                *(mc_v16 *)(c1 + 0) = s1_0;
-                *(mc_v16 *)(c1 + 16) = s1_1;
-                *(mc_v16 *)(c2 + 0) = s2_0;
-                *(mc_v16 *)(c2 + 16) = s2_1;
-                *(mc_v16 *)(c3 + 0) = s3_0;
-                *(mc_v16 *)(c3 + 16) = s3_1;
+                    if (oy % 4 == 3 || oy == 15) {
+                        *(mc_v16 *)(c0 + 0) += s0_0;
+                        *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c1 + 0) += s1_0;
+                        *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c2 + 0) += s2_0;
+                        *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c3 + 0) += s3_0;
+                        *(mc_v16 *)(c3 + 16) += s3_1;
+                        s0_0 = (mc_v16){0};
+                        s0_1 = (mc_v16){0};
+                        s1_0 = (mc_v16){0};
+                        s1_1 = (mc_v16){0};
+                        s2_0 = (mc_v16){0};
+                        s2_1 = (mc_v16){0};
+                        s3_0 = (mc_v16){0};
+                        s3_1 = (mc_v16){0};
+                    }
+                }
             }
             }
         }
@@ -1752,12 +1875,25 @@ static void conv_k3_c32_32_16x16_s1_p1_gemm_dw(int nb, const float *restrict a, 
 
 
 /* Image xb into the interior of the zero-padded, channels-last xt. */
-static void conv_k3_c32_32_16x16_s1_p1_pad_cl(const float *restrict xb, float *restrict xt)
+static void conv_k3_c32_32_16x16_s1_p1_pad_cl(const float *restrict planes, float *restrict xt)
 {
-    for (int iy = 0; iy < 16; iy++)
-        for (int ix = 0; ix < 16; ix++)
-            for (int ci = 0; ci < 32; ci++)
-                xt[((iy + 1) * 18 + ix + 1) * 32 + ci] = xb[(ci * 16 + iy) * 16 + ix];
+    for (int g = 0; g < 2; g++)
+        for (int p0 = 0; p0 < 256; p0 += 16) {
+            const int count = 256 - p0 < 16 ? 256 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 256 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 16, ix = (p0 + q) % 16;
+                *(mc_v16 *)(xt + ((iy + 1) * 18 + ix + 1) * 32 + g * 16) = r[q];
+            }
+        }
 }
 
 static void conv_k3_c32_32_16x16_s1_p1_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
@@ -1934,19 +2070,30 @@ void conv_k3_c32_32_16x16_s1_p1_bwd(int n, const float *restrict x, const float 
     (void)dbias;
     static float wf[9216];
     conv_k3_c32_32_16x16_s1_p1_flip(w, wf);
-    static float xt[124416], dwt[9216];
-    memset(dwt, 0, sizeof dwt);
-    for (int b0 = 0; b0 < n; b0 += 12) {
-        const int nb = n - b0 < 12 ? n - b0 : 12;
-        MC_OMP_FOR
-        for (int i = 0; i < nb; i++)
-            conv_k3_c32_32_16x16_s1_p1_pad_cl(x + (long)(b0 + i) * 8192, xt + (long)i * 10368);
-        conv_k3_c32_32_16x16_s1_p1_gemm_dw(nb, dy + (long)b0 * 8192, xt, dwt);
+    static float dwt[147456];
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[10368];
+        memset(xt, 0, sizeof xt);
+        MC_OMP_FOR_IN
+        for (int k = 0; k < 16; k++) {
+            float *restrict part = dwt + (long)k * 9216;
+            memset(part, 0, sizeof(float) * 9216);
+            for (int b = k * n / 16; b < (k + 1) * n / 16; b++) {
+                conv_k3_c32_32_16x16_s1_p1_pad_cl(x + (long)b * 8192, xt);
+                conv_k3_c32_32_16x16_s1_p1_gemm_dw(1, dy + (long)b * 8192, xt, part);
+            }
+        }
     }
+    MC_OMP_FOR
     for (int co = 0; co < 32; co++)
         for (int ci = 0; ci < 32; ci++)
-            for (int t = 0; t < 9; t++)
-                dw[(co * 32 + ci) * 9 + t] += dwt[(co * 9 + t) * 32 + ci];
+            for (int t = 0; t < 9; t++) {
+                float s = 0.0f;
+                for (int k = 0; k < 16; k++)
+                    s += dwt[(long)k * 9216 + (co * 9 + t) * 32 + ci];
+                dw[(co * 32 + ci) * 9 + t] += s;
+            }
     MC_OMP_PARALLEL
     {
         float dyq[10370] = {0}, dxg[9216];
@@ -2372,91 +2519,127 @@ static void conv_k1_c64_32_16x16_s1_p0_b_gemm_fwd(const float *restrict a, const
 
 static void conv_k1_c64_32_16x16_s1_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    static mc_v16 sums[2048];
-    MC_OMP_PARALLEL
-    {
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 32; r++)
-            memset(sums + r * 64, 0, sizeof(mc_v16) * 64);
+    for (int i0 = 0; i0 < 32; i0 += 4) {
         for (int i = 0; i < nb; i++) {
-            MC_OMP_FOR_IN
-            for (int i0 = 0; i0 < 32; i0 += 4) {
-            for (int k0 = 0; k0 < 64; k0 += 4)
+            for (int j0 = 0; j0 < 64; j0 += 64)
             {
                 const float *restrict a0 = a + (long)i * 8192 + (i0 + 0) * 256;
+                float *restrict c0 = c + (i0 + 0) * 64 + j0;
                 const float *restrict a1 = a + (long)i * 8192 + (i0 + 1) * 256;
+                float *restrict c1 = c + (i0 + 1) * 64 + j0;
                 const float *restrict a2 = a + (long)i * 8192 + (i0 + 2) * 256;
+                float *restrict c2 = c + (i0 + 2) * 64 + j0;
                 const float *restrict a3 = a + (long)i * 8192 + (i0 + 3) * 256;
-                const float *restrict b0 = b + (long)i * 16384 + (k0 + 0) * 256;
-                const float *restrict b1 = b + (long)i * 16384 + (k0 + 1) * 256;
-                const float *restrict b2 = b + (long)i * 16384 + (k0 + 2) * 256;
-                const float *restrict b3 = b + (long)i * 16384 + (k0 + 3) * 256;
-                mc_v16 s0_0 = sums[(i0 + 0) * 64 + k0 + 0];
-                mc_v16 s0_1 = sums[(i0 + 0) * 64 + k0 + 1];
-                mc_v16 s0_2 = sums[(i0 + 0) * 64 + k0 + 2];
-                mc_v16 s0_3 = sums[(i0 + 0) * 64 + k0 + 3];
-                mc_v16 s1_0 = sums[(i0 + 1) * 64 + k0 + 0];
-                mc_v16 s1_1 = sums[(i0 + 1) * 64 + k0 + 1];
-                mc_v16 s1_2 = sums[(i0 + 1) * 64 + k0 + 2];
-                mc_v16 s1_3 = sums[(i0 + 1) * 64 + k0 + 3];
-                mc_v16 s2_0 = sums[(i0 + 2) * 64 + k0 + 0];
-                mc_v16 s2_1 = sums[(i0 + 2) * 64 + k0 + 1];
-                mc_v16 s2_2 = sums[(i0 + 2) * 64 + k0 + 2];
-                mc_v16 s2_3 = sums[(i0 + 2) * 64 + k0 + 3];
-                mc_v16 s3_0 = sums[(i0 + 3) * 64 + k0 + 0];
-                mc_v16 s3_1 = sums[(i0 + 3) * 64 + k0 + 1];
-                mc_v16 s3_2 = sums[(i0 + 3) * 64 + k0 + 2];
-                mc_v16 s3_3 = sums[(i0 + 3) * 64 + k0 + 3];
-                for (int p = 0; p < 256; p += 16) {
-                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
-                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
-                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
-                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
-                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
-                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
-                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
-                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
-                    s0_0 += x0 * y0;
-                    s0_1 += x0 * y1;
-                    s0_2 += x0 * y2;
-                    s0_3 += x0 * y3;
-                    s1_0 += x1 * y0;
-                    s1_1 += x1 * y1;
-                    s1_2 += x1 * y2;
-                    s1_3 += x1 * y3;
-                    s2_0 += x2 * y0;
-                    s2_1 += x2 * y1;
-                    s2_2 += x2 * y2;
-                    s2_3 += x2 * y3;
-                    s3_0 += x3 * y0;
-                    s3_1 += x3 * y1;
-                    s3_2 += x3 * y2;
-                    s3_3 += x3 * y3;
+                float *restrict c3 = c + (i0 + 3) * 64 + j0;
+                const int o0 = ((j0 + 0) / 64 / 1 * 16 + (j0 + 0) / 64 % 1) * 64 + (j0 + 0) % 64;
+                const int o1 = ((j0 + 16) / 64 / 1 * 16 + (j0 + 16) / 64 % 1) * 64 + (j0 + 16) % 64;
+                const int o2 = ((j0 + 32) / 64 / 1 * 16 + (j0 + 32) / 64 % 1) * 64 + (j0 + 32) % 64;
+                const int o3 = ((j0 + 48) / 64 / 1 * 16 + (j0 + 48) / 64 % 1) * 64 + (j0 + 48) % 64;
+                mc_v16 s0_0 = {0};
+                mc_v16 s0_1 = {0};
+                mc_v16 s0_2 = {0};
+                mc_v16 s0_3 = {0};
+                mc_v16 s1_0 = {0};
+                mc_v16 s1_1 = {0};
+                mc_v16 s1_2 = {0};
+                mc_v16 s1_3 = {0};
+                mc_v16 s2_0 = {0};
+                mc_v16 s2_1 = {0};
+                mc_v16 s2_2 = {0};
+                mc_v16 s2_3 = {0};
+                mc_v16 s3_0 = {0};
+                mc_v16 s3_1 = {0};
+                mc_v16 s3_2 = {0};
+                mc_v16 s3_3 = {0};
+                for (int oy = 0, p = 0; oy < 16; oy++) {
+                    for (int ox = 0; ox < 16; ox++, p++) {
+                        const float *restrict bp = b + (long)i * 16384 + (oy * 16 + ox) * 64;
+                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
+                        const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
+                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
+                        const mc_v16 y3 = *(const mc_v16 *)(bp + o3);
+                        const float x0 = a0[p];
+                        const float x1 = a1[p];
+                        const float x2 = a2[p];
+                        const float x3 = a3[p];
+                        s0_0 += x0 * y0;
+                        s0_1 += x0 * y1;
+                        s0_2 += x0 * y2;
+                        s0_3 += x0 * y3;
+                        s1_0 += x1 * y0;
+                        s1_1 += x1 * y1;
+                        s1_2 += x1 * y2;
+                        s1_3 += x1 * y3;
+                        s2_0 += x2 * y0;
+                        s2_1 += x2 * y1;
+                        s2_2 += x2 * y2;
+                        s2_3 += x2 * y3;
+                        s3_0 += x3 * y0;
+                        s3_1 += x3 * y1;
+                        s3_2 += x3 * y2;
+                        s3_3 += x3 * y3;
+                    }
+                    if (oy % 4 == 3 || oy == 15) {
+                        *(mc_v16 *)(c0 + 0) += s0_0;
+                        *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c0 + 32) += s0_2;
+                        *(mc_v16 *)(c0 + 48) += s0_3;
+                        *(mc_v16 *)(c1 + 0) += s1_0;
+                        *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c1 + 32) += s1_2;
+                        *(mc_v16 *)(c1 + 48) += s1_3;
+                        *(mc_v16 *)(c2 + 0) += s2_0;
+                        *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c2 + 32) += s2_2;
+                        *(mc_v16 *)(c2 + 48) += s2_3;
+                        *(mc_v16 *)(c3 + 0) += s3_0;
+                        *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c3 + 32) += s3_2;
+                        *(mc_v16 *)(c3 + 48) += s3_3;
+                        s0_0 = (mc_v16){0};
+                        s0_1 = (mc_v16){0};
+                        s0_2 = (mc_v16){0};
+                        s0_3 = (mc_v16){0};
+                        s1_0 = (mc_v16){0};
+                        s1_1 = (mc_v16){0};
+                        s1_2 = (mc_v16){0};
+                        s1_3 = (mc_v16){0};
+                        s2_0 = (mc_v16){0};
+                        s2_1 = (mc_v16){0};
+                        s2_2 = (mc_v16){0};
+                        s2_3 = (mc_v16){0};
+                        s3_0 = (mc_v16){0};
+                        s3_1 = (mc_v16){0};
+                        s3_2 = (mc_v16){0};
+                        s3_3 = (mc_v16){0};
+                    }
                 }
-                sums[(i0 + 0) * 64 + k0 + 0] = s0_0;
-                sums[(i0 + 0) * 64 + k0 + 1] = s0_1;
-                sums[(i0 + 0) * 64 + k0 + 2] = s0_2;
-                sums[(i0 + 0) * 64 + k0 + 3] = s0_3;
-                sums[(i0 + 1) * 64 + k0 + 0] = s1_0;
-                sums[(i0 + 1) * 64 + k0 + 1] = s1_1;
-                sums[(i0 + 1) * 64 + k0 + 2] = s1_2;
-                sums[(i0 + 1) * 64 + k0 + 3] = s1_3;
-                sums[(i0 + 2) * 64 + k0 + 0] = s2_0;
-                sums[(i0 + 2) * 64 + k0 + 1] = s2_1;
-                sums[(i0 + 2) * 64 + k0 + 2] = s2_2;
-                sums[(i0 + 2) * 64 + k0 + 3] = s2_3;
-                sums[(i0 + 3) * 64 + k0 + 0] = s3_0;
-                sums[(i0 + 3) * 64 + k0 + 1] = s3_1;
-                sums[(i0 + 3) * 64 + k0 + 2] = s3_2;
-                sums[(i0 + 3) * 64 + k0 + 3] = s3_3;
-            }
             }
         }
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 32; r++)
-            for (int k = 0; k < 64; k++)
-                c[r * 64 + k] += mc_v16_sum(&sums[r * 64 + k]);
     }
+}
+
+
+/* Image xb into the interior of the zero-padded, channels-last xt. */
+static void conv_k1_c64_32_16x16_s1_p0_b_pad_cl(const float *restrict planes, float *restrict xt)
+{
+    for (int g = 0; g < 4; g++)
+        for (int p0 = 0; p0 < 256; p0 += 16) {
+            const int count = 256 - p0 < 16 ? 256 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 256 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 16, ix = (p0 + q) % 16;
+                *(mc_v16 *)(xt + ((iy + 0) * 16 + ix + 0) * 64 + g * 16) = r[q];
+            }
+        }
 }
 
 static void conv_k1_c64_32_16x16_s1_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
@@ -2581,6 +2764,7 @@ static inline double conv_k1_c64_32_16x16_s1_p0_b_bias_sum(const float *restrict
 void conv_k1_c64_32_16x16_s1_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
+    MC_OMP_FOR
     for (int co = 0; co < 32; co++) {
         double gb = 0;
         for (int b = 0; b < n; b++)
@@ -2589,7 +2773,30 @@ void conv_k1_c64_32_16x16_s1_p0_b_bwd(int n, const float *restrict x, const floa
     }
     static float wt[2048];
     conv_k1_c64_32_16x16_s1_p0_b_transpose_w(w, wt);
-    conv_k1_c64_32_16x16_s1_p0_b_gemm_dw(n, dy, x, dw);
+    static float dwt[32768];
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[16384];
+        memset(xt, 0, sizeof xt);
+        MC_OMP_FOR_IN
+        for (int k = 0; k < 16; k++) {
+            float *restrict part = dwt + (long)k * 2048;
+            memset(part, 0, sizeof(float) * 2048);
+            for (int b = k * n / 16; b < (k + 1) * n / 16; b++) {
+                conv_k1_c64_32_16x16_s1_p0_b_pad_cl(x + (long)b * 16384, xt);
+                conv_k1_c64_32_16x16_s1_p0_b_gemm_dw(1, dy + (long)b * 8192, xt, part);
+            }
+        }
+    }
+    MC_OMP_FOR
+    for (int co = 0; co < 32; co++)
+        for (int ci = 0; ci < 64; ci++)
+            for (int t = 0; t < 1; t++) {
+                float s = 0.0f;
+                for (int k = 0; k < 16; k++)
+                    s += dwt[(long)k * 2048 + (co * 1 + t) * 64 + ci];
+                dw[(co * 64 + ci) * 1 + t] += s;
+            }
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         if (!acc)
@@ -2910,6 +3117,7 @@ static inline double conv_k1_c64_64_16x16_s2_p0_b_bias_sum(const float *restrict
 void conv_k1_c64_64_16x16_s2_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
+    MC_OMP_FOR
     for (int co = 0; co < 64; co++) {
         double gb = 0;
         for (int b = 0; b < n; b++)
@@ -3057,7 +3265,6 @@ static void conv_k3_c64_64_8x8_s1_p1_gemm_fwd(const float *restrict a, const flo
 
 static void conv_k3_c64_64_8x8_s1_p1_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
     for (int i0 = 0; i0 < 64; i0 += 4) {
         for (int i = 0; i < nb; i++) {
             for (int j0 = 0; j0 < 576; j0 += 64)
@@ -3074,23 +3281,23 @@ static void conv_k3_c64_64_8x8_s1_p1_gemm_dw(int nb, const float *restrict a, co
                 const int o1 = ((j0 + 16) / 64 / 3 * 10 + (j0 + 16) / 64 % 3) * 64 + (j0 + 16) % 64;
                 const int o2 = ((j0 + 32) / 64 / 3 * 10 + (j0 + 32) / 64 % 3) * 64 + (j0 + 32) % 64;
                 const int o3 = ((j0 + 48) / 64 / 3 * 10 + (j0 + 48) / 64 % 3) * 64 + (j0 + 48) % 64;
-                mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-                mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-                mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-                mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
-                mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-                mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-                mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-                mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
-                mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-                mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-                mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-                mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
-                mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-                mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-                mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-                mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
-                for (int oy = 0, p = 0; oy < 8; oy++)
+                mc_v16 s0_0 = {0};
+                mc_v16 s0_1 = {0};
+                mc_v16 s0_2 = {0};
+                mc_v16 s0_3 = {0};
+                mc_v16 s1_0 = {0};
+                mc_v16 s1_1 = {0};
+                mc_v16 s1_2 = {0};
+                mc_v16 s1_3 = {0};
+                mc_v16 s2_0 = {0};
+                mc_v16 s2_1 = {0};
+                mc_v16 s2_2 = {0};
+                mc_v16 s2_3 = {0};
+                mc_v16 s3_0 = {0};
+                mc_v16 s3_1 = {0};
+                mc_v16 s3_2 = {0};
+                mc_v16 s3_3 = {0};
+                for (int oy = 0, p = 0; oy < 8; oy++) {
                     for (int ox = 0; ox < 8; ox++, p++) {
                         const float *restrict bp = b + (long)i * 6400 + (oy * 10 + ox) * 64;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
@@ -3118,22 +3325,41 @@ static void conv_k3_c64_64_8x8_s1_p1_gemm_dw(int nb, const float *restrict a, co
                         s3_2 += x3 * y2;
                         s3_3 += x3 * y3;
                     }
-                *(mc_v16 *)(c0 + 0) = s0_0;
-                *(mc_v16 *)(c0 + 16) = s0_1;
-                *(mc_v16 *)(c0 + 32) = s0_2;
-                *(mc_v16 *)(c0 + 48) = s0_3;
-                *(mc_v16 *)(c1 + 0) = s1_0;
-                *(mc_v16 *)(c1 + 16) = s1_1;
-                *(mc_v16 *)(c1 + 32) = s1_2;
-                *(mc_v16 *)(c1 + 48) = s1_3;
-                *(mc_v16 *)(c2 + 0) = s2_0;
-                *(mc_v16 *)(c2 + 16) = s2_1;
-                *(mc_v16 *)(c2 + 32) = s2_2;
-                *(mc_v16 *)(c2 + 48) = s2_3;
-                *(mc_v16 *)(c3 + 0) = s3_0;
-                *(mc_v16 *)(c3 + 16) = s3_1;
-                *(mc_v16 *)(c3 + 32) = s3_2;
-                *(mc_v16 *)(c3 + 48) = s3_3;
+                    if (oy % 8 == 7 || oy == 7) {
+                        *(mc_v16 *)(c0 + 0) += s0_0;
+                        *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c0 + 32) += s0_2;
+                        *(mc_v16 *)(c0 + 48) += s0_3;
+                        *(mc_v16 *)(c1 + 0) += s1_0;
+                        *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c1 + 32) += s1_2;
+                        *(mc_v16 *)(c1 + 48) += s1_3;
+                        *(mc_v16 *)(c2 + 0) += s2_0;
+                        *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c2 + 32) += s2_2;
+                        *(mc_v16 *)(c2 + 48) += s2_3;
+                        *(mc_v16 *)(c3 + 0) += s3_0;
+                        *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c3 + 32) += s3_2;
+                        *(mc_v16 *)(c3 + 48) += s3_3;
+                        s0_0 = (mc_v16){0};
+                        s0_1 = (mc_v16){0};
+                        s0_2 = (mc_v16){0};
+                        s0_3 = (mc_v16){0};
+                        s1_0 = (mc_v16){0};
+                        s1_1 = (mc_v16){0};
+                        s1_2 = (mc_v16){0};
+                        s1_3 = (mc_v16){0};
+                        s2_0 = (mc_v16){0};
+                        s2_1 = (mc_v16){0};
+                        s2_2 = (mc_v16){0};
+                        s2_3 = (mc_v16){0};
+                        s3_0 = (mc_v16){0};
+                        s3_1 = (mc_v16){0};
+                        s3_2 = (mc_v16){0};
+                        s3_3 = (mc_v16){0};
+                    }
+                }
             }
         }
     }
@@ -3141,12 +3367,25 @@ static void conv_k3_c64_64_8x8_s1_p1_gemm_dw(int nb, const float *restrict a, co
 
 
 /* Image xb into the interior of the zero-padded, channels-last xt. */
-static void conv_k3_c64_64_8x8_s1_p1_pad_cl(const float *restrict xb, float *restrict xt)
+static void conv_k3_c64_64_8x8_s1_p1_pad_cl(const float *restrict planes, float *restrict xt)
 {
-    for (int iy = 0; iy < 8; iy++)
-        for (int ix = 0; ix < 8; ix++)
-            for (int ci = 0; ci < 64; ci++)
-                xt[((iy + 1) * 10 + ix + 1) * 64 + ci] = xb[(ci * 8 + iy) * 8 + ix];
+    for (int g = 0; g < 4; g++)
+        for (int p0 = 0; p0 < 64; p0 += 16) {
+            const int count = 64 - p0 < 16 ? 64 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 64 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 8, ix = (p0 + q) % 8;
+                *(mc_v16 *)(xt + ((iy + 1) * 10 + ix + 1) * 64 + g * 16) = r[q];
+            }
+        }
 }
 
 static void conv_k3_c64_64_8x8_s1_p1_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
@@ -3310,19 +3549,30 @@ void conv_k3_c64_64_8x8_s1_p1_bwd(int n, const float *restrict x, const float *r
     (void)dbias;
     static float wf[36864];
     conv_k3_c64_64_8x8_s1_p1_flip(w, wf);
-    static float xt[128000], dwt[36864];
-    memset(dwt, 0, sizeof dwt);
-    for (int b0 = 0; b0 < n; b0 += 20) {
-        const int nb = n - b0 < 20 ? n - b0 : 20;
-        MC_OMP_FOR
-        for (int i = 0; i < nb; i++)
-            conv_k3_c64_64_8x8_s1_p1_pad_cl(x + (long)(b0 + i) * 4096, xt + (long)i * 6400);
-        conv_k3_c64_64_8x8_s1_p1_gemm_dw(nb, dy + (long)b0 * 4096, xt, dwt);
+    static float dwt[589824];
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[6400];
+        memset(xt, 0, sizeof xt);
+        MC_OMP_FOR_IN
+        for (int k = 0; k < 16; k++) {
+            float *restrict part = dwt + (long)k * 36864;
+            memset(part, 0, sizeof(float) * 36864);
+            for (int b = k * n / 16; b < (k + 1) * n / 16; b++) {
+                conv_k3_c64_64_8x8_s1_p1_pad_cl(x + (long)b * 4096, xt);
+                conv_k3_c64_64_8x8_s1_p1_gemm_dw(1, dy + (long)b * 4096, xt, part);
+            }
+        }
     }
+    MC_OMP_FOR
     for (int co = 0; co < 64; co++)
         for (int ci = 0; ci < 64; ci++)
-            for (int t = 0; t < 9; t++)
-                dw[(co * 64 + ci) * 9 + t] += dwt[(co * 9 + t) * 64 + ci];
+            for (int t = 0; t < 9; t++) {
+                float s = 0.0f;
+                for (int k = 0; k < 16; k++)
+                    s += dwt[(long)k * 36864 + (co * 9 + t) * 64 + ci];
+                dw[(co * 64 + ci) * 9 + t] += s;
+            }
     MC_OMP_PARALLEL
     {
         float dyq[6402] = {0}, dxg[5120];
@@ -3748,91 +3998,127 @@ static void conv_k1_c128_64_8x8_s1_p0_b_gemm_fwd(const float *restrict a, const 
 
 static void conv_k1_c128_64_8x8_s1_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    static mc_v16 sums[8192];
-    MC_OMP_PARALLEL
-    {
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 64; r++)
-            memset(sums + r * 128, 0, sizeof(mc_v16) * 128);
+    for (int i0 = 0; i0 < 64; i0 += 4) {
         for (int i = 0; i < nb; i++) {
-            MC_OMP_FOR_IN
-            for (int i0 = 0; i0 < 64; i0 += 4) {
-            for (int k0 = 0; k0 < 128; k0 += 4)
+            for (int j0 = 0; j0 < 128; j0 += 64)
             {
                 const float *restrict a0 = a + (long)i * 4096 + (i0 + 0) * 64;
+                float *restrict c0 = c + (i0 + 0) * 128 + j0;
                 const float *restrict a1 = a + (long)i * 4096 + (i0 + 1) * 64;
+                float *restrict c1 = c + (i0 + 1) * 128 + j0;
                 const float *restrict a2 = a + (long)i * 4096 + (i0 + 2) * 64;
+                float *restrict c2 = c + (i0 + 2) * 128 + j0;
                 const float *restrict a3 = a + (long)i * 4096 + (i0 + 3) * 64;
-                const float *restrict b0 = b + (long)i * 8192 + (k0 + 0) * 64;
-                const float *restrict b1 = b + (long)i * 8192 + (k0 + 1) * 64;
-                const float *restrict b2 = b + (long)i * 8192 + (k0 + 2) * 64;
-                const float *restrict b3 = b + (long)i * 8192 + (k0 + 3) * 64;
-                mc_v16 s0_0 = sums[(i0 + 0) * 128 + k0 + 0];
-                mc_v16 s0_1 = sums[(i0 + 0) * 128 + k0 + 1];
-                mc_v16 s0_2 = sums[(i0 + 0) * 128 + k0 + 2];
-                mc_v16 s0_3 = sums[(i0 + 0) * 128 + k0 + 3];
-                mc_v16 s1_0 = sums[(i0 + 1) * 128 + k0 + 0];
-                mc_v16 s1_1 = sums[(i0 + 1) * 128 + k0 + 1];
-                mc_v16 s1_2 = sums[(i0 + 1) * 128 + k0 + 2];
-                mc_v16 s1_3 = sums[(i0 + 1) * 128 + k0 + 3];
-                mc_v16 s2_0 = sums[(i0 + 2) * 128 + k0 + 0];
-                mc_v16 s2_1 = sums[(i0 + 2) * 128 + k0 + 1];
-                mc_v16 s2_2 = sums[(i0 + 2) * 128 + k0 + 2];
-                mc_v16 s2_3 = sums[(i0 + 2) * 128 + k0 + 3];
-                mc_v16 s3_0 = sums[(i0 + 3) * 128 + k0 + 0];
-                mc_v16 s3_1 = sums[(i0 + 3) * 128 + k0 + 1];
-                mc_v16 s3_2 = sums[(i0 + 3) * 128 + k0 + 2];
-                mc_v16 s3_3 = sums[(i0 + 3) * 128 + k0 + 3];
-                for (int p = 0; p < 64; p += 16) {
-                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
-                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
-                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
-                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
-                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
-                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
-                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
-                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
-                    s0_0 += x0 * y0;
-                    s0_1 += x0 * y1;
-                    s0_2 += x0 * y2;
-                    s0_3 += x0 * y3;
-                    s1_0 += x1 * y0;
-                    s1_1 += x1 * y1;
-                    s1_2 += x1 * y2;
-                    s1_3 += x1 * y3;
-                    s2_0 += x2 * y0;
-                    s2_1 += x2 * y1;
-                    s2_2 += x2 * y2;
-                    s2_3 += x2 * y3;
-                    s3_0 += x3 * y0;
-                    s3_1 += x3 * y1;
-                    s3_2 += x3 * y2;
-                    s3_3 += x3 * y3;
+                float *restrict c3 = c + (i0 + 3) * 128 + j0;
+                const int o0 = ((j0 + 0) / 128 / 1 * 8 + (j0 + 0) / 128 % 1) * 128 + (j0 + 0) % 128;
+                const int o1 = ((j0 + 16) / 128 / 1 * 8 + (j0 + 16) / 128 % 1) * 128 + (j0 + 16) % 128;
+                const int o2 = ((j0 + 32) / 128 / 1 * 8 + (j0 + 32) / 128 % 1) * 128 + (j0 + 32) % 128;
+                const int o3 = ((j0 + 48) / 128 / 1 * 8 + (j0 + 48) / 128 % 1) * 128 + (j0 + 48) % 128;
+                mc_v16 s0_0 = {0};
+                mc_v16 s0_1 = {0};
+                mc_v16 s0_2 = {0};
+                mc_v16 s0_3 = {0};
+                mc_v16 s1_0 = {0};
+                mc_v16 s1_1 = {0};
+                mc_v16 s1_2 = {0};
+                mc_v16 s1_3 = {0};
+                mc_v16 s2_0 = {0};
+                mc_v16 s2_1 = {0};
+                mc_v16 s2_2 = {0};
+                mc_v16 s2_3 = {0};
+                mc_v16 s3_0 = {0};
+                mc_v16 s3_1 = {0};
+                mc_v16 s3_2 = {0};
+                mc_v16 s3_3 = {0};
+                for (int oy = 0, p = 0; oy < 8; oy++) {
+                    for (int ox = 0; ox < 8; ox++, p++) {
+                        const float *restrict bp = b + (long)i * 8192 + (oy * 8 + ox) * 128;
+                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
+                        const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
+                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
+                        const mc_v16 y3 = *(const mc_v16 *)(bp + o3);
+                        const float x0 = a0[p];
+                        const float x1 = a1[p];
+                        const float x2 = a2[p];
+                        const float x3 = a3[p];
+                        s0_0 += x0 * y0;
+                        s0_1 += x0 * y1;
+                        s0_2 += x0 * y2;
+                        s0_3 += x0 * y3;
+                        s1_0 += x1 * y0;
+                        s1_1 += x1 * y1;
+                        s1_2 += x1 * y2;
+                        s1_3 += x1 * y3;
+                        s2_0 += x2 * y0;
+                        s2_1 += x2 * y1;
+                        s2_2 += x2 * y2;
+                        s2_3 += x2 * y3;
+                        s3_0 += x3 * y0;
+                        s3_1 += x3 * y1;
+                        s3_2 += x3 * y2;
+                        s3_3 += x3 * y3;
+                    }
+                    if (oy % 8 == 7 || oy == 7) {
+                        *(mc_v16 *)(c0 + 0) += s0_0;
+                        *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c0 + 32) += s0_2;
+                        *(mc_v16 *)(c0 + 48) += s0_3;
+                        *(mc_v16 *)(c1 + 0) += s1_0;
+                        *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c1 + 32) += s1_2;
+                        *(mc_v16 *)(c1 + 48) += s1_3;
+                        *(mc_v16 *)(c2 + 0) += s2_0;
+                        *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c2 + 32) += s2_2;
+                        *(mc_v16 *)(c2 + 48) += s2_3;
+                        *(mc_v16 *)(c3 + 0) += s3_0;
+                        *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c3 + 32) += s3_2;
+                        *(mc_v16 *)(c3 + 48) += s3_3;
+                        s0_0 = (mc_v16){0};
+                        s0_1 = (mc_v16){0};
+                        s0_2 = (mc_v16){0};
+                        s0_3 = (mc_v16){0};
+                        s1_0 = (mc_v16){0};
+                        s1_1 = (mc_v16){0};
+                        s1_2 = (mc_v16){0};
+                        s1_3 = (mc_v16){0};
+                        s2_0 = (mc_v16){0};
+                        s2_1 = (mc_v16){0};
+                        s2_2 = (mc_v16){0};
+                        s2_3 = (mc_v16){0};
+                        s3_0 = (mc_v16){0};
+                        s3_1 = (mc_v16){0};
+                        s3_2 = (mc_v16){0};
+                        s3_3 = (mc_v16){0};
+                    }
                 }
-                sums[(i0 + 0) * 128 + k0 + 0] = s0_0;
-                sums[(i0 + 0) * 128 + k0 + 1] = s0_1;
-                sums[(i0 + 0) * 128 + k0 + 2] = s0_2;
-                sums[(i0 + 0) * 128 + k0 + 3] = s0_3;
-                sums[(i0 + 1) * 128 + k0 + 0] = s1_0;
-                sums[(i0 + 1) * 128 + k0 + 1] = s1_1;
-                sums[(i0 + 1) * 128 + k0 + 2] = s1_2;
-                sums[(i0 + 1) * 128 + k0 + 3] = s1_3;
-                sums[(i0 + 2) * 128 + k0 + 0] = s2_0;
-                sums[(i0 + 2) * 128 + k0 + 1] = s2_1;
-                sums[(i0 + 2) * 128 + k0 + 2] = s2_2;
-                sums[(i0 + 2) * 128 + k0 + 3] = s2_3;
-                sums[(i0 + 3) * 128 + k0 + 0] = s3_0;
-                sums[(i0 + 3) * 128 + k0 + 1] = s3_1;
-                sums[(i0 + 3) * 128 + k0 + 2] = s3_2;
-                sums[(i0 + 3) * 128 + k0 + 3] = s3_3;
-            }
             }
         }
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 64; r++)
-            for (int k = 0; k < 128; k++)
-                c[r * 128 + k] += mc_v16_sum(&sums[r * 128 + k]);
     }
+}
+
+
+/* Image xb into the interior of the zero-padded, channels-last xt. */
+static void conv_k1_c128_64_8x8_s1_p0_b_pad_cl(const float *restrict planes, float *restrict xt)
+{
+    for (int g = 0; g < 8; g++)
+        for (int p0 = 0; p0 < 64; p0 += 16) {
+            const int count = 64 - p0 < 16 ? 64 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 64 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 8, ix = (p0 + q) % 8;
+                *(mc_v16 *)(xt + ((iy + 0) * 8 + ix + 0) * 128 + g * 16) = r[q];
+            }
+        }
 }
 
 static void conv_k1_c128_64_8x8_s1_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
@@ -3957,6 +4243,7 @@ static inline double conv_k1_c128_64_8x8_s1_p0_b_bias_sum(const float *restrict 
 void conv_k1_c128_64_8x8_s1_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
+    MC_OMP_FOR
     for (int co = 0; co < 64; co++) {
         double gb = 0;
         for (int b = 0; b < n; b++)
@@ -3965,7 +4252,30 @@ void conv_k1_c128_64_8x8_s1_p0_b_bwd(int n, const float *restrict x, const float
     }
     static float wt[8192];
     conv_k1_c128_64_8x8_s1_p0_b_transpose_w(w, wt);
-    conv_k1_c128_64_8x8_s1_p0_b_gemm_dw(n, dy, x, dw);
+    static float dwt[131072];
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[8192];
+        memset(xt, 0, sizeof xt);
+        MC_OMP_FOR_IN
+        for (int k = 0; k < 16; k++) {
+            float *restrict part = dwt + (long)k * 8192;
+            memset(part, 0, sizeof(float) * 8192);
+            for (int b = k * n / 16; b < (k + 1) * n / 16; b++) {
+                conv_k1_c128_64_8x8_s1_p0_b_pad_cl(x + (long)b * 8192, xt);
+                conv_k1_c128_64_8x8_s1_p0_b_gemm_dw(1, dy + (long)b * 4096, xt, part);
+            }
+        }
+    }
+    MC_OMP_FOR
+    for (int co = 0; co < 64; co++)
+        for (int ci = 0; ci < 128; ci++)
+            for (int t = 0; t < 1; t++) {
+                float s = 0.0f;
+                for (int k = 0; k < 16; k++)
+                    s += dwt[(long)k * 8192 + (co * 1 + t) * 128 + ci];
+                dw[(co * 128 + ci) * 1 + t] += s;
+            }
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         if (!acc)

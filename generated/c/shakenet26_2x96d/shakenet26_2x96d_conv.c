@@ -442,6 +442,7 @@ static inline double conv_k3_c3_16_32x32_s1_p1_b_bias_sum(const float *restrict 
 void conv_k3_c3_16_32x32_s1_p1_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
+    MC_OMP_FOR
     for (int co = 0; co < 16; co++) {
         double gb = 0;
         for (int b = 0; b < n; b++)
@@ -570,91 +571,75 @@ static void conv_k1_c16_48_32x32_s1_p0_gemm_fwd(const float *restrict a, const f
 
 static void conv_k1_c16_48_32x32_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    static mc_v16 sums[768];
-    MC_OMP_PARALLEL
-    {
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 48; r++)
-            memset(sums + r * 16, 0, sizeof(mc_v16) * 16);
+    for (int i0 = 0; i0 < 48; i0 += 4) {
         for (int i = 0; i < nb; i++) {
-            MC_OMP_FOR_IN
-            for (int i0 = 0; i0 < 48; i0 += 4) {
-            for (int k0 = 0; k0 < 16; k0 += 4)
+            {
+            const int j0 = 0;
             {
                 const float *restrict a0 = a + (long)i * 49152 + (i0 + 0) * 1024;
+                float *restrict c0 = c + (i0 + 0) * 16 + j0;
                 const float *restrict a1 = a + (long)i * 49152 + (i0 + 1) * 1024;
+                float *restrict c1 = c + (i0 + 1) * 16 + j0;
                 const float *restrict a2 = a + (long)i * 49152 + (i0 + 2) * 1024;
+                float *restrict c2 = c + (i0 + 2) * 16 + j0;
                 const float *restrict a3 = a + (long)i * 49152 + (i0 + 3) * 1024;
-                const float *restrict b0 = b + (long)i * 16384 + (k0 + 0) * 1024;
-                const float *restrict b1 = b + (long)i * 16384 + (k0 + 1) * 1024;
-                const float *restrict b2 = b + (long)i * 16384 + (k0 + 2) * 1024;
-                const float *restrict b3 = b + (long)i * 16384 + (k0 + 3) * 1024;
-                mc_v16 s0_0 = sums[(i0 + 0) * 16 + k0 + 0];
-                mc_v16 s0_1 = sums[(i0 + 0) * 16 + k0 + 1];
-                mc_v16 s0_2 = sums[(i0 + 0) * 16 + k0 + 2];
-                mc_v16 s0_3 = sums[(i0 + 0) * 16 + k0 + 3];
-                mc_v16 s1_0 = sums[(i0 + 1) * 16 + k0 + 0];
-                mc_v16 s1_1 = sums[(i0 + 1) * 16 + k0 + 1];
-                mc_v16 s1_2 = sums[(i0 + 1) * 16 + k0 + 2];
-                mc_v16 s1_3 = sums[(i0 + 1) * 16 + k0 + 3];
-                mc_v16 s2_0 = sums[(i0 + 2) * 16 + k0 + 0];
-                mc_v16 s2_1 = sums[(i0 + 2) * 16 + k0 + 1];
-                mc_v16 s2_2 = sums[(i0 + 2) * 16 + k0 + 2];
-                mc_v16 s2_3 = sums[(i0 + 2) * 16 + k0 + 3];
-                mc_v16 s3_0 = sums[(i0 + 3) * 16 + k0 + 0];
-                mc_v16 s3_1 = sums[(i0 + 3) * 16 + k0 + 1];
-                mc_v16 s3_2 = sums[(i0 + 3) * 16 + k0 + 2];
-                mc_v16 s3_3 = sums[(i0 + 3) * 16 + k0 + 3];
-                for (int p = 0; p < 1024; p += 16) {
-                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
-                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
-                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
-                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
-                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
-                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
-                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
-                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
-                    s0_0 += x0 * y0;
-                    s0_1 += x0 * y1;
-                    s0_2 += x0 * y2;
-                    s0_3 += x0 * y3;
-                    s1_0 += x1 * y0;
-                    s1_1 += x1 * y1;
-                    s1_2 += x1 * y2;
-                    s1_3 += x1 * y3;
-                    s2_0 += x2 * y0;
-                    s2_1 += x2 * y1;
-                    s2_2 += x2 * y2;
-                    s2_3 += x2 * y3;
-                    s3_0 += x3 * y0;
-                    s3_1 += x3 * y1;
-                    s3_2 += x3 * y2;
-                    s3_3 += x3 * y3;
+                float *restrict c3 = c + (i0 + 3) * 16 + j0;
+                const int o0 = ((j0 + 0) / 16 / 1 * 32 + (j0 + 0) / 16 % 1) * 16 + (j0 + 0) % 16;
+                mc_v16 s0_0 = {0};
+                mc_v16 s1_0 = {0};
+                mc_v16 s2_0 = {0};
+                mc_v16 s3_0 = {0};
+                for (int oy = 0, p = 0; oy < 32; oy++) {
+                    for (int ox = 0; ox < 32; ox++, p++) {
+                        const float *restrict bp = b + (long)i * 16384 + (oy * 32 + ox) * 16;
+                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
+                        const float x0 = a0[p];
+                        const float x1 = a1[p];
+                        const float x2 = a2[p];
+                        const float x3 = a3[p];
+                        s0_0 += x0 * y0;
+                        s1_0 += x1 * y0;
+                        s2_0 += x2 * y0;
+                        s3_0 += x3 * y0;
+                    }
+                    if (oy % 2 == 1 || oy == 31) {
+                        *(mc_v16 *)(c0 + 0) += s0_0;
+                        *(mc_v16 *)(c1 + 0) += s1_0;
+                        *(mc_v16 *)(c2 + 0) += s2_0;
+                        *(mc_v16 *)(c3 + 0) += s3_0;
+                        s0_0 = (mc_v16){0};
+                        s1_0 = (mc_v16){0};
+                        s2_0 = (mc_v16){0};
+                        s3_0 = (mc_v16){0};
+                    }
                 }
-                sums[(i0 + 0) * 16 + k0 + 0] = s0_0;
-                sums[(i0 + 0) * 16 + k0 + 1] = s0_1;
-                sums[(i0 + 0) * 16 + k0 + 2] = s0_2;
-                sums[(i0 + 0) * 16 + k0 + 3] = s0_3;
-                sums[(i0 + 1) * 16 + k0 + 0] = s1_0;
-                sums[(i0 + 1) * 16 + k0 + 1] = s1_1;
-                sums[(i0 + 1) * 16 + k0 + 2] = s1_2;
-                sums[(i0 + 1) * 16 + k0 + 3] = s1_3;
-                sums[(i0 + 2) * 16 + k0 + 0] = s2_0;
-                sums[(i0 + 2) * 16 + k0 + 1] = s2_1;
-                sums[(i0 + 2) * 16 + k0 + 2] = s2_2;
-                sums[(i0 + 2) * 16 + k0 + 3] = s2_3;
-                sums[(i0 + 3) * 16 + k0 + 0] = s3_0;
-                sums[(i0 + 3) * 16 + k0 + 1] = s3_1;
-                sums[(i0 + 3) * 16 + k0 + 2] = s3_2;
-                sums[(i0 + 3) * 16 + k0 + 3] = s3_3;
             }
             }
         }
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 48; r++)
-            for (int k = 0; k < 16; k++)
-                c[r * 16 + k] += mc_v16_sum(&sums[r * 16 + k]);
     }
+}
+
+
+/* Image xb into the interior of the zero-padded, channels-last xt. */
+static void conv_k1_c16_48_32x32_s1_p0_pad_cl(const float *restrict planes, float *restrict xt)
+{
+    for (int g = 0; g < 1; g++)
+        for (int p0 = 0; p0 < 1024; p0 += 16) {
+            const int count = 1024 - p0 < 16 ? 1024 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 1024 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 32, ix = (p0 + q) % 32;
+                *(mc_v16 *)(xt + ((iy + 0) * 32 + ix + 0) * 16 + g * 16) = r[q];
+            }
+        }
 }
 
 static void conv_k1_c16_48_32x32_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
@@ -763,7 +748,30 @@ void conv_k1_c16_48_32x32_s1_p0_bwd(int n, const float *restrict x, const float 
     (void)dbias;
     static float wt[768];
     conv_k1_c16_48_32x32_s1_p0_transpose_w(w, wt);
-    conv_k1_c16_48_32x32_s1_p0_gemm_dw(n, dy, x, dw);
+    static float dwt[12288];
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[16384];
+        memset(xt, 0, sizeof xt);
+        MC_OMP_FOR_IN
+        for (int k = 0; k < 16; k++) {
+            float *restrict part = dwt + (long)k * 768;
+            memset(part, 0, sizeof(float) * 768);
+            for (int b = k * n / 16; b < (k + 1) * n / 16; b++) {
+                conv_k1_c16_48_32x32_s1_p0_pad_cl(x + (long)b * 16384, xt);
+                conv_k1_c16_48_32x32_s1_p0_gemm_dw(1, dy + (long)b * 49152, xt, part);
+            }
+        }
+    }
+    MC_OMP_FOR
+    for (int co = 0; co < 48; co++)
+        for (int ci = 0; ci < 16; ci++)
+            for (int t = 0; t < 1; t++) {
+                float s = 0.0f;
+                for (int k = 0; k < 16; k++)
+                    s += dwt[(long)k * 768 + (co * 1 + t) * 16 + ci];
+                dw[(co * 16 + ci) * 1 + t] += s;
+            }
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         if (!acc)
@@ -852,91 +860,111 @@ static void conv_k1_c48_96_32x32_s1_p0_b_gemm_fwd(const float *restrict a, const
 
 static void conv_k1_c48_96_32x32_s1_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    static mc_v16 sums[4608];
-    MC_OMP_PARALLEL
-    {
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 96; r++)
-            memset(sums + r * 48, 0, sizeof(mc_v16) * 48);
+    for (int i0 = 0; i0 < 96; i0 += 4) {
         for (int i = 0; i < nb; i++) {
-            MC_OMP_FOR_IN
-            for (int i0 = 0; i0 < 96; i0 += 4) {
-            for (int k0 = 0; k0 < 48; k0 += 4)
+            {
+            const int j0 = 0;
             {
                 const float *restrict a0 = a + (long)i * 98304 + (i0 + 0) * 1024;
+                float *restrict c0 = c + (i0 + 0) * 48 + j0;
                 const float *restrict a1 = a + (long)i * 98304 + (i0 + 1) * 1024;
+                float *restrict c1 = c + (i0 + 1) * 48 + j0;
                 const float *restrict a2 = a + (long)i * 98304 + (i0 + 2) * 1024;
+                float *restrict c2 = c + (i0 + 2) * 48 + j0;
                 const float *restrict a3 = a + (long)i * 98304 + (i0 + 3) * 1024;
-                const float *restrict b0 = b + (long)i * 49152 + (k0 + 0) * 1024;
-                const float *restrict b1 = b + (long)i * 49152 + (k0 + 1) * 1024;
-                const float *restrict b2 = b + (long)i * 49152 + (k0 + 2) * 1024;
-                const float *restrict b3 = b + (long)i * 49152 + (k0 + 3) * 1024;
-                mc_v16 s0_0 = sums[(i0 + 0) * 48 + k0 + 0];
-                mc_v16 s0_1 = sums[(i0 + 0) * 48 + k0 + 1];
-                mc_v16 s0_2 = sums[(i0 + 0) * 48 + k0 + 2];
-                mc_v16 s0_3 = sums[(i0 + 0) * 48 + k0 + 3];
-                mc_v16 s1_0 = sums[(i0 + 1) * 48 + k0 + 0];
-                mc_v16 s1_1 = sums[(i0 + 1) * 48 + k0 + 1];
-                mc_v16 s1_2 = sums[(i0 + 1) * 48 + k0 + 2];
-                mc_v16 s1_3 = sums[(i0 + 1) * 48 + k0 + 3];
-                mc_v16 s2_0 = sums[(i0 + 2) * 48 + k0 + 0];
-                mc_v16 s2_1 = sums[(i0 + 2) * 48 + k0 + 1];
-                mc_v16 s2_2 = sums[(i0 + 2) * 48 + k0 + 2];
-                mc_v16 s2_3 = sums[(i0 + 2) * 48 + k0 + 3];
-                mc_v16 s3_0 = sums[(i0 + 3) * 48 + k0 + 0];
-                mc_v16 s3_1 = sums[(i0 + 3) * 48 + k0 + 1];
-                mc_v16 s3_2 = sums[(i0 + 3) * 48 + k0 + 2];
-                mc_v16 s3_3 = sums[(i0 + 3) * 48 + k0 + 3];
-                for (int p = 0; p < 1024; p += 16) {
-                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
-                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
-                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
-                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
-                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
-                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
-                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
-                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
-                    s0_0 += x0 * y0;
-                    s0_1 += x0 * y1;
-                    s0_2 += x0 * y2;
-                    s0_3 += x0 * y3;
-                    s1_0 += x1 * y0;
-                    s1_1 += x1 * y1;
-                    s1_2 += x1 * y2;
-                    s1_3 += x1 * y3;
-                    s2_0 += x2 * y0;
-                    s2_1 += x2 * y1;
-                    s2_2 += x2 * y2;
-                    s2_3 += x2 * y3;
-                    s3_0 += x3 * y0;
-                    s3_1 += x3 * y1;
-                    s3_2 += x3 * y2;
-                    s3_3 += x3 * y3;
+                float *restrict c3 = c + (i0 + 3) * 48 + j0;
+                const int o0 = ((j0 + 0) / 48 / 1 * 32 + (j0 + 0) / 48 % 1) * 48 + (j0 + 0) % 48;
+                const int o1 = ((j0 + 16) / 48 / 1 * 32 + (j0 + 16) / 48 % 1) * 48 + (j0 + 16) % 48;
+                const int o2 = ((j0 + 32) / 48 / 1 * 32 + (j0 + 32) / 48 % 1) * 48 + (j0 + 32) % 48;
+                mc_v16 s0_0 = {0};
+                mc_v16 s0_1 = {0};
+                mc_v16 s0_2 = {0};
+                mc_v16 s1_0 = {0};
+                mc_v16 s1_1 = {0};
+                mc_v16 s1_2 = {0};
+                mc_v16 s2_0 = {0};
+                mc_v16 s2_1 = {0};
+                mc_v16 s2_2 = {0};
+                mc_v16 s3_0 = {0};
+                mc_v16 s3_1 = {0};
+                mc_v16 s3_2 = {0};
+                for (int oy = 0, p = 0; oy < 32; oy++) {
+                    for (int ox = 0; ox < 32; ox++, p++) {
+                        const float *restrict bp = b + (long)i * 49152 + (oy * 32 + ox) * 48;
+                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
+                        const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
+                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
+                        const float x0 = a0[p];
+                        const float x1 = a1[p];
+                        const float x2 = a2[p];
+                        const float x3 = a3[p];
+                        s0_0 += x0 * y0;
+                        s0_1 += x0 * y1;
+                        s0_2 += x0 * y2;
+                        s1_0 += x1 * y0;
+                        s1_1 += x1 * y1;
+                        s1_2 += x1 * y2;
+                        s2_0 += x2 * y0;
+                        s2_1 += x2 * y1;
+                        s2_2 += x2 * y2;
+                        s3_0 += x3 * y0;
+                        s3_1 += x3 * y1;
+                        s3_2 += x3 * y2;
+                    }
+                    if (oy % 2 == 1 || oy == 31) {
+                        *(mc_v16 *)(c0 + 0) += s0_0;
+                        *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c0 + 32) += s0_2;
+                        *(mc_v16 *)(c1 + 0) += s1_0;
+                        *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c1 + 32) += s1_2;
+                        *(mc_v16 *)(c2 + 0) += s2_0;
+                        *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c2 + 32) += s2_2;
+                        *(mc_v16 *)(c3 + 0) += s3_0;
+                        *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c3 + 32) += s3_2;
+                        s0_0 = (mc_v16){0};
+                        s0_1 = (mc_v16){0};
+                        s0_2 = (mc_v16){0};
+                        s1_0 = (mc_v16){0};
+                        s1_1 = (mc_v16){0};
+                        s1_2 = (mc_v16){0};
+                        s2_0 = (mc_v16){0};
+                        s2_1 = (mc_v16){0};
+                        s2_2 = (mc_v16){0};
+                        s3_0 = (mc_v16){0};
+                        s3_1 = (mc_v16){0};
+                        s3_2 = (mc_v16){0};
+                    }
                 }
-                sums[(i0 + 0) * 48 + k0 + 0] = s0_0;
-                sums[(i0 + 0) * 48 + k0 + 1] = s0_1;
-                sums[(i0 + 0) * 48 + k0 + 2] = s0_2;
-                sums[(i0 + 0) * 48 + k0 + 3] = s0_3;
-                sums[(i0 + 1) * 48 + k0 + 0] = s1_0;
-                sums[(i0 + 1) * 48 + k0 + 1] = s1_1;
-                sums[(i0 + 1) * 48 + k0 + 2] = s1_2;
-                sums[(i0 + 1) * 48 + k0 + 3] = s1_3;
-                sums[(i0 + 2) * 48 + k0 + 0] = s2_0;
-                sums[(i0 + 2) * 48 + k0 + 1] = s2_1;
-                sums[(i0 + 2) * 48 + k0 + 2] = s2_2;
-                sums[(i0 + 2) * 48 + k0 + 3] = s2_3;
-                sums[(i0 + 3) * 48 + k0 + 0] = s3_0;
-                sums[(i0 + 3) * 48 + k0 + 1] = s3_1;
-                sums[(i0 + 3) * 48 + k0 + 2] = s3_2;
-                sums[(i0 + 3) * 48 + k0 + 3] = s3_3;
             }
             }
         }
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 96; r++)
-            for (int k = 0; k < 48; k++)
-                c[r * 48 + k] += mc_v16_sum(&sums[r * 48 + k]);
     }
+}
+
+
+/* Image xb into the interior of the zero-padded, channels-last xt. */
+static void conv_k1_c48_96_32x32_s1_p0_b_pad_cl(const float *restrict planes, float *restrict xt)
+{
+    for (int g = 0; g < 3; g++)
+        for (int p0 = 0; p0 < 1024; p0 += 16) {
+            const int count = 1024 - p0 < 16 ? 1024 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 1024 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 32, ix = (p0 + q) % 32;
+                *(mc_v16 *)(xt + ((iy + 0) * 32 + ix + 0) * 48 + g * 16) = r[q];
+            }
+        }
 }
 
 static void conv_k1_c48_96_32x32_s1_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
@@ -1061,6 +1089,7 @@ static inline double conv_k1_c48_96_32x32_s1_p0_b_bias_sum(const float *restrict
 void conv_k1_c48_96_32x32_s1_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
+    MC_OMP_FOR
     for (int co = 0; co < 96; co++) {
         double gb = 0;
         for (int b = 0; b < n; b++)
@@ -1069,7 +1098,30 @@ void conv_k1_c48_96_32x32_s1_p0_b_bwd(int n, const float *restrict x, const floa
     }
     static float wt[4608];
     conv_k1_c48_96_32x32_s1_p0_b_transpose_w(w, wt);
-    conv_k1_c48_96_32x32_s1_p0_b_gemm_dw(n, dy, x, dw);
+    static float dwt[73728];
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[49152];
+        memset(xt, 0, sizeof xt);
+        MC_OMP_FOR_IN
+        for (int k = 0; k < 16; k++) {
+            float *restrict part = dwt + (long)k * 4608;
+            memset(part, 0, sizeof(float) * 4608);
+            for (int b = k * n / 16; b < (k + 1) * n / 16; b++) {
+                conv_k1_c48_96_32x32_s1_p0_b_pad_cl(x + (long)b * 49152, xt);
+                conv_k1_c48_96_32x32_s1_p0_b_gemm_dw(1, dy + (long)b * 98304, xt, part);
+            }
+        }
+    }
+    MC_OMP_FOR
+    for (int co = 0; co < 96; co++)
+        for (int ci = 0; ci < 48; ci++)
+            for (int t = 0; t < 1; t++) {
+                float s = 0.0f;
+                for (int k = 0; k < 16; k++)
+                    s += dwt[(long)k * 4608 + (co * 1 + t) * 48 + ci];
+                dw[(co * 48 + ci) * 1 + t] += s;
+            }
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         if (!acc)
@@ -1177,23 +1229,23 @@ static void conv_k3_c96_96_32x32_s1_p1_gemm_dw(int nb, const float *restrict a, 
                 const int o1 = ((j0 + 16) / 96 / 3 * 34 + (j0 + 16) / 96 % 3) * 96 + (j0 + 16) % 96;
                 const int o2 = ((j0 + 32) / 96 / 3 * 34 + (j0 + 32) / 96 % 3) * 96 + (j0 + 32) % 96;
                 const int o3 = ((j0 + 48) / 96 / 3 * 34 + (j0 + 48) / 96 % 3) * 96 + (j0 + 48) % 96;
-                mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-                mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-                mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-                mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
-                mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-                mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-                mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-                mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
-                mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-                mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-                mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-                mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
-                mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-                mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-                mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-                mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
-                for (int oy = 0, p = 0; oy < 32; oy++)
+                mc_v16 s0_0 = {0};
+                mc_v16 s0_1 = {0};
+                mc_v16 s0_2 = {0};
+                mc_v16 s0_3 = {0};
+                mc_v16 s1_0 = {0};
+                mc_v16 s1_1 = {0};
+                mc_v16 s1_2 = {0};
+                mc_v16 s1_3 = {0};
+                mc_v16 s2_0 = {0};
+                mc_v16 s2_1 = {0};
+                mc_v16 s2_2 = {0};
+                mc_v16 s2_3 = {0};
+                mc_v16 s3_0 = {0};
+                mc_v16 s3_1 = {0};
+                mc_v16 s3_2 = {0};
+                mc_v16 s3_3 = {0};
+                for (int oy = 0, p = 0; oy < 32; oy++) {
                     for (int ox = 0; ox < 32; ox++, p++) {
                         const float *restrict bp = b + (long)i * 110976 + (oy * 34 + ox) * 96;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
@@ -1221,22 +1273,41 @@ static void conv_k3_c96_96_32x32_s1_p1_gemm_dw(int nb, const float *restrict a, 
                         s3_2 += x3 * y2;
                         s3_3 += x3 * y3;
                     }
-                *(mc_v16 *)(c0 + 0) = s0_0;
-                *(mc_v16 *)(c0 + 16) = s0_1;
-                *(mc_v16 *)(c0 + 32) = s0_2;
-                *(mc_v16 *)(c0 + 48) = s0_3;
-                *(mc_v16 *)(c1 + 0) = s1_0;
-                *(mc_v16 *)(c1 + 16) = s1_1;
-                *(mc_v16 *)(c1 + 32) = s1_2;
-                *(mc_v16 *)(c1 + 48) = s1_3;
-                *(mc_v16 *)(c2 + 0) = s2_0;
-                *(mc_v16 *)(c2 + 16) = s2_1;
-                *(mc_v16 *)(c2 + 32) = s2_2;
-                *(mc_v16 *)(c2 + 48) = s2_3;
-                *(mc_v16 *)(c3 + 0) = s3_0;
-                *(mc_v16 *)(c3 + 16) = s3_1;
-                *(mc_v16 *)(c3 + 32) = s3_2;
-                *(mc_v16 *)(c3 + 48) = s3_3;
+                    if (oy % 2 == 1 || oy == 31) {
+                        *(mc_v16 *)(c0 + 0) += s0_0;
+                        *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c0 + 32) += s0_2;
+                        *(mc_v16 *)(c0 + 48) += s0_3;
+                        *(mc_v16 *)(c1 + 0) += s1_0;
+                        *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c1 + 32) += s1_2;
+                        *(mc_v16 *)(c1 + 48) += s1_3;
+                        *(mc_v16 *)(c2 + 0) += s2_0;
+                        *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c2 + 32) += s2_2;
+                        *(mc_v16 *)(c2 + 48) += s2_3;
+                        *(mc_v16 *)(c3 + 0) += s3_0;
+                        *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c3 + 32) += s3_2;
+                        *(mc_v16 *)(c3 + 48) += s3_3;
+                        s0_0 = (mc_v16){0};
+                        s0_1 = (mc_v16){0};
+                        s0_2 = (mc_v16){0};
+                        s0_3 = (mc_v16){0};
+                        s1_0 = (mc_v16){0};
+                        s1_1 = (mc_v16){0};
+                        s1_2 = (mc_v16){0};
+                        s1_3 = (mc_v16){0};
+                        s2_0 = (mc_v16){0};
+                        s2_1 = (mc_v16){0};
+                        s2_2 = (mc_v16){0};
+                        s2_3 = (mc_v16){0};
+                        s3_0 = (mc_v16){0};
+                        s3_1 = (mc_v16){0};
+                        s3_2 = (mc_v16){0};
+                        s3_3 = (mc_v16){0};
+                    }
+                }
             }
             {
             const int j0 = 832;
@@ -1251,15 +1322,15 @@ static void conv_k3_c96_96_32x32_s1_p1_gemm_dw(int nb, const float *restrict a, 
                 float *restrict c3 = c + (i0 + 3) * 864 + j0;
                 const int o0 = ((j0 + 0) / 96 / 3 * 34 + (j0 + 0) / 96 % 3) * 96 + (j0 + 0) % 96;
                 const int o1 = ((j0 + 16) / 96 / 3 * 34 + (j0 + 16) / 96 % 3) * 96 + (j0 + 16) % 96;
-                mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-                mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-                mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-                mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-                mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-                mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-                mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-                mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-                for (int oy = 0, p = 0; oy < 32; oy++)
+                mc_v16 s0_0 = {0};
+                mc_v16 s0_1 = {0};
+                mc_v16 s1_0 = {0};
+                mc_v16 s1_1 = {0};
+                mc_v16 s2_0 = {0};
+                mc_v16 s2_1 = {0};
+                mc_v16 s3_0 = {0};
+                mc_v16 s3_1 = {0};
+                for (int oy = 0, p = 0; oy < 32; oy++) {
                     for (int ox = 0; ox < 32; ox++, p++) {
                         const float *restrict bp = b + (long)i * 110976 + (oy * 34 + ox) * 96;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
@@ -1277,14 +1348,25 @@ static void conv_k3_c96_96_32x32_s1_p1_gemm_dw(int nb, const float *restrict a, 
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
                     }
-                *(mc_v16 *)(c0 + 0) = s0_0;
-                *(mc_v16 *)(c0 + 16) = s0_1;
-                *(mc_v16 *)(c1 + 0) = s1_0;
-                *(mc_v16 *)(c1 + 16) = s1_1;
-                *(mc_v16 *)(c2 + 0) = s2_0;
-                *(mc_v16 *)(c2 + 16) = s2_1;
-                *(mc_v16 *)(c3 + 0) = s3_0;
-                *(mc_v16 *)(c3 + 16) = s3_1;
+                    if (oy % 2 == 1 || oy == 31) {
+                        *(mc_v16 *)(c0 + 0) += s0_0;
+                        *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c1 + 0) += s1_0;
+                        *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c2 + 0) += s2_0;
+                        *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c3 + 0) += s3_0;
+                        *(mc_v16 *)(c3 + 16) += s3_1;
+                        s0_0 = (mc_v16){0};
+                        s0_1 = (mc_v16){0};
+                        s1_0 = (mc_v16){0};
+                        s1_1 = (mc_v16){0};
+                        s2_0 = (mc_v16){0};
+                        s2_1 = (mc_v16){0};
+                        s3_0 = (mc_v16){0};
+                        s3_1 = (mc_v16){0};
+                    }
+                }
             }
             }
         }
@@ -1293,12 +1375,25 @@ static void conv_k3_c96_96_32x32_s1_p1_gemm_dw(int nb, const float *restrict a, 
 
 
 /* Image xb into the interior of the zero-padded, channels-last xt. */
-static void conv_k3_c96_96_32x32_s1_p1_pad_cl(const float *restrict xb, float *restrict xt)
+static void conv_k3_c96_96_32x32_s1_p1_pad_cl(const float *restrict planes, float *restrict xt)
 {
-    for (int iy = 0; iy < 32; iy++)
-        for (int ix = 0; ix < 32; ix++)
-            for (int ci = 0; ci < 96; ci++)
-                xt[((iy + 1) * 34 + ix + 1) * 96 + ci] = xb[(ci * 32 + iy) * 32 + ix];
+    for (int g = 0; g < 6; g++)
+        for (int p0 = 0; p0 < 1024; p0 += 16) {
+            const int count = 1024 - p0 < 16 ? 1024 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 1024 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 32, ix = (p0 + q) % 32;
+                *(mc_v16 *)(xt + ((iy + 1) * 34 + ix + 1) * 96 + g * 16) = r[q];
+            }
+        }
 }
 
 static void conv_k3_c96_96_32x32_s1_p1_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
@@ -1423,7 +1518,8 @@ void conv_k3_c96_96_32x32_s1_p1_bwd(int n, const float *restrict x, const float 
     (void)dbias;
     static float wf[82944];
     conv_k3_c96_96_32x32_s1_p1_flip(w, wf);
-    static float xt[110976], dwt[82944];
+    static _Alignas(64) float xt[110976];
+    static float dwt[82944];
     memset(dwt, 0, sizeof dwt);
     for (int b0 = 0; b0 < n; b0 += 1) {
         const int nb = n - b0 < 1 ? n - b0 : 1;
@@ -1539,91 +1635,188 @@ static void conv_k1_c288_96_32x32_s1_p0_b_gemm_fwd(const float *restrict a, cons
 
 static void conv_k1_c288_96_32x32_s1_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    static mc_v16 sums[27648];
-    MC_OMP_PARALLEL
-    {
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 96; r++)
-            memset(sums + r * 288, 0, sizeof(mc_v16) * 288);
+    MC_OMP_FOR
+    for (int i0 = 0; i0 < 96; i0 += 4) {
         for (int i = 0; i < nb; i++) {
-            MC_OMP_FOR_IN
-            for (int i0 = 0; i0 < 96; i0 += 4) {
-            for (int k0 = 0; k0 < 288; k0 += 4)
+            for (int j0 = 0; j0 < 256; j0 += 64)
             {
                 const float *restrict a0 = a + (long)i * 98304 + (i0 + 0) * 1024;
+                float *restrict c0 = c + (i0 + 0) * 288 + j0;
                 const float *restrict a1 = a + (long)i * 98304 + (i0 + 1) * 1024;
+                float *restrict c1 = c + (i0 + 1) * 288 + j0;
                 const float *restrict a2 = a + (long)i * 98304 + (i0 + 2) * 1024;
+                float *restrict c2 = c + (i0 + 2) * 288 + j0;
                 const float *restrict a3 = a + (long)i * 98304 + (i0 + 3) * 1024;
-                const float *restrict b0 = b + (long)i * 294912 + (k0 + 0) * 1024;
-                const float *restrict b1 = b + (long)i * 294912 + (k0 + 1) * 1024;
-                const float *restrict b2 = b + (long)i * 294912 + (k0 + 2) * 1024;
-                const float *restrict b3 = b + (long)i * 294912 + (k0 + 3) * 1024;
-                mc_v16 s0_0 = sums[(i0 + 0) * 288 + k0 + 0];
-                mc_v16 s0_1 = sums[(i0 + 0) * 288 + k0 + 1];
-                mc_v16 s0_2 = sums[(i0 + 0) * 288 + k0 + 2];
-                mc_v16 s0_3 = sums[(i0 + 0) * 288 + k0 + 3];
-                mc_v16 s1_0 = sums[(i0 + 1) * 288 + k0 + 0];
-                mc_v16 s1_1 = sums[(i0 + 1) * 288 + k0 + 1];
-                mc_v16 s1_2 = sums[(i0 + 1) * 288 + k0 + 2];
-                mc_v16 s1_3 = sums[(i0 + 1) * 288 + k0 + 3];
-                mc_v16 s2_0 = sums[(i0 + 2) * 288 + k0 + 0];
-                mc_v16 s2_1 = sums[(i0 + 2) * 288 + k0 + 1];
-                mc_v16 s2_2 = sums[(i0 + 2) * 288 + k0 + 2];
-                mc_v16 s2_3 = sums[(i0 + 2) * 288 + k0 + 3];
-                mc_v16 s3_0 = sums[(i0 + 3) * 288 + k0 + 0];
-                mc_v16 s3_1 = sums[(i0 + 3) * 288 + k0 + 1];
-                mc_v16 s3_2 = sums[(i0 + 3) * 288 + k0 + 2];
-                mc_v16 s3_3 = sums[(i0 + 3) * 288 + k0 + 3];
-                for (int p = 0; p < 1024; p += 16) {
-                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
-                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
-                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
-                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
-                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
-                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
-                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
-                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
-                    s0_0 += x0 * y0;
-                    s0_1 += x0 * y1;
-                    s0_2 += x0 * y2;
-                    s0_3 += x0 * y3;
-                    s1_0 += x1 * y0;
-                    s1_1 += x1 * y1;
-                    s1_2 += x1 * y2;
-                    s1_3 += x1 * y3;
-                    s2_0 += x2 * y0;
-                    s2_1 += x2 * y1;
-                    s2_2 += x2 * y2;
-                    s2_3 += x2 * y3;
-                    s3_0 += x3 * y0;
-                    s3_1 += x3 * y1;
-                    s3_2 += x3 * y2;
-                    s3_3 += x3 * y3;
+                float *restrict c3 = c + (i0 + 3) * 288 + j0;
+                const int o0 = ((j0 + 0) / 288 / 1 * 32 + (j0 + 0) / 288 % 1) * 288 + (j0 + 0) % 288;
+                const int o1 = ((j0 + 16) / 288 / 1 * 32 + (j0 + 16) / 288 % 1) * 288 + (j0 + 16) % 288;
+                const int o2 = ((j0 + 32) / 288 / 1 * 32 + (j0 + 32) / 288 % 1) * 288 + (j0 + 32) % 288;
+                const int o3 = ((j0 + 48) / 288 / 1 * 32 + (j0 + 48) / 288 % 1) * 288 + (j0 + 48) % 288;
+                mc_v16 s0_0 = {0};
+                mc_v16 s0_1 = {0};
+                mc_v16 s0_2 = {0};
+                mc_v16 s0_3 = {0};
+                mc_v16 s1_0 = {0};
+                mc_v16 s1_1 = {0};
+                mc_v16 s1_2 = {0};
+                mc_v16 s1_3 = {0};
+                mc_v16 s2_0 = {0};
+                mc_v16 s2_1 = {0};
+                mc_v16 s2_2 = {0};
+                mc_v16 s2_3 = {0};
+                mc_v16 s3_0 = {0};
+                mc_v16 s3_1 = {0};
+                mc_v16 s3_2 = {0};
+                mc_v16 s3_3 = {0};
+                for (int oy = 0, p = 0; oy < 32; oy++) {
+                    for (int ox = 0; ox < 32; ox++, p++) {
+                        const float *restrict bp = b + (long)i * 294912 + (oy * 32 + ox) * 288;
+                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
+                        const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
+                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
+                        const mc_v16 y3 = *(const mc_v16 *)(bp + o3);
+                        const float x0 = a0[p];
+                        const float x1 = a1[p];
+                        const float x2 = a2[p];
+                        const float x3 = a3[p];
+                        s0_0 += x0 * y0;
+                        s0_1 += x0 * y1;
+                        s0_2 += x0 * y2;
+                        s0_3 += x0 * y3;
+                        s1_0 += x1 * y0;
+                        s1_1 += x1 * y1;
+                        s1_2 += x1 * y2;
+                        s1_3 += x1 * y3;
+                        s2_0 += x2 * y0;
+                        s2_1 += x2 * y1;
+                        s2_2 += x2 * y2;
+                        s2_3 += x2 * y3;
+                        s3_0 += x3 * y0;
+                        s3_1 += x3 * y1;
+                        s3_2 += x3 * y2;
+                        s3_3 += x3 * y3;
+                    }
+                    if (oy % 2 == 1 || oy == 31) {
+                        *(mc_v16 *)(c0 + 0) += s0_0;
+                        *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c0 + 32) += s0_2;
+                        *(mc_v16 *)(c0 + 48) += s0_3;
+                        *(mc_v16 *)(c1 + 0) += s1_0;
+                        *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c1 + 32) += s1_2;
+                        *(mc_v16 *)(c1 + 48) += s1_3;
+                        *(mc_v16 *)(c2 + 0) += s2_0;
+                        *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c2 + 32) += s2_2;
+                        *(mc_v16 *)(c2 + 48) += s2_3;
+                        *(mc_v16 *)(c3 + 0) += s3_0;
+                        *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c3 + 32) += s3_2;
+                        *(mc_v16 *)(c3 + 48) += s3_3;
+                        s0_0 = (mc_v16){0};
+                        s0_1 = (mc_v16){0};
+                        s0_2 = (mc_v16){0};
+                        s0_3 = (mc_v16){0};
+                        s1_0 = (mc_v16){0};
+                        s1_1 = (mc_v16){0};
+                        s1_2 = (mc_v16){0};
+                        s1_3 = (mc_v16){0};
+                        s2_0 = (mc_v16){0};
+                        s2_1 = (mc_v16){0};
+                        s2_2 = (mc_v16){0};
+                        s2_3 = (mc_v16){0};
+                        s3_0 = (mc_v16){0};
+                        s3_1 = (mc_v16){0};
+                        s3_2 = (mc_v16){0};
+                        s3_3 = (mc_v16){0};
+                    }
                 }
-                sums[(i0 + 0) * 288 + k0 + 0] = s0_0;
-                sums[(i0 + 0) * 288 + k0 + 1] = s0_1;
-                sums[(i0 + 0) * 288 + k0 + 2] = s0_2;
-                sums[(i0 + 0) * 288 + k0 + 3] = s0_3;
-                sums[(i0 + 1) * 288 + k0 + 0] = s1_0;
-                sums[(i0 + 1) * 288 + k0 + 1] = s1_1;
-                sums[(i0 + 1) * 288 + k0 + 2] = s1_2;
-                sums[(i0 + 1) * 288 + k0 + 3] = s1_3;
-                sums[(i0 + 2) * 288 + k0 + 0] = s2_0;
-                sums[(i0 + 2) * 288 + k0 + 1] = s2_1;
-                sums[(i0 + 2) * 288 + k0 + 2] = s2_2;
-                sums[(i0 + 2) * 288 + k0 + 3] = s2_3;
-                sums[(i0 + 3) * 288 + k0 + 0] = s3_0;
-                sums[(i0 + 3) * 288 + k0 + 1] = s3_1;
-                sums[(i0 + 3) * 288 + k0 + 2] = s3_2;
-                sums[(i0 + 3) * 288 + k0 + 3] = s3_3;
+            }
+            {
+            const int j0 = 256;
+            {
+                const float *restrict a0 = a + (long)i * 98304 + (i0 + 0) * 1024;
+                float *restrict c0 = c + (i0 + 0) * 288 + j0;
+                const float *restrict a1 = a + (long)i * 98304 + (i0 + 1) * 1024;
+                float *restrict c1 = c + (i0 + 1) * 288 + j0;
+                const float *restrict a2 = a + (long)i * 98304 + (i0 + 2) * 1024;
+                float *restrict c2 = c + (i0 + 2) * 288 + j0;
+                const float *restrict a3 = a + (long)i * 98304 + (i0 + 3) * 1024;
+                float *restrict c3 = c + (i0 + 3) * 288 + j0;
+                const int o0 = ((j0 + 0) / 288 / 1 * 32 + (j0 + 0) / 288 % 1) * 288 + (j0 + 0) % 288;
+                const int o1 = ((j0 + 16) / 288 / 1 * 32 + (j0 + 16) / 288 % 1) * 288 + (j0 + 16) % 288;
+                mc_v16 s0_0 = {0};
+                mc_v16 s0_1 = {0};
+                mc_v16 s1_0 = {0};
+                mc_v16 s1_1 = {0};
+                mc_v16 s2_0 = {0};
+                mc_v16 s2_1 = {0};
+                mc_v16 s3_0 = {0};
+                mc_v16 s3_1 = {0};
+                for (int oy = 0, p = 0; oy < 32; oy++) {
+                    for (int ox = 0; ox < 32; ox++, p++) {
+                        const float *restrict bp = b + (long)i * 294912 + (oy * 32 + ox) * 288;
+                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
+                        const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
+                        const float x0 = a0[p];
+                        const float x1 = a1[p];
+                        const float x2 = a2[p];
+                        const float x3 = a3[p];
+                        s0_0 += x0 * y0;
+                        s0_1 += x0 * y1;
+                        s1_0 += x1 * y0;
+                        s1_1 += x1 * y1;
+                        s2_0 += x2 * y0;
+                        s2_1 += x2 * y1;
+                        s3_0 += x3 * y0;
+                        s3_1 += x3 * y1;
+                    }
+                    if (oy % 2 == 1 || oy == 31) {
+                        *(mc_v16 *)(c0 + 0) += s0_0;
+                        *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c1 + 0) += s1_0;
+                        *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c2 + 0) += s2_0;
+                        *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c3 + 0) += s3_0;
+                        *(mc_v16 *)(c3 + 16) += s3_1;
+                        s0_0 = (mc_v16){0};
+                        s0_1 = (mc_v16){0};
+                        s1_0 = (mc_v16){0};
+                        s1_1 = (mc_v16){0};
+                        s2_0 = (mc_v16){0};
+                        s2_1 = (mc_v16){0};
+                        s3_0 = (mc_v16){0};
+                        s3_1 = (mc_v16){0};
+                    }
+                }
             }
             }
         }
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 96; r++)
-            for (int k = 0; k < 288; k++)
-                c[r * 288 + k] += mc_v16_sum(&sums[r * 288 + k]);
     }
+}
+
+
+/* Image xb into the interior of the zero-padded, channels-last xt. */
+static void conv_k1_c288_96_32x32_s1_p0_b_pad_cl(const float *restrict planes, float *restrict xt)
+{
+    for (int g = 0; g < 18; g++)
+        for (int p0 = 0; p0 < 1024; p0 += 16) {
+            const int count = 1024 - p0 < 16 ? 1024 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 1024 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 32, ix = (p0 + q) % 32;
+                *(mc_v16 *)(xt + ((iy + 0) * 32 + ix + 0) * 288 + g * 16) = r[q];
+            }
+        }
 }
 
 static void conv_k1_c288_96_32x32_s1_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
@@ -1748,6 +1941,7 @@ static inline double conv_k1_c288_96_32x32_s1_p0_b_bias_sum(const float *restric
 void conv_k1_c288_96_32x32_s1_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
+    MC_OMP_FOR
     for (int co = 0; co < 96; co++) {
         double gb = 0;
         for (int b = 0; b < n; b++)
@@ -1756,7 +1950,20 @@ void conv_k1_c288_96_32x32_s1_p0_b_bwd(int n, const float *restrict x, const flo
     }
     static float wt[27648];
     conv_k1_c288_96_32x32_s1_p0_b_transpose_w(w, wt);
-    conv_k1_c288_96_32x32_s1_p0_b_gemm_dw(n, dy, x, dw);
+    static _Alignas(64) float xt[294912];
+    static float dwt[27648];
+    memset(dwt, 0, sizeof dwt);
+    for (int b0 = 0; b0 < n; b0 += 1) {
+        const int nb = n - b0 < 1 ? n - b0 : 1;
+        MC_OMP_FOR
+        for (int i = 0; i < nb; i++)
+            conv_k1_c288_96_32x32_s1_p0_b_pad_cl(x + (long)(b0 + i) * 294912, xt + (long)i * 294912);
+        conv_k1_c288_96_32x32_s1_p0_b_gemm_dw(nb, dy + (long)b0 * 98304, xt, dwt);
+    }
+    for (int co = 0; co < 96; co++)
+        for (int ci = 0; ci < 288; ci++)
+            for (int t = 0; t < 1; t++)
+                dw[(co * 288 + ci) * 1 + t] += dwt[(co * 1 + t) * 288 + ci];
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         if (!acc)
@@ -1845,91 +2052,187 @@ static void conv_k1_c96_96_16x16_s1_p0_gemm_fwd(const float *restrict a, const f
 
 static void conv_k1_c96_96_16x16_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    static mc_v16 sums[9216];
-    MC_OMP_PARALLEL
-    {
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 96; r++)
-            memset(sums + r * 96, 0, sizeof(mc_v16) * 96);
+    for (int i0 = 0; i0 < 96; i0 += 4) {
         for (int i = 0; i < nb; i++) {
-            MC_OMP_FOR_IN
-            for (int i0 = 0; i0 < 96; i0 += 4) {
-            for (int k0 = 0; k0 < 96; k0 += 4)
+            for (int j0 = 0; j0 < 64; j0 += 64)
             {
                 const float *restrict a0 = a + (long)i * 24576 + (i0 + 0) * 256;
+                float *restrict c0 = c + (i0 + 0) * 96 + j0;
                 const float *restrict a1 = a + (long)i * 24576 + (i0 + 1) * 256;
+                float *restrict c1 = c + (i0 + 1) * 96 + j0;
                 const float *restrict a2 = a + (long)i * 24576 + (i0 + 2) * 256;
+                float *restrict c2 = c + (i0 + 2) * 96 + j0;
                 const float *restrict a3 = a + (long)i * 24576 + (i0 + 3) * 256;
-                const float *restrict b0 = b + (long)i * 24576 + (k0 + 0) * 256;
-                const float *restrict b1 = b + (long)i * 24576 + (k0 + 1) * 256;
-                const float *restrict b2 = b + (long)i * 24576 + (k0 + 2) * 256;
-                const float *restrict b3 = b + (long)i * 24576 + (k0 + 3) * 256;
-                mc_v16 s0_0 = sums[(i0 + 0) * 96 + k0 + 0];
-                mc_v16 s0_1 = sums[(i0 + 0) * 96 + k0 + 1];
-                mc_v16 s0_2 = sums[(i0 + 0) * 96 + k0 + 2];
-                mc_v16 s0_3 = sums[(i0 + 0) * 96 + k0 + 3];
-                mc_v16 s1_0 = sums[(i0 + 1) * 96 + k0 + 0];
-                mc_v16 s1_1 = sums[(i0 + 1) * 96 + k0 + 1];
-                mc_v16 s1_2 = sums[(i0 + 1) * 96 + k0 + 2];
-                mc_v16 s1_3 = sums[(i0 + 1) * 96 + k0 + 3];
-                mc_v16 s2_0 = sums[(i0 + 2) * 96 + k0 + 0];
-                mc_v16 s2_1 = sums[(i0 + 2) * 96 + k0 + 1];
-                mc_v16 s2_2 = sums[(i0 + 2) * 96 + k0 + 2];
-                mc_v16 s2_3 = sums[(i0 + 2) * 96 + k0 + 3];
-                mc_v16 s3_0 = sums[(i0 + 3) * 96 + k0 + 0];
-                mc_v16 s3_1 = sums[(i0 + 3) * 96 + k0 + 1];
-                mc_v16 s3_2 = sums[(i0 + 3) * 96 + k0 + 2];
-                mc_v16 s3_3 = sums[(i0 + 3) * 96 + k0 + 3];
-                for (int p = 0; p < 256; p += 16) {
-                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
-                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
-                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
-                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
-                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
-                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
-                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
-                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
-                    s0_0 += x0 * y0;
-                    s0_1 += x0 * y1;
-                    s0_2 += x0 * y2;
-                    s0_3 += x0 * y3;
-                    s1_0 += x1 * y0;
-                    s1_1 += x1 * y1;
-                    s1_2 += x1 * y2;
-                    s1_3 += x1 * y3;
-                    s2_0 += x2 * y0;
-                    s2_1 += x2 * y1;
-                    s2_2 += x2 * y2;
-                    s2_3 += x2 * y3;
-                    s3_0 += x3 * y0;
-                    s3_1 += x3 * y1;
-                    s3_2 += x3 * y2;
-                    s3_3 += x3 * y3;
+                float *restrict c3 = c + (i0 + 3) * 96 + j0;
+                const int o0 = ((j0 + 0) / 96 / 1 * 16 + (j0 + 0) / 96 % 1) * 96 + (j0 + 0) % 96;
+                const int o1 = ((j0 + 16) / 96 / 1 * 16 + (j0 + 16) / 96 % 1) * 96 + (j0 + 16) % 96;
+                const int o2 = ((j0 + 32) / 96 / 1 * 16 + (j0 + 32) / 96 % 1) * 96 + (j0 + 32) % 96;
+                const int o3 = ((j0 + 48) / 96 / 1 * 16 + (j0 + 48) / 96 % 1) * 96 + (j0 + 48) % 96;
+                mc_v16 s0_0 = {0};
+                mc_v16 s0_1 = {0};
+                mc_v16 s0_2 = {0};
+                mc_v16 s0_3 = {0};
+                mc_v16 s1_0 = {0};
+                mc_v16 s1_1 = {0};
+                mc_v16 s1_2 = {0};
+                mc_v16 s1_3 = {0};
+                mc_v16 s2_0 = {0};
+                mc_v16 s2_1 = {0};
+                mc_v16 s2_2 = {0};
+                mc_v16 s2_3 = {0};
+                mc_v16 s3_0 = {0};
+                mc_v16 s3_1 = {0};
+                mc_v16 s3_2 = {0};
+                mc_v16 s3_3 = {0};
+                for (int oy = 0, p = 0; oy < 16; oy++) {
+                    for (int ox = 0; ox < 16; ox++, p++) {
+                        const float *restrict bp = b + (long)i * 24576 + (oy * 16 + ox) * 96;
+                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
+                        const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
+                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
+                        const mc_v16 y3 = *(const mc_v16 *)(bp + o3);
+                        const float x0 = a0[p];
+                        const float x1 = a1[p];
+                        const float x2 = a2[p];
+                        const float x3 = a3[p];
+                        s0_0 += x0 * y0;
+                        s0_1 += x0 * y1;
+                        s0_2 += x0 * y2;
+                        s0_3 += x0 * y3;
+                        s1_0 += x1 * y0;
+                        s1_1 += x1 * y1;
+                        s1_2 += x1 * y2;
+                        s1_3 += x1 * y3;
+                        s2_0 += x2 * y0;
+                        s2_1 += x2 * y1;
+                        s2_2 += x2 * y2;
+                        s2_3 += x2 * y3;
+                        s3_0 += x3 * y0;
+                        s3_1 += x3 * y1;
+                        s3_2 += x3 * y2;
+                        s3_3 += x3 * y3;
+                    }
+                    if (oy % 4 == 3 || oy == 15) {
+                        *(mc_v16 *)(c0 + 0) += s0_0;
+                        *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c0 + 32) += s0_2;
+                        *(mc_v16 *)(c0 + 48) += s0_3;
+                        *(mc_v16 *)(c1 + 0) += s1_0;
+                        *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c1 + 32) += s1_2;
+                        *(mc_v16 *)(c1 + 48) += s1_3;
+                        *(mc_v16 *)(c2 + 0) += s2_0;
+                        *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c2 + 32) += s2_2;
+                        *(mc_v16 *)(c2 + 48) += s2_3;
+                        *(mc_v16 *)(c3 + 0) += s3_0;
+                        *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c3 + 32) += s3_2;
+                        *(mc_v16 *)(c3 + 48) += s3_3;
+                        s0_0 = (mc_v16){0};
+                        s0_1 = (mc_v16){0};
+                        s0_2 = (mc_v16){0};
+                        s0_3 = (mc_v16){0};
+                        s1_0 = (mc_v16){0};
+                        s1_1 = (mc_v16){0};
+                        s1_2 = (mc_v16){0};
+                        s1_3 = (mc_v16){0};
+                        s2_0 = (mc_v16){0};
+                        s2_1 = (mc_v16){0};
+                        s2_2 = (mc_v16){0};
+                        s2_3 = (mc_v16){0};
+                        s3_0 = (mc_v16){0};
+                        s3_1 = (mc_v16){0};
+                        s3_2 = (mc_v16){0};
+                        s3_3 = (mc_v16){0};
+                    }
                 }
-                sums[(i0 + 0) * 96 + k0 + 0] = s0_0;
-                sums[(i0 + 0) * 96 + k0 + 1] = s0_1;
-                sums[(i0 + 0) * 96 + k0 + 2] = s0_2;
-                sums[(i0 + 0) * 96 + k0 + 3] = s0_3;
-                sums[(i0 + 1) * 96 + k0 + 0] = s1_0;
-                sums[(i0 + 1) * 96 + k0 + 1] = s1_1;
-                sums[(i0 + 1) * 96 + k0 + 2] = s1_2;
-                sums[(i0 + 1) * 96 + k0 + 3] = s1_3;
-                sums[(i0 + 2) * 96 + k0 + 0] = s2_0;
-                sums[(i0 + 2) * 96 + k0 + 1] = s2_1;
-                sums[(i0 + 2) * 96 + k0 + 2] = s2_2;
-                sums[(i0 + 2) * 96 + k0 + 3] = s2_3;
-                sums[(i0 + 3) * 96 + k0 + 0] = s3_0;
-                sums[(i0 + 3) * 96 + k0 + 1] = s3_1;
-                sums[(i0 + 3) * 96 + k0 + 2] = s3_2;
-                sums[(i0 + 3) * 96 + k0 + 3] = s3_3;
+            }
+            {
+            const int j0 = 64;
+            {
+                const float *restrict a0 = a + (long)i * 24576 + (i0 + 0) * 256;
+                float *restrict c0 = c + (i0 + 0) * 96 + j0;
+                const float *restrict a1 = a + (long)i * 24576 + (i0 + 1) * 256;
+                float *restrict c1 = c + (i0 + 1) * 96 + j0;
+                const float *restrict a2 = a + (long)i * 24576 + (i0 + 2) * 256;
+                float *restrict c2 = c + (i0 + 2) * 96 + j0;
+                const float *restrict a3 = a + (long)i * 24576 + (i0 + 3) * 256;
+                float *restrict c3 = c + (i0 + 3) * 96 + j0;
+                const int o0 = ((j0 + 0) / 96 / 1 * 16 + (j0 + 0) / 96 % 1) * 96 + (j0 + 0) % 96;
+                const int o1 = ((j0 + 16) / 96 / 1 * 16 + (j0 + 16) / 96 % 1) * 96 + (j0 + 16) % 96;
+                mc_v16 s0_0 = {0};
+                mc_v16 s0_1 = {0};
+                mc_v16 s1_0 = {0};
+                mc_v16 s1_1 = {0};
+                mc_v16 s2_0 = {0};
+                mc_v16 s2_1 = {0};
+                mc_v16 s3_0 = {0};
+                mc_v16 s3_1 = {0};
+                for (int oy = 0, p = 0; oy < 16; oy++) {
+                    for (int ox = 0; ox < 16; ox++, p++) {
+                        const float *restrict bp = b + (long)i * 24576 + (oy * 16 + ox) * 96;
+                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
+                        const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
+                        const float x0 = a0[p];
+                        const float x1 = a1[p];
+                        const float x2 = a2[p];
+                        const float x3 = a3[p];
+                        s0_0 += x0 * y0;
+                        s0_1 += x0 * y1;
+                        s1_0 += x1 * y0;
+                        s1_1 += x1 * y1;
+                        s2_0 += x2 * y0;
+                        s2_1 += x2 * y1;
+                        s3_0 += x3 * y0;
+                        s3_1 += x3 * y1;
+                    }
+                    if (oy % 4 == 3 || oy == 15) {
+                        *(mc_v16 *)(c0 + 0) += s0_0;
+                        *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c1 + 0) += s1_0;
+                        *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c2 + 0) += s2_0;
+                        *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c3 + 0) += s3_0;
+                        *(mc_v16 *)(c3 + 16) += s3_1;
+                        s0_0 = (mc_v16){0};
+                        s0_1 = (mc_v16){0};
+                        s1_0 = (mc_v16){0};
+                        s1_1 = (mc_v16){0};
+                        s2_0 = (mc_v16){0};
+                        s2_1 = (mc_v16){0};
+                        s3_0 = (mc_v16){0};
+                        s3_1 = (mc_v16){0};
+                    }
+                }
             }
             }
         }
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 96; r++)
-            for (int k = 0; k < 96; k++)
-                c[r * 96 + k] += mc_v16_sum(&sums[r * 96 + k]);
     }
+}
+
+
+/* Image xb into the interior of the zero-padded, channels-last xt. */
+static void conv_k1_c96_96_16x16_s1_p0_pad_cl(const float *restrict planes, float *restrict xt)
+{
+    for (int g = 0; g < 6; g++)
+        for (int p0 = 0; p0 < 256; p0 += 16) {
+            const int count = 256 - p0 < 16 ? 256 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 256 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 16, ix = (p0 + q) % 16;
+                *(mc_v16 *)(xt + ((iy + 0) * 16 + ix + 0) * 96 + g * 16) = r[q];
+            }
+        }
 }
 
 static void conv_k1_c96_96_16x16_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
@@ -2038,7 +2341,30 @@ void conv_k1_c96_96_16x16_s1_p0_bwd(int n, const float *restrict x, const float 
     (void)dbias;
     static float wt[9216];
     conv_k1_c96_96_16x16_s1_p0_transpose_w(w, wt);
-    conv_k1_c96_96_16x16_s1_p0_gemm_dw(n, dy, x, dw);
+    static float dwt[147456];
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[24576];
+        memset(xt, 0, sizeof xt);
+        MC_OMP_FOR_IN
+        for (int k = 0; k < 16; k++) {
+            float *restrict part = dwt + (long)k * 9216;
+            memset(part, 0, sizeof(float) * 9216);
+            for (int b = k * n / 16; b < (k + 1) * n / 16; b++) {
+                conv_k1_c96_96_16x16_s1_p0_pad_cl(x + (long)b * 24576, xt);
+                conv_k1_c96_96_16x16_s1_p0_gemm_dw(1, dy + (long)b * 24576, xt, part);
+            }
+        }
+    }
+    MC_OMP_FOR
+    for (int co = 0; co < 96; co++)
+        for (int ci = 0; ci < 96; ci++)
+            for (int t = 0; t < 1; t++) {
+                float s = 0.0f;
+                for (int k = 0; k < 16; k++)
+                    s += dwt[(long)k * 9216 + (co * 1 + t) * 96 + ci];
+                dw[(co * 96 + ci) * 1 + t] += s;
+            }
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         if (!acc)
@@ -2359,6 +2685,7 @@ static inline double conv_k1_c192_192_32x32_s2_p0_b_bias_sum(const float *restri
 void conv_k1_c192_192_32x32_s2_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
+    MC_OMP_FOR
     for (int co = 0; co < 192; co++) {
         double gb = 0;
         for (int b = 0; b < n; b++)
@@ -2519,7 +2846,6 @@ static void conv_k3_c192_192_16x16_s1_p1_gemm_fwd(const float *restrict a, const
 
 static void conv_k3_c192_192_16x16_s1_p1_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
     for (int i0 = 0; i0 < 192; i0 += 4) {
         for (int i = 0; i < nb; i++) {
             for (int j0 = 0; j0 < 1728; j0 += 64)
@@ -2536,23 +2862,23 @@ static void conv_k3_c192_192_16x16_s1_p1_gemm_dw(int nb, const float *restrict a
                 const int o1 = ((j0 + 16) / 192 / 3 * 18 + (j0 + 16) / 192 % 3) * 192 + (j0 + 16) % 192;
                 const int o2 = ((j0 + 32) / 192 / 3 * 18 + (j0 + 32) / 192 % 3) * 192 + (j0 + 32) % 192;
                 const int o3 = ((j0 + 48) / 192 / 3 * 18 + (j0 + 48) / 192 % 3) * 192 + (j0 + 48) % 192;
-                mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-                mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-                mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-                mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
-                mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-                mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-                mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-                mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
-                mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-                mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-                mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-                mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
-                mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-                mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-                mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-                mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
-                for (int oy = 0, p = 0; oy < 16; oy++)
+                mc_v16 s0_0 = {0};
+                mc_v16 s0_1 = {0};
+                mc_v16 s0_2 = {0};
+                mc_v16 s0_3 = {0};
+                mc_v16 s1_0 = {0};
+                mc_v16 s1_1 = {0};
+                mc_v16 s1_2 = {0};
+                mc_v16 s1_3 = {0};
+                mc_v16 s2_0 = {0};
+                mc_v16 s2_1 = {0};
+                mc_v16 s2_2 = {0};
+                mc_v16 s2_3 = {0};
+                mc_v16 s3_0 = {0};
+                mc_v16 s3_1 = {0};
+                mc_v16 s3_2 = {0};
+                mc_v16 s3_3 = {0};
+                for (int oy = 0, p = 0; oy < 16; oy++) {
                     for (int ox = 0; ox < 16; ox++, p++) {
                         const float *restrict bp = b + (long)i * 62208 + (oy * 18 + ox) * 192;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
@@ -2580,22 +2906,41 @@ static void conv_k3_c192_192_16x16_s1_p1_gemm_dw(int nb, const float *restrict a
                         s3_2 += x3 * y2;
                         s3_3 += x3 * y3;
                     }
-                *(mc_v16 *)(c0 + 0) = s0_0;
-                *(mc_v16 *)(c0 + 16) = s0_1;
-                *(mc_v16 *)(c0 + 32) = s0_2;
-                *(mc_v16 *)(c0 + 48) = s0_3;
-                *(mc_v16 *)(c1 + 0) = s1_0;
-                *(mc_v16 *)(c1 + 16) = s1_1;
-                *(mc_v16 *)(c1 + 32) = s1_2;
-                *(mc_v16 *)(c1 + 48) = s1_3;
-                *(mc_v16 *)(c2 + 0) = s2_0;
-                *(mc_v16 *)(c2 + 16) = s2_1;
-                *(mc_v16 *)(c2 + 32) = s2_2;
-                *(mc_v16 *)(c2 + 48) = s2_3;
-                *(mc_v16 *)(c3 + 0) = s3_0;
-                *(mc_v16 *)(c3 + 16) = s3_1;
-                *(mc_v16 *)(c3 + 32) = s3_2;
-                *(mc_v16 *)(c3 + 48) = s3_3;
+                    if (oy % 4 == 3 || oy == 15) {
+                        *(mc_v16 *)(c0 + 0) += s0_0;
+                        *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c0 + 32) += s0_2;
+                        *(mc_v16 *)(c0 + 48) += s0_3;
+                        *(mc_v16 *)(c1 + 0) += s1_0;
+                        *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c1 + 32) += s1_2;
+                        *(mc_v16 *)(c1 + 48) += s1_3;
+                        *(mc_v16 *)(c2 + 0) += s2_0;
+                        *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c2 + 32) += s2_2;
+                        *(mc_v16 *)(c2 + 48) += s2_3;
+                        *(mc_v16 *)(c3 + 0) += s3_0;
+                        *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c3 + 32) += s3_2;
+                        *(mc_v16 *)(c3 + 48) += s3_3;
+                        s0_0 = (mc_v16){0};
+                        s0_1 = (mc_v16){0};
+                        s0_2 = (mc_v16){0};
+                        s0_3 = (mc_v16){0};
+                        s1_0 = (mc_v16){0};
+                        s1_1 = (mc_v16){0};
+                        s1_2 = (mc_v16){0};
+                        s1_3 = (mc_v16){0};
+                        s2_0 = (mc_v16){0};
+                        s2_1 = (mc_v16){0};
+                        s2_2 = (mc_v16){0};
+                        s2_3 = (mc_v16){0};
+                        s3_0 = (mc_v16){0};
+                        s3_1 = (mc_v16){0};
+                        s3_2 = (mc_v16){0};
+                        s3_3 = (mc_v16){0};
+                    }
+                }
             }
         }
     }
@@ -2603,12 +2948,25 @@ static void conv_k3_c192_192_16x16_s1_p1_gemm_dw(int nb, const float *restrict a
 
 
 /* Image xb into the interior of the zero-padded, channels-last xt. */
-static void conv_k3_c192_192_16x16_s1_p1_pad_cl(const float *restrict xb, float *restrict xt)
+static void conv_k3_c192_192_16x16_s1_p1_pad_cl(const float *restrict planes, float *restrict xt)
 {
-    for (int iy = 0; iy < 16; iy++)
-        for (int ix = 0; ix < 16; ix++)
-            for (int ci = 0; ci < 192; ci++)
-                xt[((iy + 1) * 18 + ix + 1) * 192 + ci] = xb[(ci * 16 + iy) * 16 + ix];
+    for (int g = 0; g < 12; g++)
+        for (int p0 = 0; p0 < 256; p0 += 16) {
+            const int count = 256 - p0 < 16 ? 256 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 256 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 16, ix = (p0 + q) % 16;
+                *(mc_v16 *)(xt + ((iy + 1) * 18 + ix + 1) * 192 + g * 16) = r[q];
+            }
+        }
 }
 
 static void conv_k3_c192_192_16x16_s1_p1_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
@@ -2781,19 +3139,30 @@ void conv_k3_c192_192_16x16_s1_p1_bwd(int n, const float *restrict x, const floa
     (void)dbias;
     static float wf[331776];
     conv_k3_c192_192_16x16_s1_p1_flip(w, wf);
-    static float xt[124416], dwt[331776];
-    memset(dwt, 0, sizeof dwt);
-    for (int b0 = 0; b0 < n; b0 += 2) {
-        const int nb = n - b0 < 2 ? n - b0 : 2;
-        MC_OMP_FOR
-        for (int i = 0; i < nb; i++)
-            conv_k3_c192_192_16x16_s1_p1_pad_cl(x + (long)(b0 + i) * 49152, xt + (long)i * 62208);
-        conv_k3_c192_192_16x16_s1_p1_gemm_dw(nb, dy + (long)b0 * 49152, xt, dwt);
+    static float dwt[995328];
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[62208];
+        memset(xt, 0, sizeof xt);
+        MC_OMP_FOR_IN
+        for (int k = 0; k < 3; k++) {
+            float *restrict part = dwt + (long)k * 331776;
+            memset(part, 0, sizeof(float) * 331776);
+            for (int b = k * n / 3; b < (k + 1) * n / 3; b++) {
+                conv_k3_c192_192_16x16_s1_p1_pad_cl(x + (long)b * 49152, xt);
+                conv_k3_c192_192_16x16_s1_p1_gemm_dw(1, dy + (long)b * 49152, xt, part);
+            }
+        }
     }
+    MC_OMP_FOR
     for (int co = 0; co < 192; co++)
         for (int ci = 0; ci < 192; ci++)
-            for (int t = 0; t < 9; t++)
-                dw[(co * 192 + ci) * 9 + t] += dwt[(co * 9 + t) * 192 + ci];
+            for (int t = 0; t < 9; t++) {
+                float s = 0.0f;
+                for (int k = 0; k < 3; k++)
+                    s += dwt[(long)k * 331776 + (co * 9 + t) * 192 + ci];
+                dw[(co * 192 + ci) * 9 + t] += s;
+            }
     static float dyq[62210] = {0}, dxg[55296];
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 49152;
@@ -2897,91 +3266,128 @@ static void conv_k1_c384_192_16x16_s1_p0_b_gemm_fwd(const float *restrict a, con
 
 static void conv_k1_c384_192_16x16_s1_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    static mc_v16 sums[73728];
-    MC_OMP_PARALLEL
-    {
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 192; r++)
-            memset(sums + r * 384, 0, sizeof(mc_v16) * 384);
+    MC_OMP_FOR
+    for (int i0 = 0; i0 < 192; i0 += 4) {
         for (int i = 0; i < nb; i++) {
-            MC_OMP_FOR_IN
-            for (int i0 = 0; i0 < 192; i0 += 4) {
-            for (int k0 = 0; k0 < 384; k0 += 4)
+            for (int j0 = 0; j0 < 384; j0 += 64)
             {
                 const float *restrict a0 = a + (long)i * 49152 + (i0 + 0) * 256;
+                float *restrict c0 = c + (i0 + 0) * 384 + j0;
                 const float *restrict a1 = a + (long)i * 49152 + (i0 + 1) * 256;
+                float *restrict c1 = c + (i0 + 1) * 384 + j0;
                 const float *restrict a2 = a + (long)i * 49152 + (i0 + 2) * 256;
+                float *restrict c2 = c + (i0 + 2) * 384 + j0;
                 const float *restrict a3 = a + (long)i * 49152 + (i0 + 3) * 256;
-                const float *restrict b0 = b + (long)i * 98304 + (k0 + 0) * 256;
-                const float *restrict b1 = b + (long)i * 98304 + (k0 + 1) * 256;
-                const float *restrict b2 = b + (long)i * 98304 + (k0 + 2) * 256;
-                const float *restrict b3 = b + (long)i * 98304 + (k0 + 3) * 256;
-                mc_v16 s0_0 = sums[(i0 + 0) * 384 + k0 + 0];
-                mc_v16 s0_1 = sums[(i0 + 0) * 384 + k0 + 1];
-                mc_v16 s0_2 = sums[(i0 + 0) * 384 + k0 + 2];
-                mc_v16 s0_3 = sums[(i0 + 0) * 384 + k0 + 3];
-                mc_v16 s1_0 = sums[(i0 + 1) * 384 + k0 + 0];
-                mc_v16 s1_1 = sums[(i0 + 1) * 384 + k0 + 1];
-                mc_v16 s1_2 = sums[(i0 + 1) * 384 + k0 + 2];
-                mc_v16 s1_3 = sums[(i0 + 1) * 384 + k0 + 3];
-                mc_v16 s2_0 = sums[(i0 + 2) * 384 + k0 + 0];
-                mc_v16 s2_1 = sums[(i0 + 2) * 384 + k0 + 1];
-                mc_v16 s2_2 = sums[(i0 + 2) * 384 + k0 + 2];
-                mc_v16 s2_3 = sums[(i0 + 2) * 384 + k0 + 3];
-                mc_v16 s3_0 = sums[(i0 + 3) * 384 + k0 + 0];
-                mc_v16 s3_1 = sums[(i0 + 3) * 384 + k0 + 1];
-                mc_v16 s3_2 = sums[(i0 + 3) * 384 + k0 + 2];
-                mc_v16 s3_3 = sums[(i0 + 3) * 384 + k0 + 3];
-                for (int p = 0; p < 256; p += 16) {
-                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
-                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
-                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
-                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
-                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
-                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
-                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
-                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
-                    s0_0 += x0 * y0;
-                    s0_1 += x0 * y1;
-                    s0_2 += x0 * y2;
-                    s0_3 += x0 * y3;
-                    s1_0 += x1 * y0;
-                    s1_1 += x1 * y1;
-                    s1_2 += x1 * y2;
-                    s1_3 += x1 * y3;
-                    s2_0 += x2 * y0;
-                    s2_1 += x2 * y1;
-                    s2_2 += x2 * y2;
-                    s2_3 += x2 * y3;
-                    s3_0 += x3 * y0;
-                    s3_1 += x3 * y1;
-                    s3_2 += x3 * y2;
-                    s3_3 += x3 * y3;
+                float *restrict c3 = c + (i0 + 3) * 384 + j0;
+                const int o0 = ((j0 + 0) / 384 / 1 * 16 + (j0 + 0) / 384 % 1) * 384 + (j0 + 0) % 384;
+                const int o1 = ((j0 + 16) / 384 / 1 * 16 + (j0 + 16) / 384 % 1) * 384 + (j0 + 16) % 384;
+                const int o2 = ((j0 + 32) / 384 / 1 * 16 + (j0 + 32) / 384 % 1) * 384 + (j0 + 32) % 384;
+                const int o3 = ((j0 + 48) / 384 / 1 * 16 + (j0 + 48) / 384 % 1) * 384 + (j0 + 48) % 384;
+                mc_v16 s0_0 = {0};
+                mc_v16 s0_1 = {0};
+                mc_v16 s0_2 = {0};
+                mc_v16 s0_3 = {0};
+                mc_v16 s1_0 = {0};
+                mc_v16 s1_1 = {0};
+                mc_v16 s1_2 = {0};
+                mc_v16 s1_3 = {0};
+                mc_v16 s2_0 = {0};
+                mc_v16 s2_1 = {0};
+                mc_v16 s2_2 = {0};
+                mc_v16 s2_3 = {0};
+                mc_v16 s3_0 = {0};
+                mc_v16 s3_1 = {0};
+                mc_v16 s3_2 = {0};
+                mc_v16 s3_3 = {0};
+                for (int oy = 0, p = 0; oy < 16; oy++) {
+                    for (int ox = 0; ox < 16; ox++, p++) {
+                        const float *restrict bp = b + (long)i * 98304 + (oy * 16 + ox) * 384;
+                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
+                        const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
+                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
+                        const mc_v16 y3 = *(const mc_v16 *)(bp + o3);
+                        const float x0 = a0[p];
+                        const float x1 = a1[p];
+                        const float x2 = a2[p];
+                        const float x3 = a3[p];
+                        s0_0 += x0 * y0;
+                        s0_1 += x0 * y1;
+                        s0_2 += x0 * y2;
+                        s0_3 += x0 * y3;
+                        s1_0 += x1 * y0;
+                        s1_1 += x1 * y1;
+                        s1_2 += x1 * y2;
+                        s1_3 += x1 * y3;
+                        s2_0 += x2 * y0;
+                        s2_1 += x2 * y1;
+                        s2_2 += x2 * y2;
+                        s2_3 += x2 * y3;
+                        s3_0 += x3 * y0;
+                        s3_1 += x3 * y1;
+                        s3_2 += x3 * y2;
+                        s3_3 += x3 * y3;
+                    }
+                    if (oy % 4 == 3 || oy == 15) {
+                        *(mc_v16 *)(c0 + 0) += s0_0;
+                        *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c0 + 32) += s0_2;
+                        *(mc_v16 *)(c0 + 48) += s0_3;
+                        *(mc_v16 *)(c1 + 0) += s1_0;
+                        *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c1 + 32) += s1_2;
+                        *(mc_v16 *)(c1 + 48) += s1_3;
+                        *(mc_v16 *)(c2 + 0) += s2_0;
+                        *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c2 + 32) += s2_2;
+                        *(mc_v16 *)(c2 + 48) += s2_3;
+                        *(mc_v16 *)(c3 + 0) += s3_0;
+                        *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c3 + 32) += s3_2;
+                        *(mc_v16 *)(c3 + 48) += s3_3;
+                        s0_0 = (mc_v16){0};
+                        s0_1 = (mc_v16){0};
+                        s0_2 = (mc_v16){0};
+                        s0_3 = (mc_v16){0};
+                        s1_0 = (mc_v16){0};
+                        s1_1 = (mc_v16){0};
+                        s1_2 = (mc_v16){0};
+                        s1_3 = (mc_v16){0};
+                        s2_0 = (mc_v16){0};
+                        s2_1 = (mc_v16){0};
+                        s2_2 = (mc_v16){0};
+                        s2_3 = (mc_v16){0};
+                        s3_0 = (mc_v16){0};
+                        s3_1 = (mc_v16){0};
+                        s3_2 = (mc_v16){0};
+                        s3_3 = (mc_v16){0};
+                    }
                 }
-                sums[(i0 + 0) * 384 + k0 + 0] = s0_0;
-                sums[(i0 + 0) * 384 + k0 + 1] = s0_1;
-                sums[(i0 + 0) * 384 + k0 + 2] = s0_2;
-                sums[(i0 + 0) * 384 + k0 + 3] = s0_3;
-                sums[(i0 + 1) * 384 + k0 + 0] = s1_0;
-                sums[(i0 + 1) * 384 + k0 + 1] = s1_1;
-                sums[(i0 + 1) * 384 + k0 + 2] = s1_2;
-                sums[(i0 + 1) * 384 + k0 + 3] = s1_3;
-                sums[(i0 + 2) * 384 + k0 + 0] = s2_0;
-                sums[(i0 + 2) * 384 + k0 + 1] = s2_1;
-                sums[(i0 + 2) * 384 + k0 + 2] = s2_2;
-                sums[(i0 + 2) * 384 + k0 + 3] = s2_3;
-                sums[(i0 + 3) * 384 + k0 + 0] = s3_0;
-                sums[(i0 + 3) * 384 + k0 + 1] = s3_1;
-                sums[(i0 + 3) * 384 + k0 + 2] = s3_2;
-                sums[(i0 + 3) * 384 + k0 + 3] = s3_3;
-            }
             }
         }
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 192; r++)
-            for (int k = 0; k < 384; k++)
-                c[r * 384 + k] += mc_v16_sum(&sums[r * 384 + k]);
     }
+}
+
+
+/* Image xb into the interior of the zero-padded, channels-last xt. */
+static void conv_k1_c384_192_16x16_s1_p0_b_pad_cl(const float *restrict planes, float *restrict xt)
+{
+    for (int g = 0; g < 24; g++)
+        for (int p0 = 0; p0 < 256; p0 += 16) {
+            const int count = 256 - p0 < 16 ? 256 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 256 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 16, ix = (p0 + q) % 16;
+                *(mc_v16 *)(xt + ((iy + 0) * 16 + ix + 0) * 384 + g * 16) = r[q];
+            }
+        }
 }
 
 static void conv_k1_c384_192_16x16_s1_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
@@ -3106,6 +3512,7 @@ static inline double conv_k1_c384_192_16x16_s1_p0_b_bias_sum(const float *restri
 void conv_k1_c384_192_16x16_s1_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
+    MC_OMP_FOR
     for (int co = 0; co < 192; co++) {
         double gb = 0;
         for (int b = 0; b < n; b++)
@@ -3114,7 +3521,20 @@ void conv_k1_c384_192_16x16_s1_p0_b_bwd(int n, const float *restrict x, const fl
     }
     static float wt[73728];
     conv_k1_c384_192_16x16_s1_p0_b_transpose_w(w, wt);
-    conv_k1_c384_192_16x16_s1_p0_b_gemm_dw(n, dy, x, dw);
+    static _Alignas(64) float xt[98304];
+    static float dwt[73728];
+    memset(dwt, 0, sizeof dwt);
+    for (int b0 = 0; b0 < n; b0 += 1) {
+        const int nb = n - b0 < 1 ? n - b0 : 1;
+        MC_OMP_FOR
+        for (int i = 0; i < nb; i++)
+            conv_k1_c384_192_16x16_s1_p0_b_pad_cl(x + (long)(b0 + i) * 98304, xt + (long)i * 98304);
+        conv_k1_c384_192_16x16_s1_p0_b_gemm_dw(nb, dy + (long)b0 * 49152, xt, dwt);
+    }
+    for (int co = 0; co < 192; co++)
+        for (int ci = 0; ci < 384; ci++)
+            for (int t = 0; t < 1; t++)
+                dw[(co * 384 + ci) * 1 + t] += dwt[(co * 1 + t) * 384 + ci];
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         if (!acc)
@@ -3203,91 +3623,127 @@ static void conv_k1_c192_192_8x8_s1_p0_gemm_fwd(const float *restrict a, const f
 
 static void conv_k1_c192_192_8x8_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    static mc_v16 sums[36864];
-    MC_OMP_PARALLEL
-    {
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 192; r++)
-            memset(sums + r * 192, 0, sizeof(mc_v16) * 192);
+    for (int i0 = 0; i0 < 192; i0 += 4) {
         for (int i = 0; i < nb; i++) {
-            MC_OMP_FOR_IN
-            for (int i0 = 0; i0 < 192; i0 += 4) {
-            for (int k0 = 0; k0 < 192; k0 += 4)
+            for (int j0 = 0; j0 < 192; j0 += 64)
             {
                 const float *restrict a0 = a + (long)i * 12288 + (i0 + 0) * 64;
+                float *restrict c0 = c + (i0 + 0) * 192 + j0;
                 const float *restrict a1 = a + (long)i * 12288 + (i0 + 1) * 64;
+                float *restrict c1 = c + (i0 + 1) * 192 + j0;
                 const float *restrict a2 = a + (long)i * 12288 + (i0 + 2) * 64;
+                float *restrict c2 = c + (i0 + 2) * 192 + j0;
                 const float *restrict a3 = a + (long)i * 12288 + (i0 + 3) * 64;
-                const float *restrict b0 = b + (long)i * 12288 + (k0 + 0) * 64;
-                const float *restrict b1 = b + (long)i * 12288 + (k0 + 1) * 64;
-                const float *restrict b2 = b + (long)i * 12288 + (k0 + 2) * 64;
-                const float *restrict b3 = b + (long)i * 12288 + (k0 + 3) * 64;
-                mc_v16 s0_0 = sums[(i0 + 0) * 192 + k0 + 0];
-                mc_v16 s0_1 = sums[(i0 + 0) * 192 + k0 + 1];
-                mc_v16 s0_2 = sums[(i0 + 0) * 192 + k0 + 2];
-                mc_v16 s0_3 = sums[(i0 + 0) * 192 + k0 + 3];
-                mc_v16 s1_0 = sums[(i0 + 1) * 192 + k0 + 0];
-                mc_v16 s1_1 = sums[(i0 + 1) * 192 + k0 + 1];
-                mc_v16 s1_2 = sums[(i0 + 1) * 192 + k0 + 2];
-                mc_v16 s1_3 = sums[(i0 + 1) * 192 + k0 + 3];
-                mc_v16 s2_0 = sums[(i0 + 2) * 192 + k0 + 0];
-                mc_v16 s2_1 = sums[(i0 + 2) * 192 + k0 + 1];
-                mc_v16 s2_2 = sums[(i0 + 2) * 192 + k0 + 2];
-                mc_v16 s2_3 = sums[(i0 + 2) * 192 + k0 + 3];
-                mc_v16 s3_0 = sums[(i0 + 3) * 192 + k0 + 0];
-                mc_v16 s3_1 = sums[(i0 + 3) * 192 + k0 + 1];
-                mc_v16 s3_2 = sums[(i0 + 3) * 192 + k0 + 2];
-                mc_v16 s3_3 = sums[(i0 + 3) * 192 + k0 + 3];
-                for (int p = 0; p < 64; p += 16) {
-                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
-                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
-                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
-                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
-                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
-                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
-                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
-                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
-                    s0_0 += x0 * y0;
-                    s0_1 += x0 * y1;
-                    s0_2 += x0 * y2;
-                    s0_3 += x0 * y3;
-                    s1_0 += x1 * y0;
-                    s1_1 += x1 * y1;
-                    s1_2 += x1 * y2;
-                    s1_3 += x1 * y3;
-                    s2_0 += x2 * y0;
-                    s2_1 += x2 * y1;
-                    s2_2 += x2 * y2;
-                    s2_3 += x2 * y3;
-                    s3_0 += x3 * y0;
-                    s3_1 += x3 * y1;
-                    s3_2 += x3 * y2;
-                    s3_3 += x3 * y3;
+                float *restrict c3 = c + (i0 + 3) * 192 + j0;
+                const int o0 = ((j0 + 0) / 192 / 1 * 8 + (j0 + 0) / 192 % 1) * 192 + (j0 + 0) % 192;
+                const int o1 = ((j0 + 16) / 192 / 1 * 8 + (j0 + 16) / 192 % 1) * 192 + (j0 + 16) % 192;
+                const int o2 = ((j0 + 32) / 192 / 1 * 8 + (j0 + 32) / 192 % 1) * 192 + (j0 + 32) % 192;
+                const int o3 = ((j0 + 48) / 192 / 1 * 8 + (j0 + 48) / 192 % 1) * 192 + (j0 + 48) % 192;
+                mc_v16 s0_0 = {0};
+                mc_v16 s0_1 = {0};
+                mc_v16 s0_2 = {0};
+                mc_v16 s0_3 = {0};
+                mc_v16 s1_0 = {0};
+                mc_v16 s1_1 = {0};
+                mc_v16 s1_2 = {0};
+                mc_v16 s1_3 = {0};
+                mc_v16 s2_0 = {0};
+                mc_v16 s2_1 = {0};
+                mc_v16 s2_2 = {0};
+                mc_v16 s2_3 = {0};
+                mc_v16 s3_0 = {0};
+                mc_v16 s3_1 = {0};
+                mc_v16 s3_2 = {0};
+                mc_v16 s3_3 = {0};
+                for (int oy = 0, p = 0; oy < 8; oy++) {
+                    for (int ox = 0; ox < 8; ox++, p++) {
+                        const float *restrict bp = b + (long)i * 12288 + (oy * 8 + ox) * 192;
+                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
+                        const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
+                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
+                        const mc_v16 y3 = *(const mc_v16 *)(bp + o3);
+                        const float x0 = a0[p];
+                        const float x1 = a1[p];
+                        const float x2 = a2[p];
+                        const float x3 = a3[p];
+                        s0_0 += x0 * y0;
+                        s0_1 += x0 * y1;
+                        s0_2 += x0 * y2;
+                        s0_3 += x0 * y3;
+                        s1_0 += x1 * y0;
+                        s1_1 += x1 * y1;
+                        s1_2 += x1 * y2;
+                        s1_3 += x1 * y3;
+                        s2_0 += x2 * y0;
+                        s2_1 += x2 * y1;
+                        s2_2 += x2 * y2;
+                        s2_3 += x2 * y3;
+                        s3_0 += x3 * y0;
+                        s3_1 += x3 * y1;
+                        s3_2 += x3 * y2;
+                        s3_3 += x3 * y3;
+                    }
+                    if (oy % 8 == 7 || oy == 7) {
+                        *(mc_v16 *)(c0 + 0) += s0_0;
+                        *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c0 + 32) += s0_2;
+                        *(mc_v16 *)(c0 + 48) += s0_3;
+                        *(mc_v16 *)(c1 + 0) += s1_0;
+                        *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c1 + 32) += s1_2;
+                        *(mc_v16 *)(c1 + 48) += s1_3;
+                        *(mc_v16 *)(c2 + 0) += s2_0;
+                        *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c2 + 32) += s2_2;
+                        *(mc_v16 *)(c2 + 48) += s2_3;
+                        *(mc_v16 *)(c3 + 0) += s3_0;
+                        *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c3 + 32) += s3_2;
+                        *(mc_v16 *)(c3 + 48) += s3_3;
+                        s0_0 = (mc_v16){0};
+                        s0_1 = (mc_v16){0};
+                        s0_2 = (mc_v16){0};
+                        s0_3 = (mc_v16){0};
+                        s1_0 = (mc_v16){0};
+                        s1_1 = (mc_v16){0};
+                        s1_2 = (mc_v16){0};
+                        s1_3 = (mc_v16){0};
+                        s2_0 = (mc_v16){0};
+                        s2_1 = (mc_v16){0};
+                        s2_2 = (mc_v16){0};
+                        s2_3 = (mc_v16){0};
+                        s3_0 = (mc_v16){0};
+                        s3_1 = (mc_v16){0};
+                        s3_2 = (mc_v16){0};
+                        s3_3 = (mc_v16){0};
+                    }
                 }
-                sums[(i0 + 0) * 192 + k0 + 0] = s0_0;
-                sums[(i0 + 0) * 192 + k0 + 1] = s0_1;
-                sums[(i0 + 0) * 192 + k0 + 2] = s0_2;
-                sums[(i0 + 0) * 192 + k0 + 3] = s0_3;
-                sums[(i0 + 1) * 192 + k0 + 0] = s1_0;
-                sums[(i0 + 1) * 192 + k0 + 1] = s1_1;
-                sums[(i0 + 1) * 192 + k0 + 2] = s1_2;
-                sums[(i0 + 1) * 192 + k0 + 3] = s1_3;
-                sums[(i0 + 2) * 192 + k0 + 0] = s2_0;
-                sums[(i0 + 2) * 192 + k0 + 1] = s2_1;
-                sums[(i0 + 2) * 192 + k0 + 2] = s2_2;
-                sums[(i0 + 2) * 192 + k0 + 3] = s2_3;
-                sums[(i0 + 3) * 192 + k0 + 0] = s3_0;
-                sums[(i0 + 3) * 192 + k0 + 1] = s3_1;
-                sums[(i0 + 3) * 192 + k0 + 2] = s3_2;
-                sums[(i0 + 3) * 192 + k0 + 3] = s3_3;
-            }
             }
         }
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 192; r++)
-            for (int k = 0; k < 192; k++)
-                c[r * 192 + k] += mc_v16_sum(&sums[r * 192 + k]);
     }
+}
+
+
+/* Image xb into the interior of the zero-padded, channels-last xt. */
+static void conv_k1_c192_192_8x8_s1_p0_pad_cl(const float *restrict planes, float *restrict xt)
+{
+    for (int g = 0; g < 12; g++)
+        for (int p0 = 0; p0 < 64; p0 += 16) {
+            const int count = 64 - p0 < 16 ? 64 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 64 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 8, ix = (p0 + q) % 8;
+                *(mc_v16 *)(xt + ((iy + 0) * 8 + ix + 0) * 192 + g * 16) = r[q];
+            }
+        }
 }
 
 static void conv_k1_c192_192_8x8_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
@@ -3396,7 +3852,30 @@ void conv_k1_c192_192_8x8_s1_p0_bwd(int n, const float *restrict x, const float 
     (void)dbias;
     static float wt[36864];
     conv_k1_c192_192_8x8_s1_p0_transpose_w(w, wt);
-    conv_k1_c192_192_8x8_s1_p0_gemm_dw(n, dy, x, dw);
+    static float dwt[589824];
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[12288];
+        memset(xt, 0, sizeof xt);
+        MC_OMP_FOR_IN
+        for (int k = 0; k < 16; k++) {
+            float *restrict part = dwt + (long)k * 36864;
+            memset(part, 0, sizeof(float) * 36864);
+            for (int b = k * n / 16; b < (k + 1) * n / 16; b++) {
+                conv_k1_c192_192_8x8_s1_p0_pad_cl(x + (long)b * 12288, xt);
+                conv_k1_c192_192_8x8_s1_p0_gemm_dw(1, dy + (long)b * 12288, xt, part);
+            }
+        }
+    }
+    MC_OMP_FOR
+    for (int co = 0; co < 192; co++)
+        for (int ci = 0; ci < 192; ci++)
+            for (int t = 0; t < 1; t++) {
+                float s = 0.0f;
+                for (int k = 0; k < 16; k++)
+                    s += dwt[(long)k * 36864 + (co * 1 + t) * 192 + ci];
+                dw[(co * 192 + ci) * 1 + t] += s;
+            }
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         if (!acc)
@@ -3717,6 +4196,7 @@ static inline double conv_k1_c384_384_16x16_s2_p0_b_bias_sum(const float *restri
 void conv_k1_c384_384_16x16_s2_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
+    MC_OMP_FOR
     for (int co = 0; co < 384; co++) {
         double gb = 0;
         for (int b = 0; b < n; b++)
@@ -3864,7 +4344,6 @@ static void conv_k3_c384_384_8x8_s1_p1_gemm_fwd(const float *restrict a, const f
 
 static void conv_k3_c384_384_8x8_s1_p1_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
     for (int i0 = 0; i0 < 384; i0 += 4) {
         for (int i = 0; i < nb; i++) {
             for (int j0 = 0; j0 < 3456; j0 += 64)
@@ -3881,23 +4360,23 @@ static void conv_k3_c384_384_8x8_s1_p1_gemm_dw(int nb, const float *restrict a, 
                 const int o1 = ((j0 + 16) / 384 / 3 * 10 + (j0 + 16) / 384 % 3) * 384 + (j0 + 16) % 384;
                 const int o2 = ((j0 + 32) / 384 / 3 * 10 + (j0 + 32) / 384 % 3) * 384 + (j0 + 32) % 384;
                 const int o3 = ((j0 + 48) / 384 / 3 * 10 + (j0 + 48) / 384 % 3) * 384 + (j0 + 48) % 384;
-                mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-                mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-                mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-                mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
-                mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-                mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-                mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-                mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
-                mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-                mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-                mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-                mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
-                mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-                mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-                mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-                mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
-                for (int oy = 0, p = 0; oy < 8; oy++)
+                mc_v16 s0_0 = {0};
+                mc_v16 s0_1 = {0};
+                mc_v16 s0_2 = {0};
+                mc_v16 s0_3 = {0};
+                mc_v16 s1_0 = {0};
+                mc_v16 s1_1 = {0};
+                mc_v16 s1_2 = {0};
+                mc_v16 s1_3 = {0};
+                mc_v16 s2_0 = {0};
+                mc_v16 s2_1 = {0};
+                mc_v16 s2_2 = {0};
+                mc_v16 s2_3 = {0};
+                mc_v16 s3_0 = {0};
+                mc_v16 s3_1 = {0};
+                mc_v16 s3_2 = {0};
+                mc_v16 s3_3 = {0};
+                for (int oy = 0, p = 0; oy < 8; oy++) {
                     for (int ox = 0; ox < 8; ox++, p++) {
                         const float *restrict bp = b + (long)i * 38400 + (oy * 10 + ox) * 384;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
@@ -3925,22 +4404,41 @@ static void conv_k3_c384_384_8x8_s1_p1_gemm_dw(int nb, const float *restrict a, 
                         s3_2 += x3 * y2;
                         s3_3 += x3 * y3;
                     }
-                *(mc_v16 *)(c0 + 0) = s0_0;
-                *(mc_v16 *)(c0 + 16) = s0_1;
-                *(mc_v16 *)(c0 + 32) = s0_2;
-                *(mc_v16 *)(c0 + 48) = s0_3;
-                *(mc_v16 *)(c1 + 0) = s1_0;
-                *(mc_v16 *)(c1 + 16) = s1_1;
-                *(mc_v16 *)(c1 + 32) = s1_2;
-                *(mc_v16 *)(c1 + 48) = s1_3;
-                *(mc_v16 *)(c2 + 0) = s2_0;
-                *(mc_v16 *)(c2 + 16) = s2_1;
-                *(mc_v16 *)(c2 + 32) = s2_2;
-                *(mc_v16 *)(c2 + 48) = s2_3;
-                *(mc_v16 *)(c3 + 0) = s3_0;
-                *(mc_v16 *)(c3 + 16) = s3_1;
-                *(mc_v16 *)(c3 + 32) = s3_2;
-                *(mc_v16 *)(c3 + 48) = s3_3;
+                    if (oy % 8 == 7 || oy == 7) {
+                        *(mc_v16 *)(c0 + 0) += s0_0;
+                        *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c0 + 32) += s0_2;
+                        *(mc_v16 *)(c0 + 48) += s0_3;
+                        *(mc_v16 *)(c1 + 0) += s1_0;
+                        *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c1 + 32) += s1_2;
+                        *(mc_v16 *)(c1 + 48) += s1_3;
+                        *(mc_v16 *)(c2 + 0) += s2_0;
+                        *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c2 + 32) += s2_2;
+                        *(mc_v16 *)(c2 + 48) += s2_3;
+                        *(mc_v16 *)(c3 + 0) += s3_0;
+                        *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c3 + 32) += s3_2;
+                        *(mc_v16 *)(c3 + 48) += s3_3;
+                        s0_0 = (mc_v16){0};
+                        s0_1 = (mc_v16){0};
+                        s0_2 = (mc_v16){0};
+                        s0_3 = (mc_v16){0};
+                        s1_0 = (mc_v16){0};
+                        s1_1 = (mc_v16){0};
+                        s1_2 = (mc_v16){0};
+                        s1_3 = (mc_v16){0};
+                        s2_0 = (mc_v16){0};
+                        s2_1 = (mc_v16){0};
+                        s2_2 = (mc_v16){0};
+                        s2_3 = (mc_v16){0};
+                        s3_0 = (mc_v16){0};
+                        s3_1 = (mc_v16){0};
+                        s3_2 = (mc_v16){0};
+                        s3_3 = (mc_v16){0};
+                    }
+                }
             }
         }
     }
@@ -3948,12 +4446,25 @@ static void conv_k3_c384_384_8x8_s1_p1_gemm_dw(int nb, const float *restrict a, 
 
 
 /* Image xb into the interior of the zero-padded, channels-last xt. */
-static void conv_k3_c384_384_8x8_s1_p1_pad_cl(const float *restrict xb, float *restrict xt)
+static void conv_k3_c384_384_8x8_s1_p1_pad_cl(const float *restrict planes, float *restrict xt)
 {
-    for (int iy = 0; iy < 8; iy++)
-        for (int ix = 0; ix < 8; ix++)
-            for (int ci = 0; ci < 384; ci++)
-                xt[((iy + 1) * 10 + ix + 1) * 384 + ci] = xb[(ci * 8 + iy) * 8 + ix];
+    for (int g = 0; g < 24; g++)
+        for (int p0 = 0; p0 < 64; p0 += 16) {
+            const int count = 64 - p0 < 16 ? 64 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 64 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 8, ix = (p0 + q) % 8;
+                *(mc_v16 *)(xt + ((iy + 1) * 10 + ix + 1) * 384 + g * 16) = r[q];
+            }
+        }
 }
 
 static void conv_k3_c384_384_8x8_s1_p1_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
@@ -4113,19 +4624,30 @@ void conv_k3_c384_384_8x8_s1_p1_bwd(int n, const float *restrict x, const float 
     (void)dbias;
     static float wf[1327104];
     conv_k3_c384_384_8x8_s1_p1_flip(w, wf);
-    static float xt[115200], dwt[1327104];
-    memset(dwt, 0, sizeof dwt);
-    for (int b0 = 0; b0 < n; b0 += 3) {
-        const int nb = n - b0 < 3 ? n - b0 : 3;
-        MC_OMP_FOR
-        for (int i = 0; i < nb; i++)
-            conv_k3_c384_384_8x8_s1_p1_pad_cl(x + (long)(b0 + i) * 24576, xt + (long)i * 38400);
-        conv_k3_c384_384_8x8_s1_p1_gemm_dw(nb, dy + (long)b0 * 24576, xt, dwt);
+    static float dwt[2654208];
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[38400];
+        memset(xt, 0, sizeof xt);
+        MC_OMP_FOR_IN
+        for (int k = 0; k < 2; k++) {
+            float *restrict part = dwt + (long)k * 1327104;
+            memset(part, 0, sizeof(float) * 1327104);
+            for (int b = k * n / 2; b < (k + 1) * n / 2; b++) {
+                conv_k3_c384_384_8x8_s1_p1_pad_cl(x + (long)b * 24576, xt);
+                conv_k3_c384_384_8x8_s1_p1_gemm_dw(1, dy + (long)b * 24576, xt, part);
+            }
+        }
     }
+    MC_OMP_FOR
     for (int co = 0; co < 384; co++)
         for (int ci = 0; ci < 384; ci++)
-            for (int t = 0; t < 9; t++)
-                dw[(co * 384 + ci) * 9 + t] += dwt[(co * 9 + t) * 384 + ci];
+            for (int t = 0; t < 9; t++) {
+                float s = 0.0f;
+                for (int k = 0; k < 2; k++)
+                    s += dwt[(long)k * 1327104 + (co * 9 + t) * 384 + ci];
+                dw[(co * 384 + ci) * 9 + t] += s;
+            }
     static float dyq[38402] = {0}, dxg[30720];
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 24576;
@@ -4229,91 +4751,127 @@ static void conv_k1_c768_384_8x8_s1_p0_b_gemm_fwd(const float *restrict a, const
 
 static void conv_k1_c768_384_8x8_s1_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    static mc_v16 sums[294912];
-    MC_OMP_PARALLEL
-    {
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 384; r++)
-            memset(sums + r * 768, 0, sizeof(mc_v16) * 768);
+    for (int i0 = 0; i0 < 384; i0 += 4) {
         for (int i = 0; i < nb; i++) {
-            MC_OMP_FOR_IN
-            for (int i0 = 0; i0 < 384; i0 += 4) {
-            for (int k0 = 0; k0 < 768; k0 += 4)
+            for (int j0 = 0; j0 < 768; j0 += 64)
             {
                 const float *restrict a0 = a + (long)i * 24576 + (i0 + 0) * 64;
+                float *restrict c0 = c + (i0 + 0) * 768 + j0;
                 const float *restrict a1 = a + (long)i * 24576 + (i0 + 1) * 64;
+                float *restrict c1 = c + (i0 + 1) * 768 + j0;
                 const float *restrict a2 = a + (long)i * 24576 + (i0 + 2) * 64;
+                float *restrict c2 = c + (i0 + 2) * 768 + j0;
                 const float *restrict a3 = a + (long)i * 24576 + (i0 + 3) * 64;
-                const float *restrict b0 = b + (long)i * 49152 + (k0 + 0) * 64;
-                const float *restrict b1 = b + (long)i * 49152 + (k0 + 1) * 64;
-                const float *restrict b2 = b + (long)i * 49152 + (k0 + 2) * 64;
-                const float *restrict b3 = b + (long)i * 49152 + (k0 + 3) * 64;
-                mc_v16 s0_0 = sums[(i0 + 0) * 768 + k0 + 0];
-                mc_v16 s0_1 = sums[(i0 + 0) * 768 + k0 + 1];
-                mc_v16 s0_2 = sums[(i0 + 0) * 768 + k0 + 2];
-                mc_v16 s0_3 = sums[(i0 + 0) * 768 + k0 + 3];
-                mc_v16 s1_0 = sums[(i0 + 1) * 768 + k0 + 0];
-                mc_v16 s1_1 = sums[(i0 + 1) * 768 + k0 + 1];
-                mc_v16 s1_2 = sums[(i0 + 1) * 768 + k0 + 2];
-                mc_v16 s1_3 = sums[(i0 + 1) * 768 + k0 + 3];
-                mc_v16 s2_0 = sums[(i0 + 2) * 768 + k0 + 0];
-                mc_v16 s2_1 = sums[(i0 + 2) * 768 + k0 + 1];
-                mc_v16 s2_2 = sums[(i0 + 2) * 768 + k0 + 2];
-                mc_v16 s2_3 = sums[(i0 + 2) * 768 + k0 + 3];
-                mc_v16 s3_0 = sums[(i0 + 3) * 768 + k0 + 0];
-                mc_v16 s3_1 = sums[(i0 + 3) * 768 + k0 + 1];
-                mc_v16 s3_2 = sums[(i0 + 3) * 768 + k0 + 2];
-                mc_v16 s3_3 = sums[(i0 + 3) * 768 + k0 + 3];
-                for (int p = 0; p < 64; p += 16) {
-                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
-                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
-                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
-                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
-                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
-                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
-                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
-                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
-                    s0_0 += x0 * y0;
-                    s0_1 += x0 * y1;
-                    s0_2 += x0 * y2;
-                    s0_3 += x0 * y3;
-                    s1_0 += x1 * y0;
-                    s1_1 += x1 * y1;
-                    s1_2 += x1 * y2;
-                    s1_3 += x1 * y3;
-                    s2_0 += x2 * y0;
-                    s2_1 += x2 * y1;
-                    s2_2 += x2 * y2;
-                    s2_3 += x2 * y3;
-                    s3_0 += x3 * y0;
-                    s3_1 += x3 * y1;
-                    s3_2 += x3 * y2;
-                    s3_3 += x3 * y3;
+                float *restrict c3 = c + (i0 + 3) * 768 + j0;
+                const int o0 = ((j0 + 0) / 768 / 1 * 8 + (j0 + 0) / 768 % 1) * 768 + (j0 + 0) % 768;
+                const int o1 = ((j0 + 16) / 768 / 1 * 8 + (j0 + 16) / 768 % 1) * 768 + (j0 + 16) % 768;
+                const int o2 = ((j0 + 32) / 768 / 1 * 8 + (j0 + 32) / 768 % 1) * 768 + (j0 + 32) % 768;
+                const int o3 = ((j0 + 48) / 768 / 1 * 8 + (j0 + 48) / 768 % 1) * 768 + (j0 + 48) % 768;
+                mc_v16 s0_0 = {0};
+                mc_v16 s0_1 = {0};
+                mc_v16 s0_2 = {0};
+                mc_v16 s0_3 = {0};
+                mc_v16 s1_0 = {0};
+                mc_v16 s1_1 = {0};
+                mc_v16 s1_2 = {0};
+                mc_v16 s1_3 = {0};
+                mc_v16 s2_0 = {0};
+                mc_v16 s2_1 = {0};
+                mc_v16 s2_2 = {0};
+                mc_v16 s2_3 = {0};
+                mc_v16 s3_0 = {0};
+                mc_v16 s3_1 = {0};
+                mc_v16 s3_2 = {0};
+                mc_v16 s3_3 = {0};
+                for (int oy = 0, p = 0; oy < 8; oy++) {
+                    for (int ox = 0; ox < 8; ox++, p++) {
+                        const float *restrict bp = b + (long)i * 49152 + (oy * 8 + ox) * 768;
+                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
+                        const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
+                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
+                        const mc_v16 y3 = *(const mc_v16 *)(bp + o3);
+                        const float x0 = a0[p];
+                        const float x1 = a1[p];
+                        const float x2 = a2[p];
+                        const float x3 = a3[p];
+                        s0_0 += x0 * y0;
+                        s0_1 += x0 * y1;
+                        s0_2 += x0 * y2;
+                        s0_3 += x0 * y3;
+                        s1_0 += x1 * y0;
+                        s1_1 += x1 * y1;
+                        s1_2 += x1 * y2;
+                        s1_3 += x1 * y3;
+                        s2_0 += x2 * y0;
+                        s2_1 += x2 * y1;
+                        s2_2 += x2 * y2;
+                        s2_3 += x2 * y3;
+                        s3_0 += x3 * y0;
+                        s3_1 += x3 * y1;
+                        s3_2 += x3 * y2;
+                        s3_3 += x3 * y3;
+                    }
+                    if (oy % 8 == 7 || oy == 7) {
+                        *(mc_v16 *)(c0 + 0) += s0_0;
+                        *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c0 + 32) += s0_2;
+                        *(mc_v16 *)(c0 + 48) += s0_3;
+                        *(mc_v16 *)(c1 + 0) += s1_0;
+                        *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c1 + 32) += s1_2;
+                        *(mc_v16 *)(c1 + 48) += s1_3;
+                        *(mc_v16 *)(c2 + 0) += s2_0;
+                        *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c2 + 32) += s2_2;
+                        *(mc_v16 *)(c2 + 48) += s2_3;
+                        *(mc_v16 *)(c3 + 0) += s3_0;
+                        *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c3 + 32) += s3_2;
+                        *(mc_v16 *)(c3 + 48) += s3_3;
+                        s0_0 = (mc_v16){0};
+                        s0_1 = (mc_v16){0};
+                        s0_2 = (mc_v16){0};
+                        s0_3 = (mc_v16){0};
+                        s1_0 = (mc_v16){0};
+                        s1_1 = (mc_v16){0};
+                        s1_2 = (mc_v16){0};
+                        s1_3 = (mc_v16){0};
+                        s2_0 = (mc_v16){0};
+                        s2_1 = (mc_v16){0};
+                        s2_2 = (mc_v16){0};
+                        s2_3 = (mc_v16){0};
+                        s3_0 = (mc_v16){0};
+                        s3_1 = (mc_v16){0};
+                        s3_2 = (mc_v16){0};
+                        s3_3 = (mc_v16){0};
+                    }
                 }
-                sums[(i0 + 0) * 768 + k0 + 0] = s0_0;
-                sums[(i0 + 0) * 768 + k0 + 1] = s0_1;
-                sums[(i0 + 0) * 768 + k0 + 2] = s0_2;
-                sums[(i0 + 0) * 768 + k0 + 3] = s0_3;
-                sums[(i0 + 1) * 768 + k0 + 0] = s1_0;
-                sums[(i0 + 1) * 768 + k0 + 1] = s1_1;
-                sums[(i0 + 1) * 768 + k0 + 2] = s1_2;
-                sums[(i0 + 1) * 768 + k0 + 3] = s1_3;
-                sums[(i0 + 2) * 768 + k0 + 0] = s2_0;
-                sums[(i0 + 2) * 768 + k0 + 1] = s2_1;
-                sums[(i0 + 2) * 768 + k0 + 2] = s2_2;
-                sums[(i0 + 2) * 768 + k0 + 3] = s2_3;
-                sums[(i0 + 3) * 768 + k0 + 0] = s3_0;
-                sums[(i0 + 3) * 768 + k0 + 1] = s3_1;
-                sums[(i0 + 3) * 768 + k0 + 2] = s3_2;
-                sums[(i0 + 3) * 768 + k0 + 3] = s3_3;
-            }
             }
         }
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 384; r++)
-            for (int k = 0; k < 768; k++)
-                c[r * 768 + k] += mc_v16_sum(&sums[r * 768 + k]);
     }
+}
+
+
+/* Image xb into the interior of the zero-padded, channels-last xt. */
+static void conv_k1_c768_384_8x8_s1_p0_b_pad_cl(const float *restrict planes, float *restrict xt)
+{
+    for (int g = 0; g < 48; g++)
+        for (int p0 = 0; p0 < 64; p0 += 16) {
+            const int count = 64 - p0 < 16 ? 64 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 64 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 8, ix = (p0 + q) % 8;
+                *(mc_v16 *)(xt + ((iy + 0) * 8 + ix + 0) * 768 + g * 16) = r[q];
+            }
+        }
 }
 
 static void conv_k1_c768_384_8x8_s1_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
@@ -4438,6 +4996,7 @@ static inline double conv_k1_c768_384_8x8_s1_p0_b_bias_sum(const float *restrict
 void conv_k1_c768_384_8x8_s1_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
+    MC_OMP_FOR
     for (int co = 0; co < 384; co++) {
         double gb = 0;
         for (int b = 0; b < n; b++)
@@ -4446,7 +5005,30 @@ void conv_k1_c768_384_8x8_s1_p0_b_bwd(int n, const float *restrict x, const floa
     }
     static float wt[294912];
     conv_k1_c768_384_8x8_s1_p0_b_transpose_w(w, wt);
-    conv_k1_c768_384_8x8_s1_p0_b_gemm_dw(n, dy, x, dw);
+    static float dwt[884736];
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[49152];
+        memset(xt, 0, sizeof xt);
+        MC_OMP_FOR_IN
+        for (int k = 0; k < 3; k++) {
+            float *restrict part = dwt + (long)k * 294912;
+            memset(part, 0, sizeof(float) * 294912);
+            for (int b = k * n / 3; b < (k + 1) * n / 3; b++) {
+                conv_k1_c768_384_8x8_s1_p0_b_pad_cl(x + (long)b * 49152, xt);
+                conv_k1_c768_384_8x8_s1_p0_b_gemm_dw(1, dy + (long)b * 24576, xt, part);
+            }
+        }
+    }
+    MC_OMP_FOR
+    for (int co = 0; co < 384; co++)
+        for (int ci = 0; ci < 768; ci++)
+            for (int t = 0; t < 1; t++) {
+                float s = 0.0f;
+                for (int k = 0; k < 3; k++)
+                    s += dwt[(long)k * 294912 + (co * 1 + t) * 768 + ci];
+                dw[(co * 768 + ci) * 1 + t] += s;
+            }
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         if (!acc)

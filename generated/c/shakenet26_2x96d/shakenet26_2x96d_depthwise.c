@@ -104,23 +104,26 @@ static void dw_k3_5_7_c16_32x32_s1_cl_filters(const float *restrict w, float *re
 }
 
 /* 16 planes of 32 x 32 (the channels of a group) into the padded
- * channels-last image xt, 16 pixels at a time. */
-static inline void dw_k3_5_7_c16_32x32_s1_cl_in(const float *restrict planes, float *restrict xt)
+ * channels-last image xt. */
+static void dw_k3_5_7_c16_32x32_s1_cl_in(const float *restrict planes, float *restrict xt)
 {
-    for (int p0 = 0; p0 < 1024; p0 += 16) {
-        const int count = 1024 - p0 < 16 ? 1024 - p0 : 16;
-        mc_v16 r[16];
-        for (int c = 0; c < 16; c++)
-            if (count == 16)
-                r[c] = *(const mc_v16 *)(planes + c * 1024 + p0);
-            else
-                mc_v16_part(&r[c], planes + c * 1024 + p0, count);
-        mc_v16_transpose(r);
-        for (int q = 0; q < count; q++) {
-            const int iy = (p0 + q) / 32, ix = (p0 + q) % 32;
-            *(mc_v16 *)(xt + ((iy + 3) * 38 + ix + 3) * 16) = r[q];
+    for (int g = 0; g < 1; g++)
+        for (int p0 = 0; p0 < 1024; p0 += 16) {
+            const int count = 1024 - p0 < 16 ? 1024 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 1024 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 32, ix = (p0 + q) % 32;
+                *(mc_v16 *)(xt + ((iy + 3) * 38 + ix + 3) * 16 + g * 16) = r[q];
+            }
         }
-    }
 }
 
 /* The channels-last result back into 16 planes of 32 x 32: stored, or
@@ -3697,23 +3700,26 @@ static void dw_k3_5_7_c96_32x32_s1_cl_filters(const float *restrict w, float *re
 }
 
 /* 16 planes of 32 x 32 (the channels of a group) into the padded
- * channels-last image xt, 16 pixels at a time. */
-static inline void dw_k3_5_7_c96_32x32_s1_cl_in(const float *restrict planes, float *restrict xt)
+ * channels-last image xt. */
+static void dw_k3_5_7_c96_32x32_s1_cl_in(const float *restrict planes, float *restrict xt)
 {
-    for (int p0 = 0; p0 < 1024; p0 += 16) {
-        const int count = 1024 - p0 < 16 ? 1024 - p0 : 16;
-        mc_v16 r[16];
-        for (int c = 0; c < 16; c++)
-            if (count == 16)
-                r[c] = *(const mc_v16 *)(planes + c * 1024 + p0);
-            else
-                mc_v16_part(&r[c], planes + c * 1024 + p0, count);
-        mc_v16_transpose(r);
-        for (int q = 0; q < count; q++) {
-            const int iy = (p0 + q) / 32, ix = (p0 + q) % 32;
-            *(mc_v16 *)(xt + ((iy + 3) * 38 + ix + 3) * 16) = r[q];
+    for (int g = 0; g < 1; g++)
+        for (int p0 = 0; p0 < 1024; p0 += 16) {
+            const int count = 1024 - p0 < 16 ? 1024 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 1024 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 32, ix = (p0 + q) % 32;
+                *(mc_v16 *)(xt + ((iy + 3) * 38 + ix + 3) * 16 + g * 16) = r[q];
+            }
         }
-    }
 }
 
 /* The channels-last result back into 16 planes of 32 x 32: stored, or
@@ -7287,23 +7293,26 @@ static void dw_k3_5_c96_32x32_s1_cl_filters(const float *restrict w, float *rest
 }
 
 /* 16 planes of 32 x 32 (the channels of a group) into the padded
- * channels-last image xt, 16 pixels at a time. */
-static inline void dw_k3_5_c96_32x32_s1_cl_in(const float *restrict planes, float *restrict xt)
+ * channels-last image xt. */
+static void dw_k3_5_c96_32x32_s1_cl_in(const float *restrict planes, float *restrict xt)
 {
-    for (int p0 = 0; p0 < 1024; p0 += 16) {
-        const int count = 1024 - p0 < 16 ? 1024 - p0 : 16;
-        mc_v16 r[16];
-        for (int c = 0; c < 16; c++)
-            if (count == 16)
-                r[c] = *(const mc_v16 *)(planes + c * 1024 + p0);
-            else
-                mc_v16_part(&r[c], planes + c * 1024 + p0, count);
-        mc_v16_transpose(r);
-        for (int q = 0; q < count; q++) {
-            const int iy = (p0 + q) / 32, ix = (p0 + q) % 32;
-            *(mc_v16 *)(xt + ((iy + 2) * 36 + ix + 2) * 16) = r[q];
+    for (int g = 0; g < 1; g++)
+        for (int p0 = 0; p0 < 1024; p0 += 16) {
+            const int count = 1024 - p0 < 16 ? 1024 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 1024 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 32, ix = (p0 + q) % 32;
+                *(mc_v16 *)(xt + ((iy + 2) * 36 + ix + 2) * 16 + g * 16) = r[q];
+            }
         }
-    }
 }
 
 /* The channels-last result back into 16 planes of 32 x 32: stored, or
@@ -8956,23 +8965,26 @@ static void dw_k3_5_c192_16x16_s1_cl_filters(const float *restrict w, float *res
 }
 
 /* 16 planes of 16 x 16 (the channels of a group) into the padded
- * channels-last image xt, 16 pixels at a time. */
-static inline void dw_k3_5_c192_16x16_s1_cl_in(const float *restrict planes, float *restrict xt)
+ * channels-last image xt. */
+static void dw_k3_5_c192_16x16_s1_cl_in(const float *restrict planes, float *restrict xt)
 {
-    for (int p0 = 0; p0 < 256; p0 += 16) {
-        const int count = 256 - p0 < 16 ? 256 - p0 : 16;
-        mc_v16 r[16];
-        for (int c = 0; c < 16; c++)
-            if (count == 16)
-                r[c] = *(const mc_v16 *)(planes + c * 256 + p0);
-            else
-                mc_v16_part(&r[c], planes + c * 256 + p0, count);
-        mc_v16_transpose(r);
-        for (int q = 0; q < count; q++) {
-            const int iy = (p0 + q) / 16, ix = (p0 + q) % 16;
-            *(mc_v16 *)(xt + ((iy + 2) * 20 + ix + 2) * 16) = r[q];
+    for (int g = 0; g < 1; g++)
+        for (int p0 = 0; p0 < 256; p0 += 16) {
+            const int count = 256 - p0 < 16 ? 256 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 256 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 16, ix = (p0 + q) % 16;
+                *(mc_v16 *)(xt + ((iy + 2) * 20 + ix + 2) * 16 + g * 16) = r[q];
+            }
         }
-    }
 }
 
 /* The channels-last result back into 16 planes of 16 x 16: stored, or
@@ -10625,23 +10637,26 @@ static void dw_k3_3_c192_16x16_s1_cl_filters(const float *restrict w, float *res
 }
 
 /* 16 planes of 16 x 16 (the channels of a group) into the padded
- * channels-last image xt, 16 pixels at a time. */
-static inline void dw_k3_3_c192_16x16_s1_cl_in(const float *restrict planes, float *restrict xt)
+ * channels-last image xt. */
+static void dw_k3_3_c192_16x16_s1_cl_in(const float *restrict planes, float *restrict xt)
 {
-    for (int p0 = 0; p0 < 256; p0 += 16) {
-        const int count = 256 - p0 < 16 ? 256 - p0 : 16;
-        mc_v16 r[16];
-        for (int c = 0; c < 16; c++)
-            if (count == 16)
-                r[c] = *(const mc_v16 *)(planes + c * 256 + p0);
-            else
-                mc_v16_part(&r[c], planes + c * 256 + p0, count);
-        mc_v16_transpose(r);
-        for (int q = 0; q < count; q++) {
-            const int iy = (p0 + q) / 16, ix = (p0 + q) % 16;
-            *(mc_v16 *)(xt + ((iy + 1) * 18 + ix + 1) * 16) = r[q];
+    for (int g = 0; g < 1; g++)
+        for (int p0 = 0; p0 < 256; p0 += 16) {
+            const int count = 256 - p0 < 16 ? 256 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 256 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 16, ix = (p0 + q) % 16;
+                *(mc_v16 *)(xt + ((iy + 1) * 18 + ix + 1) * 16 + g * 16) = r[q];
+            }
         }
-    }
 }
 
 /* The channels-last result back into 16 planes of 16 x 16: stored, or
@@ -11711,23 +11726,26 @@ static void dw_k3_3_c384_8x8_s1_cl_filters(const float *restrict w, float *restr
 }
 
 /* 16 planes of 8 x 8 (the channels of a group) into the padded
- * channels-last image xt, 16 pixels at a time. */
-static inline void dw_k3_3_c384_8x8_s1_cl_in(const float *restrict planes, float *restrict xt)
+ * channels-last image xt. */
+static void dw_k3_3_c384_8x8_s1_cl_in(const float *restrict planes, float *restrict xt)
 {
-    for (int p0 = 0; p0 < 64; p0 += 16) {
-        const int count = 64 - p0 < 16 ? 64 - p0 : 16;
-        mc_v16 r[16];
-        for (int c = 0; c < 16; c++)
-            if (count == 16)
-                r[c] = *(const mc_v16 *)(planes + c * 64 + p0);
-            else
-                mc_v16_part(&r[c], planes + c * 64 + p0, count);
-        mc_v16_transpose(r);
-        for (int q = 0; q < count; q++) {
-            const int iy = (p0 + q) / 8, ix = (p0 + q) % 8;
-            *(mc_v16 *)(xt + ((iy + 1) * 10 + ix + 1) * 16) = r[q];
+    for (int g = 0; g < 1; g++)
+        for (int p0 = 0; p0 < 64; p0 += 16) {
+            const int count = 64 - p0 < 16 ? 64 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 64 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 8, ix = (p0 + q) % 8;
+                *(mc_v16 *)(xt + ((iy + 1) * 10 + ix + 1) * 16 + g * 16) = r[q];
+            }
         }
-    }
 }
 
 /* The channels-last result back into 16 planes of 8 x 8: stored, or
