@@ -21,18 +21,24 @@ m4_divert(-1)
 # two taps. Threads share its blocks of rows, unless serial (the caller
 # runs one per thread).
 #
-# A tile of 4 rows x 64 columns of c (16 vectors of 16 floats) stays in
-# registers over the whole sum; per term it loads 4 vectors of b and 4
-# elements of a for 16 vector multiply-adds, so the loop runs at the speed
-# of the multiply-adds, not of loads and stores of c. Columns left over take
-# a narrower tile, its last vector partial (masked); rows left over a
-# shorter one. Every element of c adds its terms in p order whatever the
-# tile, so results do not depend on the blocking or on the thread count.
-# Threads take tiles of 64 columns (the plain and tap products) or blocks
-# of 4 rows (the others).
+# A tile of 8 rows x 32 columns of c (16 vectors of 16 floats) stays in
+# registers over the whole sum; per term it loads 2 vectors of b and 8
+# elements of a (broadcast) for 16 vector multiply-adds, so the loop runs
+# at the speed of the multiply-adds, not of loads and stores of c. Columns
+# left over take a narrower tile, its last vector partial (masked); rows
+# left over a shorter one. Every element of c adds its terms in p order
+# whatever the tile, so results do not depend on the blocking or on the
+# thread count. Threads take tiles of 32 columns (the plain and tap
+# products) or blocks of 8 rows (the others; 4 in the transposed form).
+# 8 x 2 measured best of 4 x 4, 6 x 4, 8 x 3, 8 x 4, 12 x 2 and 16 x 1
+# (resnet20 MC, 1 thread: the step 8% faster than 4 x 4; the 3x3 convs
+# with 16 channels at 28 x 28 a third faster); it reads 2 vectors of b
+# per 16 multiply-adds, the loads that split over two cache lines where a
+# tap is not aligned (4 x 4 reads 4).
 m4_define(`MC_GEMM_VL', 16)
-m4_define(`MC_GEMM_MR', 4)
-m4_define(`MC_GEMM_NV', 4)
+m4_define(`MC_GEMM_MR', 8)
+m4_define(`MC_GEMM_NV', 2)
+m4_define(`MC_GEMM_NT_MR', 4)
 
 # The loop over the terms p of a product: GEMM_TERMS opens it (the brace
 # is closed by the tile), GEMM_BROW is where row p of b starts; each
@@ -201,7 +207,7 @@ m4_popdef(`GKF')m4_dnl
 # static schedules of equal loops), then the lane sums of their rows.
 m4_define(`MC_GEMM_NT_TAPS',
 `MC_VEC_PRELUDE()m4_dnl
-m4_pushdef(`GM', m4_eval($2 / MC_GEMM_MR * MC_GEMM_MR))m4_dnl
+m4_pushdef(`GM', m4_eval($2 / MC_GEMM_NT_MR * MC_GEMM_NT_MR))m4_dnl
 m4_pushdef(`GKK', m4_eval($4 * $5 * $5))m4_dnl
 static void $1(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
@@ -213,11 +219,11 @@ static void $1(int nb, const float *restrict a, const float *restrict b, float *
             memset(sums + r * GKK, 0, sizeof(mc_v16) * GKK);
         for (int i = 0; i < nb; i++) {
             MC_OMP_FOR_IN
-            for (int i0 = 0; i0 < $2; i0 += MC_GEMM_MR) {
-m4_ifelse(GM, $2, `GEMM_NT_ROWS(MC_GEMM_MR, $3, GKK, $5, $6, $7, $8, $9)',
+            for (int i0 = 0; i0 < $2; i0 += MC_GEMM_NT_MR) {
+m4_ifelse(GM, $2, `GEMM_NT_ROWS(MC_GEMM_NT_MR, $3, GKK, $5, $6, $7, $8, $9)',
 GM, 0, `GEMM_NT_ROWS($2, $3, GKK, $5, $6, $7, $8, $9)',
 `                if (i0 < GM) {
-GEMM_NT_ROWS(MC_GEMM_MR, $3, GKK, $5, $6, $7, $8, $9)m4_dnl
+GEMM_NT_ROWS(MC_GEMM_NT_MR, $3, GKK, $5, $6, $7, $8, $9)m4_dnl
                 } else {
 GEMM_NT_ROWS(m4_eval($2 - GM), $3, GKK, $5, $6, $7, $8, $9)m4_dnl
                 }
@@ -233,10 +239,10 @@ GEMM_NT_ROWS(m4_eval($2 - GM), $3, GKK, $5, $6, $7, $8, $9)m4_dnl
 m4_popdef(`GM', `GKK')m4_dnl
 ')
 
-# The channels-last product: a tile of 4 rows x 4 vectors of c in
+# The channels-last product: a tile of 8 rows x 2 vectors of c in
 # registers over the pixels of one image (added to c every few rows, see
 # GEMM_CL_RB), each vector of columns reading
-# its own tap of the image; threads take blocks of 4 rows, and within
+# its own tap of the image; threads take blocks of 8 rows, and within
 # them the images go by in order.
 # GEMM_CL_TILE(rows, vecs, C, KS, HO, WO, WP, ASTRIDE, BSTRIDE): c[i0, i0 + rows) x [j0, j0 + 16 vecs), image i.
 m4_define(`GEMM_CL_TILE',

@@ -91,8 +91,8 @@ static inline __attribute__((unused)) void mc_v16_transpose(mc_v16 *r)
 static void conv_k3_c3_32_96x96_s1_p1_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 9408; j0 += 64) {
-        for (int i0 = 0; i0 < 32; i0 += 4)
+    for (int j0 = 0; j0 < 9408; j0 += 32) {
+        for (int i0 = 0; i0 < 32; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 9408 + j0;
             const float *restrict a0 = a + (i0 + 0) * 27;
@@ -102,67 +102,77 @@ static void conv_k3_c3_32_96x96_s1_p1_gemm_fwd(const float *restrict a, const fl
             const float *restrict a2 = a + (i0 + 2) * 27;
             float *restrict c3 = c + (i0 + 3) * 9408 + j0;
             const float *restrict a3 = a + (i0 + 3) * 27;
+            float *restrict c4 = c + (i0 + 4) * 9408 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 27;
+            float *restrict c5 = c + (i0 + 5) * 9408 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 27;
+            float *restrict c6 = c + (i0 + 6) * 9408 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 27;
+            float *restrict c7 = c + (i0 + 7) * 9408 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 27;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int ci = 0, p = 0; ci < 3; ci++)
             for (int ky = 0; ky < 3; ky++)
             for (int kx = 0; kx < 3; kx++, p++) {
                 const float *restrict bp = b + ci * 9604 + ky * 98 + kx + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
 }
@@ -316,7 +326,7 @@ static void conv_k3_c3_32_96x96_s1_p1_gemm_dw(int nb, const float *restrict a, c
 static void conv_k3_c3_32_96x96_s1_p1_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 9408; j0 += 64) {
+    for (int j0 = 0; j0 < 9408; j0 += 32) {
         {
         const int i0 = 0;
         {
@@ -328,52 +338,32 @@ static void conv_k3_c3_32_96x96_s1_p1_gemm_dx(const float *restrict a, const flo
             const float *restrict a2 = a + (i0 + 2) * 288;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             for (int ci = 0, p = 0; ci < 32; ci++)
             for (int ky = 0; ky < 3; ky++)
             for (int kx = 0; kx < 3; kx++, p++) {
                 const float *restrict bp = b + ci * 9604 + ky * 98 + kx + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
         }
         }
     }
@@ -462,8 +452,8 @@ void conv_k3_c3_32_96x96_s1_p1_bwd(int n, const float *restrict x, const float *
 static void conv_k1_c96_16_96x96_s1_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 9216; j0 += 64) {
-        for (int i0 = 0; i0 < 16; i0 += 4)
+    for (int j0 = 0; j0 < 9216; j0 += 32) {
+        for (int i0 = 0; i0 < 16; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 9216 + j0;
             const float *restrict a0 = a + (i0 + 0) * 96;
@@ -473,65 +463,75 @@ static void conv_k1_c96_16_96x96_s1_p0_b_gemm_fwd(const float *restrict a, const
             const float *restrict a2 = a + (i0 + 2) * 96;
             float *restrict c3 = c + (i0 + 3) * 9216 + j0;
             const float *restrict a3 = a + (i0 + 3) * 96;
+            float *restrict c4 = c + (i0 + 4) * 9216 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 96;
+            float *restrict c5 = c + (i0 + 5) * 9216 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 96;
+            float *restrict c6 = c + (i0 + 6) * 9216 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 96;
+            float *restrict c7 = c + (i0 + 7) * 9216 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 96;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 96; p++) {
                 const float *restrict bp = b + p * 9216 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
 }
@@ -539,9 +539,9 @@ static void conv_k1_c96_16_96x96_s1_p0_b_gemm_fwd(const float *restrict a, const
 static void conv_k1_c96_16_96x96_s1_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 16; i0 += 4) {
+    for (int i0 = 0; i0 < 16; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 64; j0 += 64)
+            for (int j0 = 0; j0 < 96; j0 += 32)
             {
                 const float *restrict a0 = a + (long)i * 147456 + (i0 + 0) * 9216;
                 float *restrict c0 = c + (i0 + 0) * 96 + j0;
@@ -551,101 +551,14 @@ static void conv_k1_c96_16_96x96_s1_p0_b_gemm_dw(int nb, const float *restrict a
                 float *restrict c2 = c + (i0 + 2) * 96 + j0;
                 const float *restrict a3 = a + (long)i * 147456 + (i0 + 3) * 9216;
                 float *restrict c3 = c + (i0 + 3) * 96 + j0;
-                const int o0 = ((j0 + 0) / 96 / 1 * 96 + (j0 + 0) / 96 % 1) * 96 + (j0 + 0) % 96;
-                const int o1 = ((j0 + 16) / 96 / 1 * 96 + (j0 + 16) / 96 % 1) * 96 + (j0 + 16) % 96;
-                const int o2 = ((j0 + 32) / 96 / 1 * 96 + (j0 + 32) / 96 % 1) * 96 + (j0 + 32) % 96;
-                const int o3 = ((j0 + 48) / 96 / 1 * 96 + (j0 + 48) / 96 % 1) * 96 + (j0 + 48) % 96;
-                mc_v16 s0_0 = {0};
-                mc_v16 s0_1 = {0};
-                mc_v16 s0_2 = {0};
-                mc_v16 s0_3 = {0};
-                mc_v16 s1_0 = {0};
-                mc_v16 s1_1 = {0};
-                mc_v16 s1_2 = {0};
-                mc_v16 s1_3 = {0};
-                mc_v16 s2_0 = {0};
-                mc_v16 s2_1 = {0};
-                mc_v16 s2_2 = {0};
-                mc_v16 s2_3 = {0};
-                mc_v16 s3_0 = {0};
-                mc_v16 s3_1 = {0};
-                mc_v16 s3_2 = {0};
-                mc_v16 s3_3 = {0};
-                for (int oy = 0, p = 0; oy < 96; oy++) {
-                    for (int ox = 0; ox < 96; ox++, p++) {
-                        const float *restrict bp = b + (long)i * 884736 + (oy * 96 + ox) * 96;
-                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
-                        const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
-                        const mc_v16 y3 = *(const mc_v16 *)(bp + o3);
-                        const float x0 = a0[p];
-                        const float x1 = a1[p];
-                        const float x2 = a2[p];
-                        const float x3 = a3[p];
-                        s0_0 += x0 * y0;
-                        s0_1 += x0 * y1;
-                        s0_2 += x0 * y2;
-                        s0_3 += x0 * y3;
-                        s1_0 += x1 * y0;
-                        s1_1 += x1 * y1;
-                        s1_2 += x1 * y2;
-                        s1_3 += x1 * y3;
-                        s2_0 += x2 * y0;
-                        s2_1 += x2 * y1;
-                        s2_2 += x2 * y2;
-                        s2_3 += x2 * y3;
-                        s3_0 += x3 * y0;
-                        s3_1 += x3 * y1;
-                        s3_2 += x3 * y2;
-                        s3_3 += x3 * y3;
-                    }
-                    {
-                        *(mc_v16 *)(c0 + 0) += s0_0;
-                        *(mc_v16 *)(c0 + 16) += s0_1;
-                        *(mc_v16 *)(c0 + 32) += s0_2;
-                        *(mc_v16 *)(c0 + 48) += s0_3;
-                        *(mc_v16 *)(c1 + 0) += s1_0;
-                        *(mc_v16 *)(c1 + 16) += s1_1;
-                        *(mc_v16 *)(c1 + 32) += s1_2;
-                        *(mc_v16 *)(c1 + 48) += s1_3;
-                        *(mc_v16 *)(c2 + 0) += s2_0;
-                        *(mc_v16 *)(c2 + 16) += s2_1;
-                        *(mc_v16 *)(c2 + 32) += s2_2;
-                        *(mc_v16 *)(c2 + 48) += s2_3;
-                        *(mc_v16 *)(c3 + 0) += s3_0;
-                        *(mc_v16 *)(c3 + 16) += s3_1;
-                        *(mc_v16 *)(c3 + 32) += s3_2;
-                        *(mc_v16 *)(c3 + 48) += s3_3;
-                        s0_0 = (mc_v16){0};
-                        s0_1 = (mc_v16){0};
-                        s0_2 = (mc_v16){0};
-                        s0_3 = (mc_v16){0};
-                        s1_0 = (mc_v16){0};
-                        s1_1 = (mc_v16){0};
-                        s1_2 = (mc_v16){0};
-                        s1_3 = (mc_v16){0};
-                        s2_0 = (mc_v16){0};
-                        s2_1 = (mc_v16){0};
-                        s2_2 = (mc_v16){0};
-                        s2_3 = (mc_v16){0};
-                        s3_0 = (mc_v16){0};
-                        s3_1 = (mc_v16){0};
-                        s3_2 = (mc_v16){0};
-                        s3_3 = (mc_v16){0};
-                    }
-                }
-            }
-            {
-            const int j0 = 64;
-            {
-                const float *restrict a0 = a + (long)i * 147456 + (i0 + 0) * 9216;
-                float *restrict c0 = c + (i0 + 0) * 96 + j0;
-                const float *restrict a1 = a + (long)i * 147456 + (i0 + 1) * 9216;
-                float *restrict c1 = c + (i0 + 1) * 96 + j0;
-                const float *restrict a2 = a + (long)i * 147456 + (i0 + 2) * 9216;
-                float *restrict c2 = c + (i0 + 2) * 96 + j0;
-                const float *restrict a3 = a + (long)i * 147456 + (i0 + 3) * 9216;
-                float *restrict c3 = c + (i0 + 3) * 96 + j0;
+                const float *restrict a4 = a + (long)i * 147456 + (i0 + 4) * 9216;
+                float *restrict c4 = c + (i0 + 4) * 96 + j0;
+                const float *restrict a5 = a + (long)i * 147456 + (i0 + 5) * 9216;
+                float *restrict c5 = c + (i0 + 5) * 96 + j0;
+                const float *restrict a6 = a + (long)i * 147456 + (i0 + 6) * 9216;
+                float *restrict c6 = c + (i0 + 6) * 96 + j0;
+                const float *restrict a7 = a + (long)i * 147456 + (i0 + 7) * 9216;
+                float *restrict c7 = c + (i0 + 7) * 96 + j0;
                 const int o0 = ((j0 + 0) / 96 / 1 * 96 + (j0 + 0) / 96 % 1) * 96 + (j0 + 0) % 96;
                 const int o1 = ((j0 + 16) / 96 / 1 * 96 + (j0 + 16) / 96 % 1) * 96 + (j0 + 16) % 96;
                 mc_v16 s0_0 = {0};
@@ -656,6 +569,14 @@ static void conv_k1_c96_16_96x96_s1_p0_b_gemm_dw(int nb, const float *restrict a
                 mc_v16 s2_1 = {0};
                 mc_v16 s3_0 = {0};
                 mc_v16 s3_1 = {0};
+                mc_v16 s4_0 = {0};
+                mc_v16 s4_1 = {0};
+                mc_v16 s5_0 = {0};
+                mc_v16 s5_1 = {0};
+                mc_v16 s6_0 = {0};
+                mc_v16 s6_1 = {0};
+                mc_v16 s7_0 = {0};
+                mc_v16 s7_1 = {0};
                 for (int oy = 0, p = 0; oy < 96; oy++) {
                     for (int ox = 0; ox < 96; ox++, p++) {
                         const float *restrict bp = b + (long)i * 884736 + (oy * 96 + ox) * 96;
@@ -665,6 +586,10 @@ static void conv_k1_c96_16_96x96_s1_p0_b_gemm_dw(int nb, const float *restrict a
                         const float x1 = a1[p];
                         const float x2 = a2[p];
                         const float x3 = a3[p];
+                        const float x4 = a4[p];
+                        const float x5 = a5[p];
+                        const float x6 = a6[p];
+                        const float x7 = a7[p];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
                         s1_0 += x1 * y0;
@@ -673,6 +598,14 @@ static void conv_k1_c96_16_96x96_s1_p0_b_gemm_dw(int nb, const float *restrict a
                         s2_1 += x2 * y1;
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
+                        s4_0 += x4 * y0;
+                        s4_1 += x4 * y1;
+                        s5_0 += x5 * y0;
+                        s5_1 += x5 * y1;
+                        s6_0 += x6 * y0;
+                        s6_1 += x6 * y1;
+                        s7_0 += x7 * y0;
+                        s7_1 += x7 * y1;
                     }
                     {
                         *(mc_v16 *)(c0 + 0) += s0_0;
@@ -683,6 +616,14 @@ static void conv_k1_c96_16_96x96_s1_p0_b_gemm_dw(int nb, const float *restrict a
                         *(mc_v16 *)(c2 + 16) += s2_1;
                         *(mc_v16 *)(c3 + 0) += s3_0;
                         *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c4 + 0) += s4_0;
+                        *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c5 + 0) += s5_0;
+                        *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c6 + 0) += s6_0;
+                        *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c7 + 0) += s7_0;
+                        *(mc_v16 *)(c7 + 16) += s7_1;
                         s0_0 = (mc_v16){0};
                         s0_1 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
@@ -691,9 +632,16 @@ static void conv_k1_c96_16_96x96_s1_p0_b_gemm_dw(int nb, const float *restrict a
                         s2_1 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
                         s3_1 = (mc_v16){0};
+                        s4_0 = (mc_v16){0};
+                        s4_1 = (mc_v16){0};
+                        s5_0 = (mc_v16){0};
+                        s5_1 = (mc_v16){0};
+                        s6_0 = (mc_v16){0};
+                        s6_1 = (mc_v16){0};
+                        s7_0 = (mc_v16){0};
+                        s7_1 = (mc_v16){0};
                     }
                 }
-            }
             }
         }
     }
@@ -725,8 +673,8 @@ static void conv_k1_c96_16_96x96_s1_p0_b_pad_cl(const float *restrict planes, fl
 static void conv_k1_c96_16_96x96_s1_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 9216; j0 += 64) {
-        for (int i0 = 0; i0 < 96; i0 += 4)
+    for (int j0 = 0; j0 < 9216; j0 += 32) {
+        for (int i0 = 0; i0 < 96; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 9216 + j0;
             const float *restrict a0 = a + (i0 + 0) * 16;
@@ -736,65 +684,75 @@ static void conv_k1_c96_16_96x96_s1_p0_b_gemm_dx(const float *restrict a, const 
             const float *restrict a2 = a + (i0 + 2) * 16;
             float *restrict c3 = c + (i0 + 3) * 9216 + j0;
             const float *restrict a3 = a + (i0 + 3) * 16;
+            float *restrict c4 = c + (i0 + 4) * 9216 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 16;
+            float *restrict c5 = c + (i0 + 5) * 9216 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 16;
+            float *restrict c6 = c + (i0 + 6) * 9216 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 16;
+            float *restrict c7 = c + (i0 + 7) * 9216 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 16;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 16; p++) {
                 const float *restrict bp = b + p * 9216 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
 }
@@ -879,8 +837,8 @@ void conv_k1_c96_16_96x96_s1_p0_b_bwd(int n, const float *restrict x, const floa
 static void conv_k1_c16_96_96x96_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 9216; j0 += 64) {
-        for (int i0 = 0; i0 < 96; i0 += 4)
+    for (int j0 = 0; j0 < 9216; j0 += 32) {
+        for (int i0 = 0; i0 < 96; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 9216 + j0;
             const float *restrict a0 = a + (i0 + 0) * 16;
@@ -890,65 +848,75 @@ static void conv_k1_c16_96_96x96_s1_p0_gemm_fwd(const float *restrict a, const f
             const float *restrict a2 = a + (i0 + 2) * 16;
             float *restrict c3 = c + (i0 + 3) * 9216 + j0;
             const float *restrict a3 = a + (i0 + 3) * 16;
+            float *restrict c4 = c + (i0 + 4) * 9216 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 16;
+            float *restrict c5 = c + (i0 + 5) * 9216 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 16;
+            float *restrict c6 = c + (i0 + 6) * 9216 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 16;
+            float *restrict c7 = c + (i0 + 7) * 9216 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 16;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 16; p++) {
                 const float *restrict bp = b + p * 9216 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
 }
@@ -956,7 +924,7 @@ static void conv_k1_c16_96_96x96_s1_p0_gemm_fwd(const float *restrict a, const f
 static void conv_k1_c16_96_96x96_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 96; i0 += 4) {
+    for (int i0 = 0; i0 < 96; i0 += 8) {
         for (int i = 0; i < nb; i++) {
             {
             const int j0 = 0;
@@ -969,11 +937,23 @@ static void conv_k1_c16_96_96x96_s1_p0_gemm_dw(int nb, const float *restrict a, 
                 float *restrict c2 = c + (i0 + 2) * 16 + j0;
                 const float *restrict a3 = a + (long)i * 884736 + (i0 + 3) * 9216;
                 float *restrict c3 = c + (i0 + 3) * 16 + j0;
+                const float *restrict a4 = a + (long)i * 884736 + (i0 + 4) * 9216;
+                float *restrict c4 = c + (i0 + 4) * 16 + j0;
+                const float *restrict a5 = a + (long)i * 884736 + (i0 + 5) * 9216;
+                float *restrict c5 = c + (i0 + 5) * 16 + j0;
+                const float *restrict a6 = a + (long)i * 884736 + (i0 + 6) * 9216;
+                float *restrict c6 = c + (i0 + 6) * 16 + j0;
+                const float *restrict a7 = a + (long)i * 884736 + (i0 + 7) * 9216;
+                float *restrict c7 = c + (i0 + 7) * 16 + j0;
                 const int o0 = ((j0 + 0) / 16 / 1 * 96 + (j0 + 0) / 16 % 1) * 16 + (j0 + 0) % 16;
                 mc_v16 s0_0 = {0};
                 mc_v16 s1_0 = {0};
                 mc_v16 s2_0 = {0};
                 mc_v16 s3_0 = {0};
+                mc_v16 s4_0 = {0};
+                mc_v16 s5_0 = {0};
+                mc_v16 s6_0 = {0};
+                mc_v16 s7_0 = {0};
                 for (int oy = 0, p = 0; oy < 96; oy++) {
                     for (int ox = 0; ox < 96; ox++, p++) {
                         const float *restrict bp = b + (long)i * 147456 + (oy * 96 + ox) * 16;
@@ -982,20 +962,36 @@ static void conv_k1_c16_96_96x96_s1_p0_gemm_dw(int nb, const float *restrict a, 
                         const float x1 = a1[p];
                         const float x2 = a2[p];
                         const float x3 = a3[p];
+                        const float x4 = a4[p];
+                        const float x5 = a5[p];
+                        const float x6 = a6[p];
+                        const float x7 = a7[p];
                         s0_0 += x0 * y0;
                         s1_0 += x1 * y0;
                         s2_0 += x2 * y0;
                         s3_0 += x3 * y0;
+                        s4_0 += x4 * y0;
+                        s5_0 += x5 * y0;
+                        s6_0 += x6 * y0;
+                        s7_0 += x7 * y0;
                     }
                     {
                         *(mc_v16 *)(c0 + 0) += s0_0;
                         *(mc_v16 *)(c1 + 0) += s1_0;
                         *(mc_v16 *)(c2 + 0) += s2_0;
                         *(mc_v16 *)(c3 + 0) += s3_0;
+                        *(mc_v16 *)(c4 + 0) += s4_0;
+                        *(mc_v16 *)(c5 + 0) += s5_0;
+                        *(mc_v16 *)(c6 + 0) += s6_0;
+                        *(mc_v16 *)(c7 + 0) += s7_0;
                         s0_0 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
                         s2_0 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
+                        s4_0 = (mc_v16){0};
+                        s5_0 = (mc_v16){0};
+                        s6_0 = (mc_v16){0};
+                        s7_0 = (mc_v16){0};
                     }
                 }
             }
@@ -1030,8 +1026,8 @@ static void conv_k1_c16_96_96x96_s1_p0_pad_cl(const float *restrict planes, floa
 static void conv_k1_c16_96_96x96_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 9216; j0 += 64) {
-        for (int i0 = 0; i0 < 16; i0 += 4)
+    for (int j0 = 0; j0 < 9216; j0 += 32) {
+        for (int i0 = 0; i0 < 16; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 9216 + j0;
             const float *restrict a0 = a + (i0 + 0) * 96;
@@ -1041,65 +1037,75 @@ static void conv_k1_c16_96_96x96_s1_p0_gemm_dx(const float *restrict a, const fl
             const float *restrict a2 = a + (i0 + 2) * 96;
             float *restrict c3 = c + (i0 + 3) * 9216 + j0;
             const float *restrict a3 = a + (i0 + 3) * 96;
+            float *restrict c4 = c + (i0 + 4) * 9216 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 96;
+            float *restrict c5 = c + (i0 + 5) * 9216 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 96;
+            float *restrict c6 = c + (i0 + 6) * 9216 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 96;
+            float *restrict c7 = c + (i0 + 7) * 9216 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 96;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 96; p++) {
                 const float *restrict bp = b + p * 9216 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
 }
@@ -1159,8 +1165,8 @@ void conv_k1_c16_96_96x96_s1_p0_bwd(int n, const float *restrict x, const float 
 static void conv_k1_c192_24_96x96_s2_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 2304; j0 += 64) {
-        for (int i0 = 0; i0 < 24; i0 += 4)
+    for (int j0 = 0; j0 < 2304; j0 += 32) {
+        for (int i0 = 0; i0 < 24; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 2304 + j0;
             const float *restrict a0 = a + (i0 + 0) * 192;
@@ -1170,65 +1176,75 @@ static void conv_k1_c192_24_96x96_s2_p0_b_gemm_fwd(const float *restrict a, cons
             const float *restrict a2 = a + (i0 + 2) * 192;
             float *restrict c3 = c + (i0 + 3) * 2304 + j0;
             const float *restrict a3 = a + (i0 + 3) * 192;
+            float *restrict c4 = c + (i0 + 4) * 2304 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 192;
+            float *restrict c5 = c + (i0 + 5) * 2304 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 192;
+            float *restrict c6 = c + (i0 + 6) * 2304 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 192;
+            float *restrict c7 = c + (i0 + 7) * 2304 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 192;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 192; p++) {
                 const float *restrict bp = b + p * 2304 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
 }
@@ -1325,8 +1341,8 @@ static void conv_k1_c192_24_96x96_s2_p0_b_gemm_dw(int nb, const float *restrict 
 static void conv_k1_c192_24_96x96_s2_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 2304; j0 += 64) {
-        for (int i0 = 0; i0 < 192; i0 += 4)
+    for (int j0 = 0; j0 < 2304; j0 += 32) {
+        for (int i0 = 0; i0 < 192; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 2304 + j0;
             const float *restrict a0 = a + (i0 + 0) * 24;
@@ -1336,65 +1352,75 @@ static void conv_k1_c192_24_96x96_s2_p0_b_gemm_dx(const float *restrict a, const
             const float *restrict a2 = a + (i0 + 2) * 24;
             float *restrict c3 = c + (i0 + 3) * 2304 + j0;
             const float *restrict a3 = a + (i0 + 3) * 24;
+            float *restrict c4 = c + (i0 + 4) * 2304 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 24;
+            float *restrict c5 = c + (i0 + 5) * 2304 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 24;
+            float *restrict c6 = c + (i0 + 6) * 2304 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 24;
+            float *restrict c7 = c + (i0 + 7) * 2304 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 24;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 24; p++) {
                 const float *restrict bp = b + p * 2304 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
 }
@@ -1494,8 +1520,8 @@ void conv_k1_c192_24_96x96_s2_p0_b_bwd(int n, const float *restrict x, const flo
 static void conv_k1_c24_144_48x48_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 2304; j0 += 64) {
-        for (int i0 = 0; i0 < 144; i0 += 4)
+    for (int j0 = 0; j0 < 2304; j0 += 32) {
+        for (int i0 = 0; i0 < 144; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 2304 + j0;
             const float *restrict a0 = a + (i0 + 0) * 24;
@@ -1505,65 +1531,75 @@ static void conv_k1_c24_144_48x48_s1_p0_gemm_fwd(const float *restrict a, const 
             const float *restrict a2 = a + (i0 + 2) * 24;
             float *restrict c3 = c + (i0 + 3) * 2304 + j0;
             const float *restrict a3 = a + (i0 + 3) * 24;
+            float *restrict c4 = c + (i0 + 4) * 2304 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 24;
+            float *restrict c5 = c + (i0 + 5) * 2304 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 24;
+            float *restrict c6 = c + (i0 + 6) * 2304 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 24;
+            float *restrict c7 = c + (i0 + 7) * 2304 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 24;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 24; p++) {
                 const float *restrict bp = b + p * 2304 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
 }
@@ -1660,8 +1696,8 @@ static void conv_k1_c24_144_48x48_s1_p0_gemm_dw(int nb, const float *restrict a,
 static void conv_k1_c24_144_48x48_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 2304; j0 += 64) {
-        for (int i0 = 0; i0 < 24; i0 += 4)
+    for (int j0 = 0; j0 < 2304; j0 += 32) {
+        for (int i0 = 0; i0 < 24; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 2304 + j0;
             const float *restrict a0 = a + (i0 + 0) * 144;
@@ -1671,65 +1707,75 @@ static void conv_k1_c24_144_48x48_s1_p0_gemm_dx(const float *restrict a, const f
             const float *restrict a2 = a + (i0 + 2) * 144;
             float *restrict c3 = c + (i0 + 3) * 2304 + j0;
             const float *restrict a3 = a + (i0 + 3) * 144;
+            float *restrict c4 = c + (i0 + 4) * 2304 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 144;
+            float *restrict c5 = c + (i0 + 5) * 2304 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 144;
+            float *restrict c6 = c + (i0 + 6) * 2304 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 144;
+            float *restrict c7 = c + (i0 + 7) * 2304 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 144;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 144; p++) {
                 const float *restrict bp = b + p * 2304 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
 }
@@ -1776,8 +1822,8 @@ void conv_k1_c24_144_48x48_s1_p0_bwd(int n, const float *restrict x, const float
 static void conv_k1_c288_24_48x48_s1_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 2304; j0 += 64) {
-        for (int i0 = 0; i0 < 24; i0 += 4)
+    for (int j0 = 0; j0 < 2304; j0 += 32) {
+        for (int i0 = 0; i0 < 24; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 2304 + j0;
             const float *restrict a0 = a + (i0 + 0) * 288;
@@ -1787,65 +1833,75 @@ static void conv_k1_c288_24_48x48_s1_p0_b_gemm_fwd(const float *restrict a, cons
             const float *restrict a2 = a + (i0 + 2) * 288;
             float *restrict c3 = c + (i0 + 3) * 2304 + j0;
             const float *restrict a3 = a + (i0 + 3) * 288;
+            float *restrict c4 = c + (i0 + 4) * 2304 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 288;
+            float *restrict c5 = c + (i0 + 5) * 2304 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 288;
+            float *restrict c6 = c + (i0 + 6) * 2304 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 288;
+            float *restrict c7 = c + (i0 + 7) * 2304 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 288;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 288; p++) {
                 const float *restrict bp = b + p * 2304 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
 }
@@ -1853,9 +1909,9 @@ static void conv_k1_c288_24_48x48_s1_p0_b_gemm_fwd(const float *restrict a, cons
 static void conv_k1_c288_24_48x48_s1_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 24; i0 += 4) {
+    for (int i0 = 0; i0 < 24; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 256; j0 += 64)
+            for (int j0 = 0; j0 < 288; j0 += 32)
             {
                 const float *restrict a0 = a + (long)i * 55296 + (i0 + 0) * 2304;
                 float *restrict c0 = c + (i0 + 0) * 288 + j0;
@@ -1865,101 +1921,14 @@ static void conv_k1_c288_24_48x48_s1_p0_b_gemm_dw(int nb, const float *restrict 
                 float *restrict c2 = c + (i0 + 2) * 288 + j0;
                 const float *restrict a3 = a + (long)i * 55296 + (i0 + 3) * 2304;
                 float *restrict c3 = c + (i0 + 3) * 288 + j0;
-                const int o0 = ((j0 + 0) / 288 / 1 * 48 + (j0 + 0) / 288 % 1) * 288 + (j0 + 0) % 288;
-                const int o1 = ((j0 + 16) / 288 / 1 * 48 + (j0 + 16) / 288 % 1) * 288 + (j0 + 16) % 288;
-                const int o2 = ((j0 + 32) / 288 / 1 * 48 + (j0 + 32) / 288 % 1) * 288 + (j0 + 32) % 288;
-                const int o3 = ((j0 + 48) / 288 / 1 * 48 + (j0 + 48) / 288 % 1) * 288 + (j0 + 48) % 288;
-                mc_v16 s0_0 = {0};
-                mc_v16 s0_1 = {0};
-                mc_v16 s0_2 = {0};
-                mc_v16 s0_3 = {0};
-                mc_v16 s1_0 = {0};
-                mc_v16 s1_1 = {0};
-                mc_v16 s1_2 = {0};
-                mc_v16 s1_3 = {0};
-                mc_v16 s2_0 = {0};
-                mc_v16 s2_1 = {0};
-                mc_v16 s2_2 = {0};
-                mc_v16 s2_3 = {0};
-                mc_v16 s3_0 = {0};
-                mc_v16 s3_1 = {0};
-                mc_v16 s3_2 = {0};
-                mc_v16 s3_3 = {0};
-                for (int oy = 0, p = 0; oy < 48; oy++) {
-                    for (int ox = 0; ox < 48; ox++, p++) {
-                        const float *restrict bp = b + (long)i * 663552 + (oy * 48 + ox) * 288;
-                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
-                        const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
-                        const mc_v16 y3 = *(const mc_v16 *)(bp + o3);
-                        const float x0 = a0[p];
-                        const float x1 = a1[p];
-                        const float x2 = a2[p];
-                        const float x3 = a3[p];
-                        s0_0 += x0 * y0;
-                        s0_1 += x0 * y1;
-                        s0_2 += x0 * y2;
-                        s0_3 += x0 * y3;
-                        s1_0 += x1 * y0;
-                        s1_1 += x1 * y1;
-                        s1_2 += x1 * y2;
-                        s1_3 += x1 * y3;
-                        s2_0 += x2 * y0;
-                        s2_1 += x2 * y1;
-                        s2_2 += x2 * y2;
-                        s2_3 += x2 * y3;
-                        s3_0 += x3 * y0;
-                        s3_1 += x3 * y1;
-                        s3_2 += x3 * y2;
-                        s3_3 += x3 * y3;
-                    }
-                    {
-                        *(mc_v16 *)(c0 + 0) += s0_0;
-                        *(mc_v16 *)(c0 + 16) += s0_1;
-                        *(mc_v16 *)(c0 + 32) += s0_2;
-                        *(mc_v16 *)(c0 + 48) += s0_3;
-                        *(mc_v16 *)(c1 + 0) += s1_0;
-                        *(mc_v16 *)(c1 + 16) += s1_1;
-                        *(mc_v16 *)(c1 + 32) += s1_2;
-                        *(mc_v16 *)(c1 + 48) += s1_3;
-                        *(mc_v16 *)(c2 + 0) += s2_0;
-                        *(mc_v16 *)(c2 + 16) += s2_1;
-                        *(mc_v16 *)(c2 + 32) += s2_2;
-                        *(mc_v16 *)(c2 + 48) += s2_3;
-                        *(mc_v16 *)(c3 + 0) += s3_0;
-                        *(mc_v16 *)(c3 + 16) += s3_1;
-                        *(mc_v16 *)(c3 + 32) += s3_2;
-                        *(mc_v16 *)(c3 + 48) += s3_3;
-                        s0_0 = (mc_v16){0};
-                        s0_1 = (mc_v16){0};
-                        s0_2 = (mc_v16){0};
-                        s0_3 = (mc_v16){0};
-                        s1_0 = (mc_v16){0};
-                        s1_1 = (mc_v16){0};
-                        s1_2 = (mc_v16){0};
-                        s1_3 = (mc_v16){0};
-                        s2_0 = (mc_v16){0};
-                        s2_1 = (mc_v16){0};
-                        s2_2 = (mc_v16){0};
-                        s2_3 = (mc_v16){0};
-                        s3_0 = (mc_v16){0};
-                        s3_1 = (mc_v16){0};
-                        s3_2 = (mc_v16){0};
-                        s3_3 = (mc_v16){0};
-                    }
-                }
-            }
-            {
-            const int j0 = 256;
-            {
-                const float *restrict a0 = a + (long)i * 55296 + (i0 + 0) * 2304;
-                float *restrict c0 = c + (i0 + 0) * 288 + j0;
-                const float *restrict a1 = a + (long)i * 55296 + (i0 + 1) * 2304;
-                float *restrict c1 = c + (i0 + 1) * 288 + j0;
-                const float *restrict a2 = a + (long)i * 55296 + (i0 + 2) * 2304;
-                float *restrict c2 = c + (i0 + 2) * 288 + j0;
-                const float *restrict a3 = a + (long)i * 55296 + (i0 + 3) * 2304;
-                float *restrict c3 = c + (i0 + 3) * 288 + j0;
+                const float *restrict a4 = a + (long)i * 55296 + (i0 + 4) * 2304;
+                float *restrict c4 = c + (i0 + 4) * 288 + j0;
+                const float *restrict a5 = a + (long)i * 55296 + (i0 + 5) * 2304;
+                float *restrict c5 = c + (i0 + 5) * 288 + j0;
+                const float *restrict a6 = a + (long)i * 55296 + (i0 + 6) * 2304;
+                float *restrict c6 = c + (i0 + 6) * 288 + j0;
+                const float *restrict a7 = a + (long)i * 55296 + (i0 + 7) * 2304;
+                float *restrict c7 = c + (i0 + 7) * 288 + j0;
                 const int o0 = ((j0 + 0) / 288 / 1 * 48 + (j0 + 0) / 288 % 1) * 288 + (j0 + 0) % 288;
                 const int o1 = ((j0 + 16) / 288 / 1 * 48 + (j0 + 16) / 288 % 1) * 288 + (j0 + 16) % 288;
                 mc_v16 s0_0 = {0};
@@ -1970,6 +1939,14 @@ static void conv_k1_c288_24_48x48_s1_p0_b_gemm_dw(int nb, const float *restrict 
                 mc_v16 s2_1 = {0};
                 mc_v16 s3_0 = {0};
                 mc_v16 s3_1 = {0};
+                mc_v16 s4_0 = {0};
+                mc_v16 s4_1 = {0};
+                mc_v16 s5_0 = {0};
+                mc_v16 s5_1 = {0};
+                mc_v16 s6_0 = {0};
+                mc_v16 s6_1 = {0};
+                mc_v16 s7_0 = {0};
+                mc_v16 s7_1 = {0};
                 for (int oy = 0, p = 0; oy < 48; oy++) {
                     for (int ox = 0; ox < 48; ox++, p++) {
                         const float *restrict bp = b + (long)i * 663552 + (oy * 48 + ox) * 288;
@@ -1979,6 +1956,10 @@ static void conv_k1_c288_24_48x48_s1_p0_b_gemm_dw(int nb, const float *restrict 
                         const float x1 = a1[p];
                         const float x2 = a2[p];
                         const float x3 = a3[p];
+                        const float x4 = a4[p];
+                        const float x5 = a5[p];
+                        const float x6 = a6[p];
+                        const float x7 = a7[p];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
                         s1_0 += x1 * y0;
@@ -1987,6 +1968,14 @@ static void conv_k1_c288_24_48x48_s1_p0_b_gemm_dw(int nb, const float *restrict 
                         s2_1 += x2 * y1;
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
+                        s4_0 += x4 * y0;
+                        s4_1 += x4 * y1;
+                        s5_0 += x5 * y0;
+                        s5_1 += x5 * y1;
+                        s6_0 += x6 * y0;
+                        s6_1 += x6 * y1;
+                        s7_0 += x7 * y0;
+                        s7_1 += x7 * y1;
                     }
                     {
                         *(mc_v16 *)(c0 + 0) += s0_0;
@@ -1997,6 +1986,14 @@ static void conv_k1_c288_24_48x48_s1_p0_b_gemm_dw(int nb, const float *restrict 
                         *(mc_v16 *)(c2 + 16) += s2_1;
                         *(mc_v16 *)(c3 + 0) += s3_0;
                         *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c4 + 0) += s4_0;
+                        *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c5 + 0) += s5_0;
+                        *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c6 + 0) += s6_0;
+                        *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c7 + 0) += s7_0;
+                        *(mc_v16 *)(c7 + 16) += s7_1;
                         s0_0 = (mc_v16){0};
                         s0_1 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
@@ -2005,9 +2002,16 @@ static void conv_k1_c288_24_48x48_s1_p0_b_gemm_dw(int nb, const float *restrict 
                         s2_1 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
                         s3_1 = (mc_v16){0};
+                        s4_0 = (mc_v16){0};
+                        s4_1 = (mc_v16){0};
+                        s5_0 = (mc_v16){0};
+                        s5_1 = (mc_v16){0};
+                        s6_0 = (mc_v16){0};
+                        s6_1 = (mc_v16){0};
+                        s7_0 = (mc_v16){0};
+                        s7_1 = (mc_v16){0};
                     }
                 }
-            }
             }
         }
     }
@@ -2039,8 +2043,8 @@ static void conv_k1_c288_24_48x48_s1_p0_b_pad_cl(const float *restrict planes, f
 static void conv_k1_c288_24_48x48_s1_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 2304; j0 += 64) {
-        for (int i0 = 0; i0 < 288; i0 += 4)
+    for (int j0 = 0; j0 < 2304; j0 += 32) {
+        for (int i0 = 0; i0 < 288; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 2304 + j0;
             const float *restrict a0 = a + (i0 + 0) * 24;
@@ -2050,65 +2054,75 @@ static void conv_k1_c288_24_48x48_s1_p0_b_gemm_dx(const float *restrict a, const
             const float *restrict a2 = a + (i0 + 2) * 24;
             float *restrict c3 = c + (i0 + 3) * 2304 + j0;
             const float *restrict a3 = a + (i0 + 3) * 24;
+            float *restrict c4 = c + (i0 + 4) * 2304 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 24;
+            float *restrict c5 = c + (i0 + 5) * 2304 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 24;
+            float *restrict c6 = c + (i0 + 6) * 2304 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 24;
+            float *restrict c7 = c + (i0 + 7) * 2304 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 24;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 24; p++) {
                 const float *restrict bp = b + p * 2304 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
 }
@@ -2193,8 +2207,8 @@ void conv_k1_c288_24_48x48_s1_p0_b_bwd(int n, const float *restrict x, const flo
 static void conv_k1_c144_32_24x24_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 576; j0 += 64) {
-        for (int i0 = 0; i0 < 32; i0 += 4)
+    for (int j0 = 0; j0 < 576; j0 += 32) {
+        for (int i0 = 0; i0 < 32; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 576 + j0;
             const float *restrict a0 = a + (i0 + 0) * 144;
@@ -2204,65 +2218,75 @@ static void conv_k1_c144_32_24x24_s1_p0_gemm_fwd(const float *restrict a, const 
             const float *restrict a2 = a + (i0 + 2) * 144;
             float *restrict c3 = c + (i0 + 3) * 576 + j0;
             const float *restrict a3 = a + (i0 + 3) * 144;
+            float *restrict c4 = c + (i0 + 4) * 576 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 144;
+            float *restrict c5 = c + (i0 + 5) * 576 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 144;
+            float *restrict c6 = c + (i0 + 6) * 576 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 144;
+            float *restrict c7 = c + (i0 + 7) * 576 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 144;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 144; p++) {
                 const float *restrict bp = b + p * 576 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
 }
@@ -2270,9 +2294,9 @@ static void conv_k1_c144_32_24x24_s1_p0_gemm_fwd(const float *restrict a, const 
 static void conv_k1_c144_32_24x24_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 32; i0 += 4) {
+    for (int i0 = 0; i0 < 32; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 128; j0 += 64)
+            for (int j0 = 0; j0 < 128; j0 += 32)
             {
                 const float *restrict a0 = a + (long)i * 18432 + (i0 + 0) * 576;
                 float *restrict c0 = c + (i0 + 0) * 144 + j0;
@@ -2282,87 +2306,95 @@ static void conv_k1_c144_32_24x24_s1_p0_gemm_dw(int nb, const float *restrict a,
                 float *restrict c2 = c + (i0 + 2) * 144 + j0;
                 const float *restrict a3 = a + (long)i * 18432 + (i0 + 3) * 576;
                 float *restrict c3 = c + (i0 + 3) * 144 + j0;
+                const float *restrict a4 = a + (long)i * 18432 + (i0 + 4) * 576;
+                float *restrict c4 = c + (i0 + 4) * 144 + j0;
+                const float *restrict a5 = a + (long)i * 18432 + (i0 + 5) * 576;
+                float *restrict c5 = c + (i0 + 5) * 144 + j0;
+                const float *restrict a6 = a + (long)i * 18432 + (i0 + 6) * 576;
+                float *restrict c6 = c + (i0 + 6) * 144 + j0;
+                const float *restrict a7 = a + (long)i * 18432 + (i0 + 7) * 576;
+                float *restrict c7 = c + (i0 + 7) * 144 + j0;
                 const int o0 = ((j0 + 0) / 144 / 1 * 24 + (j0 + 0) / 144 % 1) * 144 + (j0 + 0) % 144;
                 const int o1 = ((j0 + 16) / 144 / 1 * 24 + (j0 + 16) / 144 % 1) * 144 + (j0 + 16) % 144;
-                const int o2 = ((j0 + 32) / 144 / 1 * 24 + (j0 + 32) / 144 % 1) * 144 + (j0 + 32) % 144;
-                const int o3 = ((j0 + 48) / 144 / 1 * 24 + (j0 + 48) / 144 % 1) * 144 + (j0 + 48) % 144;
                 mc_v16 s0_0 = {0};
                 mc_v16 s0_1 = {0};
-                mc_v16 s0_2 = {0};
-                mc_v16 s0_3 = {0};
                 mc_v16 s1_0 = {0};
                 mc_v16 s1_1 = {0};
-                mc_v16 s1_2 = {0};
-                mc_v16 s1_3 = {0};
                 mc_v16 s2_0 = {0};
                 mc_v16 s2_1 = {0};
-                mc_v16 s2_2 = {0};
-                mc_v16 s2_3 = {0};
                 mc_v16 s3_0 = {0};
                 mc_v16 s3_1 = {0};
-                mc_v16 s3_2 = {0};
-                mc_v16 s3_3 = {0};
+                mc_v16 s4_0 = {0};
+                mc_v16 s4_1 = {0};
+                mc_v16 s5_0 = {0};
+                mc_v16 s5_1 = {0};
+                mc_v16 s6_0 = {0};
+                mc_v16 s6_1 = {0};
+                mc_v16 s7_0 = {0};
+                mc_v16 s7_1 = {0};
                 for (int oy = 0, p = 0; oy < 24; oy++) {
                     for (int ox = 0; ox < 24; ox++, p++) {
                         const float *restrict bp = b + (long)i * 82944 + (oy * 24 + ox) * 144;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
                         const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
-                        const mc_v16 y3 = *(const mc_v16 *)(bp + o3);
                         const float x0 = a0[p];
                         const float x1 = a1[p];
                         const float x2 = a2[p];
                         const float x3 = a3[p];
+                        const float x4 = a4[p];
+                        const float x5 = a5[p];
+                        const float x6 = a6[p];
+                        const float x7 = a7[p];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
-                        s0_2 += x0 * y2;
-                        s0_3 += x0 * y3;
                         s1_0 += x1 * y0;
                         s1_1 += x1 * y1;
-                        s1_2 += x1 * y2;
-                        s1_3 += x1 * y3;
                         s2_0 += x2 * y0;
                         s2_1 += x2 * y1;
-                        s2_2 += x2 * y2;
-                        s2_3 += x2 * y3;
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
-                        s3_2 += x3 * y2;
-                        s3_3 += x3 * y3;
+                        s4_0 += x4 * y0;
+                        s4_1 += x4 * y1;
+                        s5_0 += x5 * y0;
+                        s5_1 += x5 * y1;
+                        s6_0 += x6 * y0;
+                        s6_1 += x6 * y1;
+                        s7_0 += x7 * y0;
+                        s7_1 += x7 * y1;
                     }
                     if (oy % 2 == 1 || oy == 23) {
                         *(mc_v16 *)(c0 + 0) += s0_0;
                         *(mc_v16 *)(c0 + 16) += s0_1;
-                        *(mc_v16 *)(c0 + 32) += s0_2;
-                        *(mc_v16 *)(c0 + 48) += s0_3;
                         *(mc_v16 *)(c1 + 0) += s1_0;
                         *(mc_v16 *)(c1 + 16) += s1_1;
-                        *(mc_v16 *)(c1 + 32) += s1_2;
-                        *(mc_v16 *)(c1 + 48) += s1_3;
                         *(mc_v16 *)(c2 + 0) += s2_0;
                         *(mc_v16 *)(c2 + 16) += s2_1;
-                        *(mc_v16 *)(c2 + 32) += s2_2;
-                        *(mc_v16 *)(c2 + 48) += s2_3;
                         *(mc_v16 *)(c3 + 0) += s3_0;
                         *(mc_v16 *)(c3 + 16) += s3_1;
-                        *(mc_v16 *)(c3 + 32) += s3_2;
-                        *(mc_v16 *)(c3 + 48) += s3_3;
+                        *(mc_v16 *)(c4 + 0) += s4_0;
+                        *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c5 + 0) += s5_0;
+                        *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c6 + 0) += s6_0;
+                        *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c7 + 0) += s7_0;
+                        *(mc_v16 *)(c7 + 16) += s7_1;
                         s0_0 = (mc_v16){0};
                         s0_1 = (mc_v16){0};
-                        s0_2 = (mc_v16){0};
-                        s0_3 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
                         s1_1 = (mc_v16){0};
-                        s1_2 = (mc_v16){0};
-                        s1_3 = (mc_v16){0};
                         s2_0 = (mc_v16){0};
                         s2_1 = (mc_v16){0};
-                        s2_2 = (mc_v16){0};
-                        s2_3 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
                         s3_1 = (mc_v16){0};
-                        s3_2 = (mc_v16){0};
-                        s3_3 = (mc_v16){0};
+                        s4_0 = (mc_v16){0};
+                        s4_1 = (mc_v16){0};
+                        s5_0 = (mc_v16){0};
+                        s5_1 = (mc_v16){0};
+                        s6_0 = (mc_v16){0};
+                        s6_1 = (mc_v16){0};
+                        s7_0 = (mc_v16){0};
+                        s7_1 = (mc_v16){0};
                     }
                 }
             }
@@ -2377,11 +2409,23 @@ static void conv_k1_c144_32_24x24_s1_p0_gemm_dw(int nb, const float *restrict a,
                 float *restrict c2 = c + (i0 + 2) * 144 + j0;
                 const float *restrict a3 = a + (long)i * 18432 + (i0 + 3) * 576;
                 float *restrict c3 = c + (i0 + 3) * 144 + j0;
+                const float *restrict a4 = a + (long)i * 18432 + (i0 + 4) * 576;
+                float *restrict c4 = c + (i0 + 4) * 144 + j0;
+                const float *restrict a5 = a + (long)i * 18432 + (i0 + 5) * 576;
+                float *restrict c5 = c + (i0 + 5) * 144 + j0;
+                const float *restrict a6 = a + (long)i * 18432 + (i0 + 6) * 576;
+                float *restrict c6 = c + (i0 + 6) * 144 + j0;
+                const float *restrict a7 = a + (long)i * 18432 + (i0 + 7) * 576;
+                float *restrict c7 = c + (i0 + 7) * 144 + j0;
                 const int o0 = ((j0 + 0) / 144 / 1 * 24 + (j0 + 0) / 144 % 1) * 144 + (j0 + 0) % 144;
                 mc_v16 s0_0 = {0};
                 mc_v16 s1_0 = {0};
                 mc_v16 s2_0 = {0};
                 mc_v16 s3_0 = {0};
+                mc_v16 s4_0 = {0};
+                mc_v16 s5_0 = {0};
+                mc_v16 s6_0 = {0};
+                mc_v16 s7_0 = {0};
                 for (int oy = 0, p = 0; oy < 24; oy++) {
                     for (int ox = 0; ox < 24; ox++, p++) {
                         const float *restrict bp = b + (long)i * 82944 + (oy * 24 + ox) * 144;
@@ -2390,20 +2434,36 @@ static void conv_k1_c144_32_24x24_s1_p0_gemm_dw(int nb, const float *restrict a,
                         const float x1 = a1[p];
                         const float x2 = a2[p];
                         const float x3 = a3[p];
+                        const float x4 = a4[p];
+                        const float x5 = a5[p];
+                        const float x6 = a6[p];
+                        const float x7 = a7[p];
                         s0_0 += x0 * y0;
                         s1_0 += x1 * y0;
                         s2_0 += x2 * y0;
                         s3_0 += x3 * y0;
+                        s4_0 += x4 * y0;
+                        s5_0 += x5 * y0;
+                        s6_0 += x6 * y0;
+                        s7_0 += x7 * y0;
                     }
                     if (oy % 2 == 1 || oy == 23) {
                         *(mc_v16 *)(c0 + 0) += s0_0;
                         *(mc_v16 *)(c1 + 0) += s1_0;
                         *(mc_v16 *)(c2 + 0) += s2_0;
                         *(mc_v16 *)(c3 + 0) += s3_0;
+                        *(mc_v16 *)(c4 + 0) += s4_0;
+                        *(mc_v16 *)(c5 + 0) += s5_0;
+                        *(mc_v16 *)(c6 + 0) += s6_0;
+                        *(mc_v16 *)(c7 + 0) += s7_0;
                         s0_0 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
                         s2_0 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
+                        s4_0 = (mc_v16){0};
+                        s5_0 = (mc_v16){0};
+                        s6_0 = (mc_v16){0};
+                        s7_0 = (mc_v16){0};
                     }
                 }
             }
@@ -2438,8 +2498,8 @@ static void conv_k1_c144_32_24x24_s1_p0_pad_cl(const float *restrict planes, flo
 static void conv_k1_c144_32_24x24_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 576; j0 += 64) {
-        for (int i0 = 0; i0 < 144; i0 += 4)
+    for (int j0 = 0; j0 < 576; j0 += 32) {
+        for (int i0 = 0; i0 < 144; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 576 + j0;
             const float *restrict a0 = a + (i0 + 0) * 32;
@@ -2449,65 +2509,75 @@ static void conv_k1_c144_32_24x24_s1_p0_gemm_dx(const float *restrict a, const f
             const float *restrict a2 = a + (i0 + 2) * 32;
             float *restrict c3 = c + (i0 + 3) * 576 + j0;
             const float *restrict a3 = a + (i0 + 3) * 32;
+            float *restrict c4 = c + (i0 + 4) * 576 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 32;
+            float *restrict c5 = c + (i0 + 5) * 576 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 32;
+            float *restrict c6 = c + (i0 + 6) * 576 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 32;
+            float *restrict c7 = c + (i0 + 7) * 576 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 32;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 32; p++) {
                 const float *restrict bp = b + p * 576 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
 }
@@ -2567,8 +2637,8 @@ void conv_k1_c144_32_24x24_s1_p0_bwd(int n, const float *restrict x, const float
 static void conv_k1_c32_192_24x24_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 576; j0 += 64) {
-        for (int i0 = 0; i0 < 192; i0 += 4)
+    for (int j0 = 0; j0 < 576; j0 += 32) {
+        for (int i0 = 0; i0 < 192; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 576 + j0;
             const float *restrict a0 = a + (i0 + 0) * 32;
@@ -2578,75 +2648,84 @@ static void conv_k1_c32_192_24x24_s1_p0_gemm_fwd(const float *restrict a, const 
             const float *restrict a2 = a + (i0 + 2) * 32;
             float *restrict c3 = c + (i0 + 3) * 576 + j0;
             const float *restrict a3 = a + (i0 + 3) * 32;
+            float *restrict c4 = c + (i0 + 4) * 576 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 32;
+            float *restrict c5 = c + (i0 + 5) * 576 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 32;
+            float *restrict c6 = c + (i0 + 6) * 576 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 32;
+            float *restrict c7 = c + (i0 + 7) * 576 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 32;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 32; p++) {
                 const float *restrict bp = b + p * 576 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
 }
 
 static void conv_k1_c32_192_24x24_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    for (int i0 = 0; i0 < 192; i0 += 4) {
+    for (int i0 = 0; i0 < 192; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            {
-            const int j0 = 0;
+            for (int j0 = 0; j0 < 32; j0 += 32)
             {
                 const float *restrict a0 = a + (long)i * 110592 + (i0 + 0) * 576;
                 float *restrict c0 = c + (i0 + 0) * 32 + j0;
@@ -2656,6 +2735,14 @@ static void conv_k1_c32_192_24x24_s1_p0_gemm_dw(int nb, const float *restrict a,
                 float *restrict c2 = c + (i0 + 2) * 32 + j0;
                 const float *restrict a3 = a + (long)i * 110592 + (i0 + 3) * 576;
                 float *restrict c3 = c + (i0 + 3) * 32 + j0;
+                const float *restrict a4 = a + (long)i * 110592 + (i0 + 4) * 576;
+                float *restrict c4 = c + (i0 + 4) * 32 + j0;
+                const float *restrict a5 = a + (long)i * 110592 + (i0 + 5) * 576;
+                float *restrict c5 = c + (i0 + 5) * 32 + j0;
+                const float *restrict a6 = a + (long)i * 110592 + (i0 + 6) * 576;
+                float *restrict c6 = c + (i0 + 6) * 32 + j0;
+                const float *restrict a7 = a + (long)i * 110592 + (i0 + 7) * 576;
+                float *restrict c7 = c + (i0 + 7) * 32 + j0;
                 const int o0 = ((j0 + 0) / 32 / 1 * 24 + (j0 + 0) / 32 % 1) * 32 + (j0 + 0) % 32;
                 const int o1 = ((j0 + 16) / 32 / 1 * 24 + (j0 + 16) / 32 % 1) * 32 + (j0 + 16) % 32;
                 mc_v16 s0_0 = {0};
@@ -2666,6 +2753,14 @@ static void conv_k1_c32_192_24x24_s1_p0_gemm_dw(int nb, const float *restrict a,
                 mc_v16 s2_1 = {0};
                 mc_v16 s3_0 = {0};
                 mc_v16 s3_1 = {0};
+                mc_v16 s4_0 = {0};
+                mc_v16 s4_1 = {0};
+                mc_v16 s5_0 = {0};
+                mc_v16 s5_1 = {0};
+                mc_v16 s6_0 = {0};
+                mc_v16 s6_1 = {0};
+                mc_v16 s7_0 = {0};
+                mc_v16 s7_1 = {0};
                 for (int oy = 0, p = 0; oy < 24; oy++) {
                     for (int ox = 0; ox < 24; ox++, p++) {
                         const float *restrict bp = b + (long)i * 18432 + (oy * 24 + ox) * 32;
@@ -2675,6 +2770,10 @@ static void conv_k1_c32_192_24x24_s1_p0_gemm_dw(int nb, const float *restrict a,
                         const float x1 = a1[p];
                         const float x2 = a2[p];
                         const float x3 = a3[p];
+                        const float x4 = a4[p];
+                        const float x5 = a5[p];
+                        const float x6 = a6[p];
+                        const float x7 = a7[p];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
                         s1_0 += x1 * y0;
@@ -2683,6 +2782,14 @@ static void conv_k1_c32_192_24x24_s1_p0_gemm_dw(int nb, const float *restrict a,
                         s2_1 += x2 * y1;
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
+                        s4_0 += x4 * y0;
+                        s4_1 += x4 * y1;
+                        s5_0 += x5 * y0;
+                        s5_1 += x5 * y1;
+                        s6_0 += x6 * y0;
+                        s6_1 += x6 * y1;
+                        s7_0 += x7 * y0;
+                        s7_1 += x7 * y1;
                     }
                     if (oy % 2 == 1 || oy == 23) {
                         *(mc_v16 *)(c0 + 0) += s0_0;
@@ -2693,6 +2800,14 @@ static void conv_k1_c32_192_24x24_s1_p0_gemm_dw(int nb, const float *restrict a,
                         *(mc_v16 *)(c2 + 16) += s2_1;
                         *(mc_v16 *)(c3 + 0) += s3_0;
                         *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c4 + 0) += s4_0;
+                        *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c5 + 0) += s5_0;
+                        *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c6 + 0) += s6_0;
+                        *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c7 + 0) += s7_0;
+                        *(mc_v16 *)(c7 + 16) += s7_1;
                         s0_0 = (mc_v16){0};
                         s0_1 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
@@ -2701,9 +2816,16 @@ static void conv_k1_c32_192_24x24_s1_p0_gemm_dw(int nb, const float *restrict a,
                         s2_1 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
                         s3_1 = (mc_v16){0};
+                        s4_0 = (mc_v16){0};
+                        s4_1 = (mc_v16){0};
+                        s5_0 = (mc_v16){0};
+                        s5_1 = (mc_v16){0};
+                        s6_0 = (mc_v16){0};
+                        s6_1 = (mc_v16){0};
+                        s7_0 = (mc_v16){0};
+                        s7_1 = (mc_v16){0};
                     }
                 }
-            }
             }
         }
     }
@@ -2735,8 +2857,8 @@ static void conv_k1_c32_192_24x24_s1_p0_pad_cl(const float *restrict planes, flo
 static void conv_k1_c32_192_24x24_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 576; j0 += 64) {
-        for (int i0 = 0; i0 < 32; i0 += 4)
+    for (int j0 = 0; j0 < 576; j0 += 32) {
+        for (int i0 = 0; i0 < 32; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 576 + j0;
             const float *restrict a0 = a + (i0 + 0) * 192;
@@ -2746,65 +2868,75 @@ static void conv_k1_c32_192_24x24_s1_p0_gemm_dx(const float *restrict a, const f
             const float *restrict a2 = a + (i0 + 2) * 192;
             float *restrict c3 = c + (i0 + 3) * 576 + j0;
             const float *restrict a3 = a + (i0 + 3) * 192;
+            float *restrict c4 = c + (i0 + 4) * 576 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 192;
+            float *restrict c5 = c + (i0 + 5) * 576 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 192;
+            float *restrict c6 = c + (i0 + 6) * 576 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 192;
+            float *restrict c7 = c + (i0 + 7) * 576 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 192;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 192; p++) {
                 const float *restrict bp = b + p * 576 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
 }
@@ -2874,8 +3006,8 @@ void conv_k1_c32_192_24x24_s1_p0_bwd(int n, const float *restrict x, const float
 static void conv_k1_c192_32_24x24_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 576; j0 += 64) {
-        for (int i0 = 0; i0 < 32; i0 += 4)
+    for (int j0 = 0; j0 < 576; j0 += 32) {
+        for (int i0 = 0; i0 < 32; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 576 + j0;
             const float *restrict a0 = a + (i0 + 0) * 192;
@@ -2885,65 +3017,75 @@ static void conv_k1_c192_32_24x24_s1_p0_gemm_fwd(const float *restrict a, const 
             const float *restrict a2 = a + (i0 + 2) * 192;
             float *restrict c3 = c + (i0 + 3) * 576 + j0;
             const float *restrict a3 = a + (i0 + 3) * 192;
+            float *restrict c4 = c + (i0 + 4) * 576 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 192;
+            float *restrict c5 = c + (i0 + 5) * 576 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 192;
+            float *restrict c6 = c + (i0 + 6) * 576 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 192;
+            float *restrict c7 = c + (i0 + 7) * 576 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 192;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 192; p++) {
                 const float *restrict bp = b + p * 576 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
 }
@@ -2951,9 +3093,9 @@ static void conv_k1_c192_32_24x24_s1_p0_gemm_fwd(const float *restrict a, const 
 static void conv_k1_c192_32_24x24_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 32; i0 += 4) {
+    for (int i0 = 0; i0 < 32; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 192; j0 += 64)
+            for (int j0 = 0; j0 < 192; j0 += 32)
             {
                 const float *restrict a0 = a + (long)i * 18432 + (i0 + 0) * 576;
                 float *restrict c0 = c + (i0 + 0) * 192 + j0;
@@ -2963,87 +3105,95 @@ static void conv_k1_c192_32_24x24_s1_p0_gemm_dw(int nb, const float *restrict a,
                 float *restrict c2 = c + (i0 + 2) * 192 + j0;
                 const float *restrict a3 = a + (long)i * 18432 + (i0 + 3) * 576;
                 float *restrict c3 = c + (i0 + 3) * 192 + j0;
+                const float *restrict a4 = a + (long)i * 18432 + (i0 + 4) * 576;
+                float *restrict c4 = c + (i0 + 4) * 192 + j0;
+                const float *restrict a5 = a + (long)i * 18432 + (i0 + 5) * 576;
+                float *restrict c5 = c + (i0 + 5) * 192 + j0;
+                const float *restrict a6 = a + (long)i * 18432 + (i0 + 6) * 576;
+                float *restrict c6 = c + (i0 + 6) * 192 + j0;
+                const float *restrict a7 = a + (long)i * 18432 + (i0 + 7) * 576;
+                float *restrict c7 = c + (i0 + 7) * 192 + j0;
                 const int o0 = ((j0 + 0) / 192 / 1 * 24 + (j0 + 0) / 192 % 1) * 192 + (j0 + 0) % 192;
                 const int o1 = ((j0 + 16) / 192 / 1 * 24 + (j0 + 16) / 192 % 1) * 192 + (j0 + 16) % 192;
-                const int o2 = ((j0 + 32) / 192 / 1 * 24 + (j0 + 32) / 192 % 1) * 192 + (j0 + 32) % 192;
-                const int o3 = ((j0 + 48) / 192 / 1 * 24 + (j0 + 48) / 192 % 1) * 192 + (j0 + 48) % 192;
                 mc_v16 s0_0 = {0};
                 mc_v16 s0_1 = {0};
-                mc_v16 s0_2 = {0};
-                mc_v16 s0_3 = {0};
                 mc_v16 s1_0 = {0};
                 mc_v16 s1_1 = {0};
-                mc_v16 s1_2 = {0};
-                mc_v16 s1_3 = {0};
                 mc_v16 s2_0 = {0};
                 mc_v16 s2_1 = {0};
-                mc_v16 s2_2 = {0};
-                mc_v16 s2_3 = {0};
                 mc_v16 s3_0 = {0};
                 mc_v16 s3_1 = {0};
-                mc_v16 s3_2 = {0};
-                mc_v16 s3_3 = {0};
+                mc_v16 s4_0 = {0};
+                mc_v16 s4_1 = {0};
+                mc_v16 s5_0 = {0};
+                mc_v16 s5_1 = {0};
+                mc_v16 s6_0 = {0};
+                mc_v16 s6_1 = {0};
+                mc_v16 s7_0 = {0};
+                mc_v16 s7_1 = {0};
                 for (int oy = 0, p = 0; oy < 24; oy++) {
                     for (int ox = 0; ox < 24; ox++, p++) {
                         const float *restrict bp = b + (long)i * 110592 + (oy * 24 + ox) * 192;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
                         const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
-                        const mc_v16 y3 = *(const mc_v16 *)(bp + o3);
                         const float x0 = a0[p];
                         const float x1 = a1[p];
                         const float x2 = a2[p];
                         const float x3 = a3[p];
+                        const float x4 = a4[p];
+                        const float x5 = a5[p];
+                        const float x6 = a6[p];
+                        const float x7 = a7[p];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
-                        s0_2 += x0 * y2;
-                        s0_3 += x0 * y3;
                         s1_0 += x1 * y0;
                         s1_1 += x1 * y1;
-                        s1_2 += x1 * y2;
-                        s1_3 += x1 * y3;
                         s2_0 += x2 * y0;
                         s2_1 += x2 * y1;
-                        s2_2 += x2 * y2;
-                        s2_3 += x2 * y3;
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
-                        s3_2 += x3 * y2;
-                        s3_3 += x3 * y3;
+                        s4_0 += x4 * y0;
+                        s4_1 += x4 * y1;
+                        s5_0 += x5 * y0;
+                        s5_1 += x5 * y1;
+                        s6_0 += x6 * y0;
+                        s6_1 += x6 * y1;
+                        s7_0 += x7 * y0;
+                        s7_1 += x7 * y1;
                     }
                     if (oy % 2 == 1 || oy == 23) {
                         *(mc_v16 *)(c0 + 0) += s0_0;
                         *(mc_v16 *)(c0 + 16) += s0_1;
-                        *(mc_v16 *)(c0 + 32) += s0_2;
-                        *(mc_v16 *)(c0 + 48) += s0_3;
                         *(mc_v16 *)(c1 + 0) += s1_0;
                         *(mc_v16 *)(c1 + 16) += s1_1;
-                        *(mc_v16 *)(c1 + 32) += s1_2;
-                        *(mc_v16 *)(c1 + 48) += s1_3;
                         *(mc_v16 *)(c2 + 0) += s2_0;
                         *(mc_v16 *)(c2 + 16) += s2_1;
-                        *(mc_v16 *)(c2 + 32) += s2_2;
-                        *(mc_v16 *)(c2 + 48) += s2_3;
                         *(mc_v16 *)(c3 + 0) += s3_0;
                         *(mc_v16 *)(c3 + 16) += s3_1;
-                        *(mc_v16 *)(c3 + 32) += s3_2;
-                        *(mc_v16 *)(c3 + 48) += s3_3;
+                        *(mc_v16 *)(c4 + 0) += s4_0;
+                        *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c5 + 0) += s5_0;
+                        *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c6 + 0) += s6_0;
+                        *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c7 + 0) += s7_0;
+                        *(mc_v16 *)(c7 + 16) += s7_1;
                         s0_0 = (mc_v16){0};
                         s0_1 = (mc_v16){0};
-                        s0_2 = (mc_v16){0};
-                        s0_3 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
                         s1_1 = (mc_v16){0};
-                        s1_2 = (mc_v16){0};
-                        s1_3 = (mc_v16){0};
                         s2_0 = (mc_v16){0};
                         s2_1 = (mc_v16){0};
-                        s2_2 = (mc_v16){0};
-                        s2_3 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
                         s3_1 = (mc_v16){0};
-                        s3_2 = (mc_v16){0};
-                        s3_3 = (mc_v16){0};
+                        s4_0 = (mc_v16){0};
+                        s4_1 = (mc_v16){0};
+                        s5_0 = (mc_v16){0};
+                        s5_1 = (mc_v16){0};
+                        s6_0 = (mc_v16){0};
+                        s6_1 = (mc_v16){0};
+                        s7_0 = (mc_v16){0};
+                        s7_1 = (mc_v16){0};
                     }
                 }
             }
@@ -3077,8 +3227,8 @@ static void conv_k1_c192_32_24x24_s1_p0_pad_cl(const float *restrict planes, flo
 static void conv_k1_c192_32_24x24_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 576; j0 += 64) {
-        for (int i0 = 0; i0 < 192; i0 += 4)
+    for (int j0 = 0; j0 < 576; j0 += 32) {
+        for (int i0 = 0; i0 < 192; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 576 + j0;
             const float *restrict a0 = a + (i0 + 0) * 32;
@@ -3088,65 +3238,75 @@ static void conv_k1_c192_32_24x24_s1_p0_gemm_dx(const float *restrict a, const f
             const float *restrict a2 = a + (i0 + 2) * 32;
             float *restrict c3 = c + (i0 + 3) * 576 + j0;
             const float *restrict a3 = a + (i0 + 3) * 32;
+            float *restrict c4 = c + (i0 + 4) * 576 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 32;
+            float *restrict c5 = c + (i0 + 5) * 576 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 32;
+            float *restrict c6 = c + (i0 + 6) * 576 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 32;
+            float *restrict c7 = c + (i0 + 7) * 576 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 32;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 32; p++) {
                 const float *restrict bp = b + p * 576 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
 }
@@ -3206,8 +3366,8 @@ void conv_k1_c192_32_24x24_s1_p0_bwd(int n, const float *restrict x, const float
 static void conv_k1_c192_64_12x12_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 128; j0 += 64) {
-        for (int i0 = 0; i0 < 64; i0 += 4)
+    for (int j0 = 0; j0 < 128; j0 += 32) {
+        for (int i0 = 0; i0 < 64; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 144 + j0;
             const float *restrict a0 = a + (i0 + 0) * 192;
@@ -3217,69 +3377,79 @@ static void conv_k1_c192_64_12x12_s1_p0_gemm_fwd(const float *restrict a, const 
             const float *restrict a2 = a + (i0 + 2) * 192;
             float *restrict c3 = c + (i0 + 3) * 144 + j0;
             const float *restrict a3 = a + (i0 + 3) * 192;
+            float *restrict c4 = c + (i0 + 4) * 144 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 192;
+            float *restrict c5 = c + (i0 + 5) * 144 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 192;
+            float *restrict c6 = c + (i0 + 6) * 144 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 192;
+            float *restrict c7 = c + (i0 + 7) * 144 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 192;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 192; p++) {
                 const float *restrict bp = b + p * 144 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
     {
-        for (int i0 = 0; i0 < 64; i0 += 4)
+        for (int i0 = 0; i0 < 64; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 144 + 128;
             const float *restrict a0 = a + (i0 + 0) * 192;
@@ -3289,10 +3459,22 @@ static void conv_k1_c192_64_12x12_s1_p0_gemm_fwd(const float *restrict a, const 
             const float *restrict a2 = a + (i0 + 2) * 192;
             float *restrict c3 = c + (i0 + 3) * 144 + 128;
             const float *restrict a3 = a + (i0 + 3) * 192;
+            float *restrict c4 = c + (i0 + 4) * 144 + 128;
+            const float *restrict a4 = a + (i0 + 4) * 192;
+            float *restrict c5 = c + (i0 + 5) * 144 + 128;
+            const float *restrict a5 = a + (i0 + 5) * 192;
+            float *restrict c6 = c + (i0 + 6) * 144 + 128;
+            const float *restrict a6 = a + (i0 + 6) * 192;
+            float *restrict c7 = c + (i0 + 7) * 144 + 128;
+            const float *restrict a7 = a + (i0 + 7) * 192;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
             for (int p = 0; p < 192; p++) {
                 const float *restrict bp = b + p * 144 + 128;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
@@ -3300,24 +3482,36 @@ static void conv_k1_c192_64_12x12_s1_p0_gemm_fwd(const float *restrict a, const 
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s1_0 += x1 * b0;
                 s2_0 += x2 * b0;
                 s3_0 += x3 * b0;
+                s4_0 += x4 * b0;
+                s5_0 += x5 * b0;
+                s6_0 += x6 * b0;
+                s7_0 += x7 * b0;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c7 + 0) = s7_0;
         }
     }
 }
 
 static void conv_k1_c192_64_12x12_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    for (int i0 = 0; i0 < 64; i0 += 4) {
+    for (int i0 = 0; i0 < 64; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 192; j0 += 64)
+            for (int j0 = 0; j0 < 192; j0 += 32)
             {
                 const float *restrict a0 = a + (long)i * 9216 + (i0 + 0) * 144;
                 float *restrict c0 = c + (i0 + 0) * 192 + j0;
@@ -3327,87 +3521,95 @@ static void conv_k1_c192_64_12x12_s1_p0_gemm_dw(int nb, const float *restrict a,
                 float *restrict c2 = c + (i0 + 2) * 192 + j0;
                 const float *restrict a3 = a + (long)i * 9216 + (i0 + 3) * 144;
                 float *restrict c3 = c + (i0 + 3) * 192 + j0;
+                const float *restrict a4 = a + (long)i * 9216 + (i0 + 4) * 144;
+                float *restrict c4 = c + (i0 + 4) * 192 + j0;
+                const float *restrict a5 = a + (long)i * 9216 + (i0 + 5) * 144;
+                float *restrict c5 = c + (i0 + 5) * 192 + j0;
+                const float *restrict a6 = a + (long)i * 9216 + (i0 + 6) * 144;
+                float *restrict c6 = c + (i0 + 6) * 192 + j0;
+                const float *restrict a7 = a + (long)i * 9216 + (i0 + 7) * 144;
+                float *restrict c7 = c + (i0 + 7) * 192 + j0;
                 const int o0 = ((j0 + 0) / 192 / 1 * 12 + (j0 + 0) / 192 % 1) * 192 + (j0 + 0) % 192;
                 const int o1 = ((j0 + 16) / 192 / 1 * 12 + (j0 + 16) / 192 % 1) * 192 + (j0 + 16) % 192;
-                const int o2 = ((j0 + 32) / 192 / 1 * 12 + (j0 + 32) / 192 % 1) * 192 + (j0 + 32) % 192;
-                const int o3 = ((j0 + 48) / 192 / 1 * 12 + (j0 + 48) / 192 % 1) * 192 + (j0 + 48) % 192;
                 mc_v16 s0_0 = {0};
                 mc_v16 s0_1 = {0};
-                mc_v16 s0_2 = {0};
-                mc_v16 s0_3 = {0};
                 mc_v16 s1_0 = {0};
                 mc_v16 s1_1 = {0};
-                mc_v16 s1_2 = {0};
-                mc_v16 s1_3 = {0};
                 mc_v16 s2_0 = {0};
                 mc_v16 s2_1 = {0};
-                mc_v16 s2_2 = {0};
-                mc_v16 s2_3 = {0};
                 mc_v16 s3_0 = {0};
                 mc_v16 s3_1 = {0};
-                mc_v16 s3_2 = {0};
-                mc_v16 s3_3 = {0};
+                mc_v16 s4_0 = {0};
+                mc_v16 s4_1 = {0};
+                mc_v16 s5_0 = {0};
+                mc_v16 s5_1 = {0};
+                mc_v16 s6_0 = {0};
+                mc_v16 s6_1 = {0};
+                mc_v16 s7_0 = {0};
+                mc_v16 s7_1 = {0};
                 for (int oy = 0, p = 0; oy < 12; oy++) {
                     for (int ox = 0; ox < 12; ox++, p++) {
                         const float *restrict bp = b + (long)i * 27648 + (oy * 12 + ox) * 192;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
                         const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
-                        const mc_v16 y3 = *(const mc_v16 *)(bp + o3);
                         const float x0 = a0[p];
                         const float x1 = a1[p];
                         const float x2 = a2[p];
                         const float x3 = a3[p];
+                        const float x4 = a4[p];
+                        const float x5 = a5[p];
+                        const float x6 = a6[p];
+                        const float x7 = a7[p];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
-                        s0_2 += x0 * y2;
-                        s0_3 += x0 * y3;
                         s1_0 += x1 * y0;
                         s1_1 += x1 * y1;
-                        s1_2 += x1 * y2;
-                        s1_3 += x1 * y3;
                         s2_0 += x2 * y0;
                         s2_1 += x2 * y1;
-                        s2_2 += x2 * y2;
-                        s2_3 += x2 * y3;
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
-                        s3_2 += x3 * y2;
-                        s3_3 += x3 * y3;
+                        s4_0 += x4 * y0;
+                        s4_1 += x4 * y1;
+                        s5_0 += x5 * y0;
+                        s5_1 += x5 * y1;
+                        s6_0 += x6 * y0;
+                        s6_1 += x6 * y1;
+                        s7_0 += x7 * y0;
+                        s7_1 += x7 * y1;
                     }
                     if (oy % 5 == 4 || oy == 11) {
                         *(mc_v16 *)(c0 + 0) += s0_0;
                         *(mc_v16 *)(c0 + 16) += s0_1;
-                        *(mc_v16 *)(c0 + 32) += s0_2;
-                        *(mc_v16 *)(c0 + 48) += s0_3;
                         *(mc_v16 *)(c1 + 0) += s1_0;
                         *(mc_v16 *)(c1 + 16) += s1_1;
-                        *(mc_v16 *)(c1 + 32) += s1_2;
-                        *(mc_v16 *)(c1 + 48) += s1_3;
                         *(mc_v16 *)(c2 + 0) += s2_0;
                         *(mc_v16 *)(c2 + 16) += s2_1;
-                        *(mc_v16 *)(c2 + 32) += s2_2;
-                        *(mc_v16 *)(c2 + 48) += s2_3;
                         *(mc_v16 *)(c3 + 0) += s3_0;
                         *(mc_v16 *)(c3 + 16) += s3_1;
-                        *(mc_v16 *)(c3 + 32) += s3_2;
-                        *(mc_v16 *)(c3 + 48) += s3_3;
+                        *(mc_v16 *)(c4 + 0) += s4_0;
+                        *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c5 + 0) += s5_0;
+                        *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c6 + 0) += s6_0;
+                        *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c7 + 0) += s7_0;
+                        *(mc_v16 *)(c7 + 16) += s7_1;
                         s0_0 = (mc_v16){0};
                         s0_1 = (mc_v16){0};
-                        s0_2 = (mc_v16){0};
-                        s0_3 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
                         s1_1 = (mc_v16){0};
-                        s1_2 = (mc_v16){0};
-                        s1_3 = (mc_v16){0};
                         s2_0 = (mc_v16){0};
                         s2_1 = (mc_v16){0};
-                        s2_2 = (mc_v16){0};
-                        s2_3 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
                         s3_1 = (mc_v16){0};
-                        s3_2 = (mc_v16){0};
-                        s3_3 = (mc_v16){0};
+                        s4_0 = (mc_v16){0};
+                        s4_1 = (mc_v16){0};
+                        s5_0 = (mc_v16){0};
+                        s5_1 = (mc_v16){0};
+                        s6_0 = (mc_v16){0};
+                        s6_1 = (mc_v16){0};
+                        s7_0 = (mc_v16){0};
+                        s7_1 = (mc_v16){0};
                     }
                 }
             }
@@ -3441,8 +3643,8 @@ static void conv_k1_c192_64_12x12_s1_p0_pad_cl(const float *restrict planes, flo
 static void conv_k1_c192_64_12x12_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 128; j0 += 64) {
-        for (int i0 = 0; i0 < 192; i0 += 4)
+    for (int j0 = 0; j0 < 128; j0 += 32) {
+        for (int i0 = 0; i0 < 192; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 144 + j0;
             const float *restrict a0 = a + (i0 + 0) * 64;
@@ -3452,69 +3654,79 @@ static void conv_k1_c192_64_12x12_s1_p0_gemm_dx(const float *restrict a, const f
             const float *restrict a2 = a + (i0 + 2) * 64;
             float *restrict c3 = c + (i0 + 3) * 144 + j0;
             const float *restrict a3 = a + (i0 + 3) * 64;
+            float *restrict c4 = c + (i0 + 4) * 144 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 64;
+            float *restrict c5 = c + (i0 + 5) * 144 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 64;
+            float *restrict c6 = c + (i0 + 6) * 144 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 64;
+            float *restrict c7 = c + (i0 + 7) * 144 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 64;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 64; p++) {
                 const float *restrict bp = b + p * 144 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
     {
-        for (int i0 = 0; i0 < 192; i0 += 4)
+        for (int i0 = 0; i0 < 192; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 144 + 128;
             const float *restrict a0 = a + (i0 + 0) * 64;
@@ -3524,10 +3736,22 @@ static void conv_k1_c192_64_12x12_s1_p0_gemm_dx(const float *restrict a, const f
             const float *restrict a2 = a + (i0 + 2) * 64;
             float *restrict c3 = c + (i0 + 3) * 144 + 128;
             const float *restrict a3 = a + (i0 + 3) * 64;
+            float *restrict c4 = c + (i0 + 4) * 144 + 128;
+            const float *restrict a4 = a + (i0 + 4) * 64;
+            float *restrict c5 = c + (i0 + 5) * 144 + 128;
+            const float *restrict a5 = a + (i0 + 5) * 64;
+            float *restrict c6 = c + (i0 + 6) * 144 + 128;
+            const float *restrict a6 = a + (i0 + 6) * 64;
+            float *restrict c7 = c + (i0 + 7) * 144 + 128;
+            const float *restrict a7 = a + (i0 + 7) * 64;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
             for (int p = 0; p < 64; p++) {
                 const float *restrict bp = b + p * 144 + 128;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
@@ -3535,15 +3759,27 @@ static void conv_k1_c192_64_12x12_s1_p0_gemm_dx(const float *restrict a, const f
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s1_0 += x1 * b0;
                 s2_0 += x2 * b0;
                 s3_0 += x3 * b0;
+                s4_0 += x4 * b0;
+                s5_0 += x5 * b0;
+                s6_0 += x6 * b0;
+                s7_0 += x7 * b0;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c7 + 0) = s7_0;
         }
     }
 }
@@ -3613,8 +3849,8 @@ void conv_k1_c192_64_12x12_s1_p0_bwd(int n, const float *restrict x, const float
 static void conv_k1_c64_384_12x12_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 128; j0 += 64) {
-        for (int i0 = 0; i0 < 384; i0 += 4)
+    for (int j0 = 0; j0 < 128; j0 += 32) {
+        for (int i0 = 0; i0 < 384; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 144 + j0;
             const float *restrict a0 = a + (i0 + 0) * 64;
@@ -3624,69 +3860,79 @@ static void conv_k1_c64_384_12x12_s1_p0_gemm_fwd(const float *restrict a, const 
             const float *restrict a2 = a + (i0 + 2) * 64;
             float *restrict c3 = c + (i0 + 3) * 144 + j0;
             const float *restrict a3 = a + (i0 + 3) * 64;
+            float *restrict c4 = c + (i0 + 4) * 144 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 64;
+            float *restrict c5 = c + (i0 + 5) * 144 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 64;
+            float *restrict c6 = c + (i0 + 6) * 144 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 64;
+            float *restrict c7 = c + (i0 + 7) * 144 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 64;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 64; p++) {
                 const float *restrict bp = b + p * 144 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
     {
-        for (int i0 = 0; i0 < 384; i0 += 4)
+        for (int i0 = 0; i0 < 384; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 144 + 128;
             const float *restrict a0 = a + (i0 + 0) * 64;
@@ -3696,10 +3942,22 @@ static void conv_k1_c64_384_12x12_s1_p0_gemm_fwd(const float *restrict a, const 
             const float *restrict a2 = a + (i0 + 2) * 64;
             float *restrict c3 = c + (i0 + 3) * 144 + 128;
             const float *restrict a3 = a + (i0 + 3) * 64;
+            float *restrict c4 = c + (i0 + 4) * 144 + 128;
+            const float *restrict a4 = a + (i0 + 4) * 64;
+            float *restrict c5 = c + (i0 + 5) * 144 + 128;
+            const float *restrict a5 = a + (i0 + 5) * 64;
+            float *restrict c6 = c + (i0 + 6) * 144 + 128;
+            const float *restrict a6 = a + (i0 + 6) * 64;
+            float *restrict c7 = c + (i0 + 7) * 144 + 128;
+            const float *restrict a7 = a + (i0 + 7) * 64;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
             for (int p = 0; p < 64; p++) {
                 const float *restrict bp = b + p * 144 + 128;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
@@ -3707,24 +3965,36 @@ static void conv_k1_c64_384_12x12_s1_p0_gemm_fwd(const float *restrict a, const 
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s1_0 += x1 * b0;
                 s2_0 += x2 * b0;
                 s3_0 += x3 * b0;
+                s4_0 += x4 * b0;
+                s5_0 += x5 * b0;
+                s6_0 += x6 * b0;
+                s7_0 += x7 * b0;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c7 + 0) = s7_0;
         }
     }
 }
 
 static void conv_k1_c64_384_12x12_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    for (int i0 = 0; i0 < 384; i0 += 4) {
+    for (int i0 = 0; i0 < 384; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 64; j0 += 64)
+            for (int j0 = 0; j0 < 64; j0 += 32)
             {
                 const float *restrict a0 = a + (long)i * 55296 + (i0 + 0) * 144;
                 float *restrict c0 = c + (i0 + 0) * 64 + j0;
@@ -3734,87 +4004,95 @@ static void conv_k1_c64_384_12x12_s1_p0_gemm_dw(int nb, const float *restrict a,
                 float *restrict c2 = c + (i0 + 2) * 64 + j0;
                 const float *restrict a3 = a + (long)i * 55296 + (i0 + 3) * 144;
                 float *restrict c3 = c + (i0 + 3) * 64 + j0;
+                const float *restrict a4 = a + (long)i * 55296 + (i0 + 4) * 144;
+                float *restrict c4 = c + (i0 + 4) * 64 + j0;
+                const float *restrict a5 = a + (long)i * 55296 + (i0 + 5) * 144;
+                float *restrict c5 = c + (i0 + 5) * 64 + j0;
+                const float *restrict a6 = a + (long)i * 55296 + (i0 + 6) * 144;
+                float *restrict c6 = c + (i0 + 6) * 64 + j0;
+                const float *restrict a7 = a + (long)i * 55296 + (i0 + 7) * 144;
+                float *restrict c7 = c + (i0 + 7) * 64 + j0;
                 const int o0 = ((j0 + 0) / 64 / 1 * 12 + (j0 + 0) / 64 % 1) * 64 + (j0 + 0) % 64;
                 const int o1 = ((j0 + 16) / 64 / 1 * 12 + (j0 + 16) / 64 % 1) * 64 + (j0 + 16) % 64;
-                const int o2 = ((j0 + 32) / 64 / 1 * 12 + (j0 + 32) / 64 % 1) * 64 + (j0 + 32) % 64;
-                const int o3 = ((j0 + 48) / 64 / 1 * 12 + (j0 + 48) / 64 % 1) * 64 + (j0 + 48) % 64;
                 mc_v16 s0_0 = {0};
                 mc_v16 s0_1 = {0};
-                mc_v16 s0_2 = {0};
-                mc_v16 s0_3 = {0};
                 mc_v16 s1_0 = {0};
                 mc_v16 s1_1 = {0};
-                mc_v16 s1_2 = {0};
-                mc_v16 s1_3 = {0};
                 mc_v16 s2_0 = {0};
                 mc_v16 s2_1 = {0};
-                mc_v16 s2_2 = {0};
-                mc_v16 s2_3 = {0};
                 mc_v16 s3_0 = {0};
                 mc_v16 s3_1 = {0};
-                mc_v16 s3_2 = {0};
-                mc_v16 s3_3 = {0};
+                mc_v16 s4_0 = {0};
+                mc_v16 s4_1 = {0};
+                mc_v16 s5_0 = {0};
+                mc_v16 s5_1 = {0};
+                mc_v16 s6_0 = {0};
+                mc_v16 s6_1 = {0};
+                mc_v16 s7_0 = {0};
+                mc_v16 s7_1 = {0};
                 for (int oy = 0, p = 0; oy < 12; oy++) {
                     for (int ox = 0; ox < 12; ox++, p++) {
                         const float *restrict bp = b + (long)i * 9216 + (oy * 12 + ox) * 64;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
                         const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
-                        const mc_v16 y3 = *(const mc_v16 *)(bp + o3);
                         const float x0 = a0[p];
                         const float x1 = a1[p];
                         const float x2 = a2[p];
                         const float x3 = a3[p];
+                        const float x4 = a4[p];
+                        const float x5 = a5[p];
+                        const float x6 = a6[p];
+                        const float x7 = a7[p];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
-                        s0_2 += x0 * y2;
-                        s0_3 += x0 * y3;
                         s1_0 += x1 * y0;
                         s1_1 += x1 * y1;
-                        s1_2 += x1 * y2;
-                        s1_3 += x1 * y3;
                         s2_0 += x2 * y0;
                         s2_1 += x2 * y1;
-                        s2_2 += x2 * y2;
-                        s2_3 += x2 * y3;
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
-                        s3_2 += x3 * y2;
-                        s3_3 += x3 * y3;
+                        s4_0 += x4 * y0;
+                        s4_1 += x4 * y1;
+                        s5_0 += x5 * y0;
+                        s5_1 += x5 * y1;
+                        s6_0 += x6 * y0;
+                        s6_1 += x6 * y1;
+                        s7_0 += x7 * y0;
+                        s7_1 += x7 * y1;
                     }
                     if (oy % 5 == 4 || oy == 11) {
                         *(mc_v16 *)(c0 + 0) += s0_0;
                         *(mc_v16 *)(c0 + 16) += s0_1;
-                        *(mc_v16 *)(c0 + 32) += s0_2;
-                        *(mc_v16 *)(c0 + 48) += s0_3;
                         *(mc_v16 *)(c1 + 0) += s1_0;
                         *(mc_v16 *)(c1 + 16) += s1_1;
-                        *(mc_v16 *)(c1 + 32) += s1_2;
-                        *(mc_v16 *)(c1 + 48) += s1_3;
                         *(mc_v16 *)(c2 + 0) += s2_0;
                         *(mc_v16 *)(c2 + 16) += s2_1;
-                        *(mc_v16 *)(c2 + 32) += s2_2;
-                        *(mc_v16 *)(c2 + 48) += s2_3;
                         *(mc_v16 *)(c3 + 0) += s3_0;
                         *(mc_v16 *)(c3 + 16) += s3_1;
-                        *(mc_v16 *)(c3 + 32) += s3_2;
-                        *(mc_v16 *)(c3 + 48) += s3_3;
+                        *(mc_v16 *)(c4 + 0) += s4_0;
+                        *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c5 + 0) += s5_0;
+                        *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c6 + 0) += s6_0;
+                        *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c7 + 0) += s7_0;
+                        *(mc_v16 *)(c7 + 16) += s7_1;
                         s0_0 = (mc_v16){0};
                         s0_1 = (mc_v16){0};
-                        s0_2 = (mc_v16){0};
-                        s0_3 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
                         s1_1 = (mc_v16){0};
-                        s1_2 = (mc_v16){0};
-                        s1_3 = (mc_v16){0};
                         s2_0 = (mc_v16){0};
                         s2_1 = (mc_v16){0};
-                        s2_2 = (mc_v16){0};
-                        s2_3 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
                         s3_1 = (mc_v16){0};
-                        s3_2 = (mc_v16){0};
-                        s3_3 = (mc_v16){0};
+                        s4_0 = (mc_v16){0};
+                        s4_1 = (mc_v16){0};
+                        s5_0 = (mc_v16){0};
+                        s5_1 = (mc_v16){0};
+                        s6_0 = (mc_v16){0};
+                        s6_1 = (mc_v16){0};
+                        s7_0 = (mc_v16){0};
+                        s7_1 = (mc_v16){0};
                     }
                 }
             }
@@ -3848,8 +4126,8 @@ static void conv_k1_c64_384_12x12_s1_p0_pad_cl(const float *restrict planes, flo
 static void conv_k1_c64_384_12x12_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 128; j0 += 64) {
-        for (int i0 = 0; i0 < 64; i0 += 4)
+    for (int j0 = 0; j0 < 128; j0 += 32) {
+        for (int i0 = 0; i0 < 64; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 144 + j0;
             const float *restrict a0 = a + (i0 + 0) * 384;
@@ -3859,69 +4137,79 @@ static void conv_k1_c64_384_12x12_s1_p0_gemm_dx(const float *restrict a, const f
             const float *restrict a2 = a + (i0 + 2) * 384;
             float *restrict c3 = c + (i0 + 3) * 144 + j0;
             const float *restrict a3 = a + (i0 + 3) * 384;
+            float *restrict c4 = c + (i0 + 4) * 144 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 384;
+            float *restrict c5 = c + (i0 + 5) * 144 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 384;
+            float *restrict c6 = c + (i0 + 6) * 144 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 384;
+            float *restrict c7 = c + (i0 + 7) * 144 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 384;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 384; p++) {
                 const float *restrict bp = b + p * 144 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
     {
-        for (int i0 = 0; i0 < 64; i0 += 4)
+        for (int i0 = 0; i0 < 64; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 144 + 128;
             const float *restrict a0 = a + (i0 + 0) * 384;
@@ -3931,10 +4219,22 @@ static void conv_k1_c64_384_12x12_s1_p0_gemm_dx(const float *restrict a, const f
             const float *restrict a2 = a + (i0 + 2) * 384;
             float *restrict c3 = c + (i0 + 3) * 144 + 128;
             const float *restrict a3 = a + (i0 + 3) * 384;
+            float *restrict c4 = c + (i0 + 4) * 144 + 128;
+            const float *restrict a4 = a + (i0 + 4) * 384;
+            float *restrict c5 = c + (i0 + 5) * 144 + 128;
+            const float *restrict a5 = a + (i0 + 5) * 384;
+            float *restrict c6 = c + (i0 + 6) * 144 + 128;
+            const float *restrict a6 = a + (i0 + 6) * 384;
+            float *restrict c7 = c + (i0 + 7) * 144 + 128;
+            const float *restrict a7 = a + (i0 + 7) * 384;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
             for (int p = 0; p < 384; p++) {
                 const float *restrict bp = b + p * 144 + 128;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
@@ -3942,15 +4242,27 @@ static void conv_k1_c64_384_12x12_s1_p0_gemm_dx(const float *restrict a, const f
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s1_0 += x1 * b0;
                 s2_0 += x2 * b0;
                 s3_0 += x3 * b0;
+                s4_0 += x4 * b0;
+                s5_0 += x5 * b0;
+                s6_0 += x6 * b0;
+                s7_0 += x7 * b0;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c7 + 0) = s7_0;
         }
     }
 }
@@ -4020,8 +4332,8 @@ void conv_k1_c64_384_12x12_s1_p0_bwd(int n, const float *restrict x, const float
 static void conv_k1_c384_64_12x12_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 128; j0 += 64) {
-        for (int i0 = 0; i0 < 64; i0 += 4)
+    for (int j0 = 0; j0 < 128; j0 += 32) {
+        for (int i0 = 0; i0 < 64; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 144 + j0;
             const float *restrict a0 = a + (i0 + 0) * 384;
@@ -4031,69 +4343,79 @@ static void conv_k1_c384_64_12x12_s1_p0_gemm_fwd(const float *restrict a, const 
             const float *restrict a2 = a + (i0 + 2) * 384;
             float *restrict c3 = c + (i0 + 3) * 144 + j0;
             const float *restrict a3 = a + (i0 + 3) * 384;
+            float *restrict c4 = c + (i0 + 4) * 144 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 384;
+            float *restrict c5 = c + (i0 + 5) * 144 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 384;
+            float *restrict c6 = c + (i0 + 6) * 144 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 384;
+            float *restrict c7 = c + (i0 + 7) * 144 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 384;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 384; p++) {
                 const float *restrict bp = b + p * 144 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
     {
-        for (int i0 = 0; i0 < 64; i0 += 4)
+        for (int i0 = 0; i0 < 64; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 144 + 128;
             const float *restrict a0 = a + (i0 + 0) * 384;
@@ -4103,10 +4425,22 @@ static void conv_k1_c384_64_12x12_s1_p0_gemm_fwd(const float *restrict a, const 
             const float *restrict a2 = a + (i0 + 2) * 384;
             float *restrict c3 = c + (i0 + 3) * 144 + 128;
             const float *restrict a3 = a + (i0 + 3) * 384;
+            float *restrict c4 = c + (i0 + 4) * 144 + 128;
+            const float *restrict a4 = a + (i0 + 4) * 384;
+            float *restrict c5 = c + (i0 + 5) * 144 + 128;
+            const float *restrict a5 = a + (i0 + 5) * 384;
+            float *restrict c6 = c + (i0 + 6) * 144 + 128;
+            const float *restrict a6 = a + (i0 + 6) * 384;
+            float *restrict c7 = c + (i0 + 7) * 144 + 128;
+            const float *restrict a7 = a + (i0 + 7) * 384;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
             for (int p = 0; p < 384; p++) {
                 const float *restrict bp = b + p * 144 + 128;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
@@ -4114,24 +4448,36 @@ static void conv_k1_c384_64_12x12_s1_p0_gemm_fwd(const float *restrict a, const 
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s1_0 += x1 * b0;
                 s2_0 += x2 * b0;
                 s3_0 += x3 * b0;
+                s4_0 += x4 * b0;
+                s5_0 += x5 * b0;
+                s6_0 += x6 * b0;
+                s7_0 += x7 * b0;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c7 + 0) = s7_0;
         }
     }
 }
 
 static void conv_k1_c384_64_12x12_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    for (int i0 = 0; i0 < 64; i0 += 4) {
+    for (int i0 = 0; i0 < 64; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 384; j0 += 64)
+            for (int j0 = 0; j0 < 384; j0 += 32)
             {
                 const float *restrict a0 = a + (long)i * 9216 + (i0 + 0) * 144;
                 float *restrict c0 = c + (i0 + 0) * 384 + j0;
@@ -4141,87 +4487,95 @@ static void conv_k1_c384_64_12x12_s1_p0_gemm_dw(int nb, const float *restrict a,
                 float *restrict c2 = c + (i0 + 2) * 384 + j0;
                 const float *restrict a3 = a + (long)i * 9216 + (i0 + 3) * 144;
                 float *restrict c3 = c + (i0 + 3) * 384 + j0;
+                const float *restrict a4 = a + (long)i * 9216 + (i0 + 4) * 144;
+                float *restrict c4 = c + (i0 + 4) * 384 + j0;
+                const float *restrict a5 = a + (long)i * 9216 + (i0 + 5) * 144;
+                float *restrict c5 = c + (i0 + 5) * 384 + j0;
+                const float *restrict a6 = a + (long)i * 9216 + (i0 + 6) * 144;
+                float *restrict c6 = c + (i0 + 6) * 384 + j0;
+                const float *restrict a7 = a + (long)i * 9216 + (i0 + 7) * 144;
+                float *restrict c7 = c + (i0 + 7) * 384 + j0;
                 const int o0 = ((j0 + 0) / 384 / 1 * 12 + (j0 + 0) / 384 % 1) * 384 + (j0 + 0) % 384;
                 const int o1 = ((j0 + 16) / 384 / 1 * 12 + (j0 + 16) / 384 % 1) * 384 + (j0 + 16) % 384;
-                const int o2 = ((j0 + 32) / 384 / 1 * 12 + (j0 + 32) / 384 % 1) * 384 + (j0 + 32) % 384;
-                const int o3 = ((j0 + 48) / 384 / 1 * 12 + (j0 + 48) / 384 % 1) * 384 + (j0 + 48) % 384;
                 mc_v16 s0_0 = {0};
                 mc_v16 s0_1 = {0};
-                mc_v16 s0_2 = {0};
-                mc_v16 s0_3 = {0};
                 mc_v16 s1_0 = {0};
                 mc_v16 s1_1 = {0};
-                mc_v16 s1_2 = {0};
-                mc_v16 s1_3 = {0};
                 mc_v16 s2_0 = {0};
                 mc_v16 s2_1 = {0};
-                mc_v16 s2_2 = {0};
-                mc_v16 s2_3 = {0};
                 mc_v16 s3_0 = {0};
                 mc_v16 s3_1 = {0};
-                mc_v16 s3_2 = {0};
-                mc_v16 s3_3 = {0};
+                mc_v16 s4_0 = {0};
+                mc_v16 s4_1 = {0};
+                mc_v16 s5_0 = {0};
+                mc_v16 s5_1 = {0};
+                mc_v16 s6_0 = {0};
+                mc_v16 s6_1 = {0};
+                mc_v16 s7_0 = {0};
+                mc_v16 s7_1 = {0};
                 for (int oy = 0, p = 0; oy < 12; oy++) {
                     for (int ox = 0; ox < 12; ox++, p++) {
                         const float *restrict bp = b + (long)i * 55296 + (oy * 12 + ox) * 384;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
                         const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
-                        const mc_v16 y3 = *(const mc_v16 *)(bp + o3);
                         const float x0 = a0[p];
                         const float x1 = a1[p];
                         const float x2 = a2[p];
                         const float x3 = a3[p];
+                        const float x4 = a4[p];
+                        const float x5 = a5[p];
+                        const float x6 = a6[p];
+                        const float x7 = a7[p];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
-                        s0_2 += x0 * y2;
-                        s0_3 += x0 * y3;
                         s1_0 += x1 * y0;
                         s1_1 += x1 * y1;
-                        s1_2 += x1 * y2;
-                        s1_3 += x1 * y3;
                         s2_0 += x2 * y0;
                         s2_1 += x2 * y1;
-                        s2_2 += x2 * y2;
-                        s2_3 += x2 * y3;
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
-                        s3_2 += x3 * y2;
-                        s3_3 += x3 * y3;
+                        s4_0 += x4 * y0;
+                        s4_1 += x4 * y1;
+                        s5_0 += x5 * y0;
+                        s5_1 += x5 * y1;
+                        s6_0 += x6 * y0;
+                        s6_1 += x6 * y1;
+                        s7_0 += x7 * y0;
+                        s7_1 += x7 * y1;
                     }
                     if (oy % 5 == 4 || oy == 11) {
                         *(mc_v16 *)(c0 + 0) += s0_0;
                         *(mc_v16 *)(c0 + 16) += s0_1;
-                        *(mc_v16 *)(c0 + 32) += s0_2;
-                        *(mc_v16 *)(c0 + 48) += s0_3;
                         *(mc_v16 *)(c1 + 0) += s1_0;
                         *(mc_v16 *)(c1 + 16) += s1_1;
-                        *(mc_v16 *)(c1 + 32) += s1_2;
-                        *(mc_v16 *)(c1 + 48) += s1_3;
                         *(mc_v16 *)(c2 + 0) += s2_0;
                         *(mc_v16 *)(c2 + 16) += s2_1;
-                        *(mc_v16 *)(c2 + 32) += s2_2;
-                        *(mc_v16 *)(c2 + 48) += s2_3;
                         *(mc_v16 *)(c3 + 0) += s3_0;
                         *(mc_v16 *)(c3 + 16) += s3_1;
-                        *(mc_v16 *)(c3 + 32) += s3_2;
-                        *(mc_v16 *)(c3 + 48) += s3_3;
+                        *(mc_v16 *)(c4 + 0) += s4_0;
+                        *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c5 + 0) += s5_0;
+                        *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c6 + 0) += s6_0;
+                        *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c7 + 0) += s7_0;
+                        *(mc_v16 *)(c7 + 16) += s7_1;
                         s0_0 = (mc_v16){0};
                         s0_1 = (mc_v16){0};
-                        s0_2 = (mc_v16){0};
-                        s0_3 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
                         s1_1 = (mc_v16){0};
-                        s1_2 = (mc_v16){0};
-                        s1_3 = (mc_v16){0};
                         s2_0 = (mc_v16){0};
                         s2_1 = (mc_v16){0};
-                        s2_2 = (mc_v16){0};
-                        s2_3 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
                         s3_1 = (mc_v16){0};
-                        s3_2 = (mc_v16){0};
-                        s3_3 = (mc_v16){0};
+                        s4_0 = (mc_v16){0};
+                        s4_1 = (mc_v16){0};
+                        s5_0 = (mc_v16){0};
+                        s5_1 = (mc_v16){0};
+                        s6_0 = (mc_v16){0};
+                        s6_1 = (mc_v16){0};
+                        s7_0 = (mc_v16){0};
+                        s7_1 = (mc_v16){0};
                     }
                 }
             }
@@ -4255,8 +4609,8 @@ static void conv_k1_c384_64_12x12_s1_p0_pad_cl(const float *restrict planes, flo
 static void conv_k1_c384_64_12x12_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 128; j0 += 64) {
-        for (int i0 = 0; i0 < 384; i0 += 4)
+    for (int j0 = 0; j0 < 128; j0 += 32) {
+        for (int i0 = 0; i0 < 384; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 144 + j0;
             const float *restrict a0 = a + (i0 + 0) * 64;
@@ -4266,69 +4620,79 @@ static void conv_k1_c384_64_12x12_s1_p0_gemm_dx(const float *restrict a, const f
             const float *restrict a2 = a + (i0 + 2) * 64;
             float *restrict c3 = c + (i0 + 3) * 144 + j0;
             const float *restrict a3 = a + (i0 + 3) * 64;
+            float *restrict c4 = c + (i0 + 4) * 144 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 64;
+            float *restrict c5 = c + (i0 + 5) * 144 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 64;
+            float *restrict c6 = c + (i0 + 6) * 144 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 64;
+            float *restrict c7 = c + (i0 + 7) * 144 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 64;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 64; p++) {
                 const float *restrict bp = b + p * 144 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
     {
-        for (int i0 = 0; i0 < 384; i0 += 4)
+        for (int i0 = 0; i0 < 384; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 144 + 128;
             const float *restrict a0 = a + (i0 + 0) * 64;
@@ -4338,10 +4702,22 @@ static void conv_k1_c384_64_12x12_s1_p0_gemm_dx(const float *restrict a, const f
             const float *restrict a2 = a + (i0 + 2) * 64;
             float *restrict c3 = c + (i0 + 3) * 144 + 128;
             const float *restrict a3 = a + (i0 + 3) * 64;
+            float *restrict c4 = c + (i0 + 4) * 144 + 128;
+            const float *restrict a4 = a + (i0 + 4) * 64;
+            float *restrict c5 = c + (i0 + 5) * 144 + 128;
+            const float *restrict a5 = a + (i0 + 5) * 64;
+            float *restrict c6 = c + (i0 + 6) * 144 + 128;
+            const float *restrict a6 = a + (i0 + 6) * 64;
+            float *restrict c7 = c + (i0 + 7) * 144 + 128;
+            const float *restrict a7 = a + (i0 + 7) * 64;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
             for (int p = 0; p < 64; p++) {
                 const float *restrict bp = b + p * 144 + 128;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
@@ -4349,15 +4725,27 @@ static void conv_k1_c384_64_12x12_s1_p0_gemm_dx(const float *restrict a, const f
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s1_0 += x1 * b0;
                 s2_0 += x2 * b0;
                 s3_0 += x3 * b0;
+                s4_0 += x4 * b0;
+                s5_0 += x5 * b0;
+                s6_0 += x6 * b0;
+                s7_0 += x7 * b0;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c7 + 0) = s7_0;
         }
     }
 }
@@ -4427,8 +4815,8 @@ void conv_k1_c384_64_12x12_s1_p0_bwd(int n, const float *restrict x, const float
 static void conv_k1_c384_96_12x12_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 128; j0 += 64) {
-        for (int i0 = 0; i0 < 96; i0 += 4)
+    for (int j0 = 0; j0 < 128; j0 += 32) {
+        for (int i0 = 0; i0 < 96; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 144 + j0;
             const float *restrict a0 = a + (i0 + 0) * 384;
@@ -4438,69 +4826,79 @@ static void conv_k1_c384_96_12x12_s1_p0_gemm_fwd(const float *restrict a, const 
             const float *restrict a2 = a + (i0 + 2) * 384;
             float *restrict c3 = c + (i0 + 3) * 144 + j0;
             const float *restrict a3 = a + (i0 + 3) * 384;
+            float *restrict c4 = c + (i0 + 4) * 144 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 384;
+            float *restrict c5 = c + (i0 + 5) * 144 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 384;
+            float *restrict c6 = c + (i0 + 6) * 144 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 384;
+            float *restrict c7 = c + (i0 + 7) * 144 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 384;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 384; p++) {
                 const float *restrict bp = b + p * 144 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
     {
-        for (int i0 = 0; i0 < 96; i0 += 4)
+        for (int i0 = 0; i0 < 96; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 144 + 128;
             const float *restrict a0 = a + (i0 + 0) * 384;
@@ -4510,10 +4908,22 @@ static void conv_k1_c384_96_12x12_s1_p0_gemm_fwd(const float *restrict a, const 
             const float *restrict a2 = a + (i0 + 2) * 384;
             float *restrict c3 = c + (i0 + 3) * 144 + 128;
             const float *restrict a3 = a + (i0 + 3) * 384;
+            float *restrict c4 = c + (i0 + 4) * 144 + 128;
+            const float *restrict a4 = a + (i0 + 4) * 384;
+            float *restrict c5 = c + (i0 + 5) * 144 + 128;
+            const float *restrict a5 = a + (i0 + 5) * 384;
+            float *restrict c6 = c + (i0 + 6) * 144 + 128;
+            const float *restrict a6 = a + (i0 + 6) * 384;
+            float *restrict c7 = c + (i0 + 7) * 144 + 128;
+            const float *restrict a7 = a + (i0 + 7) * 384;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
             for (int p = 0; p < 384; p++) {
                 const float *restrict bp = b + p * 144 + 128;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
@@ -4521,24 +4931,36 @@ static void conv_k1_c384_96_12x12_s1_p0_gemm_fwd(const float *restrict a, const 
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s1_0 += x1 * b0;
                 s2_0 += x2 * b0;
                 s3_0 += x3 * b0;
+                s4_0 += x4 * b0;
+                s5_0 += x5 * b0;
+                s6_0 += x6 * b0;
+                s7_0 += x7 * b0;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c7 + 0) = s7_0;
         }
     }
 }
 
 static void conv_k1_c384_96_12x12_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    for (int i0 = 0; i0 < 96; i0 += 4) {
+    for (int i0 = 0; i0 < 96; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 384; j0 += 64)
+            for (int j0 = 0; j0 < 384; j0 += 32)
             {
                 const float *restrict a0 = a + (long)i * 13824 + (i0 + 0) * 144;
                 float *restrict c0 = c + (i0 + 0) * 384 + j0;
@@ -4548,87 +4970,95 @@ static void conv_k1_c384_96_12x12_s1_p0_gemm_dw(int nb, const float *restrict a,
                 float *restrict c2 = c + (i0 + 2) * 384 + j0;
                 const float *restrict a3 = a + (long)i * 13824 + (i0 + 3) * 144;
                 float *restrict c3 = c + (i0 + 3) * 384 + j0;
+                const float *restrict a4 = a + (long)i * 13824 + (i0 + 4) * 144;
+                float *restrict c4 = c + (i0 + 4) * 384 + j0;
+                const float *restrict a5 = a + (long)i * 13824 + (i0 + 5) * 144;
+                float *restrict c5 = c + (i0 + 5) * 384 + j0;
+                const float *restrict a6 = a + (long)i * 13824 + (i0 + 6) * 144;
+                float *restrict c6 = c + (i0 + 6) * 384 + j0;
+                const float *restrict a7 = a + (long)i * 13824 + (i0 + 7) * 144;
+                float *restrict c7 = c + (i0 + 7) * 384 + j0;
                 const int o0 = ((j0 + 0) / 384 / 1 * 12 + (j0 + 0) / 384 % 1) * 384 + (j0 + 0) % 384;
                 const int o1 = ((j0 + 16) / 384 / 1 * 12 + (j0 + 16) / 384 % 1) * 384 + (j0 + 16) % 384;
-                const int o2 = ((j0 + 32) / 384 / 1 * 12 + (j0 + 32) / 384 % 1) * 384 + (j0 + 32) % 384;
-                const int o3 = ((j0 + 48) / 384 / 1 * 12 + (j0 + 48) / 384 % 1) * 384 + (j0 + 48) % 384;
                 mc_v16 s0_0 = {0};
                 mc_v16 s0_1 = {0};
-                mc_v16 s0_2 = {0};
-                mc_v16 s0_3 = {0};
                 mc_v16 s1_0 = {0};
                 mc_v16 s1_1 = {0};
-                mc_v16 s1_2 = {0};
-                mc_v16 s1_3 = {0};
                 mc_v16 s2_0 = {0};
                 mc_v16 s2_1 = {0};
-                mc_v16 s2_2 = {0};
-                mc_v16 s2_3 = {0};
                 mc_v16 s3_0 = {0};
                 mc_v16 s3_1 = {0};
-                mc_v16 s3_2 = {0};
-                mc_v16 s3_3 = {0};
+                mc_v16 s4_0 = {0};
+                mc_v16 s4_1 = {0};
+                mc_v16 s5_0 = {0};
+                mc_v16 s5_1 = {0};
+                mc_v16 s6_0 = {0};
+                mc_v16 s6_1 = {0};
+                mc_v16 s7_0 = {0};
+                mc_v16 s7_1 = {0};
                 for (int oy = 0, p = 0; oy < 12; oy++) {
                     for (int ox = 0; ox < 12; ox++, p++) {
                         const float *restrict bp = b + (long)i * 55296 + (oy * 12 + ox) * 384;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
                         const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
-                        const mc_v16 y3 = *(const mc_v16 *)(bp + o3);
                         const float x0 = a0[p];
                         const float x1 = a1[p];
                         const float x2 = a2[p];
                         const float x3 = a3[p];
+                        const float x4 = a4[p];
+                        const float x5 = a5[p];
+                        const float x6 = a6[p];
+                        const float x7 = a7[p];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
-                        s0_2 += x0 * y2;
-                        s0_3 += x0 * y3;
                         s1_0 += x1 * y0;
                         s1_1 += x1 * y1;
-                        s1_2 += x1 * y2;
-                        s1_3 += x1 * y3;
                         s2_0 += x2 * y0;
                         s2_1 += x2 * y1;
-                        s2_2 += x2 * y2;
-                        s2_3 += x2 * y3;
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
-                        s3_2 += x3 * y2;
-                        s3_3 += x3 * y3;
+                        s4_0 += x4 * y0;
+                        s4_1 += x4 * y1;
+                        s5_0 += x5 * y0;
+                        s5_1 += x5 * y1;
+                        s6_0 += x6 * y0;
+                        s6_1 += x6 * y1;
+                        s7_0 += x7 * y0;
+                        s7_1 += x7 * y1;
                     }
                     if (oy % 5 == 4 || oy == 11) {
                         *(mc_v16 *)(c0 + 0) += s0_0;
                         *(mc_v16 *)(c0 + 16) += s0_1;
-                        *(mc_v16 *)(c0 + 32) += s0_2;
-                        *(mc_v16 *)(c0 + 48) += s0_3;
                         *(mc_v16 *)(c1 + 0) += s1_0;
                         *(mc_v16 *)(c1 + 16) += s1_1;
-                        *(mc_v16 *)(c1 + 32) += s1_2;
-                        *(mc_v16 *)(c1 + 48) += s1_3;
                         *(mc_v16 *)(c2 + 0) += s2_0;
                         *(mc_v16 *)(c2 + 16) += s2_1;
-                        *(mc_v16 *)(c2 + 32) += s2_2;
-                        *(mc_v16 *)(c2 + 48) += s2_3;
                         *(mc_v16 *)(c3 + 0) += s3_0;
                         *(mc_v16 *)(c3 + 16) += s3_1;
-                        *(mc_v16 *)(c3 + 32) += s3_2;
-                        *(mc_v16 *)(c3 + 48) += s3_3;
+                        *(mc_v16 *)(c4 + 0) += s4_0;
+                        *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c5 + 0) += s5_0;
+                        *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c6 + 0) += s6_0;
+                        *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c7 + 0) += s7_0;
+                        *(mc_v16 *)(c7 + 16) += s7_1;
                         s0_0 = (mc_v16){0};
                         s0_1 = (mc_v16){0};
-                        s0_2 = (mc_v16){0};
-                        s0_3 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
                         s1_1 = (mc_v16){0};
-                        s1_2 = (mc_v16){0};
-                        s1_3 = (mc_v16){0};
                         s2_0 = (mc_v16){0};
                         s2_1 = (mc_v16){0};
-                        s2_2 = (mc_v16){0};
-                        s2_3 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
                         s3_1 = (mc_v16){0};
-                        s3_2 = (mc_v16){0};
-                        s3_3 = (mc_v16){0};
+                        s4_0 = (mc_v16){0};
+                        s4_1 = (mc_v16){0};
+                        s5_0 = (mc_v16){0};
+                        s5_1 = (mc_v16){0};
+                        s6_0 = (mc_v16){0};
+                        s6_1 = (mc_v16){0};
+                        s7_0 = (mc_v16){0};
+                        s7_1 = (mc_v16){0};
                     }
                 }
             }
@@ -4662,8 +5092,8 @@ static void conv_k1_c384_96_12x12_s1_p0_pad_cl(const float *restrict planes, flo
 static void conv_k1_c384_96_12x12_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 128; j0 += 64) {
-        for (int i0 = 0; i0 < 384; i0 += 4)
+    for (int j0 = 0; j0 < 128; j0 += 32) {
+        for (int i0 = 0; i0 < 384; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 144 + j0;
             const float *restrict a0 = a + (i0 + 0) * 96;
@@ -4673,69 +5103,79 @@ static void conv_k1_c384_96_12x12_s1_p0_gemm_dx(const float *restrict a, const f
             const float *restrict a2 = a + (i0 + 2) * 96;
             float *restrict c3 = c + (i0 + 3) * 144 + j0;
             const float *restrict a3 = a + (i0 + 3) * 96;
+            float *restrict c4 = c + (i0 + 4) * 144 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 96;
+            float *restrict c5 = c + (i0 + 5) * 144 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 96;
+            float *restrict c6 = c + (i0 + 6) * 144 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 96;
+            float *restrict c7 = c + (i0 + 7) * 144 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 96;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 96; p++) {
                 const float *restrict bp = b + p * 144 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
     {
-        for (int i0 = 0; i0 < 384; i0 += 4)
+        for (int i0 = 0; i0 < 384; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 144 + 128;
             const float *restrict a0 = a + (i0 + 0) * 96;
@@ -4745,10 +5185,22 @@ static void conv_k1_c384_96_12x12_s1_p0_gemm_dx(const float *restrict a, const f
             const float *restrict a2 = a + (i0 + 2) * 96;
             float *restrict c3 = c + (i0 + 3) * 144 + 128;
             const float *restrict a3 = a + (i0 + 3) * 96;
+            float *restrict c4 = c + (i0 + 4) * 144 + 128;
+            const float *restrict a4 = a + (i0 + 4) * 96;
+            float *restrict c5 = c + (i0 + 5) * 144 + 128;
+            const float *restrict a5 = a + (i0 + 5) * 96;
+            float *restrict c6 = c + (i0 + 6) * 144 + 128;
+            const float *restrict a6 = a + (i0 + 6) * 96;
+            float *restrict c7 = c + (i0 + 7) * 144 + 128;
+            const float *restrict a7 = a + (i0 + 7) * 96;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
             for (int p = 0; p < 96; p++) {
                 const float *restrict bp = b + p * 144 + 128;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
@@ -4756,15 +5208,27 @@ static void conv_k1_c384_96_12x12_s1_p0_gemm_dx(const float *restrict a, const f
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s1_0 += x1 * b0;
                 s2_0 += x2 * b0;
                 s3_0 += x3 * b0;
+                s4_0 += x4 * b0;
+                s5_0 += x5 * b0;
+                s6_0 += x6 * b0;
+                s7_0 += x7 * b0;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c7 + 0) = s7_0;
         }
     }
 }
@@ -4834,8 +5298,8 @@ void conv_k1_c384_96_12x12_s1_p0_bwd(int n, const float *restrict x, const float
 static void conv_k1_c96_576_12x12_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 128; j0 += 64) {
-        for (int i0 = 0; i0 < 576; i0 += 4)
+    for (int j0 = 0; j0 < 128; j0 += 32) {
+        for (int i0 = 0; i0 < 576; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 144 + j0;
             const float *restrict a0 = a + (i0 + 0) * 96;
@@ -4845,69 +5309,79 @@ static void conv_k1_c96_576_12x12_s1_p0_gemm_fwd(const float *restrict a, const 
             const float *restrict a2 = a + (i0 + 2) * 96;
             float *restrict c3 = c + (i0 + 3) * 144 + j0;
             const float *restrict a3 = a + (i0 + 3) * 96;
+            float *restrict c4 = c + (i0 + 4) * 144 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 96;
+            float *restrict c5 = c + (i0 + 5) * 144 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 96;
+            float *restrict c6 = c + (i0 + 6) * 144 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 96;
+            float *restrict c7 = c + (i0 + 7) * 144 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 96;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 96; p++) {
                 const float *restrict bp = b + p * 144 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
     {
-        for (int i0 = 0; i0 < 576; i0 += 4)
+        for (int i0 = 0; i0 < 576; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 144 + 128;
             const float *restrict a0 = a + (i0 + 0) * 96;
@@ -4917,10 +5391,22 @@ static void conv_k1_c96_576_12x12_s1_p0_gemm_fwd(const float *restrict a, const 
             const float *restrict a2 = a + (i0 + 2) * 96;
             float *restrict c3 = c + (i0 + 3) * 144 + 128;
             const float *restrict a3 = a + (i0 + 3) * 96;
+            float *restrict c4 = c + (i0 + 4) * 144 + 128;
+            const float *restrict a4 = a + (i0 + 4) * 96;
+            float *restrict c5 = c + (i0 + 5) * 144 + 128;
+            const float *restrict a5 = a + (i0 + 5) * 96;
+            float *restrict c6 = c + (i0 + 6) * 144 + 128;
+            const float *restrict a6 = a + (i0 + 6) * 96;
+            float *restrict c7 = c + (i0 + 7) * 144 + 128;
+            const float *restrict a7 = a + (i0 + 7) * 96;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
             for (int p = 0; p < 96; p++) {
                 const float *restrict bp = b + p * 144 + 128;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
@@ -4928,24 +5414,36 @@ static void conv_k1_c96_576_12x12_s1_p0_gemm_fwd(const float *restrict a, const 
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s1_0 += x1 * b0;
                 s2_0 += x2 * b0;
                 s3_0 += x3 * b0;
+                s4_0 += x4 * b0;
+                s5_0 += x5 * b0;
+                s6_0 += x6 * b0;
+                s7_0 += x7 * b0;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c7 + 0) = s7_0;
         }
     }
 }
 
 static void conv_k1_c96_576_12x12_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    for (int i0 = 0; i0 < 576; i0 += 4) {
+    for (int i0 = 0; i0 < 576; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 64; j0 += 64)
+            for (int j0 = 0; j0 < 96; j0 += 32)
             {
                 const float *restrict a0 = a + (long)i * 82944 + (i0 + 0) * 144;
                 float *restrict c0 = c + (i0 + 0) * 96 + j0;
@@ -4955,101 +5453,14 @@ static void conv_k1_c96_576_12x12_s1_p0_gemm_dw(int nb, const float *restrict a,
                 float *restrict c2 = c + (i0 + 2) * 96 + j0;
                 const float *restrict a3 = a + (long)i * 82944 + (i0 + 3) * 144;
                 float *restrict c3 = c + (i0 + 3) * 96 + j0;
-                const int o0 = ((j0 + 0) / 96 / 1 * 12 + (j0 + 0) / 96 % 1) * 96 + (j0 + 0) % 96;
-                const int o1 = ((j0 + 16) / 96 / 1 * 12 + (j0 + 16) / 96 % 1) * 96 + (j0 + 16) % 96;
-                const int o2 = ((j0 + 32) / 96 / 1 * 12 + (j0 + 32) / 96 % 1) * 96 + (j0 + 32) % 96;
-                const int o3 = ((j0 + 48) / 96 / 1 * 12 + (j0 + 48) / 96 % 1) * 96 + (j0 + 48) % 96;
-                mc_v16 s0_0 = {0};
-                mc_v16 s0_1 = {0};
-                mc_v16 s0_2 = {0};
-                mc_v16 s0_3 = {0};
-                mc_v16 s1_0 = {0};
-                mc_v16 s1_1 = {0};
-                mc_v16 s1_2 = {0};
-                mc_v16 s1_3 = {0};
-                mc_v16 s2_0 = {0};
-                mc_v16 s2_1 = {0};
-                mc_v16 s2_2 = {0};
-                mc_v16 s2_3 = {0};
-                mc_v16 s3_0 = {0};
-                mc_v16 s3_1 = {0};
-                mc_v16 s3_2 = {0};
-                mc_v16 s3_3 = {0};
-                for (int oy = 0, p = 0; oy < 12; oy++) {
-                    for (int ox = 0; ox < 12; ox++, p++) {
-                        const float *restrict bp = b + (long)i * 13824 + (oy * 12 + ox) * 96;
-                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
-                        const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
-                        const mc_v16 y3 = *(const mc_v16 *)(bp + o3);
-                        const float x0 = a0[p];
-                        const float x1 = a1[p];
-                        const float x2 = a2[p];
-                        const float x3 = a3[p];
-                        s0_0 += x0 * y0;
-                        s0_1 += x0 * y1;
-                        s0_2 += x0 * y2;
-                        s0_3 += x0 * y3;
-                        s1_0 += x1 * y0;
-                        s1_1 += x1 * y1;
-                        s1_2 += x1 * y2;
-                        s1_3 += x1 * y3;
-                        s2_0 += x2 * y0;
-                        s2_1 += x2 * y1;
-                        s2_2 += x2 * y2;
-                        s2_3 += x2 * y3;
-                        s3_0 += x3 * y0;
-                        s3_1 += x3 * y1;
-                        s3_2 += x3 * y2;
-                        s3_3 += x3 * y3;
-                    }
-                    if (oy % 5 == 4 || oy == 11) {
-                        *(mc_v16 *)(c0 + 0) += s0_0;
-                        *(mc_v16 *)(c0 + 16) += s0_1;
-                        *(mc_v16 *)(c0 + 32) += s0_2;
-                        *(mc_v16 *)(c0 + 48) += s0_3;
-                        *(mc_v16 *)(c1 + 0) += s1_0;
-                        *(mc_v16 *)(c1 + 16) += s1_1;
-                        *(mc_v16 *)(c1 + 32) += s1_2;
-                        *(mc_v16 *)(c1 + 48) += s1_3;
-                        *(mc_v16 *)(c2 + 0) += s2_0;
-                        *(mc_v16 *)(c2 + 16) += s2_1;
-                        *(mc_v16 *)(c2 + 32) += s2_2;
-                        *(mc_v16 *)(c2 + 48) += s2_3;
-                        *(mc_v16 *)(c3 + 0) += s3_0;
-                        *(mc_v16 *)(c3 + 16) += s3_1;
-                        *(mc_v16 *)(c3 + 32) += s3_2;
-                        *(mc_v16 *)(c3 + 48) += s3_3;
-                        s0_0 = (mc_v16){0};
-                        s0_1 = (mc_v16){0};
-                        s0_2 = (mc_v16){0};
-                        s0_3 = (mc_v16){0};
-                        s1_0 = (mc_v16){0};
-                        s1_1 = (mc_v16){0};
-                        s1_2 = (mc_v16){0};
-                        s1_3 = (mc_v16){0};
-                        s2_0 = (mc_v16){0};
-                        s2_1 = (mc_v16){0};
-                        s2_2 = (mc_v16){0};
-                        s2_3 = (mc_v16){0};
-                        s3_0 = (mc_v16){0};
-                        s3_1 = (mc_v16){0};
-                        s3_2 = (mc_v16){0};
-                        s3_3 = (mc_v16){0};
-                    }
-                }
-            }
-            {
-            const int j0 = 64;
-            {
-                const float *restrict a0 = a + (long)i * 82944 + (i0 + 0) * 144;
-                float *restrict c0 = c + (i0 + 0) * 96 + j0;
-                const float *restrict a1 = a + (long)i * 82944 + (i0 + 1) * 144;
-                float *restrict c1 = c + (i0 + 1) * 96 + j0;
-                const float *restrict a2 = a + (long)i * 82944 + (i0 + 2) * 144;
-                float *restrict c2 = c + (i0 + 2) * 96 + j0;
-                const float *restrict a3 = a + (long)i * 82944 + (i0 + 3) * 144;
-                float *restrict c3 = c + (i0 + 3) * 96 + j0;
+                const float *restrict a4 = a + (long)i * 82944 + (i0 + 4) * 144;
+                float *restrict c4 = c + (i0 + 4) * 96 + j0;
+                const float *restrict a5 = a + (long)i * 82944 + (i0 + 5) * 144;
+                float *restrict c5 = c + (i0 + 5) * 96 + j0;
+                const float *restrict a6 = a + (long)i * 82944 + (i0 + 6) * 144;
+                float *restrict c6 = c + (i0 + 6) * 96 + j0;
+                const float *restrict a7 = a + (long)i * 82944 + (i0 + 7) * 144;
+                float *restrict c7 = c + (i0 + 7) * 96 + j0;
                 const int o0 = ((j0 + 0) / 96 / 1 * 12 + (j0 + 0) / 96 % 1) * 96 + (j0 + 0) % 96;
                 const int o1 = ((j0 + 16) / 96 / 1 * 12 + (j0 + 16) / 96 % 1) * 96 + (j0 + 16) % 96;
                 mc_v16 s0_0 = {0};
@@ -5060,6 +5471,14 @@ static void conv_k1_c96_576_12x12_s1_p0_gemm_dw(int nb, const float *restrict a,
                 mc_v16 s2_1 = {0};
                 mc_v16 s3_0 = {0};
                 mc_v16 s3_1 = {0};
+                mc_v16 s4_0 = {0};
+                mc_v16 s4_1 = {0};
+                mc_v16 s5_0 = {0};
+                mc_v16 s5_1 = {0};
+                mc_v16 s6_0 = {0};
+                mc_v16 s6_1 = {0};
+                mc_v16 s7_0 = {0};
+                mc_v16 s7_1 = {0};
                 for (int oy = 0, p = 0; oy < 12; oy++) {
                     for (int ox = 0; ox < 12; ox++, p++) {
                         const float *restrict bp = b + (long)i * 13824 + (oy * 12 + ox) * 96;
@@ -5069,6 +5488,10 @@ static void conv_k1_c96_576_12x12_s1_p0_gemm_dw(int nb, const float *restrict a,
                         const float x1 = a1[p];
                         const float x2 = a2[p];
                         const float x3 = a3[p];
+                        const float x4 = a4[p];
+                        const float x5 = a5[p];
+                        const float x6 = a6[p];
+                        const float x7 = a7[p];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
                         s1_0 += x1 * y0;
@@ -5077,6 +5500,14 @@ static void conv_k1_c96_576_12x12_s1_p0_gemm_dw(int nb, const float *restrict a,
                         s2_1 += x2 * y1;
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
+                        s4_0 += x4 * y0;
+                        s4_1 += x4 * y1;
+                        s5_0 += x5 * y0;
+                        s5_1 += x5 * y1;
+                        s6_0 += x6 * y0;
+                        s6_1 += x6 * y1;
+                        s7_0 += x7 * y0;
+                        s7_1 += x7 * y1;
                     }
                     if (oy % 5 == 4 || oy == 11) {
                         *(mc_v16 *)(c0 + 0) += s0_0;
@@ -5087,6 +5518,14 @@ static void conv_k1_c96_576_12x12_s1_p0_gemm_dw(int nb, const float *restrict a,
                         *(mc_v16 *)(c2 + 16) += s2_1;
                         *(mc_v16 *)(c3 + 0) += s3_0;
                         *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c4 + 0) += s4_0;
+                        *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c5 + 0) += s5_0;
+                        *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c6 + 0) += s6_0;
+                        *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c7 + 0) += s7_0;
+                        *(mc_v16 *)(c7 + 16) += s7_1;
                         s0_0 = (mc_v16){0};
                         s0_1 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
@@ -5095,9 +5534,16 @@ static void conv_k1_c96_576_12x12_s1_p0_gemm_dw(int nb, const float *restrict a,
                         s2_1 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
                         s3_1 = (mc_v16){0};
+                        s4_0 = (mc_v16){0};
+                        s4_1 = (mc_v16){0};
+                        s5_0 = (mc_v16){0};
+                        s5_1 = (mc_v16){0};
+                        s6_0 = (mc_v16){0};
+                        s6_1 = (mc_v16){0};
+                        s7_0 = (mc_v16){0};
+                        s7_1 = (mc_v16){0};
                     }
                 }
-            }
             }
         }
     }
@@ -5129,8 +5575,8 @@ static void conv_k1_c96_576_12x12_s1_p0_pad_cl(const float *restrict planes, flo
 static void conv_k1_c96_576_12x12_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 128; j0 += 64) {
-        for (int i0 = 0; i0 < 96; i0 += 4)
+    for (int j0 = 0; j0 < 128; j0 += 32) {
+        for (int i0 = 0; i0 < 96; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 144 + j0;
             const float *restrict a0 = a + (i0 + 0) * 576;
@@ -5140,69 +5586,79 @@ static void conv_k1_c96_576_12x12_s1_p0_gemm_dx(const float *restrict a, const f
             const float *restrict a2 = a + (i0 + 2) * 576;
             float *restrict c3 = c + (i0 + 3) * 144 + j0;
             const float *restrict a3 = a + (i0 + 3) * 576;
+            float *restrict c4 = c + (i0 + 4) * 144 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 576;
+            float *restrict c5 = c + (i0 + 5) * 144 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 576;
+            float *restrict c6 = c + (i0 + 6) * 144 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 576;
+            float *restrict c7 = c + (i0 + 7) * 144 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 576;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 576; p++) {
                 const float *restrict bp = b + p * 144 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
     {
-        for (int i0 = 0; i0 < 96; i0 += 4)
+        for (int i0 = 0; i0 < 96; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 144 + 128;
             const float *restrict a0 = a + (i0 + 0) * 576;
@@ -5212,10 +5668,22 @@ static void conv_k1_c96_576_12x12_s1_p0_gemm_dx(const float *restrict a, const f
             const float *restrict a2 = a + (i0 + 2) * 576;
             float *restrict c3 = c + (i0 + 3) * 144 + 128;
             const float *restrict a3 = a + (i0 + 3) * 576;
+            float *restrict c4 = c + (i0 + 4) * 144 + 128;
+            const float *restrict a4 = a + (i0 + 4) * 576;
+            float *restrict c5 = c + (i0 + 5) * 144 + 128;
+            const float *restrict a5 = a + (i0 + 5) * 576;
+            float *restrict c6 = c + (i0 + 6) * 144 + 128;
+            const float *restrict a6 = a + (i0 + 6) * 576;
+            float *restrict c7 = c + (i0 + 7) * 144 + 128;
+            const float *restrict a7 = a + (i0 + 7) * 576;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
             for (int p = 0; p < 576; p++) {
                 const float *restrict bp = b + p * 144 + 128;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
@@ -5223,15 +5691,27 @@ static void conv_k1_c96_576_12x12_s1_p0_gemm_dx(const float *restrict a, const f
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s1_0 += x1 * b0;
                 s2_0 += x2 * b0;
                 s3_0 += x3 * b0;
+                s4_0 += x4 * b0;
+                s5_0 += x5 * b0;
+                s6_0 += x6 * b0;
+                s7_0 += x7 * b0;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c7 + 0) = s7_0;
         }
     }
 }
@@ -5301,8 +5781,8 @@ void conv_k1_c96_576_12x12_s1_p0_bwd(int n, const float *restrict x, const float
 static void conv_k1_c576_96_12x12_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 128; j0 += 64) {
-        for (int i0 = 0; i0 < 96; i0 += 4)
+    for (int j0 = 0; j0 < 128; j0 += 32) {
+        for (int i0 = 0; i0 < 96; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 144 + j0;
             const float *restrict a0 = a + (i0 + 0) * 576;
@@ -5312,69 +5792,79 @@ static void conv_k1_c576_96_12x12_s1_p0_gemm_fwd(const float *restrict a, const 
             const float *restrict a2 = a + (i0 + 2) * 576;
             float *restrict c3 = c + (i0 + 3) * 144 + j0;
             const float *restrict a3 = a + (i0 + 3) * 576;
+            float *restrict c4 = c + (i0 + 4) * 144 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 576;
+            float *restrict c5 = c + (i0 + 5) * 144 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 576;
+            float *restrict c6 = c + (i0 + 6) * 144 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 576;
+            float *restrict c7 = c + (i0 + 7) * 144 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 576;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 576; p++) {
                 const float *restrict bp = b + p * 144 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
     {
-        for (int i0 = 0; i0 < 96; i0 += 4)
+        for (int i0 = 0; i0 < 96; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 144 + 128;
             const float *restrict a0 = a + (i0 + 0) * 576;
@@ -5384,10 +5874,22 @@ static void conv_k1_c576_96_12x12_s1_p0_gemm_fwd(const float *restrict a, const 
             const float *restrict a2 = a + (i0 + 2) * 576;
             float *restrict c3 = c + (i0 + 3) * 144 + 128;
             const float *restrict a3 = a + (i0 + 3) * 576;
+            float *restrict c4 = c + (i0 + 4) * 144 + 128;
+            const float *restrict a4 = a + (i0 + 4) * 576;
+            float *restrict c5 = c + (i0 + 5) * 144 + 128;
+            const float *restrict a5 = a + (i0 + 5) * 576;
+            float *restrict c6 = c + (i0 + 6) * 144 + 128;
+            const float *restrict a6 = a + (i0 + 6) * 576;
+            float *restrict c7 = c + (i0 + 7) * 144 + 128;
+            const float *restrict a7 = a + (i0 + 7) * 576;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
             for (int p = 0; p < 576; p++) {
                 const float *restrict bp = b + p * 144 + 128;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
@@ -5395,15 +5897,27 @@ static void conv_k1_c576_96_12x12_s1_p0_gemm_fwd(const float *restrict a, const 
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s1_0 += x1 * b0;
                 s2_0 += x2 * b0;
                 s3_0 += x3 * b0;
+                s4_0 += x4 * b0;
+                s5_0 += x5 * b0;
+                s6_0 += x6 * b0;
+                s7_0 += x7 * b0;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c7 + 0) = s7_0;
         }
     }
 }
@@ -5411,9 +5925,9 @@ static void conv_k1_c576_96_12x12_s1_p0_gemm_fwd(const float *restrict a, const 
 static void conv_k1_c576_96_12x12_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 96; i0 += 4) {
+    for (int i0 = 0; i0 < 96; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 576; j0 += 64)
+            for (int j0 = 0; j0 < 576; j0 += 32)
             {
                 const float *restrict a0 = a + (long)i * 13824 + (i0 + 0) * 144;
                 float *restrict c0 = c + (i0 + 0) * 576 + j0;
@@ -5423,87 +5937,95 @@ static void conv_k1_c576_96_12x12_s1_p0_gemm_dw(int nb, const float *restrict a,
                 float *restrict c2 = c + (i0 + 2) * 576 + j0;
                 const float *restrict a3 = a + (long)i * 13824 + (i0 + 3) * 144;
                 float *restrict c3 = c + (i0 + 3) * 576 + j0;
+                const float *restrict a4 = a + (long)i * 13824 + (i0 + 4) * 144;
+                float *restrict c4 = c + (i0 + 4) * 576 + j0;
+                const float *restrict a5 = a + (long)i * 13824 + (i0 + 5) * 144;
+                float *restrict c5 = c + (i0 + 5) * 576 + j0;
+                const float *restrict a6 = a + (long)i * 13824 + (i0 + 6) * 144;
+                float *restrict c6 = c + (i0 + 6) * 576 + j0;
+                const float *restrict a7 = a + (long)i * 13824 + (i0 + 7) * 144;
+                float *restrict c7 = c + (i0 + 7) * 576 + j0;
                 const int o0 = ((j0 + 0) / 576 / 1 * 12 + (j0 + 0) / 576 % 1) * 576 + (j0 + 0) % 576;
                 const int o1 = ((j0 + 16) / 576 / 1 * 12 + (j0 + 16) / 576 % 1) * 576 + (j0 + 16) % 576;
-                const int o2 = ((j0 + 32) / 576 / 1 * 12 + (j0 + 32) / 576 % 1) * 576 + (j0 + 32) % 576;
-                const int o3 = ((j0 + 48) / 576 / 1 * 12 + (j0 + 48) / 576 % 1) * 576 + (j0 + 48) % 576;
                 mc_v16 s0_0 = {0};
                 mc_v16 s0_1 = {0};
-                mc_v16 s0_2 = {0};
-                mc_v16 s0_3 = {0};
                 mc_v16 s1_0 = {0};
                 mc_v16 s1_1 = {0};
-                mc_v16 s1_2 = {0};
-                mc_v16 s1_3 = {0};
                 mc_v16 s2_0 = {0};
                 mc_v16 s2_1 = {0};
-                mc_v16 s2_2 = {0};
-                mc_v16 s2_3 = {0};
                 mc_v16 s3_0 = {0};
                 mc_v16 s3_1 = {0};
-                mc_v16 s3_2 = {0};
-                mc_v16 s3_3 = {0};
+                mc_v16 s4_0 = {0};
+                mc_v16 s4_1 = {0};
+                mc_v16 s5_0 = {0};
+                mc_v16 s5_1 = {0};
+                mc_v16 s6_0 = {0};
+                mc_v16 s6_1 = {0};
+                mc_v16 s7_0 = {0};
+                mc_v16 s7_1 = {0};
                 for (int oy = 0, p = 0; oy < 12; oy++) {
                     for (int ox = 0; ox < 12; ox++, p++) {
                         const float *restrict bp = b + (long)i * 82944 + (oy * 12 + ox) * 576;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
                         const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
-                        const mc_v16 y3 = *(const mc_v16 *)(bp + o3);
                         const float x0 = a0[p];
                         const float x1 = a1[p];
                         const float x2 = a2[p];
                         const float x3 = a3[p];
+                        const float x4 = a4[p];
+                        const float x5 = a5[p];
+                        const float x6 = a6[p];
+                        const float x7 = a7[p];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
-                        s0_2 += x0 * y2;
-                        s0_3 += x0 * y3;
                         s1_0 += x1 * y0;
                         s1_1 += x1 * y1;
-                        s1_2 += x1 * y2;
-                        s1_3 += x1 * y3;
                         s2_0 += x2 * y0;
                         s2_1 += x2 * y1;
-                        s2_2 += x2 * y2;
-                        s2_3 += x2 * y3;
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
-                        s3_2 += x3 * y2;
-                        s3_3 += x3 * y3;
+                        s4_0 += x4 * y0;
+                        s4_1 += x4 * y1;
+                        s5_0 += x5 * y0;
+                        s5_1 += x5 * y1;
+                        s6_0 += x6 * y0;
+                        s6_1 += x6 * y1;
+                        s7_0 += x7 * y0;
+                        s7_1 += x7 * y1;
                     }
                     if (oy % 5 == 4 || oy == 11) {
                         *(mc_v16 *)(c0 + 0) += s0_0;
                         *(mc_v16 *)(c0 + 16) += s0_1;
-                        *(mc_v16 *)(c0 + 32) += s0_2;
-                        *(mc_v16 *)(c0 + 48) += s0_3;
                         *(mc_v16 *)(c1 + 0) += s1_0;
                         *(mc_v16 *)(c1 + 16) += s1_1;
-                        *(mc_v16 *)(c1 + 32) += s1_2;
-                        *(mc_v16 *)(c1 + 48) += s1_3;
                         *(mc_v16 *)(c2 + 0) += s2_0;
                         *(mc_v16 *)(c2 + 16) += s2_1;
-                        *(mc_v16 *)(c2 + 32) += s2_2;
-                        *(mc_v16 *)(c2 + 48) += s2_3;
                         *(mc_v16 *)(c3 + 0) += s3_0;
                         *(mc_v16 *)(c3 + 16) += s3_1;
-                        *(mc_v16 *)(c3 + 32) += s3_2;
-                        *(mc_v16 *)(c3 + 48) += s3_3;
+                        *(mc_v16 *)(c4 + 0) += s4_0;
+                        *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c5 + 0) += s5_0;
+                        *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c6 + 0) += s6_0;
+                        *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c7 + 0) += s7_0;
+                        *(mc_v16 *)(c7 + 16) += s7_1;
                         s0_0 = (mc_v16){0};
                         s0_1 = (mc_v16){0};
-                        s0_2 = (mc_v16){0};
-                        s0_3 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
                         s1_1 = (mc_v16){0};
-                        s1_2 = (mc_v16){0};
-                        s1_3 = (mc_v16){0};
                         s2_0 = (mc_v16){0};
                         s2_1 = (mc_v16){0};
-                        s2_2 = (mc_v16){0};
-                        s2_3 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
                         s3_1 = (mc_v16){0};
-                        s3_2 = (mc_v16){0};
-                        s3_3 = (mc_v16){0};
+                        s4_0 = (mc_v16){0};
+                        s4_1 = (mc_v16){0};
+                        s5_0 = (mc_v16){0};
+                        s5_1 = (mc_v16){0};
+                        s6_0 = (mc_v16){0};
+                        s6_1 = (mc_v16){0};
+                        s7_0 = (mc_v16){0};
+                        s7_1 = (mc_v16){0};
                     }
                 }
             }
@@ -5537,8 +6059,8 @@ static void conv_k1_c576_96_12x12_s1_p0_pad_cl(const float *restrict planes, flo
 static void conv_k1_c576_96_12x12_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 128; j0 += 64) {
-        for (int i0 = 0; i0 < 576; i0 += 4)
+    for (int j0 = 0; j0 < 128; j0 += 32) {
+        for (int i0 = 0; i0 < 576; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 144 + j0;
             const float *restrict a0 = a + (i0 + 0) * 96;
@@ -5548,69 +6070,79 @@ static void conv_k1_c576_96_12x12_s1_p0_gemm_dx(const float *restrict a, const f
             const float *restrict a2 = a + (i0 + 2) * 96;
             float *restrict c3 = c + (i0 + 3) * 144 + j0;
             const float *restrict a3 = a + (i0 + 3) * 96;
+            float *restrict c4 = c + (i0 + 4) * 144 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 96;
+            float *restrict c5 = c + (i0 + 5) * 144 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 96;
+            float *restrict c6 = c + (i0 + 6) * 144 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 96;
+            float *restrict c7 = c + (i0 + 7) * 144 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 96;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 96; p++) {
                 const float *restrict bp = b + p * 144 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
     {
-        for (int i0 = 0; i0 < 576; i0 += 4)
+        for (int i0 = 0; i0 < 576; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 144 + 128;
             const float *restrict a0 = a + (i0 + 0) * 96;
@@ -5620,10 +6152,22 @@ static void conv_k1_c576_96_12x12_s1_p0_gemm_dx(const float *restrict a, const f
             const float *restrict a2 = a + (i0 + 2) * 96;
             float *restrict c3 = c + (i0 + 3) * 144 + 128;
             const float *restrict a3 = a + (i0 + 3) * 96;
+            float *restrict c4 = c + (i0 + 4) * 144 + 128;
+            const float *restrict a4 = a + (i0 + 4) * 96;
+            float *restrict c5 = c + (i0 + 5) * 144 + 128;
+            const float *restrict a5 = a + (i0 + 5) * 96;
+            float *restrict c6 = c + (i0 + 6) * 144 + 128;
+            const float *restrict a6 = a + (i0 + 6) * 96;
+            float *restrict c7 = c + (i0 + 7) * 144 + 128;
+            const float *restrict a7 = a + (i0 + 7) * 96;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
             for (int p = 0; p < 96; p++) {
                 const float *restrict bp = b + p * 144 + 128;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
@@ -5631,15 +6175,27 @@ static void conv_k1_c576_96_12x12_s1_p0_gemm_dx(const float *restrict a, const f
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s1_0 += x1 * b0;
                 s2_0 += x2 * b0;
                 s3_0 += x3 * b0;
+                s4_0 += x4 * b0;
+                s5_0 += x5 * b0;
+                s6_0 += x6 * b0;
+                s7_0 += x7 * b0;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c7 + 0) = s7_0;
         }
     }
 }
@@ -5698,72 +6254,153 @@ void conv_k1_c576_96_12x12_s1_p0_bwd(int n, const float *restrict x, const float
 /* conv_k1_c576_160_6x6_s1_p0: conv 576x6x6 -> 160x6x6, kernel 1, stride 1, padding 0 */
 static void conv_k1_c576_160_6x6_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    {
-        for (int i0 = 0; i0 < 160; i0 += 4)
+    MC_OMP_FOR
+    for (int j0 = 0; j0 < 32; j0 += 32) {
+        for (int i0 = 0; i0 < 160; i0 += 8)
         {
-            float *restrict c0 = c + (i0 + 0) * 36 + 0;
+            float *restrict c0 = c + (i0 + 0) * 36 + j0;
             const float *restrict a0 = a + (i0 + 0) * 576;
-            float *restrict c1 = c + (i0 + 1) * 36 + 0;
+            float *restrict c1 = c + (i0 + 1) * 36 + j0;
             const float *restrict a1 = a + (i0 + 1) * 576;
-            float *restrict c2 = c + (i0 + 2) * 36 + 0;
+            float *restrict c2 = c + (i0 + 2) * 36 + j0;
             const float *restrict a2 = a + (i0 + 2) * 576;
-            float *restrict c3 = c + (i0 + 3) * 36 + 0;
+            float *restrict c3 = c + (i0 + 3) * 36 + j0;
             const float *restrict a3 = a + (i0 + 3) * 576;
+            float *restrict c4 = c + (i0 + 4) * 36 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 576;
+            float *restrict c5 = c + (i0 + 5) * 36 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 576;
+            float *restrict c6 = c + (i0 + 6) * 36 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 576;
+            float *restrict c7 = c + (i0 + 7) * 36 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 576;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2; mc_v16_part(&s0_2, c0 + 32, 4);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2; mc_v16_part(&s1_2, c1 + 32, 4);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2; mc_v16_part(&s2_2, c2 + 32, 4);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2; mc_v16_part(&s3_2, c3 + 32, 4);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 576; p++) {
-                const float *restrict bp = b + p * 36 + 0;
+                const float *restrict bp = b + p * 36 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2; mc_v16_part(&b2, bp + 32, 4);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            mc_v16_store_part(c0 + 32, &s0_2, 4);
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            mc_v16_store_part(c1 + 32, &s1_2, 4);
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            mc_v16_store_part(c2 + 32, &s2_2, 4);
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            mc_v16_store_part(c3 + 32, &s3_2, 4);
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
+        }
+    }
+    {
+        for (int i0 = 0; i0 < 160; i0 += 8)
+        {
+            float *restrict c0 = c + (i0 + 0) * 36 + 32;
+            const float *restrict a0 = a + (i0 + 0) * 576;
+            float *restrict c1 = c + (i0 + 1) * 36 + 32;
+            const float *restrict a1 = a + (i0 + 1) * 576;
+            float *restrict c2 = c + (i0 + 2) * 36 + 32;
+            const float *restrict a2 = a + (i0 + 2) * 576;
+            float *restrict c3 = c + (i0 + 3) * 36 + 32;
+            const float *restrict a3 = a + (i0 + 3) * 576;
+            float *restrict c4 = c + (i0 + 4) * 36 + 32;
+            const float *restrict a4 = a + (i0 + 4) * 576;
+            float *restrict c5 = c + (i0 + 5) * 36 + 32;
+            const float *restrict a5 = a + (i0 + 5) * 576;
+            float *restrict c6 = c + (i0 + 6) * 36 + 32;
+            const float *restrict a6 = a + (i0 + 6) * 576;
+            float *restrict c7 = c + (i0 + 7) * 36 + 32;
+            const float *restrict a7 = a + (i0 + 7) * 576;
+            mc_v16 s0_0; mc_v16_part(&s0_0, c0 + 0, 4);
+            mc_v16 s1_0; mc_v16_part(&s1_0, c1 + 0, 4);
+            mc_v16 s2_0; mc_v16_part(&s2_0, c2 + 0, 4);
+            mc_v16 s3_0; mc_v16_part(&s3_0, c3 + 0, 4);
+            mc_v16 s4_0; mc_v16_part(&s4_0, c4 + 0, 4);
+            mc_v16 s5_0; mc_v16_part(&s5_0, c5 + 0, 4);
+            mc_v16 s6_0; mc_v16_part(&s6_0, c6 + 0, 4);
+            mc_v16 s7_0; mc_v16_part(&s7_0, c7 + 0, 4);
+            for (int p = 0; p < 576; p++) {
+                const float *restrict bp = b + p * 36 + 32;
+                mc_v16 b0; mc_v16_part(&b0, bp + 0, 4);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
+                s0_0 += x0 * b0;
+                s1_0 += x1 * b0;
+                s2_0 += x2 * b0;
+                s3_0 += x3 * b0;
+                s4_0 += x4 * b0;
+                s5_0 += x5 * b0;
+                s6_0 += x6 * b0;
+                s7_0 += x7 * b0;
+            }
+            mc_v16_store_part(c0 + 0, &s0_0, 4);
+            mc_v16_store_part(c1 + 0, &s1_0, 4);
+            mc_v16_store_part(c2 + 0, &s2_0, 4);
+            mc_v16_store_part(c3 + 0, &s3_0, 4);
+            mc_v16_store_part(c4 + 0, &s4_0, 4);
+            mc_v16_store_part(c5 + 0, &s5_0, 4);
+            mc_v16_store_part(c6 + 0, &s6_0, 4);
+            mc_v16_store_part(c7 + 0, &s7_0, 4);
         }
     }
 }
 
 static void conv_k1_c576_160_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    for (int i0 = 0; i0 < 160; i0 += 4) {
+    for (int i0 = 0; i0 < 160; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 576; j0 += 64)
+            for (int j0 = 0; j0 < 576; j0 += 32)
             {
                 const float *restrict a0 = a + (long)i * 5760 + (i0 + 0) * 36;
                 float *restrict c0 = c + (i0 + 0) * 576 + j0;
@@ -5773,87 +6410,95 @@ static void conv_k1_c576_160_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, 
                 float *restrict c2 = c + (i0 + 2) * 576 + j0;
                 const float *restrict a3 = a + (long)i * 5760 + (i0 + 3) * 36;
                 float *restrict c3 = c + (i0 + 3) * 576 + j0;
+                const float *restrict a4 = a + (long)i * 5760 + (i0 + 4) * 36;
+                float *restrict c4 = c + (i0 + 4) * 576 + j0;
+                const float *restrict a5 = a + (long)i * 5760 + (i0 + 5) * 36;
+                float *restrict c5 = c + (i0 + 5) * 576 + j0;
+                const float *restrict a6 = a + (long)i * 5760 + (i0 + 6) * 36;
+                float *restrict c6 = c + (i0 + 6) * 576 + j0;
+                const float *restrict a7 = a + (long)i * 5760 + (i0 + 7) * 36;
+                float *restrict c7 = c + (i0 + 7) * 576 + j0;
                 const int o0 = ((j0 + 0) / 576 / 1 * 6 + (j0 + 0) / 576 % 1) * 576 + (j0 + 0) % 576;
                 const int o1 = ((j0 + 16) / 576 / 1 * 6 + (j0 + 16) / 576 % 1) * 576 + (j0 + 16) % 576;
-                const int o2 = ((j0 + 32) / 576 / 1 * 6 + (j0 + 32) / 576 % 1) * 576 + (j0 + 32) % 576;
-                const int o3 = ((j0 + 48) / 576 / 1 * 6 + (j0 + 48) / 576 % 1) * 576 + (j0 + 48) % 576;
                 mc_v16 s0_0 = {0};
                 mc_v16 s0_1 = {0};
-                mc_v16 s0_2 = {0};
-                mc_v16 s0_3 = {0};
                 mc_v16 s1_0 = {0};
                 mc_v16 s1_1 = {0};
-                mc_v16 s1_2 = {0};
-                mc_v16 s1_3 = {0};
                 mc_v16 s2_0 = {0};
                 mc_v16 s2_1 = {0};
-                mc_v16 s2_2 = {0};
-                mc_v16 s2_3 = {0};
                 mc_v16 s3_0 = {0};
                 mc_v16 s3_1 = {0};
-                mc_v16 s3_2 = {0};
-                mc_v16 s3_3 = {0};
+                mc_v16 s4_0 = {0};
+                mc_v16 s4_1 = {0};
+                mc_v16 s5_0 = {0};
+                mc_v16 s5_1 = {0};
+                mc_v16 s6_0 = {0};
+                mc_v16 s6_1 = {0};
+                mc_v16 s7_0 = {0};
+                mc_v16 s7_1 = {0};
                 for (int oy = 0, p = 0; oy < 6; oy++) {
                     for (int ox = 0; ox < 6; ox++, p++) {
                         const float *restrict bp = b + (long)i * 20736 + (oy * 6 + ox) * 576;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
                         const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
-                        const mc_v16 y3 = *(const mc_v16 *)(bp + o3);
                         const float x0 = a0[p];
                         const float x1 = a1[p];
                         const float x2 = a2[p];
                         const float x3 = a3[p];
+                        const float x4 = a4[p];
+                        const float x5 = a5[p];
+                        const float x6 = a6[p];
+                        const float x7 = a7[p];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
-                        s0_2 += x0 * y2;
-                        s0_3 += x0 * y3;
                         s1_0 += x1 * y0;
                         s1_1 += x1 * y1;
-                        s1_2 += x1 * y2;
-                        s1_3 += x1 * y3;
                         s2_0 += x2 * y0;
                         s2_1 += x2 * y1;
-                        s2_2 += x2 * y2;
-                        s2_3 += x2 * y3;
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
-                        s3_2 += x3 * y2;
-                        s3_3 += x3 * y3;
+                        s4_0 += x4 * y0;
+                        s4_1 += x4 * y1;
+                        s5_0 += x5 * y0;
+                        s5_1 += x5 * y1;
+                        s6_0 += x6 * y0;
+                        s6_1 += x6 * y1;
+                        s7_0 += x7 * y0;
+                        s7_1 += x7 * y1;
                     }
                     if (oy % 10 == 9 || oy == 5) {
                         *(mc_v16 *)(c0 + 0) += s0_0;
                         *(mc_v16 *)(c0 + 16) += s0_1;
-                        *(mc_v16 *)(c0 + 32) += s0_2;
-                        *(mc_v16 *)(c0 + 48) += s0_3;
                         *(mc_v16 *)(c1 + 0) += s1_0;
                         *(mc_v16 *)(c1 + 16) += s1_1;
-                        *(mc_v16 *)(c1 + 32) += s1_2;
-                        *(mc_v16 *)(c1 + 48) += s1_3;
                         *(mc_v16 *)(c2 + 0) += s2_0;
                         *(mc_v16 *)(c2 + 16) += s2_1;
-                        *(mc_v16 *)(c2 + 32) += s2_2;
-                        *(mc_v16 *)(c2 + 48) += s2_3;
                         *(mc_v16 *)(c3 + 0) += s3_0;
                         *(mc_v16 *)(c3 + 16) += s3_1;
-                        *(mc_v16 *)(c3 + 32) += s3_2;
-                        *(mc_v16 *)(c3 + 48) += s3_3;
+                        *(mc_v16 *)(c4 + 0) += s4_0;
+                        *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c5 + 0) += s5_0;
+                        *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c6 + 0) += s6_0;
+                        *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c7 + 0) += s7_0;
+                        *(mc_v16 *)(c7 + 16) += s7_1;
                         s0_0 = (mc_v16){0};
                         s0_1 = (mc_v16){0};
-                        s0_2 = (mc_v16){0};
-                        s0_3 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
                         s1_1 = (mc_v16){0};
-                        s1_2 = (mc_v16){0};
-                        s1_3 = (mc_v16){0};
                         s2_0 = (mc_v16){0};
                         s2_1 = (mc_v16){0};
-                        s2_2 = (mc_v16){0};
-                        s2_3 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
                         s3_1 = (mc_v16){0};
-                        s3_2 = (mc_v16){0};
-                        s3_3 = (mc_v16){0};
+                        s4_0 = (mc_v16){0};
+                        s4_1 = (mc_v16){0};
+                        s5_0 = (mc_v16){0};
+                        s5_1 = (mc_v16){0};
+                        s6_0 = (mc_v16){0};
+                        s6_1 = (mc_v16){0};
+                        s7_0 = (mc_v16){0};
+                        s7_1 = (mc_v16){0};
                     }
                 }
             }
@@ -5886,63 +6531,144 @@ static void conv_k1_c576_160_6x6_s1_p0_pad_cl(const float *restrict planes, floa
 
 static void conv_k1_c576_160_6x6_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    {
-        for (int i0 = 0; i0 < 576; i0 += 4)
+    MC_OMP_FOR
+    for (int j0 = 0; j0 < 32; j0 += 32) {
+        for (int i0 = 0; i0 < 576; i0 += 8)
         {
-            float *restrict c0 = c + (i0 + 0) * 36 + 0;
+            float *restrict c0 = c + (i0 + 0) * 36 + j0;
             const float *restrict a0 = a + (i0 + 0) * 160;
-            float *restrict c1 = c + (i0 + 1) * 36 + 0;
+            float *restrict c1 = c + (i0 + 1) * 36 + j0;
             const float *restrict a1 = a + (i0 + 1) * 160;
-            float *restrict c2 = c + (i0 + 2) * 36 + 0;
+            float *restrict c2 = c + (i0 + 2) * 36 + j0;
             const float *restrict a2 = a + (i0 + 2) * 160;
-            float *restrict c3 = c + (i0 + 3) * 36 + 0;
+            float *restrict c3 = c + (i0 + 3) * 36 + j0;
             const float *restrict a3 = a + (i0 + 3) * 160;
+            float *restrict c4 = c + (i0 + 4) * 36 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 160;
+            float *restrict c5 = c + (i0 + 5) * 36 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 160;
+            float *restrict c6 = c + (i0 + 6) * 36 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 160;
+            float *restrict c7 = c + (i0 + 7) * 36 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 160;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2; mc_v16_part(&s0_2, c0 + 32, 4);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2; mc_v16_part(&s1_2, c1 + 32, 4);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2; mc_v16_part(&s2_2, c2 + 32, 4);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2; mc_v16_part(&s3_2, c3 + 32, 4);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 160; p++) {
-                const float *restrict bp = b + p * 36 + 0;
+                const float *restrict bp = b + p * 36 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2; mc_v16_part(&b2, bp + 32, 4);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            mc_v16_store_part(c0 + 32, &s0_2, 4);
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            mc_v16_store_part(c1 + 32, &s1_2, 4);
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            mc_v16_store_part(c2 + 32, &s2_2, 4);
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            mc_v16_store_part(c3 + 32, &s3_2, 4);
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
+        }
+    }
+    {
+        for (int i0 = 0; i0 < 576; i0 += 8)
+        {
+            float *restrict c0 = c + (i0 + 0) * 36 + 32;
+            const float *restrict a0 = a + (i0 + 0) * 160;
+            float *restrict c1 = c + (i0 + 1) * 36 + 32;
+            const float *restrict a1 = a + (i0 + 1) * 160;
+            float *restrict c2 = c + (i0 + 2) * 36 + 32;
+            const float *restrict a2 = a + (i0 + 2) * 160;
+            float *restrict c3 = c + (i0 + 3) * 36 + 32;
+            const float *restrict a3 = a + (i0 + 3) * 160;
+            float *restrict c4 = c + (i0 + 4) * 36 + 32;
+            const float *restrict a4 = a + (i0 + 4) * 160;
+            float *restrict c5 = c + (i0 + 5) * 36 + 32;
+            const float *restrict a5 = a + (i0 + 5) * 160;
+            float *restrict c6 = c + (i0 + 6) * 36 + 32;
+            const float *restrict a6 = a + (i0 + 6) * 160;
+            float *restrict c7 = c + (i0 + 7) * 36 + 32;
+            const float *restrict a7 = a + (i0 + 7) * 160;
+            mc_v16 s0_0; mc_v16_part(&s0_0, c0 + 0, 4);
+            mc_v16 s1_0; mc_v16_part(&s1_0, c1 + 0, 4);
+            mc_v16 s2_0; mc_v16_part(&s2_0, c2 + 0, 4);
+            mc_v16 s3_0; mc_v16_part(&s3_0, c3 + 0, 4);
+            mc_v16 s4_0; mc_v16_part(&s4_0, c4 + 0, 4);
+            mc_v16 s5_0; mc_v16_part(&s5_0, c5 + 0, 4);
+            mc_v16 s6_0; mc_v16_part(&s6_0, c6 + 0, 4);
+            mc_v16 s7_0; mc_v16_part(&s7_0, c7 + 0, 4);
+            for (int p = 0; p < 160; p++) {
+                const float *restrict bp = b + p * 36 + 32;
+                mc_v16 b0; mc_v16_part(&b0, bp + 0, 4);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
+                s0_0 += x0 * b0;
+                s1_0 += x1 * b0;
+                s2_0 += x2 * b0;
+                s3_0 += x3 * b0;
+                s4_0 += x4 * b0;
+                s5_0 += x5 * b0;
+                s6_0 += x6 * b0;
+                s7_0 += x7 * b0;
+            }
+            mc_v16_store_part(c0 + 0, &s0_0, 4);
+            mc_v16_store_part(c1 + 0, &s1_0, 4);
+            mc_v16_store_part(c2 + 0, &s2_0, 4);
+            mc_v16_store_part(c3 + 0, &s3_0, 4);
+            mc_v16_store_part(c4 + 0, &s4_0, 4);
+            mc_v16_store_part(c5 + 0, &s5_0, 4);
+            mc_v16_store_part(c6 + 0, &s6_0, 4);
+            mc_v16_store_part(c7 + 0, &s7_0, 4);
         }
     }
 }
@@ -6011,72 +6737,153 @@ void conv_k1_c576_160_6x6_s1_p0_bwd(int n, const float *restrict x, const float 
 /* conv_k1_c160_960_6x6_s1_p0: conv 160x6x6 -> 960x6x6, kernel 1, stride 1, padding 0 */
 static void conv_k1_c160_960_6x6_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    {
-        for (int i0 = 0; i0 < 960; i0 += 4)
+    MC_OMP_FOR
+    for (int j0 = 0; j0 < 32; j0 += 32) {
+        for (int i0 = 0; i0 < 960; i0 += 8)
         {
-            float *restrict c0 = c + (i0 + 0) * 36 + 0;
+            float *restrict c0 = c + (i0 + 0) * 36 + j0;
             const float *restrict a0 = a + (i0 + 0) * 160;
-            float *restrict c1 = c + (i0 + 1) * 36 + 0;
+            float *restrict c1 = c + (i0 + 1) * 36 + j0;
             const float *restrict a1 = a + (i0 + 1) * 160;
-            float *restrict c2 = c + (i0 + 2) * 36 + 0;
+            float *restrict c2 = c + (i0 + 2) * 36 + j0;
             const float *restrict a2 = a + (i0 + 2) * 160;
-            float *restrict c3 = c + (i0 + 3) * 36 + 0;
+            float *restrict c3 = c + (i0 + 3) * 36 + j0;
             const float *restrict a3 = a + (i0 + 3) * 160;
+            float *restrict c4 = c + (i0 + 4) * 36 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 160;
+            float *restrict c5 = c + (i0 + 5) * 36 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 160;
+            float *restrict c6 = c + (i0 + 6) * 36 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 160;
+            float *restrict c7 = c + (i0 + 7) * 36 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 160;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2; mc_v16_part(&s0_2, c0 + 32, 4);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2; mc_v16_part(&s1_2, c1 + 32, 4);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2; mc_v16_part(&s2_2, c2 + 32, 4);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2; mc_v16_part(&s3_2, c3 + 32, 4);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 160; p++) {
-                const float *restrict bp = b + p * 36 + 0;
+                const float *restrict bp = b + p * 36 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2; mc_v16_part(&b2, bp + 32, 4);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            mc_v16_store_part(c0 + 32, &s0_2, 4);
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            mc_v16_store_part(c1 + 32, &s1_2, 4);
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            mc_v16_store_part(c2 + 32, &s2_2, 4);
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            mc_v16_store_part(c3 + 32, &s3_2, 4);
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
+        }
+    }
+    {
+        for (int i0 = 0; i0 < 960; i0 += 8)
+        {
+            float *restrict c0 = c + (i0 + 0) * 36 + 32;
+            const float *restrict a0 = a + (i0 + 0) * 160;
+            float *restrict c1 = c + (i0 + 1) * 36 + 32;
+            const float *restrict a1 = a + (i0 + 1) * 160;
+            float *restrict c2 = c + (i0 + 2) * 36 + 32;
+            const float *restrict a2 = a + (i0 + 2) * 160;
+            float *restrict c3 = c + (i0 + 3) * 36 + 32;
+            const float *restrict a3 = a + (i0 + 3) * 160;
+            float *restrict c4 = c + (i0 + 4) * 36 + 32;
+            const float *restrict a4 = a + (i0 + 4) * 160;
+            float *restrict c5 = c + (i0 + 5) * 36 + 32;
+            const float *restrict a5 = a + (i0 + 5) * 160;
+            float *restrict c6 = c + (i0 + 6) * 36 + 32;
+            const float *restrict a6 = a + (i0 + 6) * 160;
+            float *restrict c7 = c + (i0 + 7) * 36 + 32;
+            const float *restrict a7 = a + (i0 + 7) * 160;
+            mc_v16 s0_0; mc_v16_part(&s0_0, c0 + 0, 4);
+            mc_v16 s1_0; mc_v16_part(&s1_0, c1 + 0, 4);
+            mc_v16 s2_0; mc_v16_part(&s2_0, c2 + 0, 4);
+            mc_v16 s3_0; mc_v16_part(&s3_0, c3 + 0, 4);
+            mc_v16 s4_0; mc_v16_part(&s4_0, c4 + 0, 4);
+            mc_v16 s5_0; mc_v16_part(&s5_0, c5 + 0, 4);
+            mc_v16 s6_0; mc_v16_part(&s6_0, c6 + 0, 4);
+            mc_v16 s7_0; mc_v16_part(&s7_0, c7 + 0, 4);
+            for (int p = 0; p < 160; p++) {
+                const float *restrict bp = b + p * 36 + 32;
+                mc_v16 b0; mc_v16_part(&b0, bp + 0, 4);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
+                s0_0 += x0 * b0;
+                s1_0 += x1 * b0;
+                s2_0 += x2 * b0;
+                s3_0 += x3 * b0;
+                s4_0 += x4 * b0;
+                s5_0 += x5 * b0;
+                s6_0 += x6 * b0;
+                s7_0 += x7 * b0;
+            }
+            mc_v16_store_part(c0 + 0, &s0_0, 4);
+            mc_v16_store_part(c1 + 0, &s1_0, 4);
+            mc_v16_store_part(c2 + 0, &s2_0, 4);
+            mc_v16_store_part(c3 + 0, &s3_0, 4);
+            mc_v16_store_part(c4 + 0, &s4_0, 4);
+            mc_v16_store_part(c5 + 0, &s5_0, 4);
+            mc_v16_store_part(c6 + 0, &s6_0, 4);
+            mc_v16_store_part(c7 + 0, &s7_0, 4);
         }
     }
 }
 
 static void conv_k1_c160_960_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    for (int i0 = 0; i0 < 960; i0 += 4) {
+    for (int i0 = 0; i0 < 960; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 128; j0 += 64)
+            for (int j0 = 0; j0 < 160; j0 += 32)
             {
                 const float *restrict a0 = a + (long)i * 34560 + (i0 + 0) * 36;
                 float *restrict c0 = c + (i0 + 0) * 160 + j0;
@@ -6086,101 +6893,14 @@ static void conv_k1_c160_960_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, 
                 float *restrict c2 = c + (i0 + 2) * 160 + j0;
                 const float *restrict a3 = a + (long)i * 34560 + (i0 + 3) * 36;
                 float *restrict c3 = c + (i0 + 3) * 160 + j0;
-                const int o0 = ((j0 + 0) / 160 / 1 * 6 + (j0 + 0) / 160 % 1) * 160 + (j0 + 0) % 160;
-                const int o1 = ((j0 + 16) / 160 / 1 * 6 + (j0 + 16) / 160 % 1) * 160 + (j0 + 16) % 160;
-                const int o2 = ((j0 + 32) / 160 / 1 * 6 + (j0 + 32) / 160 % 1) * 160 + (j0 + 32) % 160;
-                const int o3 = ((j0 + 48) / 160 / 1 * 6 + (j0 + 48) / 160 % 1) * 160 + (j0 + 48) % 160;
-                mc_v16 s0_0 = {0};
-                mc_v16 s0_1 = {0};
-                mc_v16 s0_2 = {0};
-                mc_v16 s0_3 = {0};
-                mc_v16 s1_0 = {0};
-                mc_v16 s1_1 = {0};
-                mc_v16 s1_2 = {0};
-                mc_v16 s1_3 = {0};
-                mc_v16 s2_0 = {0};
-                mc_v16 s2_1 = {0};
-                mc_v16 s2_2 = {0};
-                mc_v16 s2_3 = {0};
-                mc_v16 s3_0 = {0};
-                mc_v16 s3_1 = {0};
-                mc_v16 s3_2 = {0};
-                mc_v16 s3_3 = {0};
-                for (int oy = 0, p = 0; oy < 6; oy++) {
-                    for (int ox = 0; ox < 6; ox++, p++) {
-                        const float *restrict bp = b + (long)i * 5760 + (oy * 6 + ox) * 160;
-                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
-                        const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
-                        const mc_v16 y3 = *(const mc_v16 *)(bp + o3);
-                        const float x0 = a0[p];
-                        const float x1 = a1[p];
-                        const float x2 = a2[p];
-                        const float x3 = a3[p];
-                        s0_0 += x0 * y0;
-                        s0_1 += x0 * y1;
-                        s0_2 += x0 * y2;
-                        s0_3 += x0 * y3;
-                        s1_0 += x1 * y0;
-                        s1_1 += x1 * y1;
-                        s1_2 += x1 * y2;
-                        s1_3 += x1 * y3;
-                        s2_0 += x2 * y0;
-                        s2_1 += x2 * y1;
-                        s2_2 += x2 * y2;
-                        s2_3 += x2 * y3;
-                        s3_0 += x3 * y0;
-                        s3_1 += x3 * y1;
-                        s3_2 += x3 * y2;
-                        s3_3 += x3 * y3;
-                    }
-                    if (oy % 10 == 9 || oy == 5) {
-                        *(mc_v16 *)(c0 + 0) += s0_0;
-                        *(mc_v16 *)(c0 + 16) += s0_1;
-                        *(mc_v16 *)(c0 + 32) += s0_2;
-                        *(mc_v16 *)(c0 + 48) += s0_3;
-                        *(mc_v16 *)(c1 + 0) += s1_0;
-                        *(mc_v16 *)(c1 + 16) += s1_1;
-                        *(mc_v16 *)(c1 + 32) += s1_2;
-                        *(mc_v16 *)(c1 + 48) += s1_3;
-                        *(mc_v16 *)(c2 + 0) += s2_0;
-                        *(mc_v16 *)(c2 + 16) += s2_1;
-                        *(mc_v16 *)(c2 + 32) += s2_2;
-                        *(mc_v16 *)(c2 + 48) += s2_3;
-                        *(mc_v16 *)(c3 + 0) += s3_0;
-                        *(mc_v16 *)(c3 + 16) += s3_1;
-                        *(mc_v16 *)(c3 + 32) += s3_2;
-                        *(mc_v16 *)(c3 + 48) += s3_3;
-                        s0_0 = (mc_v16){0};
-                        s0_1 = (mc_v16){0};
-                        s0_2 = (mc_v16){0};
-                        s0_3 = (mc_v16){0};
-                        s1_0 = (mc_v16){0};
-                        s1_1 = (mc_v16){0};
-                        s1_2 = (mc_v16){0};
-                        s1_3 = (mc_v16){0};
-                        s2_0 = (mc_v16){0};
-                        s2_1 = (mc_v16){0};
-                        s2_2 = (mc_v16){0};
-                        s2_3 = (mc_v16){0};
-                        s3_0 = (mc_v16){0};
-                        s3_1 = (mc_v16){0};
-                        s3_2 = (mc_v16){0};
-                        s3_3 = (mc_v16){0};
-                    }
-                }
-            }
-            {
-            const int j0 = 128;
-            {
-                const float *restrict a0 = a + (long)i * 34560 + (i0 + 0) * 36;
-                float *restrict c0 = c + (i0 + 0) * 160 + j0;
-                const float *restrict a1 = a + (long)i * 34560 + (i0 + 1) * 36;
-                float *restrict c1 = c + (i0 + 1) * 160 + j0;
-                const float *restrict a2 = a + (long)i * 34560 + (i0 + 2) * 36;
-                float *restrict c2 = c + (i0 + 2) * 160 + j0;
-                const float *restrict a3 = a + (long)i * 34560 + (i0 + 3) * 36;
-                float *restrict c3 = c + (i0 + 3) * 160 + j0;
+                const float *restrict a4 = a + (long)i * 34560 + (i0 + 4) * 36;
+                float *restrict c4 = c + (i0 + 4) * 160 + j0;
+                const float *restrict a5 = a + (long)i * 34560 + (i0 + 5) * 36;
+                float *restrict c5 = c + (i0 + 5) * 160 + j0;
+                const float *restrict a6 = a + (long)i * 34560 + (i0 + 6) * 36;
+                float *restrict c6 = c + (i0 + 6) * 160 + j0;
+                const float *restrict a7 = a + (long)i * 34560 + (i0 + 7) * 36;
+                float *restrict c7 = c + (i0 + 7) * 160 + j0;
                 const int o0 = ((j0 + 0) / 160 / 1 * 6 + (j0 + 0) / 160 % 1) * 160 + (j0 + 0) % 160;
                 const int o1 = ((j0 + 16) / 160 / 1 * 6 + (j0 + 16) / 160 % 1) * 160 + (j0 + 16) % 160;
                 mc_v16 s0_0 = {0};
@@ -6191,6 +6911,14 @@ static void conv_k1_c160_960_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, 
                 mc_v16 s2_1 = {0};
                 mc_v16 s3_0 = {0};
                 mc_v16 s3_1 = {0};
+                mc_v16 s4_0 = {0};
+                mc_v16 s4_1 = {0};
+                mc_v16 s5_0 = {0};
+                mc_v16 s5_1 = {0};
+                mc_v16 s6_0 = {0};
+                mc_v16 s6_1 = {0};
+                mc_v16 s7_0 = {0};
+                mc_v16 s7_1 = {0};
                 for (int oy = 0, p = 0; oy < 6; oy++) {
                     for (int ox = 0; ox < 6; ox++, p++) {
                         const float *restrict bp = b + (long)i * 5760 + (oy * 6 + ox) * 160;
@@ -6200,6 +6928,10 @@ static void conv_k1_c160_960_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, 
                         const float x1 = a1[p];
                         const float x2 = a2[p];
                         const float x3 = a3[p];
+                        const float x4 = a4[p];
+                        const float x5 = a5[p];
+                        const float x6 = a6[p];
+                        const float x7 = a7[p];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
                         s1_0 += x1 * y0;
@@ -6208,6 +6940,14 @@ static void conv_k1_c160_960_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, 
                         s2_1 += x2 * y1;
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
+                        s4_0 += x4 * y0;
+                        s4_1 += x4 * y1;
+                        s5_0 += x5 * y0;
+                        s5_1 += x5 * y1;
+                        s6_0 += x6 * y0;
+                        s6_1 += x6 * y1;
+                        s7_0 += x7 * y0;
+                        s7_1 += x7 * y1;
                     }
                     if (oy % 10 == 9 || oy == 5) {
                         *(mc_v16 *)(c0 + 0) += s0_0;
@@ -6218,6 +6958,14 @@ static void conv_k1_c160_960_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, 
                         *(mc_v16 *)(c2 + 16) += s2_1;
                         *(mc_v16 *)(c3 + 0) += s3_0;
                         *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c4 + 0) += s4_0;
+                        *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c5 + 0) += s5_0;
+                        *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c6 + 0) += s6_0;
+                        *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c7 + 0) += s7_0;
+                        *(mc_v16 *)(c7 + 16) += s7_1;
                         s0_0 = (mc_v16){0};
                         s0_1 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
@@ -6226,9 +6974,16 @@ static void conv_k1_c160_960_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, 
                         s2_1 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
                         s3_1 = (mc_v16){0};
+                        s4_0 = (mc_v16){0};
+                        s4_1 = (mc_v16){0};
+                        s5_0 = (mc_v16){0};
+                        s5_1 = (mc_v16){0};
+                        s6_0 = (mc_v16){0};
+                        s6_1 = (mc_v16){0};
+                        s7_0 = (mc_v16){0};
+                        s7_1 = (mc_v16){0};
                     }
                 }
-            }
             }
         }
     }
@@ -6259,63 +7014,144 @@ static void conv_k1_c160_960_6x6_s1_p0_pad_cl(const float *restrict planes, floa
 
 static void conv_k1_c160_960_6x6_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    {
-        for (int i0 = 0; i0 < 160; i0 += 4)
+    MC_OMP_FOR
+    for (int j0 = 0; j0 < 32; j0 += 32) {
+        for (int i0 = 0; i0 < 160; i0 += 8)
         {
-            float *restrict c0 = c + (i0 + 0) * 36 + 0;
+            float *restrict c0 = c + (i0 + 0) * 36 + j0;
             const float *restrict a0 = a + (i0 + 0) * 960;
-            float *restrict c1 = c + (i0 + 1) * 36 + 0;
+            float *restrict c1 = c + (i0 + 1) * 36 + j0;
             const float *restrict a1 = a + (i0 + 1) * 960;
-            float *restrict c2 = c + (i0 + 2) * 36 + 0;
+            float *restrict c2 = c + (i0 + 2) * 36 + j0;
             const float *restrict a2 = a + (i0 + 2) * 960;
-            float *restrict c3 = c + (i0 + 3) * 36 + 0;
+            float *restrict c3 = c + (i0 + 3) * 36 + j0;
             const float *restrict a3 = a + (i0 + 3) * 960;
+            float *restrict c4 = c + (i0 + 4) * 36 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 960;
+            float *restrict c5 = c + (i0 + 5) * 36 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 960;
+            float *restrict c6 = c + (i0 + 6) * 36 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 960;
+            float *restrict c7 = c + (i0 + 7) * 36 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 960;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2; mc_v16_part(&s0_2, c0 + 32, 4);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2; mc_v16_part(&s1_2, c1 + 32, 4);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2; mc_v16_part(&s2_2, c2 + 32, 4);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2; mc_v16_part(&s3_2, c3 + 32, 4);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 960; p++) {
-                const float *restrict bp = b + p * 36 + 0;
+                const float *restrict bp = b + p * 36 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2; mc_v16_part(&b2, bp + 32, 4);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            mc_v16_store_part(c0 + 32, &s0_2, 4);
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            mc_v16_store_part(c1 + 32, &s1_2, 4);
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            mc_v16_store_part(c2 + 32, &s2_2, 4);
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            mc_v16_store_part(c3 + 32, &s3_2, 4);
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
+        }
+    }
+    {
+        for (int i0 = 0; i0 < 160; i0 += 8)
+        {
+            float *restrict c0 = c + (i0 + 0) * 36 + 32;
+            const float *restrict a0 = a + (i0 + 0) * 960;
+            float *restrict c1 = c + (i0 + 1) * 36 + 32;
+            const float *restrict a1 = a + (i0 + 1) * 960;
+            float *restrict c2 = c + (i0 + 2) * 36 + 32;
+            const float *restrict a2 = a + (i0 + 2) * 960;
+            float *restrict c3 = c + (i0 + 3) * 36 + 32;
+            const float *restrict a3 = a + (i0 + 3) * 960;
+            float *restrict c4 = c + (i0 + 4) * 36 + 32;
+            const float *restrict a4 = a + (i0 + 4) * 960;
+            float *restrict c5 = c + (i0 + 5) * 36 + 32;
+            const float *restrict a5 = a + (i0 + 5) * 960;
+            float *restrict c6 = c + (i0 + 6) * 36 + 32;
+            const float *restrict a6 = a + (i0 + 6) * 960;
+            float *restrict c7 = c + (i0 + 7) * 36 + 32;
+            const float *restrict a7 = a + (i0 + 7) * 960;
+            mc_v16 s0_0; mc_v16_part(&s0_0, c0 + 0, 4);
+            mc_v16 s1_0; mc_v16_part(&s1_0, c1 + 0, 4);
+            mc_v16 s2_0; mc_v16_part(&s2_0, c2 + 0, 4);
+            mc_v16 s3_0; mc_v16_part(&s3_0, c3 + 0, 4);
+            mc_v16 s4_0; mc_v16_part(&s4_0, c4 + 0, 4);
+            mc_v16 s5_0; mc_v16_part(&s5_0, c5 + 0, 4);
+            mc_v16 s6_0; mc_v16_part(&s6_0, c6 + 0, 4);
+            mc_v16 s7_0; mc_v16_part(&s7_0, c7 + 0, 4);
+            for (int p = 0; p < 960; p++) {
+                const float *restrict bp = b + p * 36 + 32;
+                mc_v16 b0; mc_v16_part(&b0, bp + 0, 4);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
+                s0_0 += x0 * b0;
+                s1_0 += x1 * b0;
+                s2_0 += x2 * b0;
+                s3_0 += x3 * b0;
+                s4_0 += x4 * b0;
+                s5_0 += x5 * b0;
+                s6_0 += x6 * b0;
+                s7_0 += x7 * b0;
+            }
+            mc_v16_store_part(c0 + 0, &s0_0, 4);
+            mc_v16_store_part(c1 + 0, &s1_0, 4);
+            mc_v16_store_part(c2 + 0, &s2_0, 4);
+            mc_v16_store_part(c3 + 0, &s3_0, 4);
+            mc_v16_store_part(c4 + 0, &s4_0, 4);
+            mc_v16_store_part(c5 + 0, &s5_0, 4);
+            mc_v16_store_part(c6 + 0, &s6_0, 4);
+            mc_v16_store_part(c7 + 0, &s7_0, 4);
         }
     }
 }
@@ -6384,72 +7220,153 @@ void conv_k1_c160_960_6x6_s1_p0_bwd(int n, const float *restrict x, const float 
 /* conv_k1_c960_160_6x6_s1_p0: conv 960x6x6 -> 160x6x6, kernel 1, stride 1, padding 0 */
 static void conv_k1_c960_160_6x6_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    {
-        for (int i0 = 0; i0 < 160; i0 += 4)
+    MC_OMP_FOR
+    for (int j0 = 0; j0 < 32; j0 += 32) {
+        for (int i0 = 0; i0 < 160; i0 += 8)
         {
-            float *restrict c0 = c + (i0 + 0) * 36 + 0;
+            float *restrict c0 = c + (i0 + 0) * 36 + j0;
             const float *restrict a0 = a + (i0 + 0) * 960;
-            float *restrict c1 = c + (i0 + 1) * 36 + 0;
+            float *restrict c1 = c + (i0 + 1) * 36 + j0;
             const float *restrict a1 = a + (i0 + 1) * 960;
-            float *restrict c2 = c + (i0 + 2) * 36 + 0;
+            float *restrict c2 = c + (i0 + 2) * 36 + j0;
             const float *restrict a2 = a + (i0 + 2) * 960;
-            float *restrict c3 = c + (i0 + 3) * 36 + 0;
+            float *restrict c3 = c + (i0 + 3) * 36 + j0;
             const float *restrict a3 = a + (i0 + 3) * 960;
+            float *restrict c4 = c + (i0 + 4) * 36 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 960;
+            float *restrict c5 = c + (i0 + 5) * 36 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 960;
+            float *restrict c6 = c + (i0 + 6) * 36 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 960;
+            float *restrict c7 = c + (i0 + 7) * 36 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 960;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2; mc_v16_part(&s0_2, c0 + 32, 4);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2; mc_v16_part(&s1_2, c1 + 32, 4);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2; mc_v16_part(&s2_2, c2 + 32, 4);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2; mc_v16_part(&s3_2, c3 + 32, 4);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 960; p++) {
-                const float *restrict bp = b + p * 36 + 0;
+                const float *restrict bp = b + p * 36 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2; mc_v16_part(&b2, bp + 32, 4);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            mc_v16_store_part(c0 + 32, &s0_2, 4);
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            mc_v16_store_part(c1 + 32, &s1_2, 4);
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            mc_v16_store_part(c2 + 32, &s2_2, 4);
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            mc_v16_store_part(c3 + 32, &s3_2, 4);
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
+        }
+    }
+    {
+        for (int i0 = 0; i0 < 160; i0 += 8)
+        {
+            float *restrict c0 = c + (i0 + 0) * 36 + 32;
+            const float *restrict a0 = a + (i0 + 0) * 960;
+            float *restrict c1 = c + (i0 + 1) * 36 + 32;
+            const float *restrict a1 = a + (i0 + 1) * 960;
+            float *restrict c2 = c + (i0 + 2) * 36 + 32;
+            const float *restrict a2 = a + (i0 + 2) * 960;
+            float *restrict c3 = c + (i0 + 3) * 36 + 32;
+            const float *restrict a3 = a + (i0 + 3) * 960;
+            float *restrict c4 = c + (i0 + 4) * 36 + 32;
+            const float *restrict a4 = a + (i0 + 4) * 960;
+            float *restrict c5 = c + (i0 + 5) * 36 + 32;
+            const float *restrict a5 = a + (i0 + 5) * 960;
+            float *restrict c6 = c + (i0 + 6) * 36 + 32;
+            const float *restrict a6 = a + (i0 + 6) * 960;
+            float *restrict c7 = c + (i0 + 7) * 36 + 32;
+            const float *restrict a7 = a + (i0 + 7) * 960;
+            mc_v16 s0_0; mc_v16_part(&s0_0, c0 + 0, 4);
+            mc_v16 s1_0; mc_v16_part(&s1_0, c1 + 0, 4);
+            mc_v16 s2_0; mc_v16_part(&s2_0, c2 + 0, 4);
+            mc_v16 s3_0; mc_v16_part(&s3_0, c3 + 0, 4);
+            mc_v16 s4_0; mc_v16_part(&s4_0, c4 + 0, 4);
+            mc_v16 s5_0; mc_v16_part(&s5_0, c5 + 0, 4);
+            mc_v16 s6_0; mc_v16_part(&s6_0, c6 + 0, 4);
+            mc_v16 s7_0; mc_v16_part(&s7_0, c7 + 0, 4);
+            for (int p = 0; p < 960; p++) {
+                const float *restrict bp = b + p * 36 + 32;
+                mc_v16 b0; mc_v16_part(&b0, bp + 0, 4);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
+                s0_0 += x0 * b0;
+                s1_0 += x1 * b0;
+                s2_0 += x2 * b0;
+                s3_0 += x3 * b0;
+                s4_0 += x4 * b0;
+                s5_0 += x5 * b0;
+                s6_0 += x6 * b0;
+                s7_0 += x7 * b0;
+            }
+            mc_v16_store_part(c0 + 0, &s0_0, 4);
+            mc_v16_store_part(c1 + 0, &s1_0, 4);
+            mc_v16_store_part(c2 + 0, &s2_0, 4);
+            mc_v16_store_part(c3 + 0, &s3_0, 4);
+            mc_v16_store_part(c4 + 0, &s4_0, 4);
+            mc_v16_store_part(c5 + 0, &s5_0, 4);
+            mc_v16_store_part(c6 + 0, &s6_0, 4);
+            mc_v16_store_part(c7 + 0, &s7_0, 4);
         }
     }
 }
 
 static void conv_k1_c960_160_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    for (int i0 = 0; i0 < 160; i0 += 4) {
+    for (int i0 = 0; i0 < 160; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 960; j0 += 64)
+            for (int j0 = 0; j0 < 960; j0 += 32)
             {
                 const float *restrict a0 = a + (long)i * 5760 + (i0 + 0) * 36;
                 float *restrict c0 = c + (i0 + 0) * 960 + j0;
@@ -6459,87 +7376,95 @@ static void conv_k1_c960_160_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, 
                 float *restrict c2 = c + (i0 + 2) * 960 + j0;
                 const float *restrict a3 = a + (long)i * 5760 + (i0 + 3) * 36;
                 float *restrict c3 = c + (i0 + 3) * 960 + j0;
+                const float *restrict a4 = a + (long)i * 5760 + (i0 + 4) * 36;
+                float *restrict c4 = c + (i0 + 4) * 960 + j0;
+                const float *restrict a5 = a + (long)i * 5760 + (i0 + 5) * 36;
+                float *restrict c5 = c + (i0 + 5) * 960 + j0;
+                const float *restrict a6 = a + (long)i * 5760 + (i0 + 6) * 36;
+                float *restrict c6 = c + (i0 + 6) * 960 + j0;
+                const float *restrict a7 = a + (long)i * 5760 + (i0 + 7) * 36;
+                float *restrict c7 = c + (i0 + 7) * 960 + j0;
                 const int o0 = ((j0 + 0) / 960 / 1 * 6 + (j0 + 0) / 960 % 1) * 960 + (j0 + 0) % 960;
                 const int o1 = ((j0 + 16) / 960 / 1 * 6 + (j0 + 16) / 960 % 1) * 960 + (j0 + 16) % 960;
-                const int o2 = ((j0 + 32) / 960 / 1 * 6 + (j0 + 32) / 960 % 1) * 960 + (j0 + 32) % 960;
-                const int o3 = ((j0 + 48) / 960 / 1 * 6 + (j0 + 48) / 960 % 1) * 960 + (j0 + 48) % 960;
                 mc_v16 s0_0 = {0};
                 mc_v16 s0_1 = {0};
-                mc_v16 s0_2 = {0};
-                mc_v16 s0_3 = {0};
                 mc_v16 s1_0 = {0};
                 mc_v16 s1_1 = {0};
-                mc_v16 s1_2 = {0};
-                mc_v16 s1_3 = {0};
                 mc_v16 s2_0 = {0};
                 mc_v16 s2_1 = {0};
-                mc_v16 s2_2 = {0};
-                mc_v16 s2_3 = {0};
                 mc_v16 s3_0 = {0};
                 mc_v16 s3_1 = {0};
-                mc_v16 s3_2 = {0};
-                mc_v16 s3_3 = {0};
+                mc_v16 s4_0 = {0};
+                mc_v16 s4_1 = {0};
+                mc_v16 s5_0 = {0};
+                mc_v16 s5_1 = {0};
+                mc_v16 s6_0 = {0};
+                mc_v16 s6_1 = {0};
+                mc_v16 s7_0 = {0};
+                mc_v16 s7_1 = {0};
                 for (int oy = 0, p = 0; oy < 6; oy++) {
                     for (int ox = 0; ox < 6; ox++, p++) {
                         const float *restrict bp = b + (long)i * 34560 + (oy * 6 + ox) * 960;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
                         const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
-                        const mc_v16 y3 = *(const mc_v16 *)(bp + o3);
                         const float x0 = a0[p];
                         const float x1 = a1[p];
                         const float x2 = a2[p];
                         const float x3 = a3[p];
+                        const float x4 = a4[p];
+                        const float x5 = a5[p];
+                        const float x6 = a6[p];
+                        const float x7 = a7[p];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
-                        s0_2 += x0 * y2;
-                        s0_3 += x0 * y3;
                         s1_0 += x1 * y0;
                         s1_1 += x1 * y1;
-                        s1_2 += x1 * y2;
-                        s1_3 += x1 * y3;
                         s2_0 += x2 * y0;
                         s2_1 += x2 * y1;
-                        s2_2 += x2 * y2;
-                        s2_3 += x2 * y3;
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
-                        s3_2 += x3 * y2;
-                        s3_3 += x3 * y3;
+                        s4_0 += x4 * y0;
+                        s4_1 += x4 * y1;
+                        s5_0 += x5 * y0;
+                        s5_1 += x5 * y1;
+                        s6_0 += x6 * y0;
+                        s6_1 += x6 * y1;
+                        s7_0 += x7 * y0;
+                        s7_1 += x7 * y1;
                     }
                     if (oy % 10 == 9 || oy == 5) {
                         *(mc_v16 *)(c0 + 0) += s0_0;
                         *(mc_v16 *)(c0 + 16) += s0_1;
-                        *(mc_v16 *)(c0 + 32) += s0_2;
-                        *(mc_v16 *)(c0 + 48) += s0_3;
                         *(mc_v16 *)(c1 + 0) += s1_0;
                         *(mc_v16 *)(c1 + 16) += s1_1;
-                        *(mc_v16 *)(c1 + 32) += s1_2;
-                        *(mc_v16 *)(c1 + 48) += s1_3;
                         *(mc_v16 *)(c2 + 0) += s2_0;
                         *(mc_v16 *)(c2 + 16) += s2_1;
-                        *(mc_v16 *)(c2 + 32) += s2_2;
-                        *(mc_v16 *)(c2 + 48) += s2_3;
                         *(mc_v16 *)(c3 + 0) += s3_0;
                         *(mc_v16 *)(c3 + 16) += s3_1;
-                        *(mc_v16 *)(c3 + 32) += s3_2;
-                        *(mc_v16 *)(c3 + 48) += s3_3;
+                        *(mc_v16 *)(c4 + 0) += s4_0;
+                        *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c5 + 0) += s5_0;
+                        *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c6 + 0) += s6_0;
+                        *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c7 + 0) += s7_0;
+                        *(mc_v16 *)(c7 + 16) += s7_1;
                         s0_0 = (mc_v16){0};
                         s0_1 = (mc_v16){0};
-                        s0_2 = (mc_v16){0};
-                        s0_3 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
                         s1_1 = (mc_v16){0};
-                        s1_2 = (mc_v16){0};
-                        s1_3 = (mc_v16){0};
                         s2_0 = (mc_v16){0};
                         s2_1 = (mc_v16){0};
-                        s2_2 = (mc_v16){0};
-                        s2_3 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
                         s3_1 = (mc_v16){0};
-                        s3_2 = (mc_v16){0};
-                        s3_3 = (mc_v16){0};
+                        s4_0 = (mc_v16){0};
+                        s4_1 = (mc_v16){0};
+                        s5_0 = (mc_v16){0};
+                        s5_1 = (mc_v16){0};
+                        s6_0 = (mc_v16){0};
+                        s6_1 = (mc_v16){0};
+                        s7_0 = (mc_v16){0};
+                        s7_1 = (mc_v16){0};
                     }
                 }
             }
@@ -6572,63 +7497,144 @@ static void conv_k1_c960_160_6x6_s1_p0_pad_cl(const float *restrict planes, floa
 
 static void conv_k1_c960_160_6x6_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    {
-        for (int i0 = 0; i0 < 960; i0 += 4)
+    MC_OMP_FOR
+    for (int j0 = 0; j0 < 32; j0 += 32) {
+        for (int i0 = 0; i0 < 960; i0 += 8)
         {
-            float *restrict c0 = c + (i0 + 0) * 36 + 0;
+            float *restrict c0 = c + (i0 + 0) * 36 + j0;
             const float *restrict a0 = a + (i0 + 0) * 160;
-            float *restrict c1 = c + (i0 + 1) * 36 + 0;
+            float *restrict c1 = c + (i0 + 1) * 36 + j0;
             const float *restrict a1 = a + (i0 + 1) * 160;
-            float *restrict c2 = c + (i0 + 2) * 36 + 0;
+            float *restrict c2 = c + (i0 + 2) * 36 + j0;
             const float *restrict a2 = a + (i0 + 2) * 160;
-            float *restrict c3 = c + (i0 + 3) * 36 + 0;
+            float *restrict c3 = c + (i0 + 3) * 36 + j0;
             const float *restrict a3 = a + (i0 + 3) * 160;
+            float *restrict c4 = c + (i0 + 4) * 36 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 160;
+            float *restrict c5 = c + (i0 + 5) * 36 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 160;
+            float *restrict c6 = c + (i0 + 6) * 36 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 160;
+            float *restrict c7 = c + (i0 + 7) * 36 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 160;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2; mc_v16_part(&s0_2, c0 + 32, 4);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2; mc_v16_part(&s1_2, c1 + 32, 4);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2; mc_v16_part(&s2_2, c2 + 32, 4);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2; mc_v16_part(&s3_2, c3 + 32, 4);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 160; p++) {
-                const float *restrict bp = b + p * 36 + 0;
+                const float *restrict bp = b + p * 36 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2; mc_v16_part(&b2, bp + 32, 4);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            mc_v16_store_part(c0 + 32, &s0_2, 4);
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            mc_v16_store_part(c1 + 32, &s1_2, 4);
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            mc_v16_store_part(c2 + 32, &s2_2, 4);
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            mc_v16_store_part(c3 + 32, &s3_2, 4);
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
+        }
+    }
+    {
+        for (int i0 = 0; i0 < 960; i0 += 8)
+        {
+            float *restrict c0 = c + (i0 + 0) * 36 + 32;
+            const float *restrict a0 = a + (i0 + 0) * 160;
+            float *restrict c1 = c + (i0 + 1) * 36 + 32;
+            const float *restrict a1 = a + (i0 + 1) * 160;
+            float *restrict c2 = c + (i0 + 2) * 36 + 32;
+            const float *restrict a2 = a + (i0 + 2) * 160;
+            float *restrict c3 = c + (i0 + 3) * 36 + 32;
+            const float *restrict a3 = a + (i0 + 3) * 160;
+            float *restrict c4 = c + (i0 + 4) * 36 + 32;
+            const float *restrict a4 = a + (i0 + 4) * 160;
+            float *restrict c5 = c + (i0 + 5) * 36 + 32;
+            const float *restrict a5 = a + (i0 + 5) * 160;
+            float *restrict c6 = c + (i0 + 6) * 36 + 32;
+            const float *restrict a6 = a + (i0 + 6) * 160;
+            float *restrict c7 = c + (i0 + 7) * 36 + 32;
+            const float *restrict a7 = a + (i0 + 7) * 160;
+            mc_v16 s0_0; mc_v16_part(&s0_0, c0 + 0, 4);
+            mc_v16 s1_0; mc_v16_part(&s1_0, c1 + 0, 4);
+            mc_v16 s2_0; mc_v16_part(&s2_0, c2 + 0, 4);
+            mc_v16 s3_0; mc_v16_part(&s3_0, c3 + 0, 4);
+            mc_v16 s4_0; mc_v16_part(&s4_0, c4 + 0, 4);
+            mc_v16 s5_0; mc_v16_part(&s5_0, c5 + 0, 4);
+            mc_v16 s6_0; mc_v16_part(&s6_0, c6 + 0, 4);
+            mc_v16 s7_0; mc_v16_part(&s7_0, c7 + 0, 4);
+            for (int p = 0; p < 160; p++) {
+                const float *restrict bp = b + p * 36 + 32;
+                mc_v16 b0; mc_v16_part(&b0, bp + 0, 4);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
+                s0_0 += x0 * b0;
+                s1_0 += x1 * b0;
+                s2_0 += x2 * b0;
+                s3_0 += x3 * b0;
+                s4_0 += x4 * b0;
+                s5_0 += x5 * b0;
+                s6_0 += x6 * b0;
+                s7_0 += x7 * b0;
+            }
+            mc_v16_store_part(c0 + 0, &s0_0, 4);
+            mc_v16_store_part(c1 + 0, &s1_0, 4);
+            mc_v16_store_part(c2 + 0, &s2_0, 4);
+            mc_v16_store_part(c3 + 0, &s3_0, 4);
+            mc_v16_store_part(c4 + 0, &s4_0, 4);
+            mc_v16_store_part(c5 + 0, &s5_0, 4);
+            mc_v16_store_part(c6 + 0, &s6_0, 4);
+            mc_v16_store_part(c7 + 0, &s7_0, 4);
         }
     }
 }
@@ -6697,72 +7703,153 @@ void conv_k1_c960_160_6x6_s1_p0_bwd(int n, const float *restrict x, const float 
 /* conv_k1_c960_320_6x6_s1_p0: conv 960x6x6 -> 320x6x6, kernel 1, stride 1, padding 0 */
 static void conv_k1_c960_320_6x6_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    {
-        for (int i0 = 0; i0 < 320; i0 += 4)
+    MC_OMP_FOR
+    for (int j0 = 0; j0 < 32; j0 += 32) {
+        for (int i0 = 0; i0 < 320; i0 += 8)
         {
-            float *restrict c0 = c + (i0 + 0) * 36 + 0;
+            float *restrict c0 = c + (i0 + 0) * 36 + j0;
             const float *restrict a0 = a + (i0 + 0) * 960;
-            float *restrict c1 = c + (i0 + 1) * 36 + 0;
+            float *restrict c1 = c + (i0 + 1) * 36 + j0;
             const float *restrict a1 = a + (i0 + 1) * 960;
-            float *restrict c2 = c + (i0 + 2) * 36 + 0;
+            float *restrict c2 = c + (i0 + 2) * 36 + j0;
             const float *restrict a2 = a + (i0 + 2) * 960;
-            float *restrict c3 = c + (i0 + 3) * 36 + 0;
+            float *restrict c3 = c + (i0 + 3) * 36 + j0;
             const float *restrict a3 = a + (i0 + 3) * 960;
+            float *restrict c4 = c + (i0 + 4) * 36 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 960;
+            float *restrict c5 = c + (i0 + 5) * 36 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 960;
+            float *restrict c6 = c + (i0 + 6) * 36 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 960;
+            float *restrict c7 = c + (i0 + 7) * 36 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 960;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2; mc_v16_part(&s0_2, c0 + 32, 4);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2; mc_v16_part(&s1_2, c1 + 32, 4);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2; mc_v16_part(&s2_2, c2 + 32, 4);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2; mc_v16_part(&s3_2, c3 + 32, 4);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 960; p++) {
-                const float *restrict bp = b + p * 36 + 0;
+                const float *restrict bp = b + p * 36 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2; mc_v16_part(&b2, bp + 32, 4);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            mc_v16_store_part(c0 + 32, &s0_2, 4);
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            mc_v16_store_part(c1 + 32, &s1_2, 4);
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            mc_v16_store_part(c2 + 32, &s2_2, 4);
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            mc_v16_store_part(c3 + 32, &s3_2, 4);
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
+        }
+    }
+    {
+        for (int i0 = 0; i0 < 320; i0 += 8)
+        {
+            float *restrict c0 = c + (i0 + 0) * 36 + 32;
+            const float *restrict a0 = a + (i0 + 0) * 960;
+            float *restrict c1 = c + (i0 + 1) * 36 + 32;
+            const float *restrict a1 = a + (i0 + 1) * 960;
+            float *restrict c2 = c + (i0 + 2) * 36 + 32;
+            const float *restrict a2 = a + (i0 + 2) * 960;
+            float *restrict c3 = c + (i0 + 3) * 36 + 32;
+            const float *restrict a3 = a + (i0 + 3) * 960;
+            float *restrict c4 = c + (i0 + 4) * 36 + 32;
+            const float *restrict a4 = a + (i0 + 4) * 960;
+            float *restrict c5 = c + (i0 + 5) * 36 + 32;
+            const float *restrict a5 = a + (i0 + 5) * 960;
+            float *restrict c6 = c + (i0 + 6) * 36 + 32;
+            const float *restrict a6 = a + (i0 + 6) * 960;
+            float *restrict c7 = c + (i0 + 7) * 36 + 32;
+            const float *restrict a7 = a + (i0 + 7) * 960;
+            mc_v16 s0_0; mc_v16_part(&s0_0, c0 + 0, 4);
+            mc_v16 s1_0; mc_v16_part(&s1_0, c1 + 0, 4);
+            mc_v16 s2_0; mc_v16_part(&s2_0, c2 + 0, 4);
+            mc_v16 s3_0; mc_v16_part(&s3_0, c3 + 0, 4);
+            mc_v16 s4_0; mc_v16_part(&s4_0, c4 + 0, 4);
+            mc_v16 s5_0; mc_v16_part(&s5_0, c5 + 0, 4);
+            mc_v16 s6_0; mc_v16_part(&s6_0, c6 + 0, 4);
+            mc_v16 s7_0; mc_v16_part(&s7_0, c7 + 0, 4);
+            for (int p = 0; p < 960; p++) {
+                const float *restrict bp = b + p * 36 + 32;
+                mc_v16 b0; mc_v16_part(&b0, bp + 0, 4);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
+                s0_0 += x0 * b0;
+                s1_0 += x1 * b0;
+                s2_0 += x2 * b0;
+                s3_0 += x3 * b0;
+                s4_0 += x4 * b0;
+                s5_0 += x5 * b0;
+                s6_0 += x6 * b0;
+                s7_0 += x7 * b0;
+            }
+            mc_v16_store_part(c0 + 0, &s0_0, 4);
+            mc_v16_store_part(c1 + 0, &s1_0, 4);
+            mc_v16_store_part(c2 + 0, &s2_0, 4);
+            mc_v16_store_part(c3 + 0, &s3_0, 4);
+            mc_v16_store_part(c4 + 0, &s4_0, 4);
+            mc_v16_store_part(c5 + 0, &s5_0, 4);
+            mc_v16_store_part(c6 + 0, &s6_0, 4);
+            mc_v16_store_part(c7 + 0, &s7_0, 4);
         }
     }
 }
 
 static void conv_k1_c960_320_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    for (int i0 = 0; i0 < 320; i0 += 4) {
+    for (int i0 = 0; i0 < 320; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 960; j0 += 64)
+            for (int j0 = 0; j0 < 960; j0 += 32)
             {
                 const float *restrict a0 = a + (long)i * 11520 + (i0 + 0) * 36;
                 float *restrict c0 = c + (i0 + 0) * 960 + j0;
@@ -6772,87 +7859,95 @@ static void conv_k1_c960_320_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, 
                 float *restrict c2 = c + (i0 + 2) * 960 + j0;
                 const float *restrict a3 = a + (long)i * 11520 + (i0 + 3) * 36;
                 float *restrict c3 = c + (i0 + 3) * 960 + j0;
+                const float *restrict a4 = a + (long)i * 11520 + (i0 + 4) * 36;
+                float *restrict c4 = c + (i0 + 4) * 960 + j0;
+                const float *restrict a5 = a + (long)i * 11520 + (i0 + 5) * 36;
+                float *restrict c5 = c + (i0 + 5) * 960 + j0;
+                const float *restrict a6 = a + (long)i * 11520 + (i0 + 6) * 36;
+                float *restrict c6 = c + (i0 + 6) * 960 + j0;
+                const float *restrict a7 = a + (long)i * 11520 + (i0 + 7) * 36;
+                float *restrict c7 = c + (i0 + 7) * 960 + j0;
                 const int o0 = ((j0 + 0) / 960 / 1 * 6 + (j0 + 0) / 960 % 1) * 960 + (j0 + 0) % 960;
                 const int o1 = ((j0 + 16) / 960 / 1 * 6 + (j0 + 16) / 960 % 1) * 960 + (j0 + 16) % 960;
-                const int o2 = ((j0 + 32) / 960 / 1 * 6 + (j0 + 32) / 960 % 1) * 960 + (j0 + 32) % 960;
-                const int o3 = ((j0 + 48) / 960 / 1 * 6 + (j0 + 48) / 960 % 1) * 960 + (j0 + 48) % 960;
                 mc_v16 s0_0 = {0};
                 mc_v16 s0_1 = {0};
-                mc_v16 s0_2 = {0};
-                mc_v16 s0_3 = {0};
                 mc_v16 s1_0 = {0};
                 mc_v16 s1_1 = {0};
-                mc_v16 s1_2 = {0};
-                mc_v16 s1_3 = {0};
                 mc_v16 s2_0 = {0};
                 mc_v16 s2_1 = {0};
-                mc_v16 s2_2 = {0};
-                mc_v16 s2_3 = {0};
                 mc_v16 s3_0 = {0};
                 mc_v16 s3_1 = {0};
-                mc_v16 s3_2 = {0};
-                mc_v16 s3_3 = {0};
+                mc_v16 s4_0 = {0};
+                mc_v16 s4_1 = {0};
+                mc_v16 s5_0 = {0};
+                mc_v16 s5_1 = {0};
+                mc_v16 s6_0 = {0};
+                mc_v16 s6_1 = {0};
+                mc_v16 s7_0 = {0};
+                mc_v16 s7_1 = {0};
                 for (int oy = 0, p = 0; oy < 6; oy++) {
                     for (int ox = 0; ox < 6; ox++, p++) {
                         const float *restrict bp = b + (long)i * 34560 + (oy * 6 + ox) * 960;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
                         const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
-                        const mc_v16 y3 = *(const mc_v16 *)(bp + o3);
                         const float x0 = a0[p];
                         const float x1 = a1[p];
                         const float x2 = a2[p];
                         const float x3 = a3[p];
+                        const float x4 = a4[p];
+                        const float x5 = a5[p];
+                        const float x6 = a6[p];
+                        const float x7 = a7[p];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
-                        s0_2 += x0 * y2;
-                        s0_3 += x0 * y3;
                         s1_0 += x1 * y0;
                         s1_1 += x1 * y1;
-                        s1_2 += x1 * y2;
-                        s1_3 += x1 * y3;
                         s2_0 += x2 * y0;
                         s2_1 += x2 * y1;
-                        s2_2 += x2 * y2;
-                        s2_3 += x2 * y3;
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
-                        s3_2 += x3 * y2;
-                        s3_3 += x3 * y3;
+                        s4_0 += x4 * y0;
+                        s4_1 += x4 * y1;
+                        s5_0 += x5 * y0;
+                        s5_1 += x5 * y1;
+                        s6_0 += x6 * y0;
+                        s6_1 += x6 * y1;
+                        s7_0 += x7 * y0;
+                        s7_1 += x7 * y1;
                     }
                     if (oy % 10 == 9 || oy == 5) {
                         *(mc_v16 *)(c0 + 0) += s0_0;
                         *(mc_v16 *)(c0 + 16) += s0_1;
-                        *(mc_v16 *)(c0 + 32) += s0_2;
-                        *(mc_v16 *)(c0 + 48) += s0_3;
                         *(mc_v16 *)(c1 + 0) += s1_0;
                         *(mc_v16 *)(c1 + 16) += s1_1;
-                        *(mc_v16 *)(c1 + 32) += s1_2;
-                        *(mc_v16 *)(c1 + 48) += s1_3;
                         *(mc_v16 *)(c2 + 0) += s2_0;
                         *(mc_v16 *)(c2 + 16) += s2_1;
-                        *(mc_v16 *)(c2 + 32) += s2_2;
-                        *(mc_v16 *)(c2 + 48) += s2_3;
                         *(mc_v16 *)(c3 + 0) += s3_0;
                         *(mc_v16 *)(c3 + 16) += s3_1;
-                        *(mc_v16 *)(c3 + 32) += s3_2;
-                        *(mc_v16 *)(c3 + 48) += s3_3;
+                        *(mc_v16 *)(c4 + 0) += s4_0;
+                        *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c5 + 0) += s5_0;
+                        *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c6 + 0) += s6_0;
+                        *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c7 + 0) += s7_0;
+                        *(mc_v16 *)(c7 + 16) += s7_1;
                         s0_0 = (mc_v16){0};
                         s0_1 = (mc_v16){0};
-                        s0_2 = (mc_v16){0};
-                        s0_3 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
                         s1_1 = (mc_v16){0};
-                        s1_2 = (mc_v16){0};
-                        s1_3 = (mc_v16){0};
                         s2_0 = (mc_v16){0};
                         s2_1 = (mc_v16){0};
-                        s2_2 = (mc_v16){0};
-                        s2_3 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
                         s3_1 = (mc_v16){0};
-                        s3_2 = (mc_v16){0};
-                        s3_3 = (mc_v16){0};
+                        s4_0 = (mc_v16){0};
+                        s4_1 = (mc_v16){0};
+                        s5_0 = (mc_v16){0};
+                        s5_1 = (mc_v16){0};
+                        s6_0 = (mc_v16){0};
+                        s6_1 = (mc_v16){0};
+                        s7_0 = (mc_v16){0};
+                        s7_1 = (mc_v16){0};
                     }
                 }
             }
@@ -6885,63 +7980,144 @@ static void conv_k1_c960_320_6x6_s1_p0_pad_cl(const float *restrict planes, floa
 
 static void conv_k1_c960_320_6x6_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    {
-        for (int i0 = 0; i0 < 960; i0 += 4)
+    MC_OMP_FOR
+    for (int j0 = 0; j0 < 32; j0 += 32) {
+        for (int i0 = 0; i0 < 960; i0 += 8)
         {
-            float *restrict c0 = c + (i0 + 0) * 36 + 0;
+            float *restrict c0 = c + (i0 + 0) * 36 + j0;
             const float *restrict a0 = a + (i0 + 0) * 320;
-            float *restrict c1 = c + (i0 + 1) * 36 + 0;
+            float *restrict c1 = c + (i0 + 1) * 36 + j0;
             const float *restrict a1 = a + (i0 + 1) * 320;
-            float *restrict c2 = c + (i0 + 2) * 36 + 0;
+            float *restrict c2 = c + (i0 + 2) * 36 + j0;
             const float *restrict a2 = a + (i0 + 2) * 320;
-            float *restrict c3 = c + (i0 + 3) * 36 + 0;
+            float *restrict c3 = c + (i0 + 3) * 36 + j0;
             const float *restrict a3 = a + (i0 + 3) * 320;
+            float *restrict c4 = c + (i0 + 4) * 36 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 320;
+            float *restrict c5 = c + (i0 + 5) * 36 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 320;
+            float *restrict c6 = c + (i0 + 6) * 36 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 320;
+            float *restrict c7 = c + (i0 + 7) * 36 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 320;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2; mc_v16_part(&s0_2, c0 + 32, 4);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2; mc_v16_part(&s1_2, c1 + 32, 4);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2; mc_v16_part(&s2_2, c2 + 32, 4);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2; mc_v16_part(&s3_2, c3 + 32, 4);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 320; p++) {
-                const float *restrict bp = b + p * 36 + 0;
+                const float *restrict bp = b + p * 36 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2; mc_v16_part(&b2, bp + 32, 4);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            mc_v16_store_part(c0 + 32, &s0_2, 4);
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            mc_v16_store_part(c1 + 32, &s1_2, 4);
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            mc_v16_store_part(c2 + 32, &s2_2, 4);
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            mc_v16_store_part(c3 + 32, &s3_2, 4);
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
+        }
+    }
+    {
+        for (int i0 = 0; i0 < 960; i0 += 8)
+        {
+            float *restrict c0 = c + (i0 + 0) * 36 + 32;
+            const float *restrict a0 = a + (i0 + 0) * 320;
+            float *restrict c1 = c + (i0 + 1) * 36 + 32;
+            const float *restrict a1 = a + (i0 + 1) * 320;
+            float *restrict c2 = c + (i0 + 2) * 36 + 32;
+            const float *restrict a2 = a + (i0 + 2) * 320;
+            float *restrict c3 = c + (i0 + 3) * 36 + 32;
+            const float *restrict a3 = a + (i0 + 3) * 320;
+            float *restrict c4 = c + (i0 + 4) * 36 + 32;
+            const float *restrict a4 = a + (i0 + 4) * 320;
+            float *restrict c5 = c + (i0 + 5) * 36 + 32;
+            const float *restrict a5 = a + (i0 + 5) * 320;
+            float *restrict c6 = c + (i0 + 6) * 36 + 32;
+            const float *restrict a6 = a + (i0 + 6) * 320;
+            float *restrict c7 = c + (i0 + 7) * 36 + 32;
+            const float *restrict a7 = a + (i0 + 7) * 320;
+            mc_v16 s0_0; mc_v16_part(&s0_0, c0 + 0, 4);
+            mc_v16 s1_0; mc_v16_part(&s1_0, c1 + 0, 4);
+            mc_v16 s2_0; mc_v16_part(&s2_0, c2 + 0, 4);
+            mc_v16 s3_0; mc_v16_part(&s3_0, c3 + 0, 4);
+            mc_v16 s4_0; mc_v16_part(&s4_0, c4 + 0, 4);
+            mc_v16 s5_0; mc_v16_part(&s5_0, c5 + 0, 4);
+            mc_v16 s6_0; mc_v16_part(&s6_0, c6 + 0, 4);
+            mc_v16 s7_0; mc_v16_part(&s7_0, c7 + 0, 4);
+            for (int p = 0; p < 320; p++) {
+                const float *restrict bp = b + p * 36 + 32;
+                mc_v16 b0; mc_v16_part(&b0, bp + 0, 4);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
+                s0_0 += x0 * b0;
+                s1_0 += x1 * b0;
+                s2_0 += x2 * b0;
+                s3_0 += x3 * b0;
+                s4_0 += x4 * b0;
+                s5_0 += x5 * b0;
+                s6_0 += x6 * b0;
+                s7_0 += x7 * b0;
+            }
+            mc_v16_store_part(c0 + 0, &s0_0, 4);
+            mc_v16_store_part(c1 + 0, &s1_0, 4);
+            mc_v16_store_part(c2 + 0, &s2_0, 4);
+            mc_v16_store_part(c3 + 0, &s3_0, 4);
+            mc_v16_store_part(c4 + 0, &s4_0, 4);
+            mc_v16_store_part(c5 + 0, &s5_0, 4);
+            mc_v16_store_part(c6 + 0, &s6_0, 4);
+            mc_v16_store_part(c7 + 0, &s7_0, 4);
         }
     }
 }
@@ -7010,72 +8186,153 @@ void conv_k1_c960_320_6x6_s1_p0_bwd(int n, const float *restrict x, const float 
 /* conv_k1_c320_1280_6x6_s1_p0: conv 320x6x6 -> 1280x6x6, kernel 1, stride 1, padding 0 */
 static void conv_k1_c320_1280_6x6_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    {
-        for (int i0 = 0; i0 < 1280; i0 += 4)
+    MC_OMP_FOR
+    for (int j0 = 0; j0 < 32; j0 += 32) {
+        for (int i0 = 0; i0 < 1280; i0 += 8)
         {
-            float *restrict c0 = c + (i0 + 0) * 36 + 0;
+            float *restrict c0 = c + (i0 + 0) * 36 + j0;
             const float *restrict a0 = a + (i0 + 0) * 320;
-            float *restrict c1 = c + (i0 + 1) * 36 + 0;
+            float *restrict c1 = c + (i0 + 1) * 36 + j0;
             const float *restrict a1 = a + (i0 + 1) * 320;
-            float *restrict c2 = c + (i0 + 2) * 36 + 0;
+            float *restrict c2 = c + (i0 + 2) * 36 + j0;
             const float *restrict a2 = a + (i0 + 2) * 320;
-            float *restrict c3 = c + (i0 + 3) * 36 + 0;
+            float *restrict c3 = c + (i0 + 3) * 36 + j0;
             const float *restrict a3 = a + (i0 + 3) * 320;
+            float *restrict c4 = c + (i0 + 4) * 36 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 320;
+            float *restrict c5 = c + (i0 + 5) * 36 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 320;
+            float *restrict c6 = c + (i0 + 6) * 36 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 320;
+            float *restrict c7 = c + (i0 + 7) * 36 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 320;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2; mc_v16_part(&s0_2, c0 + 32, 4);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2; mc_v16_part(&s1_2, c1 + 32, 4);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2; mc_v16_part(&s2_2, c2 + 32, 4);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2; mc_v16_part(&s3_2, c3 + 32, 4);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 320; p++) {
-                const float *restrict bp = b + p * 36 + 0;
+                const float *restrict bp = b + p * 36 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2; mc_v16_part(&b2, bp + 32, 4);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            mc_v16_store_part(c0 + 32, &s0_2, 4);
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            mc_v16_store_part(c1 + 32, &s1_2, 4);
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            mc_v16_store_part(c2 + 32, &s2_2, 4);
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            mc_v16_store_part(c3 + 32, &s3_2, 4);
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
+        }
+    }
+    {
+        for (int i0 = 0; i0 < 1280; i0 += 8)
+        {
+            float *restrict c0 = c + (i0 + 0) * 36 + 32;
+            const float *restrict a0 = a + (i0 + 0) * 320;
+            float *restrict c1 = c + (i0 + 1) * 36 + 32;
+            const float *restrict a1 = a + (i0 + 1) * 320;
+            float *restrict c2 = c + (i0 + 2) * 36 + 32;
+            const float *restrict a2 = a + (i0 + 2) * 320;
+            float *restrict c3 = c + (i0 + 3) * 36 + 32;
+            const float *restrict a3 = a + (i0 + 3) * 320;
+            float *restrict c4 = c + (i0 + 4) * 36 + 32;
+            const float *restrict a4 = a + (i0 + 4) * 320;
+            float *restrict c5 = c + (i0 + 5) * 36 + 32;
+            const float *restrict a5 = a + (i0 + 5) * 320;
+            float *restrict c6 = c + (i0 + 6) * 36 + 32;
+            const float *restrict a6 = a + (i0 + 6) * 320;
+            float *restrict c7 = c + (i0 + 7) * 36 + 32;
+            const float *restrict a7 = a + (i0 + 7) * 320;
+            mc_v16 s0_0; mc_v16_part(&s0_0, c0 + 0, 4);
+            mc_v16 s1_0; mc_v16_part(&s1_0, c1 + 0, 4);
+            mc_v16 s2_0; mc_v16_part(&s2_0, c2 + 0, 4);
+            mc_v16 s3_0; mc_v16_part(&s3_0, c3 + 0, 4);
+            mc_v16 s4_0; mc_v16_part(&s4_0, c4 + 0, 4);
+            mc_v16 s5_0; mc_v16_part(&s5_0, c5 + 0, 4);
+            mc_v16 s6_0; mc_v16_part(&s6_0, c6 + 0, 4);
+            mc_v16 s7_0; mc_v16_part(&s7_0, c7 + 0, 4);
+            for (int p = 0; p < 320; p++) {
+                const float *restrict bp = b + p * 36 + 32;
+                mc_v16 b0; mc_v16_part(&b0, bp + 0, 4);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
+                s0_0 += x0 * b0;
+                s1_0 += x1 * b0;
+                s2_0 += x2 * b0;
+                s3_0 += x3 * b0;
+                s4_0 += x4 * b0;
+                s5_0 += x5 * b0;
+                s6_0 += x6 * b0;
+                s7_0 += x7 * b0;
+            }
+            mc_v16_store_part(c0 + 0, &s0_0, 4);
+            mc_v16_store_part(c1 + 0, &s1_0, 4);
+            mc_v16_store_part(c2 + 0, &s2_0, 4);
+            mc_v16_store_part(c3 + 0, &s3_0, 4);
+            mc_v16_store_part(c4 + 0, &s4_0, 4);
+            mc_v16_store_part(c5 + 0, &s5_0, 4);
+            mc_v16_store_part(c6 + 0, &s6_0, 4);
+            mc_v16_store_part(c7 + 0, &s7_0, 4);
         }
     }
 }
 
 static void conv_k1_c320_1280_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    for (int i0 = 0; i0 < 1280; i0 += 4) {
+    for (int i0 = 0; i0 < 1280; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 320; j0 += 64)
+            for (int j0 = 0; j0 < 320; j0 += 32)
             {
                 const float *restrict a0 = a + (long)i * 46080 + (i0 + 0) * 36;
                 float *restrict c0 = c + (i0 + 0) * 320 + j0;
@@ -7085,87 +8342,95 @@ static void conv_k1_c320_1280_6x6_s1_p0_gemm_dw(int nb, const float *restrict a,
                 float *restrict c2 = c + (i0 + 2) * 320 + j0;
                 const float *restrict a3 = a + (long)i * 46080 + (i0 + 3) * 36;
                 float *restrict c3 = c + (i0 + 3) * 320 + j0;
+                const float *restrict a4 = a + (long)i * 46080 + (i0 + 4) * 36;
+                float *restrict c4 = c + (i0 + 4) * 320 + j0;
+                const float *restrict a5 = a + (long)i * 46080 + (i0 + 5) * 36;
+                float *restrict c5 = c + (i0 + 5) * 320 + j0;
+                const float *restrict a6 = a + (long)i * 46080 + (i0 + 6) * 36;
+                float *restrict c6 = c + (i0 + 6) * 320 + j0;
+                const float *restrict a7 = a + (long)i * 46080 + (i0 + 7) * 36;
+                float *restrict c7 = c + (i0 + 7) * 320 + j0;
                 const int o0 = ((j0 + 0) / 320 / 1 * 6 + (j0 + 0) / 320 % 1) * 320 + (j0 + 0) % 320;
                 const int o1 = ((j0 + 16) / 320 / 1 * 6 + (j0 + 16) / 320 % 1) * 320 + (j0 + 16) % 320;
-                const int o2 = ((j0 + 32) / 320 / 1 * 6 + (j0 + 32) / 320 % 1) * 320 + (j0 + 32) % 320;
-                const int o3 = ((j0 + 48) / 320 / 1 * 6 + (j0 + 48) / 320 % 1) * 320 + (j0 + 48) % 320;
                 mc_v16 s0_0 = {0};
                 mc_v16 s0_1 = {0};
-                mc_v16 s0_2 = {0};
-                mc_v16 s0_3 = {0};
                 mc_v16 s1_0 = {0};
                 mc_v16 s1_1 = {0};
-                mc_v16 s1_2 = {0};
-                mc_v16 s1_3 = {0};
                 mc_v16 s2_0 = {0};
                 mc_v16 s2_1 = {0};
-                mc_v16 s2_2 = {0};
-                mc_v16 s2_3 = {0};
                 mc_v16 s3_0 = {0};
                 mc_v16 s3_1 = {0};
-                mc_v16 s3_2 = {0};
-                mc_v16 s3_3 = {0};
+                mc_v16 s4_0 = {0};
+                mc_v16 s4_1 = {0};
+                mc_v16 s5_0 = {0};
+                mc_v16 s5_1 = {0};
+                mc_v16 s6_0 = {0};
+                mc_v16 s6_1 = {0};
+                mc_v16 s7_0 = {0};
+                mc_v16 s7_1 = {0};
                 for (int oy = 0, p = 0; oy < 6; oy++) {
                     for (int ox = 0; ox < 6; ox++, p++) {
                         const float *restrict bp = b + (long)i * 11520 + (oy * 6 + ox) * 320;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
                         const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
-                        const mc_v16 y3 = *(const mc_v16 *)(bp + o3);
                         const float x0 = a0[p];
                         const float x1 = a1[p];
                         const float x2 = a2[p];
                         const float x3 = a3[p];
+                        const float x4 = a4[p];
+                        const float x5 = a5[p];
+                        const float x6 = a6[p];
+                        const float x7 = a7[p];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
-                        s0_2 += x0 * y2;
-                        s0_3 += x0 * y3;
                         s1_0 += x1 * y0;
                         s1_1 += x1 * y1;
-                        s1_2 += x1 * y2;
-                        s1_3 += x1 * y3;
                         s2_0 += x2 * y0;
                         s2_1 += x2 * y1;
-                        s2_2 += x2 * y2;
-                        s2_3 += x2 * y3;
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
-                        s3_2 += x3 * y2;
-                        s3_3 += x3 * y3;
+                        s4_0 += x4 * y0;
+                        s4_1 += x4 * y1;
+                        s5_0 += x5 * y0;
+                        s5_1 += x5 * y1;
+                        s6_0 += x6 * y0;
+                        s6_1 += x6 * y1;
+                        s7_0 += x7 * y0;
+                        s7_1 += x7 * y1;
                     }
                     if (oy % 10 == 9 || oy == 5) {
                         *(mc_v16 *)(c0 + 0) += s0_0;
                         *(mc_v16 *)(c0 + 16) += s0_1;
-                        *(mc_v16 *)(c0 + 32) += s0_2;
-                        *(mc_v16 *)(c0 + 48) += s0_3;
                         *(mc_v16 *)(c1 + 0) += s1_0;
                         *(mc_v16 *)(c1 + 16) += s1_1;
-                        *(mc_v16 *)(c1 + 32) += s1_2;
-                        *(mc_v16 *)(c1 + 48) += s1_3;
                         *(mc_v16 *)(c2 + 0) += s2_0;
                         *(mc_v16 *)(c2 + 16) += s2_1;
-                        *(mc_v16 *)(c2 + 32) += s2_2;
-                        *(mc_v16 *)(c2 + 48) += s2_3;
                         *(mc_v16 *)(c3 + 0) += s3_0;
                         *(mc_v16 *)(c3 + 16) += s3_1;
-                        *(mc_v16 *)(c3 + 32) += s3_2;
-                        *(mc_v16 *)(c3 + 48) += s3_3;
+                        *(mc_v16 *)(c4 + 0) += s4_0;
+                        *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c5 + 0) += s5_0;
+                        *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c6 + 0) += s6_0;
+                        *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c7 + 0) += s7_0;
+                        *(mc_v16 *)(c7 + 16) += s7_1;
                         s0_0 = (mc_v16){0};
                         s0_1 = (mc_v16){0};
-                        s0_2 = (mc_v16){0};
-                        s0_3 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
                         s1_1 = (mc_v16){0};
-                        s1_2 = (mc_v16){0};
-                        s1_3 = (mc_v16){0};
                         s2_0 = (mc_v16){0};
                         s2_1 = (mc_v16){0};
-                        s2_2 = (mc_v16){0};
-                        s2_3 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
                         s3_1 = (mc_v16){0};
-                        s3_2 = (mc_v16){0};
-                        s3_3 = (mc_v16){0};
+                        s4_0 = (mc_v16){0};
+                        s4_1 = (mc_v16){0};
+                        s5_0 = (mc_v16){0};
+                        s5_1 = (mc_v16){0};
+                        s6_0 = (mc_v16){0};
+                        s6_1 = (mc_v16){0};
+                        s7_0 = (mc_v16){0};
+                        s7_1 = (mc_v16){0};
                     }
                 }
             }
@@ -7198,63 +8463,144 @@ static void conv_k1_c320_1280_6x6_s1_p0_pad_cl(const float *restrict planes, flo
 
 static void conv_k1_c320_1280_6x6_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    {
-        for (int i0 = 0; i0 < 320; i0 += 4)
+    MC_OMP_FOR
+    for (int j0 = 0; j0 < 32; j0 += 32) {
+        for (int i0 = 0; i0 < 320; i0 += 8)
         {
-            float *restrict c0 = c + (i0 + 0) * 36 + 0;
+            float *restrict c0 = c + (i0 + 0) * 36 + j0;
             const float *restrict a0 = a + (i0 + 0) * 1280;
-            float *restrict c1 = c + (i0 + 1) * 36 + 0;
+            float *restrict c1 = c + (i0 + 1) * 36 + j0;
             const float *restrict a1 = a + (i0 + 1) * 1280;
-            float *restrict c2 = c + (i0 + 2) * 36 + 0;
+            float *restrict c2 = c + (i0 + 2) * 36 + j0;
             const float *restrict a2 = a + (i0 + 2) * 1280;
-            float *restrict c3 = c + (i0 + 3) * 36 + 0;
+            float *restrict c3 = c + (i0 + 3) * 36 + j0;
             const float *restrict a3 = a + (i0 + 3) * 1280;
+            float *restrict c4 = c + (i0 + 4) * 36 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 1280;
+            float *restrict c5 = c + (i0 + 5) * 36 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 1280;
+            float *restrict c6 = c + (i0 + 6) * 36 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 1280;
+            float *restrict c7 = c + (i0 + 7) * 36 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 1280;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2; mc_v16_part(&s0_2, c0 + 32, 4);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2; mc_v16_part(&s1_2, c1 + 32, 4);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2; mc_v16_part(&s2_2, c2 + 32, 4);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2; mc_v16_part(&s3_2, c3 + 32, 4);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 1280; p++) {
-                const float *restrict bp = b + p * 36 + 0;
+                const float *restrict bp = b + p * 36 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2; mc_v16_part(&b2, bp + 32, 4);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            mc_v16_store_part(c0 + 32, &s0_2, 4);
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            mc_v16_store_part(c1 + 32, &s1_2, 4);
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            mc_v16_store_part(c2 + 32, &s2_2, 4);
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            mc_v16_store_part(c3 + 32, &s3_2, 4);
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
+        }
+    }
+    {
+        for (int i0 = 0; i0 < 320; i0 += 8)
+        {
+            float *restrict c0 = c + (i0 + 0) * 36 + 32;
+            const float *restrict a0 = a + (i0 + 0) * 1280;
+            float *restrict c1 = c + (i0 + 1) * 36 + 32;
+            const float *restrict a1 = a + (i0 + 1) * 1280;
+            float *restrict c2 = c + (i0 + 2) * 36 + 32;
+            const float *restrict a2 = a + (i0 + 2) * 1280;
+            float *restrict c3 = c + (i0 + 3) * 36 + 32;
+            const float *restrict a3 = a + (i0 + 3) * 1280;
+            float *restrict c4 = c + (i0 + 4) * 36 + 32;
+            const float *restrict a4 = a + (i0 + 4) * 1280;
+            float *restrict c5 = c + (i0 + 5) * 36 + 32;
+            const float *restrict a5 = a + (i0 + 5) * 1280;
+            float *restrict c6 = c + (i0 + 6) * 36 + 32;
+            const float *restrict a6 = a + (i0 + 6) * 1280;
+            float *restrict c7 = c + (i0 + 7) * 36 + 32;
+            const float *restrict a7 = a + (i0 + 7) * 1280;
+            mc_v16 s0_0; mc_v16_part(&s0_0, c0 + 0, 4);
+            mc_v16 s1_0; mc_v16_part(&s1_0, c1 + 0, 4);
+            mc_v16 s2_0; mc_v16_part(&s2_0, c2 + 0, 4);
+            mc_v16 s3_0; mc_v16_part(&s3_0, c3 + 0, 4);
+            mc_v16 s4_0; mc_v16_part(&s4_0, c4 + 0, 4);
+            mc_v16 s5_0; mc_v16_part(&s5_0, c5 + 0, 4);
+            mc_v16 s6_0; mc_v16_part(&s6_0, c6 + 0, 4);
+            mc_v16 s7_0; mc_v16_part(&s7_0, c7 + 0, 4);
+            for (int p = 0; p < 1280; p++) {
+                const float *restrict bp = b + p * 36 + 32;
+                mc_v16 b0; mc_v16_part(&b0, bp + 0, 4);
+                const float x0 = a0[p];
+                const float x1 = a1[p];
+                const float x2 = a2[p];
+                const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
+                s0_0 += x0 * b0;
+                s1_0 += x1 * b0;
+                s2_0 += x2 * b0;
+                s3_0 += x3 * b0;
+                s4_0 += x4 * b0;
+                s5_0 += x5 * b0;
+                s6_0 += x6 * b0;
+                s7_0 += x7 * b0;
+            }
+            mc_v16_store_part(c0 + 0, &s0_0, 4);
+            mc_v16_store_part(c1 + 0, &s1_0, 4);
+            mc_v16_store_part(c2 + 0, &s2_0, 4);
+            mc_v16_store_part(c3 + 0, &s3_0, 4);
+            mc_v16_store_part(c4 + 0, &s4_0, 4);
+            mc_v16_store_part(c5 + 0, &s5_0, 4);
+            mc_v16_store_part(c6 + 0, &s6_0, 4);
+            mc_v16_store_part(c7 + 0, &s7_0, 4);
         }
     }
 }

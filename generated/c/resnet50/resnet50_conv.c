@@ -91,8 +91,8 @@ static inline __attribute__((unused)) void mc_v16_transpose(mc_v16 *r)
 static void conv_k3_c3_16_32x32_s1_p1_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 1088; j0 += 64) {
-        for (int i0 = 0; i0 < 16; i0 += 4)
+    for (int j0 = 0; j0 < 1088; j0 += 32) {
+        for (int i0 = 0; i0 < 16; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 1088 + j0;
             const float *restrict a0 = a + (i0 + 0) * 27;
@@ -102,67 +102,77 @@ static void conv_k3_c3_16_32x32_s1_p1_gemm_fwd(const float *restrict a, const fl
             const float *restrict a2 = a + (i0 + 2) * 27;
             float *restrict c3 = c + (i0 + 3) * 1088 + j0;
             const float *restrict a3 = a + (i0 + 3) * 27;
+            float *restrict c4 = c + (i0 + 4) * 1088 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 27;
+            float *restrict c5 = c + (i0 + 5) * 1088 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 27;
+            float *restrict c6 = c + (i0 + 6) * 1088 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 27;
+            float *restrict c7 = c + (i0 + 7) * 1088 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 27;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int ci = 0, p = 0; ci < 3; ci++)
             for (int ky = 0; ky < 3; ky++)
             for (int kx = 0; kx < 3; kx++, p++) {
                 const float *restrict bp = b + ci * 1156 + ky * 34 + kx + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
 }
@@ -316,7 +326,7 @@ static void conv_k3_c3_16_32x32_s1_p1_gemm_dw(int nb, const float *restrict a, c
 static void conv_k3_c3_16_32x32_s1_p1_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 1088; j0 += 64) {
+    for (int j0 = 0; j0 < 1088; j0 += 32) {
         {
         const int i0 = 0;
         {
@@ -328,52 +338,32 @@ static void conv_k3_c3_16_32x32_s1_p1_gemm_dx(const float *restrict a, const flo
             const float *restrict a2 = a + (i0 + 2) * 144;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             for (int ci = 0, p = 0; ci < 16; ci++)
             for (int ky = 0; ky < 3; ky++)
             for (int kx = 0; kx < 3; kx++, p++) {
                 const float *restrict bp = b + ci * 1156 + ky * 34 + kx + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
         }
         }
     }
@@ -470,8 +460,8 @@ void conv_k3_c3_16_32x32_s1_p1_bwd(int n, const float *restrict x, const float *
 static void conv_k1_c48_16_32x32_s1_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 1024; j0 += 64) {
-        for (int i0 = 0; i0 < 16; i0 += 4)
+    for (int j0 = 0; j0 < 1024; j0 += 32) {
+        for (int i0 = 0; i0 < 16; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 1024 + j0;
             const float *restrict a0 = a + (i0 + 0) * 48;
@@ -481,75 +471,84 @@ static void conv_k1_c48_16_32x32_s1_p0_b_gemm_fwd(const float *restrict a, const
             const float *restrict a2 = a + (i0 + 2) * 48;
             float *restrict c3 = c + (i0 + 3) * 1024 + j0;
             const float *restrict a3 = a + (i0 + 3) * 48;
+            float *restrict c4 = c + (i0 + 4) * 1024 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 48;
+            float *restrict c5 = c + (i0 + 5) * 1024 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 48;
+            float *restrict c6 = c + (i0 + 6) * 1024 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 48;
+            float *restrict c7 = c + (i0 + 7) * 1024 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 48;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 48; p++) {
                 const float *restrict bp = b + p * 1024 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
 }
 
 static void conv_k1_c48_16_32x32_s1_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    for (int i0 = 0; i0 < 16; i0 += 4) {
+    for (int i0 = 0; i0 < 16; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            {
-            const int j0 = 0;
+            for (int j0 = 0; j0 < 32; j0 += 32)
             {
                 const float *restrict a0 = a + (long)i * 16384 + (i0 + 0) * 1024;
                 float *restrict c0 = c + (i0 + 0) * 48 + j0;
@@ -559,69 +558,164 @@ static void conv_k1_c48_16_32x32_s1_p0_b_gemm_dw(int nb, const float *restrict a
                 float *restrict c2 = c + (i0 + 2) * 48 + j0;
                 const float *restrict a3 = a + (long)i * 16384 + (i0 + 3) * 1024;
                 float *restrict c3 = c + (i0 + 3) * 48 + j0;
+                const float *restrict a4 = a + (long)i * 16384 + (i0 + 4) * 1024;
+                float *restrict c4 = c + (i0 + 4) * 48 + j0;
+                const float *restrict a5 = a + (long)i * 16384 + (i0 + 5) * 1024;
+                float *restrict c5 = c + (i0 + 5) * 48 + j0;
+                const float *restrict a6 = a + (long)i * 16384 + (i0 + 6) * 1024;
+                float *restrict c6 = c + (i0 + 6) * 48 + j0;
+                const float *restrict a7 = a + (long)i * 16384 + (i0 + 7) * 1024;
+                float *restrict c7 = c + (i0 + 7) * 48 + j0;
                 const int o0 = ((j0 + 0) / 48 / 1 * 32 + (j0 + 0) / 48 % 1) * 48 + (j0 + 0) % 48;
                 const int o1 = ((j0 + 16) / 48 / 1 * 32 + (j0 + 16) / 48 % 1) * 48 + (j0 + 16) % 48;
-                const int o2 = ((j0 + 32) / 48 / 1 * 32 + (j0 + 32) / 48 % 1) * 48 + (j0 + 32) % 48;
                 mc_v16 s0_0 = {0};
                 mc_v16 s0_1 = {0};
-                mc_v16 s0_2 = {0};
                 mc_v16 s1_0 = {0};
                 mc_v16 s1_1 = {0};
-                mc_v16 s1_2 = {0};
                 mc_v16 s2_0 = {0};
                 mc_v16 s2_1 = {0};
-                mc_v16 s2_2 = {0};
                 mc_v16 s3_0 = {0};
                 mc_v16 s3_1 = {0};
-                mc_v16 s3_2 = {0};
+                mc_v16 s4_0 = {0};
+                mc_v16 s4_1 = {0};
+                mc_v16 s5_0 = {0};
+                mc_v16 s5_1 = {0};
+                mc_v16 s6_0 = {0};
+                mc_v16 s6_1 = {0};
+                mc_v16 s7_0 = {0};
+                mc_v16 s7_1 = {0};
                 for (int oy = 0, p = 0; oy < 32; oy++) {
                     for (int ox = 0; ox < 32; ox++, p++) {
                         const float *restrict bp = b + (long)i * 49152 + (oy * 32 + ox) * 48;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
                         const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
                         const float x0 = a0[p];
                         const float x1 = a1[p];
                         const float x2 = a2[p];
                         const float x3 = a3[p];
+                        const float x4 = a4[p];
+                        const float x5 = a5[p];
+                        const float x6 = a6[p];
+                        const float x7 = a7[p];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
-                        s0_2 += x0 * y2;
                         s1_0 += x1 * y0;
                         s1_1 += x1 * y1;
-                        s1_2 += x1 * y2;
                         s2_0 += x2 * y0;
                         s2_1 += x2 * y1;
-                        s2_2 += x2 * y2;
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
-                        s3_2 += x3 * y2;
+                        s4_0 += x4 * y0;
+                        s4_1 += x4 * y1;
+                        s5_0 += x5 * y0;
+                        s5_1 += x5 * y1;
+                        s6_0 += x6 * y0;
+                        s6_1 += x6 * y1;
+                        s7_0 += x7 * y0;
+                        s7_1 += x7 * y1;
                     }
                     if (oy % 2 == 1 || oy == 31) {
                         *(mc_v16 *)(c0 + 0) += s0_0;
                         *(mc_v16 *)(c0 + 16) += s0_1;
-                        *(mc_v16 *)(c0 + 32) += s0_2;
                         *(mc_v16 *)(c1 + 0) += s1_0;
                         *(mc_v16 *)(c1 + 16) += s1_1;
-                        *(mc_v16 *)(c1 + 32) += s1_2;
                         *(mc_v16 *)(c2 + 0) += s2_0;
                         *(mc_v16 *)(c2 + 16) += s2_1;
-                        *(mc_v16 *)(c2 + 32) += s2_2;
                         *(mc_v16 *)(c3 + 0) += s3_0;
                         *(mc_v16 *)(c3 + 16) += s3_1;
-                        *(mc_v16 *)(c3 + 32) += s3_2;
+                        *(mc_v16 *)(c4 + 0) += s4_0;
+                        *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c5 + 0) += s5_0;
+                        *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c6 + 0) += s6_0;
+                        *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c7 + 0) += s7_0;
+                        *(mc_v16 *)(c7 + 16) += s7_1;
                         s0_0 = (mc_v16){0};
                         s0_1 = (mc_v16){0};
-                        s0_2 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
                         s1_1 = (mc_v16){0};
-                        s1_2 = (mc_v16){0};
                         s2_0 = (mc_v16){0};
                         s2_1 = (mc_v16){0};
-                        s2_2 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
                         s3_1 = (mc_v16){0};
-                        s3_2 = (mc_v16){0};
+                        s4_0 = (mc_v16){0};
+                        s4_1 = (mc_v16){0};
+                        s5_0 = (mc_v16){0};
+                        s5_1 = (mc_v16){0};
+                        s6_0 = (mc_v16){0};
+                        s6_1 = (mc_v16){0};
+                        s7_0 = (mc_v16){0};
+                        s7_1 = (mc_v16){0};
+                    }
+                }
+            }
+            {
+            const int j0 = 32;
+            {
+                const float *restrict a0 = a + (long)i * 16384 + (i0 + 0) * 1024;
+                float *restrict c0 = c + (i0 + 0) * 48 + j0;
+                const float *restrict a1 = a + (long)i * 16384 + (i0 + 1) * 1024;
+                float *restrict c1 = c + (i0 + 1) * 48 + j0;
+                const float *restrict a2 = a + (long)i * 16384 + (i0 + 2) * 1024;
+                float *restrict c2 = c + (i0 + 2) * 48 + j0;
+                const float *restrict a3 = a + (long)i * 16384 + (i0 + 3) * 1024;
+                float *restrict c3 = c + (i0 + 3) * 48 + j0;
+                const float *restrict a4 = a + (long)i * 16384 + (i0 + 4) * 1024;
+                float *restrict c4 = c + (i0 + 4) * 48 + j0;
+                const float *restrict a5 = a + (long)i * 16384 + (i0 + 5) * 1024;
+                float *restrict c5 = c + (i0 + 5) * 48 + j0;
+                const float *restrict a6 = a + (long)i * 16384 + (i0 + 6) * 1024;
+                float *restrict c6 = c + (i0 + 6) * 48 + j0;
+                const float *restrict a7 = a + (long)i * 16384 + (i0 + 7) * 1024;
+                float *restrict c7 = c + (i0 + 7) * 48 + j0;
+                const int o0 = ((j0 + 0) / 48 / 1 * 32 + (j0 + 0) / 48 % 1) * 48 + (j0 + 0) % 48;
+                mc_v16 s0_0 = {0};
+                mc_v16 s1_0 = {0};
+                mc_v16 s2_0 = {0};
+                mc_v16 s3_0 = {0};
+                mc_v16 s4_0 = {0};
+                mc_v16 s5_0 = {0};
+                mc_v16 s6_0 = {0};
+                mc_v16 s7_0 = {0};
+                for (int oy = 0, p = 0; oy < 32; oy++) {
+                    for (int ox = 0; ox < 32; ox++, p++) {
+                        const float *restrict bp = b + (long)i * 49152 + (oy * 32 + ox) * 48;
+                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
+                        const float x0 = a0[p];
+                        const float x1 = a1[p];
+                        const float x2 = a2[p];
+                        const float x3 = a3[p];
+                        const float x4 = a4[p];
+                        const float x5 = a5[p];
+                        const float x6 = a6[p];
+                        const float x7 = a7[p];
+                        s0_0 += x0 * y0;
+                        s1_0 += x1 * y0;
+                        s2_0 += x2 * y0;
+                        s3_0 += x3 * y0;
+                        s4_0 += x4 * y0;
+                        s5_0 += x5 * y0;
+                        s6_0 += x6 * y0;
+                        s7_0 += x7 * y0;
+                    }
+                    if (oy % 2 == 1 || oy == 31) {
+                        *(mc_v16 *)(c0 + 0) += s0_0;
+                        *(mc_v16 *)(c1 + 0) += s1_0;
+                        *(mc_v16 *)(c2 + 0) += s2_0;
+                        *(mc_v16 *)(c3 + 0) += s3_0;
+                        *(mc_v16 *)(c4 + 0) += s4_0;
+                        *(mc_v16 *)(c5 + 0) += s5_0;
+                        *(mc_v16 *)(c6 + 0) += s6_0;
+                        *(mc_v16 *)(c7 + 0) += s7_0;
+                        s0_0 = (mc_v16){0};
+                        s1_0 = (mc_v16){0};
+                        s2_0 = (mc_v16){0};
+                        s3_0 = (mc_v16){0};
+                        s4_0 = (mc_v16){0};
+                        s5_0 = (mc_v16){0};
+                        s6_0 = (mc_v16){0};
+                        s7_0 = (mc_v16){0};
                     }
                 }
             }
@@ -656,8 +750,8 @@ static void conv_k1_c48_16_32x32_s1_p0_b_pad_cl(const float *restrict planes, fl
 static void conv_k1_c48_16_32x32_s1_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 1024; j0 += 64) {
-        for (int i0 = 0; i0 < 48; i0 += 4)
+    for (int j0 = 0; j0 < 1024; j0 += 32) {
+        for (int i0 = 0; i0 < 48; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 1024 + j0;
             const float *restrict a0 = a + (i0 + 0) * 16;
@@ -667,65 +761,75 @@ static void conv_k1_c48_16_32x32_s1_p0_b_gemm_dx(const float *restrict a, const 
             const float *restrict a2 = a + (i0 + 2) * 16;
             float *restrict c3 = c + (i0 + 3) * 1024 + j0;
             const float *restrict a3 = a + (i0 + 3) * 16;
+            float *restrict c4 = c + (i0 + 4) * 1024 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 16;
+            float *restrict c5 = c + (i0 + 5) * 1024 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 16;
+            float *restrict c6 = c + (i0 + 6) * 1024 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 16;
+            float *restrict c7 = c + (i0 + 7) * 1024 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 16;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 16; p++) {
                 const float *restrict bp = b + p * 1024 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
 }
@@ -820,8 +924,8 @@ void conv_k1_c48_16_32x32_s1_p0_b_bwd(int n, const float *restrict x, const floa
 static void conv_k3_c16_16_32x32_s1_p1_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 1088; j0 += 64) {
-        for (int i0 = 0; i0 < 16; i0 += 4)
+    for (int j0 = 0; j0 < 1088; j0 += 32) {
+        for (int i0 = 0; i0 < 16; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 1088 + j0;
             const float *restrict a0 = a + (i0 + 0) * 144;
@@ -831,76 +935,86 @@ static void conv_k3_c16_16_32x32_s1_p1_gemm_fwd(const float *restrict a, const f
             const float *restrict a2 = a + (i0 + 2) * 144;
             float *restrict c3 = c + (i0 + 3) * 1088 + j0;
             const float *restrict a3 = a + (i0 + 3) * 144;
+            float *restrict c4 = c + (i0 + 4) * 1088 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 144;
+            float *restrict c5 = c + (i0 + 5) * 1088 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 144;
+            float *restrict c6 = c + (i0 + 6) * 1088 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 144;
+            float *restrict c7 = c + (i0 + 7) * 1088 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 144;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int ci = 0, p = 0; ci < 16; ci++)
             for (int ky = 0; ky < 3; ky++)
             for (int kx = 0; kx < 3; kx++, p++) {
                 const float *restrict bp = b + ci * 1156 + ky * 34 + kx + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
 }
 
 static void conv_k3_c16_16_32x32_s1_p1_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    for (int i0 = 0; i0 < 16; i0 += 4) {
+    for (int i0 = 0; i0 < 16; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 128; j0 += 64)
+            for (int j0 = 0; j0 < 128; j0 += 32)
             {
                 const float *restrict a0 = a + (long)i * 16384 + (i0 + 0) * 1024;
                 float *restrict c0 = c + (i0 + 0) * 144 + j0;
@@ -910,87 +1024,95 @@ static void conv_k3_c16_16_32x32_s1_p1_gemm_dw(int nb, const float *restrict a, 
                 float *restrict c2 = c + (i0 + 2) * 144 + j0;
                 const float *restrict a3 = a + (long)i * 16384 + (i0 + 3) * 1024;
                 float *restrict c3 = c + (i0 + 3) * 144 + j0;
+                const float *restrict a4 = a + (long)i * 16384 + (i0 + 4) * 1024;
+                float *restrict c4 = c + (i0 + 4) * 144 + j0;
+                const float *restrict a5 = a + (long)i * 16384 + (i0 + 5) * 1024;
+                float *restrict c5 = c + (i0 + 5) * 144 + j0;
+                const float *restrict a6 = a + (long)i * 16384 + (i0 + 6) * 1024;
+                float *restrict c6 = c + (i0 + 6) * 144 + j0;
+                const float *restrict a7 = a + (long)i * 16384 + (i0 + 7) * 1024;
+                float *restrict c7 = c + (i0 + 7) * 144 + j0;
                 const int o0 = ((j0 + 0) / 16 / 3 * 34 + (j0 + 0) / 16 % 3) * 16 + (j0 + 0) % 16;
                 const int o1 = ((j0 + 16) / 16 / 3 * 34 + (j0 + 16) / 16 % 3) * 16 + (j0 + 16) % 16;
-                const int o2 = ((j0 + 32) / 16 / 3 * 34 + (j0 + 32) / 16 % 3) * 16 + (j0 + 32) % 16;
-                const int o3 = ((j0 + 48) / 16 / 3 * 34 + (j0 + 48) / 16 % 3) * 16 + (j0 + 48) % 16;
                 mc_v16 s0_0 = {0};
                 mc_v16 s0_1 = {0};
-                mc_v16 s0_2 = {0};
-                mc_v16 s0_3 = {0};
                 mc_v16 s1_0 = {0};
                 mc_v16 s1_1 = {0};
-                mc_v16 s1_2 = {0};
-                mc_v16 s1_3 = {0};
                 mc_v16 s2_0 = {0};
                 mc_v16 s2_1 = {0};
-                mc_v16 s2_2 = {0};
-                mc_v16 s2_3 = {0};
                 mc_v16 s3_0 = {0};
                 mc_v16 s3_1 = {0};
-                mc_v16 s3_2 = {0};
-                mc_v16 s3_3 = {0};
+                mc_v16 s4_0 = {0};
+                mc_v16 s4_1 = {0};
+                mc_v16 s5_0 = {0};
+                mc_v16 s5_1 = {0};
+                mc_v16 s6_0 = {0};
+                mc_v16 s6_1 = {0};
+                mc_v16 s7_0 = {0};
+                mc_v16 s7_1 = {0};
                 for (int oy = 0, p = 0; oy < 32; oy++) {
                     for (int ox = 0; ox < 32; ox++, p++) {
                         const float *restrict bp = b + (long)i * 18496 + (oy * 34 + ox) * 16;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
                         const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
-                        const mc_v16 y3 = *(const mc_v16 *)(bp + o3);
                         const float x0 = a0[p];
                         const float x1 = a1[p];
                         const float x2 = a2[p];
                         const float x3 = a3[p];
+                        const float x4 = a4[p];
+                        const float x5 = a5[p];
+                        const float x6 = a6[p];
+                        const float x7 = a7[p];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
-                        s0_2 += x0 * y2;
-                        s0_3 += x0 * y3;
                         s1_0 += x1 * y0;
                         s1_1 += x1 * y1;
-                        s1_2 += x1 * y2;
-                        s1_3 += x1 * y3;
                         s2_0 += x2 * y0;
                         s2_1 += x2 * y1;
-                        s2_2 += x2 * y2;
-                        s2_3 += x2 * y3;
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
-                        s3_2 += x3 * y2;
-                        s3_3 += x3 * y3;
+                        s4_0 += x4 * y0;
+                        s4_1 += x4 * y1;
+                        s5_0 += x5 * y0;
+                        s5_1 += x5 * y1;
+                        s6_0 += x6 * y0;
+                        s6_1 += x6 * y1;
+                        s7_0 += x7 * y0;
+                        s7_1 += x7 * y1;
                     }
                     if (oy % 2 == 1 || oy == 31) {
                         *(mc_v16 *)(c0 + 0) += s0_0;
                         *(mc_v16 *)(c0 + 16) += s0_1;
-                        *(mc_v16 *)(c0 + 32) += s0_2;
-                        *(mc_v16 *)(c0 + 48) += s0_3;
                         *(mc_v16 *)(c1 + 0) += s1_0;
                         *(mc_v16 *)(c1 + 16) += s1_1;
-                        *(mc_v16 *)(c1 + 32) += s1_2;
-                        *(mc_v16 *)(c1 + 48) += s1_3;
                         *(mc_v16 *)(c2 + 0) += s2_0;
                         *(mc_v16 *)(c2 + 16) += s2_1;
-                        *(mc_v16 *)(c2 + 32) += s2_2;
-                        *(mc_v16 *)(c2 + 48) += s2_3;
                         *(mc_v16 *)(c3 + 0) += s3_0;
                         *(mc_v16 *)(c3 + 16) += s3_1;
-                        *(mc_v16 *)(c3 + 32) += s3_2;
-                        *(mc_v16 *)(c3 + 48) += s3_3;
+                        *(mc_v16 *)(c4 + 0) += s4_0;
+                        *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c5 + 0) += s5_0;
+                        *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c6 + 0) += s6_0;
+                        *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c7 + 0) += s7_0;
+                        *(mc_v16 *)(c7 + 16) += s7_1;
                         s0_0 = (mc_v16){0};
                         s0_1 = (mc_v16){0};
-                        s0_2 = (mc_v16){0};
-                        s0_3 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
                         s1_1 = (mc_v16){0};
-                        s1_2 = (mc_v16){0};
-                        s1_3 = (mc_v16){0};
                         s2_0 = (mc_v16){0};
                         s2_1 = (mc_v16){0};
-                        s2_2 = (mc_v16){0};
-                        s2_3 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
                         s3_1 = (mc_v16){0};
-                        s3_2 = (mc_v16){0};
-                        s3_3 = (mc_v16){0};
+                        s4_0 = (mc_v16){0};
+                        s4_1 = (mc_v16){0};
+                        s5_0 = (mc_v16){0};
+                        s5_1 = (mc_v16){0};
+                        s6_0 = (mc_v16){0};
+                        s6_1 = (mc_v16){0};
+                        s7_0 = (mc_v16){0};
+                        s7_1 = (mc_v16){0};
                     }
                 }
             }
@@ -1005,11 +1127,23 @@ static void conv_k3_c16_16_32x32_s1_p1_gemm_dw(int nb, const float *restrict a, 
                 float *restrict c2 = c + (i0 + 2) * 144 + j0;
                 const float *restrict a3 = a + (long)i * 16384 + (i0 + 3) * 1024;
                 float *restrict c3 = c + (i0 + 3) * 144 + j0;
+                const float *restrict a4 = a + (long)i * 16384 + (i0 + 4) * 1024;
+                float *restrict c4 = c + (i0 + 4) * 144 + j0;
+                const float *restrict a5 = a + (long)i * 16384 + (i0 + 5) * 1024;
+                float *restrict c5 = c + (i0 + 5) * 144 + j0;
+                const float *restrict a6 = a + (long)i * 16384 + (i0 + 6) * 1024;
+                float *restrict c6 = c + (i0 + 6) * 144 + j0;
+                const float *restrict a7 = a + (long)i * 16384 + (i0 + 7) * 1024;
+                float *restrict c7 = c + (i0 + 7) * 144 + j0;
                 const int o0 = ((j0 + 0) / 16 / 3 * 34 + (j0 + 0) / 16 % 3) * 16 + (j0 + 0) % 16;
                 mc_v16 s0_0 = {0};
                 mc_v16 s1_0 = {0};
                 mc_v16 s2_0 = {0};
                 mc_v16 s3_0 = {0};
+                mc_v16 s4_0 = {0};
+                mc_v16 s5_0 = {0};
+                mc_v16 s6_0 = {0};
+                mc_v16 s7_0 = {0};
                 for (int oy = 0, p = 0; oy < 32; oy++) {
                     for (int ox = 0; ox < 32; ox++, p++) {
                         const float *restrict bp = b + (long)i * 18496 + (oy * 34 + ox) * 16;
@@ -1018,20 +1152,36 @@ static void conv_k3_c16_16_32x32_s1_p1_gemm_dw(int nb, const float *restrict a, 
                         const float x1 = a1[p];
                         const float x2 = a2[p];
                         const float x3 = a3[p];
+                        const float x4 = a4[p];
+                        const float x5 = a5[p];
+                        const float x6 = a6[p];
+                        const float x7 = a7[p];
                         s0_0 += x0 * y0;
                         s1_0 += x1 * y0;
                         s2_0 += x2 * y0;
                         s3_0 += x3 * y0;
+                        s4_0 += x4 * y0;
+                        s5_0 += x5 * y0;
+                        s6_0 += x6 * y0;
+                        s7_0 += x7 * y0;
                     }
                     if (oy % 2 == 1 || oy == 31) {
                         *(mc_v16 *)(c0 + 0) += s0_0;
                         *(mc_v16 *)(c1 + 0) += s1_0;
                         *(mc_v16 *)(c2 + 0) += s2_0;
                         *(mc_v16 *)(c3 + 0) += s3_0;
+                        *(mc_v16 *)(c4 + 0) += s4_0;
+                        *(mc_v16 *)(c5 + 0) += s5_0;
+                        *(mc_v16 *)(c6 + 0) += s6_0;
+                        *(mc_v16 *)(c7 + 0) += s7_0;
                         s0_0 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
                         s2_0 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
+                        s4_0 = (mc_v16){0};
+                        s5_0 = (mc_v16){0};
+                        s6_0 = (mc_v16){0};
+                        s7_0 = (mc_v16){0};
                     }
                 }
             }
@@ -1066,8 +1216,8 @@ static void conv_k3_c16_16_32x32_s1_p1_pad_cl(const float *restrict planes, floa
 static void conv_k3_c16_16_32x32_s1_p1_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 1088; j0 += 64) {
-        for (int i0 = 0; i0 < 16; i0 += 4)
+    for (int j0 = 0; j0 < 1088; j0 += 32) {
+        for (int i0 = 0; i0 < 16; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 1088 + j0;
             const float *restrict a0 = a + (i0 + 0) * 144;
@@ -1077,67 +1227,77 @@ static void conv_k3_c16_16_32x32_s1_p1_gemm_dx(const float *restrict a, const fl
             const float *restrict a2 = a + (i0 + 2) * 144;
             float *restrict c3 = c + (i0 + 3) * 1088 + j0;
             const float *restrict a3 = a + (i0 + 3) * 144;
+            float *restrict c4 = c + (i0 + 4) * 1088 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 144;
+            float *restrict c5 = c + (i0 + 5) * 1088 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 144;
+            float *restrict c6 = c + (i0 + 6) * 1088 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 144;
+            float *restrict c7 = c + (i0 + 7) * 1088 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 144;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int ci = 0, p = 0; ci < 16; ci++)
             for (int ky = 0; ky < 3; ky++)
             for (int kx = 0; kx < 3; kx++, p++) {
                 const float *restrict bp = b + ci * 1156 + ky * 34 + kx + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
 }
@@ -1244,8 +1404,8 @@ void conv_k3_c16_16_32x32_s1_p1_bwd(int n, const float *restrict x, const float 
 static void conv_k1_c32_32_32x32_s2_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 256; j0 += 64) {
-        for (int i0 = 0; i0 < 32; i0 += 4)
+    for (int j0 = 0; j0 < 256; j0 += 32) {
+        for (int i0 = 0; i0 < 32; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 256 + j0;
             const float *restrict a0 = a + (i0 + 0) * 32;
@@ -1255,65 +1415,75 @@ static void conv_k1_c32_32_32x32_s2_p0_b_gemm_fwd(const float *restrict a, const
             const float *restrict a2 = a + (i0 + 2) * 32;
             float *restrict c3 = c + (i0 + 3) * 256 + j0;
             const float *restrict a3 = a + (i0 + 3) * 32;
+            float *restrict c4 = c + (i0 + 4) * 256 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 32;
+            float *restrict c5 = c + (i0 + 5) * 256 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 32;
+            float *restrict c6 = c + (i0 + 6) * 256 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 32;
+            float *restrict c7 = c + (i0 + 7) * 256 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 32;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 32; p++) {
                 const float *restrict bp = b + p * 256 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
 }
@@ -1410,8 +1580,8 @@ static void conv_k1_c32_32_32x32_s2_p0_b_gemm_dw(int nb, const float *restrict a
 static void conv_k1_c32_32_32x32_s2_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 256; j0 += 64) {
-        for (int i0 = 0; i0 < 32; i0 += 4)
+    for (int j0 = 0; j0 < 256; j0 += 32) {
+        for (int i0 = 0; i0 < 32; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 256 + j0;
             const float *restrict a0 = a + (i0 + 0) * 32;
@@ -1421,65 +1591,75 @@ static void conv_k1_c32_32_32x32_s2_p0_b_gemm_dx(const float *restrict a, const 
             const float *restrict a2 = a + (i0 + 2) * 32;
             float *restrict c3 = c + (i0 + 3) * 256 + j0;
             const float *restrict a3 = a + (i0 + 3) * 32;
+            float *restrict c4 = c + (i0 + 4) * 256 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 32;
+            float *restrict c5 = c + (i0 + 5) * 256 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 32;
+            float *restrict c6 = c + (i0 + 6) * 256 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 32;
+            float *restrict c7 = c + (i0 + 7) * 256 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 32;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 32; p++) {
                 const float *restrict bp = b + p * 256 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
 }
@@ -1587,8 +1767,8 @@ void conv_k1_c32_32_32x32_s2_p0_b_bwd(int n, const float *restrict x, const floa
 static void conv_k3_c32_32_16x16_s1_p1_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 256; j0 += 64) {
-        for (int i0 = 0; i0 < 32; i0 += 4)
+    for (int j0 = 0; j0 < 288; j0 += 32) {
+        for (int i0 = 0; i0 < 32; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 288 + j0;
             const float *restrict a0 = a + (i0 + 0) * 288;
@@ -1598,98 +1778,44 @@ static void conv_k3_c32_32_16x16_s1_p1_gemm_fwd(const float *restrict a, const f
             const float *restrict a2 = a + (i0 + 2) * 288;
             float *restrict c3 = c + (i0 + 3) * 288 + j0;
             const float *restrict a3 = a + (i0 + 3) * 288;
+            float *restrict c4 = c + (i0 + 4) * 288 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 288;
+            float *restrict c5 = c + (i0 + 5) * 288 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 288;
+            float *restrict c6 = c + (i0 + 6) * 288 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 288;
+            float *restrict c7 = c + (i0 + 7) * 288 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 288;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int ci = 0, p = 0; ci < 32; ci++)
             for (int ky = 0; ky < 3; ky++)
             for (int kx = 0; kx < 3; kx++, p++) {
                 const float *restrict bp = b + ci * 324 + ky * 18 + kx + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
-                s0_0 += x0 * b0;
-                s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
-                s1_0 += x1 * b0;
-                s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
-                s2_0 += x2 * b0;
-                s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
-                s3_0 += x3 * b0;
-                s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
-            }
-            *(mc_v16 *)(c0 + 0) = s0_0;
-            *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
-            *(mc_v16 *)(c1 + 0) = s1_0;
-            *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
-            *(mc_v16 *)(c2 + 0) = s2_0;
-            *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
-            *(mc_v16 *)(c3 + 0) = s3_0;
-            *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
-        }
-    }
-    {
-        for (int i0 = 0; i0 < 32; i0 += 4)
-        {
-            float *restrict c0 = c + (i0 + 0) * 288 + 256;
-            const float *restrict a0 = a + (i0 + 0) * 288;
-            float *restrict c1 = c + (i0 + 1) * 288 + 256;
-            const float *restrict a1 = a + (i0 + 1) * 288;
-            float *restrict c2 = c + (i0 + 2) * 288 + 256;
-            const float *restrict a2 = a + (i0 + 2) * 288;
-            float *restrict c3 = c + (i0 + 3) * 288 + 256;
-            const float *restrict a3 = a + (i0 + 3) * 288;
-            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            for (int ci = 0, p = 0; ci < 32; ci++)
-            for (int ky = 0; ky < 3; ky++)
-            for (int kx = 0; kx < 3; kx++, p++) {
-                const float *restrict bp = b + ci * 324 + ky * 18 + kx + 256;
-                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
                 s1_0 += x1 * b0;
@@ -1698,6 +1824,14 @@ static void conv_k3_c32_32_16x16_s1_p1_gemm_fwd(const float *restrict a, const f
                 s2_1 += x2 * b1;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
@@ -1707,15 +1841,23 @@ static void conv_k3_c32_32_16x16_s1_p1_gemm_fwd(const float *restrict a, const f
             *(mc_v16 *)(c2 + 16) = s2_1;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
 }
 
 static void conv_k3_c32_32_16x16_s1_p1_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    for (int i0 = 0; i0 < 32; i0 += 4) {
+    for (int i0 = 0; i0 < 32; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 256; j0 += 64)
+            for (int j0 = 0; j0 < 288; j0 += 32)
             {
                 const float *restrict a0 = a + (long)i * 8192 + (i0 + 0) * 256;
                 float *restrict c0 = c + (i0 + 0) * 288 + j0;
@@ -1725,101 +1867,14 @@ static void conv_k3_c32_32_16x16_s1_p1_gemm_dw(int nb, const float *restrict a, 
                 float *restrict c2 = c + (i0 + 2) * 288 + j0;
                 const float *restrict a3 = a + (long)i * 8192 + (i0 + 3) * 256;
                 float *restrict c3 = c + (i0 + 3) * 288 + j0;
-                const int o0 = ((j0 + 0) / 32 / 3 * 18 + (j0 + 0) / 32 % 3) * 32 + (j0 + 0) % 32;
-                const int o1 = ((j0 + 16) / 32 / 3 * 18 + (j0 + 16) / 32 % 3) * 32 + (j0 + 16) % 32;
-                const int o2 = ((j0 + 32) / 32 / 3 * 18 + (j0 + 32) / 32 % 3) * 32 + (j0 + 32) % 32;
-                const int o3 = ((j0 + 48) / 32 / 3 * 18 + (j0 + 48) / 32 % 3) * 32 + (j0 + 48) % 32;
-                mc_v16 s0_0 = {0};
-                mc_v16 s0_1 = {0};
-                mc_v16 s0_2 = {0};
-                mc_v16 s0_3 = {0};
-                mc_v16 s1_0 = {0};
-                mc_v16 s1_1 = {0};
-                mc_v16 s1_2 = {0};
-                mc_v16 s1_3 = {0};
-                mc_v16 s2_0 = {0};
-                mc_v16 s2_1 = {0};
-                mc_v16 s2_2 = {0};
-                mc_v16 s2_3 = {0};
-                mc_v16 s3_0 = {0};
-                mc_v16 s3_1 = {0};
-                mc_v16 s3_2 = {0};
-                mc_v16 s3_3 = {0};
-                for (int oy = 0, p = 0; oy < 16; oy++) {
-                    for (int ox = 0; ox < 16; ox++, p++) {
-                        const float *restrict bp = b + (long)i * 10368 + (oy * 18 + ox) * 32;
-                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
-                        const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
-                        const mc_v16 y3 = *(const mc_v16 *)(bp + o3);
-                        const float x0 = a0[p];
-                        const float x1 = a1[p];
-                        const float x2 = a2[p];
-                        const float x3 = a3[p];
-                        s0_0 += x0 * y0;
-                        s0_1 += x0 * y1;
-                        s0_2 += x0 * y2;
-                        s0_3 += x0 * y3;
-                        s1_0 += x1 * y0;
-                        s1_1 += x1 * y1;
-                        s1_2 += x1 * y2;
-                        s1_3 += x1 * y3;
-                        s2_0 += x2 * y0;
-                        s2_1 += x2 * y1;
-                        s2_2 += x2 * y2;
-                        s2_3 += x2 * y3;
-                        s3_0 += x3 * y0;
-                        s3_1 += x3 * y1;
-                        s3_2 += x3 * y2;
-                        s3_3 += x3 * y3;
-                    }
-                    if (oy % 4 == 3 || oy == 15) {
-                        *(mc_v16 *)(c0 + 0) += s0_0;
-                        *(mc_v16 *)(c0 + 16) += s0_1;
-                        *(mc_v16 *)(c0 + 32) += s0_2;
-                        *(mc_v16 *)(c0 + 48) += s0_3;
-                        *(mc_v16 *)(c1 + 0) += s1_0;
-                        *(mc_v16 *)(c1 + 16) += s1_1;
-                        *(mc_v16 *)(c1 + 32) += s1_2;
-                        *(mc_v16 *)(c1 + 48) += s1_3;
-                        *(mc_v16 *)(c2 + 0) += s2_0;
-                        *(mc_v16 *)(c2 + 16) += s2_1;
-                        *(mc_v16 *)(c2 + 32) += s2_2;
-                        *(mc_v16 *)(c2 + 48) += s2_3;
-                        *(mc_v16 *)(c3 + 0) += s3_0;
-                        *(mc_v16 *)(c3 + 16) += s3_1;
-                        *(mc_v16 *)(c3 + 32) += s3_2;
-                        *(mc_v16 *)(c3 + 48) += s3_3;
-                        s0_0 = (mc_v16){0};
-                        s0_1 = (mc_v16){0};
-                        s0_2 = (mc_v16){0};
-                        s0_3 = (mc_v16){0};
-                        s1_0 = (mc_v16){0};
-                        s1_1 = (mc_v16){0};
-                        s1_2 = (mc_v16){0};
-                        s1_3 = (mc_v16){0};
-                        s2_0 = (mc_v16){0};
-                        s2_1 = (mc_v16){0};
-                        s2_2 = (mc_v16){0};
-                        s2_3 = (mc_v16){0};
-                        s3_0 = (mc_v16){0};
-                        s3_1 = (mc_v16){0};
-                        s3_2 = (mc_v16){0};
-                        s3_3 = (mc_v16){0};
-                    }
-                }
-            }
-            {
-            const int j0 = 256;
-            {
-                const float *restrict a0 = a + (long)i * 8192 + (i0 + 0) * 256;
-                float *restrict c0 = c + (i0 + 0) * 288 + j0;
-                const float *restrict a1 = a + (long)i * 8192 + (i0 + 1) * 256;
-                float *restrict c1 = c + (i0 + 1) * 288 + j0;
-                const float *restrict a2 = a + (long)i * 8192 + (i0 + 2) * 256;
-                float *restrict c2 = c + (i0 + 2) * 288 + j0;
-                const float *restrict a3 = a + (long)i * 8192 + (i0 + 3) * 256;
-                float *restrict c3 = c + (i0 + 3) * 288 + j0;
+                const float *restrict a4 = a + (long)i * 8192 + (i0 + 4) * 256;
+                float *restrict c4 = c + (i0 + 4) * 288 + j0;
+                const float *restrict a5 = a + (long)i * 8192 + (i0 + 5) * 256;
+                float *restrict c5 = c + (i0 + 5) * 288 + j0;
+                const float *restrict a6 = a + (long)i * 8192 + (i0 + 6) * 256;
+                float *restrict c6 = c + (i0 + 6) * 288 + j0;
+                const float *restrict a7 = a + (long)i * 8192 + (i0 + 7) * 256;
+                float *restrict c7 = c + (i0 + 7) * 288 + j0;
                 const int o0 = ((j0 + 0) / 32 / 3 * 18 + (j0 + 0) / 32 % 3) * 32 + (j0 + 0) % 32;
                 const int o1 = ((j0 + 16) / 32 / 3 * 18 + (j0 + 16) / 32 % 3) * 32 + (j0 + 16) % 32;
                 mc_v16 s0_0 = {0};
@@ -1830,6 +1885,14 @@ static void conv_k3_c32_32_16x16_s1_p1_gemm_dw(int nb, const float *restrict a, 
                 mc_v16 s2_1 = {0};
                 mc_v16 s3_0 = {0};
                 mc_v16 s3_1 = {0};
+                mc_v16 s4_0 = {0};
+                mc_v16 s4_1 = {0};
+                mc_v16 s5_0 = {0};
+                mc_v16 s5_1 = {0};
+                mc_v16 s6_0 = {0};
+                mc_v16 s6_1 = {0};
+                mc_v16 s7_0 = {0};
+                mc_v16 s7_1 = {0};
                 for (int oy = 0, p = 0; oy < 16; oy++) {
                     for (int ox = 0; ox < 16; ox++, p++) {
                         const float *restrict bp = b + (long)i * 10368 + (oy * 18 + ox) * 32;
@@ -1839,6 +1902,10 @@ static void conv_k3_c32_32_16x16_s1_p1_gemm_dw(int nb, const float *restrict a, 
                         const float x1 = a1[p];
                         const float x2 = a2[p];
                         const float x3 = a3[p];
+                        const float x4 = a4[p];
+                        const float x5 = a5[p];
+                        const float x6 = a6[p];
+                        const float x7 = a7[p];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
                         s1_0 += x1 * y0;
@@ -1847,6 +1914,14 @@ static void conv_k3_c32_32_16x16_s1_p1_gemm_dw(int nb, const float *restrict a, 
                         s2_1 += x2 * y1;
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
+                        s4_0 += x4 * y0;
+                        s4_1 += x4 * y1;
+                        s5_0 += x5 * y0;
+                        s5_1 += x5 * y1;
+                        s6_0 += x6 * y0;
+                        s6_1 += x6 * y1;
+                        s7_0 += x7 * y0;
+                        s7_1 += x7 * y1;
                     }
                     if (oy % 4 == 3 || oy == 15) {
                         *(mc_v16 *)(c0 + 0) += s0_0;
@@ -1857,6 +1932,14 @@ static void conv_k3_c32_32_16x16_s1_p1_gemm_dw(int nb, const float *restrict a, 
                         *(mc_v16 *)(c2 + 16) += s2_1;
                         *(mc_v16 *)(c3 + 0) += s3_0;
                         *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c4 + 0) += s4_0;
+                        *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c5 + 0) += s5_0;
+                        *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c6 + 0) += s6_0;
+                        *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c7 + 0) += s7_0;
+                        *(mc_v16 *)(c7 + 16) += s7_1;
                         s0_0 = (mc_v16){0};
                         s0_1 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
@@ -1865,9 +1948,16 @@ static void conv_k3_c32_32_16x16_s1_p1_gemm_dw(int nb, const float *restrict a, 
                         s2_1 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
                         s3_1 = (mc_v16){0};
+                        s4_0 = (mc_v16){0};
+                        s4_1 = (mc_v16){0};
+                        s5_0 = (mc_v16){0};
+                        s5_1 = (mc_v16){0};
+                        s6_0 = (mc_v16){0};
+                        s6_1 = (mc_v16){0};
+                        s7_0 = (mc_v16){0};
+                        s7_1 = (mc_v16){0};
                     }
                 }
-            }
             }
         }
     }
@@ -1899,8 +1989,8 @@ static void conv_k3_c32_32_16x16_s1_p1_pad_cl(const float *restrict planes, floa
 static void conv_k3_c32_32_16x16_s1_p1_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 256; j0 += 64) {
-        for (int i0 = 0; i0 < 32; i0 += 4)
+    for (int j0 = 0; j0 < 288; j0 += 32) {
+        for (int i0 = 0; i0 < 32; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 288 + j0;
             const float *restrict a0 = a + (i0 + 0) * 288;
@@ -1910,98 +2000,44 @@ static void conv_k3_c32_32_16x16_s1_p1_gemm_dx(const float *restrict a, const fl
             const float *restrict a2 = a + (i0 + 2) * 288;
             float *restrict c3 = c + (i0 + 3) * 288 + j0;
             const float *restrict a3 = a + (i0 + 3) * 288;
+            float *restrict c4 = c + (i0 + 4) * 288 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 288;
+            float *restrict c5 = c + (i0 + 5) * 288 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 288;
+            float *restrict c6 = c + (i0 + 6) * 288 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 288;
+            float *restrict c7 = c + (i0 + 7) * 288 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 288;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int ci = 0, p = 0; ci < 32; ci++)
             for (int ky = 0; ky < 3; ky++)
             for (int kx = 0; kx < 3; kx++, p++) {
                 const float *restrict bp = b + ci * 324 + ky * 18 + kx + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
-                s0_0 += x0 * b0;
-                s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
-                s1_0 += x1 * b0;
-                s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
-                s2_0 += x2 * b0;
-                s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
-                s3_0 += x3 * b0;
-                s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
-            }
-            *(mc_v16 *)(c0 + 0) = s0_0;
-            *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
-            *(mc_v16 *)(c1 + 0) = s1_0;
-            *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
-            *(mc_v16 *)(c2 + 0) = s2_0;
-            *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
-            *(mc_v16 *)(c3 + 0) = s3_0;
-            *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
-        }
-    }
-    {
-        for (int i0 = 0; i0 < 32; i0 += 4)
-        {
-            float *restrict c0 = c + (i0 + 0) * 288 + 256;
-            const float *restrict a0 = a + (i0 + 0) * 288;
-            float *restrict c1 = c + (i0 + 1) * 288 + 256;
-            const float *restrict a1 = a + (i0 + 1) * 288;
-            float *restrict c2 = c + (i0 + 2) * 288 + 256;
-            const float *restrict a2 = a + (i0 + 2) * 288;
-            float *restrict c3 = c + (i0 + 3) * 288 + 256;
-            const float *restrict a3 = a + (i0 + 3) * 288;
-            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            for (int ci = 0, p = 0; ci < 32; ci++)
-            for (int ky = 0; ky < 3; ky++)
-            for (int kx = 0; kx < 3; kx++, p++) {
-                const float *restrict bp = b + ci * 324 + ky * 18 + kx + 256;
-                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
                 s1_0 += x1 * b0;
@@ -2010,6 +2046,14 @@ static void conv_k3_c32_32_16x16_s1_p1_gemm_dx(const float *restrict a, const fl
                 s2_1 += x2 * b1;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
@@ -2019,6 +2063,14 @@ static void conv_k3_c32_32_16x16_s1_p1_gemm_dx(const float *restrict a, const fl
             *(mc_v16 *)(c2 + 16) = s2_1;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
 }
@@ -2125,8 +2177,8 @@ void conv_k3_c32_32_16x16_s1_p1_bwd(int n, const float *restrict x, const float 
 static void conv_k1_c16_32_32x32_s2_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 256; j0 += 64) {
-        for (int i0 = 0; i0 < 32; i0 += 4)
+    for (int j0 = 0; j0 < 256; j0 += 32) {
+        for (int i0 = 0; i0 < 32; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 256 + j0;
             const float *restrict a0 = a + (i0 + 0) * 16;
@@ -2136,65 +2188,75 @@ static void conv_k1_c16_32_32x32_s2_p0_gemm_fwd(const float *restrict a, const f
             const float *restrict a2 = a + (i0 + 2) * 16;
             float *restrict c3 = c + (i0 + 3) * 256 + j0;
             const float *restrict a3 = a + (i0 + 3) * 16;
+            float *restrict c4 = c + (i0 + 4) * 256 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 16;
+            float *restrict c5 = c + (i0 + 5) * 256 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 16;
+            float *restrict c6 = c + (i0 + 6) * 256 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 16;
+            float *restrict c7 = c + (i0 + 7) * 256 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 16;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 16; p++) {
                 const float *restrict bp = b + p * 256 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
 }
@@ -2291,8 +2353,8 @@ static void conv_k1_c16_32_32x32_s2_p0_gemm_dw(int nb, const float *restrict a, 
 static void conv_k1_c16_32_32x32_s2_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 256; j0 += 64) {
-        for (int i0 = 0; i0 < 16; i0 += 4)
+    for (int j0 = 0; j0 < 256; j0 += 32) {
+        for (int i0 = 0; i0 < 16; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 256 + j0;
             const float *restrict a0 = a + (i0 + 0) * 32;
@@ -2302,65 +2364,75 @@ static void conv_k1_c16_32_32x32_s2_p0_gemm_dx(const float *restrict a, const fl
             const float *restrict a2 = a + (i0 + 2) * 32;
             float *restrict c3 = c + (i0 + 3) * 256 + j0;
             const float *restrict a3 = a + (i0 + 3) * 32;
+            float *restrict c4 = c + (i0 + 4) * 256 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 32;
+            float *restrict c5 = c + (i0 + 5) * 256 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 32;
+            float *restrict c6 = c + (i0 + 6) * 256 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 32;
+            float *restrict c7 = c + (i0 + 7) * 256 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 32;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 32; p++) {
                 const float *restrict bp = b + p * 256 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
 }
@@ -2443,8 +2515,8 @@ void conv_k1_c16_32_32x32_s2_p0_bwd(int n, const float *restrict x, const float 
 static void conv_k1_c64_32_16x16_s1_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 256; j0 += 64) {
-        for (int i0 = 0; i0 < 32; i0 += 4)
+    for (int j0 = 0; j0 < 256; j0 += 32) {
+        for (int i0 = 0; i0 < 32; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 256 + j0;
             const float *restrict a0 = a + (i0 + 0) * 64;
@@ -2454,74 +2526,84 @@ static void conv_k1_c64_32_16x16_s1_p0_b_gemm_fwd(const float *restrict a, const
             const float *restrict a2 = a + (i0 + 2) * 64;
             float *restrict c3 = c + (i0 + 3) * 256 + j0;
             const float *restrict a3 = a + (i0 + 3) * 64;
+            float *restrict c4 = c + (i0 + 4) * 256 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 64;
+            float *restrict c5 = c + (i0 + 5) * 256 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 64;
+            float *restrict c6 = c + (i0 + 6) * 256 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 64;
+            float *restrict c7 = c + (i0 + 7) * 256 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 64;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 64; p++) {
                 const float *restrict bp = b + p * 256 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
 }
 
 static void conv_k1_c64_32_16x16_s1_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    for (int i0 = 0; i0 < 32; i0 += 4) {
+    for (int i0 = 0; i0 < 32; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 64; j0 += 64)
+            for (int j0 = 0; j0 < 64; j0 += 32)
             {
                 const float *restrict a0 = a + (long)i * 8192 + (i0 + 0) * 256;
                 float *restrict c0 = c + (i0 + 0) * 64 + j0;
@@ -2531,87 +2613,95 @@ static void conv_k1_c64_32_16x16_s1_p0_b_gemm_dw(int nb, const float *restrict a
                 float *restrict c2 = c + (i0 + 2) * 64 + j0;
                 const float *restrict a3 = a + (long)i * 8192 + (i0 + 3) * 256;
                 float *restrict c3 = c + (i0 + 3) * 64 + j0;
+                const float *restrict a4 = a + (long)i * 8192 + (i0 + 4) * 256;
+                float *restrict c4 = c + (i0 + 4) * 64 + j0;
+                const float *restrict a5 = a + (long)i * 8192 + (i0 + 5) * 256;
+                float *restrict c5 = c + (i0 + 5) * 64 + j0;
+                const float *restrict a6 = a + (long)i * 8192 + (i0 + 6) * 256;
+                float *restrict c6 = c + (i0 + 6) * 64 + j0;
+                const float *restrict a7 = a + (long)i * 8192 + (i0 + 7) * 256;
+                float *restrict c7 = c + (i0 + 7) * 64 + j0;
                 const int o0 = ((j0 + 0) / 64 / 1 * 16 + (j0 + 0) / 64 % 1) * 64 + (j0 + 0) % 64;
                 const int o1 = ((j0 + 16) / 64 / 1 * 16 + (j0 + 16) / 64 % 1) * 64 + (j0 + 16) % 64;
-                const int o2 = ((j0 + 32) / 64 / 1 * 16 + (j0 + 32) / 64 % 1) * 64 + (j0 + 32) % 64;
-                const int o3 = ((j0 + 48) / 64 / 1 * 16 + (j0 + 48) / 64 % 1) * 64 + (j0 + 48) % 64;
                 mc_v16 s0_0 = {0};
                 mc_v16 s0_1 = {0};
-                mc_v16 s0_2 = {0};
-                mc_v16 s0_3 = {0};
                 mc_v16 s1_0 = {0};
                 mc_v16 s1_1 = {0};
-                mc_v16 s1_2 = {0};
-                mc_v16 s1_3 = {0};
                 mc_v16 s2_0 = {0};
                 mc_v16 s2_1 = {0};
-                mc_v16 s2_2 = {0};
-                mc_v16 s2_3 = {0};
                 mc_v16 s3_0 = {0};
                 mc_v16 s3_1 = {0};
-                mc_v16 s3_2 = {0};
-                mc_v16 s3_3 = {0};
+                mc_v16 s4_0 = {0};
+                mc_v16 s4_1 = {0};
+                mc_v16 s5_0 = {0};
+                mc_v16 s5_1 = {0};
+                mc_v16 s6_0 = {0};
+                mc_v16 s6_1 = {0};
+                mc_v16 s7_0 = {0};
+                mc_v16 s7_1 = {0};
                 for (int oy = 0, p = 0; oy < 16; oy++) {
                     for (int ox = 0; ox < 16; ox++, p++) {
                         const float *restrict bp = b + (long)i * 16384 + (oy * 16 + ox) * 64;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
                         const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
-                        const mc_v16 y3 = *(const mc_v16 *)(bp + o3);
                         const float x0 = a0[p];
                         const float x1 = a1[p];
                         const float x2 = a2[p];
                         const float x3 = a3[p];
+                        const float x4 = a4[p];
+                        const float x5 = a5[p];
+                        const float x6 = a6[p];
+                        const float x7 = a7[p];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
-                        s0_2 += x0 * y2;
-                        s0_3 += x0 * y3;
                         s1_0 += x1 * y0;
                         s1_1 += x1 * y1;
-                        s1_2 += x1 * y2;
-                        s1_3 += x1 * y3;
                         s2_0 += x2 * y0;
                         s2_1 += x2 * y1;
-                        s2_2 += x2 * y2;
-                        s2_3 += x2 * y3;
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
-                        s3_2 += x3 * y2;
-                        s3_3 += x3 * y3;
+                        s4_0 += x4 * y0;
+                        s4_1 += x4 * y1;
+                        s5_0 += x5 * y0;
+                        s5_1 += x5 * y1;
+                        s6_0 += x6 * y0;
+                        s6_1 += x6 * y1;
+                        s7_0 += x7 * y0;
+                        s7_1 += x7 * y1;
                     }
                     if (oy % 4 == 3 || oy == 15) {
                         *(mc_v16 *)(c0 + 0) += s0_0;
                         *(mc_v16 *)(c0 + 16) += s0_1;
-                        *(mc_v16 *)(c0 + 32) += s0_2;
-                        *(mc_v16 *)(c0 + 48) += s0_3;
                         *(mc_v16 *)(c1 + 0) += s1_0;
                         *(mc_v16 *)(c1 + 16) += s1_1;
-                        *(mc_v16 *)(c1 + 32) += s1_2;
-                        *(mc_v16 *)(c1 + 48) += s1_3;
                         *(mc_v16 *)(c2 + 0) += s2_0;
                         *(mc_v16 *)(c2 + 16) += s2_1;
-                        *(mc_v16 *)(c2 + 32) += s2_2;
-                        *(mc_v16 *)(c2 + 48) += s2_3;
                         *(mc_v16 *)(c3 + 0) += s3_0;
                         *(mc_v16 *)(c3 + 16) += s3_1;
-                        *(mc_v16 *)(c3 + 32) += s3_2;
-                        *(mc_v16 *)(c3 + 48) += s3_3;
+                        *(mc_v16 *)(c4 + 0) += s4_0;
+                        *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c5 + 0) += s5_0;
+                        *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c6 + 0) += s6_0;
+                        *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c7 + 0) += s7_0;
+                        *(mc_v16 *)(c7 + 16) += s7_1;
                         s0_0 = (mc_v16){0};
                         s0_1 = (mc_v16){0};
-                        s0_2 = (mc_v16){0};
-                        s0_3 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
                         s1_1 = (mc_v16){0};
-                        s1_2 = (mc_v16){0};
-                        s1_3 = (mc_v16){0};
                         s2_0 = (mc_v16){0};
                         s2_1 = (mc_v16){0};
-                        s2_2 = (mc_v16){0};
-                        s2_3 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
                         s3_1 = (mc_v16){0};
-                        s3_2 = (mc_v16){0};
-                        s3_3 = (mc_v16){0};
+                        s4_0 = (mc_v16){0};
+                        s4_1 = (mc_v16){0};
+                        s5_0 = (mc_v16){0};
+                        s5_1 = (mc_v16){0};
+                        s6_0 = (mc_v16){0};
+                        s6_1 = (mc_v16){0};
+                        s7_0 = (mc_v16){0};
+                        s7_1 = (mc_v16){0};
                     }
                 }
             }
@@ -2645,8 +2735,8 @@ static void conv_k1_c64_32_16x16_s1_p0_b_pad_cl(const float *restrict planes, fl
 static void conv_k1_c64_32_16x16_s1_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 256; j0 += 64) {
-        for (int i0 = 0; i0 < 64; i0 += 4)
+    for (int j0 = 0; j0 < 256; j0 += 32) {
+        for (int i0 = 0; i0 < 64; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 256 + j0;
             const float *restrict a0 = a + (i0 + 0) * 32;
@@ -2656,65 +2746,75 @@ static void conv_k1_c64_32_16x16_s1_p0_b_gemm_dx(const float *restrict a, const 
             const float *restrict a2 = a + (i0 + 2) * 32;
             float *restrict c3 = c + (i0 + 3) * 256 + j0;
             const float *restrict a3 = a + (i0 + 3) * 32;
+            float *restrict c4 = c + (i0 + 4) * 256 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 32;
+            float *restrict c5 = c + (i0 + 5) * 256 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 32;
+            float *restrict c6 = c + (i0 + 6) * 256 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 32;
+            float *restrict c7 = c + (i0 + 7) * 256 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 32;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 32; p++) {
                 const float *restrict bp = b + p * 256 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
 }
@@ -2809,8 +2909,8 @@ void conv_k1_c64_32_16x16_s1_p0_b_bwd(int n, const float *restrict x, const floa
 static void conv_k1_c64_64_16x16_s2_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 64; j0 += 64) {
-        for (int i0 = 0; i0 < 64; i0 += 4)
+    for (int j0 = 0; j0 < 64; j0 += 32) {
+        for (int i0 = 0; i0 < 64; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 64 + j0;
             const float *restrict a0 = a + (i0 + 0) * 64;
@@ -2820,65 +2920,75 @@ static void conv_k1_c64_64_16x16_s2_p0_b_gemm_fwd(const float *restrict a, const
             const float *restrict a2 = a + (i0 + 2) * 64;
             float *restrict c3 = c + (i0 + 3) * 64 + j0;
             const float *restrict a3 = a + (i0 + 3) * 64;
+            float *restrict c4 = c + (i0 + 4) * 64 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 64;
+            float *restrict c5 = c + (i0 + 5) * 64 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 64;
+            float *restrict c6 = c + (i0 + 6) * 64 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 64;
+            float *restrict c7 = c + (i0 + 7) * 64 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 64;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 64; p++) {
                 const float *restrict bp = b + p * 64 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
 }
@@ -2975,8 +3085,8 @@ static void conv_k1_c64_64_16x16_s2_p0_b_gemm_dw(int nb, const float *restrict a
 static void conv_k1_c64_64_16x16_s2_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 64; j0 += 64) {
-        for (int i0 = 0; i0 < 64; i0 += 4)
+    for (int j0 = 0; j0 < 64; j0 += 32) {
+        for (int i0 = 0; i0 < 64; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 64 + j0;
             const float *restrict a0 = a + (i0 + 0) * 64;
@@ -2986,65 +3096,75 @@ static void conv_k1_c64_64_16x16_s2_p0_b_gemm_dx(const float *restrict a, const 
             const float *restrict a2 = a + (i0 + 2) * 64;
             float *restrict c3 = c + (i0 + 3) * 64 + j0;
             const float *restrict a3 = a + (i0 + 3) * 64;
+            float *restrict c4 = c + (i0 + 4) * 64 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 64;
+            float *restrict c5 = c + (i0 + 5) * 64 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 64;
+            float *restrict c6 = c + (i0 + 6) * 64 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 64;
+            float *restrict c7 = c + (i0 + 7) * 64 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 64;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 64; p++) {
                 const float *restrict bp = b + p * 64 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
 }
@@ -3152,8 +3272,8 @@ void conv_k1_c64_64_16x16_s2_p0_b_bwd(int n, const float *restrict x, const floa
 static void conv_k3_c64_64_8x8_s1_p1_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 64; j0 += 64) {
-        for (int i0 = 0; i0 < 64; i0 += 4)
+    for (int j0 = 0; j0 < 64; j0 += 32) {
+        for (int i0 = 0; i0 < 64; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 80 + j0;
             const float *restrict a0 = a + (i0 + 0) * 576;
@@ -3163,71 +3283,81 @@ static void conv_k3_c64_64_8x8_s1_p1_gemm_fwd(const float *restrict a, const flo
             const float *restrict a2 = a + (i0 + 2) * 576;
             float *restrict c3 = c + (i0 + 3) * 80 + j0;
             const float *restrict a3 = a + (i0 + 3) * 576;
+            float *restrict c4 = c + (i0 + 4) * 80 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 576;
+            float *restrict c5 = c + (i0 + 5) * 80 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 576;
+            float *restrict c6 = c + (i0 + 6) * 80 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 576;
+            float *restrict c7 = c + (i0 + 7) * 80 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 576;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int ci = 0, p = 0; ci < 64; ci++)
             for (int ky = 0; ky < 3; ky++)
             for (int kx = 0; kx < 3; kx++, p++) {
                 const float *restrict bp = b + ci * 100 + ky * 10 + kx + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
     {
-        for (int i0 = 0; i0 < 64; i0 += 4)
+        for (int i0 = 0; i0 < 64; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 80 + 64;
             const float *restrict a0 = a + (i0 + 0) * 576;
@@ -3237,10 +3367,22 @@ static void conv_k3_c64_64_8x8_s1_p1_gemm_fwd(const float *restrict a, const flo
             const float *restrict a2 = a + (i0 + 2) * 576;
             float *restrict c3 = c + (i0 + 3) * 80 + 64;
             const float *restrict a3 = a + (i0 + 3) * 576;
+            float *restrict c4 = c + (i0 + 4) * 80 + 64;
+            const float *restrict a4 = a + (i0 + 4) * 576;
+            float *restrict c5 = c + (i0 + 5) * 80 + 64;
+            const float *restrict a5 = a + (i0 + 5) * 576;
+            float *restrict c6 = c + (i0 + 6) * 80 + 64;
+            const float *restrict a6 = a + (i0 + 6) * 576;
+            float *restrict c7 = c + (i0 + 7) * 80 + 64;
+            const float *restrict a7 = a + (i0 + 7) * 576;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
             for (int ci = 0, p = 0; ci < 64; ci++)
             for (int ky = 0; ky < 3; ky++)
             for (int kx = 0; kx < 3; kx++, p++) {
@@ -3250,24 +3392,36 @@ static void conv_k3_c64_64_8x8_s1_p1_gemm_fwd(const float *restrict a, const flo
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s1_0 += x1 * b0;
                 s2_0 += x2 * b0;
                 s3_0 += x3 * b0;
+                s4_0 += x4 * b0;
+                s5_0 += x5 * b0;
+                s6_0 += x6 * b0;
+                s7_0 += x7 * b0;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c7 + 0) = s7_0;
         }
     }
 }
 
 static void conv_k3_c64_64_8x8_s1_p1_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    for (int i0 = 0; i0 < 64; i0 += 4) {
+    for (int i0 = 0; i0 < 64; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 576; j0 += 64)
+            for (int j0 = 0; j0 < 576; j0 += 32)
             {
                 const float *restrict a0 = a + (long)i * 4096 + (i0 + 0) * 64;
                 float *restrict c0 = c + (i0 + 0) * 576 + j0;
@@ -3277,87 +3431,95 @@ static void conv_k3_c64_64_8x8_s1_p1_gemm_dw(int nb, const float *restrict a, co
                 float *restrict c2 = c + (i0 + 2) * 576 + j0;
                 const float *restrict a3 = a + (long)i * 4096 + (i0 + 3) * 64;
                 float *restrict c3 = c + (i0 + 3) * 576 + j0;
+                const float *restrict a4 = a + (long)i * 4096 + (i0 + 4) * 64;
+                float *restrict c4 = c + (i0 + 4) * 576 + j0;
+                const float *restrict a5 = a + (long)i * 4096 + (i0 + 5) * 64;
+                float *restrict c5 = c + (i0 + 5) * 576 + j0;
+                const float *restrict a6 = a + (long)i * 4096 + (i0 + 6) * 64;
+                float *restrict c6 = c + (i0 + 6) * 576 + j0;
+                const float *restrict a7 = a + (long)i * 4096 + (i0 + 7) * 64;
+                float *restrict c7 = c + (i0 + 7) * 576 + j0;
                 const int o0 = ((j0 + 0) / 64 / 3 * 10 + (j0 + 0) / 64 % 3) * 64 + (j0 + 0) % 64;
                 const int o1 = ((j0 + 16) / 64 / 3 * 10 + (j0 + 16) / 64 % 3) * 64 + (j0 + 16) % 64;
-                const int o2 = ((j0 + 32) / 64 / 3 * 10 + (j0 + 32) / 64 % 3) * 64 + (j0 + 32) % 64;
-                const int o3 = ((j0 + 48) / 64 / 3 * 10 + (j0 + 48) / 64 % 3) * 64 + (j0 + 48) % 64;
                 mc_v16 s0_0 = {0};
                 mc_v16 s0_1 = {0};
-                mc_v16 s0_2 = {0};
-                mc_v16 s0_3 = {0};
                 mc_v16 s1_0 = {0};
                 mc_v16 s1_1 = {0};
-                mc_v16 s1_2 = {0};
-                mc_v16 s1_3 = {0};
                 mc_v16 s2_0 = {0};
                 mc_v16 s2_1 = {0};
-                mc_v16 s2_2 = {0};
-                mc_v16 s2_3 = {0};
                 mc_v16 s3_0 = {0};
                 mc_v16 s3_1 = {0};
-                mc_v16 s3_2 = {0};
-                mc_v16 s3_3 = {0};
+                mc_v16 s4_0 = {0};
+                mc_v16 s4_1 = {0};
+                mc_v16 s5_0 = {0};
+                mc_v16 s5_1 = {0};
+                mc_v16 s6_0 = {0};
+                mc_v16 s6_1 = {0};
+                mc_v16 s7_0 = {0};
+                mc_v16 s7_1 = {0};
                 for (int oy = 0, p = 0; oy < 8; oy++) {
                     for (int ox = 0; ox < 8; ox++, p++) {
                         const float *restrict bp = b + (long)i * 6400 + (oy * 10 + ox) * 64;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
                         const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
-                        const mc_v16 y3 = *(const mc_v16 *)(bp + o3);
                         const float x0 = a0[p];
                         const float x1 = a1[p];
                         const float x2 = a2[p];
                         const float x3 = a3[p];
+                        const float x4 = a4[p];
+                        const float x5 = a5[p];
+                        const float x6 = a6[p];
+                        const float x7 = a7[p];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
-                        s0_2 += x0 * y2;
-                        s0_3 += x0 * y3;
                         s1_0 += x1 * y0;
                         s1_1 += x1 * y1;
-                        s1_2 += x1 * y2;
-                        s1_3 += x1 * y3;
                         s2_0 += x2 * y0;
                         s2_1 += x2 * y1;
-                        s2_2 += x2 * y2;
-                        s2_3 += x2 * y3;
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
-                        s3_2 += x3 * y2;
-                        s3_3 += x3 * y3;
+                        s4_0 += x4 * y0;
+                        s4_1 += x4 * y1;
+                        s5_0 += x5 * y0;
+                        s5_1 += x5 * y1;
+                        s6_0 += x6 * y0;
+                        s6_1 += x6 * y1;
+                        s7_0 += x7 * y0;
+                        s7_1 += x7 * y1;
                     }
                     if (oy % 8 == 7 || oy == 7) {
                         *(mc_v16 *)(c0 + 0) += s0_0;
                         *(mc_v16 *)(c0 + 16) += s0_1;
-                        *(mc_v16 *)(c0 + 32) += s0_2;
-                        *(mc_v16 *)(c0 + 48) += s0_3;
                         *(mc_v16 *)(c1 + 0) += s1_0;
                         *(mc_v16 *)(c1 + 16) += s1_1;
-                        *(mc_v16 *)(c1 + 32) += s1_2;
-                        *(mc_v16 *)(c1 + 48) += s1_3;
                         *(mc_v16 *)(c2 + 0) += s2_0;
                         *(mc_v16 *)(c2 + 16) += s2_1;
-                        *(mc_v16 *)(c2 + 32) += s2_2;
-                        *(mc_v16 *)(c2 + 48) += s2_3;
                         *(mc_v16 *)(c3 + 0) += s3_0;
                         *(mc_v16 *)(c3 + 16) += s3_1;
-                        *(mc_v16 *)(c3 + 32) += s3_2;
-                        *(mc_v16 *)(c3 + 48) += s3_3;
+                        *(mc_v16 *)(c4 + 0) += s4_0;
+                        *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c5 + 0) += s5_0;
+                        *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c6 + 0) += s6_0;
+                        *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c7 + 0) += s7_0;
+                        *(mc_v16 *)(c7 + 16) += s7_1;
                         s0_0 = (mc_v16){0};
                         s0_1 = (mc_v16){0};
-                        s0_2 = (mc_v16){0};
-                        s0_3 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
                         s1_1 = (mc_v16){0};
-                        s1_2 = (mc_v16){0};
-                        s1_3 = (mc_v16){0};
                         s2_0 = (mc_v16){0};
                         s2_1 = (mc_v16){0};
-                        s2_2 = (mc_v16){0};
-                        s2_3 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
                         s3_1 = (mc_v16){0};
-                        s3_2 = (mc_v16){0};
-                        s3_3 = (mc_v16){0};
+                        s4_0 = (mc_v16){0};
+                        s4_1 = (mc_v16){0};
+                        s5_0 = (mc_v16){0};
+                        s5_1 = (mc_v16){0};
+                        s6_0 = (mc_v16){0};
+                        s6_1 = (mc_v16){0};
+                        s7_0 = (mc_v16){0};
+                        s7_1 = (mc_v16){0};
                     }
                 }
             }
@@ -3391,8 +3553,8 @@ static void conv_k3_c64_64_8x8_s1_p1_pad_cl(const float *restrict planes, float 
 static void conv_k3_c64_64_8x8_s1_p1_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 64; j0 += 64) {
-        for (int i0 = 0; i0 < 64; i0 += 4)
+    for (int j0 = 0; j0 < 64; j0 += 32) {
+        for (int i0 = 0; i0 < 64; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 80 + j0;
             const float *restrict a0 = a + (i0 + 0) * 576;
@@ -3402,71 +3564,81 @@ static void conv_k3_c64_64_8x8_s1_p1_gemm_dx(const float *restrict a, const floa
             const float *restrict a2 = a + (i0 + 2) * 576;
             float *restrict c3 = c + (i0 + 3) * 80 + j0;
             const float *restrict a3 = a + (i0 + 3) * 576;
+            float *restrict c4 = c + (i0 + 4) * 80 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 576;
+            float *restrict c5 = c + (i0 + 5) * 80 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 576;
+            float *restrict c6 = c + (i0 + 6) * 80 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 576;
+            float *restrict c7 = c + (i0 + 7) * 80 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 576;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int ci = 0, p = 0; ci < 64; ci++)
             for (int ky = 0; ky < 3; ky++)
             for (int kx = 0; kx < 3; kx++, p++) {
                 const float *restrict bp = b + ci * 100 + ky * 10 + kx + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
     {
-        for (int i0 = 0; i0 < 64; i0 += 4)
+        for (int i0 = 0; i0 < 64; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 80 + 64;
             const float *restrict a0 = a + (i0 + 0) * 576;
@@ -3476,10 +3648,22 @@ static void conv_k3_c64_64_8x8_s1_p1_gemm_dx(const float *restrict a, const floa
             const float *restrict a2 = a + (i0 + 2) * 576;
             float *restrict c3 = c + (i0 + 3) * 80 + 64;
             const float *restrict a3 = a + (i0 + 3) * 576;
+            float *restrict c4 = c + (i0 + 4) * 80 + 64;
+            const float *restrict a4 = a + (i0 + 4) * 576;
+            float *restrict c5 = c + (i0 + 5) * 80 + 64;
+            const float *restrict a5 = a + (i0 + 5) * 576;
+            float *restrict c6 = c + (i0 + 6) * 80 + 64;
+            const float *restrict a6 = a + (i0 + 6) * 576;
+            float *restrict c7 = c + (i0 + 7) * 80 + 64;
+            const float *restrict a7 = a + (i0 + 7) * 576;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
             for (int ci = 0, p = 0; ci < 64; ci++)
             for (int ky = 0; ky < 3; ky++)
             for (int kx = 0; kx < 3; kx++, p++) {
@@ -3489,15 +3673,27 @@ static void conv_k3_c64_64_8x8_s1_p1_gemm_dx(const float *restrict a, const floa
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s1_0 += x1 * b0;
                 s2_0 += x2 * b0;
                 s3_0 += x3 * b0;
+                s4_0 += x4 * b0;
+                s5_0 += x5 * b0;
+                s6_0 += x6 * b0;
+                s7_0 += x7 * b0;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c7 + 0) = s7_0;
         }
     }
 }
@@ -3604,8 +3800,8 @@ void conv_k3_c64_64_8x8_s1_p1_bwd(int n, const float *restrict x, const float *r
 static void conv_k1_c32_64_16x16_s2_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 64; j0 += 64) {
-        for (int i0 = 0; i0 < 64; i0 += 4)
+    for (int j0 = 0; j0 < 64; j0 += 32) {
+        for (int i0 = 0; i0 < 64; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 64 + j0;
             const float *restrict a0 = a + (i0 + 0) * 32;
@@ -3615,65 +3811,75 @@ static void conv_k1_c32_64_16x16_s2_p0_gemm_fwd(const float *restrict a, const f
             const float *restrict a2 = a + (i0 + 2) * 32;
             float *restrict c3 = c + (i0 + 3) * 64 + j0;
             const float *restrict a3 = a + (i0 + 3) * 32;
+            float *restrict c4 = c + (i0 + 4) * 64 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 32;
+            float *restrict c5 = c + (i0 + 5) * 64 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 32;
+            float *restrict c6 = c + (i0 + 6) * 64 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 32;
+            float *restrict c7 = c + (i0 + 7) * 64 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 32;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 32; p++) {
                 const float *restrict bp = b + p * 64 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
 }
@@ -3770,8 +3976,8 @@ static void conv_k1_c32_64_16x16_s2_p0_gemm_dw(int nb, const float *restrict a, 
 static void conv_k1_c32_64_16x16_s2_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 64; j0 += 64) {
-        for (int i0 = 0; i0 < 32; i0 += 4)
+    for (int j0 = 0; j0 < 64; j0 += 32) {
+        for (int i0 = 0; i0 < 32; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 64 + j0;
             const float *restrict a0 = a + (i0 + 0) * 64;
@@ -3781,65 +3987,75 @@ static void conv_k1_c32_64_16x16_s2_p0_gemm_dx(const float *restrict a, const fl
             const float *restrict a2 = a + (i0 + 2) * 64;
             float *restrict c3 = c + (i0 + 3) * 64 + j0;
             const float *restrict a3 = a + (i0 + 3) * 64;
+            float *restrict c4 = c + (i0 + 4) * 64 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 64;
+            float *restrict c5 = c + (i0 + 5) * 64 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 64;
+            float *restrict c6 = c + (i0 + 6) * 64 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 64;
+            float *restrict c7 = c + (i0 + 7) * 64 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 64;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 64; p++) {
                 const float *restrict bp = b + p * 64 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
 }
@@ -3922,8 +4138,8 @@ void conv_k1_c32_64_16x16_s2_p0_bwd(int n, const float *restrict x, const float 
 static void conv_k1_c128_64_8x8_s1_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 64; j0 += 64) {
-        for (int i0 = 0; i0 < 64; i0 += 4)
+    for (int j0 = 0; j0 < 64; j0 += 32) {
+        for (int i0 = 0; i0 < 64; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 64 + j0;
             const float *restrict a0 = a + (i0 + 0) * 128;
@@ -3933,74 +4149,84 @@ static void conv_k1_c128_64_8x8_s1_p0_b_gemm_fwd(const float *restrict a, const 
             const float *restrict a2 = a + (i0 + 2) * 128;
             float *restrict c3 = c + (i0 + 3) * 64 + j0;
             const float *restrict a3 = a + (i0 + 3) * 128;
+            float *restrict c4 = c + (i0 + 4) * 64 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 128;
+            float *restrict c5 = c + (i0 + 5) * 64 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 128;
+            float *restrict c6 = c + (i0 + 6) * 64 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 128;
+            float *restrict c7 = c + (i0 + 7) * 64 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 128;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 128; p++) {
                 const float *restrict bp = b + p * 64 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
 }
 
 static void conv_k1_c128_64_8x8_s1_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    for (int i0 = 0; i0 < 64; i0 += 4) {
+    for (int i0 = 0; i0 < 64; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 128; j0 += 64)
+            for (int j0 = 0; j0 < 128; j0 += 32)
             {
                 const float *restrict a0 = a + (long)i * 4096 + (i0 + 0) * 64;
                 float *restrict c0 = c + (i0 + 0) * 128 + j0;
@@ -4010,87 +4236,95 @@ static void conv_k1_c128_64_8x8_s1_p0_b_gemm_dw(int nb, const float *restrict a,
                 float *restrict c2 = c + (i0 + 2) * 128 + j0;
                 const float *restrict a3 = a + (long)i * 4096 + (i0 + 3) * 64;
                 float *restrict c3 = c + (i0 + 3) * 128 + j0;
+                const float *restrict a4 = a + (long)i * 4096 + (i0 + 4) * 64;
+                float *restrict c4 = c + (i0 + 4) * 128 + j0;
+                const float *restrict a5 = a + (long)i * 4096 + (i0 + 5) * 64;
+                float *restrict c5 = c + (i0 + 5) * 128 + j0;
+                const float *restrict a6 = a + (long)i * 4096 + (i0 + 6) * 64;
+                float *restrict c6 = c + (i0 + 6) * 128 + j0;
+                const float *restrict a7 = a + (long)i * 4096 + (i0 + 7) * 64;
+                float *restrict c7 = c + (i0 + 7) * 128 + j0;
                 const int o0 = ((j0 + 0) / 128 / 1 * 8 + (j0 + 0) / 128 % 1) * 128 + (j0 + 0) % 128;
                 const int o1 = ((j0 + 16) / 128 / 1 * 8 + (j0 + 16) / 128 % 1) * 128 + (j0 + 16) % 128;
-                const int o2 = ((j0 + 32) / 128 / 1 * 8 + (j0 + 32) / 128 % 1) * 128 + (j0 + 32) % 128;
-                const int o3 = ((j0 + 48) / 128 / 1 * 8 + (j0 + 48) / 128 % 1) * 128 + (j0 + 48) % 128;
                 mc_v16 s0_0 = {0};
                 mc_v16 s0_1 = {0};
-                mc_v16 s0_2 = {0};
-                mc_v16 s0_3 = {0};
                 mc_v16 s1_0 = {0};
                 mc_v16 s1_1 = {0};
-                mc_v16 s1_2 = {0};
-                mc_v16 s1_3 = {0};
                 mc_v16 s2_0 = {0};
                 mc_v16 s2_1 = {0};
-                mc_v16 s2_2 = {0};
-                mc_v16 s2_3 = {0};
                 mc_v16 s3_0 = {0};
                 mc_v16 s3_1 = {0};
-                mc_v16 s3_2 = {0};
-                mc_v16 s3_3 = {0};
+                mc_v16 s4_0 = {0};
+                mc_v16 s4_1 = {0};
+                mc_v16 s5_0 = {0};
+                mc_v16 s5_1 = {0};
+                mc_v16 s6_0 = {0};
+                mc_v16 s6_1 = {0};
+                mc_v16 s7_0 = {0};
+                mc_v16 s7_1 = {0};
                 for (int oy = 0, p = 0; oy < 8; oy++) {
                     for (int ox = 0; ox < 8; ox++, p++) {
                         const float *restrict bp = b + (long)i * 8192 + (oy * 8 + ox) * 128;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
                         const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
-                        const mc_v16 y3 = *(const mc_v16 *)(bp + o3);
                         const float x0 = a0[p];
                         const float x1 = a1[p];
                         const float x2 = a2[p];
                         const float x3 = a3[p];
+                        const float x4 = a4[p];
+                        const float x5 = a5[p];
+                        const float x6 = a6[p];
+                        const float x7 = a7[p];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
-                        s0_2 += x0 * y2;
-                        s0_3 += x0 * y3;
                         s1_0 += x1 * y0;
                         s1_1 += x1 * y1;
-                        s1_2 += x1 * y2;
-                        s1_3 += x1 * y3;
                         s2_0 += x2 * y0;
                         s2_1 += x2 * y1;
-                        s2_2 += x2 * y2;
-                        s2_3 += x2 * y3;
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
-                        s3_2 += x3 * y2;
-                        s3_3 += x3 * y3;
+                        s4_0 += x4 * y0;
+                        s4_1 += x4 * y1;
+                        s5_0 += x5 * y0;
+                        s5_1 += x5 * y1;
+                        s6_0 += x6 * y0;
+                        s6_1 += x6 * y1;
+                        s7_0 += x7 * y0;
+                        s7_1 += x7 * y1;
                     }
                     if (oy % 8 == 7 || oy == 7) {
                         *(mc_v16 *)(c0 + 0) += s0_0;
                         *(mc_v16 *)(c0 + 16) += s0_1;
-                        *(mc_v16 *)(c0 + 32) += s0_2;
-                        *(mc_v16 *)(c0 + 48) += s0_3;
                         *(mc_v16 *)(c1 + 0) += s1_0;
                         *(mc_v16 *)(c1 + 16) += s1_1;
-                        *(mc_v16 *)(c1 + 32) += s1_2;
-                        *(mc_v16 *)(c1 + 48) += s1_3;
                         *(mc_v16 *)(c2 + 0) += s2_0;
                         *(mc_v16 *)(c2 + 16) += s2_1;
-                        *(mc_v16 *)(c2 + 32) += s2_2;
-                        *(mc_v16 *)(c2 + 48) += s2_3;
                         *(mc_v16 *)(c3 + 0) += s3_0;
                         *(mc_v16 *)(c3 + 16) += s3_1;
-                        *(mc_v16 *)(c3 + 32) += s3_2;
-                        *(mc_v16 *)(c3 + 48) += s3_3;
+                        *(mc_v16 *)(c4 + 0) += s4_0;
+                        *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c5 + 0) += s5_0;
+                        *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c6 + 0) += s6_0;
+                        *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c7 + 0) += s7_0;
+                        *(mc_v16 *)(c7 + 16) += s7_1;
                         s0_0 = (mc_v16){0};
                         s0_1 = (mc_v16){0};
-                        s0_2 = (mc_v16){0};
-                        s0_3 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
                         s1_1 = (mc_v16){0};
-                        s1_2 = (mc_v16){0};
-                        s1_3 = (mc_v16){0};
                         s2_0 = (mc_v16){0};
                         s2_1 = (mc_v16){0};
-                        s2_2 = (mc_v16){0};
-                        s2_3 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
                         s3_1 = (mc_v16){0};
-                        s3_2 = (mc_v16){0};
-                        s3_3 = (mc_v16){0};
+                        s4_0 = (mc_v16){0};
+                        s4_1 = (mc_v16){0};
+                        s5_0 = (mc_v16){0};
+                        s5_1 = (mc_v16){0};
+                        s6_0 = (mc_v16){0};
+                        s6_1 = (mc_v16){0};
+                        s7_0 = (mc_v16){0};
+                        s7_1 = (mc_v16){0};
                     }
                 }
             }
@@ -4124,8 +4358,8 @@ static void conv_k1_c128_64_8x8_s1_p0_b_pad_cl(const float *restrict planes, flo
 static void conv_k1_c128_64_8x8_s1_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 64; j0 += 64) {
-        for (int i0 = 0; i0 < 128; i0 += 4)
+    for (int j0 = 0; j0 < 64; j0 += 32) {
+        for (int i0 = 0; i0 < 128; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 64 + j0;
             const float *restrict a0 = a + (i0 + 0) * 64;
@@ -4135,65 +4369,75 @@ static void conv_k1_c128_64_8x8_s1_p0_b_gemm_dx(const float *restrict a, const f
             const float *restrict a2 = a + (i0 + 2) * 64;
             float *restrict c3 = c + (i0 + 3) * 64 + j0;
             const float *restrict a3 = a + (i0 + 3) * 64;
+            float *restrict c4 = c + (i0 + 4) * 64 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 64;
+            float *restrict c5 = c + (i0 + 5) * 64 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 64;
+            float *restrict c6 = c + (i0 + 6) * 64 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 64;
+            float *restrict c7 = c + (i0 + 7) * 64 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 64;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 64; p++) {
                 const float *restrict bp = b + p * 64 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
 }

@@ -91,8 +91,8 @@ static inline __attribute__((unused)) void mc_v16_transpose(mc_v16 *r)
 static void conv_k3_c3_16_32x32_s1_p1_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 1088; j0 += 64) {
-        for (int i0 = 0; i0 < 16; i0 += 4)
+    for (int j0 = 0; j0 < 1088; j0 += 32) {
+        for (int i0 = 0; i0 < 16; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 1088 + j0;
             const float *restrict a0 = a + (i0 + 0) * 27;
@@ -102,67 +102,77 @@ static void conv_k3_c3_16_32x32_s1_p1_b_gemm_fwd(const float *restrict a, const 
             const float *restrict a2 = a + (i0 + 2) * 27;
             float *restrict c3 = c + (i0 + 3) * 1088 + j0;
             const float *restrict a3 = a + (i0 + 3) * 27;
+            float *restrict c4 = c + (i0 + 4) * 1088 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 27;
+            float *restrict c5 = c + (i0 + 5) * 1088 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 27;
+            float *restrict c6 = c + (i0 + 6) * 1088 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 27;
+            float *restrict c7 = c + (i0 + 7) * 1088 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 27;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int ci = 0, p = 0; ci < 3; ci++)
             for (int ky = 0; ky < 3; ky++)
             for (int kx = 0; kx < 3; kx++, p++) {
                 const float *restrict bp = b + ci * 1156 + ky * 34 + kx + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
 }
@@ -316,7 +326,7 @@ static void conv_k3_c3_16_32x32_s1_p1_b_gemm_dw(int nb, const float *restrict a,
 static void conv_k3_c3_16_32x32_s1_p1_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 1088; j0 += 64) {
+    for (int j0 = 0; j0 < 1088; j0 += 32) {
         {
         const int i0 = 0;
         {
@@ -328,52 +338,32 @@ static void conv_k3_c3_16_32x32_s1_p1_b_gemm_dx(const float *restrict a, const f
             const float *restrict a2 = a + (i0 + 2) * 144;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             for (int ci = 0, p = 0; ci < 16; ci++)
             for (int ky = 0; ky < 3; ky++)
             for (int kx = 0; kx < 3; kx++, p++) {
                 const float *restrict bp = b + ci * 1156 + ky * 34 + kx + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
         }
         }
     }
@@ -495,8 +485,8 @@ void conv_k3_c3_16_32x32_s1_p1_b_bwd(int n, const float *restrict x, const float
 static void conv_k1_c16_48_32x32_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 1024; j0 += 64) {
-        for (int i0 = 0; i0 < 48; i0 += 4)
+    for (int j0 = 0; j0 < 1024; j0 += 32) {
+        for (int i0 = 0; i0 < 48; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 1024 + j0;
             const float *restrict a0 = a + (i0 + 0) * 16;
@@ -506,72 +496,82 @@ static void conv_k1_c16_48_32x32_s1_p0_gemm_fwd(const float *restrict a, const f
             const float *restrict a2 = a + (i0 + 2) * 16;
             float *restrict c3 = c + (i0 + 3) * 1024 + j0;
             const float *restrict a3 = a + (i0 + 3) * 16;
+            float *restrict c4 = c + (i0 + 4) * 1024 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 16;
+            float *restrict c5 = c + (i0 + 5) * 1024 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 16;
+            float *restrict c6 = c + (i0 + 6) * 1024 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 16;
+            float *restrict c7 = c + (i0 + 7) * 1024 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 16;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 16; p++) {
                 const float *restrict bp = b + p * 1024 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
 }
 
 static void conv_k1_c16_48_32x32_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    for (int i0 = 0; i0 < 48; i0 += 4) {
+    for (int i0 = 0; i0 < 48; i0 += 8) {
         for (int i = 0; i < nb; i++) {
             {
             const int j0 = 0;
@@ -584,11 +584,23 @@ static void conv_k1_c16_48_32x32_s1_p0_gemm_dw(int nb, const float *restrict a, 
                 float *restrict c2 = c + (i0 + 2) * 16 + j0;
                 const float *restrict a3 = a + (long)i * 49152 + (i0 + 3) * 1024;
                 float *restrict c3 = c + (i0 + 3) * 16 + j0;
+                const float *restrict a4 = a + (long)i * 49152 + (i0 + 4) * 1024;
+                float *restrict c4 = c + (i0 + 4) * 16 + j0;
+                const float *restrict a5 = a + (long)i * 49152 + (i0 + 5) * 1024;
+                float *restrict c5 = c + (i0 + 5) * 16 + j0;
+                const float *restrict a6 = a + (long)i * 49152 + (i0 + 6) * 1024;
+                float *restrict c6 = c + (i0 + 6) * 16 + j0;
+                const float *restrict a7 = a + (long)i * 49152 + (i0 + 7) * 1024;
+                float *restrict c7 = c + (i0 + 7) * 16 + j0;
                 const int o0 = ((j0 + 0) / 16 / 1 * 32 + (j0 + 0) / 16 % 1) * 16 + (j0 + 0) % 16;
                 mc_v16 s0_0 = {0};
                 mc_v16 s1_0 = {0};
                 mc_v16 s2_0 = {0};
                 mc_v16 s3_0 = {0};
+                mc_v16 s4_0 = {0};
+                mc_v16 s5_0 = {0};
+                mc_v16 s6_0 = {0};
+                mc_v16 s7_0 = {0};
                 for (int oy = 0, p = 0; oy < 32; oy++) {
                     for (int ox = 0; ox < 32; ox++, p++) {
                         const float *restrict bp = b + (long)i * 16384 + (oy * 32 + ox) * 16;
@@ -597,20 +609,36 @@ static void conv_k1_c16_48_32x32_s1_p0_gemm_dw(int nb, const float *restrict a, 
                         const float x1 = a1[p];
                         const float x2 = a2[p];
                         const float x3 = a3[p];
+                        const float x4 = a4[p];
+                        const float x5 = a5[p];
+                        const float x6 = a6[p];
+                        const float x7 = a7[p];
                         s0_0 += x0 * y0;
                         s1_0 += x1 * y0;
                         s2_0 += x2 * y0;
                         s3_0 += x3 * y0;
+                        s4_0 += x4 * y0;
+                        s5_0 += x5 * y0;
+                        s6_0 += x6 * y0;
+                        s7_0 += x7 * y0;
                     }
                     if (oy % 2 == 1 || oy == 31) {
                         *(mc_v16 *)(c0 + 0) += s0_0;
                         *(mc_v16 *)(c1 + 0) += s1_0;
                         *(mc_v16 *)(c2 + 0) += s2_0;
                         *(mc_v16 *)(c3 + 0) += s3_0;
+                        *(mc_v16 *)(c4 + 0) += s4_0;
+                        *(mc_v16 *)(c5 + 0) += s5_0;
+                        *(mc_v16 *)(c6 + 0) += s6_0;
+                        *(mc_v16 *)(c7 + 0) += s7_0;
                         s0_0 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
                         s2_0 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
+                        s4_0 = (mc_v16){0};
+                        s5_0 = (mc_v16){0};
+                        s6_0 = (mc_v16){0};
+                        s7_0 = (mc_v16){0};
                     }
                 }
             }
@@ -645,8 +673,8 @@ static void conv_k1_c16_48_32x32_s1_p0_pad_cl(const float *restrict planes, floa
 static void conv_k1_c16_48_32x32_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 1024; j0 += 64) {
-        for (int i0 = 0; i0 < 16; i0 += 4)
+    for (int j0 = 0; j0 < 1024; j0 += 32) {
+        for (int i0 = 0; i0 < 16; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 1024 + j0;
             const float *restrict a0 = a + (i0 + 0) * 48;
@@ -656,65 +684,75 @@ static void conv_k1_c16_48_32x32_s1_p0_gemm_dx(const float *restrict a, const fl
             const float *restrict a2 = a + (i0 + 2) * 48;
             float *restrict c3 = c + (i0 + 3) * 1024 + j0;
             const float *restrict a3 = a + (i0 + 3) * 48;
+            float *restrict c4 = c + (i0 + 4) * 1024 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 48;
+            float *restrict c5 = c + (i0 + 5) * 1024 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 48;
+            float *restrict c6 = c + (i0 + 6) * 1024 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 48;
+            float *restrict c7 = c + (i0 + 7) * 1024 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 48;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 48; p++) {
                 const float *restrict bp = b + p * 1024 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
 }
@@ -784,8 +822,8 @@ void conv_k1_c16_48_32x32_s1_p0_bwd(int n, const float *restrict x, const float 
 static void conv_k1_c48_96_32x32_s1_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 1024; j0 += 64) {
-        for (int i0 = 0; i0 < 96; i0 += 4)
+    for (int j0 = 0; j0 < 1024; j0 += 32) {
+        for (int i0 = 0; i0 < 96; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 1024 + j0;
             const float *restrict a0 = a + (i0 + 0) * 48;
@@ -795,75 +833,84 @@ static void conv_k1_c48_96_32x32_s1_p0_b_gemm_fwd(const float *restrict a, const
             const float *restrict a2 = a + (i0 + 2) * 48;
             float *restrict c3 = c + (i0 + 3) * 1024 + j0;
             const float *restrict a3 = a + (i0 + 3) * 48;
+            float *restrict c4 = c + (i0 + 4) * 1024 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 48;
+            float *restrict c5 = c + (i0 + 5) * 1024 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 48;
+            float *restrict c6 = c + (i0 + 6) * 1024 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 48;
+            float *restrict c7 = c + (i0 + 7) * 1024 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 48;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 48; p++) {
                 const float *restrict bp = b + p * 1024 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
 }
 
 static void conv_k1_c48_96_32x32_s1_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    for (int i0 = 0; i0 < 96; i0 += 4) {
+    for (int i0 = 0; i0 < 96; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            {
-            const int j0 = 0;
+            for (int j0 = 0; j0 < 32; j0 += 32)
             {
                 const float *restrict a0 = a + (long)i * 98304 + (i0 + 0) * 1024;
                 float *restrict c0 = c + (i0 + 0) * 48 + j0;
@@ -873,69 +920,164 @@ static void conv_k1_c48_96_32x32_s1_p0_b_gemm_dw(int nb, const float *restrict a
                 float *restrict c2 = c + (i0 + 2) * 48 + j0;
                 const float *restrict a3 = a + (long)i * 98304 + (i0 + 3) * 1024;
                 float *restrict c3 = c + (i0 + 3) * 48 + j0;
+                const float *restrict a4 = a + (long)i * 98304 + (i0 + 4) * 1024;
+                float *restrict c4 = c + (i0 + 4) * 48 + j0;
+                const float *restrict a5 = a + (long)i * 98304 + (i0 + 5) * 1024;
+                float *restrict c5 = c + (i0 + 5) * 48 + j0;
+                const float *restrict a6 = a + (long)i * 98304 + (i0 + 6) * 1024;
+                float *restrict c6 = c + (i0 + 6) * 48 + j0;
+                const float *restrict a7 = a + (long)i * 98304 + (i0 + 7) * 1024;
+                float *restrict c7 = c + (i0 + 7) * 48 + j0;
                 const int o0 = ((j0 + 0) / 48 / 1 * 32 + (j0 + 0) / 48 % 1) * 48 + (j0 + 0) % 48;
                 const int o1 = ((j0 + 16) / 48 / 1 * 32 + (j0 + 16) / 48 % 1) * 48 + (j0 + 16) % 48;
-                const int o2 = ((j0 + 32) / 48 / 1 * 32 + (j0 + 32) / 48 % 1) * 48 + (j0 + 32) % 48;
                 mc_v16 s0_0 = {0};
                 mc_v16 s0_1 = {0};
-                mc_v16 s0_2 = {0};
                 mc_v16 s1_0 = {0};
                 mc_v16 s1_1 = {0};
-                mc_v16 s1_2 = {0};
                 mc_v16 s2_0 = {0};
                 mc_v16 s2_1 = {0};
-                mc_v16 s2_2 = {0};
                 mc_v16 s3_0 = {0};
                 mc_v16 s3_1 = {0};
-                mc_v16 s3_2 = {0};
+                mc_v16 s4_0 = {0};
+                mc_v16 s4_1 = {0};
+                mc_v16 s5_0 = {0};
+                mc_v16 s5_1 = {0};
+                mc_v16 s6_0 = {0};
+                mc_v16 s6_1 = {0};
+                mc_v16 s7_0 = {0};
+                mc_v16 s7_1 = {0};
                 for (int oy = 0, p = 0; oy < 32; oy++) {
                     for (int ox = 0; ox < 32; ox++, p++) {
                         const float *restrict bp = b + (long)i * 49152 + (oy * 32 + ox) * 48;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
                         const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
                         const float x0 = a0[p];
                         const float x1 = a1[p];
                         const float x2 = a2[p];
                         const float x3 = a3[p];
+                        const float x4 = a4[p];
+                        const float x5 = a5[p];
+                        const float x6 = a6[p];
+                        const float x7 = a7[p];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
-                        s0_2 += x0 * y2;
                         s1_0 += x1 * y0;
                         s1_1 += x1 * y1;
-                        s1_2 += x1 * y2;
                         s2_0 += x2 * y0;
                         s2_1 += x2 * y1;
-                        s2_2 += x2 * y2;
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
-                        s3_2 += x3 * y2;
+                        s4_0 += x4 * y0;
+                        s4_1 += x4 * y1;
+                        s5_0 += x5 * y0;
+                        s5_1 += x5 * y1;
+                        s6_0 += x6 * y0;
+                        s6_1 += x6 * y1;
+                        s7_0 += x7 * y0;
+                        s7_1 += x7 * y1;
                     }
                     if (oy % 2 == 1 || oy == 31) {
                         *(mc_v16 *)(c0 + 0) += s0_0;
                         *(mc_v16 *)(c0 + 16) += s0_1;
-                        *(mc_v16 *)(c0 + 32) += s0_2;
                         *(mc_v16 *)(c1 + 0) += s1_0;
                         *(mc_v16 *)(c1 + 16) += s1_1;
-                        *(mc_v16 *)(c1 + 32) += s1_2;
                         *(mc_v16 *)(c2 + 0) += s2_0;
                         *(mc_v16 *)(c2 + 16) += s2_1;
-                        *(mc_v16 *)(c2 + 32) += s2_2;
                         *(mc_v16 *)(c3 + 0) += s3_0;
                         *(mc_v16 *)(c3 + 16) += s3_1;
-                        *(mc_v16 *)(c3 + 32) += s3_2;
+                        *(mc_v16 *)(c4 + 0) += s4_0;
+                        *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c5 + 0) += s5_0;
+                        *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c6 + 0) += s6_0;
+                        *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c7 + 0) += s7_0;
+                        *(mc_v16 *)(c7 + 16) += s7_1;
                         s0_0 = (mc_v16){0};
                         s0_1 = (mc_v16){0};
-                        s0_2 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
                         s1_1 = (mc_v16){0};
-                        s1_2 = (mc_v16){0};
                         s2_0 = (mc_v16){0};
                         s2_1 = (mc_v16){0};
-                        s2_2 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
                         s3_1 = (mc_v16){0};
-                        s3_2 = (mc_v16){0};
+                        s4_0 = (mc_v16){0};
+                        s4_1 = (mc_v16){0};
+                        s5_0 = (mc_v16){0};
+                        s5_1 = (mc_v16){0};
+                        s6_0 = (mc_v16){0};
+                        s6_1 = (mc_v16){0};
+                        s7_0 = (mc_v16){0};
+                        s7_1 = (mc_v16){0};
+                    }
+                }
+            }
+            {
+            const int j0 = 32;
+            {
+                const float *restrict a0 = a + (long)i * 98304 + (i0 + 0) * 1024;
+                float *restrict c0 = c + (i0 + 0) * 48 + j0;
+                const float *restrict a1 = a + (long)i * 98304 + (i0 + 1) * 1024;
+                float *restrict c1 = c + (i0 + 1) * 48 + j0;
+                const float *restrict a2 = a + (long)i * 98304 + (i0 + 2) * 1024;
+                float *restrict c2 = c + (i0 + 2) * 48 + j0;
+                const float *restrict a3 = a + (long)i * 98304 + (i0 + 3) * 1024;
+                float *restrict c3 = c + (i0 + 3) * 48 + j0;
+                const float *restrict a4 = a + (long)i * 98304 + (i0 + 4) * 1024;
+                float *restrict c4 = c + (i0 + 4) * 48 + j0;
+                const float *restrict a5 = a + (long)i * 98304 + (i0 + 5) * 1024;
+                float *restrict c5 = c + (i0 + 5) * 48 + j0;
+                const float *restrict a6 = a + (long)i * 98304 + (i0 + 6) * 1024;
+                float *restrict c6 = c + (i0 + 6) * 48 + j0;
+                const float *restrict a7 = a + (long)i * 98304 + (i0 + 7) * 1024;
+                float *restrict c7 = c + (i0 + 7) * 48 + j0;
+                const int o0 = ((j0 + 0) / 48 / 1 * 32 + (j0 + 0) / 48 % 1) * 48 + (j0 + 0) % 48;
+                mc_v16 s0_0 = {0};
+                mc_v16 s1_0 = {0};
+                mc_v16 s2_0 = {0};
+                mc_v16 s3_0 = {0};
+                mc_v16 s4_0 = {0};
+                mc_v16 s5_0 = {0};
+                mc_v16 s6_0 = {0};
+                mc_v16 s7_0 = {0};
+                for (int oy = 0, p = 0; oy < 32; oy++) {
+                    for (int ox = 0; ox < 32; ox++, p++) {
+                        const float *restrict bp = b + (long)i * 49152 + (oy * 32 + ox) * 48;
+                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
+                        const float x0 = a0[p];
+                        const float x1 = a1[p];
+                        const float x2 = a2[p];
+                        const float x3 = a3[p];
+                        const float x4 = a4[p];
+                        const float x5 = a5[p];
+                        const float x6 = a6[p];
+                        const float x7 = a7[p];
+                        s0_0 += x0 * y0;
+                        s1_0 += x1 * y0;
+                        s2_0 += x2 * y0;
+                        s3_0 += x3 * y0;
+                        s4_0 += x4 * y0;
+                        s5_0 += x5 * y0;
+                        s6_0 += x6 * y0;
+                        s7_0 += x7 * y0;
+                    }
+                    if (oy % 2 == 1 || oy == 31) {
+                        *(mc_v16 *)(c0 + 0) += s0_0;
+                        *(mc_v16 *)(c1 + 0) += s1_0;
+                        *(mc_v16 *)(c2 + 0) += s2_0;
+                        *(mc_v16 *)(c3 + 0) += s3_0;
+                        *(mc_v16 *)(c4 + 0) += s4_0;
+                        *(mc_v16 *)(c5 + 0) += s5_0;
+                        *(mc_v16 *)(c6 + 0) += s6_0;
+                        *(mc_v16 *)(c7 + 0) += s7_0;
+                        s0_0 = (mc_v16){0};
+                        s1_0 = (mc_v16){0};
+                        s2_0 = (mc_v16){0};
+                        s3_0 = (mc_v16){0};
+                        s4_0 = (mc_v16){0};
+                        s5_0 = (mc_v16){0};
+                        s6_0 = (mc_v16){0};
+                        s7_0 = (mc_v16){0};
                     }
                 }
             }
@@ -970,8 +1112,8 @@ static void conv_k1_c48_96_32x32_s1_p0_b_pad_cl(const float *restrict planes, fl
 static void conv_k1_c48_96_32x32_s1_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 1024; j0 += 64) {
-        for (int i0 = 0; i0 < 48; i0 += 4)
+    for (int j0 = 0; j0 < 1024; j0 += 32) {
+        for (int i0 = 0; i0 < 48; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 1024 + j0;
             const float *restrict a0 = a + (i0 + 0) * 96;
@@ -981,65 +1123,75 @@ static void conv_k1_c48_96_32x32_s1_p0_b_gemm_dx(const float *restrict a, const 
             const float *restrict a2 = a + (i0 + 2) * 96;
             float *restrict c3 = c + (i0 + 3) * 1024 + j0;
             const float *restrict a3 = a + (i0 + 3) * 96;
+            float *restrict c4 = c + (i0 + 4) * 1024 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 96;
+            float *restrict c5 = c + (i0 + 5) * 1024 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 96;
+            float *restrict c6 = c + (i0 + 6) * 1024 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 96;
+            float *restrict c7 = c + (i0 + 7) * 1024 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 96;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 96; p++) {
                 const float *restrict bp = b + p * 1024 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
 }
@@ -1134,8 +1286,8 @@ void conv_k1_c48_96_32x32_s1_p0_b_bwd(int n, const float *restrict x, const floa
 static void conv_k3_c96_96_32x32_s1_p1_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 1088; j0 += 64) {
-        for (int i0 = 0; i0 < 96; i0 += 4)
+    for (int j0 = 0; j0 < 1088; j0 += 32) {
+        for (int i0 = 0; i0 < 96; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 1088 + j0;
             const float *restrict a0 = a + (i0 + 0) * 864;
@@ -1145,67 +1297,77 @@ static void conv_k3_c96_96_32x32_s1_p1_gemm_fwd(const float *restrict a, const f
             const float *restrict a2 = a + (i0 + 2) * 864;
             float *restrict c3 = c + (i0 + 3) * 1088 + j0;
             const float *restrict a3 = a + (i0 + 3) * 864;
+            float *restrict c4 = c + (i0 + 4) * 1088 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 864;
+            float *restrict c5 = c + (i0 + 5) * 1088 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 864;
+            float *restrict c6 = c + (i0 + 6) * 1088 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 864;
+            float *restrict c7 = c + (i0 + 7) * 1088 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 864;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int ci = 0, p = 0; ci < 96; ci++)
             for (int ky = 0; ky < 3; ky++)
             for (int kx = 0; kx < 3; kx++, p++) {
                 const float *restrict bp = b + ci * 1156 + ky * 34 + kx + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
 }
@@ -1213,9 +1375,9 @@ static void conv_k3_c96_96_32x32_s1_p1_gemm_fwd(const float *restrict a, const f
 static void conv_k3_c96_96_32x32_s1_p1_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 96; i0 += 4) {
+    for (int i0 = 0; i0 < 96; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 832; j0 += 64)
+            for (int j0 = 0; j0 < 864; j0 += 32)
             {
                 const float *restrict a0 = a + (long)i * 98304 + (i0 + 0) * 1024;
                 float *restrict c0 = c + (i0 + 0) * 864 + j0;
@@ -1225,101 +1387,14 @@ static void conv_k3_c96_96_32x32_s1_p1_gemm_dw(int nb, const float *restrict a, 
                 float *restrict c2 = c + (i0 + 2) * 864 + j0;
                 const float *restrict a3 = a + (long)i * 98304 + (i0 + 3) * 1024;
                 float *restrict c3 = c + (i0 + 3) * 864 + j0;
-                const int o0 = ((j0 + 0) / 96 / 3 * 34 + (j0 + 0) / 96 % 3) * 96 + (j0 + 0) % 96;
-                const int o1 = ((j0 + 16) / 96 / 3 * 34 + (j0 + 16) / 96 % 3) * 96 + (j0 + 16) % 96;
-                const int o2 = ((j0 + 32) / 96 / 3 * 34 + (j0 + 32) / 96 % 3) * 96 + (j0 + 32) % 96;
-                const int o3 = ((j0 + 48) / 96 / 3 * 34 + (j0 + 48) / 96 % 3) * 96 + (j0 + 48) % 96;
-                mc_v16 s0_0 = {0};
-                mc_v16 s0_1 = {0};
-                mc_v16 s0_2 = {0};
-                mc_v16 s0_3 = {0};
-                mc_v16 s1_0 = {0};
-                mc_v16 s1_1 = {0};
-                mc_v16 s1_2 = {0};
-                mc_v16 s1_3 = {0};
-                mc_v16 s2_0 = {0};
-                mc_v16 s2_1 = {0};
-                mc_v16 s2_2 = {0};
-                mc_v16 s2_3 = {0};
-                mc_v16 s3_0 = {0};
-                mc_v16 s3_1 = {0};
-                mc_v16 s3_2 = {0};
-                mc_v16 s3_3 = {0};
-                for (int oy = 0, p = 0; oy < 32; oy++) {
-                    for (int ox = 0; ox < 32; ox++, p++) {
-                        const float *restrict bp = b + (long)i * 110976 + (oy * 34 + ox) * 96;
-                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
-                        const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
-                        const mc_v16 y3 = *(const mc_v16 *)(bp + o3);
-                        const float x0 = a0[p];
-                        const float x1 = a1[p];
-                        const float x2 = a2[p];
-                        const float x3 = a3[p];
-                        s0_0 += x0 * y0;
-                        s0_1 += x0 * y1;
-                        s0_2 += x0 * y2;
-                        s0_3 += x0 * y3;
-                        s1_0 += x1 * y0;
-                        s1_1 += x1 * y1;
-                        s1_2 += x1 * y2;
-                        s1_3 += x1 * y3;
-                        s2_0 += x2 * y0;
-                        s2_1 += x2 * y1;
-                        s2_2 += x2 * y2;
-                        s2_3 += x2 * y3;
-                        s3_0 += x3 * y0;
-                        s3_1 += x3 * y1;
-                        s3_2 += x3 * y2;
-                        s3_3 += x3 * y3;
-                    }
-                    if (oy % 2 == 1 || oy == 31) {
-                        *(mc_v16 *)(c0 + 0) += s0_0;
-                        *(mc_v16 *)(c0 + 16) += s0_1;
-                        *(mc_v16 *)(c0 + 32) += s0_2;
-                        *(mc_v16 *)(c0 + 48) += s0_3;
-                        *(mc_v16 *)(c1 + 0) += s1_0;
-                        *(mc_v16 *)(c1 + 16) += s1_1;
-                        *(mc_v16 *)(c1 + 32) += s1_2;
-                        *(mc_v16 *)(c1 + 48) += s1_3;
-                        *(mc_v16 *)(c2 + 0) += s2_0;
-                        *(mc_v16 *)(c2 + 16) += s2_1;
-                        *(mc_v16 *)(c2 + 32) += s2_2;
-                        *(mc_v16 *)(c2 + 48) += s2_3;
-                        *(mc_v16 *)(c3 + 0) += s3_0;
-                        *(mc_v16 *)(c3 + 16) += s3_1;
-                        *(mc_v16 *)(c3 + 32) += s3_2;
-                        *(mc_v16 *)(c3 + 48) += s3_3;
-                        s0_0 = (mc_v16){0};
-                        s0_1 = (mc_v16){0};
-                        s0_2 = (mc_v16){0};
-                        s0_3 = (mc_v16){0};
-                        s1_0 = (mc_v16){0};
-                        s1_1 = (mc_v16){0};
-                        s1_2 = (mc_v16){0};
-                        s1_3 = (mc_v16){0};
-                        s2_0 = (mc_v16){0};
-                        s2_1 = (mc_v16){0};
-                        s2_2 = (mc_v16){0};
-                        s2_3 = (mc_v16){0};
-                        s3_0 = (mc_v16){0};
-                        s3_1 = (mc_v16){0};
-                        s3_2 = (mc_v16){0};
-                        s3_3 = (mc_v16){0};
-                    }
-                }
-            }
-            {
-            const int j0 = 832;
-            {
-                const float *restrict a0 = a + (long)i * 98304 + (i0 + 0) * 1024;
-                float *restrict c0 = c + (i0 + 0) * 864 + j0;
-                const float *restrict a1 = a + (long)i * 98304 + (i0 + 1) * 1024;
-                float *restrict c1 = c + (i0 + 1) * 864 + j0;
-                const float *restrict a2 = a + (long)i * 98304 + (i0 + 2) * 1024;
-                float *restrict c2 = c + (i0 + 2) * 864 + j0;
-                const float *restrict a3 = a + (long)i * 98304 + (i0 + 3) * 1024;
-                float *restrict c3 = c + (i0 + 3) * 864 + j0;
+                const float *restrict a4 = a + (long)i * 98304 + (i0 + 4) * 1024;
+                float *restrict c4 = c + (i0 + 4) * 864 + j0;
+                const float *restrict a5 = a + (long)i * 98304 + (i0 + 5) * 1024;
+                float *restrict c5 = c + (i0 + 5) * 864 + j0;
+                const float *restrict a6 = a + (long)i * 98304 + (i0 + 6) * 1024;
+                float *restrict c6 = c + (i0 + 6) * 864 + j0;
+                const float *restrict a7 = a + (long)i * 98304 + (i0 + 7) * 1024;
+                float *restrict c7 = c + (i0 + 7) * 864 + j0;
                 const int o0 = ((j0 + 0) / 96 / 3 * 34 + (j0 + 0) / 96 % 3) * 96 + (j0 + 0) % 96;
                 const int o1 = ((j0 + 16) / 96 / 3 * 34 + (j0 + 16) / 96 % 3) * 96 + (j0 + 16) % 96;
                 mc_v16 s0_0 = {0};
@@ -1330,6 +1405,14 @@ static void conv_k3_c96_96_32x32_s1_p1_gemm_dw(int nb, const float *restrict a, 
                 mc_v16 s2_1 = {0};
                 mc_v16 s3_0 = {0};
                 mc_v16 s3_1 = {0};
+                mc_v16 s4_0 = {0};
+                mc_v16 s4_1 = {0};
+                mc_v16 s5_0 = {0};
+                mc_v16 s5_1 = {0};
+                mc_v16 s6_0 = {0};
+                mc_v16 s6_1 = {0};
+                mc_v16 s7_0 = {0};
+                mc_v16 s7_1 = {0};
                 for (int oy = 0, p = 0; oy < 32; oy++) {
                     for (int ox = 0; ox < 32; ox++, p++) {
                         const float *restrict bp = b + (long)i * 110976 + (oy * 34 + ox) * 96;
@@ -1339,6 +1422,10 @@ static void conv_k3_c96_96_32x32_s1_p1_gemm_dw(int nb, const float *restrict a, 
                         const float x1 = a1[p];
                         const float x2 = a2[p];
                         const float x3 = a3[p];
+                        const float x4 = a4[p];
+                        const float x5 = a5[p];
+                        const float x6 = a6[p];
+                        const float x7 = a7[p];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
                         s1_0 += x1 * y0;
@@ -1347,6 +1434,14 @@ static void conv_k3_c96_96_32x32_s1_p1_gemm_dw(int nb, const float *restrict a, 
                         s2_1 += x2 * y1;
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
+                        s4_0 += x4 * y0;
+                        s4_1 += x4 * y1;
+                        s5_0 += x5 * y0;
+                        s5_1 += x5 * y1;
+                        s6_0 += x6 * y0;
+                        s6_1 += x6 * y1;
+                        s7_0 += x7 * y0;
+                        s7_1 += x7 * y1;
                     }
                     if (oy % 2 == 1 || oy == 31) {
                         *(mc_v16 *)(c0 + 0) += s0_0;
@@ -1357,6 +1452,14 @@ static void conv_k3_c96_96_32x32_s1_p1_gemm_dw(int nb, const float *restrict a, 
                         *(mc_v16 *)(c2 + 16) += s2_1;
                         *(mc_v16 *)(c3 + 0) += s3_0;
                         *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c4 + 0) += s4_0;
+                        *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c5 + 0) += s5_0;
+                        *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c6 + 0) += s6_0;
+                        *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c7 + 0) += s7_0;
+                        *(mc_v16 *)(c7 + 16) += s7_1;
                         s0_0 = (mc_v16){0};
                         s0_1 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
@@ -1365,9 +1468,16 @@ static void conv_k3_c96_96_32x32_s1_p1_gemm_dw(int nb, const float *restrict a, 
                         s2_1 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
                         s3_1 = (mc_v16){0};
+                        s4_0 = (mc_v16){0};
+                        s4_1 = (mc_v16){0};
+                        s5_0 = (mc_v16){0};
+                        s5_1 = (mc_v16){0};
+                        s6_0 = (mc_v16){0};
+                        s6_1 = (mc_v16){0};
+                        s7_0 = (mc_v16){0};
+                        s7_1 = (mc_v16){0};
                     }
                 }
-            }
             }
         }
     }
@@ -1399,8 +1509,8 @@ static void conv_k3_c96_96_32x32_s1_p1_pad_cl(const float *restrict planes, floa
 static void conv_k3_c96_96_32x32_s1_p1_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 1088; j0 += 64) {
-        for (int i0 = 0; i0 < 96; i0 += 4)
+    for (int j0 = 0; j0 < 1088; j0 += 32) {
+        for (int i0 = 0; i0 < 96; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 1088 + j0;
             const float *restrict a0 = a + (i0 + 0) * 864;
@@ -1410,67 +1520,77 @@ static void conv_k3_c96_96_32x32_s1_p1_gemm_dx(const float *restrict a, const fl
             const float *restrict a2 = a + (i0 + 2) * 864;
             float *restrict c3 = c + (i0 + 3) * 1088 + j0;
             const float *restrict a3 = a + (i0 + 3) * 864;
+            float *restrict c4 = c + (i0 + 4) * 1088 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 864;
+            float *restrict c5 = c + (i0 + 5) * 1088 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 864;
+            float *restrict c6 = c + (i0 + 6) * 1088 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 864;
+            float *restrict c7 = c + (i0 + 7) * 1088 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 864;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int ci = 0, p = 0; ci < 96; ci++)
             for (int ky = 0; ky < 3; ky++)
             for (int kx = 0; kx < 3; kx++, p++) {
                 const float *restrict bp = b + ci * 1156 + ky * 34 + kx + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
 }
@@ -1559,8 +1679,8 @@ void conv_k3_c96_96_32x32_s1_p1_bwd(int n, const float *restrict x, const float 
 static void conv_k1_c288_96_32x32_s1_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 1024; j0 += 64) {
-        for (int i0 = 0; i0 < 96; i0 += 4)
+    for (int j0 = 0; j0 < 1024; j0 += 32) {
+        for (int i0 = 0; i0 < 96; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 1024 + j0;
             const float *restrict a0 = a + (i0 + 0) * 288;
@@ -1570,65 +1690,75 @@ static void conv_k1_c288_96_32x32_s1_p0_b_gemm_fwd(const float *restrict a, cons
             const float *restrict a2 = a + (i0 + 2) * 288;
             float *restrict c3 = c + (i0 + 3) * 1024 + j0;
             const float *restrict a3 = a + (i0 + 3) * 288;
+            float *restrict c4 = c + (i0 + 4) * 1024 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 288;
+            float *restrict c5 = c + (i0 + 5) * 1024 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 288;
+            float *restrict c6 = c + (i0 + 6) * 1024 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 288;
+            float *restrict c7 = c + (i0 + 7) * 1024 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 288;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 288; p++) {
                 const float *restrict bp = b + p * 1024 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
 }
@@ -1636,9 +1766,9 @@ static void conv_k1_c288_96_32x32_s1_p0_b_gemm_fwd(const float *restrict a, cons
 static void conv_k1_c288_96_32x32_s1_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 96; i0 += 4) {
+    for (int i0 = 0; i0 < 96; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 256; j0 += 64)
+            for (int j0 = 0; j0 < 288; j0 += 32)
             {
                 const float *restrict a0 = a + (long)i * 98304 + (i0 + 0) * 1024;
                 float *restrict c0 = c + (i0 + 0) * 288 + j0;
@@ -1648,101 +1778,14 @@ static void conv_k1_c288_96_32x32_s1_p0_b_gemm_dw(int nb, const float *restrict 
                 float *restrict c2 = c + (i0 + 2) * 288 + j0;
                 const float *restrict a3 = a + (long)i * 98304 + (i0 + 3) * 1024;
                 float *restrict c3 = c + (i0 + 3) * 288 + j0;
-                const int o0 = ((j0 + 0) / 288 / 1 * 32 + (j0 + 0) / 288 % 1) * 288 + (j0 + 0) % 288;
-                const int o1 = ((j0 + 16) / 288 / 1 * 32 + (j0 + 16) / 288 % 1) * 288 + (j0 + 16) % 288;
-                const int o2 = ((j0 + 32) / 288 / 1 * 32 + (j0 + 32) / 288 % 1) * 288 + (j0 + 32) % 288;
-                const int o3 = ((j0 + 48) / 288 / 1 * 32 + (j0 + 48) / 288 % 1) * 288 + (j0 + 48) % 288;
-                mc_v16 s0_0 = {0};
-                mc_v16 s0_1 = {0};
-                mc_v16 s0_2 = {0};
-                mc_v16 s0_3 = {0};
-                mc_v16 s1_0 = {0};
-                mc_v16 s1_1 = {0};
-                mc_v16 s1_2 = {0};
-                mc_v16 s1_3 = {0};
-                mc_v16 s2_0 = {0};
-                mc_v16 s2_1 = {0};
-                mc_v16 s2_2 = {0};
-                mc_v16 s2_3 = {0};
-                mc_v16 s3_0 = {0};
-                mc_v16 s3_1 = {0};
-                mc_v16 s3_2 = {0};
-                mc_v16 s3_3 = {0};
-                for (int oy = 0, p = 0; oy < 32; oy++) {
-                    for (int ox = 0; ox < 32; ox++, p++) {
-                        const float *restrict bp = b + (long)i * 294912 + (oy * 32 + ox) * 288;
-                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
-                        const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
-                        const mc_v16 y3 = *(const mc_v16 *)(bp + o3);
-                        const float x0 = a0[p];
-                        const float x1 = a1[p];
-                        const float x2 = a2[p];
-                        const float x3 = a3[p];
-                        s0_0 += x0 * y0;
-                        s0_1 += x0 * y1;
-                        s0_2 += x0 * y2;
-                        s0_3 += x0 * y3;
-                        s1_0 += x1 * y0;
-                        s1_1 += x1 * y1;
-                        s1_2 += x1 * y2;
-                        s1_3 += x1 * y3;
-                        s2_0 += x2 * y0;
-                        s2_1 += x2 * y1;
-                        s2_2 += x2 * y2;
-                        s2_3 += x2 * y3;
-                        s3_0 += x3 * y0;
-                        s3_1 += x3 * y1;
-                        s3_2 += x3 * y2;
-                        s3_3 += x3 * y3;
-                    }
-                    if (oy % 2 == 1 || oy == 31) {
-                        *(mc_v16 *)(c0 + 0) += s0_0;
-                        *(mc_v16 *)(c0 + 16) += s0_1;
-                        *(mc_v16 *)(c0 + 32) += s0_2;
-                        *(mc_v16 *)(c0 + 48) += s0_3;
-                        *(mc_v16 *)(c1 + 0) += s1_0;
-                        *(mc_v16 *)(c1 + 16) += s1_1;
-                        *(mc_v16 *)(c1 + 32) += s1_2;
-                        *(mc_v16 *)(c1 + 48) += s1_3;
-                        *(mc_v16 *)(c2 + 0) += s2_0;
-                        *(mc_v16 *)(c2 + 16) += s2_1;
-                        *(mc_v16 *)(c2 + 32) += s2_2;
-                        *(mc_v16 *)(c2 + 48) += s2_3;
-                        *(mc_v16 *)(c3 + 0) += s3_0;
-                        *(mc_v16 *)(c3 + 16) += s3_1;
-                        *(mc_v16 *)(c3 + 32) += s3_2;
-                        *(mc_v16 *)(c3 + 48) += s3_3;
-                        s0_0 = (mc_v16){0};
-                        s0_1 = (mc_v16){0};
-                        s0_2 = (mc_v16){0};
-                        s0_3 = (mc_v16){0};
-                        s1_0 = (mc_v16){0};
-                        s1_1 = (mc_v16){0};
-                        s1_2 = (mc_v16){0};
-                        s1_3 = (mc_v16){0};
-                        s2_0 = (mc_v16){0};
-                        s2_1 = (mc_v16){0};
-                        s2_2 = (mc_v16){0};
-                        s2_3 = (mc_v16){0};
-                        s3_0 = (mc_v16){0};
-                        s3_1 = (mc_v16){0};
-                        s3_2 = (mc_v16){0};
-                        s3_3 = (mc_v16){0};
-                    }
-                }
-            }
-            {
-            const int j0 = 256;
-            {
-                const float *restrict a0 = a + (long)i * 98304 + (i0 + 0) * 1024;
-                float *restrict c0 = c + (i0 + 0) * 288 + j0;
-                const float *restrict a1 = a + (long)i * 98304 + (i0 + 1) * 1024;
-                float *restrict c1 = c + (i0 + 1) * 288 + j0;
-                const float *restrict a2 = a + (long)i * 98304 + (i0 + 2) * 1024;
-                float *restrict c2 = c + (i0 + 2) * 288 + j0;
-                const float *restrict a3 = a + (long)i * 98304 + (i0 + 3) * 1024;
-                float *restrict c3 = c + (i0 + 3) * 288 + j0;
+                const float *restrict a4 = a + (long)i * 98304 + (i0 + 4) * 1024;
+                float *restrict c4 = c + (i0 + 4) * 288 + j0;
+                const float *restrict a5 = a + (long)i * 98304 + (i0 + 5) * 1024;
+                float *restrict c5 = c + (i0 + 5) * 288 + j0;
+                const float *restrict a6 = a + (long)i * 98304 + (i0 + 6) * 1024;
+                float *restrict c6 = c + (i0 + 6) * 288 + j0;
+                const float *restrict a7 = a + (long)i * 98304 + (i0 + 7) * 1024;
+                float *restrict c7 = c + (i0 + 7) * 288 + j0;
                 const int o0 = ((j0 + 0) / 288 / 1 * 32 + (j0 + 0) / 288 % 1) * 288 + (j0 + 0) % 288;
                 const int o1 = ((j0 + 16) / 288 / 1 * 32 + (j0 + 16) / 288 % 1) * 288 + (j0 + 16) % 288;
                 mc_v16 s0_0 = {0};
@@ -1753,6 +1796,14 @@ static void conv_k1_c288_96_32x32_s1_p0_b_gemm_dw(int nb, const float *restrict 
                 mc_v16 s2_1 = {0};
                 mc_v16 s3_0 = {0};
                 mc_v16 s3_1 = {0};
+                mc_v16 s4_0 = {0};
+                mc_v16 s4_1 = {0};
+                mc_v16 s5_0 = {0};
+                mc_v16 s5_1 = {0};
+                mc_v16 s6_0 = {0};
+                mc_v16 s6_1 = {0};
+                mc_v16 s7_0 = {0};
+                mc_v16 s7_1 = {0};
                 for (int oy = 0, p = 0; oy < 32; oy++) {
                     for (int ox = 0; ox < 32; ox++, p++) {
                         const float *restrict bp = b + (long)i * 294912 + (oy * 32 + ox) * 288;
@@ -1762,6 +1813,10 @@ static void conv_k1_c288_96_32x32_s1_p0_b_gemm_dw(int nb, const float *restrict 
                         const float x1 = a1[p];
                         const float x2 = a2[p];
                         const float x3 = a3[p];
+                        const float x4 = a4[p];
+                        const float x5 = a5[p];
+                        const float x6 = a6[p];
+                        const float x7 = a7[p];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
                         s1_0 += x1 * y0;
@@ -1770,6 +1825,14 @@ static void conv_k1_c288_96_32x32_s1_p0_b_gemm_dw(int nb, const float *restrict 
                         s2_1 += x2 * y1;
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
+                        s4_0 += x4 * y0;
+                        s4_1 += x4 * y1;
+                        s5_0 += x5 * y0;
+                        s5_1 += x5 * y1;
+                        s6_0 += x6 * y0;
+                        s6_1 += x6 * y1;
+                        s7_0 += x7 * y0;
+                        s7_1 += x7 * y1;
                     }
                     if (oy % 2 == 1 || oy == 31) {
                         *(mc_v16 *)(c0 + 0) += s0_0;
@@ -1780,6 +1843,14 @@ static void conv_k1_c288_96_32x32_s1_p0_b_gemm_dw(int nb, const float *restrict 
                         *(mc_v16 *)(c2 + 16) += s2_1;
                         *(mc_v16 *)(c3 + 0) += s3_0;
                         *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c4 + 0) += s4_0;
+                        *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c5 + 0) += s5_0;
+                        *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c6 + 0) += s6_0;
+                        *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c7 + 0) += s7_0;
+                        *(mc_v16 *)(c7 + 16) += s7_1;
                         s0_0 = (mc_v16){0};
                         s0_1 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
@@ -1788,9 +1859,16 @@ static void conv_k1_c288_96_32x32_s1_p0_b_gemm_dw(int nb, const float *restrict 
                         s2_1 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
                         s3_1 = (mc_v16){0};
+                        s4_0 = (mc_v16){0};
+                        s4_1 = (mc_v16){0};
+                        s5_0 = (mc_v16){0};
+                        s5_1 = (mc_v16){0};
+                        s6_0 = (mc_v16){0};
+                        s6_1 = (mc_v16){0};
+                        s7_0 = (mc_v16){0};
+                        s7_1 = (mc_v16){0};
                     }
                 }
-            }
             }
         }
     }
@@ -1822,8 +1900,8 @@ static void conv_k1_c288_96_32x32_s1_p0_b_pad_cl(const float *restrict planes, f
 static void conv_k1_c288_96_32x32_s1_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 1024; j0 += 64) {
-        for (int i0 = 0; i0 < 288; i0 += 4)
+    for (int j0 = 0; j0 < 1024; j0 += 32) {
+        for (int i0 = 0; i0 < 288; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 1024 + j0;
             const float *restrict a0 = a + (i0 + 0) * 96;
@@ -1833,65 +1911,75 @@ static void conv_k1_c288_96_32x32_s1_p0_b_gemm_dx(const float *restrict a, const
             const float *restrict a2 = a + (i0 + 2) * 96;
             float *restrict c3 = c + (i0 + 3) * 1024 + j0;
             const float *restrict a3 = a + (i0 + 3) * 96;
+            float *restrict c4 = c + (i0 + 4) * 1024 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 96;
+            float *restrict c5 = c + (i0 + 5) * 1024 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 96;
+            float *restrict c6 = c + (i0 + 6) * 1024 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 96;
+            float *restrict c7 = c + (i0 + 7) * 1024 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 96;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 96; p++) {
                 const float *restrict bp = b + p * 1024 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
 }
@@ -1976,8 +2064,8 @@ void conv_k1_c288_96_32x32_s1_p0_b_bwd(int n, const float *restrict x, const flo
 static void conv_k1_c96_96_16x16_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 256; j0 += 64) {
-        for (int i0 = 0; i0 < 96; i0 += 4)
+    for (int j0 = 0; j0 < 256; j0 += 32) {
+        for (int i0 = 0; i0 < 96; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 256 + j0;
             const float *restrict a0 = a + (i0 + 0) * 96;
@@ -1987,74 +2075,84 @@ static void conv_k1_c96_96_16x16_s1_p0_gemm_fwd(const float *restrict a, const f
             const float *restrict a2 = a + (i0 + 2) * 96;
             float *restrict c3 = c + (i0 + 3) * 256 + j0;
             const float *restrict a3 = a + (i0 + 3) * 96;
+            float *restrict c4 = c + (i0 + 4) * 256 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 96;
+            float *restrict c5 = c + (i0 + 5) * 256 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 96;
+            float *restrict c6 = c + (i0 + 6) * 256 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 96;
+            float *restrict c7 = c + (i0 + 7) * 256 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 96;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 96; p++) {
                 const float *restrict bp = b + p * 256 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
 }
 
 static void conv_k1_c96_96_16x16_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    for (int i0 = 0; i0 < 96; i0 += 4) {
+    for (int i0 = 0; i0 < 96; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 64; j0 += 64)
+            for (int j0 = 0; j0 < 96; j0 += 32)
             {
                 const float *restrict a0 = a + (long)i * 24576 + (i0 + 0) * 256;
                 float *restrict c0 = c + (i0 + 0) * 96 + j0;
@@ -2064,101 +2162,14 @@ static void conv_k1_c96_96_16x16_s1_p0_gemm_dw(int nb, const float *restrict a, 
                 float *restrict c2 = c + (i0 + 2) * 96 + j0;
                 const float *restrict a3 = a + (long)i * 24576 + (i0 + 3) * 256;
                 float *restrict c3 = c + (i0 + 3) * 96 + j0;
-                const int o0 = ((j0 + 0) / 96 / 1 * 16 + (j0 + 0) / 96 % 1) * 96 + (j0 + 0) % 96;
-                const int o1 = ((j0 + 16) / 96 / 1 * 16 + (j0 + 16) / 96 % 1) * 96 + (j0 + 16) % 96;
-                const int o2 = ((j0 + 32) / 96 / 1 * 16 + (j0 + 32) / 96 % 1) * 96 + (j0 + 32) % 96;
-                const int o3 = ((j0 + 48) / 96 / 1 * 16 + (j0 + 48) / 96 % 1) * 96 + (j0 + 48) % 96;
-                mc_v16 s0_0 = {0};
-                mc_v16 s0_1 = {0};
-                mc_v16 s0_2 = {0};
-                mc_v16 s0_3 = {0};
-                mc_v16 s1_0 = {0};
-                mc_v16 s1_1 = {0};
-                mc_v16 s1_2 = {0};
-                mc_v16 s1_3 = {0};
-                mc_v16 s2_0 = {0};
-                mc_v16 s2_1 = {0};
-                mc_v16 s2_2 = {0};
-                mc_v16 s2_3 = {0};
-                mc_v16 s3_0 = {0};
-                mc_v16 s3_1 = {0};
-                mc_v16 s3_2 = {0};
-                mc_v16 s3_3 = {0};
-                for (int oy = 0, p = 0; oy < 16; oy++) {
-                    for (int ox = 0; ox < 16; ox++, p++) {
-                        const float *restrict bp = b + (long)i * 24576 + (oy * 16 + ox) * 96;
-                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
-                        const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
-                        const mc_v16 y3 = *(const mc_v16 *)(bp + o3);
-                        const float x0 = a0[p];
-                        const float x1 = a1[p];
-                        const float x2 = a2[p];
-                        const float x3 = a3[p];
-                        s0_0 += x0 * y0;
-                        s0_1 += x0 * y1;
-                        s0_2 += x0 * y2;
-                        s0_3 += x0 * y3;
-                        s1_0 += x1 * y0;
-                        s1_1 += x1 * y1;
-                        s1_2 += x1 * y2;
-                        s1_3 += x1 * y3;
-                        s2_0 += x2 * y0;
-                        s2_1 += x2 * y1;
-                        s2_2 += x2 * y2;
-                        s2_3 += x2 * y3;
-                        s3_0 += x3 * y0;
-                        s3_1 += x3 * y1;
-                        s3_2 += x3 * y2;
-                        s3_3 += x3 * y3;
-                    }
-                    if (oy % 4 == 3 || oy == 15) {
-                        *(mc_v16 *)(c0 + 0) += s0_0;
-                        *(mc_v16 *)(c0 + 16) += s0_1;
-                        *(mc_v16 *)(c0 + 32) += s0_2;
-                        *(mc_v16 *)(c0 + 48) += s0_3;
-                        *(mc_v16 *)(c1 + 0) += s1_0;
-                        *(mc_v16 *)(c1 + 16) += s1_1;
-                        *(mc_v16 *)(c1 + 32) += s1_2;
-                        *(mc_v16 *)(c1 + 48) += s1_3;
-                        *(mc_v16 *)(c2 + 0) += s2_0;
-                        *(mc_v16 *)(c2 + 16) += s2_1;
-                        *(mc_v16 *)(c2 + 32) += s2_2;
-                        *(mc_v16 *)(c2 + 48) += s2_3;
-                        *(mc_v16 *)(c3 + 0) += s3_0;
-                        *(mc_v16 *)(c3 + 16) += s3_1;
-                        *(mc_v16 *)(c3 + 32) += s3_2;
-                        *(mc_v16 *)(c3 + 48) += s3_3;
-                        s0_0 = (mc_v16){0};
-                        s0_1 = (mc_v16){0};
-                        s0_2 = (mc_v16){0};
-                        s0_3 = (mc_v16){0};
-                        s1_0 = (mc_v16){0};
-                        s1_1 = (mc_v16){0};
-                        s1_2 = (mc_v16){0};
-                        s1_3 = (mc_v16){0};
-                        s2_0 = (mc_v16){0};
-                        s2_1 = (mc_v16){0};
-                        s2_2 = (mc_v16){0};
-                        s2_3 = (mc_v16){0};
-                        s3_0 = (mc_v16){0};
-                        s3_1 = (mc_v16){0};
-                        s3_2 = (mc_v16){0};
-                        s3_3 = (mc_v16){0};
-                    }
-                }
-            }
-            {
-            const int j0 = 64;
-            {
-                const float *restrict a0 = a + (long)i * 24576 + (i0 + 0) * 256;
-                float *restrict c0 = c + (i0 + 0) * 96 + j0;
-                const float *restrict a1 = a + (long)i * 24576 + (i0 + 1) * 256;
-                float *restrict c1 = c + (i0 + 1) * 96 + j0;
-                const float *restrict a2 = a + (long)i * 24576 + (i0 + 2) * 256;
-                float *restrict c2 = c + (i0 + 2) * 96 + j0;
-                const float *restrict a3 = a + (long)i * 24576 + (i0 + 3) * 256;
-                float *restrict c3 = c + (i0 + 3) * 96 + j0;
+                const float *restrict a4 = a + (long)i * 24576 + (i0 + 4) * 256;
+                float *restrict c4 = c + (i0 + 4) * 96 + j0;
+                const float *restrict a5 = a + (long)i * 24576 + (i0 + 5) * 256;
+                float *restrict c5 = c + (i0 + 5) * 96 + j0;
+                const float *restrict a6 = a + (long)i * 24576 + (i0 + 6) * 256;
+                float *restrict c6 = c + (i0 + 6) * 96 + j0;
+                const float *restrict a7 = a + (long)i * 24576 + (i0 + 7) * 256;
+                float *restrict c7 = c + (i0 + 7) * 96 + j0;
                 const int o0 = ((j0 + 0) / 96 / 1 * 16 + (j0 + 0) / 96 % 1) * 96 + (j0 + 0) % 96;
                 const int o1 = ((j0 + 16) / 96 / 1 * 16 + (j0 + 16) / 96 % 1) * 96 + (j0 + 16) % 96;
                 mc_v16 s0_0 = {0};
@@ -2169,6 +2180,14 @@ static void conv_k1_c96_96_16x16_s1_p0_gemm_dw(int nb, const float *restrict a, 
                 mc_v16 s2_1 = {0};
                 mc_v16 s3_0 = {0};
                 mc_v16 s3_1 = {0};
+                mc_v16 s4_0 = {0};
+                mc_v16 s4_1 = {0};
+                mc_v16 s5_0 = {0};
+                mc_v16 s5_1 = {0};
+                mc_v16 s6_0 = {0};
+                mc_v16 s6_1 = {0};
+                mc_v16 s7_0 = {0};
+                mc_v16 s7_1 = {0};
                 for (int oy = 0, p = 0; oy < 16; oy++) {
                     for (int ox = 0; ox < 16; ox++, p++) {
                         const float *restrict bp = b + (long)i * 24576 + (oy * 16 + ox) * 96;
@@ -2178,6 +2197,10 @@ static void conv_k1_c96_96_16x16_s1_p0_gemm_dw(int nb, const float *restrict a, 
                         const float x1 = a1[p];
                         const float x2 = a2[p];
                         const float x3 = a3[p];
+                        const float x4 = a4[p];
+                        const float x5 = a5[p];
+                        const float x6 = a6[p];
+                        const float x7 = a7[p];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
                         s1_0 += x1 * y0;
@@ -2186,6 +2209,14 @@ static void conv_k1_c96_96_16x16_s1_p0_gemm_dw(int nb, const float *restrict a, 
                         s2_1 += x2 * y1;
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
+                        s4_0 += x4 * y0;
+                        s4_1 += x4 * y1;
+                        s5_0 += x5 * y0;
+                        s5_1 += x5 * y1;
+                        s6_0 += x6 * y0;
+                        s6_1 += x6 * y1;
+                        s7_0 += x7 * y0;
+                        s7_1 += x7 * y1;
                     }
                     if (oy % 4 == 3 || oy == 15) {
                         *(mc_v16 *)(c0 + 0) += s0_0;
@@ -2196,6 +2227,14 @@ static void conv_k1_c96_96_16x16_s1_p0_gemm_dw(int nb, const float *restrict a, 
                         *(mc_v16 *)(c2 + 16) += s2_1;
                         *(mc_v16 *)(c3 + 0) += s3_0;
                         *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c4 + 0) += s4_0;
+                        *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c5 + 0) += s5_0;
+                        *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c6 + 0) += s6_0;
+                        *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c7 + 0) += s7_0;
+                        *(mc_v16 *)(c7 + 16) += s7_1;
                         s0_0 = (mc_v16){0};
                         s0_1 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
@@ -2204,9 +2243,16 @@ static void conv_k1_c96_96_16x16_s1_p0_gemm_dw(int nb, const float *restrict a, 
                         s2_1 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
                         s3_1 = (mc_v16){0};
+                        s4_0 = (mc_v16){0};
+                        s4_1 = (mc_v16){0};
+                        s5_0 = (mc_v16){0};
+                        s5_1 = (mc_v16){0};
+                        s6_0 = (mc_v16){0};
+                        s6_1 = (mc_v16){0};
+                        s7_0 = (mc_v16){0};
+                        s7_1 = (mc_v16){0};
                     }
                 }
-            }
             }
         }
     }
@@ -2238,8 +2284,8 @@ static void conv_k1_c96_96_16x16_s1_p0_pad_cl(const float *restrict planes, floa
 static void conv_k1_c96_96_16x16_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 256; j0 += 64) {
-        for (int i0 = 0; i0 < 96; i0 += 4)
+    for (int j0 = 0; j0 < 256; j0 += 32) {
+        for (int i0 = 0; i0 < 96; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 256 + j0;
             const float *restrict a0 = a + (i0 + 0) * 96;
@@ -2249,65 +2295,75 @@ static void conv_k1_c96_96_16x16_s1_p0_gemm_dx(const float *restrict a, const fl
             const float *restrict a2 = a + (i0 + 2) * 96;
             float *restrict c3 = c + (i0 + 3) * 256 + j0;
             const float *restrict a3 = a + (i0 + 3) * 96;
+            float *restrict c4 = c + (i0 + 4) * 256 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 96;
+            float *restrict c5 = c + (i0 + 5) * 256 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 96;
+            float *restrict c6 = c + (i0 + 6) * 256 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 96;
+            float *restrict c7 = c + (i0 + 7) * 256 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 96;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 96; p++) {
                 const float *restrict bp = b + p * 256 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
 }
@@ -2377,8 +2433,8 @@ void conv_k1_c96_96_16x16_s1_p0_bwd(int n, const float *restrict x, const float 
 static void conv_k1_c192_192_32x32_s2_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 256; j0 += 64) {
-        for (int i0 = 0; i0 < 192; i0 += 4)
+    for (int j0 = 0; j0 < 256; j0 += 32) {
+        for (int i0 = 0; i0 < 192; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 256 + j0;
             const float *restrict a0 = a + (i0 + 0) * 192;
@@ -2388,65 +2444,75 @@ static void conv_k1_c192_192_32x32_s2_p0_b_gemm_fwd(const float *restrict a, con
             const float *restrict a2 = a + (i0 + 2) * 192;
             float *restrict c3 = c + (i0 + 3) * 256 + j0;
             const float *restrict a3 = a + (i0 + 3) * 192;
+            float *restrict c4 = c + (i0 + 4) * 256 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 192;
+            float *restrict c5 = c + (i0 + 5) * 256 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 192;
+            float *restrict c6 = c + (i0 + 6) * 256 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 192;
+            float *restrict c7 = c + (i0 + 7) * 256 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 192;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 192; p++) {
                 const float *restrict bp = b + p * 256 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
 }
@@ -2543,8 +2609,8 @@ static void conv_k1_c192_192_32x32_s2_p0_b_gemm_dw(int nb, const float *restrict
 static void conv_k1_c192_192_32x32_s2_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 256; j0 += 64) {
-        for (int i0 = 0; i0 < 192; i0 += 4)
+    for (int j0 = 0; j0 < 256; j0 += 32) {
+        for (int i0 = 0; i0 < 192; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 256 + j0;
             const float *restrict a0 = a + (i0 + 0) * 192;
@@ -2554,65 +2620,75 @@ static void conv_k1_c192_192_32x32_s2_p0_b_gemm_dx(const float *restrict a, cons
             const float *restrict a2 = a + (i0 + 2) * 192;
             float *restrict c3 = c + (i0 + 3) * 256 + j0;
             const float *restrict a3 = a + (i0 + 3) * 192;
+            float *restrict c4 = c + (i0 + 4) * 256 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 192;
+            float *restrict c5 = c + (i0 + 5) * 256 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 192;
+            float *restrict c6 = c + (i0 + 6) * 256 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 192;
+            float *restrict c7 = c + (i0 + 7) * 256 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 192;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 192; p++) {
                 const float *restrict bp = b + p * 256 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
 }
@@ -2720,8 +2796,8 @@ void conv_k1_c192_192_32x32_s2_p0_b_bwd(int n, const float *restrict x, const fl
 static void conv_k3_c192_192_16x16_s1_p1_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 256; j0 += 64) {
-        for (int i0 = 0; i0 < 192; i0 += 4)
+    for (int j0 = 0; j0 < 288; j0 += 32) {
+        for (int i0 = 0; i0 < 192; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 288 + j0;
             const float *restrict a0 = a + (i0 + 0) * 1728;
@@ -2731,98 +2807,44 @@ static void conv_k3_c192_192_16x16_s1_p1_gemm_fwd(const float *restrict a, const
             const float *restrict a2 = a + (i0 + 2) * 1728;
             float *restrict c3 = c + (i0 + 3) * 288 + j0;
             const float *restrict a3 = a + (i0 + 3) * 1728;
+            float *restrict c4 = c + (i0 + 4) * 288 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 1728;
+            float *restrict c5 = c + (i0 + 5) * 288 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 1728;
+            float *restrict c6 = c + (i0 + 6) * 288 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 1728;
+            float *restrict c7 = c + (i0 + 7) * 288 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 1728;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int ci = 0, p = 0; ci < 192; ci++)
             for (int ky = 0; ky < 3; ky++)
             for (int kx = 0; kx < 3; kx++, p++) {
                 const float *restrict bp = b + ci * 324 + ky * 18 + kx + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
-                s0_0 += x0 * b0;
-                s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
-                s1_0 += x1 * b0;
-                s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
-                s2_0 += x2 * b0;
-                s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
-                s3_0 += x3 * b0;
-                s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
-            }
-            *(mc_v16 *)(c0 + 0) = s0_0;
-            *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
-            *(mc_v16 *)(c1 + 0) = s1_0;
-            *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
-            *(mc_v16 *)(c2 + 0) = s2_0;
-            *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
-            *(mc_v16 *)(c3 + 0) = s3_0;
-            *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
-        }
-    }
-    {
-        for (int i0 = 0; i0 < 192; i0 += 4)
-        {
-            float *restrict c0 = c + (i0 + 0) * 288 + 256;
-            const float *restrict a0 = a + (i0 + 0) * 1728;
-            float *restrict c1 = c + (i0 + 1) * 288 + 256;
-            const float *restrict a1 = a + (i0 + 1) * 1728;
-            float *restrict c2 = c + (i0 + 2) * 288 + 256;
-            const float *restrict a2 = a + (i0 + 2) * 1728;
-            float *restrict c3 = c + (i0 + 3) * 288 + 256;
-            const float *restrict a3 = a + (i0 + 3) * 1728;
-            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            for (int ci = 0, p = 0; ci < 192; ci++)
-            for (int ky = 0; ky < 3; ky++)
-            for (int kx = 0; kx < 3; kx++, p++) {
-                const float *restrict bp = b + ci * 324 + ky * 18 + kx + 256;
-                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
                 s1_0 += x1 * b0;
@@ -2831,6 +2853,14 @@ static void conv_k3_c192_192_16x16_s1_p1_gemm_fwd(const float *restrict a, const
                 s2_1 += x2 * b1;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
@@ -2840,15 +2870,23 @@ static void conv_k3_c192_192_16x16_s1_p1_gemm_fwd(const float *restrict a, const
             *(mc_v16 *)(c2 + 16) = s2_1;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
 }
 
 static void conv_k3_c192_192_16x16_s1_p1_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    for (int i0 = 0; i0 < 192; i0 += 4) {
+    for (int i0 = 0; i0 < 192; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 1728; j0 += 64)
+            for (int j0 = 0; j0 < 1728; j0 += 32)
             {
                 const float *restrict a0 = a + (long)i * 49152 + (i0 + 0) * 256;
                 float *restrict c0 = c + (i0 + 0) * 1728 + j0;
@@ -2858,87 +2896,95 @@ static void conv_k3_c192_192_16x16_s1_p1_gemm_dw(int nb, const float *restrict a
                 float *restrict c2 = c + (i0 + 2) * 1728 + j0;
                 const float *restrict a3 = a + (long)i * 49152 + (i0 + 3) * 256;
                 float *restrict c3 = c + (i0 + 3) * 1728 + j0;
+                const float *restrict a4 = a + (long)i * 49152 + (i0 + 4) * 256;
+                float *restrict c4 = c + (i0 + 4) * 1728 + j0;
+                const float *restrict a5 = a + (long)i * 49152 + (i0 + 5) * 256;
+                float *restrict c5 = c + (i0 + 5) * 1728 + j0;
+                const float *restrict a6 = a + (long)i * 49152 + (i0 + 6) * 256;
+                float *restrict c6 = c + (i0 + 6) * 1728 + j0;
+                const float *restrict a7 = a + (long)i * 49152 + (i0 + 7) * 256;
+                float *restrict c7 = c + (i0 + 7) * 1728 + j0;
                 const int o0 = ((j0 + 0) / 192 / 3 * 18 + (j0 + 0) / 192 % 3) * 192 + (j0 + 0) % 192;
                 const int o1 = ((j0 + 16) / 192 / 3 * 18 + (j0 + 16) / 192 % 3) * 192 + (j0 + 16) % 192;
-                const int o2 = ((j0 + 32) / 192 / 3 * 18 + (j0 + 32) / 192 % 3) * 192 + (j0 + 32) % 192;
-                const int o3 = ((j0 + 48) / 192 / 3 * 18 + (j0 + 48) / 192 % 3) * 192 + (j0 + 48) % 192;
                 mc_v16 s0_0 = {0};
                 mc_v16 s0_1 = {0};
-                mc_v16 s0_2 = {0};
-                mc_v16 s0_3 = {0};
                 mc_v16 s1_0 = {0};
                 mc_v16 s1_1 = {0};
-                mc_v16 s1_2 = {0};
-                mc_v16 s1_3 = {0};
                 mc_v16 s2_0 = {0};
                 mc_v16 s2_1 = {0};
-                mc_v16 s2_2 = {0};
-                mc_v16 s2_3 = {0};
                 mc_v16 s3_0 = {0};
                 mc_v16 s3_1 = {0};
-                mc_v16 s3_2 = {0};
-                mc_v16 s3_3 = {0};
+                mc_v16 s4_0 = {0};
+                mc_v16 s4_1 = {0};
+                mc_v16 s5_0 = {0};
+                mc_v16 s5_1 = {0};
+                mc_v16 s6_0 = {0};
+                mc_v16 s6_1 = {0};
+                mc_v16 s7_0 = {0};
+                mc_v16 s7_1 = {0};
                 for (int oy = 0, p = 0; oy < 16; oy++) {
                     for (int ox = 0; ox < 16; ox++, p++) {
                         const float *restrict bp = b + (long)i * 62208 + (oy * 18 + ox) * 192;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
                         const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
-                        const mc_v16 y3 = *(const mc_v16 *)(bp + o3);
                         const float x0 = a0[p];
                         const float x1 = a1[p];
                         const float x2 = a2[p];
                         const float x3 = a3[p];
+                        const float x4 = a4[p];
+                        const float x5 = a5[p];
+                        const float x6 = a6[p];
+                        const float x7 = a7[p];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
-                        s0_2 += x0 * y2;
-                        s0_3 += x0 * y3;
                         s1_0 += x1 * y0;
                         s1_1 += x1 * y1;
-                        s1_2 += x1 * y2;
-                        s1_3 += x1 * y3;
                         s2_0 += x2 * y0;
                         s2_1 += x2 * y1;
-                        s2_2 += x2 * y2;
-                        s2_3 += x2 * y3;
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
-                        s3_2 += x3 * y2;
-                        s3_3 += x3 * y3;
+                        s4_0 += x4 * y0;
+                        s4_1 += x4 * y1;
+                        s5_0 += x5 * y0;
+                        s5_1 += x5 * y1;
+                        s6_0 += x6 * y0;
+                        s6_1 += x6 * y1;
+                        s7_0 += x7 * y0;
+                        s7_1 += x7 * y1;
                     }
                     if (oy % 4 == 3 || oy == 15) {
                         *(mc_v16 *)(c0 + 0) += s0_0;
                         *(mc_v16 *)(c0 + 16) += s0_1;
-                        *(mc_v16 *)(c0 + 32) += s0_2;
-                        *(mc_v16 *)(c0 + 48) += s0_3;
                         *(mc_v16 *)(c1 + 0) += s1_0;
                         *(mc_v16 *)(c1 + 16) += s1_1;
-                        *(mc_v16 *)(c1 + 32) += s1_2;
-                        *(mc_v16 *)(c1 + 48) += s1_3;
                         *(mc_v16 *)(c2 + 0) += s2_0;
                         *(mc_v16 *)(c2 + 16) += s2_1;
-                        *(mc_v16 *)(c2 + 32) += s2_2;
-                        *(mc_v16 *)(c2 + 48) += s2_3;
                         *(mc_v16 *)(c3 + 0) += s3_0;
                         *(mc_v16 *)(c3 + 16) += s3_1;
-                        *(mc_v16 *)(c3 + 32) += s3_2;
-                        *(mc_v16 *)(c3 + 48) += s3_3;
+                        *(mc_v16 *)(c4 + 0) += s4_0;
+                        *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c5 + 0) += s5_0;
+                        *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c6 + 0) += s6_0;
+                        *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c7 + 0) += s7_0;
+                        *(mc_v16 *)(c7 + 16) += s7_1;
                         s0_0 = (mc_v16){0};
                         s0_1 = (mc_v16){0};
-                        s0_2 = (mc_v16){0};
-                        s0_3 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
                         s1_1 = (mc_v16){0};
-                        s1_2 = (mc_v16){0};
-                        s1_3 = (mc_v16){0};
                         s2_0 = (mc_v16){0};
                         s2_1 = (mc_v16){0};
-                        s2_2 = (mc_v16){0};
-                        s2_3 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
                         s3_1 = (mc_v16){0};
-                        s3_2 = (mc_v16){0};
-                        s3_3 = (mc_v16){0};
+                        s4_0 = (mc_v16){0};
+                        s4_1 = (mc_v16){0};
+                        s5_0 = (mc_v16){0};
+                        s5_1 = (mc_v16){0};
+                        s6_0 = (mc_v16){0};
+                        s6_1 = (mc_v16){0};
+                        s7_0 = (mc_v16){0};
+                        s7_1 = (mc_v16){0};
                     }
                 }
             }
@@ -2972,8 +3018,8 @@ static void conv_k3_c192_192_16x16_s1_p1_pad_cl(const float *restrict planes, fl
 static void conv_k3_c192_192_16x16_s1_p1_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 256; j0 += 64) {
-        for (int i0 = 0; i0 < 192; i0 += 4)
+    for (int j0 = 0; j0 < 288; j0 += 32) {
+        for (int i0 = 0; i0 < 192; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 288 + j0;
             const float *restrict a0 = a + (i0 + 0) * 1728;
@@ -2983,98 +3029,44 @@ static void conv_k3_c192_192_16x16_s1_p1_gemm_dx(const float *restrict a, const 
             const float *restrict a2 = a + (i0 + 2) * 1728;
             float *restrict c3 = c + (i0 + 3) * 288 + j0;
             const float *restrict a3 = a + (i0 + 3) * 1728;
+            float *restrict c4 = c + (i0 + 4) * 288 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 1728;
+            float *restrict c5 = c + (i0 + 5) * 288 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 1728;
+            float *restrict c6 = c + (i0 + 6) * 288 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 1728;
+            float *restrict c7 = c + (i0 + 7) * 288 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 1728;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int ci = 0, p = 0; ci < 192; ci++)
             for (int ky = 0; ky < 3; ky++)
             for (int kx = 0; kx < 3; kx++, p++) {
                 const float *restrict bp = b + ci * 324 + ky * 18 + kx + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
-                s0_0 += x0 * b0;
-                s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
-                s1_0 += x1 * b0;
-                s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
-                s2_0 += x2 * b0;
-                s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
-                s3_0 += x3 * b0;
-                s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
-            }
-            *(mc_v16 *)(c0 + 0) = s0_0;
-            *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
-            *(mc_v16 *)(c1 + 0) = s1_0;
-            *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
-            *(mc_v16 *)(c2 + 0) = s2_0;
-            *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
-            *(mc_v16 *)(c3 + 0) = s3_0;
-            *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
-        }
-    }
-    {
-        for (int i0 = 0; i0 < 192; i0 += 4)
-        {
-            float *restrict c0 = c + (i0 + 0) * 288 + 256;
-            const float *restrict a0 = a + (i0 + 0) * 1728;
-            float *restrict c1 = c + (i0 + 1) * 288 + 256;
-            const float *restrict a1 = a + (i0 + 1) * 1728;
-            float *restrict c2 = c + (i0 + 2) * 288 + 256;
-            const float *restrict a2 = a + (i0 + 2) * 1728;
-            float *restrict c3 = c + (i0 + 3) * 288 + 256;
-            const float *restrict a3 = a + (i0 + 3) * 1728;
-            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            for (int ci = 0, p = 0; ci < 192; ci++)
-            for (int ky = 0; ky < 3; ky++)
-            for (int kx = 0; kx < 3; kx++, p++) {
-                const float *restrict bp = b + ci * 324 + ky * 18 + kx + 256;
-                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
                 s1_0 += x1 * b0;
@@ -3083,6 +3075,14 @@ static void conv_k3_c192_192_16x16_s1_p1_gemm_dx(const float *restrict a, const 
                 s2_1 += x2 * b1;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
@@ -3092,6 +3092,14 @@ static void conv_k3_c192_192_16x16_s1_p1_gemm_dx(const float *restrict a, const 
             *(mc_v16 *)(c2 + 16) = s2_1;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
 }
@@ -3190,8 +3198,8 @@ void conv_k3_c192_192_16x16_s1_p1_bwd(int n, const float *restrict x, const floa
 static void conv_k1_c384_192_16x16_s1_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 256; j0 += 64) {
-        for (int i0 = 0; i0 < 192; i0 += 4)
+    for (int j0 = 0; j0 < 256; j0 += 32) {
+        for (int i0 = 0; i0 < 192; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 256 + j0;
             const float *restrict a0 = a + (i0 + 0) * 384;
@@ -3201,65 +3209,75 @@ static void conv_k1_c384_192_16x16_s1_p0_b_gemm_fwd(const float *restrict a, con
             const float *restrict a2 = a + (i0 + 2) * 384;
             float *restrict c3 = c + (i0 + 3) * 256 + j0;
             const float *restrict a3 = a + (i0 + 3) * 384;
+            float *restrict c4 = c + (i0 + 4) * 256 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 384;
+            float *restrict c5 = c + (i0 + 5) * 256 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 384;
+            float *restrict c6 = c + (i0 + 6) * 256 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 384;
+            float *restrict c7 = c + (i0 + 7) * 256 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 384;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 384; p++) {
                 const float *restrict bp = b + p * 256 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
 }
@@ -3267,9 +3285,9 @@ static void conv_k1_c384_192_16x16_s1_p0_b_gemm_fwd(const float *restrict a, con
 static void conv_k1_c384_192_16x16_s1_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int i0 = 0; i0 < 192; i0 += 4) {
+    for (int i0 = 0; i0 < 192; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 384; j0 += 64)
+            for (int j0 = 0; j0 < 384; j0 += 32)
             {
                 const float *restrict a0 = a + (long)i * 49152 + (i0 + 0) * 256;
                 float *restrict c0 = c + (i0 + 0) * 384 + j0;
@@ -3279,87 +3297,95 @@ static void conv_k1_c384_192_16x16_s1_p0_b_gemm_dw(int nb, const float *restrict
                 float *restrict c2 = c + (i0 + 2) * 384 + j0;
                 const float *restrict a3 = a + (long)i * 49152 + (i0 + 3) * 256;
                 float *restrict c3 = c + (i0 + 3) * 384 + j0;
+                const float *restrict a4 = a + (long)i * 49152 + (i0 + 4) * 256;
+                float *restrict c4 = c + (i0 + 4) * 384 + j0;
+                const float *restrict a5 = a + (long)i * 49152 + (i0 + 5) * 256;
+                float *restrict c5 = c + (i0 + 5) * 384 + j0;
+                const float *restrict a6 = a + (long)i * 49152 + (i0 + 6) * 256;
+                float *restrict c6 = c + (i0 + 6) * 384 + j0;
+                const float *restrict a7 = a + (long)i * 49152 + (i0 + 7) * 256;
+                float *restrict c7 = c + (i0 + 7) * 384 + j0;
                 const int o0 = ((j0 + 0) / 384 / 1 * 16 + (j0 + 0) / 384 % 1) * 384 + (j0 + 0) % 384;
                 const int o1 = ((j0 + 16) / 384 / 1 * 16 + (j0 + 16) / 384 % 1) * 384 + (j0 + 16) % 384;
-                const int o2 = ((j0 + 32) / 384 / 1 * 16 + (j0 + 32) / 384 % 1) * 384 + (j0 + 32) % 384;
-                const int o3 = ((j0 + 48) / 384 / 1 * 16 + (j0 + 48) / 384 % 1) * 384 + (j0 + 48) % 384;
                 mc_v16 s0_0 = {0};
                 mc_v16 s0_1 = {0};
-                mc_v16 s0_2 = {0};
-                mc_v16 s0_3 = {0};
                 mc_v16 s1_0 = {0};
                 mc_v16 s1_1 = {0};
-                mc_v16 s1_2 = {0};
-                mc_v16 s1_3 = {0};
                 mc_v16 s2_0 = {0};
                 mc_v16 s2_1 = {0};
-                mc_v16 s2_2 = {0};
-                mc_v16 s2_3 = {0};
                 mc_v16 s3_0 = {0};
                 mc_v16 s3_1 = {0};
-                mc_v16 s3_2 = {0};
-                mc_v16 s3_3 = {0};
+                mc_v16 s4_0 = {0};
+                mc_v16 s4_1 = {0};
+                mc_v16 s5_0 = {0};
+                mc_v16 s5_1 = {0};
+                mc_v16 s6_0 = {0};
+                mc_v16 s6_1 = {0};
+                mc_v16 s7_0 = {0};
+                mc_v16 s7_1 = {0};
                 for (int oy = 0, p = 0; oy < 16; oy++) {
                     for (int ox = 0; ox < 16; ox++, p++) {
                         const float *restrict bp = b + (long)i * 98304 + (oy * 16 + ox) * 384;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
                         const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
-                        const mc_v16 y3 = *(const mc_v16 *)(bp + o3);
                         const float x0 = a0[p];
                         const float x1 = a1[p];
                         const float x2 = a2[p];
                         const float x3 = a3[p];
+                        const float x4 = a4[p];
+                        const float x5 = a5[p];
+                        const float x6 = a6[p];
+                        const float x7 = a7[p];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
-                        s0_2 += x0 * y2;
-                        s0_3 += x0 * y3;
                         s1_0 += x1 * y0;
                         s1_1 += x1 * y1;
-                        s1_2 += x1 * y2;
-                        s1_3 += x1 * y3;
                         s2_0 += x2 * y0;
                         s2_1 += x2 * y1;
-                        s2_2 += x2 * y2;
-                        s2_3 += x2 * y3;
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
-                        s3_2 += x3 * y2;
-                        s3_3 += x3 * y3;
+                        s4_0 += x4 * y0;
+                        s4_1 += x4 * y1;
+                        s5_0 += x5 * y0;
+                        s5_1 += x5 * y1;
+                        s6_0 += x6 * y0;
+                        s6_1 += x6 * y1;
+                        s7_0 += x7 * y0;
+                        s7_1 += x7 * y1;
                     }
                     if (oy % 4 == 3 || oy == 15) {
                         *(mc_v16 *)(c0 + 0) += s0_0;
                         *(mc_v16 *)(c0 + 16) += s0_1;
-                        *(mc_v16 *)(c0 + 32) += s0_2;
-                        *(mc_v16 *)(c0 + 48) += s0_3;
                         *(mc_v16 *)(c1 + 0) += s1_0;
                         *(mc_v16 *)(c1 + 16) += s1_1;
-                        *(mc_v16 *)(c1 + 32) += s1_2;
-                        *(mc_v16 *)(c1 + 48) += s1_3;
                         *(mc_v16 *)(c2 + 0) += s2_0;
                         *(mc_v16 *)(c2 + 16) += s2_1;
-                        *(mc_v16 *)(c2 + 32) += s2_2;
-                        *(mc_v16 *)(c2 + 48) += s2_3;
                         *(mc_v16 *)(c3 + 0) += s3_0;
                         *(mc_v16 *)(c3 + 16) += s3_1;
-                        *(mc_v16 *)(c3 + 32) += s3_2;
-                        *(mc_v16 *)(c3 + 48) += s3_3;
+                        *(mc_v16 *)(c4 + 0) += s4_0;
+                        *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c5 + 0) += s5_0;
+                        *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c6 + 0) += s6_0;
+                        *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c7 + 0) += s7_0;
+                        *(mc_v16 *)(c7 + 16) += s7_1;
                         s0_0 = (mc_v16){0};
                         s0_1 = (mc_v16){0};
-                        s0_2 = (mc_v16){0};
-                        s0_3 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
                         s1_1 = (mc_v16){0};
-                        s1_2 = (mc_v16){0};
-                        s1_3 = (mc_v16){0};
                         s2_0 = (mc_v16){0};
                         s2_1 = (mc_v16){0};
-                        s2_2 = (mc_v16){0};
-                        s2_3 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
                         s3_1 = (mc_v16){0};
-                        s3_2 = (mc_v16){0};
-                        s3_3 = (mc_v16){0};
+                        s4_0 = (mc_v16){0};
+                        s4_1 = (mc_v16){0};
+                        s5_0 = (mc_v16){0};
+                        s5_1 = (mc_v16){0};
+                        s6_0 = (mc_v16){0};
+                        s6_1 = (mc_v16){0};
+                        s7_0 = (mc_v16){0};
+                        s7_1 = (mc_v16){0};
                     }
                 }
             }
@@ -3393,8 +3419,8 @@ static void conv_k1_c384_192_16x16_s1_p0_b_pad_cl(const float *restrict planes, 
 static void conv_k1_c384_192_16x16_s1_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 256; j0 += 64) {
-        for (int i0 = 0; i0 < 384; i0 += 4)
+    for (int j0 = 0; j0 < 256; j0 += 32) {
+        for (int i0 = 0; i0 < 384; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 256 + j0;
             const float *restrict a0 = a + (i0 + 0) * 192;
@@ -3404,65 +3430,75 @@ static void conv_k1_c384_192_16x16_s1_p0_b_gemm_dx(const float *restrict a, cons
             const float *restrict a2 = a + (i0 + 2) * 192;
             float *restrict c3 = c + (i0 + 3) * 256 + j0;
             const float *restrict a3 = a + (i0 + 3) * 192;
+            float *restrict c4 = c + (i0 + 4) * 256 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 192;
+            float *restrict c5 = c + (i0 + 5) * 256 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 192;
+            float *restrict c6 = c + (i0 + 6) * 256 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 192;
+            float *restrict c7 = c + (i0 + 7) * 256 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 192;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 192; p++) {
                 const float *restrict bp = b + p * 256 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
 }
@@ -3547,8 +3583,8 @@ void conv_k1_c384_192_16x16_s1_p0_b_bwd(int n, const float *restrict x, const fl
 static void conv_k1_c192_192_8x8_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 64; j0 += 64) {
-        for (int i0 = 0; i0 < 192; i0 += 4)
+    for (int j0 = 0; j0 < 64; j0 += 32) {
+        for (int i0 = 0; i0 < 192; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 64 + j0;
             const float *restrict a0 = a + (i0 + 0) * 192;
@@ -3558,74 +3594,84 @@ static void conv_k1_c192_192_8x8_s1_p0_gemm_fwd(const float *restrict a, const f
             const float *restrict a2 = a + (i0 + 2) * 192;
             float *restrict c3 = c + (i0 + 3) * 64 + j0;
             const float *restrict a3 = a + (i0 + 3) * 192;
+            float *restrict c4 = c + (i0 + 4) * 64 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 192;
+            float *restrict c5 = c + (i0 + 5) * 64 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 192;
+            float *restrict c6 = c + (i0 + 6) * 64 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 192;
+            float *restrict c7 = c + (i0 + 7) * 64 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 192;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 192; p++) {
                 const float *restrict bp = b + p * 64 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
 }
 
 static void conv_k1_c192_192_8x8_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    for (int i0 = 0; i0 < 192; i0 += 4) {
+    for (int i0 = 0; i0 < 192; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 192; j0 += 64)
+            for (int j0 = 0; j0 < 192; j0 += 32)
             {
                 const float *restrict a0 = a + (long)i * 12288 + (i0 + 0) * 64;
                 float *restrict c0 = c + (i0 + 0) * 192 + j0;
@@ -3635,87 +3681,95 @@ static void conv_k1_c192_192_8x8_s1_p0_gemm_dw(int nb, const float *restrict a, 
                 float *restrict c2 = c + (i0 + 2) * 192 + j0;
                 const float *restrict a3 = a + (long)i * 12288 + (i0 + 3) * 64;
                 float *restrict c3 = c + (i0 + 3) * 192 + j0;
+                const float *restrict a4 = a + (long)i * 12288 + (i0 + 4) * 64;
+                float *restrict c4 = c + (i0 + 4) * 192 + j0;
+                const float *restrict a5 = a + (long)i * 12288 + (i0 + 5) * 64;
+                float *restrict c5 = c + (i0 + 5) * 192 + j0;
+                const float *restrict a6 = a + (long)i * 12288 + (i0 + 6) * 64;
+                float *restrict c6 = c + (i0 + 6) * 192 + j0;
+                const float *restrict a7 = a + (long)i * 12288 + (i0 + 7) * 64;
+                float *restrict c7 = c + (i0 + 7) * 192 + j0;
                 const int o0 = ((j0 + 0) / 192 / 1 * 8 + (j0 + 0) / 192 % 1) * 192 + (j0 + 0) % 192;
                 const int o1 = ((j0 + 16) / 192 / 1 * 8 + (j0 + 16) / 192 % 1) * 192 + (j0 + 16) % 192;
-                const int o2 = ((j0 + 32) / 192 / 1 * 8 + (j0 + 32) / 192 % 1) * 192 + (j0 + 32) % 192;
-                const int o3 = ((j0 + 48) / 192 / 1 * 8 + (j0 + 48) / 192 % 1) * 192 + (j0 + 48) % 192;
                 mc_v16 s0_0 = {0};
                 mc_v16 s0_1 = {0};
-                mc_v16 s0_2 = {0};
-                mc_v16 s0_3 = {0};
                 mc_v16 s1_0 = {0};
                 mc_v16 s1_1 = {0};
-                mc_v16 s1_2 = {0};
-                mc_v16 s1_3 = {0};
                 mc_v16 s2_0 = {0};
                 mc_v16 s2_1 = {0};
-                mc_v16 s2_2 = {0};
-                mc_v16 s2_3 = {0};
                 mc_v16 s3_0 = {0};
                 mc_v16 s3_1 = {0};
-                mc_v16 s3_2 = {0};
-                mc_v16 s3_3 = {0};
+                mc_v16 s4_0 = {0};
+                mc_v16 s4_1 = {0};
+                mc_v16 s5_0 = {0};
+                mc_v16 s5_1 = {0};
+                mc_v16 s6_0 = {0};
+                mc_v16 s6_1 = {0};
+                mc_v16 s7_0 = {0};
+                mc_v16 s7_1 = {0};
                 for (int oy = 0, p = 0; oy < 8; oy++) {
                     for (int ox = 0; ox < 8; ox++, p++) {
                         const float *restrict bp = b + (long)i * 12288 + (oy * 8 + ox) * 192;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
                         const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
-                        const mc_v16 y3 = *(const mc_v16 *)(bp + o3);
                         const float x0 = a0[p];
                         const float x1 = a1[p];
                         const float x2 = a2[p];
                         const float x3 = a3[p];
+                        const float x4 = a4[p];
+                        const float x5 = a5[p];
+                        const float x6 = a6[p];
+                        const float x7 = a7[p];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
-                        s0_2 += x0 * y2;
-                        s0_3 += x0 * y3;
                         s1_0 += x1 * y0;
                         s1_1 += x1 * y1;
-                        s1_2 += x1 * y2;
-                        s1_3 += x1 * y3;
                         s2_0 += x2 * y0;
                         s2_1 += x2 * y1;
-                        s2_2 += x2 * y2;
-                        s2_3 += x2 * y3;
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
-                        s3_2 += x3 * y2;
-                        s3_3 += x3 * y3;
+                        s4_0 += x4 * y0;
+                        s4_1 += x4 * y1;
+                        s5_0 += x5 * y0;
+                        s5_1 += x5 * y1;
+                        s6_0 += x6 * y0;
+                        s6_1 += x6 * y1;
+                        s7_0 += x7 * y0;
+                        s7_1 += x7 * y1;
                     }
                     if (oy % 8 == 7 || oy == 7) {
                         *(mc_v16 *)(c0 + 0) += s0_0;
                         *(mc_v16 *)(c0 + 16) += s0_1;
-                        *(mc_v16 *)(c0 + 32) += s0_2;
-                        *(mc_v16 *)(c0 + 48) += s0_3;
                         *(mc_v16 *)(c1 + 0) += s1_0;
                         *(mc_v16 *)(c1 + 16) += s1_1;
-                        *(mc_v16 *)(c1 + 32) += s1_2;
-                        *(mc_v16 *)(c1 + 48) += s1_3;
                         *(mc_v16 *)(c2 + 0) += s2_0;
                         *(mc_v16 *)(c2 + 16) += s2_1;
-                        *(mc_v16 *)(c2 + 32) += s2_2;
-                        *(mc_v16 *)(c2 + 48) += s2_3;
                         *(mc_v16 *)(c3 + 0) += s3_0;
                         *(mc_v16 *)(c3 + 16) += s3_1;
-                        *(mc_v16 *)(c3 + 32) += s3_2;
-                        *(mc_v16 *)(c3 + 48) += s3_3;
+                        *(mc_v16 *)(c4 + 0) += s4_0;
+                        *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c5 + 0) += s5_0;
+                        *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c6 + 0) += s6_0;
+                        *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c7 + 0) += s7_0;
+                        *(mc_v16 *)(c7 + 16) += s7_1;
                         s0_0 = (mc_v16){0};
                         s0_1 = (mc_v16){0};
-                        s0_2 = (mc_v16){0};
-                        s0_3 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
                         s1_1 = (mc_v16){0};
-                        s1_2 = (mc_v16){0};
-                        s1_3 = (mc_v16){0};
                         s2_0 = (mc_v16){0};
                         s2_1 = (mc_v16){0};
-                        s2_2 = (mc_v16){0};
-                        s2_3 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
                         s3_1 = (mc_v16){0};
-                        s3_2 = (mc_v16){0};
-                        s3_3 = (mc_v16){0};
+                        s4_0 = (mc_v16){0};
+                        s4_1 = (mc_v16){0};
+                        s5_0 = (mc_v16){0};
+                        s5_1 = (mc_v16){0};
+                        s6_0 = (mc_v16){0};
+                        s6_1 = (mc_v16){0};
+                        s7_0 = (mc_v16){0};
+                        s7_1 = (mc_v16){0};
                     }
                 }
             }
@@ -3749,8 +3803,8 @@ static void conv_k1_c192_192_8x8_s1_p0_pad_cl(const float *restrict planes, floa
 static void conv_k1_c192_192_8x8_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 64; j0 += 64) {
-        for (int i0 = 0; i0 < 192; i0 += 4)
+    for (int j0 = 0; j0 < 64; j0 += 32) {
+        for (int i0 = 0; i0 < 192; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 64 + j0;
             const float *restrict a0 = a + (i0 + 0) * 192;
@@ -3760,65 +3814,75 @@ static void conv_k1_c192_192_8x8_s1_p0_gemm_dx(const float *restrict a, const fl
             const float *restrict a2 = a + (i0 + 2) * 192;
             float *restrict c3 = c + (i0 + 3) * 64 + j0;
             const float *restrict a3 = a + (i0 + 3) * 192;
+            float *restrict c4 = c + (i0 + 4) * 64 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 192;
+            float *restrict c5 = c + (i0 + 5) * 64 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 192;
+            float *restrict c6 = c + (i0 + 6) * 64 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 192;
+            float *restrict c7 = c + (i0 + 7) * 64 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 192;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 192; p++) {
                 const float *restrict bp = b + p * 64 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
 }
@@ -3888,8 +3952,8 @@ void conv_k1_c192_192_8x8_s1_p0_bwd(int n, const float *restrict x, const float 
 static void conv_k1_c384_384_16x16_s2_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 64; j0 += 64) {
-        for (int i0 = 0; i0 < 384; i0 += 4)
+    for (int j0 = 0; j0 < 64; j0 += 32) {
+        for (int i0 = 0; i0 < 384; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 64 + j0;
             const float *restrict a0 = a + (i0 + 0) * 384;
@@ -3899,65 +3963,75 @@ static void conv_k1_c384_384_16x16_s2_p0_b_gemm_fwd(const float *restrict a, con
             const float *restrict a2 = a + (i0 + 2) * 384;
             float *restrict c3 = c + (i0 + 3) * 64 + j0;
             const float *restrict a3 = a + (i0 + 3) * 384;
+            float *restrict c4 = c + (i0 + 4) * 64 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 384;
+            float *restrict c5 = c + (i0 + 5) * 64 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 384;
+            float *restrict c6 = c + (i0 + 6) * 64 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 384;
+            float *restrict c7 = c + (i0 + 7) * 64 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 384;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 384; p++) {
                 const float *restrict bp = b + p * 64 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
 }
@@ -4054,8 +4128,8 @@ static void conv_k1_c384_384_16x16_s2_p0_b_gemm_dw(int nb, const float *restrict
 static void conv_k1_c384_384_16x16_s2_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 64; j0 += 64) {
-        for (int i0 = 0; i0 < 384; i0 += 4)
+    for (int j0 = 0; j0 < 64; j0 += 32) {
+        for (int i0 = 0; i0 < 384; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 64 + j0;
             const float *restrict a0 = a + (i0 + 0) * 384;
@@ -4065,65 +4139,75 @@ static void conv_k1_c384_384_16x16_s2_p0_b_gemm_dx(const float *restrict a, cons
             const float *restrict a2 = a + (i0 + 2) * 384;
             float *restrict c3 = c + (i0 + 3) * 64 + j0;
             const float *restrict a3 = a + (i0 + 3) * 384;
+            float *restrict c4 = c + (i0 + 4) * 64 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 384;
+            float *restrict c5 = c + (i0 + 5) * 64 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 384;
+            float *restrict c6 = c + (i0 + 6) * 64 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 384;
+            float *restrict c7 = c + (i0 + 7) * 64 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 384;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 384; p++) {
                 const float *restrict bp = b + p * 64 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
 }
@@ -4231,8 +4315,8 @@ void conv_k1_c384_384_16x16_s2_p0_b_bwd(int n, const float *restrict x, const fl
 static void conv_k3_c384_384_8x8_s1_p1_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 64; j0 += 64) {
-        for (int i0 = 0; i0 < 384; i0 += 4)
+    for (int j0 = 0; j0 < 64; j0 += 32) {
+        for (int i0 = 0; i0 < 384; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 80 + j0;
             const float *restrict a0 = a + (i0 + 0) * 3456;
@@ -4242,71 +4326,81 @@ static void conv_k3_c384_384_8x8_s1_p1_gemm_fwd(const float *restrict a, const f
             const float *restrict a2 = a + (i0 + 2) * 3456;
             float *restrict c3 = c + (i0 + 3) * 80 + j0;
             const float *restrict a3 = a + (i0 + 3) * 3456;
+            float *restrict c4 = c + (i0 + 4) * 80 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 3456;
+            float *restrict c5 = c + (i0 + 5) * 80 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 3456;
+            float *restrict c6 = c + (i0 + 6) * 80 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 3456;
+            float *restrict c7 = c + (i0 + 7) * 80 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 3456;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int ci = 0, p = 0; ci < 384; ci++)
             for (int ky = 0; ky < 3; ky++)
             for (int kx = 0; kx < 3; kx++, p++) {
                 const float *restrict bp = b + ci * 100 + ky * 10 + kx + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
     {
-        for (int i0 = 0; i0 < 384; i0 += 4)
+        for (int i0 = 0; i0 < 384; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 80 + 64;
             const float *restrict a0 = a + (i0 + 0) * 3456;
@@ -4316,10 +4410,22 @@ static void conv_k3_c384_384_8x8_s1_p1_gemm_fwd(const float *restrict a, const f
             const float *restrict a2 = a + (i0 + 2) * 3456;
             float *restrict c3 = c + (i0 + 3) * 80 + 64;
             const float *restrict a3 = a + (i0 + 3) * 3456;
+            float *restrict c4 = c + (i0 + 4) * 80 + 64;
+            const float *restrict a4 = a + (i0 + 4) * 3456;
+            float *restrict c5 = c + (i0 + 5) * 80 + 64;
+            const float *restrict a5 = a + (i0 + 5) * 3456;
+            float *restrict c6 = c + (i0 + 6) * 80 + 64;
+            const float *restrict a6 = a + (i0 + 6) * 3456;
+            float *restrict c7 = c + (i0 + 7) * 80 + 64;
+            const float *restrict a7 = a + (i0 + 7) * 3456;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
             for (int ci = 0, p = 0; ci < 384; ci++)
             for (int ky = 0; ky < 3; ky++)
             for (int kx = 0; kx < 3; kx++, p++) {
@@ -4329,24 +4435,36 @@ static void conv_k3_c384_384_8x8_s1_p1_gemm_fwd(const float *restrict a, const f
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s1_0 += x1 * b0;
                 s2_0 += x2 * b0;
                 s3_0 += x3 * b0;
+                s4_0 += x4 * b0;
+                s5_0 += x5 * b0;
+                s6_0 += x6 * b0;
+                s7_0 += x7 * b0;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c7 + 0) = s7_0;
         }
     }
 }
 
 static void conv_k3_c384_384_8x8_s1_p1_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    for (int i0 = 0; i0 < 384; i0 += 4) {
+    for (int i0 = 0; i0 < 384; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 3456; j0 += 64)
+            for (int j0 = 0; j0 < 3456; j0 += 32)
             {
                 const float *restrict a0 = a + (long)i * 24576 + (i0 + 0) * 64;
                 float *restrict c0 = c + (i0 + 0) * 3456 + j0;
@@ -4356,87 +4474,95 @@ static void conv_k3_c384_384_8x8_s1_p1_gemm_dw(int nb, const float *restrict a, 
                 float *restrict c2 = c + (i0 + 2) * 3456 + j0;
                 const float *restrict a3 = a + (long)i * 24576 + (i0 + 3) * 64;
                 float *restrict c3 = c + (i0 + 3) * 3456 + j0;
+                const float *restrict a4 = a + (long)i * 24576 + (i0 + 4) * 64;
+                float *restrict c4 = c + (i0 + 4) * 3456 + j0;
+                const float *restrict a5 = a + (long)i * 24576 + (i0 + 5) * 64;
+                float *restrict c5 = c + (i0 + 5) * 3456 + j0;
+                const float *restrict a6 = a + (long)i * 24576 + (i0 + 6) * 64;
+                float *restrict c6 = c + (i0 + 6) * 3456 + j0;
+                const float *restrict a7 = a + (long)i * 24576 + (i0 + 7) * 64;
+                float *restrict c7 = c + (i0 + 7) * 3456 + j0;
                 const int o0 = ((j0 + 0) / 384 / 3 * 10 + (j0 + 0) / 384 % 3) * 384 + (j0 + 0) % 384;
                 const int o1 = ((j0 + 16) / 384 / 3 * 10 + (j0 + 16) / 384 % 3) * 384 + (j0 + 16) % 384;
-                const int o2 = ((j0 + 32) / 384 / 3 * 10 + (j0 + 32) / 384 % 3) * 384 + (j0 + 32) % 384;
-                const int o3 = ((j0 + 48) / 384 / 3 * 10 + (j0 + 48) / 384 % 3) * 384 + (j0 + 48) % 384;
                 mc_v16 s0_0 = {0};
                 mc_v16 s0_1 = {0};
-                mc_v16 s0_2 = {0};
-                mc_v16 s0_3 = {0};
                 mc_v16 s1_0 = {0};
                 mc_v16 s1_1 = {0};
-                mc_v16 s1_2 = {0};
-                mc_v16 s1_3 = {0};
                 mc_v16 s2_0 = {0};
                 mc_v16 s2_1 = {0};
-                mc_v16 s2_2 = {0};
-                mc_v16 s2_3 = {0};
                 mc_v16 s3_0 = {0};
                 mc_v16 s3_1 = {0};
-                mc_v16 s3_2 = {0};
-                mc_v16 s3_3 = {0};
+                mc_v16 s4_0 = {0};
+                mc_v16 s4_1 = {0};
+                mc_v16 s5_0 = {0};
+                mc_v16 s5_1 = {0};
+                mc_v16 s6_0 = {0};
+                mc_v16 s6_1 = {0};
+                mc_v16 s7_0 = {0};
+                mc_v16 s7_1 = {0};
                 for (int oy = 0, p = 0; oy < 8; oy++) {
                     for (int ox = 0; ox < 8; ox++, p++) {
                         const float *restrict bp = b + (long)i * 38400 + (oy * 10 + ox) * 384;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
                         const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
-                        const mc_v16 y3 = *(const mc_v16 *)(bp + o3);
                         const float x0 = a0[p];
                         const float x1 = a1[p];
                         const float x2 = a2[p];
                         const float x3 = a3[p];
+                        const float x4 = a4[p];
+                        const float x5 = a5[p];
+                        const float x6 = a6[p];
+                        const float x7 = a7[p];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
-                        s0_2 += x0 * y2;
-                        s0_3 += x0 * y3;
                         s1_0 += x1 * y0;
                         s1_1 += x1 * y1;
-                        s1_2 += x1 * y2;
-                        s1_3 += x1 * y3;
                         s2_0 += x2 * y0;
                         s2_1 += x2 * y1;
-                        s2_2 += x2 * y2;
-                        s2_3 += x2 * y3;
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
-                        s3_2 += x3 * y2;
-                        s3_3 += x3 * y3;
+                        s4_0 += x4 * y0;
+                        s4_1 += x4 * y1;
+                        s5_0 += x5 * y0;
+                        s5_1 += x5 * y1;
+                        s6_0 += x6 * y0;
+                        s6_1 += x6 * y1;
+                        s7_0 += x7 * y0;
+                        s7_1 += x7 * y1;
                     }
                     if (oy % 8 == 7 || oy == 7) {
                         *(mc_v16 *)(c0 + 0) += s0_0;
                         *(mc_v16 *)(c0 + 16) += s0_1;
-                        *(mc_v16 *)(c0 + 32) += s0_2;
-                        *(mc_v16 *)(c0 + 48) += s0_3;
                         *(mc_v16 *)(c1 + 0) += s1_0;
                         *(mc_v16 *)(c1 + 16) += s1_1;
-                        *(mc_v16 *)(c1 + 32) += s1_2;
-                        *(mc_v16 *)(c1 + 48) += s1_3;
                         *(mc_v16 *)(c2 + 0) += s2_0;
                         *(mc_v16 *)(c2 + 16) += s2_1;
-                        *(mc_v16 *)(c2 + 32) += s2_2;
-                        *(mc_v16 *)(c2 + 48) += s2_3;
                         *(mc_v16 *)(c3 + 0) += s3_0;
                         *(mc_v16 *)(c3 + 16) += s3_1;
-                        *(mc_v16 *)(c3 + 32) += s3_2;
-                        *(mc_v16 *)(c3 + 48) += s3_3;
+                        *(mc_v16 *)(c4 + 0) += s4_0;
+                        *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c5 + 0) += s5_0;
+                        *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c6 + 0) += s6_0;
+                        *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c7 + 0) += s7_0;
+                        *(mc_v16 *)(c7 + 16) += s7_1;
                         s0_0 = (mc_v16){0};
                         s0_1 = (mc_v16){0};
-                        s0_2 = (mc_v16){0};
-                        s0_3 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
                         s1_1 = (mc_v16){0};
-                        s1_2 = (mc_v16){0};
-                        s1_3 = (mc_v16){0};
                         s2_0 = (mc_v16){0};
                         s2_1 = (mc_v16){0};
-                        s2_2 = (mc_v16){0};
-                        s2_3 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
                         s3_1 = (mc_v16){0};
-                        s3_2 = (mc_v16){0};
-                        s3_3 = (mc_v16){0};
+                        s4_0 = (mc_v16){0};
+                        s4_1 = (mc_v16){0};
+                        s5_0 = (mc_v16){0};
+                        s5_1 = (mc_v16){0};
+                        s6_0 = (mc_v16){0};
+                        s6_1 = (mc_v16){0};
+                        s7_0 = (mc_v16){0};
+                        s7_1 = (mc_v16){0};
                     }
                 }
             }
@@ -4470,8 +4596,8 @@ static void conv_k3_c384_384_8x8_s1_p1_pad_cl(const float *restrict planes, floa
 static void conv_k3_c384_384_8x8_s1_p1_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 64; j0 += 64) {
-        for (int i0 = 0; i0 < 384; i0 += 4)
+    for (int j0 = 0; j0 < 64; j0 += 32) {
+        for (int i0 = 0; i0 < 384; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 80 + j0;
             const float *restrict a0 = a + (i0 + 0) * 3456;
@@ -4481,71 +4607,81 @@ static void conv_k3_c384_384_8x8_s1_p1_gemm_dx(const float *restrict a, const fl
             const float *restrict a2 = a + (i0 + 2) * 3456;
             float *restrict c3 = c + (i0 + 3) * 80 + j0;
             const float *restrict a3 = a + (i0 + 3) * 3456;
+            float *restrict c4 = c + (i0 + 4) * 80 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 3456;
+            float *restrict c5 = c + (i0 + 5) * 80 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 3456;
+            float *restrict c6 = c + (i0 + 6) * 80 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 3456;
+            float *restrict c7 = c + (i0 + 7) * 80 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 3456;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int ci = 0, p = 0; ci < 384; ci++)
             for (int ky = 0; ky < 3; ky++)
             for (int kx = 0; kx < 3; kx++, p++) {
                 const float *restrict bp = b + ci * 100 + ky * 10 + kx + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
     {
-        for (int i0 = 0; i0 < 384; i0 += 4)
+        for (int i0 = 0; i0 < 384; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 80 + 64;
             const float *restrict a0 = a + (i0 + 0) * 3456;
@@ -4555,10 +4691,22 @@ static void conv_k3_c384_384_8x8_s1_p1_gemm_dx(const float *restrict a, const fl
             const float *restrict a2 = a + (i0 + 2) * 3456;
             float *restrict c3 = c + (i0 + 3) * 80 + 64;
             const float *restrict a3 = a + (i0 + 3) * 3456;
+            float *restrict c4 = c + (i0 + 4) * 80 + 64;
+            const float *restrict a4 = a + (i0 + 4) * 3456;
+            float *restrict c5 = c + (i0 + 5) * 80 + 64;
+            const float *restrict a5 = a + (i0 + 5) * 3456;
+            float *restrict c6 = c + (i0 + 6) * 80 + 64;
+            const float *restrict a6 = a + (i0 + 6) * 3456;
+            float *restrict c7 = c + (i0 + 7) * 80 + 64;
+            const float *restrict a7 = a + (i0 + 7) * 3456;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
             for (int ci = 0, p = 0; ci < 384; ci++)
             for (int ky = 0; ky < 3; ky++)
             for (int kx = 0; kx < 3; kx++, p++) {
@@ -4568,15 +4716,27 @@ static void conv_k3_c384_384_8x8_s1_p1_gemm_dx(const float *restrict a, const fl
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s1_0 += x1 * b0;
                 s2_0 += x2 * b0;
                 s3_0 += x3 * b0;
+                s4_0 += x4 * b0;
+                s5_0 += x5 * b0;
+                s6_0 += x6 * b0;
+                s7_0 += x7 * b0;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c3 + 0) = s3_0;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c7 + 0) = s7_0;
         }
     }
 }
@@ -4675,8 +4835,8 @@ void conv_k3_c384_384_8x8_s1_p1_bwd(int n, const float *restrict x, const float 
 static void conv_k1_c768_384_8x8_s1_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 64; j0 += 64) {
-        for (int i0 = 0; i0 < 384; i0 += 4)
+    for (int j0 = 0; j0 < 64; j0 += 32) {
+        for (int i0 = 0; i0 < 384; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 64 + j0;
             const float *restrict a0 = a + (i0 + 0) * 768;
@@ -4686,74 +4846,84 @@ static void conv_k1_c768_384_8x8_s1_p0_b_gemm_fwd(const float *restrict a, const
             const float *restrict a2 = a + (i0 + 2) * 768;
             float *restrict c3 = c + (i0 + 3) * 64 + j0;
             const float *restrict a3 = a + (i0 + 3) * 768;
+            float *restrict c4 = c + (i0 + 4) * 64 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 768;
+            float *restrict c5 = c + (i0 + 5) * 64 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 768;
+            float *restrict c6 = c + (i0 + 6) * 64 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 768;
+            float *restrict c7 = c + (i0 + 7) * 64 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 768;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 768; p++) {
                 const float *restrict bp = b + p * 64 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
 }
 
 static void conv_k1_c768_384_8x8_s1_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    for (int i0 = 0; i0 < 384; i0 += 4) {
+    for (int i0 = 0; i0 < 384; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 768; j0 += 64)
+            for (int j0 = 0; j0 < 768; j0 += 32)
             {
                 const float *restrict a0 = a + (long)i * 24576 + (i0 + 0) * 64;
                 float *restrict c0 = c + (i0 + 0) * 768 + j0;
@@ -4763,87 +4933,95 @@ static void conv_k1_c768_384_8x8_s1_p0_b_gemm_dw(int nb, const float *restrict a
                 float *restrict c2 = c + (i0 + 2) * 768 + j0;
                 const float *restrict a3 = a + (long)i * 24576 + (i0 + 3) * 64;
                 float *restrict c3 = c + (i0 + 3) * 768 + j0;
+                const float *restrict a4 = a + (long)i * 24576 + (i0 + 4) * 64;
+                float *restrict c4 = c + (i0 + 4) * 768 + j0;
+                const float *restrict a5 = a + (long)i * 24576 + (i0 + 5) * 64;
+                float *restrict c5 = c + (i0 + 5) * 768 + j0;
+                const float *restrict a6 = a + (long)i * 24576 + (i0 + 6) * 64;
+                float *restrict c6 = c + (i0 + 6) * 768 + j0;
+                const float *restrict a7 = a + (long)i * 24576 + (i0 + 7) * 64;
+                float *restrict c7 = c + (i0 + 7) * 768 + j0;
                 const int o0 = ((j0 + 0) / 768 / 1 * 8 + (j0 + 0) / 768 % 1) * 768 + (j0 + 0) % 768;
                 const int o1 = ((j0 + 16) / 768 / 1 * 8 + (j0 + 16) / 768 % 1) * 768 + (j0 + 16) % 768;
-                const int o2 = ((j0 + 32) / 768 / 1 * 8 + (j0 + 32) / 768 % 1) * 768 + (j0 + 32) % 768;
-                const int o3 = ((j0 + 48) / 768 / 1 * 8 + (j0 + 48) / 768 % 1) * 768 + (j0 + 48) % 768;
                 mc_v16 s0_0 = {0};
                 mc_v16 s0_1 = {0};
-                mc_v16 s0_2 = {0};
-                mc_v16 s0_3 = {0};
                 mc_v16 s1_0 = {0};
                 mc_v16 s1_1 = {0};
-                mc_v16 s1_2 = {0};
-                mc_v16 s1_3 = {0};
                 mc_v16 s2_0 = {0};
                 mc_v16 s2_1 = {0};
-                mc_v16 s2_2 = {0};
-                mc_v16 s2_3 = {0};
                 mc_v16 s3_0 = {0};
                 mc_v16 s3_1 = {0};
-                mc_v16 s3_2 = {0};
-                mc_v16 s3_3 = {0};
+                mc_v16 s4_0 = {0};
+                mc_v16 s4_1 = {0};
+                mc_v16 s5_0 = {0};
+                mc_v16 s5_1 = {0};
+                mc_v16 s6_0 = {0};
+                mc_v16 s6_1 = {0};
+                mc_v16 s7_0 = {0};
+                mc_v16 s7_1 = {0};
                 for (int oy = 0, p = 0; oy < 8; oy++) {
                     for (int ox = 0; ox < 8; ox++, p++) {
                         const float *restrict bp = b + (long)i * 49152 + (oy * 8 + ox) * 768;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
                         const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
-                        const mc_v16 y3 = *(const mc_v16 *)(bp + o3);
                         const float x0 = a0[p];
                         const float x1 = a1[p];
                         const float x2 = a2[p];
                         const float x3 = a3[p];
+                        const float x4 = a4[p];
+                        const float x5 = a5[p];
+                        const float x6 = a6[p];
+                        const float x7 = a7[p];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
-                        s0_2 += x0 * y2;
-                        s0_3 += x0 * y3;
                         s1_0 += x1 * y0;
                         s1_1 += x1 * y1;
-                        s1_2 += x1 * y2;
-                        s1_3 += x1 * y3;
                         s2_0 += x2 * y0;
                         s2_1 += x2 * y1;
-                        s2_2 += x2 * y2;
-                        s2_3 += x2 * y3;
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
-                        s3_2 += x3 * y2;
-                        s3_3 += x3 * y3;
+                        s4_0 += x4 * y0;
+                        s4_1 += x4 * y1;
+                        s5_0 += x5 * y0;
+                        s5_1 += x5 * y1;
+                        s6_0 += x6 * y0;
+                        s6_1 += x6 * y1;
+                        s7_0 += x7 * y0;
+                        s7_1 += x7 * y1;
                     }
                     if (oy % 8 == 7 || oy == 7) {
                         *(mc_v16 *)(c0 + 0) += s0_0;
                         *(mc_v16 *)(c0 + 16) += s0_1;
-                        *(mc_v16 *)(c0 + 32) += s0_2;
-                        *(mc_v16 *)(c0 + 48) += s0_3;
                         *(mc_v16 *)(c1 + 0) += s1_0;
                         *(mc_v16 *)(c1 + 16) += s1_1;
-                        *(mc_v16 *)(c1 + 32) += s1_2;
-                        *(mc_v16 *)(c1 + 48) += s1_3;
                         *(mc_v16 *)(c2 + 0) += s2_0;
                         *(mc_v16 *)(c2 + 16) += s2_1;
-                        *(mc_v16 *)(c2 + 32) += s2_2;
-                        *(mc_v16 *)(c2 + 48) += s2_3;
                         *(mc_v16 *)(c3 + 0) += s3_0;
                         *(mc_v16 *)(c3 + 16) += s3_1;
-                        *(mc_v16 *)(c3 + 32) += s3_2;
-                        *(mc_v16 *)(c3 + 48) += s3_3;
+                        *(mc_v16 *)(c4 + 0) += s4_0;
+                        *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c5 + 0) += s5_0;
+                        *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c6 + 0) += s6_0;
+                        *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c7 + 0) += s7_0;
+                        *(mc_v16 *)(c7 + 16) += s7_1;
                         s0_0 = (mc_v16){0};
                         s0_1 = (mc_v16){0};
-                        s0_2 = (mc_v16){0};
-                        s0_3 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
                         s1_1 = (mc_v16){0};
-                        s1_2 = (mc_v16){0};
-                        s1_3 = (mc_v16){0};
                         s2_0 = (mc_v16){0};
                         s2_1 = (mc_v16){0};
-                        s2_2 = (mc_v16){0};
-                        s2_3 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
                         s3_1 = (mc_v16){0};
-                        s3_2 = (mc_v16){0};
-                        s3_3 = (mc_v16){0};
+                        s4_0 = (mc_v16){0};
+                        s4_1 = (mc_v16){0};
+                        s5_0 = (mc_v16){0};
+                        s5_1 = (mc_v16){0};
+                        s6_0 = (mc_v16){0};
+                        s6_1 = (mc_v16){0};
+                        s7_0 = (mc_v16){0};
+                        s7_1 = (mc_v16){0};
                     }
                 }
             }
@@ -4877,8 +5055,8 @@ static void conv_k1_c768_384_8x8_s1_p0_b_pad_cl(const float *restrict planes, fl
 static void conv_k1_c768_384_8x8_s1_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
-    for (int j0 = 0; j0 < 64; j0 += 64) {
-        for (int i0 = 0; i0 < 768; i0 += 4)
+    for (int j0 = 0; j0 < 64; j0 += 32) {
+        for (int i0 = 0; i0 < 768; i0 += 8)
         {
             float *restrict c0 = c + (i0 + 0) * 64 + j0;
             const float *restrict a0 = a + (i0 + 0) * 384;
@@ -4888,65 +5066,75 @@ static void conv_k1_c768_384_8x8_s1_p0_b_gemm_dx(const float *restrict a, const 
             const float *restrict a2 = a + (i0 + 2) * 384;
             float *restrict c3 = c + (i0 + 3) * 64 + j0;
             const float *restrict a3 = a + (i0 + 3) * 384;
+            float *restrict c4 = c + (i0 + 4) * 64 + j0;
+            const float *restrict a4 = a + (i0 + 4) * 384;
+            float *restrict c5 = c + (i0 + 5) * 64 + j0;
+            const float *restrict a5 = a + (i0 + 5) * 384;
+            float *restrict c6 = c + (i0 + 6) * 64 + j0;
+            const float *restrict a6 = a + (i0 + 6) * 384;
+            float *restrict c7 = c + (i0 + 7) * 64 + j0;
+            const float *restrict a7 = a + (i0 + 7) * 384;
             mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
             mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s0_2 = *(const mc_v16 *)(c0 + 32);
-            mc_v16 s0_3 = *(const mc_v16 *)(c0 + 48);
             mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
             mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s1_2 = *(const mc_v16 *)(c1 + 32);
-            mc_v16 s1_3 = *(const mc_v16 *)(c1 + 48);
             mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
             mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s2_2 = *(const mc_v16 *)(c2 + 32);
-            mc_v16 s2_3 = *(const mc_v16 *)(c2 + 48);
             mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
             mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s3_2 = *(const mc_v16 *)(c3 + 32);
-            mc_v16 s3_3 = *(const mc_v16 *)(c3 + 48);
+            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
+            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
+            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
+            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
+            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
+            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
+            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
+            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
             for (int p = 0; p < 384; p++) {
                 const float *restrict bp = b + p * 64 + j0;
                 mc_v16 b0 = *(const mc_v16 *)(bp + 0);
                 mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                mc_v16 b2 = *(const mc_v16 *)(bp + 32);
-                mc_v16 b3 = *(const mc_v16 *)(bp + 48);
                 const float x0 = a0[p];
                 const float x1 = a1[p];
                 const float x2 = a2[p];
                 const float x3 = a3[p];
+                const float x4 = a4[p];
+                const float x5 = a5[p];
+                const float x6 = a6[p];
+                const float x7 = a7[p];
                 s0_0 += x0 * b0;
                 s0_1 += x0 * b1;
-                s0_2 += x0 * b2;
-                s0_3 += x0 * b3;
                 s1_0 += x1 * b0;
                 s1_1 += x1 * b1;
-                s1_2 += x1 * b2;
-                s1_3 += x1 * b3;
                 s2_0 += x2 * b0;
                 s2_1 += x2 * b1;
-                s2_2 += x2 * b2;
-                s2_3 += x2 * b3;
                 s3_0 += x3 * b0;
                 s3_1 += x3 * b1;
-                s3_2 += x3 * b2;
-                s3_3 += x3 * b3;
+                s4_0 += x4 * b0;
+                s4_1 += x4 * b1;
+                s5_0 += x5 * b0;
+                s5_1 += x5 * b1;
+                s6_0 += x6 * b0;
+                s6_1 += x6 * b1;
+                s7_0 += x7 * b0;
+                s7_1 += x7 * b1;
             }
             *(mc_v16 *)(c0 + 0) = s0_0;
             *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c0 + 32) = s0_2;
-            *(mc_v16 *)(c0 + 48) = s0_3;
             *(mc_v16 *)(c1 + 0) = s1_0;
             *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c1 + 32) = s1_2;
-            *(mc_v16 *)(c1 + 48) = s1_3;
             *(mc_v16 *)(c2 + 0) = s2_0;
             *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c2 + 32) = s2_2;
-            *(mc_v16 *)(c2 + 48) = s2_3;
             *(mc_v16 *)(c3 + 0) = s3_0;
             *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c3 + 32) = s3_2;
-            *(mc_v16 *)(c3 + 48) = s3_3;
+            *(mc_v16 *)(c4 + 0) = s4_0;
+            *(mc_v16 *)(c4 + 16) = s4_1;
+            *(mc_v16 *)(c5 + 0) = s5_0;
+            *(mc_v16 *)(c5 + 16) = s5_1;
+            *(mc_v16 *)(c6 + 0) = s6_0;
+            *(mc_v16 *)(c6 + 16) = s6_1;
+            *(mc_v16 *)(c7 + 0) = s7_0;
+            *(mc_v16 *)(c7 + 16) = s7_1;
         }
     }
 }
