@@ -265,10 +265,13 @@ m4_define(`CV_CHUNKS',
     }
 ')
 
-m4_define(`CV_POINT_CL', `m4_eval(S == 1 && CV_CL)')
+# With whole vectors of channels the filter gradient takes the
+# channels-last product below (CV_CL), strided ones when a gathered image
+# fits a thread.
+m4_define(`CV_POINT_CL', `m4_eval(CV_CL && (S == 1 || CV_DW_OWN))')
 m4_define(`CV_POINT_HELPERS',
 `MC_GEMM_NN(NAME`'_gemm_fwd, CO, CV_PIX, C)
-m4_ifelse(CV_POINT_CL, 1, `CV_CL_HELPERS(1, WO)', `MC_GEMM_NT_TAPS(NAME`'_gemm_dw, CO, CV_PIX, C, 1, CV_PIX, 0, m4_eval(CO * CV_PIX), CV_CPIX)')
+m4_ifelse(CV_POINT_CL, 1, `CV_CL_HELPERS(HO, WO)', `MC_GEMM_NT_TAPS(NAME`'_gemm_dw, CO, CV_PIX, C, 1, CV_PIX, 0, m4_eval(CO * CV_PIX), CV_CPIX)')
 MC_GEMM_NN(NAME`'_gemm_dx, C, CV_PIX, CO)
 MC_TRANSPOSE(NAME`'_transpose_w, CO, C)
 m4_ifelse(S, 1, `', `
@@ -309,10 +312,10 @@ m4_ifelse(S, 1, `m4_ifelse(CV_CL, 1, `CV_DW_CL()', `    NAME`'_gemm_dw(n, dy, x,
             memset(dx + (long)b * m4_eval(C * H * W), 0, sizeof(float) * m4_eval(C * H * W));
         NAME`'_gemm_dx(wt, dy + (long)b * m4_eval(CO * CV_PIX), dx + (long)b * m4_eval(C * H * W));
     }
-', `    static float xs[m4_eval(CV_NBS * CV_CPIX)];
+', `m4_ifelse(CV_POINT_CL, 1, `CV_DW_CL()', `    static float xs[m4_eval(CV_NBS * CV_CPIX)];
 CV_CHUNKS(CV_NBS, `
             NAME`'_gather(x + (long)(b0 + i) * m4_eval(C * H * W), xs + (long)i * CV_CPIX);',
-    `dy + (long)b0 * m4_eval(CO * CV_PIX), xs, dw')m4_dnl
+    `dy + (long)b0 * m4_eval(CO * CV_PIX), xs, dw')')m4_dnl
 CV_IMAGES(CV_CPIX, `float dxs[CV_CPIX];',
 `    for (int b = 0; b < n; b++) {
         memset(dxs, 0, sizeof dxs);
@@ -355,19 +358,20 @@ m4_define(`CV_NB', `CV_CHUNK(CV_XP, 16, 262144)')
 # the forward; no lane sums, no padded dy. Its columns come out as (tap,
 # channel), put back in the order of w at the end.
 m4_define(`CV_CL', `m4_eval(C % 16 == 0)')
-m4_define(`CV_XT', `m4_eval(CV_HP * CV_WP * C)')
+m4_define(`CV_XT', `m4_ifelse(S, 1, `m4_eval(CV_HP * CV_WP * C)', `m4_eval(HO * WO * C)')')
 m4_define(`CV_NBT', `CV_CHUNK(CV_XT, 32, 131072)')
-# CV_CL_HELPERS(K, WP): that product (for a K x K window, padded rows of WP
-# pixels) and the transpose that builds xt.
+# CV_CL_HELPERS(IH, IW): that product, and the transpose that builds xt
+# from planes of IH x IW (the input, or its gathered pixels when strided).
 m4_define(`CV_CL_HELPERS',
-`MC_GEMM_NN_CL(NAME`'_gemm_dw, CO, C, $1, HO, WO, $2, m4_eval(CO * HO * WO), CV_XT, m4_ifelse(CV_DW_OWN, 1, serial))
+`MC_GEMM_NN_CL(NAME`'_gemm_dw, CO, C, K, HO, WO, m4_eval($2 + 2 * PAD), m4_eval(CO * HO * WO), CV_XT,
+    m4_ifelse(CV_DW_OWN, 1, serial))
 
 /* Image xb into the interior of the zero-padded, channels-last xt. */
-MC_CL_IN(NAME`'_pad_cl, H, W, PAD, CV_WP, C, m4_eval(C / 16))')
+MC_CL_IN(NAME`'_pad_cl, $1, $2, PAD, m4_eval($2 + 2 * PAD), C, m4_eval(C / 16))')
 
 m4_define(`CV_SHIFT_HELPERS',
 `MC_GEMM_NN_TAPS(NAME`'_gemm_fwd, CO, CV_NP, C, K, m4_eval(CV_HP * CV_WP), CV_WP)
-m4_ifelse(CV_CL, 1, `CV_CL_HELPERS(K, CV_WP)', `MC_GEMM_NT_TAPS(NAME`'_gemm_dw, CO, CV_NP, C, K, m4_eval(CV_HP * CV_WP), CV_WP, m4_eval(CO * CV_NP), CV_XP)')
+m4_ifelse(CV_CL, 1, `CV_CL_HELPERS(H, W)', `MC_GEMM_NT_TAPS(NAME`'_gemm_dw, CO, CV_NP, C, K, m4_eval(CV_HP * CV_WP), CV_WP, m4_eval(CO * CV_NP), CV_XP)')
 MC_GEMM_NN_TAPS(NAME`'_gemm_dx, C, CV_NQ, CO, K, m4_eval(CV_HQ * CV_WQ), CV_WQ)
 
 /* Image xb into the interior of the zero-padded xp (its border stays 0). */
@@ -438,13 +442,18 @@ m4_define(`CV_DW_CL_OWN',
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[CV_XT];
+m4_ifelse(S, 1, `', `        float xs[CV_CPIX];
+')m4_dnl
         memset(xt, 0, sizeof xt);
         MC_OMP_FOR_IN
         for (int k = 0; k < CV_NCH; k++) {
             float *restrict part = dwt + (long)k * m4_eval(CO * CV_CKK);
             memset(part, 0, sizeof(float) * m4_eval(CO * CV_CKK));
             for (int b = k * n / CV_NCH; b < (k + 1) * n / CV_NCH; b++) {
-                NAME`'_pad_cl(x + (long)b * m4_eval(C * H * W), xt);
+m4_ifelse(S, 1, `                NAME`'_pad_cl(x + (long)b * m4_eval(C * H * W), xt);
+', `                NAME`'_gather(x + (long)b * m4_eval(C * H * W), xs);
+                NAME`'_pad_cl(xs, xt);
+')m4_dnl
                 NAME`'_gemm_dw(1, dy + (long)b * m4_eval(CO * HO * WO), xt, part);
             }
         }

@@ -1490,91 +1490,135 @@ static void conv_k1_c32_32_32x32_s2_p0_b_gemm_fwd(const float *restrict a, const
 
 static void conv_k1_c32_32_32x32_s2_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    static mc_v16 sums[1024];
-    MC_OMP_PARALLEL
-    {
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 32; r++)
-            memset(sums + r * 32, 0, sizeof(mc_v16) * 32);
+    for (int i0 = 0; i0 < 32; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            MC_OMP_FOR_IN
-            for (int i0 = 0; i0 < 32; i0 += 4) {
-            for (int k0 = 0; k0 < 32; k0 += 4)
+            for (int j0 = 0; j0 < 32; j0 += 32)
             {
                 const float *restrict a0 = a + (long)i * 8192 + (i0 + 0) * 256;
+                float *restrict c0 = c + (i0 + 0) * 32 + j0;
                 const float *restrict a1 = a + (long)i * 8192 + (i0 + 1) * 256;
+                float *restrict c1 = c + (i0 + 1) * 32 + j0;
                 const float *restrict a2 = a + (long)i * 8192 + (i0 + 2) * 256;
+                float *restrict c2 = c + (i0 + 2) * 32 + j0;
                 const float *restrict a3 = a + (long)i * 8192 + (i0 + 3) * 256;
-                const float *restrict b0 = b + (long)i * 8192 + (k0 + 0) * 256;
-                const float *restrict b1 = b + (long)i * 8192 + (k0 + 1) * 256;
-                const float *restrict b2 = b + (long)i * 8192 + (k0 + 2) * 256;
-                const float *restrict b3 = b + (long)i * 8192 + (k0 + 3) * 256;
-                mc_v16 s0_0 = sums[(i0 + 0) * 32 + k0 + 0];
-                mc_v16 s0_1 = sums[(i0 + 0) * 32 + k0 + 1];
-                mc_v16 s0_2 = sums[(i0 + 0) * 32 + k0 + 2];
-                mc_v16 s0_3 = sums[(i0 + 0) * 32 + k0 + 3];
-                mc_v16 s1_0 = sums[(i0 + 1) * 32 + k0 + 0];
-                mc_v16 s1_1 = sums[(i0 + 1) * 32 + k0 + 1];
-                mc_v16 s1_2 = sums[(i0 + 1) * 32 + k0 + 2];
-                mc_v16 s1_3 = sums[(i0 + 1) * 32 + k0 + 3];
-                mc_v16 s2_0 = sums[(i0 + 2) * 32 + k0 + 0];
-                mc_v16 s2_1 = sums[(i0 + 2) * 32 + k0 + 1];
-                mc_v16 s2_2 = sums[(i0 + 2) * 32 + k0 + 2];
-                mc_v16 s2_3 = sums[(i0 + 2) * 32 + k0 + 3];
-                mc_v16 s3_0 = sums[(i0 + 3) * 32 + k0 + 0];
-                mc_v16 s3_1 = sums[(i0 + 3) * 32 + k0 + 1];
-                mc_v16 s3_2 = sums[(i0 + 3) * 32 + k0 + 2];
-                mc_v16 s3_3 = sums[(i0 + 3) * 32 + k0 + 3];
-                for (int p = 0; p < 256; p += 16) {
-                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
-                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
-                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
-                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
-                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
-                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
-                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
-                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
-                    s0_0 += x0 * y0;
-                    s0_1 += x0 * y1;
-                    s0_2 += x0 * y2;
-                    s0_3 += x0 * y3;
-                    s1_0 += x1 * y0;
-                    s1_1 += x1 * y1;
-                    s1_2 += x1 * y2;
-                    s1_3 += x1 * y3;
-                    s2_0 += x2 * y0;
-                    s2_1 += x2 * y1;
-                    s2_2 += x2 * y2;
-                    s2_3 += x2 * y3;
-                    s3_0 += x3 * y0;
-                    s3_1 += x3 * y1;
-                    s3_2 += x3 * y2;
-                    s3_3 += x3 * y3;
+                float *restrict c3 = c + (i0 + 3) * 32 + j0;
+                const float *restrict a4 = a + (long)i * 8192 + (i0 + 4) * 256;
+                float *restrict c4 = c + (i0 + 4) * 32 + j0;
+                const float *restrict a5 = a + (long)i * 8192 + (i0 + 5) * 256;
+                float *restrict c5 = c + (i0 + 5) * 32 + j0;
+                const float *restrict a6 = a + (long)i * 8192 + (i0 + 6) * 256;
+                float *restrict c6 = c + (i0 + 6) * 32 + j0;
+                const float *restrict a7 = a + (long)i * 8192 + (i0 + 7) * 256;
+                float *restrict c7 = c + (i0 + 7) * 32 + j0;
+                const int o0 = ((j0 + 0) / 32 / 1 * 16 + (j0 + 0) / 32 % 1) * 32 + (j0 + 0) % 32;
+                const int o1 = ((j0 + 16) / 32 / 1 * 16 + (j0 + 16) / 32 % 1) * 32 + (j0 + 16) % 32;
+                mc_v16 s0_0 = {0};
+                mc_v16 s0_1 = {0};
+                mc_v16 s1_0 = {0};
+                mc_v16 s1_1 = {0};
+                mc_v16 s2_0 = {0};
+                mc_v16 s2_1 = {0};
+                mc_v16 s3_0 = {0};
+                mc_v16 s3_1 = {0};
+                mc_v16 s4_0 = {0};
+                mc_v16 s4_1 = {0};
+                mc_v16 s5_0 = {0};
+                mc_v16 s5_1 = {0};
+                mc_v16 s6_0 = {0};
+                mc_v16 s6_1 = {0};
+                mc_v16 s7_0 = {0};
+                mc_v16 s7_1 = {0};
+                for (int oy = 0, p = 0; oy < 16; oy++) {
+                    for (int ox = 0; ox < 16; ox++, p++) {
+                        const float *restrict bp = b + (long)i * 8192 + (oy * 16 + ox) * 32;
+                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
+                        const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
+                        const float x0 = a0[p];
+                        const float x1 = a1[p];
+                        const float x2 = a2[p];
+                        const float x3 = a3[p];
+                        const float x4 = a4[p];
+                        const float x5 = a5[p];
+                        const float x6 = a6[p];
+                        const float x7 = a7[p];
+                        s0_0 += x0 * y0;
+                        s0_1 += x0 * y1;
+                        s1_0 += x1 * y0;
+                        s1_1 += x1 * y1;
+                        s2_0 += x2 * y0;
+                        s2_1 += x2 * y1;
+                        s3_0 += x3 * y0;
+                        s3_1 += x3 * y1;
+                        s4_0 += x4 * y0;
+                        s4_1 += x4 * y1;
+                        s5_0 += x5 * y0;
+                        s5_1 += x5 * y1;
+                        s6_0 += x6 * y0;
+                        s6_1 += x6 * y1;
+                        s7_0 += x7 * y0;
+                        s7_1 += x7 * y1;
+                    }
+                    if (oy % 4 == 3 || oy == 15) {
+                        *(mc_v16 *)(c0 + 0) += s0_0;
+                        *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c1 + 0) += s1_0;
+                        *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c2 + 0) += s2_0;
+                        *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c3 + 0) += s3_0;
+                        *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c4 + 0) += s4_0;
+                        *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c5 + 0) += s5_0;
+                        *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c6 + 0) += s6_0;
+                        *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c7 + 0) += s7_0;
+                        *(mc_v16 *)(c7 + 16) += s7_1;
+                        s0_0 = (mc_v16){0};
+                        s0_1 = (mc_v16){0};
+                        s1_0 = (mc_v16){0};
+                        s1_1 = (mc_v16){0};
+                        s2_0 = (mc_v16){0};
+                        s2_1 = (mc_v16){0};
+                        s3_0 = (mc_v16){0};
+                        s3_1 = (mc_v16){0};
+                        s4_0 = (mc_v16){0};
+                        s4_1 = (mc_v16){0};
+                        s5_0 = (mc_v16){0};
+                        s5_1 = (mc_v16){0};
+                        s6_0 = (mc_v16){0};
+                        s6_1 = (mc_v16){0};
+                        s7_0 = (mc_v16){0};
+                        s7_1 = (mc_v16){0};
+                    }
                 }
-                sums[(i0 + 0) * 32 + k0 + 0] = s0_0;
-                sums[(i0 + 0) * 32 + k0 + 1] = s0_1;
-                sums[(i0 + 0) * 32 + k0 + 2] = s0_2;
-                sums[(i0 + 0) * 32 + k0 + 3] = s0_3;
-                sums[(i0 + 1) * 32 + k0 + 0] = s1_0;
-                sums[(i0 + 1) * 32 + k0 + 1] = s1_1;
-                sums[(i0 + 1) * 32 + k0 + 2] = s1_2;
-                sums[(i0 + 1) * 32 + k0 + 3] = s1_3;
-                sums[(i0 + 2) * 32 + k0 + 0] = s2_0;
-                sums[(i0 + 2) * 32 + k0 + 1] = s2_1;
-                sums[(i0 + 2) * 32 + k0 + 2] = s2_2;
-                sums[(i0 + 2) * 32 + k0 + 3] = s2_3;
-                sums[(i0 + 3) * 32 + k0 + 0] = s3_0;
-                sums[(i0 + 3) * 32 + k0 + 1] = s3_1;
-                sums[(i0 + 3) * 32 + k0 + 2] = s3_2;
-                sums[(i0 + 3) * 32 + k0 + 3] = s3_3;
-            }
             }
         }
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 32; r++)
-            for (int k = 0; k < 32; k++)
-                c[r * 32 + k] += mc_v16_sum(&sums[r * 32 + k]);
     }
+}
+
+
+/* Image xb into the interior of the zero-padded, channels-last xt. */
+static void conv_k1_c32_32_32x32_s2_p0_b_pad_cl(const float *restrict planes, float *restrict xt)
+{
+    for (int g = 0; g < 2; g++)
+        for (int p0 = 0; p0 < 256; p0 += 16) {
+            const int count = 256 - p0 < 16 ? 256 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 256 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 16, ix = (p0 + q) % 16;
+                *(mc_v16 *)(xt + ((iy + 0) * 16 + ix + 0) * 32 + g * 16) = r[q];
+            }
+        }
 }
 
 static void conv_k1_c32_32_32x32_s2_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
@@ -1741,14 +1785,32 @@ void conv_k1_c32_32_32x32_s2_p0_b_bwd(int n, const float *restrict x, const floa
     }
     static float wt[1024];
     conv_k1_c32_32_32x32_s2_p0_b_transpose_w(w, wt);
-    static float xs[131072];
-    for (int b0 = 0; b0 < n; b0 += 16) {
-        const int nb = n - b0 < 16 ? n - b0 : 16;
-        MC_OMP_FOR
-        for (int i = 0; i < nb; i++)
-            conv_k1_c32_32_32x32_s2_p0_b_gather(x + (long)(b0 + i) * 32768, xs + (long)i * 8192);
-        conv_k1_c32_32_32x32_s2_p0_b_gemm_dw(nb, dy + (long)b0 * 8192, xs, dw);
+    static float dwt[16384];
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[8192];
+        float xs[8192];
+        memset(xt, 0, sizeof xt);
+        MC_OMP_FOR_IN
+        for (int k = 0; k < 16; k++) {
+            float *restrict part = dwt + (long)k * 1024;
+            memset(part, 0, sizeof(float) * 1024);
+            for (int b = k * n / 16; b < (k + 1) * n / 16; b++) {
+                conv_k1_c32_32_32x32_s2_p0_b_gather(x + (long)b * 32768, xs);
+                conv_k1_c32_32_32x32_s2_p0_b_pad_cl(xs, xt);
+                conv_k1_c32_32_32x32_s2_p0_b_gemm_dw(1, dy + (long)b * 8192, xt, part);
+            }
+        }
     }
+    MC_OMP_FOR
+    for (int co = 0; co < 32; co++)
+        for (int ci = 0; ci < 32; ci++)
+            for (int t = 0; t < 1; t++) {
+                float s = 0.0f;
+                for (int k = 0; k < 16; k++)
+                    s += dwt[(long)k * 1024 + (co * 1 + t) * 32 + ci];
+                dw[(co * 32 + ci) * 1 + t] += s;
+            }
     MC_OMP_PARALLEL
     {
         float dxs[8192];
@@ -2263,91 +2325,103 @@ static void conv_k1_c16_32_32x32_s2_p0_gemm_fwd(const float *restrict a, const f
 
 static void conv_k1_c16_32_32x32_s2_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    static mc_v16 sums[512];
-    MC_OMP_PARALLEL
-    {
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 32; r++)
-            memset(sums + r * 16, 0, sizeof(mc_v16) * 16);
+    for (int i0 = 0; i0 < 32; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            MC_OMP_FOR_IN
-            for (int i0 = 0; i0 < 32; i0 += 4) {
-            for (int k0 = 0; k0 < 16; k0 += 4)
+            {
+            const int j0 = 0;
             {
                 const float *restrict a0 = a + (long)i * 8192 + (i0 + 0) * 256;
+                float *restrict c0 = c + (i0 + 0) * 16 + j0;
                 const float *restrict a1 = a + (long)i * 8192 + (i0 + 1) * 256;
+                float *restrict c1 = c + (i0 + 1) * 16 + j0;
                 const float *restrict a2 = a + (long)i * 8192 + (i0 + 2) * 256;
+                float *restrict c2 = c + (i0 + 2) * 16 + j0;
                 const float *restrict a3 = a + (long)i * 8192 + (i0 + 3) * 256;
-                const float *restrict b0 = b + (long)i * 4096 + (k0 + 0) * 256;
-                const float *restrict b1 = b + (long)i * 4096 + (k0 + 1) * 256;
-                const float *restrict b2 = b + (long)i * 4096 + (k0 + 2) * 256;
-                const float *restrict b3 = b + (long)i * 4096 + (k0 + 3) * 256;
-                mc_v16 s0_0 = sums[(i0 + 0) * 16 + k0 + 0];
-                mc_v16 s0_1 = sums[(i0 + 0) * 16 + k0 + 1];
-                mc_v16 s0_2 = sums[(i0 + 0) * 16 + k0 + 2];
-                mc_v16 s0_3 = sums[(i0 + 0) * 16 + k0 + 3];
-                mc_v16 s1_0 = sums[(i0 + 1) * 16 + k0 + 0];
-                mc_v16 s1_1 = sums[(i0 + 1) * 16 + k0 + 1];
-                mc_v16 s1_2 = sums[(i0 + 1) * 16 + k0 + 2];
-                mc_v16 s1_3 = sums[(i0 + 1) * 16 + k0 + 3];
-                mc_v16 s2_0 = sums[(i0 + 2) * 16 + k0 + 0];
-                mc_v16 s2_1 = sums[(i0 + 2) * 16 + k0 + 1];
-                mc_v16 s2_2 = sums[(i0 + 2) * 16 + k0 + 2];
-                mc_v16 s2_3 = sums[(i0 + 2) * 16 + k0 + 3];
-                mc_v16 s3_0 = sums[(i0 + 3) * 16 + k0 + 0];
-                mc_v16 s3_1 = sums[(i0 + 3) * 16 + k0 + 1];
-                mc_v16 s3_2 = sums[(i0 + 3) * 16 + k0 + 2];
-                mc_v16 s3_3 = sums[(i0 + 3) * 16 + k0 + 3];
-                for (int p = 0; p < 256; p += 16) {
-                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
-                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
-                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
-                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
-                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
-                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
-                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
-                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
-                    s0_0 += x0 * y0;
-                    s0_1 += x0 * y1;
-                    s0_2 += x0 * y2;
-                    s0_3 += x0 * y3;
-                    s1_0 += x1 * y0;
-                    s1_1 += x1 * y1;
-                    s1_2 += x1 * y2;
-                    s1_3 += x1 * y3;
-                    s2_0 += x2 * y0;
-                    s2_1 += x2 * y1;
-                    s2_2 += x2 * y2;
-                    s2_3 += x2 * y3;
-                    s3_0 += x3 * y0;
-                    s3_1 += x3 * y1;
-                    s3_2 += x3 * y2;
-                    s3_3 += x3 * y3;
+                float *restrict c3 = c + (i0 + 3) * 16 + j0;
+                const float *restrict a4 = a + (long)i * 8192 + (i0 + 4) * 256;
+                float *restrict c4 = c + (i0 + 4) * 16 + j0;
+                const float *restrict a5 = a + (long)i * 8192 + (i0 + 5) * 256;
+                float *restrict c5 = c + (i0 + 5) * 16 + j0;
+                const float *restrict a6 = a + (long)i * 8192 + (i0 + 6) * 256;
+                float *restrict c6 = c + (i0 + 6) * 16 + j0;
+                const float *restrict a7 = a + (long)i * 8192 + (i0 + 7) * 256;
+                float *restrict c7 = c + (i0 + 7) * 16 + j0;
+                const int o0 = ((j0 + 0) / 16 / 1 * 16 + (j0 + 0) / 16 % 1) * 16 + (j0 + 0) % 16;
+                mc_v16 s0_0 = {0};
+                mc_v16 s1_0 = {0};
+                mc_v16 s2_0 = {0};
+                mc_v16 s3_0 = {0};
+                mc_v16 s4_0 = {0};
+                mc_v16 s5_0 = {0};
+                mc_v16 s6_0 = {0};
+                mc_v16 s7_0 = {0};
+                for (int oy = 0, p = 0; oy < 16; oy++) {
+                    for (int ox = 0; ox < 16; ox++, p++) {
+                        const float *restrict bp = b + (long)i * 4096 + (oy * 16 + ox) * 16;
+                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
+                        const float x0 = a0[p];
+                        const float x1 = a1[p];
+                        const float x2 = a2[p];
+                        const float x3 = a3[p];
+                        const float x4 = a4[p];
+                        const float x5 = a5[p];
+                        const float x6 = a6[p];
+                        const float x7 = a7[p];
+                        s0_0 += x0 * y0;
+                        s1_0 += x1 * y0;
+                        s2_0 += x2 * y0;
+                        s3_0 += x3 * y0;
+                        s4_0 += x4 * y0;
+                        s5_0 += x5 * y0;
+                        s6_0 += x6 * y0;
+                        s7_0 += x7 * y0;
+                    }
+                    if (oy % 4 == 3 || oy == 15) {
+                        *(mc_v16 *)(c0 + 0) += s0_0;
+                        *(mc_v16 *)(c1 + 0) += s1_0;
+                        *(mc_v16 *)(c2 + 0) += s2_0;
+                        *(mc_v16 *)(c3 + 0) += s3_0;
+                        *(mc_v16 *)(c4 + 0) += s4_0;
+                        *(mc_v16 *)(c5 + 0) += s5_0;
+                        *(mc_v16 *)(c6 + 0) += s6_0;
+                        *(mc_v16 *)(c7 + 0) += s7_0;
+                        s0_0 = (mc_v16){0};
+                        s1_0 = (mc_v16){0};
+                        s2_0 = (mc_v16){0};
+                        s3_0 = (mc_v16){0};
+                        s4_0 = (mc_v16){0};
+                        s5_0 = (mc_v16){0};
+                        s6_0 = (mc_v16){0};
+                        s7_0 = (mc_v16){0};
+                    }
                 }
-                sums[(i0 + 0) * 16 + k0 + 0] = s0_0;
-                sums[(i0 + 0) * 16 + k0 + 1] = s0_1;
-                sums[(i0 + 0) * 16 + k0 + 2] = s0_2;
-                sums[(i0 + 0) * 16 + k0 + 3] = s0_3;
-                sums[(i0 + 1) * 16 + k0 + 0] = s1_0;
-                sums[(i0 + 1) * 16 + k0 + 1] = s1_1;
-                sums[(i0 + 1) * 16 + k0 + 2] = s1_2;
-                sums[(i0 + 1) * 16 + k0 + 3] = s1_3;
-                sums[(i0 + 2) * 16 + k0 + 0] = s2_0;
-                sums[(i0 + 2) * 16 + k0 + 1] = s2_1;
-                sums[(i0 + 2) * 16 + k0 + 2] = s2_2;
-                sums[(i0 + 2) * 16 + k0 + 3] = s2_3;
-                sums[(i0 + 3) * 16 + k0 + 0] = s3_0;
-                sums[(i0 + 3) * 16 + k0 + 1] = s3_1;
-                sums[(i0 + 3) * 16 + k0 + 2] = s3_2;
-                sums[(i0 + 3) * 16 + k0 + 3] = s3_3;
             }
             }
         }
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 32; r++)
-            for (int k = 0; k < 16; k++)
-                c[r * 16 + k] += mc_v16_sum(&sums[r * 16 + k]);
     }
+}
+
+
+/* Image xb into the interior of the zero-padded, channels-last xt. */
+static void conv_k1_c16_32_32x32_s2_p0_pad_cl(const float *restrict planes, float *restrict xt)
+{
+    for (int g = 0; g < 1; g++)
+        for (int p0 = 0; p0 < 256; p0 += 16) {
+            const int count = 256 - p0 < 16 ? 256 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 256 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 16, ix = (p0 + q) % 16;
+                *(mc_v16 *)(xt + ((iy + 0) * 16 + ix + 0) * 16 + g * 16) = r[q];
+            }
+        }
 }
 
 static void conv_k1_c16_32_32x32_s2_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
@@ -2489,14 +2563,32 @@ void conv_k1_c16_32_32x32_s2_p0_bwd(int n, const float *restrict x, const float 
     (void)dbias;
     static float wt[512];
     conv_k1_c16_32_32x32_s2_p0_transpose_w(w, wt);
-    static float xs[131072];
-    for (int b0 = 0; b0 < n; b0 += 32) {
-        const int nb = n - b0 < 32 ? n - b0 : 32;
-        MC_OMP_FOR
-        for (int i = 0; i < nb; i++)
-            conv_k1_c16_32_32x32_s2_p0_gather(x + (long)(b0 + i) * 16384, xs + (long)i * 4096);
-        conv_k1_c16_32_32x32_s2_p0_gemm_dw(nb, dy + (long)b0 * 8192, xs, dw);
+    static float dwt[8192];
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[4096];
+        float xs[4096];
+        memset(xt, 0, sizeof xt);
+        MC_OMP_FOR_IN
+        for (int k = 0; k < 16; k++) {
+            float *restrict part = dwt + (long)k * 512;
+            memset(part, 0, sizeof(float) * 512);
+            for (int b = k * n / 16; b < (k + 1) * n / 16; b++) {
+                conv_k1_c16_32_32x32_s2_p0_gather(x + (long)b * 16384, xs);
+                conv_k1_c16_32_32x32_s2_p0_pad_cl(xs, xt);
+                conv_k1_c16_32_32x32_s2_p0_gemm_dw(1, dy + (long)b * 8192, xt, part);
+            }
+        }
     }
+    MC_OMP_FOR
+    for (int co = 0; co < 32; co++)
+        for (int ci = 0; ci < 16; ci++)
+            for (int t = 0; t < 1; t++) {
+                float s = 0.0f;
+                for (int k = 0; k < 16; k++)
+                    s += dwt[(long)k * 512 + (co * 1 + t) * 16 + ci];
+                dw[(co * 16 + ci) * 1 + t] += s;
+            }
     MC_OMP_PARALLEL
     {
         float dxs[4096];
@@ -2995,91 +3087,135 @@ static void conv_k1_c64_64_16x16_s2_p0_b_gemm_fwd(const float *restrict a, const
 
 static void conv_k1_c64_64_16x16_s2_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    static mc_v16 sums[4096];
-    MC_OMP_PARALLEL
-    {
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 64; r++)
-            memset(sums + r * 64, 0, sizeof(mc_v16) * 64);
+    for (int i0 = 0; i0 < 64; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            MC_OMP_FOR_IN
-            for (int i0 = 0; i0 < 64; i0 += 4) {
-            for (int k0 = 0; k0 < 64; k0 += 4)
+            for (int j0 = 0; j0 < 64; j0 += 32)
             {
                 const float *restrict a0 = a + (long)i * 4096 + (i0 + 0) * 64;
+                float *restrict c0 = c + (i0 + 0) * 64 + j0;
                 const float *restrict a1 = a + (long)i * 4096 + (i0 + 1) * 64;
+                float *restrict c1 = c + (i0 + 1) * 64 + j0;
                 const float *restrict a2 = a + (long)i * 4096 + (i0 + 2) * 64;
+                float *restrict c2 = c + (i0 + 2) * 64 + j0;
                 const float *restrict a3 = a + (long)i * 4096 + (i0 + 3) * 64;
-                const float *restrict b0 = b + (long)i * 4096 + (k0 + 0) * 64;
-                const float *restrict b1 = b + (long)i * 4096 + (k0 + 1) * 64;
-                const float *restrict b2 = b + (long)i * 4096 + (k0 + 2) * 64;
-                const float *restrict b3 = b + (long)i * 4096 + (k0 + 3) * 64;
-                mc_v16 s0_0 = sums[(i0 + 0) * 64 + k0 + 0];
-                mc_v16 s0_1 = sums[(i0 + 0) * 64 + k0 + 1];
-                mc_v16 s0_2 = sums[(i0 + 0) * 64 + k0 + 2];
-                mc_v16 s0_3 = sums[(i0 + 0) * 64 + k0 + 3];
-                mc_v16 s1_0 = sums[(i0 + 1) * 64 + k0 + 0];
-                mc_v16 s1_1 = sums[(i0 + 1) * 64 + k0 + 1];
-                mc_v16 s1_2 = sums[(i0 + 1) * 64 + k0 + 2];
-                mc_v16 s1_3 = sums[(i0 + 1) * 64 + k0 + 3];
-                mc_v16 s2_0 = sums[(i0 + 2) * 64 + k0 + 0];
-                mc_v16 s2_1 = sums[(i0 + 2) * 64 + k0 + 1];
-                mc_v16 s2_2 = sums[(i0 + 2) * 64 + k0 + 2];
-                mc_v16 s2_3 = sums[(i0 + 2) * 64 + k0 + 3];
-                mc_v16 s3_0 = sums[(i0 + 3) * 64 + k0 + 0];
-                mc_v16 s3_1 = sums[(i0 + 3) * 64 + k0 + 1];
-                mc_v16 s3_2 = sums[(i0 + 3) * 64 + k0 + 2];
-                mc_v16 s3_3 = sums[(i0 + 3) * 64 + k0 + 3];
-                for (int p = 0; p < 64; p += 16) {
-                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
-                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
-                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
-                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
-                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
-                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
-                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
-                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
-                    s0_0 += x0 * y0;
-                    s0_1 += x0 * y1;
-                    s0_2 += x0 * y2;
-                    s0_3 += x0 * y3;
-                    s1_0 += x1 * y0;
-                    s1_1 += x1 * y1;
-                    s1_2 += x1 * y2;
-                    s1_3 += x1 * y3;
-                    s2_0 += x2 * y0;
-                    s2_1 += x2 * y1;
-                    s2_2 += x2 * y2;
-                    s2_3 += x2 * y3;
-                    s3_0 += x3 * y0;
-                    s3_1 += x3 * y1;
-                    s3_2 += x3 * y2;
-                    s3_3 += x3 * y3;
+                float *restrict c3 = c + (i0 + 3) * 64 + j0;
+                const float *restrict a4 = a + (long)i * 4096 + (i0 + 4) * 64;
+                float *restrict c4 = c + (i0 + 4) * 64 + j0;
+                const float *restrict a5 = a + (long)i * 4096 + (i0 + 5) * 64;
+                float *restrict c5 = c + (i0 + 5) * 64 + j0;
+                const float *restrict a6 = a + (long)i * 4096 + (i0 + 6) * 64;
+                float *restrict c6 = c + (i0 + 6) * 64 + j0;
+                const float *restrict a7 = a + (long)i * 4096 + (i0 + 7) * 64;
+                float *restrict c7 = c + (i0 + 7) * 64 + j0;
+                const int o0 = ((j0 + 0) / 64 / 1 * 8 + (j0 + 0) / 64 % 1) * 64 + (j0 + 0) % 64;
+                const int o1 = ((j0 + 16) / 64 / 1 * 8 + (j0 + 16) / 64 % 1) * 64 + (j0 + 16) % 64;
+                mc_v16 s0_0 = {0};
+                mc_v16 s0_1 = {0};
+                mc_v16 s1_0 = {0};
+                mc_v16 s1_1 = {0};
+                mc_v16 s2_0 = {0};
+                mc_v16 s2_1 = {0};
+                mc_v16 s3_0 = {0};
+                mc_v16 s3_1 = {0};
+                mc_v16 s4_0 = {0};
+                mc_v16 s4_1 = {0};
+                mc_v16 s5_0 = {0};
+                mc_v16 s5_1 = {0};
+                mc_v16 s6_0 = {0};
+                mc_v16 s6_1 = {0};
+                mc_v16 s7_0 = {0};
+                mc_v16 s7_1 = {0};
+                for (int oy = 0, p = 0; oy < 8; oy++) {
+                    for (int ox = 0; ox < 8; ox++, p++) {
+                        const float *restrict bp = b + (long)i * 4096 + (oy * 8 + ox) * 64;
+                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
+                        const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
+                        const float x0 = a0[p];
+                        const float x1 = a1[p];
+                        const float x2 = a2[p];
+                        const float x3 = a3[p];
+                        const float x4 = a4[p];
+                        const float x5 = a5[p];
+                        const float x6 = a6[p];
+                        const float x7 = a7[p];
+                        s0_0 += x0 * y0;
+                        s0_1 += x0 * y1;
+                        s1_0 += x1 * y0;
+                        s1_1 += x1 * y1;
+                        s2_0 += x2 * y0;
+                        s2_1 += x2 * y1;
+                        s3_0 += x3 * y0;
+                        s3_1 += x3 * y1;
+                        s4_0 += x4 * y0;
+                        s4_1 += x4 * y1;
+                        s5_0 += x5 * y0;
+                        s5_1 += x5 * y1;
+                        s6_0 += x6 * y0;
+                        s6_1 += x6 * y1;
+                        s7_0 += x7 * y0;
+                        s7_1 += x7 * y1;
+                    }
+                    if (oy % 8 == 7 || oy == 7) {
+                        *(mc_v16 *)(c0 + 0) += s0_0;
+                        *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c1 + 0) += s1_0;
+                        *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c2 + 0) += s2_0;
+                        *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c3 + 0) += s3_0;
+                        *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c4 + 0) += s4_0;
+                        *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c5 + 0) += s5_0;
+                        *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c6 + 0) += s6_0;
+                        *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c7 + 0) += s7_0;
+                        *(mc_v16 *)(c7 + 16) += s7_1;
+                        s0_0 = (mc_v16){0};
+                        s0_1 = (mc_v16){0};
+                        s1_0 = (mc_v16){0};
+                        s1_1 = (mc_v16){0};
+                        s2_0 = (mc_v16){0};
+                        s2_1 = (mc_v16){0};
+                        s3_0 = (mc_v16){0};
+                        s3_1 = (mc_v16){0};
+                        s4_0 = (mc_v16){0};
+                        s4_1 = (mc_v16){0};
+                        s5_0 = (mc_v16){0};
+                        s5_1 = (mc_v16){0};
+                        s6_0 = (mc_v16){0};
+                        s6_1 = (mc_v16){0};
+                        s7_0 = (mc_v16){0};
+                        s7_1 = (mc_v16){0};
+                    }
                 }
-                sums[(i0 + 0) * 64 + k0 + 0] = s0_0;
-                sums[(i0 + 0) * 64 + k0 + 1] = s0_1;
-                sums[(i0 + 0) * 64 + k0 + 2] = s0_2;
-                sums[(i0 + 0) * 64 + k0 + 3] = s0_3;
-                sums[(i0 + 1) * 64 + k0 + 0] = s1_0;
-                sums[(i0 + 1) * 64 + k0 + 1] = s1_1;
-                sums[(i0 + 1) * 64 + k0 + 2] = s1_2;
-                sums[(i0 + 1) * 64 + k0 + 3] = s1_3;
-                sums[(i0 + 2) * 64 + k0 + 0] = s2_0;
-                sums[(i0 + 2) * 64 + k0 + 1] = s2_1;
-                sums[(i0 + 2) * 64 + k0 + 2] = s2_2;
-                sums[(i0 + 2) * 64 + k0 + 3] = s2_3;
-                sums[(i0 + 3) * 64 + k0 + 0] = s3_0;
-                sums[(i0 + 3) * 64 + k0 + 1] = s3_1;
-                sums[(i0 + 3) * 64 + k0 + 2] = s3_2;
-                sums[(i0 + 3) * 64 + k0 + 3] = s3_3;
-            }
             }
         }
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 64; r++)
-            for (int k = 0; k < 64; k++)
-                c[r * 64 + k] += mc_v16_sum(&sums[r * 64 + k]);
     }
+}
+
+
+/* Image xb into the interior of the zero-padded, channels-last xt. */
+static void conv_k1_c64_64_16x16_s2_p0_b_pad_cl(const float *restrict planes, float *restrict xt)
+{
+    for (int g = 0; g < 4; g++)
+        for (int p0 = 0; p0 < 64; p0 += 16) {
+            const int count = 64 - p0 < 16 ? 64 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 64 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 8, ix = (p0 + q) % 8;
+                *(mc_v16 *)(xt + ((iy + 0) * 8 + ix + 0) * 64 + g * 16) = r[q];
+            }
+        }
 }
 
 static void conv_k1_c64_64_16x16_s2_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
@@ -3246,14 +3382,32 @@ void conv_k1_c64_64_16x16_s2_p0_b_bwd(int n, const float *restrict x, const floa
     }
     static float wt[4096];
     conv_k1_c64_64_16x16_s2_p0_b_transpose_w(w, wt);
-    static float xs[131072];
-    for (int b0 = 0; b0 < n; b0 += 32) {
-        const int nb = n - b0 < 32 ? n - b0 : 32;
-        MC_OMP_FOR
-        for (int i = 0; i < nb; i++)
-            conv_k1_c64_64_16x16_s2_p0_b_gather(x + (long)(b0 + i) * 16384, xs + (long)i * 4096);
-        conv_k1_c64_64_16x16_s2_p0_b_gemm_dw(nb, dy + (long)b0 * 4096, xs, dw);
+    static float dwt[65536];
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[4096];
+        float xs[4096];
+        memset(xt, 0, sizeof xt);
+        MC_OMP_FOR_IN
+        for (int k = 0; k < 16; k++) {
+            float *restrict part = dwt + (long)k * 4096;
+            memset(part, 0, sizeof(float) * 4096);
+            for (int b = k * n / 16; b < (k + 1) * n / 16; b++) {
+                conv_k1_c64_64_16x16_s2_p0_b_gather(x + (long)b * 16384, xs);
+                conv_k1_c64_64_16x16_s2_p0_b_pad_cl(xs, xt);
+                conv_k1_c64_64_16x16_s2_p0_b_gemm_dw(1, dy + (long)b * 4096, xt, part);
+            }
+        }
     }
+    MC_OMP_FOR
+    for (int co = 0; co < 64; co++)
+        for (int ci = 0; ci < 64; ci++)
+            for (int t = 0; t < 1; t++) {
+                float s = 0.0f;
+                for (int k = 0; k < 16; k++)
+                    s += dwt[(long)k * 4096 + (co * 1 + t) * 64 + ci];
+                dw[(co * 64 + ci) * 1 + t] += s;
+            }
     MC_OMP_PARALLEL
     {
         float dxs[4096];
@@ -3886,91 +4040,135 @@ static void conv_k1_c32_64_16x16_s2_p0_gemm_fwd(const float *restrict a, const f
 
 static void conv_k1_c32_64_16x16_s2_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    static mc_v16 sums[2048];
-    MC_OMP_PARALLEL
-    {
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 64; r++)
-            memset(sums + r * 32, 0, sizeof(mc_v16) * 32);
+    for (int i0 = 0; i0 < 64; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            MC_OMP_FOR_IN
-            for (int i0 = 0; i0 < 64; i0 += 4) {
-            for (int k0 = 0; k0 < 32; k0 += 4)
+            for (int j0 = 0; j0 < 32; j0 += 32)
             {
                 const float *restrict a0 = a + (long)i * 4096 + (i0 + 0) * 64;
+                float *restrict c0 = c + (i0 + 0) * 32 + j0;
                 const float *restrict a1 = a + (long)i * 4096 + (i0 + 1) * 64;
+                float *restrict c1 = c + (i0 + 1) * 32 + j0;
                 const float *restrict a2 = a + (long)i * 4096 + (i0 + 2) * 64;
+                float *restrict c2 = c + (i0 + 2) * 32 + j0;
                 const float *restrict a3 = a + (long)i * 4096 + (i0 + 3) * 64;
-                const float *restrict b0 = b + (long)i * 2048 + (k0 + 0) * 64;
-                const float *restrict b1 = b + (long)i * 2048 + (k0 + 1) * 64;
-                const float *restrict b2 = b + (long)i * 2048 + (k0 + 2) * 64;
-                const float *restrict b3 = b + (long)i * 2048 + (k0 + 3) * 64;
-                mc_v16 s0_0 = sums[(i0 + 0) * 32 + k0 + 0];
-                mc_v16 s0_1 = sums[(i0 + 0) * 32 + k0 + 1];
-                mc_v16 s0_2 = sums[(i0 + 0) * 32 + k0 + 2];
-                mc_v16 s0_3 = sums[(i0 + 0) * 32 + k0 + 3];
-                mc_v16 s1_0 = sums[(i0 + 1) * 32 + k0 + 0];
-                mc_v16 s1_1 = sums[(i0 + 1) * 32 + k0 + 1];
-                mc_v16 s1_2 = sums[(i0 + 1) * 32 + k0 + 2];
-                mc_v16 s1_3 = sums[(i0 + 1) * 32 + k0 + 3];
-                mc_v16 s2_0 = sums[(i0 + 2) * 32 + k0 + 0];
-                mc_v16 s2_1 = sums[(i0 + 2) * 32 + k0 + 1];
-                mc_v16 s2_2 = sums[(i0 + 2) * 32 + k0 + 2];
-                mc_v16 s2_3 = sums[(i0 + 2) * 32 + k0 + 3];
-                mc_v16 s3_0 = sums[(i0 + 3) * 32 + k0 + 0];
-                mc_v16 s3_1 = sums[(i0 + 3) * 32 + k0 + 1];
-                mc_v16 s3_2 = sums[(i0 + 3) * 32 + k0 + 2];
-                mc_v16 s3_3 = sums[(i0 + 3) * 32 + k0 + 3];
-                for (int p = 0; p < 64; p += 16) {
-                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
-                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
-                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
-                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
-                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
-                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
-                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
-                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
-                    s0_0 += x0 * y0;
-                    s0_1 += x0 * y1;
-                    s0_2 += x0 * y2;
-                    s0_3 += x0 * y3;
-                    s1_0 += x1 * y0;
-                    s1_1 += x1 * y1;
-                    s1_2 += x1 * y2;
-                    s1_3 += x1 * y3;
-                    s2_0 += x2 * y0;
-                    s2_1 += x2 * y1;
-                    s2_2 += x2 * y2;
-                    s2_3 += x2 * y3;
-                    s3_0 += x3 * y0;
-                    s3_1 += x3 * y1;
-                    s3_2 += x3 * y2;
-                    s3_3 += x3 * y3;
+                float *restrict c3 = c + (i0 + 3) * 32 + j0;
+                const float *restrict a4 = a + (long)i * 4096 + (i0 + 4) * 64;
+                float *restrict c4 = c + (i0 + 4) * 32 + j0;
+                const float *restrict a5 = a + (long)i * 4096 + (i0 + 5) * 64;
+                float *restrict c5 = c + (i0 + 5) * 32 + j0;
+                const float *restrict a6 = a + (long)i * 4096 + (i0 + 6) * 64;
+                float *restrict c6 = c + (i0 + 6) * 32 + j0;
+                const float *restrict a7 = a + (long)i * 4096 + (i0 + 7) * 64;
+                float *restrict c7 = c + (i0 + 7) * 32 + j0;
+                const int o0 = ((j0 + 0) / 32 / 1 * 8 + (j0 + 0) / 32 % 1) * 32 + (j0 + 0) % 32;
+                const int o1 = ((j0 + 16) / 32 / 1 * 8 + (j0 + 16) / 32 % 1) * 32 + (j0 + 16) % 32;
+                mc_v16 s0_0 = {0};
+                mc_v16 s0_1 = {0};
+                mc_v16 s1_0 = {0};
+                mc_v16 s1_1 = {0};
+                mc_v16 s2_0 = {0};
+                mc_v16 s2_1 = {0};
+                mc_v16 s3_0 = {0};
+                mc_v16 s3_1 = {0};
+                mc_v16 s4_0 = {0};
+                mc_v16 s4_1 = {0};
+                mc_v16 s5_0 = {0};
+                mc_v16 s5_1 = {0};
+                mc_v16 s6_0 = {0};
+                mc_v16 s6_1 = {0};
+                mc_v16 s7_0 = {0};
+                mc_v16 s7_1 = {0};
+                for (int oy = 0, p = 0; oy < 8; oy++) {
+                    for (int ox = 0; ox < 8; ox++, p++) {
+                        const float *restrict bp = b + (long)i * 2048 + (oy * 8 + ox) * 32;
+                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
+                        const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
+                        const float x0 = a0[p];
+                        const float x1 = a1[p];
+                        const float x2 = a2[p];
+                        const float x3 = a3[p];
+                        const float x4 = a4[p];
+                        const float x5 = a5[p];
+                        const float x6 = a6[p];
+                        const float x7 = a7[p];
+                        s0_0 += x0 * y0;
+                        s0_1 += x0 * y1;
+                        s1_0 += x1 * y0;
+                        s1_1 += x1 * y1;
+                        s2_0 += x2 * y0;
+                        s2_1 += x2 * y1;
+                        s3_0 += x3 * y0;
+                        s3_1 += x3 * y1;
+                        s4_0 += x4 * y0;
+                        s4_1 += x4 * y1;
+                        s5_0 += x5 * y0;
+                        s5_1 += x5 * y1;
+                        s6_0 += x6 * y0;
+                        s6_1 += x6 * y1;
+                        s7_0 += x7 * y0;
+                        s7_1 += x7 * y1;
+                    }
+                    if (oy % 8 == 7 || oy == 7) {
+                        *(mc_v16 *)(c0 + 0) += s0_0;
+                        *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c1 + 0) += s1_0;
+                        *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c2 + 0) += s2_0;
+                        *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c3 + 0) += s3_0;
+                        *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c4 + 0) += s4_0;
+                        *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c5 + 0) += s5_0;
+                        *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c6 + 0) += s6_0;
+                        *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c7 + 0) += s7_0;
+                        *(mc_v16 *)(c7 + 16) += s7_1;
+                        s0_0 = (mc_v16){0};
+                        s0_1 = (mc_v16){0};
+                        s1_0 = (mc_v16){0};
+                        s1_1 = (mc_v16){0};
+                        s2_0 = (mc_v16){0};
+                        s2_1 = (mc_v16){0};
+                        s3_0 = (mc_v16){0};
+                        s3_1 = (mc_v16){0};
+                        s4_0 = (mc_v16){0};
+                        s4_1 = (mc_v16){0};
+                        s5_0 = (mc_v16){0};
+                        s5_1 = (mc_v16){0};
+                        s6_0 = (mc_v16){0};
+                        s6_1 = (mc_v16){0};
+                        s7_0 = (mc_v16){0};
+                        s7_1 = (mc_v16){0};
+                    }
                 }
-                sums[(i0 + 0) * 32 + k0 + 0] = s0_0;
-                sums[(i0 + 0) * 32 + k0 + 1] = s0_1;
-                sums[(i0 + 0) * 32 + k0 + 2] = s0_2;
-                sums[(i0 + 0) * 32 + k0 + 3] = s0_3;
-                sums[(i0 + 1) * 32 + k0 + 0] = s1_0;
-                sums[(i0 + 1) * 32 + k0 + 1] = s1_1;
-                sums[(i0 + 1) * 32 + k0 + 2] = s1_2;
-                sums[(i0 + 1) * 32 + k0 + 3] = s1_3;
-                sums[(i0 + 2) * 32 + k0 + 0] = s2_0;
-                sums[(i0 + 2) * 32 + k0 + 1] = s2_1;
-                sums[(i0 + 2) * 32 + k0 + 2] = s2_2;
-                sums[(i0 + 2) * 32 + k0 + 3] = s2_3;
-                sums[(i0 + 3) * 32 + k0 + 0] = s3_0;
-                sums[(i0 + 3) * 32 + k0 + 1] = s3_1;
-                sums[(i0 + 3) * 32 + k0 + 2] = s3_2;
-                sums[(i0 + 3) * 32 + k0 + 3] = s3_3;
-            }
             }
         }
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 64; r++)
-            for (int k = 0; k < 32; k++)
-                c[r * 32 + k] += mc_v16_sum(&sums[r * 32 + k]);
     }
+}
+
+
+/* Image xb into the interior of the zero-padded, channels-last xt. */
+static void conv_k1_c32_64_16x16_s2_p0_pad_cl(const float *restrict planes, float *restrict xt)
+{
+    for (int g = 0; g < 2; g++)
+        for (int p0 = 0; p0 < 64; p0 += 16) {
+            const int count = 64 - p0 < 16 ? 64 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 64 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 8, ix = (p0 + q) % 8;
+                *(mc_v16 *)(xt + ((iy + 0) * 8 + ix + 0) * 32 + g * 16) = r[q];
+            }
+        }
 }
 
 static void conv_k1_c32_64_16x16_s2_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
@@ -4112,14 +4310,32 @@ void conv_k1_c32_64_16x16_s2_p0_bwd(int n, const float *restrict x, const float 
     (void)dbias;
     static float wt[2048];
     conv_k1_c32_64_16x16_s2_p0_transpose_w(w, wt);
-    static float xs[65536];
-    for (int b0 = 0; b0 < n; b0 += 32) {
-        const int nb = n - b0 < 32 ? n - b0 : 32;
-        MC_OMP_FOR
-        for (int i = 0; i < nb; i++)
-            conv_k1_c32_64_16x16_s2_p0_gather(x + (long)(b0 + i) * 8192, xs + (long)i * 2048);
-        conv_k1_c32_64_16x16_s2_p0_gemm_dw(nb, dy + (long)b0 * 4096, xs, dw);
+    static float dwt[32768];
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[2048];
+        float xs[2048];
+        memset(xt, 0, sizeof xt);
+        MC_OMP_FOR_IN
+        for (int k = 0; k < 16; k++) {
+            float *restrict part = dwt + (long)k * 2048;
+            memset(part, 0, sizeof(float) * 2048);
+            for (int b = k * n / 16; b < (k + 1) * n / 16; b++) {
+                conv_k1_c32_64_16x16_s2_p0_gather(x + (long)b * 8192, xs);
+                conv_k1_c32_64_16x16_s2_p0_pad_cl(xs, xt);
+                conv_k1_c32_64_16x16_s2_p0_gemm_dw(1, dy + (long)b * 4096, xt, part);
+            }
+        }
     }
+    MC_OMP_FOR
+    for (int co = 0; co < 64; co++)
+        for (int ci = 0; ci < 32; ci++)
+            for (int t = 0; t < 1; t++) {
+                float s = 0.0f;
+                for (int k = 0; k < 16; k++)
+                    s += dwt[(long)k * 2048 + (co * 1 + t) * 32 + ci];
+                dw[(co * 32 + ci) * 1 + t] += s;
+            }
     MC_OMP_PARALLEL
     {
         float dxs[2048];

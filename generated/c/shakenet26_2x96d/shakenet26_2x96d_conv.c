@@ -2519,91 +2519,135 @@ static void conv_k1_c192_192_32x32_s2_p0_b_gemm_fwd(const float *restrict a, con
 
 static void conv_k1_c192_192_32x32_s2_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    static mc_v16 sums[36864];
-    MC_OMP_PARALLEL
-    {
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 192; r++)
-            memset(sums + r * 192, 0, sizeof(mc_v16) * 192);
+    for (int i0 = 0; i0 < 192; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            MC_OMP_FOR_IN
-            for (int i0 = 0; i0 < 192; i0 += 4) {
-            for (int k0 = 0; k0 < 192; k0 += 4)
+            for (int j0 = 0; j0 < 192; j0 += 32)
             {
                 const float *restrict a0 = a + (long)i * 49152 + (i0 + 0) * 256;
+                float *restrict c0 = c + (i0 + 0) * 192 + j0;
                 const float *restrict a1 = a + (long)i * 49152 + (i0 + 1) * 256;
+                float *restrict c1 = c + (i0 + 1) * 192 + j0;
                 const float *restrict a2 = a + (long)i * 49152 + (i0 + 2) * 256;
+                float *restrict c2 = c + (i0 + 2) * 192 + j0;
                 const float *restrict a3 = a + (long)i * 49152 + (i0 + 3) * 256;
-                const float *restrict b0 = b + (long)i * 49152 + (k0 + 0) * 256;
-                const float *restrict b1 = b + (long)i * 49152 + (k0 + 1) * 256;
-                const float *restrict b2 = b + (long)i * 49152 + (k0 + 2) * 256;
-                const float *restrict b3 = b + (long)i * 49152 + (k0 + 3) * 256;
-                mc_v16 s0_0 = sums[(i0 + 0) * 192 + k0 + 0];
-                mc_v16 s0_1 = sums[(i0 + 0) * 192 + k0 + 1];
-                mc_v16 s0_2 = sums[(i0 + 0) * 192 + k0 + 2];
-                mc_v16 s0_3 = sums[(i0 + 0) * 192 + k0 + 3];
-                mc_v16 s1_0 = sums[(i0 + 1) * 192 + k0 + 0];
-                mc_v16 s1_1 = sums[(i0 + 1) * 192 + k0 + 1];
-                mc_v16 s1_2 = sums[(i0 + 1) * 192 + k0 + 2];
-                mc_v16 s1_3 = sums[(i0 + 1) * 192 + k0 + 3];
-                mc_v16 s2_0 = sums[(i0 + 2) * 192 + k0 + 0];
-                mc_v16 s2_1 = sums[(i0 + 2) * 192 + k0 + 1];
-                mc_v16 s2_2 = sums[(i0 + 2) * 192 + k0 + 2];
-                mc_v16 s2_3 = sums[(i0 + 2) * 192 + k0 + 3];
-                mc_v16 s3_0 = sums[(i0 + 3) * 192 + k0 + 0];
-                mc_v16 s3_1 = sums[(i0 + 3) * 192 + k0 + 1];
-                mc_v16 s3_2 = sums[(i0 + 3) * 192 + k0 + 2];
-                mc_v16 s3_3 = sums[(i0 + 3) * 192 + k0 + 3];
-                for (int p = 0; p < 256; p += 16) {
-                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
-                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
-                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
-                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
-                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
-                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
-                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
-                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
-                    s0_0 += x0 * y0;
-                    s0_1 += x0 * y1;
-                    s0_2 += x0 * y2;
-                    s0_3 += x0 * y3;
-                    s1_0 += x1 * y0;
-                    s1_1 += x1 * y1;
-                    s1_2 += x1 * y2;
-                    s1_3 += x1 * y3;
-                    s2_0 += x2 * y0;
-                    s2_1 += x2 * y1;
-                    s2_2 += x2 * y2;
-                    s2_3 += x2 * y3;
-                    s3_0 += x3 * y0;
-                    s3_1 += x3 * y1;
-                    s3_2 += x3 * y2;
-                    s3_3 += x3 * y3;
+                float *restrict c3 = c + (i0 + 3) * 192 + j0;
+                const float *restrict a4 = a + (long)i * 49152 + (i0 + 4) * 256;
+                float *restrict c4 = c + (i0 + 4) * 192 + j0;
+                const float *restrict a5 = a + (long)i * 49152 + (i0 + 5) * 256;
+                float *restrict c5 = c + (i0 + 5) * 192 + j0;
+                const float *restrict a6 = a + (long)i * 49152 + (i0 + 6) * 256;
+                float *restrict c6 = c + (i0 + 6) * 192 + j0;
+                const float *restrict a7 = a + (long)i * 49152 + (i0 + 7) * 256;
+                float *restrict c7 = c + (i0 + 7) * 192 + j0;
+                const int o0 = ((j0 + 0) / 192 / 1 * 16 + (j0 + 0) / 192 % 1) * 192 + (j0 + 0) % 192;
+                const int o1 = ((j0 + 16) / 192 / 1 * 16 + (j0 + 16) / 192 % 1) * 192 + (j0 + 16) % 192;
+                mc_v16 s0_0 = {0};
+                mc_v16 s0_1 = {0};
+                mc_v16 s1_0 = {0};
+                mc_v16 s1_1 = {0};
+                mc_v16 s2_0 = {0};
+                mc_v16 s2_1 = {0};
+                mc_v16 s3_0 = {0};
+                mc_v16 s3_1 = {0};
+                mc_v16 s4_0 = {0};
+                mc_v16 s4_1 = {0};
+                mc_v16 s5_0 = {0};
+                mc_v16 s5_1 = {0};
+                mc_v16 s6_0 = {0};
+                mc_v16 s6_1 = {0};
+                mc_v16 s7_0 = {0};
+                mc_v16 s7_1 = {0};
+                for (int oy = 0, p = 0; oy < 16; oy++) {
+                    for (int ox = 0; ox < 16; ox++, p++) {
+                        const float *restrict bp = b + (long)i * 49152 + (oy * 16 + ox) * 192;
+                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
+                        const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
+                        const float x0 = a0[p];
+                        const float x1 = a1[p];
+                        const float x2 = a2[p];
+                        const float x3 = a3[p];
+                        const float x4 = a4[p];
+                        const float x5 = a5[p];
+                        const float x6 = a6[p];
+                        const float x7 = a7[p];
+                        s0_0 += x0 * y0;
+                        s0_1 += x0 * y1;
+                        s1_0 += x1 * y0;
+                        s1_1 += x1 * y1;
+                        s2_0 += x2 * y0;
+                        s2_1 += x2 * y1;
+                        s3_0 += x3 * y0;
+                        s3_1 += x3 * y1;
+                        s4_0 += x4 * y0;
+                        s4_1 += x4 * y1;
+                        s5_0 += x5 * y0;
+                        s5_1 += x5 * y1;
+                        s6_0 += x6 * y0;
+                        s6_1 += x6 * y1;
+                        s7_0 += x7 * y0;
+                        s7_1 += x7 * y1;
+                    }
+                    if (oy % 4 == 3 || oy == 15) {
+                        *(mc_v16 *)(c0 + 0) += s0_0;
+                        *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c1 + 0) += s1_0;
+                        *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c2 + 0) += s2_0;
+                        *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c3 + 0) += s3_0;
+                        *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c4 + 0) += s4_0;
+                        *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c5 + 0) += s5_0;
+                        *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c6 + 0) += s6_0;
+                        *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c7 + 0) += s7_0;
+                        *(mc_v16 *)(c7 + 16) += s7_1;
+                        s0_0 = (mc_v16){0};
+                        s0_1 = (mc_v16){0};
+                        s1_0 = (mc_v16){0};
+                        s1_1 = (mc_v16){0};
+                        s2_0 = (mc_v16){0};
+                        s2_1 = (mc_v16){0};
+                        s3_0 = (mc_v16){0};
+                        s3_1 = (mc_v16){0};
+                        s4_0 = (mc_v16){0};
+                        s4_1 = (mc_v16){0};
+                        s5_0 = (mc_v16){0};
+                        s5_1 = (mc_v16){0};
+                        s6_0 = (mc_v16){0};
+                        s6_1 = (mc_v16){0};
+                        s7_0 = (mc_v16){0};
+                        s7_1 = (mc_v16){0};
+                    }
                 }
-                sums[(i0 + 0) * 192 + k0 + 0] = s0_0;
-                sums[(i0 + 0) * 192 + k0 + 1] = s0_1;
-                sums[(i0 + 0) * 192 + k0 + 2] = s0_2;
-                sums[(i0 + 0) * 192 + k0 + 3] = s0_3;
-                sums[(i0 + 1) * 192 + k0 + 0] = s1_0;
-                sums[(i0 + 1) * 192 + k0 + 1] = s1_1;
-                sums[(i0 + 1) * 192 + k0 + 2] = s1_2;
-                sums[(i0 + 1) * 192 + k0 + 3] = s1_3;
-                sums[(i0 + 2) * 192 + k0 + 0] = s2_0;
-                sums[(i0 + 2) * 192 + k0 + 1] = s2_1;
-                sums[(i0 + 2) * 192 + k0 + 2] = s2_2;
-                sums[(i0 + 2) * 192 + k0 + 3] = s2_3;
-                sums[(i0 + 3) * 192 + k0 + 0] = s3_0;
-                sums[(i0 + 3) * 192 + k0 + 1] = s3_1;
-                sums[(i0 + 3) * 192 + k0 + 2] = s3_2;
-                sums[(i0 + 3) * 192 + k0 + 3] = s3_3;
-            }
             }
         }
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 192; r++)
-            for (int k = 0; k < 192; k++)
-                c[r * 192 + k] += mc_v16_sum(&sums[r * 192 + k]);
     }
+}
+
+
+/* Image xb into the interior of the zero-padded, channels-last xt. */
+static void conv_k1_c192_192_32x32_s2_p0_b_pad_cl(const float *restrict planes, float *restrict xt)
+{
+    for (int g = 0; g < 12; g++)
+        for (int p0 = 0; p0 < 256; p0 += 16) {
+            const int count = 256 - p0 < 16 ? 256 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 256 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 16, ix = (p0 + q) % 16;
+                *(mc_v16 *)(xt + ((iy + 0) * 16 + ix + 0) * 192 + g * 16) = r[q];
+            }
+        }
 }
 
 static void conv_k1_c192_192_32x32_s2_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
@@ -2770,14 +2814,32 @@ void conv_k1_c192_192_32x32_s2_p0_b_bwd(int n, const float *restrict x, const fl
     }
     static float wt[36864];
     conv_k1_c192_192_32x32_s2_p0_b_transpose_w(w, wt);
-    static float xs[98304];
-    for (int b0 = 0; b0 < n; b0 += 2) {
-        const int nb = n - b0 < 2 ? n - b0 : 2;
-        MC_OMP_FOR
-        for (int i = 0; i < nb; i++)
-            conv_k1_c192_192_32x32_s2_p0_b_gather(x + (long)(b0 + i) * 196608, xs + (long)i * 49152);
-        conv_k1_c192_192_32x32_s2_p0_b_gemm_dw(nb, dy + (long)b0 * 49152, xs, dw);
+    static float dwt[589824];
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[49152];
+        float xs[49152];
+        memset(xt, 0, sizeof xt);
+        MC_OMP_FOR_IN
+        for (int k = 0; k < 16; k++) {
+            float *restrict part = dwt + (long)k * 36864;
+            memset(part, 0, sizeof(float) * 36864);
+            for (int b = k * n / 16; b < (k + 1) * n / 16; b++) {
+                conv_k1_c192_192_32x32_s2_p0_b_gather(x + (long)b * 196608, xs);
+                conv_k1_c192_192_32x32_s2_p0_b_pad_cl(xs, xt);
+                conv_k1_c192_192_32x32_s2_p0_b_gemm_dw(1, dy + (long)b * 49152, xt, part);
+            }
+        }
     }
+    MC_OMP_FOR
+    for (int co = 0; co < 192; co++)
+        for (int ci = 0; ci < 192; ci++)
+            for (int t = 0; t < 1; t++) {
+                float s = 0.0f;
+                for (int k = 0; k < 16; k++)
+                    s += dwt[(long)k * 36864 + (co * 1 + t) * 192 + ci];
+                dw[(co * 192 + ci) * 1 + t] += s;
+            }
     MC_OMP_PARALLEL
     {
         float dxs[49152];
@@ -4038,91 +4100,135 @@ static void conv_k1_c384_384_16x16_s2_p0_b_gemm_fwd(const float *restrict a, con
 
 static void conv_k1_c384_384_16x16_s2_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
-    static mc_v16 sums[147456];
-    MC_OMP_PARALLEL
-    {
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 384; r++)
-            memset(sums + r * 384, 0, sizeof(mc_v16) * 384);
+    for (int i0 = 0; i0 < 384; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            MC_OMP_FOR_IN
-            for (int i0 = 0; i0 < 384; i0 += 4) {
-            for (int k0 = 0; k0 < 384; k0 += 4)
+            for (int j0 = 0; j0 < 384; j0 += 32)
             {
                 const float *restrict a0 = a + (long)i * 24576 + (i0 + 0) * 64;
+                float *restrict c0 = c + (i0 + 0) * 384 + j0;
                 const float *restrict a1 = a + (long)i * 24576 + (i0 + 1) * 64;
+                float *restrict c1 = c + (i0 + 1) * 384 + j0;
                 const float *restrict a2 = a + (long)i * 24576 + (i0 + 2) * 64;
+                float *restrict c2 = c + (i0 + 2) * 384 + j0;
                 const float *restrict a3 = a + (long)i * 24576 + (i0 + 3) * 64;
-                const float *restrict b0 = b + (long)i * 24576 + (k0 + 0) * 64;
-                const float *restrict b1 = b + (long)i * 24576 + (k0 + 1) * 64;
-                const float *restrict b2 = b + (long)i * 24576 + (k0 + 2) * 64;
-                const float *restrict b3 = b + (long)i * 24576 + (k0 + 3) * 64;
-                mc_v16 s0_0 = sums[(i0 + 0) * 384 + k0 + 0];
-                mc_v16 s0_1 = sums[(i0 + 0) * 384 + k0 + 1];
-                mc_v16 s0_2 = sums[(i0 + 0) * 384 + k0 + 2];
-                mc_v16 s0_3 = sums[(i0 + 0) * 384 + k0 + 3];
-                mc_v16 s1_0 = sums[(i0 + 1) * 384 + k0 + 0];
-                mc_v16 s1_1 = sums[(i0 + 1) * 384 + k0 + 1];
-                mc_v16 s1_2 = sums[(i0 + 1) * 384 + k0 + 2];
-                mc_v16 s1_3 = sums[(i0 + 1) * 384 + k0 + 3];
-                mc_v16 s2_0 = sums[(i0 + 2) * 384 + k0 + 0];
-                mc_v16 s2_1 = sums[(i0 + 2) * 384 + k0 + 1];
-                mc_v16 s2_2 = sums[(i0 + 2) * 384 + k0 + 2];
-                mc_v16 s2_3 = sums[(i0 + 2) * 384 + k0 + 3];
-                mc_v16 s3_0 = sums[(i0 + 3) * 384 + k0 + 0];
-                mc_v16 s3_1 = sums[(i0 + 3) * 384 + k0 + 1];
-                mc_v16 s3_2 = sums[(i0 + 3) * 384 + k0 + 2];
-                mc_v16 s3_3 = sums[(i0 + 3) * 384 + k0 + 3];
-                for (int p = 0; p < 64; p += 16) {
-                    const mc_v16 x0 = *(const mc_v16 *)(a0 + p);
-                    const mc_v16 x1 = *(const mc_v16 *)(a1 + p);
-                    const mc_v16 x2 = *(const mc_v16 *)(a2 + p);
-                    const mc_v16 x3 = *(const mc_v16 *)(a3 + p);
-                    const mc_v16 y0 = *(const mc_v16 *)(b0 + p);
-                    const mc_v16 y1 = *(const mc_v16 *)(b1 + p);
-                    const mc_v16 y2 = *(const mc_v16 *)(b2 + p);
-                    const mc_v16 y3 = *(const mc_v16 *)(b3 + p);
-                    s0_0 += x0 * y0;
-                    s0_1 += x0 * y1;
-                    s0_2 += x0 * y2;
-                    s0_3 += x0 * y3;
-                    s1_0 += x1 * y0;
-                    s1_1 += x1 * y1;
-                    s1_2 += x1 * y2;
-                    s1_3 += x1 * y3;
-                    s2_0 += x2 * y0;
-                    s2_1 += x2 * y1;
-                    s2_2 += x2 * y2;
-                    s2_3 += x2 * y3;
-                    s3_0 += x3 * y0;
-                    s3_1 += x3 * y1;
-                    s3_2 += x3 * y2;
-                    s3_3 += x3 * y3;
+                float *restrict c3 = c + (i0 + 3) * 384 + j0;
+                const float *restrict a4 = a + (long)i * 24576 + (i0 + 4) * 64;
+                float *restrict c4 = c + (i0 + 4) * 384 + j0;
+                const float *restrict a5 = a + (long)i * 24576 + (i0 + 5) * 64;
+                float *restrict c5 = c + (i0 + 5) * 384 + j0;
+                const float *restrict a6 = a + (long)i * 24576 + (i0 + 6) * 64;
+                float *restrict c6 = c + (i0 + 6) * 384 + j0;
+                const float *restrict a7 = a + (long)i * 24576 + (i0 + 7) * 64;
+                float *restrict c7 = c + (i0 + 7) * 384 + j0;
+                const int o0 = ((j0 + 0) / 384 / 1 * 8 + (j0 + 0) / 384 % 1) * 384 + (j0 + 0) % 384;
+                const int o1 = ((j0 + 16) / 384 / 1 * 8 + (j0 + 16) / 384 % 1) * 384 + (j0 + 16) % 384;
+                mc_v16 s0_0 = {0};
+                mc_v16 s0_1 = {0};
+                mc_v16 s1_0 = {0};
+                mc_v16 s1_1 = {0};
+                mc_v16 s2_0 = {0};
+                mc_v16 s2_1 = {0};
+                mc_v16 s3_0 = {0};
+                mc_v16 s3_1 = {0};
+                mc_v16 s4_0 = {0};
+                mc_v16 s4_1 = {0};
+                mc_v16 s5_0 = {0};
+                mc_v16 s5_1 = {0};
+                mc_v16 s6_0 = {0};
+                mc_v16 s6_1 = {0};
+                mc_v16 s7_0 = {0};
+                mc_v16 s7_1 = {0};
+                for (int oy = 0, p = 0; oy < 8; oy++) {
+                    for (int ox = 0; ox < 8; ox++, p++) {
+                        const float *restrict bp = b + (long)i * 24576 + (oy * 8 + ox) * 384;
+                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
+                        const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
+                        const float x0 = a0[p];
+                        const float x1 = a1[p];
+                        const float x2 = a2[p];
+                        const float x3 = a3[p];
+                        const float x4 = a4[p];
+                        const float x5 = a5[p];
+                        const float x6 = a6[p];
+                        const float x7 = a7[p];
+                        s0_0 += x0 * y0;
+                        s0_1 += x0 * y1;
+                        s1_0 += x1 * y0;
+                        s1_1 += x1 * y1;
+                        s2_0 += x2 * y0;
+                        s2_1 += x2 * y1;
+                        s3_0 += x3 * y0;
+                        s3_1 += x3 * y1;
+                        s4_0 += x4 * y0;
+                        s4_1 += x4 * y1;
+                        s5_0 += x5 * y0;
+                        s5_1 += x5 * y1;
+                        s6_0 += x6 * y0;
+                        s6_1 += x6 * y1;
+                        s7_0 += x7 * y0;
+                        s7_1 += x7 * y1;
+                    }
+                    if (oy % 8 == 7 || oy == 7) {
+                        *(mc_v16 *)(c0 + 0) += s0_0;
+                        *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c1 + 0) += s1_0;
+                        *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c2 + 0) += s2_0;
+                        *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c3 + 0) += s3_0;
+                        *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c4 + 0) += s4_0;
+                        *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c5 + 0) += s5_0;
+                        *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c6 + 0) += s6_0;
+                        *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c7 + 0) += s7_0;
+                        *(mc_v16 *)(c7 + 16) += s7_1;
+                        s0_0 = (mc_v16){0};
+                        s0_1 = (mc_v16){0};
+                        s1_0 = (mc_v16){0};
+                        s1_1 = (mc_v16){0};
+                        s2_0 = (mc_v16){0};
+                        s2_1 = (mc_v16){0};
+                        s3_0 = (mc_v16){0};
+                        s3_1 = (mc_v16){0};
+                        s4_0 = (mc_v16){0};
+                        s4_1 = (mc_v16){0};
+                        s5_0 = (mc_v16){0};
+                        s5_1 = (mc_v16){0};
+                        s6_0 = (mc_v16){0};
+                        s6_1 = (mc_v16){0};
+                        s7_0 = (mc_v16){0};
+                        s7_1 = (mc_v16){0};
+                    }
                 }
-                sums[(i0 + 0) * 384 + k0 + 0] = s0_0;
-                sums[(i0 + 0) * 384 + k0 + 1] = s0_1;
-                sums[(i0 + 0) * 384 + k0 + 2] = s0_2;
-                sums[(i0 + 0) * 384 + k0 + 3] = s0_3;
-                sums[(i0 + 1) * 384 + k0 + 0] = s1_0;
-                sums[(i0 + 1) * 384 + k0 + 1] = s1_1;
-                sums[(i0 + 1) * 384 + k0 + 2] = s1_2;
-                sums[(i0 + 1) * 384 + k0 + 3] = s1_3;
-                sums[(i0 + 2) * 384 + k0 + 0] = s2_0;
-                sums[(i0 + 2) * 384 + k0 + 1] = s2_1;
-                sums[(i0 + 2) * 384 + k0 + 2] = s2_2;
-                sums[(i0 + 2) * 384 + k0 + 3] = s2_3;
-                sums[(i0 + 3) * 384 + k0 + 0] = s3_0;
-                sums[(i0 + 3) * 384 + k0 + 1] = s3_1;
-                sums[(i0 + 3) * 384 + k0 + 2] = s3_2;
-                sums[(i0 + 3) * 384 + k0 + 3] = s3_3;
-            }
             }
         }
-        MC_OMP_FOR_IN
-        for (int r = 0; r < 384; r++)
-            for (int k = 0; k < 384; k++)
-                c[r * 384 + k] += mc_v16_sum(&sums[r * 384 + k]);
     }
+}
+
+
+/* Image xb into the interior of the zero-padded, channels-last xt. */
+static void conv_k1_c384_384_16x16_s2_p0_b_pad_cl(const float *restrict planes, float *restrict xt)
+{
+    for (int g = 0; g < 24; g++)
+        for (int p0 = 0; p0 < 64; p0 += 16) {
+            const int count = 64 - p0 < 16 ? 64 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 64 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 8, ix = (p0 + q) % 8;
+                *(mc_v16 *)(xt + ((iy + 0) * 8 + ix + 0) * 384 + g * 16) = r[q];
+            }
+        }
 }
 
 static void conv_k1_c384_384_16x16_s2_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
@@ -4289,14 +4395,32 @@ void conv_k1_c384_384_16x16_s2_p0_b_bwd(int n, const float *restrict x, const fl
     }
     static float wt[147456];
     conv_k1_c384_384_16x16_s2_p0_b_transpose_w(w, wt);
-    static float xs[122880];
-    for (int b0 = 0; b0 < n; b0 += 5) {
-        const int nb = n - b0 < 5 ? n - b0 : 5;
-        MC_OMP_FOR
-        for (int i = 0; i < nb; i++)
-            conv_k1_c384_384_16x16_s2_p0_b_gather(x + (long)(b0 + i) * 98304, xs + (long)i * 24576);
-        conv_k1_c384_384_16x16_s2_p0_b_gemm_dw(nb, dy + (long)b0 * 24576, xs, dw);
+    static float dwt[1032192];
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[24576];
+        float xs[24576];
+        memset(xt, 0, sizeof xt);
+        MC_OMP_FOR_IN
+        for (int k = 0; k < 7; k++) {
+            float *restrict part = dwt + (long)k * 147456;
+            memset(part, 0, sizeof(float) * 147456);
+            for (int b = k * n / 7; b < (k + 1) * n / 7; b++) {
+                conv_k1_c384_384_16x16_s2_p0_b_gather(x + (long)b * 98304, xs);
+                conv_k1_c384_384_16x16_s2_p0_b_pad_cl(xs, xt);
+                conv_k1_c384_384_16x16_s2_p0_b_gemm_dw(1, dy + (long)b * 24576, xt, part);
+            }
+        }
     }
+    MC_OMP_FOR
+    for (int co = 0; co < 384; co++)
+        for (int ci = 0; ci < 384; ci++)
+            for (int t = 0; t < 1; t++) {
+                float s = 0.0f;
+                for (int k = 0; k < 7; k++)
+                    s += dwt[(long)k * 147456 + (co * 1 + t) * 384 + ci];
+                dw[(co * 384 + ci) * 1 + t] += s;
+            }
     MC_OMP_PARALLEL
     {
         float dxs[24576];
